@@ -1,0 +1,190 @@
+//! The launcher: one object tying configuration, state, live PTYs, terminals and
+//! the mailbox together, shared by the HTTP layer and background tasks.
+//!
+//! Its operations live beside their concepts (`sessions`, `mailbox`, `terminal`);
+//! this file holds the object itself, start-up recovery and shutdown.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::sessions::pty::{self, Pty};
+use crate::state::{Paths, SessionStatus, Store, StoreError};
+use crate::terminal::Terminals;
+
+/// A failed operation, with the HTTP status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum LauncherError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for LauncherError {
+    fn from(e: StoreError) -> Self {
+        LauncherError::Internal(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for LauncherError {
+    fn from(e: anyhow::Error) -> Self {
+        LauncherError::Internal(format!("{e:#}"))
+    }
+}
+
+pub type LResult<T> = Result<T, LauncherError>;
+
+pub struct Launcher {
+    pub repo: PathBuf,
+    pub config: Config,
+    pub paths: Paths,
+    pub store: Store,
+    pub token: String,
+    url: OnceLock<String>,
+    ptys: Mutex<HashMap<String, Arc<Pty>>>,
+    pub terminals: Terminals,
+    /// Serializes queue pumps so two releases never over-start.
+    pub(crate) pump_lock: tokio::sync::Mutex<()>,
+    pub(crate) mailbox: crate::mailbox::MailboxRuntime,
+}
+
+impl Launcher {
+    /// Opens the state directory and recovers from the previous run (SPEC 14).
+    pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
+        let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        let paths = Paths::new(state_dir);
+        for dir in [
+            paths.state_dir.clone(),
+            paths.prompts_dir(),
+            paths.logs_dir(),
+            paths.mailbox_root(),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        let store = Store::open(&paths.state_dir)?;
+        let launcher = Arc::new(Launcher {
+            repo,
+            config,
+            paths,
+            store,
+            token: crate::terminal::generate_token(),
+            url: OnceLock::new(),
+            ptys: Mutex::new(HashMap::new()),
+            terminals: Terminals::new(Vec::new()),
+            pump_lock: tokio::sync::Mutex::new(()),
+            mailbox: Default::default(),
+        });
+        launcher.recover()?;
+        Ok(launcher)
+    }
+
+    /// Marks sessions of an earlier launcher exited and stops their processes.
+    fn recover(&self) -> anyhow::Result<()> {
+        let now = crate::clock::now_rfc3339();
+        let stale: Vec<(String, Option<u32>)> = self.store.update(|s| {
+            let mut stale = Vec::new();
+            for session in s.sessions.values_mut() {
+                if session.status == SessionStatus::Running {
+                    session.status = SessionStatus::Exited;
+                    session.ended_at = Some(now.clone());
+                    session.ended_reason = Some("launcher_restart".into());
+                    session.closing = false;
+                    stale.push((session.id.clone(), session.pid));
+                }
+            }
+            for item in s.queue.iter_mut() {
+                if item.status == "starting" {
+                    item.status = "queued".into();
+                }
+            }
+            for t in s.terminals.values_mut() {
+                if t.status != "closed" {
+                    t.status = "closed".into();
+                    t.closed_at = Some(now.clone());
+                }
+            }
+            stale
+        })?;
+        for (id, pid) in &stale {
+            if let Some(pid) = pid {
+                // The session led its own process group; what is left of it goes.
+                pty::signal_group(*pid, libc::SIGKILL);
+            }
+            self.store.audit_or_log(
+                "session_exited",
+                json!({"session_id": id, "reason": "launcher_restart"}),
+            );
+        }
+        Ok(())
+    }
+
+    /// Called once the server is bound: records the URL agents and terminals use.
+    pub fn set_url(&self, url: String) {
+        let _ = self.url.set(url.clone());
+        self.terminals.set_allowed_origins(vec![url.clone()]);
+    }
+
+    pub fn url(&self) -> &str {
+        self.url.get().map(String::as_str).unwrap_or("")
+    }
+
+    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().get(id).cloned()
+    }
+
+    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
+        self.ptys.lock().unwrap().insert(id.to_string(), pty);
+    }
+
+    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().remove(id)
+    }
+
+    pub(crate) fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
+        self.ptys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// Work after the server is ready: resume the queue, watch mailboxes, register
+    /// fallbacks owed from before a restart.
+    pub async fn start_background(self: &Arc<Self>) {
+        crate::mailbox::start(self).await;
+        self.pump_queue().await;
+    }
+
+    /// Graceful stop: terminate every session (SIGTERM, then SIGKILL), save, audit.
+    pub async fn shutdown(self: &Arc<Self>) {
+        let live = self.live_ptys();
+        let mut waits = Vec::new();
+        for (id, pty) in live {
+            let _ = self.store.update(|s| {
+                if let Some(session) = s.sessions.get_mut(&id) {
+                    session.closing = true;
+                }
+            });
+            waits.push(async move {
+                let code = pty.terminate(pty::KILL_GRACE).await;
+                (id, code)
+            });
+        }
+        for (id, code) in futures_util::future::join_all(waits).await {
+            self.record_exit(&id, code, Some("launcher_stopped"));
+        }
+        self.terminals.close_all().await;
+        self.store
+            .audit_or_log("launcher_stopped", json!({"pid": std::process::id()}));
+    }
+}

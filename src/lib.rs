@@ -1,0 +1,16 @@
+//! codex-governance: govern a team of coding agents from the root of a Git repository.
+//!
+//! The binary is a thin layer over these modules; each one is a concept of the
+//! domain and can be used and tested without the HTTP server.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod ids;
+pub mod report;
+pub mod sessions;
+pub mod terminal;
+pub mod launcher;
+pub mod mailbox;
+pub mod state;
+pub mod web;

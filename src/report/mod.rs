@@ -1,0 +1,262 @@
+//! The governance report: what a commit would change, and who should look at it.
+//!
+//! Before committing, the planner (Zhongshu) and the reviewer (Menxia) need one view
+//! of the change: which files route to which department, which risk rules fire,
+//! which checks to run, and whether the governance docs stay portable. The report is
+//! built from Git (read-only, through `git2`) and the configuration, and is the same
+//! data for `codex-governance report` (text, Markdown, JSON) and `GET /api/report`.
+//!
+//! - [`changes`]: changed paths for each [`Mode`];
+//! - [`routing`]: department globs and risk rules;
+//! - [`preflight`]: the portability scan of governance Markdown;
+//! - [`render`]: text and Markdown output.
+
+pub mod changes;
+pub mod preflight;
+pub mod render;
+pub mod routing;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, RiskLevel};
+pub use preflight::{Classification, Decision, Finding, PatternKind, PortabilityScan};
+pub use render::{render_markdown, render_text};
+pub use routing::{route_path, Router};
+
+/// Which changes the report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Staged, unstaged and untracked changes (the default).
+    Worktree,
+    /// The index against HEAD.
+    Staged,
+    /// The tree of a revision against the working tree.
+    Base(String),
+}
+
+/// The mode's name, as it appears in the JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeName {
+    Worktree,
+    Staged,
+    Base,
+}
+
+impl Mode {
+    /// Reads `mode`/`base` as the CLI and `GET /api/report?mode=&base=` give them;
+    /// empty strings count as absent, and a base alone means base mode.
+    pub fn parse(mode: Option<&str>, base: Option<&str>) -> Result<Mode, ReportError> {
+        let mode = mode.map(str::trim).filter(|m| !m.is_empty());
+        let base = base.filter(|b| !b.trim().is_empty());
+        match (mode, base) {
+            (None | Some("worktree"), None) => Ok(Mode::Worktree),
+            (Some("staged"), None) => Ok(Mode::Staged),
+            (None | Some("base"), Some(b)) => Ok(Mode::Base(b.to_string())),
+            (Some("base"), None) => Err(ReportError::BadMode(
+                "mode base needs a base revision".into(),
+            )),
+            (Some(m @ ("worktree" | "staged")), Some(_)) => Err(ReportError::BadMode(format!(
+                "a base revision is only used with mode base, not {m}"
+            ))),
+            (Some(m), _) => Err(ReportError::BadMode(format!(
+                "unknown mode {m:?} (expected worktree, staged or base)"
+            ))),
+        }
+    }
+
+    pub fn name(&self) -> ModeName {
+        match self {
+            Mode::Worktree => ModeName::Worktree,
+            Mode::Staged => ModeName::Staged,
+            Mode::Base(_) => ModeName::Base,
+        }
+    }
+
+    pub fn base(&self) -> Option<&str> {
+        match self {
+            Mode::Base(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Why no report could be built. Every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("not a Git repository: {path}{detail}")]
+    NotARepo { path: String, detail: String },
+    #[error("bad base {reference:?}: {reason}")]
+    BadBase { reference: String, reason: String },
+    #[error("bad report mode: {0}")]
+    BadMode(String),
+    #[error("git: {0}")]
+    Git(String),
+}
+
+impl From<git2::Error> for ReportError {
+    fn from(e: git2::Error) -> Self {
+        ReportError::Git(e.message().split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// The three provinces, always listed, so readers of the report know who does what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Province {
+    pub key: String,
+    pub title: String,
+    pub duty: String,
+}
+
+/// A department the change touches, with its files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepartmentFiles {
+    pub key: String,
+    pub title: String,
+    pub duty: String,
+    pub files: Vec<String>,
+    pub verify: Vec<String>,
+}
+
+/// One risk rule firing on one path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    pub path: String,
+    pub name: String,
+    pub level: RiskLevel,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreflightChecks {
+    pub portability_reference_scan: PortabilityScan,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreflightReport {
+    pub checks: PreflightChecks,
+}
+
+/// The report; its JSON is the contract of SPEC section 5.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub title: String,
+    pub mode: ModeName,
+    pub base: Option<String>,
+    pub changed_count: usize,
+    pub changed_paths: Vec<String>,
+    pub provinces: Vec<Province>,
+    pub departments: Vec<DepartmentFiles>,
+    pub uncategorized: Vec<String>,
+    pub risks: Vec<Risk>,
+    pub verify_commands: Vec<String>,
+    pub preflight: PreflightReport,
+}
+
+impl Report {
+    /// Whether any preflight check asks for review (`report --preflight` exits 1).
+    pub fn preflight_needs_review(&self) -> bool {
+        self.preflight.checks.portability_reference_scan.decision == Decision::Review
+    }
+}
+
+/// Builds the report for the repository whose working tree root is `repo`.
+pub fn build_report(repo: &Path, config: &Config, mode: &Mode) -> Result<Report, ReportError> {
+    let git = changes::open(repo)?;
+    let changed = changes::changed_paths(&git, mode)?;
+    let root = git.workdir().unwrap_or(repo);
+    let scan = preflight::scan(&git, root, &config.preflight.portability_paths);
+    Ok(assemble(config, &Router::new(config), mode, changed, scan))
+}
+
+/// Puts a report together from changed paths (sorted, unique) and a preflight scan.
+pub fn assemble(
+    config: &Config,
+    router: &Router,
+    mode: &Mode,
+    changed: Vec<String>,
+    scan: PortabilityScan,
+) -> Report {
+    let mut files: Vec<Vec<String>> = vec![Vec::new(); config.departments.len()];
+    let mut uncategorized = Vec::new();
+    let mut risks = Vec::new();
+    for path in &changed {
+        let hits = router.route(path);
+        if hits.is_empty() {
+            uncategorized.push(path.clone());
+        }
+        for i in hits {
+            files[i].push(path.clone());
+        }
+        risks.extend(router.risks(path).map(|rule| Risk {
+            path: path.clone(),
+            name: rule.name.clone(),
+            level: rule.level,
+            message: rule.message.clone(),
+        }));
+    }
+    let departments: Vec<DepartmentFiles> = config
+        .departments
+        .iter()
+        .zip(files)
+        .filter(|(_, files)| !files.is_empty())
+        .map(|(d, files)| DepartmentFiles {
+            key: d.key.clone(),
+            title: d.title.clone(),
+            duty: d.duty.clone(),
+            files,
+            verify: d.verify.clone(),
+        })
+        .collect();
+    let verify_commands: BTreeSet<&String> = departments
+        .iter()
+        .flat_map(|d| &d.verify)
+        .filter(|v| !v.trim().is_empty())
+        .collect();
+    Report {
+        title: format!("Governance report: {}", config.launcher.project_name),
+        mode: mode.name(),
+        base: mode.base().map(str::to_string),
+        changed_count: changed.len(),
+        provinces: provinces(),
+        verify_commands: verify_commands.into_iter().cloned().collect(),
+        departments,
+        uncategorized,
+        risks,
+        changed_paths: changed,
+        preflight: PreflightReport {
+            checks: PreflightChecks {
+                portability_reference_scan: scan,
+            },
+        },
+    }
+}
+
+/// Zhongshu plans, Menxia reviews, Shangshu (the departments) executes.
+pub fn provinces() -> Vec<Province> {
+    let p = |key: &str, title: &str, duty: &str| Province {
+        key: key.into(),
+        title: title.into(),
+        duty: duty.into(),
+    };
+    vec![
+        p(
+            "zhongshu",
+            "中书省",
+            "Planner: reads this report, splits the task and registers a plan of assignments.",
+        ),
+        p(
+            "menxia",
+            "门下省",
+            "Review and veto: checks the departments' work and the risks below before commit.",
+        ),
+        p(
+            "shangshu",
+            "尚书省",
+            "Execution: the departments below carry out the assignments and run the checks.",
+        ),
+    ]
+}

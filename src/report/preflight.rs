@@ -1,0 +1,410 @@
+//! Preflight `portability_reference_scan`: machine-local paths in governance docs.
+//!
+//! Workflow documents are read by agents on other machines, so a path like
+//! `/home/alice/repo` or `E:\work` in them is a bug. Showing such a path as an
+//! example is fine, though, so a hit inside a fenced block, an indented code line or
+//! inline code is only an exception; every other hit is a violation to review.
+
+use std::path::Path;
+
+use git2::Repository;
+use serde::{Deserialize, Serialize};
+use walkdir::WalkDir;
+
+use super::routing::Glob;
+
+/// What `scope` says in the report.
+pub const SCOPE: &str = "governance markdown (portability_paths)";
+
+/// Files larger than this are not governance documents; they are skipped.
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Longest excerpt, in characters.
+const EXCERPT_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "REVIEW")]
+    Review,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PatternKind {
+    PosixHome,
+    MacUsers,
+    WindowsDrive,
+    FileUri,
+    HomeShortcut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    Violation,
+    Example,
+}
+
+/// One machine-local reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub path: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    pub pattern: PatternKind,
+    pub excerpt: String,
+    pub classification: Classification,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortabilityScan {
+    pub decision: Decision,
+    pub scope: String,
+    pub scanned_files: Vec<String>,
+    pub violations: Vec<Finding>,
+    pub exceptions: Vec<Finding>,
+}
+
+impl PortabilityScan {
+    /// Builds the check from the scanned files and all their findings.
+    pub fn from_findings(scanned_files: Vec<String>, findings: Vec<Finding>) -> PortabilityScan {
+        let (violations, exceptions): (Vec<_>, Vec<_>) = findings
+            .into_iter()
+            .partition(|f| f.classification == Classification::Violation);
+        PortabilityScan {
+            decision: if violations.is_empty() {
+                Decision::Pass
+            } else {
+                Decision::Review
+            },
+            scope: SCOPE.to_string(),
+            scanned_files,
+            violations,
+            exceptions,
+        }
+    }
+}
+
+/// Scans the files under `root` that match `patterns` (report glob semantics).
+///
+/// `.git` and folders Git ignores are not entered; symlinks, unreadable files and
+/// files that are not UTF-8 are skipped without mention.
+pub fn scan(repo: &Repository, root: &Path, patterns: &[String]) -> PortabilityScan {
+    let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p)).collect();
+    let starts: Vec<&str> = globs.iter().map(Glob::literal_start).collect();
+    let ignored = |rel: &str| repo.is_path_ignored(rel).unwrap_or(false);
+    // A folder is worth entering only if some pattern's literal start is compatible.
+    let wanted_dir = |dir: &str| {
+        starts
+            .iter()
+            .any(|s| s.starts_with(dir) || dir.starts_with(s))
+    };
+
+    let mut scanned = Vec::new();
+    let mut findings = Vec::new();
+    let walk = WalkDir::new(root).follow_links(false).into_iter();
+    let walk = walk.filter_entry(|e| {
+        if e.depth() == 0 {
+            return true;
+        }
+        if e.file_name() == ".git" {
+            return false;
+        }
+        if !e.file_type().is_dir() {
+            return true;
+        }
+        match relative(root, e.path()) {
+            Some(rel) => {
+                let dir = format!("{rel}/");
+                wanted_dir(&dir) && !ignored(&dir)
+            }
+            None => false,
+        }
+    });
+    for entry in walk.filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Some(rel) = relative(root, entry.path()) else {
+            continue;
+        };
+        if !globs.iter().any(|g| g.is_match(&rel)) || ignored(&rel) {
+            continue;
+        }
+        if entry.metadata().map_or(true, |m| m.len() > MAX_FILE_BYTES) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        findings.extend(scan_text(&rel, &text));
+        scanned.push(rel);
+    }
+    scanned.sort();
+    findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    PortabilityScan::from_findings(scanned, findings)
+}
+
+/// `path` relative to `root`, joined with `/`; `None` if not valid UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.iter().map(|c| c.to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+/// Finds every machine-local reference in one document, classifying each.
+pub fn scan_text(path: &str, text: &str) -> Vec<Finding> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut findings = Vec::new();
+    // The open fence's character and length, while inside a fenced block.
+    let mut fence: Option<(char, usize)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let marker = fence_marker(line);
+        let in_fence = match (fence, marker) {
+            (Some((c, n)), Some((mc, mn, rest)))
+                if mc == c && mn >= n && rest.trim().is_empty() =>
+            {
+                fence = None; // closing fence line
+                true
+            }
+            (Some(_), _) => true,
+            (None, Some((mc, mn, _))) => {
+                fence = Some((mc, mn));
+                true
+            }
+            (None, None) => false,
+        };
+        let hits = find_hits(line);
+        if hits.is_empty() {
+            continue;
+        }
+        let indented = line.starts_with("    ") || line.starts_with('\t');
+        let spans = if in_fence || indented {
+            Vec::new()
+        } else {
+            inline_code_spans(line)
+        };
+        for (byte, kind) in hits {
+            let example = in_fence || indented || spans.iter().any(|&(s, e)| s <= byte && byte < e);
+            findings.push(Finding {
+                path: path.to_string(),
+                line: index + 1,
+                column: line[..byte].chars().count() + 1,
+                pattern: kind,
+                excerpt: excerpt(line, byte),
+                classification: if example {
+                    Classification::Example
+                } else {
+                    Classification::Violation
+                },
+            });
+        }
+    }
+    findings
+}
+
+/// A fence line (up to 3 spaces, then 3+ backticks or tildes): (char, length, rest).
+fn fence_marker(line: &str) -> Option<(char, usize, &str)> {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() > 3 {
+        return None;
+    }
+    let c = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let n = trimmed.chars().take_while(|x| *x == c).count();
+    (n >= 3).then(|| (c, n, &trimmed[n..]))
+}
+
+/// Every hit on a line: (byte offset, kind), in order of offset.
+fn find_hits(line: &str) -> Vec<(usize, PatternKind)> {
+    const LITERALS: [(&str, PatternKind); 4] = [
+        ("/home/", PatternKind::PosixHome),
+        ("/Users/", PatternKind::MacUsers),
+        ("file://", PatternKind::FileUri),
+        ("~/", PatternKind::HomeShortcut),
+    ];
+    let mut hits = Vec::new();
+    for (needle, kind) in LITERALS {
+        hits.extend(line.match_indices(needle).map(|(i, _)| (i, kind)));
+    }
+    // A drive letter: one ASCII letter that is a word of its own, then `:\` or `:/`.
+    let bytes = line.as_bytes();
+    for i in 0..bytes.len().saturating_sub(2) {
+        if bytes[i].is_ascii_alphabetic()
+            && bytes[i + 1] == b':'
+            && (bytes[i + 2] == b'\\' || bytes[i + 2] == b'/')
+            && !line[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|p| p.is_alphanumeric() || p == '_')
+        {
+            hits.push((i, PatternKind::WindowsDrive));
+        }
+    }
+    hits.sort_by_key(|&(i, _)| i);
+    hits
+}
+
+/// Byte ranges of inline code spans: a run of N backticks up to the next run of exactly N.
+fn inline_code_spans(line: &str) -> Vec<(usize, usize)> {
+    let bytes = line.as_bytes();
+    let run_at = |i: usize| bytes[i..].iter().take_while(|b| **b == b'`').count();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'`' {
+            i += 1;
+            continue;
+        }
+        let open = run_at(i);
+        let mut j = i + open;
+        let mut close = None;
+        while j < bytes.len() {
+            if bytes[j] == b'`' {
+                let run = run_at(j);
+                if run == open {
+                    close = Some(j + run);
+                    break;
+                }
+                j += run;
+            } else {
+                j += 1;
+            }
+        }
+        match close {
+            Some(end) => {
+                spans.push((i, end));
+                i = end;
+            }
+            None => i += open, // unmatched backticks are literal text
+        }
+    }
+    spans
+}
+
+/// The trimmed line, or a window of it around the hit when it is long.
+fn excerpt(line: &str, hit: usize) -> String {
+    let trimmed = line.trim();
+    let total = trimmed.chars().count();
+    if total <= EXCERPT_CHARS {
+        return trimmed.to_string();
+    }
+    let lead = line.len() - line.trim_start().len();
+    let hit_char = line[lead..hit.max(lead)].chars().count();
+    let start = hit_char
+        .saturating_sub(EXCERPT_CHARS / 3)
+        .min(total - EXCERPT_CHARS);
+    let window: String = trimmed.chars().skip(start).take(EXCERPT_CHARS).collect();
+    let before = if start > 0 { "…" } else { "" };
+    let after = if start + EXCERPT_CHARS < total {
+        "…"
+    } else {
+        ""
+    };
+    format!("{before}{window}{after}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Vec<(usize, usize, PatternKind, Classification)> {
+        scan_text("a.md", text)
+            .into_iter()
+            .map(|f| (f.line, f.column, f.pattern, f.classification))
+            .collect()
+    }
+
+    use Classification::{Example, Violation};
+    use PatternKind::*;
+
+    #[test]
+    fn plain_hits_are_violations_with_columns() {
+        assert_eq!(one("see /home/me/x"), [(1, 5, PosixHome, Violation)]);
+        assert_eq!(one("x\n  /Users/me"), [(2, 3, MacUsers, Violation)]);
+        assert_eq!(
+            one("é ~/x"),
+            [(1, 3, HomeShortcut, Violation)],
+            "columns count characters"
+        );
+        assert_eq!(one("open file:///tmp"), [(1, 6, FileUri, Violation)]);
+    }
+
+    #[test]
+    fn drive_letters() {
+        assert_eq!(one(r"E:\work"), [(1, 1, WindowsDrive, Violation)]);
+        assert_eq!(one("at c:/x"), [(1, 4, WindowsDrive, Violation)]);
+        assert!(one("http://example.com and https://x").is_empty());
+        assert!(one("ab:/x _c:/y 9c:/z").is_empty());
+        assert_eq!(one("(D:/x)"), [(1, 2, WindowsDrive, Violation)]);
+    }
+
+    #[test]
+    fn examples_in_code() {
+        let doc = "text\n```sh\ncd /home/me\n```\n    ls ~/x\n\tls ~/y\nuse `/Users/me` here /home/z\n~~~\n/home/q\n~~~\n/home/after";
+        assert_eq!(
+            one(doc),
+            [
+                (3, 4, PosixHome, Example),
+                (5, 8, HomeShortcut, Example),
+                (6, 5, HomeShortcut, Example),
+                (7, 6, MacUsers, Example),
+                (7, 22, PosixHome, Violation),
+                (9, 1, PosixHome, Example),
+                (11, 1, PosixHome, Violation),
+            ]
+        );
+    }
+
+    #[test]
+    fn fences_close_only_with_the_same_marker() {
+        let doc = "````\n```\n/home/a\n````\n/home/b";
+        assert_eq!(
+            one(doc),
+            [(3, 1, PosixHome, Example), (5, 1, PosixHome, Violation)]
+        );
+    }
+
+    #[test]
+    fn inline_code_spans_need_matching_runs() {
+        assert_eq!(one("`` a ` /home/x ``"), [(1, 8, PosixHome, Example)]);
+        assert_eq!(
+            one("a ` /home/x"),
+            [(1, 5, PosixHome, Violation)],
+            "unclosed"
+        );
+        assert_eq!(one("`a` /home/x `b`"), [(1, 5, PosixHome, Violation)]);
+    }
+
+    #[test]
+    fn overlapping_patterns_each_count() {
+        assert_eq!(
+            one("file:///home/me"),
+            [(1, 1, FileUri, Violation), (1, 8, PosixHome, Violation)]
+        );
+    }
+
+    #[test]
+    fn long_lines_are_windowed_around_the_hit() {
+        let line = format!("{} /home/me {}", "x".repeat(500), "y".repeat(500));
+        let f = &scan_text("a.md", &line)[0];
+        assert!(f.excerpt.contains("/home/me"), "{}", f.excerpt);
+        assert!(f.excerpt.chars().count() <= EXCERPT_CHARS + 2);
+        assert_eq!(f.column, 502);
+    }
+
+    #[test]
+    fn decision() {
+        let pass = PortabilityScan::from_findings(vec![], scan_text("a.md", "`~/x`"));
+        assert_eq!(pass.decision, Decision::Pass);
+        assert_eq!(pass.exceptions.len(), 1);
+        let review = PortabilityScan::from_findings(vec![], scan_text("a.md", "~/x"));
+        assert_eq!(review.decision, Decision::Review);
+    }
+}

@@ -1,0 +1,510 @@
+//! Agent sessions: Zhongshu planners and department workers, each one process in a
+//! PTY started from `agent_command` (no shell in between).
+//!
+//! Starting writes the prompt file, spawns the PTY with the agent environment,
+//! records and audits the session, opens its browser terminal and watches for its
+//! exit; an exit frees its queue slot and pumps the queue.
+
+pub mod command;
+pub mod heartbeat;
+pub mod prompts;
+pub mod pty;
+pub mod queue;
+pub mod terminals;
+pub mod view;
+
+use std::sync::Arc;
+
+use askama::Template;
+use serde_json::json;
+
+use crate::clock;
+use crate::ids;
+use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::state::{InputRecord, Session, SessionKind, SessionStatus};
+use crate::terminal::TerminalKind;
+use command::{build_argv, AgentEnv, Placeholders};
+use pty::{Pty, SpawnSpec};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    pub kind: SessionKind,
+    pub task: String,
+    pub model: Option<String>,
+    pub department: Option<String>,
+    pub parent_session_id: Option<String>,
+    pub files: Vec<String>,
+    pub verify: Vec<String>,
+    /// A prompt to use instead of the template (resume).
+    pub prompt_override: Option<String>,
+    pub resumed_from_session_id: Option<String>,
+}
+
+impl StartSpec {
+    pub fn zhongshu(task: String, model: Option<String>) -> StartSpec {
+        StartSpec {
+            kind: SessionKind::Zhongshu,
+            task,
+            model,
+            department: None,
+            parent_session_id: None,
+            files: Vec::new(),
+            verify: Vec::new(),
+            prompt_override: None,
+            resumed_from_session_id: None,
+        }
+    }
+}
+
+/// Terminal size agents start with, until a browser resizes it.
+const START_COLS: u16 = 120;
+const START_ROWS: u16 = 36;
+
+impl Launcher {
+    /// Checks a model against the configured choices, defaulting by kind.
+    pub fn pick_model(&self, model: Option<&str>, kind: SessionKind) -> LResult<String> {
+        let l = &self.config.launcher;
+        match model.map(str::trim).filter(|m| !m.is_empty()) {
+            None => Ok(match kind {
+                SessionKind::Zhongshu => l.zhongshu_model.clone(),
+                SessionKind::Department => l.department_model.clone(),
+            }),
+            Some(m) if l.models.iter().any(|x| x == m) => Ok(m.to_string()),
+            Some(m) => Err(LauncherError::BadRequest(format!(
+                "model {m:?} is not one of {:?}",
+                l.models
+            ))),
+        }
+    }
+
+    /// Starts a session now (the queue decides when departments may start).
+    pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
+        let task = spec.task.trim().to_string();
+        if task.is_empty() {
+            return Err(LauncherError::BadRequest("task must not be empty".into()));
+        }
+        let model = self.pick_model(spec.model.as_deref(), spec.kind)?;
+        let department = match spec.kind {
+            SessionKind::Zhongshu => None,
+            SessionKind::Department => {
+                let key = spec.department.clone().unwrap_or_default();
+                Some(self.config.department(&key).ok_or_else(|| {
+                    LauncherError::BadRequest(format!("unknown department {key:?}"))
+                })?)
+            }
+        };
+        let parent = match &spec.parent_session_id {
+            Some(p) => {
+                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
+                let is_zhongshu = self
+                    .store
+                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()));
+                match is_zhongshu {
+                    Some(true) => Some(p.clone()),
+                    Some(false) => {
+                        return Err(LauncherError::BadRequest(format!(
+                            "{p} is not a Zhongshu session"
+                        )))
+                    }
+                    None => {
+                        return Err(LauncherError::NotFound(format!("no session {p}")));
+                    }
+                }
+            }
+            None if spec.kind == SessionKind::Department => {
+                return Err(LauncherError::BadRequest(
+                    "a department needs parent_session_id".into(),
+                ))
+            }
+            None => None,
+        };
+        let prefix = department
+            .as_ref()
+            .map(|d| d.key.clone())
+            .unwrap_or_else(|| "zhongshu".into());
+        let id = self.store.update(|s| s.next_id(&prefix))?;
+        let repo = self.repo.display().to_string();
+
+        let mailbox = match spec.kind {
+            SessionKind::Zhongshu => {
+                let mb = self.paths.mailbox(&id);
+                for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                Some(mb)
+            }
+            SessionKind::Department => None,
+        };
+        let parent_incoming = parent
+            .as_deref()
+            .map(|p| self.paths.mailbox(p).incoming);
+
+        let prompt = match (&spec.prompt_override, &department) {
+            (Some(p), _) => p.clone(),
+            (None, None) => ZhongshuPromptArgs::render(self, &id, &task)?,
+            (None, Some(d)) => prompts::DepartmentPrompt {
+                project_name: &self.config.launcher.project_name,
+                repo: &repo,
+                title: &d.title,
+                department: &d.key,
+                duty: &d.duty,
+                parent_session_id: parent.as_deref().unwrap_or(""),
+                session_id: &id,
+                task: &task,
+                files: &spec.files,
+                verify: &spec.verify,
+                mailbox: &parent_incoming
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            }
+            .render()
+            .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))?,
+        };
+        let prompt_path = self
+            .paths
+            .prompts_dir()
+            .join(format!("{}-{id}.txt", clock::file_stamp()));
+        crate::state::write_atomic(&prompt_path, prompt.as_bytes()).map_err(|e| {
+            LauncherError::Internal(format!("cannot write {}: {e}", prompt_path.display()))
+        })?;
+        let log_path = self.paths.logs_dir().join(format!("{id}.log"));
+
+        let argv = build_argv(
+            &self.config.launcher.agent_command,
+            &Placeholders {
+                model: &model,
+                repo: &self.repo,
+                prompt: &prompt,
+                prompt_file: &prompt_path,
+                session_id: &id,
+            },
+        );
+        let kind_name = match spec.kind {
+            SessionKind::Zhongshu => "zhongshu",
+            SessionKind::Department => "department",
+        };
+        let env = AgentEnv {
+            url: self.url(),
+            token: &self.token,
+            session_id: &id,
+            kind: kind_name,
+            prompt_file: &prompt_path,
+            model: &model,
+            parent_session_id: parent.as_deref(),
+            department: department.as_ref().map(|d| d.key.as_str()),
+            mailbox: parent_incoming.as_deref(),
+        }
+        .vars();
+        let pty = Pty::spawn(SpawnSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            cwd: self.repo.clone(),
+            env,
+            cols: START_COLS,
+            rows: START_ROWS,
+            log_path: Some(log_path.clone()),
+        })
+        .map_err(|e| LauncherError::Internal(format!("{e:#}")))?;
+
+        let title = match &department {
+            Some(d) => format!("{} {} · {}", d.key, d.title, id),
+            None => format!("Zhongshu 中书省 · {id}"),
+        };
+        let session = Session {
+            id: id.clone(),
+            session_kind: spec.kind,
+            role: match spec.kind {
+                SessionKind::Zhongshu => "planner".into(),
+                SessionKind::Department => "department".into(),
+            },
+            department: department.as_ref().map(|d| d.key.clone()),
+            title: title.clone(),
+            model: model.clone(),
+            task: task.clone(),
+            pid: Some(pty.pid()),
+            status: SessionStatus::Running,
+            exit_code: None,
+            started_at: clock::now_rfc3339(),
+            ended_at: None,
+            ended_reason: None,
+            prompt_path: prompt_path.display().to_string(),
+            log_path: log_path.display().to_string(),
+            last_activity_at: None,
+            input_history: Vec::new(),
+            browser_terminal_id: None,
+            mailbox,
+            plan_status: (spec.kind == SessionKind::Zhongshu).then(|| "none".to_string()),
+            auto_notification_status: None,
+            resumed_from_session_id: spec.resumed_from_session_id.clone(),
+            parent_session_id: parent.clone(),
+            report_status: department.as_ref().map(|_| "pending".to_string()),
+            reported_at: None,
+            last_report_id: None,
+            auto_closed: false,
+            auto_close_reason: None,
+            files: spec.files.clone(),
+            verify: spec.verify.clone(),
+            closing: false,
+        };
+        self.insert_pty(&id, Arc::clone(&pty));
+        let saved = self.store.update(|s| {
+            s.sessions.insert(id.clone(), session.clone());
+        });
+        if let Err(e) = saved {
+            pty.terminate(pty::KILL_GRACE).await;
+            self.remove_pty(&id);
+            return Err(e.into());
+        }
+        self.store.audit_or_log(
+            "session_started",
+            json!({
+                "session_id": id, "session_kind": kind_name, "department": session.department,
+                "parent_session_id": parent, "model": model, "pid": pty.pid(),
+                "resumed_from_session_id": spec.resumed_from_session_id,
+            }),
+        );
+        self.watch_exit(&id, &pty);
+        if spec.kind == SessionKind::Zhongshu {
+            crate::mailbox::watch_zhongshu(self, &id);
+        }
+        let session = match self
+            .open_terminal(TerminalKind::CodexSession, Arc::clone(&pty), Some(id.clone()), title)
+            .await
+        {
+            Ok(_) => self.session(&id).unwrap_or(session),
+            Err(e) => {
+                tracing::warn!("no browser terminal for {id}: {e}");
+                session
+            }
+        };
+        Ok(session)
+    }
+
+    pub fn session(&self, id: &str) -> Option<Session> {
+        self.store.read(|s| s.sessions.get(id).cloned())
+    }
+
+    /// Looks up a session by a validated id from a request.
+    pub fn require_session(&self, id: &str) -> LResult<Session> {
+        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
+        self.session(id)
+            .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
+    }
+
+    fn watch_exit(self: &Arc<Self>, id: &str, pty: &Arc<Pty>) {
+        let launcher = Arc::clone(self);
+        let pty = Arc::clone(pty);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let code = pty.wait().await;
+            // Let the reader drain the last output into the log and scrollback.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if launcher.record_exit(&id, code, None) {
+                launcher.after_exit(&id).await;
+            }
+        });
+    }
+
+    /// Records that a session's process ended; true if this call recorded it.
+    pub(crate) fn record_exit(&self, id: &str, code: i32, reason: Option<&str>) -> bool {
+        let last_activity = self
+            .pty(id)
+            .and_then(|p| p.last_output_wall())
+            .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
+        let now = clock::now_rfc3339();
+        let changed = self.store.update(|s| {
+            let Some(session) = s.sessions.get_mut(id) else {
+                return None;
+            };
+            if session.status == SessionStatus::Exited {
+                return None;
+            }
+            session.status = SessionStatus::Exited;
+            session.exit_code = Some(code);
+            session.ended_at = Some(now.clone());
+            session.ended_reason = Some(
+                reason
+                    .map(str::to_string)
+                    .unwrap_or_else(|| if session.closing { "closed" } else { "exited" }.into()),
+            );
+            if last_activity.is_some() {
+                session.last_activity_at = last_activity.clone();
+            }
+            let terminal = session.browser_terminal_id.clone();
+            if let Some(t) = terminal.and_then(|t| s.terminals.get_mut(&t)) {
+                t.status = "exited".into();
+            }
+            Some(())
+        });
+        match changed {
+            Ok(Some(())) => {
+                self.store.audit_or_log(
+                    "session_exited",
+                    json!({"session_id": id, "exit_code": code, "reason": reason}),
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!("recording the exit of {id}: {e}");
+                false
+            }
+        }
+    }
+
+    /// After an exit: owed fallback results, then the queue.
+    async fn after_exit(self: &Arc<Self>, id: &str) {
+        let is_department = self
+            .session(id)
+            .map(|s| s.is_department())
+            .unwrap_or(false);
+        if is_department {
+            crate::mailbox::department_exited(self, id);
+        }
+        self.pump_queue().await;
+    }
+
+    /// Stops a session: SIGTERM to its group, SIGKILL after 5 s, reaped.
+    pub async fn close_session(self: &Arc<Self>, id: &str, reason: &str) -> LResult<Session> {
+        let session = self.require_session(id)?;
+        if session.is_running() {
+            self.store.update(|s| {
+                if let Some(x) = s.sessions.get_mut(id) {
+                    x.closing = true;
+                }
+            })?;
+            if let Some(pty) = self.pty(id) {
+                let code = pty.terminate(pty::KILL_GRACE).await;
+                self.record_exit(id, code, Some("closed"));
+            } else {
+                self.record_exit(id, -1, Some("closed"));
+            }
+            self.store
+                .audit_or_log("session_closed", json!({"session_id": id, "reason": reason}));
+            self.after_exit(id).await;
+        }
+        if let Some(t) = session.browser_terminal_id.as_deref() {
+            self.close_terminal_record(t).await;
+        }
+        Ok(self.session(id).unwrap_or(session))
+    }
+
+    /// Types text into a running session as a bracketed paste plus Enter.
+    pub async fn session_input(self: &Arc<Self>, id: &str, input: &str) -> LResult<Session> {
+        let session = self.require_session(id)?;
+        if !session.is_running() {
+            return Err(LauncherError::Conflict(format!("session {id} is not running")));
+        }
+        let pty = self
+            .pty(id)
+            .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no terminal")))?;
+        let text = input.to_string();
+        tokio::task::spawn_blocking(move || pty.paste_line(&text))
+            .await
+            .map_err(|e| LauncherError::Internal(e.to_string()))?
+            .map_err(|e| LauncherError::Internal(format!("cannot write to {id}: {e}")))?;
+        let at = clock::now_rfc3339();
+        self.store.update(|s| {
+            if let Some(x) = s.sessions.get_mut(id) {
+                x.input_history.push(InputRecord {
+                    at,
+                    input: input.to_string(),
+                });
+            }
+        })?;
+        self.store.audit_or_log(
+            "session_input",
+            json!({"session_id": id, "chars": input.chars().count()}),
+        );
+        Ok(self.session(id).unwrap_or(session))
+    }
+
+    /// Opens a browser terminal on a PTY and records it.
+    pub async fn open_terminal(
+        self: &Arc<Self>,
+        kind: TerminalKind,
+        pty: Arc<Pty>,
+        session_id: Option<String>,
+        title: String,
+    ) -> LResult<crate::terminal::TerminalInfo> {
+        let info = self
+            .terminals
+            .open(kind, pty, session_id.clone(), title)
+            .await?;
+        let record = crate::state::TerminalRecord {
+            id: info.id.clone(),
+            kind: terminal_kind_name(kind),
+            session_id: session_id.clone(),
+            title: info.title.clone(),
+            url: info.url.clone(),
+            status: "running".into(),
+            started_at: info.started_at.clone(),
+            closed_at: None,
+        };
+        self.store.update(|s| {
+            s.terminals.insert(info.id.clone(), record);
+            if kind == TerminalKind::CodexSession {
+                if let Some(x) = session_id.as_deref().and_then(|id| s.sessions.get_mut(id)) {
+                    x.browser_terminal_id = Some(info.id.clone());
+                }
+            }
+        })?;
+        self.store.audit_or_log(
+            "terminal_started",
+            json!({"terminal_id": info.id, "kind": terminal_kind_name(kind), "session_id": session_id}),
+        );
+        Ok(info)
+    }
+
+    /// Closes a terminal's listener and marks its record closed.
+    pub(crate) async fn close_terminal_record(&self, id: &str) -> bool {
+        let closed = self.terminals.close(id).await.is_some();
+        let now = clock::now_rfc3339();
+        let _ = self.store.update(|s| {
+            if let Some(t) = s.terminals.get_mut(id) {
+                t.status = "closed".into();
+                t.closed_at = Some(now);
+            }
+        });
+        if closed {
+            self.store
+                .audit_or_log("terminal_closed", json!({"terminal_id": id}));
+        }
+        closed
+    }
+}
+
+/// `codex_session`, `session_preview` or `interactive`.
+pub fn terminal_kind_name(kind: TerminalKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Renders the Zhongshu prompt from the launcher's configuration.
+struct ZhongshuPromptArgs;
+
+impl ZhongshuPromptArgs {
+    fn render(l: &Launcher, id: &str, task: &str) -> LResult<String> {
+        let departments = l.config.assignable_departments();
+        prompts::ZhongshuPrompt {
+            project_name: &l.config.launcher.project_name,
+            repo: &l.repo.display().to_string(),
+            workflow_doc: &l.config.launcher.workflow_doc,
+            task,
+            url: l.url(),
+            session_id: id,
+            departments: &departments,
+            models: &l.config.launcher.models,
+            department_model: &l.config.launcher.department_model,
+            max_departments: l.config.launcher.max_departments,
+        }
+        .render()
+        .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
+    }
+}

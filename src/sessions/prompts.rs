@@ -1,0 +1,51 @@
+//! The prompts agents start with, rendered from askama templates in `templates/`.
+//!
+//! The Zhongshu prompt names the task, the launcher URL, how to register a plan,
+//! the inbox and the concurrency limit; the department prompt names its duty,
+//! task, files, checks and how to report through the mailbox, then to stop.
+
+use askama::Template;
+
+use crate::config::Department;
+
+#[derive(Template)]
+#[template(path = "zhongshu_prompt.txt", escape = "none")]
+pub struct ZhongshuPrompt<'a> {
+    pub project_name: &'a str,
+    pub repo: &'a str,
+    pub workflow_doc: &'a str,
+    pub task: &'a str,
+    pub url: &'a str,
+    pub session_id: &'a str,
+    pub departments: &'a [Department],
+    pub models: &'a [String],
+    pub department_model: &'a str,
+    pub max_departments: usize,
+}
+
+#[derive(Template)]
+#[template(path = "department_prompt.txt", escape = "none")]
+pub struct DepartmentPrompt<'a> {
+    pub project_name: &'a str,
+    pub repo: &'a str,
+    pub title: &'a str,
+    pub department: &'a str,
+    pub duty: &'a str,
+    pub parent_session_id: &'a str,
+    pub session_id: &'a str,
+    pub task: &'a str,
+    pub files: &'a [String],
+    pub verify: &'a [String],
+    pub mailbox: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "resume_prompt.txt", escape = "none")]
+pub struct ResumePrompt<'a> {
+    pub session_id: &'a str,
+    pub task: &'a str,
+    pub plan_summary: &'a str,
+    pub departments: &'a [String],
+    pub results: &'a [String],
+    pub url: &'a str,
+}

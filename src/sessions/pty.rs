@@ -1,0 +1,393 @@
+//! One process in a pseudo-terminal, with its output fanned out.
+//!
+//! The launcher owns every agent's PTY. A reader thread copies output into the
+//! transcript log, a bounded in-memory scrollback (for late joiners) and a bounded
+//! broadcast channel (for live terminals and streams); a slow subscriber lags and
+//! skips ahead instead of growing memory. A waiter thread reaps the process and
+//! publishes its exit code.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use tokio::sync::{broadcast, watch};
+
+/// Bytes of output kept in memory for late joiners.
+pub const SCROLLBACK_BYTES: usize = 512 * 1024;
+/// Output chunks buffered per subscriber before it lags.
+const CHANNEL_CHUNKS: usize = 256;
+/// Grace between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub cols: u16,
+    pub rows: u16,
+    /// Raw output is appended here, if set.
+    pub log_path: Option<PathBuf>,
+}
+
+/// Output shared between the reader thread and subscribers.
+struct Output {
+    scrollback: VecDeque<u8>,
+    last_output: Option<Instant>,
+    last_output_wall: Option<std::time::SystemTime>,
+    total_bytes: u64,
+}
+
+/// A running (or finished) process in a PTY.
+pub struct Pty {
+    pid: u32,
+    master: Mutex<Box<dyn MasterPty + Send>>,
+    writer: Mutex<Box<dyn Write + Send>>,
+    output: Mutex<Output>,
+    chunks: broadcast::Sender<Arc<[u8]>>,
+    exit: watch::Receiver<Option<i32>>,
+    /// Turns true once the reader hit end of output (every byte was published).
+    output_closed: watch::Sender<bool>,
+    size: Mutex<(u16, u16)>,
+}
+
+impl std::fmt::Debug for Pty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pty").field("pid", &self.pid).finish()
+    }
+}
+
+impl Pty {
+    /// Starts `spec.program` directly (no shell) in a new PTY and session.
+    pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: spec.rows.max(1),
+                cols: spec.cols.max(1),
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(|e| anyhow!("cannot open a pseudo-terminal: {e}"))?;
+        let mut cmd = CommandBuilder::new(&spec.program);
+        cmd.args(&spec.args);
+        cmd.cwd(&spec.cwd);
+        cmd.env("TERM", "xterm-256color");
+        for (k, v) in &spec.env {
+            cmd.env(k, v);
+        }
+        let mut child = pair
+            .slave
+            .spawn_command(cmd)
+            .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
+        drop(pair.slave);
+        let pid = child
+            .process_id()
+            .ok_or_else(|| anyhow!("started {:?} but it has no pid", spec.program))?;
+        let mut reader = pair
+            .master
+            .try_clone_reader()
+            .map_err(|e| anyhow!("cannot read the pseudo-terminal: {e}"))?;
+        let writer = pair
+            .master
+            .take_writer()
+            .map_err(|e| anyhow!("cannot write the pseudo-terminal: {e}"))?;
+        let mut log = match &spec.log_path {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open transcript {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let (chunks, _) = broadcast::channel(CHANNEL_CHUNKS);
+        let (exit_tx, exit) = watch::channel(None);
+        let pty = Arc::new(Pty {
+            pid,
+            master: Mutex::new(pair.master),
+            writer: Mutex::new(writer),
+            output: Mutex::new(Output {
+                scrollback: VecDeque::with_capacity(64 * 1024),
+                last_output: None,
+                last_output_wall: None,
+                total_bytes: 0,
+            }),
+            chunks,
+            exit,
+            output_closed: watch::Sender::new(false),
+            size: Mutex::new((spec.cols, spec.rows)),
+        });
+
+        let reading = Arc::clone(&pty);
+        std::thread::Builder::new()
+            .name(format!("pty-read-{pid}"))
+            .spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let chunk = &buf[..n];
+                    if let Some(f) = log.as_mut() {
+                        // A full disk must not stop the session; the scrollback still has it.
+                        let _ = f.write_all(chunk);
+                    }
+                    reading.publish(chunk);
+                }
+                reading.output_closed.send_replace(true);
+            })
+            .context("cannot start the PTY reader thread")?;
+
+        std::thread::Builder::new()
+            .name(format!("pty-wait-{pid}"))
+            .spawn(move || {
+                let code = match child.wait() {
+                    Ok(status) => match status.signal() {
+                        Some(_) if status.exit_code() == 1 => 128 + signal_number(&status),
+                        _ => status.exit_code() as i32,
+                    },
+                    Err(_) => -1,
+                };
+                let _ = exit_tx.send(Some(code));
+            })
+            .context("cannot start the PTY waiter thread")?;
+        Ok(pty)
+    }
+
+    fn publish(&self, chunk: &[u8]) {
+        let mut out = self.output.lock().unwrap();
+        out.scrollback.extend(chunk);
+        let excess = out.scrollback.len().saturating_sub(SCROLLBACK_BYTES);
+        if excess > 0 {
+            out.scrollback.drain(..excess);
+        }
+        out.last_output = Some(Instant::now());
+        out.last_output_wall = Some(std::time::SystemTime::now());
+        out.total_bytes += chunk.len() as u64;
+        // Sent under the lock so a subscriber sees each byte exactly once.
+        let _ = self.chunks.send(Arc::from(chunk));
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The scrollback so far and a receiver for everything after it.
+    pub fn subscribe(&self) -> (Vec<u8>, broadcast::Receiver<Arc<[u8]>>) {
+        let mut out = self.output.lock().unwrap();
+        let rx = self.chunks.subscribe();
+        let snapshot = out.scrollback.make_contiguous().to_vec();
+        (snapshot, rx)
+    }
+
+    /// The last `max` bytes of output.
+    pub fn tail(&self, max: usize) -> Vec<u8> {
+        let out = self.output.lock().unwrap();
+        let skip = out.scrollback.len().saturating_sub(max);
+        out.scrollback.iter().skip(skip).copied().collect()
+    }
+
+    /// When output last arrived, if ever.
+    pub fn last_output(&self) -> Option<Instant> {
+        self.output.lock().unwrap().last_output
+    }
+
+    /// Wall-clock time of the last output, if any.
+    pub fn last_output_wall(&self) -> Option<std::time::SystemTime> {
+        self.output.lock().unwrap().last_output_wall
+    }
+
+    pub fn total_output_bytes(&self) -> u64 {
+        self.output.lock().unwrap().total_bytes
+    }
+
+    /// Writes raw bytes to the process's terminal.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut w = self.writer.lock().unwrap();
+        w.write_all(bytes)?;
+        w.flush()
+    }
+
+    /// Types text as a bracketed paste followed by Enter.
+    pub fn paste_line(&self, text: &str) -> std::io::Result<()> {
+        let clean = text.replace("\x1b[201~", "");
+        let mut bytes = Vec::with_capacity(clean.len() + 16);
+        bytes.extend_from_slice(b"\x1b[200~");
+        bytes.extend_from_slice(clean.as_bytes());
+        bytes.extend_from_slice(b"\x1b[201~");
+        self.write(&bytes)?;
+        // Enter as its own write, so TUIs that debounce pastes see a separate key.
+        std::thread::sleep(Duration::from_millis(30));
+        self.write(b"\r")
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
+        let (cols, rows) = (cols.clamp(2, 1000), rows.clamp(1, 1000));
+        self.master
+            .lock()
+            .unwrap()
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(|e| anyhow!("resize failed: {e}"))?;
+        *self.size.lock().unwrap() = (cols, rows);
+        Ok(())
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        *self.size.lock().unwrap()
+    }
+
+    /// The exit code once the process has ended.
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.exit.borrow()
+    }
+
+    /// A receiver that turns `Some(code)` when the process ends.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<i32>> {
+        self.exit.clone()
+    }
+
+    /// A receiver that turns `true` once all output has been read and published
+    /// (the last holder of the terminal closed it). Lets a viewer send the exit
+    /// code after the final bytes, not before.
+    pub fn output_closed_watch(&self) -> watch::Receiver<bool> {
+        self.output_closed.subscribe()
+    }
+
+    /// Waits for the process to end.
+    pub async fn wait(&self) -> i32 {
+        let mut rx = self.exit.clone();
+        loop {
+            if let Some(code) = *rx.borrow_and_update() {
+                return code;
+            }
+            if rx.changed().await.is_err() {
+                return self.exit_code().unwrap_or(-1);
+            }
+        }
+    }
+
+    /// SIGTERM to the process group, SIGKILL after `grace` if it is still there.
+    /// Returns once the process has been reaped.
+    pub async fn terminate(&self, grace: Duration) -> i32 {
+        if let Some(code) = self.exit_code() {
+            signal_group(self.pid, libc::SIGKILL);
+            return code;
+        }
+        signal_group(self.pid, libc::SIGTERM);
+        match tokio::time::timeout(grace, self.wait()).await {
+            Ok(code) => {
+                // Children that outlived the leader go too.
+                signal_group(self.pid, libc::SIGKILL);
+                code
+            }
+            Err(_) => {
+                signal_group(self.pid, libc::SIGKILL);
+                self.wait().await
+            }
+        }
+    }
+}
+
+/// Sends `signal` to the process group led by `pid` (sessions are group leaders).
+pub fn signal_group(pid: u32, signal: libc::c_int) {
+    if pid > 1 {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), signal);
+        }
+    }
+}
+
+/// True while a process with this pid exists.
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    pid > 1 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+}
+
+fn signal_number(status: &portable_pty::ExitStatus) -> i32 {
+    match status.signal().unwrap_or("") {
+        s if s.contains("Terminated") => libc::SIGTERM,
+        s if s.contains("Killed") => libc::SIGKILL,
+        s if s.contains("Interrupt") => libc::SIGINT,
+        s if s.contains("Hangup") => libc::SIGHUP,
+        _ => 0,
+    }
+}
+
+/// Removes terminal escape sequences and carriage returns, for previews.
+pub fn strip_escapes(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => {
+                    // CSI: parameters then one final byte in @..~
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') | Some('P') | Some('_') | Some('^') => {
+                    // OSC/DCS/APC/PM: until BEL or ESC \
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' {
+                            break;
+                        }
+                        if c == '\x1b' && chars.peek() == Some(&'\\') {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                Some('(') | Some(')') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\r' => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The last `lines` non-empty lines of output, escapes stripped.
+pub fn preview(bytes: &[u8], lines: usize) -> String {
+    let text = strip_escapes(bytes);
+    let kept: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    kept[kept.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_csi_osc_and_cr() {
+        let s = strip_escapes(b"\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07ok\x1b[?2004h");
+        assert_eq!(s, "red\nok");
+        assert_eq!(preview(b"a\n\nb\nc\n", 2), "b\nc");
+    }
+}

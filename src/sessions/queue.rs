@@ -1,0 +1,498 @@
+//! Plans, assignments and the department queue (SPEC 7).
+//!
+//! A plan's selected assignments go into one persisted FIFO queue; the queue is
+//! pumped when a slot frees (a department reported, exited or was closed), never
+//! by a read. A start that fails keeps its item with the error.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::StartSpec;
+use crate::clock;
+use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::state::{Assignment, Plan, QueueItem, SessionKind};
+
+/// An assignment as a request carries it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AssignmentInput {
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub task: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    #[serde(default, alias = "verify_commands")]
+    pub verify: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub model_reason: Option<String>,
+    #[serde(default)]
+    pub selected: Option<bool>,
+}
+
+/// A plan as `report_zhongshu_plan` carries it (flat or nested under `plan`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanInput {
+    pub session_id: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub assignments: Option<Vec<AssignmentInput>>,
+    #[serde(default)]
+    pub needs_confirmation: Option<bool>,
+    #[serde(default)]
+    pub plan: Option<NestedPlan>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NestedPlan {
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub assignments: Option<Vec<AssignmentInput>>,
+    #[serde(default)]
+    pub needs_confirmation: Option<bool>,
+}
+
+/// What `start_department` did.
+pub enum Dispatch {
+    Started(crate::state::Session),
+    Queued(QueueItem),
+}
+
+impl Launcher {
+    /// Checks an assignment; the error names it by position and department.
+    fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
+        let name = |msg: String| {
+            LauncherError::BadRequest(format!(
+                "assignment {} ({:?}): {msg}",
+                index + 1,
+                a.department
+            ))
+        };
+        if self.config.department(&a.department).is_none() {
+            return Err(name(format!(
+                "unknown department; known: {}",
+                self.config
+                    .assignable_departments()
+                    .iter()
+                    .map(|d| d.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if a.task.trim().is_empty() {
+            return Err(name("task must not be empty".into()));
+        }
+        let model = self
+            .pick_model(a.model.as_deref(), SessionKind::Department)
+            .map_err(|e| name(e.to_string()))?;
+        Ok(Assignment {
+            department: a.department.clone(),
+            task: a.task.trim().to_string(),
+            model,
+            files: a.files.clone().unwrap_or_default(),
+            verify: a.verify.clone().unwrap_or_default(),
+            reason: a.reason.clone(),
+            model_reason: a.model_reason.clone(),
+            selected: a.selected.unwrap_or(true),
+            status: "proposed".into(),
+            session_id: None,
+            queue_id: None,
+            error: None,
+        })
+    }
+
+    fn require_zhongshu(&self, id: &str) -> LResult<crate::state::Session> {
+        let s = self.require_session(id)?;
+        if !s.is_zhongshu() {
+            return Err(LauncherError::BadRequest(format!(
+                "{id} is not a Zhongshu session"
+            )));
+        }
+        Ok(s)
+    }
+
+    /// `POST /api/report_zhongshu_plan`.
+    pub async fn register_plan(self: &Arc<Self>, input: PlanInput) -> LResult<Plan> {
+        self.require_zhongshu(&input.session_id)?;
+        let nested = input.plan.clone();
+        let summary = input
+            .summary
+            .or_else(|| nested.as_ref().and_then(|p| p.summary.clone()))
+            .unwrap_or_default();
+        let raw = input
+            .assignments
+            .or_else(|| nested.as_ref().and_then(|p| p.assignments.clone()))
+            .unwrap_or_default();
+        let asked = input
+            .needs_confirmation
+            .or_else(|| nested.as_ref().and_then(|p| p.needs_confirmation))
+            .unwrap_or(false);
+        let assignments = raw
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.validate_assignment(i, a))
+            .collect::<LResult<Vec<_>>>()?;
+        let needs_confirmation =
+            (asked || self.config.launcher.require_plan_confirmation) && !assignments.is_empty();
+        let status = if assignments.is_empty() {
+            "ready"
+        } else if needs_confirmation {
+            "awaiting_confirmation"
+        } else {
+            "dispatched"
+        };
+        let mut plan = Plan {
+            session_id: input.session_id.clone(),
+            summary,
+            assignments,
+            needs_confirmation,
+            status: status.into(),
+            registered_at: clock::now_rfc3339(),
+            confirmed_at: None,
+        };
+        let queued = if needs_confirmation {
+            Vec::new()
+        } else {
+            enqueue_selected(&mut plan)
+        };
+        let sid = input.session_id.clone();
+        let stored = plan.clone();
+        let items = self.store.update(|s| {
+            s.plans.insert(sid.clone(), stored);
+            let items = assign_queue_ids(s, &sid, queued);
+            if let Some(z) = s.sessions.get_mut(&sid) {
+                z.plan_status = Some(status.into());
+            }
+            items
+        })?;
+        self.store.audit_or_log(
+            "zhongshu_plan_registered",
+            json!({"session_id": sid, "assignments": plan.assignments.len(),
+                   "needs_confirmation": needs_confirmation, "status": status}),
+        );
+        self.audit_queued(&items);
+        self.pump_queue().await;
+        Ok(self
+            .store
+            .read(|s| s.plans.get(&sid).cloned())
+            .unwrap_or(plan))
+    }
+
+    /// `POST /api/start_assignments`: confirm a plan, optionally with edited assignments.
+    pub async fn start_assignments(
+        self: &Arc<Self>,
+        parent: &str,
+        edited: Option<Vec<AssignmentInput>>,
+    ) -> LResult<Plan> {
+        self.require_zhongshu(parent)?;
+        let existing = self.store.read(|s| s.plans.get(parent).cloned());
+        let mut plan = match (existing, edited) {
+            (_, Some(list)) => {
+                let assignments = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| self.validate_assignment(i, a))
+                    .collect::<LResult<Vec<_>>>()?;
+                let old = self.store.read(|s| s.plans.get(parent).cloned());
+                Plan {
+                    session_id: parent.to_string(),
+                    summary: old.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
+                    assignments,
+                    needs_confirmation: true,
+                    status: "dispatched".into(),
+                    registered_at: old
+                        .map(|p| p.registered_at)
+                        .unwrap_or_else(clock::now_rfc3339),
+                    confirmed_at: None,
+                }
+            }
+            (Some(p), None) => p,
+            (None, None) => {
+                return Err(LauncherError::NotFound(format!(
+                    "{parent} has no plan to start"
+                )))
+            }
+        };
+        plan.confirmed_at = Some(clock::now_rfc3339());
+        plan.status = "dispatched".into();
+        for a in plan.assignments.iter_mut() {
+            if !a.selected && a.status == "proposed" {
+                a.status = "skipped".into();
+            }
+        }
+        let queued = enqueue_selected(&mut plan);
+        let pid = parent.to_string();
+        let items = self.store.update(|s| {
+            s.plans.insert(pid.clone(), plan.clone());
+            let items = assign_queue_ids(s, &pid, queued);
+            if let Some(z) = s.sessions.get_mut(&pid) {
+                z.plan_status = Some("dispatched".into());
+            }
+            items
+        })?;
+        self.store.audit_or_log(
+            "plan_confirmed",
+            json!({"session_id": parent, "queued": items.len()}),
+        );
+        self.audit_queued(&items);
+        self.pump_queue().await;
+        Ok(self
+            .store
+            .read(|s| s.plans.get(parent).cloned())
+            .unwrap_or(plan))
+    }
+
+    /// `POST /api/start_department`: queue one department and pump.
+    pub async fn start_department(
+        self: &Arc<Self>,
+        input: AssignmentInput,
+        parent: Option<String>,
+    ) -> LResult<Dispatch> {
+        let parent = match parent.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                self.require_zhongshu(&p)?;
+                p
+            }
+            None => self
+                .store
+                .read(|s| s.sole_running_zhongshu().map(|z| z.id.clone()))
+                .ok_or_else(|| {
+                    LauncherError::BadRequest(
+                        "parent_session_id is required unless exactly one Zhongshu session runs"
+                            .into(),
+                    )
+                })?,
+        };
+        let a = self.validate_assignment(0, &input)?;
+        let pid = parent.clone();
+        let item = self.store.update(|s| {
+            let id = s.next_id("q");
+            let item = queue_item(id, Some(pid), &a, None);
+            s.queue.push(item.clone());
+            item
+        })?;
+        self.audit_queued(std::slice::from_ref(&item));
+        self.pump_queue().await;
+        let started = self.store.read(|s| {
+            s.sessions
+                .values()
+                .find(|x| x.is_department() && x.parent_session_id.as_deref() == Some(&parent) && x.task == item.task && !s.queue.iter().any(|q| q.id == item.id))
+                .cloned()
+        });
+        let still_queued = self.store.read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
+        match (still_queued, started) {
+            (Some(q), _) => Ok(Dispatch::Queued(q)),
+            (None, Some(s)) => Ok(Dispatch::Started(s)),
+            (None, None) => Ok(Dispatch::Queued(item)),
+        }
+    }
+
+    fn audit_queued(&self, items: &[QueueItem]) {
+        let events = items
+            .iter()
+            .map(|q| {
+                (
+                    "assignment_queued".to_string(),
+                    json!({"queue_id": q.id, "parent_session_id": q.parent_session_id,
+                           "department": q.department, "model": q.model}),
+                )
+            })
+            .collect();
+        if let Err(e) = self.store.audit_many(events) {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Starts queued items while slots are free. Failed items stay, marked failed.
+    pub async fn pump_queue(self: &Arc<Self>) {
+        let _guard = self.pump_lock.lock().await;
+        let max = self.config.launcher.max_departments;
+        loop {
+            let next = self.store.update(|s| {
+                if s.slots_in_use() >= max {
+                    return None;
+                }
+                let item = s.queue.iter_mut().find(|q| q.status == "queued")?;
+                item.status = "starting".into();
+                item.attempts += 1;
+                Some(item.clone())
+            });
+            let item = match next {
+                Ok(Some(item)) => item,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!("queue: {e}");
+                    return;
+                }
+            };
+            let spec = StartSpec {
+                kind: SessionKind::Department,
+                task: item.task.clone(),
+                model: Some(item.model.clone()),
+                department: Some(item.department.clone()),
+                parent_session_id: item.parent_session_id.clone(),
+                files: item.files.clone(),
+                verify: item.verify.clone(),
+                prompt_override: None,
+                resumed_from_session_id: None,
+            };
+            match self.start_session(spec).await {
+                Ok(session) => {
+                    let sid = session.id.clone();
+                    let _ = self.store.update(|s| {
+                        s.queue.retain(|q| q.id != item.id);
+                        mark_assignment(s, &item, "started", Some(sid.clone()), None);
+                    });
+                    self.store.audit_or_log(
+                        "assignment_started",
+                        json!({"queue_id": item.id, "session_id": sid, "department": item.department,
+                               "parent_session_id": item.parent_session_id}),
+                    );
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    let _ = self.store.update(|s| {
+                        if let Some(q) = s.queue.iter_mut().find(|q| q.id == item.id) {
+                            q.status = "failed".into();
+                            q.error = Some(error.clone());
+                        }
+                        mark_assignment(s, &item, "failed", None, Some(error.clone()));
+                    });
+                    self.store.audit_or_log(
+                        "assignment_failed",
+                        json!({"queue_id": item.id, "department": item.department, "error": error}),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `POST /api/plan_assignments`: a proposal from the governance report; starts nothing.
+    pub fn propose_plan(&self, task: &str) -> LResult<Value> {
+        if task.trim().is_empty() {
+            return Err(LauncherError::BadRequest("task must not be empty".into()));
+        }
+        let report = crate::report::build_report(&self.repo, &self.config, &crate::report::Mode::Worktree)
+            .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let report = serde_json::to_value(&report).unwrap_or_default();
+        let mut assignments = Vec::new();
+        for d in report["departments"].as_array().into_iter().flatten() {
+            let files: Vec<String> = d["files"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            assignments.push(json!({
+                "department": d["key"], "task": format!("{}\n\nYour part: the changed files routed to you.", task.trim()),
+                "model": self.config.launcher.department_model, "files": files,
+                "verify": d["verify"], "reason": format!("{} changed file(s) route to {}", files.len(), d["key"].as_str().unwrap_or("")),
+                "selected": true,
+            }));
+        }
+        let risky: Vec<&Value> = report["risks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| matches!(r["level"].as_str(), Some("high") | Some("medium")))
+            .collect();
+        if !risky.is_empty() {
+            assignments.push(json!({
+                "department": crate::config::MENXIA,
+                "task": format!("{}\n\nReview the risks the governance report raised.", task.trim()),
+                "model": self.config.launcher.department_model,
+                "files": risky.iter().filter_map(|r| r["path"].as_str()).collect::<Vec<_>>(),
+                "verify": [], "reason": format!("{} high or medium risk(s) fired", risky.len()),
+                "selected": true,
+            }));
+        }
+        Ok(json!({
+            "ok": true,
+            "task": task.trim(),
+            "plan": {"summary": format!("Proposed from the governance report ({} changed files).", report["changed_count"]), "assignments": assignments},
+            "report": {"changed_count": report["changed_count"], "risks": report["risks"], "uncategorized": report["uncategorized"]},
+        }))
+    }
+}
+
+/// Marks selected, not yet queued assignments queued; returns (index, assignment).
+fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
+    let mut out = Vec::new();
+    for (i, a) in plan.assignments.iter_mut().enumerate() {
+        if a.selected && matches!(a.status.as_str(), "proposed" | "") {
+            a.status = "queued".into();
+            out.push((i, a.clone()));
+        }
+    }
+    out
+}
+
+fn queue_item(id: String, parent: Option<String>, a: &Assignment, index: Option<usize>) -> QueueItem {
+    QueueItem {
+        id,
+        parent_session_id: parent,
+        department: a.department.clone(),
+        task: a.task.clone(),
+        model: a.model.clone(),
+        files: a.files.clone(),
+        verify: a.verify.clone(),
+        reason: a.reason.clone(),
+        assignment_index: index,
+        queued_at: clock::now_rfc3339(),
+        status: "queued".into(),
+        error: None,
+        attempts: 0,
+    }
+}
+
+/// Gives queued assignments queue ids, appends them, and records the ids on the plan.
+fn assign_queue_ids(
+    s: &mut crate::state::State,
+    parent: &str,
+    queued: Vec<(usize, Assignment)>,
+) -> Vec<QueueItem> {
+    let mut items = Vec::new();
+    for (index, a) in queued {
+        let id = s.next_id("q");
+        let item = queue_item(id.clone(), Some(parent.to_string()), &a, Some(index));
+        if let Some(pa) = s
+            .plans
+            .get_mut(parent)
+            .and_then(|p| p.assignments.get_mut(index))
+        {
+            pa.queue_id = Some(id);
+        }
+        s.queue.push(item.clone());
+        items.push(item);
+    }
+    items
+}
+
+fn mark_assignment(
+    s: &mut crate::state::State,
+    item: &QueueItem,
+    status: &str,
+    session_id: Option<String>,
+    error: Option<String>,
+) {
+    let (Some(parent), Some(index)) = (item.parent_session_id.as_deref(), item.assignment_index) else {
+        return;
+    };
+    if let Some(a) = s
+        .plans
+        .get_mut(parent)
+        .and_then(|p| p.assignments.get_mut(index))
+        .filter(|a| a.queue_id.as_deref() == Some(item.id.as_str()))
+    {
+        a.status = status.into();
+        a.session_id = session_id;
+        a.error = error;
+    }
+}

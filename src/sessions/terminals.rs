@@ -1,0 +1,131 @@
+//! Which browser terminals the launcher opens besides each session's own:
+//! read-only previews of a session's PTY, and one interactive shell from the
+//! configured allowlist. Closing a session's own terminal stops the session.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::pty::{self, Pty, SpawnSpec};
+use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::terminal::{TerminalInfo, TerminalKind};
+
+/// Flags a shell may be started with; anything else (`-c`, scripts) is refused.
+const SAFE_SHELL_ARGS: &[&str] = &["-l", "--login", "-i", "--norc", "--noprofile"];
+
+fn shell_key(terminal_id: &str) -> String {
+    format!("shell:{terminal_id}")
+}
+
+impl Launcher {
+    /// `POST /api/browser_terminal/start`: one interactive shell at a time.
+    pub async fn start_interactive_terminal(
+        self: &Arc<Self>,
+        shell: Option<String>,
+        args: Vec<String>,
+    ) -> LResult<(TerminalInfo, bool)> {
+        let shells = &self.config.launcher.terminal_shells;
+        let shell = match shell.filter(|s| !s.is_empty()) {
+            Some(s) if shells.contains(&s) => s,
+            Some(s) => {
+                return Err(LauncherError::BadRequest(format!(
+                    "shell {s:?} is not allowed; terminal_shells: {shells:?}"
+                )))
+            }
+            None => shells
+                .first()
+                .cloned()
+                .ok_or_else(|| LauncherError::BadRequest("no terminal_shells configured".into()))?,
+        };
+        if let Some(bad) = args.iter().find(|a| !SAFE_SHELL_ARGS.contains(&a.as_str())) {
+            return Err(LauncherError::BadRequest(format!(
+                "shell argument {bad:?} is not allowed; allowed: {SAFE_SHELL_ARGS:?}"
+            )));
+        }
+        if let Some(existing) = self
+            .terminals
+            .list()
+            .into_iter()
+            .find(|t| t.kind == TerminalKind::Interactive && t.status == "running")
+        {
+            return Ok((existing, true));
+        }
+        let pty = Pty::spawn(SpawnSpec {
+            program: shell.clone(),
+            args,
+            cwd: self.repo.clone(),
+            env: vec![("CODEX_GOVERNANCE_URL".into(), self.url().to_string())],
+            cols: 120,
+            rows: 36,
+            log_path: None,
+        })?;
+        let info = self
+            .open_terminal(TerminalKind::Interactive, Arc::clone(&pty), None, format!("Shell · {shell}"))
+            .await;
+        match info {
+            Ok(info) => {
+                self.insert_pty(&shell_key(&info.id), pty);
+                Ok((info, false))
+            }
+            Err(e) => {
+                pty.terminate(pty::KILL_GRACE).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `POST /api/session_browser_terminal/start`: a read-only view of a session.
+    pub async fn start_preview_terminal(
+        self: &Arc<Self>,
+        session_id: &str,
+    ) -> LResult<(TerminalInfo, bool)> {
+        let session = self.require_session(session_id)?;
+        if let Some(t) = self
+            .terminals
+            .for_session(session_id, TerminalKind::SessionPreview)
+        {
+            return Ok((t, true));
+        }
+        let pty = self.pty(session_id).ok_or_else(|| {
+            LauncherError::Conflict(format!(
+                "session {session_id} has no live terminal (it ran under an earlier launcher)"
+            ))
+        })?;
+        let info = self
+            .open_terminal(
+                TerminalKind::SessionPreview,
+                pty,
+                Some(session.id.clone()),
+                format!("Preview · {}", session.title),
+            )
+            .await?;
+        Ok((info, false))
+    }
+
+    /// `POST /api/browser_terminal/close`.
+    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<Value> {
+        let record = self
+            .store
+            .read(|s| s.terminals.get(id).cloned())
+            .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
+        match record.kind.as_str() {
+            "codex_session" => {
+                if let Some(sid) = record.session_id.as_deref() {
+                    self.close_session(sid, "terminal_closed").await?;
+                }
+                self.close_terminal_record(id).await;
+            }
+            "interactive" => {
+                self.close_terminal_record(id).await;
+                if let Some(pty) = self.remove_pty(&shell_key(id)) {
+                    pty.terminate(pty::KILL_GRACE).await;
+                }
+            }
+            _ => {
+                self.close_terminal_record(id).await;
+            }
+        }
+        let record = self.store.read(|s| s.terminals.get(id).cloned());
+        Ok(json!({"terminal": record, "closed": true}))
+    }
+}

@@ -1,0 +1,186 @@
+//! What the API shows of sessions: the stored record plus live values (heartbeat,
+//! idle time, transcript preview, terminal URL, unread counts).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::heartbeat::heartbeat;
+use super::pty::preview;
+use crate::launcher::Launcher;
+use crate::state::{Session, State};
+
+/// Bytes of output the preview looks at.
+const PREVIEW_BYTES: usize = 4096;
+const PREVIEW_LINES: usize = 8;
+
+pub const API_VERSION: u32 = 8;
+
+impl Launcher {
+    /// One session as the API shows it.
+    pub fn session_view(&self, state: &State, session: &Session) -> Value {
+        let mut v = serde_json::to_value(session).unwrap_or_else(|_| json!({}));
+        let obj = v.as_object_mut().expect("session is an object");
+        obj.remove("closing");
+        let pty = self.pty(&session.id);
+        let stale = Duration::from_secs(self.config.launcher.department_stale_seconds);
+        let hb = heartbeat(
+            session.is_running(),
+            pty.as_ref().and_then(|p| p.last_output()),
+            stale,
+        );
+        obj.insert("heartbeat_status".into(), hb.status.into());
+        obj.insert("idle_seconds".into(), json!(hb.idle_seconds));
+        if let Some(t) = pty.as_ref().and_then(|p| p.last_output_wall()) {
+            let t = chrono::DateTime::<chrono::Local>::from(t);
+            obj.insert("last_activity_at".into(), crate::clock::rfc3339(&t).into());
+        }
+        let preview_text = match &pty {
+            Some(p) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
+            None => log_preview(&session.log_path),
+        };
+        obj.insert("transcript_preview".into(), preview_text.into());
+        let terminal = session
+            .browser_terminal_id
+            .as_deref()
+            .and_then(|t| state.terminals.get(t));
+        obj.insert(
+            "browser_terminal_url".into(),
+            json!(terminal.filter(|t| t.status != "closed").map(|t| &t.url)),
+        );
+        obj.insert(
+            "browser_terminal_status".into(),
+            json!(terminal.map(|t| &t.status)),
+        );
+        obj.insert(
+            "browser_terminal_title".into(),
+            json!(terminal.map(|t| &t.title)),
+        );
+        if session.is_zhongshu() {
+            let children: Vec<&str> = state.children_of(&session.id).map(|c| c.id.as_str()).collect();
+            obj.insert("child_department_ids".into(), json!(children));
+            obj.insert(
+                "unread_result_count".into(),
+                state.unread_count(&session.id).into(),
+            );
+            let plan_status = state
+                .plans
+                .get(&session.id)
+                .map(|p| p.status.clone())
+                .unwrap_or_else(|| "none".into());
+            obj.insert("plan_status".into(), plan_status.into());
+        }
+        v
+    }
+
+    /// `GET /api/status`.
+    pub fn status_view(&self) -> Value {
+        let state = self.store.read(|s| s.clone());
+        let l = &self.config.launcher;
+        let sessions: Vec<Value> = state
+            .sessions
+            .values()
+            .rev()
+            .map(|s| self.session_view(&state, s))
+            .collect();
+        let pick = |kind: &str| -> Vec<Value> {
+            sessions
+                .iter()
+                .filter(|s| s["session_kind"] == kind)
+                .cloned()
+                .collect()
+        };
+        let active_departments = state.sessions.values().filter(|s| s.holds_slot()).count();
+        let active_zhongshu = state
+            .sessions
+            .values()
+            .filter(|s| s.is_zhongshu() && s.is_running())
+            .count();
+        let departments: Vec<Value> = self
+            .config
+            .assignable_departments()
+            .iter()
+            .map(|d| json!({"key": d.key, "title": d.title, "duty": d.duty, "globs": d.globs, "verify": d.verify}))
+            .collect();
+        json!({
+            "ok": true,
+            "api_version": API_VERSION,
+            "repo": self.repo.display().to_string(),
+            "project_name": l.project_name,
+            "workflow_doc": l.workflow_doc,
+            "departments": departments,
+            "active_zhongshu_sessions": active_zhongshu,
+            "active_department_sessions": active_departments,
+            "queued_count": state.queue.len(),
+            "max_department_sessions": l.max_departments,
+            "model_choices": l.models,
+            "zhongshu_model": l.zhongshu_model,
+            "department_model": l.department_model,
+            "require_plan_confirmation": l.require_plan_confirmation,
+            "terminal_shells": l.terminal_shells,
+            "queue": state.queue,
+            "browser_terminals": state.terminals.values().filter(|t| t.status != "closed").collect::<Vec<_>>(),
+            "zhongshu_sessions": pick("zhongshu"),
+            "department_sessions": pick("department"),
+            "sessions": sessions,
+            "audit_seq": self.store.audit_log().last_seq(),
+        })
+    }
+
+    /// `GET /api/zhongshu_sessions`: each with its children and unread count.
+    pub fn zhongshu_sessions_view(&self) -> Value {
+        let state = self.store.read(|s| s.clone());
+        let list: Vec<Value> = state
+            .sessions
+            .values()
+            .rev()
+            .filter(|s| s.is_zhongshu())
+            .map(|z| {
+                let mut v = self.session_view(&state, z);
+                let children: Vec<Value> = state
+                    .children_of(&z.id)
+                    .map(|c| self.session_view(&state, c))
+                    .collect();
+                v["children"] = json!(children);
+                v
+            })
+            .collect();
+        json!({"ok": true, "sessions": list, "zhongshu_sessions": list})
+    }
+
+    /// `GET /api/zhongshu_context`: what a restart needs.
+    pub fn zhongshu_context_view(&self, id: &str) -> Value {
+        let state = self.store.read(|s| s.clone());
+        let Some(z) = state.sessions.get(id) else {
+            return json!({"ok": false, "error": format!("no session {id}")});
+        };
+        let children: Vec<Value> = state
+            .children_of(id)
+            .map(|c| self.session_view(&state, c))
+            .collect();
+        let mut results: Vec<&crate::state::TaskResult> = state.results_of(id).collect();
+        results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
+        results.truncate(20);
+        json!({
+            "ok": true,
+            "session": self.session_view(&state, z),
+            "task": z.task,
+            "plan": state.plans.get(id),
+            "recent_results": results,
+            "children": children,
+        })
+    }
+}
+
+/// Preview from the transcript file of a session whose PTY is gone.
+fn log_preview(path: &str) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(PREVIEW_BYTES as u64)));
+    let mut buf = Vec::new();
+    let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
+    preview(&buf, PREVIEW_LINES)
+}

@@ -1,0 +1,293 @@
+//! The records the launcher keeps: sessions, plans, results, queue items, terminals.
+//!
+//! Field names are those of the API (SPEC sections 6-8), so a record serializes
+//! straight into a response; values that change every second (heartbeat, preview)
+//! are added by the views, not stored.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Zhongshu,
+    Department,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Running,
+    Exited,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    pub at: String,
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MailboxPaths {
+    pub root: std::path::PathBuf,
+    pub incoming: std::path::PathBuf,
+    pub archive: std::path::PathBuf,
+    #[serde(default)]
+    pub rejected: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub session_kind: SessionKind,
+    pub role: String,
+    pub department: Option<String>,
+    pub title: String,
+    pub model: String,
+    pub task: String,
+    pub pid: Option<u32>,
+    pub status: SessionStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    #[serde(default)]
+    pub ended_reason: Option<String>,
+    pub prompt_path: String,
+    pub log_path: String,
+    #[serde(default)]
+    pub last_activity_at: Option<String>,
+    #[serde(default)]
+    pub input_history: Vec<InputRecord>,
+    #[serde(default)]
+    pub browser_terminal_id: Option<String>,
+    // Zhongshu
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<MailboxPaths>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_notification_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from_session_id: Option<String>,
+    // Department
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_report_id: Option<String>,
+    #[serde(default)]
+    pub auto_closed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_close_reason: Option<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub verify: Vec<String>,
+    /// Set while the launcher is closing it, so the exit is recorded as a close.
+    #[serde(default)]
+    pub closing: bool,
+}
+
+impl Session {
+    pub fn is_running(&self) -> bool {
+        self.status == SessionStatus::Running
+    }
+    pub fn is_department(&self) -> bool {
+        self.session_kind == SessionKind::Department
+    }
+    pub fn is_zhongshu(&self) -> bool {
+        self.session_kind == SessionKind::Zhongshu
+    }
+    pub fn has_reported(&self) -> bool {
+        self.report_status.as_deref() == Some("reported")
+    }
+    /// A department holds a queue slot while it runs and has not reported.
+    pub fn holds_slot(&self) -> bool {
+        self.is_department() && self.is_running() && !self.has_reported()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assignment {
+    pub department: String,
+    pub task: String,
+    pub model: String,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub verify: Vec<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub model_reason: Option<String>,
+    #[serde(default = "yes")]
+    pub selected: bool,
+    /// proposed | queued | started | failed | skipped
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub queue_id: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub session_id: String,
+    pub summary: String,
+    pub assignments: Vec<Assignment>,
+    pub needs_confirmation: bool,
+    /// awaiting_confirmation | dispatched | ready
+    pub status: String,
+    pub registered_at: String,
+    #[serde(default)]
+    pub confirmed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueItem {
+    pub id: String,
+    pub parent_session_id: Option<String>,
+    pub department: String,
+    pub task: String,
+    pub model: String,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub verify: Vec<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Index of the plan assignment it came from, if any.
+    #[serde(default)]
+    pub assignment_index: Option<usize>,
+    pub queued_at: String,
+    /// queued | starting | failed
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskResult {
+    pub report_id: String,
+    pub parent_session_id: String,
+    pub department_session_id: String,
+    pub department: String,
+    pub summary: String,
+    #[serde(default)]
+    pub changed_files: Vec<String>,
+    #[serde(default)]
+    pub verifications_run: Vec<String>,
+    #[serde(default)]
+    pub verifications_skipped: Vec<String>,
+    #[serde(default)]
+    pub risks: Vec<String>,
+    #[serde(default)]
+    pub needs_user_confirmation: bool,
+    #[serde(default)]
+    pub next_action: Option<String>,
+    pub reported_at: String,
+    /// mailbox | launcher_fallback
+    pub source: String,
+    #[serde(default)]
+    pub read: bool,
+    #[serde(default)]
+    pub mailbox_file: Option<String>,
+    #[serde(default)]
+    pub handoff_packet: Option<String>,
+    /// How many times this id was registered (1 = once).
+    #[serde(default)]
+    pub revision: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TerminalRecord {
+    pub id: String,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub title: String,
+    pub url: String,
+    pub status: String,
+    pub started_at: String,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+}
+
+/// Everything persisted in the state file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Next number per id prefix (`zhongshu`, each department key, `q`).
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub sessions: IndexMap<String, Session>,
+    #[serde(default)]
+    pub plans: BTreeMap<String, Plan>,
+    /// Keyed by `result_key(parent, report_id)`.
+    #[serde(default)]
+    pub results: IndexMap<String, TaskResult>,
+    #[serde(default)]
+    pub queue: Vec<QueueItem>,
+    #[serde(default)]
+    pub terminals: IndexMap<String, TerminalRecord>,
+}
+
+pub fn result_key(parent: &str, report_id: &str) -> String {
+    format!("{parent}/{report_id}")
+}
+
+impl State {
+    /// Allocates the next id with this prefix: `zhongshu-1`, `lingyubu-3`, `q-7`.
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        let n = self.counters.entry(prefix.to_string()).or_insert(0);
+        *n += 1;
+        format!("{prefix}-{n}")
+    }
+
+    /// Departments holding a slot, plus queue items being started.
+    pub fn slots_in_use(&self) -> usize {
+        self.sessions.values().filter(|s| s.holds_slot()).count()
+            + self.queue.iter().filter(|q| q.status == "starting").count()
+    }
+
+    pub fn children_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
+        self.sessions
+            .values()
+            .filter(move |s| s.parent_session_id.as_deref() == Some(zhongshu_id))
+    }
+
+    pub fn results_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a TaskResult> {
+        self.results
+            .values()
+            .filter(move |r| r.parent_session_id == zhongshu_id)
+    }
+
+    pub fn unread_count(&self, zhongshu_id: &str) -> usize {
+        self.results_of(zhongshu_id).filter(|r| !r.read).count()
+    }
+
+    /// The only running Zhongshu session, if exactly one runs.
+    pub fn sole_running_zhongshu(&self) -> Option<&Session> {
+        let mut running = self
+            .sessions
+            .values()
+            .filter(|s| s.is_zhongshu() && s.is_running());
+        match (running.next(), running.next()) {
+            (Some(s), None) => Some(s),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! One terminal's HTTP listener: the page, the assets, the WebSocket, and the
+//! checks every request passes (Host, Origin, token) before it gets any of them.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::{assets, connection, Origins, TerminalKind};
+use crate::sessions::pty::Pty;
+
+/// Largest frame a client may send (an input paste or a resize).
+const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
+
+/// What one terminal's handlers share.
+pub(crate) struct Shared {
+    pub id: String,
+    pub kind: TerminalKind,
+    pub title: String,
+    pub token: String,
+    pub port: u16,
+    pub pty: Arc<Pty>,
+    pub origins: Origins,
+    /// Turns true when the terminal is closed.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    fn token_ok(&self, given: Option<&str>) -> bool {
+        given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(self.token.as_bytes())))
+    }
+
+    /// The terminal's own origins, then the dashboard's.
+    fn origin_allowed(&self, origin: &str) -> bool {
+        origin == format!("http://127.0.0.1:{}", self.port)
+            || origin == format!("http://localhost:{}", self.port)
+            || self.origins.read().unwrap().iter().any(|o| o == origin)
+    }
+
+    fn host_ok(&self, host: &str) -> bool {
+        host.eq_ignore_ascii_case(&format!("127.0.0.1:{}", self.port))
+            || host.eq_ignore_ascii_case(&format!("localhost:{}", self.port))
+    }
+}
+
+/// Serves until the terminal is closed; the listener is dropped (port freed) then.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.clone();
+    let app = router(shared);
+    let shutdown = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!("terminal server failed: {e}");
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/ws", get(websocket))
+        .route(
+            "/static/{*path}",
+            get(|Path(path): Path<String>| async move { assets::static_response(&path) }),
+        )
+        .fallback(|| async { assets::not_found() })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
+        .with_state(shared)
+}
+
+/// `{"ok":false,"error":...}` with `status`.
+fn error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({"ok": false, "error": message});
+    (status, axum::Json(body)).into_response()
+}
+
+/// Host names this listener (421 otherwise: DNS rebinding); a foreign Origin is 403.
+async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|h| s.host_ok(h)) {
+        return error(StatusCode::MISDIRECTED_REQUEST, "wrong Host header");
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        if !origin.to_str().is_ok_and(|o| s.origin_allowed(o)) {
+            return error(StatusCode::FORBIDDEN, "origin not allowed");
+        }
+    }
+    next.run(req).await
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn query_token(q: &Result<Query<TokenQuery>, impl Sized>) -> Option<&str> {
+    q.as_ref().ok().and_then(|Query(q)| q.token.as_deref())
+}
+
+#[derive(Template)]
+#[template(path = "terminal.html")]
+struct TerminalPage<'a> {
+    id: &'a str,
+    title: &'a str,
+    kind: &'a str,
+    token: &'a str,
+}
+
+async fn page(
+    State(s): State<Arc<Shared>>,
+    q: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if !s.token_ok(query_token(&q)) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+    }
+    let html = TerminalPage {
+        id: &s.id,
+        title: &s.title,
+        kind: s.kind.as_str(),
+        token: &s.token,
+    }
+    .render();
+    let html = match html {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!("terminal page failed to render: {e}");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "page failed to render");
+        }
+    };
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    let pairs = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+        (header::CACHE_CONTROL, "no-store".to_string()),
+        (header::REFERRER_POLICY, "no-referrer".to_string()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        (header::CONTENT_SECURITY_POLICY, csp(&s)),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// Only our own scripts; the socket only to this listener; framed only by the
+/// dashboard. xterm.js injects `<style>` elements, hence `'unsafe-inline'` styles.
+fn csp(s: &Shared) -> String {
+    let port = s.port;
+    let ancestors = s.origins.read().unwrap().join(" ");
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self' data:; \
+         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}; \
+         frame-ancestors 'self' {ancestors}; base-uri 'none'; form-action 'none'"
+    )
+}
+
+async fn websocket(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !s.token_ok(query_token(&q)) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+    }
+    // Browsers always send Origin on a WebSocket handshake; the guard vetted its value.
+    if !headers.contains_key(header::ORIGIN) {
+        return error(StatusCode::FORBIDDEN, "origin required");
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return error(rejection.status(), "expected a WebSocket upgrade"),
+    };
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| connection::run(socket, s))
+}

@@ -1,0 +1,378 @@
+//! The JSON API (SPEC 10): a compatible superset of the Python launcher's.
+//! Handlers parse, call the launcher, and shape `{"ok": true, ...}` answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{failure, JsonBody};
+use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::sessions::queue::{AssignmentInput, Dispatch, PlanInput};
+use crate::sessions::StartSpec;
+
+type L = State<Arc<Launcher>>;
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+pub fn routes() -> Router<Arc<Launcher>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/status", get(status))
+        .route("/api/sessions", get(status))
+        .route("/api/zhongshu_sessions", get(zhongshu_sessions))
+        .route("/api/zhongshu_plan", get(zhongshu_plan))
+        .route("/api/zhongshu_inbox", get(zhongshu_inbox))
+        .route("/api/zhongshu_context", get(zhongshu_context))
+        .route("/api/report", get(report))
+        .route("/api/browser_terminals", get(browser_terminals))
+        .route("/api/audit", get(audit))
+        .route("/api/start_zhongshu_session", post(start_zhongshu))
+        .route("/api/start_zhongshu", post(start_zhongshu))
+        .route("/api/restart_zhongshu_session", post(restart_zhongshu))
+        .route("/api/report_zhongshu_plan", post(report_plan))
+        .route("/api/plan_assignments", post(plan_assignments))
+        .route("/api/start_assignments", post(start_assignments))
+        .route("/api/start_department", post(start_department))
+        .route("/api/start_department_for_zhongshu", post(start_department))
+        .route("/api/session_input", post(session_input))
+        .route("/api/close_session", post(close_session))
+        .route("/api/notify_zhongshu", post(notify_zhongshu))
+        .route("/api/browser_terminal/start", post(browser_terminal_start))
+        .route(
+            "/api/session_browser_terminal/start",
+            post(session_browser_terminal_start),
+        )
+        .route("/api/browser_terminal/close", post(browser_terminal_close))
+}
+
+fn ok(mut body: Value) -> Response {
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("ok".into(), true.into());
+    }
+    Json(body).into_response()
+}
+
+fn reply(result: LResult<Value>) -> Response {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn params(p: Params) -> Result<HashMap<String, String>, Response> {
+    p.map(|Query(q)| q)
+        .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")))
+}
+
+/// The `id` query parameter, validated.
+fn query_id(q: &HashMap<String, String>) -> Result<String, Response> {
+    let id = q
+        .get("id")
+        .or_else(|| q.get("session_id"))
+        .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
+    crate::ids::check_id("id", id).map_err(|e| failure(StatusCode::BAD_REQUEST, &e))?;
+    Ok(id.clone())
+}
+
+async fn healthz() -> Response {
+    ok(json!({"status": "ok"}))
+}
+
+async fn status(State(l): L) -> Response {
+    Json(l.status_view()).into_response()
+}
+
+async fn zhongshu_sessions(State(l): L) -> Response {
+    Json(l.zhongshu_sessions_view()).into_response()
+}
+
+async fn zhongshu_plan(State(l): L, p: Params) -> Response {
+    let q = match params(p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let id = match query_id(&q) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    reply(l.require_session(&id).map(|_| {
+        let plan = l.store.read(|s| s.plans.get(&id).cloned());
+        json!({"session_id": id, "plan": plan})
+    }))
+}
+
+async fn zhongshu_inbox(State(l): L, p: Params) -> Response {
+    let q = match params(p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let id = match query_id(&q) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let peek = matches!(q.get("peek").map(String::as_str), Some("1" | "true" | "yes"));
+    reply(l.inbox_view(&id, peek))
+}
+
+async fn zhongshu_context(State(l): L, p: Params) -> Response {
+    let q = match params(p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let id = match query_id(&q) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    reply(l.require_session(&id).map(|_| l.zhongshu_context_view(&id)))
+}
+
+async fn report(State(l): L, p: Params) -> Response {
+    let q = match params(p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let mode = match crate::report::Mode::parse(
+        q.get("mode").map(String::as_str),
+        q.get("base").map(String::as_str),
+    ) {
+        Ok(m) => m,
+        Err(e) => return failure(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let launcher = Arc::clone(&l);
+    let built = tokio::task::spawn_blocking(move || {
+        crate::report::build_report(&launcher.repo, &launcher.config, &mode)
+    })
+    .await;
+    match built {
+        Ok(Ok(report)) => {
+            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            v["ok"] = true.into();
+            Json(v).into_response()
+        }
+        Ok(Err(e)) => failure(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn browser_terminals(State(l): L) -> Response {
+    let terminals = l.store.read(|s| {
+        s.terminals
+            .values()
+            .filter(|t| t.status != "closed")
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    ok(json!({"terminals": terminals, "browser_terminals": terminals}))
+}
+
+async fn audit(State(l): L, p: Params) -> Response {
+    let q = match params(p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let since = match q.get("since").map(|s| s.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "since must be a whole number"),
+    };
+    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(n)) => n.clamp(1, 10_000),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
+    };
+    match l.store.audit_log().read_since(since, limit) {
+        Ok(events) => ok(json!({"events": events, "last_seq": l.store.audit_log().last_seq()})),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct StartZhongshu {
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+async fn start_zhongshu(State(l): L, JsonBody(b): JsonBody<StartZhongshu>) -> Response {
+    let started = l.start_session(StartSpec::zhongshu(b.task, b.model)).await;
+    reply(started.map(|s| json!({"session": l.session_json(&s.id), "session_id": s.id})))
+}
+
+#[derive(Deserialize)]
+struct Restart {
+    session_id: String,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
+    reply(l.restart_zhongshu(&b.session_id, b.model.as_deref()).await)
+}
+
+async fn report_plan(State(l): L, JsonBody(b): JsonBody<PlanInput>) -> Response {
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    reply(l.register_plan(b).await.map(|plan| json!({"plan": plan})))
+}
+
+#[derive(Deserialize)]
+struct Propose {
+    #[serde(default)]
+    task: String,
+}
+
+async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>) -> Response {
+    let launcher = Arc::clone(&l);
+    match tokio::task::spawn_blocking(move || launcher.propose_plan(&b.task)).await {
+        Ok(r) => reply(r),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct StartAssignments {
+    parent_session_id: String,
+    #[serde(default)]
+    assignments: Option<Vec<AssignmentInput>>,
+}
+
+async fn start_assignments(State(l): L, JsonBody(b): JsonBody<StartAssignments>) -> Response {
+    reply(
+        l.start_assignments(&b.parent_session_id, b.assignments)
+            .await
+            .map(|plan| json!({"plan": plan})),
+    )
+}
+
+#[derive(Deserialize)]
+struct StartDepartment {
+    #[serde(flatten)]
+    assignment: AssignmentInput,
+    #[serde(default)]
+    parent_session_id: Option<String>,
+}
+
+async fn start_department(State(l): L, JsonBody(b): JsonBody<StartDepartment>) -> Response {
+    reply(
+        l.start_department(b.assignment, b.parent_session_id)
+            .await
+            .map(|d| match d {
+                Dispatch::Started(s) => {
+                    json!({"queued": false, "session_id": s.id, "session": l.session_json(&s.id)})
+                }
+                Dispatch::Queued(item) => json!({"queued": true, "queue_item": item}),
+            }),
+    )
+}
+
+#[derive(Deserialize)]
+struct SessionInput {
+    session_id: String,
+    #[serde(default, alias = "text")]
+    input: String,
+}
+
+async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInput>) -> Response {
+    if b.input.is_empty() {
+        return failure(StatusCode::BAD_REQUEST, "input must not be empty");
+    }
+    reply(
+        l.session_input(&b.session_id, &b.input)
+            .await
+            .map(|s| json!({"session": l.session_json(&s.id)})),
+    )
+}
+
+#[derive(Deserialize)]
+struct SessionRef {
+    session_id: String,
+}
+
+async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.close_session(&b.session_id, "api")
+            .await
+            .map(|s| json!({"session": l.session_json(&s.id)})),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NotifyInput {
+    pub parent_session_id: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub risk_count: Option<u64>,
+    #[serde(default)]
+    pub next_action: Option<String>,
+}
+
+async fn notify_zhongshu(State(l): L, JsonBody(b): JsonBody<NotifyInput>) -> Response {
+    reply(l.notify_zhongshu_request(b).await)
+}
+
+#[derive(Deserialize)]
+struct TerminalStart {
+    #[serde(default)]
+    shell: Option<String>,
+    #[serde(default)]
+    shell_args: Option<Vec<String>>,
+}
+
+async fn browser_terminal_start(State(l): L, JsonBody(b): JsonBody<TerminalStart>) -> Response {
+    reply(
+        l.start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
+            .await
+            .map(|(t, reused)| json!({"terminal": t, "id": t.id, "url": t.url, "reused": reused})),
+    )
+}
+
+async fn session_browser_terminal_start(
+    State(l): L,
+    JsonBody(b): JsonBody<SessionRef>,
+) -> Response {
+    reply(
+        l.start_preview_terminal(&b.session_id)
+            .await
+            .map(|(t, reused)| json!({"terminal": t, "id": t.id, "url": t.url, "reused": reused})),
+    )
+}
+
+#[derive(Deserialize)]
+struct TerminalRef {
+    id: String,
+}
+
+async fn browser_terminal_close(State(l): L, JsonBody(b): JsonBody<TerminalRef>) -> Response {
+    if let Err(e) = crate::ids::check_id("id", &b.id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    reply(l.close_terminal(&b.id).await)
+}
+
+impl Launcher {
+    /// One session as JSON, for answers.
+    pub fn session_json(&self, id: &str) -> Value {
+        self.store.read(|s| {
+            s.sessions
+                .get(id)
+                .map(|x| self.session_view(s, x))
+                .unwrap_or(Value::Null)
+        })
+    }
+}
+
+impl From<String> for LauncherError {
+    fn from(e: String) -> Self {
+        LauncherError::BadRequest(e)
+    }
+}

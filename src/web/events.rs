@@ -1,0 +1,115 @@
+//! Server-sent events: `/api/events` (every state change, `id:` = audit seq) and
+//! `/api/session_stream` (one session's transcript as it grows). The dashboard
+//! reacts to these instead of polling.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream, StreamExt};
+use serde_json::json;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::failure;
+use crate::launcher::Launcher;
+
+pub fn routes() -> Router<Arc<Launcher>> {
+    Router::new()
+        .route("/api/events", get(events))
+        .route("/api/session_stream", get(session_stream))
+}
+
+type EventStream = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;
+
+async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response {
+    let rx = l.store.subscribe();
+    // A reconnecting client gets what it missed from the audit log first.
+    let last: Option<u64> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let missed = match last {
+        Some(seq) => l.store.audit_log().read_since(seq, 1000).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let hello = Event::default()
+        .id(l.store.audit_log().last_seq().to_string())
+        .event("hello")
+        .data(json!({"audit_seq": l.store.audit_log().last_seq()}).to_string());
+    let replay = missed.into_iter().map(|line| {
+        let seq = line["seq"].as_u64().unwrap_or(0);
+        Ok(Event::default().id(seq.to_string()).data(line.to_string()))
+    });
+    let live = BroadcastStream::new(rx).map(|item| match item {
+        Ok(ev) => Ok(Event::default()
+            .id(ev.seq.to_string())
+            .data(json!({"event": ev.event, "seq": ev.seq, "data": ev.data}).to_string())),
+        Err(BroadcastStreamRecvError::Lagged(n)) => Ok(Event::default()
+            .event("lagged")
+            .data(json!({"missed": n}).to_string())),
+    });
+    let stream: EventStream = Box::pin(
+        stream::once(async move { Ok(hello) })
+            .chain(stream::iter(replay))
+            .chain(live),
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+async fn session_stream(
+    State(l): State<Arc<Launcher>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(id) = q.get("id").or_else(|| q.get("session_id")) else {
+        return failure(StatusCode::BAD_REQUEST, "missing ?id=");
+    };
+    if let Err(e) = crate::ids::check_id("id", id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    let Some(pty) = l.pty(id) else {
+        return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
+    };
+    let (scrollback, rx) = pty.subscribe();
+    let mut exit = pty.exit_watch();
+    let first = Event::default()
+        .event("output")
+        .data(json!({"text": String::from_utf8_lossy(&scrollback)}).to_string());
+    let live = BroadcastStream::new(rx).filter_map(|item| async move {
+        match item {
+            Ok(chunk) => Some(Ok(Event::default()
+                .event("output")
+                .data(json!({"text": String::from_utf8_lossy(&chunk)}).to_string()))),
+            Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default()
+                .event("lagged")
+                .data(json!({"missed_chunks": n}).to_string()))),
+        }
+    });
+    let ended = stream::once(async move {
+        let code = loop {
+            if let Some(code) = *exit.borrow_and_update() {
+                break code;
+            }
+            if exit.changed().await.is_err() {
+                break -1;
+            }
+        };
+        Ok(Event::default()
+            .event("exit")
+            .data(json!({"code": code}).to_string()))
+    });
+    let stream: EventStream = Box::pin(
+        stream::once(async move { Ok(first) }).chain(stream::select(live, ended)),
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

@@ -1,0 +1,224 @@
+//! The HTTP layer: a thin axum router over the launcher.
+//!
+//! `serve` binds a loopback address, opens the launcher, writes the launcher file
+//! and runs until told to stop; handlers only parse, call the launcher and shape
+//! the answer.
+
+mod api;
+pub use api::NotifyInput;
+mod dashboard;
+mod events;
+pub mod security;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::FromRequest;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::launcher::{Launcher, LauncherError};
+use security::Guard;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// `{"ok": false, "error": ...}` with a status.
+pub fn failure(status: StatusCode, error: &str) -> Response {
+    (status, axum::Json(json!({"ok": false, "error": error}))).into_response()
+}
+
+impl IntoResponse for LauncherError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            LauncherError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
+            LauncherError::Conflict(_) => StatusCode::CONFLICT,
+            LauncherError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        failure(status, &self.to_string())
+    }
+}
+
+/// A JSON object body deserialized into `T`; anything else is a clear 400 or 413.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                failure(status, "request body is larger than 1 MiB")
+            } else {
+                failure(status, &e.body_text())
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            failure(StatusCode::BAD_REQUEST, &format!("body is not valid JSON: {e}"))
+        })?;
+        if !value.is_object() {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                "body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")))
+    }
+}
+
+/// Where and what to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub repo: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A running server.
+pub struct Running {
+    pub url: String,
+    pub token: String,
+    pub addr: SocketAddr,
+    pub launcher: Arc<Launcher>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, terminates sessions, saves and audits.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.launcher.shutdown().await;
+        let _ = std::fs::remove_file(self.launcher.paths.launcher_file());
+    }
+}
+
+/// Resolves `--host` to a loopback address, refusing anything else.
+pub fn loopback_ip(host: &str) -> Result<IpAddr, String> {
+    let ip = match host {
+        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        other => other
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .map_err(|_| format!("--host {other:?} is not an IP address or localhost"))?,
+    };
+    if ip.is_loopback() {
+        Ok(ip)
+    } else {
+        Err(format!(
+            "--host {host} is not a loopback address; codex-governance only serves 127.0.0.1, ::1 or localhost"
+        ))
+    }
+}
+
+/// Binds, opens the launcher, starts background work and serves.
+pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running> {
+    let ip = loopback_ip(&opts.host).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(SocketAddr::new(ip, opts.port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port))?;
+    let addr = listener.local_addr()?;
+    let repo = std::path::absolute(&opts.repo)?;
+    let state_dir = match &opts.state_dir {
+        Some(dir) => std::path::absolute(dir)?,
+        None => repo.join(".tmp"),
+    };
+    let launcher = Launcher::open(&repo, config, state_dir)?;
+    let host = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    let url = format!("http://{host}:{}", addr.port());
+    launcher.set_url(url.clone());
+    let guard = Arc::new(Guard::new(addr.port(), ip, launcher.token.clone()));
+    let app = router(Arc::clone(&launcher), guard);
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await
+        {
+            tracing::error!("server: {e}");
+        }
+    });
+    write_launcher_file(&launcher, &url)?;
+    launcher.store.audit_or_log(
+        "launcher_started",
+        json!({"pid": std::process::id(), "url": url, "repo": launcher.repo.display().to_string()}),
+    );
+    launcher.start_background().await;
+    Ok(Running {
+        url,
+        token: launcher.token.clone(),
+        addr,
+        launcher,
+        shutdown: tx,
+        task,
+    })
+}
+
+fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = launcher.paths.launcher_file();
+    let body = serde_json::to_vec_pretty(&json!({
+        "pid": std::process::id(),
+        "url": url,
+        "token": launcher.token,
+        "started_at": crate::clock::now_rfc3339(),
+    }))?;
+    // Created 0600 before the token is written into it.
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-launcher")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    std::fs::write(tmp.path(), body)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path)?;
+    Ok(())
+}
+
+fn router(launcher: Arc<Launcher>, guard: Arc<Guard>) -> Router {
+    let routes = api::routes()
+        .merge(events::routes())
+        .merge(dashboard::routes())
+        .fallback(security::not_found)
+        .with_state(launcher);
+    routes
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            security::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(guard, security::guard))
+        .layer(axum::middleware::map_response(method_not_allowed_as_json))
+}
+
+/// axum answers 405 with an empty body; give it the failure shape.
+async fn method_not_allowed_as_json(response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        return failure(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    response
+}

@@ -1,0 +1,176 @@
+//! The security layer in front of every route (SPEC 10).
+//!
+//! A web page in the user's browser must not be able to drive the launcher, so:
+//! the `Host` must name the bound loopback address and port (DNS rebinding, 421);
+//! a foreign `Origin` or a cross-site fetch is refused (403); every `/api/` call
+//! needs the token, as a bearer header or as the dashboard cookie, compared in
+//! constant time (401); POST bodies must be JSON (415). No CORS header is ever sent.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::failure;
+
+pub const COOKIE_NAME: &str = "codex_governance_token";
+
+/// What requests must look like to reach this server.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Accepted `Host` values, lower case: `127.0.0.1:6211`, `localhost:6211`.
+    pub hosts: Vec<String>,
+    /// Accepted `Origin` values: `http://` + each host.
+    pub origins: Vec<String>,
+    pub token: String,
+}
+
+impl Guard {
+    pub fn new(port: u16, bound_ip: std::net::IpAddr, token: String) -> Guard {
+        let mut hosts = vec![format!("localhost:{port}")];
+        match bound_ip {
+            std::net::IpAddr::V4(ip) => hosts.push(format!("{ip}:{port}")),
+            std::net::IpAddr::V6(ip) => hosts.push(format!("[{ip}]:{port}")),
+        }
+        let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+        Guard {
+            hosts,
+            origins,
+            token,
+        }
+    }
+
+    pub fn token_matches(&self, candidate: &str) -> bool {
+        token_eq(candidate, &self.token)
+    }
+
+    fn host_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        self.hosts.iter().any(|h| *h == host)
+    }
+
+    /// None when the request may come from this origin, else the reason.
+    fn origin_problem(&self, headers: &HeaderMap) -> Option<String> {
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
+            if !self.origins.iter().any(|o| *o == origin) {
+                return Some(format!("cross-origin requests are refused (Origin {origin:?})"));
+            }
+        }
+        match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            Some("cross-site") | Some("same-site") => {
+                Some("cross-site requests are refused (Sec-Fetch-Site)".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// The token the request carries, from the bearer header or the cookie.
+    fn presented_token<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            return auth.strip_prefix("Bearer ").map(str::trim);
+        }
+        cookie_value(headers, COOKIE_NAME)
+    }
+}
+
+/// Constant-time comparison of two tokens.
+pub fn token_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Middleware applying the whole layer.
+pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if !guard.host_ok(headers) {
+        return failure(
+            StatusCode::MISDIRECTED_REQUEST,
+            "the Host header must name this launcher's loopback address and port",
+        );
+    }
+    if let Some(reason) = guard.origin_problem(headers) {
+        return failure(StatusCode::FORBIDDEN, &reason);
+    }
+    let path = request.uri().path();
+    if request.method() == Method::OPTIONS {
+        // No CORS: preflights get no allow headers, so browsers refuse the call.
+        return failure(StatusCode::FORBIDDEN, "cross-origin requests are refused");
+    }
+    if path.starts_with("/api/") {
+        let ok = guard
+            .presented_token(headers)
+            .map(|t| guard.token_matches(t))
+            .unwrap_or(false);
+        if !ok {
+            return failure(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong token: send Authorization: Bearer <token>",
+            );
+        }
+        if request.method() == Method::POST {
+            let json = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+                .unwrap_or(false);
+            if !json {
+                return failure(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "POST bodies must be application/json",
+                );
+            }
+        }
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    h.insert("x-content-type-options", "nosniff".parse().unwrap());
+    h.insert("referrer-policy", "no-referrer".parse().unwrap());
+    response
+}
+
+/// A JSON 404 for every unknown route.
+pub async fn not_found() -> Response {
+    failure(StatusCode::NOT_FOUND, "no such route").into_response()
+}
+
+/// A JSON 500 for a panic in a handler.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    failure(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_semantics() {
+        assert!(token_eq("abc", "abc"));
+        assert!(!token_eq("abc", "abd"));
+        assert!(!token_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn cookie_parsing() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; codex_governance_token=xyz; b=2".parse().unwrap());
+        assert_eq!(cookie_value(&h, COOKIE_NAME), Some("xyz"));
+    }
+}

@@ -1,0 +1,110 @@
+// The terminal page: xterm.js wired to the listener's WebSocket.
+// Config comes from data- attributes on <body> (no inline script: the CSP forbids it).
+import { Terminal } from "./vendor/xterm/xterm.mjs";
+import { FitAddon } from "./vendor/addon-fit/addon-fit.mjs";
+
+const config = document.body.dataset;
+const readOnly = config.kind === "session_preview";
+const MAX_RETRIES = 5;
+
+const term = new Terminal({
+  cursorBlink: !readOnly,
+  disableStdin: readOnly,
+  convertEol: false,
+  scrollback: 5000,
+  fontFamily: '"DejaVu Sans Mono", "Noto Sans Mono", "Noto Sans Mono CJK SC", monospace',
+  fontSize: 14,
+  theme: { background: "#0d1117", foreground: "#c9d1d9", cursor: "#58a6ff", selectionBackground: "#264f78" },
+});
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open(document.getElementById("terminal"));
+window.__term = term; // for tests: read __term.buffer.active
+
+const status = document.getElementById("status");
+function showStatus(text, ...classes) {
+  status.textContent = text;
+  status.className = ["banner", "status", ...classes].join(" ");
+  status.hidden = !text;
+}
+if (readOnly) {
+  document.getElementById("read-only").hidden = false;
+}
+
+let ws = null;
+let retries = 0;
+let exited = false;
+
+function send(message) {
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify(message));
+  }
+}
+
+function sendSize() {
+  if (!readOnly) {
+    send({ type: "resize", cols: term.cols, rows: term.rows });
+  }
+}
+
+function onControl(message) {
+  switch (message.type) {
+    case "exit":
+      exited = true;
+      showStatus(`process exited with code ${message.code}`, "exited", message.code === 0 ? "" : "failed");
+      break;
+    case "read_only":
+      document.getElementById("read-only").hidden = false;
+      break;
+    case "lagged":
+      // This view fell behind a fast producer; some output was skipped.
+      console.warn("terminal output skipped:", message.skipped_chunks, "chunks");
+      break;
+    case "error":
+      console.warn("terminal:", message.error);
+      break;
+  }
+}
+
+function connect() {
+  const url = `ws://${location.host}/ws?token=${encodeURIComponent(config.token)}`;
+  ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => {
+    retries = 0;
+    if (!exited) showStatus("");
+    term.reset(); // the server replays the scrollback on every connect
+    sendSize();
+  };
+  ws.onmessage = (event) => {
+    if (typeof event.data === "string") {
+      try {
+        onControl(JSON.parse(event.data));
+      } catch (e) {
+        console.warn("bad control frame", e);
+      }
+    } else {
+      term.write(new Uint8Array(event.data));
+    }
+  };
+  ws.onclose = () => {
+    ws = null;
+    if (retries >= MAX_RETRIES) {
+      showStatus(exited ? status.textContent + " · disconnected" : "disconnected", "disconnected");
+      return;
+    }
+    const delay = 500 * 2 ** retries;
+    retries += 1;
+    showStatus(`disconnected — reconnecting (${retries}/${MAX_RETRIES})`, "disconnected");
+    setTimeout(connect, delay);
+  };
+}
+
+term.onData((data) => {
+  if (!readOnly) send({ type: "input", data });
+});
+term.onResize(sendSize);
+new ResizeObserver(() => fit.fit()).observe(document.getElementById("terminal"));
+fit.fit();
+connect();
+term.focus();

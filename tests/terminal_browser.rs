@@ -1,0 +1,165 @@
+//! The terminal page in headless Chromium: xterm.js renders the shell, typed keys
+//! reach it, the page's size reaches the PTY, previews say they are read-only,
+//! and the exit code is shown. Needs chromium and chromedriver (tools/test.sh).
+
+#[path = "common/browser.rs"]
+mod browser;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use browser::{Browser, ENTER};
+use codex_governance::sessions::pty::{Pty, SpawnSpec};
+use codex_governance::terminal::{TerminalKind, Terminals};
+use serde_json::json;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// All lines of the xterm.js buffer, as text.
+const BUFFER_TEXT: &str = r#"
+    const t = window.__term;
+    if (!t) return "";
+    const b = t.buffer.active, lines = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    return lines.join("\n");
+"#;
+
+fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
+    Pty::spawn(SpawnSpec {
+        program: program.into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        cwd: std::env::temp_dir(),
+        env: vec![
+            ("LANG".into(), "C.UTF-8".into()),
+            ("LC_ALL".into(), "C.UTF-8".into()),
+            ("PS1".into(), "demo$ ".into()),
+        ],
+        cols: 80,
+        rows: 24,
+        log_path: None,
+    })
+    .expect("spawn")
+}
+
+fn buffer_contains(needle: &str) -> String {
+    format!(
+        "const text = () => {{ {BUFFER_TEXT} }}; return text().includes({});",
+        json!(needle)
+    )
+}
+
+fn save_artifact(name: &str, png: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_in_the_browser() {
+    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
+    let pty = spawn("/bin/bash", &["--norc", "--noprofile"]);
+    let info = terms
+        .open(TerminalKind::Interactive, pty.clone(), None, "bash".into())
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    browser.goto(&info.url).await;
+
+    browser
+        .wait_for("the prompt", &buffer_contains("demo$"), PATIENCE)
+        .await;
+    let title = browser.execute("return document.title", vec![]).await;
+    assert!(title.as_str().unwrap().contains("bash"), "{title}");
+
+    // The page fitted the terminal to the window and told the PTY.
+    let size = browser
+        .wait_for(
+            "the PTY to take the page's size",
+            "const t = window.__term; return t && [t.cols, t.rows];",
+            PATIENCE,
+        )
+        .await;
+    let page_size = (size[0].as_u64().unwrap() as u16, size[1].as_u64().unwrap() as u16);
+    assert_ne!(page_size, (80, 24), "the page did not fit itself to the window");
+    tokio::time::timeout(PATIENCE, async {
+        while pty.size() != page_size {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
+
+    let input = browser.find(".xterm-helper-textarea").await;
+    browser
+        .send_keys(&input, &format!("echo 中文-ok-$((6*7)){ENTER}"))
+        .await;
+    browser
+        .wait_for("the command's output", &buffer_contains("中文-ok-42"), PATIENCE)
+        .await;
+    browser
+        .send_keys(&input, &format!("stty size{ENTER}"))
+        .await;
+    let stty = format!("{} {}", page_size.1, page_size.0);
+    browser
+        .wait_for("stty size", &buffer_contains(&stty), PATIENCE)
+        .await;
+    save_artifact("terminal.png", &browser.screenshot().await);
+
+    // Exit: the page shows the code.
+    browser.send_keys(&input, &format!("exit 3{ENTER}")).await;
+    let banner = browser
+        .wait_for(
+            "the exit banner",
+            "const s = document.getElementById('status'); return !s.hidden && s.textContent;",
+            PATIENCE,
+        )
+        .await;
+    assert!(
+        banner.as_str().unwrap().contains("process exited with code 3"),
+        "{banner}"
+    );
+    save_artifact("terminal-exited.png", &browser.screenshot().await);
+
+    browser.quit().await;
+    terms.close_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_says_it_is_read_only() {
+    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
+    let pty = spawn("/bin/sh", &["-c", "echo preview-content; exec cat"]);
+    let info = terms
+        .open(TerminalKind::SessionPreview, pty.clone(), Some("zhongshu-1".into()), "Zhongshu 中书省".into())
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    browser.goto(&info.url).await;
+
+    browser
+        .wait_for("the session's output", &buffer_contains("preview-content"), PATIENCE)
+        .await;
+    let banner = browser
+        .wait_for(
+            "the read-only banner",
+            "const b = document.getElementById('read-only'); \
+             return !b.hidden && b.offsetHeight > 0 && b.textContent;",
+            PATIENCE,
+        )
+        .await;
+    assert!(banner.as_str().unwrap().contains("read-only preview"), "{banner}");
+
+    // Keys typed into a preview go nowhere: `cat` would echo them back.
+    let input = browser.find(".xterm-helper-textarea").await;
+    browser.send_keys(&input, &format!("typed-into-preview{ENTER}")).await;
+    pty.write(b"from-the-session\n").unwrap();
+    browser
+        .wait_for("the session's own input", &buffer_contains("from-the-session"), PATIENCE)
+        .await;
+    let text = browser.execute(BUFFER_TEXT, vec![]).await;
+    assert!(!text.as_str().unwrap().contains("typed-into-preview"), "{text}");
+    save_artifact("terminal-preview.png", &browser.screenshot().await);
+
+    browser.quit().await;
+    terms.close_all().await;
+    pty.terminate(Duration::from_secs(1)).await;
+}
