@@ -55,7 +55,11 @@ fn main() {
             .output()
             .expect("git status");
         assert!(out.status.success());
-        let entries = out.stdout.split(|b| *b == 0).filter(|e| !e.is_empty()).count();
+        let entries = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .count();
         (start.elapsed(), entries)
     };
 
@@ -133,7 +137,10 @@ fn bench_repo() -> PathBuf {
         }
     }
     for (i, rel) in all.iter().enumerate() {
-        write(&repo.join(rel), &format!("// {rel}\nline {i}\n{}\n", "x".repeat(i % 300)));
+        write(
+            &repo.join(rel),
+            &format!("// {rel}\nline {i}\n{}\n", "x".repeat(i % 300)),
+        );
     }
     git(&repo, &["init", "-q"]);
     git(&repo, &["add", "-A"]);
@@ -178,7 +185,12 @@ fn write(path: &Path, text: &str) {
 
 fn git(repo: &Path, args: &[&str]) {
     let status = Command::new("git")
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com"])
+        .args([
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+        ])
         .args(["-c", "commit.gpgsign=false", "-c", "gc.auto=0"])
         .args(args)
         .current_dir(repo)

@@ -54,6 +54,8 @@ pub struct Launcher {
     /// Serializes queue pumps so two releases never over-start.
     pub(crate) pump_lock: tokio::sync::Mutex<()>,
     pub(crate) mailbox: crate::mailbox::MailboxRuntime,
+    /// The runtime background work runs on, for threads that are not on it.
+    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 impl Launcher {
@@ -82,6 +84,7 @@ impl Launcher {
             terminals: Terminals::new(Vec::new()),
             pump_lock: tokio::sync::Mutex::new(()),
             mailbox: Default::default(),
+            runtime: OnceLock::new(),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -137,6 +140,24 @@ impl Launcher {
         self.url.get().map(String::as_str).unwrap_or("")
     }
 
+    /// Runs a task on the launcher's runtime, from any thread.
+    pub(crate) fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(fut);
+            }
+            Err(_) => match self.runtime.get() {
+                Some(h) => {
+                    h.spawn(fut);
+                }
+                None => tracing::error!("no runtime to run background work on"),
+            },
+        }
+    }
+
     pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
         self.ptys.lock().unwrap().get(id).cloned()
     }
@@ -161,6 +182,7 @@ impl Launcher {
     /// Work after the server is ready: resume the queue, watch mailboxes, register
     /// fallbacks owed from before a restart.
     pub async fn start_background(self: &Arc<Self>) {
+        let _ = self.runtime.set(tokio::runtime::Handle::current());
         crate::mailbox::start(self).await;
         self.pump_queue().await;
     }

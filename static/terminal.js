@@ -14,7 +14,15 @@ const term = new Terminal({
   scrollback: 5000,
   fontFamily: '"DejaVu Sans Mono", "Noto Sans Mono", "Noto Sans Mono CJK SC", monospace',
   fontSize: 14,
-  theme: { background: "#0d1117", foreground: "#c9d1d9", cursor: "#58a6ff", selectionBackground: "#264f78" },
+  theme: {
+    background: "#0d1117",
+    foreground: "#c9d1d9",
+    cursor: "#58a6ff",
+    selectionBackground: "#264f78",
+    scrollbarSliderBackground: "rgba(201, 209, 217, 0.15)",
+    scrollbarSliderHoverBackground: "rgba(201, 209, 217, 0.3)",
+    scrollbarSliderActiveBackground: "rgba(201, 209, 217, 0.45)",
+  },
 });
 const fit = new FitAddon();
 term.loadAddon(fit);
@@ -104,7 +112,7 @@ term.onData((data) => {
   if (!readOnly) send({ type: "input", data });
 });
 term.onResize(sendSize);
-new ResizeObserver(() => fit.fit()).observe(document.getElementById("terminal"));
+new ResizeObserver(() => fit.fit()).observe(document.querySelector(".term-frame"));
 fit.fit();
 connect();
 term.focus();

@@ -125,23 +125,41 @@ fn worktree_has_staged_unstaged_untracked_and_deleted() {
 #[test]
 fn staged_rename_shows_the_new_path_only() {
     let repo = committed("", &["keep.txt"]);
-    repo.write("old name.txt", "a file long enough to be recognised as renamed\n".repeat(5).as_str());
+    repo.write(
+        "old name.txt",
+        "a file long enough to be recognised as renamed\n"
+            .repeat(5)
+            .as_str(),
+    );
     repo.stage_all();
     repo.commit("add");
     fs::create_dir_all(repo.path().join("moved")).unwrap();
-    fs::rename(repo.path().join("old name.txt"), repo.path().join("moved/new name.txt")).unwrap();
+    fs::rename(
+        repo.path().join("old name.txt"),
+        repo.path().join("moved/new name.txt"),
+    )
+    .unwrap();
     repo.stage("old name.txt").stage("moved/new name.txt");
     assert_eq!(repo.changed(Mode::Staged), strings(&["moved/new name.txt"]));
-    assert_eq!(repo.changed(Mode::Worktree), strings(&["moved/new name.txt"]));
+    assert_eq!(
+        repo.changed(Mode::Worktree),
+        strings(&["moved/new name.txt"])
+    );
     // Edited after staging the rename: still one path.
     repo.write("moved/new name.txt", "changed\n");
-    assert_eq!(repo.changed(Mode::Worktree), strings(&["moved/new name.txt"]));
+    assert_eq!(
+        repo.changed(Mode::Worktree),
+        strings(&["moved/new name.txt"])
+    );
 }
 
 #[test]
 fn unstaged_rename_includes_the_new_path() {
     let repo = committed("", &["keep.txt"]);
-    repo.write("old.txt", &"some stable content for rename detection\n".repeat(5));
+    repo.write(
+        "old.txt",
+        &"some stable content for rename detection\n".repeat(5),
+    );
     repo.stage_all();
     repo.commit("add");
     fs::rename(repo.path().join("old.txt"), repo.path().join("new.txt")).unwrap();
@@ -162,7 +180,9 @@ fn staged_deletion_is_reported() {
 #[test]
 fn unborn_head_counts_as_empty() {
     let repo = TestRepo::new();
-    repo.write("a.txt", "a\n").write("dir/b.txt", "b\n").write("dir/sub/c.txt", "c\n");
+    repo.write("a.txt", "a\n")
+        .write("dir/b.txt", "b\n")
+        .write("dir/sub/c.txt", "c\n");
     repo.stage("a.txt");
     assert_eq!(repo.changed(Mode::Staged), strings(&["a.txt"]));
     assert_eq!(
@@ -179,9 +199,14 @@ fn ignored_files_are_not_reported() {
     repo.write(".gitignore", "*.log\nbuild/\n");
     repo.stage_all();
     repo.commit("ignore");
-    repo.write("debug.log", "x").write("build/out/a.o", "x").write("src/new.rs", "x");
+    repo.write("debug.log", "x")
+        .write("build/out/a.o", "x")
+        .write("src/new.rs", "x");
     assert_eq!(repo.changed(Mode::Worktree), strings(&["src/new.rs"]));
-    assert_eq!(repo.changed(Mode::Base("HEAD".into())), strings(&["src/new.rs"]));
+    assert_eq!(
+        repo.changed(Mode::Base("HEAD".into())),
+        strings(&["src/new.rs"])
+    );
 }
 
 #[test]
@@ -202,17 +227,23 @@ fn spaces_and_non_ascii_paths_are_verbatim() {
 fn base_mode_compares_a_revision_with_the_working_tree() {
     let repo = committed("", &["a.txt", "b.txt", "gone.txt"]);
     let first = repo.commit("empty second commit");
-    repo.write("a.txt", "second\n").write("c.txt", "new\n").remove("gone.txt");
+    repo.write("a.txt", "second\n")
+        .write("c.txt", "new\n")
+        .remove("gone.txt");
     repo.stage_all();
     repo.commit("third");
-    repo.write("b.txt", "worktree edit\n").write("d/e.txt", "untracked\n");
+    repo.write("b.txt", "worktree edit\n")
+        .write("d/e.txt", "untracked\n");
     let expected = strings(&["a.txt", "b.txt", "c.txt", "d/e.txt", "gone.txt"]);
     let report = repo.report(Mode::Base("HEAD~1".into()));
     assert_eq!(report.changed_paths, expected);
     assert_eq!(report.base.as_deref(), Some("HEAD~1"));
     assert_eq!(repo.changed(Mode::Base(first.clone())), expected);
     assert_eq!(repo.changed(Mode::Base(first[..10].to_string())), expected);
-    assert_eq!(repo.changed(Mode::Base("HEAD".into())), strings(&["b.txt", "d/e.txt"]));
+    assert_eq!(
+        repo.changed(Mode::Base("HEAD".into())),
+        strings(&["b.txt", "d/e.txt"])
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["mode"], "base");
     assert_eq!(json["base"], "HEAD~1");
@@ -224,9 +255,12 @@ fn bad_base_is_refused_without_side_effects() {
     let out = repo.path().join("x");
     let option = format!("--output={}", out.display());
     for reference in [option.as_str(), "nonexistent", "-n", "", "HEAD~5"] {
-        let err = build_report(repo.path(), &repo.config(), &Mode::Base(reference.into()))
-            .unwrap_err();
-        assert!(matches!(err, ReportError::BadBase { .. }), "{reference}: {err}");
+        let err =
+            build_report(repo.path(), &repo.config(), &Mode::Base(reference.into())).unwrap_err();
+        assert!(
+            matches!(err, ReportError::BadBase { .. }),
+            "{reference}: {err}"
+        );
         let message = err.to_string();
         assert!(message.contains(&format!("{reference:?}")), "{message}");
         assert!(!message.contains('\n'), "{message}");
@@ -310,7 +344,11 @@ fn routing_risks_verify_and_uncategorized() {
             .unwrap_or_default()
     };
     assert_eq!(
-        report.departments.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+        report
+            .departments
+            .iter()
+            .map(|d| d.key.as_str())
+            .collect::<Vec<_>>(),
         ["docs", "python", "classes"],
         "config order, only departments with files"
     );
@@ -326,23 +364,44 @@ fn routing_risks_verify_and_uncategorized() {
     assert_eq!(files("classes"), strings(&["Z.cfg", "apple.txt"]));
     assert_eq!(
         report.uncategorized,
-        strings(&[".env", ".env.example", "cherry.txt", "config/.ENV", "lib/vendor/x.c", "z.cfg"])
+        strings(&[
+            ".env",
+            ".env.example",
+            "cherry.txt",
+            "config/.ENV",
+            "lib/vendor/x.c",
+            "z.cfg"
+        ])
     );
-    let risks: Vec<(&str, &str)> =
-        report.risks.iter().map(|r| (r.path.as_str(), r.name.as_str())).collect();
+    let risks: Vec<(&str, &str)> = report
+        .risks
+        .iter()
+        .map(|r| (r.path.as_str(), r.name.as_str()))
+        .collect();
     assert_eq!(
         risks,
-        [(".env", "secret_file"), ("config/.ENV", "secret_file"), ("lib/vendor/x.c", "vendored")]
+        [
+            (".env", "secret_file"),
+            ("config/.ENV", "secret_file"),
+            ("lib/vendor/x.c", "vendored")
+        ]
     );
     assert_eq!(report.risks[0].message, "secrets");
     assert_eq!(
         report.verify_commands,
         strings(&["git diff --check", "markdownlint", "pytest -q", "zz-check"])
     );
-    assert_eq!(report.title, format!("Governance report: {}", repo.config().launcher.project_name));
+    assert_eq!(
+        report.title,
+        format!("Governance report: {}", repo.config().launcher.project_name)
+    );
 
     let cfg = repo.config();
-    assert_eq!(route_path(&cfg, "docs/x.py"), strings(&["docs", "python"]), "two departments");
+    assert_eq!(
+        route_path(&cfg, "docs/x.py"),
+        strings(&["docs", "python"]),
+        "two departments"
+    );
     assert!(route_path(&cfg, "other/file").is_empty());
 }
 
@@ -363,15 +422,25 @@ fn preflight_classifies_examples_and_violations() {
     repo.write("docs/governance/c.txt", "/home/not-markdown\n");
     repo.write("docs/other.md", "/home/not-in-scope\n");
     repo.write("docs/governance/private/p.md", "/home/ignored\n");
-    fs::write(repo.path().join("docs/governance/a/bin.md"), [0xff, 0xfe, b'/', b'h']).unwrap();
+    fs::write(
+        repo.path().join("docs/governance/a/bin.md"),
+        [0xff, 0xfe, b'/', b'h'],
+    )
+    .unwrap();
     let report = repo.report(Mode::Worktree);
     let scan = &report.preflight.checks.portability_reference_scan;
-    assert_eq!(scan.scanned_files, strings(&["AGENTS.md", "docs/governance/a/b.md"]));
+    assert_eq!(
+        scan.scanned_files,
+        strings(&["AGENTS.md", "docs/governance/a/b.md"])
+    );
     assert_eq!(scan.decision, Decision::Review);
     assert!(report.preflight_needs_review());
-    let view = |fs: &[codex_governance::report::Finding]| -> Vec<(String, usize, usize, PatternKind)> {
-        fs.iter().map(|f| (f.path.clone(), f.line, f.column, f.pattern)).collect()
-    };
+    let view =
+        |fs: &[codex_governance::report::Finding]| -> Vec<(String, usize, usize, PatternKind)> {
+            fs.iter()
+                .map(|f| (f.path.clone(), f.line, f.column, f.pattern))
+                .collect()
+        };
     assert_eq!(
         view(&scan.violations),
         [
@@ -385,15 +454,29 @@ fn preflight_classifies_examples_and_violations() {
             ("AGENTS.md".to_string(), 6, 4, PatternKind::MacUsers),
             ("AGENTS.md".to_string(), 9, 5, PatternKind::WindowsDrive),
             ("AGENTS.md".to_string(), 11, 6, PatternKind::HomeShortcut),
-            ("docs/governance/a/b.md".to_string(), 2, 2, PatternKind::FileUri),
+            (
+                "docs/governance/a/b.md".to_string(),
+                2,
+                2,
+                PatternKind::FileUri
+            ),
         ]
     );
-    assert!(scan.violations.iter().all(|f| f.classification == Classification::Violation));
-    assert!(scan.exceptions.iter().all(|f| f.classification == Classification::Example));
+    assert!(scan
+        .violations
+        .iter()
+        .all(|f| f.classification == Classification::Violation));
+    assert!(scan
+        .exceptions
+        .iter()
+        .all(|f| f.classification == Classification::Example));
     assert_eq!(scan.violations[0].excerpt, "Run from /home/alice/repo.");
 
     // Fix the two violations: only examples remain.
-    repo.write("AGENTS.md", "Run from the repository root.\n\nUse `~/bin`.\n");
+    repo.write(
+        "AGENTS.md",
+        "Run from the repository root.\n\nUse `~/bin`.\n",
+    );
     let report = repo.report(Mode::Worktree);
     let scan = &report.preflight.checks.portability_reference_scan;
     assert_eq!(scan.decision, Decision::Pass);
@@ -404,7 +487,9 @@ fn preflight_classifies_examples_and_violations() {
 #[test]
 fn json_shape_matches_the_spec() {
     let repo = committed(PREFLIGHT, &["README.md"]);
-    repo.write("AGENTS.md", "see /home/x and `~/y`\n").write("src/main.rs", "x").write(".env", "x");
+    repo.write("AGENTS.md", "see /home/x and `~/y`\n")
+        .write("src/main.rs", "x")
+        .write(".env", "x");
     let json = serde_json::to_value(repo.report(Mode::Worktree)).unwrap();
     let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     let sorted = |mut v: Vec<&str>| {
@@ -416,15 +501,28 @@ fn json_shape_matches_the_spec() {
     assert_eq!(
         top,
         sorted(vec![
-            "title", "mode", "base", "changed_count", "changed_paths", "provinces", "departments",
-            "uncategorized", "risks", "verify_commands", "preflight",
+            "title",
+            "mode",
+            "base",
+            "changed_count",
+            "changed_paths",
+            "provinces",
+            "departments",
+            "uncategorized",
+            "risks",
+            "verify_commands",
+            "preflight",
         ])
     );
     assert_eq!(json["mode"], "worktree");
     assert!(json["base"].is_null());
     assert_eq!(json["changed_count"], 3);
-    let provinces: Vec<&str> =
-        json["provinces"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    let provinces: Vec<&str> = json["provinces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
     assert_eq!(provinces, ["zhongshu", "menxia", "shangshu"]);
     let mut pk = keys(&json["provinces"][0]);
     pk.sort();
@@ -438,13 +536,22 @@ fn json_shape_matches_the_spec() {
     assert_eq!(rk, sorted(vec!["path", "name", "level", "message"]));
     assert_eq!(json["risks"][0]["level"], "high");
     assert_eq!(keys(&json["preflight"]), ["checks"]);
-    assert_eq!(keys(&json["preflight"]["checks"]), ["portability_reference_scan"]);
+    assert_eq!(
+        keys(&json["preflight"]["checks"]),
+        ["portability_reference_scan"]
+    );
     let scan = &json["preflight"]["checks"]["portability_reference_scan"];
     let mut sk = keys(scan);
     sk.sort();
     assert_eq!(
         sk,
-        sorted(vec!["decision", "scope", "scanned_files", "violations", "exceptions"])
+        sorted(vec![
+            "decision",
+            "scope",
+            "scanned_files",
+            "violations",
+            "exceptions"
+        ])
     );
     assert_eq!(scan["decision"], "REVIEW");
     let f = &scan["violations"][0];
@@ -452,7 +559,14 @@ fn json_shape_matches_the_spec() {
     fk.sort();
     assert_eq!(
         fk,
-        sorted(vec!["path", "line", "column", "pattern", "excerpt", "classification"])
+        sorted(vec![
+            "path",
+            "line",
+            "column",
+            "pattern",
+            "excerpt",
+            "classification"
+        ])
     );
     assert_eq!(f["pattern"], "POSIX_HOME");
     assert_eq!(f["classification"], "violation");
@@ -470,9 +584,19 @@ fn mode_parse() {
     assert_eq!(Mode::parse(Some(""), Some("")).unwrap(), Mode::Worktree);
     assert_eq!(Mode::parse(Some("worktree"), None).unwrap(), Mode::Worktree);
     assert_eq!(Mode::parse(Some("staged"), None).unwrap(), Mode::Staged);
-    assert_eq!(Mode::parse(Some("base"), Some("main")).unwrap(), Mode::Base("main".into()));
-    assert_eq!(Mode::parse(None, Some("v1")).unwrap(), Mode::Base("v1".into()));
-    for (m, b) in [(Some("base"), None), (Some("staged"), Some("main")), (Some("nope"), None)] {
+    assert_eq!(
+        Mode::parse(Some("base"), Some("main")).unwrap(),
+        Mode::Base("main".into())
+    );
+    assert_eq!(
+        Mode::parse(None, Some("v1")).unwrap(),
+        Mode::Base("v1".into())
+    );
+    for (m, b) in [
+        (Some("base"), None),
+        (Some("staged"), Some("main")),
+        (Some("nope"), None),
+    ] {
         let err = Mode::parse(m, b).unwrap_err();
         assert!(matches!(err, ReportError::BadMode(_)), "{err}");
     }
@@ -484,7 +608,9 @@ fn text_and_markdown_renderings() {
     for i in 0..11 {
         repo.write(&format!("docs/page{i:02}.md"), "x");
     }
-    repo.write("odd`name.py", "x").write(".env", "x").write("AGENTS.md", "/home/me\n");
+    repo.write("odd`name.py", "x")
+        .write(".env", "x")
+        .write("AGENTS.md", "/home/me\n");
     let report = repo.report(Mode::Worktree);
 
     let text = render_text(&report);

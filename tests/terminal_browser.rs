@@ -163,3 +163,24 @@ async fn a_preview_says_it_is_read_only() {
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zz_debug_layout() {
+    let terms = Terminals::new(vec![]);
+    let pty = spawn("/bin/bash", &["--norc", "--noprofile"]);
+    let info = terms.open(TerminalKind::Interactive, pty.clone(), None, "bash".into()).await.unwrap();
+    let browser = Browser::start().await;
+    browser.goto(&info.url).await;
+    browser.wait_for("the prompt", &buffer_contains("demo$"), PATIENCE).await;
+    let v = browser.execute(r#"
+      const out = [];
+      for (const [x,y] of [[2,100],[8,100],[12,100],[500,300],[500,2],[1090,5],[1095,100],[1099,300],[1086,5]]) {
+        let e = document.elementFromPoint(x,y); const cs = e ? getComputedStyle(e) : null;
+        out.push([x,y, e && e.className, e && e.tagName, cs && cs.backgroundColor, cs && cs.boxShadow, e && JSON.stringify(e.getBoundingClientRect())]);
+      }
+      out.push(document.querySelector('.xterm').outerHTML.slice(0, 3000));
+      return out;"#, vec![]).await;
+    for l in v.as_array().unwrap() { println!("{l}"); }
+    browser.quit().await;
+    terms.close_all().await;
+}

@@ -196,7 +196,8 @@ async fn page_and_assets_are_guarded() {
     assert!(csp.contains(&format!("connect-src 'self' ws://127.0.0.1:{port}")), "{csp}");
     assert!(csp.contains("frame-ancestors 'self'") && csp.contains(DASHBOARD), "{csp}");
     let body = page.text().await.unwrap();
-    assert!(body.contains("Zhongshu &lt;1&gt;"), "title escaped: {body}");
+    assert!(body.contains("Zhongshu &#60;1&#62;"), "title escaped: {body}");
+    assert!(!body.contains("<1>"), "title escaped: {body}");
     assert!(body.contains("data-kind=\"session_preview\""));
     assert!(!body.contains("<script>"), "no inline script");
 

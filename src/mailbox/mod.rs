@@ -1,32 +1,162 @@
-//! The department mailbox (being written).
+//! The department mailbox (SPEC 8 and 9): how departments report back.
+//!
+//! A department drops a JSON file into its Zhongshu's `incoming/` folder; the
+//! watcher notices it within milliseconds, ingestion registers it idempotently,
+//! writes the handoff packet and archives the file; then the department is
+//! closed, the queue pumped and the Zhongshu told. A department that exits
+//! without reporting gets a `launcher_fallback` result after a grace period.
 
+pub mod handoff;
+pub mod inbox;
+pub mod ingest;
 pub mod send;
+pub mod watcher;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::launcher::Launcher;
+use watcher::{Job, MailboxWatcher};
 
-/// Runtime handles of the mailbox watcher.
+/// Wait after a department exits before its fallback result is registered, so a
+/// report written just before exiting still wins.
+pub const FALLBACK_GRACE: Duration = Duration::from_secs(2);
+/// Results within this window make one notice to the Zhongshu.
+pub const NOTICE_WINDOW: Duration = Duration::from_secs(2);
+
+/// Live mailbox machinery of one launcher.
 #[derive(Default)]
-pub struct MailboxRuntime {}
+pub struct MailboxRuntime {
+    jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    watcher: Mutex<Option<MailboxWatcher>>,
+    /// Result keys waiting to be announced, per Zhongshu.
+    pending_notices: Mutex<HashMap<String, Vec<String>>>,
+}
 
-pub async fn start(_launcher: &Arc<Launcher>) {}
-
-pub fn watch_zhongshu(_launcher: &Arc<Launcher>, _id: &str) {}
-
-pub fn department_exited(_launcher: &Arc<Launcher>, _id: &str) {}
-
-use crate::launcher::{LResult, LauncherError};
-use serde_json::Value;
-
-impl Launcher {
-    pub fn inbox_view(&self, _id: &str, _peek: bool) -> LResult<Value> {
-        Err(LauncherError::Internal("not yet".into()))
+impl MailboxRuntime {
+    fn send(&self, job: Job) {
+        if let Some(tx) = self.jobs.lock().unwrap().as_ref() {
+            let _ = tx.send(job);
+        }
     }
-    pub async fn restart_zhongshu(self: &Arc<Self>, _id: &str, _model: Option<&str>) -> LResult<Value> {
-        Err(LauncherError::Internal("not yet".into()))
+}
+
+/// Starts the watcher and the ingestion thread, ingests what arrived while the
+/// launcher was down, and registers fallbacks owed from before a restart.
+pub async fn start(launcher: &Arc<Launcher>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    *launcher.mailbox.jobs.lock().unwrap() = Some(tx.clone());
+    let weak = Arc::downgrade(launcher);
+    if let Err(e) = std::thread::Builder::new()
+        .name("mailbox".into())
+        .spawn(move || watcher::run(weak, rx))
+    {
+        tracing::error!("mailbox: cannot start the ingestion thread: {e}");
+        return;
     }
-    pub async fn notify_zhongshu_request(self: &Arc<Self>, _b: crate::web::NotifyInput) -> LResult<Value> {
-        Err(LauncherError::Internal("not yet".into()))
+    match watcher::watch(&launcher.paths.mailbox_root(), tx) {
+        Ok(w) => *launcher.mailbox.watcher.lock().unwrap() = Some(w),
+        Err(e) => tracing::error!("mailbox: cannot watch {}: {e}", launcher.paths.mailbox_root().display()),
     }
+    launcher.restore_missing_packets();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    launcher.mailbox.send(Job::ScanAll);
+    launcher.mailbox.send(Job::Sync(String::new(), done_tx));
+    let _ = done_rx.await;
+    let owed: Vec<String> = launcher.store.read(|s| {
+        s.sessions
+            .values()
+            .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
+            .filter(|x| {
+                !s.results
+                    .values()
+                    .any(|r| r.department_session_id == x.id)
+            })
+            .map(|x| x.id.clone())
+            .collect()
+    });
+    for id in owed {
+        if let Some(key) = launcher.register_fallback(&id) {
+            let parent = launcher.session(&id).and_then(|s| s.parent_session_id);
+            if let Some(parent) = parent {
+                queue_notice(launcher, &parent, key);
+            }
+        }
+    }
+}
+
+/// A new Zhongshu's folder exists: scan it (the recursive watch covers it).
+pub fn watch_zhongshu(launcher: &Arc<Launcher>, id: &str) {
+    launcher.mailbox.send(Job::Scan(id.to_string()));
+}
+
+/// A department exited: ingest what it left, wait, then register a fallback if
+/// it still has not reported.
+pub fn department_exited(launcher: &Arc<Launcher>, id: &str) {
+    let Some(parent) = launcher.session(id).and_then(|s| s.parent_session_id) else {
+        return;
+    };
+    if launcher.session(id).map(|s| s.has_reported()).unwrap_or(true) {
+        return;
+    }
+    let launcher = Arc::clone(launcher);
+    let id = id.to_string();
+    tokio::spawn(async move {
+        sync_scan(&launcher, &parent).await;
+        tokio::time::sleep(FALLBACK_GRACE).await;
+        sync_scan(&launcher, &parent).await;
+        if let Some(key) = launcher.register_fallback(&id) {
+            queue_notice(&launcher, &parent, key);
+            launcher.pump_queue().await;
+        }
+    });
+}
+
+async fn sync_scan(launcher: &Arc<Launcher>, zhongshu_id: &str) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    launcher.mailbox.send(Job::Sync(zhongshu_id.to_string(), tx));
+    let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
+}
+
+/// Step 6 after a batch: close the reporting departments, pump, notify.
+pub(crate) fn after_results(launcher: &Arc<Launcher>, zhongshu_id: &str, registered: Vec<(String, String)>) {
+    let l = Arc::clone(launcher);
+    let zid = zhongshu_id.to_string();
+    launcher.spawn(async move {
+        let launcher = l;
+        for (key, _) in &registered {
+            queue_notice(&launcher, &zid, key.clone());
+        }
+        launcher.pump_queue().await;
+        for (_, session_id) in registered {
+            launcher.auto_close(&session_id).await;
+        }
+    });
+}
+
+/// Adds a result to the next notice; the first one in a window schedules it.
+pub(crate) fn queue_notice(launcher: &Arc<Launcher>, zhongshu_id: &str, key: String) {
+    let first = {
+        let mut pending = launcher.mailbox.pending_notices.lock().unwrap();
+        let list = pending.entry(zhongshu_id.to_string()).or_default();
+        list.push(key);
+        list.len() == 1
+    };
+    if !first {
+        return;
+    }
+    let l2 = Arc::clone(launcher);
+    let zid = zhongshu_id.to_string();
+    launcher.spawn(async move {
+        tokio::time::sleep(NOTICE_WINDOW).await;
+        let keys = l2
+            .mailbox
+            .pending_notices
+            .lock()
+            .unwrap()
+            .remove(&zid)
+            .unwrap_or_default();
+        l2.send_notice(&zid, &keys).await;
+    });
 }

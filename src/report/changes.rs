@@ -5,14 +5,19 @@
 //! folders recursed), `staged` is HEAD against the index, and `base` is a resolved
 //! ref's tree against the working tree. A rename counts under its new path, a
 //! deletion under its old one; ignored files never show up.
+//!
+//! Speed: comparing HEAD with the index makes libgit2 read every tree of HEAD,
+//! which is a large part of the cost on a big repository. The index's own trees
+//! are hashed in memory instead (nothing is written); when they equal HEAD's tree
+//! there are no staged changes and that comparison is skipped.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::Path;
 
 use git2::{
-    Delta, DiffDelta, DiffFindOptions, DiffOptions, ErrorCode, Repository, RepositoryOpenFlags,
-    StatusOptions, Tree,
+    Delta, DiffDelta, DiffFindOptions, DiffOptions, ErrorCode, Index, IndexEntryExtendedFlag,
+    ObjectType, Oid, Repository, RepositoryOpenFlags, StatusOptions, StatusShow, Tree,
 };
 
 use super::{Mode, ReportError};
@@ -75,6 +80,9 @@ fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportE
         .renames_head_to_index(true)
         .renames_index_to_workdir(true)
         .update_index(false);
+    if index_is_head(repo, head_tree(repo)?.as_ref())? {
+        opts.show(StatusShow::Workdir);
+    }
     let statuses = repo.statuses(Some(&mut opts))?;
     for entry in statuses.iter() {
         // Both halves may be present (staged rename, then edited): both name the new path.
@@ -95,6 +103,9 @@ fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportE
 
 fn staged(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportError> {
     let head = head_tree(repo)?;
+    if index_is_head(repo, head.as_ref())? {
+        return Ok(());
+    }
     let mut opts = DiffOptions::new();
     let mut diff = repo.diff_tree_to_index(head.as_ref(), None, Some(&mut opts))?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
@@ -150,6 +161,80 @@ fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>, ReportError> {
     }
 }
 
+/// Whether the index records exactly `head` (no staged changes).
+fn index_is_head(repo: &Repository, head: Option<&Tree<'_>>) -> Result<bool, ReportError> {
+    let index = repo.index()?;
+    Ok(match head {
+        None => index.is_empty(),
+        Some(tree) => index_tree_id(&index) == Some(tree.id()),
+    })
+}
+
+/// The id of the tree the index would be written as, computed without writing;
+/// `None` when the index holds conflicts or intent-to-add entries (no such tree).
+///
+/// Equality with HEAD's tree is proof of no staged change: every entry is hashed.
+fn index_tree_id(index: &Index) -> Option<Oid> {
+    /// A directory being built: its path with a trailing `/` and its tree bytes.
+    struct Dir {
+        path: Vec<u8>,
+        body: Vec<u8>,
+    }
+    fn close(stack: &mut Vec<Dir>) -> Option<()> {
+        let dir = stack.pop()?;
+        let id = Oid::hash_object(ObjectType::Tree, &dir.body).ok()?;
+        let path = &dir.path[..dir.path.len() - 1];
+        let name = path.rsplit(|b| *b == b'/').next()?;
+        let parent = stack.last_mut()?;
+        parent.body.extend_from_slice(b"40000 ");
+        parent.body.extend_from_slice(name);
+        parent.body.push(0);
+        parent.body.extend_from_slice(id.as_bytes());
+        Some(())
+    }
+    let mut stack = vec![Dir {
+        path: Vec::new(),
+        body: Vec::new(),
+    }];
+    for entry in index.iter() {
+        let stage = (entry.flags >> 12) & 3;
+        let intent = entry.flags_extended & IndexEntryExtendedFlag::INTENT_TO_ADD.bits() != 0;
+        let mode: &[u8] = match entry.mode {
+            0o100644 => b"100644",
+            0o100755 => b"100755",
+            0o120000 => b"120000",
+            0o160000 => b"160000",
+            _ => return None,
+        };
+        if stage != 0 || intent {
+            return None;
+        }
+        let path = &entry.path;
+        while !path.starts_with(&stack.last()?.path) {
+            close(&mut stack)?;
+        }
+        // Open the folders between the innermost open one and the entry.
+        let mut start = stack.last()?.path.len();
+        while let Some(slash) = path[start..].iter().position(|b| *b == b'/') {
+            start += slash + 1;
+            stack.push(Dir {
+                path: path[..start].to_vec(),
+                body: Vec::new(),
+            });
+        }
+        let top = stack.last_mut()?;
+        top.body.extend_from_slice(mode);
+        top.body.push(b' ');
+        top.body.extend_from_slice(&path[start..]);
+        top.body.push(0);
+        top.body.extend_from_slice(entry.id.as_bytes());
+    }
+    while stack.len() > 1 {
+        close(&mut stack)?;
+    }
+    Oid::hash_object(ObjectType::Tree, &stack.pop()?.body).ok()
+}
+
 fn collect<'a>(deltas: impl Iterator<Item = DiffDelta<'a>>, out: &mut BTreeSet<String>) {
     out.extend(deltas.filter_map(|d| delta_path(&d)));
 }
@@ -171,5 +256,46 @@ fn lossless(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-memory tree id must be the one `git write-tree` would produce.
+    #[test]
+    fn index_tree_id_matches_write_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let mut index = repo.index().unwrap();
+        assert_eq!(index_tree_id(&index), Some(index.write_tree().unwrap()));
+        for rel in [
+            "a.txt",
+            "a/x",
+            "a/b/c/d.md",
+            "a-b",
+            "a0",
+            "b/设计 文档.md",
+            "z/y/x/w",
+        ] {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, rel).unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let exe = dir.path().join("a/run.sh");
+            std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::os::unix::fs::symlink("a.txt", dir.path().join("link")).unwrap();
+        }
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let expected = index.write_tree().unwrap();
+        let fresh = repo.index().unwrap(); // no cached trees to lean on
+        assert_eq!(index_tree_id(&fresh), Some(expected));
     }
 }

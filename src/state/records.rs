@@ -211,6 +211,12 @@ pub struct TaskResult {
     /// How many times this id was registered (1 = once).
     #[serde(default)]
     pub revision: u32,
+    /// SHA-256 of the report file, so re-ingesting the same file after a crash is a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+    /// The department's task, for the packet's Objective.
+    #[serde(default)]
+    pub objective: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,359 @@
+//! The Zhongshu's side of the mailbox: the inbox view, notices typed into its
+//! PTY (SPEC 9), and resuming a Zhongshu inline or as a new session.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::sessions::prompts::ResumePrompt;
+use crate::sessions::StartSpec;
+use crate::state::{result_key, SessionKind, TaskResult};
+use crate::web::NotifyInput;
+
+/// Notices stay under this many characters.
+const NOTICE_MAX: usize = 990;
+
+impl Launcher {
+    /// `GET /api/zhongshu_inbox`: results and department states; marks read unless `peek`.
+    pub fn inbox_view(&self, id: &str, peek: bool) -> LResult<Value> {
+        let z = self.require_session(id)?;
+        if !z.is_zhongshu() {
+            return Err(LauncherError::BadRequest(format!("{id} is not a Zhongshu session")));
+        }
+        let marked = if peek {
+            0
+        } else {
+            self.store.update(|s| {
+                let mut n = 0;
+                for r in s.results.values_mut() {
+                    if r.parent_session_id == id && !r.read {
+                        r.read = true;
+                        n += 1;
+                    }
+                }
+                n
+            })?
+        };
+        if marked > 0 {
+            self.store.notify("results_read", json!({"parent_session_id": id, "count": marked}));
+        }
+        let view = self.store.read(|s| {
+            let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
+            results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
+            let (unread, read): (Vec<_>, Vec<_>) = results.iter().cloned().partition(|r| !r.read);
+            let children: Vec<_> = s.children_of(id).collect();
+            let running: Vec<&str> = children
+                .iter()
+                .filter(|c| c.holds_slot())
+                .map(|c| c.id.as_str())
+                .collect();
+            let completed: Vec<&str> = children
+                .iter()
+                .filter(|c| !c.holds_slot())
+                .map(|c| c.id.as_str())
+                .collect();
+            let queued: Vec<_> = s
+                .queue
+                .iter()
+                .filter(|q| q.parent_session_id.as_deref() == Some(id))
+                .collect();
+            json!({
+                "session_id": id,
+                "unread_count": unread.len(),
+                "unread": unread,
+                "read": read,
+                "results": results,
+                "running": running,
+                "completed": completed,
+                "queued": queued,
+                "peek": peek,
+            })
+        });
+        Ok(view)
+    }
+
+    /// Types one notice about `keys` into the Zhongshu's PTY, records the outcome.
+    pub(crate) async fn send_notice(self: &Arc<Self>, zhongshu_id: &str, keys: &[String]) {
+        let text = self.store.read(|s| {
+            let results: Vec<&TaskResult> = keys.iter().filter_map(|k| s.results.get(k)).collect();
+            let children: Vec<_> = s.children_of(zhongshu_id).collect();
+            let running = children.iter().filter(|c| c.holds_slot()).count();
+            let done = children.len() - running;
+            let queued = s
+                .queue
+                .iter()
+                .filter(|q| q.parent_session_id.as_deref() == Some(zhongshu_id))
+                .count();
+            compose_notice(self.url(), zhongshu_id, &results, done, running, queued)
+        });
+        if text.is_empty() {
+            return;
+        }
+        self.deliver_notice(zhongshu_id, &text, keys.len()).await;
+    }
+
+    async fn deliver_notice(self: &Arc<Self>, zhongshu_id: &str, text: &str, results: usize) -> String {
+        let running = self.session(zhongshu_id).map(|z| z.is_running()).unwrap_or(false);
+        let (status, error) = match self.pty(zhongshu_id).filter(|_| running) {
+            None => ("skipped", Some("Zhongshu session is not running".to_string())),
+            Some(pty) => {
+                let text = text.to_string();
+                match tokio::task::spawn_blocking(move || pty.paste_line(&text)).await {
+                    Ok(Ok(())) => ("sent", None),
+                    Ok(Err(e)) => ("error", Some(e.to_string())),
+                    Err(e) => ("error", Some(e.to_string())),
+                }
+            }
+        };
+        let _ = self.store.update(|s| {
+            if let Some(z) = s.sessions.get_mut(zhongshu_id) {
+                z.auto_notification_status = Some(status.to_string());
+            }
+        });
+        self.store.audit_or_log(
+            "zhongshu_notified",
+            json!({"session_id": zhongshu_id, "status": status, "results": results,
+                   "chars": text.chars().count(), "error": error}),
+        );
+        status.to_string()
+    }
+
+    /// `POST /api/notify_zhongshu`: another tool's notice, same path as ours.
+    pub async fn notify_zhongshu_request(self: &Arc<Self>, b: NotifyInput) -> LResult<Value> {
+        let z = self.require_session(&b.parent_session_id)?;
+        if !z.is_zhongshu() {
+            return Err(LauncherError::BadRequest(format!(
+                "{} is not a Zhongshu session",
+                z.id
+            )));
+        }
+        let mut text = format!("[codex-governance] {}", one_line(&b.summary, 400));
+        if let Some(n) = b.risk_count {
+            text.push_str(&format!(" | risks: {n}"));
+        }
+        if let Some(a) = b.next_action.as_deref().filter(|a| !a.is_empty()) {
+            text.push_str(&format!(" | next: {}", one_line(a, 200)));
+        }
+        text.push_str(&format!(
+            " | inbox: {}/api/zhongshu_inbox?id={}&peek=1",
+            self.url(),
+            z.id
+        ));
+        let text = truncate(&text, NOTICE_MAX);
+        let status = self.deliver_notice(&z.id, &text, 0).await;
+        Ok(json!({"status": status, "notice": text}))
+    }
+
+    /// Closes a department that reported (SPEC 8 step 6).
+    pub(crate) async fn auto_close(self: &Arc<Self>, session_id: &str) {
+        let Some(session) = self.session(session_id) else {
+            return;
+        };
+        let _ = self.store.update(|s| {
+            if let Some(x) = s.sessions.get_mut(session_id) {
+                x.auto_closed = true;
+                x.auto_close_reason = Some("mailbox_report_received".into());
+            }
+        });
+        if session.is_running() {
+            if let Err(e) = self.close_session(session_id, "mailbox_report_received").await {
+                tracing::warn!("auto-close {session_id}: {e}");
+            }
+        }
+    }
+
+    /// `POST /api/restart_zhongshu_session`.
+    pub async fn restart_zhongshu(self: &Arc<Self>, id: &str, model: Option<&str>) -> LResult<Value> {
+        let z = self.require_session(id)?;
+        if !z.is_zhongshu() {
+            return Err(LauncherError::BadRequest(format!("{id} is not a Zhongshu session")));
+        }
+        let (plan, results, children) = self.store.read(|s| {
+            let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
+            results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
+            let children: Vec<String> = s
+                .children_of(id)
+                .map(|c| {
+                    format!(
+                        "{} ({}): {} / {}",
+                        c.id,
+                        c.department.as_deref().unwrap_or("?"),
+                        if c.is_running() { "running" } else { "exited" },
+                        c.report_status.as_deref().unwrap_or("pending")
+                    )
+                })
+                .collect();
+            (s.plans.get(id).cloned(), results, children)
+        });
+        let result_lines: Vec<String> = results
+            .iter()
+            .take(10)
+            .map(|r| {
+                format!(
+                    "{} ({}, {}): {}",
+                    r.department_session_id,
+                    r.department,
+                    r.source,
+                    one_line(&r.summary, 160)
+                )
+            })
+            .collect();
+        let render = |session_id: &str| {
+            use askama::Template;
+            ResumePrompt {
+                session_id,
+                task: &z.task,
+                plan_summary: plan.as_ref().map(|p| p.summary.as_str()).unwrap_or(""),
+                departments: &children,
+                results: &result_lines,
+                url: self.url(),
+            }
+            .render()
+            .map_err(|e| LauncherError::Internal(format!("resume template: {e}")))
+        };
+        if z.is_running() && self.pty(id).is_some() {
+            let prompt = render(id)?;
+            self.session_input(id, &prompt).await?;
+            self.store
+                .audit_or_log("zhongshu_resumed", json!({"session_id": id, "inline": true}));
+            return Ok(json!({"resumed_inline": true, "session_id": id, "session": self.session_json(id)}));
+        }
+        // A new session, carrying the old plan and results (as read).
+        let model = model.map(str::to_string).or(Some(z.model.clone()));
+        let model = self.pick_model(model.as_deref(), SessionKind::Zhongshu)?;
+        let mut spec = StartSpec::zhongshu(z.task.clone(), Some(model));
+        spec.resumed_from_session_id = Some(id.to_string());
+        spec.prompt_override = Some(render("{new}")?);
+        let new = self.start_session(spec).await?;
+        let new_id = new.id.clone();
+        // The prompt named a placeholder id; the real one is in the environment too.
+        let _ = std::fs::read_to_string(&new.prompt_path).map(|p| {
+            let _ = crate::state::write_atomic(
+                std::path::Path::new(&new.prompt_path),
+                p.replace("{new}", &new_id).as_bytes(),
+            );
+        });
+        self.store.update(|s| {
+            if let Some(mut p) = plan.clone() {
+                p.session_id = new_id.clone();
+                s.plans.insert(new_id.clone(), p.clone());
+                if let Some(x) = s.sessions.get_mut(&new_id) {
+                    x.plan_status = Some(p.status.clone());
+                }
+            }
+            for r in &results {
+                let mut copy = r.clone();
+                copy.parent_session_id = new_id.clone();
+                copy.read = true;
+                s.results.insert(result_key(&new_id, &copy.report_id), copy);
+            }
+        })?;
+        self.store.audit_or_log(
+            "zhongshu_resumed",
+            json!({"session_id": new_id, "resumed_from_session_id": id, "inline": false,
+                   "results_copied": results.len()}),
+        );
+        Ok(json!({"resumed_inline": false, "session_id": new_id,
+                  "resumed_from_session_id": id, "session": self.session_json(&new_id)}))
+    }
+}
+
+/// The notice text (SPEC 9): department, summary, risks, counts, inbox, next action.
+fn compose_notice(
+    url: &str,
+    zhongshu_id: &str,
+    results: &[&TaskResult],
+    done: usize,
+    running: usize,
+    queued: usize,
+) -> String {
+    if results.is_empty() {
+        return String::new();
+    }
+    let risks: usize = results.iter().map(|r| r.risks.len()).sum();
+    let mut text = if results.len() == 1 {
+        let r = results[0];
+        format!(
+            "[codex-governance] {} ({}) reported{}: {}",
+            r.department,
+            r.department_session_id,
+            if r.source == "launcher_fallback" { " (launcher fallback)" } else { "" },
+            one_line(&r.summary, 300)
+        )
+    } else {
+        let list: Vec<String> = results
+            .iter()
+            .map(|r| format!("{} ({}): {}", r.department, r.department_session_id, one_line(&r.summary, 80)))
+            .collect();
+        format!("[codex-governance] {} results: {}", results.len(), list.join("; "))
+    };
+    text.push_str(&format!(
+        " | risks: {risks} | departments done {done}, running {running}, queued {queued} | inbox: {url}/api/zhongshu_inbox?id={zhongshu_id}&peek=1"
+    ));
+    if let Some(next) = results.iter().rev().find_map(|r| r.next_action.as_deref()) {
+        text.push_str(&format!(" | next: {}", one_line(next, 160)));
+    }
+    truncate(&text, NOTICE_MAX)
+}
+
+/// One line, at most `max` characters.
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate(flat.trim(), max)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(summary: &str) -> TaskResult {
+        TaskResult {
+            report_id: "lingyubu-1".into(),
+            parent_session_id: "zhongshu-1".into(),
+            department_session_id: "lingyubu-1".into(),
+            department: "lingyubu".into(),
+            summary: summary.into(),
+            changed_files: vec![],
+            verifications_run: vec![],
+            verifications_skipped: vec![],
+            risks: vec!["r".into()],
+            needs_user_confirmation: false,
+            next_action: Some("merge".into()),
+            reported_at: "t".into(),
+            source: "mailbox".into(),
+            read: false,
+            mailbox_file: None,
+            handoff_packet: None,
+            revision: 1,
+            content_sha256: None,
+            objective: String::new(),
+        }
+    }
+
+    #[test]
+    fn notice_is_short_and_complete() {
+        let long = "x".repeat(5000);
+        let r = result(&long);
+        let n = compose_notice("http://127.0.0.1:1", "zhongshu-1", &[&r, &r], 1, 1, 0);
+        assert!(n.chars().count() < 1000);
+        let r = result("fixed the parser\nand tests");
+        let n = compose_notice("http://127.0.0.1:1", "zhongshu-1", &[&r], 2, 0, 1);
+        assert!(n.contains("lingyubu") && n.contains("fixed the parser and tests"));
+        assert!(n.contains("risks: 1") && n.contains("queued 1") && n.contains("peek=1") && n.contains("next: merge"));
+        assert!(!n.contains('\n'));
+    }
+}
