@@ -44,9 +44,11 @@ async fn connect(info: &TerminalInfo) -> Ws {
         .into_client_request()
         .unwrap();
     let origin = format!("http://127.0.0.1:{}", info.port);
-    req.headers_mut()
-        .insert("Origin", origin.parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.expect("connect").0
+    req.headers_mut().insert("Origin", origin.parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect")
+        .0
 }
 
 fn proc_status_kib(field: &str) -> u64 {
@@ -104,7 +106,7 @@ async fn memory_under_flood(terms: &Terminals) {
         .unwrap();
     let slow = connect(&info).await;
     let _sleeper = connect(&info).await; // never read
-    // Forget the peak so far (Linux ≥ 4.0: "5" resets VmHWM).
+                                         // Forget the peak so far (Linux ≥ 4.0: "5" resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = proc_status_kib("VmRSS:");
     let total_before = pty.total_output_bytes();
@@ -158,7 +160,12 @@ async fn throughput(terms: &Terminals) {
     );
     let pty = spawn(&script);
     let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "throughput".into())
+        .open(
+            TerminalKind::Interactive,
+            pty.clone(),
+            None,
+            "throughput".into(),
+        )
         .await
         .unwrap();
     let ws = connect(&info).await;
@@ -174,7 +181,10 @@ async fn throughput(terms: &Terminals) {
     let w_secs = w_end.duration_since(start).as_secs_f64();
     let d_rate = d_bytes as f64 / MIB / d_secs;
     let w_rate = w_bytes as f64 / MIB / w_secs;
-    println!("throughput ({:.0} MiB through one PTY):", STREAM_BYTES as f64 / MIB);
+    println!(
+        "throughput ({:.0} MiB through one PTY):",
+        STREAM_BYTES as f64 / MIB
+    );
     println!(
         "  direct subscriber: {:.1} MiB in {:.2} s = {:.1} MiB/s (lagged chunks: {d_lag})",
         d_bytes as f64 / MIB,
@@ -187,7 +197,10 @@ async fn throughput(terms: &Terminals) {
         w_secs,
         w_rate
     );
-    println!("  ratio WebSocket/direct: {:.2} (target >= 0.70)", w_rate / d_rate);
+    println!(
+        "  ratio WebSocket/direct: {:.2} (target >= 0.70)",
+        w_rate / d_rate
+    );
     terms.close(&info.id).await;
 }
 

@@ -510,7 +510,8 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
     }
     let mut unknown = Vec::new();
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let mut on_unknown =
+        |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", ""));
     let ignoring = serde_ignored::Deserializer::new(de, &mut on_unknown);
     let parsed: Result<Option<FileConfig>, _> = serde_path_to_error::deserialize(ignoring);
     match parsed {

@@ -79,8 +79,15 @@ async fn a_shell_in_the_browser() {
             PATIENCE,
         )
         .await;
-    let page_size = (size[0].as_u64().unwrap() as u16, size[1].as_u64().unwrap() as u16);
-    assert_ne!(page_size, (80, 24), "the page did not fit itself to the window");
+    let page_size = (
+        size[0].as_u64().unwrap() as u16,
+        size[1].as_u64().unwrap() as u16,
+    );
+    assert_ne!(
+        page_size,
+        (80, 24),
+        "the page did not fit itself to the window"
+    );
     tokio::time::timeout(PATIENCE, async {
         while pty.size() != page_size {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -94,7 +101,11 @@ async fn a_shell_in_the_browser() {
         .send_keys(&input, &format!("echo 中文-ok-$((6*7)){ENTER}"))
         .await;
     browser
-        .wait_for("the command's output", &buffer_contains("中文-ok-42"), PATIENCE)
+        .wait_for(
+            "the command's output",
+            &buffer_contains("中文-ok-42"),
+            PATIENCE,
+        )
         .await;
     browser
         .send_keys(&input, &format!("stty size{ENTER}"))
@@ -115,7 +126,10 @@ async fn a_shell_in_the_browser() {
         )
         .await;
     assert!(
-        banner.as_str().unwrap().contains("process exited with code 3"),
+        banner
+            .as_str()
+            .unwrap()
+            .contains("process exited with code 3"),
         "{banner}"
     );
     save_artifact("terminal-exited.png", &browser.screenshot().await);
@@ -129,14 +143,23 @@ async fn a_preview_says_it_is_read_only() {
     let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
     let pty = spawn("/bin/sh", &["-c", "echo preview-content; exec cat"]);
     let info = terms
-        .open(TerminalKind::SessionPreview, pty.clone(), Some("zhongshu-1".into()), "Zhongshu 中书省".into())
+        .open(
+            TerminalKind::SessionPreview,
+            pty.clone(),
+            Some("zhongshu-1".into()),
+            "Zhongshu 中书省".into(),
+        )
         .await
         .unwrap();
     let browser = Browser::start().await;
     browser.goto(&info.url).await;
 
     browser
-        .wait_for("the session's output", &buffer_contains("preview-content"), PATIENCE)
+        .wait_for(
+            "the session's output",
+            &buffer_contains("preview-content"),
+            PATIENCE,
+        )
         .await;
     let banner = browser
         .wait_for(
@@ -146,41 +169,32 @@ async fn a_preview_says_it_is_read_only() {
             PATIENCE,
         )
         .await;
-    assert!(banner.as_str().unwrap().contains("read-only preview"), "{banner}");
+    assert!(
+        banner.as_str().unwrap().contains("read-only preview"),
+        "{banner}"
+    );
 
     // Keys typed into a preview go nowhere: `cat` would echo them back.
     let input = browser.find(".xterm-helper-textarea").await;
-    browser.send_keys(&input, &format!("typed-into-preview{ENTER}")).await;
+    browser
+        .send_keys(&input, &format!("typed-into-preview{ENTER}"))
+        .await;
     pty.write(b"from-the-session\n").unwrap();
     browser
-        .wait_for("the session's own input", &buffer_contains("from-the-session"), PATIENCE)
+        .wait_for(
+            "the session's own input",
+            &buffer_contains("from-the-session"),
+            PATIENCE,
+        )
         .await;
     let text = browser.execute(BUFFER_TEXT, vec![]).await;
-    assert!(!text.as_str().unwrap().contains("typed-into-preview"), "{text}");
+    assert!(
+        !text.as_str().unwrap().contains("typed-into-preview"),
+        "{text}"
+    );
     save_artifact("terminal-preview.png", &browser.screenshot().await);
 
     browser.quit().await;
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_debug_layout() {
-    let terms = Terminals::new(vec![]);
-    let pty = spawn("/bin/bash", &["--norc", "--noprofile"]);
-    let info = terms.open(TerminalKind::Interactive, pty.clone(), None, "bash".into()).await.unwrap();
-    let browser = Browser::start().await;
-    browser.goto(&info.url).await;
-    browser.wait_for("the prompt", &buffer_contains("demo$"), PATIENCE).await;
-    let v = browser.execute(r#"
-      const out = [];
-      for (const [x,y] of [[2,100],[8,100],[12,100],[500,300],[500,2],[1090,5],[1095,100],[1099,300],[1086,5]]) {
-        let e = document.elementFromPoint(x,y); const cs = e ? getComputedStyle(e) : null;
-        out.push([x,y, e && e.className, e && e.tagName, cs && cs.backgroundColor, cs && cs.boxShadow, e && JSON.stringify(e.getBoundingClientRect())]);
-      }
-      out.push(document.querySelector('.xterm').outerHTML.slice(0, 3000));
-      return out;"#, vec![]).await;
-    for l in v.as_array().unwrap() { println!("{l}"); }
-    browser.quit().await;
-    terms.close_all().await;
 }

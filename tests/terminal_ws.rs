@@ -35,7 +35,11 @@ fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
 }
 
 fn token_of(info: &TerminalInfo) -> String {
-    info.url.split("token=").nth(1).expect("token in url").to_string()
+    info.url
+        .split("token=")
+        .nth(1)
+        .expect("token in url")
+        .to_string()
 }
 
 /// Connects to `/ws` with explicit Host and Origin (None = header left out).
@@ -53,7 +57,9 @@ async fn connect_with(
     if let Some(origin) = origin {
         req.headers_mut().insert("Origin", origin.parse().unwrap());
     }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 async fn connect(info: &TerminalInfo) -> Ws {
@@ -119,11 +125,17 @@ async fn read_output(ws: &mut Ws, seen: &mut Seen, needle: &str) {
 }
 
 async fn send_json(ws: &mut Ws, value: serde_json::Value) {
-    ws.send(Message::Text(value.to_string().into())).await.unwrap();
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
 }
 
 async fn type_line(ws: &mut Ws, line: &str) {
-    send_json(ws, serde_json::json!({"type": "input", "data": format!("{line}\r")})).await;
+    send_json(
+        ws,
+        serde_json::json!({"type": "input", "data": format!("{line}\r")}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -144,7 +156,8 @@ async fn refuses_bad_token_origin_and_host() {
     assert_eq!(status, 401, "wrong token");
     let status = refused_status(connect_with(port, None, &host, Some(&own)).await);
     assert_eq!(status, 401, "no token");
-    let status = refused_status(connect_with(port, Some(&token), &host, Some("http://evil.example")).await);
+    let status =
+        refused_status(connect_with(port, Some(&token), &host, Some("http://evil.example")).await);
     assert_eq!(status, 403, "foreign origin");
     let status = refused_status(connect_with(port, Some(&token), &host, Some("null")).await);
     assert_eq!(status, 403, "opaque origin");
@@ -161,13 +174,22 @@ async fn refuses_bad_token_origin_and_host() {
         assert!(ws.is_ok(), "origin {origin} should be allowed");
     }
     let localhost = format!("localhost:{port}");
-    assert!(connect_with(port, Some(&token), &localhost, Some(&own)).await.is_ok());
+    assert!(connect_with(port, Some(&token), &localhost, Some(&own))
+        .await
+        .is_ok());
 
     // A dashboard that learns its port later.
     terms.set_allowed_origins(vec!["http://127.0.0.1:7000".into()]);
     let status = refused_status(connect_with(port, Some(&token), &host, Some(DASHBOARD)).await);
-    assert_eq!(status, 403, "old dashboard origin after set_allowed_origins");
-    assert!(connect_with(port, Some(&token), &host, Some("http://127.0.0.1:7000")).await.is_ok());
+    assert_eq!(
+        status, 403,
+        "old dashboard origin after set_allowed_origins"
+    );
+    assert!(
+        connect_with(port, Some(&token), &host, Some("http://127.0.0.1:7000"))
+            .await
+            .is_ok()
+    );
 
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
@@ -178,7 +200,12 @@ async fn page_and_assets_are_guarded() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &[]);
     let info = terms
-        .open(TerminalKind::SessionPreview, pty.clone(), Some("zhongshu-1".into()), "Zhongshu <1>".into())
+        .open(
+            TerminalKind::SessionPreview,
+            pty.clone(),
+            Some("zhongshu-1".into()),
+            "Zhongshu <1>".into(),
+        )
         .await
         .unwrap();
     let port = info.port;
@@ -193,36 +220,80 @@ async fn page_and_assets_are_guarded() {
     assert!(h.get("access-control-allow-origin").is_none());
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
-    assert!(csp.contains(&format!("connect-src 'self' ws://127.0.0.1:{port}")), "{csp}");
-    assert!(csp.contains("frame-ancestors 'self'") && csp.contains(DASHBOARD), "{csp}");
+    assert!(
+        csp.contains(&format!("connect-src 'self' ws://127.0.0.1:{port}")),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'self'") && csp.contains(DASHBOARD),
+        "{csp}"
+    );
     let body = page.text().await.unwrap();
-    assert!(body.contains("Zhongshu &#60;1&#62;"), "title escaped: {body}");
+    assert!(
+        body.contains("Zhongshu &#60;1&#62;"),
+        "title escaped: {body}"
+    );
     assert!(!body.contains("<1>"), "title escaped: {body}");
     assert!(body.contains("data-kind=\"session_preview\""));
     assert!(!body.contains("<script>"), "no inline script");
 
     let status = |r: reqwest::Response| r.status().as_u16();
-    let r = http.get(format!("{base}/?token={}", "f".repeat(64))).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/?token={}", "f".repeat(64)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let err: serde_json::Value = r.json().await.unwrap();
     assert_eq!(err["ok"], false);
-    assert_eq!(status(http.get(format!("{base}/")).send().await.unwrap()), 401);
-    let foreign = http.get(&info.url).header("Origin", "http://evil.example").send().await.unwrap();
+    assert_eq!(
+        status(http.get(format!("{base}/")).send().await.unwrap()),
+        401
+    );
+    let foreign = http
+        .get(&info.url)
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status(foreign), 403);
-    let rebound = http.get(&info.url).header("Host", "evil.example").send().await.unwrap();
+    let rebound = http
+        .get(&info.url)
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status(rebound), 421);
 
-    let js = http.get(format!("{base}/static/terminal.js")).send().await.unwrap();
+    let js = http
+        .get(format!("{base}/static/terminal.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
     assert_eq!(js.headers()["x-content-type-options"], "nosniff");
-    let xterm = http.get(format!("{base}/static/vendor/xterm/xterm.mjs")).send().await.unwrap();
+    let xterm = http
+        .get(format!("{base}/static/vendor/xterm/xterm.mjs"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(xterm.status(), 200);
-    let missing = http.get(format!("{base}/static/nope.js")).send().await.unwrap();
+    let missing = http
+        .get(format!("{base}/static/nope.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let err: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(err, serde_json::json!({"ok": false, "error": "not found"}));
-    assert_eq!(status(http.get(format!("{base}/api/status")).send().await.unwrap()), 404);
+    assert_eq!(
+        status(http.get(format!("{base}/api/status")).send().await.unwrap()),
+        404
+    );
 
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
@@ -242,7 +313,11 @@ async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
     type_line(&mut ws, "echo hi-$((40+2))").await;
     read_output(&mut ws, &mut seen, "hi-42").await;
 
-    send_json(&mut ws, serde_json::json!({"type": "resize", "cols": 100, "rows": 30})).await;
+    send_json(
+        &mut ws,
+        serde_json::json!({"type": "resize", "cols": 100, "rows": 30}),
+    )
+    .await;
     type_line(&mut ws, "stty size").await;
     read_output(&mut ws, &mut seen, "30 100").await;
     assert_eq!(pty.size(), (100, 30));
@@ -266,26 +341,48 @@ async fn a_preview_refuses_input() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &[]);
     let info = terms
-        .open(TerminalKind::SessionPreview, pty.clone(), Some("s-1".into()), "preview".into())
+        .open(
+            TerminalKind::SessionPreview,
+            pty.clone(),
+            Some("s-1".into()),
+            "preview".into(),
+        )
         .await
         .unwrap();
     let mut ws = connect(&info).await;
     let mut seen = Seen::default();
-    read_until(&mut ws, &mut seen, "read_only frame", |s| s.has_control("read_only")).await;
+    read_until(&mut ws, &mut seen, "read_only frame", |s| {
+        s.has_control("read_only")
+    })
+    .await;
 
     type_line(&mut ws, "echo leak-$((1+1))").await;
-    read_until(&mut ws, &mut seen, "error frame", |s| s.has_control("error")).await;
+    read_until(&mut ws, &mut seen, "error frame", |s| {
+        s.has_control("error")
+    })
+    .await;
     let error = seen.control.iter().find(|c| c["type"] == "error").unwrap();
-    assert!(error["error"].as_str().unwrap().contains("read-only"), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("read-only"),
+        "{error}"
+    );
 
     // PTY input is ordered: had the refused line got through, it would run first.
     pty.write(b"echo marker-$((2+3))\r").unwrap();
     read_output(&mut ws, &mut seen, "marker-5").await;
-    assert!(!seen.text().contains("leak"), "the preview's input reached the PTY: {:?}", seen.text());
+    assert!(
+        !seen.text().contains("leak"),
+        "the preview's input reached the PTY: {:?}",
+        seen.text()
+    );
     assert!(!String::from_utf8_lossy(&pty.tail(1 << 20)).contains("leak"));
 
     // A preview does not resize the session it watches.
-    send_json(&mut ws, serde_json::json!({"type": "resize", "cols": 120, "rows": 40})).await;
+    send_json(
+        &mut ws,
+        serde_json::json!({"type": "resize", "cols": 120, "rows": 40}),
+    )
+    .await;
     pty.write(b"stty size\r").unwrap();
     read_output(&mut ws, &mut seen, "24 80").await;
     assert_eq!(pty.size(), (80, 24));
@@ -307,7 +404,12 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     .await
     .expect("early output");
     let info = terms
-        .open(TerminalKind::CodexSession, pty.clone(), Some("zhongshu-1".into()), "z".into())
+        .open(
+            TerminalKind::CodexSession,
+            pty.clone(),
+            Some("zhongshu-1".into()),
+            "z".into(),
+        )
         .await
         .unwrap();
 
@@ -324,9 +426,21 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     let mut late = connect(&info).await;
     let mut seen_late = Seen::default();
     read_output(&mut late, &mut seen_late, "both-3").await;
-    assert!(seen_late.text().contains("early-bird"), "{:?}", seen_late.text());
-    assert_eq!(terms.for_session("zhongshu-1", TerminalKind::CodexSession).unwrap().id, info.id);
-    assert!(terms.for_session("zhongshu-1", TerminalKind::SessionPreview).is_none());
+    assert!(
+        seen_late.text().contains("early-bird"),
+        "{:?}",
+        seen_late.text()
+    );
+    assert_eq!(
+        terms
+            .for_session("zhongshu-1", TerminalKind::CodexSession)
+            .unwrap()
+            .id,
+        info.id
+    );
+    assert!(terms
+        .for_session("zhongshu-1", TerminalKind::SessionPreview)
+        .is_none());
 
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
@@ -347,7 +461,11 @@ async fn the_exit_frame_carries_the_exit_code() {
     read_until(&mut ws, &mut seen, "exit frame", |s| s.has_control("exit")).await;
     let exit = seen.control.iter().find(|c| c["type"] == "exit").unwrap();
     assert_eq!(exit["code"], 7);
-    assert!(seen.text().contains("got-go"), "output before the exit frame: {:?}", seen.text());
+    assert!(
+        seen.text().contains("got-go"),
+        "output before the exit frame: {:?}",
+        seen.text()
+    );
 
     // The registry says so too, and a client joining now gets scrollback then the code.
     tokio::time::timeout(PATIENCE, async {
@@ -360,13 +478,19 @@ async fn the_exit_frame_carries_the_exit_code() {
     assert_eq!(terms.get(&info.id).unwrap().exit_code, Some(7));
     let mut late = connect(&info).await;
     let mut seen_late = Seen::default();
-    read_until(&mut late, &mut seen_late, "exit frame", |s| s.has_control("exit")).await;
+    read_until(&mut late, &mut seen_late, "exit frame", |s| {
+        s.has_control("exit")
+    })
+    .await;
     assert!(seen_late.text().contains("got-go"));
     assert_eq!(seen_late.control.last().unwrap()["code"], 7);
 
     // Typing into an exited process is refused, not a crash.
     type_line(&mut late, "anyone").await;
-    read_until(&mut late, &mut seen_late, "error frame", |s| s.has_control("error")).await;
+    read_until(&mut late, &mut seen_late, "error frame", |s| {
+        s.has_control("error")
+    })
+    .await;
     terms.close_all().await;
 }
 
@@ -408,7 +532,11 @@ async fn close_frees_the_port_and_disconnects_clients() {
     .await;
     assert!(ended.is_ok(), "client not disconnected");
     let refused = TcpStream::connect(("127.0.0.1", info.port)).await;
-    assert!(refused.is_err(), "port {} still accepts connections", info.port);
+    assert!(
+        refused.is_err(),
+        "port {} still accepts connections",
+        info.port
+    );
     assert!(pty.exit_code().is_none(), "close must not kill the PTY");
 
     terms.close_all().await;
@@ -428,7 +556,10 @@ fn rss_kib() -> u64 {
 async fn a_client_that_never_reads_does_not_grow_memory() {
     const FLOOD: u64 = 96 * 1024 * 1024;
     let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &["-c", "read go; exec yes flood-line-flood-line-flood-line"]);
+    let pty = spawn(
+        "/bin/sh",
+        &["-c", "read go; exec yes flood-line-flood-line-flood-line"],
+    );
     let info = terms
         .open(TerminalKind::Interactive, pty.clone(), None, "yes".into())
         .await
@@ -468,7 +599,10 @@ async fn a_client_that_never_reads_does_not_grow_memory() {
 
     // Now the sleeper wakes: it finds what was in flight, then a lagged notice.
     let mut seen = Seen::default();
-    read_until(&mut sleeper, &mut seen, "lagged notice", |s| s.has_control("lagged")).await;
+    read_until(&mut sleeper, &mut seen, "lagged notice", |s| {
+        s.has_control("lagged")
+    })
+    .await;
     let in_flight = seen.output.len() as u64;
     assert!(
         in_flight < 32 * 1024 * 1024,

@@ -58,7 +58,7 @@ pub fn render_text(report: &Report) -> String {
                             count(d.files.len(), "file")
                         ),
                     );
-                    listed(w, "    ", &d.files, |p| clean(p));
+                    listed(w, "    ", &d.files, clean);
                     for v in &d.verify {
                         line(w, &format!("    verify: {}", clean(v)));
                     }
@@ -73,7 +73,7 @@ pub fn render_text(report: &Report) -> String {
             w,
             &format!("Uncategorized ({})", report.uncategorized.len()),
         );
-        listed(w, "  ", &report.uncategorized, |p| clean(p));
+        listed(w, "  ", &report.uncategorized, clean);
     }
     line(w, "");
     line(w, "Suggested verification");
@@ -318,7 +318,7 @@ fn text_risks(out: &mut String, risks: &[Risk]) {
                 clean(&rule.message)
             ),
         );
-        listed(out, "    ", &paths, |p| clean(p));
+        listed(out, "    ", &paths, clean);
     }
 }
 

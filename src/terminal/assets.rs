@@ -18,7 +18,9 @@ pub fn static_response(path: &str) -> Response {
     let safe = !path.is_empty()
         && !path.contains('\\')
         && !path.contains('\0')
-        && path.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     let Some(file) = safe.then(|| StaticAssets::get(path)).flatten() else {
         return not_found();
     };
@@ -81,7 +83,13 @@ mod tests {
 
     #[test]
     fn refuses_traversal_and_unknown() {
-        for p in ["../Cargo.toml", "vendor/../../Cargo.toml", "", "nope.js", "a//b"] {
+        for p in [
+            "../Cargo.toml",
+            "vendor/../../Cargo.toml",
+            "",
+            "nope.js",
+            "a//b",
+        ] {
             assert_eq!(static_response(p).status(), StatusCode::NOT_FOUND, "{p}");
         }
     }

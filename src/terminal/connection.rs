@@ -158,11 +158,17 @@ async fn send_batch(sink: &mut Sink, batch: Vec<u8>, skipped: u64) -> Result<(),
 }
 
 /// Input from the client. Replies (errors) go through `control_tx` to the pump.
-async fn incoming(mut stream: SplitStream<WebSocket>, s: &Shared, control_tx: mpsc::Sender<String>) {
+async fn incoming(
+    mut stream: SplitStream<WebSocket>,
+    s: &Shared,
+    control_tx: mpsc::Sender<String>,
+) {
     while let Some(Ok(message)) = stream.next().await {
         let reply = match message {
             Message::Text(text) => handle_frame(text.as_str(), s).await,
-            Message::Binary(_) => Some("binary frames are not accepted; send {\"type\":\"input\"}".to_string()),
+            Message::Binary(_) => {
+                Some("binary frames are not accepted; send {\"type\":\"input\"}".to_string())
+            }
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => None,
         };

@@ -140,7 +140,12 @@ impl Terminals {
             title: title.clone(),
             url: format!("http://127.0.0.1:{port}/?token={token}"),
             port,
-            status: if exit_code.is_some() { "exited" } else { "running" }.to_string(),
+            status: if exit_code.is_some() {
+                "exited"
+            } else {
+                "running"
+            }
+            .to_string(),
             started_at: crate::clock::now_rfc3339(),
             exit_code,
         }));
@@ -182,7 +187,10 @@ impl Terminals {
         let _ = entry.shutdown.send(true);
         entry.watcher.abort();
         let mut server = entry.server;
-        if tokio::time::timeout(CLOSE_GRACE, &mut server).await.is_err() {
+        if tokio::time::timeout(CLOSE_GRACE, &mut server)
+            .await
+            .is_err()
+        {
             server.abort();
             let _ = server.await;
         }
@@ -227,7 +235,11 @@ impl Terminals {
 }
 
 /// Marks the terminal `exited` with the code once the process ends.
-async fn watch_exit(pty: Arc<Pty>, info: Arc<Mutex<TerminalInfo>>, mut shutdown: watch::Receiver<bool>) {
+async fn watch_exit(
+    pty: Arc<Pty>,
+    info: Arc<Mutex<TerminalInfo>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tokio::select! {
         code = pty.wait() => {
             let mut info = info.lock().unwrap();
@@ -257,7 +269,8 @@ fn normalize_origins(origins: Vec<String>) -> Vec<String> {
     for origin in origins {
         let o = origin.trim().trim_end_matches('/').to_ascii_lowercase();
         let valid = (o.starts_with("http://") || o.starts_with("https://"))
-            && o.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:/[]".contains(&b));
+            && o.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:/[]".contains(&b));
         if !valid {
             tracing::warn!(origin = %origin, "ignoring an invalid allowed origin");
             continue;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -92,7 +92,10 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Host names this listener (421 otherwise: DNS rebinding); a foreign Origin is 403.
 async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     if !host.is_some_and(|h| s.host_ok(h)) {
         return error(StatusCode::MISDIRECTED_REQUEST, "wrong Host header");
     }

@@ -125,7 +125,10 @@ impl Browser {
         let status = resp.status();
         let v: Value = resp.json().await.expect("WebDriver answered JSON");
         if !status.is_success() {
-            panic!("WebDriver {method} {path} failed ({status}): {}", v["value"]);
+            panic!(
+                "WebDriver {method} {path} failed ({status}): {}",
+                v["value"]
+            );
         }
         v["value"].clone()
     }
@@ -135,13 +138,15 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call("POST", &self.at("/url"), Some(json!({"url": url}))).await;
+        self.call("POST", &self.at("/url"), Some(json!({"url": url})))
+            .await;
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
         let body = json!({"script": script, "args": args});
-        self.call("POST", &self.at("/execute/sync"), Some(body)).await
+        self.call("POST", &self.at("/execute/sync"), Some(body))
+            .await
     }
 
     /// Polls `script` until it returns something truthy (not null/false/""/0).
@@ -149,9 +154,8 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let v = self.execute(script, vec![]).await;
-            let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                && v != json!("")
-                && v != json!(0);
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {
                 return v;
             }
@@ -184,7 +188,11 @@ impl Browser {
     pub async fn quit(mut self) {
         if !self.session.is_empty() {
             let path = format!("/session/{}", self.session);
-            let _ = self.http.delete(format!("{}{path}", self.base)).send().await;
+            let _ = self
+                .http
+                .delete(format!("{}{path}", self.base))
+                .send()
+                .await;
             self.session.clear();
         }
     }

@@ -1,0 +1,933 @@
+//! The dashboard end to end, in headless Chromium, against a real in-process
+//! launcher whose agents are `tools/fake_agent.py` (SPEC 12).
+//!
+//! One long scenario, because every step builds on the previous one's state:
+//! start a Zhongshu session from the form; its plan arrives; two departments show
+//! their live terminals in the grid while the third waits in the queue; typing
+//! into a session reaches its PTY; a department finishes and the queued one starts;
+//! the report tabs switch (worktree, staged, base with a ref); a second Zhongshu
+//! session's plan waits for confirmation and only the ticked, edited assignments
+//! start; reports land in the inbox without a reload and are marked read; closing
+//! works; losing the launcher shows "reconnecting…". Hostile text is rendered as
+//! text throughout and no alert ever fires.
+//!
+//! Departments are held at a gate (a small shell wrapper around the fake agent
+//! that waits for a file the test creates), so the test decides when each one
+//! works and reports: nothing depends on timing. Screenshots of the main states,
+//! at 1280 px and 760 px, go to `tests/artifacts/dashboard-*.png`.
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{InProcess, RepoOptions, TestRepo};
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+/// Page-level waits: generous, they only keep a broken test from hanging.
+const WAIT: Duration = Duration::from_secs(45);
+
+// ---------------------------------------------------------------------------
+// A small WebDriver client (chromedriver over plain HTTP). tests/common/browser.rs
+// has no frame switching and no window sizing, which this test needs.
+
+mod driver {
+    use std::net::TcpListener;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    pub const CHROMIUM: &str = "/usr/bin/chromium";
+    pub const CHROMEDRIVER: &str = "chromedriver";
+    pub const ENTER: &str = "\u{E007}";
+    const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+    pub struct Driver {
+        http: reqwest::Client,
+        base: String,
+        session: String,
+        child: Child,
+        _profile: tempfile::TempDir,
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct Element(pub String);
+
+    impl Element {
+        fn reference(&self) -> Value {
+            json!({ ELEMENT_KEY: self.0 })
+        }
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    impl Driver {
+        pub async fn start(width: u32, height: u32) -> Driver {
+            assert!(
+                Path::new(CHROMIUM).exists(),
+                "{CHROMIUM} is missing: install chromium and chromium-driver (tools/test.sh does it)"
+            );
+            let port = free_port();
+            let child = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {CHROMEDRIVER} ({e}): install chromium-driver (tools/test.sh does it)")
+                });
+            let profile = tempfile::tempdir().expect("a profile folder");
+            let mut d = Driver {
+                http: reqwest::Client::builder().no_proxy().build().unwrap(),
+                base: format!("http://127.0.0.1:{port}"),
+                session: String::new(),
+                child,
+                _profile: profile,
+            };
+            d.wait_ready().await;
+            let args = vec![
+                "--headless=new".to_string(),
+                "--no-sandbox".into(),
+                "--disable-gpu".into(),
+                "--disable-dev-shm-usage".into(),
+                "--no-first-run".into(),
+                "--disable-background-networking".into(),
+                "--disable-component-update".into(),
+                "--disable-sync".into(),
+                "--hide-scrollbars".into(),
+                "--force-device-scale-factor=1".into(),
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", d._profile.path().display()),
+            ];
+            let caps = json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                // An alert must stay open so the test can see it fired.
+                "unhandledPromptBehavior": "ignore",
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            }}});
+            let created = d.call("POST", "/session", Some(caps)).await;
+            d.session = created["sessionId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no session id in {created}"))
+                .to_string();
+            d
+        }
+
+        async fn wait_ready(&mut self) {
+            for _ in 0..300 {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!("{CHROMEDRIVER} exited at start ({status})");
+                }
+                if let Ok(r) = self.http.get(format!("{}/status", self.base)).send().await {
+                    if let Ok(v) = r.json::<Value>().await {
+                        if v["value"]["ready"] == true {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{CHROMEDRIVER} did not become ready within 30 s");
+        }
+
+        /// One command: Ok(value) or Err((HTTP status, value)).
+        pub async fn try_call(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<Value>,
+        ) -> Result<Value, (u16, Value)> {
+            let url = format!("{}{path}", self.base);
+            let req = match method {
+                "GET" => self.http.get(url),
+                "DELETE" => self.http.delete(url),
+                _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
+            };
+            let resp = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                Ok(v["value"].clone())
+            } else {
+                Err((status, v["value"].clone()))
+            }
+        }
+
+        async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+            match self.try_call(method, path, body).await {
+                Ok(v) => v,
+                Err((status, v)) => panic!("WebDriver {method} {path} failed ({status}): {v}"),
+            }
+        }
+
+        fn at(&self, path: &str) -> String {
+            format!("/session/{}{path}", self.session)
+        }
+
+        pub async fn goto(&self, url: &str) {
+            self.call("POST", &self.at("/url"), Some(json!({ "url": url })))
+                .await;
+        }
+
+        /// Runs `script` (a function body; `arguments` holds `args`).
+        pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+            let body = json!({"script": script, "args": args});
+            self.call("POST", &self.at("/execute/sync"), Some(body)).await
+        }
+
+        /// Polls `script` until it returns something truthy.
+        pub async fn wait_js(&self, what: &str, script: &str, args: Vec<Value>, timeout: Duration) -> Value {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let v = self.js(script, args.clone()).await;
+                let truthy = !matches!(&v, Value::Null | Value::Bool(false))
+                    && v != json!("")
+                    && v != json!(0);
+                if truthy {
+                    return v;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let page = self
+                        .js("return document.body ? document.body.innerText.slice(0, 4000) : ''", vec![])
+                        .await;
+                    if let Ok(png) = self.screenshot_png().await {
+                        super::save_artifact("dashboard-failure.png", &png);
+                    }
+                    panic!(
+                        "timed out waiting for {what} (last value {v}); page text:\n{}",
+                        page.as_str().unwrap_or("")
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        pub async fn find(&self, css: &str) -> Element {
+            let body = json!({"using": "css selector", "value": css});
+            let v = self.call("POST", &self.at("/element"), Some(body)).await;
+            Element(v[ELEMENT_KEY].as_str().expect("an element id").to_string())
+        }
+
+        /// Scrolls the element to the middle of the window (clear of the sticky
+        /// header), then clicks it the way a user would.
+        pub async fn click(&self, css: &str) {
+            self.js(
+                "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
+                vec![json!(css)],
+            )
+            .await;
+            let e = self.find(css).await;
+            self.call("POST", &self.at(&format!("/element/{}/click", e.0)), None)
+                .await;
+        }
+
+        pub async fn clear(&self, css: &str) {
+            let e = self.find(css).await;
+            self.call("POST", &self.at(&format!("/element/{}/clear", e.0)), None)
+                .await;
+        }
+
+        pub async fn type_into(&self, css: &str, text: &str) {
+            let e = self.find(css).await;
+            self.call(
+                "POST",
+                &self.at(&format!("/element/{}/value", e.0)),
+                Some(json!({ "text": text })),
+            )
+            .await;
+        }
+
+        pub async fn switch_to_frame(&self, css: &str) {
+            let e = self.find(css).await;
+            self.call("POST", &self.at("/frame"), Some(json!({"id": e.reference()})))
+                .await;
+        }
+
+        pub async fn switch_to_parent(&self) {
+            self.call("POST", &self.at("/frame/parent"), Some(json!({})))
+                .await;
+        }
+
+        pub async fn set_size(&self, width: u32, height: u32) {
+            self.call(
+                "POST",
+                &self.at("/window/rect"),
+                Some(json!({"width": width, "height": height})),
+            )
+            .await;
+        }
+
+        /// The text of an open alert, if one is open.
+        pub async fn open_alert(&self) -> Option<String> {
+            match self.try_call("GET", &self.at("/alert/text"), None).await {
+                Ok(v) => Some(v.as_str().unwrap_or("").to_string()),
+                Err((404, _)) => None,
+                Err((status, v)) => panic!("GET alert/text failed ({status}): {v}"),
+            }
+        }
+
+        /// A PNG of the whole page (beyond the viewport), else of the viewport.
+        pub async fn screenshot_png(&self) -> Result<Vec<u8>, String> {
+            let size = self
+                .js(
+                    "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight];",
+                    vec![],
+                )
+                .await;
+            let (w, h) = (size[0].as_f64().unwrap_or(1280.0), size[1].as_f64().unwrap_or(800.0));
+            let cdp = json!({"cmd": "Page.captureScreenshot", "params": {
+                "format": "png", "captureBeyondViewport": true, "fromSurface": true,
+                "clip": {"x": 0, "y": 0, "width": w, "height": h.min(6000.0), "scale": 1},
+            }});
+            let v = match self.try_call("POST", &self.at("/goog/cdp/execute"), Some(cdp)).await {
+                Ok(v) => v["data"].clone(),
+                Err(_) => self
+                    .try_call("GET", &self.at("/screenshot"), None)
+                    .await
+                    .map_err(|(s, v)| format!("screenshot failed ({s}): {v}"))?,
+            };
+            Ok(base64_decode(v.as_str().ok_or("no screenshot data")?))
+        }
+
+        pub async fn quit(mut self) {
+            if !self.session.is_empty() {
+                let path = format!("/session/{}", self.session);
+                let _ = self.try_call("DELETE", &path, None).await;
+                self.session.clear();
+            }
+        }
+    }
+
+    impl Drop for Driver {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn base64_decode(text: &str) -> Vec<u8> {
+        fn value(c: u8) -> u32 {
+            match c {
+                b'A'..=b'Z' => (c - b'A') as u32,
+                b'a'..=b'z' => (c - b'a') as u32 + 26,
+                b'0'..=b'9' => (c - b'0') as u32 + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => panic!("bad base64 byte {c}"),
+            }
+        }
+        let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+        for quad in clean.chunks(4) {
+            let data: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
+            let mut n = 0u32;
+            for (i, &c) in data.iter().enumerate() {
+                n |= value(c) << (18 - 6 * i);
+            }
+            out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
+        }
+        out
+    }
+}
+
+use driver::{Driver, ENTER};
+
+pub fn save_artifact(name: &str, png: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// Screenshots at 1280 px and (when `both`) 760 px wide, then back to 1280 px.
+async fn shoot(d: &Driver, name: &str, both: bool) {
+    // Let a just-triggered render and the terminals' fit settle.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let png = d.screenshot_png().await.expect("a screenshot");
+    save_artifact(&format!("dashboard-{name}-1280.png"), &png);
+    if both {
+        d.set_size(760, 1000).await;
+        wait_layout(d, 760).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let png = d.screenshot_png().await.expect("a screenshot");
+        save_artifact(&format!("dashboard-{name}-760.png"), &png);
+        d.set_size(1280, 1000).await;
+        wait_layout(d, 1280).await;
+    }
+}
+
+async fn wait_layout(d: &Driver, width: u32) {
+    d.wait_js(
+        &format!("the window to be {width} px wide"),
+        "return Math.abs(window.innerWidth - arguments[0]) < 40;",
+        vec![json!(width)],
+        WAIT,
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// Page queries
+
+const COUNT: &str = "return document.querySelectorAll(arguments[0]).length;";
+const TEXT: &str = "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
+
+async fn count(d: &Driver, css: &str) -> u64 {
+    d.js(COUNT, vec![json!(css)]).await.as_u64().unwrap_or(0)
+}
+
+async fn text(d: &Driver, css: &str) -> String {
+    d.js(TEXT, vec![json!(css)])
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn wait_count(d: &Driver, what: &str, css: &str, n: u64) {
+    d.wait_js(
+        what,
+        "return document.querySelectorAll(arguments[0]).length === arguments[1];",
+        vec![json!(css), json!(n)],
+        WAIT,
+    )
+    .await;
+}
+
+async fn wait_present(d: &Driver, what: &str, css: &str) {
+    d.wait_js(what, "return !!document.querySelector(arguments[0]);", vec![json!(css)], WAIT)
+        .await;
+}
+
+async fn wait_text(d: &Driver, what: &str, css: &str, needle: &str) -> String {
+    d.wait_js(
+        what,
+        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes(arguments[1]) ? e.textContent : null;",
+        vec![json!(css), json!(needle)],
+        WAIT,
+    )
+    .await
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+/// No element was made from agent or user text: the page has no images at all.
+async fn assert_no_injected_markup(d: &Driver, when: &str) {
+    let imgs = d
+        .js(
+            "return [document.querySelectorAll('img').length, !!document.querySelector('img[src=\"x\"]')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(imgs, json!([0, false]), "{when}: an <img> was created from text");
+    assert_eq!(d.open_alert().await, None, "{when}: an alert fired");
+}
+
+/// All lines of the xterm.js buffer of the terminal page (run inside its frame).
+const BUFFER_TEXT: &str = r#"
+    const t = window.__term;
+    if (!t) return "";
+    const b = t.buffer.active, lines = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    return lines.join("\n");
+"#;
+
+/// Switches into the grid slot of `session`, waits for `needle` in its xterm
+/// buffer, and switches back.
+async fn wait_terminal_text(d: &Driver, session: &str, needle: &str) -> String {
+    let frame = format!(".slot[data-session=\"{session}\"] iframe.slot-frame");
+    d.switch_to_frame(&frame).await;
+    let script = format!(
+        "const text = (() => {{ {BUFFER_TEXT} }})(); return text.includes(arguments[0]) ? text : null;"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let found = loop {
+        let v = d.js(&script, vec![json!(needle)]).await;
+        if let Some(s) = v.as_str() {
+            break s.to_string();
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let all = d.js(&format!("return (() => {{ {BUFFER_TEXT} }})();"), vec![]).await;
+            d.switch_to_parent().await;
+            panic!("timed out waiting for {needle:?} in the terminal of {session}; it shows:\n{}", all.as_str().unwrap_or(""));
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    };
+    d.switch_to_parent().await;
+    found
+}
+
+// ---------------------------------------------------------------------------
+// The repository and the agents
+
+/// Wraps the fake agent: a department prints a line, then waits until the test
+/// creates `<gates>/<session id>` (or `<gates>/ALL`) before the agent runs.
+const GATE_SCRIPT: &str = r#"#!/bin/sh
+gates=$1; id=$2; shift 2
+if [ "$CODEX_GOVERNANCE_SESSION_KIND" = department ]; then
+  echo "GATE $id waiting for the test"
+  while [ ! -e "$gates/$id" ] && [ ! -e "$gates/ALL" ]; do sleep 0.1; done
+  echo "GATE $id released"
+fi
+exec "$@"
+"#;
+
+struct Scene {
+    repo: TestRepo,
+    gates: PathBuf,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let repo = TestRepo::new(RepoOptions::default());
+        let gates = repo.files.join("gates");
+        std::fs::create_dir_all(&gates).unwrap();
+        let script = repo.files.join("gate.sh");
+        std::fs::write(&script, GATE_SCRIPT).unwrap();
+        let mut command = vec![
+            "/bin/sh".to_string(),
+            script.display().to_string(),
+            gates.display().to_string(),
+            "{session_id}".into(),
+        ];
+        command.extend(TestRepo::agent_command(&RepoOptions::default()));
+        repo.write_config(&RepoOptions {
+            agent_command: Some(command),
+            max_departments: 2,
+            ..Default::default()
+        });
+        build_history(&repo.path);
+        Scene { repo, gates }
+    }
+
+    fn release(&self, id: &str) {
+        std::fs::write(self.gates.join(id), b"go").unwrap();
+    }
+}
+
+fn commit(repo: &git2::Repository, paths: &[&str], message: &str) {
+    let mut index = repo.index().unwrap();
+    for p in paths {
+        index.add_path(Path::new(p)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Dashboard Test", "test@example.invalid").unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap();
+}
+
+/// Two commits, then a working tree with unstaged, staged, untracked, risky,
+/// uncategorized and machine-local (preflight) changes.
+fn build_history(path: &Path) {
+    let write = |p: &str, body: &str| {
+        let f = path.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, body).unwrap();
+    };
+    let repo = git2::Repository::open(path).unwrap();
+    write(".gitignore", ".tmp/\n");
+    write("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
+    commit(&repo, &[".gitignore", "README.md", "governance.yaml", "src/lib.rs"], "first");
+    write("docs/second.md", "# Second\n");
+    commit(&repo, &["docs/second.md"], "second");
+    // worktree changes
+    write(
+        "README.md",
+        "# test repo\n\nClone it to /home/alice/src first.\n\n```sh\ncd /Users/bob/src\n```\n",
+    );
+    write("src/lib.rs", "pub fn answer() -> u32 { 43 }\n");
+    write(".env", "SECRET=1\n");
+    write("notes.txt", "loose notes\n");
+    write("src/staged.rs", "pub fn staged() {}\n");
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new("src/staged.rs")).unwrap();
+    index.write().unwrap();
+}
+
+fn plan_file(scene: &Scene, name: &str, plan: &Value) -> String {
+    scene.repo.write_json(name, plan).display().to_string()
+}
+
+async fn plan_of(api: &support::Api, id: &str) -> Value {
+    api.get_ok(&format!("/api/zhongshu_plan?id={id}")).await["plan"].clone()
+}
+
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_end_to_end() {
+    let scene = Scene::new();
+    let launcher = InProcess::start(&scene.repo).await;
+    let api = launcher.api.clone();
+    let d = Driver::start(1280, 1000).await;
+
+    // -- open the printed URL: the token becomes a cookie and leaves the address bar
+    d.goto(&format!("{}/?token={}", launcher.url, launcher.token)).await;
+    let location = d.js("return location.href;", vec![]).await;
+    assert_eq!(location, json!(format!("{}/", launcher.url)), "the token left the URL");
+    wait_text(&d, "the live indicator", "#conn", "live").await;
+    wait_count(&d, "the model choices", "#model option", 2).await;
+    assert_eq!(
+        d.js("return document.querySelector('#model').value;", vec![]).await,
+        json!("gpt-5.5"),
+        "the default model is zhongshu_model"
+    );
+    wait_present(&d, "the worktree report", "#report[data-mode=\"worktree\"] .dept-card").await;
+    assert_eq!(count(&d, ".slot.empty").await, 4, "four empty slots before any session");
+    assert!(text(&d, "#grid").await.contains("Empty slot"), "empty slots say so");
+    shoot(&d, "empty", true).await;
+
+    // -- start a Zhongshu session from the form, with a hostile task and model gpt-5.4
+    let plan1 = plan_file(
+        &scene,
+        "plan1.json",
+        &json!({
+            "summary": "Docs, tooling and code in parallel",
+            "assignments": [
+                {"department": "zhilibu", "files": ["README.md"], "verify": ["git diff --check"],
+                 "reason": "the README changed",
+                 "task": format!("Update the README [[fake-agent: --summary '{HOSTILE} README updated' --changed-file README.md --verification 'git diff --check' --risk 'docs may drift from code' --next-action 'review the README wording']]")},
+                {"department": "gongchengbu", "task": "Check the tooling [[fake-agent: --summary 'tooling checked']]"},
+                {"department": "lingyubu", "files": ["src/lib.rs"], "task": "Fix the answer [[fake-agent: --summary 'answer fixed' --changed-file src/lib.rs]]"},
+            ]
+        }),
+    );
+    let task1 = format!("Tidy the docs {HOSTILE} and fix the answer [[fake-agent: --plan-file {plan1}]]");
+    d.type_into("#task", &task1).await;
+    d.click("#model option[value=\"gpt-5.4\"]").await;
+    d.click("#start-zhongshu").await;
+
+    wait_present(&d, "the Zhongshu row", ".session-row[data-id=\"zhongshu-1\"]").await;
+    let z1 = api.session("zhongshu-1").await;
+    assert_eq!(z1["model"], "gpt-5.4", "the chosen model was used");
+    assert_eq!(z1["task"], json!(task1), "the task arrived unchanged");
+    let shown = wait_text(
+        &d,
+        "the hostile task shown as text",
+        ".session-row[data-id=\"zhongshu-1\"] .row-task",
+        HOSTILE,
+    )
+    .await;
+    assert!(shown.contains(HOSTILE), "{shown}");
+    assert_eq!(
+        d.js("return document.querySelector('#task').value;", vec![]).await,
+        json!(""),
+        "the form was cleared"
+    );
+    assert_no_injected_markup(&d, "after starting with a hostile task").await;
+
+    // -- its plan arrives: three assignments, dispatched
+    wait_count(&d, "the dispatched plan", "#plan .plan-assignment", 3).await;
+    assert!(text(&d, "#plan").await.contains("dispatched"));
+    assert_eq!(
+        d.js("return document.querySelector('#focus').value;", vec![]).await,
+        json!("zhongshu-1"),
+        "the newest Zhongshu is in focus"
+    );
+
+    // -- two departments in the grid, the third queued
+    wait_present(&d, "zhilibu-1 in the grid", ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame").await;
+    wait_present(&d, "gongchengbu-1 in the grid", ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame").await;
+    wait_count(&d, "one queued assignment", "#queue .queue-item", 1).await;
+    assert!(text(&d, "#queue").await.contains("lingyubu"), "lingyubu waits in the queue");
+    let status = api.status().await;
+    assert_eq!(status["queue"].as_array().map(Vec::len), Some(1));
+    let order = d
+        .js(
+            "return Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(s => s.dataset.session || 'empty');",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        order,
+        json!(["zhongshu-1", "zhilibu-1", "gongchengbu-1", "empty"]),
+        "Zhongshu first, then its departments"
+    );
+    for id in ["zhongshu-1", "zhilibu-1", "gongchengbu-1"] {
+        let url = api.session(id).await["browser_terminal_url"].clone();
+        assert!(url.as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:")), "{id}: {url}");
+        let src = d
+            .js(
+                "return document.querySelector(`.slot[data-session=\"${arguments[0]}\"] iframe`).getAttribute('src');",
+                vec![json!(id)],
+            )
+            .await;
+        assert_eq!(src, url, "{id}: the slot shows the session's terminal");
+        let title = text(&d, &format!(".slot[data-session=\"{id}\"] .slot-title")).await;
+        assert!(title.contains(id), "{id}: slot title {title:?}");
+    }
+    // xterm inside the frames rendered the agents' output
+    wait_terminal_text(&d, "zhilibu-1", "GATE zhilibu-1 waiting").await;
+    wait_terminal_text(&d, "gongchengbu-1", "GATE gongchengbu-1 waiting").await;
+    wait_terminal_text(&d, "zhongshu-1", "FAKE_AGENT_PLAN_STATUS 200").await;
+    // heartbeat and title bar
+    wait_text(&d, "a heartbeat", ".slot[data-session=\"zhilibu-1\"] .hb", "active").await;
+    assert!(text(&d, ".slot[data-session=\"zhilibu-1\"] .badge").await.contains("running"));
+    // responsive grid: 2×2 at 1280 px, one column at 760 px
+    let geometry = "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return [s[0].left, s[0].top, s[1].left, s[1].top];";
+    let g = d.js(geometry, vec![]).await;
+    assert!(g[0].as_f64() < g[2].as_f64() && g[1] == g[3], "2 columns at 1280 px: {g}");
+    shoot(&d, "running", false).await;
+    d.set_size(760, 1000).await;
+    wait_layout(&d, 760).await;
+    d.wait_js(
+        "one column at 760 px",
+        "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return s[0].left === s[1].left && s[1].top > s[0].top;",
+        vec![],
+        WAIT,
+    )
+    .await;
+    let overflow = d.js("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await;
+    assert!(overflow.as_f64().unwrap_or(1.0) <= 0.0, "no horizontal scrolling at 760 px: {overflow}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    save_artifact("dashboard-running-760.png", &d.screenshot_png().await.unwrap());
+    d.set_size(1280, 1000).await;
+    wait_layout(&d, 1280).await;
+
+    // -- continue: type into the Zhongshu session from its row
+    d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue").await;
+    d.type_into(
+        ".session-row[data-id=\"zhongshu-1\"] .continue-input",
+        &format!("hello from the dashboard{ENTER}"),
+    )
+    .await;
+    support::wait_log(&scene.repo, "zhongshu-1", "ECHO: hello from the dashboard").await;
+    wait_terminal_text(&d, "zhongshu-1", "ECHO: hello from the dashboard").await;
+
+    // -- zhilibu-1 works and reports; the queued lingyubu-1 starts
+    scene.release("zhilibu-1");
+    wait_present(&d, "the queued department in the grid", ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame").await;
+    wait_count(&d, "an empty queue", "#queue .queue-item", 0).await;
+    wait_present(&d, "zhilibu-1 shown as exited", ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]").await;
+    wait_terminal_text(&d, "lingyubu-1", "GATE lingyubu-1 waiting").await;
+
+    // -- timeline: one row per session
+    d.wait_js(
+        "a timeline row per session",
+        "return document.querySelectorAll('#timeline svg .tl-row').length === 4;",
+        vec![],
+        WAIT,
+    )
+    .await;
+    assert!(count(&d, "#timeline svg .tl-exit").await >= 1, "an exit marker for zhilibu-1");
+
+    // -- the report tabs
+    let worktree = text(&d, "#report").await;
+    for needle in ["zhilibu", "README.md", "src/lib.rs", ".env", "notes.txt", "git diff --check", "REVIEW", "/home/alice"] {
+        assert!(worktree.contains(needle), "worktree report lacks {needle:?}: {worktree}");
+    }
+    assert!(count(&d, "#report .report-risks .risk-high").await >= 1, "a high risk for .env");
+    assert!(count(&d, "#report .report-preflight .violations .finding").await >= 1);
+    assert!(count(&d, "#report .report-preflight .exceptions .finding").await >= 1);
+    assert!(text(&d, "#report .report-uncategorized").await.contains("notes.txt"));
+    d.click("#report .report-verify .copy-btn").await;
+    wait_text(&d, "the copy button to confirm", "#report .report-verify .copy-btn", "copied").await;
+
+    d.click(".report-tab[data-mode=\"staged\"]").await;
+    wait_present(&d, "the staged report", "#report[data-mode=\"staged\"]").await;
+    let staged = text(&d, "#report").await;
+    assert!(staged.contains("src/staged.rs"), "staged report: {staged}");
+    assert!(!staged.contains("notes.txt"), "untracked files are not staged: {staged}");
+    assert!(d.js("return document.querySelector('#report-base-form').hidden;", vec![]).await == json!(true));
+
+    d.click(".report-tab[data-mode=\"base\"]").await;
+    d.wait_js("the base ref input", "return !document.querySelector('#report-base-form').hidden;", vec![], WAIT)
+        .await;
+    d.clear("#report-base").await;
+    d.type_into("#report-base", "no-such-ref").await;
+    d.click("#report-base-go").await;
+    d.wait_js("a bad ref error", "const e = document.querySelector('#report-error'); return !e.hidden && e.textContent.includes('no-such-ref');", vec![], WAIT)
+        .await;
+    d.clear("#report-base").await;
+    d.type_into("#report-base", &format!("HEAD~1{ENTER}")).await;
+    wait_present(&d, "the base report", "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]").await;
+    let base = text(&d, "#report").await;
+    assert!(base.contains("docs/second.md"), "HEAD~1 shows the second commit: {base}");
+    assert!(base.contains("against HEAD~1"), "{base}");
+    assert!(d.js("return document.querySelector('#report-error').hidden;", vec![]).await == json!(true));
+    d.click("#report-panel").await;
+    shoot(&d, "report-base", false).await;
+    d.click(".report-tab[data-mode=\"worktree\"]").await;
+    wait_present(&d, "the worktree report again", "#report[data-mode=\"worktree\"]").await;
+
+    // -- a second Zhongshu whose plan waits for confirmation
+    let plan2 = plan_file(
+        &scene,
+        "plan2.json",
+        &json!({
+            "summary": "Confirm before anything runs",
+            "needs_confirmation": true,
+            "assignments": [
+                {"department": "zhilibu", "task": "Z2 docs", "files": ["README.md"], "reason": "docs"},
+                {"department": "gongchengbu", "task": "Z2 tooling (untick me)"},
+                {"department": "lingyubu", "task": "Z2 code", "files": ["src/lib.rs"]},
+            ]
+        }),
+    );
+    d.type_into("#task", &format!("Second task [[fake-agent: --plan-file {plan2}]]")).await;
+    d.click("#start-zhongshu").await;
+    wait_count(&d, "the plan to confirm", "#plan-form .plan-assignment", 3).await;
+    assert_eq!(d.js("return document.querySelector('#focus').value;", vec![]).await, json!("zhongshu-2"));
+    wait_text(&d, "the awaiting badge", ".session-row[data-id=\"zhongshu-2\"] .badge.plan", "awaits confirmation").await;
+    assert_eq!(plan_of(&api, "zhongshu-2").await["status"], "awaiting_confirmation");
+    // untick the second, edit the first's task, change the third's model
+    d.click(".plan-assignment[data-index=\"1\"] .pa-select").await;
+    d.clear(".plan-assignment[data-index=\"0\"] .pa-task").await;
+    d.type_into(".plan-assignment[data-index=\"0\"] .pa-task", "Z2 docs, edited in the dashboard").await;
+    d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]").await;
+    wait_text(&d, "the confirm button count", "#plan-confirm", "Start 2 ticked assignments").await;
+    // an SSE-driven refresh must not wipe the edits
+    api.post_ok("/api/session_input", &json!({"session_id": "zhongshu-1", "input": "poke"})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        d.js("return [document.querySelector('.plan-assignment[data-index=\"0\"] .pa-task').value, document.querySelector('.plan-assignment[data-index=\"1\"] .pa-select').checked, document.querySelector('.plan-assignment[data-index=\"2\"] .pa-model').value];", vec![]).await,
+        json!(["Z2 docs, edited in the dashboard", false, "gpt-5.5"]),
+        "edits survive live refreshes"
+    );
+    shoot(&d, "plan-confirm", true).await;
+    d.click("#plan-confirm").await;
+    wait_count(&d, "the dispatched plan view", "#plan .plan-assignment.view", 3).await;
+    let plan = plan_of(&api, "zhongshu-2").await;
+    assert_eq!(plan["status"], "dispatched", "{plan}");
+    let a = &plan["assignments"];
+    assert_eq!(a[0]["task"], "Z2 docs, edited in the dashboard", "{plan}");
+    assert_eq!(a[1]["selected"], false, "{plan}");
+    assert_eq!(a[1]["status"], "skipped", "{plan}");
+    assert_eq!(a[2]["model"], "gpt-5.5", "{plan}");
+    assert_ne!(a[0]["status"], "skipped", "{plan}");
+    assert_ne!(a[2]["status"], "skipped", "{plan}");
+    assert!(text(&d, "#plan").await.contains("skipped"));
+    // both slots are taken by zhongshu-1's departments: zhongshu-2's two wait
+    wait_count(&d, "zhongshu-2's two queued assignments", "#queue .queue-item", 2).await;
+    let queue = api.status().await["queue"].clone();
+    let queued: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["parent_session_id"] == "zhongshu-2")
+        .map(|q| q["department"].as_str().unwrap())
+        .collect();
+    assert_eq!(queued, ["zhilibu", "lingyubu"], "only the ticked assignments: {queue}");
+    assert_eq!(
+        queue.as_array().unwrap().iter().find(|q| q["department"] == "zhilibu").unwrap()["task"],
+        "Z2 docs, edited in the dashboard"
+    );
+    // the grid now leads with the newest Zhongshu
+    d.wait_js(
+        "zhongshu-2 in the first slot",
+        "const s = document.querySelector('#grid .slot[data-slot=\"0\"]'); return s && s.dataset.session === 'zhongshu-2';",
+        vec![],
+        WAIT,
+    )
+    .await;
+
+    // -- let every department run; the queue drains
+    scene.release("ALL");
+    api.wait_status("every department to finish", |s| {
+        let ds = support::departments(s);
+        s["queue"].as_array().is_some_and(|q| q.is_empty())
+            && ds.len() == 5
+            && ds.iter().all(|d| d["status"] == "exited")
+    })
+    .await;
+    wait_count(&d, "an empty queue at the end", "#queue .queue-item", 0).await;
+    d.wait_js(
+        "a timeline row per session at the end",
+        "return document.querySelectorAll('#timeline svg .tl-row').length === 7;",
+        vec![],
+        WAIT,
+    )
+    .await;
+    assert_no_injected_markup(&d, "after the departments ran").await;
+
+    // -- close a session from its row (two clicks: arm, then confirm)
+    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close").await;
+    wait_text(&d, "the armed close button", ".session-row[data-id=\"zhongshu-2\"] .act-close", "Really close?").await;
+    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close").await;
+    api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited").await;
+    wait_present(&d, "zhongshu-2 shown as exited", ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]").await;
+
+    // -- the inbox: zhongshu-1's results land without a reload (needs mailbox ingestion)
+    d.click("#focus option[value=\"zhongshu-1\"]").await;
+    wait_present(&d, "zhilibu's result in the inbox", ".inbox-result[data-department=\"zhilibu\"]").await;
+    let card = ".inbox-result[data-department=\"zhilibu\"]";
+    let summary = text(&d, &format!("{card} .result-summary")).await;
+    assert!(summary.contains(HOSTILE), "the hostile summary is shown as text: {summary:?}");
+    assert_no_injected_markup(&d, "after a hostile result summary").await;
+    let body = text(&d, card).await;
+    for needle in ["README.md", "git diff --check", "docs may drift from code", "review the README wording", "mailbox", "zhilibu-1"] {
+        assert!(body.contains(needle), "the result card lacks {needle:?}: {body}");
+    }
+    let handoff = text(&d, &format!("{card} .result-handoff code")).await;
+    assert!(handoff.contains("handoff-") && handoff.ends_with(".md"), "handoff path {handoff:?}");
+    assert!(Path::new(&handoff).exists(), "the handoff packet exists: {handoff}");
+    assert_eq!(d.js("return document.querySelector(arguments[0]).dataset.read;", vec![json!(card)]).await, json!("false"));
+    wait_count(&d, "three results for zhongshu-1", "#inbox .inbox-result", 3).await;
+    assert!(count(&d, "#timeline svg .tl-report").await >= 3, "report markers on the timeline");
+    shoot(&d, "inbox", true).await;
+    d.click("#inbox-mark-read").await;
+    wait_count(&d, "every result read", "#inbox .inbox-result[data-read=\"true\"]", 3).await;
+    let inbox = api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await;
+    assert_eq!(inbox["unread_count"], 0, "{inbox}");
+
+    // -- resume the running Zhongshu: a resume prompt is typed into it
+    d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume").await;
+    d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]").await;
+    d.wait_js(
+        "the resume notice",
+        "return Array.from(document.querySelectorAll('#toasts .toast-info')).some(t => /resume prompt|Resumed/.test(t.textContent));",
+        vec![],
+        WAIT,
+    )
+    .await;
+
+    // -- the launcher goes away: the page says so
+    let port = launcher.addr.port();
+    tokio::time::timeout(Duration::from_secs(30), launcher.stop())
+        .await
+        .expect("the launcher stops while a dashboard is connected (an open /api/events stream must not block a graceful stop)");
+    wait_text(&d, "the reconnecting indicator", "#conn", "reconnecting").await;
+    shoot(&d, "reconnecting", false).await;
+    // a new launcher on the same port has a new token: the page says what to do
+    let again = codex_governance::web::serve(
+        codex_governance::web::ServeOptions {
+            repo: scene.repo.path.clone(),
+            host: "127.0.0.1".into(),
+            port,
+            state_dir: Some(scene.repo.state_dir()),
+        },
+        scene.repo.config(),
+    )
+    .await
+    .expect("the launcher restarts on the same port");
+    d.wait_js("the token banner", "return !document.querySelector('#auth-banner').hidden;", vec![], WAIT)
+        .await;
+    d.goto(&format!("{}/?token={}", again.url, again.token)).await;
+    wait_text(&d, "live again", "#conn", "live").await;
+    wait_present(&d, "the sessions after the restart", ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]").await;
+    assert_no_injected_markup(&d, "at the end").await;
+
+    d.quit().await;
+    tokio::time::timeout(Duration::from_secs(30), again.stop())
+        .await
+        .expect("the restarted launcher stops");
+}
