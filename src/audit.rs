@@ -203,7 +203,9 @@ pub fn verify(path: &Path) -> Result<usize, VerifyError> {
         };
         let claimed_prev = obj.get("prev_hash").and_then(Value::as_str).unwrap_or("");
         if claimed_prev != prev {
-            return Err(bad("prev_hash does not match the previous line's hash".into()));
+            return Err(bad(
+                "prev_hash does not match the previous line's hash".into()
+            ));
         }
         let seq = obj.get("seq").and_then(Value::as_u64).unwrap_or(0);
         if seq != last_seq + 1 {

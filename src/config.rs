@@ -204,8 +204,15 @@ pub fn default_departments() -> Vec<Department> {
             "治理部",
             "Governance and documentation: workflow docs, contracts, READMEs.",
             &[
-                "README*", "AGENTS.md", "CLAUDE.md", "CHANGELOG*", "LICENSE*", "SECURITY.md",
-                "governance.yaml", "docs/**", "*.md",
+                "README*",
+                "AGENTS.md",
+                "CLAUDE.md",
+                "CHANGELOG*",
+                "LICENSE*",
+                "SECURITY.md",
+                "governance.yaml",
+                "docs/**",
+                "*.md",
             ],
             &["git diff --check"],
         ),
@@ -214,9 +221,22 @@ pub fn default_departments() -> Vec<Department> {
             "工程部",
             "Engineering and tooling: build, CI, scripts, dependencies.",
             &[
-                ".ci/**", ".github/**", "tools/**", "scripts/**", "Makefile", "Dockerfile*",
-                "Cargo.toml", "Cargo.lock", "package.json", "package-lock.json", "pnpm-lock.yaml",
-                "pyproject.toml", "requirements*.txt", "*.toml", "*.yml", "*.yaml",
+                ".ci/**",
+                ".github/**",
+                "tools/**",
+                "scripts/**",
+                "Makefile",
+                "Dockerfile*",
+                "Cargo.toml",
+                "Cargo.lock",
+                "package.json",
+                "package-lock.json",
+                "pnpm-lock.yaml",
+                "pyproject.toml",
+                "requirements*.txt",
+                "*.toml",
+                "*.yml",
+                "*.yaml",
             ],
             &["git diff --check"],
         ),
@@ -225,9 +245,24 @@ pub fn default_departments() -> Vec<Department> {
             "领域部",
             "Domain code: the product's source and its tests.",
             &[
-                "src/**", "lib/**", "app/**", "apps/**", "packages/**", "crates/**", "tests/**",
-                "*.rs", "*.py", "*.go", "*.ts", "*.tsx", "*.js", "*.jsx", "*.java", "*.c",
-                "*.h", "*.cpp",
+                "src/**",
+                "lib/**",
+                "app/**",
+                "apps/**",
+                "packages/**",
+                "crates/**",
+                "tests/**",
+                "*.rs",
+                "*.py",
+                "*.go",
+                "*.ts",
+                "*.tsx",
+                "*.js",
+                "*.jsx",
+                "*.java",
+                "*.c",
+                "*.h",
+                "*.cpp",
             ],
             &["git diff --check"],
         ),
@@ -396,9 +431,8 @@ impl Config {
         };
         let agent_command = match env.get("CODEX_GOVERNANCE_AGENT_COMMAND") {
             Some(v) => {
-                let words = shell_words::split(v).map_err(|e| {
-                    env_error("CODEX_GOVERNANCE_AGENT_COMMAND", v, &e.to_string())
-                })?;
+                let words = shell_words::split(v)
+                    .map_err(|e| env_error("CODEX_GOVERNANCE_AGENT_COMMAND", v, &e.to_string()))?;
                 if words.is_empty() {
                     return Err(env_error("CODEX_GOVERNANCE_AGENT_COMMAND", v, "is empty"));
                 }
@@ -498,7 +532,11 @@ fn env_error(name: &str, value: &str, message: &str) -> ConfigError {
 fn parse_positive(value: &str, name: &str) -> Result<u64, ConfigError> {
     match value.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(env_error(name, value, "must be a whole number of at least 1")),
+        _ => Err(env_error(
+            name,
+            value,
+            "must be a whole number of at least 1",
+        )),
     }
 }
 
@@ -534,7 +572,11 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
             Err(ConfigError::Malformed {
                 file: file.into(),
                 line,
-                key: if key == "." { "(top level)".into() } else { key },
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
                 message,
             })
         }
@@ -579,10 +621,16 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.departments.len(), 1);
         assert_eq!(cfg.departments[0].verify, ["git status --short"]);
-        assert_eq!(cfg.risk_rules[0].allow_pattern.as_deref(), Some(".env.example"));
+        assert_eq!(
+            cfg.risk_rules[0].allow_pattern.as_deref(),
+            Some(".env.example")
+        );
         assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
         assert!(cfg.warnings.iter().any(|w| w.contains("version")));
-        assert!(cfg.warnings.iter().any(|w| w.contains("departments.zhilibu.owner")));
+        assert!(cfg
+            .warnings
+            .iter()
+            .any(|w| w.contains("departments.zhilibu.owner")));
     }
 
     #[test]
@@ -591,7 +639,8 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("governance.yaml:2:"), "{text}");
         assert!(text.contains("launcher.max_departments"), "{text}");
-        let err = load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap_err();
+        let err =
+            load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap_err();
         assert!(err.to_string().contains("risk_rules[0].level"), "{err}");
         let err = load_text("departments: [unclosed\n").unwrap_err();
         assert!(matches!(err, ConfigError::Malformed { .. }), "{err}");

@@ -54,6 +54,7 @@ pub struct Launcher {
     /// Serializes queue pumps so two releases never over-start.
     pub(crate) pump_lock: tokio::sync::Mutex<()>,
     pub(crate) mailbox: crate::mailbox::MailboxRuntime,
+    pub(crate) status_cache: crate::sessions::view::StatusCache,
     /// The runtime background work runs on, for threads that are not on it.
     runtime: OnceLock<tokio::runtime::Handle>,
 }
@@ -85,6 +86,7 @@ impl Launcher {
             pump_lock: tokio::sync::Mutex::new(()),
             mailbox: Default::default(),
             runtime: OnceLock::new(),
+            status_cache: Default::default(),
         });
         launcher.recover()?;
         Ok(launcher)

@@ -10,7 +10,11 @@ use codex_governance::report::{self, Mode};
 use codex_governance::{audit, mailbox, web};
 
 #[derive(Parser)]
-#[command(name = "codex-governance", version, about = "Govern a team of coding agents from the root of a Git repository")]
+#[command(
+    name = "codex-governance",
+    version,
+    about = "Govern a team of coding agents from the root of a Git repository"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -19,7 +19,9 @@ impl Launcher {
     pub fn inbox_view(&self, id: &str, peek: bool) -> LResult<Value> {
         let z = self.require_session(id)?;
         if !z.is_zhongshu() {
-            return Err(LauncherError::BadRequest(format!("{id} is not a Zhongshu session")));
+            return Err(LauncherError::BadRequest(format!(
+                "{id} is not a Zhongshu session"
+            )));
         }
         let marked = if peek {
             0
@@ -36,7 +38,10 @@ impl Launcher {
             })?
         };
         if marked > 0 {
-            self.store.notify("results_read", json!({"parent_session_id": id, "count": marked}));
+            self.store.notify(
+                "results_read",
+                json!({"parent_session_id": id, "count": marked}),
+            );
         }
         let view = self.store.read(|s| {
             let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
@@ -93,10 +98,21 @@ impl Launcher {
         self.deliver_notice(zhongshu_id, &text, keys.len()).await;
     }
 
-    async fn deliver_notice(self: &Arc<Self>, zhongshu_id: &str, text: &str, results: usize) -> String {
-        let running = self.session(zhongshu_id).map(|z| z.is_running()).unwrap_or(false);
+    async fn deliver_notice(
+        self: &Arc<Self>,
+        zhongshu_id: &str,
+        text: &str,
+        results: usize,
+    ) -> String {
+        let running = self
+            .session(zhongshu_id)
+            .map(|z| z.is_running())
+            .unwrap_or(false);
         let (status, error) = match self.pty(zhongshu_id).filter(|_| running) {
-            None => ("skipped", Some("Zhongshu session is not running".to_string())),
+            None => (
+                "skipped",
+                Some("Zhongshu session is not running".to_string()),
+            ),
             Some(pty) => {
                 let text = text.to_string();
                 match tokio::task::spawn_blocking(move || pty.paste_line(&text)).await {
@@ -157,17 +173,26 @@ impl Launcher {
             }
         });
         if session.is_running() {
-            if let Err(e) = self.close_session(session_id, "mailbox_report_received").await {
+            if let Err(e) = self
+                .close_session(session_id, "mailbox_report_received")
+                .await
+            {
                 tracing::warn!("auto-close {session_id}: {e}");
             }
         }
     }
 
     /// `POST /api/restart_zhongshu_session`.
-    pub async fn restart_zhongshu(self: &Arc<Self>, id: &str, model: Option<&str>) -> LResult<Value> {
+    pub async fn restart_zhongshu(
+        self: &Arc<Self>,
+        id: &str,
+        model: Option<&str>,
+    ) -> LResult<Value> {
         let z = self.require_session(id)?;
         if !z.is_zhongshu() {
-            return Err(LauncherError::BadRequest(format!("{id} is not a Zhongshu session")));
+            return Err(LauncherError::BadRequest(format!(
+                "{id} is not a Zhongshu session"
+            )));
         }
         let (plan, results, children) = self.store.read(|s| {
             let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
@@ -215,9 +240,13 @@ impl Launcher {
         if z.is_running() && self.pty(id).is_some() {
             let prompt = render(id)?;
             self.session_input(id, &prompt).await?;
-            self.store
-                .audit_or_log("zhongshu_resumed", json!({"session_id": id, "inline": true}));
-            return Ok(json!({"resumed_inline": true, "session_id": id, "session": self.session_json(id)}));
+            self.store.audit_or_log(
+                "zhongshu_resumed",
+                json!({"session_id": id, "inline": true}),
+            );
+            return Ok(
+                json!({"resumed_inline": true, "session_id": id, "session": self.session_json(id)}),
+            );
         }
         // A new session, carrying the old plan and results (as read).
         let model = model.map(str::to_string).or(Some(z.model.clone()));
@@ -278,15 +307,30 @@ fn compose_notice(
             "[codex-governance] {} ({}) reported{}: {}",
             r.department,
             r.department_session_id,
-            if r.source == "launcher_fallback" { " (launcher fallback)" } else { "" },
+            if r.source == "launcher_fallback" {
+                " (launcher fallback)"
+            } else {
+                ""
+            },
             one_line(&r.summary, 300)
         )
     } else {
         let list: Vec<String> = results
             .iter()
-            .map(|r| format!("{} ({}): {}", r.department, r.department_session_id, one_line(&r.summary, 80)))
+            .map(|r| {
+                format!(
+                    "{} ({}): {}",
+                    r.department,
+                    r.department_session_id,
+                    one_line(&r.summary, 80)
+                )
+            })
             .collect();
-        format!("[codex-governance] {} results: {}", results.len(), list.join("; "))
+        format!(
+            "[codex-governance] {} results: {}",
+            results.len(),
+            list.join("; ")
+        )
     };
     text.push_str(&format!(
         " | risks: {risks} | departments done {done}, running {running}, queued {queued} | inbox: {url}/api/zhongshu_inbox?id={zhongshu_id}&peek=1"
@@ -353,7 +397,12 @@ mod tests {
         let r = result("fixed the parser\nand tests");
         let n = compose_notice("http://127.0.0.1:1", "zhongshu-1", &[&r], 2, 0, 1);
         assert!(n.contains("lingyubu") && n.contains("fixed the parser and tests"));
-        assert!(n.contains("risks: 1") && n.contains("queued 1") && n.contains("peek=1") && n.contains("next: merge"));
+        assert!(
+            n.contains("risks: 1")
+                && n.contains("queued 1")
+                && n.contains("peek=1")
+                && n.contains("next: merge")
+        );
         assert!(!n.contains('\n'));
     }
 }

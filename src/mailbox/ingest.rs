@@ -84,14 +84,14 @@ impl Launcher {
             Err(_) => return outcome,
         };
         names.sort();
-        let known = self.store.read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
+        let known = self
+            .store
+            .read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
         let mut accepted = Vec::new();
         for (name, path) in names {
             let verdict = match known {
                 Some(true) => self.judge(zhongshu_id, &name, &path, seen),
-                _ => Verdict::Reject(format!(
-                    "{zhongshu_id} is not a known Zhongshu session"
-                )),
+                _ => Verdict::Reject(format!("{zhongshu_id} is not a known Zhongshu session")),
             };
             match verdict {
                 Verdict::Accept(report) => {
@@ -177,11 +177,7 @@ impl Launcher {
     }
 
     /// Required fields, types and ids; the result to register.
-    fn validate(
-        &self,
-        zhongshu_id: &str,
-        obj: &Map<String, Value>,
-    ) -> Result<TaskResult, String> {
+    fn validate(&self, zhongshu_id: &str, obj: &Map<String, Value>) -> Result<TaskResult, String> {
         let text = |key: &str| -> Result<Option<String>, String> {
             match obj.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -339,18 +335,31 @@ impl Launcher {
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.
-    fn reject(&self, zhongshu_id: &str, paths: &MailboxPaths, name: &str, path: &Path, reason: &str) {
+    fn reject(
+        &self,
+        zhongshu_id: &str,
+        paths: &MailboxPaths,
+        name: &str,
+        path: &Path,
+        reason: &str,
+    ) {
         if let Err(e) = fs::create_dir_all(&paths.rejected) {
             tracing::error!("mailbox: cannot create {}: {e}", paths.rejected.display());
             return;
         }
         let dest = unique_name(&paths.rejected, name, &mut HashSet::new());
-        let dest_name = dest.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let dest_name = dest
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let reason_path = paths.rejected.join(format!("{dest_name}.reason.json"));
         let body = json!({"error": reason, "file": name, "at": clock::now_rfc3339()});
         let written = crate::state::write_atomic(
             &reason_path,
-            serde_json::to_string_pretty(&body).unwrap_or_default().as_bytes(),
+            serde_json::to_string_pretty(&body)
+                .unwrap_or_default()
+                .as_bytes(),
         );
         if let Err(e) = written.and_then(|_| fs::rename(path, &dest)) {
             tracing::error!("mailbox: cannot reject {}: {e}", path.display());
@@ -375,7 +384,10 @@ impl Launcher {
             .exit_code
             .map(|c| c.to_string())
             .unwrap_or_else(|| "unknown".into());
-        let reason = session.ended_reason.clone().unwrap_or_else(|| "exited".into());
+        let reason = session
+            .ended_reason
+            .clone()
+            .unwrap_or_else(|| "exited".into());
         let result = TaskResult {
             report_id: session.id.clone(),
             parent_session_id: parent.clone(),
@@ -457,7 +469,13 @@ struct Registered {
 }
 
 /// Step 3 under the lock: idempotent by id, and by content hash for replays.
-fn register_one(s: &mut State, paths: &MailboxPaths, r: &Report, dest: &Path, now: &str) -> Registered {
+fn register_one(
+    s: &mut State,
+    paths: &MailboxPaths,
+    r: &Report,
+    dest: &Path,
+    now: &str,
+) -> Registered {
     let key = result_key(&r.result.parent_session_id, &r.result.report_id);
     if let Some(existing) = s.results.get(&key) {
         if existing.content_sha256.as_deref() == Some(r.hash.as_str()) {
@@ -484,8 +502,9 @@ fn register_one(s: &mut State, paths: &MailboxPaths, r: &Report, dest: &Path, no
     );
     // A real report replaces a fallback registered under another id.
     let dept = result.department_session_id.clone();
-    s.results
-        .retain(|k, x| *k == key || !(x.department_session_id == dept && x.source == "launcher_fallback"));
+    s.results.retain(|k, x| {
+        *k == key || !(x.department_session_id == dept && x.source == "launcher_fallback")
+    });
     s.results.insert(key.clone(), result.clone());
     if let Some(session) = s.sessions.get_mut(&dept) {
         session.report_status = Some("reported".into());
@@ -517,7 +536,9 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     // No fsync: the state file is the durable record and a missing packet is
     // rewritten from it at start-up.
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-handoff").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-handoff")
+        .tempfile_in(dir)?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -527,7 +548,11 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
 fn move_unless_present(from: &Path, to: &Path) -> std::io::Result<()> {
     if to.exists() {
         // Already archived under this name by an earlier run: drop the duplicate copy.
-        return if from.exists() { fs::remove_file(from) } else { Ok(()) };
+        return if from.exists() {
+            fs::remove_file(from)
+        } else {
+            Ok(())
+        };
     }
     if let Some(dir) = to.parent() {
         fs::create_dir_all(dir)?;
@@ -560,7 +585,10 @@ pub fn parse(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("file is not UTF-8: {e}"))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!("report must be a JSON object, not {}", kind(&other))),
+        Ok(other) => Err(format!(
+            "report must be a JSON object, not {}",
+            kind(&other)
+        )),
         Err(e) => Err(format!("invalid JSON: {e}")),
     }
 }
@@ -579,7 +607,10 @@ fn string_list(key: &str, v: &Value) -> Result<Vec<String>, String> {
                 )),
             })
             .collect(),
-        other => Err(format!("{key} must be a list of strings, not {}", kind(other))),
+        other => Err(format!(
+            "{key} must be a list of strings, not {}",
+            kind(other)
+        )),
     }
 }
 

@@ -57,7 +57,10 @@ pub async fn start(launcher: &Arc<Launcher>) {
     }
     match watcher::watch(&launcher.paths.mailbox_root(), tx) {
         Ok(w) => *launcher.mailbox.watcher.lock().unwrap() = Some(w),
-        Err(e) => tracing::error!("mailbox: cannot watch {}: {e}", launcher.paths.mailbox_root().display()),
+        Err(e) => tracing::error!(
+            "mailbox: cannot watch {}: {e}",
+            launcher.paths.mailbox_root().display()
+        ),
     }
     launcher.restore_missing_packets();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -68,11 +71,7 @@ pub async fn start(launcher: &Arc<Launcher>) {
         s.sessions
             .values()
             .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
-            .filter(|x| {
-                !s.results
-                    .values()
-                    .any(|r| r.department_session_id == x.id)
-            })
+            .filter(|x| !s.results.values().any(|r| r.department_session_id == x.id))
             .map(|x| x.id.clone())
             .collect()
     });
@@ -97,7 +96,11 @@ pub fn department_exited(launcher: &Arc<Launcher>, id: &str) {
     let Some(parent) = launcher.session(id).and_then(|s| s.parent_session_id) else {
         return;
     };
-    if launcher.session(id).map(|s| s.has_reported()).unwrap_or(true) {
+    if launcher
+        .session(id)
+        .map(|s| s.has_reported())
+        .unwrap_or(true)
+    {
         return;
     }
     let launcher = Arc::clone(launcher);
@@ -115,12 +118,18 @@ pub fn department_exited(launcher: &Arc<Launcher>, id: &str) {
 
 async fn sync_scan(launcher: &Arc<Launcher>, zhongshu_id: &str) {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    launcher.mailbox.send(Job::Sync(zhongshu_id.to_string(), tx));
+    launcher
+        .mailbox
+        .send(Job::Sync(zhongshu_id.to_string(), tx));
     let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
 }
 
 /// Step 6 after a batch: close the reporting departments, pump, notify.
-pub(crate) fn after_results(launcher: &Arc<Launcher>, zhongshu_id: &str, registered: Vec<(String, String)>) {
+pub(crate) fn after_results(
+    launcher: &Arc<Launcher>,
+    zhongshu_id: &str,
+    registered: Vec<(String, String)>,
+) {
     let l = Arc::clone(launcher);
     let zid = zhongshu_id.to_string();
     launcher.spawn(async move {

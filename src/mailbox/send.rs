@@ -79,9 +79,27 @@ pub fn build_report(args: &SendArgs) -> anyhow::Result<Map<String, Value>> {
         }
     };
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| json!(v));
-    set("parent_session_id", args.parent.clone().or_else(|| env("CODEX_GOVERNANCE_PARENT_SESSION_ID")).map(Value::from));
-    set("department_session_id", args.session.clone().or_else(|| env("CODEX_GOVERNANCE_SESSION_ID")).map(Value::from));
-    set("department", args.department.clone().or_else(|| env("CODEX_GOVERNANCE_DEPARTMENT")).map(Value::from));
+    set(
+        "parent_session_id",
+        args.parent
+            .clone()
+            .or_else(|| env("CODEX_GOVERNANCE_PARENT_SESSION_ID"))
+            .map(Value::from),
+    );
+    set(
+        "department_session_id",
+        args.session
+            .clone()
+            .or_else(|| env("CODEX_GOVERNANCE_SESSION_ID"))
+            .map(Value::from),
+    );
+    set(
+        "department",
+        args.department
+            .clone()
+            .or_else(|| env("CODEX_GOVERNANCE_DEPARTMENT"))
+            .map(Value::from),
+    );
     set("summary", args.summary.clone().map(Value::from));
     set("changed_files", list(&args.changed_files));
     set("verifications_run", list(&args.verifications));
@@ -110,9 +128,19 @@ pub fn build_report(args: &SendArgs) -> anyhow::Result<Map<String, Value>> {
 /// Writes the report and returns the final path.
 pub fn send(args: SendArgs) -> anyhow::Result<PathBuf> {
     let report = build_report(&args)?;
-    let parent = report["parent_session_id"].as_str().unwrap_or_default().to_string();
-    let session = report["department_session_id"].as_str().unwrap_or_default().to_string();
-    let folder = match args.mailbox.clone().or_else(|| env("CODEX_GOVERNANCE_MAILBOX").map(PathBuf::from)) {
+    let parent = report["parent_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let session = report["department_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let folder = match args
+        .mailbox
+        .clone()
+        .or_else(|| env("CODEX_GOVERNANCE_MAILBOX").map(PathBuf::from))
+    {
         Some(f) => f,
         None => args
             .state_dir

@@ -149,9 +149,18 @@ mod tests {
     #[test]
     fn event_paths_map_to_folders() {
         let root = Path::new("/m");
-        assert_eq!(zhongshu_of(root, Path::new("/m/zhongshu-1/incoming/a.json")).as_deref(), Some("zhongshu-1"));
-        assert_eq!(zhongshu_of(root, Path::new("/m/zhongshu-1")).as_deref(), Some("zhongshu-1"));
-        assert_eq!(zhongshu_of(root, Path::new("/m/zhongshu-1/archive/a.json")), None);
+        assert_eq!(
+            zhongshu_of(root, Path::new("/m/zhongshu-1/incoming/a.json")).as_deref(),
+            Some("zhongshu-1")
+        );
+        assert_eq!(
+            zhongshu_of(root, Path::new("/m/zhongshu-1")).as_deref(),
+            Some("zhongshu-1")
+        );
+        assert_eq!(
+            zhongshu_of(root, Path::new("/m/zhongshu-1/archive/a.json")),
+            None
+        );
         assert_eq!(zhongshu_of(root, Path::new("/elsewhere/a.json")), None);
     }
 }

@@ -33,7 +33,7 @@ pub fn open(dir: &Path) -> Result<Repository, ReportError> {
     };
     let repo = match Repository::open_ext(dir, RepositoryOpenFlags::NO_SEARCH, &[] as &[&OsStr]) {
         Ok(repo) => repo,
-        Err(_) => {
+        Err(e) if e.code() == ErrorCode::NotFound => {
             let hint = Repository::discover(dir)
                 .ok()
                 .and_then(|r| r.workdir().map(|w| w.display().to_string()))
@@ -41,6 +41,8 @@ pub fn open(dir: &Path) -> Result<Repository, ReportError> {
                 .unwrap_or_default();
             return Err(not_a_repo(hint));
         }
+        // Anything else (unsafe ownership, a broken `.git`) is worth quoting.
+        Err(e) => return Err(not_a_repo(format!(" ({})", ReportError::from(e)))),
     };
     let Some(workdir) = repo.workdir() else {
         return Err(not_a_repo(

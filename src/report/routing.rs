@@ -76,13 +76,10 @@ impl Glob {
         }
     }
 
-    /// The literal start every matching path has (used to prune directory walks).
+    /// Text every matching path starts with (used to prune directory walks): the
+    /// pattern's leading literals, which the prefix rule's text also starts with.
     pub fn literal_start(&self) -> &str {
-        match &self.prefix {
-            // The prefix rule's text may be shorter than the fnmatch head (`a[b`).
-            Some(p) if p.len() < self.head.len() => p,
-            _ => &self.head,
-        }
+        &self.head
     }
 
     /// Whether `path` matches (fnmatch or the prefix rule).

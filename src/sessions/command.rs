@@ -102,10 +102,18 @@ mod tests {
 
     #[test]
     fn placeholders_fill_without_rescanning() {
-        let t: Vec<String> = ["codex", "-m", "{model}", "--cd", "{repo}", "{prompt}", "x{session_id}y"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let t: Vec<String> = [
+            "codex",
+            "-m",
+            "{model}",
+            "--cd",
+            "{repo}",
+            "{prompt}",
+            "x{session_id}y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let argv = build_argv(
             &t,
             &Placeholders {

@@ -33,8 +33,14 @@ mod tests {
     fn states() {
         let stale = Duration::from_secs(300);
         assert_eq!(heartbeat(true, None, stale).status, "unknown");
-        assert_eq!(heartbeat(true, Some(Instant::now()), stale).status, "active");
-        assert_eq!(heartbeat(false, Some(Instant::now()), stale).status, "exited");
+        assert_eq!(
+            heartbeat(true, Some(Instant::now()), stale).status,
+            "active"
+        );
+        assert_eq!(
+            heartbeat(false, Some(Instant::now()), stale).status,
+            "exited"
+        );
         let old = Instant::now() - Duration::from_secs(2);
         let hb = heartbeat(true, Some(old), Duration::from_secs(1));
         assert_eq!(hb.status, "stalled");

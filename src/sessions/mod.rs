@@ -138,9 +138,7 @@ impl Launcher {
             }
             SessionKind::Department => None,
         };
-        let parent_incoming = parent
-            .as_deref()
-            .map(|p| self.paths.mailbox(p).incoming);
+        let parent_incoming = parent.as_deref().map(|p| self.paths.mailbox(p).incoming);
 
         let prompt = match (&spec.prompt_override, &department) {
             (Some(p), _) => p.clone(),
@@ -272,7 +270,12 @@ impl Launcher {
             crate::mailbox::watch_zhongshu(self, &id);
         }
         let session = match self
-            .open_terminal(TerminalKind::CodexSession, Arc::clone(&pty), Some(id.clone()), title)
+            .open_terminal(
+                TerminalKind::CodexSession,
+                Arc::clone(&pty),
+                Some(id.clone()),
+                title,
+            )
             .await
         {
             Ok(_) => self.session(&id).unwrap_or(session),
@@ -358,10 +361,7 @@ impl Launcher {
 
     /// After an exit: owed fallback results, then the queue.
     async fn after_exit(self: &Arc<Self>, id: &str) {
-        let is_department = self
-            .session(id)
-            .map(|s| s.is_department())
-            .unwrap_or(false);
+        let is_department = self.session(id).map(|s| s.is_department()).unwrap_or(false);
         if is_department {
             crate::mailbox::department_exited(self, id);
         }
@@ -383,8 +383,10 @@ impl Launcher {
             } else {
                 self.record_exit(id, -1, Some("closed"));
             }
-            self.store
-                .audit_or_log("session_closed", json!({"session_id": id, "reason": reason}));
+            self.store.audit_or_log(
+                "session_closed",
+                json!({"session_id": id, "reason": reason}),
+            );
             self.after_exit(id).await;
         }
         if let Some(t) = session.browser_terminal_id.as_deref() {
@@ -397,7 +399,9 @@ impl Launcher {
     pub async fn session_input(self: &Arc<Self>, id: &str, input: &str) -> LResult<Session> {
         let session = self.require_session(id)?;
         if !session.is_running() {
-            return Err(LauncherError::Conflict(format!("session {id} is not running")));
+            return Err(LauncherError::Conflict(format!(
+                "session {id} is not running"
+            )));
         }
         let pty = self
             .pty(id)

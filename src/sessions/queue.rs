@@ -283,10 +283,17 @@ impl Launcher {
         let started = self.store.read(|s| {
             s.sessions
                 .values()
-                .find(|x| x.is_department() && x.parent_session_id.as_deref() == Some(&parent) && x.task == item.task && !s.queue.iter().any(|q| q.id == item.id))
+                .find(|x| {
+                    x.is_department()
+                        && x.parent_session_id.as_deref() == Some(&parent)
+                        && x.task == item.task
+                        && !s.queue.iter().any(|q| q.id == item.id)
+                })
                 .cloned()
         });
-        let still_queued = self.store.read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
+        let still_queued = self
+            .store
+            .read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
         match (still_queued, started) {
             (Some(q), _) => Ok(Dispatch::Queued(q)),
             (None, Some(s)) => Ok(Dispatch::Started(s)),
@@ -379,8 +386,9 @@ impl Launcher {
         if task.trim().is_empty() {
             return Err(LauncherError::BadRequest("task must not be empty".into()));
         }
-        let report = crate::report::build_report(&self.repo, &self.config, &crate::report::Mode::Worktree)
-            .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let report =
+            crate::report::build_report(&self.repo, &self.config, &crate::report::Mode::Worktree)
+                .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
         let report = serde_json::to_value(&report).unwrap_or_default();
         let mut assignments = Vec::new();
         for d in report["departments"].as_array().into_iter().flatten() {
@@ -434,7 +442,12 @@ fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
     out
 }
 
-fn queue_item(id: String, parent: Option<String>, a: &Assignment, index: Option<usize>) -> QueueItem {
+fn queue_item(
+    id: String,
+    parent: Option<String>,
+    a: &Assignment,
+    index: Option<usize>,
+) -> QueueItem {
     QueueItem {
         id,
         parent_session_id: parent,
@@ -482,7 +495,8 @@ fn mark_assignment(
     session_id: Option<String>,
     error: Option<String>,
 ) {
-    let (Some(parent), Some(index)) = (item.parent_session_id.as_deref(), item.assignment_index) else {
+    let (Some(parent), Some(index)) = (item.parent_session_id.as_deref(), item.assignment_index)
+    else {
         return;
     };
     if let Some(a) = s

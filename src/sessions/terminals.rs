@@ -60,7 +60,12 @@ impl Launcher {
             log_path: None,
         })?;
         let info = self
-            .open_terminal(TerminalKind::Interactive, Arc::clone(&pty), None, format!("Shell · {shell}"))
+            .open_terminal(
+                TerminalKind::Interactive,
+                Arc::clone(&pty),
+                None,
+                format!("Shell · {shell}"),
+            )
             .await;
         match info {
             Ok(info) => {

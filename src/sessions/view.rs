@@ -16,6 +16,13 @@ const PREVIEW_LINES: usize = 8;
 
 pub const API_VERSION: u32 = 8;
 
+/// The last `/api/status` body and what it was built from: rebuilt only when the
+/// state, the audit log, any PTY's output or the clock's second changed.
+#[derive(Default)]
+pub struct StatusCache {
+    entry: std::sync::Mutex<Option<([u64; 4], bytes::Bytes)>>,
+}
+
 impl Launcher {
     /// One session as the API shows it.
     pub fn session_view(&self, state: &State, session: &Session) -> Value {
@@ -57,7 +64,10 @@ impl Launcher {
             json!(terminal.map(|t| &t.title)),
         );
         if session.is_zhongshu() {
-            let children: Vec<&str> = state.children_of(&session.id).map(|c| c.id.as_str()).collect();
+            let children: Vec<&str> = state
+                .children_of(&session.id)
+                .map(|c| c.id.as_str())
+                .collect();
             obj.insert("child_department_ids".into(), json!(children));
             obj.insert(
                 "unread_result_count".into(),
@@ -71,6 +81,33 @@ impl Launcher {
             obj.insert("plan_status".into(), plan_status.into());
         }
         v
+    }
+
+    /// `GET /api/status` as JSON bytes, from the cache when nothing changed.
+    pub fn status_bytes(&self) -> bytes::Bytes {
+        let output: u64 = self
+            .live_ptys()
+            .iter()
+            .map(|(_, p)| p.total_output_bytes())
+            .sum();
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let key = [
+            self.store.version(),
+            self.store.audit_log().last_seq(),
+            output,
+            second,
+        ];
+        if let Some((k, body)) = self.status_cache.entry.lock().unwrap().as_ref() {
+            if *k == key {
+                return body.clone();
+            }
+        }
+        let body = bytes::Bytes::from(serde_json::to_vec(&self.status_view()).unwrap_or_default());
+        *self.status_cache.entry.lock().unwrap() = Some((key, body.clone()));
+        body
     }
 
     /// `GET /api/status`.

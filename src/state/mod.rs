@@ -68,6 +68,11 @@ impl Store {
         &self.audit
     }
 
+    /// A number that changes with every update (for caches of derived views).
+    pub fn version(&self) -> u64 {
+        self.state.lock().unwrap().1
+    }
+
     /// Reads the state under the lock.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.lock().unwrap().0)
@@ -91,7 +96,10 @@ impl Store {
 
     /// Appends an audit line and broadcasts it as an event.
     pub fn audit(&self, event: &str, fields: Value) -> Result<u64, StoreError> {
-        let entry = self.audit.append(event, fields).map_err(StoreError::Audit)?;
+        let entry = self
+            .audit
+            .append(event, fields)
+            .map_err(StoreError::Audit)?;
         let _ = self.events.send(Arc::new(Event {
             seq: entry.seq,
             event: event.to_string(),

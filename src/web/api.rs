@@ -86,7 +86,11 @@ async fn healthz() -> Response {
 }
 
 async fn status(State(l): L) -> Response {
-    Json(l.status_view()).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        l.status_bytes(),
+    )
+        .into_response()
 }
 
 async fn zhongshu_sessions(State(l): L) -> Response {
@@ -117,7 +121,10 @@ async fn zhongshu_inbox(State(l): L, p: Params) -> Response {
         Ok(id) => id,
         Err(r) => return r,
     };
-    let peek = matches!(q.get("peek").map(String::as_str), Some("1" | "true" | "yes"));
+    let peek = matches!(
+        q.get("peek").map(String::as_str),
+        Some("1" | "true" | "yes")
+    );
     reply(l.inbox_view(&id, peek))
 }
 

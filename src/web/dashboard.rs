@@ -43,7 +43,10 @@ async fn page(
         let cookie = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict");
         return (
             StatusCode::SEE_OTHER,
-            [(header::SET_COOKIE, cookie), (header::LOCATION, "/".to_string())],
+            [
+                (header::SET_COOKIE, cookie),
+                (header::LOCATION, "/".to_string()),
+            ],
         )
             .into_response();
     }

@@ -36,7 +36,11 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let missed = match last {
-        Some(seq) => l.store.audit_log().read_since(seq, 1000).unwrap_or_default(),
+        Some(seq) => l
+            .store
+            .audit_log()
+            .read_since(seq, 1000)
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let hello = Event::default()
@@ -106,9 +110,8 @@ async fn session_stream(
             .event("exit")
             .data(json!({"code": code}).to_string()))
     });
-    let stream: EventStream = Box::pin(
-        stream::once(async move { Ok(first) }).chain(stream::select(live, ended)),
-    );
+    let stream: EventStream =
+        Box::pin(stream::once(async move { Ok(first) }).chain(stream::select(live, ended)));
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

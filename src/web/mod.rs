@@ -8,6 +8,7 @@ mod api;
 pub use api::NotifyInput;
 mod dashboard;
 mod events;
+pub mod listener;
 pub mod security;
 
 use std::net::{IpAddr, SocketAddr};
@@ -63,7 +64,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         })?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            failure(StatusCode::BAD_REQUEST, &format!("body is not valid JSON: {e}"))
+            failure(
+                StatusCode::BAD_REQUEST,
+                &format!("body is not valid JSON: {e}"),
+            )
         })?;
         if !value.is_object() {
             return Err(failure(
@@ -151,15 +155,7 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
         let stop = async move {
             let _ = rx.wait_for(|v| *v).await;
         };
-        if let Err(e) = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
-        {
-            tracing::error!("server: {e}");
-        }
+        listener::serve(listener, app, stop, std::time::Duration::from_secs(2)).await;
     });
     write_launcher_file(&launcher, &url)?;
     launcher.store.audit_or_log(

@@ -60,7 +60,9 @@ impl Guard {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
             if !self.origins.iter().any(|o| *o == origin) {
-                return Some(format!("cross-origin requests are refused (Origin {origin:?})"));
+                return Some(format!(
+                    "cross-origin requests are refused (Origin {origin:?})"
+                ));
             }
         }
         match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -73,7 +75,10 @@ impl Guard {
 
     /// The token the request carries, from the bearer header or the cookie.
     fn presented_token<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(auth) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             return auth.strip_prefix("Bearer ").map(str::trim);
         }
         cookie_value(headers, COOKIE_NAME)
@@ -128,7 +133,13 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
             let json = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("application/json")
+                })
                 .unwrap_or(false);
             if !json {
                 return failure(
@@ -170,7 +181,10 @@ mod tests {
     #[test]
     fn cookie_parsing() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; codex_governance_token=xyz; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; codex_governance_token=xyz; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie_value(&h, COOKIE_NAME), Some("xyz"));
     }
 }
