@@ -540,6 +540,12 @@ fn parse_positive(value: &str, name: &str) -> Result<u64, ConfigError> {
     }
 }
 
+/// Parses `governance.yaml` text without loading anything else; Ok holds the warnings.
+/// Used by fuzzing and by tools that lint a file.
+pub fn check_yaml(file: &str, text: &str) -> Result<Vec<String>, ConfigError> {
+    parse_file(file, text).map(|(_, warnings)| warnings)
+}
+
 /// Parses the YAML text; unknown keys become warnings, anything malformed an error with line and key.
 fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);

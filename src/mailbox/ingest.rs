@@ -176,91 +176,44 @@ impl Launcher {
         }
     }
 
-    /// Required fields, types and ids; the result to register.
+    /// Fields checked, then the sessions they name; the result to register.
     fn validate(&self, zhongshu_id: &str, obj: &Map<String, Value>) -> Result<TaskResult, String> {
-        let text = |key: &str| -> Result<Option<String>, String> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("{key} must be a string, not {}", kind(other))),
-            }
-        };
-        let required = |key: &str| -> Result<String, String> {
-            match text(key)? {
-                Some(s) if !s.trim().is_empty() => Ok(s),
-                _ => Err(format!("{key} is required")),
-            }
-        };
-        let session_id = required("department_session_id")?;
-        check_id("department_session_id", &session_id)?;
-        let department = required("department")?;
-        check_id("department", &department)?;
-        let summary = required("summary")?;
-        if let Some(parent) = text("parent_session_id")? {
-            if parent != zhongshu_id {
-                return Err(format!(
-                    "parent_session_id {parent:?} does not name this mailbox's session {zhongshu_id}"
-                ));
-            }
-        }
-        let report_id = match text("report_id")? {
-            Some(id) => {
-                check_id("report_id", &id)?;
-                id
-            }
-            None => session_id.clone(),
-        };
-        let list = |keys: &[&str]| -> Result<Vec<String>, String> {
-            for key in keys {
-                match obj.get(*key) {
-                    None | Some(Value::Null) => continue,
-                    Some(v) => return string_list(key, v),
-                }
-            }
-            Ok(Vec::new())
-        };
-        let changed_files = list(&["changed_files", "files"])?;
-        let verifications_run = list(&["verifications_run", "verification"])?;
-        let verifications_skipped = list(&["verifications_skipped"])?;
-        let risks = list(&["risks"])?;
-        let next_action = text("next_action")?;
-        let needs_user_confirmation = match obj.get("needs_user_confirmation") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(format!(
-                    "needs_user_confirmation must be true or false, not {}",
-                    kind(other)
-                ))
-            }
-        };
+        let f = check_fields(zhongshu_id, obj)?;
         let session = self
             .store
-            .read(|s| s.sessions.get(&session_id).cloned())
-            .ok_or_else(|| format!("department_session_id {session_id} is not a known session"))?;
+            .read(|s| s.sessions.get(&f.session_id).cloned())
+            .ok_or_else(|| {
+                format!(
+                    "department_session_id {} is not a known session",
+                    f.session_id
+                )
+            })?;
         if session.parent_session_id.as_deref() != Some(zhongshu_id) {
             return Err(format!(
-                "session {session_id} is not a department of {zhongshu_id}"
+                "session {} is not a department of {zhongshu_id}",
+                f.session_id
             ));
         }
-        if session.department.as_deref() != Some(department.as_str()) {
+        if session.department.as_deref() != Some(f.department.as_str()) {
             return Err(format!(
-                "session {session_id} is the {} department, not {department}",
-                session.department.as_deref().unwrap_or("?")
+                "session {} is the {} department, not {}",
+                f.session_id,
+                session.department.as_deref().unwrap_or("?"),
+                f.department
             ));
         }
         Ok(TaskResult {
-            report_id,
+            report_id: f.report_id,
             parent_session_id: zhongshu_id.to_string(),
-            department_session_id: session_id,
-            department,
-            summary,
-            changed_files,
-            verifications_run,
-            verifications_skipped,
-            risks,
-            needs_user_confirmation,
-            next_action,
+            department_session_id: f.session_id,
+            department: f.department,
+            summary: f.summary,
+            changed_files: f.changed_files,
+            verifications_run: f.verifications_run,
+            verifications_skipped: f.verifications_skipped,
+            risks: f.risks,
+            needs_user_confirmation: f.needs_user_confirmation,
+            next_action: f.next_action,
             reported_at: clock::now_rfc3339(),
             source: "mailbox".into(),
             read: false,
@@ -461,6 +414,88 @@ impl Launcher {
     }
 }
 
+/// A report's fields, checked for presence, types and id syntax.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportFields {
+    pub session_id: String,
+    pub department: String,
+    pub summary: String,
+    pub report_id: String,
+    pub changed_files: Vec<String>,
+    pub verifications_run: Vec<String>,
+    pub verifications_skipped: Vec<String>,
+    pub risks: Vec<String>,
+    pub next_action: Option<String>,
+    pub needs_user_confirmation: bool,
+}
+
+/// Checks a parsed report against SPEC 8 without looking at any session.
+pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<ReportFields, String> {
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("{key} must be a string, not {}", kind(other))),
+        }
+    };
+    let required = |key: &str| -> Result<String, String> {
+        match text(key)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            _ => Err(format!("{key} is required")),
+        }
+    };
+    let session_id = required("department_session_id")?;
+    check_id("department_session_id", &session_id)?;
+    let department = required("department")?;
+    check_id("department", &department)?;
+    let summary = required("summary")?;
+    if let Some(parent) = text("parent_session_id")? {
+        if parent != zhongshu_id {
+            return Err(format!(
+                "parent_session_id {parent:?} does not name this mailbox's session {zhongshu_id}"
+            ));
+        }
+    }
+    let report_id = match text("report_id")? {
+        Some(id) => {
+            check_id("report_id", &id)?;
+            id
+        }
+        None => session_id.clone(),
+    };
+    let list = |keys: &[&str]| -> Result<Vec<String>, String> {
+        for key in keys {
+            match obj.get(*key) {
+                None | Some(Value::Null) => continue,
+                Some(v) => return string_list(key, v),
+            }
+        }
+        Ok(Vec::new())
+    };
+    let needs_user_confirmation = match obj.get("needs_user_confirmation") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(format!(
+                "needs_user_confirmation must be true or false, not {}",
+                kind(other)
+            ))
+        }
+    };
+    Ok(ReportFields {
+        changed_files: list(&["changed_files", "files"])?,
+        verifications_run: list(&["verifications_run", "verification"])?,
+        verifications_skipped: list(&["verifications_skipped"])?,
+        risks: list(&["risks"])?,
+        next_action: text("next_action")?,
+        needs_user_confirmation,
+        session_id,
+        department,
+        summary,
+        report_id,
+    })
+}
+
 /// How one report was registered.
 struct Registered {
     key: String,
@@ -656,6 +691,36 @@ mod tests {
         assert!(parse(b"\xff\xfe{\x00").unwrap_err().contains("UTF-16"));
         assert!(parse(b"\x00\x01\xff").is_err());
         assert!(parse(b"{\"a\":").unwrap_err().contains("invalid JSON"));
+    }
+
+    #[test]
+    fn fields_are_checked() {
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let ok = check_fields(
+            "zhongshu-1",
+            &obj(
+                json!({"department_session_id": "lingyubu-1", "department": "lingyubu",
+                        "summary": "s", "files": ["a"], "verification": "cargo test"}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok.report_id, "lingyubu-1");
+        assert_eq!(ok.changed_files, ["a"]);
+        assert_eq!(ok.verifications_run, ["cargo test"]);
+        let err = |v: Value| check_fields("zhongshu-1", &obj(v)).unwrap_err();
+        assert!(err(json!({"department": "x", "summary": "s"}))
+            .contains("department_session_id is required"));
+        assert!(
+            err(json!({"department_session_id": "../x", "department": "x", "summary": "s"}))
+                .contains("must match")
+        );
+        assert!(
+            err(json!({"department_session_id": "a", "department": "x", "summary": 3}))
+                .contains("summary must be a string")
+        );
+        assert!(err(json!({"department_session_id": "a", "department": "x", "summary": "s", "changed_files": {"a": 1}})).contains("changed_files"));
+        assert!(err(json!({"department_session_id": "a", "department": "x", "summary": "s", "parent_session_id": "zhongshu-2"})).contains("does not name"));
+        assert!(err(json!({"department_session_id": "a", "department": "x", "summary": "s", "needs_user_confirmation": "yes"})).contains("true or false"));
     }
 
     #[test]
