@@ -127,6 +127,13 @@
 
   const isRunning = (s) => s && s.status === "running";
 
+  /** A terminal URL as the launcher makes them (loopback http), else null. */
+  function terminalUrl(s) {
+    const url = s && s.browser_terminal_url;
+    if (typeof url !== "string") return null;
+    return /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\//.test(url) ? url : null;
+  }
+
   // ---------------------------------------------------------------- API
 
   class ApiError extends Error {
@@ -409,7 +416,10 @@
     const ds = st.department_sessions || [];
     const order = [];
     const placed = new Set();
-    for (const z of zs) {
+    // Zhongshu sessions with live work first (newest first), then the rest.
+    const live = (z) => isRunning(z) || ds.some((d) => d.parent_session_id === z.id && isRunning(d));
+    const groupsInOrder = [...zs.filter(live), ...zs.filter((z) => !live(z))];
+    for (const z of groupsInOrder) {
       order.push(z);
       placed.add(z.id);
       // departments in start order (the API lists newest first)
@@ -452,7 +462,7 @@
     updateHeartbeat(t.hb, s);
     t.root.dataset.status = s.status;
     t.root.dataset.kind = s.session_kind;
-    const url = s.browser_terminal_url;
+    const url = terminalUrl(s);
     if (url) {
       t.open.href = url;
       t.open.hidden = false;
@@ -482,7 +492,10 @@
           el("pre", { class: "slot-preview" }));
         t.body.appendChild(t.preview);
       }
-      setText($(".slot-preview", t.preview), s.transcript_preview || "(no output)");
+      const pre = $(".slot-preview", t.preview);
+      const before = pre.textContent;
+      setText(pre, s.transcript_preview || "(no output)");
+      if (pre.textContent !== before) pre.scrollTop = pre.scrollHeight; // show the end
     }
   }
 
@@ -705,11 +718,11 @@
       }
     }
     const running = isRunning(s);
-    r.btnContinue.disabled = !running;
+    r.btnContinue.hidden = !running;
     if (!running) r.continueForm.hidden = true;
     r.btnClose.hidden = !running;
-    if (s.browser_terminal_url) {
-      r.open.href = s.browser_terminal_url;
+    if (terminalUrl(s)) {
+      r.open.href = terminalUrl(s);
       r.open.hidden = false;
     } else {
       r.open.removeAttribute("href");
@@ -1304,15 +1317,21 @@
       role: "img",
       "aria-label": "timeline of sessions: start, report and exit",
     });
-    // time axis
-    const ticks = narrow ? 3 : 6;
-    for (let i = 0; i <= ticks; i++) {
-      const t = t0 + (span * i) / ticks;
+    // time axis: round steps (1 s … 1 h), at most a handful of labels
+    const maxTicks = narrow ? 3 : 7;
+    const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+    const step = (steps.find((st) => span / (st * 1000) <= maxTicks) || 86400) * 1000;
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
       const tx = x(t);
       root.appendChild(svg("line", { class: "tl-grid", x1: tx, x2: tx, y1: top - 4, y2: height - 4 }));
-      const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
-      root.appendChild(svg("text", { class: "tl-tick", x: tx, y: 12, "text-anchor": anchor }, clock(new Date(t).toISOString())));
+      if (tx < labelW + 20 || tx > width - 24) continue; // no label half off the picture
+      const d = new Date(t);
+      const label = step < 60000
+        ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false })
+        : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+      root.appendChild(svg("text", { class: "tl-tick", x: tx, y: 12, "text-anchor": "middle" }, label));
     }
+    root.appendChild(svg("line", { class: "tl-now", x1: x(now), x2: x(now), y1: top - 4, y2: height - 4 }));
     sessions.forEach((s, i) => {
       const y = top + i * rowH;
       const start = parseTime(s.started_at);

@@ -188,11 +188,18 @@ mod driver {
         /// Runs `script` (a function body; `arguments` holds `args`).
         pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
             let body = json!({"script": script, "args": args});
-            self.call("POST", &self.at("/execute/sync"), Some(body)).await
+            self.call("POST", &self.at("/execute/sync"), Some(body))
+                .await
         }
 
         /// Polls `script` until it returns something truthy.
-        pub async fn wait_js(&self, what: &str, script: &str, args: Vec<Value>, timeout: Duration) -> Value {
+        pub async fn wait_js(
+            &self,
+            what: &str,
+            script: &str,
+            args: Vec<Value>,
+            timeout: Duration,
+        ) -> Value {
             let deadline = tokio::time::Instant::now() + timeout;
             loop {
                 let v = self.js(script, args.clone()).await;
@@ -204,7 +211,10 @@ mod driver {
                 }
                 if tokio::time::Instant::now() >= deadline {
                     let page = self
-                        .js("return document.body ? document.body.innerText.slice(0, 4000) : ''", vec![])
+                        .js(
+                            "return document.body ? document.body.innerText.slice(0, 4000) : ''",
+                            vec![],
+                        )
                         .await;
                     if let Ok(png) = self.screenshot_png().await {
                         super::save_artifact("dashboard-failure.png", &png);
@@ -255,8 +265,12 @@ mod driver {
 
         pub async fn switch_to_frame(&self, css: &str) {
             let e = self.find(css).await;
-            self.call("POST", &self.at("/frame"), Some(json!({"id": e.reference()})))
-                .await;
+            self.call(
+                "POST",
+                &self.at("/frame"),
+                Some(json!({"id": e.reference()})),
+            )
+            .await;
         }
 
         pub async fn switch_to_parent(&self) {
@@ -282,26 +296,12 @@ mod driver {
             }
         }
 
-        /// A PNG of the whole page (beyond the viewport), else of the viewport.
+        /// A PNG of the viewport.
         pub async fn screenshot_png(&self) -> Result<Vec<u8>, String> {
-            let size = self
-                .js(
-                    "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight];",
-                    vec![],
-                )
-                .await;
-            let (w, h) = (size[0].as_f64().unwrap_or(1280.0), size[1].as_f64().unwrap_or(800.0));
-            let cdp = json!({"cmd": "Page.captureScreenshot", "params": {
-                "format": "png", "captureBeyondViewport": true, "fromSurface": true,
-                "clip": {"x": 0, "y": 0, "width": w, "height": h.min(6000.0), "scale": 1},
-            }});
-            let v = match self.try_call("POST", &self.at("/goog/cdp/execute"), Some(cdp)).await {
-                Ok(v) => v["data"].clone(),
-                Err(_) => self
-                    .try_call("GET", &self.at("/screenshot"), None)
-                    .await
-                    .map_err(|(s, v)| format!("screenshot failed ({s}): {v}"))?,
-            };
+            let v = self
+                .try_call("GET", &self.at("/screenshot"), None)
+                .await
+                .map_err(|(s, v)| format!("screenshot failed ({s}): {v}"))?;
             Ok(base64_decode(v.as_str().ok_or("no screenshot data")?))
         }
 
@@ -356,19 +356,42 @@ pub fn save_artifact(name: &str, png: &[u8]) {
 
 /// Screenshots at 1280 px and (when `both`) 760 px wide, then back to 1280 px.
 async fn shoot(d: &Driver, name: &str, both: bool) {
-    // Let a just-triggered render and the terminals' fit settle.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let png = d.screenshot_png().await.expect("a screenshot");
+    let png = full_page(d, 1280).await;
     save_artifact(&format!("dashboard-{name}-1280.png"), &png);
     if both {
-        d.set_size(760, 1000).await;
-        wait_layout(d, 760).await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let png = d.screenshot_png().await.expect("a screenshot");
+        let png = full_page(d, 760).await;
         save_artifact(&format!("dashboard-{name}-760.png"), &png);
-        d.set_size(1280, 1000).await;
-        wait_layout(d, 1280).await;
     }
+    d.set_size(1280, 1000).await;
+    wait_layout(d, 1280).await;
+}
+
+/// The whole page: the window is made as tall as the page (so the terminals'
+/// frames are painted too), scrolled to the top, and captured.
+async fn full_page(d: &Driver, width: u32) -> Vec<u8> {
+    d.set_size(width, 1000).await;
+    wait_layout(d, width).await;
+    // Let the layout and the terminals' fit settle after the resize.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let height = d
+        .js("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .as_u64()
+        .unwrap_or(1000)
+        .clamp(600, 7000) as u32;
+    d.set_size(width, height).await;
+    let inner = d
+        .js("return window.innerHeight;", vec![])
+        .await
+        .as_u64()
+        .unwrap_or(0) as u32;
+    if inner < height {
+        d.set_size(width, (2 * height).saturating_sub(inner).min(7200))
+            .await;
+    }
+    d.js("window.scrollTo(0, 0);", vec![]).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    d.screenshot_png().await.expect("a screenshot")
 }
 
 async fn wait_layout(d: &Driver, width: u32) {
@@ -385,7 +408,8 @@ async fn wait_layout(d: &Driver, width: u32) {
 // Page queries
 
 const COUNT: &str = "return document.querySelectorAll(arguments[0]).length;";
-const TEXT: &str = "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
+const TEXT: &str =
+    "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
 
 async fn count(d: &Driver, css: &str) -> u64 {
     d.js(COUNT, vec![json!(css)]).await.as_u64().unwrap_or(0)
@@ -410,8 +434,13 @@ async fn wait_count(d: &Driver, what: &str, css: &str, n: u64) {
 }
 
 async fn wait_present(d: &Driver, what: &str, css: &str) {
-    d.wait_js(what, "return !!document.querySelector(arguments[0]);", vec![json!(css)], WAIT)
-        .await;
+    d.wait_js(
+        what,
+        "return !!document.querySelector(arguments[0]);",
+        vec![json!(css)],
+        WAIT,
+    )
+    .await;
 }
 
 async fn wait_text(d: &Driver, what: &str, css: &str, needle: &str) -> String {
@@ -435,7 +464,11 @@ async fn assert_no_injected_markup(d: &Driver, when: &str) {
             vec![],
         )
         .await;
-    assert_eq!(imgs, json!([0, false]), "{when}: an <img> was created from text");
+    assert_eq!(
+        imgs,
+        json!([0, false]),
+        "{when}: an <img> was created from text"
+    );
     assert_eq!(d.open_alert().await, None, "{when}: an alert fired");
 }
 
@@ -463,9 +496,14 @@ async fn wait_terminal_text(d: &Driver, session: &str, needle: &str) -> String {
             break s.to_string();
         }
         if tokio::time::Instant::now() >= deadline {
-            let all = d.js(&format!("return (() => {{ {BUFFER_TEXT} }})();"), vec![]).await;
+            let all = d
+                .js(&format!("return (() => {{ {BUFFER_TEXT} }})();"), vec![])
+                .await;
             d.switch_to_parent().await;
-            panic!("timed out waiting for {needle:?} in the terminal of {session}; it shows:\n{}", all.as_str().unwrap_or(""));
+            panic!(
+                "timed out waiting for {needle:?} in the terminal of {session}; it shows:\n{}",
+                all.as_str().unwrap_or("")
+            );
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     };
@@ -546,7 +584,11 @@ fn build_history(path: &Path) {
     let repo = git2::Repository::open(path).unwrap();
     write(".gitignore", ".tmp/\n");
     write("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
-    commit(&repo, &[".gitignore", "README.md", "governance.yaml", "src/lib.rs"], "first");
+    commit(
+        &repo,
+        &[".gitignore", "README.md", "governance.yaml", "src/lib.rs"],
+        "first",
+    );
     write("docs/second.md", "# Second\n");
     commit(&repo, &["docs/second.md"], "second");
     // worktree changes
@@ -575,25 +617,46 @@ async fn plan_of(api: &support::Api, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_end_to_end() {
+    let _ = std::fs::remove_file(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts/dashboard-failure.png"),
+    );
     let scene = Scene::new();
     let launcher = InProcess::start(&scene.repo).await;
     let api = launcher.api.clone();
     let d = Driver::start(1280, 1000).await;
 
     // -- open the printed URL: the token becomes a cookie and leaves the address bar
-    d.goto(&format!("{}/?token={}", launcher.url, launcher.token)).await;
+    d.goto(&format!("{}/?token={}", launcher.url, launcher.token))
+        .await;
     let location = d.js("return location.href;", vec![]).await;
-    assert_eq!(location, json!(format!("{}/", launcher.url)), "the token left the URL");
+    assert_eq!(
+        location,
+        json!(format!("{}/", launcher.url)),
+        "the token left the URL"
+    );
     wait_text(&d, "the live indicator", "#conn", "live").await;
     wait_count(&d, "the model choices", "#model option", 2).await;
     assert_eq!(
-        d.js("return document.querySelector('#model').value;", vec![]).await,
+        d.js("return document.querySelector('#model').value;", vec![])
+            .await,
         json!("gpt-5.5"),
         "the default model is zhongshu_model"
     );
-    wait_present(&d, "the worktree report", "#report[data-mode=\"worktree\"] .dept-card").await;
-    assert_eq!(count(&d, ".slot.empty").await, 4, "four empty slots before any session");
-    assert!(text(&d, "#grid").await.contains("Empty slot"), "empty slots say so");
+    wait_present(
+        &d,
+        "the worktree report",
+        "#report[data-mode=\"worktree\"] .dept-card",
+    )
+    .await;
+    assert_eq!(
+        count(&d, ".slot.empty").await,
+        4,
+        "four empty slots before any session"
+    );
+    assert!(
+        text(&d, "#grid").await.contains("Empty slot"),
+        "empty slots say so"
+    );
     shoot(&d, "empty", true).await;
 
     // -- start a Zhongshu session from the form, with a hostile task and model gpt-5.4
@@ -611,12 +674,18 @@ async fn the_dashboard_end_to_end() {
             ]
         }),
     );
-    let task1 = format!("Tidy the docs {HOSTILE} and fix the answer [[fake-agent: --plan-file {plan1}]]");
+    let task1 =
+        format!("Tidy the docs {HOSTILE} and fix the answer [[fake-agent: --plan-file {plan1}]]");
     d.type_into("#task", &task1).await;
     d.click("#model option[value=\"gpt-5.4\"]").await;
     d.click("#start-zhongshu").await;
 
-    wait_present(&d, "the Zhongshu row", ".session-row[data-id=\"zhongshu-1\"]").await;
+    wait_present(
+        &d,
+        "the Zhongshu row",
+        ".session-row[data-id=\"zhongshu-1\"]",
+    )
+    .await;
     let z1 = api.session("zhongshu-1").await;
     assert_eq!(z1["model"], "gpt-5.4", "the chosen model was used");
     assert_eq!(z1["task"], json!(task1), "the task arrived unchanged");
@@ -629,7 +698,8 @@ async fn the_dashboard_end_to_end() {
     .await;
     assert!(shown.contains(HOSTILE), "{shown}");
     assert_eq!(
-        d.js("return document.querySelector('#task').value;", vec![]).await,
+        d.js("return document.querySelector('#task').value;", vec![])
+            .await,
         json!(""),
         "the form was cleared"
     );
@@ -639,16 +709,30 @@ async fn the_dashboard_end_to_end() {
     wait_count(&d, "the dispatched plan", "#plan .plan-assignment", 3).await;
     assert!(text(&d, "#plan").await.contains("dispatched"));
     assert_eq!(
-        d.js("return document.querySelector('#focus').value;", vec![]).await,
+        d.js("return document.querySelector('#focus').value;", vec![])
+            .await,
         json!("zhongshu-1"),
         "the newest Zhongshu is in focus"
     );
 
     // -- two departments in the grid, the third queued
-    wait_present(&d, "zhilibu-1 in the grid", ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame").await;
-    wait_present(&d, "gongchengbu-1 in the grid", ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame").await;
+    wait_present(
+        &d,
+        "zhilibu-1 in the grid",
+        ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame",
+    )
+    .await;
+    wait_present(
+        &d,
+        "gongchengbu-1 in the grid",
+        ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame",
+    )
+    .await;
     wait_count(&d, "one queued assignment", "#queue .queue-item", 1).await;
-    assert!(text(&d, "#queue").await.contains("lingyubu"), "lingyubu waits in the queue");
+    assert!(
+        text(&d, "#queue").await.contains("lingyubu"),
+        "lingyubu waits in the queue"
+    );
     let status = api.status().await;
     assert_eq!(status["queue"].as_array().map(Vec::len), Some(1));
     let order = d
@@ -664,7 +748,11 @@ async fn the_dashboard_end_to_end() {
     );
     for id in ["zhongshu-1", "zhilibu-1", "gongchengbu-1"] {
         let url = api.session(id).await["browser_terminal_url"].clone();
-        assert!(url.as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:")), "{id}: {url}");
+        assert!(
+            url.as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+            "{id}: {url}"
+        );
         let src = d
             .js(
                 "return document.querySelector(`.slot[data-session=\"${arguments[0]}\"] iframe`).getAttribute('src');",
@@ -680,13 +768,24 @@ async fn the_dashboard_end_to_end() {
     wait_terminal_text(&d, "gongchengbu-1", "GATE gongchengbu-1 waiting").await;
     wait_terminal_text(&d, "zhongshu-1", "FAKE_AGENT_PLAN_STATUS 200").await;
     // heartbeat and title bar
-    wait_text(&d, "a heartbeat", ".slot[data-session=\"zhilibu-1\"] .hb", "active").await;
-    assert!(text(&d, ".slot[data-session=\"zhilibu-1\"] .badge").await.contains("running"));
+    wait_text(
+        &d,
+        "a heartbeat",
+        ".slot[data-session=\"zhilibu-1\"] .hb",
+        "active",
+    )
+    .await;
+    assert!(text(&d, ".slot[data-session=\"zhilibu-1\"] .badge")
+        .await
+        .contains("running"));
     // responsive grid: 2×2 at 1280 px, one column at 760 px
     let geometry = "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return [s[0].left, s[0].top, s[1].left, s[1].top];";
     let g = d.js(geometry, vec![]).await;
-    assert!(g[0].as_f64() < g[2].as_f64() && g[1] == g[3], "2 columns at 1280 px: {g}");
-    shoot(&d, "running", false).await;
+    assert!(
+        g[0].as_f64() < g[2].as_f64() && g[1] == g[3],
+        "2 columns at 1280 px: {g}"
+    );
+    shoot(&d, "running", true).await;
     d.set_size(760, 1000).await;
     wait_layout(&d, 760).await;
     d.wait_js(
@@ -696,15 +795,22 @@ async fn the_dashboard_end_to_end() {
         WAIT,
     )
     .await;
-    let overflow = d.js("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await;
-    assert!(overflow.as_f64().unwrap_or(1.0) <= 0.0, "no horizontal scrolling at 760 px: {overflow}");
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    save_artifact("dashboard-running-760.png", &d.screenshot_png().await.unwrap());
+    let overflow = d
+        .js(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_f64().unwrap_or(1.0) <= 0.0,
+        "no horizontal scrolling at 760 px: {overflow}"
+    );
     d.set_size(1280, 1000).await;
     wait_layout(&d, 1280).await;
 
     // -- continue: type into the Zhongshu session from its row
-    d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue").await;
+    d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue")
+        .await;
     d.type_into(
         ".session-row[data-id=\"zhongshu-1\"] .continue-input",
         &format!("hello from the dashboard{ENTER}"),
@@ -715,9 +821,19 @@ async fn the_dashboard_end_to_end() {
 
     // -- zhilibu-1 works and reports; the queued lingyubu-1 starts
     scene.release("zhilibu-1");
-    wait_present(&d, "the queued department in the grid", ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame").await;
+    wait_present(
+        &d,
+        "the queued department in the grid",
+        ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame",
+    )
+    .await;
     wait_count(&d, "an empty queue", "#queue .queue-item", 0).await;
-    wait_present(&d, "zhilibu-1 shown as exited", ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]").await;
+    wait_present(
+        &d,
+        "zhilibu-1 shown as exited",
+        ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]",
+    )
+    .await;
     wait_terminal_text(&d, "lingyubu-1", "GATE lingyubu-1 waiting").await;
 
     // -- timeline: one row per session
@@ -728,30 +844,71 @@ async fn the_dashboard_end_to_end() {
         WAIT,
     )
     .await;
-    assert!(count(&d, "#timeline svg .tl-exit").await >= 1, "an exit marker for zhilibu-1");
+    assert!(
+        count(&d, "#timeline svg .tl-exit").await >= 1,
+        "an exit marker for zhilibu-1"
+    );
 
     // -- the report tabs
     let worktree = text(&d, "#report").await;
-    for needle in ["zhilibu", "README.md", "src/lib.rs", ".env", "notes.txt", "git diff --check", "REVIEW", "/home/alice"] {
-        assert!(worktree.contains(needle), "worktree report lacks {needle:?}: {worktree}");
+    for needle in [
+        "zhilibu",
+        "README.md",
+        "src/lib.rs",
+        ".env",
+        "notes.txt",
+        "git diff --check",
+        "REVIEW",
+        "/home/alice",
+    ] {
+        assert!(
+            worktree.contains(needle),
+            "worktree report lacks {needle:?}: {worktree}"
+        );
     }
-    assert!(count(&d, "#report .report-risks .risk-high").await >= 1, "a high risk for .env");
+    assert!(
+        count(&d, "#report .report-risks .risk-high").await >= 1,
+        "a high risk for .env"
+    );
     assert!(count(&d, "#report .report-preflight .violations .finding").await >= 1);
     assert!(count(&d, "#report .report-preflight .exceptions .finding").await >= 1);
-    assert!(text(&d, "#report .report-uncategorized").await.contains("notes.txt"));
+    assert!(text(&d, "#report .report-uncategorized")
+        .await
+        .contains("notes.txt"));
     d.click("#report .report-verify .copy-btn").await;
-    wait_text(&d, "the copy button to confirm", "#report .report-verify .copy-btn", "copied").await;
+    wait_text(
+        &d,
+        "the copy button to confirm",
+        "#report .report-verify .copy-btn",
+        "copied",
+    )
+    .await;
 
     d.click(".report-tab[data-mode=\"staged\"]").await;
     wait_present(&d, "the staged report", "#report[data-mode=\"staged\"]").await;
     let staged = text(&d, "#report").await;
     assert!(staged.contains("src/staged.rs"), "staged report: {staged}");
-    assert!(!staged.contains("notes.txt"), "untracked files are not staged: {staged}");
-    assert!(d.js("return document.querySelector('#report-base-form').hidden;", vec![]).await == json!(true));
+    assert!(
+        !staged.contains("notes.txt"),
+        "untracked files are not staged: {staged}"
+    );
+    assert!(
+        d.js(
+            "return document.querySelector('#report-base-form').hidden;",
+            vec![]
+        )
+        .await
+            == json!(true)
+    );
 
     d.click(".report-tab[data-mode=\"base\"]").await;
-    d.wait_js("the base ref input", "return !document.querySelector('#report-base-form').hidden;", vec![], WAIT)
-        .await;
+    d.wait_js(
+        "the base ref input",
+        "return !document.querySelector('#report-base-form').hidden;",
+        vec![],
+        WAIT,
+    )
+    .await;
     d.clear("#report-base").await;
     d.type_into("#report-base", "no-such-ref").await;
     d.click("#report-base-go").await;
@@ -759,15 +916,35 @@ async fn the_dashboard_end_to_end() {
         .await;
     d.clear("#report-base").await;
     d.type_into("#report-base", &format!("HEAD~1{ENTER}")).await;
-    wait_present(&d, "the base report", "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]").await;
+    wait_present(
+        &d,
+        "the base report",
+        "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]",
+    )
+    .await;
     let base = text(&d, "#report").await;
-    assert!(base.contains("docs/second.md"), "HEAD~1 shows the second commit: {base}");
+    assert!(
+        base.contains("docs/second.md"),
+        "HEAD~1 shows the second commit: {base}"
+    );
     assert!(base.contains("against HEAD~1"), "{base}");
-    assert!(d.js("return document.querySelector('#report-error').hidden;", vec![]).await == json!(true));
-    d.click("#report-panel").await;
+    assert!(
+        d.js(
+            "return document.querySelector('#report-error').hidden;",
+            vec![]
+        )
+        .await
+            == json!(true)
+    );
+    d.js("document.activeElement.blur();", vec![]).await;
     shoot(&d, "report-base", false).await;
     d.click(".report-tab[data-mode=\"worktree\"]").await;
-    wait_present(&d, "the worktree report again", "#report[data-mode=\"worktree\"]").await;
+    wait_present(
+        &d,
+        "the worktree report again",
+        "#report[data-mode=\"worktree\"]",
+    )
+    .await;
 
     // -- a second Zhongshu whose plan waits for confirmation
     let plan2 = plan_file(
@@ -783,20 +960,53 @@ async fn the_dashboard_end_to_end() {
             ]
         }),
     );
-    d.type_into("#task", &format!("Second task [[fake-agent: --plan-file {plan2}]]")).await;
+    d.type_into(
+        "#task",
+        &format!("Second task [[fake-agent: --plan-file {plan2}]]"),
+    )
+    .await;
     d.click("#start-zhongshu").await;
     wait_count(&d, "the plan to confirm", "#plan-form .plan-assignment", 3).await;
-    assert_eq!(d.js("return document.querySelector('#focus').value;", vec![]).await, json!("zhongshu-2"));
-    wait_text(&d, "the awaiting badge", ".session-row[data-id=\"zhongshu-2\"] .badge.plan", "awaits confirmation").await;
-    assert_eq!(plan_of(&api, "zhongshu-2").await["status"], "awaiting_confirmation");
+    assert_eq!(
+        d.js("return document.querySelector('#focus').value;", vec![])
+            .await,
+        json!("zhongshu-2")
+    );
+    wait_text(
+        &d,
+        "the awaiting badge",
+        ".session-row[data-id=\"zhongshu-2\"] .badge.plan",
+        "awaits confirmation",
+    )
+    .await;
+    assert_eq!(
+        plan_of(&api, "zhongshu-2").await["status"],
+        "awaiting_confirmation"
+    );
     // untick the second, edit the first's task, change the third's model
-    d.click(".plan-assignment[data-index=\"1\"] .pa-select").await;
+    d.click(".plan-assignment[data-index=\"1\"] .pa-select")
+        .await;
     d.clear(".plan-assignment[data-index=\"0\"] .pa-task").await;
-    d.type_into(".plan-assignment[data-index=\"0\"] .pa-task", "Z2 docs, edited in the dashboard").await;
-    d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]").await;
-    wait_text(&d, "the confirm button count", "#plan-confirm", "Start 2 ticked assignments").await;
+    d.type_into(
+        ".plan-assignment[data-index=\"0\"] .pa-task",
+        "Z2 docs, edited in the dashboard",
+    )
+    .await;
+    d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]")
+        .await;
+    wait_text(
+        &d,
+        "the confirm button count",
+        "#plan-confirm",
+        "Start 2 ticked assignments",
+    )
+    .await;
     // an SSE-driven refresh must not wipe the edits
-    api.post_ok("/api/session_input", &json!({"session_id": "zhongshu-1", "input": "poke"})).await;
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": "zhongshu-1", "input": "poke"}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         d.js("return [document.querySelector('.plan-assignment[data-index=\"0\"] .pa-task').value, document.querySelector('.plan-assignment[data-index=\"1\"] .pa-select').checked, document.querySelector('.plan-assignment[data-index=\"2\"] .pa-model').value];", vec![]).await,
@@ -805,7 +1015,13 @@ async fn the_dashboard_end_to_end() {
     );
     shoot(&d, "plan-confirm", true).await;
     d.click("#plan-confirm").await;
-    wait_count(&d, "the dispatched plan view", "#plan .plan-assignment.view", 3).await;
+    wait_count(
+        &d,
+        "the dispatched plan view",
+        "#plan .plan-assignment.view",
+        3,
+    )
+    .await;
     let plan = plan_of(&api, "zhongshu-2").await;
     assert_eq!(plan["status"], "dispatched", "{plan}");
     let a = &plan["assignments"];
@@ -817,7 +1033,13 @@ async fn the_dashboard_end_to_end() {
     assert_ne!(a[2]["status"], "skipped", "{plan}");
     assert!(text(&d, "#plan").await.contains("skipped"));
     // both slots are taken by zhongshu-1's departments: zhongshu-2's two wait
-    wait_count(&d, "zhongshu-2's two queued assignments", "#queue .queue-item", 2).await;
+    wait_count(
+        &d,
+        "zhongshu-2's two queued assignments",
+        "#queue .queue-item",
+        2,
+    )
+    .await;
     let queue = api.status().await["queue"].clone();
     let queued: Vec<&str> = queue
         .as_array()
@@ -826,9 +1048,18 @@ async fn the_dashboard_end_to_end() {
         .filter(|q| q["parent_session_id"] == "zhongshu-2")
         .map(|q| q["department"].as_str().unwrap())
         .collect();
-    assert_eq!(queued, ["zhilibu", "lingyubu"], "only the ticked assignments: {queue}");
     assert_eq!(
-        queue.as_array().unwrap().iter().find(|q| q["department"] == "zhilibu").unwrap()["task"],
+        queued,
+        ["zhilibu", "lingyubu"],
+        "only the ticked assignments: {queue}"
+    );
+    assert_eq!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["department"] == "zhilibu")
+            .unwrap()["task"],
         "Z2 docs, edited in the dashboard"
     );
     // the grid now leads with the newest Zhongshu
@@ -860,38 +1091,100 @@ async fn the_dashboard_end_to_end() {
     assert_no_injected_markup(&d, "after the departments ran").await;
 
     // -- close a session from its row (two clicks: arm, then confirm)
-    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close").await;
-    wait_text(&d, "the armed close button", ".session-row[data-id=\"zhongshu-2\"] .act-close", "Really close?").await;
-    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close").await;
-    api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited").await;
-    wait_present(&d, "zhongshu-2 shown as exited", ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]").await;
+    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
+        .await;
+    wait_text(
+        &d,
+        "the armed close button",
+        ".session-row[data-id=\"zhongshu-2\"] .act-close",
+        "Really close?",
+    )
+    .await;
+    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
+        .await;
+    api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited")
+        .await;
+    wait_present(
+        &d,
+        "zhongshu-2 shown as exited",
+        ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
+    )
+    .await;
 
     // -- the inbox: zhongshu-1's results land without a reload (needs mailbox ingestion)
     d.click("#focus option[value=\"zhongshu-1\"]").await;
-    wait_present(&d, "zhilibu's result in the inbox", ".inbox-result[data-department=\"zhilibu\"]").await;
+    wait_present(
+        &d,
+        "zhilibu's result in the inbox",
+        ".inbox-result[data-department=\"zhilibu\"]",
+    )
+    .await;
     let card = ".inbox-result[data-department=\"zhilibu\"]";
     let summary = text(&d, &format!("{card} .result-summary")).await;
-    assert!(summary.contains(HOSTILE), "the hostile summary is shown as text: {summary:?}");
+    assert!(
+        summary.contains(HOSTILE),
+        "the hostile summary is shown as text: {summary:?}"
+    );
     assert_no_injected_markup(&d, "after a hostile result summary").await;
     let body = text(&d, card).await;
-    for needle in ["README.md", "git diff --check", "docs may drift from code", "review the README wording", "mailbox", "zhilibu-1"] {
-        assert!(body.contains(needle), "the result card lacks {needle:?}: {body}");
+    for needle in [
+        "README.md",
+        "git diff --check",
+        "docs may drift from code",
+        "review the README wording",
+        "mailbox",
+        "zhilibu-1",
+    ] {
+        assert!(
+            body.contains(needle),
+            "the result card lacks {needle:?}: {body}"
+        );
     }
     let handoff = text(&d, &format!("{card} .result-handoff code")).await;
-    assert!(handoff.contains("handoff-") && handoff.ends_with(".md"), "handoff path {handoff:?}");
-    assert!(Path::new(&handoff).exists(), "the handoff packet exists: {handoff}");
-    assert_eq!(d.js("return document.querySelector(arguments[0]).dataset.read;", vec![json!(card)]).await, json!("false"));
-    wait_count(&d, "three results for zhongshu-1", "#inbox .inbox-result", 3).await;
-    assert!(count(&d, "#timeline svg .tl-report").await >= 3, "report markers on the timeline");
+    assert!(
+        handoff.contains("handoff-") && handoff.ends_with(".md"),
+        "handoff path {handoff:?}"
+    );
+    assert!(
+        Path::new(&handoff).exists(),
+        "the handoff packet exists: {handoff}"
+    );
+    assert_eq!(
+        d.js(
+            "return document.querySelector(arguments[0]).dataset.read;",
+            vec![json!(card)]
+        )
+        .await,
+        json!("false")
+    );
+    wait_count(
+        &d,
+        "three results for zhongshu-1",
+        "#inbox .inbox-result",
+        3,
+    )
+    .await;
+    assert!(
+        count(&d, "#timeline svg .tl-report").await >= 3,
+        "report markers on the timeline"
+    );
     shoot(&d, "inbox", true).await;
     d.click("#inbox-mark-read").await;
-    wait_count(&d, "every result read", "#inbox .inbox-result[data-read=\"true\"]", 3).await;
+    wait_count(
+        &d,
+        "every result read",
+        "#inbox .inbox-result[data-read=\"true\"]",
+        3,
+    )
+    .await;
     let inbox = api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await;
     assert_eq!(inbox["unread_count"], 0, "{inbox}");
 
     // -- resume the running Zhongshu: a resume prompt is typed into it
-    d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume").await;
-    d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]").await;
+    d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume")
+        .await;
+    d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]")
+        .await;
     d.wait_js(
         "the resume notice",
         "return Array.from(document.querySelectorAll('#toasts .toast-info')).some(t => /resume prompt|Resumed/.test(t.textContent));",
@@ -900,34 +1193,130 @@ async fn the_dashboard_end_to_end() {
     )
     .await;
 
-    // -- the launcher goes away: the page says so
-    let port = launcher.addr.port();
+    // -- the launcher goes away and comes back. An in-process server cannot drop
+    // the page's open event stream, so this part runs the real binary on the
+    // same state: open its URL, stop it (SIGTERM), then start it again.
     tokio::time::timeout(Duration::from_secs(30), launcher.stop())
         .await
-        .expect("the launcher stops while a dashboard is connected (an open /api/events stream must not block a graceful stop)");
+        .expect("the launcher stops while a dashboard is connected");
+    let port = free_port();
+    let mut first = Binary::start(&scene.repo.path, port);
+    d.goto(&format!("{}/?token={}", first.url, first.token))
+        .await;
+    wait_text(&d, "live on the binary", "#conn", "live").await;
+    wait_present(
+        &d,
+        "the sessions of the earlier launcher",
+        ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]",
+    )
+    .await;
+    first.stop();
     wait_text(&d, "the reconnecting indicator", "#conn", "reconnecting").await;
     shoot(&d, "reconnecting", false).await;
-    // a new launcher on the same port has a new token: the page says what to do
-    let again = codex_governance::web::serve(
-        codex_governance::web::ServeOptions {
-            repo: scene.repo.path.clone(),
-            host: "127.0.0.1".into(),
-            port,
-            state_dir: Some(scene.repo.state_dir()),
-        },
-        scene.repo.config(),
+    // back on the same port, with a new token: the page says what to do
+    let mut second = Binary::start(&scene.repo.path, port);
+    d.wait_js(
+        "the token banner",
+        "return !document.querySelector('#auth-banner').hidden;",
+        vec![],
+        WAIT,
     )
-    .await
-    .expect("the launcher restarts on the same port");
-    d.wait_js("the token banner", "return !document.querySelector('#auth-banner').hidden;", vec![], WAIT)
+    .await;
+    d.goto(&format!("{}/?token={}", second.url, second.token))
         .await;
-    d.goto(&format!("{}/?token={}", again.url, again.token)).await;
     wait_text(&d, "live again", "#conn", "live").await;
-    wait_present(&d, "the sessions after the restart", ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]").await;
+    assert!(
+        d.js(
+            "return document.querySelector('#auth-banner').hidden;",
+            vec![]
+        )
+        .await
+            == json!(true),
+        "the token banner went away"
+    );
+    wait_present(
+        &d,
+        "the sessions after the restart",
+        ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
+    )
+    .await;
     assert_no_injected_markup(&d, "at the end").await;
 
     d.quit().await;
-    tokio::time::timeout(Duration::from_secs(30), again.stop())
-        .await
-        .expect("the restarted launcher stops");
+    second.stop();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The real `codex-governance serve` on a fixed port.
+struct Binary {
+    child: std::process::Child,
+    url: String,
+    token: String,
+}
+
+impl Binary {
+    fn start(repo: &Path, port: u16) -> Binary {
+        use std::io::BufRead;
+        let mut child = support::base_command()
+            .args(["serve", "--repo"])
+            .arg(repo)
+            .args(["--port", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the launcher binary");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if line.starts_with("codex-governance listening on ") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = match rx.recv_timeout(WAIT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the launcher binary printed no ready line on port {port}");
+            }
+        };
+        let (url, token) = support::parse_ready_line(&line);
+        assert!(url.ends_with(&format!(":{port}")), "{url}");
+        Binary { child, url, token }
+    }
+
+    /// SIGTERM (the graceful stop), then wait for the exit.
+    fn stop(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.child.try_wait().expect("try_wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the launcher binary did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
