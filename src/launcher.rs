@@ -55,6 +55,8 @@ pub struct Launcher {
     pub(crate) pump_lock: tokio::sync::Mutex<()>,
     pub(crate) mailbox: crate::mailbox::MailboxRuntime,
     pub(crate) status_cache: crate::sessions::view::StatusCache,
+    /// Turns true when the launcher stops, ending long-lived streams.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// The runtime background work runs on, for threads that are not on it.
     runtime: OnceLock<tokio::runtime::Handle>,
 }
@@ -87,6 +89,7 @@ impl Launcher {
             mailbox: Default::default(),
             runtime: OnceLock::new(),
             status_cache: Default::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -189,8 +192,22 @@ impl Launcher {
         self.pump_queue().await;
     }
 
+    /// Resolves when the launcher begins to stop.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    }
+
     /// Graceful stop: terminate every session (SIGTERM, then SIGKILL), save, audit.
+    /// Marks the launcher as stopping: event and transcript streams end.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
     pub async fn shutdown(self: &Arc<Self>) {
+        self.begin_stop();
         let live = self.live_ptys();
         let mut waits = Vec::new();
         for (id, pty) in live {

@@ -62,7 +62,8 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
     let stream: EventStream = Box::pin(
         stream::once(async move { Ok(hello) })
             .chain(stream::iter(replay))
-            .chain(live),
+            .chain(live)
+            .take_until(l.stopped()),
     );
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -83,35 +84,39 @@ async fn session_stream(
         return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
     };
     let (scrollback, rx) = pty.subscribe();
-    let mut exit = pty.exit_watch();
     let first = Event::default()
         .event("output")
         .data(json!({"text": String::from_utf8_lossy(&scrollback)}).to_string());
-    let live = BroadcastStream::new(rx).filter_map(|item| async move {
-        match item {
-            Ok(chunk) => Some(Ok(Event::default()
-                .event("output")
-                .data(json!({"text": String::from_utf8_lossy(&chunk)}).to_string()))),
-            Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default()
-                .event("lagged")
-                .data(json!({"missed_chunks": n}).to_string()))),
+    let exited = {
+        let pty = Arc::clone(&pty);
+        async move {
+            pty.wait().await;
+            // The reader publishes the last output just after the exit.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    });
+    };
+    let live = BroadcastStream::new(rx)
+        .map(|item| match item {
+            Ok(chunk) => Ok(Event::default()
+                .event("output")
+                .data(json!({"text": String::from_utf8_lossy(&chunk)}).to_string())),
+            Err(BroadcastStreamRecvError::Lagged(n)) => Ok(Event::default()
+                .event("lagged")
+                .data(json!({"missed_chunks": n}).to_string())),
+        })
+        .take_until(exited);
     let ended = stream::once(async move {
-        let code = loop {
-            if let Some(code) = *exit.borrow_and_update() {
-                break code;
-            }
-            if exit.changed().await.is_err() {
-                break -1;
-            }
-        };
+        let code = pty.wait().await;
         Ok(Event::default()
             .event("exit")
             .data(json!({"code": code}).to_string()))
     });
-    let stream: EventStream =
-        Box::pin(stream::once(async move { Ok(first) }).chain(stream::select(live, ended)));
+    let stream: EventStream = Box::pin(
+        stream::once(async move { Ok(first) })
+            .chain(live)
+            .chain(ended)
+            .take_until(l.stopped()),
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

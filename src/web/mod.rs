@@ -103,6 +103,8 @@ pub struct Running {
 impl Running {
     /// Stops accepting, terminates sessions, saves and audits.
     pub async fn stop(self) {
+        // Streams end first so the server's drain does not wait for them.
+        self.launcher.begin_stop();
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         self.launcher.shutdown().await;
