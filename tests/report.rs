@@ -254,7 +254,16 @@ fn bad_base_is_refused_without_side_effects() {
     let repo = committed("", &["a.txt"]);
     let out = repo.path().join("x");
     let option = format!("--output={}", out.display());
-    for reference in [option.as_str(), "nonexistent", "-n", "", "HEAD~5"] {
+    let tmp_x_existed = Path::new("/tmp/x").exists();
+    for reference in [
+        "--output=/tmp/x",
+        option.as_str(),
+        "nonexistent",
+        "-n",
+        "",
+        "HEAD~5",
+        "HEAD..HEAD",
+    ] {
         let err =
             build_report(repo.path(), &repo.config(), &Mode::Base(reference.into())).unwrap_err();
         assert!(
@@ -266,6 +275,7 @@ fn bad_base_is_refused_without_side_effects() {
         assert!(!message.contains('\n'), "{message}");
     }
     assert!(!out.exists());
+    assert!(tmp_x_existed || !Path::new("/tmp/x").exists());
 }
 
 #[test]
@@ -514,6 +524,23 @@ fn json_shape_matches_the_spec() {
             "preflight",
         ])
     );
+    // Keys come out in the SPEC's order.
+    let text = serde_json::to_string(&repo.report(Mode::Worktree)).unwrap();
+    let order = [
+        "\"title\"",
+        "\"mode\"",
+        "\"base\"",
+        "\"changed_count\"",
+        "\"changed_paths\"",
+        "\"provinces\"",
+        "\"departments\"",
+        "\"uncategorized\"",
+        "\"risks\"",
+        "\"verify_commands\"",
+        "\"preflight\"",
+    ];
+    let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
     assert_eq!(json["mode"], "worktree");
     assert!(json["base"].is_null());
     assert_eq!(json["changed_count"], 3);
@@ -621,7 +648,7 @@ fn text_and_markdown_renderings() {
         "[high] secret_file (1): secrets",
         "Shangshu 尚书省",
         "docs 文档部",
-        "    ... and 4 more",
+        "    - ... and 4 more",
         "Suggested verification",
         "  - pytest -q",
         "portability_reference_scan: REVIEW",

@@ -46,6 +46,16 @@ pub enum ModeName {
     Base,
 }
 
+impl ModeName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModeName::Worktree => "worktree",
+            ModeName::Staged => "staged",
+            ModeName::Base => "base",
+        }
+    }
+}
+
 impl Mode {
     /// Reads `mode`/`base` as the CLI and `GET /api/report?mode=&base=` give them;
     /// empty strings count as absent, and a base alone means base mode.

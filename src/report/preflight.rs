@@ -47,6 +47,36 @@ pub enum Classification {
     Example,
 }
 
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "PASS",
+            Decision::Review => "REVIEW",
+        }
+    }
+}
+
+impl PatternKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatternKind::PosixHome => "POSIX_HOME",
+            PatternKind::MacUsers => "MAC_USERS",
+            PatternKind::WindowsDrive => "WINDOWS_DRIVE",
+            PatternKind::FileUri => "FILE_URI",
+            PatternKind::HomeShortcut => "HOME_SHORTCUT",
+        }
+    }
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Violation => "violation",
+            Classification::Example => "example",
+        }
+    }
+}
+
 /// One machine-local reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -397,6 +427,26 @@ mod tests {
         assert!(f.excerpt.contains("/home/me"), "{}", f.excerpt);
         assert!(f.excerpt.chars().count() <= EXCERPT_CHARS + 2);
         assert_eq!(f.column, 502);
+    }
+
+    #[test]
+    fn names_match_the_json() {
+        fn json<T: Serialize>(v: T) -> String {
+            serde_json::to_value(v)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+        for k in [PosixHome, MacUsers, WindowsDrive, FileUri, HomeShortcut] {
+            assert_eq!(json(k), k.as_str());
+        }
+        for c in [Violation, Example] {
+            assert_eq!(json(c), c.as_str());
+        }
+        for d in [Decision::Pass, Decision::Review] {
+            assert_eq!(json(d), d.as_str());
+        }
     }
 
     #[test]

@@ -6,61 +6,49 @@
 //! than sent to a terminal or a page, and code spans are fenced so a backtick in a
 //! file name cannot break out of them.
 
+use std::fmt::Write;
+
 use super::{PortabilityScan, Report, Risk};
-use crate::config::RiskLevel;
 
 /// Files shown per department (and paths per risk rule) before "... and N more".
 pub const MAX_LISTED: usize = 8;
 
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! put {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
-    line(w, &clean(&report.title));
-    let base = report
-        .base
-        .as_deref()
-        .map(|b| format!(" {}", clean(b)))
-        .unwrap_or_default();
-    line(
-        w,
-        &format!(
-            "Mode: {}{base} · {}",
-            mode_name(report),
-            count(report.changed_count, "changed path")
-        ),
-    );
-    for province in &report.provinces {
-        line(w, "");
-        line(
-            w,
-            &format!(
-                "{} {} — {}",
-                capitalized(&province.key),
-                clean(&province.title),
-                clean(&province.duty)
-            ),
-        );
-        match province.key.as_str() {
-            "zhongshu" => line(w, &format!("  {}", summary(report))),
+    put!(w, "{}", clean(&report.title));
+    let base = report.base.as_deref().map(clean);
+    let base = base.map(|b| format!(" {b}")).unwrap_or_default();
+    let changed = count(report.changed_count, "changed path");
+    put!(w, "Mode: {}{base} · {changed}", report.mode.as_str());
+    for p in &report.provinces {
+        put!(w);
+        let name = capitalized(&p.key);
+        put!(w, "{name} {} — {}", clean(&p.title), clean(&p.duty));
+        match p.key.as_str() {
+            "zhongshu" => put!(w, "  {}", summary(report)),
             "menxia" => text_risks(w, &report.risks),
             "shangshu" => {
                 if report.departments.is_empty() {
-                    line(w, "  No department has changes.");
+                    put!(w, "  No department has changes.");
                 }
                 for d in &report.departments {
-                    line(
-                        w,
-                        &format!(
-                            "  {} {} — {} ({})",
-                            clean(&d.key),
-                            clean(&d.title),
-                            clean(&d.duty),
-                            count(d.files.len(), "file")
-                        ),
-                    );
-                    listed(w, "    ", &d.files, clean);
+                    let files = count(d.files.len(), "file");
+                    let (key, title, duty) = (clean(&d.key), clean(&d.title), clean(&d.duty));
+                    put!(w, "  {key} {title} — {duty} ({files})");
+                    listed(w, "    - ", &d.files, clean);
                     for v in &d.verify {
-                        line(w, &format!("    verify: {}", clean(v)));
+                        put!(w, "    verify: {}", clean(v));
                     }
                 }
             }
@@ -68,42 +56,32 @@ pub fn render_text(report: &Report) -> String {
         }
     }
     if !report.uncategorized.is_empty() {
-        line(w, "");
-        line(
-            w,
-            &format!("Uncategorized ({})", report.uncategorized.len()),
-        );
-        listed(w, "  ", &report.uncategorized, clean);
+        put!(w);
+        put!(w, "Uncategorized ({})", report.uncategorized.len());
+        listed(w, "  - ", &report.uncategorized, clean);
     }
-    line(w, "");
-    line(w, "Suggested verification");
+    put!(w);
+    put!(w, "Suggested verification");
     if report.verify_commands.is_empty() {
-        line(w, "  (none)");
+        put!(w, "  (none)");
     }
     for v in &report.verify_commands {
-        line(w, &format!("  - {}", clean(v)));
+        put!(w, "  - {}", clean(v));
     }
-    line(w, "");
-    line(w, "Preflight");
+    put!(w);
+    put!(w, "Preflight");
     let scan = &report.preflight.checks.portability_reference_scan;
-    line(
-        w,
-        &format!("  portability_reference_scan: {}", scan_summary(scan)),
-    );
+    put!(w, "  portability_reference_scan: {}", scan_summary(scan));
     for f in scan.violations.iter().chain(&scan.exceptions) {
-        let kind = serde_json::to_value(f.classification).unwrap_or_default();
-        let pattern = serde_json::to_value(f.pattern).unwrap_or_default();
-        line(
+        put!(
             w,
-            &format!(
-                "    {:<9} {}:{}:{} {} {}",
-                kind.as_str().unwrap_or(""),
-                clean(&f.path),
-                f.line,
-                f.column,
-                pattern.as_str().unwrap_or(""),
-                clean(&f.excerpt)
-            ),
+            "    {:<9} {}:{}:{} {} {}",
+            f.classification.as_str(),
+            clean(&f.path),
+            f.line,
+            f.column,
+            f.pattern.as_str(),
+            clean(&f.excerpt)
         );
     }
     out
@@ -112,64 +90,41 @@ pub fn render_text(report: &Report) -> String {
 pub fn render_markdown(report: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
-    line(w, &format!("## {}", clean(&report.title)));
-    line(w, "");
-    let base = report
-        .base
-        .as_deref()
-        .map(|b| format!(" {}", code(b)))
-        .unwrap_or_default();
-    line(
-        w,
-        &format!(
-            "Mode: {}{base} · {}",
-            code(mode_name(report)),
-            count(report.changed_count, "changed path")
-        ),
-    );
-    for province in &report.provinces {
-        line(w, "");
-        line(
-            w,
-            &format!(
-                "### {} {}",
-                capitalized(&province.key),
-                clean(&province.title)
-            ),
-        );
-        line(w, "");
-        line(w, &clean(&province.duty));
-        line(w, "");
-        match province.key.as_str() {
-            "zhongshu" => line(w, &summary(report)),
+    put!(w, "## {}", clean(&report.title));
+    put!(w);
+    let base = report.base.as_deref().map(code);
+    let base = base.map(|b| format!(" {b}")).unwrap_or_default();
+    let changed = count(report.changed_count, "changed path");
+    put!(w, "Mode: {}{base} · {changed}", code(report.mode.as_str()));
+    for p in &report.provinces {
+        put!(w);
+        put!(w, "### {} {}", capitalized(&p.key), clean(&p.title));
+        put!(w);
+        put!(w, "{}", clean(&p.duty));
+        put!(w);
+        match p.key.as_str() {
+            "zhongshu" => put!(w, "{}", summary(report)),
             "menxia" => markdown_risks(w, &report.risks),
             "shangshu" => {
                 if report.departments.is_empty() {
-                    line(w, "No department has changes.");
+                    put!(w, "No department has changes.");
                 }
                 for (i, d) in report.departments.iter().enumerate() {
                     if i > 0 {
-                        line(w, "");
+                        put!(w);
                     }
-                    line(
-                        w,
-                        &format!(
-                            "#### {} {} ({})",
-                            clean(&d.key),
-                            clean(&d.title),
-                            count(d.files.len(), "file")
-                        ),
-                    );
-                    line(w, "");
+                    let files = count(d.files.len(), "file");
+                    put!(w, "#### {} {} ({files})", clean(&d.key), clean(&d.title));
+                    put!(w);
                     if !d.duty.is_empty() {
-                        line(w, &clean(&d.duty));
-                        line(w, "");
+                        put!(w, "{}", clean(&d.duty));
+                        put!(w);
                     }
                     listed(w, "- ", &d.files, code);
                     if !d.verify.is_empty() {
-                        line(w, "");
                         let cmds: Vec<String> = d.verify.iter().map(|v| code(v)).collect();
-                        line(w, &format!("Verify: {}", cmds.join(", ")));
+                        put!(w);
+                        put!(w, "Verify: {}", cmds.join(", "));
                     }
                 }
             }
@@ -177,79 +132,53 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
     if !report.uncategorized.is_empty() {
-        line(w, "");
-        line(
-            w,
-            &format!("### Uncategorized ({})", report.uncategorized.len()),
-        );
-        line(w, "");
+        put!(w);
+        put!(w, "### Uncategorized ({})", report.uncategorized.len());
+        put!(w);
         listed(w, "- ", &report.uncategorized, code);
     }
-    line(w, "");
-    line(w, "### Suggested verification");
-    line(w, "");
+    put!(w);
+    put!(w, "### Suggested verification");
+    put!(w);
     if report.verify_commands.is_empty() {
-        line(w, "None.");
+        put!(w, "None.");
     }
     for v in &report.verify_commands {
-        line(w, &format!("- [ ] {}", code(v)));
+        put!(w, "- [ ] {}", code(v));
     }
-    line(w, "");
-    line(w, "### Preflight");
-    line(w, "");
+    put!(w);
+    put!(w, "### Preflight");
+    put!(w);
     let scan = &report.preflight.checks.portability_reference_scan;
-    line(
-        w,
-        &format!("`portability_reference_scan`: {}", scan_summary(scan)),
-    );
+    put!(w, "`portability_reference_scan`: {}", scan_summary(scan));
     if !scan.violations.is_empty() || !scan.exceptions.is_empty() {
-        line(w, "");
+        put!(w);
     }
     for f in scan.violations.iter().chain(&scan.exceptions) {
-        let kind = serde_json::to_value(f.classification).unwrap_or_default();
-        let pattern = serde_json::to_value(f.pattern).unwrap_or_default();
-        line(
+        put!(
             w,
-            &format!(
-                "- {} {} {}: {}",
-                kind.as_str().unwrap_or(""),
-                code(&format!("{}:{}:{}", f.path, f.line, f.column)),
-                pattern.as_str().unwrap_or(""),
-                code(&f.excerpt)
-            ),
+            "- {} {} {}: {}",
+            f.classification.as_str(),
+            code(&format!("{}:{}:{}", f.path, f.line, f.column)),
+            f.pattern.as_str(),
+            code(&f.excerpt)
         );
     }
     out
 }
 
-fn line(out: &mut String, text: &str) {
-    out.push_str(text);
-    out.push('\n');
-}
-
 /// Up to [`MAX_LISTED`] items, one per line, then "... and N more".
 fn listed(out: &mut String, prefix: &str, items: &[String], show: impl Fn(&str) -> String) {
     for item in items.iter().take(MAX_LISTED) {
-        line(out, &format!("{prefix}{}", show(item)));
+        put!(out, "{prefix}{}", show(item));
     }
     if items.len() > MAX_LISTED {
-        line(
-            out,
-            &format!("{prefix}... and {} more", items.len() - MAX_LISTED),
-        );
+        put!(out, "{prefix}... and {} more", items.len() - MAX_LISTED);
     }
 }
 
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
-}
-
-fn mode_name(report: &Report) -> &'static str {
-    match report.mode {
-        super::ModeName::Worktree => "worktree",
-        super::ModeName::Staged => "staged",
-        super::ModeName::Base => "base",
-    }
 }
 
 fn capitalized(key: &str) -> String {
@@ -275,10 +204,9 @@ fn summary(report: &Report) -> String {
 }
 
 fn scan_summary(scan: &PortabilityScan) -> String {
-    let decision = serde_json::to_value(scan.decision).unwrap_or_default();
     format!(
         "{} ({} scanned, {}, {})",
-        decision.as_str().unwrap_or(""),
+        scan.decision.as_str(),
         count(scan.scanned_files.len(), "file"),
         count(scan.violations.len(), "violation"),
         count(scan.exceptions.len(), "example"),
@@ -298,46 +226,24 @@ fn grouped(risks: &[Risk]) -> Vec<(&Risk, Vec<String>)> {
     groups
 }
 
-fn level(l: RiskLevel) -> &'static str {
-    l.as_str()
-}
-
 fn text_risks(out: &mut String, risks: &[Risk]) {
     if risks.is_empty() {
-        line(out, "  No risk rules fired.");
-        return;
+        put!(out, "  No risk rules fired.");
     }
     for (rule, paths) in grouped(risks) {
-        line(
-            out,
-            &format!(
-                "  [{}] {} ({}): {}",
-                level(rule.level),
-                clean(&rule.name),
-                paths.len(),
-                clean(&rule.message)
-            ),
-        );
-        listed(out, "    ", &paths, clean);
+        let (level, name, n) = (rule.level.as_str(), clean(&rule.name), paths.len());
+        put!(out, "  [{level}] {name} ({n}): {}", clean(&rule.message));
+        listed(out, "    - ", &paths, clean);
     }
 }
 
 fn markdown_risks(out: &mut String, risks: &[Risk]) {
     if risks.is_empty() {
-        line(out, "No risk rules fired.");
-        return;
+        put!(out, "No risk rules fired.");
     }
     for (rule, paths) in grouped(risks) {
-        line(
-            out,
-            &format!(
-                "- **{}** {} ({}): {}",
-                level(rule.level),
-                code(&rule.name),
-                paths.len(),
-                clean(&rule.message)
-            ),
-        );
+        let (level, name, n) = (rule.level.as_str(), code(&rule.name), paths.len());
+        put!(out, "- **{level}** {name} ({n}): {}", clean(&rule.message));
         listed(out, "  - ", &paths, code);
     }
 }

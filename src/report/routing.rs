@@ -409,6 +409,43 @@ mod tests {
         assert!(glob_match("docs/*文档.md", "docs/设计 文档.md"));
     }
 
+    /// Expected values computed with Python 3.11's `fnmatch.fnmatchcase` plus the prefix rule.
+    #[test]
+    fn agrees_with_python_on_edge_cases() {
+        let cases = [
+            ("[!]a]x", "bx", true),
+            ("[!]a]x", "]x", false),
+            ("[]-a]", "^", true),
+            ("[]-a]", "b", false),
+            ("[a-c-e]", "-", true),
+            ("[a-c-e]", "d", false),
+            ("[c-a-e]", "b", false),
+            ("[c-a-e]", "d", false),
+            ("[!-]", "-", false),
+            ("[!-]", "a", true),
+            ("[--/]", ".", true),
+            ("[z-a-]", "-", true),
+            ("[!z-a]x", "zx", true),
+            ("a[", "a[", true),
+            ("a[]", "a[]", true),
+            ("a[!]", "a[!]", true),
+            ("*[]]*", "x]y", true),
+            ("[[]x", "[x", true),
+            ("?", "/", true),
+            ("**/*.md", "a/b.md", true),
+            ("docs/*/x", "docs/x", false),
+            ("a*b*c", "a/b/c", true),
+            ("a*b*c", "abx", false),
+            ("[a-]x", "-x", true),
+            ("[\\]x", "\\x", true),
+            ("[&&]", "&", true),
+            ("[|]", "|", true),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(glob_match(pattern, path), expected, "{pattern:?} {path:?}");
+        }
+    }
+
     /// A direct, slow recursive fnmatch used to cross-check the fast matcher.
     fn reference(tokens: &[Token], text: &[char]) -> bool {
         match tokens.first() {
