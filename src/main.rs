@@ -78,7 +78,7 @@ struct ReportArgs {
 #[derive(Subcommand)]
 enum MailboxCommand {
     /// Write one department report into the mailbox, atomically.
-    Send(mailbox::send::SendArgs),
+    Send(Box<mailbox::send::SendArgs>),
 }
 
 #[derive(Subcommand)]
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => run_report(args),
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
-        }) => match mailbox::send::send(args) {
+        }) => match mailbox::send::send(*args) {
             Ok(path) => {
                 println!("{}", path.display());
                 ExitCode::SUCCESS

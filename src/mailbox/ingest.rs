@@ -251,27 +251,53 @@ impl Launcher {
                 return;
             }
         };
+        for reg in &registered {
+            if let Err(e) = write_packet(&reg.result) {
+                tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
+            }
+        }
+        // Audit before the moves: while a file is still in incoming/, a crash only
+        // means a replay, and a replay whose line never reached the log (the crash
+        // came between the state save and the audit) writes it now.
+        let audited = if registered.iter().any(|r| r.event.is_none()) {
+            self.audited_hashes()
+        } else {
+            HashSet::new()
+        };
         let mut events = Vec::new();
-        for ((report, dest), reg) in planned.iter().zip(&registered) {
-            if let Some(event) = reg.event {
-                events.push((
-                    event.to_string(),
-                    json!({
-                        "parent_session_id": reg.result.parent_session_id,
-                        "department_session_id": reg.result.department_session_id,
-                        "department": reg.result.department,
-                        "report_id": reg.result.report_id,
-                        "source": "mailbox",
-                        "file": report.name,
-                    }),
-                ));
+        for ((report, _), reg) in planned.iter().zip(&registered) {
+            let recovered = reg.event.is_none();
+            let event = reg.event.or_else(|| {
+                let hash = reg.result.content_sha256.as_deref()?;
+                (!audited.contains(hash)).then_some(if reg.result.revision > 1 {
+                    "result_updated"
+                } else {
+                    "result_registered"
+                })
+            });
+            if let Some(event) = event {
+                let mut fields = json!({
+                    "parent_session_id": reg.result.parent_session_id,
+                    "department_session_id": reg.result.department_session_id,
+                    "department": reg.result.department,
+                    "report_id": reg.result.report_id,
+                    "source": "mailbox",
+                    "file": report.name,
+                    "sha256": reg.result.content_sha256,
+                });
+                if recovered {
+                    fields["recovered"] = true.into();
+                }
+                events.push((event.to_string(), fields));
                 outcome
                     .registered
                     .push((reg.key.clone(), reg.result.department_session_id.clone()));
             }
-            if let Err(e) = write_packet(&reg.result) {
-                tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
-            }
+        }
+        if let Err(e) = self.store.audit_many(events) {
+            tracing::error!("mailbox: {e}");
+        }
+        for ((report, dest), reg) in planned.iter().zip(&registered) {
             let target = reg
                 .result
                 .mailbox_file
@@ -282,8 +308,27 @@ impl Launcher {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
             }
         }
-        if let Err(e) = self.store.audit_many(events) {
-            tracing::error!("mailbox: {e}");
+    }
+
+    /// Content hashes of the mailbox reports the audit log already records. Read
+    /// only when a replay (a crash before a file was archived) needs it.
+    fn audited_hashes(&self) -> HashSet<String> {
+        match self.store.audit_log().read_since(0, usize::MAX) {
+            Ok(lines) => lines
+                .iter()
+                .filter(|l| {
+                    matches!(
+                        l["event"].as_str(),
+                        Some("result_registered" | "result_updated")
+                    )
+                })
+                .filter_map(|l| l["sha256"].as_str().map(str::to_string))
+                .collect(),
+            Err(e) => {
+                // Better a second line than none.
+                tracing::error!("mailbox: cannot read the audit log: {e}");
+                HashSet::new()
+            }
         }
     }
 

@@ -320,9 +320,7 @@ impl Launcher {
             .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
         let now = clock::now_rfc3339();
         let changed = self.store.update(|s| {
-            let Some(session) = s.sessions.get_mut(id) else {
-                return None;
-            };
+            let session = s.sessions.get_mut(id)?;
             if session.status == SessionStatus::Exited {
                 return None;
             }

@@ -61,8 +61,9 @@ pub struct NestedPlan {
 
 /// What `start_department` did.
 pub enum Dispatch {
-    Started(crate::state::Session),
-    Queued(QueueItem),
+    /// The id of the session that started.
+    Started(String),
+    Queued(Box<QueueItem>),
 }
 
 impl Launcher {
@@ -295,9 +296,9 @@ impl Launcher {
             .store
             .read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
         match (still_queued, started) {
-            (Some(q), _) => Ok(Dispatch::Queued(q)),
-            (None, Some(s)) => Ok(Dispatch::Started(s)),
-            (None, None) => Ok(Dispatch::Queued(item)),
+            (Some(q), _) => Ok(Dispatch::Queued(Box::new(q))),
+            (None, Some(s)) => Ok(Dispatch::Started(s.id)),
+            (None, None) => Ok(Dispatch::Queued(Box::new(item))),
         }
     }
 

@@ -80,6 +80,12 @@ impl Launcher {
                 .unwrap_or_else(|| "none".into());
             obj.insert("plan_status".into(), plan_status.into());
         }
+        if session.is_department() {
+            // SPEC 6: these are always present on a department (null until set).
+            for key in ["reported_at", "last_report_id", "auto_close_reason"] {
+                obj.entry(key).or_insert(Value::Null);
+            }
+        }
         v
     }
 

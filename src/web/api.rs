@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,6 @@ use crate::sessions::queue::{AssignmentInput, Dispatch, PlanInput};
 use crate::sessions::StartSpec;
 
 type L = State<Arc<Launcher>>;
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 pub fn routes() -> Router<Arc<Launcher>> {
     Router::new()
@@ -66,19 +65,35 @@ fn reply(result: LResult<Value>) -> Response {
     }
 }
 
-fn params(p: Params) -> Result<HashMap<String, String>, Response> {
-    p.map(|Query(q)| q)
-        .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")))
+/// The query string as a map; a malformed one is a 400 in the failure shape.
+struct QueryMap(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| QueryMap(q))
+            .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")))
+    }
 }
 
-/// The `id` query parameter, validated.
-fn query_id(q: &HashMap<String, String>) -> Result<String, Response> {
-    let id = q
-        .get("id")
-        .or_else(|| q.get("session_id"))
-        .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
-    crate::ids::check_id("id", id).map_err(|e| failure(StatusCode::BAD_REQUEST, &e))?;
-    Ok(id.clone())
+/// A validated `?id=` (alias `session_id`) plus the rest of the query.
+struct IdQuery(String, HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
+        let id = q
+            .get("id")
+            .or_else(|| q.get("session_id"))
+            .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
+        crate::ids::check_id("id", id).map_err(|e| failure(StatusCode::BAD_REQUEST, &e))?;
+        Ok(IdQuery(id.clone(), q))
+    }
 }
 
 async fn healthz() -> Response {
@@ -97,30 +112,14 @@ async fn zhongshu_sessions(State(l): L) -> Response {
     Json(l.zhongshu_sessions_view()).into_response()
 }
 
-async fn zhongshu_plan(State(l): L, p: Params) -> Response {
-    let q = match params(p) {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    let id = match query_id(&q) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+async fn zhongshu_plan(State(l): L, IdQuery(id, _): IdQuery) -> Response {
     reply(l.require_session(&id).map(|_| {
         let plan = l.store.read(|s| s.plans.get(&id).cloned());
         json!({"session_id": id, "plan": plan})
     }))
 }
 
-async fn zhongshu_inbox(State(l): L, p: Params) -> Response {
-    let q = match params(p) {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    let id = match query_id(&q) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+async fn zhongshu_inbox(State(l): L, IdQuery(id, q): IdQuery) -> Response {
     let peek = matches!(
         q.get("peek").map(String::as_str),
         Some("1" | "true" | "yes")
@@ -128,23 +127,11 @@ async fn zhongshu_inbox(State(l): L, p: Params) -> Response {
     reply(l.inbox_view(&id, peek))
 }
 
-async fn zhongshu_context(State(l): L, p: Params) -> Response {
-    let q = match params(p) {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    let id = match query_id(&q) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+async fn zhongshu_context(State(l): L, IdQuery(id, _): IdQuery) -> Response {
     reply(l.require_session(&id).map(|_| l.zhongshu_context_view(&id)))
 }
 
-async fn report(State(l): L, p: Params) -> Response {
-    let q = match params(p) {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
+async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
     let mode = match crate::report::Mode::parse(
         q.get("mode").map(String::as_str),
         q.get("base").map(String::as_str),
@@ -179,11 +166,7 @@ async fn browser_terminals(State(l): L) -> Response {
     ok(json!({"terminals": terminals, "browser_terminals": terminals}))
 }
 
-async fn audit(State(l): L, p: Params) -> Response {
-    let q = match params(p) {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
+async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
     let since = match q.get("since").map(|s| s.parse::<u64>()) {
         None => 0,
         Some(Ok(n)) => n,
@@ -273,8 +256,8 @@ async fn start_department(State(l): L, JsonBody(b): JsonBody<StartDepartment>) -
         l.start_department(b.assignment, b.parent_session_id)
             .await
             .map(|d| match d {
-                Dispatch::Started(s) => {
-                    json!({"queued": false, "session_id": s.id, "session": l.session_json(&s.id)})
+                Dispatch::Started(id) => {
+                    json!({"queued": false, "session": l.session_json(&id), "session_id": id})
                 }
                 Dispatch::Queued(item) => json!({"queued": true, "queue_item": item}),
             }),

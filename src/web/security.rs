@@ -52,14 +52,14 @@ impl Guard {
             return false;
         };
         let host = host.to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     /// None when the request may come from this origin, else the reason.
     fn origin_problem(&self, headers: &HeaderMap) -> Option<String> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
-            if !self.origins.iter().any(|o| *o == origin) {
+            if !self.origins.contains(&origin) {
                 return Some(format!(
                     "cross-origin requests are refused (Origin {origin:?})"
                 ));
