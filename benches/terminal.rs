@@ -154,11 +154,31 @@ async fn memory_under_flood(terms: &Terminals) {
     );
 }
 
-async fn throughput(terms: &Terminals) {
-    let script = format!(
+fn stream_script() -> String {
+    format!(
         "read go; yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {STREAM_BYTES}"
+    )
+}
+
+/// The same stream with no WebSocket at all, for reference.
+async fn throughput_direct_alone() {
+    let pty = spawn(&stream_script());
+    let direct = tokio::spawn(read_direct(pty.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    pty.write(b"go\r").unwrap();
+    let (bytes, end, lag) = direct.await.unwrap();
+    let secs = end.duration_since(start).as_secs_f64();
+    println!(
+        "  direct subscriber alone (reference run): {:.1} MiB in {:.2} s = {:.1} MiB/s (lagged chunks: {lag})",
+        bytes as f64 / MIB,
+        secs,
+        bytes as f64 / MIB / secs
     );
-    let pty = spawn(&script);
+}
+
+async fn throughput(terms: &Terminals) {
+    let pty = spawn(&stream_script());
     let info = terms
         .open(
             TerminalKind::Interactive,
@@ -202,6 +222,7 @@ async fn throughput(terms: &Terminals) {
         w_rate / d_rate
     );
     terms.close(&info.id).await;
+    throughput_direct_alone().await;
 }
 
 fn main() {

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, watch};
 /// Bytes of output kept in memory for late joiners.
 pub const SCROLLBACK_BYTES: usize = 512 * 1024;
 /// Output chunks buffered per subscriber before it lags.
-const CHANNEL_CHUNKS: usize = 256;
+const CHANNEL_CHUNKS: usize = 1024;
 /// Grace between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
