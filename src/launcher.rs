@@ -123,9 +123,9 @@ impl Launcher {
             stale
         })?;
         for (id, pid) in &stale {
-            if let Some(pid) = pid {
+            if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
                 // The session led its own process group; what is left of it goes.
-                pty::signal_group(*pid, libc::SIGKILL);
+                pty::signal_group(pid, libc::SIGKILL);
             }
             self.store.audit_or_log(
                 "session_exited",
@@ -228,4 +228,16 @@ impl Launcher {
         self.store
             .audit_or_log("launcher_stopped", json!({"pid": std::process::id()}));
     }
+}
+
+/// True when `pid` is still the agent of session `id` (not a reused pid): its
+/// environment names the session. Where that cannot be read, nothing is killed.
+fn runs_session(pid: u32, id: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let wanted = format!("CODEX_GOVERNANCE_SESSION_ID={id}");
+    environ
+        .split(|b| *b == 0)
+        .any(|var| var == wanted.as_bytes())
 }

@@ -48,11 +48,22 @@ async fn token_host_origin_and_no_cors() {
     // Token missing, wrong, wrong scheme.
     for (what, auth) in [
         ("no token", String::new()),
-        ("wrong token", format!("Authorization: Bearer {}\n", "0".repeat(64))),
-        ("token prefix", format!("Authorization: Bearer {}\n", &token[..32])),
+        (
+            "wrong token",
+            format!("Authorization: Bearer {}\n", "0".repeat(64)),
+        ),
+        (
+            "token prefix",
+            format!("Authorization: Bearer {}\n", &token[..32]),
+        ),
         ("basic scheme", format!("Authorization: Basic {token}\n")),
     ] {
-        let r = raw(addr, &format!("GET /api/status HTTP/1.1\nHost: {host}\n{auth}"), b"").await;
+        let r = raw(
+            addr,
+            &format!("GET /api/status HTTP/1.1\nHost: {host}\n{auth}"),
+            b"",
+        )
+        .await;
         assert_eq!(r.status, 401, "{what}: {r:?}");
         assert_failure_shape(what, &r.json());
         answers.push((what.into(), r));
@@ -77,20 +88,35 @@ async fn token_host_origin_and_no_cors() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["ok"], json!(true));
     answers.push(("bearer".into(), r));
-    let r = raw(addr, &format!("GET /?token={token} HTTP/1.1\nHost: {host}"), b"").await;
+    let r = raw(
+        addr,
+        &format!("GET /?token={token} HTTP/1.1\nHost: {host}"),
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 303, "{r:?}");
-    let cookie = r.header("set-cookie").expect("the dashboard sets a cookie").to_string();
+    let cookie = r
+        .header("set-cookie")
+        .expect("the dashboard sets a cookie")
+        .to_string();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     answers.push(("dashboard".into(), r));
     let pair = cookie.split(';').next().unwrap().to_string();
-    let r = raw(addr, &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}"), b"").await;
+    let r = raw(
+        addr,
+        &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}"),
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 200, "cookie on a same-origin request: {r:?}");
     answers.push(("cookie".into(), r));
     // ... but not on a cross-site one.
     let r = raw(
         addr,
-        &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}\nSec-Fetch-Site: cross-site"),
+        &format!(
+            "GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}\nSec-Fetch-Site: cross-site"
+        ),
         b"",
     )
     .await;
@@ -132,7 +158,11 @@ async fn token_host_origin_and_no_cors() {
     answers.push(("localhost".into(), r));
 
     // Foreign Origin: 403 on GET, POST and OPTIONS, token or not.
-    for origin in ["http://evil.example", "null", &format!("http://127.0.0.1:{}", port.wrapping_add(1))] {
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+    ] {
         let get = raw(
             addr,
             &format!("GET /api/status HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAuthorization: Bearer {token}"),
@@ -202,9 +232,17 @@ async fn bodies_content_types_and_failure_shape() {
     };
 
     // A cross-site "simple" request: text/plain (and form types) never reach a handler.
-    for ct in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for ct in [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let r = raw(addr, &post_head(ct), br#"{"task":"sneaky"}"#).await;
-        assert!(r.status == 415 || r.status == 403, "Content-Type {ct}: {r:?}");
+        assert!(
+            r.status == 415 || r.status == 403,
+            "Content-Type {ct}: {r:?}"
+        );
         assert_failure_shape(ct, &r.json());
     }
     let r = raw(
@@ -213,23 +251,46 @@ async fn bodies_content_types_and_failure_shape() {
         br#"{"task":"no content type"}"#,
     )
     .await;
-    assert!(r.status == 415 || r.status == 403 || r.status == 400, "no Content-Type: {r:?}");
+    assert!(
+        r.status == 415 || r.status == 403 || r.status == 400,
+        "no Content-Type: {r:?}"
+    );
     assert_failure_shape("no content type", &r.json());
 
     // Over 1 MiB: 413.
     let big = format!("{{\"task\":\"{}\"}}", "a".repeat(1024 * 1024 + 16));
     let r = raw(addr, &post_head("application/json"), big.as_bytes()).await;
-    assert_eq!(r.status, 413, "body over 1 MiB: status {} body {}", r.status, r.body);
+    assert_eq!(
+        r.status, 413,
+        "body over 1 MiB: status {} body {}",
+        r.status, r.body
+    );
     assert_failure_shape("413", &r.json());
 
     // Not a JSON object: 400.
-    for body in [&b"[1,2,3]"[..], b"\"a string\"", b"42", b"null", b"true", b"{not json", b""] {
+    for body in [
+        &b"[1,2,3]"[..],
+        b"\"a string\"",
+        b"42",
+        b"null",
+        b"true",
+        b"{not json",
+        b"",
+    ] {
         let r = raw(addr, &post_head("application/json"), body).await;
-        assert_eq!(r.status, 400, "body {:?}: {r:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            r.status,
+            400,
+            "body {:?}: {r:?}",
+            String::from_utf8_lossy(body)
+        );
         assert_failure_shape("non-object body", &r.json());
     }
     // Wrong field types: 400 with the shape too.
-    let (s, b) = server.api.post("/api/start_zhongshu_session", &json!({"task": 5})).await;
+    let (s, b) = server
+        .api
+        .post("/api/start_zhongshu_session", &json!({"task": 5}))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert_failure_shape("wrong type", &b);
 
@@ -243,11 +304,17 @@ async fn bodies_content_types_and_failure_shape() {
         ("DELETE", "/api/status", 405),
         ("PUT", "/api/session_input", 405),
     ] {
-        let extra = if method == "GET" { "" } else { "\nContent-Type: application/json" };
+        let extra = if method == "GET" {
+            ""
+        } else {
+            "\nContent-Type: application/json"
+        };
         let body: &[u8] = if method == "GET" { b"" } else { b"{}" };
         let r = raw(
             addr,
-            &format!("{method} {path} HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}{extra}"),
+            &format!(
+                "{method} {path} HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}{extra}"
+            ),
             body,
         )
         .await;
@@ -267,10 +334,22 @@ async fn bodies_content_types_and_failure_shape() {
     }
     for (path, body, want) in [
         ("/api/start_zhongshu_session", json!({"task": "   "}), 400),
-        ("/api/close_session", json!({"session_id": "zhongshu-999"}), 404),
+        (
+            "/api/close_session",
+            json!({"session_id": "zhongshu-999"}),
+            404,
+        ),
         ("/api/close_session", json!({"session_id": "../x"}), 400),
-        ("/api/session_input", json!({"session_id": "zhongshu-999", "input": "x"}), 404),
-        ("/api/start_zhongshu_session", json!({"task": "x", "model": "gpt-0"}), 400),
+        (
+            "/api/session_input",
+            json!({"session_id": "zhongshu-999", "input": "x"}),
+            404,
+        ),
+        (
+            "/api/start_zhongshu_session",
+            json!({"task": "x", "model": "gpt-0"}),
+            400,
+        ),
     ] {
         let (s, b) = server.api.post(path, &body).await;
         assert_eq!(s.as_u16(), want, "POST {path} {body}: {b}");
@@ -298,20 +377,40 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
 
     let argv = log_json(&log, "FAKE_AGENT_ARGV ").expect("argv line");
     let argv: Vec<String> = serde_json::from_value(argv).unwrap();
-    let expected_len = TestRepo::agent_command(&Default::default()).len();
-    assert_eq!(argv.len(), expected_len, "one argument per template word: {argv:?}");
+    // sys.argv holds every word of the template but the interpreter itself.
+    let expected_len = TestRepo::agent_command(&Default::default()).len() - 1;
+    assert_eq!(
+        argv.len(),
+        expected_len,
+        "one argument per template word: {argv:?}"
+    );
     let prompt = argv.last().unwrap();
-    assert!(prompt.contains(task), "the task arrives verbatim in one argument: {prompt}");
-    assert!(!std::path::Path::new("/tmp/cg-pwned").exists(), "no shell ran the prompt");
+    assert!(
+        prompt.contains(task),
+        "the task arrives verbatim in one argument: {prompt}"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/cg-pwned").exists(),
+        "no shell ran the prompt"
+    );
     let prompt_file = std::fs::read_to_string(session["prompt_path"].as_str().unwrap()).unwrap();
-    assert_eq!(&prompt_file, prompt, "the prompt file holds the same prompt");
+    assert_eq!(
+        &prompt_file, prompt,
+        "the prompt file holds the same prompt"
+    );
     let after = |flag: &str| {
-        let i = argv.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {argv:?}"));
+        let i = argv
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} in {argv:?}"));
         argv[i + 1].clone()
     };
     assert_eq!(after("--model"), session["model"].as_str().unwrap());
     assert_eq!(after("--session"), id);
-    assert_eq!(after("--prompt-file"), session["prompt_path"].as_str().unwrap());
+    assert_eq!(
+        after("--prompt-file"),
+        session["prompt_path"].as_str().unwrap()
+    );
     assert_eq!(
         std::fs::canonicalize(after("--cd")).unwrap(),
         std::fs::canonicalize(&repo.path).unwrap()
@@ -319,15 +418,29 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
 
     let env = log_json(&log, "FAKE_AGENT_ENV ").expect("env line");
     assert_eq!(env["CODEX_GOVERNANCE_URL"], json!(server.url), "{env}");
-    assert_eq!(env["CODEX_GOVERNANCE_TOKEN_LEN"], json!(server.token.len()), "{env}");
+    assert_eq!(
+        env["CODEX_GOVERNANCE_TOKEN_LEN"],
+        json!(server.token.len()),
+        "{env}"
+    );
     assert_eq!(env["CODEX_GOVERNANCE_SESSION_ID"], json!(id));
     assert_eq!(env["CODEX_GOVERNANCE_SESSION_KIND"], json!("zhongshu"));
     assert_eq!(env["CODEX_GOVERNANCE_PROMPT_FILE"], session["prompt_path"]);
     assert_eq!(env["CODEX_GOVERNANCE_MODEL"], session["model"]);
-    for absent in ["CODEX_GOVERNANCE_PARENT_SESSION_ID", "CODEX_GOVERNANCE_DEPARTMENT", "CODEX_GOVERNANCE_MAILBOX"] {
-        assert!(env.get(absent).is_none(), "a Zhongshu gets no {absent}: {env}");
+    for absent in [
+        "CODEX_GOVERNANCE_PARENT_SESSION_ID",
+        "CODEX_GOVERNANCE_DEPARTMENT",
+        "CODEX_GOVERNANCE_MAILBOX",
+    ] {
+        assert!(
+            env.get(absent).is_none(),
+            "a Zhongshu gets no {absent}: {env}"
+        );
     }
-    assert!(!log.contains(&server.token), "the token never appears in a transcript");
+    assert!(
+        !log.contains(&server.token),
+        "the token never appears in a transcript"
+    );
 
     // A department gets its parent, department and mailbox.
     let answer = api
@@ -348,11 +461,17 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
     assert_eq!(denv["CODEX_GOVERNANCE_DEPARTMENT"], json!("lingyubu"));
     assert_eq!(denv["CODEX_GOVERNANCE_MODEL"], dsession["model"]);
     assert_eq!(denv["CODEX_GOVERNANCE_URL"], json!(server.url));
-    let incoming = session["mailbox"]["incoming"].as_str().expect("mailbox.incoming");
+    let incoming = session["mailbox"]["incoming"]
+        .as_str()
+        .expect("mailbox.incoming");
     assert_eq!(denv["CODEX_GOVERNANCE_MAILBOX"], json!(incoming));
     assert!(std::path::Path::new(incoming).is_dir());
-    let dargv: Vec<String> = serde_json::from_value(log_json(&dlog, "FAKE_AGENT_ARGV ").unwrap()).unwrap();
-    assert!(dargv.last().unwrap().contains("department task"), "{dargv:?}");
+    let dargv: Vec<String> =
+        serde_json::from_value(log_json(&dlog, "FAKE_AGENT_ARGV ").unwrap()).unwrap();
+    assert!(
+        dargv.last().unwrap().contains("department task"),
+        "{dargv:?}"
+    );
     server.stop().await;
 }
 
@@ -380,31 +499,46 @@ async fn department_writes_its_report_into_the_mailbox() {
     for (id, dept, via) in &ids {
         let log = wait_log(&repo, id, "FAKE_AGENT_EXIT").await;
         if *via == "cli" {
-            assert!(log.contains("FAKE_AGENT_REPORT_CLI 0 "), "mailbox send failed: {log}");
+            assert!(
+                log.contains("FAKE_AGENT_REPORT_CLI 0 "),
+                "mailbox send failed: {log}"
+            );
         } else {
             assert!(log.contains("FAKE_AGENT_REPORT_WRITTEN "), "{log}");
         }
         // The file is in incoming/ until the launcher ingests it, then in archive/.
-        let report = wait_until(&format!("report of {id} in the mailbox"), PATIENCE, || async {
-            for dir in [&incoming, &archive] {
-                for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                    let name = entry.file_name().to_string_lossy().to_string();
-                    if name.starts_with('.') || !name.ends_with(".json") {
-                        continue;
-                    }
-                    let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
-                    let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                    if v["department_session_id"] == json!(id) {
-                        return Some(v);
+        let report = wait_until(
+            &format!("report of {id} in the mailbox"),
+            PATIENCE,
+            || async {
+                for dir in [&incoming, &archive] {
+                    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                        let name = entry.file_name().to_string_lossy().to_string();
+                        if name.starts_with('.') || !name.ends_with(".json") {
+                            continue;
+                        }
+                        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                            continue;
+                        };
+                        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                            continue;
+                        };
+                        if v["department_session_id"] == json!(id) {
+                            return Some(v);
+                        }
                     }
                 }
-            }
-            None
-        })
+                None
+            },
+        )
         .await;
         assert_eq!(report["parent_session_id"], json!(z), "{report}");
         assert_eq!(report["department"], json!(dept), "{report}");
-        assert_eq!(report["summary"], json!(format!("done by {via}")), "{report}");
+        assert_eq!(
+            report["summary"],
+            json!(format!("done by {via}")),
+            "{report}"
+        );
         assert_eq!(report["risks"], json!(["r one"]), "{report}");
     }
     server.stop().await;
@@ -426,10 +560,14 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
     let repo = TestRepo::with_flags(&[]);
     let plan_file = repo.write_json(
         "plan.json",
-        &plan(three_assignments("[[fake-agent: --no-report --work-seconds 120]]")),
+        &plan(three_assignments(
+            "[[fake-agent: --no-report --work-seconds 120]]",
+        )),
     );
-    let mut opts = RepoOptions::default();
-    opts.agent_flags = vec!["--plan-file".into(), plan_file.display().to_string()];
+    let opts = RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
+        ..Default::default()
+    };
     repo.write_config(&opts);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
@@ -445,11 +583,18 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
     assert_eq!(status["active_department_sessions"], json!(2), "{status}");
     assert_eq!(status["max_department_sessions"], json!(2));
     let queued = status["queue"][0].clone();
-    assert_eq!(queued["department"], json!("gongchengbu"), "FIFO: the third waits: {queued}");
+    assert_eq!(
+        queued["department"],
+        json!("gongchengbu"),
+        "FIFO: the third waits: {queued}"
+    );
     assert_eq!(queued["status"], json!("queued"));
     assert_eq!(queued["parent_session_id"], json!(z));
     let started = dept_set(&departments(&status));
-    assert_eq!(started, BTreeSet::from(["lingyubu".to_string(), "zhilibu".to_string()]));
+    assert_eq!(
+        started,
+        BTreeSet::from(["lingyubu".to_string(), "zhilibu".to_string()])
+    );
     let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     let statuses: Vec<&str> = p["plan"]["assignments"]
         .as_array()
@@ -458,7 +603,11 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
         .map(|a| a["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["started", "started", "queued"], "{p}");
-    assert_eq!(p["plan"]["assignments"][1]["verify"], json!(["git status --short"]), "verify_commands alias");
+    assert_eq!(
+        p["plan"]["assignments"][1]["verify"],
+        json!(["git status --short"]),
+        "verify_commands alias"
+    );
 
     // GETs never pump the queue.
     for _ in 0..3 {
@@ -499,7 +648,11 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
         .into_iter()
         .find(|d| d["department"] == "gongchengbu")
         .unwrap();
-    assert_eq!(g["model"], json!("gpt-5.4"), "the assignment's model is used");
+    assert_eq!(
+        g["model"],
+        json!("gpt-5.4"),
+        "the assignment's model is used"
+    );
     server.stop().await;
 }
 
@@ -508,10 +661,14 @@ async fn queue_drains_as_departments_exit_never_over_the_limit() {
     let repo = TestRepo::with_flags(&[]);
     let plan_file = repo.write_json(
         "plan.json",
-        &plan(three_assignments("[[fake-agent: --no-report --work-seconds 2 --after-report exit]]")),
+        &plan(three_assignments(
+            "[[fake-agent: --no-report --work-seconds 2 --after-report exit]]",
+        )),
     );
-    let mut opts = RepoOptions::default();
-    opts.agent_flags = vec!["--plan-file".into(), plan_file.display().to_string()];
+    let opts = RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
+        ..Default::default()
+    };
     repo.write_config(&opts);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
@@ -538,7 +695,12 @@ async fn queue_drains_as_departments_exit_never_over_the_limit() {
         .unwrap()
         .iter()
         .filter(|e| e["event"] == "session_started")
-        .map(|e| (e["session_id"].as_str().unwrap().to_string(), e["session_kind"].as_str().unwrap_or("").to_string()))
+        .map(|e| {
+            (
+                e["session_id"].as_str().unwrap().to_string(),
+                e["session_kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     let (mut now, mut max) = (0i32, 0i32);
     let mut exited = BTreeSet::new();
@@ -555,8 +717,19 @@ async fn queue_drains_as_departments_exit_never_over_the_limit() {
         max = max.max(now);
     }
     assert_eq!(max, 2, "departments running at once, per the audit log");
-    let events: Vec<&str> = audit["events"].as_array().unwrap().iter().filter_map(|e| e["event"].as_str()).collect();
-    for needed in ["zhongshu_plan_registered", "assignment_queued", "assignment_started", "session_started", "session_exited"] {
+    let events: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    for needed in [
+        "zhongshu_plan_registered",
+        "assignment_queued",
+        "assignment_started",
+        "session_started",
+        "session_exited",
+    ] {
         assert!(events.contains(&needed), "audit has {needed}: {events:?}");
     }
     server.stop().await;
@@ -565,21 +738,30 @@ async fn queue_drains_as_departments_exit_never_over_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmation_starts_only_ticked_assignments() {
     let repo = TestRepo::with_flags(&[]);
-    let mut p = plan(three_assignments("[[fake-agent: --no-report --work-seconds 120]]"));
+    let mut p = plan(three_assignments(
+        "[[fake-agent: --no-report --work-seconds 120]]",
+    ));
     p["needs_confirmation"] = json!(true);
     let plan_file = repo.write_json("plan.json", &p);
-    let mut opts = RepoOptions::default();
-    opts.agent_flags = vec!["--plan-file".into(), plan_file.display().to_string()];
+    let opts = RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
+        ..Default::default()
+    };
     repo.write_config(&opts);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("confirm").await;
-    api.wait_session(&z, "plan awaiting confirmation", |s| s["plan_status"] == "awaiting_confirmation")
-        .await;
+    api.wait_session(&z, "plan awaiting confirmation", |s| {
+        s["plan_status"] == "awaiting_confirmation"
+    })
+    .await;
     // Give a wrong pump every chance to show itself.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = api.status().await;
-    assert!(departments(&status).is_empty(), "nothing starts before confirmation: {status}");
+    assert!(
+        departments(&status).is_empty(),
+        "nothing starts before confirmation: {status}"
+    );
     assert_eq!(status["queue"], json!([]), "{status}");
     let plan_view = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_eq!(plan_view["plan"]["needs_confirmation"], json!(true));
@@ -590,7 +772,10 @@ async fn confirmation_starts_only_ticked_assignments() {
     edited[1]["selected"] = json!(false);
     edited[2]["task"] = json!("edited tooling work [[fake-agent: --no-report --work-seconds 120]]");
     let answer = api
-        .post_ok("/api/start_assignments", &json!({"parent_session_id": z, "assignments": edited}))
+        .post_ok(
+            "/api/start_assignments",
+            &json!({"parent_session_id": z, "assignments": edited}),
+        )
         .await;
     let statuses: Vec<&str> = answer["plan"]["assignments"]
         .as_array()
@@ -600,15 +785,26 @@ async fn confirmation_starts_only_ticked_assignments() {
         .collect();
     assert_eq!(statuses, ["started", "skipped", "started"], "{answer}");
     let status = api
-        .wait_status("two departments running", |s| running(&departments(s)).len() == 2)
+        .wait_status("two departments running", |s| {
+            running(&departments(s)).len() == 2
+        })
         .await;
     assert_eq!(
         dept_set(&departments(&status)),
         BTreeSet::from(["lingyubu".into(), "gongchengbu".into()])
     );
     assert_eq!(status["queue"], json!([]));
-    let g = departments(&status).into_iter().find(|d| d["department"] == "gongchengbu").unwrap();
-    assert!(g["task"].as_str().unwrap().starts_with("edited tooling work"), "{g}");
+    let g = departments(&status)
+        .into_iter()
+        .find(|d| d["department"] == "gongchengbu")
+        .unwrap();
+    assert!(
+        g["task"]
+            .as_str()
+            .unwrap()
+            .starts_with("edited tooling work"),
+        "{g}"
+    );
     assert_eq!(api.session(&z).await["plan_status"], json!("dispatched"));
     server.stop().await;
 }
@@ -621,17 +817,27 @@ async fn invalid_assignments_are_400s_naming_the_assignment() {
     let z = api.start_zhongshu("validation").await;
     let good = json!({"department": "lingyubu", "task": "fine"});
     for (bad, needle) in [
-        (json!({"department": "nosuchdept", "task": "x"}), "nosuchdept"),
+        (
+            json!({"department": "nosuchdept", "task": "x"}),
+            "nosuchdept",
+        ),
         (json!({"department": "zhilibu", "task": "   "}), "task"),
         (json!({"department": "zhilibu", "task": ""}), "task"),
-        (json!({"department": "zhilibu", "task": "x", "model": "gpt-0"}), "gpt-0"),
+        (
+            json!({"department": "zhilibu", "task": "x", "model": "gpt-0"}),
+            "gpt-0",
+        ),
     ] {
-        let body = json!({"session_id": z, "summary": "s", "assignments": [good.clone(), bad.clone()]});
+        let body =
+            json!({"session_id": z, "summary": "s", "assignments": [good.clone(), bad.clone()]});
         let (s, b) = api.post("/api/report_zhongshu_plan", &body).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
         assert_failure_shape("bad assignment", &b);
         let e = b["error"].as_str().unwrap();
-        assert!(e.contains("assignment 2"), "names the assignment by position: {e}");
+        assert!(
+            e.contains("assignment 2"),
+            "names the assignment by position: {e}"
+        );
         assert!(e.contains(needle), "says what is wrong ({needle}): {e}");
         // The same check in the nested form and in start_assignments.
         let nested = json!({"session_id": z, "plan": {"summary": "s", "assignments": [good.clone(), bad.clone()]}});
@@ -639,7 +845,10 @@ async fn invalid_assignments_are_400s_naming_the_assignment() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "nested {bad}: {b}");
         assert!(b["error"].as_str().unwrap().contains("assignment 2"), "{b}");
         let (s, b) = api
-            .post("/api/start_assignments", &json!({"parent_session_id": z, "assignments": [good.clone(), bad.clone()]}))
+            .post(
+                "/api/start_assignments",
+                &json!({"parent_session_id": z, "assignments": [good.clone(), bad.clone()]}),
+            )
             .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "start_assignments {bad}: {b}");
         assert!(b["error"].as_str().unwrap().contains("assignment 2"), "{b}");
@@ -653,11 +862,17 @@ async fn invalid_assignments_are_400s_naming_the_assignment() {
     assert_eq!(p["plan"], Value::Null, "{p}");
     // A plan for a session that does not exist, or is not a Zhongshu.
     let (s, b) = api
-        .post("/api/report_zhongshu_plan", &json!({"session_id": "zhongshu-99", "assignments": []}))
+        .post(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": "zhongshu-99", "assignments": []}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     let (s, b) = api
-        .post("/api/report_zhongshu_plan", &json!({"session_id": "../../x", "assignments": []}))
+        .post(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": "../../x", "assignments": []}),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     server.stop().await;
@@ -677,24 +892,39 @@ async fn nested_plan_form_and_empty_plan() {
                 {"department": "zhilibu", "task": "docs [[fake-agent: --no-report --work-seconds 120]]", "reason": "docs changed"}]}}),
         )
         .await;
-    assert_eq!(answer["plan"]["summary"], json!("nested summary"), "{answer}");
-    assert_eq!(answer["plan"]["assignments"][0]["reason"], json!("docs changed"));
+    assert_eq!(
+        answer["plan"]["summary"],
+        json!("nested summary"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["plan"]["assignments"][0]["reason"],
+        json!("docs changed")
+    );
     let status = api
-        .wait_status("the nested plan's department runs", |s| running(&departments(s)).len() == 1)
+        .wait_status("the nested plan's department runs", |s| {
+            running(&departments(s)).len() == 1
+        })
         .await;
     assert_eq!(departments(&status)[0]["parent_session_id"], json!(z1));
     assert_eq!(api.session(&z1).await["plan_status"], json!("dispatched"));
 
     let z2 = api.start_zhongshu("empty").await;
     let answer = api
-        .post_ok("/api/report_zhongshu_plan", &json!({"session_id": z2, "summary": "nothing to do", "assignments": []}))
+        .post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z2, "summary": "nothing to do", "assignments": []}),
+        )
         .await;
     assert_eq!(answer["plan"]["status"], json!("ready"), "{answer}");
     assert_eq!(api.session(&z2).await["plan_status"], json!("ready"));
     // Without an assignments key at all, too.
     let z3 = api.start_zhongshu("empty too").await;
     let answer = api
-        .post_ok("/api/report_zhongshu_plan", &json!({"session_id": z3, "plan": {"summary": "nothing"}}))
+        .post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z3, "plan": {"summary": "nothing"}}),
+        )
         .await;
     assert_eq!(answer["plan"]["status"], json!("ready"), "{answer}");
     let p = api.get_ok(&format!("/api/zhongshu_plan?id={z2}")).await;
@@ -713,10 +943,17 @@ async fn session_input_reaches_the_pty_and_is_recorded() {
     let api = &server.api;
     let z = api.start_zhongshu("input").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
-    let inputs = ["hello world", r#"with "double" and 'single' quotes $(id)"#, "中文 and ünïcode"];
+    let inputs = [
+        "hello world",
+        r#"with "double" and 'single' quotes $(id)"#,
+        "中文 and ünïcode",
+    ];
     for input in inputs {
         let answer = api
-            .post_ok("/api/session_input", &json!({"session_id": z, "input": input}))
+            .post_ok(
+                "/api/session_input",
+                &json!({"session_id": z, "input": input}),
+            )
             .await;
         let history = answer["session"]["input_history"].as_array().unwrap();
         assert_eq!(history.last().unwrap()["input"], json!(input), "{answer}");
@@ -734,15 +971,33 @@ async fn session_input_reaches_the_pty_and_is_recorded() {
         chrono::DateTime::parse_from_rfc3339(h["at"].as_str().unwrap()).expect("RFC 3339 time");
     }
     let preview = session["transcript_preview"].as_str().unwrap();
-    assert!(preview.contains(&format!("ECHO: {}", inputs[2])), "preview: {preview}");
-    assert!(!preview.contains('\x1b'), "preview has no escape sequences: {preview:?}");
+    assert!(
+        preview.contains(&format!("ECHO: {}", inputs[2])),
+        "preview: {preview}"
+    );
+    assert!(
+        !preview.contains('\x1b'),
+        "preview has no escape sequences: {preview:?}"
+    );
     // The `text` alias, an empty input, and an exited session.
-    api.post_ok("/api/session_input", &json!({"session_id": z, "text": "via alias"})).await;
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "text": "via alias"}),
+    )
+    .await;
     wait_log(&repo, &z, "ECHO: via alias").await;
-    let (s, b) = api.post("/api/session_input", &json!({"session_id": z, "input": ""})).await;
+    let (s, b) = api
+        .post("/api/session_input", &json!({"session_id": z, "input": ""}))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
-    api.post_ok("/api/close_session", &json!({"session_id": z})).await;
-    let (s, b) = api.post("/api/session_input", &json!({"session_id": z, "input": "late"})).await;
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let (s, b) = api
+        .post(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "late"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
     assert_failure_shape("input to an exited session", &b);
     server.stop().await;
@@ -759,7 +1014,9 @@ async fn close_kills_the_whole_process_group() {
     let pid = api.session(&z).await["pid"].as_u64().unwrap() as u32;
     assert!(!process_gone(child), "the child runs before the close");
     assert!(!process_gone(pid));
-    let answer = api.post_ok("/api/close_session", &json!({"session_id": z})).await;
+    let answer = api
+        .post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
     let s = &answer["session"];
     assert_eq!(s["status"], json!("exited"), "{answer}");
     assert_eq!(s["ended_reason"], json!("closed"), "{answer}");
@@ -767,10 +1024,15 @@ async fn close_kills_the_whole_process_group() {
     wait_gone(pid, "the agent").await;
     wait_gone(child, "the agent's child in its process group").await;
     // Closing again is harmless.
-    api.post_ok("/api/close_session", &json!({"session_id": z})).await;
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
     let audit = api.get_ok("/api/audit?since=0").await;
     assert!(
-        audit["events"].as_array().unwrap().iter().any(|e| e["event"] == "session_closed" && e["session_id"] == json!(z)),
+        audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "session_closed" && e["session_id"] == json!(z)),
         "session_closed audited"
     );
     server.stop().await;
@@ -794,10 +1056,16 @@ async fn an_agent_ignoring_sigterm_is_killed() {
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
     assert_eq!(answer.1["session"]["status"], json!("exited"));
     wait_log(&repo, &z, "FAKE_AGENT_SIGTERM_IGNORED").await;
-    assert!(process_gone(pid), "the agent was killed and reaped by the time close returned");
+    assert!(
+        process_gone(pid),
+        "the agent was killed and reaped by the time close returned"
+    );
     wait_gone(child, "the child").await;
     let code = answer.1["session"]["exit_code"].as_i64();
-    assert!(code.is_some() && code != Some(0), "killed, not a clean exit: {code:?}");
+    assert!(
+        code.is_some() && code != Some(0),
+        "killed, not a clean exit: {code:?}"
+    );
     server.stop().await;
 }
 
@@ -814,10 +1082,14 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
     let repo = TestRepo::with_flags(&[]);
     let plan_file = repo.write_json(
         "plan.json",
-        &plan(three_assignments("[[fake-agent: --no-report --work-seconds 300]]")),
+        &plan(three_assignments(
+            "[[fake-agent: --no-report --work-seconds 300]]",
+        )),
     );
-    let mut opts = RepoOptions::default();
-    opts.agent_flags = vec!["--plan-file".into(), plan_file.display().to_string()];
+    let opts = RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
+        ..Default::default()
+    };
     repo.write_config(&opts);
     let state_dir = repo.root.join("state");
     let sd = state_dir.display().to_string();
@@ -828,13 +1100,17 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
         let z = api.start_zhongshu("restart").await;
         let s = api
             .wait_status("2 running, 1 queued", |s| {
-                running(&departments(s)).len() == 2 && s["queue"].as_array().map(Vec::len) == Some(1)
+                running(&departments(s)).len() == 2
+                    && s["queue"].as_array().map(Vec::len) == Some(1)
             })
             .await;
         (z, s)
     });
     assert!(state_dir.join("codex_governance_state.json").is_file());
-    assert!(!repo.path.join(".tmp").exists(), "--state-dir is honoured: nothing in <repo>/.tmp");
+    assert!(
+        !repo.path.join(".tmp").exists(),
+        "--state-dir is honoured: nothing in <repo>/.tmp"
+    );
     let old_pids: Vec<u32> = before["sessions"]
         .as_array()
         .unwrap()
@@ -857,7 +1133,12 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
         let api = &second.api;
         let after = api.status().await;
         for id in &old_ids {
-            let s = after["sessions"].as_array().unwrap().iter().find(|s| s["id"] == json!(id)).cloned();
+            let s = after["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == json!(id))
+                .cloned();
             let s = s.unwrap_or_else(|| panic!("{id} survives the restart: {after}"));
             assert_eq!(s["status"], json!("exited"), "{s}");
             assert_eq!(s["ended_reason"], json!("launcher_restart"), "{s}");
@@ -873,19 +1154,29 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
         // The queued item is still queued, or was started by the new launcher.
         let after = api
             .wait_status("the queued gongchengbu is queued or started", |s| {
-                let queued = s["queue"].as_array().unwrap().iter().any(|q| q["id"] == queued_id && q["status"] == "queued");
+                let queued = s["queue"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|q| q["id"] == queued_id && q["status"] == "queued");
                 let started = departments(s).iter().any(|d| {
                     d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap())
                 });
                 queued || started
             })
             .await;
-        if let Some(new) = departments(&after)
-            .iter()
-            .find(|d| d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap()))
-        {
+        if let Some(new) = departments(&after).iter().find(|d| {
+            d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap())
+        }) {
             assert_eq!(new["parent_session_id"], json!(z));
-            assert!(after["queue"].as_array().unwrap().iter().all(|q| q["id"] != queued_id), "started items leave the queue");
+            assert!(
+                after["queue"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|q| q["id"] != queued_id),
+                "started items leave the queue"
+            );
         }
         let audit = api.get_ok("/api/audit?since=0").await;
         let restarts = audit["events"]
@@ -894,7 +1185,11 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
             .iter()
             .filter(|e| e["event"] == "session_exited" && e["reason"] == "launcher_restart")
             .count();
-        assert_eq!(restarts, old_ids.len(), "one session_exited per recovered session");
+        assert_eq!(
+            restarts,
+            old_ids.len(),
+            "one session_exited per recovered session"
+        );
     });
     drop(second);
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
@@ -918,17 +1213,35 @@ fn sigterm_stops_gracefully_and_state_survives() {
         let z = api.start_zhongshu("graceful").await;
         let log = wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
         let pid = api.session(&z).await["pid"].as_u64().unwrap() as u32;
-        api.post_ok("/api/report_zhongshu_plan", &json!({"session_id": z, "summary": "kept", "assignments": []}))
-            .await;
+        api.post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z, "summary": "kept", "assignments": []}),
+        )
+        .await;
         (z, pid, child_pid(&log).unwrap())
     });
     let status = first.terminate();
-    assert!(status.success(), "SIGTERM is a clean exit: {status:?}\n{}", first.stderr());
+    assert!(
+        status.success(),
+        "SIGTERM is a clean exit: {status:?}\n{}",
+        first.stderr()
+    );
     assert!(process_gone(pid), "sessions are terminated before exit");
     rt.block_on(wait_gone(child, "the agent's child"));
-    assert!(!launcher_file.exists(), "the launcher file goes with the launcher");
-    let audit = std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl")).unwrap();
-    assert!(audit.lines().last().unwrap().contains("\"launcher_stopped\""), "last event: launcher_stopped");
+    assert!(
+        !launcher_file.exists(),
+        "the launcher file goes with the launcher"
+    );
+    let audit =
+        std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"launcher_stopped\""),
+        "last event: launcher_stopped"
+    );
 
     let second = spawn_launcher(&repo.path, &[]);
     rt.block_on(async {
@@ -940,7 +1253,13 @@ fn sigterm_stops_gracefully_and_state_survives() {
         let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
         assert_eq!(p["plan"]["summary"], json!("kept"));
         // The transcript of the old session is still previewed.
-        assert!(s["transcript_preview"].as_str().unwrap().contains("FAKE_AGENT"), "{s}");
+        assert!(
+            s["transcript_preview"]
+                .as_str()
+                .unwrap()
+                .contains("FAKE_AGENT"),
+            "{s}"
+        );
         // Ids continue.
         let z2 = api.start_zhongshu("again").await;
         assert_ne!(z2, z);
@@ -956,12 +1275,20 @@ async fn audit_since_and_verify_detects_an_edit() {
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("audit").await;
-    api.post_ok("/api/report_zhongshu_plan", &json!({"session_id": z, "assignments": []})).await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "assignments": []}),
+    )
+    .await;
     let all = api.get_ok("/api/audit?since=0").await;
     let events = all["events"].as_array().unwrap().clone();
     assert!(events.len() >= 3, "{all}");
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "seq counts up from 1");
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "seq counts up from 1"
+    );
     assert_eq!(all["last_seq"], json!(seqs.len()));
     for e in &events {
         for key in ["seq", "ts", "event", "prev_hash", "hash"] {
@@ -970,22 +1297,41 @@ async fn audit_since_and_verify_detects_an_edit() {
         chrono::DateTime::parse_from_rfc3339(e["ts"].as_str().unwrap()).expect("ts is RFC 3339");
     }
     assert_eq!(events[0]["event"], json!("launcher_started"));
-    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    for needed in ["session_started", "zhongshu_plan_registered", "terminal_started"] {
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for needed in [
+        "session_started",
+        "zhongshu_plan_registered",
+        "terminal_started",
+    ] {
         assert!(names.contains(&needed), "{needed} in {names:?}");
     }
     let since = 2u64;
     let tail = api.get_ok(&format!("/api/audit?since={since}")).await;
-    let tail_seqs: Vec<u64> = tail["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let tail_seqs: Vec<u64> = tail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(tail_seqs, seqs[since as usize..].to_vec());
-    let none = api.get_ok(&format!("/api/audit?since={}", seqs.len())).await;
+    let none = api
+        .get_ok(&format!("/api/audit?since={}", seqs.len()))
+        .await;
     assert_eq!(none["events"], json!([]));
     server.stop().await;
 
     let sd = repo.state_dir().display().to_string();
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
     assert_eq!(code, 0, "intact chain: {out} {err}");
-    let (code, _, _) = run_binary(&["audit", "verify", "--repo", &repo.path.display().to_string()]);
+    let (code, _, _) = run_binary(&[
+        "audit",
+        "verify",
+        "--repo",
+        &repo.path.display().to_string(),
+    ]);
     assert_eq!(code, 0, "--repo finds <repo>/.tmp");
 
     // Edit line 3 (a value only: still valid JSON).
@@ -998,7 +1344,10 @@ async fn audit_since_and_verify_detects_an_edit() {
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
     assert_eq!(code, 1, "an edited line fails verification: {out} {err}");
-    assert!(format!("{out}{err}").contains("line 3"), "names the line: {out} {err}");
+    assert!(
+        format!("{out}{err}").contains("line 3"),
+        "names the line: {out} {err}"
+    );
 
     // Deleting a line breaks the chain too.
     let mut lines: Vec<&str> = text.lines().collect();
@@ -1006,81 +1355,118 @@ async fn audit_since_and_verify_detects_an_edit() {
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
     assert_eq!(code, 1, "a removed line fails verification: {out} {err}");
-    assert!(format!("{out}{err}").contains("line 2"), "names the line: {out} {err}");
+    assert!(
+        format!("{out}{err}").contains("line 2"),
+        "names the line: {out} {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_delivers_state_changes_with_ids() {
-    use futures_util::StreamExt;
     let repo = TestRepo::with_flags(&[]);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
+    let mut events = SseReader::open(api, "/api/events").await;
+    let hello = events.next().await.expect("a hello frame");
+    assert_eq!(hello.event.as_deref(), Some("hello"), "{hello:?}");
+    let hello_seq: u64 = hello.id.expect("hello has an id").parse().unwrap();
+
+    let z = api.start_zhongshu("events").await;
+    let found = events
+        .until("session_started", |f| {
+            let text = f.json().to_string();
+            text.contains("session_started") && text.contains(&z)
+        })
+        .await;
+    let seq: u64 = found
+        .id
+        .expect("the event has an id:")
+        .parse()
+        .expect("id is the audit seq");
+    assert!(seq > hello_seq, "{seq} > {hello_seq}");
+    let audit = api.get_ok(&format!("/api/audit?since={}", seq - 1)).await;
+    assert_eq!(audit["events"][0]["seq"], json!(seq));
+    assert_eq!(
+        audit["events"][0]["event"],
+        json!("session_started"),
+        "id: is the audit seq of that event"
+    );
+
+    // A reconnecting client with Last-Event-ID gets what it missed.
     let resp = api
         .client
         .get(api.url("/api/events"))
         .bearer_auth(&api.token)
-        .timeout(Duration::from_secs(120))
+        .header("Last-Event-ID", hello_seq.to_string())
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(ct.starts_with("text/event-stream"), "{ct}");
-    assert!(resp.headers().get("access-control-allow-origin").is_none());
-    let mut stream = Box::pin(resp.bytes_stream());
-    let mut buf = String::new();
+    let mut replay = SseReader::from_response(resp);
+    replay
+        .until("the missed session_started", |f| {
+            f.id.as_deref() == Some(&seq.to_string())
+        })
+        .await;
+    server.stop().await;
+}
 
-    // Parse SSE frames as they arrive: (id, event, data).
-    async fn next_frame(
-        stream: &mut (impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
-        buf: &mut String,
-    ) -> (Option<String>, Option<String>, String) {
-        loop {
-            if let Some(end) = buf.find("\n\n") {
-                let frame: String = buf[..end].to_string();
-                buf.drain(..end + 2);
-                let (mut id, mut event, mut data) = (None, None, String::new());
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().to_string());
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        event = Some(v.trim().to_string());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if id.is_none() && event.is_none() && data.is_empty() {
-                    continue; // keep-alive comment
-                }
-                return (id, event, data);
-            }
-            let chunk = tokio::time::timeout(PATIENCE, stream.next())
-                .await
-                .expect("an event in time")
-                .expect("the stream stays open")
-                .expect("stream chunk");
-            buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
-        }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_stream_carries_the_transcript_then_the_exit() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("stream").await;
+    wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
+    let mut stream = SseReader::open(api, &format!("/api/session_stream?id={z}")).await;
+    let first = stream.next().await.expect("the scrollback first");
+    assert_eq!(first.event.as_deref(), Some("output"));
+    let text = first.json()["text"].as_str().unwrap_or("").to_string();
+    assert!(
+        text.contains("FAKE_AGENT_START"),
+        "late joiner gets the scrollback: {text}"
+    );
+
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "streamed hello"}),
+    )
+    .await;
+    let mut seen = String::new();
+    stream
+        .until("the echo", |f| {
+            seen.push_str(f.json()["text"].as_str().unwrap_or(""));
+            seen.contains("ECHO: streamed hello")
+        })
+        .await;
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let exit = stream
+        .until("the exit event", |f| f.event.as_deref() == Some("exit"))
+        .await;
+    assert!(exit.json()["code"].is_i64(), "{exit:?}");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the exit"
+    );
+    // A late viewer of an exited session gets the final transcript and the exit
+    // (or a 404 failure): never a stream that hangs.
+    let resp = api
+        .client
+        .get(api.url(&format!("/api/session_stream?id={z}")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    if resp.status() == StatusCode::OK {
+        let mut late = SseReader::from_response(resp);
+        late.until("the exit event of an exited session", |f| {
+            f.event.as_deref() == Some("exit")
+        })
+        .await;
+        assert!(late.next().await.is_none(), "the late stream ends too");
+    } else {
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     }
-
-    let (hello_id, hello_event, _) = next_frame(&mut stream, &mut buf).await;
-    assert_eq!(hello_event.as_deref(), Some("hello"));
-    let hello_seq: u64 = hello_id.expect("hello has an id").parse().unwrap();
-
-    let z = api.start_zhongshu("events").await;
-    let found = loop {
-        let (id, _event, data) = next_frame(&mut stream, &mut buf).await;
-        let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-        let text = v.to_string();
-        if text.contains("session_started") && text.contains(&z) {
-            break (id, v);
-        }
-    };
-    let seq: u64 = found.0.expect("the event has an id:").parse().expect("id is the audit seq");
-    assert!(seq > hello_seq, "{seq} > {hello_seq}");
-    let audit = api.get_ok(&format!("/api/audit?since={}", seq - 1)).await;
-    assert_eq!(audit["events"][0]["seq"], json!(seq));
-    assert_eq!(audit["events"][0]["event"], json!("session_started"), "id: is the audit seq of that event");
     server.stop().await;
 }
 
@@ -1099,7 +1485,8 @@ async fn launcher_file_is_private_and_holds_the_token() {
     assert_eq!(v["token"], json!(server.token));
     assert_eq!(v["url"], json!(server.url));
     assert_eq!(v["pid"], json!(std::process::id()));
-    chrono::DateTime::parse_from_rfc3339(v["started_at"].as_str().unwrap()).expect("started_at RFC 3339");
+    chrono::DateTime::parse_from_rfc3339(v["started_at"].as_str().unwrap())
+        .expect("started_at RFC 3339");
     assert_eq!(server.token.len(), 64);
     assert!(server.token.chars().all(|c| c.is_ascii_hexdigit()));
     server.stop().await;
@@ -1113,13 +1500,19 @@ fn non_loopback_hosts_are_refused() {
     for host in ["0.0.0.0", "::", "192.168.1.10", "example.com"] {
         let (code, out, err) = run_binary(&["serve", "--repo", &r, "--host", host, "--port", "0"]);
         assert_ne!(code, 0, "--host {host} must be refused: {out} {err}");
-        assert!(err.contains("loopback") || err.contains("localhost"), "a clear message for {host}: {err}");
+        assert!(
+            err.contains("loopback") || err.contains("localhost"),
+            "a clear message for {host}: {err}"
+        );
         assert!(!out.contains("listening"), "{out}");
     }
     // The default subcommand is serve: the same refusal without `serve`.
     let (code, _, err) = run_binary(&["--repo", &r, "--host", "0.0.0.0", "--port", "0"]);
     assert_ne!(code, 0, "{err}");
-    assert!(!repo.state_dir().join("codex_governance_launcher.json").exists());
+    assert!(!repo
+        .state_dir()
+        .join("codex_governance_launcher.json")
+        .exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1132,10 +1525,23 @@ async fn status_carries_every_spec_field() {
         let s = api.get_ok(path).await;
         assert_eq!(s["api_version"], json!(8), "{path}");
         for key in [
-            "ok", "api_version", "repo", "project_name", "workflow_doc", "departments",
-            "active_zhongshu_sessions", "active_department_sessions", "max_department_sessions",
-            "model_choices", "zhongshu_model", "department_model", "queue", "browser_terminals",
-            "sessions", "zhongshu_sessions", "department_sessions",
+            "ok",
+            "api_version",
+            "repo",
+            "project_name",
+            "workflow_doc",
+            "departments",
+            "active_zhongshu_sessions",
+            "active_department_sessions",
+            "max_department_sessions",
+            "model_choices",
+            "zhongshu_model",
+            "department_model",
+            "queue",
+            "browser_terminals",
+            "sessions",
+            "zhongshu_sessions",
+            "department_sessions",
         ] {
             assert!(s.get(key).is_some(), "{path} lacks {key}: {s}");
         }
@@ -1143,14 +1549,23 @@ async fn status_carries_every_spec_field() {
             std::fs::canonicalize(s["repo"].as_str().unwrap()).unwrap(),
             std::fs::canonicalize(&repo.path).unwrap()
         );
-        assert_eq!(s["project_name"], json!("repo"), "default: the repo folder name");
+        assert_eq!(
+            s["project_name"],
+            json!("repo"),
+            "default: the repo folder name"
+        );
         assert_eq!(s["workflow_doc"], json!("AGENTS.md"));
         assert_eq!(s["model_choices"], json!(["gpt-5.5", "gpt-5.4"]));
         assert_eq!(s["zhongshu_model"], json!("gpt-5.5"));
         assert_eq!(s["department_model"], json!("gpt-5.4"));
         assert_eq!(s["max_department_sessions"], json!(2));
         assert_eq!(s["active_zhongshu_sessions"], json!(1));
-        let keys: BTreeSet<&str> = s["departments"].as_array().unwrap().iter().map(|d| d["key"].as_str().unwrap()).collect();
+        let keys: BTreeSet<&str> = s["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["key"].as_str().unwrap())
+            .collect();
         for k in ["menxia", "zhilibu", "gongchengbu", "lingyubu"] {
             assert!(keys.contains(k), "{k} in departments: {keys:?}");
         }
@@ -1172,7 +1587,8 @@ fn assert_keys(what: &str, v: &Value, keys: &[&str]) {
 
 fn assert_time(what: &str, v: &Value) {
     if let Some(t) = v.as_str() {
-        chrono::DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{what} {t:?} is not RFC 3339: {e}"));
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap_or_else(|e| panic!("{what} {t:?} is not RFC 3339: {e}"));
         assert!(!t.ends_with('Z') || t.len() > 20, "{what} has an offset");
     } else {
         assert!(v.is_null(), "{what} is a time or null: {v}");
@@ -1197,19 +1613,46 @@ async fn session_json_carries_every_spec_field() {
     wait_log(&repo, &d, "FAKE_AGENT_WAITING").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
     let common = [
-        "id", "session_kind", "role", "department", "title", "model", "pid", "status", "exit_code",
-        "started_at", "ended_at", "prompt_path", "log_path", "heartbeat_status", "idle_seconds",
-        "last_activity_at", "transcript_preview", "browser_terminal_id", "browser_terminal_url",
-        "browser_terminal_status", "input_history",
+        "id",
+        "session_kind",
+        "role",
+        "department",
+        "title",
+        "model",
+        "pid",
+        "status",
+        "exit_code",
+        "started_at",
+        "ended_at",
+        "prompt_path",
+        "log_path",
+        "heartbeat_status",
+        "idle_seconds",
+        "last_activity_at",
+        "transcript_preview",
+        "browser_terminal_id",
+        "browser_terminal_url",
+        "browser_terminal_status",
+        "input_history",
     ];
     let zs = api.session(&z).await;
     assert_keys("zhongshu", &zs, &common);
     assert_keys(
         "zhongshu",
         &zs,
-        &["task", "unread_result_count", "child_department_ids", "mailbox", "plan_status"],
+        &[
+            "task",
+            "unread_result_count",
+            "child_department_ids",
+            "mailbox",
+            "plan_status",
+        ],
     );
-    assert_keys("zhongshu mailbox", &zs["mailbox"], &["root", "incoming", "archive"]);
+    assert_keys(
+        "zhongshu mailbox",
+        &zs["mailbox"],
+        &["root", "incoming", "archive"],
+    );
     assert_eq!(zs["session_kind"], json!("zhongshu"));
     assert_eq!(zs["status"], json!("running"));
     assert_eq!(zs["child_department_ids"], json!([d]));
@@ -1217,7 +1660,12 @@ async fn session_json_carries_every_spec_field() {
     assert_eq!(zs["plan_status"], json!("none"));
     assert_eq!(zs["task"], json!("session fields"));
     assert!(zs["title"].as_str().unwrap().contains("中书省"), "{zs}");
-    assert!(zs["browser_terminal_url"].as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:") && u.contains("token=")), "{zs}");
+    assert!(
+        zs["browser_terminal_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:") && u.contains("token=")),
+        "{zs}"
+    );
     assert_eq!(zs["browser_terminal_status"], json!("running"));
 
     let ds = api.session(&d).await;
@@ -1225,7 +1673,15 @@ async fn session_json_carries_every_spec_field() {
     assert_keys(
         "department",
         &ds,
-        &["task", "parent_session_id", "report_status", "reported_at", "last_report_id", "auto_closed", "auto_close_reason"],
+        &[
+            "task",
+            "parent_session_id",
+            "report_status",
+            "reported_at",
+            "last_report_id",
+            "auto_closed",
+            "auto_close_reason",
+        ],
     );
     assert_eq!(ds["session_kind"], json!("department"));
     assert_eq!(ds["department"], json!("zhilibu"));
@@ -1234,7 +1690,13 @@ async fn session_json_carries_every_spec_field() {
     assert_eq!(ds["auto_closed"], json!(false));
     assert_eq!(ds["heartbeat_status"], json!("active"), "{ds}");
     assert!(ds["idle_seconds"].is_u64(), "{ds}");
-    assert!(ds["transcript_preview"].as_str().unwrap().contains("FAKE_AGENT_WAITING"), "{ds}");
+    assert!(
+        ds["transcript_preview"]
+            .as_str()
+            .unwrap()
+            .contains("FAKE_AGENT_WAITING"),
+        "{ds}"
+    );
     for s in [&zs, &ds] {
         for key in ["started_at", "ended_at", "last_activity_at"] {
             assert_time(key, &s[key]);
@@ -1244,12 +1706,133 @@ async fn session_json_carries_every_spec_field() {
         assert!(std::path::Path::new(s["log_path"].as_str().unwrap()).is_file());
     }
     // After exit: status, exit code and end time.
-    api.post_ok("/api/close_session", &json!({"session_id": d})).await;
+    api.post_ok("/api/close_session", &json!({"session_id": d}))
+        .await;
     let ds = api.session(&d).await;
     assert_eq!(ds["status"], json!("exited"));
     assert_eq!(ds["heartbeat_status"], json!("exited"));
     assert!(ds["exit_code"].is_i64(), "{ds}");
     assert_time("ended_at", &ds["ended_at"]);
     assert!(ds["ended_at"].is_string());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
+    let repo = TestRepo::with_flags(&["--flood-mb", "16", "--quiet-env"]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("flood").await;
+    // The API answers while the agent writes.
+    for _ in 0..5 {
+        api.get_ok("/healthz").await;
+        api.status().await;
+    }
+    wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
+    let log_len = std::fs::metadata(
+        repo.state_dir()
+            .join("codex_governance_logs")
+            .join(format!("{z}.log")),
+    )
+    .unwrap()
+    .len();
+    // 16 MiB of lines, each "\n" becoming "\r\n" on the terminal.
+    assert!(
+        log_len >= 16 * 1024 * 1024,
+        "transcript holds every byte: {log_len}"
+    );
+    let s = api.session(&z).await;
+    let preview = s["transcript_preview"].as_str().unwrap();
+    assert!(
+        preview.len() < 16 * 1024,
+        "the preview is a few lines: {} bytes",
+        preview.len()
+    );
+    assert!(
+        preview.contains("FAKE_AGENT_FLOOD_DONE 16777216"),
+        "{preview}"
+    );
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "still there"}),
+    )
+    .await;
+    wait_log(&repo, &z, "ECHO: still there").await;
+    server.stop().await;
+}
+
+#[test]
+fn finished_sessions_release_their_file_descriptors() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let repo = TestRepo::with_flags(&[]);
+    let launcher = spawn_launcher(&repo.path, &[]);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", launcher.pid()))
+            .unwrap()
+            .count()
+    };
+    let cycle = |task: String| {
+        let api = launcher.api.clone();
+        let repo = &repo;
+        async move {
+            let z = api.start_zhongshu(&task).await;
+            wait_log(repo, &z, "FAKE_AGENT_WAITING").await;
+            api.post_ok("/api/close_session", &json!({"session_id": z}))
+                .await;
+        }
+    };
+    rt.block_on(cycle("warm-up".into()));
+    std::thread::sleep(Duration::from_millis(500));
+    let before = fds();
+    for i in 0..10 {
+        rt.block_on(cycle(format!("session {i}")));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = fds();
+    assert!(
+        after < before + 10,
+        "10 started and closed sessions left {} file descriptors open in the launcher ({before} -> {after})",
+        after - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_department_answers_with_the_session_it_started() {
+    let repo = TestRepo::new(RepoOptions {
+        max_departments: 3,
+        ..Default::default()
+    });
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("same tasks").await;
+    let task = "the same words [[fake-agent: --no-report --after-report wait]]";
+    let mut ids = Vec::new();
+    for dept in ["lingyubu", "zhilibu", "lingyubu"] {
+        let a = api
+            .post_ok(
+                "/api/start_department",
+                &json!({"parent_session_id": z, "department": dept, "task": task}),
+            )
+            .await;
+        assert_eq!(a["queued"], json!(false), "{a}");
+        let id = a["session_id"].as_str().unwrap().to_string();
+        assert_eq!(a["session"]["id"], json!(id), "{a}");
+        assert_eq!(
+            a["session"]["department"],
+            json!(dept),
+            "the answer names a {dept} session: {a}"
+        );
+        assert!(
+            !ids.contains(&id),
+            "a new session each time, got {id} again: {a}"
+        );
+        ids.push(id);
+    }
+    let status = api.status().await;
+    assert_eq!(running(&departments(&status)).len(), 3, "{status}");
     server.stop().await;
 }

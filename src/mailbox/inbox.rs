@@ -166,12 +166,17 @@ impl Launcher {
         let Some(session) = self.session(session_id) else {
             return;
         };
-        let _ = self.store.update(|s| {
-            if let Some(x) = s.sessions.get_mut(session_id) {
-                x.auto_closed = true;
-                x.auto_close_reason = Some("mailbox_report_received".into());
-            }
-        });
+        let marked = session.auto_closed
+            && session.auto_close_reason.as_deref() == Some("mailbox_report_received");
+        if !marked {
+            // Each save writes the whole state: skip it when nothing changes.
+            let _ = self.store.update(|s| {
+                if let Some(x) = s.sessions.get_mut(session_id) {
+                    x.auto_closed = true;
+                    x.auto_close_reason = Some("mailbox_report_received".into());
+                }
+            });
+        }
         if session.is_running() {
             if let Err(e) = self
                 .close_session(session_id, "mailbox_report_received")

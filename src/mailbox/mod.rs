@@ -138,8 +138,12 @@ pub(crate) fn after_results(
             queue_notice(&launcher, &zid, key.clone());
         }
         launcher.pump_queue().await;
+        // Once per department: a burst of reports from one department is one close.
+        let mut closed = std::collections::HashSet::new();
         for (_, session_id) in registered {
-            launcher.auto_close(&session_id).await;
+            if closed.insert(session_id.clone()) {
+                launcher.auto_close(&session_id).await;
+            }
         }
     });
 }

@@ -39,6 +39,8 @@ pub struct StartSpec {
     /// A prompt to use instead of the template (resume).
     pub prompt_override: Option<String>,
     pub resumed_from_session_id: Option<String>,
+    /// The queue item this start came from.
+    pub queue_id: Option<String>,
 }
 
 impl StartSpec {
@@ -53,9 +55,13 @@ impl StartSpec {
             verify: Vec::new(),
             prompt_override: None,
             resumed_from_session_id: None,
+            queue_id: None,
         }
     }
 }
+
+/// Output an ended session keeps in memory for late viewers.
+const RELEASED_SCROLLBACK: usize = 64 * 1024;
 
 /// Terminal size agents start with, until a browser resizes it.
 const START_COLS: u16 = 120;
@@ -197,17 +203,6 @@ impl Launcher {
             mailbox: parent_incoming.as_deref(),
         }
         .vars();
-        let pty = Pty::spawn(SpawnSpec {
-            program: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            cwd: self.repo.clone(),
-            env,
-            cols: START_COLS,
-            rows: START_ROWS,
-            log_path: Some(log_path.clone()),
-        })
-        .map_err(|e| LauncherError::Internal(format!("{e:#}")))?;
-
         let title = match &department {
             Some(d) => format!("{} {} · {}", d.key, d.title, id),
             None => format!("Zhongshu 中书省 · {id}"),
@@ -223,7 +218,7 @@ impl Launcher {
             title: title.clone(),
             model: model.clone(),
             task: task.clone(),
-            pid: Some(pty.pid()),
+            pid: None,
             status: SessionStatus::Running,
             exit_code: None,
             started_at: clock::now_rfc3339(),
@@ -246,15 +241,40 @@ impl Launcher {
             auto_close_reason: None,
             files: spec.files.clone(),
             verify: spec.verify.clone(),
+            queue_id: spec.queue_id.clone(),
             closing: false,
         };
-        self.insert_pty(&id, Arc::clone(&pty));
-        let saved = self.store.update(|s| {
+        // Recorded before the agent starts, so an agent that calls back at once finds itself.
+        self.store.update(|s| {
             s.sessions.insert(id.clone(), session.clone());
+        })?;
+        let spawned = Pty::spawn(SpawnSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            cwd: self.repo.clone(),
+            env,
+            cols: START_COLS,
+            rows: START_ROWS,
+            log_path: Some(log_path.clone()),
         });
-        if let Err(e) = saved {
+        let pty = match spawned {
+            Ok(pty) => pty,
+            Err(e) => {
+                let _ = self.store.update(|s| s.sessions.shift_remove(&id));
+                return Err(LauncherError::Internal(format!("{e:#}")));
+            }
+        };
+        self.insert_pty(&id, Arc::clone(&pty));
+        let mut session = session;
+        session.pid = Some(pty.pid());
+        if let Err(e) = self.store.update(|s| {
+            if let Some(x) = s.sessions.get_mut(&id) {
+                x.pid = Some(pty.pid());
+            }
+        }) {
             pty.terminate(pty::KILL_GRACE).await;
             self.remove_pty(&id);
+            let _ = self.store.update(|s| s.sessions.shift_remove(&id));
             return Err(e.into());
         }
         self.store.audit_or_log(
@@ -309,6 +329,12 @@ impl Launcher {
             if launcher.record_exit(&id, code, None) {
                 launcher.after_exit(&id).await;
             }
+            // Free the terminal's descriptors once the last output is in.
+            let mut closed = pty.output_closed_watch();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), closed.wait_for(|c| *c))
+                    .await;
+            pty.release(RELEASED_SCROLLBACK);
         });
     }
 

@@ -47,8 +47,9 @@ struct Output {
 /// A running (or finished) process in a PTY.
 pub struct Pty {
     pid: u32,
-    master: Mutex<Box<dyn MasterPty + Send>>,
-    writer: Mutex<Box<dyn Write + Send>>,
+    /// Both `None` once released: an ended session keeps no descriptors.
+    master: Mutex<Option<Box<dyn MasterPty + Send>>>,
+    writer: Mutex<Option<Box<dyn Write + Send>>>,
     output: Mutex<Output>,
     chunks: broadcast::Sender<Arc<[u8]>>,
     exit: watch::Receiver<Option<i32>>,
@@ -111,8 +112,8 @@ impl Pty {
         let (exit_tx, exit) = watch::channel(None);
         let pty = Arc::new(Pty {
             pid,
-            master: Mutex::new(pair.master),
-            writer: Mutex::new(writer),
+            master: Mutex::new(Some(pair.master)),
+            writer: Mutex::new(Some(writer)),
             output: Mutex::new(Output {
                 scrollback: VecDeque::with_capacity(64 * 1024),
                 last_output: None,
@@ -211,7 +212,10 @@ impl Pty {
 
     /// Writes raw bytes to the process's terminal.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let mut w = self.writer.lock().unwrap();
+        let mut guard = self.writer.lock().unwrap();
+        let w = guard.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "terminal closed")
+        })?;
         w.write_all(bytes)?;
         w.flush()
     }
@@ -234,6 +238,8 @@ impl Pty {
         self.master
             .lock()
             .unwrap()
+            .as_ref()
+            .ok_or_else(|| anyhow!("terminal closed"))?
             .resize(PtySize {
                 rows,
                 cols,
@@ -243,6 +249,17 @@ impl Pty {
             .map_err(|e| anyhow!("resize failed: {e}"))?;
         *self.size.lock().unwrap() = (cols, rows);
         Ok(())
+    }
+
+    /// Closes the terminal's descriptors and trims the scrollback to `keep` bytes,
+    /// once the process has ended: viewers still get the tail and the exit code.
+    pub fn release(&self, keep: usize) {
+        self.writer.lock().unwrap().take();
+        self.master.lock().unwrap().take();
+        let mut out = self.output.lock().unwrap();
+        let excess = out.scrollback.len().saturating_sub(keep);
+        out.scrollback.drain(..excess);
+        out.scrollback.shrink_to_fit();
     }
 
     pub fn size(&self) -> (u16, u16) {
@@ -369,13 +386,20 @@ pub fn strip_escapes(bytes: &[u8]) -> String {
     out
 }
 
+/// Characters of one preview line; longer lines are cut.
+const PREVIEW_LINE_CHARS: usize = 240;
+
 /// The last `lines` non-empty lines of output, escapes stripped.
 pub fn preview(bytes: &[u8], lines: usize) -> String {
     let text = strip_escapes(bytes);
-    let kept: Vec<&str> = text
+    let kept: Vec<String> = text
         .lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
+        .map(|l| match l.char_indices().nth(PREVIEW_LINE_CHARS) {
+            Some((i, _)) => format!("{}…", &l[..i]),
+            None => l.to_string(),
+        })
         .collect();
     kept[kept.len().saturating_sub(lines)..].join("\n")
 }

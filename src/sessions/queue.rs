@@ -272,7 +272,7 @@ impl Launcher {
                 })?,
         };
         let a = self.validate_assignment(0, &input)?;
-        let pid = parent.clone();
+        let pid = parent;
         let item = self.store.update(|s| {
             let id = s.next_id("q");
             let item = queue_item(id, Some(pid), &a, None);
@@ -284,20 +284,15 @@ impl Launcher {
         let started = self.store.read(|s| {
             s.sessions
                 .values()
-                .find(|x| {
-                    x.is_department()
-                        && x.parent_session_id.as_deref() == Some(&parent)
-                        && x.task == item.task
-                        && !s.queue.iter().any(|q| q.id == item.id)
-                })
-                .cloned()
+                .find(|x| x.queue_id.as_deref() == Some(item.id.as_str()))
+                .map(|x| x.id.clone())
         });
         let still_queued = self
             .store
             .read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
         match (still_queued, started) {
             (Some(q), _) => Ok(Dispatch::Queued(Box::new(q))),
-            (None, Some(s)) => Ok(Dispatch::Started(s.id)),
+            (None, Some(id)) => Ok(Dispatch::Started(id)),
             (None, None) => Ok(Dispatch::Queued(Box::new(item))),
         }
     }
@@ -350,6 +345,7 @@ impl Launcher {
                 verify: item.verify.clone(),
                 prompt_override: None,
                 resumed_from_session_id: None,
+                queue_id: Some(item.id.clone()),
             };
             match self.start_session(spec).await {
                 Ok(session) => {

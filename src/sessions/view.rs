@@ -16,11 +16,22 @@ const PREVIEW_LINES: usize = 8;
 
 pub const API_VERSION: u32 = 8;
 
-/// The last `/api/status` body and what it was built from: rebuilt only when the
-/// state, the audit log, any PTY's output or the clock's second changed.
+/// How stale the status may be when only agent output changed (previews, idle times).
+const OUTPUT_STALENESS: Duration = Duration::from_millis(250);
+
+/// The last `/api/status` body and what it was built from. It is rebuilt when the
+/// state, the audit log or the clock's second changed, or when agent output changed
+/// and the body is older than `OUTPUT_STALENESS`; one request rebuilds, the others wait.
 #[derive(Default)]
 pub struct StatusCache {
-    entry: std::sync::Mutex<Option<([u64; 4], bytes::Bytes)>>,
+    entry: std::sync::Mutex<Option<CachedStatus>>,
+}
+
+struct CachedStatus {
+    key: [u64; 3],
+    output: u64,
+    built: std::time::Instant,
+    body: bytes::Bytes,
 }
 
 impl Launcher {
@@ -89,7 +100,7 @@ impl Launcher {
         v
     }
 
-    /// `GET /api/status` as JSON bytes, from the cache when nothing changed.
+    /// `GET /api/status` as JSON bytes, from the cache when nothing relevant changed.
     pub fn status_bytes(&self) -> bytes::Bytes {
         let output: u64 = self
             .live_ptys()
@@ -103,22 +114,27 @@ impl Launcher {
         let key = [
             self.store.version(),
             self.store.audit_log().last_seq(),
-            output,
             second,
         ];
-        if let Some((k, body)) = self.status_cache.entry.lock().unwrap().as_ref() {
-            if *k == key {
-                return body.clone();
+        let mut entry = self.status_cache.entry.lock().unwrap();
+        if let Some(c) = entry.as_ref() {
+            if c.key == key && (c.output == output || c.built.elapsed() < OUTPUT_STALENESS) {
+                return c.body.clone();
             }
         }
         let body = bytes::Bytes::from(serde_json::to_vec(&self.status_view()).unwrap_or_default());
-        *self.status_cache.entry.lock().unwrap() = Some((key, body.clone()));
+        *entry = Some(CachedStatus {
+            key,
+            output,
+            built: std::time::Instant::now(),
+            body: body.clone(),
+        });
         body
     }
 
     /// `GET /api/status`.
     pub fn status_view(&self) -> Value {
-        let state = self.store.read(|s| s.clone());
+        let state = self.store.read(snapshot_for_views);
         let l = &self.config.launcher;
         let sessions: Vec<Value> = state
             .sessions
@@ -172,7 +188,7 @@ impl Launcher {
 
     /// `GET /api/zhongshu_sessions`: each with its children and unread count.
     pub fn zhongshu_sessions_view(&self) -> Value {
-        let state = self.store.read(|s| s.clone());
+        let state = self.store.read(snapshot_for_views);
         let list: Vec<Value> = state
             .sessions
             .values()
@@ -226,4 +242,22 @@ fn log_preview(path: &str) -> String {
     let mut buf = Vec::new();
     let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
     preview(&buf, PREVIEW_LINES)
+}
+
+/// What session views need of the state: everything but read results, which can
+/// be many and are not shown there.
+fn snapshot_for_views(s: &State) -> State {
+    State {
+        counters: Default::default(),
+        sessions: s.sessions.clone(),
+        plans: s.plans.clone(),
+        results: s
+            .results
+            .iter()
+            .filter(|(_, r)| !r.read)
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect(),
+        queue: s.queue.clone(),
+        terminals: s.terminals.clone(),
+    }
 }

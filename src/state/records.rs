@@ -88,6 +88,9 @@ pub struct Session {
     pub files: Vec<String>,
     #[serde(default)]
     pub verify: Vec<String>,
+    /// The queue item a department was started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
     /// Set while the launcher is closing it, so the exit is recorded as a close.
     #[serde(default)]
     pub closing: bool,

@@ -139,7 +139,12 @@ impl TestRepo {
 
     pub fn write_config(&self, opts: &RepoOptions) {
         let q = |s: &str| serde_json::to_string(s).unwrap();
-        let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+        let list = |v: &[String]| {
+            format!(
+                "[{}]",
+                v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+            )
+        };
         let yaml = format!(
             "launcher:\n  agent_command: {}\n  max_departments: {}\n  models: {}\n  require_plan_confirmation: {}\n",
             list(&TestRepo::agent_command(opts)),
@@ -252,8 +257,7 @@ impl Api {
 
     /// One session from `/api/status` (Null when absent).
     pub async fn session(&self, id: &str) -> Value {
-        self.status()
-            .await["sessions"]
+        self.status().await["sessions"]
             .as_array()
             .into_iter()
             .flatten()
@@ -335,10 +339,14 @@ where
 
 /// Waits until the transcript of `id` contains `needle`; returns the transcript.
 pub async fn wait_log(repo: &TestRepo, id: &str, needle: &str) -> String {
-    wait_until(&format!("{needle:?} in the transcript of {id}"), PATIENCE, || async {
-        let log = repo.log(id);
-        log.contains(needle).then_some(log)
-    })
+    wait_until(
+        &format!("{needle:?} in the transcript of {id}"),
+        PATIENCE,
+        || async {
+            let log = repo.log(id);
+            log.contains(needle).then_some(log)
+        },
+    )
     .await
 }
 
@@ -377,7 +385,10 @@ impl RawResponse {
 pub async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> RawResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = head.trim_end().replace('\n', "\r\n").replace("\r\r\n", "\r\n");
+    let mut req = head
+        .trim_end()
+        .replace('\n', "\r\n")
+        .replace("\r\r\n", "\r\n");
     if !body.is_empty() && !head.to_ascii_lowercase().contains("content-length") {
         req.push_str(&format!("\r\nContent-Length: {}", body.len()));
     }
@@ -407,7 +418,11 @@ fn parse_raw(buf: &[u8]) -> RawResponse {
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     RawResponse {
         status,
         headers,
@@ -682,16 +697,21 @@ pub fn process_gone(pid: u32) -> bool {
                 return true;
             }
             // "pid (comm) S ..." — comm may hold spaces and parentheses.
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start()).unwrap_or("");
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
             state.starts_with('Z') || state.starts_with('X')
         }
     }
 }
 
 pub async fn wait_gone(pid: u32, what: &str) {
-    wait_until(&format!("{what} (pid {pid}) to be gone"), PATIENCE, || async move {
-        process_gone(pid).then_some(())
-    })
+    wait_until(
+        &format!("{what} (pid {pid}) to be gone"),
+        PATIENCE,
+        || async move { process_gone(pid).then_some(()) },
+    )
     .await
 }
 
@@ -700,4 +720,118 @@ pub fn child_pid(log: &str) -> Option<u32> {
     log.lines()
         .find_map(|l| l.trim().strip_prefix("CHILD_PID="))
         .and_then(|v| v.trim().parse().ok())
+}
+
+// ---------------------------------------------------------------------------
+// Server-sent events
+
+/// One SSE frame: `id:`, `event:` and the joined `data:` lines.
+#[derive(Debug, Clone)]
+pub struct SseFrame {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseFrame {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// Reads SSE frames from a streaming response (keep-alive comments skipped).
+pub struct SseReader {
+    stream: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>,
+    >,
+    buf: String,
+}
+
+impl SseReader {
+    /// GET `path` with the bearer token; the answer must be a 200 event stream.
+    pub async fn open(api: &Api, path: &str) -> SseReader {
+        let resp = api
+            .client
+            .get(api.url(path))
+            .bearer_auth(&api.token)
+            .timeout(Duration::from_secs(600))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        SseReader::from_response(resp)
+    }
+
+    /// Wraps a 200 event-stream response.
+    pub fn from_response(resp: reqwest::Response) -> SseReader {
+        let path = resp.url().path().to_string();
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(ct.starts_with("text/event-stream"), "GET {path}: {ct}");
+        assert!(
+            resp.headers().get("access-control-allow-origin").is_none(),
+            "no CORS on {path}"
+        );
+        SseReader {
+            stream: Box::pin(resp.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next frame; None when the stream ended. Fails the test after PATIENCE.
+    pub async fn next(&mut self) -> Option<SseFrame> {
+        use futures_util::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf[..end].to_string();
+                self.buf.drain(..end + 2);
+                let mut f = SseFrame {
+                    id: None,
+                    event: None,
+                    data: String::new(),
+                };
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        f.id = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        f.event = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !f.data.is_empty() {
+                            f.data.push('\n');
+                        }
+                        f.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if f.id.is_none() && f.event.is_none() && f.data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some(f);
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("an SSE frame in time")?;
+            let chunk = chunk.expect("SSE chunk");
+            self.buf
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
+
+    /// Reads frames until `pred` holds for one (returned), failing after PATIENCE.
+    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&SseFrame) -> bool) -> SseFrame {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            assert!(Instant::now() < deadline, "no frame {what}; seen: {seen:?}");
+            match self.next().await {
+                Some(f) if pred(&f) => return f,
+                Some(f) => seen.push(f),
+                None => panic!("the stream ended before {what}; seen: {seen:?}"),
+            }
+        }
+    }
 }

@@ -1,0 +1,679 @@
+//! `GET /api/status` under load, idle memory and start-up time (SPEC 15).
+//!
+//! 1. A launcher is started in-process on `127.0.0.1:0` over a state file holding
+//!    100 sessions (10 Zhongshu sessions with 9 departments each, all finished,
+//!    each with a transcript log, a plan, results and terminal records), as after
+//!    a working day and a restart.
+//! 2. 16 keep-alive HTTP/1.1 connections drive `GET /api/status` for ~5 s, then
+//!    `GET /healthz` (a trivial route) on the same server in the same run; req/s,
+//!    p50 and p99 latency of both are printed. Target for status: ≥ 5,000 req/s,
+//!    p99 ≤ 10 ms.
+//! 3. The cost of one uncached status build (`status_view` + serialization) is
+//!    printed too: what a request pays whenever something changed.
+//! 4. The release binary is started (port 0, a fresh repository) 5 times:
+//!    spawn → ready line → first successful `/healthz` (target ≤ 100 ms), and its
+//!    VmRSS after ~1 s idle (target ≤ 20 MiB).
+//!
+//! Run: `cargo bench --bench status` (builds the binary with the bench profile).
+//! `BENCH_SECONDS` sets the duration of each load phase (default 5).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use codex_governance::config::{Config, Env};
+use codex_governance::state::{State, STATE_FILE};
+use codex_governance::web::{self, ServeOptions};
+
+const CONNECTIONS: usize = 16;
+const ZHONGSHU: usize = 10;
+const DEPARTMENTS_EACH: usize = 9;
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn main() {
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(5.0);
+    let dir = tempfile::Builder::new()
+        .prefix("cg-bench-status-")
+        .tempdir()
+        .unwrap();
+    let repo = dir.path().join("repo");
+    make_repo(&repo);
+    let state_dir = repo.join(".tmp");
+    write_state(&state_dir);
+
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("server")
+        .build()
+        .unwrap();
+    let config = Config::load_with_env(&repo, &Env::new()).expect("config");
+    let running = server_rt
+        .block_on(web::serve(
+            ServeOptions {
+                repo: repo.clone(),
+                host: "127.0.0.1".into(),
+                port: 0,
+                state_dir: Some(state_dir.clone()),
+            },
+            config,
+        ))
+        .expect("launcher starts");
+    let addr = running.addr;
+    let launcher = Arc::clone(&running.launcher);
+    let sessions = launcher.store.read(|s| s.sessions.len());
+    println!("status bench: {sessions} sessions recorded, {CONNECTIONS} keep-alive connections, {seconds} s per phase");
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("client")
+        .build()
+        .unwrap();
+    let status_req = request("/api/status", addr, Some(&running.token));
+    let health_req = request("/healthz", addr, None);
+
+    // The answer is what we think it is.
+    let first = client_rt.block_on(one_request(addr, &status_req));
+    let body: Value = serde_json::from_slice(&first).expect("status is JSON");
+    assert_eq!(body["ok"], json!(true), "status failed");
+    assert_eq!(body["sessions"].as_array().map(Vec::len), Some(sessions));
+    println!("  /api/status body: {:.1} KiB", first.len() as f64 / 1024.0);
+
+    // Warm-up, then the measured phases.
+    client_rt.block_on(drive(
+        addr,
+        &status_req,
+        CONNECTIONS,
+        Duration::from_millis(500),
+    ));
+    let status = client_rt.block_on(drive(
+        addr,
+        &status_req,
+        CONNECTIONS,
+        Duration::from_secs_f64(seconds),
+    ));
+    status.print("GET /api/status", Some((5_000.0, 10.0)));
+    client_rt.block_on(drive(
+        addr,
+        &health_req,
+        CONNECTIONS,
+        Duration::from_millis(500),
+    ));
+    let health = client_rt.block_on(drive(
+        addr,
+        &health_req,
+        CONNECTIONS,
+        Duration::from_secs_f64(seconds),
+    ));
+    health.print("GET /healthz", None);
+
+    // The same with one live session printing a line every ~10 ms, as an agent
+    // streaming its work does: any PTY output changes the status (preview, idle
+    // time), so the cache is mostly cold.
+    let live = client_rt.block_on(post(
+        addr,
+        &running.token,
+        "/api/start_zhongshu_session",
+        r#"{"task":"stream output"}"#,
+    ));
+    let live: Value = serde_json::from_slice(&live).expect("start answer");
+    let live_id = live["session_id"]
+        .as_str()
+        .expect("a live session")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    client_rt.block_on(drive(
+        addr,
+        &status_req,
+        CONNECTIONS,
+        Duration::from_millis(500),
+    ));
+    let busy = client_rt.block_on(drive(
+        addr,
+        &status_req,
+        CONNECTIONS,
+        Duration::from_secs_f64(seconds),
+    ));
+    busy.print(
+        "GET /api/status, 1 live session printing every 10 ms",
+        Some((5_000.0, 10.0)),
+    );
+    client_rt.block_on(post(
+        addr,
+        &running.token,
+        "/api/close_session",
+        &format!(r#"{{"session_id":"{live_id}"}}"#),
+    ));
+
+    // One uncached build, as paid whenever the state, the audit log, any PTY's
+    // output or the clock's second changed.
+    let builds = 50;
+    let t = Instant::now();
+    let mut bytes = 0;
+    for _ in 0..builds {
+        bytes += serde_json::to_vec(&launcher.status_view()).unwrap().len();
+    }
+    let per = t.elapsed().as_secs_f64() * 1000.0 / builds as f64;
+    println!(
+        "  uncached status build ({} sessions, {:.1} KiB): {per:.2} ms each (≈ {:.0} builds/s on one core)",
+        sessions,
+        bytes as f64 / builds as f64 / 1024.0,
+        1000.0 / per
+    );
+
+    // Of which: transcript previews of finished sessions, read from their logs
+    // (what `log_preview` does for every session without a live PTY).
+    let logs: Vec<String> = launcher.store.read(|s| {
+        s.sessions
+            .values()
+            .filter(|x| !x.is_running())
+            .map(|x| x.log_path.clone())
+            .collect()
+    });
+    let t = Instant::now();
+    for _ in 0..builds {
+        for path in &logs {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(path).unwrap();
+            let len = f.metadata().unwrap().len();
+            f.seek(SeekFrom::Start(len.saturating_sub(4096))).unwrap();
+            let mut buf = Vec::new();
+            f.take(4096).read_to_end(&mut buf).unwrap();
+            std::hint::black_box(codex_governance::sessions::pty::preview(&buf, 8));
+        }
+    }
+    println!(
+        "    of which {} transcript previews read from logs: {:.2} ms per build",
+        logs.len(),
+        t.elapsed().as_secs_f64() * 1000.0 / builds as f64
+    );
+
+    server_rt.block_on(running.stop());
+    drop(server_rt);
+    drop(client_rt);
+
+    startup_and_memory();
+}
+
+// ---------------------------------------------------------------------------
+// Fixture
+
+fn make_repo(repo: &Path) {
+    std::fs::create_dir_all(repo).unwrap();
+    git2::Repository::init(repo).expect("git init");
+    std::fs::write(repo.join("README.md"), "# bench\n").unwrap();
+    // The live-session phase runs this "agent": a line every ~10 ms.
+    std::fs::write(
+        repo.join("governance.yaml"),
+        r#"launcher:
+  agent_command: ["/bin/sh", "-c", "while :; do echo working $(date +%N); sleep 0.01; done", "{prompt}"]
+  max_departments: 2
+"#,
+    )
+    .unwrap();
+}
+
+fn stamp(minute: usize) -> String {
+    format!(
+        "2026-05-01T{:02}:{:02}:00.000+02:00",
+        8 + minute / 60,
+        minute % 60
+    )
+}
+
+/// 10 Zhongshu sessions × (1 + 9 departments) = 100 sessions, all finished.
+fn write_state(state_dir: &Path) {
+    let depts = ["lingyubu", "zhilibu", "gongchengbu", "menxia"];
+    let logs = state_dir.join("codex_governance_logs");
+    let prompts = state_dir.join("codex_governance_prompts");
+    let mailbox_root = state_dir.join("codex_governance_mailbox");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(&prompts).unwrap();
+    let mut sessions = serde_json::Map::new();
+    let mut plans = serde_json::Map::new();
+    let mut results = serde_json::Map::new();
+    let mut terminals = serde_json::Map::new();
+    let mut counters = serde_json::Map::new();
+    let mut minute = 0;
+    let write_files = |id: &str| -> (String, String) {
+        let log = logs.join(format!("{id}.log"));
+        let mut text = String::new();
+        for i in 0..120 {
+            text.push_str(&format!(
+                "\x1b[32m•\x1b[0m {id} step {i}: edited src/module_{i}.rs, ran cargo test (ok)\r\n"
+            ));
+        }
+        std::fs::write(&log, text).unwrap();
+        let prompt = prompts.join(format!("20260501T080000000-{id}.txt"));
+        std::fs::write(&prompt, format!("prompt of {id}\n")).unwrap();
+        (prompt.display().to_string(), log.display().to_string())
+    };
+    let mut dept_counts = std::collections::BTreeMap::<&str, u64>::new();
+    for z in 1..=ZHONGSHU {
+        let zid = format!("zhongshu-{z}");
+        let mb = mailbox_root.join(&zid);
+        for sub in ["incoming", "archive", "rejected"] {
+            std::fs::create_dir_all(mb.join(sub)).unwrap();
+        }
+        let (prompt, log) = write_files(&zid);
+        minute += 1;
+        let mut children = Vec::new();
+        let mut assignments = Vec::new();
+        for d in 0..DEPARTMENTS_EACH {
+            let key = depts[d % depts.len()];
+            let n = dept_counts.entry(key).or_insert(0);
+            *n += 1;
+            let did = format!("{key}-{n}");
+            let (dprompt, dlog) = write_files(&did);
+            minute += 1;
+            let task = format!("Part {d} of task {z}: change the {key} files and run the checks");
+            sessions.insert(
+                did.clone(),
+                json!({
+                    "id": did, "session_kind": "department", "role": "department",
+                    "department": key, "title": format!("{key} · {did}"), "model": "gpt-5.4",
+                    "task": task, "pid": 40_000 + minute, "status": "exited", "exit_code": 0,
+                    "started_at": stamp(minute), "ended_at": stamp(minute + 5),
+                    "ended_reason": "closed", "prompt_path": dprompt, "log_path": dlog,
+                    "last_activity_at": stamp(minute + 5), "input_history": [],
+                    "browser_terminal_id": format!("term-{did}"),
+                    "parent_session_id": zid, "report_status": "reported",
+                    "reported_at": stamp(minute + 5), "last_report_id": did,
+                    "auto_closed": true, "auto_close_reason": "mailbox_report_received",
+                    "files": [format!("src/{key}/mod.rs")], "verify": ["cargo test"],
+                }),
+            );
+            terminals.insert(
+                format!("term-{did}"),
+                json!({"id": format!("term-{did}"), "kind": "codex_session", "session_id": did,
+                       "title": did, "url": "http://127.0.0.1:1/?token=x", "status": "closed",
+                       "started_at": stamp(minute), "closed_at": stamp(minute + 5)}),
+            );
+            results.insert(
+                format!("{zid}/{did}"),
+                json!({
+                    "report_id": did, "parent_session_id": zid, "department_session_id": did,
+                    "department": key, "summary": format!("{did} finished its part; all checks pass"),
+                    "changed_files": [format!("src/{key}/mod.rs")], "verifications_run": ["cargo test: ok"],
+                    "verifications_skipped": [], "risks": [], "needs_user_confirmation": false,
+                    "next_action": "review", "reported_at": stamp(minute + 5), "source": "mailbox",
+                    "read": d % 2 == 0, "mailbox_file": null, "handoff_packet": null, "revision": 1,
+                    "objective": task,
+                }),
+            );
+            assignments.push(json!({
+                "department": key, "task": task, "model": "gpt-5.4", "files": [], "verify": [],
+                "selected": true, "status": "started", "session_id": did,
+            }));
+            children.push(did);
+        }
+        sessions.insert(
+            zid.clone(),
+            json!({
+                "id": zid, "session_kind": "zhongshu", "role": "planner", "department": null,
+                "title": format!("Zhongshu 中书省 · {zid}"), "model": "gpt-5.5",
+                "task": format!("Task {z}: a user request of a few words"),
+                "pid": 30_000 + z, "status": "exited", "exit_code": 0,
+                "started_at": stamp(minute), "ended_at": stamp(minute + 30), "ended_reason": "closed",
+                "prompt_path": prompt, "log_path": log, "input_history": [
+                    {"at": stamp(minute + 1), "input": "please continue"}],
+                "browser_terminal_id": format!("term-{zid}"),
+                "mailbox": {"root": mb, "incoming": mb.join("incoming"), "archive": mb.join("archive"),
+                            "rejected": mb.join("rejected")},
+                "plan_status": "dispatched",
+            }),
+        );
+        terminals.insert(
+            format!("term-{zid}"),
+            json!({"id": format!("term-{zid}"), "kind": "codex_session", "session_id": zid,
+                   "title": zid, "url": "http://127.0.0.1:1/?token=x", "status": "closed",
+                   "started_at": stamp(minute), "closed_at": stamp(minute + 30)}),
+        );
+        plans.insert(
+            zid.clone(),
+            json!({"session_id": zid, "summary": format!("plan of task {z}"), "assignments": assignments,
+                   "needs_confirmation": false, "status": "dispatched", "registered_at": stamp(minute)}),
+        );
+    }
+    counters.insert("zhongshu".into(), json!(ZHONGSHU));
+    for (k, n) in dept_counts {
+        counters.insert(k.into(), json!(n));
+    }
+    let state = json!({
+        "counters": counters, "sessions": sessions, "plans": plans, "results": results,
+        "queue": [], "terminals": terminals,
+    });
+    // Checked against the real type, so a schema change fails loudly here.
+    let parsed: State =
+        serde_json::from_value(state.clone()).expect("fixture matches state::State");
+    assert_eq!(parsed.sessions.len(), ZHONGSHU * (1 + DEPARTMENTS_EACH));
+    std::fs::write(
+        state_dir.join(STATE_FILE),
+        serde_json::to_vec(&parsed).unwrap(),
+    )
+    .unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+fn request(path: &str, addr: SocketAddr, token: Option<&str>) -> Vec<u8> {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{auth}Accept: */*\r\n\r\n",
+        addr.port()
+    )
+    .into_bytes()
+}
+
+struct Stats {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+    body_bytes: u64,
+}
+
+impl Stats {
+    fn print(&self, what: &str, target: Option<(f64, f64)>) {
+        let mut l = self.latencies_us.clone();
+        l.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if l.is_empty() {
+                return f64::NAN;
+            }
+            let i = ((l.len() as f64 * p).ceil() as usize).clamp(1, l.len()) - 1;
+            l[i] as f64 / 1000.0
+        };
+        let rps = self.requests as f64 / self.elapsed.as_secs_f64();
+        let (p50, p99, max) = (pct(0.50), pct(0.99), pct(1.0));
+        println!(
+            "  {what}: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms ({} requests, {} errors, {:.1} MiB/s of bodies)",
+            self.requests,
+            self.errors,
+            self.body_bytes as f64 / MIB / self.elapsed.as_secs_f64()
+        );
+        if let Some((rps_target, p99_target)) = target {
+            let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+            println!(
+                "    target ≥ {rps_target:.0} req/s: {}; target p99 ≤ {p99_target:.0} ms: {}",
+                verdict(rps >= rps_target),
+                verdict(p99 <= p99_target)
+            );
+        }
+    }
+}
+
+async fn one_request(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(req).await.unwrap();
+    let mut buf = Vec::new();
+    let (status, body) = read_response(&mut s, &mut buf).await.expect("a response");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    body
+}
+
+async fn post(addr: SocketAddr, token: &str, path: &str, body: &str) -> Vec<u8> {
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        addr.port(),
+        body.len()
+    );
+    one_request(addr, req.as_bytes()).await
+}
+
+/// `connections` keep-alive connections send `req` back to back for `duration`.
+async fn drive(addr: SocketAddr, req: &[u8], connections: usize, duration: Duration) -> Stats {
+    let req: Arc<[u8]> = Arc::from(req);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let req = Arc::clone(&req);
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            s.set_nodelay(true).unwrap();
+            let mut buf = Vec::with_capacity(256 * 1024);
+            let mut lat = Vec::with_capacity(100_000);
+            let (mut errors, mut bytes) = (0usize, 0u64);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if s.write_all(&req).await.is_err() {
+                    errors += 1;
+                    s = TcpStream::connect(addr).await.expect("reconnect");
+                    buf.clear();
+                    continue;
+                }
+                match read_response(&mut s, &mut buf).await {
+                    Some((status, body)) => {
+                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        bytes += body.len() as u64;
+                        if status != 200 {
+                            errors += 1;
+                        }
+                    }
+                    None => {
+                        errors += 1;
+                        s = TcpStream::connect(addr).await.expect("reconnect");
+                        buf.clear();
+                    }
+                }
+            }
+            (lat, errors, bytes)
+        }));
+    }
+    let mut stats = Stats {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+        body_bytes: 0,
+    };
+    for t in tasks {
+        let (lat, errors, bytes) = t.await.unwrap();
+        stats.requests += lat.len();
+        stats.errors += errors;
+        stats.body_bytes += bytes;
+        stats.latencies_us.extend(lat);
+    }
+    stats.elapsed = start.elapsed();
+    stats
+}
+
+/// Reads one HTTP/1.1 response (Content-Length or chunked); `buf` keeps what
+/// arrived past it. None when the connection closed or the answer is malformed.
+async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u16, Vec<u8>)> {
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if !fill(s, buf).await {
+            return None;
+        }
+    };
+    let head = std::str::from_utf8(&buf[..head_end])
+        .ok()?
+        .to_ascii_lowercase();
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_string())
+        })
+    };
+    if let Some(len) = header("content-length") {
+        let len: usize = len.parse().ok()?;
+        while buf.len() < head_end + len {
+            if !fill(s, buf).await {
+                return None;
+            }
+        }
+        let body = buf[head_end..head_end + len].to_vec();
+        buf.drain(..head_end + len);
+        return Some((status, body));
+    }
+    if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        let mut pos = head_end;
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(i) = find(&buf[pos..], b"\r\n") {
+                    break pos + i;
+                }
+                if !fill(s, buf).await {
+                    return None;
+                }
+            };
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&buf[pos..line_end]).ok()?.trim(), 16)
+                    .ok()?;
+            let need = line_end + 2 + size + 2;
+            while buf.len() < need {
+                if !fill(s, buf).await {
+                    return None;
+                }
+            }
+            body.extend_from_slice(&buf[line_end + 2..line_end + 2 + size]);
+            pos = need;
+            if size == 0 {
+                break;
+            }
+        }
+        buf.drain(..pos);
+        return Some((status, body));
+    }
+    None
+}
+
+async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 64 * 1024];
+    match s.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// The release binary: start-up and idle memory
+
+fn startup_and_memory() {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_codex-governance"));
+    println!("binary: {}", bin.display());
+    let mut to_ready = Vec::new();
+    let mut to_first = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::Builder::new()
+            .prefix("cg-bench-start-")
+            .tempdir()
+            .unwrap();
+        let repo = dir.path().join("repo");
+        make_repo(&repo);
+        let mut cmd = Command::new(&bin);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CODEX_GOVERNANCE_") {
+                cmd.env_remove(k);
+            }
+        }
+        let t0 = Instant::now();
+        let mut child = cmd
+            .args(["serve", "--port", "0", "--repo"])
+            .arg(&repo)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the binary");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready line");
+        let ready = t0.elapsed();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("codex-governance listening on http://127.0.0.1:")
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let req = request("/healthz", addr, None);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(&req);
+                let mut b = [0u8; 512];
+                if let Ok(n) = s.read(&mut b) {
+                    if b[..n].starts_with(b"HTTP/1.1 200") {
+                        break;
+                    }
+                }
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "no /healthz answer");
+        }
+        let first = t0.elapsed();
+        std::thread::sleep(Duration::from_secs(1));
+        rss.push(vm_rss_kib(child.id()).unwrap_or(0) as f64 / 1024.0);
+        to_ready.push(ready.as_secs_f64() * 1000.0);
+        to_first.push(first.as_secs_f64() * 1000.0);
+        // SAFETY: our own child.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = child.wait();
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let (r, f, m) = (
+        median(&mut to_ready),
+        median(&mut to_first),
+        median(&mut rss),
+    );
+    println!(
+        "  start → ready line: median {r:.1} ms (runs: {})",
+        fmt(&to_ready)
+    );
+    println!(
+        "  start → first /healthz: median {f:.1} ms (runs: {}); target ≤ 100 ms: {}",
+        fmt(&to_first),
+        if f <= 100.0 { "met" } else { "MISSED" }
+    );
+    println!(
+        "  idle RSS after 1 s: median {m:.1} MiB (runs: {}); target ≤ 20 MiB: {}",
+        fmt(&rss),
+        if m <= 20.0 { "met" } else { "MISSED" }
+    );
+}
+
+fn fmt(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn vm_rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
