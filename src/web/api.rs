@@ -8,11 +8,11 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::routes::Routes;
 use super::{failure, JsonBody};
 use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::sessions::queue::{AssignmentInput, Dispatch, PlanInput};
@@ -20,35 +20,35 @@ use crate::sessions::StartSpec;
 
 type L = State<Arc<Launcher>>;
 
-pub fn routes() -> Router<Arc<Launcher>> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/status", get(status))
-        .route("/api/sessions", get(status))
-        .route("/api/zhongshu_sessions", get(zhongshu_sessions))
-        .route("/api/zhongshu_plan", get(zhongshu_plan))
-        .route("/api/zhongshu_inbox", get(zhongshu_inbox))
-        .route("/api/zhongshu_context", get(zhongshu_context))
-        .route("/api/report", get(report))
-        .route("/api/browser_terminals", get(browser_terminals))
-        .route("/api/audit", get(audit))
-        .route("/api/start_zhongshu_session", post(start_zhongshu))
-        .route("/api/start_zhongshu", post(start_zhongshu))
-        .route("/api/restart_zhongshu_session", post(restart_zhongshu))
-        .route("/api/report_zhongshu_plan", post(report_plan))
-        .route("/api/plan_assignments", post(plan_assignments))
-        .route("/api/start_assignments", post(start_assignments))
-        .route("/api/start_department", post(start_department))
-        .route("/api/start_department_for_zhongshu", post(start_department))
-        .route("/api/session_input", post(session_input))
-        .route("/api/close_session", post(close_session))
-        .route("/api/notify_zhongshu", post(notify_zhongshu))
-        .route("/api/browser_terminal/start", post(browser_terminal_start))
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/api/status", status)
+        .get("/api/sessions", status)
+        .get("/api/zhongshu_sessions", zhongshu_sessions)
+        .get("/api/zhongshu_plan", zhongshu_plan)
+        .get("/api/zhongshu_inbox", zhongshu_inbox)
+        .get("/api/zhongshu_context", zhongshu_context)
+        .get("/api/report", report)
+        .get("/api/browser_terminals", browser_terminals)
+        .get("/api/audit", audit)
+        .post("/api/start_zhongshu_session", start_zhongshu)
+        .post("/api/start_zhongshu", start_zhongshu)
+        .post("/api/restart_zhongshu_session", restart_zhongshu)
+        .post("/api/report_zhongshu_plan", report_plan)
+        .post("/api/plan_assignments", plan_assignments)
+        .post("/api/start_assignments", start_assignments)
+        .post("/api/start_department", start_department)
+        .post("/api/start_department_for_zhongshu", start_department)
+        .post("/api/session_input", session_input)
+        .post("/api/close_session", close_session)
+        .post("/api/notify_zhongshu", notify_zhongshu)
+        .post("/api/browser_terminal/start", browser_terminal_start)
+        .post(
             "/api/session_browser_terminal/start",
-            post(session_browser_terminal_start),
+            session_browser_terminal_start,
         )
-        .route("/api/browser_terminal/close", post(browser_terminal_close))
+        .post("/api/browser_terminal/close", browser_terminal_close)
 }
 
 fn ok(mut body: Value) -> Response {

@@ -7,21 +7,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::routes::Routes;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 
 use super::failure;
 use super::security::{cookie_value, token_eq, COOKIE_NAME};
 use crate::launcher::Launcher;
 
-pub fn routes() -> Router<Arc<Launcher>> {
-    Router::new()
-        .route("/", get(page))
-        .route("/static/{*path}", get(asset))
+pub fn routes() -> Routes {
+    Routes::new().get("/", page).get("/static/{*path}", asset)
 }
 
 #[derive(Template)]

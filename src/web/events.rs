@@ -6,12 +6,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::routes::Routes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::json;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -20,10 +19,10 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::failure;
 use crate::launcher::Launcher;
 
-pub fn routes() -> Router<Arc<Launcher>> {
-    Router::new()
-        .route("/api/events", get(events))
-        .route("/api/session_stream", get(session_stream))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/events", events)
+        .get("/api/session_stream", session_stream)
 }
 
 type EventStream = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;

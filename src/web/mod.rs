@@ -9,6 +9,7 @@ pub use api::NotifyInput;
 mod dashboard;
 mod events;
 pub mod listener;
+pub mod routes;
 pub mod security;
 
 use std::net::{IpAddr, SocketAddr};
@@ -196,10 +197,20 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn router(launcher: Arc<Launcher>, guard: Arc<Guard>) -> Router {
-    let routes = api::routes()
+fn all_routes() -> routes::Routes {
+    api::routes()
         .merge(events::routes())
         .merge(dashboard::routes())
+}
+
+/// `(method, path)` of every route the server has.
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    all_routes().table().to_vec()
+}
+
+fn router(launcher: Arc<Launcher>, guard: Arc<Guard>) -> Router {
+    let routes = all_routes()
+        .router
         .fallback(security::not_found)
         .with_state(launcher);
     routes
