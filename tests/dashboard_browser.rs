@@ -19,12 +19,15 @@
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
 //! fail the test with a message, they never skip it.
 
+#[path = "common/browser.rs"]
+mod browser;
 #[path = "support/launcher.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use browser::{save_artifact, Browser, ENTER};
 use serde_json::{json, Value};
 use support::{InProcess, RepoOptions, TestRepo};
 
@@ -32,330 +35,8 @@ const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 /// Page-level waits: generous, they only keep a broken test from hanging.
 const WAIT: Duration = Duration::from_secs(45);
 
-// ---------------------------------------------------------------------------
-// A small WebDriver client (chromedriver over plain HTTP). tests/common/browser.rs
-// has no frame switching and no window sizing, which this test needs.
-
-mod driver {
-    use std::net::TcpListener;
-    use std::path::Path;
-    use std::process::{Child, Command, Stdio};
-    use std::time::Duration;
-
-    use serde_json::{json, Value};
-
-    pub const CHROMIUM: &str = "/usr/bin/chromium";
-    pub const CHROMEDRIVER: &str = "chromedriver";
-    pub const ENTER: &str = "\u{E007}";
-    const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-    pub struct Driver {
-        http: reqwest::Client,
-        base: String,
-        session: String,
-        child: Child,
-        _profile: tempfile::TempDir,
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct Element(pub String);
-
-    impl Element {
-        fn reference(&self) -> Value {
-            json!({ ELEMENT_KEY: self.0 })
-        }
-    }
-
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port")
-    }
-
-    impl Driver {
-        pub async fn start(width: u32, height: u32) -> Driver {
-            assert!(
-                Path::new(CHROMIUM).exists(),
-                "{CHROMIUM} is missing: install chromium and chromium-driver (tools/test.sh does it)"
-            );
-            let port = free_port();
-            let child = Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("cannot start {CHROMEDRIVER} ({e}): install chromium-driver (tools/test.sh does it)")
-                });
-            let profile = tempfile::tempdir().expect("a profile folder");
-            let mut d = Driver {
-                http: reqwest::Client::builder().no_proxy().build().unwrap(),
-                base: format!("http://127.0.0.1:{port}"),
-                session: String::new(),
-                child,
-                _profile: profile,
-            };
-            d.wait_ready().await;
-            let args = vec![
-                "--headless=new".to_string(),
-                "--no-sandbox".into(),
-                "--disable-gpu".into(),
-                "--disable-dev-shm-usage".into(),
-                "--no-first-run".into(),
-                "--disable-background-networking".into(),
-                "--disable-component-update".into(),
-                "--disable-sync".into(),
-                "--hide-scrollbars".into(),
-                "--force-device-scale-factor=1".into(),
-                format!("--window-size={width},{height}"),
-                format!("--user-data-dir={}", d._profile.path().display()),
-            ];
-            let caps = json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                // An alert must stay open so the test can see it fired.
-                "unhandledPromptBehavior": "ignore",
-                "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
-            }}});
-            let created = d.call("POST", "/session", Some(caps)).await;
-            d.session = created["sessionId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no session id in {created}"))
-                .to_string();
-            d
-        }
-
-        async fn wait_ready(&mut self) {
-            for _ in 0..300 {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    panic!("{CHROMEDRIVER} exited at start ({status})");
-                }
-                if let Ok(r) = self.http.get(format!("{}/status", self.base)).send().await {
-                    if let Ok(v) = r.json::<Value>().await {
-                        if v["value"]["ready"] == true {
-                            return;
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("{CHROMEDRIVER} did not become ready within 30 s");
-        }
-
-        /// One command: Ok(value) or Err((HTTP status, value)).
-        pub async fn try_call(
-            &self,
-            method: &str,
-            path: &str,
-            body: Option<Value>,
-        ) -> Result<Value, (u16, Value)> {
-            let url = format!("{}{path}", self.base);
-            let req = match method {
-                "GET" => self.http.get(url),
-                "DELETE" => self.http.delete(url),
-                _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
-            };
-            let resp = req
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
-            let status = resp.status().as_u16();
-            let v: Value = resp.json().await.unwrap_or(Value::Null);
-            if (200..300).contains(&status) {
-                Ok(v["value"].clone())
-            } else {
-                Err((status, v["value"].clone()))
-            }
-        }
-
-        async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-            match self.try_call(method, path, body).await {
-                Ok(v) => v,
-                Err((status, v)) => panic!("WebDriver {method} {path} failed ({status}): {v}"),
-            }
-        }
-
-        fn at(&self, path: &str) -> String {
-            format!("/session/{}{path}", self.session)
-        }
-
-        pub async fn goto(&self, url: &str) {
-            self.call("POST", &self.at("/url"), Some(json!({ "url": url })))
-                .await;
-        }
-
-        /// Runs `script` (a function body; `arguments` holds `args`).
-        pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
-            let body = json!({"script": script, "args": args});
-            self.call("POST", &self.at("/execute/sync"), Some(body))
-                .await
-        }
-
-        /// Polls `script` until it returns something truthy.
-        pub async fn wait_js(
-            &self,
-            what: &str,
-            script: &str,
-            args: Vec<Value>,
-            timeout: Duration,
-        ) -> Value {
-            let deadline = tokio::time::Instant::now() + timeout;
-            loop {
-                let v = self.js(script, args.clone()).await;
-                let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                    && v != json!("")
-                    && v != json!(0);
-                if truthy {
-                    return v;
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    let page = self
-                        .js(
-                            "return document.body ? document.body.innerText.slice(0, 4000) : ''",
-                            vec![],
-                        )
-                        .await;
-                    if let Ok(png) = self.screenshot_png().await {
-                        super::save_artifact("dashboard-failure.png", &png);
-                    }
-                    panic!(
-                        "timed out waiting for {what} (last value {v}); page text:\n{}",
-                        page.as_str().unwrap_or("")
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-
-        pub async fn find(&self, css: &str) -> Element {
-            let body = json!({"using": "css selector", "value": css});
-            let v = self.call("POST", &self.at("/element"), Some(body)).await;
-            Element(v[ELEMENT_KEY].as_str().expect("an element id").to_string())
-        }
-
-        /// Scrolls the element to the middle of the window (clear of the sticky
-        /// header), then clicks it the way a user would.
-        pub async fn click(&self, css: &str) {
-            self.js(
-                "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
-                vec![json!(css)],
-            )
-            .await;
-            let e = self.find(css).await;
-            self.call("POST", &self.at(&format!("/element/{}/click", e.0)), None)
-                .await;
-        }
-
-        pub async fn clear(&self, css: &str) {
-            let e = self.find(css).await;
-            self.call("POST", &self.at(&format!("/element/{}/clear", e.0)), None)
-                .await;
-        }
-
-        pub async fn type_into(&self, css: &str, text: &str) {
-            let e = self.find(css).await;
-            self.call(
-                "POST",
-                &self.at(&format!("/element/{}/value", e.0)),
-                Some(json!({ "text": text })),
-            )
-            .await;
-        }
-
-        pub async fn switch_to_frame(&self, css: &str) {
-            let e = self.find(css).await;
-            self.call(
-                "POST",
-                &self.at("/frame"),
-                Some(json!({"id": e.reference()})),
-            )
-            .await;
-        }
-
-        pub async fn switch_to_parent(&self) {
-            self.call("POST", &self.at("/frame/parent"), Some(json!({})))
-                .await;
-        }
-
-        pub async fn set_size(&self, width: u32, height: u32) {
-            self.call(
-                "POST",
-                &self.at("/window/rect"),
-                Some(json!({"width": width, "height": height})),
-            )
-            .await;
-        }
-
-        /// The text of an open alert, if one is open.
-        pub async fn open_alert(&self) -> Option<String> {
-            match self.try_call("GET", &self.at("/alert/text"), None).await {
-                Ok(v) => Some(v.as_str().unwrap_or("").to_string()),
-                Err((404, _)) => None,
-                Err((status, v)) => panic!("GET alert/text failed ({status}): {v}"),
-            }
-        }
-
-        /// A PNG of the viewport.
-        pub async fn screenshot_png(&self) -> Result<Vec<u8>, String> {
-            let v = self
-                .try_call("GET", &self.at("/screenshot"), None)
-                .await
-                .map_err(|(s, v)| format!("screenshot failed ({s}): {v}"))?;
-            Ok(base64_decode(v.as_str().ok_or("no screenshot data")?))
-        }
-
-        pub async fn quit(mut self) {
-            if !self.session.is_empty() {
-                let path = format!("/session/{}", self.session);
-                let _ = self.try_call("DELETE", &path, None).await;
-                self.session.clear();
-            }
-        }
-    }
-
-    impl Drop for Driver {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn base64_decode(text: &str) -> Vec<u8> {
-        fn value(c: u8) -> u32 {
-            match c {
-                b'A'..=b'Z' => (c - b'A') as u32,
-                b'a'..=b'z' => (c - b'a') as u32 + 26,
-                b'0'..=b'9' => (c - b'0') as u32 + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => panic!("bad base64 byte {c}"),
-            }
-        }
-        let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-        let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-        for quad in clean.chunks(4) {
-            let data: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
-            let mut n = 0u32;
-            for (i, &c) in data.iter().enumerate() {
-                n |= value(c) << (18 - 6 * i);
-            }
-            out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
-        }
-        out
-    }
-}
-
-use driver::{Driver, ENTER};
-
-pub fn save_artifact(name: &str, png: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
-}
-
 /// Screenshots at 1280 px and (when `both`) 760 px wide, then back to 1280 px.
-async fn shoot(d: &Driver, name: &str, both: bool) {
+async fn shoot(d: &Browser, name: &str, both: bool) {
     let png = full_page(d, 1280).await;
     save_artifact(&format!("dashboard-{name}-1280.png"), &png);
     if both {
@@ -368,7 +49,7 @@ async fn shoot(d: &Driver, name: &str, both: bool) {
 
 /// The whole page: the window is made as tall as the page (so the terminals'
 /// frames are painted too), scrolled to the top, and captured.
-async fn full_page(d: &Driver, width: u32) -> Vec<u8> {
+async fn full_page(d: &Browser, width: u32) -> Vec<u8> {
     d.set_size(width, 1000).await;
     wait_layout(d, width).await;
     // Let the layout and the terminals' fit settle after the resize.
@@ -394,7 +75,7 @@ async fn full_page(d: &Driver, width: u32) -> Vec<u8> {
     d.screenshot_png().await.expect("a screenshot")
 }
 
-async fn wait_layout(d: &Driver, width: u32) {
+async fn wait_layout(d: &Browser, width: u32) {
     d.wait_js(
         &format!("the window to be {width} px wide"),
         "return Math.abs(window.innerWidth - arguments[0]) < 40;",
@@ -411,11 +92,11 @@ const COUNT: &str = "return document.querySelectorAll(arguments[0]).length;";
 const TEXT: &str =
     "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
 
-async fn count(d: &Driver, css: &str) -> u64 {
+async fn count(d: &Browser, css: &str) -> u64 {
     d.js(COUNT, vec![json!(css)]).await.as_u64().unwrap_or(0)
 }
 
-async fn text(d: &Driver, css: &str) -> String {
+async fn text(d: &Browser, css: &str) -> String {
     d.js(TEXT, vec![json!(css)])
         .await
         .as_str()
@@ -423,7 +104,7 @@ async fn text(d: &Driver, css: &str) -> String {
         .to_string()
 }
 
-async fn wait_count(d: &Driver, what: &str, css: &str, n: u64) {
+async fn wait_count(d: &Browser, what: &str, css: &str, n: u64) {
     d.wait_js(
         what,
         "return document.querySelectorAll(arguments[0]).length === arguments[1];",
@@ -433,7 +114,7 @@ async fn wait_count(d: &Driver, what: &str, css: &str, n: u64) {
     .await;
 }
 
-async fn wait_present(d: &Driver, what: &str, css: &str) {
+async fn wait_present(d: &Browser, what: &str, css: &str) {
     d.wait_js(
         what,
         "return !!document.querySelector(arguments[0]);",
@@ -443,7 +124,7 @@ async fn wait_present(d: &Driver, what: &str, css: &str) {
     .await;
 }
 
-async fn wait_text(d: &Driver, what: &str, css: &str, needle: &str) -> String {
+async fn wait_text(d: &Browser, what: &str, css: &str, needle: &str) -> String {
     d.wait_js(
         what,
         "const e = document.querySelector(arguments[0]); return e && e.textContent.includes(arguments[1]) ? e.textContent : null;",
@@ -457,7 +138,7 @@ async fn wait_text(d: &Driver, what: &str, css: &str, needle: &str) -> String {
 }
 
 /// No element was made from agent or user text: the page has no images at all.
-async fn assert_no_injected_markup(d: &Driver, when: &str) {
+async fn assert_no_injected_markup(d: &Browser, when: &str) {
     let imgs = d
         .js(
             "return [document.querySelectorAll('img').length, !!document.querySelector('img[src=\"x\"]')];",
@@ -483,7 +164,7 @@ const BUFFER_TEXT: &str = r#"
 
 /// Switches into the grid slot of `session`, waits for `needle` in its xterm
 /// buffer, and switches back.
-async fn wait_terminal_text(d: &Driver, session: &str, needle: &str) -> String {
+async fn wait_terminal_text(d: &Browser, session: &str, needle: &str) -> String {
     let frame = format!(".slot[data-session=\"{session}\"] iframe.slot-frame");
     d.switch_to_frame(&frame).await;
     let script = format!(
@@ -623,7 +304,9 @@ async fn the_dashboard_end_to_end() {
     let scene = Scene::new();
     let launcher = InProcess::start(&scene.repo).await;
     let api = launcher.api.clone();
-    let d = Driver::start(1280, 1000).await;
+    let d = Browser::start(1280, 1000)
+        .await
+        .with_failure_artifact("dashboard-failure.png");
 
     // -- open the printed URL: the token becomes a cookie and leaves the address bar
     d.goto(&format!("{}/?token={}", launcher.url, launcher.token))

@@ -8,12 +8,14 @@ mod browser;
 use std::sync::Arc;
 use std::time::Duration;
 
-use browser::{Browser, ENTER};
+use browser::{save_artifact, Browser, ENTER};
 use codex_governance::sessions::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::{TerminalKind, Terminals};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(30);
+/// xterm.js's hidden textarea, where typed keys go.
+const INPUT: &str = ".xterm-helper-textarea";
 
 /// All lines of the xterm.js buffer, as text.
 const BUFFER_TEXT: &str = r#"
@@ -48,12 +50,6 @@ fn buffer_contains(needle: &str) -> String {
     )
 }
 
-fn save_artifact(name: &str, png: &[u8]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_in_the_browser() {
     let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
@@ -62,20 +58,21 @@ async fn a_shell_in_the_browser() {
         .open(TerminalKind::Interactive, pty.clone(), None, "bash".into())
         .await
         .unwrap();
-    let browser = Browser::start().await;
+    let browser = Browser::start(1100, 700).await;
     browser.goto(&info.url).await;
 
     browser
-        .wait_for("the prompt", &buffer_contains("demo$"), PATIENCE)
+        .wait_js("the prompt", &buffer_contains("demo$"), vec![], PATIENCE)
         .await;
-    let title = browser.execute("return document.title", vec![]).await;
+    let title = browser.js("return document.title", vec![]).await;
     assert!(title.as_str().unwrap().contains("bash"), "{title}");
 
     // The page fitted the terminal to the window and told the PTY.
     let size = browser
-        .wait_for(
+        .wait_js(
             "the PTY to take the page's size",
             "const t = window.__term; return t && [t.cols, t.rows];",
+            vec![],
             PATIENCE,
         )
         .await;
@@ -96,32 +93,34 @@ async fn a_shell_in_the_browser() {
     .await
     .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
 
-    let input = browser.find(".xterm-helper-textarea").await;
     browser
-        .send_keys(&input, &format!("echo 中文-ok-$((6*7)){ENTER}"))
+        .type_into(INPUT, &format!("echo 中文-ok-$((6*7)){ENTER}"))
         .await;
     browser
-        .wait_for(
+        .wait_js(
             "the command's output",
             &buffer_contains("中文-ok-42"),
+            vec![],
             PATIENCE,
         )
         .await;
-    browser
-        .send_keys(&input, &format!("stty size{ENTER}"))
-        .await;
+    browser.type_into(INPUT, &format!("stty size{ENTER}")).await;
     let stty = format!("{} {}", page_size.1, page_size.0);
     browser
-        .wait_for("stty size", &buffer_contains(&stty), PATIENCE)
+        .wait_js("stty size", &buffer_contains(&stty), vec![], PATIENCE)
         .await;
-    save_artifact("terminal.png", &browser.screenshot().await);
+    save_artifact(
+        "terminal.png",
+        &browser.screenshot_png().await.expect("a screenshot"),
+    );
 
     // Exit: the page shows the code.
-    browser.send_keys(&input, &format!("exit 3{ENTER}")).await;
+    browser.type_into(INPUT, &format!("exit 3{ENTER}")).await;
     let banner = browser
-        .wait_for(
+        .wait_js(
             "the exit banner",
             "const s = document.getElementById('status'); return !s.hidden && s.textContent;",
+            vec![],
             PATIENCE,
         )
         .await;
@@ -132,7 +131,10 @@ async fn a_shell_in_the_browser() {
             .contains("process exited with code 3"),
         "{banner}"
     );
-    save_artifact("terminal-exited.png", &browser.screenshot().await);
+    save_artifact(
+        "terminal-exited.png",
+        &browser.screenshot_png().await.expect("a screenshot"),
+    );
 
     browser.quit().await;
     terms.close_all().await;
@@ -151,21 +153,23 @@ async fn a_preview_says_it_is_read_only() {
         )
         .await
         .unwrap();
-    let browser = Browser::start().await;
+    let browser = Browser::start(1100, 700).await;
     browser.goto(&info.url).await;
 
     browser
-        .wait_for(
+        .wait_js(
             "the session's output",
             &buffer_contains("preview-content"),
+            vec![],
             PATIENCE,
         )
         .await;
     let banner = browser
-        .wait_for(
+        .wait_js(
             "the read-only banner",
             "const b = document.getElementById('read-only'); \
              return !b.hidden && b.offsetHeight > 0 && b.textContent;",
+            vec![],
             PATIENCE,
         )
         .await;
@@ -175,24 +179,27 @@ async fn a_preview_says_it_is_read_only() {
     );
 
     // Keys typed into a preview go nowhere: `cat` would echo them back.
-    let input = browser.find(".xterm-helper-textarea").await;
     browser
-        .send_keys(&input, &format!("typed-into-preview{ENTER}"))
+        .type_into(INPUT, &format!("typed-into-preview{ENTER}"))
         .await;
     pty.write(b"from-the-session\n").unwrap();
     browser
-        .wait_for(
+        .wait_js(
             "the session's own input",
             &buffer_contains("from-the-session"),
+            vec![],
             PATIENCE,
         )
         .await;
-    let text = browser.execute(BUFFER_TEXT, vec![]).await;
+    let text = browser.js(BUFFER_TEXT, vec![]).await;
     assert!(
         !text.as_str().unwrap().contains("typed-into-preview"),
         "{text}"
     );
-    save_artifact("terminal-preview.png", &browser.screenshot().await);
+    save_artifact(
+        "terminal-preview.png",
+        &browser.screenshot_png().await.expect("a screenshot"),
+    );
 
     browser.quit().await;
     terms.close_all().await;

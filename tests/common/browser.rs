@@ -5,6 +5,8 @@
 //! a `hyper_util` connector, which is not among our dependencies), so this helper
 //! talks WebDriver itself with reqwest; the protocol subset it needs is small.
 //! Missing Chromium or chromedriver is a test failure, never a skip.
+//!
+//! Include it with `#[path = "common/browser.rs"] mod browser;`.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -12,12 +14,22 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+const INSTALL_HINT: &str = "run tools/test.sh (it installs chromium and chromium-driver)";
+
+/// Writes `png` to `tests/artifacts/<name>`.
+pub fn save_artifact(name: &str, png: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
 
 /// A Chromium session driven through chromedriver. Call [`Browser::quit`] at
 /// the end; dropping it kills chromedriver (and with it the browser) anyway.
@@ -25,15 +37,21 @@ pub struct Browser {
     http: reqwest::Client,
     base: String,
     session: String,
-    driver: Child,
+    child: Child,
+    /// Where [`Browser::wait_js`] saves a screenshot when it times out.
+    failure_artifact: String,
     _profile: tempfile::TempDir,
 }
 
 /// An element reference returned by [`Browser::find`].
 #[derive(Debug, Clone)]
-pub struct Element(String);
+pub struct Element(pub String);
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+impl Element {
+    fn reference(&self) -> Value {
+        json!({ ELEMENT_KEY: self.0 })
+    }
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -43,32 +61,32 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    /// Starts chromedriver and a headless Chromium with a fresh profile.
-    pub async fn start() -> Browser {
+    /// Starts chromedriver and a headless Chromium with a fresh profile and a
+    /// `width` × `height` window.
+    pub async fn start(width: u32, height: u32) -> Browser {
         assert!(
             Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing: run tools/test.sh (it installs chromium and chromium-driver)"
+            "{CHROMIUM} is missing: {INSTALL_HINT}"
         );
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
+        let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {CHROMEDRIVER} ({e}): run tools/test.sh (it installs chromium and chromium-driver)")
-            });
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER} ({e}): {INSTALL_HINT}"));
         let profile = tempfile::tempdir().expect("a profile folder");
-        let mut browser = Browser {
-            http: reqwest::Client::new(),
+        let mut b = Browser {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
-            driver,
+            child,
+            failure_artifact: "browser-failure.png".into(),
             _profile: profile,
         };
-        browser.wait_ready().await;
-        let args = [
+        b.wait_ready().await;
+        let args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -77,28 +95,38 @@ impl Browser {
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
-            "--window-size=1100,700".into(),
-            format!("--user-data-dir={}", browser._profile.path().display()),
+            "--hide-scrollbars".into(),
+            "--force-device-scale-factor=1".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", b._profile.path().display()),
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // An alert must stay open so a test can see it fired.
+            "unhandledPromptBehavior": "ignore",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }}});
-        let created = browser.call("POST", "/session", Some(caps)).await;
-        browser.session = created["sessionId"]
+        let created = b.call("POST", "/session", Some(caps)).await;
+        b.session = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session id in {created}"))
             .to_string();
-        browser
+        b
+    }
+
+    /// Names the screenshot [`Browser::wait_js`] saves in `tests/artifacts/`
+    /// when it times out (default `browser-failure.png`).
+    pub fn with_failure_artifact(mut self, name: &str) -> Browser {
+        self.failure_artifact = name.to_string();
+        self
     }
 
     async fn wait_ready(&mut self) {
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.driver.try_wait() {
-                panic!("{CHROMEDRIVER} exited at start ({status}): run tools/test.sh");
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{CHROMEDRIVER} exited at start ({status}): {INSTALL_HINT}");
             }
-            let ready = self.http.get(format!("{}/status", self.base)).send().await;
-            if let Ok(r) = ready {
+            if let Ok(r) = self.http.get(format!("{}/status", self.base)).send().await {
                 if let Ok(v) = r.json::<Value>().await {
                     if v["value"]["ready"] == true {
                         return;
@@ -107,11 +135,16 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{CHROMEDRIVER} did not become ready within 20 s");
+        panic!("{CHROMEDRIVER} did not become ready within 30 s");
     }
 
-    /// One WebDriver command; returns its `value`, panics on a WebDriver error.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    /// One command: Ok(value) or Err((HTTP status, value)).
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (u16, Value)> {
         let url = format!("{}{path}", self.base);
         let req = match method {
             "GET" => self.http.get(url),
@@ -122,15 +155,21 @@ impl Browser {
             .send()
             .await
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
-        let status = resp.status();
-        let v: Value = resp.json().await.expect("WebDriver answered JSON");
-        if !status.is_success() {
-            panic!(
-                "WebDriver {method} {path} failed ({status}): {}",
-                v["value"]
-            );
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            Ok(v["value"].clone())
+        } else {
+            Err((status, v["value"].clone()))
         }
-        v["value"].clone()
+    }
+
+    /// One command; returns its `value`, panics on a WebDriver error.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(v) => v,
+            Err((status, v)) => panic!("WebDriver {method} {path} failed ({status}): {v}"),
+        }
     }
 
     fn at(&self, path: &str) -> String {
@@ -138,29 +177,49 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call("POST", &self.at("/url"), Some(json!({"url": url})))
+        self.call("POST", &self.at("/url"), Some(json!({ "url": url })))
             .await;
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
-    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         let body = json!({"script": script, "args": args});
         self.call("POST", &self.at("/execute/sync"), Some(body))
             .await
     }
 
     /// Polls `script` until it returns something truthy (not null/false/""/0).
-    pub async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+    /// On timeout, saves a screenshot (see [`Browser::with_failure_artifact`])
+    /// and panics with the page's text.
+    pub async fn wait_js(
+        &self,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let v = self.execute(script, vec![]).await;
+            let v = self.js(script, args.clone()).await;
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {
                 return v;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("timed out waiting for {what} (last value {v})");
+                let page = self
+                    .js(
+                        "return document.body ? document.body.innerText.slice(0, 4000) : ''",
+                        vec![],
+                    )
+                    .await;
+                if let Ok(png) = self.screenshot_png().await {
+                    save_artifact(&self.failure_artifact, &png);
+                }
+                panic!(
+                    "timed out waiting for {what} (last value {v}); page text:\n{}",
+                    page.as_str().unwrap_or("")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -172,27 +231,85 @@ impl Browser {
         Element(v[ELEMENT_KEY].as_str().expect("an element id").to_string())
     }
 
+    /// Scrolls the element to the middle of the window (clear of a sticky
+    /// header), then clicks it the way a user would.
+    pub async fn click(&self, css: &str) {
+        self.js(
+            "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
+            vec![json!(css)],
+        )
+        .await;
+        let e = self.find(css).await;
+        self.call("POST", &self.at(&format!("/element/{}/click", e.0)), None)
+            .await;
+    }
+
+    pub async fn clear(&self, css: &str) {
+        let e = self.find(css).await;
+        self.call("POST", &self.at(&format!("/element/{}/clear", e.0)), None)
+            .await;
+    }
+
     /// Types `text` into the element (WebDriver key codes such as [`ENTER`] work).
-    pub async fn send_keys(&self, element: &Element, text: &str) {
-        let path = self.at(&format!("/element/{}/value", element.0));
-        self.call("POST", &path, Some(json!({"text": text}))).await;
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{}/value", e.0)),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn switch_to_frame(&self, css: &str) {
+        let e = self.find(css).await;
+        self.call(
+            "POST",
+            &self.at("/frame"),
+            Some(json!({"id": e.reference()})),
+        )
+        .await;
+    }
+
+    pub async fn switch_to_parent(&self) {
+        self.call("POST", &self.at("/frame/parent"), Some(json!({})))
+            .await;
+    }
+
+    pub async fn set_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.at("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// The text of an open alert, if one is open.
+    pub async fn open_alert(&self) -> Option<String> {
+        match self.try_call("GET", &self.at("/alert/text"), None).await {
+            Ok(v) => Some(v.as_str().unwrap_or("").to_string()),
+            Err((404, _)) => None,
+            Err((status, v)) => panic!("GET alert/text failed ({status}): {v}"),
+        }
     }
 
     /// A PNG of the viewport.
-    pub async fn screenshot(&self) -> Vec<u8> {
-        let v = self.call("GET", &self.at("/screenshot"), None).await;
-        base64_decode(v.as_str().expect("base64 screenshot"))
+    pub async fn screenshot_png(&self) -> Result<Vec<u8>, String> {
+        let v = self
+            .try_call("GET", &self.at("/screenshot"), None)
+            .await
+            .map_err(|(s, v)| format!("screenshot failed ({s}): {v}"))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().ok_or("no screenshot data")?)
+            .map_err(|e| format!("screenshot is not base64: {e}"))
     }
 
     /// Ends the session and stops chromedriver.
     pub async fn quit(mut self) {
         if !self.session.is_empty() {
             let path = format!("/session/{}", self.session);
-            let _ = self
-                .http
-                .delete(format!("{}{path}", self.base))
-                .send()
-                .await;
+            let _ = self.try_call("DELETE", &path, None).await;
             self.session.clear();
         }
     }
@@ -200,39 +317,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-}
-
-/// Standard base64 (with padding), as WebDriver returns screenshots.
-fn base64_decode(text: &str) -> Vec<u8> {
-    fn value(c: u8) -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a') as u32 + 26,
-            b'0'..=b'9' => (c - b'0') as u32 + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("bad base64 byte {c}"),
-        }
-    }
-    let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for quad in clean.chunks(4) {
-        let data: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
-        let mut n = 0u32;
-        for (i, &c) in data.iter().enumerate() {
-            n |= value(c) << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
-    }
-    out
-}
-
-#[test]
-fn base64_round_trip() {
-    assert_eq!(base64_decode("aGVsbG8="), b"hello");
-    assert_eq!(base64_decode("aGk="), b"hi");
-    assert_eq!(base64_decode("YWJj"), b"abc");
 }
