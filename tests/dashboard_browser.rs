@@ -27,7 +27,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use browser::{save_artifact, Browser, ENTER};
+use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
 use serde_json::{json, Value};
 use support::{InProcess, RepoOptions, TestRepo};
 
@@ -153,14 +153,6 @@ async fn assert_no_injected_markup(d: &Browser, when: &str) {
     assert_eq!(d.open_alert().await, None, "{when}: an alert fired");
 }
 
-/// All lines of the xterm.js buffer of the terminal page (run inside its frame).
-const BUFFER_TEXT: &str = r#"
-    const t = window.__term;
-    if (!t) return "";
-    const b = t.buffer.active, lines = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
-    return lines.join("\n");
-"#;
 
 /// Switches into the grid slot of `session`, waits for `needle` in its xterm
 /// buffer, and switches back.

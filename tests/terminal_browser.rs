@@ -8,7 +8,7 @@ mod browser;
 use std::sync::Arc;
 use std::time::Duration;
 
-use browser::{save_artifact, Browser, ENTER};
+use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
 use codex_governance::sessions::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::{TerminalKind, Terminals};
 use serde_json::json;
@@ -17,14 +17,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// xterm.js's hidden textarea, where typed keys go.
 const INPUT: &str = ".xterm-helper-textarea";
 
-/// All lines of the xterm.js buffer, as text.
-const BUFFER_TEXT: &str = r#"
-    const t = window.__term;
-    if (!t) return "";
-    const b = t.buffer.active, lines = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
-    return lines.join("\n");
-"#;
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     Pty::spawn(SpawnSpec {

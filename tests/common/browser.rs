@@ -21,6 +21,14 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
+/// All lines of the xterm.js buffer of the terminal page (run inside its frame).
+pub const BUFFER_TEXT: &str = r#"
+    const t = window.__term;
+    if (!t) return "";
+    const b = t.buffer.active, lines = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    return lines.join("\n");
+"#;
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const INSTALL_HINT: &str = "run tools/test.sh (it installs chromium and chromium-driver)";
 
