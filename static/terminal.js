@@ -2,6 +2,7 @@
 // Config comes from data- attributes on <body> (no inline script: the CSP forbids it).
 import { Terminal } from "./vendor/xterm/xterm.mjs";
 import { FitAddon } from "./vendor/addon-fit/addon-fit.mjs";
+import { Unicode11Addon } from "./vendor/addon-unicode11/addon-unicode11.mjs";
 
 const config = document.body.dataset;
 const readOnly = config.kind === "session_preview";
@@ -9,11 +10,14 @@ const MAX_RETRIES = 5;
 
 const term = new Terminal({
   cursorBlink: !readOnly,
+  // The Unicode 11 width tables are a proposed API in xterm.js.
+  allowProposedApi: true,
   disableStdin: readOnly,
   convertEol: false,
   scrollback: 5000,
   fontFamily: '"DejaVu Sans Mono", "Noto Sans Mono", "Noto Sans Mono CJK SC", monospace',
   fontSize: 14,
+  lineHeight: 1.2,
   theme: {
     background: "#0d1117",
     foreground: "#c9d1d9",
@@ -26,6 +30,9 @@ const term = new Terminal({
 });
 const fit = new FitAddon();
 term.loadAddon(fit);
+// Emoji and CJK take two cells, as the programs in the PTY (wcwidth) expect.
+term.loadAddon(new Unicode11Addon());
+term.unicode.activeVersion = "11";
 term.open(document.getElementById("terminal"));
 window.__term = term; // for tests: read __term.buffer.active
 

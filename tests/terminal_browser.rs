@@ -17,7 +17,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// xterm.js's hidden textarea, where typed keys go.
 const INPUT: &str = ".xterm-helper-textarea";
 
-
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     Pty::spawn(SpawnSpec {
         program: program.into(),
@@ -196,4 +195,71 @@ async fn a_preview_says_it_is_read_only() {
     browser.quit().await;
     terms.close_all().await;
     pty.terminate(Duration::from_secs(1)).await;
+}
+
+/// A full-screen program (like vim or the Codex TUI) switches to the alternate
+/// screen and draws at cursor positions; emoji and CJK take two cells each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_screen_programs_and_wide_characters_render() {
+    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
+    // Waits for a key, then draws: the page has fitted the PTY by then.
+    let script = r#"read -r _; printf '\033[?1049h\033[2J\033[5;10HTUI-OK 🦀 中文|\033[12;3Hbottom'; read -r _; printf '\033[?1049l'; echo back-on-main"#;
+    let pty = spawn("/bin/bash", &["--norc", "--noprofile", "-c", script]);
+    let info = terms
+        .open(TerminalKind::Interactive, pty.clone(), None, "tui".into())
+        .await
+        .unwrap();
+    let browser = Browser::start(1100, 700).await;
+    browser.goto(&info.url).await;
+    browser
+        .wait_js("the terminal", "return !!window.__term", vec![], PATIENCE)
+        .await;
+    browser.type_into(INPUT, ENTER).await;
+    let drawn = browser
+        .wait_js(
+            "the full-screen drawing",
+            r#"const b = window.__term.buffer.active;
+               if (b.type !== "alternate") return null;
+               const row = b.getLine(4).translateToString(true);
+               return row.includes("TUI-OK") && [row, b.getLine(11).translateToString(true)];"#,
+            vec![],
+            PATIENCE,
+        )
+        .await;
+    let row = drawn[0].as_str().unwrap();
+    // Column 10 (1-based) is index 9: nine blanks before the text.
+    assert!(row.starts_with("         TUI-OK 🦀 中文|"), "{row:?}");
+    assert!(
+        drawn[1].as_str().unwrap().starts_with("  bottom"),
+        "{drawn}"
+    );
+    // The crab and each CJK character take two cells: the bar lands at index 9+7+2+1+4.
+    let bar = browser
+        .js(
+            r#"const l = window.__term.buffer.active.getLine(4);
+               for (let i = 0; i < l.length; i++) { if (l.getCell(i).getChars() === "|") return i; }
+               return -1;"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(bar, json!(9 + 7 + 2 + 1 + 4), "cell index of the bar");
+    save_artifact(
+        "terminal-fullscreen.png",
+        &browser.screenshot_png().await.expect("a screenshot"),
+    );
+    // Leaving the alternate screen restores the normal buffer.
+    browser.type_into(INPUT, ENTER).await;
+    browser
+        .wait_js(
+            "the main screen again",
+            &format!(
+                "const text = () => {{ {BUFFER_TEXT} }}; \
+                 return window.__term.buffer.active.type === 'normal' && text().includes('back-on-main');"
+            ),
+            vec![],
+            PATIENCE,
+        )
+        .await;
+    browser.quit().await;
+    terms.close_all().await;
 }
