@@ -258,16 +258,10 @@ impl Launcher {
         let model = self.pick_model(model.as_deref(), SessionKind::Zhongshu)?;
         let mut spec = StartSpec::zhongshu(z.task.clone(), Some(model));
         spec.resumed_from_session_id = Some(id.to_string());
-        spec.prompt_override = Some(render("{new}")?);
+        // `{session_id}` becomes the new session's id when it starts.
+        spec.prompt_override = Some(render("{session_id}")?);
         let new = self.start_session(spec).await?;
         let new_id = new.id.clone();
-        // The prompt named a placeholder id; the real one is in the environment too.
-        let _ = std::fs::read_to_string(&new.prompt_path).map(|p| {
-            let _ = crate::state::write_atomic(
-                std::path::Path::new(&new.prompt_path),
-                p.replace("{new}", &new_id).as_bytes(),
-            );
-        });
         self.store.update(|s| {
             if let Some(mut p) = plan.clone() {
                 p.session_id = new_id.clone();
