@@ -120,8 +120,17 @@ impl AuditLog {
                 line: Value::Object(obj),
             });
         }
-        tail.file.write_all(&buf)?;
-        tail.file.sync_data()?;
+        let len = tail.file.metadata()?.len();
+        if let Err(e) = tail
+            .file
+            .write_all(&buf)
+            .and_then(|_| tail.file.sync_data())
+        {
+            // A partial write (a full disk) must not leave a torn line in the middle
+            // of the log, where the next line would follow it: cut it off.
+            let _ = tail.file.set_len(len);
+            return Err(e);
+        }
         tail.seq = seq;
         tail.hash = prev;
         Ok(entries)

@@ -98,6 +98,7 @@ impl Launcher {
     /// Marks sessions of an earlier launcher exited and stops their processes.
     fn recover(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_rfc3339();
+        let mut recovered_starts = Vec::new();
         let stale: Vec<(String, Option<u32>)> = self.store.update(|s| {
             let mut stale = Vec::new();
             for session in s.sessions.values_mut() {
@@ -109,10 +110,30 @@ impl Launcher {
                     stale.push((session.id.clone(), session.pid));
                 }
             }
-            for item in s.queue.iter_mut() {
+            // An item whose session was recorded before the crash has started:
+            // it leaves the queue instead of starting a second time.
+            let started: HashMap<String, String> = s
+                .sessions
+                .values()
+                .filter_map(|x| Some((x.queue_id.clone()?, x.id.clone())))
+                .collect();
+            let queue = std::mem::take(&mut s.queue);
+            for mut item in queue {
+                if let Some(sid) = started.get(&item.id) {
+                    crate::sessions::queue::mark_assignment(
+                        s,
+                        &item,
+                        "started",
+                        Some(sid.clone()),
+                        None,
+                    );
+                    recovered_starts.push((item, sid.clone()));
+                    continue;
+                }
                 if item.status == "starting" {
                     item.status = "queued".into();
                 }
+                s.queue.push(item);
             }
             for t in s.terminals.values_mut() {
                 if t.status != "closed" {
@@ -122,6 +143,13 @@ impl Launcher {
             }
             stale
         })?;
+        for (item, sid) in &recovered_starts {
+            self.store.audit_or_log(
+                "assignment_started",
+                json!({"queue_id": item.id, "session_id": sid, "department": item.department,
+                       "parent_session_id": item.parent_session_id, "recovered": true}),
+            );
+        }
         for (id, pid) in &stale {
             if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
                 // The session led its own process group; what is left of it goes.

@@ -73,6 +73,18 @@ impl Launcher {
             return outcome;
         }
         let paths = self.paths.mailbox(zhongshu_id);
+        if fs::symlink_metadata(&paths.incoming).is_err() {
+            return outcome;
+        }
+        if !folders_are_real(&paths) {
+            // Scanning through a symbolic link would read, archive or reject files
+            // outside the state directory.
+            tracing::warn!(
+                "mailbox: {} is not a plain folder of the state directory (a symbolic link?); not scanned",
+                paths.root.display()
+            );
+            return outcome;
+        }
         let mut names: Vec<(String, PathBuf)> = match fs::read_dir(&paths.incoming) {
             Ok(rd) => rd
                 .filter_map(Result::ok)
@@ -304,7 +316,7 @@ impl Launcher {
                 .as_deref()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| dest.clone());
-            if let Err(e) = move_unless_present(&report.path, &target) {
+            if let Err(e) = move_unless_present(&report.path, &target, dest) {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
             }
         }
@@ -582,8 +594,9 @@ fn register_one(
     );
     // A real report replaces a fallback registered under another id.
     let dept = result.department_session_id.clone();
+    // (This runs for every report: test the rare, cheap condition first.)
     s.results.retain(|k, x| {
-        *k == key || !(x.department_session_id == dept && x.source == "launcher_fallback")
+        !(x.source == "launcher_fallback" && x.department_session_id == dept) || *k == key
     });
     s.results.insert(key.clone(), result.clone());
     if let Some(session) = s.sessions.get_mut(&dept) {
@@ -624,20 +637,35 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Step 5: the move, which a replay may find already done.
-fn move_unless_present(from: &Path, to: &Path) -> std::io::Result<()> {
-    if to.exists() {
-        // Already archived under this name by an earlier run: drop the duplicate copy.
-        return if from.exists() {
-            fs::remove_file(from)
-        } else {
-            Ok(())
-        };
-    }
+/// Step 5: the move, which a replay may find already done. A rename is atomic, so
+/// a file still in incoming/ whose target already exists is not the archived file
+/// but a byte-identical copy of it: it is kept under its own name (`copy_to`),
+/// never deleted.
+fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Result<()> {
+    let to = if to.exists() {
+        if !from.exists() {
+            return Ok(());
+        }
+        copy_to
+    } else {
+        to
+    };
     if let Some(dir) = to.parent() {
         fs::create_dir_all(dir)?;
     }
     fs::rename(from, to)
+}
+
+/// True when a Zhongshu's mailbox folder and its `incoming/` are real directories
+/// and its `archive/` and `rejected/` are not symbolic links.
+fn folders_are_real(paths: &MailboxPaths) -> bool {
+    let kind = |p: &Path| fs::symlink_metadata(p).map(|m| m.file_type());
+    let real_dir = |p: &Path| kind(p).map(|t| t.is_dir()).unwrap_or(false);
+    let not_link = |p: &Path| kind(p).map(|t| !t.is_symlink()).unwrap_or(true);
+    real_dir(&paths.root)
+        && real_dir(&paths.incoming)
+        && not_link(&paths.archive)
+        && not_link(&paths.rejected)
 }
 
 /// `dir/name`, or `dir/stem-N.ext` when taken on disk or in `taken`.

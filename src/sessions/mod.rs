@@ -36,7 +36,8 @@ pub struct StartSpec {
     pub parent_session_id: Option<String>,
     pub files: Vec<String>,
     pub verify: Vec<String>,
-    /// A prompt to use instead of the template (resume).
+    /// A prompt to use instead of the template (resume); `{session_id}` in it
+    /// becomes the new session's id.
     pub prompt_override: Option<String>,
     pub resumed_from_session_id: Option<String>,
     /// The queue item this start came from.
@@ -147,7 +148,7 @@ impl Launcher {
         let parent_incoming = parent.as_deref().map(|p| self.paths.mailbox(p).incoming);
 
         let prompt = match (&spec.prompt_override, &department) {
-            (Some(p), _) => p.clone(),
+            (Some(p), _) => p.replace("{session_id}", &id),
             (None, None) => ZhongshuPromptArgs::render(self, &id, &task)?,
             (None, Some(d)) => prompts::DepartmentPrompt {
                 project_name: &self.config.launcher.project_name,
@@ -260,7 +261,7 @@ impl Launcher {
         let pty = match spawned {
             Ok(pty) => pty,
             Err(e) => {
-                let _ = self.store.update(|s| s.sessions.shift_remove(&id));
+                let _ = self.store.record(|s| s.sessions.shift_remove(&id));
                 return Err(LauncherError::Internal(format!("{e:#}")));
             }
         };
@@ -274,7 +275,7 @@ impl Launcher {
         }) {
             pty.terminate(pty::KILL_GRACE).await;
             self.remove_pty(&id);
-            let _ = self.store.update(|s| s.sessions.shift_remove(&id));
+            let _ = self.store.record(|s| s.sessions.shift_remove(&id));
             return Err(e.into());
         }
         self.store.audit_or_log(
@@ -345,7 +346,7 @@ impl Launcher {
             .and_then(|p| p.last_output_wall())
             .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
         let now = clock::now_rfc3339();
-        let changed = self.store.update(|s| {
+        let changed = self.store.record(|s| {
             let session = s.sessions.get_mut(id)?;
             if session.status == SessionStatus::Exited {
                 return None;
@@ -414,7 +415,7 @@ impl Launcher {
             self.after_exit(id).await;
         }
         if let Some(t) = session.browser_terminal_id.as_deref() {
-            self.close_terminal_record(t).await;
+            self.close_terminal_record(t).await?;
         }
         Ok(self.session(id).unwrap_or(session))
     }
@@ -473,14 +474,19 @@ impl Launcher {
             started_at: info.started_at.clone(),
             closed_at: None,
         };
-        self.store.update(|s| {
+        let recorded = self.store.update(|s| {
             s.terminals.insert(info.id.clone(), record);
             if kind == TerminalKind::CodexSession {
                 if let Some(x) = session_id.as_deref().and_then(|id| s.sessions.get_mut(id)) {
                     x.browser_terminal_id = Some(info.id.clone());
                 }
             }
-        })?;
+        });
+        if let Err(e) = recorded {
+            // Unrecorded, it must not keep serving (nor be reused by the next request).
+            self.terminals.close(&info.id).await;
+            return Err(e.into());
+        }
         self.store.audit_or_log(
             "terminal_started",
             json!({"terminal_id": info.id, "kind": terminal_kind_name(kind), "session_id": session_id}),
@@ -488,21 +494,23 @@ impl Launcher {
         Ok(info)
     }
 
-    /// Closes a terminal's listener and marks its record closed.
-    pub(crate) async fn close_terminal_record(&self, id: &str) -> bool {
+    /// Closes a terminal's listener and marks its record closed; Err when that
+    /// record could not be saved (the listener is closed all the same).
+    pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
         let closed = self.terminals.close(id).await.is_some();
         let now = clock::now_rfc3339();
-        let _ = self.store.update(|s| {
+        let saved = self.store.update(|s| {
             if let Some(t) = s.terminals.get_mut(id) {
                 t.status = "closed".into();
                 t.closed_at = Some(now);
             }
         });
-        if closed {
+        if closed && saved.is_ok() {
             self.store
                 .audit_or_log("terminal_closed", json!({"terminal_id": id}));
         }
-        closed
+        saved?;
+        Ok(closed)
     }
 }
 

@@ -350,7 +350,7 @@ impl Launcher {
             match self.start_session(spec).await {
                 Ok(session) => {
                     let sid = session.id.clone();
-                    let _ = self.store.update(|s| {
+                    let _ = self.store.record(|s| {
                         s.queue.retain(|q| q.id != item.id);
                         mark_assignment(s, &item, "started", Some(sid.clone()), None);
                     });
@@ -362,7 +362,7 @@ impl Launcher {
                 }
                 Err(e) => {
                     let error = e.to_string();
-                    let _ = self.store.update(|s| {
+                    let _ = self.store.record(|s| {
                         if let Some(q) = s.queue.iter_mut().find(|q| q.id == item.id) {
                             q.status = "failed".into();
                             q.error = Some(error.clone());
@@ -485,7 +485,7 @@ fn assign_queue_ids(
     items
 }
 
-fn mark_assignment(
+pub(crate) fn mark_assignment(
     s: &mut crate::state::State,
     item: &QueueItem,
     status: &str,

@@ -118,16 +118,17 @@ impl Launcher {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, "terminal_closed").await?;
                 }
-                self.close_terminal_record(id).await;
+                self.close_terminal_record(id).await?;
             }
             "interactive" => {
-                self.close_terminal_record(id).await;
+                let saved = self.close_terminal_record(id).await;
                 if let Some(pty) = self.remove_pty(&shell_key(id)) {
                     pty.terminate(pty::KILL_GRACE).await;
                 }
+                saved?;
             }
             _ => {
-                self.close_terminal_record(id).await;
+                self.close_terminal_record(id).await?;
             }
         }
         let record = self.store.read(|s| s.terminals.get(id).cloned());

@@ -30,7 +30,8 @@ pub struct Event {
 
 /// Owner of the state, its persistence, the audit log and the event feed.
 pub struct Store {
-    state: Mutex<(State, u64)>,
+    /// The state, its version, and its serialization (what a failed save restores).
+    state: Mutex<(State, u64, Arc<Vec<u8>>)>,
     file: StateFile,
     audit: AuditLog,
     events: broadcast::Sender<Arc<Event>>,
@@ -52,8 +53,9 @@ impl Store {
         let state = load_state(file.path())?;
         let audit = AuditLog::open(state_dir)?;
         let (events, _) = broadcast::channel(1024);
+        let bytes = Arc::new(serde_json::to_vec(&state)?);
         Ok(Store {
-            state: Mutex::new((state, 0)),
+            state: Mutex::new((state, 0, bytes)),
             file,
             audit,
             events,
@@ -79,19 +81,57 @@ impl Store {
     }
 
     /// Changes the state and saves it before returning; the change is acknowledged
-    /// only if this returns Ok.
+    /// only if this returns Ok. A change that could not be saved is undone.
     pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
-        let (result, version, bytes) = {
+        self.apply(f, true)
+    }
+
+    /// Like [`Store::update`], for a change that records what already happened
+    /// outside (a process started or ended): one that cannot be saved now stays in
+    /// memory, so the next successful save persists it.
+    pub fn record<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
+        self.apply(f, false)
+    }
+
+    fn apply<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+        undo_unsaved: bool,
+    ) -> Result<R, StoreError> {
+        let (result, version, bytes, previous) = {
             let mut guard = self.state.lock().unwrap();
             let result = f(&mut guard.0);
             guard.1 += 1;
-            let bytes = serde_json::to_vec(&guard.0).expect("state serializes");
-            (result, guard.1, bytes)
+            let bytes = Arc::new(serde_json::to_vec(&guard.0).expect("state serializes"));
+            let previous = std::mem::replace(&mut guard.2, Arc::clone(&bytes));
+            (result, guard.1, bytes, previous)
         };
-        self.file
-            .save(version, &bytes)
-            .map_err(StoreError::Persist)?;
+        if let Err(e) = self.file.save(version, &bytes) {
+            if undo_unsaved {
+                self.roll_back(version, &previous);
+            }
+            return Err(StoreError::Persist(e));
+        }
         Ok(result)
+    }
+
+    /// Undoes the unsaved change `version` (its caller reports a failure, so it
+    /// must not take effect later, e.g. a refused plan's queue items starting once
+    /// the disk has room again). Only when no later change was made on top of it:
+    /// that change's own save then decides.
+    fn roll_back(&self, version: u64, previous: &Arc<Vec<u8>>) {
+        let mut guard = self.state.lock().unwrap();
+        if guard.1 != version {
+            return;
+        }
+        match serde_json::from_slice::<State>(previous) {
+            Ok(state) => {
+                guard.0 = state;
+                guard.1 += 1;
+                guard.2 = Arc::clone(previous);
+            }
+            Err(e) => tracing::error!("cannot undo an unsaved change: {e}"),
+        }
     }
 
     /// Appends an audit line and broadcasts it as an event.

@@ -1,0 +1,1773 @@
+//! The "prove it" attack suite: every promise of SPEC 10 and SECURITY.md tried the
+//! way a hostile web page, another local process or a misbehaving agent would try
+//! it, against a real launcher on a loopback port.
+//!
+//! Each case prints one line, `[attack] what was tried -> what came back`, and
+//! asserts the refusal (run with `--nocapture` to read them). Nothing asserts on
+//! time: timeouts only keep a broken case from hanging.
+
+#[path = "support/launcher.rs"]
+mod support;
+
+#[path = "support/mailbox_extra.rs"]
+mod extra;
+
+#[path = "support/attack_extra.rs"]
+mod attack;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use attack::*;
+use codex_governance::web::route_table;
+use support::*;
+
+fn say(case: &str, got: impl std::fmt::Display) {
+    println!("[attack] {case} -> {got}");
+}
+
+fn assert_failure(what: &str, r: &RawResponse) {
+    let v = r.json();
+    assert_eq!(
+        v["ok"],
+        json!(false),
+        "{what}: not the failure shape: {r:?}"
+    );
+    assert!(v["error"].is_string(), "{what}: no error text: {r:?}");
+}
+
+fn assert_no_cors(what: &str, headers: &[(String, String)]) {
+    let cors = cors_headers(headers);
+    assert!(cors.is_empty(), "{what}: CORS headers sent: {cors:?}");
+}
+
+/// Counts of statuses, printed as `{403: 26}`.
+#[derive(Default)]
+struct Tally(BTreeMap<u16, usize>);
+
+impl Tally {
+    fn add(&mut self, status: u16) {
+        *self.0.entry(status).or_insert(0) += 1;
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(s, n)| format!("{s}×{n}")).collect();
+        write!(f, "[{}]", parts.join(", "))
+    }
+}
+
+/// Percent-encodes everything but ASCII letters and digits.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The dashboard cookie pair (`codex_governance_token=...`) from `GET /?token=`.
+async fn dashboard_cookie(server: &InProcess) -> String {
+    let r = Req::new(
+        "GET",
+        &format!("/?token={}", server.token),
+        Some(server.host()),
+    )
+    .send(server.addr)
+    .await;
+    assert_eq!(r.status, 303, "GET /?token= sets the cookie: {r:?}");
+    let cookie = r.header("set-cookie").expect("a Set-Cookie").to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
+    }
+    cookie.split(';').next().unwrap().trim().to_string()
+}
+
+/// A wrong token of the right shape: the real one with one hex digit changed at `at`.
+fn flip(token: &str, at: usize) -> String {
+    let mut b = token.as_bytes().to_vec();
+    b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(b).unwrap()
+}
+
+/// Nothing was started: no session, no queue item, no terminal.
+async fn assert_nothing_started(server: &InProcess, what: &str) {
+    let status = server.api.status().await;
+    assert_eq!(status["sessions"], json!([]), "{what}: {status}");
+    assert_eq!(status["queue"], json!([]), "{what}: {status}");
+    let t = server.api.get_ok("/api/browser_terminals").await;
+    assert_eq!(t["terminals"], json!([]), "{what}: {t}");
+}
+
+// ---------------------------------------------------------------------------
+// DNS rebinding
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_rebinding_foreign_host_is_421_on_every_route() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let port = addr.port();
+    let routes = route_table();
+    assert!(
+        routes.len() >= 25,
+        "route_table() lists every route: {routes:?}"
+    );
+    let hosts: Vec<(&str, Option<String>)> = vec![
+        ("evil.example:PORT", Some(format!("evil.example:{port}"))),
+        ("evil.example", Some("evil.example".into())),
+        (
+            "127.0.0.1:OTHERPORT",
+            Some(format!("127.0.0.1:{}", other_port(port))),
+        ),
+        (
+            "localhost:OTHERPORT",
+            Some(format!("localhost:{}", other_port(port))),
+        ),
+        ("127.0.0.1 (no port)", Some("127.0.0.1".into())),
+        (
+            "127.0.0.1:PORT.evil.example",
+            Some(format!("127.0.0.1:{port}.evil.example")),
+        ),
+        (
+            "[::1]:PORT (not the bound address)",
+            Some(format!("[::1]:{port}")),
+        ),
+        ("missing Host", None),
+    ];
+    for (label, host) in &hosts {
+        let mut tally = Tally::default();
+        for (method, path) in &routes {
+            let path = concrete(path);
+            let mut req = Req::new(method, &path, host.clone()).bearer(&server.token);
+            if *method == "POST" {
+                req = req.json(&json!({"task": "rebound"}));
+            }
+            let r = req.send(addr).await;
+            assert_eq!(r.status, 421, "Host {label}: {method} {path}: {r:?}");
+            assert_failure(&format!("Host {label} {path}"), &r);
+            assert_no_cors(label, &r.headers);
+            tally.add(r.status);
+        }
+        say(
+            &format!(
+                "DNS rebinding: Host {label}, right token, all {} routes",
+                routes.len()
+            ),
+            format!("{tally} (421 Misdirected Request everywhere)"),
+        );
+    }
+    let r = raw(
+        addr,
+        &format!(
+            "GET /api/status HTTP/1.0\nAuthorization: Bearer {}",
+            server.token
+        ),
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 421, "HTTP/1.0 without Host: {r:?}");
+    say("DNS rebinding: HTTP/1.0 request without Host", r.status);
+    assert_nothing_started(&server, "after the rebinding attempts").await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Cross-origin fetches
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_origin_fetches_with_and_without_preflight_are_403() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let port = addr.port();
+    let host = server.host();
+    let routes = route_table();
+    let origins = vec![
+        "http://evil.example".to_string(),
+        "null".to_string(),
+        "http://127.0.0.1:1".to_string(),
+        format!("http://localhost:{}", other_port(port)),
+        format!("http://127.0.0.1:{}", other_port(port)),
+        format!("https://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}.evil.example"),
+        format!("http://evil.example:{port}"),
+    ];
+    for origin in &origins {
+        // The preflight a browser sends before a non-simple cross-origin call.
+        let mut preflight = Tally::default();
+        for (_, path) in &routes {
+            let path = concrete(path);
+            let r = Req::new("OPTIONS", &path, Some(host.clone()))
+                .header("Origin", origin.clone())
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type",
+                )
+                .send(addr)
+                .await;
+            assert_eq!(r.status, 403, "OPTIONS {path} from {origin}: {r:?}");
+            assert_failure("preflight", &r);
+            assert_no_cors(&format!("OPTIONS {path} from {origin}"), &r.headers);
+            preflight.add(r.status);
+        }
+        // The call itself, as if the browser skipped the preflight (simple request),
+        // even carrying the right token.
+        let mut direct = Tally::default();
+        for (method, path) in &routes {
+            let path = concrete(path);
+            let mut req = Req::new(method, &path, Some(host.clone()))
+                .header("Origin", origin.clone())
+                .bearer(&server.token);
+            if *method == "POST" {
+                req = req.json(&json!({"task": "cross-origin"}));
+            }
+            let r = req.send(addr).await;
+            assert_eq!(r.status, 403, "{method} {path} from {origin}: {r:?}");
+            assert_failure("cross-origin call", &r);
+            assert_no_cors(&format!("{method} {path} from {origin}"), &r.headers);
+            direct.add(r.status);
+        }
+        say(
+            &format!(
+                "Origin {origin}: OPTIONS preflight on {} routes",
+                routes.len()
+            ),
+            format!("{preflight}, no Access-Control-Allow-* header"),
+        );
+        say(
+            &format!(
+                "Origin {origin}: GET/POST with the right token on {} routes",
+                routes.len()
+            ),
+            format!("{direct}"),
+        );
+    }
+    // Fetch metadata without an Origin header (e.g. a cross-site GET navigation).
+    for site in ["cross-site", "same-site"] {
+        let mut tally = Tally::default();
+        for (method, path) in &routes {
+            let path = concrete(path);
+            let mut req = Req::new(method, &path, Some(host.clone()))
+                .header("Sec-Fetch-Site", site)
+                .bearer(&server.token);
+            if *method == "POST" {
+                req = req.json(&json!({"task": "cross-site"}));
+            }
+            let r = req.send(addr).await;
+            assert_eq!(
+                r.status, 403,
+                "{method} {path} Sec-Fetch-Site {site}: {r:?}"
+            );
+            assert_no_cors(site, &r.headers);
+            tally.add(r.status);
+        }
+        say(
+            &format!(
+                "Sec-Fetch-Site: {site} (no Origin), right token, {} routes",
+                routes.len()
+            ),
+            tally,
+        );
+    }
+    // OPTIONS with no Origin at all is refused too (there is no CORS here).
+    let r = Req::new("OPTIONS", "/api/status", Some(host.clone()))
+        .header("Access-Control-Request-Method", "GET")
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_no_cors("OPTIONS without Origin", &r.headers);
+    say("OPTIONS /api/status without Origin", r.status);
+    // Control: the server's own origin with the same token works.
+    let r = Req::new("GET", "/api/status", Some(host.clone()))
+        .header("Origin", format!("http://{host}"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .bearer(&server.token)
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 200, "own origin: {r:?}");
+    assert_no_cors("own origin", &r.headers);
+    say(
+        "control: GET /api/status from the server's own origin",
+        format!("{} (no CORS header either)", r.status),
+    );
+    assert_nothing_started(&server, "after the cross-origin calls").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_cross_site_posts_are_refused_and_change_nothing() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let host = server.host();
+    let cookie = dashboard_cookie(&server).await;
+    let posts: Vec<&str> = route_table()
+        .into_iter()
+        .filter(|(m, _)| *m == "POST")
+        .map(|(_, p)| p)
+        .collect();
+    let kinds: [(&str, &[u8]); 3] = [
+        (
+            "text/plain",
+            br#"{"task":"pwned [[fake-agent: --spawn-child]]","shell":"/bin/sh"}"#,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"task=pwned&shell=%2Fbin%2Fsh",
+        ),
+        (
+            "multipart/form-data; boundary=XX",
+            b"--XX\r\nContent-Disposition: form-data; name=\"task\"\r\n\r\npwned\r\n--XX--\r\n",
+        ),
+    ];
+    // (label, Origin, credential header)
+    type Cred<'a> = (&'a str, Option<&'a str>, Option<(String, String)>);
+    let creds: Vec<Cred> = vec![
+        (
+            "foreign Origin, no token",
+            Some("http://evil.example"),
+            None,
+        ),
+        (
+            "foreign Origin, bearer token",
+            Some("http://evil.example"),
+            Some(("Authorization".into(), format!("Bearer {}", server.token))),
+        ),
+        (
+            "foreign Origin, dashboard cookie",
+            Some("http://evil.example"),
+            Some(("Cookie".into(), cookie.clone())),
+        ),
+        (
+            "Origin null, dashboard cookie",
+            Some("null"),
+            Some(("Cookie".into(), cookie.clone())),
+        ),
+        (
+            "same-origin, bearer token (no Origin)",
+            None,
+            Some(("Authorization".into(), format!("Bearer {}", server.token))),
+        ),
+        (
+            "same-origin, dashboard cookie (no Origin)",
+            None,
+            Some(("Cookie".into(), cookie.clone())),
+        ),
+    ];
+    for (ctype, body) in kinds {
+        for (label, origin, cred) in &creds {
+            let mut tally = Tally::default();
+            for path in &posts {
+                let mut req = Req::new("POST", path, Some(host.clone()))
+                    .header("Content-Type", ctype)
+                    .body(body.to_vec());
+                if let Some(o) = origin {
+                    req = req.header("Origin", *o);
+                }
+                if let Some((k, v)) = cred {
+                    req = req.header(k, v.clone());
+                }
+                let r = req.send(addr).await;
+                let expected: &[u16] = if origin.is_some() { &[403] } else { &[415] };
+                assert!(
+                    expected.contains(&r.status),
+                    "POST {path} {ctype} {label}: expected {expected:?}, got {r:?}"
+                );
+                assert_failure("simple POST", &r);
+                assert_no_cors(label, &r.headers);
+                tally.add(r.status);
+            }
+            say(
+                &format!(
+                    "simple POST ({ctype}), {label}, {} POST routes",
+                    posts.len()
+                ),
+                tally,
+            );
+        }
+    }
+    assert_nothing_started(&server, "after the simple POSTs").await;
+    say(
+        "state after every simple POST",
+        "no session, no queue item, no terminal",
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_localhost_port_is_not_our_origin() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let port = addr.port();
+    let host = server.host();
+    for origin in [
+        "http://127.0.0.1:1".to_string(),
+        format!("http://localhost:{}", other_port(port)),
+        format!("http://127.0.0.1:{}", other_port(port)),
+        "http://127.0.0.1".to_string(),
+        format!("http://[::1]:{port}"),
+        "http://localhost:8000".to_string(),
+    ] {
+        let get = Req::new("GET", "/api/status", Some(host.clone()))
+            .header("Origin", origin.clone())
+            .bearer(&server.token)
+            .send(addr)
+            .await;
+        let post = Req::new("POST", "/api/start_zhongshu_session", Some(host.clone()))
+            .header("Origin", origin.clone())
+            .bearer(&server.token)
+            .json(&json!({"task": "from another local port"}))
+            .send(addr)
+            .await;
+        assert_eq!(get.status, 403, "GET from {origin}: {get:?}");
+        assert_eq!(post.status, 403, "POST from {origin}: {post:?}");
+        assert_no_cors(&origin, &get.headers);
+        assert_no_cors(&origin, &post.headers);
+        say(
+            &format!("Origin {origin} (another local server) with the right token"),
+            format!("GET {} / POST {}", get.status, post.status),
+        );
+    }
+    // Control: the localhost alias of our own origin is ours.
+    let r = Req::new("GET", "/api/status", Some(format!("localhost:{port}")))
+        .header("Origin", format!("http://localhost:{port}"))
+        .bearer(&server.token)
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    say(
+        "control: Origin http://localhost:PORT on Host localhost:PORT",
+        r.status,
+    );
+    assert_nothing_started(&server, "after other-port origins").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_cookie_replayed_from_another_origin_is_refused() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let port = addr.port();
+    let host = server.host();
+    let cookie = dashboard_cookie(&server).await;
+    say(
+        "GET /?token=<token>",
+        "303 with Set-Cookie HttpOnly; SameSite=Strict; Path=/",
+    );
+    let replays: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            "Origin http://evil.example".into(),
+            vec![("Origin", "http://evil.example".into())],
+        ),
+        (
+            "Sec-Fetch-Site: same-site".into(),
+            vec![("Sec-Fetch-Site", "same-site".into())],
+        ),
+        (
+            "Sec-Fetch-Site: cross-site".into(),
+            vec![("Sec-Fetch-Site", "cross-site".into())],
+        ),
+        (
+            "Origin of another local port".into(),
+            vec![("Origin", format!("http://localhost:{}", other_port(port)))],
+        ),
+        (
+            "own Origin but Sec-Fetch-Site: same-site".into(),
+            vec![
+                ("Origin", format!("http://{host}")),
+                ("Sec-Fetch-Site", "same-site".into()),
+            ],
+        ),
+    ];
+    for (label, headers) in &replays {
+        for (method, path, body) in [
+            ("GET", "/api/status", None),
+            ("GET", "/", None),
+            (
+                "POST",
+                "/api/start_zhongshu_session",
+                Some(json!({"task": "cookie replay"})),
+            ),
+        ] {
+            let mut req =
+                Req::new(method, path, Some(host.clone())).header("Cookie", cookie.clone());
+            for (k, v) in headers {
+                req = req.header(k, v.clone());
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let r = req.send(addr).await;
+            assert_eq!(
+                r.status, 403,
+                "cookie replay {label} {method} {path}: {r:?}"
+            );
+            assert_failure("cookie replay", &r);
+            assert_no_cors(label, &r.headers);
+            say(
+                &format!("dashboard cookie replayed with {label}: {method} {path}"),
+                r.status,
+            );
+        }
+    }
+    // The same cookie same-origin works: the refusals above are the origin check.
+    for (label, headers) in [
+        ("no Origin", vec![]),
+        (
+            "own Origin, Sec-Fetch-Site: same-origin",
+            vec![
+                ("Origin", format!("http://{host}")),
+                ("Sec-Fetch-Site", "same-origin".to_string()),
+            ],
+        ),
+    ] {
+        let mut req =
+            Req::new("GET", "/api/status", Some(host.clone())).header("Cookie", cookie.clone());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let r = req.send(addr).await;
+        assert_eq!(r.status, 200, "same-origin cookie ({label}): {r:?}");
+        assert_eq!(r.json()["ok"], json!(true));
+        say(
+            &format!("control: the same cookie same-origin ({label}) on /api/status"),
+            r.status,
+        );
+    }
+    let page = Req::new("GET", "/", Some(host.clone()))
+        .header("Cookie", cookie.clone())
+        .send(addr)
+        .await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        !page.body.contains(&server.token),
+        "the dashboard page must not carry the token"
+    );
+    say("control: the same cookie same-origin on /", page.status);
+    assert_nothing_started(&server, "after cookie replays").await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Terminal WebSocket hijacking
+
+/// Sends a WebSocket handshake with exactly these Host/Origin headers; the status.
+async fn ws_handshake(
+    port: u16,
+    token: Option<&str>,
+    host: Option<&str>,
+    origin: Option<&str>,
+) -> u16 {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
+    let mut req = format!("GET /ws{query} HTTP/1.1\r\n");
+    if let Some(h) = host {
+        req.push_str(&format!("Host: {h}\r\n"));
+    }
+    if let Some(o) = origin {
+        req.push_str(&format!("Origin: {o}\r\n"));
+    }
+    req.push_str(
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    let _ = tokio::time::timeout(PATIENCE, async {
+        while find(&buf, b"\r\n\r\n").is_none() {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no answer to the handshake: {text:?}"))
+}
+
+fn terminal_parts(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://127.0.0.1:").expect("terminal url");
+    let (port, token) = rest.split_once("/?token=").expect("token in url");
+    (port.parse().unwrap(), token.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_websocket_hijacking_is_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let a = api.start_zhongshu("terminal A").await;
+    let b = api.start_zhongshu("terminal B").await;
+    let sa = api
+        .wait_session(&a, "has a terminal", |s| {
+            s["browser_terminal_url"].is_string()
+        })
+        .await;
+    let sb = api
+        .wait_session(&b, "has a terminal", |s| {
+            s["browser_terminal_url"].is_string()
+        })
+        .await;
+    let (port, token) = terminal_parts(sa["browser_terminal_url"].as_str().unwrap());
+    let (_, other_token) = terminal_parts(sb["browser_terminal_url"].as_str().unwrap());
+    assert_ne!(token, other_token, "each terminal has its own token");
+    let own_host = format!("127.0.0.1:{port}");
+    let own_origin = format!("http://127.0.0.1:{port}");
+    let dashboard_origin = server.url.clone();
+    let wrong = flip(&token, 0);
+    // (label, token, Host, Origin, expected status)
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<String>,
+        Option<String>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "no token",
+            None,
+            Some(own_host.clone()),
+            Some(own_origin.clone()),
+            401,
+        ),
+        (
+            "wrong token",
+            Some(wrong.as_str()),
+            Some(own_host.clone()),
+            Some(own_origin.clone()),
+            401,
+        ),
+        (
+            "the dashboard's API token",
+            Some(server.token.as_str()),
+            Some(own_host.clone()),
+            Some(own_origin.clone()),
+            401,
+        ),
+        (
+            "another terminal's token",
+            Some(other_token.as_str()),
+            Some(own_host.clone()),
+            Some(own_origin.clone()),
+            401,
+        ),
+        (
+            "right token, Origin http://evil.example",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            Some("http://evil.example".into()),
+            403,
+        ),
+        (
+            "right token, Origin null",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            Some("null".into()),
+            403,
+        ),
+        (
+            "right token, Origin of another local port",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            Some(format!("http://127.0.0.1:{}", other_port(port))),
+            403,
+        ),
+        (
+            "right token, no Origin",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            None,
+            403,
+        ),
+        (
+            "right token, Host evil.example:PORT",
+            Some(token.as_str()),
+            Some(format!("evil.example:{port}")),
+            Some(own_origin.clone()),
+            421,
+        ),
+        (
+            "right token, Host of the dashboard",
+            Some(token.as_str()),
+            Some(server.host()),
+            Some(own_origin.clone()),
+            421,
+        ),
+        (
+            "right token, no Host",
+            Some(token.as_str()),
+            None,
+            Some(own_origin.clone()),
+            421,
+        ),
+        (
+            "right token, own Origin (control)",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            Some(own_origin.clone()),
+            101,
+        ),
+        (
+            "right token, the dashboard's Origin (control)",
+            Some(token.as_str()),
+            Some(own_host.clone()),
+            Some(dashboard_origin.clone()),
+            101,
+        ),
+    ];
+    for (label, tok, host, origin, expected) in &cases {
+        let status = ws_handshake(port, *tok, host.as_deref(), origin.as_deref()).await;
+        assert_eq!(status, *expected, "WebSocket handshake, {label}");
+        say(&format!("terminal WebSocket handshake, {label}"), status);
+    }
+    // The page itself wants the token too.
+    let term_addr: SocketAddr = own_host.parse().unwrap();
+    for (label, path, expected) in [
+        ("no token", "/".to_string(), 401),
+        ("wrong token", format!("/?token={wrong}"), 401),
+        (
+            "another terminal's token",
+            format!("/?token={other_token}"),
+            401,
+        ),
+        ("right token (control)", format!("/?token={token}"), 200),
+    ] {
+        let r = Req::new("GET", &path, Some(own_host.clone()))
+            .send(term_addr)
+            .await;
+        assert_eq!(r.status, expected, "terminal page, {label}: {r:?}");
+        say(&format!("terminal page GET /, {label}"), r.status);
+    }
+    // The control connection really carries the PTY.
+    let mut req = format!("ws://{own_host}/ws?token={token}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Origin", own_origin.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
+    let mut seen = Vec::new();
+    let got = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Binary(b) = m {
+                seen.extend_from_slice(&b);
+                if String::from_utf8_lossy(&seen).contains("FAKE_AGENT_START") {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(got, "the right token and origin get the agent's output");
+    say(
+        "control: right token + own origin reads the session's PTY",
+        format!("{} bytes including FAKE_AGENT_START", seen.len()),
+    );
+    drop(ws);
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Tokens on every route
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_wrong_tokens_on_every_route() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let host = server.host();
+    let token = server.token.clone();
+    let routes = route_table();
+    let api_routes: Vec<(&str, String)> = routes
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/"))
+        .map(|(m, p)| (*m, concrete(p)))
+        .collect();
+    let others: Vec<(&str, String)> = routes
+        .iter()
+        .filter(|(_, p)| !p.starts_with("/api/"))
+        .map(|(m, p)| (*m, concrete(p)))
+        .collect();
+    assert!(api_routes.len() >= 20, "{routes:?}");
+    let cname = codex_governance::web::security::COOKIE_NAME;
+    // (label, extra headers, query suffix)
+    type Bad = (String, Vec<(String, String)>, String);
+    let bad: Vec<Bad> = vec![
+        ("no token".into(), vec![], String::new()),
+        (
+            "bearer: 64 zeros".into(),
+            vec![("Authorization".into(), format!("Bearer {}", "0".repeat(64)))],
+            String::new(),
+        ),
+        (
+            "bearer: last digit wrong".into(),
+            vec![(
+                "Authorization".into(),
+                format!("Bearer {}", flip(&token, 63)),
+            )],
+            String::new(),
+        ),
+        (
+            "bearer: first half only".into(),
+            vec![("Authorization".into(), format!("Bearer {}", &token[..32]))],
+            String::new(),
+        ),
+        (
+            "bearer: token plus one character".into(),
+            vec![("Authorization".into(), format!("Bearer {token}0"))],
+            String::new(),
+        ),
+        (
+            "bearer: empty".into(),
+            vec![("Authorization".into(), "Bearer ".into())],
+            String::new(),
+        ),
+        (
+            "Basic scheme with the right token".into(),
+            vec![("Authorization".into(), format!("Basic {token}"))],
+            String::new(),
+        ),
+        (
+            "cookie: wrong token".into(),
+            vec![("Cookie".into(), format!("{cname}={}", flip(&token, 0)))],
+            String::new(),
+        ),
+        (
+            "cookie: right token under another name".into(),
+            vec![("Cookie".into(), format!("token={token}"))],
+            String::new(),
+        ),
+        (
+            "wrong bearer plus the right cookie".into(),
+            vec![
+                (
+                    "Authorization".into(),
+                    format!("Bearer {}", flip(&token, 5)),
+                ),
+                ("Cookie".into(), format!("{cname}={token}")),
+            ],
+            String::new(),
+        ),
+        (
+            "right token in ?token= (not an API credential)".into(),
+            vec![],
+            format!("?token={token}"),
+        ),
+    ];
+    for (label, headers, query) in &bad {
+        let mut tally = Tally::default();
+        for (method, path) in &api_routes {
+            let full = format!("{path}{query}");
+            let mut req = Req::new(method, &full, Some(host.clone()));
+            for (k, v) in headers {
+                req = req.header(k, v.clone());
+            }
+            if *method == "POST" {
+                req = req.json(&json!({"task": "no token"}));
+            }
+            let r = req.send(addr).await;
+            assert_eq!(r.status, 401, "{label}: {method} {path}: {r:?}");
+            assert_failure(label, &r);
+            tally.add(r.status);
+        }
+        say(
+            &format!("{label}, all {} /api/ routes", api_routes.len()),
+            tally,
+        );
+    }
+    // Control: the right token passes the check on every /api/ route (POSTs get a
+    // body that is not an object, so nothing runs: 400).
+    let mut tally = Tally::default();
+    for (method, path) in &api_routes {
+        let (status, _) = if *method == "POST" {
+            Req::new(method, path, Some(host.clone()))
+                .bearer(&token)
+                .header("Content-Type", "application/json")
+                .body("[]")
+                .status_only(addr)
+                .await
+        } else {
+            Req::new(method, path, Some(host.clone()))
+                .bearer(&token)
+                .status_only(addr)
+                .await
+        };
+        assert_ne!(status, 401, "the right token on {method} {path}");
+        if *method == "POST" {
+            assert_eq!(status, 400, "POST {path} with a non-object body");
+        }
+        tally.add(status);
+    }
+    say(
+        &format!(
+            "control: right bearer token, all {} /api/ routes",
+            api_routes.len()
+        ),
+        format!("{tally} (never 401)"),
+    );
+    // The routes outside /api/.
+    let mut seen_others = Vec::new();
+    for (method, path) in &others {
+        assert_eq!(*method, "GET", "{path}");
+        seen_others.push(path.clone());
+        if path == "/" {
+            for (label, p, cookie, expected) in [
+                ("no token", "/".to_string(), None, 401),
+                (
+                    "?token= wrong",
+                    format!("/?token={}", flip(&token, 10)),
+                    None,
+                    401,
+                ),
+                (
+                    "wrong cookie",
+                    "/".to_string(),
+                    Some(format!("{cname}={}", flip(&token, 0))),
+                    401,
+                ),
+                (
+                    "?token= right (control)",
+                    format!("/?token={token}"),
+                    None,
+                    303,
+                ),
+                (
+                    "right cookie (control)",
+                    "/".to_string(),
+                    Some(format!("{cname}={token}")),
+                    200,
+                ),
+            ] {
+                let mut req = Req::new("GET", &p, Some(host.clone()));
+                if let Some(c) = cookie {
+                    req = req.header("Cookie", c);
+                }
+                let r = req.send(addr).await;
+                assert_eq!(r.status, expected, "GET / {label}: {r:?}");
+                if expected == 200 {
+                    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+                    let csp = r.header("content-security-policy").unwrap_or("");
+                    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+                }
+                say(&format!("GET / with {label}"), r.status);
+            }
+        } else if path.starts_with("/static/") || path == "/healthz" {
+            let public = Req::new("GET", path, Some(host.clone())).send(addr).await;
+            assert_eq!(public.status, 200, "{path} is public: {public:?}");
+            let foreign_host = Req::new("GET", path, Some(format!("evil.example:{}", addr.port())))
+                .send(addr)
+                .await;
+            assert_eq!(foreign_host.status, 421, "{path}: {foreign_host:?}");
+            let foreign_origin = Req::new("GET", path, Some(host.clone()))
+                .header("Origin", "http://evil.example")
+                .send(addr)
+                .await;
+            assert_eq!(foreign_origin.status, 403, "{path}: {foreign_origin:?}");
+            say(
+                &format!("GET {path}: no token / foreign Host / foreign Origin"),
+                format!(
+                    "{} / {} / {} (public, but Host- and Origin-checked)",
+                    public.status, foreign_host.status, foreign_origin.status
+                ),
+            );
+        } else {
+            panic!("a route outside /api/ this suite does not know: {path}; decide its policy");
+        }
+    }
+    assert!(seen_others.contains(&"/".to_string()));
+    assert!(seen_others.contains(&"/healthz".to_string()));
+    assert_nothing_started(&server, "after the token checks").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_comparison_time_is_printed_not_asserted() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let token = server.token.clone();
+    let first = flip(&token, 0);
+    let last = flip(&token, 63);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = server.api.url("/api/status");
+    let once = |t: String| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let start = Instant::now();
+            let r = client.get(&url).bearer_auth(&t).send().await.unwrap();
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            (start.elapsed(), status)
+        }
+    };
+    for _ in 0..200 {
+        once(first.clone()).await;
+    }
+    const SAMPLES: usize = 2000;
+    let (mut a, mut b) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+    for i in 0..SAMPLES {
+        let order = if i % 2 == 0 {
+            [&first, &last]
+        } else {
+            [&last, &first]
+        };
+        for t in order {
+            let (d, status) = once(t.clone()).await;
+            assert_eq!(status, 401, "a wrong token is refused");
+            if std::ptr::eq(t, &first) {
+                a.push(d);
+            } else {
+                b.push(d);
+            }
+        }
+    }
+    a.sort();
+    b.sort();
+    say(
+        &format!("{SAMPLES} rejections each: token wrong in the first byte vs the last byte"),
+        format!(
+            "median {:.1} µs vs {:.1} µs (p10 {:.1} / {:.1} µs; printed, not asserted)",
+            a[SAMPLES / 2].as_secs_f64() * 1e6,
+            b[SAMPLES / 2].as_secs_f64() * 1e6,
+            a[SAMPLES / 10].as_secs_f64() * 1e6,
+            b[SAMPLES / 10].as_secs_f64() * 1e6,
+        ),
+    );
+    // The comparison is subtle's constant-time one, in the API and the terminals.
+    let web = include_str!("../src/web/security.rs");
+    let term = include_str!("../src/terminal/server.rs");
+    assert!(web.contains("subtle::ConstantTimeEq") && web.contains(".ct_eq("));
+    assert!(term.contains("subtle::ConstantTimeEq") && term.contains(".ct_eq("));
+    use codex_governance::web::security::token_eq;
+    assert!(token_eq(&token, &token.clone()));
+    assert!(!token_eq(&token, &first) && !token_eq(&token, &last));
+    assert!(!token_eq(&token, &token[..63]));
+    say(
+        "token_eq (src/web/security.rs) and the terminal token check",
+        "subtle::ConstantTimeEq::ct_eq, length checked first (lengths are public: 64 hex digits)",
+    );
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Path traversal
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_traversal_through_every_id_is_400_and_writes_nothing() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let host = server.host();
+    let api = &server.api;
+    let z = api.start_zhongshu("traversal target").await;
+    api.wait_session(&z, "has a terminal", |s| {
+        s["browser_terminal_id"].is_string()
+    })
+    .await;
+    let pid = std::process::id();
+    let abs = format!("/tmp/cg-attack-abs-{pid}");
+    let rel = format!("../../../../../../tmp/cg-attack-rel-{pid}");
+    let sentinels = [abs.clone(), format!("/tmp/cg-attack-rel-{pid}")];
+    let before = tree(&repo.root, &[]);
+
+    // Query-string ids, encoded as an attacker would.
+    let long = "a".repeat(200);
+    let encoded: Vec<(&str, String)> = vec![
+        ("../x", "../x".into()),
+        ("..%2F..%2Fetc%2Fpasswd", "..%2F..%2Fetc%2Fpasswd".into()),
+        ("..%252f (double-encoded)", "..%252fx".into()),
+        ("relative escape", pct(&rel)),
+        ("absolute path", pct(&abs)),
+        ("NUL", "zhongshu-1%00".into()),
+        ("newline", "zhongshu-1%0A".into()),
+        ("..", "..".into()),
+        ("%2E%2E", "%2E%2E".into()),
+        ("id/../../x", format!("{}%2F..%2F..%2Fx", z)),
+        ("200 characters", long.clone()),
+        ("empty", String::new()),
+    ];
+    let get_routes = [
+        "/api/zhongshu_plan",
+        "/api/zhongshu_inbox",
+        "/api/zhongshu_context",
+        "/api/session_stream",
+    ];
+    for (label, value) in &encoded {
+        let mut tally = Tally::default();
+        for route in get_routes {
+            for param in ["id", "session_id"] {
+                let path = format!("{route}?{param}={value}&peek=1");
+                let (status, _) = Req::new("GET", &path, Some(host.clone()))
+                    .bearer(&server.token)
+                    .status_only(addr)
+                    .await;
+                assert_eq!(status, 400, "GET {path}");
+                tally.add(status);
+            }
+        }
+        say(
+            &format!(
+                "query id {label} on {} GET routes × id/session_id",
+                get_routes.len()
+            ),
+            tally,
+        );
+    }
+
+    // Body ids.
+    let values: Vec<(&str, String)> = vec![
+        ("../x", "../x".into()),
+        ("relative escape", rel.clone()),
+        ("..%2f..%2fx", "..%2f..%2fx".into()),
+        ("absolute path", abs.clone()),
+        ("NUL", format!("{z}\u{0}")),
+        ("newline", format!("{z}\n")),
+        ("..", "..".into()),
+        ("id/../../x", format!("{z}/../../x")),
+        ("200 characters", long.clone()),
+    ];
+    // (route, field, body with @V@ for the hostile value and @Z@ for a real Zhongshu id)
+    let body_routes: Vec<(&str, &str, &str)> = vec![
+        (
+            "/api/restart_zhongshu_session",
+            "session_id",
+            r#"{"session_id": @V@}"#,
+        ),
+        (
+            "/api/report_zhongshu_plan",
+            "session_id",
+            r#"{"session_id": @V@, "assignments": []}"#,
+        ),
+        (
+            "/api/start_assignments",
+            "parent_session_id",
+            r#"{"parent_session_id": @V@}"#,
+        ),
+        (
+            "/api/start_department",
+            "parent_session_id",
+            r#"{"parent_session_id": @V@, "department": "lingyubu", "task": "t"}"#,
+        ),
+        (
+            "/api/start_department_for_zhongshu",
+            "parent_session_id",
+            r#"{"parent_session_id": @V@, "department": "lingyubu", "task": "t"}"#,
+        ),
+        (
+            "/api/start_department",
+            "department",
+            r#"{"parent_session_id": @Z@, "department": @V@, "task": "t"}"#,
+        ),
+        (
+            "/api/report_zhongshu_plan",
+            "assignments[0].department",
+            r#"{"session_id": @Z@, "assignments": [{"department": @V@, "task": "t"}]}"#,
+        ),
+        (
+            "/api/session_input",
+            "session_id",
+            r#"{"session_id": @V@, "input": "x"}"#,
+        ),
+        ("/api/close_session", "session_id", r#"{"session_id": @V@}"#),
+        (
+            "/api/notify_zhongshu",
+            "parent_session_id",
+            r#"{"parent_session_id": @V@, "summary": "x"}"#,
+        ),
+        (
+            "/api/session_browser_terminal/start",
+            "session_id",
+            r#"{"session_id": @V@}"#,
+        ),
+        (
+            "/api/browser_terminal/close",
+            "id (terminal)",
+            r#"{"id": @V@}"#,
+        ),
+    ];
+    let make = |template: &str, v: &str| -> Value {
+        let text = template
+            .replace("@V@", &serde_json::to_string(v).unwrap())
+            .replace("@Z@", &serde_json::to_string(&z).unwrap());
+        serde_json::from_str(&text).unwrap()
+    };
+    for (label, value) in &values {
+        let mut tally = Tally::default();
+        for (route, field, template) in &body_routes {
+            let r = Req::new("POST", route, Some(host.clone()))
+                .bearer(&server.token)
+                .json(&make(template, value))
+                .send(addr)
+                .await;
+            assert_eq!(r.status, 400, "POST {route} {field}={value:?}: {r:?}");
+            assert_failure(route, &r);
+            tally.add(r.status);
+        }
+        say(
+            &format!(
+                "body id {label} through {} (route, field) pairs",
+                body_routes.len()
+            ),
+            tally,
+        );
+    }
+
+    // Static assets: the debug build reads them from disk, so try to leave the folder.
+    for path in [
+        "/static/../Cargo.toml",
+        "/static/..%2fCargo.toml",
+        "/static/..%2F..%2FCargo.toml",
+        "/static/%2e%2e/Cargo.toml",
+        "/static/vendor/../../Cargo.toml",
+        "/static//etc/passwd",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/dashboard.js%00.png",
+    ] {
+        let r = Req::new("GET", path, Some(host.clone())).send(addr).await;
+        assert!(
+            r.status == 404 || r.status == 400,
+            "GET {path} must not serve a file: {r:?}"
+        );
+        assert!(
+            !r.body.contains("[package]") && !r.body.contains("root:"),
+            "{path}: {r:?}"
+        );
+        say(&format!("GET {path}"), r.status);
+    }
+
+    let after = tree(&repo.root, &[]);
+    // (A state save's temporary file may flicker by; it is inside .tmp anyway.)
+    let added: Vec<&String> = after
+        .difference(&before)
+        .filter(|p| !p.rsplit('/').next().unwrap_or("").starts_with(".tmp-"))
+        .collect();
+    assert!(added.is_empty(), "files appeared: {added:?}");
+    for s in &sentinels {
+        assert!(!Path::new(s).exists(), "{s} was created");
+    }
+    let status = api.status().await;
+    assert_eq!(status["sessions"].as_array().unwrap().len(), 1, "{status}");
+    say(
+        "file tree of the test folder (repo, .tmp, files) before/after all traversal attempts",
+        "identical; nothing under /tmp either",
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_traversal_and_symlinks_touch_nothing_outside() {
+    use std::os::unix::fs::symlink;
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let api = server.api.clone();
+    let z = api.start_zhongshu("mailbox attacks").await;
+    let z2 = api
+        .start_zhongshu("mailbox attacks, symlinked incoming")
+        .await;
+    let sd = repo.state_dir();
+    let mb = extra::mailbox(&sd, &z);
+    let mb2 = extra::mailbox(&sd, &z2);
+    let root = sd.join("codex_governance_mailbox");
+    let report = |session: &str, parent: &str| {
+        json!({"department_session_id": session, "department": "lingyubu",
+               "parent_session_id": parent, "summary": "hostile"})
+    };
+    let secret = b"{\"department_session_id\": \"lingyubu-1\", \"department\": \"lingyubu\", \"summary\": \"outside\"}";
+
+    // (a) ids in a report that try to leave the mailbox.
+    extra::drop_json(&mb.incoming, "trav-session.json", &report("../../x", &z));
+    extra::drop_json(
+        &mb.incoming,
+        "trav-report-id.json",
+        &json!({"department_session_id": "lingyubu-1", "department": "lingyubu",
+                "summary": "s", "report_id": "../../../y"}),
+    );
+    extra::drop_json(
+        &mb.incoming,
+        "trav-department.json",
+        &json!({"department_session_id": "lingyubu-1", "department": "../../z", "summary": "s"}),
+    );
+    // (b) a folder whose name is an encoded traversal.
+    let encoded = root.join("..%2f").join("incoming");
+    std::fs::create_dir_all(&encoded).unwrap();
+    std::fs::write(encoded.join("evil.json"), secret).unwrap();
+    // (c) a Zhongshu's incoming/ replaced by a symlink to a folder outside.
+    let outside_c = repo.files.join("outside-incoming");
+    std::fs::create_dir_all(&outside_c).unwrap();
+    std::fs::write(outside_c.join("steal.json"), secret).unwrap();
+    std::fs::write(outside_c.join("garbage.json"), b"not json at all").unwrap();
+    std::fs::remove_dir_all(&mb2.incoming).unwrap();
+    symlink(&outside_c, &mb2.incoming).unwrap();
+    // (d) a whole Zhongshu folder that is a symlink to a folder outside.
+    let outside_d = repo.files.join("outside-zhongshu");
+    std::fs::create_dir_all(outside_d.join("incoming")).unwrap();
+    std::fs::write(outside_d.join("incoming/steal.json"), secret).unwrap();
+    symlink(&outside_d, root.join("zhongshu-990")).unwrap();
+    // (e) a report that is a symlink to a file outside.
+    let target = repo.files.join("private.json");
+    std::fs::write(&target, secret).unwrap();
+    symlink(&target, mb.incoming.join("link.json")).unwrap();
+
+    let outside_before = tree(&repo.files, &[]);
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect()
+    };
+    let contents_before = snapshot(&repo.files);
+
+    // The watcher has seen all of it once a later drop is handled.
+    extra::drop_json(
+        &mb.incoming,
+        "marker.json",
+        &json!({"summary": "no session id"}),
+    );
+    wait_until("the marker is rejected", PATIENCE, || async {
+        mb.rejected.join("marker.json").exists().then_some(())
+    })
+    .await;
+    // And a restart rescans every folder.
+    server.stop().await;
+    let server = InProcess::start(&repo).await;
+    let api = server.api.clone();
+
+    for (name, needle) in [
+        ("trav-session.json", "department_session_id must match"),
+        ("trav-report-id.json", "report_id must match"),
+        ("trav-department.json", "department must match"),
+        ("link.json", "not a regular file"),
+    ] {
+        let reason = mb.rejected.join(format!("{name}.reason.json"));
+        let text = std::fs::read_to_string(&reason)
+            .unwrap_or_else(|e| panic!("{name} must be rejected with a reason: {e}"));
+        assert!(text.contains(needle), "{name}: {text}");
+        say(
+            &format!("mailbox file {name}"),
+            format!("moved to rejected/ ({needle})"),
+        );
+    }
+    assert!(target.is_file(), "the symlink's target stays where it was");
+    assert!(
+        std::fs::symlink_metadata(mb.rejected.join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link itself was moved, not its target"
+    );
+    assert!(
+        encoded.join("evil.json").is_file(),
+        "..%2f folder left alone"
+    );
+    assert!(!root.join("..%2f").join("rejected").exists());
+    say(
+        "mailbox folder codex_governance_mailbox/..%2f/incoming with a report",
+        "ignored: not a valid id, file left in place, nothing created",
+    );
+    let outside_after = tree(&repo.files, &[]);
+    assert_eq!(
+        outside_before, outside_after,
+        "nothing outside the state dir was created, moved or removed"
+    );
+    assert_eq!(
+        contents_before,
+        snapshot(&repo.files),
+        "nothing outside the state dir was changed"
+    );
+    say(
+        "incoming/ of a Zhongshu replaced by a symlink to a folder outside",
+        "its files neither moved nor changed; no archive/ or rejected/ created there",
+    );
+    say(
+        "a Zhongshu folder that is a symlink to a folder outside",
+        "its files neither moved nor changed",
+    );
+    for id in [&z, &z2] {
+        let inbox = extra::inbox(&api, id).await;
+        assert_eq!(
+            inbox["results"],
+            json!([]),
+            "no result from a hostile file: {inbox}"
+        );
+    }
+    let lines = extra::audit_lines(&sd);
+    let rejected = extra::audit_events(&lines, "result_rejected");
+    assert!(
+        rejected.len() >= 5,
+        "each rejection is audited: {rejected:?}"
+    );
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Git argument injection, shells
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_argument_injection_through_base_is_400() {
+    let repo = TestRepo::with_flags(&[]);
+    {
+        let git = git2::Repository::open(&repo.path).unwrap();
+        let mut index = git.index().unwrap();
+        index.add_path(Path::new("README.md")).unwrap();
+        index.write().unwrap();
+        let tree_id = index.write_tree().unwrap();
+        let t = git.find_tree(tree_id).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "init", &t, &[])
+            .unwrap();
+    }
+    let server = InProcess::start(&repo).await;
+    let pid = std::process::id();
+    let pre_existing: Vec<bool> = ["/tmp/pwned", "/tmp/x"]
+        .iter()
+        .map(|p| Path::new(p).exists())
+        .collect();
+    let s1 = format!("/tmp/cg-attack-pwned-{pid}");
+    let s2 = format!("/tmp/cg-attack-x-{pid}");
+    let bases = [
+        "--output=/tmp/pwned".to_string(),
+        format!("--output={s1}"),
+        "-n".to_string(),
+        "HEAD --upload-pack=x".to_string(),
+        format!("HEAD --upload-pack=touch {s2}"),
+        "$(touch /tmp/x)".to_string(),
+        format!("$(touch {s2})"),
+        format!("`touch {s2}`"),
+        format!("HEAD; touch {s2}"),
+        "--exec=/bin/sh".to_string(),
+        "-".to_string(),
+        "HEAD\n--output=x".to_string(),
+    ];
+    for base in &bases {
+        let path = format!("/api/report?mode=base&base={}", pct(base));
+        let (status, body) = server.api.get(&path).await;
+        assert_eq!(status.as_u16(), 400, "base {base:?}: {body}");
+        assert_eq!(body["ok"], json!(false));
+        say(
+            &format!("GET /api/report?mode=base&base={base:?}"),
+            format!(
+                "{} {}",
+                status.as_u16(),
+                body["error"].as_str().unwrap_or("")
+            ),
+        );
+    }
+    let (status, body) = server.api.get("/api/report?mode=base&base=HEAD").await;
+    assert_eq!(status.as_u16(), 200, "control: base HEAD works: {body}");
+    say(
+        "control: GET /api/report?mode=base&base=HEAD",
+        status.as_u16(),
+    );
+    for s in [&s1, &s2] {
+        assert!(!Path::new(s).exists(), "{s} was created");
+    }
+    for (p, existed) in ["/tmp/pwned", "/tmp/x"].iter().zip(pre_existing) {
+        assert!(existed || !Path::new(p).exists(), "{p} was created");
+    }
+    say("files the injections would create", "none exists");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_allowlisted_shells_and_flags_are_400_and_run_nothing() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let sentinel = format!("/tmp/cg-attack-shell-{}", std::process::id());
+    let touch = format!("touch {sentinel}");
+    let cases = vec![
+        json!({"shell": "/usr/bin/python3"}),
+        json!({"shell": "/bin/sh", "shell_args": ["-c", touch]}),
+        json!({"shell": "/bin/sh", "shell_args": ["-i", "-c", touch]}),
+        json!({"shell": "/bin/bash", "shell_args": ["--rcfile", "/tmp/evil"]}),
+        json!({"shell": "/bin/bash", "shell_args": ["-l", "/tmp/evil.sh"]}),
+        json!({"shell": "/bin/bash", "shell_args": ["-lc", touch]}),
+        json!({"shell": format!("/bin/sh -c '{touch}'")}),
+        json!({"shell": "/bin/../bin/sh"}),
+        json!({"shell": "sh"}),
+        json!({"shell": "/usr/bin/env", "shell_args": ["sh"]}),
+    ];
+    for body in &cases {
+        let (status, answer) = api.post("/api/browser_terminal/start", body).await;
+        assert_eq!(status.as_u16(), 400, "{body}: {answer}");
+        assert_eq!(answer["ok"], json!(false));
+        say(
+            &format!("POST /api/browser_terminal/start {body}"),
+            format!(
+                "{} {}",
+                status.as_u16(),
+                answer["error"].as_str().unwrap_or("")
+            ),
+        );
+    }
+    let t = api.get_ok("/api/browser_terminals").await;
+    assert_eq!(t["terminals"], json!([]), "no terminal was opened: {t}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!Path::new(&sentinel).exists(), "{sentinel} was created");
+    // Control: an allowlisted shell with an allowed flag starts.
+    let ok = api
+        .post_ok(
+            "/api/browser_terminal/start",
+            &json!({"shell": "/bin/sh", "shell_args": ["-i"]}),
+        )
+        .await;
+    say(
+        "control: POST /api/browser_terminal/start {shell: /bin/sh, shell_args: [-i]}",
+        format!("200, terminal {}", ok["id"]),
+    );
+    api.post_ok("/api/browser_terminal/close", &json!({"id": ok["id"]}))
+        .await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Oversized and slow requests
+
+/// Writes `head` + `body` raw (no headers added) and returns the status, or None
+/// when the server closed the connection without an answer.
+async fn raw_exact(addr: SocketAddr, bytes: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    let _ = stream.write_all(bytes).await;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let _ = tokio::time::timeout(PATIENCE, async {
+        while find(&buf, b"\r\n").is_none() {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+}
+
+async fn healthy(server: &InProcess) -> u16 {
+    Req::new("GET", "/healthz", Some(server.host()))
+        .send(server.addr)
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_and_headers_are_refused_and_the_server_stays_up() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let host = server.host();
+    const MIB: usize = 1024 * 1024;
+    let padded = |total: usize| -> Vec<u8> {
+        // {"task":"","pad":"xxx..."} of exactly `total` bytes.
+        let frame = br#"{"task":"","pad":""}"#.len();
+        let mut v = br#"{"task":"","pad":""#.to_vec();
+        v.extend(std::iter::repeat_n(b'x', total - frame));
+        v.extend_from_slice(br#""}"#);
+        assert_eq!(v.len(), total);
+        v
+    };
+    let r = Req::new("POST", "/api/plan_assignments", Some(host.clone()))
+        .bearer(&server.token)
+        .header("Content-Type", "application/json")
+        .body(padded(MIB + 1))
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 413, "{:?}", r.status);
+    assert_failure("413", &r);
+    say(
+        "POST /api/plan_assignments, Content-Length 1 MiB + 1",
+        r.status,
+    );
+    // The same size sent chunked (no Content-Length to reject up front).
+    let body = padded(MIB + 1);
+    let mut req = format!(
+        "POST /api/plan_assignments HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.token
+    )
+    .into_bytes();
+    for part in body.chunks(64 * 1024) {
+        req.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        req.extend_from_slice(part);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let status = raw_exact(addr, &req).await;
+    assert_eq!(status, Some(413), "chunked 1 MiB + 1");
+    say("POST /api/plan_assignments, chunked 1 MiB + 1", 413);
+    // Exactly 1 MiB is read and judged (400: empty task), proving where the limit is.
+    let r = Req::new("POST", "/api/plan_assignments", Some(host.clone()))
+        .bearer(&server.token)
+        .header("Content-Type", "application/json")
+        .body(padded(MIB))
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    say(
+        "control: POST /api/plan_assignments, exactly 1 MiB",
+        format!("{} (read, then judged)", r.status),
+    );
+
+    // A 200 KiB header.
+    let big = "a".repeat(200 * 1024);
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Big: {big}\r\n\r\n");
+    let status = raw_exact(addr, req.as_bytes()).await;
+    assert!(
+        matches!(status, None | Some(431) | Some(400)),
+        "200 KiB header: {status:?}"
+    );
+    assert_eq!(healthy(&server).await, 200);
+    say(
+        "GET /healthz with a 200 KiB header",
+        format!(
+            "{} ; /healthz still 200 afterwards",
+            status
+                .map(|s| s.to_string())
+                .unwrap_or("connection closed".into())
+        ),
+    );
+    // 500 small headers.
+    let mut req = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n");
+    for i in 0..500 {
+        req.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let status = raw_exact(addr, req.as_bytes()).await;
+    assert!(
+        matches!(status, None | Some(431) | Some(400)),
+        "500 headers: {status:?}"
+    );
+    assert_eq!(healthy(&server).await, 200);
+    say(
+        "GET /healthz with 500 headers",
+        format!(
+            "{} ; /healthz still 200 afterwards",
+            status
+                .map(|s| s.to_string())
+                .unwrap_or("connection closed".into())
+        ),
+    );
+    assert_nothing_started(&server, "after oversized requests").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_connections_are_cut_and_others_are_served() {
+    let repo = TestRepo::with_flags(&[]);
+    let server = InProcess::start(&repo).await;
+    let addr = server.addr;
+    let host = server.host();
+    const SLOW: usize = 50;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..SLOW {
+        let host = host.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = TcpStream::connect(addr).await.expect("connect");
+            let (mut rd, mut wr) = s.into_split();
+            let opened = Instant::now();
+            let head = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: ");
+            let mut bytes = head.into_bytes().into_iter();
+            let mut buf = [0u8; 1024];
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let deadline = opened + Duration::from_secs(60);
+            loop {
+                tokio::select! {
+                    r = rd.read(&mut buf) => {
+                        // Any answer (408, or EOF) means the server gave up on us.
+                        let _ = r;
+                        return Some(opened.elapsed());
+                    }
+                    _ = tick.tick() => {
+                        if Instant::now() > deadline {
+                            return None;
+                        }
+                        let b = bytes.next().unwrap_or(b'a');
+                        if wr.write_all(&[b]).await.is_err() {
+                            return Some(opened.elapsed());
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Meanwhile an ordinary client is served.
+    let mut served = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = Req::new("GET", "/api/status", Some(host.clone()))
+            .bearer(&server.token)
+            .send(addr)
+            .await;
+        assert_eq!(r.status, 200, "a normal request during slowloris: {r:?}");
+        served.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    say(
+        &format!("{SLOW} slowloris connections (1 header byte/s) open; 5 normal GET /api/status meanwhile"),
+        format!(
+            "all 200 (slowest {:.1} ms)",
+            served.iter().max().unwrap().as_secs_f64() * 1000.0
+        ),
+    );
+    let mut cut = Vec::new();
+    for t in tasks {
+        let closed = t.await.unwrap();
+        let closed = closed.expect("a slow connection is cut within 60 s");
+        cut.push(closed);
+    }
+    cut.sort();
+    // Generous bound: the header timeout is 10 s.
+    assert!(
+        *cut.last().unwrap() < Duration::from_secs(30),
+        "slow connections cut within 30 s: {cut:?}"
+    );
+    say(
+        &format!("{SLOW} slowloris connections"),
+        format!(
+            "all cut by the server after {:.1}–{:.1} s (header timeout 10 s); test ran {:.0} s",
+            cut[0].as_secs_f64(),
+            cut.last().unwrap().as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    assert_eq!(healthy(&server).await, 200);
+    server.stop().await;
+}
