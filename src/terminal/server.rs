@@ -54,18 +54,14 @@ impl Shared {
 }
 
 /// Serves until the terminal is closed; the listener is dropped (port freed) then.
+/// Same limits as the launcher's own server (header timeout, connection cap).
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut stop = shared.shutdown.clone();
     let app = router(shared);
     let shutdown = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::warn!("terminal server failed: {e}");
-    }
+    crate::web::listener::serve(listener, app, shutdown, std::time::Duration::from_secs(1)).await;
 }
 
 fn router(shared: Arc<Shared>) -> Router {

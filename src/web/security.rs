@@ -79,7 +79,10 @@ impl Guard {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         {
-            return auth.strip_prefix("Bearer ").map(str::trim);
+            return auth
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim());
         }
         cookie_value(headers, COOKIE_NAME)
     }
