@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::sessions::prompts::ResumePrompt;
 use crate::sessions::StartSpec;
-use crate::state::{result_key, SessionKind, TaskResult};
+use crate::state::{result_key, Cached, SessionKind, TaskResult};
 use crate::web::NotifyInput;
 
 /// Notices stay under this many characters.
@@ -81,7 +81,11 @@ impl Launcher {
     /// Types one notice about `keys` into the Zhongshu's PTY, records the outcome.
     pub(crate) async fn send_notice(self: &Arc<Self>, zhongshu_id: &str, keys: &[String]) {
         let text = self.store.read(|s| {
-            let results: Vec<&TaskResult> = keys.iter().filter_map(|k| s.results.get(k)).collect();
+            let results: Vec<&TaskResult> = keys
+                .iter()
+                .filter_map(|k| s.results.get(k))
+                .map(|r| &**r)
+                .collect();
             let children: Vec<_> = s.children_of(zhongshu_id).collect();
             let running = children.iter().filter(|c| c.holds_slot()).count();
             let done = children.len() - running;
@@ -274,7 +278,8 @@ impl Launcher {
                 let mut copy = r.clone();
                 copy.parent_session_id = new_id.clone();
                 copy.read = true;
-                s.results.insert(result_key(&new_id, &copy.report_id), copy);
+                s.results
+                    .insert(result_key(&new_id, &copy.report_id), Cached::new(copy));
             }
         })?;
         self.store.audit_or_log(

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::clock;
 use crate::ids::check_id;
 use crate::launcher::Launcher;
-use crate::state::{result_key, MailboxPaths, State, TaskResult};
+use crate::state::{result_key, Cached, MailboxPaths, State, TaskResult};
 
 /// Largest report accepted.
 pub const MAX_REPORT_BYTES: u64 = 1024 * 1024;
@@ -443,7 +443,7 @@ impl Launcher {
                     .display()
                     .to_string(),
             );
-            s.results.insert(key.clone(), r.clone());
+            s.results.insert(key.clone(), Cached::new(r.clone()));
             Some(r)
         });
         let r = stored.ok().flatten()?;
@@ -458,9 +458,48 @@ impl Launcher {
         Some(key)
     }
 
+    /// Writes the audit line of fallback results whose line a crash kept from the
+    /// log (the result was saved, the process died before the audit append).
+    pub(crate) fn audit_missing_fallbacks(&self) {
+        let fallbacks: Vec<TaskResult> = self.store.read(|s| {
+            s.results
+                .values()
+                .filter(|r| r.source == "launcher_fallback")
+                .map(|r| (**r).clone())
+                .collect()
+        });
+        if fallbacks.is_empty() {
+            return;
+        }
+        let logged: HashSet<(String, String)> = self
+            .store
+            .audit_log()
+            .read_since(0, usize::MAX)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l["event"] == "result_registered" && l["source"] == "launcher_fallback")
+            .map(|l| {
+                let field = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+                (field("parent_session_id"), field("report_id"))
+            })
+            .collect();
+        for r in fallbacks {
+            if !logged.contains(&(r.parent_session_id.clone(), r.report_id.clone())) {
+                self.store.audit_or_log(
+                    "result_registered",
+                    json!({"parent_session_id": r.parent_session_id, "department_session_id": r.department_session_id,
+                           "department": r.department, "report_id": r.report_id,
+                           "source": "launcher_fallback", "recovered": true}),
+                );
+            }
+        }
+    }
+
     /// Rewrites packets that a crash kept from being written.
     pub(crate) fn restore_missing_packets(&self) {
-        let results: Vec<TaskResult> = self.store.read(|s| s.results.values().cloned().collect());
+        let results: Vec<TaskResult> = self
+            .store
+            .read(|s| s.results.values().map(|r| (**r).clone()).collect());
         for r in results {
             if let Some(p) = &r.handoff_packet {
                 if !Path::new(p).exists() {
@@ -574,7 +613,7 @@ fn register_one(
             // The same file again (a crash came between registering and archiving).
             return Registered {
                 key,
-                result: existing.clone(),
+                result: (**existing).clone(),
                 event: None,
             };
         }
@@ -592,13 +631,17 @@ fn register_one(
             .display()
             .to_string(),
     );
-    // A real report replaces a fallback registered under another id.
+    // A real report replaces a fallback, which is filed under the session's id.
     let dept = result.department_session_id.clone();
-    // (This runs for every report: test the rare, cheap condition first.)
-    s.results.retain(|k, x| {
-        !(x.source == "launcher_fallback" && x.department_session_id == dept) || *k == key
-    });
-    s.results.insert(key.clone(), result.clone());
+    let fallback_key = result_key(&result.parent_session_id, &dept);
+    if fallback_key != key
+        && s.results
+            .get(&fallback_key)
+            .is_some_and(|x| x.source == "launcher_fallback")
+    {
+        s.results.shift_remove(&fallback_key);
+    }
+    s.results.insert(key.clone(), Cached::new(result.clone()));
     if let Some(session) = s.sessions.get_mut(&dept) {
         session.report_status = Some("reported".into());
         session.reported_at = Some(now.to_string());

@@ -63,6 +63,7 @@ pub async fn start(launcher: &Arc<Launcher>) {
         ),
     }
     launcher.restore_missing_packets();
+    launcher.audit_missing_fallbacks();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     launcher.mailbox.send(Job::ScanAll);
     launcher.mailbox.send(Job::Sync(String::new(), done_tx));

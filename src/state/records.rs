@@ -247,7 +247,7 @@ pub struct State {
     pub plans: BTreeMap<String, Plan>,
     /// Keyed by `result_key(parent, report_id)`.
     #[serde(default)]
-    pub results: IndexMap<String, TaskResult>,
+    pub results: IndexMap<String, Cached<TaskResult>>,
     #[serde(default)]
     pub queue: Vec<QueueItem>,
     #[serde(default)]
@@ -281,6 +281,7 @@ impl State {
     pub fn results_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a TaskResult> {
         self.results
             .values()
+            .map(|r| &**r)
             .filter(move |r| r.parent_session_id == zhongshu_id)
     }
 
@@ -298,5 +299,72 @@ impl State {
             (Some(s), None) => Some(s),
             _ => None,
         }
+    }
+}
+
+/// A record that keeps its own JSON once written, so saving a state with thousands
+/// of results re-serializes only the ones that changed since the last save.
+/// Mutable access drops the kept JSON.
+#[derive(Debug, Clone)]
+pub struct Cached<T> {
+    value: T,
+    json: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+}
+
+impl<T> Cached<T> {
+    pub fn new(value: T) -> Cached<T> {
+        Cached {
+            value,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Cached<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> std::ops::DerefMut for Cached<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.json.take();
+        &mut self.value
+    }
+}
+
+impl<T: Serialize> Serialize for Cached<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(raw) = self.json.get() {
+            return raw.serialize(serializer);
+        }
+        let raw =
+            serde_json::value::to_raw_value(&self.value).map_err(serde::ser::Error::custom)?;
+        let result = raw.serialize(serializer);
+        let _ = self.json.set(raw);
+        result
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Cached<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Cached::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_json_follows_changes() {
+        let mut c = Cached::new(serde_json::json!({"read": false}));
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"read":false}"#);
+        c["read"] = true.into();
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"read":true}"#);
+        let back: Cached<serde_json::Value> = serde_json::from_str(r#"{"a":1}"#).unwrap();
+        assert_eq!(back["a"], 1);
+        assert_eq!(serde_json::to_value(&back).unwrap()["a"], 1);
     }
 }
