@@ -153,7 +153,6 @@ async fn assert_no_injected_markup(d: &Browser, when: &str) {
     assert_eq!(d.open_alert().await, None, "{when}: an alert fired");
 }
 
-
 /// Switches into the grid slot of `session`, waits for `needle` in its xterm
 /// buffer, and switches back.
 async fn wait_terminal_text(d: &Browser, session: &str, needle: &str) -> String {
