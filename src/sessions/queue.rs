@@ -35,28 +35,33 @@ pub struct AssignmentInput {
     pub selected: Option<bool>,
 }
 
-/// A plan as `report_zhongshu_plan` carries it (flat or nested under `plan`).
+/// A plan as `report_zhongshu_plan` carries it: flat, or nested under `plan`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlanInput {
     pub session_id: String,
+    #[serde(flatten)]
+    pub flat: PlanBody,
     #[serde(default)]
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub assignments: Option<Vec<AssignmentInput>>,
-    #[serde(default)]
-    pub needs_confirmation: Option<bool>,
-    #[serde(default)]
-    pub plan: Option<NestedPlan>,
+    pub plan: Option<PlanBody>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct NestedPlan {
-    #[serde(default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlanBody {
     pub summary: Option<String>,
-    #[serde(default)]
     pub assignments: Option<Vec<AssignmentInput>>,
-    #[serde(default)]
     pub needs_confirmation: Option<bool>,
+}
+
+impl PlanInput {
+    /// The plan's fields, flat ones first, nested ones where the flat are missing.
+    fn body(self) -> PlanBody {
+        let nested = self.plan.unwrap_or_default();
+        PlanBody {
+            summary: self.flat.summary.or(nested.summary),
+            assignments: self.flat.assignments.or(nested.assignments),
+            needs_confirmation: self.flat.needs_confirmation.or(nested.needs_confirmation),
+        }
+    }
 }
 
 /// What `start_department` did.
@@ -122,19 +127,11 @@ impl Launcher {
     /// `POST /api/report_zhongshu_plan`.
     pub async fn register_plan(self: &Arc<Self>, input: PlanInput) -> LResult<Plan> {
         self.require_zhongshu(&input.session_id)?;
-        let nested = input.plan.clone();
-        let summary = input
-            .summary
-            .or_else(|| nested.as_ref().and_then(|p| p.summary.clone()))
-            .unwrap_or_default();
-        let raw = input
-            .assignments
-            .or_else(|| nested.as_ref().and_then(|p| p.assignments.clone()))
-            .unwrap_or_default();
-        let asked = input
-            .needs_confirmation
-            .or_else(|| nested.as_ref().and_then(|p| p.needs_confirmation))
-            .unwrap_or(false);
+        let session_id = input.session_id.clone();
+        let body = input.body();
+        let summary = body.summary.unwrap_or_default();
+        let raw = body.assignments.unwrap_or_default();
+        let asked = body.needs_confirmation.unwrap_or(false);
         let assignments = raw
             .iter()
             .enumerate()
@@ -150,7 +147,7 @@ impl Launcher {
             "dispatched"
         };
         let mut plan = Plan {
-            session_id: input.session_id.clone(),
+            session_id: session_id.clone(),
             summary,
             assignments,
             needs_confirmation,
@@ -163,7 +160,7 @@ impl Launcher {
         } else {
             enqueue_selected(&mut plan)
         };
-        let sid = input.session_id.clone();
+        let sid = session_id;
         let stored = plan.clone();
         let items = self.store.update(|s| {
             s.plans.insert(sid.clone(), stored);
