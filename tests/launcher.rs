@@ -38,8 +38,7 @@ fn dept_set(sessions: &[Value]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_host_origin_and_no_cors() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve(&[]).await;
     let addr = server.addr;
     let host = server.host();
     let token = server.token.clone();
@@ -222,8 +221,7 @@ async fn token_host_origin_and_no_cors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_content_types_and_failure_shape() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve(&[]).await;
     let addr = server.addr;
     let host = server.host();
     let token = &server.token;
@@ -367,8 +365,7 @@ async fn bodies_content_types_and_failure_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompt_is_one_argument_and_env_reaches_agents() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let task = r#"Fix "the thing" in 'src/x y.rs'; then $(touch /tmp/cg-pwned) `id` && echo {model} \ done"#;
     let id = api.start_zhongshu(task).await;
@@ -478,8 +475,7 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn department_writes_its_report_into_the_mailbox() {
     // --report-via file (the default) and --report-via cli (`codex-governance mailbox send`).
-    let repo = TestRepo::with_flags(&["--max-lifetime", "120"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&["--max-lifetime", "120"]).await;
     let api = &server.api;
     let z = api.start_zhongshu("mailbox test").await;
     let zs = api.session(&z).await;
@@ -555,25 +551,34 @@ fn three_assignments(directive: &str) -> Value {
     ])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
+/// A repository whose Zhongshu reports `plan` as soon as it starts (the fake
+/// agent's `--plan-file`).
+fn repo_with_plan(plan: &Value) -> TestRepo {
     let repo = TestRepo::with_flags(&[]);
-    let plan_file = repo.write_json(
-        "plan.json",
-        &plan(three_assignments(
-            "[[fake-agent: --no-report --work-seconds 120]]",
-        )),
-    );
-    let opts = RepoOptions {
+    let plan_file = repo.write_json("plan.json", plan);
+    repo.write_config(&RepoOptions {
         agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
         ..Default::default()
-    };
-    repo.write_config(&opts);
+    });
+    repo
+}
+
+/// [`repo_with_plan`], served by a launcher in this process.
+async fn serve_with_plan(plan: &Value) -> (TestRepo, InProcess) {
+    let repo = repo_with_plan(plan);
     let server = InProcess::start(&repo).await;
+    (repo, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
+    let (repo, server) = serve_with_plan(&plan(three_assignments(
+        "[[fake-agent: --no-report --work-seconds 120]]",
+    )))
+    .await;
     let api = &server.api;
     let z = api.start_zhongshu("plan three").await;
-    let zlog = wait_log(&repo, &z, "FAKE_AGENT_PLAN_STATUS").await;
-    assert!(zlog.contains("FAKE_AGENT_PLAN_STATUS 200 "), "{zlog}");
+    wait_plan_accepted(&repo, &z).await;
 
     let status = api
         .wait_status("2 departments running, 1 queued", |s| {
@@ -658,19 +663,10 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_drains_as_departments_exit_never_over_the_limit() {
-    let repo = TestRepo::with_flags(&[]);
-    let plan_file = repo.write_json(
-        "plan.json",
-        &plan(three_assignments(
-            "[[fake-agent: --no-report --work-seconds 2 --after-report exit]]",
-        )),
-    );
-    let opts = RepoOptions {
-        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
-        ..Default::default()
-    };
-    repo.write_config(&opts);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve_with_plan(&plan(three_assignments(
+        "[[fake-agent: --no-report --work-seconds 2 --after-report exit]]",
+    )))
+    .await;
     let api = &server.api;
     let z = api.start_zhongshu("drain").await;
     let status = api
@@ -737,18 +733,11 @@ async fn queue_drains_as_departments_exit_never_over_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmation_starts_only_ticked_assignments() {
-    let repo = TestRepo::with_flags(&[]);
     let mut p = plan(three_assignments(
         "[[fake-agent: --no-report --work-seconds 120]]",
     ));
     p["needs_confirmation"] = json!(true);
-    let plan_file = repo.write_json("plan.json", &p);
-    let opts = RepoOptions {
-        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
-        ..Default::default()
-    };
-    repo.write_config(&opts);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve_with_plan(&p).await;
     let api = &server.api;
     let z = api.start_zhongshu("confirm").await;
     api.wait_session(&z, "plan awaiting confirmation", |s| {
@@ -811,8 +800,7 @@ async fn confirmation_starts_only_ticked_assignments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_assignments_are_400s_naming_the_assignment() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve(&[]).await;
     let api = &server.api;
     let z = api.start_zhongshu("validation").await;
     let good = json!({"department": "lingyubu", "task": "fine"});
@@ -880,8 +868,7 @@ async fn invalid_assignments_are_400s_naming_the_assignment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_plan_form_and_empty_plan() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve(&[]).await;
     let api = &server.api;
 
     let z1 = api.start_zhongshu("nested").await;
@@ -938,8 +925,7 @@ async fn nested_plan_form_and_empty_plan() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_input_reaches_the_pty_and_is_recorded() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let z = api.start_zhongshu("input").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
@@ -1005,8 +991,7 @@ async fn session_input_reaches_the_pty_and_is_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_kills_the_whole_process_group() {
-    let repo = TestRepo::with_flags(&["--spawn-child"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&["--spawn-child"]).await;
     let api = &server.api;
     let z = api.start_zhongshu("close").await;
     let log = wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
@@ -1040,8 +1025,7 @@ async fn close_kills_the_whole_process_group() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_ignoring_sigterm_is_killed() {
-    let repo = TestRepo::with_flags(&["--ignore-sigterm", "--spawn-child"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&["--ignore-sigterm", "--spawn-child"]).await;
     let api = &server.api;
     let z = api.start_zhongshu("stubborn").await;
     let log = wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
@@ -1074,23 +1058,10 @@ async fn an_agent_ignoring_sigterm_is_killed() {
 
 #[test]
 fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let repo = TestRepo::with_flags(&[]);
-    let plan_file = repo.write_json(
-        "plan.json",
-        &plan(three_assignments(
-            "[[fake-agent: --no-report --work-seconds 300]]",
-        )),
-    );
-    let opts = RepoOptions {
-        agent_flags: vec!["--plan-file".into(), plan_file.display().to_string()],
-        ..Default::default()
-    };
-    repo.write_config(&opts);
+    let rt = test_runtime();
+    let repo = repo_with_plan(&plan(three_assignments(
+        "[[fake-agent: --no-report --work-seconds 300]]",
+    )));
     let state_dir = repo.root.join("state");
     let sd = state_dir.display().to_string();
 
@@ -1198,11 +1169,7 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
 
 #[test]
 fn sigterm_stops_gracefully_and_state_survives() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = test_runtime();
     let repo = TestRepo::with_flags(&["--spawn-child"]);
     // Default state dir: <repo>/.tmp.
     let mut first = spawn_launcher(&repo.path, &[]);
@@ -1271,8 +1238,7 @@ fn sigterm_stops_gracefully_and_state_survives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_since_and_verify_detects_an_edit() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let z = api.start_zhongshu("audit").await;
     api.post_ok(
@@ -1363,8 +1329,7 @@ async fn audit_since_and_verify_detects_an_edit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_delivers_state_changes_with_ids() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = serve(&[]).await;
     let api = &server.api;
     let mut events = SseReader::open(api, "/api/events").await;
     let hello = events.next().await.expect("a hello frame");
@@ -1412,8 +1377,7 @@ async fn events_stream_delivers_state_changes_with_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_stream_carries_the_transcript_then_the_exit() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let z = api.start_zhongshu("stream").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
@@ -1476,8 +1440,7 @@ async fn session_stream_carries_the_transcript_then_the_exit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_file_is_private_and_holds_the_token() {
     use std::os::unix::fs::PermissionsExt;
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let path = repo.state_dir().join("codex_governance_launcher.json");
     let meta = std::fs::metadata(&path).expect("launcher file exists");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "mode 0600");
@@ -1517,8 +1480,7 @@ fn non_loopback_hosts_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_carries_every_spec_field() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     api.start_zhongshu("status fields").await;
     for path in ["/api/status", "/api/sessions"] {
@@ -1597,8 +1559,7 @@ fn assert_time(what: &str, v: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_json_carries_every_spec_field() {
-    let repo = TestRepo::with_flags(&[]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let z = api.start_zhongshu("session fields").await;
     let d = api
@@ -1719,8 +1680,7 @@ async fn session_json_carries_every_spec_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
-    let repo = TestRepo::with_flags(&["--flood-mb", "16", "--quiet-env"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(&["--flood-mb", "16", "--quiet-env"]).await;
     let api = &server.api;
     let z = api.start_zhongshu("flood").await;
     // The API answers while the agent writes.
@@ -1763,11 +1723,7 @@ async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
 
 #[test]
 fn finished_sessions_release_their_file_descriptors() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = test_runtime();
     let repo = TestRepo::with_flags(&[]);
     let launcher = spawn_launcher(&repo.path, &[]);
     let fds = || {

@@ -33,6 +33,55 @@ fn under(path: &Value, dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Fake-agent flags that keep every agent up long enough for the slowest test.
+const LONG_LIVED: &[&str] = &["--max-lifetime", "300"];
+
+/// The directive of a department that neither reports nor exits by itself: the
+/// test drops its reports.
+const QUIET: &str = "[[fake-agent: --no-report --after-report wait]]";
+
+/// Starts a quiet department (see [`QUIET`]) on `words`; returns its id.
+async fn start_quiet_department(api: &Api, z: &str, department: &str, words: &str) -> String {
+    start_department(api, z, department, &format!("{words} {QUIET}")).await
+}
+
+/// Waits for a settled result of department session `d` in the inbox of `z`.
+async fn wait_result_of(api: &Api, z: &str, what: &str, d: &str) -> Value {
+    wait_result(api, z, what, |r| r["department_session_id"] == json!(d)).await
+}
+
+/// A long-lived launcher running one Zhongshu with one quiet department.
+struct QuietDepartment {
+    repo: TestRepo,
+    server: InProcess,
+    /// The Zhongshu.
+    z: String,
+    /// Its department.
+    d: String,
+    /// The Zhongshu's mailbox.
+    mb: Mailbox,
+}
+
+/// Serves a [`LONG_LIVED`] repository, starts a Zhongshu on `task` and a quiet
+/// `department` on `words` under it.
+async fn zhongshu_with_quiet_department(
+    task: &str,
+    department: &str,
+    words: &str,
+) -> QuietDepartment {
+    let (repo, server) = serve(LONG_LIVED).await;
+    let z = server.api.start_zhongshu(task).await;
+    let d = start_quiet_department(&server.api, &z, department, words).await;
+    let mb = mailbox(&repo.state_dir(), &z);
+    QuietDepartment {
+        repo,
+        server,
+        z,
+        d,
+        mb,
+    }
+}
+
 /// Checks a result against SPEC 8 and what the department reported.
 fn assert_result_shape(r: &Value, z: &str, archive: &Path) {
     for key in RESULT_FIELDS {
@@ -182,8 +231,7 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("full mailbox flow").await;
-    let zlog = wait_log(&repo, &z, "FAKE_AGENT_PLAN_STATUS").await;
-    assert!(zlog.contains("FAKE_AGENT_PLAN_STATUS 200 "), "{zlog}");
+    wait_plan_accepted(&repo, &z).await;
     let mb = mailbox(&repo.state_dir(), &z);
 
     let status = api
@@ -288,10 +336,7 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
         .unwrap();
     let g_id = g["id"].as_str().unwrap().to_string();
     assert!(third["queue"].as_array().unwrap().is_empty(), "{third}");
-    let r3 = wait_result(api, &z, "gongchengbu result", |r| {
-        r["department_session_id"] == json!(g_id)
-    })
-    .await;
+    let r3 = wait_result_of(api, &z, "gongchengbu result", &g_id).await;
     assert_result_shape(&r3, &z, &mb.archive);
     assert_packet(&read(&r3["handoff_packet"]), &r3, &tasks[2].1);
     api.wait_session(&g_id, "auto-closed", |s| {
@@ -395,18 +440,11 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_file_is_rejected_with_a_reason_and_good_ones_still_register() {
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(LONG_LIVED).await;
     let api = &server.api;
     let z = api.start_zhongshu("bad files").await;
     let other_z = api.start_zhongshu("another planner").await;
-    let d = start_department(
-        api,
-        &z,
-        "lingyubu",
-        "domain [[fake-agent: --no-report --after-report wait]]",
-    )
-    .await;
+    let d = start_quiet_department(api, &z, "lingyubu", "domain").await;
     let mb = mailbox(&repo.state_dir(), &z);
     let good = |summary: &str, report_id: &str| {
         let mut r = report(&z, &d, "lingyubu", summary);
@@ -711,18 +749,14 @@ async fn every_bad_file_is_rejected_with_a_reason_and_good_ones_still_register()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_file_with_the_same_id_updates_the_result() {
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let QuietDepartment {
+        repo,
+        server,
+        z,
+        d,
+        mb,
+    } = zhongshu_with_quiet_department("duplicates", "zhilibu", "docs").await;
     let api = &server.api;
-    let z = api.start_zhongshu("duplicates").await;
-    let d = start_department(
-        api,
-        &z,
-        "zhilibu",
-        "docs [[fake-agent: --no-report --after-report wait]]",
-    )
-    .await;
-    let mb = mailbox(&repo.state_dir(), &z);
     let with_id = |summary: &str, risks: Value| {
         let mut r = report(&z, &d, "zhilibu", summary);
         r["report_id"] = json!("dup");
@@ -816,18 +850,14 @@ async fn an_identical_copy_under_another_name_is_kept_not_deleted() {
     // SPEC 8: the launcher never loses or silently drops a file. A byte-identical
     // second file (same report id) is one result, but the file itself must end
     // up in archive/ (or rejected/), not vanish.
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let QuietDepartment {
+        repo: _repo,
+        server,
+        z,
+        d,
+        mb,
+    } = zhongshu_with_quiet_department("identical copies", "zhilibu", "docs").await;
     let api = &server.api;
-    let z = api.start_zhongshu("identical copies").await;
-    let d = start_department(
-        api,
-        &z,
-        "zhilibu",
-        "docs [[fake-agent: --no-report --after-report wait]]",
-    )
-    .await;
-    let mb = mailbox(&repo.state_dir(), &z);
     let body = report(&z, &d, "zhilibu", "same bytes twice");
     drop_json(&mb.incoming, "copy-a.json", &body);
     let first = wait_result(api, &z, "copy-a registered", |r| r["report_id"] == json!(d)).await;
@@ -858,8 +888,7 @@ async fn an_identical_copy_under_another_name_is_kept_not_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(LONG_LIVED).await;
     let api = &server.api;
     let z = api.start_zhongshu("fallbacks").await;
     let mb = mailbox(&repo.state_dir(), &z);
@@ -873,10 +902,7 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
     )
     .await;
 
-    let fb = wait_result(api, &z, "fallback", |r| {
-        r["department_session_id"] == json!(d)
-    })
-    .await;
+    let fb = wait_result_of(api, &z, "fallback", &d).await;
     assert_result_shape(&fb, &z, &mb.archive);
     assert_eq!(fb["source"], json!("launcher_fallback"), "{fb}");
     assert_eq!(fb["report_id"], json!(d));
@@ -965,10 +991,7 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
     );
 
     // A real report under another id also replaces the fallback.
-    wait_result(api, &z, "fallback of d2", |r| {
-        r["department_session_id"] == json!(d2)
-    })
-    .await;
+    wait_result_of(api, &z, "fallback of d2", &d2).await;
     let mut other = report(&z, &d2, "zhilibu", "real, own id");
     other["report_id"] = json!("custom-id");
     drop_json(&mb.incoming, "other.json", &other);
@@ -987,8 +1010,7 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_and_restart_zhongshu_inline_and_as_a_new_session() {
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = serve(LONG_LIVED).await;
     let api = &server.api;
     let z = api.start_zhongshu("resume me").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
@@ -1038,10 +1060,7 @@ async fn notify_and_restart_zhongshu_inline_and_as_a_new_session() {
         "work [[fake-agent: --summary 'carried result']]",
     )
     .await;
-    let r = wait_result(api, &z, "the department's report", |r| {
-        r["department_session_id"] == json!(d)
-    })
-    .await;
+    let r = wait_result_of(api, &z, "the department's report", &d).await;
     assert_eq!(r["summary"], json!("carried result"));
 
     // Running: the resume prompt is typed into it.
@@ -1128,18 +1147,14 @@ async fn notify_and_restart_zhongshu_inline_and_as_a_new_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_without_peek_marks_results_read() {
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
-    let server = InProcess::start(&repo).await;
+    let QuietDepartment {
+        repo,
+        server,
+        z,
+        d,
+        mb,
+    } = zhongshu_with_quiet_department("reading", "lingyubu", "work").await;
     let api = &server.api;
-    let z = api.start_zhongshu("reading").await;
-    let d = start_department(
-        api,
-        &z,
-        "lingyubu",
-        "work [[fake-agent: --no-report --after-report wait]]",
-    )
-    .await;
-    let mb = mailbox(&repo.state_dir(), &z);
     for i in 0..3 {
         let mut r = report(&z, &d, "lingyubu", &format!("part {i}"));
         r["report_id"] = json!(format!("part-{i}"));
@@ -1175,32 +1190,16 @@ async fn inbox_without_peek_marks_results_read() {
 
 #[test]
 fn a_report_dropped_while_the_launcher_is_down_is_ingested_at_startup() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let repo = TestRepo::with_flags(&["--max-lifetime", "300"]);
+    let rt = test_runtime();
+    let repo = TestRepo::with_flags(LONG_LIVED);
     let state_dir: PathBuf = repo.root.join("state");
     let sd = state_dir.display().to_string();
     let mut first = spawn_launcher(&repo.path, &["--state-dir", &sd]);
     let (z, a, b, pids) = rt.block_on(async {
         let api = &first.api;
         let z = api.start_zhongshu("killed mid-flow").await;
-        let a = start_department(
-            api,
-            &z,
-            "lingyubu",
-            "part a [[fake-agent: --no-report --after-report wait]]",
-        )
-        .await;
-        let b = start_department(
-            api,
-            &z,
-            "zhilibu",
-            "part b [[fake-agent: --no-report --after-report wait]]",
-        )
-        .await;
+        let a = start_quiet_department(api, &z, "lingyubu", "part a").await;
+        let b = start_quiet_department(api, &z, "zhilibu", "part b").await;
         let mut pids = Vec::new();
         for id in [&z, &a, &b] {
             let s = api
@@ -1223,10 +1222,7 @@ fn a_report_dropped_while_the_launcher_is_down_is_ingested_at_startup() {
     let second = spawn_launcher(&repo.path, &["--state-dir", &sd]);
     rt.block_on(async {
         let api = &second.api;
-        let ra = wait_result(api, &z, "a's report", |r| {
-            r["department_session_id"] == json!(a)
-        })
-        .await;
+        let ra = wait_result_of(api, &z, "a's report", &a).await;
         assert_eq!(ra["source"], json!("mailbox"), "{ra}");
         assert_eq!(ra["summary"], json!("reported while the launcher was down"));
         assert_result_shape(&ra, &z, &mb.archive);
@@ -1240,10 +1236,7 @@ fn a_report_dropped_while_the_launcher_is_down_is_ingested_at_startup() {
             vec!["while-down.json".to_string()]
         );
 
-        let rb = wait_result(api, &z, "b's fallback", |r| {
-            r["department_session_id"] == json!(b)
-        })
-        .await;
+        let rb = wait_result_of(api, &z, "b's fallback", &b).await;
         assert_eq!(rb["source"], json!("launcher_fallback"), "{rb}");
         assert!(
             rb["summary"].as_str().unwrap().contains("launcher_restart"),

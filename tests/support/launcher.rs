@@ -319,6 +319,14 @@ pub fn running(sessions: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until the Zhongshu `id` has posted the plan its `--plan-file` names, and
+/// checks that the launcher accepted it (HTTP 200); returns the transcript.
+pub async fn wait_plan_accepted(repo: &TestRepo, id: &str) -> String {
+    let log = wait_log(repo, id, "FAKE_AGENT_PLAN_STATUS").await;
+    assert!(log.contains("FAKE_AGENT_PLAN_STATUS 200 "), "{log}");
+    log
+}
+
 /// Polls `f` every 100 ms until it yields Some, or fails the test after `timeout`.
 pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where
@@ -504,6 +512,23 @@ impl Drop for InProcess {
             kill_session_groups(&self.launcher);
         }
     }
+}
+
+/// A fresh repository whose agents run the fake agent with `flags`, and a
+/// launcher serving it in this process.
+pub async fn serve(flags: &[&str]) -> (TestRepo, InProcess) {
+    let repo = TestRepo::with_flags(flags);
+    let server = InProcess::start(&repo).await;
+    (repo, server)
+}
+
+/// A two-worker runtime, for tests that drive a launcher subprocess from sync code.
+pub fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// SIGKILLs the process group of every session the launcher believes runs.
