@@ -88,37 +88,26 @@ fn main() {
     assert_eq!(body["sessions"].as_array().map(Vec::len), Some(sessions));
     println!("  /api/status body: {:.1} KiB", first.len() as f64 / 1024.0);
 
-    // Warm-up, then the measured phases.
-    client_rt.block_on(drive(
-        addr,
-        &status_req,
-        CONNECTIONS,
-        Duration::from_millis(500),
-    ));
-    let status = client_rt.block_on(drive(
-        addr,
-        &status_req,
-        CONNECTIONS,
-        Duration::from_secs_f64(seconds),
-    ));
-    status.print("GET /api/status", Some((5_000.0, 10.0)));
-    client_rt.block_on(drive(
-        addr,
-        &health_req,
-        CONNECTIONS,
-        Duration::from_millis(500),
-    ));
-    let health = client_rt.block_on(drive(
-        addr,
-        &health_req,
-        CONNECTIONS,
-        Duration::from_secs_f64(seconds),
-    ));
-    health.print("GET /healthz", None);
+    // Each phase: a short warm-up, then the measured run.
+    let measure = |request: &[u8]| {
+        client_rt.block_on(drive(
+            addr,
+            request,
+            CONNECTIONS,
+            Duration::from_millis(500),
+        ));
+        client_rt.block_on(drive(
+            addr,
+            request,
+            CONNECTIONS,
+            Duration::from_secs_f64(seconds),
+        ))
+    };
+    measure(&status_req).print("GET /api/status", Some((5_000.0, 10.0)));
+    measure(&health_req).print("GET /healthz", None);
 
     // The same with one live session printing a line every ~10 ms, as an agent
-    // streaming its work does: any PTY output changes the status (preview, idle
-    // time), so the cache is mostly cold.
+    // streaming its work does: PTY output changes the status (preview, idle time).
     let live = client_rt.block_on(post(
         addr,
         &running.token,
@@ -131,19 +120,7 @@ fn main() {
         .expect("a live session")
         .to_string();
     std::thread::sleep(Duration::from_millis(300));
-    client_rt.block_on(drive(
-        addr,
-        &status_req,
-        CONNECTIONS,
-        Duration::from_millis(500),
-    ));
-    let busy = client_rt.block_on(drive(
-        addr,
-        &status_req,
-        CONNECTIONS,
-        Duration::from_secs_f64(seconds),
-    ));
-    busy.print(
+    measure(&status_req).print(
         "GET /api/status, 1 live session printing every 10 ms",
         Some((5_000.0, 10.0)),
     );
