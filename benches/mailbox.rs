@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
+use codex_governance::model::{result_key, SessionKind};
 use codex_governance::sessions::StartSpec;
-use codex_governance::state::{result_key, SessionKind};
 use codex_governance::web::{self, ServeOptions};
 use serde_json::{json, Value};
 
@@ -191,7 +191,7 @@ fn drop_one_at_a_time(
         let t0 = Instant::now();
         std::fs::rename(&tmpf, &dest).unwrap();
         let seen = spin_until(Duration::from_secs(30), || {
-            l.store.read(|s| s.results.contains_key(&key))
+            l.store.result(&key).unwrap().is_some()
         })
         .unwrap_or_else(|| panic!("{id} not registered within 30 s"));
         lat.push(seen);
@@ -324,7 +324,7 @@ async fn run() {
         let (zi, rest) = name.split_once('-').unwrap();
         (rest.to_string(), zi.parse::<usize>().unwrap())
     });
-    let total_before = l.store.read(|s| s.results.len());
+    let total_before = l.store.result_total().unwrap();
     let want = total_before + n_burst;
     let audit_path = l.store.audit_log().path().to_path_buf();
     let audit_len_before = std::fs::metadata(&audit_path).map(|m| m.len()).unwrap_or(0);
@@ -336,13 +336,13 @@ async fn run() {
     }
     let t_dropped = t0.elapsed();
     let registered = spin_until(Duration::from_secs(600), || {
-        l.store.read(|s| s.results.len()) >= want
+        l.store.result_total().unwrap() >= want
     })
     .map(|_| t0.elapsed());
     let t_registered = registered.unwrap_or_else(|| {
         panic!(
             "only {} of {n_burst} registered after 600 s",
-            l.store.read(|s| s.results.len()) - total_before
+            l.store.result_total().unwrap() - total_before
         )
     });
     // Archived: every incoming/ empty.
@@ -391,12 +391,10 @@ async fn run() {
         );
     };
     // Packets: every result's packet on disk.
-    let packets: Vec<String> = l.store.read(|s| {
-        expected_keys
-            .iter()
-            .filter_map(|k| s.results.get(k).and_then(|r| r.handoff_packet.clone()))
-            .collect()
-    });
+    let packets: Vec<String> = expected_keys
+        .iter()
+        .filter_map(|k| l.store.result(k).unwrap().and_then(|r| r.handoff_packet))
+        .collect();
     assert_eq!(packets.len(), n_burst, "every burst report is a result");
     let packets_done = loop {
         if packets.iter().all(|p| Path::new(p).is_file()) {
@@ -425,20 +423,20 @@ async fn run() {
     );
 
     // None lost, none doubled.
-    let (per_parent, distinct) = l.store.read(|s| {
+    let (per_parent, distinct) = {
         let mut per: HashMap<String, usize> = HashMap::new();
         let mut ids = BTreeSet::new();
         for k in &expected_keys {
-            if let Some(r) = s.results.get(k) {
+            if let Some(r) = l.store.result(k).unwrap() {
                 *per.entry(r.parent_session_id.clone()).or_default() += 1;
                 ids.insert(k.clone());
             }
         }
         (per, ids.len())
-    });
+    };
     assert_eq!(distinct, n_burst, "results lost");
     assert_eq!(per_parent, expected, "results per Zhongshu");
-    assert_eq!(l.store.read(|s| s.results.len()), want, "no extra results");
+    assert_eq!(l.store.result_total().unwrap(), want, "no extra results");
     for (z, _) in &zs {
         let mb = l.paths.mailbox(z);
         assert_eq!(
@@ -477,7 +475,7 @@ async fn run() {
         target: String::new(),
         ok: None,
     });
-    let state_bytes = std::fs::metadata(l.store.state_path())
+    let state_bytes = std::fs::metadata(l.store.db_path())
         .map(|m| m.len())
         .unwrap_or(0);
     rows.push(Row {
@@ -510,7 +508,7 @@ async fn run() {
         after.sort();
         eprintln!(
             "latency over {n_after} drops with {} results in the state: p50 {} p99 {} max {}",
-            l.store.read(|s| s.results.len()),
+            l.store.result_total().unwrap(),
             ms(pct(&after, 0.5)),
             ms(pct(&after, 0.99)),
             ms(*after.last().unwrap())

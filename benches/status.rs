@@ -28,7 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use codex_governance::config::{Config, Env};
-use codex_governance::state::{State, STATE_FILE};
+use codex_governance::model::State;
+use codex_governance::store::STATE_FILE;
 use codex_governance::web::{self, ServeOptions};
 
 const CONNECTIONS: usize = 16;
@@ -165,7 +166,7 @@ fn main() {
             f.seek(SeekFrom::Start(len.saturating_sub(4096))).unwrap();
             let mut buf = Vec::new();
             f.take(4096).read_to_end(&mut buf).unwrap();
-            std::hint::black_box(codex_governance::sessions::pty::preview(&buf, 8));
+            std::hint::black_box(codex_governance::pty::preview(&buf, 8));
         }
     }
     println!(
@@ -333,9 +334,10 @@ fn write_state(state_dir: &Path) {
     let parsed: State =
         serde_json::from_value(state.clone()).expect("fixture matches state::State");
     assert_eq!(parsed.sessions.len(), ZHONGSHU * (1 + DEPARTMENTS_EACH));
+    // Written as an earlier version's state file: the launcher imports it.
     std::fs::write(
         state_dir.join(STATE_FILE),
-        serde_json::to_vec(&parsed).unwrap(),
+        serde_json::to_vec(&state).unwrap(),
     )
     .unwrap();
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codex_governance::sessions::pty::{Pty, SpawnSpec};
+use codex_governance::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::{TerminalInfo, TerminalKind, Terminals};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;

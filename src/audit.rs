@@ -82,43 +82,31 @@ impl AuditLog {
         self.tail.lock().unwrap().seq
     }
 
-    /// Appends one event with `fields` (an object), synced before returning.
+    /// Appends one event with the next seq, synced before returning.
     pub fn append(&self, event: &str, fields: Value) -> std::io::Result<Entry> {
-        let mut entries = self.append_many(vec![(event.to_string(), fields)])?;
+        let seq = self.last_seq() + 1;
+        let mut entries = self.append_numbered(&[(seq, event.to_string(), fields)])?;
         Ok(entries.remove(0))
     }
 
-    /// Appends several events with one write and one sync (each line whole).
-    pub fn append_many(&self, events: Vec<(String, Value)>) -> std::io::Result<Vec<Entry>> {
+    /// Appends events whose seqs the outbox assigned, with one write and one sync
+    /// (each line whole). Lines at or below the last written seq are skipped.
+    pub fn append_numbered(&self, events: &[(u64, String, Value)]) -> std::io::Result<Vec<Entry>> {
         let mut tail = self.tail.lock().unwrap();
-        let mut seq = tail.seq;
         let mut prev = tail.hash.clone();
+        let mut last = tail.seq;
         let mut buf = Vec::new();
         let mut entries = Vec::with_capacity(events.len());
-        for (event, fields) in events {
-            seq += 1;
-            let mut obj = Map::new();
-            obj.insert("seq".into(), seq.into());
-            obj.insert("ts".into(), crate::clock::now_rfc3339().into());
-            obj.insert("event".into(), event.into());
-            if let Value::Object(f) = fields {
-                for (k, v) in f {
-                    if !matches!(k.as_str(), "seq" | "ts" | "event" | "prev_hash" | "hash") {
-                        obj.insert(k, v);
-                    }
-                }
-            }
-            obj.insert("prev_hash".into(), prev.clone().into());
-            let without = serde_json::to_string(&obj)?;
-            let hash = hash_line(&prev, &without);
-            obj.insert("hash".into(), hash.clone().into());
-            serde_json::to_writer(&mut buf, &obj)?;
+        for (seq, event, fields) in events.iter().filter(|e| e.0 > tail.seq) {
+            let (line, hash) = render_line(*seq, event, fields, &prev)?;
+            buf.extend_from_slice(line.as_bytes());
             buf.push(b'\n');
-            prev = hash;
             entries.push(Entry {
-                seq,
-                line: Value::Object(obj),
+                seq: *seq,
+                line: serde_json::from_str(&line)?,
             });
+            prev = hash;
+            last = *seq;
         }
         let len = tail.file.metadata()?.len();
         if let Err(e) = tail
@@ -131,7 +119,7 @@ impl AuditLog {
             let _ = tail.file.set_len(len);
             return Err(e);
         }
-        tail.seq = seq;
+        tail.seq = last;
         tail.hash = prev;
         Ok(entries)
     }
@@ -156,41 +144,76 @@ impl AuditLog {
     }
 }
 
-/// Finds the last whole, valid line: (seq, hash, byte length up to and including it).
+/// One line's JSON and hash: `seq`, `ts`, `event`, the fields, `prev_hash`, `hash`.
+fn render_line(
+    seq: u64,
+    event: &str,
+    fields: &Value,
+    prev: &str,
+) -> std::io::Result<(String, String)> {
+    let mut obj = Map::new();
+    obj.insert("seq".into(), seq.into());
+    obj.insert("ts".into(), crate::clock::now_rfc3339().into());
+    obj.insert("event".into(), event.into());
+    if let Value::Object(f) = fields {
+        for (k, v) in f {
+            if !matches!(k.as_str(), "seq" | "ts" | "event" | "prev_hash" | "hash") {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    obj.insert("prev_hash".into(), prev.into());
+    let without = serde_json::to_string(&obj)?;
+    let hash = hash_line(prev, &without);
+    obj.insert("hash".into(), hash.clone().into());
+    Ok((serde_json::to_string(&obj)?, hash))
+}
+
+/// Finds the last whole, valid line: (seq, hash, byte length up to and including
+/// it). Reads from the end, so opening costs the same however long the log is.
 fn scan_tail(path: &Path) -> anyhow::Result<(u64, String, u64)> {
-    let file = match File::open(path) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((0, GENESIS.to_string(), 0))
         }
         Err(e) => return Err(e.into()),
     };
-    let mut reader = BufReader::new(file);
-    let (mut seq, mut hash, mut valid) = (0, GENESIS.to_string(), 0u64);
-    let mut offset = 0u64;
-    let mut line = Vec::new();
+    let len = file.metadata()?.len();
+    let mut window = 64 * 1024u64;
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
-        }
-        offset += n as u64;
-        if line.last() != Some(&b'\n') {
-            break; // torn
-        }
-        match serde_json::from_slice::<Value>(&line) {
-            Ok(v) => {
-                seq = v.get("seq").and_then(Value::as_u64).unwrap_or(seq);
-                if let Some(h) = v.get("hash").and_then(Value::as_str) {
-                    hash = h.to_string();
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        Read::by_ref(&mut file)
+            .take(len - start)
+            .read_to_end(&mut buf)?;
+        // Whole lines of the window, last first (the first may be cut by the window).
+        let mut end = buf.len();
+        while let Some(nl) = buf[..end].iter().rposition(|b| *b == b'\n') {
+            let line_start = buf[..nl].iter().rposition(|b| *b == b'\n').map(|i| i + 1);
+            let Some(line_start) = line_start.or((start == 0).then_some(0)) else {
+                break;
+            };
+            if let Ok(v) = serde_json::from_slice::<Value>(&buf[line_start..nl]) {
+                if let (Some(seq), Some(hash)) = (
+                    v.get("seq").and_then(Value::as_u64),
+                    v.get("hash").and_then(Value::as_str),
+                ) {
+                    return Ok((seq, hash.to_string(), start + nl as u64 + 1));
                 }
-                valid = offset;
             }
-            Err(_) => break,
+            end = line_start.saturating_sub(1);
+            if line_start == 0 {
+                break;
+            }
         }
+        if start == 0 {
+            return Ok((0, GENESIS.to_string(), 0));
+        }
+        window *= 4;
     }
-    Ok((seq, hash, valid))
 }
 
 /// Checks the chain; Ok(number of lines) or the first bad line.

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::sessions::pty::{self, Pty};
-use crate::state::{Paths, SessionStatus, Store, StoreError};
+use crate::model::{QueueStatus, SessionStatus, TerminalStatus};
+use crate::pty::{self, Pty};
+use crate::store::{Paths, Store, StoreError};
 use crate::terminal::Terminals;
 
 /// A failed operation, with the HTTP status it maps to.
@@ -95,70 +96,48 @@ impl Launcher {
         Ok(launcher)
     }
 
-    /// Marks sessions of an earlier launcher exited and stops their processes.
+    /// Marks sessions of an earlier launcher exited and stops their processes,
+    /// in one change with its audit events.
     fn recover(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_rfc3339();
-        let mut recovered_starts = Vec::new();
-        let stale: Vec<(String, Option<u32>)> = self.store.update(|s| {
+        let stale: Vec<(String, Option<u32>)> = self.store.update(|tx| {
+            let running: Vec<String> = tx
+                .state()
+                .sessions
+                .values()
+                .filter(|s| s.status == SessionStatus::Running)
+                .map(|s| s.id.clone())
+                .collect();
             let mut stale = Vec::new();
-            for session in s.sessions.values_mut() {
-                if session.status == SessionStatus::Running {
+            for id in running {
+                if let Some(session) = tx.session_mut(&id) {
                     session.status = SessionStatus::Exited;
                     session.ended_at = Some(now.clone());
                     session.ended_reason = Some("launcher_restart".into());
                     session.closing = false;
-                    stale.push((session.id.clone(), session.pid));
+                    stale.push((id.clone(), session.pid));
                 }
+                tx.audit(
+                    "session_exited",
+                    json!({"session_id": id, "reason": "launcher_restart"}),
+                );
             }
-            // An item whose session was recorded before the crash has started:
-            // it leaves the queue instead of starting a second time.
-            let started: HashMap<String, String> = s
-                .sessions
-                .values()
-                .filter_map(|x| Some((x.queue_id.clone()?, x.id.clone())))
-                .collect();
-            let queue = std::mem::take(&mut s.queue);
-            for mut item in queue {
-                if let Some(sid) = started.get(&item.id) {
-                    crate::sessions::queue::mark_assignment(
-                        s,
-                        &item,
-                        "started",
-                        Some(sid.clone()),
-                        None,
-                    );
-                    recovered_starts.push((item, sid.clone()));
-                    continue;
-                }
-                if item.status == "starting" {
-                    item.status = "queued".into();
-                }
-                s.queue.push(item);
-            }
-            for t in s.terminals.values_mut() {
-                if t.status != "closed" {
-                    t.status = "closed".into();
-                    t.closed_at = Some(now.clone());
+            recover_queue(tx);
+            for id in tx.terminal_ids() {
+                if let Some(t) = tx.terminal_mut(&id) {
+                    if t.status != TerminalStatus::Closed {
+                        t.status = TerminalStatus::Closed;
+                        t.closed_at = Some(now.clone());
+                    }
                 }
             }
             stale
         })?;
-        for (item, sid) in &recovered_starts {
-            self.store.audit_or_log(
-                "assignment_started",
-                json!({"queue_id": item.id, "session_id": sid, "department": item.department,
-                       "parent_session_id": item.parent_session_id, "recovered": true}),
-            );
-        }
         for (id, pid) in &stale {
             if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
                 // The session led its own process group; what is left of it goes.
                 pty::signal_group(pid, libc::SIGKILL);
             }
-            self.store.audit_or_log(
-                "session_exited",
-                json!({"session_id": id, "reason": "launcher_restart"}),
-            );
         }
         Ok(())
     }
@@ -239,11 +218,13 @@ impl Launcher {
         let live = self.live_ptys();
         let mut waits = Vec::new();
         for (id, pty) in live {
-            let _ = self.store.update(|s| {
-                if let Some(session) = s.sessions.get_mut(&id) {
+            if let Err(e) = self.store.update(|tx| {
+                if let Some(session) = tx.session_mut(&id) {
                     session.closing = true;
                 }
-            });
+            }) {
+                tracing::error!("marking {id} closing: {e}");
+            }
             waits.push(async move {
                 let code = pty.terminate(pty::KILL_GRACE).await;
                 (id, code)
@@ -256,6 +237,41 @@ impl Launcher {
         self.store
             .audit_or_log("launcher_stopped", json!({"pid": std::process::id()}));
     }
+}
+
+/// Queue items interrupted by a crash: one whose session was recorded has started
+/// (it leaves the queue instead of starting twice); one caught starting waits again.
+fn recover_queue(tx: &mut crate::store::Tx) {
+    let started: HashMap<String, String> = tx
+        .state()
+        .sessions
+        .values()
+        .filter_map(|x| Some((x.queue_id.clone()?, x.id.clone())))
+        .collect();
+    let queue = std::mem::take(tx.queue_mut());
+    let mut kept = Vec::new();
+    for mut item in queue {
+        if let Some(sid) = started.get(&item.id) {
+            crate::sessions::queue::mark_assignment(
+                tx,
+                &item,
+                crate::model::AssignmentStatus::Started,
+                Some(sid.clone()),
+                None,
+            );
+            tx.audit(
+                "assignment_started",
+                json!({"queue_id": item.id, "session_id": sid, "department": item.department,
+                       "parent_session_id": item.parent_session_id, "recovered": true}),
+            );
+            continue;
+        }
+        if item.status == QueueStatus::Starting {
+            item.status = QueueStatus::Queued;
+        }
+        kept.push(item);
+    }
+    *tx.queue_mut() = kept;
 }
 
 /// True when `pid` is still the agent of session `id` (not a reused pid): its

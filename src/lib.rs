@@ -6,11 +6,14 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod files;
 pub mod ids;
 pub mod launcher;
 pub mod mailbox;
+pub mod model;
+pub mod pty;
 pub mod report;
 pub mod sessions;
-pub mod state;
+pub mod store;
 pub mod terminal;
 pub mod web;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use attack::*;
-use codex_governance::state::{load_state, STATE_FILE};
+use codex_governance::store::{load_snapshot, DB_FILE};
 use support::*;
 
 fn say(case: &str, got: impl std::fmt::Display) {
@@ -155,7 +155,7 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
         }
     }
     // queue_id is not in the session view everywhere; fall back to the state file.
-    let state = load_state(&state_dir.join(STATE_FILE)).expect("state parses");
+    let state = load_snapshot(state_dir).expect("state loads").state;
     for s in state.sessions.values() {
         if let Some(q) = &s.queue_id {
             let v = by_queue_id.entry(q.clone()).or_default();
@@ -175,7 +175,7 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
         "queue items doubled: {queue_ids:?}"
     );
     for q in &state.queue {
-        if q.status == "queued" {
+        if q.status.as_str() == "queued" {
             assert!(
                 !by_queue_id.contains_key(&q.id),
                 "queue item {} is queued but already has a session {:?}",
@@ -348,9 +348,11 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         let new_files = files.len();
         ledger.files.extend(files);
         // Right after the kill: the state file parses, the audit chain holds.
-        let state = load_state(&state_dir.join(STATE_FILE)).unwrap_or_else(|e| {
-            panic!("cycle {cycle}: the state file does not parse after kill -9: {e:#}")
-        });
+        let state = load_snapshot(&state_dir)
+            .unwrap_or_else(|e| {
+                panic!("cycle {cycle}: the state database does not load after kill -9: {e:#}")
+            })
+            .state;
         let (code, out) = audit_verify(&state_dir);
         if code != 0 {
             // SPEC 13 allows one torn last line (an unacknowledged write cut by the
@@ -409,7 +411,7 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
     let mount = TmpfsMount::mount(&mount_dir, "512k");
     let state_dir = mount.dir.join("state");
     let sd = state_dir.display().to_string();
-    let state_path = state_dir.join(STATE_FILE);
+    let state_path = state_dir.join(DB_FILE);
     let mut launcher = spawn_launcher(&repo.path, &["--state-dir", &sd]);
     let filler = mount.dir.join("filler.bin");
     let z = rt.block_on(async {
@@ -441,8 +443,8 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
             assert_eq!(answer["ok"], json!(false), "{answer}");
             assert!(error.starts_with("state not saved:"), "POST {path}: {answer}");
             let now = std::fs::read(&state_path).unwrap();
-            serde_json::from_slice::<Value>(&now).expect("the state file still parses");
-            assert!(now == before, "POST {path}: the state file changed on a full disk");
+            load_snapshot(&state_dir).expect("the state database still loads");
+            assert!(now == before, "POST {path}: the state database changed on a full disk");
             say(&format!("full disk: POST {path}"), format!("{} {{\"ok\":false,\"error\":{error:?}}}; state file intact", status.as_u16()));
         }
         // The refused changes are not in effect either.
@@ -469,7 +471,7 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
             .post_ok("/api/report_zhongshu_plan", &json!({"session_id": z, "summary": "plan after space freed", "assignments": []}))
             .await;
         assert_eq!(ok["plan"]["summary"], json!("plan after space freed"));
-        let on_disk = load_state(&state_path).expect("state parses");
+        let on_disk = load_snapshot(&state_dir).expect("state loads").state;
         assert_eq!(
             on_disk.plans.get(&z).map(|p| p.summary.as_str()),
             Some("plan after space freed")

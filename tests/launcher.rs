@@ -1077,7 +1077,7 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
             .await;
         (z, s)
     });
-    assert!(state_dir.join("codex_governance_state.json").is_file());
+    assert!(state_dir.join("codex_governance.db").is_file());
     assert!(
         !repo.path.join(".tmp").exists(),
         "--state-dir is honoured: nothing in <repo>/.tmp"

@@ -1175,13 +1175,11 @@ async fn inbox_without_peek_marks_results_read() {
     assert_eq!(after["unread_count"], json!(0), "{after}");
     assert_eq!(api.session(&z).await["unread_result_count"], json!(0));
     // Marks are saved.
-    let state: Value = serde_json::from_slice(
-        &std::fs::read(repo.state_dir().join("codex_governance_state.json")).unwrap(),
-    )
-    .unwrap();
-    let stored: Vec<&Value> = state["results"].as_object().unwrap().values().collect();
+    let stored = codex_governance::store::load_snapshot(&repo.state_dir())
+        .unwrap()
+        .results;
     assert_eq!(stored.len(), 3);
-    assert!(stored.iter().all(|r| r["read"] == true), "{state}");
+    assert!(stored.iter().all(|r| r.read), "{stored:?}");
     server.stop().await;
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use extra::*;
@@ -171,18 +171,14 @@ fn check(
     dropped_names: &BTreeSet<String>,
     launcher: &Subprocess,
 ) {
-    // The state file parses, as JSON and as launcher state.
-    let state_path = state_dir.join("codex_governance_state.json");
-    let state = codex_governance::state::load_state(&state_path)
-        .unwrap_or_else(|e| panic!("the state file loads: {e:#}"));
-    let raw: Value =
-        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).expect("state is JSON");
-    assert!(raw["results"].is_object());
+    // The database opens and every row parses as launcher state.
+    let snapshot = codex_governance::store::load_snapshot(state_dir)
+        .unwrap_or_else(|e| panic!("the state database loads: {e:#}"));
 
     // Exactly one result per report id: none lost, none doubled, none extra.
-    let mine: Vec<_> = state
+    let mine: Vec<_> = snapshot
         .results
-        .values()
+        .iter()
         .filter(|r| r.parent_session_id == z)
         .collect();
     let ids: BTreeMap<&str, usize> = mine.iter().fold(BTreeMap::new(), |mut m, r| {
@@ -209,7 +205,7 @@ fn check(
 
     // Each result holds the content of its file, its packet and archived file exist.
     for r in &mine {
-        assert_eq!(r.source, "mailbox", "{}", r.report_id);
+        assert_eq!(r.source.as_str(), "mailbox", "{}", r.report_id);
         assert_eq!(
             r.content_sha256.as_deref(),
             Some(expected[&r.report_id].as_str()),

@@ -9,13 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
-use codex_governance::sessions::pty::{Pty, SpawnSpec};
+use codex_governance::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::{TerminalKind, Terminals};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-/// xterm.js's hidden textarea, where typed keys go.
-const INPUT: &str = ".xterm-helper-textarea";
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     Pty::spawn(SpawnSpec {
@@ -85,7 +83,7 @@ async fn a_shell_in_the_browser() {
     .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
 
     browser
-        .type_into(INPUT, &format!("echo 中文-ok-$((6*7)){ENTER}"))
+        .type_into_terminal(&format!("echo 中文-ok-$((6*7)){ENTER}"))
         .await;
     browser
         .wait_js(
@@ -95,7 +93,9 @@ async fn a_shell_in_the_browser() {
             PATIENCE,
         )
         .await;
-    browser.type_into(INPUT, &format!("stty size{ENTER}")).await;
+    browser
+        .type_into_terminal(&format!("stty size{ENTER}"))
+        .await;
     let stty = format!("{} {}", page_size.1, page_size.0);
     browser
         .wait_js("stty size", &buffer_contains(&stty), vec![], PATIENCE)
@@ -106,7 +106,7 @@ async fn a_shell_in_the_browser() {
     );
 
     // Exit: the page shows the code.
-    browser.type_into(INPUT, &format!("exit 3{ENTER}")).await;
+    browser.type_into_terminal(&format!("exit 3{ENTER}")).await;
     let banner = browser
         .wait_js(
             "the exit banner",
@@ -171,7 +171,7 @@ async fn a_preview_says_it_is_read_only() {
 
     // Keys typed into a preview go nowhere: `cat` would echo them back.
     browser
-        .type_into(INPUT, &format!("typed-into-preview{ENTER}"))
+        .type_into_terminal(&format!("typed-into-preview{ENTER}"))
         .await;
     pty.write(b"from-the-session\n").unwrap();
     browser
@@ -214,7 +214,7 @@ async fn full_screen_programs_and_wide_characters_render() {
     browser
         .wait_js("the terminal", "return !!window.__term", vec![], PATIENCE)
         .await;
-    browser.type_into(INPUT, ENTER).await;
+    browser.type_into_terminal(ENTER).await;
     let drawn = browser
         .wait_js(
             "the full-screen drawing",
@@ -248,7 +248,7 @@ async fn full_screen_programs_and_wide_characters_render() {
         &browser.screenshot_png().await.expect("a screenshot"),
     );
     // Leaving the alternate screen restores the normal buffer.
-    browser.type_into(INPUT, ENTER).await;
+    browser.type_into_terminal(ENTER).await;
     browser
         .wait_js(
             "the main screen again",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codex_governance::sessions::pty::{Pty, SpawnSpec};
+use codex_governance::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::{TerminalInfo, TerminalKind, Terminals};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;

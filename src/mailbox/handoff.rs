@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use crate::state::TaskResult;
+use crate::model::TaskResult;
 
 #[derive(Template)]
 #[template(path = "handoff.md", escape = "none")]

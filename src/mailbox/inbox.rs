@@ -6,9 +6,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::model::{NoticeStatus, ResultSource, SessionKind, TaskResult};
 use crate::sessions::prompts::ResumePrompt;
 use crate::sessions::StartSpec;
-use crate::state::{result_key, Cached, SessionKind, TaskResult};
 use crate::web::NotifyInput;
 
 /// Notices stay under this many characters.
@@ -16,7 +16,13 @@ const NOTICE_MAX: usize = 990;
 
 impl Launcher {
     /// `GET /api/zhongshu_inbox`: results and department states; marks read unless `peek`.
-    pub fn inbox_view(&self, id: &str, peek: bool) -> LResult<Value> {
+    pub fn inbox_view(
+        &self,
+        id: &str,
+        peek: bool,
+        limit: usize,
+        before: Option<i64>,
+    ) -> LResult<Value> {
         let z = self.require_session(id)?;
         if !z.is_zhongshu() {
             return Err(LauncherError::BadRequest(format!(
@@ -26,16 +32,7 @@ impl Launcher {
         let marked = if peek {
             0
         } else {
-            self.store.update(|s| {
-                let mut n = 0;
-                for r in s.results.values_mut() {
-                    if r.parent_session_id == id && !r.read {
-                        r.read = true;
-                        n += 1;
-                    }
-                }
-                n
-            })?
+            self.store.update(|tx| tx.mark_read(id).len())?
         };
         if marked > 0 {
             self.store.notify(
@@ -43,10 +40,12 @@ impl Launcher {
                 json!({"parent_session_id": id, "count": marked}),
             );
         }
+        let page = self.store.results_page(id, limit, before)?;
+        let total = self.store.result_count(id)?;
         let view = self.store.read(|s| {
-            let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
-            results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
-            let (unread, read): (Vec<_>, Vec<_>) = results.iter().cloned().partition(|r| !r.read);
+            let results = &page.results;
+            let unread: Vec<&TaskResult> = results.iter().filter(|r| !r.read).collect();
+            let read: Vec<&TaskResult> = results.iter().filter(|r| r.read).collect();
             let children: Vec<_> = s.children_of(id).collect();
             let running: Vec<&str> = children
                 .iter()
@@ -69,6 +68,8 @@ impl Launcher {
                 "unread": unread,
                 "read": read,
                 "results": results,
+                "result_count": total,
+                "next_before": page.next_before,
                 "running": running,
                 "completed": completed,
                 "queued": queued,
@@ -80,12 +81,12 @@ impl Launcher {
 
     /// Types one notice about `keys` into the Zhongshu's PTY, records the outcome.
     pub(crate) async fn send_notice(self: &Arc<Self>, zhongshu_id: &str, keys: &[String]) {
+        let results: Vec<TaskResult> = keys
+            .iter()
+            .filter_map(|k| self.store.result(k).ok().flatten())
+            .collect();
         let text = self.store.read(|s| {
-            let results: Vec<&TaskResult> = keys
-                .iter()
-                .filter_map(|k| s.results.get(k))
-                .map(|r| &**r)
-                .collect();
+            let results: Vec<&TaskResult> = results.iter().collect();
             let children: Vec<_> = s.children_of(zhongshu_id).collect();
             let running = children.iter().filter(|c| c.holds_slot()).count();
             let done = children.len() - running;
@@ -114,29 +115,32 @@ impl Launcher {
             .unwrap_or(false);
         let (status, error) = match self.pty(zhongshu_id).filter(|_| running) {
             None => (
-                "skipped",
+                NoticeStatus::Skipped,
                 Some("Zhongshu session is not running".to_string()),
             ),
             Some(pty) => {
                 let text = text.to_string();
                 match tokio::task::spawn_blocking(move || pty.paste_line(&text)).await {
-                    Ok(Ok(())) => ("sent", None),
-                    Ok(Err(e)) => ("error", Some(e.to_string())),
-                    Err(e) => ("error", Some(e.to_string())),
+                    Ok(Ok(())) => (NoticeStatus::Sent, None),
+                    Ok(Err(e)) => (NoticeStatus::Error, Some(e.to_string())),
+                    Err(e) => (NoticeStatus::Error, Some(e.to_string())),
                 }
             }
         };
-        let _ = self.store.update(|s| {
-            if let Some(z) = s.sessions.get_mut(zhongshu_id) {
-                z.auto_notification_status = Some(status.to_string());
+        let saved = self.store.update(|tx| {
+            if let Some(z) = tx.session_mut(zhongshu_id) {
+                z.auto_notification_status = Some(status);
             }
+            tx.audit(
+                "zhongshu_notified",
+                json!({"session_id": zhongshu_id, "status": status, "results": results,
+                       "chars": text.chars().count(), "error": error}),
+            );
         });
-        self.store.audit_or_log(
-            "zhongshu_notified",
-            json!({"session_id": zhongshu_id, "status": status, "results": results,
-                   "chars": text.chars().count(), "error": error}),
-        );
-        status.to_string()
+        if let Err(e) = saved {
+            tracing::error!("recording the notice to {zhongshu_id}: {e}");
+        }
+        status.as_str().to_string()
     }
 
     /// `POST /api/notify_zhongshu`: another tool's notice, same path as ours.
@@ -173,13 +177,15 @@ impl Launcher {
         let marked = session.auto_closed
             && session.auto_close_reason.as_deref() == Some("mailbox_report_received");
         if !marked {
-            // Each save writes the whole state: skip it when nothing changes.
-            let _ = self.store.update(|s| {
-                if let Some(x) = s.sessions.get_mut(session_id) {
+            let saved = self.store.update(|tx| {
+                if let Some(x) = tx.session_mut(session_id) {
                     x.auto_closed = true;
                     x.auto_close_reason = Some("mailbox_report_received".into());
                 }
             });
+            if let Err(e) = saved {
+                tracing::error!("marking {session_id} auto-closed: {e}");
+            }
         }
         if session.is_running() {
             if let Err(e) = self
@@ -203,9 +209,8 @@ impl Launcher {
                 "{id} is not a Zhongshu session"
             )));
         }
-        let (plan, results, children) = self.store.read(|s| {
-            let mut results: Vec<TaskResult> = s.results_of(id).cloned().collect();
-            results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
+        let results = self.store.results_page(id, 10, None)?.results;
+        let (plan, children) = self.store.read(|s| {
             let children: Vec<String> = s
                 .children_of(id)
                 .map(|c| {
@@ -214,11 +219,11 @@ impl Launcher {
                         c.id,
                         c.department.as_deref().unwrap_or("?"),
                         if c.is_running() { "running" } else { "exited" },
-                        c.report_status.as_deref().unwrap_or("pending")
+                        c.report_status.map(|r| r.as_str()).unwrap_or("pending")
                     )
                 })
                 .collect();
-            (s.plans.get(id).cloned(), results, children)
+            (s.plans.get(id).cloned(), children)
         });
         let result_lines: Vec<String> = results
             .iter()
@@ -228,7 +233,7 @@ impl Launcher {
                     "{} ({}, {}): {}",
                     r.department_session_id,
                     r.department,
-                    r.source,
+                    r.source.as_str(),
                     one_line(&r.summary, 160)
                 )
             })
@@ -266,27 +271,22 @@ impl Launcher {
         spec.prompt_override = Some(render("{session_id}")?);
         let new = self.start_session(spec).await?;
         let new_id = new.id.clone();
-        self.store.update(|s| {
+        self.store.update(|tx| {
             if let Some(mut p) = plan.clone() {
                 p.session_id = new_id.clone();
-                s.plans.insert(new_id.clone(), p.clone());
-                if let Some(x) = s.sessions.get_mut(&new_id) {
-                    x.plan_status = Some(p.status.clone());
+                let status = p.status;
+                tx.insert_plan(p);
+                if let Some(x) = tx.session_mut(&new_id) {
+                    x.plan_status = Some(status);
                 }
             }
-            for r in &results {
-                let mut copy = r.clone();
-                copy.parent_session_id = new_id.clone();
-                copy.read = true;
-                s.results
-                    .insert(result_key(&new_id, &copy.report_id), Cached::new(copy));
-            }
+            let copied = tx.copy_results(id, &new_id);
+            tx.audit(
+                "zhongshu_resumed",
+                json!({"session_id": new_id, "resumed_from_session_id": id, "inline": false,
+                       "results_copied": copied}),
+            );
         })?;
-        self.store.audit_or_log(
-            "zhongshu_resumed",
-            json!({"session_id": new_id, "resumed_from_session_id": id, "inline": false,
-                   "results_copied": results.len()}),
-        );
         Ok(json!({"resumed_inline": false, "session_id": new_id,
                   "resumed_from_session_id": id, "session": self.session_json(&new_id)}))
     }
@@ -311,7 +311,7 @@ fn compose_notice(
             "[codex-governance] {} ({}) reported{}: {}",
             r.department,
             r.department_session_id,
-            if r.source == "launcher_fallback" {
+            if r.source == ResultSource::LauncherFallback {
                 " (launcher fallback)"
             } else {
                 ""
@@ -382,7 +382,7 @@ mod tests {
             needs_user_confirmation: false,
             next_action: Some("merge".into()),
             reported_at: "t".into(),
-            source: "mailbox".into(),
+            source: ResultSource::Mailbox,
             read: false,
             mailbox_file: None,
             handoff_packet: None,

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::clock;
 use crate::ids::check_id;
 use crate::launcher::Launcher;
-use crate::state::{result_key, Cached, MailboxPaths, State, TaskResult};
+use crate::model::{result_key, MailboxPaths, ReportStatus, ResultSource, TaskResult};
+use crate::store::Tx;
 
 /// Largest report accepted.
 pub const MAX_REPORT_BYTES: u64 = 1024 * 1024;
@@ -227,7 +228,7 @@ impl Launcher {
             needs_user_confirmation: f.needs_user_confirmation,
             next_action: f.next_action,
             reported_at: clock::now_rfc3339(),
-            source: "mailbox".into(),
+            source: ResultSource::Mailbox,
             read: false,
             mailbox_file: None,
             handoff_packet: None,
@@ -249,10 +250,28 @@ impl Launcher {
             })
             .collect();
         let now = clock::now_rfc3339();
-        let registered = self.store.update(|s| {
+        // Registration and its audit lines: one transaction.
+        let registered = self.store.update(|tx| {
             planned
                 .iter()
-                .map(|(r, dest)| register_one(s, paths, r, dest, &now))
+                .map(|(r, dest)| {
+                    let reg = register_one(tx, paths, r, dest, &now);
+                    if let Some(event) = reg.event {
+                        tx.audit(
+                            event,
+                            json!({
+                                "parent_session_id": reg.result.parent_session_id,
+                                "department_session_id": reg.result.department_session_id,
+                                "department": reg.result.department,
+                                "report_id": reg.result.report_id,
+                                "source": ResultSource::Mailbox,
+                                "file": r.name,
+                                "sha256": reg.result.content_sha256,
+                            }),
+                        );
+                    }
+                    reg
+                })
                 .collect::<Vec<_>>()
         });
         let registered = match registered {
@@ -263,53 +282,25 @@ impl Launcher {
                 return;
             }
         };
-        for reg in &registered {
-            if let Err(e) = write_packet(&reg.result) {
-                tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
-            }
-        }
-        // Audit before the moves: while a file is still in incoming/, a crash only
-        // means a replay, and a replay whose line never reached the log (the crash
-        // came between the state save and the audit) writes it now.
-        let audited = if registered.iter().any(|r| r.event.is_none()) {
-            self.audited_hashes()
-        } else {
-            HashSet::new()
-        };
-        let mut events = Vec::new();
-        for ((report, _), reg) in planned.iter().zip(&registered) {
-            let recovered = reg.event.is_none();
-            let event = reg.event.or_else(|| {
-                let hash = reg.result.content_sha256.as_deref()?;
-                (!audited.contains(hash)).then_some(if reg.result.revision > 1 {
-                    "result_updated"
-                } else {
-                    "result_registered"
-                })
-            });
-            if let Some(event) = event {
-                let mut fields = json!({
-                    "parent_session_id": reg.result.parent_session_id,
-                    "department_session_id": reg.result.department_session_id,
-                    "department": reg.result.department,
-                    "report_id": reg.result.report_id,
-                    "source": "mailbox",
-                    "file": report.name,
-                    "sha256": reg.result.content_sha256,
-                });
-                if recovered {
-                    fields["recovered"] = true.into();
+        for ((report, dest), reg) in planned.iter().zip(&registered) {
+            // A replay (a crash came before the file was archived) rewrites a packet
+            // the crash may have kept from being written.
+            let packet_missing = reg.event.is_some()
+                || reg
+                    .result
+                    .handoff_packet
+                    .as_deref()
+                    .is_some_and(|p| !Path::new(p).exists());
+            if packet_missing {
+                if let Err(e) = write_packet(&reg.result) {
+                    tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
                 }
-                events.push((event.to_string(), fields));
+            }
+            if reg.event.is_some() {
                 outcome
                     .registered
                     .push((reg.key.clone(), reg.result.department_session_id.clone()));
             }
-        }
-        if let Err(e) = self.store.audit_many(events) {
-            tracing::error!("mailbox: {e}");
-        }
-        for ((report, dest), reg) in planned.iter().zip(&registered) {
             let target = reg
                 .result
                 .mailbox_file
@@ -318,28 +309,6 @@ impl Launcher {
                 .unwrap_or_else(|| dest.clone());
             if let Err(e) = move_unless_present(&report.path, &target, dest) {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
-            }
-        }
-    }
-
-    /// Content hashes of the mailbox reports the audit log already records. Read
-    /// only when a replay (a crash before a file was archived) needs it.
-    fn audited_hashes(&self) -> HashSet<String> {
-        match self.store.audit_log().read_since(0, usize::MAX) {
-            Ok(lines) => lines
-                .iter()
-                .filter(|l| {
-                    matches!(
-                        l["event"].as_str(),
-                        Some("result_registered" | "result_updated")
-                    )
-                })
-                .filter_map(|l| l["sha256"].as_str().map(str::to_string))
-                .collect(),
-            Err(e) => {
-                // Better a second line than none.
-                tracing::error!("mailbox: cannot read the audit log: {e}");
-                HashSet::new()
             }
         }
     }
@@ -365,7 +334,7 @@ impl Launcher {
             .to_string();
         let reason_path = paths.rejected.join(format!("{dest_name}.reason.json"));
         let body = json!({"error": reason, "file": name, "at": clock::now_rfc3339()});
-        let written = crate::state::write_atomic(
+        let written = crate::files::write_atomic(
             &reason_path,
             serde_json::to_string_pretty(&body)
                 .unwrap_or_default()
@@ -420,7 +389,7 @@ impl Launcher {
                     .into(),
             ),
             reported_at: now,
-            source: "launcher_fallback".into(),
+            source: ResultSource::LauncherFallback,
             read: false,
             mailbox_file: None,
             handoff_packet: None,
@@ -429,10 +398,9 @@ impl Launcher {
             objective: session.task.clone(),
         };
         let key = result_key(&parent, &result.report_id);
-        let stored = self.store.update(|s| {
-            if s.results.contains_key(&key)
-                || s.sessions.get(&session.id).map(|x| x.has_reported()) == Some(true)
-            {
+        let stored = self.store.update(|tx| {
+            let reported = tx.session(&session.id).map(|x| x.has_reported()) == Some(true);
+            if reported || !tx.results_of_department(&session.id).is_empty() {
                 return None;
             }
             let mut r = result.clone();
@@ -443,70 +411,20 @@ impl Launcher {
                     .display()
                     .to_string(),
             );
-            s.results.insert(key.clone(), Cached::new(r.clone()));
+            // Written before the commit: a packet is never missing for a stored result.
+            if let Err(e) = write_packet(&r) {
+                tracing::error!("mailbox: fallback packet for {key}: {e}");
+            }
+            tx.put_result(&key, &r);
+            tx.audit(
+                "result_registered",
+                json!({"parent_session_id": parent, "department_session_id": session.id,
+                       "department": r.department, "report_id": r.report_id,
+                       "source": ResultSource::LauncherFallback}),
+            );
             Some(r)
         });
-        let r = stored.ok().flatten()?;
-        if let Err(e) = write_packet(&r) {
-            tracing::error!("mailbox: fallback packet for {key}: {e}");
-        }
-        self.store.audit_or_log(
-            "result_registered",
-            json!({"parent_session_id": parent, "department_session_id": session.id,
-                   "department": r.department, "report_id": r.report_id, "source": "launcher_fallback"}),
-        );
-        Some(key)
-    }
-
-    /// Writes the audit line of fallback results whose line a crash kept from the
-    /// log (the result was saved, the process died before the audit append).
-    pub(crate) fn audit_missing_fallbacks(&self) {
-        let fallbacks: Vec<TaskResult> = self.store.read(|s| {
-            s.results
-                .values()
-                .filter(|r| r.source == "launcher_fallback")
-                .map(|r| (**r).clone())
-                .collect()
-        });
-        if fallbacks.is_empty() {
-            return;
-        }
-        let logged: HashSet<(String, String)> = self
-            .store
-            .audit_log()
-            .read_since(0, usize::MAX)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|l| l["event"] == "result_registered" && l["source"] == "launcher_fallback")
-            .map(|l| {
-                let field = |k: &str| l[k].as_str().unwrap_or_default().to_string();
-                (field("parent_session_id"), field("report_id"))
-            })
-            .collect();
-        for r in fallbacks {
-            if !logged.contains(&(r.parent_session_id.clone(), r.report_id.clone())) {
-                self.store.audit_or_log(
-                    "result_registered",
-                    json!({"parent_session_id": r.parent_session_id, "department_session_id": r.department_session_id,
-                           "department": r.department, "report_id": r.report_id,
-                           "source": "launcher_fallback", "recovered": true}),
-                );
-            }
-        }
-    }
-
-    /// Rewrites packets that a crash kept from being written.
-    pub(crate) fn restore_missing_packets(&self) {
-        let results: Vec<TaskResult> = self
-            .store
-            .read(|s| s.results.values().map(|r| (**r).clone()).collect());
-        for r in results {
-            if let Some(p) = &r.handoff_packet {
-                if !Path::new(p).exists() {
-                    let _ = write_packet(&r);
-                }
-            }
-        }
+        stored.ok().flatten().map(|_| key)
     }
 }
 
@@ -599,26 +517,26 @@ struct Registered {
     event: Option<&'static str>,
 }
 
-/// Step 3 under the lock: idempotent by id, and by content hash for replays.
+/// Step 3 in the transaction: idempotent by id, and by content hash for replays.
 fn register_one(
-    s: &mut State,
+    tx: &mut Tx,
     paths: &MailboxPaths,
     r: &Report,
     dest: &Path,
     now: &str,
 ) -> Registered {
     let key = result_key(&r.result.parent_session_id, &r.result.report_id);
-    if let Some(existing) = s.results.get(&key) {
+    let previous = tx.result(&key);
+    if let Some(existing) = &previous {
         if existing.content_sha256.as_deref() == Some(r.hash.as_str()) {
             // The same file again (a crash came between registering and archiving).
             return Registered {
                 key,
-                result: (**existing).clone(),
+                result: existing.clone(),
                 event: None,
             };
         }
     }
-    let previous = s.results.get(&key).cloned();
     let revision = previous.as_ref().map(|p| p.revision + 1).unwrap_or(1);
     let mut result = r.result.clone();
     result.revision = revision;
@@ -635,15 +553,15 @@ fn register_one(
     let dept = result.department_session_id.clone();
     let fallback_key = result_key(&result.parent_session_id, &dept);
     if fallback_key != key
-        && s.results
-            .get(&fallback_key)
-            .is_some_and(|x| x.source == "launcher_fallback")
+        && tx
+            .result(&fallback_key)
+            .is_some_and(|x| x.source == ResultSource::LauncherFallback)
     {
-        s.results.shift_remove(&fallback_key);
+        tx.remove_result(&fallback_key);
     }
-    s.results.insert(key.clone(), Cached::new(result.clone()));
-    if let Some(session) = s.sessions.get_mut(&dept) {
-        session.report_status = Some("reported".into());
+    tx.put_result(&key, &result);
+    if let Some(session) = tx.session_mut(&dept) {
+        session.report_status = Some(ReportStatus::Reported);
         session.reported_at = Some(now.to_string());
         session.last_report_id = Some(result.report_id.clone());
     }
@@ -670,8 +588,7 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
     let path = Path::new(path);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    // No fsync: the state file is the durable record and a missing packet is
-    // rewritten from it at start-up.
+    // No fsync: the database is the durable record; a replay rewrites a missing packet.
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-handoff")
         .tempfile_in(dir)?;

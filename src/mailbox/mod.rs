@@ -62,20 +62,20 @@ pub async fn start(launcher: &Arc<Launcher>) {
             launcher.paths.mailbox_root().display()
         ),
     }
-    launcher.restore_missing_packets();
-    launcher.audit_missing_fallbacks();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     launcher.mailbox.send(Job::ScanAll);
     launcher.mailbox.send(Job::Sync(String::new(), done_tx));
     let _ = done_rx.await;
-    let owed: Vec<String> = launcher.store.read(|s| {
+    let ended: Vec<String> = launcher.store.read(|s| {
         s.sessions
             .values()
             .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
-            .filter(|x| !s.results.values().any(|r| r.department_session_id == x.id))
             .map(|x| x.id.clone())
             .collect()
     });
+    let owed = ended
+        .into_iter()
+        .filter(|id| !launcher.store.has_result_for(id).unwrap_or(true));
     for id in owed {
         if let Some(key) = launcher.register_fallback(&id) {
             let parent = launcher.session(&id).and_then(|s| s.parent_session_id);

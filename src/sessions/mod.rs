@@ -8,7 +8,7 @@
 pub mod command;
 pub mod heartbeat;
 pub mod prompts;
-pub mod pty;
+
 pub mod queue;
 pub mod terminals;
 pub mod view;
@@ -21,10 +21,13 @@ use serde_json::json;
 use crate::clock;
 use crate::ids;
 use crate::launcher::{LResult, Launcher, LauncherError};
-use crate::state::{InputRecord, Session, SessionKind, SessionStatus};
-use crate::terminal::TerminalKind;
+use crate::model::TerminalKind;
+use crate::model::{
+    InputRecord, PlanStatus, ReportStatus, Session, SessionKind, SessionStatus, TerminalRecord,
+    TerminalStatus,
+};
+use crate::pty::{self, Pty, SpawnSpec};
 use command::{build_argv, AgentEnv, Placeholders};
-use pty::{Pty, SpawnSpec};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -130,7 +133,7 @@ impl Launcher {
             .as_ref()
             .map(|d| d.key.clone())
             .unwrap_or_else(|| "zhongshu".into());
-        let id = self.store.update(|s| s.next_id(&prefix))?;
+        let id = self.store.update(|tx| tx.next_id(&prefix))?;
         let repo = self.repo.display().to_string();
 
         let mailbox = match spec.kind {
@@ -173,7 +176,7 @@ impl Launcher {
             .paths
             .prompts_dir()
             .join(format!("{}-{id}.txt", clock::file_stamp()));
-        crate::state::write_atomic(&prompt_path, prompt.as_bytes()).map_err(|e| {
+        crate::files::write_atomic(&prompt_path, prompt.as_bytes()).map_err(|e| {
             LauncherError::Internal(format!("cannot write {}: {e}", prompt_path.display()))
         })?;
         let log_path = self.paths.logs_dir().join(format!("{id}.log"));
@@ -231,11 +234,11 @@ impl Launcher {
             input_history: Vec::new(),
             browser_terminal_id: None,
             mailbox,
-            plan_status: (spec.kind == SessionKind::Zhongshu).then(|| "none".to_string()),
+            plan_status: (spec.kind == SessionKind::Zhongshu).then_some(PlanStatus::None),
             auto_notification_status: None,
             resumed_from_session_id: spec.resumed_from_session_id.clone(),
             parent_session_id: parent.clone(),
-            report_status: department.as_ref().map(|_| "pending".to_string()),
+            report_status: department.as_ref().map(|_| ReportStatus::Pending),
             reported_at: None,
             last_report_id: None,
             auto_closed: false,
@@ -246,9 +249,7 @@ impl Launcher {
             closing: false,
         };
         // Recorded before the agent starts, so an agent that calls back at once finds itself.
-        self.store.update(|s| {
-            s.sessions.insert(id.clone(), session.clone());
-        })?;
+        self.store.update(|tx| tx.insert_session(session.clone()))?;
         let spawned = Pty::spawn(SpawnSpec {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
@@ -261,31 +262,29 @@ impl Launcher {
         let pty = match spawned {
             Ok(pty) => pty,
             Err(e) => {
-                let _ = self.store.record(|s| s.sessions.shift_remove(&id));
+                self.forget_session(&id);
                 return Err(LauncherError::Internal(format!("{e:#}")));
             }
         };
         self.insert_pty(&id, Arc::clone(&pty));
         let mut session = session;
         session.pid = Some(pty.pid());
-        if let Err(e) = self.store.update(|s| {
-            if let Some(x) = s.sessions.get_mut(&id) {
+        let audit = json!({
+            "session_id": id, "session_kind": kind_name, "department": session.department,
+            "parent_session_id": parent, "model": model, "pid": pty.pid(),
+            "resumed_from_session_id": spec.resumed_from_session_id,
+        });
+        if let Err(e) = self.store.update(|tx| {
+            if let Some(x) = tx.session_mut(&id) {
                 x.pid = Some(pty.pid());
             }
+            tx.audit("session_started", audit);
         }) {
             pty.terminate(pty::KILL_GRACE).await;
             self.remove_pty(&id);
-            let _ = self.store.record(|s| s.sessions.shift_remove(&id));
+            self.forget_session(&id);
             return Err(e.into());
         }
-        self.store.audit_or_log(
-            "session_started",
-            json!({
-                "session_id": id, "session_kind": kind_name, "department": session.department,
-                "parent_session_id": parent, "model": model, "pid": pty.pid(),
-                "resumed_from_session_id": spec.resumed_from_session_id,
-            }),
-        );
         self.watch_exit(&id, &pty);
         if spec.kind == SessionKind::Zhongshu {
             crate::mailbox::watch_zhongshu(self, &id);
@@ -306,6 +305,13 @@ impl Launcher {
             }
         };
         Ok(session)
+    }
+
+    /// Drops the record of a session that never started.
+    fn forget_session(&self, id: &str) {
+        if let Err(e) = self.store.record(|tx| tx.remove_session(id)) {
+            tracing::error!("forgetting {id}: {e}");
+        }
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {
@@ -346,8 +352,8 @@ impl Launcher {
             .and_then(|p| p.last_output_wall())
             .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
         let now = clock::now_rfc3339();
-        let changed = self.store.record(|s| {
-            let session = s.sessions.get_mut(id)?;
+        let changed = self.store.record(|tx| {
+            let session = tx.session_mut(id)?;
             if session.status == SessionStatus::Exited {
                 return None;
             }
@@ -363,19 +369,17 @@ impl Launcher {
                 session.last_activity_at = last_activity.clone();
             }
             let terminal = session.browser_terminal_id.clone();
-            if let Some(t) = terminal.and_then(|t| s.terminals.get_mut(&t)) {
-                t.status = "exited".into();
+            if let Some(t) = terminal.and_then(|t| tx.terminal_mut(&t)) {
+                t.status = TerminalStatus::Exited;
             }
+            tx.audit(
+                "session_exited",
+                json!({"session_id": id, "exit_code": code, "reason": reason}),
+            );
             Some(())
         });
         match changed {
-            Ok(Some(())) => {
-                self.store.audit_or_log(
-                    "session_exited",
-                    json!({"session_id": id, "exit_code": code, "reason": reason}),
-                );
-                true
-            }
+            Ok(Some(())) => true,
             Ok(None) => false,
             Err(e) => {
                 tracing::error!("recording the exit of {id}: {e}");
@@ -397,8 +401,8 @@ impl Launcher {
     pub async fn close_session(self: &Arc<Self>, id: &str, reason: &str) -> LResult<Session> {
         let session = self.require_session(id)?;
         if session.is_running() {
-            self.store.update(|s| {
-                if let Some(x) = s.sessions.get_mut(id) {
+            self.store.update(|tx| {
+                if let Some(x) = tx.session_mut(id) {
                     x.closing = true;
                 }
             })?;
@@ -437,18 +441,18 @@ impl Launcher {
             .map_err(|e| LauncherError::Internal(e.to_string()))?
             .map_err(|e| LauncherError::Internal(format!("cannot write to {id}: {e}")))?;
         let at = clock::now_rfc3339();
-        self.store.update(|s| {
-            if let Some(x) = s.sessions.get_mut(id) {
+        self.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
                 x.input_history.push(InputRecord {
                     at,
                     input: input.to_string(),
                 });
             }
+            tx.audit(
+                "session_input",
+                json!({"session_id": id, "chars": input.chars().count()}),
+            );
         })?;
-        self.store.audit_or_log(
-            "session_input",
-            json!({"session_id": id, "chars": input.chars().count()}),
-        );
         Ok(self.session(id).unwrap_or(session))
     }
 
@@ -464,33 +468,33 @@ impl Launcher {
             .terminals
             .open(kind, pty, session_id.clone(), title)
             .await?;
-        let record = crate::state::TerminalRecord {
+        let record = TerminalRecord {
             id: info.id.clone(),
-            kind: terminal_kind_name(kind),
+            kind,
             session_id: session_id.clone(),
             title: info.title.clone(),
             url: info.url.clone(),
-            status: "running".into(),
+            status: TerminalStatus::Running,
             started_at: info.started_at.clone(),
             closed_at: None,
         };
-        let recorded = self.store.update(|s| {
-            s.terminals.insert(info.id.clone(), record);
+        let recorded = self.store.update(|tx| {
+            tx.insert_terminal(record);
             if kind == TerminalKind::CodexSession {
-                if let Some(x) = session_id.as_deref().and_then(|id| s.sessions.get_mut(id)) {
+                if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
                     x.browser_terminal_id = Some(info.id.clone());
                 }
             }
+            tx.audit(
+                "terminal_started",
+                json!({"terminal_id": info.id, "kind": kind, "session_id": session_id}),
+            );
         });
         if let Err(e) = recorded {
             // Unrecorded, it must not keep serving (nor be reused by the next request).
             self.terminals.close(&info.id).await;
             return Err(e.into());
         }
-        self.store.audit_or_log(
-            "terminal_started",
-            json!({"terminal_id": info.id, "kind": terminal_kind_name(kind), "session_id": session_id}),
-        );
         Ok(info)
     }
 
@@ -499,27 +503,17 @@ impl Launcher {
     pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
         let closed = self.terminals.close(id).await.is_some();
         let now = clock::now_rfc3339();
-        let saved = self.store.update(|s| {
-            if let Some(t) = s.terminals.get_mut(id) {
-                t.status = "closed".into();
+        self.store.update(|tx| {
+            if let Some(t) = tx.terminal_mut(id) {
+                t.status = TerminalStatus::Closed;
                 t.closed_at = Some(now);
             }
-        });
-        if closed && saved.is_ok() {
-            self.store
-                .audit_or_log("terminal_closed", json!({"terminal_id": id}));
-        }
-        saved?;
+            if closed {
+                tx.audit("terminal_closed", json!({"terminal_id": id}));
+            }
+        })?;
         Ok(closed)
     }
-}
-
-/// `codex_session`, `session_preview` or `interactive`.
-pub fn terminal_kind_name(kind: TerminalKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Renders the Zhongshu prompt from the launcher's configuration.

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 use super::StartSpec;
 use crate::clock;
 use crate::launcher::{LResult, Launcher, LauncherError};
-use crate::state::{Assignment, Plan, QueueItem, SessionKind};
+use crate::model::{
+    Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus, Session, SessionKind,
+};
+use crate::store::Tx;
 
 /// An assignment as a request carries it.
 #[derive(Debug, Clone, Deserialize)]
@@ -107,14 +110,14 @@ impl Launcher {
             reason: a.reason.clone(),
             model_reason: a.model_reason.clone(),
             selected: a.selected.unwrap_or(true),
-            status: "proposed".into(),
+            status: AssignmentStatus::Proposed,
             session_id: None,
             queue_id: None,
             error: None,
         })
     }
 
-    fn require_zhongshu(&self, id: &str) -> LResult<crate::state::Session> {
+    fn require_zhongshu(&self, id: &str) -> LResult<Session> {
         let s = self.require_session(id)?;
         if !s.is_zhongshu() {
             return Err(LauncherError::BadRequest(format!(
@@ -140,18 +143,18 @@ impl Launcher {
         let needs_confirmation =
             (asked || self.config.launcher.require_plan_confirmation) && !assignments.is_empty();
         let status = if assignments.is_empty() {
-            "ready"
+            PlanStatus::Ready
         } else if needs_confirmation {
-            "awaiting_confirmation"
+            PlanStatus::AwaitingConfirmation
         } else {
-            "dispatched"
+            PlanStatus::Dispatched
         };
         let mut plan = Plan {
             session_id: session_id.clone(),
             summary,
             assignments,
             needs_confirmation,
-            status: status.into(),
+            status,
             registered_at: clock::now_rfc3339(),
             confirmed_at: None,
         };
@@ -162,20 +165,19 @@ impl Launcher {
         };
         let sid = session_id;
         let stored = plan.clone();
-        let items = self.store.update(|s| {
-            s.plans.insert(sid.clone(), stored);
-            let items = assign_queue_ids(s, &sid, queued);
-            if let Some(z) = s.sessions.get_mut(&sid) {
-                z.plan_status = Some(status.into());
+        let count = plan.assignments.len();
+        self.store.update(|tx| {
+            tx.insert_plan(stored);
+            if let Some(z) = tx.session_mut(&sid) {
+                z.plan_status = Some(status);
             }
-            items
+            tx.audit(
+                "zhongshu_plan_registered",
+                json!({"session_id": sid, "assignments": count,
+                       "needs_confirmation": needs_confirmation, "status": status}),
+            );
+            assign_queue_ids(tx, &sid, queued);
         })?;
-        self.store.audit_or_log(
-            "zhongshu_plan_registered",
-            json!({"session_id": sid, "assignments": plan.assignments.len(),
-                   "needs_confirmation": needs_confirmation, "status": status}),
-        );
-        self.audit_queued(&items);
         self.pump_queue().await;
         Ok(self
             .store
@@ -204,7 +206,7 @@ impl Launcher {
                     summary: old.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
                     assignments,
                     needs_confirmation: true,
-                    status: "dispatched".into(),
+                    status: PlanStatus::Dispatched,
                     registered_at: old
                         .map(|p| p.registered_at)
                         .unwrap_or_else(clock::now_rfc3339),
@@ -219,27 +221,25 @@ impl Launcher {
             }
         };
         plan.confirmed_at = Some(clock::now_rfc3339());
-        plan.status = "dispatched".into();
+        plan.status = PlanStatus::Dispatched;
         for a in plan.assignments.iter_mut() {
-            if !a.selected && a.status == "proposed" {
-                a.status = "skipped".into();
+            if !a.selected && a.status == AssignmentStatus::Proposed {
+                a.status = AssignmentStatus::Skipped;
             }
         }
         let queued = enqueue_selected(&mut plan);
         let pid = parent.to_string();
-        let items = self.store.update(|s| {
-            s.plans.insert(pid.clone(), plan.clone());
-            let items = assign_queue_ids(s, &pid, queued);
-            if let Some(z) = s.sessions.get_mut(&pid) {
-                z.plan_status = Some("dispatched".into());
+        self.store.update(|tx| {
+            tx.insert_plan(plan.clone());
+            if let Some(z) = tx.session_mut(&pid) {
+                z.plan_status = Some(PlanStatus::Dispatched);
             }
-            items
+            tx.audit(
+                "plan_confirmed",
+                json!({"session_id": pid, "queued": queued.len()}),
+            );
+            assign_queue_ids(tx, &pid, queued);
         })?;
-        self.store.audit_or_log(
-            "plan_confirmed",
-            json!({"session_id": parent, "queued": items.len()}),
-        );
-        self.audit_queued(&items);
         self.pump_queue().await;
         Ok(self
             .store
@@ -270,13 +270,13 @@ impl Launcher {
         };
         let a = self.validate_assignment(0, &input)?;
         let pid = parent;
-        let item = self.store.update(|s| {
-            let id = s.next_id("q");
+        let item = self.store.update(|tx| {
+            let id = tx.next_id("q");
             let item = queue_item(id, Some(pid), &a, None);
-            s.queue.push(item.clone());
+            tx.queue_mut().push(item.clone());
+            audit_queued(tx, &item);
             item
         })?;
-        self.audit_queued(std::slice::from_ref(&item));
         self.pump_queue().await;
         let started = self.store.read(|s| {
             s.sessions
@@ -294,33 +294,20 @@ impl Launcher {
         }
     }
 
-    fn audit_queued(&self, items: &[QueueItem]) {
-        let events = items
-            .iter()
-            .map(|q| {
-                (
-                    "assignment_queued".to_string(),
-                    json!({"queue_id": q.id, "parent_session_id": q.parent_session_id,
-                           "department": q.department, "model": q.model}),
-                )
-            })
-            .collect();
-        if let Err(e) = self.store.audit_many(events) {
-            tracing::error!("{e}");
-        }
-    }
-
     /// Starts queued items while slots are free. Failed items stay, marked failed.
     pub async fn pump_queue(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
         let max = self.config.launcher.max_departments;
         loop {
-            let next = self.store.update(|s| {
-                if s.slots_in_use() >= max {
+            let next = self.store.update(|tx| {
+                if tx.state().slots_in_use() >= max {
                     return None;
                 }
-                let item = s.queue.iter_mut().find(|q| q.status == "queued")?;
-                item.status = "starting".into();
+                let item = tx
+                    .queue_mut()
+                    .iter_mut()
+                    .find(|q| q.status == QueueStatus::Queued)?;
+                item.status = QueueStatus::Starting;
                 item.attempts += 1;
                 Some(item.clone())
             });
@@ -344,33 +331,12 @@ impl Launcher {
                 resumed_from_session_id: None,
                 queue_id: Some(item.id.clone()),
             };
-            match self.start_session(spec).await {
-                Ok(session) => {
-                    let sid = session.id.clone();
-                    let _ = self.store.record(|s| {
-                        s.queue.retain(|q| q.id != item.id);
-                        mark_assignment(s, &item, "started", Some(sid.clone()), None);
-                    });
-                    self.store.audit_or_log(
-                        "assignment_started",
-                        json!({"queue_id": item.id, "session_id": sid, "department": item.department,
-                               "parent_session_id": item.parent_session_id}),
-                    );
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    let _ = self.store.record(|s| {
-                        if let Some(q) = s.queue.iter_mut().find(|q| q.id == item.id) {
-                            q.status = "failed".into();
-                            q.error = Some(error.clone());
-                        }
-                        mark_assignment(s, &item, "failed", None, Some(error.clone()));
-                    });
-                    self.store.audit_or_log(
-                        "assignment_failed",
-                        json!({"queue_id": item.id, "department": item.department, "error": error}),
-                    );
-                }
+            let outcome = match self.start_session(spec).await {
+                Ok(session) => self.store.record(|tx| started(tx, &item, &session.id)),
+                Err(e) => self.store.record(|tx| failed(tx, &item, &e.to_string())),
+            };
+            if let Err(e) = outcome {
+                tracing::error!("queue: {e}");
             }
         }
     }
@@ -428,8 +394,8 @@ impl Launcher {
 fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
     let mut out = Vec::new();
     for (i, a) in plan.assignments.iter_mut().enumerate() {
-        if a.selected && matches!(a.status.as_str(), "proposed" | "") {
-            a.status = "queued".into();
+        if a.selected && a.status == AssignmentStatus::Proposed {
+            a.status = AssignmentStatus::Queued;
             out.push((i, a.clone()));
         }
     }
@@ -453,39 +419,76 @@ fn queue_item(
         reason: a.reason.clone(),
         assignment_index: index,
         queued_at: clock::now_rfc3339(),
-        status: "queued".into(),
+        status: QueueStatus::Queued,
         error: None,
         attempts: 0,
     }
 }
 
+fn audit_queued(tx: &mut Tx, q: &QueueItem) {
+    tx.audit(
+        "assignment_queued",
+        json!({"queue_id": q.id, "parent_session_id": q.parent_session_id,
+               "department": q.department, "model": q.model}),
+    );
+}
+
 /// Gives queued assignments queue ids, appends them, and records the ids on the plan.
-fn assign_queue_ids(
-    s: &mut crate::state::State,
-    parent: &str,
-    queued: Vec<(usize, Assignment)>,
-) -> Vec<QueueItem> {
-    let mut items = Vec::new();
+fn assign_queue_ids(tx: &mut Tx, parent: &str, queued: Vec<(usize, Assignment)>) {
     for (index, a) in queued {
-        let id = s.next_id("q");
+        let id = tx.next_id("q");
         let item = queue_item(id.clone(), Some(parent.to_string()), &a, Some(index));
-        if let Some(pa) = s
-            .plans
-            .get_mut(parent)
+        if let Some(pa) = tx
+            .plan_mut(parent)
             .and_then(|p| p.assignments.get_mut(index))
         {
             pa.queue_id = Some(id);
         }
-        s.queue.push(item.clone());
-        items.push(item);
+        audit_queued(tx, &item);
+        tx.queue_mut().push(item);
     }
-    items
+}
+
+/// A queue item's session started: it leaves the queue.
+fn started(tx: &mut Tx, item: &QueueItem, session_id: &str) {
+    tx.queue_mut().retain(|q| q.id != item.id);
+    mark_assignment(
+        tx,
+        item,
+        AssignmentStatus::Started,
+        Some(session_id.to_string()),
+        None,
+    );
+    tx.audit(
+        "assignment_started",
+        json!({"queue_id": item.id, "session_id": session_id, "department": item.department,
+               "parent_session_id": item.parent_session_id}),
+    );
+}
+
+/// A queue item could not start: it stays, marked failed with the error.
+fn failed(tx: &mut Tx, item: &QueueItem, error: &str) {
+    if let Some(q) = tx.queue_mut().iter_mut().find(|q| q.id == item.id) {
+        q.status = QueueStatus::Failed;
+        q.error = Some(error.to_string());
+    }
+    mark_assignment(
+        tx,
+        item,
+        AssignmentStatus::Failed,
+        None,
+        Some(error.to_string()),
+    );
+    tx.audit(
+        "assignment_failed",
+        json!({"queue_id": item.id, "department": item.department, "error": error}),
+    );
 }
 
 pub(crate) fn mark_assignment(
-    s: &mut crate::state::State,
+    tx: &mut Tx,
     item: &QueueItem,
-    status: &str,
+    status: AssignmentStatus,
     session_id: Option<String>,
     error: Option<String>,
 ) {
@@ -493,13 +496,18 @@ pub(crate) fn mark_assignment(
     else {
         return;
     };
-    if let Some(a) = s
-        .plans
-        .get_mut(parent)
+    let matches = tx
+        .plan(parent)
+        .and_then(|p| p.assignments.get(index))
+        .is_some_and(|a| a.queue_id.as_deref() == Some(item.id.as_str()));
+    if !matches {
+        return;
+    }
+    if let Some(a) = tx
+        .plan_mut(parent)
         .and_then(|p| p.assignments.get_mut(index))
-        .filter(|a| a.queue_id.as_deref() == Some(item.id.as_str()))
     {
-        a.status = status.into();
+        a.status = status;
         a.session_id = session_id;
         a.error = error;
     }

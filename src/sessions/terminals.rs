@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::pty::{self, Pty, SpawnSpec};
 use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::pty::{self, Pty, SpawnSpec};
 use crate::terminal::{TerminalInfo, TerminalKind};
 
 /// Flags a shell may be started with; anything else (`-c`, scripts) is refused.

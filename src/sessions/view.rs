@@ -6,9 +6,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::heartbeat::heartbeat;
-use super::pty::preview;
 use crate::launcher::Launcher;
-use crate::state::{Session, State};
+use crate::pty::preview;
+use std::collections::HashMap;
+
+use crate::model::{Session, State, TerminalStatus};
 
 /// Bytes of output the preview looks at.
 const PREVIEW_BYTES: usize = 4096;
@@ -36,7 +38,12 @@ struct CachedStatus {
 
 impl Launcher {
     /// One session as the API shows it.
-    pub fn session_view(&self, state: &State, session: &Session) -> Value {
+    pub fn session_view(
+        &self,
+        state: &State,
+        unread: &HashMap<String, usize>,
+        session: &Session,
+    ) -> Value {
         let mut v = serde_json::to_value(session).unwrap_or_else(|_| json!({}));
         let obj = v.as_object_mut().expect("session is an object");
         obj.remove("closing");
@@ -64,7 +71,9 @@ impl Launcher {
             .and_then(|t| state.terminals.get(t));
         obj.insert(
             "browser_terminal_url".into(),
-            json!(terminal.filter(|t| t.status != "closed").map(|t| &t.url)),
+            json!(terminal
+                .filter(|t| t.status != TerminalStatus::Closed)
+                .map(|t| &t.url)),
         );
         obj.insert(
             "browser_terminal_status".into(),
@@ -82,14 +91,14 @@ impl Launcher {
             obj.insert("child_department_ids".into(), json!(children));
             obj.insert(
                 "unread_result_count".into(),
-                state.unread_count(&session.id).into(),
+                unread.get(&session.id).copied().unwrap_or(0).into(),
             );
             let plan_status = state
                 .plans
                 .get(&session.id)
-                .map(|p| p.status.clone())
-                .unwrap_or_else(|| "none".into());
-            obj.insert("plan_status".into(), plan_status.into());
+                .map(|p| p.status)
+                .unwrap_or(crate::model::PlanStatus::None);
+            obj.insert("plan_status".into(), json!(plan_status));
         }
         if session.is_department() {
             // SPEC 6: these are always present on a department (null until set).
@@ -134,13 +143,14 @@ impl Launcher {
 
     /// `GET /api/status`.
     pub fn status_view(&self) -> Value {
-        let state = self.store.read(snapshot_for_views);
+        let state = self.store.read(State::clone);
+        let unread = self.unread_counts();
         let l = &self.config.launcher;
         let sessions: Vec<Value> = state
             .sessions
             .values()
             .rev()
-            .map(|s| self.session_view(&state, s))
+            .map(|s| self.session_view(&state, &unread, s))
             .collect();
         let pick = |kind: &str| -> Vec<Value> {
             sessions
@@ -178,7 +188,7 @@ impl Launcher {
             "require_plan_confirmation": l.require_plan_confirmation,
             "terminal_shells": l.terminal_shells,
             "queue": state.queue,
-            "browser_terminals": state.terminals.values().filter(|t| t.status != "closed").collect::<Vec<_>>(),
+            "browser_terminals": state.terminals.values().filter(|t| t.status != TerminalStatus::Closed).collect::<Vec<_>>(),
             "zhongshu_sessions": pick("zhongshu"),
             "department_sessions": pick("department"),
             "sessions": sessions,
@@ -188,17 +198,18 @@ impl Launcher {
 
     /// `GET /api/zhongshu_sessions`: each with its children and unread count.
     pub fn zhongshu_sessions_view(&self) -> Value {
-        let state = self.store.read(snapshot_for_views);
+        let state = self.store.read(State::clone);
+        let unread = self.unread_counts();
         let list: Vec<Value> = state
             .sessions
             .values()
             .rev()
             .filter(|s| s.is_zhongshu())
             .map(|z| {
-                let mut v = self.session_view(&state, z);
+                let mut v = self.session_view(&state, &unread, z);
                 let children: Vec<Value> = state
                     .children_of(&z.id)
-                    .map(|c| self.session_view(&state, c))
+                    .map(|c| self.session_view(&state, &unread, c))
                     .collect();
                 v["children"] = json!(children);
                 v
@@ -209,24 +220,34 @@ impl Launcher {
 
     /// `GET /api/zhongshu_context`: what a restart needs.
     pub fn zhongshu_context_view(&self, id: &str) -> Value {
-        let state = self.store.read(|s| s.clone());
+        let state = self.store.read(State::clone);
+        let unread = self.unread_counts();
         let Some(z) = state.sessions.get(id) else {
             return json!({"ok": false, "error": format!("no session {id}")});
         };
         let children: Vec<Value> = state
             .children_of(id)
-            .map(|c| self.session_view(&state, c))
+            .map(|c| self.session_view(&state, &unread, c))
             .collect();
-        let mut results: Vec<&crate::state::TaskResult> = state.results_of(id).collect();
-        results.sort_by(|a, b| b.reported_at.cmp(&a.reported_at));
-        results.truncate(20);
+        let results = match self.store.results_page(id, 20, None) {
+            Ok(page) => page.results,
+            Err(e) => return json!({"ok": false, "error": e.to_string()}),
+        };
         json!({
             "ok": true,
-            "session": self.session_view(&state, z),
+            "session": self.session_view(&state, &unread, z),
             "task": z.task,
             "plan": state.plans.get(id),
             "recent_results": results,
             "children": children,
+        })
+    }
+
+    /// Unread results per Zhongshu (none shown when the database cannot be read).
+    fn unread_counts(&self) -> HashMap<String, usize> {
+        self.store.unread_counts().unwrap_or_else(|e| {
+            tracing::error!("unread counts: {e}");
+            HashMap::new()
         })
     }
 }
@@ -242,22 +263,4 @@ fn log_preview(path: &str) -> String {
     let mut buf = Vec::new();
     let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
     preview(&buf, PREVIEW_LINES)
-}
-
-/// What session views need of the state: everything but read results, which can
-/// be many and are not shown there.
-fn snapshot_for_views(s: &State) -> State {
-    State {
-        counters: Default::default(),
-        sessions: s.sessions.clone(),
-        plans: s.plans.clone(),
-        results: s
-            .results
-            .iter()
-            .filter(|(_, r)| !r.read)
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect(),
-        queue: s.queue.clone(),
-        terminals: s.terminals.clone(),
-    }
 }

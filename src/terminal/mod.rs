@@ -17,42 +17,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::sessions::pty::Pty;
+use crate::pty::Pty;
 
 /// How long `close` waits for the listener to wind down before aborting it.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// What a terminal shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TerminalKind {
-    /// A session's live PTY, interactive.
-    CodexSession,
-    /// A read-only view of a session's PTY.
-    SessionPreview,
-    /// A shell started for the developer.
-    Interactive,
-}
-
-impl TerminalKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TerminalKind::CodexSession => "codex_session",
-            TerminalKind::SessionPreview => "session_preview",
-            TerminalKind::Interactive => "interactive",
-        }
-    }
-
-    /// Whether clients may type into (and resize) the PTY.
-    pub fn accepts_input(self) -> bool {
-        self != TerminalKind::SessionPreview
-    }
-}
+pub use crate::model::TerminalKind;
 
 /// A terminal as the API shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{assets, connection, Origins, TerminalKind};
-use crate::sessions::pty::Pty;
+use crate::pty::Pty;
 
 /// Largest frame a client may send (an input paste or a resize).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;

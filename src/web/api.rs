@@ -124,7 +124,17 @@ async fn zhongshu_inbox(State(l): L, IdQuery(id, q): IdQuery) -> Response {
         q.get("peek").map(String::as_str),
         Some("1" | "true" | "yes")
     );
-    reply(l.inbox_view(&id, peek))
+    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) => n.clamp(1, 1000),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
+    };
+    let before = match q.get("before").map(|s| s.parse::<i64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
+    };
+    reply(l.inbox_view(&id, peek, limit, before))
 }
 
 async fn zhongshu_context(State(l): L, IdQuery(id, _): IdQuery) -> Response {
@@ -159,7 +169,7 @@ async fn browser_terminals(State(l): L) -> Response {
     let terminals = l.store.read(|s| {
         s.terminals
             .values()
-            .filter(|t| t.status != "closed")
+            .filter(|t| t.status != crate::model::TerminalStatus::Closed)
             .cloned()
             .collect::<Vec<_>>()
     });
@@ -352,10 +362,11 @@ async fn browser_terminal_close(State(l): L, JsonBody(b): JsonBody<TerminalRef>)
 impl Launcher {
     /// One session as JSON, for answers.
     pub fn session_json(&self, id: &str) -> Value {
+        let unread = self.store.unread_counts().unwrap_or_default();
         self.store.read(|s| {
             s.sessions
                 .get(id)
-                .map(|x| self.session_view(s, x))
+                .map(|x| self.session_view(s, &unread, x))
                 .unwrap_or(Value::Null)
         })
     }

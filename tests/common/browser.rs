@@ -269,6 +269,34 @@ impl Browser {
         .await;
     }
 
+    /// Types into a terminal the way a user does: a click on the terminal gives it
+    /// focus, then each key is pressed and released (WebDriver actions), with no
+    /// reach into xterm.js's hidden input element.
+    pub async fn type_into_terminal(&self, text: &str) {
+        let screen = self.find(".xterm-screen").await;
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{}/click", screen.0)),
+            Some(json!({})),
+        )
+        .await;
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            &self.at("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
+        )
+        .await;
+    }
+
     pub async fn switch_to_frame(&self, css: &str) {
         let e = self.find(css).await;
         self.call(

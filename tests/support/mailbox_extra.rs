@@ -116,10 +116,30 @@ pub fn audit_events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["event"] == event).collect()
 }
 
-/// `GET /api/zhongshu_inbox?id=Z&peek=1`.
+/// `GET /api/zhongshu_inbox?id=Z&peek=1`, every page: `results` holds them all.
 pub async fn inbox(api: &Api, zhongshu: &str) -> Value {
-    api.get_ok(&format!("/api/zhongshu_inbox?id={zhongshu}&peek=1"))
-        .await
+    let mut first = api
+        .get_ok(&format!(
+            "/api/zhongshu_inbox?id={zhongshu}&peek=1&limit=1000"
+        ))
+        .await;
+    let mut all = results(&first);
+    let mut before = first["next_before"].as_i64();
+    while let Some(b) = before {
+        let page = api
+            .get_ok(&format!(
+                "/api/zhongshu_inbox?id={zhongshu}&peek=1&limit=1000&before={b}"
+            ))
+            .await;
+        all.extend(results(&page));
+        before = page["next_before"].as_i64();
+    }
+    assert_eq!(
+        all.len() as u64,
+        first["result_count"].as_u64().unwrap_or(0)
+    );
+    first["results"] = Value::Array(all);
+    first
 }
 
 pub fn results(inbox: &Value) -> Vec<Value> {

@@ -23,6 +23,80 @@ pub enum SessionStatus {
     Exited,
 }
 
+/// Declares a snake_case state enum with its JSON word.
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $w:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $w),+ }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Where a Zhongshu's plan stands.
+    PlanStatus { None => "none", AwaitingConfirmation => "awaiting_confirmation", Dispatched => "dispatched", Ready => "ready" }
+);
+word_enum!(
+    /// Whether a department has reported.
+    ReportStatus { Pending => "pending", Reported => "reported" }
+);
+word_enum!(
+    /// The outcome of the last automatic notice to a Zhongshu.
+    NoticeStatus { Sent => "sent", Skipped => "skipped", Error => "error" }
+);
+word_enum!(
+    /// One assignment of a plan.
+    AssignmentStatus { Proposed => "proposed", Queued => "queued", Started => "started", Failed => "failed", Skipped => "skipped" }
+);
+word_enum!(
+    /// A queue item: waiting, being started, or failed to start.
+    QueueStatus { Queued => "queued", Starting => "starting", Failed => "failed" }
+);
+word_enum!(
+    /// Where a result came from.
+    ResultSource { Mailbox => "mailbox", LauncherFallback => "launcher_fallback" }
+);
+word_enum!(
+    /// A browser terminal's listener.
+    TerminalStatus { Running => "running", Exited => "exited", Closed => "closed" }
+);
+word_enum!(
+    /// What a browser terminal shows.
+    TerminalKind {
+        /// A session's live PTY, interactive.
+        CodexSession => "codex_session",
+        /// A read-only view of a session's PTY.
+        SessionPreview => "session_preview",
+        /// A shell started for the developer.
+        Interactive => "interactive",
+    }
+);
+
+#[allow(clippy::derivable_impls)] // the enum is declared by `word_enum!`
+impl Default for AssignmentStatus {
+    fn default() -> Self {
+        AssignmentStatus::Proposed
+    }
+}
+
+impl TerminalKind {
+    /// Whether the browser may type into it.
+    pub fn accepts_input(self) -> bool {
+        self != TerminalKind::SessionPreview
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InputRecord {
     pub at: String,
@@ -66,16 +140,16 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<MailboxPaths>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_status: Option<String>,
+    pub plan_status: Option<PlanStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_notification_status: Option<String>,
+    pub auto_notification_status: Option<NoticeStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from_session_id: Option<String>,
     // Department
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_status: Option<String>,
+    pub report_status: Option<ReportStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,7 +181,7 @@ impl Session {
         self.session_kind == SessionKind::Zhongshu
     }
     pub fn has_reported(&self) -> bool {
-        self.report_status.as_deref() == Some("reported")
+        self.report_status == Some(ReportStatus::Reported)
     }
     /// A department holds a queue slot while it runs and has not reported.
     pub fn holds_slot(&self) -> bool {
@@ -130,9 +204,8 @@ pub struct Assignment {
     pub model_reason: Option<String>,
     #[serde(default = "yes")]
     pub selected: bool,
-    /// proposed | queued | started | failed | skipped
     #[serde(default)]
-    pub status: String,
+    pub status: AssignmentStatus,
     #[serde(default)]
     pub session_id: Option<String>,
     #[serde(default)]
@@ -151,8 +224,7 @@ pub struct Plan {
     pub summary: String,
     pub assignments: Vec<Assignment>,
     pub needs_confirmation: bool,
-    /// awaiting_confirmation | dispatched | ready
-    pub status: String,
+    pub status: PlanStatus,
     pub registered_at: String,
     #[serde(default)]
     pub confirmed_at: Option<String>,
@@ -175,8 +247,7 @@ pub struct QueueItem {
     #[serde(default)]
     pub assignment_index: Option<usize>,
     pub queued_at: String,
-    /// queued | starting | failed
-    pub status: String,
+    pub status: QueueStatus,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
@@ -203,8 +274,7 @@ pub struct TaskResult {
     #[serde(default)]
     pub next_action: Option<String>,
     pub reported_at: String,
-    /// mailbox | launcher_fallback
-    pub source: String,
+    pub source: ResultSource,
     #[serde(default)]
     pub read: bool,
     #[serde(default)]
@@ -225,17 +295,18 @@ pub struct TaskResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TerminalRecord {
     pub id: String,
-    pub kind: String,
+    pub kind: TerminalKind,
     pub session_id: Option<String>,
     pub title: String,
     pub url: String,
-    pub status: String,
+    pub status: TerminalStatus,
     pub started_at: String,
     #[serde(default)]
     pub closed_at: Option<String>,
 }
 
-/// Everything persisted in the state file.
+/// The launcher's small tables, held in memory and mirrored row by row in the
+/// database (results live only in the database: they grow with history).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     /// Next number per id prefix (`zhongshu`, each department key, `q`).
@@ -245,9 +316,6 @@ pub struct State {
     pub sessions: IndexMap<String, Session>,
     #[serde(default)]
     pub plans: BTreeMap<String, Plan>,
-    /// Keyed by `result_key(parent, report_id)`.
-    #[serde(default)]
-    pub results: IndexMap<String, Cached<TaskResult>>,
     #[serde(default)]
     pub queue: Vec<QueueItem>,
     #[serde(default)]
@@ -269,24 +337,17 @@ impl State {
     /// Departments holding a slot, plus queue items being started.
     pub fn slots_in_use(&self) -> usize {
         self.sessions.values().filter(|s| s.holds_slot()).count()
-            + self.queue.iter().filter(|q| q.status == "starting").count()
+            + self
+                .queue
+                .iter()
+                .filter(|q| q.status == QueueStatus::Starting)
+                .count()
     }
 
     pub fn children_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
         self.sessions
             .values()
             .filter(move |s| s.parent_session_id.as_deref() == Some(zhongshu_id))
-    }
-
-    pub fn results_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a TaskResult> {
-        self.results
-            .values()
-            .map(|r| &**r)
-            .filter(move |r| r.parent_session_id == zhongshu_id)
-    }
-
-    pub fn unread_count(&self, zhongshu_id: &str) -> usize {
-        self.results_of(zhongshu_id).filter(|r| !r.read).count()
     }
 
     /// The only running Zhongshu session, if exactly one runs.
@@ -299,72 +360,5 @@ impl State {
             (Some(s), None) => Some(s),
             _ => None,
         }
-    }
-}
-
-/// A record that keeps its own JSON once written, so saving a state with thousands
-/// of results re-serializes only the ones that changed since the last save.
-/// Mutable access drops the kept JSON.
-#[derive(Debug, Clone)]
-pub struct Cached<T> {
-    value: T,
-    json: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
-}
-
-impl<T> Cached<T> {
-    pub fn new(value: T) -> Cached<T> {
-        Cached {
-            value,
-            json: std::sync::OnceLock::new(),
-        }
-    }
-}
-
-impl<T> std::ops::Deref for Cached<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T> std::ops::DerefMut for Cached<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.json.take();
-        &mut self.value
-    }
-}
-
-impl<T: Serialize> Serialize for Cached<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if let Some(raw) = self.json.get() {
-            return raw.serialize(serializer);
-        }
-        let raw =
-            serde_json::value::to_raw_value(&self.value).map_err(serde::ser::Error::custom)?;
-        let result = raw.serialize(serializer);
-        let _ = self.json.set(raw);
-        result
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Cached<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Cached::new)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cached_json_follows_changes() {
-        let mut c = Cached::new(serde_json::json!({"read": false}));
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"read":false}"#);
-        c["read"] = true.into();
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"read":true}"#);
-        let back: Cached<serde_json::Value> = serde_json::from_str(r#"{"a":1}"#).unwrap();
-        assert_eq!(back["a"], 1);
-        assert_eq!(serde_json::to_value(&back).unwrap()["a"], 1);
     }
 }

@@ -1,0 +1,8 @@
+//! The domain: the records the launcher keeps and the pure rules over them
+//! (plan validation, queue transitions, slot counting, recovery decisions,
+//! notice coalescing). Nothing here does I/O, so every rule is unit-tested
+//! without processes.
+
+mod records;
+
+pub use records::*;

@@ -1,0 +1,437 @@
+//! Durable launcher state in SQLite, with the audit log fed from an outbox.
+//!
+//! `Store::update` applies one change: the caller's closure alters the in-memory
+//! tables through a [`Tx`] (which tracks the rows it touched), writes results
+//! straight into the open transaction and records audit events; then the dirty
+//! rows and the events (as outbox rows) are committed in ONE SQLite transaction.
+//! Only after that commit is the change acknowledged. The events are then
+//! appended to the hash-chained JSONL log and broadcast; whatever a crash kept
+//! from the log is appended at the next start from the outbox. A commit that
+//! fails is undone in memory, so nothing unacknowledged takes effect later.
+
+mod legacy;
+mod schema;
+mod tx;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::audit::AuditLog;
+use crate::model::{State, TaskResult};
+pub use legacy::STATE_FILE;
+pub use schema::{SchemaError, DB_FILE};
+pub use tx::Tx;
+
+/// A change the dashboard hears about on `/api/events`.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The audit seq this event carries (the latest one when not audited).
+    pub seq: u64,
+    pub event: String,
+    pub data: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state not saved: {0}")]
+    Persist(#[source] rusqlite::Error),
+    #[error("state database: {0}")]
+    Schema(#[from] SchemaError),
+}
+
+/// The writer's side: the connection and the audit events not yet in the log.
+struct Writer {
+    conn: Connection,
+    /// Rows of recorded changes whose commit failed, written with the next one.
+    carry: tx::Dirty,
+    /// Outbox events committed but not yet appended to the JSONL log.
+    pending: Vec<(u64, String, Value)>,
+    next_seq: u64,
+}
+
+/// Owner of the state, its persistence, the audit log and the event feed.
+pub struct Store {
+    state: Mutex<State>,
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+    audit: AuditLog,
+    events: broadcast::Sender<Arc<Event>>,
+    version: AtomicU64,
+    db_path: PathBuf,
+}
+
+/// A page of results, newest first.
+#[derive(Debug, Default)]
+pub struct ResultPage {
+    pub results: Vec<TaskResult>,
+    /// Pass as `before` for the next page; `None` on the last page.
+    pub next_before: Option<i64>,
+}
+
+impl Store {
+    /// Opens the state directory: the database (importing an old JSON state file
+    /// once), then the audit log, to which the outbox's leftovers are appended.
+    pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(state_dir)?;
+        let db_path = state_dir.join(DB_FILE);
+        let mut conn = schema::open_writer(&db_path)?;
+        import_legacy(&mut conn, state_dir)?;
+        let state =
+            schema::load_state(&conn).map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
+        let audit = AuditLog::open(state_dir)?;
+        let reader = schema::open_reader(&db_path)?;
+        let (events, _) = broadcast::channel(1024);
+        let outbox = schema::outbox(&conn)?;
+        let last = audit.last_seq();
+        let next_seq = outbox.last().map(|o| o.0).unwrap_or(0).max(last) + 1;
+        let pending = outbox
+            .into_iter()
+            .filter(|(seq, ..)| *seq > last)
+            .map(|(seq, event, fields)| {
+                let fields = serde_json::from_str(&fields).unwrap_or_else(|_| json!({}));
+                (seq, event, fields)
+            })
+            .collect();
+        let store = Store {
+            state: Mutex::new(state),
+            writer: Mutex::new(Writer {
+                conn,
+                carry: Default::default(),
+                pending,
+                next_seq,
+            }),
+            reader: Mutex::new(reader),
+            audit,
+            events,
+            version: AtomicU64::new(0),
+            db_path,
+        };
+        store.flush(&mut store.writer.lock().unwrap());
+        Ok(store)
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// A number that changes with every update (for caches of derived views).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Reads the in-memory tables under the lock (no I/O is done under it).
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock().unwrap())
+    }
+
+    /// Applies a change and commits it before returning; the change is
+    /// acknowledged only if this returns Ok. A change that could not be committed
+    /// is undone.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
+        self.apply(f, true)
+    }
+
+    /// Like [`Store::update`], for a change that records what already happened
+    /// outside (a process started or ended): one that cannot be committed now stays
+    /// in memory, and the next successful commit writes it.
+    pub fn record<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
+        self.apply(f, false)
+    }
+
+    fn apply<R>(&self, f: impl FnOnce(&mut Tx) -> R, undo_failed: bool) -> Result<R, StoreError> {
+        let mut w = self.writer.lock().unwrap();
+        let w = &mut *w;
+        let sql = w
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::Persist)?;
+        let mut state = self.state.lock().unwrap();
+        let mut t = Tx::new(&mut state, &sql);
+        let result = f(&mut t);
+        let Tx {
+            dirty,
+            undo,
+            audit,
+            error,
+            ..
+        } = t;
+        let mut rows = std::mem::take(&mut w.carry);
+        rows.merge(dirty);
+        let first_seq = w.next_seq;
+        let events: Vec<(u64, String, Value)> = audit
+            .into_iter()
+            .enumerate()
+            .map(|(i, (event, fields))| (first_seq + i as u64, event, fields))
+            .collect();
+        let written = match error {
+            Some(e) => Err(e),
+            None => rows
+                .write(&sql, &state)
+                .and_then(|_| write_outbox(&sql, &events, self.audit.last_seq())),
+        };
+        drop(state);
+        match written.and_then(|_| sql.commit()) {
+            Ok(()) => {
+                w.next_seq += events.len() as u64;
+                w.pending.extend(events);
+                self.version.fetch_add(1, Ordering::AcqRel);
+                self.flush(w);
+                Ok(result)
+            }
+            Err(e) => {
+                if undo_failed {
+                    undo.apply(&mut self.state.lock().unwrap());
+                }
+                // Rewriting a row that was put back is harmless; an unsaved record is owed.
+                w.carry = rows;
+                self.version.fetch_add(1, Ordering::AcqRel);
+                Err(StoreError::Persist(e))
+            }
+        }
+    }
+
+    /// Appends committed events to the JSONL log and broadcasts them. A failure
+    /// (a full disk) leaves them pending: they are durable in the outbox and go
+    /// out with the next flush or at the next start.
+    fn flush(&self, w: &mut Writer) {
+        if w.pending.is_empty() {
+            return;
+        }
+        match self.audit.append_numbered(&w.pending) {
+            Ok(entries) => {
+                w.pending.clear();
+                for entry in entries {
+                    let name = entry.line["event"].as_str().unwrap_or("").to_string();
+                    let _ = self.events.send(Arc::new(Event {
+                        seq: entry.seq,
+                        event: name,
+                        data: entry.line,
+                    }));
+                }
+            }
+            Err(e) => tracing::error!("audit log not written (kept in the outbox): {e}"),
+        }
+    }
+
+    /// Records audit events on their own (a change with no rows).
+    pub fn audit_many(&self, events: Vec<(String, Value)>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.update(|tx| {
+            for (event, fields) in events {
+                tx.audit(&event, fields);
+            }
+        })
+    }
+
+    /// Records one audit event on its own, logging instead of failing: for
+    /// events about something already done outside (a process ended).
+    pub fn audit_or_log(&self, event: &str, fields: Value) {
+        if let Err(e) = self.update(|tx| tx.audit(event, fields)) {
+            tracing::error!("audit event {event} not recorded: {e}");
+        }
+    }
+
+    /// Broadcasts a change that is not audited (read marks, heartbeats).
+    pub fn notify(&self, event: &str, data: Value) {
+        let _ = self.events.send(Arc::new(Event {
+            seq: self.audit.last_seq(),
+            event: event.to_string(),
+            data,
+        }));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// An event carrying just a session id, for the common case.
+    pub fn session_event(&self, event: &str, session_id: &str) {
+        self.notify(event, json!({ "session_id": session_id }));
+    }
+
+    fn query<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        f(&self.reader.lock().unwrap()).map_err(StoreError::Persist)
+    }
+
+    pub fn result(&self, key: &str) -> Result<Option<TaskResult>, StoreError> {
+        self.query(|c| schema::get_result(c, key))
+    }
+
+    /// Results of one Zhongshu, newest first, `limit` at a time.
+    pub fn results_page(
+        &self,
+        parent: &str,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<ResultPage, StoreError> {
+        self.query(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ord, read, json FROM results WHERE parent = ?1 AND ord < ?2
+                 ORDER BY ord DESC LIMIT ?3",
+            )?;
+            let rows: Vec<(i64, TaskResult)> = stmt
+                .query_map(
+                    params![parent, before.unwrap_or(i64::MAX), limit as i64 + 1],
+                    schema::result_from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > limit;
+            let rows: Vec<_> = rows.into_iter().take(limit).collect();
+            Ok(ResultPage {
+                next_before: more.then(|| rows.last().map(|r| r.0)).flatten(),
+                results: rows.into_iter().map(|r| r.1).collect(),
+            })
+        })
+    }
+
+    /// Unread results per Zhongshu.
+    pub fn unread_counts(&self) -> Result<HashMap<String, usize>, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT parent, COUNT(*) FROM results WHERE read = 0 GROUP BY parent")?
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?
+                .collect()
+        })
+    }
+
+    /// How many results are stored in all.
+    pub fn result_total(&self) -> Result<usize, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM results")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
+    }
+
+    /// How many results a Zhongshu has.
+    pub fn result_count(&self, parent: &str) -> Result<usize, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM results WHERE parent = ?1")?
+                .query_row([parent], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
+    }
+
+    /// Whether any result is filed for a department session.
+    pub fn has_result_for(&self, department_session_id: &str) -> Result<bool, StoreError> {
+        self.query(|c| schema::results_of_department(c, department_session_id))
+            .map(|r| !r.is_empty())
+    }
+}
+
+fn write_outbox(
+    conn: &Connection,
+    events: &[(u64, String, Value)],
+    flushed_through: u64,
+) -> rusqlite::Result<()> {
+    schema::trim_outbox(conn, flushed_through)?;
+    for (seq, event, fields) in events {
+        schema::put_outbox(conn, *seq, event, &fields.to_string())?;
+    }
+    Ok(())
+}
+
+/// Imports `codex_governance_state.json` once, in one transaction, then renames it.
+fn import_legacy(conn: &mut Connection, state_dir: &Path) -> anyhow::Result<()> {
+    let path = state_dir.join(STATE_FILE);
+    let Some(old) = legacy::read(&path)? else {
+        return Ok(());
+    };
+    let sql = conn.transaction()?;
+    let empty: i64 = sql.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+    if empty != 0 {
+        anyhow::bail!(
+            "{} exists beside a database that already holds sessions; move one of them away",
+            path.display()
+        );
+    }
+    let mut rows = tx::Dirty {
+        queue: true,
+        counters: true,
+        ..Default::default()
+    };
+    rows.sessions.extend(old.state.sessions.keys().cloned());
+    rows.plans.extend(old.state.plans.keys().cloned());
+    rows.terminals.extend(old.state.terminals.keys().cloned());
+    rows.write(&sql, &old.state)?;
+    for (key, r) in &old.results {
+        schema::put_result(&sql, key, r)?;
+    }
+    sql.commit()?;
+    let mut imported = path.clone().into_os_string();
+    imported.push(".imported");
+    std::fs::rename(&path, &imported)?;
+    tracing::info!(
+        "imported {} ({} sessions, {} results)",
+        path.display(),
+        old.state.sessions.len(),
+        old.results.len()
+    );
+    Ok(())
+}
+
+/// Everything the database holds, read without a launcher (tests, tools).
+pub struct Snapshot {
+    pub state: State,
+    pub results: Vec<TaskResult>,
+}
+
+/// Reads the state folder's database as it is on disk.
+pub fn load_snapshot(state_dir: &Path) -> anyhow::Result<Snapshot> {
+    let conn = schema::open_reader(&state_dir.join(DB_FILE))?;
+    let state = schema::load_state(&conn)?;
+    let results = conn
+        .prepare("SELECT ord, read, json FROM results ORDER BY ord")?
+        .query_map([], schema::result_from_row)?
+        .map(|r| r.map(|(_, r)| r))
+        .collect::<Result<_, _>>()?;
+    Ok(Snapshot { state, results })
+}
+
+/// Paths of every runtime file under the state directory.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub state_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(state_dir: PathBuf) -> Paths {
+        Paths { state_dir }
+    }
+    pub fn launcher_file(&self) -> PathBuf {
+        self.state_dir.join("codex_governance_launcher.json")
+    }
+    pub fn prompts_dir(&self) -> PathBuf {
+        self.state_dir.join("codex_governance_prompts")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("codex_governance_logs")
+    }
+    pub fn mailbox_root(&self) -> PathBuf {
+        self.state_dir.join("codex_governance_mailbox")
+    }
+    /// The mailbox of one Zhongshu session; `id` must already be validated.
+    pub fn mailbox(&self, zhongshu_id: &str) -> crate::model::MailboxPaths {
+        let root = self.mailbox_root().join(zhongshu_id);
+        crate::model::MailboxPaths {
+            incoming: root.join("incoming"),
+            archive: root.join("archive"),
+            rejected: root.join("rejected"),
+            root,
+        }
+    }
+}

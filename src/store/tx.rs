@@ -1,0 +1,283 @@
+//! One change: what a caller may read and alter inside `Store::update`.
+//!
+//! Every mutable access marks its row dirty and keeps the row's first value, so
+//! the commit writes only what changed and a failed commit puts memory back as it
+//! was. Results are read and written straight in the open SQLite transaction.
+//! Audit events recorded here are committed with the change (the outbox).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::schema;
+use crate::model::{Plan, QueueItem, Session, State, TaskResult, TerminalRecord};
+
+/// Rows changed by a transaction (or carried over from an unsaved record).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Dirty {
+    pub sessions: BTreeSet<String>,
+    pub plans: BTreeSet<String>,
+    pub terminals: BTreeSet<String>,
+    pub queue: bool,
+    pub counters: bool,
+}
+
+impl Dirty {
+    pub fn merge(&mut self, other: Dirty) {
+        self.sessions.extend(other.sessions);
+        self.plans.extend(other.plans);
+        self.terminals.extend(other.terminals);
+        self.queue |= other.queue;
+        self.counters |= other.counters;
+    }
+
+    /// Writes the dirty rows of `state` (a row gone from memory is deleted).
+    pub fn write(&self, conn: &Connection, state: &State) -> rusqlite::Result<()> {
+        for id in &self.sessions {
+            match state.sessions.get(id) {
+                Some(s) => schema::put_session(conn, s)?,
+                None => schema::delete_session(conn, id)?,
+            }
+        }
+        for id in &self.plans {
+            if let Some(p) = state.plans.get(id) {
+                schema::put_plan(conn, p)?;
+            }
+        }
+        for id in &self.terminals {
+            if let Some(t) = state.terminals.get(id) {
+                schema::put_terminal(conn, t)?;
+            }
+        }
+        if self.queue {
+            schema::put_queue(conn, &state.queue)?;
+        }
+        if self.counters {
+            schema::put_counters(conn, &state.counters)?;
+        }
+        Ok(())
+    }
+}
+
+/// First values of the rows a transaction touched.
+#[derive(Default)]
+pub(super) struct Undo {
+    sessions: BTreeMap<String, Option<Session>>,
+    plans: BTreeMap<String, Option<Plan>>,
+    terminals: BTreeMap<String, Option<TerminalRecord>>,
+    queue: Option<Vec<QueueItem>>,
+    counters: Option<BTreeMap<String, u64>>,
+}
+
+impl Undo {
+    /// Puts every touched row back as it was.
+    pub fn apply(self, state: &mut State) {
+        for (id, old) in self.sessions {
+            match old {
+                Some(s) => {
+                    state.sessions.insert(id, s);
+                }
+                None => {
+                    state.sessions.shift_remove(&id);
+                }
+            }
+        }
+        for (id, old) in self.plans {
+            match old {
+                Some(p) => {
+                    state.plans.insert(id, p);
+                }
+                None => {
+                    state.plans.remove(&id);
+                }
+            }
+        }
+        for (id, old) in self.terminals {
+            match old {
+                Some(t) => {
+                    state.terminals.insert(id, t);
+                }
+                None => {
+                    state.terminals.shift_remove(&id);
+                }
+            }
+        }
+        if let Some(q) = self.queue {
+            state.queue = q;
+        }
+        if let Some(c) = self.counters {
+            state.counters = c;
+        }
+    }
+}
+
+/// A change in progress.
+pub struct Tx<'a> {
+    pub(super) state: &'a mut State,
+    pub(super) conn: &'a Connection,
+    pub(super) dirty: Dirty,
+    pub(super) undo: Undo,
+    pub(super) audit: Vec<(String, Value)>,
+    pub(super) error: Option<rusqlite::Error>,
+}
+
+impl<'a> Tx<'a> {
+    pub(super) fn new(state: &'a mut State, conn: &'a Connection) -> Tx<'a> {
+        Tx {
+            state,
+            conn,
+            dirty: Dirty::default(),
+            undo: Undo::default(),
+            audit: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Everything in memory, for reading.
+    pub fn state(&self) -> &State {
+        self.state
+    }
+
+    pub fn session(&self, id: &str) -> Option<&Session> {
+        self.state.sessions.get(id)
+    }
+
+    pub fn session_mut(&mut self, id: &str) -> Option<&mut Session> {
+        if !self.undo.sessions.contains_key(id) {
+            let old = self.state.sessions.get(id).cloned();
+            old.as_ref()?;
+            self.undo.sessions.insert(id.to_string(), old);
+        }
+        self.dirty.sessions.insert(id.to_string());
+        self.state.sessions.get_mut(id)
+    }
+
+    pub fn insert_session(&mut self, session: Session) {
+        let id = session.id.clone();
+        let old = self.state.sessions.get(&id).cloned();
+        self.undo.sessions.entry(id.clone()).or_insert(old);
+        self.dirty.sessions.insert(id.clone());
+        self.state.sessions.insert(id, session);
+    }
+
+    pub fn remove_session(&mut self, id: &str) {
+        let old = self.state.sessions.get(id).cloned();
+        self.undo.sessions.entry(id.to_string()).or_insert(old);
+        self.dirty.sessions.insert(id.to_string());
+        self.state.sessions.shift_remove(id);
+    }
+
+    pub fn plan(&self, session_id: &str) -> Option<&Plan> {
+        self.state.plans.get(session_id)
+    }
+
+    pub fn plan_mut(&mut self, session_id: &str) -> Option<&mut Plan> {
+        if !self.undo.plans.contains_key(session_id) {
+            let old = self.state.plans.get(session_id).cloned();
+            old.as_ref()?;
+            self.undo.plans.insert(session_id.to_string(), old);
+        }
+        self.dirty.plans.insert(session_id.to_string());
+        self.state.plans.get_mut(session_id)
+    }
+
+    pub fn insert_plan(&mut self, plan: Plan) {
+        let id = plan.session_id.clone();
+        let old = self.state.plans.get(&id).cloned();
+        self.undo.plans.entry(id.clone()).or_insert(old);
+        self.dirty.plans.insert(id.clone());
+        self.state.plans.insert(id, plan);
+    }
+
+    pub fn terminal_mut(&mut self, id: &str) -> Option<&mut TerminalRecord> {
+        if !self.undo.terminals.contains_key(id) {
+            let old = self.state.terminals.get(id).cloned();
+            old.as_ref()?;
+            self.undo.terminals.insert(id.to_string(), old);
+        }
+        self.dirty.terminals.insert(id.to_string());
+        self.state.terminals.get_mut(id)
+    }
+
+    pub fn insert_terminal(&mut self, t: TerminalRecord) {
+        let id = t.id.clone();
+        let old = self.state.terminals.get(&id).cloned();
+        self.undo.terminals.entry(id.clone()).or_insert(old);
+        self.dirty.terminals.insert(id.clone());
+        self.state.terminals.insert(id, t);
+    }
+
+    /// Ids of every terminal, for sweeping changes.
+    pub fn terminal_ids(&self) -> Vec<String> {
+        self.state.terminals.keys().cloned().collect()
+    }
+
+    pub fn queue(&self) -> &[QueueItem] {
+        &self.state.queue
+    }
+
+    pub fn queue_mut(&mut self) -> &mut Vec<QueueItem> {
+        if self.undo.queue.is_none() {
+            self.undo.queue = Some(self.state.queue.clone());
+        }
+        self.dirty.queue = true;
+        &mut self.state.queue
+    }
+
+    /// Allocates the next id with this prefix: `zhongshu-1`, `lingyubu-3`, `q-7`.
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        if self.undo.counters.is_none() {
+            self.undo.counters = Some(self.state.counters.clone());
+        }
+        self.dirty.counters = true;
+        self.state.next_id(prefix)
+    }
+
+    /// Records an audit event, committed with this change.
+    pub fn audit(&mut self, event: &str, fields: Value) {
+        self.audit.push((event.to_string(), fields));
+    }
+
+    fn sql<T: Default>(&mut self, r: rusqlite::Result<T>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                T::default()
+            }
+        }
+    }
+
+    pub fn result(&mut self, key: &str) -> Option<TaskResult> {
+        let r = schema::get_result(self.conn, key);
+        self.sql(r)
+    }
+
+    pub fn put_result(&mut self, key: &str, result: &TaskResult) {
+        let r = schema::put_result(self.conn, key, result);
+        self.sql(r)
+    }
+
+    pub fn remove_result(&mut self, key: &str) {
+        let r = schema::delete_result(self.conn, key);
+        self.sql(r)
+    }
+
+    pub fn results_of_department(&mut self, department_session_id: &str) -> Vec<TaskResult> {
+        let r = schema::results_of_department(self.conn, department_session_id);
+        self.sql(r)
+    }
+
+    /// Marks a Zhongshu's unread results read; returns them as they were.
+    pub fn mark_read(&mut self, parent: &str) -> Vec<TaskResult> {
+        let r = schema::mark_read(self.conn, parent);
+        self.sql(r)
+    }
+
+    /// Copies a Zhongshu's results to another (as read), keeping their order.
+    pub fn copy_results(&mut self, from: &str, to: &str) -> usize {
+        let r = schema::copy_results(self.conn, from, to);
+        self.sql(r)
+    }
+}
