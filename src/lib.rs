@@ -11,6 +11,7 @@ pub mod ids;
 pub mod launcher;
 pub mod mailbox;
 pub mod model;
+pub mod net;
 pub mod pty;
 pub mod report;
 pub mod sessions;

@@ -9,7 +9,18 @@ use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::model::{NoticeStatus, ResultSource, SessionKind, TaskResult};
 use crate::sessions::prompts::ResumePrompt;
 use crate::sessions::StartSpec;
-use crate::web::NotifyInput;
+
+/// `POST /api/notify_zhongshu`: another tool's notice for a Zhongshu.
+#[derive(Debug, serde::Deserialize)]
+pub struct NotifyInput {
+    pub parent_session_id: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub risk_count: Option<u64>,
+    #[serde(default)]
+    pub next_action: Option<String>,
+}
 
 /// Notices stay under this many characters.
 const NOTICE_MAX: usize = 990;

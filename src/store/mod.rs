@@ -390,9 +390,15 @@ pub struct Snapshot {
     pub results: Vec<TaskResult>,
 }
 
-/// Reads the state folder's database as it is on disk.
+/// Reads the state folder's database as it is on disk. Opened for writing (never
+/// created), so that a transaction a crash cut off is rolled back first, as the
+/// launcher's next start would do.
 pub fn load_snapshot(state_dir: &Path) -> anyhow::Result<Snapshot> {
-    let conn = schema::open_reader(&state_dir.join(DB_FILE))?;
+    let conn = Connection::open_with_flags(
+        state_dir.join(DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let state = schema::load_state(&conn)?;
     let results = conn
         .prepare("SELECT ord, read, json FROM results ORDER BY ord")?

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use super::server::Shared;
+use super::shared::Shared;
 
 /// Largest output frame we build from several chunks.
 const BATCH_BYTES: usize = 64 * 1024;

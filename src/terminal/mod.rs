@@ -12,6 +12,7 @@
 pub mod assets;
 mod connection;
 mod server;
+mod shared;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -125,7 +126,7 @@ impl Terminals {
             exit_code,
         }));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let shared = Arc::new(server::Shared {
+        let shared = Arc::new(shared::Shared {
             id: id.clone(),
             kind,
             title,

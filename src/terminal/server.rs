@@ -12,46 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use super::{assets, connection, Origins, TerminalKind};
-use crate::pty::Pty;
+use super::shared::Shared;
+use super::{assets, connection};
 
 /// Largest frame a client may send (an input paste or a resize).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
-
-/// What one terminal's handlers share.
-pub(crate) struct Shared {
-    pub id: String,
-    pub kind: TerminalKind,
-    pub title: String,
-    pub token: String,
-    pub port: u16,
-    pub pty: Arc<Pty>,
-    pub origins: Origins,
-    /// Turns true when the terminal is closed.
-    pub shutdown: watch::Receiver<bool>,
-}
-
-impl Shared {
-    fn token_ok(&self, given: Option<&str>) -> bool {
-        given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(self.token.as_bytes())))
-    }
-
-    /// The terminal's own origins, then the dashboard's.
-    fn origin_allowed(&self, origin: &str) -> bool {
-        origin == format!("http://127.0.0.1:{}", self.port)
-            || origin == format!("http://localhost:{}", self.port)
-            || self.origins.read().unwrap().iter().any(|o| o == origin)
-    }
-
-    fn host_ok(&self, host: &str) -> bool {
-        host.eq_ignore_ascii_case(&format!("127.0.0.1:{}", self.port))
-            || host.eq_ignore_ascii_case(&format!("localhost:{}", self.port))
-    }
-}
 
 /// Serves until the terminal is closed; the listener is dropped (port freed) then.
 /// Same limits as the launcher's own server (header timeout, connection cap).
@@ -61,7 +28,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let shutdown = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    crate::web::listener::serve(listener, app, shutdown, std::time::Duration::from_secs(1)).await;
+    crate::net::listener::serve(listener, app, shutdown, std::time::Duration::from_secs(1)).await;
 }
 
 fn router(shared: Arc<Shared>) -> Router {

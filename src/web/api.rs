@@ -305,18 +305,10 @@ async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Respon
     )
 }
 
-#[derive(Deserialize)]
-pub struct NotifyInput {
-    pub parent_session_id: String,
-    #[serde(default)]
-    pub summary: String,
-    #[serde(default)]
-    pub risk_count: Option<u64>,
-    #[serde(default)]
-    pub next_action: Option<String>,
-}
-
-async fn notify_zhongshu(State(l): L, JsonBody(b): JsonBody<NotifyInput>) -> Response {
+async fn notify_zhongshu(
+    State(l): L,
+    JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
+) -> Response {
     reply(l.notify_zhongshu_request(b).await)
 }
 

@@ -5,10 +5,10 @@
 //! the answer.
 
 mod api;
-pub use api::NotifyInput;
+pub use crate::mailbox::inbox::NotifyInput;
 mod dashboard;
 mod events;
-pub mod listener;
+
 pub mod routes;
 pub mod security;
 
@@ -158,7 +158,7 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
         let stop = async move {
             let _ = rx.wait_for(|v| *v).await;
         };
-        listener::serve(listener, app, stop, std::time::Duration::from_secs(2)).await;
+        crate::net::listener::serve(listener, app, stop, std::time::Duration::from_secs(2)).await;
     });
     write_launcher_file(&launcher, &url)?;
     launcher.store.audit_or_log(
