@@ -1063,7 +1063,7 @@ async fn token_comparison_time_is_printed_not_asserted() {
     );
     // The comparison is subtle's constant-time one, in the API and the terminals.
     let web = include_str!("../src/web/security.rs");
-    let term = include_str!("../src/terminal/server.rs");
+    let term = include_str!("../src/terminal/shared.rs");
     assert!(web.contains("subtle::ConstantTimeEq") && web.contains(".ct_eq("));
     assert!(term.contains("subtle::ConstantTimeEq") && term.contains(".ct_eq("));
     use codex_governance::web::security::token_eq;

@@ -125,7 +125,7 @@ async fn zhongshu_inbox(State(l): L, IdQuery(id, q): IdQuery) -> Response {
         Some("1" | "true" | "yes")
     );
     let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
-        None => 100,
+        None => 50,
         Some(Ok(n)) => n.clamp(1, 1000),
         Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
     };
