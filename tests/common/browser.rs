@@ -269,6 +269,21 @@ impl Browser {
         .await;
     }
 
+    /// Presses the keys of `text`, one character after the other, the way a
+    /// user types: they go to whatever element has the focus (click it first).
+    /// WebDriver key codes such as [`ENTER`] work.
+    pub async fn press_keys(&self, text: &str) {
+        let mut keys = Vec::new();
+        for c in text.chars() {
+            let key = c.to_string();
+            keys.push(json!({"type": "keyDown", "value": key}));
+            keys.push(json!({"type": "keyUp", "value": key}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", &self.at("/actions"), Some(body)).await;
+        self.call("DELETE", &self.at("/actions"), None).await;
+    }
+
     pub async fn switch_to_frame(&self, css: &str) {
         let e = self.find(css).await;
         self.call(
