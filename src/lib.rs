@@ -10,6 +10,7 @@ pub mod ids;
 pub mod launcher;
 pub mod mailbox;
 pub mod report;
+pub mod sanitize;
 pub mod sessions;
 pub mod state;
 pub mod terminal;

@@ -1771,3 +1771,131 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
     assert_eq!(healthy(&server).await, 200);
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Keystroke injection through typed text (issue 13, finding 1)
+
+/// Closes the paste after one pass of `ESC[201~` stripping, then types Ctrl-C,
+/// a command and Enter.
+const NESTED_PASTE_END: &str = "hi\u{1b}[20\u{1b}[201~1~\u{3}INJECTED\r";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_input_cannot_type_keys_outside_the_paste() {
+    let rec = tempfile::tempdir().unwrap();
+    let (repo, server) = serve(&["--record-stdin", rec.path().to_str().unwrap()]).await;
+    let z = server.api.start_zhongshu("record what is typed").await;
+    wait_log(&repo, &z, "FAKE_AGENT_RECORDING").await;
+
+    server
+        .api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": NESTED_PASTE_END}),
+        )
+        .await;
+    let typed = recorded_pastes(rec.path(), &z, 1).await;
+    say(
+        "session_input with a nested paste end and Ctrl-C",
+        format!("{:?}", String::from_utf8_lossy(&typed)),
+    );
+    let bodies = paste_bodies(&typed);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("INJECTED"), "{bodies:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_summary_and_task_cannot_type_keys_through_the_resume_prompt() {
+    let rec = tempfile::tempdir().unwrap();
+    let (repo, server) = serve(&["--record-stdin", rec.path().to_str().unwrap()]).await;
+    let api = &server.api;
+    let z = api
+        .start_zhongshu(&format!("task {NESTED_PASTE_END} end"))
+        .await;
+    wait_log(&repo, &z, "FAKE_AGENT_RECORDING").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": format!("plan {NESTED_PASTE_END}"),
+                "assignments": []}),
+    )
+    .await;
+
+    // Running: the resume prompt is typed as one paste.
+    let inline = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    assert_eq!(inline["resumed_inline"], json!(true), "{inline}");
+    let typed = recorded_pastes(rec.path(), &z, 1).await;
+    say(
+        "plan summary + task, resumed inline",
+        format!("{:?}", String::from_utf8_lossy(&typed)),
+    );
+    let bodies = paste_bodies(&typed);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0].matches("INJECTED").count(), 2, "{bodies:?}");
+
+    // Exited: the new session's prompt (argument and file) holds no control key.
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    api.wait_session(&z, "exited", |s| s["status"] == "exited")
+        .await;
+    let fresh = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    let new_id = fresh["session_id"].as_str().unwrap().to_string();
+    let log = wait_log(&repo, &new_id, "FAKE_AGENT_ARGV").await;
+    let argv = log_json(&log, "FAKE_AGENT_ARGV ").expect("the argument vector");
+    let prompt = argv
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|a| a.contains("Resume as Zhongshu"))
+        .unwrap_or_else(|| panic!("no resume prompt in {argv}"))
+        .to_string();
+    let session = api.session(&new_id).await;
+    let file = std::fs::read_to_string(session["prompt_path"].as_str().unwrap()).unwrap();
+    say(
+        "plan summary + task, new session prompt",
+        format!("{prompt:?}"),
+    );
+    for (what, text) in [("argument", &prompt), ("prompt file", &file)] {
+        assert_eq!(text.matches("INJECTED").count(), 2, "{what}: {text:?}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{what} holds a control character: {text:?}"
+        );
+    }
+    server.stop().await;
+}
+
+/// A guard: the notice flattens summaries itself, and the paste cleans again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_summary_cannot_type_keys_through_the_notice() {
+    let rec = tempfile::tempdir().unwrap();
+    let (repo, server) = serve(&["--record-stdin", rec.path().to_str().unwrap()]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("wait for a notice").await;
+    wait_log(&repo, &z, "FAKE_AGENT_RECORDING").await;
+    let d = extra::start_department(api, &z, "lingyubu", "work [[fake-agent: --no-report]]").await;
+    api.wait_session(&d, "exited", |s| s["status"] == "exited")
+        .await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+    let hostile = format!("done {NESTED_PASTE_END}");
+    extra::drop_json(
+        &mb.incoming,
+        "hostile.json",
+        &extra::report(&z, &d, "lingyubu", &hostile),
+    );
+    let typed = recorded_pastes(rec.path(), &z, 1).await;
+    say(
+        "a report summary with a nested paste end, in the notice",
+        format!("{:?}", String::from_utf8_lossy(&typed)),
+    );
+    let bodies = paste_bodies(&typed);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("INJECTED"), "{bodies:?}");
+    server.stop().await;
+}

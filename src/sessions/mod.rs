@@ -169,6 +169,8 @@ impl Launcher {
             .render()
             .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))?,
         };
+        // Tasks and plan summaries inside it come from agents and users.
+        let prompt = crate::sanitize::pasted_text(&prompt);
         let prompt_path = self
             .paths
             .prompts_dir()
