@@ -1899,3 +1899,127 @@ async fn a_report_summary_cannot_type_keys_through_the_notice() {
     assert!(bodies[0].contains("INJECTED"), "{bodies:?}");
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// HTTP strictness: duplicate Host, absolute-form targets (issue 13, finding 8)
+
+/// Sends `GET target` with each of `hosts` as a `Host` header (and the bearer
+/// token, if any) over a raw connection; returns the status.
+async fn status_with_hosts(
+    addr: SocketAddr,
+    target: &str,
+    hosts: &[&str],
+    token: Option<&str>,
+) -> u16 {
+    let mut head = format!("GET {target} HTTP/1.1\n");
+    for h in hosts {
+        head.push_str(&format!("Host: {h}\n"));
+    }
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\n"));
+    }
+    raw(addr, &head, b"").await.status
+}
+
+/// The cases against one listener: `ok_target` is a path it serves with 200.
+async fn assert_strict_authority(
+    label: &str,
+    addr: SocketAddr,
+    ok_target: &str,
+    token: Option<&str>,
+) {
+    let port = addr.port();
+    let ours = format!("127.0.0.1:{port}");
+    let other = format!("127.0.0.1:{}", other_port(port));
+    let absolute = |authority: &str| format!("http://{authority}{ok_target}");
+    let cases: Vec<(&str, String, Vec<&str>, u16)> = vec![
+        (
+            "one good Host (control)",
+            ok_target.into(),
+            vec![&ours],
+            200,
+        ),
+        (
+            "good Host then evil",
+            ok_target.into(),
+            vec![&ours, "evil.example"],
+            400,
+        ),
+        (
+            "evil Host then good",
+            ok_target.into(),
+            vec!["evil.example", &ours],
+            400,
+        ),
+        (
+            "the good Host twice",
+            ok_target.into(),
+            vec![&ours, &ours],
+            400,
+        ),
+        (
+            "absolute target naming us (control)",
+            absolute(&ours),
+            vec![&ours],
+            200,
+        ),
+        (
+            "absolute target naming evil.example",
+            absolute("evil.example"),
+            vec![&ours],
+            421,
+        ),
+        (
+            "absolute target naming another port",
+            absolute(&other),
+            vec![&ours],
+            421,
+        ),
+        (
+            "absolute https target",
+            format!("https://{ours}{ok_target}"),
+            vec![&ours],
+            421,
+        ),
+    ];
+    for (what, target, hosts, expected) in cases {
+        let got = status_with_hosts(addr, &target, &hosts, token).await;
+        say(&format!("{label}: {what}"), got);
+        assert_eq!(
+            got, expected,
+            "{label}: {what}: GET {target} Host {hosts:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_host_is_400_and_absolute_targets_must_name_us() {
+    let (_repo, server) = serve(&[]).await;
+    let api = &server.api;
+    assert_strict_authority("API", server.addr, "/api/status", Some(&server.token)).await;
+
+    // A POST that would start an agent, with a good Host first: refused.
+    let body = json!({"task": "two hosts"}).to_string();
+    let head = format!(
+        "POST /api/start_zhongshu_session HTTP/1.1\nHost: {}\nHost: evil.example\n\
+         Authorization: Bearer {}\nContent-Type: application/json",
+        server.host(),
+        server.token
+    );
+    let r = raw(server.addr, &head, body.as_bytes()).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_failure("POST with two Hosts", &r);
+    assert_nothing_started(&server, "after the two-Host POST").await;
+
+    // The same rules on a terminal's own listener.
+    let z = api.start_zhongshu("a terminal to probe").await;
+    let s = api
+        .wait_session(&z, "has a terminal", |s| {
+            s["browser_terminal_url"].is_string()
+        })
+        .await;
+    let (port, token) = terminal_parts(s["browser_terminal_url"].as_str().unwrap());
+    let terminal: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_strict_authority("terminal", terminal, &format!("/?token={token}"), None).await;
+    server.stop().await;
+}

@@ -5,6 +5,7 @@
 //! the answer.
 
 mod api;
+pub mod authority;
 pub use api::NotifyInput;
 mod dashboard;
 mod events;

@@ -1,7 +1,8 @@
 //! The security layer in front of every route (SPEC 10).
 //!
 //! A web page in the user's browser must not be able to drive the launcher, so:
-//! the `Host` must name the bound loopback address and port (DNS rebinding, 421);
+//! the `Host` must name the bound loopback address and port (DNS rebinding, 421;
+//! see [`super::authority`] for duplicate `Host` and absolute-form targets);
 //! a foreign `Origin` or a cross-site fetch is refused (403); every `/api/` call
 //! needs the token, as a bearer header or as the dashboard cookie, compared in
 //! constant time (401); POST bodies must be JSON (415). No CORS header is ever sent.
@@ -47,12 +48,9 @@ impl Guard {
         token_eq(candidate, &self.token)
     }
 
-    fn host_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-            return false;
-        };
-        let host = host.to_ascii_lowercase();
-        self.hosts.contains(&host)
+    /// `host` (lower case) names this listener.
+    fn host_ok(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h == host)
     }
 
     /// None when the request may come from this origin, else the reason.
@@ -107,11 +105,8 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Middleware applying the whole layer.
 pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if !guard.host_ok(headers) {
-        return failure(
-            StatusCode::MISDIRECTED_REQUEST,
-            "the Host header must name this launcher's loopback address and port",
-        );
+    if let Err(problem) = super::authority::check(request.uri(), headers, |h| guard.host_ok(h)) {
+        return failure(problem.status(), problem.message());
     }
     if let Some(reason) = guard.origin_problem(headers) {
         return failure(StatusCode::FORBIDDEN, &reason);
