@@ -9,6 +9,7 @@
 pub mod handoff;
 pub mod inbox;
 pub mod ingest;
+pub mod markdown;
 pub mod send;
 pub mod watcher;
 
