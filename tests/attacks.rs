@@ -2093,3 +2093,87 @@ async fn a_hostile_report_cannot_add_structure_to_its_handoff_packet() {
     );
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Freezing the mailbox thread with a FIFO swap (issue 13, finding 4)
+
+/// Swaps of a regular file and a FIFO under one report name.
+const SWAPS: usize = 3000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_a_report_for_a_fifo_never_freezes_the_mailbox() {
+    let (repo, server) = serve(&[]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("race the mailbox").await;
+    let d = extra::start_department(api, &z, "lingyubu", "work [[fake-agent: --no-report]]").await;
+    api.wait_session(&d, "exited", |s| s["status"] == "exited")
+        .await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+
+    // printf "{" > .r; mv .r race.json; mkfifo .f; mv .f race.json, many times:
+    // scans run meanwhile, each one a chance to find a FIFO it checked as a file.
+    let incoming = mb.incoming.clone();
+    tokio::task::spawn_blocking(move || {
+        let (r, f, race) = (
+            incoming.join(".r"),
+            incoming.join(".f"),
+            incoming.join("race.json"),
+        );
+        for _ in 0..SWAPS {
+            std::fs::write(&r, b"{").unwrap();
+            std::fs::rename(&r, &race).unwrap();
+            extra::mkfifo(&f);
+            std::fs::rename(&f, &race).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+
+    extra::drop_json(
+        &mb.incoming,
+        "valid.json",
+        &extra::report(&z, &d, "lingyubu", "after the race"),
+    );
+    let r = extra::wait_result(api, &z, "the report after the race", |r| {
+        r["summary"] == json!("after the race")
+    })
+    .await;
+    assert_eq!(r["department_session_id"], json!(d), "{r}");
+    let (status, health) = api.get("/healthz").await;
+    say(
+        &format!("{SWAPS} regular-file/FIFO swaps, then a valid report"),
+        format!("registered; /healthz {status} {health}"),
+    );
+    assert_eq!(status.as_u16(), 200, "{health}");
+    assert_ne!(
+        health["mailbox_ingestion"]["state"],
+        json!("stuck"),
+        "{health}"
+    );
+    let fifo_rejections = extra::names(&mb.rejected)
+        .iter()
+        .filter(|n| n.ends_with(".reason.json"))
+        .filter(|n| {
+            std::fs::read_to_string(mb.rejected.join(n))
+                .unwrap_or_default()
+                .contains("a FIFO")
+        })
+        .count();
+    assert!(
+        fifo_rejections >= 1,
+        "the last FIFO was rejected: {:?}",
+        extra::names(&mb.rejected)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_the_mailbox_ingestion() {
+    let (_repo, server) = serve(&[]).await;
+    let (status, health) = server.api.get("/healthz").await;
+    assert_eq!(status.as_u16(), 200, "{health}");
+    assert_eq!(health["status"], json!("ok"), "{health}");
+    let state = &health["mailbox_ingestion"]["state"];
+    assert!(state == "idle" || state == "busy", "{health}");
+    server.stop().await;
+}

@@ -150,9 +150,11 @@ impl Launcher {
                 meta.len()
             ));
         }
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return Verdict::Reject(format!("cannot read: {e}")),
+        // The name may have been swapped since the check: the descriptor decides.
+        let bytes = match super::safe_read::read_regular(path, MAX_REPORT_BYTES) {
+            Ok(read) => read.bytes,
+            Err(super::safe_read::SafeReadError::Gone) => return Verdict::Wait,
+            Err(e) => return Verdict::Reject(e.to_string()),
         };
         match parse(&bytes) {
             Ok(obj) => match self.validate(zhongshu_id, &obj) {

@@ -10,7 +10,9 @@ pub mod handoff;
 pub mod inbox;
 pub mod ingest;
 pub mod markdown;
+pub mod safe_read;
 pub mod send;
+pub mod watchdog;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -33,6 +35,8 @@ pub struct MailboxRuntime {
     watcher: Mutex<Option<MailboxWatcher>>,
     /// Result keys waiting to be announced, per Zhongshu.
     pending_notices: Mutex<HashMap<String, Vec<String>>>,
+    /// Whether the ingestion thread is in a scan, and since when.
+    pub watchdog: watchdog::Watchdog,
 }
 
 impl MailboxRuntime {

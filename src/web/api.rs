@@ -96,8 +96,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
     }
 }
 
-async fn healthz() -> Response {
-    ok(json!({"status": "ok"}))
+/// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
+async fn healthz(State(l): L) -> Response {
+    let ingestion = l
+        .mailbox
+        .watchdog
+        .health(crate::mailbox::watchdog::STUCK_AFTER);
+    let body = json!({"status": if ingestion.is_stuck() { "degraded" } else { "ok" },
+                      "mailbox_ingestion": ingestion.to_json()});
+    if ingestion.is_stuck() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    ok(body)
 }
 
 async fn status(State(l): L) -> Response {
