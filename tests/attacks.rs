@@ -2177,3 +2177,124 @@ async fn healthz_reports_the_mailbox_ingestion() {
     assert!(state == "idle" || state == "busy", "{health}");
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Silent drops: names that are not UTF-8, an archive/ that is a link (issue 13)
+
+/// The rejection reasons in `rejected/`, by the rejected file's name.
+fn rejection_reasons(mb: &extra::Mailbox) -> Vec<(String, String)> {
+    extra::names(&mb.rejected)
+        .into_iter()
+        .filter(|n| n.ends_with(".reason.json"))
+        .map(|n| {
+            let v: Value =
+                serde_json::from_slice(&std::fs::read(mb.rejected.join(&n)).unwrap()).unwrap();
+            (
+                v["file"].as_str().unwrap_or("").to_string(),
+                v["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_name_that_is_not_utf8_is_rejected_with_a_reason() {
+    use std::os::unix::ffi::OsStrExt;
+    let (repo, server) = serve(&[]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("odd names").await;
+    let d = extra::start_department(api, &z, "lingyubu", "work [[fake-agent: --no-report]]").await;
+    api.wait_session(&d, "exited", |s| s["status"] == "exited")
+        .await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+    let name = std::ffi::OsStr::from_bytes(b"report-\xff\xfe.json");
+    let body = serde_json::to_vec(&extra::report(&z, &d, "lingyubu", "odd name")).unwrap();
+    let tmp = mb.incoming.join(".odd.tmp");
+    std::fs::write(&tmp, body).unwrap();
+    std::fs::rename(&tmp, mb.incoming.join(name)).unwrap();
+
+    let reasons = wait_until("the odd name rejected", PATIENCE, || async {
+        let r = rejection_reasons(&mb);
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    say(
+        "a report named report-\\xff\\xfe.json",
+        format!("{reasons:?}"),
+    );
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].0, "report-\u{fffd}\u{fffd}.json");
+    assert!(reasons[0].1.contains("not UTF-8"), "{reasons:?}");
+    assert!(
+        std::fs::read_dir(&mb.incoming).unwrap().next().is_none(),
+        "incoming/ is empty: {:?}",
+        extra::names(&mb.incoming)
+    );
+    let audit = extra::audit_lines(&repo.state_dir());
+    let rejected = extra::audit_events(&audit, "result_rejected");
+    assert!(
+        rejected
+            .iter()
+            .any(|l| l["file"] == json!("report-\u{fffd}\u{fffd}.json")),
+        "{rejected:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_archived_is_rejected_and_audited() {
+    let (repo, server) = serve(&[]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("linked archive").await;
+    let d = extra::start_department(api, &z, "lingyubu", "work [[fake-agent: --no-report]]").await;
+    api.wait_session(&d, "exited", |s| s["status"] == "exited")
+        .await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+    let outside = repo.files.join("outside-archive");
+    std::fs::create_dir_all(&outside).unwrap();
+    if mb.archive.exists() {
+        std::fs::remove_dir_all(&mb.archive).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, &mb.archive).unwrap();
+    extra::drop_json(
+        &mb.incoming,
+        "good.json",
+        &extra::report(&z, &d, "lingyubu", "valid but unarchivable"),
+    );
+
+    let reasons = wait_until("the report rejected", PATIENCE, || async {
+        let r = rejection_reasons(&mb);
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    say(
+        "a valid report while archive/ is a symlink",
+        format!("{reasons:?}"),
+    );
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].0, "good.json");
+    assert!(
+        reasons[0].1.contains("archive/ is a symbolic link"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        extra::names(&outside),
+        Vec::<String>::new(),
+        "nothing written through the link"
+    );
+    assert_eq!(extra::names(&mb.incoming), Vec::<String>::new());
+    let audit = extra::audit_lines(&repo.state_dir());
+    let rejected = extra::audit_events(&audit, "result_rejected");
+    assert!(
+        rejected.iter().any(|l| l["file"] == json!("good.json")
+            && l["error"].as_str().unwrap().contains("archive/")),
+        "{rejected:?}"
+    );
+    let inbox = extra::inbox(api, &z).await;
+    assert_eq!(
+        extra::results(&inbox).len(),
+        0,
+        "nothing registered: {inbox}"
+    );
+    server.stop().await;
+}

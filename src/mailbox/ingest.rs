@@ -76,26 +76,11 @@ impl Launcher {
         if fs::symlink_metadata(&paths.incoming).is_err() {
             return outcome;
         }
-        if !folders_are_real(&paths) {
-            // Scanning through a symbolic link would read, archive or reject files
-            // outside the state directory.
-            tracing::warn!(
-                "mailbox: {} is not a plain folder of the state directory (a symbolic link?); not scanned",
-                paths.root.display()
-            );
-            return outcome;
-        }
-        let mut names: Vec<(String, PathBuf)> = match fs::read_dir(&paths.incoming) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_str()?.to_string();
-                    (name.ends_with(".json") && !name.starts_with('.')).then(|| (name, e.path()))
-                })
-                .collect(),
-            Err(_) => return outcome,
+        let listing = match self.usable_listing(zhongshu_id, &paths) {
+            Some(l) => l,
+            None => return outcome,
         };
-        names.sort();
+        let names = listing.reports;
         let known = self
             .store
             .read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
@@ -320,6 +305,11 @@ impl Launcher {
                 .unwrap_or_else(|| dest.clone());
             if let Err(e) = move_unless_present(&report.path, &target, dest) {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
+                self.store.audit_or_log(
+                    "result_archive_failed",
+                    json!({"parent_session_id": reg.result.parent_session_id,
+                           "file": report.name, "error": e.to_string()}),
+                );
             }
         }
     }
@@ -347,7 +337,7 @@ impl Launcher {
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.
-    fn reject(
+    pub(super) fn reject(
         &self,
         zhongshu_id: &str,
         paths: &MailboxPaths,
@@ -699,18 +689,6 @@ fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Resul
         fs::create_dir_all(dir)?;
     }
     fs::rename(from, to)
-}
-
-/// True when a Zhongshu's mailbox folder and its `incoming/` are real directories
-/// and its `archive/` and `rejected/` are not symbolic links.
-fn folders_are_real(paths: &MailboxPaths) -> bool {
-    let kind = |p: &Path| fs::symlink_metadata(p).map(|m| m.file_type());
-    let real_dir = |p: &Path| kind(p).map(|t| t.is_dir()).unwrap_or(false);
-    let not_link = |p: &Path| kind(p).map(|t| !t.is_symlink()).unwrap_or(true);
-    real_dir(&paths.root)
-        && real_dir(&paths.incoming)
-        && not_link(&paths.archive)
-        && not_link(&paths.rejected)
 }
 
 /// `dir/name`, or `dir/stem-N.ext` when taken on disk or in `taken`.
