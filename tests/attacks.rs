@@ -78,21 +78,10 @@ fn pct(s: &str) -> String {
         .collect()
 }
 
-/// The dashboard cookie pair (`codex_governance_token=...`) from `GET /?token=`.
-async fn dashboard_cookie(server: &InProcess) -> String {
-    let r = Req::new(
-        "GET",
-        &format!("/?token={}", server.token),
-        Some(server.host()),
-    )
-    .send(server.addr)
-    .await;
-    assert_eq!(r.status, 303, "GET /?token= sets the cookie: {r:?}");
-    let cookie = r.header("set-cookie").expect("a Set-Cookie").to_string();
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
-    }
-    cookie.split(';').next().unwrap().trim().to_string()
+/// A cookie carrying the token under the name the launcher once used for it.
+/// No launcher sets or accepts it: tests send it to show it opens nothing.
+fn token_cookie(server: &InProcess) -> String {
+    format!("codex_governance_token={}", server.token)
 }
 
 /// A wrong token of the right shape: the real one with one hex digit changed at `at`.
@@ -314,7 +303,7 @@ async fn simple_cross_site_posts_are_refused_and_change_nothing() {
     let server = InProcess::start(&repo).await;
     let addr = server.addr;
     let host = server.host();
-    let cookie = dashboard_cookie(&server).await;
+    let cookie = token_cookie(&server);
     let posts: Vec<&str> = route_table()
         .into_iter()
         .filter(|(m, _)| *m == "POST")
@@ -334,42 +323,48 @@ async fn simple_cross_site_posts_are_refused_and_change_nothing() {
             b"--XX\r\nContent-Disposition: form-data; name=\"task\"\r\n\r\npwned\r\n--XX--\r\n",
         ),
     ];
-    // (label, Origin, credential header)
-    type Cred<'a> = (&'a str, Option<&'a str>, Option<(String, String)>);
+    // (label, Origin, credential header, expected status)
+    type Cred<'a> = (&'a str, Option<&'a str>, Option<(String, String)>, u16);
     let creds: Vec<Cred> = vec![
         (
             "foreign Origin, no token",
             Some("http://evil.example"),
             None,
+            403,
         ),
         (
             "foreign Origin, bearer token",
             Some("http://evil.example"),
             Some(("Authorization".into(), format!("Bearer {}", server.token))),
+            403,
         ),
         (
-            "foreign Origin, dashboard cookie",
+            "foreign Origin, token cookie",
             Some("http://evil.example"),
             Some(("Cookie".into(), cookie.clone())),
+            403,
         ),
         (
-            "Origin null, dashboard cookie",
+            "Origin null, token cookie",
             Some("null"),
             Some(("Cookie".into(), cookie.clone())),
+            403,
         ),
         (
             "same-origin, bearer token (no Origin)",
             None,
             Some(("Authorization".into(), format!("Bearer {}", server.token))),
+            415,
         ),
         (
-            "same-origin, dashboard cookie (no Origin)",
+            "same-origin, token cookie (no Origin): cookies are never accepted",
             None,
             Some(("Cookie".into(), cookie.clone())),
+            401,
         ),
     ];
     for (ctype, body) in kinds {
-        for (label, origin, cred) in &creds {
+        for (label, origin, cred, expected) in &creds {
             let mut tally = Tally::default();
             for path in &posts {
                 let mut req = Req::new("POST", path, Some(host.clone()))
@@ -382,11 +377,7 @@ async fn simple_cross_site_posts_are_refused_and_change_nothing() {
                     req = req.header(k, v.clone());
                 }
                 let r = req.send(addr).await;
-                let expected: &[u16] = if origin.is_some() { &[403] } else { &[415] };
-                assert!(
-                    expected.contains(&r.status),
-                    "POST {path} {ctype} {label}: expected {expected:?}, got {r:?}"
-                );
+                assert_eq!(r.status, *expected, "POST {path} {ctype} {label}: {r:?}");
                 assert_failure("simple POST", &r);
                 assert_no_cors(label, &r.headers);
                 tally.add(r.status);
@@ -459,108 +450,108 @@ async fn another_localhost_port_is_not_our_origin() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_cookie_replayed_from_another_origin_is_refused() {
+async fn no_cookie_is_ever_set_or_accepted() {
     let repo = TestRepo::with_flags(&[]);
     let server = InProcess::start(&repo).await;
     let addr = server.addr;
-    let port = addr.port();
     let host = server.host();
-    let cookie = dashboard_cookie(&server).await;
-    say(
-        "GET /?token=<token>",
-        "303 with Set-Cookie HttpOnly; SameSite=Strict; Path=/",
-    );
-    let replays: Vec<(String, Vec<(&str, String)>)> = vec![
-        (
-            "Origin http://evil.example".into(),
-            vec![("Origin", "http://evil.example".into())],
-        ),
-        (
-            "Sec-Fetch-Site: same-site".into(),
-            vec![("Sec-Fetch-Site", "same-site".into())],
-        ),
-        (
-            "Sec-Fetch-Site: cross-site".into(),
-            vec![("Sec-Fetch-Site", "cross-site".into())],
-        ),
-        (
-            "Origin of another local port".into(),
-            vec![("Origin", format!("http://localhost:{}", other_port(port)))],
-        ),
-        (
-            "own Origin but Sec-Fetch-Site: same-site".into(),
-            vec![
-                ("Origin", format!("http://{host}")),
-                ("Sec-Fetch-Site", "same-site".into()),
-            ],
-        ),
-    ];
-    for (label, headers) in &replays {
-        for (method, path, body) in [
-            ("GET", "/api/status", None),
-            ("GET", "/", None),
-            (
-                "POST",
-                "/api/start_zhongshu_session",
-                Some(json!({"task": "cookie replay"})),
-            ),
-        ] {
-            let mut req =
-                Req::new(method, path, Some(host.clone())).header("Cookie", cookie.clone());
-            for (k, v) in headers {
-                req = req.header(k, v.clone());
-            }
-            if let Some(b) = &body {
-                req = req.json(b);
-            }
-            let r = req.send(addr).await;
-            assert_eq!(
-                r.status, 403,
-                "cookie replay {label} {method} {path}: {r:?}"
-            );
-            assert_failure("cookie replay", &r);
-            assert_no_cors(label, &r.headers);
-            say(
-                &format!("dashboard cookie replayed with {label}: {method} {path}"),
-                r.status,
-            );
-        }
-    }
-    // The same cookie same-origin works: the refusals above are the origin check.
-    for (label, headers) in [
-        ("no Origin", vec![]),
-        (
-            "own Origin, Sec-Fetch-Site: same-origin",
-            vec![
-                ("Origin", format!("http://{host}")),
-                ("Sec-Fetch-Site", "same-origin".to_string()),
-            ],
-        ),
-    ] {
-        let mut req =
-            Req::new("GET", "/api/status", Some(host.clone())).header("Cookie", cookie.clone());
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        let r = req.send(addr).await;
-        assert_eq!(r.status, 200, "same-origin cookie ({label}): {r:?}");
-        assert_eq!(r.json()["ok"], json!(true));
-        say(
-            &format!("control: the same cookie same-origin ({label}) on /api/status"),
-            r.status,
-        );
-    }
-    let page = Req::new("GET", "/", Some(host.clone()))
-        .header("Cookie", cookie.clone())
-        .send(addr)
-        .await;
+    let cookie = token_cookie(&server);
+
+    // The page: served without the token, and it carries no data or secret.
+    let page = Req::new("GET", "/", Some(host.clone())).send(addr).await;
     assert_eq!(page.status, 200, "{page:?}");
     assert!(
         !page.body.contains(&server.token),
-        "the dashboard page must not carry the token"
+        "the page holds no token"
     );
-    say("control: the same cookie same-origin on /", page.status);
-    assert_nothing_started(&server, "after cookie replays").await;
+    let repo_path = repo.path.display().to_string();
+    assert!(!page.body.contains(&repo_path), "the page holds no data");
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    say(
+        "GET / without a token",
+        format!("{} (no data in it)", page.status),
+    );
+
+    // The old query form is refused: a token must not travel in a request line.
+    let query = Req::new(
+        "GET",
+        &format!("/?token={}", server.token),
+        Some(host.clone()),
+    )
+    .send(addr)
+    .await;
+    assert_eq!(query.status, 400, "{query:?}");
+    assert!(
+        query.json()["error"].as_str().unwrap().contains("#token="),
+        "{query:?}"
+    );
+    say("GET /?token=<token>", query.status);
+
+    // Every route with a token cookie, every GET route with the bearer token
+    // (POSTs would start things): no Set-Cookie ever; the cookie alone opens no
+    // /api/ route.
+    let mut tally = Tally::default();
+    for (method, path) in route_table() {
+        let path = concrete(path);
+        let mut creds = vec![("Cookie", cookie.clone())];
+        if method == "GET" {
+            creds.push(("Authorization", format!("Bearer {}", server.token)));
+        }
+        for (auth, value) in creds {
+            let mut req = Req::new(method, &path, Some(host.clone())).header(auth, value);
+            if method == "POST" {
+                req = req.json(&json!({}));
+            }
+            let (status, headers) = req.status_only(addr).await;
+            assert!(
+                !headers.iter().any(|(k, _)| k == "set-cookie"),
+                "{method} {path} with {auth} set a cookie: {headers:?}"
+            );
+            if auth == "Cookie" && path.starts_with("/api/") {
+                assert_eq!(status, 401, "{method} {path} with only a token cookie");
+                tally.add(status);
+            }
+        }
+    }
+    say("a token cookie alone on every /api/ route", &tally);
+    // Replayed cross-site, the origin check refuses it first.
+    let r = Req::new("GET", "/api/status", Some(host.clone()))
+        .header("Cookie", cookie.clone())
+        .header("Origin", "http://evil.example")
+        .send(addr)
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+
+    // A terminal's own token rides in its URL's query: its page sends no Referer.
+    let z = server.api.start_zhongshu("a terminal").await;
+    let s = server
+        .api
+        .wait_session(&z, "has a terminal", |s| {
+            s["browser_terminal_url"].is_string()
+        })
+        .await;
+    let (port, token) = terminal_parts(s["browser_terminal_url"].as_str().unwrap());
+    let terminal: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let page = Req::new(
+        "GET",
+        &format!("/?token={token}"),
+        Some(format!("127.0.0.1:{port}")),
+    )
+    .send(terminal)
+    .await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(
+        page.header("referrer-policy"),
+        Some("no-referrer"),
+        "{page:?}"
+    );
+    assert!(page
+        .body
+        .contains(r#"<meta name="referrer" content="no-referrer">"#));
+    say(
+        "the terminal page's Referrer-Policy",
+        "no-referrer (header and meta)",
+    );
     server.stop().await;
 }
 
@@ -817,7 +808,8 @@ async fn missing_and_wrong_tokens_on_every_route() {
         .map(|(m, p)| (*m, concrete(p)))
         .collect();
     assert!(api_routes.len() >= 20, "{routes:?}");
-    let cname = codex_governance::web::security::COOKIE_NAME;
+    // The name the token cookie once had; no cookie is accepted any more.
+    let cname = "codex_governance_token";
     // (label, extra headers, query suffix)
     type Bad = (String, Vec<(String, String)>, String);
     let bad: Vec<Bad> = vec![
@@ -853,6 +845,11 @@ async fn missing_and_wrong_tokens_on_every_route() {
         (
             "Basic scheme with the right token".into(),
             vec![("Authorization".into(), format!("Basic {token}"))],
+            String::new(),
+        ),
+        (
+            "cookie: the right token (cookies are never accepted)".into(),
+            vec![("Cookie".into(), format!("{cname}={token}"))],
             String::new(),
         ),
         (
@@ -939,28 +936,18 @@ async fn missing_and_wrong_tokens_on_every_route() {
         assert_eq!(*method, "GET", "{path}");
         seen_others.push(path.clone());
         if path == "/" {
+            // The page holds no data or secret: public, but never with ?token=.
             for (label, p, cookie, expected) in [
-                ("no token", "/".to_string(), None, 401),
+                ("no token", "/".to_string(), None, 200),
                 (
                     "?token= wrong",
                     format!("/?token={}", flip(&token, 10)),
                     None,
-                    401,
+                    400,
                 ),
+                ("?token= right", format!("/?token={token}"), None, 400),
                 (
-                    "wrong cookie",
-                    "/".to_string(),
-                    Some(format!("{cname}={}", flip(&token, 0))),
-                    401,
-                ),
-                (
-                    "?token= right (control)",
-                    format!("/?token={token}"),
-                    None,
-                    303,
-                ),
-                (
-                    "right cookie (control)",
+                    "a token cookie (ignored)",
                     "/".to_string(),
                     Some(format!("{cname}={token}")),
                     200,

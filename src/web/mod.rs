@@ -103,6 +103,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// The dashboard URL to print: the token in the fragment, which browsers
+    /// never send in a request line or a Referer.
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/#token={}", self.url, self.token)
+    }
+
     /// Stops accepting, terminates sessions, saves and audits.
     pub async fn stop(self) {
         // Streams end first so the server's drain does not wait for them.

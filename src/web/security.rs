@@ -4,8 +4,9 @@
 //! the `Host` must name the bound loopback address and port (DNS rebinding, 421;
 //! see [`super::authority`] for duplicate `Host` and absolute-form targets);
 //! a foreign `Origin` or a cross-site fetch is refused (403); every `/api/` call
-//! needs the token, as a bearer header or as the dashboard cookie, compared in
-//! constant time (401); POST bodies must be JSON (415). No CORS header is ever sent.
+//! needs the token as a bearer header, compared in constant time (401; no cookie
+//! is set or accepted: browsers share cookies across ports); POST bodies must be
+//! JSON (415). No CORS header is ever sent.
 
 use std::sync::Arc;
 
@@ -16,8 +17,6 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::failure;
-
-pub const COOKIE_NAME: &str = "codex_governance_token";
 
 /// What requests must look like to reach this server.
 #[derive(Debug, Clone)]
@@ -71,35 +70,20 @@ impl Guard {
         }
     }
 
-    /// The token the request carries, from the bearer header or the cookie.
+    /// The token the request carries in `Authorization: Bearer`.
     fn presented_token<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        if let Some(auth) = headers
+        headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
-            return auth
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim());
-        }
-        cookie_value(headers, COOKIE_NAME)
+            .and_then(|v| v.to_str().ok())?
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
     }
 }
 
 /// Constant-time comparison of two tokens.
 pub fn token_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Middleware applying the whole layer.
@@ -174,15 +158,5 @@ mod tests {
         assert!(token_eq("abc", "abc"));
         assert!(!token_eq("abc", "abd"));
         assert!(!token_eq("abc", "abcd"));
-    }
-
-    #[test]
-    fn cookie_parsing() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "a=1; codex_governance_token=xyz; b=2".parse().unwrap(),
-        );
-        assert_eq!(cookie_value(&h, COOKIE_NAME), Some("xyz"));
     }
 }

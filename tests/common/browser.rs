@@ -308,6 +308,12 @@ impl Browser {
         .await;
     }
 
+    /// The cookies the browser holds for the current page.
+    pub async fn cookies(&self) -> Vec<Value> {
+        let v = self.call("GET", &self.at("/cookie"), None).await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
     /// The text of an open alert, if one is open.
     pub async fn open_alert(&self) -> Option<String> {
         match self.try_call("GET", &self.at("/alert/text"), None).await {
