@@ -186,7 +186,7 @@ fn drop_one_at_a_time(
         let id = format!("{prefix}-{i:05}");
         let tmpf = incoming.join(format!(".{id}.tmp"));
         std::fs::write(&tmpf, report_bytes(z, d, "lingyubu", &id)).unwrap();
-        let key = result_key(z, &id);
+        let key = result_key(z, d, &id);
         let dest = incoming.join(format!("{id}.json"));
         let t0 = Instant::now();
         std::fs::rename(&tmpf, &dest).unwrap();
@@ -314,7 +314,7 @@ async fn run() {
             let src = staging.join(format!("{zi}-{name}"));
             std::fs::write(&src, report_bytes(z, d, dept, &id)).unwrap();
             moves.push((src, incoming.join(&name)));
-            expected_keys.push(result_key(z, &id));
+            expected_keys.push(result_key(z, d, &id));
         }
         expected.insert(z.clone(), per_z);
     }

@@ -128,6 +128,7 @@ fn result(z: &str, d: &str, id: &str) -> TaskResult {
         revision: 1,
         content_sha256: None,
         objective: "bench".into(),
+        verified: false,
     }
 }
 
@@ -156,7 +157,7 @@ fn fill(state_dir: &Path, n: usize) {
                     let z = format!("zhongshu-{}", i % ZHONGSHU + 1);
                     let d = format!("lingyubu-{}", i % ZHONGSHU + 1);
                     let id = format!("history-{i:06}");
-                    tx.put_result(&result_key(&z, &id), &result(&z, &d, &id));
+                    tx.put_result(&result_key(&z, &d, &id), &result(&z, &d, &id));
                 }
             })
             .unwrap();

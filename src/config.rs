@@ -65,6 +65,8 @@ pub struct Preflight {
 pub struct LauncherSettings {
     pub agent_command: Vec<String>,
     pub max_departments: usize,
+    /// Live Zhongshu sessions at most (each is an agent process).
+    pub max_zhongshu: usize,
     pub models: Vec<String>,
     pub zhongshu_model: String,
     pub department_model: String,
@@ -162,6 +164,8 @@ struct FileLauncher {
     agent_command: Option<Vec<String>>,
     #[serde(default)]
     max_departments: Option<usize>,
+    #[serde(default)]
+    max_zhongshu: Option<usize>,
     #[serde(default)]
     models: Option<Vec<String>>,
     #[serde(default)]
@@ -425,6 +429,17 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        let max_zhongshu = match env.get("CODEX_GOVERNANCE_MAX_ZHONGSHU") {
+            Some(v) => parse_positive(v, "CODEX_GOVERNANCE_MAX_ZHONGSHU")? as usize,
+            None => fl.max_zhongshu.unwrap_or(4),
+        };
+        if max_zhongshu == 0 {
+            return Err(ConfigError::Invalid {
+                file: file_name,
+                key: "launcher.max_zhongshu".into(),
+                message: "must be at least 1".into(),
+            });
+        }
         let department_stale_seconds = match env.get("CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS") {
             Some(v) => parse_positive(v, "CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS")?,
             None => 300,
@@ -485,6 +500,7 @@ impl Config {
             launcher: LauncherSettings {
                 agent_command,
                 max_departments,
+                max_zhongshu,
                 models,
                 zhongshu_model,
                 department_model,

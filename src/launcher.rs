@@ -25,6 +25,9 @@ pub enum LauncherError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A limit is reached (429).
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -49,9 +52,14 @@ pub struct Launcher {
     pub paths: Paths,
     pub store: Store,
     pub token: String,
+    /// Session tokens: agents get these, never `token`.
+    pub credentials: Arc<crate::credentials::Credentials>,
     url: OnceLock<String>,
+    audit_chain_problem: OnceLock<String>,
     ptys: Mutex<HashMap<String, Arc<Pty>>>,
     pub terminals: Terminals,
+    /// Serializes Zhongshu starts (the `max_zhongshu` limit).
+    pub(crate) zhongshu_start: tokio::sync::Mutex<()>,
     /// Serializes queue pumps so two releases never over-start.
     pub(crate) pump_lock: tokio::sync::Mutex<()>,
     pub(crate) mailbox: crate::mailbox::MailboxRuntime,
@@ -83,10 +91,13 @@ impl Launcher {
             paths,
             store,
             token: crate::terminal::generate_token(),
+            credentials: Default::default(),
             url: OnceLock::new(),
+            audit_chain_problem: OnceLock::new(),
             ptys: Mutex::new(HashMap::new()),
             terminals: Terminals::new(Vec::new()),
             pump_lock: tokio::sync::Mutex::new(()),
+            zhongshu_start: tokio::sync::Mutex::new(()),
             mailbox: Default::default(),
             runtime: OnceLock::new(),
             status_cache: Default::default(),
@@ -195,8 +206,36 @@ impl Launcher {
     /// fallbacks owed from before a restart.
     pub async fn start_background(self: &Arc<Self>) {
         let _ = self.runtime.set(tokio::runtime::Handle::current());
+        self.check_audit_chain().await;
         crate::mailbox::start(self).await;
         self.pump_queue().await;
+    }
+
+    /// Verifies the audit log's chain once at start (off the runtime). A break is
+    /// reported, not repaired: `/healthz`, the status (the dashboard's banner) and
+    /// an audit event say where; new lines keep chaining from the last one.
+    async fn check_audit_chain(self: &Arc<Self>) {
+        let path = self.store.audit_log().path().to_path_buf();
+        if !path.exists() {
+            return;
+        }
+        let checked = tokio::task::spawn_blocking(move || crate::audit::verify(&path)).await;
+        let problem = match checked {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the check did not finish: {e}"),
+        };
+        tracing::error!("audit log chain is broken: {problem}");
+        self.store.audit_or_log(
+            "audit_chain_broken",
+            json!({"problem": problem, "file": self.store.audit_log().path()}),
+        );
+        let _ = self.audit_chain_problem.set(problem);
+    }
+
+    /// Where the audit log's chain broke, if the start-up check found a break.
+    pub fn audit_chain_problem(&self) -> Option<&str> {
+        self.audit_chain_problem.get().map(String::as_str)
     }
 
     /// Resolves when the launcher begins to stop.

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod files;
 pub mod ids;
 pub mod launcher;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod net;
 pub mod pty;
 pub mod report;
+pub mod sanitize;
 pub mod sessions;
 pub mod store;
 pub mod terminal;

@@ -108,8 +108,8 @@ fn main() -> ExitCode {
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
         }) => match mailbox::send::send(*args) {
-            Ok(path) => {
-                println!("{}", path.display());
+            Ok(done) => {
+                println!("{done}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("{e:#}")),
@@ -196,10 +196,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             Ok(r) => r,
             Err(e) => return fail(&format!("{e:#}")),
         };
-        println!(
-            "codex-governance listening on {}/?token={}",
-            running.url, running.token
-        );
+        println!("codex-governance listening on {}", running.dashboard_url());
         wait_for_stop_signal().await;
         eprintln!("codex-governance: stopping (terminating sessions, saving state)");
         running.stop().await;

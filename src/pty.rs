@@ -220,9 +220,10 @@ impl Pty {
         w.flush()
     }
 
-    /// Types text as a bracketed paste followed by Enter.
+    /// Types text as a bracketed paste followed by Enter. Control characters are
+    /// removed first ([`crate::sanitize`]), so the text cannot end the paste.
     pub fn paste_line(&self, text: &str) -> std::io::Result<()> {
-        let clean = text.replace("\x1b[201~", "");
+        let clean = crate::sanitize::pasted_text(text);
         let mut bytes = Vec::with_capacity(clean.len() + 16);
         bytes.extend_from_slice(b"\x1b[200~");
         bytes.extend_from_slice(clean.as_bytes());

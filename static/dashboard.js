@@ -1,8 +1,12 @@
 // The dashboard: plain DOM, no framework, no build step.
 //
-// Data comes from the launcher's JSON API (the HttpOnly cookie set by /?token=
-// authenticates every same-origin fetch); live updates come from the
-// /api/events server-sent events, each of which schedules one debounced refresh.
+// Data comes from the launcher's JSON API. The URL the launcher prints carries
+// the token in its fragment (/#token=…), which browsers never send: the page
+// moves it to sessionStorage (this tab and origin only), clears the address bar
+// and sends it as `Authorization: Bearer` on every call. No cookie is used
+// (browsers share cookies across ports). Live updates come from the
+// /api/events server-sent events, read with fetch (EventSource cannot send a
+// header), each of which schedules one debounced refresh.
 // No user or agent text is ever parsed as HTML: everything is built with
 // createElement / textContent.
 "use strict";
@@ -143,8 +147,46 @@
     }
   }
 
+  // ---------------------------------------------------------------- the token
+
+  const TOKEN_KEY = "codex_governance_token";
+  let memoryToken = ""; // when sessionStorage is not available
+
+  /** Moves a `#token=…` fragment into sessionStorage; true if there was one. */
+  function adoptFragmentToken() {
+    const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (!match) return false;
+    history.replaceState(null, "", location.pathname + location.search);
+    let token = "";
+    try {
+      token = decodeURIComponent(match[1]);
+    } catch (e) {
+      token = "";
+    }
+    if (!token) return false;
+    memoryToken = token;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, token);
+    } catch (e) {
+      // memoryToken serves this page's life
+    }
+    return true;
+  }
+
+  function token() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
+    } catch (e) {
+      return memoryToken;
+    }
+  }
+
+  function authHeaders(extra) {
+    return Object.assign({ Authorization: `Bearer ${token()}` }, extra);
+  }
+
   async function api(path, body) {
-    const opts = { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" };
+    const opts = { credentials: "omit", headers: authHeaders({ Accept: "application/json" }), cache: "no-store" };
     if (body !== undefined) {
       opts.method = "POST";
       opts.headers["Content-Type"] = "application/json";
@@ -176,7 +218,9 @@
   function showAuthProblem() {
     S.authProblem = true;
     const banner = $("#auth-banner");
-    banner.textContent = "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/?token=…) again.";
+    banner.textContent = token()
+      ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again."
+      : "This page has no token. Open the URL the launcher printed (…/#token=…).";
     banner.hidden = false;
   }
 
@@ -264,7 +308,8 @@
 
   // ---------------------------------------------------------------- live events
 
-  let source = null;
+  let source = null; // the AbortController of the open stream
+  let lastEventId = "";
   let retryDelay = 1000;
   let retryTimer = null;
   let reportTimer = null;
@@ -280,45 +325,120 @@
       : "the connection to the launcher was lost; reconnecting";
   }
 
+  /** (Re)opens the event stream, resuming after the last event seen. */
   function connect() {
     if (retryTimer !== null) {
       clearTimeout(retryTimer);
       retryTimer = null;
     }
-    if (source) source.close();
-    source = new EventSource("/api/events");
-    source.addEventListener("open", () => {
-      retryDelay = 1000;
-      setConn("live");
-    });
-    source.addEventListener("hello", () => {
-      setConn("live");
+    if (source) source.abort();
+    const abort = new AbortController();
+    source = abort;
+    readEvents(abort);
+  }
+
+  async function readEvents(abort) {
+    const headers = authHeaders({ Accept: "text/event-stream" });
+    if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+    let response;
+    try {
+      response = await fetch("/api/events", { headers, credentials: "omit", cache: "no-store", signal: abort.signal });
+    } catch (e) {
+      streamEnded(abort, 0);
+      return;
+    }
+    if (!response.ok || !response.body) {
+      streamEnded(abort, response.status);
+      return;
+    }
+    retryDelay = 1000;
+    setConn("live");
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const parser = sseParser(onStreamEvent);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parser(decoder.decode(value, { stream: true }));
+      }
+    } catch (e) {
+      // aborted, or the connection dropped
+    }
+    streamEnded(abort, 0);
+  }
+
+  /** A server-sent events parser: feed it text, it calls emit(type, data). */
+  function sseParser(emit) {
+    let pending = "";
+    let type = "";
+    let data = [];
+    return (text) => {
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (let line of lines) {
+        if (line.endsWith("\r")) line = line.slice(0, -1);
+        if (line === "") {
+          if (data.length) emit(type || "message", data.join("\n"));
+          type = "";
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue; // a comment (keep-alive)
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? "" : line.slice(colon + 1);
+        if (value.startsWith(" ")) value = value.slice(1);
+        if (field === "event") type = value;
+        else if (field === "data") data.push(value);
+        else if (field === "id" && !value.includes("\0")) lastEventId = value;
+      }
+    };
+  }
+
+  function onStreamEvent(type, data) {
+    setConn("live");
+    if (type === "hello") {
       scheduleRefresh(0); // anything may have changed while we were away
       scheduleReport(0);
-    });
-    source.addEventListener("lagged", () => scheduleRefresh());
-    source.addEventListener("message", (event) => {
-      setConn("live");
-      let name = "";
+    } else if (type === "lagged") {
+      scheduleRefresh();
+    } else if (type === "message") {
+      let event = {};
       try {
-        name = JSON.parse(event.data).event || "";
+        event = JSON.parse(data) || {};
       } catch (e) {
-        name = "";
+        event = {};
       }
+      const name = event.event || "";
+      announceMailboxProblem(name, event);
       scheduleRefresh();
       if (REPORT_EVENTS.has(name)) scheduleReport(1000);
-    });
-    source.addEventListener("error", () => {
-      setConn("reconnecting");
-      // EventSource retries by itself while CONNECTING; after a fatal answer it
-      // gives up (CLOSED), so then we start over with a growing delay.
-      if (source.readyState === EventSource.CLOSED && retryTimer === null) {
-        retryTimer = setTimeout(connect, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 15000);
-        // A 401 here means the token changed: the status fetch will say so.
-        scheduleRefresh(0);
-      }
-    });
+    }
+  }
+
+  /** Reports the mailbox could not take are said, never dropped silently. */
+  function announceMailboxProblem(name, event) {
+    if (name === "result_rejected") {
+      toast(`A report in ${event.parent_session_id || "a"} mailbox was rejected (${event.file || "?"}): ${event.error || "no reason"}`, "error");
+    } else if (name === "result_archive_failed") {
+      toast(`A report in ${event.parent_session_id || "a"} mailbox could not be archived (${event.file || "?"}): ${event.error || ""}`, "error");
+    } else if (name === "mailbox_unusable") {
+      toast(`A mailbox cannot be read: ${event.reason || event.error || JSON.stringify(event)}`, "error");
+    }
+  }
+
+  /** The stream ended or was refused: try again with a growing delay. */
+  function streamEnded(abort, status) {
+    if (abort !== source || abort.signal.aborted) return; // replaced on purpose
+    setConn("reconnecting");
+    if (status === 401) showAuthProblem();
+    if (retryTimer === null) {
+      retryTimer = setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    }
+    scheduleRefresh(0);
   }
 
   // ---------------------------------------------------------------- top bar
@@ -1073,6 +1193,7 @@
       el("span", { class: "row-badges" },
         el("span", { class: `badge ${r.read ? "read" : "unread"}`, text: r.read ? "read" : "unread" }),
         el("span", { class: `badge source-${r.source}`, text: fallback ? "launcher fallback (no mailbox report)" : "mailbox" }),
+        fallback ? null : el("span", { class: `badge ${r.verified ? "verified" : "unverified"}`, text: r.verified ? "verified: sent with the session's token" : "unverified: a file dropped by hand" }),
         r.needs_user_confirmation ? el("span", { class: "badge needs-confirmation", text: "needs your confirmation" }) : null)),
     el("div", { class: "row-meta" },
       el("span", { class: "row-time", text: `reported ${dateTime(r.reported_at)}`, title: r.reported_at }),
@@ -1362,13 +1483,37 @@
 
   // ---------------------------------------------------------------- render all
 
+  function renderAuditBanner() {
+    const st = S.status || {};
+    const problem = st.audit_chain_problem;
+    const stuck = st.mailbox_ingestion && st.mailbox_ingestion.state === "stuck";
+    const lines = [];
+    if (problem) lines.push(`The audit log's hash chain is broken (${problem}). New lines still chain from the last one; run codex-governance audit verify and keep a copy of the log.`);
+    if (stuck) lines.push(`Mailbox ingestion is stuck (${JSON.stringify(st.mailbox_ingestion)}): reports are not being registered. See /healthz.`);
+    const banner = $("#audit-banner");
+    banner.textContent = lines.join(" ");
+    banner.hidden = lines.length === 0;
+  }
+
   function renderStatus() {
+    renderAuditBanner();
+    renderBrand();
     renderStats();
     renderModels();
     renderGrid();
     renderSessions();
     renderFocusSelect();
     renderTimeline();
+  }
+
+  function renderBrand() {
+    const st = S.status;
+    if (st.project_name) {
+      setText($("#project-name"), `· ${st.project_name}`);
+      const title = `codex-governance · ${st.project_name}`;
+      if (document.title !== title) document.title = title;
+    }
+    if (st.repo) setText($("#repo-path"), st.repo);
   }
 
   /** Once a second: advance idle times and the timeline's "now" locally. */
@@ -1390,6 +1535,16 @@
   // ---------------------------------------------------------------- wiring
 
   function init() {
+    adoptFragmentToken();
+    if (!token()) showAuthProblem();
+    // Opening the printed URL again in this tab changes only the fragment.
+    window.addEventListener("hashchange", () => {
+      if (!adoptFragmentToken()) return;
+      hideAuthProblem();
+      connect();
+      refresh();
+      loadReport();
+    });
     $("#start-form").addEventListener("submit", startZhongshu);
     $("#task").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {

@@ -299,8 +299,9 @@ async fn the_dashboard_end_to_end() {
         .await
         .with_failure_artifact("dashboard-failure.png");
 
-    // -- open the printed URL: the token becomes a cookie and leaves the address bar
-    d.goto(&format!("{}/?token={}", launcher.url, launcher.token))
+    // -- open the printed URL: the token moves from the fragment to session
+    // storage and leaves the address bar; no cookie is ever set
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
         .await;
     let location = d.js("return location.href;", vec![]).await;
     assert_eq!(
@@ -309,6 +310,20 @@ async fn the_dashboard_end_to_end() {
         "the token left the URL"
     );
     wait_text(&d, "the live indicator", "#conn", "live").await;
+    assert_eq!(
+        d.js(
+            "return sessionStorage.getItem('codex_governance_token');",
+            vec![]
+        )
+        .await,
+        json!(launcher.token),
+        "the token is in session storage"
+    );
+    assert_eq!(d.js("return document.cookie;", vec![]).await, json!(""));
+    assert_eq!(d.cookies().await, Vec::<Value>::new(), "no cookie at all");
+    // The page itself holds no data: the header fills in from the API.
+    let repo_path = scene.repo.path.display().to_string();
+    wait_text(&d, "the repository path", "#repo-path", &repo_path).await;
     wait_count(&d, "the model choices", "#model option", 2).await;
     assert_eq!(
         d.js("return document.querySelector('#model').value;", vec![])
@@ -875,7 +890,7 @@ async fn the_dashboard_end_to_end() {
         .expect("the launcher stops while a dashboard is connected");
     let port = free_port();
     let mut first = Binary::start(&scene.repo.path, port);
-    d.goto(&format!("{}/?token={}", first.url, first.token))
+    d.goto(&format!("{}/#token={}", first.url, first.token))
         .await;
     wait_text(&d, "live on the binary", "#conn", "live").await;
     wait_present(
@@ -896,7 +911,8 @@ async fn the_dashboard_end_to_end() {
         WAIT,
     )
     .await;
-    d.goto(&format!("{}/?token={}", second.url, second.token))
+    // Same page, new fragment: the page takes the new token without a reload.
+    d.goto(&format!("{}/#token={}", second.url, second.token))
         .await;
     wait_text(&d, "live again", "#conn", "live").await;
     assert!(

@@ -77,7 +77,8 @@ async fn token_host_origin_and_no_cors() {
     assert_eq!(r.status, 401, "{r:?}");
     answers.push(("post without token".into(), r));
 
-    // The right token works, as bearer and as the dashboard cookie.
+    // The right token works as a bearer header, and only so: no cookie is set
+    // or accepted (SECURITY.md), and `/?token=` is refused.
     let r = raw(
         addr,
         &format!("GET /api/status HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}"),
@@ -93,35 +94,19 @@ async fn token_host_origin_and_no_cors() {
         b"",
     )
     .await;
-    assert_eq!(r.status, 303, "{r:?}");
-    let cookie = r
-        .header("set-cookie")
-        .expect("the dashboard sets a cookie")
-        .to_string();
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    answers.push(("dashboard".into(), r));
-    let pair = cookie.split(';').next().unwrap().to_string();
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.header("set-cookie"), None, "{r:?}");
+    assert_failure_shape("token in the query", &r.json());
+    answers.push(("token in the query".into(), r));
     let r = raw(
         addr,
-        &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}"),
+        &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: codex_governance_token={token}"),
         b"",
     )
     .await;
-    assert_eq!(r.status, 200, "cookie on a same-origin request: {r:?}");
+    assert_eq!(r.status, 401, "a token cookie is not a credential: {r:?}");
+    assert_failure_shape("token cookie", &r.json());
     answers.push(("cookie".into(), r));
-    // ... but not on a cross-site one.
-    let r = raw(
-        addr,
-        &format!(
-            "GET /api/status HTTP/1.1\nHost: {host}\nCookie: {pair}\nSec-Fetch-Site: cross-site"
-        ),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 403, "cookie on a cross-site request: {r:?}");
-    assert_failure_shape("cross-site cookie", &r.json());
-    answers.push(("cookie cross-site".into(), r));
 
     // Foreign Host: 421, on /api/ and elsewhere, even with the token.
     let port = addr.port();

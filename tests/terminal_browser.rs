@@ -14,6 +14,8 @@ use codex_governance::terminal::{TerminalKind, Terminals};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(30);
+/// The terminal on the page: a user clicks it, then types.
+const TERMINAL: &str = "#terminal";
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     Pty::spawn(SpawnSpec {
@@ -30,6 +32,12 @@ fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
         log_path: None,
     })
     .expect("spawn")
+}
+
+/// Clicks the terminal to focus it, then presses the keys of `text`.
+async fn type_in_terminal(browser: &Browser, text: &str) {
+    browser.click(TERMINAL).await;
+    browser.press_keys(text).await;
 }
 
 fn buffer_contains(needle: &str) -> String {
@@ -82,9 +90,7 @@ async fn a_shell_in_the_browser() {
     .await
     .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
 
-    browser
-        .type_into_terminal(&format!("echo 中文-ok-$((6*7)){ENTER}"))
-        .await;
+    type_in_terminal(&browser, &format!("echo 中文-ok-$((6*7)){ENTER}")).await;
     browser
         .wait_js(
             "the command's output",
@@ -93,9 +99,7 @@ async fn a_shell_in_the_browser() {
             PATIENCE,
         )
         .await;
-    browser
-        .type_into_terminal(&format!("stty size{ENTER}"))
-        .await;
+    type_in_terminal(&browser, &format!("stty size{ENTER}")).await;
     let stty = format!("{} {}", page_size.1, page_size.0);
     browser
         .wait_js("stty size", &buffer_contains(&stty), vec![], PATIENCE)
@@ -106,7 +110,7 @@ async fn a_shell_in_the_browser() {
     );
 
     // Exit: the page shows the code.
-    browser.type_into_terminal(&format!("exit 3{ENTER}")).await;
+    type_in_terminal(&browser, &format!("exit 3{ENTER}")).await;
     let banner = browser
         .wait_js(
             "the exit banner",
@@ -170,9 +174,7 @@ async fn a_preview_says_it_is_read_only() {
     );
 
     // Keys typed into a preview go nowhere: `cat` would echo them back.
-    browser
-        .type_into_terminal(&format!("typed-into-preview{ENTER}"))
-        .await;
+    type_in_terminal(&browser, &format!("typed-into-preview{ENTER}")).await;
     pty.write(b"from-the-session\n").unwrap();
     browser
         .wait_js(
@@ -214,7 +216,7 @@ async fn full_screen_programs_and_wide_characters_render() {
     browser
         .wait_js("the terminal", "return !!window.__term", vec![], PATIENCE)
         .await;
-    browser.type_into_terminal(ENTER).await;
+    type_in_terminal(&browser, ENTER).await;
     let drawn = browser
         .wait_js(
             "the full-screen drawing",
@@ -248,7 +250,7 @@ async fn full_screen_programs_and_wide_characters_render() {
         &browser.screenshot_png().await.expect("a screenshot"),
     );
     // Leaving the alternate screen restores the normal buffer.
-    browser.type_into_terminal(ENTER).await;
+    type_in_terminal(&browser, ENTER).await;
     browser
         .wait_js(
             "the main screen again",

@@ -24,6 +24,7 @@ What it prints (one line each, easy to find in the transcript log):
   FAKE_AGENT_REPORT_WRITTEN <path>       (department, --report-via file)
   FAKE_AGENT_REPORT_CLI <exit code> <output>  (department, --report-via cli)
   ECHO: <line>                           (each stdin line, escape sequences removed)
+  FAKE_AGENT_RECORDING <path>            (--record-stdin: raw bytes go to <path> instead)
   FAKE_AGENT_SIGTERM_IGNORED             (--ignore-sigterm, on each SIGTERM)
   FAKE_AGENT_EXIT <code>
 
@@ -44,6 +45,8 @@ import urllib.error
 import urllib.request
 
 ENV_PREFIX = "CODEX_GOVERNANCE_"
+# --record-stdin's folder, set once the options are parsed.
+RECORD_STDIN = None
 DIRECTIVE = re.compile(r"\[\[fake-agent:(.*?)\]\]", re.S)
 # CSI, OSC (BEL or ST terminated), two-byte escapes, then stray control characters.
 ESCAPES = re.compile(
@@ -97,6 +100,9 @@ def build_parser():
                    help="exit after this many seconds whatever happens (default 600)")
     p.add_argument("--quiet-env", action="store_true", default=None,
                    help="do not print FAKE_AGENT_ENV")
+    p.add_argument("--record-stdin", default=None,
+                   help="instead of echoing stdin: raw terminal mode, every byte appended "
+                        "to <DIR>/<session id>.stdin")
     return p
 
 
@@ -201,8 +207,33 @@ def governance_env():
     return env
 
 
+def record_stdin_forever(folder):
+    """Appends every byte typed into the terminal to <folder>/<session id>.stdin,
+    exactly as received: the terminal is put in raw mode, so Ctrl-C and Enter
+    are bytes rather than signals and line ends."""
+    import termios
+    import tty
+    session = os.environ.get(ENV_PREFIX + "SESSION_ID", "unknown")
+    path = os.path.join(folder, session + ".stdin")
+    tty.setraw(0, termios.TCSANOW)
+    with open(path, "ab", buffering=0) as f:
+        out("FAKE_AGENT_RECORDING " + path)
+        while True:
+            try:
+                chunk = os.read(0, 4096)
+            except OSError:  # EIO: the terminal went away
+                return
+            if not chunk:
+                return
+            f.write(chunk)
+
+
 def echo_stdin_forever():
-    """Echoes each stdin line as `ECHO: <line>` until end of input."""
+    """Echoes each stdin line as `ECHO: <line>` until end of input (or records
+    it with --record-stdin)."""
+    if RECORD_STDIN:
+        record_stdin_forever(RECORD_STDIN)
+        return
     while True:
         try:
             line = sys.stdin.readline()
@@ -371,7 +402,9 @@ def flood(mib):
 
 
 def main():
+    global RECORD_STDIN
     ns, unknown, directives = parse_options(sys.argv[1:])
+    RECORD_STDIN = ns.record_stdin
     kind = os.environ.get(ENV_PREFIX + "SESSION_KIND", "unknown")
     session = os.environ.get(ENV_PREFIX + "SESSION_ID", "unknown")
 

@@ -303,6 +303,15 @@ impl Launcher {
     }
 }
 
+/// How a result reached the launcher, when it is not a verified submission.
+fn provenance(r: &TaskResult) -> &'static str {
+    match (r.source, r.verified) {
+        (ResultSource::LauncherFallback, _) => " (launcher fallback)",
+        (ResultSource::Mailbox, false) => " (unverified: a file dropped into the mailbox)",
+        (ResultSource::Mailbox, true) => "",
+    }
+}
+
 /// The notice text (SPEC 9): department, summary, risks, counts, inbox, next action.
 fn compose_notice(
     url: &str,
@@ -322,11 +331,7 @@ fn compose_notice(
             "[codex-governance] {} ({}) reported{}: {}",
             r.department,
             r.department_session_id,
-            if r.source == ResultSource::LauncherFallback {
-                " (launcher fallback)"
-            } else {
-                ""
-            },
+            provenance(r),
             one_line(&r.summary, 300)
         )
     } else {
@@ -334,9 +339,10 @@ fn compose_notice(
             .iter()
             .map(|r| {
                 format!(
-                    "{} ({}): {}",
+                    "{} ({}){}: {}",
                     r.department,
                     r.department_session_id,
+                    provenance(r),
                     one_line(&r.summary, 80)
                 )
             })
@@ -400,6 +406,7 @@ mod tests {
             revision: 1,
             content_sha256: None,
             objective: String::new(),
+            verified: false,
         }
     }
 

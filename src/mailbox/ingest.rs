@@ -46,10 +46,12 @@ enum Verdict {
 
 /// A validated report.
 pub struct Report {
-    path: PathBuf,
-    name: String,
-    hash: String,
-    result: TaskResult,
+    pub(super) path: PathBuf,
+    pub(super) name: String,
+    pub(super) hash: String,
+    pub(super) result: TaskResult,
+    /// Already in `archive/` (a report submitted over the API): nothing to move.
+    pub(super) archived: bool,
 }
 
 /// What the batch did, for the follow-up work.
@@ -59,6 +61,8 @@ pub struct Outcome {
     pub registered: Vec<(String, String)>,
     /// Files still incomplete.
     pub waiting: usize,
+    /// (file, reason) of reports refused at registration.
+    pub refused: Vec<(String, String)>,
 }
 
 impl Launcher {
@@ -77,26 +81,11 @@ impl Launcher {
         if fs::symlink_metadata(&paths.incoming).is_err() {
             return outcome;
         }
-        if !folders_are_real(&paths) {
-            // Scanning through a symbolic link would read, archive or reject files
-            // outside the state directory.
-            tracing::warn!(
-                "mailbox: {} is not a plain folder of the state directory (a symbolic link?); not scanned",
-                paths.root.display()
-            );
-            return outcome;
-        }
-        let mut names: Vec<(String, PathBuf)> = match fs::read_dir(&paths.incoming) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_str()?.to_string();
-                    (name.ends_with(".json") && !name.starts_with('.')).then(|| (name, e.path()))
-                })
-                .collect(),
-            Err(_) => return outcome,
+        let listing = match self.usable_listing(zhongshu_id, &paths) {
+            Some(l) => l,
+            None => return outcome,
         };
-        names.sort();
+        let names = listing.reports;
         let known = self
             .store
             .read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
@@ -151,9 +140,11 @@ impl Launcher {
                 meta.len()
             ));
         }
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return Verdict::Reject(format!("cannot read: {e}")),
+        // The name may have been swapped since the check: the descriptor decides.
+        let bytes = match super::safe_read::read_regular(path, MAX_REPORT_BYTES) {
+            Ok(read) => read.bytes,
+            Err(super::safe_read::SafeReadError::Gone) => return Verdict::Wait,
+            Err(e) => return Verdict::Reject(e.to_string()),
         };
         match parse(&bytes) {
             Ok(obj) => match self.validate(zhongshu_id, &obj) {
@@ -162,6 +153,7 @@ impl Launcher {
                     name: name.to_string(),
                     hash: sha256_hex(&bytes),
                     result,
+                    archived: false,
                 })),
                 Err(reason) => Verdict::Reject(reason),
             },
@@ -190,7 +182,11 @@ impl Launcher {
     }
 
     /// Fields checked, then the sessions they name; the result to register.
-    fn validate(&self, zhongshu_id: &str, obj: &Map<String, Value>) -> Result<TaskResult, String> {
+    pub(super) fn validate(
+        &self,
+        zhongshu_id: &str,
+        obj: &Map<String, Value>,
+    ) -> Result<TaskResult, String> {
         let f = check_fields(zhongshu_id, obj)?;
         let session = self
             .store
@@ -235,17 +231,27 @@ impl Launcher {
             revision: 0,
             content_sha256: None,
             objective: session.task.clone(),
+            verified: false,
         })
     }
 
     /// Steps 3-5 for a batch: register (one save, one audit sync), packets, archive.
-    fn register_batch(&self, paths: &MailboxPaths, batch: Vec<Report>, outcome: &mut Outcome) {
+    pub(super) fn register_batch(
+        &self,
+        paths: &MailboxPaths,
+        batch: Vec<Report>,
+        outcome: &mut Outcome,
+    ) {
         // Archive names chosen before the lock: existing names plus this batch's.
         let mut taken: HashSet<String> = HashSet::new();
         let planned: Vec<(Report, PathBuf)> = batch
             .into_iter()
             .map(|r| {
-                let dest = unique_name(&paths.archive, &r.name, &mut taken);
+                let dest = if r.archived {
+                    r.path.clone()
+                } else {
+                    unique_name(&paths.archive, &r.name, &mut taken)
+                };
                 (r, dest)
             })
             .collect();
@@ -255,7 +261,7 @@ impl Launcher {
             planned
                 .iter()
                 .map(|(r, dest)| {
-                    let reg = register_one(tx, paths, r, dest, &now);
+                    let reg = register_one(tx, paths, r, dest, &now)?;
                     if let Some(event) = reg.event {
                         tx.audit(
                             event,
@@ -265,12 +271,13 @@ impl Launcher {
                                 "department": reg.result.department,
                                 "report_id": reg.result.report_id,
                                 "source": ResultSource::Mailbox,
+                                "verified": reg.result.verified,
                                 "file": r.name,
                                 "sha256": reg.result.content_sha256,
                             }),
                         );
                     }
-                    reg
+                    Ok::<_, String>(reg)
                 })
                 .collect::<Vec<_>>()
         });
@@ -282,7 +289,18 @@ impl Launcher {
                 return;
             }
         };
-        for ((report, dest), reg) in planned.iter().zip(&registered) {
+        for ((report, dest), reg) in planned.iter().zip(registered) {
+            let reg = match reg {
+                Ok(reg) => reg,
+                Err(reason) => {
+                    outcome.refused.push((report.name.clone(), reason.clone()));
+                    if !report.archived {
+                        let zid = report.result.parent_session_id.clone();
+                        self.reject(&zid, paths, &report.name, &report.path, &reason);
+                    }
+                    continue;
+                }
+            };
             // A replay (a crash came before the file was archived) rewrites a packet
             // the crash may have kept from being written.
             let packet_missing = reg.event.is_some()
@@ -307,14 +325,22 @@ impl Launcher {
                 .as_deref()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| dest.clone());
+            if report.archived {
+                continue;
+            }
             if let Err(e) = move_unless_present(&report.path, &target, dest) {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
+                self.store.audit_or_log(
+                    "result_archive_failed",
+                    json!({"parent_session_id": reg.result.parent_session_id,
+                           "file": report.name, "error": e.to_string()}),
+                );
             }
         }
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.
-    fn reject(
+    pub(super) fn reject(
         &self,
         zhongshu_id: &str,
         paths: &MailboxPaths,
@@ -396,8 +422,9 @@ impl Launcher {
             revision: 1,
             content_sha256: None,
             objective: session.task.clone(),
+            verified: false,
         };
-        let key = result_key(&parent, &result.report_id);
+        let key = result_key(&parent, &session.id, &result.report_id);
         let stored = self.store.update(|tx| {
             let reported = tx.session(&session.id).map(|x| x.has_reported()) == Some(true);
             if reported || !tx.results_of_department(&session.id).is_empty() {
@@ -407,7 +434,7 @@ impl Launcher {
             r.handoff_packet = Some(
                 paths
                     .archive
-                    .join(format!("handoff-{}-{}.md", r.report_id, r.revision))
+                    .join(format!("handoff-{}-{}.md", r.packet_stem(), r.revision))
                     .display()
                     .to_string(),
             );
@@ -524,17 +551,28 @@ fn register_one(
     r: &Report,
     dest: &Path,
     now: &str,
-) -> Registered {
-    let key = result_key(&r.result.parent_session_id, &r.result.report_id);
+) -> Result<Registered, String> {
+    let key = result_key(
+        &r.result.parent_session_id,
+        &r.result.department_session_id,
+        &r.result.report_id,
+    );
     let previous = tx.result(&key);
     if let Some(existing) = &previous {
         if existing.content_sha256.as_deref() == Some(r.hash.as_str()) {
             // The same file again (a crash came between registering and archiving).
-            return Registered {
+            return Ok(Registered {
                 key,
                 result: existing.clone(),
                 event: None,
-            };
+            });
+        }
+        if existing.verified && !r.result.verified {
+            return Err(format!(
+                "result {} of session {} was submitted with the session's own token; \
+                 a file dropped by hand cannot replace it",
+                existing.report_id, existing.department_session_id
+            ));
         }
     }
     let revision = previous.as_ref().map(|p| p.revision + 1).unwrap_or(1);
@@ -545,13 +583,13 @@ fn register_one(
     result.handoff_packet = Some(
         paths
             .archive
-            .join(format!("handoff-{}-{revision}.md", result.report_id))
+            .join(format!("handoff-{}-{revision}.md", result.packet_stem()))
             .display()
             .to_string(),
     );
     // A real report replaces a fallback, which is filed under the session's id.
     let dept = result.department_session_id.clone();
-    let fallback_key = result_key(&result.parent_session_id, &dept);
+    let fallback_key = result_key(&result.parent_session_id, &dept, &dept);
     if fallback_key != key
         && tx
             .result(&fallback_key)
@@ -565,7 +603,7 @@ fn register_one(
         session.reported_at = Some(now.to_string());
         session.last_report_id = Some(result.report_id.clone());
     }
-    Registered {
+    Ok(Registered {
         key,
         result,
         event: Some(if previous.is_some() {
@@ -573,7 +611,7 @@ fn register_one(
         } else {
             "result_registered"
         }),
-    }
+    })
 }
 
 /// Step 4: the Markdown handoff packet, replaced atomically.
@@ -616,20 +654,8 @@ fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Resul
     fs::rename(from, to)
 }
 
-/// True when a Zhongshu's mailbox folder and its `incoming/` are real directories
-/// and its `archive/` and `rejected/` are not symbolic links.
-fn folders_are_real(paths: &MailboxPaths) -> bool {
-    let kind = |p: &Path| fs::symlink_metadata(p).map(|m| m.file_type());
-    let real_dir = |p: &Path| kind(p).map(|t| t.is_dir()).unwrap_or(false);
-    let not_link = |p: &Path| kind(p).map(|t| !t.is_symlink()).unwrap_or(true);
-    real_dir(&paths.root)
-        && real_dir(&paths.incoming)
-        && not_link(&paths.archive)
-        && not_link(&paths.rejected)
-}
-
 /// `dir/name`, or `dir/stem-N.ext` when taken on disk or in `taken`.
-fn unique_name(dir: &Path, name: &str, taken: &mut HashSet<String>) -> PathBuf {
+pub(super) fn unique_name(dir: &Path, name: &str, taken: &mut HashSet<String>) -> PathBuf {
     let (stem, ext) = match name.rsplit_once('.') {
         Some((s, e)) => (s.to_string(), format!(".{e}")),
         None => (name.to_string(), String::new()),
@@ -708,7 +734,7 @@ fn describe_type(t: &fs::FileType) -> &'static str {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

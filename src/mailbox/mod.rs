@@ -6,10 +6,16 @@
 //! closed, the queue pumped and the Zhongshu told. A department that exits
 //! without reporting gets a `launcher_fallback` result after a grace period.
 
+pub mod folders;
 pub mod handoff;
 pub mod inbox;
 pub mod ingest;
+pub mod markdown;
+pub mod safe_read;
 pub mod send;
+mod submit;
+pub mod submit_client;
+pub mod watchdog;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -32,6 +38,8 @@ pub struct MailboxRuntime {
     watcher: Mutex<Option<MailboxWatcher>>,
     /// Result keys waiting to be announced, per Zhongshu.
     pending_notices: Mutex<HashMap<String, Vec<String>>>,
+    /// Whether the ingestion thread is in a scan, and since when.
+    pub watchdog: watchdog::Watchdog,
 }
 
 impl MailboxRuntime {

@@ -125,9 +125,35 @@ pub fn build_report(args: &SendArgs) -> anyhow::Result<Map<String, Value>> {
     Ok(report)
 }
 
-/// Writes the report and returns the final path.
-pub fn send(args: SendArgs) -> anyhow::Result<PathBuf> {
+/// Submits the report: over the API with the session's own token when the
+/// launcher runs (a verified result), else as a file in the mailbox. Returns
+/// what to tell the user.
+pub fn send(args: SendArgs) -> anyhow::Result<String> {
     let report = build_report(&args)?;
+    let in_session = env("CODEX_GOVERNANCE_SESSION_KIND").as_deref() == Some("department");
+    if let (true, None, Some(url), Some(token)) = (
+        in_session,
+        &args.mailbox,
+        env("CODEX_GOVERNANCE_URL"),
+        env("CODEX_GOVERNANCE_TOKEN"),
+    ) {
+        match super::submit_client::submit(&url, &token, &report)? {
+            super::submit_client::Submitted::Registered(answer) => {
+                return Ok(format!(
+                    "submitted to {url} (verified); kept as {}",
+                    answer["file"].as_str().unwrap_or("?")
+                ))
+            }
+            super::submit_client::Submitted::Unreachable => {
+                eprintln!("codex-governance: no launcher answers at {url}; writing the report into the mailbox instead (unverified)");
+            }
+        }
+    }
+    write_file(&args, report).map(|p| p.display().to_string())
+}
+
+/// Writes the report into the mailbox folder and returns its path.
+fn write_file(args: &SendArgs, report: Map<String, Value>) -> anyhow::Result<PathBuf> {
     let parent = report["parent_session_id"]
         .as_str()
         .unwrap_or_default()

@@ -116,6 +116,7 @@ pub fn run(launcher: Weak<Launcher>, jobs: Receiver<Job>) {
             folders.extend(all_folders(&launcher.paths.mailbox_root()));
         }
         for id in folders {
+            let _busy = launcher.mailbox.watchdog.busy(&id);
             let outcome = launcher.ingest_folder(&id, &mut seen);
             if outcome.waiting > 0 {
                 waiting.insert(id.clone());

@@ -290,6 +290,10 @@ pub struct TaskResult {
     /// The department's task, for the packet's Objective.
     #[serde(default)]
     pub objective: String,
+    /// Submitted over the API with the department's own session token (bound to
+    /// that session); false for a file dropped into the mailbox by hand.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -322,8 +326,21 @@ pub struct State {
     pub terminals: IndexMap<String, TerminalRecord>,
 }
 
-pub fn result_key(parent: &str, report_id: &str) -> String {
-    format!("{parent}/{report_id}")
+/// Results are filed per sender: one session can never replace another's.
+pub fn result_key(parent: &str, department_session_id: &str, report_id: &str) -> String {
+    format!("{parent}/{department_session_id}/{report_id}")
+}
+
+impl TaskResult {
+    /// The stem of its handoff packet's name: the report id, prefixed with the
+    /// sending session when they differ (two senders may use one report id).
+    pub fn packet_stem(&self) -> String {
+        if self.report_id == self.department_session_id {
+            self.report_id.clone()
+        } else {
+            format!("{}.{}", self.department_session_id, self.report_id)
+        }
+    }
 }
 
 impl State {

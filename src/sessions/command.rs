@@ -83,6 +83,10 @@ impl AgentEnv<'_> {
             ),
             ("CODEX_GOVERNANCE_MODEL", self.model.to_string()),
         ];
+        // The running binary, so `mailbox send` works where a login shell resets PATH.
+        if let Ok(exe) = std::env::current_exe() {
+            v.push(("CODEX_GOVERNANCE_BIN", exe.display().to_string()));
+        }
         if let Some(p) = self.parent_session_id {
             v.push(("CODEX_GOVERNANCE_PARENT_SESSION_ID", p.to_string()));
         }

@@ -19,6 +19,7 @@ use askama::Template;
 use serde_json::json;
 
 use crate::clock;
+use crate::credentials::Grant;
 use crate::ids;
 use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::model::TerminalKind;
@@ -133,6 +134,14 @@ impl Launcher {
             .as_ref()
             .map(|d| d.key.clone())
             .unwrap_or_else(|| "zhongshu".into());
+        // Zhongshu starts are serialized so the limit below cannot be overrun.
+        let _zhongshu_start = match spec.kind {
+            SessionKind::Zhongshu => Some(self.zhongshu_start.lock().await),
+            SessionKind::Department => None,
+        };
+        if spec.kind == SessionKind::Zhongshu {
+            self.check_zhongshu_limit()?;
+        }
         let id = self.store.update(|tx| tx.next_id(&prefix))?;
         let repo = self.repo.display().to_string();
 
@@ -168,10 +177,15 @@ impl Launcher {
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
+                bin: &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "codex-governance".into()),
             }
             .render()
             .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))?,
         };
+        // Tasks and plan summaries inside it come from agents and users.
+        let prompt = crate::sanitize::pasted_text(&prompt);
         let prompt_path = self
             .paths
             .prompts_dir()
@@ -195,9 +209,15 @@ impl Launcher {
             SessionKind::Zhongshu => "zhongshu",
             SessionKind::Department => "department",
         };
+        let agent_token = self.credentials.issue(Grant {
+            session_id: id.clone(),
+            kind: spec.kind,
+            parent_session_id: parent.clone(),
+            department: department.as_ref().map(|d| d.key.clone()),
+        });
         let env = AgentEnv {
             url: self.url(),
-            token: &self.token,
+            token: &agent_token,
             session_id: &id,
             kind: kind_name,
             prompt_file: &prompt_path,
@@ -307,8 +327,27 @@ impl Launcher {
         Ok(session)
     }
 
+    /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.
+    fn check_zhongshu_limit(&self) -> LResult<()> {
+        let max = self.config.launcher.max_zhongshu;
+        let running = self.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count()
+        });
+        if running >= max {
+            return Err(LauncherError::TooMany(format!(
+                "{running} Zhongshu sessions are running and launcher.max_zhongshu is {max}: \
+                 close one before starting another"
+            )));
+        }
+        Ok(())
+    }
+
     /// Drops the record of a session that never started.
     fn forget_session(&self, id: &str) {
+        self.credentials.revoke(id);
         if let Err(e) = self.store.record(|tx| tx.remove_session(id)) {
             tracing::error!("forgetting {id}: {e}");
         }
@@ -347,6 +386,8 @@ impl Launcher {
 
     /// Records that a session's process ended; true if this call recorded it.
     pub(crate) fn record_exit(&self, id: &str, code: i32, reason: Option<&str>) -> bool {
+        // An ended session's token opens nothing any more.
+        self.credentials.revoke(id);
         let last_activity = self
             .pty(id)
             .and_then(|p| p.last_output_wall())

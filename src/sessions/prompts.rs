@@ -37,6 +37,8 @@ pub struct DepartmentPrompt<'a> {
     pub files: &'a [String],
     pub verify: &'a [String],
     pub mailbox: &'a str,
+    /// The launcher binary's absolute path (also `$CODEX_GOVERNANCE_BIN`).
+    pub bin: &'a str,
 }
 
 #[derive(Template)]

@@ -193,7 +193,35 @@ impl Launcher {
             "department_sessions": pick("department"),
             "sessions": sessions,
             "audit_seq": self.store.audit_log().last_seq(),
+            "audit_chain_problem": self.audit_chain_problem(),
+            "mailbox_ingestion": self
+                .mailbox
+                .watchdog
+                .health(crate::mailbox::watchdog::STUCK_AFTER)
+                .to_json(),
         })
+    }
+
+    /// `GET /api/status` for an agent's token: no terminal URLs (each carries a
+    /// token that reaches a PTY) and no terminal list.
+    pub fn status_for_agents(&self) -> Value {
+        let mut v = self.status_view();
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("browser_terminals");
+            for list in ["sessions", "zhongshu_sessions", "department_sessions"] {
+                for s in obj
+                    .get_mut(list)
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(s) = s.as_object_mut() {
+                        s.remove("browser_terminal_url");
+                    }
+                }
+            }
+        }
+        v
     }
 
     /// `GET /api/zhongshu_sessions`: each with its children and unread count.

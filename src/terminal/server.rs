@@ -55,12 +55,8 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Host names this listener (421 otherwise: DNS rebinding); a foreign Origin is 403.
 async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    if !host.is_some_and(|h| s.host_ok(h)) {
-        return error(StatusCode::MISDIRECTED_REQUEST, "wrong Host header");
+    if let Err(problem) = crate::web::authority::check(req.uri(), req.headers(), |h| s.host_ok(h)) {
+        return error(problem.status(), problem.message());
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         if !origin.to_str().is_ok_and(|o| s.origin_allowed(o)) {

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::routes::Routes;
 use super::{failure, JsonBody};
+use crate::credentials::Principal;
 use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::sessions::queue::{AssignmentInput, Dispatch, PlanInput};
 use crate::sessions::StartSpec;
@@ -49,6 +50,19 @@ pub fn routes() -> Routes {
             session_browser_terminal_start,
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/submit_result", submit_result)
+}
+
+type Caller = axum::Extension<Principal>;
+
+/// 403 unless the caller acts for session `id` (a session token owns only itself).
+fn not_owner(p: &Principal, id: &str) -> Option<Response> {
+    (!p.owns(id)).then(|| {
+        failure(
+            StatusCode::FORBIDDEN,
+            &format!("this session's token may not touch the data of session {id}"),
+        )
+    })
 }
 
 fn ok(mut body: Value) -> Response {
@@ -96,11 +110,31 @@ impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
     }
 }
 
-async fn healthz() -> Response {
-    ok(json!({"status": "ok"}))
+/// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
+async fn healthz(State(l): L) -> Response {
+    let ingestion = l
+        .mailbox
+        .watchdog
+        .health(crate::mailbox::watchdog::STUCK_AFTER);
+    let chain = l.audit_chain_problem();
+    let degraded = ingestion.is_stuck() || chain.is_some();
+    let body = json!({"status": if degraded { "degraded" } else { "ok" },
+    "mailbox_ingestion": ingestion.to_json(),
+    "audit_chain": match chain {
+        None => json!({"ok": true}),
+        Some(problem) => json!({"ok": false, "problem": problem}),
+    }});
+    if ingestion.is_stuck() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    ok(body)
 }
 
-async fn status(State(l): L) -> Response {
+async fn status(State(l): L, axum::Extension(p): Caller) -> Response {
+    if !p.is_user() {
+        // Agents see no terminal URLs: each carries a token that types into a PTY.
+        return Json(l.status_for_agents()).into_response();
+    }
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         l.status_bytes(),
@@ -112,14 +146,28 @@ async fn zhongshu_sessions(State(l): L) -> Response {
     Json(l.zhongshu_sessions_view()).into_response()
 }
 
-async fn zhongshu_plan(State(l): L, IdQuery(id, _): IdQuery) -> Response {
+async fn zhongshu_plan(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, _): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
     reply(l.require_session(&id).map(|_| {
         let plan = l.store.read(|s| s.plans.get(&id).cloned());
         json!({"session_id": id, "plan": plan})
     }))
 }
 
-async fn zhongshu_inbox(State(l): L, IdQuery(id, q): IdQuery) -> Response {
+async fn zhongshu_inbox(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, q): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
     let peek = matches!(
         q.get("peek").map(String::as_str),
         Some("1" | "true" | "yes")
@@ -137,7 +185,14 @@ async fn zhongshu_inbox(State(l): L, IdQuery(id, q): IdQuery) -> Response {
     reply(l.inbox_view(&id, peek, limit, before))
 }
 
-async fn zhongshu_context(State(l): L, IdQuery(id, _): IdQuery) -> Response {
+async fn zhongshu_context(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, _): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
     reply(l.require_session(&id).map(|_| l.zhongshu_context_view(&id)))
 }
 
@@ -217,7 +272,14 @@ async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Respon
     reply(l.restart_zhongshu(&b.session_id, b.model.as_deref()).await)
 }
 
-async fn report_plan(State(l): L, JsonBody(b): JsonBody<PlanInput>) -> Response {
+async fn report_plan(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<PlanInput>,
+) -> Response {
+    if let Some(r) = not_owner(&p, &b.session_id) {
+        return r;
+    }
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
@@ -307,8 +369,12 @@ async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Respon
 
 async fn notify_zhongshu(
     State(l): L,
+    axum::Extension(p): Caller,
     JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
 ) -> Response {
+    if let Some(r) = not_owner(&p, &b.parent_session_id) {
+        return r;
+    }
     reply(l.notify_zhongshu_request(b).await)
 }
 
@@ -349,6 +415,21 @@ async fn browser_terminal_close(State(l): L, JsonBody(b): JsonBody<TerminalRef>)
         return failure(StatusCode::BAD_REQUEST, &e);
     }
     reply(l.close_terminal(&b.id).await)
+}
+
+/// `POST /api/submit_result`: a department's report, bound to its session.
+async fn submit_result(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<serde_json::Map<String, Value>>,
+) -> Response {
+    let Principal::Session(grant) = p else {
+        return failure(
+            StatusCode::FORBIDDEN,
+            "results are submitted with a department session's token (codex-governance mailbox send)",
+        );
+    };
+    reply(l.submit_result(&grant, b).await)
 }
 
 impl Launcher {

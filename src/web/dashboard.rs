@@ -1,21 +1,20 @@
 //! `GET /`: the dashboard page (askama template, embedded static JS and CSS).
 //!
-//! Opening the URL the launcher printed (`/?token=...`) sets the token as an
-//! HttpOnly, SameSite=Strict cookie and redirects to `/`, so the token leaves the
-//! address bar and the page's own API calls carry it.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! The page holds no data and no secret, so it is served without the token. The
+//! URL the launcher prints carries the token in its fragment (`/#token=...`),
+//! which browsers never send; the page's script moves it to `sessionStorage`,
+//! clears the address bar and sends it as `Authorization: Bearer` on each call.
+//! No cookie is set: browsers share cookies across ports, so another local
+//! service (or a second launcher) would receive it (see SECURITY.md).
 
 use super::routes::Routes;
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
 
 use super::failure;
-use super::security::{cookie_value, token_eq, COOKIE_NAME};
-use crate::launcher::Launcher;
 
 pub fn routes() -> Routes {
     Routes::new().get("/", page).get("/static/{*path}", asset)
@@ -23,44 +22,17 @@ pub fn routes() -> Routes {
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
-struct Dashboard<'a> {
-    project_name: &'a str,
-    repo: &'a str,
-}
+struct Dashboard;
 
-async fn page(
-    State(l): State<Arc<Launcher>>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(token) = q.get("token") {
-        if !token_eq(token, &l.token) {
-            return failure(StatusCode::UNAUTHORIZED, "wrong token");
-        }
-        let cookie = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict");
-        return (
-            StatusCode::SEE_OTHER,
-            [
-                (header::SET_COOKIE, cookie),
-                (header::LOCATION, "/".to_string()),
-            ],
-        )
-            .into_response();
-    }
-    let authorized = cookie_value(&headers, COOKIE_NAME)
-        .map(|t| token_eq(t, &l.token))
-        .unwrap_or(false);
-    if !authorized {
+async fn page(Query(q): Query<HashMap<String, String>>) -> Response {
+    if q.contains_key("token") {
+        // A token in the query would travel in the request line (logs, history).
         return failure(
-            StatusCode::UNAUTHORIZED,
-            "open the URL the launcher printed (it carries ?token=)",
+            StatusCode::BAD_REQUEST,
+            "the token goes in the URL fragment, never the query: open the URL the launcher printed (…/#token=…)",
         );
     }
-    let html = Dashboard {
-        project_name: &l.config.launcher.project_name,
-        repo: &l.repo.display().to_string(),
-    }
-    .render();
+    let html = Dashboard.render();
     match html {
         Ok(html) => (
             [

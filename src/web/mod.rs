@@ -5,11 +5,13 @@
 //! the answer.
 
 mod api;
+pub mod authority;
 pub use crate::mailbox::inbox::NotifyInput;
 mod dashboard;
 mod events;
 
 pub mod routes;
+mod scopes;
 pub mod security;
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +45,7 @@ impl IntoResponse for LauncherError {
             LauncherError::BadRequest(_) => StatusCode::BAD_REQUEST,
             LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
             LauncherError::Conflict(_) => StatusCode::CONFLICT,
+            LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             LauncherError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         failure(status, &self.to_string())
@@ -102,6 +105,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// The dashboard URL to print: the token in the fragment, which browsers
+    /// never send in a request line or a Referer.
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/#token={}", self.url, self.token)
+    }
+
     /// Stops accepting, terminates sessions, saves and audits.
     pub async fn stop(self) {
         // Streams end first so the server's drain does not wait for them.
@@ -151,7 +160,12 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
     };
     let url = format!("http://{host}:{}", addr.port());
     launcher.set_url(url.clone());
-    let guard = Arc::new(Guard::new(addr.port(), ip, launcher.token.clone()));
+    let guard = Arc::new(Guard::new(
+        addr.port(),
+        ip,
+        launcher.token.clone(),
+        Arc::clone(&launcher.credentials),
+    ));
     let app = router(Arc::clone(&launcher), guard);
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {

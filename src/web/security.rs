@@ -1,10 +1,12 @@
 //! The security layer in front of every route (SPEC 10).
 //!
 //! A web page in the user's browser must not be able to drive the launcher, so:
-//! the `Host` must name the bound loopback address and port (DNS rebinding, 421);
+//! the `Host` must name the bound loopback address and port (DNS rebinding, 421;
+//! see [`super::authority`] for duplicate `Host` and absolute-form targets);
 //! a foreign `Origin` or a cross-site fetch is refused (403); every `/api/` call
-//! needs the token, as a bearer header or as the dashboard cookie, compared in
-//! constant time (401); POST bodies must be JSON (415). No CORS header is ever sent.
+//! needs the token as a bearer header, compared in constant time (401; no cookie
+//! is set or accepted: browsers share cookies across ports); POST bodies must be
+//! JSON (415). No CORS header is ever sent.
 
 use std::sync::Arc;
 
@@ -15,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::failure;
-
-pub const COOKIE_NAME: &str = "codex_governance_token";
+use crate::credentials::{Credentials, Principal};
 
 /// What requests must look like to reach this server.
 #[derive(Debug, Clone)]
@@ -26,10 +27,17 @@ pub struct Guard {
     /// Accepted `Origin` values: `http://` + each host.
     pub origins: Vec<String>,
     pub token: String,
+    /// Session tokens, each scoped to its session's role.
+    pub credentials: Arc<Credentials>,
 }
 
 impl Guard {
-    pub fn new(port: u16, bound_ip: std::net::IpAddr, token: String) -> Guard {
+    pub fn new(
+        port: u16,
+        bound_ip: std::net::IpAddr,
+        token: String,
+        credentials: Arc<Credentials>,
+    ) -> Guard {
         let mut hosts = vec![format!("localhost:{port}")];
         match bound_ip {
             std::net::IpAddr::V4(ip) => hosts.push(format!("{ip}:{port}")),
@@ -40,6 +48,7 @@ impl Guard {
             hosts,
             origins,
             token,
+            credentials,
         }
     }
 
@@ -47,12 +56,17 @@ impl Guard {
         token_eq(candidate, &self.token)
     }
 
-    fn host_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-            return false;
-        };
-        let host = host.to_ascii_lowercase();
-        self.hosts.contains(&host)
+    /// Who a presented token belongs to: the developer, a session, or nobody.
+    pub fn principal(&self, candidate: &str) -> Option<Principal> {
+        if self.token_matches(candidate) {
+            return Some(Principal::User);
+        }
+        self.credentials.resolve(candidate).map(Principal::Session)
+    }
+
+    /// `host` (lower case) names this listener.
+    fn host_ok(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h == host)
     }
 
     /// None when the request may come from this origin, else the reason.
@@ -73,18 +87,14 @@ impl Guard {
         }
     }
 
-    /// The token the request carries, from the bearer header or the cookie.
+    /// The token the request carries in `Authorization: Bearer`.
     fn presented_token<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        if let Some(auth) = headers
+        headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
-            return auth
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim());
-        }
-        cookie_value(headers, COOKIE_NAME)
+            .and_then(|v| v.to_str().ok())?
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
     }
 }
 
@@ -93,45 +103,35 @@ pub fn token_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// Middleware applying the whole layer.
-pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if !guard.host_ok(headers) {
-        return failure(
-            StatusCode::MISDIRECTED_REQUEST,
-            "the Host header must name this launcher's loopback address and port",
-        );
+    if let Err(problem) = super::authority::check(request.uri(), headers, |h| guard.host_ok(h)) {
+        return failure(problem.status(), problem.message());
     }
     if let Some(reason) = guard.origin_problem(headers) {
         return failure(StatusCode::FORBIDDEN, &reason);
     }
     let path = request.uri().path();
+    let mut granted = None;
     if request.method() == Method::OPTIONS {
         // No CORS: preflights get no allow headers, so browsers refuse the call.
         return failure(StatusCode::FORBIDDEN, "cross-origin requests are refused");
     }
     if path.starts_with("/api/") {
-        let ok = guard
+        let Some(principal) = guard
             .presented_token(headers)
-            .map(|t| guard.token_matches(t))
-            .unwrap_or(false);
-        if !ok {
+            .and_then(|t| guard.principal(t))
+        else {
             return failure(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong token: send Authorization: Bearer <token>",
             );
+        };
+        if let Some(reason) = super::scopes::refusal(&principal, request.method(), path) {
+            return failure(StatusCode::FORBIDDEN, &reason);
         }
+        granted = Some(principal);
         if request.method() == Method::POST {
             let json = headers
                 .get(header::CONTENT_TYPE)
@@ -151,6 +151,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
                 );
             }
         }
+    }
+    if let Some(principal) = granted {
+        request.extensions_mut().insert(principal);
     }
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -179,15 +182,5 @@ mod tests {
         assert!(token_eq("abc", "abc"));
         assert!(!token_eq("abc", "abd"));
         assert!(!token_eq("abc", "abcd"));
-    }
-
-    #[test]
-    fn cookie_parsing() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "a=1; codex_governance_token=xyz; b=2".parse().unwrap(),
-        );
-        assert_eq!(cookie_value(&h, COOKIE_NAME), Some("xyz"));
     }
 }

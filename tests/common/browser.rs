@@ -269,32 +269,19 @@ impl Browser {
         .await;
     }
 
-    /// Types into a terminal the way a user does: a click on the terminal gives it
-    /// focus, then each key is pressed and released (WebDriver actions), with no
-    /// reach into xterm.js's hidden input element.
-    pub async fn type_into_terminal(&self, text: &str) {
-        let screen = self.find(".xterm-screen").await;
-        self.call(
-            "POST",
-            &self.at(&format!("/element/{}/click", screen.0)),
-            Some(json!({})),
-        )
-        .await;
-        let keys: Vec<Value> = text
-            .chars()
-            .flat_map(|c| {
-                [
-                    json!({"type": "keyDown", "value": c.to_string()}),
-                    json!({"type": "keyUp", "value": c.to_string()}),
-                ]
-            })
-            .collect();
-        self.call(
-            "POST",
-            &self.at("/actions"),
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
-        )
-        .await;
+    /// Presses the keys of `text`, one character after the other, the way a
+    /// user types: they go to whatever element has the focus (click it first).
+    /// WebDriver key codes such as [`ENTER`] work.
+    pub async fn press_keys(&self, text: &str) {
+        let mut keys = Vec::new();
+        for c in text.chars() {
+            let key = c.to_string();
+            keys.push(json!({"type": "keyDown", "value": key}));
+            keys.push(json!({"type": "keyUp", "value": key}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", &self.at("/actions"), Some(body)).await;
+        self.call("DELETE", &self.at("/actions"), None).await;
     }
 
     pub async fn switch_to_frame(&self, css: &str) {
@@ -319,6 +306,12 @@ impl Browser {
             Some(json!({"width": width, "height": height})),
         )
         .await;
+    }
+
+    /// The cookies the browser holds for the current page.
+    pub async fn cookies(&self) -> Vec<Value> {
+        let v = self.call("GET", &self.at("/cookie"), None).await;
+        v.as_array().cloned().unwrap_or_default()
     }
 
     /// The text of an open alert, if one is open.

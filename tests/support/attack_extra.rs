@@ -281,3 +281,55 @@ pub fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// What `fake_agent.py --record-stdin <dir>` recorded for `session`, once the
+/// recording holds `pastes` pastes each followed by Enter.
+pub async fn recorded_pastes(dir: &Path, session: &str, pastes: usize) -> Vec<u8> {
+    let path = dir.join(format!("{session}.stdin"));
+    crate::support::wait_until(
+        &format!("{pastes} typed paste(s) in {}", path.display()),
+        PATIENCE,
+        || {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let ends = bytes.windows(7).filter(|w| w == b"\x1b[201~\r").count();
+            async move { (ends >= pastes).then_some(bytes) }
+        },
+    )
+    .await
+}
+
+/// Splits a recording of typed text into the pastes' bodies. Fails the test
+/// when any byte arrived outside a paste (other than the Enter after each one)
+/// or when a body holds an escape or another control key.
+pub fn paste_bodies(recording: &[u8]) -> Vec<String> {
+    const START: &[u8] = b"\x1b[200~";
+    const END: &[u8] = b"\x1b[201~";
+    let shown = String::from_utf8_lossy(recording).into_owned();
+    let mut rest = recording;
+    let mut bodies = Vec::new();
+    while !rest.is_empty() {
+        assert!(
+            rest.starts_with(START),
+            "typed outside a paste: {:?} in {shown:?}",
+            String::from_utf8_lossy(rest)
+        );
+        let body = &rest[START.len()..];
+        let end = find(body, END).unwrap_or_else(|| panic!("a paste never ended: {shown:?}"));
+        let text = String::from_utf8(body[..end].to_vec()).expect("UTF-8 paste");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "a control character inside the paste {text:?}"
+        );
+        bodies.push(text);
+        rest = &body[end + END.len()..];
+        assert!(
+            rest.starts_with(b"\r"),
+            "after a paste came {:?}, not Enter, in {shown:?}",
+            String::from_utf8_lossy(rest)
+        );
+        rest = &rest[1..];
+    }
+    bodies
+}

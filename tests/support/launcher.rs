@@ -624,7 +624,7 @@ pub fn parse_ready_line(line: &str) -> (String, String) {
         .strip_prefix("codex-governance listening on ")
         .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
     let (url, token) = rest
-        .split_once("/?token=")
+        .split_once("/#token=")
         .unwrap_or_else(|| panic!("no token in the ready line: {line:?}"));
     assert!(url.starts_with("http://127.0.0.1:"), "url {url}");
     assert_eq!(token.len(), 64, "a 256-bit token is 64 hex digits: {token}");

@@ -1,0 +1,141 @@
+//! Noticing a stuck mailbox ingestion.
+//!
+//! One thread ingests every Zhongshu's mailbox. If a scan ever hangs (a file
+//! that blocks, a disk that stops answering), no report registers anywhere, and
+//! without this the launcher would still call itself healthy. The thread marks
+//! each scan as busy; `/healthz` asks whether a scan has run for too long.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A scan running longer than this makes the ingestion "stuck".
+pub const STUCK_AFTER: Duration = Duration::from_secs(30);
+
+/// The scan in progress, if any.
+#[derive(Default)]
+pub struct Watchdog {
+    busy: Mutex<Option<Busy>>,
+}
+
+struct Busy {
+    folder: String,
+    since: Instant,
+    /// Wall-clock start, for people reading `/healthz`.
+    at: String,
+}
+
+/// What the ingestion thread is doing, as seen from outside.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestionHealth {
+    Idle,
+    Busy {
+        folder: String,
+        seconds: u64,
+    },
+    Stuck {
+        folder: String,
+        seconds: u64,
+        since: String,
+    },
+}
+
+/// Marks a scan busy until dropped.
+pub struct BusyGuard<'a>(&'a Watchdog);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap() = None;
+    }
+}
+
+impl Watchdog {
+    /// Marks the scan of `folder` as started; it ends when the guard is dropped.
+    pub fn busy(&self, folder: &str) -> BusyGuard<'_> {
+        *self.busy.lock().unwrap() = Some(Busy {
+            folder: folder.to_string(),
+            since: Instant::now(),
+            at: crate::clock::now_rfc3339(),
+        });
+        BusyGuard(self)
+    }
+
+    /// The state, a scan older than `limit` counting as stuck.
+    pub fn health(&self, limit: Duration) -> IngestionHealth {
+        match self.busy.lock().unwrap().as_ref() {
+            None => IngestionHealth::Idle,
+            Some(b) => {
+                let seconds = b.since.elapsed().as_secs();
+                if b.since.elapsed() >= limit {
+                    IngestionHealth::Stuck {
+                        folder: b.folder.clone(),
+                        seconds,
+                        since: b.at.clone(),
+                    }
+                } else {
+                    IngestionHealth::Busy {
+                        folder: b.folder.clone(),
+                        seconds,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl IngestionHealth {
+    pub fn is_stuck(&self) -> bool {
+        matches!(self, IngestionHealth::Stuck { .. })
+    }
+
+    /// The `mailbox_ingestion` object of `/healthz`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            IngestionHealth::Idle => json!({"state": "idle"}),
+            IngestionHealth::Busy { folder, seconds } => {
+                json!({"state": "busy", "folder": folder, "seconds": seconds})
+            }
+            IngestionHealth::Stuck {
+                folder,
+                seconds,
+                since,
+            } => json!({"state": "stuck", "folder": folder, "seconds": seconds,
+                        "since": since,
+                        "error": format!("mailbox ingestion stuck on {folder} for {seconds} s: no report registers until it returns")}),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scan_is_busy_while_the_guard_lives_and_idle_after() {
+        let w = Watchdog::default();
+        assert_eq!(w.health(STUCK_AFTER), IngestionHealth::Idle);
+        {
+            let _busy = w.busy("zhongshu-1");
+            let h = w.health(Duration::from_secs(3600));
+            assert!(
+                matches!(&h, IngestionHealth::Busy { folder, .. } if folder == "zhongshu-1"),
+                "{h:?}"
+            );
+            assert_eq!(h.to_json()["state"], "busy");
+        }
+        assert_eq!(w.health(Duration::ZERO), IngestionHealth::Idle);
+    }
+
+    #[test]
+    fn a_scan_past_the_limit_is_stuck() {
+        let w = Watchdog::default();
+        let _busy = w.busy("zhongshu-2");
+        let h = w.health(Duration::ZERO);
+        assert!(h.is_stuck(), "{h:?}");
+        let j = h.to_json();
+        assert_eq!(j["state"], "stuck");
+        assert_eq!(j["folder"], "zhongshu-2");
+        assert!(j["error"].as_str().unwrap().contains("zhongshu-2"), "{j}");
+    }
+}

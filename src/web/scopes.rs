@@ -1,0 +1,108 @@
+//! Which callers may use which route (issue 13: least privilege for agents).
+//!
+//! The developer's token reaches every route. A session token reaches only what
+//! its role needs: any agent may read the status and the governance report; a
+//! Zhongshu may read its own plan, inbox and context, register its own plan,
+//! propose one and notify itself; a department may submit its own result.
+//! Ownership (the id in the request naming the caller's own session) is checked
+//! by the handlers; this table decides the route.
+
+use axum::http::Method;
+
+use crate::credentials::Principal;
+use crate::model::SessionKind;
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The developer only.
+    User,
+    /// The developer and every agent session.
+    AnySession,
+    /// The developer and Zhongshu sessions (their own data).
+    Zhongshu,
+    /// The developer and department sessions (their own result).
+    Department,
+}
+
+pub fn scope(method: &Method, path: &str) -> Scope {
+    match (method.as_str(), path) {
+        ("GET", "/api/status" | "/api/sessions" | "/api/report") => Scope::AnySession,
+        ("GET", "/api/zhongshu_plan" | "/api/zhongshu_inbox" | "/api/zhongshu_context") => {
+            Scope::Zhongshu
+        }
+        (
+            "POST",
+            "/api/report_zhongshu_plan" | "/api/notify_zhongshu" | "/api/plan_assignments",
+        ) => Scope::Zhongshu,
+        ("POST", "/api/submit_result") => Scope::Department,
+        _ => Scope::User,
+    }
+}
+
+/// None when `principal` may call the route, else why not.
+pub fn refusal(principal: &Principal, method: &Method, path: &str) -> Option<String> {
+    let Principal::Session(grant) = principal else {
+        return None;
+    };
+    let allowed = match scope(method, path) {
+        Scope::User => false,
+        Scope::AnySession => true,
+        Scope::Zhongshu => grant.kind == SessionKind::Zhongshu,
+        Scope::Department => grant.kind == SessionKind::Department,
+    };
+    (!allowed).then(|| {
+        format!(
+            "the token of session {} ({}) may not call {method} {path}: agents may read \
+             the status and the report; a Zhongshu its own plan, inbox and context; a \
+             department may submit its own result",
+            grant.session_id,
+            match grant.kind {
+                SessionKind::Zhongshu => "zhongshu",
+                SessionKind::Department => "department",
+            }
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Grant;
+
+    fn session(kind: SessionKind) -> Principal {
+        Principal::Session(Grant {
+            session_id: "x-1".into(),
+            kind,
+            parent_session_id: None,
+            department: None,
+        })
+    }
+
+    #[test]
+    fn roles_reach_only_their_routes() {
+        let z = session(SessionKind::Zhongshu);
+        let d = session(SessionKind::Department);
+        let get = Method::GET;
+        let post = Method::POST;
+        assert!(refusal(&Principal::User, &post, "/api/close_session").is_none());
+        assert!(refusal(&z, &get, "/api/status").is_none());
+        assert!(refusal(&d, &get, "/api/report").is_none());
+        assert!(refusal(&z, &post, "/api/report_zhongshu_plan").is_none());
+        assert!(refusal(&d, &post, "/api/report_zhongshu_plan").is_some());
+        assert!(refusal(&d, &post, "/api/submit_result").is_none());
+        assert!(refusal(&z, &post, "/api/submit_result").is_some());
+        for path in [
+            "/api/close_session",
+            "/api/session_input",
+            "/api/browser_terminal/start",
+            "/api/start_assignments",
+            "/api/start_department",
+        ] {
+            assert!(refusal(&z, &post, path).is_some(), "{path}");
+            assert!(refusal(&d, &post, path).is_some(), "{path}");
+        }
+        assert!(refusal(&d, &get, "/api/events").is_some());
+        assert!(refusal(&z, &get, "/api/audit").is_some());
+    }
+}
