@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::model::{QueueStatus, SessionStatus, TerminalStatus};
+use crate::model::{SessionStatus, TerminalStatus};
 use crate::pty::{self, Pty};
 use crate::store::{Paths, Store, StoreError};
 use crate::terminal::Terminals;
@@ -288,27 +288,20 @@ fn recover_queue(tx: &mut crate::store::Tx) {
         .filter_map(|x| Some((x.queue_id.clone()?, x.id.clone())))
         .collect();
     let queue = std::mem::take(tx.queue_mut());
-    let mut kept = Vec::new();
-    for mut item in queue {
-        if let Some(sid) = started.get(&item.id) {
-            crate::sessions::queue::mark_assignment(
-                tx,
-                &item,
-                crate::model::AssignmentStatus::Started,
-                Some(sid.clone()),
-                None,
-            );
-            tx.audit(
-                "assignment_started",
-                json!({"queue_id": item.id, "session_id": sid, "department": item.department,
-                       "parent_session_id": item.parent_session_id, "recovered": true}),
-            );
-            continue;
-        }
-        if item.status == QueueStatus::Starting {
-            item.status = QueueStatus::Queued;
-        }
-        kept.push(item);
+    let (kept, done) = crate::model::plan::recover_queue(queue, &started);
+    for (item, sid) in done {
+        crate::sessions::queue::mark_assignment(
+            tx,
+            &item,
+            crate::model::AssignmentStatus::Started,
+            Some(sid.clone()),
+            None,
+        );
+        tx.audit(
+            "assignment_started",
+            json!({"queue_id": item.id, "session_id": sid, "department": item.department,
+                   "parent_session_id": item.parent_session_id, "recovered": true}),
+        );
     }
     *tx.queue_mut() = kept;
 }

@@ -3,6 +3,7 @@
 //! notice coalescing). Nothing here does I/O, so every rule is unit-tested
 //! without processes.
 
+pub mod plan;
 mod records;
 
 pub use records::*;

@@ -12,31 +12,13 @@ use serde_json::{json, Value};
 use super::StartSpec;
 use crate::clock;
 use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::model::plan;
 use crate::model::{
     Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus, Session, SessionKind,
 };
 use crate::store::Tx;
 
-/// An assignment as a request carries it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AssignmentInput {
-    #[serde(default)]
-    pub department: String,
-    #[serde(default)]
-    pub task: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub files: Option<Vec<String>>,
-    #[serde(default, alias = "verify_commands")]
-    pub verify: Option<Vec<String>>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub model_reason: Option<String>,
-    #[serde(default)]
-    pub selected: Option<bool>,
-}
+pub use crate::model::plan::AssignmentInput;
 
 /// A plan as `report_zhongshu_plan` carries it: flat, or nested under `plan`.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,46 +57,20 @@ pub enum Dispatch {
 }
 
 impl Launcher {
-    /// Checks an assignment; the error names it by position and department.
+    /// Checks an assignment against the configured departments and models.
     fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
-        let name = |msg: String| {
-            LauncherError::BadRequest(format!(
-                "assignment {} ({:?}): {msg}",
-                index + 1,
-                a.department
-            ))
+        let c = &self.config;
+        let departments = c
+            .assignable_departments()
+            .into_iter()
+            .map(|d| d.key)
+            .collect();
+        let rules = plan::Rules {
+            departments,
+            models: c.launcher.models.clone(),
+            default_model: c.launcher.department_model.clone(),
         };
-        if self.config.department(&a.department).is_none() {
-            return Err(name(format!(
-                "unknown department; known: {}",
-                self.config
-                    .assignable_departments()
-                    .iter()
-                    .map(|d| d.key.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        if a.task.trim().is_empty() {
-            return Err(name("task must not be empty".into()));
-        }
-        let model = self
-            .pick_model(a.model.as_deref(), SessionKind::Department)
-            .map_err(|e| name(e.to_string()))?;
-        Ok(Assignment {
-            department: a.department.clone(),
-            task: a.task.trim().to_string(),
-            model,
-            files: a.files.clone().unwrap_or_default(),
-            verify: a.verify.clone().unwrap_or_default(),
-            reason: a.reason.clone(),
-            model_reason: a.model_reason.clone(),
-            selected: a.selected.unwrap_or(true),
-            status: AssignmentStatus::Proposed,
-            session_id: None,
-            queue_id: None,
-            error: None,
-        })
+        plan::validate_assignment(&rules, index, a).map_err(LauncherError::BadRequest)
     }
 
     fn require_zhongshu(&self, id: &str) -> LResult<Session> {
@@ -142,13 +98,7 @@ impl Launcher {
             .collect::<LResult<Vec<_>>>()?;
         let needs_confirmation =
             (asked || self.config.launcher.require_plan_confirmation) && !assignments.is_empty();
-        let status = if assignments.is_empty() {
-            PlanStatus::Ready
-        } else if needs_confirmation {
-            PlanStatus::AwaitingConfirmation
-        } else {
-            PlanStatus::Dispatched
-        };
+        let status = plan::plan_status(assignments.len(), needs_confirmation);
         let mut plan = Plan {
             session_id: session_id.clone(),
             summary,
@@ -222,11 +172,7 @@ impl Launcher {
         };
         plan.confirmed_at = Some(clock::now_rfc3339());
         plan.status = PlanStatus::Dispatched;
-        for a in plan.assignments.iter_mut() {
-            if !a.selected && a.status == AssignmentStatus::Proposed {
-                a.status = AssignmentStatus::Skipped;
-            }
-        }
+        plan::skip_unselected(&mut plan);
         let queued = enqueue_selected(&mut plan);
         let pid = parent.to_string();
         self.store.update(|tx| {
@@ -300,13 +246,8 @@ impl Launcher {
         let max = self.config.launcher.max_departments;
         loop {
             let next = self.store.update(|tx| {
-                if tx.state().slots_in_use() >= max {
-                    return None;
-                }
-                let item = tx
-                    .queue_mut()
-                    .iter_mut()
-                    .find(|q| q.status == QueueStatus::Queued)?;
+                let i = plan::next_startable(tx.queue(), tx.state().slots_in_use(), max)?;
+                let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
                 item.attempts += 1;
                 Some(item.clone())
@@ -390,17 +331,7 @@ impl Launcher {
     }
 }
 
-/// Marks selected, not yet queued assignments queued; returns (index, assignment).
-fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
-    let mut out = Vec::new();
-    for (i, a) in plan.assignments.iter_mut().enumerate() {
-        if a.selected && a.status == AssignmentStatus::Proposed {
-            a.status = AssignmentStatus::Queued;
-            out.push((i, a.clone()));
-        }
-    }
-    out
-}
+use plan::enqueue_selected;
 
 fn queue_item(
     id: String,
@@ -408,21 +339,7 @@ fn queue_item(
     a: &Assignment,
     index: Option<usize>,
 ) -> QueueItem {
-    QueueItem {
-        id,
-        parent_session_id: parent,
-        department: a.department.clone(),
-        task: a.task.clone(),
-        model: a.model.clone(),
-        files: a.files.clone(),
-        verify: a.verify.clone(),
-        reason: a.reason.clone(),
-        assignment_index: index,
-        queued_at: clock::now_rfc3339(),
-        status: QueueStatus::Queued,
-        error: None,
-        attempts: 0,
-    }
+    plan::new_queue_item(id, parent, a, index, clock::now_rfc3339())
 }
 
 fn audit_queued(tx: &mut Tx, q: &QueueItem) {

@@ -1,0 +1,294 @@
+//! The rules of plans and the department queue (SPEC 7), as functions over the
+//! records: which assignments are valid, what a plan's status is, what goes into
+//! the queue, which item starts next, and what a crash leaves to redo.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::{Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus};
+
+/// An assignment as a request carries it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AssignmentInput {
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub task: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    #[serde(default, alias = "verify_commands")]
+    pub verify: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub model_reason: Option<String>,
+    #[serde(default)]
+    pub selected: Option<bool>,
+}
+
+/// What an assignment is checked against.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Department keys an assignment may name, in the order errors list them.
+    pub departments: Vec<String>,
+    pub models: Vec<String>,
+    /// The model of a department that names none.
+    pub default_model: String,
+}
+
+/// A requested model, or the default; one outside `models` is an error.
+pub fn pick_model(
+    requested: Option<&str>,
+    models: &[String],
+    default: &str,
+) -> Result<String, String> {
+    match requested.map(str::trim).filter(|m| !m.is_empty()) {
+        None => Ok(default.to_string()),
+        Some(m) if models.iter().any(|x| x == m) => Ok(m.to_string()),
+        Some(m) => Err(format!("model {m:?} is not one of {models:?}")),
+    }
+}
+
+/// Checks assignment `index` (0-based); the error names it by position and department.
+pub fn validate_assignment(
+    rules: &Rules,
+    index: usize,
+    a: &AssignmentInput,
+) -> Result<Assignment, String> {
+    let name = |msg: String| format!("assignment {} ({:?}): {msg}", index + 1, a.department);
+    if !rules.departments.contains(&a.department) {
+        return Err(name(format!(
+            "unknown department; known: {}",
+            rules.departments.join(", ")
+        )));
+    }
+    if a.task.trim().is_empty() {
+        return Err(name("task must not be empty".into()));
+    }
+    let model =
+        pick_model(a.model.as_deref(), &rules.models, &rules.default_model).map_err(name)?;
+    Ok(Assignment {
+        department: a.department.clone(),
+        task: a.task.trim().to_string(),
+        model,
+        files: a.files.clone().unwrap_or_default(),
+        verify: a.verify.clone().unwrap_or_default(),
+        reason: a.reason.clone(),
+        model_reason: a.model_reason.clone(),
+        selected: a.selected.unwrap_or(true),
+        status: AssignmentStatus::Proposed,
+        session_id: None,
+        queue_id: None,
+        error: None,
+    })
+}
+
+/// A registered plan's status: an empty plan is ready; one asking for
+/// confirmation waits; any other is dispatched at once.
+pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
+    if assignments == 0 {
+        PlanStatus::Ready
+    } else if needs_confirmation {
+        PlanStatus::AwaitingConfirmation
+    } else {
+        PlanStatus::Dispatched
+    }
+}
+
+/// Marks selected, not yet queued assignments queued; returns (index, assignment).
+pub fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
+    let mut out = Vec::new();
+    for (i, a) in plan.assignments.iter_mut().enumerate() {
+        if a.selected && a.status == AssignmentStatus::Proposed {
+            a.status = AssignmentStatus::Queued;
+            out.push((i, a.clone()));
+        }
+    }
+    out
+}
+
+/// On confirmation: proposed assignments the user did not select are skipped.
+pub fn skip_unselected(plan: &mut Plan) {
+    for a in plan.assignments.iter_mut() {
+        if !a.selected && a.status == AssignmentStatus::Proposed {
+            a.status = AssignmentStatus::Skipped;
+        }
+    }
+}
+
+pub fn new_queue_item(
+    id: String,
+    parent: Option<String>,
+    a: &Assignment,
+    index: Option<usize>,
+    now: String,
+) -> QueueItem {
+    QueueItem {
+        id,
+        parent_session_id: parent,
+        department: a.department.clone(),
+        task: a.task.clone(),
+        model: a.model.clone(),
+        files: a.files.clone(),
+        verify: a.verify.clone(),
+        reason: a.reason.clone(),
+        assignment_index: index,
+        queued_at: now,
+        status: QueueStatus::Queued,
+        error: None,
+        attempts: 0,
+    }
+}
+
+/// The queue item to start next (FIFO), if a slot is free.
+pub fn next_startable(queue: &[QueueItem], slots_in_use: usize, max: usize) -> Option<usize> {
+    if slots_in_use >= max {
+        return None;
+    }
+    queue.iter().position(|q| q.status == QueueStatus::Queued)
+}
+
+/// After a crash: an item whose session was recorded (`started`: queue id ->
+/// session id) has started and leaves the queue; one caught starting waits again.
+/// Returns the queue to keep and the items found started.
+pub fn recover_queue(
+    queue: Vec<QueueItem>,
+    started: &HashMap<String, String>,
+) -> (Vec<QueueItem>, Vec<(QueueItem, String)>) {
+    let mut kept = Vec::new();
+    let mut done = Vec::new();
+    for mut item in queue {
+        if let Some(sid) = started.get(&item.id) {
+            done.push((item, sid.clone()));
+            continue;
+        }
+        if item.status == QueueStatus::Starting {
+            item.status = QueueStatus::Queued;
+        }
+        kept.push(item);
+    }
+    (kept, done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            departments: vec!["lingyubu".into(), "menxia".into()],
+            models: vec!["gpt-5.5".into(), "gpt-5.4".into()],
+            default_model: "gpt-5.4".into(),
+        }
+    }
+
+    fn input(department: &str, task: &str) -> AssignmentInput {
+        AssignmentInput {
+            department: department.into(),
+            task: task.into(),
+            ..Default::default()
+        }
+    }
+
+    fn item(id: &str, status: QueueStatus) -> QueueItem {
+        let a = validate_assignment(&rules(), 0, &input("lingyubu", "t")).unwrap();
+        let mut q = new_queue_item(
+            id.into(),
+            Some("zhongshu-1".into()),
+            &a,
+            Some(0),
+            "now".into(),
+        );
+        q.status = status;
+        q
+    }
+
+    #[test]
+    fn assignments_are_checked_and_named() {
+        let ok = validate_assignment(&rules(), 0, &input("lingyubu", "  do it  ")).unwrap();
+        assert_eq!(ok.task, "do it");
+        assert_eq!(ok.model, "gpt-5.4");
+        assert!(ok.selected);
+        let e = validate_assignment(&rules(), 2, &input("nope", "t")).unwrap_err();
+        assert!(
+            e.starts_with("assignment 3 (\"nope\"): unknown department; known: lingyubu, menxia"),
+            "{e}"
+        );
+        let e = validate_assignment(&rules(), 0, &input("lingyubu", " ")).unwrap_err();
+        assert!(e.contains("task must not be empty"), "{e}");
+        let mut bad_model = input("lingyubu", "t");
+        bad_model.model = Some("gpt-1".into());
+        let e = validate_assignment(&rules(), 0, &bad_model).unwrap_err();
+        assert!(e.contains("model \"gpt-1\" is not one of"), "{e}");
+        assert_eq!(
+            pick_model(Some(" gpt-5.5 "), &rules().models, "x").unwrap(),
+            "gpt-5.5"
+        );
+    }
+
+    #[test]
+    fn plan_statuses_and_queueing() {
+        assert_eq!(plan_status(0, true), PlanStatus::Ready);
+        assert_eq!(plan_status(2, true), PlanStatus::AwaitingConfirmation);
+        assert_eq!(plan_status(2, false), PlanStatus::Dispatched);
+        let r = rules();
+        let mut unselected = input("menxia", "review");
+        unselected.selected = Some(false);
+        let mut plan = Plan {
+            session_id: "zhongshu-1".into(),
+            summary: "s".into(),
+            assignments: vec![
+                validate_assignment(&r, 0, &input("lingyubu", "a")).unwrap(),
+                validate_assignment(&r, 1, &unselected).unwrap(),
+            ],
+            needs_confirmation: true,
+            status: PlanStatus::AwaitingConfirmation,
+            registered_at: "now".into(),
+            confirmed_at: None,
+        };
+        let queued = enqueue_selected(&mut plan);
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].0, 0);
+        assert!(enqueue_selected(&mut plan).is_empty(), "queued once only");
+        skip_unselected(&mut plan);
+        assert_eq!(plan.assignments[1].status, AssignmentStatus::Skipped);
+        assert_eq!(plan.assignments[0].status, AssignmentStatus::Queued);
+    }
+
+    #[test]
+    fn the_queue_starts_in_order_within_the_slots() {
+        let q = vec![
+            item("q-1", QueueStatus::Failed),
+            item("q-2", QueueStatus::Queued),
+            item("q-3", QueueStatus::Queued),
+        ];
+        assert_eq!(
+            next_startable(&q, 0, 2),
+            Some(1),
+            "failed items wait for a retry"
+        );
+        assert_eq!(next_startable(&q, 2, 2), None, "no free slot");
+        assert_eq!(next_startable(&q[..1], 0, 2), None);
+    }
+
+    #[test]
+    fn recovery_neither_loses_nor_doubles_a_start() {
+        let q = vec![
+            item("q-1", QueueStatus::Starting),
+            item("q-2", QueueStatus::Starting),
+            item("q-3", QueueStatus::Queued),
+        ];
+        let started = HashMap::from([("q-1".to_string(), "lingyubu-1".to_string())]);
+        let (kept, done) = recover_queue(q, &started);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].1, "lingyubu-1");
+        assert_eq!(
+            kept.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
+            ["q-2", "q-3"]
+        );
+        assert!(kept.iter().all(|q| q.status == QueueStatus::Queued));
+    }
+}
