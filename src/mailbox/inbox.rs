@@ -427,4 +427,18 @@ mod tests {
         );
         assert!(!n.contains('\n'));
     }
+
+    #[test]
+    fn notices_say_how_a_result_arrived() {
+        let mut r = result("done");
+        assert!(compose_notice("u", "z", &[&r], 0, 0, 0).contains("unverified"));
+        r.verified = true;
+        assert!(!compose_notice("u", "z", &[&r], 0, 0, 0).contains("unverified"));
+        r.source = ResultSource::LauncherFallback;
+        assert!(compose_notice("u", "z", &[&r], 0, 0, 0).contains("(launcher fallback)"));
+        assert!(
+            compose_notice("u", "z", &[], 0, 0, 0).is_empty(),
+            "no result, no notice"
+        );
+    }
 }

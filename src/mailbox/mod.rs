@@ -11,6 +11,7 @@ pub mod handoff;
 pub mod inbox;
 pub mod ingest;
 pub mod markdown;
+mod notices;
 pub mod safe_read;
 pub mod send;
 mod submit;
@@ -37,7 +38,7 @@ pub struct MailboxRuntime {
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     watcher: Mutex<Option<MailboxWatcher>>,
     /// Result keys waiting to be announced, per Zhongshu.
-    pending_notices: Mutex<HashMap<String, Vec<String>>>,
+    pending_notices: notices::PendingNotices,
     /// Whether the ingestion thread is in a scan, and since when.
     pub watchdog: watchdog::Watchdog,
 }
@@ -159,26 +160,14 @@ pub(crate) fn after_results(
 
 /// Adds a result to the next notice; the first one in a window schedules it.
 pub(crate) fn queue_notice(launcher: &Arc<Launcher>, zhongshu_id: &str, key: String) {
-    let first = {
-        let mut pending = launcher.mailbox.pending_notices.lock().unwrap();
-        let list = pending.entry(zhongshu_id.to_string()).or_default();
-        list.push(key);
-        list.len() == 1
-    };
-    if !first {
+    if !launcher.mailbox.pending_notices.add(zhongshu_id, key) {
         return;
     }
     let l2 = Arc::clone(launcher);
     let zid = zhongshu_id.to_string();
     launcher.spawn(async move {
         tokio::time::sleep(NOTICE_WINDOW).await;
-        let keys = l2
-            .mailbox
-            .pending_notices
-            .lock()
-            .unwrap()
-            .remove(&zid)
-            .unwrap_or_default();
+        let keys = l2.mailbox.pending_notices.take(&zid);
         l2.send_notice(&zid, &keys).await;
     });
 }

@@ -138,14 +138,14 @@ impl Store {
     /// acknowledged only if this returns Ok. A change that could not be committed
     /// is undone.
     pub fn update<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        self.apply(f, true)
+        off_the_runtime(|| self.apply(f, true))
     }
 
     /// Like [`Store::update`], for a change that records what already happened
     /// outside (a process started or ended): one that cannot be committed now stays
     /// in memory, and the next successful commit writes it.
     pub fn record<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        self.apply(f, false)
+        off_the_runtime(|| self.apply(f, false))
     }
 
     fn apply<R>(&self, f: impl FnOnce(&mut Tx) -> R, undo_failed: bool) -> Result<R, StoreError> {
@@ -330,6 +330,18 @@ impl Store {
     pub fn has_result_for(&self, department_session_id: &str) -> Result<bool, StoreError> {
         self.query(|c| schema::results_of_department(c, department_session_id))
             .map(|r| !r.is_empty())
+    }
+}
+
+/// Runs a commit (its syncs block) so that no async worker waits on the disk: on
+/// a multi-threaded tokio worker the worker hands its other tasks to the runtime
+/// first (`block_in_place`); elsewhere (the ingestion thread, a blocking task)
+/// it just runs.
+fn off_the_runtime<R>(commit: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(commit),
+        _ => commit(),
     }
 }
 
