@@ -19,7 +19,6 @@ pub mod submit_client;
 pub mod watchdog;
 pub mod watcher;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
