@@ -75,7 +75,8 @@ fn make_repo(root: &Path) -> PathBuf {
 }
 
 async fn start_zhongshu(l: &Arc<Launcher>, task: &str) -> String {
-    l.start_session(StartSpec::zhongshu(task.into(), None))
+    l.sessions
+        .start_session(StartSpec::zhongshu(task.into(), None))
         .await
         .expect("Zhongshu starts")
         .id
@@ -86,7 +87,11 @@ async fn start_department(l: &Arc<Launcher>, z: &str, dept: &str) -> String {
     spec.kind = SessionKind::Department;
     spec.department = Some(dept.into());
     spec.parent_session_id = Some(z.into());
-    l.start_session(spec).await.expect("department starts").id
+    l.sessions
+        .start_session(spec)
+        .await
+        .expect("department starts")
+        .id
 }
 
 fn report_bytes(z: &str, session: &str, dept: &str, id: &str) -> Vec<u8> {
@@ -191,7 +196,7 @@ fn drop_one_at_a_time(
         let t0 = Instant::now();
         std::fs::rename(&tmpf, &dest).unwrap();
         let seen = spin_until(Duration::from_secs(30), || {
-            l.store.result(&key).unwrap().is_some()
+            l.ctx.store.result(&key).unwrap().is_some()
         })
         .unwrap_or_else(|| panic!("{id} not registered within 30 s"));
         lat.push(seen);
@@ -250,7 +255,7 @@ async fn run() {
     // (1) Latency.
     let z0 = start_zhongshu(&l, "latency").await;
     let d0 = start_department(&l, &z0, "lingyubu").await;
-    let incoming0 = l.paths.mailbox(&z0).incoming;
+    let incoming0 = l.ctx.paths.mailbox(&z0).incoming;
     // Let the agents come up so their start-up does not count.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (mut lat, mut archived_lat) =
@@ -306,7 +311,7 @@ async fn run() {
     let mut expected: HashMap<String, usize> = HashMap::new();
     let mut expected_keys: Vec<String> = Vec::with_capacity(n_burst);
     for (zi, (z, ds)) in zs.iter().enumerate() {
-        let incoming = l.paths.mailbox(z).incoming;
+        let incoming = l.ctx.paths.mailbox(z).incoming;
         for i in 0..per_z {
             let (d, dept) = &ds[i % ds.len()];
             let id = format!("burst-{zi}-{i:05}");
@@ -324,9 +329,9 @@ async fn run() {
         let (zi, rest) = name.split_once('-').unwrap();
         (rest.to_string(), zi.parse::<usize>().unwrap())
     });
-    let total_before = l.store.result_total().unwrap();
+    let total_before = l.ctx.store.result_total().unwrap();
     let want = total_before + n_burst;
-    let audit_path = l.store.audit_log().path().to_path_buf();
+    let audit_path = l.ctx.store.audit_log().path().to_path_buf();
     let audit_len_before = std::fs::metadata(&audit_path).map(|m| m.len()).unwrap_or(0);
 
     let mono0 = monotonic();
@@ -336,19 +341,19 @@ async fn run() {
     }
     let t_dropped = t0.elapsed();
     let registered = spin_until(Duration::from_secs(600), || {
-        l.store.result_total().unwrap() >= want
+        l.ctx.store.result_total().unwrap() >= want
     })
     .map(|_| t0.elapsed());
     let t_registered = registered.unwrap_or_else(|| {
         panic!(
             "only {} of {n_burst} registered after 600 s",
-            l.store.result_total().unwrap() - total_before
+            l.ctx.store.result_total().unwrap() - total_before
         )
     });
     // Archived: every incoming/ empty.
     let incomings: Vec<PathBuf> = zs
         .iter()
-        .map(|(z, _)| l.paths.mailbox(z).incoming)
+        .map(|(z, _)| l.ctx.paths.mailbox(z).incoming)
         .collect();
     let archived = loop {
         if incomings.iter().all(|d| json_count(d) == 0) {
@@ -393,7 +398,13 @@ async fn run() {
     // Packets: every result's packet on disk.
     let packets: Vec<String> = expected_keys
         .iter()
-        .filter_map(|k| l.store.result(k).unwrap().and_then(|r| r.handoff_packet))
+        .filter_map(|k| {
+            l.ctx
+                .store
+                .result(k)
+                .unwrap()
+                .and_then(|r| r.handoff_packet)
+        })
         .collect();
     assert_eq!(packets.len(), n_burst, "every burst report is a result");
     let packets_done = loop {
@@ -427,7 +438,7 @@ async fn run() {
         let mut per: HashMap<String, usize> = HashMap::new();
         let mut ids = BTreeSet::new();
         for k in &expected_keys {
-            if let Some(r) = l.store.result(k).unwrap() {
+            if let Some(r) = l.ctx.store.result(k).unwrap() {
                 *per.entry(r.parent_session_id.clone()).or_default() += 1;
                 ids.insert(k.clone());
             }
@@ -436,9 +447,13 @@ async fn run() {
     };
     assert_eq!(distinct, n_burst, "results lost");
     assert_eq!(per_parent, expected, "results per Zhongshu");
-    assert_eq!(l.store.result_total().unwrap(), want, "no extra results");
+    assert_eq!(
+        l.ctx.store.result_total().unwrap(),
+        want,
+        "no extra results"
+    );
     for (z, _) in &zs {
-        let mb = l.paths.mailbox(z);
+        let mb = l.ctx.paths.mailbox(z);
         assert_eq!(
             json_count(&mb.archive),
             per_z,
@@ -475,7 +490,7 @@ async fn run() {
         target: String::new(),
         ok: None,
     });
-    let state_bytes = std::fs::metadata(l.store.db_path())
+    let state_bytes = std::fs::metadata(l.ctx.store.db_path())
         .map(|m| m.len())
         .unwrap_or(0);
     rows.push(Row {
@@ -488,7 +503,7 @@ async fn run() {
     // What the launcher still does after the burst (closes, notices), for the record.
     let settle_start = Instant::now();
     let closes_pending = || {
-        l.store.read(|s| {
+        l.ctx.store.read(|s| {
             s.sessions
                 .values()
                 .filter(|x| x.is_department() && x.has_reported() && !x.auto_closed)
@@ -508,7 +523,7 @@ async fn run() {
         after.sort();
         eprintln!(
             "latency over {n_after} drops with {} results in the state: p50 {} p99 {} max {}",
-            l.store.result_total().unwrap(),
+            l.ctx.store.result_total().unwrap(),
             ms(pct(&after, 0.5)),
             ms(pct(&after, 0.99)),
             ms(*after.last().unwrap())
@@ -532,7 +547,7 @@ async fn run() {
     let mut saves: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            l.store.update(|_| ()).expect("state saves");
+            l.ctx.store.update(|_| ()).expect("state saves");
             t.elapsed()
         })
         .collect();

@@ -71,7 +71,7 @@ fn main() {
         .expect("launcher starts");
     let addr = running.addr;
     let launcher = Arc::clone(&running.launcher);
-    let sessions = launcher.store.read(|s| s.sessions.len());
+    let sessions = launcher.ctx.store.read(|s| s.sessions.len());
     println!("status bench: {sessions} sessions recorded, {CONNECTIONS} keep-alive connections, {seconds} s per phase");
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
@@ -150,7 +150,7 @@ fn main() {
 
     // Of which: transcript previews of finished sessions, read from their logs
     // (what `log_preview` does for every session without a live PTY).
-    let logs: Vec<String> = launcher.store.read(|s| {
+    let logs: Vec<String> = launcher.ctx.store.read(|s| {
         s.sessions
             .values()
             .filter(|x| !x.is_running())

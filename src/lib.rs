@@ -6,7 +6,9 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod credentials;
+pub mod error;
 pub mod files;
 pub mod ids;
 pub mod launcher;
@@ -17,6 +19,7 @@ pub mod pty;
 pub mod report;
 pub mod sanitize;
 pub mod sessions;
+pub mod signals;
 pub mod store;
 pub mod terminal;
 pub mod web;

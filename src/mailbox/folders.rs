@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::launcher::Launcher;
+use super::Mailbox;
 use crate::model::MailboxPaths;
 
 /// The reason given for a report whose file name is not UTF-8.
@@ -87,7 +87,7 @@ pub fn list_incoming(dir: &Path) -> std::io::Result<Listing> {
     Ok(listing)
 }
 
-impl Launcher {
+impl Mailbox {
     /// The reports of a mailbox a scan may judge, after rejecting what can never
     /// be accepted (names that are not UTF-8; everything, when `archive/` cannot
     /// take reports). None when the mailbox cannot be scanned at all.
@@ -103,7 +103,7 @@ impl Launcher {
                 // Scanning through a link would read or move files outside the
                 // state directory: refuse, visibly.
                 tracing::warn!("mailbox of {zhongshu_id}: {reason}; not scanned");
-                self.store.audit_or_log(
+                self.ctx.store.audit_or_log(
                     "mailbox_unusable",
                     json!({"parent_session_id": zhongshu_id, "error": reason}),
                 );

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::launcher::{LResult, Launcher, LauncherError};
+use super::Mailbox;
+use crate::error::{LResult, LauncherError};
 use crate::model::{NoticeStatus, ResultSource, SessionKind, TaskResult};
 use crate::sessions::prompts::ResumePrompt;
 use crate::sessions::StartSpec;
@@ -25,7 +26,7 @@ pub struct NotifyInput {
 /// Notices stay under this many characters.
 const NOTICE_MAX: usize = 990;
 
-impl Launcher {
+impl Mailbox {
     /// `GET /api/zhongshu_inbox`: results and department states; marks read unless `peek`.
     pub fn inbox_view(
         &self,
@@ -34,7 +35,7 @@ impl Launcher {
         limit: usize,
         before: Option<i64>,
     ) -> LResult<Value> {
-        let z = self.require_session(id)?;
+        let z = self.sessions.require_session(id)?;
         if !z.is_zhongshu() {
             return Err(LauncherError::BadRequest(format!(
                 "{id} is not a Zhongshu session"
@@ -43,17 +44,17 @@ impl Launcher {
         let marked = if peek {
             0
         } else {
-            self.store.update(|tx| tx.mark_read(id).len())?
+            self.ctx.store.update(|tx| tx.mark_read(id).len())?
         };
         if marked > 0 {
-            self.store.notify(
+            self.ctx.store.notify(
                 "results_read",
                 json!({"parent_session_id": id, "count": marked}),
             );
         }
-        let page = self.store.results_page(id, limit, before)?;
-        let total = self.store.result_count(id)?;
-        let view = self.store.read(|s| {
+        let page = self.ctx.store.results_page(id, limit, before)?;
+        let total = self.ctx.store.result_count(id)?;
+        let view = self.ctx.store.read(|s| {
             let results = &page.results;
             let unread: Vec<&TaskResult> = results.iter().filter(|r| !r.read).collect();
             let read: Vec<&TaskResult> = results.iter().filter(|r| r.read).collect();
@@ -94,9 +95,9 @@ impl Launcher {
     pub(crate) async fn send_notice(self: &Arc<Self>, zhongshu_id: &str, keys: &[String]) {
         let results: Vec<TaskResult> = keys
             .iter()
-            .filter_map(|k| self.store.result(k).ok().flatten())
+            .filter_map(|k| self.ctx.store.result(k).ok().flatten())
             .collect();
-        let text = self.store.read(|s| {
+        let text = self.ctx.store.read(|s| {
             let results: Vec<&TaskResult> = results.iter().collect();
             let children: Vec<_> = s.children_of(zhongshu_id).collect();
             let running = children.iter().filter(|c| c.holds_slot()).count();
@@ -106,7 +107,7 @@ impl Launcher {
                 .iter()
                 .filter(|q| q.parent_session_id.as_deref() == Some(zhongshu_id))
                 .count();
-            compose_notice(self.url(), zhongshu_id, &results, done, running, queued)
+            compose_notice(self.ctx.url(), zhongshu_id, &results, done, running, queued)
         });
         if text.is_empty() {
             return;
@@ -121,10 +122,11 @@ impl Launcher {
         results: usize,
     ) -> String {
         let running = self
+            .sessions
             .session(zhongshu_id)
             .map(|z| z.is_running())
             .unwrap_or(false);
-        let (status, error) = match self.pty(zhongshu_id).filter(|_| running) {
+        let (status, error) = match self.sessions.pty(zhongshu_id).filter(|_| running) {
             None => (
                 NoticeStatus::Skipped,
                 Some("Zhongshu session is not running".to_string()),
@@ -138,7 +140,7 @@ impl Launcher {
                 }
             }
         };
-        let saved = self.store.update(|tx| {
+        let saved = self.ctx.store.update(|tx| {
             if let Some(z) = tx.session_mut(zhongshu_id) {
                 z.auto_notification_status = Some(status);
             }
@@ -156,7 +158,7 @@ impl Launcher {
 
     /// `POST /api/notify_zhongshu`: another tool's notice, same path as ours.
     pub async fn notify_zhongshu_request(self: &Arc<Self>, b: NotifyInput) -> LResult<Value> {
-        let z = self.require_session(&b.parent_session_id)?;
+        let z = self.sessions.require_session(&b.parent_session_id)?;
         if !z.is_zhongshu() {
             return Err(LauncherError::BadRequest(format!(
                 "{} is not a Zhongshu session",
@@ -172,40 +174,12 @@ impl Launcher {
         }
         text.push_str(&format!(
             " | inbox: {}/api/zhongshu_inbox?id={}&peek=1",
-            self.url(),
+            self.ctx.url(),
             z.id
         ));
         let text = truncate(&text, NOTICE_MAX);
         let status = self.deliver_notice(&z.id, &text, 0).await;
         Ok(json!({"status": status, "notice": text}))
-    }
-
-    /// Closes a department that reported (SPEC 8 step 6).
-    pub(crate) async fn auto_close(self: &Arc<Self>, session_id: &str) {
-        let Some(session) = self.session(session_id) else {
-            return;
-        };
-        let marked = session.auto_closed
-            && session.auto_close_reason.as_deref() == Some("mailbox_report_received");
-        if !marked {
-            let saved = self.store.update(|tx| {
-                if let Some(x) = tx.session_mut(session_id) {
-                    x.auto_closed = true;
-                    x.auto_close_reason = Some("mailbox_report_received".into());
-                }
-            });
-            if let Err(e) = saved {
-                tracing::error!("marking {session_id} auto-closed: {e}");
-            }
-        }
-        if session.is_running() {
-            if let Err(e) = self
-                .close_session(session_id, "mailbox_report_received")
-                .await
-            {
-                tracing::warn!("auto-close {session_id}: {e}");
-            }
-        }
     }
 
     /// `POST /api/restart_zhongshu_session`.
@@ -214,14 +188,14 @@ impl Launcher {
         id: &str,
         model: Option<&str>,
     ) -> LResult<Value> {
-        let z = self.require_session(id)?;
+        let z = self.sessions.require_session(id)?;
         if !z.is_zhongshu() {
             return Err(LauncherError::BadRequest(format!(
                 "{id} is not a Zhongshu session"
             )));
         }
-        let results = self.store.results_page(id, 10, None)?.results;
-        let (plan, children) = self.store.read(|s| {
+        let results = self.ctx.store.results_page(id, 10, None)?.results;
+        let (plan, children) = self.ctx.store.read(|s| {
             let children: Vec<String> = s
                 .children_of(id)
                 .map(|c| {
@@ -257,32 +231,34 @@ impl Launcher {
                 plan_summary: plan.as_ref().map(|p| p.summary.as_str()).unwrap_or(""),
                 departments: &children,
                 results: &result_lines,
-                url: self.url(),
+                url: self.ctx.url(),
             }
             .render()
             .map_err(|e| LauncherError::Internal(format!("resume template: {e}")))
         };
-        if z.is_running() && self.pty(id).is_some() {
+        if z.is_running() && self.sessions.pty(id).is_some() {
             let prompt = render(id)?;
-            self.session_input(id, &prompt).await?;
-            self.store.audit_or_log(
+            self.sessions.session_input(id, &prompt).await?;
+            self.ctx.store.audit_or_log(
                 "zhongshu_resumed",
                 json!({"session_id": id, "inline": true}),
             );
             return Ok(
-                json!({"resumed_inline": true, "session_id": id, "session": self.session_json(id)}),
+                json!({"resumed_inline": true, "session_id": id, "session": self.sessions.session_json(id)}),
             );
         }
         // A new session, carrying the old plan and results (as read).
         let model = model.map(str::to_string).or(Some(z.model.clone()));
-        let model = self.pick_model(model.as_deref(), SessionKind::Zhongshu)?;
+        let model = self
+            .sessions
+            .pick_model(model.as_deref(), SessionKind::Zhongshu)?;
         let mut spec = StartSpec::zhongshu(z.task.clone(), Some(model));
         spec.resumed_from_session_id = Some(id.to_string());
         // `{session_id}` becomes the new session's id when it starts.
         spec.prompt_override = Some(render("{session_id}")?);
-        let new = self.start_session(spec).await?;
+        let new = self.sessions.start_session(spec).await?;
         let new_id = new.id.clone();
-        self.store.update(|tx| {
+        self.ctx.store.update(|tx| {
             if let Some(mut p) = plan.clone() {
                 p.session_id = new_id.clone();
                 let status = p.status;
@@ -299,7 +275,7 @@ impl Launcher {
             );
         })?;
         Ok(json!({"resumed_inline": false, "session_id": new_id,
-                  "resumed_from_session_id": id, "session": self.session_json(&new_id)}))
+                  "resumed_from_session_id": id, "session": self.sessions.session_json(&new_id)}))
     }
 }
 

@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::Mailbox;
 use crate::clock;
 use crate::ids::check_id;
-use crate::launcher::Launcher;
 use crate::model::{result_key, MailboxPaths, ReportStatus, ResultSource, TaskResult};
 use crate::store::Tx;
 
@@ -65,7 +65,7 @@ pub struct Outcome {
     pub refused: Vec<(String, String)>,
 }
 
-impl Launcher {
+impl Mailbox {
     /// Ingests everything in `zhongshu_id`'s incoming folder. `seen` carries the
     /// size/mtime history of incomplete files between calls.
     pub fn ingest_folder(
@@ -77,7 +77,7 @@ impl Launcher {
         if check_id("zhongshu id", zhongshu_id).is_err() {
             return outcome;
         }
-        let paths = self.paths.mailbox(zhongshu_id);
+        let paths = self.ctx.paths.mailbox(zhongshu_id);
         if fs::symlink_metadata(&paths.incoming).is_err() {
             return outcome;
         }
@@ -87,6 +87,7 @@ impl Launcher {
         };
         let names = listing.reports;
         let known = self
+            .ctx
             .store
             .read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
         let mut accepted = Vec::new();
@@ -189,6 +190,7 @@ impl Launcher {
     ) -> Result<TaskResult, String> {
         let f = check_fields(zhongshu_id, obj)?;
         let session = self
+            .ctx
             .store
             .read(|s| s.sessions.get(&f.session_id).cloned())
             .ok_or_else(|| {
@@ -257,7 +259,7 @@ impl Launcher {
             .collect();
         let now = clock::now_rfc3339();
         // Registration and its audit lines: one transaction.
-        let registered = self.store.update(|tx| {
+        let registered = self.ctx.store.update(|tx| {
             planned
                 .iter()
                 .map(|(r, dest)| {
@@ -330,7 +332,7 @@ impl Launcher {
             }
             if let Err(e) = move_unless_present(&report.path, &target, dest) {
                 tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
-                self.store.audit_or_log(
+                self.ctx.store.audit_or_log(
                     "result_archive_failed",
                     json!({"parent_session_id": reg.result.parent_session_id,
                            "file": report.name, "error": e.to_string()}),
@@ -370,7 +372,7 @@ impl Launcher {
             tracing::error!("mailbox: cannot reject {}: {e}", path.display());
             return;
         }
-        self.store.audit_or_log(
+        self.ctx.store.audit_or_log(
             "result_rejected",
             json!({"parent_session_id": zhongshu_id, "file": name, "rejected_as": dest_name, "error": reason}),
         );
@@ -378,12 +380,12 @@ impl Launcher {
 
     /// Registers a `launcher_fallback` result for a department that exited silently.
     pub(crate) fn register_fallback(&self, department_session_id: &str) -> Option<String> {
-        let session = self.session(department_session_id)?;
+        let session = self.sessions.session(department_session_id)?;
         let parent = session.parent_session_id.clone()?;
         if session.has_reported() {
             return None;
         }
-        let paths = self.paths.mailbox(&parent);
+        let paths = self.ctx.paths.mailbox(&parent);
         let now = clock::now_rfc3339();
         let code = session
             .exit_code
@@ -425,7 +427,7 @@ impl Launcher {
             verified: false,
         };
         let key = result_key(&parent, &session.id, &result.report_id);
-        let stored = self.store.update(|tx| {
+        let stored = self.ctx.store.update(|tx| {
             let reported = tx.session(&session.id).map(|x| x.has_reported()) == Some(true);
             if reported || !tx.results_of_department(&session.id).is_empty() {
                 return None;

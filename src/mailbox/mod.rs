@@ -22,7 +22,9 @@ pub mod watcher;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::launcher::Launcher;
+use crate::context::Context;
+use crate::sessions::Sessions;
+use crate::signals::{Signal, SignalTx};
 use watcher::{Job, MailboxWatcher};
 
 /// Wait after a department exits before its fallback result is registered, so a
@@ -31,142 +33,183 @@ pub const FALLBACK_GRACE: Duration = Duration::from_secs(2);
 /// Results within this window make one notice to the Zhongshu.
 pub const NOTICE_WINDOW: Duration = Duration::from_secs(2);
 
-/// Live mailbox machinery of one launcher.
-#[derive(Default)]
-pub struct MailboxRuntime {
+/// The department mailbox: watching, ingestion, fallbacks, notices and the inbox.
+/// It tells the launcher (signals) when results are in or a slot may have freed.
+pub struct Mailbox {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) sessions: Arc<Sessions>,
+    signals: SignalTx,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     watcher: Mutex<Option<MailboxWatcher>>,
     /// Result keys waiting to be announced, per Zhongshu.
     pending_notices: notices::PendingNotices,
     /// Whether the ingestion thread is in a scan, and since when.
     pub watchdog: watchdog::Watchdog,
+    /// The ingestion thread, joined at shutdown.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl MailboxRuntime {
+impl Mailbox {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Mailbox {
+        Mailbox {
+            ctx,
+            sessions,
+            signals,
+            jobs: Mutex::new(None),
+            watcher: Mutex::new(None),
+            pending_notices: Default::default(),
+            watchdog: Default::default(),
+            thread: Mutex::new(None),
+        }
+    }
+
     fn send(&self, job: Job) {
         if let Some(tx) = self.jobs.lock().unwrap().as_ref() {
-            let _ = tx.send(job);
-        }
-    }
-}
-
-/// Starts the watcher and the ingestion thread, ingests what arrived while the
-/// launcher was down, and registers fallbacks owed from before a restart.
-pub async fn start(launcher: &Arc<Launcher>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    *launcher.mailbox.jobs.lock().unwrap() = Some(tx.clone());
-    let weak = Arc::downgrade(launcher);
-    if let Err(e) = std::thread::Builder::new()
-        .name("mailbox".into())
-        .spawn(move || watcher::run(weak, rx))
-    {
-        tracing::error!("mailbox: cannot start the ingestion thread: {e}");
-        return;
-    }
-    match watcher::watch(&launcher.paths.mailbox_root(), tx) {
-        Ok(w) => *launcher.mailbox.watcher.lock().unwrap() = Some(w),
-        Err(e) => tracing::error!(
-            "mailbox: cannot watch {}: {e}",
-            launcher.paths.mailbox_root().display()
-        ),
-    }
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    launcher.mailbox.send(Job::ScanAll);
-    launcher.mailbox.send(Job::Sync(String::new(), done_tx));
-    let _ = done_rx.await;
-    let ended: Vec<String> = launcher.store.read(|s| {
-        s.sessions
-            .values()
-            .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
-            .map(|x| x.id.clone())
-            .collect()
-    });
-    let owed = ended
-        .into_iter()
-        .filter(|id| !launcher.store.has_result_for(id).unwrap_or(true));
-    for id in owed {
-        if let Some(key) = launcher.register_fallback(&id) {
-            let parent = launcher.session(&id).and_then(|s| s.parent_session_id);
-            if let Some(parent) = parent {
-                queue_notice(launcher, &parent, key);
+            if tx.send(job).is_err() {
+                tracing::warn!("mailbox: the ingestion thread has ended");
             }
         }
     }
-}
 
-/// A new Zhongshu's folder exists: scan it (the recursive watch covers it).
-pub fn watch_zhongshu(launcher: &Arc<Launcher>, id: &str) {
-    launcher.mailbox.send(Job::Scan(id.to_string()));
-}
-
-/// A department exited: ingest what it left, wait, then register a fallback if
-/// it still has not reported.
-pub fn department_exited(launcher: &Arc<Launcher>, id: &str) {
-    let Some(parent) = launcher.session(id).and_then(|s| s.parent_session_id) else {
-        return;
-    };
-    if launcher
-        .session(id)
-        .map(|s| s.has_reported())
-        .unwrap_or(true)
-    {
-        return;
+    /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
+    pub fn ingestion_health(&self) -> watchdog::IngestionHealth {
+        self.watchdog.health(watchdog::STUCK_AFTER)
     }
-    let launcher = Arc::clone(launcher);
-    let id = id.to_string();
-    tokio::spawn(async move {
-        sync_scan(&launcher, &parent).await;
-        tokio::time::sleep(FALLBACK_GRACE).await;
-        sync_scan(&launcher, &parent).await;
-        if let Some(key) = launcher.register_fallback(&id) {
-            queue_notice(&launcher, &parent, key);
-            launcher.pump_queue().await;
+
+    /// Starts the watcher and the ingestion thread, ingests what arrived while the
+    /// launcher was down, and registers fallbacks owed from before a restart.
+    pub async fn start(self: &Arc<Self>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        *self.jobs.lock().unwrap() = Some(tx.clone());
+        let weak = Arc::downgrade(self);
+        match std::thread::Builder::new()
+            .name("mailbox".into())
+            .spawn(move || watcher::run(weak, rx))
+        {
+            Ok(handle) => *self.thread.lock().unwrap() = Some(handle),
+            Err(e) => {
+                tracing::error!("mailbox: cannot start the ingestion thread: {e}");
+                return;
+            }
         }
-    });
-}
+        let root = self.ctx.paths.mailbox_root();
+        match watcher::watch(&root, tx) {
+            Ok(w) => *self.watcher.lock().unwrap() = Some(w),
+            Err(e) => tracing::error!("mailbox: cannot watch {}: {e}", root.display()),
+        }
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        self.send(Job::ScanAll);
+        self.send(Job::Sync(String::new(), done_tx));
+        if done_rx.await.is_err() {
+            tracing::warn!("mailbox: the start-up scan did not finish");
+        }
+        let ended: Vec<String> = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
+                .map(|x| x.id.clone())
+                .collect()
+        });
+        let owed = ended
+            .into_iter()
+            .filter(|id| !self.ctx.store.has_result_for(id).unwrap_or(true));
+        for id in owed {
+            if let Some(key) = self.register_fallback(&id) {
+                let parent = self.sessions.session(&id).and_then(|s| s.parent_session_id);
+                if let Some(parent) = parent {
+                    self.queue_notice(&parent, key);
+                }
+            }
+        }
+    }
 
-async fn sync_scan(launcher: &Arc<Launcher>, zhongshu_id: &str) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    launcher
-        .mailbox
-        .send(Job::Sync(zhongshu_id.to_string(), tx));
-    let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
-}
+    /// Stops watching and waits for the ingestion thread to end.
+    pub async fn stop(&self) {
+        self.watcher.lock().unwrap().take();
+        self.jobs.lock().unwrap().take();
+        let thread = self.thread.lock().unwrap().take();
+        if let Some(thread) = thread {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!("mailbox: the ingestion thread ended badly");
+            }
+        }
+    }
 
-/// Step 6 after a batch: close the reporting departments, pump, notify.
-pub(crate) fn after_results(
-    launcher: &Arc<Launcher>,
-    zhongshu_id: &str,
-    registered: Vec<(String, String)>,
-) {
-    let l = Arc::clone(launcher);
-    let zid = zhongshu_id.to_string();
-    launcher.spawn(async move {
-        let launcher = l;
+    /// A new Zhongshu's folder exists: scan it (the recursive watch covers it).
+    pub fn watch_zhongshu(&self, id: &str) {
+        self.send(Job::Scan(id.to_string()));
+    }
+
+    /// A department exited: ingest what it left, wait, then register a fallback if
+    /// it still has not reported.
+    pub fn department_exited(self: &Arc<Self>, id: &str) {
+        let Some(session) = self.sessions.session(id) else {
+            return;
+        };
+        let Some(parent) = session.parent_session_id.clone() else {
+            return;
+        };
+        if session.has_reported() {
+            return;
+        }
+        let this = Arc::clone(self);
+        let id = id.to_string();
+        self.ctx.spawn(async move {
+            this.sync_scan(&parent).await;
+            tokio::time::sleep(FALLBACK_GRACE).await;
+            this.sync_scan(&parent).await;
+            if let Some(key) = this.register_fallback(&id) {
+                this.queue_notice(&parent, key);
+                this.signal(Signal::SlotFreed);
+            }
+        });
+    }
+
+    async fn sync_scan(&self, zhongshu_id: &str) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Sync(zhongshu_id.to_string(), tx));
+        if tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!("mailbox: scanning {zhongshu_id} took over 10 s");
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        if self.signals.send(signal).is_err() {
+            tracing::warn!("mailbox: the launcher is stopping");
+        }
+    }
+
+    /// Step 6 after a batch: notify the Zhongshu; the launcher pumps the queue and
+    /// closes the reporting departments.
+    pub(crate) fn after_results(
+        self: &Arc<Self>,
+        zhongshu_id: &str,
+        registered: Vec<(String, String)>,
+    ) {
         for (key, _) in &registered {
-            queue_notice(&launcher, &zid, key.clone());
+            self.queue_notice(zhongshu_id, key.clone());
         }
-        launcher.pump_queue().await;
-        // Once per department: a burst of reports from one department is one close.
-        let mut closed = std::collections::HashSet::new();
-        for (_, session_id) in registered {
-            if closed.insert(session_id.clone()) {
-                launcher.auto_close(&session_id).await;
-            }
-        }
-    });
-}
-
-/// Adds a result to the next notice; the first one in a window schedules it.
-pub(crate) fn queue_notice(launcher: &Arc<Launcher>, zhongshu_id: &str, key: String) {
-    if !launcher.mailbox.pending_notices.add(zhongshu_id, key) {
-        return;
+        self.signal(Signal::ResultsRegistered {
+            zhongshu_id: zhongshu_id.to_string(),
+            registered,
+        });
     }
-    let l2 = Arc::clone(launcher);
-    let zid = zhongshu_id.to_string();
-    launcher.spawn(async move {
-        tokio::time::sleep(NOTICE_WINDOW).await;
-        let keys = l2.mailbox.pending_notices.take(&zid);
-        l2.send_notice(&zid, &keys).await;
-    });
+
+    /// Adds a result to the next notice; the first one in a window schedules it.
+    pub(crate) fn queue_notice(self: &Arc<Self>, zhongshu_id: &str, key: String) {
+        if !self.pending_notices.add(zhongshu_id, key) {
+            return;
+        }
+        let this = Arc::clone(self);
+        let zid = zhongshu_id.to_string();
+        self.ctx.spawn(async move {
+            tokio::time::sleep(NOTICE_WINDOW).await;
+            let keys = this.pending_notices.take(&zid);
+            this.send_notice(&zid, &keys).await;
+        });
+    }
 }

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::ingest::{sha256_hex, unique_name, Outcome, Report};
+use super::Mailbox;
 use crate::credentials::Grant;
-use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::error::{LResult, LauncherError};
 use crate::model::SessionKind;
 
-impl Launcher {
+impl Mailbox {
     pub async fn submit_result(
         self: &Arc<Self>,
         grant: &Grant,
@@ -47,7 +48,7 @@ impl Launcher {
             .validate(parent, &body)
             .map_err(LauncherError::BadRequest)?;
         result.verified = true;
-        let paths = self.paths.mailbox(parent);
+        let paths = self.ctx.paths.mailbox(parent);
         let bytes = serde_json::to_vec_pretty(&Value::Object(body))
             .map_err(|e| LauncherError::Internal(e.to_string()))?;
         let name = format!("{}-{}.json", grant.session_id, crate::clock::file_stamp());
@@ -68,7 +69,11 @@ impl Launcher {
         let parent_id = parent.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut outcome = Outcome::default();
-            this.register_batch(&this.paths.mailbox(&parent_id), vec![report], &mut outcome);
+            this.register_batch(
+                &this.ctx.paths.mailbox(&parent_id),
+                vec![report],
+                &mut outcome,
+            );
             outcome
         })
         .await
@@ -81,8 +86,8 @@ impl Launcher {
                 "the result was not registered (see the launcher log)".into(),
             ));
         };
-        super::after_results(self, parent, outcome.registered);
-        let result = self.store.result(&key)?;
+        self.after_results(parent, outcome.registered);
+        let result = self.ctx.store.result(&key)?;
         Ok(json!({"result": result, "verified": true, "file": dest}))
     }
 }

@@ -13,7 +13,7 @@ use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
 
 use super::ingest::Seen;
-use crate::launcher::Launcher;
+use super::Mailbox;
 
 /// Debounce window: short, so a drop shows within milliseconds.
 const DEBOUNCE: Duration = Duration::from_millis(10);
@@ -78,7 +78,7 @@ fn zhongshu_of(root: &Path, path: &Path) -> Option<String> {
 }
 
 /// The ingestion loop; ends when the launcher is gone or the channel closes.
-pub fn run(launcher: Weak<Launcher>, jobs: Receiver<Job>) {
+pub fn run(launcher: Weak<Mailbox>, jobs: Receiver<Job>) {
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let mut waiting: BTreeSet<String> = BTreeSet::new();
     loop {
@@ -113,16 +113,16 @@ pub fn run(launcher: Weak<Launcher>, jobs: Receiver<Job>) {
             }
         }
         if all {
-            folders.extend(all_folders(&launcher.paths.mailbox_root()));
+            folders.extend(all_folders(&launcher.ctx.paths.mailbox_root()));
         }
         for id in folders {
-            let _busy = launcher.mailbox.watchdog.busy(&id);
+            let _busy = launcher.watchdog.busy(&id);
             let outcome = launcher.ingest_folder(&id, &mut seen);
             if outcome.waiting > 0 {
                 waiting.insert(id.clone());
             }
             if !outcome.registered.is_empty() {
-                super::after_results(&launcher, &id, outcome.registered);
+                launcher.after_results(&id, outcome.registered);
             }
         }
         seen.retain(|p, _| p.exists());

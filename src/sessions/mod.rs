@@ -13,21 +13,26 @@ pub mod queue;
 pub mod terminals;
 pub mod view;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use serde_json::json;
 
 use crate::clock;
+use crate::context::Context;
+use crate::credentials::Credentials;
 use crate::credentials::Grant;
+use crate::error::{LResult, LauncherError};
 use crate::ids;
-use crate::launcher::{LResult, Launcher, LauncherError};
 use crate::model::TerminalKind;
 use crate::model::{
     InputRecord, PlanStatus, ReportStatus, Session, SessionKind, SessionStatus, TerminalRecord,
     TerminalStatus,
 };
 use crate::pty::{self, Pty, SpawnSpec};
+use crate::signals::{Signal, SignalTx};
+use crate::terminal::Terminals;
 use command::{build_argv, AgentEnv, Placeholders};
 
 /// What to start.
@@ -72,10 +77,56 @@ const RELEASED_SCROLLBACK: usize = 64 * 1024;
 const START_COLS: u16 = 120;
 const START_ROWS: u16 = 36;
 
-impl Launcher {
+/// The agent sessions: their PTYs, tokens and browser terminals. Starting,
+/// typing into, closing and recording the end of a session happen here; what
+/// follows an end (fallbacks, the queue) is signalled to the launcher.
+pub struct Sessions {
+    pub(crate) ctx: Arc<Context>,
+    ptys: Mutex<HashMap<String, Arc<Pty>>>,
+    pub terminals: Terminals,
+    /// Session tokens: agents get these, never the developer's.
+    pub credentials: Arc<Credentials>,
+    /// Serializes Zhongshu starts (the `max_zhongshu` limit).
+    zhongshu_start: tokio::sync::Mutex<()>,
+    signals: SignalTx,
+}
+
+impl Sessions {
+    pub fn new(ctx: Arc<Context>, credentials: Arc<Credentials>, signals: SignalTx) -> Sessions {
+        Sessions {
+            ctx,
+            ptys: Mutex::new(HashMap::new()),
+            terminals: Terminals::new(Vec::new()),
+            credentials,
+            zhongshu_start: tokio::sync::Mutex::new(()),
+            signals,
+        }
+    }
+
+    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().get(id).cloned()
+    }
+
+    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
+        self.ptys.lock().unwrap().insert(id.to_string(), pty);
+    }
+
+    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().remove(id)
+    }
+
+    pub fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
+        self.ptys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
     /// Checks a model against the configured choices, defaulting by kind.
     pub fn pick_model(&self, model: Option<&str>, kind: SessionKind) -> LResult<String> {
-        let l = &self.config.launcher;
+        let l = &self.ctx.config.launcher;
         match model.map(str::trim).filter(|m| !m.is_empty()) {
             None => Ok(match kind {
                 SessionKind::Zhongshu => l.zhongshu_model.clone(),
@@ -100,7 +151,7 @@ impl Launcher {
             SessionKind::Zhongshu => None,
             SessionKind::Department => {
                 let key = spec.department.clone().unwrap_or_default();
-                Some(self.config.department(&key).ok_or_else(|| {
+                Some(self.ctx.config.department(&key).ok_or_else(|| {
                     LauncherError::BadRequest(format!("unknown department {key:?}"))
                 })?)
             }
@@ -109,6 +160,7 @@ impl Launcher {
             Some(p) => {
                 ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
                 let is_zhongshu = self
+                    .ctx
                     .store
                     .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()));
                 match is_zhongshu {
@@ -142,12 +194,12 @@ impl Launcher {
         if spec.kind == SessionKind::Zhongshu {
             self.check_zhongshu_limit()?;
         }
-        let id = self.store.update(|tx| tx.next_id(&prefix))?;
-        let repo = self.repo.display().to_string();
+        let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
+        let repo = self.ctx.repo.display().to_string();
 
         let mailbox = match spec.kind {
             SessionKind::Zhongshu => {
-                let mb = self.paths.mailbox(&id);
+                let mb = self.ctx.paths.mailbox(&id);
                 for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
                     std::fs::create_dir_all(dir).map_err(|e| {
                         LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
@@ -157,13 +209,15 @@ impl Launcher {
             }
             SessionKind::Department => None,
         };
-        let parent_incoming = parent.as_deref().map(|p| self.paths.mailbox(p).incoming);
+        let parent_incoming = parent
+            .as_deref()
+            .map(|p| self.ctx.paths.mailbox(p).incoming);
 
         let prompt = match (&spec.prompt_override, &department) {
             (Some(p), _) => p.replace("{session_id}", &id),
-            (None, None) => ZhongshuPromptArgs::render(self, &id, &task)?,
+            (None, None) => ZhongshuPromptArgs::render(&self.ctx, &id, &task)?,
             (None, Some(d)) => prompts::DepartmentPrompt {
-                project_name: &self.config.launcher.project_name,
+                project_name: &self.ctx.config.launcher.project_name,
                 repo: &repo,
                 title: &d.title,
                 department: &d.key,
@@ -187,19 +241,20 @@ impl Launcher {
         // Tasks and plan summaries inside it come from agents and users.
         let prompt = crate::sanitize::pasted_text(&prompt);
         let prompt_path = self
+            .ctx
             .paths
             .prompts_dir()
             .join(format!("{}-{id}.txt", clock::file_stamp()));
         crate::files::write_atomic(&prompt_path, prompt.as_bytes()).map_err(|e| {
             LauncherError::Internal(format!("cannot write {}: {e}", prompt_path.display()))
         })?;
-        let log_path = self.paths.logs_dir().join(format!("{id}.log"));
+        let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
 
         let argv = build_argv(
-            &self.config.launcher.agent_command,
+            &self.ctx.config.launcher.agent_command,
             &Placeholders {
                 model: &model,
-                repo: &self.repo,
+                repo: &self.ctx.repo,
                 prompt: &prompt,
                 prompt_file: &prompt_path,
                 session_id: &id,
@@ -216,7 +271,7 @@ impl Launcher {
             department: department.as_ref().map(|d| d.key.clone()),
         });
         let env = AgentEnv {
-            url: self.url(),
+            url: self.ctx.url(),
             token: &agent_token,
             session_id: &id,
             kind: kind_name,
@@ -269,11 +324,13 @@ impl Launcher {
             closing: false,
         };
         // Recorded before the agent starts, so an agent that calls back at once finds itself.
-        self.store.update(|tx| tx.insert_session(session.clone()))?;
+        self.ctx
+            .store
+            .update(|tx| tx.insert_session(session.clone()))?;
         let spawned = Pty::spawn(SpawnSpec {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
-            cwd: self.repo.clone(),
+            cwd: self.ctx.repo.clone(),
             env,
             cols: START_COLS,
             rows: START_ROWS,
@@ -294,7 +351,7 @@ impl Launcher {
             "parent_session_id": parent, "model": model, "pid": pty.pid(),
             "resumed_from_session_id": spec.resumed_from_session_id,
         });
-        if let Err(e) = self.store.update(|tx| {
+        if let Err(e) = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(&id) {
                 x.pid = Some(pty.pid());
             }
@@ -306,8 +363,13 @@ impl Launcher {
             return Err(e.into());
         }
         self.watch_exit(&id, &pty);
-        if spec.kind == SessionKind::Zhongshu {
-            crate::mailbox::watch_zhongshu(self, &id);
+        if spec.kind == SessionKind::Zhongshu
+            && self
+                .signals
+                .send(Signal::ZhongshuStarted(id.clone()))
+                .is_err()
+        {
+            tracing::warn!("{id} started while the launcher stops");
         }
         let session = match self
             .open_terminal(
@@ -329,8 +391,8 @@ impl Launcher {
 
     /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.
     fn check_zhongshu_limit(&self) -> LResult<()> {
-        let max = self.config.launcher.max_zhongshu;
-        let running = self.store.read(|s| {
+        let max = self.ctx.config.launcher.max_zhongshu;
+        let running = self.ctx.store.read(|s| {
             s.sessions
                 .values()
                 .filter(|x| x.is_zhongshu() && x.is_running())
@@ -345,16 +407,77 @@ impl Launcher {
         Ok(())
     }
 
+    /// Closes a department that reported (SPEC 8 step 6).
+    pub(crate) async fn auto_close(self: &Arc<Self>, session_id: &str) {
+        let Some(session) = self.session(session_id) else {
+            return;
+        };
+        let marked = session.auto_closed
+            && session.auto_close_reason.as_deref() == Some("mailbox_report_received");
+        if !marked {
+            let saved = self.ctx.store.update(|tx| {
+                if let Some(x) = tx.session_mut(session_id) {
+                    x.auto_closed = true;
+                    x.auto_close_reason = Some("mailbox_report_received".into());
+                }
+            });
+            if let Err(e) = saved {
+                tracing::error!("marking {session_id} auto-closed: {e}");
+            }
+        }
+        if session.is_running() {
+            if let Err(e) = self
+                .close_session(session_id, "mailbox_report_received")
+                .await
+            {
+                tracing::warn!("auto-close {session_id}: {e}");
+            }
+        }
+    }
+
+    /// Terminates every live session (SIGTERM, then SIGKILL) and every terminal.
+    pub async fn terminate_all(&self) {
+        let mut waits = Vec::new();
+        for (id, pty) in self.live_ptys() {
+            if let Err(e) = self.ctx.store.update(|tx| {
+                if let Some(session) = tx.session_mut(&id) {
+                    session.closing = true;
+                }
+            }) {
+                tracing::error!("marking {id} closing: {e}");
+            }
+            waits.push(async move {
+                let code = pty.terminate(pty::KILL_GRACE).await;
+                (id, code)
+            });
+        }
+        for (id, code) in futures_util::future::join_all(waits).await {
+            self.record_exit(&id, code, Some("launcher_stopped"));
+        }
+        self.terminals.close_all().await;
+    }
+
+    /// Looks up a Zhongshu session by a validated id from a request.
+    pub fn require_zhongshu(&self, id: &str) -> LResult<Session> {
+        let s = self.require_session(id)?;
+        if !s.is_zhongshu() {
+            return Err(LauncherError::BadRequest(format!(
+                "{id} is not a Zhongshu session"
+            )));
+        }
+        Ok(s)
+    }
+
     /// Drops the record of a session that never started.
     fn forget_session(&self, id: &str) {
         self.credentials.revoke(id);
-        if let Err(e) = self.store.record(|tx| tx.remove_session(id)) {
+        if let Err(e) = self.ctx.store.record(|tx| tx.remove_session(id)) {
             tracing::error!("forgetting {id}: {e}");
         }
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {
-        self.store.read(|s| s.sessions.get(id).cloned())
+        self.ctx.store.read(|s| s.sessions.get(id).cloned())
     }
 
     /// Looks up a session by a validated id from a request.
@@ -393,7 +516,7 @@ impl Launcher {
             .and_then(|p| p.last_output_wall())
             .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
         let now = clock::now_rfc3339();
-        let changed = self.store.record(|tx| {
+        let changed = self.ctx.store.record(|tx| {
             let session = tx.session_mut(id)?;
             if session.status == SessionStatus::Exited {
                 return None;
@@ -429,20 +552,22 @@ impl Launcher {
         }
     }
 
-    /// After an exit: owed fallback results, then the queue.
+    /// After an exit: the launcher registers owed fallbacks and pumps the queue.
     async fn after_exit(self: &Arc<Self>, id: &str) {
-        let is_department = self.session(id).map(|s| s.is_department()).unwrap_or(false);
-        if is_department {
-            crate::mailbox::department_exited(self, id);
+        if self
+            .signals
+            .send(Signal::SessionExited(id.to_string()))
+            .is_err()
+        {
+            tracing::warn!("session {id} ended while the launcher stops");
         }
-        self.pump_queue().await;
     }
 
     /// Stops a session: SIGTERM to its group, SIGKILL after 5 s, reaped.
     pub async fn close_session(self: &Arc<Self>, id: &str, reason: &str) -> LResult<Session> {
         let session = self.require_session(id)?;
         if session.is_running() {
-            self.store.update(|tx| {
+            self.ctx.store.update(|tx| {
                 if let Some(x) = tx.session_mut(id) {
                     x.closing = true;
                 }
@@ -453,7 +578,7 @@ impl Launcher {
             } else {
                 self.record_exit(id, -1, Some("closed"));
             }
-            self.store.audit_or_log(
+            self.ctx.store.audit_or_log(
                 "session_closed",
                 json!({"session_id": id, "reason": reason}),
             );
@@ -482,7 +607,7 @@ impl Launcher {
             .map_err(|e| LauncherError::Internal(e.to_string()))?
             .map_err(|e| LauncherError::Internal(format!("cannot write to {id}: {e}")))?;
         let at = clock::now_rfc3339();
-        self.store.update(|tx| {
+        self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.input_history.push(InputRecord {
                     at,
@@ -519,7 +644,7 @@ impl Launcher {
             started_at: info.started_at.clone(),
             closed_at: None,
         };
-        let recorded = self.store.update(|tx| {
+        let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);
             if kind == TerminalKind::CodexSession {
                 if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
@@ -544,7 +669,7 @@ impl Launcher {
     pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
         let closed = self.terminals.close(id).await.is_some();
         let now = clock::now_rfc3339();
-        self.store.update(|tx| {
+        self.ctx.store.update(|tx| {
             if let Some(t) = tx.terminal_mut(id) {
                 t.status = TerminalStatus::Closed;
                 t.closed_at = Some(now);
@@ -561,7 +686,7 @@ impl Launcher {
 struct ZhongshuPromptArgs;
 
 impl ZhongshuPromptArgs {
-    fn render(l: &Launcher, id: &str, task: &str) -> LResult<String> {
+    fn render(l: &Context, id: &str, task: &str) -> LResult<String> {
         let departments = l.config.assignable_departments();
         prompts::ZhongshuPrompt {
             project_name: &l.config.launcher.project_name,

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::Sessions;
 use super::StartSpec;
 use crate::clock;
-use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::context::Context;
+use crate::error::{LResult, LauncherError};
 use crate::model::plan;
 use crate::model::{
-    Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus, Session, SessionKind,
+    Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind,
 };
 use crate::store::Tx;
 
@@ -56,10 +58,26 @@ pub enum Dispatch {
     Queued(Box<QueueItem>),
 }
 
-impl Launcher {
+/// Plans, assignments and the queue: which departments start, and when.
+pub struct Dispatcher {
+    ctx: Arc<Context>,
+    sessions: Arc<Sessions>,
+    /// Serializes queue pumps so two releases never over-start.
+    pump_lock: tokio::sync::Mutex<()>,
+}
+
+impl Dispatcher {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> Dispatcher {
+        Dispatcher {
+            ctx,
+            sessions,
+            pump_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// Checks an assignment against the configured departments and models.
     fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
-        let c = &self.config;
+        let c = &self.ctx.config;
         let departments = c
             .assignable_departments()
             .into_iter()
@@ -73,19 +91,9 @@ impl Launcher {
         plan::validate_assignment(&rules, index, a).map_err(LauncherError::BadRequest)
     }
 
-    fn require_zhongshu(&self, id: &str) -> LResult<Session> {
-        let s = self.require_session(id)?;
-        if !s.is_zhongshu() {
-            return Err(LauncherError::BadRequest(format!(
-                "{id} is not a Zhongshu session"
-            )));
-        }
-        Ok(s)
-    }
-
     /// `POST /api/report_zhongshu_plan`.
     pub async fn register_plan(self: &Arc<Self>, input: PlanInput) -> LResult<Plan> {
-        self.require_zhongshu(&input.session_id)?;
+        self.sessions.require_zhongshu(&input.session_id)?;
         let session_id = input.session_id.clone();
         let body = input.body();
         let summary = body.summary.unwrap_or_default();
@@ -96,8 +104,8 @@ impl Launcher {
             .enumerate()
             .map(|(i, a)| self.validate_assignment(i, a))
             .collect::<LResult<Vec<_>>>()?;
-        let needs_confirmation =
-            (asked || self.config.launcher.require_plan_confirmation) && !assignments.is_empty();
+        let needs_confirmation = (asked || self.ctx.config.launcher.require_plan_confirmation)
+            && !assignments.is_empty();
         let status = plan::plan_status(assignments.len(), needs_confirmation);
         let mut plan = Plan {
             session_id: session_id.clone(),
@@ -116,7 +124,7 @@ impl Launcher {
         let sid = session_id;
         let stored = plan.clone();
         let count = plan.assignments.len();
-        self.store.update(|tx| {
+        self.ctx.store.update(|tx| {
             tx.insert_plan(stored);
             if let Some(z) = tx.session_mut(&sid) {
                 z.plan_status = Some(status);
@@ -130,6 +138,7 @@ impl Launcher {
         })?;
         self.pump_queue().await;
         Ok(self
+            .ctx
             .store
             .read(|s| s.plans.get(&sid).cloned())
             .unwrap_or(plan))
@@ -141,8 +150,8 @@ impl Launcher {
         parent: &str,
         edited: Option<Vec<AssignmentInput>>,
     ) -> LResult<Plan> {
-        self.require_zhongshu(parent)?;
-        let existing = self.store.read(|s| s.plans.get(parent).cloned());
+        self.sessions.require_zhongshu(parent)?;
+        let existing = self.ctx.store.read(|s| s.plans.get(parent).cloned());
         let mut plan = match (existing, edited) {
             (_, Some(list)) => {
                 let assignments = list
@@ -150,7 +159,7 @@ impl Launcher {
                     .enumerate()
                     .map(|(i, a)| self.validate_assignment(i, a))
                     .collect::<LResult<Vec<_>>>()?;
-                let old = self.store.read(|s| s.plans.get(parent).cloned());
+                let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
                 Plan {
                     session_id: parent.to_string(),
                     summary: old.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
@@ -175,7 +184,7 @@ impl Launcher {
         plan::skip_unselected(&mut plan);
         let queued = enqueue_selected(&mut plan);
         let pid = parent.to_string();
-        self.store.update(|tx| {
+        self.ctx.store.update(|tx| {
             tx.insert_plan(plan.clone());
             if let Some(z) = tx.session_mut(&pid) {
                 z.plan_status = Some(PlanStatus::Dispatched);
@@ -188,6 +197,7 @@ impl Launcher {
         })?;
         self.pump_queue().await;
         Ok(self
+            .ctx
             .store
             .read(|s| s.plans.get(parent).cloned())
             .unwrap_or(plan))
@@ -201,10 +211,11 @@ impl Launcher {
     ) -> LResult<Dispatch> {
         let parent = match parent.filter(|p| !p.is_empty()) {
             Some(p) => {
-                self.require_zhongshu(&p)?;
+                self.sessions.require_zhongshu(&p)?;
                 p
             }
             None => self
+                .ctx
                 .store
                 .read(|s| s.sole_running_zhongshu().map(|z| z.id.clone()))
                 .ok_or_else(|| {
@@ -216,7 +227,7 @@ impl Launcher {
         };
         let a = self.validate_assignment(0, &input)?;
         let pid = parent;
-        let item = self.store.update(|tx| {
+        let item = self.ctx.store.update(|tx| {
             let id = tx.next_id("q");
             let item = queue_item(id, Some(pid), &a, None);
             tx.queue_mut().push(item.clone());
@@ -224,13 +235,14 @@ impl Launcher {
             item
         })?;
         self.pump_queue().await;
-        let started = self.store.read(|s| {
+        let started = self.ctx.store.read(|s| {
             s.sessions
                 .values()
                 .find(|x| x.queue_id.as_deref() == Some(item.id.as_str()))
                 .map(|x| x.id.clone())
         });
         let still_queued = self
+            .ctx
             .store
             .read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
         match (still_queued, started) {
@@ -243,9 +255,9 @@ impl Launcher {
     /// Starts queued items while slots are free. Failed items stay, marked failed.
     pub async fn pump_queue(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
-        let max = self.config.launcher.max_departments;
+        let max = self.ctx.config.launcher.max_departments;
         loop {
-            let next = self.store.update(|tx| {
+            let next = self.ctx.store.update(|tx| {
                 let i = plan::next_startable(tx.queue(), tx.state().slots_in_use(), max)?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
@@ -272,9 +284,12 @@ impl Launcher {
                 resumed_from_session_id: None,
                 queue_id: Some(item.id.clone()),
             };
-            let outcome = match self.start_session(spec).await {
-                Ok(session) => self.store.record(|tx| started(tx, &item, &session.id)),
-                Err(e) => self.store.record(|tx| failed(tx, &item, &e.to_string())),
+            let outcome = match self.sessions.start_session(spec).await {
+                Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),
+                Err(e) => self
+                    .ctx
+                    .store
+                    .record(|tx| failed(tx, &item, &e.to_string())),
             };
             if let Err(e) = outcome {
                 tracing::error!("queue: {e}");
@@ -287,9 +302,12 @@ impl Launcher {
         if task.trim().is_empty() {
             return Err(LauncherError::BadRequest("task must not be empty".into()));
         }
-        let report =
-            crate::report::build_report(&self.repo, &self.config, &crate::report::Mode::Worktree)
-                .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let report = crate::report::build_report(
+            &self.ctx.repo,
+            &self.ctx.config,
+            &crate::report::Mode::Worktree,
+        )
+        .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
         let report = serde_json::to_value(&report).unwrap_or_default();
         let mut assignments = Vec::new();
         for d in report["departments"].as_array().into_iter().flatten() {
@@ -301,7 +319,7 @@ impl Launcher {
                 .collect();
             assignments.push(json!({
                 "department": d["key"], "task": format!("{}\n\nYour part: the changed files routed to you.", task.trim()),
-                "model": self.config.launcher.department_model, "files": files,
+                "model": self.ctx.config.launcher.department_model, "files": files,
                 "verify": d["verify"], "reason": format!("{} changed file(s) route to {}", files.len(), d["key"].as_str().unwrap_or("")),
                 "selected": true,
             }));
@@ -316,7 +334,7 @@ impl Launcher {
             assignments.push(json!({
                 "department": crate::config::MENXIA,
                 "task": format!("{}\n\nReview the risks the governance report raised.", task.trim()),
-                "model": self.config.launcher.department_model,
+                "model": self.ctx.config.launcher.department_model,
                 "files": risky.iter().filter_map(|r| r["path"].as_str()).collect::<Vec<_>>(),
                 "verify": [], "reason": format!("{} high or medium risk(s) fired", risky.len()),
                 "selected": true,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::launcher::{LResult, Launcher, LauncherError};
+use super::Sessions;
+use crate::error::{LResult, LauncherError};
 use crate::pty::{self, Pty, SpawnSpec};
 use crate::terminal::{TerminalInfo, TerminalKind};
 
@@ -17,14 +18,14 @@ fn shell_key(terminal_id: &str) -> String {
     format!("shell:{terminal_id}")
 }
 
-impl Launcher {
+impl Sessions {
     /// `POST /api/browser_terminal/start`: one interactive shell at a time.
     pub async fn start_interactive_terminal(
         self: &Arc<Self>,
         shell: Option<String>,
         args: Vec<String>,
     ) -> LResult<(TerminalInfo, bool)> {
-        let shells = &self.config.launcher.terminal_shells;
+        let shells = &self.ctx.config.launcher.terminal_shells;
         let shell = match shell.filter(|s| !s.is_empty()) {
             Some(s) if shells.contains(&s) => s,
             Some(s) => {
@@ -53,8 +54,8 @@ impl Launcher {
         let pty = Pty::spawn(SpawnSpec {
             program: shell.clone(),
             args,
-            cwd: self.repo.clone(),
-            env: vec![("CODEX_GOVERNANCE_URL".into(), self.url().to_string())],
+            cwd: self.ctx.repo.clone(),
+            env: vec![("CODEX_GOVERNANCE_URL".into(), self.ctx.url().to_string())],
             cols: 120,
             rows: 36,
             log_path: None,
@@ -110,6 +111,7 @@ impl Launcher {
     /// `POST /api/browser_terminal/close`.
     pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<Value> {
         let record = self
+            .ctx
             .store
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
@@ -131,7 +133,7 @@ impl Launcher {
                 self.close_terminal_record(id).await?;
             }
         }
-        let record = self.store.read(|s| s.terminals.get(id).cloned());
+        let record = self.ctx.store.read(|s| s.terminals.get(id).cloned());
         Ok(json!({"terminal": record, "closed": true}))
     }
 }

@@ -58,7 +58,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, SchemaError> {
     let conn = Connection::open(path).map_err(sql)?;
     conn.execute_batch(
         "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;
-         PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;",
+         PRAGMA busy_timeout=5000; PRAGMA cache_size=-16384;",
     )
     .map_err(|e| foreign_or(path, e))?;
     check_foreign_tables(&conn, path)?;
@@ -94,7 +94,7 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch("PRAGMA busy_timeout=5000;")?;
+    conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA cache_size=-8192;")?;
     Ok(conn)
 }
 

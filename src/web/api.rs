@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::routes::Routes;
 use super::{failure, JsonBody};
 use crate::credentials::Principal;
-use crate::launcher::{LResult, Launcher, LauncherError};
+use crate::launcher::{LResult, Launcher};
 use crate::sessions::queue::{AssignmentInput, Dispatch, PlanInput};
 use crate::sessions::StartSpec;
 
@@ -112,10 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
 async fn healthz(State(l): L) -> Response {
-    let ingestion = l
-        .mailbox
-        .watchdog
-        .health(crate::mailbox::watchdog::STUCK_AFTER);
+    let ingestion = l.mailbox.ingestion_health();
     let chain = l.audit_chain_problem();
     let degraded = ingestion.is_stuck() || chain.is_some();
     let body = json!({"status": if degraded { "degraded" } else { "ok" },
@@ -154,8 +151,8 @@ async fn zhongshu_plan(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    reply(l.require_session(&id).map(|_| {
-        let plan = l.store.read(|s| s.plans.get(&id).cloned());
+    reply(l.sessions.require_session(&id).map(|_| {
+        let plan = l.ctx.store.read(|s| s.plans.get(&id).cloned());
         json!({"session_id": id, "plan": plan})
     }))
 }
@@ -182,7 +179,7 @@ async fn zhongshu_inbox(
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
     };
-    reply(l.inbox_view(&id, peek, limit, before))
+    reply(l.mailbox.inbox_view(&id, peek, limit, before))
 }
 
 async fn zhongshu_context(
@@ -193,7 +190,11 @@ async fn zhongshu_context(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    reply(l.require_session(&id).map(|_| l.zhongshu_context_view(&id)))
+    reply(
+        l.sessions
+            .require_session(&id)
+            .map(|_| l.zhongshu_context_view(&id)),
+    )
 }
 
 async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
@@ -206,7 +207,7 @@ async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
     };
     let launcher = Arc::clone(&l);
     let built = tokio::task::spawn_blocking(move || {
-        crate::report::build_report(&launcher.repo, &launcher.config, &mode)
+        crate::report::build_report(&launcher.ctx.repo, &launcher.ctx.config, &mode)
     })
     .await;
     match built {
@@ -221,7 +222,7 @@ async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
 }
 
 async fn browser_terminals(State(l): L) -> Response {
-    let terminals = l.store.read(|s| {
+    let terminals = l.ctx.store.read(|s| {
         s.terminals
             .values()
             .filter(|t| t.status != crate::model::TerminalStatus::Closed)
@@ -242,8 +243,8 @@ async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
         Some(Ok(n)) => n.clamp(1, 10_000),
         Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
     };
-    match l.store.audit_log().read_since(since, limit) {
-        Ok(events) => ok(json!({"events": events, "last_seq": l.store.audit_log().last_seq()})),
+    match l.ctx.store.audit_log().read_since(since, limit) {
+        Ok(events) => ok(json!({"events": events, "last_seq": l.ctx.store.audit_log().last_seq()})),
         Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -257,8 +258,11 @@ struct StartZhongshu {
 }
 
 async fn start_zhongshu(State(l): L, JsonBody(b): JsonBody<StartZhongshu>) -> Response {
-    let started = l.start_session(StartSpec::zhongshu(b.task, b.model)).await;
-    reply(started.map(|s| json!({"session": l.session_json(&s.id), "session_id": s.id})))
+    let started = l
+        .sessions
+        .start_session(StartSpec::zhongshu(b.task, b.model))
+        .await;
+    reply(started.map(|s| json!({"session": l.sessions.session_json(&s.id), "session_id": s.id})))
 }
 
 #[derive(Deserialize)]
@@ -269,7 +273,11 @@ struct Restart {
 }
 
 async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
-    reply(l.restart_zhongshu(&b.session_id, b.model.as_deref()).await)
+    reply(
+        l.mailbox
+            .restart_zhongshu(&b.session_id, b.model.as_deref())
+            .await,
+    )
 }
 
 async fn report_plan(
@@ -283,7 +291,12 @@ async fn report_plan(
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    reply(l.register_plan(b).await.map(|plan| json!({"plan": plan})))
+    reply(
+        l.dispatcher
+            .register_plan(b)
+            .await
+            .map(|plan| json!({"plan": plan})),
+    )
 }
 
 #[derive(Deserialize)]
@@ -294,7 +307,7 @@ struct Propose {
 
 async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>) -> Response {
     let launcher = Arc::clone(&l);
-    match tokio::task::spawn_blocking(move || launcher.propose_plan(&b.task)).await {
+    match tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task)).await {
         Ok(r) => reply(r),
         Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
@@ -309,7 +322,8 @@ struct StartAssignments {
 
 async fn start_assignments(State(l): L, JsonBody(b): JsonBody<StartAssignments>) -> Response {
     reply(
-        l.start_assignments(&b.parent_session_id, b.assignments)
+        l.dispatcher
+            .start_assignments(&b.parent_session_id, b.assignments)
             .await
             .map(|plan| json!({"plan": plan})),
     )
@@ -325,11 +339,11 @@ struct StartDepartment {
 
 async fn start_department(State(l): L, JsonBody(b): JsonBody<StartDepartment>) -> Response {
     reply(
-        l.start_department(b.assignment, b.parent_session_id)
+        l.dispatcher.start_department(b.assignment, b.parent_session_id)
             .await
             .map(|d| match d {
                 Dispatch::Started(id) => {
-                    json!({"queued": false, "session": l.session_json(&id), "session_id": id})
+                    json!({"queued": false, "session": l.sessions.session_json(&id), "session_id": id})
                 }
                 Dispatch::Queued(item) => json!({"queued": true, "queue_item": item}),
             }),
@@ -348,9 +362,10 @@ async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInput>) -> Resp
         return failure(StatusCode::BAD_REQUEST, "input must not be empty");
     }
     reply(
-        l.session_input(&b.session_id, &b.input)
+        l.sessions
+            .session_input(&b.session_id, &b.input)
             .await
-            .map(|s| json!({"session": l.session_json(&s.id)})),
+            .map(|s| json!({"session": l.sessions.session_json(&s.id)})),
     )
 }
 
@@ -361,9 +376,10 @@ struct SessionRef {
 
 async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
     reply(
-        l.close_session(&b.session_id, "api")
+        l.sessions
+            .close_session(&b.session_id, "api")
             .await
-            .map(|s| json!({"session": l.session_json(&s.id)})),
+            .map(|s| json!({"session": l.sessions.session_json(&s.id)})),
     )
 }
 
@@ -375,7 +391,7 @@ async fn notify_zhongshu(
     if let Some(r) = not_owner(&p, &b.parent_session_id) {
         return r;
     }
-    reply(l.notify_zhongshu_request(b).await)
+    reply(l.mailbox.notify_zhongshu_request(b).await)
 }
 
 #[derive(Deserialize)]
@@ -388,7 +404,8 @@ struct TerminalStart {
 
 async fn browser_terminal_start(State(l): L, JsonBody(b): JsonBody<TerminalStart>) -> Response {
     reply(
-        l.start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
+        l.sessions
+            .start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
             .await
             .map(|(t, reused)| json!({"terminal": t, "id": t.id, "url": t.url, "reused": reused})),
     )
@@ -399,7 +416,8 @@ async fn session_browser_terminal_start(
     JsonBody(b): JsonBody<SessionRef>,
 ) -> Response {
     reply(
-        l.start_preview_terminal(&b.session_id)
+        l.sessions
+            .start_preview_terminal(&b.session_id)
             .await
             .map(|(t, reused)| json!({"terminal": t, "id": t.id, "url": t.url, "reused": reused})),
     )
@@ -414,7 +432,7 @@ async fn browser_terminal_close(State(l): L, JsonBody(b): JsonBody<TerminalRef>)
     if let Err(e) = crate::ids::check_id("id", &b.id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    reply(l.close_terminal(&b.id).await)
+    reply(l.sessions.close_terminal(&b.id).await)
 }
 
 /// `POST /api/submit_result`: a department's report, bound to its session.
@@ -429,24 +447,5 @@ async fn submit_result(
             "results are submitted with a department session's token (codex-governance mailbox send)",
         );
     };
-    reply(l.submit_result(&grant, b).await)
-}
-
-impl Launcher {
-    /// One session as JSON, for answers.
-    pub fn session_json(&self, id: &str) -> Value {
-        let unread = self.store.unread_counts().unwrap_or_default();
-        self.store.read(|s| {
-            s.sessions
-                .get(id)
-                .map(|x| self.session_view(s, &unread, x))
-                .unwrap_or(Value::Null)
-        })
-    }
-}
-
-impl From<String> for LauncherError {
-    fn from(e: String) -> Self {
-        LauncherError::BadRequest(e)
-    }
+    reply(l.mailbox.submit_result(&grant, b).await)
 }

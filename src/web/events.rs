@@ -28,7 +28,7 @@ pub fn routes() -> Routes {
 type EventStream = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;
 
 async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response {
-    let rx = l.store.subscribe();
+    let rx = l.ctx.store.subscribe();
     // A reconnecting client gets what it missed from the audit log first.
     let last: Option<u64> = headers
         .get("last-event-id")
@@ -36,6 +36,7 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
         .and_then(|v| v.parse().ok());
     let missed = match last {
         Some(seq) => l
+            .ctx
             .store
             .audit_log()
             .read_since(seq, 1000)
@@ -43,9 +44,9 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
         None => Vec::new(),
     };
     let hello = Event::default()
-        .id(l.store.audit_log().last_seq().to_string())
+        .id(l.ctx.store.audit_log().last_seq().to_string())
         .event("hello")
-        .data(json!({"audit_seq": l.store.audit_log().last_seq()}).to_string());
+        .data(json!({"audit_seq": l.ctx.store.audit_log().last_seq()}).to_string());
     let replay = missed.into_iter().map(|line| {
         let seq = line["seq"].as_u64().unwrap_or(0);
         Ok(Event::default().id(seq.to_string()).data(line.to_string()))
@@ -79,7 +80,7 @@ async fn session_stream(
     if let Err(e) = crate::ids::check_id("id", id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    let Some(pty) = l.pty(id) else {
+    let Some(pty) = l.sessions.pty(id) else {
         return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
     };
     let (scrollback, rx) = pty.subscribe();

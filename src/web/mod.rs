@@ -46,7 +46,9 @@ impl IntoResponse for LauncherError {
             LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
             LauncherError::Conflict(_) => StatusCode::CONFLICT,
             LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            LauncherError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            LauncherError::Store(_) | LauncherError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         failure(status, &self.to_string())
     }
@@ -118,7 +120,7 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         self.launcher.shutdown().await;
-        let _ = std::fs::remove_file(self.launcher.paths.launcher_file());
+        let _ = std::fs::remove_file(self.launcher.ctx.paths.launcher_file());
     }
 }
 
@@ -175,9 +177,9 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
         crate::net::listener::serve(listener, app, stop, std::time::Duration::from_secs(2)).await;
     });
     write_launcher_file(&launcher, &url)?;
-    launcher.store.audit_or_log(
+    launcher.ctx.store.audit_or_log(
         "launcher_started",
-        json!({"pid": std::process::id(), "url": url, "repo": launcher.repo.display().to_string()}),
+        json!({"pid": std::process::id(), "url": url, "repo": launcher.ctx.repo.display().to_string()}),
     );
     launcher.start_background().await;
     Ok(Running {
@@ -192,7 +194,7 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
 
 fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let path = launcher.paths.launcher_file();
+    let path = launcher.ctx.paths.launcher_file();
     let body = serde_json::to_vec_pretty(&json!({
         "pid": std::process::id(),
         "url": url,

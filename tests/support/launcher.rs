@@ -533,7 +533,7 @@ pub fn test_runtime() -> tokio::runtime::Runtime {
 
 /// SIGKILLs the process group of every session the launcher believes runs.
 pub fn kill_session_groups(launcher: &Launcher) {
-    let pids: Vec<u32> = launcher.store.read(|s| {
+    let pids: Vec<u32> = launcher.ctx.store.read(|s| {
         s.sessions
             .values()
             .filter(|x| x.is_running())

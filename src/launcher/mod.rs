@@ -1,73 +1,45 @@
-//! The launcher: one object tying configuration, state, live PTYs, terminals and
-//! the mailbox together, shared by the HTTP layer and background tasks.
-//!
-//! Its operations live beside their concepts (`sessions`, `mailbox`, `terminal`);
-//! this file holds the object itself, start-up recovery and shutdown.
+//! The launcher: the composition root. It builds the services (sessions, the
+//! dispatcher, the mailbox), recovers from the previous run, follows the signals
+//! the services send (what happens after an exit or a result), and shuts
+//! everything down, awaiting every task it started.
+
+mod status_cache;
+mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::json;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Config;
+use crate::context::Context;
+use crate::credentials::Credentials;
+pub use crate::error::{LResult, LauncherError};
+use crate::mailbox::Mailbox;
 use crate::model::{SessionStatus, TerminalStatus};
-use crate::pty::{self, Pty};
-use crate::store::{Paths, Store, StoreError};
-use crate::terminal::Terminals;
-
-/// A failed operation, with the HTTP status it maps to.
-#[derive(Debug, thiserror::Error)]
-pub enum LauncherError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    /// A limit is reached (429).
-    #[error("{0}")]
-    TooMany(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for LauncherError {
-    fn from(e: StoreError) -> Self {
-        LauncherError::Internal(e.to_string())
-    }
-}
-
-impl From<anyhow::Error> for LauncherError {
-    fn from(e: anyhow::Error) -> Self {
-        LauncherError::Internal(format!("{e:#}"))
-    }
-}
-
-pub type LResult<T> = Result<T, LauncherError>;
+use crate::pty;
+use crate::sessions::queue::Dispatcher;
+use crate::sessions::Sessions;
+use crate::signals::{Signal, SignalRx};
+use crate::store::{Paths, Store};
+pub use views::API_VERSION;
 
 pub struct Launcher {
-    pub repo: PathBuf,
-    pub config: Config,
-    pub paths: Paths,
-    pub store: Store,
+    pub ctx: Arc<Context>,
+    pub sessions: Arc<Sessions>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub mailbox: Arc<Mailbox>,
+    /// The developer's token (the dashboard's); agents never get it.
     pub token: String,
-    /// Session tokens: agents get these, never `token`.
-    pub credentials: Arc<crate::credentials::Credentials>,
-    url: OnceLock<String>,
+    pub credentials: Arc<Credentials>,
     audit_chain_problem: OnceLock<String>,
-    ptys: Mutex<HashMap<String, Arc<Pty>>>,
-    pub terminals: Terminals,
-    /// Serializes Zhongshu starts (the `max_zhongshu` limit).
-    pub(crate) zhongshu_start: tokio::sync::Mutex<()>,
-    /// Serializes queue pumps so two releases never over-start.
-    pub(crate) pump_lock: tokio::sync::Mutex<()>,
-    pub(crate) mailbox: crate::mailbox::MailboxRuntime,
-    pub(crate) status_cache: crate::sessions::view::StatusCache,
+    status_cache: status_cache::StatusCache,
+    signals: Mutex<Option<SignalRx>>,
+    signal_loop: Mutex<Option<JoinHandle<()>>>,
     /// Turns true when the launcher stops, ending long-lived streams.
     stopping: tokio::sync::watch::Sender<bool>,
-    /// The runtime background work runs on, for threads that are not on it.
-    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 impl Launcher {
@@ -85,22 +57,27 @@ impl Launcher {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
         let store = Store::open(&paths.state_dir)?;
+        let ctx = Arc::new(Context::new(repo, config, paths, store));
+        let credentials: Arc<Credentials> = Default::default();
+        let (tx, rx) = crate::signals::channel();
+        let sessions = Arc::new(Sessions::new(
+            Arc::clone(&ctx),
+            Arc::clone(&credentials),
+            tx.clone(),
+        ));
+        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let launcher = Arc::new(Launcher {
-            repo,
-            config,
-            paths,
-            store,
+            ctx,
+            sessions,
+            dispatcher,
+            mailbox,
             token: crate::terminal::generate_token(),
-            credentials: Default::default(),
-            url: OnceLock::new(),
+            credentials,
             audit_chain_problem: OnceLock::new(),
-            ptys: Mutex::new(HashMap::new()),
-            terminals: Terminals::new(Vec::new()),
-            pump_lock: tokio::sync::Mutex::new(()),
-            zhongshu_start: tokio::sync::Mutex::new(()),
-            mailbox: Default::default(),
-            runtime: OnceLock::new(),
             status_cache: Default::default(),
+            signals: Mutex::new(Some(rx)),
+            signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
         });
         launcher.recover()?;
@@ -111,7 +88,7 @@ impl Launcher {
     /// in one change with its audit events.
     fn recover(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_rfc3339();
-        let stale: Vec<(String, Option<u32>)> = self.store.update(|tx| {
+        let stale: Vec<(String, Option<u32>)> = self.ctx.store.update(|tx| {
             let running: Vec<String> = tx
                 .state()
                 .sessions
@@ -155,67 +132,78 @@ impl Launcher {
 
     /// Called once the server is bound: records the URL agents and terminals use.
     pub fn set_url(&self, url: String) {
-        let _ = self.url.set(url.clone());
-        self.terminals.set_allowed_origins(vec![url.clone()]);
+        self.ctx.set_url(url.clone());
+        self.sessions.terminals.set_allowed_origins(vec![url]);
     }
 
     pub fn url(&self) -> &str {
-        self.url.get().map(String::as_str).unwrap_or("")
+        self.ctx.url()
     }
 
-    /// Runs a task on the launcher's runtime, from any thread.
-    pub(crate) fn spawn<F>(&self, fut: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(fut);
-            }
-            Err(_) => match self.runtime.get() {
-                Some(h) => {
-                    h.spawn(fut);
-                }
-                None => tracing::error!("no runtime to run background work on"),
-            },
-        }
-    }
-
-    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
-        self.ptys.lock().unwrap().get(id).cloned()
-    }
-
-    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
-        self.ptys.lock().unwrap().insert(id.to_string(), pty);
-    }
-
-    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
-        self.ptys.lock().unwrap().remove(id)
-    }
-
-    pub(crate) fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
-        self.ptys
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), Arc::clone(v)))
-            .collect()
-    }
-
-    /// Work after the server is ready: resume the queue, watch mailboxes, register
-    /// fallbacks owed from before a restart.
+    /// Work after the server is ready: follow the services' signals, watch
+    /// mailboxes, register fallbacks owed from before a restart, resume the queue.
     pub async fn start_background(self: &Arc<Self>) {
-        let _ = self.runtime.set(tokio::runtime::Handle::current());
+        self.ctx.set_runtime(tokio::runtime::Handle::current());
+        if let Some(rx) = self.signals.lock().unwrap().take() {
+            let this = Arc::clone(self);
+            *self.signal_loop.lock().unwrap() = Some(tokio::spawn(this.follow_signals(rx)));
+        }
         self.check_audit_chain().await;
-        crate::mailbox::start(self).await;
-        self.pump_queue().await;
+        self.mailbox.start().await;
+        self.dispatcher.pump_queue().await;
+    }
+
+    /// What follows each signal; each runs as its own task, all awaited at stop.
+    async fn follow_signals(self: Arc<Self>, mut rx: SignalRx) {
+        let mut tasks = JoinSet::new();
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            tokio::select! {
+                signal = rx.recv() => {
+                    let Some(signal) = signal else { break };
+                    let this = Arc::clone(&self);
+                    tasks.spawn(async move { this.follow(signal).await });
+                }
+                _ = stopping.wait_for(|v| *v) => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn follow(self: &Arc<Self>, signal: Signal) {
+        match signal {
+            Signal::SessionExited(id) => {
+                let department = self
+                    .sessions
+                    .session(&id)
+                    .is_some_and(|s| s.is_department());
+                if department {
+                    self.mailbox.department_exited(&id);
+                }
+                self.dispatcher.pump_queue().await;
+            }
+            Signal::ResultsRegistered { registered, .. } => {
+                self.dispatcher.pump_queue().await;
+                // Once per department: a burst of reports from one is one close.
+                let mut closed = std::collections::HashSet::new();
+                for (_, session_id) in registered {
+                    if closed.insert(session_id.clone()) {
+                        self.sessions.auto_close(&session_id).await;
+                    }
+                }
+            }
+            Signal::SlotFreed => self.dispatcher.pump_queue().await,
+            Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
+        }
     }
 
     /// Verifies the audit log's chain once at start (off the runtime). A break is
     /// reported, not repaired: `/healthz`, the status (the dashboard's banner) and
     /// an audit event say where; new lines keep chaining from the last one.
     async fn check_audit_chain(self: &Arc<Self>) {
-        let path = self.store.audit_log().path().to_path_buf();
+        let store = &self.ctx.store;
+        let path = store.audit_log().path().to_path_buf();
         if !path.exists() {
             return;
         }
@@ -226,11 +214,13 @@ impl Launcher {
             Err(e) => format!("the check did not finish: {e}"),
         };
         tracing::error!("audit log chain is broken: {problem}");
-        self.store.audit_or_log(
+        store.audit_or_log(
             "audit_chain_broken",
-            json!({"problem": problem, "file": self.store.audit_log().path()}),
+            json!({"problem": problem, "file": store.audit_log().path()}),
         );
-        let _ = self.audit_chain_problem.set(problem);
+        if self.audit_chain_problem.set(problem).is_err() {
+            tracing::warn!("the audit chain was checked twice");
+        }
     }
 
     /// Where the audit log's chain broke, if the start-up check found a break.
@@ -242,38 +232,31 @@ impl Launcher {
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.stopping.subscribe();
         async move {
-            let _ = rx.wait_for(|v| *v).await;
+            // A closed channel means the launcher is gone: stopped as well.
+            let _stopped = rx.wait_for(|v| *v).await;
         }
     }
 
-    /// Graceful stop: terminate every session (SIGTERM, then SIGKILL), save, audit.
-    /// Marks the launcher as stopping: event and transcript streams end.
+    /// Marks the launcher as stopping: event and transcript streams end, and no
+    /// signal is followed any more.
     pub fn begin_stop(&self) {
         self.stopping.send_replace(true);
     }
 
+    /// Graceful stop: the signal loop and its tasks finish, every session is
+    /// terminated (SIGTERM, then SIGKILL), the mailbox thread is joined, audit.
     pub async fn shutdown(self: &Arc<Self>) {
         self.begin_stop();
-        let live = self.live_ptys();
-        let mut waits = Vec::new();
-        for (id, pty) in live {
-            if let Err(e) = self.store.update(|tx| {
-                if let Some(session) = tx.session_mut(&id) {
-                    session.closing = true;
-                }
-            }) {
-                tracing::error!("marking {id} closing: {e}");
+        let signal_loop = self.signal_loop.lock().unwrap().take();
+        if let Some(task) = signal_loop {
+            if let Err(e) = task.await {
+                tracing::error!("the signal loop ended badly: {e}");
             }
-            waits.push(async move {
-                let code = pty.terminate(pty::KILL_GRACE).await;
-                (id, code)
-            });
         }
-        for (id, code) in futures_util::future::join_all(waits).await {
-            self.record_exit(&id, code, Some("launcher_stopped"));
-        }
-        self.terminals.close_all().await;
-        self.store
+        self.sessions.terminate_all().await;
+        self.mailbox.stop().await;
+        self.ctx
+            .store
             .audit_or_log("launcher_stopped", json!({"pid": std::process::id()}));
     }
 }

@@ -1,0 +1,38 @@
+//! The error of a launcher operation. Each variant says what kind of failure it
+//! is; the web layer alone maps kinds to HTTP statuses.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LauncherError {
+    /// The request is wrong (400).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request does not fit the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A limit is reached (429).
+    #[error("{0}")]
+    TooMany(String),
+    /// A change could not be committed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<anyhow::Error> for LauncherError {
+    fn from(e: anyhow::Error) -> Self {
+        LauncherError::Internal(format!("{e:#}"))
+    }
+}
+
+impl From<String> for LauncherError {
+    fn from(e: String) -> Self {
+        LauncherError::BadRequest(e)
+    }
+}
+
+pub type LResult<T> = Result<T, LauncherError>;
