@@ -236,11 +236,18 @@ fn report(z: &str, d: &str, id: &str) -> Vec<u8> {
     .unwrap()
 }
 
-async fn inbox(c: &reqwest::Client, l: &Launcher, z: &str, limit: usize) -> (Value, usize) {
+async fn inbox(
+    c: &reqwest::Client,
+    l: &Launcher,
+    z: &str,
+    limit: usize,
+    count: bool,
+) -> (Value, usize) {
     let body = c
         .get(format!(
-            "{}/api/zhongshu_inbox?id={z}&peek=1&limit={limit}",
-            l.url
+            "{}/api/zhongshu_inbox?id={z}&peek=1&limit={limit}&count={}",
+            l.url,
+            u8::from(count)
         ))
         .bearer_auth(&l.token)
         .send()
@@ -290,7 +297,7 @@ async fn measure(n: usize) -> Figures {
         let t0 = Instant::now();
         std::fs::rename(&tmpf, incoming.join(format!("{id}.json"))).unwrap();
         loop {
-            let (v, _) = inbox(&c, &l, z, 1).await;
+            let (v, _) = inbox(&c, &l, z, 1, false).await;
             if v["results"][0]["report_id"] == json!(id) {
                 break;
             }
@@ -312,7 +319,7 @@ async fn measure(n: usize) -> Figures {
         )
         .unwrap();
     }
-    let (before, _) = inbox(&c, &l, z, 1).await;
+    let (before, _) = inbox(&c, &l, z, 1, true).await;
     let want = before["result_count"].as_u64().unwrap() as usize + BURST;
     let t0 = Instant::now();
     for i in 0..BURST {
@@ -320,7 +327,7 @@ async fn measure(n: usize) -> Figures {
         std::fs::rename(staging.join(&name), incoming.join(&name)).unwrap();
     }
     loop {
-        let (v, _) = inbox(&c, &l, z, 1).await;
+        let (v, _) = inbox(&c, &l, z, 1, true).await;
         if v["result_count"].as_u64().unwrap() as usize >= want {
             break;
         }

@@ -34,6 +34,7 @@ impl Mailbox {
         peek: bool,
         limit: usize,
         before: Option<i64>,
+        count: bool,
     ) -> LResult<Value> {
         let z = self.sessions.require_session(id)?;
         if !z.is_zhongshu() {
@@ -53,7 +54,12 @@ impl Mailbox {
             );
         }
         let page = self.ctx.store.results_page(id, limit, before)?;
-        let total = self.ctx.store.result_count(id)?;
+        // Counting costs a pass over this Zhongshu's results: only when asked.
+        let total = if count {
+            Some(self.ctx.store.result_count(id)?)
+        } else {
+            None
+        };
         let view = self.ctx.store.read(|s| {
             let results = &page.results;
             let unread: Vec<&TaskResult> = results.iter().filter(|r| !r.read).collect();

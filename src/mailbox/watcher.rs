@@ -16,7 +16,7 @@ use super::ingest::Seen;
 use super::Mailbox;
 
 /// Debounce window: short, so a drop shows within milliseconds.
-const DEBOUNCE: Duration = Duration::from_millis(10);
+const DEBOUNCE: Duration = Duration::from_millis(4);
 /// Retry interval while a file is incomplete.
 const RETRY: Duration = Duration::from_millis(100);
 
@@ -37,7 +37,7 @@ pub fn watch(root: &Path, jobs: std::sync::mpsc::Sender<Job>) -> anyhow::Result<
     let root_owned = root.to_path_buf();
     let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
         DEBOUNCE,
-        Some(Duration::from_millis(5)),
+        Some(Duration::from_millis(2)),
         move |result: DebounceEventResult| {
             let Ok(events) = result else {
                 // The watch lost events (overflow): rescan everything.

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS results (
     json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_parent ON results (parent, ord);
-CREATE INDEX IF NOT EXISTS results_unread ON results (parent, read);
+DROP INDEX IF EXISTS results_unread;
+CREATE INDEX IF NOT EXISTS results_by_read ON results (read, parent);
 CREATE INDEX IF NOT EXISTS results_by_department ON results (department_session_id);
 CREATE INDEX IF NOT EXISTS results_by_ord ON results (ord);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, fields TEXT NOT NULL);

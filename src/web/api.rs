@@ -179,7 +179,11 @@ async fn zhongshu_inbox(
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
     };
-    reply(l.mailbox.inbox_view(&id, peek, limit, before))
+    let count = matches!(
+        q.get("count").map(String::as_str),
+        Some("1" | "true" | "yes")
+    );
+    reply(l.mailbox.inbox_view(&id, peek, limit, before, count))
 }
 
 async fn zhongshu_context(

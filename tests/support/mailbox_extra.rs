@@ -120,7 +120,7 @@ pub fn audit_events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
 pub async fn inbox(api: &Api, zhongshu: &str) -> Value {
     let mut first = api
         .get_ok(&format!(
-            "/api/zhongshu_inbox?id={zhongshu}&peek=1&limit=1000"
+            "/api/zhongshu_inbox?id={zhongshu}&peek=1&limit=1000&count=1"
         ))
         .await;
     let mut all = results(&first);
