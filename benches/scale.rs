@@ -282,9 +282,12 @@ async fn measure(n: usize) -> Figures {
     let repo = make_repo(&root);
     let state_dir = root.join("state");
     fill(&state_dir, n);
-    // First start (warms the page cache), then the measured restart.
+    // First start (warms the page cache), then three restarts: the median counts.
     drop(spawn(&repo, &state_dir));
+    let mut restarts: Vec<Duration> = (0..2).map(|_| spawn(&repo, &state_dir).restart).collect();
     let l = spawn(&repo, &state_dir);
+    restarts.push(l.restart);
+    restarts.sort();
     let c = reqwest::Client::new();
     let z = "zhongshu-1";
     let incoming = Paths::new(state_dir.clone()).mailbox(z).incoming;
@@ -301,6 +304,8 @@ async fn measure(n: usize) -> Figures {
             if v["results"][0]["report_id"] == json!(id) {
                 break;
             }
+            // Polling, not spinning: the launcher shares these two cores.
+            tokio::time::sleep(Duration::from_micros(500)).await;
             assert!(
                 t0.elapsed() < Duration::from_secs(30),
                 "{id} not registered"
@@ -356,7 +361,7 @@ async fn measure(n: usize) -> Figures {
         page_bytes,
         page_time: pct(&times, 0.5),
         rss_kib: rss_kib(l.child.id()),
-        restart: l.restart,
+        restart: restarts[1],
     };
     eprintln!("{n} results measured");
     f

@@ -6,12 +6,15 @@
 //! closed, the queue pumped and the Zhongshu told. A department that exits
 //! without reporting gets a `launcher_fallback` result after a grace period.
 
+mod fallback;
 pub mod folders;
 pub mod handoff;
 pub mod inbox;
 pub mod ingest;
 pub mod markdown;
 mod notices;
+mod register;
+pub mod report_file;
 pub mod safe_read;
 pub mod send;
 mod submit;

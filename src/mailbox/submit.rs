@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::ingest::{sha256_hex, unique_name, Outcome, Report};
+use super::ingest::{Outcome, Report};
+use super::register::unique_name;
+use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};

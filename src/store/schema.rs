@@ -250,9 +250,12 @@ pub fn put_counters(
 
 /// Inserts or replaces a result; it becomes the newest of its Zhongshu.
 pub fn put_result(conn: &Connection, key: &str, r: &TaskResult) -> rusqlite::Result<()> {
-    let ord: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(ord), 0) + 1 FROM results")?
+    // A bare MAX is answered from the index's last entry; wrapped in an
+    // expression it would scan the whole index.
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT MAX(ord) FROM results")?
         .query_row([], |row| row.get(0))?;
+    let ord = last.unwrap_or(0) + 1;
     conn.prepare_cached(
         "INSERT INTO results (key, ord, parent, department_session_id, read, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -346,7 +349,7 @@ pub fn copy_results(conn: &Connection, from: &str, to: &str) -> rusqlite::Result
     conn.execute(
         "INSERT OR REPLACE INTO results (key, ord, parent, department_session_id, read, json)
          SELECT ?2 || '/' || json_extract(json, '$.report_id'),
-                (SELECT COALESCE(MAX(ord), 0) FROM results) + ROW_NUMBER() OVER (ORDER BY ord),
+                (SELECT MAX(ord) FROM results) + ROW_NUMBER() OVER (ORDER BY ord),
                 ?2, department_session_id, 1,
                 json_set(json, '$.parent_session_id', ?2, '$.read', json('true'))
          FROM results WHERE parent = ?1 ORDER BY ord",

@@ -1,0 +1,90 @@
+//! The `launcher_fallback` result of a department that ended without a report:
+//! registered with its packet and audit line in one change, and never over a
+//! real report.
+
+use serde_json::json;
+
+use super::register::write_packet;
+use super::Mailbox;
+use crate::clock;
+use crate::model::{result_key, ResultSource, TaskResult};
+
+impl Mailbox {
+    /// Registers a `launcher_fallback` result for a department that exited silently.
+    pub(crate) fn register_fallback(&self, department_session_id: &str) -> Option<String> {
+        let session = self.sessions.session(department_session_id)?;
+        let parent = session.parent_session_id.clone()?;
+        if session.has_reported() {
+            return None;
+        }
+        let paths = self.ctx.paths.mailbox(&parent);
+        let now = clock::now_rfc3339();
+        let code = session
+            .exit_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let reason = session
+            .ended_reason
+            .clone()
+            .unwrap_or_else(|| "exited".into());
+        let result = TaskResult {
+            report_id: session.id.clone(),
+            parent_session_id: parent.clone(),
+            department_session_id: session.id.clone(),
+            department: session.department.clone().unwrap_or_default(),
+            summary: format!(
+                "Department session {} ended ({reason}, exit code {code}) without writing a mailbox report.",
+                session.id
+            ),
+            changed_files: Vec::new(),
+            verifications_run: Vec::new(),
+            verifications_skipped: Vec::new(),
+            risks: vec![
+                "No mailbox report was written: the department's work and checks are unverified."
+                    .into(),
+            ],
+            needs_user_confirmation: false,
+            next_action: Some(
+                "Inspect the department's transcript and the working tree before relying on its work."
+                    .into(),
+            ),
+            reported_at: now,
+            source: ResultSource::LauncherFallback,
+            read: false,
+            mailbox_file: None,
+            handoff_packet: None,
+            revision: 1,
+            content_sha256: None,
+            objective: session.task.clone(),
+            verified: false,
+        };
+        let key = result_key(&parent, &session.id, &result.report_id);
+        let stored = self.ctx.store.update(|tx| {
+            let reported = tx.session(&session.id).map(|x| x.has_reported()) == Some(true);
+            if reported || !tx.results_of_department(&session.id).is_empty() {
+                return None;
+            }
+            let mut r = result.clone();
+            r.handoff_packet = Some(
+                paths
+                    .archive
+                    .join(format!("handoff-{}-{}.md", r.packet_stem(), r.revision))
+                    .display()
+                    .to_string(),
+            );
+            // Written before the commit: a packet is never missing for a stored result.
+            if let Err(e) = write_packet(&r) {
+                tracing::error!("mailbox: fallback packet for {key}: {e}");
+            }
+            tx.put_result(&key, &r);
+            tx.audit(
+                "result_registered",
+                json!({"parent_session_id": parent, "department_session_id": session.id,
+                       "department": r.department, "report_id": r.report_id,
+                       "source": ResultSource::LauncherFallback}),
+            );
+            Some(r)
+        });
+        stored.ok().flatten().map(|_| key)
+    }
+}

@@ -1,0 +1,271 @@
+//! Registering accepted reports (SPEC 8, steps 3-5): one transaction for a
+//! batch with its audit lines, then the handoff packets, then the moves to
+//! `archive/`. Every step can be repeated after a crash: a report whose content
+//! is already registered is only finished, never registered twice.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::ingest::{Outcome, Report};
+use super::Mailbox;
+use crate::clock;
+use crate::model::{result_key, MailboxPaths, ReportStatus, ResultSource, TaskResult};
+use crate::store::Tx;
+
+impl Mailbox {
+    /// Steps 3-5 for a batch: register (one save, one audit sync), packets, archive.
+    pub(super) fn register_batch(
+        &self,
+        paths: &MailboxPaths,
+        batch: Vec<Report>,
+        outcome: &mut Outcome,
+    ) {
+        // Archive names chosen before the lock: existing names plus this batch's.
+        let mut taken: HashSet<String> = HashSet::new();
+        let planned: Vec<(Report, PathBuf)> = batch
+            .into_iter()
+            .map(|r| {
+                let dest = if r.archived {
+                    r.path.clone()
+                } else {
+                    unique_name(&paths.archive, &r.name, &mut taken)
+                };
+                (r, dest)
+            })
+            .collect();
+        let now = clock::now_rfc3339();
+        // Registration and its audit lines: one transaction.
+        let registered = self.ctx.store.update(|tx| {
+            planned
+                .iter()
+                .map(|(r, dest)| {
+                    let reg = register_one(tx, paths, r, dest, &now)?;
+                    if let Some(event) = reg.event {
+                        tx.audit(
+                            event,
+                            json!({
+                                "parent_session_id": reg.result.parent_session_id,
+                                "department_session_id": reg.result.department_session_id,
+                                "department": reg.result.department,
+                                "report_id": reg.result.report_id,
+                                "source": ResultSource::Mailbox,
+                                "verified": reg.result.verified,
+                                "file": r.name,
+                                "sha256": reg.result.content_sha256,
+                            }),
+                        );
+                    }
+                    Ok::<_, String>(reg)
+                })
+                .collect::<Vec<_>>()
+        });
+        let registered = match registered {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing acknowledged: files stay in incoming/ for the next scan.
+                tracing::error!("mailbox: {e}");
+                return;
+            }
+        };
+        for ((report, dest), reg) in planned.iter().zip(registered) {
+            let reg = match reg {
+                Ok(reg) => reg,
+                Err(reason) => {
+                    outcome.refused.push((report.name.clone(), reason.clone()));
+                    if !report.archived {
+                        let zid = report.result.parent_session_id.clone();
+                        self.reject(&zid, paths, &report.name, &report.path, &reason);
+                    }
+                    continue;
+                }
+            };
+            // A replay (a crash came before the file was archived) rewrites a packet
+            // the crash may have kept from being written.
+            let packet_missing = reg.event.is_some()
+                || reg
+                    .result
+                    .handoff_packet
+                    .as_deref()
+                    .is_some_and(|p| !Path::new(p).exists());
+            if packet_missing {
+                if let Err(e) = write_packet(&reg.result) {
+                    tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
+                }
+            }
+            if reg.event.is_some() {
+                outcome
+                    .registered
+                    .push((reg.key.clone(), reg.result.department_session_id.clone()));
+            }
+            let target = reg
+                .result
+                .mailbox_file
+                .as_deref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dest.clone());
+            if report.archived {
+                continue;
+            }
+            if let Err(e) = move_unless_present(&report.path, &target, dest) {
+                tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
+                self.ctx.store.audit_or_log(
+                    "result_archive_failed",
+                    json!({"parent_session_id": reg.result.parent_session_id,
+                           "file": report.name, "error": e.to_string()}),
+                );
+            }
+        }
+    }
+}
+
+/// How one report was registered.
+struct Registered {
+    key: String,
+    result: TaskResult,
+    event: Option<&'static str>,
+}
+
+/// Step 3 in the transaction: idempotent by id, and by content hash for replays.
+fn register_one(
+    tx: &mut Tx,
+    paths: &MailboxPaths,
+    r: &Report,
+    dest: &Path,
+    now: &str,
+) -> Result<Registered, String> {
+    let key = result_key(
+        &r.result.parent_session_id,
+        &r.result.department_session_id,
+        &r.result.report_id,
+    );
+    let previous = tx.result(&key);
+    if let Some(existing) = &previous {
+        if existing.content_sha256.as_deref() == Some(r.hash.as_str()) {
+            // The same file again (a crash came between registering and archiving).
+            return Ok(Registered {
+                key,
+                result: existing.clone(),
+                event: None,
+            });
+        }
+        if existing.verified && !r.result.verified {
+            return Err(format!(
+                "result {} of session {} was submitted with the session's own token; \
+                 a file dropped by hand cannot replace it",
+                existing.report_id, existing.department_session_id
+            ));
+        }
+    }
+    let revision = previous.as_ref().map(|p| p.revision + 1).unwrap_or(1);
+    let mut result = r.result.clone();
+    result.revision = revision;
+    result.content_sha256 = Some(r.hash.clone());
+    result.mailbox_file = Some(dest.display().to_string());
+    result.handoff_packet = Some(
+        paths
+            .archive
+            .join(format!("handoff-{}-{revision}.md", result.packet_stem()))
+            .display()
+            .to_string(),
+    );
+    // A real report replaces a fallback, which is filed under the session's id.
+    let dept = result.department_session_id.clone();
+    let fallback_key = result_key(&result.parent_session_id, &dept, &dept);
+    if fallback_key != key
+        && tx
+            .result(&fallback_key)
+            .is_some_and(|x| x.source == ResultSource::LauncherFallback)
+    {
+        tx.remove_result(&fallback_key);
+    }
+    tx.put_result(&key, &result);
+    if let Some(session) = tx.session_mut(&dept) {
+        session.report_status = Some(ReportStatus::Reported);
+        session.reported_at = Some(now.to_string());
+        session.last_report_id = Some(result.report_id.clone());
+    }
+    Ok(Registered {
+        key,
+        result,
+        event: Some(if previous.is_some() {
+            "result_updated"
+        } else {
+            "result_registered"
+        }),
+    })
+}
+
+/// Step 4: the Markdown handoff packet, replaced atomically.
+pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
+    use askama::Template;
+    let Some(path) = r.handoff_packet.as_deref() else {
+        return Ok(());
+    };
+    let text = super::handoff::Handoff { r }
+        .render()
+        .map_err(std::io::Error::other)?;
+    let path = Path::new(path);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    // No fsync: the database is the durable record; a replay rewrites a missing packet.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-handoff")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Step 5: the move, which a replay may find already done. A rename is atomic, so
+/// a file still in incoming/ whose target already exists is not the archived file
+/// but a byte-identical copy of it: it is kept under its own name (`copy_to`),
+/// never deleted.
+fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Result<()> {
+    let to = if to.exists() {
+        if !from.exists() {
+            return Ok(());
+        }
+        copy_to
+    } else {
+        to
+    };
+    if let Some(dir) = to.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    fs::rename(from, to)
+}
+
+/// `dir/name`, or `dir/stem-N.ext` when taken on disk or in `taken`.
+pub(super) fn unique_name(dir: &Path, name: &str, taken: &mut HashSet<String>) -> PathBuf {
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_string(), format!(".{e}")),
+        None => (name.to_string(), String::new()),
+    };
+    let mut candidate = name.to_string();
+    let mut n = 1;
+    while taken.contains(&candidate) || fs::symlink_metadata(dir.join(&candidate)).is_ok() {
+        n += 1;
+        candidate = format!("{stem}-{n}{ext}");
+    }
+    taken.insert(candidate.clone());
+    dir.join(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_skip_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.json"), "x").unwrap();
+        let mut taken = HashSet::new();
+        let first = unique_name(dir.path(), "a.json", &mut taken);
+        assert_eq!(first.file_name().unwrap(), "a-2.json");
+        let second = unique_name(dir.path(), "a.json", &mut taken);
+        assert_eq!(second.file_name().unwrap(), "a-3.json");
+    }
+}
