@@ -44,7 +44,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let figures: Vec<Figures> = sizes.iter().map(|n| rt.block_on(measure(*n))).collect();
+    // Each size's folder is kept until every size is measured: deleting a large
+    // state folder between runs loads the disk the next run's syncs wait on.
+    let mut kept = Vec::new();
+    let figures: Vec<Figures> = sizes
+        .iter()
+        .map(|n| {
+            let (figures, dir) = rt.block_on(measure(*n));
+            kept.push(dir);
+            figures
+        })
+        .collect();
     print_table(&figures);
 }
 
@@ -273,7 +283,7 @@ async fn inbox_first_page(c: &reqwest::Client, l: &Launcher, z: &str) -> (Value,
     (serde_json::from_slice(&body).unwrap(), body.len())
 }
 
-async fn measure(n: usize) -> Figures {
+async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
     let tmp = tempfile::Builder::new()
         .prefix("cg-scale-")
         .tempdir()
@@ -364,5 +374,6 @@ async fn measure(n: usize) -> Figures {
         restart: restarts[1],
     };
     eprintln!("{n} results measured");
-    f
+    drop(l);
+    (f, tmp)
 }
