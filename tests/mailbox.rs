@@ -292,12 +292,14 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
         assert_eq!(r["read"], json!(false));
         let task = &tasks.iter().find(|(d, _)| d == dept).unwrap().1;
         assert_packet(&read(&r["handoff_packet"]), r, task);
-        // The department wrote it through `codex-governance mailbox send`.
-        let log = repo.log(id);
+        // The department wrote it through `codex-governance mailbox send`: the
+        // command answers after the launcher registered the result (over the API).
+        let log = wait_log(&repo, id, "FAKE_AGENT_REPORT_CLI ").await;
         assert!(
             log.contains("FAKE_AGENT_REPORT_CLI 0 "),
             "mailbox send worked: {log}"
         );
+        assert!(log.contains("(verified)"), "submitted over the API: {log}");
     }
 
     // Reported departments are closed by the launcher.

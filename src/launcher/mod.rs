@@ -26,6 +26,9 @@ use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
 pub use views::API_VERSION;
 
+/// Wait between a department's report and closing it.
+const AUTO_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Launcher {
     pub ctx: Arc<Context>,
     pub sessions: Arc<Sessions>,
@@ -185,6 +188,13 @@ impl Launcher {
             }
             Signal::ResultsRegistered { registered, .. } => {
                 self.dispatcher.pump_queue().await;
+                // The reporting command gets to finish and print its answer first
+                // (the agent sees that its report went through); a reported
+                // department holds no slot meanwhile.
+                tokio::select! {
+                    _ = tokio::time::sleep(AUTO_CLOSE_GRACE) => {}
+                    _ = self.stopped() => return,
+                }
                 // Once per department: a burst of reports from one is one close.
                 let mut closed = std::collections::HashSet::new();
                 for (_, session_id) in registered {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
-use super::register::unique_name;
+use super::names::unique_name;
 use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::clock;

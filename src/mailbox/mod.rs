@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod inbox;
 pub mod ingest;
 pub mod markdown;
+mod names;
 mod notices;
 mod register;
 pub mod report_file;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::ingest::{Outcome, Report};
+use super::names::unique_name;
 use super::Mailbox;
 use crate::clock;
 use crate::model::{result_key, MailboxPaths, ReportStatus, ResultSource, TaskResult};
@@ -236,36 +237,4 @@ fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Resul
         fs::create_dir_all(dir)?;
     }
     fs::rename(from, to)
-}
-
-/// `dir/name`, or `dir/stem-N.ext` when taken on disk or in `taken`.
-pub(super) fn unique_name(dir: &Path, name: &str, taken: &mut HashSet<String>) -> PathBuf {
-    let (stem, ext) = match name.rsplit_once('.') {
-        Some((s, e)) => (s.to_string(), format!(".{e}")),
-        None => (name.to_string(), String::new()),
-    };
-    let mut candidate = name.to_string();
-    let mut n = 1;
-    while taken.contains(&candidate) || fs::symlink_metadata(dir.join(&candidate)).is_ok() {
-        n += 1;
-        candidate = format!("{stem}-{n}{ext}");
-    }
-    taken.insert(candidate.clone());
-    dir.join(candidate)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unique_names_skip_taken() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("a.json"), "x").unwrap();
-        let mut taken = HashSet::new();
-        let first = unique_name(dir.path(), "a.json", &mut taken);
-        assert_eq!(first.file_name().unwrap(), "a-2.json");
-        let second = unique_name(dir.path(), "a.json", &mut taken);
-        assert_eq!(second.file_name().unwrap(), "a-3.json");
-    }
 }

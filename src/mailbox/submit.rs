@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::ingest::{Outcome, Report};
-use super::register::unique_name;
+use super::names::unique_name;
 use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::credentials::Grant;
