@@ -625,9 +625,14 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
     assert_eq!(closed["session"]["status"], json!("exited"), "{closed}");
     let status = api
         .wait_status("gongchengbu started after the close", |s| {
+            // Started: its session runs and its queue item is gone (it is
+            // "starting" for a moment in between).
             departments(s)
                 .iter()
                 .any(|d| d["department"] == "gongchengbu" && d["status"] == "running")
+                && !s["queue"]
+                    .as_array()
+                    .is_some_and(|q| q.iter().any(|i| i["department"] == "gongchengbu"))
         })
         .await;
     assert_eq!(running(&departments(&status)).len(), 2, "{status}");

@@ -187,6 +187,9 @@ fn register_one(
         session.report_status = Some(ReportStatus::Reported);
         session.reported_at = Some(now.to_string());
         session.last_report_id = Some(result.report_id.clone());
+        // SPEC 8 step 6, recorded with the report; the launcher closes it shortly.
+        session.auto_closed = true;
+        session.auto_close_reason = Some("mailbox_report_received".into());
     }
     Ok(Registered {
         key,
