@@ -10,72 +10,32 @@ pub mod heartbeat;
 pub mod prompts;
 
 pub mod queue;
+mod start;
 pub mod terminals;
 pub mod view;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use askama::Template;
 use serde_json::json;
 
 use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
-use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::TerminalKind;
 use crate::model::{
-    InputRecord, PlanStatus, ReportStatus, Session, SessionKind, SessionStatus, TerminalRecord,
-    TerminalStatus,
+    InputRecord, Session, SessionKind, SessionStatus, TerminalRecord, TerminalStatus,
 };
-use crate::pty::{self, Pty, SpawnSpec};
+use crate::pty::{self, Pty};
 use crate::signals::{Signal, SignalTx};
 use crate::terminal::Terminals;
-use command::{build_argv, AgentEnv, Placeholders};
 
-/// What to start.
-#[derive(Debug, Clone)]
-pub struct StartSpec {
-    pub kind: SessionKind,
-    pub task: String,
-    pub model: Option<String>,
-    pub department: Option<String>,
-    pub parent_session_id: Option<String>,
-    pub files: Vec<String>,
-    pub verify: Vec<String>,
-    /// A prompt to use instead of the template (resume); `{session_id}` in it
-    /// becomes the new session's id.
-    pub prompt_override: Option<String>,
-    pub resumed_from_session_id: Option<String>,
-    /// The queue item this start came from.
-    pub queue_id: Option<String>,
-}
-
-impl StartSpec {
-    pub fn zhongshu(task: String, model: Option<String>) -> StartSpec {
-        StartSpec {
-            kind: SessionKind::Zhongshu,
-            task,
-            model,
-            department: None,
-            parent_session_id: None,
-            files: Vec::new(),
-            verify: Vec::new(),
-            prompt_override: None,
-            resumed_from_session_id: None,
-            queue_id: None,
-        }
-    }
-}
+pub use start::StartSpec;
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
-
-/// Terminal size agents start with, until a browser resizes it.
-const START_COLS: u16 = 120;
-const START_ROWS: u16 = 36;
 
 /// The agent sessions: their PTYs, tokens and browser terminals. Starting,
 /// typing into, closing and recording the end of a session happen here; what
@@ -138,255 +98,6 @@ impl Sessions {
                 l.models
             ))),
         }
-    }
-
-    /// Starts a session now (the queue decides when departments may start).
-    pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
-        let task = spec.task.trim().to_string();
-        if task.is_empty() {
-            return Err(LauncherError::BadRequest("task must not be empty".into()));
-        }
-        let model = self.pick_model(spec.model.as_deref(), spec.kind)?;
-        let department = match spec.kind {
-            SessionKind::Zhongshu => None,
-            SessionKind::Department => {
-                let key = spec.department.clone().unwrap_or_default();
-                Some(self.ctx.config.department(&key).ok_or_else(|| {
-                    LauncherError::BadRequest(format!("unknown department {key:?}"))
-                })?)
-            }
-        };
-        let parent = match &spec.parent_session_id {
-            Some(p) => {
-                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
-                let is_zhongshu = self
-                    .ctx
-                    .store
-                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()));
-                match is_zhongshu {
-                    Some(true) => Some(p.clone()),
-                    Some(false) => {
-                        return Err(LauncherError::BadRequest(format!(
-                            "{p} is not a Zhongshu session"
-                        )))
-                    }
-                    None => {
-                        return Err(LauncherError::NotFound(format!("no session {p}")));
-                    }
-                }
-            }
-            None if spec.kind == SessionKind::Department => {
-                return Err(LauncherError::BadRequest(
-                    "a department needs parent_session_id".into(),
-                ))
-            }
-            None => None,
-        };
-        let prefix = department
-            .as_ref()
-            .map(|d| d.key.clone())
-            .unwrap_or_else(|| "zhongshu".into());
-        // Zhongshu starts are serialized so the limit below cannot be overrun.
-        let _zhongshu_start = match spec.kind {
-            SessionKind::Zhongshu => Some(self.zhongshu_start.lock().await),
-            SessionKind::Department => None,
-        };
-        if spec.kind == SessionKind::Zhongshu {
-            self.check_zhongshu_limit()?;
-        }
-        let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
-        let repo = self.ctx.repo.display().to_string();
-
-        let mailbox = match spec.kind {
-            SessionKind::Zhongshu => {
-                let mb = self.ctx.paths.mailbox(&id);
-                for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
-                Some(mb)
-            }
-            SessionKind::Department => None,
-        };
-        let parent_incoming = parent
-            .as_deref()
-            .map(|p| self.ctx.paths.mailbox(p).incoming);
-
-        let prompt = match (&spec.prompt_override, &department) {
-            (Some(p), _) => p.replace("{session_id}", &id),
-            (None, None) => ZhongshuPromptArgs::render(&self.ctx, &id, &task)?,
-            (None, Some(d)) => prompts::DepartmentPrompt {
-                project_name: &self.ctx.config.launcher.project_name,
-                repo: &repo,
-                title: &d.title,
-                department: &d.key,
-                duty: &d.duty,
-                parent_session_id: parent.as_deref().unwrap_or(""),
-                session_id: &id,
-                task: &task,
-                files: &spec.files,
-                verify: &spec.verify,
-                mailbox: &parent_incoming
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                bin: &std::env::current_exe()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|_| "codex-governance".into()),
-            }
-            .render()
-            .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))?,
-        };
-        // Tasks and plan summaries inside it come from agents and users.
-        let prompt = crate::sanitize::pasted_text(&prompt);
-        let prompt_path = self
-            .ctx
-            .paths
-            .prompts_dir()
-            .join(format!("{}-{id}.txt", clock::file_stamp()));
-        crate::files::write_atomic(&prompt_path, prompt.as_bytes()).map_err(|e| {
-            LauncherError::Internal(format!("cannot write {}: {e}", prompt_path.display()))
-        })?;
-        let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-
-        let argv = build_argv(
-            &self.ctx.config.launcher.agent_command,
-            &Placeholders {
-                model: &model,
-                repo: &self.ctx.repo,
-                prompt: &prompt,
-                prompt_file: &prompt_path,
-                session_id: &id,
-            },
-        );
-        let kind_name = match spec.kind {
-            SessionKind::Zhongshu => "zhongshu",
-            SessionKind::Department => "department",
-        };
-        let agent_token = self.credentials.issue(Grant {
-            session_id: id.clone(),
-            kind: spec.kind,
-            parent_session_id: parent.clone(),
-            department: department.as_ref().map(|d| d.key.clone()),
-        });
-        let env = AgentEnv {
-            url: self.ctx.url(),
-            token: &agent_token,
-            session_id: &id,
-            kind: kind_name,
-            prompt_file: &prompt_path,
-            model: &model,
-            parent_session_id: parent.as_deref(),
-            department: department.as_ref().map(|d| d.key.as_str()),
-            mailbox: parent_incoming.as_deref(),
-        }
-        .vars();
-        let title = match &department {
-            Some(d) => format!("{} {} · {}", d.key, d.title, id),
-            None => format!("Zhongshu 中书省 · {id}"),
-        };
-        let session = Session {
-            id: id.clone(),
-            session_kind: spec.kind,
-            role: match spec.kind {
-                SessionKind::Zhongshu => "planner".into(),
-                SessionKind::Department => "department".into(),
-            },
-            department: department.as_ref().map(|d| d.key.clone()),
-            title: title.clone(),
-            model: model.clone(),
-            task: task.clone(),
-            pid: None,
-            status: SessionStatus::Running,
-            exit_code: None,
-            started_at: clock::now_rfc3339(),
-            ended_at: None,
-            ended_reason: None,
-            prompt_path: prompt_path.display().to_string(),
-            log_path: log_path.display().to_string(),
-            last_activity_at: None,
-            input_history: Vec::new(),
-            browser_terminal_id: None,
-            mailbox,
-            plan_status: (spec.kind == SessionKind::Zhongshu).then_some(PlanStatus::None),
-            auto_notification_status: None,
-            resumed_from_session_id: spec.resumed_from_session_id.clone(),
-            parent_session_id: parent.clone(),
-            report_status: department.as_ref().map(|_| ReportStatus::Pending),
-            reported_at: None,
-            last_report_id: None,
-            auto_closed: false,
-            auto_close_reason: None,
-            files: spec.files.clone(),
-            verify: spec.verify.clone(),
-            queue_id: spec.queue_id.clone(),
-            closing: false,
-        };
-        // Recorded before the agent starts, so an agent that calls back at once finds itself.
-        self.ctx
-            .store
-            .update(|tx| tx.insert_session(session.clone()))?;
-        let spawned = Pty::spawn(SpawnSpec {
-            program: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            cwd: self.ctx.repo.clone(),
-            env,
-            cols: START_COLS,
-            rows: START_ROWS,
-            log_path: Some(log_path.clone()),
-        });
-        let pty = match spawned {
-            Ok(pty) => pty,
-            Err(e) => {
-                self.forget_session(&id);
-                return Err(LauncherError::Internal(format!("{e:#}")));
-            }
-        };
-        self.insert_pty(&id, Arc::clone(&pty));
-        let mut session = session;
-        session.pid = Some(pty.pid());
-        let audit = json!({
-            "session_id": id, "session_kind": kind_name, "department": session.department,
-            "parent_session_id": parent, "model": model, "pid": pty.pid(),
-            "resumed_from_session_id": spec.resumed_from_session_id,
-        });
-        if let Err(e) = self.ctx.store.update(|tx| {
-            if let Some(x) = tx.session_mut(&id) {
-                x.pid = Some(pty.pid());
-            }
-            tx.audit("session_started", audit);
-        }) {
-            pty.terminate(pty::KILL_GRACE).await;
-            self.remove_pty(&id);
-            self.forget_session(&id);
-            return Err(e.into());
-        }
-        self.watch_exit(&id, &pty);
-        if spec.kind == SessionKind::Zhongshu
-            && self
-                .signals
-                .send(Signal::ZhongshuStarted(id.clone()))
-                .is_err()
-        {
-            tracing::warn!("{id} started while the launcher stops");
-        }
-        let session = match self
-            .open_terminal(
-                TerminalKind::CodexSession,
-                Arc::clone(&pty),
-                Some(id.clone()),
-                title,
-            )
-            .await
-        {
-            Ok(_) => self.session(&id).unwrap_or(session),
-            Err(e) => {
-                tracing::warn!("no browser terminal for {id}: {e}");
-                session
-            }
-        };
-        Ok(session)
     }
 
     /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.
@@ -679,28 +390,5 @@ impl Sessions {
             }
         })?;
         Ok(closed)
-    }
-}
-
-/// Renders the Zhongshu prompt from the launcher's configuration.
-struct ZhongshuPromptArgs;
-
-impl ZhongshuPromptArgs {
-    fn render(l: &Context, id: &str, task: &str) -> LResult<String> {
-        let departments = l.config.assignable_departments();
-        prompts::ZhongshuPrompt {
-            project_name: &l.config.launcher.project_name,
-            repo: &l.repo.display().to_string(),
-            workflow_doc: &l.config.launcher.workflow_doc,
-            task,
-            url: l.url(),
-            session_id: id,
-            departments: &departments,
-            models: &l.config.launcher.models,
-            department_model: &l.config.launcher.department_model,
-            max_departments: l.config.launcher.max_departments,
-        }
-        .render()
-        .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
     }
 }

@@ -1,0 +1,403 @@
+//! Starting a session: the request is checked, the prompt written, the agent
+//! started in a PTY with its own token and environment, the session recorded
+//! and audited, its exit watched and its browser terminal opened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use askama::Template;
+use serde_json::json;
+
+use super::command::{build_argv, AgentEnv, Placeholders};
+use super::{prompts, Sessions};
+use crate::clock;
+use crate::config::Department;
+use crate::context::Context;
+use crate::credentials::Grant;
+use crate::error::{LResult, LauncherError};
+use crate::ids;
+use crate::model::{
+    MailboxPaths, PlanStatus, ReportStatus, Session, SessionKind, SessionStatus, TerminalKind,
+};
+use crate::pty::{self, Pty, SpawnSpec};
+use crate::signals::Signal;
+
+/// Terminal size agents start with, until a browser resizes it.
+const START_COLS: u16 = 120;
+const START_ROWS: u16 = 36;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    pub kind: SessionKind,
+    pub task: String,
+    pub model: Option<String>,
+    pub department: Option<String>,
+    pub parent_session_id: Option<String>,
+    pub files: Vec<String>,
+    pub verify: Vec<String>,
+    /// A prompt to use instead of the template (resume); `{session_id}` in it
+    /// becomes the new session's id.
+    pub prompt_override: Option<String>,
+    pub resumed_from_session_id: Option<String>,
+    /// The queue item this start came from.
+    pub queue_id: Option<String>,
+}
+
+impl StartSpec {
+    pub fn zhongshu(task: String, model: Option<String>) -> StartSpec {
+        StartSpec {
+            kind: SessionKind::Zhongshu,
+            task,
+            model,
+            department: None,
+            parent_session_id: None,
+            files: Vec::new(),
+            verify: Vec::new(),
+            prompt_override: None,
+            resumed_from_session_id: None,
+            queue_id: None,
+        }
+    }
+}
+
+/// A start request, checked.
+struct Checked {
+    task: String,
+    model: String,
+    department: Option<Department>,
+    parent: Option<String>,
+    resumed_from: Option<String>,
+}
+
+impl Checked {
+    fn kind_name(&self) -> &'static str {
+        match self.department {
+            Some(_) => "department",
+            None => "zhongshu",
+        }
+    }
+}
+
+impl Sessions {
+    /// Starts a session now (the queue decides when departments may start).
+    pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
+        let checked = self.check_start(&spec)?;
+        // Zhongshu starts are serialized so the limit below cannot be overrun.
+        let _zhongshu_start = match spec.kind {
+            SessionKind::Zhongshu => Some(self.zhongshu_start.lock().await),
+            SessionKind::Department => None,
+        };
+        if spec.kind == SessionKind::Zhongshu {
+            self.check_zhongshu_limit()?;
+        }
+        let prefix = checked
+            .department
+            .as_ref()
+            .map(|d| d.key.clone())
+            .unwrap_or_else(|| "zhongshu".into());
+        let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
+        let mailbox = self.prepare_mailbox(spec.kind, &id)?;
+        let (prompt, prompt_path) = self.write_prompt(&spec, &checked, &id)?;
+        let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
+        let session = new_record(&spec, &checked, &id, mailbox, &prompt_path, &log_path);
+        // Recorded before the agent starts, so an agent that calls back at once finds itself.
+        self.ctx
+            .store
+            .update(|tx| tx.insert_session(session.clone()))?;
+        let pty = self
+            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
+            .await?;
+        self.watch_exit(&id, &pty);
+        if spec.kind == SessionKind::Zhongshu
+            && self
+                .signals
+                .send(Signal::ZhongshuStarted(id.clone()))
+                .is_err()
+        {
+            tracing::warn!("{id} started while the launcher stops");
+        }
+        let opened = self
+            .open_terminal(
+                TerminalKind::CodexSession,
+                pty,
+                Some(id.clone()),
+                session.title.clone(),
+            )
+            .await;
+        if let Err(e) = opened {
+            tracing::warn!("no browser terminal for {id}: {e}");
+        }
+        Ok(self.session(&id).unwrap_or(session))
+    }
+
+    /// Task, model, department and parent of a start request, or why not.
+    fn check_start(&self, spec: &StartSpec) -> LResult<Checked> {
+        let task = spec.task.trim().to_string();
+        if task.is_empty() {
+            return Err(LauncherError::BadRequest("task must not be empty".into()));
+        }
+        let model = self.pick_model(spec.model.as_deref(), spec.kind)?;
+        let department = match spec.kind {
+            SessionKind::Zhongshu => None,
+            SessionKind::Department => {
+                let key = spec.department.clone().unwrap_or_default();
+                Some(self.ctx.config.department(&key).ok_or_else(|| {
+                    LauncherError::BadRequest(format!("unknown department {key:?}"))
+                })?)
+            }
+        };
+        let parent = match (&spec.parent_session_id, spec.kind) {
+            (Some(p), _) => {
+                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
+                match self
+                    .ctx
+                    .store
+                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()))
+                {
+                    Some(true) => Some(p.clone()),
+                    Some(false) => {
+                        return Err(LauncherError::BadRequest(format!(
+                            "{p} is not a Zhongshu session"
+                        )))
+                    }
+                    None => return Err(LauncherError::NotFound(format!("no session {p}"))),
+                }
+            }
+            (None, SessionKind::Department) => {
+                return Err(LauncherError::BadRequest(
+                    "a department needs parent_session_id".into(),
+                ))
+            }
+            (None, SessionKind::Zhongshu) => None,
+        };
+        Ok(Checked {
+            task,
+            model,
+            department,
+            parent,
+            resumed_from: spec.resumed_from_session_id.clone(),
+        })
+    }
+
+    /// A Zhongshu's mailbox folders, created before it starts.
+    fn prepare_mailbox(&self, kind: SessionKind, id: &str) -> LResult<Option<MailboxPaths>> {
+        if kind != SessionKind::Zhongshu {
+            return Ok(None);
+        }
+        let mb = self.ctx.paths.mailbox(id);
+        for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(Some(mb))
+    }
+
+    /// Renders (or takes) the prompt, sanitised, and writes it; (text, file).
+    fn write_prompt(&self, spec: &StartSpec, c: &Checked, id: &str) -> LResult<(String, PathBuf)> {
+        let prompt = match (&spec.prompt_override, &c.department) {
+            (Some(p), _) => p.replace("{session_id}", id),
+            (None, None) => render_zhongshu_prompt(&self.ctx, id, &c.task)?,
+            (None, Some(d)) => self.render_department_prompt(spec, c, d, id)?,
+        };
+        // Tasks and plan summaries inside it come from agents and users.
+        let prompt = crate::sanitize::pasted_text(&prompt);
+        let path = self
+            .ctx
+            .paths
+            .prompts_dir()
+            .join(format!("{}-{id}.txt", clock::file_stamp()));
+        crate::files::write_atomic(&path, prompt.as_bytes()).map_err(|e| {
+            LauncherError::Internal(format!("cannot write {}: {e}", path.display()))
+        })?;
+        Ok((prompt, path))
+    }
+
+    fn render_department_prompt(
+        &self,
+        spec: &StartSpec,
+        c: &Checked,
+        d: &Department,
+        id: &str,
+    ) -> LResult<String> {
+        let parent = c.parent.as_deref().unwrap_or("");
+        prompts::DepartmentPrompt {
+            project_name: &self.ctx.config.launcher.project_name,
+            repo: &self.ctx.repo.display().to_string(),
+            title: &d.title,
+            department: &d.key,
+            duty: &d.duty,
+            parent_session_id: parent,
+            session_id: id,
+            task: &c.task,
+            files: &spec.files,
+            verify: &spec.verify,
+            mailbox: &self
+                .ctx
+                .paths
+                .mailbox(parent)
+                .incoming
+                .display()
+                .to_string(),
+            bin: &std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "codex-governance".into()),
+        }
+        .render()
+        .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
+    }
+
+    /// Starts the agent with its own token; records its pid with `session_started`.
+    /// A failure leaves no process, no token and no record behind.
+    async fn spawn_agent(
+        self: &Arc<Self>,
+        c: &Checked,
+        id: &str,
+        prompt: &str,
+        prompt_path: &Path,
+        log_path: &Path,
+    ) -> LResult<Arc<Pty>> {
+        let argv = build_argv(
+            &self.ctx.config.launcher.agent_command,
+            &Placeholders {
+                model: &c.model,
+                repo: &self.ctx.repo,
+                prompt,
+                prompt_file: prompt_path,
+                session_id: id,
+            },
+        );
+        let department = c.department.as_ref().map(|d| d.key.as_str());
+        let token = self.credentials.issue(Grant {
+            session_id: id.to_string(),
+            kind: if department.is_some() {
+                SessionKind::Department
+            } else {
+                SessionKind::Zhongshu
+            },
+            parent_session_id: c.parent.clone(),
+            department: department.map(str::to_string),
+        });
+        let parent_incoming = c
+            .parent
+            .as_deref()
+            .map(|p| self.ctx.paths.mailbox(p).incoming);
+        let env = AgentEnv {
+            url: self.ctx.url(),
+            token: &token,
+            session_id: id,
+            kind: c.kind_name(),
+            prompt_file: prompt_path,
+            model: &c.model,
+            parent_session_id: c.parent.as_deref(),
+            department,
+            mailbox: parent_incoming.as_deref(),
+        }
+        .vars();
+        let spawned = Pty::spawn(SpawnSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            cwd: self.ctx.repo.clone(),
+            env,
+            cols: START_COLS,
+            rows: START_ROWS,
+            log_path: Some(log_path.to_path_buf()),
+        });
+        let pty = match spawned {
+            Ok(pty) => pty,
+            Err(e) => {
+                self.forget_session(id);
+                return Err(LauncherError::Internal(format!("{e:#}")));
+            }
+        };
+        self.insert_pty(id, Arc::clone(&pty));
+        let audit = json!({
+            "session_id": id, "session_kind": c.kind_name(), "department": department,
+            "parent_session_id": c.parent, "model": c.model, "pid": pty.pid(),
+            "resumed_from_session_id": c.resumed_from,
+        });
+        let recorded = self.ctx.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
+                x.pid = Some(pty.pid());
+            }
+            tx.audit("session_started", audit);
+        });
+        if let Err(e) = recorded {
+            pty.terminate(pty::KILL_GRACE).await;
+            self.remove_pty(id);
+            self.forget_session(id);
+            return Err(e.into());
+        }
+        Ok(pty)
+    }
+}
+
+/// The record of a session about to start.
+fn new_record(
+    spec: &StartSpec,
+    c: &Checked,
+    id: &str,
+    mailbox: Option<MailboxPaths>,
+    prompt_path: &Path,
+    log_path: &Path,
+) -> Session {
+    let title = match &c.department {
+        Some(d) => format!("{} {} · {}", d.key, d.title, id),
+        None => format!("Zhongshu 中书省 · {id}"),
+    };
+    let zhongshu = spec.kind == SessionKind::Zhongshu;
+    Session {
+        id: id.to_string(),
+        session_kind: spec.kind,
+        role: if zhongshu { "planner" } else { "department" }.into(),
+        department: c.department.as_ref().map(|d| d.key.clone()),
+        title,
+        model: c.model.clone(),
+        task: c.task.clone(),
+        pid: None,
+        status: SessionStatus::Running,
+        exit_code: None,
+        started_at: clock::now_rfc3339(),
+        ended_at: None,
+        ended_reason: None,
+        prompt_path: prompt_path.display().to_string(),
+        log_path: log_path.display().to_string(),
+        last_activity_at: None,
+        input_history: Vec::new(),
+        browser_terminal_id: None,
+        mailbox,
+        plan_status: zhongshu.then_some(PlanStatus::None),
+        auto_notification_status: None,
+        resumed_from_session_id: spec.resumed_from_session_id.clone(),
+        parent_session_id: c.parent.clone(),
+        report_status: (!zhongshu).then_some(ReportStatus::Pending),
+        reported_at: None,
+        last_report_id: None,
+        auto_closed: false,
+        auto_close_reason: None,
+        files: spec.files.clone(),
+        verify: spec.verify.clone(),
+        queue_id: spec.queue_id.clone(),
+        closing: false,
+    }
+}
+
+/// The Zhongshu prompt, from the launcher's configuration.
+fn render_zhongshu_prompt(l: &Context, id: &str, task: &str) -> LResult<String> {
+    let departments = l.config.assignable_departments();
+    prompts::ZhongshuPrompt {
+        project_name: &l.config.launcher.project_name,
+        repo: &l.repo.display().to_string(),
+        workflow_doc: &l.config.launcher.workflow_doc,
+        task,
+        url: l.url(),
+        session_id: id,
+        departments: &departments,
+        models: &l.config.launcher.models,
+        department_model: &l.config.launcher.department_model,
+        max_departments: l.config.launcher.max_departments,
+    }
+    .render()
+    .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
+}
