@@ -246,33 +246,21 @@ fn report(z: &str, d: &str, id: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// The inbox, peeked: `limit` results (the default page when `None`), counted on request.
 async fn inbox(
     c: &reqwest::Client,
     l: &Launcher,
     z: &str,
-    limit: usize,
+    limit: Option<usize>,
     count: bool,
 ) -> (Value, usize) {
+    let limit = limit.map(|n| format!("&limit={n}")).unwrap_or_default();
     let body = c
         .get(format!(
-            "{}/api/zhongshu_inbox?id={z}&peek=1&limit={limit}&count={}",
+            "{}/api/zhongshu_inbox?id={z}&peek=1{limit}&count={}",
             l.url,
             u8::from(count)
         ))
-        .bearer_auth(&l.token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    (serde_json::from_slice(&body).unwrap(), body.len())
-}
-
-/// The inbox's first page as a Zhongshu reads it (the default page size).
-async fn inbox_first_page(c: &reqwest::Client, l: &Launcher, z: &str) -> (Value, usize) {
-    let body = c
-        .get(format!("{}/api/zhongshu_inbox?id={z}&peek=1", l.url))
         .bearer_auth(&l.token)
         .send()
         .await
@@ -310,7 +298,7 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
         let t0 = Instant::now();
         std::fs::rename(&tmpf, incoming.join(format!("{id}.json"))).unwrap();
         loop {
-            let (v, _) = inbox(&c, &l, z, 1, false).await;
+            let (v, _) = inbox(&c, &l, z, Some(1), false).await;
             if v["results"][0]["report_id"] == json!(id) {
                 break;
             }
@@ -334,7 +322,7 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
         )
         .unwrap();
     }
-    let (before, _) = inbox(&c, &l, z, 1, true).await;
+    let (before, _) = inbox(&c, &l, z, Some(1), true).await;
     let want = before["result_count"].as_u64().unwrap() as usize + BURST;
     let t0 = Instant::now();
     for i in 0..BURST {
@@ -342,7 +330,7 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
         std::fs::rename(staging.join(&name), incoming.join(&name)).unwrap();
     }
     loop {
-        let (v, _) = inbox(&c, &l, z, 1, true).await;
+        let (v, _) = inbox(&c, &l, z, Some(1), true).await;
         if v["result_count"].as_u64().unwrap() as usize >= want {
             break;
         }
@@ -358,7 +346,7 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
     let mut page_bytes = 0;
     for _ in 0..20 {
         let t = Instant::now();
-        let (_, bytes) = inbox_first_page(&c, &l, "zhongshu-2").await;
+        let (_, bytes) = inbox(&c, &l, "zhongshu-2", None, false).await;
         times.push(t.elapsed());
         page_bytes = bytes;
     }

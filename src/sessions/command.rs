@@ -70,6 +70,13 @@ pub struct AgentEnv<'a> {
     pub mailbox: Option<&'a Path>,
 }
 
+/// The absolute path of the running launcher binary (its name when unknown).
+pub fn launcher_bin() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "codex-governance".into())
+}
+
 impl AgentEnv<'_> {
     pub fn vars(&self) -> Vec<(String, String)> {
         let mut v = vec![
@@ -84,9 +91,7 @@ impl AgentEnv<'_> {
             ("CODEX_GOVERNANCE_MODEL", self.model.to_string()),
         ];
         // The running binary, so `mailbox send` works where a login shell resets PATH.
-        if let Ok(exe) = std::env::current_exe() {
-            v.push(("CODEX_GOVERNANCE_BIN", exe.display().to_string()));
-        }
+        v.push(("CODEX_GOVERNANCE_BIN", launcher_bin()));
         if let Some(p) = self.parent_session_id {
             v.push(("CODEX_GOVERNANCE_PARENT_SESSION_ID", p.to_string()));
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use serde_json::json;
 
-use super::command::{build_argv, AgentEnv, Placeholders};
+use super::command::{build_argv, launcher_bin, AgentEnv, Placeholders};
 use super::{prompts, Sessions};
 use crate::clock;
 use crate::config::Department;
@@ -240,9 +240,7 @@ impl Sessions {
                 .incoming
                 .display()
                 .to_string(),
-            bin: &std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "codex-governance".into()),
+            bin: &launcher_bin(),
         }
         .render()
         .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))

@@ -193,36 +193,54 @@ pub fn load_state(conn: &Connection) -> rusqlite::Result<State> {
     Ok(state)
 }
 
-pub fn put_session(conn: &Connection, s: &crate::model::Session) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO sessions (id, json) VALUES (?1, ?2)
-         ON CONFLICT(id) DO UPDATE SET json = excluded.json",
-    )?
-    .execute(params![s.id, to_json(s)])?;
-    Ok(())
+/// A table of small records kept as JSON by their key.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows {
+    Sessions,
+    Plans,
+    Terminals,
 }
 
-pub fn delete_session(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
+impl Rows {
+    fn upsert(self) -> &'static str {
+        match self {
+            Rows::Sessions => {
+                "INSERT INTO sessions (id, json) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET json = excluded.json"
+            }
+            Rows::Plans => {
+                "INSERT INTO plans (session_id, json) VALUES (?1, ?2)
+                 ON CONFLICT(session_id) DO UPDATE SET json = excluded.json"
+            }
+            Rows::Terminals => {
+                "INSERT INTO terminals (id, json) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET json = excluded.json"
+            }
+        }
+    }
+
+    fn delete(self) -> &'static str {
+        match self {
+            Rows::Sessions => "DELETE FROM sessions WHERE id = ?1",
+            Rows::Plans => "DELETE FROM plans WHERE session_id = ?1",
+            Rows::Terminals => "DELETE FROM terminals WHERE id = ?1",
+        }
+    }
 }
 
-pub fn put_plan(conn: &Connection, p: &crate::model::Plan) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO plans (session_id, json) VALUES (?1, ?2)
-         ON CONFLICT(session_id) DO UPDATE SET json = excluded.json",
-    )?
-    .execute(params![p.session_id, to_json(p)])?;
-    Ok(())
-}
-
-pub fn put_terminal(conn: &Connection, t: &crate::model::TerminalRecord) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO terminals (id, json) VALUES (?1, ?2)
-         ON CONFLICT(id) DO UPDATE SET json = excluded.json",
-    )?
-    .execute(params![t.id, to_json(t)])?;
+/// Writes a record under its key, or deletes the key when the record is gone.
+pub fn put_row<T: Serialize>(
+    conn: &Connection,
+    rows: Rows,
+    key: &str,
+    record: Option<&T>,
+) -> rusqlite::Result<()> {
+    match record {
+        Some(r) => conn
+            .prepare_cached(rows.upsert())?
+            .execute(params![key, to_json(r)])?,
+        None => conn.prepare_cached(rows.delete())?.execute([key])?,
+    };
     Ok(())
 }
 

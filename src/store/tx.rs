@@ -34,21 +34,15 @@ impl Dirty {
 
     /// Writes the dirty rows of `state` (a row gone from memory is deleted).
     pub fn write(&self, conn: &Connection, state: &State) -> rusqlite::Result<()> {
+        use schema::{put_row, Rows};
         for id in &self.sessions {
-            match state.sessions.get(id) {
-                Some(s) => schema::put_session(conn, s)?,
-                None => schema::delete_session(conn, id)?,
-            }
+            put_row(conn, Rows::Sessions, id, state.sessions.get(id))?;
         }
         for id in &self.plans {
-            if let Some(p) = state.plans.get(id) {
-                schema::put_plan(conn, p)?;
-            }
+            put_row(conn, Rows::Plans, id, state.plans.get(id))?;
         }
         for id in &self.terminals {
-            if let Some(t) = state.terminals.get(id) {
-                schema::put_terminal(conn, t)?;
-            }
+            put_row(conn, Rows::Terminals, id, state.terminals.get(id))?;
         }
         if self.queue {
             schema::put_queue(conn, &state.queue)?;
