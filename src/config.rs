@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+mod agent_backend;
+pub use agent_backend::AgentBackend;
+
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
 
@@ -75,6 +78,8 @@ pub struct LauncherSettings {
     pub project_name: String,
     pub workflow_doc: String,
     pub department_stale_seconds: u64,
+    /// How agents are driven (Codex app-server or a plain PTY).
+    pub agent: AgentBackend,
 }
 
 /// The loaded configuration.
@@ -172,6 +177,12 @@ struct FileLauncher {
     require_plan_confirmation: Option<bool>,
     #[serde(default)]
     terminal_shells: Option<Vec<String>>,
+    #[serde(default)]
+    backend: Option<String>,
+    #[serde(default)]
+    codex_command: Option<String>,
+    #[serde(default)]
+    approval_policy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -462,6 +473,14 @@ impl Config {
                 message: "must name a program".into(),
             });
         }
+        let agent = agent_backend::resolve(
+            &file_name,
+            fl.backend.as_deref(),
+            fl.codex_command.clone(),
+            fl.approval_policy.clone(),
+            agent_command == default_agent_command(),
+            env,
+        )?;
         let zhongshu_model = env
             .get("CODEX_GOVERNANCE_ZHONGSHU_MODEL")
             .cloned()
@@ -511,6 +530,7 @@ impl Config {
                 project_name,
                 workflow_doc,
                 department_stale_seconds,
+                agent,
             },
             source,
             warnings,

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod codex;
 pub mod config;
 pub mod context;
 pub mod credentials;

@@ -43,6 +43,8 @@ pub struct Launcher {
     signal_loop: Mutex<Option<JoinHandle<()>>>,
     /// Turns true when the launcher stops, ending long-lived streams.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Codex sessions of the previous run whose threads resume after start.
+    resumable: Mutex<Vec<String>>,
 }
 
 impl Launcher {
@@ -82,6 +84,7 @@ impl Launcher {
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
+            resumable: Mutex::new(Vec::new()),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -91,7 +94,7 @@ impl Launcher {
     /// in one change with its audit events.
     fn recover(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_rfc3339();
-        let stale: Vec<(String, Option<u32>)> = self.ctx.store.update(|tx| {
+        let (stale, resumable) = self.ctx.store.update(|tx| {
             let running: Vec<String> = tx
                 .state()
                 .sessions
@@ -100,7 +103,22 @@ impl Launcher {
                 .map(|s| s.id.clone())
                 .collect();
             let mut stale = Vec::new();
+            let mut resumable = Vec::new();
             for id in running {
+                if let Some(session) = tx.session_mut(&id).filter(|s| s.agent.thread_id.is_some()) {
+                    // A Codex thread outlives its processes: it resumes after start.
+                    for pid in [session.pid, session.agent.server_pid]
+                        .into_iter()
+                        .flatten()
+                    {
+                        stale.push((id.clone(), Some(pid)));
+                    }
+                    session.pid = None;
+                    session.agent.server_pid = None;
+                    session.closing = false;
+                    resumable.push(id.clone());
+                    continue;
+                }
                 if let Some(session) = tx.session_mut(&id) {
                     session.status = SessionStatus::Exited;
                     session.ended_at = Some(now.clone());
@@ -122,8 +140,9 @@ impl Launcher {
                     }
                 }
             }
-            stale
+            (stale, resumable)
         })?;
+        *self.resumable.lock().unwrap() = resumable;
         for (id, pid) in &stale {
             if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
                 // The session led its own process group; what is left of it goes.
@@ -152,8 +171,44 @@ impl Launcher {
             *self.signal_loop.lock().unwrap() = Some(tokio::spawn(this.follow_signals(rx)));
         }
         self.check_audit_chain().await;
+        self.check_codex().await;
+        self.resume_codex_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
+    }
+
+    /// Warns at start when the Codex backend is chosen and Codex is missing or old.
+    async fn check_codex(&self) {
+        let agent = &self.ctx.config.launcher.agent;
+        if agent.backend != crate::model::Backend::Codex {
+            return;
+        }
+        let codex = agent.codex_command.clone();
+        let warning = tokio::task::spawn_blocking(move || crate::codex::version_warning(&codex))
+            .await
+            .ok()
+            .flatten();
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+            eprintln!("codex-governance: warning: {w}");
+        }
+    }
+
+    /// Resumes the Codex threads of the previous run; a thread that cannot
+    /// resume ends its session as a restart always did (a department's
+    /// fallback result follows).
+    async fn resume_codex_sessions(self: &Arc<Self>) {
+        let ids = std::mem::take(&mut *self.resumable.lock().unwrap());
+        for id in ids {
+            if let Err(e) = self.sessions.resume_codex(&id).await {
+                tracing::warn!("cannot resume {id}: {e}");
+                self.ctx.store.audit_or_log(
+                    "session_resume_failed",
+                    json!({"session_id": id, "error": e.to_string()}),
+                );
+                self.sessions.end_unresumable(&id).await;
+            }
+        }
     }
 
     /// What follows each signal; each runs as its own task, all awaited at stop.

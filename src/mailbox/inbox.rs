@@ -132,19 +132,16 @@ impl Mailbox {
             .session(zhongshu_id)
             .map(|z| z.is_running())
             .unwrap_or(false);
-        let (status, error) = match self.sessions.pty(zhongshu_id).filter(|_| running) {
-            None => (
+        let (status, error) = if running {
+            match self.sessions.deliver(zhongshu_id, text).await {
+                Ok(()) => (NoticeStatus::Sent, None),
+                Err(e) => (NoticeStatus::Error, Some(e)),
+            }
+        } else {
+            (
                 NoticeStatus::Skipped,
                 Some("Zhongshu session is not running".to_string()),
-            ),
-            Some(pty) => {
-                let text = text.to_string();
-                match tokio::task::spawn_blocking(move || pty.paste_line(&text)).await {
-                    Ok(Ok(())) => (NoticeStatus::Sent, None),
-                    Ok(Err(e)) => (NoticeStatus::Error, Some(e.to_string())),
-                    Err(e) => (NoticeStatus::Error, Some(e.to_string())),
-                }
-            }
+            )
         };
         let saved = self.ctx.store.update(|tx| {
             if let Some(z) = tx.session_mut(zhongshu_id) {

@@ -3,7 +3,29 @@
 //! notice coalescing). Nothing here does I/O, so every rule is unit-tested
 //! without processes.
 
+/// Declares a snake_case state enum with its JSON word.
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $w:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $w),+ }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+mod agent;
 pub mod plan;
 mod records;
 
+pub use agent::*;
 pub use records::*;

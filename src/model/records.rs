@@ -23,26 +23,6 @@ pub enum SessionStatus {
     Exited,
 }
 
-/// Declares a snake_case state enum with its JSON word.
-macro_rules! word_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $w:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$v => $w),+ }
-            }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 word_enum!(
     /// Where a Zhongshu's plan stands.
     PlanStatus { None => "none", AwaitingConfirmation => "awaiting_confirmation", Dispatched => "dispatched", Ready => "ready" }
@@ -168,6 +148,9 @@ pub struct Session {
     /// Set while the launcher is closing it, so the exit is recorded as a close.
     #[serde(default)]
     pub closing: bool,
+    /// The agent: backend, state from its events, approvals, tokens.
+    #[serde(flatten, default)]
+    pub agent: super::AgentInfo,
 }
 
 impl Session {

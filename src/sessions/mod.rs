@@ -5,6 +5,7 @@
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
+mod codex;
 pub mod command;
 pub mod heartbeat;
 pub mod prompts;
@@ -33,6 +34,7 @@ use crate::signals::{Signal, SignalTx};
 use crate::terminal::Terminals;
 
 pub use start::StartSpec;
+use start::{START_COLS, START_ROWS};
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
@@ -43,6 +45,10 @@ const RELEASED_SCROLLBACK: usize = 64 * 1024;
 pub struct Sessions {
     pub(crate) ctx: Arc<Context>,
     ptys: Mutex<HashMap<String, Arc<Pty>>>,
+    /// Codex sessions' app-server connections.
+    agents: Mutex<HashMap<String, Arc<crate::codex::CodexAgent>>>,
+    /// Set when the launcher stops: Codex sessions are suspended, not ended.
+    stopping: std::sync::atomic::AtomicBool,
     pub terminals: Terminals,
     /// Session tokens: agents get these, never the developer's.
     pub credentials: Arc<Credentials>,
@@ -56,6 +62,8 @@ impl Sessions {
         Sessions {
             ctx,
             ptys: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
@@ -147,25 +155,41 @@ impl Sessions {
     }
 
     /// Terminates every live session (SIGTERM, then SIGKILL) and every terminal.
+    /// Codex sessions are suspended instead of ended: their threads resume at
+    /// the next start.
     pub async fn terminate_all(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut waits = Vec::new();
         for (id, pty) in self.live_ptys() {
+            let codex = self.agent(&id).is_some();
             if let Err(e) = self.ctx.store.update(|tx| {
                 if let Some(session) = tx.session_mut(&id) {
-                    session.closing = true;
+                    session.closing = !codex;
                 }
             }) {
                 tracing::error!("marking {id} closing: {e}");
             }
             waits.push(async move {
                 let code = pty.terminate(pty::KILL_GRACE).await;
-                (id, code)
+                self.stop_agent(&id).await;
+                (id, code, codex)
             });
         }
-        for (id, code) in futures_util::future::join_all(waits).await {
-            self.record_exit(&id, code, Some("launcher_stopped"));
+        for (id, code, codex) in futures_util::future::join_all(waits).await {
+            if codex {
+                self.ctx
+                    .store
+                    .audit_or_log("session_suspended", json!({"session_id": id}));
+            } else {
+                self.record_exit(&id, code, Some("launcher_stopped"));
+            }
         }
         self.terminals.close_all().await;
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Looks up a Zhongshu session by a validated id from a request.
@@ -206,8 +230,12 @@ impl Sessions {
             let code = pty.wait().await;
             // Let the reader drain the last output into the log and scrollback.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            if launcher.record_exit(&id, code, None) {
-                launcher.after_exit(&id).await;
+            let suspended = launcher.is_stopping() && launcher.agent(&id).is_some();
+            if !suspended {
+                launcher.stop_agent(&id).await;
+                if launcher.record_exit(&id, code, None) {
+                    launcher.after_exit(&id).await;
+                }
             }
             // Free the terminal's descriptors once the last output is in.
             let mut closed = pty.output_closed_watch();
@@ -243,6 +271,9 @@ impl Sessions {
             if last_activity.is_some() {
                 session.last_activity_at = last_activity.clone();
             }
+            session.agent.agent_state = crate::model::AgentState::Exited;
+            session.agent.pending_approvals.clear();
+            session.agent.attention = None;
             let terminal = session.browser_terminal_id.clone();
             if let Some(t) = terminal.and_then(|t| tx.terminal_mut(&t)) {
                 t.status = TerminalStatus::Exited;
@@ -260,6 +291,13 @@ impl Sessions {
                 tracing::error!("recording the exit of {id}: {e}");
                 false
             }
+        }
+    }
+
+    /// A session of the previous run that could not be resumed ends now.
+    pub async fn end_unresumable(self: &Arc<Self>, id: &str) {
+        if self.record_exit(id, -1, Some("launcher_restart")) {
+            self.after_exit(id).await;
         }
     }
 
@@ -285,8 +323,10 @@ impl Sessions {
             })?;
             if let Some(pty) = self.pty(id) {
                 let code = pty.terminate(pty::KILL_GRACE).await;
+                self.stop_agent(id).await;
                 self.record_exit(id, code, Some("closed"));
             } else {
+                self.stop_agent(id).await;
                 self.record_exit(id, -1, Some("closed"));
             }
             self.ctx.store.audit_or_log(
@@ -301,7 +341,8 @@ impl Sessions {
         Ok(self.session(id).unwrap_or(session))
     }
 
-    /// Types text into a running session as a bracketed paste plus Enter.
+    /// Puts text into a running session: a turn for Codex, a bracketed paste
+    /// plus Enter for a PTY agent.
     pub async fn session_input(self: &Arc<Self>, id: &str, input: &str) -> LResult<Session> {
         let session = self.require_session(id)?;
         if !session.is_running() {
@@ -309,14 +350,9 @@ impl Sessions {
                 "session {id} is not running"
             )));
         }
-        let pty = self
-            .pty(id)
-            .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no terminal")))?;
-        let text = input.to_string();
-        tokio::task::spawn_blocking(move || pty.paste_line(&text))
+        self.deliver(id, input)
             .await
-            .map_err(|e| LauncherError::Internal(e.to_string()))?
-            .map_err(|e| LauncherError::Internal(format!("cannot write to {id}: {e}")))?;
+            .map_err(|e| LauncherError::Conflict(format!("cannot write to {id}: {e}")))?;
         let at = clock::now_rfc3339();
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {

@@ -17,14 +17,15 @@ use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
-    MailboxPaths, PlanStatus, ReportStatus, Session, SessionKind, SessionStatus, TerminalKind,
+    AgentInfo, AgentState, Backend, MailboxPaths, PlanStatus, ReportStatus, Session, SessionKind,
+    SessionStatus, TerminalKind,
 };
 use crate::pty::{self, Pty, SpawnSpec};
 use crate::signals::Signal;
 
 /// Terminal size agents start with, until a browser resizes it.
-const START_COLS: u16 = 120;
-const START_ROWS: u16 = 36;
+pub(super) const START_COLS: u16 = 120;
+pub(super) const START_ROWS: u16 = 36;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -71,6 +72,14 @@ struct Checked {
 }
 
 impl Checked {
+    /// The session's title (also its Codex thread's name).
+    fn title_hint(&self, id: &str) -> String {
+        match &self.department {
+            Some(d) => format!("{} {} · {}", d.key, d.title, id),
+            None => format!("Zhongshu 中书省 · {id}"),
+        }
+    }
+
     fn kind_name(&self) -> &'static str {
         match self.department {
             Some(_) => "department",
@@ -100,7 +109,16 @@ impl Sessions {
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let (prompt, prompt_path) = self.write_prompt(&spec, &checked, &id)?;
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let session = new_record(&spec, &checked, &id, mailbox, &prompt_path, &log_path);
+        let backend = self.ctx.config.launcher.agent.backend;
+        let session = new_record(
+            backend,
+            &spec,
+            &checked,
+            &id,
+            mailbox,
+            &prompt_path,
+            &log_path,
+        );
         // Recorded before the agent starts, so an agent that calls back at once finds itself.
         self.ctx
             .store
@@ -267,63 +285,60 @@ impl Sessions {
             },
         );
         let department = c.department.as_ref().map(|d| d.key.as_str());
-        let token = self.credentials.issue(Grant {
-            session_id: id.to_string(),
-            kind: if department.is_some() {
-                SessionKind::Department
-            } else {
-                SessionKind::Zhongshu
-            },
-            parent_session_id: c.parent.clone(),
-            department: department.map(str::to_string),
-        });
-        let parent_incoming = c
-            .parent
-            .as_deref()
-            .map(|p| self.ctx.paths.mailbox(p).incoming);
-        let env = AgentEnv {
-            url: self.ctx.url(),
-            token: &token,
-            session_id: id,
-            kind: c.kind_name(),
-            prompt_file: prompt_path,
-            model: &c.model,
-            parent_session_id: c.parent.as_deref(),
-            department,
-            mailbox: parent_incoming.as_deref(),
-        }
-        .vars();
-        let spawned = Pty::spawn(SpawnSpec {
-            program: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            cwd: self.ctx.repo.clone(),
-            env,
-            cols: START_COLS,
-            rows: START_ROWS,
-            log_path: Some(log_path.to_path_buf()),
-        });
+        let env = self.issue_env(id, c.parent.as_deref(), department, &c.model, prompt_path);
+        let log_path = log_path.to_path_buf();
+        let spawned = match self.ctx.config.launcher.agent.backend {
+            Backend::Codex => {
+                self.spawn_codex(super::codex::CodexStart {
+                    id,
+                    title: c.title_hint(id),
+                    model: &c.model,
+                    instructions: prompt,
+                    first_turn: Some(spec_first_turn(c, prompt)),
+                    env,
+                    log_path,
+                    resume: None,
+                })
+                .await
+            }
+            Backend::Pty => Pty::spawn(SpawnSpec {
+                program: argv[0].clone(),
+                args: argv[1..].to_vec(),
+                cwd: self.ctx.repo.clone(),
+                env,
+                cols: START_COLS,
+                rows: START_ROWS,
+                log_path: Some(log_path),
+            })
+            .map_err(|e| LauncherError::Internal(format!("{e:#}"))),
+        };
         let pty = match spawned {
             Ok(pty) => pty,
             Err(e) => {
                 self.forget_session(id);
-                return Err(LauncherError::Internal(format!("{e:#}")));
+                return Err(e);
             }
         };
         self.insert_pty(id, Arc::clone(&pty));
+        let thread_id = self.agent(id).map(|a| a.thread_id.clone());
         let audit = json!({
             "session_id": id, "session_kind": c.kind_name(), "department": department,
             "parent_session_id": c.parent, "model": c.model, "pid": pty.pid(),
-            "resumed_from_session_id": c.resumed_from,
+            "resumed_from_session_id": c.resumed_from, "thread_id": thread_id,
         });
         let recorded = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.pid = Some(pty.pid());
+                if x.agent.backend == Backend::Pty {
+                    x.agent.agent_state = AgentState::Working;
+                }
             }
             tx.audit("session_started", audit);
         });
         if let Err(e) = recorded {
             pty.terminate(pty::KILL_GRACE).await;
             self.remove_pty(id);
+            self.stop_agent(id).await;
             self.forget_session(id);
             return Err(e.into());
         }
@@ -331,8 +346,57 @@ impl Sessions {
     }
 }
 
+/// What a Codex session is asked first: the task (the role prompt is its
+/// developer instructions); a resume prompt as it is.
+fn spec_first_turn(c: &Checked, prompt: &str) -> String {
+    match &c.resumed_from {
+        Some(_) => prompt.to_string(),
+        None => c.task.clone(),
+    }
+}
+
+impl Sessions {
+    /// A new token for the session and the environment that carries it.
+    pub(super) fn issue_env(
+        &self,
+        id: &str,
+        parent: Option<&str>,
+        department: Option<&str>,
+        model: &str,
+        prompt_path: &Path,
+    ) -> Vec<(String, String)> {
+        let kind = match department {
+            Some(_) => SessionKind::Department,
+            None => SessionKind::Zhongshu,
+        };
+        let token = self.credentials.issue(Grant {
+            session_id: id.to_string(),
+            kind,
+            parent_session_id: parent.map(str::to_string),
+            department: department.map(str::to_string),
+        });
+        let parent_incoming = parent.map(|p| self.ctx.paths.mailbox(p).incoming);
+        AgentEnv {
+            url: self.ctx.url(),
+            token: &token,
+            session_id: id,
+            kind: match kind {
+                SessionKind::Department => "department",
+                SessionKind::Zhongshu => "zhongshu",
+            },
+            prompt_file: prompt_path,
+            model,
+            parent_session_id: parent,
+            department,
+            mailbox: parent_incoming.as_deref(),
+        }
+        .vars()
+    }
+}
+
 /// The record of a session about to start.
 fn new_record(
+    backend: Backend,
     spec: &StartSpec,
     c: &Checked,
     id: &str,
@@ -340,10 +404,7 @@ fn new_record(
     prompt_path: &Path,
     log_path: &Path,
 ) -> Session {
-    let title = match &c.department {
-        Some(d) => format!("{} {} · {}", d.key, d.title, id),
-        None => format!("Zhongshu 中书省 · {id}"),
-    };
+    let title = c.title_hint(id);
     let zhongshu = spec.kind == SessionKind::Zhongshu;
     Session {
         id: id.to_string(),
@@ -378,6 +439,10 @@ fn new_record(
         verify: spec.verify.clone(),
         queue_id: spec.queue_id.clone(),
         closing: false,
+        agent: AgentInfo {
+            backend,
+            ..AgentInfo::default()
+        },
     }
 }
 

@@ -5,6 +5,7 @@
 //! the answer.
 
 mod api;
+mod approvals;
 pub mod authority;
 pub use crate::mailbox::inbox::NotifyInput;
 mod dashboard;
@@ -215,6 +216,7 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
 
 fn all_routes() -> routes::Routes {
     api::routes()
+        .merge(approvals::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
 }

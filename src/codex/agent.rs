@@ -1,0 +1,360 @@
+//! One Codex conversation driven over its app-server: the thread is started
+//! (or resumed after a launcher restart), text goes in as turns, approvals are
+//! answered, and the server's notifications become [`AgentEvent`]s for the
+//! sessions service. Events of other threads (Codex's ephemeral title
+//! threads) are ignored.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::rpc::{Incoming, Rpc};
+use super::server::{AppServer, ServerSpec};
+use super::CodexError;
+use crate::model::{ApprovalDecision, PendingApproval, TokenUsage};
+
+/// The thread to start or resume.
+pub struct ThreadSpec {
+    pub cwd: PathBuf,
+    pub model: String,
+    pub approval_policy: String,
+    /// The role prompt, as developer instructions.
+    pub instructions: String,
+    /// Shown in Codex's thread list and needed before the TUI can attach.
+    pub name: String,
+    /// Variables for the agent's shell commands (PATH survives Codex's login shell).
+    pub shell_env: Vec<(String, String)>,
+    /// Resume this thread instead of starting one.
+    pub resume: Option<String>,
+}
+
+/// What happened in the conversation.
+#[derive(Debug, Clone)]
+pub enum AgentEvent {
+    TurnStarted {
+        turn_id: String,
+    },
+    TurnCompleted {
+        turn_id: String,
+        status: String,
+        error: Option<String>,
+    },
+    ApprovalRequested(PendingApproval),
+    /// Answered here or in the TUI (`by`).
+    ApprovalResolved {
+        request_id: String,
+        decision: Option<ApprovalDecision>,
+        by: &'static str,
+    },
+    TokenUsage(TokenUsage),
+    Error {
+        message: String,
+        will_retry: bool,
+        rate_limit: bool,
+    },
+    /// The agent asks the user something only the TUI can answer.
+    NeedsInput(String),
+    /// The app-server connection is gone.
+    Closed,
+}
+
+/// How a text reached the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A new turn (the agent was idle).
+    Started,
+    /// Steered into the running turn.
+    Steered,
+}
+
+/// A live Codex conversation.
+pub struct CodexAgent {
+    session_id: String,
+    server: AppServer,
+    rpc: Rpc,
+    pub thread_id: String,
+    /// The turn in progress, if any.
+    turn: Mutex<Option<String>>,
+    /// Waiting server requests: our key -> the server's JSON-RPC id.
+    requests: Mutex<HashMap<String, Value>>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+}
+
+impl CodexAgent {
+    /// Starts the app-server, checks the login, starts or resumes the thread
+    /// and names it. The events end with [`AgentEvent::Closed`].
+    pub async fn open(
+        server: ServerSpec<'_>,
+        thread: ThreadSpec,
+    ) -> Result<(Arc<CodexAgent>, mpsc::UnboundedReceiver<AgentEvent>), CodexError> {
+        let session_id = server.session_id.to_string();
+        let (server, rpc, incoming) = AppServer::start(server).await?;
+        let opened = Self::open_thread(&rpc, &thread).await;
+        let thread_id = match opened {
+            Ok(id) => id,
+            Err(e) => {
+                server.stop().await;
+                return Err(e);
+            }
+        };
+        let (events, rx) = mpsc::unbounded_channel();
+        let agent = Arc::new(CodexAgent {
+            session_id,
+            server,
+            rpc,
+            thread_id,
+            turn: Mutex::new(None),
+            requests: Mutex::new(HashMap::new()),
+            events,
+        });
+        tokio::spawn(Arc::clone(&agent).follow(incoming));
+        Ok((agent, rx))
+    }
+
+    async fn open_thread(rpc: &Rpc, t: &ThreadSpec) -> Result<String, CodexError> {
+        let account = rpc.request("account/read", json!({})).await?;
+        let needs_login = account["requiresOpenaiAuth"].as_bool().unwrap_or(false);
+        if needs_login && account["account"].is_null() {
+            return Err(CodexError::NotLoggedIn);
+        }
+        let set: serde_json::Map<String, Value> = t
+            .shell_env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let mut params = json!({
+            "cwd": t.cwd,
+            "model": t.model,
+            "approvalPolicy": t.approval_policy,
+            "sandbox": "workspace-write",
+            "developerInstructions": t.instructions,
+            "config": {
+                // The agent reports to the launcher's loopback API.
+                "sandbox_workspace_write": {"network_access": true},
+                // A login shell would reset PATH (Debian's /etc/profile).
+                "allow_login_shell": false,
+                "shell_environment_policy": {"set": set},
+            },
+        });
+        let answer = match &t.resume {
+            Some(id) => {
+                // The thread keeps the instructions it was started with.
+                params
+                    .as_object_mut()
+                    .map(|o| o.remove("developerInstructions"));
+                params["threadId"] = json!(id);
+                rpc.request("thread/resume", params).await?
+            }
+            None => rpc.request("thread/start", params).await?,
+        };
+        let thread_id = answer["thread"]["id"]
+            .as_str()
+            .ok_or_else(|| CodexError::Protocol("thread.id".into()))?
+            .to_string();
+        if t.resume.is_none() {
+            rpc.request(
+                "thread/name/set",
+                json!({"threadId": thread_id, "name": t.name}),
+            )
+            .await?;
+        }
+        Ok(thread_id)
+    }
+
+    /// The TUI's arguments: attach to this thread through this server.
+    pub fn tui_args(&self) -> Vec<String> {
+        vec![
+            "resume".into(),
+            self.thread_id.clone(),
+            "--remote".into(),
+            // No daemon starts with --remote (Codex refuses --no-daemon there).
+            format!("unix://{}", self.server.socket.display()),
+            "-c".into(),
+            "check_for_update_on_startup=false".into(),
+        ]
+    }
+
+    pub fn server_pid(&self) -> u32 {
+        self.server.pid()
+    }
+
+    pub fn working(&self) -> bool {
+        self.turn.lock().unwrap().is_some()
+    }
+
+    /// Puts text into the conversation: a new turn when idle, steered into
+    /// the running turn otherwise (a turn that just ended gets a new one).
+    pub async fn send_text(&self, text: &str) -> Result<Delivery, CodexError> {
+        let input = json!([{"type": "text", "text": text}]);
+        let running = self.turn.lock().unwrap().clone();
+        if let Some(turn_id) = running {
+            let steered = self
+                .rpc
+                .request(
+                    "turn/steer",
+                    json!({"threadId": self.thread_id, "expectedTurnId": turn_id, "input": input}),
+                )
+                .await;
+            match steered {
+                Ok(_) => return Ok(Delivery::Steered),
+                Err(e) => tracing::info!("steering {}: {e}; starting a turn", self.session_id),
+            }
+        }
+        let answer = self
+            .rpc
+            .request(
+                "turn/start",
+                json!({"threadId": self.thread_id, "input": input}),
+            )
+            .await?;
+        if let Some(id) = answer["turn"]["id"].as_str() {
+            let status = answer["turn"]["status"].as_str().unwrap_or("inProgress");
+            if status == "inProgress" {
+                *self.turn.lock().unwrap() = Some(id.to_string());
+            }
+        }
+        Ok(Delivery::Started)
+    }
+
+    /// Answers a waiting approval (the caller records the decision).
+    pub fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), CodexError> {
+        let id = self
+            .requests
+            .lock()
+            .unwrap()
+            .remove(request_id)
+            .ok_or_else(|| CodexError::NoSuchApproval(request_id.to_string()))?;
+        self.rpc
+            .respond(&id, json!({"decision": decision.codex_word()}))?;
+        Ok(())
+    }
+
+    /// Stops the app-server (and with it every command it runs).
+    pub async fn stop(&self) {
+        self.rpc.close();
+        self.server.stop().await;
+    }
+
+    /// Turns the server's messages into events until the connection ends.
+    async fn follow(self: Arc<Self>, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+        while let Some(m) = incoming.recv().await {
+            let event = match m {
+                Incoming::Notification { method, params } => self.on_notification(&method, &params),
+                Incoming::Request { id, method, params } => self.on_request(id, &method, &params),
+            };
+            if let Some(e) = event {
+                if self.events.send(e).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.events.send(AgentEvent::Closed);
+    }
+
+    fn ours(&self, params: &Value) -> bool {
+        params["threadId"].as_str() == Some(self.thread_id.as_str())
+    }
+
+    fn on_notification(&self, method: &str, p: &Value) -> Option<AgentEvent> {
+        if !self.ours(p) {
+            return None;
+        }
+        match method {
+            "turn/started" => {
+                let turn_id = p["turn"]["id"].as_str()?.to_string();
+                *self.turn.lock().unwrap() = Some(turn_id.clone());
+                Some(AgentEvent::TurnStarted { turn_id })
+            }
+            "turn/completed" => {
+                let turn_id = p["turn"]["id"].as_str()?.to_string();
+                {
+                    let mut turn = self.turn.lock().unwrap();
+                    if turn.as_deref() == Some(turn_id.as_str()) {
+                        *turn = None;
+                    }
+                }
+                Some(AgentEvent::TurnCompleted {
+                    turn_id,
+                    status: p["turn"]["status"].as_str().unwrap_or("completed").into(),
+                    error: p["turn"]["error"]["message"].as_str().map(str::to_string),
+                })
+            }
+            "thread/tokenUsage/updated" => {
+                let t = &p["tokenUsage"]["total"];
+                let n = |k: &str| t[k].as_u64().unwrap_or(0);
+                Some(AgentEvent::TokenUsage(TokenUsage {
+                    input_tokens: n("inputTokens"),
+                    cached_input_tokens: n("cachedInputTokens"),
+                    output_tokens: n("outputTokens"),
+                    reasoning_output_tokens: n("reasoningOutputTokens"),
+                    total_tokens: n("totalTokens"),
+                }))
+            }
+            "serverRequest/resolved" => {
+                let key = request_key(&p["requestId"]);
+                self.requests.lock().unwrap().remove(&key)?;
+                Some(AgentEvent::ApprovalResolved {
+                    request_id: key,
+                    decision: None,
+                    by: "codex",
+                })
+            }
+            "error" => {
+                let info = &p["error"]["codexErrorInfo"];
+                let rate_limit = ["usageLimitExceeded", "rateLimitExceeded"]
+                    .iter()
+                    .any(|k| info.as_str() == Some(k));
+                Some(AgentEvent::Error {
+                    message: p["error"]["message"]
+                        .as_str()
+                        .unwrap_or("Codex reported an error")
+                        .to_string(),
+                    will_retry: p["willRetry"].as_bool().unwrap_or(false),
+                    rate_limit,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn on_request(&self, id: Value, method: &str, p: &Value) -> Option<AgentEvent> {
+        if !self.ours(p) {
+            return None;
+        }
+        let kind = match method {
+            "item/commandExecution/requestApproval" => "command",
+            "item/fileChange/requestApproval" => "file_change",
+            "item/permissions/requestApproval" => "permissions",
+            other => {
+                return Some(AgentEvent::NeedsInput(format!(
+                    "Codex asks something in its terminal ({other})"
+                )))
+            }
+        };
+        let key = request_key(&id);
+        self.requests.lock().unwrap().insert(key.clone(), id);
+        Some(AgentEvent::ApprovalRequested(PendingApproval {
+            request_id: key,
+            session_id: self.session_id.clone(),
+            kind: kind.into(),
+            command: p["command"].as_str().map(str::to_string),
+            cwd: p["cwd"]
+                .as_str()
+                .or_else(|| p["grantRoot"].as_str())
+                .map(str::to_string),
+            reason: p["reason"].as_str().map(str::to_string),
+            requested_at: crate::clock::now_rfc3339(),
+        }))
+    }
+}
+
+/// A server request id as text (numbers and strings alike).
+fn request_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

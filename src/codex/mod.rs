@@ -1,0 +1,109 @@
+//! The Codex backend: each Codex session is a Codex app-server on a private
+//! unix socket that the launcher drives over JSON-RPC (threads, turns,
+//! approvals, token usage), plus Codex's own TUI in the session's PTY attached
+//! to the same thread (`codex resume <thread> --remote`), so the browser
+//! terminal shows the real conversation and the user can type there.
+//!
+//! The launcher never types into Codex: notices and inputs are turns
+//! (`turn/start` when idle, `turn/steer` while working), and the agent's state
+//! comes from the server's events, not from its screen.
+
+pub mod agent;
+pub mod rpc;
+pub mod server;
+
+use std::path::Path;
+
+pub use agent::{AgentEvent, CodexAgent, Delivery, ThreadSpec};
+
+/// The oldest Codex CLI whose app-server this backend was verified against.
+pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodexError {
+    #[error(
+        "cannot run Codex ({0}): install it with `npm install -g @openai/codex` \
+         or set launcher.codex_command / CODEX_GOVERNANCE_CODEX_BIN"
+    )]
+    Missing(String),
+    #[error("Codex is not logged in: run codex login")]
+    NotLoggedIn,
+    #[error("the Codex app-server exited with {0} before it listened: {1}")]
+    ServerExited(i32, String),
+    #[error("timed out waiting for {0}")]
+    Timeout(String),
+    #[error(transparent)]
+    Rpc(#[from] rpc::RpcError),
+    #[error("Codex answered without {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("no waiting approval {0}")]
+    NoSuchApproval(String),
+}
+
+/// The installed Codex version, or why it cannot be told.
+pub fn installed_version(codex: &str) -> Result<(u32, u32, u32), String> {
+    let out = std::process::Command::new(codex)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run {codex}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_version(&text).ok_or_else(|| format!("{codex} --version printed {:?}", text.trim()))
+}
+
+/// `codex-cli 0.169.0` -> (0, 169, 0).
+pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let word = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let mut parts = word
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>());
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next().unwrap_or(Ok(0)).ok()?,
+    ))
+}
+
+/// A warning for the start-up log when Codex is missing or too old.
+pub fn version_warning(codex: &str) -> Option<String> {
+    match installed_version(codex) {
+        Err(e) => Some(format!(
+            "{e}: Codex sessions cannot start until Codex is installed \
+             (npm install -g @openai/codex)"
+        )),
+        Ok(v) if v < MIN_VERSION => Some(format!(
+            "Codex {}.{}.{} is older than {}.{}.{}, the oldest this launcher supports",
+            v.0, v.1, v.2, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// True when `path` names an executable that exists, or a bare name (resolved on PATH).
+pub fn looks_runnable(codex: &str) -> bool {
+    let p = Path::new(codex);
+    p.components().count() == 1 || p.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_compare() {
+        assert_eq!(parse_version("codex-cli 0.169.0\n"), Some((0, 169, 0)));
+        assert_eq!(parse_version("codex-cli 1.2.3-alpha.1"), Some((1, 2, 3)));
+        assert_eq!(parse_version("codex 0.170"), Some((0, 170, 0)));
+        assert_eq!(parse_version("no digits"), None);
+        assert!(parse_version("codex-cli 0.168.9").unwrap() < MIN_VERSION);
+    }
+
+    #[test]
+    fn a_missing_codex_is_a_warning_that_names_the_fix() {
+        let w = version_warning("/nonexistent/codex").unwrap();
+        assert!(w.contains("npm install -g @openai/codex"), "{w}");
+    }
+}

@@ -1,0 +1,179 @@
+//! What the launcher knows of an agent beyond its process: which backend runs
+//! it, what it is doing (from the backend's events, never from its screen),
+//! what it waits for, and what it has cost. Every session carries it.
+
+use serde::{Deserialize, Serialize};
+
+word_enum!(
+    /// How a session's agent is driven.
+    Backend { Pty => "pty", Codex => "codex" }
+);
+word_enum!(
+    /// What the agent is doing.
+    AgentState { Starting => "starting", Working => "working", Idle => "idle", NeedsUser => "needs_user", Exited => "exited" }
+);
+word_enum!(
+    /// Why an agent needs the user.
+    AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit" }
+);
+word_enum!(
+    /// The decision on an approval request.
+    ApprovalDecision { Accept => "accept", AcceptForSession => "accept_for_session", Decline => "decline", Cancel => "cancel" }
+);
+
+impl ApprovalDecision {
+    /// The word Codex's app-server expects.
+    pub fn codex_word(self) -> &'static str {
+        match self {
+            ApprovalDecision::Accept => "accept",
+            ApprovalDecision::AcceptForSession => "acceptForSession",
+            ApprovalDecision::Decline => "decline",
+            ApprovalDecision::Cancel => "cancel",
+        }
+    }
+}
+
+#[allow(clippy::derivable_impls)] // the enums are declared by `word_enum!`
+impl Default for Backend {
+    fn default() -> Self {
+        Backend::Pty
+    }
+}
+
+#[allow(clippy::derivable_impls)]
+impl Default for AgentState {
+    fn default() -> Self {
+        AgentState::Starting
+    }
+}
+
+/// Why the agent waits for the user, in words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attention {
+    pub kind: AttentionKind,
+    pub text: String,
+}
+
+/// Tokens the agent's conversation used (Codex's `thread/tokenUsage/updated`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// A request of the agent's that waits for a decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingApproval {
+    /// The app-server's request id, as text.
+    pub request_id: String,
+    pub session_id: String,
+    /// `command`, `file_change` or `permissions`.
+    pub kind: String,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub requested_at: String,
+}
+
+/// The agent side of a session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AgentInfo {
+    #[serde(default)]
+    pub backend: Backend,
+    #[serde(default)]
+    pub agent_state: AgentState,
+    #[serde(default)]
+    pub attention: Option<Attention>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub turn_count: u32,
+    #[serde(default)]
+    pub last_turn_status: Option<String>,
+    #[serde(default)]
+    pub token_usage: Option<TokenUsage>,
+    #[serde(default)]
+    pub pending_approvals: Vec<PendingApproval>,
+    /// The app-server's process (group leader), for cleanup after a crash.
+    #[serde(default)]
+    pub server_pid: Option<u32>,
+    /// Reminder turns sent to a department that ended a turn without reporting.
+    #[serde(default)]
+    pub reminders_sent: u32,
+}
+
+impl AgentInfo {
+    /// The state implied by what is waiting: approvals first, then attention.
+    pub fn settle(&mut self, working: bool) {
+        if let Some(a) = self.pending_approvals.first() {
+            self.agent_state = AgentState::NeedsUser;
+            self.attention = Some(Attention {
+                kind: AttentionKind::Approval,
+                text: a
+                    .command
+                    .clone()
+                    .or_else(|| a.reason.clone())
+                    .unwrap_or_else(|| format!("{} approval", a.kind)),
+            });
+        } else if self.attention.is_some() {
+            self.agent_state = AgentState::NeedsUser;
+        } else {
+            self.agent_state = if working {
+                AgentState::Working
+            } else {
+                AgentState::Idle
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approval(id: &str) -> PendingApproval {
+        PendingApproval {
+            request_id: id.into(),
+            session_id: "s".into(),
+            kind: "command".into(),
+            command: Some("rm -rf build".into()),
+            cwd: None,
+            reason: None,
+            requested_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn approvals_outrank_work_and_clear_back_to_it() {
+        let mut a = AgentInfo::default();
+        a.settle(true);
+        assert_eq!(a.agent_state, AgentState::Working);
+        a.pending_approvals.push(approval("1"));
+        a.settle(true);
+        assert_eq!(a.agent_state, AgentState::NeedsUser);
+        assert_eq!(a.attention.as_ref().unwrap().kind, AttentionKind::Approval);
+        assert_eq!(a.attention.as_ref().unwrap().text, "rm -rf build");
+        a.pending_approvals.clear();
+        a.attention = None;
+        a.settle(false);
+        assert_eq!(a.agent_state, AgentState::Idle);
+    }
+
+    #[test]
+    fn words_round_trip() {
+        let s = serde_json::to_string(&AgentState::NeedsUser).unwrap();
+        assert_eq!(s, "\"needs_user\"");
+        assert_eq!(
+            ApprovalDecision::AcceptForSession.codex_word(),
+            "acceptForSession"
+        );
+        let d: ApprovalDecision = serde_json::from_str("\"decline\"").unwrap();
+        assert_eq!(d, ApprovalDecision::Decline);
+    }
+}

@@ -1,0 +1,74 @@
+//! Approvals from the dashboard: what agents wait for (`GET /api/approvals`)
+//! and the developer's decision (`POST /api/approval`). Agents' tokens reach
+//! neither (the scopes give them to the developer only).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::routes::Routes;
+use super::JsonBody;
+use crate::launcher::Launcher;
+use crate::model::{ApprovalDecision, PendingApproval};
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/approvals", list)
+        .post("/api/approval", decide)
+}
+
+#[derive(Serialize)]
+struct ApprovalList {
+    ok: bool,
+    approvals: Vec<PendingApproval>,
+}
+
+async fn list(State(l): State<Arc<Launcher>>) -> Response {
+    Json(ApprovalList {
+        ok: true,
+        approvals: l.sessions.approvals(),
+    })
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    session_id: String,
+    /// A number or a string, as the agent's request had it.
+    request_id: serde_json::Value,
+    decision: ApprovalDecision,
+}
+
+#[derive(Serialize)]
+struct Decided {
+    ok: bool,
+    session_id: String,
+    request_id: String,
+    decision: ApprovalDecision,
+    pending_approvals: Vec<PendingApproval>,
+}
+
+async fn decide(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Decision>) -> Response {
+    let request_id = match &b.request_id {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match l
+        .sessions
+        .decide(&b.session_id, &request_id, b.decision)
+        .await
+    {
+        Ok(session) => Json(Decided {
+            ok: true,
+            session_id: session.id,
+            request_id,
+            decision: b.decision,
+            pending_approvals: session.agent.pending_approvals,
+        })
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
