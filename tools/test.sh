@@ -10,6 +10,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Node and npm install the pinned Codex CLI that the Codex backend's tests drive.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # CJK and emoji fonts, so screenshots show glyphs rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
@@ -20,5 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The real Codex CLI, pinned, from the npm registry (tests/support/model_server.rs finds it here).
+CODEX_VERSION=0.169.0
+codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
+if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
+    echo "tools/test.sh: installing @openai/codex@$CODEX_VERSION into $codex_dir"
+    npm install --prefix "$codex_dir" --no-audit --no-fund --loglevel=error "@openai/codex@$CODEX_VERSION"
+fi
+"$codex_dir/node_modules/.bin/codex" --version
 
 exec cargo test "$@"

@@ -132,15 +132,16 @@ impl Mailbox {
             .session(zhongshu_id)
             .map(|z| z.is_running())
             .unwrap_or(false);
-        let (status, error) = if running {
+        let (status, error, delivery) = if running {
             match self.sessions.deliver(zhongshu_id, text).await {
-                Ok(()) => (NoticeStatus::Sent, None),
-                Err(e) => (NoticeStatus::Error, Some(e)),
+                Ok(how) => (NoticeStatus::Sent, None, Some(how)),
+                Err(e) => (NoticeStatus::Error, Some(e), None),
             }
         } else {
             (
                 NoticeStatus::Skipped,
                 Some("Zhongshu session is not running".to_string()),
+                None,
             )
         };
         let saved = self.ctx.store.update(|tx| {
@@ -150,7 +151,7 @@ impl Mailbox {
             tx.audit(
                 "zhongshu_notified",
                 json!({"session_id": zhongshu_id, "status": status, "results": results,
-                       "chars": text.chars().count(), "error": error}),
+                       "chars": text.chars().count(), "error": error, "delivery": delivery}),
             );
         });
         if let Err(e) = saved {

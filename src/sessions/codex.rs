@@ -191,23 +191,22 @@ impl Sessions {
         }
     }
 
-    /// Puts text into a running session: a turn for Codex, typed for a PTY agent.
-    pub async fn deliver(self: &Arc<Self>, id: &str, text: &str) -> Result<(), String> {
+    /// Puts text into a running session: a turn for Codex, typed for a PTY
+    /// agent. Says how: `turn_start`, `turn_steer` or `typed`.
+    pub async fn deliver(self: &Arc<Self>, id: &str, text: &str) -> Result<&'static str, String> {
         if let Some(agent) = self.agent(id) {
             let how = agent.send_text(text).await.map_err(|e| e.to_string())?;
-            let word = match how {
+            return Ok(match how {
                 Delivery::Started => "turn_start",
                 Delivery::Steered => "turn_steer",
-            };
-            tracing::debug!("{id}: text delivered by {word}");
-            return Ok(());
+            });
         }
         let pty = self
             .pty(id)
             .ok_or_else(|| format!("session {id} has no terminal"))?;
         let text = text.to_string();
         match tokio::task::spawn_blocking(move || pty.paste_line(&text)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
+            Ok(r) => r.map(|()| "typed").map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         }
     }

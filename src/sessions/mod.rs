@@ -350,7 +350,8 @@ impl Sessions {
                 "session {id} is not running"
             )));
         }
-        self.deliver(id, input)
+        let delivery = self
+            .deliver(id, input)
             .await
             .map_err(|e| LauncherError::Conflict(format!("cannot write to {id}: {e}")))?;
         let at = clock::now_rfc3339();
@@ -363,7 +364,7 @@ impl Sessions {
             }
             tx.audit(
                 "session_input",
-                json!({"session_id": id, "chars": input.chars().count()}),
+                json!({"session_id": id, "chars": input.chars().count(), "delivery": delivery}),
             );
         })?;
         Ok(self.session(id).unwrap_or(session))

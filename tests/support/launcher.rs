@@ -561,7 +561,13 @@ pub struct Subprocess {
 /// `codex-governance serve --repo R --port 0 [extra...]` with a clean environment,
 /// waiting for the ready line.
 pub fn spawn_launcher(repo: &Path, extra: &[&str]) -> Subprocess {
+    spawn_launcher_env(repo, extra, &[])
+}
+
+/// [`spawn_launcher`] with extra environment variables.
+pub fn spawn_launcher_env(repo: &Path, extra: &[&str], env: &[(String, String)]) -> Subprocess {
     let mut cmd = base_command();
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.args(["serve", "--repo"])
         .arg(repo)
         .args(["--port", "0"])

@@ -1,0 +1,439 @@
+//! The Codex backend with the real Codex CLI (pinned 0.169.0, installed by
+//! `tools/test.sh`) against the scripted model server of
+//! `support/model_server.rs`, on loopback only: the launcher binary runs as a
+//! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
+//! real Git repositories.
+
+#[path = "support/model_server.rs"]
+mod model_server;
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use model_server::{codex_bin, codex_env, codex_home, exec, exec_escalated, ModelServer};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::*;
+
+/// Codex starts node, a native binary and sandboxes: be patient on a loaded machine.
+const CODEX_PATIENCE: Duration = Duration::from_secs(120);
+
+/// A repository whose launcher drives Codex, and the model server Codex talks to.
+struct World {
+    repo: TestRepo,
+    server: ModelServer,
+    env: Vec<(String, String)>,
+}
+
+impl World {
+    async fn new(logged_in: bool) -> World {
+        let repo = TestRepo::new(RepoOptions::default());
+        std::fs::write(
+            repo.path.join("governance.yaml"),
+            "launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n",
+        )
+        .unwrap();
+        let server = ModelServer::start().await;
+        let home = codex_home(&repo.root, &server, logged_in);
+        let env = codex_env(&home, &codex_bin());
+        World { repo, server, env }
+    }
+
+    fn launch(&self) -> Subprocess {
+        spawn_launcher_env(&self.repo.path, &[], &self.env)
+    }
+
+    /// Codex processes of this test still alive (app-servers and TUIs name
+    /// sockets under this repository's state folder).
+    fn codex_processes(&self) -> Vec<String> {
+        let out = std::process::Command::new("ps")
+            .args(["-eo", "pid,args"])
+            .output()
+            .expect("ps");
+        let marker = self.repo.state_dir().join("codex").display().to_string();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&marker))
+            .map(str::to_string)
+            .collect()
+    }
+
+    async fn assert_no_codex_left(&self) {
+        wait_until("no Codex process left", CODEX_PATIENCE, || async {
+            self.codex_processes().is_empty().then_some(())
+        })
+        .await;
+    }
+}
+
+async fn wait_agent(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(&format!("{id}: {what}"), CODEX_PATIENCE, || async {
+        let s = api.session(id).await;
+        (!s.is_null() && pred(&s)).then_some(s)
+    })
+    .await
+}
+
+async fn audit_events(api: &Api, event: &str) -> Vec<Value> {
+    let body = api.get_ok("/api/audit?limit=1000").await;
+    body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(&format!("audit event {event}"), CODEX_PATIENCE, || async {
+        audit_events(api, event).await.into_iter().find(|e| pred(e))
+    })
+    .await
+}
+
+/// `curl` that posts JSON to the launcher with the agent's own token.
+fn curl_post(route: &str, body: &Value) -> String {
+    format!(
+        "curl -s -X POST -H \"Authorization: Bearer $CODEX_GOVERNANCE_TOKEN\" \
+         -H 'content-type: application/json' -d '{body}' \"$CODEX_GOVERNANCE_URL{route}\""
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_plan_departments_mailbox_and_notice_loop() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    // The Zhongshu registers its plan from its sandbox through the loopback API.
+    let plan = json!({"session_id": "zhongshu-1", "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    w.server.on(
+        "You are Zhongshu",
+        vec![exec(
+            "call_plan",
+            &curl_post("/api/report_zhongshu_plan", &plan),
+        )],
+    );
+    // The department reports with the launcher binary; PATH is whatever Codex's shell has.
+    w.server.on(
+        "department (zhilibu)",
+        vec![exec(
+            "call_report",
+            "\"$CODEX_GOVERNANCE_BIN\" mailbox send --summary 'DEPT-SUMMARY-MARK' --changed-file NOTES.md",
+        )],
+    );
+    let z = api.start_zhongshu("Plan one change").await;
+    let zs = api.session(&z).await;
+    assert_eq!(zs["backend"], "codex", "{zs}");
+    assert!(
+        zs["thread_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "{zs}"
+    );
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let dept_id = dept["id"].as_str().unwrap().to_string();
+    assert_eq!(dept["backend"], "codex", "{dept}");
+    // Its report arrives verified, it is closed, and the Zhongshu hears of it as a user message.
+    let inbox = wait_until("the department's result", CODEX_PATIENCE, || async {
+        let b = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        b.to_string().contains("DEPT-SUMMARY-MARK").then_some(b)
+    })
+    .await;
+    assert!(inbox.to_string().contains("\"verified\":true"), "{inbox}");
+    wait_until(
+        "the notice reaches the model as user input",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("DEPT-SUMMARY-MARK").then_some(()) },
+    )
+    .await;
+    let closed = wait_agent(api, &dept_id, "closed after its report", |s| {
+        s["status"] == "exited"
+    })
+    .await;
+    assert_eq!(closed["agent_state"], "exited", "{closed}");
+    assert_eq!(closed["report_status"], "reported", "{closed}");
+    let notice = wait_audit(api, "zhongshu_notified", |_| true).await;
+    assert_eq!(notice["status"], "sent", "{notice}");
+    assert!(
+        notice["delivery"] == "turn_start" || notice["delivery"] == "turn_steer",
+        "a notice is a turn, never keystrokes: {notice}"
+    );
+    // Nothing was typed into the Zhongshu's TUI: its turns came over the API.
+    let z_after = api.session(&z).await;
+    assert!(z_after["turn_count"].as_u64().unwrap() >= 2, "{z_after}");
+    assert!(
+        z_after["token_usage"]["total_tokens"].as_u64().unwrap() > 0,
+        "{z_after}"
+    );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    // The first answer is held: the Zhongshu keeps working until it is released.
+    let hold = w.server.on_held(
+        "You are Zhongshu",
+        vec![model_server::message("first answer")],
+    );
+    let z = api.start_zhongshu("Keep working").await;
+    wait_agent(api, &z, "working", |s| s["agent_state"] == "working").await;
+    let sent = api
+        .post_ok(
+            "/api/notify_zhongshu",
+            &json!({"parent_session_id": z, "summary": "STEER-MARK"}),
+        )
+        .await;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    let steered = wait_audit(api, "zhongshu_notified", |e| e["delivery"] == "turn_steer").await;
+    assert_eq!(steered["session_id"], z.as_str());
+    hold.notify_one();
+    wait_until(
+        "the steered text reaches the model",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("STEER-MARK").then_some(()) },
+    )
+    .await;
+    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    api.post_ok(
+        "/api/notify_zhongshu",
+        &json!({"parent_session_id": z, "summary": "IDLE-MARK"}),
+    )
+    .await;
+    wait_audit(api, "zhongshu_notified", |e| e["delivery"] == "turn_start").await;
+    wait_until(
+        "the idle notice reaches the model",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("IDLE-MARK").then_some(()) },
+    )
+    .await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_approvals_are_accepted_and_declined_through_the_api() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir().unwrap();
+    let accepted = outside.path().join("accepted.txt");
+    let declined = outside.path().join("declined.txt");
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    w.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_a",
+            &format!("touch {}", accepted.display()),
+            "APPROVE-ME",
+        )],
+    );
+    w.server.on(
+        "call_a",
+        vec![exec_escalated(
+            "call_d",
+            &format!("touch {}", declined.display()),
+            "DECLINE-ME",
+        )],
+    );
+    let z = api.start_zhongshu("Write outside the repository").await;
+    for (reason, decision) in [("APPROVE-ME", "accept"), ("DECLINE-ME", "decline")] {
+        let pending = wait_until(&format!("approval {reason}"), CODEX_PATIENCE, || async {
+            let b = api.get_ok("/api/approvals").await;
+            b["approvals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["reason"] == reason)
+                .cloned()
+        })
+        .await;
+        assert_eq!(pending["session_id"], z.as_str(), "{pending}");
+        assert_eq!(pending["kind"], "command", "{pending}");
+        let s = api.session(&z).await;
+        assert_eq!(s["agent_state"], "needs_user", "{s}");
+        assert_eq!(s["attention"]["kind"], "approval", "{s}");
+        let body =
+            json!({"session_id": z, "request_id": pending["request_id"], "decision": decision});
+        let answer = api.post_ok("/api/approval", &body).await;
+        assert_eq!(answer["decision"], decision, "{answer}");
+        // The same request cannot be answered twice.
+        let (status, _) = api.post("/api/approval", &body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    wait_agent(api, &z, "idle after both decisions", |s| {
+        s["agent_state"] == "idle"
+    })
+    .await;
+    assert!(accepted.exists(), "the accepted command ran");
+    assert!(!declined.exists(), "the declined command did not run");
+    let decided = audit_events(api, "approval_decided").await;
+    let words: Vec<&str> = decided
+        .iter()
+        .filter_map(|e| e["decision"].as_str())
+        .collect();
+    assert_eq!(words, ["accept", "decline"], "{decided:?}");
+    let (status, body) = api
+        .post(
+            "/api/approval",
+            &json!({"session_id": z, "request_id": 0, "decision": "maybe"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_department_without_a_report_is_reminded_then_falls_back() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "silent department",
+        "assignments": [{"department": "zhilibu", "task": "Do nothing and say so"}]});
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    wait_audit(api, "department_reminded", |e| {
+        e["session_id"] == id.as_str()
+    })
+    .await;
+    wait_until("the reminder reaches the model", CODEX_PATIENCE, || async {
+        w.server
+            .saw_user_text("Your turn ended without a report")
+            .then_some(())
+    })
+    .await;
+    let ended = wait_agent(api, &id, "closed after the reminder", |s| {
+        s["status"] == "exited"
+    })
+    .await;
+    assert_eq!(ended["reminders_sent"], 1, "{ended}");
+    let inbox = wait_until("the fallback result", CODEX_PATIENCE, || async {
+        let b = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        b.to_string().contains("launcher_fallback").then_some(b)
+    })
+    .await;
+    assert!(inbox.to_string().contains(&id), "{inbox}");
+    let status = api.status().await;
+    assert!(
+        departments(&status).iter().all(|d| d["status"] == "exited"),
+        "the slot is free: {status}"
+    );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_threads_resume_after_kill_9_with_their_history() {
+    let w = World::new(true).await;
+    let mut first = w.launch();
+    let z = first.api.start_zhongshu("Remember this").await;
+    wait_agent(&first.api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    first
+        .api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "BEFORE-CRASH"}),
+        )
+        .await;
+    wait_agent(&first.api, &z, "second turn done", |s| {
+        s["turn_count"] == 2 && s["agent_state"] == "idle"
+    })
+    .await;
+    let before = first.api.session(&z).await;
+    first.kill9();
+    let mut second = w.launch();
+    let api = &second.api;
+    let resumed = wait_agent(api, &z, "resumed", |s| {
+        s["status"] == "running" && s["pid"] != before["pid"] && s["agent_state"] == "idle"
+    })
+    .await;
+    assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
+    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "AFTER-RESTART"}),
+    )
+    .await;
+    let request = wait_until(
+        "the model gets the resumed conversation",
+        CODEX_PATIENCE,
+        || async {
+            w.server.requests().into_iter().find(|r| {
+                model_server::user_texts(r)
+                    .iter()
+                    .any(|t| t.contains("AFTER-RESTART"))
+            })
+        },
+    )
+    .await;
+    let texts = model_server::user_texts(&request);
+    let earlier = texts.iter().filter(|t| t.contains("BEFORE-CRASH")).count();
+    assert_eq!(
+        earlier, 1,
+        "the history came back once, not doubled: {texts:?}"
+    );
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
+    let w = World::new(false).await;
+    let mut launcher = w.launch();
+    let (status, body) = launcher
+        .api
+        .post("/api/start_zhongshu_session", &json!({"task": "t"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["error"], "Codex is not logged in: run codex login",
+        "{body}"
+    );
+    assert!(launcher.api.status().await["sessions"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+
+    let mut env = w.env.clone();
+    env.retain(|(k, _)| k != "CODEX_GOVERNANCE_CODEX_BIN");
+    env.push((
+        "CODEX_GOVERNANCE_CODEX_BIN".into(),
+        "/nonexistent/codex".into(),
+    ));
+    let mut missing = spawn_launcher_env(&w.repo.path, &[], &env);
+    let (status, body) = missing
+        .api
+        .post("/api/start_zhongshu_session", &json!({"task": "t"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("npm install -g @openai/codex"), "{error}");
+    missing.terminate();
+    assert!(
+        missing
+            .stderr()
+            .contains("Codex sessions cannot start until Codex is installed"),
+        "{}",
+        missing.stderr()
+    );
+    assert!(Path::new(&w.repo.path).exists());
+}

@@ -1,0 +1,239 @@
+//! A scripted model server for the real Codex CLI: the OpenAI Responses API
+//! over SSE on loopback (`POST /v1/responses`), answering from rules the test
+//! sets and recording every request so tests can assert what the model saw.
+//!
+//! A rule matches a request whose JSON contains its needle (developer
+//! instructions, user messages, tool outputs: the whole history is in each
+//! request); matching rules are used once each, in the order they were added.
+//! With no rule left, the answer is a short assistant message.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+/// One scripted answer.
+struct Rule {
+    needle: String,
+    items: Vec<Value>,
+    /// The answer waits for this before it is sent (a turn that keeps working).
+    hold: Option<Arc<Notify>>,
+}
+
+#[derive(Default)]
+struct Script {
+    rules: Vec<Rule>,
+    requests: Vec<Value>,
+}
+
+#[derive(Clone)]
+pub struct ModelServer {
+    pub addr: SocketAddr,
+    script: Arc<Mutex<Script>>,
+}
+
+impl ModelServer {
+    pub async fn start() -> ModelServer {
+        let script: Arc<Mutex<Script>> = Arc::default();
+        let app = Router::new()
+            .route("/v1/responses", post(responses))
+            .route("/v1/models", get(models))
+            .fallback(unknown)
+            .with_state(Arc::clone(&script));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the model server");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("model server");
+        });
+        ModelServer { addr, script }
+    }
+
+    /// Answers the next request containing `needle` with these output items.
+    pub fn on(&self, needle: &str, items: Vec<Value>) {
+        self.script.lock().unwrap().rules.push(Rule {
+            needle: needle.into(),
+            items,
+            hold: None,
+        });
+    }
+
+    /// Like [`on`], but the answer is sent only after the returned handle is notified.
+    pub fn on_held(&self, needle: &str, items: Vec<Value>) -> Arc<Notify> {
+        let hold = Arc::new(Notify::new());
+        self.script.lock().unwrap().rules.push(Rule {
+            needle: needle.into(),
+            items,
+            hold: Some(Arc::clone(&hold)),
+        });
+        hold
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.script.lock().unwrap().requests.clone()
+    }
+
+    /// True when some request carried `text` in a user message.
+    pub fn saw_user_text(&self, text: &str) -> bool {
+        self.requests()
+            .iter()
+            .any(|r| user_texts(r).iter().any(|t| t.contains(text)))
+    }
+}
+
+/// The texts of the user messages in a request's input.
+pub fn user_texts(request: &Value) -> Vec<String> {
+    request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "message" && i["role"] == "user")
+        .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// An assistant message.
+pub fn message(text: &str) -> Value {
+    json!({"type": "message", "role": "assistant", "id": format!("msg_{}", short(text)),
+           "content": [{"type": "output_text", "text": text}]})
+}
+
+/// A call of Codex's `exec_command` tool.
+pub fn exec(call_id: &str, cmd: &str) -> Value {
+    json!({"type": "function_call", "id": format!("fc_{call_id}"), "call_id": call_id,
+           "name": "exec_command", "arguments": json!({"cmd": cmd}).to_string()})
+}
+
+/// A command that asks to run outside the sandbox (an approval with `on-request`).
+pub fn exec_escalated(call_id: &str, cmd: &str, why: &str) -> Value {
+    json!({"type": "function_call", "id": format!("fc_{call_id}"), "call_id": call_id,
+           "name": "exec_command",
+           "arguments": json!({"cmd": cmd, "sandbox_permissions": "require_escalated",
+                               "justification": why}).to_string()})
+}
+
+fn short(text: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    format!("{:x}", h.finish())
+}
+
+async fn responses(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let text = request.to_string();
+    let (n, items, hold) = {
+        let mut s = script.lock().unwrap();
+        s.requests.push(request);
+        let n = s.requests.len();
+        match s.rules.iter().position(|r| text.contains(&r.needle)) {
+            Some(i) => {
+                let rule = s.rules.remove(i);
+                (n, rule.items, rule.hold)
+            }
+            None => (n, vec![message(&format!("done {n}"))], None),
+        }
+    };
+    if let Some(hold) = hold {
+        hold.notified().await;
+    }
+    let mut events =
+        vec![json!({"type": "response.created", "response": {"id": format!("resp_{n}")}})];
+    for item in items {
+        events.push(json!({"type": "response.output_item.done", "item": item}));
+    }
+    events.push(
+        json!({"type": "response.completed", "response": {"id": format!("resp_{n}"),
+        "usage": {"input_tokens": 100, "input_tokens_details": null, "output_tokens": 10,
+                  "output_tokens_details": null, "total_tokens": 110}}}),
+    );
+    let sse: String = events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect();
+    ([(header::CONTENT_TYPE, "text/event-stream")], sse).into_response()
+}
+
+async fn models() -> Response {
+    axum::Json(json!({"data": [], "models": []})).into_response()
+}
+
+async fn unknown(uri: axum::http::Uri) -> Response {
+    eprintln!("model server: unknown path {uri}");
+    (axum::http::StatusCode::NOT_FOUND, "unknown").into_response()
+}
+
+/// The pinned Codex CLI that `tools/test.sh` installs.
+pub fn codex_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CODEX_GOVERNANCE_TEST_CODEX") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").expect("HOME is set");
+    let p = Path::new(&home).join(".cache/codex-governance/codex-0.169.0/node_modules/.bin/codex");
+    assert!(
+        p.exists(),
+        "the Codex CLI 0.169.0 is not installed at {}: run tools/test.sh (it installs it from npm)",
+        p.display()
+    );
+    p
+}
+
+/// A private CODEX_HOME for one test: Codex talks only to this model server.
+/// `logged_in: false` keeps Codex's default OpenAI provider without credentials.
+pub fn codex_home(dir: &Path, server: &ModelServer, logged_in: bool) -> PathBuf {
+    let home = dir.join("codex-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let provider = if logged_in {
+        format!(
+            "model_provider = \"scripted\"\n\n[model_providers.scripted]\nname = \"scripted\"\n\
+             base_url = \"http://{}/v1\"\nwire_api = \"responses\"\nenv_key = \"SCRIPTED_API_KEY\"\n\
+             request_max_retries = 0\nstream_max_retries = 0\n",
+            server.addr
+        )
+    } else {
+        String::new()
+    };
+    std::fs::write(
+        home.join("config.toml"),
+        format!("check_for_update_on_startup = false\n{provider}"),
+    )
+    .unwrap();
+    home
+}
+
+/// The environment a launcher under test gives Codex: its home, a key for the
+/// scripted provider, and proxies on a closed port so nothing leaves loopback.
+pub fn codex_env(home: &Path, codex: &Path) -> Vec<(String, String)> {
+    let closed = "http://127.0.0.1:9";
+    let mut env = vec![
+        ("CODEX_HOME".to_string(), home.display().to_string()),
+        ("SCRIPTED_API_KEY".into(), "test-key".into()),
+        (
+            "CODEX_GOVERNANCE_CODEX_BIN".into(),
+            codex.display().to_string(),
+        ),
+        ("NO_PROXY".into(), "127.0.0.1,localhost".into()),
+        ("no_proxy".into(), "127.0.0.1,localhost".into()),
+    ];
+    for k in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((k.into(), closed.into()));
+    }
+    env
+}
