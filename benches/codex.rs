@@ -11,7 +11,6 @@
 #[allow(dead_code)]
 mod model_server;
 #[path = "../tests/support/launcher.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -58,9 +57,11 @@ async fn measure(drops: usize) {
     })
     .await;
     let dept_id = dept["id"].as_str().unwrap().to_string();
-    wait_until("the fallback is noticed", Duration::from_secs(120), || async {
-        server.saw_user_text(&dept_id).then_some(())
-    })
+    wait_until(
+        "the fallback is noticed",
+        Duration::from_secs(120),
+        || async { server.saw_user_text(&dept_id).then_some(()) },
+    )
     .await;
     idle(api, &z).await;
     let incoming = repo

@@ -13,7 +13,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 mod agent_backend;
+mod defaults_file;
 pub use agent_backend::AgentBackend;
+pub use defaults_file::commented_defaults;
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use codex_governance::config::Config;
+use codex_governance::instance::{self, InstanceError};
 use codex_governance::report::{self, Mode};
-use codex_governance::{audit, mailbox, web};
+use codex_governance::{audit, mailbox, repository, web};
 
 #[derive(Parser)]
 #[command(
@@ -38,11 +39,25 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print the running launcher's dashboard URL (with its token).
+    Url(LocateArgs),
+    /// Write a commented governance.yaml with the defaults (never overwrites).
+    Init(LocateArgs),
+}
+
+#[derive(Args)]
+struct LocateArgs {
+    /// A folder inside the repository (default: the current folder).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The launcher's runtime folder (default: <repository root>/.tmp).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
 struct ServeArgs {
-    /// Repository root (default: the current folder).
+    /// A folder inside the repository; its root is served (default: the current folder).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
     /// Loopback address to bind: 127.0.0.1, ::1 or localhost.
@@ -51,13 +66,14 @@ struct ServeArgs {
     /// Port; 0 picks a free one.
     #[arg(long, default_value_t = 6211)]
     port: u16,
-    /// Runtime folder (default: <repo>/.tmp).
+    /// Runtime folder: state, audit log, logs, mailboxes (default: <repository root>/.tmp).
     #[arg(long)]
     state_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
 struct ReportArgs {
+    /// A folder inside the repository (default: the current folder).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
     /// Index against HEAD.
@@ -66,8 +82,10 @@ struct ReportArgs {
     /// Tree of REF against the working tree.
     #[arg(long, value_name = "REF", allow_hyphen_values = true)]
     base: Option<String>,
+    /// Print the report as JSON.
     #[arg(long, conflicts_with = "markdown")]
     json: bool,
+    /// Print the report as Markdown.
     #[arg(long)]
     markdown: bool,
     /// Exit 1 when a preflight check says REVIEW.
@@ -85,8 +103,10 @@ enum MailboxCommand {
 enum AuditCommand {
     /// Check the audit log's hash chain.
     Verify {
+        /// The launcher's runtime folder (default: <repository root>/.tmp).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// A folder inside the repository (default: the current folder).
         #[arg(long, default_value = ".")]
         repo: PathBuf,
     },
@@ -108,28 +128,88 @@ fn main() -> ExitCode {
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
         }) => match mailbox::send::send(*args) {
-            Ok(done) => {
-                println!("{done}");
-                ExitCode::SUCCESS
-            }
+            Ok(done) => out(&done, ExitCode::SUCCESS),
             Err(e) => fail(&format!("{e:#}")),
         },
         Some(Command::Audit {
             command: AuditCommand::Verify { state_dir, repo },
         }) => {
-            let dir = state_dir.unwrap_or_else(|| repo.join(".tmp"));
+            let dir = match state_dir_of(&repo, state_dir) {
+                Ok(d) => d,
+                Err(e) => return fail(&e),
+            };
             let path = dir.join(audit::AUDIT_FILE);
             match audit::verify(&path) {
-                Ok(n) => {
-                    println!("ok: {n} lines, hash chain intact ({})", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    println!("{}: {e}", path.display());
-                    ExitCode::from(1)
-                }
+                Ok(n) => out(
+                    &format!("ok: {n} lines, hash chain intact ({})", path.display()),
+                    ExitCode::SUCCESS,
+                ),
+                Err(e) => out(&format!("{}: {e}", path.display()), ExitCode::from(1)),
             }
         }
+        Some(Command::Url(args)) => print_url(args),
+        Some(Command::Init(args)) => init(args),
+    }
+}
+
+/// Prints to stdout; a reader that went away (`| head`) ends the output quietly.
+fn out(text: &str, code: ExitCode) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => fail(&format!("cannot write the output: {e}")),
+    }
+}
+
+/// The repository root containing `start`, or the one-line reason.
+fn root_of(start: &std::path::Path) -> Result<PathBuf, String> {
+    repository::discover(start).map_err(|e| e.to_string())
+}
+
+fn state_dir_of(repo: &std::path::Path, state_dir: Option<PathBuf>) -> Result<PathBuf, String> {
+    match state_dir {
+        Some(d) => Ok(d),
+        None => Ok(root_of(repo)?.join(".tmp")),
+    }
+}
+
+fn print_url(args: LocateArgs) -> ExitCode {
+    let dir = match state_dir_of(&args.repo, args.state_dir) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    match instance::running(&dir) {
+        Some(f) => out(&f.dashboard_url(), ExitCode::SUCCESS),
+        None => {
+            eprintln!(
+                "codex-governance: no launcher is running for {} (start one with `codex-governance`)",
+                dir.display()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init(args: LocateArgs) -> ExitCode {
+    let root = match root_of(&args.repo) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let path = root.join(codex_governance::config::CONFIG_FILE);
+    if path.exists() {
+        return fail(&format!("{} exists; nothing was written", path.display()));
+    }
+    match std::fs::write(&path, codex_governance::config::commented_defaults()) {
+        Ok(()) => out(
+            &format!(
+                "wrote {} (the built-in defaults, commented)",
+                path.display()
+            ),
+            ExitCode::SUCCESS,
+        ),
+        Err(e) => fail(&format!("cannot write {}: {e}", path.display())),
     }
 }
 
@@ -138,7 +218,11 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run_report(args: ReportArgs) -> ExitCode {
+fn run_report(mut args: ReportArgs) -> ExitCode {
+    args.repo = match root_of(&args.repo) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
     let config = match Config::load(&args.repo) {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
@@ -155,25 +239,37 @@ fn run_report(args: ReportArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
-    let out = if args.json {
+    let out_text = if args.json {
         serde_json::to_string_pretty(&report).expect("report serializes")
     } else if args.markdown {
         report::render_markdown(&report)
     } else {
         report::render_text(&report)
     };
-    println!("{out}");
-    if args.preflight && report.preflight_needs_review() {
+    let code = if args.preflight && report.preflight_needs_review() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    };
+    out(&out_text, code)
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+fn serve(mut args: ServeArgs) -> ExitCode {
     if let Err(e) = web::loopback_ip(&args.host) {
         return fail(&e);
     }
+    let root = match root_of(&args.repo) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let given = std::path::absolute(&args.repo).unwrap_or_else(|_| args.repo.clone());
+    if given.canonicalize().ok().as_ref() != Some(&root) {
+        eprintln!(
+            "codex-governance: serving the repository at {}",
+            root.display()
+        );
+    }
+    args.repo = root;
     let config = match Config::load(&args.repo) {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
@@ -194,7 +290,16 @@ fn serve(args: ServeArgs) -> ExitCode {
         };
         let running = match web::serve(opts, config).await {
             Ok(r) => r,
-            Err(e) => return fail(&format!("{e:#}")),
+            Err(e) => {
+                let taken = e.downcast_ref::<InstanceError>().is_some_and(|i| {
+                    matches!(
+                        i,
+                        InstanceError::AlreadyRunning { .. } | InstanceError::Locked(_)
+                    )
+                });
+                eprintln!("codex-governance: {e:#}");
+                return ExitCode::from(if taken { 1 } else { 2 });
+            }
         };
         println!("codex-governance listening on {}", running.dashboard_url());
         wait_for_stop_signal().await;

@@ -219,8 +219,8 @@
     S.authProblem = true;
     const banner = $("#auth-banner");
     banner.textContent = token()
-      ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again."
-      : "This page has no token. Open the URL the launcher printed (…/#token=…).";
+      ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again; `codex-governance url` prints it."
+      : "This page has no token. Open the URL the launcher printed (…/#token=…); `codex-governance url`, run in the repository, prints it again.";
     banner.hidden = false;
   }
 

@@ -91,7 +91,7 @@ fn write_reports(
         for _ in 0..5 {
             n += 1;
             let name = format!("atk-c{cycle:02}-{n:04}.json");
-            let (body, id) = if n % 7 == 0 {
+            let (body, id) = if n.is_multiple_of(7) {
                 (json!({"department_session_id": dept, "summary": 42}), None)
             } else {
                 let id = format!("c{cycle}-r{n}");

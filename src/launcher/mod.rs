@@ -45,12 +45,16 @@ pub struct Launcher {
     stopping: tokio::sync::watch::Sender<bool>,
     /// Codex sessions of the previous run whose threads resume after start.
     resumable: Mutex<Vec<String>>,
+    /// The state folder's lock, held for the launcher's life.
+    _instance: crate::instance::InstanceLock,
 }
 
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
         let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        // Nothing of a running launcher is touched: the lock comes first.
+        let instance = crate::instance::lock(&state_dir)?;
         let paths = Paths::new(state_dir);
         for dir in [
             paths.state_dir.clone(),
@@ -60,6 +64,9 @@ impl Launcher {
         ] {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        if let Err(e) = crate::instance::keep_out_of_git(&repo, &paths.state_dir) {
+            tracing::warn!("cannot write {}/.gitignore: {e}", paths.state_dir.display());
         }
         let store = Store::open(&paths.state_dir)?;
         let ctx = Arc::new(Context::new(repo, config, paths, store));
@@ -85,6 +92,7 @@ impl Launcher {
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
             resumable: Mutex::new(Vec::new()),
+            _instance: instance,
         });
         launcher.recover()?;
         Ok(launcher)

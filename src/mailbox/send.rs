@@ -21,18 +21,25 @@ pub struct SendArgs {
     /// Department key (default: $CODEX_GOVERNANCE_DEPARTMENT).
     #[arg(long)]
     pub department: Option<String>,
+    /// What the department did (required, here or in --from-json).
     #[arg(long)]
     pub summary: Option<String>,
+    /// A file the department changed, repository-relative (repeatable).
     #[arg(long = "changed-file", value_name = "PATH")]
     pub changed_files: Vec<String>,
+    /// A check that was run, as "CMD: result" (repeatable).
     #[arg(long = "verification", value_name = "CMD")]
     pub verifications: Vec<String>,
+    /// A check that was not run, and why (repeatable).
     #[arg(long = "skipped", value_name = "TEXT")]
     pub skipped: Vec<String>,
+    /// A risk the Zhongshu should know of (repeatable).
     #[arg(long = "risk", value_name = "TEXT")]
     pub risks: Vec<String>,
+    /// What should happen next.
     #[arg(long)]
     pub next_action: Option<String>,
+    /// The result needs the user's confirmation before it is acted on.
     #[arg(long)]
     pub needs_confirmation: bool,
     /// Id that makes a later report replace this one (default: the session id).

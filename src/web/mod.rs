@@ -147,16 +147,17 @@ pub fn loopback_ip(host: &str) -> Result<IpAddr, String> {
 /// Binds, opens the launcher, starts background work and serves.
 pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running> {
     let ip = loopback_ip(&opts.host).map_err(anyhow::Error::msg)?;
-    let listener = TcpListener::bind(SocketAddr::new(ip, opts.port))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port))?;
-    let addr = listener.local_addr()?;
     let repo = std::path::absolute(&opts.repo)?;
     let state_dir = match &opts.state_dir {
         Some(dir) => std::path::absolute(dir)?,
         None => repo.join(".tmp"),
     };
+    // The state folder's lock first: a second launcher stops before binding.
     let launcher = Launcher::open(&repo, config, state_dir)?;
+    let listener = TcpListener::bind(SocketAddr::new(ip, opts.port))
+        .await
+        .map_err(|e| bind_error(&opts, e))?;
+    let addr = listener.local_addr()?;
     let host = match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
@@ -191,6 +192,45 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
         shutdown: tx,
         task,
     })
+}
+
+/// Why the port cannot be had, with what to do about it.
+fn bind_error(opts: &ServeOptions, e: std::io::Error) -> anyhow::Error {
+    if e.kind() != std::io::ErrorKind::AddrInUse {
+        return anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port);
+    }
+    let who = if ours_listening(&opts.host, opts.port) {
+        "by a codex-governance launcher (of another repository or state folder: \
+         `codex-governance url` in its repository prints its address)"
+    } else {
+        "by another program"
+    };
+    anyhow::anyhow!(
+        "port {} on {} is in use {who}: pass --port 0 to pick a free port",
+        opts.port,
+        opts.host
+    )
+}
+
+/// True when what listens at host:port serves our dashboard page.
+fn ours_listening(host: &str, port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(ip) = loopback_ip(host) else {
+        return false;
+    };
+    let addr = SocketAddr::new(ip, port);
+    let timeout = std::time::Duration::from_secs(1);
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let request = format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut body = Vec::new();
+    let _ = stream.take(64 * 1024).read_to_end(&mut body);
+    String::from_utf8_lossy(&body).contains("codex-governance")
 }
 
 fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {

@@ -1,0 +1,88 @@
+//! `codex-governance init`: the built-in defaults as a commented
+//! `governance.yaml`, so a team starts from what the launcher does today.
+
+use super::{
+    default_agent_command, default_departments, default_portability_paths, default_risk_rules,
+};
+
+/// The defaults, as a YAML file with a comment per section.
+pub fn commented_defaults() -> String {
+    let mut out = String::from(
+        "# governance.yaml: codex-governance's configuration (the Python tool's file works too).\n\
+         # Every section is optional; these are the built-in defaults.\n\n\
+         # Departments: key -> title, duty, globs (changed files they own), verify (checks).\n\
+         departments:\n",
+    );
+    for d in default_departments() {
+        out.push_str(&format!(
+            "  {}:\n    title: {}\n    duty: {}\n",
+            d.key,
+            q(&d.title),
+            q(&d.duty)
+        ));
+        out.push_str(&list("    globs", &d.globs));
+        out.push_str(&list("    verify", &d.verify));
+    }
+    out.push_str(
+        "\n# Risk rules: a changed path containing `pattern` (unless it matches allow_pattern).\n\
+         # level: high, medium or low.\nrisk_rules:\n",
+    );
+    for r in default_risk_rules() {
+        out.push_str(&format!(
+            "  - name: {}\n    level: {}\n    pattern: {}\n    message: {}\n",
+            q(&r.name),
+            r.level.as_str(),
+            q(&r.pattern),
+            q(&r.message)
+        ));
+        if let Some(a) = &r.allow_pattern {
+            out.push_str(&format!("    allow_pattern: {}\n", q(a)));
+        }
+    }
+    out.push_str("\n# Preflight: Markdown files scanned for machine-specific paths.\npreflight:\n");
+    out.push_str(&list("  portability_paths", &default_portability_paths()));
+    out.push_str(
+        "\n# The launcher. backend: codex (Codex's app-server; the default command) or pty.\nlauncher:\n",
+    );
+    out.push_str(&list("  agent_command", &default_agent_command()));
+    out.push_str(
+        "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
+         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n",
+    );
+    out
+}
+
+/// A YAML string in double quotes (JSON strings are valid YAML).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}
+
+fn list(key: &str, items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("{key}: [{}]\n", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_defaults_load_as_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(super::super::CONFIG_FILE),
+            commented_defaults(),
+        )
+        .unwrap();
+        let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let defaults = super::super::Config::load_with_env(
+            tempfile::tempdir().unwrap().path(),
+            &Default::default(),
+        )
+        .unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.departments, defaults.departments);
+        assert_eq!(loaded.risk_rules, defaults.risk_rules);
+        assert_eq!(loaded.launcher.agent, defaults.launcher.agent);
+    }
+}

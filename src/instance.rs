@@ -1,0 +1,166 @@
+//! One launcher per state folder, and a state folder that keeps to itself.
+//!
+//! A launcher holds an exclusive OS lock on `<state-dir>/codex_governance.lock`
+//! for its whole life (the lock goes with the process, even on `kill -9`), so a
+//! second launcher on the same folder stops before it touches anything. The
+//! launcher file says where the running one listens (`codex-governance url`).
+//! A state folder inside the repository gets a `.gitignore` of `*`, so neither
+//! `git status` nor `git add -A` sees the launcher's files.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The lock file's name inside the state folder.
+pub const LOCK_FILE: &str = "codex_governance.lock";
+/// The launcher file's name (URL, pid, token; 0600).
+pub const LAUNCHER_FILE: &str = "codex_governance_launcher.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("already running at {url} (pid {pid}): open it with `codex-governance url`")]
+    AlreadyRunning { url: String, pid: u32 },
+    #[error("another launcher holds {0} (it has not written its address yet)")]
+    Locked(String),
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Held for the launcher's life; dropping it releases the folder.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// What the running launcher wrote about itself.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LauncherFile {
+    pub pid: u32,
+    pub url: String,
+    pub token: String,
+}
+
+impl LauncherFile {
+    /// The dashboard URL with the token in its fragment.
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/#token={}", self.url, self.token)
+    }
+}
+
+/// Takes the state folder's lock, or says who has it.
+pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
+    let path = state_dir.join(LOCK_FILE);
+    let io = |source| InstanceError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(InstanceLock { _file: file }),
+        Err(TryLockError::WouldBlock) => Err(match read_launcher_file(state_dir) {
+            Some(f) => InstanceError::AlreadyRunning {
+                url: f.url,
+                pid: f.pid,
+            },
+            None => InstanceError::Locked(path.display().to_string()),
+        }),
+        Err(TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// The running launcher's file, if there is one and its lock is held.
+pub fn running(state_dir: &Path) -> Option<LauncherFile> {
+    let path = state_dir.join(LOCK_FILE);
+    let file = OpenOptions::new().write(true).open(path).ok()?;
+    match file.try_lock() {
+        // We got the lock: nobody runs here (the file is stale).
+        Ok(()) => None,
+        Err(_) => read_launcher_file(state_dir),
+    }
+}
+
+fn read_launcher_file(state_dir: &Path) -> Option<LauncherFile> {
+    let text = std::fs::read(state_dir.join(LAUNCHER_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Writes `<state-dir>/.gitignore` (`*`) when the folder lies inside the repository.
+pub fn keep_out_of_git(repo: &Path, state_dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let inside = match (repo.canonicalize(), state_dir.canonicalize()) {
+        (Ok(r), Ok(s)) => s.starts_with(&r),
+        _ => state_dir.starts_with(repo),
+    };
+    let path = state_dir.join(".gitignore");
+    if !inside || path.exists() {
+        return Ok(None);
+    }
+    crate::files::write_atomic(
+        &path,
+        b"# codex-governance's runtime folder: never committed.\n*\n",
+    )?;
+    Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_folder_is_refused_with_the_first_ones_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock(dir.path()).unwrap();
+        assert!(running(dir.path()).is_none(), "no launcher file yet");
+        assert!(matches!(lock(dir.path()), Err(InstanceError::Locked(_))));
+        std::fs::write(
+            dir.path().join(LAUNCHER_FILE),
+            r#"{"pid": 42, "url": "http://127.0.0.1:6211", "token": "t"}"#,
+        )
+        .unwrap();
+        let e = lock(dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "already running at http://127.0.0.1:6211 (pid 42): open it with `codex-governance url`"
+        );
+        assert_eq!(
+            running(dir.path()).unwrap().dashboard_url(),
+            "http://127.0.0.1:6211/#token=t"
+        );
+        drop(first);
+        assert!(
+            running(dir.path()).is_none(),
+            "a stale file is not a launcher"
+        );
+        lock(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn the_state_folder_ignores_itself_only_inside_the_repository() {
+        let repo = tempfile::tempdir().unwrap();
+        let state = repo.path().join(".tmp");
+        std::fs::create_dir_all(&state).unwrap();
+        let written = keep_out_of_git(repo.path(), &state).unwrap().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(written).unwrap().lines().last(),
+            Some("*")
+        );
+        assert!(
+            keep_out_of_git(repo.path(), &state).unwrap().is_none(),
+            "kept"
+        );
+        let outside = tempfile::tempdir().unwrap();
+        assert!(keep_out_of_git(repo.path(), outside.path())
+            .unwrap()
+            .is_none());
+    }
+}

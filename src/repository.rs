@@ -1,0 +1,43 @@
+//! Finding the repository the way Git does: from any folder inside it, up to
+//! its root (the working tree of the nearest `.git`).
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    #[error("{0} is not inside a Git repository: run codex-governance in your repository (or pass --repo DIR)")]
+    NotARepository(String),
+    #[error("{0} is a bare Git repository: codex-governance needs a working tree")]
+    Bare(String),
+}
+
+/// The root of the working tree that contains `start`.
+pub fn discover(start: &Path) -> Result<PathBuf, RepositoryError> {
+    let shown = std::path::absolute(start)
+        .unwrap_or_else(|_| start.to_path_buf())
+        .display()
+        .to_string();
+    let repo = git2::Repository::discover(start)
+        .map_err(|_| RepositoryError::NotARepository(shown.clone()))?;
+    let root = repo.workdir().ok_or(RepositoryError::Bare(shown))?;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subfolder_finds_its_root_and_a_plain_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap().join("repo");
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        git2::Repository::init(&root).unwrap();
+        assert_eq!(discover(&root.join("src/deep")).unwrap(), root);
+        assert_eq!(discover(&root).unwrap(), root);
+        let plain = tempfile::tempdir().unwrap();
+        let e = discover(plain.path()).unwrap_err().to_string();
+        assert!(e.contains("is not inside a Git repository"), "{e}");
+    }
+}

@@ -1,0 +1,262 @@
+//! A new user's first contact, with the real binary: a fresh repository, a
+//! subfolder, a folder that is no repository, two launchers on one state
+//! folder, the state folder kept out of Git, `url`, `init`, a port in use and
+//! a reader that goes away (`report | head`).
+
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use support::*;
+
+fn git(repo: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_folder_never_shows_in_git_or_the_report() {
+    let repo = TestRepo::with_flags(&["--lines", "2"]);
+    let mut l = spawn_launcher(&repo.path, &[]);
+    let z = l.api.start_zhongshu("first task").await;
+    l.api
+        .wait_session(&z, "output", |s| s["log_path"].is_string())
+        .await;
+    std::fs::write(repo.path.join("real.txt"), "a real change\n").unwrap();
+    let ignore = std::fs::read_to_string(repo.state_dir().join(".gitignore")).unwrap();
+    assert_eq!(ignore.lines().last(), Some("*"), "{ignore}");
+    let status = git(
+        &repo.path,
+        &["status", "--porcelain", "--untracked-files=all"],
+    );
+    assert!(
+        !status.contains(".tmp"),
+        "git status shows the state folder:\n{status}"
+    );
+    assert!(status.contains("real.txt"), "{status}");
+    let (code, stdout, stderr) =
+        run_binary(&["report", "--json", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let text = report.to_string();
+    assert!(
+        !text.contains(".tmp/"),
+        "the report lists the launcher's files: {text}"
+    );
+    assert!(text.contains("real.txt"), "{text}");
+    l.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_from_a_subfolder_serves_the_root_and_a_plain_folder_is_refused() {
+    let repo = TestRepo::with_flags(&[]);
+    let sub = repo.path.join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mut l = spawn_launcher(&sub, &[]);
+    let status = l.api.status().await;
+    assert!(status.is_object(), "{status}");
+    assert!(repo
+        .state_dir()
+        .join("codex_governance_launcher.json")
+        .exists());
+    assert!(
+        !sub.join(".tmp").exists(),
+        "the subfolder got a state folder"
+    );
+    l.terminate();
+    assert!(
+        l.stderr().contains(&format!(
+            "serving the repository at {}",
+            repo.path.display()
+        )),
+        "{}",
+        l.stderr()
+    );
+
+    let plain = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["serve", "--port", "0", "--repo"],
+        vec!["report", "--repo"],
+        vec!["url", "--repo"],
+    ] {
+        let mut args: Vec<&str> = args;
+        args.push(plain.path().to_str().unwrap());
+        let (code, stdout, stderr) = run_binary(&args);
+        assert_eq!(code, 2, "{args:?}: {stdout} {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.contains("is not inside a Git repository"),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launcher_is_refused_and_the_first_is_untouched() {
+    let repo = TestRepo::with_flags(&[]);
+    let mut first = spawn_launcher(&repo.path, &[]);
+    let z = first.api.start_zhongshu("keep me").await;
+    let before = first.api.status().await;
+    let (code, _, stderr) = run_binary(&[
+        "serve",
+        "--port",
+        "0",
+        "--repo",
+        repo.path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "already running at {} (pid {})",
+            first.url,
+            first.pid()
+        )),
+        "{stderr}"
+    );
+    let after = first.api.status().await;
+    assert_eq!(
+        after["sessions"].as_array().unwrap().len(),
+        before["sessions"].as_array().unwrap().len()
+    );
+    assert_eq!(first.api.session(&z).await["status"], "running");
+    // `url` names the running launcher; `audit verify` finds the chain whole.
+    let (code, stdout, _) = run_binary(&["url", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        format!("{}/#token={}", first.url, first.token)
+    );
+    first.terminate();
+    let (code, stdout, stderr) =
+        run_binary(&["audit", "verify", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+    let (code, _, stderr) = run_binary(&["url", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 1, "no launcher runs any more: {stderr}");
+    assert!(stderr.contains("no launcher is running"), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_says_what_to_do() {
+    let repo = TestRepo::with_flags(&[]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, stderr) = run_binary(&[
+        "serve",
+        "--port",
+        &port,
+        "--repo",
+        repo.path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is in use by another program: pass --port 0"),
+        "{stderr}"
+    );
+    // The lock was given back: a launcher starts on the same folder.
+    let mut l = spawn_launcher(&repo.path, &[]);
+    let other = TestRepo::with_flags(&[]);
+    let ours = l.port.to_string();
+    let (code, _, stderr) = run_binary(&[
+        "serve",
+        "--port",
+        &ours,
+        "--repo",
+        other.path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("in use by a codex-governance launcher"),
+        "{stderr}"
+    );
+    l.terminate();
+}
+
+#[test]
+fn report_into_a_closed_pipe_ends_quietly() {
+    let repo = TestRepo::with_flags(&[]);
+    for i in 0..400 {
+        std::fs::write(repo.path.join(format!("file-{i:03}.txt")), "x\n").unwrap();
+    }
+    let mut child = base_command()
+        .args(["report", "--repo", repo.path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then go away.
+    let mut first = [0u8; 16];
+    let mut stdout = child.stdout.take().unwrap();
+    let _ = stdout.read(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn init_writes_the_defaults_once() {
+    let repo = TestRepo::with_flags(&[]);
+    std::fs::remove_file(repo.path.join("governance.yaml")).unwrap();
+    let (code, stdout, stderr) = run_binary(&["init", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("governance.yaml"), "{stdout}");
+    let text = std::fs::read_to_string(repo.path.join("governance.yaml")).unwrap();
+    assert!(
+        text.contains("departments:") && text.contains("# "),
+        "{text}"
+    );
+    let (code, _, stderr) = run_binary(&["init", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("exists; nothing was written"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("governance.yaml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn every_flag_has_help_text() {
+    for cmd in [
+        vec![],
+        vec!["serve"],
+        vec!["report"],
+        vec!["url"],
+        vec!["init"],
+        vec!["audit", "verify"],
+        vec!["mailbox", "send"],
+    ] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let (code, stdout, _) = run_binary(&args);
+        assert_eq!(code, 0, "{args:?}");
+        for line in stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("--") || l.trim_start().starts_with("-"))
+        {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let described = line.contains("  ") && words.len() > 2;
+            assert!(described, "{args:?}: a flag without help: {line:?}");
+        }
+    }
+}
