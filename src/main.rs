@@ -310,11 +310,8 @@ fn serve(mut args: ServeArgs) -> ExitCode {
 }
 
 async fn wait_for_stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    if let Err(e) = codex_governance::platform::stop_signal().await {
+        eprintln!("codex-governance: cannot wait for the stop signal: {e}");
+        std::future::pending::<()>().await;
     }
 }

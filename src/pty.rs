@@ -16,6 +16,8 @@ use anyhow::{anyhow, Context};
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::{broadcast, watch};
 
+use crate::platform;
+
 /// Bytes of output kept in memory for late joiners.
 pub const SCROLLBACK_BYTES: usize = 512 * 1024;
 /// Output chunks buffered per subscriber before it lags.
@@ -90,6 +92,7 @@ impl Pty {
         let pid = child
             .process_id()
             .ok_or_else(|| anyhow!("started {:?} but it has no pid", spec.program))?;
+        platform::contain(pid);
         let mut reader = pair
             .master
             .try_clone_reader()
@@ -152,7 +155,9 @@ impl Pty {
             .spawn(move || {
                 let code = match child.wait() {
                     Ok(status) => match status.signal() {
-                        Some(_) if status.exit_code() == 1 => 128 + signal_number(&status),
+                        Some(name) if status.exit_code() == 1 => {
+                            crate::platform::signal_exit_code(name)
+                        }
                         _ => status.exit_code() as i32,
                     },
                     Err(_) => -1,
@@ -301,48 +306,35 @@ impl Pty {
     /// Returns once the process has been reaped.
     pub async fn terminate(&self, grace: Duration) -> i32 {
         if let Some(code) = self.exit_code() {
-            signal_group(self.pid, libc::SIGKILL);
+            platform::kill_tree(self.pid);
             return code;
         }
-        signal_group(self.pid, libc::SIGTERM);
+        if !platform::terminate_tree(self.pid) {
+            // No signal reaches it: Ctrl-C typed into its terminal asks politely.
+            let _ = self.write(b"\x03");
+        }
         match tokio::time::timeout(grace, self.wait()).await {
             Ok(code) => {
                 // Children that outlived the leader go too.
-                signal_group(self.pid, libc::SIGKILL);
+                platform::kill_tree(self.pid);
                 code
             }
             Err(_) => {
-                signal_group(self.pid, libc::SIGKILL);
+                platform::kill_tree(self.pid);
                 self.wait().await
             }
         }
     }
 }
 
-/// Sends `signal` to the process group led by `pid` (sessions are group leaders).
-pub fn signal_group(pid: u32, signal: libc::c_int) {
-    if pid > 1 {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
-        unsafe {
-            libc::kill(-(pid as libc::pid_t), signal);
-        }
-    }
+/// Kills the process tree led by `pid` (sessions lead their own).
+pub fn kill_tree(pid: u32) {
+    platform::kill_tree(pid);
 }
 
 /// True while a process with this pid exists.
 pub fn process_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pid > 1 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
-}
-
-fn signal_number(status: &portable_pty::ExitStatus) -> i32 {
-    match status.signal().unwrap_or("") {
-        s if s.contains("Terminated") => libc::SIGTERM,
-        s if s.contains("Killed") => libc::SIGKILL,
-        s if s.contains("Interrupt") => libc::SIGINT,
-        s if s.contains("Hangup") => libc::SIGHUP,
-        _ => 0,
-    }
+    platform::process_alive(pid)
 }
 
 /// Removes terminal escape sequences and carriage returns, for previews.

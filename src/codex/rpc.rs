@@ -66,13 +66,12 @@ pub struct Rpc {
 }
 
 impl Rpc {
-    /// Connects over the unix socket; returns the client and its incoming stream
-    /// (which ends when the connection does).
-    #[cfg(unix)]
+    /// Connects over the local socket; returns the client and its incoming
+    /// stream (which ends when the connection does).
     pub async fn connect(
         socket: &Path,
     ) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), RpcError> {
-        let stream = tokio::net::UnixStream::connect(socket)
+        let stream = crate::platform::connect_local(socket)
             .await
             .map_err(|source| RpcError::Connect {
                 path: socket.display().to_string(),
@@ -82,20 +81,6 @@ impl Rpc {
             .await
             .map_err(Box::new)?;
         Ok(Self::run(ws))
-    }
-
-    /// Windows: Codex listens on loopback there; not wired yet.
-    #[cfg(not(unix))]
-    pub async fn connect(
-        socket: &Path,
-    ) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), RpcError> {
-        Err(RpcError::Connect {
-            path: socket.display().to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "unix sockets are not available on this platform",
-            ),
-        })
     }
 
     fn run<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> (Rpc, mpsc::UnboundedReceiver<Incoming>)

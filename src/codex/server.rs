@@ -133,24 +133,9 @@ fn socket_path(state_dir: &Path, session_id: &str) -> Result<PathBuf, CodexError
         let digest = sha2::Sha256::digest(state_dir.display().to_string().as_bytes());
         dir = std::env::temp_dir().join(format!("cg-{}", &hex::encode(digest)[..12]));
     }
-    private_dir(&dir).map_err(|e| CodexError::Io(format!("{}: {e}", dir.display())))?;
+    crate::platform::private_dir(&dir)
+        .map_err(|e| CodexError::Io(format!("{}: {e}", dir.display())))?;
     Ok(dir.join(name))
-}
-
-/// Creates a folder only its owner can enter.
-#[cfg(unix)]
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-#[cfg(not(unix))]
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
 }
 
 #[cfg(test)]
@@ -162,15 +147,6 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = socket_path(tmp.path(), "zhongshu-001").unwrap();
         assert_eq!(p, tmp.path().join("codex/zhongshu-001.sock"));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(p.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o700);
-        }
         let deep = tmp.path().join("a".repeat(120));
         let p = socket_path(&deep, "zhongshu-001").unwrap();
         assert!(

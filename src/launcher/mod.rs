@@ -154,7 +154,7 @@ impl Launcher {
         for (id, pid) in &stale {
             if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
                 // The session led its own process group; what is left of it goes.
-                pty::signal_group(pid, libc::SIGKILL);
+                pty::kill_tree(pid);
             }
         }
         Ok(())
@@ -362,14 +362,7 @@ fn recover_queue(tx: &mut crate::store::Tx) {
     *tx.queue_mut() = kept;
 }
 
-/// True when `pid` is still the agent of session `id` (not a reused pid): its
-/// environment names the session. Where that cannot be read, nothing is killed.
+/// True when `pid` is still the agent of session `id` (not a reused pid).
 fn runs_session(pid: u32, id: &str) -> bool {
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    let wanted = format!("CODEX_GOVERNANCE_SESSION_ID={id}");
-    environ
-        .split(|b| *b == 0)
-        .any(|var| var == wanted.as_bytes())
+    crate::platform::runs_session(pid, id)
 }

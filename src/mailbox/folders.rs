@@ -7,7 +7,6 @@
 //! rejected with that reason instead of waiting forever.
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -72,7 +71,7 @@ pub fn list_incoming(dir: &Path) -> std::io::Result<Listing> {
     };
     for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
         let raw = entry.file_name();
-        let bytes = raw.as_bytes();
+        let bytes = raw.as_encoded_bytes();
         if !bytes.ends_with(b".json") || bytes.starts_with(b".") {
             continue;
         }
@@ -146,6 +145,7 @@ mod tests {
 
     #[test]
     fn lists_reports_and_names_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
         let (_dir, paths) = mailbox();
         for name in [
             &b"b.json"[..],

@@ -276,18 +276,7 @@ impl Mailbox {
 }
 
 fn describe_type(t: &fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a device"
-    }
+    crate::platform::describe_file_type(t)
 }
 
 pub use super::report_file::{check_fields, parse, ReportFields};

@@ -76,7 +76,10 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
         }
     };
     Ok(ReportFields {
-        changed_files: list(&["changed_files", "files"])?,
+        changed_files: list(&["changed_files", "files"])?
+            .iter()
+            .map(|p| crate::platform::repo_path(p))
+            .collect(),
         verifications_run: list(&["verifications_run", "verification"])?,
         verifications_skipped: list(&["verifications_skipped"])?,
         risks: list(&["risks"])?,

@@ -8,10 +8,11 @@
 //! *opened descriptor* is checked with `fstat`: only a regular file within the
 //! size limit is read, and from that descriptor, never by name again.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+
+use crate::platform::{self, OpenRefusal};
 
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +38,7 @@ pub struct SafeRead {
 /// Reads `path` if it is a regular file of at most `max` bytes, without following
 /// a symbolic link and without ever blocking on a FIFO or a device.
 pub fn read_regular(path: &Path, max: u64) -> Result<SafeRead, SafeReadError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(open_error)?;
+    let file = platform::open_no_follow(path).map_err(open_error)?;
     let meta = file.metadata().map_err(SafeReadError::Io)?; // fstat
     let kind = meta.file_type();
     if !kind.is_file() {
@@ -72,29 +69,16 @@ fn read_at_most(file: File, max: u64) -> Result<Vec<u8>, SafeReadError> {
     Ok(bytes)
 }
 
-fn open_error(e: std::io::Error) -> SafeReadError {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => SafeReadError::Gone,
-        // O_NOFOLLOW on a symbolic link.
-        Some(libc::ELOOP) => SafeReadError::NotRegular("a symbolic link"),
-        // A socket cannot be opened; a FIFO opened for writing would say so too.
-        Some(libc::ENXIO) => SafeReadError::NotRegular("a socket"),
-        _ => SafeReadError::Io(e),
+fn open_error((why, e): (OpenRefusal, std::io::Error)) -> SafeReadError {
+    match why {
+        OpenRefusal::Gone => SafeReadError::Gone,
+        OpenRefusal::NotRegular(what) => SafeReadError::NotRegular(what),
+        OpenRefusal::Other => SafeReadError::Io(e),
     }
 }
 
 fn describe(t: &std::fs::FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "a device"
-    }
+    platform::describe_file_type(t)
 }
 
 #[cfg(test)]

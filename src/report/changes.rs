@@ -285,7 +285,7 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, rel).unwrap();
         }
-        #[cfg(unix)]
+        // The tests run on Unix: an executable and a symbolic link too.
         {
             use std::os::unix::fs::PermissionsExt;
             let exe = dir.path().join("a/run.sh");

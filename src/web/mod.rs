@@ -234,7 +234,6 @@ fn ours_listening(host: &str, port: u16) -> bool {
 }
 
 fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let path = launcher.ctx.paths.launcher_file();
     let body = serde_json::to_vec_pretty(&json!({
         "pid": std::process::id(),
@@ -242,11 +241,11 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
         "token": launcher.token,
         "started_at": crate::clock::now_rfc3339(),
     }))?;
-    // Created 0600 before the token is written into it.
+    // tempfile creates it owner-only (0600 on Unix) before the token is written
+    // into it; on Windows the state folder's ACL decides (see SECURITY.md).
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-launcher")
-        .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)?;
     std::fs::write(tmp.path(), body)?;
     tmp.as_file().sync_all()?;

@@ -541,7 +541,7 @@ pub fn kill_session_groups(launcher: &Launcher) {
             .collect()
     });
     for pid in pids {
-        codex_governance::pty::signal_group(pid, libc::SIGKILL);
+        codex_governance::pty::kill_tree(pid);
     }
 }
 

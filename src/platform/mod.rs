@@ -1,0 +1,99 @@
+//! The one place that knows the operating system. Everything else asks here:
+//! ending an agent's whole process tree, recognising an agent a crashed
+//! launcher left behind, private folders, opening a mailbox file without
+//! following links or blocking, waiting for the stop signal, and reaching a
+//! Codex app-server's local socket.
+//!
+//! Unix: process groups (each agent leads its own, as a PTY session leader),
+//! SIGTERM then SIGKILL, `O_NOFOLLOW|O_NONBLOCK`, unix sockets. Windows: each
+//! agent's tree in a Job Object that kills it on close (so nothing outlives the
+//! launcher), reparse points refused, Ctrl-C/Ctrl-Break to stop.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as os;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
+
+use std::fs::File;
+use std::path::Path;
+
+pub use os::{
+    connect_local, contain, describe_file_type, kill_tree, open_no_follow, private_dir,
+    process_alive, runs_session, stop_signal, terminate_tree, LocalStream,
+};
+
+/// Why a mailbox file could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The name is gone (renamed or deleted meanwhile).
+    Gone,
+    /// Not a regular file: what it is.
+    NotRegular(&'static str),
+    /// Another error (the caller keeps the original).
+    Other,
+}
+
+/// The exit code of a process ended by a signal named like portable-pty names
+/// it ("Terminated", "Killed", ...): 128 + the signal's number, as shells say.
+pub fn signal_exit_code(description: &str) -> i32 {
+    let number = match description {
+        s if s.contains("Hangup") => 1,
+        s if s.contains("Interrupt") => 2,
+        s if s.contains("Killed") => 9,
+        s if s.contains("Terminated") => 15,
+        _ => 0,
+    };
+    128 + number
+}
+
+/// A repository path as the report and the API speak it on every platform:
+/// `/`-separated, without a leading `./` (`src\\a.rs` and `./src/a.rs` are `src/a.rs`).
+/// Absolute paths (`E:\\x`, `/x`) keep their meaning, with `/` separators.
+pub fn repo_path(path: &str) -> String {
+    let mut p = path.trim().replace('\\', "/");
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_string();
+    }
+    p
+}
+
+/// Opens a file for reading that must be a regular file (checked on the
+/// opened handle, not the name), or says why not.
+pub fn open_regular(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
+    open_no_follow(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_become_shell_exit_codes() {
+        assert_eq!(signal_exit_code("Terminated"), 143);
+        assert_eq!(signal_exit_code("Killed: 9"), 137);
+        assert_eq!(signal_exit_code("Hangup"), 129);
+        assert_eq!(signal_exit_code("something else"), 128);
+    }
+
+    #[test]
+    fn repository_paths_use_forward_slashes_everywhere() {
+        assert_eq!(repo_path("src\\lib.rs"), "src/lib.rs");
+        assert_eq!(repo_path("./docs/a.md"), "docs/a.md");
+        assert_eq!(repo_path(".\\docs\\a.md"), "docs/a.md");
+        assert_eq!(repo_path("E:\\work\\x.txt"), "E:/work/x.txt");
+        assert_eq!(repo_path("/abs/x"), "/abs/x");
+        assert_eq!(repo_path(".gitignore"), ".gitignore");
+    }
+
+    #[test]
+    fn private_dirs_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b");
+        private_dir(&p).unwrap();
+        assert!(p.is_dir());
+    }
+}

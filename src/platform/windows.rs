@@ -1,0 +1,190 @@
+//! Windows: each agent's process tree in a Job Object that kills it when its
+//! handle closes (also when the launcher dies), reparse points refused in the
+//! mailbox, Ctrl-C / Ctrl-Break / close to stop the launcher.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Mutex;
+
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+use windows_sys::Win32::Storage::FileSystem::{
+    FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_OPEN_REPARSE_POINT,
+};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+};
+use windows_sys::Win32::System::Threading::{
+    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+};
+
+use super::OpenRefusal;
+
+/// A connection to a Codex app-server (loopback TCP on Windows).
+pub type LocalStream = tokio::net::TcpStream;
+
+/// `GetExitCodeProcess` while the process runs.
+const STILL_ACTIVE: u32 = 259;
+
+/// Job handles by the pid of the agent they contain (as integers: handles are
+/// process-wide values, not memory).
+fn jobs() -> &'static Mutex<HashMap<u32, usize>> {
+    static JOBS: std::sync::OnceLock<Mutex<HashMap<u32, usize>>> = std::sync::OnceLock::new();
+    JOBS.get_or_init(Default::default)
+}
+
+/// Puts the agent `pid` (and every process it starts) into a kill-on-close job.
+pub fn contain(pid: u32) {
+    // SAFETY: plain Win32 calls on handles this function owns; the limit
+    // structure is zeroed and sized as the API requires.
+    unsafe {
+        let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+        if job.is_null() {
+            return;
+        }
+        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        SetInformationJobObject(
+            job,
+            JobObjectExtendedLimitInformation,
+            &info as *const _ as *const core::ffi::c_void,
+            std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+        );
+        let process = OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, 0, pid);
+        if process.is_null() || AssignProcessToJobObject(job, process) == 0 {
+            if !process.is_null() {
+                CloseHandle(process);
+            }
+            CloseHandle(job);
+            return;
+        }
+        CloseHandle(process);
+        jobs().lock().unwrap().insert(pid, job as usize);
+    }
+}
+
+/// No signal reaches a ConPTY child from here: false tells the PTY to type
+/// Ctrl-C into the agent's console instead, before the tree is killed.
+pub fn terminate_tree(_pid: u32) -> bool {
+    false
+}
+
+/// Ends the agent's whole tree (its job), or the process itself.
+pub fn kill_tree(pid: u32) {
+    let job = jobs().lock().unwrap().remove(&pid);
+    // SAFETY: the job handle came from `contain` and is closed once, here.
+    unsafe {
+        match job {
+            Some(job) => {
+                let job = job as HANDLE;
+                TerminateJobObject(job, 1);
+                CloseHandle(job);
+            }
+            None => {
+                let process = OpenProcess(PROCESS_TERMINATE, 0, pid);
+                if !process.is_null() {
+                    TerminateProcess(process, 1);
+                    CloseHandle(process);
+                }
+            }
+        }
+    }
+}
+
+/// True while the process runs.
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: a query handle, closed before returning.
+    unsafe {
+        let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+        if process.is_null() {
+            return false;
+        }
+        let mut code = 0u32;
+        let ok = GetExitCodeProcess(process, &mut code) != 0;
+        CloseHandle(process);
+        ok && code == STILL_ACTIVE
+    }
+}
+
+/// Agents die with the launcher's job handles, so none is ever left behind.
+pub fn runs_session(_pid: u32, _id: &str) -> bool {
+    false
+}
+
+/// A folder under the user's profile is readable by that user only (see SECURITY.md).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Opens a file that is not a reparse point (symbolic link, junction).
+pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err((OpenRefusal::Gone, e)),
+        Err(e) => return Err((OpenRefusal::Other, e)),
+        Ok(m)
+            if m.file_type().is_symlink()
+                || m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 =>
+        {
+            let e = std::io::Error::other("a reparse point");
+            return Err((
+                OpenRefusal::NotRegular("a link or junction (reparse point)"),
+                e,
+            ));
+        }
+        Ok(_) => {}
+    }
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+        .map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                OpenRefusal::Gone
+            } else {
+                OpenRefusal::Other
+            };
+            (why, e)
+        })
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn describe_file_type(t: &std::fs::FileType) -> &'static str {
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "a device or special file"
+    }
+}
+
+/// Resolves on Ctrl-C, Ctrl-Break or the console closing.
+pub async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let mut c = ctrl_c()?;
+    let mut b = ctrl_break()?;
+    let mut x = ctrl_close()?;
+    tokio::select! {
+        _ = c.recv() => {}
+        _ = b.recv() => {}
+        _ = x.recv() => {}
+    }
+    Ok(())
+}
+
+/// Codex on Windows cannot listen on a unix socket; its loopback WebSocket
+/// listener (with a capability token) is not wired yet.
+pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "the Codex backend needs a unix socket ({}), which Windows builds do not use yet: \
+             set launcher.backend: pty",
+            path.display()
+        ),
+    ))
+}
