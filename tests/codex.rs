@@ -45,17 +45,18 @@ impl World {
         spawn_launcher_env(&self.repo.path, &[], &self.env)
     }
 
-    /// Codex processes of this test still alive (app-servers and TUIs name
-    /// sockets under this repository's state folder).
+    /// Codex processes of this test still alive (app-servers name their socket
+    /// or token file under this repository, TUIs the repository with `--cd`).
     fn codex_processes(&self) -> Vec<String> {
         let out = std::process::Command::new("ps")
             .args(["-eo", "pid,args"])
             .output()
             .expect("ps");
-        let marker = self.repo.state_dir().join("codex").display().to_string();
+        let marker = self.repo.path.display().to_string();
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains(&marker))
+            // Not the launcher itself (`codex-governance serve --repo <repo>`).
+            .filter(|l| l.contains(&marker) && !l.contains(" serve --repo "))
             .map(str::to_string)
             .collect()
     }
@@ -436,4 +437,40 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
         missing.stderr()
     );
     assert!(Path::new(&w.repo.path).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_over_the_token_guarded_websocket_transport() {
+    // Windows' transport (Codex cannot listen on a unix socket there), proven here.
+    let mut w = World::new(true).await;
+    w.env
+        .push(("CODEX_GOVERNANCE_CODEX_TRANSPORT".into(), "ws".into()));
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Over WebSocket").await;
+    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    let token_file = w.repo.state_dir().join("codex").join(format!("{z}.token"));
+    assert!(
+        token_file.exists(),
+        "the capability token is in a private file"
+    );
+    let listing = w.codex_processes().join("\n");
+    assert!(listing.contains("--listen ws://127.0.0.1:"), "{listing}");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(
+        !listing.contains(token.trim()),
+        "the token is on no command line: {listing}"
+    );
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "WS-INPUT"}),
+    )
+    .await;
+    wait_until("the input reaches the model", CODEX_PATIENCE, || async {
+        w.server.saw_user_text("WS-INPUT").then_some(())
+    })
+    .await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+    assert!(!token_file.exists(), "the token file goes with its server");
 }

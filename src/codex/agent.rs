@@ -164,17 +164,19 @@ impl CodexAgent {
         Ok(thread_id)
     }
 
-    /// The TUI's arguments: attach to this thread through this server.
-    pub fn tui_args(&self) -> Vec<String> {
-        vec![
-            "resume".into(),
-            self.thread_id.clone(),
-            "--remote".into(),
-            // No daemon starts with --remote (Codex refuses --no-daemon there).
-            format!("unix://{}", self.server.socket.display()),
+    /// The TUI's arguments (attach to this thread through this server; no
+    /// daemon starts with --remote) and the variables it needs.
+    pub fn tui_command(&self, cwd: &std::path::Path) -> (Vec<String>, Vec<(String, String)>) {
+        let (remote, env) = self.server.endpoint.remote_args();
+        let mut args = vec!["resume".to_string(), self.thread_id.clone()];
+        args.extend(remote);
+        args.extend([
+            "--cd".to_string(),
+            cwd.display().to_string(),
             "-c".into(),
             "check_for_update_on_startup=false".into(),
-        ]
+        ]);
+        (args, env)
     }
 
     pub fn server_pid(&self) -> u32 {

@@ -9,6 +9,7 @@
 //! comes from the server's events, not from its screen.
 
 pub mod agent;
+pub mod endpoint;
 pub mod rpc;
 pub mod server;
 

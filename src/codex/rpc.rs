@@ -5,7 +5,6 @@
 //! the server's own requests (approvals) arrive on one channel, in order.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
+
+use super::endpoint::Endpoint;
 
 /// How long a request may wait for its answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,21 +67,44 @@ pub struct Rpc {
 }
 
 impl Rpc {
-    /// Connects over the local socket; returns the client and its incoming
-    /// stream (which ends when the connection does).
+    /// Connects to the server's endpoint; returns the client and its
+    /// incoming stream (which ends when the connection does).
     pub async fn connect(
-        socket: &Path,
+        endpoint: &Endpoint,
     ) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), RpcError> {
-        let stream = crate::platform::connect_local(socket)
-            .await
-            .map_err(|source| RpcError::Connect {
-                path: socket.display().to_string(),
-                source,
-            })?;
-        let (ws, _) = tokio_tungstenite::client_async("ws://localhost/", stream)
-            .await
-            .map_err(Box::new)?;
-        Ok(Self::run(ws))
+        match endpoint {
+            Endpoint::Unix(path) => {
+                let stream = crate::platform::connect_local(path)
+                    .await
+                    .map_err(|source| RpcError::Connect {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                let (ws, _) = tokio_tungstenite::client_async("ws://localhost/", stream)
+                    .await
+                    .map_err(Box::new)?;
+                Ok(Self::run(ws))
+            }
+            Endpoint::WebSocket { port, token, .. } => {
+                use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+                let url = format!("ws://127.0.0.1:{port}/");
+                let stream = tokio::net::TcpStream::connect(("127.0.0.1", *port))
+                    .await
+                    .map_err(|source| RpcError::Connect {
+                        path: url.clone(),
+                        source,
+                    })?;
+                let mut request = url.into_client_request().map_err(Box::new)?;
+                let bearer = format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| RpcError::Closed)?;
+                request.headers_mut().insert("Authorization", bearer);
+                let (ws, _) = tokio_tungstenite::client_async(request, stream)
+                    .await
+                    .map_err(Box::new)?;
+                Ok(Self::run(ws))
+            }
+        }
     }
 
     fn run<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> (Rpc, mpsc::UnboundedReceiver<Incoming>)

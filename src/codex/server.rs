@@ -1,4 +1,4 @@
-//! One Codex app-server per session, listening on a private unix socket.
+//! One Codex app-server per session, on its own endpoint (`endpoint.rs`).
 //!
 //! The server runs in its own hidden PTY: that makes it a process-group leader
 //! (Codex's node wrapper and native binary, and the sandboxes of the commands
@@ -12,14 +12,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::endpoint::Endpoint;
 use super::rpc::{Incoming, Rpc, RpcError};
 use super::CodexError;
 use crate::pty::{self, Pty, SpawnSpec};
 
 /// How long a new app-server may take to open its socket.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Unix socket paths longer than this do not fit `sun_path` everywhere.
-const MAX_SOCKET_PATH: usize = 100;
 
 /// What to start.
 pub struct ServerSpec<'a> {
@@ -34,7 +33,7 @@ pub struct ServerSpec<'a> {
 /// A running app-server and the launcher's connection to it.
 pub struct AppServer {
     pty: Arc<Pty>,
-    pub socket: PathBuf,
+    pub endpoint: Endpoint,
 }
 
 impl AppServer {
@@ -42,30 +41,29 @@ impl AppServer {
     pub async fn start(
         spec: ServerSpec<'_>,
     ) -> Result<(AppServer, Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
-        let socket = socket_path(spec.state_dir, spec.session_id)?;
-        match std::fs::remove_file(&socket) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(CodexError::Io(format!("{}: {e}", socket.display()))),
-        }
+        let endpoint = Endpoint::new(spec.state_dir, spec.session_id)?;
         let mut env = spec.env;
         // The server's log is for problems, not every request.
         env.push(("RUST_LOG".into(), "warn".into()));
-        let pty = Pty::spawn(SpawnSpec {
+        let mut args = vec!["app-server".to_string()];
+        args.extend(endpoint.listen_args());
+        let spawned = Pty::spawn(SpawnSpec {
             program: spec.codex.to_string(),
-            args: vec![
-                "app-server".into(),
-                "--listen".into(),
-                format!("unix://{}", socket.display()),
-            ],
+            args,
             cwd: spec.cwd.to_path_buf(),
             env,
             cols: 200,
             rows: 50,
             log_path: Some(spec.log_path.clone()),
-        })
-        .map_err(|e| CodexError::Missing(format!("{}: {e:#}", spec.codex)))?;
-        let server = AppServer { pty, socket };
+        });
+        let pty = match spawned {
+            Ok(p) => p,
+            Err(e) => {
+                endpoint.clean();
+                return Err(CodexError::Missing(format!("{}: {e:#}", spec.codex)));
+            }
+        };
+        let server = AppServer { pty, endpoint };
         match server.connect().await {
             Ok((rpc, rx)) => Ok((server, rpc, rx)),
             Err(e) => {
@@ -75,7 +73,7 @@ impl AppServer {
         }
     }
 
-    /// Waits for the socket, connects and initializes.
+    /// Waits for the listener, connects and initializes.
     async fn connect(&self) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
         let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
         let (rpc, rx) = loop {
@@ -83,8 +81,8 @@ impl AppServer {
                 let tail = pty::strip_escapes(&self.pty.tail(2000));
                 return Err(CodexError::ServerExited(code, tail.trim().to_string()));
             }
-            if self.socket.exists() {
-                match Rpc::connect(&self.socket).await {
+            if self.endpoint.may_listen() {
+                match Rpc::connect(&self.endpoint).await {
                     Ok(pair) => break pair,
                     Err(RpcError::Connect { .. }) => {}
                     Err(e) => return Err(e.into()),
@@ -112,48 +110,9 @@ impl AppServer {
         self.pty.pid()
     }
 
-    pub fn exited(&self) -> bool {
-        self.pty.exit_code().is_some()
-    }
-
-    /// Stops the server's whole process group and removes its socket.
+    /// Stops the server's whole process tree and removes its socket or token.
     pub async fn stop(&self) {
         self.pty.terminate(pty::KILL_GRACE).await;
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
-
-/// `<state-dir>/codex/<session>.sock` in a private folder; a private folder
-/// under the temp dir when that path would be too long for a socket.
-fn socket_path(state_dir: &Path, session_id: &str) -> Result<PathBuf, CodexError> {
-    let mut dir = state_dir.join("codex");
-    let name = format!("{session_id}.sock");
-    if dir.join(&name).as_os_str().len() > MAX_SOCKET_PATH {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(state_dir.display().to_string().as_bytes());
-        dir = std::env::temp_dir().join(format!("cg-{}", &hex::encode(digest)[..12]));
-    }
-    crate::platform::private_dir(&dir)
-        .map_err(|e| CodexError::Io(format!("{}: {e}", dir.display())))?;
-    Ok(dir.join(name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sockets_live_in_a_private_folder_and_fit() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = socket_path(tmp.path(), "zhongshu-001").unwrap();
-        assert_eq!(p, tmp.path().join("codex/zhongshu-001.sock"));
-        let deep = tmp.path().join("a".repeat(120));
-        let p = socket_path(&deep, "zhongshu-001").unwrap();
-        assert!(
-            p.as_os_str().len() <= MAX_SOCKET_PATH + 30,
-            "{}",
-            p.display()
-        );
-        assert!(!p.starts_with(&deep));
+        self.endpoint.clean();
     }
 }

@@ -71,11 +71,14 @@ impl Sessions {
         )
         .await
         .map_err(codex_failure)?;
+        let (tui_args, tui_env) = agent.tui_command(&self.ctx.repo);
+        let mut env = s.env;
+        env.extend(tui_env);
         let tui = Pty::spawn(SpawnSpec {
             program: codex,
-            args: agent.tui_args(),
+            args: tui_args,
             cwd: self.ctx.repo.clone(),
-            env: s.env,
+            env,
             cols: super::START_COLS,
             rows: super::START_ROWS,
             log_path: Some(s.log_path),
