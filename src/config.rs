@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 mod agent_backend;
 mod defaults_file;
+mod lenient;
+mod plain_errors;
 pub use agent_backend::AgentBackend;
 pub use defaults_file::commented_defaults;
 
@@ -127,44 +128,6 @@ pub enum ConfigError {
     },
 }
 
-/// A list that may also be written as a single string.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::None => Vec::new(),
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct FileDepartment {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    duty: Option<String>,
-    #[serde(default)]
-    globs: OneOrMany,
-    #[serde(default)]
-    verify: OneOrMany,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct FilePreflight {
-    #[serde(default)]
-    portability_paths: Option<Vec<String>>,
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct FileLauncher {
     #[serde(default)]
@@ -189,14 +152,25 @@ struct FileLauncher {
 
 #[derive(Debug, Default, Deserialize)]
 struct FileConfig {
+    /// Read leniently, as the Python tool reads them (`lenient.rs`).
     #[serde(default)]
-    departments: Option<IndexMap<String, Option<FileDepartment>>>,
+    departments: Option<serde_yaml_ng::Value>,
     #[serde(default)]
-    risk_rules: Option<Vec<RiskRule>>,
+    risk_rules: Option<serde_yaml_ng::Value>,
     #[serde(default)]
-    preflight: Option<FilePreflight>,
+    preflight: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     launcher: Option<FileLauncher>,
+    /// Keys of the Python tool's file that only it reads.
+    #[serde(default)]
+    #[allow(dead_code)]
+    version: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    provinces: Option<serde_yaml_ng::Value>,
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -213,75 +187,55 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
     }
 }
 
-/// Built-in departments used when `governance.yaml` has none.
+/// The Python tool's built-in departments (its `DEFAULT_DEPARTMENTS`), so a
+/// repository without `governance.yaml` routes the same with either tool.
 pub fn default_departments() -> Vec<Department> {
     vec![
         department(
             "zhilibu",
             "治理部",
-            "Governance and documentation: workflow docs, contracts, READMEs.",
+            "任务拆分、代理规则、README、文档、发布说明",
             &[
-                "README*",
                 "AGENTS.md",
                 "CLAUDE.md",
-                "CHANGELOG*",
-                "LICENSE*",
+                "README.md",
+                "API.md",
+                "CONTRIBUTING.md",
+                "INDEPENDENT_RELEASE_PLAN.md",
                 "SECURITY.md",
-                "governance.yaml",
+                "RELEASING.md",
+                "LICENSE",
                 "docs/**",
-                "*.md",
+                "**/README.md",
             ],
-            &["git diff --check"],
+            &["git status --short", "python codex_governance.py"],
         ),
         department(
             "gongchengbu",
             "工程部",
-            "Engineering and tooling: build, CI, scripts, dependencies.",
+            "launcher、前端、脚本、验证、回归、发布链路",
             &[
-                ".ci/**",
-                ".github/**",
-                "tools/**",
-                "scripts/**",
-                "Makefile",
-                "Dockerfile*",
-                "Cargo.toml",
-                "Cargo.lock",
-                "package.json",
-                "package-lock.json",
-                "pnpm-lock.yaml",
-                "pyproject.toml",
-                "requirements*.txt",
-                "*.toml",
-                "*.yml",
+                "*.py",
+                "*.ps1",
+                "*.html",
                 "*.yaml",
+                ".gitignore",
+                "scripts/**",
+                "tests/**",
+                "**/tests/**",
+                "tools/**",
             ],
-            &["git diff --check"],
+            &[
+                "python -m py_compile codex_governance.py codex_launcher.py run_codex_prompt.py",
+                "python codex_governance.py --json",
+            ],
         ),
         department(
             "lingyubu",
             "领域部",
-            "Domain code: the product's source and its tests.",
-            &[
-                "src/**",
-                "lib/**",
-                "app/**",
-                "apps/**",
-                "packages/**",
-                "crates/**",
-                "tests/**",
-                "*.rs",
-                "*.py",
-                "*.go",
-                "*.ts",
-                "*.tsx",
-                "*.js",
-                "*.jsx",
-                "*.java",
-                "*.c",
-                "*.h",
-                "*.cpp",
-            ],
-            &["git diff --check"],
+            "领域实现、业务代码、集成联调",
+            &["src/**", "app/**", "packages/**", "data/**", "models/**"],
+            &["git status --short"],
         ),
     ]
 }
@@ -296,51 +250,69 @@ fn menxia_department() -> Department {
     )
 }
 
-/// Built-in risk rules used when `governance.yaml` has none.
+/// The Python tool's built-in risk rules (its `DEFAULT_RISK_RULES`).
 pub fn default_risk_rules() -> Vec<RiskRule> {
-    let rule = |name: &str, level, pattern: &str, message: &str, allow: Option<&str>| RiskRule {
+    let rule = |name: &str, level, pattern: &str, message: &str| RiskRule {
         name: name.into(),
         level,
         pattern: pattern.into(),
         message: message.into(),
-        allow_pattern: allow.map(str::to_string),
+        allow_pattern: None,
     };
     vec![
+        rule(
+            "runtime_artifact",
+            RiskLevel::High,
+            "output/",
+            "output 是构建产物，不应作为源码或提交对象",
+        ),
         rule(
             "secret_file",
             RiskLevel::High,
             ".env",
-            "Environment files may hold secrets; do not commit them.",
-            Some(".env.example"),
+            "疑似环境变量或密钥文件，提交前需确认脱敏",
         ),
         rule(
-            "generated_output",
-            RiskLevel::Medium,
-            "output/",
-            "Generated output should not be committed.",
-            None,
-        ),
-        rule(
-            "vendored_code",
+            "vendor_tree",
             RiskLevel::Medium,
             "vendor/",
-            "Vendored third-party code changed; check its source and license.",
-            None,
+            "vendor 目录通常是外部导入，修改前需说明来源和边界",
         ),
     ]
 }
 
 pub fn default_portability_paths() -> Vec<String> {
+    // The Python tool's scan: every Markdown file under docs/governance and
+    // docs/contracts, and these named files.
     strings(&[
         "AGENTS.md",
         "README.md",
         "docs/governance/**/*.md",
         "docs/contracts/**/*.md",
+        "docs/18_Codex三省六部协作制.md",
+        "tools/codex_governance/README.md",
+        "tools/codex_governance/API.md",
     ])
 }
 
 pub fn default_agent_command() -> Vec<String> {
     strings(&["codex", "-m", "{model}", "--cd", "{repo}", "{prompt}"])
+}
+
+/// The Python tool's places, in its order: the repository root, then
+/// `tools/codex_governance/governance.yaml`; the root's name when neither exists.
+pub fn config_path(repo: &Path) -> PathBuf {
+    let candidates = [
+        repo.join(CONFIG_FILE),
+        repo.join("tools")
+            .join("codex_governance")
+            .join(CONFIG_FILE),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .unwrap_or(&candidates[0])
+        .clone()
 }
 
 /// Where configuration comes from: the repository and an environment.
@@ -358,7 +330,7 @@ impl Config {
 
     /// Loads with an explicit environment (tests pass their own).
     pub fn load_with_env(repo: &Path, env: &Env) -> Result<Config, ConfigError> {
-        let path = repo.join(CONFIG_FILE);
+        let path = config_path(repo);
         let file_name = path.display().to_string();
         let (file, source, mut warnings) = match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -375,22 +347,7 @@ impl Config {
                 })
             }
         };
-        let departments = match file.departments {
-            Some(map) if !map.is_empty() => map
-                .into_iter()
-                .map(|(key, d)| {
-                    let d = d.unwrap_or_default();
-                    Department {
-                        title: d.title.unwrap_or_else(|| key.clone()),
-                        duty: d.duty.unwrap_or_default(),
-                        globs: d.globs.into_vec(),
-                        verify: d.verify.into_vec(),
-                        key,
-                    }
-                })
-                .collect(),
-            _ => default_departments(),
-        };
+        let departments = lenient::departments(file.departments.as_ref(), &mut warnings);
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
                 return Err(ConfigError::Invalid {
@@ -400,10 +357,8 @@ impl Config {
                 });
             }
         }
-        let risk_rules = file.risk_rules.unwrap_or_else(default_risk_rules);
-        let portability_paths = file
-            .preflight
-            .and_then(|p| p.portability_paths)
+        let risk_rules = lenient::risk_rules(file.risk_rules.as_ref(), &mut warnings);
+        let portability_paths = lenient::portability_paths(file.preflight.as_ref())
             .unwrap_or_else(default_portability_paths);
         let fl = file.launcher.unwrap_or_default();
 
@@ -600,7 +555,7 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
         Ok(cfg) => {
             let warnings = unknown
                 .into_iter()
-                .map(|key| format!("{file}: unknown key {key} ignored"))
+                .map(|key| plain_errors::unknown_key(file, &key))
                 .collect();
             Ok((cfg.unwrap_or_default(), warnings))
         }
@@ -608,11 +563,7 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
             let key = err.path().to_string();
             let inner = err.into_inner();
             let line = inner.location().map(|l| l.line()).unwrap_or(0);
-            let mut message = inner.to_string();
-            // serde_yaml_ng appends " at line N column M"; the prefix already says where.
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
+            let message = plain_errors::in_words(&inner.to_string(), &key);
             Err(ConfigError::Malformed {
                 file: file.into(),
                 line,
@@ -669,8 +620,8 @@ mod tests {
             cfg.risk_rules[0].allow_pattern.as_deref(),
             Some(".env.example")
         );
-        assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
-        assert!(cfg.warnings.iter().any(|w| w.contains("version")));
+        // `version` is the Python tool's own key: silent.
+        assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
         assert!(cfg
             .warnings
             .iter()
@@ -683,9 +634,14 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("governance.yaml:2:"), "{text}");
         assert!(text.contains("launcher.max_departments"), "{text}");
-        let err =
-            load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap_err();
-        assert!(err.to_string().contains("risk_rules[0].level"), "{err}");
+        // As in the Python tool, an unknown level is medium (with a warning).
+        let cfg = load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap();
+        assert_eq!(cfg.risk_rules[0].level, RiskLevel::Medium);
+        assert!(
+            cfg.warnings[0].contains("risk_rules[0].level"),
+            "{:?}",
+            cfg.warnings
+        );
         let err = load_text("departments: [unclosed\n").unwrap_err();
         assert!(matches!(err, ConfigError::Malformed { .. }), "{err}");
     }

@@ -274,6 +274,10 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
+    match &config.source {
+        Some(p) => eprintln!("codex-governance: configuration from {}", p.display()),
+        None => eprintln!("codex-governance: no governance.yaml: the built-in defaults apply"),
+    }
     for w in &config.warnings {
         eprintln!("warning: {w}");
     }

@@ -546,7 +546,7 @@ async fn the_dashboard_end_to_end() {
         "src/lib.rs",
         ".env",
         "notes.txt",
-        "git diff --check",
+        "git status --short",
         "REVIEW",
         "/home/alice",
     ] {

@@ -124,7 +124,15 @@ impl PortabilityScan {
 /// `.git` and folders Git ignores are not entered; symlinks, unreadable files and
 /// files that are not UTF-8 are skipped without mention.
 pub fn scan(repo: &Repository, root: &Path, patterns: &[String]) -> PortabilityScan {
-    let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p)).collect();
+    // `dir/**/*.md` also means the files directly in `dir` (as the Python tool scans).
+    let globs: Vec<Glob> = patterns
+        .iter()
+        .flat_map(|p| {
+            let direct = p.contains("/**/").then(|| p.replacen("/**/", "/", 1));
+            std::iter::once(p.clone()).chain(direct)
+        })
+        .map(|p| Glob::new(&p))
+        .collect();
     let starts: Vec<&str> = globs.iter().map(Glob::literal_start).collect();
     let ignored = |rel: &str| repo.is_path_ignored(rel).unwrap_or(false);
     // A folder is worth entering only if some pattern's literal start is compatible.
@@ -263,7 +271,8 @@ fn find_hits(line: &str) -> Vec<(usize, PatternKind)> {
     for (needle, kind) in LITERALS {
         hits.extend(line.match_indices(needle).map(|(i, _)| (i, kind)));
     }
-    // A drive letter: one ASCII letter that is a word of its own, then `:\` or `:/`.
+    // A drive letter: one ASCII letter not right after an ASCII letter or digit
+    // (the Python tool's `(?<![A-Za-z0-9])`), then `:\` or `:/`.
     let bytes = line.as_bytes();
     for i in 0..bytes.len().saturating_sub(2) {
         if bytes[i].is_ascii_alphabetic()
@@ -272,7 +281,7 @@ fn find_hits(line: &str) -> Vec<(usize, PatternKind)> {
             && !line[..i]
                 .chars()
                 .next_back()
-                .is_some_and(|p| p.is_alphanumeric() || p == '_')
+                .is_some_and(|p| p.is_ascii_alphanumeric())
         {
             hits.push((i, PatternKind::WindowsDrive));
         }
@@ -371,7 +380,10 @@ mod tests {
         assert_eq!(one(r"E:\work"), [(1, 1, WindowsDrive, Violation)]);
         assert_eq!(one("at c:/x"), [(1, 4, WindowsDrive, Violation)]);
         assert!(one("http://example.com and https://x").is_empty());
-        assert!(one("ab:/x _c:/y 9c:/z").is_empty());
+        assert!(one("ab:/x 9c:/z").is_empty());
+        // As the Python tool's `(?<![A-Za-z0-9])`: after `_` or a non-ASCII letter it counts.
+        assert_eq!(one("_c:/y"), [(1, 2, WindowsDrive, Violation)]);
+        assert_eq!(one("中c:/y"), [(1, 2, WindowsDrive, Violation)]);
         assert_eq!(one("(D:/x)"), [(1, 2, WindowsDrive, Violation)]);
     }
 
