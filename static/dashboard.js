@@ -125,7 +125,7 @@
   const deptTitle = (key) => {
     if (!key) return "";
     if (key === "menxia") return "menxia 门下省";
-    const d = ((S.status && S.status.departments) || []).find((x) => x.key === key);
+    const d = ((S.status && S.status.department_list) || []).find((x) => x.key === key);
     return d && d.title ? `${key} ${d.title}` : key;
   };
 
@@ -993,7 +993,7 @@
       return;
     }
     const plan = data.plan;
-    if (!plan) {
+    if (!plan || !plan.ready) {
       planFormKey = planViewKey = "";
       replaceChildren(container, el("p", { class: "empty-note", text: `${data.session_id} has not registered a plan yet.` }));
       return;

@@ -837,7 +837,9 @@ async fn invalid_assignments_are_400s_naming_the_assignment() {
     assert!(departments(&status).is_empty());
     assert_eq!(api.session(&z).await["plan_status"], json!("none"));
     let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-    assert_eq!(p["plan"], Value::Null, "{p}");
+    // No plan: the Python tool's empty plan, not ready.
+    assert_eq!(p["plan"]["ready"], json!(false), "{p}");
+    assert_eq!(p["plan"]["assignments"], json!([]), "{p}");
     // A plan for a session that does not exist, or is not a Zhongshu.
     let (s, b) = api
         .post(
@@ -1512,7 +1514,7 @@ async fn status_carries_every_spec_field() {
         assert_eq!(s["department_model"], json!("gpt-5.4"));
         assert_eq!(s["max_department_sessions"], json!(2));
         assert_eq!(s["active_zhongshu_sessions"], json!(1));
-        let keys: BTreeSet<&str> = s["departments"]
+        let keys: BTreeSet<&str> = s["department_list"]
             .as_array()
             .unwrap()
             .iter()
@@ -1521,7 +1523,14 @@ async fn status_carries_every_spec_field() {
         for k in ["menxia", "zhilibu", "gongchengbu", "lingyubu"] {
             assert!(keys.contains(k), "{k} in departments: {keys:?}");
         }
-        for d in s["departments"].as_array().unwrap() {
+        for k in ["menxia", "zhilibu", "gongchengbu", "lingyubu"] {
+            let pair = &s["departments"][k];
+            assert!(
+                pair[0].is_string() && pair[1].is_string(),
+                "Python's {{key: [title, duty]}}: {pair}"
+            );
+        }
+        for d in s["department_list"].as_array().unwrap() {
             assert!(d["title"].is_string() && d["duty"].is_string(), "{d}");
         }
         assert_eq!(s["sessions"].as_array().unwrap().len(), 1);

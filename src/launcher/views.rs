@@ -77,17 +77,32 @@ impl Launcher {
             .iter()
             .map(|d| json!({"key": d.key, "title": d.title, "duty": d.duty, "globs": d.globs, "verify": d.verify}))
             .collect();
+        // The Python tool's `departments`: key -> [title, duty].
+        let department_prompts: serde_json::Map<String, Value> = self
+            .ctx
+            .config
+            .assignable_departments()
+            .iter()
+            .map(|d| (d.key.clone(), json!([d.title, d.duty])))
+            .collect();
         json!({
             "ok": true,
             "api_version": API_VERSION,
             "repo": self.ctx.repo.display().to_string(),
             "project_name": l.project_name,
             "workflow_doc": l.workflow_doc,
-            "departments": departments,
+            "departments": department_prompts,
+            "department_list": departments,
             "active_zhongshu_sessions": active_zhongshu,
             "active_department_sessions": active_departments,
+            "active_terminals": active_departments,
+            "active_sessions_total": active_departments + active_zhongshu,
             "queued_count": state.queue.len(),
             "max_department_sessions": l.max_departments,
+            "max_terminals": l.max_departments,
+            "department_queue": state.queue,
+            // The Python tool used ttyd; terminals are built in here.
+            "ttyd": {"available": false, "builtin_terminals": true},
             "model_choices": l.models,
             "zhongshu_model": l.zhongshu_model,
             "department_model": l.department_model,
@@ -141,11 +156,28 @@ impl Launcher {
                     .children_of(&z.id)
                     .map(|c| self.sessions.session_view(&state, &unread, c))
                     .collect();
+                let queued: Vec<_> = state
+                    .queue
+                    .iter()
+                    .filter(|q| q.parent_session_id.as_deref() == Some(z.id.as_str()))
+                    .collect();
+                v["child_departments"] = json!(children);
                 v["children"] = json!(children);
+                v["queued_departments"] = json!(queued);
+                v["report_count"] = json!(self.ctx.store.result_count(&z.id).unwrap_or(0));
                 v
             })
             .collect();
-        json!({"ok": true, "sessions": list, "zhongshu_sessions": list})
+        let l = &self.ctx.config.launcher;
+        json!({
+            "ok": true,
+            "sessions": list,
+            "zhongshu_sessions": list,
+            "active_zhongshu_sessions": state.sessions.values().filter(|s| s.is_zhongshu() && s.is_running()).count(),
+            "active_department_sessions": state.sessions.values().filter(|s| s.holds_slot()).count(),
+            "max_department_sessions": l.max_departments,
+            "queue": state.queue,
+        })
     }
 
     /// `GET /api/zhongshu_context`: what a restart needs.
@@ -163,13 +195,114 @@ impl Launcher {
             Ok(page) => page.results,
             Err(e) => return json!({"ok": false, "error": e.to_string()}),
         };
-        json!({
-            "ok": true,
+        let context = json!({
             "session": self.sessions.session_view(&state, &unread, z),
             "task": z.task,
             "plan": state.plans.get(id),
             "recent_results": results,
             "children": children,
+        });
+        // The Python tool's shape (`{ok, context}`), and ours flat beside it.
+        let mut v = context.clone();
+        v["ok"] = json!(true);
+        v["context"] = context;
+        v
+    }
+
+    /// `GET /api/zhongshu_plan`: the plan with the Python tool's fields beside
+    /// ours (`ready` false and empty defaults until one is registered).
+    pub fn zhongshu_plan_view(&self, id: &str) -> Value {
+        let state = self.ctx.store.read(State::clone);
+        let unread = self.unread_counts();
+        let l = &self.ctx.config.launcher;
+        let active_departments = state.sessions.values().filter(|s| s.holds_slot()).count();
+        let active_zhongshu = state
+            .sessions
+            .values()
+            .filter(|s| s.is_zhongshu() && s.is_running())
+            .count();
+        let started: Vec<&str> = state.children_of(id).map(|c| c.id.as_str()).collect();
+        let queued = state
+            .queue
+            .iter()
+            .filter(|q| q.parent_session_id.as_deref() == Some(id))
+            .count();
+        let mut plan = match state.plans.get(id) {
+            Some(p) => {
+                let mut v = json!(p);
+                v["ready"] = json!(true);
+                v["reported_at"] = json!(p.registered_at);
+                v["source"] = json!("api");
+                v["requested_confirmation"] = json!(p.needs_confirmation);
+                v["auto_dispatch"] = json!({"started": started, "queued_count": queued, "active": active_departments});
+                v
+            }
+            None => json!({
+                "session_id": id, "summary": "", "reported_at": null, "source": null,
+                "ready": false, "needs_confirmation": false, "assignments": [],
+            }),
+        };
+        plan["active_department_sessions"] = json!(active_departments);
+        plan["max_department_sessions"] = json!(l.max_departments);
+        plan["max_terminals"] = json!(l.max_departments);
+        plan["active_terminals"] = json!(active_departments);
+        plan["active_zhongshu_sessions"] = json!(active_zhongshu);
+        plan["model_choices"] = json!(l.models);
+        let session = state
+            .sessions
+            .get(id)
+            .map(|z| self.sessions.session_view(&state, &unread, z));
+        json!({"session_id": id, "session": session, "plan": plan})
+    }
+
+    /// The Python tool's answer to a start: the session, its prompt file, pid
+    /// and browser terminal, and the counts.
+    pub fn started_view(&self, id: &str) -> Value {
+        let state = self.ctx.store.read(State::clone);
+        let session = self.sessions.session_json(id);
+        let terminal = state
+            .sessions
+            .get(id)
+            .and_then(|s| s.browser_terminal_id.as_deref())
+            .and_then(|t| state.terminals.get(t));
+        let (zhongshu, departments) = active_counts(&state);
+        json!({
+            "session_id": id,
+            "session": session,
+            "prompt_path": session["prompt_path"],
+            "pid": session["pid"],
+            "browser_terminal": terminal,
+            "active": departments,
+            "active_zhongshu_sessions": zhongshu,
+            "active_department_sessions": departments,
+            "active_sessions_total": zhongshu + departments,
+        })
+    }
+
+    /// The Python tool's answer to `start_assignments`, beside our plan.
+    pub fn assignments_view(&self, plan: &crate::model::Plan) -> Value {
+        let state = self.ctx.store.read(State::clone);
+        let started: Vec<Value> = plan
+            .assignments
+            .iter()
+            .filter(|a| a.status == crate::model::AssignmentStatus::Started)
+            .filter_map(|a| a.session_id.as_deref())
+            .map(|id| self.sessions.session_json(id))
+            .collect();
+        let queued: Vec<_> = state
+            .queue
+            .iter()
+            .filter(|q| q.parent_session_id.as_deref() == Some(plan.session_id.as_str()))
+            .collect();
+        let (zhongshu, departments) = active_counts(&state);
+        json!({
+            "plan": plan,
+            "started": started,
+            "queued_count": queued.len(),
+            "queued": queued,
+            "active": departments,
+            "active_department_sessions": departments,
+            "active_zhongshu_sessions": zhongshu,
         })
     }
 
@@ -180,4 +313,15 @@ impl Launcher {
             HashMap::new()
         })
     }
+}
+
+/// (running Zhongshu sessions, departments holding a slot).
+fn active_counts(state: &State) -> (usize, usize) {
+    let zhongshu = state
+        .sessions
+        .values()
+        .filter(|s| s.is_zhongshu() && s.is_running())
+        .count();
+    let departments = state.sessions.values().filter(|s| s.holds_slot()).count();
+    (zhongshu, departments)
 }

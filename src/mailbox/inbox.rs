@@ -42,11 +42,13 @@ impl Mailbox {
                 "{id} is not a Zhongshu session"
             )));
         }
-        let marked = if peek {
-            0
+        // Python-era readers take what this call read as `unread_results`.
+        let newly_read: Vec<TaskResult> = if peek {
+            Vec::new()
         } else {
-            self.ctx.store.update(|tx| tx.mark_read(id).len())?
+            self.ctx.store.update(|tx| tx.mark_read(id))?
         };
+        let marked = newly_read.len();
         if marked > 0 {
             self.ctx.store.notify(
                 "results_read",
@@ -80,8 +82,39 @@ impl Mailbox {
                 .iter()
                 .filter(|q| q.parent_session_id.as_deref() == Some(id))
                 .collect();
+            let unread_results: Vec<&TaskResult> = if peek {
+                unread.clone()
+            } else {
+                newly_read.iter().collect()
+            };
+            let read_results: Vec<&TaskResult> = if peek {
+                read.clone()
+            } else {
+                read.iter()
+                    .copied()
+                    .filter(|r| {
+                        !newly_read.iter().any(|n| {
+                            n.department_session_id == r.department_session_id
+                                && n.report_id == r.report_id
+                        })
+                    })
+                    .collect()
+            };
+            let views = |ids: &[&str]| -> Vec<Value> {
+                ids.iter()
+                    .filter_map(|c| s.sessions.get(*c))
+                    .map(|c| serde_json::to_value(c).unwrap_or_default())
+                    .collect()
+            };
             json!({
                 "session_id": id,
+                // The Python tool's fields, same meaning.
+                "session": serde_json::to_value(&z).unwrap_or_default(),
+                "unread_results": unread_results,
+                "read_results": read_results,
+                "running_departments": views(&running),
+                "completed_departments": views(&completed),
+                "queued_departments": queued,
                 "unread_count": unread.len(),
                 "unread": unread,
                 "read": read,

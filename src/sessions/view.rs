@@ -60,6 +60,19 @@ impl Sessions {
             json!(terminal.map(|t| &t.status)),
         );
         obj.insert(
+            "browser_terminal_kind".into(),
+            json!(terminal.map(|t| &t.kind)),
+        );
+        obj.insert(
+            "browser_terminal_started_at".into(),
+            json!(terminal.map(|t| &t.started_at)),
+        );
+        // The Python tool's word: a session's own terminal.
+        obj.insert(
+            "browser_terminal_scope".into(),
+            json!(terminal.map(|_| "session")),
+        );
+        obj.insert(
             "browser_terminal_title".into(),
             json!(terminal.map(|t| &t.title)),
         );

@@ -151,10 +151,11 @@ async fn zhongshu_plan(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    reply(l.sessions.require_session(&id).map(|_| {
-        let plan = l.ctx.store.read(|s| s.plans.get(&id).cloned());
-        json!({"session_id": id, "plan": plan})
-    }))
+    reply(
+        l.sessions
+            .require_session(&id)
+            .map(|_| l.zhongshu_plan_view(&id)),
+    )
 }
 
 async fn zhongshu_inbox(
@@ -216,8 +217,11 @@ async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
     .await;
     match built {
         Ok(Ok(report)) => {
-            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            // The Python tool's shape (`{ok, report}`), and ours flat beside it.
+            let inner = serde_json::to_value(&report).unwrap_or_default();
+            let mut v = inner.clone();
             v["ok"] = true.into();
+            v["report"] = inner;
             Json(v).into_response()
         }
         Ok(Err(e)) => failure(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -266,7 +270,7 @@ async fn start_zhongshu(State(l): L, JsonBody(b): JsonBody<StartZhongshu>) -> Re
         .sessions
         .start_session(StartSpec::zhongshu(b.task, b.model))
         .await;
-    reply(started.map(|s| json!({"session": l.sessions.session_json(&s.id), "session_id": s.id})))
+    reply(started.map(|s| l.started_view(&s.id)))
 }
 
 #[derive(Deserialize)]
@@ -329,7 +333,7 @@ async fn start_assignments(State(l): L, JsonBody(b): JsonBody<StartAssignments>)
         l.dispatcher
             .start_assignments(&b.parent_session_id, b.assignments)
             .await
-            .map(|plan| json!({"plan": plan})),
+            .map(|plan| l.assignments_view(&plan)),
     )
 }
 
@@ -343,11 +347,14 @@ struct StartDepartment {
 
 async fn start_department(State(l): L, JsonBody(b): JsonBody<StartDepartment>) -> Response {
     reply(
-        l.dispatcher.start_department(b.assignment, b.parent_session_id)
+        l.dispatcher
+            .start_department(b.assignment, b.parent_session_id)
             .await
             .map(|d| match d {
                 Dispatch::Started(id) => {
-                    json!({"queued": false, "session": l.sessions.session_json(&id), "session_id": id})
+                    let mut v = l.started_view(&id);
+                    v["queued"] = json!(false);
+                    v
                 }
                 Dispatch::Queued(item) => json!({"queued": true, "queue_item": item}),
             }),
