@@ -2059,9 +2059,14 @@ async fn a_hostile_report_cannot_add_structure_to_its_handoff_packet() {
     );
     let sources: Vec<&str> = packet
         .lines()
-        .filter(|l| l.trim_start_matches("- ").starts_with("Source:"))
+        .filter(|l| {
+            l.trim_start_matches("- ")
+                .to_ascii_lowercase()
+                .starts_with("source:")
+        })
         .collect();
-    assert_eq!(sources, ["- Source: mailbox"], "{packet}");
+    // The header's line (the Python tool's `source: ...`), and no forged one.
+    assert_eq!(sources, ["source: mailbox"], "{packet}");
     assert!(
         !packet.lines().any(|l| l.starts_with('<')),
         "raw HTML at the start of a line: {packet}"

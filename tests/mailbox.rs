@@ -968,7 +968,7 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
     let packet = read(&real["handoff_packet"]);
     assert_packet(&packet, &real, task);
     assert!(
-        packet.contains("late but real") && packet.contains("Source: mailbox"),
+        packet.contains("late but real") && packet.contains("\nsource: mailbox\n"),
         "{packet}"
     );
     let of_d: Vec<_> = results(&inbox(api, &z).await)

@@ -261,6 +261,22 @@ async fn every_python_era_field_is_present() {
         RESULT,
         &mut missing,
     );
+    // The handoff packet starts with the Python tool's header lines.
+    let packet = peek["unread_results"][0]["handoff_packet"]
+        .as_str()
+        .expect("a packet path");
+    let text = std::fs::read_to_string(packet).unwrap();
+    let head: Vec<&str> = text.lines().take(7).collect();
+    assert_eq!(head[0], "# Codex Department Handoff", "{text}");
+    for (line, key) in head[2..7].iter().zip([
+        "parent_session_id: ",
+        "department_session_id: ",
+        "department: ",
+        "source: ",
+        "reported_at: ",
+    ]) {
+        assert!(line.starts_with(key), "{key:?} in {head:?}");
+    }
     // Reading (no peek) answers the newly read results as unread, as the Python tool does.
     let unread_before = peek["unread_results"].as_array().unwrap().len();
     let read = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
