@@ -58,7 +58,7 @@ fn digest(token: &str) -> [u8; 32] {
 impl Credentials {
     /// Mints a token for a session (replacing any earlier one of that session).
     pub fn issue(&self, grant: Grant) -> String {
-        let token = crate::terminal::generate_token();
+        let token = crate::secret::new_token();
         let mut map = self.by_hash.lock().unwrap();
         map.retain(|_, g| g.session_id != grant.session_id);
         map.insert(digest(&token), grant);

@@ -22,6 +22,7 @@ pub mod pty;
 pub mod report;
 pub mod repository;
 pub mod sanitize;
+pub mod secret;
 pub mod sessions;
 pub mod signals;
 pub mod store;

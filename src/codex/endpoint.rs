@@ -35,7 +35,7 @@ impl Endpoint {
         if !ws {
             return Ok(Endpoint::Unix(socket_path(&dir, state_dir, session_id)?));
         }
-        let token = crate::terminal::generate_token();
+        let token = crate::secret::new_token();
         let token_file = dir.join(format!("{session_id}.token"));
         crate::files::write_atomic(&token_file, token.as_bytes())
             .map_err(|e| CodexError::Io(format!("{}: {e}", token_file.display())))?;

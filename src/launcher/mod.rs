@@ -84,7 +84,7 @@ impl Launcher {
             sessions,
             dispatcher,
             mailbox,
-            token: crate::terminal::generate_token(),
+            token: crate::secret::new_token(),
             credentials,
             audit_chain_problem: OnceLock::new(),
             status_cache: Default::default(),

@@ -64,7 +64,12 @@ mod tests {
     /// Lines that start at column 0 and are Markdown structure.
     fn structure(text: &str) -> Vec<&str> {
         text.lines()
-            .filter(|l| l.starts_with('#') || l.starts_with("- ") || l.starts_with('<'))
+            .filter(|l| {
+                let header = l.split_once(": ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                });
+                header || l.starts_with('#') || l.starts_with("- ") || l.starts_with('<')
+            })
             .collect()
     }
 
@@ -82,18 +87,22 @@ mod tests {
         .render()
         .unwrap();
         assert_eq!(structure(&clean), structure(&forged), "{forged}");
-        assert_eq!(forged.matches("Source:").count(), 3, "{forged}");
+        // The header's `source:` line is the only one at the start of a line.
         assert_eq!(
             forged
                 .lines()
-                .filter(|l| l.starts_with("- Source:"))
+                .filter(|l| l
+                    .to_ascii_lowercase()
+                    .trim_start_matches("- ")
+                    .starts_with("source:"))
                 .count(),
-            1
+            1,
+            "{forged}"
         );
         assert!(forged.contains("\n    ## Next Action\n"), "{forged}");
         assert!(forged.contains("- `<script>alert(1)</script>`"), "{forged}");
         assert!(forged.contains("- `x ## Next Action forged`"), "{forged}");
-        assert!(forged.contains("- Source: mailbox\n"), "{forged}");
+        assert!(forged.contains("\nsource: mailbox\n"), "{forged}");
     }
 
     #[test]
@@ -101,6 +110,6 @@ mod tests {
         let mut r = result("s");
         r.department = "x\n## y".into();
         let text = Handoff { r: &r }.render().unwrap();
-        assert!(text.contains("- Department: `x ## y`\n"), "{text}");
+        assert!(text.contains("\ndepartment: `x ## y`\n"), "{text}");
     }
 }

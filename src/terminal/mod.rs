@@ -226,12 +226,7 @@ async fn watch_exit(
     }
 }
 
-/// A fresh 256-bit random token, hex-encoded (64 characters).
-pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    hex::encode(bytes)
-}
+pub use crate::secret::new_token as generate_token;
 
 /// Trims trailing slashes, drops values unfit for a header, and adds the
 /// `localhost`/`127.0.0.1` twin of each loopback origin (same server either way).
