@@ -34,7 +34,19 @@ pub enum InstanceError {
 /// Held for the launcher's life; dropping it releases the folder.
 #[derive(Debug)]
 pub struct InstanceLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
+}
+
+impl InstanceLock {
+    /// False once the lock file was deleted or replaced (another launcher may
+    /// then hold a lock on the new one): this launcher must stop writing.
+    pub fn still_held(&self) -> bool {
+        let Ok(ours) = self.file.try_clone().and_then(same_file::Handle::from_file) else {
+            return false;
+        };
+        same_file::Handle::from_path(&self.path).is_ok_and(|now| now == ours)
+    }
 }
 
 /// What the running launcher wrote about itself.
@@ -67,7 +79,7 @@ pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
         .open(&path)
         .map_err(io)?;
     match file.try_lock() {
-        Ok(()) => Ok(InstanceLock { _file: file }),
+        Ok(()) => Ok(InstanceLock { file, path }),
         Err(TryLockError::WouldBlock) => Err(match read_launcher_file(state_dir) {
             Some(f) => InstanceError::AlreadyRunning {
                 url: f.url,
@@ -142,6 +154,17 @@ mod tests {
             "a stale file is not a launcher"
         );
         lock(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn a_deleted_lock_file_is_a_lost_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        assert!(held.still_held());
+        std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(!held.still_held());
+        let _other = lock(dir.path()).expect("a new file: another launcher could start");
+        assert!(!held.still_held(), "the new file is not ours");
     }
 
     #[test]

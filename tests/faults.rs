@@ -454,7 +454,8 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
         let s = api.session(&z).await;
         assert_eq!(s["status"], json!("running"), "{s}");
         let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-        assert_eq!(p["plan"], Value::Null, "a refused plan is not registered: {p}");
+        assert_eq!(p["plan"]["ready"], json!(false), "a refused plan is not registered: {p}");
+        assert_eq!(p["plan"]["assignments"], json!([]), "a refused plan is not registered: {p}");
         say("full disk: status, plan and queue after the refusals", "unchanged (1 running session, no plan, empty queue)");
         // An audit-only change while full (closing a shell's listener): the log
         // must not keep a torn line.

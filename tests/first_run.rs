@@ -149,6 +149,48 @@ async fn a_second_launcher_is_refused_and_the_first_is_untouched() {
     assert!(stderr.contains("no launcher is running"), "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launcher_that_lost_its_lock_never_writes() {
+    let repo = TestRepo::with_flags(&[]);
+    let mut first = spawn_launcher(&repo.path, &[]);
+    std::fs::remove_file(repo.state_dir().join("codex_governance.lock")).unwrap();
+    let mut second = spawn_launcher(&repo.path, &[]);
+    // Within a second or two the first notices, says so, and refuses every change.
+    wait_until("the first launcher notices", PATIENCE, || async {
+        first
+            .stderr()
+            .contains("this launcher stops writing")
+            .then_some(())
+    })
+    .await;
+    let (status, refused) = first
+        .api
+        .post(
+            "/api/start_zhongshu_session",
+            &serde_json::json!({"task": "t"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "{refused}"
+    );
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing is written any more"),
+        "{refused}"
+    );
+    let z = second.api.start_zhongshu("the owner works").await;
+    assert_eq!(second.api.session(&z).await["status"], "running");
+    first.terminate();
+    second.terminate();
+    let (code, stdout, stderr) =
+        run_binary(&["audit", "verify", "--repo", repo.path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+}
+
 #[test]
 fn a_port_in_use_says_what_to_do() {
     let repo = TestRepo::with_flags(&[]);

@@ -46,7 +46,7 @@ pub struct Launcher {
     /// Codex sessions of the previous run whose threads resume after start.
     resumable: Mutex<Vec<String>>,
     /// The state folder's lock, held for the launcher's life.
-    _instance: crate::instance::InstanceLock,
+    instance: crate::instance::InstanceLock,
 }
 
 impl Launcher {
@@ -92,7 +92,7 @@ impl Launcher {
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
             resumable: Mutex::new(Vec::new()),
-            _instance: instance,
+            instance,
         });
         launcher.recover()?;
         Ok(launcher)
@@ -179,10 +179,45 @@ impl Launcher {
             *self.signal_loop.lock().unwrap() = Some(tokio::spawn(this.follow_signals(rx)));
         }
         self.check_audit_chain().await;
+        self.watch_instance_lock();
         self.check_codex().await;
         self.resume_codex_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
+    }
+
+    /// Checks every second that the state folder's lock is still this
+    /// launcher's; once it is not (the lock file was deleted or replaced, and
+    /// another launcher may own the folder), nothing is written any more.
+    fn watch_instance_lock(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        let stopped = self.stopped();
+        tokio::spawn(async move {
+            let watch =
+                async {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        if !this.instance.still_held() {
+                            let why =
+                                format!(
+                            "the lock {} was removed or replaced; another launcher may own {}",
+                            this.ctx.paths.state_dir.join(crate::instance::LOCK_FILE).display(),
+                            this.ctx.paths.state_dir.display()
+                        );
+                            tracing::error!("{why}: this launcher stops writing");
+                            eprintln!(
+                                "codex-governance: {why}: this launcher stops writing; restart it"
+                            );
+                            this.ctx.store.fence(why);
+                            return;
+                        }
+                    }
+                };
+            tokio::select! {
+                _ = watch => {}
+                _ = stopped => {}
+            }
+        });
     }
 
     /// Warns at start when the Codex backend is chosen and Codex is missing or old.

@@ -43,6 +43,9 @@ pub enum StoreError {
     Persist(#[source] rusqlite::Error),
     #[error("state database: {0}")]
     Schema(#[from] SchemaError),
+    /// This launcher may no longer write (it lost the state folder's lock).
+    #[error("nothing is written any more: {0}")]
+    Fenced(String),
 }
 
 /// The writer's side: the connection and the audit events not yet in the log.
@@ -64,6 +67,8 @@ pub struct Store {
     events: broadcast::Sender<Arc<Event>>,
     version: AtomicU64,
     db_path: PathBuf,
+    /// Set when this launcher lost the state folder: every change is refused.
+    fenced: std::sync::OnceLock<String>,
 }
 
 /// A page of results, newest first.
@@ -111,6 +116,7 @@ impl Store {
             events,
             version: AtomicU64::new(0),
             db_path,
+            fenced: std::sync::OnceLock::new(),
         };
         store.flush(&mut store.writer.lock().unwrap());
         Ok(store)
@@ -148,7 +154,15 @@ impl Store {
         off_the_runtime(|| self.apply(f, false))
     }
 
+    /// From now on nothing is written: another launcher owns the folder.
+    pub fn fence(&self, why: String) {
+        let _ = self.fenced.set(why);
+    }
+
     fn apply<R>(&self, f: impl FnOnce(&mut Tx) -> R, undo_failed: bool) -> Result<R, StoreError> {
+        if let Some(why) = self.fenced.get() {
+            return Err(StoreError::Fenced(why.clone()));
+        }
         let mut w = self.writer.lock().unwrap();
         let w = &mut *w;
         let sql = w

@@ -47,6 +47,9 @@ impl IntoResponse for LauncherError {
             LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
             LauncherError::Conflict(_) => StatusCode::CONFLICT,
             LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            LauncherError::Store(crate::store::StoreError::Fenced(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             LauncherError::Store(_) | LauncherError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
