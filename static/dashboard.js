@@ -1495,8 +1495,45 @@
     banner.hidden = lines.length === 0;
   }
 
+  /** Approvals the agents wait for (Codex backend), with the decision buttons. */
+  function renderApprovals() {
+    const panel = $("#approvals");
+    const sessions = (S.status && S.status.sessions) || [];
+    const waiting = sessions.flatMap((s) =>
+      (s.pending_approvals || []).map((a) => ({ a, title: s.title || s.id })));
+    panel.hidden = waiting.length === 0;
+    replaceChildren($("#approval-list"), waiting.map(({ a, title }) => {
+      const decide = (decision, label) => el("button", {
+        type: "button",
+        class: decision === "decline" ? "danger" : "primary",
+        text: label,
+        data: { decision },
+        on: { click: async (ev) => {
+          ev.target.disabled = true;
+          try {
+            await api("/api/approval", { session_id: a.session_id, request_id: a.request_id, decision });
+            toast(`${label}: ${a.command || a.kind}`, "info");
+          } catch (e) {
+            toast(`Could not answer the approval: ${e.message}`, "error");
+          }
+          scheduleRefresh(0);
+        } },
+      });
+      return el("div", { class: "approval-card", data: { session: a.session_id, request: a.request_id } },
+        el("div", { class: "approval-head", text: `${title} asks to run a ${a.kind.replace("_", " ")}` }),
+        a.command ? el("pre", { class: "approval-command", text: a.command }) : null,
+        a.cwd ? el("div", { class: "hint", text: `in ${a.cwd}` }) : null,
+        a.reason ? el("div", { class: "approval-reason", text: `Reason: ${a.reason}` }) : null,
+        el("div", { class: "approval-actions" },
+          decide("accept", "Approve"),
+          decide("accept_for_session", "Approve for this session"),
+          decide("decline", "Decline")));
+    }));
+  }
+
   function renderStatus() {
     renderAuditBanner();
+    renderApprovals();
     renderBrand();
     renderStats();
     renderModels();

@@ -4,6 +4,8 @@
 //! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
 //! real Git repositories.
 
+#[path = "common/browser.rs"]
+mod browser;
 #[path = "support/model_server.rs"]
 mod model_server;
 #[path = "support/launcher.rs"]
@@ -473,4 +475,86 @@ async fn codex_over_the_token_guarded_websocket_transport() {
     launcher.terminate();
     w.assert_no_codex_left().await;
     assert!(!token_file.exists(), "the token file goes with its server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_approvals_are_answered_from_the_dashboard() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir().unwrap();
+    let accepted = outside.path().join("from-the-page.txt");
+    let declined = outside.path().join("declined-on-the-page.txt");
+    let mut launcher = w.launch();
+    w.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_p",
+            &format!("touch {}", accepted.display()),
+            "PAGE-APPROVE",
+        )],
+    );
+    w.server.on(
+        "call_p",
+        vec![exec_escalated(
+            "call_q",
+            &format!("touch {}", declined.display()),
+            "PAGE-DECLINE",
+        )],
+    );
+    let z = launcher.api.start_zhongshu("Ask me from the page").await;
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("codex-approvals-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    for (reason, decision) in [("PAGE-APPROVE", "accept"), ("PAGE-DECLINE", "decline")] {
+        let card = d
+            .wait_js(
+                &format!("the approval {reason} on the page"),
+                "const c = [...document.querySelectorAll('#approval-list .approval-card')]
+                   .find((c) => c.textContent.includes(arguments[0]));
+                 return c && !document.querySelector('#approvals').hidden ? c.dataset.request : null;",
+                vec![json!(reason)],
+                CODEX_PATIENCE,
+            )
+            .await;
+        let text = d
+            .js(
+                "return document.querySelector('#approval-list').textContent",
+                vec![],
+            )
+            .await;
+        assert!(
+            text.as_str().unwrap().contains("touch "),
+            "the command is shown: {text}"
+        );
+        if let Ok(png) = d.screenshot_png().await {
+            browser::save_artifact(&format!("codex-approval-{decision}-1440x900.png"), &png);
+        }
+        d.click(&format!(
+            "#approval-list .approval-card[data-request='{}'] button[data-decision='{decision}']",
+            card.as_str().unwrap()
+        ))
+        .await;
+        let decided = wait_audit(&launcher.api, "approval_decided", |e| {
+            e["decision"] == decision && e["request_id"] == card
+        })
+        .await;
+        assert_eq!(decided["by"], "dashboard", "{decided}");
+    }
+    wait_agent(&launcher.api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    d.wait_js(
+        "the approvals panel to hide",
+        "return document.querySelector('#approvals').hidden",
+        vec![],
+        CODEX_PATIENCE,
+    )
+    .await;
+    assert!(accepted.exists(), "the command approved on the page ran");
+    assert!(
+        !declined.exists(),
+        "the command declined on the page did not run"
+    );
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
 }
