@@ -506,7 +506,7 @@ async fn run() {
         l.ctx.store.read(|s| {
             s.sessions
                 .values()
-                .filter(|x| x.is_department() && x.has_reported() && !x.auto_closed)
+                .filter(|x| x.has_reported() && !x.department_part().is_some_and(|d| d.auto_closed))
                 .count()
         })
     };

@@ -17,6 +17,7 @@ pub mod launcher;
 pub mod mailbox;
 pub mod model;
 pub mod net;
+pub mod paste_mode;
 pub mod platform;
 pub mod pty;
 pub mod report;

@@ -16,6 +16,7 @@ use anyhow::{anyhow, Context};
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::{broadcast, watch};
 
+use crate::paste_mode::PasteMode;
 use crate::platform;
 
 /// Bytes of output kept in memory for late joiners.
@@ -44,6 +45,8 @@ struct Output {
     last_output: Option<Instant>,
     last_output_wall: Option<std::time::SystemTime>,
     total_bytes: u64,
+    /// Whether the program asked for bracketed paste.
+    paste_mode: PasteMode,
 }
 
 /// A running (or finished) process in a PTY.
@@ -84,7 +87,7 @@ impl Pty {
         for (k, v) in &spec.env {
             cmd.env(k, v);
         }
-        let mut child = pair
+        let child = pair
             .slave
             .spawn_command(cmd)
             .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
@@ -93,7 +96,7 @@ impl Pty {
             .process_id()
             .ok_or_else(|| anyhow!("started {:?} but it has no pid", spec.program))?;
         platform::contain(pid);
-        let mut reader = pair
+        let reader = pair
             .master
             .try_clone_reader()
             .map_err(|e| anyhow!("cannot read the pseudo-terminal: {e}"))?;
@@ -101,7 +104,7 @@ impl Pty {
             .master
             .take_writer()
             .map_err(|e| anyhow!("cannot write the pseudo-terminal: {e}"))?;
-        let mut log = match &spec.log_path {
+        let log = match &spec.log_path {
             Some(path) => Some(
                 std::fs::OpenOptions::new()
                     .create(true)
@@ -122,6 +125,7 @@ impl Pty {
                 last_output: None,
                 last_output_wall: None,
                 total_bytes: 0,
+                paste_mode: PasteMode::default(),
             }),
             chunks,
             exit,
@@ -129,42 +133,8 @@ impl Pty {
             size: Mutex::new((spec.cols, spec.rows)),
         });
 
-        let reading = Arc::clone(&pty);
-        std::thread::Builder::new()
-            .name(format!("pty-read-{pid}"))
-            .spawn(move || {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let chunk = &buf[..n];
-                    if let Some(f) = log.as_mut() {
-                        // A full disk must not stop the session; the scrollback still has it.
-                        let _ = f.write_all(chunk);
-                    }
-                    reading.publish(chunk);
-                }
-                reading.output_closed.send_replace(true);
-            })
-            .context("cannot start the PTY reader thread")?;
-
-        std::thread::Builder::new()
-            .name(format!("pty-wait-{pid}"))
-            .spawn(move || {
-                let code = match child.wait() {
-                    Ok(status) => match status.signal() {
-                        Some(name) if status.exit_code() == 1 => {
-                            crate::platform::signal_exit_code(name)
-                        }
-                        _ => status.exit_code() as i32,
-                    },
-                    Err(_) => -1,
-                };
-                let _ = exit_tx.send(Some(code));
-            })
-            .context("cannot start the PTY waiter thread")?;
+        read_output(Arc::clone(&pty), reader, log)?;
+        wait_for_exit(pid, child, exit_tx)?;
         Ok(pty)
     }
 
@@ -178,6 +148,7 @@ impl Pty {
         out.last_output = Some(Instant::now());
         out.last_output_wall = Some(std::time::SystemTime::now());
         out.total_bytes += chunk.len() as u64;
+        out.paste_mode.feed(chunk);
         // Sent under the lock so a subscriber sees each byte exactly once.
         let _ = self.chunks.send(Arc::from(chunk));
     }
@@ -225,18 +196,28 @@ impl Pty {
         w.flush()
     }
 
-    /// Types text as a bracketed paste followed by Enter. Control characters are
-    /// removed first ([`crate::sanitize`]), so the text cannot end the paste.
+    /// Types text followed by Enter: as a bracketed paste when the program
+    /// asked for one, else as plain text. Control characters are removed first
+    /// ([`crate::sanitize`]), so the text cannot end the paste or press keys.
     pub fn paste_line(&self, text: &str) -> std::io::Result<()> {
         let clean = crate::sanitize::pasted_text(text);
         let mut bytes = Vec::with_capacity(clean.len() + 16);
-        bytes.extend_from_slice(b"\x1b[200~");
-        bytes.extend_from_slice(clean.as_bytes());
-        bytes.extend_from_slice(b"\x1b[201~");
+        if self.bracketed_paste() {
+            bytes.extend_from_slice(b"\x1b[200~");
+            bytes.extend_from_slice(clean.as_bytes());
+            bytes.extend_from_slice(b"\x1b[201~");
+        } else {
+            bytes.extend_from_slice(clean.as_bytes());
+        }
         self.write(&bytes)?;
         // Enter as its own write, so TUIs that debounce pastes see a separate key.
         std::thread::sleep(Duration::from_millis(30));
         self.write(b"\r")
+    }
+
+    /// Whether the program asked for bracketed paste (`ESC[?2004h`).
+    pub fn bracketed_paste(&self) -> bool {
+        self.output.lock().unwrap().paste_mode.is_on()
     }
 
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
@@ -395,6 +376,60 @@ pub fn preview(bytes: &[u8], lines: usize) -> String {
         })
         .collect();
     kept[kept.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The reader thread: output into the transcript, the scrollback and the
+/// subscribers, until the PTY closes.
+fn read_output(
+    pty: Arc<Pty>,
+    mut reader: Box<dyn Read + Send>,
+    mut log: Option<std::fs::File>,
+) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("pty-read-{}", pty.pid))
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let chunk = &buf[..n];
+                if let Some(f) = log.as_mut() {
+                    // A full disk must not stop the session; the scrollback still has it.
+                    let _ = f.write_all(chunk);
+                }
+                pty.publish(chunk);
+            }
+            pty.output_closed.send_replace(true);
+        })
+        .context("cannot start the PTY reader thread")?;
+    Ok(())
+}
+
+/// The waiter thread: the exit code (a signal as 128 + its number) once the
+/// process ends.
+fn wait_for_exit(
+    pid: u32,
+    mut child: Box<dyn portable_pty::Child + Send + Sync>,
+    exit_tx: watch::Sender<Option<i32>>,
+) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("pty-wait-{pid}"))
+        .spawn(move || {
+            let code = match child.wait() {
+                Ok(status) => match status.signal() {
+                    Some(name) if status.exit_code() == 1 => {
+                        crate::platform::signal_exit_code(name)
+                    }
+                    _ => status.exit_code() as i32,
+                },
+                Err(_) => -1,
+            };
+            let _ = exit_tx.send(Some(code));
+        })
+        .context("cannot start the PTY waiter thread")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1791,6 +1791,43 @@ async fn session_input_cannot_type_keys_outside_the_paste() {
     server.stop().await;
 }
 
+/// An agent that never asked for bracketed paste gets plain text and Enter, not
+/// `^[[200~...^[[201~` around it (issue 14: the PTY backend follows `ESC[?2004h`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_plain_for_an_agent_that_did_not_ask_for_bracketed_paste() {
+    let rec = tempfile::tempdir().unwrap();
+    let (repo, server) = serve(&[
+        "--record-stdin",
+        rec.path().to_str().unwrap(),
+        "--plain-paste",
+    ])
+    .await;
+    let z = server.api.start_zhongshu("record plain text").await;
+    wait_log(&repo, &z, "FAKE_AGENT_RECORDING").await;
+    server
+        .api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "hello \u{1b}[31mworld"}),
+        )
+        .await;
+    let path = rec.path().join(format!("{z}.stdin"));
+    let typed = wait_until("the typed line and its Enter", PATIENCE, || {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        async move { bytes.ends_with(b"\r").then_some(bytes) }
+    })
+    .await;
+    say(
+        "session_input to an agent without bracketed paste",
+        format!("{:?}", String::from_utf8_lossy(&typed)),
+    );
+    assert_eq!(
+        typed, b"hello [31mworld\r",
+        "plain text, the escape removed"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_summary_and_task_cannot_type_keys_through_the_resume_prompt() {
     let rec = tempfile::tempdir().unwrap();

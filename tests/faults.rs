@@ -157,7 +157,7 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
     // queue_id is not in the session view everywhere; fall back to the state file.
     let state = load_snapshot(state_dir).expect("state loads").state;
     for s in state.sessions.values() {
-        if let Some(q) = &s.queue_id {
+        if let Some(q) = s.department_part().and_then(|d| d.queue_id.as_ref()) {
             let v = by_queue_id.entry(q.clone()).or_default();
             if !v.contains(&s.id) {
                 v.push(s.id.clone());

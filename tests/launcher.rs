@@ -310,6 +310,7 @@ async fn bodies_content_types_and_failure_shape() {
         ("/api/zhongshu_plan?id=../../etc", 400),
         ("/api/zhongshu_plan?id=zhongshu-999", 404),
         ("/api/audit?since=abc", 400),
+        ("/api/audit?before=-1", 400),
     ] {
         let (s, b) = server.api.get(path).await;
         assert_eq!(s.as_u16(), want, "GET {path}: {b}");
@@ -1279,6 +1280,29 @@ async fn audit_since_and_verify_detects_an_edit() {
         .get_ok(&format!("/api/audit?since={}", seqs.len()))
         .await;
     assert_eq!(none["events"], json!([]));
+    // Paging back from the newest line: `before` gives the lines just before it
+    // and where the page before that one ends.
+    let seqs_of = |page: &serde_json::Value| -> Vec<u64> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let last = all["last_seq"].as_u64().unwrap();
+    let newest = api
+        .get_ok(&format!("/api/audit?before={}&limit=2", last + 1))
+        .await;
+    assert_eq!(seqs_of(&newest), vec![last - 1, last], "{newest}");
+    assert_eq!(newest["next_before"], json!(last - 1));
+    let older = api
+        .get_ok(&format!("/api/audit?before={}&limit=2", last - 1))
+        .await;
+    assert_eq!(seqs_of(&older), vec![last - 3, last - 2], "{older}");
+    let oldest = api.get_ok("/api/audit?before=2&limit=5").await;
+    assert_eq!(seqs_of(&oldest), vec![1], "{oldest}");
+    assert_eq!(oldest["next_before"], json!(null));
     server.stop().await;
 
     let sd = repo.state_dir().display().to_string();

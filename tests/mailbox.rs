@@ -320,6 +320,9 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
             json!("closed"),
             "the launcher closed it (it would have waited): {s}"
         );
+        // In plain words: reported, not "exited (143)".
+        assert_eq!(s["state"], json!("reported"), "{s}");
+        assert_eq!(s["state_reason"], json!("closed after its report"), "{s}");
         assert!(is_rfc3339(&s["reported_at"]), "{s}");
         assert_eq!(s["last_report_id"], json!(id), "{s}");
     }
@@ -931,6 +934,8 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
         json!("pending"),
         "a fallback is not a report: {s}"
     );
+    assert_eq!(s["state"], json!("no_report"), "{s}");
+    assert_eq!(s["state_text"], json!("no report"), "{s}");
     let audit = audit_lines(&repo.state_dir());
     assert!(
         audit_events(&audit, "result_registered")
@@ -1004,6 +1009,21 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
         .collect();
     assert_eq!(of_d2.len(), 1, "{of_d2:#?}");
     assert_eq!(of_d2[0]["source"], json!("mailbox"));
+
+    // A department that fails without a report is called failed, with its code.
+    let d3 = start_department(
+        api,
+        &z,
+        "gongchengbu",
+        "failing work [[fake-agent: --no-report --exit-code 3]]",
+    )
+    .await;
+    let fb3 = wait_result_of(api, &z, "fallback of d3", &d3).await;
+    assert_eq!(fb3["source"], json!("launcher_fallback"), "{fb3}");
+    let s3 = api.session(&d3).await;
+    assert_eq!(s3["exit_code"], json!(3), "{s3}");
+    assert_eq!(s3["state"], json!("failed"), "{s3}");
+    assert_eq!(s3["state_text"], json!("failed: exit 3"), "{s3}");
     server.stop().await;
 }
 

@@ -24,7 +24,8 @@ What it prints (one line each, easy to find in the transcript log):
   FAKE_AGENT_REPORT_WRITTEN <path>       (department, --report-via file)
   FAKE_AGENT_REPORT_CLI <exit code> <output>  (department, --report-via cli)
   ECHO: <line>                           (each stdin line, escape sequences removed)
-  FAKE_AGENT_RECORDING <path>            (--record-stdin: raw bytes go to <path> instead)
+  FAKE_AGENT_RECORDING <path>            (--record-stdin: raw bytes go to <path> instead;
+                                         it asks for bracketed paste unless --plain-paste)
   FAKE_AGENT_SIGTERM_IGNORED             (--ignore-sigterm, on each SIGTERM)
   FAKE_AGENT_EXIT <code>
 
@@ -47,6 +48,8 @@ import urllib.request
 ENV_PREFIX = "CODEX_GOVERNANCE_"
 # --record-stdin's folder, set once the options are parsed.
 RECORD_STDIN = None
+# --plain-paste: a recording agent that does not ask for bracketed paste.
+PLAIN_PASTE = False
 DIRECTIVE = re.compile(r"\[\[fake-agent:(.*?)\]\]", re.S)
 # CSI, OSC (BEL or ST terminated), two-byte escapes, then stray control characters.
 ESCAPES = re.compile(
@@ -100,6 +103,8 @@ def build_parser():
                    help="exit after this many seconds whatever happens (default 600)")
     p.add_argument("--quiet-env", action="store_true", default=None,
                    help="do not print FAKE_AGENT_ENV")
+    p.add_argument("--plain-paste", action="store_true", default=None,
+                   help="with --record-stdin: do not ask the terminal for bracketed paste")
     p.add_argument("--record-stdin", default=None,
                    help="instead of echoing stdin: raw terminal mode, every byte appended "
                         "to <DIR>/<session id>.stdin")
@@ -216,6 +221,10 @@ def record_stdin_forever(folder):
     session = os.environ.get(ENV_PREFIX + "SESSION_ID", "unknown")
     path = os.path.join(folder, session + ".stdin")
     tty.setraw(0, termios.TCSANOW)
+    if not PLAIN_PASTE:
+        # As TUIs do: ask for pastes to come bracketed.
+        sys.stdout.write("\x1b[?2004h")
+        sys.stdout.flush()
     with open(path, "ab", buffering=0) as f:
         out("FAKE_AGENT_RECORDING " + path)
         while True:
@@ -402,9 +411,10 @@ def flood(mib):
 
 
 def main():
-    global RECORD_STDIN
+    global RECORD_STDIN, PLAIN_PASTE
     ns, unknown, directives = parse_options(sys.argv[1:])
     RECORD_STDIN = ns.record_stdin
+    PLAIN_PASTE = bool(ns.plain_paste)
     kind = os.environ.get(ENV_PREFIX + "SESSION_KIND", "unknown")
     session = os.environ.get(ENV_PREFIX + "SESSION_ID", "unknown")
 

@@ -4,13 +4,13 @@
 //! everything down, awaiting every task it started.
 
 mod status_cache;
+mod view_types;
 mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::json;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Config;
@@ -18,12 +18,13 @@ use crate::context::Context;
 use crate::credentials::Credentials;
 pub use crate::error::{LResult, LauncherError};
 use crate::mailbox::Mailbox;
-use crate::model::{SessionStatus, TerminalStatus};
+use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
 use crate::pty;
 use crate::sessions::queue::Dispatcher;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
+pub use view_types::*;
 pub use views::API_VERSION;
 
 /// Wait between a department's report and closing it.
@@ -134,10 +135,11 @@ impl Launcher {
                     session.closing = false;
                     stale.push((id.clone(), session.pid));
                 }
-                tx.audit(
-                    "session_exited",
-                    json!({"session_id": id, "reason": "launcher_restart"}),
-                );
+                tx.audit(AuditEvent::SessionExited {
+                    session_id: id.clone(),
+                    exit_code: None,
+                    reason: Some("launcher_restart".to_string()),
+                });
             }
             recover_queue(tx);
             for id in tx.terminal_ids() {
@@ -245,10 +247,12 @@ impl Launcher {
         for id in ids {
             if let Err(e) = self.sessions.resume_codex(&id).await {
                 tracing::warn!("cannot resume {id}: {e}");
-                self.ctx.store.audit_or_log(
-                    "session_resume_failed",
-                    json!({"session_id": id, "error": e.to_string()}),
-                );
+                self.ctx
+                    .store
+                    .audit_or_log(AuditEvent::SessionResumeFailed {
+                        session_id: id.clone(),
+                        error: e.to_string(),
+                    });
                 self.sessions.end_unresumable(&id).await;
             }
         }
@@ -322,10 +326,10 @@ impl Launcher {
             Err(e) => format!("the check did not finish: {e}"),
         };
         tracing::error!("audit log chain is broken: {problem}");
-        store.audit_or_log(
-            "audit_chain_broken",
-            json!({"problem": problem, "file": store.audit_log().path()}),
-        );
+        store.audit_or_log(AuditEvent::AuditChainBroken {
+            problem: problem.clone(),
+            file: store.audit_log().path().display().to_string(),
+        });
         if self.audit_chain_problem.set(problem).is_err() {
             tracing::warn!("the audit chain was checked twice");
         }
@@ -363,9 +367,9 @@ impl Launcher {
         }
         self.sessions.terminate_all().await;
         self.mailbox.stop().await;
-        self.ctx
-            .store
-            .audit_or_log("launcher_stopped", json!({"pid": std::process::id()}));
+        self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {
+            pid: std::process::id(),
+        });
     }
 }
 
@@ -376,7 +380,7 @@ fn recover_queue(tx: &mut crate::store::Tx) {
         .state()
         .sessions
         .values()
-        .filter_map(|x| Some((x.queue_id.clone()?, x.id.clone())))
+        .filter_map(|x| Some((x.department_part()?.queue_id.clone()?, x.id.clone())))
         .collect();
     let queue = std::mem::take(tx.queue_mut());
     let (kept, done) = crate::model::plan::recover_queue(queue, &started);
@@ -388,11 +392,13 @@ fn recover_queue(tx: &mut crate::store::Tx) {
             Some(sid.clone()),
             None,
         );
-        tx.audit(
-            "assignment_started",
-            json!({"queue_id": item.id, "session_id": sid, "department": item.department,
-                   "parent_session_id": item.parent_session_id, "recovered": true}),
-        );
+        tx.audit(AuditEvent::AssignmentStarted {
+            queue_id: item.id.clone(),
+            session_id: sid.clone(),
+            department: item.department.clone(),
+            parent_session_id: item.parent_session_id.clone(),
+            recovered: true,
+        });
     }
     *tx.queue_mut() = kept;
 }

@@ -2,18 +2,16 @@
 //! registered with its packet and audit line in one change, and never over a
 //! real report.
 
-use serde_json::json;
-
 use super::register::write_packet;
 use super::Mailbox;
 use crate::clock;
-use crate::model::{result_key, ResultSource, TaskResult};
+use crate::model::{result_key, AuditEvent, ResultFields, ResultSource, TaskResult};
 
 impl Mailbox {
     /// Registers a `launcher_fallback` result for a department that exited silently.
     pub(crate) fn register_fallback(&self, department_session_id: &str) -> Option<String> {
         let session = self.sessions.session(department_session_id)?;
-        let parent = session.parent_session_id.clone()?;
+        let parent = session.parent_session_id()?.to_string();
         if session.has_reported() {
             return None;
         }
@@ -77,12 +75,14 @@ impl Mailbox {
                 tracing::error!("mailbox: fallback packet for {key}: {e}");
             }
             tx.put_result(&key, &r);
-            tx.audit(
-                "result_registered",
-                json!({"parent_session_id": parent, "department_session_id": session.id,
-                       "department": r.department, "report_id": r.report_id,
-                       "source": ResultSource::LauncherFallback}),
-            );
+            tx.audit(AuditEvent::ResultRegistered(ResultFields {
+                parent_session_id: parent.to_string(),
+                department_session_id: session.id.clone(),
+                department: r.department.clone(),
+                report_id: r.report_id.clone(),
+                source: ResultSource::LauncherFallback,
+                file: None,
+            }));
             Some(r)
         });
         stored.ok().flatten().map(|_| key)

@@ -9,10 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use super::Mailbox;
-use crate::model::MailboxPaths;
+use crate::model::{AuditEvent, MailboxPaths};
 
 /// The reason given for a report whose file name is not UTF-8.
 pub const NOT_UTF8: &str =
@@ -102,10 +100,10 @@ impl Mailbox {
                 // Scanning through a link would read or move files outside the
                 // state directory: refuse, visibly.
                 tracing::warn!("mailbox of {zhongshu_id}: {reason}; not scanned");
-                self.ctx.store.audit_or_log(
-                    "mailbox_unusable",
-                    json!({"parent_session_id": zhongshu_id, "error": reason}),
-                );
+                self.ctx.store.audit_or_log(AuditEvent::MailboxUnusable {
+                    parent_session_id: zhongshu_id.to_string(),
+                    error: reason.to_string(),
+                });
                 return None;
             }
         };

@@ -19,7 +19,7 @@ use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::clock;
 use crate::ids::check_id;
-use crate::model::{MailboxPaths, ResultSource, TaskResult};
+use crate::model::{AuditEvent, MailboxPaths, ResultSource, TaskResult};
 
 /// Largest report accepted.
 pub const MAX_REPORT_BYTES: u64 = 1024 * 1024;
@@ -199,7 +199,7 @@ impl Mailbox {
                     f.session_id
                 )
             })?;
-        if session.parent_session_id.as_deref() != Some(zhongshu_id) {
+        if session.parent_session_id() != Some(zhongshu_id) {
             return Err(format!(
                 "session {} is not a department of {zhongshu_id}",
                 f.session_id
@@ -268,10 +268,12 @@ impl Mailbox {
             tracing::error!("mailbox: cannot reject {}: {e}", path.display());
             return;
         }
-        self.ctx.store.audit_or_log(
-            "result_rejected",
-            json!({"parent_session_id": zhongshu_id, "file": name, "rejected_as": dest_name, "error": reason}),
-        );
+        self.ctx.store.audit_or_log(AuditEvent::ResultRejected {
+            parent_session_id: zhongshu_id.to_string(),
+            file: name.to_string(),
+            rejected_as: dest_name.to_string(),
+            error: reason.to_string(),
+        });
     }
 }
 

@@ -10,12 +10,14 @@ mod fallback;
 pub mod folders;
 pub mod handoff;
 pub mod inbox;
+pub mod inbox_view;
 pub mod ingest;
 pub mod markdown;
 mod names;
 mod notices;
 mod register;
 pub mod report_file;
+pub mod restart;
 pub mod safe_read;
 pub mod send;
 mod submit;
@@ -119,7 +121,10 @@ impl Mailbox {
             .filter(|id| !self.ctx.store.has_result_for(id).unwrap_or(true));
         for id in owed {
             if let Some(key) = self.register_fallback(&id) {
-                let parent = self.sessions.session(&id).and_then(|s| s.parent_session_id);
+                let parent = self
+                    .sessions
+                    .session(&id)
+                    .and_then(|s| s.parent_session_id().map(str::to_string));
                 if let Some(parent) = parent {
                     self.queue_notice(&parent, key);
                 }
@@ -151,7 +156,7 @@ impl Mailbox {
         let Some(session) = self.sessions.session(id) else {
             return;
         };
-        let Some(parent) = session.parent_session_id.clone() else {
+        let Some(parent) = session.parent_session_id().map(str::to_string) else {
             return;
         };
         if session.has_reported() {

@@ -7,13 +7,14 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use super::ingest::{Outcome, Report};
 use super::names::unique_name;
 use super::Mailbox;
 use crate::clock;
-use crate::model::{result_key, MailboxPaths, ReportStatus, ResultSource, TaskResult};
+use crate::model::{
+    result_key, AuditEvent, MailboxPaths, ReportStatus, ResultFields, ResultFile, ResultSource,
+    TaskResult,
+};
 use crate::store::Tx;
 
 impl Mailbox {
@@ -45,19 +46,7 @@ impl Mailbox {
                 .map(|(r, dest)| {
                     let reg = register_one(tx, paths, r, dest, &now)?;
                     if let Some(event) = reg.event {
-                        tx.audit(
-                            event,
-                            json!({
-                                "parent_session_id": reg.result.parent_session_id,
-                                "department_session_id": reg.result.department_session_id,
-                                "department": reg.result.department,
-                                "report_id": reg.result.report_id,
-                                "source": ResultSource::Mailbox,
-                                "verified": reg.result.verified,
-                                "file": r.name,
-                                "sha256": reg.result.content_sha256,
-                            }),
-                        );
+                        tx.audit(event(audit_fields(&reg.result, &r.name)));
                     }
                     Ok::<_, String>(reg)
                 })
@@ -72,53 +61,80 @@ impl Mailbox {
             }
         };
         for ((report, dest), reg) in planned.iter().zip(registered) {
-            let reg = match reg {
-                Ok(reg) => reg,
+            match reg {
+                Ok(reg) => self.after_registration(report, dest, reg, outcome),
                 Err(reason) => {
                     outcome.refused.push((report.name.clone(), reason.clone()));
                     if !report.archived {
                         let zid = report.result.parent_session_id.clone();
                         self.reject(&zid, paths, &report.name, &report.path, &reason);
                     }
-                    continue;
                 }
-            };
-            // A replay (a crash came before the file was archived) rewrites a packet
-            // the crash may have kept from being written.
-            let packet_missing = reg.event.is_some()
-                || reg
-                    .result
-                    .handoff_packet
-                    .as_deref()
-                    .is_some_and(|p| !Path::new(p).exists());
-            if packet_missing {
-                if let Err(e) = write_packet(&reg.result) {
-                    tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
-                }
-            }
-            if reg.event.is_some() {
-                outcome
-                    .registered
-                    .push((reg.key.clone(), reg.result.department_session_id.clone()));
-            }
-            let target = reg
-                .result
-                .mailbox_file
-                .as_deref()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| dest.clone());
-            if report.archived {
-                continue;
-            }
-            if let Err(e) = move_unless_present(&report.path, &target, dest) {
-                tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
-                self.ctx.store.audit_or_log(
-                    "result_archive_failed",
-                    json!({"parent_session_id": reg.result.parent_session_id,
-                           "file": report.name, "error": e.to_string()}),
-                );
             }
         }
+    }
+
+    /// Step 4-5 for one registered report: its handoff packet, then its archive.
+    fn after_registration(
+        &self,
+        report: &Report,
+        dest: &Path,
+        reg: Registered,
+        outcome: &mut Outcome,
+    ) {
+        // A replay (a crash came before the file was archived) rewrites a packet
+        // the crash may have kept from being written.
+        let packet_missing = reg.event.is_some()
+            || reg
+                .result
+                .handoff_packet
+                .as_deref()
+                .is_some_and(|p| !Path::new(p).exists());
+        if packet_missing {
+            if let Err(e) = write_packet(&reg.result) {
+                tracing::error!("mailbox: handoff packet for {}: {e}", reg.key);
+            }
+        }
+        if reg.event.is_some() {
+            outcome
+                .registered
+                .push((reg.key.clone(), reg.result.department_session_id.clone()));
+        }
+        if report.archived {
+            return;
+        }
+        let target = reg
+            .result
+            .mailbox_file
+            .as_deref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dest.to_path_buf());
+        if let Err(e) = move_unless_present(&report.path, &target, dest) {
+            tracing::error!("mailbox: cannot archive {}: {e}", report.path.display());
+            self.ctx
+                .store
+                .audit_or_log(AuditEvent::ResultArchiveFailed {
+                    parent_session_id: reg.result.parent_session_id.clone(),
+                    file: report.name.clone(),
+                    error: e.to_string(),
+                });
+        }
+    }
+}
+
+/// A mailbox result as its audit line records it.
+fn audit_fields(result: &TaskResult, file: &str) -> ResultFields {
+    ResultFields {
+        parent_session_id: result.parent_session_id.clone(),
+        department_session_id: result.department_session_id.clone(),
+        department: result.department.clone(),
+        report_id: result.report_id.clone(),
+        source: ResultSource::Mailbox,
+        file: Some(ResultFile {
+            verified: result.verified,
+            file: file.to_string(),
+            sha256: result.content_sha256.clone(),
+        }),
     }
 }
 
@@ -126,7 +142,8 @@ impl Mailbox {
 struct Registered {
     key: String,
     result: TaskResult,
-    event: Option<&'static str>,
+    /// `ResultRegistered` or `ResultUpdated`; none for a replay.
+    event: Option<fn(ResultFields) -> AuditEvent>,
 }
 
 /// Step 3 in the transaction: idempotent by id, and by content hash for replays.
@@ -183,7 +200,7 @@ fn register_one(
         tx.remove_result(&fallback_key);
     }
     tx.put_result(&key, &result);
-    if let Some(session) = tx.session_mut(&dept) {
+    if let Some(session) = tx.session_mut(&dept).and_then(|s| s.department_mut()) {
         session.report_status = Some(ReportStatus::Reported);
         session.reported_at = Some(now.to_string());
         session.last_report_id = Some(result.report_id.clone());
@@ -195,9 +212,9 @@ fn register_one(
         key,
         result,
         event: Some(if previous.is_some() {
-            "result_updated"
+            AuditEvent::ResultUpdated
         } else {
-            "result_registered"
+            AuditEvent::ResultRegistered
         }),
     })
 }

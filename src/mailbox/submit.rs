@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::ingest::{Outcome, Report};
 use super::names::unique_name;
@@ -14,14 +14,14 @@ use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
-use crate::model::SessionKind;
+use crate::model::{SessionKind, TaskResult};
 
 impl Mailbox {
     pub async fn submit_result(
         self: &Arc<Self>,
         grant: &Grant,
         mut body: Map<String, Value>,
-    ) -> LResult<Value> {
+    ) -> LResult<Submitted> {
         let (Some(parent), Some(department)) = (&grant.parent_session_id, &grant.department) else {
             return Err(LauncherError::BadRequest(
                 "only a department session submits results".into(),
@@ -90,6 +90,18 @@ impl Mailbox {
         };
         self.after_results(parent, outcome.registered);
         let result = self.ctx.store.result(&key)?;
-        Ok(json!({"result": result, "verified": true, "file": dest}))
+        Ok(Submitted {
+            result,
+            verified: true,
+            file: dest,
+        })
     }
+}
+
+/// The answer to `POST /api/submit_result`: the registered result and its file.
+#[derive(Debug, serde::Serialize)]
+pub struct Submitted {
+    pub result: Option<TaskResult>,
+    pub verified: bool,
+    pub file: std::path::PathBuf,
 }

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 /// A scan running longer than this makes the ingestion "stuck".
 pub const STUCK_AFTER: Duration = Duration::from_secs(30);
@@ -89,22 +89,52 @@ impl IngestionHealth {
         matches!(self, IngestionHealth::Stuck { .. })
     }
 
-    /// The `mailbox_ingestion` object of `/healthz`.
-    pub fn to_json(&self) -> Value {
+    /// The `mailbox_ingestion` object of `/healthz` and the status.
+    pub fn view(&self) -> IngestionView {
+        let mut v = IngestionView {
+            state: "idle",
+            folder: None,
+            seconds: None,
+            since: None,
+            error: None,
+        };
         match self {
-            IngestionHealth::Idle => json!({"state": "idle"}),
+            IngestionHealth::Idle => {}
             IngestionHealth::Busy { folder, seconds } => {
-                json!({"state": "busy", "folder": folder, "seconds": seconds})
+                v.state = "busy";
+                v.folder = Some(folder.clone());
+                v.seconds = Some(*seconds);
             }
             IngestionHealth::Stuck {
                 folder,
                 seconds,
                 since,
-            } => json!({"state": "stuck", "folder": folder, "seconds": seconds,
-                        "since": since,
-                        "error": format!("mailbox ingestion stuck on {folder} for {seconds} s: no report registers until it returns")}),
+            } => {
+                v.state = "stuck";
+                v.folder = Some(folder.clone());
+                v.seconds = Some(*seconds);
+                v.since = Some(since.clone());
+                v.error = Some(format!(
+                    "mailbox ingestion stuck on {folder} for {seconds} s: no report registers until it returns"
+                ));
+            }
         }
+        v
     }
+}
+
+/// The mailbox ingestion's state as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestionView {
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -122,7 +152,7 @@ mod tests {
                 matches!(&h, IngestionHealth::Busy { folder, .. } if folder == "zhongshu-1"),
                 "{h:?}"
             );
-            assert_eq!(h.to_json()["state"], "busy");
+            assert_eq!(serde_json::to_value(h.view()).unwrap()["state"], "busy");
         }
         assert_eq!(w.health(Duration::ZERO), IngestionHealth::Idle);
     }
@@ -133,7 +163,7 @@ mod tests {
         let _busy = w.busy("zhongshu-2");
         let h = w.health(Duration::ZERO);
         assert!(h.is_stuck(), "{h:?}");
-        let j = h.to_json();
+        let j = serde_json::to_value(h.view()).unwrap();
         assert_eq!(j["state"], "stuck");
         assert_eq!(j["folder"], "zhongshu-2");
         assert!(j["error"].as_str().unwrap().contains("zhongshu-2"), "{j}");

@@ -24,8 +24,14 @@ macro_rules! word_enum {
 }
 
 mod agent;
+mod audit_event;
+mod plain_state;
 pub mod plan;
 mod records;
+mod session;
 
 pub use agent::*;
+pub use audit_event::*;
+pub use plain_state::*;
 pub use records::*;
+pub use session::*;

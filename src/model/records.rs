@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::Session;
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
@@ -23,6 +25,21 @@ pub enum SessionStatus {
     Exited,
 }
 
+word_enum!(
+    /// Why the launcher closed a session.
+    CloseReason {
+        /// The developer closed it (the API or the dashboard).
+        Api => "api",
+        /// The developer closed its terminal.
+        TerminalClosed => "terminal_closed",
+        /// A department ended its turns without reporting, after a reminder.
+        NoReport => "no_report",
+        /// Codex's app-server under it went away.
+        AppServerExited => "codex_app_server_exited",
+        /// A department reported (SPEC 8 step 6).
+        Reported => "mailbox_report_received",
+    }
+);
 word_enum!(
     /// Where a Zhongshu's plan stands.
     PlanStatus { None => "none", AwaitingConfirmation => "awaiting_confirmation", Dispatched => "dispatched", Ready => "ready" }
@@ -74,101 +91,6 @@ impl TerminalKind {
     /// Whether the browser may type into it.
     pub fn accepts_input(self) -> bool {
         self != TerminalKind::SessionPreview
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InputRecord {
-    pub at: String,
-    pub input: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct MailboxPaths {
-    pub root: std::path::PathBuf,
-    pub incoming: std::path::PathBuf,
-    pub archive: std::path::PathBuf,
-    #[serde(default)]
-    pub rejected: std::path::PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    pub id: String,
-    pub session_kind: SessionKind,
-    pub role: String,
-    pub department: Option<String>,
-    pub title: String,
-    pub model: String,
-    pub task: String,
-    pub pid: Option<u32>,
-    pub status: SessionStatus,
-    pub exit_code: Option<i32>,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    #[serde(default)]
-    pub ended_reason: Option<String>,
-    pub prompt_path: String,
-    pub log_path: String,
-    #[serde(default)]
-    pub last_activity_at: Option<String>,
-    #[serde(default)]
-    pub input_history: Vec<InputRecord>,
-    #[serde(default)]
-    pub browser_terminal_id: Option<String>,
-    // Zhongshu
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mailbox: Option<MailboxPaths>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_status: Option<PlanStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_notification_status: Option<NoticeStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resumed_from_session_id: Option<String>,
-    // Department
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_status: Option<ReportStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reported_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_report_id: Option<String>,
-    #[serde(default)]
-    pub auto_closed: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_close_reason: Option<String>,
-    #[serde(default)]
-    pub files: Vec<String>,
-    #[serde(default)]
-    pub verify: Vec<String>,
-    /// The queue item a department was started from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue_id: Option<String>,
-    /// Set while the launcher is closing it, so the exit is recorded as a close.
-    #[serde(default)]
-    pub closing: bool,
-    /// The agent: backend, state from its events, approvals, tokens.
-    #[serde(flatten, default)]
-    pub agent: super::AgentInfo,
-}
-
-impl Session {
-    pub fn is_running(&self) -> bool {
-        self.status == SessionStatus::Running
-    }
-    pub fn is_department(&self) -> bool {
-        self.session_kind == SessionKind::Department
-    }
-    pub fn is_zhongshu(&self) -> bool {
-        self.session_kind == SessionKind::Zhongshu
-    }
-    pub fn has_reported(&self) -> bool {
-        self.report_status == Some(ReportStatus::Reported)
-    }
-    /// A department holds a queue slot while it runs and has not reported.
-    pub fn holds_slot(&self) -> bool {
-        self.is_department() && self.is_running() && !self.has_reported()
     }
 }
 
@@ -347,7 +269,7 @@ impl State {
     pub fn children_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
         self.sessions
             .values()
-            .filter(move |s| s.parent_session_id.as_deref() == Some(zhongshu_id))
+            .filter(move |s| s.parent_session_id() == Some(zhongshu_id))
     }
 
     /// The only running Zhongshu session, if exactly one runs.

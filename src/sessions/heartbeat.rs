@@ -5,19 +5,31 @@
 
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
+
+/// A session's liveness, as the API words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeartbeatStatus {
+    Unknown,
+    Active,
+    Stalled,
+    Exited,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
-    pub status: &'static str,
+    pub status: HeartbeatStatus,
     pub idle_seconds: Option<u64>,
 }
 
 pub fn heartbeat(running: bool, last_output: Option<Instant>, stale: Duration) -> Heartbeat {
     let idle = last_output.map(|t| t.elapsed());
     let status = match (running, idle) {
-        (false, _) => "exited",
-        (true, None) => "unknown",
-        (true, Some(idle)) if idle <= stale => "active",
-        (true, Some(_)) => "stalled",
+        (false, _) => HeartbeatStatus::Exited,
+        (true, None) => HeartbeatStatus::Unknown,
+        (true, Some(idle)) if idle <= stale => HeartbeatStatus::Active,
+        (true, Some(_)) => HeartbeatStatus::Stalled,
     };
     Heartbeat {
         status,
@@ -32,18 +44,21 @@ mod tests {
     #[test]
     fn states() {
         let stale = Duration::from_secs(300);
-        assert_eq!(heartbeat(true, None, stale).status, "unknown");
+        assert_eq!(
+            heartbeat(true, None, stale).status,
+            HeartbeatStatus::Unknown
+        );
         assert_eq!(
             heartbeat(true, Some(Instant::now()), stale).status,
-            "active"
+            HeartbeatStatus::Active
         );
         assert_eq!(
             heartbeat(false, Some(Instant::now()), stale).status,
-            "exited"
+            HeartbeatStatus::Exited
         );
         let old = Instant::now() - Duration::from_secs(2);
         let hb = heartbeat(true, Some(old), Duration::from_secs(1));
-        assert_eq!(hb.status, "stalled");
+        assert_eq!(hb.status, HeartbeatStatus::Stalled);
         assert!(hb.idle_seconds.unwrap() >= 2);
     }
 }

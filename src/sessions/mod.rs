@@ -5,32 +5,33 @@
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
+mod agent_events;
 mod codex;
 pub mod command;
+mod exits;
 pub mod heartbeat;
 pub mod prompts;
 
+pub mod proposal;
 pub mod queue;
+mod queue_records;
 mod start;
+mod start_prompt;
 pub mod terminals;
 pub mod view;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
-
 use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
-use crate::model::TerminalKind;
-use crate::model::{
-    InputRecord, Session, SessionKind, SessionStatus, TerminalRecord, TerminalStatus,
-};
+use crate::model::{AuditEvent, CloseReason, TerminalKind};
+use crate::model::{InputRecord, Session, SessionKind, TerminalRecord, TerminalStatus};
 use crate::pty::{self, Pty};
-use crate::signals::{Signal, SignalTx};
+use crate::signals::SignalTx;
 use crate::terminal::Terminals;
 
 pub use start::StartSpec;
@@ -131,13 +132,14 @@ impl Sessions {
         let Some(session) = self.session(session_id) else {
             return;
         };
-        let marked = session.auto_closed
-            && session.auto_close_reason.as_deref() == Some("mailbox_report_received");
+        let marked = session.department_part().is_some_and(|d| {
+            d.auto_closed && d.auto_close_reason.as_deref() == Some("mailbox_report_received")
+        });
         if !marked {
             let saved = self.ctx.store.update(|tx| {
-                if let Some(x) = tx.session_mut(session_id) {
-                    x.auto_closed = true;
-                    x.auto_close_reason = Some("mailbox_report_received".into());
+                if let Some(d) = tx.session_mut(session_id).and_then(|x| x.department_mut()) {
+                    d.auto_closed = true;
+                    d.auto_close_reason = Some("mailbox_report_received".into());
                 }
             });
             if let Err(e) = saved {
@@ -145,10 +147,7 @@ impl Sessions {
             }
         }
         if session.is_running() {
-            if let Err(e) = self
-                .close_session(session_id, "mailbox_report_received")
-                .await
-            {
+            if let Err(e) = self.close_session(session_id, CloseReason::Reported).await {
                 tracing::warn!("auto-close {session_id}: {e}");
             }
         }
@@ -178,9 +177,9 @@ impl Sessions {
         }
         for (id, code, codex) in futures_util::future::join_all(waits).await {
             if codex {
-                self.ctx
-                    .store
-                    .audit_or_log("session_suspended", json!({"session_id": id}));
+                self.ctx.store.audit_or_log(AuditEvent::SessionSuspended {
+                    session_id: id.clone(),
+                });
             } else {
                 self.record_exit(&id, code, Some("launcher_stopped"));
             }
@@ -222,103 +221,18 @@ impl Sessions {
             .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
     }
 
-    fn watch_exit(self: &Arc<Self>, id: &str, pty: &Arc<Pty>) {
-        let launcher = Arc::clone(self);
-        let pty = Arc::clone(pty);
-        let id = id.to_string();
-        tokio::spawn(async move {
-            let code = pty.wait().await;
-            // Let the reader drain the last output into the log and scrollback.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let suspended = launcher.is_stopping() && launcher.agent(&id).is_some();
-            if !suspended {
-                launcher.stop_agent(&id).await;
-                if launcher.record_exit(&id, code, None) {
-                    launcher.after_exit(&id).await;
-                }
-            }
-            // Free the terminal's descriptors once the last output is in.
-            let mut closed = pty.output_closed_watch();
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(2), closed.wait_for(|c| *c))
-                    .await;
-            pty.release(RELEASED_SCROLLBACK);
-        });
-    }
-
-    /// Records that a session's process ended; true if this call recorded it.
-    pub(crate) fn record_exit(&self, id: &str, code: i32, reason: Option<&str>) -> bool {
-        // An ended session's token opens nothing any more.
-        self.credentials.revoke(id);
-        let last_activity = self
-            .pty(id)
-            .and_then(|p| p.last_output_wall())
-            .map(|t| clock::rfc3339(&chrono::DateTime::<chrono::Local>::from(t)));
-        let now = clock::now_rfc3339();
-        let changed = self.ctx.store.record(|tx| {
-            let session = tx.session_mut(id)?;
-            if session.status == SessionStatus::Exited {
-                return None;
-            }
-            session.status = SessionStatus::Exited;
-            session.exit_code = Some(code);
-            session.ended_at = Some(now.clone());
-            session.ended_reason = Some(
-                reason
-                    .map(str::to_string)
-                    .unwrap_or_else(|| if session.closing { "closed" } else { "exited" }.into()),
-            );
-            if last_activity.is_some() {
-                session.last_activity_at = last_activity.clone();
-            }
-            session.agent.agent_state = crate::model::AgentState::Exited;
-            session.agent.pending_approvals.clear();
-            session.agent.attention = None;
-            let terminal = session.browser_terminal_id.clone();
-            if let Some(t) = terminal.and_then(|t| tx.terminal_mut(&t)) {
-                t.status = TerminalStatus::Exited;
-            }
-            tx.audit(
-                "session_exited",
-                json!({"session_id": id, "exit_code": code, "reason": reason}),
-            );
-            Some(())
-        });
-        match changed {
-            Ok(Some(())) => true,
-            Ok(None) => false,
-            Err(e) => {
-                tracing::error!("recording the exit of {id}: {e}");
-                false
-            }
-        }
-    }
-
-    /// A session of the previous run that could not be resumed ends now.
-    pub async fn end_unresumable(self: &Arc<Self>, id: &str) {
-        if self.record_exit(id, -1, Some("launcher_restart")) {
-            self.after_exit(id).await;
-        }
-    }
-
-    /// After an exit: the launcher registers owed fallbacks and pumps the queue.
-    async fn after_exit(self: &Arc<Self>, id: &str) {
-        if self
-            .signals
-            .send(Signal::SessionExited(id.to_string()))
-            .is_err()
-        {
-            tracing::warn!("session {id} ended while the launcher stops");
-        }
-    }
-
     /// Stops a session: SIGTERM to its group, SIGKILL after 5 s, reaped.
-    pub async fn close_session(self: &Arc<Self>, id: &str, reason: &str) -> LResult<Session> {
+    pub async fn close_session(
+        self: &Arc<Self>,
+        id: &str,
+        reason: CloseReason,
+    ) -> LResult<Session> {
         let session = self.require_session(id)?;
         if session.is_running() {
             self.ctx.store.update(|tx| {
                 if let Some(x) = tx.session_mut(id) {
                     x.closing = true;
+                    x.close_reason = Some(reason);
                 }
             })?;
             if let Some(pty) = self.pty(id) {
@@ -329,10 +243,10 @@ impl Sessions {
                 self.stop_agent(id).await;
                 self.record_exit(id, -1, Some("closed"));
             }
-            self.ctx.store.audit_or_log(
-                "session_closed",
-                json!({"session_id": id, "reason": reason}),
-            );
+            self.ctx.store.audit_or_log(AuditEvent::SessionClosed {
+                session_id: id.to_string(),
+                reason,
+            });
             self.after_exit(id).await;
         }
         if let Some(t) = session.browser_terminal_id.as_deref() {
@@ -362,10 +276,11 @@ impl Sessions {
                     input: input.to_string(),
                 });
             }
-            tx.audit(
-                "session_input",
-                json!({"session_id": id, "chars": input.chars().count(), "delivery": delivery}),
-            );
+            tx.audit(AuditEvent::SessionInput {
+                session_id: id.to_string(),
+                chars: input.chars().count(),
+                delivery: delivery.to_string(),
+            });
         })?;
         Ok(self.session(id).unwrap_or(session))
     }
@@ -399,10 +314,11 @@ impl Sessions {
                     x.browser_terminal_id = Some(info.id.clone());
                 }
             }
-            tx.audit(
-                "terminal_started",
-                json!({"terminal_id": info.id, "kind": kind, "session_id": session_id}),
-            );
+            tx.audit(AuditEvent::TerminalStarted {
+                terminal_id: info.id.clone(),
+                kind,
+                session_id: session_id.clone(),
+            });
         });
         if let Err(e) = recorded {
             // Unrecorded, it must not keep serving (nor be reused by the next request).
@@ -423,7 +339,9 @@ impl Sessions {
                 t.closed_at = Some(now);
             }
             if closed {
-                tx.audit("terminal_closed", json!({"terminal_id": id}));
+                tx.audit(AuditEvent::TerminalClosed {
+                    terminal_id: id.to_string(),
+                });
             }
         })?;
         Ok(closed)

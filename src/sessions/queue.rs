@@ -7,18 +7,17 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+pub(crate) use super::queue_records::mark_assignment;
+use super::queue_records::{assign_queue_ids, audit_queued, failed, queue_item, started};
 use super::Sessions;
 use super::StartSpec;
 use crate::clock;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::plan;
-use crate::model::{
-    Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind,
-};
-use crate::store::Tx;
+use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use plan::enqueue_selected;
 
 pub use crate::model::plan::AssignmentInput;
 
@@ -126,14 +125,15 @@ impl Dispatcher {
         let count = plan.assignments.len();
         self.ctx.store.update(|tx| {
             tx.insert_plan(stored);
-            if let Some(z) = tx.session_mut(&sid) {
+            if let Some(z) = tx.session_mut(&sid).and_then(|z| z.zhongshu_mut()) {
                 z.plan_status = Some(status);
             }
-            tx.audit(
-                "zhongshu_plan_registered",
-                json!({"session_id": sid, "assignments": count,
-                       "needs_confirmation": needs_confirmation, "status": status}),
-            );
+            tx.audit(AuditEvent::ZhongshuPlanRegistered {
+                session_id: sid.clone(),
+                assignments: count,
+                needs_confirmation,
+                status,
+            });
             assign_queue_ids(tx, &sid, queued);
         })?;
         self.pump_queue().await;
@@ -186,13 +186,13 @@ impl Dispatcher {
         let pid = parent.to_string();
         self.ctx.store.update(|tx| {
             tx.insert_plan(plan.clone());
-            if let Some(z) = tx.session_mut(&pid) {
+            if let Some(z) = tx.session_mut(&pid).and_then(|z| z.zhongshu_mut()) {
                 z.plan_status = Some(PlanStatus::Dispatched);
             }
-            tx.audit(
-                "plan_confirmed",
-                json!({"session_id": pid, "queued": queued.len()}),
-            );
+            tx.audit(AuditEvent::PlanConfirmed {
+                session_id: pid.clone(),
+                queued: queued.len(),
+            });
             assign_queue_ids(tx, &pid, queued);
         })?;
         self.pump_queue().await;
@@ -238,7 +238,10 @@ impl Dispatcher {
         let started = self.ctx.store.read(|s| {
             s.sessions
                 .values()
-                .find(|x| x.queue_id.as_deref() == Some(item.id.as_str()))
+                .find(|x| {
+                    x.department_part().and_then(|d| d.queue_id.as_deref())
+                        == Some(item.id.as_str())
+                })
                 .map(|x| x.id.clone())
         });
         let still_queued = self
@@ -298,8 +301,9 @@ impl Dispatcher {
     }
 
     /// `POST /api/plan_assignments`: a proposal from the governance report; starts nothing.
-    pub fn propose_plan(&self, task: &str) -> LResult<Value> {
-        if task.trim().is_empty() {
+    pub fn propose_plan(&self, task: &str) -> LResult<super::proposal::Proposal> {
+        let task = task.trim();
+        if task.is_empty() {
             return Err(LauncherError::BadRequest("task must not be empty".into()));
         }
         let report = crate::report::build_report(
@@ -308,142 +312,10 @@ impl Dispatcher {
             &crate::report::Mode::Worktree,
         )
         .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
-        let report = serde_json::to_value(&report).unwrap_or_default();
-        let mut assignments = Vec::new();
-        for d in report["departments"].as_array().into_iter().flatten() {
-            let files: Vec<String> = d["files"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str().map(str::to_string))
-                .collect();
-            assignments.push(json!({
-                "department": d["key"], "task": format!("{}\n\nYour part: the changed files routed to you.", task.trim()),
-                "model": self.ctx.config.launcher.department_model, "files": files,
-                "verify": d["verify"], "reason": format!("{} changed file(s) route to {}", files.len(), d["key"].as_str().unwrap_or("")),
-                "selected": true,
-            }));
-        }
-        let risky: Vec<&Value> = report["risks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| matches!(r["level"].as_str(), Some("high") | Some("medium")))
-            .collect();
-        if !risky.is_empty() {
-            assignments.push(json!({
-                "department": crate::config::MENXIA,
-                "task": format!("{}\n\nReview the risks the governance report raised.", task.trim()),
-                "model": self.ctx.config.launcher.department_model,
-                "files": risky.iter().filter_map(|r| r["path"].as_str()).collect::<Vec<_>>(),
-                "verify": [], "reason": format!("{} high or medium risk(s) fired", risky.len()),
-                "selected": true,
-            }));
-        }
-        Ok(json!({
-            "ok": true,
-            "task": task.trim(),
-            "plan": {"summary": format!("Proposed from the governance report ({} changed files).", report["changed_count"]), "assignments": assignments},
-            "report": {"changed_count": report["changed_count"], "risks": report["risks"], "uncategorized": report["uncategorized"]},
-        }))
-    }
-}
-
-use plan::enqueue_selected;
-
-fn queue_item(
-    id: String,
-    parent: Option<String>,
-    a: &Assignment,
-    index: Option<usize>,
-) -> QueueItem {
-    plan::new_queue_item(id, parent, a, index, clock::now_rfc3339())
-}
-
-fn audit_queued(tx: &mut Tx, q: &QueueItem) {
-    tx.audit(
-        "assignment_queued",
-        json!({"queue_id": q.id, "parent_session_id": q.parent_session_id,
-               "department": q.department, "model": q.model}),
-    );
-}
-
-/// Gives queued assignments queue ids, appends them, and records the ids on the plan.
-fn assign_queue_ids(tx: &mut Tx, parent: &str, queued: Vec<(usize, Assignment)>) {
-    for (index, a) in queued {
-        let id = tx.next_id("q");
-        let item = queue_item(id.clone(), Some(parent.to_string()), &a, Some(index));
-        if let Some(pa) = tx
-            .plan_mut(parent)
-            .and_then(|p| p.assignments.get_mut(index))
-        {
-            pa.queue_id = Some(id);
-        }
-        audit_queued(tx, &item);
-        tx.queue_mut().push(item);
-    }
-}
-
-/// A queue item's session started: it leaves the queue.
-fn started(tx: &mut Tx, item: &QueueItem, session_id: &str) {
-    tx.queue_mut().retain(|q| q.id != item.id);
-    mark_assignment(
-        tx,
-        item,
-        AssignmentStatus::Started,
-        Some(session_id.to_string()),
-        None,
-    );
-    tx.audit(
-        "assignment_started",
-        json!({"queue_id": item.id, "session_id": session_id, "department": item.department,
-               "parent_session_id": item.parent_session_id}),
-    );
-}
-
-/// A queue item could not start: it stays, marked failed with the error.
-fn failed(tx: &mut Tx, item: &QueueItem, error: &str) {
-    if let Some(q) = tx.queue_mut().iter_mut().find(|q| q.id == item.id) {
-        q.status = QueueStatus::Failed;
-        q.error = Some(error.to_string());
-    }
-    mark_assignment(
-        tx,
-        item,
-        AssignmentStatus::Failed,
-        None,
-        Some(error.to_string()),
-    );
-    tx.audit(
-        "assignment_failed",
-        json!({"queue_id": item.id, "department": item.department, "error": error}),
-    );
-}
-
-pub(crate) fn mark_assignment(
-    tx: &mut Tx,
-    item: &QueueItem,
-    status: AssignmentStatus,
-    session_id: Option<String>,
-    error: Option<String>,
-) {
-    let (Some(parent), Some(index)) = (item.parent_session_id.as_deref(), item.assignment_index)
-    else {
-        return;
-    };
-    let matches = tx
-        .plan(parent)
-        .and_then(|p| p.assignments.get(index))
-        .is_some_and(|a| a.queue_id.as_deref() == Some(item.id.as_str()));
-    if !matches {
-        return;
-    }
-    if let Some(a) = tx
-        .plan_mut(parent)
-        .and_then(|p| p.assignments.get_mut(index))
-    {
-        a.status = status;
-        a.session_id = session_id;
-        a.error = error;
+        Ok(super::proposal::proposal(
+            task,
+            report,
+            &self.ctx.config.launcher.department_model,
+        ))
     }
 }

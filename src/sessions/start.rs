@@ -2,23 +2,19 @@
 //! started in a PTY with its own token and environment, the session recorded
 //! and audited, its exit watched and its browser terminal opened.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use askama::Template;
-use serde_json::json;
-
-use super::command::{build_argv, launcher_bin, AgentEnv, Placeholders};
-use super::{prompts, Sessions};
+use super::command::{build_argv, AgentEnv, Placeholders};
+use super::Sessions;
 use crate::clock;
 use crate::config::Department;
-use crate::context::Context;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
-    AgentInfo, AgentState, Backend, MailboxPaths, PlanStatus, ReportStatus, Session, SessionKind,
-    SessionStatus, TerminalKind,
+    AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
+    ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, ZhongshuPart,
 };
 use crate::pty::{self, Pty, SpawnSpec};
 use crate::signals::Signal;
@@ -63,12 +59,12 @@ impl StartSpec {
 }
 
 /// A start request, checked.
-struct Checked {
-    task: String,
-    model: String,
-    department: Option<Department>,
-    parent: Option<String>,
-    resumed_from: Option<String>,
+pub(super) struct Checked {
+    pub(super) task: String,
+    pub(super) model: String,
+    pub(super) department: Option<Department>,
+    pub(super) parent: Option<String>,
+    pub(super) resumed_from: Option<String>,
 }
 
 impl Checked {
@@ -80,10 +76,10 @@ impl Checked {
         }
     }
 
-    fn kind_name(&self) -> &'static str {
+    fn kind(&self) -> SessionKind {
         match self.department {
-            Some(_) => "department",
-            None => "zhongshu",
+            Some(_) => SessionKind::Department,
+            None => SessionKind::Zhongshu,
         }
     }
 }
@@ -212,58 +208,6 @@ impl Sessions {
         Ok(Some(mb))
     }
 
-    /// Renders (or takes) the prompt, sanitised, and writes it; (text, file).
-    fn write_prompt(&self, spec: &StartSpec, c: &Checked, id: &str) -> LResult<(String, PathBuf)> {
-        let prompt = match (&spec.prompt_override, &c.department) {
-            (Some(p), _) => p.replace("{session_id}", id),
-            (None, None) => render_zhongshu_prompt(&self.ctx, id, &c.task)?,
-            (None, Some(d)) => self.render_department_prompt(spec, c, d, id)?,
-        };
-        // Tasks and plan summaries inside it come from agents and users.
-        let prompt = crate::sanitize::pasted_text(&prompt);
-        let path = self
-            .ctx
-            .paths
-            .prompts_dir()
-            .join(format!("{}-{id}.txt", clock::file_stamp()));
-        crate::files::write_atomic(&path, prompt.as_bytes()).map_err(|e| {
-            LauncherError::Internal(format!("cannot write {}: {e}", path.display()))
-        })?;
-        Ok((prompt, path))
-    }
-
-    fn render_department_prompt(
-        &self,
-        spec: &StartSpec,
-        c: &Checked,
-        d: &Department,
-        id: &str,
-    ) -> LResult<String> {
-        let parent = c.parent.as_deref().unwrap_or("");
-        prompts::DepartmentPrompt {
-            project_name: &self.ctx.config.launcher.project_name,
-            repo: &self.ctx.repo.display().to_string(),
-            title: &d.title,
-            department: &d.key,
-            duty: &d.duty,
-            parent_session_id: parent,
-            session_id: id,
-            task: &c.task,
-            files: &spec.files,
-            verify: &spec.verify,
-            mailbox: &self
-                .ctx
-                .paths
-                .mailbox(parent)
-                .incoming
-                .display()
-                .to_string(),
-            bin: &launcher_bin(),
-        }
-        .render()
-        .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
-    }
-
     /// Starts the agent with its own token; records its pid with `session_started`.
     /// A failure leaves no process, no token and no record behind.
     async fn spawn_agent(
@@ -321,11 +265,16 @@ impl Sessions {
         };
         self.insert_pty(id, Arc::clone(&pty));
         let thread_id = self.agent(id).map(|a| a.thread_id.clone());
-        let audit = json!({
-            "session_id": id, "session_kind": c.kind_name(), "department": department,
-            "parent_session_id": c.parent, "model": c.model, "pid": pty.pid(),
-            "resumed_from_session_id": c.resumed_from, "thread_id": thread_id,
-        });
+        let audit = AuditEvent::SessionStarted {
+            session_id: id.to_string(),
+            session_kind: c.kind(),
+            department: department.map(str::to_string),
+            parent_session_id: c.parent.clone(),
+            model: c.model.clone(),
+            pid: pty.pid(),
+            resumed_from_session_id: c.resumed_from.clone(),
+            thread_id,
+        };
         let recorded = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.pid = Some(pty.pid());
@@ -333,7 +282,7 @@ impl Sessions {
                     x.agent.agent_state = AgentState::Working;
                 }
             }
-            tx.audit("session_started", audit);
+            tx.audit(audit);
         });
         if let Err(e) = recorded {
             pty.terminate(pty::KILL_GRACE).await;
@@ -408,7 +357,6 @@ fn new_record(
     let zhongshu = spec.kind == SessionKind::Zhongshu;
     Session {
         id: id.to_string(),
-        session_kind: spec.kind,
         role: if zhongshu { "planner" } else { "department" }.into(),
         department: c.department.as_ref().map(|d| d.key.clone()),
         title,
@@ -425,42 +373,28 @@ fn new_record(
         last_activity_at: None,
         input_history: Vec::new(),
         browser_terminal_id: None,
-        mailbox,
-        plan_status: zhongshu.then_some(PlanStatus::None),
-        auto_notification_status: None,
-        resumed_from_session_id: spec.resumed_from_session_id.clone(),
-        parent_session_id: c.parent.clone(),
-        report_status: (!zhongshu).then_some(ReportStatus::Pending),
-        reported_at: None,
-        last_report_id: None,
-        auto_closed: false,
-        auto_close_reason: None,
-        files: spec.files.clone(),
-        verify: spec.verify.clone(),
-        queue_id: spec.queue_id.clone(),
+        kind: if zhongshu {
+            KindPart::Zhongshu(ZhongshuPart {
+                mailbox,
+                plan_status: Some(PlanStatus::None),
+                auto_notification_status: None,
+                resumed_from_session_id: spec.resumed_from_session_id.clone(),
+            })
+        } else {
+            KindPart::Department(DepartmentPart {
+                parent_session_id: c.parent.clone(),
+                report_status: Some(ReportStatus::Pending),
+                files: spec.files.clone(),
+                verify: spec.verify.clone(),
+                queue_id: spec.queue_id.clone(),
+                ..DepartmentPart::default()
+            })
+        },
         closing: false,
+        close_reason: None,
         agent: AgentInfo {
             backend,
             ..AgentInfo::default()
         },
     }
-}
-
-/// The Zhongshu prompt, from the launcher's configuration.
-fn render_zhongshu_prompt(l: &Context, id: &str, task: &str) -> LResult<String> {
-    let departments = l.config.assignable_departments();
-    prompts::ZhongshuPrompt {
-        project_name: &l.config.launcher.project_name,
-        repo: &l.repo.display().to_string(),
-        workflow_doc: &l.config.launcher.workflow_doc,
-        task,
-        url: l.url(),
-        session_id: id,
-        departments: &departments,
-        models: &l.config.launcher.models,
-        department_model: &l.config.launcher.department_model,
-        max_departments: l.config.launcher.max_departments,
-    }
-    .render()
-    .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use crate::model::{CloseReason, TerminalRecord};
 
 use super::Sessions;
 use crate::error::{LResult, LauncherError};
@@ -109,31 +109,41 @@ impl Sessions {
     }
 
     /// `POST /api/browser_terminal/close`.
-    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<Value> {
+    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<TerminalClosed> {
         let record = self
             .ctx
             .store
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
-        match record.kind.as_str() {
-            "codex_session" => {
+        match record.kind {
+            TerminalKind::CodexSession => {
                 if let Some(sid) = record.session_id.as_deref() {
-                    self.close_session(sid, "terminal_closed").await?;
+                    self.close_session(sid, CloseReason::TerminalClosed).await?;
                 }
                 self.close_terminal_record(id).await?;
             }
-            "interactive" => {
+            TerminalKind::Interactive => {
                 let saved = self.close_terminal_record(id).await;
                 if let Some(pty) = self.remove_pty(&shell_key(id)) {
                     pty.terminate(pty::KILL_GRACE).await;
                 }
                 saved?;
             }
-            _ => {
+            TerminalKind::SessionPreview => {
                 self.close_terminal_record(id).await?;
             }
         }
         let record = self.ctx.store.read(|s| s.terminals.get(id).cloned());
-        Ok(json!({"terminal": record, "closed": true}))
+        Ok(TerminalClosed {
+            terminal: record,
+            closed: true,
+        })
     }
+}
+
+/// The answer to `POST /api/browser_terminal/close`.
+#[derive(Debug, serde::Serialize)]
+pub struct TerminalClosed {
+    pub terminal: Option<TerminalRecord>,
+    pub closed: bool,
 }

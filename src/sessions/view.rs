@@ -1,20 +1,61 @@
 //! What the API shows of one session: the stored record plus live values
-//! (heartbeat, idle time, transcript preview, terminal URL, unread counts).
+//! (heartbeat, idle time, transcript preview, terminal URL, unread counts),
+//! as one typed view.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::heartbeat::heartbeat;
+use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
+use crate::model::{
+    plain_state, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
+};
 use crate::pty::preview;
-use std::collections::HashMap;
-
-use crate::model::{Session, State, TerminalStatus};
 
 /// Bytes of output the preview looks at.
 const PREVIEW_BYTES: usize = 4096;
 const PREVIEW_LINES: usize = 8;
+
+/// One session as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    #[serde(flatten)]
+    pub session: Session,
+    /// One word for where it stands (`state`, `state_text`, `state_reason`).
+    #[serde(flatten)]
+    pub plain: PlainState,
+    pub heartbeat_status: HeartbeatStatus,
+    pub idle_seconds: Option<u64>,
+    pub transcript_preview: String,
+    /// Absent (not null) in what an agent's token sees: each URL carries a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_terminal_url: Option<Option<String>>,
+    pub browser_terminal_status: Option<TerminalStatus>,
+    pub browser_terminal_kind: Option<TerminalKind>,
+    pub browser_terminal_started_at: Option<String>,
+    /// The Python tool's word for a session's own terminal: `session`.
+    pub browser_terminal_scope: Option<&'static str>,
+    pub browser_terminal_title: Option<String>,
+    #[serde(flatten)]
+    pub zhongshu: Option<ZhongshuFields>,
+}
+
+/// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
+#[derive(Debug, Clone, Serialize)]
+pub struct ZhongshuFields {
+    pub child_department_ids: Vec<String>,
+    pub unread_result_count: usize,
+}
+
+impl SessionView {
+    /// The view an agent's token may see: no terminal URL.
+    pub fn for_agents(mut self) -> SessionView {
+        self.browser_terminal_url = None;
+        self
+    }
+}
 
 impl Sessions {
     /// One session as the API shows it.
@@ -23,10 +64,7 @@ impl Sessions {
         state: &State,
         unread: &HashMap<String, usize>,
         session: &Session,
-    ) -> Value {
-        let mut v = serde_json::to_value(session).unwrap_or_else(|_| json!({}));
-        let obj = v.as_object_mut().expect("session is an object");
-        obj.remove("closing");
+    ) -> SessionView {
         let pty = self.pty(&session.id);
         let stale = Duration::from_secs(self.ctx.config.launcher.department_stale_seconds);
         let hb = heartbeat(
@@ -34,83 +72,56 @@ impl Sessions {
             pty.as_ref().and_then(|p| p.last_output()),
             stale,
         );
-        obj.insert("heartbeat_status".into(), hb.status.into());
-        obj.insert("idle_seconds".into(), json!(hb.idle_seconds));
+        let mut record = session.clone();
         if let Some(t) = pty.as_ref().and_then(|p| p.last_output_wall()) {
             let t = chrono::DateTime::<chrono::Local>::from(t);
-            obj.insert("last_activity_at".into(), crate::clock::rfc3339(&t).into());
+            record.last_activity_at = Some(crate::clock::rfc3339(&t));
         }
-        let preview_text = match &pty {
+        let transcript_preview = match &pty {
             Some(p) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
             None => log_preview(&session.log_path),
         };
-        obj.insert("transcript_preview".into(), preview_text.into());
         let terminal = session
             .browser_terminal_id
             .as_deref()
             .and_then(|t| state.terminals.get(t));
-        obj.insert(
-            "browser_terminal_url".into(),
-            json!(terminal
-                .filter(|t| t.status != TerminalStatus::Closed)
-                .map(|t| &t.url)),
-        );
-        obj.insert(
-            "browser_terminal_status".into(),
-            json!(terminal.map(|t| &t.status)),
-        );
-        obj.insert(
-            "browser_terminal_kind".into(),
-            json!(terminal.map(|t| &t.kind)),
-        );
-        obj.insert(
-            "browser_terminal_started_at".into(),
-            json!(terminal.map(|t| &t.started_at)),
-        );
-        // The Python tool's word: a session's own terminal.
-        obj.insert(
-            "browser_terminal_scope".into(),
-            json!(terminal.map(|_| "session")),
-        );
-        obj.insert(
-            "browser_terminal_title".into(),
-            json!(terminal.map(|t| &t.title)),
-        );
-        if session.is_zhongshu() {
-            let children: Vec<&str> = state
+        let zhongshu = session.is_zhongshu().then(|| ZhongshuFields {
+            child_department_ids: state
                 .children_of(&session.id)
-                .map(|c| c.id.as_str())
-                .collect();
-            obj.insert("child_department_ids".into(), json!(children));
-            obj.insert(
-                "unread_result_count".into(),
-                unread.get(&session.id).copied().unwrap_or(0).into(),
-            );
-            let plan_status = state
-                .plans
-                .get(&session.id)
-                .map(|p| p.status)
-                .unwrap_or(crate::model::PlanStatus::None);
-            obj.insert("plan_status".into(), json!(plan_status));
+                .map(|c| c.id.clone())
+                .collect(),
+            unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
+        });
+        if let Some(z) = record.zhongshu_mut() {
+            let plan = state.plans.get(&session.id).map(|p| p.status);
+            z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
         }
-        if session.is_department() {
-            // SPEC 6: these are always present on a department (null until set).
-            for key in ["reported_at", "last_report_id", "auto_close_reason"] {
-                obj.entry(key).or_insert(Value::Null);
-            }
+        SessionView {
+            plain: plain_state(&record),
+            session: record,
+            heartbeat_status: hb.status,
+            idle_seconds: hb.idle_seconds,
+            transcript_preview,
+            browser_terminal_url: Some(
+                terminal
+                    .filter(|t| t.status != TerminalStatus::Closed)
+                    .map(|t| t.url.clone()),
+            ),
+            browser_terminal_status: terminal.map(|t| t.status),
+            browser_terminal_kind: terminal.map(|t| t.kind),
+            browser_terminal_started_at: terminal.map(|t| t.started_at.clone()),
+            browser_terminal_scope: terminal.map(|_| "session"),
+            browser_terminal_title: terminal.map(|t| t.title.clone()),
+            zhongshu,
         }
-        v
     }
 
-    /// One session as JSON, for answers.
-    pub fn session_json(&self, id: &str) -> Value {
+    /// One session as the API shows it, by id.
+    pub fn session_json(&self, id: &str) -> Option<SessionView> {
         let unread = self.ctx.store.unread_counts().unwrap_or_default();
-        self.ctx.store.read(|s| {
-            s.sessions
-                .get(id)
-                .map(|x| self.session_view(s, &unread, x))
-                .unwrap_or(Value::Null)
-        })
+        self.ctx
+            .store
+            .read(|s| s.sessions.get(id).map(|x| self.session_view(s, &unread, x)))
     }
 }
 

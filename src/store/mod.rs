@@ -10,21 +10,23 @@
 //! fails is undone in memory, so nothing unacknowledged takes effect later.
 
 mod legacy;
+mod paths;
+mod results;
 mod schema;
 mod tx;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::audit::AuditLog;
-use crate::model::{State, TaskResult};
+use crate::model::{AuditEvent, State, TaskResult};
 pub use legacy::STATE_FILE;
+pub use paths::Paths;
 pub use schema::{SchemaError, DB_FILE};
 pub use tx::Tx;
 
@@ -237,23 +239,12 @@ impl Store {
         }
     }
 
-    /// Records audit events on their own (a change with no rows).
-    pub fn audit_many(&self, events: Vec<(String, Value)>) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        self.update(|tx| {
-            for (event, fields) in events {
-                tx.audit(&event, fields);
-            }
-        })
-    }
-
     /// Records one audit event on its own, logging instead of failing: for
     /// events about something already done outside (a process ended).
-    pub fn audit_or_log(&self, event: &str, fields: Value) {
-        if let Err(e) = self.update(|tx| tx.audit(event, fields)) {
-            tracing::error!("audit event {event} not recorded: {e}");
+    pub fn audit_or_log(&self, event: AuditEvent) {
+        let name = event.name();
+        if let Err(e) = self.update(|tx| tx.audit(event)) {
+            tracing::error!("audit event {name} not recorded: {e}");
         }
     }
 
@@ -273,77 +264,6 @@ impl Store {
     /// An event carrying just a session id, for the common case.
     pub fn session_event(&self, event: &str, session_id: &str) {
         self.notify(event, json!({ "session_id": session_id }));
-    }
-
-    fn query<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        f(&self.reader.lock().unwrap()).map_err(StoreError::Persist)
-    }
-
-    pub fn result(&self, key: &str) -> Result<Option<TaskResult>, StoreError> {
-        self.query(|c| schema::get_result(c, key))
-    }
-
-    /// Results of one Zhongshu, newest first, `limit` at a time.
-    pub fn results_page(
-        &self,
-        parent: &str,
-        limit: usize,
-        before: Option<i64>,
-    ) -> Result<ResultPage, StoreError> {
-        self.query(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT ord, read, json FROM results WHERE parent = ?1 AND ord < ?2
-                 ORDER BY ord DESC LIMIT ?3",
-            )?;
-            let rows: Vec<(i64, TaskResult)> = stmt
-                .query_map(
-                    params![parent, before.unwrap_or(i64::MAX), limit as i64 + 1],
-                    schema::result_from_row,
-                )?
-                .collect::<Result<_, _>>()?;
-            let more = rows.len() > limit;
-            let rows: Vec<_> = rows.into_iter().take(limit).collect();
-            Ok(ResultPage {
-                next_before: more.then(|| rows.last().map(|r| r.0)).flatten(),
-                results: rows.into_iter().map(|r| r.1).collect(),
-            })
-        })
-    }
-
-    /// Unread results per Zhongshu.
-    pub fn unread_counts(&self) -> Result<HashMap<String, usize>, StoreError> {
-        self.query(|c| {
-            c.prepare_cached("SELECT parent, COUNT(*) FROM results WHERE read = 0 GROUP BY parent")?
-                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?
-                .collect()
-        })
-    }
-
-    /// How many results are stored in all.
-    pub fn result_total(&self) -> Result<usize, StoreError> {
-        self.query(|c| {
-            c.prepare_cached("SELECT COUNT(*) FROM results")?
-                .query_row([], |r| r.get::<_, i64>(0))
-                .map(|n| n as usize)
-        })
-    }
-
-    /// How many results a Zhongshu has.
-    pub fn result_count(&self, parent: &str) -> Result<usize, StoreError> {
-        self.query(|c| {
-            c.prepare_cached("SELECT COUNT(*) FROM results WHERE parent = ?1")?
-                .query_row([parent], |r| r.get::<_, i64>(0))
-                .map(|n| n as usize)
-        })
-    }
-
-    /// Whether any result is filed for a department session.
-    pub fn has_result_for(&self, department_session_id: &str) -> Result<bool, StoreError> {
-        self.query(|c| schema::results_of_department(c, department_session_id))
-            .map(|r| !r.is_empty())
     }
 }
 
@@ -432,38 +352,4 @@ pub fn load_snapshot(state_dir: &Path) -> anyhow::Result<Snapshot> {
         .map(|r| r.map(|(_, r)| r))
         .collect::<Result<_, _>>()?;
     Ok(Snapshot { state, results })
-}
-
-/// Paths of every runtime file under the state directory.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub state_dir: PathBuf,
-}
-
-impl Paths {
-    pub fn new(state_dir: PathBuf) -> Paths {
-        Paths { state_dir }
-    }
-    pub fn launcher_file(&self) -> PathBuf {
-        self.state_dir.join("codex_governance_launcher.json")
-    }
-    pub fn prompts_dir(&self) -> PathBuf {
-        self.state_dir.join("codex_governance_prompts")
-    }
-    pub fn logs_dir(&self) -> PathBuf {
-        self.state_dir.join("codex_governance_logs")
-    }
-    pub fn mailbox_root(&self) -> PathBuf {
-        self.state_dir.join("codex_governance_mailbox")
-    }
-    /// The mailbox of one Zhongshu session; `id` must already be validated.
-    pub fn mailbox(&self, zhongshu_id: &str) -> crate::model::MailboxPaths {
-        let root = self.mailbox_root().join(zhongshu_id);
-        crate::model::MailboxPaths {
-            incoming: root.join("incoming"),
-            archive: root.join("archive"),
-            rejected: root.join("rejected"),
-            root,
-        }
-    }
 }

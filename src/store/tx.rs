@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::schema;
-use crate::model::{Plan, QueueItem, Session, State, TaskResult, TerminalRecord};
+use crate::model::{AuditEvent, Plan, QueueItem, Session, State, TaskResult, TerminalRecord};
 
 /// Rows changed by a transaction (or carried over from an unsaved record).
 #[derive(Debug, Default, Clone)]
@@ -229,8 +229,8 @@ impl<'a> Tx<'a> {
     }
 
     /// Records an audit event, committed with this change.
-    pub fn audit(&mut self, event: &str, fields: Value) {
-        self.audit.push((event.to_string(), fields));
+    pub fn audit(&mut self, event: AuditEvent) {
+        self.audit.push(event.into_parts());
     }
 
     fn sql<T: Default>(&mut self, r: rusqlite::Result<T>) -> T {

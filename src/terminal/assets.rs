@@ -40,11 +40,7 @@ pub fn static_response(path: &str) -> Response {
 
 /// The JSON 404 every route of ours answers for unknown paths.
 pub fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({"ok": false, "error": "not found"})),
-    )
-        .into_response()
+    crate::net::failure(StatusCode::NOT_FOUND, "not found")
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -49,13 +49,12 @@ fn router(shared: Arc<Shared>) -> Router {
 
 /// `{"ok":false,"error":...}` with `status`.
 fn error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({"ok": false, "error": message});
-    (status, axum::Json(body)).into_response()
+    crate::net::failure(status, message)
 }
 
 /// Host names this listener (421 otherwise: DNS rebinding); a foreign Origin is 403.
 async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    if let Err(problem) = crate::web::authority::check(req.uri(), req.headers(), |h| s.host_ok(h)) {
+    if let Err(problem) = crate::net::authority::check(req.uri(), req.headers(), |h| s.host_ok(h)) {
         return error(problem.status(), problem.message());
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {

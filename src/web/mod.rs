@@ -4,9 +4,10 @@
 //! and runs until told to stop; handlers only parse, call the launcher and shape
 //! the answer.
 
+mod answer;
 mod api;
+pub use answer::failure;
 mod approvals;
-pub mod authority;
 pub use crate::mailbox::inbox::NotifyInput;
 mod dashboard;
 mod events;
@@ -22,41 +23,19 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::FromRequest;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::launcher::{Launcher, LauncherError};
+use crate::launcher::Launcher;
+use crate::model::AuditEvent;
 use security::Guard;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
-
-/// `{"ok": false, "error": ...}` with a status.
-pub fn failure(status: StatusCode, error: &str) -> Response {
-    (status, axum::Json(json!({"ok": false, "error": error}))).into_response()
-}
-
-impl IntoResponse for LauncherError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            LauncherError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
-            LauncherError::Conflict(_) => StatusCode::CONFLICT,
-            LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            LauncherError::Store(crate::store::StoreError::Fenced(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            LauncherError::Store(_) | LauncherError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        failure(status, &self.to_string())
-    }
-}
 
 /// A JSON object body deserialized into `T`; anything else is a clear 400 or 413.
 pub struct JsonBody<T>(pub T);
@@ -182,10 +161,14 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
         crate::net::listener::serve(listener, app, stop, std::time::Duration::from_secs(2)).await;
     });
     write_launcher_file(&launcher, &url)?;
-    launcher.ctx.store.audit_or_log(
-        "launcher_started",
-        json!({"pid": std::process::id(), "url": url, "repo": launcher.ctx.repo.display().to_string()}),
-    );
+    launcher
+        .ctx
+        .store
+        .audit_or_log(AuditEvent::LauncherStarted {
+            pid: std::process::id(),
+            url: url.clone(),
+            repo: launcher.ctx.repo.display().to_string(),
+        });
     launcher.start_background().await;
     Ok(Running {
         url,

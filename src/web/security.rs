@@ -106,7 +106,8 @@ pub fn token_eq(a: &str, b: &str) -> bool {
 /// Middleware applying the whole layer.
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if let Err(problem) = super::authority::check(request.uri(), headers, |h| guard.host_ok(h)) {
+    if let Err(problem) = crate::net::authority::check(request.uri(), headers, |h| guard.host_ok(h))
+    {
         return failure(problem.status(), problem.message());
     }
     if let Some(reason) = guard.origin_problem(headers) {

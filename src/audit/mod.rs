@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+mod seek;
+
 pub const AUDIT_FILE: &str = "codex_governance_audit.jsonl";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -124,23 +126,14 @@ impl AuditLog {
         Ok(entries)
     }
 
-    /// Lines with `seq > since`, at most `limit`.
+    /// Lines with `seq > since`, oldest first, at most `limit`.
     pub fn read_since(&self, since: u64, limit: usize) -> std::io::Result<Vec<Value>> {
-        let file = File::open(&self.path)?;
-        let mut out = Vec::new();
-        for line in BufReader::new(file).lines() {
-            let line = line?;
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if v.get("seq").and_then(Value::as_u64).unwrap_or(0) > since {
-                out.push(v);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        seek::read_since(&self.path, since, limit)
+    }
+
+    /// The `limit` lines before `before`, oldest first (a page back in time).
+    pub fn read_before(&self, before: u64, limit: usize) -> std::io::Result<Vec<Value>> {
+        seek::read_before(&self.path, before, limit)
     }
 }
 

@@ -1,0 +1,208 @@
+//! The `launcher:` section: the file's values, overridden by `CODEX_GOVERNANCE_*`
+//! environment variables, each checked with an error that names its source.
+
+use std::path::Path;
+
+use super::defaults::{default_agent_command, strings};
+use super::{agent_backend, ConfigError, Env, FileLauncher, LauncherSettings};
+
+/// Resolves the launcher settings; `file_name` names the file in errors.
+pub(super) fn resolve(
+    fl: FileLauncher,
+    env: &Env,
+    repo: &Path,
+    file_name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<LauncherSettings, ConfigError> {
+    let models = models(&fl, env, file_name)?;
+    let max_departments = limit(
+        env,
+        "CODEX_GOVERNANCE_MAX_DEPARTMENTS",
+        fl.max_departments,
+        2,
+        file_name,
+        "launcher.max_departments",
+    )?;
+    let max_zhongshu = limit(
+        env,
+        "CODEX_GOVERNANCE_MAX_ZHONGSHU",
+        fl.max_zhongshu,
+        4,
+        file_name,
+        "launcher.max_zhongshu",
+    )?;
+    let department_stale_seconds = match env.get("CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS") {
+        Some(v) => parse_positive(v, "CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS")?,
+        None => 300,
+    };
+    let agent_command = agent_command(&fl, env, file_name)?;
+    let agent = agent_backend::resolve(
+        file_name,
+        fl.backend.as_deref(),
+        fl.codex_command.clone(),
+        fl.approval_policy.clone(),
+        agent_command == default_agent_command(),
+        env,
+    )?;
+    let (zhongshu_model, department_model) = role_models(&models, env, warnings);
+    Ok(LauncherSettings {
+        agent_command,
+        max_departments,
+        max_zhongshu,
+        models,
+        zhongshu_model,
+        department_model,
+        require_plan_confirmation: fl.require_plan_confirmation.unwrap_or(false),
+        terminal_shells: fl
+            .terminal_shells
+            .unwrap_or_else(|| strings(&["/bin/bash", "/bin/sh"])),
+        project_name: project_name(env, repo),
+        workflow_doc: env
+            .get("CODEX_GOVERNANCE_WORKFLOW_DOC")
+            .cloned()
+            .unwrap_or_else(|| "AGENTS.md".into()),
+        department_stale_seconds,
+        agent,
+    })
+}
+
+/// The model choices: `CODEX_GOVERNANCE_MODELS` (comma-separated), the file, or ours.
+fn models(fl: &FileLauncher, env: &Env, file_name: &str) -> Result<Vec<String>, ConfigError> {
+    let models = match env.get("CODEX_GOVERNANCE_MODELS") {
+        Some(v) => {
+            let list: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            if list.is_empty() {
+                return Err(env_error("CODEX_GOVERNANCE_MODELS", v, "names no model"));
+            }
+            list
+        }
+        None => fl
+            .models
+            .clone()
+            .unwrap_or_else(|| strings(&["gpt-5.5", "gpt-5.4"])),
+    };
+    if models.is_empty() {
+        return Err(invalid(
+            file_name,
+            "launcher.models",
+            "must name at least one model",
+        ));
+    }
+    Ok(models)
+}
+
+/// A count of at least 1, from the environment, the file, or `default`.
+fn limit(
+    env: &Env,
+    name: &str,
+    from_file: Option<usize>,
+    default: usize,
+    file_name: &str,
+    key: &str,
+) -> Result<usize, ConfigError> {
+    let n = match env.get(name) {
+        Some(v) => parse_positive(v, name)? as usize,
+        None => from_file.unwrap_or(default),
+    };
+    if n == 0 {
+        return Err(invalid(file_name, key, "must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// The agent's command line: `CODEX_GOVERNANCE_AGENT_COMMAND` (shell words), the file, or Codex.
+fn agent_command(
+    fl: &FileLauncher,
+    env: &Env,
+    file_name: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let command = match env.get("CODEX_GOVERNANCE_AGENT_COMMAND") {
+        Some(v) => {
+            let words = shell_words::split(v)
+                .map_err(|e| env_error("CODEX_GOVERNANCE_AGENT_COMMAND", v, &e.to_string()))?;
+            if words.is_empty() {
+                return Err(env_error("CODEX_GOVERNANCE_AGENT_COMMAND", v, "is empty"));
+            }
+            words
+        }
+        None => fl
+            .agent_command
+            .clone()
+            .unwrap_or_else(default_agent_command),
+    };
+    if command.is_empty() {
+        return Err(invalid(
+            file_name,
+            "launcher.agent_command",
+            "must name a program",
+        ));
+    }
+    Ok(command)
+}
+
+/// (Zhongshu model, department model): the first and last choice unless set;
+/// one outside the choices is a warning, not an error.
+fn role_models(models: &[String], env: &Env, warnings: &mut Vec<String>) -> (String, String) {
+    let zhongshu = env
+        .get("CODEX_GOVERNANCE_ZHONGSHU_MODEL")
+        .cloned()
+        .unwrap_or_else(|| models[0].clone());
+    let department = env
+        .get("CODEX_GOVERNANCE_DEPARTMENT_MODEL")
+        .cloned()
+        .unwrap_or_else(|| models[models.len() - 1].clone());
+    for (name, m) in [
+        ("CODEX_GOVERNANCE_ZHONGSHU_MODEL", &zhongshu),
+        ("CODEX_GOVERNANCE_DEPARTMENT_MODEL", &department),
+    ] {
+        if !models.contains(m) {
+            warnings.push(format!("{name}={m} is not among the models {models:?}"));
+        }
+    }
+    (zhongshu, department)
+}
+
+/// `CODEX_GOVERNANCE_PROJECT_NAME`, else the repository folder's name.
+fn project_name(env: &Env, repo: &Path) -> String {
+    env.get("CODEX_GOVERNANCE_PROJECT_NAME")
+        .cloned()
+        .unwrap_or_else(|| {
+            repo.canonicalize()
+                .unwrap_or_else(|_| repo.to_path_buf())
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "repository".into())
+        })
+}
+
+fn invalid(file_name: &str, key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        file: file_name.into(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+fn env_error(name: &str, value: &str, message: &str) -> ConfigError {
+    ConfigError::Env {
+        name: name.into(),
+        value: value.into(),
+        message: message.into(),
+    }
+}
+
+fn parse_positive(value: &str, name: &str) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(env_error(
+            name,
+            value,
+            "must be a whole number of at least 1",
+        )),
+    }
+}

@@ -1,0 +1,82 @@
+use super::*;
+
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+    Config::load_with_env(dir.path(), &Env::new())
+}
+
+#[test]
+fn defaults_without_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load_with_env(dir.path(), &Env::new()).unwrap();
+    let keys: Vec<_> = cfg.departments.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys, ["zhilibu", "gongchengbu", "lingyubu"]);
+    assert_eq!(cfg.launcher.max_departments, 2);
+    assert_eq!(cfg.launcher.zhongshu_model, "gpt-5.5");
+    assert_eq!(cfg.launcher.department_model, "gpt-5.4");
+    assert_eq!(cfg.risk_rules.len(), 3);
+    assert!(cfg.department(MENXIA).is_some());
+    assert_eq!(cfg.assignable_departments()[0].key, MENXIA);
+}
+
+#[test]
+fn python_tool_file_loads_with_warnings() {
+    let cfg = load_text(
+        "version: 3\ndepartments:\n  zhilibu:\n    title: 治理部\n    duty: docs\n    globs: [README.md, docs/**]\n    verify: [git status --short]\n    owner: someone\nrisk_rules:\n  - {name: secret_file, level: high, pattern: .env, message: no, allow_pattern: .env.example}\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.departments.len(), 1);
+    assert_eq!(cfg.departments[0].verify, ["git status --short"]);
+    assert_eq!(
+        cfg.risk_rules[0].allow_pattern.as_deref(),
+        Some(".env.example")
+    );
+    // `version` is the Python tool's own key: silent.
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert!(cfg
+        .warnings
+        .iter()
+        .any(|w| w.contains("departments.zhilibu.owner")));
+}
+
+#[test]
+fn malformed_names_file_line_and_key() {
+    let err = load_text("launcher:\n  max_departments: lots\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("governance.yaml:2:"), "{text}");
+    assert!(text.contains("launcher.max_departments"), "{text}");
+    // As in the Python tool, an unknown level is medium (with a warning).
+    let cfg = load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap();
+    assert_eq!(cfg.risk_rules[0].level, RiskLevel::Medium);
+    assert!(
+        cfg.warnings[0].contains("risk_rules[0].level"),
+        "{:?}",
+        cfg.warnings
+    );
+    let err = load_text("departments: [unclosed\n").unwrap_err();
+    assert!(matches!(err, ConfigError::Malformed { .. }), "{err}");
+}
+
+#[test]
+fn env_overrides_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(CONFIG_FILE),
+        "launcher:\n  max_departments: 5\n  models: [a, b, c]\n",
+    )
+    .unwrap();
+    let mut env = Env::new();
+    env.insert("CODEX_GOVERNANCE_MAX_DEPARTMENTS".into(), "3".into());
+    env.insert(
+        "CODEX_GOVERNANCE_AGENT_COMMAND".into(),
+        "python3 'my agent.py' --model {model}".into(),
+    );
+    let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+    assert_eq!(cfg.launcher.max_departments, 3);
+    assert_eq!(cfg.launcher.agent_command[1], "my agent.py");
+    assert_eq!(cfg.launcher.zhongshu_model, "a");
+    assert_eq!(cfg.launcher.department_model, "c");
+    env.insert("CODEX_GOVERNANCE_MAX_DEPARTMENTS".into(), "zero".into());
+    assert!(Config::load_with_env(dir.path(), &env).is_err());
+}

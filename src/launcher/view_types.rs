@@ -1,0 +1,176 @@
+//! The answers of the launcher-wide routes, as typed views. Where the Python
+//! tool named a field differently, both names are present with the same value.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::Department;
+use crate::mailbox::watchdog::IngestionView;
+use crate::model::{Plan, QueueItem, TerminalRecord};
+use crate::sessions::view::SessionView;
+
+/// `GET /api/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub ok: bool,
+    pub api_version: u32,
+    pub repo: String,
+    pub project_name: String,
+    pub workflow_doc: String,
+    /// The Python tool's `departments`: key -> [title, duty].
+    pub departments: BTreeMap<String, (String, String)>,
+    pub department_list: Vec<Department>,
+    pub active_zhongshu_sessions: usize,
+    pub active_department_sessions: usize,
+    pub active_terminals: usize,
+    pub active_sessions_total: usize,
+    pub queued_count: usize,
+    pub max_department_sessions: usize,
+    pub max_terminals: usize,
+    pub department_queue: Vec<QueueItem>,
+    /// The Python tool used ttyd; terminals are built in here.
+    pub ttyd: Ttyd,
+    pub model_choices: Vec<String>,
+    pub zhongshu_model: String,
+    pub department_model: String,
+    pub require_plan_confirmation: bool,
+    pub terminal_shells: Vec<String>,
+    pub queue: Vec<QueueItem>,
+    /// Absent for an agent's token: each terminal URL carries a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_terminals: Option<Vec<TerminalRecord>>,
+    pub zhongshu_sessions: Vec<SessionView>,
+    pub department_sessions: Vec<SessionView>,
+    pub sessions: Vec<SessionView>,
+    pub audit_seq: u64,
+    pub audit_chain_problem: Option<String>,
+    pub mailbox_ingestion: IngestionView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ttyd {
+    pub available: bool,
+    pub builtin_terminals: bool,
+}
+
+/// One entry of `GET /api/zhongshu_sessions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZhongshuEntry {
+    #[serde(flatten)]
+    pub session: SessionView,
+    pub child_departments: Vec<SessionView>,
+    /// The same list under the Python tool's name.
+    pub children: Vec<SessionView>,
+    pub queued_departments: Vec<QueueItem>,
+    pub report_count: usize,
+}
+
+/// `GET /api/zhongshu_sessions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZhongshuSessionsView {
+    pub ok: bool,
+    pub sessions: Vec<ZhongshuEntry>,
+    pub zhongshu_sessions: Vec<ZhongshuEntry>,
+    pub active_zhongshu_sessions: usize,
+    pub active_department_sessions: usize,
+    pub max_department_sessions: usize,
+    pub queue: Vec<QueueItem>,
+}
+
+/// What a restarted Zhongshu needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZhongshuContext {
+    pub session: SessionView,
+    pub task: String,
+    pub plan: Option<Plan>,
+    pub recent_results: Vec<crate::model::TaskResult>,
+    pub children: Vec<SessionView>,
+}
+
+/// `GET /api/zhongshu_context`: the Python tool's `{ok, context}` with ours
+/// flat beside it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextView {
+    #[serde(flatten)]
+    pub flat: ZhongshuContext,
+    pub context: ZhongshuContext,
+}
+
+/// `auto_dispatch` of a registered plan (the Python tool's).
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoDispatch {
+    pub started: Vec<String>,
+    pub queued_count: usize,
+    pub active: usize,
+}
+
+/// The plan inside `GET /api/zhongshu_plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanBody {
+    #[serde(flatten)]
+    pub plan: PlanOrEmpty,
+    pub ready: bool,
+    pub reported_at: Option<String>,
+    pub source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_confirmation: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_dispatch: Option<AutoDispatch>,
+    pub active_department_sessions: usize,
+    pub max_department_sessions: usize,
+    pub max_terminals: usize,
+    pub active_terminals: usize,
+    pub active_zhongshu_sessions: usize,
+    pub model_choices: Vec<String>,
+}
+
+/// A registered plan, or the empty shape before one is registered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum PlanOrEmpty {
+    Registered(Plan),
+    Empty {
+        session_id: String,
+        summary: String,
+        needs_confirmation: bool,
+        assignments: Vec<()>,
+    },
+}
+
+/// `GET /api/zhongshu_plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    pub session_id: String,
+    pub session: Option<SessionView>,
+    pub plan: PlanBody,
+}
+
+/// The answer to a start (the Python tool's shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct StartedView {
+    pub session_id: String,
+    pub session: Option<SessionView>,
+    pub prompt_path: Option<String>,
+    pub pid: Option<u32>,
+    pub browser_terminal: Option<TerminalRecord>,
+    pub active: usize,
+    pub active_zhongshu_sessions: usize,
+    pub active_department_sessions: usize,
+    pub active_sessions_total: usize,
+    /// Set on `start_department` answers: false when it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<bool>,
+}
+
+/// The answer to `start_assignments` and `confirm_plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignmentsView {
+    pub plan: Plan,
+    pub started: Vec<SessionView>,
+    pub queued_count: usize,
+    pub queued: Vec<QueueItem>,
+    pub active: usize,
+    pub active_department_sessions: usize,
+    pub active_zhongshu_sessions: usize,
+}

@@ -1,0 +1,280 @@
+//! Every event the audit log records, as one typed enum: the compiler checks each
+//! event's fields where it is raised, and this file is the list of what the log
+//! can say. The JSON line is unchanged: `event` is the snake_case variant name,
+//! the fields sit beside it (absent optional ones are left out only where the
+//! log never carried them).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    ApprovalDecision, CloseReason, NoticeStatus, PlanStatus, ResultSource, SessionKind,
+    TerminalKind,
+};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One audited change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditEvent {
+    LauncherStarted {
+        pid: u32,
+        url: String,
+        repo: String,
+    },
+    LauncherStopped {
+        pid: u32,
+    },
+    AuditChainBroken {
+        problem: String,
+        file: String,
+    },
+    SessionStarted {
+        session_id: String,
+        session_kind: SessionKind,
+        department: Option<String>,
+        parent_session_id: Option<String>,
+        model: String,
+        pid: u32,
+        resumed_from_session_id: Option<String>,
+        thread_id: Option<String>,
+    },
+    /// `exit_code` is absent when a restart found the session gone.
+    SessionExited {
+        session_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        reason: Option<String>,
+    },
+    SessionClosed {
+        session_id: String,
+        reason: CloseReason,
+    },
+    SessionSuspended {
+        session_id: String,
+    },
+    SessionResumed {
+        session_id: String,
+        thread_id: String,
+        pid: u32,
+    },
+    SessionResumeFailed {
+        session_id: String,
+        error: String,
+    },
+    SessionInput {
+        session_id: String,
+        chars: usize,
+        delivery: String,
+    },
+    TerminalStarted {
+        terminal_id: String,
+        kind: TerminalKind,
+        session_id: Option<String>,
+    },
+    TerminalClosed {
+        terminal_id: String,
+    },
+    ZhongshuPlanRegistered {
+        session_id: String,
+        assignments: usize,
+        needs_confirmation: bool,
+        status: PlanStatus,
+    },
+    PlanConfirmed {
+        session_id: String,
+        queued: usize,
+    },
+    AssignmentQueued {
+        queue_id: String,
+        parent_session_id: Option<String>,
+        department: String,
+        model: String,
+    },
+    AssignmentStarted {
+        queue_id: String,
+        session_id: String,
+        department: String,
+        parent_session_id: Option<String>,
+        /// Set when a restart found the assignment's session already started.
+        #[serde(skip_serializing_if = "is_false")]
+        recovered: bool,
+    },
+    AssignmentFailed {
+        queue_id: String,
+        department: String,
+        error: String,
+    },
+    ResultRegistered(ResultFields),
+    /// A department's later report replaced its earlier one.
+    ResultUpdated(ResultFields),
+    ResultArchiveFailed {
+        parent_session_id: String,
+        file: String,
+        error: String,
+    },
+    ResultRejected {
+        parent_session_id: String,
+        file: String,
+        rejected_as: String,
+        error: String,
+    },
+    MailboxUnusable {
+        parent_session_id: String,
+        error: String,
+    },
+    ZhongshuNotified {
+        session_id: String,
+        status: NoticeStatus,
+        results: usize,
+        chars: usize,
+        error: Option<String>,
+        delivery: Option<String>,
+    },
+    /// Inline (the same session got the resume prompt) or as a new session.
+    ZhongshuResumed {
+        session_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resumed_from_session_id: Option<String>,
+        inline: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        results_copied: Option<usize>,
+    },
+    DepartmentReminded {
+        session_id: String,
+    },
+    TurnStarted {
+        session_id: String,
+        turn_id: String,
+    },
+    TurnCompleted {
+        session_id: String,
+        turn_id: String,
+        status: String,
+        error: Option<String>,
+    },
+    ApprovalRequested {
+        session_id: String,
+        request_id: String,
+        kind: String,
+        command: Option<String>,
+        cwd: Option<String>,
+        reason: Option<String>,
+    },
+    ApprovalDecided {
+        session_id: String,
+        request_id: String,
+        decision: Option<ApprovalDecision>,
+        by: String,
+    },
+    AgentError {
+        session_id: String,
+        message: String,
+        will_retry: bool,
+    },
+    AgentNeedsInput {
+        session_id: String,
+        text: String,
+    },
+}
+
+/// A registered result, as the log records it. A launcher fallback has no file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultFields {
+    pub parent_session_id: String,
+    pub department_session_id: String,
+    pub department: String,
+    pub report_id: String,
+    pub source: ResultSource,
+    #[serde(flatten)]
+    pub file: Option<ResultFile>,
+}
+
+/// The mailbox file a result came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultFile {
+    pub verified: bool,
+    pub file: String,
+    pub sha256: Option<String>,
+}
+
+impl AuditEvent {
+    /// The event's name and its fields, as the log line carries them.
+    pub fn into_parts(self) -> (String, Value) {
+        let mut fields = match serde_json::to_value(&self) {
+            Ok(Value::Object(m)) => m,
+            // Every variant is a map of plain fields: this cannot fail.
+            other => unreachable!("audit event did not serialize to a map: {other:?}"),
+        };
+        let name = match fields.remove("event") {
+            Some(Value::String(s)) => s,
+            _ => unreachable!("audit event without its tag"),
+        };
+        (name, Value::Object(fields))
+    }
+
+    /// The event's name (`session_started`).
+    pub fn name(&self) -> String {
+        self.clone().into_parts().0
+    }
+}
+
+impl From<AuditEvent> for (String, Value) {
+    fn from(e: AuditEvent) -> Self {
+        e.into_parts()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_keep_the_log_format() {
+        let (name, fields) = AuditEvent::SessionExited {
+            session_id: "d-1".into(),
+            exit_code: None,
+            reason: Some("launcher_restart".into()),
+        }
+        .into_parts();
+        assert_eq!(name, "session_exited");
+        assert_eq!(
+            fields,
+            json!({"session_id": "d-1", "reason": "launcher_restart"})
+        );
+
+        let (name, fields) = AuditEvent::ResultRegistered(ResultFields {
+            parent_session_id: "zhongshu-1".into(),
+            department_session_id: "d-2".into(),
+            department: "libu".into(),
+            report_id: "r1".into(),
+            source: ResultSource::Mailbox,
+            file: Some(ResultFile {
+                verified: true,
+                file: "r1.json".into(),
+                sha256: Some("ab".into()),
+            }),
+        })
+        .into_parts();
+        assert_eq!(name, "result_registered");
+        assert_eq!(fields["file"], "r1.json");
+        assert_eq!(fields["verified"], true);
+        assert_eq!(fields["source"], "mailbox");
+
+        let (name, fields) = AuditEvent::AssignmentStarted {
+            queue_id: "q-1".into(),
+            session_id: "d-3".into(),
+            department: "bingbu".into(),
+            parent_session_id: None,
+            recovered: false,
+        }
+        .into_parts();
+        assert_eq!(name, "assignment_started");
+        assert!(fields.get("recovered").is_none());
+        assert_eq!(fields["parent_session_id"], Value::Null);
+    }
+}

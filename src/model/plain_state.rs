@@ -1,0 +1,188 @@
+//! One word for where a session stands, derived from its process, its agent's
+//! state and its report: what the dashboard shows instead of exit codes and
+//! raw reasons. A department that reported and was closed is "reported", not
+//! "exited (143)"; one that failed without a report says so.
+
+use serde::Serialize;
+
+use super::{AgentState, CloseReason, Session};
+
+/// The word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateWord {
+    Starting,
+    Working,
+    Idle,
+    NeedsYou,
+    Reported,
+    Failed,
+    NoReport,
+    StoppedByYou,
+    Finished,
+}
+
+/// The word, its text for people, and why (in words), when there is a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlainState {
+    pub state: StateWord,
+    pub state_text: String,
+    pub state_reason: Option<String>,
+}
+
+/// Where `s` stands.
+pub fn plain_state(s: &Session) -> PlainState {
+    let reason = s.close_reason.map(reason_words).map(str::to_string);
+    let (state, text) = if s.is_running() {
+        match s.agent.agent_state {
+            AgentState::Starting => (StateWord::Starting, "starting".to_string()),
+            AgentState::NeedsUser => (StateWord::NeedsYou, needs_you_text(s)),
+            AgentState::Idle => (StateWord::Idle, "idle".to_string()),
+            AgentState::Working | AgentState::Exited => (StateWord::Working, "working".into()),
+        }
+    } else if s.has_reported() {
+        (StateWord::Reported, "reported".to_string())
+    } else if matches!(
+        s.close_reason,
+        Some(CloseReason::Api | CloseReason::TerminalClosed)
+    ) {
+        (StateWord::StoppedByYou, "stopped by you".to_string())
+    } else if s.is_department() {
+        match s.exit_code {
+            Some(code) if code != 0 && s.close_reason.is_none() => {
+                (StateWord::Failed, format!("failed: exit {code}"))
+            }
+            _ => (StateWord::NoReport, "no report".to_string()),
+        }
+    } else {
+        match s.exit_code {
+            Some(code) if code != 0 && s.close_reason.is_none() => {
+                (StateWord::Failed, format!("failed: exit {code}"))
+            }
+            _ => (StateWord::Finished, "finished".to_string()),
+        }
+    };
+    PlainState {
+        state,
+        state_text: text,
+        state_reason: reason.or_else(|| ended_words(s)),
+    }
+}
+
+fn needs_you_text(s: &Session) -> String {
+    match &s.agent.attention {
+        Some(a) => format!("needs you: {}", a.text),
+        None => "needs you".to_string(),
+    }
+}
+
+/// A close reason in words.
+fn reason_words(r: CloseReason) -> &'static str {
+    match r {
+        CloseReason::Api => "closed by you",
+        CloseReason::TerminalClosed => "its terminal was closed by you",
+        CloseReason::NoReport => "closed after a reminder: it did not report",
+        CloseReason::AppServerExited => "Codex's app-server under it ended",
+        CloseReason::Reported => "closed after its report",
+    }
+}
+
+/// Why a session ended when the launcher did not close it.
+fn ended_words(s: &Session) -> Option<String> {
+    match s.ended_reason.as_deref()? {
+        "launcher_restart" => Some("the launcher restarted and could not resume it".into()),
+        "launcher_stopped" => Some("the launcher stopped".into()),
+        "exited" | "closed" => None,
+        other => Some(other.replace('_', " ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Attention, AttentionKind, KindPart, ReportStatus, SessionStatus, ZhongshuPart,
+    };
+
+    fn department() -> Session {
+        serde_json::from_value(serde_json::json!({
+            "id": "d-1", "session_kind": "department", "role": "department",
+            "department": "lingyubu", "title": "t", "model": "m", "task": "x", "pid": 1,
+            "status": "running", "exit_code": null, "started_at": "s", "ended_at": null,
+            "prompt_path": "", "log_path": "", "agent_state": "working",
+        }))
+        .unwrap()
+    }
+
+    fn ended(mut s: Session, code: i32, reason: Option<CloseReason>) -> Session {
+        s.status = SessionStatus::Exited;
+        s.exit_code = Some(code);
+        s.close_reason = reason;
+        s.ended_reason = Some(if reason.is_some() { "closed" } else { "exited" }.into());
+        s
+    }
+
+    #[test]
+    fn a_department_that_reported_and_was_closed_is_reported() {
+        let mut s = ended(department(), 143, Some(CloseReason::Reported));
+        if let KindPart::Department(d) = &mut s.kind {
+            d.report_status = Some(ReportStatus::Reported);
+        }
+        let p = plain_state(&s);
+        assert_eq!(p.state, StateWord::Reported);
+        assert_eq!(p.state_reason.as_deref(), Some("closed after its report"));
+    }
+
+    #[test]
+    fn failures_silence_and_the_user_are_told_apart() {
+        let p = plain_state(&ended(department(), 3, None));
+        assert_eq!(
+            (p.state, p.state_text.as_str()),
+            (StateWord::Failed, "failed: exit 3")
+        );
+        assert_eq!(
+            plain_state(&ended(department(), 0, None)).state,
+            StateWord::NoReport
+        );
+        let p = plain_state(&ended(department(), -1, Some(CloseReason::NoReport)));
+        assert_eq!(p.state, StateWord::NoReport);
+        assert!(p.state_reason.unwrap().contains("did not report"));
+        let p = plain_state(&ended(department(), 143, Some(CloseReason::Api)));
+        assert_eq!(
+            (p.state, p.state_text.as_str()),
+            (StateWord::StoppedByYou, "stopped by you")
+        );
+    }
+
+    #[test]
+    fn a_running_agent_says_what_it_does() {
+        let mut s = department();
+        assert_eq!(plain_state(&s).state, StateWord::Working);
+        s.agent.agent_state = AgentState::Idle;
+        assert_eq!(plain_state(&s).state, StateWord::Idle);
+        s.agent.agent_state = AgentState::NeedsUser;
+        s.agent.attention = Some(Attention {
+            kind: AttentionKind::Approval,
+            text: "touch x".into(),
+        });
+        let p = plain_state(&s);
+        assert_eq!(
+            (p.state, p.state_text.as_str()),
+            (StateWord::NeedsYou, "needs you: touch x")
+        );
+    }
+
+    #[test]
+    fn a_zhongshu_finishes_rather_than_reports() {
+        let mut z = department();
+        z.kind = KindPart::Zhongshu(ZhongshuPart::default());
+        assert_eq!(
+            plain_state(&ended(z.clone(), 0, None)).state,
+            StateWord::Finished
+        );
+        let mut restarted = ended(z, 0, None);
+        restarted.ended_reason = Some("launcher_restart".into());
+        let p = plain_state(&restarted);
+        assert!(p.state_reason.unwrap().contains("restarted"));
+    }
+}

@@ -1,0 +1,211 @@
+//! A session record: what every agent session has, and what only a Zhongshu
+//! or only a department has, as a tagged part the compiler checks.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CloseReason, NoticeStatus, PlanStatus, ReportStatus, SessionKind, SessionStatus};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    pub at: String,
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MailboxPaths {
+    pub root: std::path::PathBuf,
+    pub incoming: std::path::PathBuf,
+    pub archive: std::path::PathBuf,
+    #[serde(default)]
+    pub rejected: std::path::PathBuf,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub role: String,
+    pub department: Option<String>,
+    pub title: String,
+    pub model: String,
+    pub task: String,
+    pub pid: Option<u32>,
+    pub status: SessionStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    #[serde(default)]
+    pub ended_reason: Option<String>,
+    pub prompt_path: String,
+    pub log_path: String,
+    #[serde(default)]
+    pub last_activity_at: Option<String>,
+    #[serde(default)]
+    pub input_history: Vec<InputRecord>,
+    #[serde(default)]
+    pub browser_terminal_id: Option<String>,
+    /// What only a Zhongshu or only a department has; its tag is `session_kind`.
+    #[serde(flatten)]
+    pub kind: KindPart,
+    /// Set while the launcher is closing it, so the exit is recorded as a close
+    /// (stored only while set; the API never shows it false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub closing: bool,
+    /// Why the launcher closed it, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<CloseReason>,
+    /// The agent: backend, state from its events, approvals, tokens.
+    #[serde(flatten, default)]
+    pub agent: super::AgentInfo,
+}
+
+/// The fields of one kind of session, tagged by `session_kind` in the JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "session_kind", rename_all = "snake_case")]
+pub enum KindPart {
+    Zhongshu(ZhongshuPart),
+    Department(DepartmentPart),
+}
+
+/// What a Zhongshu (planner) session has.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ZhongshuPart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<MailboxPaths>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_status: Option<PlanStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_notification_status: Option<NoticeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from_session_id: Option<String>,
+}
+
+/// What a department session has. SPEC 6: `reported_at`, `last_report_id`
+/// and `auto_close_reason` are always present (null until set).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DepartmentPart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_status: Option<ReportStatus>,
+    #[serde(default)]
+    pub reported_at: Option<String>,
+    #[serde(default)]
+    pub last_report_id: Option<String>,
+    #[serde(default)]
+    pub auto_closed: bool,
+    #[serde(default)]
+    pub auto_close_reason: Option<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub verify: Vec<String>,
+    /// The queue item a department was started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+}
+
+impl Session {
+    pub fn is_running(&self) -> bool {
+        self.status == SessionStatus::Running
+    }
+    pub fn session_kind(&self) -> SessionKind {
+        match self.kind {
+            KindPart::Zhongshu(_) => SessionKind::Zhongshu,
+            KindPart::Department(_) => SessionKind::Department,
+        }
+    }
+    pub fn is_department(&self) -> bool {
+        matches!(self.kind, KindPart::Department(_))
+    }
+    pub fn is_zhongshu(&self) -> bool {
+        matches!(self.kind, KindPart::Zhongshu(_))
+    }
+    pub fn zhongshu(&self) -> Option<&ZhongshuPart> {
+        match &self.kind {
+            KindPart::Zhongshu(z) => Some(z),
+            KindPart::Department(_) => None,
+        }
+    }
+    pub fn zhongshu_mut(&mut self) -> Option<&mut ZhongshuPart> {
+        match &mut self.kind {
+            KindPart::Zhongshu(z) => Some(z),
+            KindPart::Department(_) => None,
+        }
+    }
+    pub fn department_part(&self) -> Option<&DepartmentPart> {
+        match &self.kind {
+            KindPart::Department(d) => Some(d),
+            KindPart::Zhongshu(_) => None,
+        }
+    }
+    pub fn department_mut(&mut self) -> Option<&mut DepartmentPart> {
+        match &mut self.kind {
+            KindPart::Department(d) => Some(d),
+            KindPart::Zhongshu(_) => None,
+        }
+    }
+    /// The Zhongshu a department works for.
+    pub fn parent_session_id(&self) -> Option<&str> {
+        self.department_part()?.parent_session_id.as_deref()
+    }
+    pub fn has_reported(&self) -> bool {
+        self.department_part()
+            .is_some_and(|d| d.report_status == Some(ReportStatus::Reported))
+    }
+    /// A department holds a queue slot while it runs and has not reported.
+    pub fn holds_slot(&self) -> bool {
+        self.is_department() && self.is_running() && !self.has_reported()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base(kind: &str) -> serde_json::Value {
+        json!({
+            "id": "x-1", "session_kind": kind, "role": "r", "department": null,
+            "title": "t", "model": "m", "task": "do", "pid": null, "status": "exited",
+            "exit_code": 0, "started_at": "s", "ended_at": null, "prompt_path": "",
+            "log_path": "",
+        })
+    }
+
+    #[test]
+    fn the_kind_tag_picks_the_part_and_round_trips() {
+        let mut d = base("department");
+        d["parent_session_id"] = json!("zhongshu-1");
+        d["report_status"] = json!("reported");
+        d["queue_id"] = json!("q-2");
+        let s: Session = serde_json::from_value(d).unwrap();
+        assert_eq!(s.session_kind(), SessionKind::Department);
+        assert_eq!(s.parent_session_id(), Some("zhongshu-1"));
+        assert!(s.has_reported());
+        assert!(s.zhongshu().is_none());
+        let out = serde_json::to_value(&s).unwrap();
+        assert_eq!(out["session_kind"], "department");
+        assert_eq!(out["queue_id"], "q-2");
+        // SPEC 6: present, null until set.
+        for key in ["reported_at", "last_report_id", "auto_close_reason"] {
+            assert_eq!(out.get(key), Some(&serde_json::Value::Null), "{key}");
+        }
+        assert!(out.get("closing").is_none());
+
+        let z: Session = serde_json::from_value(base("zhongshu")).unwrap();
+        assert!(z.is_zhongshu() && z.department_part().is_none());
+        assert_eq!(z.parent_session_id(), None);
+        let out = serde_json::to_value(&z).unwrap();
+        assert_eq!(out["session_kind"], "zhongshu");
+        assert!(out.get("reported_at").is_none());
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused() {
+        assert!(serde_json::from_value::<Session>(base("emperor")).is_err());
+    }
+}

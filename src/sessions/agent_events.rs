@@ -1,0 +1,252 @@
+//! What a Codex agent says and what the user decides: its events recorded on
+//! the session (state, approvals, token usage, audit), approval decisions from
+//! the dashboard, and the reminder-then-close for a department that ends its
+//! turns without reporting.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::codex::codex_failure;
+use super::command::launcher_bin;
+use super::Sessions;
+use crate::codex::{AgentEvent, CodexError};
+use crate::error::{LResult, LauncherError};
+use crate::model::{
+    AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, CloseReason,
+    PendingApproval, Session,
+};
+
+impl Sessions {
+    /// Every approval waiting in a running session, oldest first.
+    pub fn approvals(&self) -> Vec<PendingApproval> {
+        let mut all: Vec<PendingApproval> = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|x| x.is_running())
+                .flat_map(|x| x.agent.pending_approvals.iter().cloned())
+                .collect()
+        });
+        all.sort_by(|a, b| a.requested_at.cmp(&b.requested_at));
+        all
+    }
+
+    /// Answers an approval from the dashboard.
+    pub async fn decide(
+        self: &Arc<Self>,
+        session_id: &str,
+        request_id: &str,
+        decision: ApprovalDecision,
+    ) -> LResult<Session> {
+        let session = self.require_session(session_id)?;
+        let agent = self.agent(session_id).ok_or_else(|| {
+            LauncherError::Conflict(format!("session {session_id} is not a live Codex session"))
+        })?;
+        agent.decide(request_id, decision).map_err(|e| match e {
+            CodexError::NoSuchApproval(_) => LauncherError::NotFound(format!(
+                "no waiting approval {request_id:?} in {session_id} (already answered?)"
+            )),
+            other => codex_failure(other),
+        })?;
+        let resolved = AgentEvent::ApprovalResolved {
+            request_id: request_id.to_string(),
+            decision: Some(decision),
+            by: "dashboard",
+        };
+        self.on_agent_event(session_id, resolved).await;
+        Ok(self.session(session_id).unwrap_or(session))
+    }
+
+    pub(super) fn follow_agent(
+        self: &Arc<Self>,
+        id: &str,
+        mut events: mpsc::UnboundedReceiver<AgentEvent>,
+    ) {
+        let this = Arc::clone(self);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                this.on_agent_event(&id, event).await;
+            }
+        });
+    }
+
+    async fn on_agent_event(self: &Arc<Self>, id: &str, event: AgentEvent) {
+        let working = self.agent(id).is_some_and(|a| a.working());
+        let session_id = id.to_string();
+        let audit = match &event {
+            AgentEvent::TurnStarted { turn_id } => Some(AuditEvent::TurnStarted {
+                session_id,
+                turn_id: turn_id.clone(),
+            }),
+            AgentEvent::TurnCompleted {
+                turn_id,
+                status,
+                error,
+            } => Some(AuditEvent::TurnCompleted {
+                session_id,
+                turn_id: turn_id.clone(),
+                status: status.clone(),
+                error: error.clone(),
+            }),
+            AgentEvent::ApprovalRequested(a) => Some(AuditEvent::ApprovalRequested {
+                session_id,
+                request_id: a.request_id.clone(),
+                kind: a.kind.clone(),
+                command: a.command.clone(),
+                cwd: a.cwd.clone(),
+                reason: a.reason.clone(),
+            }),
+            AgentEvent::ApprovalResolved {
+                request_id,
+                decision,
+                by,
+            } => Some(AuditEvent::ApprovalDecided {
+                session_id,
+                request_id: request_id.clone(),
+                decision: *decision,
+                by: by.to_string(),
+            }),
+            AgentEvent::Error {
+                message,
+                will_retry,
+                ..
+            } => Some(AuditEvent::AgentError {
+                session_id,
+                message: message.clone(),
+                will_retry: *will_retry,
+            }),
+            AgentEvent::NeedsInput(text) => Some(AuditEvent::AgentNeedsInput {
+                session_id,
+                text: text.clone(),
+            }),
+            AgentEvent::TokenUsage(_) => None,
+            AgentEvent::Closed => return self.agent_closed(id).await,
+        };
+        let saved = self.ctx.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
+                if x.is_running() {
+                    apply(&mut x.agent, &event, working);
+                }
+            }
+            if let Some(audit) = audit {
+                tx.audit(audit);
+            }
+        });
+        if let Err(e) = saved {
+            tracing::error!("recording an agent event of {id}: {e}");
+        }
+        if matches!(event, AgentEvent::TurnCompleted { .. }) {
+            self.after_turn(id).await;
+        }
+    }
+
+    /// A department whose turn ended without a report gets one reminder; after
+    /// a second such turn it is closed (its fallback result follows the exit).
+    async fn after_turn(self: &Arc<Self>, id: &str) {
+        let Some(s) = self.session(id) else { return };
+        if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
+            return;
+        }
+        if s.agent.reminders_sent == 0 {
+            let saved = self.ctx.store.update(|tx| {
+                if let Some(x) = tx.session_mut(id) {
+                    x.agent.reminders_sent += 1;
+                }
+                tx.audit(AuditEvent::DepartmentReminded {
+                    session_id: id.to_string(),
+                });
+            });
+            if let Err(e) = saved {
+                tracing::error!("recording the reminder to {id}: {e}");
+            }
+            if let Err(e) = self.deliver(id, &reminder(&s)).await {
+                tracing::warn!("reminding {id}: {e}");
+            }
+        } else if let Err(e) = self.close_session(id, CloseReason::NoReport).await {
+            tracing::warn!("closing {id} after its reminder: {e}");
+        }
+    }
+
+    /// The app-server went away: unless the session is being stopped, it ends.
+    async fn agent_closed(self: &Arc<Self>, id: &str) {
+        let live = self
+            .session(id)
+            .is_some_and(|s| s.is_running() && !s.closing);
+        if live && !self.is_stopping() && self.agent(id).is_some() {
+            tracing::warn!("{id}: the Codex app-server connection closed");
+            if let Err(e) = self.close_session(id, CloseReason::AppServerExited).await {
+                tracing::warn!("closing {id}: {e}");
+            }
+        }
+    }
+}
+
+/// The session's agent state after an event.
+fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
+    match event {
+        AgentEvent::TurnStarted { .. } => {
+            a.turn_count += 1;
+            a.last_turn_status = Some("inProgress".into());
+            if a.attention
+                .as_ref()
+                .is_some_and(|x| x.kind != AttentionKind::Approval)
+            {
+                a.attention = None;
+            }
+        }
+        AgentEvent::TurnCompleted { status, .. } => {
+            a.last_turn_status = Some(status.clone());
+            a.attention = None;
+        }
+        AgentEvent::ApprovalRequested(p) => {
+            a.pending_approvals.retain(|x| x.request_id != p.request_id);
+            a.pending_approvals.push(p.clone());
+        }
+        AgentEvent::ApprovalResolved { request_id, .. } => {
+            a.pending_approvals.retain(|x| &x.request_id != request_id);
+            a.attention = None;
+        }
+        AgentEvent::TokenUsage(t) => a.token_usage = Some(t.clone()),
+        AgentEvent::Error {
+            message,
+            rate_limit,
+            ..
+        } => {
+            a.attention = Some(Attention {
+                kind: if *rate_limit {
+                    AttentionKind::RateLimit
+                } else {
+                    AttentionKind::Error
+                },
+                text: message.clone(),
+            });
+        }
+        AgentEvent::NeedsInput(text) => {
+            a.attention = Some(Attention {
+                kind: AttentionKind::Input,
+                text: text.clone(),
+            })
+        }
+        AgentEvent::Closed => {}
+    }
+    if a.agent_state != AgentState::Exited {
+        a.settle(working);
+    }
+}
+
+/// The one reminder a department gets.
+fn reminder(s: &Session) -> String {
+    format!(
+        "[codex-governance] Your turn ended without a report to the launcher. Report now, exactly once: \
+         run \"{bin}\" mailbox send --summary \"what you did\" (add --changed-file, --verification, \
+         --risk, --next-action as they apply). If you do not report, the launcher closes session {id} \
+         and records that no report came.",
+        bin = launcher_bin(),
+        id = s.id
+    )
+}
+
+#[cfg(test)]
+#[path = "agent_events_tests.rs"]
+mod tests;

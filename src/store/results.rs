@@ -1,0 +1,83 @@
+//! Reading results: they live only in the database and grow with history, so
+//! every read is a query (on the reader connection), paged or counted, never a
+//! scan of everything in memory.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::{schema, ResultPage, Store, StoreError};
+use crate::model::TaskResult;
+
+impl Store {
+    pub(super) fn query<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        f(&self.reader.lock().unwrap()).map_err(StoreError::Persist)
+    }
+
+    pub fn result(&self, key: &str) -> Result<Option<TaskResult>, StoreError> {
+        self.query(|c| schema::get_result(c, key))
+    }
+
+    /// Results of one Zhongshu, newest first, `limit` at a time.
+    pub fn results_page(
+        &self,
+        parent: &str,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<ResultPage, StoreError> {
+        self.query(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ord, read, json FROM results WHERE parent = ?1 AND ord < ?2
+                 ORDER BY ord DESC LIMIT ?3",
+            )?;
+            let rows: Vec<(i64, TaskResult)> = stmt
+                .query_map(
+                    params![parent, before.unwrap_or(i64::MAX), limit as i64 + 1],
+                    schema::result_from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > limit;
+            let rows: Vec<_> = rows.into_iter().take(limit).collect();
+            Ok(ResultPage {
+                next_before: more.then(|| rows.last().map(|r| r.0)).flatten(),
+                results: rows.into_iter().map(|r| r.1).collect(),
+            })
+        })
+    }
+
+    /// Unread results per Zhongshu.
+    pub fn unread_counts(&self) -> Result<HashMap<String, usize>, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT parent, COUNT(*) FROM results WHERE read = 0 GROUP BY parent")?
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?
+                .collect()
+        })
+    }
+
+    /// How many results are stored in all.
+    pub fn result_total(&self) -> Result<usize, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM results")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
+    }
+
+    /// How many results a Zhongshu has.
+    pub fn result_count(&self, parent: &str) -> Result<usize, StoreError> {
+        self.query(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM results WHERE parent = ?1")?
+                .query_row([parent], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
+    }
+
+    /// Whether any result is filed for a department session.
+    pub fn has_result_for(&self, department_session_id: &str) -> Result<bool, StoreError> {
+        self.query(|c| schema::results_of_department(c, department_session_id))
+            .map(|r| !r.is_empty())
+    }
+}

@@ -1,0 +1,106 @@
+//! The JSON API (SPEC 10): a compatible superset of the Python launcher's.
+//! Handlers parse, call the launcher, and shape `{"ok": true, ...}` answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::answer::failure;
+use super::routes::Routes;
+use crate::credentials::Principal;
+use crate::launcher::Launcher;
+
+mod overview;
+mod sessions;
+mod zhongshu;
+
+use overview::{audit, browser_terminals, healthz, report, status, zhongshu_sessions};
+use sessions::{
+    browser_terminal_close, browser_terminal_start, close_session, session_browser_terminal_start,
+    session_input, start_department, start_zhongshu, submit_result,
+};
+use zhongshu::{
+    notify_zhongshu, plan_assignments, report_plan, restart_zhongshu, start_assignments,
+    zhongshu_context, zhongshu_inbox, zhongshu_plan,
+};
+
+type L = State<Arc<Launcher>>;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/api/status", status)
+        .get("/api/sessions", status)
+        .get("/api/zhongshu_sessions", zhongshu_sessions)
+        .get("/api/zhongshu_plan", zhongshu_plan)
+        .get("/api/zhongshu_inbox", zhongshu_inbox)
+        .get("/api/zhongshu_context", zhongshu_context)
+        .get("/api/report", report)
+        .get("/api/browser_terminals", browser_terminals)
+        .get("/api/audit", audit)
+        .post("/api/start_zhongshu_session", start_zhongshu)
+        .post("/api/start_zhongshu", start_zhongshu)
+        .post("/api/restart_zhongshu_session", restart_zhongshu)
+        .post("/api/report_zhongshu_plan", report_plan)
+        .post("/api/plan_assignments", plan_assignments)
+        .post("/api/start_assignments", start_assignments)
+        .post("/api/start_department", start_department)
+        .post("/api/start_department_for_zhongshu", start_department)
+        .post("/api/session_input", session_input)
+        .post("/api/close_session", close_session)
+        .post("/api/notify_zhongshu", notify_zhongshu)
+        .post("/api/browser_terminal/start", browser_terminal_start)
+        .post(
+            "/api/session_browser_terminal/start",
+            session_browser_terminal_start,
+        )
+        .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/submit_result", submit_result)
+}
+
+type Caller = axum::Extension<Principal>;
+
+/// 403 unless the caller acts for session `id` (a session token owns only itself).
+fn not_owner(p: &Principal, id: &str) -> Option<Response> {
+    (!p.owns(id)).then(|| {
+        failure(
+            StatusCode::FORBIDDEN,
+            &format!("this session's token may not touch the data of session {id}"),
+        )
+    })
+}
+
+/// The query string as a map; a malformed one is a 400 in the failure shape.
+struct QueryMap(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| QueryMap(q))
+            .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")))
+    }
+}
+
+/// A validated `?id=` (alias `session_id`) plus the rest of the query.
+struct IdQuery(String, HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
+        let id = q
+            .get("id")
+            .or_else(|| q.get("session_id"))
+            .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
+        crate::ids::check_id("id", id).map_err(|e| failure(StatusCode::BAD_REQUEST, &e))?;
+        Ok(IdQuery(id.clone(), q))
+    }
+}

@@ -1,0 +1,162 @@
+//! The launcher as a whole: health, status, the Zhongshu list, the governance
+//! report, open terminals and the audit log, page by page.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::{Caller, QueryMap, L};
+use crate::mailbox::watchdog::IngestionView;
+use crate::model::{TerminalRecord, TerminalStatus};
+use crate::report::Report;
+use crate::web::answer::{failure, ok};
+
+/// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
+pub(super) async fn healthz(State(l): L) -> Response {
+    let ingestion = l.mailbox.ingestion_health();
+    let chain = l.audit_chain_problem();
+    let degraded = ingestion.is_stuck() || chain.is_some();
+    let body = Health {
+        status: if degraded { "degraded" } else { "ok" },
+        mailbox_ingestion: ingestion.view(),
+        audit_chain: Chain {
+            ok: chain.is_none(),
+            problem: chain.map(str::to_string),
+        },
+    };
+    if ingestion.is_stuck() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    ok(body)
+}
+
+/// `GET /healthz`.
+#[derive(Serialize)]
+pub(super) struct Health {
+    status: &'static str,
+    mailbox_ingestion: IngestionView,
+    audit_chain: Chain,
+}
+
+#[derive(Serialize)]
+pub(super) struct Chain {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response {
+    if !p.is_user() {
+        // Agents see no terminal URLs: each carries a token that types into a PTY.
+        return Json(l.status_for_agents()).into_response();
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        l.status_bytes(),
+    )
+        .into_response()
+}
+
+pub(super) async fn zhongshu_sessions(State(l): L) -> Response {
+    Json(l.zhongshu_sessions_view()).into_response()
+}
+
+pub(super) async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
+    let mode = match crate::report::Mode::parse(
+        q.get("mode").map(String::as_str),
+        q.get("base").map(String::as_str),
+    ) {
+        Ok(m) => m,
+        Err(e) => return failure(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let launcher = Arc::clone(&l);
+    let built = tokio::task::spawn_blocking(move || {
+        crate::report::build_report(&launcher.ctx.repo, &launcher.ctx.config, &mode)
+    })
+    .await;
+    match built {
+        // The Python tool's shape (`{ok, report}`), and ours flat beside it.
+        Ok(Ok(report)) => ok(ReportView {
+            flat: report.clone(),
+            report,
+        }),
+        Ok(Err(e)) => failure(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+pub(super) async fn browser_terminals(State(l): L) -> Response {
+    let terminals = l.ctx.store.read(|s| {
+        s.terminals
+            .values()
+            .filter(|t| t.status != TerminalStatus::Closed)
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    ok(Terminals {
+        terminals: terminals.clone(),
+        browser_terminals: terminals,
+    })
+}
+
+#[derive(Serialize)]
+pub(super) struct ReportView {
+    #[serde(flatten)]
+    flat: Report,
+    report: Report,
+}
+
+/// Open terminals, under our name and the Python tool's.
+#[derive(Serialize)]
+pub(super) struct Terminals {
+    terminals: Vec<TerminalRecord>,
+    browser_terminals: Vec<TerminalRecord>,
+}
+
+pub(super) async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
+    let since = match q.get("since").map(|s| s.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "since must be a whole number"),
+    };
+    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(n)) => n.clamp(1, 10_000),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
+    };
+    let before = match q.get("before").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
+    };
+    let log = l.ctx.store.audit_log();
+    let page = match before {
+        Some(before) => log.read_before(before, limit),
+        None => log.read_since(since, limit),
+    };
+    match page {
+        Ok(events) => {
+            // A page back in time says where the one before it ends.
+            let first = events.first().and_then(|e| e["seq"].as_u64());
+            let next_before = before.and(first).filter(|seq| *seq > 1);
+            ok(AuditPage {
+                events,
+                last_seq: log.last_seq(),
+                next_before,
+            })
+        }
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// `GET /api/audit`: lines as written, and where the page before this one ends.
+#[derive(Serialize)]
+pub(super) struct AuditPage {
+    events: Vec<serde_json::Value>,
+    last_seq: u64,
+    next_before: Option<u64>,
+}

@@ -1,0 +1,198 @@
+//! Starting, steering and closing sessions; browser terminals; a department's
+//! result submission.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{Caller, L};
+use crate::credentials::Principal;
+use crate::launcher::StartedView;
+use crate::model::QueueItem;
+use crate::sessions::queue::{AssignmentInput, Dispatch};
+use crate::sessions::view::SessionView;
+use crate::sessions::StartSpec;
+use crate::terminal::TerminalInfo;
+use crate::web::answer::{failure, reply};
+use crate::web::JsonBody;
+
+#[derive(Deserialize)]
+pub(super) struct StartZhongshu {
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+pub(super) async fn start_zhongshu(State(l): L, JsonBody(b): JsonBody<StartZhongshu>) -> Response {
+    let started = l
+        .sessions
+        .start_session(StartSpec::zhongshu(b.task, b.model))
+        .await;
+    reply(started.map(|s| l.started_view(&s.id)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct StartDepartment {
+    #[serde(flatten)]
+    assignment: AssignmentInput,
+    #[serde(default)]
+    parent_session_id: Option<String>,
+}
+
+pub(super) async fn start_department(
+    State(l): L,
+    JsonBody(b): JsonBody<StartDepartment>,
+) -> Response {
+    reply(
+        l.dispatcher
+            .start_department(b.assignment, b.parent_session_id)
+            .await
+            .map(|d| match d {
+                Dispatch::Started(id) => DepartmentStart::Started(Box::new(StartedView {
+                    queued: Some(false),
+                    ..l.started_view(&id)
+                })),
+                Dispatch::Queued(item) => DepartmentStart::Queued {
+                    queued: true,
+                    queue_item: item,
+                },
+            }),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionInput {
+    session_id: String,
+    #[serde(default, alias = "text")]
+    input: String,
+}
+
+pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInput>) -> Response {
+    if b.input.is_empty() {
+        return failure(StatusCode::BAD_REQUEST, "input must not be empty");
+    }
+    reply(
+        l.sessions
+            .session_input(&b.session_id, &b.input)
+            .await
+            .map(|s| SessionAnswer {
+                session: l.sessions.session_json(&s.id),
+            }),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionRef {
+    session_id: String,
+}
+
+pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.sessions
+            .close_session(&b.session_id, crate::model::CloseReason::Api)
+            .await
+            .map(|s| SessionAnswer {
+                session: l.sessions.session_json(&s.id),
+            }),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct TerminalStart {
+    #[serde(default)]
+    shell: Option<String>,
+    #[serde(default)]
+    shell_args: Option<Vec<String>>,
+}
+
+pub(super) async fn browser_terminal_start(
+    State(l): L,
+    JsonBody(b): JsonBody<TerminalStart>,
+) -> Response {
+    reply(
+        l.sessions
+            .start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
+            .await
+            .map(TerminalAnswer::new),
+    )
+}
+
+pub(super) async fn session_browser_terminal_start(
+    State(l): L,
+    JsonBody(b): JsonBody<SessionRef>,
+) -> Response {
+    reply(
+        l.sessions
+            .start_preview_terminal(&b.session_id)
+            .await
+            .map(TerminalAnswer::new),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct TerminalRef {
+    id: String,
+}
+
+pub(super) async fn browser_terminal_close(
+    State(l): L,
+    JsonBody(b): JsonBody<TerminalRef>,
+) -> Response {
+    if let Err(e) = crate::ids::check_id("id", &b.id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    reply(l.sessions.close_terminal(&b.id).await)
+}
+
+/// `POST /api/submit_result`: a department's report, bound to its session.
+pub(super) async fn submit_result(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let Principal::Session(grant) = p else {
+        return failure(
+            StatusCode::FORBIDDEN,
+            "results are submitted with a department session's token (codex-governance mailbox send)",
+        );
+    };
+    reply(l.mailbox.submit_result(&grant, b).await)
+}
+
+/// A department started now, or queued for a free slot.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum DepartmentStart {
+    Started(Box<StartedView>),
+    Queued {
+        queued: bool,
+        queue_item: Box<QueueItem>,
+    },
+}
+
+#[derive(Serialize)]
+pub(super) struct SessionAnswer {
+    session: Option<SessionView>,
+}
+
+/// A terminal opened (or the open one reused).
+#[derive(Serialize)]
+pub(super) struct TerminalAnswer {
+    id: String,
+    url: String,
+    reused: bool,
+    terminal: TerminalInfo,
+}
+
+impl TerminalAnswer {
+    fn new((terminal, reused): (TerminalInfo, bool)) -> TerminalAnswer {
+        TerminalAnswer {
+            id: terminal.id.clone(),
+            url: terminal.url.clone(),
+            reused,
+            terminal,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! A Zhongshu's routes: its plan, inbox and context, a restart, plan proposals,
+//! starting a plan's assignments, and notices.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{not_owner, Caller, IdQuery, L};
+use crate::model::Plan;
+use crate::sessions::queue::{AssignmentInput, PlanInput};
+use crate::web::answer::{failure, reply};
+use crate::web::JsonBody;
+
+pub(super) async fn zhongshu_plan(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, _): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
+    reply(
+        l.sessions
+            .require_session(&id)
+            .map(|_| l.zhongshu_plan_view(&id)),
+    )
+}
+
+pub(super) async fn zhongshu_inbox(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, q): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
+    let peek = matches!(
+        q.get("peek").map(String::as_str),
+        Some("1" | "true" | "yes")
+    );
+    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) => n.clamp(1, 1000),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
+    };
+    let before = match q.get("before").map(|s| s.parse::<i64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
+    };
+    let count = matches!(
+        q.get("count").map(String::as_str),
+        Some("1" | "true" | "yes")
+    );
+    reply(l.mailbox.inbox_view(&id, peek, limit, before, count))
+}
+
+pub(super) async fn zhongshu_context(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, _): IdQuery,
+) -> Response {
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
+    }
+    reply(
+        l.sessions
+            .require_session(&id)
+            .and_then(|_| l.zhongshu_context_view(&id)),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct Restart {
+    session_id: String,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
+    reply(
+        l.mailbox
+            .restart_zhongshu(&b.session_id, b.model.as_deref())
+            .await,
+    )
+}
+
+pub(super) async fn report_plan(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<PlanInput>,
+) -> Response {
+    if let Some(r) = not_owner(&p, &b.session_id) {
+        return r;
+    }
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    reply(
+        l.dispatcher
+            .register_plan(b)
+            .await
+            .map(|plan| PlanAnswer { plan }),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct Propose {
+    #[serde(default)]
+    task: String,
+}
+
+pub(super) async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>) -> Response {
+    let launcher = Arc::clone(&l);
+    match tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task)).await {
+        Ok(r) => reply(r),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct StartAssignments {
+    parent_session_id: String,
+    #[serde(default)]
+    assignments: Option<Vec<AssignmentInput>>,
+}
+
+pub(super) async fn start_assignments(
+    State(l): L,
+    JsonBody(b): JsonBody<StartAssignments>,
+) -> Response {
+    reply(
+        l.dispatcher
+            .start_assignments(&b.parent_session_id, b.assignments)
+            .await
+            .map(|plan| l.assignments_view(&plan)),
+    )
+}
+
+pub(super) async fn notify_zhongshu(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
+) -> Response {
+    if let Some(r) = not_owner(&p, &b.parent_session_id) {
+        return r;
+    }
+    reply(l.mailbox.notify_zhongshu_request(b).await)
+}
+
+#[derive(Serialize)]
+pub(super) struct PlanAnswer {
+    plan: Plan,
+}
