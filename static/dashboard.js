@@ -120,6 +120,7 @@
     reportMode: "worktree",
     reportBase: "HEAD",
     authProblem: false,
+    needsYou: 0, // items in "Needs you" (needs_you.js), shown in the tab title
   };
 
   const deptTitle = (key) => {
@@ -261,6 +262,7 @@
       S.fetchedAt = Date.now();
       pickFocus();
       renderStatus();
+      document.dispatchEvent(new CustomEvent("codex-governance:status", { detail: status }));
       await refreshFocus();
     } catch (e) {
       if (e.status !== 401) console.warn("refresh:", e.message);
@@ -455,6 +457,10 @@
     replaceChildren(stats, items.map(([k, v]) =>
       el("span", { class: "stat" }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
     setText($("#slots-info"), `${st.active_department_sessions || 0} of ${st.max_department_sessions} department slots in use`);
+    const total = (st.sessions || []).reduce((n, s) => n + ((s.token_usage && s.token_usage.total_tokens) || 0), 0);
+    const tokens = $("#tokens-total");
+    tokens.hidden = total === 0;
+    setText(tokens, tokensText({ total_tokens: total }));
   }
 
   // ---------------------------------------------------------------- start form
@@ -513,11 +519,23 @@
   function heartbeatText(s) {
     const hb = s.heartbeat_status || "unknown";
     const idle = idleNow(s);
-    if (hb === "exited") {
-      return s.exit_code === null || s.exit_code === undefined ? "exited" : `exited (${s.exit_code})`;
-    }
-    if (idle === null) return `${hb} · no output yet`;
-    return `${hb} · idle ${duration(idle)}`;
+    if (hb === "exited") return s.ended_at ? `ended ${clock(s.ended_at)}` : "ended";
+    if (idle === null) return s.last_activity_at ? `last output ${clock(s.last_activity_at)}` : "waiting for its first output";
+    return `${hb === "unknown" ? "output" : hb} · idle ${duration(idle)}`;
+  }
+
+  /** One state word and colour (server-derived): working, needs you, reported, failed: exit N… */
+  function showState(node, s) {
+    setText(node, s.state_text || s.status);
+    setClass(node, "badge", `state-${s.state || s.status}`);
+    node.title = s.state_reason || "";
+  }
+
+  /** `12.3k tokens` for a session's conversation, "" before any. */
+  function tokensText(usage) {
+    const n = usage && usage.total_tokens;
+    if (!n) return "";
+    return n >= 1000 ? `${(n / 1000).toFixed(n >= 100000 ? 0 : 1)}k tokens` : `${n} tokens`;
   }
 
   function updateHeartbeat(node, s) {
@@ -577,10 +595,10 @@
   function updateTile(t, s) {
     setText(t.title, s.title || s.id);
     t.title.title = s.task ? `${s.title} — ${s.task}` : s.title;
-    setText(t.status, s.status);
-    setClass(t.status, "badge", `status-${s.status}`);
+    showState(t.status, s);
     updateHeartbeat(t.hb, s);
     t.root.dataset.status = s.status;
+    t.root.dataset.state = s.state || "";
     t.root.dataset.kind = s.session_kind;
     const url = terminalUrl(s);
     if (url) {
@@ -795,27 +813,28 @@
 
   function updateRow(r, s) {
     setText(r.name, s.session_kind === "department" ? `${deptTitle(s.department)} · ${s.id}` : `Zhongshu 中书省 · ${s.id}`);
-    setText(r.status, s.status);
-    setClass(r.status, "badge", `status-${s.status}`);
+    showState(r.status, s);
     r.root.dataset.status = s.status;
+    r.root.dataset.state = s.state || "";
     updateHeartbeat(r.hb, s);
-    setText(r.model, s.model);
+    setText(r.model, [s.model, tokensText(s.token_usage)].filter(Boolean).join(" · "));
     setText(r.started, `started ${clock(s.started_at)}${s.ended_at ? ` · ended ${clock(s.ended_at)}` : ""}`);
     r.started.title = `started ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)} (${s.ended_reason || "exited"})` : ""}`;
     setText(r.task, s.task);
     r.task.title = s.task || "";
     if (s.session_kind === "department") {
       const rs = s.report_status || "pending";
-      r.report.hidden = false;
+      // "report pending" only while it can still report; the state says the rest.
+      r.report.hidden = !(rs === "reported" || isRunning(s));
       setText(r.report, rs === "reported" ? `reported ${clock(s.reported_at)}` : "report pending");
       setClass(r.report, "badge report", `report-${rs}`);
       r.root.dataset.report = rs;
       r.plan.hidden = true;
       r.unread.hidden = true;
-      const closed = s.auto_closed ? `closed after its report (${s.auto_close_reason || "auto"})` : "";
-      setText(r.error, closed);
-      r.error.hidden = !closed;
-      r.error.className = "row-note";
+      const why = s.state_reason || "";
+      setText(r.error, why);
+      r.error.hidden = !why;
+      r.error.className = s.state === "failed" ? "row-error" : "row-note";
     } else {
       r.report.hidden = true;
       const ps = s.plan_status || "none";
@@ -1547,7 +1566,7 @@
     const st = S.status;
     if (st.project_name) {
       setText($("#project-name"), `· ${st.project_name}`);
-      const title = `codex-governance · ${st.project_name}`;
+      const title = `${S.needsYou ? `(${S.needsYou}) ` : ""}codex-governance · ${st.project_name}`;
       if (document.title !== title) document.title = title;
     }
     if (st.repo) setText($("#repo-path"), st.repo);
@@ -1568,6 +1587,81 @@
     }
     if (all.some(isRunning)) renderTimeline();
   }
+
+  // ---------------------------------------------------------------- keyboard, theme
+
+  /** `/` writes a task, `?` lists the keys; Esc inside a terminal leaves it. */
+  function wireKeyboard() {
+    const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+    document.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+      if (event.key === "/") {
+        event.preventDefault();
+        $("#task").focus();
+      } else if (event.key === "?") {
+        event.preventDefault();
+        $("#shortcuts").showModal();
+      }
+    });
+    $("#shortcuts-button").addEventListener("click", () => $("#shortcuts").showModal());
+    // A terminal page says its Esc was pressed: the focus comes back to its tile.
+    window.addEventListener("message", (event) => {
+      if (!event.data || event.data.type !== "codex-governance:leave-terminal") return;
+      const frame = $$("iframe.slot-frame").find((f) => f.contentWindow === event.source);
+      if (!frame) return;
+      const slot = frame.closest(".slot");
+      if (!slot) return;
+      slot.tabIndex = -1;
+      slot.focus();
+    });
+  }
+
+  const THEME_KEY = "codex_governance_theme";
+
+  /** Light or dark: the system's choice until the toggle picks one (kept in localStorage). */
+  function wireTheme() {
+    const apply = (theme) => {
+      document.documentElement.dataset.theme = theme;
+    };
+    let saved = null;
+    try {
+      saved = localStorage.getItem(THEME_KEY);
+    } catch (e) {
+      saved = null;
+    }
+    const system = () => (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark");
+    apply(saved || system());
+    $("#theme-toggle").addEventListener("click", () => {
+      const next = document.documentElement.dataset.theme === "light" ? "dark" : "light";
+      apply(next);
+      try {
+        localStorage.setItem(THEME_KEY, next);
+      } catch (e) {
+        // the choice lasts this page's life
+      }
+    });
+  }
+
+  // The small surface needs_you.js (an ES module) uses: no hub, just calls.
+  window.codexGovernance = {
+    api,
+    toast,
+    refresh: () => scheduleRefresh(0),
+    setNeedsYou(count) {
+      S.needsYou = count;
+      if (S.status) renderBrand();
+    },
+    showSession(id) {
+      const row = $(`.session-row[data-id="${CSS.escape(id)}"]`);
+      const s = ((S.status && S.status.sessions) || []).find((x) => x.id === id);
+      if (s && s.session_kind === "zhongshu") setFocus(id);
+      if (row) {
+        row.scrollIntoView({ behavior: "smooth", block: "center" });
+        row.classList.add("flash");
+        setTimeout(() => row.classList.remove("flash"), 1500);
+      }
+    },
+  };
 
   // ---------------------------------------------------------------- wiring
 
@@ -1590,6 +1684,8 @@
       }
     });
     $("#focus").addEventListener("change", (event) => setFocus(event.target.value));
+    wireKeyboard();
+    wireTheme();
     $("#inbox-mark-read").addEventListener("click", markAllRead);
     for (const tab of $$(".report-tab")) tab.addEventListener("click", () => selectTab(tab.dataset.mode));
     $("#report-base-form").addEventListener("submit", (event) => {

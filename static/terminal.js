@@ -122,4 +122,19 @@ term.onResize(sendSize);
 new ResizeObserver(() => fit.fit()).observe(document.querySelector(".term-frame"));
 fit.fit();
 connect();
-term.focus();
+
+// Esc leaves the terminal, so the keyboard can go on through the page; Ctrl+[
+// still types Esc into the program. Inside the dashboard, its page takes the
+// focus back (the message carries nothing secret).
+const embedded = window.parent !== window;
+term.attachCustomKeyEventHandler((event) => {
+  if (event.key !== "Escape" || event.ctrlKey || event.altKey || event.metaKey) return true;
+  if (event.type === "keydown") {
+    term.blur();
+    if (embedded) window.parent.postMessage({ type: "codex-governance:leave-terminal" }, "*");
+  }
+  return false;
+});
+// A terminal opened on its own takes the keyboard; one in the dashboard waits
+// for a click, so Tab can move through the page.
+if (!embedded) term.focus();

@@ -466,7 +466,7 @@ async fn the_dashboard_end_to_end() {
     .await;
     assert!(text(&d, ".slot[data-session=\"zhilibu-1\"] .badge")
         .await
-        .contains("running"));
+        .contains("working"));
     // responsive grid: 2×2 at 1280 px, one column at 760 px
     let geometry = "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return [s[0].left, s[0].top, s[1].left, s[1].top];";
     let g = d.js(geometry, vec![]).await;

@@ -47,7 +47,10 @@ pub struct Launcher {
     /// Codex sessions of the previous run whose threads resume after start.
     resumable: Mutex<Vec<String>>,
     /// The state folder's lock, held for the launcher's life.
-    instance: crate::instance::InstanceLock,
+    /// The state folder's lock: released at the end of `shutdown`, so the next
+    /// launcher may start as soon as this one has stopped.
+    instance: Mutex<Option<crate::instance::InstanceLock>>,
+    lock_watch: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Launcher {
@@ -93,7 +96,8 @@ impl Launcher {
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
             resumable: Mutex::new(Vec::new()),
-            instance,
+            instance: Mutex::new(Some(instance)),
+            lock_watch: Mutex::new(None),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -194,12 +198,18 @@ impl Launcher {
     fn watch_instance_lock(self: &Arc<Self>) {
         let this = Arc::clone(self);
         let stopped = self.stopped();
-        tokio::spawn(async move {
+        *self.lock_watch.lock().unwrap() = Some(tokio::spawn(async move {
             let watch =
                 async {
                     loop {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        if !this.instance.still_held() {
+                        let held = this
+                            .instance
+                            .lock()
+                            .unwrap()
+                            .as_ref()
+                            .map(|i| i.still_held());
+                        if held == Some(false) {
                             let why =
                                 format!(
                             "the lock {} was removed or replaced; another launcher may own {}",
@@ -219,7 +229,7 @@ impl Launcher {
                 _ = watch => {}
                 _ = stopped => {}
             }
-        });
+        }));
     }
 
     /// Warns at start when the Codex backend is chosen and Codex is missing or old.
@@ -370,6 +380,12 @@ impl Launcher {
         self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {
             pid: std::process::id(),
         });
+        let watch = self.lock_watch.lock().unwrap().take();
+        if let Some(task) = watch {
+            let _ = task.await;
+        }
+        // Last: the folder is free for the next launcher.
+        self.instance.lock().unwrap().take();
     }
 }
 

@@ -1,0 +1,211 @@
+// "Needs you": one place at the top of the dashboard listing, newest first,
+// everything that waits for the developer: plans awaiting confirmation (with
+// their Start button), agents asking something (login, a question, an error),
+// departments that failed or ended without a report. Approvals sit in the same
+// section (#approvals, drawn by dashboard.js). The tab title carries the count;
+// an opt-in desktop notification and a short sound announce new items.
+//
+// It reads the status dashboard.js fetched (the "codex-governance:status"
+// event) and acts through window.codexGovernance; user text is only ever set
+// as textContent.
+
+const NOTIFY_KEY = "codex_governance_notify";
+const DISMISSED_KEY = "codex_governance_dismissed";
+
+const seen = new Set();
+let firstRender = true;
+
+const gov = () => window.codexGovernance;
+const $ = (sel) => document.querySelector(sel);
+
+function node(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
+function button(label, cls, onClick, data = {}) {
+  const b = node("button", `small ${cls}`, label);
+  b.type = "button";
+  for (const [k, v] of Object.entries(data)) b.dataset[k] = v;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function readSet(key) {
+  try {
+    return new Set(JSON.parse(sessionStorage.getItem(key) || "[]"));
+  } catch (e) {
+    return new Set();
+  }
+}
+
+function dismiss(key) {
+  const set = readSet(DISMISSED_KEY);
+  set.add(key);
+  try {
+    sessionStorage.setItem(DISMISSED_KEY, JSON.stringify([...set]));
+  } catch (e) {
+    // dismissed until the next refresh only
+  }
+  const item = document.querySelector(`#needs-you-list [data-key="${CSS.escape(key)}"]`);
+  if (item) item.remove();
+  gov().refresh();
+}
+
+const title = (s) => s.title || s.id;
+
+/** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
+function itemsOf(status) {
+  const sessions = status.sessions || [];
+  const dismissed = readSet(DISMISSED_KEY);
+  const items = [];
+  for (const s of sessions) {
+    if (s.session_kind === "zhongshu" && s.plan_status === "awaiting_confirmation") {
+      items.push({
+        key: `plan:${s.id}`,
+        at: s.last_activity_at || s.started_at,
+        kind: "plan",
+        text: `${title(s)}: its plan awaits your confirmation`,
+        detail: s.task,
+        session: s.id,
+        actions: [
+          button("Start the plan", "primary", () => startPlan(s.id), { action: "start-plan" }),
+          button("Review it", "", () => gov().showSession(s.id), { action: "show" }),
+        ],
+      });
+    }
+    const attention = s.attention;
+    if (s.status === "running" && s.state === "needs_you" && attention && attention.kind !== "approval") {
+      items.push({
+        key: `attention:${s.id}:${attention.kind}:${attention.text}`,
+        at: s.last_activity_at || s.started_at,
+        kind: attention.kind,
+        text: `${title(s)} needs you (${attention.kind.replace("_", " ")})`,
+        detail: attention.text,
+        session: s.id,
+        actions: [button("Show", "", () => gov().showSession(s.id), { action: "show" })],
+      });
+    }
+    if (s.session_kind === "department" && (s.state === "failed" || s.state === "no_report")) {
+      const key = `ended:${s.id}`;
+      if (dismissed.has(key)) continue;
+      items.push({
+        key,
+        at: s.ended_at || s.started_at,
+        kind: s.state,
+        text: `${title(s)}: ${s.state_text}`,
+        detail: [s.state_reason, "Its fallback result goes to its Zhongshu's inbox."]
+          .filter(Boolean).join(" "),
+        session: s.id,
+        actions: [
+          button("Show", "", () => gov().showSession(s.id), { action: "show" }),
+          button("Dismiss", "", () => dismiss(key), { action: "dismiss" }),
+        ],
+      });
+    }
+  }
+  items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
+  return items;
+}
+
+async function startPlan(id) {
+  try {
+    const answer = await gov().api("/api/start_assignments", { parent_session_id: id });
+    const started = (answer.started || []).length;
+    const queued = answer.queued_count || 0;
+    gov().toast(`Started ${started} assignment${started === 1 ? "" : "s"}${queued ? `, ${queued} queued` : ""} for ${id}.`);
+  } catch (e) {
+    gov().toast(`Could not start the plan of ${id}: ${e.message}`, "error");
+  }
+  gov().refresh();
+}
+
+function render(status) {
+  const items = itemsOf(status);
+  const approvals = (status.sessions || []).reduce((n, s) => n + (s.pending_approvals || []).length, 0);
+  const count = items.length + approvals;
+  $("#needs-you").hidden = count === 0;
+  $("#needs-you-count").textContent = count ? String(count) : "";
+  gov().setNeedsYou(count);
+  const list = $("#needs-you-list");
+  list.replaceChildren(...items.map((item) => {
+    const li = node("li", `need need-${item.kind}`);
+    li.dataset.key = item.key;
+    li.dataset.kind = item.kind;
+    li.dataset.session = item.session;
+    li.append(node("div", "need-text", item.text));
+    if (item.detail) li.append(node("div", "need-detail", item.detail));
+    const actions = node("div", "need-actions");
+    actions.append(...item.actions);
+    li.append(actions);
+    return li;
+  }));
+  const keys = [
+    ...items.map((i) => i.key),
+    ...(status.sessions || []).flatMap((s) => (s.pending_approvals || []).map((a) => `approval:${a.session_id}:${a.request_id}`)),
+  ];
+  const fresh = keys.filter((k) => !seen.has(k));
+  keys.forEach((k) => seen.add(k));
+  if (!firstRender && fresh.length) announce(fresh.length, items);
+  firstRender = false;
+}
+
+function notifyWanted() {
+  try {
+    return localStorage.getItem(NOTIFY_KEY) === "on";
+  } catch (e) {
+    return false;
+  }
+}
+
+function announce(n, items) {
+  if (!notifyWanted()) return;
+  const text = items.length ? items[0].text : `${n} approval${n === 1 ? "" : "s"} waiting`;
+  if ("Notification" in window && Notification.permission === "granted") {
+    new Notification(`codex-governance: ${n} new item${n === 1 ? "" : "s"} need you`, { body: text });
+  }
+  beep();
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    gain.gain.value = 0.05;
+    osc.frequency.value = 660;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.15);
+    osc.onended = () => ctx.close();
+  } catch (e) {
+    // no sound where audio is not allowed
+  }
+}
+
+function wireNotify() {
+  const toggle = $("#notify-toggle");
+  const show = () => {
+    const on = notifyWanted();
+    toggle.textContent = on ? "Notifications on" : "Notify me";
+    toggle.setAttribute("aria-pressed", on ? "true" : "false");
+  };
+  toggle.addEventListener("click", async () => {
+    const on = !notifyWanted();
+    if (on && "Notification" in window && Notification.permission === "default") {
+      await Notification.requestPermission();
+    }
+    try {
+      localStorage.setItem(NOTIFY_KEY, on ? "on" : "off");
+    } catch (e) {
+      // not kept
+    }
+    show();
+  });
+  show();
+}
+
+wireNotify();
+document.addEventListener("codex-governance:status", (event) => render(event.detail));
