@@ -8,7 +8,8 @@
 // /api/events server-sent events, read with fetch (EventSource cannot send a
 // header), each of which schedules one debounced refresh.
 // No user or agent text is ever parsed as HTML: everything is built with
-// createElement / textContent.
+// createElement / textContent (the one exception, a handoff packet in the
+// drawer, arrives as HTML the server rendered with all raw HTML escaped).
 "use strict";
 
 (() => {
@@ -1200,7 +1201,9 @@
       return el("div", { class: `kv ${cls}` },
         el("span", { class: "kv-key", text: label }),
         items.length
-          ? el("ul", { class: "kv-list" }, items.map((x) => el("li", {}, cls === "result-files" || cls === "result-verifications" ? el("code", { text: x }) : x)))
+          ? el("ul", { class: "kv-list" }, items.map((x) => el("li", {},
+            cls === "result-files" || cls === "result-verifications" ? el("code", { text: x }) : x,
+            cls === "result-files" ? diffButton(x) : null)))
           : el("span", { class: "kv-value none", text: "none" }));
     };
     return el("article", {
@@ -1225,8 +1228,27 @@
     field("Next action", r.next_action || "none", "result-next"),
     field("Needs confirmation", r.needs_user_confirmation ? "yes" : "no", "result-confirm"),
     field("Parent", r.parent_session_id, "result-parent"),
+    el("div", { class: "row-actions" },
+      el("button", {
+        type: "button",
+        class: "small open-handoff",
+        text: "Open packet",
+        title: "read the handoff packet and the report as received, in a drawer",
+        data: { openHandoff: "1", session: r.parent_session_id, department: r.department_session_id, report: r.report_id },
+      })),
     pathField("Handoff packet", r.handoff_packet, "result-handoff"),
     pathField("Mailbox file", r.mailbox_file, "result-mailbox"));
+  }
+
+  /** A button that opens a changed file's diff in the drawer (drawer.js). */
+  function diffButton(path, base) {
+    return el("button", {
+      type: "button",
+      class: "small open-diff",
+      text: "diff",
+      title: `show the changes of ${path}`,
+      data: { openDiff: "1", path, base: base || "" },
+    });
   }
 
   async function markAllRead() {
@@ -1361,7 +1383,7 @@
               el("span", { class: "row-name", text: `${d.key} ${d.title}` }),
               el("span", { class: "badge", text: `${list(d.files).length} file${list(d.files).length === 1 ? "" : "s"}` })),
             el("div", { class: "row-note", text: d.duty }),
-            el("ul", { class: "file-list" }, list(d.files).map((f) => el("li", {}, el("code", { text: f })))),
+            el("ul", { class: "file-list" }, list(d.files).map((f) => el("li", {}, el("code", { text: f }), " ", diffButton(f, rep.base)))),
             list(d.verify).length
               ? el("div", { class: "verify-list" }, list(d.verify).map((c) =>
                 el("div", { class: "command" }, el("code", { text: c }), copyButton(c, "copy this command"))))

@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 use support::{InProcess, RepoOptions, TestRepo};
 
 const WAIT: Duration = Duration::from_secs(45);
+/// A report summary that would be live markup if anything parsed it as HTML.
+const HOSTILE: &str = "<img src=x onerror=alert(1)> <script>alert(2)</script>";
 const ESCAPE: &str = "\u{E00C}";
 
 async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
@@ -105,7 +107,8 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
             "summary": "Two departments, confirmed first",
             "needs_confirmation": true,
             "assignments": [
-                {"department": "zhilibu", "task": "Write the docs"},
+                {"department": "zhilibu",
+                 "task": format!("Write the docs [[fake-agent: --summary '{HOSTILE}' --changed-file README.md]]")},
                 {"department": "lingyubu",
                  "task": "Break [[fake-agent: --no-report --exit-code 3]]"},
             ]
@@ -198,6 +201,56 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     d.click(&format!("{failed_item} button[data-action=\"dismiss\"]"))
         .await;
     gone(&d, "the dismissed failure", &failed_item).await;
+
+    // -- review in the page: the packet (hostile text stays text), the raw report, a diff
+    let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
+    present(&d, "the reported result's Open button", open).await;
+    d.click(open).await;
+    present(
+        &d,
+        "the packet in the drawer",
+        "#drawer:not([hidden]) .drawer-markdown",
+    )
+    .await;
+    let shown = text_of(&d, ".drawer-markdown").await;
+    assert!(shown.contains(HOSTILE), "the summary as text: {shown}");
+    assert!(
+        text_of(&d, ".drawer-raw")
+            .await
+            .contains("onerror=alert(1)"),
+        "the report as received"
+    );
+    assert_eq!(
+        d.js(
+            "return [document.querySelectorAll('img, #drawer script').length, !!document.querySelector('.drawer-markdown h1, .drawer-markdown h2')];",
+            vec![],
+        )
+        .await,
+        json!([0, true]),
+        "no markup from the report; the packet's own headings render"
+    );
+    std::fs::write(
+        repo.path.join("README.md"),
+        "# test repo\n\nA line the docs added.\n",
+    )
+    .unwrap();
+    d.click("#drawer .open-diff[data-path=\"README.md\"]").await;
+    present(
+        &d,
+        "the diff's added line",
+        "#drawer table.diff tr.diff-add",
+    )
+    .await;
+    assert!(
+        text_of(&d, "#drawer table.diff")
+            .await
+            .contains("A line the docs added."),
+        "{}",
+        text_of(&d, "#drawer table.diff").await
+    );
+    shoot(&d, "drawer", 1440, 900).await;
+    d.press_keys(ESCAPE).await;
+    present(&d, "the drawer to close", "#drawer[hidden]").await;
 
     // -- Esc leaves a focused terminal; the page takes the keyboard back
     let frame = format!(".slot[data-session=\"{z}\"] iframe.slot-frame");

@@ -12,6 +12,7 @@
 //! - [`render`]: text and Markdown output.
 
 pub mod changes;
+pub mod file_diff;
 pub mod preflight;
 pub mod render;
 pub mod routing;

@@ -64,7 +64,7 @@ impl Sessions {
     ) {
         let this = Arc::clone(self);
         let id = id.to_string();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             while let Some(event) = events.recv().await {
                 this.on_agent_event(&id, event).await;
             }

@@ -37,6 +37,9 @@ use crate::terminal::Terminals;
 pub use start::StartSpec;
 use start::{START_COLS, START_ROWS};
 
+/// How long shutdown waits for the tasks that follow sessions.
+const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
 
@@ -56,6 +59,8 @@ pub struct Sessions {
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
     signals: SignalTx,
+    /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl Sessions {
@@ -69,6 +74,7 @@ impl Sessions {
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
             signals,
+            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -185,6 +191,17 @@ impl Sessions {
             }
         }
         self.terminals.close_all().await;
+        // Every session's process is gone: what followed them ends now.
+        self.tasks.close();
+        if tokio::time::timeout(TASKS_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} session task(s) still running after {TASKS_GRACE:?}",
+                self.tasks.len()
+            );
+        }
     }
 
     fn is_stopping(&self) -> bool {

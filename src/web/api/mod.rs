@@ -15,6 +15,7 @@ use crate::credentials::Principal;
 use crate::launcher::Launcher;
 
 mod overview;
+mod review;
 mod sessions;
 mod zhongshu;
 
@@ -42,6 +43,8 @@ pub fn routes() -> Routes {
         .get("/api/report", report)
         .get("/api/browser_terminals", browser_terminals)
         .get("/api/audit", audit)
+        .get("/api/handoff", review::handoff)
+        .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
         .post("/api/start_zhongshu", start_zhongshu)
         .post("/api/restart_zhongshu_session", restart_zhongshu)
