@@ -77,6 +77,23 @@ fn not_owner(p: &Principal, id: &str) -> Option<Response> {
     })
 }
 
+/// `?name=` as a whole number, absent as None; anything else says why (a 400).
+fn number<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, String> {
+    match q.get(name).map(|s| s.parse::<T>()) {
+        None => Ok(None),
+        Some(Ok(n)) => Ok(Some(n)),
+        Some(Err(_)) => Err(format!("{name} must be a whole number")),
+    }
+}
+
+/// `?name=` as yes (`1`, `true`, `yes`) or no.
+fn flag(q: &HashMap<String, String>, name: &str) -> bool {
+    matches!(q.get(name).map(String::as_str), Some("1" | "true" | "yes"))
+}
+
 /// The query string as a map; a malformed one is a 400 in the failure shape.
 struct QueryMap(HashMap<String, String>);
 

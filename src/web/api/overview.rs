@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use super::{Caller, QueryMap, L};
+use super::{number, Caller, QueryMap, L};
 use crate::mailbox::watchdog::IngestionView;
 use crate::model::{TerminalRecord, TerminalStatus};
 use crate::report::Report;
@@ -118,20 +118,15 @@ pub(super) struct Terminals {
 }
 
 pub(super) async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let since = match q.get("since").map(|s| s.parse::<u64>()) {
-        None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "since must be a whole number"),
-    };
-    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
-        None => 1000,
-        Some(Ok(n)) => n.clamp(1, 10_000),
-        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
-    };
-    let before = match q.get("before").map(|s| s.parse::<u64>()) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
+    let (since, limit, before) = match (
+        number::<u64>(&q, "since"),
+        number::<usize>(&q, "limit"),
+        number::<u64>(&q, "before"),
+    ) {
+        (Ok(s), Ok(l), Ok(b)) => (s.unwrap_or(0), l.unwrap_or(1000).clamp(1, 10_000), b),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return failure(StatusCode::BAD_REQUEST, &e)
+        }
     };
     let log = l.ctx.store.audit_log();
     let page = match before {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{not_owner, Caller, IdQuery, L};
+use super::{flag, not_owner, number, Caller, IdQuery, L};
 use crate::model::Plan;
 use crate::sessions::queue::{AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
@@ -29,6 +29,18 @@ pub(super) async fn zhongshu_plan(
     )
 }
 
+/// `GET /api/zhongshu_context`: what a restart needs (its own data for a Zhongshu token).
+pub(super) async fn zhongshu_context(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, _): IdQuery,
+) -> Response {
+    match not_owner(&p, &id) {
+        Some(r) => r,
+        None => reply(l.zhongshu_context_view(&id)),
+    }
+}
+
 pub(super) async fn zhongshu_inbox(
     State(l): L,
     axum::Extension(p): Caller,
@@ -37,40 +49,12 @@ pub(super) async fn zhongshu_inbox(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    let peek = matches!(
-        q.get("peek").map(String::as_str),
-        Some("1" | "true" | "yes")
-    );
-    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
-        None => 50,
-        Some(Ok(n)) => n.clamp(1, 1000),
-        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "limit must be a whole number"),
+    let (limit, before) = match (number::<usize>(&q, "limit"), number::<i64>(&q, "before")) {
+        (Ok(l), Ok(b)) => (l.unwrap_or(50).clamp(1, 1000), b),
+        (Err(e), _) | (_, Err(e)) => return failure(StatusCode::BAD_REQUEST, &e),
     };
-    let before = match q.get("before").map(|s| s.parse::<i64>()) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => return failure(StatusCode::BAD_REQUEST, "before must be a whole number"),
-    };
-    let count = matches!(
-        q.get("count").map(String::as_str),
-        Some("1" | "true" | "yes")
-    );
+    let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
     reply(l.mailbox.inbox_view(&id, peek, limit, before, count))
-}
-
-pub(super) async fn zhongshu_context(
-    State(l): L,
-    axum::Extension(p): Caller,
-    IdQuery(id, _): IdQuery,
-) -> Response {
-    if let Some(r) = not_owner(&p, &id) {
-        return r;
-    }
-    reply(
-        l.sessions
-            .require_session(&id)
-            .and_then(|_| l.zhongshu_context_view(&id)),
-    )
 }
 
 #[derive(Deserialize)]
