@@ -22,6 +22,7 @@ pub mod platform;
 pub mod pty;
 pub mod report;
 pub mod repository;
+pub mod review;
 pub mod sanitize;
 pub mod secret;
 pub mod sessions;

@@ -12,7 +12,6 @@
 //! - [`render`]: text and Markdown output.
 
 pub mod changes;
-pub mod file_diff;
 pub mod preflight;
 pub mod render;
 pub mod routing;

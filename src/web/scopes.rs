@@ -105,4 +105,19 @@ mod tests {
         assert!(refusal(&d, &get, "/api/events").is_some());
         assert!(refusal(&z, &get, "/api/audit").is_some());
     }
+
+    #[test]
+    fn the_review_routes_are_the_developers_only() {
+        for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
+            assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
+            assert!(
+                refusal(&Principal::User, &Method::GET, path).is_none(),
+                "{path}"
+            );
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                let why = refusal(&session(kind), &Method::GET, path);
+                assert!(why.is_some_and(|w| w.contains("may not call")), "{path}");
+            }
+        }
+    }
 }

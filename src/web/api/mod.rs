@@ -44,6 +44,7 @@ pub fn routes() -> Routes {
         .get("/api/browser_terminals", browser_terminals)
         .get("/api/audit", audit)
         .get("/api/handoff", review::handoff)
+        .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
         .post("/api/start_zhongshu", start_zhongshu)

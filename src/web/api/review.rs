@@ -1,58 +1,57 @@
-//! Review in the page: a result's handoff packet (rendered safely) and raw
-//! report, and one changed file's diff. The developer's token only.
+//! The review drawer's routes (issue 14, item 3): a result's handoff packet,
+//! its report as received, and one changed file's diff. Read-only and for the
+//! developer's token only (`web::scopes` lists none of them for agents). The
+//! work is in [`crate::review`]; files and Git are read off the async runtime.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::{QueryMap, L};
-use crate::report::file_diff::{check_path, file_diff};
-use crate::web::answer::{failure, ok, reply};
+use crate::error::{LResult, LauncherError};
+use crate::review::{self, ResultRef};
+use crate::web::answer::reply;
+
+/// Runs blocking work (the store, files, libgit2) off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> LResult<T> + Send + 'static,
+) -> LResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("review task failed: {e}"))))
+}
 
 /// `GET /api/handoff?session_id=<zhongshu>&department_session_id=..&report_id=..`
 pub(super) async fn handoff(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let mut ids = Vec::new();
-    for name in ["session_id", "department_session_id", "report_id"] {
-        let Some(v) = q.get(name) else {
-            return failure(StatusCode::BAD_REQUEST, &format!("missing ?{name}="));
-        };
-        if let Err(e) = crate::ids::check_id(name, v) {
-            return failure(StatusCode::BAD_REQUEST, &e);
-        }
-        ids.push(v.clone());
-    }
-    let launcher = Arc::clone(&l);
-    let view = tokio::task::spawn_blocking(move || {
-        launcher.mailbox.handoff_view(&ids[0], &ids[1], &ids[2])
-    })
-    .await;
-    match view {
-        Ok(v) => reply(v),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    let which = match ResultRef::from_query(&q) {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    let ctx = Arc::clone(&l.ctx);
+    reply(blocking(move || review::handoff(&ctx, &which)).await)
+}
+
+/// `GET /api/result_raw?session_id=<zhongshu>&department_session_id=..&report_id=..`
+pub(super) async fn result_raw(State(l): L, QueryMap(q): QueryMap) -> Response {
+    let which = match ResultRef::from_query(&q) {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    let ctx = Arc::clone(&l.ctx);
+    reply(blocking(move || review::result_raw(&ctx, &which)).await)
 }
 
 /// `GET /api/diff?path=<repository path>&base=<revision>`: against HEAD without a base.
 pub(super) async fn diff(State(l): L, QueryMap(q): QueryMap) -> Response {
     let Some(path) = q.get("path").cloned() else {
-        return failure(StatusCode::BAD_REQUEST, "missing ?path=");
+        return LauncherError::BadRequest("missing ?path=".into()).into_response();
     };
-    if let Err(e) = check_path(&path) {
-        return failure(StatusCode::BAD_REQUEST, &e);
+    // Checked here too, so a bad path never costs a blocking thread.
+    if let Err(e) = review::check_path(&path) {
+        return e.into_response();
     }
     let base = q.get("base").cloned().filter(|b| !b.is_empty());
     let repo = l.ctx.repo.clone();
-    let asked = path.clone();
-    let built = tokio::task::spawn_blocking(move || file_diff(&repo, &path, base.as_deref())).await;
-    match built {
-        Ok(Ok(Some(d))) => ok(d),
-        Ok(Ok(None)) => failure(
-            StatusCode::NOT_FOUND,
-            &format!("{asked} has no change against that revision"),
-        ),
-        Ok(Err(e)) => failure(StatusCode::BAD_REQUEST, &e.to_string()),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    reply(blocking(move || review::file_diff(&repo, &path, base.as_deref())).await)
 }
