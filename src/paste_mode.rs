@@ -19,19 +19,33 @@ impl PasteMode {
         self.on
     }
 
-    /// Reads one chunk of output; the last switch in it wins.
+    /// Reads one chunk of output; the last switch in it wins. The chunk is
+    /// scanned in place; only the few bytes where the last chunk ended and this
+    /// one begins are copied, for a sequence a read split.
     pub fn feed(&mut self, chunk: &[u8]) {
-        let mut window = std::mem::take(&mut self.tail);
-        window.extend_from_slice(chunk);
-        let last = |pat: &[u8]| window.windows(pat.len()).rposition(|w| w == pat);
-        match (last(ON), last(OFF)) {
-            (Some(on), Some(off)) => self.on = on > off,
-            (Some(_), None) => self.on = true,
-            (None, Some(_)) => self.on = false,
-            (None, None) => {}
+        const KEEP: usize = ON.len() - 1;
+        let mut seam = std::mem::take(&mut self.tail);
+        seam.extend_from_slice(&chunk[..chunk.len().min(KEEP)]);
+        // A sequence wholly in the chunk comes after one that spans the seam.
+        if let Some(on) = last_switch(chunk).or_else(|| last_switch(&seam)) {
+            self.on = on;
         }
-        let keep = window.len().min(ON.len() - 1);
-        self.tail = window[window.len() - keep..].to_vec();
+        self.tail = if chunk.len() >= KEEP {
+            chunk[chunk.len() - KEEP..].to_vec()
+        } else {
+            seam[seam.len().saturating_sub(KEEP)..].to_vec()
+        };
+    }
+}
+
+/// The last switch in `bytes`: Some(true) for on, Some(false) for off.
+fn last_switch(bytes: &[u8]) -> Option<bool> {
+    let last = |pat: &[u8]| bytes.windows(pat.len()).rposition(|w| w == pat);
+    match (last(ON), last(OFF)) {
+        (Some(on), Some(off)) => Some(on > off),
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        (None, None) => None,
     }
 }
 
