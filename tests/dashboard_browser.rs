@@ -339,12 +339,12 @@ async fn the_dashboard_end_to_end() {
     .await;
     assert_eq!(
         count(&d, ".slot.empty").await,
-        4,
-        "four empty slots before any session"
+        1,
+        "empty slots are collapsed to one hint before any session"
     );
     assert!(
-        text(&d, "#grid").await.contains("Empty slot"),
-        "empty slots say so"
+        text(&d, "#grid").await.contains("No terminal yet"),
+        "the hint says what will appear"
     );
     shoot(&d, "empty", true).await;
 
@@ -432,8 +432,8 @@ async fn the_dashboard_end_to_end() {
         .await;
     assert_eq!(
         order,
-        json!(["zhongshu-1", "zhilibu-1", "gongchengbu-1", "empty"]),
-        "Zhongshu first, then its departments"
+        json!(["zhongshu-1", "zhilibu-1", "gongchengbu-1"]),
+        "Zhongshu first, then its departments; no empty slot is drawn"
     );
     for id in ["zhongshu-1", "zhilibu-1", "gongchengbu-1"] {
         let url = api.session(id).await["browser_terminal_url"].clone();

@@ -3,6 +3,7 @@
 //! the services send (what happens after an exit or a result), and shuts
 //! everything down, awaiting every task it started.
 
+pub mod deltas;
 mod status_cache;
 mod view_types;
 mod views;
@@ -51,6 +52,8 @@ pub struct Launcher {
     /// launcher may start as soon as this one has stopped.
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     lock_watch: Mutex<Option<JoinHandle<()>>>,
+    /// What changed, for the dashboards' event streams.
+    pub deltas: deltas::Deltas,
 }
 
 impl Launcher {
@@ -98,6 +101,7 @@ impl Launcher {
             resumable: Mutex::new(Vec::new()),
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
+            deltas: deltas::Deltas::default(),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -186,6 +190,7 @@ impl Launcher {
         }
         self.check_audit_chain().await;
         self.watch_instance_lock();
+        self.start_deltas();
         self.check_codex().await;
         self.resume_codex_sessions().await;
         self.mailbox.start().await;
@@ -375,6 +380,7 @@ impl Launcher {
                 tracing::error!("the signal loop ended badly: {e}");
             }
         }
+        self.deltas.join().await;
         self.sessions.terminate_all().await;
         self.mailbox.stop().await;
         self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {

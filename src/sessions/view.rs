@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
 use crate::model::{
-    plain_state, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
+    plain_state, result_key, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
 };
 use crate::pty::preview;
 
@@ -40,6 +40,9 @@ pub struct SessionView {
     pub browser_terminal_title: Option<String>,
     #[serde(flatten)]
     pub zhongshu: Option<ZhongshuFields>,
+    /// A department's last report asks the user to confirm something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_needs_confirmation: Option<bool>,
 }
 
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
@@ -113,7 +116,20 @@ impl Sessions {
             browser_terminal_scope: terminal.map(|_| "session"),
             browser_terminal_title: terminal.map(|t| t.title.clone()),
             zhongshu,
+            report_needs_confirmation: self.report_needs_confirmation(session),
         }
+    }
+
+    /// For a department that reported: does its last report ask the user?
+    fn report_needs_confirmation(&self, session: &Session) -> Option<bool> {
+        let part = session.department_part()?;
+        let key = result_key(
+            part.parent_session_id.as_deref()?,
+            &session.id,
+            part.last_report_id.as_deref()?,
+        );
+        let result = self.ctx.store.result(&key).ok().flatten()?;
+        Some(result.needs_user_confirmation)
     }
 
     /// One session as the API shows it, by id.

@@ -1,4 +1,5 @@
-//! Server-sent events: `/api/events` (every state change, `id:` = audit seq) and
+//! Server-sent events: `/api/events` (every state change, `id:` = audit seq,
+//! and `event: delta` frames with what changed, see `launcher::deltas`) and
 //! `/api/session_stream` (one session's transcript as it grows). The dashboard
 //! reacts to these instead of polling.
 
@@ -59,10 +60,17 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
             .event("lagged")
             .data(json!({"missed": n}).to_string())),
     });
+    // What changed, whole: the page applies it instead of refetching the status.
+    let deltas = BroadcastStream::new(l.deltas.subscribe()).map(|item| match item {
+        Ok(text) => Ok(Event::default().event("delta").data(&*text)),
+        Err(BroadcastStreamRecvError::Lagged(n)) => Ok(Event::default()
+            .event("lagged")
+            .data(json!({"missed_deltas": n}).to_string())),
+    });
     let stream: EventStream = Box::pin(
         stream::once(async move { Ok(hello) })
             .chain(stream::iter(replay))
-            .chain(live)
+            .chain(stream::select(live, deltas))
             .take_until(l.stopped()),
     );
     Sse::new(stream)

@@ -1,13 +1,15 @@
 // "Needs you": one place at the top of the dashboard listing, newest first,
 // everything that waits for the developer: plans awaiting confirmation (with
 // their Start button), agents asking something (login, a question, an error),
-// departments that failed or ended without a report. Approvals sit in the same
-// section (#approvals, drawn by dashboard.js). The tab title carries the count;
-// an opt-in desktop notification and a short sound announce new items.
-//
-// It reads the status dashboard.js fetched (the "codex-governance:status"
-// event) and acts through window.codexGovernance; user text is only ever set
-// as textContent.
+// departments that failed or ended without a report, reports that ask for the
+// user's confirmation. Approvals sit in the same section (#approvals, drawn by
+// approvals.js). The tab title carries the count; an opt-in desktop
+// notification and a short sound announce new items. User text is only ever
+// set as textContent.
+
+import { api, toast } from "./api.js";
+import { startedText } from "./plan.js";
+import * as store from "./store.js";
 
 const NOTIFY_KEY = "codex_governance_notify";
 const DISMISSED_KEY = "codex_governance_dismissed";
@@ -15,7 +17,7 @@ const DISMISSED_KEY = "codex_governance_dismissed";
 const seen = new Set();
 let firstRender = true;
 
-const gov = () => window.codexGovernance;
+const showSession = (id) => document.dispatchEvent(new CustomEvent("codex-governance:show-session", { detail: id }));
 const $ = (sel) => document.querySelector(sel);
 
 function node(tag, cls, text) {
@@ -51,7 +53,7 @@ function dismiss(key) {
   }
   const item = document.querySelector(`#needs-you-list [data-key="${CSS.escape(key)}"]`);
   if (item) item.remove();
-  gov().refresh();
+  render(store.get().status);
 }
 
 const title = (s) => s.title || s.id;
@@ -72,7 +74,7 @@ function itemsOf(status) {
         session: s.id,
         actions: [
           button("Start the plan", "primary", () => startPlan(s.id), { action: "start-plan" }),
-          button("Review it", "", () => gov().showSession(s.id), { action: "show" }),
+          button("Review it", "", () => showSession(s.id), { action: "show" }),
         ],
       });
     }
@@ -85,7 +87,7 @@ function itemsOf(status) {
         text: `${title(s)} needs you (${attention.kind.replace("_", " ")})`,
         detail: attention.text,
         session: s.id,
-        actions: [button("Show", "", () => gov().showSession(s.id), { action: "show" })],
+        actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
     if (s.session_kind === "department" && (s.state === "failed" || s.state === "no_report")) {
@@ -100,26 +102,45 @@ function itemsOf(status) {
           .filter(Boolean).join(" "),
         session: s.id,
         actions: [
-          button("Show", "", () => gov().showSession(s.id), { action: "show" }),
+          button("Show", "", () => showSession(s.id), { action: "show" }),
           button("Dismiss", "", () => dismiss(key), { action: "dismiss" }),
         ],
       });
     }
   }
+  items.push(...confirmations(sessions, dismissed));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
 }
 
+/** Departments whose last report asks the user to confirm something. */
+function confirmations(sessions, dismissed) {
+  return sessions
+    .filter((s) => s.report_needs_confirmation && !dismissed.has(`confirm:${s.id}:${s.last_report_id}`))
+    .map((s) => {
+      const key = `confirm:${s.id}:${s.last_report_id}`;
+      const open = button("Open the report", "primary", () => {}, {
+        openHandoff: "1", session: s.parent_session_id, department: s.id, report: s.last_report_id,
+      });
+      return {
+        key,
+        at: s.reported_at || s.ended_at || s.started_at,
+        kind: "confirm",
+        text: `${title(s)}: its report asks for your confirmation`,
+        detail: s.task,
+        session: s.id,
+        actions: [open, button("Show", "", () => showSession(s.id), { action: "show" }), button("Dismiss", "", () => dismiss(key), { action: "dismiss" })],
+      };
+    });
+}
+
 async function startPlan(id) {
   try {
-    const answer = await gov().api("/api/start_assignments", { parent_session_id: id });
-    const started = (answer.started || []).length;
-    const queued = answer.queued_count || 0;
-    gov().toast(`Started ${started} assignment${started === 1 ? "" : "s"}${queued ? `, ${queued} queued` : ""} for ${id}.`);
+    const answer = await api("/api/start_assignments", { parent_session_id: id });
+    toast(startedText(answer, 0, id));
   } catch (e) {
-    gov().toast(`Could not start the plan of ${id}: ${e.message}`, "error");
+    toast(`Could not start the plan of ${id}: ${e.message}`, "error");
   }
-  gov().refresh();
 }
 
 function render(status) {
@@ -128,7 +149,7 @@ function render(status) {
   const count = items.length + approvals;
   $("#needs-you").hidden = count === 0;
   $("#needs-you-count").textContent = count ? String(count) : "";
-  gov().setNeedsYou(count);
+  store.setNeedsYou(count);
   const list = $("#needs-you-list");
   list.replaceChildren(...items.map((item) => {
     const li = node("li", `need need-${item.kind}`);
@@ -207,5 +228,9 @@ function wireNotify() {
   show();
 }
 
-wireNotify();
-document.addEventListener("codex-governance:status", (event) => render(event.detail));
+export function mount() {
+  wireNotify();
+  store.subscribe((changed) => {
+    if (changed.has("status")) render(store.get().status);
+  });
+}

@@ -1,10 +1,12 @@
 // The review drawer: a side panel that opens a result's handoff packet (HTML
 // the server rendered with all raw HTML escaped), the report as received, and
 // a changed file's diff with line numbers. Opened from any button carrying
-// data-open-handoff or data-open-diff (inbox cards, the governance report);
+// data-open-handoff or data-open-diff (inbox cards, the governance report, the
+// timeline's report marks);
 // Esc or Close shuts it and gives the focus back to the button.
 
-const gov = () => window.codexGovernance;
+import { api } from "./api.js";
+
 const $ = (sel) => document.querySelector(sel);
 let opener = null;
 
@@ -38,7 +40,7 @@ async function showHandoff(b) {
   });
   open(`Report ${b.dataset.report} of ${b.dataset.department}`, node("p", "hint", "Loading…"));
   try {
-    const v = await gov().api(`/api/handoff?${q}`);
+    const v = await api(`/api/handoff?${q}`);
     const packet = node("section", "drawer-section");
     packet.append(node("h3", "sub", "Handoff packet"));
     if (v.html) {
@@ -78,7 +80,7 @@ async function showDiff(b) {
   try {
     const q = new URLSearchParams({ path });
     if (base) q.set("base", base);
-    const d = await gov().api(`/api/diff?${q}`);
+    const d = await api(`/api/diff?${q}`);
     const head = node("p", "diff-summary", `${d.status} · +${d.added} −${d.removed}${d.truncated ? " · cut: too long to show whole" : ""}`);
     const parts = [head];
     if (d.binary) parts.push(node("p", "empty-note", "A binary file: its content is not shown."));
@@ -103,15 +105,19 @@ async function showDiff(b) {
   }
 }
 
-document.addEventListener("click", (event) => {
+export function mount() {
+  document.addEventListener("click", onClick);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("#drawer").hidden) close();
+  });
+  $("#drawer-close").addEventListener("click", close);
+}
+
+function onClick(event) {
   const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff]");
   if (!b) return;
   event.preventDefault();
   if (!$("#drawer").contains(b)) opener = b;
   if (b.dataset.openHandoff) showHandoff(b);
   else showDiff(b);
-});
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && !$("#drawer").hidden) close();
-});
-$("#drawer-close").addEventListener("click", close);
+}

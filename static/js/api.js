@@ -1,0 +1,102 @@
+// The launcher's JSON API. The URL the launcher prints carries the token in
+// its fragment (/#token=…), which browsers never send: the page moves it to
+// sessionStorage (this tab and origin only), clears the address bar and sends
+// it as `Authorization: Bearer` on every call. No cookie is used (browsers
+// share cookies across ports).
+
+import { $, el } from "./dom.js";
+
+const TOKEN_KEY = "codex_governance_token";
+let memoryToken = ""; // when sessionStorage is not available
+let authProblem = false;
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Moves a `#token=…` fragment into sessionStorage; true if there was one. */
+export function adoptFragmentToken() {
+  const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (!match) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  let token = "";
+  try {
+    token = decodeURIComponent(match[1]);
+  } catch (e) {
+    token = "";
+  }
+  if (!token) return false;
+  memoryToken = token;
+  try {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } catch (e) {
+    // memoryToken serves this page's life
+  }
+  return true;
+}
+
+export function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
+  } catch (e) {
+    return memoryToken;
+  }
+}
+
+export function authHeaders(extra) {
+  return Object.assign({ Authorization: `Bearer ${token()}` }, extra);
+}
+
+/** GET `path`, or POST `body` as JSON; the `{ok:true,…}` answer or an ApiError. */
+export async function api(path, body) {
+  const opts = { credentials: "omit", headers: authHeaders({ Accept: "application/json" }), cache: "no-store" };
+  if (body !== undefined) {
+    opts.method = "POST";
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, opts);
+  } catch (e) {
+    throw new ApiError("the launcher is not reachable", 0);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  if (response.status === 401) {
+    showAuthProblem();
+  } else if (response.ok && authProblem) {
+    hideAuthProblem();
+  }
+  if (!response.ok || !data || data.ok === false) {
+    throw new ApiError((data && data.error) || `HTTP ${response.status}`, response.status);
+  }
+  return data;
+}
+
+export function showAuthProblem() {
+  authProblem = true;
+  const banner = $("#auth-banner");
+  banner.textContent = token()
+    ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again; `codex-governance url` prints it."
+    : "This page has no token. Open the URL the launcher printed (…/#token=…); `codex-governance url`, run in the repository, prints it again.";
+  banner.hidden = false;
+}
+
+export function hideAuthProblem() {
+  authProblem = false;
+  $("#auth-banner").hidden = true;
+}
+
+export function toast(message, kind = "info") {
+  const node = el("div", { class: `toast toast-${kind}`, text: message, attrs: { role: kind === "error" ? "alert" : "status" } });
+  $("#toasts").appendChild(node);
+  setTimeout(() => node.remove(), kind === "error" ? 8000 : 4000);
+}

@@ -1,0 +1,48 @@
+// Times, durations and token counts, in one format everywhere.
+
+export const enc = encodeURIComponent;
+
+export function list(items) {
+  return Array.isArray(items) ? items.filter((x) => x !== null && x !== undefined && x !== "") : [];
+}
+
+export function parseTime(text) {
+  if (!text) return null;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? null : t;
+}
+
+/** 14:03:07 (24 h, local). */
+export function clock(text) {
+  const t = parseTime(text);
+  if (t === null) return "";
+  return new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+/** The local date and the clock. */
+export function dateTime(text) {
+  const t = parseTime(text);
+  if (t === null) return text || "";
+  const d = new Date(t);
+  return `${d.toLocaleDateString()} ${clock(text)}`;
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "";
+  seconds = Math.max(0, Math.floor(seconds));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+}
+
+/** `12.3k tokens`, "" before any. */
+export function tokensText(n) {
+  if (!n) return "";
+  return n >= 1000 ? `${(n / 1000).toFixed(n >= 100000 ? 0 : 1)}k tokens` : `${n} tokens`;
+}
+
+/** `$0.42`, "" when unknown. */
+export function costText(usd) {
+  if (usd === null || usd === undefined) return "";
+  return usd >= 100 ? `$${usd.toFixed(0)}` : `$${usd.toFixed(2)}`;
+}

@@ -1,0 +1,219 @@
+// The terminal grid: the live terminals of up to four sessions (pinned ones
+// first, then running ones, newest Zhongshu with its departments), one hint
+// when there are none. A tile can be pinned (it stays) and maximised (it fills
+// the window; Esc or the button restores it). Tiles never move in the DOM once
+// placed: moving an iframe reloads it; the visual order comes from `order`.
+
+import { $, el, setClass, setText } from "./dom.js";
+import { clock, dateTime, duration } from "./format.js";
+import * as store from "./store.js";
+
+const SLOTS = 4;
+const PIN_KEY = "codex_governance_pinned";
+const tiles = new Map(); // session id -> tile parts
+let hint = null;
+let pinned = loadPins();
+
+function loadPins() {
+  try {
+    return new Set(JSON.parse(sessionStorage.getItem(PIN_KEY) || "[]"));
+  } catch (e) {
+    return new Set();
+  }
+}
+
+function savePins() {
+  try {
+    sessionStorage.setItem(PIN_KEY, JSON.stringify([...pinned]));
+  } catch (e) {
+    // pins last this page's life
+  }
+}
+
+/** A terminal URL as the launcher makes them (loopback http), else null. */
+export function terminalUrl(s) {
+  const url = s && s.browser_terminal_url;
+  if (typeof url !== "string") return null;
+  return /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\//.test(url) ? url : null;
+}
+
+export function heartbeatText(s) {
+  const hb = s.heartbeat_status || "unknown";
+  const idle = store.idleNow(s);
+  if (hb === "exited") return s.ended_at ? `ended ${clock(s.ended_at)}` : "ended";
+  if (idle === null) return s.last_activity_at ? `last output ${clock(s.last_activity_at)}` : "waiting for its first output";
+  return `${hb === "unknown" ? "output" : hb} · idle ${duration(idle)}`;
+}
+
+export function updateHeartbeat(node, s) {
+  setText(node, heartbeatText(s));
+  setClass(node, "hb", `hb-${s.heartbeat_status || "unknown"}`);
+  node.title = s.last_activity_at ? `last output ${dateTime(s.last_activity_at)}` : "no output yet";
+}
+
+/** One state word and colour (server-derived): working, needs you, reported, failed: exit N… */
+export function showState(node, s) {
+  setText(node, s.state_text || s.status);
+  setClass(node, "badge", `state-${s.state || s.status}`);
+  node.title = s.state_reason || "";
+}
+
+function slotSessions(st) {
+  const zs = st.zhongshu_sessions || [];
+  const ds = st.department_sessions || [];
+  const order = [];
+  const placed = new Set();
+  const live = (z) => store.isRunning(z) || ds.some((d) => d.parent_session_id === z.id && store.isRunning(d));
+  for (const z of [...zs.filter(live), ...zs.filter((z) => !live(z))]) {
+    order.push(z);
+    placed.add(z.id);
+    for (const d of ds.slice().reverse()) { // departments in start order
+      if (d.parent_session_id === z.id) {
+        order.push(d);
+        placed.add(d.id);
+      }
+    }
+  }
+  for (const d of ds) if (!placed.has(d.id)) order.push(d);
+  const chosen = new Set(order.filter((s) => pinned.has(s.id)).slice(0, SLOTS).map((s) => s.id));
+  for (const s of order.filter(store.isRunning)) if (chosen.size < SLOTS) chosen.add(s.id);
+  for (const s of order) if (chosen.size < SLOTS) chosen.add(s.id);
+  const rank = (s) => (pinned.has(s.id) ? 0 : 1);
+  return order.filter((s) => chosen.has(s.id)).sort((a, b) => rank(a) - rank(b));
+}
+
+function toggleMax(t, on) {
+  const max = on === undefined ? !t.root.classList.contains("maximised") : on;
+  for (const other of tiles.values()) if (other !== t) other.root.classList.remove("maximised");
+  t.root.classList.toggle("maximised", max);
+  t.max.textContent = max ? "restore" : "maximise";
+  t.max.setAttribute("aria-pressed", max ? "true" : "false");
+  document.body.classList.toggle("has-maximised", max);
+}
+
+function buildTile(id) {
+  const t = {};
+  t.title = el("span", { class: "slot-title" });
+  t.status = el("span", { class: "badge" });
+  t.hb = el("span", { class: "hb" });
+  t.pin = el("button", { type: "button", class: "small slot-pin", text: "pin", title: "keep this terminal in the grid" });
+  t.max = el("button", { type: "button", class: "small slot-max", text: "maximise", title: "fill the window with this terminal (Esc on the tile restores it)" });
+  t.open = el("a", { class: "slot-open", text: "open ↗", attrs: { target: "_blank", rel: "noopener noreferrer" }, title: "open this terminal in its own tab" });
+  t.bar = el("div", { class: "slot-bar" }, t.title, el("span", { class: "slot-meta" }, t.status, t.hb, t.pin, t.max, t.open));
+  t.body = el("div", { class: "slot-body" });
+  t.frame = null;
+  t.preview = null;
+  t.root = el("div", { class: "slot", data: { session: id } }, t.bar, t.body);
+  t.pin.addEventListener("click", () => {
+    if (pinned.has(id)) pinned.delete(id);
+    else pinned.add(id);
+    savePins();
+    render();
+  });
+  t.max.addEventListener("click", () => toggleMax(t));
+  t.root.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && t.root.classList.contains("maximised")) toggleMax(t, false);
+  });
+  return t;
+}
+
+function updateFrame(t, s) {
+  const url = terminalUrl(s);
+  t.open.hidden = !url;
+  if (url) {
+    t.open.href = url;
+    if (!t.frame) {
+      t.frame = el("iframe", {
+        class: "slot-frame",
+        title: `terminal of ${s.id}`,
+        attrs: { referrerpolicy: "no-referrer", sandbox: "allow-scripts allow-same-origin", allow: "clipboard-write" },
+      });
+      if (t.preview) t.preview.remove();
+      t.preview = null;
+      t.body.appendChild(t.frame);
+    }
+    if (t.frame.getAttribute("src") !== url) t.frame.setAttribute("src", url);
+    return;
+  }
+  t.open.removeAttribute("href");
+  if (t.frame) t.frame.remove();
+  t.frame = null;
+  if (!t.preview) {
+    t.preview = el("div", { class: "slot-closed" },
+      el("p", { class: "slot-note", text: "The terminal is closed. Last output:" }),
+      el("pre", { class: "slot-preview", attrs: { tabindex: "0" } }));
+    t.body.appendChild(t.preview);
+  }
+  const pre = $(".slot-preview", t.preview);
+  const before = pre.textContent;
+  setText(pre, s.transcript_preview || "(no output)");
+  if (pre.textContent !== before) pre.scrollTop = pre.scrollHeight; // show the end
+}
+
+function updateTile(t, s) {
+  setText(t.title, s.title || s.id);
+  t.title.title = s.task ? `${s.title} — ${s.task}` : s.title;
+  showState(t.status, s);
+  updateHeartbeat(t.hb, s);
+  t.root.dataset.status = s.status;
+  t.root.dataset.state = s.state || "";
+  t.root.dataset.kind = s.session_kind;
+  const isPinned = pinned.has(s.id);
+  t.root.classList.toggle("pinned", isPinned);
+  t.pin.textContent = isPinned ? "unpin" : "pin";
+  t.pin.setAttribute("aria-pressed", isPinned ? "true" : "false");
+  t.pin.setAttribute("aria-label", `${isPinned ? "unpin" : "pin"} the terminal of ${s.id}`);
+  t.max.setAttribute("aria-label", `maximise the terminal of ${s.id}`);
+  updateFrame(t, s);
+}
+
+function render() {
+  const st = store.get().status;
+  if (!st) return;
+  const chosen = slotSessions(st);
+  const grid = $("#grid");
+  const keep = new Set(chosen.map((s) => s.id));
+  for (const [id, t] of tiles) {
+    if (!keep.has(id)) {
+      t.root.remove();
+      tiles.delete(id);
+    }
+  }
+  const nodes = chosen.map((s) => {
+    let t = tiles.get(s.id);
+    if (!t) {
+      t = buildTile(s.id);
+      tiles.set(s.id, t);
+    }
+    updateTile(t, s);
+    return t.root;
+  });
+  if (!nodes.length) {
+    hint = hint || el("div", { class: "slot empty grid-hint" },
+      el("p", { class: "slot-empty-text", text: "No terminal yet: a session's live terminal appears here when it starts." }));
+    nodes.push(hint);
+  }
+  for (const child of Array.from(grid.children)) if (!nodes.includes(child)) child.remove();
+  nodes.forEach((node, i) => {
+    if (node.parentNode !== grid) grid.appendChild(node);
+    node.style.order = String(i);
+    node.dataset.slot = String(i);
+  });
+  grid.dataset.count = String(chosen.length);
+  setText($("#grid-info"), chosen.length ? `${chosen.length} of ${SLOTS} slots · pinned first, then running sessions` : "");
+}
+
+/** Once a second: advance the heartbeats. */
+function tick() {
+  for (const [id, t] of tiles) {
+    const s = store.session(id);
+    if (s && store.isRunning(s)) updateHeartbeat(t.hb, s);
+  }
+}
+
+export function mount() {
+  store.subscribe((changed) => {
+    if (changed.has("status")) render();
+  });
+  setInterval(tick, 1000);
+}

@@ -1,0 +1,107 @@
+// The top of the page: project, activity counts, tokens and cost in all, the
+// banners (audit chain, stuck mailbox), and the form that starts a Zhongshu.
+
+import { $, el, replaceChildren, setText } from "./dom.js";
+import { api } from "./api.js";
+import { costText, list, tokensText } from "./format.js";
+import * as store from "./store.js";
+
+let modelKey = "";
+
+function renderStats(st) {
+  const items = [
+    ["Zhongshu running", st.active_zhongshu_sessions || 0],
+    ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
+    ["queued", st.queued_count || 0],
+  ];
+  replaceChildren($("#stats"), items.map(([k, v]) =>
+    el("span", { class: "stat" }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
+  setText($("#slots-info"), `${st.active_department_sessions || 0} of ${st.max_department_sessions} department slots in use`);
+  const all = st.sessions || [];
+  const tokens = all.reduce((n, s) => n + ((s.token_usage && s.token_usage.total_tokens) || 0), 0);
+  const priced = all.filter((s) => typeof s.cost_usd === "number");
+  const cost = priced.length ? priced.reduce((n, s) => n + s.cost_usd, 0) : null;
+  const node = $("#tokens-total");
+  node.hidden = tokens === 0;
+  setText(node, [tokensText(tokens), costText(cost)].filter(Boolean).join(" · "));
+}
+
+function renderModels(st) {
+  const choices = list(st.model_choices);
+  const key = JSON.stringify([choices, st.zhongshu_model]);
+  if (key === modelKey) return;
+  modelKey = key;
+  const select = $("#model");
+  const previous = select.value;
+  replaceChildren(select, choices.map((m) => el("option", { text: m, attrs: { value: m } })));
+  select.value = choices.includes(previous) ? previous : (st.zhongshu_model || choices[0] || "");
+}
+
+function renderBrand() {
+  const { status: st, needsYou } = store.get();
+  if (!st) return;
+  if (st.project_name) {
+    setText($("#project-name"), `· ${st.project_name}`);
+    const title = `${needsYou ? `(${needsYou}) ` : ""}codex-governance · ${st.project_name}`;
+    if (document.title !== title) document.title = title;
+  }
+  if (st.repo) setText($("#repo-path"), st.repo);
+}
+
+function renderBanner(st) {
+  const problem = st.audit_chain_problem;
+  const stuck = st.mailbox_ingestion && st.mailbox_ingestion.state === "stuck";
+  const lines = [];
+  if (problem) lines.push(`The audit log's hash chain is broken (${problem}). New lines still chain from the last one; run codex-governance audit verify and keep a copy of the log.`);
+  if (stuck) lines.push(`Mailbox ingestion is stuck (${JSON.stringify(st.mailbox_ingestion)}): reports are not being registered. See /healthz.`);
+  const banner = $("#audit-banner");
+  banner.textContent = lines.join(" ");
+  banner.hidden = lines.length === 0;
+}
+
+async function startZhongshu(event) {
+  event.preventDefault();
+  const task = $("#task").value.trim();
+  const msg = $("#start-msg");
+  if (!task) {
+    msg.className = "form-msg error";
+    msg.textContent = "Describe the task first.";
+    $("#task").focus();
+    return;
+  }
+  const button = $("#start-zhongshu");
+  button.disabled = true;
+  msg.className = "form-msg";
+  msg.textContent = "Starting…";
+  try {
+    const res = await api("/api/start_zhongshu_session", { task, model: $("#model").value || undefined });
+    $("#task").value = "";
+    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Zhongshu in focus".`;
+    store.setFocus(res.session_id, false);
+  } catch (e) {
+    msg.className = "form-msg error";
+    msg.textContent = `Could not start: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function mount() {
+  $("#start-form").addEventListener("submit", startZhongshu);
+  $("#task").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      $("#start-form").requestSubmit();
+    }
+  });
+  store.subscribe((changed) => {
+    const st = store.get().status;
+    if (!st) return;
+    if (changed.has("status")) {
+      renderStats(st);
+      renderModels(st);
+      renderBanner(st);
+    }
+    if (changed.has("status") || changed.has("needsYou")) renderBrand();
+  });
+}

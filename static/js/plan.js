@@ -1,0 +1,177 @@
+// The focused Zhongshu's plan. Awaiting confirmation, it is a form (untick,
+// edit tasks and models, start); afterwards each assignment row follows its
+// department: the department's own state word, not the plan's "started".
+
+import { $, el, replaceChildren } from "./dom.js";
+import { api, toast } from "./api.js";
+import { clock, list } from "./format.js";
+import { showState } from "./grid.js";
+import * as store from "./store.js";
+
+let formKey = "";
+let viewKey = "";
+
+function header(plan) {
+  const status = {
+    awaiting_confirmation: "awaits your confirmation",
+    dispatched: "dispatched",
+    ready: "ready (nothing to dispatch)",
+  }[plan.status] || plan.status;
+  return el("div", { class: "plan-head" },
+    el("span", { class: `badge plan-${plan.status}`, text: status }),
+    el("span", { class: "row-time", text: `registered ${clock(plan.registered_at)}${plan.confirmed_at ? ` · confirmed ${clock(plan.confirmed_at)}` : ""}` }));
+}
+
+export function listBlock(label, items) {
+  items = list(items);
+  if (!items.length) return null;
+  return el("div", { class: "kv" },
+    el("span", { class: "kv-key", text: label }),
+    el("ul", { class: "kv-list" }, items.map((x) => el("li", {}, el("code", { text: x })))));
+}
+
+/** The assignment's badge: its department's state once it started. */
+function assignmentBadge(a) {
+  const s = a.session_id ? store.session(a.session_id) : null;
+  if (!s) return el("span", { class: `badge assignment-${a.status || "proposed"}`, text: a.status || "proposed" });
+  const badge = el("span", { class: "badge", data: { follows: s.id } });
+  showState(badge, s);
+  return badge;
+}
+
+function view(plan) {
+  return el("div", { class: "plan-view" },
+    header(plan),
+    plan.summary ? el("p", { class: "plan-summary", text: plan.summary }) : null,
+    el("ol", { class: "plan-list" }, plan.assignments.map((a, i) =>
+      el("li", { class: `plan-assignment view status-${a.status || "proposed"}`, data: { index: i, department: a.department, session: a.session_id || "" } },
+        el("div", { class: "row-head" },
+          el("span", { class: "row-name", text: store.deptTitle(a.department) }),
+          el("span", { class: "row-badges" },
+            assignmentBadge(a),
+            a.session_id ? el("button", { type: "button", class: "small badge-link", text: a.session_id, title: `show ${a.session_id}`, data: { showSession: a.session_id } }) : null,
+            el("span", { class: "badge model", text: a.model }))),
+        el("div", { class: "row-task", text: a.task }),
+        a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
+        listBlock("files", a.files),
+        listBlock("verify", a.verify),
+        a.error ? el("div", { class: "row-error", text: a.error }) : null))));
+}
+
+function assignmentField(a, i, choices) {
+  const tick = el("input", { type: "checkbox", class: "pa-select", attrs: { "aria-label": `start ${a.department}` } });
+  tick.checked = a.selected !== false;
+  const task = el("textarea", { class: "pa-task", attrs: { rows: 2, "aria-label": `task for ${a.department}` } });
+  task.value = a.task;
+  const model = el("select", { class: "pa-model", attrs: { "aria-label": `model for ${a.department}` } },
+    (choices.includes(a.model) ? choices : [a.model, ...choices]).map((m) => el("option", { text: m, attrs: { value: m } })));
+  model.value = a.model;
+  const li = el("li", { class: "plan-assignment", data: { index: i, department: a.department } },
+    el("label", { class: "pa-head" }, tick, el("span", { class: "row-name", text: store.deptTitle(a.department) })),
+    el("label", { class: "field" }, el("span", { class: "label", text: "Task" }), task),
+    el("label", { class: "field field-inline" }, el("span", { class: "label", text: "Model" }), model),
+    a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
+    listBlock("files", a.files),
+    listBlock("verify", a.verify));
+  li.classList.toggle("unselected", !tick.checked);
+  return { a, li, tick, task, model };
+}
+
+function form(sessionId, plan) {
+  const choices = list(store.get().status && store.get().status.model_choices);
+  const items = plan.assignments.map((a, i) => assignmentField(a, i, choices));
+  const confirm = el("button", { type: "submit", class: "primary", attrs: { id: "plan-confirm" } });
+  const msg = el("p", { class: "form-msg", attrs: { "aria-live": "polite" } });
+  const updateCount = () => {
+    const n = items.filter((x) => x.tick.checked).length;
+    confirm.textContent = n ? `Start ${n} ticked assignment${n === 1 ? "" : "s"}` : "Start nothing (no assignment ticked)";
+  };
+  for (const x of items) {
+    x.tick.addEventListener("change", () => {
+      x.li.classList.toggle("unselected", !x.tick.checked);
+      updateCount();
+    });
+  }
+  updateCount();
+  const node = el("form", { class: "plan-form", attrs: { id: "plan-form" } },
+    header(plan),
+    plan.summary ? el("p", { class: "plan-summary", text: plan.summary }) : null,
+    el("p", { class: "hint", text: "Untick what should not run, edit tasks and models, then start." }),
+    el("ol", { class: "plan-list" }, items.map((x) => x.li)),
+    el("div", { class: "form-actions" }, confirm),
+    msg);
+  node.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const assignments = items.map((x) => ({
+      department: x.a.department,
+      task: x.task.value.trim() || x.a.task,
+      model: x.model.value || x.a.model,
+      files: list(x.a.files),
+      verify: list(x.a.verify),
+      reason: x.a.reason || undefined,
+      selected: x.tick.checked,
+    }));
+    confirm.disabled = true;
+    msg.className = "form-msg";
+    msg.textContent = "Starting…";
+    try {
+      const res = await api("/api/start_assignments", { parent_session_id: sessionId, assignments });
+      toast(startedText(res, assignments.filter((a) => a.selected).length, sessionId));
+      formKey = "";
+    } catch (e) {
+      msg.className = "form-msg error";
+      msg.textContent = `Could not start: ${e.message}`;
+      confirm.disabled = false;
+    }
+  });
+  return node;
+}
+
+/** "Started 2, queued 1 for zhongshu-1": what happened, not what was asked. */
+export function startedText(res, asked, sessionId) {
+  const started = list(res.started || (res.auto_dispatch && res.auto_dispatch.started)).length;
+  const queued = list(res.queued).length || res.queued_count || 0;
+  if (!started && !queued) return `Sent ${asked} assignment${asked === 1 ? "" : "s"} for ${sessionId}.`;
+  return `Started ${started}${queued ? `, queued ${queued}` : ""} for ${sessionId}.`;
+}
+
+function render() {
+  const container = $("#plan");
+  const { focus, plan: data } = store.get();
+  const note = (text, cls = "empty-note") => {
+    formKey = viewKey = "";
+    replaceChildren(container, el("p", { class: cls, text }));
+  };
+  if (!focus || !data) return note("Start a Zhongshu session: it reads the governance report and registers a plan here.");
+  if (data.error) return note(`Cannot load the plan: ${data.error}`, "form-msg error");
+  const plan = data.plan;
+  if (!plan || !plan.ready) return note(`${data.session_id} has not registered a plan yet.`);
+  if (plan.status === "awaiting_confirmation") {
+    // The form holds the user's edits: rebuild it only for a different plan.
+    const key = `${data.session_id}|${plan.registered_at}`;
+    if (key === formKey && $("#plan-form", container)) return;
+    formKey = key;
+    viewKey = "";
+    replaceChildren(container, form(data.session_id, plan));
+    return;
+  }
+  formKey = "";
+  const follows = plan.assignments.map((a) => {
+    const s = a.session_id && store.session(a.session_id);
+    return s ? s.state_text : "";
+  });
+  const key = JSON.stringify([data, follows]);
+  if (key === viewKey) return;
+  viewKey = key;
+  replaceChildren(container, view(plan));
+}
+
+export function mount() {
+  store.subscribe((changed) => {
+    if (changed.has("plan") || changed.has("focus") || changed.has("status")) render();
+  });
+  $("#plan").addEventListener("click", (event) => {
+    const b = event.target.closest("[data-show-session]");
+    if (b) document.dispatchEvent(new CustomEvent("codex-governance:show-session", { detail: b.dataset.showSession }));
+  });
+}

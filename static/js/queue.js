@@ -1,0 +1,38 @@
+// The department queue: assignments waiting for a free slot, in order.
+
+import { $, el, replaceChildren } from "./dom.js";
+import { clock } from "./format.js";
+import * as store from "./store.js";
+
+let queueKey = "";
+
+function render(queue) {
+  const key = JSON.stringify(queue);
+  if (key === queueKey) return;
+  queueKey = key;
+  const container = $("#queue");
+  if (!queue.length) {
+    replaceChildren(container, el("p", { class: "empty-note", text: "The queue is empty." }));
+    return;
+  }
+  replaceChildren(container, el("ol", { class: "queue-list" }, queue.map((q, i) =>
+    el("li", { class: `queue-item queue-${q.status}`, data: { id: q.id } },
+      el("div", { class: "row-head" },
+        el("span", { class: "row-name", text: `${i + 1}. ${store.deptTitle(q.department)}` }),
+        el("span", { class: "row-badges" },
+          el("span", { class: `badge status-${q.status}`, text: q.status }),
+          q.attempts ? el("span", { class: "badge", text: `${q.attempts} attempt${q.attempts === 1 ? "" : "s"}` }) : null)),
+      el("div", { class: "row-meta" },
+        el("span", { text: `for ${q.parent_session_id || "?"}` }),
+        el("span", { class: "row-model", text: q.model }),
+        el("span", { class: "row-time", text: `queued ${clock(q.queued_at)}` })),
+      el("div", { class: "row-task", text: q.task, title: q.task }),
+      q.error ? el("div", { class: "row-error", text: `start failed: ${q.error}` }) : null))));
+}
+
+export function mount() {
+  store.subscribe((changed) => {
+    const st = store.get().status;
+    if (st && changed.has("status")) render(st.queue || []);
+  });
+}

@@ -1,0 +1,164 @@
+// The page's one state, with subscriptions. Views read it and subscribe; only
+// live.js and user actions write it. A change names the parts it touched
+// ("status", "focus", "plan", "inbox", "needsYou") so a view redraws only
+// when its data changed.
+
+const state = {
+  status: null, // GET /api/status, kept current by deltas
+  byId: new Map(), // session id -> session view
+  focus: null, // the Zhongshu whose plan and inbox are shown
+  focusPinned: false, // the user picked it (else: follow the newest)
+  inbox: null, // GET /api/zhongshu_inbox of the focus (first page), or {error}
+  plan: null, // GET /api/zhongshu_plan of the focus, or {error}
+  needsYou: 0, // items in "Needs you", shown in the tab title
+  planStamp: 0, // bumped when a delta brings the focus's plan
+  early: [], // results of the focus that came while its inbox was loading
+};
+
+const listeners = new Set();
+
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit(...parts) {
+  const changed = new Set(parts);
+  for (const fn of listeners) {
+    try {
+      fn(changed);
+    } catch (e) {
+      console.error("a view failed to draw:", e);
+    }
+  }
+}
+
+export const get = () => state;
+export const sessions = () => (state.status && state.status.sessions) || [];
+export const session = (id) => state.byId.get(id) || null;
+export const isRunning = (s) => !!s && s.status === "running";
+
+/** "zhilibu 吏部" for a department key. */
+export function deptTitle(key) {
+  if (!key) return "";
+  if (key === "menxia") return "menxia 门下省";
+  const d = ((state.status && state.status.department_list) || []).find((x) => x.key === key);
+  return d && d.title ? `${key} ${d.title}` : key;
+}
+
+/** Seconds since the session's last output, advanced locally since it arrived. */
+export function idleNow(s) {
+  if (s.idle_seconds === null || s.idle_seconds === undefined) return null;
+  const extra = isRunning(s) ? (Date.now() - (s._at || Date.now())) / 1000 : 0;
+  return s.idle_seconds + extra;
+}
+
+function stamp(s, at) {
+  Object.defineProperty(s, "_at", { value: at, enumerable: false, writable: true });
+  return s;
+}
+
+/** Rebuilds the lists the views read (the API's shape) from `byId` and `order`. */
+function relist(order) {
+  const all = order.map((id) => state.byId.get(id)).filter(Boolean);
+  state.status.sessions = all;
+  state.status.zhongshu_sessions = all.filter((s) => s.session_kind === "zhongshu");
+  state.status.department_sessions = all.filter((s) => s.session_kind === "department");
+}
+
+function pickFocus() {
+  const zs = state.status.zhongshu_sessions || [];
+  if (!zs.some((z) => z.id === state.focus)) state.focusPinned = false;
+  if (!state.focusPinned) state.focus = zs.length ? zs[0].id : null;
+}
+
+/** A whole status, as fetched. */
+export function setStatus(status) {
+  const at = Date.now();
+  const before = state.focus;
+  state.status = status;
+  state.byId = new Map((status.sessions || []).map((s) => [s.id, stamp(s, at)]));
+  relist((status.sessions || []).map((s) => s.id));
+  pickFocus();
+  emit("status", ...(state.focus !== before ? ["focus"] : []));
+}
+
+/** A delta from the event stream (see launcher/deltas.rs); false if it is older than what we have. */
+export function applyDelta(delta) {
+  const st = state.status;
+  if (!st || (delta.seq || 0) < (st.audit_seq || 0)) return false;
+  const at = Date.now();
+  st.audit_seq = delta.seq;
+  for (const [id, view] of Object.entries(delta.sessions || {})) state.byId.set(id, stamp(view, at));
+  for (const id of delta.removed || []) state.byId.delete(id);
+  Object.assign(st, delta.fields || {});
+  const order = delta.order || st.sessions.map((s) => s.id);
+  for (const id of state.byId.keys()) if (!order.includes(id)) order.unshift(id);
+  relist(order);
+  const before = state.focus;
+  pickFocus();
+  const parts = ["status"];
+  if (state.focus !== before) parts.push("focus");
+  const plan = (delta.plans || {})[state.focus];
+  if (plan && state.focus === before) {
+    state.plan = plan;
+    state.planStamp += 1;
+    parts.push("plan");
+  }
+  if (state.focus === before && upsertResults(delta.results || [])) parts.push("inbox");
+  emit(...parts);
+  return true;
+}
+
+/** Puts new or updated results of the focus into its loaded inbox page. */
+function upsertResults(results) {
+  const inbox = state.inbox;
+  const mine = results.filter((r) => r.parent_session_id === state.focus);
+  if (!mine.length) return false;
+  if (!inbox) state.early.push(...mine); // the page being fetched may predate them
+  if (!inbox || inbox.error) return false;
+  const key = (r) => `${r.department_session_id}/${r.report_id}`;
+  const list = inbox.results || [];
+  for (const r of mine) {
+    const i = list.findIndex((x) => key(x) === key(r));
+    if (i >= 0) list[i] = r;
+    else list.unshift(r);
+  }
+  inbox.results = list;
+  return true;
+}
+
+/** The focus's results were read (by its Zhongshu or by "Mark all read"). */
+export function markFocusRead(parent) {
+  if (parent !== state.focus || !state.inbox || state.inbox.error) return;
+  for (const r of state.inbox.results || []) r.read = true;
+  emit("inbox");
+}
+
+/** The user picks a Zhongshu (`pinned`), or a start makes a new one the focus. */
+export function setFocus(id, pinned = true) {
+  if (!id || id === state.focus) return;
+  state.focus = id;
+  state.focusPinned = pinned;
+  state.inbox = null;
+  state.plan = null;
+  state.early = [];
+  emit("focus");
+}
+
+/** The plan and inbox fetched for `id`, asked for when the plan stamp was `stamp`. */
+export function setFocusData(id, plan, inbox, stamp) {
+  if (id !== state.focus) return;
+  if (stamp === state.planStamp) state.plan = plan; // else a delta brought a newer one
+  state.inbox = inbox;
+  const early = state.early;
+  state.early = [];
+  upsertResults(early);
+  emit("plan", "inbox");
+}
+
+export function setNeedsYou(count) {
+  if (state.needsYou === count) return;
+  state.needsYou = count;
+  emit("needsYou");
+}
