@@ -36,7 +36,7 @@ const DERIVED: [&str; 4] = [
 #[derive(Debug, Default, Serialize)]
 pub struct Delta {
     pub seq: u64,
-    /// Changed or new sessions, whole.
+    /// New sessions whole; changed ones as their changed fields (with `id`).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub sessions: Map<String, Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -70,7 +70,7 @@ impl Delta {
 /// What the last delta was computed against.
 #[derive(Default)]
 struct Snapshot {
-    sessions: HashMap<String, String>,
+    sessions: HashMap<String, Map<String, Value>>,
     order: Vec<String>,
     fields: Map<String, Value>,
     plans: HashMap<String, String>,
@@ -220,8 +220,9 @@ impl Launcher {
     }
 }
 
-/// Sessions whose view changed (ignoring the per-second idle time), new ones,
-/// removed ones, and the order when it changed.
+/// Sessions whose view changed, as the fields that changed (ignoring the
+/// per-second idle time alone); new sessions whole; removed ones; and the order
+/// when it changed.
 fn diff_sessions(snapshot: &mut Snapshot, status: &Map<String, Value>, delta: &mut Delta) {
     let sessions = status
         .get("sessions")
@@ -231,21 +232,24 @@ fn diff_sessions(snapshot: &mut Snapshot, status: &Map<String, Value>, delta: &m
     let mut order = Vec::with_capacity(sessions.len());
     let mut present = HashMap::with_capacity(sessions.len());
     for view in sessions {
+        let Value::Object(view) = view else { continue };
         let Some(id) = view.get("id").and_then(Value::as_str).map(str::to_string) else {
             continue;
         };
-        let mut stable = view.clone();
-        if let Value::Object(map) = &mut stable {
-            for key in VOLATILE {
-                map.remove(key);
+        match snapshot.sessions.get(&id) {
+            None => {
+                delta
+                    .sessions
+                    .insert(id.clone(), Value::Object(view.clone()));
+            }
+            Some(before) => {
+                if let Some(patch) = changed_fields(before, &view) {
+                    delta.sessions.insert(id.clone(), Value::Object(patch));
+                }
             }
         }
-        let text = stable.to_string();
-        if snapshot.sessions.get(&id) != Some(&text) {
-            delta.sessions.insert(id.clone(), view);
-        }
         order.push(id.clone());
-        present.insert(id, text);
+        present.insert(id, view);
     }
     delta.removed = snapshot
         .sessions
@@ -258,6 +262,31 @@ fn diff_sessions(snapshot: &mut Snapshot, status: &Map<String, Value>, delta: &m
     }
     snapshot.sessions = present;
     snapshot.order = order;
+}
+
+/// The fields of `after` that differ from `before` (a field that went away is
+/// null), with the id; None when only volatile fields moved.
+fn changed_fields(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
+    let mut patch: Map<String, Value> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for key in before.keys().filter(|k| !after.contains_key(*k)) {
+        patch.insert(key.clone(), Value::Null);
+    }
+    if patch.keys().all(|k| VOLATILE.contains(&k.as_str())) {
+        return None;
+    }
+    for key in ["id"].into_iter().chain(VOLATILE) {
+        if let Some(v) = after.get(key) {
+            patch.insert(key.to_string(), v.clone());
+        }
+    }
+    Some(patch)
 }
 
 #[cfg(test)]
@@ -284,7 +313,11 @@ mod tests {
                            {"id": "d-1", "state": "reported", "idle_seconds": 1}]);
         diff_sessions(&mut snap, &status(later), &mut d);
         assert_eq!(d.sessions.keys().collect::<Vec<_>>(), vec!["d-1"]);
-        assert_eq!(d.sessions["d-1"]["state"], "reported");
+        assert_eq!(
+            d.sessions["d-1"],
+            json!({"id": "d-1", "state": "reported", "idle_seconds": 1}),
+            "only what changed, with the id and the fresh idle time"
+        );
         assert!(d.order.is_none(), "same sessions, same order");
         assert!(d.removed.is_empty());
 

@@ -89,7 +89,11 @@ export function applyDelta(delta) {
   if (!st || (delta.seq || 0) < (st.audit_seq || 0)) return false;
   const at = Date.now();
   st.audit_seq = delta.seq;
-  for (const [id, view] of Object.entries(delta.sessions || {})) state.byId.set(id, stamp(view, at));
+  // A new session comes whole, a known one as the fields that changed.
+  for (const [id, part] of Object.entries(delta.sessions || {})) {
+    const known = state.byId.get(id);
+    state.byId.set(id, stamp(known ? Object.assign({}, known, part) : part, at));
+  }
   for (const id of delta.removed || []) state.byId.delete(id);
   Object.assign(st, delta.fields || {});
   const order = delta.order || st.sessions.map((s) => s.id);
