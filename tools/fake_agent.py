@@ -92,6 +92,8 @@ def build_parser():
     p.add_argument("--changed-file", action="append", default=None)
     p.add_argument("--verification", action="append", default=None)
     p.add_argument("--next-action", default=None)
+    p.add_argument("--needs-confirmation", action="store_true", default=None,
+                   help="the report asks the user to confirm something")
     p.add_argument("--report-id", default=None)
     p.add_argument("--after-report", choices=["exit", "wait"], default=None)
     # Both
@@ -117,6 +119,7 @@ DEFAULTS = {
     "lines": 3,
     "work_seconds": 0.0,
     "no_report": False,
+    "needs_confirmation": False,
     "report_via": "file",
     "bin": "codex-governance",
     "after_report": "exit",
@@ -371,6 +374,8 @@ def department(ns):
             "risks": list(ns.risk or []),
             "next_action": ns.next_action or "none",
         }
+        if ns.needs_confirmation:
+            report["needs_user_confirmation"] = True
         parent = os.environ.get(ENV_PREFIX + "PARENT_SESSION_ID")
         if parent:
             report["parent_session_id"] = parent

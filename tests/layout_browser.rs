@@ -1,0 +1,327 @@
+//! The dashboard's layout, its live updates by delta, and a screenshot of
+//! every view (issue 14), in headless Chromium against a real in-process
+//! launcher whose agents are `tools/fake_agent.py`.
+//!
+//! A Zhongshu's plan starts two departments; one reports and asks for the
+//! user's confirmation. The page follows all of it from the event stream
+//! without fetching `/api/status` again. Plan rows follow their departments;
+//! the report appears in Needs you. At 1440 px terminals and the plan sit side
+//! by side; a terminal is pinned (it moves first) and maximised (it fills the
+//! window; Esc restores it); the finished group collapses; the timeline's bar
+//! shows its session and its report mark opens the packet. At 390 px tabs show
+//! one view at a time. Screenshots: `tests/artifacts/view-*.png`.
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+#[path = "common/browser.rs"]
+mod browser;
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::time::Duration;
+
+use browser::{save_artifact, Browser};
+use serde_json::{json, Value};
+use support::{InProcess, RepoOptions, TestRepo};
+
+const WAIT: Duration = Duration::from_secs(45);
+const ESCAPE: &str = "\u{E00C}";
+const STATUS_FETCHES: &str = "return performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/status').length;";
+
+async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
+    d.wait_js(what, script, args, WAIT).await
+}
+
+async fn present(d: &Browser, what: &str, css: &str) {
+    wait_js(
+        d,
+        what,
+        "return !!document.querySelector(arguments[0]);",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+async fn visible(d: &Browser, css: &str) -> bool {
+    d.js(
+        "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
+        vec![json!(css)],
+    )
+    .await
+        == json!(true)
+}
+
+async fn text_of(d: &Browser, css: &str) -> String {
+    d.js(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        vec![json!(css)],
+    )
+    .await
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+/// A click the page handles, dispatched on an SVG shape (WebDriver clicks the
+/// centre of a box, which on a timeline row may be empty).
+async fn click_shape(d: &Browser, css: &str) {
+    d.js(
+        "document.querySelector(arguments[0]).dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+async fn shoot(d: &Browser, name: &str, panel: Option<&str>) {
+    let (w, h) = match d
+        .js("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+    {
+        Value::Array(v) => (v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)),
+        _ => (0, 0),
+    };
+    match panel {
+        Some(css) => {
+            d.js(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+                vec![json!(css)],
+            )
+            .await
+        }
+        None => d.js("window.scrollTo(0, 0);", vec![]).await,
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let png = d.screenshot_png().await.expect("a screenshot");
+    let (w, h) = if w > 1000 {
+        (1440, 900)
+    } else if w > 0 {
+        (390, 844)
+    } else {
+        (w, h)
+    };
+    save_artifact(&format!("view-{name}-{w}x{h}.png"), &png);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layout_live_deltas_and_every_view() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("view-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    present(&d, "the live indicator", "#conn.live").await;
+    present(&d, "the grid's one hint", "#grid .grid-hint").await;
+    shoot(&d, "empty", None).await;
+    let fetched = d.js(STATUS_FETCHES, vec![]).await;
+
+    // -- a plan runs: one department asks for confirmation in its report
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({
+            "summary": "Docs and code",
+            "assignments": [
+                {"department": "zhilibu",
+                 "task": "Docs [[fake-agent: --needs-confirmation --changed-file README.md --summary 'Please confirm the wording']]"},
+                {"department": "lingyubu", "task": "Code [[fake-agent: --work-seconds 1 --after-report wait]]"},
+            ]
+        }),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Plan it [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
+    let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
+    present(
+        &d,
+        "the report asking for confirmation in Needs you",
+        confirm,
+    )
+    .await;
+    assert!(text_of(&d, confirm)
+        .await
+        .contains("asks for your confirmation"));
+    let zhilibu = d
+        .js(
+            "return document.querySelector(arguments[0]).dataset.session;",
+            vec![json!(confirm)],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let row = format!("#plan .plan-assignment[data-session=\"{zhilibu}\"] .badge[data-follows]");
+    wait_js(
+        &d,
+        "the plan row following its department",
+        "const b = document.querySelector(arguments[0]); return b && b.textContent === 'reported';",
+        vec![json!(row)],
+    )
+    .await;
+    present(
+        &d,
+        "the result in the inbox",
+        ".inbox-result[data-department=\"zhilibu\"] .badge.needs-confirmation",
+    )
+    .await;
+    present(&d, "three terminals", "#grid[data-count=\"3\"]").await;
+    assert_eq!(
+        d.js(STATUS_FETCHES, vec![]).await,
+        fetched,
+        "every change came by delta: the status was not fetched again"
+    );
+
+    // -- side by side at 1440 px
+    let beside = d
+        .js(
+            "const t = document.querySelector('#terminals-panel').getBoundingClientRect(); const f = document.querySelector('#focus-panel').getBoundingClientRect(); return f.left >= t.right && f.top < t.bottom;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        beside,
+        json!(true),
+        "the plan and inbox sit beside the terminals"
+    );
+    shoot(&d, "terminals", None).await;
+    shoot(&d, "focus", Some("#focus-panel")).await;
+
+    // -- pin the last tile: it moves first; maximise it, Esc restores it
+    let last = d
+        .js(
+            "return [...document.querySelectorAll('#grid .slot')].sort((a, b) => a.dataset.slot - b.dataset.slot).pop().dataset.session;",
+            vec![],
+        )
+        .await;
+    let tile = format!(".slot[data-session={last}]");
+    d.click(&format!("{tile} .slot-pin")).await;
+    wait_js(
+        &d,
+        "the pinned tile first",
+        "const s = document.querySelector(arguments[0]); return s.classList.contains('pinned') && s.dataset.slot === '0';",
+        vec![json!(tile)],
+    )
+    .await;
+    d.click(&format!("{tile} .slot-max")).await;
+    wait_js(
+        &d,
+        "the tile filling the window",
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect(); return r.width > window.innerWidth - 40 && r.height > window.innerHeight - 40;",
+        vec![json!(tile)],
+    )
+    .await;
+    shoot(&d, "maximised", None).await;
+    d.press_keys(ESCAPE).await;
+    wait_js(
+        &d,
+        "Esc restoring the tile",
+        "return !document.querySelector(arguments[0]).classList.contains('maximised');",
+        vec![json!(tile)],
+    )
+    .await;
+
+    // -- the group finishes and collapses; the timeline shows a session and opens a packet
+    for s in api.status().await["sessions"].as_array().unwrap() {
+        if s["status"] == "running" {
+            api.post_ok("/api/close_session", &json!({"session_id": s["id"]}))
+                .await;
+        }
+    }
+    let group = format!(".zgroup[data-id=\"{z}\"]");
+    present(&d, "the finished group", &format!("{group}.finished")).await;
+    wait_js(
+        &d,
+        "the finished group collapsed",
+        "return document.querySelector(arguments[0]).hidden;",
+        vec![json!(format!("{group} .zgroup-children"))],
+    )
+    .await;
+    shoot(&d, "sessions", Some("#sessions-panel")).await;
+    click_shape(
+        &d,
+        &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-bar"),
+    )
+    .await;
+    present(
+        &d,
+        "the timeline bar showing its session",
+        &format!(".session-row[data-id=\"{zhilibu}\"].flash"),
+    )
+    .await;
+    assert!(
+        !d.js(
+            "return document.querySelector(arguments[0]).hidden;",
+            vec![json!(format!("{group} .zgroup-children"))]
+        )
+        .await
+        .as_bool()
+        .unwrap(),
+        "showing a department opens its group"
+    );
+    shoot(&d, "timeline", Some("#timeline-panel")).await;
+    click_shape(
+        &d,
+        &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-report"),
+    )
+    .await;
+    present(
+        &d,
+        "the packet from the timeline",
+        "#drawer:not([hidden]) .drawer-markdown",
+    )
+    .await;
+    assert!(text_of(&d, ".drawer-markdown")
+        .await
+        .contains("Please confirm the wording"));
+    shoot(&d, "drawer", None).await;
+    d.click("#drawer-close").await;
+    shoot(&d, "report", Some("#report-panel")).await;
+    shoot(&d, "needs-you", None).await;
+
+    // -- a phone: tabs, one view at a time, nothing wider than the screen
+    d.set_size(390, 844).await;
+    wait_js(
+        &d,
+        "the phone width",
+        "return window.innerWidth < 450;",
+        vec![],
+    )
+    .await;
+    assert!(visible(&d, ".view-tabs").await, "tabs on a phone");
+    for (panel, name) in [
+        ("terminals-panel", "terminals"),
+        ("sessions-panel", "sessions"),
+        ("focus-panel", "focus"),
+        ("report-panel", "report"),
+        ("timeline-panel", "timeline"),
+    ] {
+        d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
+        wait_js(
+            &d,
+            "only the chosen view",
+            "const all = ['terminals-panel', 'sessions-panel', 'focus-panel', 'report-panel', 'timeline-panel']; return all.every((id) => (document.getElementById(id).getClientRects().length > 0) === (id === arguments[0]));",
+            vec![json!(panel)],
+        )
+        .await;
+        let overflow = d
+            .js(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{panel} is wider than the phone by {overflow}"
+        );
+        shoot(&d, name, Some(".view-tabs")).await;
+    }
+    shoot(&d, "needs-you", None).await;
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
