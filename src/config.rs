@@ -89,6 +89,20 @@ pub struct LauncherSettings {
     pub department_stale_seconds: u64,
     /// How agents are driven (Codex app-server or a plain PTY).
     pub agent: AgentBackend,
+    /// Prices per model, to show what sessions cost (none: tokens only).
+    pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
+}
+
+/// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub input: f64,
+    /// Cached input tokens; the input price when not given.
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Output tokens (reasoning tokens are billed as output and counted in them).
+    pub output: f64,
 }
 
 /// The loaded configuration.
@@ -154,6 +168,8 @@ struct FileLauncher {
     codex_command: Option<String>,
     #[serde(default)]
     approval_policy: Option<String>,
+    #[serde(default)]
+    model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -34,7 +34,7 @@ impl World {
         let repo = TestRepo::new(RepoOptions::default());
         std::fs::write(
             repo.path.join("governance.yaml"),
-            "launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n",
+            "launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {input: 1.25, cached_input: 0.125, output: 10}\n",
         )
         .unwrap();
         let server = ModelServer::start().await;
@@ -174,6 +174,17 @@ async fn codex_plan_departments_mailbox_and_notice_loop() {
     assert!(
         z_after["token_usage"]["total_tokens"].as_u64().unwrap() > 0,
         "{z_after}"
+    );
+    // Its model has a price: the cost is its tokens at that price.
+    let usage = &z_after["token_usage"];
+    let n = |k: &str| usage[k].as_f64().unwrap();
+    let cached = n("cached_input_tokens").min(n("input_tokens"));
+    let expected =
+        ((n("input_tokens") - cached) * 1.25 + cached * 0.125 + n("output_tokens") * 10.0) / 1e6;
+    let cost = z_after["cost_usd"].as_f64().expect("a cost");
+    assert!(
+        (cost - expected).abs() < 1e-9 && cost > 0.0,
+        "{cost} vs {expected}: {z_after}"
     );
     launcher.terminate();
     w.assert_no_codex_left().await;
@@ -549,6 +560,19 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
         CODEX_PATIENCE,
     )
     .await;
+    // Tokens and, its model having a price, the cost: in its row and the header.
+    let shown = d
+        .wait_js(
+            "tokens and cost on the page",
+            "const row = document.querySelector(`.session-row[data-id=\"${arguments[0]}\"] .row-model`);
+             const total = document.querySelector('#tokens-total');
+             const has = (e) => e && /tokens · \\$\\d+\\.\\d\\d/.test(e.textContent);
+             return has(row) && has(total) && !total.hidden ? [row.textContent, total.textContent] : null;",
+            vec![json!(z)],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert!(shown.to_string().contains('$'), "{shown}");
     assert!(accepted.exists(), "the command approved on the page ran");
     assert!(
         !declined.exists(),

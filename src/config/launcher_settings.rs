@@ -1,10 +1,11 @@
 //! The `launcher:` section: the file's values, overridden by `CODEX_GOVERNANCE_*`
 //! environment variables, each checked with an error that names its source.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::defaults::{default_agent_command, strings};
-use super::{agent_backend, ConfigError, Env, FileLauncher, LauncherSettings};
+use super::{agent_backend, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice};
 
 /// Resolves the launcher settings; `file_name` names the file in errors.
 pub(super) fn resolve(
@@ -45,6 +46,7 @@ pub(super) fn resolve(
         env,
     )?;
     let (zhongshu_model, department_model) = role_models(&models, env, warnings);
+    let model_prices = model_prices(fl.model_prices.clone(), file_name)?;
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -63,7 +65,27 @@ pub(super) fn resolve(
             .unwrap_or_else(|| "AGENTS.md".into()),
         department_stale_seconds,
         agent,
+        model_prices,
     })
+}
+
+/// Prices must be finite and not negative: a typo must not show a wrong cost.
+fn model_prices(
+    prices: Option<BTreeMap<String, ModelPrice>>,
+    file_name: &str,
+) -> Result<BTreeMap<String, ModelPrice>, ConfigError> {
+    let prices = prices.unwrap_or_default();
+    for (model, p) in &prices {
+        let all = [Some(p.input), p.cached_input, Some(p.output)];
+        if all.into_iter().flatten().any(|v| !v.is_finite() || v < 0.0) {
+            return Err(ConfigError::Invalid {
+                file: file_name.to_string(),
+                key: format!("launcher.model_prices.{model}"),
+                message: "prices are US dollars per million tokens: numbers of 0 or more".into(),
+            });
+        }
+    }
+    Ok(prices)
 }
 
 /// The model choices: `CODEX_GOVERNANCE_MODELS` (comma-separated), the file, or ours.

@@ -27,6 +27,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "backend",
             "codex_command",
             "approval_policy",
+            "model_prices",
         ],
     ),
     ("preflight", &["portability_paths"]),

@@ -80,3 +80,32 @@ fn env_overrides_file() {
     env.insert("CODEX_GOVERNANCE_MAX_DEPARTMENTS".into(), "zero".into());
     assert!(Config::load_with_env(dir.path(), &env).is_err());
 }
+
+#[test]
+fn model_prices_are_read_and_checked() {
+    let cfg = load_text(
+        "launcher:\n  model_prices:\n    gpt-5.5: {input: 1.25, cached_input: 0.125, output: 10}\n",
+    )
+    .unwrap();
+    let p = cfg.launcher.model_prices["gpt-5.5"];
+    assert_eq!(
+        (p.input, p.cached_input, p.output),
+        (1.25, Some(0.125), 10.0)
+    );
+    let negative = load_text("launcher:\n  model_prices:\n    m: {input: -1, output: 2}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(negative.contains("launcher.model_prices.m"), "{negative}");
+    let typo = load_text("launcher:\n  model_prices:\n    m: {input: 1, ouput: 2}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        typo.contains("ouput"),
+        "an unknown field is an error: {typo}"
+    );
+    assert!(load_text("launcher:\n  models: [a]\n")
+        .unwrap()
+        .launcher
+        .model_prices
+        .is_empty());
+}
