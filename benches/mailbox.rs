@@ -14,11 +14,13 @@
 //! `MAILBOX_BENCH_BURST=N` to change the sizes).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "common/disk.rs"]
+mod disk;
 
 use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
@@ -160,20 +162,7 @@ fn spin_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> 
 
 /// Median cost of writing 4 KiB and fsyncing it, in `dir`.
 fn fsync_cost(dir: &Path) -> Duration {
-    let path = dir.join("fsync-probe.bin");
-    let mut f = std::fs::File::create(&path).unwrap();
-    let block = vec![0x5au8; 4096];
-    let mut times = Vec::with_capacity(200);
-    for _ in 0..200 {
-        let t = Instant::now();
-        f.write_all(&block).unwrap();
-        f.sync_all().unwrap();
-        times.push(t.elapsed());
-    }
-    drop(f);
-    let _ = std::fs::remove_file(&path);
-    times.sort();
-    pct(&times, 0.5)
+    pct(&disk::fsync_times(dir, 200), 0.5)
 }
 
 /// Drops `n` reports one at a time; (until registered, until archived) each.

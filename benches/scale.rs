@@ -4,7 +4,9 @@
 //! single-report drop-to-inbox latency (p50/p99, polled through the inbox API),
 //! burst throughput, the inbox's first page (bytes, time), the launcher's RSS and
 //! its restart time (spawn to ready). The 1k figures are the reference: each
-//! larger size is also printed as a ratio to them.
+//! larger size is also printed as a ratio to them. The reference for the
+//! latencies, measured first in the same run: a 4 KiB write + fsync on the
+//! same disk (p50/p99 of 200).
 //!
 //! Run: `cargo bench --bench scale` (`SCALE_BENCH_SIZES=1000,10000` to choose).
 
@@ -12,6 +14,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/disk.rs"]
+mod disk;
 
 use codex_governance::model::{
     result_key, ReportStatus, ResultSource, Session, SessionKind, SessionStatus, TaskResult,
@@ -46,6 +51,17 @@ fn main() {
         .unwrap();
     // Each size's folder is kept until every size is measured: deleting a large
     // state folder between runs loads the disk the next run's syncs wait on.
+    let probe = tempfile::Builder::new()
+        .prefix("cg-scale-")
+        .tempdir()
+        .unwrap();
+    let fsync = disk::fsync_times(probe.path(), 200);
+    println!(
+        "reference: 4 KiB write + fsync on this disk, p50 {:.2} ms, p99 {:.2} ms (200 samples)",
+        ms(pct(&fsync, 0.5)),
+        ms(pct(&fsync, 0.99))
+    );
+    drop(probe);
     let mut kept = Vec::new();
     let figures: Vec<Figures> = sizes
         .iter()
@@ -344,7 +360,7 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
 
     let mut times = Vec::new();
     let mut page_bytes = 0;
-    for _ in 0..20 {
+    for _ in 0..100 {
         let t = Instant::now();
         let (_, bytes) = inbox(&c, &l, "zhongshu-2", None, false).await;
         times.push(t.elapsed());

@@ -9,6 +9,7 @@
 //! from the log is appended at the next start from the outbox. A commit that
 //! fails is undone in memory, so nothing unacknowledged takes effect later.
 
+mod busy;
 mod legacy;
 mod paths;
 mod results;
@@ -344,7 +345,7 @@ pub fn load_snapshot(state_dir: &Path) -> anyhow::Result<Snapshot> {
         state_dir.join(DB_FILE),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    busy::wait_in_short_steps(&conn)?;
     let state = schema::load_state(&conn)?;
     let results = conn
         .prepare("SELECT ord, read, json FROM results ORDER BY ord")?

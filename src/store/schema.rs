@@ -59,9 +59,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, SchemaError> {
     let conn = Connection::open(path).map_err(sql)?;
     conn.execute_batch(
         "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;
-         PRAGMA busy_timeout=5000; PRAGMA cache_size=-16384;",
+         PRAGMA cache_size=-16384;",
     )
     .map_err(|e| foreign_or(path, e))?;
+    super::busy::wait_in_short_steps(&conn).map_err(sql)?;
     check_foreign_tables(&conn, path)?;
     conn.execute_batch(SCHEMA).map_err(sql)?;
     let version: Option<String> = conn
@@ -95,7 +96,8 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA cache_size=-8192;")?;
+    conn.execute_batch("PRAGMA cache_size=-8192;")?;
+    super::busy::wait_in_short_steps(&conn)?;
     Ok(conn)
 }
 
