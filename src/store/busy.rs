@@ -80,7 +80,6 @@ mod tests {
                 "PRAGMA journal_mode=DELETE; CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);",
             )
             .unwrap();
-        wait_in_short_steps(&writer).unwrap();
         let reading = std::sync::Arc::new(std::sync::Barrier::new(2));
         let reader = {
             let (db, reading) = (db.clone(), reading.clone());
@@ -94,7 +93,15 @@ mod tests {
             })
         };
         reading.wait();
-        // The reader holds its shared lock: the commit retries until it ends.
+        // The reader holds its shared lock: without waiting, the commit is refused;
+        writer.busy_timeout(Duration::ZERO).unwrap();
+        let refused = writer.execute("UPDATE t SET v = 2", []).unwrap_err();
+        assert_eq!(
+            refused.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy)
+        );
+        // waiting in short steps, it retries until the read ends.
+        wait_in_short_steps(&writer).unwrap();
         writer.execute("UPDATE t SET v = 2", []).unwrap();
         reader.join().unwrap();
         let v: i64 = writer
