@@ -4,6 +4,8 @@
 //! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
 //! real Git repositories.
 
+#[path = "common/axe.rs"]
+mod axe;
 #[path = "common/browser.rs"]
 mod browser;
 #[path = "support/model_server.rs"]
@@ -540,6 +542,12 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
         );
         if let Ok(png) = d.screenshot_png().await {
             browser::save_artifact(&format!("codex-approval-{decision}-1440x900.png"), &png);
+        }
+        if decision == "accept" {
+            // The approval card, its buttons and the tile's state, in both themes.
+            axe::accessible(&d, "an approval waiting, system theme").await;
+            d.click("#theme-toggle").await;
+            axe::accessible(&d, "an approval waiting, other theme").await;
         }
         d.click(&format!(
             "#approval-list .approval-card[data-request='{}'] button[data-decision='{decision}']",

@@ -15,6 +15,8 @@
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
 //! fail the test with a message, they never skip it.
 
+#[path = "common/axe.rs"]
+mod axe;
 #[path = "common/browser.rs"]
 mod browser;
 #[path = "support/launcher.rs"]
@@ -29,7 +31,6 @@ use support::{InProcess, RepoOptions, TestRepo};
 const WAIT: Duration = Duration::from_secs(45);
 const ESCAPE: &str = "\u{E00C}";
 /// axe-core, vendored from the npm registry by tools/fetch_axe.sh (tests only).
-const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 const STATUS_FETCHES: &str = "return performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/status').length;";
 
 async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
@@ -64,35 +65,6 @@ async fn text_of(d: &Browser, css: &str) -> String {
     .as_str()
     .unwrap_or("")
     .to_string()
-}
-
-/// Runs axe-core on the page as it is (terminals' iframes left out: they are
-/// their own pages) and fails on any serious or critical violation, listing
-/// every violation found with its elements.
-async fn accessible(d: &Browser, view: &str) {
-    d.js(&format!("{AXE}\n;return typeof window.axe;"), vec![])
-        .await;
-    d.js(
-        "window.__axe = null; window.axe.run(document, {iframes: false, resultTypes: ['violations']}).then((r) => { window.__axe = r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => { const a = (n.any[0] || {}).data || {}; return n.target.join(' ') + (a.fgColor ? ` ${a.fgColor} on ${a.bgColor} = ${a.contrastRatio}` : ''); })})); }, (e) => { window.__axe = [{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}]; });",
-        vec![],
-    )
-    .await;
-    let found = wait_js(d, "axe's answer", "return window.__axe;", vec![]).await;
-    let all = found.as_array().cloned().unwrap_or_default();
-    for v in &all {
-        eprintln!(
-            "axe [{view}]: {} {} {} {}",
-            v["impact"], v["id"], v["help"], v["nodes"]
-        );
-    }
-    let serious: Vec<&Value> = all
-        .iter()
-        .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
-        .collect();
-    assert!(
-        serious.is_empty(),
-        "axe finds serious or critical violations in {view}: {serious:#?}"
-    );
 }
 
 /// A click the page handles, dispatched on an SVG shape (WebDriver clicks the
@@ -222,9 +194,9 @@ async fn layout_live_deltas_and_every_view() {
     );
     shoot(&d, "terminals", None).await;
     shoot(&d, "focus", Some("#focus-panel")).await;
-    accessible(&d, "the main view, system theme").await;
+    axe::accessible(&d, "the main view, system theme").await;
     d.click("#theme-toggle").await;
-    accessible(&d, "the main view, other theme").await;
+    axe::accessible(&d, "the main view, other theme").await;
     d.click("#theme-toggle").await;
 
     // -- pin the last tile: it moves first; maximise it, Esc restores it
@@ -320,7 +292,7 @@ async fn layout_live_deltas_and_every_view() {
     shoot(&d, "needs-you", None).await;
     d.press_keys("?").await;
     present(&d, "the shortcuts", "#shortcuts[open]").await;
-    accessible(&d, "the shortcuts dialog").await;
+    axe::accessible(&d, "the shortcuts dialog").await;
     d.press_keys(ESCAPE).await;
 
     // -- a phone: tabs, one view at a time, nothing wider than the screen
@@ -359,7 +331,7 @@ async fn layout_live_deltas_and_every_view() {
             "{panel} is wider than the phone by {overflow}"
         );
         shoot(&d, name, Some(".view-tabs")).await;
-        accessible(&d, &format!("the {name} tab on a phone")).await;
+        axe::accessible(&d, &format!("the {name} tab on a phone")).await;
     }
     shoot(&d, "needs-you", None).await;
     assert_eq!(d.open_alert().await, None);
