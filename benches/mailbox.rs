@@ -69,7 +69,7 @@ fn make_repo(root: &Path) -> PathBuf {
         "{prompt}".into(),
     ];
     let yaml = format!(
-        "launcher:\n  agent_command: {}\n  max_departments: 64\n",
+        "launcher:\n  agent_command: {}\n  max_departments: 64\n  max_zhongshu: 16\n",
         serde_json::to_string(&cmd).unwrap()
     );
     std::fs::write(repo.join("governance.yaml"), yaml).unwrap();

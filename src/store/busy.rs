@@ -2,8 +2,8 @@
 //! share one database file; with the rollback journal a commit needs every
 //! read to have ended, and a read waits for a commit. SQLite's own
 //! `busy_timeout` sleeps 1, 2, 5, 10 ms and more between tries, so a commit
-//! that met a 0.2 ms inbox read often slept ten times longer than the read
-//! took: the drop-to-inbox latency was mostly these sleeps.
+//! that met a 0.2 ms inbox read could sleep ten times longer than the read
+//! took, in the middle of the drop-to-inbox path.
 
 use rusqlite::Connection;
 
