@@ -62,12 +62,12 @@ impl Mailbox {
                 json!({"parent_session_id": id, "count": marked}),
             );
         }
-        let page = self.ctx.store.results_page(id, limit, before)?;
         // Counting costs a pass over this Zhongshu's results: only when asked.
-        let total = if count {
-            Some(self.ctx.store.result_count(id)?)
+        let (page, total) = if count {
+            let (page, total) = self.ctx.store.results_page_counted(id, limit, before)?;
+            (page, Some(total))
         } else {
-            None
+            (self.ctx.store.results_page(id, limit, before)?, None)
         };
         let view = self.ctx.store.read(|s| {
             let results = page.results;

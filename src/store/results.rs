@@ -28,23 +28,22 @@ impl Store {
         limit: usize,
         before: Option<i64>,
     ) -> Result<ResultPage, StoreError> {
+        self.query(|c| page_of(c, parent, limit, before))
+    }
+
+    /// A page and the Zhongshu's result count, read in one transaction, so a
+    /// report registered between the two reads cannot make them disagree.
+    pub fn results_page_counted(
+        &self,
+        parent: &str,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<(ResultPage, usize), StoreError> {
         self.query(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT ord, read, json FROM results WHERE parent = ?1 AND ord < ?2
-                 ORDER BY ord DESC LIMIT ?3",
-            )?;
-            let rows: Vec<(i64, TaskResult)> = stmt
-                .query_map(
-                    params![parent, before.unwrap_or(i64::MAX), limit as i64 + 1],
-                    schema::result_from_row,
-                )?
-                .collect::<Result<_, _>>()?;
-            let more = rows.len() > limit;
-            let rows: Vec<_> = rows.into_iter().take(limit).collect();
-            Ok(ResultPage {
-                next_before: more.then(|| rows.last().map(|r| r.0)).flatten(),
-                results: rows.into_iter().map(|r| r.1).collect(),
-            })
+            let snapshot = c.unchecked_transaction()?;
+            let page = page_of(&snapshot, parent, limit, before)?;
+            let count = count_of(&snapshot, parent)?;
+            Ok((page, count))
         })
     }
 
@@ -68,16 +67,105 @@ impl Store {
 
     /// How many results a Zhongshu has.
     pub fn result_count(&self, parent: &str) -> Result<usize, StoreError> {
-        self.query(|c| {
-            c.prepare_cached("SELECT COUNT(*) FROM results WHERE parent = ?1")?
-                .query_row([parent], |r| r.get::<_, i64>(0))
-                .map(|n| n as usize)
-        })
+        self.query(|c| count_of(c, parent))
     }
 
     /// Whether any result is filed for a department session.
     pub fn has_result_for(&self, department_session_id: &str) -> Result<bool, StoreError> {
         self.query(|c| schema::results_of_department(c, department_session_id))
             .map(|r| !r.is_empty())
+    }
+}
+
+fn page_of(
+    c: &Connection,
+    parent: &str,
+    limit: usize,
+    before: Option<i64>,
+) -> rusqlite::Result<ResultPage> {
+    let mut stmt = c.prepare_cached(
+        "SELECT ord, read, json FROM results WHERE parent = ?1 AND ord < ?2
+         ORDER BY ord DESC LIMIT ?3",
+    )?;
+    let rows: Vec<(i64, TaskResult)> = stmt
+        .query_map(
+            params![parent, before.unwrap_or(i64::MAX), limit as i64 + 1],
+            schema::result_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    let more = rows.len() > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit).collect();
+    Ok(ResultPage {
+        next_before: more.then(|| rows.last().map(|r| r.0)).flatten(),
+        results: rows.into_iter().map(|r| r.1).collect(),
+    })
+}
+
+fn count_of(c: &Connection, parent: &str) -> rusqlite::Result<usize> {
+    c.prepare_cached("SELECT COUNT(*) FROM results WHERE parent = ?1")?
+        .query_row([parent], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{result_key, ResultSource};
+
+    fn result(n: usize) -> TaskResult {
+        TaskResult {
+            report_id: format!("r-{n}"),
+            parent_session_id: "zhongshu-1".into(),
+            department_session_id: "lingyubu-1".into(),
+            department: "lingyubu".into(),
+            summary: format!("report {n}"),
+            changed_files: vec![],
+            verifications_run: vec![],
+            verifications_skipped: vec![],
+            risks: vec![],
+            needs_user_confirmation: false,
+            next_action: None,
+            reported_at: "2026-01-01T00:00:00+00:00".into(),
+            source: ResultSource::Mailbox,
+            read: false,
+            mailbox_file: None,
+            handoff_packet: None,
+            revision: 1,
+            content_sha256: None,
+            objective: "test".into(),
+            verified: false,
+        }
+    }
+
+    #[test]
+    fn a_page_and_its_count_agree_while_reports_are_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        const N: usize = 150;
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..N {
+                    let r = result(n);
+                    let key =
+                        result_key(&r.parent_session_id, &r.department_session_id, &r.report_id);
+                    store.update(|tx| tx.put_result(&key, &r)).unwrap();
+                }
+            })
+        };
+        let mut reads = 0;
+        loop {
+            let done = writer.is_finished();
+            let (page, count) = store
+                .results_page_counted("zhongshu-1", 1000, None)
+                .unwrap();
+            assert_eq!(page.results.len(), count, "after {reads} reads");
+            reads += 1;
+            if done {
+                assert_eq!(count, N);
+                break;
+            }
+        }
+        writer.join().unwrap();
     }
 }
