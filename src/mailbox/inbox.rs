@@ -212,26 +212,9 @@ mod tests {
 
     fn result(summary: &str) -> TaskResult {
         TaskResult {
-            report_id: "lingyubu-1".into(),
-            parent_session_id: "zhongshu-1".into(),
-            department_session_id: "lingyubu-1".into(),
-            department: "lingyubu".into(),
-            summary: summary.into(),
-            changed_files: vec![],
-            verifications_run: vec![],
-            verifications_skipped: vec![],
             risks: vec!["r".into()],
-            needs_user_confirmation: false,
             next_action: Some("merge".into()),
-            reported_at: "t".into(),
-            source: ResultSource::Mailbox,
-            read: false,
-            mailbox_file: None,
-            handoff_packet: None,
-            revision: 1,
-            content_sha256: None,
-            objective: String::new(),
-            verified: false,
+            ..TaskResult::sample("lingyubu-1", summary)
         }
     }
 

@@ -201,6 +201,35 @@ pub struct TaskResult {
     pub verified: bool,
 }
 
+#[cfg(test)]
+impl TaskResult {
+    /// A plain unread mailbox result from `lingyubu-1` to `zhongshu-1`, for tests.
+    pub fn sample(report_id: &str, summary: &str) -> TaskResult {
+        TaskResult {
+            report_id: report_id.into(),
+            parent_session_id: "zhongshu-1".into(),
+            department_session_id: "lingyubu-1".into(),
+            department: "lingyubu".into(),
+            summary: summary.into(),
+            changed_files: vec![],
+            verifications_run: vec![],
+            verifications_skipped: vec![],
+            risks: vec![],
+            needs_user_confirmation: false,
+            next_action: None,
+            reported_at: "2026-01-01T00:00:00+00:00".into(),
+            source: ResultSource::Mailbox,
+            read: false,
+            mailbox_file: None,
+            handoff_packet: None,
+            revision: 1,
+            content_sha256: None,
+            objective: String::new(),
+            verified: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TerminalRecord {
     pub id: String,

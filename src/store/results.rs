@@ -110,31 +110,10 @@ fn count_of(c: &Connection, parent: &str) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{result_key, ResultSource};
+    use crate::model::result_key;
 
     fn result(n: usize) -> TaskResult {
-        TaskResult {
-            report_id: format!("r-{n}"),
-            parent_session_id: "zhongshu-1".into(),
-            department_session_id: "lingyubu-1".into(),
-            department: "lingyubu".into(),
-            summary: format!("report {n}"),
-            changed_files: vec![],
-            verifications_run: vec![],
-            verifications_skipped: vec![],
-            risks: vec![],
-            needs_user_confirmation: false,
-            next_action: None,
-            reported_at: "2026-01-01T00:00:00+00:00".into(),
-            source: ResultSource::Mailbox,
-            read: false,
-            mailbox_file: None,
-            handoff_packet: None,
-            revision: 1,
-            content_sha256: None,
-            objective: "test".into(),
-            verified: false,
-        }
+        TaskResult::sample(&format!("r-{n}"), &format!("report {n}"))
     }
 
     #[test]
