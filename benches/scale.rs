@@ -49,8 +49,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // Each size's folder is kept until every size is measured: deleting a large
-    // state folder between runs loads the disk the next run's syncs wait on.
     let probe = tempfile::Builder::new()
         .prefix("cg-scale-")
         .tempdir()
@@ -62,6 +60,8 @@ fn main() {
         ms(pct(&fsync, 0.99))
     );
     drop(probe);
+    // Each size's folder is kept until every size is measured: deleting a large
+    // state folder between runs loads the disk the next run's syncs wait on.
     let mut kept = Vec::new();
     let figures: Vec<Figures> = sizes
         .iter()

@@ -14,8 +14,12 @@ const WAIT: Duration = Duration::from_secs(45);
 /// their own pages) and fails on any serious or critical violation, listing
 /// every violation found with its elements.
 pub async fn accessible(d: &Browser, view: &str) {
-    d.js(&format!("{AXE}\n;return typeof window.axe;"), vec![])
-        .await;
+    // Injected once per page load (the script is half a megabyte).
+    let loaded = d.js("return typeof window.axe;", vec![]).await;
+    if loaded != "object" {
+        d.js(&format!("{AXE}\n;return typeof window.axe;"), vec![])
+            .await;
+    }
     d.js(
         "window.__axe = null; window.axe.run(document, {iframes: false, resultTypes: ['violations']}).then((r) => { window.__axe = r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => { const a = (n.any[0] || {}).data || {}; return n.target.join(' ') + (a.fgColor ? ` ${a.fgColor} on ${a.bgColor} = ${a.contrastRatio}` : ''); })})); }, (e) => { window.__axe = [{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}]; });",
         vec![],
