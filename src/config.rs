@@ -17,7 +17,7 @@ mod defaults_file;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
-pub use agent_backend::AgentBackend;
+pub use agent_backend::AgentBackendSettings;
 use defaults::menxia_department;
 pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
@@ -88,7 +88,7 @@ pub struct LauncherSettings {
     pub workflow_doc: String,
     pub department_stale_seconds: u64,
     /// How agents are driven (Codex app-server or a plain PTY).
-    pub agent: AgentBackend,
+    pub agent: AgentBackendSettings,
     /// Prices per model, to show what sessions cost (none: tokens only).
     pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
 }
@@ -168,6 +168,8 @@ struct FileLauncher {
     codex_command: Option<String>,
     #[serde(default)]
     approval_policy: Option<String>,
+    #[serde(default)]
+    agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
 }

@@ -3,14 +3,15 @@
 //! The binary is a thin layer over these modules; each one is a concept of the
 //! domain and can be used and tested without the HTTP server.
 
+pub mod agents;
 pub mod audit;
 pub mod clock;
-pub mod codex;
 pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod files;
+pub mod governance_tools;
 pub mod ids;
 pub mod instance;
 pub mod launcher;

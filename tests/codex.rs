@@ -16,7 +16,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use model_server::{codex_bin, codex_env, codex_home, exec, exec_escalated, ModelServer};
+use model_server::{
+    codex_bin, codex_env, codex_home, exec, exec_escalated, tool_call, ModelServer,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::*;
@@ -99,36 +101,43 @@ async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Va
     .await
 }
 
-/// `curl` that posts JSON to the launcher with the agent's own token.
-fn curl_post(route: &str, body: &Value) -> String {
-    format!(
-        "curl -s -X POST -H \"Authorization: Bearer $CODEX_GOVERNANCE_TOKEN\" \
-         -H 'content-type: application/json' -d '{body}' \"$CODEX_GOVERNANCE_URL{route}\""
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codex_plan_departments_mailbox_and_notice_loop() {
+async fn codex_plan_and_report_through_the_governance_tools() {
     let w = World::new(true).await;
     let mut launcher = w.launch();
     let api = &launcher.api;
-    // The Zhongshu registers its plan from its sandbox through the loopback API.
-    let plan = json!({"session_id": "zhongshu-1", "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    // A plan naming no real department first: the validation error is the tool's answer.
     w.server.on(
         "You are Zhongshu",
-        vec![exec(
-            "call_plan",
-            &curl_post("/api/report_zhongshu_plan", &plan),
+        vec![tool_call(
+            "call_bad",
+            "governance_register_plan",
+            json!({"summary": "bad", "assignments": [{"department": "nosuchbu", "task": "x"}]}),
         )],
     );
-    // The department reports with the launcher binary; PATH is whatever Codex's shell has.
+    w.server.on(
+        "call_bad",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department",
+                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]}),
+        )],
+    );
+    // The department reports through its tool: no token, no network, no command.
     w.server.on(
         "department (zhilibu)",
-        vec![exec(
+        vec![tool_call(
             "call_report",
-            "\"$CODEX_GOVERNANCE_BIN\" mailbox send --summary 'DEPT-SUMMARY-MARK' --changed-file NOTES.md",
+            "governance_report_result",
+            json!({"summary": "DEPT-SUMMARY-MARK", "changed_files": ["NOTES.md"],
+                   "risks": ["RISK-MARK"], "next_action": "review it"}),
         )],
+    );
+    // The notice reaches the Zhongshu, which reads its inbox through its tool.
+    w.server.on(
+        "new result | risks",
+        vec![tool_call("call_inbox", "governance_read_inbox", json!({}))],
     );
     let z = api.start_zhongshu("Plan one change").await;
     let zs = api.session(&z).await;
@@ -137,12 +146,41 @@ async fn codex_plan_departments_mailbox_and_notice_loop() {
         zs["thread_id"].as_str().is_some_and(|t| !t.is_empty()),
         "{zs}"
     );
+    let bad = wait_until("the bad plan's answer", CODEX_PATIENCE, || async {
+        w.server.outputs("call_bad").into_iter().next()
+    })
+    .await;
+    assert!(
+        bad.contains("unknown department") && bad.contains("nosuchbu") && bad.contains("zhilibu"),
+        "the same validation error as the HTTP API: {bad}"
+    );
+    let planned = wait_until("the plan's answer", CODEX_PATIENCE, || async {
+        w.server.outputs("call_plan").into_iter().next()
+    })
+    .await;
+    assert!(planned.contains("Plan registered"), "{planned}");
     let dept = wait_until("a department session", CODEX_PATIENCE, || async {
         departments(&api.status().await).into_iter().next()
     })
     .await;
     let dept_id = dept["id"].as_str().unwrap().to_string();
     assert_eq!(dept["backend"], "codex", "{dept}");
+    // The tools each role was offered.
+    let offered = |needle: &str| {
+        let requests = w.server.requests();
+        requests
+            .iter()
+            .find(|r| r.to_string().contains(needle))
+            .map(model_server::tool_names)
+            .unwrap_or_default()
+    };
+    let z_tools = offered("You are Zhongshu");
+    assert!(
+        z_tools.iter().any(|t| t == "governance_register_plan")
+            && z_tools.iter().any(|t| t == "governance_read_inbox")
+            && !z_tools.iter().any(|t| t == "governance_report_result"),
+        "{z_tools:?}"
+    );
     // Its report arrives verified, it is closed, and the Zhongshu hears of it as a user message.
     let inbox = wait_until("the department's result", CODEX_PATIENCE, || async {
         let b = api
@@ -152,12 +190,36 @@ async fn codex_plan_departments_mailbox_and_notice_loop() {
     })
     .await;
     assert!(inbox.to_string().contains("\"verified\":true"), "{inbox}");
+    let reported = wait_until("the report's answer", CODEX_PATIENCE, || async {
+        w.server.outputs("call_report").into_iter().next()
+    })
+    .await;
+    assert!(reported.contains("registered"), "{reported}");
+    let d_tools = offered("department (zhilibu)");
+    assert_eq!(
+        d_tools
+            .iter()
+            .filter(|t| t.starts_with("governance_"))
+            .count(),
+        1,
+        "{d_tools:?}"
+    );
     wait_until(
         "the notice reaches the model as user input",
         CODEX_PATIENCE,
         || async { w.server.saw_user_text("DEPT-SUMMARY-MARK").then_some(()) },
     )
     .await;
+    let read = wait_until("the inbox tool's answer", CODEX_PATIENCE, || async {
+        w.server.outputs("call_inbox").into_iter().next()
+    })
+    .await;
+    assert!(
+        read.contains("DEPT-SUMMARY-MARK")
+            && read.contains("RISK-MARK")
+            && read.contains("departments' own words"),
+        "{read}"
+    );
     let closed = wait_agent(api, &dept_id, "closed after its report", |s| {
         s["status"] == "exited"
     })
@@ -170,6 +232,18 @@ async fn codex_plan_departments_mailbox_and_notice_loop() {
         notice["delivery"] == "turn_start" || notice["delivery"] == "turn_steer",
         "a notice is a turn, never keystrokes: {notice}"
     );
+    let answered = audit_events(api, "tool_answered").await;
+    let ok_calls: Vec<(&str, bool)> = answered
+        .iter()
+        .map(|e| (e["call_id"].as_str().unwrap_or(""), e["success"] == true))
+        .collect();
+    for (call, success) in [
+        ("call_bad", false),
+        ("call_plan", true),
+        ("call_report", true),
+    ] {
+        assert!(ok_calls.contains(&(call, success)), "{call}: {answered:?}");
+    }
     // Nothing was typed into the Zhongshu's TUI: its turns came over the API.
     let z_after = api.session(&z).await;
     assert!(z_after["turn_count"].as_u64().unwrap() >= 2, "{z_after}");
@@ -188,6 +262,76 @@ async fn codex_plan_departments_mailbox_and_notice_loop() {
         (cost - expected).abs() < 1e-9 && cost > 0.0,
         "{cost} vs {expected}: {z_after}"
     );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// The environment of a running process, as `KEY=value` lines (Linux `/proc`).
+fn environ(pid: &str) -> String {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', "\n"))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_agents_hold_no_key_and_reach_no_network() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let state = w.repo.state_dir();
+    // From its sandbox the agent tries the launcher's API, the developer's token
+    // on disk, another session's mailbox and its own environment.
+    let probe = format!(
+        "curl -s -m 5 -o /dev/null -w 'HTTP=%{{http_code}}' {url}/healthz; echo \" CURL-RC=$?\"; \
+         cat {state}/codex_governance_launcher.json; echo \" CAT-RC=$?\"; \
+         touch {state}/codex_governance_mailbox/planted.json; echo \" TOUCH-RC=$?\"; \
+         echo \"TOKENS=$(env | grep -c CODEX_GOVERNANCE_TOKEN)\"; \
+         echo \"ID=$CODEX_GOVERNANCE_SESSION_ID KIND=$CODEX_GOVERNANCE_SESSION_KIND\"",
+        url = launcher.url,
+        state = state.display()
+    );
+    w.server
+        .on("You are Zhongshu", vec![exec("call_probe", &probe)]);
+    let z = api.start_zhongshu("Probe the sandbox").await;
+    let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_probe").into_iter().next()
+    })
+    .await;
+    println!("[sandbox probe] {out}");
+    assert!(out.contains("HTTP=000"), "the API is out of reach: {out}");
+    assert!(!out.contains("CURL-RC=0"), "{out}");
+    assert!(
+        !out.contains(&launcher.token),
+        "the developer token leaked: {out}"
+    );
+    assert!(
+        !out.contains("CAT-RC=0"),
+        "the launcher file is hidden: {out}"
+    );
+    assert!(
+        !out.contains("TOUCH-RC=0"),
+        "the state folder is not writable: {out}"
+    );
+    assert!(!state.join("codex_governance_mailbox/planted.json").exists());
+    assert!(
+        out.contains("TOKENS=0"),
+        "no token in the agent's environment: {out}"
+    );
+    assert!(
+        out.contains(&format!("ID={z} KIND=zhongshu")),
+        "the identity variables stay: {out}"
+    );
+    // No Codex process (app-server, TUI, sandboxes) has a token in its environment.
+    let processes = w.codex_processes();
+    assert!(!processes.is_empty());
+    for line in &processes {
+        let pid = line.split_whitespace().next().unwrap();
+        let env = environ(pid);
+        assert!(
+            !env.contains("CODEX_GOVERNANCE_TOKEN=") && !env.contains(&launcher.token),
+            "a token in the environment of {line}"
+        );
+    }
     launcher.terminate();
     w.assert_no_codex_left().await;
 }

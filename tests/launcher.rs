@@ -447,8 +447,14 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
     let incoming = session["mailbox"]["incoming"]
         .as_str()
         .expect("mailbox.incoming");
-    assert_eq!(denv["CODEX_GOVERNANCE_MAILBOX"], json!(incoming));
-    assert!(std::path::Path::new(incoming).is_dir());
+    // The department's own drop folder inside its Zhongshu's incoming/.
+    let own = std::path::Path::new(incoming).join(&dept);
+    assert_eq!(
+        denv["CODEX_GOVERNANCE_MAILBOX"],
+        json!(own.display().to_string())
+    );
+    assert_eq!(dsession["drop_folder"], json!(own.display().to_string()));
+    assert!(own.is_dir());
     let dargv: Vec<String> =
         serde_json::from_value(log_json(&dlog, "FAKE_AGENT_ARGV ").unwrap()).unwrap();
     assert!(

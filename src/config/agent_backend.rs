@@ -10,39 +10,70 @@ const APPROVAL_POLICIES: [&str; 3] = ["untrusted", "on-request", "never"];
 
 /// The agent backend's settings.
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
-pub struct AgentBackend {
+pub struct AgentBackendSettings {
     pub backend: Backend,
     /// The Codex program (`codex` on PATH unless set).
     pub codex_command: String,
     /// Codex's `approvalPolicy` for new threads.
     pub approval_policy: String,
+    /// Whether sandboxed agents' commands may use the network (loopback included).
+    pub agent_network: bool,
+}
+
+/// The file's words for the backend settings.
+#[derive(Debug, Default)]
+pub struct FileWords {
+    pub backend: Option<String>,
+    pub codex_command: Option<String>,
+    pub approval_policy: Option<String>,
+    pub agent_network: Option<serde_yaml_ng::Value>,
 }
 
 /// Chooses the backend: explicit, else `codex` for the default agent command.
 pub fn resolve(
     file: &str,
-    backend: Option<&str>,
-    codex_command: Option<String>,
-    approval_policy: Option<String>,
+    words: FileWords,
     default_command: bool,
     env: &Env,
-) -> Result<AgentBackend, ConfigError> {
+) -> Result<AgentBackendSettings, ConfigError> {
+    let FileWords {
+        backend,
+        codex_command,
+        approval_policy,
+        agent_network,
+    } = words;
     let backend = match env
         .get("CODEX_GOVERNANCE_BACKEND")
         .map(String::as_str)
-        .or(backend)
+        .or(backend.as_deref())
     {
         None if default_command => Backend::Codex,
         None => Backend::Pty,
-        Some("codex") => Backend::Codex,
-        Some("pty") => Backend::Pty,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
+        Some(word) => Backend::from_word(word).ok_or_else(|| ConfigError::Invalid {
+            file: file.to_string(),
+            key: "launcher.backend".into(),
+            message: format!(
+                "{word:?} is not a backend: use one of {}",
+                Backend::WORDS.join(", ")
+            ),
+        })?,
+    };
+    let agent_network = match env.get("CODEX_GOVERNANCE_AGENT_NETWORK") {
+        Some(v) => switch(&serde_yaml_ng::Value::String(v.clone())).ok_or_else(|| {
+            ConfigError::Invalid {
+                file: "the environment".into(),
+                key: "CODEX_GOVERNANCE_AGENT_NETWORK".into(),
+                message: format!("{v:?} is not on or off"),
+            }
+        })?,
+        None => match &agent_network {
+            None => false,
+            Some(v) => switch(v).ok_or_else(|| ConfigError::Invalid {
                 file: file.to_string(),
-                key: "launcher.backend".into(),
-                message: format!("{other:?} is not a backend: use codex or pty"),
-            })
-        }
+                key: "launcher.agent_network".into(),
+                message: "must be on or off".into(),
+            })?,
+        },
     };
     let approval_policy = approval_policy.unwrap_or_else(|| "on-request".into());
     if !APPROVAL_POLICIES.contains(&approval_policy.as_str()) {
@@ -61,11 +92,25 @@ pub fn resolve(
         .or(codex_command)
         .filter(|c| !c.trim().is_empty())
         .unwrap_or_else(|| "codex".into());
-    Ok(AgentBackend {
+    Ok(AgentBackendSettings {
         backend,
         codex_command,
         approval_policy,
+        agent_network,
     })
+}
+
+/// `on`/`off`, `true`/`false`, `yes`/`no` (YAML reads some of them as booleans).
+fn switch(v: &serde_yaml_ng::Value) -> Option<bool> {
+    match v {
+        serde_yaml_ng::Value::Bool(b) => Some(*b),
+        serde_yaml_ng::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => Some(true),
+            "off" | "false" | "no" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -75,24 +120,44 @@ mod tests {
     #[test]
     fn default_command_means_codex_and_others_pty() {
         let env = Env::new();
-        let b = resolve("f", None, None, None, true, &env).unwrap();
+        let b = resolve("f", FileWords::default(), true, &env).unwrap();
         assert_eq!(b.backend, Backend::Codex);
         assert_eq!(b.codex_command, "codex");
         assert_eq!(b.approval_policy, "on-request");
-        let b = resolve("f", None, None, None, false, &env).unwrap();
+        assert!(!b.agent_network, "agents have no network unless asked");
+        let b = resolve("f", FileWords::default(), false, &env).unwrap();
         assert_eq!(b.backend, Backend::Pty);
-        let b = resolve("f", Some("codex"), None, Some("never".into()), false, &env).unwrap();
+        let words = FileWords {
+            backend: Some("codex".into()),
+            approval_policy: Some("never".into()),
+            agent_network: Some(serde_yaml_ng::Value::String("on".into())),
+            ..FileWords::default()
+        };
+        let b = resolve("f", words, false, &env).unwrap();
         assert_eq!(b.backend, Backend::Codex);
         assert_eq!(b.approval_policy, "never");
+        assert!(b.agent_network);
     }
 
     #[test]
     fn bad_words_are_named() {
         let env = Env::new();
-        let e = resolve("g.yaml", Some("tmux"), None, None, true, &env).unwrap_err();
+        let words = |backend: Option<&str>, policy: Option<&str>| FileWords {
+            backend: backend.map(str::to_string),
+            approval_policy: policy.map(str::to_string),
+            ..FileWords::default()
+        };
+        let e = resolve("g.yaml", words(Some("tmux"), None), true, &env).unwrap_err();
         assert!(e.to_string().contains("launcher.backend"), "{e}");
-        let e = resolve("g.yaml", None, None, Some("always".into()), true, &env).unwrap_err();
+        assert!(e.to_string().contains("codex"), "{e}");
+        let e = resolve("g.yaml", words(None, Some("always")), true, &env).unwrap_err();
         assert!(e.to_string().contains("on-request"), "{e}");
+        let bad = FileWords {
+            agent_network: Some(serde_yaml_ng::Value::String("sometimes".into())),
+            ..FileWords::default()
+        };
+        let e = resolve("g.yaml", bad, true, &env).unwrap_err();
+        assert!(e.to_string().contains("launcher.agent_network"), "{e}");
     }
 
     #[test]
@@ -100,8 +165,15 @@ mod tests {
         let mut env = Env::new();
         env.insert("CODEX_GOVERNANCE_CODEX_BIN".into(), "/opt/codex".into());
         env.insert("CODEX_GOVERNANCE_BACKEND".into(), "pty".into());
-        let b = resolve("f", Some("codex"), Some("x".into()), None, true, &env).unwrap();
+        env.insert("CODEX_GOVERNANCE_AGENT_NETWORK".into(), "on".into());
+        let words = FileWords {
+            backend: Some("codex".into()),
+            codex_command: Some("x".into()),
+            ..FileWords::default()
+        };
+        let b = resolve("f", words, true, &env).unwrap();
         assert_eq!(b.backend, Backend::Pty);
         assert_eq!(b.codex_command, "/opt/codex");
+        assert!(b.agent_network);
     }
 }

@@ -39,9 +39,12 @@ pub(super) fn resolve(
     let agent_command = agent_command(&fl, env, file_name)?;
     let agent = agent_backend::resolve(
         file_name,
-        fl.backend.as_deref(),
-        fl.codex_command.clone(),
-        fl.approval_policy.clone(),
+        agent_backend::FileWords {
+            backend: fl.backend.clone(),
+            codex_command: fl.codex_command.clone(),
+            approval_policy: fl.approval_policy.clone(),
+            agent_network: fl.agent_network.clone(),
+        },
         agent_command == default_agent_command(),
         env,
     )?;

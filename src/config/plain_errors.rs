@@ -27,6 +27,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "backend",
             "codex_command",
             "approval_policy",
+            "agent_network",
             "model_prices",
         ],
     ),

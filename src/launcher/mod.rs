@@ -5,6 +5,7 @@
 
 pub mod deltas;
 mod status_cache;
+mod tools;
 mod view_types;
 mod views;
 
@@ -79,8 +80,13 @@ impl Launcher {
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
+        let backend = crate::agents::backend_for(
+            &ctx.config.launcher.agent,
+            &ctx.config.launcher.agent_command,
+        );
         let sessions = Arc::new(Sessions::new(
             Arc::clone(&ctx),
+            backend,
             Arc::clone(&credentials),
             tx.clone(),
         ));
@@ -133,6 +139,8 @@ impl Launcher {
                     session.pid = None;
                     session.agent.server_pid = None;
                     session.closing = false;
+                    // Not idle until its agent is back: input waits for it.
+                    session.agent.agent_state = crate::model::AgentState::Starting;
                     resumable.push(id.clone());
                     continue;
                 }
@@ -191,8 +199,8 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
-        self.check_codex().await;
-        self.resume_codex_sessions().await;
+        self.check_backend().await;
+        self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
     }
@@ -237,30 +245,21 @@ impl Launcher {
         }));
     }
 
-    /// Warns at start when the Codex backend is chosen and Codex is missing or old.
-    async fn check_codex(&self) {
-        let agent = &self.ctx.config.launcher.agent;
-        if agent.backend != crate::model::Backend::Codex {
-            return;
-        }
-        let codex = agent.codex_command.clone();
-        let warning = tokio::task::spawn_blocking(move || crate::codex::version_warning(&codex))
-            .await
-            .ok()
-            .flatten();
-        if let Some(w) = warning {
+    /// Warns at start when the agent backend cannot run (Codex missing or old).
+    async fn check_backend(&self) {
+        for w in self.sessions.backend().problems().await {
             tracing::warn!("{w}");
             eprintln!("codex-governance: warning: {w}");
         }
     }
 
-    /// Resumes the Codex threads of the previous run; a thread that cannot
-    /// resume ends its session as a restart always did (a department's
-    /// fallback result follows).
-    async fn resume_codex_sessions(self: &Arc<Self>) {
+    /// Resumes the conversations of the previous run; one that cannot resume
+    /// ends its session as a restart always did (a department's fallback
+    /// result follows).
+    async fn resume_sessions(self: &Arc<Self>) {
         let ids = std::mem::take(&mut *self.resumable.lock().unwrap());
         for id in ids {
-            if let Err(e) = self.sessions.resume_codex(&id).await {
+            if let Err(e) = self.sessions.resume_agent(&id).await {
                 tracing::warn!("cannot resume {id}: {e}");
                 self.ctx
                     .store
@@ -321,6 +320,15 @@ impl Launcher {
                 }
             }
             Signal::SlotFreed => self.dispatcher.pump_queue().await,
+            Signal::ToolCall {
+                session_id,
+                call_id,
+                tool,
+                arguments,
+            } => {
+                self.answer_tool_call(&session_id, &call_id, &tool, &arguments)
+                    .await
+            }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
         }
     }

@@ -53,20 +53,51 @@ pub fn check(paths: &MailboxPaths) -> FolderCheck {
     }
 }
 
-/// The files of `incoming/` that are reports: `(name, path)` sorted by name,
-/// and the report names that are not UTF-8 (`(lossy name, path)`).
+/// One report file found in `incoming/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dropped {
+    pub name: String,
+    pub path: PathBuf,
+    /// The session whose own drop folder (`incoming/<session>/`) holds it;
+    /// None for the shared `incoming/` (Python-era agents, hand drops).
+    pub folder: Option<String>,
+}
+
+/// The files of `incoming/` and of the departments' drop folders in it that
+/// are reports, sorted, and the report names that are not UTF-8 (lossy).
 pub struct Listing {
-    pub reports: Vec<(String, PathBuf)>,
+    pub reports: Vec<Dropped>,
     pub bad_names: Vec<(String, PathBuf)>,
 }
 
-/// Lists `incoming/`: names ending in `.json` and not starting with a dot
-/// (files being written are hidden by convention).
+/// Lists `incoming/` and its drop folders (one level, real folders named
+/// like session ids; links are not followed): names ending in `.json` and
+/// not starting with a dot (files being written are hidden by convention).
 pub fn list_incoming(dir: &Path) -> std::io::Result<Listing> {
     let mut listing = Listing {
         reports: Vec::new(),
         bad_names: Vec::new(),
     };
+    list_into(dir, None, &mut listing)?;
+    for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let name = entry.file_name();
+        let Some(session) = name
+            .to_str()
+            .filter(|n| crate::ids::check_id("folder", n).is_ok())
+        else {
+            continue;
+        };
+        if is_dir {
+            // A folder that vanished meanwhile has nothing to list.
+            let _ = list_into(&entry.path(), Some(session), &mut listing);
+        }
+    }
+    listing.reports.sort();
+    Ok(listing)
+}
+
+fn list_into(dir: &Path, folder: Option<&str>, listing: &mut Listing) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
         let raw = entry.file_name();
         let bytes = raw.as_encoded_bytes();
@@ -74,14 +105,17 @@ pub fn list_incoming(dir: &Path) -> std::io::Result<Listing> {
             continue;
         }
         match raw.to_str() {
-            Some(name) => listing.reports.push((name.to_string(), entry.path())),
+            Some(name) => listing.reports.push(Dropped {
+                name: name.to_string(),
+                path: entry.path(),
+                folder: folder.map(str::to_string),
+            }),
             None => listing
                 .bad_names
                 .push((raw.to_string_lossy().into_owned(), entry.path())),
         }
     }
-    listing.reports.sort();
-    Ok(listing)
+    Ok(())
 }
 
 impl Mailbox {
@@ -114,8 +148,8 @@ impl Mailbox {
         match problem {
             None => Some(listing),
             Some(reason) => {
-                for (name, path) in &listing.reports {
-                    self.reject(zhongshu_id, paths, name, path, &reason);
+                for d in &listing.reports {
+                    self.reject(zhongshu_id, paths, &d.name, &d.path, &reason);
                 }
                 None
             }
@@ -154,9 +188,27 @@ mod tests {
         ] {
             fs::write(paths.incoming.join(OsStr::from_bytes(name)), b"{}").unwrap();
         }
+        let own = paths.incoming.join("lingyubu-1");
+        fs::create_dir(&own).unwrap();
+        fs::write(own.join("c.json"), b"{}").unwrap();
+        fs::write(own.join(".c.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink(&own, paths.incoming.join("linked-1")).unwrap();
+        fs::create_dir(paths.incoming.join("not an id")).unwrap();
+        fs::write(paths.incoming.join("not an id/d.json"), b"{}").unwrap();
         let l = list_incoming(&paths.incoming).unwrap();
-        let names: Vec<&str> = l.reports.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["a.json", "b.json"]);
+        let names: Vec<(&str, Option<&str>)> = l
+            .reports
+            .iter()
+            .map(|d| (d.name.as_str(), d.folder.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a.json", None),
+                ("b.json", None),
+                ("c.json", Some("lingyubu-1"))
+            ]
+        );
         assert_eq!(l.bad_names.len(), 1);
         assert_eq!(l.bad_names[0].0, "r\u{fffd}.json");
         assert!(l.bad_names[0].1.exists());

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
+use super::folders::Dropped;
 use super::names::unique_name;
 use super::report_file::sha256_hex;
 use super::Mailbox;
@@ -52,6 +53,8 @@ pub struct Report {
     pub(super) result: TaskResult,
     /// Already in `archive/` (a report submitted over the API): nothing to move.
     pub(super) archived: bool,
+    /// The tool call it came from, recorded with the registration.
+    pub(super) receipt: Option<crate::model::ToolReceipt>,
 }
 
 /// What the batch did, for the follow-up work.
@@ -91,22 +94,23 @@ impl Mailbox {
             .store
             .read(|s| s.sessions.get(zhongshu_id).map(|z| z.is_zhongshu()));
         let mut accepted = Vec::new();
-        for (name, path) in names {
+        for dropped in names {
+            let (name, path) = (dropped.name.as_str(), dropped.path.as_path());
             let verdict = match known {
-                Some(true) => self.judge(zhongshu_id, &name, &path, seen),
+                Some(true) => self.judge(zhongshu_id, &dropped, seen),
                 _ => Verdict::Reject(format!("{zhongshu_id} is not a known Zhongshu session")),
             };
             match verdict {
                 Verdict::Accept(report) => {
-                    seen.remove(&path);
+                    seen.remove(path);
                     accepted.push(*report);
                     if accepted.len() >= BATCH {
                         self.register_batch(&paths, std::mem::take(&mut accepted), &mut outcome);
                     }
                 }
                 Verdict::Reject(reason) => {
-                    seen.remove(&path);
-                    self.reject(zhongshu_id, &paths, &name, &path, &reason);
+                    seen.remove(path);
+                    self.reject(zhongshu_id, &paths, name, path, &reason);
                 }
                 Verdict::Wait => outcome.waiting += 1,
             }
@@ -121,10 +125,10 @@ impl Mailbox {
     fn judge(
         &self,
         zhongshu_id: &str,
-        name: &str,
-        path: &Path,
+        dropped: &Dropped,
         seen: &mut std::collections::HashMap<PathBuf, Seen>,
     ) -> Verdict {
+        let (name, path) = (dropped.name.as_str(), dropped.path.as_path());
         let meta = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(_) => return Verdict::Wait, // gone or renamed meanwhile
@@ -148,13 +152,17 @@ impl Mailbox {
             Err(e) => return Verdict::Reject(e.to_string()),
         };
         match parse(&bytes) {
-            Ok(obj) => match self.validate(zhongshu_id, &obj) {
+            Ok(obj) => match self
+                .validate(zhongshu_id, &obj)
+                .and_then(|r| self.check_folder_claim(r, dropped.folder.as_deref()))
+            {
                 Ok(result) => Verdict::Accept(Box::new(Report {
                     path: path.to_path_buf(),
                     name: name.to_string(),
                     hash: sha256_hex(&bytes),
                     result,
                     archived: false,
+                    receipt: None,
                 })),
                 Err(reason) => Verdict::Reject(reason),
             },
@@ -235,6 +243,42 @@ impl Mailbox {
             objective: session.task.clone(),
             verified: false,
         })
+    }
+
+    /// A report speaks only for the session whose drop folder it is in. One in
+    /// the shared `incoming/` cannot speak for a sandboxed agent (Codex), which
+    /// reports through its tool or its own folder, the only part of the state
+    /// folder its sandbox can write; it still can for a PTY agent, which runs
+    /// unsandboxed and could write any folder, and for sessions of older
+    /// launchers or the Python tool.
+    fn check_folder_claim(
+        &self,
+        result: TaskResult,
+        folder: Option<&str>,
+    ) -> Result<TaskResult, String> {
+        let claimed = result.department_session_id.as_str();
+        match folder {
+            Some(owner) if owner != claimed => Err(format!(
+                "a file in the drop folder of {owner} cannot report for {claimed}"
+            )),
+            Some(_) => Ok(result),
+            None => {
+                let own = self.ctx.store.read(|s| {
+                    let x = s.sessions.get(claimed)?;
+                    if x.agent.backend != crate::model::Backend::Codex {
+                        return None;
+                    }
+                    x.department_part().and_then(|d| d.drop_folder.clone())
+                });
+                match own {
+                    Some(dir) => Err(format!(
+                        "{claimed} reports from its own drop folder {dir}; a file in the shared \
+                         incoming/ cannot speak for it"
+                    )),
+                    None => Ok(result),
+                }
+            }
+        }
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.

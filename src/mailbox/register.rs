@@ -200,6 +200,12 @@ fn register_one(
         tx.remove_result(&fallback_key);
     }
     tx.put_result(&key, &result);
+    if let (Some(receipt), Some(session)) = (&r.receipt, tx.session_mut(&dept)) {
+        session.agent.record_tool_call(crate::model::ToolReceipt {
+            outcome: key.clone(),
+            ..receipt.clone()
+        });
+    }
     if let Some(session) = tx.session_mut(&dept).and_then(|s| s.department_mut()) {
         session.report_status = Some(ReportStatus::Reported);
         session.reported_at = Some(now.to_string());

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::inbox::one_line;
 use super::Mailbox;
 use crate::error::{LResult, LauncherError};
 use crate::model::{AuditEvent, Plan, Session, SessionKind, TaskResult};
@@ -33,7 +32,7 @@ impl Mailbox {
         let z = self.sessions.require_zhongshu(id)?;
         let what = self.resume_context(&z)?;
         if z.is_running() && self.sessions.pty(id).is_some() {
-            let prompt = what.render(id, self.ctx.url())?;
+            let prompt = what.render(id, self.ctx.url(), self.sessions.has_tools())?;
             self.sessions.session_input(id, &prompt).await?;
             self.ctx.store.audit_or_log(AuditEvent::ZhongshuResumed {
                 session_id: id.to_string(),
@@ -81,7 +80,8 @@ impl Mailbox {
         let mut spec = StartSpec::zhongshu(z.task.clone(), Some(model));
         spec.resumed_from_session_id = Some(id.to_string());
         // `{session_id}` becomes the new session's id when it starts.
-        spec.prompt_override = Some(what.render("{session_id}", self.ctx.url())?);
+        spec.prompt_override =
+            Some(what.render("{session_id}", self.ctx.url(), self.sessions.has_tools())?);
         let new = self.sessions.start_session(spec).await?;
         let new_id = new.id.clone();
         self.ctx.store.update(|tx| {
@@ -119,7 +119,7 @@ struct ResumeContext {
 }
 
 impl ResumeContext {
-    fn render(&self, session_id: &str, url: &str) -> LResult<String> {
+    fn render(&self, session_id: &str, url: &str, tools: bool) -> LResult<String> {
         use askama::Template;
         ResumePrompt {
             session_id,
@@ -128,6 +128,7 @@ impl ResumeContext {
             departments: &self.departments,
             results: &self.results,
             url,
+            tools,
         }
         .render()
         .map_err(|e| LauncherError::Internal(format!("resume template: {e}")))
@@ -149,13 +150,16 @@ fn department_line(c: &Session) -> String {
     )
 }
 
-/// `lingyubu-2 (lingyubu, mailbox): the summary, on one line`.
+/// `lingyubu-2 (lingyubu, mailbox, risks: 1) said: "the summary"`: the
+/// launcher's facts, then the department's words as quoted data.
 fn result_line(r: &TaskResult) -> String {
     format!(
-        "{} ({}, {}): {}",
+        "{} ({}, {}{}, risks: {}) said: {}",
         r.department_session_id,
         r.department,
         r.source.as_str(),
-        one_line(&r.summary, 160)
+        if r.verified { ", verified" } else { "" },
+        r.risks.len(),
+        crate::sanitize::quoted(&r.summary, 160)
     )
 }

@@ -1,7 +1,8 @@
-//! `POST /api/submit_result`: a department's report over the API, with its own
-//! session token. The report is bound to the sending session (it cannot speak
-//! for another), kept in `archive/` as a file like any other, registered through
-//! the same path as mailbox files and marked `verified: true`.
+//! A department's report through its own channel: `POST /api/submit_result`
+//! with its session token, or the `governance_report_result` tool. The report is
+//! bound to the sending session (it cannot speak for another), kept in
+//! `archive/` as a file like any other, registered through the same path as
+//! mailbox files and marked `verified: true`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,13 +15,14 @@ use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
-use crate::model::{SessionKind, TaskResult};
+use crate::model::{SessionKind, TaskResult, ToolReceipt};
 
 impl Mailbox {
     pub async fn submit_result(
         self: &Arc<Self>,
         grant: &Grant,
         mut body: Map<String, Value>,
+        receipt: Option<ToolReceipt>,
     ) -> LResult<Submitted> {
         let (Some(parent), Some(department)) = (&grant.parent_session_id, &grant.department) else {
             return Err(LauncherError::BadRequest(
@@ -66,6 +68,7 @@ impl Mailbox {
             hash: sha256_hex(&bytes),
             result,
             archived: true,
+            receipt,
         };
         let this = Arc::clone(self);
         let parent_id = parent.clone();

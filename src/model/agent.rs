@@ -106,6 +106,39 @@ pub struct AgentInfo {
     /// Reminder turns sent to a department that ended a turn without reporting.
     #[serde(default)]
     pub reminders_sent: u32,
+    /// Tool calls that changed state, so a call repeated after a crash is
+    /// answered again and not carried out twice (the newest few are kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolReceipt>,
+}
+
+/// A state-changing tool call that took effect, recorded in the same
+/// transaction as its effect.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolReceipt {
+    pub call_id: String,
+    pub tool: String,
+    /// What it did, in a word the launcher answers a repeat with (a result key, a plan).
+    #[serde(default)]
+    pub outcome: String,
+}
+
+/// How many receipts a session keeps.
+const RECEIPTS_KEPT: usize = 64;
+
+impl AgentInfo {
+    /// Records a call that took effect (in the transaction of the effect).
+    pub fn record_tool_call(&mut self, receipt: ToolReceipt) {
+        self.tool_calls.retain(|r| r.call_id != receipt.call_id);
+        self.tool_calls.push(receipt);
+        let excess = self.tool_calls.len().saturating_sub(RECEIPTS_KEPT);
+        self.tool_calls.drain(..excess);
+    }
+
+    /// The receipt of a call that already took effect.
+    pub fn tool_receipt(&self, call_id: &str) -> Option<&ToolReceipt> {
+        self.tool_calls.iter().find(|r| r.call_id == call_id)
+    }
 }
 
 impl AgentInfo {

@@ -56,6 +56,25 @@ pub enum AuditEvent {
     SessionSuspended {
         session_id: String,
     },
+    /// The user stopped the session's running turn.
+    SessionInterrupted {
+        session_id: String,
+    },
+    /// An agent called one of the launcher's tools.
+    ToolCalled {
+        session_id: String,
+        call_id: String,
+        tool: String,
+    },
+    /// The launcher answered a tool call.
+    ToolAnswered {
+        session_id: String,
+        call_id: String,
+        tool: String,
+        success: bool,
+        #[serde(skip_serializing_if = "is_false")]
+        repeated: bool,
+    },
     SessionResumed {
         session_id: String,
         thread_id: String,

@@ -11,8 +11,18 @@ macro_rules! word_enum {
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $v),+ }
         impl $name {
+            /// Every word, in declaration order.
+            #[allow(dead_code)]
+            pub const WORDS: &'static [&'static str] = &[$($w),+];
+
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$v => $w),+ }
+            }
+
+            /// The value a word names, if any.
+            #[allow(dead_code)]
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word { $($w => Some($name::$v),)+ _ => None }
             }
         }
         impl std::fmt::Display for $name {

@@ -106,6 +106,10 @@ pub struct DepartmentPart {
     /// The queue item a department was started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_id: Option<String>,
+    /// The department's own mailbox folder (`incoming/<session>/`): only reports
+    /// from there may speak for it. None for sessions of older launchers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_folder: Option<String>,
 }
 
 impl Session {

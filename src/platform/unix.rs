@@ -23,13 +23,43 @@ pub fn kill_tree(pid: u32) {
     signal_group(pid, libc::SIGKILL);
 }
 
+/// Signals the process group `pid` leads and, on Linux, every process of the
+/// session it leads: sandboxes (Codex's bwrap helpers) start process groups
+/// of their own and would outlive a group signal.
 fn signal_group(pid: u32, signal: libc::c_int) {
-    if pid > 1 {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), signal);
+    }
+    for member in session_members(pid) {
+        // SAFETY: as above, for one process.
         unsafe {
-            libc::kill(-(pid as libc::pid_t), signal);
+            libc::kill(member as libc::pid_t, signal);
         }
     }
+}
+
+/// Processes whose session is `leader`'s (Linux `/proc`; none elsewhere).
+fn session_members(leader: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != leader && session_of(*pid) == Some(leader))
+        .collect()
+}
+
+/// The session id in `/proc/<pid>/stat` (the field after the state, ppid, pgrp).
+fn session_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: parse after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// True while a process with this pid exists.
@@ -121,6 +151,51 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_process_that_leaves_the_group_but_not_the_session_goes_with_it() {
+        use std::os::unix::process::CommandExt;
+        // A session leader (as a PTY spawn makes) whose child takes a group of its own.
+        let mut leader = std::process::Command::new("sh");
+        // The child takes a process group of its own (perl-base is essential on Debian).
+        leader.args([
+            "-c",
+            "perl -e 'setpgrp(0, 0); $| = 1; print \"$$\\n\"; sleep 30' & wait",
+        ]);
+        // SAFETY: setsid in the child before exec, as a PTY spawn does.
+        unsafe {
+            leader.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = leader.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let leader_pid = child.id();
+        let mut out = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut out,
+        )
+        .unwrap();
+        let sleeper: u32 = out.trim().parse().unwrap();
+        // SAFETY: getpgid only reads.
+        let group = unsafe { libc::getpgid(sleeper as libc::pid_t) };
+        assert_eq!(
+            group, sleeper as libc::pid_t,
+            "the sleeper leads its own group"
+        );
+        assert_eq!(session_of(sleeper), Some(leader_pid));
+        assert!(session_members(leader_pid).contains(&sleeper));
+        kill_tree(leader_pid);
+        let _ = child.wait();
+        let gone = (0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+        });
+        assert!(gone, "the sleeper in its own group went with the session");
+    }
+
     use super::*;
 
     #[test]

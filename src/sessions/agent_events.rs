@@ -1,21 +1,22 @@
-//! What a Codex agent says and what the user decides: its events recorded on
-//! the session (state, approvals, token usage, audit), approval decisions from
-//! the dashboard, and the reminder-then-close for a department that ends its
-//! turns without reporting.
+//! What an agent says and what the user decides: its events recorded on the
+//! session (state, approvals, token usage, audit), its tool calls passed to the
+//! launcher, approval decisions from the dashboard, and the reminder-then-close
+//! for a department that ends its turns without reporting.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::codex::codex_failure;
 use super::command::launcher_bin;
+use super::live::agent_failure;
 use super::Sessions;
-use crate::codex::{AgentEvent, CodexError};
+use crate::agents::{AgentError, AgentEvent, Channel};
 use crate::error::{LResult, LauncherError};
 use crate::model::{
     AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, CloseReason,
     PendingApproval, Session,
 };
+use crate::signals::Signal;
 
 impl Sessions {
     /// Every approval waiting in a running session, oldest first.
@@ -40,13 +41,13 @@ impl Sessions {
     ) -> LResult<Session> {
         let session = self.require_session(session_id)?;
         let agent = self.agent(session_id).ok_or_else(|| {
-            LauncherError::Conflict(format!("session {session_id} is not a live Codex session"))
+            LauncherError::Conflict(format!("session {session_id} has no live agent"))
         })?;
         agent.decide(request_id, decision).map_err(|e| match e {
-            CodexError::NoSuchApproval(_) => LauncherError::NotFound(format!(
+            AgentError::NoSuchRequest(_) => LauncherError::NotFound(format!(
                 "no waiting approval {request_id:?} in {session_id} (already answered?)"
             )),
-            other => codex_failure(other),
+            other => agent_failure(other),
         })?;
         let resolved = AgentEvent::ApprovalResolved {
             request_id: request_id.to_string(),
@@ -120,6 +121,24 @@ impl Sessions {
                 session_id,
                 text: text.clone(),
             }),
+            AgentEvent::ToolCall(call) => {
+                let audit = AuditEvent::ToolCalled {
+                    session_id: session_id.clone(),
+                    call_id: call.call_id.clone(),
+                    tool: call.tool.clone(),
+                };
+                self.ctx.store.audit_or_log(audit);
+                let signal = Signal::ToolCall {
+                    session_id,
+                    call_id: call.call_id.clone(),
+                    tool: call.tool.clone(),
+                    arguments: call.arguments.clone(),
+                };
+                if self.signals.send(signal).is_err() {
+                    tracing::warn!("{id} called {} while the launcher stops", call.tool);
+                }
+                return;
+            }
             AgentEvent::TokenUsage(_) => None,
             AgentEvent::Closed => return self.agent_closed(id).await,
         };
@@ -160,7 +179,8 @@ impl Sessions {
             if let Err(e) = saved {
                 tracing::error!("recording the reminder to {id}: {e}");
             }
-            if let Err(e) = self.deliver(id, &reminder(&s)).await {
+            let text = reminder(&s, self.backend.channel());
+            if let Err(e) = self.deliver(id, &text).await {
                 tracing::warn!("reminding {id}: {e}");
             }
         } else if let Err(e) = self.close_session(id, CloseReason::NoReport).await {
@@ -228,21 +248,31 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
                 text: text.clone(),
             })
         }
-        AgentEvent::Closed => {}
+        AgentEvent::ToolCall(_) | AgentEvent::Closed => {}
     }
     if a.agent_state != AgentState::Exited {
         a.settle(working);
     }
 }
 
-/// The one reminder a department gets.
-fn reminder(s: &Session) -> String {
+/// The one reminder a department gets: how to report on its channel.
+fn reminder(s: &Session, channel: Channel) -> String {
+    let how = match channel {
+        Channel::Tools => format!(
+            "call the governance_report_result tool with your summary (and changed_files, \
+             verifications_run, risks, next_action as they apply); only if the tool is missing, run \
+             \"{}\" mailbox send --summary \"what you did\"",
+            launcher_bin()
+        ),
+        Channel::Api => format!(
+            "run \"{}\" mailbox send --summary \"what you did\" (add --changed-file, --verification, \
+             --risk, --next-action as they apply)",
+            launcher_bin()
+        ),
+    };
     format!(
         "[codex-governance] Your turn ended without a report to the launcher. Report now, exactly once: \
-         run \"{bin}\" mailbox send --summary \"what you did\" (add --changed-file, --verification, \
-         --risk, --next-action as they apply). If you do not report, the launcher closes session {id} \
-         and records that no report came.",
-        bin = launcher_bin(),
+         {how}. If you do not report, the launcher closes session {id} and records that no report came.",
         id = s.id
     )
 }

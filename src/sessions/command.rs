@@ -1,66 +1,12 @@
-//! Turning `agent_command` into a program, its arguments and its environment.
-//!
-//! Placeholders are replaced inside each argument; nothing passes through a shell,
-//! so a prompt with spaces, quotes or `$(...)` arrives as one literal argument.
+//! The environment every agent gets (SPEC 6), and where the launcher binary is.
 
 use std::path::Path;
 
-/// Values for the placeholders of `agent_command`.
-pub struct Placeholders<'a> {
-    pub model: &'a str,
-    pub repo: &'a Path,
-    pub prompt: &'a str,
-    pub prompt_file: &'a Path,
-    pub session_id: &'a str,
-}
-
-/// Fills `{model}`, `{repo}`, `{prompt}`, `{prompt_file}` and `{session_id}` in each word.
-pub fn build_argv(template: &[String], p: &Placeholders<'_>) -> Vec<String> {
-    let repo = p.repo.display().to_string();
-    let prompt_file = p.prompt_file.display().to_string();
-    template
-        .iter()
-        .map(|word| {
-            fill(
-                word,
-                &[
-                    ("{model}", p.model),
-                    ("{repo}", &repo),
-                    ("{prompt_file}", &prompt_file),
-                    ("{prompt}", p.prompt),
-                    ("{session_id}", p.session_id),
-                ],
-            )
-        })
-        .collect()
-}
-
-/// Replaces each placeholder once per occurrence, left to right, without
-/// re-scanning inserted text (a prompt containing `{model}` stays literal).
-fn fill(word: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut rest = word;
-    'outer: while !rest.is_empty() {
-        if rest.starts_with('{') {
-            for (name, value) in pairs {
-                if let Some(after) = rest.strip_prefix(name) {
-                    out.push_str(value);
-                    rest = after;
-                    continue 'outer;
-                }
-            }
-        }
-        let c = rest.chars().next().unwrap();
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// The environment every agent gets (SPEC 6).
+/// The environment every agent gets (SPEC 6): the URL and token only for
+/// agents that report over the API.
 pub struct AgentEnv<'a> {
-    pub url: &'a str,
-    pub token: &'a str,
+    pub url: Option<&'a str>,
+    pub token: Option<&'a str>,
     pub session_id: &'a str,
     pub kind: &'a str,
     pub prompt_file: &'a Path,
@@ -79,9 +25,12 @@ pub fn launcher_bin() -> String {
 
 impl AgentEnv<'_> {
     pub fn vars(&self) -> Vec<(String, String)> {
-        let mut v = vec![
-            ("CODEX_GOVERNANCE_URL", self.url.to_string()),
-            ("CODEX_GOVERNANCE_TOKEN", self.token.to_string()),
+        let mut v = Vec::new();
+        if let (Some(url), Some(token)) = (self.url, self.token) {
+            v.push(("CODEX_GOVERNANCE_URL", url.to_string()));
+            v.push(("CODEX_GOVERNANCE_TOKEN", token.to_string()));
+        }
+        v.extend([
             ("CODEX_GOVERNANCE_SESSION_ID", self.session_id.to_string()),
             ("CODEX_GOVERNANCE_SESSION_KIND", self.kind.to_string()),
             (
@@ -89,7 +38,7 @@ impl AgentEnv<'_> {
                 self.prompt_file.display().to_string(),
             ),
             ("CODEX_GOVERNANCE_MODEL", self.model.to_string()),
-        ];
+        ]);
         // The running binary, so `mailbox send` works where a login shell resets PATH.
         v.push(("CODEX_GOVERNANCE_BIN", launcher_bin()));
         if let Some(p) = self.parent_session_id {
@@ -109,33 +58,37 @@ impl AgentEnv<'_> {
 mod tests {
     use super::*;
 
+    fn env(url: Option<&'static str>, token: Option<&'static str>) -> Vec<(String, String)> {
+        AgentEnv {
+            url,
+            token,
+            session_id: "lingyubu-1",
+            kind: "department",
+            prompt_file: Path::new("/p.txt"),
+            model: "gpt-5.5",
+            parent_session_id: Some("zhongshu-1"),
+            department: Some("lingyubu"),
+            mailbox: None,
+        }
+        .vars()
+    }
+
     #[test]
-    fn placeholders_fill_without_rescanning() {
-        let t: Vec<String> = [
-            "codex",
-            "-m",
-            "{model}",
-            "--cd",
-            "{repo}",
-            "{prompt}",
-            "x{session_id}y",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let argv = build_argv(
-            &t,
-            &Placeholders {
-                model: "gpt-5.5",
-                repo: Path::new("/r p"),
-                prompt: "say \"hi\" {model} $(rm -rf /)",
-                prompt_file: Path::new("/p.txt"),
-                session_id: "zhongshu-1",
-            },
-        );
-        assert_eq!(argv[2], "gpt-5.5");
-        assert_eq!(argv[4], "/r p");
-        assert_eq!(argv[5], "say \"hi\" {model} $(rm -rf /)");
-        assert_eq!(argv[6], "xzhongshu-1y");
+    fn only_api_agents_get_a_url_and_token() {
+        let names = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let keyless = names(&env(None, None));
+        assert!(!keyless
+            .iter()
+            .any(|k| k == "CODEX_GOVERNANCE_TOKEN" || k == "CODEX_GOVERNANCE_URL"));
+        for k in [
+            "CODEX_GOVERNANCE_SESSION_ID",
+            "CODEX_GOVERNANCE_SESSION_KIND",
+            "CODEX_GOVERNANCE_DEPARTMENT",
+            "CODEX_GOVERNANCE_PARENT_SESSION_ID",
+        ] {
+            assert!(keyless.iter().any(|x| x == k), "{k} stays");
+        }
+        let api = env(Some("http://127.0.0.1:1"), Some("t0k"));
+        assert!(api.contains(&("CODEX_GOVERNANCE_TOKEN".into(), "t0k".into())));
     }
 }

@@ -21,9 +21,14 @@ impl Sessions {
             let code = pty.wait().await;
             // Let the reader drain the last output into the log and scrollback.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let suspended = launcher.is_stopping() && launcher.agent(&id).is_some();
+            let agent = launcher.agent(&id);
+            let suspended =
+                launcher.is_stopping() && agent.as_ref().is_some_and(|a| a.thread_id().is_some());
             if !suspended {
-                launcher.stop_agent(&id).await;
+                if let Some(agent) = agent {
+                    agent.stop().await;
+                }
+                launcher.forget_agent(&id);
                 if launcher.record_exit(&id, code, None) {
                     launcher.after_exit(&id).await;
                 }

@@ -1,15 +1,15 @@
-//! Agent sessions: Zhongshu planners and department workers, each one process in a
-//! PTY started from `agent_command` (no shell in between).
+//! Agent sessions: Zhongshu planners and department workers, each an agent of
+//! the configured backend (`crate::agents`) with a PTY the user watches.
 //!
-//! Starting writes the prompt file, spawns the PTY with the agent environment,
+//! Starting writes the prompt file, starts the agent with its environment,
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
 mod agent_events;
-mod codex;
 pub mod command;
 mod exits;
 pub mod heartbeat;
+mod live;
 pub mod prompts;
 
 pub mod proposal;
@@ -23,6 +23,7 @@ pub mod view;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::agents::{Agent, AgentBackend};
 use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
@@ -35,7 +36,6 @@ use crate::signals::SignalTx;
 use crate::terminal::Terminals;
 
 pub use start::StartSpec;
-use start::{START_COLS, START_ROWS};
 
 /// How long shutdown waits for the tasks that follow sessions.
 const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -49,9 +49,14 @@ const RELEASED_SCROLLBACK: usize = 64 * 1024;
 pub struct Sessions {
     pub(crate) ctx: Arc<Context>,
     ptys: Mutex<HashMap<String, Arc<Pty>>>,
-    /// Codex sessions' app-server connections.
-    agents: Mutex<HashMap<String, Arc<crate::codex::CodexAgent>>>,
-    /// Set when the launcher stops: Codex sessions are suspended, not ended.
+    /// How agents are driven.
+    backend: Arc<dyn AgentBackend>,
+    /// The live agents, by session.
+    agents: Mutex<HashMap<String, Arc<dyn Agent>>>,
+    /// Bumped whenever an agent comes or goes (input waits for a resuming one).
+    agents_changed: tokio::sync::watch::Sender<u64>,
+    /// Set when the launcher stops: sessions whose conversation outlives their
+    /// processes (Codex threads) are suspended, not ended.
     stopping: std::sync::atomic::AtomicBool,
     pub terminals: Terminals,
     /// Session tokens: agents get these, never the developer's.
@@ -64,11 +69,18 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(ctx: Arc<Context>, credentials: Arc<Credentials>, signals: SignalTx) -> Sessions {
+    pub fn new(
+        ctx: Arc<Context>,
+        backend: Arc<dyn AgentBackend>,
+        credentials: Arc<Credentials>,
+        signals: SignalTx,
+    ) -> Sessions {
         Sessions {
             ctx,
             ptys: Mutex::new(HashMap::new()),
+            backend,
             agents: Mutex::new(HashMap::new()),
+            agents_changed: tokio::sync::watch::Sender::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),
             credentials,
@@ -76,6 +88,11 @@ impl Sessions {
             signals,
             tasks: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// How this launcher drives agents.
+    pub fn backend(&self) -> &Arc<dyn AgentBackend> {
+        &self.backend
     }
 
     pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
@@ -166,28 +183,33 @@ impl Sessions {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut waits = Vec::new();
-        for (id, pty) in self.live_ptys() {
-            let codex = self.agent(&id).is_some();
+        for (id, agent) in self.live_agents() {
+            let resumes = agent.thread_id().is_some();
             if let Err(e) = self.ctx.store.update(|tx| {
                 if let Some(session) = tx.session_mut(&id) {
-                    session.closing = !codex;
+                    session.closing = !resumes;
                 }
             }) {
                 tracing::error!("marking {id} closing: {e}");
             }
             waits.push(async move {
-                let code = pty.terminate(pty::KILL_GRACE).await;
-                self.stop_agent(&id).await;
-                (id, code, codex)
+                let code = agent.stop().await;
+                self.forget_agent(&id);
+                (id, code, resumes)
             });
         }
-        for (id, code, codex) in futures_util::future::join_all(waits).await {
-            if codex {
+        for (id, code, resumes) in futures_util::future::join_all(waits).await {
+            if resumes {
                 self.ctx.store.audit_or_log(AuditEvent::SessionSuspended {
                     session_id: id.clone(),
                 });
             } else {
                 self.record_exit(&id, code, Some("launcher_stopped"));
+            }
+        }
+        for (key, pty) in self.live_ptys() {
+            if terminals::is_shell_key(&key) {
+                pty.terminate(pty::KILL_GRACE).await;
             }
         }
         self.terminals.close_all().await;
@@ -252,14 +274,12 @@ impl Sessions {
                     x.close_reason = Some(reason);
                 }
             })?;
-            if let Some(pty) = self.pty(id) {
-                let code = pty.terminate(pty::KILL_GRACE).await;
-                self.stop_agent(id).await;
-                self.record_exit(id, code, Some("closed"));
-            } else {
-                self.stop_agent(id).await;
-                self.record_exit(id, -1, Some("closed"));
-            }
+            let code = match self.agent(id) {
+                Some(agent) => agent.stop().await,
+                None => -1,
+            };
+            self.forget_agent(id);
+            self.record_exit(id, code, Some("closed"));
             self.ctx.store.audit_or_log(AuditEvent::SessionClosed {
                 session_id: id.to_string(),
                 reason,
@@ -273,7 +293,7 @@ impl Sessions {
     }
 
     /// Puts text into a running session: a turn for Codex, a bracketed paste
-    /// plus Enter for a PTY agent.
+    /// plus Enter for a PTY agent. A session still resuming is waited for.
     pub async fn session_input(self: &Arc<Self>, id: &str, input: &str) -> LResult<Session> {
         let session = self.require_session(id)?;
         if !session.is_running() {
@@ -281,6 +301,7 @@ impl Sessions {
                 "session {id} is not running"
             )));
         }
+        self.wait_until_live(id).await?;
         let delivery = self
             .deliver(id, input)
             .await
@@ -296,7 +317,7 @@ impl Sessions {
             tx.audit(AuditEvent::SessionInput {
                 session_id: id.to_string(),
                 chars: input.chars().count(),
-                delivery: delivery.to_string(),
+                delivery: delivery.as_str().to_string(),
             });
         })?;
         Ok(self.session(id).unwrap_or(session))

@@ -21,6 +21,8 @@ pub struct ZhongshuPrompt<'a> {
     pub models: &'a [String],
     pub department_model: &'a str,
     pub max_departments: usize,
+    /// The agent reaches the launcher through its tools (no token, no network).
+    pub tools: bool,
 }
 
 #[derive(Template)]
@@ -39,6 +41,8 @@ pub struct DepartmentPrompt<'a> {
     pub mailbox: &'a str,
     /// The launcher binary's absolute path (also `$CODEX_GOVERNANCE_BIN`).
     pub bin: &'a str,
+    /// The agent reports through its tool (no token, no network).
+    pub tools: bool,
 }
 
 #[derive(Template)]
@@ -50,4 +54,6 @@ pub struct ResumePrompt<'a> {
     pub departments: &'a [String],
     pub results: &'a [String],
     pub url: &'a str,
+    /// The Zhongshu reads its inbox through its tools.
+    pub tools: bool,
 }

@@ -90,8 +90,13 @@ impl Dispatcher {
         plan::validate_assignment(&rules, index, a).map_err(LauncherError::BadRequest)
     }
 
-    /// `POST /api/report_zhongshu_plan`.
-    pub async fn register_plan(self: &Arc<Self>, input: PlanInput) -> LResult<Plan> {
+    /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,
+    /// whose receipt is recorded with the plan).
+    pub async fn register_plan(
+        self: &Arc<Self>,
+        input: PlanInput,
+        receipt: Option<crate::model::ToolReceipt>,
+    ) -> LResult<Plan> {
         self.sessions.require_zhongshu(&input.session_id)?;
         let session_id = input.session_id.clone();
         let body = input.body();
@@ -125,8 +130,13 @@ impl Dispatcher {
         let count = plan.assignments.len();
         self.ctx.store.update(|tx| {
             tx.insert_plan(stored);
-            if let Some(z) = tx.session_mut(&sid).and_then(|z| z.zhongshu_mut()) {
-                z.plan_status = Some(status);
+            if let Some(z) = tx.session_mut(&sid) {
+                if let Some(receipt) = receipt {
+                    z.agent.record_tool_call(receipt);
+                }
+                if let Some(z) = z.zhongshu_mut() {
+                    z.plan_status = Some(status);
+                }
             }
             tx.audit(AuditEvent::ZhongshuPlanRegistered {
                 session_id: sid.clone(),

@@ -2,11 +2,13 @@
 //! started in a PTY with its own token and environment, the session recorded
 //! and audited, its exit watched and its browser terminal opened.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::command::{build_argv, AgentEnv, Placeholders};
+use super::command::{launcher_bin, AgentEnv};
+use super::live::agent_failure;
 use super::Sessions;
+use crate::agents::{AgentSpec, Channel, Sandbox};
 use crate::clock;
 use crate::config::Department;
 use crate::credentials::Grant;
@@ -16,12 +18,8 @@ use crate::model::{
     AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
     ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, ZhongshuPart,
 };
-use crate::pty::{self, Pty, SpawnSpec};
+use crate::pty::Pty;
 use crate::signals::Signal;
-
-/// Terminal size agents start with, until a browser resizes it.
-pub(super) const START_COLS: u16 = 120;
-pub(super) const START_ROWS: u16 = 36;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -103,15 +101,16 @@ impl Sessions {
             .unwrap_or_else(|| "zhongshu".into());
         let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
+        let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let (prompt, prompt_path) = self.write_prompt(&spec, &checked, &id)?;
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let backend = self.ctx.config.launcher.agent.backend;
+        let backend = self.backend.kind();
         let session = new_record(
             backend,
             &spec,
             &checked,
             &id,
-            mailbox,
+            (mailbox, drop_folder),
             &prompt_path,
             &log_path,
         );
@@ -208,8 +207,21 @@ impl Sessions {
         Ok(Some(mb))
     }
 
-    /// Starts the agent with its own token; records its pid with `session_started`.
-    /// A failure leaves no process, no token and no record behind.
+    /// A department's own drop folder under its Zhongshu's `incoming/`.
+    fn prepare_drop_folder(&self, parent: Option<&str>, id: &str) -> LResult<Option<PathBuf>> {
+        let Some(parent) = parent else {
+            return Ok(None);
+        };
+        let dir = self.ctx.paths.mailbox(parent).incoming.join(id);
+        crate::platform::private_dir(&dir).map_err(|e| {
+            LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        Ok(Some(dir))
+    }
+
+    /// Starts the agent (with its own token where it reports over the API);
+    /// records its pid with `session_started`. A failure leaves no process, no
+    /// token and no record behind.
     async fn spawn_agent(
         self: &Arc<Self>,
         c: &Checked,
@@ -218,66 +230,55 @@ impl Sessions {
         prompt_path: &Path,
         log_path: &Path,
     ) -> LResult<Arc<Pty>> {
-        let argv = build_argv(
-            &self.ctx.config.launcher.agent_command,
-            &Placeholders {
-                model: &c.model,
-                repo: &self.ctx.repo,
-                prompt,
-                prompt_file: prompt_path,
-                session_id: id,
-            },
-        );
         let department = c.department.as_ref().map(|d| d.key.as_str());
-        let env = self.issue_env(id, c.parent.as_deref(), department, &c.model, prompt_path);
-        let log_path = log_path.to_path_buf();
-        let spawned = match self.ctx.config.launcher.agent.backend {
-            Backend::Codex => {
-                self.spawn_codex(super::codex::CodexStart {
-                    id,
-                    title: c.title_hint(id),
-                    model: &c.model,
-                    instructions: prompt,
-                    first_turn: Some(spec_first_turn(c, prompt)),
-                    env,
-                    log_path,
-                    resume: None,
-                })
-                .await
-            }
-            Backend::Pty => Pty::spawn(SpawnSpec {
-                program: argv[0].clone(),
-                args: argv[1..].to_vec(),
+        let session = self.require_session(id)?;
+        let env = self.agent_env(&session);
+        let kind = c.kind();
+        let started = self
+            .backend
+            .start(AgentSpec {
+                session_id: id.to_string(),
+                kind,
+                title: c.title_hint(id),
+                model: c.model.clone(),
                 cwd: self.ctx.repo.clone(),
+                prompt: prompt.to_string(),
+                prompt_path: prompt_path.to_path_buf(),
+                first_turn: Some(spec_first_turn(c, prompt)),
                 env,
-                cols: START_COLS,
-                rows: START_ROWS,
-                log_path: Some(log_path),
+                log_path: log_path.to_path_buf(),
+                state_dir: self.ctx.paths.state_dir.clone(),
+                tools: crate::governance_tools::specs(kind),
+                sandbox: self.sandbox_for(&session),
+                resume: None,
             })
-            .map_err(|e| LauncherError::Internal(format!("{e:#}"))),
-        };
-        let pty = match spawned {
-            Ok(pty) => pty,
+            .await;
+        let started = match started {
+            Ok(started) => started,
             Err(e) => {
                 self.forget_session(id);
-                return Err(e);
+                return Err(agent_failure(e));
             }
         };
-        self.insert_pty(id, Arc::clone(&pty));
-        let thread_id = self.agent(id).map(|a| a.thread_id.clone());
+        let agent = started.agent;
+        let pty = Arc::clone(agent.terminal());
+        let thread_id = agent.thread_id().map(str::to_string);
+        let server_pid = agent.helper_pid();
         let audit = AuditEvent::SessionStarted {
             session_id: id.to_string(),
-            session_kind: c.kind(),
+            session_kind: kind,
             department: department.map(str::to_string),
             parent_session_id: c.parent.clone(),
             model: c.model.clone(),
             pid: pty.pid(),
             resumed_from_session_id: c.resumed_from.clone(),
-            thread_id,
+            thread_id: thread_id.clone(),
         };
         let recorded = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.pid = Some(pty.pid());
+                x.agent.thread_id = thread_id.clone();
+                x.agent.server_pid = server_pid;
                 if x.agent.backend == Backend::Pty {
                     x.agent.agent_state = AgentState::Working;
                 }
@@ -285,12 +286,12 @@ impl Sessions {
             tx.audit(audit);
         });
         if let Err(e) = recorded {
-            pty.terminate(pty::KILL_GRACE).await;
-            self.remove_pty(id);
-            self.stop_agent(id).await;
+            agent.stop().await;
             self.forget_session(id);
             return Err(e.into());
         }
+        self.adopt_agent(id, agent);
+        self.follow_agent(id, started.events);
         Ok(pty)
     }
 }
@@ -305,42 +306,79 @@ fn spec_first_turn(c: &Checked, prompt: &str) -> String {
 }
 
 impl Sessions {
-    /// A new token for the session and the environment that carries it.
-    pub(super) fn issue_env(
-        &self,
-        id: &str,
-        parent: Option<&str>,
-        department: Option<&str>,
-        model: &str,
-        prompt_path: &Path,
-    ) -> Vec<(String, String)> {
-        let kind = match department {
-            Some(_) => SessionKind::Department,
-            None => SessionKind::Zhongshu,
+    /// The agent's environment: who it is, and, where it reports over the API,
+    /// the launcher's URL and a new token of its own. Agents with tools get no
+    /// token (they reach the launcher only through their tools).
+    pub(super) fn agent_env(&self, session: &Session) -> Vec<(String, String)> {
+        let id = session.id.as_str();
+        let kind = session.session_kind();
+        let parent = session.parent_session_id();
+        let department = session.department.as_deref();
+        let token = match self.backend.channel() {
+            Channel::Api => Some(self.credentials.issue(Grant {
+                session_id: id.to_string(),
+                kind,
+                parent_session_id: parent.map(str::to_string),
+                department: department.map(str::to_string),
+            })),
+            Channel::Tools => None,
         };
-        let token = self.credentials.issue(Grant {
-            session_id: id.to_string(),
-            kind,
-            parent_session_id: parent.map(str::to_string),
-            department: department.map(str::to_string),
-        });
-        let parent_incoming = parent.map(|p| self.ctx.paths.mailbox(p).incoming);
-        AgentEnv {
-            url: self.ctx.url(),
-            token: &token,
+        // Its own drop folder; the shared one for sessions of older launchers.
+        let mailbox = session
+            .department_part()
+            .and_then(|d| d.drop_folder.clone())
+            .map(PathBuf::from)
+            .or_else(|| parent.map(|p| self.ctx.paths.mailbox(p).incoming));
+        let prompt_file = PathBuf::from(&session.prompt_path);
+        let mut vars = AgentEnv {
+            url: token.as_ref().map(|_| self.ctx.url()),
+            token: token.as_deref(),
             session_id: id,
             kind: match kind {
                 SessionKind::Department => "department",
                 SessionKind::Zhongshu => "zhongshu",
             },
-            prompt_file: prompt_path,
-            model,
+            prompt_file: &prompt_file,
+            model: &session.model,
             parent_session_id: parent,
             department,
-            mailbox: parent_incoming.as_deref(),
+            mailbox: mailbox.as_deref(),
         }
-        .vars()
+        .vars();
+        vars.push(("PATH".into(), agent_path()));
+        vars
     }
+
+    /// What a sandboxed agent may touch: the working folder, never the
+    /// launcher's state folder (its database, log, tokens and other sessions'
+    /// mailboxes) but for a department's own drop folder, and the network only
+    /// when `launcher.agent_network` is on.
+    pub(super) fn sandbox_for(&self, session: &Session) -> Sandbox {
+        let drop_folder = session
+            .department_part()
+            .and_then(|d| d.drop_folder.clone())
+            .map(PathBuf::from);
+        Sandbox {
+            network: self.ctx.config.launcher.agent.agent_network,
+            hidden: vec![self.ctx.paths.state_dir.clone()],
+            writable: drop_folder.into_iter().collect(),
+        }
+    }
+}
+
+/// PATH for the agent's commands: the launcher's folder first, then the launcher's PATH.
+fn agent_path() -> String {
+    let bin = std::path::PathBuf::from(launcher_bin());
+    let mut dirs: Vec<std::path::PathBuf> = bin
+        .parent()
+        .map(|d| vec![d.to_path_buf()])
+        .unwrap_or_default();
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The record of a session about to start.
@@ -349,7 +387,7 @@ fn new_record(
     spec: &StartSpec,
     c: &Checked,
     id: &str,
-    mailbox: Option<MailboxPaths>,
+    (mailbox, drop_folder): (Option<MailboxPaths>, Option<PathBuf>),
     prompt_path: &Path,
     log_path: &Path,
 ) -> Session {
@@ -387,6 +425,7 @@ fn new_record(
                 files: spec.files.clone(),
                 verify: spec.verify.clone(),
                 queue_id: spec.queue_id.clone(),
+                drop_folder: drop_folder.map(|d| d.display().to_string()),
                 ..DepartmentPart::default()
             })
         },

@@ -15,6 +15,11 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 
 impl Sessions {
+    /// Whether agents reach the launcher through tools rather than the API.
+    pub fn has_tools(&self) -> bool {
+        self.backend.channel() == crate::agents::Channel::Tools
+    }
+
     /// Renders (or takes) the prompt, sanitised, and writes it; (text, file).
     pub(super) fn write_prompt(
         &self,
@@ -24,7 +29,7 @@ impl Sessions {
     ) -> LResult<(String, PathBuf)> {
         let prompt = match (&spec.prompt_override, &c.department) {
             (Some(p), _) => p.replace("{session_id}", id),
-            (None, None) => render_zhongshu_prompt(&self.ctx, id, &c.task)?,
+            (None, None) => render_zhongshu_prompt(&self.ctx, id, &c.task, self.has_tools())?,
             (None, Some(d)) => self.render_department_prompt(spec, c, d, id)?,
         };
         // Tasks and plan summaries inside it come from agents and users.
@@ -67,6 +72,7 @@ impl Sessions {
                 .display()
                 .to_string(),
             bin: &launcher_bin(),
+            tools: self.has_tools(),
         }
         .render()
         .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
@@ -74,7 +80,7 @@ impl Sessions {
 }
 
 /// The Zhongshu prompt, from the launcher's configuration.
-fn render_zhongshu_prompt(l: &Context, id: &str, task: &str) -> LResult<String> {
+fn render_zhongshu_prompt(l: &Context, id: &str, task: &str, tools: bool) -> LResult<String> {
     let departments = l.config.assignable_departments();
     prompts::ZhongshuPrompt {
         project_name: &l.config.launcher.project_name,
@@ -87,6 +93,7 @@ fn render_zhongshu_prompt(l: &Context, id: &str, task: &str) -> LResult<String> 
         models: &l.config.launcher.models,
         department_model: &l.config.launcher.department_model,
         max_departments: l.config.launcher.max_departments,
+        tools,
     }
     .render()
     .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))

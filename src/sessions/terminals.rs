@@ -18,6 +18,11 @@ fn shell_key(terminal_id: &str) -> String {
     format!("shell:{terminal_id}")
 }
 
+/// Whether a PTY key names an interactive shell rather than a session.
+pub(super) fn is_shell_key(key: &str) -> bool {
+    key.starts_with("shell:")
+}
+
 impl Sessions {
     /// `POST /api/browser_terminal/start`: one interactive shell at a time.
     pub async fn start_interactive_terminal(

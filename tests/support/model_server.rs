@@ -82,6 +82,11 @@ impl ModelServer {
         self.script.lock().unwrap().requests.clone()
     }
 
+    /// What the model was given for `call_id` (see [`outputs_of`]).
+    pub fn outputs(&self, call_id: &str) -> Vec<String> {
+        outputs_of(&self.requests(), call_id)
+    }
+
     /// True when some request carried `text` in a user message.
     pub fn saw_user_text(&self, text: &str) -> bool {
         self.requests()
@@ -112,6 +117,45 @@ pub fn message(text: &str) -> Value {
 pub fn exec(call_id: &str, cmd: &str) -> Value {
     json!({"type": "function_call", "id": format!("fc_{call_id}"), "call_id": call_id,
            "name": "exec_command", "arguments": json!({"cmd": cmd}).to_string()})
+}
+
+/// A call of one of the launcher's tools (Codex passes it to the launcher as
+/// `item/tool/call`).
+pub fn tool_call(call_id: &str, name: &str, arguments: Value) -> Value {
+    json!({"type": "function_call", "id": format!("fc_{call_id}"), "call_id": call_id,
+           "name": name, "arguments": arguments.to_string()})
+}
+
+/// The outputs the model was given for `call_id` in the newest request that has
+/// any: tool answers and command outputs, as text.
+pub fn outputs_of(requests: &[Value], call_id: &str) -> Vec<String> {
+    requests
+        .iter()
+        .rev()
+        .map(|r| {
+            r["input"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+                .map(|i| match &i["output"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .find(|v| !v.is_empty())
+        .unwrap_or_default()
+}
+
+/// The tools the model was offered in a request, by name.
+pub fn tool_names(request: &Value) -> Vec<String> {
+    request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// A command that asks to run outside the sandbox (an approval with `on-request`).

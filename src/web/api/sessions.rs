@@ -158,7 +158,7 @@ pub(super) async fn submit_result(
             "results are submitted with a department session's token (codex-governance mailbox send)",
         );
     };
-    reply(l.mailbox.submit_result(&grant, b).await)
+    reply(l.mailbox.submit_result(&grant, b, None).await)
 }
 
 /// A department started now, or queued for a free slot.

@@ -85,7 +85,7 @@ pub(super) async fn report_plan(
     }
     reply(
         l.dispatcher
-            .register_plan(b)
+            .register_plan(b, None)
             .await
             .map(|plan| PlanAnswer { plan }),
     )

@@ -9,13 +9,15 @@
 //! comes from the server's events, not from its screen.
 
 pub mod agent;
+mod backend;
 pub mod endpoint;
 pub mod rpc;
 pub mod server;
 
 use std::path::Path;
 
-pub use agent::{AgentEvent, CodexAgent, Delivery, ThreadSpec};
+pub use agent::{CodexAgent, ThreadSpec};
+pub use backend::CodexBackend;
 
 /// The oldest Codex CLI whose app-server this backend was verified against.
 pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);

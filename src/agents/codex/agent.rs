@@ -1,8 +1,8 @@
 //! One Codex conversation driven over its app-server: the thread is started
-//! (or resumed after a launcher restart), text goes in as turns, approvals are
-//! answered, and the server's notifications become [`AgentEvent`]s for the
-//! sessions service. Events of other threads (Codex's ephemeral title
-//! threads) are ignored.
+//! (or resumed after a launcher restart) with the launcher's tools and sandbox,
+//! text goes in as turns, approvals and tool calls are answered, and the
+//! server's notifications become [`AgentEvent`]s for the sessions service.
+//! Events of other threads (Codex's ephemeral title threads) are ignored.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +14,11 @@ use tokio::sync::mpsc;
 use super::rpc::{Incoming, Rpc};
 use super::server::{AppServer, ServerSpec};
 use super::CodexError;
+use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
 use crate::model::{ApprovalDecision, PendingApproval, TokenUsage};
+
+/// The permission profile every thread of the launcher runs under.
+const PROFILE: &str = "codex-governance";
 
 /// The thread to start or resume.
 pub struct ThreadSpec {
@@ -27,47 +31,11 @@ pub struct ThreadSpec {
     pub name: String,
     /// Variables for the agent's shell commands (PATH survives Codex's login shell).
     pub shell_env: Vec<(String, String)>,
+    /// The launcher's functions (a new thread only: a resumed one keeps its own).
+    pub tools: Vec<ToolSpec>,
+    pub sandbox: Sandbox,
     /// Resume this thread instead of starting one.
     pub resume: Option<String>,
-}
-
-/// What happened in the conversation.
-#[derive(Debug, Clone)]
-pub enum AgentEvent {
-    TurnStarted {
-        turn_id: String,
-    },
-    TurnCompleted {
-        turn_id: String,
-        status: String,
-        error: Option<String>,
-    },
-    ApprovalRequested(PendingApproval),
-    /// Answered here or in the TUI (`by`).
-    ApprovalResolved {
-        request_id: String,
-        decision: Option<ApprovalDecision>,
-        by: &'static str,
-    },
-    TokenUsage(TokenUsage),
-    Error {
-        message: String,
-        will_retry: bool,
-        rate_limit: bool,
-    },
-    /// The agent asks the user something only the TUI can answer.
-    NeedsInput(String),
-    /// The app-server connection is gone.
-    Closed,
-}
-
-/// How a text reached the conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// A new turn (the agent was idle).
-    Started,
-    /// Steered into the running turn.
-    Steered,
 }
 
 /// A live Codex conversation.
@@ -78,8 +46,10 @@ pub struct CodexAgent {
     pub thread_id: String,
     /// The turn in progress, if any.
     turn: Mutex<Option<String>>,
-    /// Waiting server requests: our key -> the server's JSON-RPC id.
+    /// Waiting approvals: our key -> the server's JSON-RPC id.
     requests: Mutex<HashMap<String, Value>>,
+    /// Waiting tool calls: call id -> the server's JSON-RPC id.
+    tool_calls: Mutex<HashMap<String, Value>>,
     events: mpsc::UnboundedSender<AgentEvent>,
 }
 
@@ -108,6 +78,7 @@ impl CodexAgent {
             thread_id,
             turn: Mutex::new(None),
             requests: Mutex::new(HashMap::new()),
+            tool_calls: Mutex::new(HashMap::new()),
             events,
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
@@ -125,15 +96,28 @@ impl CodexAgent {
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
+        let mut filesystem = serde_json::Map::new();
+        for dir in &t.sandbox.hidden {
+            filesystem.insert(dir.display().to_string(), json!("deny"));
+        }
+        for dir in &t.sandbox.writable {
+            filesystem.insert(dir.display().to_string(), json!("write"));
+        }
         let mut params = json!({
             "cwd": t.cwd,
             "model": t.model,
             "approvalPolicy": t.approval_policy,
-            "sandbox": "workspace-write",
+            // A permission profile, not `sandbox`: only a profile can hide a
+            // folder inside the workspace (the launcher's state folder).
+            "permissions": PROFILE,
             "developerInstructions": t.instructions,
             "config": {
-                // The agent reports to the launcher's loopback API.
-                "sandbox_workspace_write": {"network_access": true},
+                "permissions": {PROFILE: {
+                    "extends": ":workspace",
+                    "filesystem": filesystem,
+                    // Off by default: the agent reaches the launcher through its tools.
+                    "network": {"enabled": t.sandbox.network},
+                }},
                 // A login shell would reset PATH (Debian's /etc/profile).
                 "allow_login_shell": false,
                 "shell_environment_policy": {"set": set},
@@ -141,14 +125,27 @@ impl CodexAgent {
         });
         let answer = match &t.resume {
             Some(id) => {
-                // The thread keeps the instructions it was started with.
+                // The thread keeps the instructions and tools it was started with.
                 params
                     .as_object_mut()
                     .map(|o| o.remove("developerInstructions"));
                 params["threadId"] = json!(id);
                 rpc.request("thread/resume", params).await?
             }
-            None => rpc.request("thread/start", params).await?,
+            None => {
+                let tools: Vec<Value> = t
+                    .tools
+                    .iter()
+                    .map(|tool| {
+                        json!({"type": "function", "name": tool.name,
+                               "description": tool.description, "inputSchema": tool.input_schema})
+                    })
+                    .collect();
+                if !tools.is_empty() {
+                    params["dynamicTools"] = Value::Array(tools);
+                }
+                rpc.request("thread/start", params).await?
+            }
         };
         let thread_id = answer["thread"]["id"]
             .as_str()
@@ -219,6 +216,37 @@ impl CodexAgent {
             }
         }
         Ok(Delivery::Started)
+    }
+
+    /// Stops the running turn, if any.
+    pub async fn interrupt(&self) -> Result<(), CodexError> {
+        let running = self.turn.lock().unwrap().clone();
+        let Some(turn_id) = running else {
+            return Ok(());
+        };
+        self.rpc
+            .request(
+                "turn/interrupt",
+                json!({"threadId": self.thread_id, "turnId": turn_id}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Answers a waiting tool call; the text reaches the model as the function's output.
+    pub fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), CodexError> {
+        let id = self
+            .tool_calls
+            .lock()
+            .unwrap()
+            .remove(call_id)
+            .ok_or_else(|| CodexError::NoSuchApproval(call_id.to_string()))?;
+        self.rpc.respond(
+            &id,
+            json!({"contentItems": [{"type": "inputText", "text": answer.text}],
+                   "success": answer.success}),
+        )?;
+        Ok(())
     }
 
     /// Answers a waiting approval (the caller records the decision).
@@ -297,6 +325,8 @@ impl CodexAgent {
             }
             "serverRequest/resolved" => {
                 let key = request_key(&p["requestId"]);
+                let rpc_id = &p["requestId"];
+                self.tool_calls.lock().unwrap().retain(|_, id| id != rpc_id);
                 self.requests.lock().unwrap().remove(&key)?;
                 Some(AgentEvent::ApprovalResolved {
                     request_id: key,
@@ -325,6 +355,15 @@ impl CodexAgent {
     fn on_request(&self, id: Value, method: &str, p: &Value) -> Option<AgentEvent> {
         if !self.ours(p) {
             return None;
+        }
+        if method == "item/tool/call" {
+            let call_id = p["callId"].as_str()?.to_string();
+            self.tool_calls.lock().unwrap().insert(call_id.clone(), id);
+            return Some(AgentEvent::ToolCall(ToolCall {
+                call_id,
+                tool: p["tool"].as_str().unwrap_or_default().to_string(),
+                arguments: p["arguments"].clone(),
+            }));
         }
         let kind = match method {
             "item/commandExecution/requestApproval" => "command",

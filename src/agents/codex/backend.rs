@@ -1,0 +1,176 @@
+//! Codex as an agent backend: a session is an app-server with the session's
+//! thread (started or resumed) plus Codex's own TUI attached to that thread in
+//! the session's PTY, so the user sees and types into the real conversation.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use super::server::ServerSpec;
+use super::{CodexAgent, CodexError, ThreadSpec};
+use crate::agents::{
+    Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, ToolAnswer, START_COLS,
+    START_ROWS,
+};
+use crate::config::AgentBackendSettings;
+use crate::model::{ApprovalDecision, Backend};
+use crate::pty::{self, Pty, SpawnSpec};
+
+pub struct CodexBackend {
+    codex: String,
+    approval_policy: String,
+}
+
+impl CodexBackend {
+    pub fn new(settings: &AgentBackendSettings) -> CodexBackend {
+        CodexBackend {
+            codex: settings.codex_command.clone(),
+            approval_policy: settings.approval_policy.clone(),
+        }
+    }
+
+    async fn open(&self, spec: AgentSpec) -> Result<Started, CodexError> {
+        let server_log = spec.log_path.with_extension("app-server.log");
+        let (conversation, events) = CodexAgent::open(
+            ServerSpec {
+                codex: &self.codex,
+                session_id: &spec.session_id,
+                state_dir: &spec.state_dir,
+                cwd: &spec.cwd,
+                env: spec.env.clone(),
+                log_path: server_log,
+            },
+            ThreadSpec {
+                cwd: spec.cwd.clone(),
+                model: spec.model.clone(),
+                approval_policy: self.approval_policy.clone(),
+                instructions: spec.prompt.clone(),
+                name: spec.title.clone(),
+                shell_env: spec.env.clone(),
+                tools: spec.tools.clone(),
+                sandbox: spec.sandbox.clone(),
+                resume: spec.resume.clone(),
+            },
+        )
+        .await?;
+        let (tui_args, tui_env) = conversation.tui_command(&spec.cwd);
+        let mut env = spec.env;
+        env.extend(tui_env);
+        let tui = Pty::spawn(SpawnSpec {
+            program: self.codex.clone(),
+            args: tui_args,
+            cwd: spec.cwd.clone(),
+            env,
+            cols: START_COLS,
+            rows: START_ROWS,
+            log_path: Some(spec.log_path),
+        });
+        let tui = match tui {
+            Ok(p) => p,
+            Err(e) => {
+                conversation.stop().await;
+                return Err(CodexError::Io(format!("Codex TUI: {e:#}")));
+            }
+        };
+        if let Some(text) = &spec.first_turn {
+            if let Err(e) = conversation.send_text(text).await {
+                tui.terminate(pty::KILL_GRACE).await;
+                conversation.stop().await;
+                return Err(e);
+            }
+        }
+        let agent: Arc<dyn Agent> = Arc::new(CodexSession { conversation, tui });
+        Ok(Started { agent, events })
+    }
+}
+
+impl AgentBackend for CodexBackend {
+    fn kind(&self) -> Backend {
+        Backend::Codex
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Tools
+    }
+
+    fn problems(&self) -> BoxFuture<'_, Vec<String>> {
+        let codex = self.codex.clone();
+        async move {
+            tokio::task::spawn_blocking(move || super::version_warning(&codex))
+                .await
+                .ok()
+                .flatten()
+                .into_iter()
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
+        async move { self.open(spec).await.map_err(agent_error) }.boxed()
+    }
+}
+
+/// A live Codex session: the conversation and the TUI showing it.
+struct CodexSession {
+    conversation: Arc<CodexAgent>,
+    tui: Arc<Pty>,
+}
+
+impl Agent for CodexSession {
+    fn terminal(&self) -> &Arc<Pty> {
+        &self.tui
+    }
+
+    fn thread_id(&self) -> Option<&str> {
+        Some(&self.conversation.thread_id)
+    }
+
+    fn helper_pid(&self) -> Option<u32> {
+        Some(self.conversation.server_pid())
+    }
+
+    fn working(&self) -> bool {
+        self.conversation.working()
+    }
+
+    fn send<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Delivery, AgentError>> {
+        async move { self.conversation.send_text(text).await.map_err(agent_error) }.boxed()
+    }
+
+    fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>> {
+        async move { self.conversation.interrupt().await.map_err(agent_error) }.boxed()
+    }
+
+    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError> {
+        self.conversation
+            .decide(request_id, decision)
+            .map_err(agent_error)
+    }
+
+    fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError> {
+        self.conversation
+            .answer_tool(call_id, answer)
+            .map_err(agent_error)
+    }
+
+    fn stop(&self) -> BoxFuture<'_, i32> {
+        async move {
+            let code = self.tui.terminate(pty::KILL_GRACE).await;
+            self.conversation.stop().await;
+            code
+        }
+        .boxed()
+    }
+}
+
+/// Codex's errors in the seam's terms: the user's to fix, or not.
+fn agent_error(e: CodexError) -> AgentError {
+    match e {
+        CodexError::Missing(_) => AgentError::Missing(e.to_string()),
+        CodexError::NotLoggedIn => AgentError::NotLoggedIn(e.to_string()),
+        CodexError::NoSuchApproval(id) => AgentError::NoSuchRequest(id),
+        other => AgentError::Failed(other.to_string()),
+    }
+}

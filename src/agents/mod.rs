@@ -1,0 +1,220 @@
+//! The agent-backend seam: one interface over the ways an agent can be driven.
+//!
+//! The sessions service starts, resumes, talks to and stops agents only through
+//! [`AgentBackend`] and [`Agent`]; what an agent says comes back as
+//! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
+//! app-server, with its TUI attached in a PTY) and `pty` (any command in a PTY).
+//! A new backend is a module in this folder, a line in [`backend_for`] and its
+//! word in [`Backend`](crate::model::Backend).
+
+pub mod codex;
+pub mod pty;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::config::AgentBackendSettings;
+use crate::model::{ApprovalDecision, Backend, PendingApproval, SessionKind, TokenUsage};
+
+/// Terminal size agents start with, until a browser resizes it.
+pub const START_COLS: u16 = 120;
+pub const START_ROWS: u16 = 36;
+
+/// Everything a backend needs to start (or resume) one agent.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    pub session_id: String,
+    pub kind: SessionKind,
+    /// Shown in the backend's own lists (Codex's thread name).
+    pub title: String,
+    pub model: String,
+    pub cwd: PathBuf,
+    /// The role prompt (Codex: developer instructions; PTY: the `{prompt}` placeholder).
+    pub prompt: String,
+    pub prompt_path: PathBuf,
+    /// The first thing the agent is asked (none when resuming).
+    pub first_turn: Option<String>,
+    /// Variables for the agent's processes and its shell commands.
+    pub env: Vec<(String, String)>,
+    /// The agent's terminal output goes here.
+    pub log_path: PathBuf,
+    /// The launcher's private folder, where a backend keeps its endpoints.
+    pub state_dir: PathBuf,
+    /// Functions the agent may call back into the launcher (backends with tools).
+    pub tools: Vec<ToolSpec>,
+    /// What the agent's commands may touch (backends with a sandbox).
+    pub sandbox: Sandbox,
+    /// Resume this conversation instead of starting one (backends that keep them).
+    pub resume: Option<String>,
+}
+
+/// The sandbox an agent's commands run in, where the backend has one: they
+/// may write the working folder, and read what the user can read, except:
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sandbox {
+    /// Whether commands may open network connections (loopback included).
+    pub network: bool,
+    /// Folders neither readable nor writable (the launcher's state folder).
+    pub hidden: Vec<PathBuf>,
+    /// Folders writable even inside a hidden one (a department's drop folder).
+    pub writable: Vec<PathBuf>,
+}
+
+/// How an agent reaches the launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Through function calls the backend carries ([`AgentEvent::ToolCall`]): no key.
+    Tools,
+    /// Through the HTTP API with a scoped session token in its environment.
+    Api,
+}
+
+/// A function offered to the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: String,
+    /// JSON Schema of the arguments (the model is not held to it: validate).
+    pub input_schema: Value,
+}
+
+/// A call the agent made; the caller is the agent it came from, never an argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub call_id: String,
+    pub tool: String,
+    pub arguments: Value,
+}
+
+/// What the function returns to the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolAnswer {
+    pub text: String,
+    pub success: bool,
+}
+
+/// What happened in the agent.
+#[derive(Debug, Clone)]
+pub enum AgentEvent {
+    TurnStarted {
+        turn_id: String,
+    },
+    TurnCompleted {
+        turn_id: String,
+        status: String,
+        error: Option<String>,
+    },
+    ApprovalRequested(PendingApproval),
+    /// Answered here or in the agent's own terminal (`by`).
+    ApprovalResolved {
+        request_id: String,
+        decision: Option<ApprovalDecision>,
+        by: &'static str,
+    },
+    TokenUsage(TokenUsage),
+    Error {
+        message: String,
+        will_retry: bool,
+        rate_limit: bool,
+    },
+    /// The agent asks the user something only its terminal can answer.
+    NeedsInput(String),
+    /// The agent called one of its tools; answer with [`Agent::answer_tool`].
+    ToolCall(ToolCall),
+    /// The backend's connection to the agent is gone.
+    Closed,
+}
+
+/// How a text reached the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A new turn (the agent was idle).
+    Started,
+    /// Steered into the running turn.
+    Steered,
+    /// Typed into its terminal.
+    Typed,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Started => "turn_start",
+            Delivery::Steered => "turn_steer",
+            Delivery::Typed => "typed",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The agent program cannot run (the user's to fix).
+    #[error("{0}")]
+    Missing(String),
+    /// The agent needs a login first.
+    #[error("{0}")]
+    NotLoggedIn(String),
+    /// No waiting request (approval or tool call) with this id.
+    #[error("no waiting request {0}")]
+    NoSuchRequest(String),
+    /// The backend has no such operation.
+    #[error("the {backend} backend cannot {what}")]
+    Unsupported {
+        backend: &'static str,
+        what: &'static str,
+    },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A started agent and what it will say.
+pub struct Started {
+    pub agent: Arc<dyn Agent>,
+    pub events: mpsc::UnboundedReceiver<AgentEvent>,
+}
+
+/// A way of driving agents.
+pub trait AgentBackend: Send + Sync {
+    fn kind(&self) -> Backend;
+    /// How its agents reach the launcher.
+    fn channel(&self) -> Channel;
+    /// What keeps agents from starting (missing, too old), in words with the fix.
+    fn problems(&self) -> BoxFuture<'_, Vec<String>>;
+    /// Starts (or resumes) an agent. A failure leaves no process behind.
+    fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>>;
+}
+
+/// One live agent.
+pub trait Agent: Send + Sync {
+    /// The PTY the user watches and types into; the session lives as long as it.
+    fn terminal(&self) -> &Arc<crate::pty::Pty>;
+    /// The conversation that outlives the agent's processes, if the backend keeps one.
+    fn thread_id(&self) -> Option<&str>;
+    /// A helper process beside the terminal (Codex's app-server), for clean-up after a crash.
+    fn helper_pid(&self) -> Option<u32>;
+    /// Whether a turn is in progress.
+    fn working(&self) -> bool;
+    /// Puts text in: a turn, steered into one, or typed.
+    fn send<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Delivery, AgentError>>;
+    /// Stops the running turn (Codex `turn/interrupt`; a PTY gets Ctrl-C).
+    fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>>;
+    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError>;
+    fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError>;
+    /// Ends the agent's processes (the terminal first); the exit code of the terminal.
+    fn stop(&self) -> BoxFuture<'_, i32>;
+}
+
+/// The backend the settings choose.
+pub fn backend_for(
+    settings: &AgentBackendSettings,
+    agent_command: &[String],
+) -> Arc<dyn AgentBackend> {
+    match settings.backend {
+        Backend::Codex => Arc::new(codex::CodexBackend::new(settings)),
+        Backend::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
+    }
+}

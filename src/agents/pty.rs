@@ -1,0 +1,229 @@
+//! The PTY backend: `agent_command` run directly (no shell) in a PTY owned by
+//! the launcher. Text is typed in, Ctrl-C interrupts; the agent reports through
+//! the HTTP API with its scoped token (it has no other channel) and runs with
+//! the user's rights: there is no sandbox.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+
+use super::{
+    Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, ToolAnswer, START_COLS,
+    START_ROWS,
+};
+use crate::model::{ApprovalDecision, Backend};
+use crate::pty::{self, Pty, SpawnSpec};
+
+pub struct PtyBackend {
+    /// `agent_command`, with placeholders.
+    command: Vec<String>,
+}
+
+impl PtyBackend {
+    pub fn new(command: Vec<String>) -> PtyBackend {
+        PtyBackend { command }
+    }
+}
+
+impl AgentBackend for PtyBackend {
+    fn kind(&self) -> Backend {
+        Backend::Pty
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Api
+    }
+
+    fn problems(&self) -> BoxFuture<'_, Vec<String>> {
+        async { Vec::new() }.boxed()
+    }
+
+    fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
+        async move {
+            let argv = build_argv(
+                &self.command,
+                &Placeholders {
+                    model: &spec.model,
+                    repo: &spec.cwd,
+                    prompt: &spec.prompt,
+                    prompt_file: &spec.prompt_path,
+                    session_id: &spec.session_id,
+                },
+            );
+            let (program, args) = argv
+                .split_first()
+                .ok_or_else(|| AgentError::Missing("launcher.agent_command is empty".into()))?;
+            let pty = Pty::spawn(SpawnSpec {
+                program: program.clone(),
+                args: args.to_vec(),
+                cwd: spec.cwd.clone(),
+                env: spec.env.clone(),
+                cols: START_COLS,
+                rows: START_ROWS,
+                log_path: Some(spec.log_path.clone()),
+            })
+            .map_err(|e| AgentError::Failed(format!("{e:#}")))?;
+            // A PTY agent says nothing the launcher can read: no events.
+            let (_, events) = mpsc::unbounded_channel();
+            let agent: Arc<dyn Agent> = Arc::new(PtyAgent { pty });
+            Ok(Started { agent, events })
+        }
+        .boxed()
+    }
+}
+
+struct PtyAgent {
+    pty: Arc<Pty>,
+}
+
+impl Agent for PtyAgent {
+    fn terminal(&self) -> &Arc<Pty> {
+        &self.pty
+    }
+
+    fn thread_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn helper_pid(&self) -> Option<u32> {
+        None
+    }
+
+    fn working(&self) -> bool {
+        self.pty.exit_code().is_none()
+    }
+
+    fn send<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Delivery, AgentError>> {
+        let pty = Arc::clone(&self.pty);
+        let text = text.to_string();
+        async move {
+            tokio::task::spawn_blocking(move || pty.paste_line(&text))
+                .await
+                .map_err(|e| AgentError::Failed(e.to_string()))?
+                .map_err(|e| AgentError::Failed(e.to_string()))?;
+            Ok(Delivery::Typed)
+        }
+        .boxed()
+    }
+
+    fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>> {
+        let pty = Arc::clone(&self.pty);
+        async move {
+            tokio::task::spawn_blocking(move || pty.write(b"\x03"))
+                .await
+                .map_err(|e| AgentError::Failed(e.to_string()))?
+                .map_err(|e| AgentError::Failed(e.to_string()))
+        }
+        .boxed()
+    }
+
+    fn decide(&self, _: &str, _: ApprovalDecision) -> Result<(), AgentError> {
+        Err(AgentError::Unsupported {
+            backend: "pty",
+            what: "answer approvals (it asks in its terminal)",
+        })
+    }
+
+    fn answer_tool(&self, _: &str, _: &ToolAnswer) -> Result<(), AgentError> {
+        Err(AgentError::Unsupported {
+            backend: "pty",
+            what: "answer tool calls",
+        })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, i32> {
+        async move { self.pty.terminate(pty::KILL_GRACE).await }.boxed()
+    }
+}
+
+/// Values for the placeholders of `agent_command`.
+pub struct Placeholders<'a> {
+    pub model: &'a str,
+    pub repo: &'a Path,
+    pub prompt: &'a str,
+    pub prompt_file: &'a Path,
+    pub session_id: &'a str,
+}
+
+/// Fills `{model}`, `{repo}`, `{prompt}`, `{prompt_file}` and `{session_id}` in
+/// each word; nothing passes through a shell, so a prompt with spaces, quotes
+/// or `$(...)` arrives as one literal argument.
+pub fn build_argv(template: &[String], p: &Placeholders<'_>) -> Vec<String> {
+    let repo = p.repo.display().to_string();
+    let prompt_file = p.prompt_file.display().to_string();
+    template
+        .iter()
+        .map(|word| {
+            fill(
+                word,
+                &[
+                    ("{model}", p.model),
+                    ("{repo}", &repo),
+                    ("{prompt_file}", &prompt_file),
+                    ("{prompt}", p.prompt),
+                    ("{session_id}", p.session_id),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Replaces each placeholder once per occurrence, left to right, without
+/// re-scanning inserted text (a prompt containing `{model}` stays literal).
+fn fill(word: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    'outer: while !rest.is_empty() {
+        if rest.starts_with('{') {
+            for (name, value) in pairs {
+                if let Some(after) = rest.strip_prefix(name) {
+                    out.push_str(value);
+                    rest = after;
+                    continue 'outer;
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_fill_without_rescanning() {
+        let t: Vec<String> = [
+            "codex",
+            "-m",
+            "{model}",
+            "--cd",
+            "{repo}",
+            "{prompt}",
+            "x{session_id}y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let argv = build_argv(
+            &t,
+            &Placeholders {
+                model: "gpt-5.5",
+                repo: Path::new("/r p"),
+                prompt: "say \"hi\" {model} $(rm -rf /)",
+                prompt_file: Path::new("/p.txt"),
+                session_id: "zhongshu-1",
+            },
+        );
+        assert_eq!(argv[2], "gpt-5.5");
+        assert_eq!(argv[4], "/r p");
+        assert_eq!(argv[5], "say \"hi\" {model} $(rm -rf /)");
+        assert_eq!(argv[6], "xzhongshu-1y");
+    }
+}
