@@ -142,9 +142,10 @@ fn main() -> ExitCode {
             match store::verify_audit(&dir) {
                 Ok(v) => out(
                     &format!(
-                        "ok: {} lines, hash chain intact, ending where the database's anchor says (seq {}) ({})",
+                        "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
                         v.lines,
                         v.anchor.seq,
+                        v.anchor.hash,
                         path.display()
                     ),
                     ExitCode::SUCCESS,
