@@ -32,17 +32,22 @@ impl Tightened {
         self.folder_was.is_some() || self.entries > 0
     }
 
-    /// One line for the terminal and the audit log.
+    /// One line for the terminal.
     pub fn describe(&self, dir: &Path) -> String {
-        let folder = match self.folder_was {
-            Some(mode) => format!("{} was {mode:04o}, now 0700", dir.display()),
-            None => format!("{} was private already", dir.display()),
-        };
-        format!(
-            "the state folder was readable by other users: {folder}; {} files and folders \
-             inside lost their group and other access",
-            self.entries
-        )
+        match self.folder_was {
+            Some(mode) => format!(
+                "the state folder {} was {mode:04o}, readable by other users: now 0700, and \
+                 {} files and folders in it are owner-only now",
+                dir.display(),
+                self.entries
+            ),
+            None => format!(
+                "{} files and folders in the state folder {} were readable by other users: \
+                 owner-only now (the folder itself was private)",
+                self.entries,
+                dir.display()
+            ),
+        }
     }
 }
 
@@ -147,7 +152,9 @@ mod tests {
         let t = secure(&repo, &state).unwrap();
         assert_eq!(t.folder_was, Some(0o755));
         assert_eq!(t.entries, 3, "{t:?}");
-        assert!(t.describe(&state).contains("was 0755, now 0700"));
+        assert!(t
+            .describe(&state)
+            .contains("was 0755, readable by other users: now 0700"));
         assert_eq!(mode(&state), 0o700);
         assert_eq!(mode(&logs), 0o700);
         assert_eq!(mode(&db), 0o600);

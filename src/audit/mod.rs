@@ -385,7 +385,8 @@ pub fn check_anchor(log: &Head, anchor: &Head, pending: &[Rendered]) -> Result<(
     let short = |h: &str| h.chars().take(12).collect::<String>();
     if log.seq > anchor.seq {
         return Err(format!(
-            "the log goes on past the database's anchor (seq {}): lines {}..={} are not the launcher's",
+            "the log goes on past the database's anchor (seq {}): lines {}..={} were not committed \
+             with the database (written by someone else, or the database is older than the log)",
             anchor.seq,
             anchor.seq + 1,
             log.seq

@@ -13,8 +13,8 @@ use std::path::Path;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-use super::gate::{self, Found};
-use super::schema::{self, DB_FILE, SCHEMA_VERSION};
+use super::gate::{self, Found, SCHEMA_VERSION};
+use super::schema::{self, DB_FILE};
 use crate::audit::{self, AuditLog, Head, Rendered, VerifyError};
 
 /// What the outbox owes the log at open, and whether the log matched.

@@ -14,10 +14,37 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::schema::SchemaError;
-
 /// `CGOV`: SQLite's `application_id` of every database this launcher creates.
 pub const APPLICATION_ID: i32 = 0x4347_4F56;
+/// The schema version, kept in `user_version` (and `meta.schema`). 1: before
+/// the application id; 2: the id, outbox lines rendered, the audit anchor.
+pub const SCHEMA_VERSION: i32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "{path} is not a codex-governance database ({reason}); it is left as it is: \
+         move it away, or pass --state-dir to use another folder"
+    )]
+    Foreign { path: String, reason: String },
+    #[error(
+        "{path} was written by a newer codex-governance (schema {found}; this one knows \
+         {SCHEMA_VERSION}); it is left as it is: run the newer version"
+    )]
+    Newer { path: String, found: i32 },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Sql {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
 
 /// The tables of schema 1 (the databases before the id) and their columns.
 const SCHEMA_1: [(&str, &[&str]); 7] = [
@@ -105,9 +132,9 @@ pub fn inspect(path: &Path) -> Result<Found, SchemaError> {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> SchemaError {
-    SchemaError::Sql {
+    SchemaError::Io {
         path: path.display().to_string(),
-        source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        source: e,
     }
 }
 

@@ -29,9 +29,10 @@ use tokio::sync::broadcast;
 use crate::audit::{AuditLog, Head, Rendered};
 use crate::model::{AuditEvent, State, TaskResult};
 pub use anchor::{verify_audit, AuditCheckError, AuditVerified};
+pub use gate::SchemaError;
 pub use legacy::STATE_FILE;
 pub use paths::Paths;
-pub use schema::{SchemaError, DB_FILE};
+pub use schema::DB_FILE;
 pub use tx::Tx;
 
 /// A change the dashboard hears about on `/api/events`.

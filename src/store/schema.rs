@@ -11,16 +11,12 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::gate::Found;
+use super::gate::{Found, SchemaError, APPLICATION_ID, SCHEMA_VERSION};
 use crate::audit::{Head, Rendered};
 
 use crate::model::{State, TaskResult};
 
 pub const DB_FILE: &str = "codex_governance.db";
-/// The schema version, kept in `user_version` (and `meta.schema`). 1: before
-/// the application id; 2: the id, outbox lines rendered, the audit anchor.
-pub const SCHEMA_VERSION: i32 = 2;
-
 /// The tables of schema 1 (created `IF NOT EXISTS`: a migration adds any a
 /// crash of an older launcher left out).
 const SCHEMA_1: &str = "
@@ -55,26 +51,6 @@ UPDATE terminals SET json = json_set(json, '$.url',
   WHERE instr(json_extract(json, '$.url'), '?') > 0;
 ";
 
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    #[error(
-        "{path} is not a codex-governance database ({reason}); it is left as it is: \
-         move it away, or pass --state-dir to use another folder"
-    )]
-    Foreign { path: String, reason: String },
-    #[error(
-        "{path} was written by a newer codex-governance (schema {found}; this one knows \
-         {SCHEMA_VERSION}); it is left as it is: run the newer version"
-    )]
-    Newer { path: String, found: i32 },
-    #[error("{path}: {source}")]
-    Sql {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-}
-
 /// Opens the database for writing, as [`gate::inspect`] found it: creates a
 /// new one (owner-only, with our id, in one transaction), migrates an older
 /// one of ours in one transaction, or opens ours. Nothing else reaches here.
@@ -92,8 +68,10 @@ pub fn open_writer(path: &Path, found: Found) -> Result<Connection, SchemaError>
         }
     }
     if found == Found::Nothing {
-        create_private(path)
-            .map_err(|e| sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        create_private(path).map_err(|source| SchemaError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     let mut conn = Connection::open_with_flags(
         path,
@@ -135,8 +113,7 @@ fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
         tx.execute_batch(TO_SCHEMA_2)?;
     }
     tx.execute_batch(&format!(
-        "PRAGMA application_id = {}; PRAGMA user_version = {SCHEMA_VERSION};",
-        super::gate::APPLICATION_ID
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
     ))?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('schema', ?1)

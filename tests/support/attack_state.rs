@@ -349,7 +349,10 @@ fn a_state_folder_left_wide_by_an_older_launcher_is_tightened_and_said() {
         launcher.stderr().contains("readable by other users")
     });
     let said = launcher.stderr();
-    assert!(told && said.contains("was 0755, now 0700"), "{said}");
+    assert!(
+        told && said.contains("was 0755, readable by other users: now 0700"),
+        "{said}"
+    );
     let lines = extra::audit_lines(&state);
     let events = extra::audit_events(&lines, "state_folder_tightened");
     assert_eq!(events.len(), 1, "{lines:?}");
