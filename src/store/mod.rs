@@ -195,18 +195,17 @@ impl Store {
         } = t;
         let mut rows = std::mem::take(&mut w.carry);
         rows.merge(dirty);
-        let (lines, head) = render_lines(&w.head, &audit);
         let written = match error {
             Some(e) => Err(e),
-            None => lines.and_then(|lines| {
+            None => render_lines(&w.head, &audit).and_then(|(lines, head)| {
                 rows.write(&sql, &state)?;
                 write_outbox(&sql, &audit, &lines, &head, self.audit.last_seq())?;
-                Ok(lines)
+                Ok((lines, head))
             }),
         };
         drop(state);
-        match written.and_then(|lines| sql.commit().map(|()| lines)) {
-            Ok(lines) => {
+        match written.and_then(|done| sql.commit().map(|()| done)) {
+            Ok((lines, head)) => {
                 w.head = head;
                 w.pending.extend(lines);
                 self.version.fetch_add(1, Ordering::AcqRel);
@@ -292,24 +291,16 @@ fn off_the_runtime<R>(commit: impl FnOnce() -> R) -> R {
 fn render_lines(
     head: &Head,
     events: &[(String, Value)],
-) -> (rusqlite::Result<Vec<Rendered>>, Head) {
+) -> rusqlite::Result<(Vec<Rendered>, Head)> {
     let mut head = head.clone();
     let mut lines = Vec::with_capacity(events.len());
     for (event, fields) in events {
-        match crate::audit::render(head.seq + 1, event, fields, &head.hash) {
-            Ok(line) => {
-                head = Head::of(&line);
-                lines.push(line);
-            }
-            Err(e) => {
-                return (
-                    Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))),
-                    head,
-                )
-            }
-        }
+        let line = crate::audit::render(head.seq + 1, event, fields, &head.hash)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        head = Head::of(&line);
+        lines.push(line);
     }
-    (Ok(lines), head)
+    Ok((lines, head))
 }
 
 /// The outbox rows of a change and the chain's new head, in its transaction.
@@ -320,10 +311,10 @@ fn write_outbox(
     head: &Head,
     flushed_through: u64,
 ) -> rusqlite::Result<()> {
+    schema::trim_outbox(conn, flushed_through)?;
     if lines.is_empty() {
         return Ok(());
     }
-    schema::trim_outbox(conn, flushed_through)?;
     for ((event, fields), line) in events.iter().zip(lines) {
         schema::put_outbox(conn, event, &fields.to_string(), line)?;
     }
