@@ -32,7 +32,13 @@ fn say(case: &str, got: impl std::fmt::Display) {
 }
 
 fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    mode_if_there(p).unwrap_or_else(|| panic!("{} is gone", p.display()))
+}
+
+/// The mode, or None for a file that went away (a journal, a temporary file).
+fn mode_if_there(p: &Path) -> Option<u32> {
+    let meta = std::fs::symlink_metadata(p).ok()?;
+    Some(meta.permissions().mode() & 0o7777)
 }
 
 fn chmod(p: &Path, m: u32) {
@@ -43,14 +49,15 @@ fn sha(p: &Path) -> Vec<u8> {
     sha2::Sha256::digest(std::fs::read(p).unwrap()).to_vec()
 }
 
-/// Every file and folder under `dir` (links not followed), `dir` first.
+/// Every file and folder under `dir` (links not followed), `dir` first. A
+/// running launcher's short-lived files may come and go meanwhile.
 fn everything_in(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![dir.to_path_buf()];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = entry.path();
-            if entry.file_type().unwrap().is_dir() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(p.clone());
             }
             out.push(p);
@@ -264,11 +271,11 @@ async fn another_user_reads_nothing_the_launcher_keeps_even_under_umask_000() {
     assert_eq!(read, vec![control], "uid 65534 read these");
     let wide: Vec<String> = all
         .iter()
-        .filter(|p| {
+        .filter_map(|p| {
             let want = if p.is_dir() { 0o700 } else { 0o600 };
-            mode(p) != want
+            let mode = mode_if_there(p)?;
+            (mode != want).then(|| format!("{} {mode:o}", p.display()))
         })
-        .map(|p| format!("{} {:o}", p.display(), mode(p)))
         .collect();
     assert!(wide.is_empty(), "not owner-only under umask 000: {wide:#?}");
     server.stop();
@@ -361,8 +368,10 @@ fn a_state_folder_left_wide_by_an_older_launcher_is_tightened_and_said() {
     let wide: Vec<String> = everything_in(&state)
         .into_iter()
         .filter(|p| *p != other)
-        .filter(|p| mode(p) & 0o077 != 0)
-        .map(|p| format!("{} {:o}", p.display(), mode(&p)))
+        .filter_map(|p| {
+            let mode = mode_if_there(&p)?;
+            (mode & 0o077 != 0).then(|| format!("{} {mode:o}", p.display()))
+        })
         .collect();
     assert!(wide.is_empty(), "{wide:#?}");
     assert_eq!(mode(&other), 0o644, "another tool's file keeps its mode");
