@@ -71,11 +71,10 @@ pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
         path: path.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(state_dir).map_err(io)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    crate::platform::create_private_dir(state_dir).map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    let file = crate::platform::private_file_mode(&mut options)
         .open(&path)
         .map_err(io)?;
     match file.try_lock() {

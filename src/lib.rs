@@ -20,6 +20,7 @@ pub mod model;
 pub mod net;
 pub mod paste_mode;
 pub mod platform;
+pub mod private_state;
 pub mod pty;
 pub mod report;
 pub mod repository;

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use codex_governance::config::Config;
 use codex_governance::instance::{self, InstanceError};
 use codex_governance::report::{self, Mode};
-use codex_governance::{audit, mailbox, repository, web};
+use codex_governance::{audit, mailbox, repository, store, web};
 
 #[derive(Parser)]
 #[command(
@@ -101,7 +101,7 @@ enum MailboxCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the audit log's hash chain.
+    /// Check the audit log's hash chain, and its end against the database's anchor.
     Verify {
         /// The launcher's runtime folder (default: <repository root>/.tmp).
         #[arg(long)]
@@ -139,9 +139,15 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&e),
             };
             let path = dir.join(audit::AUDIT_FILE);
-            match audit::verify(&path) {
-                Ok(n) => out(
-                    &format!("ok: {n} lines, hash chain intact ({})", path.display()),
+            match store::verify_audit(&dir) {
+                Ok(v) => out(
+                    &format!(
+                        "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
+                        v.lines,
+                        v.anchor.seq,
+                        v.anchor.hash,
+                        path.display()
+                    ),
                     ExitCode::SUCCESS,
                 ),
                 Err(e) => out(&format!("{}: {e}", path.display()), ExitCode::from(1)),

@@ -105,13 +105,14 @@ impl Pty {
             .take_writer()
             .map_err(|e| anyhow!("cannot write the pseudo-terminal: {e}"))?;
         let log = match &spec.log_path {
-            Some(path) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
+            Some(path) => {
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).append(true);
+                let file = platform::private_file_mode(&mut options)
                     .open(path)
-                    .with_context(|| format!("cannot open transcript {}", path.display()))?,
-            ),
+                    .with_context(|| format!("cannot open transcript {}", path.display()))?;
+                Some(file)
+            }
             None => None,
         };
         let (chunks, _) = broadcast::channel(CHANNEL_CHUNKS);

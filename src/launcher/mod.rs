@@ -57,10 +57,32 @@ pub struct Launcher {
     pub deltas: deltas::Deltas,
 }
 
+/// Says on stderr and in the audit log that the state folder was tightened.
+fn report_tightened(store: &Store, dir: &Path, tightened: &crate::private_state::Tightened) {
+    for (path, e) in &tightened.failed {
+        eprintln!(
+            "codex-governance: warning: cannot make {} private: {e}",
+            path.display()
+        );
+    }
+    if !tightened.any() {
+        return;
+    }
+    let what = tightened.describe(dir);
+    eprintln!("codex-governance: {what}");
+    store.audit_or_log(AuditEvent::StateFolderTightened {
+        folder: dir.display().to_string(),
+        was_mode: tightened.folder_was.map(|m| format!("{m:04o}")),
+        entries: tightened.entries,
+    });
+}
+
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
         let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        // The folder is made private first (a running launcher's is already).
+        let tightened = crate::private_state::secure(&repo, &state_dir)?;
         // Nothing of a running launcher is touched: the lock comes first.
         let instance = crate::instance::lock(&state_dir)?;
         let paths = Paths::new(state_dir);
@@ -70,13 +92,14 @@ impl Launcher {
             paths.logs_dir(),
             paths.mailbox_root(),
         ] {
-            std::fs::create_dir_all(&dir)
+            crate::platform::create_private_dir(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
         if let Err(e) = crate::instance::keep_out_of_git(&repo, &paths.state_dir) {
             tracing::warn!("cannot write {}/.gitignore: {e}", paths.state_dir.display());
         }
         let store = Store::open(&paths.state_dir)?;
+        report_tightened(&store, &paths.state_dir, &tightened);
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
@@ -333,7 +356,8 @@ impl Launcher {
         }
     }
 
-    /// Verifies the audit log's chain once at start (off the runtime). A break is
+    /// Verifies the audit log's chain once at start (off the runtime), and says
+    /// where the log disagreed with the database's anchor at open. A break is
     /// reported, not repaired: `/healthz`, the status (the dashboard's banner) and
     /// an audit event say where; new lines keep chaining from the last one.
     async fn check_audit_chain(self: &Arc<Self>) {
@@ -343,10 +367,11 @@ impl Launcher {
             return;
         }
         let checked = tokio::task::spawn_blocking(move || crate::audit::verify(&path)).await;
-        let problem = match checked {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("the check did not finish: {e}"),
+        let problem = match (checked, store.audit_anchor_problem()) {
+            (Ok(Ok(_)), None) => return,
+            (Ok(Ok(_)), Some(anchor)) => anchor.to_string(),
+            (Ok(Err(e)), _) => e.to_string(),
+            (Err(e), _) => format!("the check did not finish: {e}"),
         };
         tracing::error!("audit log chain is broken: {problem}");
         store.audit_or_log(AuditEvent::AuditChainBroken {

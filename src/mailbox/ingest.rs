@@ -290,7 +290,7 @@ impl Mailbox {
         path: &Path,
         reason: &str,
     ) {
-        if let Err(e) = fs::create_dir_all(&paths.rejected) {
+        if let Err(e) = crate::platform::create_private_dir(&paths.rejected) {
             tracing::error!("mailbox: cannot create {}: {e}", paths.rejected.display());
             return;
         }

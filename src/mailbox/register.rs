@@ -236,11 +236,12 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     let path = Path::new(path);
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    crate::platform::create_private_dir(dir)?;
     // No fsync: the database is the durable record; a replay rewrites a missing packet.
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-handoff")
         .tempfile_in(dir)?;
+    crate::platform::make_private(tmp.as_file())?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -260,7 +261,7 @@ fn move_unless_present(from: &Path, to: &Path, copy_to: &Path) -> std::io::Resul
         to
     };
     if let Some(dir) = to.parent() {
-        fs::create_dir_all(dir)?;
+        crate::platform::create_private_dir(dir)?;
     }
     fs::rename(from, to)
 }

@@ -57,7 +57,7 @@ impl Mailbox {
             .map_err(|e| LauncherError::Internal(e.to_string()))?;
         let name = format!("{}-{}.json", grant.session_id, crate::clock::file_stamp());
         let dest = unique_name(&paths.archive, &name, &mut HashSet::new());
-        std::fs::create_dir_all(&paths.archive)
+        crate::platform::create_private_dir(&paths.archive)
             .and_then(|_| crate::files::write_atomic(&dest, &bytes))
             .map_err(|e| {
                 LauncherError::Internal(format!("cannot write {}: {e}", dest.display()))

@@ -32,6 +32,12 @@ pub enum AuditEvent {
         problem: String,
         file: String,
     },
+    /// The state folder (or files in it) was readable by others and was made private.
+    StateFolderTightened {
+        folder: String,
+        was_mode: Option<String>,
+        entries: usize,
+    },
     SessionStarted {
         session_id: String,
         session_kind: SessionKind,

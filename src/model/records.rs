@@ -243,6 +243,19 @@ pub struct TerminalRecord {
     pub closed_at: Option<String>,
 }
 
+impl TerminalRecord {
+    /// The record as the database keeps it: the URL without its query, whose
+    /// token opens the terminal. Tokens live in memory only (terminals are
+    /// opened anew, with new tokens, by each launcher).
+    pub fn at_rest(&self) -> TerminalRecord {
+        let end = self.url.find(['?', '#']).unwrap_or(self.url.len());
+        TerminalRecord {
+            url: self.url[..end].to_string(),
+            ..self.clone()
+        }
+    }
+}
+
 /// The launcher's small tables, held in memory and mirrored row by row in the
 /// database (results live only in the database: they grow with history).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

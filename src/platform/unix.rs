@@ -98,6 +98,59 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
+/// Creates a folder (and its missing parents) that only its owner can enter
+/// (0700, whatever the umask). One that exists is left as it is, link or not:
+/// the start-up tightening and the mailbox's own checks deal with those.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let created = open_no_follow(dir).map_err(|(_, e)| e)?;
+    created.set_permissions(std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes `options` create files only their owner can read and write (0600).
+pub fn private_file_mode(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.mode(0o600)
+}
+
+/// Makes an open file owner-only (0600), whatever the umask made it.
+pub fn make_private(file: &File) -> std::io::Result<()> {
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+/// Takes group and other access away from `path` (a link is not followed:
+/// the opened descriptor is changed, never the name again). The old mode when
+/// there was any to take; None for what is private already or not a plain
+/// file or folder.
+pub fn tighten(path: &Path) -> std::io::Result<Option<u32>> {
+    let file = match open_no_follow(path) {
+        Ok(f) => f,
+        Err((OpenRefusal::NotRegular(_) | OpenRefusal::Gone, _)) => return Ok(None),
+        Err((_, e)) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if !(meta.is_file() || meta.is_dir()) || mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))?;
+    Ok(Some(mode))
+}
+
+/// A folder many users share (the sticky bit, as on `/tmp`): never made private.
+pub fn shared_folder(meta: &std::fs::Metadata) -> bool {
+    meta.permissions().mode() & 0o1000 != 0
+}
+
 /// Opens without following a symbolic link and without blocking on a FIFO;
 /// the caller checks the opened descriptor (`fstat`).
 pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
@@ -205,6 +258,37 @@ mod tests {
         private_dir(&p).unwrap();
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn new_private_folders_are_0700_and_tightening_takes_group_and_other_access() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b/c");
+        // SAFETY: umask(2) only changes this process's file creation mask.
+        let old = unsafe { libc::umask(0o777) };
+        let made = create_private_dir(&deep);
+        unsafe { libc::umask(old) };
+        made.unwrap();
+        for p in [dir.path().join("a"), dir.path().join("a/b"), deep.clone()] {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", p.display());
+        }
+        let file = deep.join("f");
+        std::fs::write(&file, b"x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(tighten(&file).unwrap(), Some(0o755));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(tighten(&file).unwrap(), None, "private already");
+        // A link is not followed: its target keeps its mode.
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"y").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = deep.join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(tighten(&link).unwrap(), None);
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

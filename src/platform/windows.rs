@@ -120,6 +120,31 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
+/// A new folder inherits its parent's ACL (see SECURITY.md).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// No mode bits on Windows: a new file takes its folder's ACL (see SECURITY.md).
+pub fn private_file_mode(options: &mut OpenOptions) -> &mut OpenOptions {
+    options
+}
+
+/// No mode bits on Windows: the folder's inherited ACL decides who reads it.
+pub fn make_private(_file: &File) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// No mode bits on Windows: nothing to tighten (the ACL is inherited).
+pub fn tighten(_path: &Path) -> std::io::Result<Option<u32>> {
+    Ok(None)
+}
+
+/// Shared folders are told by their ACL on Windows, which is not read here.
+pub fn shared_folder(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// Opens a file that is not a reparse point (symbolic link, junction).
 pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
     match std::fs::symlink_metadata(path) {

@@ -200,7 +200,7 @@ impl Sessions {
         }
         let mb = self.ctx.paths.mailbox(id);
         for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            crate::platform::create_private_dir(dir).map_err(|e| {
                 LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
             })?;
         }

@@ -9,7 +9,9 @@
 //! from the log is appended at the next start from the outbox. A commit that
 //! fails is undone in memory, so nothing unacknowledged takes effect later.
 
+mod anchor;
 mod busy;
+pub mod gate;
 mod legacy;
 mod paths;
 mod results;
@@ -24,11 +26,13 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Head, Rendered};
 use crate::model::{AuditEvent, State, TaskResult};
+pub use anchor::{verify_audit, AuditCheckError, AuditVerified};
+pub use gate::SchemaError;
 pub use legacy::STATE_FILE;
 pub use paths::Paths;
-pub use schema::{SchemaError, DB_FILE};
+pub use schema::DB_FILE;
 pub use tx::Tx;
 
 /// A change the dashboard hears about on `/api/events`.
@@ -56,9 +60,10 @@ struct Writer {
     conn: Connection,
     /// Rows of recorded changes whose commit failed, written with the next one.
     carry: tx::Dirty,
-    /// Outbox events committed but not yet appended to the JSONL log.
-    pending: Vec<(u64, String, Value)>,
-    next_seq: u64,
+    /// Outbox lines committed but not yet appended to the JSONL log.
+    pending: Vec<Rendered>,
+    /// The chain's head after the last committed line (the database's anchor).
+    head: Head,
 }
 
 /// Owner of the state, its persistence, the audit log and the event feed.
@@ -72,6 +77,8 @@ pub struct Store {
     db_path: PathBuf,
     /// Set when this launcher lost the state folder: every change is refused.
     fenced: std::sync::OnceLock<String>,
+    /// Where the log disagreed with the database's anchor at open.
+    anchor_problem: Option<String>,
 }
 
 /// A page of results, newest first.
@@ -83,36 +90,33 @@ pub struct ResultPage {
 }
 
 impl Store {
-    /// Opens the state directory: the database (importing an old JSON state file
-    /// once), then the audit log, to which the outbox's leftovers are appended.
+    /// Opens the state directory: the database (refusing one that is not ours
+    /// before touching it, and a missing one beside a log with history;
+    /// importing an old JSON state file once), then the audit log, to which the
+    /// outbox's leftovers are appended once compared with the database's anchor.
     pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(state_dir)?;
+        crate::platform::create_private_dir(state_dir)?;
         let db_path = state_dir.join(DB_FILE);
-        let mut conn = schema::open_writer(&db_path)?;
+        let found = gate::inspect(&db_path)?;
+        if found == gate::Found::Nothing {
+            refuse_lost_database(state_dir, &db_path)?;
+        }
+        let mut conn = schema::open_writer(&db_path, found)?;
         import_legacy(&mut conn, state_dir)?;
         let state =
             schema::load_state(&conn).map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
         let audit = AuditLog::open(state_dir)?;
         let reader = schema::open_reader(&db_path)?;
         let (events, _) = broadcast::channel(1024);
-        let outbox = schema::outbox(&conn)?;
-        let last = audit.last_seq();
-        let next_seq = outbox.last().map(|o| o.0).unwrap_or(0).max(last) + 1;
-        let pending = outbox
-            .into_iter()
-            .filter(|(seq, ..)| *seq > last)
-            .map(|(seq, event, fields)| {
-                let fields = serde_json::from_str(&fields).unwrap_or_else(|_| json!({}));
-                (seq, event, fields)
-            })
-            .collect();
+        let recovered = anchor::recover(&mut conn, &audit)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
         let store = Store {
             state: Mutex::new(state),
             writer: Mutex::new(Writer {
                 conn,
                 carry: Default::default(),
-                pending,
-                next_seq,
+                pending: recovered.pending,
+                head: recovered.head,
             }),
             reader: Mutex::new(reader),
             audit,
@@ -120,9 +124,16 @@ impl Store {
             version: AtomicU64::new(0),
             db_path,
             fenced: std::sync::OnceLock::new(),
+            anchor_problem: recovered.problem,
         };
         store.flush(&mut store.writer.lock().unwrap());
         Ok(store)
+    }
+
+    /// Where the audit log disagreed with the database's anchor when the store
+    /// opened (a log rewritten, cut short or written past the database).
+    pub fn audit_anchor_problem(&self) -> Option<&str> {
+        self.anchor_problem.as_deref()
     }
 
     pub fn db_path(&self) -> &Path {
@@ -184,23 +195,19 @@ impl Store {
         } = t;
         let mut rows = std::mem::take(&mut w.carry);
         rows.merge(dirty);
-        let first_seq = w.next_seq;
-        let events: Vec<(u64, String, Value)> = audit
-            .into_iter()
-            .enumerate()
-            .map(|(i, (event, fields))| (first_seq + i as u64, event, fields))
-            .collect();
         let written = match error {
             Some(e) => Err(e),
-            None => rows
-                .write(&sql, &state)
-                .and_then(|_| write_outbox(&sql, &events, self.audit.last_seq())),
+            None => render_lines(&w.head, &audit).and_then(|(lines, head)| {
+                rows.write(&sql, &state)?;
+                write_outbox(&sql, &audit, &lines, &head, self.audit.last_seq())?;
+                Ok((lines, head))
+            }),
         };
         drop(state);
-        match written.and_then(|_| sql.commit()) {
-            Ok(()) => {
-                w.next_seq += events.len() as u64;
-                w.pending.extend(events);
+        match written.and_then(|done| sql.commit().map(|()| done)) {
+            Ok((lines, head)) => {
+                w.head = head;
+                w.pending.extend(lines);
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);
                 Ok(result)
@@ -224,7 +231,7 @@ impl Store {
         if w.pending.is_empty() {
             return;
         }
-        match self.audit.append_numbered(&w.pending) {
+        match self.audit.append_rendered(&w.pending) {
             Ok(entries) => {
                 w.pending.clear();
                 for entry in entries {
@@ -280,16 +287,58 @@ fn off_the_runtime<R>(commit: impl FnOnce() -> R) -> R {
     }
 }
 
+/// A change's audit lines, chained on from `head`, and the head after them.
+fn render_lines(
+    head: &Head,
+    events: &[(String, Value)],
+) -> rusqlite::Result<(Vec<Rendered>, Head)> {
+    let mut head = head.clone();
+    let mut lines = Vec::with_capacity(events.len());
+    for (event, fields) in events {
+        let line = crate::audit::render(head.seq + 1, event, fields, &head.hash)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        head = Head::of(&line);
+        lines.push(line);
+    }
+    Ok((lines, head))
+}
+
+/// The outbox rows of a change and the chain's new head, in its transaction.
 fn write_outbox(
     conn: &Connection,
-    events: &[(u64, String, Value)],
+    events: &[(String, Value)],
+    lines: &[Rendered],
+    head: &Head,
     flushed_through: u64,
 ) -> rusqlite::Result<()> {
     schema::trim_outbox(conn, flushed_through)?;
-    for (seq, event, fields) in events {
-        schema::put_outbox(conn, *seq, event, &fields.to_string())?;
+    if lines.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    for ((event, fields), line) in events.iter().zip(lines) {
+        schema::put_outbox(conn, event, &fields.to_string(), line)?;
+    }
+    schema::put_audit_anchor(conn, head)
+}
+
+/// A missing or empty database beside an audit log with history is refused:
+/// starting empty would drop every session, plan and result without a word,
+/// and would anchor whatever the log now says. The old JSON state file, when
+/// present, is the history's state (it is imported).
+fn refuse_lost_database(state_dir: &Path, db_path: &Path) -> anyhow::Result<()> {
+    let log = state_dir.join(crate::audit::AUDIT_FILE);
+    let history = crate::audit::head_of(&log)?.seq;
+    if history == 0 || state_dir.join(STATE_FILE).exists() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{db} is missing or empty, but the audit log {log} records {history} events: the \
+         launcher's state (sessions, plans, results) is gone, and starting empty would hide \
+         that. Restore {db} from a backup; or, to start a new history, move the log aside \
+         (`mv {log} {log}.old`) and start again. Nothing was changed.",
+        db = db_path.display(),
+        log = log.display(),
+    )
 }
 
 /// Imports `codex_governance_state.json` once, in one transaction, then renames it.

@@ -11,12 +11,15 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::gate::{Found, SchemaError, APPLICATION_ID, SCHEMA_VERSION};
+use crate::audit::{Head, Rendered};
+
 use crate::model::{State, TaskResult};
 
 pub const DB_FILE: &str = "codex_governance.db";
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
+/// The tables of schema 1 (created `IF NOT EXISTS`: a migration adds any a
+/// crash of an older launcher left out).
+const SCHEMA_1: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS plans (session_id TEXT PRIMARY KEY, json TEXT NOT NULL);
@@ -38,56 +41,86 @@ CREATE INDEX IF NOT EXISTS results_by_ord ON results (ord);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, fields TEXT NOT NULL);
 ";
 
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    #[error("{path} is not a codex-governance database ({reason}); it is left as it is")]
-    Foreign { path: String, reason: String },
-    #[error("{path}: {source}")]
-    Sql {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-}
+/// From schema 1 to 2: each outbox row keeps its rendered line (NULL in rows
+/// an older launcher left; they are rendered at open), and no terminal's
+/// token stays at rest.
+const TO_SCHEMA_2: &str = "
+ALTER TABLE outbox ADD COLUMN line TEXT;
+UPDATE terminals SET json = json_set(json, '$.url',
+    substr(json_extract(json, '$.url'), 1, instr(json_extract(json, '$.url'), '?') - 1))
+  WHERE instr(json_extract(json, '$.url'), '?') > 0;
+";
 
-/// Opens (creating if needed) the database for writing, checking its shape.
-pub fn open_writer(path: &Path) -> Result<Connection, SchemaError> {
+/// Opens the database for writing, as [`gate::inspect`] found it: creates a
+/// new one (owner-only, with our id, in one transaction), migrates an older
+/// one of ours in one transaction, or opens ours. Nothing else reaches here.
+pub fn open_writer(path: &Path, found: Found) -> Result<Connection, SchemaError> {
     let sql = |source| SchemaError::Sql {
         path: path.display().to_string(),
         source,
     };
-    let conn = Connection::open(path).map_err(sql)?;
+    if let Found::Ours(v) = found {
+        if v > SCHEMA_VERSION {
+            return Err(SchemaError::Newer {
+                path: path.display().to_string(),
+                found: v,
+            });
+        }
+    }
+    if found == Found::Nothing {
+        create_private(path).map_err(|source| SchemaError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql)?;
     conn.execute_batch(
         "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;
          PRAGMA cache_size=-16384;",
     )
-    .map_err(|e| foreign_or(path, e))?;
+    .map_err(sql)?;
     super::busy::wait_in_short_steps(&conn).map_err(sql)?;
-    check_foreign_tables(&conn, path)?;
-    conn.execute_batch(SCHEMA).map_err(sql)?;
-    let version: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key='schema'", [], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(sql)?;
-    match version.as_deref() {
-        None => {
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                [SCHEMA_VERSION.to_string()],
-            )
-            .map_err(sql)?;
-        }
-        Some(v) if v == SCHEMA_VERSION.to_string() => {}
-        Some(v) => {
-            return Err(SchemaError::Foreign {
-                path: path.display().to_string(),
-                reason: format!("schema version {v}, this launcher knows {SCHEMA_VERSION}"),
-            })
-        }
+    let from = match found {
+        Found::Nothing => 0,
+        Found::Older => 1,
+        Found::Ours(v) => v,
+    };
+    if from < SCHEMA_VERSION {
+        migrate(&mut conn, from).map_err(sql)?;
     }
     Ok(conn)
+}
+
+/// The file a new database lives in, created owner-only before SQLite opens
+/// it (SQLite gives its journal the same mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    crate::platform::private_file_mode(&mut options);
+    crate::platform::make_private(&options.open(path)?)
+}
+
+/// Brings the schema from `from` (0: a new file) to [`SCHEMA_VERSION`] in one
+/// transaction, the id and version with it.
+fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if from <= 1 {
+        tx.execute_batch(SCHEMA_1)?;
+        tx.execute_batch(TO_SCHEMA_2)?;
+    }
+    tx.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+    ))?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    tx.commit()
 }
 
 /// Opens a read-only connection (for result queries beside the writer).
@@ -99,46 +132,6 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch("PRAGMA cache_size=-8192;")?;
     super::busy::wait_in_short_steps(&conn)?;
     Ok(conn)
-}
-
-fn foreign_or(path: &Path, e: rusqlite::Error) -> SchemaError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => SchemaError::Foreign {
-            path: path.display().to_string(),
-            reason: "not an SQLite file".into(),
-        },
-        _ => SchemaError::Sql {
-            path: path.display().to_string(),
-            source: e,
-        },
-    }
-}
-
-/// A database holding tables of another program is refused, not extended.
-fn check_foreign_tables(conn: &Connection, path: &Path) -> Result<(), SchemaError> {
-    let known = [
-        "meta",
-        "sessions",
-        "plans",
-        "queue",
-        "terminals",
-        "results",
-        "outbox",
-    ];
-    let mut stmt = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type='table'")
-        .map_err(|e| foreign_or(path, e))?;
-    let names: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .and_then(|rows| rows.collect())
-        .map_err(|e| foreign_or(path, e))?;
-    if let Some(other) = names.iter().find(|n| !known.contains(&n.as_str())) {
-        return Err(SchemaError::Foreign {
-            path: path.display().to_string(),
-            reason: format!("it has a table {other:?}"),
-        });
-    }
-    Ok(())
 }
 
 fn from_json<T: DeserializeOwned>(table: &str, json: &str) -> rusqlite::Result<T> {
@@ -344,9 +337,15 @@ pub fn mark_read(conn: &Connection, parent: &str) -> rusqlite::Result<Vec<TaskRe
     Ok(unread)
 }
 
-pub fn put_outbox(conn: &Connection, seq: u64, event: &str, fields: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT INTO outbox (seq, event, fields) VALUES (?1, ?2, ?3)")?
-        .execute(params![seq as i64, event, fields])?;
+/// An outbox row: the event, its fields and its rendered line.
+pub fn put_outbox(
+    conn: &Connection,
+    event: &str,
+    fields: &str,
+    line: &Rendered,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO outbox (seq, event, fields, line) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![line.seq as i64, event, fields, line.line])?;
     Ok(())
 }
 
@@ -357,12 +356,51 @@ pub fn trim_outbox(conn: &Connection, flushed_through: u64) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn outbox(conn: &Connection) -> rusqlite::Result<Vec<(u64, String, String)>> {
-    conn.prepare("SELECT seq, event, fields FROM outbox ORDER BY seq")?
+/// One outbox row; `line` is None in rows an older launcher wrote.
+pub struct OutboxRow {
+    pub seq: u64,
+    pub event: String,
+    pub fields: String,
+    pub line: Option<String>,
+}
+
+pub fn outbox(conn: &Connection) -> rusqlite::Result<Vec<OutboxRow>> {
+    conn.prepare("SELECT seq, event, fields, line FROM outbox ORDER BY seq")?
         .query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            Ok(OutboxRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                event: r.get(1)?,
+                fields: r.get(2)?,
+                line: r.get(3)?,
+            })
         })?
         .collect()
+}
+
+/// Keeps the line an outbox row of an older launcher is now rendered as.
+pub fn set_outbox_line(conn: &Connection, line: &Rendered) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE outbox SET line = ?2 WHERE seq = ?1")?
+        .execute(params![line.seq as i64, line.line])?;
+    Ok(())
+}
+
+/// The audit chain's head as the database knows it (None before schema 2's
+/// first open).
+pub fn audit_anchor(conn: &Connection) -> rusqlite::Result<Option<Head>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'audit_head'")?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|json| from_json("meta", &json))
+        .transpose()
+}
+
+pub fn put_audit_anchor(conn: &Connection, head: &Head) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([to_json(head)])?;
+    Ok(())
 }
 
 pub fn copy_results(conn: &Connection, from: &str, to: &str) -> rusqlite::Result<usize> {
@@ -375,4 +413,109 @@ pub fn copy_results(conn: &Connection, from: &str, to: &str) -> rusqlite::Result
          FROM results WHERE parent = ?1 ORDER BY ord",
         params![from, to],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TerminalKind, TerminalRecord, TerminalStatus};
+    use crate::store::{gate, verify_audit, Store};
+
+    /// A database as the launcher wrote it before the application id: schema
+    /// 1, a terminal URL with its token, an outbox row never appended.
+    fn schema_1_database(dir: &Path) {
+        let conn = Connection::open(dir.join(DB_FILE)).unwrap();
+        conn.execute_batch(SCHEMA_1).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')", [])
+            .unwrap();
+        let terminal = TerminalRecord {
+            id: "term-1".into(),
+            kind: TerminalKind::Interactive,
+            session_id: None,
+            title: "shell".into(),
+            url: "http://127.0.0.1:4242/?token=00ff".into(),
+            status: TerminalStatus::Running,
+            started_at: "2025-01-01T00:00:00Z".into(),
+            closed_at: None,
+        };
+        conn.execute(
+            "INSERT INTO terminals (id, json) VALUES ('term-1', ?1)",
+            [to_json(&terminal)],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO outbox (seq, event, fields) VALUES (1, 'launcher_stopped', '{\"pid\":7}')",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_older_database_of_ours_opens_migrated_in_one_step() {
+        let dir = tempfile::tempdir().unwrap();
+        schema_1_database(dir.path());
+        let path = dir.path().join(DB_FILE);
+        assert_eq!(gate::inspect(&path).unwrap(), Found::Older);
+        let store = Store::open(dir.path()).unwrap();
+        let url = store.read(|s| s.terminals["term-1"].url.clone());
+        assert_eq!(url, "http://127.0.0.1:4242/", "the old token is gone");
+        assert_eq!(
+            store.audit_log().last_seq(),
+            1,
+            "the outbox row was appended"
+        );
+        drop(store);
+        assert_eq!(gate::inspect(&path).unwrap(), Found::Ours(SCHEMA_VERSION));
+        let raw = std::fs::read(&path).unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("token=00ff"));
+        verify_audit(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn terminal_tokens_never_reach_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let token = "ab".repeat(32);
+        let record = TerminalRecord {
+            id: "term-1".into(),
+            kind: TerminalKind::Interactive,
+            session_id: None,
+            title: "shell".into(),
+            url: format!("http://127.0.0.1:4242/?token={token}"),
+            status: TerminalStatus::Running,
+            started_at: "2025-01-01T00:00:00Z".into(),
+            closed_at: None,
+        };
+        store.update(|tx| tx.insert_terminal(record)).unwrap();
+        let in_memory = store.read(|s| s.terminals["term-1"].url.clone());
+        assert!(in_memory.ends_with(&token), "the dashboard still gets it");
+        drop(store);
+        let raw = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+        let store = Store::open(dir.path()).unwrap();
+        let at_rest = store.read(|s| s.terminals["term-1"].url.clone());
+        assert_eq!(at_rest, "http://127.0.0.1:4242/");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_and_its_log_are_owner_only_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: umask(2) only changes this process's file creation mask.
+        let old = unsafe { libc::umask(0) };
+        let store = Store::open(dir.path());
+        unsafe { libc::umask(old) };
+        let store = store.unwrap();
+        store
+            .update(|tx| tx.audit(crate::model::AuditEvent::LauncherStopped { pid: 1 }))
+            .unwrap();
+        for name in [DB_FILE, crate::audit::AUDIT_FILE] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
+    }
 }

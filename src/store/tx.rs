@@ -42,7 +42,9 @@ impl Dirty {
             put_row(conn, Rows::Plans, id, state.plans.get(id))?;
         }
         for id in &self.terminals {
-            put_row(conn, Rows::Terminals, id, state.terminals.get(id))?;
+            // The terminal's token lives in memory only.
+            let at_rest = state.terminals.get(id).map(TerminalRecord::at_rest);
+            put_row(conn, Rows::Terminals, id, at_rest.as_ref())?;
         }
         if self.queue {
             schema::put_queue(conn, &state.queue)?;

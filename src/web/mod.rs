@@ -233,6 +233,7 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-launcher")
         .tempfile_in(dir)?;
+    crate::platform::make_private(tmp.as_file())?;
     std::fs::write(tmp.path(), body)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&path)?;

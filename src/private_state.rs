@@ -1,0 +1,184 @@
+//! The state folder is the user's alone: it holds the database, the audit log,
+//! transcripts, prompts, mailboxes and the launcher file, so another local user
+//! must be able to read none of it. The folder is created 0700; one found with
+//! wider modes (an older launcher made it 0755 and its files 0644) is tightened
+//! at start, with what was ours inside it, and the launcher says so. Every file
+//! the launcher writes there is created 0600 whatever the umask (see
+//! `platform::make_private`), every folder 0700.
+//!
+//! Only the launcher's own names are touched inside (`.tmp` is a common name:
+//! another tool's files there keep their modes), and a folder that cannot be
+//! private without harm is refused: a shared one (the sticky bit, as `/tmp`)
+//! or the repository itself or one above it.
+//!
+//! On Windows there are no mode bits: the folder and its files take the ACL of
+//! the folder they are in (see SECURITY.md), and nothing is tightened here.
+
+use std::path::{Path, PathBuf};
+
+/// What was found wider than private, and tightened.
+#[derive(Debug, Default)]
+pub struct Tightened {
+    /// The state folder's own mode before, when it was wider.
+    pub folder_was: Option<u32>,
+    /// Files and folders inside that were tightened.
+    pub entries: usize,
+    /// Entries that could not be tightened, with why.
+    pub failed: Vec<(PathBuf, std::io::Error)>,
+}
+
+impl Tightened {
+    pub fn any(&self) -> bool {
+        self.folder_was.is_some() || self.entries > 0
+    }
+
+    /// One line for the terminal.
+    pub fn describe(&self, dir: &Path) -> String {
+        match self.folder_was {
+            Some(mode) => format!(
+                "the state folder {} was {mode:04o}, readable by other users: now 0700, and \
+                 {} files and folders in it are owner-only now",
+                dir.display(),
+                self.entries
+            ),
+            None => format!(
+                "{} files and folders in the state folder {} were readable by other users: \
+                 owner-only now (the folder itself was private)",
+                self.entries,
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// Whether an entry directly in the state folder is the launcher's own.
+fn ours(name: &str) -> bool {
+    name.starts_with("codex_governance")
+        || name == "codex"
+        || name == ".gitignore"
+        || name.starts_with(".tmp-")
+}
+
+/// Makes `state_dir` private: created 0700 when missing, else tightened with
+/// the launcher's entries inside it. Refuses a folder that must not be made
+/// private (shared, or the repository or above it).
+pub fn secure(repo: &Path, state_dir: &Path) -> anyhow::Result<Tightened> {
+    refuse_unfit(repo, state_dir)?;
+    let cannot = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot make the state folder {} private: {e}",
+            state_dir.display()
+        )
+    };
+    let mut tightened = Tightened::default();
+    if !state_dir.exists() {
+        crate::platform::create_private_dir(state_dir).map_err(cannot)?;
+        return Ok(tightened);
+    }
+    // A folder given through a link is the folder it names.
+    let real = state_dir.canonicalize().map_err(cannot)?;
+    tightened.folder_was = crate::platform::tighten(&real).map_err(cannot)?;
+    for entry in std::fs::read_dir(&real).map_err(cannot)?.flatten() {
+        if !ours(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        for item in walkdir::WalkDir::new(entry.path()).follow_links(false) {
+            let Ok(item) = item else { continue };
+            match crate::platform::tighten(item.path()) {
+                Ok(Some(_)) => tightened.entries += 1,
+                Ok(None) => {}
+                Err(e) => tightened.failed.push((item.path().to_path_buf(), e)),
+            }
+        }
+    }
+    Ok(tightened)
+}
+
+/// A state folder that cannot be made private without harm is refused.
+fn refuse_unfit(repo: &Path, state_dir: &Path) -> anyhow::Result<()> {
+    let resolved = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (repo, dir) = (resolved(repo), resolved(state_dir));
+    if repo.starts_with(&dir) {
+        anyhow::bail!(
+            "the state folder {} is the repository or a folder above it: it would be made \
+             private (0700) with everything of the launcher's inside; pass --state-dir \
+             with a folder of its own",
+            dir.display()
+        );
+    }
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        if crate::platform::shared_folder(&meta) {
+            anyhow::bail!(
+                "the state folder {} is a folder shared by many users (it has the sticky \
+                 bit, as /tmp): pass --state-dir with a folder of its own inside it",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn chmod(p: &Path, m: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+
+    #[test]
+    fn a_wide_state_folder_is_tightened_with_the_launchers_files_only() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        let state = repo.join(".tmp");
+        let logs = state.join("codex_governance_logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let db = state.join("codex_governance.db");
+        let log = logs.join("zhongshu-1.log");
+        let other = state.join("other-tool.sh");
+        for f in [&db, &log, &other] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        chmod(&state, 0o755);
+        chmod(&logs, 0o755);
+        chmod(&db, 0o644);
+        chmod(&log, 0o644);
+        chmod(&other, 0o755);
+        let t = secure(&repo, &state).unwrap();
+        assert_eq!(t.folder_was, Some(0o755));
+        assert_eq!(t.entries, 3, "{t:?}");
+        assert!(t
+            .describe(&state)
+            .contains("was 0755, readable by other users: now 0700"));
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&logs), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&log), 0o600);
+        assert_eq!(mode(&other), 0o755, "not the launcher's: left alone");
+        assert!(!secure(&repo, &state).unwrap().any(), "private now");
+    }
+
+    #[test]
+    fn a_new_state_folder_is_private_and_unfit_ones_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let state = repo.join(".tmp");
+        assert!(!secure(&repo, &state).unwrap().any());
+        assert_eq!(mode(&state), 0o700);
+        let e = secure(&repo, &repo).unwrap_err().to_string();
+        assert!(e.contains("the repository or a folder above it"), "{e}");
+        assert!(secure(&repo, root.path()).is_err());
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        chmod(&shared, 0o1777);
+        let e = secure(&repo, &shared).unwrap_err().to_string();
+        assert!(e.contains("sticky"), "{e}");
+        assert_eq!(mode(&shared), 0o1777, "left as it was");
+    }
+}
