@@ -36,7 +36,8 @@ use watcher::{Job, MailboxWatcher};
 /// Wait after a department exits before its fallback result is registered, so a
 /// report written just before exiting still wins.
 pub const FALLBACK_GRACE: Duration = Duration::from_secs(2);
-/// Results within this window make one notice to the Zhongshu.
+/// Results within this window make one notice to a Zhongshu that is working
+/// (an idle one is told at once).
 pub const NOTICE_WINDOW: Duration = Duration::from_secs(2);
 
 /// The department mailbox: watching, ingestion, fallbacks, notices and the inbox.
@@ -126,7 +127,7 @@ impl Mailbox {
                     .session(&id)
                     .and_then(|s| s.parent_session_id().map(str::to_string));
                 if let Some(parent) = parent {
-                    self.queue_notice(&parent, key);
+                    self.queue_notice(&parent, vec![key]);
                 }
             }
         }
@@ -169,7 +170,7 @@ impl Mailbox {
             tokio::time::sleep(FALLBACK_GRACE).await;
             this.sync_scan(&parent).await;
             if let Some(key) = this.register_fallback(&id) {
-                this.queue_notice(&parent, key);
+                this.queue_notice(&parent, vec![key]);
                 this.signal(Signal::SlotFreed);
             }
         });
@@ -199,24 +200,29 @@ impl Mailbox {
         zhongshu_id: &str,
         registered: Vec<(String, String)>,
     ) {
-        for (key, _) in &registered {
-            self.queue_notice(zhongshu_id, key.clone());
-        }
+        self.queue_notice(
+            zhongshu_id,
+            registered.iter().map(|(k, _)| k.clone()).collect(),
+        );
         self.signal(Signal::ResultsRegistered {
             zhongshu_id: zhongshu_id.to_string(),
             registered,
         });
     }
 
-    /// Adds a result to the next notice; the first one in a window schedules it.
-    pub(crate) fn queue_notice(self: &Arc<Self>, zhongshu_id: &str, key: String) {
-        if !self.pending_notices.add(zhongshu_id, key) {
+    /// Adds a result to the next notice; the first one opens it. An idle
+    /// Zhongshu is told at once (results registered together still make one
+    /// notice); one that is working gets what arrives within the window as one.
+    pub(crate) fn queue_notice(self: &Arc<Self>, zhongshu_id: &str, keys: Vec<String>) {
+        if !self.pending_notices.add(zhongshu_id, keys) {
             return;
         }
         let this = Arc::clone(self);
         let zid = zhongshu_id.to_string();
         self.ctx.spawn(async move {
-            tokio::time::sleep(NOTICE_WINDOW).await;
+            if this.sessions.is_working(&zid) {
+                tokio::time::sleep(NOTICE_WINDOW).await;
+            }
             let keys = this.pending_notices.take(&zid);
             this.send_notice(&zid, &keys).await;
         });

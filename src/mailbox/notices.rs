@@ -11,12 +11,13 @@ pub struct PendingNotices {
 }
 
 impl PendingNotices {
-    /// Adds a result key; true when it opens a window (the caller schedules the notice).
-    pub fn add(&self, zhongshu_id: &str, key: String) -> bool {
+    /// Adds result keys; true when they open a window (the caller schedules the notice).
+    pub fn add(&self, zhongshu_id: &str, keys: impl IntoIterator<Item = String>) -> bool {
         let mut pending = self.by_zhongshu.lock().unwrap();
         let list = pending.entry(zhongshu_id.to_string()).or_default();
-        list.push(key);
-        list.len() == 1
+        let opens = list.is_empty();
+        list.extend(keys);
+        opens && !list.is_empty()
     }
 
     /// Closes the window: every key gathered for this Zhongshu, in order.
@@ -36,14 +37,21 @@ mod tests {
     #[test]
     fn one_notice_per_window_and_zhongshu() {
         let p = PendingNotices::default();
-        assert!(p.add("zhongshu-1", "a".into()), "the first opens a window");
-        assert!(!p.add("zhongshu-1", "b".into()), "the next joins it");
-        assert!(p.add("zhongshu-2", "c".into()), "windows are per Zhongshu");
+        assert!(
+            p.add("zhongshu-1", ["a".into()]),
+            "the first opens a window"
+        );
+        assert!(!p.add("zhongshu-1", ["b".into()]), "the next joins it");
+        assert!(
+            p.add("zhongshu-2", ["c".into()]),
+            "windows are per Zhongshu"
+        );
+        assert!(!p.add("zhongshu-3", []), "nothing opens nothing");
         assert_eq!(p.take("zhongshu-1"), ["a", "b"]);
         assert!(p.take("zhongshu-1").is_empty());
         assert!(
-            p.add("zhongshu-1", "d".into()),
-            "a new window after the notice"
+            p.add("zhongshu-1", ["d".into(), "e".into()]),
+            "a new window after the notice, a batch at once"
         );
         assert_eq!(p.take("zhongshu-2"), ["c"]);
     }

@@ -95,6 +95,15 @@ pub fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Names in `dir` that are not folders (in `incoming/`: everything but the
+/// departments' own drop folders).
+pub fn loose_names(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| !dir.join(n).is_dir())
+        .collect()
+}
+
 /// Names a report scan would take: `*.json`, not starting with `.`.
 pub fn report_names(dir: &Path) -> Vec<String> {
     names(dir)
