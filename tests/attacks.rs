@@ -15,6 +15,9 @@ mod extra;
 #[path = "support/attack_extra.rs"]
 mod attack;
 
+#[path = "support/attack_web.rs"]
+mod web_attacks;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
