@@ -41,6 +41,30 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// Connections the kernel completes before the accept loop takes them. The
+/// standard 128 overflows while a flood of reconnecting sockets waits, and a
+/// dropped handshake costs a newcomer a 1 s retransmission; the kernel caps
+/// this at `somaxconn`.
+const BACKLOG: u32 = 1024;
+
+/// Connections admitted between two turns given to the connections' tasks
+/// (far below [`PER_PEER`], so none is pushed out before it was read).
+const YIELD_EVERY: usize = 16;
+
+/// A listener on `addr` with room for [`BACKLOG`] waiting connections.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As the standard library does: rebinding a port in TIME_WAIT on Unix; never
+    // on Windows, where it would let another program take the port over.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves `app` on `listener` until `stop` resolves, then asks every connection
 /// to finish and waits at most `drain` for them.
 pub async fn serve(
@@ -50,6 +74,7 @@ pub async fn serve(
     drain: Duration,
 ) {
     let peers = Arc::new(Peers::new(PER_PEER, MAX_CONNECTIONS));
+    let mut admitted = 0usize;
     let (stopping, _) = watch::channel(false);
     tokio::pin!(stop);
     loop {
@@ -79,6 +104,12 @@ pub async fn serve(
             serve_connection(stream, service, stopped).await;
             peers.release(&conn);
         });
+        // New connections read their requests before many more are admitted, so
+        // a flood of newcomers cannot push one out before it has said anything.
+        admitted += 1;
+        if admitted.is_multiple_of(YIELD_EVERY) {
+            tokio::task::yield_now().await;
+        }
     }
     drop(listener);
     stopping.send_replace(true);

@@ -5,10 +5,12 @@
 //! listener as a whole has one; a new connection over a cap is not kept waiting
 //! behind the idle ones: the peer's (or, over the total, anyone's) most
 //! expendable connection is closed to make room. Most expendable first: an idle
-//! connection that never presented a token, then an idle one that did, then a
-//! busy one without a token (a client that stopped reading its answer). A busy
-//! connection that presented a token (a live event stream, an API call) is
-//! never taken; when only those remain, the new connection is refused.
+//! connection that never presented a token and never sent a byte, then one that
+//! sent some (a slow request head), then an idle one that presented a token,
+//! then a busy one without a token (a client that stopped reading its answer);
+//! the longest idle first within each. A busy connection that presented a token
+//! (a live event stream, an API call) is never taken; when only those remain,
+//! the new connection is refused.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -65,15 +67,15 @@ impl Connection {
         Busy(Arc::clone(self))
     }
 
-    /// Lower goes first: (never presented a token, idle), (token, idle),
-    /// (no token, busy); a busy connection with a token is never chosen.
+    /// Lower goes first: idle without a token (silent, then heard), idle with
+    /// one, busy without one; a busy connection with a token is never chosen.
     fn expendability(&self) -> Option<(u8, Instant)> {
         let busy = self.busy.load(Ordering::Acquire) > 0;
         let authenticated = self.authenticated.load(Ordering::Relaxed);
         let rank = match (authenticated, busy) {
-            (false, false) => 0,
-            (true, false) => 1,
-            (false, true) => 2,
+            (false, false) => u8::from(self.has_been_heard()),
+            (true, false) => 2,
+            (false, true) => 3,
             (true, true) => return None,
         };
         Some((rank, *self.idle_since.lock().unwrap()))
@@ -271,6 +273,17 @@ mod tests {
         let c = peers.admit(A).unwrap();
         assert!(!c.evicted.is_cancelled());
         assert_eq!(peers.open(), 2);
+    }
+
+    #[test]
+    fn a_silent_connection_goes_before_one_that_is_sending_its_request() {
+        let peers = Peers::new(2, 100);
+        let sending = peers.admit(A).unwrap();
+        sending.heard();
+        let silent = peers.admit(A).unwrap();
+        peers.admit(A).unwrap();
+        assert!(silent.evicted.is_cancelled(), "the newer but silent one");
+        assert!(!sending.evicted.is_cancelled());
     }
 
     #[test]

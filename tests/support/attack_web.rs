@@ -608,25 +608,9 @@ async fn a_connection_that_sends_nothing_is_closed_before_a_slow_one() {
     server.stop().await;
 }
 
-/// Raises this process's open-file limit to its hard limit (the sockets of both
-/// ends live here).
-fn more_files() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain struct in and out.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_sockets_cannot_keep_the_dashboard_out() {
-    more_files();
+    more_open_files();
     let (_repo, server) = serve(&[]).await;
     const HELD: usize = 1100;
     let addr = server.addr;
