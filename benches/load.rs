@@ -65,16 +65,8 @@ fn main() {
         ..Default::default()
     });
 
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("server")
-        .build()
-        .unwrap();
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("client")
-        .build()
-        .unwrap();
+    let server_rt = support::named_runtime("server");
+    let client_rt = support::named_runtime("client");
     let server = server_rt.block_on(InProcess::start(&repo));
     let addr = server.addr;
     let host = server.host();

@@ -6,7 +6,7 @@
 // createElement / textContent (the one exception, a handoff packet in the
 // drawer, arrives as HTML the server rendered with all raw HTML escaped).
 
-import { adoptFragmentToken, hideAuthProblem, showAuthProblem, token } from "./js/api.js";
+import { adoptFragmentToken, refuseLateFragmentToken, showAuthProblem, token } from "./js/api.js";
 import * as live from "./js/live.js";
 import * as store from "./js/store.js";
 import * as approvals from "./js/approvals.js";
@@ -33,14 +33,9 @@ function init() {
   store.subscribe((changed) => {
     if (changed.has("focus")) live.loadFocus();
   });
-  // Opening the printed URL again in this tab changes only the fragment.
-  window.addEventListener("hashchange", () => {
-    if (!adoptFragmentToken()) return;
-    hideAuthProblem();
-    live.connect();
-    live.refresh();
-    report.load();
-  });
+  // The token is taken from the address once, as the page loads; one that
+  // appears later (an in-page link could put it there) is cleared, unused.
+  window.addEventListener("hashchange", refuseLateFragmentToken);
   live.connect();
   live.refresh();
   report.load();

@@ -18,6 +18,9 @@ mod attack;
 #[path = "support/attack_state.rs"]
 mod state_at_rest;
 
+#[path = "support/attack_web.rs"]
+mod web_attacks;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

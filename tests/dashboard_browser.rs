@@ -911,7 +911,30 @@ async fn the_dashboard_end_to_end() {
         WAIT,
     )
     .await;
-    // Same page, new fragment: the page takes the new token without a reload.
+    // Same page, new fragment: a token that appears after the page loaded is
+    // never taken, since an in-page link could put one there (issue 23); the
+    // page clears it and says how to use it.
+    d.goto(&format!("{}/#token={}", second.url, second.token))
+        .await;
+    d.wait_js(
+        "the late token refused",
+        "const t = [...document.querySelectorAll('.toast')].find(t => t.textContent.includes('was ignored')); \
+         return t && location.hash === '' ? t.textContent : null;",
+        vec![],
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        d.js(
+            "return document.querySelector('#auth-banner').hidden;",
+            vec![]
+        )
+        .await,
+        json!(false),
+        "still the old token"
+    );
+    // Opened afresh (as in a new tab), the page takes it.
+    d.goto("about:blank").await;
     d.goto(&format!("{}/#token={}", second.url, second.token))
         .await;
     wait_text(&d, "live again", "#conn", "live").await;

@@ -138,7 +138,15 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     .await;
     shoot(&d, "plan", 1440, 900).await;
 
-    // -- started from there: both departments start, the item goes
+    // -- started from there (once it shows the plan's revision): both departments start, the item goes
+    present(
+        &d,
+        "the plan's revision in Needs you",
+        &format!(
+            "{plan_item}[data-revision=\"1\"] button[data-action=\"start-plan\"]:not([disabled])"
+        ),
+    )
+    .await;
     d.click(&format!("{plan_item} button[data-action=\"start-plan\"]"))
         .await;
     gone(&d, "the plan item to go", &plan_item).await;

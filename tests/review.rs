@@ -38,16 +38,6 @@ fn assert_failure(what: &str, status: StatusCode, body: &Value, want: StatusCode
     );
 }
 
-/// `?session_id=..&department_session_id=..&report_id=..` naming result `r`.
-fn naming(r: &Value) -> String {
-    format!(
-        "session_id={}&department_session_id={}&report_id={}",
-        r["parent_session_id"].as_str().unwrap(),
-        r["department_session_id"].as_str().unwrap(),
-        r["report_id"].as_str().unwrap()
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handoff_packet_and_the_report_as_received() {
     let (_repo, server) = serve(&[]).await;
@@ -66,7 +56,9 @@ async fn the_handoff_packet_and_the_report_as_received() {
     assert_eq!(r["summary"], json!(HOSTILE), "{r}");
 
     // -- the packet
-    let h = api.get_ok(&format!("/api/handoff?{}", naming(&r))).await;
+    let h = api
+        .get_ok(&format!("/api/handoff?{}", extra::naming(&r)))
+        .await;
     let packet_path = r["handoff_packet"].as_str().unwrap();
     assert_eq!(h["path"], json!(packet_path), "{h}");
     let markdown = h["markdown"].as_str().unwrap();
@@ -79,7 +71,11 @@ async fn the_handoff_packet_and_the_report_as_received() {
         markdown.starts_with("# Codex Department Handoff\n"),
         "{markdown}"
     );
-    assert!(markdown.contains(HOSTILE), "{markdown}");
+    // Report text is written with `<` and `&` as entities (issue 23).
+    assert!(
+        markdown.contains(&HOSTILE.replace('&', "&amp;").replace('<', "&lt;")),
+        "{markdown}"
+    );
     let html = h["html"].as_str().unwrap();
     assert!(html.contains("<h1>Codex Department Handoff</h1>"), "{html}");
     assert!(
@@ -103,7 +99,9 @@ async fn the_handoff_packet_and_the_report_as_received() {
     assert_eq!(h["raw_source"], json!("mailbox_file"), "{h}");
 
     // -- the report as received
-    let raw = api.get_ok(&format!("/api/result_raw?{}", naming(&r))).await;
+    let raw = api
+        .get_ok(&format!("/api/result_raw?{}", extra::naming(&r)))
+        .await;
     let file = r["mailbox_file"].as_str().unwrap();
     assert!(Path::new(file).is_file(), "archived: {file}");
     assert_eq!(
@@ -126,7 +124,7 @@ async fn the_handoff_packet_and_the_report_as_received() {
     for route in ["/api/handoff", "/api/result_raw"] {
         let mut other = r.clone();
         other["report_id"] = json!("no-such-report");
-        let (status, body) = api.get(&format!("{route}?{}", naming(&other))).await;
+        let (status, body) = api.get(&format!("{route}?{}", extra::naming(&other))).await;
         assert_failure(
             route,
             status,

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use super::status_cache::{CachedStatus, OUTPUT_STALENESS};
 use super::view_types::*;
 use super::{LResult, Launcher, LauncherError};
-use crate::model::{QueueItem, SessionKind, State, TerminalStatus};
+use crate::credentials::Grant;
+use crate::model::{QueueItem, Session, SessionKind, State, TerminalStatus};
 use crate::sessions::view::SessionView;
 
 pub const API_VERSION: u32 = 8;
@@ -48,6 +49,11 @@ impl Launcher {
 
     /// `GET /api/status`.
     pub fn status_view(&self) -> StatusView {
+        self.status_view_of(|_| true)
+    }
+
+    /// The status with the sessions `shown` keeps (the counts stay the launcher's).
+    fn status_view_of(&self, shown: impl Fn(&Session) -> bool) -> StatusView {
         let state = self.ctx.store.read(State::clone);
         let unread = self.unread_counts();
         let l = &self.ctx.config.launcher;
@@ -55,6 +61,7 @@ impl Launcher {
             .sessions
             .values()
             .rev()
+            .filter(|s| shown(s))
             .map(|s| self.sessions.session_view(&state, &unread, s))
             .collect();
         let pick = |kind: SessionKind| -> Vec<SessionView> {
@@ -113,20 +120,36 @@ impl Launcher {
         }
     }
 
-    /// `GET /api/status` for an agent's token: no terminal URLs (each carries a
-    /// token that reaches a PTY) and no terminal list.
-    pub fn status_for_agents(&self) -> StatusView {
-        let mut v = self.status_view();
+    /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
+    /// that Zhongshu's departments and queue), without transcripts, terminal
+    /// URLs (each carries a token that reaches a PTY) or the terminal list. The
+    /// slot counts stay the launcher's: they say when a department can start.
+    pub fn status_for_agent(&self, grant: &Grant) -> StatusView {
+        let group = match grant.kind {
+            SessionKind::Zhongshu => Some(grant.session_id.as_str()),
+            SessionKind::Department => grant.parent_session_id.as_deref(),
+        };
+        let in_group = |id: Option<&str>| id.is_some() && id == group;
+        let mut v = self.status_view_of(|s| {
+            s.id == grant.session_id
+                || in_group(Some(&s.id))
+                || in_group(
+                    s.department_part()
+                        .and_then(|d| d.parent_session_id.as_deref()),
+                )
+        });
         v.browser_terminals = None;
         for list in [
             &mut v.sessions,
             &mut v.zhongshu_sessions,
             &mut v.department_sessions,
         ] {
-            for s in list.iter_mut() {
-                s.browser_terminal_url = None;
-            }
+            list.iter_mut().for_each(SessionView::hide_from_agents);
         }
+        for queue in [&mut v.queue, &mut v.department_queue] {
+            queue.retain(|q| in_group(q.parent_session_id.as_deref()));
+        }
+        v.queued_count = v.queue.len();
         v
     }
 

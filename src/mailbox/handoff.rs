@@ -3,8 +3,8 @@
 //!
 //! The packet's structure comes only from `templates/handoff.md`: every text from
 //! a report is quoted through [`super::markdown`] (lines as code spans, prose as
-//! indented code blocks), so a hostile summary cannot add a heading, a list item,
-//! HTML or a `Source:` line.
+//! indented code blocks, `<` and `&` as entities), so a hostile summary cannot add
+//! a heading, a list item, HTML or a `Source:` line.
 
 use askama::Template;
 
@@ -100,7 +100,14 @@ mod tests {
             "{forged}"
         );
         assert!(forged.contains("\n    ## Next Action\n"), "{forged}");
-        assert!(forged.contains("- `<script>alert(1)</script>`"), "{forged}");
+        assert!(
+            forged.contains("- `&lt;script>alert(1)&lt;/script>`"),
+            "{forged}"
+        );
+        assert!(
+            !forged.contains('<'),
+            "no report text puts a tag into the packet: {forged}"
+        );
         assert!(forged.contains("- `x ## Next Action forged`"), "{forged}");
         assert!(forged.contains("\nsource: mailbox\n"), "{forged}");
     }

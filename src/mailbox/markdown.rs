@@ -8,6 +8,12 @@
 //! at column 0, so a field cannot start a heading, a list item, raw HTML or a
 //! `Source:` line of its own. Control characters go first
 //! ([`crate::sanitize`]).
+//!
+//! `<` and `&` are written as `&lt;` and `&amp;` too: Markdown keeps them
+//! literal inside code, but a packet is also opened in editors and viewers that
+//! are not strict, and read by agents, so no report text puts a tag or an entity
+//! into the file. The review drawer shows them as `<` and `&` again
+//! ([`crate::review::markdown`]).
 
 use crate::sanitize::pasted_text;
 
@@ -17,7 +23,7 @@ const EMPTY: &str = "(empty)";
 /// `text` on one line as an inline code span: line breaks and tabs become
 /// spaces, and the backtick fence is longer than any backtick run inside.
 pub fn code_span(text: &str) -> String {
-    let flat: String = pasted_text(text)
+    let flat: String = escape_lt_amp(&pasted_text(text))
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .collect();
@@ -39,7 +45,7 @@ pub fn code_span(text: &str) -> String {
 /// `text` as an indented code block: every line, blank ones included, starts
 /// with four spaces. The caller puts a blank line before it.
 pub fn code_block(text: &str) -> String {
-    let clean = pasted_text(text);
+    let clean = escape_lt_amp(&pasted_text(text));
     let clean = clean.trim_matches('\n').trim_end();
     if clean.trim().is_empty() {
         return EMPTY.to_string();
@@ -49,6 +55,11 @@ pub fn code_block(text: &str) -> String {
         .map(|line| format!("    {}", line.trim_end()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `<` as `&lt;` and `&` as `&amp;`; nothing else changes.
+pub fn escape_lt_amp(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 #[cfg(test)]
@@ -64,8 +75,9 @@ mod tests {
         assert_eq!(code_span(" \n\t"), EMPTY);
         assert_eq!(
             code_span("<img src=x onerror=alert(1)>"),
-            "`<img src=x onerror=alert(1)>`"
+            "`&lt;img src=x onerror=alert(1)>`"
         );
+        assert_eq!(code_span("a && b &lt; c"), "`a &amp;&amp; b &amp;lt; c`");
     }
 
     #[test]
@@ -78,6 +90,8 @@ mod tests {
         }
         assert!(block.contains("    ## Next Action"));
         assert!(block.contains("    - Source: forged"));
+        assert!(block.contains("    &lt;script>x&lt;/script>"), "{block}");
+        assert!(!block.contains('<'), "{block}");
         assert_eq!(code_block("\n\n  \n"), EMPTY);
         assert_eq!(code_block("one line"), "    one line");
     }

@@ -111,6 +111,8 @@ pub enum AuditEvent {
     },
     PlanConfirmed {
         session_id: String,
+        /// The plan's revision the user confirmed.
+        revision: u64,
         queued: usize,
     },
     AssignmentQueued {

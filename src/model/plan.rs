@@ -98,6 +98,30 @@ pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
     }
 }
 
+/// A newly registered plan, numbered one past the plan it replaces.
+pub fn revised(mut new: Plan, old: Option<&Plan>) -> Plan {
+    new.revision = old.map_or(0, |p| p.revision) + 1;
+    new
+}
+
+/// Why confirming revision `seen` of `current` must not go ahead: the plan was
+/// registered again since the user saw it. No revision (`seen` None) is a
+/// Python-era caller that confirms whatever is there.
+pub fn stale_revision(parent: &str, current: Option<&Plan>, seen: Option<u64>) -> Option<String> {
+    let seen = seen?;
+    match current {
+        Some(p) if p.revision == seen => None,
+        Some(p) => Some(format!(
+            "the plan of {parent} changed since you saw it: you confirmed revision {seen}, \
+             the plan is now revision {} (registered {}); review the new plan and start it again",
+            p.revision, p.registered_at
+        )),
+        None => Some(format!(
+            "{parent} has no plan, so revision {seen} cannot be started"
+        )),
+    }
+}
+
 /// Marks selected, not yet queued assignments queued; returns (index, assignment).
 pub fn enqueue_selected(plan: &mut Plan) -> Vec<(usize, Assignment)> {
     let mut out = Vec::new();
@@ -239,6 +263,7 @@ mod tests {
         unselected.selected = Some(false);
         let mut plan = Plan {
             session_id: "zhongshu-1".into(),
+            revision: 1,
             summary: "s".into(),
             assignments: vec![
                 validate_assignment(&r, 0, &input("lingyubu", "a")).unwrap(),
@@ -256,6 +281,32 @@ mod tests {
         skip_unselected(&mut plan);
         assert_eq!(plan.assignments[1].status, AssignmentStatus::Skipped);
         assert_eq!(plan.assignments[0].status, AssignmentStatus::Queued);
+    }
+
+    #[test]
+    fn every_registration_grows_the_revision_and_a_stale_one_is_refused() {
+        let plan = |summary: &str| Plan {
+            session_id: "zhongshu-1".into(),
+            revision: 0,
+            summary: summary.into(),
+            assignments: Vec::new(),
+            needs_confirmation: true,
+            status: PlanStatus::AwaitingConfirmation,
+            registered_at: "now".into(),
+            confirmed_at: None,
+        };
+        let first = revised(plan("P1"), None);
+        assert_eq!(first.revision, 1);
+        let second = revised(plan("P2"), Some(&first));
+        assert_eq!(second.revision, 2);
+        assert_eq!(stale_revision("zhongshu-1", Some(&second), Some(2)), None);
+        assert_eq!(stale_revision("zhongshu-1", Some(&second), None), None);
+        let why = stale_revision("zhongshu-1", Some(&second), Some(1)).unwrap();
+        assert!(
+            why.contains("changed since you saw it") && why.contains("revision 1"),
+            "{why}"
+        );
+        assert!(stale_revision("zhongshu-1", None, Some(1)).is_some());
     }
 
     #[test]

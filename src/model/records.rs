@@ -126,6 +126,10 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub session_id: String,
+    /// Grows with every registration of this Zhongshu's plan (the first is 1),
+    /// so a confirmation can name the plan the user saw.
+    #[serde(default)]
+    pub revision: u64,
     pub summary: String,
     pub assignments: Vec<Assignment>,
     pub needs_confirmation: bool,

@@ -2,6 +2,7 @@
 
 pub mod authority;
 pub mod listener;
+pub mod peers;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

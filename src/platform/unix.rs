@@ -170,6 +170,12 @@ pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)
         })
 }
 
+/// How many names the opened file has (a hard link adds one).
+pub fn link_count(file: &File) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata()?.nlink())
+}
+
 /// What a file that is not a regular file is, in words.
 pub fn describe_file_type(t: &std::fs::FileType) -> &'static str {
     if t.is_symlink() {

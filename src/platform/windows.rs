@@ -176,6 +176,21 @@ pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)
         })
 }
 
+/// How many names the opened file has (a hard link adds one).
+pub fn link_count(file: &File) -> std::io::Result<u64> {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{
+        GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION,
+    };
+    // SAFETY: the handle is open for the call and `info` is plain data it fills.
+    let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+    let ok = unsafe { GetFileInformationByHandle(file.as_raw_handle() as HANDLE, &mut info) };
+    if ok == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u64::from(info.nNumberOfLinks))
+}
+
 /// What a file that is not a regular file is, in words.
 pub fn describe_file_type(t: &std::fs::FileType) -> &'static str {
     if t.is_symlink() {

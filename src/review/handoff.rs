@@ -99,7 +99,12 @@ mod tests {
         let v = handoff(&ctx, &put(&ctx, &r)).unwrap();
         let md = v.markdown.as_deref().unwrap();
         assert!(md.starts_with("# Codex Department Handoff\n"), "{md}");
-        assert!(md.contains("<script>alert(1)</script> did it"), "{md}");
+        // Report text is written with `<` and `&` as entities, and shown as text.
+        assert!(
+            md.contains("&lt;script>alert(1)&lt;/script> did it"),
+            "{md}"
+        );
+        assert!(!md.contains('<'), "{md}");
         let html = v.html.as_deref().unwrap();
         assert!(html.contains("<h1>Codex Department Handoff</h1>"), "{html}");
         assert!(

@@ -6,14 +6,29 @@
 //! escaped by `push_html`); images become their alt text, so the page never
 //! fetches anything a packet names; a link keeps its target only for http,
 //! https, mailto or a relative path, anything else (`javascript:`, `data:`,
-//! `vbscript:`, ...) becomes `#`.
+//! `vbscript:`, `//host`, ...) becomes `#`, and so does any target whose
+//! fragment starts with `token` (the dashboard's URL carries its token there).
+//!
+//! Packets write report text inside code with `<` and `&` as entities
+//! ([`crate::mailbox::markdown`]); code shows them as `<` and `&` here again.
 
 use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// Markdown to HTML with every piece of raw HTML escaped.
 pub fn safe_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut in_code_block = false;
     let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
+        Event::Start(Tag::CodeBlock(kind)) => {
+            in_code_block = true;
+            Some(Event::Start(Tag::CodeBlock(kind)))
+        }
+        Event::End(TagEnd::CodeBlock) => {
+            in_code_block = false;
+            Some(Event::End(TagEnd::CodeBlock))
+        }
+        Event::Text(text) if in_code_block => Some(Event::Text(unescape_lt_amp(text))),
+        Event::Code(text) => Some(Event::Code(unescape_lt_amp(text))),
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         Event::Start(Tag::Link {
@@ -34,15 +49,29 @@ pub fn safe_html(markdown: &str) -> String {
     out
 }
 
+/// `&lt;` and `&amp;` (as packets write report text in code) back to `<` and `&`.
+fn unescape_lt_amp(text: CowStr<'_>) -> CowStr<'_> {
+    if !text.contains('&') {
+        return text;
+    }
+    CowStr::from(text.replace("&lt;", "<").replace("&amp;", "&"))
+}
+
 /// A link target the page may follow, else `#`. Browsers ignore tabs, newlines
-/// and leading controls or spaces in a URL and read schemes in any case, so the
-/// scheme is judged on the target with those removed.
+/// and leading controls or spaces in a URL, read schemes in any case and take
+/// a backslash for `/`, so the target is judged with those removed and replaced.
 fn safe_target(url: CowStr<'_>) -> CowStr<'_> {
     let lower: String = url
         .chars()
         .filter(|c| !c.is_whitespace() && !c.is_control())
+        .map(|c| if c == '\\' { '/' } else { c })
         .collect::<String>()
         .to_ascii_lowercase();
+    if lower.starts_with("//") || names_a_token(&lower) {
+        // `//host` leaves the page's server; a `#token…` fragment is the
+        // dashboard's way in.
+        return CowStr::Borrowed("#");
+    }
     let scheme = lower
         .split_once(':')
         .map(|(s, _)| s)
@@ -52,6 +81,41 @@ fn safe_target(url: CowStr<'_>) -> CowStr<'_> {
         Some("http" | "https" | "mailto") => url,
         Some(_) => CowStr::Borrowed("#"),
     }
+}
+
+/// The target's fragment (percent-decoded) starts with `token`, or holds a
+/// `&token` part: the shape of the dashboard URL's `#token=…`.
+fn names_a_token(lower: &str) -> bool {
+    let Some((_, fragment)) = lower.split_once('#') else {
+        return false;
+    };
+    let decoded = percent_decoded(fragment);
+    decoded.starts_with("token") || decoded.contains("&token")
+}
+
+/// `%XX` escapes decoded (lossily); anything else as it is.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -163,6 +227,17 @@ mod tests {
     }
 
     #[test]
+    fn packet_entities_in_code_show_as_the_characters() {
+        let html = safe_html("- `&lt;b>x&lt;/b> &amp;&amp; y`\n\n    a &lt; b &amp;amp;\n");
+        assert!(
+            html.contains("<code>&lt;b&gt;x&lt;/b&gt; &amp;&amp; y</code>"),
+            "{html}"
+        );
+        assert!(html.contains("a &lt; b &amp;amp;"), "{html}");
+        assert_inert(&html);
+    }
+
+    #[test]
     fn raw_html_blocks_and_inline_html_become_text() {
         let cases = [
             (
@@ -246,6 +321,23 @@ mod tests {
                 html.contains(&format!("href=\"{}\"", keep.replace('&', "&amp;"))),
                 "{keep}: {html}"
             );
+        }
+        // Another host by a scheme-relative target, and the dashboard's token
+        // fragment in any spelling: links to nowhere.
+        for refused in [
+            "//evil.example/x",
+            "\\\\\\\\evil.example",
+            "/\\evil.example",
+            " //evil.example",
+            "#token=0000",
+            "#TOKEN=1",
+            "#%74oken=1",
+            "#x&token=1",
+            "./page#token=1",
+            "https://127.0.0.1:6211/#token=1",
+        ] {
+            let html = safe_html(&format!("[x](<{refused}>)"));
+            assert!(html.contains(r##"<a href="#">x</a>"##), "{refused}: {html}");
         }
         // An autolinked address gets its mailto: from the renderer.
         assert!(

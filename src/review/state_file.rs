@@ -4,9 +4,11 @@
 //! The paths come from stored results. The launcher sets them itself, but the
 //! folders they point into are ones agents write to, so a path is only read when
 //! it resolves inside the state folder, its last component is not a link (the
-//! file is opened with `O_NOFOLLOW`), the opened descriptor is a regular file,
-//! and at most [`MAX_READ`] bytes of it are read: a larger file is cut, and the
-//! answer says so.
+//! file is opened with `O_NOFOLLOW`), the opened descriptor is a regular file
+//! with a single name (a hard link to a file outside has two), the file really
+//! found at the path, resolved again after opening, is the one opened and lies
+//! inside, and at most [`MAX_READ`] bytes of it are read: a larger file is cut,
+//! and the answer says so.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,16 @@ pub fn read_state_file(state_dir: &Path, path: &Path, max: u64) -> LResult<State
             platform::describe_file_type(&meta.file_type())
         )));
     }
+    let links = platform::link_count(&file)
+        .map_err(|e| LauncherError::Internal(format!("{}: {e}", path.display())))?;
+    if links != 1 {
+        return Err(LauncherError::BadRequest(format!(
+            "refusing to read {}: it has {links} names (a hard link), so it may be a \
+             file from outside the launcher's state folder",
+            path.display()
+        )));
+    }
+    opened_inside(state_dir, &real, &file)?;
     let mut bytes = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut bytes)
@@ -94,6 +106,31 @@ pub fn read_state_file(state_dir: &Path, path: &Path, max: u64) -> LResult<State
         text.pop();
     }
     Ok(StateText { text, truncated })
+}
+
+/// The file at `real`, resolved now that it is open, is `file` and lies inside
+/// `state_dir` (a folder swapped for a link between the check and the open
+/// would show here).
+fn opened_inside(state_dir: &Path, real: &Path, file: &std::fs::File) -> LResult<()> {
+    let refuse = || {
+        LauncherError::BadRequest(format!(
+            "refusing to read {}: it changed while it was opened",
+            real.display()
+        ))
+    };
+    let root = state_dir
+        .canonicalize()
+        .map_err(|e| LauncherError::Internal(format!("{}: {e}", state_dir.display())))?;
+    let now = real.canonicalize().map_err(|_| refuse())?;
+    let same = same_file::Handle::from_path(&now).map_err(|_| refuse())?
+        == file
+            .try_clone()
+            .and_then(same_file::Handle::from_file)
+            .map_err(|_| refuse())?;
+    if !now.starts_with(&root) || !same {
+        return Err(refuse());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -159,6 +196,15 @@ mod tests {
         let err = read_state_file(&state, &state.join("escape/secret.txt"), MAX_READ).unwrap_err();
         assert!(
             matches!(&err, LauncherError::BadRequest(m) if m.contains("outside")),
+            "{err}"
+        );
+
+        // A hard link inside to a file outside: one inode, two names.
+        let hard = state.join("archive/handoff-hard.md");
+        std::fs::hard_link(&secret, &hard).unwrap();
+        let err = read_state_file(&state, &hard, MAX_READ).unwrap_err();
+        assert!(
+            matches!(&err, LauncherError::BadRequest(m) if m.contains("hard link")),
             "{err}"
         );
 

@@ -113,6 +113,7 @@ impl Dispatcher {
         let status = plan::plan_status(assignments.len(), needs_confirmation);
         let mut plan = Plan {
             session_id: session_id.clone(),
+            revision: 0,
             summary,
             assignments,
             needs_confirmation,
@@ -129,7 +130,7 @@ impl Dispatcher {
         let stored = plan.clone();
         let count = plan.assignments.len();
         self.ctx.store.update(|tx| {
-            tx.insert_plan(stored);
+            tx.insert_plan(plan::revised(stored, tx.plan(&sid)));
             if let Some(z) = tx.session_mut(&sid) {
                 if let Some(receipt) = receipt {
                     z.agent.record_tool_call(receipt);
@@ -154,14 +155,19 @@ impl Dispatcher {
             .unwrap_or(plan))
     }
 
-    /// `POST /api/start_assignments`: confirm a plan, optionally with edited assignments.
+    /// `POST /api/start_assignments`: confirm a plan, optionally with edited
+    /// assignments. `seen` is the revision the user confirmed: 409 if the plan
+    /// was registered again since.
     pub async fn start_assignments(
         self: &Arc<Self>,
         parent: &str,
         edited: Option<Vec<AssignmentInput>>,
+        seen: Option<u64>,
     ) -> LResult<Plan> {
         self.sessions.require_zhongshu(parent)?;
         let existing = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+        // Without a revision from the user, the plan read here must still be there.
+        let expected = seen.or(existing.as_ref().map(|p| p.revision));
         let mut plan = match (existing, edited) {
             (_, Some(list)) => {
                 let assignments = list
@@ -172,6 +178,7 @@ impl Dispatcher {
                 let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
                 Plan {
                     session_id: parent.to_string(),
+                    revision: old.as_ref().map_or(0, |p| p.revision),
                     summary: old.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
                     assignments,
                     needs_confirmation: true,
@@ -195,16 +202,21 @@ impl Dispatcher {
         let queued = enqueue_selected(&mut plan);
         let pid = parent.to_string();
         self.ctx.store.update(|tx| {
+            if let Some(why) = plan::stale_revision(&pid, tx.plan(&pid), expected) {
+                return Err(LauncherError::Conflict(why));
+            }
             tx.insert_plan(plan.clone());
             if let Some(z) = tx.session_mut(&pid).and_then(|z| z.zhongshu_mut()) {
                 z.plan_status = Some(PlanStatus::Dispatched);
             }
             tx.audit(AuditEvent::PlanConfirmed {
                 session_id: pid.clone(),
+                revision: plan.revision,
                 queued: queued.len(),
             });
             assign_queue_ids(tx, &pid, queued);
-        })?;
+            Ok(())
+        })??;
         self.pump_queue().await;
         Ok(self
             .ctx

@@ -28,7 +28,9 @@ pub struct SessionView {
     pub plain: PlainState,
     pub heartbeat_status: HeartbeatStatus,
     pub idle_seconds: Option<u64>,
-    pub transcript_preview: String,
+    /// The last lines of output; absent in what an agent's token sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_preview: Option<String>,
     /// Absent (not null) in what an agent's token sees: each URL carries a token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub browser_terminal_url: Option<Option<String>>,
@@ -53,13 +55,18 @@ pub struct SessionView {
 pub struct ZhongshuFields {
     pub child_department_ids: Vec<String>,
     pub unread_result_count: usize,
+    /// The registered plan's revision (null before one): a page showing a plan
+    /// knows it is stale when this moves.
+    pub plan_revision: Option<u64>,
 }
 
 impl SessionView {
-    /// The view an agent's token may see: no terminal URL.
-    pub fn for_agents(mut self) -> SessionView {
+    /// The view an agent's token may see: no terminal URL (it carries a token
+    /// that types into a PTY) and no transcript (preview or typed input).
+    pub fn hide_from_agents(&mut self) {
         self.browser_terminal_url = None;
-        self
+        self.transcript_preview = None;
+        self.session.input_history.clear();
     }
 }
 
@@ -97,6 +104,7 @@ impl Sessions {
                 .map(|c| c.id.clone())
                 .collect(),
             unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
+            plan_revision: state.plans.get(&session.id).map(|p| p.revision),
         });
         if let Some(z) = record.zhongshu_mut() {
             let plan = state.plans.get(&session.id).map(|p| p.status);
@@ -107,7 +115,7 @@ impl Sessions {
             session: record,
             heartbeat_status: hb.status,
             idle_seconds: hb.idle_seconds,
-            transcript_preview,
+            transcript_preview: Some(transcript_preview),
             browser_terminal_url: Some(
                 terminal
                     .filter(|t| t.status != TerminalStatus::Closed)

@@ -27,7 +27,6 @@ use axum::response::Response;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::launcher::Launcher;
@@ -136,8 +135,7 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
     };
     // The state folder's lock first: a second launcher stops before binding.
     let launcher = Launcher::open(&repo, config, state_dir)?;
-    let listener = TcpListener::bind(SocketAddr::new(ip, opts.port))
-        .await
+    let listener = crate::net::listener::bind(SocketAddr::new(ip, opts.port))
         .map_err(|e| bind_error(&opts, e))?;
     let addr = listener.local_addr()?;
     let host = match ip {

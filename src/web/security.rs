@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::failure;
 use crate::credentials::{Credentials, Principal};
+use crate::net::peers::Connection;
 
 /// What requests must look like to reach this server.
 #[derive(Debug, Clone)]
@@ -133,6 +134,10 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             return failure(StatusCode::FORBIDDEN, &reason);
         }
         granted = Some(principal);
+        // A connection that presented a token is the last to give way when full.
+        if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
+            conn.authenticated();
+        }
         if request.method() == Method::POST {
             let json = headers
                 .get(header::CONTENT_TYPE)

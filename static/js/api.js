@@ -17,9 +17,13 @@ export class ApiError extends Error {
   }
 }
 
-/** Moves a `#token=…` fragment into sessionStorage; true if there was one. */
+const fragmentToken = () => /(?:^#|&)token=([^&]*)/.exec(location.hash);
+
+/** Moves a `#token=…` fragment into sessionStorage; true if there was one.
+ * Called once, as the page loads: a fragment that appears later comes from a
+ * link inside the page (a packet's, say), never from the launcher. */
 export function adoptFragmentToken() {
-  const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  const match = fragmentToken();
   if (!match) return false;
   history.replaceState(null, "", location.pathname + location.search);
   let token = "";
@@ -36,6 +40,13 @@ export function adoptFragmentToken() {
     // memoryToken serves this page's life
   }
   return true;
+}
+
+/** A `#token=…` that appeared after the page loaded: cleared, never used. */
+export function refuseLateFragmentToken() {
+  if (!fragmentToken()) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  toast("A token that appeared in the address after the page loaded was ignored (a link inside the page can put one there). To use a new token, open the launcher's URL in a new tab.", "error");
 }
 
 export function token() {
@@ -85,8 +96,8 @@ export function showAuthProblem() {
   authProblem = true;
   const banner = $("#auth-banner");
   banner.textContent = token()
-    ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again; `codex-governance url` prints it."
-    : "This page has no token. Open the URL the launcher printed (…/#token=…); `codex-governance url`, run in the repository, prints it again.";
+    ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again, in a new tab; `codex-governance url` prints it."
+    : "This page has no token. Open the URL the launcher printed (…/#token=…) in a new tab; `codex-governance url`, run in the repository, prints it again.";
   banner.hidden = false;
 }
 

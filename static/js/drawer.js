@@ -32,6 +32,20 @@ function close() {
   opener = null;
 }
 
+/** A packet's links never act on this page: one to a fragment (the server
+ * already turns `#token…` into `#`) goes nowhere, any other opens in a new
+ * tab that gets neither this page's window nor its address. */
+function packetLinks(root) {
+  for (const a of root.querySelectorAll("a[href]")) {
+    if (a.getAttribute("href").startsWith("#")) {
+      a.removeAttribute("href");
+      continue;
+    }
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+  }
+}
+
 async function showHandoff(b) {
   const q = new URLSearchParams({
     session_id: b.dataset.session,
@@ -46,6 +60,7 @@ async function showHandoff(b) {
     if (v.html) {
       const md = node("div", "drawer-markdown");
       md.innerHTML = v.html; // rendered by the server with every raw HTML piece escaped
+      packetLinks(md);
       packet.append(md);
     } else {
       packet.append(node("p", "empty-note", "No handoff packet was written."));

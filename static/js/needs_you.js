@@ -1,6 +1,8 @@
 // "Needs you": one place at the top of the dashboard listing, newest first,
-// everything that waits for the developer: plans awaiting confirmation (with
-// their Start button), agents asking something (login, a question, an error),
+// everything that waits for the developer: plans awaiting confirmation (the
+// plan itself, its revision, and a Start button that confirms exactly that
+// revision: a plan registered again since answers 409 and the new one is
+// shown), agents asking something (login, a question, an error),
 // departments that failed or ended without a report, reports that ask for the
 // user's confirmation. Approvals sit in the same section (#approvals, drawn by
 // approvals.js). The tab title carries the count; an opt-in desktop
@@ -10,6 +12,12 @@
 import { api, toast } from "./api.js";
 import { startedText } from "./plan.js";
 import * as store from "./store.js";
+
+/** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
+const plans = new Map();
+const loading = new Set();
+/** Zhongshu id -> the revision first shown here, to say when the plan changed. */
+const firstShown = new Map();
 
 const NOTIFY_KEY = "codex_governance_notify";
 const DISMISSED_KEY = "codex_governance_dismissed";
@@ -65,18 +73,7 @@ function itemsOf(status) {
   const items = [];
   for (const s of sessions) {
     if (s.session_kind === "zhongshu" && s.plan_status === "awaiting_confirmation") {
-      items.push({
-        key: `plan:${s.id}`,
-        at: s.last_activity_at || s.started_at,
-        kind: "plan",
-        text: `${title(s)}: its plan awaits your confirmation`,
-        detail: s.task,
-        session: s.id,
-        actions: [
-          button("Start the plan", "primary", () => startPlan(s.id), { action: "start-plan" }),
-          button("Review it", "", () => showSession(s.id), { action: "show" }),
-        ],
-      });
+      items.push(planItem(s));
     }
     const attention = s.attention;
     if (s.status === "running" && s.state === "needs_you" && attention && attention.kind !== "approval") {
@@ -113,6 +110,63 @@ function itemsOf(status) {
   return items;
 }
 
+/** The plan of `s` as of its current revision, fetched when it moved; null while loading. */
+function planOf(s) {
+  const known = plans.get(s.id);
+  if (known && known.revision === s.plan_revision) return known;
+  if (!loading.has(s.id)) {
+    loading.add(s.id);
+    const revision = s.plan_revision;
+    api(`/api/zhongshu_plan?id=${encodeURIComponent(s.id)}`)
+      .then((v) => plans.set(s.id, v.plan))
+      .catch((e) => plans.set(s.id, { error: e.message, revision }))
+      .finally(() => {
+        loading.delete(s.id);
+        render(store.get().status);
+      });
+  }
+  return null;
+}
+
+/** A plan awaiting confirmation: what it would start, and Start for exactly that revision. */
+function planItem(s) {
+  const plan = planOf(s);
+  const shown = plan && !plan.error ? plan : null;
+  const item = {
+    key: `plan:${s.id}`,
+    at: s.last_activity_at || s.started_at,
+    kind: "plan",
+    text: `${title(s)}: its plan awaits your confirmation`,
+    detail: shown ? shown.summary || s.task : s.task,
+    session: s.id,
+    actions: [],
+  };
+  const start = button("Start the plan", "primary", () => startPlan(s.id, shown.revision), { action: "start-plan" });
+  start.disabled = !shown;
+  item.actions.push(start, button("Review it", "", () => showSession(s.id), { action: "show" }));
+  if (!shown) {
+    item.body = [node("div", "need-detail", plan ? `Cannot load the plan: ${plan.error}` : "Loading the plan…")];
+    return item;
+  }
+  item.revision = shown.revision;
+  if (!firstShown.has(s.id)) firstShown.set(s.id, shown.revision);
+  const first = firstShown.get(s.id);
+  const body = [node("div", "need-revision", `revision ${shown.revision}`)];
+  if (first !== shown.revision) {
+    body.push(node("div", "need-changed", `The plan changed since it was first shown here (revision ${first} → ${shown.revision}): this is the new plan.`));
+  }
+  const list = node("ol", "need-plan");
+  for (const a of shown.assignments || []) {
+    const li = node("li", a.selected === false ? "unselected" : "");
+    li.dataset.department = a.department;
+    li.append(node("span", "row-name", store.deptTitle(a.department)), ": ", node("span", "need-task", a.task));
+    list.append(li);
+  }
+  body.push(list);
+  item.body = body;
+  return item;
+}
+
 /** Departments whose last report asks the user to confirm something. */
 function confirmations(sessions, dismissed) {
   return sessions
@@ -134,11 +188,16 @@ function confirmations(sessions, dismissed) {
     });
 }
 
-async function startPlan(id) {
+async function startPlan(id, revision) {
   try {
-    const answer = await api("/api/start_assignments", { parent_session_id: id });
+    const answer = await api("/api/start_assignments", { parent_session_id: id, revision });
     toast(startedText(answer, 0, id));
   } catch (e) {
+    if (e.status === 409) {
+      // Registered again since it was shown: fetch the new one, nothing started.
+      plans.delete(id);
+      render(store.get().status);
+    }
     toast(`Could not start the plan of ${id}: ${e.message}`, "error");
   }
 }
@@ -156,8 +215,10 @@ function render(status) {
     li.dataset.key = item.key;
     li.dataset.kind = item.kind;
     li.dataset.session = item.session;
+    if (item.revision !== undefined) li.dataset.revision = String(item.revision);
     li.append(node("div", "need-text", item.text));
     if (item.detail) li.append(node("div", "need-detail", item.detail));
+    if (item.body) li.append(...item.body);
     const actions = node("div", "need-actions");
     actions.append(...item.actions);
     li.append(actions);

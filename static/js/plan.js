@@ -10,6 +10,8 @@ import * as store from "./store.js";
 
 let formKey = "";
 let viewKey = "";
+/** The Zhongshu and plan revision the form last showed, to say when it changed. */
+let formShown = { session: "", revision: 0 };
 
 function header(plan) {
   const status = {
@@ -77,7 +79,7 @@ function assignmentField(a, i, choices) {
   return { a, li, tick, task, model };
 }
 
-function form(sessionId, plan) {
+function form(sessionId, plan, changedFrom) {
   const choices = list(store.get().status && store.get().status.model_choices);
   const items = plan.assignments.map((a, i) => assignmentField(a, i, choices));
   const confirm = el("button", { type: "submit", class: "primary", attrs: { id: "plan-confirm" } });
@@ -96,6 +98,7 @@ function form(sessionId, plan) {
   const node = el("form", { class: "plan-form", attrs: { id: "plan-form" } },
     header(plan),
     plan.summary ? el("p", { class: "plan-summary", text: plan.summary }) : null,
+    changedFrom ? el("p", { class: "need-changed", text: `The plan changed while you reviewed it (revision ${changedFrom} → ${plan.revision}): this is the new plan; your edits to the old one are gone.` }) : null,
     el("p", { class: "hint", text: "Untick what should not run, edit tasks and models, then start." }),
     el("ol", { class: "plan-list" }, items.map((x) => x.li)),
     el("div", { class: "form-actions" }, confirm),
@@ -115,7 +118,7 @@ function form(sessionId, plan) {
     msg.className = "form-msg";
     msg.textContent = "Starting…";
     try {
-      const res = await api("/api/start_assignments", { parent_session_id: sessionId, assignments });
+      const res = await api("/api/start_assignments", { parent_session_id: sessionId, assignments, revision: plan.revision });
       toast(startedText(res, assignments.filter((a) => a.selected).length, sessionId));
       formKey = "";
     } catch (e) {
@@ -140,6 +143,7 @@ function render() {
   const { focus, plan: data } = store.get();
   const note = (text, cls = "empty-note") => {
     formKey = viewKey = "";
+    formShown = { session: "", revision: 0 };
     replaceChildren(container, el("p", { class: cls, text }));
   };
   if (!focus || !data) return note("Start a Zhongshu session: it reads the governance report and registers a plan here.");
@@ -148,14 +152,17 @@ function render() {
   if (!plan || !plan.ready) return note(`${data.session_id} has not registered a plan yet.`);
   if (plan.status === "awaiting_confirmation") {
     // The form holds the user's edits: rebuild it only for a different plan.
-    const key = `${data.session_id}|${plan.registered_at}`;
+    const key = `${data.session_id}|${plan.revision}|${plan.registered_at}`;
     if (key === formKey && $("#plan-form", container)) return;
+    const changedFrom = formShown.session === data.session_id && formShown.revision !== plan.revision ? formShown.revision : 0;
     formKey = key;
+    formShown = { session: data.session_id, revision: plan.revision };
     viewKey = "";
-    replaceChildren(container, form(data.session_id, plan));
+    replaceChildren(container, form(data.session_id, plan, changedFrom));
     return;
   }
   formKey = "";
+  formShown = { session: "", revision: 0 };
   const follows = plan.assignments.map((a) => {
     const s = a.session_id && store.session(a.session_id);
     return s ? s.state_text : "";

@@ -531,6 +531,31 @@ pub fn test_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A multi-thread runtime whose threads carry `name` (a bench's server or client side).
+pub fn named_runtime(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(name)
+        .build()
+        .unwrap()
+}
+
+/// Raises this process's open-file limit to its hard limit, for tests and
+/// benches that hold both ends of many sockets.
+pub fn more_open_files() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain structs in and out.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// SIGKILLs the process group of every session the launcher believes runs.
 pub fn kill_session_groups(launcher: &Launcher) {
     let pids: Vec<u32> = launcher.ctx.store.read(|s| {

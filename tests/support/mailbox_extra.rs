@@ -277,3 +277,13 @@ pub fn mkfifo(path: &Path) {
         std::io::Error::last_os_error()
     );
 }
+
+/// `session_id=..&department_session_id=..&report_id=..` naming result `r`.
+pub fn naming(r: &Value) -> String {
+    format!(
+        "session_id={}&department_session_id={}&report_id={}",
+        r["parent_session_id"].as_str().unwrap(),
+        r["department_session_id"].as_str().unwrap(),
+        r["report_id"].as_str().unwrap()
+    )
+}

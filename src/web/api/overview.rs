@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::{number, Caller, QueryMap, L};
+use crate::credentials::Principal;
 use crate::mailbox::watchdog::IngestionView;
 use crate::model::{TerminalRecord, TerminalStatus};
 use crate::report::Report;
@@ -50,9 +51,9 @@ pub(super) struct Chain {
 }
 
 pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response {
-    if !p.is_user() {
-        // Agents see no terminal URLs: each carries a token that types into a PTY.
-        return Json(l.status_for_agents()).into_response();
+    if let Principal::Session(grant) = &p {
+        // An agent sees its own group only, without transcripts or terminal URLs.
+        return Json(l.status_for_agent(grant)).into_response();
     }
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],

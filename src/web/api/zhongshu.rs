@@ -110,6 +110,10 @@ pub(super) struct StartAssignments {
     parent_session_id: String,
     #[serde(default)]
     assignments: Option<Vec<AssignmentInput>>,
+    /// The plan revision the user saw (the dashboard sends it); absent from
+    /// Python-era scripts, which confirm whatever plan is there.
+    #[serde(default)]
+    revision: Option<u64>,
 }
 
 pub(super) async fn start_assignments(
@@ -118,7 +122,7 @@ pub(super) async fn start_assignments(
 ) -> Response {
     reply(
         l.dispatcher
-            .start_assignments(&b.parent_session_id, b.assignments)
+            .start_assignments(&b.parent_session_id, b.assignments, b.revision)
             .await
             .map(|plan| l.assignments_view(&plan)),
     )
