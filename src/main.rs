@@ -182,6 +182,14 @@ fn state_dir_of(repo: &std::path::Path, state_dir: Option<PathBuf>) -> Result<Pa
 }
 
 fn print_url(args: LocateArgs) -> ExitCode {
+    // The URL carries the developer's token: an agent must not get it this way.
+    if let Ok(session) = std::env::var("CODEX_GOVERNANCE_SESSION_ID") {
+        eprintln!(
+            "codex-governance: `url` prints the developer's token and is refused inside an agent \
+             session ({session}); run it in your own shell"
+        );
+        return ExitCode::from(2);
+    }
     let dir = match state_dir_of(&args.repo, args.state_dir) {
         Ok(d) => d,
         Err(e) => return fail(&e),

@@ -21,6 +21,9 @@ mod state_at_rest;
 #[path = "support/attack_web.rs"]
 mod web_attacks;
 
+#[path = "support/attack_agents.rs"]
+mod agent_attacks;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -193,9 +193,13 @@ impl Launcher {
         })?;
         *self.resumable.lock().unwrap() = resumable;
         for (id, pid) in &stale {
-            if let Some(pid) = pid.filter(|pid| runs_session(*pid, id)) {
-                // The session led its own process group; what is left of it goes.
-                pty::kill_tree(pid);
+            if let Some(pid) = *pid {
+                // The session led its own process group and session; what is
+                // left of it goes (its sandboxes may have outlived the leader).
+                if runs_session(pid, id) {
+                    pty::kill_tree(pid);
+                }
+                crate::platform::kill_leftovers(pid, id);
             }
         }
         Ok(())

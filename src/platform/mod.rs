@@ -22,8 +22,9 @@ use std::fs::File;
 use std::path::Path;
 
 pub use os::{
-    connect_local, contain, describe_file_type, kill_tree, link_count, open_no_follow, private_dir,
-    process_alive, runs_session, stop_signal, terminate_tree, LocalStream,
+    connect_local, contain, describe_file_type, kill_leftovers, kill_tree, link_count,
+    open_no_follow, private_dir, process_alive, runs_session, stop_signal, terminate_tree,
+    LocalStream,
 };
 pub use os::{create_private_dir, make_private, private_file_mode, shared_folder, tighten};
 

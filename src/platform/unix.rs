@@ -42,6 +42,20 @@ fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// After a crash: kills what is left of session `id`'s process session led by
+/// `leader` (which may be gone already: sandboxes outlive it). Only processes
+/// whose environment names the session are touched, so a reused pid is safe.
+pub fn kill_leftovers(leader: u32, id: &str) {
+    let mut ours = session_members(leader);
+    ours.push(leader);
+    for pid in ours.into_iter().filter(|pid| runs_session(*pid, id)) {
+        // SAFETY: kill(2) on one process; no memory is touched.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
+
 /// Processes whose session is `leader`'s (Linux `/proc`; none elsewhere).
 fn session_members(leader: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
