@@ -41,6 +41,8 @@ pub struct Launcher {
     pub token: String,
     pub credentials: Arc<Credentials>,
     audit_chain_problem: OnceLock<String>,
+    /// What keeps agents from starting, found at start.
+    backend_problems: OnceLock<Vec<String>>,
     status_cache: status_cache::StatusCache,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
@@ -123,6 +125,7 @@ impl Launcher {
             token: crate::secret::new_token(),
             credentials,
             audit_chain_problem: OnceLock::new(),
+            backend_problems: OnceLock::new(),
             status_cache: Default::default(),
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
@@ -274,10 +277,17 @@ impl Launcher {
 
     /// Warns at start when the agent backend cannot run (Codex missing or old).
     async fn check_backend(&self) {
-        for w in self.sessions.backend().problems().await {
+        let problems = self.sessions.backend().problems().await;
+        for w in &problems {
             tracing::warn!("{w}");
             eprintln!("codex-governance: warning: {w}");
         }
+        let _first_check_wins = self.backend_problems.set(problems);
+    }
+
+    /// What keeps agents from starting (Codex missing or too old), with the fix.
+    pub fn backend_problems(&self) -> Vec<String> {
+        self.backend_problems.get().cloned().unwrap_or_default()
     }
 
     /// Resumes the conversations of the previous run; one that cannot resume

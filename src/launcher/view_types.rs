@@ -46,6 +46,22 @@ pub struct StatusView {
     pub audit_seq: u64,
     pub audit_chain_problem: Option<String>,
     pub mailbox_ingestion: IngestionView,
+    /// How agents run and what they can reach, in words for the dashboard.
+    pub agents: AgentsView,
+}
+
+/// How the launcher's agents run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentsView {
+    pub backend: crate::model::Backend,
+    /// Their commands run in the backend's sandbox (Codex), or as the user (PTY).
+    pub sandboxed: bool,
+    /// Whether sandboxed commands may use the network (`launcher.agent_network`).
+    pub network: bool,
+    /// What an agent can reach, plainly.
+    pub reach: String,
+    /// What keeps agents from starting (Codex missing or too old), with the fix.
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

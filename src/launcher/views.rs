@@ -117,6 +117,7 @@ impl Launcher {
             audit_seq: self.ctx.store.audit_log().last_seq(),
             audit_chain_problem: self.audit_chain_problem().map(str::to_string),
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
+            agents: self.agents_view(),
         }
     }
 
@@ -124,6 +125,37 @@ impl Launcher {
     /// that Zhongshu's departments and queue), without transcripts, terminal
     /// URLs (each carries a token that reaches a PTY) or the terminal list. The
     /// slot counts stay the launcher's: they say when a department can start.
+    /// How agents run and what they reach (the dashboard says it plainly).
+    pub fn agents_view(&self) -> AgentsView {
+        let backend = self.sessions.backend().kind();
+        let network = self.ctx.config.launcher.agent.agent_network;
+        let sandboxed = backend == crate::model::Backend::Codex;
+        let reach = match (sandboxed, network) {
+            (true, false) => {
+                "Codex agents run in Codex's sandbox: they write only the repository \
+                (their own mailbox folder aside), cannot see the launcher's state folder, have no \
+                network and no key, and reach the launcher only through their governance tools."
+            }
+            (true, true) => {
+                "Codex agents run in Codex's sandbox with the network ON \
+                (launcher.agent_network): they write only the repository and cannot see the \
+                launcher's state folder, but they can reach any address, loopback included."
+            }
+            (false, _) => {
+                "PTY agents run unsandboxed, as you: they can read and change every file \
+                you can (the launcher's state folder and its token included), use the network, and \
+                start any program. Use them only with agents you trust."
+            }
+        };
+        AgentsView {
+            backend,
+            sandboxed,
+            network,
+            reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
+            problems: self.backend_problems(),
+        }
+    }
+
     pub fn status_for_agent(&self, grant: &Grant) -> StatusView {
         let group = match grant.kind {
             SessionKind::Zhongshu => Some(grant.session_id.as_str()),

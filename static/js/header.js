@@ -57,6 +57,19 @@ function renderBanner(st) {
   const banner = $("#audit-banner");
   banner.textContent = lines.join(" ");
   banner.hidden = lines.length === 0;
+  renderAgentsBanner(st.agents);
+}
+
+// Setup problems that keep agents from starting, and what agents can reach
+// when that is more than Codex's sandbox without network allows.
+function renderAgentsBanner(agents) {
+  const banner = $("#agents-banner");
+  if (!agents) return;
+  const lines = [...(agents.problems || [])];
+  if (!agents.sandboxed || agents.network) lines.push(agents.reach);
+  banner.textContent = lines.join(" ");
+  banner.hidden = lines.length === 0;
+  document.body.classList.toggle("agents-blocked", (agents.problems || []).length > 0);
 }
 
 async function startZhongshu(event) {

@@ -34,6 +34,14 @@ async fn url_inside_an_agent_session_is_refused() {
         stderr.contains("refused inside an agent session"),
         "{stderr}"
     );
+    // The dashboard says plainly what such agents can reach.
+    let agents = launcher.api.status().await["agents"].clone();
+    assert_eq!(agents["backend"], "pty", "{agents}");
+    assert_eq!(agents["sandboxed"], false, "{agents}");
+    assert!(
+        agents["reach"].as_str().unwrap().contains("unsandboxed"),
+        "{agents}"
+    );
     // The developer's own shell still gets it.
     let (code, stdout, _) = run_binary(&["url", "--repo", repo.path.to_str().unwrap()]);
     assert_eq!(code, 0);
