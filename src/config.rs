@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 mod agent_backend;
 mod defaults;
 mod defaults_file;
+mod isolation;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
@@ -23,6 +24,7 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
+pub use isolation::{Checkout, Isolation, IsolationSettings, ScopeMode};
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -39,23 +41,7 @@ pub struct Department {
     pub verify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum RiskLevel {
-    High,
-    Medium,
-    Low,
-}
-
-impl RiskLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RiskLevel::High => "high",
-            RiskLevel::Medium => "medium",
-            RiskLevel::Low => "low",
-        }
-    }
-}
+pub use crate::model::RiskLevel;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RiskRule {
@@ -91,6 +77,8 @@ pub struct LauncherSettings {
     pub agent: AgentBackendSettings,
     /// Prices per model, to show what sessions cost (none: tokens only).
     pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
+    /// Where departments work and how their changes come back.
+    pub isolation: IsolationSettings,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -172,6 +160,16 @@ struct FileLauncher {
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
+    #[serde(default)]
+    isolation: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    auto_integrate: Option<bool>,
+    #[serde(default)]
+    worktree_checkout: Option<String>,
+    #[serde(default)]
+    worktree_include: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,17 @@ pub enum LauncherError {
     Internal(String),
 }
 
+impl From<crate::policy::Refusal> for LauncherError {
+    fn from(r: crate::policy::Refusal) -> Self {
+        use crate::policy::Refusal;
+        match r {
+            Refusal::Invalid(m) => LauncherError::BadRequest(m),
+            Refusal::Unknown(m) => LauncherError::NotFound(m),
+            Refusal::Conflict(m) => LauncherError::Conflict(m),
+        }
+    }
+}
+
 impl From<anyhow::Error> for LauncherError {
     fn from(e: anyhow::Error) -> Self {
         LauncherError::Internal(format!("{e:#}"))

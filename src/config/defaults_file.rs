@@ -49,6 +49,18 @@ pub fn commented_defaults() -> String {
         "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
          # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n",
     );
+    out.push_str(
+        "  # Each department works in its own git worktree (shared: the one working tree).\n  \
+         isolation: worktree\n  \
+         # Out-of-scope changes: warn (a REVIEW finding) or block (integrate only with an override).\n  \
+         scope: warn\n  \
+         # Run a Zhongshu's proposed integration without asking you.\n  \
+         auto_integrate: false\n  \
+         # auto: sparse for large trees when the department has a scope; full; sparse.\n  \
+         worktree_checkout: auto\n  \
+         # Paths every sparse worktree checks out too (what builds need).\n  \
+         worktree_include: []\n",
+    );
     out
 }
 
@@ -84,5 +96,6 @@ mod tests {
         assert_eq!(loaded.departments, defaults.departments);
         assert_eq!(loaded.risk_rules, defaults.risk_rules);
         assert_eq!(loaded.launcher.agent, defaults.launcher.agent);
+        assert_eq!(loaded.launcher.isolation, defaults.launcher.isolation);
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::defaults::{default_agent_command, strings};
-use super::{agent_backend, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice};
+use super::{
+    agent_backend, isolation, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice,
+};
 
 /// Resolves the launcher settings; `file_name` names the file in errors.
 pub(super) fn resolve(
@@ -50,6 +52,17 @@ pub(super) fn resolve(
     )?;
     let (zhongshu_model, department_model) = role_models(&models, env, warnings);
     let model_prices = model_prices(fl.model_prices.clone(), file_name)?;
+    let isolation = isolation::resolve(
+        file_name,
+        isolation::FileWords {
+            isolation: fl.isolation.clone(),
+            scope: fl.scope.clone(),
+            auto_integrate: fl.auto_integrate,
+            worktree_checkout: fl.worktree_checkout.clone(),
+            worktree_include: fl.worktree_include.clone(),
+        },
+        env,
+    )?;
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -69,6 +82,7 @@ pub(super) fn resolve(
         department_stale_seconds,
         agent,
         model_prices,
+        isolation,
     })
 }
 

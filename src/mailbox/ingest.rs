@@ -21,6 +21,7 @@ use super::Mailbox;
 use crate::clock;
 use crate::ids::check_id;
 use crate::model::{AuditEvent, MailboxPaths, ResultSource, TaskResult};
+use crate::policy::report as policy;
 
 /// Largest report accepted.
 pub const MAX_REPORT_BYTES: u64 = 1024 * 1024;
@@ -200,27 +201,9 @@ impl Mailbox {
         let session = self
             .ctx
             .store
-            .read(|s| s.sessions.get(&f.session_id).cloned())
-            .ok_or_else(|| {
-                format!(
-                    "department_session_id {} is not a known session",
-                    f.session_id
-                )
-            })?;
-        if session.parent_session_id() != Some(zhongshu_id) {
-            return Err(format!(
-                "session {} is not a department of {zhongshu_id}",
-                f.session_id
-            ));
-        }
-        if session.department.as_deref() != Some(f.department.as_str()) {
-            return Err(format!(
-                "session {} is the {} department, not {}",
-                f.session_id,
-                session.department.as_deref().unwrap_or("?"),
-                f.department
-            ));
-        }
+            .read(|s| s.sessions.get(&f.session_id).cloned());
+        policy::check_sender(zhongshu_id, &f.session_id, &f.department, session.as_ref())?;
+        let objective = session.map(|s| s.task).unwrap_or_default();
         Ok(TaskResult {
             report_id: f.report_id,
             parent_session_id: zhongshu_id.to_string(),
@@ -240,45 +223,23 @@ impl Mailbox {
             handoff_packet: None,
             revision: 0,
             content_sha256: None,
-            objective: session.task.clone(),
+            objective,
             verified: false,
+            ..TaskResult::default()
         })
     }
 
-    /// A report speaks only for the session whose drop folder it is in. One in
-    /// the shared `incoming/` cannot speak for a sandboxed agent (Codex), which
-    /// reports through its tool or its own folder, the only part of the state
-    /// folder its sandbox can write; it still can for a PTY agent, which runs
-    /// unsandboxed and could write any folder, and for sessions of older
-    /// launchers or the Python tool.
+    /// A report speaks only for the session whose drop folder it is in
+    /// ([`policy::check_folder`]).
     fn check_folder_claim(
         &self,
         result: TaskResult,
         folder: Option<&str>,
     ) -> Result<TaskResult, String> {
         let claimed = result.department_session_id.as_str();
-        match folder {
-            Some(owner) if owner != claimed => Err(format!(
-                "a file in the drop folder of {owner} cannot report for {claimed}"
-            )),
-            Some(_) => Ok(result),
-            None => {
-                let own = self.ctx.store.read(|s| {
-                    let x = s.sessions.get(claimed)?;
-                    if x.agent.backend != crate::model::Backend::Codex {
-                        return None;
-                    }
-                    x.department_part().and_then(|d| d.drop_folder.clone())
-                });
-                match own {
-                    Some(dir) => Err(format!(
-                        "{claimed} reports from its own drop folder {dir}; a file in the shared \
-                         incoming/ cannot speak for it"
-                    )),
-                    None => Ok(result),
-                }
-            }
-        }
+        let session = self.ctx.store.read(|s| s.sessions.get(claimed).cloned());
+        policy::check_folder(claimed, folder, session.as_ref())?;
+        Ok(result)
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.

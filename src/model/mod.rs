@@ -38,10 +38,14 @@ mod audit_event;
 mod plain_state;
 pub mod plan;
 mod records;
+mod review;
 mod session;
+mod workspace;
 
 pub use agent::*;
 pub use audit_event::*;
 pub use plain_state::*;
 pub use records::*;
+pub use review::*;
 pub use session::*;
+pub use workspace::*;

@@ -1,90 +1,11 @@
-//! The rules of plans and the department queue (SPEC 7), as functions over the
-//! records: which assignments are valid, what a plan's status is, what goes into
-//! the queue, which item starts next, and what a crash leaves to redo.
+//! The life of plans and the department queue (SPEC 7), as functions over the
+//! records: what a plan's status is, what goes into the queue, which item
+//! starts next, and what a crash leaves to redo. Which assignments are valid is
+//! a rule of `crate::policy::plan`.
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
-
 use super::{Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus};
-
-/// An assignment as a request carries it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AssignmentInput {
-    #[serde(default)]
-    pub department: String,
-    #[serde(default)]
-    pub task: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub files: Option<Vec<String>>,
-    #[serde(default, alias = "verify_commands")]
-    pub verify: Option<Vec<String>>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub model_reason: Option<String>,
-    #[serde(default)]
-    pub selected: Option<bool>,
-}
-
-/// What an assignment is checked against.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    /// Department keys an assignment may name, in the order errors list them.
-    pub departments: Vec<String>,
-    pub models: Vec<String>,
-    /// The model of a department that names none.
-    pub default_model: String,
-}
-
-/// A requested model, or the default; one outside `models` is an error.
-pub fn pick_model(
-    requested: Option<&str>,
-    models: &[String],
-    default: &str,
-) -> Result<String, String> {
-    match requested.map(str::trim).filter(|m| !m.is_empty()) {
-        None => Ok(default.to_string()),
-        Some(m) if models.iter().any(|x| x == m) => Ok(m.to_string()),
-        Some(m) => Err(format!("model {m:?} is not one of {models:?}")),
-    }
-}
-
-/// Checks assignment `index` (0-based); the error names it by position and department.
-pub fn validate_assignment(
-    rules: &Rules,
-    index: usize,
-    a: &AssignmentInput,
-) -> Result<Assignment, String> {
-    let name = |msg: String| format!("assignment {} ({:?}): {msg}", index + 1, a.department);
-    if !rules.departments.contains(&a.department) {
-        return Err(name(format!(
-            "unknown department; known: {}",
-            rules.departments.join(", ")
-        )));
-    }
-    if a.task.trim().is_empty() {
-        return Err(name("task must not be empty".into()));
-    }
-    let model =
-        pick_model(a.model.as_deref(), &rules.models, &rules.default_model).map_err(name)?;
-    Ok(Assignment {
-        department: a.department.clone(),
-        task: a.task.trim().to_string(),
-        model,
-        files: a.files.clone().unwrap_or_default(),
-        verify: a.verify.clone().unwrap_or_default(),
-        reason: a.reason.clone(),
-        model_reason: a.model_reason.clone(),
-        selected: a.selected.unwrap_or(true),
-        status: AssignmentStatus::Proposed,
-        session_id: None,
-        queue_id: None,
-        error: None,
-    })
-}
 
 /// A registered plan's status: an empty plan is ready; one asking for
 /// confirmation waits; any other is dispatched at once.
@@ -201,24 +122,25 @@ pub fn recover_queue(
 mod tests {
     use super::*;
 
-    fn rules() -> Rules {
-        Rules {
-            departments: vec!["lingyubu".into(), "menxia".into()],
-            models: vec!["gpt-5.5".into(), "gpt-5.4".into()],
-            default_model: "gpt-5.4".into(),
-        }
-    }
-
-    fn input(department: &str, task: &str) -> AssignmentInput {
-        AssignmentInput {
+    fn assignment(department: &str, task: &str, selected: bool) -> Assignment {
+        Assignment {
             department: department.into(),
             task: task.into(),
-            ..Default::default()
+            model: "gpt-5.4".into(),
+            files: Vec::new(),
+            verify: Vec::new(),
+            reason: None,
+            model_reason: None,
+            selected,
+            status: AssignmentStatus::Proposed,
+            session_id: None,
+            queue_id: None,
+            error: None,
         }
     }
 
     fn item(id: &str, status: QueueStatus) -> QueueItem {
-        let a = validate_assignment(&rules(), 0, &input("lingyubu", "t")).unwrap();
+        let a = assignment("lingyubu", "t", true);
         let mut q = new_queue_item(
             id.into(),
             Some("zhongshu-1".into()),
@@ -231,48 +153,23 @@ mod tests {
     }
 
     #[test]
-    fn assignments_are_checked_and_named() {
-        let ok = validate_assignment(&rules(), 0, &input("lingyubu", "  do it  ")).unwrap();
-        assert_eq!(ok.task, "do it");
-        assert_eq!(ok.model, "gpt-5.4");
-        assert!(ok.selected);
-        let e = validate_assignment(&rules(), 2, &input("nope", "t")).unwrap_err();
-        assert!(
-            e.starts_with("assignment 3 (\"nope\"): unknown department; known: lingyubu, menxia"),
-            "{e}"
-        );
-        let e = validate_assignment(&rules(), 0, &input("lingyubu", " ")).unwrap_err();
-        assert!(e.contains("task must not be empty"), "{e}");
-        let mut bad_model = input("lingyubu", "t");
-        bad_model.model = Some("gpt-1".into());
-        let e = validate_assignment(&rules(), 0, &bad_model).unwrap_err();
-        assert!(e.contains("model \"gpt-1\" is not one of"), "{e}");
-        assert_eq!(
-            pick_model(Some(" gpt-5.5 "), &rules().models, "x").unwrap(),
-            "gpt-5.5"
-        );
-    }
-
-    #[test]
     fn plan_statuses_and_queueing() {
         assert_eq!(plan_status(0, true), PlanStatus::Ready);
         assert_eq!(plan_status(2, true), PlanStatus::AwaitingConfirmation);
         assert_eq!(plan_status(2, false), PlanStatus::Dispatched);
-        let r = rules();
-        let mut unselected = input("menxia", "review");
-        unselected.selected = Some(false);
         let mut plan = Plan {
             session_id: "zhongshu-1".into(),
             revision: 1,
             summary: "s".into(),
             assignments: vec![
-                validate_assignment(&r, 0, &input("lingyubu", "a")).unwrap(),
-                validate_assignment(&r, 1, &unselected).unwrap(),
+                assignment("lingyubu", "a", true),
+                assignment("menxia", "review", false),
             ],
             needs_confirmation: true,
             status: PlanStatus::AwaitingConfirmation,
             registered_at: "now".into(),
             confirmed_at: None,
+            base: None,
         };
         let queued = enqueue_selected(&mut plan);
         assert_eq!(queued.len(), 1);
@@ -294,6 +191,7 @@ mod tests {
             status: PlanStatus::AwaitingConfirmation,
             registered_at: "now".into(),
             confirmed_at: None,
+            base: None,
         };
         let first = revised(plan("P1"), None);
         assert_eq!(first.revision, 1);

@@ -64,6 +64,13 @@ word_enum!(
     /// Where a result came from.
     ResultSource { Mailbox => "mailbox", LauncherFallback => "launcher_fallback" }
 );
+
+#[allow(clippy::derivable_impls)] // the enum is declared by `word_enum!`
+impl Default for ResultSource {
+    fn default() -> Self {
+        ResultSource::Mailbox
+    }
+}
 word_enum!(
     /// A browser terminal's listener.
     TerminalStatus { Running => "running", Exited => "exited", Closed => "closed" }
@@ -137,6 +144,10 @@ pub struct Plan {
     pub registered_at: String,
     #[serde(default)]
     pub confirmed_at: Option<String>,
+    /// The repository's HEAD when the plan was registered (departments branch
+    /// from it) and the user's uncommitted files the plan names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<super::PlanBase>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -163,7 +174,7 @@ pub struct QueueItem {
     pub attempts: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TaskResult {
     pub report_id: String,
     pub parent_session_id: String,
@@ -203,6 +214,18 @@ pub struct TaskResult {
     /// that session); false for a file dropped into the mailbox by hand.
     #[serde(default)]
     pub verified: bool,
+    /// The launcher's commit of the department's worktree when it reported
+    /// (isolated departments only, as the next three).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// What the department really changed against its base commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_changed_files: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_stat: Option<super::DiffStat>,
+    /// Scope, claim and risk findings on the actual changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<super::ChangeReview>,
 }
 
 #[cfg(test)]
@@ -230,6 +253,7 @@ impl TaskResult {
             content_sha256: None,
             objective: String::new(),
             verified: false,
+            ..TaskResult::default()
         }
     }
 }

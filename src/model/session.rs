@@ -110,6 +110,10 @@ pub struct DepartmentPart {
     /// from there may speak for it. None for sessions of older launchers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_folder: Option<String>,
+    /// Its own git worktree (`launcher.isolation: worktree`); None when it
+    /// works in the shared working tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Box<super::Workspace>>,
 }
 
 impl Session {
@@ -163,6 +167,13 @@ impl Session {
     /// A department holds a queue slot while it runs and has not reported.
     pub fn holds_slot(&self) -> bool {
         self.is_department() && self.is_running() && !self.has_reported()
+    }
+    /// A department's worktree, if it has one.
+    pub fn workspace(&self) -> Option<&super::Workspace> {
+        self.department_part()?.workspace.as_deref()
+    }
+    pub fn workspace_mut(&mut self) -> Option<&mut super::Workspace> {
+        self.department_mut()?.workspace.as_deref_mut()
     }
 }
 

@@ -7,24 +7,24 @@
 //! data for `codex-governance report` (text, Markdown, JSON) and `GET /api/report`.
 //!
 //! - [`changes`]: changed paths for each [`Mode`];
-//! - [`routing`]: department globs and risk rules;
+//! - [`routing`]: department globs and risk rules (a rule of [`crate::policy`]);
 //! - [`preflight`]: the portability scan of governance Markdown;
 //! - [`render`]: text and Markdown output.
 
 pub mod changes;
 pub mod preflight;
 pub mod render;
-pub mod routing;
+pub use crate::policy::routing;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, RiskLevel};
+use crate::config::Config;
 pub use preflight::{Classification, Decision, Finding, PatternKind, PortabilityScan};
 pub use render::{render_markdown, render_text};
-pub use routing::{route_path, Router};
+pub use routing::{route_path, Risk, Router};
 
 /// Which changes the report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,15 +131,6 @@ pub struct DepartmentFiles {
     pub verify: Vec<String>,
 }
 
-/// One risk rule firing on one path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Risk {
-    pub path: String,
-    pub name: String,
-    pub level: RiskLevel,
-    pub message: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreflightChecks {
     pub portability_reference_scan: PortabilityScan,
@@ -201,12 +192,7 @@ pub fn assemble(
         for i in hits {
             files[i].push(path.clone());
         }
-        risks.extend(router.risks(path).map(|rule| Risk {
-            path: path.clone(),
-            name: rule.name.clone(),
-            level: rule.level,
-            message: rule.message.clone(),
-        }));
+        risks.extend(router.risks_of(std::slice::from_ref(path)));
     }
     let departments: Vec<DepartmentFiles> = config
         .departments

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
 use super::routing::Glob;
+pub use crate::policy::Decision;
 
 /// What `scope` says in the report.
 pub const SCOPE: &str = "governance markdown (portability_paths)";
@@ -21,14 +22,6 @@ const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Longest excerpt, in characters.
 const EXCERPT_CHARS: usize = 200;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Decision {
-    #[serde(rename = "PASS")]
-    Pass,
-    #[serde(rename = "REVIEW")]
-    Review,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -45,15 +38,6 @@ pub enum PatternKind {
 pub enum Classification {
     Violation,
     Example,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Pass => "PASS",
-            Decision::Review => "REVIEW",
-        }
-    }
 }
 
 impl PatternKind {

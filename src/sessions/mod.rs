@@ -118,18 +118,8 @@ impl Sessions {
 
     /// Checks a model against the configured choices, defaulting by kind.
     pub fn pick_model(&self, model: Option<&str>, kind: SessionKind) -> LResult<String> {
-        let l = &self.ctx.config.launcher;
-        match model.map(str::trim).filter(|m| !m.is_empty()) {
-            None => Ok(match kind {
-                SessionKind::Zhongshu => l.zhongshu_model.clone(),
-                SessionKind::Department => l.department_model.clone(),
-            }),
-            Some(m) if l.models.iter().any(|x| x == m) => Ok(m.to_string()),
-            Some(m) => Err(LauncherError::BadRequest(format!(
-                "model {m:?} is not one of {:?}",
-                l.models
-            ))),
-        }
+        crate::policy::plan::model_for(model, kind, &self.ctx.config.launcher)
+            .map_err(LauncherError::BadRequest)
     }
 
     /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.

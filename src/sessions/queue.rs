@@ -19,7 +19,7 @@ use crate::model::plan;
 use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
 use plan::enqueue_selected;
 
-pub use crate::model::plan::AssignmentInput;
+pub use crate::policy::plan::AssignmentInput;
 
 /// A plan as `report_zhongshu_plan` carries it: flat, or nested under `plan`.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,12 +82,13 @@ impl Dispatcher {
             .into_iter()
             .map(|d| d.key)
             .collect();
-        let rules = plan::Rules {
+        let rules = crate::policy::plan::Rules {
             departments,
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
-        plan::validate_assignment(&rules, index, a).map_err(LauncherError::BadRequest)
+        crate::policy::plan::validate_assignment(&rules, index, a)
+            .map_err(LauncherError::BadRequest)
     }
 
     /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,
@@ -111,6 +112,7 @@ impl Dispatcher {
         let needs_confirmation = (asked || self.ctx.config.launcher.require_plan_confirmation)
             && !assignments.is_empty();
         let status = plan::plan_status(assignments.len(), needs_confirmation);
+        let base = crate::worktrees::plan_base(&self.ctx.repo, &assignments).await;
         let mut plan = Plan {
             session_id: session_id.clone(),
             revision: 0,
@@ -120,6 +122,7 @@ impl Dispatcher {
             status,
             registered_at: clock::now_rfc3339(),
             confirmed_at: None,
+            base,
         };
         let queued = if needs_confirmation {
             Vec::new()
@@ -183,10 +186,11 @@ impl Dispatcher {
                     assignments,
                     needs_confirmation: true,
                     status: PlanStatus::Dispatched,
+                    confirmed_at: None,
+                    base: old.as_ref().and_then(|p| p.base.clone()),
                     registered_at: old
                         .map(|p| p.registered_at)
                         .unwrap_or_else(clock::now_rfc3339),
-                    confirmed_at: None,
                 }
             }
             (Some(p), None) => p,

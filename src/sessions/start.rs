@@ -18,6 +18,7 @@ use crate::model::{
     AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
     ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, ZhongshuPart,
 };
+use crate::policy::start;
 use crate::pty::Pty;
 use crate::signals::Signal;
 
@@ -146,10 +147,7 @@ impl Sessions {
 
     /// Task, model, department and parent of a start request, or why not.
     fn check_start(&self, spec: &StartSpec) -> LResult<Checked> {
-        let task = spec.task.trim().to_string();
-        if task.is_empty() {
-            return Err(LauncherError::BadRequest("task must not be empty".into()));
-        }
+        let task = start::check_task(&spec.task)?;
         let model = self.pick_model(spec.model.as_deref(), spec.kind)?;
         let department = match spec.kind {
             SessionKind::Zhongshu => None,
@@ -160,30 +158,22 @@ impl Sessions {
                 })?)
             }
         };
-        let parent = match (&spec.parent_session_id, spec.kind) {
-            (Some(p), _) => {
+        let parent = match &spec.parent_session_id {
+            Some(p) => {
                 ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
-                match self
+                let found = self
                     .ctx
                     .store
-                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()))
-                {
-                    Some(true) => Some(p.clone()),
-                    Some(false) => {
-                        return Err(LauncherError::BadRequest(format!(
-                            "{p} is not a Zhongshu session"
-                        )))
-                    }
-                    None => return Err(LauncherError::NotFound(format!("no session {p}"))),
+                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()));
+                match found {
+                    Some(true) => start::Parent::Zhongshu(p.clone()),
+                    Some(false) => start::Parent::NotZhongshu(p.clone()),
+                    None => start::Parent::Missing(p.clone()),
                 }
             }
-            (None, SessionKind::Department) => {
-                return Err(LauncherError::BadRequest(
-                    "a department needs parent_session_id".into(),
-                ))
-            }
-            (None, SessionKind::Zhongshu) => None,
+            None => start::Parent::Absent,
         };
+        let parent = start::check_parent(spec.kind, parent)?;
         Ok(Checked {
             task,
             model,

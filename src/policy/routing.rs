@@ -25,13 +25,16 @@
 //! characters of the path, and each alternative is a whole character, so this is
 //! exact. (Paths like that are rare; the translation is not cached.)
 //!
-//! A [`Router`] compiles a configuration once and is then reused for every path.
+//! A [`Router`] compiles a configuration once and is then reused for every path;
+//! a [`PatternSet`] compiles any list of patterns the same way (a department's
+//! scope).
 
 use std::sync::OnceLock;
 
 use globset::{Candidate, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use crate::config::{Config, RiskRule};
+pub use crate::model::Risk;
 
 /// One `fnmatch` pattern plus the Python tool's prefix rule, compiled.
 #[derive(Debug, Clone)]
@@ -302,10 +305,9 @@ impl CompiledRule {
     }
 }
 
-/// One department's globs, compiled for matching many paths.
+/// Patterns with the report's glob semantics, compiled for matching many paths.
 #[derive(Debug, Clone)]
-struct Department {
-    key: String,
+pub struct PatternSet {
     /// Every glob's prefix-rule text.
     prefixes: Vec<String>,
     /// The globs without `?` or classes, whose translation is exact for every path.
@@ -314,8 +316,8 @@ struct Department {
     singles: Vec<Glob>,
 }
 
-impl Department {
-    fn new(key: &str, patterns: &[String]) -> Department {
+impl PatternSet {
+    pub fn new(patterns: &[String]) -> PatternSet {
         let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p)).collect();
         let prefixes = globs.iter().filter_map(|g| g.prefix.clone()).collect();
         let (mut singles, plain): (Vec<Glob>, Vec<Glob>) =
@@ -328,15 +330,19 @@ impl Department {
             singles.extend(plain); // unlikely (size limits): fall back to one at a time
             GlobSet::empty()
         });
-        Department {
-            key: key.to_string(),
+        PatternSet {
             prefixes,
             set,
             singles,
         }
     }
 
-    fn is_match(&self, path: &str, candidate: &Candidate) -> bool {
+    /// Whether `path` matches any of the patterns.
+    pub fn is_match(&self, path: &str) -> bool {
+        self.matches(path, &Candidate::new(path))
+    }
+
+    fn matches(&self, path: &str, candidate: &Candidate) -> bool {
         self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
             || self.set.is_match_candidate(candidate)
             || self.singles.iter().any(|g| g.fnmatch(path))
@@ -346,7 +352,8 @@ impl Department {
 /// A configuration's department globs and risk rules, compiled once.
 #[derive(Debug, Clone)]
 pub struct Router {
-    departments: Vec<Department>,
+    /// (key, globs) in configuration order.
+    departments: Vec<(String, PatternSet)>,
     rules: Vec<(RiskRule, CompiledRule)>,
 }
 
@@ -355,7 +362,7 @@ impl Router {
         let departments = config
             .departments
             .iter()
-            .map(|d| Department::new(&d.key, &d.globs))
+            .map(|d| (d.key.clone(), PatternSet::new(&d.globs)))
             .collect();
         let rules = config
             .risk_rules
@@ -378,7 +385,7 @@ impl Router {
         self.departments
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.is_match(path, &candidate))
+            .filter(|(_, (_, d))| d.matches(path, &candidate))
             .map(|(i, _)| i)
             .collect()
     }
@@ -387,7 +394,7 @@ impl Router {
     pub fn route_keys(&self, path: &str) -> Vec<String> {
         self.route(path)
             .into_iter()
-            .map(|i| self.departments[i].key.clone())
+            .map(|i| self.departments[i].0.clone())
             .collect()
     }
 
@@ -398,6 +405,21 @@ impl Router {
             .iter()
             .filter(move |(_, c)| c.fires(path, &lower))
             .map(|(r, _)| r)
+    }
+
+    /// Every risk rule firing on each of `paths`, path by path.
+    pub fn risks_of(&self, paths: &[String]) -> Vec<Risk> {
+        paths
+            .iter()
+            .flat_map(|path| {
+                self.risks(path).map(move |rule| Risk {
+                    path: path.clone(),
+                    name: rule.name.clone(),
+                    level: rule.level,
+                    message: rule.message.clone(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -214,11 +214,11 @@ fn literal_start_is_the_leading_literal_text() {
 }
 
 #[test]
-fn departments_agree_with_single_globs() {
+fn pattern_sets_agree_with_single_globs() {
     let patterns: Vec<String> = ["docs/**", "*.py", "?.txt", "[!a]x", "Makefile", "[z-a]"]
         .map(String::from)
         .to_vec();
-    let dept = Department::new("d", &patterns);
+    let dept = PatternSet::new(&patterns);
     assert_eq!(
         dept.singles.len(),
         3,
@@ -240,7 +240,7 @@ fn departments_agree_with_single_globs() {
     ] {
         let expected = patterns.iter().any(|p| glob_match(p, path));
         assert_eq!(
-            dept.is_match(path, &Candidate::new(path)),
+            dept.matches(path, &Candidate::new(path)),
             expected,
             "{path:?}"
         );

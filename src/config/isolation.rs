@@ -1,0 +1,176 @@
+//! Where departments work and how their changes come back (issue 26):
+//! `launcher.isolation` (a git worktree per department, or the one shared
+//! working tree), `launcher.scope` (out-of-scope changes warn or block
+//! integration), `launcher.auto_integrate` (a Zhongshu's proposed integration
+//! runs without the user), and what a worktree checks out.
+
+use serde::Serialize;
+
+use super::{ConfigError, Env};
+
+/// Where a department works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Its own git worktree on its own branch (the default).
+    Worktree,
+    /// The repository's working tree, shared by everyone (the Python tool's way).
+    Shared,
+}
+
+/// What an out-of-scope change does to integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeMode {
+    /// A REVIEW finding; integration goes ahead.
+    Warn,
+    /// A REVIEW finding; integration needs the user's explicit override.
+    Block,
+}
+
+/// What a department's worktree checks out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Checkout {
+    /// Everything, unless the tree is large and the department has a scope.
+    Auto,
+    /// Everything.
+    Full,
+    /// The department's scope, the files at the root and `worktree_include`.
+    Sparse,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IsolationSettings {
+    pub isolation: Isolation,
+    pub scope: ScopeMode,
+    pub auto_integrate: bool,
+    pub checkout: Checkout,
+    /// Paths every sparse worktree also checks out (what builds need).
+    pub include: Vec<String>,
+}
+
+impl Default for IsolationSettings {
+    fn default() -> Self {
+        IsolationSettings {
+            isolation: Isolation::Worktree,
+            scope: ScopeMode::Warn,
+            auto_integrate: false,
+            checkout: Checkout::Auto,
+            include: Vec::new(),
+        }
+    }
+}
+
+/// The file's words for these settings.
+#[derive(Debug, Default)]
+pub struct FileWords {
+    pub isolation: Option<String>,
+    pub scope: Option<String>,
+    pub auto_integrate: Option<bool>,
+    pub worktree_checkout: Option<String>,
+    pub worktree_include: Option<Vec<String>>,
+}
+
+/// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
+/// `CODEX_GOVERNANCE_SCOPE` winning over them.
+pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSettings, ConfigError> {
+    let d = IsolationSettings::default();
+    let word = |env_name: &str, key: &str, from_file: Option<String>| match env.get(env_name) {
+        Some(v) => Some((
+            v.clone(),
+            "the environment".to_string(),
+            env_name.to_string(),
+        )),
+        None => from_file.map(|v| (v, file.to_string(), format!("launcher.{key}"))),
+    };
+    let isolation = match word("CODEX_GOVERNANCE_ISOLATION", "isolation", words.isolation) {
+        None => d.isolation,
+        Some((v, f, k)) => match v.trim() {
+            "worktree" => Isolation::Worktree,
+            "shared" => Isolation::Shared,
+            _ => return Err(invalid(&f, &k, &v, "worktree or shared")),
+        },
+    };
+    let scope = match word("CODEX_GOVERNANCE_SCOPE", "scope", words.scope) {
+        None => d.scope,
+        Some((v, f, k)) => match v.trim() {
+            "warn" => ScopeMode::Warn,
+            "block" => ScopeMode::Block,
+            _ => return Err(invalid(&f, &k, &v, "warn or block")),
+        },
+    };
+    let checkout = match words.worktree_checkout {
+        None => d.checkout,
+        Some(v) => match v.trim() {
+            "auto" => Checkout::Auto,
+            "full" => Checkout::Full,
+            "sparse" => Checkout::Sparse,
+            _ => {
+                return Err(invalid(
+                    file,
+                    "launcher.worktree_checkout",
+                    &v,
+                    "auto, full or sparse",
+                ))
+            }
+        },
+    };
+    Ok(IsolationSettings {
+        isolation,
+        scope,
+        auto_integrate: words.auto_integrate.unwrap_or(d.auto_integrate),
+        checkout,
+        include: words.worktree_include.unwrap_or_default(),
+    })
+}
+
+fn invalid(file: &str, key: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        message: format!("{value:?} is not one of: {expected}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_words_and_the_environment() {
+        let s = resolve("g.yaml", FileWords::default(), &Env::new()).unwrap();
+        assert_eq!(s, IsolationSettings::default());
+        assert_eq!(s.isolation, Isolation::Worktree);
+        let words = FileWords {
+            isolation: Some("shared".into()),
+            scope: Some("block".into()),
+            auto_integrate: Some(true),
+            worktree_checkout: Some("sparse".into()),
+            worktree_include: Some(vec!["Cargo.*".into()]),
+        };
+        let s = resolve("g.yaml", words, &Env::new()).unwrap();
+        assert_eq!(
+            (s.isolation, s.scope, s.auto_integrate, s.checkout),
+            (Isolation::Shared, ScopeMode::Block, true, Checkout::Sparse)
+        );
+        let env = Env::from([("CODEX_GOVERNANCE_ISOLATION".into(), "worktree".into())]);
+        let words = FileWords {
+            isolation: Some("shared".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve("g.yaml", words, &env).unwrap().isolation,
+            Isolation::Worktree
+        );
+        let bad = FileWords {
+            scope: Some("maybe".into()),
+            ..Default::default()
+        };
+        let e = resolve("g.yaml", bad, &Env::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("launcher.scope") && e.contains("warn or block"),
+            "{e}"
+        );
+    }
+}

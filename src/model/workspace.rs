@@ -1,0 +1,181 @@
+//! A department's own place to work (issue 26): a git worktree on its own
+//! branch, what the launcher recorded of it, and where its integration
+//! stands. A department session keeps one on its record; it changes only in
+//! store transactions with their audit events, so every step survives
+//! `kill -9`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ChangeReview;
+
+word_enum!(
+    /// Where a department's worktree stands.
+    WorkspaceState {
+        /// The department works in it; nothing is recorded yet.
+        Working => "working",
+        /// Its work is recorded and waits for the user.
+        Pending => "pending",
+        /// The last attempt to integrate it predicted a conflict.
+        Conflicting => "conflicting",
+        /// An integration began and has not finished (a crash is recovered at start).
+        Integrating => "integrating",
+        /// Brought into the user's working tree as uncommitted changes.
+        Applied => "applied",
+        /// Committed onto the user's branch.
+        Merged => "merged",
+        /// Removed without integrating; its branch is kept.
+        Discarded => "discarded",
+        /// Sent back to the department: a successor session works on in it.
+        SentBack => "sent_back",
+    }
+);
+
+word_enum!(
+    /// How a department's changes come into the user's repository.
+    IntegrationMode {
+        /// Into the working tree, uncommitted (review before commit).
+        Apply => "apply",
+        /// Committed onto the current branch.
+        Merge => "merge",
+    }
+);
+
+impl WorkspaceState {
+    /// Its work is in the user's repository, or was thrown away by the user:
+    /// the worktree folder may go.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            WorkspaceState::Applied | WorkspaceState::Merged | WorkspaceState::Discarded
+        )
+    }
+
+    /// Waits for the user to integrate, discard or send it back.
+    pub fn awaits_user(self) -> bool {
+        matches!(self, WorkspaceState::Pending | WorkspaceState::Conflicting)
+    }
+}
+
+/// How much a diff changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffStat {
+    pub files: usize,
+    pub insertions: usize,
+    pub deletions: usize,
+}
+
+/// The base of a plan's departments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanBase {
+    /// The repository's HEAD when the plan was registered.
+    pub commit: String,
+    /// The user's uncommitted files that the plan names: its departments do
+    /// not see these changes.
+    #[serde(default)]
+    pub dirty_files: Vec<String>,
+}
+
+/// One path an integration changes in the user's working tree: its blob
+/// before and after (None: absent) and its mode after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathChange {
+    pub path: String,
+    pub before: Option<String>,
+    pub before_mode: u32,
+    pub after: Option<String>,
+    pub after_mode: u32,
+}
+
+/// An integration in progress: what it changes, kept before anything is
+/// touched, so that a crash is finished or undone at the next start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingIntegration {
+    pub mode: IntegrationMode,
+    /// HEAD when it began.
+    pub head: String,
+    /// The merge commit (Merge): once HEAD names it, the merge is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The branch HEAD is on (Merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    pub paths: Vec<PathChange>,
+    pub started_at: String,
+}
+
+/// A Zhongshu's proposal to integrate one of its departments' results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub mode: IntegrationMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub by: String,
+    pub at: String,
+}
+
+/// A department's worktree and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// The worktree folder (the agent's working folder).
+    pub path: String,
+    /// `governance/<zhongshu>/<session>`.
+    pub branch: String,
+    /// The commit the branch started from.
+    pub base: String,
+    /// Git's name for the linked worktree.
+    pub name: String,
+    /// The patterns checked out when the worktree is sparse; None: everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<Vec<String>>,
+    pub state: WorkspaceState,
+    /// The launcher's last commit of the worktree's state on the branch.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actual_changed_files: Vec<String>,
+    #[serde(default)]
+    pub diff_stat: Option<DiffStat>,
+    /// Scope, claim and risk findings of the last record.
+    #[serde(default)]
+    pub review: Option<ChangeReview>,
+    /// Files of the last predicted conflict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrating: Option<PendingIntegration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<Proposal>,
+    /// The worktree folder is gone (after Apply, Merge or Discard).
+    #[serde(default)]
+    pub removed: bool,
+    /// The session that works on in this worktree after a send back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    /// The session whose worktree this was before a send back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predecessor: Option<String>,
+}
+
+impl Workspace {
+    /// A worktree just created for a department.
+    pub fn new(path: String, branch: String, base: String, name: String) -> Workspace {
+        Workspace {
+            path,
+            branch,
+            base,
+            name,
+            sparse: None,
+            state: WorkspaceState::Working,
+            commit: None,
+            actual_changed_files: Vec::new(),
+            diff_stat: None,
+            review: None,
+            conflicts: Vec::new(),
+            integrating: None,
+            proposal: None,
+            removed: false,
+            successor: None,
+            predecessor: None,
+        }
+    }
+}

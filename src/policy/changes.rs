@@ -1,0 +1,300 @@
+//! What a department really changed, held against its mandate (issue 26,
+//! items 2 and 3).
+//!
+//! The launcher records each isolated department's work as a commit and
+//! reads its actual changed files from Git; this module says what they mean:
+//! which lie outside the department's scope (its assignment's `files` plus its
+//! department's `globs`; with neither the scope is open, and the review says
+//! so), where the report's claimed `changed_files` differ from them, and which
+//! risk rules fire on the department's own diff. Out-of-scope files and a
+//! wrong claim make the review a REVIEW. With `launcher.scope: block`, a
+//! result out of scope is integrated only with an explicit override.
+
+use super::routing::{PatternSet, Router};
+use super::Refusal;
+use crate::config::ScopeMode;
+pub use crate::model::{ChangeReview, ClaimCheck, Decision, ScopeCheck};
+
+/// A department's mandate.
+#[derive(Debug, Clone, Copy)]
+pub struct Mandate<'a> {
+    /// The assignment's `files`.
+    pub files: &'a [String],
+    /// The department's `globs`.
+    pub globs: &'a [String],
+}
+
+impl Mandate<'_> {
+    /// The patterns of the scope: files first, then globs; empty when open.
+    pub fn patterns(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .chain(self.globs)
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
+/// Reviews `actual` (repository paths, sorted) against the mandate, the
+/// report's `claimed` files and the risk rules. `roots` are folders a claim
+/// may name its paths under (the department's worktree, the repository).
+pub fn review(
+    mandate: Mandate<'_>,
+    actual: &[String],
+    claimed: Option<&[String]>,
+    roots: &[&str],
+    router: &Router,
+) -> ChangeReview {
+    let patterns = mandate.patterns();
+    let open = patterns.is_empty();
+    let set = PatternSet::new(&patterns);
+    let out_of_scope: Vec<String> = if open {
+        Vec::new()
+    } else {
+        actual
+            .iter()
+            .filter(|p| !set.is_match(p))
+            .cloned()
+            .collect()
+    };
+    let claim = claimed.map(|c| check_claim(c, actual, roots));
+    let mut findings = Vec::new();
+    if open {
+        findings.push(
+            "open scope: the assignment names no files and the department no globs, \
+             so no change is out of scope"
+                .to_string(),
+        );
+    }
+    if !out_of_scope.is_empty() {
+        findings.push(format!(
+            "REVIEW: {} changed file(s) outside the department's scope ({}): {}",
+            out_of_scope.len(),
+            patterns.join(", "),
+            out_of_scope.join(", ")
+        ));
+    }
+    if let Some(c) = claim.as_ref().filter(|c| !c.holds()) {
+        if !c.unreported.is_empty() {
+            findings.push(format!(
+                "REVIEW: changed but not reported: {}",
+                c.unreported.join(", ")
+            ));
+        }
+        if !c.unchanged.is_empty() {
+            findings.push(format!(
+                "REVIEW: reported but not changed: {}",
+                c.unchanged.join(", ")
+            ));
+        }
+    }
+    let review_needed = !out_of_scope.is_empty() || claim.as_ref().is_some_and(|c| !c.holds());
+    ChangeReview {
+        decision: if review_needed {
+            Decision::Review
+        } else {
+            Decision::Pass
+        },
+        scope: ScopeCheck {
+            open,
+            patterns,
+            out_of_scope,
+        },
+        claim,
+        risks: router.risks_of(actual),
+        findings,
+    }
+}
+
+/// A claimed path as a repository path: slashes, no `./`, no root in front.
+fn normalize(path: &str, roots: &[&str]) -> String {
+    let mut p = path.trim().replace('\\', "/");
+    for root in roots {
+        let root = root.trim_end_matches('/');
+        if let Some(rest) = p.strip_prefix(root).and_then(|r| r.strip_prefix('/')) {
+            p = rest.to_string();
+            break;
+        }
+    }
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_string();
+    }
+    p
+}
+
+/// The claim against the truth; a claimed folder (`src/`) covers what is in it.
+fn check_claim(claimed: &[String], actual: &[String], roots: &[&str]) -> ClaimCheck {
+    let claimed: Vec<String> = claimed
+        .iter()
+        .map(|c| normalize(c, roots))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let covers = |c: &str, a: &str| c == a || (c.ends_with('/') && a.starts_with(c));
+    let unreported = actual
+        .iter()
+        .filter(|a| !claimed.iter().any(|c| covers(c, a)))
+        .cloned()
+        .collect();
+    let mut unchanged: Vec<String> = claimed
+        .iter()
+        .filter(|c| !actual.iter().any(|a| covers(c, a)))
+        .cloned()
+        .collect();
+    unchanged.sort();
+    unchanged.dedup();
+    ClaimCheck {
+        unreported,
+        unchanged,
+    }
+}
+
+/// An integration the gate let through: plainly, or by the user's override of
+/// an out-of-scope change (the files it overrode, for the audit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    Overridden(Vec<String>),
+}
+
+/// Whether a result may be integrated: with `scope: block`, one with files out
+/// of scope needs the user's explicit override.
+pub fn may_integrate(
+    mode: ScopeMode,
+    review: Option<&ChangeReview>,
+    override_scope: bool,
+) -> Result<Gate, Refusal> {
+    let outside = review.map(ChangeReview::out_of_scope).unwrap_or_default();
+    match (mode, outside.is_empty(), override_scope) {
+        (_, true, _) | (ScopeMode::Warn, false, _) => Ok(Gate::Open),
+        (ScopeMode::Block, false, true) => Ok(Gate::Overridden(outside.to_vec())),
+        (ScopeMode::Block, false, false) => Err(Refusal::Conflict(format!(
+            "launcher.scope is block and {} changed file(s) are outside the department's \
+             scope: {}; integrate with an explicit override (override_scope: true) if you \
+             accept them",
+            outside.len(),
+            outside.join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn router() -> Router {
+        let dir = tempfile::tempdir().unwrap();
+        Router::new(&Config::load_with_env(dir.path(), &Default::default()).unwrap())
+    }
+
+    #[test]
+    fn out_of_scope_files_are_a_review_finding() {
+        let files = strings(&["docs/guide.md"]);
+        let globs = strings(&["src/**"]);
+        let actual = strings(&["docs/guide.md", "output/x.bin", "src/a.rs"]);
+        let claimed = actual.clone();
+        let r = review(
+            Mandate {
+                files: &files,
+                globs: &globs,
+            },
+            &actual,
+            Some(&claimed),
+            &[],
+            &router(),
+        );
+        assert_eq!(r.decision, Decision::Review);
+        assert_eq!(r.scope.out_of_scope, ["output/x.bin"]);
+        assert!(!r.scope.open);
+        assert!(r.findings.iter().any(|f| f.contains("output/x.bin")));
+        assert_eq!(r.risks.len(), 1, "output/ is a risk of the defaults");
+        assert_eq!(r.risks[0].name, "runtime_artifact");
+        assert!(r.claim.unwrap().holds());
+    }
+
+    #[test]
+    fn an_open_scope_says_so_and_passes() {
+        let actual = strings(&["anything/at/all.txt"]);
+        let r = review(
+            Mandate {
+                files: &[],
+                globs: &[],
+            },
+            &actual,
+            Some(&actual),
+            &[],
+            &router(),
+        );
+        assert!(r.scope.open);
+        assert_eq!(r.decision, Decision::Pass);
+        assert!(r.findings[0].starts_with("open scope"), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn a_claim_is_held_against_the_truth() {
+        let actual = strings(&["src/a.rs", "src/b.rs", "src/new/c.rs"]);
+        let claimed = strings(&["./src/a.rs", "/work/wt/lingyubu-1/src/new/", "src/never.rs"]);
+        let r = review(
+            Mandate {
+                files: &[],
+                globs: &[],
+            },
+            &actual,
+            Some(&claimed),
+            &["/work/wt/lingyubu-1/"],
+            &router(),
+        );
+        let claim = r.claim.clone().unwrap();
+        assert_eq!(claim.unreported, ["src/b.rs"]);
+        assert_eq!(claim.unchanged, ["src/never.rs"]);
+        assert_eq!(r.decision, Decision::Review);
+        assert!(r
+            .findings
+            .iter()
+            .any(|f| f == "REVIEW: changed but not reported: src/b.rs"));
+        let fallback = review(
+            Mandate {
+                files: &[],
+                globs: &[],
+            },
+            &actual,
+            None,
+            &[],
+            &router(),
+        );
+        assert_eq!(fallback.claim, None);
+        assert_eq!(fallback.decision, Decision::Pass);
+    }
+
+    #[test]
+    fn block_needs_an_override_for_out_of_scope_changes() {
+        let files = strings(&["a.txt"]);
+        let actual = strings(&["a.txt", "b.txt"]);
+        let r = review(
+            Mandate {
+                files: &files,
+                globs: &[],
+            },
+            &actual,
+            None,
+            &[],
+            &router(),
+        );
+        assert_eq!(
+            may_integrate(ScopeMode::Warn, Some(&r), false),
+            Ok(Gate::Open)
+        );
+        let refused = may_integrate(ScopeMode::Block, Some(&r), false).unwrap_err();
+        assert!(refused.to_string().contains("b.txt"), "{refused}");
+        assert_eq!(
+            may_integrate(ScopeMode::Block, Some(&r), true),
+            Ok(Gate::Overridden(strings(&["b.txt"])))
+        );
+        assert_eq!(may_integrate(ScopeMode::Block, None, false), Ok(Gate::Open));
+    }
+}

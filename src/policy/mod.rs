@@ -1,0 +1,32 @@
+//! One home for the launcher's rules (issue 26, item 7).
+//!
+//! Whether an assignment is valid and which model a session gets
+//! ([`plan`]), whether a session may start ([`start`]), whether a report may
+//! speak for a department ([`report`]), which departments and risk rules a
+//! changed path meets ([`routing`]), and what a department's actual changes
+//! say against its mandate (scope, claim, risk) and whether they may be
+//! integrated ([`changes`]). Every rule is a pure function over typed inputs:
+//! the services gather the facts (the store, Git, the configuration) and ask
+//! here. Nothing in this module does I/O.
+
+pub mod changes;
+pub mod plan;
+pub mod report;
+pub mod routing;
+pub mod start;
+
+pub use crate::model::Decision;
+
+/// Why a rule refuses, by kind (the web layer maps kinds to statuses).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The request is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// It names something that does not exist.
+    #[error("{0}")]
+    Unknown(String),
+    /// It does not fit the current state.
+    #[error("{0}")]
+    Conflict(String),
+}

@@ -1,0 +1,172 @@
+//! Plan checks: which assignments a plan may carry and which model a session
+//! gets. The HTTP API, the governance tools and the session start all choose
+//! models here, so a model is checked the same way wherever it is named.
+
+use serde::Deserialize;
+
+use crate::config::LauncherSettings;
+use crate::model::{Assignment, AssignmentStatus, SessionKind};
+
+/// An assignment as a request carries it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AssignmentInput {
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub task: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    #[serde(default, alias = "verify_commands")]
+    pub verify: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub model_reason: Option<String>,
+    #[serde(default)]
+    pub selected: Option<bool>,
+}
+
+/// What an assignment is checked against.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Department keys an assignment may name, in the order errors list them.
+    pub departments: Vec<String>,
+    pub models: Vec<String>,
+    /// The model of a department that names none.
+    pub default_model: String,
+}
+
+/// A requested model, or the default; one outside `models` is an error.
+pub fn pick_model(
+    requested: Option<&str>,
+    models: &[String],
+    default: &str,
+) -> Result<String, String> {
+    match requested.map(str::trim).filter(|m| !m.is_empty()) {
+        None => Ok(default.to_string()),
+        Some(m) if models.iter().any(|x| x == m) => Ok(m.to_string()),
+        Some(m) => Err(format!("model {m:?} is not one of {models:?}")),
+    }
+}
+
+/// Checks assignment `index` (0-based); the error names it by position and department.
+pub fn validate_assignment(
+    rules: &Rules,
+    index: usize,
+    a: &AssignmentInput,
+) -> Result<Assignment, String> {
+    let name = |msg: String| format!("assignment {} ({:?}): {msg}", index + 1, a.department);
+    if !rules.departments.contains(&a.department) {
+        return Err(name(format!(
+            "unknown department; known: {}",
+            rules.departments.join(", ")
+        )));
+    }
+    if a.task.trim().is_empty() {
+        return Err(name("task must not be empty".into()));
+    }
+    let model =
+        pick_model(a.model.as_deref(), &rules.models, &rules.default_model).map_err(name)?;
+    Ok(Assignment {
+        department: a.department.clone(),
+        task: a.task.trim().to_string(),
+        model,
+        files: a.files.clone().unwrap_or_default(),
+        verify: a.verify.clone().unwrap_or_default(),
+        reason: a.reason.clone(),
+        model_reason: a.model_reason.clone(),
+        selected: a.selected.unwrap_or(true),
+        status: AssignmentStatus::Proposed,
+        session_id: None,
+        queue_id: None,
+        error: None,
+    })
+}
+
+/// The model a session of `kind` gets: the one asked for, checked against
+/// `launcher.models`, else the role's default.
+pub fn model_for(
+    requested: Option<&str>,
+    kind: SessionKind,
+    settings: &LauncherSettings,
+) -> Result<String, String> {
+    let default = match kind {
+        SessionKind::Zhongshu => &settings.zhongshu_model,
+        SessionKind::Department => &settings.department_model,
+    };
+    pick_model(requested, &settings.models, default)
+}
+/// The user's uncommitted files that a plan's assignments name (their
+/// `files`, read with the glob rules): the departments start from the plan's
+/// base commit, so they do not see these changes.
+pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> {
+    let named: Vec<String> = assignments.iter().flat_map(|a| a.files.clone()).collect();
+    if named.is_empty() {
+        return Vec::new();
+    }
+    let set = super::routing::PatternSet::new(&named);
+    dirty.iter().filter(|d| set.is_match(d)).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            departments: vec!["lingyubu".into(), "menxia".into()],
+            models: vec!["gpt-5.5".into(), "gpt-5.4".into()],
+            default_model: "gpt-5.4".into(),
+        }
+    }
+
+    fn input(department: &str, task: &str) -> AssignmentInput {
+        AssignmentInput {
+            department: department.into(),
+            task: task.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn assignments_are_checked_and_named() {
+        let ok = validate_assignment(&rules(), 0, &input("lingyubu", "  do it  ")).unwrap();
+        assert_eq!(ok.task, "do it");
+        assert_eq!(ok.model, "gpt-5.4");
+        assert!(ok.selected);
+        let e = validate_assignment(&rules(), 2, &input("nope", "t")).unwrap_err();
+        assert!(
+            e.starts_with("assignment 3 (\"nope\"): unknown department; known: lingyubu, menxia"),
+            "{e}"
+        );
+        let e = validate_assignment(&rules(), 0, &input("lingyubu", " ")).unwrap_err();
+        assert!(e.contains("task must not be empty"), "{e}");
+        let mut bad_model = input("lingyubu", "t");
+        bad_model.model = Some("gpt-1".into());
+        let e = validate_assignment(&rules(), 0, &bad_model).unwrap_err();
+        assert!(e.contains("model \"gpt-1\" is not one of"), "{e}");
+        assert_eq!(
+            pick_model(Some(" gpt-5.5 "), &rules().models, "x").unwrap(),
+            "gpt-5.5"
+        );
+    }
+
+    #[test]
+    fn only_dirty_files_the_plan_names_are_reported() {
+        let mut a = validate_assignment(&rules(), 0, &input("lingyubu", "t")).unwrap();
+        a.files = vec!["src/lib.rs".into(), "docs/".into()];
+        let dirty = vec![
+            "src/lib.rs".to_string(),
+            "src/main.rs".to_string(),
+            "docs/a.md".to_string(),
+        ];
+        assert_eq!(
+            dirty_named(&dirty, std::slice::from_ref(&a)),
+            ["src/lib.rs", "docs/a.md"]
+        );
+        a.files.clear();
+        assert!(dirty_named(&dirty, &[a]).is_empty());
+    }
+}

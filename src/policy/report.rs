@@ -1,0 +1,104 @@
+//! Report checks: whom a department report may speak for. A report names its
+//! sender; the sender must be a department of the Zhongshu whose mailbox it is
+//! in, of the department it claims, and a report in a department's own drop
+//! folder speaks only for that department.
+
+use crate::model::{Backend, Session};
+
+/// Whether `session` (the session the report names, if it exists) may send a
+/// report as `claimed` of `department` to `zhongshu`.
+pub fn check_sender(
+    zhongshu: &str,
+    claimed: &str,
+    department: &str,
+    session: Option<&Session>,
+) -> Result<(), String> {
+    let session =
+        session.ok_or_else(|| format!("department_session_id {claimed} is not a known session"))?;
+    if session.parent_session_id() != Some(zhongshu) {
+        return Err(format!(
+            "session {claimed} is not a department of {zhongshu}"
+        ));
+    }
+    if session.department.as_deref() != Some(department) {
+        return Err(format!(
+            "session {claimed} is the {} department, not {department}",
+            session.department.as_deref().unwrap_or("?")
+        ));
+    }
+    Ok(())
+}
+
+/// A report speaks only for the session whose drop folder (`folder`) it is
+/// in. One in the shared `incoming/` cannot speak for a sandboxed agent
+/// (Codex), which reports through its tool or its own folder, the only part of
+/// the state folder its sandbox can write; it still can for a PTY agent, which
+/// runs unsandboxed and could write any folder, and for sessions of older
+/// launchers or the Python tool.
+pub fn check_folder(
+    claimed: &str,
+    folder: Option<&str>,
+    session: Option<&Session>,
+) -> Result<(), String> {
+    match folder {
+        Some(owner) if owner != claimed => Err(format!(
+            "a file in the drop folder of {owner} cannot report for {claimed}"
+        )),
+        Some(_) => Ok(()),
+        None => {
+            let own = session
+                .filter(|s| s.agent.backend == Backend::Codex)
+                .and_then(|s| s.department_part())
+                .and_then(|d| d.drop_folder.as_deref());
+            match own {
+                Some(dir) => Err(format!(
+                    "{claimed} reports from its own drop folder {dir}; a file in the shared \
+                     incoming/ cannot speak for it"
+                )),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn department(backend: &str) -> Session {
+        serde_json::from_value(json!({
+            "id": "lingyubu-1", "session_kind": "department", "role": "department",
+            "department": "lingyubu", "title": "t", "model": "m", "task": "do",
+            "pid": null, "status": "running", "exit_code": null, "started_at": "s",
+            "ended_at": null, "prompt_path": "", "log_path": "",
+            "parent_session_id": "zhongshu-1", "drop_folder": "/s/incoming/lingyubu-1",
+            "backend": backend,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_speaks_only_for_its_own_department() {
+        let d = department("pty");
+        assert!(check_sender("zhongshu-1", "lingyubu-1", "lingyubu", Some(&d)).is_ok());
+        let e = check_sender("zhongshu-2", "lingyubu-1", "lingyubu", Some(&d)).unwrap_err();
+        assert!(e.contains("not a department of zhongshu-2"), "{e}");
+        let e = check_sender("zhongshu-1", "lingyubu-1", "menxia", Some(&d)).unwrap_err();
+        assert!(e.contains("is the lingyubu department, not menxia"), "{e}");
+        let e = check_sender("zhongshu-1", "nobody-1", "lingyubu", None).unwrap_err();
+        assert!(e.contains("not a known session"), "{e}");
+    }
+
+    #[test]
+    fn a_drop_folder_speaks_for_its_owner_and_codex_only_from_its_own() {
+        let pty = department("pty");
+        let codex = department("codex");
+        assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex)).is_ok());
+        let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty)).unwrap_err();
+        assert!(e.contains("drop folder of zhilibu-2"), "{e}");
+        assert!(check_folder("lingyubu-1", None, Some(&pty)).is_ok());
+        let e = check_folder("lingyubu-1", None, Some(&codex)).unwrap_err();
+        assert!(e.contains("its own drop folder"), "{e}");
+    }
+}

@@ -1,0 +1,410 @@
+//! Creating a department's worktree: a new branch at the base commit, a
+//! linked worktree on it (added without libgit2's checkout), an index of the
+//! whole base tree, and a checkout of what the department gets: everything,
+//! or, sparse, its scope and what builds need (the other entries marked
+//! skip-worktree). Removing one takes the folder and Git's record of it; the
+//! branch stays.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use git2::{build::CheckoutBuilder, Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
+
+use super::{branch_name, head_commit, io_error, WorktreeError};
+use crate::config::{Checkout, IsolationSettings};
+use crate::model::Workspace;
+use crate::policy::routing::PatternSet;
+
+/// Above this many files, `checkout: auto` checks out a department's scope only.
+pub const SPARSE_ABOVE: usize = 10_000;
+
+/// The index entry flag that says "extended flags follow".
+const EXTENDED: u16 = 0x4000;
+
+pub struct CreateSpec<'a> {
+    /// The repository's working tree root.
+    pub repo: &'a Path,
+    pub zhongshu: &'a str,
+    pub session: &'a str,
+    /// The plan's base commit; HEAD when None (or when it is gone).
+    pub base: Option<&'a str>,
+    /// The department's scope (assignment files and department globs).
+    pub scope: &'a [String],
+    pub settings: &'a IsolationSettings,
+}
+
+/// A new worktree and how much of the tree it holds.
+#[derive(Debug)]
+pub struct Created {
+    pub workspace: Workspace,
+    pub checked_out: usize,
+    pub total: usize,
+}
+
+/// Creates the department's worktree; None when the repository has no commit
+/// yet (there is nothing to branch from: the department shares the tree).
+pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
+    let repo = Repository::open(spec.repo)?;
+    let base = match spec.base.and_then(|b| Oid::from_str(b).ok()) {
+        Some(oid) => match repo.find_commit(oid) {
+            Ok(c) => c,
+            Err(_) => match head_commit(&repo)? {
+                Some(c) => c,
+                None => return Ok(None),
+            },
+        },
+        None => match head_commit(&repo)? {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+    };
+    let tree = base.tree()?;
+    let root = super::root_for(spec.repo);
+    crate::platform::create_private_dir(&root).map_err(|e| {
+        WorktreeError::Refused(format!(
+            "cannot create the worktrees folder {}: {e}; set launcher.isolation: shared to \
+             work without worktrees",
+            root.display()
+        ))
+    })?;
+    let (name, branch, path) = free_names(&repo, &root, spec.zhongshu, spec.session)?;
+    let mut index = Index::new()?;
+    index.read_tree(&tree)?;
+    let total = index.len();
+    let kept = kept_paths(&index, spec);
+    let reference = repo.branch(&branch, &base, false)?.into_reference();
+    let added = add_without_checkout(spec.repo, &name, &path, &reference)
+        .and_then(|()| fill(&path, &tree, kept.as_ref()));
+    let checked_out = match added {
+        Ok(n) => n,
+        Err(e) => {
+            // Nothing of the department's is in it yet: leave nothing behind.
+            let _ = std::fs::remove_dir_all(&path);
+            prune_admin(&repo, &name);
+            let _ = repo
+                .find_branch(&branch, git2::BranchType::Local)
+                .and_then(|mut b| b.delete());
+            return Err(e);
+        }
+    };
+    let mut workspace = Workspace::new(
+        path.display().to_string(),
+        branch,
+        base.id().to_string(),
+        name,
+    );
+    workspace.sparse = kept.map(|_| sparse_patterns(spec));
+    Ok(Some(Created {
+        workspace,
+        checked_out,
+        total,
+    }))
+}
+
+/// The first free (worktree name, branch, folder) for the session: its id,
+/// else its id with `-2`, `-3`… (a state folder started afresh reuses ids).
+fn free_names(
+    repo: &Repository,
+    root: &Path,
+    zhongshu: &str,
+    session: &str,
+) -> Result<(String, String, PathBuf), WorktreeError> {
+    let admin = repo.commondir().join("worktrees");
+    for n in 1..=100 {
+        let name = if n == 1 {
+            session.to_string()
+        } else {
+            format!("{session}-{n}")
+        };
+        let branch = branch_name(zhongshu, &name);
+        let path = root.join(&name);
+        if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+            return Err(WorktreeError::Refused(format!(
+                "{branch} is not a valid branch name"
+            )));
+        }
+        let taken = path.exists()
+            || admin.join(&name).exists()
+            || repo.find_branch(&branch, git2::BranchType::Local).is_ok();
+        if !taken {
+            return Ok((name, branch, path));
+        }
+    }
+    Err(WorktreeError::Refused(format!(
+        "no free worktree name for {session} under {}",
+        root.display()
+    )))
+}
+
+/// The patterns a sparse worktree holds, for the record.
+fn sparse_patterns(spec: &CreateSpec<'_>) -> Vec<String> {
+    let mut p: Vec<String> = spec.scope.to_vec();
+    p.extend(spec.settings.include.iter().cloned());
+    p.push("(files at the root, .gitignore, .gitattributes)".into());
+    p
+}
+
+/// The paths to check out when sparse; None for a full checkout.
+fn kept_paths(index: &Index, spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
+    let sparse = match spec.settings.checkout {
+        Checkout::Full => false,
+        Checkout::Sparse => !spec.scope.is_empty(),
+        Checkout::Auto => !spec.scope.is_empty() && index.len() > SPARSE_ABOVE,
+    };
+    if !sparse {
+        return None;
+    }
+    let scope = PatternSet::new(spec.scope);
+    let include = PatternSet::new(&spec.settings.include);
+    Some(
+        index
+            .iter()
+            .map(|e| {
+                let path = String::from_utf8_lossy(&e.path);
+                let name = path.rsplit('/').next().unwrap_or("");
+                !path.contains('/')
+                    || matches!(name, ".gitignore" | ".gitattributes")
+                    || scope.is_match(&path)
+                    || include.is_match(&path)
+            })
+            .collect(),
+    )
+}
+
+/// `git_worktree_add` with the checkout strategy NONE, which git2 does not
+/// wrap: the worktree's files are written by [`fill`] instead.
+fn add_without_checkout(
+    repo: &Path,
+    name: &str,
+    path: &Path,
+    branch: &git2::Reference<'_>,
+) -> Result<(), WorktreeError> {
+    let c = |s: &[u8]| {
+        CString::new(s).map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))
+    };
+    let repo_c = c(repo.as_os_str().as_encoded_bytes())?;
+    let name_c = c(name.as_bytes())?;
+    let path_c = c(path.as_os_str().as_encoded_bytes())?;
+    let mut options = git2::WorktreeAddOptions::new();
+    options.reference(Some(branch));
+    // SAFETY: `raw()` points at the options' plain C struct; it is copied,
+    // and the reference it names (`branch`) outlives the call below.
+    let mut raw = unsafe { std::ptr::read(options.raw()) };
+    raw.checkout_options.checkout_strategy = libgit2_sys::GIT_CHECKOUT_NONE;
+    // SAFETY: libgit2 is initialised by git2 before any of its calls (the
+    // branch above); every pointer is valid for the call, and what libgit2
+    // hands out is freed here.
+    let rc = unsafe {
+        let mut raw_repo = std::ptr::null_mut();
+        let rc = libgit2_sys::git_repository_open(&mut raw_repo, repo_c.as_ptr());
+        if rc < 0 {
+            rc
+        } else {
+            let mut out = std::ptr::null_mut();
+            let rc = libgit2_sys::git_worktree_add(
+                &mut out,
+                raw_repo,
+                name_c.as_ptr(),
+                path_c.as_ptr(),
+                &raw,
+            );
+            if rc == 0 {
+                libgit2_sys::git_worktree_free(out);
+            }
+            libgit2_sys::git_repository_free(raw_repo);
+            rc
+        }
+    };
+    if rc < 0 {
+        return Err(git2::Error::last_error(rc).into());
+    }
+    Ok(())
+}
+
+/// Writes the worktree's index (the whole base tree; entries not kept marked
+/// skip-worktree) and checks out the kept ones. Returns how many.
+fn fill(
+    path: &Path,
+    tree: &git2::Tree<'_>,
+    kept: Option<&Vec<bool>>,
+) -> Result<usize, WorktreeError> {
+    let wt = Repository::open(path)?;
+    let mut index = wt.index()?;
+    index.read_tree(tree)?;
+    let mut checkout = Index::new()?;
+    let entries: Vec<IndexEntry> = index.iter().collect();
+    for (i, mut entry) in entries.into_iter().enumerate() {
+        if kept.is_none_or(|k| k[i]) {
+            checkout.add(&entry)?;
+        } else {
+            entry.flags |= EXTENDED;
+            entry.flags_extended |= IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
+            index.add(&entry)?;
+        }
+    }
+    index.write()?;
+    let mut opts = CheckoutBuilder::new();
+    opts.force().update_index(false);
+    wt.checkout_index(Some(&mut checkout), Some(&mut opts))?;
+    Ok(checkout.len())
+}
+
+/// Whether the index entry is outside a sparse checkout.
+pub(crate) fn skips_worktree(entry: &IndexEntry) -> bool {
+    entry.flags_extended & IndexEntryExtendedFlag::SKIP_WORKTREE.bits() != 0
+}
+
+/// Git's record of a linked worktree whose folder is gone.
+fn prune_admin(repo: &Repository, name: &str) {
+    if let Ok(wt) = repo.find_worktree(name) {
+        let mut opts = git2::WorktreePruneOptions::new();
+        opts.valid(true).working_tree(true);
+        if let Err(e) = wt.prune(Some(&mut opts)) {
+            tracing::warn!("pruning worktree {name}: {e}");
+        }
+    }
+}
+
+/// Removes a department's worktree (its folder and Git's record of it); its
+/// branch, and so every commit the launcher recorded, stays.
+pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
+    let path = Path::new(&ws.path);
+    if path.exists() {
+        std::fs::remove_dir_all(path).map_err(io_error(path))?;
+    }
+    let git = Repository::open(repo)?;
+    prune_admin(&git, &ws.name);
+    Ok(())
+}
+
+/// Deletes a worktree and its branch: only for a start that failed before
+/// the department did anything.
+pub fn undo(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
+    remove(repo, ws)?;
+    let git = Repository::open(repo)?;
+    if let Ok(mut b) = git.find_branch(&ws.branch, git2::BranchType::Local) {
+        b.delete()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::repo_with;
+    use super::*;
+
+    fn settings(checkout: Checkout) -> IsolationSettings {
+        IsolationSettings {
+            checkout,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_worktree_on_its_own_branch_from_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, base) = repo_with(dir.path(), &[("a.txt", "a\n"), ("src/b.rs", "b\n")]);
+        let s = settings(Checkout::Auto);
+        let spec = CreateSpec {
+            repo: &repo,
+            zhongshu: "zhongshu-1",
+            session: "lingyubu-1",
+            base: Some(&base),
+            scope: &[],
+            settings: &s,
+        };
+        let made = create(&spec).unwrap().unwrap();
+        let ws = &made.workspace;
+        assert_eq!(ws.branch, "governance/zhongshu-1/lingyubu-1");
+        assert_eq!(ws.base, base);
+        assert_eq!(made.checked_out, 2);
+        assert!(ws.sparse.is_none());
+        let path = PathBuf::from(&ws.path);
+        assert_eq!(
+            path,
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join("repo.worktrees/lingyubu-1")
+        );
+        assert_eq!(
+            std::fs::read_to_string(path.join("src/b.rs")).unwrap(),
+            "b\n"
+        );
+        let wt = Repository::open(&path).unwrap();
+        assert_eq!(wt.head().unwrap().shorthand(), Some(ws.branch.as_str()));
+        let clean = wt.statuses(None).unwrap();
+        assert!(clean.is_empty(), "a new worktree is clean");
+        // A second one for the same id (a state folder started afresh) gets its own names.
+        let again = create(&spec).unwrap().unwrap().workspace;
+        assert_eq!(again.branch, "governance/zhongshu-1/lingyubu-1-2");
+        remove(&repo, ws).unwrap();
+        assert!(!path.exists());
+        let git = Repository::open(&repo).unwrap();
+        assert!(git.find_branch(&ws.branch, git2::BranchType::Local).is_ok());
+        assert!(
+            git.find_worktree(&ws.name).is_err(),
+            "Git's record is pruned"
+        );
+    }
+
+    #[test]
+    fn sparse_holds_the_scope_and_the_root_and_git_sees_it_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                ("Cargo.toml", "[package]\n"),
+                ("src/a.rs", "a\n"),
+                ("docs/guide.md", "g\n"),
+                ("docs/.gitignore", "*.tmp\n"),
+                ("tools/x.py", "x\n"),
+            ],
+        );
+        let s = settings(Checkout::Sparse);
+        let scope = vec!["src/**".to_string()];
+        let made = create(&CreateSpec {
+            repo: &repo,
+            zhongshu: "zhongshu-1",
+            session: "lingyubu-2",
+            base: None,
+            scope: &scope,
+            settings: &s,
+        })
+        .unwrap()
+        .unwrap();
+        let path = PathBuf::from(&made.workspace.path);
+        assert_eq!((made.checked_out, made.total), (3, 5));
+        assert!(path.join("src/a.rs").exists() && path.join("Cargo.toml").exists());
+        assert!(path.join("docs/.gitignore").exists());
+        assert!(!path.join("docs/guide.md").exists() && !path.join("tools/x.py").exists());
+        let git = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(&path)
+            .output()
+            .unwrap();
+        assert!(git.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&git.stdout),
+            "",
+            "git sees it clean"
+        );
+    }
+
+    #[test]
+    fn a_repository_without_a_commit_has_no_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let s = settings(Checkout::Auto);
+        let made = create(&CreateSpec {
+            repo: dir.path(),
+            zhongshu: "zhongshu-1",
+            session: "lingyubu-1",
+            base: None,
+            scope: &[],
+            settings: &s,
+        })
+        .unwrap();
+        assert!(made.is_none());
+    }
+}

@@ -1,0 +1,488 @@
+//! Bringing a department's recorded work into the user's repository.
+//!
+//! First a prediction, in memory: libgit2 merges the trees (the base, the
+//! user's HEAD, the department's commit) without touching anything; a
+//! conflict, or a file the merge would change that has uncommitted changes in
+//! the user's working tree, is named and nothing happens. Otherwise the
+//! prediction lists every path the working tree gets, with its blob before and
+//! after: the caller records that list (the intent) before anything is
+//! written. Files are then replaced one by one, each atomically (Apply: the
+//! working tree only; Merge: the index too, then the merge commit and the
+//! branch moved from the old HEAD, compare-and-swap). After a crash,
+//! [`recover`] reads each path and HEAD: a merge whose branch moved is
+//! finished, anything else is undone, so an integration is either all done or
+//! not at all. A file someone else changed meanwhile is never overwritten.
+
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository};
+
+use super::{head_commit, io_error, tree_of, WorktreeError};
+use crate::model::{PathChange, PendingIntegration, Workspace};
+
+const SYMLINK: u32 = 0o120000;
+const EXECUTABLE: u32 = 0o100755;
+const SUBMODULE: u32 = 0o160000;
+
+/// What integrating a department's commit would do now.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    /// HEAD now.
+    pub head: String,
+    /// HEAD's branch (`refs/heads/…`); None when HEAD is detached.
+    pub branch: Option<String>,
+    /// Files the merge of trees cannot merge.
+    pub conflicts: Vec<String>,
+    /// Files the merge would change that have uncommitted changes.
+    pub uncommitted: Vec<String>,
+    /// What the working tree gets (empty when anything conflicts).
+    pub paths: Vec<PathChange>,
+    /// The merged tree.
+    pub merged_tree: Option<String>,
+}
+
+impl Prediction {
+    /// Every file that stands in the way, committed or not.
+    pub fn blocking(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .conflicts
+            .iter()
+            .chain(&self.uncommitted)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// Predicts integrating `commit` (the department's, on top of `ws.base`) into
+/// the repository at `repo`, against its HEAD and working tree.
+pub fn predict(repo: &Path, ws: &Workspace, commit: &str) -> Result<Prediction, WorktreeError> {
+    let git = Repository::open(repo)?;
+    let head = head_commit(&git)?.ok_or_else(|| {
+        WorktreeError::Refused("the repository has no commit to integrate into".into())
+    })?;
+    let branch = match git.head() {
+        Ok(h) if h.is_branch() => h.name().map(str::to_string),
+        _ => None,
+    };
+    let base = tree_of(&git, &ws.base)?;
+    let ours = head.tree()?;
+    let theirs = tree_of(&git, commit)?;
+    let mut merged = git.merge_trees(&base, &ours, &theirs, None)?;
+    let mut prediction = Prediction {
+        head: head.id().to_string(),
+        branch,
+        conflicts: Vec::new(),
+        uncommitted: Vec::new(),
+        paths: Vec::new(),
+        merged_tree: None,
+    };
+    if merged.has_conflicts() {
+        for c in merged.conflicts()? {
+            let c = c?;
+            let entry = c.our.or(c.their).or(c.ancestor);
+            if let Some(e) = entry {
+                prediction
+                    .conflicts
+                    .push(String::from_utf8_lossy(&e.path).into_owned());
+            }
+        }
+        prediction.conflicts.sort();
+        prediction.conflicts.dedup();
+        return Ok(prediction);
+    }
+    let tree = git.find_tree(merged.write_tree_to(&git)?)?;
+    let diff = git.diff_tree_to_tree(Some(&ours), Some(&tree), None)?;
+    for d in diff.deltas() {
+        let (old, new) = (d.old_file(), d.new_file());
+        let path = new
+            .path()
+            .or_else(|| old.path())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let side = |f: &git2::DiffFile<'_>| (!f.id().is_zero()).then(|| f.id().to_string());
+        let (before_mode, after_mode) = (u32::from(old.mode()), u32::from(new.mode()));
+        if before_mode == SUBMODULE || after_mode == SUBMODULE {
+            return Err(WorktreeError::Refused(format!(
+                "{path} is a submodule: integrate this branch with git ({})",
+                ws.branch
+            )));
+        }
+        prediction.paths.push(PathChange {
+            path,
+            before: side(&old),
+            before_mode,
+            after: side(&new),
+            after_mode,
+        });
+    }
+    let dirty = crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree)
+        .map_err(|e| WorktreeError::Git(e.to_string()))?;
+    prediction.uncommitted = prediction
+        .paths
+        .iter()
+        .filter(|c| dirty.binary_search(&c.path).is_ok())
+        .map(|c| c.path.clone())
+        .collect();
+    prediction.merged_tree = Some(tree.id().to_string());
+    Ok(prediction)
+}
+
+/// The merge commit of a prediction (an object only: no branch moves).
+pub fn merge_commit(
+    repo: &Path,
+    prediction: &Prediction,
+    commit: &str,
+    author: &git2::Signature<'_>,
+    message: &str,
+) -> Result<String, WorktreeError> {
+    let git = Repository::open(repo)?;
+    let tree = prediction
+        .merged_tree
+        .as_deref()
+        .ok_or_else(|| WorktreeError::Refused("nothing to merge: it conflicts".into()))?;
+    let tree = git.find_tree(Oid::from_str(tree)?)?;
+    let ours = git.find_commit(Oid::from_str(&prediction.head)?)?;
+    let theirs = git.find_commit(Oid::from_str(commit)?)?;
+    let id = git.commit(
+        None,
+        author,
+        &super::committer()?,
+        message,
+        &tree,
+        &[&ours, &theirs],
+    )?;
+    Ok(id.to_string())
+}
+
+/// Which content of a path to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Before,
+    After,
+}
+
+/// Writes each path's `side` into the working tree (and the index when
+/// `index`), each file atomically.
+pub fn write(
+    repo: &Path,
+    changes: &[&PathChange],
+    side: Side,
+    index: bool,
+) -> Result<(), WorktreeError> {
+    let git = Repository::open(repo)?;
+    let mut idx = git.index()?;
+    for c in changes {
+        let (blob, mode) = match side {
+            Side::Before => (&c.before, c.before_mode),
+            Side::After => (&c.after, c.after_mode),
+        };
+        let file = repo.join(&c.path);
+        match blob {
+            None => {
+                match std::fs::symlink_metadata(&file) {
+                    Ok(m) if !m.is_dir() => std::fs::remove_file(&file).map_err(io_error(&file))?,
+                    _ => {}
+                }
+                if index && idx.get_path(Path::new(&c.path), 0).is_some() {
+                    idx.remove_path(Path::new(&c.path))?;
+                }
+            }
+            Some(id) => {
+                let blob = git.find_blob(Oid::from_str(id)?)?;
+                put_file(&file, blob.content(), mode)?;
+                if index {
+                    idx.add_path(Path::new(&c.path))?;
+                }
+            }
+        }
+    }
+    if index {
+        idx.write()?;
+    }
+    Ok(())
+}
+
+/// Replaces `file` with `content` atomically (a temporary file beside it,
+/// then a rename), as a link or an executable when `mode` says so.
+fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.codex-governance-tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    if mode == SYMLINK {
+        use std::os::unix::ffi::OsStrExt;
+        let target = std::ffi::OsStr::from_bytes(content);
+        std::os::unix::fs::symlink(target, &tmp).map_err(io_error(&tmp))?;
+        return std::fs::rename(&tmp, file).map_err(io_error(file));
+    }
+    std::fs::write(&tmp, content).map_err(io_error(&tmp))?;
+    #[cfg(unix)]
+    if mode == EXECUTABLE {
+        use std::os::unix::fs::PermissionsExt;
+        let mut perms = std::fs::metadata(&tmp)
+            .map_err(io_error(&tmp))?
+            .permissions();
+        perms.set_mode(perms.mode() | 0o111);
+        std::fs::set_permissions(&tmp, perms).map_err(io_error(&tmp))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (mode, SYMLINK, EXECUTABLE);
+    std::fs::rename(&tmp, file).map_err(io_error(file))
+}
+
+/// The blob a working tree path holds now; None when it is absent.
+fn current(repo: &Path, path: &str) -> Result<Option<String>, WorktreeError> {
+    let file = repo.join(path);
+    let meta = match std::fs::symlink_metadata(&file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(&file)(e)),
+    };
+    if meta.is_dir() {
+        return Ok(None);
+    }
+    let id = if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(&file).map_err(io_error(&file))?;
+        Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes())?
+    } else {
+        Oid::hash_file(ObjectType::Blob, &file)?
+    };
+    Ok(Some(id.to_string()))
+}
+
+/// Moves the branch from `from` to `to`, only if it still names `from`.
+pub fn move_branch(
+    repo: &Path,
+    branch: &str,
+    from: &str,
+    to: &str,
+    message: &str,
+) -> Result<(), WorktreeError> {
+    let git = Repository::open(repo)?;
+    git.reference_matching(
+        branch,
+        Oid::from_str(to)?,
+        true,
+        Oid::from_str(from)?,
+        message,
+    )?;
+    Ok(())
+}
+
+/// How an interrupted integration ended after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// Finished: everything is in.
+    Done { untouched: Vec<String> },
+    /// Undone: nothing of it is in.
+    Undone { untouched: Vec<String> },
+}
+
+/// Finishes or undoes an integration a crash interrupted. A merge whose
+/// branch already names its commit is finished; Apply with every path
+/// written is done; anything else is undone. Paths holding neither side (the
+/// user changed them meanwhile) are left as they are, and named.
+pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, WorktreeError> {
+    let merge = p.target.is_some();
+    let mut at = Vec::with_capacity(p.paths.len());
+    for c in &p.paths {
+        at.push(current(repo, &c.path)?);
+    }
+    let committed = match &p.target {
+        Some(target) => {
+            let git = Repository::open(repo)?;
+            let head = head_commit(&git)?.map(|h| h.id().to_string());
+            head.as_deref() == Some(target.as_str())
+        }
+        None => p.paths.iter().zip(&at).all(|(c, now)| *now == c.after),
+    };
+    let wanted = if committed { Side::After } else { Side::Before };
+    let mut fix = Vec::new();
+    let mut untouched = Vec::new();
+    for (c, now) in p.paths.iter().zip(&at) {
+        let (want, other) = match wanted {
+            Side::After => (&c.after, &c.before),
+            Side::Before => (&c.before, &c.after),
+        };
+        if now == want {
+            if merge {
+                fix.push(c); // the index may not have followed yet
+            }
+        } else if now == other {
+            fix.push(c);
+        } else {
+            untouched.push(c.path.clone());
+        }
+    }
+    write(repo, &fix, wanted, merge)?;
+    Ok(if committed {
+        Recovered::Done { untouched }
+    } else {
+        Recovered::Undone { untouched }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::create::{create, CreateSpec};
+    use super::super::record::record;
+    use super::super::testing::repo_with;
+    use super::*;
+    use crate::config::IsolationSettings;
+
+    fn department(repo: &Path, session: &str, edits: &[(&str, &str)]) -> Workspace {
+        let s = IsolationSettings::default();
+        let mut ws = create(&CreateSpec {
+            repo,
+            zhongshu: "zhongshu-1",
+            session,
+            base: None,
+            scope: &[],
+            settings: &s,
+        })
+        .unwrap()
+        .unwrap()
+        .workspace;
+        for (rel, text) in edits {
+            std::fs::write(Path::new(&ws.path).join(rel), text).unwrap();
+        }
+        let author = super::super::author("lingyubu", session).unwrap();
+        ws.commit = Some(record(repo, &ws, &author, "work").unwrap().commit);
+        ws
+    }
+
+    fn pending(p: &Prediction, target: Option<String>) -> PendingIntegration {
+        PendingIntegration {
+            mode: if target.is_some() {
+                crate::model::IntegrationMode::Merge
+            } else {
+                crate::model::IntegrationMode::Apply
+            },
+            head: p.head.clone(),
+            target,
+            branch: p.branch.clone(),
+            paths: p.paths.clone(),
+            started_at: "now".into(),
+        }
+    }
+
+    #[test]
+    fn the_second_of_two_edits_of_one_file_conflicts_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[("shared.txt", "one\ntwo\n"), ("b.txt", "b\n")],
+        );
+        let a = department(&repo, "lingyubu-1", &[("shared.txt", "one\nTWO by a\n")]);
+        let b = department(&repo, "lingyubu-2", &[("shared.txt", "one\nTWO by b\n")]);
+        // Neither saw the other's change.
+        assert_eq!(
+            std::fs::read_to_string(Path::new(&b.path).join("shared.txt")).unwrap(),
+            "one\nTWO by b\n"
+        );
+        let first = predict(&repo, &a, a.commit.as_deref().unwrap()).unwrap();
+        assert!(first.blocking().is_empty(), "{first:?}");
+        let target = merge_commit(
+            &repo,
+            &first,
+            a.commit.as_deref().unwrap(),
+            &super::super::author("lingyubu", "lingyubu-1").unwrap(),
+            "merge",
+        )
+        .unwrap();
+        let refs: Vec<&PathChange> = first.paths.iter().collect();
+        write(&repo, &refs, Side::After, true).unwrap();
+        move_branch(
+            &repo,
+            first.branch.as_deref().unwrap(),
+            &first.head,
+            &target,
+            "m",
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(repo.join("shared.txt")).unwrap(),
+            "one\nTWO by a\n"
+        );
+        let git = Repository::open(&repo).unwrap();
+        assert!(git.statuses(None).unwrap().is_empty(), "merged and clean");
+        let second = predict(&repo, &b, b.commit.as_deref().unwrap()).unwrap();
+        assert_eq!(second.conflicts, ["shared.txt"]);
+        assert!(second.paths.is_empty());
+    }
+
+    #[test]
+    fn uncommitted_changes_in_the_way_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n"), ("b.txt", "b\n")]);
+        let ws = department(
+            &repo,
+            "lingyubu-1",
+            &[("a.txt", "a by dept\n"), ("b.txt", "b by dept\n")],
+        );
+        std::fs::write(repo.join("a.txt"), "a by the user\n").unwrap();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        assert!(p.conflicts.is_empty());
+        assert_eq!(p.uncommitted, ["a.txt"]);
+        assert_eq!(p.blocking(), ["a.txt"]);
+    }
+
+    #[test]
+    fn apply_leaves_changes_uncommitted_and_a_crash_is_undone_or_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, head) = repo_with(dir.path(), &[("a.txt", "a\n"), ("b.txt", "b\n")]);
+        let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("c.txt", "new\n")]);
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        assert_eq!(p.paths.len(), 2);
+        // Half applied (a crash after the first file): undone.
+        write(&repo, &[&p.paths[0]], Side::After, false).unwrap();
+        let r = recover(&repo, &pending(&p, None)).unwrap();
+        assert_eq!(r, Recovered::Undone { untouched: vec![] });
+        assert_eq!(std::fs::read_to_string(repo.join("a.txt")).unwrap(), "a\n");
+        assert!(!repo.join("c.txt").exists());
+        // All written: done, uncommitted, HEAD unchanged.
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        write(&repo, &all, Side::After, false).unwrap();
+        assert_eq!(
+            recover(&repo, &pending(&p, None)).unwrap(),
+            Recovered::Done { untouched: vec![] }
+        );
+        let git = Repository::open(&repo).unwrap();
+        assert_eq!(head_commit(&git).unwrap().unwrap().id().to_string(), head);
+        let changed =
+            crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree).unwrap();
+        assert_eq!(changed, ["a.txt", "c.txt"]);
+    }
+
+    #[test]
+    fn a_merge_cut_before_its_branch_moved_is_undone_after_it_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
+        let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("n.txt", "n\n")]);
+        let commit = ws.commit.clone().unwrap();
+        let p = predict(&repo, &ws, &commit).unwrap();
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let target = merge_commit(&repo, &p, &commit, &author, "merge").unwrap();
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        write(&repo, &all, Side::After, true).unwrap();
+        // Cut before the branch moved: undone, index and all.
+        let r = recover(&repo, &pending(&p, Some(target.clone()))).unwrap();
+        assert!(matches!(r, Recovered::Undone { .. }));
+        let git = Repository::open(&repo).unwrap();
+        assert!(git.statuses(None).unwrap().is_empty(), "back as it was");
+        // Cut after the branch moved, before the files: finished.
+        move_branch(&repo, p.branch.as_deref().unwrap(), &p.head, &target, "m").unwrap();
+        let r = recover(&repo, &pending(&p, Some(target))).unwrap();
+        assert!(matches!(r, Recovered::Done { .. }));
+        assert_eq!(std::fs::read_to_string(repo.join("n.txt")).unwrap(), "n\n");
+        assert!(git.statuses(None).unwrap().is_empty(), "merged and clean");
+    }
+}

@@ -1,0 +1,114 @@
+//! `codex-governance worktrees`: the departments' worktrees as the launcher
+//! recorded them, and folders in the worktrees folder it has no record of;
+//! pruning removes only the folders of integrated or discarded work.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::create::remove;
+use super::WorktreeError;
+use crate::model::{State, Workspace, WorkspaceState};
+
+/// One worktree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// The department session; None for a folder the launcher has no record of.
+    pub session_id: Option<String>,
+    pub department: Option<String>,
+    pub state: Option<WorkspaceState>,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub path: String,
+    /// Whether the folder is still there.
+    pub exists: bool,
+}
+
+impl Listed {
+    /// Whether pruning may remove its folder.
+    pub fn prunable(&self) -> bool {
+        self.exists && self.state.is_some_and(WorkspaceState::is_settled)
+    }
+}
+
+/// Every recorded worktree, then unrecorded folders under the worktrees folder.
+pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
+    let mut out: Vec<Listed> = state
+        .sessions
+        .values()
+        .filter_map(|s| {
+            let ws = s.workspace()?;
+            Some(Listed {
+                session_id: Some(s.id.clone()),
+                department: s.department.clone(),
+                state: Some(ws.state),
+                branch: Some(ws.branch.clone()),
+                commit: ws.commit.clone(),
+                path: ws.path.clone(),
+                exists: Path::new(&ws.path).exists(),
+            })
+        })
+        .collect();
+    let known: Vec<PathBuf> = out.iter().map(|l| PathBuf::from(&l.path)).collect();
+    if let Ok(entries) = std::fs::read_dir(super::root_for(repo)) {
+        let mut strays: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir() && !known.contains(p))
+            .collect();
+        strays.sort();
+        out.extend(strays.into_iter().map(|p| Listed {
+            session_id: None,
+            department: None,
+            state: None,
+            branch: None,
+            commit: None,
+            path: p.display().to_string(),
+            exists: true,
+        }));
+    }
+    out
+}
+
+/// Removes the folders of integrated and discarded worktrees (branches stay);
+/// returns the paths removed. Anything else is never touched.
+pub fn prune(state: &State, repo: &Path) -> Result<Vec<String>, WorktreeError> {
+    let settled: Vec<&Workspace> = state
+        .sessions
+        .values()
+        .filter_map(|s| s.workspace())
+        .filter(|ws| ws.state.is_settled() && Path::new(&ws.path).exists())
+        .collect();
+    let mut removed = Vec::new();
+    for ws in settled {
+        remove(repo, ws)?;
+        removed.push(ws.path.clone());
+    }
+    Ok(removed)
+}
+
+/// The list as text, one worktree a line.
+pub fn render(listed: &[Listed]) -> String {
+    if listed.is_empty() {
+        return "no department worktrees".into();
+    }
+    let mut out = String::new();
+    for l in listed {
+        let state = match (&l.state, l.exists) {
+            (Some(s), true) => s.as_str().to_string(),
+            (Some(s), false) => format!("{s} (folder removed)"),
+            (None, _) => "not recorded by the launcher (kept)".into(),
+        };
+        out.push_str(&format!(
+            "{:<22} {:<28} {:<40} {}{}\n",
+            l.session_id.as_deref().unwrap_or("-"),
+            state,
+            l.branch.as_deref().unwrap_or("-"),
+            l.path,
+            l.commit
+                .as_deref()
+                .map(|c| format!(" @{}", &c[..c.len().min(10)]))
+                .unwrap_or_default(),
+        ));
+    }
+    out.trim_end().to_string()
+}

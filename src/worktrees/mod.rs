@@ -1,0 +1,201 @@
+//! Departments' own git worktrees (issue 26), through libgit2 only.
+//!
+//! A department starts in a new linked worktree on its own branch
+//! `governance/<zhongshu>/<session>`, from its plan's base commit
+//! ([`create`]); when it reports or exits, the launcher commits the worktree's
+//! state on that branch ([`record`]), so agents never need `.git` write access;
+//! its changes come into the user's working tree, uncommitted or as a merge
+//! commit, after an in-memory prediction of conflicts, in steps a crash can
+//! finish or undo ([`integrate`]); [`list`] shows and prunes them.
+//!
+//! Where they live: beside the repository, in
+//! `<parent>/<repository name>.worktrees/<session>/`, not in the state folder.
+//! The state folder is hidden from sandboxed agents (Codex denies it), so a
+//! worktree inside it would have to be punched back open; the default state
+//! folder (`<repository>/.tmp`) is inside the working tree, where editors'
+//! file watchers and indexers and the user's tools that search upward
+//! (`node_modules`, configuration files) would take a worktree of tens of
+//! thousands of files for part of the project; and clearing the state folder
+//! (`rm -rf .tmp`, `git clean -fdx`) would take un-integrated work with it.
+//!
+//! Large trees check out sparsely: a department gets its scope, the files at
+//! the root, `.gitignore`s and `launcher.worktree_include`; the other files
+//! are in the index marked skip-worktree, so `git status` in the worktree is
+//! clean and the recorded commit keeps them as they were.
+
+pub mod create;
+pub mod integrate;
+pub mod list;
+pub mod record;
+
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
+
+use crate::model::{Assignment, PlanBase};
+
+pub use create::{create, CreateSpec, Created};
+pub use record::{record, Recorded};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorktreeError {
+    #[error("git: {0}")]
+    Git(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not possible as things stand (the user's to resolve).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<git2::Error> for WorktreeError {
+    fn from(e: git2::Error) -> Self {
+        WorktreeError::Git(e.message().split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> WorktreeError + '_ {
+    move |source| WorktreeError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The folder a repository's department worktrees live in.
+pub fn root_for(repo: &Path) -> PathBuf {
+    let name = repo
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".into());
+    repo.parent()
+        .unwrap_or(repo)
+        .join(format!("{name}.worktrees"))
+}
+
+/// The branch of a department: `governance/<zhongshu>/<session>`.
+pub fn branch_name(zhongshu: &str, session: &str) -> String {
+    format!("governance/{zhongshu}/{session}")
+}
+
+/// The author of a department's commits: it names the department.
+pub fn author(department: &str, session: &str) -> Result<Signature<'static>, WorktreeError> {
+    Ok(Signature::now(
+        &format!("{department} ({session})"),
+        &format!("{session}@codex-governance.invalid"),
+    )?)
+}
+
+/// The launcher, as committer.
+pub fn committer() -> Result<Signature<'static>, WorktreeError> {
+    Ok(Signature::now(
+        "codex-governance",
+        "launcher@codex-governance.invalid",
+    )?)
+}
+
+/// HEAD's commit; None while HEAD is unborn (no commit yet).
+pub(crate) fn head_commit(repo: &Repository) -> Result<Option<Commit<'_>>, WorktreeError> {
+    match repo.head() {
+        Ok(head) => Ok(Some(head.peel_to_commit()?)),
+        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn tree_of<'r>(repo: &'r Repository, commit: &str) -> Result<Tree<'r>, WorktreeError> {
+    let oid = Oid::from_str(commit)?;
+    Ok(repo.find_commit(oid)?.tree()?)
+}
+
+/// The base of a plan: HEAD now, and the user's uncommitted files its
+/// assignments name. None when the repository has no commit yet (its
+/// departments then work in the shared working tree).
+pub async fn plan_base(repo: &Path, assignments: &[Assignment]) -> Option<PlanBase> {
+    let repo = repo.to_path_buf();
+    let assignments = assignments.to_vec();
+    let found = tokio::task::spawn_blocking(move || base_now(&repo, &assignments)).await;
+    match found {
+        Ok(Ok(base)) => base,
+        Ok(Err(e)) => {
+            tracing::warn!("the plan's base commit: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("the plan's base commit: {e}");
+            None
+        }
+    }
+}
+
+fn base_now(repo: &Path, assignments: &[Assignment]) -> Result<Option<PlanBase>, WorktreeError> {
+    let git = Repository::open(repo)?;
+    let Some(head) = head_commit(&git)? else {
+        return Ok(None);
+    };
+    let dirty = crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree)
+        .map_err(|e| WorktreeError::Git(e.to_string()))?;
+    Ok(Some(PlanBase {
+        commit: head.id().to_string(),
+        dirty_files: crate::policy::plan::dirty_named(&dirty, assignments),
+    }))
+}
+
+/// Repository paths a diff touches: the new path, or the old one for a deletion.
+pub(crate) fn delta_paths(diff: &git2::Diff<'_>) -> Vec<String> {
+    let mut out: Vec<String> = diff
+        .deltas()
+        .filter_map(|d| {
+            let file = match d.status() {
+                git2::Delta::Deleted => d.old_file(),
+                _ => d.new_file(),
+            };
+            file.path_bytes()
+                .or_else(|| d.old_file().path_bytes())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Real repositories in temporary folders, for the tests of this module.
+    use super::*;
+
+    /// A repository with `files` committed; returns (its folder, the commit).
+    pub fn repo_with(dir: &Path, files: &[(&str, &str)]) -> (PathBuf, String) {
+        let path = dir.join("repo");
+        std::fs::create_dir_all(&path).unwrap();
+        let git = Repository::init(&path).unwrap();
+        for (rel, text) in files {
+            let p = path.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let commit = commit_all(&git, "initial");
+        (path.canonicalize().unwrap(), commit)
+    }
+
+    /// Commits every file of the working tree onto HEAD.
+    pub fn commit_all(git: &Repository, message: &str) -> String {
+        let mut index = git.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<Commit> = head_commit(git).unwrap().into_iter().collect();
+        let parents: Vec<&Commit> = parents.iter().collect();
+        git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap()
+            .to_string()
+    }
+}

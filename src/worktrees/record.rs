@@ -1,0 +1,208 @@
+//! Recording a department's work: the launcher commits the worktree's state
+//! on the department's branch (`git add -A`, minus what a sparse checkout
+//! left out), with the department as author, then reads what really changed
+//! against the base: the files and the diff stat.
+
+use std::path::Path;
+
+use git2::{DiffFindOptions, Oid, Repository, StatusOptions};
+
+use super::create::skips_worktree;
+use super::{committer, delta_paths, tree_of, WorktreeError};
+use crate::model::{DiffStat, Workspace};
+
+/// What a record found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The branch's tip after the record.
+    pub commit: String,
+    /// Whether this record made a new commit (the worktree had changed).
+    pub new_commit: bool,
+    /// Changed files against the base, sorted.
+    pub files: Vec<String>,
+    pub stat: DiffStat,
+}
+
+/// Commits the worktree's state on the department's branch (when it changed)
+/// and reads its changes against the base. A worktree whose folder is gone
+/// is read from its last recorded commit in the repository at `repo`.
+pub fn record(
+    repo: &Path,
+    ws: &Workspace,
+    author: &git2::Signature<'_>,
+    message: &str,
+) -> Result<Recorded, WorktreeError> {
+    let path = Path::new(&ws.path);
+    if !path.exists() {
+        let Some(commit) = &ws.commit else {
+            return Err(WorktreeError::Refused(format!(
+                "the worktree {} is gone and nothing of it was recorded",
+                ws.path
+            )));
+        };
+        return changes(&Repository::open(repo)?, &ws.base, commit, false);
+    }
+    let wt = Repository::open(path)?;
+    let tree = stage_all(&wt)?;
+    let refname = format!("refs/heads/{}", ws.branch);
+    let tip = wt.find_reference(&refname)?.peel_to_commit()?;
+    let (commit, new_commit) = if tip.tree_id() == tree {
+        (tip.id(), false)
+    } else {
+        let tree = wt.find_tree(tree)?;
+        let id = wt.commit(
+            Some(&refname),
+            author,
+            &committer()?,
+            message,
+            &tree,
+            &[&tip],
+        )?;
+        (id, true)
+    };
+    changes(&wt, &ws.base, &commit.to_string(), new_commit)
+}
+
+/// `git add -A` in the worktree's index, leaving entries outside a sparse
+/// checkout as they are; writes the index and returns its tree.
+fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
+    let mut index = wt.index()?;
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true)
+        .renames_head_to_index(false)
+        .renames_index_to_workdir(false);
+    let statuses = wt.statuses(Some(&mut opts))?;
+    for entry in statuses.iter() {
+        let Some(path) = entry.path() else { continue };
+        let status = entry.status();
+        if status.is_wt_deleted() {
+            let sparse = index
+                .get_path(Path::new(path), 0)
+                .is_some_and(|e| skips_worktree(&e));
+            if !sparse {
+                index.remove_path(Path::new(path))?;
+            }
+        } else if status.is_wt_new() || status.is_wt_modified() || status.is_wt_typechange() {
+            if let Err(e) = index.add_path(Path::new(path)) {
+                // A folder holding another repository, a file gone meanwhile.
+                tracing::warn!("recording {}: {path} left out: {e}", wt.path().display());
+            }
+        }
+    }
+    index.write()?;
+    Ok(index.write_tree()?)
+}
+
+/// The files and diff stat of `commit` against `base`.
+fn changes(
+    git: &Repository,
+    base: &str,
+    commit: &str,
+    new_commit: bool,
+) -> Result<Recorded, WorktreeError> {
+    let (files, stat) = diff_of(git, base, commit)?;
+    Ok(Recorded {
+        commit: commit.to_string(),
+        new_commit,
+        files,
+        stat,
+    })
+}
+
+/// Changed files (renames under their new path) and the diff stat of
+/// `commit` against `base`.
+pub fn diff_of(
+    git: &Repository,
+    base: &str,
+    commit: &str,
+) -> Result<(Vec<String>, DiffStat), WorktreeError> {
+    let old = tree_of(git, base)?;
+    let new = tree_of(git, commit)?;
+    let mut diff = git.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
+    let stats = diff.stats()?;
+    Ok((
+        delta_paths(&diff),
+        DiffStat {
+            files: stats.files_changed(),
+            insertions: stats.insertions(),
+            deletions: stats.deletions(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::create::{create, CreateSpec};
+    use super::super::testing::repo_with;
+    use super::*;
+    use crate::config::{Checkout, IsolationSettings};
+
+    #[test]
+    fn a_record_commits_the_worktree_as_the_department() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, base) = repo_with(
+            dir.path(),
+            &[
+                ("a.txt", "a\n"),
+                ("docs/x.md", "x\n"),
+                ("src/b.rs", "b\n"),
+                ("src/gone.rs", "x\n"),
+            ],
+        );
+        let s = IsolationSettings {
+            checkout: Checkout::Sparse,
+            ..Default::default()
+        };
+        let scope = vec!["src/**".to_string()];
+        let ws = create(&CreateSpec {
+            repo: &repo,
+            zhongshu: "zhongshu-1",
+            session: "lingyubu-1",
+            base: None,
+            scope: &scope,
+            settings: &s,
+        })
+        .unwrap()
+        .unwrap()
+        .workspace;
+        let wt = Path::new(&ws.path);
+        std::fs::write(wt.join("src/b.rs"), "b\nmore\n").unwrap();
+        std::fs::write(wt.join("new.txt"), "new\n").unwrap();
+        std::fs::remove_file(wt.join("src/gone.rs")).unwrap();
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "lingyubu-1: the task").unwrap();
+        assert!(r.new_commit);
+        assert_eq!(r.files, ["new.txt", "src/b.rs", "src/gone.rs"]);
+        assert_eq!(
+            r.stat,
+            DiffStat {
+                files: 3,
+                insertions: 2,
+                deletions: 1
+            }
+        );
+        let git = Repository::open(&repo).unwrap();
+        let c = git.find_commit(Oid::from_str(&r.commit).unwrap()).unwrap();
+        assert_eq!(c.author().name(), Some("lingyubu (lingyubu-1)"));
+        assert_eq!(c.parent_id(0).unwrap().to_string(), base);
+        let tree = c.tree().unwrap();
+        assert!(!wt.join("docs/x.md").exists(), "sparse: not checked out");
+        assert!(
+            tree.get_path(Path::new("docs/x.md")).is_ok(),
+            "but kept in the commit"
+        );
+        assert!(tree.get_path(Path::new("src/gone.rs")).is_err());
+        // The main working tree saw nothing.
+        assert!(!repo.join("new.txt").exists());
+        // Nothing changed since: the same commit.
+        let again = record(&repo, &ws, &author, "again").unwrap();
+        assert_eq!(
+            (again.commit.as_str(), again.new_commit),
+            (r.commit.as_str(), false)
+        );
+    }
+}
