@@ -14,6 +14,7 @@ pub mod files;
 pub mod governance_tools;
 pub mod ids;
 pub mod instance;
+pub mod integration;
 pub mod launcher;
 pub mod mailbox;
 pub mod model;

@@ -41,6 +41,8 @@ enum Command {
     },
     /// Print the running launcher's dashboard URL (with its token).
     Url(LocateArgs),
+    /// List the departments' worktrees; `--prune` removes the integrated ones.
+    Worktrees(WorktreesArgs),
     /// Write a commented governance.yaml with the defaults (never overwrites).
     Init(LocateArgs),
 }
@@ -72,6 +74,18 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct WorktreesArgs {
+    #[command(flatten)]
+    locate: LocateArgs,
+    /// Remove the folders of applied, merged and discarded worktrees (their branches stay).
+    #[arg(long)]
+    prune: bool,
+    /// Print the list as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     /// A folder inside the repository (default: the current folder).
     #[arg(long, default_value = ".")]
@@ -91,6 +105,12 @@ struct ReportArgs {
     /// Exit 1 when a preflight check says REVIEW.
     #[arg(long)]
     preflight: bool,
+    /// The recorded work of one department session (its commit against its base).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["staged", "base"])]
+    session: Option<String>,
+    /// The launcher's runtime folder, for --session (default: <repository root>/.tmp).
+    #[arg(long, requires = "session")]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +174,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Url(args)) => print_url(args),
+        Some(Command::Worktrees(args)) => worktrees(args),
         Some(Command::Init(args)) => init(args),
     }
 }
@@ -249,9 +270,13 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         (None, true) => Mode::Staged,
         (None, false) => Mode::Worktree,
     };
-    let report = match report::build_report(&args.repo, &config, &mode) {
+    let built = match &args.session {
+        Some(id) => session_report(&args, id, &config),
+        None => report::build_report(&args.repo, &config, &mode).map_err(|e| e.to_string()),
+    };
+    let report = match built {
         Ok(r) => r,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&e),
     };
     let out_text = if args.json {
         serde_json::to_string_pretty(&report).expect("report serializes")
@@ -266,6 +291,72 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         ExitCode::SUCCESS
     };
     out(&out_text, code)
+}
+
+/// The report of a department session's recorded work, from the state folder.
+fn session_report(args: &ReportArgs, id: &str, config: &Config) -> Result<report::Report, String> {
+    codex_governance::ids::check_id("--session", id)?;
+    let dir = state_dir_of(&args.repo, args.state_dir.clone())?;
+    let snapshot = store::load_snapshot(&dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
+    let session = snapshot
+        .state
+        .sessions
+        .get(id)
+        .ok_or_else(|| format!("no session {id} in {}", dir.display()))?;
+    let ws = session.workspace().ok_or_else(|| {
+        format!("{id} worked in the shared working tree: run `report` without --session")
+    })?;
+    let commit = ws.commit.clone().ok_or_else(|| {
+        format!("nothing of {id} is recorded yet: its work is recorded when it reports or exits")
+    })?;
+    let range = report::SessionRange {
+        session_id: id.to_string(),
+        base: ws.base.clone(),
+        commit,
+    };
+    report::build_session_report(
+        &args.repo,
+        config,
+        range,
+        Some(std::path::Path::new(&ws.path)),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// `codex-governance worktrees [--prune]`.
+fn worktrees(args: WorktreesArgs) -> ExitCode {
+    use codex_governance::worktrees::list;
+    let root = match root_of(&args.locate.repo) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let dir = match state_dir_of(&root, args.locate.state_dir) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let snapshot = match store::load_snapshot(&dir) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{}: {e:#}", dir.display())),
+    };
+    if args.prune {
+        match list::prune(&snapshot.state, &root) {
+            Ok(removed) if removed.is_empty() => {
+                eprintln!("codex-governance: no integrated worktree to prune")
+            }
+            Ok(removed) => {
+                for path in removed {
+                    eprintln!("codex-governance: removed {path} (its branch stays)");
+                }
+            }
+            Err(e) => return fail(&format!("pruning: {e}")),
+        }
+    }
+    let listed = list::list(&snapshot.state, &root);
+    if args.json {
+        let text = serde_json::to_string_pretty(&listed).expect("the list serializes");
+        return out(&text, ExitCode::SUCCESS);
+    }
+    out(&list::render(&listed), ExitCode::SUCCESS)
 }
 
 fn serve(mut args: ServeArgs) -> ExitCode {

@@ -21,6 +21,7 @@ What it prints (one line each, easy to find in the transcript log):
   FAKE_AGENT_OPTIONS <JSON of the effective options>
   CHILD_PID=<pid>                        (--spawn-child)
   FAKE_AGENT_PLAN_STATUS <http status> <response body>   (zhongshu with a plan)
+  FAKE_AGENT_WROTE <path> in <folder>    (department, --write PATH=TEXT: its work)
   FAKE_AGENT_REPORT_WRITTEN <path>       (department, --report-via file)
   FAKE_AGENT_REPORT_CLI <exit code> <output>  (department, --report-via cli)
   ECHO: <line>                           (each stdin line, escape sequences removed)
@@ -90,6 +91,9 @@ def build_parser():
     p.add_argument("--summary", default=None)
     p.add_argument("--risk", action="append", default=None)
     p.add_argument("--changed-file", action="append", default=None)
+    p.add_argument("--write", action="append", default=None, metavar="PATH=TEXT",
+                   help="write TEXT (\\n: a new line) to PATH, relative to the working folder, "
+                        "before reporting")
     p.add_argument("--verification", action="append", default=None)
     p.add_argument("--next-action", default=None)
     p.add_argument("--needs-confirmation", action="store_true", default=None,
@@ -131,7 +135,7 @@ DEFAULTS = {
     "quiet_env": False,
 }
 
-LIST_OPTIONS = {"risk", "changed_file", "verification"}
+LIST_OPTIONS = {"risk", "changed_file", "verification", "write"}
 
 
 def env_value(dest, action):
@@ -357,6 +361,17 @@ def report_via_cli(ns, report):
         return False
 
 
+def write_file(item):
+    """--write PATH=TEXT: the department's work, in its working folder."""
+    path, _, text = item.partition("=")
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace("\\n", "\n"))
+    out("FAKE_AGENT_WROTE %s in %s" % (path, os.getcwd()))
+
+
 def department(ns):
     dept = os.environ.get(ENV_PREFIX + "DEPARTMENT", "unknown")
     for i in range(1, ns.lines + 1):
@@ -364,6 +379,8 @@ def department(ns):
     if ns.work_seconds > 0:
         out("FAKE_AGENT_WORKING %.1fs" % ns.work_seconds)
         time.sleep(ns.work_seconds)
+    for item in ns.write or []:
+        write_file(item)
     if not ns.no_report:
         report = {
             "department_session_id": os.environ.get(ENV_PREFIX + "SESSION_ID", ""),

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::credentials::Credentials;
 pub use crate::error::{LResult, LauncherError};
+use crate::integration::Integrations;
 use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
 use crate::pty;
@@ -37,6 +38,8 @@ pub struct Launcher {
     pub sessions: Arc<Sessions>,
     pub dispatcher: Arc<Dispatcher>,
     pub mailbox: Arc<Mailbox>,
+    /// The departments' worktrees under the user's control.
+    pub integrations: Arc<Integrations>,
     /// The developer's token (the dashboard's); agents never get it.
     pub token: String,
     pub credentials: Arc<Credentials>,
@@ -117,11 +120,13 @@ impl Launcher {
         ));
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&ctx), Arc::clone(&sessions)));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
+        let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
             dispatcher,
             mailbox,
+            integrations,
             token: crate::secret::new_token(),
             credentials,
             audit_chain_problem: OnceLock::new(),
@@ -230,6 +235,7 @@ impl Launcher {
         self.watch_instance_lock();
         self.start_deltas();
         self.check_backend().await;
+        self.integrations.recover().await;
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
@@ -335,6 +341,7 @@ impl Launcher {
                     .session(&id)
                     .is_some_and(|s| s.is_department());
                 if department {
+                    self.integrations.department_exited(&id).await;
                     self.mailbox.department_exited(&id);
                 }
                 self.dispatcher.pump_queue().await;

@@ -5,6 +5,7 @@
 use super::register::write_packet;
 use super::Mailbox;
 use crate::clock;
+use crate::integration::record;
 use crate::model::{result_key, AuditEvent, ResultFields, ResultSource, TaskResult};
 
 impl Mailbox {
@@ -57,6 +58,11 @@ impl Mailbox {
             verified: false,
             ..TaskResult::default()
         };
+        let mut result = result;
+        let snap = record::take(&self.ctx, &session, None);
+        if let Some(snap) = &snap {
+            record::fill_result(&mut result, snap);
+        }
         let key = result_key(&parent, &session.id, &result.report_id);
         let stored = self.ctx.store.update(|tx| {
             let reported = tx.session(&session.id).map(|x| x.has_reported()) == Some(true);
@@ -76,6 +82,9 @@ impl Mailbox {
                 tracing::error!("mailbox: fallback packet for {key}: {e}");
             }
             tx.put_result(&key, &r);
+            if let Some(snap) = &snap {
+                record::store(tx, &session.id, snap, "exit");
+            }
             tx.audit(AuditEvent::ResultRegistered(ResultFields {
                 parent_session_id: parent.to_string(),
                 department_session_id: session.id.clone(),

@@ -119,4 +119,49 @@ mod tests {
         let text = Handoff { r: &r }.render().unwrap();
         assert!(text.contains("\ndepartment: `x ## y`\n"), "{text}");
     }
+
+    #[test]
+    fn the_packet_says_what_really_changed_and_what_the_review_found() {
+        use crate::model::{ChangeReview, ClaimCheck, Decision, DiffStat, ScopeCheck};
+        let mut r = result("done");
+        r.commit = Some("0123abcd".into());
+        r.actual_changed_files = Some(vec!["src/lib.rs".into(), "x\n## Next Action".into()]);
+        r.diff_stat = Some(DiffStat {
+            files: 2,
+            insertions: 5,
+            deletions: 1,
+        });
+        r.review = Some(ChangeReview {
+            decision: Decision::Review,
+            scope: ScopeCheck {
+                open: false,
+                patterns: vec!["src/**".into()],
+                out_of_scope: vec!["x".into()],
+            },
+            claim: Some(ClaimCheck {
+                unreported: vec!["x".into()],
+                unchanged: vec![],
+            }),
+            risks: vec![],
+            findings: vec!["REVIEW: changed but not reported: x\n# forged".into()],
+        });
+        let text = Handoff { r: &r }.render().unwrap();
+        assert!(text.contains("\n## Actual Changes\n"), "{text}");
+        assert!(text.contains("\ncommit: 0123abcd\n"), "{text}");
+        assert!(
+            text.contains("diff_stat: 2 files, 5 insertions, 1 deletions"),
+            "{text}"
+        );
+        assert!(text.contains("\n## Review\n\ndecision: REVIEW\n"), "{text}");
+        assert!(
+            text.contains("- `REVIEW: changed but not reported: x # forged`"),
+            "{text}"
+        );
+        let plain = Handoff { r: &result("done") }.render().unwrap();
+        assert_eq!(
+            structure(&text).len(),
+            structure(&plain).len() + 8,
+            "only the two sections' own lines are new: {text}"
+        );
+    }
 }

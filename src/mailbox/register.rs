@@ -3,7 +3,7 @@
 //! `archive/`. Every step can be repeated after a crash: a report whose content
 //! is already registered is only finished, never registered twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,7 @@ use super::ingest::{Outcome, Report};
 use super::names::unique_name;
 use super::Mailbox;
 use crate::clock;
+use crate::integration::record::{self, Snapshot};
 use crate::model::{
     result_key, AuditEvent, MailboxPaths, ReportStatus, ResultFields, ResultFile, ResultSource,
     TaskResult,
@@ -39,12 +40,14 @@ impl Mailbox {
             })
             .collect();
         let now = clock::now_rfc3339();
+        let snapshots = self.record_worktrees(&planned);
         // Registration and its audit lines: one transaction.
         let registered = self.ctx.store.update(|tx| {
             planned
                 .iter()
                 .map(|(r, dest)| {
-                    let reg = register_one(tx, paths, r, dest, &now)?;
+                    let snap = snapshots.get(&r.result.department_session_id);
+                    let reg = register_one(tx, paths, r, dest, &now, snap)?;
                     if let Some(event) = reg.event {
                         tx.audit(event(audit_fields(&reg.result, &r.name)));
                     }
@@ -72,6 +75,26 @@ impl Mailbox {
                 }
             }
         }
+    }
+
+    /// The worktrees of the reporting departments, recorded before the change
+    /// that registers their reports (by department session).
+    fn record_worktrees(&self, planned: &[(Report, PathBuf)]) -> HashMap<String, Snapshot> {
+        let mut out = HashMap::new();
+        for (r, _) in planned {
+            let id = &r.result.department_session_id;
+            if out.contains_key(id) {
+                continue;
+            }
+            let Some(session) = self.ctx.store.read(|s| s.sessions.get(id).cloned()) else {
+                continue;
+            };
+            let claimed = Some(r.result.changed_files.as_slice());
+            if let Some(snap) = record::take(&self.ctx, &session, claimed) {
+                out.insert(id.clone(), snap);
+            }
+        }
+        out
     }
 
     /// Step 4-5 for one registered report: its handoff packet, then its archive.
@@ -153,6 +176,7 @@ fn register_one(
     r: &Report,
     dest: &Path,
     now: &str,
+    snap: Option<&Snapshot>,
 ) -> Result<Registered, String> {
     let key = result_key(
         &r.result.parent_session_id,
@@ -179,6 +203,10 @@ fn register_one(
     }
     let revision = previous.as_ref().map(|p| p.revision + 1).unwrap_or(1);
     let mut result = r.result.clone();
+    if let Some(snap) = snap {
+        record::fill_result(&mut result, snap);
+        record::store(tx, &result.department_session_id, snap, "report");
+    }
     result.revision = revision;
     result.content_sha256 = Some(r.hash.clone());
     result.mailbox_file = Some(dest.display().to_string());

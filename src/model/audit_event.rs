@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    ApprovalDecision, CloseReason, NoticeStatus, PlanStatus, ResultSource, SessionKind,
-    TerminalKind,
+    ApprovalDecision, CloseReason, Decision, IntegrationMode, NoticeStatus, PlanStatus,
+    ResultSource, SessionKind, TerminalKind,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -205,6 +205,89 @@ pub enum AuditEvent {
     AgentNeedsInput {
         session_id: String,
         text: String,
+    },
+    /// A department got its own worktree.
+    WorktreeCreated {
+        session_id: String,
+        path: String,
+        branch: String,
+        base: String,
+        /// Files checked out, of `total` (fewer when sparse).
+        files: usize,
+        total: usize,
+    },
+    /// The launcher committed a department's worktree (on `reason`: report, exit…).
+    WorktreeRecorded {
+        session_id: String,
+        commit: String,
+        new_commit: bool,
+        reason: String,
+        files: usize,
+        insertions: usize,
+        deletions: usize,
+        decision: Decision,
+        out_of_scope: usize,
+    },
+    /// A worktree's folder was removed (its branch stays).
+    WorktreeRemoved {
+        session_id: String,
+        path: String,
+        reason: String,
+    },
+    /// An integration predicted a conflict: nothing was changed.
+    IntegrationConflict {
+        session_id: String,
+        mode: IntegrationMode,
+        files: Vec<String>,
+    },
+    /// An integration began: its paths are recorded before any is written.
+    IntegrationStarted {
+        session_id: String,
+        mode: IntegrationMode,
+        head: String,
+        paths: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    IntegrationDone {
+        session_id: String,
+        mode: IntegrationMode,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        /// Set when a restart finished it.
+        #[serde(skip_serializing_if = "is_false")]
+        recovered: bool,
+    },
+    /// An integration was undone (a failure, or a crash found at start).
+    IntegrationUndone {
+        session_id: String,
+        mode: IntegrationMode,
+        error: String,
+    },
+    /// The user integrated changes outside the department's scope (`launcher.scope: block`).
+    ScopeOverridden {
+        session_id: String,
+        files: Vec<String>,
+    },
+    /// The user discarded a department's worktree; its branch stays.
+    WorktreeDiscarded {
+        session_id: String,
+        branch: String,
+        commit: Option<String>,
+    },
+    /// The user sent a department's work back with a note.
+    SentBack {
+        session_id: String,
+        chars: usize,
+        /// The session that works on in the worktree (none: the running one got a turn).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        successor: Option<String>,
+    },
+    /// A Zhongshu proposed integrating a department's result.
+    IntegrationProposed {
+        session_id: String,
+        by: String,
+        mode: IntegrationMode,
     },
 }
 

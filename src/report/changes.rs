@@ -70,6 +70,7 @@ pub fn changed_paths(repo: &Repository, mode: &Mode) -> Result<Vec<String>, Repo
         Mode::Worktree => worktree(repo, &mut paths)?,
         Mode::Staged => staged(repo, &mut paths)?,
         Mode::Base(reference) => against_base(repo, reference, &mut paths)?,
+        Mode::Session(s) => between(repo, &s.base, &s.commit, &mut paths)?,
     }
     Ok(paths.into_iter().collect())
 }
@@ -130,6 +131,21 @@ fn against_base(
     diff.find_similar(Some(
         DiffFindOptions::new().renames(true).for_untracked(true),
     ))?;
+    collect(diff.deltas(), out);
+    Ok(())
+}
+
+/// A department's commit against its base commit.
+fn between(
+    repo: &Repository,
+    base: &str,
+    commit: &str,
+    out: &mut BTreeSet<String>,
+) -> Result<(), ReportError> {
+    let old = resolve_base(repo, base)?;
+    let new = resolve_base(repo, commit)?;
+    let mut diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
     collect(diff.deltas(), out);
     Ok(())
 }

@@ -35,6 +35,16 @@ pub enum Mode {
     Staged,
     /// The tree of a revision against the working tree.
     Base(String),
+    /// One department's recorded work: its commit against its base commit.
+    Session(SessionRange),
+}
+
+/// What `report --session` covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRange {
+    pub session_id: String,
+    pub base: String,
+    pub commit: String,
 }
 
 /// The mode's name, as it appears in the JSON.
@@ -44,6 +54,7 @@ pub enum ModeName {
     Worktree,
     Staged,
     Base,
+    Session,
 }
 
 impl ModeName {
@@ -52,6 +63,7 @@ impl ModeName {
             ModeName::Worktree => "worktree",
             ModeName::Staged => "staged",
             ModeName::Base => "base",
+            ModeName::Session => "session",
         }
     }
 }
@@ -83,12 +95,14 @@ impl Mode {
             Mode::Worktree => ModeName::Worktree,
             Mode::Staged => ModeName::Staged,
             Mode::Base(_) => ModeName::Base,
+            Mode::Session(_) => ModeName::Session,
         }
     }
 
     pub fn base(&self) -> Option<&str> {
         match self {
             Mode::Base(b) => Some(b),
+            Mode::Session(s) => Some(&s.base),
             _ => None,
         }
     }
@@ -173,6 +187,29 @@ pub fn build_report(repo: &Path, config: &Config, mode: &Mode) -> Result<Report,
     Ok(assemble(config, &Router::new(config), mode, changed, scan))
 }
 
+/// The report of one department's recorded work (`report --session`): the
+/// paths its commit changes against its base, and the preflight scan of its
+/// worktree (of the repository once the worktree is gone).
+pub fn build_session_report(
+    repo: &Path,
+    config: &Config,
+    range: SessionRange,
+    worktree: Option<&Path>,
+) -> Result<Report, ReportError> {
+    let git = changes::open(repo)?;
+    let mode = Mode::Session(range);
+    let changed = changes::changed_paths(&git, &mode)?;
+    let paths = &config.preflight.portability_paths;
+    let own = worktree
+        .filter(|w| w.exists())
+        .and_then(|w| git2::Repository::open(w).ok());
+    let scan = match own.as_ref().and_then(|r| Some((r, r.workdir()?))) {
+        Some((wt, root)) => preflight::scan(wt, root, paths),
+        None => preflight::scan(&git, git.workdir().unwrap_or(repo), paths),
+    };
+    Ok(assemble(config, &Router::new(config), &mode, changed, scan))
+}
+
 /// Puts a report together from changed paths (sorted, unique) and a preflight scan.
 pub fn assemble(
     config: &Config,
@@ -212,8 +249,15 @@ pub fn assemble(
         .flat_map(|d| &d.verify)
         .filter(|v| !v.trim().is_empty())
         .collect();
+    let session = match mode {
+        Mode::Session(s) => format!(" · department session {}", s.session_id),
+        _ => String::new(),
+    };
     Report {
-        title: format!("Governance report: {}", config.launcher.project_name),
+        title: format!(
+            "Governance report: {}{session}",
+            config.launcher.project_name
+        ),
         mode: mode.name(),
         base: mode.base().map(str::to_string),
         changed_count: changed.len(),

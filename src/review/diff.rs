@@ -105,7 +105,7 @@ pub fn file_diff(root: &Path, path: &str, base: Option<&str>) -> LResult<FileDif
     Ok(out)
 }
 
-fn status_name(status: Delta) -> &'static str {
+pub(super) fn status_name(status: Delta) -> &'static str {
     match status {
         Delta::Added => "added",
         Delta::Untracked => "untracked",
@@ -128,7 +128,7 @@ fn head_tree(repo: &Repository) -> LResult<Option<Tree<'_>>> {
 }
 
 /// A bad base is the request's fault; anything else is the launcher's.
-fn git_error(e: ReportError) -> LauncherError {
+pub(super) fn git_error(e: ReportError) -> LauncherError {
     match e {
         ReportError::BadBase { .. } | ReportError::BadMode(_) => {
             LauncherError::BadRequest(e.to_string())
@@ -139,7 +139,7 @@ fn git_error(e: ReportError) -> LauncherError {
     }
 }
 
-fn read_hunks(patch: &Patch<'_>, out: &mut FileDiff) -> Result<(), git2::Error> {
+pub(super) fn read_hunks(patch: &Patch<'_>, out: &mut FileDiff) -> Result<(), git2::Error> {
     let mut shown = 0;
     for h in 0..patch.num_hunks() {
         let (hunk, count) = patch.hunk(h)?;

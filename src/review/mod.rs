@@ -9,7 +9,9 @@
 //! - [`raw`]: the report exactly as it was received (the archived mailbox file),
 //!   or the stored result when no file was kept;
 //! - [`diff`]: one changed file's diff against HEAD or a base revision, through
-//!   libgit2, for a path checked by [`repo_path`].
+//!   libgit2, for a path checked by [`repo_path`];
+//! - [`changes`]: what an isolated department changed (its recorded commit
+//!   against its base), file by file.
 //!
 //! Agent text reaches all three (reports, packets, the files agents wrote), so
 //! nothing here trusts it: files are read only inside the launcher's state
@@ -18,6 +20,7 @@
 //! This module knows nothing of HTTP: `web::api::review` parses requests and
 //! maps [`crate::error::LauncherError`] kinds to statuses.
 
+pub mod changes;
 pub mod diff;
 pub mod handoff;
 pub mod markdown;

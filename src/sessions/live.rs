@@ -134,7 +134,7 @@ impl Sessions {
                 kind,
                 title: s.title.clone(),
                 model: s.model.clone(),
-                cwd: self.ctx.repo.clone(),
+                cwd: self.workdir(&s),
                 prompt: String::new(),
                 prompt_path,
                 first_turn: None,

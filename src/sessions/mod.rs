@@ -19,6 +19,7 @@ mod start;
 mod start_prompt;
 pub mod terminals;
 pub mod view;
+mod workspace;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -234,6 +235,7 @@ impl Sessions {
     /// Drops the record of a session that never started.
     fn forget_session(&self, id: &str) {
         self.credentials.revoke(id);
+        self.release_workspace(id);
         if let Err(e) = self.ctx.store.record(|tx| tx.remove_session(id)) {
             tracing::error!("forgetting {id}: {e}");
         }

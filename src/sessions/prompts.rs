@@ -43,6 +43,8 @@ pub struct DepartmentPrompt<'a> {
     pub bin: &'a str,
     /// The agent reports through its tool (no token, no network).
     pub tools: bool,
+    /// Its own worktree (folder, branch, sparse), when it has one.
+    pub worktree: Option<(&'a str, &'a str, bool)>,
 }
 
 #[derive(Template)]

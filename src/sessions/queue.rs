@@ -312,6 +312,7 @@ impl Dispatcher {
                 prompt_override: None,
                 resumed_from_session_id: None,
                 queue_id: Some(item.id.clone()),
+                workspace_from: None,
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),

@@ -16,7 +16,7 @@ use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
     AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
-    ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, ZhongshuPart,
+    ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, Workspace, ZhongshuPart,
 };
 use crate::policy::start;
 use crate::pty::Pty;
@@ -38,6 +38,8 @@ pub struct StartSpec {
     pub resumed_from_session_id: Option<String>,
     /// The queue item this start came from.
     pub queue_id: Option<String>,
+    /// A department session whose worktree this one works on in (a send back).
+    pub workspace_from: Option<String>,
 }
 
 impl StartSpec {
@@ -53,6 +55,7 @@ impl StartSpec {
             prompt_override: None,
             resumed_from_session_id: None,
             queue_id: None,
+            workspace_from: None,
         }
     }
 }
@@ -64,6 +67,8 @@ pub(super) struct Checked {
     pub(super) department: Option<Department>,
     pub(super) parent: Option<String>,
     pub(super) resumed_from: Option<String>,
+    /// The department's own worktree, once made (or handed over).
+    pub(super) workspace: Option<Workspace>,
 }
 
 impl Checked {
@@ -103,7 +108,16 @@ impl Sessions {
         let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
-        let (prompt, prompt_path) = self.write_prompt(&spec, &checked, &id)?;
+        let mut checked = checked;
+        let made = self.prepare_workspace(&spec, &checked, &id).await?;
+        checked.workspace = made.as_ref().map(|m| m.workspace.clone());
+        let (prompt, prompt_path) = match self.write_prompt(&spec, &checked, &id) {
+            Ok(p) => p,
+            Err(e) => {
+                self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), &spec);
+                return Err(e);
+            }
+        };
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
         let backend = self.backend.kind();
         let session = new_record(
@@ -116,9 +130,16 @@ impl Sessions {
             &log_path,
         );
         // Recorded before the agent starts, so an agent that calls back at once finds itself.
-        self.ctx
-            .store
-            .update(|tx| tx.insert_session(session.clone()))?;
+        let inserted = self.ctx.store.update(|tx| {
+            tx.insert_session(session.clone());
+            if let Some(made) = &made {
+                self.workspace_taken(tx, &id, made, &spec);
+            }
+        });
+        if let Err(e) = inserted {
+            self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), &spec);
+            return Err(e.into());
+        }
         let pty = self
             .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
             .await?;
@@ -180,6 +201,7 @@ impl Sessions {
             department,
             parent,
             resumed_from: spec.resumed_from_session_id.clone(),
+            workspace: None,
         })
     }
 
@@ -231,7 +253,7 @@ impl Sessions {
                 kind,
                 title: c.title_hint(id),
                 model: c.model.clone(),
-                cwd: self.ctx.repo.clone(),
+                cwd: self.workdir(&session),
                 prompt: prompt.to_string(),
                 prompt_path: prompt_path.to_path_buf(),
                 first_turn: Some(spec_first_turn(c, prompt)),
@@ -416,6 +438,7 @@ fn new_record(
                 verify: spec.verify.clone(),
                 queue_id: spec.queue_id.clone(),
                 drop_folder: drop_folder.map(|d| d.display().to_string()),
+                workspace: c.workspace.clone().map(Box::new),
                 ..DepartmentPart::default()
             })
         },

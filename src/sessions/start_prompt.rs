@@ -73,6 +73,10 @@ impl Sessions {
                 .to_string(),
             bin: &launcher_bin(),
             tools: self.has_tools(),
+            worktree: c
+                .workspace
+                .as_ref()
+                .map(|w| (w.path.as_str(), w.branch.as_str(), w.sparse.is_some())),
         }
         .render()
         .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))

@@ -58,6 +58,10 @@ pub struct ZhongshuFields {
     /// The registered plan's revision (null before one): a page showing a plan
     /// knows it is stale when this moves.
     pub plan_revision: Option<u64>,
+    /// The user's uncommitted files the plan names: its departments start
+    /// from the plan's base commit and do not see them (Needs you says so).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan_dirty_files: Vec<String>,
 }
 
 impl SessionView {
@@ -105,6 +109,12 @@ impl Sessions {
                 .collect(),
             unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
             plan_revision: state.plans.get(&session.id).map(|p| p.revision),
+            plan_dirty_files: state
+                .plans
+                .get(&session.id)
+                .and_then(|p| p.base.as_ref())
+                .map(|b| b.dirty_files.clone())
+                .unwrap_or_default(),
         });
         if let Some(z) = record.zhongshu_mut() {
             let plan = state.plans.get(&session.id).map(|p| p.status);

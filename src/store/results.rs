@@ -75,6 +75,14 @@ impl Store {
         self.query(|c| schema::results_of_department(c, department_session_id))
             .map(|r| !r.is_empty())
     }
+
+    /// The results filed for a department session, oldest first.
+    pub fn results_of_department(
+        &self,
+        department_session_id: &str,
+    ) -> Result<Vec<TaskResult>, StoreError> {
+        self.query(|c| schema::results_of_department(c, department_session_id))
+    }
 }
 
 fn page_of(

@@ -33,7 +33,10 @@ pub fn scope(method: &Method, path: &str) -> Scope {
         }
         (
             "POST",
-            "/api/report_zhongshu_plan" | "/api/notify_zhongshu" | "/api/plan_assignments",
+            "/api/report_zhongshu_plan"
+            | "/api/notify_zhongshu"
+            | "/api/plan_assignments"
+            | "/api/propose_integration",
         ) => Scope::Zhongshu,
         ("POST", "/api/submit_result") => Scope::Department,
         _ => Scope::User,
@@ -54,8 +57,8 @@ pub fn refusal(principal: &Principal, method: &Method, path: &str) -> Option<Str
     (!allowed).then(|| {
         format!(
             "the token of session {} ({}) may not call {method} {path}: agents may read \
-             the status and the report; a Zhongshu its own plan, inbox and context; a \
-             department may submit its own result",
+             the status and the report; a Zhongshu its own plan, inbox and context, and \
+             propose integrating its departments' work; a department may submit its own result",
             grant.session_id,
             match grant.kind {
                 SessionKind::Zhongshu => "zhongshu",
@@ -108,7 +111,12 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
-        for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
+        for path in [
+            "/api/handoff",
+            "/api/result_raw",
+            "/api/diff",
+            "/api/changes",
+        ] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
             assert!(
                 refusal(&Principal::User, &Method::GET, path).is_none(),
@@ -119,5 +127,21 @@ mod tests {
                 assert!(why.is_some_and(|w| w.contains("may not call")), "{path}");
             }
         }
+    }
+
+    #[test]
+    fn integration_is_the_developers_and_proposals_a_zhongshus() {
+        for path in ["/api/integrate", "/api/discard", "/api/send_back"] {
+            assert_eq!(scope(&Method::POST, path), Scope::User, "{path}");
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                assert!(
+                    refusal(&session(kind), &Method::POST, path).is_some(),
+                    "{path}"
+                );
+            }
+        }
+        let propose = "/api/propose_integration";
+        assert!(refusal(&session(SessionKind::Zhongshu), &Method::POST, propose).is_none());
+        assert!(refusal(&session(SessionKind::Department), &Method::POST, propose).is_some());
     }
 }

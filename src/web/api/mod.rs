@@ -14,6 +14,7 @@ use super::routes::Routes;
 use crate::credentials::Principal;
 use crate::launcher::Launcher;
 
+mod changes;
 mod overview;
 mod review;
 mod sessions;
@@ -64,6 +65,11 @@ pub fn routes() -> Routes {
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
         .post("/api/submit_result", submit_result)
+        .get("/api/changes", changes::changes)
+        .post("/api/integrate", changes::integrate)
+        .post("/api/discard", changes::discard)
+        .post("/api/send_back", changes::send_back)
+        .post("/api/propose_integration", changes::propose)
 }
 
 type Caller = axum::Extension<Principal>;

@@ -1,0 +1,576 @@
+//! The departments' changes under the user's control (issue 26, items 2 and
+//! 4).
+//!
+//! When a department reports or exits, its worktree is recorded
+//! ([`record`]). Its work then waits for the user: Apply (into the working
+//! tree, uncommitted: review before commit), Merge (committed onto the
+//! current branch), Discard (the worktree goes, its branch stays) or Send back
+//! (a new turn with the user's note). A Zhongshu may propose an integration;
+//! with `launcher.auto_integrate` its proposal runs at once. Every step is one
+//! store change with its audit lines; an integration records what it will
+//! change before it writes anything, and one a crash interrupted is finished
+//! or undone at the next start ([`Integrations::recover`]). A worktree is
+//! removed only after Apply, Merge or Discard: never by a shutdown, a restart
+//! or closing a session.
+
+pub mod record;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::clock;
+use crate::context::Context;
+use crate::error::{LResult, LauncherError};
+use crate::model::{
+    AuditEvent, IntegrationMode, PathChange, PendingIntegration, Proposal, Session, Workspace,
+    WorkspaceState,
+};
+use crate::policy::changes::{may_integrate, Gate};
+use crate::sessions::{Sessions, StartSpec};
+use crate::worktrees::integrate::{self as git, Prediction, Recovered, Side};
+use crate::worktrees::{self, WorktreeError};
+
+/// The integrations of the departments' work into the user's repository.
+pub struct Integrations {
+    ctx: Arc<Context>,
+    sessions: Arc<Sessions>,
+    /// One change of the user's working tree at a time.
+    working_tree: tokio::sync::Mutex<()>,
+}
+
+/// What a send back did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SentBack {
+    pub session_id: String,
+    /// The session that works on in the worktree; None when the running
+    /// department got the note as a turn.
+    pub successor: Option<String>,
+}
+
+/// Runs Git work off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, WorktreeError> + Send + 'static,
+) -> LResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(WorktreeError::Refused(m))) => Err(LauncherError::Conflict(m)),
+        Ok(Err(e)) => Err(LauncherError::Internal(e.to_string())),
+        Err(e) => Err(LauncherError::Internal(format!("git task failed: {e}"))),
+    }
+}
+
+impl Integrations {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> Integrations {
+        Integrations {
+            ctx,
+            sessions,
+            working_tree: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A department session with a worktree, by a validated id.
+    fn department(&self, id: &str) -> LResult<(Session, Workspace)> {
+        let s = self.sessions.require_session(id)?;
+        let ws = s.workspace().cloned().ok_or_else(|| {
+            LauncherError::Conflict(format!(
+                "{id} works in the shared working tree: its changes are already there"
+            ))
+        })?;
+        Ok((s, ws))
+    }
+
+    /// Refuses a department still at work, or one whose work is settled.
+    fn ready(&self, s: &Session, ws: &Workspace) -> LResult<()> {
+        if s.is_running() {
+            return Err(LauncherError::Conflict(format!(
+                "{} is still running: wait for its report or close it first",
+                s.id
+            )));
+        }
+        match ws.state {
+            WorkspaceState::Pending | WorkspaceState::Conflicting => Ok(()),
+            WorkspaceState::Working => Err(LauncherError::Conflict(format!(
+                "{} has not been recorded yet: wait for its exit",
+                s.id
+            ))),
+            WorkspaceState::SentBack => Err(LauncherError::Conflict(format!(
+                "{} was sent back: its work goes on in {}",
+                s.id,
+                ws.successor.as_deref().unwrap_or("its successor")
+            ))),
+            other => Err(LauncherError::Conflict(format!("{} is {other}", s.id))),
+        }
+    }
+
+    /// Records the worktree again (what changed since its report is kept too).
+    async fn record_now(&self, s: &Session, reason: &'static str) -> LResult<Workspace> {
+        let ctx = Arc::clone(&self.ctx);
+        let session = s.clone();
+        let claimed = self
+            .ctx
+            .store
+            .results_of_department(&s.id)?
+            .into_iter()
+            .rev()
+            .find(|r| r.source == crate::model::ResultSource::Mailbox)
+            .map(|r| r.changed_files);
+        let snap =
+            tokio::task::spawn_blocking(move || record::take(&ctx, &session, claimed.as_deref()))
+                .await
+                .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?;
+        if let Some(snap) = snap {
+            self.ctx
+                .store
+                .update(|tx| record::store(tx, &s.id, &snap, reason))?;
+        }
+        Ok(self.department(&s.id)?.1)
+    }
+
+    /// Apply or Merge a department's recorded work, after predicting conflicts;
+    /// with `launcher.scope: block`, out-of-scope changes need `override_scope`.
+    pub async fn integrate(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        override_scope: bool,
+    ) -> LResult<Workspace> {
+        let _one = self.working_tree.lock().await;
+        let (s, ws) = self.department(id)?;
+        self.ready(&s, &ws)?;
+        let ws = self.record_now(&s, "integrate").await?;
+        let commit = ws
+            .commit
+            .clone()
+            .ok_or_else(|| LauncherError::Conflict(format!("nothing of {id} is recorded")))?;
+        let gate = may_integrate(
+            self.ctx.config.launcher.isolation.scope,
+            ws.review.as_ref(),
+            override_scope,
+        )?;
+        let repo = self.ctx.repo.clone();
+        let prediction = {
+            let (ws, commit) = (ws.clone(), commit.clone());
+            blocking(move || git::predict(&repo, &ws, &commit)).await?
+        };
+        let blocking_files = prediction.blocking();
+        if !blocking_files.is_empty() {
+            return Err(self.conflicting(id, mode, &prediction, blocking_files)?);
+        }
+        if mode == IntegrationMode::Merge && prediction.branch.is_none() {
+            return Err(LauncherError::Conflict(
+                "HEAD is detached: check out a branch to merge onto, or Apply".into(),
+            ));
+        }
+        let target = match mode {
+            IntegrationMode::Merge => Some(self.merge_commit(&s, &ws, &prediction, &commit).await?),
+            IntegrationMode::Apply => None,
+        };
+        let pending = PendingIntegration {
+            mode,
+            head: prediction.head.clone(),
+            target: target.clone(),
+            branch: prediction.branch.clone(),
+            paths: prediction.paths.clone(),
+            started_at: clock::now_rfc3339(),
+        };
+        self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.state = WorkspaceState::Integrating;
+                w.integrating = Some(pending.clone());
+                w.conflicts.clear();
+            }
+            if let Gate::Overridden(files) = &gate {
+                tx.audit(AuditEvent::ScopeOverridden {
+                    session_id: id.to_string(),
+                    files: files.clone(),
+                });
+            }
+            tx.audit(AuditEvent::IntegrationStarted {
+                session_id: id.to_string(),
+                mode,
+                head: pending.head.clone(),
+                paths: pending.paths.len(),
+                target: target.clone(),
+            });
+        })?;
+        let repo = self.ctx.repo.clone();
+        let written = {
+            let pending = pending.clone();
+            let message = format!("{} {id}: {mode}", ws.branch);
+            blocking(move || carry_out(&repo, &pending, &message)).await
+        };
+        if let Err(e) = written {
+            self.ctx.store.update(|tx| {
+                if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                    w.state = WorkspaceState::Pending;
+                    w.integrating = None;
+                }
+                tx.audit(AuditEvent::IntegrationUndone {
+                    session_id: id.to_string(),
+                    mode,
+                    error: e.to_string(),
+                });
+            })?;
+            return Err(e);
+        }
+        self.finished(id, mode, target, false)?;
+        self.remove_folder(id, mode.as_str()).await;
+        Ok(self.department(id)?.1)
+    }
+
+    /// Keeps a predicted conflict on the workspace; the error to answer with.
+    fn conflicting(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        prediction: &Prediction,
+        files: Vec<String>,
+    ) -> LResult<LauncherError> {
+        self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.state = WorkspaceState::Conflicting;
+                w.conflicts = files.clone();
+            }
+            tx.audit(AuditEvent::IntegrationConflict {
+                session_id: id.to_string(),
+                mode,
+                files: files.clone(),
+            });
+        })?;
+        let why = if prediction.uncommitted.is_empty() {
+            "the same lines changed on both sides"
+        } else {
+            "they conflict, or have uncommitted changes of yours"
+        };
+        Ok(LauncherError::Conflict(format!(
+            "{mode} of {id} would conflict in {} ({why}); nothing was changed",
+            files.join(", ")
+        )))
+    }
+
+    async fn merge_commit(
+        &self,
+        s: &Session,
+        ws: &Workspace,
+        prediction: &Prediction,
+        commit: &str,
+    ) -> LResult<String> {
+        let repo = self.ctx.repo.clone();
+        let department = s.department.clone().unwrap_or_default();
+        let id = s.id.clone();
+        let first = s.task.lines().next().unwrap_or("").trim().to_string();
+        let message = format!("Merge {} ({department} {id})\n\n{first}\n", ws.branch);
+        let (prediction, commit) = (prediction.clone(), commit.to_string());
+        blocking(move || {
+            let author = worktrees::author(&department, &id)?;
+            git::merge_commit(&repo, &prediction, &commit, &author, &message)
+        })
+        .await
+    }
+
+    /// The integration is in: one change, audited.
+    fn finished(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        commit: Option<String>,
+        recovered: bool,
+    ) -> LResult<()> {
+        self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.state = match mode {
+                    IntegrationMode::Apply => WorkspaceState::Applied,
+                    IntegrationMode::Merge => WorkspaceState::Merged,
+                };
+                w.integrating = None;
+                w.conflicts.clear();
+            }
+            tx.audit(AuditEvent::IntegrationDone {
+                session_id: id.to_string(),
+                mode,
+                commit: commit.clone(),
+                recovered,
+            });
+        })?;
+        Ok(())
+    }
+
+    /// Removes a settled worktree's folder (its branch stays) and says so.
+    async fn remove_folder(&self, id: &str, reason: &str) {
+        let Some(ws) = self
+            .sessions
+            .session(id)
+            .and_then(|s| s.workspace().cloned())
+        else {
+            return;
+        };
+        if ws.removed || !ws.state.is_settled() {
+            return;
+        }
+        let repo = self.ctx.repo.clone();
+        let removal = {
+            let ws = ws.clone();
+            blocking(move || worktrees::create::remove(&repo, &ws)).await
+        };
+        if let Err(e) = removal {
+            tracing::warn!("removing the worktree of {id}: {e}");
+            return;
+        }
+        let saved = self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.removed = true;
+            }
+            tx.audit(AuditEvent::WorktreeRemoved {
+                session_id: id.to_string(),
+                path: ws.path.clone(),
+                reason: reason.to_string(),
+            });
+        });
+        if let Err(e) = saved {
+            tracing::error!("recording the removal of {}: {e}", ws.path);
+        }
+    }
+
+    /// Removes a department's worktree without integrating it; its branch
+    /// (with everything recorded, the last state included) stays.
+    pub async fn discard(&self, id: &str) -> LResult<Workspace> {
+        let _one = self.working_tree.lock().await;
+        let (s, ws) = self.department(id)?;
+        self.ready(&s, &ws)?;
+        let ws = self.record_now(&s, "discard").await?;
+        self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.state = WorkspaceState::Discarded;
+                w.conflicts.clear();
+            }
+            tx.audit(AuditEvent::WorktreeDiscarded {
+                session_id: id.to_string(),
+                branch: ws.branch.clone(),
+                commit: ws.commit.clone(),
+            });
+        })?;
+        self.remove_folder(id, "discarded").await;
+        Ok(self.department(id)?.1)
+    }
+
+    /// Sends a department's work back with the user's note: a turn for a
+    /// running department; otherwise a new department session of the same
+    /// assignment that works on in the same worktree.
+    pub async fn send_back(&self, id: &str, note: &str) -> LResult<SentBack> {
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(LauncherError::BadRequest(
+                "the note must not be empty".into(),
+            ));
+        }
+        let (s, ws) = self.department(id)?;
+        if s.is_running() {
+            let text = format!("[codex-governance] The user sent your work back: {note}");
+            self.sessions.session_input(id, &text).await?;
+            self.ctx.store.audit_or_log(AuditEvent::SentBack {
+                session_id: id.to_string(),
+                chars: note.chars().count(),
+                successor: None,
+            });
+            return Ok(SentBack {
+                session_id: id.to_string(),
+                successor: None,
+            });
+        }
+        let _one = self.working_tree.lock().await;
+        self.ready(&s, &ws)?;
+        let max = self.ctx.config.launcher.max_departments;
+        if self.ctx.store.read(|st| st.slots_in_use()) >= max {
+            return Err(LauncherError::TooMany(format!(
+                "{max} departments are working (launcher.max_departments): send it back when one is done"
+            )));
+        }
+        let d = s.department_part().cloned().unwrap_or_default();
+        let commit = ws.commit.as_deref().unwrap_or("nothing yet");
+        let task = format!(
+            "{}\n\n[Sent back by the user] {note}\n\nYour earlier work on this task is in your \
+             worktree (recorded as commit {commit}): continue from it, then report again.",
+            s.task
+        );
+        let started = self
+            .sessions
+            .start_session(StartSpec {
+                kind: crate::model::SessionKind::Department,
+                task,
+                model: Some(s.model.clone()),
+                department: s.department.clone(),
+                parent_session_id: d.parent_session_id.clone(),
+                files: d.files.clone(),
+                verify: d.verify.clone(),
+                prompt_override: None,
+                resumed_from_session_id: None,
+                queue_id: None,
+                workspace_from: Some(id.to_string()),
+            })
+            .await?;
+        Ok(SentBack {
+            session_id: id.to_string(),
+            successor: Some(started.id),
+        })
+    }
+
+    /// A Zhongshu proposes integrating one of its departments' results; with
+    /// `launcher.auto_integrate` the proposal is carried out at once.
+    pub async fn propose(
+        &self,
+        zhongshu: &str,
+        id: &str,
+        mode: IntegrationMode,
+        note: Option<String>,
+    ) -> LResult<Workspace> {
+        let (s, ws) = self.department(id)?;
+        if s.parent_session_id() != Some(zhongshu) {
+            return Err(LauncherError::BadRequest(format!(
+                "{id} is not a department of {zhongshu}"
+            )));
+        }
+        let proposal = Proposal {
+            mode,
+            note: note.filter(|n| !n.trim().is_empty()),
+            by: zhongshu.to_string(),
+            at: clock::now_rfc3339(),
+        };
+        self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.proposal = Some(proposal.clone());
+            }
+            tx.audit(AuditEvent::IntegrationProposed {
+                session_id: id.to_string(),
+                by: zhongshu.to_string(),
+                mode,
+            });
+        })?;
+        if self.ctx.config.launcher.isolation.auto_integrate
+            && !s.is_running()
+            && ws.state.awaits_user()
+        {
+            return self.integrate(id, mode, false).await;
+        }
+        Ok(self.department(id)?.1)
+    }
+
+    /// A department exited: its worktree is recorded, and a proposal the
+    /// Zhongshu made is carried out when `launcher.auto_integrate` says so.
+    pub async fn department_exited(&self, id: &str) {
+        let Some(s) = self.sessions.session(id) else {
+            return;
+        };
+        let Some(ws) = s.workspace() else { return };
+        if ws.state != WorkspaceState::Working && ws.state != WorkspaceState::Pending {
+            return;
+        }
+        let ws = match self.record_now(&s, "exit").await {
+            Ok(ws) => ws,
+            Err(e) => {
+                tracing::error!("recording {id} at its exit: {e}");
+                return;
+            }
+        };
+        if let (true, Some(p)) = (
+            self.ctx.config.launcher.isolation.auto_integrate,
+            ws.proposal.clone(),
+        ) {
+            if let Err(e) = self.integrate(id, p.mode, false).await {
+                tracing::warn!("the proposed {} of {id}: {e}", p.mode);
+            }
+        }
+    }
+
+    /// At start: integrations a crash interrupted are finished or undone;
+    /// settled worktrees whose folder is still there are removed.
+    pub async fn recover(&self) {
+        let _one = self.working_tree.lock().await;
+        let workspaces: Vec<(String, Workspace)> = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter_map(|x| Some((x.id.clone(), x.workspace()?.clone())))
+                .collect()
+        });
+        for (id, ws) in workspaces {
+            if let Some(p) = ws.integrating.clone() {
+                self.recover_one(&id, p).await;
+            }
+            self.remove_folder(&id, "integrated before a restart").await;
+        }
+    }
+
+    async fn recover_one(&self, id: &str, p: PendingIntegration) {
+        let repo = self.ctx.repo.clone();
+        let outcome = {
+            let p = p.clone();
+            blocking(move || git::recover(&repo, &p)).await
+        };
+        let saved = match outcome {
+            Ok(Recovered::Done { untouched }) => {
+                warn_untouched(id, &untouched);
+                self.finished(id, p.mode, p.target.clone(), true)
+            }
+            Ok(Recovered::Undone { untouched }) => {
+                warn_untouched(id, &untouched);
+                self.ctx
+                    .store
+                    .update(|tx| {
+                        if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                            w.state = WorkspaceState::Pending;
+                            w.integrating = None;
+                        }
+                        tx.audit(AuditEvent::IntegrationUndone {
+                            session_id: id.to_string(),
+                            mode: p.mode,
+                            error: "the launcher stopped during the integration: undone".into(),
+                        });
+                    })
+                    .map_err(LauncherError::from)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::error!("recovering the integration of {id}: {e}");
+        }
+    }
+
+    /// The worktree folder of a session, for views.
+    pub fn folder(&self, id: &str) -> Option<PathBuf> {
+        let s = self.sessions.session(id)?;
+        s.workspace().map(|w| PathBuf::from(&w.path))
+    }
+}
+
+/// Writes an integration's paths (the index too for a merge), then moves
+/// the branch; anything failing on the way is undone before the error.
+fn carry_out(
+    repo: &std::path::Path,
+    p: &PendingIntegration,
+    message: &str,
+) -> Result<(), WorktreeError> {
+    let merge = p.target.is_some();
+    let paths: Vec<&PathChange> = p.paths.iter().collect();
+    let done =
+        git::write(repo, &paths, Side::After, merge).and_then(|()| match (&p.target, &p.branch) {
+            (Some(target), Some(branch)) => {
+                git::move_branch(repo, branch, &p.head, target, message)
+            }
+            _ => Ok(()),
+        });
+    if let Err(e) = done {
+        if let Err(undo) = git::recover(repo, p) {
+            tracing::error!("undoing a failed integration: {undo}");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn warn_untouched(id: &str, untouched: &[String]) {
+    if !untouched.is_empty() {
+        tracing::warn!(
+            "integration of {id}: left as found (changed meanwhile): {}",
+            untouched.join(", ")
+        );
+    }
+}

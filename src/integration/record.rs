@@ -1,0 +1,105 @@
+//! Recording a department's worktree when it reports or exits: the commit
+//! (Git work, done before the store change) and its review against the
+//! department's mandate, then the record kept on the workspace (and on the
+//! result) in the store change with its audit line.
+
+use std::sync::Mutex;
+
+use crate::context::Context;
+use crate::model::{AuditEvent, ChangeReview, Session, TaskResult, WorkspaceState};
+use crate::policy::changes::{review, Mandate};
+use crate::policy::routing::Router;
+use crate::store::Tx;
+use crate::worktrees::{self, Recorded};
+
+/// One record at a time: a report and an exit of the same department may
+/// both ask, and Git's index lock takes one writer.
+static RECORDING: Mutex<()> = Mutex::new(());
+
+/// A department's worktree as recorded just now.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub recorded: Recorded,
+    pub review: ChangeReview,
+}
+
+/// Commits the worktree of `session` and reviews its changes against the
+/// report's `claimed` files (None: nothing claimed). None when the session
+/// has no worktree of its own to record (shared, settled, handed over) or Git
+/// fails (logged: the report is registered without it).
+pub fn take(ctx: &Context, session: &Session, claimed: Option<&[String]>) -> Option<Snapshot> {
+    let ws = session.workspace()?;
+    if ws.removed || ws.state.is_settled() || ws.state == WorkspaceState::SentBack {
+        return None;
+    }
+    let department = session.department.as_deref().unwrap_or("department");
+    let first_line = session.task.lines().next().unwrap_or("").trim();
+    let message = format!("{department} {}: {first_line}", session.id);
+    let recorded = {
+        let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+        worktrees::author(department, &session.id)
+            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message))
+    };
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("recording the worktree of {}: {e}", session.id);
+            return None;
+        }
+    };
+    let globs = ctx
+        .config
+        .department(department)
+        .map(|d| d.globs)
+        .unwrap_or_default();
+    let files = session
+        .department_part()
+        .map(|d| d.files.clone())
+        .unwrap_or_default();
+    let repo = ctx.repo.display().to_string();
+    let review = review(
+        Mandate {
+            files: &files,
+            globs: &globs,
+        },
+        &recorded.files,
+        claimed,
+        &[ws.path.as_str(), repo.as_str()],
+        &Router::new(&ctx.config),
+    );
+    Some(Snapshot { recorded, review })
+}
+
+/// Keeps a record on the department's workspace, with its audit line: a
+/// department that was working now waits for the user.
+pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
+    let r = &snap.recorded;
+    if let Some(ws) = tx.session_mut(session_id).and_then(|s| s.workspace_mut()) {
+        ws.commit = Some(r.commit.clone());
+        ws.actual_changed_files = r.files.clone();
+        ws.diff_stat = Some(r.stat);
+        ws.review = Some(snap.review.clone());
+        if ws.state == WorkspaceState::Working {
+            ws.state = WorkspaceState::Pending;
+        }
+    }
+    tx.audit(AuditEvent::WorktreeRecorded {
+        session_id: session_id.to_string(),
+        commit: r.commit.clone(),
+        new_commit: r.new_commit,
+        reason: reason.to_string(),
+        files: r.stat.files,
+        insertions: r.stat.insertions,
+        deletions: r.stat.deletions,
+        decision: snap.review.decision,
+        out_of_scope: snap.review.out_of_scope().len(),
+    });
+}
+
+/// What a result carries of the record.
+pub fn fill_result(result: &mut TaskResult, snap: &Snapshot) {
+    result.commit = Some(snap.recorded.commit.clone());
+    result.actual_changed_files = Some(snap.recorded.files.clone());
+    result.diff_stat = Some(snap.recorded.stat);
+    result.review = Some(snap.review.clone());
+}

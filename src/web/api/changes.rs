@@ -1,0 +1,151 @@
+//! A department's changes and the user's control over them (issue 26):
+//! `GET /api/changes` (its recorded changes, or one file's diff), and
+//! `POST /api/integrate`, `/api/discard`, `/api/send_back` for the developer's
+//! token only; `POST /api/propose_integration` for a Zhongshu about its own
+//! departments. Ids are checked before they reach the services; Git works
+//! off the runtime.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Caller, IdQuery, L};
+use crate::credentials::Principal;
+use crate::error::{LResult, LauncherError};
+use crate::model::IntegrationMode;
+use crate::review::changes::{change_diff, changes_view};
+use crate::web::answer::reply;
+use crate::web::JsonBody;
+
+/// Runs blocking work (the store, libgit2) off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> LResult<T> + Send + 'static,
+) -> LResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("changes task failed: {e}"))))
+}
+
+fn checked(id: &str) -> LResult<()> {
+    crate::ids::check_id("session_id", id)
+        .map(|_| ())
+        .map_err(LauncherError::BadRequest)
+}
+
+/// `GET /api/changes?session_id=<department>[&path=<file>]`.
+pub(super) async fn changes(State(l): L, IdQuery(id, q): IdQuery) -> Response {
+    let session = match l.sessions.require_session(&id) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let repo = l.ctx.repo.clone();
+    let scope = l.ctx.config.launcher.isolation.scope;
+    match q.get("path").cloned() {
+        Some(path) => {
+            let Some(ws) = session.workspace().cloned() else {
+                return LauncherError::NotFound(format!("{id} has no worktree")).into_response();
+            };
+            reply(blocking(move || change_diff(&repo, &ws, &path)).await)
+        }
+        None => reply(blocking(move || changes_view(&repo, &session, scope)).await),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Integrate {
+    session_id: String,
+    mode: IntegrationMode,
+    /// `launcher.scope: block`: integrate out-of-scope changes all the same (audited).
+    #[serde(default)]
+    override_scope: bool,
+}
+
+pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> Response {
+    if let Err(e) = checked(&b.session_id) {
+        return e.into_response();
+    }
+    let answer = l
+        .integrations
+        .integrate(&b.session_id, b.mode, b.override_scope)
+        .await;
+    reply(answer.map(|workspace| Answer {
+        session_id: b.session_id,
+        workspace,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct Discard {
+    session_id: String,
+}
+
+pub(super) async fn discard(State(l): L, JsonBody(b): JsonBody<Discard>) -> Response {
+    if let Err(e) = checked(&b.session_id) {
+        return e.into_response();
+    }
+    let answer = l.integrations.discard(&b.session_id).await;
+    reply(answer.map(|workspace| Answer {
+        session_id: b.session_id,
+        workspace,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SendBack {
+    session_id: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub(super) async fn send_back(State(l): L, JsonBody(b): JsonBody<SendBack>) -> Response {
+    if let Err(e) = checked(&b.session_id) {
+        return e.into_response();
+    }
+    reply(l.integrations.send_back(&b.session_id, &b.note).await)
+}
+
+#[derive(Deserialize)]
+pub(super) struct Propose {
+    /// The department session.
+    session_id: String,
+    mode: IntegrationMode,
+    #[serde(default)]
+    note: Option<String>,
+    /// The proposing Zhongshu (a Zhongshu's own token names itself).
+    #[serde(default)]
+    parent_session_id: Option<String>,
+}
+
+pub(super) async fn propose(
+    State(l): L,
+    axum::Extension(p): Caller,
+    JsonBody(b): JsonBody<Propose>,
+) -> Response {
+    let by = match (&p, &b.parent_session_id) {
+        (Principal::Session(g), _) => g.session_id.clone(),
+        (Principal::User, Some(z)) => z.clone(),
+        (Principal::User, None) => {
+            return LauncherError::BadRequest("missing parent_session_id".into()).into_response()
+        }
+    };
+    if let Err(e) = checked(&b.session_id).and_then(|()| checked(&by)) {
+        return e.into_response();
+    }
+    let launcher = Arc::clone(&l);
+    let answer = launcher
+        .integrations
+        .propose(&by, &b.session_id, b.mode, b.note)
+        .await;
+    reply(answer.map(|workspace| Answer {
+        session_id: b.session_id,
+        workspace,
+    }))
+}
+
+#[derive(serde::Serialize)]
+struct Answer {
+    session_id: String,
+    workspace: crate::model::Workspace,
+}

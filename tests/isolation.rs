@@ -1,0 +1,797 @@
+//! Isolated departments (issue 26) end to end: real Git repositories in
+//! temporary folders, a real launcher, `tools/fake_agent.py` in real PTYs
+//! writing into its working folder. Each department works in its own
+//! worktree; the launcher records its work as a commit, checks it against its
+//! scope and its claim, and integrates it only when asked: Apply, Merge,
+//! Discard, Send back, with conflicts predicted and nothing half-applied.
+
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use support::*;
+
+/// A repository whose `governance.yaml` adds `launcher_extra` (lines under
+/// `launcher:`), holding `files`, everything committed.
+fn isolated_repo(launcher_extra: &str, files: &[(&str, &str)]) -> TestRepo {
+    let repo = TestRepo::new(RepoOptions::default());
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(launcher_extra);
+    std::fs::write(&config, yaml).unwrap();
+    for (rel, text) in files {
+        let p = repo.path.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    commit_all(&repo.path, "initial");
+    repo
+}
+
+/// Commits every file of the working tree; returns the commit.
+fn commit_all(root: &Path, message: &str) -> String {
+    let git = git2::Repository::open(root).unwrap();
+    let mut index = git.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("user", "user@example.invalid").unwrap();
+    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+        .to_string()
+}
+
+/// Whether the working tree has no change (ignored files aside).
+fn clean(root: &Path) -> bool {
+    let git = git2::Repository::open(root).unwrap();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).include_ignored(false);
+    let statuses = git.statuses(Some(&mut opts)).unwrap();
+    statuses.is_empty()
+}
+
+fn head_of(root: &Path) -> String {
+    let git = git2::Repository::open(root).unwrap();
+    let id = git.head().unwrap().peel_to_commit().unwrap().id();
+    id.to_string()
+}
+
+/// A department assignment whose fake agent writes `writes` and claims `claims`.
+fn assignment(task: &str, files: &[&str], writes: &[(&str, &str)], claims: &[&str]) -> Value {
+    let mut directive = String::from("--work-seconds 1");
+    for (path, text) in writes {
+        directive.push_str(&format!(" --write {path}={text}"));
+    }
+    for c in claims {
+        directive.push_str(&format!(" --changed-file {c}"));
+    }
+    json!({"department": "lingyubu", "task": format!("{task} [[fake-agent: {directive}]]"),
+           "files": files})
+}
+
+/// Starts a Zhongshu and registers `assignments` as its plan (no confirmation).
+async fn plan(api: &Api, assignments: Vec<Value>) -> String {
+    let z = api.start_zhongshu("isolated work").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "isolated", "assignments": assignments}),
+    )
+    .await;
+    z
+}
+
+/// The departments of `z`, waiting until `n` have exited with their work recorded.
+async fn recorded(api: &Api, z: &str, n: usize) -> Vec<Value> {
+    api.wait_status(&format!("{n} departments of {z} recorded"), |s| {
+        let done: Vec<Value> = departments(s)
+            .into_iter()
+            .filter(|d| d["parent_session_id"] == z && d["status"] == "exited")
+            .filter(|d| d["workspace"]["state"] == "pending")
+            .collect();
+        done.len() == n
+    })
+    .await;
+    let mut ds: Vec<Value> = departments(&api.status().await)
+        .into_iter()
+        .filter(|d| d["parent_session_id"] == z)
+        .collect();
+    ds.sort_by_key(|d| d["started_at"].as_str().unwrap_or("").to_string());
+    ds
+}
+
+fn workspace_path(d: &Value) -> PathBuf {
+    PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree path"))
+}
+
+async fn audit(api: &Api, event: &str) -> Vec<Value> {
+    let body = api.get_ok("/api/audit?limit=1000").await;
+    body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+/// The inbox results of `z`, by department session.
+async fn result_of(api: &Api, z: &str, department_session: &str) -> Value {
+    let inbox = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    inbox["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["department_session_id"] == department_session)
+        .cloned()
+        .unwrap_or_else(|| panic!("no result of {department_session}: {inbox}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conflict() {
+    let repo = isolated_repo(
+        "",
+        &[("src/shared.rs", "fn one() {}\n"), ("docs/guide.md", "g\n")],
+    );
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![
+            assignment(
+                "edit A",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-a")],
+                &["src/shared.rs"],
+            ),
+            assignment(
+                "edit B",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-b")],
+                &["src/shared.rs"],
+            ),
+        ],
+    )
+    .await;
+    // Both work at the same time, each in its own worktree.
+    api.wait_status("both departments running", |s| {
+        running(&departments(s)).len() == 2
+    })
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a, b) = (&ds[0], &ds[1]);
+    let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    for (d, text) in [(a, "by-a"), (b, "by-b")] {
+        let path = workspace_path(d);
+        assert!(path.starts_with(repo.root.join("repo.worktrees")), "{d}");
+        assert_eq!(
+            std::fs::read_to_string(path.join("src/shared.rs")).unwrap(),
+            text
+        );
+        assert_eq!(
+            d["workspace"]["base"],
+            base.as_str(),
+            "from the plan's base: {d}"
+        );
+        let branch = d["workspace"]["branch"].as_str().unwrap();
+        assert_eq!(
+            branch,
+            format!("governance/{z}/{}", d["id"].as_str().unwrap())
+        );
+        // The transcript shows the agent wrote in its own folder.
+        let log = repo.log(d["id"].as_str().unwrap());
+        assert!(log.contains(&format!("in {}", path.display())), "{log}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "fn one() {}\n",
+        "the user's working tree saw neither"
+    );
+    // The launcher recorded each as a commit by the department.
+    let result = result_of(api, &z, a_id).await;
+    assert_eq!(
+        result["actual_changed_files"],
+        json!(["src/shared.rs"]),
+        "{result}"
+    );
+    assert_eq!(result["diff_stat"]["files"], 1, "{result}");
+    assert_eq!(result["commit"], a["workspace"]["commit"], "{result}");
+    assert_eq!(result["review"]["decision"], "PASS", "{result}");
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let commit = git
+        .find_commit(git2::Oid::from_str(result["commit"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(
+        commit.author().name(),
+        Some(format!("lingyubu ({a_id})").as_str())
+    );
+
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(merged["workspace"]["removed"], true, "{merged}");
+    assert!(!workspace_path(a).exists(), "the merged worktree is gone");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "by-a"
+    );
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(head.parent_count(), 2, "a merge commit");
+    assert_ne!(head.id().to_string(), base);
+
+    let (status, answer) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": b_id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("src/shared.rs") && error.contains("nothing was changed"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "by-a"
+    );
+    assert_eq!(
+        git.head().unwrap().peel_to_commit().unwrap().id(),
+        head.id()
+    );
+    let b_now = api.session(b_id).await;
+    assert_eq!(b_now["workspace"]["state"], "conflicting", "{b_now}");
+    assert_eq!(
+        b_now["workspace"]["conflicts"],
+        json!(["src/shared.rs"]),
+        "{b_now}"
+    );
+    let conflicts = audit(api, "integration_conflict").await;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["files"], json!(["src/shared.rs"]));
+    assert!(workspace_path(b).exists(), "un-integrated work stays");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![
+            assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
+            assignment(
+                "edit b",
+                &["src/b.rs"],
+                &[("src/b.rs", "B"), ("src/new.rs", "N")],
+                &["src/b.rs", "src/new.rs"],
+            ),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a_id, b_id) = (ds[0]["id"].as_str().unwrap(), ds[1]["id"].as_str().unwrap());
+    let before = api.get_ok("/api/report").await;
+    assert_eq!(before["changed_count"], 0, "{before}");
+
+    let applied = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert_eq!(head_of(&repo.path), base, "Apply commits nothing");
+    let report = api.get_ok("/api/report").await;
+    assert_eq!(report["changed_paths"], json!(["src/a.rs"]), "{report}");
+    assert_eq!(report["departments"][0]["key"], "lingyubu", "{report}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
+        "A"
+    );
+
+    let b_commit = ds[1]["workspace"]["commit"].as_str().unwrap().to_string();
+    let discarded = api
+        .post_ok("/api/discard", &json!({"session_id": b_id}))
+        .await;
+    assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
+    assert!(!workspace_path(&ds[1]).exists(), "the folder is gone");
+    assert!(
+        !repo.path.join("src/new.rs").exists(),
+        "nothing of it came in"
+    );
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let branch = git
+        .find_branch(&format!("governance/{z}/{b_id}"), git2::BranchType::Local)
+        .expect("the branch is kept");
+    let tip = branch.get().peel_to_commit().unwrap();
+    assert_eq!(tip.id().to_string(), b_commit);
+    assert!(tip
+        .tree()
+        .unwrap()
+        .get_path(Path::new("src/new.rs"))
+        .is_ok());
+    let events: Vec<String> = api.get_ok("/api/audit?limit=1000").await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    for e in [
+        "worktree_created",
+        "worktree_recorded",
+        "integration_started",
+        "integration_done",
+        "worktree_discarded",
+        "worktree_removed",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} audited: {events:?}");
+    }
+    // Applied and discarded work cannot be integrated again.
+    let (status, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": b_id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    // lingyubu's globs are src/**, app/**…: output/ is outside its scope.
+    let z = plan(
+        api,
+        vec![assignment(
+            "edit a",
+            &["src/a.rs"],
+            &[("src/a.rs", "A"), ("output/build.log", "x")],
+            &["src/a.rs", "src/never.rs"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let r = result_of(api, &z, id).await;
+    let review = &r["review"];
+    assert_eq!(review["decision"], "REVIEW", "{r}");
+    assert_eq!(
+        review["scope"]["out_of_scope"],
+        json!(["output/build.log"]),
+        "{r}"
+    );
+    assert_eq!(
+        review["claim"]["unreported"],
+        json!(["output/build.log"]),
+        "{r}"
+    );
+    assert_eq!(review["claim"]["unchanged"], json!(["src/never.rs"]), "{r}");
+    assert_eq!(review["risks"][0]["name"], "runtime_artifact", "{r}");
+    assert_eq!(
+        r["changed_files"],
+        json!(["src/a.rs", "src/never.rs"]),
+        "the claim is kept"
+    );
+    let packet = std::fs::read_to_string(r["handoff_packet"].as_str().unwrap()).unwrap();
+    assert!(
+        packet.contains("\n## Review\n\ndecision: REVIEW\n"),
+        "{packet}"
+    );
+    assert!(
+        packet.contains("`output/build.log`") || packet.contains("output/build.log"),
+        "{packet}"
+    );
+    assert!(
+        packet.contains("reported but not changed: src/never.rs"),
+        "{packet}"
+    );
+    // The session's workspace carries the same findings (the dashboard's Needs you).
+    let s = api.session(id).await;
+    assert_eq!(s["workspace"]["review"]["decision"], "REVIEW", "{s}");
+    // warn: it integrates all the same.
+    let applied = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert!(repo.path.join("output/build.log").exists());
+    assert!(audit(api, "scope_overridden").await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_refuses_out_of_scope_work_until_an_audited_override() {
+    let repo = isolated_repo("  scope: block\n", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "edit a",
+            &["src/a.rs"],
+            &[("src/a.rs", "A"), ("notes.txt", "n")],
+            &["src/a.rs", "notes.txt"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let (status, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("notes.txt") && error.contains("override"),
+        "{error}"
+    );
+    assert!(!repo.path.join("notes.txt").exists(), "nothing came in");
+    assert_eq!(api.session(id).await["workspace"]["state"], "pending");
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge", "override_scope": true}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert!(repo.path.join("notes.txt").exists());
+    let overridden = audit(api, "scope_overridden").await;
+    assert_eq!(overridden.len(), 1, "{overridden:?}");
+    assert_eq!(overridden[0]["files"], json!(["notes.txt"]));
+    assert_eq!(overridden[0]["session_id"], id);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_back_work_goes_on_in_the_same_worktree() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "first try",
+            &["src/"],
+            &[("src/a.rs", "A1")],
+            &["src/a.rs"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let first = ds[0]["id"].as_str().unwrap().to_string();
+    let (status, body) = api
+        .post("/api/send_back", &json!({"session_id": first, "note": " "}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty note: {body}");
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": first,
+                    "note": "also add src/b.rs [[fake-agent: --write src/b.rs=B --changed-file src/a.rs --changed-file src/b.rs]]"}),
+        )
+        .await;
+    let second = sent["successor"]
+        .as_str()
+        .expect("a successor session")
+        .to_string();
+    let next = &api
+        .wait_session(&second, "recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    assert_eq!(
+        next["workspace"]["path"], ds[0]["workspace"]["path"],
+        "the same worktree"
+    );
+    assert_eq!(next["workspace"]["predecessor"], first.as_str());
+    let old = api.session(&first).await;
+    assert_eq!(old["workspace"]["state"], "sent_back", "{old}");
+    assert_eq!(old["workspace"]["successor"], second.as_str(), "{old}");
+    let r = result_of(api, &z, &second).await;
+    assert_eq!(
+        r["actual_changed_files"],
+        json!(["src/a.rs", "src/b.rs"]),
+        "{r}"
+    );
+    assert_eq!(r["review"]["decision"], "PASS", "{r}");
+    let prompt = std::fs::read_to_string(next["prompt_path"].as_str().unwrap()).unwrap();
+    assert!(
+        prompt.contains("[Sent back by the user] also add src/b.rs"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("own git worktree"), "{prompt}");
+    let sent_back = audit(api, "sent_back").await;
+    assert_eq!(sent_back[0]["successor"], second.as_str(), "{sent_back:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dirty_working_tree_under_the_plans_files_is_said() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    std::fs::write(repo.path.join("src/a.rs"), "uncommitted\n").unwrap();
+    std::fs::write(repo.path.join("src/b.rs"), "uncommitted too\n").unwrap();
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("dirty").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                "assignments": [{"department": "lingyubu", "task": "t", "files": ["src/a.rs"]}]}),
+    )
+    .await;
+    let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(p["plan"]["base"]["commit"], base.as_str(), "{p}");
+    assert_eq!(p["plan"]["base"]["dirty_files"], json!(["src/a.rs"]), "{p}");
+    let zs = api.session(&z).await;
+    assert_eq!(zs["plan_dirty_files"], json!(["src/a.rs"]), "{zs}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_isolation_and_a_repository_without_a_commit_keep_the_one_tree() {
+    for (extra, commit) in [("  isolation: shared\n", true), ("", false)] {
+        let repo = TestRepo::new(RepoOptions::default());
+        let config = repo.path.join("governance.yaml");
+        let yaml = std::fs::read_to_string(&config).unwrap() + extra;
+        std::fs::write(&config, yaml).unwrap();
+        if commit {
+            commit_all(&repo.path, "initial");
+        }
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![assignment(
+                "edit",
+                &[],
+                &[("shared.txt", "s")],
+                &["shared.txt"],
+            )],
+        )
+        .await;
+        let d = api
+            .wait_status("the department reported", |s| {
+                departments(s)
+                    .iter()
+                    .any(|d| d["report_status"] == "reported")
+            })
+            .await;
+        let d = departments(&d).into_iter().next().unwrap();
+        assert!(d.get("workspace").is_none(), "{d}");
+        wait_until("its file in the shared tree", PATIENCE, || async {
+            repo.path.join("shared.txt").exists().then_some(())
+        })
+        .await;
+        assert!(!repo.root.join("repo.worktrees").exists());
+        let _ = &z;
+        server.stop().await;
+    }
+}
+
+#[test]
+fn report_session_is_the_governance_report_of_one_departments_diff() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("docs/x.md", "x\n")]);
+    let rt = test_runtime();
+    let id = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![assignment(
+                "edit",
+                &["src/a.rs"],
+                &[("src/a.rs", "A"), ("docs/new.md", "n")],
+                &["src/a.rs"],
+            )],
+        )
+        .await;
+        let ds = recorded(api, &z, 1).await;
+        let id = ds[0]["id"].as_str().unwrap().to_string();
+        // The user's own change is not the department's.
+        std::fs::write(repo.path.join("docs/x.md"), "the user's\n").unwrap();
+        server.stop().await;
+        id
+    });
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["report", "--repo", &repo_arg, "--session", &id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["mode"], "session", "{report}");
+    assert_eq!(
+        report["changed_paths"],
+        json!(["docs/new.md", "src/a.rs"]),
+        "{report}"
+    );
+    assert!(report["title"].as_str().unwrap().contains(&id), "{report}");
+    let depts: Vec<&str> = report["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(depts, ["zhilibu", "lingyubu"], "{report}");
+    let (code, _, err) = run_binary(&["report", "--repo", &repo_arg, "--session", "nobody-1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no session nobody-1"), "{err}");
+}
+
+#[test]
+fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let rt = test_runtime();
+    let (pending, applied) = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![
+                assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
+                // b's agent waits after its report: the launcher closes it.
+                assignment(
+                    "edit b [[fake-agent: --after-report wait]]",
+                    &["src/b.rs"],
+                    &[("src/b.rs", "B")],
+                    &["src/b.rs"],
+                ),
+            ],
+        )
+        .await;
+        let ds = recorded(api, &z, 2).await;
+        let (a, b) = (ds[0].clone(), ds[1].clone());
+        assert_eq!(b["close_reason"], "reported", "{b}");
+        api.post_ok(
+            "/api/integrate",
+            &json!({"session_id": a["id"], "mode": "apply"}),
+        )
+        .await;
+        server.stop().await;
+        (b, a)
+    });
+    let kept = workspace_path(&pending);
+    assert!(
+        kept.join("src/b.rs").exists(),
+        "closing and stopping delete nothing"
+    );
+    // A restart deletes nothing un-integrated either.
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let id = pending["id"].as_str().unwrap();
+        let s = launcher.api.session(id).await;
+        assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    });
+    launcher.terminate();
+    assert!(kept.exists());
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        kept.join("src/b.rs").exists(),
+        "prune keeps un-integrated work: {out}"
+    );
+    assert!(
+        out.contains(pending["id"].as_str().unwrap()) && out.contains("pending"),
+        "{out}"
+    );
+    assert!(out.contains("applied (folder removed)"), "{out}");
+    assert!(!workspace_path(&applied).exists());
+    let git = git2::Repository::open(&repo.path).unwrap();
+    for d in [&pending, &applied] {
+        let branch = d["workspace"]["branch"].as_str().unwrap();
+        assert!(
+            git.find_branch(branch, git2::BranchType::Local).is_ok(),
+            "{branch} is kept"
+        );
+    }
+    let (code, json_out, _) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
+    assert_eq!(code, 0);
+    let listed: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+}
+
+/// Files a department writes for the kill test: enough that an integration
+/// takes a while, each with its own text.
+const MANY: usize = 600;
+
+#[test]
+fn kill_9_during_an_integration_leaves_it_done_or_undone() {
+    let repo = isolated_repo("", &[("src/keep.rs", "k\n")]);
+    // The department's agent writes MANY files, then runs the fake agent.
+    let script = format!(
+        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then mkdir -p gen; i=0; \
+         while [ $i -lt {MANY} ]; do echo \"file $i\" > gen/f$i.txt; i=$((i+1)); done; fi; \
+         exec \"$0\" \"$@\""
+    );
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        max_departments: 3,
+        ..Default::default()
+    });
+    commit_all(&repo.path, "config");
+    let rt = test_runtime();
+    let ids: Vec<String> = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let a = |t: &str| json!({"department": "lingyubu", "task": t, "files": ["gen/"]});
+        let z = plan(api, vec![a("one"), a("two"), a("three")]).await;
+        let ds = recorded(api, &z, 3).await;
+        server.stop().await;
+        ds.iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    });
+    let mut outcomes = Vec::new();
+    for (cycle, id) in ids.iter().enumerate() {
+        let mut launcher = spawn_launcher(&repo.path, &[]);
+        let api = launcher.api.clone();
+        let id2 = id.clone();
+        // The integration runs while the launcher is killed, a little later each cycle.
+        let call = rt.spawn(async move {
+            api.post(
+                "/api/integrate",
+                &json!({"session_id": id2, "mode": "merge"}),
+            )
+            .await
+        });
+        std::thread::sleep(Duration::from_millis(40 + 60 * cycle as u64));
+        launcher.kill9();
+        let _ = rt.block_on(call);
+        let mut launcher = spawn_launcher(&repo.path, &[]);
+        let state = rt.block_on(async {
+            wait_until("the integration settled", PATIENCE, || async {
+                let s = launcher.api.session(id).await;
+                let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
+                (st == "merged" || st == "pending").then_some(st)
+            })
+            .await
+        });
+        let present = (0..MANY)
+            .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
+            .count();
+        let clean = clean(&repo.path);
+        match state.as_str() {
+            "merged" => assert_eq!((present, clean), (MANY, true), "cycle {cycle}: all done"),
+            _ => assert_eq!((present, clean), (0, true), "cycle {cycle}: nothing done"),
+        }
+        outcomes.push(state);
+        launcher.terminate();
+        // The next department merges onto this one's outcome: reset the tree.
+        if outcomes.last().map(String::as_str) == Some("merged") {
+            let git = git2::Repository::open(&repo.path).unwrap();
+            let head = git.head().unwrap().peel_to_commit().unwrap();
+            let parent = head.parent(0).unwrap();
+            git.reset(parent.as_object(), git2::ResetType::Hard, None)
+                .unwrap();
+        }
+    }
+    println!("kill -9 cycles: {outcomes:?}");
+}
