@@ -520,17 +520,23 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
     first.kill9();
     let mut second = w.launch();
     let api = &second.api;
-    let resumed = wait_agent(api, &z, "resumed", |s| {
-        s["status"] == "running" && s["pid"] != before["pid"] && s["agent_state"] == "idle"
-    })
-    .await;
-    assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
-    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
+    // Until its agent is back it says so, and input waits for it instead of failing.
+    let early = api.session(&z).await;
+    assert!(
+        early["agent_state"] == "starting" || early["pid"] != before["pid"],
+        "not idle before it resumed: {early}"
+    );
     api.post_ok(
         "/api/session_input",
         &json!({"session_id": z, "input": "AFTER-RESTART"}),
     )
     .await;
+    let resumed = wait_agent(api, &z, "resumed", |s| {
+        s["status"] == "running" && s["pid"] != before["pid"]
+    })
+    .await;
+    assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
+    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
     let request = wait_until(
         "the model gets the resumed conversation",
         CODEX_PATIENCE,
@@ -549,6 +555,95 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
         earlier, 1,
         "the history came back once, not doubled: {texts:?}"
     );
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// Files under `dir` (Codex's rollouts) that contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_restart() {
+    let w = World::new(true).await;
+    let mut first = w.launch();
+    let hold = w.server.on_held(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_pending",
+            "governance_register_plan",
+            json!({"summary": "PENDING-PLAN", "assignments": []}),
+        )],
+    );
+    let z = first
+        .api
+        .start_zhongshu("Plan while the launcher dies")
+        .await;
+    wait_until("the model is asked", CODEX_PATIENCE, || async {
+        (!w.server.requests().is_empty()).then_some(())
+    })
+    .await;
+    // The launcher stops answering; the call is made; then it dies.
+    first.signal(libc::SIGSTOP);
+    hold.notify_one();
+    let home = Path::new(&w.env.iter().find(|(k, _)| k == "CODEX_HOME").unwrap().1).to_path_buf();
+    wait_until("Codex records the call", CODEX_PATIENCE, || async {
+        (files_containing(&home.join("sessions"), "call_pending") > 0).then_some(())
+    })
+    .await;
+    first.kill9();
+    let mut second = w.launch();
+    let api = &second.api;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    for r in w.server.requests() {
+        let items: Vec<String> = r["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{} {} {}",
+                    i["type"],
+                    i["call_id"],
+                    i["output"].to_string().chars().take(80).collect::<String>()
+                )
+            })
+            .collect();
+        eprintln!("REQ {:?}", items);
+    }
+    eprintln!("AUDIT {}", api.get_ok("/api/audit?limit=1000").await);
+    let answer = wait_until(
+        "the call is answered after the restart",
+        CODEX_PATIENCE,
+        || async { w.server.outputs("call_pending").into_iter().next() },
+    )
+    .await;
+    assert!(answer.contains("Plan registered"), "{answer}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert!(plan.to_string().contains("PENDING-PLAN"), "{plan}");
+    // Once: one registration, one answer, one output in the model's history.
+    let registered = audit_events(api, "zhongshu_plan_registered").await;
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    let answered: Vec<Value> = audit_events(api, "tool_answered")
+        .await
+        .into_iter()
+        .filter(|e| e["call_id"] == "call_pending")
+        .collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(w.server.outputs("call_pending").len(), 1);
     second.terminate();
     w.assert_no_codex_left().await;
 }
@@ -587,6 +682,14 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("npm install -g @openai/codex"), "{error}");
+    // The page says so from the start, with the fix.
+    let agents = missing.api.status().await["agents"].clone();
+    assert!(
+        agents["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("npm install -g @openai/codex")),
+        "{agents}"
+    );
     missing.terminate();
     assert!(
         missing
@@ -608,7 +711,7 @@ async fn codex_over_the_token_guarded_websocket_transport() {
     let api = &launcher.api;
     let z = api.start_zhongshu("Over WebSocket").await;
     wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    let token_file = w.repo.state_dir().join("codex").join(format!("{z}.token"));
+    let token_file = w.repo.state_dir().join("codex").join("app-server.token");
     assert!(
         token_file.exists(),
         "the capability token is in a private file"
