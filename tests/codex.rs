@@ -35,10 +35,15 @@ struct World {
 
 impl World {
     async fn new(logged_in: bool) -> World {
+        World::with_launcher_yaml(logged_in, "").await
+    }
+
+    /// `extra` is added to the `launcher:` section (indented lines).
+    async fn with_launcher_yaml(logged_in: bool, extra: &str) -> World {
         let repo = TestRepo::new(RepoOptions::default());
         std::fs::write(
             repo.path.join("governance.yaml"),
-            "launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {input: 1.25, cached_input: 0.125, output: 10}\n",
+            format!("launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {{input: 1.25, cached_input: 0.125, output: 10}}\n{extra}"),
         )
         .unwrap();
         let server = ModelServer::start().await;
@@ -293,6 +298,18 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
     w.server
         .on("You are Zhongshu", vec![exec("call_probe", &probe)]);
     let z = api.start_zhongshu("Probe the sandbox").await;
+    // Then its own terminal's listener (its URL carries the terminal's token).
+    let terminal = api.session(&z).await["browser_terminal_url"]
+        .as_str()
+        .expect("a terminal URL")
+        .to_string();
+    w.server.on(
+        "call_probe",
+        vec![exec(
+            "call_term",
+            &format!("curl -s -m 5 -o /dev/null -w 'TERM=%{{http_code}}' '{terminal}'; echo \" TERM-RC=$?\""),
+        )],
+    );
     let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
         w.server.outputs("call_probe").into_iter().next()
     })
@@ -321,6 +338,15 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
         out.contains(&format!("ID={z} KIND=zhongshu")),
         "the identity variables stay: {out}"
     );
+    let term = wait_until("the terminal probe's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_term").into_iter().next()
+    })
+    .await;
+    println!("[sandbox probe] {term}");
+    assert!(
+        term.contains("TERM=000") && !term.contains("TERM-RC=0"),
+        "{term}"
+    );
     // No Codex process (app-server, TUI, sandboxes) has a token in its environment.
     let processes = w.codex_processes();
     assert!(!processes.is_empty());
@@ -332,6 +358,47 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
             "a token in the environment of {line}"
         );
     }
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_agent_network_on_the_state_folder_stays_hidden() {
+    let w = World::with_launcher_yaml(true, "  agent_network: on\n").await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let state = w.repo.state_dir();
+    let probe = format!(
+        "curl -s -m 5 -o /dev/null -w 'HTTP=%{{http_code}}' {url}/healthz; echo; \
+         cat {state}/codex_governance_launcher.json; echo \" CAT-RC=$?\"; \
+         echo \"TOKENS=$(env | grep -c CODEX_GOVERNANCE_TOKEN)\"",
+        url = launcher.url,
+        state = state.display()
+    );
+    w.server
+        .on("You are Zhongshu", vec![exec("call_net", &probe)]);
+    api.start_zhongshu("Probe with the network on").await;
+    let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_net").into_iter().next()
+    })
+    .await;
+    println!("[sandbox probe, network on] {out}");
+    assert!(
+        out.contains("HTTP=200"),
+        "the network is on, as configured: {out}"
+    );
+    assert!(
+        !out.contains("CAT-RC=0"),
+        "the launcher file stays hidden: {out}"
+    );
+    assert!(!out.contains(&launcher.token), "{out}");
+    assert!(out.contains("TOKENS=0"), "{out}");
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["network"], true, "{agents}");
+    assert!(
+        agents["reach"].as_str().unwrap().contains("network ON"),
+        "{agents}"
+    );
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
