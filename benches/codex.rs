@@ -1,11 +1,14 @@
 //! The Codex backend with the real Codex CLI (installed by `tools/test.sh`) and
-//! the scripted model server of the tests: how long from a report dropped into
-//! a Zhongshu's mailbox until the model receives the notice as user input
-//! (p50/p99; the notice window of 2 s, which gathers results into one notice, is
-//! printed beside it as the floor), and the memory of one Codex session
-//! (app-server and TUI process groups) beside the launcher's own.
+//! the scripted model server of the tests:
+//! - how long from a result registered until the idle Zhongshu's notice turn
+//!   has started (from the audit log's times), and from a report dropped into
+//!   the department's mailbox folder until the model receives the notice;
+//! - the memory of every Codex process (the shared app-server, each TUI), and
+//!   what each additional session costs, beside the launcher's own and beside
+//!   an app-server of its own started the way each session had one before.
 //!
-//! Run: `cargo bench --bench codex` (`CODEX_BENCH_DROPS=20` by default).
+//! Run: `cargo bench --bench codex` (`CODEX_BENCH_DROPS=20`,
+//! `CODEX_BENCH_SESSIONS=4` by default).
 
 #[path = "../tests/support/model_server.rs"]
 #[allow(dead_code)]
@@ -64,12 +67,15 @@ async fn measure(drops: usize) {
     )
     .await;
     idle(api, &z).await;
+    // The department's own folder: the shared incoming/ cannot speak for a Codex session.
     let incoming = repo
         .state_dir()
         .join("codex_governance_mailbox")
         .join(&z)
-        .join("incoming");
+        .join("incoming")
+        .join(&dept_id);
     let mut lat = Vec::with_capacity(drops);
+    let mut to_turn = Vec::with_capacity(drops);
     for i in 0..drops {
         let marker = format!("BENCH-REPORT-{i:03}");
         let body = json!({"parent_session_id": z, "department_session_id": dept_id,
@@ -85,39 +91,193 @@ async fn measure(drops: usize) {
         )
         .await;
         lat.push(t0.elapsed());
+        to_turn.push(registered_to_turn(api, &marker).await);
         idle(api, &z).await;
     }
     lat.sort();
-    let session = api.session(&z).await;
-    let groups = [session["pid"].as_u64(), session["server_pid"].as_u64()];
-    let codex_kib: u64 = groups
-        .iter()
-        .flatten()
-        .map(|g| group_rss_kib(*g as u32))
-        .sum();
+    let sessions: usize = std::env::var("CODEX_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let one = codex_rows(&repo);
+    for i in 1..sessions {
+        let extra = api.start_zhongshu(&format!("Another session {i}")).await;
+        idle(api, &extra).await;
+    }
+    // Let every TUI draw and settle.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let all = codex_rows(&repo);
+    let total = |rows: &[(u32, u64, String)]| rows.iter().map(|r| r.1).sum::<u64>();
+    let per_added = (total(&all).saturating_sub(total(&one))) as f64 / (sessions - 1).max(1) as f64;
     let launcher_kib = group_rss_kib_of_pid(launcher.pid());
+    let own_server_kib = own_server_rss_kib(&home);
     println!(
-        "Codex backend, real Codex {} ({} drops)",
+        "Codex backend, real Codex {} ({} drops, {} sessions)",
         codex_version(),
-        drops
+        drops,
+        sessions
     );
     println!("| figure | value | reference |");
     println!("|---|---|---|");
+    let pick = |v: &[(f64, f64)], q: usize, f: fn(&(f64, f64)) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(f64::total_cmp);
+        x[(x.len() * q / 100).min(x.len() - 1)]
+    };
     println!(
-        "| report dropped -> model receives notice, p50 | {:.0} ms | notice window {} ms |",
-        ms(lat[lat.len() / 2]),
+        "| result registered -> `turn/start` sent to the idle Zhongshu, p50 / p99 | {:.0} / {:.0} ms | target 100 ms; the notice window is {} ms |",
+        pick(&to_turn, 50, |t| t.0),
+        pick(&to_turn, 99, |t| t.0),
         2000
     );
     println!(
-        "| same, p99 | {:.0} ms | notice window {} ms |",
-        ms(lat[(lat.len() * 99 / 100).min(lat.len() - 1)]),
-        2000
+        "| Codex answering that `turn/start`, p50 / p99 | {:.0} / {:.0} ms | |",
+        pick(&to_turn, 50, |t| t.1),
+        pick(&to_turn, 99, |t| t.1),
     );
     println!(
-        "| RSS of one Codex session (app-server + TUI groups) | {:.1} MB | launcher {:.1} MB |",
-        codex_kib as f64 / 1024.0,
+        "| report dropped -> model receives the notice, p50 | {:.0} ms | |",
+        ms(lat[lat.len() / 2])
+    );
+    println!(
+        "| same, p99 | {:.0} ms | |",
+        ms(lat[(lat.len() * 99 / 100).min(lat.len() - 1)])
+    );
+    println!(
+        "| Codex RSS with 1 session (server + its TUI) | {:.1} MB | launcher {:.1} MB |",
+        total(&one) as f64 / 1024.0,
         launcher_kib as f64 / 1024.0
     );
+    println!(
+        "| each additional session | {:.1} MB | target 150 MB; an app-server of its own (node wrapper, idle, no thread) {:.1} MB |",
+        per_added / 1024.0,
+        own_server_kib as f64 / 1024.0
+    );
+    println!();
+    println!("| Codex process with {sessions} sessions | RSS |");
+    println!("|---|---|");
+    for (pid, kib, what) in &all {
+        println!("| {pid} {what} | {:.1} MB |", *kib as f64 / 1024.0);
+    }
+}
+
+/// Milliseconds from the result's registration until the notice's `turn/start`
+/// was sent, and the time Codex took to answer it (from the audit log).
+async fn registered_to_turn(api: &Api, marker: &str) -> (f64, f64) {
+    let events = wait_until("the notice is audited", Duration::from_secs(60), || async {
+        let body = api.get_ok("/api/audit?limit=200").await;
+        let events = body["events"].as_array().cloned().unwrap_or_default();
+        let registered = events
+            .iter()
+            .position(|e| e["event"] == "result_registered" && e["report_id"] == marker)?;
+        let notified = events[registered..]
+            .iter()
+            .find(|e| e["event"] == "zhongshu_notified" && e["delivery"] == "turn_start")?
+            .clone();
+        Some((events[registered].clone(), notified))
+    })
+    .await;
+    let t = |e: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(e["ts"].as_str().unwrap())
+            .unwrap()
+            .timestamp_micros()
+    };
+    let answered = events.1["delivery_ms"].as_f64().unwrap_or(0.0);
+    let until_answer = (t(&events.1) - t(&events.0)) as f64 / 1000.0;
+    ((until_answer - answered).max(0.0), answered)
+}
+
+/// Every Codex process of this bench's repository: (pid, RSS KiB, what).
+fn codex_rows(repo: &TestRepo) -> Vec<(u32, u64, String)> {
+    let marker = repo.path.display().to_string();
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "pid=,rss=,args="])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&marker) && !l.contains(" serve --repo "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let pid = w.next()?.parse().ok()?;
+            let rss = w.next()?.parse().ok()?;
+            let args: Vec<&str> = w.collect();
+            let what = if args.contains(&"app-server") {
+                "app-server (shared)"
+            } else if args.contains(&"resume") {
+                "TUI"
+            } else {
+                "other"
+            };
+            Some((
+                pid,
+                rss,
+                format!("{what}: {}", short(args.first().copied().unwrap_or(""))),
+            ))
+        })
+        .collect()
+}
+
+fn short(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// An idle app-server started through the npm wrapper, as each session had one before.
+fn own_server_rss_kib(home: &std::path::Path) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("own.sock");
+    let mut child = std::process::Command::new(codex_bin())
+        .args([
+            "app-server",
+            "--listen",
+            &format!("unix://{}", socket.display()),
+        ])
+        .env("CODEX_HOME", home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start an app-server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rows = ps_rows();
+    let mut tree = vec![child.id()];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            ps_parents()
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    let kib = rows
+        .iter()
+        .filter(|(p, _, _)| tree.contains(p))
+        .map(|(_, _, rss)| rss)
+        .sum();
+    let _ = child.kill();
+    let _ = child.wait();
+    kib
+}
+
+fn ps_parents() -> Vec<(u32, u32)> {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "pid=,ppid="])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some((w.next()??, w.next()??))
+        })
+        .collect()
 }
 
 async fn idle(api: &Api, z: &str) {
@@ -137,15 +297,6 @@ fn codex_version() -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Resident memory of every process in process group `pgid` (from `ps`).
-fn group_rss_kib(pgid: u32) -> u64 {
-    ps_rows()
-        .into_iter()
-        .filter(|(_, g, _)| *g == pgid)
-        .map(|(_, _, rss)| rss)
-        .sum()
 }
 
 fn group_rss_kib_of_pid(pid: u32) -> u64 {

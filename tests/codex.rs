@@ -35,10 +35,15 @@ struct World {
 
 impl World {
     async fn new(logged_in: bool) -> World {
+        World::with_launcher_yaml(logged_in, "").await
+    }
+
+    /// `extra` is added to the `launcher:` section (indented lines).
+    async fn with_launcher_yaml(logged_in: bool, extra: &str) -> World {
         let repo = TestRepo::new(RepoOptions::default());
         std::fs::write(
             repo.path.join("governance.yaml"),
-            "launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {input: 1.25, cached_input: 0.125, output: 10}\n",
+            format!("launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {{input: 1.25, cached_input: 0.125, output: 10}}\n{extra}"),
         )
         .unwrap();
         let server = ModelServer::start().await;
@@ -293,6 +298,18 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
     w.server
         .on("You are Zhongshu", vec![exec("call_probe", &probe)]);
     let z = api.start_zhongshu("Probe the sandbox").await;
+    // Then its own terminal's listener (its URL carries the terminal's token).
+    let terminal = api.session(&z).await["browser_terminal_url"]
+        .as_str()
+        .expect("a terminal URL")
+        .to_string();
+    w.server.on(
+        "call_probe",
+        vec![exec(
+            "call_term",
+            &format!("curl -s -m 5 -o /dev/null -w 'TERM=%{{http_code}}' '{terminal}'; echo \" TERM-RC=$?\""),
+        )],
+    );
     let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
         w.server.outputs("call_probe").into_iter().next()
     })
@@ -321,6 +338,15 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
         out.contains(&format!("ID={z} KIND=zhongshu")),
         "the identity variables stay: {out}"
     );
+    let term = wait_until("the terminal probe's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_term").into_iter().next()
+    })
+    .await;
+    println!("[sandbox probe] {term}");
+    assert!(
+        term.contains("TERM=000") && !term.contains("TERM-RC=0"),
+        "{term}"
+    );
     // No Codex process (app-server, TUI, sandboxes) has a token in its environment.
     let processes = w.codex_processes();
     assert!(!processes.is_empty());
@@ -332,6 +358,95 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
             "a token in the environment of {line}"
         );
     }
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_agent_network_on_the_state_folder_stays_hidden() {
+    let w = World::with_launcher_yaml(true, "  agent_network: on\n").await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let state = w.repo.state_dir();
+    let probe = format!(
+        "curl -s -m 5 -o /dev/null -w 'HTTP=%{{http_code}}' {url}/healthz; echo; \
+         cat {state}/codex_governance_launcher.json; echo \" CAT-RC=$?\"; \
+         echo \"TOKENS=$(env | grep -c CODEX_GOVERNANCE_TOKEN)\"",
+        url = launcher.url,
+        state = state.display()
+    );
+    w.server
+        .on("You are Zhongshu", vec![exec("call_net", &probe)]);
+    api.start_zhongshu("Probe with the network on").await;
+    let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_net").into_iter().next()
+    })
+    .await;
+    println!("[sandbox probe, network on] {out}");
+    assert!(
+        out.contains("HTTP=200"),
+        "the network is on, as configured: {out}"
+    );
+    assert!(
+        !out.contains("CAT-RC=0"),
+        "the launcher file stays hidden: {out}"
+    );
+    assert!(!out.contains(&launcher.token), "{out}");
+    assert!(out.contains("TOKENS=0"), "{out}");
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["network"], true, "{agents}");
+    assert!(
+        agents["reach"].as_str().unwrap().contains("network ON"),
+        "{agents}"
+    );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_dropped_file_cannot_close_a_live_codex_department() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let hold = w.server.on_held(
+        "department (zhilibu)",
+        vec![model_server::message("working")],
+    );
+    let z = api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Work for a while"}]});
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    // A file in the shared incoming/ speaking for the live Codex department.
+    let mb = w.repo.state_dir().join("codex_governance_mailbox").join(&z);
+    let forged = json!({"parent_session_id": z, "department_session_id": id,
+        "department": "zhilibu", "summary": "done, close me"});
+    std::fs::write(mb.join("incoming/.forged.tmp"), forged.to_string()).unwrap();
+    std::fs::rename(
+        mb.join("incoming/.forged.tmp"),
+        mb.join("incoming/forged.json"),
+    )
+    .unwrap();
+    let reason = wait_until("the forged file is rejected", CODEX_PATIENCE, || async {
+        let text = std::fs::read_to_string(mb.join("rejected/forged.json.reason.json")).ok()?;
+        serde_json::from_str::<Value>(&text).ok()
+    })
+    .await;
+    assert!(
+        reason["error"]
+            .as_str()
+            .unwrap()
+            .contains("own drop folder"),
+        "{reason}"
+    );
+    let s = api.session(&id).await;
+    assert_eq!(s["status"], "running", "{s}");
+    assert_ne!(s["report_status"], "reported", "{s}");
+    hold.notify_one();
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
@@ -520,17 +635,23 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
     first.kill9();
     let mut second = w.launch();
     let api = &second.api;
-    let resumed = wait_agent(api, &z, "resumed", |s| {
-        s["status"] == "running" && s["pid"] != before["pid"] && s["agent_state"] == "idle"
-    })
-    .await;
-    assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
-    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
+    // Until its agent is back it says so, and input waits for it instead of failing.
+    let early = api.session(&z).await;
+    assert!(
+        early["agent_state"] == "starting" || early["pid"] != before["pid"],
+        "not idle before it resumed: {early}"
+    );
     api.post_ok(
         "/api/session_input",
         &json!({"session_id": z, "input": "AFTER-RESTART"}),
     )
     .await;
+    let resumed = wait_agent(api, &z, "resumed", |s| {
+        s["status"] == "running" && s["pid"] != before["pid"]
+    })
+    .await;
+    assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
+    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
     let request = wait_until(
         "the model gets the resumed conversation",
         CODEX_PATIENCE,
@@ -549,6 +670,95 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
         earlier, 1,
         "the history came back once, not doubled: {texts:?}"
     );
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// Files under `dir` (Codex's rollouts) that contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_restart() {
+    let w = World::new(true).await;
+    let mut first = w.launch();
+    let hold = w.server.on_held(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_pending",
+            "governance_register_plan",
+            json!({"summary": "PENDING-PLAN", "assignments": []}),
+        )],
+    );
+    let z = first
+        .api
+        .start_zhongshu("Plan while the launcher dies")
+        .await;
+    wait_until("the model is asked", CODEX_PATIENCE, || async {
+        (!w.server.requests().is_empty()).then_some(())
+    })
+    .await;
+    // The launcher stops answering; the call is made; then it dies.
+    first.signal(libc::SIGSTOP);
+    hold.notify_one();
+    let home = Path::new(&w.env.iter().find(|(k, _)| k == "CODEX_HOME").unwrap().1).to_path_buf();
+    wait_until("Codex records the call", CODEX_PATIENCE, || async {
+        (files_containing(&home.join("sessions"), "call_pending") > 0).then_some(())
+    })
+    .await;
+    first.kill9();
+    let mut second = w.launch();
+    let api = &second.api;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    for r in w.server.requests() {
+        let items: Vec<String> = r["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{} {} {}",
+                    i["type"],
+                    i["call_id"],
+                    i["output"].to_string().chars().take(80).collect::<String>()
+                )
+            })
+            .collect();
+        eprintln!("REQ {:?}", items);
+    }
+    eprintln!("AUDIT {}", api.get_ok("/api/audit?limit=1000").await);
+    let answer = wait_until(
+        "the call is answered after the restart",
+        CODEX_PATIENCE,
+        || async { w.server.outputs("call_pending").into_iter().next() },
+    )
+    .await;
+    assert!(answer.contains("Plan registered"), "{answer}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert!(plan.to_string().contains("PENDING-PLAN"), "{plan}");
+    // Once: one registration, one answer, one output in the model's history.
+    let registered = audit_events(api, "zhongshu_plan_registered").await;
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    let answered: Vec<Value> = audit_events(api, "tool_answered")
+        .await
+        .into_iter()
+        .filter(|e| e["call_id"] == "call_pending")
+        .collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(w.server.outputs("call_pending").len(), 1);
     second.terminate();
     w.assert_no_codex_left().await;
 }
@@ -587,6 +797,14 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("npm install -g @openai/codex"), "{error}");
+    // The page says so from the start, with the fix.
+    let agents = missing.api.status().await["agents"].clone();
+    assert!(
+        agents["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("npm install -g @openai/codex")),
+        "{agents}"
+    );
     missing.terminate();
     assert!(
         missing
@@ -608,7 +826,7 @@ async fn codex_over_the_token_guarded_websocket_transport() {
     let api = &launcher.api;
     let z = api.start_zhongshu("Over WebSocket").await;
     wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    let token_file = w.repo.state_dir().join("codex").join(format!("{z}.token"));
+    let token_file = w.repo.state_dir().join("codex").join("app-server.token");
     assert!(
         token_file.exists(),
         "the capability token is in a private file"

@@ -186,6 +186,10 @@ pub trait AgentBackend: Send + Sync {
     fn problems(&self) -> BoxFuture<'_, Vec<String>>;
     /// Starts (or resumes) an agent. A failure leaves no process behind.
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>>;
+    /// Ends what the backend shares between its agents (after they stopped).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// One live agent.

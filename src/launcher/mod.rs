@@ -160,13 +160,9 @@ impl Launcher {
             let mut resumable = Vec::new();
             for id in running {
                 if let Some(session) = tx.session_mut(&id).filter(|s| s.agent.thread_id.is_some()) {
-                    // A Codex thread outlives its processes: it resumes after start.
-                    for pid in [session.pid, session.agent.server_pid]
-                        .into_iter()
-                        .flatten()
-                    {
-                        stale.push((id.clone(), Some(pid)));
-                    }
+                    // A Codex thread outlives its processes: it resumes after
+                    // start, on the app-server left running if there is one.
+                    stale.push((id.clone(), session.pid));
                     session.pid = None;
                     session.agent.server_pid = None;
                     session.closing = false;

@@ -74,6 +74,7 @@ impl Mailbox {
             .session(zhongshu_id)
             .map(|z| z.is_running())
             .unwrap_or(false);
+        let started = std::time::Instant::now();
         let (status, error, delivery) = if running {
             match self.sessions.deliver(zhongshu_id, text).await {
                 Ok(how) => (NoticeStatus::Sent, None, Some(how)),
@@ -97,6 +98,7 @@ impl Mailbox {
                 chars: text.chars().count(),
                 error,
                 delivery: delivery.map(|d| d.as_str().to_string()),
+                delivery_ms: delivery.map(|_| started.elapsed().as_millis() as u64),
             });
         });
         if let Err(e) = saved {

@@ -147,13 +147,16 @@ impl Mailbox {
             ));
         }
         // The name may have been swapped since the check: the descriptor decides.
-        let bytes = match super::safe_read::read_regular(path, MAX_REPORT_BYTES) {
-            Ok(read) => read.bytes,
+        let read = super::safe_read::read_regular(path, MAX_REPORT_BYTES);
+        let bytes = match read {
+            Ok(read) => Ok(read.bytes),
             Err(super::safe_read::SafeReadError::Gone) => return Verdict::Wait,
+            // A writer that persists by link-then-unlink shows two names for a moment.
+            Err(e @ super::safe_read::SafeReadError::Linked(_)) => Err(e.to_string()),
             Err(e) => return Verdict::Reject(e.to_string()),
         };
-        match parse(&bytes) {
-            Ok(obj) => match self
+        match bytes.and_then(|b| parse(&b).map(|obj| (obj, b))) {
+            Ok((obj, bytes)) => match self
                 .validate(zhongshu_id, &obj)
                 .and_then(|r| self.check_folder_claim(r, dropped.folder.as_deref()))
             {

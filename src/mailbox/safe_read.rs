@@ -24,6 +24,9 @@ pub enum SafeReadError {
     NotRegular(&'static str),
     #[error("file is {size} bytes; reports are at most {max} bytes")]
     TooLarge { size: u64, max: u64 },
+    /// A hard link: the same file has another name, maybe outside the mailbox.
+    #[error("the file has {0} names (a hard link); write a report as a file of its own")]
+    Linked(u64),
     #[error("cannot read: {0}")]
     Io(#[source] std::io::Error),
 }
@@ -49,6 +52,10 @@ pub fn read_regular(path: &Path, max: u64) -> Result<SafeRead, SafeReadError> {
             size: meta.len(),
             max,
         });
+    }
+    let names = platform::link_count(&file).map_err(SafeReadError::Io)?;
+    if names > 1 {
+        return Err(SafeReadError::Linked(names));
     }
     let bytes = read_at_most(file, max)?;
     Ok(SafeRead { bytes, meta })
@@ -125,6 +132,11 @@ mod tests {
         assert_eq!(err.to_string(), "not a regular file (a directory)");
         let err = read_regular(&dir.path().join("none.json"), 1024).unwrap_err();
         assert!(matches!(err, SafeReadError::Gone), "{err}");
+        let hard = dir.path().join("hard.json");
+        std::fs::hard_link(&target, &hard).unwrap();
+        let err = read_regular(&hard, 1024).unwrap_err();
+        assert!(matches!(err, SafeReadError::Linked(2)), "{err}");
+        std::fs::remove_file(&hard).unwrap();
         let err = read_regular(&target, 1).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -160,6 +160,9 @@ pub enum AuditEvent {
         chars: usize,
         error: Option<String>,
         delivery: Option<String>,
+        /// How long the delivery took (a turn's start answered, or the text typed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delivery_ms: Option<u64>,
     },
     /// Inline (the same session got the resume prompt) or as a new session.
     ZhongshuResumed {

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::path::Path;
 
 pub use os::{
-    connect_local, contain, describe_file_type, kill_leftovers, kill_tree, link_count,
+    connect_local, contain, describe_file_type, has_env, kill_leftovers, kill_tree, link_count,
     open_no_follow, private_dir, process_alive, runs_session, stop_signal, terminate_tree,
     LocalStream,
 };

@@ -86,7 +86,13 @@ pub fn process_alive(pid: u32) -> bool {
 /// environment names the session. Linux reads `/proc`; other Unixes ask `ps -E`.
 /// Where neither can tell, nothing is claimed (and nothing killed).
 pub fn runs_session(pid: u32, id: &str) -> bool {
-    let wanted = format!("CODEX_GOVERNANCE_SESSION_ID={id}");
+    has_env(pid, "CODEX_GOVERNANCE_SESSION_ID", id)
+}
+
+/// True when process `pid` runs with `key=value` in its environment (Linux
+/// reads `/proc`; other Unixes ask `ps -E`; false where neither can tell).
+pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
+    let wanted = format!("{key}={value}");
     if let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) {
         return environ
             .split(|b| *b == 0)

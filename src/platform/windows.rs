@@ -115,6 +115,11 @@ pub fn runs_session(_pid: u32, _id: &str) -> bool {
     false
 }
 
+/// Another process's environment is not read here: nothing is claimed.
+pub fn has_env(_pid: u32, _key: &str, _value: &str) -> bool {
+    false
+}
+
 /// A folder under the user's profile is readable by that user only (see SECURITY.md).
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)

@@ -188,17 +188,39 @@ impl Sessions {
         }
     }
 
-    /// The app-server went away: unless the session is being stopped, it ends.
+    /// The backend's connection went away (Codex's app-server died): unless the
+    /// session is being stopped, its conversation resumes on a new one; if it
+    /// cannot, the session ends.
     async fn agent_closed(self: &Arc<Self>, id: &str) {
-        let live = self
-            .session(id)
-            .is_some_and(|s| s.is_running() && !s.closing);
-        if live && !self.is_stopping() && self.agent(id).is_some() {
-            tracing::warn!("{id}: the Codex app-server connection closed");
-            if let Err(e) = self.close_session(id, CloseReason::AppServerExited).await {
-                tracing::warn!("closing {id}: {e}");
+        let Some(session) = self.session(id) else {
+            return;
+        };
+        let Some(agent) = self.agent(id) else {
+            return;
+        };
+        if !session.is_running() || session.closing || self.is_stopping() {
+            return;
+        }
+        tracing::warn!("{id}: the connection to its agent closed");
+        if agent.thread_id().is_some() {
+            self.resuming.lock().unwrap().insert(id.to_string());
+            self.forget_agent(id);
+            agent.stop().await;
+            let resumed = self.resume_agent(id).await;
+            self.resuming.lock().unwrap().remove(id);
+            match resumed {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("{id} could not resume: {e}"),
             }
         }
+        if let Err(e) = self.close_session(id, CloseReason::AppServerExited).await {
+            tracing::warn!("closing {id}: {e}");
+        }
+    }
+
+    /// Whether the session's conversation is resuming on a new agent now.
+    pub(super) fn is_resuming(&self, id: &str) -> bool {
+        self.resuming.lock().unwrap().contains(id)
     }
 }
 

@@ -24,7 +24,12 @@ impl Sessions {
             let agent = launcher.agent(&id);
             let suspended =
                 launcher.is_stopping() && agent.as_ref().is_some_and(|a| a.thread_id().is_some());
-            if !suspended {
+            // A terminal replaced by a resume is not the session's end.
+            let replaced = launcher.is_resuming(&id)
+                || !launcher
+                    .pty(&id)
+                    .is_some_and(|current| Arc::ptr_eq(&current, &pty));
+            if !suspended && !replaced {
                 if let Some(agent) = agent {
                     agent.stop().await;
                 }

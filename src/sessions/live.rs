@@ -156,14 +156,20 @@ impl Sessions {
         let agent = started.agent;
         let pid = agent.terminal().pid();
         let server_pid = agent.helper_pid();
+        // A thread whose server kept running may be mid-turn; what it waits for
+        // (approvals, tool calls) it asks again, in the events that follow.
+        let working = agent.working();
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.pid = Some(pid);
                 x.agent.server_pid = server_pid;
-                // A turn that ran at the crash comes back interrupted.
                 x.agent.pending_approvals.clear();
                 x.agent.attention = None;
-                x.agent.agent_state = AgentState::Idle;
+                x.agent.agent_state = if working {
+                    AgentState::Working
+                } else {
+                    AgentState::Idle
+                };
             }
             tx.audit(AuditEvent::SessionResumed {
                 session_id: id.to_string(),
@@ -186,7 +192,7 @@ impl Sessions {
         if let Err(e) = opened {
             tracing::warn!("no browser terminal for {id}: {e}");
         }
-        if s.is_department() && !s.has_reported() {
+        if s.is_department() && !s.has_reported() && !working {
             // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.deliver(id, CONTINUE_AFTER_RESTART).await {
                 tracing::warn!("continuing {id}: {e}");

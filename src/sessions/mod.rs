@@ -59,6 +59,8 @@ pub struct Sessions {
     /// Set when the launcher stops: sessions whose conversation outlives their
     /// processes (Codex threads) are suspended, not ended.
     stopping: std::sync::atomic::AtomicBool,
+    /// Sessions whose conversation is resuming on a new agent right now.
+    resuming: Mutex<std::collections::HashSet<String>>,
     pub terminals: Terminals,
     /// Session tokens: agents get these, never the developer's.
     pub credentials: Arc<Credentials>,
@@ -82,6 +84,7 @@ impl Sessions {
             backend,
             agents: Mutex::new(HashMap::new()),
             agents_changed: tokio::sync::watch::Sender::new(0),
+            resuming: Mutex::new(Default::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),
             credentials,
@@ -203,6 +206,8 @@ impl Sessions {
                 pty.terminate(pty::KILL_GRACE).await;
             }
         }
+        // What the agents shared (Codex's app-server) goes after them.
+        self.backend.shutdown().await;
         self.terminals.close_all().await;
         // Every session's process is gone: what followed them ends now.
         self.tasks.close();
@@ -266,11 +271,13 @@ impl Sessions {
                     x.close_reason = Some(reason);
                 }
             })?;
-            let code = match self.agent(id) {
+            let agent = self.agent(id);
+            // Forgotten first: the end of its stream is then no surprise.
+            self.forget_agent(id);
+            let code = match agent {
                 Some(agent) => agent.stop().await,
                 None => -1,
             };
-            self.forget_agent(id);
             self.record_exit(id, code, Some("closed"));
             self.ctx.store.audit_or_log(AuditEvent::SessionClosed {
                 session_id: id.to_string(),

@@ -96,3 +96,67 @@ async fn a_department_cannot_pose_as_the_launcher_in_its_zhongshus_notice() {
     );
     server.stop().await;
 }
+
+/// The reason a rejected report was given, once it is there.
+async fn rejection(rejected: &std::path::Path, name: &str) -> String {
+    let path = rejected.join(format!("{name}.reason.json"));
+    wait_until(&format!("{name} is rejected"), PATIENCE, || async {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["error"].as_str().map(str::to_string)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_in_one_departments_folder_cannot_speak_for_another() {
+    let (repo, server) = serve(&["--work-seconds", "600"]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("two departments").await;
+    let d1 = extra::start_department(api, &z, "lingyubu", "one [[fake-agent: --no-report]]").await;
+    let d2 = extra::start_department(api, &z, "zhilibu", "two [[fake-agent: --no-report]]").await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+    // d1 writes into its own folder a report that claims to be d2's.
+    let forged = extra::report(&z, &d2, "zhilibu", "d2 is done (says d1)");
+    extra::drop_json(&mb.incoming.join(&d1), "claim.json", &forged);
+    let reason = rejection(&mb.rejected, "claim.json").await;
+    say(
+        "a report in lingyubu-1's drop folder naming zhilibu-1",
+        &reason,
+    );
+    assert!(
+        reason.contains(&format!("drop folder of {d1} cannot report for {d2}")),
+        "{reason}"
+    );
+    let s = api.session(&d2).await;
+    assert_eq!(s["status"], "running", "{s}");
+    assert_ne!(s["report_status"], "reported", "{s}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_hard_linked_from_outside_the_mailbox_is_rejected() {
+    let (repo, server) = serve(&["--work-seconds", "600"]).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("a linked report").await;
+    let d = extra::start_department(api, &z, "lingyubu", "work [[fake-agent: --no-report]]").await;
+    let mb = extra::mailbox(&repo.state_dir(), &z);
+    let outside = repo.files.join("outside-report.json");
+    let body = extra::report(&z, &d, "lingyubu", "read from outside");
+    std::fs::write(&outside, body.to_string()).unwrap();
+    std::fs::hard_link(&outside, mb.incoming.join(&d).join("linked.json")).unwrap();
+    let reason = rejection(&mb.rejected, "linked.json").await;
+    say(
+        "a report that is a hard link to a file outside the state folder",
+        &reason,
+    );
+    assert!(reason.contains("hard link"), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        body.to_string(),
+        "the file outside is untouched"
+    );
+    let s = api.session(&d).await;
+    assert_ne!(s["report_status"], "reported", "{s}");
+    server.stop().await;
+}

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::rpc::{Incoming, Rpc};
-use super::server::{AppServer, ServerSpec};
+use super::rpc::Incoming;
+use super::shared::SharedServer;
 use super::CodexError;
 use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
 use crate::model::{ApprovalDecision, PendingApproval, TokenUsage};
@@ -41,8 +41,7 @@ pub struct ThreadSpec {
 /// A live Codex conversation.
 pub struct CodexAgent {
     session_id: String,
-    server: AppServer,
-    rpc: Rpc,
+    server: Arc<SharedServer>,
     pub thread_id: String,
     /// The turn in progress, if any.
     turn: Mutex<Option<String>>,
@@ -54,29 +53,20 @@ pub struct CodexAgent {
 }
 
 impl CodexAgent {
-    /// Starts the app-server, checks the login, starts or resumes the thread
-    /// and names it. The events end with [`AgentEvent::Closed`].
+    /// Checks the login, starts or resumes the thread on the shared server and
+    /// names it. The events end with [`AgentEvent::Closed`].
     pub async fn open(
-        server: ServerSpec<'_>,
+        server: Arc<SharedServer>,
+        session_id: &str,
         thread: ThreadSpec,
     ) -> Result<(Arc<CodexAgent>, mpsc::UnboundedReceiver<AgentEvent>), CodexError> {
-        let session_id = server.session_id.to_string();
-        let (server, rpc, incoming) = AppServer::start(server).await?;
-        let opened = Self::open_thread(&rpc, &thread).await;
-        let thread_id = match opened {
-            Ok(id) => id,
-            Err(e) => {
-                server.stop().await;
-                return Err(e);
-            }
-        };
+        let (thread_id, incoming, running) = Self::open_thread(&server, &thread).await?;
         let (events, rx) = mpsc::unbounded_channel();
         let agent = Arc::new(CodexAgent {
-            session_id,
+            session_id: session_id.to_string(),
             server,
-            rpc,
             thread_id,
-            turn: Mutex::new(None),
+            turn: Mutex::new(running),
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
             events,
@@ -85,7 +75,13 @@ impl CodexAgent {
         Ok((agent, rx))
     }
 
-    async fn open_thread(rpc: &Rpc, t: &ThreadSpec) -> Result<String, CodexError> {
+    /// The thread's id, what the server says about it, and the turn it is in
+    /// (a thread resumed on a server that kept running may be mid-turn).
+    async fn open_thread(
+        server: &SharedServer,
+        t: &ThreadSpec,
+    ) -> Result<(String, mpsc::UnboundedReceiver<Incoming>, Option<String>), CodexError> {
+        let rpc = &server.rpc;
         let account = rpc.request("account/read", json!({})).await?;
         let needs_login = account["requiresOpenaiAuth"].as_bool().unwrap_or(false);
         if needs_login && account["account"].is_null() {
@@ -123,48 +119,63 @@ impl CodexAgent {
                 "shell_environment_policy": {"set": set},
             },
         });
-        let answer = match &t.resume {
-            Some(id) => {
-                // The thread keeps the instructions and tools it was started with.
-                params
-                    .as_object_mut()
-                    .map(|o| o.remove("developerInstructions"));
-                params["threadId"] = json!(id);
-                rpc.request("thread/resume", params).await?
-            }
-            None => {
-                let tools: Vec<Value> = t
-                    .tools
-                    .iter()
-                    .map(|tool| {
-                        json!({"type": "function", "name": tool.name,
-                               "description": tool.description, "inputSchema": tool.input_schema})
-                    })
-                    .collect();
-                if !tools.is_empty() {
-                    params["dynamicTools"] = Value::Array(tools);
+        if let Some(id) = &t.resume {
+            // The thread keeps the instructions and tools it was started with.
+            params
+                .as_object_mut()
+                .map(|o| o.remove("developerInstructions"));
+            params["threadId"] = json!(id);
+            // Subscribed first: what it waits for is sent again on resume, maybe before the answer.
+            let incoming = server.subscribe(id);
+            let answer = match rpc.request("thread/resume", params).await {
+                Ok(a) => a,
+                Err(e) => {
+                    server.unsubscribe(id);
+                    return Err(e.into());
                 }
-                rpc.request("thread/start", params).await?
-            }
-        };
+            };
+            let running = answer["thread"]["turns"]
+                .as_array()
+                .and_then(|turns| turns.last())
+                .filter(|turn| turn["status"] == "inProgress")
+                .and_then(|turn| turn["id"].as_str())
+                .map(str::to_string);
+            return Ok((id.clone(), incoming, running));
+        }
+        let tools: Vec<Value> = t
+            .tools
+            .iter()
+            .map(|tool| {
+                json!({"type": "function", "name": tool.name,
+                       "description": tool.description, "inputSchema": tool.input_schema})
+            })
+            .collect();
+        if !tools.is_empty() {
+            params["dynamicTools"] = Value::Array(tools);
+        }
+        let answer = rpc.request("thread/start", params).await?;
         let thread_id = answer["thread"]["id"]
             .as_str()
             .ok_or_else(|| CodexError::Protocol("thread.id".into()))?
             .to_string();
-        if t.resume.is_none() {
-            rpc.request(
+        let incoming = server.subscribe(&thread_id);
+        let named = rpc
+            .request(
                 "thread/name/set",
                 json!({"threadId": thread_id, "name": t.name}),
             )
-            .await?;
+            .await;
+        if let Err(e) = named {
+            server.unsubscribe(&thread_id);
+            return Err(e.into());
         }
-        Ok(thread_id)
+        Ok((thread_id, incoming, None))
     }
 
     /// The TUI's arguments (attach to this thread through this server; no
     /// daemon starts with --remote) and the variables it needs.
     pub fn tui_command(&self, cwd: &std::path::Path) -> (Vec<String>, Vec<(String, String)>) {
-        let (remote, env) = self.server.endpoint.remote_args();
+        let (remote, env) = self.server.server.endpoint.remote_args();
         let mut args = vec!["resume".to_string(), self.thread_id.clone()];
         args.extend(remote);
         args.extend([
@@ -177,7 +188,7 @@ impl CodexAgent {
     }
 
     pub fn server_pid(&self) -> u32 {
-        self.server.pid()
+        self.server.server.pid()
     }
 
     pub fn working(&self) -> bool {
@@ -191,6 +202,7 @@ impl CodexAgent {
         let running = self.turn.lock().unwrap().clone();
         if let Some(turn_id) = running {
             let steered = self
+                .server
                 .rpc
                 .request(
                     "turn/steer",
@@ -203,6 +215,7 @@ impl CodexAgent {
             }
         }
         let answer = self
+            .server
             .rpc
             .request(
                 "turn/start",
@@ -224,7 +237,8 @@ impl CodexAgent {
         let Some(turn_id) = running else {
             return Ok(());
         };
-        self.rpc
+        self.server
+            .rpc
             .request(
                 "turn/interrupt",
                 json!({"threadId": self.thread_id, "turnId": turn_id}),
@@ -241,7 +255,7 @@ impl CodexAgent {
             .unwrap()
             .remove(call_id)
             .ok_or_else(|| CodexError::NoSuchApproval(call_id.to_string()))?;
-        self.rpc.respond(
+        self.server.rpc.respond(
             &id,
             json!({"contentItems": [{"type": "inputText", "text": answer.text}],
                    "success": answer.success}),
@@ -257,15 +271,24 @@ impl CodexAgent {
             .unwrap()
             .remove(request_id)
             .ok_or_else(|| CodexError::NoSuchApproval(request_id.to_string()))?;
-        self.rpc
+        self.server
+            .rpc
             .respond(&id, json!({"decision": decision.codex_word()}))?;
         Ok(())
     }
 
-    /// Stops the app-server (and with it every command it runs).
+    /// Ends the conversation: its running turn is interrupted (which ends the
+    /// commands it runs) and the launcher stops listening to it. The shared
+    /// server stays for the other threads.
     pub async fn stop(&self) {
-        self.rpc.close();
-        self.server.stop().await;
+        if self.working() {
+            let interrupted =
+                tokio::time::timeout(std::time::Duration::from_secs(5), self.interrupt()).await;
+            if !matches!(interrupted, Ok(Ok(()))) {
+                tracing::warn!("{}: its turn did not stop when asked", self.session_id);
+            }
+        }
+        self.server.unsubscribe(&self.thread_id);
     }
 
     /// Turns the server's messages into events until the connection ends.

@@ -1,13 +1,16 @@
-//! Codex as an agent backend: a session is an app-server with the session's
-//! thread (started or resumed) plus Codex's own TUI attached to that thread in
-//! the session's PTY, so the user sees and types into the real conversation.
+//! Codex as an agent backend: a session is a thread (started or resumed) on
+//! the launcher's one shared app-server, plus Codex's own TUI attached to that
+//! thread in the session's PTY, so the user sees and types into the real
+//! conversation.
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
+use super::native::Program;
 use super::server::ServerSpec;
+use super::shared::SharedServer;
 use super::{CodexAgent, CodexError, ThreadSpec};
 use crate::agents::{
     Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, ToolAnswer, START_COLS,
@@ -18,29 +21,56 @@ use crate::model::{ApprovalDecision, Backend};
 use crate::pty::{self, Pty, SpawnSpec};
 
 pub struct CodexBackend {
+    /// As configured (`codex` on PATH unless set), for messages.
     codex: String,
+    /// What runs: the native binary of an npm install, else `codex`.
+    program: Program,
     approval_policy: String,
+    /// The one app-server of this launcher, started with the first session.
+    server: tokio::sync::Mutex<Option<Arc<SharedServer>>>,
 }
 
 impl CodexBackend {
     pub fn new(settings: &AgentBackendSettings) -> CodexBackend {
         CodexBackend {
             codex: settings.codex_command.clone(),
+            program: super::native::resolve(&settings.codex_command),
             approval_policy: settings.approval_policy.clone(),
+            server: tokio::sync::Mutex::new(None),
         }
     }
 
+    /// The shared server: the running one, the one a crashed launcher left, or a new one.
+    async fn server(&self, spec: &AgentSpec) -> Result<Arc<SharedServer>, CodexError> {
+        let mut slot = self.server.lock().await;
+        if let Some(s) = slot.as_ref().filter(|s| s.usable()) {
+            return Ok(Arc::clone(s));
+        }
+        if let Some(gone) = slot.take() {
+            // Its threads resume on the next one; what is left of it goes.
+            gone.stop().await;
+        }
+        let logs = spec
+            .log_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| spec.state_dir.clone());
+        let server = SharedServer::open(ServerSpec {
+            codex: &self.program,
+            state_dir: &spec.state_dir,
+            cwd: &spec.cwd,
+            log_path: logs.join("codex-app-server.log"),
+        })
+        .await?;
+        *slot = Some(Arc::clone(&server));
+        Ok(server)
+    }
+
     async fn open(&self, spec: AgentSpec) -> Result<Started, CodexError> {
-        let server_log = spec.log_path.with_extension("app-server.log");
+        let server = self.server(&spec).await?;
         let (conversation, events) = CodexAgent::open(
-            ServerSpec {
-                codex: &self.codex,
-                session_id: &spec.session_id,
-                state_dir: &spec.state_dir,
-                cwd: &spec.cwd,
-                env: spec.env.clone(),
-                log_path: server_log,
-            },
+            server,
+            &spec.session_id,
             ThreadSpec {
                 cwd: spec.cwd.clone(),
                 model: spec.model.clone(),
@@ -56,9 +86,10 @@ impl CodexBackend {
         .await?;
         let (tui_args, tui_env) = conversation.tui_command(&spec.cwd);
         let mut env = spec.env;
+        env.extend(self.program.env.iter().cloned());
         env.extend(tui_env);
         let tui = Pty::spawn(SpawnSpec {
-            program: self.codex.clone(),
+            program: self.program.path.display().to_string(),
             args: tui_args,
             cwd: spec.cwd.clone(),
             env,
@@ -109,6 +140,15 @@ impl AgentBackend for CodexBackend {
 
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
         async move { self.open(spec).await.map_err(agent_error) }.boxed()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        async move {
+            if let Some(server) = self.server.lock().await.take() {
+                server.stop().await;
+            }
+        }
+        .boxed()
     }
 }
 

@@ -50,6 +50,40 @@ impl Endpoint {
         })
     }
 
+    /// What a later launcher needs to reach the same server (no secret: the
+    /// WebSocket token stays in its private file).
+    pub fn to_record(&self) -> serde_json::Value {
+        match self {
+            Endpoint::Unix(p) => serde_json::json!({"unix": p}),
+            Endpoint::WebSocket {
+                port, token_file, ..
+            } => serde_json::json!({"ws_port": port, "token_file": token_file}),
+        }
+    }
+
+    /// The endpoint a record names, if it is still there.
+    pub fn from_record(state_dir: &Path, v: &serde_json::Value) -> Option<Endpoint> {
+        let private = state_dir.join("codex");
+        if let Some(p) = v["unix"].as_str() {
+            return Some(Endpoint::Unix(PathBuf::from(p)));
+        }
+        let port = u16::try_from(v["ws_port"].as_u64()?).ok()?;
+        let token_file = PathBuf::from(v["token_file"].as_str()?);
+        // Only a token file of this state folder's private folder is read.
+        if token_file.parent() != Some(private.as_path()) {
+            return None;
+        }
+        let token = std::fs::read_to_string(&token_file)
+            .ok()?
+            .trim()
+            .to_string();
+        Some(Endpoint::WebSocket {
+            port,
+            token,
+            token_file,
+        })
+    }
+
     /// `codex app-server` arguments that make it listen here.
     pub fn listen_args(&self) -> Vec<String> {
         match self {

@@ -1,8 +1,10 @@
-//! The Codex backend: each Codex session is a Codex app-server on a private
-//! unix socket that the launcher drives over JSON-RPC (threads, turns,
-//! approvals, token usage), plus Codex's own TUI in the session's PTY attached
-//! to the same thread (`codex resume <thread> --remote`), so the browser
-//! terminal shows the real conversation and the user can type there.
+//! The Codex backend: each Codex session is a thread on the launcher's one
+//! Codex app-server (a private unix socket, or a token-guarded loopback
+//! WebSocket on Windows) that the launcher drives over JSON-RPC (threads,
+//! turns, approvals, tool calls, token usage), plus Codex's own TUI in the
+//! session's PTY attached to the same thread (`codex resume <thread>
+//! --remote`), so the browser terminal shows the real conversation and the
+//! user can type there.
 //!
 //! The launcher never types into Codex: notices and inputs are turns
 //! (`turn/start` when idle, `turn/steer` while working), and the agent's state
@@ -11,8 +13,10 @@
 pub mod agent;
 mod backend;
 pub mod endpoint;
+pub mod native;
 pub mod rpc;
 pub mod server;
+pub mod shared;
 
 use std::path::Path;
 

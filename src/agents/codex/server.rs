@@ -1,71 +1,140 @@
-//! One Codex app-server per session, on its own endpoint (`endpoint.rs`).
+//! The launcher's one Codex app-server, shared by all its threads.
 //!
-//! The server runs in its own hidden PTY: that makes it a process-group leader
-//! (Codex's node wrapper and native binary, and the sandboxes of the commands
-//! it runs, all die with the group), logs its output, and reuses the PTY's
-//! terminate-then-kill. Nothing here reads its screen.
+//! It runs detached (its own process session, no terminal, output to a log),
+//! so it outlives a launcher that crashes: the next launcher finds it through
+//! `codex/app-server.json` and connects again, and every thread resumes with
+//! its turn, its pending approvals and its pending tool calls intact (Codex
+//! sends those again to a client that resumes the thread). A clean stop ends
+//! it. Nothing here reads its screen.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::endpoint::Endpoint;
+use super::native::Program;
 use super::rpc::{Incoming, Rpc, RpcError};
 use super::CodexError;
-use crate::pty::{self, Pty, SpawnSpec};
 
-/// How long a new app-server may take to open its socket.
+/// How long a new app-server may take to open its endpoint.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopping server may drain its turns before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Marks the app-server's process as this state folder's (a reused pid is not).
+pub const MARKER_ENV: &str = "CODEX_GOVERNANCE_APP_SERVER";
+/// Where a launcher leaves what the next one needs to reconnect.
+const RECORD: &str = "app-server.json";
 
 /// What to start.
 pub struct ServerSpec<'a> {
-    pub codex: &'a str,
-    pub session_id: &'a str,
+    pub codex: &'a Program,
     pub state_dir: &'a Path,
     pub cwd: &'a Path,
-    pub env: Vec<(String, String)>,
     pub log_path: PathBuf,
 }
 
-/// A running app-server and the launcher's connection to it.
+/// A running app-server.
 pub struct AppServer {
-    pty: Arc<Pty>,
+    pid: u32,
     pub endpoint: Endpoint,
+    record: PathBuf,
+    log_path: PathBuf,
 }
 
 impl AppServer {
-    /// Starts the server, connects, and completes `initialize`.
-    pub async fn start(
+    /// Connects to the server a previous launcher of `state_dir` left running,
+    /// or starts one; completes `initialize`.
+    pub async fn open(
         spec: ServerSpec<'_>,
     ) -> Result<(AppServer, Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
-        let endpoint = Endpoint::new(spec.state_dir, spec.session_id)?;
-        let mut env = spec.env;
-        // The server's log is for problems, not every request.
-        env.push(("RUST_LOG".into(), "warn".into()));
-        let mut args = vec!["app-server".to_string()];
-        args.extend(endpoint.listen_args());
-        let spawned = Pty::spawn(SpawnSpec {
-            program: spec.codex.to_string(),
-            args,
-            cwd: spec.cwd.to_path_buf(),
-            env,
-            cols: 200,
-            rows: 50,
-            log_path: Some(spec.log_path.clone()),
-        });
-        let pty = match spawned {
-            Ok(p) => p,
-            Err(e) => {
-                endpoint.clean();
-                return Err(CodexError::Missing(format!("{}: {e:#}", spec.codex)));
+        if let Some(found) = Self::left_running(&spec) {
+            match found.connect(Duration::from_secs(5)).await {
+                Ok((rpc, rx)) => {
+                    tracing::info!("reconnected to the Codex app-server (pid {})", found.pid);
+                    return Ok((found, rpc, rx));
+                }
+                Err(e) => {
+                    tracing::warn!("the Codex app-server left running does not answer: {e}");
+                    found.stop().await;
+                }
             }
+        }
+        Self::start(spec).await
+    }
+
+    /// The server a crashed launcher left, if it still runs (checked by its marker).
+    fn left_running(spec: &ServerSpec<'_>) -> Option<AppServer> {
+        let record = spec.state_dir.join("codex").join(RECORD);
+        let text = std::fs::read_to_string(&record).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        let pid = u32::try_from(v["pid"].as_u64()?).ok()?;
+        let marker = spec.state_dir.display().to_string();
+        if !crate::platform::has_env(pid, MARKER_ENV, &marker) {
+            let _ = std::fs::remove_file(&record);
+            return None;
+        }
+        let endpoint = Endpoint::from_record(spec.state_dir, &v["endpoint"])?;
+        Some(AppServer {
+            pid,
+            endpoint,
+            record,
+            log_path: spec.log_path.clone(),
+        })
+    }
+
+    async fn start(
+        spec: ServerSpec<'_>,
+    ) -> Result<(AppServer, Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
+        let endpoint = Endpoint::new(spec.state_dir, "app-server")?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.log_path)
+            .map_err(|e| CodexError::Io(format!("{}: {e}", spec.log_path.display())))?;
+        let mut cmd = tokio::process::Command::new(&spec.codex.path);
+        cmd.arg("app-server")
+            .args(endpoint.listen_args())
+            .current_dir(spec.cwd)
+            .envs(spec.codex.env.iter().map(|(k, v)| (k, v)))
+            // The server's log is for problems, not every request.
+            .env("RUST_LOG", "warn")
+            .env(MARKER_ENV, spec.state_dir.display().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().map_err(io)?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(false);
+        detach(&mut cmd);
+        let child = cmd.spawn().map_err(|e| {
+            endpoint.clean();
+            CodexError::Missing(format!("{}: {e}", spec.codex.path.display()))
+        })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| CodexError::Io("the app-server has no pid".into()))?;
+        crate::platform::contain(pid);
+        // Reaped in the background; whether it runs is asked of the pid.
+        tokio::spawn(async move {
+            let mut child = child;
+            let _ = child.wait().await;
+        });
+        let record = spec.state_dir.join("codex").join(RECORD);
+        let server = AppServer {
+            pid,
+            endpoint,
+            record,
+            log_path: spec.log_path,
         };
-        let server = AppServer { pty, endpoint };
-        match server.connect().await {
-            Ok((rpc, rx)) => Ok((server, rpc, rx)),
+        let connected = server.connect(LISTEN_TIMEOUT).await;
+        match connected {
+            Ok(pair) => {
+                let note = json!({"pid": pid, "endpoint": server.endpoint.to_record()});
+                crate::files::write_atomic(&server.record, note.to_string().as_bytes())
+                    .map_err(|e| CodexError::Io(format!("{}: {e}", server.record.display())))?;
+                Ok((server, pair.0, pair.1))
+            }
             Err(e) => {
                 server.stop().await;
                 Err(e)
@@ -74,12 +143,14 @@ impl AppServer {
     }
 
     /// Waits for the listener, connects and initializes.
-    async fn connect(&self) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
-        let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
+    async fn connect(
+        &self,
+        patience: Duration,
+    ) -> Result<(Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
+        let deadline = tokio::time::Instant::now() + patience;
         let (rpc, rx) = loop {
-            if let Some(code) = self.pty.exit_code() {
-                let tail = pty::strip_escapes(&self.pty.tail(2000));
-                return Err(CodexError::ServerExited(code, tail.trim().to_string()));
+            if !self.alive() {
+                return Err(CodexError::ServerExited(-1, self.log_tail()));
             }
             if self.endpoint.may_listen() {
                 match Rpc::connect(&self.endpoint).await {
@@ -107,12 +178,53 @@ impl AppServer {
     }
 
     pub fn pid(&self) -> u32 {
-        self.pty.pid()
+        self.pid
     }
 
-    /// Stops the server's whole process tree and removes its socket or token.
-    pub async fn stop(&self) {
-        self.pty.terminate(pty::KILL_GRACE).await;
-        self.endpoint.clean();
+    pub fn alive(&self) -> bool {
+        crate::platform::process_alive(self.pid)
     }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read(&self.log_path).unwrap_or_default();
+        let tail = &text[text.len().saturating_sub(2000)..];
+        crate::pty::strip_escapes(tail).trim().to_string()
+    }
+
+    /// Stops the server: it ends its turns' commands and exits; one that keeps
+    /// draining past the grace is killed. Its endpoint and record go.
+    pub async fn stop(&self) {
+        if crate::platform::terminate_tree(self.pid) {
+            let deadline = tokio::time::Instant::now() + STOP_GRACE;
+            while self.alive() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        crate::platform::kill_tree(self.pid);
+        self.endpoint.clean();
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+fn io(e: std::io::Error) -> CodexError {
+    CodexError::Io(e.to_string())
+}
+
+/// Its own process session (Unix): no terminal, no hangup when the launcher goes.
+#[cfg(unix)]
+fn detach(cmd: &mut tokio::process::Command) {
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+}
+
+/// No console window; the Job Object (`platform::contain`) ends it with the launcher.
+#[cfg(windows)]
+fn detach(cmd: &mut tokio::process::Command) {
+    const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+    cmd.creation_flags(CREATE_NO_WINDOW);
 }

@@ -1,0 +1,120 @@
+//! The launcher's one connection to its shared app-server, with what the
+//! server says routed to the conversation of the thread it concerns. The
+//! memory of a Codex session is then its TUI and a few MB of thread, not a
+//! server of its own (see the `codex` bench); the price is a shared fate,
+//! which resuming every thread on a new server answers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::rpc::{Incoming, Rpc};
+use super::server::{AppServer, ServerSpec};
+use super::CodexError;
+
+type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
+
+pub struct SharedServer {
+    pub server: AppServer,
+    pub rpc: Rpc,
+    routes: Routes,
+    connected: Arc<AtomicBool>,
+}
+
+impl SharedServer {
+    /// Reconnects to the server a crashed launcher left, or starts one.
+    pub async fn open(spec: ServerSpec<'_>) -> Result<Arc<SharedServer>, CodexError> {
+        let (server, rpc, incoming) = AppServer::open(spec).await?;
+        let routes: Routes = Arc::default();
+        let connected = Arc::new(AtomicBool::new(true));
+        tokio::spawn(route(incoming, Arc::clone(&routes), Arc::clone(&connected)));
+        Ok(Arc::new(SharedServer {
+            server,
+            rpc,
+            routes,
+            connected,
+        }))
+    }
+
+    /// What the server says about `thread_id`, from now on (requests it makes
+    /// again when the thread is resumed included: subscribe before resuming).
+    pub fn subscribe(&self, thread_id: &str) -> mpsc::UnboundedReceiver<Incoming> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(thread_id.to_string(), tx);
+        rx
+    }
+
+    /// The conversation of `thread_id` ends (its stream ends).
+    pub fn unsubscribe(&self, thread_id: &str) {
+        self.routes.lock().unwrap().remove(thread_id);
+    }
+
+    /// Whether the server runs and the launcher's connection to it is open.
+    pub fn usable(&self) -> bool {
+        self.connected.load(Ordering::SeqCst) && self.server.alive()
+    }
+
+    pub async fn stop(&self) {
+        self.rpc.close();
+        self.server.stop().await;
+    }
+}
+
+/// Routes every message to its thread's conversation until the connection
+/// ends; then every conversation's stream ends.
+async fn route(
+    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+    routes: Routes,
+    connected: Arc<AtomicBool>,
+) {
+    while let Some(m) = incoming.recv().await {
+        let Some(thread) = thread_of(&m) else {
+            continue;
+        };
+        let sender = routes.lock().unwrap().get(thread).cloned();
+        if let Some(tx) = sender {
+            let _ = tx.send(m);
+        }
+    }
+    connected.store(false, Ordering::SeqCst);
+    routes.lock().unwrap().clear();
+}
+
+/// The thread a message concerns: `threadId`, or the thread it describes.
+fn thread_of(m: &Incoming) -> Option<&str> {
+    let params: &Value = match m {
+        Incoming::Notification { params, .. } | Incoming::Request { params, .. } => params,
+    };
+    params["threadId"]
+        .as_str()
+        .or_else(|| params["thread"]["id"].as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_go_to_the_thread_they_name() {
+        let n = |p: Value| Incoming::Notification {
+            method: "turn/started".into(),
+            params: p,
+        };
+        assert_eq!(thread_of(&n(json!({"threadId": "t1"}))), Some("t1"));
+        assert_eq!(thread_of(&n(json!({"thread": {"id": "t2"}}))), Some("t2"));
+        assert_eq!(thread_of(&n(json!({"rateLimits": {}}))), None);
+        let r = Incoming::Request {
+            id: json!(0),
+            method: "item/tool/call".into(),
+            params: json!({"threadId": "t3", "callId": "c"}),
+        };
+        assert_eq!(thread_of(&r), Some("t3"));
+    }
+}
