@@ -89,14 +89,7 @@ async fn wait_agent(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bo
 }
 
 async fn audit_events(api: &Api, event: &str) -> Vec<Value> {
-    let body = api.get_ok("/api/audit?limit=1000").await;
-    body["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["event"] == event)
-        .cloned()
-        .collect()
+    api.audit_events(event).await
 }
 
 async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
@@ -949,6 +942,93 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
         "the command declined on the page did not run"
     );
     d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
+    let w = World::new(true).await;
+    commit_all(&w.repo.path, "initial");
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    w.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department",
+                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
+                                    "files": ["NOTES.md"]}]}),
+        )],
+    );
+    // The department writes in its working folder, then tries the user's tree.
+    let repo = w.repo.path.display().to_string();
+    let work = format!(
+        "echo \"CWD=$(pwd)\"; echo notes > NOTES.md; echo \" WT-RC=$?\"; \
+         touch {repo}/planted.txt; echo \" REPO-RC=$?\"; \
+         echo x >> {repo}/README.md; echo \" README-RC=$?\""
+    );
+    w.server
+        .on("department (zhilibu)", vec![exec("call_work", &work)]);
+    w.server.on(
+        "call_work",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "WORKTREE-MARK", "changed_files": ["NOTES.md", "README.md"]}),
+        )],
+    );
+    api.start_zhongshu("Plan one change").await;
+    let out = wait_until(
+        "the department's command output",
+        CODEX_PATIENCE,
+        || async { w.server.outputs("call_work").into_iter().next() },
+    )
+    .await;
+    println!("[worktree probe] {out}");
+    let dept = departments(&api.status().await).remove(0);
+    let id = dept["id"].as_str().unwrap().to_string();
+    let worktree = dept["workspace"]["path"]
+        .as_str()
+        .expect("the department has a worktree")
+        .to_string();
+    assert_ne!(worktree, repo);
+    assert!(
+        out.contains(&format!("CWD={worktree}")),
+        "its working folder is its worktree: {out}"
+    );
+    assert!(out.contains("WT-RC=0"), "the worktree is writable: {out}");
+    assert!(
+        !out.contains("REPO-RC=0") && !out.contains("README-RC=0"),
+        "the user's working tree is not: {out}"
+    );
+    assert!(!w.repo.path.join("planted.txt").exists());
+    assert!(!w.repo.path.join("NOTES.md").exists());
+    // The launcher records its work: the claim names a file it could not change.
+    let recorded = wait_agent(api, &id, "its work recorded", |s| {
+        s["status"] == "exited" && s["workspace"]["state"] == "pending"
+    })
+    .await;
+    let ws = &recorded["workspace"];
+    assert_eq!(ws["actual_changed_files"], json!(["NOTES.md"]), "{ws}");
+    assert!(ws["commit"].as_str().is_some_and(|c| c.len() == 40), "{ws}");
+    assert_eq!(
+        ws["review"]["claim"]["unchanged"],
+        json!(["README.md"]),
+        "{ws}"
+    );
+    let worktree_notes = std::path::Path::new(&worktree).join("NOTES.md");
+    assert_eq!(std::fs::read_to_string(worktree_notes).unwrap(), "notes\n");
+    // No trust screen in the worktree, and Codex's config gained no entry for it.
+    let screen = w.repo.log(&id);
+    assert!(
+        !screen.contains("trust the contents") && !screen.contains("Do you trust"),
+        "{screen}"
+    );
+    let home = w.repo.root.join("codex-home/config.toml");
+    let config = std::fs::read_to_string(home).unwrap();
+    assert!(!config.contains(&worktree), "{config}");
     launcher.terminate();
     w.assert_no_codex_left().await;
 }

@@ -33,23 +33,6 @@ fn isolated_repo(launcher_extra: &str, files: &[(&str, &str)]) -> TestRepo {
     repo
 }
 
-/// Commits every file of the working tree; returns the commit.
-fn commit_all(root: &Path, message: &str) -> String {
-    let git = git2::Repository::open(root).unwrap();
-    let mut index = git.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("user", "user@example.invalid").unwrap();
-    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap()
-        .to_string()
-}
-
 /// Whether the working tree has no change (ignored files aside).
 fn clean(root: &Path) -> bool {
     let git = git2::Repository::open(root).unwrap();
@@ -108,19 +91,34 @@ async fn recorded(api: &Api, z: &str, n: usize) -> Vec<Value> {
     ds
 }
 
-fn workspace_path(d: &Value) -> PathBuf {
-    PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree path"))
+/// A launcher on a repository holding `src/a.rs` (with `launcher_extra`),
+/// and one lingyubu department assigned `src/a.rs` that writes `writes` and
+/// claims `claims`, its work recorded: its Zhongshu and the department.
+async fn one_recorded(
+    launcher_extra: &str,
+    writes: &[(&str, &str)],
+    claims: &[&str],
+) -> (TestRepo, InProcess, String, String) {
+    let repo = isolated_repo(launcher_extra, &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let z = plan(
+        &server.api,
+        vec![assignment("edit a", &["src/a.rs"], writes, claims)],
+    )
+    .await;
+    let ds = recorded(&server.api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap().to_string();
+    (repo, server, z, id)
 }
 
-async fn audit(api: &Api, event: &str) -> Vec<Value> {
-    let body = api.get_ok("/api/audit?limit=1000").await;
-    body["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["event"] == event)
-        .cloned()
-        .collect()
+/// `POST /api/integrate` of department `id` in `mode` ("apply", "merge").
+async fn integrate(api: &Api, id: &str, mode: &str) -> (StatusCode, Value) {
+    api.post("/api/integrate", &json!({"session_id": id, "mode": mode}))
+        .await
+}
+
+fn workspace_path(d: &Value) -> PathBuf {
+    PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree path"))
 }
 
 /// The inbox results of `z`, by department session.
@@ -234,12 +232,7 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
     assert_eq!(head.parent_count(), 2, "a merge commit");
     assert_ne!(head.id().to_string(), base);
 
-    let (status, answer) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": b_id, "mode": "merge"}),
-        )
-        .await;
+    let (status, answer) = integrate(api, b_id, "merge").await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     let error = answer["error"].as_str().unwrap();
     assert!(
@@ -261,7 +254,7 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
         json!(["src/shared.rs"]),
         "{b_now}"
     );
-    let conflicts = audit(api, "integration_conflict").await;
+    let conflicts = api.audit_events("integration_conflict").await;
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(conflicts[0]["files"], json!(["src/shared.rs"]));
     assert!(workspace_path(b).exists(), "un-integrated work stays");
@@ -346,34 +339,21 @@ async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
         assert!(events.iter().any(|x| x == e), "{e} audited: {events:?}");
     }
     // Applied and discarded work cannot be integrated again.
-    let (status, body) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": b_id, "mode": "apply"}),
-        )
-        .await;
+    let (status, body) = integrate(api, b_id, "apply").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
-    let api = &server.api;
     // lingyubu's globs are src/**, app/**…: output/ is outside its scope.
-    let z = plan(
-        api,
-        vec![assignment(
-            "edit a",
-            &["src/a.rs"],
-            &[("src/a.rs", "A"), ("output/build.log", "x")],
-            &["src/a.rs", "src/never.rs"],
-        )],
+    let (repo, server, z, id) = one_recorded(
+        "",
+        &[("src/a.rs", "A"), ("output/build.log", "x")],
+        &["src/a.rs", "src/never.rs"],
     )
     .await;
-    let ds = recorded(api, &z, 1).await;
-    let id = ds[0]["id"].as_str().unwrap();
+    let (api, id) = (&server.api, id.as_str());
     let r = result_of(api, &z, id).await;
     let review = &r["review"];
     assert_eq!(review["decision"], "REVIEW", "{r}");
@@ -411,41 +391,24 @@ async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
     let s = api.session(id).await;
     assert_eq!(s["workspace"]["review"]["decision"], "REVIEW", "{s}");
     // warn: it integrates all the same.
-    let applied = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": id, "mode": "apply"}),
-        )
-        .await;
+    let (status, applied) = integrate(api, id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
     assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
     assert!(repo.path.join("output/build.log").exists());
-    assert!(audit(api, "scope_overridden").await.is_empty());
+    assert!(api.audit_events("scope_overridden").await.is_empty());
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_refuses_out_of_scope_work_until_an_audited_override() {
-    let repo = isolated_repo("  scope: block\n", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
-    let api = &server.api;
-    let z = plan(
-        api,
-        vec![assignment(
-            "edit a",
-            &["src/a.rs"],
-            &[("src/a.rs", "A"), ("notes.txt", "n")],
-            &["src/a.rs", "notes.txt"],
-        )],
+    let (repo, server, _, id) = one_recorded(
+        "  scope: block\n",
+        &[("src/a.rs", "A"), ("notes.txt", "n")],
+        &["src/a.rs", "notes.txt"],
     )
     .await;
-    let ds = recorded(api, &z, 1).await;
-    let id = ds[0]["id"].as_str().unwrap();
-    let (status, body) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": id, "mode": "merge"}),
-        )
-        .await;
+    let (api, id) = (&server.api, id.as_str());
+    let (status, body) = integrate(api, id, "merge").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(
@@ -462,7 +425,7 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         .await;
     assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
     assert!(repo.path.join("notes.txt").exists());
-    let overridden = audit(api, "scope_overridden").await;
+    let overridden = api.audit_events("scope_overridden").await;
     assert_eq!(overridden.len(), 1, "{overridden:?}");
     assert_eq!(overridden[0]["files"], json!(["notes.txt"]));
     assert_eq!(overridden[0]["session_id"], id);
@@ -527,7 +490,7 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         "{prompt}"
     );
     assert!(prompt.contains("own git worktree"), "{prompt}");
-    let sent_back = audit(api, "sent_back").await;
+    let sent_back = api.audit_events("sent_back").await;
     assert_eq!(sent_back[0]["successor"], second.as_str(), "{sent_back:?}");
     server.stop().await;
 }
@@ -755,13 +718,7 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         let api = launcher.api.clone();
         let id2 = id.clone();
         // The integration runs while the launcher is killed, a little later each cycle.
-        let call = rt.spawn(async move {
-            api.post(
-                "/api/integrate",
-                &json!({"session_id": id2, "mode": "merge"}),
-            )
-            .await
-        });
+        let call = rt.spawn(async move { integrate(&api, &id2, "merge").await });
         std::thread::sleep(Duration::from_millis(40 + 60 * cycle as u64));
         launcher.kill9();
         let _ = rt.block_on(call);

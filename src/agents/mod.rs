@@ -60,8 +60,12 @@ pub struct Sandbox {
     pub network: bool,
     /// Folders neither readable nor writable (the launcher's state folder).
     pub hidden: Vec<PathBuf>,
-    /// Folders writable even inside a hidden one (a department's drop folder).
+    /// Folders writable even inside a hidden one (a department's drop folder,
+    /// its worktree).
     pub writable: Vec<PathBuf>,
+    /// Folders readable only, even where the backend would let it write
+    /// (the user's working tree, for a department in its own worktree).
+    pub read_only: Vec<PathBuf>,
 }
 
 /// How an agent reaches the launcher.

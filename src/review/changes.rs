@@ -9,7 +9,7 @@ use std::path::Path;
 use git2::{DiffFindOptions, DiffOptions, Oid, Patch, Repository};
 use serde::Serialize;
 
-use super::diff::{git_error, read_hunks, status_name, FileDiff};
+use super::diff::{git_error, path_diff, status_name, FileDiff};
 use super::repo_path::check_path;
 use crate::config::ScopeMode;
 use crate::error::{LResult, LauncherError};
@@ -110,27 +110,8 @@ pub fn change_diff(repo: &Path, ws: &Workspace, path: &str) -> LResult<FileDiff>
         .ok_or_else(|| LauncherError::NotFound("nothing is recorded yet".into()))?;
     let git = Repository::open(repo).map_err(from_git)?;
     let diff = tree_diff(&git, &ws.base, commit, Some(path))?;
-    let is_path = |f: git2::DiffFile<'_>| f.path().and_then(Path::to_str) == Some(path);
-    let index = diff
-        .deltas()
-        .position(|d| is_path(d.new_file()) || is_path(d.old_file()))
-        .ok_or_else(|| LauncherError::NotFound(format!("{path} is not among its changes")))?;
-    let delta = diff.get_delta(index).expect("the delta just found");
-    let mut out = FileDiff {
-        path: path.to_string(),
-        base: ws.base.clone(),
-        status: status_name(delta.status()),
-        binary: delta.flags().is_binary(),
-        truncated: false,
-        hunks: Vec::new(),
-        added: 0,
-        removed: 0,
-    };
-    match Patch::from_diff(&diff, index).map_err(from_git)? {
-        Some(p) if !p.delta().flags().is_binary() => read_hunks(&p, &mut out).map_err(from_git)?,
-        _ => out.binary = true,
-    }
-    Ok(out)
+    path_diff(&diff, path, &ws.base)?
+        .ok_or_else(|| LauncherError::NotFound(format!("{path} is not among its changes")))
 }
 
 fn tree_diff<'r>(

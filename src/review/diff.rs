@@ -72,21 +72,32 @@ pub fn file_diff(root: &Path, path: &str, base: Option<&str>) -> LResult<FileDif
     let diff = repo
         .diff_tree_to_workdir_with_index(tree.as_ref(), Some(&mut opts))
         .map_err(|e| git_error(e.into()))?;
-    // A literal pathspec also matches a folder's files: keep the file itself.
-    let is_path = |f: git2::DiffFile<'_>| f.path().and_then(Path::to_str) == Some(path);
-    let found = diff
-        .deltas()
-        .position(|d| is_path(d.new_file()) || is_path(d.old_file()));
-    let Some(index) = found else {
-        return Err(LauncherError::NotFound(format!(
+    path_diff(&diff, path, base.unwrap_or("HEAD"))?.ok_or_else(|| {
+        LauncherError::NotFound(format!(
             "{path} has no change against {}",
             base.unwrap_or("HEAD")
-        )));
+        ))
+    })
+}
+
+/// The diff of `path` itself in `diff` (a literal pathspec also matches a
+/// folder's files), with its hunks; None when `path` has no change there.
+pub(super) fn path_diff(
+    diff: &git2::Diff<'_>,
+    path: &str,
+    base: &str,
+) -> LResult<Option<FileDiff>> {
+    let is_path = |f: git2::DiffFile<'_>| f.path().and_then(Path::to_str) == Some(path);
+    let Some(index) = diff
+        .deltas()
+        .position(|d| is_path(d.new_file()) || is_path(d.old_file()))
+    else {
+        return Ok(None);
     };
     let delta = diff.get_delta(index).expect("the delta just found");
     let mut out = FileDiff {
         path: path.to_string(),
-        base: base.unwrap_or("HEAD").to_string(),
+        base: base.to_string(),
         status: status_name(delta.status()),
         binary: delta.flags().is_binary(),
         truncated: false,
@@ -94,7 +105,7 @@ pub fn file_diff(root: &Path, path: &str, base: Option<&str>) -> LResult<FileDif
         added: 0,
         removed: 0,
     };
-    let patch = Patch::from_diff(&diff, index).map_err(|e| git_error(e.into()))?;
+    let patch = Patch::from_diff(diff, index).map_err(|e| git_error(e.into()))?;
     match patch {
         Some(patch) if !patch.delta().flags().is_binary() => {
             read_hunks(&patch, &mut out).map_err(|e| git_error(e.into()))?
@@ -102,7 +113,7 @@ pub fn file_diff(root: &Path, path: &str, base: Option<&str>) -> LResult<FileDif
         // No text patch: libgit2 found binary content.
         _ => out.binary = true,
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 pub(super) fn status_name(status: Delta) -> &'static str {
@@ -139,7 +150,7 @@ pub(super) fn git_error(e: ReportError) -> LauncherError {
     }
 }
 
-pub(super) fn read_hunks(patch: &Patch<'_>, out: &mut FileDiff) -> Result<(), git2::Error> {
+fn read_hunks(patch: &Patch<'_>, out: &mut FileDiff) -> Result<(), git2::Error> {
     let mut shown = 0;
     for h in 0..patch.num_hunks() {
         let (hunk, count) = patch.hunk(h)?;

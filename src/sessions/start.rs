@@ -361,19 +361,26 @@ impl Sessions {
         vars
     }
 
-    /// What a sandboxed agent may touch: the working folder, never the
-    /// launcher's state folder (its database, log, tokens and other sessions'
-    /// mailboxes) but for a department's own drop folder, and the network only
-    /// when `launcher.agent_network` is on.
+    /// What a sandboxed agent may touch: the working folder (a department's
+    /// own worktree, when isolated: then the user's working tree is read-only
+    /// to it, even below a temporary folder), never the launcher's state
+    /// folder (its database, log, tokens and other sessions' mailboxes) but
+    /// for a department's own drop folder, and the network only when
+    /// `launcher.agent_network` is on.
     pub(super) fn sandbox_for(&self, session: &Session) -> Sandbox {
         let drop_folder = session
             .department_part()
             .and_then(|d| d.drop_folder.clone())
             .map(PathBuf::from);
+        let worktree = session
+            .workspace()
+            .filter(|w| !w.removed)
+            .map(|w| PathBuf::from(&w.path));
         Sandbox {
             network: self.ctx.config.launcher.agent.agent_network,
             hidden: vec![self.ctx.paths.state_dir.clone()],
-            writable: drop_folder.into_iter().collect(),
+            read_only: worktree.iter().map(|_| self.ctx.repo.clone()).collect(),
+            writable: worktree.into_iter().chain(drop_folder).collect(),
         }
     }
 }

@@ -277,6 +277,18 @@ impl Api {
             .to_string()
     }
 
+    /// The audit events named `event`, oldest first (the last 1,000 lines).
+    pub async fn audit_events(&self, event: &str) -> Vec<Value> {
+        let body = self.get_ok("/api/audit?limit=1000").await;
+        body["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["event"] == event)
+            .cloned()
+            .collect()
+    }
+
     /// Waits until `/api/status` satisfies `pred`, returning that status.
     pub async fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         wait_until(what, PATIENCE, || async {
@@ -294,6 +306,23 @@ impl Api {
         })
         .await
     }
+}
+
+/// Commits every file of the working tree at `root` as its next commit; returns its id.
+pub fn commit_all(root: &Path, message: &str) -> String {
+    let git = git2::Repository::open(root).unwrap();
+    let mut index = git.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("user", "user@example.invalid").unwrap();
+    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+        .to_string()
 }
 
 async fn split(resp: reqwest::Response) -> (StatusCode, Value) {

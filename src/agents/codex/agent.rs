@@ -96,6 +96,9 @@ impl CodexAgent {
         for dir in &t.sandbox.hidden {
             filesystem.insert(dir.display().to_string(), json!("deny"));
         }
+        for dir in &t.sandbox.read_only {
+            filesystem.insert(dir.display().to_string(), json!("read"));
+        }
         for dir in &t.sandbox.writable {
             filesystem.insert(dir.display().to_string(), json!("write"));
         }
