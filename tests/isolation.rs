@@ -5,6 +5,8 @@
 //! scope and its claim, and integrates it only when asked: Apply, Merge,
 //! Discard, Send back, with conflicts predicted and nothing half-applied.
 
+#[path = "common/browser.rs"]
+mod browser;
 #[path = "support/launcher.rs"]
 mod support;
 
@@ -751,4 +753,81 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         }
     }
     println!("kill -9 cycles: {outcomes:?}");
+}
+
+/// Clicks the first element matching `css` once there is one.
+async fn click_when(d: &browser::Browser, what: &str, css: &str) {
+    d.wait_js(
+        what,
+        "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;",
+        vec![json!(css)],
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
+/// The dashboard (headless Chromium): a department's changes open in the
+/// drawer from its row, with its files and their diffs; Apply brings them
+/// into the working tree and the plan then counts the result as integrated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-changes-failure.png");
+    d.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let wait = Duration::from_secs(45);
+    let opener = format!("[data-open-changes='{id}']");
+    click_when(&d, "the department's changes button", &opener).await;
+    let body = d
+        .wait_js(
+            "its changes in the drawer",
+            "const b = document.querySelector('#drawer-body'); \
+             return b && b.textContent.includes('src/a.rs') && b.textContent.includes('Apply') \
+               ? b.textContent : null;",
+            vec![],
+            wait,
+        )
+        .await;
+    let body = body.as_str().unwrap();
+    assert!(body.contains("changes pending"), "{body}");
+    assert!(
+        body.contains("Merge") && body.contains("Discard") && body.contains("Send back"),
+        "{body}"
+    );
+    // One file's diff: its recorded commit against its base.
+    click_when(
+        &d,
+        "the file's diff button",
+        "#drawer-body [data-open-diff]",
+    )
+    .await;
+    d.wait_js(
+        "the file's diff",
+        "const t = document.querySelector('#drawer-body table.diff'); \
+         return !!t && t.textContent.includes('A-FROM-DEPT');",
+        vec![],
+        wait,
+    )
+    .await;
+    click_when(&d, "the changes again", &opener).await;
+    // Apply is the first of the four choices.
+    click_when(&d, "Apply", "#drawer-body .changes-actions button").await;
+    wait_until("the change in the working tree", wait, || async {
+        let text = std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap_or_default();
+        (text == "A-FROM-DEPT").then_some(())
+    })
+    .await;
+    d.wait_js(
+        "the plan counts it integrated",
+        "const p = document.querySelector('.plan-integration'); \
+         return !!p && p.textContent.includes('1 integrated');",
+        vec![],
+        wait,
+    )
+    .await;
+    d.quit().await;
+    server.stop().await;
 }

@@ -1,11 +1,13 @@
 // The review drawer: a side panel that opens a result's handoff packet (HTML
 // the server rendered with all raw HTML escaped), the report as received, and
 // a changed file's diff with line numbers. Opened from any button carrying
-// data-open-handoff or data-open-diff (inbox cards, the governance report, the
-// timeline's report marks);
+// data-open-handoff, data-open-diff (inbox cards, the governance report, the
+// timeline's report marks) or data-open-changes (a department's own changes,
+// changes.js: a diff there is its recorded commit's against its base);
 // Esc or Close shuts it and gives the focus back to the button.
 
 import { api } from "./api.js";
+import { showChanges } from "./changes.js";
 
 const $ = (sel) => document.querySelector(sel);
 let opener = null;
@@ -88,14 +90,25 @@ async function showHandoff(b) {
   }
 }
 
+async function changes(id) {
+  open(`Changes of ${id}`, node("p", "hint", "Loading…"));
+  try {
+    $("#drawer-body").replaceChildren(...(await showChanges(id, () => changes(id))));
+  } catch (e) {
+    $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
+  }
+}
+
 async function showDiff(b) {
   const path = b.dataset.path;
   const base = b.dataset.base || "";
-  open(`${path}${base ? ` against ${base}` : " against HEAD"}`, node("p", "hint", "Loading…"));
+  const session = b.dataset.session || "";
+  open(`${path}${session ? ` by ${session}` : base ? ` against ${base}` : " against HEAD"}`, node("p", "hint", "Loading…"));
   try {
     const q = new URLSearchParams({ path });
     if (base) q.set("base", base);
-    const d = await api(`/api/diff?${q}`);
+    if (session) q.set("session_id", session);
+    const d = await api(`${session ? "/api/changes" : "/api/diff"}?${q}`);
     const head = node("p", "diff-summary", `${d.status} · +${d.added} −${d.removed}${d.truncated ? " · cut: too long to show whole" : ""}`);
     const parts = [head];
     if (d.binary) parts.push(node("p", "empty-note", "A binary file: its content is not shown."));
@@ -129,10 +142,11 @@ export function mount() {
 }
 
 function onClick(event) {
-  const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff]");
+  const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff], [data-open-changes]");
   if (!b) return;
   event.preventDefault();
   if (!$("#drawer").contains(b)) opener = b;
   if (b.dataset.openHandoff) showHandoff(b);
+  else if (b.dataset.openChanges) changes(b.dataset.openChanges);
   else showDiff(b);
 }

@@ -6,6 +6,7 @@ import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import { clock, list } from "./format.js";
 import { showState } from "./grid.js";
+import { changesButton, workspaceBadge } from "./changes.js";
 import * as store from "./store.js";
 
 let formKey = "";
@@ -41,10 +42,25 @@ function assignmentBadge(a) {
   return badge;
 }
 
+/** How the plan's results stand: integrated, pending, conflicting (worktrees). */
+function integrationLine(plan) {
+  const counts = { integrated: 0, pending: 0, conflicting: 0 };
+  for (const a of plan.assignments) {
+    const ws = a.session_id && store.session(a.session_id)?.workspace;
+    if (!ws) continue;
+    if (ws.state === "applied" || ws.state === "merged") counts.integrated += 1;
+    else if (ws.state === "pending") counts.pending += 1;
+    else if (ws.state === "conflicting") counts.conflicting += 1;
+  }
+  if (!counts.integrated && !counts.pending && !counts.conflicting) return null;
+  return el("p", { class: "plan-integration", text: `Results: ${counts.integrated} integrated, ${counts.pending} pending, ${counts.conflicting} conflicting` });
+}
+
 function view(plan) {
   return el("div", { class: "plan-view" },
     header(plan),
     plan.summary ? el("p", { class: "plan-summary", text: plan.summary }) : null,
+    integrationLine(plan),
     el("ol", { class: "plan-list" }, plan.assignments.map((a, i) =>
       el("li", { class: `plan-assignment view status-${a.status || "proposed"}`, data: { index: i, department: a.department, session: a.session_id || "" } },
         el("div", { class: "row-head" },
@@ -52,6 +68,8 @@ function view(plan) {
           el("span", { class: "row-badges" },
             assignmentBadge(a),
             a.session_id ? el("button", { type: "button", class: "small badge-link", text: a.session_id, title: `show ${a.session_id}`, data: { showSession: a.session_id } }) : null,
+            workspaceBadge(store.session(a.session_id)),
+            store.session(a.session_id)?.workspace ? changesButton(a.session_id) : null,
             el("span", { class: "badge model", text: a.model }))),
         el("div", { class: "row-task", text: a.task }),
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
@@ -165,7 +183,7 @@ function render() {
   formShown = { session: "", revision: 0 };
   const follows = plan.assignments.map((a) => {
     const s = a.session_id && store.session(a.session_id);
-    return s ? s.state_text : "";
+    return s ? [s.state_text, s.workspace ? [s.workspace.state, s.workspace.commit] : null] : "";
   });
   const key = JSON.stringify([data, follows]);
   if (key === viewKey) return;

@@ -7,6 +7,7 @@ import { $, armedButton, el, emptyNote, replaceChildren, setText, syncChildren }
 import { api, toast } from "./api.js";
 import { clock, costText, dateTime, list, tokensText } from "./format.js";
 import { showState, terminalUrl, updateHeartbeat } from "./grid.js";
+import { changesButton, workspaceBadge } from "./changes.js";
 import * as store from "./store.js";
 
 const rows = new Map(); // session id -> row parts
@@ -97,6 +98,12 @@ function buildRow(id, kind) {
       document.dispatchEvent(new CustomEvent("codex-governance:show-panel", { detail: "focus-panel" }));
     });
   }
+  if (kind === "department") {
+    r.workspace = el("span", { class: "row-workspace" });
+    r.btnChanges = changesButton(id);
+    r.btnChanges.hidden = true;
+    actions.push(r.btnChanges);
+  }
   actions.push(r.btnClose, r.open);
   continueForm(r, id);
   if (kind === "zhongshu") resumeForm(r, id);
@@ -109,7 +116,7 @@ function buildRow(id, kind) {
     }
   });
   r.root = el("div", { class: `session-row kind-${kind}`, data: { id, kind } },
-    el("div", { class: "row-head" }, r.name, el("span", { class: "row-badges" }, r.status, r.report, r.plan, r.unread)),
+    el("div", { class: "row-head" }, r.name, el("span", { class: "row-badges" }, r.status, r.report, r.workspace || null, r.plan, r.unread)),
     el("div", { class: "row-meta" }, r.hb, r.model, r.started),
     r.task, r.error,
     el("div", { class: "row-actions" }, actions),
@@ -126,6 +133,9 @@ function updateDepartment(r, s) {
   r.root.dataset.report = rs;
   r.plan.hidden = true;
   r.unread.hidden = true;
+  const ws = workspaceBadge(s);
+  replaceChildren(r.workspace, ws);
+  r.btnChanges.hidden = !ws;
   const why = s.state_reason || "";
   setText(r.error, why);
   r.error.hidden = !why;
