@@ -1,5 +1,5 @@
 //! The launcher end to end: a real server on a free port, real PTYs running
-//! `tools/fake_agent.py`, real files. Security layer, agent command and
+//! the fake agent (`tools/fake-agent`), real files. Security layer, agent command and
 //! environment, plans and the queue, input, closing, restarts, audit, events,
 //! the launcher file and the shape of the status and session JSON.
 
@@ -360,8 +360,8 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
 
     let argv = log_json(&log, "FAKE_AGENT_ARGV ").expect("argv line");
     let argv: Vec<String> = serde_json::from_value(argv).unwrap();
-    // sys.argv holds every word of the template but the interpreter itself.
-    let expected_len = TestRepo::agent_command(&Default::default()).len() - 1;
+    // The argument vector holds every word of the template, program first.
+    let expected_len = TestRepo::agent_command(&Default::default()).len();
     assert_eq!(
         argv.len(),
         expected_len,

@@ -1,5 +1,5 @@
 //! The mailbox end to end (SPEC 8, 9, 14): a real server, real PTYs running
-//! `tools/fake_agent.py`, real files. Reports through `codex-governance mailbox
+//! the fake agent (`tools/fake-agent`), real files. Reports through `codex-governance mailbox
 //! send`, every kind of bad file, duplicate ids, fallback results, notices,
 //! resuming a Zhongshu, and a launcher killed while a report arrives.
 //!

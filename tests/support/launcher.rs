@@ -1,5 +1,5 @@
 //! Test harness for the launcher: a temporary Git repository whose
-//! `governance.yaml` runs `tools/fake_agent.py` as the agent, a launcher started
+//! `governance.yaml` runs the fake agent (`tools/fake-agent`), a launcher started
 //! either in-process (`web::serve` on port 0) or as a subprocess of the real binary
 //! (for restart and kill tests), bearer-token API helpers, a raw HTTP helper for
 //! header-level security checks, and `wait_until` for polling.
@@ -29,29 +29,60 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The launcher binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_codex-governance");
 
+/// The fake agent (`tools/fake-agent`), built for this executable's target and
+/// profile: `<target>[/<triple>]/<profile>/fake-agent[.exe]`. On Unix it is
+/// built here when needed (a no-op when up to date); under Wine,
+/// `tools/wine-runner.sh` builds it before the test executable starts.
 pub fn fake_agent() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/fake_agent.py")
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<profile>/deps/<test>")
+            .to_path_buf();
+        let agent = profile_dir.join(format!("fake-agent{}", std::env::consts::EXE_SUFFIX));
+        #[cfg(unix)]
+        build_fake_agent(&profile_dir);
+        assert!(
+            agent.is_file(),
+            "no fake agent at {}: `cargo build -p fake-agent` (with this run's --target and profile) builds it",
+            agent.display()
+        );
+        agent
+    })
+    .clone()
 }
 
-/// The real Python interpreter (not a pyenv shim, which is slow to start).
-pub fn python() -> &'static str {
-    static PY: OnceLock<String> = OnceLock::new();
-    PY.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 must be installed to run the fake agent");
-        assert!(out.status.success(), "python3 -c failed");
-        let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!exe.is_empty(), "python3 did not name its executable");
-        exe
-    })
+#[cfg(unix)]
+fn build_fake_agent(profile_dir: &Path) {
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(name) => name.to_string(),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "fake-agent",
+            "--profile",
+            &profile,
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("the target folder"))
+        .status()
+        .expect("cargo runs to build the fake agent");
+    assert!(status.success(), "cargo build -p fake-agent failed");
 }
 
 /// What the temporary repository's `governance.yaml` says.
 #[derive(Debug, Clone)]
 pub struct RepoOptions {
-    /// Flags for `fake_agent.py`, placed before `--prompt {prompt}`.
+    /// Flags for the fake agent, placed before `--prompt {prompt}`.
     pub agent_flags: Vec<String>,
     pub max_departments: usize,
     pub models: Vec<String>,
@@ -118,7 +149,6 @@ impl TestRepo {
             return cmd.clone();
         }
         let mut cmd = vec![
-            python().to_string(),
             fake_agent().display().to_string(),
             "--bin".into(),
             BIN.into(),

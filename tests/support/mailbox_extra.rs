@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::support::{fake_agent, python, wait_until, Api, BIN, PATIENCE};
+use crate::support::{fake_agent, wait_until, Api, BIN, PATIENCE};
 
 /// Every field a result carries (SPEC 8).
 pub const RESULT_FIELDS: &[&str] = &[
@@ -220,7 +220,6 @@ pub fn barrier_agent_command(barrier: &Path, flags: &[String]) -> Vec<String> {
         "-c".into(),
         script,
         "sh".into(),
-        python().to_string(),
         fake_agent().display().to_string(),
         "--bin".into(),
         BIN.into(),
