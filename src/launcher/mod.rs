@@ -59,7 +59,9 @@ pub struct Launcher {
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
-        let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        let repo = dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+        // Paths are shown to users: never in Windows' verbatim `\\?\` form.
+        let state_dir = dunce::simplified(&state_dir).to_path_buf();
         // Nothing of a running launcher is touched: the lock comes first.
         let instance = crate::instance::lock(&state_dir)?;
         let paths = Paths::new(state_dir);
