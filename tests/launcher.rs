@@ -1017,6 +1017,10 @@ async fn close_kills_the_whole_process_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Wine 8 raises no console control event for a Ctrl-C typed into a pseudo console"
+)]
 async fn an_agent_ignoring_sigterm_is_killed() {
     let (repo, server) = serve(&["--ignore-sigterm", "--spawn-child"]).await;
     let api = &server.api;
@@ -1161,6 +1165,10 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "a graceful stop by signal; tests/windows_loop.rs stops one with Ctrl-C in its console"
+)]
 fn sigterm_stops_gracefully_and_state_survives() {
     let rt = test_runtime();
     let repo = TestRepo::with_flags(&["--spawn-child"]);
@@ -1455,11 +1463,15 @@ async fn session_stream_carries_the_transcript_then_the_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_file_is_private_and_holds_the_token() {
-    use std::os::unix::fs::PermissionsExt;
     let (repo, server) = serve(&[]).await;
     let path = repo.state_dir().join("codex_governance_launcher.json");
     let meta = std::fs::metadata(&path).expect("launcher file exists");
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "mode 0600");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "mode 0600");
+    }
+    assert!(meta.is_file());
     let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(v["token"], json!(server.token));
     assert_eq!(v["url"], json!(server.url));
@@ -1702,6 +1714,10 @@ async fn session_json_carries_every_spec_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Wine's console redraws 16 MiB through its screen buffer so slowly that the API times out under it; needs a real Windows"
+)]
 async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
     let (repo, server) = serve(&["--flood-mb", "16", "--quiet-env"]).await;
     let api = &server.api;
@@ -1745,6 +1761,7 @@ async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "counts the launcher's descriptors in /proc (Linux)")]
 fn finished_sessions_release_their_file_descriptors() {
     let rt = test_runtime();
     let repo = TestRepo::with_flags(&[]);

@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -118,7 +118,8 @@ impl TestRepo {
             .prefix("cg-launcher-")
             .tempdir()
             .expect("temp dir");
-        let root = dir.path().canonicalize().expect("canonical temp dir");
+        // As a user reads it: no `\\?\` on Windows.
+        let root = dunce::canonicalize(dir.path()).expect("canonical temp dir");
         let path = root.join("repo");
         let files = root.join("files");
         std::fs::create_dir_all(&path).unwrap();
@@ -202,13 +203,19 @@ impl TestRepo {
         Config::load_with_env(&self.path, &Env::new()).expect("governance.yaml loads")
     }
 
-    /// The transcript log of a session, carriage returns removed.
+    /// The transcript log of a session, carriage returns removed. On Windows
+    /// the console's own escape sequences go too, and rows Wine's console broke
+    /// at the session's width (120 columns) are joined again.
     pub fn log(&self, session_id: &str) -> String {
         let p = self
             .state_dir()
             .join("codex_governance_logs")
             .join(format!("{session_id}.log"));
-        String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).replace('\r', "")
+        let raw = std::fs::read(p).unwrap_or_default();
+        if cfg!(windows) {
+            return join_wrapped_rows(&codex_governance::pty::strip_escapes(&raw), 120);
+        }
+        String::from_utf8_lossy(&raw).replace('\r', "")
     }
 }
 
@@ -386,6 +393,19 @@ pub async fn wait_log(repo: &TestRepo, id: &str, needle: &str) -> String {
         },
     )
     .await
+}
+
+/// Lines with each row of exactly `cols` characters joined to the next one.
+fn join_wrapped_rows(text: &str, cols: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for row in text.split_inclusive('\n') {
+        let body = row.strip_suffix('\n').unwrap_or(row);
+        out.push_str(body);
+        if body.chars().count() != cols && row.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The JSON after `prefix ` on the first transcript line starting with `prefix`.
@@ -687,6 +707,7 @@ impl Subprocess {
         self.stderr.lock().unwrap().clone()
     }
 
+    #[cfg(unix)]
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child.
         unsafe {
@@ -709,15 +730,24 @@ impl Subprocess {
         }
     }
 
-    /// `kill -9`: nothing graceful happens.
+    /// `kill -9` (Windows: TerminateProcess): nothing graceful happens.
     pub fn kill9(&mut self) -> ExitStatus {
+        #[cfg(unix)]
         self.signal(libc::SIGKILL);
+        #[cfg(windows)]
+        let _ = self.child.kill();
         self.wait()
     }
 
-    /// SIGTERM: the graceful stop.
+    /// SIGTERM: the graceful stop. Windows: TerminateProcess, as `kill9`, since
+    /// a test under Wine cannot deliver Ctrl-Break to another process
+    /// (GenerateConsoleCtrlEvent fails there); tests/windows_loop.rs stops a
+    /// launcher gracefully by typing Ctrl-C into its console (a ConPTY).
     pub fn terminate(&mut self) -> ExitStatus {
+        #[cfg(unix)]
         self.signal(libc::SIGTERM);
+        #[cfg(windows)]
+        let _ = self.child.kill();
         self.wait()
     }
 }
@@ -749,7 +779,15 @@ pub fn run_binary(args: &[&str]) -> (i32, String, String) {
 // Processes
 
 /// True when `pid` no longer names a live process (gone, or a zombie nobody reaped).
+#[cfg(windows)]
 pub fn process_gone(pid: u32) -> bool {
+    !codex_governance::pty::process_alive(pid)
+}
+
+/// True when `pid` no longer names a live process (gone, or a zombie nobody reaped).
+#[cfg(unix)]
+pub fn process_gone(pid: u32) -> bool {
+    use std::io::Read;
     let mut s = String::new();
     match std::fs::File::open(format!("/proc/{pid}/stat")) {
         Err(_) => true,

@@ -21,7 +21,8 @@
 //! FAKE_AGENT_PLAN_STATUS <status> <body>   (a Zhongshu with --plan-file/--plan-json)
 //! FAKE_AGENT_REPORT_WRITTEN <path>         (a department, --report-via file)
 //! FAKE_AGENT_REPORT_CLI <exit code> <output>  (a department, --report-via cli)
-//! FAKE_AGENT_WAITING                       (then ECHO: <line> for each stdin line)
+//! FAKE_AGENT_WAITING                       (then ECHO: <line> for each stdin line;
+//!                                          FAKE_AGENT_SIZE <cols>x<rows> for `/size`)
 //! FAKE_AGENT_RECORDING <path>              (--record-stdin DIR: raw bytes go there)
 //! FAKE_AGENT_SIGTERM_IGNORED               (--ignore-sigterm: on each stop request)
 //! FAKE_AGENT_EXIT <code>
@@ -51,6 +52,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn main() {
+    term::use_console_if_unset();
     let argv: Vec<String> = std::env::args().collect();
     let o = match Options::parse(&argv[1..]) {
         Ok(o) => o,

@@ -124,8 +124,8 @@ impl Options {
         let prompt = prompt_text(&values);
         let mut directives = Vec::new();
         for inner in directive_bodies(&prompt) {
-            let words = shell_words::split(inner)
-                .map_err(|e| BadOption(format!("directive {inner:?}: {e}")))?;
+            let words =
+                split_words(inner).map_err(|e| BadOption(format!("directive {inner:?}: {e}")))?;
             directives.extend(words);
         }
         if !directives.is_empty() {
@@ -291,6 +291,40 @@ fn prompt_text(values: &Map<String, Value>) -> String {
         .unwrap_or_default()
 }
 
+/// A directive's words: split as a POSIX shell splits them, except on
+/// Windows, where a backslash is a path separator and stays as it is.
+fn split_words(text: &str) -> Result<Vec<String>, String> {
+    if cfg!(windows) {
+        split_keeping_backslashes(text)
+    } else {
+        shell_words::split(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Words separated by white space; `'...'` and `"..."` group, without escapes.
+fn split_keeping_backslashes(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.get_or_insert_with(String::new).push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            None if c.is_whitespace() => words.extend(word.take()),
+            None => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("missing closing quote".into());
+    }
+    words.extend(word);
+    Ok(words)
+}
+
 /// The text inside each `[[fake-agent: ...]]`, shortest match, across lines.
 fn directive_bodies(prompt: &str) -> Vec<&str> {
     const OPEN: &str = "[[fake-agent:";
@@ -338,6 +372,23 @@ mod tests {
         assert_eq!(o.int("lines"), 3);
         assert_eq!(o.shown()["directives"].as_array().unwrap().len(), 6);
         assert!(o.shown().get("prompt").is_none());
+    }
+
+    #[test]
+    fn windows_words_keep_backslashes() {
+        assert_eq!(
+            split_keeping_backslashes(r#"--plan-file C:\x\p.json --summary 'a b' "c d" ''"#)
+                .unwrap(),
+            [
+                r"--plan-file",
+                r"C:\x\p.json",
+                "--summary",
+                "a b",
+                "c d",
+                ""
+            ]
+        );
+        assert!(split_keeping_backslashes("'open").is_err());
     }
 
     #[test]

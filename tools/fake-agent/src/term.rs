@@ -96,7 +96,8 @@ fn escape_end(chars: &[char], start: usize) -> Option<usize> {
     }
 }
 
-/// Echoes each stdin line as `ECHO: <line>` until end of input, or records
+/// Echoes each stdin line as `ECHO: <line>` (`/size` prints FAKE_AGENT_SIZE
+/// <cols>x<rows>, the terminal's size) until end of input, or records
 /// the raw bytes with `record` (a folder). Ctrl-C does not end the echo loop on
 /// Unix (as the Python agent's did).
 pub fn echo_stdin_forever(record: Option<&str>, plain_paste: bool) {
@@ -116,6 +117,11 @@ pub fn echo_stdin_forever(record: Option<&str>, plain_paste: bool) {
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
+        if text == "/size" {
+            let (cols, rows) = os::terminal_size();
+            out(&format!("FAKE_AGENT_SIZE {cols}x{rows}"));
+            continue;
+        }
         out(&format!("ECHO: {}", strip_escapes(text)));
     }
 }
@@ -177,6 +183,13 @@ pub fn process_group() -> u32 {
     os::process_group()
 }
 
+/// Windows: reads and writes the console itself when it was given no standard
+/// handles, as Wine 8's pseudo consoles start their programs (Windows gives
+/// them the console's). Nothing to do elsewhere.
+pub fn use_console_if_unset() {
+    os::use_console_if_unset();
+}
+
 #[cfg(unix)]
 mod os {
     const IGNORED: &[u8] = b"FAKE_AGENT_SIGTERM_IGNORED\n";
@@ -224,13 +237,28 @@ mod os {
         // SAFETY: getpgid(0) reads this process's group.
         unsafe { libc::getpgid(0) as u32 }
     }
+
+    pub fn use_console_if_unset() {}
+
+    pub fn terminal_size() -> (u16, u16) {
+        // SAFETY: TIOCGWINSZ fills a winsize structure.
+        unsafe {
+            let mut size: libc::winsize = std::mem::zeroed();
+            libc::ioctl(1, libc::TIOCGWINSZ, &mut size);
+            (size.ws_col, size.ws_row)
+        }
+    }
 }
 
 #[cfg(windows)]
 mod os {
+    use std::os::windows::io::IntoRawHandle;
+
+    use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
     use windows_sys::Win32::System::Console::{
-        GetStdHandle, SetConsoleCtrlHandler, SetConsoleMode, CTRL_BREAK_EVENT, CTRL_C_EVENT,
-        ENABLE_VIRTUAL_TERMINAL_INPUT, STD_INPUT_HANDLE,
+        GetConsoleScreenBufferInfo, GetStdHandle, SetConsoleCtrlHandler, SetConsoleMode,
+        SetStdHandle, CONSOLE_SCREEN_BUFFER_INFO, CTRL_BREAK_EVENT, CTRL_C_EVENT,
+        ENABLE_VIRTUAL_TERMINAL_INPUT, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
     };
 
     unsafe extern "system" fn on_stop(event: u32) -> i32 {
@@ -273,6 +301,40 @@ mod os {
 
     pub fn process_group() -> u32 {
         std::process::id()
+    }
+
+    pub fn terminal_size() -> (u16, u16) {
+        // SAFETY: fills a plain structure for this process's own output handle.
+        unsafe {
+            let mut info: CONSOLE_SCREEN_BUFFER_INFO = std::mem::zeroed();
+            GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &mut info);
+            let w = info.srWindow;
+            ((w.Right - w.Left + 1) as u16, (w.Bottom - w.Top + 1) as u16)
+        }
+    }
+
+    pub fn use_console_if_unset() {
+        for (which, device) in [
+            (STD_INPUT_HANDLE, "CONIN$"),
+            (STD_OUTPUT_HANDLE, "CONOUT$"),
+            (STD_ERROR_HANDLE, "CONOUT$"),
+        ] {
+            // SAFETY: reads this process's standard handle.
+            let handle = unsafe { GetStdHandle(which) };
+            if !handle.is_null() && handle != INVALID_HANDLE_VALUE {
+                continue;
+            }
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(device);
+            if let Ok(file) = opened {
+                // SAFETY: the handle is ours and stays open for the process's life.
+                unsafe {
+                    SetStdHandle(which, file.into_raw_handle());
+                }
+            }
+        }
     }
 }
 
