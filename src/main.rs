@@ -277,7 +277,7 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let given = std::path::absolute(&args.repo).unwrap_or_else(|_| args.repo.clone());
-    if given.canonicalize().ok().as_ref() != Some(&root) {
+    if dunce::canonicalize(&given).ok().as_ref() != Some(&root) {
         eprintln!(
             "codex-governance: serving the repository at {}",
             root.display()

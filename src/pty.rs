@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use portable_pty::{CommandBuilder, MasterPty, PtySize};
 use tokio::sync::{broadcast, watch};
 
 use crate::paste_mode::PasteMode;
@@ -72,7 +72,7 @@ impl std::fmt::Debug for Pty {
 impl Pty {
     /// Starts `spec.program` directly (no shell) in a new PTY and session.
     pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
-        let pair = native_pty_system()
+        let pair = platform::pty_system()
             .openpty(PtySize {
                 rows: spec.rows.max(1),
                 cols: spec.cols.max(1),
@@ -80,8 +80,11 @@ impl Pty {
                 pixel_height: 0,
             })
             .map_err(|e| anyhow!("cannot open a pseudo-terminal: {e}"))?;
-        let mut cmd = CommandBuilder::new(&spec.program);
-        cmd.args(&spec.args);
+        // Windows: `codex` is `codex.cmd` (run as `node <script>`), found on PATH.
+        let launch = platform::resolve_program(&spec.program, &spec.args, &spec.env, &spec.cwd)
+            .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
+        let mut cmd = CommandBuilder::new(&launch.program);
+        cmd.args(&launch.args);
         cmd.cwd(&spec.cwd);
         cmd.env("TERM", "xterm-256color");
         for (k, v) in &spec.env {
@@ -135,7 +138,7 @@ impl Pty {
         });
 
         read_output(Arc::clone(&pty), reader, log)?;
-        wait_for_exit(pid, child, exit_tx)?;
+        wait_for_exit(Arc::downgrade(&pty), child, exit_tx)?;
         Ok(pty)
     }
 
@@ -208,7 +211,7 @@ impl Pty {
             bytes.extend_from_slice(clean.as_bytes());
             bytes.extend_from_slice(b"\x1b[201~");
         } else {
-            bytes.extend_from_slice(clean.as_bytes());
+            bytes.extend_from_slice(plain_paste(&clean).as_bytes());
         }
         self.write(&bytes)?;
         // Enter as its own write, so TUIs that debounce pastes see a separate key.
@@ -306,6 +309,17 @@ impl Pty {
                 self.wait().await
             }
         }
+    }
+}
+
+/// Text typed as a plain (not bracketed) paste. Windows consoles end a line
+/// on Enter (CR) only, so there each line end is typed as CR, as terminals do
+/// when they paste; a Unix PTY reads either as a line end.
+fn plain_paste(clean: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) {
+        clean.replace('\n', "\r").into()
+    } else {
+        clean.into()
     }
 }
 
@@ -409,12 +423,15 @@ fn read_output(
 }
 
 /// The waiter thread: the exit code (a signal as 128 + its number) once the
-/// process ends.
+/// process ends. On Windows it then closes the pseudo console: ConPTY keeps
+/// its output open after the program ends until then, so the reader would see
+/// no end of output, and the last bytes could stay unread.
 fn wait_for_exit(
-    pid: u32,
+    pty: std::sync::Weak<Pty>,
     mut child: Box<dyn portable_pty::Child + Send + Sync>,
     exit_tx: watch::Sender<Option<i32>>,
 ) -> anyhow::Result<()> {
+    let pid = child.process_id().unwrap_or_default();
     std::thread::Builder::new()
         .name(format!("pty-wait-{pid}"))
         .spawn(move || {
@@ -427,6 +444,14 @@ fn wait_for_exit(
                 },
                 Err(_) => -1,
             };
+            if cfg!(windows) {
+                if let Some(pty) = pty.upgrade() {
+                    // Closing flushes the final output to the reader, then ends it
+                    // (outside the lock: it may wait for the reader).
+                    let master = pty.master.lock().unwrap().take();
+                    drop(master);
+                }
+            }
             let _ = exit_tx.send(Some(code));
         })
         .context("cannot start the PTY waiter thread")?;
@@ -436,6 +461,16 @@ fn wait_for_exit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_pastes_end_lines_as_the_platform_reads_them() {
+        let typed = plain_paste("one\ntwo");
+        if cfg!(windows) {
+            assert_eq!(typed, "one\rtwo");
+        } else {
+            assert_eq!(typed, "one\ntwo");
+        }
+    }
 
     #[test]
     fn strips_csi_osc_and_cr() {

@@ -1,5 +1,5 @@
 //! The dashboard end to end, in headless Chromium, against a real in-process
-//! launcher whose agents are `tools/fake_agent.py` (SPEC 12).
+//! launcher whose agents are the fake agent (`tools/fake-agent`) (SPEC 12).
 //!
 //! One long scenario, because every step builds on the previous one's state:
 //! start a Zhongshu session from the form; its plan arrives; two departments show

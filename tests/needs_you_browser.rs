@@ -1,6 +1,6 @@
 //! "Needs you", plain states, the keyboard, the light theme and the phone
 //! layout (issue 14), in headless Chromium against a real in-process launcher
-//! whose agents are `tools/fake_agent.py`.
+//! whose agents are the fake agent (`tools/fake-agent`).
 //!
 //! A Zhongshu registers a plan that waits for confirmation: it appears in Needs
 //! you with the count in the tab title and is started from there. One of its

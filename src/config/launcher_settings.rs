@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::defaults::{default_agent_command, strings};
+use super::defaults::{default_agent_command, default_terminal_shells, strings};
 use super::{agent_backend, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice};
 
 /// Resolves the launcher settings; `file_name` names the file in errors.
@@ -58,9 +58,7 @@ pub(super) fn resolve(
         zhongshu_model,
         department_model,
         require_plan_confirmation: fl.require_plan_confirmation.unwrap_or(false),
-        terminal_shells: fl
-            .terminal_shells
-            .unwrap_or_else(|| strings(&["/bin/bash", "/bin/sh"])),
+        terminal_shells: fl.terminal_shells.unwrap_or_else(default_terminal_shells),
         project_name: project_name(env, repo),
         workflow_doc: env
             .get("CODEX_GOVERNANCE_WORKFLOW_DOC")

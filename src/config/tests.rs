@@ -18,6 +18,13 @@ fn defaults_without_file() {
     assert_eq!(cfg.risk_rules.len(), 3);
     assert!(cfg.department(MENXIA).is_some());
     assert_eq!(cfg.assignable_departments()[0].key, MENXIA);
+    // Browser terminals default to shells this platform has.
+    let shells = if cfg!(windows) {
+        ["powershell.exe", "cmd.exe"]
+    } else {
+        ["/bin/bash", "/bin/sh"]
+    };
+    assert_eq!(cfg.launcher.terminal_shells, shells);
 }
 
 #[test]

@@ -82,7 +82,9 @@ fn report_tightened(store: &Store, dir: &Path, tightened: &crate::private_state:
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
-        let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        let repo = dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+        // Paths are shown to users: never in Windows' verbatim `\\?\` form.
+        let state_dir = dunce::simplified(&state_dir).to_path_buf();
         // The folder is made private first (a running launcher's is already).
         let tightened = crate::private_state::secure(&repo, &state_dir)?;
         // Nothing of a running launcher is touched: the lock comes first.
