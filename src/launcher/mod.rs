@@ -115,7 +115,11 @@ impl Launcher {
             Arc::clone(&credentials),
             tx.clone(),
         ));
-        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            tx.clone(),
+        ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let launcher = Arc::new(Launcher {
             ctx,
@@ -367,6 +371,7 @@ impl Launcher {
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
+            Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
         }
     }
 

@@ -83,6 +83,7 @@ pub fn validate_assignment(
         session_id: None,
         queue_id: None,
         error: None,
+        earlier_sessions: Vec::new(),
     })
 }
 
@@ -273,6 +274,8 @@ mod tests {
             status: PlanStatus::AwaitingConfirmation,
             registered_at: "now".into(),
             confirmed_at: None,
+            finished_at: None,
+            outcome: None,
         };
         let queued = enqueue_selected(&mut plan);
         assert_eq!(queued.len(), 1);
@@ -294,6 +297,8 @@ mod tests {
             status: PlanStatus::AwaitingConfirmation,
             registered_at: "now".into(),
             confirmed_at: None,
+            finished_at: None,
+            outcome: None,
         };
         let first = revised(plan("P1"), None);
         assert_eq!(first.revision, 1);

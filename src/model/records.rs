@@ -38,11 +38,32 @@ word_enum!(
         AppServerExited => "codex_app_server_exited",
         /// A department reported (SPEC 8 step 6).
         Reported => "mailbox_report_received",
+        /// The developer stopped the plan it belongs to.
+        PlanStopped => "plan_stopped",
     }
 );
+
+impl CloseReason {
+    /// The developer closed it (directly, by its terminal, or by stopping its plan).
+    pub fn by_user(self) -> bool {
+        matches!(
+            self,
+            CloseReason::Api | CloseReason::TerminalClosed | CloseReason::PlanStopped
+        )
+    }
+}
 word_enum!(
     /// Where a Zhongshu's plan stands.
-    PlanStatus { None => "none", AwaitingConfirmation => "awaiting_confirmation", Dispatched => "dispatched", Ready => "ready" }
+    PlanStatus {
+        None => "none",
+        AwaitingConfirmation => "awaiting_confirmation",
+        Dispatched => "dispatched",
+        Ready => "ready",
+        /// Every assignment ended (reported, failed, without a report, or stopped).
+        Finished => "finished",
+        /// The developer stopped it: its departments were closed, its queue dropped.
+        Stopped => "stopped",
+    }
 );
 word_enum!(
     /// Whether a department has reported.
@@ -54,7 +75,15 @@ word_enum!(
 );
 word_enum!(
     /// One assignment of a plan.
-    AssignmentStatus { Proposed => "proposed", Queued => "queued", Started => "started", Failed => "failed", Skipped => "skipped" }
+    AssignmentStatus {
+        Proposed => "proposed",
+        Queued => "queued",
+        Started => "started",
+        Failed => "failed",
+        Skipped => "skipped",
+        /// Queued, then dropped: its planner was closed or its plan stopped.
+        Dropped => "dropped",
+    }
 );
 word_enum!(
     /// A queue item: waiting, being started, or failed to start.
@@ -117,6 +146,9 @@ pub struct Assignment {
     pub queue_id: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Sessions that ran this assignment before a retry, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_sessions: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -137,6 +169,13 @@ pub struct Plan {
     pub registered_at: String,
     #[serde(default)]
     pub confirmed_at: Option<String>,
+    /// When every assignment had ended (or the plan was stopped and its
+    /// departments had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// How its assignments ended, once the plan is finished or stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<super::PlanOutcome>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -203,6 +242,28 @@ pub struct TaskResult {
     /// that session); false for a file dropped into the mailbox by hand.
     #[serde(default)]
     pub verified: bool,
+    /// The developer's answer to its confirmation request, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationAnswer>,
+}
+
+word_enum!(
+    /// What the developer did with a report's confirmation request.
+    ConfirmationDecision {
+        Confirmed => "confirmed",
+        Rejected => "rejected",
+        /// Put aside without an answer (nothing is sent to the Zhongshu).
+        Dismissed => "dismissed",
+    }
+);
+
+/// The developer's answer to a report that asked for confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfirmationAnswer {
+    pub decision: ConfirmationDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+    pub at: String,
 }
 
 #[cfg(test)]
@@ -230,6 +291,7 @@ impl TaskResult {
             content_sha256: None,
             objective: String::new(),
             verified: false,
+            confirmation: None,
         }
     }
 }
@@ -277,12 +339,38 @@ pub struct State {
     pub terminals: IndexMap<String, TerminalRecord>,
 }
 
+#[cfg(test)]
+#[test]
+fn the_question_is_the_next_action_else_the_summary() {
+    let mut r = TaskResult::sample("r1", "Reworded the README");
+    r.next_action = Some("Confirm the README wording before commit".into());
+    assert_eq!(
+        r.confirmation_question(),
+        "Confirm the README wording before commit"
+    );
+    r.next_action = Some("none".into());
+    assert_eq!(r.confirmation_question(), "Reworded the README");
+    r.next_action = None;
+    assert_eq!(r.confirmation_question(), "Reworded the README");
+}
+
 /// Results are filed per sender: one session can never replace another's.
 pub fn result_key(parent: &str, department_session_id: &str, report_id: &str) -> String {
     format!("{parent}/{department_session_id}/{report_id}")
 }
 
 impl TaskResult {
+    /// What a report that asks for confirmation asks: its next action, where
+    /// it names one, else its summary.
+    pub fn confirmation_question(&self) -> String {
+        self.next_action
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("none"))
+            .unwrap_or(self.summary.trim())
+            .to_string()
+    }
+
     /// The stem of its handoff packet's name: the report id, prefixed with the
     /// sending session when they differ (two senders may use one report id).
     pub fn packet_stem(&self) -> String {

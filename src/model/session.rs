@@ -110,6 +110,12 @@ pub struct DepartmentPart {
     /// from there may speak for it. None for sessions of older launchers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_folder: Option<String>,
+    /// The queue item that retries its assignment, once the developer retried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_as: Option<String>,
+    /// The developer dismissed its failure from "Needs you".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dismissed: bool,
 }
 
 impl Session {
@@ -163,6 +169,36 @@ impl Session {
     /// A department holds a queue slot while it runs and has not reported.
     pub fn holds_slot(&self) -> bool {
         self.is_department() && self.is_running() && !self.has_reported()
+    }
+    /// A Zhongshu the developer closed (or whose plan was stopped): its
+    /// queued departments never start.
+    pub fn closed_by_user(&self) -> bool {
+        self.close_reason.is_some_and(|r| r.by_user())
+    }
+}
+
+#[cfg(test)]
+impl Session {
+    /// A running department `id` of `zhongshu-1`, working, for tests.
+    pub fn sample_department(id: &str) -> Session {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "session_kind": "department", "role": "department",
+            "department": "lingyubu", "title": "t", "model": "m", "task": "x", "pid": 1,
+            "status": "running", "exit_code": null, "started_at": "s", "ended_at": null,
+            "prompt_path": "", "log_path": "", "agent_state": "working",
+            "parent_session_id": "zhongshu-1",
+        }))
+        .unwrap()
+    }
+
+    /// This session, ended with `code` (closed by the launcher for `reason`
+    /// when given), for tests.
+    pub fn ended_for_test(mut self, code: i32, reason: Option<CloseReason>) -> Session {
+        self.status = SessionStatus::Exited;
+        self.exit_code = Some(code);
+        self.close_reason = reason;
+        self.ended_reason = Some(if reason.is_some() { "closed" } else { "exited" }.into());
+        self
     }
 }
 

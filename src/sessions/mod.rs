@@ -7,6 +7,7 @@
 
 mod agent_events;
 pub mod command;
+pub mod control;
 mod exits;
 pub mod heartbeat;
 mod live;
@@ -15,6 +16,7 @@ pub mod prompts;
 pub mod proposal;
 pub mod queue;
 mod queue_records;
+mod settle;
 mod start;
 mod start_prompt;
 pub mod terminals;

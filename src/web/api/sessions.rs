@@ -88,15 +88,46 @@ pub(super) struct SessionRef {
     session_id: String,
 }
 
-pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
-    reply(
-        l.sessions
-            .close_session(&b.session_id, crate::model::CloseReason::Api)
+#[derive(Deserialize)]
+pub(super) struct Close {
+    session_id: String,
+    /// Closing a Zhongshu: its running departments stop too (else they finish
+    /// and report to its inbox). Its queued ones never start either way.
+    #[serde(default)]
+    stop_departments: bool,
+}
+
+/// A closed session; for a Zhongshu, what became of its departments.
+#[derive(Serialize)]
+pub(super) struct Closed {
+    session: Option<SessionView>,
+    #[serde(flatten)]
+    planner: Option<crate::sessions::control::Stopped>,
+}
+
+pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> Response {
+    let reason = crate::model::CloseReason::Api;
+    let planner = l
+        .sessions
+        .require_session(&b.session_id)
+        .map(|s| s.is_zhongshu());
+    let closed = match planner {
+        Err(e) => Err(e),
+        Ok(true) => l
+            .dispatcher
+            .close_planner(&b.session_id, b.stop_departments, reason)
             .await
-            .map(|s| SessionAnswer {
-                session: l.sessions.session_json(&s.id),
-            }),
-    )
+            .map(Some),
+        Ok(false) => l
+            .sessions
+            .close_session(&b.session_id, reason)
+            .await
+            .map(|_| None),
+    };
+    reply(closed.map(|planner| Closed {
+        session: l.sessions.session_json(&b.session_id),
+        planner,
+    }))
 }
 
 #[derive(Deserialize)]
