@@ -6,6 +6,8 @@
 //! confirmation request is answered (the Zhongshu is told) or put aside; a
 //! failure is dismissed for good; a turn is interrupted. Every step is audited.
 
+#[path = "support/flaky.rs"]
+mod flaky;
 #[path = "support/launcher.rs"]
 mod support;
 
@@ -215,52 +217,24 @@ async fn a_closed_planner_never_starts_its_queue_and_stops_departments_only_when
     l.stop().await;
 }
 
-/// A wrapper around the fake agent whose first `lingyubu` run fails (exit 3,
-/// no report); every later run works.
-fn flaky_repo(plan: &Value) -> TestRepo {
-    let repo = TestRepo::with_flags(&[]);
-    let plan_file = repo.write_json("plan.json", plan);
-    let mark = repo.files.join("lingyubu-failed-once");
-    let script = repo.files.join("flaky.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n\
-             if [ \"$CODEX_GOVERNANCE_DEPARTMENT\" = lingyubu ] && mkdir '{}' 2>/dev/null; then\n\
-             exec '{}' '{}' --no-report --exit-code 3 \"$@\"\n\
-             fi\n\
-             exec '{}' '{}' \"$@\"\n",
-            mark.display(),
-            python(),
-            fake_agent().display(),
-            python(),
-            fake_agent().display(),
-        ),
-    )
-    .unwrap();
-    let mut cmd = TestRepo::agent_command(&RepoOptions::default());
-    cmd.splice(0..2, ["/bin/sh".to_string(), script.display().to_string()]);
-    let n = cmd.len();
-    cmd.splice(
-        n - 2..n - 2,
-        ["--plan-file".to_string(), plan_file.display().to_string()],
-    );
-    repo.write_config(&RepoOptions {
-        agent_command: Some(cmd),
-        ..Default::default()
-    });
-    repo
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_counts() {
-    let repo = flaky_repo(&json!({"summary": "two", "assignments": [
-        {"department": "lingyubu", "task": "domain work"},
-        {"department": "zhilibu", "task": "docs work"},
-    ]}));
+    let repo = flaky::flaky_repo(2);
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "two", "assignments": [
+            {"department": "lingyubu", "task": "domain work"},
+            {"department": "zhilibu", "task": "docs work"},
+        ]}),
+    );
     let l = InProcess::start(&repo).await;
     let api = &l.api;
-    let z = api.start_zhongshu("retry").await;
+    let z = api
+        .start_zhongshu(&format!(
+            "retry [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
     let plan = wait_until("the plan to finish", PATIENCE, || async {
         let p = plan_of(api, &z).await;
         (p["status"] == "finished").then_some(p)

@@ -174,7 +174,7 @@ struct Counts {
 fn provenance(r: &TaskResult) -> &'static str {
     match (r.source, r.verified) {
         (ResultSource::LauncherFallback, _) => "launcher fallback: no report came",
-        (ResultSource::Mailbox, false) => "unverified: a file dropped into the mailbox",
+        (ResultSource::Mailbox, false) => "unverified: a file in its mailbox folder",
         (ResultSource::Mailbox, true) => "verified",
     }
 }

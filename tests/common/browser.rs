@@ -21,6 +21,8 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
+/// The key WebDriver sends for Control (hold it with [`Browser::press_chord`]).
+pub const CONTROL: &str = "\u{E009}";
 /// All lines of the xterm.js buffer of the terminal page (run inside its frame).
 pub const BUFFER_TEXT: &str = r#"
     const t = window.__term;
@@ -279,6 +281,19 @@ impl Browser {
             keys.push(json!({"type": "keyDown", "value": key}));
             keys.push(json!({"type": "keyUp", "value": key}));
         }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", &self.at("/actions"), Some(body)).await;
+        self.call("DELETE", &self.at("/actions"), None).await;
+    }
+
+    /// Presses `key` while `modifier` is held (e.g. [`CONTROL`] and `"]"`).
+    pub async fn press_chord(&self, modifier: &str, key: &str) {
+        let keys = vec![
+            json!({"type": "keyDown", "value": modifier}),
+            json!({"type": "keyDown", "value": key}),
+            json!({"type": "keyUp", "value": key}),
+            json!({"type": "keyUp", "value": modifier}),
+        ];
         let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
         self.call("POST", &self.at("/actions"), Some(body)).await;
         self.call("DELETE", &self.at("/actions"), None).await;
