@@ -263,7 +263,6 @@ impl Launcher {
                             this.ctx.paths.state_dir.join(crate::instance::LOCK_FILE).display(),
                             this.ctx.paths.state_dir.display()
                         );
-                            tracing::error!("{why}: this launcher stops writing");
                             eprintln!(
                                 "codex-governance: {why}: this launcher stops writing; restart it"
                             );
@@ -283,7 +282,7 @@ impl Launcher {
     async fn check_backend(&self) {
         let problems = self.sessions.backend().problems().await;
         for w in &problems {
-            tracing::warn!("{w}");
+            // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
         let _first_check_wins = self.backend_problems.set(problems);

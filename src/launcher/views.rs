@@ -61,7 +61,7 @@ impl Launcher {
             .sessions
             .values()
             .rev()
-            .filter(|s| shown(s))
+            .filter(|s| shown(s) && !s.launching())
             .map(|s| self.sessions.session_view(&state, &unread, s))
             .collect();
         let pick = |kind: SessionKind| -> Vec<SessionView> {
@@ -193,7 +193,7 @@ impl Launcher {
             .sessions
             .values()
             .rev()
-            .filter(|s| s.is_zhongshu())
+            .filter(|s| s.is_zhongshu() && !s.launching())
             .map(|z| {
                 let children: Vec<SessionView> = state
                     .children_of(&z.id)

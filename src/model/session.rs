@@ -170,6 +170,11 @@ impl Session {
     pub fn holds_slot(&self) -> bool {
         self.is_department() && self.is_running() && !self.has_reported()
     }
+    /// Recorded, but its agent has not started yet (no process, no thread):
+    /// views leave it out, so a start that fails never shows a session.
+    pub fn launching(&self) -> bool {
+        self.is_running() && self.pid.is_none() && self.agent.thread_id.is_none()
+    }
     /// A Zhongshu the developer closed (or whose plan was stopped): its
     /// queued departments never start.
     pub fn closed_by_user(&self) -> bool {
@@ -235,6 +240,16 @@ mod tests {
             assert_eq!(out.get(key), Some(&serde_json::Value::Null), "{key}");
         }
         assert!(out.get("closing").is_none());
+
+        let mut launching = s.clone();
+        launching.status = SessionStatus::Running;
+        launching.pid = None;
+        assert!(launching.launching(), "running without a process yet");
+        launching.agent.thread_id = Some("t".into());
+        assert!(
+            !launching.launching(),
+            "a thread resuming after a restart shows"
+        );
 
         let z: Session = serde_json::from_value(base("zhongshu")).unwrap();
         assert!(z.is_zhongshu() && z.department_part().is_none());
