@@ -217,10 +217,10 @@ fn init(args: LocateArgs) -> ExitCode {
     if path.exists() {
         return fail(&format!("{} exists; nothing was written", path.display()));
     }
-    match std::fs::write(&path, codex_governance::config::commented_defaults()) {
+    match std::fs::write(&path, codex_governance::config::commented_defaults(&root)) {
         Ok(()) => out(
             &format!(
-                "wrote {} (the built-in defaults, commented)",
+                "wrote {} (the built-in defaults for this repository, commented)",
                 path.display()
             ),
             ExitCode::SUCCESS,
