@@ -23,11 +23,13 @@ pub struct NotifyInput {
     pub next_action: Option<String>,
 }
 
-/// The answer to `POST /api/notify_zhongshu`.
+/// The answer to `POST /api/notify_zhongshu` (`prompt` is the Python tool's
+/// name for the notice).
 #[derive(Debug, Serialize)]
 pub struct NoticeSent {
     pub status: NoticeStatus,
     pub notice: String,
+    pub prompt: String,
 }
 
 /// Notices stay under this many characters.
@@ -144,6 +146,7 @@ impl Mailbox {
         let status = self.deliver_notice(&z.id, &text, 0).await;
         Ok(NoticeSent {
             status,
+            prompt: text.clone(),
             notice: text,
         })
     }

@@ -126,6 +126,8 @@ mod tests {
     fn assignment(status: AssignmentStatus, session: Option<&str>) -> Assignment {
         Assignment {
             department: "lingyubu".into(),
+            title: "领域部".into(),
+            duty: String::new(),
             task: "t".into(),
             model: "m".into(),
             files: vec![],

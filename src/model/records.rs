@@ -123,18 +123,37 @@ impl TerminalKind {
     }
 }
 
+/// `None` as `""`, and `""` read back as `None`: where the Python tool gave a
+/// string (possibly empty), so does the API, and the records keep no empty text.
+pub mod text_or_empty {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_deref().unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.filter(|t| !t.is_empty()))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Assignment {
     pub department: String,
+    /// The department's title and duty (the Python tool's `title`, `duty`).
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub duty: String,
     pub task: String,
     pub model: String,
     #[serde(default)]
     pub files: Vec<String>,
     #[serde(default)]
     pub verify: Vec<String>,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub model_reason: Option<String>,
     #[serde(default = "yes")]
     pub selected: bool,
@@ -183,6 +202,9 @@ pub struct QueueItem {
     pub id: String,
     pub parent_session_id: Option<String>,
     pub department: String,
+    /// The department's title (the Python tool's queue entries carry it).
+    #[serde(default)]
+    pub title: String,
     pub task: String,
     pub model: String,
     #[serde(default)]
@@ -219,13 +241,14 @@ pub struct TaskResult {
     pub risks: Vec<String>,
     #[serde(default)]
     pub needs_user_confirmation: bool,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub next_action: Option<String>,
     pub reported_at: String,
     pub source: ResultSource,
     #[serde(default)]
     pub read: bool,
-    #[serde(default)]
+    /// `""` for a result that came from no file (a fallback, a tool call).
+    #[serde(default, with = "text_or_empty")]
     pub mailbox_file: Option<String>,
     #[serde(default)]
     pub handoff_packet: Option<String>,
@@ -307,6 +330,35 @@ pub struct TerminalRecord {
     pub started_at: String,
     #[serde(default)]
     pub closed_at: Option<String>,
+    /// The process in the terminal's PTY.
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+/// A terminal as the API shows it: the record, with the Python tool's words
+/// beside it (`scope`, `read_only`, `ended_at`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalView {
+    #[serde(flatten)]
+    pub record: TerminalRecord,
+    /// `session` for a session's terminal, `global` for a shell.
+    pub scope: &'static str,
+    pub read_only: bool,
+    pub ended_at: Option<String>,
+}
+
+impl From<TerminalRecord> for TerminalView {
+    fn from(record: TerminalRecord) -> TerminalView {
+        TerminalView {
+            scope: match record.kind {
+                TerminalKind::Interactive => "global",
+                _ => "session",
+            },
+            read_only: !record.kind.accepts_input(),
+            ended_at: record.closed_at.clone(),
+            record,
+        }
+    }
 }
 
 impl TerminalRecord {
@@ -337,6 +389,27 @@ pub struct State {
     pub queue: Vec<QueueItem>,
     #[serde(default)]
     pub terminals: IndexMap<String, TerminalRecord>,
+}
+
+#[cfg(test)]
+#[test]
+fn missing_texts_show_as_empty_strings_and_read_back_as_none() {
+    let mut r = TaskResult::sample("r1", "s");
+    r.next_action = None;
+    r.mailbox_file = None;
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["next_action"], "", "{json}");
+    assert_eq!(json["mailbox_file"], "", "{json}");
+    let back: TaskResult = serde_json::from_value(json).unwrap();
+    assert_eq!((back.next_action, back.mailbox_file), (None, None));
+    let old: TaskResult = serde_json::from_value(serde_json::json!({
+        "report_id": "r", "parent_session_id": "z", "department_session_id": "d",
+        "department": "x", "summary": "s", "reported_at": "t", "source": "mailbox",
+        "next_action": null, "mailbox_file": "/m.json",
+    }))
+    .unwrap();
+    assert_eq!(old.next_action, None);
+    assert_eq!(old.mailbox_file.as_deref(), Some("/m.json"));
 }
 
 #[cfg(test)]

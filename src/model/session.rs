@@ -5,10 +5,24 @@ use serde::{Deserialize, Serialize};
 
 use super::{CloseReason, NoticeStatus, PlanStatus, ReportStatus, SessionKind, SessionStatus};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Text typed into a session. The API shows it under both its names and the
+/// Python tool's (`sent_at`, `text`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct InputRecord {
     pub at: String,
     pub input: String,
+}
+
+impl Serialize for InputRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("InputRecord", 4)?;
+        out.serialize_field("at", &self.at)?;
+        out.serialize_field("input", &self.input)?;
+        out.serialize_field("sent_at", &self.at)?;
+        out.serialize_field("text", &self.input)?;
+        out.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -183,7 +183,7 @@ impl Dispatcher {
             });
             let template = index
                 .and_then(|i| tx.plan(&parent).map(|p| p.assignments[i].clone()))
-                .unwrap_or_else(|| assignment_of(&s));
+                .unwrap_or_else(|| assignment_of(&s, &self.ctx.config));
             let item = queue_item(qid.clone(), Some(parent.clone()), &template, index);
             if let (Some(i), Some(p)) = (index, tx.plan_mut(&parent)) {
                 let a = &mut p.assignments[i];
@@ -297,10 +297,17 @@ fn not_running(parent: &str) -> LauncherError {
 }
 
 /// A department's work as an assignment, for one started outside a plan.
-fn assignment_of(s: &Session) -> Assignment {
+fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
     let part = s.department_part();
+    let key = s.department.clone().unwrap_or_default();
+    let (title, duty) = config
+        .department(&key)
+        .map(|d| (d.title, d.duty))
+        .unwrap_or_default();
     Assignment {
-        department: s.department.clone().unwrap_or_default(),
+        department: key,
+        title,
+        duty,
         task: s.task.clone(),
         model: s.model.clone(),
         files: part.map(|d| d.files.clone()).unwrap_or_default(),

@@ -333,6 +333,7 @@ impl Sessions {
         session_id: Option<String>,
         title: String,
     ) -> LResult<crate::terminal::TerminalInfo> {
+        let pid = pty.pid();
         let info = self
             .terminals
             .open(kind, pty, session_id.clone(), title)
@@ -346,6 +347,7 @@ impl Sessions {
             status: TerminalStatus::Running,
             started_at: info.started_at.clone(),
             closed_at: None,
+            pid: Some(pid),
         };
         let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);

@@ -81,13 +81,15 @@ impl Dispatcher {
     /// Checks an assignment against the configured departments and models.
     fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
         let c = &self.ctx.config;
-        let departments = c
-            .assignable_departments()
-            .into_iter()
-            .map(|d| d.key)
+        let all = c.assignable_departments();
+        let titles = all
+            .iter()
+            .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
             .collect();
+        let departments = all.into_iter().map(|d| d.key).collect();
         let rules = plan::Rules {
             departments,
+            titles,
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
@@ -354,10 +356,19 @@ impl Dispatcher {
             &crate::report::Mode::Worktree,
         )
         .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let active = self.ctx.store.read(|s| {
+            let zhongshu = s
+                .sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count();
+            (zhongshu, s.slots_in_use())
+        });
         Ok(super::proposal::proposal(
             task,
             report,
-            &self.ctx.config.launcher.department_model,
+            &self.ctx.config,
+            active,
         ))
     }
 }

@@ -51,6 +51,10 @@ pub struct SessionView {
     /// What that report asks, and the developer's answer once given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<ConfirmationView>,
+    /// A department's mailbox (its Zhongshu's, with its own drop folder as
+    /// `incoming`), as the Python tool showed it on department sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<crate::model::MailboxPaths>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -126,6 +130,13 @@ impl Sessions {
                 .and_then(|p| p.finished_at.clone()),
         });
         let (report_needs_confirmation, confirmation) = self.report_confirmation(session);
+        let mailbox = session.department_part().and_then(|d| {
+            let mut paths = self.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
+            if let Some(own) = &d.drop_folder {
+                paths.incoming = own.into();
+            }
+            Some(paths)
+        });
         if let Some(z) = record.zhongshu_mut() {
             let plan = state.plans.get(&session.id).map(|p| p.status);
             z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
@@ -149,6 +160,7 @@ impl Sessions {
             zhongshu,
             report_needs_confirmation,
             confirmation,
+            mailbox,
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
                 Some(cost_usd(usage, price))

@@ -77,10 +77,25 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
         l.sessions
             .session_input(&b.session_id, &b.input)
             .await
-            .map(|s| SessionAnswer {
+            .map(|s| InputAnswer {
+                sent_at: s
+                    .input_history
+                    .last()
+                    .map(|i| i.at.clone())
+                    .unwrap_or_default(),
+                session_id: s.id.clone(),
                 session: l.sessions.session_json(&s.id),
             }),
     )
+}
+
+/// The session after the input, and when it was sent (the Python tool's
+/// `session_id`, `sent_at`).
+#[derive(Serialize)]
+pub(super) struct InputAnswer {
+    session_id: String,
+    sent_at: String,
+    session: Option<SessionView>,
 }
 
 #[derive(Deserialize)]
@@ -146,7 +161,7 @@ pub(super) async fn browser_terminal_start(
         l.sessions
             .start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
             .await
-            .map(TerminalAnswer::new),
+            .map(|t| TerminalAnswer::new(&l, t)),
     )
 }
 
@@ -158,7 +173,7 @@ pub(super) async fn session_browser_terminal_start(
         l.sessions
             .start_preview_terminal(&b.session_id)
             .await
-            .map(TerminalAnswer::new),
+            .map(|t| TerminalAnswer::new(&l, t)),
     )
 }
 
@@ -203,27 +218,46 @@ pub(super) enum DepartmentStart {
     },
 }
 
-#[derive(Serialize)]
-pub(super) struct SessionAnswer {
-    session: Option<SessionView>,
-}
-
 /// A terminal opened (or the open one reused).
 #[derive(Serialize)]
 pub(super) struct TerminalAnswer {
     id: String,
     url: String,
     reused: bool,
-    terminal: TerminalInfo,
+    terminal: OpenedTerminal,
+}
+
+/// The terminal, with the Python tool's words beside ours.
+#[derive(Serialize)]
+struct OpenedTerminal {
+    #[serde(flatten)]
+    info: TerminalInfo,
+    pid: Option<u32>,
+    scope: &'static str,
+    read_only: bool,
+    ended_at: Option<String>,
 }
 
 impl TerminalAnswer {
-    fn new((terminal, reused): (TerminalInfo, bool)) -> TerminalAnswer {
+    fn new(l: &crate::launcher::Launcher, (info, reused): (TerminalInfo, bool)) -> TerminalAnswer {
+        let pid = l
+            .ctx
+            .store
+            .read(|s| s.terminals.get(&info.id).and_then(|t| t.pid));
         TerminalAnswer {
-            id: terminal.id.clone(),
-            url: terminal.url.clone(),
+            id: info.id.clone(),
+            url: info.url.clone(),
             reused,
-            terminal,
+            terminal: OpenedTerminal {
+                scope: match info.kind {
+                    crate::model::TerminalKind::Interactive => "global",
+                    _ => "session",
+                },
+                read_only: !info.kind.accepts_input(),
+                pid,
+                ended_at: None,
+                info,
+            },
         }
     }
 }
