@@ -162,10 +162,16 @@ const REGISTERED: &[(&str, Kind)] = &[
     ("requested_confirmation", Bool),
     ("assignments", Arr),
     ("auto_dispatch", Obj),
+];
+/// The limits and counts every plan answer carries (`zhongshu_plan_payload`,
+/// `register_zhongshu_plan`, `plan_assignments`).
+const PLAN_COUNTS: &[(&str, Kind)] = &[
     ("active_department_sessions", Num),
     ("max_department_sessions", Num),
     ("active_zhongshu_sessions", Num),
     ("model_choices", Arr),
+    ("max_terminals", Num),
+    ("active_terminals", Num),
 ];
 /// `plan.auto_dispatch` (`pollZhongshuPlan` reads `started.length`, `queued_count`).
 const DISPATCH: &[(&str, Kind)] = &[("started", Arr), ("queued_count", Num), ("active", Num)];
@@ -173,12 +179,6 @@ const DISPATCH: &[(&str, Kind)] = &[("started", Arr), ("queued_count", Num), ("a
 const PROPOSED: &[(&str, Kind)] = &[
     ("summary", Str),
     ("menxia_required", Bool),
-    ("max_terminals", Num),
-    ("max_department_sessions", Num),
-    ("active_terminals", Num),
-    ("active_department_sessions", Num),
-    ("active_zhongshu_sessions", Num),
-    ("model_choices", Arr),
     ("zhongshu_model", Str),
     ("department_model", Str),
     ("assignments", Arr),
@@ -258,12 +258,6 @@ const PLAN: &[(&str, Kind)] = &[
     ("requested_confirmation", Bool),
     ("assignments", Arr),
     ("auto_dispatch", Obj),
-    ("active_department_sessions", Num),
-    ("max_department_sessions", Num),
-    ("active_zhongshu_sessions", Num),
-    ("model_choices", Arr),
-    ("max_terminals", Num),
-    ("active_terminals", Num),
 ];
 /// `start_codex_session`'s answer.
 const STARTED: &[(&str, Kind)] = &[
@@ -340,6 +334,7 @@ async fn every_python_era_field_is_present() {
     );
     let p = &registered["plan"];
     check("report_zhongshu_plan.plan", p, REGISTERED, &mut missing);
+    check("report_zhongshu_plan.plan", p, PLAN_COUNTS, &mut missing);
     check(
         "plan.auto_dispatch",
         &p["auto_dispatch"],
@@ -450,6 +445,12 @@ async fn every_python_era_field_is_present() {
         &mut missing,
     );
     check("zhongshu_plan.plan", &plan["plan"], PLAN, &mut missing);
+    check(
+        "zhongshu_plan.plan",
+        &plan["plan"],
+        PLAN_COUNTS,
+        &mut missing,
+    );
     let peek = api
         .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
         .await;
