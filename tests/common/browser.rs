@@ -242,16 +242,25 @@ impl Browser {
     }
 
     /// Scrolls the element to the middle of the window (clear of a sticky
-    /// header), then clicks it the way a user would.
+    /// header), then clicks it the way a user would. A live page may redraw
+    /// the element between finding and clicking it: then it is found again.
     pub async fn click(&self, css: &str) {
-        self.js(
-            "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
-            vec![json!(css)],
-        )
-        .await;
-        let e = self.find(css).await;
-        self.call("POST", &self.at(&format!("/element/{}/click", e.0)), None)
+        for attempt in 1.. {
+            self.js(
+                "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
+                vec![json!(css)],
+            )
             .await;
+            let e = self.find(css).await;
+            let path = self.at(&format!("/element/{}/click", e.0));
+            match self.try_call("POST", &path, None).await {
+                Ok(_) => return,
+                Err((status, v)) if v["error"] == "stale element reference" && attempt < 5 => {
+                    eprintln!("click {css}: redrawn ({status}), finding it again");
+                }
+                Err((status, v)) => panic!("WebDriver POST {path} failed ({status}): {v}"),
+            }
+        }
     }
 
     pub async fn clear(&self, css: &str) {
