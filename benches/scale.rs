@@ -155,6 +155,7 @@ fn result(z: &str, d: &str, id: &str) -> TaskResult {
         content_sha256: None,
         objective: "bench".into(),
         verified: false,
+        confirmation: None,
     }
 }
 

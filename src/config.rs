@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 mod agent_backend;
 mod defaults;
 mod defaults_file;
+mod fitted;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
@@ -23,6 +24,7 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
+pub use fitted::{departments_for, python_tool_layout, risk_rules_for};
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -245,7 +247,11 @@ impl Config {
                 })
             }
         };
-        let departments = lenient::departments(file.departments.as_ref(), &mut warnings);
+        let departments = lenient::departments(
+            file.departments.as_ref(),
+            || departments_for(repo),
+            &mut warnings,
+        );
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
                 return Err(ConfigError::Invalid {
@@ -255,7 +261,11 @@ impl Config {
                 });
             }
         }
-        let risk_rules = lenient::risk_rules(file.risk_rules.as_ref(), &mut warnings);
+        let risk_rules = lenient::risk_rules(
+            file.risk_rules.as_ref(),
+            || risk_rules_for(repo),
+            &mut warnings,
+        );
         let portability_paths = lenient::portability_paths(file.preflight.as_ref())
             .unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(

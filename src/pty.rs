@@ -69,6 +69,18 @@ impl std::fmt::Debug for Pty {
     }
 }
 
+/// A start failure in words. For a program it cannot find, portable-pty lists
+/// every folder of PATH; "not found" is what the user needs.
+fn start_failure(program: &str, e: &anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if text.contains("No viable candidates found in PATH") {
+        return anyhow!(
+            "cannot start {program:?}: it is not installed, or not in a folder on PATH"
+        );
+    }
+    anyhow!("cannot start {program:?}: {text}")
+}
+
 impl Pty {
     /// Starts `spec.program` directly (no shell) in a new PTY and session.
     pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
@@ -93,7 +105,7 @@ impl Pty {
         let child = pair
             .slave
             .spawn_command(cmd)
-            .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
+            .map_err(|e| start_failure(&spec.program, &e))?;
         drop(pair.slave);
         let pid = child
             .process_id()
@@ -477,5 +489,24 @@ mod tests {
         let s = strip_escapes(b"\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07ok\x1b[?2004h");
         assert_eq!(s, "red\nok");
         assert_eq!(preview(b"a\n\nb\nc\n", 2), "b\nc");
+    }
+
+    #[test]
+    fn a_missing_program_is_named_without_the_whole_path() {
+        let e = Pty::spawn(SpawnSpec {
+            program: "codex-governance-no-such-program".into(),
+            args: vec![],
+            cwd: std::env::temp_dir(),
+            env: vec![("PATH".into(), "/nowhere/a:/nowhere/b".into())],
+            cols: 80,
+            rows: 24,
+            log_path: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "cannot start \"codex-governance-no-such-program\": it is not installed, or not in a folder on PATH"
+        );
     }
 }

@@ -15,6 +15,8 @@ pub enum Signal {
     },
     /// A department slot may have freed (a fallback was registered).
     SlotFreed,
+    /// Every assignment of this Zhongshu's plan ended: it is told.
+    PlanFinished(String),
     /// A Zhongshu session started: its mailbox folder is new.
     ZhongshuStarted(String),
     /// A session's agent called a governance tool; the caller is the session.

@@ -952,3 +952,75 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_stays() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    // The first answer never comes on its own: the turn keeps working.
+    let hold = w.server.on_held(
+        "You are Zhongshu",
+        vec![model_server::message("an answer nobody waits for")],
+    );
+    let z = api.start_zhongshu("Work until interrupted").await;
+    wait_agent(&api, &z, "working", |s| s["agent_state"] == "working").await;
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("codex-interrupt-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let row = format!(".session-row[data-id=\"{z}\"] button.act-interrupt");
+    let tile = format!(".slot[data-session=\"{z}\"] button.slot-interrupt");
+    d.wait_js(
+        "Interrupt on the working session's row and tile",
+        "return [arguments[0], arguments[1]].every((s) => { const b = document.querySelector(s); return b && !b.hidden; });",
+        vec![json!(row), json!(tile)],
+        CODEX_PATIENCE,
+    )
+    .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-interrupt-1440x900.png", &png);
+    }
+    d.click(&tile).await;
+    wait_audit(&api, "session_interrupted", |e| {
+        e["session_id"] == z.as_str()
+    })
+    .await;
+    let ended = wait_audit(&api, "turn_completed", |e| e["session_id"] == z.as_str()).await;
+    assert_eq!(ended["status"], "interrupted", "{ended}");
+    wait_agent(&api, &z, "idle after the interrupt", |s| {
+        s["agent_state"] == "idle" && s["status"] == "running"
+    })
+    .await;
+    d.wait_js(
+        "Interrupt gone once the turn ended",
+        "const b = document.querySelector(arguments[0]); return !!b && b.hidden;",
+        vec![json!(row)],
+        CODEX_PATIENCE,
+    )
+    .await;
+    hold.notify_one();
+    // The session takes the next turn.
+    w.server
+        .on("AFTER-INTERRUPT", vec![model_server::message("back at it")]);
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "AFTER-INTERRUPT"}),
+    )
+    .await;
+    wait_until(
+        "the next turn reaches the model",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("AFTER-INTERRUPT").then_some(()) },
+    )
+    .await;
+    // An unknown session is a 404.
+    let (code, body) = api
+        .post("/api/interrupt", &json!({"session_id": "zhongshu-404"}))
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}

@@ -199,6 +199,56 @@ async fn a_launcher_that_lost_its_lock_never_writes() {
     assert_eq!(code, 0, "{stdout} {stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_problem_is_said_once_plainly_and_a_failed_start_leaves_no_session() {
+    let repo = TestRepo::with_flags(&[]);
+    std::fs::write(
+        repo.path.join("governance.yaml"),
+        "launcher:\n  backend: codex\n  codex_command: /nonexistent/codex-missing\n",
+    )
+    .unwrap();
+    let mut l = spawn_launcher(&repo.path, &[]);
+    let status = wait_until("the problem in the status", PATIENCE, || async {
+        let s = l.api.status().await;
+        (!s["agents"]["problems"].as_array()?.is_empty()).then_some(s)
+    })
+    .await;
+    let problem = status["agents"]["problems"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        problem.contains("npm install -g @openai/codex"),
+        "{problem}"
+    );
+    let err = l.stderr();
+    assert_eq!(
+        err.matches("codex-missing").count(),
+        1,
+        "the warning is printed once: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes into a pipe: {err:?}"
+    );
+    // Starting fails with the fix, and leaves no session behind.
+    let (code, body) = l
+        .api
+        .post(
+            "/api/start_zhongshu_session",
+            &serde_json::json!({"task": "t"}),
+        )
+        .await;
+    assert!(code.is_client_error(), "{code} {body}");
+    assert!(
+        !body["error"].as_str().unwrap().contains("/usr/bin"),
+        "the error does not list PATH: {body}"
+    );
+    let s = l.api.status().await;
+    assert_eq!(s["sessions"], serde_json::json!([]), "{s}");
+    l.terminate();
+}
+
 #[test]
 fn a_port_in_use_says_what_to_do() {
     let repo = TestRepo::with_flags(&[]);

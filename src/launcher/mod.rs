@@ -117,7 +117,11 @@ impl Launcher {
             Arc::clone(&credentials),
             tx.clone(),
         ));
-        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            tx.clone(),
+        ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let launcher = Arc::new(Launcher {
             ctx,
@@ -257,7 +261,6 @@ impl Launcher {
                             this.ctx.paths.state_dir.join(crate::instance::LOCK_FILE).display(),
                             this.ctx.paths.state_dir.display()
                         );
-                            tracing::error!("{why}: this launcher stops writing");
                             eprintln!(
                                 "codex-governance: {why}: this launcher stops writing; restart it"
                             );
@@ -277,7 +280,7 @@ impl Launcher {
     async fn check_backend(&self) {
         let problems = self.sessions.backend().problems().await;
         for w in &problems {
-            tracing::warn!("{w}");
+            // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
         let _first_check_wins = self.backend_problems.set(problems);
@@ -365,6 +368,7 @@ impl Launcher {
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
+            Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
         }
     }
 

@@ -55,6 +55,7 @@ impl Mailbox {
             content_sha256: None,
             objective: session.task.clone(),
             verified: false,
+            confirmation: None,
         };
         let key = result_key(&parent, &session.id, &result.report_id);
         let stored = self.ctx.store.update(|tx| {

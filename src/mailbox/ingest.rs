@@ -245,6 +245,7 @@ impl Mailbox {
             content_sha256: None,
             objective: session.task.clone(),
             verified: false,
+            confirmation: None,
         })
     }
 

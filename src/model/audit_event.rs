@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    ApprovalDecision, CloseReason, NoticeStatus, PlanStatus, ResultSource, SessionKind,
-    TerminalKind,
+    ApprovalDecision, CloseReason, ConfirmationDecision, NoticeStatus, PlanOutcome, PlanStatus,
+    ResultSource, SessionKind, TerminalKind,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -134,6 +134,51 @@ pub enum AuditEvent {
         queue_id: String,
         department: String,
         error: String,
+    },
+    /// A queued assignment that will never start: its planner was closed or
+    /// its plan stopped.
+    AssignmentDropped {
+        queue_id: String,
+        department: String,
+        parent_session_id: Option<String>,
+        reason: String,
+    },
+    /// The developer retried an assignment: a department that failed or ended
+    /// without a report (`retried_session_id`), or a start that failed.
+    AssignmentRetried {
+        queue_id: String,
+        department: String,
+        parent_session_id: Option<String>,
+        retried_session_id: Option<String>,
+    },
+    /// The developer stopped a plan: its departments and its planner are
+    /// closed, its queued assignments dropped.
+    PlanStopped {
+        session_id: String,
+        departments: Vec<String>,
+        dropped: usize,
+    },
+    /// Every assignment of a plan ended (or, for a stopped plan, every
+    /// department it had).
+    PlanFinished {
+        session_id: String,
+        status: PlanStatus,
+        #[serde(flatten)]
+        outcome: PlanOutcome,
+    },
+    /// The developer answered a report's confirmation request (or put it
+    /// aside); an answer goes to the Zhongshu.
+    ConfirmationAnswered {
+        parent_session_id: String,
+        department_session_id: String,
+        report_id: String,
+        decision: ConfirmationDecision,
+        note_chars: usize,
+        delivery: Option<String>,
+    },
+    /// The developer put a failed department aside in "Needs you".
+    NeedsYouDismissed {
+        session_id: String,
     },
     ResultRegistered(ResultFields),
     /// A department's later report replaced its earlier one.

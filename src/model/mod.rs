@@ -37,11 +37,13 @@ mod agent;
 mod audit_event;
 mod plain_state;
 pub mod plan;
+mod plan_outcome;
 mod records;
 mod session;
 
 pub use agent::*;
 pub use audit_event::*;
 pub use plain_state::*;
+pub use plan_outcome::*;
 pub use records::*;
 pub use session::*;

@@ -99,6 +99,7 @@ pub(crate) mod tests {
             content_sha256: None,
             objective: "the task".into(),
             verified: false,
+            confirmation: None,
         }
     }
 

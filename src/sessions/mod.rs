@@ -7,6 +7,7 @@
 
 mod agent_events;
 pub mod command;
+pub mod control;
 mod exits;
 pub mod heartbeat;
 mod live;
@@ -15,6 +16,7 @@ pub mod prompts;
 pub mod proposal;
 pub mod queue;
 mod queue_records;
+mod settle;
 mod start;
 mod start_prompt;
 pub mod terminals;
@@ -338,6 +340,7 @@ impl Sessions {
         session_id: Option<String>,
         title: String,
     ) -> LResult<crate::terminal::TerminalInfo> {
+        let pid = pty.pid();
         let info = self
             .terminals
             .open(kind, pty, session_id.clone(), title)
@@ -351,6 +354,7 @@ impl Sessions {
             status: TerminalStatus::Running,
             started_at: info.started_at.clone(),
             closed_at: None,
+            pid: Some(pid),
         };
         let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);

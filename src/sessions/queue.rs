@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::plan;
 use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use crate::signals::{Signal, SignalTx};
 use plan::enqueue_selected;
 
 pub use crate::model::plan::AssignmentInput;
@@ -59,31 +60,36 @@ pub enum Dispatch {
 
 /// Plans, assignments and the queue: which departments start, and when.
 pub struct Dispatcher {
-    ctx: Arc<Context>,
-    sessions: Arc<Sessions>,
+    pub(super) ctx: Arc<Context>,
+    pub(super) sessions: Arc<Sessions>,
     /// Serializes queue pumps so two releases never over-start.
-    pump_lock: tokio::sync::Mutex<()>,
+    pub(super) pump_lock: tokio::sync::Mutex<()>,
+    /// Tells the launcher when a plan finished.
+    signals: SignalTx,
 }
 
 impl Dispatcher {
-    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> Dispatcher {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Dispatcher {
         Dispatcher {
             ctx,
             sessions,
             pump_lock: tokio::sync::Mutex::new(()),
+            signals,
         }
     }
 
     /// Checks an assignment against the configured departments and models.
     fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
         let c = &self.ctx.config;
-        let departments = c
-            .assignable_departments()
-            .into_iter()
-            .map(|d| d.key)
+        let all = c.assignable_departments();
+        let titles = all
+            .iter()
+            .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
             .collect();
+        let departments = all.into_iter().map(|d| d.key).collect();
         let rules = plan::Rules {
             departments,
+            titles,
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
@@ -120,6 +126,8 @@ impl Dispatcher {
             status,
             registered_at: clock::now_rfc3339(),
             confirmed_at: None,
+            finished_at: None,
+            outcome: None,
         };
         let queued = if needs_confirmation {
             Vec::new()
@@ -187,6 +195,8 @@ impl Dispatcher {
                         .map(|p| p.registered_at)
                         .unwrap_or_else(clock::now_rfc3339),
                     confirmed_at: None,
+                    finished_at: None,
+                    outcome: None,
                 }
             }
             (Some(p), None) => p,
@@ -277,12 +287,24 @@ impl Dispatcher {
         }
     }
 
-    /// Starts queued items while slots are free. Failed items stay, marked failed.
+    /// Starts queued items while slots are free. Failed items stay, marked
+    /// failed; items of a planner the developer closed are dropped, never
+    /// started. Then plans whose assignments all ended are marked finished.
     pub async fn pump_queue(self: &Arc<Self>) {
+        self.pump_starts().await;
+        for id in self.settle_plans() {
+            if self.signals.send(Signal::PlanFinished(id)).is_err() {
+                tracing::warn!("a plan finished while the launcher stops");
+            }
+        }
+    }
+
+    async fn pump_starts(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
         let max = self.ctx.config.launcher.max_departments;
         loop {
             let next = self.ctx.store.update(|tx| {
+                super::queue_records::drop_orphaned(tx);
                 let i = plan::next_startable(tx.queue(), tx.state().slots_in_use(), max)?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
@@ -334,10 +356,19 @@ impl Dispatcher {
             &crate::report::Mode::Worktree,
         )
         .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let active = self.ctx.store.read(|s| {
+            let zhongshu = s
+                .sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count();
+            (zhongshu, s.slots_in_use())
+        });
         Ok(super::proposal::proposal(
             task,
             report,
-            &self.ctx.config.launcher.department_model,
+            &self.ctx.config,
+            active,
         ))
     }
 }

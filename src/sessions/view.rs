@@ -48,6 +48,21 @@ pub struct SessionView {
     /// A department's last report asks the user to confirm something.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_needs_confirmation: Option<bool>,
+    /// What that report asks, and the developer's answer once given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationView>,
+    /// A department's mailbox (its Zhongshu's, with its own drop folder as
+    /// `incoming`), as the Python tool showed it on department sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<crate::model::MailboxPaths>,
+}
+
+/// A report's request for the developer's confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmationView {
+    pub report_id: String,
+    pub question: String,
+    pub answer: Option<crate::model::ConfirmationAnswer>,
 }
 
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
@@ -58,6 +73,9 @@ pub struct ZhongshuFields {
     /// The registered plan's revision (null before one): a page showing a plan
     /// knows it is stale when this moves.
     pub plan_revision: Option<u64>,
+    /// How the plan's assignments ended, once it finished or was stopped.
+    pub plan_outcome: Option<crate::model::PlanOutcome>,
+    pub plan_finished_at: Option<String>,
 }
 
 impl SessionView {
@@ -105,6 +123,19 @@ impl Sessions {
                 .collect(),
             unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
             plan_revision: state.plans.get(&session.id).map(|p| p.revision),
+            plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
+            plan_finished_at: state
+                .plans
+                .get(&session.id)
+                .and_then(|p| p.finished_at.clone()),
+        });
+        let (report_needs_confirmation, confirmation) = self.report_confirmation(session);
+        let mailbox = session.department_part().and_then(|d| {
+            let mut paths = self.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
+            if let Some(own) = &d.drop_folder {
+                paths.incoming = own.into();
+            }
+            Some(paths)
         });
         if let Some(z) = record.zhongshu_mut() {
             let plan = state.plans.get(&session.id).map(|p| p.status);
@@ -127,7 +158,9 @@ impl Sessions {
             browser_terminal_scope: terminal.map(|_| "session"),
             browser_terminal_title: terminal.map(|t| t.title.clone()),
             zhongshu,
-            report_needs_confirmation: self.report_needs_confirmation(session),
+            report_needs_confirmation,
+            confirmation,
+            mailbox,
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
                 Some(cost_usd(usage, price))
@@ -135,16 +168,25 @@ impl Sessions {
         }
     }
 
-    /// For a department that reported: does its last report ask the user?
-    fn report_needs_confirmation(&self, session: &Session) -> Option<bool> {
-        let part = session.department_part()?;
-        let key = result_key(
-            part.parent_session_id.as_deref()?,
-            &session.id,
-            part.last_report_id.as_deref()?,
-        );
-        let result = self.ctx.store.result(&key).ok().flatten()?;
-        Some(result.needs_user_confirmation)
+    /// For a department that reported: does its last report ask the user,
+    /// what, and what did the user answer?
+    fn report_confirmation(&self, session: &Session) -> (Option<bool>, Option<ConfirmationView>) {
+        let Some(result) = session.department_part().and_then(|part| {
+            let key = result_key(
+                part.parent_session_id.as_deref()?,
+                &session.id,
+                part.last_report_id.as_deref()?,
+            );
+            self.ctx.store.result(&key).ok().flatten()
+        }) else {
+            return (None, None);
+        };
+        let view = result.needs_user_confirmation.then(|| ConfirmationView {
+            report_id: result.report_id.clone(),
+            question: result.confirmation_question(),
+            answer: result.confirmation.clone(),
+        });
+        (Some(result.needs_user_confirmation), view)
     }
 
     /// One session as the API shows it, by id.

@@ -437,6 +437,7 @@ mod tests {
             status: TerminalStatus::Running,
             started_at: "2025-01-01T00:00:00Z".into(),
             closed_at: None,
+            pid: None,
         };
         conn.execute(
             "INSERT INTO terminals (id, json) VALUES ('term-1', ?1)",
@@ -485,6 +486,7 @@ mod tests {
             status: TerminalStatus::Running,
             started_at: "2025-01-01T00:00:00Z".into(),
             closed_at: None,
+            pid: None,
         };
         store.update(|tx| tx.insert_terminal(record)).unwrap();
         let in_memory = store.read(|s| s.terminals["term-1"].url.clone());

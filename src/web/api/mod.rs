@@ -14,6 +14,7 @@ use super::routes::Routes;
 use crate::credentials::Principal;
 use crate::launcher::Launcher;
 
+mod control;
 mod overview;
 mod review;
 mod sessions;
@@ -64,6 +65,11 @@ pub fn routes() -> Routes {
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
         .post("/api/submit_result", submit_result)
+        .post("/api/interrupt", control::interrupt)
+        .post("/api/stop_plan", control::stop_plan)
+        .post("/api/retry", control::retry)
+        .post("/api/answer_confirmation", control::answer_confirmation)
+        .post("/api/dismiss", control::dismiss)
 }
 
 type Caller = axum::Extension<Principal>;
