@@ -93,6 +93,12 @@ pub struct LauncherSettings {
     pub agent: AgentBackendSettings,
     /// Prices per model, to show what sessions cost (none: tokens only).
     pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
+    /// No new department starts while the 5-hour window is this full (percent).
+    pub quota_reserve_percent: f64,
+    /// What one plan's departments may spend, in US dollars (priced by
+    /// `model_prices`) and in tokens; none: no limit.
+    pub plan_budget_usd: Option<f64>,
+    pub plan_budget_tokens: Option<u64>,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -174,6 +180,12 @@ struct FileLauncher {
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
+    #[serde(default)]
+    quota_reserve_percent: Option<f64>,
+    #[serde(default)]
+    plan_budget_usd: Option<f64>,
+    #[serde(default)]
+    plan_budget_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -50,6 +50,46 @@ pub(super) fn resolve(
     )?;
     let (zhongshu_model, department_model) = role_models(&models, env, warnings);
     let model_prices = model_prices(fl.model_prices.clone(), file_name)?;
+    let quota_reserve_percent = match env.get("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0 && *p <= 100.0)
+            .ok_or_else(|| ConfigError::Env {
+                name: "CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(),
+                value: v.clone(),
+                message: "a percentage above 0 and at most 100".into(),
+            })?,
+        None => match fl.quota_reserve_percent {
+            Some(p) if !(p > 0.0 && p <= 100.0) => {
+                return Err(invalid(
+                    file_name,
+                    "launcher.quota_reserve_percent",
+                    "a percentage above 0 and at most 100",
+                ))
+            }
+            Some(p) => p,
+            None => 90.0,
+        },
+    };
+    if fl
+        .plan_budget_usd
+        .is_some_and(|b| !b.is_finite() || b <= 0.0)
+    {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_usd",
+            "US dollars: a number above 0",
+        ));
+    }
+    if fl.plan_budget_tokens == Some(0) {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_tokens",
+            "a whole number of tokens above 0",
+        ));
+    }
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -67,6 +107,9 @@ pub(super) fn resolve(
         department_stale_seconds,
         agent,
         model_prices,
+        quota_reserve_percent,
+        plan_budget_usd: fl.plan_budget_usd,
+        plan_budget_tokens: fl.plan_budget_tokens,
     })
 }
 

@@ -4,6 +4,7 @@
 //! everything down, awaiting every task it started.
 
 pub mod deltas;
+mod quota_clock;
 mod status_cache;
 mod tools;
 mod view_types;
@@ -55,6 +56,8 @@ pub struct Launcher {
     /// launcher may start as soon as this one has stopped.
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     lock_watch: Mutex<Option<JoinHandle<()>>>,
+    /// The account listener and the quota clock (`quota_clock.rs`).
+    quota_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
 }
@@ -139,6 +142,7 @@ impl Launcher {
             resumable: Mutex::new(Vec::new()),
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
+            quota_tasks: Mutex::new(Vec::new()),
             deltas: deltas::Deltas::default(),
         });
         launcher.recover()?;
@@ -232,6 +236,7 @@ impl Launcher {
         self.watch_instance_lock();
         self.start_deltas();
         self.check_backend().await;
+        *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
@@ -369,6 +374,7 @@ impl Launcher {
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
             Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
+            Signal::Tell { zhongshu_id, text } => self.mailbox.tell(&zhongshu_id, &text),
         }
     }
 
@@ -437,6 +443,10 @@ impl Launcher {
         });
         let watch = self.lock_watch.lock().unwrap().take();
         if let Some(task) = watch {
+            let _ = task.await;
+        }
+        let quota_tasks = std::mem::take(&mut *self.quota_tasks.lock().unwrap());
+        for task in quota_tasks {
             let _ = task.await;
         }
         // Last: the folder is free for the next launcher.

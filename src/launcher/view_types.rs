@@ -48,6 +48,8 @@ pub struct StatusView {
     pub mailbox_ingestion: IngestionView,
     /// How agents run and what they can reach, in words for the dashboard.
     pub agents: AgentsView,
+    /// The account's usage limits, the queue's hold, parked sessions, budgets.
+    pub quota: crate::sessions::quota::QuotaView,
 }
 
 /// How the launcher's agents run.

@@ -126,6 +126,26 @@ impl Mailbox {
         status
     }
 
+    /// Tells the Zhongshu what the launcher decided (work held, a budget
+    /// reached). A Zhongshu parked by the usage limit is not told: a turn now
+    /// would hit the limit again, and its continue turn comes at the reset.
+    pub fn tell(self: &Arc<Self>, zhongshu_id: &str, text: &str) {
+        let parked = self
+            .sessions
+            .session(zhongshu_id)
+            .is_some_and(|z| z.agent.parked.is_some());
+        if parked {
+            tracing::info!("{zhongshu_id} is parked: not told {text:?}");
+            return;
+        }
+        let this = Arc::clone(self);
+        let id = zhongshu_id.to_string();
+        let text = format!("[codex-governance] {text}");
+        tokio::spawn(async move {
+            this.deliver_notice(&id, &text, 0).await;
+        });
+    }
+
     /// `POST /api/notify_zhongshu`: another tool's notice, same path as ours.
     pub async fn notify_zhongshu_request(self: &Arc<Self>, b: NotifyInput) -> LResult<NoticeSent> {
         let z = self.sessions.require_session(&b.parent_session_id)?;

@@ -66,6 +66,44 @@ pub enum AuditEvent {
     SessionInterrupted {
         session_id: String,
     },
+    /// The account's usage limit stopped the session's turn: it waits for the
+    /// reset (`until`), then gets one continue turn.
+    SessionParked {
+        session_id: String,
+        until: String,
+        reason: String,
+    },
+    /// The reset came: the parked session gets its continue turn.
+    SessionUnparked {
+        session_id: String,
+        parked_since: String,
+    },
+    /// No department starts until the hold lifts (`reason`: limit or reserve).
+    QueueHeld {
+        reason: String,
+        until: Option<String>,
+        text: String,
+    },
+    /// Departments start again.
+    QueueReleased {
+        was: String,
+    },
+    /// The user started departments despite the hold, until `until`.
+    QuotaOverridden {
+        until: String,
+        hold: String,
+    },
+    /// The user raised a plan's budget.
+    BudgetRaised {
+        zhongshu_id: String,
+        budget_usd: Option<f64>,
+        budget_tokens: Option<u64>,
+    },
+    /// A plan's departments spent its budget: no more of them start.
+    BudgetReached {
+        zhongshu_id: String,
+        text: String,
+    },
     /// An agent called one of the launcher's tools.
     ToolCalled {
         session_id: String,

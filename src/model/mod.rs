@@ -38,6 +38,7 @@ mod audit_event;
 mod plain_state;
 pub mod plan;
 mod plan_outcome;
+pub mod quota;
 mod records;
 mod session;
 
@@ -45,5 +46,6 @@ pub use agent::*;
 pub use audit_event::*;
 pub use plain_state::*;
 pub use plan_outcome::*;
+pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow};
 pub use records::*;
 pub use session::*;

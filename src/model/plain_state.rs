@@ -13,6 +13,8 @@ use super::{AgentState, CloseReason, Session};
 pub enum StateWord {
     Starting,
     Working,
+    /// Parked by the account's usage limit until its reset.
+    WaitingForQuota,
     Idle,
     NeedsYou,
     Reported,
@@ -36,6 +38,20 @@ pub fn plain_state(s: &Session) -> PlainState {
     let (state, text) = if s.has_reported() {
         // Reported: done, even in the moment before the launcher closes it.
         (StateWord::Reported, "reported".to_string())
+    } else if let (Some(p), true) = (&s.agent.parked, s.is_running()) {
+        let text = format!(
+            "waiting for quota until {}",
+            super::quota::local_time(p.until)
+        );
+        return PlainState {
+            state: StateWord::WaitingForQuota,
+            state_text: text,
+            state_reason: Some(p.reason.clone()),
+        };
+    } else if let (Some(k), true, AgentState::Working) =
+        (s.agent.retrying, s.is_running(), s.agent.agent_state)
+    {
+        (StateWord::Working, format!("reconnecting ({k}/5)"))
     } else if s.is_running() {
         match s.agent.agent_state {
             AgentState::Starting => (StateWord::Starting, "starting".to_string()),

@@ -294,6 +294,9 @@ mod tests {
             confirmed_at: None,
             finished_at: None,
             outcome: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
         };
         let queued = enqueue_selected(&mut plan);
         assert_eq!(queued.len(), 1);
@@ -317,6 +320,9 @@ mod tests {
             confirmed_at: None,
             finished_at: None,
             outcome: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
         };
         let first = revised(plan("P1"), None);
         assert_eq!(first.revision, 1);

@@ -155,6 +155,9 @@ mod tests {
             confirmed_at: None,
             finished_at: None,
             outcome: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
         }
     }
 

@@ -195,6 +195,14 @@ pub struct Plan {
     /// How its assignments ended, once the plan is finished or stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::PlanOutcome>,
+    /// The budget the user raised this plan's to (over `launcher.plan_budget_*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u64>,
+    /// Its departments spent the budget (in words): no more of them start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_reached: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -389,6 +397,9 @@ pub struct State {
     pub queue: Vec<QueueItem>,
     #[serde(default)]
     pub terminals: IndexMap<String, TerminalRecord>,
+    /// The account's usage limits, the queue's hold, the parking order.
+    #[serde(default)]
+    pub quota: super::QuotaState,
 }
 
 #[cfg(test)]

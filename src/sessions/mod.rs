@@ -12,6 +12,7 @@ mod exits;
 pub mod heartbeat;
 mod live;
 pub mod prompts;
+pub mod quota;
 
 pub mod proposal;
 pub mod queue;
@@ -70,6 +71,9 @@ pub struct Sessions {
     signals: SignalTx,
     /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
     tasks: tokio_util::task::TaskTracker,
+    /// Told when quota changed (a session parked, a snapshot, start anyway):
+    /// the launcher's quota clock then looks again when to wake.
+    pub quota_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Sessions {
@@ -85,6 +89,7 @@ impl Sessions {
             backend,
             agents: Mutex::new(HashMap::new()),
             agents_changed: tokio::sync::watch::Sender::new(0),
+            quota_changed: Arc::default(),
             resuming: Mutex::new(Default::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 pub(crate) use super::queue_records::mark_assignment;
 use super::queue_records::{assign_queue_ids, audit_queued, failed, queue_item, started};
+use super::quota;
 use super::Sessions;
 use super::StartSpec;
 use crate::clock;
@@ -127,6 +128,9 @@ impl Dispatcher {
             registered_at: clock::now_rfc3339(),
             confirmed_at: None,
             finished_at: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
             outcome: None,
         };
         let queued = if needs_confirmation {
@@ -184,6 +188,9 @@ impl Dispatcher {
                     .map(|(i, a)| self.validate_assignment(i, a))
                     .collect::<LResult<Vec<_>>>()?;
                 let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+                let old_budget = old
+                    .as_ref()
+                    .map_or((None, None), |p| (p.budget_usd, p.budget_tokens));
                 Plan {
                     session_id: parent.to_string(),
                     revision: old.as_ref().map_or(0, |p| p.revision),
@@ -196,6 +203,9 @@ impl Dispatcher {
                         .unwrap_or_else(clock::now_rfc3339),
                     confirmed_at: None,
                     finished_at: None,
+                    budget_usd: old_budget.0,
+                    budget_tokens: old_budget.1,
+                    budget_reached: None,
                     outcome: None,
                 }
             }
@@ -301,16 +311,53 @@ impl Dispatcher {
 
     async fn pump_starts(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
-        let max = self.ctx.config.launcher.max_departments;
+        let launcher = &self.ctx.config.launcher;
+        let max = launcher.max_departments;
         loop {
+            let mut told = Vec::new();
             let next = self.ctx.store.update(|tx| {
                 super::queue_records::drop_orphaned(tx);
-                let i = plan::next_startable(tx.queue(), tx.state().slots_in_use(), max)?;
+                let (hold, _) = quota::settle_hold(tx, launcher.quota_reserve_percent);
+                if let Some(h) = hold {
+                    let text = format!(
+                        "work is held: your queued departments do not start while {} \
+                         (the user can start them anyway)",
+                        h.text
+                    );
+                    told = quota::untold_waiting(tx)
+                        .into_iter()
+                        .map(|z| (z, text.clone()))
+                        .collect();
+                    return None;
+                }
+                let over = quota::budget_stops(tx, launcher);
+                for (zhongshu, text) in &over.newly {
+                    told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
+                }
+                if tx.state().slots_in_use() >= max {
+                    return None;
+                }
+                let i = tx.queue().iter().position(|q| {
+                    q.status == QueueStatus::Queued
+                        && !q
+                            .parent_session_id
+                            .as_ref()
+                            .is_some_and(|p| over.plans.contains(p))
+                })?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
                 item.attempts += 1;
                 Some(item.clone())
             });
+            for (zhongshu_id, text) in told {
+                if self
+                    .signals
+                    .send(Signal::Tell { zhongshu_id, text })
+                    .is_err()
+                {
+                    tracing::warn!("the queue's news while the launcher stops");
+                }
+            }
             let item = match next {
                 Ok(Some(item)) => item,
                 Ok(None) => return,

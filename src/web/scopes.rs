@@ -103,6 +103,8 @@ mod tests {
             "/api/retry",
             "/api/answer_confirmation",
             "/api/dismiss",
+            "/api/quota/start_anyway",
+            "/api/plan_budget",
         ] {
             assert!(refusal(&z, &post, path).is_some(), "{path}");
             assert!(refusal(&d, &post, path).is_some(), "{path}");

@@ -16,6 +16,7 @@ use crate::launcher::Launcher;
 
 mod control;
 mod overview;
+mod quota;
 mod review;
 mod sessions;
 mod zhongshu;
@@ -44,6 +45,7 @@ pub fn routes() -> Routes {
         .get("/api/report", report)
         .get("/api/browser_terminals", browser_terminals)
         .get("/api/audit", audit)
+        .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
@@ -70,6 +72,8 @@ pub fn routes() -> Routes {
         .post("/api/retry", control::retry)
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
+        .post("/api/quota/start_anyway", quota::start_anyway)
+        .post("/api/plan_budget", quota::plan_budget)
 }
 
 type Caller = axum::Extension<Principal>;
