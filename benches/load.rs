@@ -31,7 +31,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::{python, InProcess, RepoOptions, TestRepo};
+use support::{fake_agent, InProcess, RepoOptions, TestRepo};
 
 const SESSIONS: usize = 8;
 const SSE_CLIENTS: usize = 100;
@@ -51,15 +51,13 @@ fn env_num(name: &str, default: f64) -> f64 {
 fn main() {
     let seconds = env_num("LOAD_SECONDS", 10.0);
     let print_kib = env_num("LOAD_PRINT_KIB", 16.0) as usize;
-    let printer = format!(
-        "import sys, time\nchunk = ('x' * 127 + '\\n') * {}\nwhile True:\n    sys.stdout.write(chunk)\n    sys.stdout.flush()\n    time.sleep(0.01)\n",
-        print_kib * 8
-    );
     let repo = TestRepo::new(RepoOptions {
         agent_command: Some(vec![
-            python().to_string(),
-            "-c".into(),
-            printer,
+            fake_agent().display().to_string(),
+            "--quiet-env".into(),
+            "--stream-kib".into(),
+            print_kib.to_string(),
+            "--session".into(),
             "{session_id}".into(),
         ]),
         ..Default::default()

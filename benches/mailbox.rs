@@ -1,5 +1,5 @@
 //! Mailbox speed (SPEC 15), with an in-process launcher (`web::serve` on port 0)
-//! whose agents are `tools/fake_agent.py` staying alive quietly.
+//! whose agents are the fake agent (`tools/fake-agent`) staying alive quietly.
 //!
 //! 1. Latency: ≥ 500 single drops, one at a time (temporary name, then a rename
 //!    into `incoming/`), each timed until the result is in the launcher's state
@@ -15,12 +15,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[path = "common/disk.rs"]
 mod disk;
+#[path = "../tests/support/launcher.rs"]
+mod support;
 
 use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
@@ -39,24 +40,14 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 runs the fake agent");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// A Git repository whose agents are the fake agent, waiting quietly.
 fn make_repo(root: &Path) -> PathBuf {
     let repo = root.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git2::Repository::init(&repo).unwrap();
     std::fs::write(repo.join("README.md"), "# bench\n").unwrap();
-    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/fake_agent.py");
     let cmd: Vec<String> = vec![
-        python(),
-        agent.display().to_string(),
+        support::fake_agent().display().to_string(),
         "--no-report".into(),
         "--after-report".into(),
         "wait".into(),

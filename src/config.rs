@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 mod agent_backend;
 mod defaults;
 mod defaults_file;
+mod fitted;
 mod isolation;
 mod launcher_settings;
 mod lenient;
@@ -24,6 +25,7 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
+pub use fitted::{departments_for, python_tool_layout, risk_rules_for};
 pub use isolation::{Checkout, Isolation, IsolationSettings, ScopeMode};
 
 /// File name looked up at the repository root.
@@ -79,6 +81,12 @@ pub struct LauncherSettings {
     pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
     /// Where departments work and how their changes come back.
     pub isolation: IsolationSettings,
+    /// No new department starts while the 5-hour window is this full (percent).
+    pub quota_reserve_percent: f64,
+    /// What one plan's departments may spend, in US dollars (priced by
+    /// `model_prices`) and in tokens; none: no limit.
+    pub plan_budget_usd: Option<f64>,
+    pub plan_budget_tokens: Option<u64>,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -170,6 +178,12 @@ struct FileLauncher {
     worktree_checkout: Option<String>,
     #[serde(default)]
     worktree_include: Option<Vec<String>>,
+    #[serde(default)]
+    quota_reserve_percent: Option<f64>,
+    #[serde(default)]
+    plan_budget_usd: Option<f64>,
+    #[serde(default)]
+    plan_budget_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -243,7 +257,11 @@ impl Config {
                 })
             }
         };
-        let departments = lenient::departments(file.departments.as_ref(), &mut warnings);
+        let departments = lenient::departments(
+            file.departments.as_ref(),
+            || departments_for(repo),
+            &mut warnings,
+        );
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
                 return Err(ConfigError::Invalid {
@@ -253,7 +271,11 @@ impl Config {
                 });
             }
         }
-        let risk_rules = lenient::risk_rules(file.risk_rules.as_ref(), &mut warnings);
+        let risk_rules = lenient::risk_rules(
+            file.risk_rules.as_ref(),
+            || risk_rules_for(repo),
+            &mut warnings,
+        );
         let portability_paths = lenient::portability_paths(file.preflight.as_ref())
             .unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(

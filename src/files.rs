@@ -1,12 +1,11 @@
 //! Durable file replacement, shared by every writer of a launcher file.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically and durably: a temporary file in the
 /// same folder, owner-only (0600), synced, renamed over the old one, then the
-/// folder synced.
+/// folder synced (where the platform can: [`crate::platform::sync_dir`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
@@ -14,5 +13,5 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    File::open(dir)?.sync_all()
+    crate::platform::sync_dir(dir)
 }

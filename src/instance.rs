@@ -156,6 +156,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine keeps a deleted file's name while it is open (Windows 10 NTFS frees it at once)"
+    )]
     fn a_deleted_lock_file_is_a_lost_lock() {
         let dir = tempfile::tempdir().unwrap();
         let held = lock(dir.path()).unwrap();

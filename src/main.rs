@@ -139,6 +139,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
@@ -236,10 +238,10 @@ fn init(args: LocateArgs) -> ExitCode {
     if path.exists() {
         return fail(&format!("{} exists; nothing was written", path.display()));
     }
-    match std::fs::write(&path, codex_governance::config::commented_defaults()) {
+    match std::fs::write(&path, codex_governance::config::commented_defaults(&root)) {
         Ok(()) => out(
             &format!(
-                "wrote {} (the built-in defaults, commented)",
+                "wrote {} (the built-in defaults for this repository, commented)",
                 path.display()
             ),
             ExitCode::SUCCESS,
@@ -368,7 +370,7 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let given = std::path::absolute(&args.repo).unwrap_or_else(|_| args.repo.clone());
-    if given.canonicalize().ok().as_ref() != Some(&root) {
+    if dunce::canonicalize(&given).ok().as_ref() != Some(&root) {
         eprintln!(
             "codex-governance: serving the repository at {}",
             root.display()

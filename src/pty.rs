@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use portable_pty::{CommandBuilder, MasterPty, PtySize};
 use tokio::sync::{broadcast, watch};
 
 use crate::paste_mode::PasteMode;
@@ -69,10 +69,22 @@ impl std::fmt::Debug for Pty {
     }
 }
 
+/// A start failure in words. For a program it cannot find, portable-pty lists
+/// every folder of PATH; "not found" is what the user needs.
+fn start_failure(program: &str, e: &anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if text.contains("No viable candidates found in PATH") {
+        return anyhow!(
+            "cannot start {program:?}: it is not installed, or not in a folder on PATH"
+        );
+    }
+    anyhow!("cannot start {program:?}: {text}")
+}
+
 impl Pty {
     /// Starts `spec.program` directly (no shell) in a new PTY and session.
     pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
-        let pair = native_pty_system()
+        let pair = platform::pty_system()
             .openpty(PtySize {
                 rows: spec.rows.max(1),
                 cols: spec.cols.max(1),
@@ -80,8 +92,11 @@ impl Pty {
                 pixel_height: 0,
             })
             .map_err(|e| anyhow!("cannot open a pseudo-terminal: {e}"))?;
-        let mut cmd = CommandBuilder::new(&spec.program);
-        cmd.args(&spec.args);
+        // Windows: `codex` is `codex.cmd` (run as `node <script>`), found on PATH.
+        let launch = platform::resolve_program(&spec.program, &spec.args, &spec.env, &spec.cwd)
+            .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
+        let mut cmd = CommandBuilder::new(&launch.program);
+        cmd.args(&launch.args);
         cmd.cwd(&spec.cwd);
         cmd.env("TERM", "xterm-256color");
         for (k, v) in &spec.env {
@@ -90,7 +105,7 @@ impl Pty {
         let child = pair
             .slave
             .spawn_command(cmd)
-            .map_err(|e| anyhow!("cannot start {:?}: {e}", spec.program))?;
+            .map_err(|e| start_failure(&spec.program, &e))?;
         drop(pair.slave);
         let pid = child
             .process_id()
@@ -135,7 +150,7 @@ impl Pty {
         });
 
         read_output(Arc::clone(&pty), reader, log)?;
-        wait_for_exit(pid, child, exit_tx)?;
+        wait_for_exit(Arc::downgrade(&pty), child, exit_tx)?;
         Ok(pty)
     }
 
@@ -208,7 +223,7 @@ impl Pty {
             bytes.extend_from_slice(clean.as_bytes());
             bytes.extend_from_slice(b"\x1b[201~");
         } else {
-            bytes.extend_from_slice(clean.as_bytes());
+            bytes.extend_from_slice(plain_paste(&clean).as_bytes());
         }
         self.write(&bytes)?;
         // Enter as its own write, so TUIs that debounce pastes see a separate key.
@@ -306,6 +321,17 @@ impl Pty {
                 self.wait().await
             }
         }
+    }
+}
+
+/// Text typed as a plain (not bracketed) paste. Windows consoles end a line
+/// on Enter (CR) only, so there each line end is typed as CR, as terminals do
+/// when they paste; a Unix PTY reads either as a line end.
+fn plain_paste(clean: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) {
+        clean.replace('\n', "\r").into()
+    } else {
+        clean.into()
     }
 }
 
@@ -409,12 +435,15 @@ fn read_output(
 }
 
 /// The waiter thread: the exit code (a signal as 128 + its number) once the
-/// process ends.
+/// process ends. On Windows it then closes the pseudo console: ConPTY keeps
+/// its output open after the program ends until then, so the reader would see
+/// no end of output, and the last bytes could stay unread.
 fn wait_for_exit(
-    pid: u32,
+    pty: std::sync::Weak<Pty>,
     mut child: Box<dyn portable_pty::Child + Send + Sync>,
     exit_tx: watch::Sender<Option<i32>>,
 ) -> anyhow::Result<()> {
+    let pid = child.process_id().unwrap_or_default();
     std::thread::Builder::new()
         .name(format!("pty-wait-{pid}"))
         .spawn(move || {
@@ -427,6 +456,14 @@ fn wait_for_exit(
                 },
                 Err(_) => -1,
             };
+            if cfg!(windows) {
+                if let Some(pty) = pty.upgrade() {
+                    // Closing flushes the final output to the reader, then ends it
+                    // (outside the lock: it may wait for the reader).
+                    let master = pty.master.lock().unwrap().take();
+                    drop(master);
+                }
+            }
             let _ = exit_tx.send(Some(code));
         })
         .context("cannot start the PTY waiter thread")?;
@@ -438,9 +475,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_pastes_end_lines_as_the_platform_reads_them() {
+        let typed = plain_paste("one\ntwo");
+        if cfg!(windows) {
+            assert_eq!(typed, "one\rtwo");
+        } else {
+            assert_eq!(typed, "one\ntwo");
+        }
+    }
+
+    #[test]
     fn strips_csi_osc_and_cr() {
         let s = strip_escapes(b"\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07ok\x1b[?2004h");
         assert_eq!(s, "red\nok");
         assert_eq!(preview(b"a\n\nb\nc\n", 2), "b\nc");
+    }
+
+    #[test]
+    fn a_missing_program_is_named_without_the_whole_path() {
+        let e = Pty::spawn(SpawnSpec {
+            program: "codex-governance-no-such-program".into(),
+            args: vec![],
+            cwd: std::env::temp_dir(),
+            env: vec![("PATH".into(), "/nowhere/a:/nowhere/b".into())],
+            cols: 80,
+            rows: 24,
+            log_path: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "cannot start \"codex-governance-no-such-program\": it is not installed, or not in a folder on PATH"
+        );
     }
 }

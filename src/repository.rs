@@ -20,7 +20,7 @@ pub fn discover(start: &Path) -> Result<PathBuf, RepositoryError> {
     let repo = git2::Repository::discover(start)
         .map_err(|_| RepositoryError::NotARepository(shown.clone()))?;
     let root = repo.workdir().ok_or(RepositoryError::Bare(shown))?;
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root = dunce::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     Ok(root)
 }
 
@@ -31,11 +31,14 @@ mod tests {
     #[test]
     fn a_subfolder_finds_its_root_and_a_plain_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap().join("repo");
+        let root = dunce::canonicalize(dir.path()).unwrap().join("repo");
         std::fs::create_dir_all(root.join("src/deep")).unwrap();
         git2::Repository::init(&root).unwrap();
         assert_eq!(discover(&root.join("src/deep")).unwrap(), root);
         assert_eq!(discover(&root).unwrap(), root);
+        // A path a user reads: never Windows' verbatim `\\?\` form.
+        let shown = discover(&root).unwrap().display().to_string();
+        assert!(!shown.starts_with(r"\\?\"), "{shown}");
         let plain = tempfile::tempdir().unwrap();
         let e = discover(plain.path()).unwrap_err().to_string();
         assert!(e.contains("is not inside a Git repository"), "{e}");

@@ -15,6 +15,11 @@ pub enum Signal {
     },
     /// A department slot may have freed (a fallback was registered).
     SlotFreed,
+    /// Every assignment of this Zhongshu's plan ended: it is told.
+    PlanFinished(String),
+    /// The Zhongshu is told something the launcher decided (work held, a
+    /// budget reached), after the launcher's own header.
+    Tell { zhongshu_id: String, text: String },
     /// A Zhongshu session started: its mailbox folder is new.
     ZhongshuStarted(String),
     /// A session's agent called a governance tool; the caller is the session.

@@ -123,18 +123,30 @@ new ResizeObserver(() => fit.fit()).observe(document.querySelector(".term-frame"
 fit.fit();
 connect();
 
-// Esc leaves the terminal, so the keyboard can go on through the page; Ctrl+[
-// still types Esc into the program. Inside the dashboard, its page takes the
-// focus back (the message carries nothing secret).
+// Ctrl+] leaves the terminal, so the keyboard can go on through the page
+// (the telnet escape: no agent or shell here needs it). Esc is not taken: it
+// goes to the program, where Codex users press it to stop a runaway turn.
+// Inside the dashboard, its page takes the focus back, and it is told when
+// the terminal has the keyboard so it can say these keys (the messages carry
+// nothing secret).
 const embedded = window.parent !== window;
+const tell = (message) => {
+  if (embedded) window.parent.postMessage(message, "*");
+};
+const leaves = (event) => event.ctrlKey && !event.altKey && !event.metaKey &&
+  (event.key === "]" || event.code === "BracketRight");
 term.attachCustomKeyEventHandler((event) => {
-  if (event.key !== "Escape" || event.ctrlKey || event.altKey || event.metaKey) return true;
+  if (!leaves(event)) return true;
   if (event.type === "keydown") {
     term.blur();
-    if (embedded) window.parent.postMessage({ type: "codex-governance:leave-terminal" }, "*");
+    tell({ type: "codex-governance:leave-terminal" });
   }
   return false;
 });
+if (term.textarea) {
+  term.textarea.addEventListener("focus", () => tell({ type: "codex-governance:terminal-focus", focused: true }));
+  term.textarea.addEventListener("blur", () => tell({ type: "codex-governance:terminal-focus", focused: false }));
+}
 // A terminal opened on its own takes the keyboard; one in the dashboard waits
 // for a click, so Tab can move through the page.
 if (!embedded) term.focus();

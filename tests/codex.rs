@@ -1032,3 +1032,551 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_stays() {
+    let w = World::new(true).await;
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    // The first answer never comes on its own: the turn keeps working.
+    let hold = w.server.on_held(
+        "You are Zhongshu",
+        vec![model_server::message("an answer nobody waits for")],
+    );
+    let z = api.start_zhongshu("Work until interrupted").await;
+    wait_agent(&api, &z, "working", |s| s["agent_state"] == "working").await;
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("codex-interrupt-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let row = format!(".session-row[data-id=\"{z}\"] button.act-interrupt");
+    let tile = format!(".slot[data-session=\"{z}\"] button.slot-interrupt");
+    d.wait_js(
+        "Interrupt on the working session's row and tile",
+        "return [arguments[0], arguments[1]].every((s) => { const b = document.querySelector(s); return b && !b.hidden; });",
+        vec![json!(row), json!(tile)],
+        CODEX_PATIENCE,
+    )
+    .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-interrupt-1440x900.png", &png);
+    }
+    d.click(&tile).await;
+    wait_audit(&api, "session_interrupted", |e| {
+        e["session_id"] == z.as_str()
+    })
+    .await;
+    let ended = wait_audit(&api, "turn_completed", |e| e["session_id"] == z.as_str()).await;
+    assert_eq!(ended["status"], "interrupted", "{ended}");
+    wait_agent(&api, &z, "idle after the interrupt", |s| {
+        s["agent_state"] == "idle" && s["status"] == "running"
+    })
+    .await;
+    d.wait_js(
+        "Interrupt gone once the turn ended",
+        "const b = document.querySelector(arguments[0]); return !!b && b.hidden;",
+        vec![json!(row)],
+        CODEX_PATIENCE,
+    )
+    .await;
+    hold.notify_one();
+    // The session takes the next turn.
+    w.server
+        .on("AFTER-INTERRUPT", vec![model_server::message("back at it")]);
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "AFTER-INTERRUPT"}),
+    )
+    .await;
+    wait_until(
+        "the next turn reaches the model",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("AFTER-INTERRUPT").then_some(()) },
+    )
+    .await;
+    // An unknown session is a 404.
+    let (code, body) = api
+        .post("/api/interrupt", &json!({"session_id": "zhongshu-404"}))
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_usage_limit_events() {
+    let mut w = World::new(true).await;
+    w.env.push((
+        "CODEX_GOVERNANCE_LOG".into(),
+        "codex_governance=debug".into(),
+    ));
+    let resets = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 30;
+    let r = resets.to_string();
+    w.server.set_headers(&[
+        ("x-codex-primary-used-percent", "97"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", &r),
+        ("x-codex-secondary-used-percent", "40"),
+        ("x-codex-secondary-window-minutes", "10080"),
+    ]);
+    w.server.on_status(
+        "You are Zhongshu",
+        429,
+        &[
+            ("x-codex-primary-used-percent", "100"),
+            ("x-codex-primary-reset-at", &r),
+            ("x-codex-rate-limit-reached-type", "primary"),
+        ],
+        model_server::usage_limit_body(resets),
+    );
+    let mut launcher = w.launch();
+    let z = launcher.api.start_zhongshu("hit the limit").await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    launcher
+        .api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "again"}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    launcher.terminate();
+    for r in w.server.recorded() {
+        eprintln!(
+            "REQ headers {:?}",
+            r.headers
+                .iter()
+                .filter(|(k, _)| !k.starts_with("accept"))
+                .collect::<Vec<_>>()
+        );
+    }
+    eprintln!("STDERR {}", launcher.stderr());
+}
+
+/// Headers every successful answer carries: the 5-hour window at 40 %, the
+/// weekly one at 12 %, resets far ahead.
+const NORMAL_LIMITS: &[(&str, &str)] = &[
+    ("x-codex-primary-used-percent", "40"),
+    ("x-codex-primary-window-minutes", "300"),
+    ("x-codex-primary-reset-at", "{now+3600}"),
+    ("x-codex-secondary-used-percent", "12"),
+    ("x-codex-secondary-window-minutes", "10080"),
+    ("x-codex-secondary-reset-at", "{now+86400}"),
+];
+
+/// The usage limit as ChatGPT answers it: 429, the window used up until
+/// `reset` (`{now+N}`).
+fn hit_the_limit(w: &World, needle: &str, reset: &str) {
+    w.server.on_status(
+        needle,
+        429,
+        &[
+            ("x-codex-primary-used-percent", "100"),
+            ("x-codex-primary-window-minutes", "300"),
+            ("x-codex-primary-reset-at", reset),
+        ],
+        model_server::usage_limit_body(model_server::unix_now() + 60),
+    );
+}
+
+/// The audit events of these kinds in order, as `ts event session/department`.
+async fn timeline(api: &Api, kinds: &[&str]) -> Vec<(u64, String)> {
+    let body = api.get_ok("/api/audit?limit=1000").await;
+    body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| kinds.contains(&e["event"].as_str().unwrap_or("")))
+        .map(|e| {
+            let who = e["session_id"]
+                .as_str()
+                .or(e["department"].as_str())
+                .or(e["text"].as_str())
+                .unwrap_or("");
+            (
+                e["seq"].as_u64().unwrap(),
+                format!(
+                    "{} {} {who}",
+                    e["ts"].as_str().unwrap_or("?"),
+                    e["event"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_the_reset() {
+    let w = World::new(true).await;
+    w.server.set_headers(NORMAL_LIMITS);
+    hit_the_limit(&w, "department (zhilibu)", "{now+25}");
+    w.server.on(
+        "stopped your turn",
+        vec![tool_call(
+            "call_after",
+            "governance_report_result",
+            json!({"summary": "AFTER-RESET-MARK"}),
+        )],
+    );
+    w.server.on(
+        "department (lingyubu)",
+        vec![tool_call(
+            "call_second",
+            "governance_report_result",
+            json!({"summary": "SECOND-MARK"}),
+        )],
+    );
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    // The meter follows the headers of the Zhongshu's first answer.
+    let meter = wait_until("the meter shows the headers", CODEX_PATIENCE, || async {
+        let q = api.get_ok("/api/quota").await;
+        (q["secondary"]["used_percent"] == 12.0).then_some(q)
+    })
+    .await;
+    assert_eq!(meter["primary"]["used_percent"], 40.0, "{meter}");
+    assert_eq!(meter["primary"]["window_minutes"], 300, "{meter}");
+    assert_eq!(meter["secondary"]["window_minutes"], 10080, "{meter}");
+    assert!(meter["primary"]["resets_local"].is_string(), "{meter}");
+    assert!(meter["hold"].is_null(), "{meter}");
+    assert_eq!(api.status().await["quota"]["primary"], meter["primary"]);
+
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    let parked = wait_agent(api, &id, "parked", |s| s["state"] == "waiting_for_quota").await;
+    assert!(
+        parked["state_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("waiting for quota until "),
+        "{parked}"
+    );
+    assert!(
+        parked["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("usage limit"),
+        "{parked}"
+    );
+    let q = api.get_ok("/api/quota").await;
+    assert_eq!(q["primary"]["used_percent"], 100.0, "{q}");
+    assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
+
+    // A department asked for now waits: the queue is held until the reset.
+    let (code, queued) = api
+        .post(
+            "/api/start_department",
+            &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    let held = wait_audit(api, "queue_held", |_| true).await;
+    assert_eq!(held["reason"], "limit", "{held}");
+    let status = api.status().await;
+    assert_eq!(status["queued_count"], 1, "{status}");
+    assert_eq!(status["quota"]["hold"]["reason"], "limit", "{status}");
+    assert_eq!(
+        departments(&status).len(),
+        1,
+        "nothing else started: {status}"
+    );
+    // The Zhongshu hears why its work waits (once).
+    wait_until(
+        "the Zhongshu is told of the hold",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("work is held").then_some(()) },
+    )
+    .await;
+
+    // At the reset: one continue turn, the report, and the queue released.
+    wait_audit(api, "session_unparked", |e| e["session_id"] == id.as_str()).await;
+    let inbox = wait_until("the report after the reset", CODEX_PATIENCE, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+            .await;
+        inbox
+            .to_string()
+            .contains("AFTER-RESET-MARK")
+            .then_some(inbox)
+    })
+    .await;
+    assert!(!inbox.to_string().contains("fallback"), "{inbox}");
+    wait_audit(api, "queue_released", |_| true).await;
+    wait_until("the second department reports", CODEX_PATIENCE, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+            .await;
+        inbox.to_string().contains("SECOND-MARK").then_some(())
+    })
+    .await;
+    let continues = model_server::user_texts_everywhere(&w.server.requests(), "stopped your turn");
+    assert_eq!(continues, 1, "exactly one continue turn");
+    assert!(audit_events(api, "department_reminded").await.is_empty());
+    // The continue turn went to the parked department's own thread and model.
+    let dept_now = api.session(&id).await;
+    let continued = w
+        .server
+        .recorded()
+        .into_iter()
+        .find(|r| r.body.to_string().contains("stopped your turn"))
+        .unwrap();
+    assert_eq!(
+        continued.thread(),
+        dept_now["thread_id"].as_str(),
+        "{dept_now}"
+    );
+    assert_eq!(continued.model(), dept_now["model"].as_str(), "{dept_now}");
+
+    let kinds = [
+        "session_parked",
+        "queue_held",
+        "session_unparked",
+        "queue_released",
+        "assignment_started",
+        "result_registered",
+    ];
+    let events = timeline(api, &kinds).await;
+    eprintln!("quota timeline:");
+    for (seq, line) in &events {
+        eprintln!("  {seq:>4} {line}");
+    }
+    let at = |name: &str, who: &str| {
+        events
+            .iter()
+            .find(|(_, l)| l.contains(name) && l.contains(who))
+            .map(|(seq, _)| *seq)
+            .unwrap_or_else(|| panic!("no {name} {who} in {events:?}"))
+    };
+    // The hold begins with the limit (the 429's headers or the park, whichever
+    // the launcher hears first) and lasts until the parked department continues.
+    assert!(at("assignment_started", "zhilibu") < at("queue_held", ""));
+    assert!(at("session_parked", &id) < at("session_unparked", &id));
+    assert!(at("queue_held", "") < at("session_unparked", &id));
+    assert!(at("session_unparked", &id) <= at("queue_released", ""));
+    assert!(at("queue_released", "") < at("assignment_started", "lingyubu"));
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset() {
+    let w = World::new(true).await;
+    w.server.set_headers(NORMAL_LIMITS);
+    hit_the_limit(&w, "department (zhilibu)", "{now+30}");
+    w.server.on(
+        "stopped your turn",
+        vec![tool_call(
+            "call_after",
+            "governance_report_result",
+            json!({"summary": "AFTER-RESTART-MARK"}),
+        )],
+    );
+    let mut first = w.launch();
+    let z = first.api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    first.api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&first.api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    let parked = wait_agent(&first.api, &id, "parked", |s| {
+        s["state"] == "waiting_for_quota"
+    })
+    .await;
+    first.kill9();
+
+    let mut second = w.launch();
+    let api = &second.api;
+    let back = api.session(&id).await;
+    assert_eq!(back["state"], "waiting_for_quota", "still parked: {back}");
+    assert_eq!(back["state_text"], parked["state_text"], "{back}");
+    let q = api.get_ok("/api/quota").await;
+    assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
+    wait_audit(api, "session_unparked", |e| e["session_id"] == id.as_str()).await;
+    wait_until("the report after the reset", CODEX_PATIENCE, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+            .await;
+        inbox
+            .to_string()
+            .contains("AFTER-RESTART-MARK")
+            .then_some(())
+    })
+    .await;
+    let continues = model_server::user_texts_everywhere(&w.server.requests(), "stopped your turn");
+    assert_eq!(continues, 1, "exactly one continue turn across the restart");
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_retry_after_shows_as_reconnecting_and_recovers() {
+    let w = World::new(true).await;
+    // Codex's own retries on (the other tests turn them off).
+    let config = w.repo.root.join("codex-home/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace("request_max_retries = 0", "request_max_retries = 5")
+        .replace("stream_max_retries = 0", "stream_max_retries = 5");
+    std::fs::write(&config, text).unwrap();
+    let busy = json!({"error": {"type": "rate_limit_exceeded", "message": "Slow down"}});
+    for _ in 0..3 {
+        w.server
+            .on_status("RETRY-ME", 429, &[("retry-after", "3")], busy.clone());
+    }
+    w.server
+        .on("RETRY-ME", vec![model_server::message("RECOVERED-MARK")]);
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "RETRY-ME"}),
+    )
+    .await;
+    let reconnecting = wait_agent(api, &z, "reconnecting", |s| {
+        s["state_text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("reconnecting ("))
+    })
+    .await;
+    assert_eq!(reconnecting["state"], "working", "{reconnecting}");
+    let done = wait_agent(api, &z, "recovered", |s| {
+        s["agent_state"] == "idle" && s["turn_count"] == 2
+    })
+    .await;
+    assert_eq!(done["last_turn_status"], "completed", "{done}");
+    assert_eq!(done["state"], "idle", "not a failure: {done}");
+    assert!(w
+        .server
+        .requests()
+        .iter()
+        .any(|r| r.to_string().contains("RETRY-ME")));
+    // Codex said so itself ("Reconnecting... k/5"), each time with willRetry.
+    let retries = audit_events(api, "agent_error").await;
+    assert_eq!(retries.len(), 3, "{retries:?}");
+    assert!(
+        retries.iter().all(|e| e["will_retry"] == true),
+        "{retries:?}"
+    );
+    assert!(api.get_ok("/api/quota").await["parked"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() {
+    let w = World::with_launcher_yaml(true, "  plan_budget_tokens: 1000\n").await;
+    // Each answer costs 1,500 tokens: the first is over the plan's budget.
+    w.server.set_usage(
+        json!({"input_tokens": 1400, "input_tokens_details": {"cached_tokens": 400},
+        "output_tokens": 100, "output_tokens_details": null, "total_tokens": 1500}),
+    );
+    w.server.on(
+        "department (zhilibu)",
+        vec![model_server::message("WORKING")],
+    );
+    w.server.on(
+        "raised your plan's budget",
+        vec![tool_call(
+            "call_first",
+            "governance_report_result",
+            json!({"summary": "FIRST-MARK"}),
+        )],
+    );
+    w.server.on(
+        "department (lingyubu)",
+        vec![tool_call(
+            "call_second",
+            "governance_report_result",
+            json!({"summary": "SECOND-MARK"}),
+        )],
+    );
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "First"}]});
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let reached = wait_audit(api, "budget_reached", |e| e["zhongshu_id"] == z.as_str()).await;
+    assert!(
+        reached["text"]
+            .as_str()
+            .unwrap()
+            .contains("of its 1000 token budget"),
+        "{reached}"
+    );
+    // The department finished its turn and is held: not reminded, not closed.
+    let first = departments(&api.status().await).remove(0);
+    let id = first["id"].as_str().unwrap().to_string();
+    wait_agent(api, &id, "idle", |s| s["agent_state"] == "idle").await;
+    // A department asked for now waits for the budget, though a slot is free.
+    let (code, queued) = api
+        .post(
+            "/api/start_department",
+            &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    let status = api.status().await;
+    assert_eq!(
+        status["quota"]["budgets"][0]["zhongshu_id"],
+        z.as_str(),
+        "{status}"
+    );
+    assert_eq!(status["queued_count"], 1, "the second waits: {status}");
+    assert_eq!(departments(&status).len(), 1, "{status}");
+    wait_until(
+        "the Zhongshu is told of the budget",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("token budget").then_some(()) },
+    )
+    .await;
+    assert!(audit_events(api, "department_reminded").await.is_empty());
+    assert_eq!(api.session(&id).await["status"], "running");
+
+    let (code, bad) = api
+        .post(
+            "/api/plan_budget",
+            &json!({"zhongshu_id": z, "budget_tokens": 0}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}");
+    api.post_ok(
+        "/api/plan_budget",
+        &json!({"zhongshu_id": z, "budget_tokens": 1_000_000}),
+    )
+    .await;
+    wait_audit(api, "budget_raised", |e| e["zhongshu_id"] == z.as_str()).await;
+    for mark in ["FIRST-MARK", "SECOND-MARK"] {
+        wait_until(&format!("{mark} reported"), CODEX_PATIENCE, || async {
+            let inbox = api
+                .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+                .await;
+            inbox.to_string().contains(mark).then_some(())
+        })
+        .await;
+    }
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}

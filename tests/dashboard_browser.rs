@@ -1,5 +1,5 @@
 //! The dashboard end to end, in headless Chromium, against a real in-process
-//! launcher whose agents are `tools/fake_agent.py` (SPEC 12).
+//! launcher whose agents are the fake agent (`tools/fake-agent`) (SPEC 12).
 //!
 //! One long scenario, because every step builds on the previous one's state:
 //! start a Zhongshu session from the form; its plan arrives; two departments show
@@ -779,17 +779,11 @@ async fn the_dashboard_end_to_end() {
     .await;
     assert_no_injected_markup(&d, "after the departments ran").await;
 
-    // -- close a session from its row (two clicks: arm, then confirm)
+    // -- close a planner from its row: a dialog asks first
     d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
         .await;
-    wait_text(
-        &d,
-        "the armed close button",
-        ".session-row[data-id=\"zhongshu-2\"] .act-close",
-        "Really close?",
-    )
-    .await;
-    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
+    wait_present(&d, "the close dialog", "#control-dialog[open]").await;
+    d.click("#control-dialog button[data-choice=\"keep\"]")
         .await;
     api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited")
         .await;
@@ -829,7 +823,7 @@ async fn the_dashboard_end_to_end() {
             "the result card lacks {needle:?}: {body}"
         );
     }
-    let handoff = text(&d, &format!("{card} .result-handoff code")).await;
+    let handoff = text(&d, &format!("{card} .result-paths code.path")).await;
     assert!(
         handoff.contains("handoff-") && handoff.ends_with(".md"),
         "handoff path {handoff:?}"

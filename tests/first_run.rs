@@ -28,6 +28,10 @@ fn git(repo: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "runs the git command line, which the Wine prefix has not"
+)]
 async fn the_state_folder_never_shows_in_git_or_the_report() {
     let repo = TestRepo::with_flags(&["--lines", "2"]);
     let mut l = spawn_launcher(&repo.path, &[]);
@@ -150,6 +154,10 @@ async fn a_second_launcher_is_refused_and_the_first_is_untouched() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Wine keeps a deleted file's name while it is open (Windows 10 NTFS frees it at once)"
+)]
 async fn a_launcher_that_lost_its_lock_never_writes() {
     let repo = TestRepo::with_flags(&[]);
     let mut first = spawn_launcher(&repo.path, &[]);
@@ -189,6 +197,56 @@ async fn a_launcher_that_lost_its_lock_never_writes() {
     let (code, stdout, stderr) =
         run_binary(&["audit", "verify", "--repo", repo.path.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout} {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_problem_is_said_once_plainly_and_a_failed_start_leaves_no_session() {
+    let repo = TestRepo::with_flags(&[]);
+    std::fs::write(
+        repo.path.join("governance.yaml"),
+        "launcher:\n  backend: codex\n  codex_command: /nonexistent/codex-missing\n",
+    )
+    .unwrap();
+    let mut l = spawn_launcher(&repo.path, &[]);
+    let status = wait_until("the problem in the status", PATIENCE, || async {
+        let s = l.api.status().await;
+        (!s["agents"]["problems"].as_array()?.is_empty()).then_some(s)
+    })
+    .await;
+    let problem = status["agents"]["problems"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        problem.contains("npm install -g @openai/codex"),
+        "{problem}"
+    );
+    let err = l.stderr();
+    assert_eq!(
+        err.matches("codex-missing").count(),
+        1,
+        "the warning is printed once: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes into a pipe: {err:?}"
+    );
+    // Starting fails with the fix, and leaves no session behind.
+    let (code, body) = l
+        .api
+        .post(
+            "/api/start_zhongshu_session",
+            &serde_json::json!({"task": "t"}),
+        )
+        .await;
+    assert!(code.is_client_error(), "{code} {body}");
+    assert!(
+        !body["error"].as_str().unwrap().contains("/usr/bin"),
+        "the error does not list PATH: {body}"
+    );
+    let s = l.api.status().await;
+    assert_eq!(s["sessions"], serde_json::json!([]), "{s}");
+    l.terminate();
 }
 
 #[test]

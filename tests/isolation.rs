@@ -1,5 +1,5 @@
 //! Isolated departments (issue 26) end to end: real Git repositories in
-//! temporary folders, a real launcher, `tools/fake_agent.py` in real PTYs
+//! temporary folders, a real launcher, the fake agent (`tools/fake-agent`) in real PTYs
 //! writing into its working folder. Each department works in its own
 //! worktree; the launcher records its work as a commit, checks it against its
 //! scope and its claim, and integrates it only when asked: Apply, Merge,

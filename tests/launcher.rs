@@ -1,5 +1,5 @@
 //! The launcher end to end: a real server on a free port, real PTYs running
-//! `tools/fake_agent.py`, real files. Security layer, agent command and
+//! the fake agent (`tools/fake-agent`), real files. Security layer, agent command and
 //! environment, plans and the queue, input, closing, restarts, audit, events,
 //! the launcher file and the shape of the status and session JSON.
 
@@ -360,8 +360,8 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
 
     let argv = log_json(&log, "FAKE_AGENT_ARGV ").expect("argv line");
     let argv: Vec<String> = serde_json::from_value(argv).unwrap();
-    // sys.argv holds every word of the template but the interpreter itself.
-    let expected_len = TestRepo::agent_command(&Default::default()).len() - 1;
+    // The argument vector holds every word of the template, program first.
+    let expected_len = TestRepo::agent_command(&Default::default()).len();
     assert_eq!(
         argv.len(),
         expected_len,
@@ -1023,6 +1023,10 @@ async fn close_kills_the_whole_process_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Wine 8 raises no console control event for a Ctrl-C typed into a pseudo console"
+)]
 async fn an_agent_ignoring_sigterm_is_killed() {
     let (repo, server) = serve(&["--ignore-sigterm", "--spawn-child"]).await;
     let api = &server.api;
@@ -1167,6 +1171,10 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "a graceful stop by signal; tests/windows_loop.rs stops one with Ctrl-C in its console"
+)]
 fn sigterm_stops_gracefully_and_state_survives() {
     let rt = test_runtime();
     let repo = TestRepo::with_flags(&["--spawn-child"]);
@@ -1461,11 +1469,15 @@ async fn session_stream_carries_the_transcript_then_the_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_file_is_private_and_holds_the_token() {
-    use std::os::unix::fs::PermissionsExt;
     let (repo, server) = serve(&[]).await;
     let path = repo.state_dir().join("codex_governance_launcher.json");
     let meta = std::fs::metadata(&path).expect("launcher file exists");
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "mode 0600");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "mode 0600");
+    }
+    assert!(meta.is_file());
     let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(v["token"], json!(server.token));
     assert_eq!(v["url"], json!(server.url));
@@ -1708,6 +1720,10 @@ async fn session_json_carries_every_spec_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Wine's console redraws 16 MiB through its screen buffer so slowly that the API times out under it; needs a real Windows"
+)]
 async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
     let (repo, server) = serve(&["--flood-mb", "16", "--quiet-env"]).await;
     let api = &server.api;
@@ -1751,6 +1767,7 @@ async fn a_flooding_agent_is_logged_whole_and_the_api_stays_responsive() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "counts the launcher's descriptors in /proc (Linux)")]
 fn finished_sessions_release_their_file_descriptors() {
     let rt = test_runtime();
     let repo = TestRepo::with_flags(&[]);

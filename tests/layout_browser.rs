@@ -1,6 +1,6 @@
 //! The dashboard's layout, its live updates by delta, and a screenshot of
 //! every view (issue 14), in headless Chromium against a real in-process
-//! launcher whose agents are `tools/fake_agent.py`.
+//! launcher whose agents are the fake agent (`tools/fake-agent`).
 //!
 //! A Zhongshu's plan starts two departments; one reports and asks for the
 //! user's confirmation. The page follows all of it from the event stream

@@ -1,12 +1,13 @@
 //! "Needs you", plain states, the keyboard, the light theme and the phone
 //! layout (issue 14), in headless Chromium against a real in-process launcher
-//! whose agents are `tools/fake_agent.py`.
+//! whose agents are the fake agent (`tools/fake-agent`).
 //!
 //! A Zhongshu registers a plan that waits for confirmation: it appears in Needs
 //! you with the count in the tab title and is started from there. One of its
 //! departments reports, the other fails with exit 3 and no report: the first
 //! reads "reported", the second "failed: exit 3" and appears in Needs you with
-//! its fallback. Esc leaves a focused terminal; `/` and `?` work; the light
+//! its fallback. In a terminal Esc goes to the agent and Ctrl+] leaves (the
+//! tile's bar says so while the terminal has the keyboard); `/` and `?` work; the light
 //! theme applies; at 390 px nothing overflows sideways and titles are whole.
 //! Screenshots at 1440x900 and 390x844 go to `tests/artifacts/needs-you-*.png`.
 //!
@@ -149,6 +150,14 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     .await;
     d.click(&format!("{plan_item} button[data-action=\"start-plan\"]"))
         .await;
+    // The plan is shown first; it starts from the dialog.
+    present(&d, "the plan dialog", "#plan-dialog[open]").await;
+    assert!(
+        text_of(&d, "#plan-dialog").await.contains("Break"),
+        "the dialog shows the assignments"
+    );
+    d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
+        .await;
     gone(&d, "the plan item to go", &plan_item).await;
     let dispatched = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_eq!(
@@ -260,7 +269,8 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     d.press_keys(ESCAPE).await;
     present(&d, "the drawer to close", "#drawer[hidden]").await;
 
-    // -- Esc leaves a focused terminal; the page takes the keyboard back
+    // -- Esc goes to the agent (Codex users stop a turn with it); Ctrl+]
+    // leaves the terminal, as its bar says while it has the keyboard
     let frame = format!(".slot[data-session=\"{z}\"] iframe.slot-frame");
     present(&d, "the Zhongshu's terminal", &frame).await;
     d.switch_to_frame(&frame).await;
@@ -272,14 +282,24 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     )
     .await;
     d.click(".xterm").await;
-    d.wait_js(
-        "the terminal to have the focus",
-        "return document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea');",
-        vec![],
-        WAIT,
-    )
-    .await;
+    let in_terminal = "return document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea');";
+    d.wait_js("the terminal to have the focus", in_terminal, vec![], WAIT)
+        .await;
+    d.switch_to_parent().await;
+    let keys = format!(".slot[data-session=\"{z}\"].term-focus .slot-keys");
+    present(&d, "the tile's key hint", &keys).await;
+    assert_eq!(
+        text_of(&d, &keys).await,
+        "Esc goes to the agent · Ctrl+] leaves"
+    );
+    d.switch_to_frame(&frame).await;
     d.press_keys(ESCAPE).await;
+    assert_eq!(
+        d.js(in_terminal, vec![]).await,
+        json!(true),
+        "Esc stays in the terminal"
+    );
+    d.press_chord(browser::CONTROL, "]").await;
     d.wait_js(
         "the terminal to let the focus go",
         "return !(document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea'));",
@@ -295,6 +315,7 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         vec![],
     )
     .await;
+    gone(&d, "the key hint to go", &keys).await;
 
     // -- `/` writes a task, `?` lists the keys
     d.js("document.activeElement.blur();", vec![]).await;

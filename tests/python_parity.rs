@@ -1,7 +1,14 @@
 //! Route by route: every field that the Python tool's dashboard and agent
 //! prompts read is present, with a compatible JSON type, at the same route and
 //! nesting. The table cites the Python function each field comes from
-//! (GitLaughs/codex-governance, `codex_launcher.py`).
+//! (GitLaughs/codex-governance, `codex_launcher.py`); what reads it is
+//! `dashboard.html` (`checkLauncher`, `refreshSessions`, `renderSessions`,
+//! `terminalFromSession`, `showAssignmentModal`, `confirmAssignments`,
+//! `pollZhongshuPlan`, `restartZhongshu`, `startDepartment`, the terminal
+//! buttons) and the launcher's prompts (`build_zhongshu_resume_prompt` reads
+//! the context; the inbox monitor posts `notify_zhongshu` and reads its answer;
+//! the Zhongshu and its departments read the inbox and the plan's answer).
+//! Where Python gives a string (possibly empty), a string is checked, not null.
 
 #[path = "support/launcher.rs"]
 mod support;
@@ -61,8 +68,13 @@ const STATUS: &[(&str, Kind)] = &[
     ("zhongshu_sessions", Arr),
     ("department_sessions", Arr),
 ];
-/// `session_public` fields the dashboard reads (`session.*`).
+/// `session_public` fields the dashboard reads (`session.*`), and what
+/// `start_codex_terminal` records on every session.
 const SESSION: &[(&str, Kind)] = &[
+    ("heartbeat_status", Str),
+    ("last_activity_at", StrOrNull),
+    ("input_history", Arr),
+    ("mailbox", Obj),
     ("id", Str),
     ("title", Str),
     ("status", Str),
@@ -84,6 +96,112 @@ const SESSION: &[(&str, Kind)] = &[
     ("transcript_preview", Str),
     ("role", Str),
 ];
+/// A Zhongshu session (`start_codex_terminal`, `require_zhongshu_session`).
+const ZHONGSHU: &[(&str, Kind)] = &[
+    ("unread_result_count", Num),
+    ("child_department_ids", Arr),
+    ("task", Str),
+    ("plan_status", Str),
+];
+/// A department session (`start_codex_terminal`, `register_result`).
+const DEPARTMENT: &[(&str, Kind)] = &[
+    ("parent_session_id", Str),
+    ("report_status", Str),
+    ("reported_at", StrOrNull),
+    ("auto_closed", Bool),
+    ("auto_close_reason", StrOrNull),
+    ("last_report_id", StrOrNull),
+];
+/// `input_history[]` items (`send_session_input`).
+const INPUT: &[(&str, Kind)] = &[("text", Str), ("sent_at", Str)];
+/// `send_session_input`'s answer.
+const SENT: &[(&str, Kind)] = &[("ok", Bool), ("session_id", Str), ("sent_at", Str)];
+/// `queue_snapshot()` items: the queue, `queued_departments`.
+const QUEUED: &[(&str, Kind)] = &[
+    ("department", Str),
+    ("title", Str),
+    ("model", Str),
+    ("parent_session_id", Str),
+    ("queued_at", Str),
+];
+/// `browser_terminal_public` (read by `terminalFromSession`, the terminal wall).
+const TERMINAL: &[(&str, Kind)] = &[
+    ("id", Str),
+    ("status", Str),
+    ("pid", Num),
+    ("url", Str),
+    ("started_at", Str),
+    ("ended_at", StrOrNull),
+    ("scope", Str),
+    ("kind", Str),
+    ("read_only", Bool),
+    ("title", Str),
+    ("session_id", StrOrNull),
+];
+/// `normalize_plan_assignment`: what `showAssignmentModal` shows.
+const ASSIGNMENT: &[(&str, Kind)] = &[
+    ("department", Str),
+    ("title", Str),
+    ("duty", Str),
+    ("model", Str),
+    ("model_reason", Str),
+    ("reason", Str),
+    ("task", Str),
+    ("files", Arr),
+    ("verify", Arr),
+    ("selected", Bool),
+];
+/// `register_zhongshu_plan`'s answer to `POST /api/report_zhongshu_plan`.
+const REGISTERED: &[(&str, Kind)] = &[
+    ("session_id", Str),
+    ("summary", Str),
+    ("reported_at", Str),
+    ("source", Str),
+    ("ready", Bool),
+    ("needs_confirmation", Bool),
+    ("requested_confirmation", Bool),
+    ("assignments", Arr),
+    ("auto_dispatch", Obj),
+];
+/// The limits and counts every plan answer carries (`zhongshu_plan_payload`,
+/// `register_zhongshu_plan`, `plan_assignments`).
+const PLAN_COUNTS: &[(&str, Kind)] = &[
+    ("active_department_sessions", Num),
+    ("max_department_sessions", Num),
+    ("active_zhongshu_sessions", Num),
+    ("model_choices", Arr),
+    ("max_terminals", Num),
+    ("active_terminals", Num),
+];
+/// `plan.auto_dispatch` (`pollZhongshuPlan` reads `started.length`, `queued_count`).
+const DISPATCH: &[(&str, Kind)] = &[("started", Arr), ("queued_count", Num), ("active", Num)];
+/// `plan_assignments`' plan (`POST /api/plan_assignments`).
+const PROPOSED: &[(&str, Kind)] = &[
+    ("summary", Str),
+    ("menxia_required", Bool),
+    ("zhongshu_model", Str),
+    ("department_model", Str),
+    ("assignments", Arr),
+];
+const PROPOSED_ASSIGNMENT: &[(&str, Kind)] = &[
+    ("department", Str),
+    ("title", Str),
+    ("duty", Str),
+    ("files", Arr),
+    ("model", Str),
+    ("model_reason", Str),
+    ("task", Str),
+];
+/// `zhongshu_context_snapshot` (read by `build_zhongshu_resume_prompt`).
+const CONTEXT: &[(&str, Kind)] = &[
+    ("session", Obj),
+    ("task", Str),
+    ("plan", Obj),
+    ("reports", Arr),
+    ("children", Arr),
+];
+/// `notify_zhongshu_from_monitor`'s answer.
+const NOTIFIED: &[(&str, Kind)] = &[("ok", Bool), ("status", Str), ("prompt", Str)];
 /// `zhongshu_sessions_payload`.
 const ZHONGSHU_SESSIONS: &[(&str, Kind)] = &[
     ("ok", Bool),
@@ -110,14 +228,24 @@ const INBOX: &[(&str, Kind)] = &[
     ("queued_departments", Arr),
     ("unread_count", Num),
 ];
-/// `result_public` fields the dashboard and prompts read.
+/// `result_public` fields the dashboard and prompts read (a mailbox result).
 const RESULT: &[(&str, Kind)] = &[
+    ("report_id", Str),
     ("summary", Str),
     ("department", Str),
     ("needs_user_confirmation", Bool),
     ("department_session_id", Str),
     ("parent_session_id", Str),
     ("changed_files", Arr),
+    ("verifications_run", Arr),
+    ("verifications_skipped", Arr),
+    ("risks", Arr),
+    ("next_action", Str),
+    ("reported_at", Str),
+    ("source", Str),
+    ("read", Bool),
+    ("mailbox_file", Str),
+    ("handoff_packet", Str),
 ];
 /// `zhongshu_plan_payload` / `register_zhongshu_plan`.
 const PLAN: &[(&str, Kind)] = &[
@@ -130,12 +258,6 @@ const PLAN: &[(&str, Kind)] = &[
     ("requested_confirmation", Bool),
     ("assignments", Arr),
     ("auto_dispatch", Obj),
-    ("active_department_sessions", Num),
-    ("max_department_sessions", Num),
-    ("active_zhongshu_sessions", Num),
-    ("model_choices", Arr),
-    ("max_terminals", Num),
-    ("active_terminals", Num),
 ];
 /// `start_codex_session`'s answer.
 const STARTED: &[(&str, Kind)] = &[
@@ -186,14 +308,55 @@ async fn every_python_era_field_is_present() {
     );
     let z = started["session_id"].as_str().unwrap().to_string();
     check("start.session", &started["session"], SESSION, &mut missing);
+    check("start.session", &started["session"], ZHONGSHU, &mut missing);
+    check(
+        "start.browser_terminal",
+        &started["browser_terminal"],
+        TERMINAL,
+        &mut missing,
+    );
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_eq!(plan["plan"]["ready"], false, "no plan yet: {plan}");
+
+    // A plan registered over the API: its answer is the Python tool's plan.
+    let registered = api
+        .post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z, "summary": "s",
+                    "assignments": [{"department": "zhilibu", "task": "d"}]}),
+        )
+        .await;
+    check(
+        "POST /api/report_zhongshu_plan",
+        &registered,
+        &[("ok", Bool), ("session_id", Str), ("plan", Obj)],
+        &mut missing,
+    );
+    let p = &registered["plan"];
+    check("report_zhongshu_plan.plan", p, REGISTERED, &mut missing);
+    check("report_zhongshu_plan.plan", p, PLAN_COUNTS, &mut missing);
+    check(
+        "plan.auto_dispatch",
+        &p["auto_dispatch"],
+        DISPATCH,
+        &mut missing,
+    );
+    check(
+        "plan.assignments[0]",
+        &p["assignments"][0],
+        ASSIGNMENT,
+        &mut missing,
+    );
+
+    // Three departments that work a moment: the third waits in the queue.
+    let work = "[[fake-agent: --work-seconds 3]]";
     let assigned = api
         .post_ok(
             "/api/start_assignments",
             &json!({"parent_session_id": z, "assignments": [
-                {"department": "zhilibu", "task": "a"}, {"department": "lingyubu", "task": "b"},
-                {"department": "gongchengbu", "task": "c"}]}),
+                {"department": "zhilibu", "task": format!("a {work}")},
+                {"department": "lingyubu", "task": format!("b {work}")},
+                {"department": "gongchengbu", "task": format!("c {work}")}]}),
         )
         .await;
     check(
@@ -202,19 +365,45 @@ async fn every_python_era_field_is_present() {
         ASSIGNED,
         &mut missing,
     );
-    // Fake departments report at once, so how many waited varies: the count
-    // must match the list.
     assert_eq!(
         assigned["queued_count"].as_u64().unwrap() as usize,
         assigned["queued"].as_array().unwrap().len(),
         "{assigned}"
     );
+    match assigned["queued"].as_array().and_then(|q| q.first()) {
+        Some(q) => check("start_assignments.queued[0]", q, QUEUED, &mut missing),
+        None => missing.push(format!("nothing queued beyond the limit: {assigned}")),
+    }
+    let status = api.status().await;
+    match status["queue"].as_array().and_then(|q| q.first()) {
+        Some(q) => check("status.queue[0]", q, QUEUED, &mut missing),
+        None => missing.push(format!("the queue is empty: {status}")),
+    }
+
+    // Typing into the Zhongshu: the answer and the history in Python's words.
+    let sent = api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "hello"}),
+        )
+        .await;
+    check("POST /api/session_input", &sent, SENT, &mut missing);
+    let zs = api.session(&z).await;
+    check(
+        "input_history[0]",
+        &zs["input_history"][0],
+        INPUT,
+        &mut missing,
+    );
+
     // The departments report (the fake agent writes into the mailbox).
-    wait_until("a result", PATIENCE, || async {
-        let b = api
-            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-            .await;
-        (!b["unread_results"].as_array()?.is_empty()).then_some(())
+    wait_until("every department reported", PATIENCE, || async {
+        let s = api.status().await;
+        let all = departments(&s);
+        let idle = s["queue"].as_array()?.is_empty()
+            && all.len() == 4
+            && all.iter().all(|d| d["report_status"] == "reported");
+        idle.then_some(())
     })
     .await;
     let status = api.status().await;
@@ -225,6 +414,15 @@ async fn every_python_era_field_is_present() {
     );
     for s in status["sessions"].as_array().unwrap() {
         check("status.sessions[]", s, SESSION, &mut missing);
+        let kind = if s["session_kind"] == "zhongshu" {
+            ZHONGSHU
+        } else {
+            DEPARTMENT
+        };
+        check("status.sessions[]", s, kind, &mut missing);
+    }
+    for t in status["browser_terminals"].as_array().unwrap() {
+        check("status.browser_terminals[]", t, TERMINAL, &mut missing);
     }
     let zs = api.get_ok("/api/zhongshu_sessions").await;
     check(
@@ -233,12 +431,12 @@ async fn every_python_era_field_is_present() {
         ZHONGSHU_SESSIONS,
         &mut missing,
     );
-    check(
-        "zhongshu_sessions[0]",
-        &zs["zhongshu_sessions"][0],
-        ZHONGSHU_ENTRY,
-        &mut missing,
-    );
+    let entry = &zs["zhongshu_sessions"][0];
+    check("zhongshu_sessions[0]", entry, ZHONGSHU_ENTRY, &mut missing);
+    for child in entry["child_departments"].as_array().unwrap() {
+        check("child_departments[]", child, SESSION, &mut missing);
+        check("child_departments[]", child, DEPARTMENT, &mut missing);
+    }
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     check(
         "GET /api/zhongshu_plan",
@@ -246,24 +444,13 @@ async fn every_python_era_field_is_present() {
         &[("ok", Bool), ("session", Obj), ("plan", Obj)],
         &mut missing,
     );
-    // Plans registered through start_assignments have no `plan` record: register one.
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "s", "assignments": [{"department": "zhilibu", "task": "d"}]}),
-    )
-    .await;
-    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     check("zhongshu_plan.plan", &plan["plan"], PLAN, &mut missing);
-    // Every department reports; then the inbox holds still for the read checks.
-    wait_until("every department reported", PATIENCE, || async {
-        let s = api.status().await;
-        let all = departments(&s);
-        let idle = s["queue"].as_array()?.is_empty()
-            && all.len() == 4
-            && all.iter().all(|d| d["report_status"] == "reported");
-        idle.then_some(())
-    })
-    .await;
+    check(
+        "zhongshu_plan.plan",
+        &plan["plan"],
+        PLAN_COUNTS,
+        &mut missing,
+    );
     let peek = api
         .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
         .await;
@@ -314,6 +501,12 @@ async fn every_python_era_field_is_present() {
         &[("ok", Bool), ("context", Obj)],
         &mut missing,
     );
+    check(
+        "zhongshu_context.context",
+        &ctx["context"],
+        CONTEXT,
+        &mut missing,
+    );
     let report = api.get_ok("/api/report").await;
     check(
         "GET /api/report",
@@ -324,14 +517,109 @@ async fn every_python_era_field_is_present() {
     check(
         "report.report",
         &report["report"],
-        &[("departments", Arr), ("preflight", Obj)],
+        &[
+            ("mode", Str),
+            ("changed_count", Num),
+            ("provinces", Arr),
+            ("departments", Arr),
+            ("risks", Arr),
+            ("verify_commands", Arr),
+            ("preflight", Obj),
+        ],
         &mut missing,
     );
+
+    // A proposal from the report (README.md routes to zhilibu).
+    let proposal = api
+        .post_ok("/api/plan_assignments", &json!({"task": "tidy the docs"}))
+        .await;
+    check(
+        "POST /api/plan_assignments",
+        &proposal,
+        &[("ok", Bool), ("plan", Obj), ("report", Obj)],
+        &mut missing,
+    );
+    check(
+        "plan_assignments.plan",
+        &proposal["plan"],
+        PROPOSED,
+        &mut missing,
+    );
+    check(
+        "plan_assignments.report",
+        &proposal["report"],
+        &[("departments", Arr), ("risks", Arr), ("changed_count", Num)],
+        &mut missing,
+    );
+    for a in proposal["plan"]["assignments"].as_array().unwrap() {
+        check(
+            "plan_assignments.plan.assignments[]",
+            a,
+            PROPOSED_ASSIGNMENT,
+            &mut missing,
+        );
+    }
+
+    // A department started by hand, now that slots are free.
+    let dept = api
+        .post_ok(
+            "/api/start_department",
+            &json!({"parent_session_id": z, "department": "menxia", "task": "review"}),
+        )
+        .await;
+    check("POST /api/start_department", &dept, STARTED, &mut missing);
+
+    // Terminals: the list, a shell started and closed.
     let terms = api.get_ok("/api/browser_terminals").await;
     check(
         "GET /api/browser_terminals",
         &terms,
         &[("ok", Bool), ("terminals", Arr)],
+        &mut missing,
+    );
+    for t in terms["terminals"].as_array().unwrap() {
+        check("browser_terminals.terminals[]", t, TERMINAL, &mut missing);
+    }
+    let shell = api.post_ok("/api/browser_terminal/start", &json!({})).await;
+    check(
+        "browser_terminal/start.terminal",
+        &shell["terminal"],
+        TERMINAL,
+        &mut missing,
+    );
+    let closed = api
+        .post_ok(
+            "/api/browser_terminal/close",
+            &json!({"id": shell["terminal"]["id"]}),
+        )
+        .await;
+    check(
+        "browser_terminal/close.terminal",
+        &closed["terminal"],
+        TERMINAL,
+        &mut missing,
+    );
+
+    // What the inbox monitor posts, and a resume.
+    let notified = api
+        .post_ok(
+            "/api/notify_zhongshu",
+            &json!({"parent_session_id": z, "summary": "two reported", "risk_count": 0}),
+        )
+        .await;
+    check(
+        "POST /api/notify_zhongshu",
+        &notified,
+        NOTIFIED,
+        &mut missing,
+    );
+    let resumed = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    check(
+        "POST /api/restart_zhongshu_session",
+        &resumed,
+        &[("ok", Bool), ("resumed_inline", Bool), ("session", Obj)],
         &mut missing,
     );
     assert!(

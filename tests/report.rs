@@ -344,6 +344,8 @@ fn routing_risks_verify_and_uncategorized() {
     ] {
         repo.write(f, "x\n");
     }
+    // Windows names ignore case: there `z.cfg` is the file `Z.cfg` again.
+    let lower_cfg: &[&str] = if cfg!(windows) { &[] } else { &["z.cfg"] };
     let report = repo.report(Mode::Worktree);
     let files = |key: &str| -> Vec<String> {
         report
@@ -374,14 +376,19 @@ fn routing_risks_verify_and_uncategorized() {
     assert_eq!(files("classes"), strings(&["Z.cfg", "apple.txt"]));
     assert_eq!(
         report.uncategorized,
-        strings(&[
-            ".env",
-            ".env.example",
-            "cherry.txt",
-            "config/.ENV",
-            "lib/vendor/x.c",
-            "z.cfg"
-        ])
+        strings(
+            &[
+                &[
+                    ".env",
+                    ".env.example",
+                    "cherry.txt",
+                    "config/.ENV",
+                    "lib/vendor/x.c"
+                ][..],
+                lower_cfg
+            ]
+            .concat()
+        )
     );
     let risks: Vec<(&str, &str)> = report
         .risks
@@ -672,4 +679,51 @@ fn text_and_markdown_renderings() {
     ] {
         assert!(md.contains(needle), "missing {needle:?} in\n{md}");
     }
+}
+
+#[test]
+fn without_a_file_a_rust_repository_gets_cargo_checks_and_the_launchers_own_files_are_no_change() {
+    let repo = TestRepo::new();
+    repo.write("Cargo.toml", "[package]\nname = \"demo\"\n")
+        .write("src/lib.rs", "pub fn f() {}\n")
+        .write("README.md", "# demo\n");
+    repo.stage_all().commit("start");
+    repo.write("src/lib.rs", "pub fn f() -> u8 { 1 }\n")
+        .write(
+            "Cargo.toml",
+            "[package]\nname = \"demo\"\nversion = \"0.2.0\"\n",
+        )
+        .write("README.md", "# demo\n\nMore.\n");
+    let report = repo.report(Mode::Worktree);
+    assert_eq!(
+        report.verify_commands,
+        strings(&[
+            "cargo build --all-targets",
+            "cargo clippy --all-targets",
+            "cargo test",
+            "git status --short",
+        ]),
+        "{report:?}"
+    );
+    assert!(
+        !report
+            .departments
+            .iter()
+            .any(|d| d.verify.iter().any(|v| v.contains("python"))),
+        "no Python tool checks in a Rust repository"
+    );
+    assert!(
+        report.departments.iter().all(|d| d.duty.is_ascii()),
+        "English duties (the titles keep the Chinese names)"
+    );
+    // The launcher's own configuration and state folder are not changes,
+    // even where its state folder's .gitignore went missing.
+    repo.write("governance.yaml", "launcher:\n  max_departments: 3\n")
+        .write(".tmp/codex_governance_audit.jsonl", "{}\n");
+    let changed = repo.changed(Mode::Worktree);
+    assert_eq!(
+        changed,
+        strings(&["Cargo.toml", "README.md", "src/lib.rs"]),
+        "{changed:?}"
+    );
 }

@@ -1,5 +1,5 @@
 //! The review drawer's routes end to end (issue 14, item 3): a real server on a
-//! free port, real PTYs running `tools/fake_agent.py`, a department that
+//! free port, real PTYs running the fake agent (`tools/fake-agent`), a department that
 //! reports through `codex-governance mailbox send`, and a real Git repository.
 //!
 //! - `GET /api/handoff`: the real handoff packet, rendered with the report's

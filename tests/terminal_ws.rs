@@ -1,22 +1,18 @@
 //! Browser terminals over a real WebSocket: security checks, the protocol, several
 //! clients, exit codes, closing, and a client that never reads.
 
+#[path = "support/terminal_client.rs"]
+mod client;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::*;
 use codex_governance::pty::{Pty, SpawnSpec};
-use codex_governance::terminal::{TerminalInfo, TerminalKind, Terminals};
+use codex_governance::terminal::{TerminalKind, Terminals};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const DASHBOARD: &str = "http://127.0.0.1:6211";
-/// Only to avoid hanging forever; nothing asserts on time.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     Pty::spawn(SpawnSpec {
@@ -34,108 +30,12 @@ fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
     .expect("spawn")
 }
 
-fn token_of(info: &TerminalInfo) -> String {
-    info.url
-        .split("token=")
-        .nth(1)
-        .expect("token in url")
-        .to_string()
-}
-
-/// Connects to `/ws` with explicit Host and Origin (None = header left out).
-async fn connect_with(
-    port: u16,
-    token: Option<&str>,
-    host: &str,
-    origin: Option<&str>,
-) -> Result<Ws, tungstenite::Error> {
-    let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
-    let mut req = format!("ws://127.0.0.1:{port}/ws{query}")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Host", host.parse().unwrap());
-    if let Some(origin) = origin {
-        req.headers_mut().insert("Origin", origin.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(req)
-        .await
-        .map(|(ws, _)| ws)
-}
-
-async fn connect(info: &TerminalInfo) -> Ws {
-    let own = format!("http://127.0.0.1:{}", info.port);
-    connect_with(
-        info.port,
-        Some(&token_of(info)),
-        &format!("127.0.0.1:{}", info.port),
-        Some(&own),
-    )
-    .await
-    .expect("connect")
-}
-
 fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
     match result {
         Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
         Err(e) => panic!("expected an HTTP refusal, got {e}"),
         Ok(_) => panic!("expected a refusal, the upgrade succeeded"),
     }
-}
-
-/// What a client has received so far.
-#[derive(Default)]
-struct Seen {
-    output: Vec<u8>,
-    control: Vec<serde_json::Value>,
-}
-
-impl Seen {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output).into_owned()
-    }
-    fn has_control(&self, kind: &str) -> bool {
-        self.control.iter().any(|c| c["type"] == kind)
-    }
-}
-
-/// Reads frames into `seen` until `done(seen)` holds; panics after PATIENCE.
-async fn read_until(ws: &mut Ws, seen: &mut Seen, what: &str, done: impl Fn(&Seen) -> bool) {
-    let result = tokio::time::timeout(PATIENCE, async {
-        while !done(seen) {
-            match ws.next().await {
-                Some(Ok(Message::Binary(b))) => seen.output.extend_from_slice(&b),
-                Some(Ok(Message::Text(t))) => seen.control.push(serde_json::from_str(&t).unwrap()),
-                Some(Ok(_)) => {}
-                other => panic!("socket ended while waiting for {what}: {other:?}"),
-            }
-        }
-    })
-    .await;
-    if result.is_err() {
-        panic!(
-            "timed out waiting for {what}; output so far: {:?}; control: {:?}",
-            seen.text(),
-            seen.control
-        );
-    }
-}
-
-async fn read_output(ws: &mut Ws, seen: &mut Seen, needle: &str) {
-    read_until(ws, seen, needle, |s| s.text().contains(needle)).await;
-}
-
-async fn send_json(ws: &mut Ws, value: serde_json::Value) {
-    ws.send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
-}
-
-async fn type_line(ws: &mut Ws, line: &str) {
-    send_json(
-        ws,
-        serde_json::json!({"type": "input", "data": format!("{line}\r")}),
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -300,6 +200,10 @@ async fn page_and_assets_are_guarded() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &[]);
@@ -337,6 +241,10 @@ async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn a_preview_refuses_input() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &[]);
@@ -392,6 +300,10 @@ async fn a_preview_refuses_input() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &["-c", "echo early-bird; exec /bin/sh"]);
@@ -413,24 +325,7 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
         .await
         .unwrap();
 
-    let mut a = connect(&info).await;
-    let mut b = connect(&info).await;
-    let (mut seen_a, mut seen_b) = (Seen::default(), Seen::default());
-    read_output(&mut a, &mut seen_a, "early-bird").await;
-    read_output(&mut b, &mut seen_b, "early-bird").await;
-
-    type_line(&mut a, "echo both-$((1+2))").await;
-    read_output(&mut a, &mut seen_a, "both-3").await;
-    read_output(&mut b, &mut seen_b, "both-3").await;
-
-    let mut late = connect(&info).await;
-    let mut seen_late = Seen::default();
-    read_output(&mut late, &mut seen_late, "both-3").await;
-    assert!(
-        seen_late.text().contains("early-bird"),
-        "{:?}",
-        seen_late.text()
-    );
+    two_clients_and_a_late_joiner(&info, "early-bird", "echo both-$((1+2))", "both-3").await;
     assert_eq!(
         terms
             .for_session("zhongshu-1", TerminalKind::CodexSession)
@@ -447,6 +342,10 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn the_exit_frame_carries_the_exit_code() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &["-c", "read line; echo got-$line; exit 7"]);
@@ -495,6 +394,10 @@ async fn the_exit_frame_carries_the_exit_code() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn close_frees_the_port_and_disconnects_clients() {
     let terms = Terminals::new(vec![DASHBOARD.into()]);
     let pty = spawn("/bin/sh", &[]);
@@ -566,6 +469,10 @@ fn rss_kib() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "drives /bin/sh; tests/windows_terminal.rs runs the terminal with the fake agent on Windows"
+)]
 async fn a_client_that_never_reads_does_not_grow_memory() {
     const FLOOD: u64 = 96 * 1024 * 1024;
     let terms = Terminals::new(vec![DASHBOARD.into()]);

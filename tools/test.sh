@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (Chromium and its driver for
-# the browser tests, Python 3 for the fake agent, git), then runs `cargo test`.
+# the browser tests, git, Node for the pinned Codex CLI, mingw and Wine for the
+# Windows lane), runs the Windows lane under Wine, then `cargo test` on Linux.
 # A missing tool is installed here, never skipped by a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,13 +9,13 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v git >/dev/null 2>&1 || missing+=(git)
 # Node and npm install the pinned Codex CLI that the Codex backend's tests drive.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-# The linker for the Windows build (issue: native Windows).
+# The linker for the Windows build, and Wine to run it (tools/wine-runner.sh).
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64)
+command -v wine64 >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ] || missing+=(wine64)
 # CJK and emoji fonts, so screenshots show glyphs rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
@@ -35,10 +36,22 @@ if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
 fi
 "$codex_dir/node_modules/.bin/codex" --version
 
-# Windows: the build must stay clean (clippy) and link (a release .exe).
+# Windows: the build stays clean (clippy) and links (a release .exe); then the
+# Windows lane runs the tests that matter there on the .exe under Wine
+# (.cargo/config.toml names tools/wine-runner.sh as the runner). A test Wine
+# cannot run says why in its `ignore` reason.
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
 cargo clippy --lib --bins --target x86_64-pc-windows-gnu -- -D warnings
+cargo clippy -p fake-agent --target x86_64-pc-windows-gnu -- -D warnings
 cargo build --release --target x86_64-pc-windows-gnu
 echo "tools/test.sh: Windows build ok: target/x86_64-pc-windows-gnu/release/codex-governance.exe"
+lane_start=$SECONDS
+cargo test --target x86_64-pc-windows-gnu -p fake-agent
+cargo test --target x86_64-pc-windows-gnu --lib \
+    --test first_run --test report --test python_compat \
+    --test mailbox --test mailbox_crash --test launcher \
+    --test terminal_ws --test windows_terminal --test windows_loop
+echo "tools/test.sh: Windows lane under Wine ok in $((SECONDS - lane_start)) s"
 
+cargo test -p fake-agent
 exec cargo test "$@"

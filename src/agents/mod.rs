@@ -194,6 +194,18 @@ pub trait AgentBackend: Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// Sends account-wide news (usage limits) to `tx` from now on; a backend
+    /// that has none never sends.
+    fn watch_account(&self, tx: mpsc::UnboundedSender<AccountEvent>) {
+        let _ = tx;
+    }
+}
+
+/// News about the account the agents run on, not about one of them.
+#[derive(Debug, Clone)]
+pub enum AccountEvent {
+    /// A (partial) snapshot of the usage limits.
+    RateLimits(crate::model::AccountQuota),
 }
 
 /// One live agent.

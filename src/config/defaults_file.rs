@@ -1,19 +1,20 @@
 //! `codex-governance init`: the built-in defaults as a commented
 //! `governance.yaml`, so a team starts from what the launcher does today.
 
-use super::{
-    default_agent_command, default_departments, default_portability_paths, default_risk_rules,
-};
+use std::path::Path;
 
-/// The defaults, as a YAML file with a comment per section.
-pub fn commented_defaults() -> String {
+use super::{default_agent_command, default_portability_paths, departments_for, risk_rules_for};
+
+/// The defaults for `repo` (its checks come from what it is), as a YAML file
+/// with a comment per section.
+pub fn commented_defaults(repo: &Path) -> String {
     let mut out = String::from(
         "# governance.yaml: codex-governance's configuration (the Python tool's file works too).\n\
          # Every section is optional; these are the built-in defaults.\n\n\
          # Departments: key -> title, duty, globs (changed files they own), verify (checks).\n\
          departments:\n",
     );
-    for d in default_departments() {
+    for d in departments_for(repo) {
         out.push_str(&format!(
             "  {}:\n    title: {}\n    duty: {}\n",
             d.key,
@@ -27,7 +28,7 @@ pub fn commented_defaults() -> String {
         "\n# Risk rules: a changed path containing `pattern` (unless it matches allow_pattern).\n\
          # level: high, medium or low.\nrisk_rules:\n",
     );
-    for r in default_risk_rules() {
+    for r in risk_rules_for(repo) {
         out.push_str(&format!(
             "  - name: {}\n    level: {}\n    pattern: {}\n    message: {}\n",
             q(&r.name),
@@ -81,17 +82,14 @@ mod tests {
     #[test]
     fn the_written_defaults_load_as_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(super::super::CONFIG_FILE),
-            commented_defaults(),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
+        let defaults =
+            super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let written = commented_defaults(dir.path());
+        assert!(written.contains("cargo test"), "{written}");
+        assert!(!written.contains("codex_governance.py"), "{written}");
+        std::fs::write(dir.path().join(super::super::CONFIG_FILE), written).unwrap();
         let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
-        let defaults = super::super::Config::load_with_env(
-            tempfile::tempdir().unwrap().path(),
-            &Default::default(),
-        )
-        .unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         assert_eq!(loaded.departments, defaults.departments);
         assert_eq!(loaded.risk_rules, defaults.risk_rules);

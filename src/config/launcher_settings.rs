@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::defaults::{default_agent_command, strings};
+use super::defaults::{default_agent_command, default_terminal_shells, strings};
 use super::{
     agent_backend, isolation, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice,
 };
@@ -63,6 +63,46 @@ pub(super) fn resolve(
         },
         env,
     )?;
+    let quota_reserve_percent = match env.get("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0 && *p <= 100.0)
+            .ok_or_else(|| ConfigError::Env {
+                name: "CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(),
+                value: v.clone(),
+                message: "a percentage above 0 and at most 100".into(),
+            })?,
+        None => match fl.quota_reserve_percent {
+            Some(p) if !(p > 0.0 && p <= 100.0) => {
+                return Err(invalid(
+                    file_name,
+                    "launcher.quota_reserve_percent",
+                    "a percentage above 0 and at most 100",
+                ))
+            }
+            Some(p) => p,
+            None => 90.0,
+        },
+    };
+    if fl
+        .plan_budget_usd
+        .is_some_and(|b| !b.is_finite() || b <= 0.0)
+    {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_usd",
+            "US dollars: a number above 0",
+        ));
+    }
+    if fl.plan_budget_tokens == Some(0) {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_tokens",
+            "a whole number of tokens above 0",
+        ));
+    }
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -71,9 +111,7 @@ pub(super) fn resolve(
         zhongshu_model,
         department_model,
         require_plan_confirmation: fl.require_plan_confirmation.unwrap_or(false),
-        terminal_shells: fl
-            .terminal_shells
-            .unwrap_or_else(|| strings(&["/bin/bash", "/bin/sh"])),
+        terminal_shells: fl.terminal_shells.unwrap_or_else(default_terminal_shells),
         project_name: project_name(env, repo),
         workflow_doc: env
             .get("CODEX_GOVERNANCE_WORKFLOW_DOC")
@@ -83,6 +121,9 @@ pub(super) fn resolve(
         agent,
         model_prices,
         isolation,
+        quota_reserve_percent,
+        plan_budget_usd: fl.plan_budget_usd,
+        plan_budget_tokens: fl.plan_budget_tokens,
     })
 }
 

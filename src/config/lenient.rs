@@ -7,7 +7,9 @@
 
 use serde_yaml_ng::Value;
 
-use super::{default_departments, default_risk_rules, Department, RiskLevel, RiskRule};
+#[cfg(test)]
+use super::{default_departments, default_risk_rules};
+use super::{Department, RiskLevel, RiskRule};
 
 /// A scalar as text, the way Python's `str()` shows it (`True`, `3`); None for
 /// maps, lists and nulls.
@@ -57,13 +59,17 @@ fn field<'a>(map: &'a serde_yaml_ng::Mapping, key: &str) -> Option<&'a Value> {
     map.get(Value::String(key.into()))
 }
 
-/// `departments:` as Python reads it; the defaults when it gives none.
-pub fn departments(v: Option<&Value>, warnings: &mut Vec<String>) -> Vec<Department> {
+/// `departments:` as Python reads it; `defaults` when it gives none.
+pub fn departments(
+    v: Option<&Value>,
+    defaults: impl FnOnce() -> Vec<Department>,
+    warnings: &mut Vec<String>,
+) -> Vec<Department> {
     let Some(Value::Mapping(map)) = v else {
         if v.is_some_and(|v| !v.is_null()) {
             warnings.push("departments is not a mapping: the built-in departments apply".into());
         }
-        return default_departments();
+        return defaults();
     };
     let mut out = Vec::new();
     for (key, value) in map {
@@ -84,18 +90,22 @@ pub fn departments(v: Option<&Value>, warnings: &mut Vec<String>) -> Vec<Departm
         });
     }
     if out.is_empty() {
-        return default_departments();
+        return defaults();
     }
     out
 }
 
-/// `risk_rules:` as Python reads it; the defaults when none has a pattern.
-pub fn risk_rules(v: Option<&Value>, warnings: &mut Vec<String>) -> Vec<RiskRule> {
+/// `risk_rules:` as Python reads it; `defaults` when none has a pattern.
+pub fn risk_rules(
+    v: Option<&Value>,
+    defaults: impl FnOnce() -> Vec<RiskRule>,
+    warnings: &mut Vec<String>,
+) -> Vec<RiskRule> {
     let Some(Value::Sequence(items)) = v else {
         if v.is_some_and(|v| !v.is_null()) {
             warnings.push("risk_rules is not a list: the built-in rules apply".into());
         }
-        return default_risk_rules();
+        return defaults();
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -125,7 +135,7 @@ pub fn risk_rules(v: Option<&Value>, warnings: &mut Vec<String>) -> Vec<RiskRule
         });
     }
     if out.is_empty() {
-        return default_risk_rules();
+        return defaults();
     }
     out
 }
@@ -169,7 +179,7 @@ mod tests {
         let v = yaml(
             "- {pattern: 'secrets\\'}\n- {name: big, level: HIGH, pattern: out/}\n- {level: urgent, pattern: x}\n- 7\n- {name: nopattern}\n",
         );
-        let rules = risk_rules(Some(&v), &mut w);
+        let rules = risk_rules(Some(&v), default_risk_rules, &mut w);
         assert_eq!(rules.len(), 3);
         assert_eq!(
             (rules[0].name.as_str(), rules[0].level),
@@ -179,9 +189,12 @@ mod tests {
         assert_eq!(rules[1].level, RiskLevel::High);
         assert_eq!(rules[2].level, RiskLevel::Medium);
         assert_eq!(w.len(), 2, "{w:?}");
-        assert_eq!(risk_rules(Some(&yaml("[]")), &mut w), default_risk_rules());
         assert_eq!(
-            risk_rules(Some(&yaml("[{name: a}]")), &mut w),
+            risk_rules(Some(&yaml("[]")), default_risk_rules, &mut w),
+            default_risk_rules()
+        );
+        assert_eq!(
+            risk_rules(Some(&yaml("[{name: a}]")), default_risk_rules, &mut w),
             default_risk_rules()
         );
     }
@@ -190,17 +203,17 @@ mod tests {
     fn python_era_departments_load_like_python() {
         let mut w = Vec::new();
         let v = yaml("docs: {globs: ['docs\\**', 3, true, '  ']}\nbad: just text\ncode: {}\n");
-        let d = departments(Some(&v), &mut w);
+        let d = departments(Some(&v), default_departments, &mut w);
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].globs, ["docs/**", "3", "True"]);
         assert_eq!((d[1].key.as_str(), d[1].title.as_str()), ("code", "code"));
         assert!(w.iter().any(|x| x.contains("departments.bad")), "{w:?}");
         assert_eq!(
-            departments(Some(&yaml("{x: 1}")), &mut w),
+            departments(Some(&yaml("{x: 1}")), default_departments, &mut w),
             default_departments()
         );
         assert_eq!(
-            departments(Some(&yaml("[a]")), &mut w),
+            departments(Some(&yaml("[a]")), default_departments, &mut w),
             default_departments()
         );
     }

@@ -18,6 +18,13 @@ fn defaults_without_file() {
     assert_eq!(cfg.risk_rules.len(), 3);
     assert!(cfg.department(MENXIA).is_some());
     assert_eq!(cfg.assignable_departments()[0].key, MENXIA);
+    // Browser terminals default to shells this platform has.
+    let shells = if cfg!(windows) {
+        ["powershell.exe", "cmd.exe"]
+    } else {
+        ["/bin/bash", "/bin/sh"]
+    };
+    assert_eq!(cfg.launcher.terminal_shells, shells);
 }
 
 #[test]
@@ -108,4 +115,43 @@ fn model_prices_are_read_and_checked() {
         .launcher
         .model_prices
         .is_empty());
+}
+
+#[test]
+fn quota_settings_default_and_bad_values_say_what_they_must_be() {
+    let cfg = load_text("launcher:\n  plan_budget_tokens: 5000\n").unwrap();
+    assert_eq!(cfg.launcher.quota_reserve_percent, 90.0);
+    assert_eq!(cfg.launcher.plan_budget_tokens, Some(5000));
+    assert_eq!(cfg.launcher.plan_budget_usd, None);
+    for (text, key) in [
+        (
+            "launcher:\n  quota_reserve_percent: 0\n",
+            "quota_reserve_percent",
+        ),
+        (
+            "launcher:\n  quota_reserve_percent: 101\n",
+            "quota_reserve_percent",
+        ),
+        ("launcher:\n  plan_budget_usd: -1\n", "plan_budget_usd"),
+        ("launcher:\n  plan_budget_tokens: 0\n", "plan_budget_tokens"),
+    ] {
+        let err = load_text(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = Env::new();
+    env.insert("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(), "75".into());
+    let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+    assert_eq!(cfg.launcher.quota_reserve_percent, 75.0);
+    env.insert(
+        "CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(),
+        "most".into(),
+    );
+    let err = Config::load_with_env(dir.path(), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT"),
+        "{err}"
+    );
 }

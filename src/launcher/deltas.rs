@@ -205,7 +205,12 @@ impl Launcher {
         let mut seen = HashSet::new();
         events
             .iter()
-            .filter(|e| e.event == "result_registered" || e.event == "result_updated")
+            .filter(|e| {
+                matches!(
+                    e.event.as_str(),
+                    "result_registered" | "result_updated" | "confirmation_answered"
+                )
+            })
             .filter_map(|e| {
                 let field = |k: &str| e.data.get(k).and_then(Value::as_str);
                 let key = result_key(

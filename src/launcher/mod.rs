@@ -4,6 +4,7 @@
 //! everything down, awaiting every task it started.
 
 pub mod deltas;
+mod quota_clock;
 mod status_cache;
 mod tools;
 mod view_types;
@@ -58,6 +59,8 @@ pub struct Launcher {
     /// launcher may start as soon as this one has stopped.
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     lock_watch: Mutex<Option<JoinHandle<()>>>,
+    /// The account listener and the quota clock (`quota_clock.rs`).
+    quota_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
 }
@@ -85,7 +88,9 @@ fn report_tightened(store: &Store, dir: &Path, tightened: &crate::private_state:
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
-        let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        let repo = dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+        // Paths are shown to users: never in Windows' verbatim `\\?\` form.
+        let state_dir = dunce::simplified(&state_dir).to_path_buf();
         // The folder is made private first (a running launcher's is already).
         let tightened = crate::private_state::secure(&repo, &state_dir)?;
         // Nothing of a running launcher is touched: the lock comes first.
@@ -118,7 +123,11 @@ impl Launcher {
             Arc::clone(&credentials),
             tx.clone(),
         ));
-        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            tx.clone(),
+        ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
         let launcher = Arc::new(Launcher {
@@ -138,6 +147,7 @@ impl Launcher {
             resumable: Mutex::new(Vec::new()),
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
+            quota_tasks: Mutex::new(Vec::new()),
             deltas: deltas::Deltas::default(),
         });
         launcher.recover()?;
@@ -232,6 +242,7 @@ impl Launcher {
         self.start_deltas();
         self.check_backend().await;
         self.integrations.recover().await;
+        *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
@@ -261,7 +272,6 @@ impl Launcher {
                             this.ctx.paths.state_dir.join(crate::instance::LOCK_FILE).display(),
                             this.ctx.paths.state_dir.display()
                         );
-                            tracing::error!("{why}: this launcher stops writing");
                             eprintln!(
                                 "codex-governance: {why}: this launcher stops writing; restart it"
                             );
@@ -281,7 +291,7 @@ impl Launcher {
     async fn check_backend(&self) {
         let problems = self.sessions.backend().problems().await;
         for w in &problems {
-            tracing::warn!("{w}");
+            // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
         let _first_check_wins = self.backend_problems.set(problems);
@@ -370,6 +380,8 @@ impl Launcher {
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
+            Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
+            Signal::Tell { zhongshu_id, text } => self.mailbox.tell(&zhongshu_id, &text),
         }
     }
 
@@ -438,6 +450,10 @@ impl Launcher {
         });
         let watch = self.lock_watch.lock().unwrap().take();
         if let Some(task) = watch {
+            let _ = task.await;
+        }
+        let quota_tasks = std::mem::take(&mut *self.quota_tasks.lock().unwrap());
+        for task in quota_tasks {
             let _ = task.await;
         }
         // Last: the folder is free for the next launcher.

@@ -211,6 +211,7 @@ impl Launcher {
         };
         let status = ToolPlan {
             status: plan.status.to_string(),
+            outcome: plan.outcome.map(|o| o.words()),
             needs_confirmation: plan.needs_confirmation,
             summary: plan.summary.clone(),
             departments_running: running,
@@ -320,6 +321,9 @@ impl From<&TaskResult> for ToolResult {
 #[derive(Serialize)]
 struct ToolPlan {
     status: String,
+    /// How its assignments ended, once it finished or was stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<String>,
     needs_confirmation: bool,
     departments_running: usize,
     departments_queued: usize,

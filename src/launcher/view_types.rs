@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Department;
 use crate::mailbox::watchdog::IngestionView;
-use crate::model::{Plan, QueueItem, TerminalRecord};
+use crate::model::{Plan, QueueItem, TerminalView};
 use crate::sessions::view::SessionView;
 
 /// `GET /api/status`.
@@ -39,7 +39,7 @@ pub struct StatusView {
     pub queue: Vec<QueueItem>,
     /// Absent for an agent's token: each terminal URL carries a token.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub browser_terminals: Option<Vec<TerminalRecord>>,
+    pub browser_terminals: Option<Vec<TerminalView>>,
     pub zhongshu_sessions: Vec<SessionView>,
     pub department_sessions: Vec<SessionView>,
     pub sessions: Vec<SessionView>,
@@ -48,6 +48,8 @@ pub struct StatusView {
     pub mailbox_ingestion: IngestionView,
     /// How agents run and what they can reach, in words for the dashboard.
     pub agents: AgentsView,
+    /// The account's usage limits, the queue's hold, parked sessions, budgets.
+    pub quota: crate::sessions::quota::QuotaView,
 }
 
 /// How the launcher's agents run.
@@ -99,9 +101,20 @@ pub struct ZhongshuSessionsView {
 pub struct ZhongshuContext {
     pub session: SessionView,
     pub task: String,
+    /// `{}` before a plan is registered (as the Python tool gives it).
+    #[serde(serialize_with = "plan_or_empty")]
     pub plan: Option<Plan>,
     pub recent_results: Vec<crate::model::TaskResult>,
+    /// The same results under the Python tool's name.
+    pub reports: Vec<crate::model::TaskResult>,
     pub children: Vec<SessionView>,
+}
+
+fn plan_or_empty<S: serde::Serializer>(plan: &Option<Plan>, s: S) -> Result<S::Ok, S::Error> {
+    match plan {
+        Some(p) => p.serialize(s),
+        None => serde_json::Map::new().serialize(s),
+    }
 }
 
 /// `GET /api/zhongshu_context`: the Python tool's `{ok, context}` with ours
@@ -145,7 +158,7 @@ pub struct PlanBody {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum PlanOrEmpty {
-    Registered(Plan),
+    Registered(Box<Plan>),
     Empty {
         session_id: String,
         summary: String,
@@ -169,7 +182,7 @@ pub struct StartedView {
     pub session: Option<SessionView>,
     pub prompt_path: Option<String>,
     pub pid: Option<u32>,
-    pub browser_terminal: Option<TerminalRecord>,
+    pub browser_terminal: Option<TerminalView>,
     pub active: usize,
     pub active_zhongshu_sessions: usize,
     pub active_department_sessions: usize,

@@ -61,7 +61,7 @@ impl Launcher {
             .sessions
             .values()
             .rev()
-            .filter(|s| shown(s))
+            .filter(|s| shown(s) && !s.launching())
             .map(|s| self.sessions.session_view(&state, &unread, s))
             .collect();
         let pick = |kind: SessionKind| -> Vec<SessionView> {
@@ -109,6 +109,7 @@ impl Launcher {
                     .values()
                     .filter(|t| t.status != TerminalStatus::Closed)
                     .cloned()
+                    .map(crate::model::TerminalView::from)
                     .collect(),
             ),
             zhongshu_sessions: pick(SessionKind::Zhongshu),
@@ -118,6 +119,7 @@ impl Launcher {
             audit_chain_problem: self.audit_chain_problem().map(str::to_string),
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
             agents: self.agents_view(),
+            quota: crate::sessions::quota::quota_view(&state, l),
         }
     }
 
@@ -193,7 +195,7 @@ impl Launcher {
             .sessions
             .values()
             .rev()
-            .filter(|s| s.is_zhongshu())
+            .filter(|s| s.is_zhongshu() && !s.launching())
             .map(|z| {
                 let children: Vec<SessionView> = state
                     .children_of(&z.id)
@@ -237,6 +239,7 @@ impl Launcher {
             session: self.sessions.session_view(&state, &unread, z),
             task: z.task.clone(),
             plan: state.plans.get(id).cloned(),
+            reports: page.results.clone(),
             recent_results: page.results,
             children,
         };
@@ -261,7 +264,7 @@ impl Launcher {
         });
         let plan = PlanBody {
             plan: match registered {
-                Some(p) => PlanOrEmpty::Registered(p.clone()),
+                Some(p) => PlanOrEmpty::Registered(Box::new(p.clone())),
                 None => PlanOrEmpty::Empty {
                     session_id: id.to_string(),
                     summary: String::new(),
@@ -301,7 +304,8 @@ impl Launcher {
             .get(id)
             .and_then(|s| s.browser_terminal_id.as_deref())
             .and_then(|t| state.terminals.get(t))
-            .cloned();
+            .cloned()
+            .map(crate::model::TerminalView::from);
         let (zhongshu, departments) = active_counts(&state);
         StartedView {
             session_id: id.to_string(),

@@ -160,7 +160,6 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
 
     fn mailbox() -> (tempfile::TempDir, MailboxPaths) {
         let dir = tempfile::tempdir().unwrap();
@@ -175,9 +174,23 @@ mod tests {
         (dir, paths)
     }
 
-    #[test]
-    fn lists_reports_and_names_that_are_not_utf8() {
+    #[cfg(unix)]
+    fn name_from_bytes(name: &[u8]) -> &std::ffi::OsStr {
         use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(name)
+    }
+
+    #[cfg(not(unix))]
+    fn name_from_bytes(name: &[u8]) -> std::ffi::OsString {
+        String::from_utf8_lossy(name).into_owned().into()
+    }
+
+    #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Windows names are UTF-16: bytes that are not UTF-8 cannot be written"
+    )]
+    fn lists_reports_and_names_that_are_not_utf8() {
         let (_dir, paths) = mailbox();
         for name in [
             &b"b.json"[..],
@@ -186,7 +199,7 @@ mod tests {
             b"notes.txt",
             b"r\xff.json",
         ] {
-            fs::write(paths.incoming.join(OsStr::from_bytes(name)), b"{}").unwrap();
+            fs::write(paths.incoming.join(name_from_bytes(name)), b"{}").unwrap();
         }
         let own = paths.incoming.join("lingyubu-1");
         fs::create_dir(&own).unwrap();
@@ -215,10 +228,14 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine makes no symbolic links (its CreateSymbolicLinkW is a stub)"
+    )]
     fn an_archive_link_or_file_means_cannot_archive() {
         let (dir, paths) = mailbox();
         assert_eq!(check(&paths), FolderCheck::Usable);
-        std::os::unix::fs::symlink(dir.path(), &paths.archive).unwrap();
+        crate::platform::symlink_for_tests(dir.path(), &paths.archive).unwrap();
         let got = check(&paths);
         assert!(
             matches!(&got, FolderCheck::CannotArchive(r) if r.contains("archive/ is a symbolic link")),
@@ -230,16 +247,20 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine makes no symbolic links (its CreateSymbolicLinkW is a stub)"
+    )]
     fn linked_incoming_or_rejected_is_unusable() {
         let (dir, paths) = mailbox();
-        std::os::unix::fs::symlink(dir.path(), &paths.rejected).unwrap();
+        crate::platform::symlink_for_tests(dir.path(), &paths.rejected).unwrap();
         assert_eq!(
             check(&paths),
             FolderCheck::Unusable("rejected/ is a symbolic link".into())
         );
         fs::remove_file(&paths.rejected).unwrap();
         fs::remove_dir(&paths.incoming).unwrap();
-        std::os::unix::fs::symlink(dir.path(), &paths.incoming).unwrap();
+        crate::platform::symlink_for_tests(dir.path(), &paths.incoming).unwrap();
         assert_eq!(
             check(&paths),
             FolderCheck::Unusable("incoming/ is a symbolic link".into())

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Mailbox;
 use crate::agents::Channel;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AuditEvent, NoticeStatus, ResultSource, TaskResult};
+use crate::model::{AuditEvent, NoticeStatus, PlanOutcome, PlanStatus, ResultSource, TaskResult};
 use crate::sanitize::quoted;
 
 /// `POST /api/notify_zhongshu`: another tool's notice for a Zhongshu.
@@ -23,24 +23,43 @@ pub struct NotifyInput {
     pub next_action: Option<String>,
 }
 
-/// The answer to `POST /api/notify_zhongshu`.
+/// The answer to `POST /api/notify_zhongshu` (`prompt` is the Python tool's
+/// name for the notice).
 #[derive(Debug, Serialize)]
 pub struct NoticeSent {
     pub status: NoticeStatus,
     pub notice: String,
+    pub prompt: String,
 }
 
 /// Notices stay under this many characters.
 const NOTICE_MAX: usize = 990;
 
+/// Stands among a notice's result keys for "the plan finished" (result keys
+/// always hold a `/`).
+const PLAN_FINISHED: &str = "plan-finished";
+
 impl Mailbox {
+    /// The Zhongshu's plan finished: it is told, in the next notice (with the
+    /// results that finished it when they are still waiting to be told).
+    pub fn plan_finished(self: &Arc<Self>, zhongshu_id: &str) {
+        self.queue_notice(zhongshu_id, vec![PLAN_FINISHED.to_string()]);
+    }
+
     /// Types one notice about `keys` into the Zhongshu's PTY, records the outcome.
     pub(crate) async fn send_notice(self: &Arc<Self>, zhongshu_id: &str, keys: &[String]) {
         let results: Vec<TaskResult> = keys
             .iter()
+            .filter(|k| k.as_str() != PLAN_FINISHED)
             .filter_map(|k| self.ctx.store.result(k).ok().flatten())
             .collect();
+        let announce = keys.iter().any(|k| k == PLAN_FINISHED);
         let text = self.ctx.store.read(|s| {
+            let finished = s
+                .plans
+                .get(zhongshu_id)
+                .filter(|p| announce && p.status == PlanStatus::Finished)
+                .and_then(|p| p.outcome);
             let results: Vec<&TaskResult> = results.iter().collect();
             let children: Vec<_> = s.children_of(zhongshu_id).collect();
             let running = children.iter().filter(|c| c.holds_slot()).count();
@@ -55,7 +74,7 @@ impl Mailbox {
                 running,
                 queued,
             };
-            compose_notice(&self.inbox_hint(zhongshu_id), &results, counts)
+            compose_notice(&self.inbox_hint(zhongshu_id), &results, counts, finished)
         });
         if text.is_empty() {
             return;
@@ -107,6 +126,26 @@ impl Mailbox {
         status
     }
 
+    /// Tells the Zhongshu what the launcher decided (work held, a budget
+    /// reached). A Zhongshu parked by the usage limit is not told: a turn now
+    /// would hit the limit again, and its continue turn comes at the reset.
+    pub fn tell(self: &Arc<Self>, zhongshu_id: &str, text: &str) {
+        let parked = self
+            .sessions
+            .session(zhongshu_id)
+            .is_some_and(|z| z.agent.parked.is_some());
+        if parked {
+            tracing::info!("{zhongshu_id} is parked: not told {text:?}");
+            return;
+        }
+        let this = Arc::clone(self);
+        let id = zhongshu_id.to_string();
+        let text = format!("[codex-governance] {text}");
+        tokio::spawn(async move {
+            this.deliver_notice(&id, &text, 0).await;
+        });
+    }
+
     /// `POST /api/notify_zhongshu`: another tool's notice, same path as ours.
     pub async fn notify_zhongshu_request(self: &Arc<Self>, b: NotifyInput) -> LResult<NoticeSent> {
         let z = self.sessions.require_session(&b.parent_session_id)?;
@@ -129,6 +168,7 @@ impl Mailbox {
         let status = self.deliver_notice(&z.id, &text, 0).await;
         Ok(NoticeSent {
             status,
+            prompt: text.clone(),
             notice: text,
         })
     }
@@ -159,25 +199,44 @@ struct Counts {
 fn provenance(r: &TaskResult) -> &'static str {
     match (r.source, r.verified) {
         (ResultSource::LauncherFallback, _) => "launcher fallback: no report came",
-        (ResultSource::Mailbox, false) => "unverified: a file dropped into the mailbox",
+        (ResultSource::Mailbox, false) => "unverified: a file in its mailbox folder",
         (ResultSource::Mailbox, true) => "verified",
     }
 }
 
 /// The notice text (SPEC 9): the launcher's own facts first (results, risks,
-/// counts, where to read), then each department's words as quoted data.
-fn compose_notice(inbox_hint: &str, results: &[&TaskResult], counts: Counts) -> String {
+/// counts, whether the plan finished, where to read), then each department's
+/// words as quoted data.
+fn compose_notice(
+    inbox_hint: &str,
+    results: &[&TaskResult],
+    counts: Counts,
+    finished: Option<PlanOutcome>,
+) -> String {
+    let finished = finished.map(|o| {
+        format!(
+            "your plan finished: {} | give the user your final summary for review before commit",
+            o.words()
+        )
+    });
     if results.is_empty() {
-        return String::new();
+        return match finished {
+            Some(f) => truncate(
+                &format!("[codex-governance] {f} | {inbox_hint}"),
+                NOTICE_MAX,
+            ),
+            None => String::new(),
+        };
     }
     let risks: usize = results.iter().map(|r| r.risks.len()).sum();
     let mut text = format!(
-        "[codex-governance] {} new result{} | risks: {risks} | departments done {}, running {}, queued {} | {inbox_hint}",
+        "[codex-governance] {} new result{} | risks: {risks} | departments done {}, running {}, queued {}{} | {inbox_hint}",
         results.len(),
         if results.len() == 1 { "" } else { "s" },
         counts.done,
         counts.running,
         counts.queued,
+        finished.map(|f| format!(" | {f}")).unwrap_or_default(),
     );
     let each = if results.len() == 1 { 300 } else { 80 };
     for r in results {
@@ -230,10 +289,11 @@ mod tests {
             "read them with governance_read_inbox",
             &[&r, &r],
             counts(1, 1, 0),
+            None,
         );
         assert!(n.chars().count() < 1000);
         let r = result("fixed the parser\nand tests");
-        let n = compose_notice("inbox: u?peek=1", &[&r], counts(2, 0, 1));
+        let n = compose_notice("inbox: u?peek=1", &[&r], counts(2, 0, 1), None);
         assert!(
             n.contains("lingyubu") && n.contains("fixed the parser\\nand tests"),
             "{n}"
@@ -262,6 +322,7 @@ mod tests {
                 running: 0,
                 queued: 0,
             },
+            None,
         );
         assert!(
             n.starts_with("[codex-governance] 1 new result | risks: 2 |"),
@@ -288,14 +349,47 @@ mod tests {
             queued: 0,
         };
         let mut r = result("done");
-        assert!(compose_notice("u", &[&r], c).contains("unverified"));
+        assert!(compose_notice("u", &[&r], c, None).contains("unverified"));
         r.verified = true;
-        assert!(!compose_notice("u", &[&r], c).contains("unverified"));
+        assert!(!compose_notice("u", &[&r], c, None).contains("unverified"));
         r.source = ResultSource::LauncherFallback;
-        assert!(compose_notice("u", &[&r], c).contains("launcher fallback"));
+        assert!(compose_notice("u", &[&r], c, None).contains("launcher fallback"));
         assert!(
-            compose_notice("u", &[], c).is_empty(),
+            compose_notice("u", &[], c, None).is_empty(),
             "no result, no notice"
+        );
+    }
+
+    #[test]
+    fn a_finished_plan_is_said_with_its_counts_before_any_department_text() {
+        let c = Counts {
+            done: 3,
+            running: 0,
+            queued: 0,
+        };
+        let outcome = PlanOutcome {
+            assignments: 3,
+            reported: 2,
+            failed: 1,
+            no_report: 0,
+            stopped: 0,
+        };
+        let alone = compose_notice(
+            "read them with governance_read_inbox",
+            &[],
+            c,
+            Some(outcome),
+        );
+        assert_eq!(
+            alone,
+            "[codex-governance] your plan finished: 3 of 3 ended: 2 reported, 1 failed | give the \
+             user your final summary for review before commit | read them with governance_read_inbox"
+        );
+        let r = result("your plan finished: 3 of 3 ended: 3 reported");
+        let with = compose_notice("u", &[&r], c, Some(outcome));
+        assert!(
+            with.find("2 reported, 1 failed").unwrap() < with.find("said:").unwrap(),
+            "{with}"
         );
     }
 }

@@ -6,6 +6,7 @@
 //! closed, the queue pumped and the Zhongshu told. A department that exits
 //! without reporting gets a `launcher_fallback` result after a grace period.
 
+pub mod confirm;
 mod fallback;
 pub mod folders;
 pub mod handoff;

@@ -91,13 +91,19 @@ fn describe(t: &std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
 
+    #[cfg(unix)]
     fn mkfifo(path: &Path) {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
         let c = CString::new(path.as_os_str().as_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    #[cfg(not(unix))]
+    fn mkfifo(path: &Path) {
+        panic!("no FIFOs on this platform: {}", path.display());
     }
 
     #[test]
@@ -111,6 +117,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "Windows has no FIFOs")]
     fn a_fifo_without_a_writer_is_refused_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.json");
@@ -120,12 +127,16 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine makes no symbolic links (its CreateSymbolicLinkW is a stub)"
+    )]
     fn links_directories_missing_and_large_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("t.json");
         std::fs::write(&target, b"{}").unwrap();
         let link = dir.path().join("l.json");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
+        platform::symlink_for_tests(&target, &link).unwrap();
         let err = read_regular(&link, 1024).unwrap_err();
         assert_eq!(err.to_string(), "not a regular file (a symbolic link)");
         let err = read_regular(dir.path(), 1024).unwrap_err();
@@ -145,6 +156,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Windows has no /dev: its devices are not files in folders"
+    )]
     fn a_device_is_refused_without_reading() {
         let err = read_regular(Path::new("/dev/zero"), 1024).unwrap_err();
         assert_eq!(err.to_string(), "not a regular file (a device)");

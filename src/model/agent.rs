@@ -110,6 +110,15 @@ pub struct AgentInfo {
     /// answered again and not carried out twice (the newest few are kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolReceipt>,
+    /// Waiting for the usage limit to reset (then one continue turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<super::Parked>,
+    /// The usage limit stopped the running turn (parked when it ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_hit: Option<String>,
+    /// Codex retries the model's request (k of its 5) in this turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrying: Option<u32>,
 }
 
 /// A state-changing tool call that took effect, recorded in the same

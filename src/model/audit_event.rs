@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    ApprovalDecision, CloseReason, Decision, IntegrationMode, NoticeStatus, PlanStatus,
-    ResultSource, SessionKind, TerminalKind,
+    ApprovalDecision, CloseReason, ConfirmationDecision, Decision, IntegrationMode, NoticeStatus,
+    PlanOutcome, PlanStatus, ResultSource, SessionKind, TerminalKind,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -65,6 +65,44 @@ pub enum AuditEvent {
     /// The user stopped the session's running turn.
     SessionInterrupted {
         session_id: String,
+    },
+    /// The account's usage limit stopped the session's turn: it waits for the
+    /// reset (`until`), then gets one continue turn.
+    SessionParked {
+        session_id: String,
+        until: String,
+        reason: String,
+    },
+    /// The reset came: the parked session gets its continue turn.
+    SessionUnparked {
+        session_id: String,
+        parked_since: String,
+    },
+    /// No department starts until the hold lifts (`reason`: limit or reserve).
+    QueueHeld {
+        reason: String,
+        until: Option<String>,
+        text: String,
+    },
+    /// Departments start again.
+    QueueReleased {
+        was: String,
+    },
+    /// The user started departments despite the hold, until `until`.
+    QuotaOverridden {
+        until: String,
+        hold: String,
+    },
+    /// The user raised a plan's budget.
+    BudgetRaised {
+        zhongshu_id: String,
+        budget_usd: Option<f64>,
+        budget_tokens: Option<u64>,
+    },
+    /// A plan's departments spent its budget: no more of them start.
+    BudgetReached {
+        zhongshu_id: String,
+        text: String,
     },
     /// An agent called one of the launcher's tools.
     ToolCalled {
@@ -134,6 +172,51 @@ pub enum AuditEvent {
         queue_id: String,
         department: String,
         error: String,
+    },
+    /// A queued assignment that will never start: its planner was closed or
+    /// its plan stopped.
+    AssignmentDropped {
+        queue_id: String,
+        department: String,
+        parent_session_id: Option<String>,
+        reason: String,
+    },
+    /// The developer retried an assignment: a department that failed or ended
+    /// without a report (`retried_session_id`), or a start that failed.
+    AssignmentRetried {
+        queue_id: String,
+        department: String,
+        parent_session_id: Option<String>,
+        retried_session_id: Option<String>,
+    },
+    /// The developer stopped a plan: its departments and its planner are
+    /// closed, its queued assignments dropped.
+    PlanStopped {
+        session_id: String,
+        departments: Vec<String>,
+        dropped: usize,
+    },
+    /// Every assignment of a plan ended (or, for a stopped plan, every
+    /// department it had).
+    PlanFinished {
+        session_id: String,
+        status: PlanStatus,
+        #[serde(flatten)]
+        outcome: PlanOutcome,
+    },
+    /// The developer answered a report's confirmation request (or put it
+    /// aside); an answer goes to the Zhongshu.
+    ConfirmationAnswered {
+        parent_session_id: String,
+        department_session_id: String,
+        report_id: String,
+        decision: ConfirmationDecision,
+        note_chars: usize,
+        delivery: Option<String>,
+    },
+    /// The developer put a failed department aside in "Needs you".
+    NeedsYouDismissed {
+        session_id: String,
     },
     ResultRegistered(ResultFields),
     /// A department's later report replaced its earlier one.

@@ -13,6 +13,8 @@ use super::{AgentState, CloseReason, Session};
 pub enum StateWord {
     Starting,
     Working,
+    /// Parked by the account's usage limit until its reset.
+    WaitingForQuota,
     Idle,
     NeedsYou,
     Reported,
@@ -33,18 +35,33 @@ pub struct PlainState {
 /// Where `s` stands.
 pub fn plain_state(s: &Session) -> PlainState {
     let reason = s.close_reason.map(reason_words).map(str::to_string);
-    let (state, text) = if s.is_running() {
+    let (state, text) = if s.has_reported() {
+        // Reported: done, even in the moment before the launcher closes it.
+        (StateWord::Reported, "reported".to_string())
+    } else if let (Some(p), true) = (&s.agent.parked, s.is_running()) {
+        let text = format!(
+            "waiting for quota until {}",
+            super::quota::local_time(p.until)
+        );
+        return PlainState {
+            state: StateWord::WaitingForQuota,
+            state_text: text,
+            state_reason: Some(p.reason.clone()),
+        };
+    } else if let (Some(k), true, AgentState::Working) =
+        (s.agent.retrying, s.is_running(), s.agent.agent_state)
+    {
+        (StateWord::Working, format!("reconnecting ({k}/5)"))
+    } else if s.is_running() {
         match s.agent.agent_state {
             AgentState::Starting => (StateWord::Starting, "starting".to_string()),
             AgentState::NeedsUser => (StateWord::NeedsYou, needs_you_text(s)),
             AgentState::Idle => (StateWord::Idle, "idle".to_string()),
             AgentState::Working | AgentState::Exited => (StateWord::Working, "working".into()),
         }
-    } else if s.has_reported() {
-        (StateWord::Reported, "reported".to_string())
     } else if matches!(
         s.close_reason,
-        Some(CloseReason::Api | CloseReason::TerminalClosed)
+        Some(CloseReason::Api | CloseReason::TerminalClosed | CloseReason::PlanStopped)
     ) {
         (StateWord::StoppedByYou, "stopped by you".to_string())
     } else if s.is_department() {
@@ -84,6 +101,7 @@ fn reason_words(r: CloseReason) -> &'static str {
         CloseReason::NoReport => "closed after a reminder: it did not report",
         CloseReason::AppServerExited => "Codex's app-server under it ended",
         CloseReason::Reported => "closed after its report",
+        CloseReason::PlanStopped => "you stopped its plan",
     }
 }
 
@@ -105,21 +123,11 @@ mod tests {
     };
 
     fn department() -> Session {
-        serde_json::from_value(serde_json::json!({
-            "id": "d-1", "session_kind": "department", "role": "department",
-            "department": "lingyubu", "title": "t", "model": "m", "task": "x", "pid": 1,
-            "status": "running", "exit_code": null, "started_at": "s", "ended_at": null,
-            "prompt_path": "", "log_path": "", "agent_state": "working",
-        }))
-        .unwrap()
+        Session::sample_department("d-1")
     }
 
-    fn ended(mut s: Session, code: i32, reason: Option<CloseReason>) -> Session {
-        s.status = SessionStatus::Exited;
-        s.exit_code = Some(code);
-        s.close_reason = reason;
-        s.ended_reason = Some(if reason.is_some() { "closed" } else { "exited" }.into());
-        s
+    fn ended(s: Session, code: i32, reason: Option<CloseReason>) -> Session {
+        s.ended_for_test(code, reason)
     }
 
     #[test]
@@ -131,6 +139,13 @@ mod tests {
         let p = plain_state(&s);
         assert_eq!(p.state, StateWord::Reported);
         assert_eq!(p.state_reason.as_deref(), Some("closed after its report"));
+        s.status = SessionStatus::Running;
+        s.close_reason = None;
+        assert_eq!(
+            plain_state(&s).state,
+            StateWord::Reported,
+            "reported before the launcher closed it"
+        );
     }
 
     #[test]

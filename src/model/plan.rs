@@ -75,6 +75,7 @@ pub fn new_queue_item(
         id,
         parent_session_id: parent,
         department: a.department.clone(),
+        title: a.title.clone(),
         task: a.task.clone(),
         model: a.model.clone(),
         files: a.files.clone(),
@@ -125,6 +126,8 @@ mod tests {
     fn assignment(department: &str, task: &str, selected: bool) -> Assignment {
         Assignment {
             department: department.into(),
+            title: department.into(),
+            duty: String::new(),
             task: task.into(),
             model: "gpt-5.4".into(),
             files: Vec::new(),
@@ -136,6 +139,7 @@ mod tests {
             session_id: None,
             queue_id: None,
             error: None,
+            earlier_sessions: Vec::new(),
         }
     }
 
@@ -170,6 +174,11 @@ mod tests {
             registered_at: "now".into(),
             confirmed_at: None,
             base: None,
+            finished_at: None,
+            outcome: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
         };
         let queued = enqueue_selected(&mut plan);
         assert_eq!(queued.len(), 1);
@@ -192,6 +201,11 @@ mod tests {
             registered_at: "now".into(),
             confirmed_at: None,
             base: None,
+            finished_at: None,
+            outcome: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
         };
         let first = revised(plan("P1"), None);
         assert_eq!(first.revision, 1);

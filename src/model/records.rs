@@ -38,11 +38,32 @@ word_enum!(
         AppServerExited => "codex_app_server_exited",
         /// A department reported (SPEC 8 step 6).
         Reported => "mailbox_report_received",
+        /// The developer stopped the plan it belongs to.
+        PlanStopped => "plan_stopped",
     }
 );
+
+impl CloseReason {
+    /// The developer closed it (directly, by its terminal, or by stopping its plan).
+    pub fn by_user(self) -> bool {
+        matches!(
+            self,
+            CloseReason::Api | CloseReason::TerminalClosed | CloseReason::PlanStopped
+        )
+    }
+}
 word_enum!(
     /// Where a Zhongshu's plan stands.
-    PlanStatus { None => "none", AwaitingConfirmation => "awaiting_confirmation", Dispatched => "dispatched", Ready => "ready" }
+    PlanStatus {
+        None => "none",
+        AwaitingConfirmation => "awaiting_confirmation",
+        Dispatched => "dispatched",
+        Ready => "ready",
+        /// Every assignment ended (reported, failed, without a report, or stopped).
+        Finished => "finished",
+        /// The developer stopped it: its departments were closed, its queue dropped.
+        Stopped => "stopped",
+    }
 );
 word_enum!(
     /// Whether a department has reported.
@@ -54,7 +75,15 @@ word_enum!(
 );
 word_enum!(
     /// One assignment of a plan.
-    AssignmentStatus { Proposed => "proposed", Queued => "queued", Started => "started", Failed => "failed", Skipped => "skipped" }
+    AssignmentStatus {
+        Proposed => "proposed",
+        Queued => "queued",
+        Started => "started",
+        Failed => "failed",
+        Skipped => "skipped",
+        /// Queued, then dropped: its planner was closed or its plan stopped.
+        Dropped => "dropped",
+    }
 );
 word_enum!(
     /// A queue item: waiting, being started, or failed to start.
@@ -101,18 +130,37 @@ impl TerminalKind {
     }
 }
 
+/// `None` as `""`, and `""` read back as `None`: where the Python tool gave a
+/// string (possibly empty), so does the API, and the records keep no empty text.
+pub mod text_or_empty {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_deref().unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.filter(|t| !t.is_empty()))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Assignment {
     pub department: String,
+    /// The department's title and duty (the Python tool's `title`, `duty`).
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub duty: String,
     pub task: String,
     pub model: String,
     #[serde(default)]
     pub files: Vec<String>,
     #[serde(default)]
     pub verify: Vec<String>,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub model_reason: Option<String>,
     #[serde(default = "yes")]
     pub selected: bool,
@@ -124,6 +172,9 @@ pub struct Assignment {
     pub queue_id: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Sessions that ran this assignment before a retry, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_sessions: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -148,6 +199,21 @@ pub struct Plan {
     /// from it) and the user's uncommitted files the plan names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<super::PlanBase>,
+    /// When every assignment had ended (or the plan was stopped and its
+    /// departments had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// How its assignments ended, once the plan is finished or stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<super::PlanOutcome>,
+    /// The budget the user raised this plan's to (over `launcher.plan_budget_*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u64>,
+    /// Its departments spent the budget (in words): no more of them start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_reached: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -155,6 +221,9 @@ pub struct QueueItem {
     pub id: String,
     pub parent_session_id: Option<String>,
     pub department: String,
+    /// The department's title (the Python tool's queue entries carry it).
+    #[serde(default)]
+    pub title: String,
     pub task: String,
     pub model: String,
     #[serde(default)]
@@ -191,13 +260,14 @@ pub struct TaskResult {
     pub risks: Vec<String>,
     #[serde(default)]
     pub needs_user_confirmation: bool,
-    #[serde(default)]
+    #[serde(default, with = "text_or_empty")]
     pub next_action: Option<String>,
     pub reported_at: String,
     pub source: ResultSource,
     #[serde(default)]
     pub read: bool,
-    #[serde(default)]
+    /// `""` for a result that came from no file (a fallback, a tool call).
+    #[serde(default, with = "text_or_empty")]
     pub mailbox_file: Option<String>,
     #[serde(default)]
     pub handoff_packet: Option<String>,
@@ -226,6 +296,28 @@ pub struct TaskResult {
     /// Scope, claim and risk findings on the actual changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<super::ChangeReview>,
+    /// The developer's answer to its confirmation request, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationAnswer>,
+}
+
+word_enum!(
+    /// What the developer did with a report's confirmation request.
+    ConfirmationDecision {
+        Confirmed => "confirmed",
+        Rejected => "rejected",
+        /// Put aside without an answer (nothing is sent to the Zhongshu).
+        Dismissed => "dismissed",
+    }
+);
+
+/// The developer's answer to a report that asked for confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfirmationAnswer {
+    pub decision: ConfirmationDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+    pub at: String,
 }
 
 #[cfg(test)]
@@ -269,6 +361,35 @@ pub struct TerminalRecord {
     pub started_at: String,
     #[serde(default)]
     pub closed_at: Option<String>,
+    /// The process in the terminal's PTY.
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+/// A terminal as the API shows it: the record, with the Python tool's words
+/// beside it (`scope`, `read_only`, `ended_at`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalView {
+    #[serde(flatten)]
+    pub record: TerminalRecord,
+    /// `session` for a session's terminal, `global` for a shell.
+    pub scope: &'static str,
+    pub read_only: bool,
+    pub ended_at: Option<String>,
+}
+
+impl From<TerminalRecord> for TerminalView {
+    fn from(record: TerminalRecord) -> TerminalView {
+        TerminalView {
+            scope: match record.kind {
+                TerminalKind::Interactive => "global",
+                _ => "session",
+            },
+            read_only: !record.kind.accepts_input(),
+            ended_at: record.closed_at.clone(),
+            record,
+        }
+    }
 }
 
 impl TerminalRecord {
@@ -299,6 +420,45 @@ pub struct State {
     pub queue: Vec<QueueItem>,
     #[serde(default)]
     pub terminals: IndexMap<String, TerminalRecord>,
+    /// The account's usage limits, the queue's hold, the parking order.
+    #[serde(default)]
+    pub quota: super::QuotaState,
+}
+
+#[cfg(test)]
+#[test]
+fn missing_texts_show_as_empty_strings_and_read_back_as_none() {
+    let mut r = TaskResult::sample("r1", "s");
+    r.next_action = None;
+    r.mailbox_file = None;
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["next_action"], "", "{json}");
+    assert_eq!(json["mailbox_file"], "", "{json}");
+    let back: TaskResult = serde_json::from_value(json).unwrap();
+    assert_eq!((back.next_action, back.mailbox_file), (None, None));
+    let old: TaskResult = serde_json::from_value(serde_json::json!({
+        "report_id": "r", "parent_session_id": "z", "department_session_id": "d",
+        "department": "x", "summary": "s", "reported_at": "t", "source": "mailbox",
+        "next_action": null, "mailbox_file": "/m.json",
+    }))
+    .unwrap();
+    assert_eq!(old.next_action, None);
+    assert_eq!(old.mailbox_file.as_deref(), Some("/m.json"));
+}
+
+#[cfg(test)]
+#[test]
+fn the_question_is_the_next_action_else_the_summary() {
+    let mut r = TaskResult::sample("r1", "Reworded the README");
+    r.next_action = Some("Confirm the README wording before commit".into());
+    assert_eq!(
+        r.confirmation_question(),
+        "Confirm the README wording before commit"
+    );
+    r.next_action = Some("none".into());
+    assert_eq!(r.confirmation_question(), "Reworded the README");
+    r.next_action = None;
+    assert_eq!(r.confirmation_question(), "Reworded the README");
 }
 
 /// Results are filed per sender: one session can never replace another's.
@@ -307,6 +467,17 @@ pub fn result_key(parent: &str, department_session_id: &str, report_id: &str) ->
 }
 
 impl TaskResult {
+    /// What a report that asks for confirmation asks: its next action, where
+    /// it names one, else its summary.
+    pub fn confirmation_question(&self) -> String {
+        self.next_action
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("none"))
+            .unwrap_or(self.summary.trim())
+            .to_string()
+    }
+
     /// The stem of its handoff packet's name: the report id, prefixed with the
     /// sending session when they differ (two senders may use one report id).
     pub fn packet_stem(&self) -> String {

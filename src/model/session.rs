@@ -5,10 +5,24 @@ use serde::{Deserialize, Serialize};
 
 use super::{CloseReason, NoticeStatus, PlanStatus, ReportStatus, SessionKind, SessionStatus};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Text typed into a session. The API shows it under both its names and the
+/// Python tool's (`sent_at`, `text`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct InputRecord {
     pub at: String,
     pub input: String,
+}
+
+impl Serialize for InputRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("InputRecord", 4)?;
+        out.serialize_field("at", &self.at)?;
+        out.serialize_field("input", &self.input)?;
+        out.serialize_field("sent_at", &self.at)?;
+        out.serialize_field("text", &self.input)?;
+        out.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -114,6 +128,12 @@ pub struct DepartmentPart {
     /// works in the shared working tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<Box<super::Workspace>>,
+    /// The queue item that retries its assignment, once the developer retried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_as: Option<String>,
+    /// The developer dismissed its failure from "Needs you".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dismissed: bool,
 }
 
 impl Session {
@@ -175,6 +195,41 @@ impl Session {
     pub fn workspace_mut(&mut self) -> Option<&mut super::Workspace> {
         self.department_mut()?.workspace.as_deref_mut()
     }
+    /// Recorded, but its agent has not started yet (no process, no thread):
+    /// views leave it out, so a start that fails never shows a session.
+    pub fn launching(&self) -> bool {
+        self.is_running() && self.pid.is_none() && self.agent.thread_id.is_none()
+    }
+    /// A Zhongshu the developer closed (or whose plan was stopped): its
+    /// queued departments never start.
+    pub fn closed_by_user(&self) -> bool {
+        self.close_reason.is_some_and(|r| r.by_user())
+    }
+}
+
+#[cfg(test)]
+impl Session {
+    /// A running department `id` of `zhongshu-1`, working, for tests.
+    pub fn sample_department(id: &str) -> Session {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "session_kind": "department", "role": "department",
+            "department": "lingyubu", "title": "t", "model": "m", "task": "x", "pid": 1,
+            "status": "running", "exit_code": null, "started_at": "s", "ended_at": null,
+            "prompt_path": "", "log_path": "", "agent_state": "working",
+            "parent_session_id": "zhongshu-1",
+        }))
+        .unwrap()
+    }
+
+    /// This session, ended with `code` (closed by the launcher for `reason`
+    /// when given), for tests.
+    pub fn ended_for_test(mut self, code: i32, reason: Option<CloseReason>) -> Session {
+        self.status = SessionStatus::Exited;
+        self.exit_code = Some(code);
+        self.close_reason = reason;
+        self.ended_reason = Some(if reason.is_some() { "closed" } else { "exited" }.into());
+        self
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +265,16 @@ mod tests {
             assert_eq!(out.get(key), Some(&serde_json::Value::Null), "{key}");
         }
         assert!(out.get("closing").is_none());
+
+        let mut launching = s.clone();
+        launching.status = SessionStatus::Running;
+        launching.pid = None;
+        assert!(launching.launching(), "running without a process yet");
+        launching.agent.thread_id = Some("t".into());
+        assert!(
+            !launching.launching(),
+            "a thread resuming after a restart shows"
+        );
 
         let z: Session = serde_json::from_value(base("zhongshu")).unwrap();
         assert!(z.is_zhongshu() && z.department_part().is_none());

@@ -9,6 +9,9 @@
 //! agent's tree in a Job Object that kills it on close (so nothing outlives the
 //! launcher), reparse points refused, Ctrl-C/Ctrl-Break to stop.
 
+#[cfg(windows)]
+mod conpty;
+mod program;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -27,6 +30,40 @@ pub use os::{
     LocalStream,
 };
 pub use os::{create_private_dir, make_private, private_file_mode, shared_folder, tighten};
+
+pub use program::{resolve as resolve_program, Launch, LaunchError};
+
+/// The pseudo-terminals agents run in: the system's on Unix; on Windows
+/// ConPTY without the cursor handshake that would hold back every agent's
+/// output until a browser answered it (see `conpty`).
+pub fn pty_system() -> Box<dyn portable_pty::PtySystem + Send> {
+    #[cfg(windows)]
+    {
+        Box::new(conpty::ConPtySystem)
+    }
+    #[cfg(not(windows))]
+    {
+        portable_pty::native_pty_system()
+    }
+}
+
+/// Makes a rename in `dir` durable. Unix: the folder is synced (`fsync` on it).
+/// Windows: skipped. A folder opens only with `FILE_FLAG_BACKUP_SEMANTICS`
+/// (`File::open(dir)` failed there with "Access denied" after every write had
+/// succeeded), and Windows documents no folder sync for applications. NTFS
+/// journals the rename, so after a crash the file is the old one or the new one,
+/// whole; a power cut just after the call may still undo the rename.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
 
 /// Why a mailbox file could not be opened.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,6 +104,30 @@ pub fn repo_path(path: &str) -> String {
 /// opened handle, not the name), or says why not.
 pub fn open_regular(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
     open_no_follow(path)
+}
+
+/// Tests' symbolic links on every platform (on Windows a file or a folder
+/// link, as the target is; Wine and a developer-mode Windows allow both).
+#[cfg(test)]
+pub fn symlink_for_tests(target: impl AsRef<Path>, link: impl AsRef<Path>) -> std::io::Result<()> {
+    let (target, link) = (target.as_ref(), link.as_ref());
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, link)
+    }
+    #[cfg(windows)]
+    {
+        let resolved = link.parent().unwrap_or(Path::new(".")).join(target);
+        if resolved.is_dir() {
+            std::os::windows::fs::symlink_dir(target, link)?;
+        } else {
+            std::os::windows::fs::symlink_file(target, link)?;
+        }
+        // Wine answers success and makes nothing.
+        std::fs::symlink_metadata(link).map(|_| ()).map_err(|e| {
+            std::io::Error::other(format!("no link was made at {}: {e}", link.display()))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -37,8 +37,12 @@ fn jobs() -> &'static Mutex<HashMap<u32, usize>> {
     JOBS.get_or_init(Default::default)
 }
 
-/// Puts the agent `pid` (and every process it starts) into a kill-on-close job.
+/// Puts the agent `pid` (and every process it starts) into a kill-on-close job,
+/// once (the ConPTY spawner already did, before the program ran).
 pub fn contain(pid: u32) {
+    if jobs().lock().unwrap().contains_key(&pid) {
+        return;
+    }
     // SAFETY: plain Win32 calls on handles this function owns; the limit
     // structure is zeroed and sized as the API requires.
     unsafe {

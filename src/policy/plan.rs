@@ -2,6 +2,8 @@
 //! gets. The HTTP API, the governance tools and the session start all choose
 //! models here, so a model is checked the same way wherever it is named.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::config::LauncherSettings;
@@ -33,6 +35,8 @@ pub struct AssignmentInput {
 pub struct Rules {
     /// Department keys an assignment may name, in the order errors list them.
     pub departments: Vec<String>,
+    /// Each department's title and duty, by key.
+    pub titles: HashMap<String, (String, String)>,
     pub models: Vec<String>,
     /// The model of a department that names none.
     pub default_model: String,
@@ -69,8 +73,15 @@ pub fn validate_assignment(
     }
     let model =
         pick_model(a.model.as_deref(), &rules.models, &rules.default_model).map_err(name)?;
+    let (title, duty) = rules
+        .titles
+        .get(&a.department)
+        .cloned()
+        .unwrap_or_else(|| (a.department.clone(), String::new()));
     Ok(Assignment {
         department: a.department.clone(),
+        title,
+        duty,
         task: a.task.trim().to_string(),
         model,
         files: a.files.clone().unwrap_or_default(),
@@ -82,6 +93,7 @@ pub fn validate_assignment(
         session_id: None,
         queue_id: None,
         error: None,
+        earlier_sessions: Vec::new(),
     })
 }
 
@@ -117,6 +129,10 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             departments: vec!["lingyubu".into(), "menxia".into()],
+            titles: HashMap::from([(
+                "lingyubu".to_string(),
+                ("领域部".to_string(), "domain code".to_string()),
+            )]),
             models: vec!["gpt-5.5".into(), "gpt-5.4".into()],
             default_model: "gpt-5.4".into(),
         }
@@ -134,6 +150,10 @@ mod tests {
     fn assignments_are_checked_and_named() {
         let ok = validate_assignment(&rules(), 0, &input("lingyubu", "  do it  ")).unwrap();
         assert_eq!(ok.task, "do it");
+        assert_eq!(
+            (ok.title.as_str(), ok.duty.as_str()),
+            ("领域部", "domain code")
+        );
         assert_eq!(ok.model, "gpt-5.4");
         assert!(ok.selected);
         let e = validate_assignment(&rules(), 2, &input("nope", "t")).unwrap_err();

@@ -84,6 +84,7 @@ impl CharSet {
 impl Glob {
     /// Compiles a pattern; every string is a valid pattern, so this cannot fail.
     pub fn new(pattern: &str) -> Glob {
+        let pattern = &*separators(pattern);
         let tokens = parse(pattern);
         let head = tokens
             .iter()
@@ -111,6 +112,7 @@ impl Glob {
 
     /// Whether `path` matches (fnmatch or the prefix rule).
     pub fn is_match(&self, path: &str) -> bool {
+        let path = &*separators(path);
         self.prefix_match(path) || self.fnmatch(path)
     }
 
@@ -136,6 +138,17 @@ impl Glob {
         alphabet.sort_unstable();
         alphabet.dedup();
         translate(&self.tokens, &alphabet).is_some_and(|g| g.compile_matcher().is_match(path))
+    }
+}
+
+/// Windows: a backslash is a path separator, in patterns and paths alike, as
+/// for the Python tool there (its `fnmatch` compares both after `normcase`) and
+/// for globset (which reads a path's `\` as `/` there).
+fn separators(text: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) && text.contains('\\') {
+        text.replace('\\', "/").into()
+    } else {
+        text.into()
     }
 }
 

@@ -209,6 +209,8 @@ fn literal_start_is_the_leading_literal_text() {
         ("{x}/y*", "{x}/y"),
         (r"a\b*", r"a\b"),
     ] {
+        // Windows reads a backslash as `/`.
+        let start = separators(start);
         assert_eq!(Glob::new(pattern).literal_start(), start, "{pattern:?}");
     }
 }
@@ -285,6 +287,8 @@ fn globset_translation_agrees_with_reference() {
                 }]
             })
             .collect();
+        // The oracle reads a backslash as Windows does there (`/`).
+        let (pattern, text) = (separators(&pattern), separators(&text));
         let chars: Vec<char> = text.chars().collect();
         let stripped = pattern.trim_end_matches('*');
         let expected = reference(&parse(&pattern), &chars)

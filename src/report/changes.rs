@@ -301,7 +301,8 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, rel).unwrap();
         }
-        // The tests run on Unix: an executable and a symbolic link too.
+        // On Unix, an executable and a symbolic link too.
+        #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let exe = dir.path().join("a/run.sh");

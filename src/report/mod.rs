@@ -179,10 +179,19 @@ impl Report {
 }
 
 /// Builds the report for the repository whose working tree root is `repo`.
+/// The launcher's own files (its state folder, the configuration it loaded)
+/// are no change of the project and are left out.
 pub fn build_report(repo: &Path, config: &Config, mode: &Mode) -> Result<Report, ReportError> {
     let git = changes::open(repo)?;
-    let changed = changes::changed_paths(&git, mode)?;
     let root = git.workdir().unwrap_or(repo);
+    let own = launcher_files(config, root);
+    let changed = changes::changed_paths(&git, mode)?
+        .into_iter()
+        .filter(|p| {
+            !own.iter()
+                .any(|o| p == o || p.starts_with(&format!("{o}/")))
+        })
+        .collect();
     let scan = preflight::scan(&git, root, &config.preflight.portability_paths);
     Ok(assemble(config, &Router::new(config), mode, changed, scan))
 }
@@ -208,6 +217,23 @@ pub fn build_session_report(
         None => preflight::scan(&git, git.workdir().unwrap_or(repo), paths),
     };
     Ok(assemble(config, &Router::new(config), &mode, changed, scan))
+}
+
+/// The launcher's own paths in the working tree, `/`-separated: the default
+/// state folder and the configuration file it loaded.
+fn launcher_files(config: &Config, root: &Path) -> Vec<String> {
+    let mut own = vec![".tmp".to_string()];
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if let Some(source) = &config.source {
+        if let Ok(rel) = canonical(source).strip_prefix(canonical(root)) {
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            own.push(rel.join("/"));
+        }
+    }
+    own
 }
 
 /// Puts a report together from changed paths (sorted, unique) and a preflight scan.

@@ -167,6 +167,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine makes no symbolic links (its CreateSymbolicLinkW is a stub)"
+    )]
     fn paths_outside_links_folders_and_missing_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
@@ -185,14 +189,14 @@ mod tests {
 
         // A link to the secret, inside the state folder: not followed.
         let link = state.join("archive/handoff.md");
-        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        crate::platform::symlink_for_tests(&secret, &link).unwrap();
         let err = read_state_file(&state, &link, MAX_READ).unwrap_err();
         assert!(
             matches!(&err, LauncherError::BadRequest(m) if m.contains("symbolic link")),
             "{err}"
         );
         // A linked folder inside the state folder that leads out of it.
-        std::os::unix::fs::symlink(dir.path(), state.join("escape")).unwrap();
+        crate::platform::symlink_for_tests(dir.path(), state.join("escape")).unwrap();
         let err = read_state_file(&state, &state.join("escape/secret.txt"), MAX_READ).unwrap_err();
         assert!(
             matches!(&err, LauncherError::BadRequest(m) if m.contains("outside")),

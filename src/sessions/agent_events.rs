@@ -151,9 +151,27 @@ impl Sessions {
             if let Some(audit) = audit {
                 tx.audit(audit);
             }
+            if matches!(event, AgentEvent::TurnCompleted { .. }) {
+                super::quota::park_if_limited(tx, id)
+            } else {
+                false
+            }
         });
-        if let Err(e) = saved {
-            tracing::error!("recording an agent event of {id}: {e}");
+        let budgets = {
+            let l = &self.ctx.config.launcher;
+            l.plan_budget_usd.is_some() || l.plan_budget_tokens.is_some()
+        };
+        if budgets && matches!(event, AgentEvent::TokenUsage(_)) {
+            // Spending moved: a plan may have reached its budget.
+            let _ = self.signals.send(Signal::SlotFreed);
+        }
+        match saved {
+            Ok(true) => {
+                tracing::info!("{id} hit the usage limit: parked until its reset");
+                self.quota_changed.notify_one();
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!("recording an agent event of {id}: {e}"),
         }
         if matches!(event, AgentEvent::TurnCompleted { .. }) {
             self.after_turn(id).await;
@@ -165,6 +183,20 @@ impl Sessions {
     async fn after_turn(self: &Arc<Self>, id: &str) {
         let Some(s) = self.session(id) else { return };
         if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
+            return;
+        }
+        if s.agent.parked.is_some() {
+            // Stopped by the account's limit, not by choice: no reminder.
+            return;
+        }
+        let over_budget = s.parent_session_id().and_then(|z| {
+            self.ctx
+                .store
+                .read(|st| super::quota::plan_over_budget(st, z, &self.ctx.config.launcher))
+        });
+        if let Some(why) = over_budget {
+            // Held: it finished its turn; it goes on when the budget is raised.
+            tracing::info!("{id} is held: its plan {why}");
             return;
         }
         if s.agent.reminders_sent == 0 {
@@ -240,6 +272,7 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
         AgentEvent::TurnCompleted { status, .. } => {
             a.last_turn_status = Some(status.clone());
             a.attention = None;
+            a.retrying = None;
         }
         AgentEvent::ApprovalRequested(p) => {
             a.pending_approvals.retain(|x| x.request_id != p.request_id);
@@ -249,18 +282,24 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
             a.pending_approvals.retain(|x| &x.request_id != request_id);
             a.attention = None;
         }
-        AgentEvent::TokenUsage(t) => a.token_usage = Some(t.clone()),
+        AgentEvent::TokenUsage(t) => {
+            a.token_usage = Some(t.clone());
+            // A response came through: Codex's retries worked.
+            a.retrying = None;
+        }
+        // Codex retries by itself: the session is reconnecting, not failing.
+        AgentEvent::Error {
+            will_retry: true, ..
+        } => a.retrying = Some(a.retrying.unwrap_or(0) + 1),
+        // The account's limit: the session is parked when its turn ends.
         AgentEvent::Error {
             message,
-            rate_limit,
+            rate_limit: true,
             ..
-        } => {
+        } => a.limit_hit = Some(message.clone()),
+        AgentEvent::Error { message, .. } => {
             a.attention = Some(Attention {
-                kind: if *rate_limit {
-                    AttentionKind::RateLimit
-                } else {
-                    AttentionKind::Error
-                },
+                kind: AttentionKind::Error,
                 text: message.clone(),
             });
         }

@@ -52,16 +52,16 @@ fn events_drive_the_state() {
 }
 
 #[test]
-fn errors_and_rate_limits_need_the_user_until_the_next_turn() {
+fn errors_need_the_user_until_the_next_turn() {
     let mut a = AgentInfo::default();
-    let limited = AgentEvent::Error {
-        message: "usage limit".into(),
-        will_retry: true,
-        rate_limit: true,
+    let failed = AgentEvent::Error {
+        message: "the model is unavailable".into(),
+        will_retry: false,
+        rate_limit: false,
     };
-    apply(&mut a, &limited, true);
+    apply(&mut a, &failed, true);
     assert_eq!(a.agent_state, AgentState::NeedsUser);
-    assert_eq!(a.attention.as_ref().unwrap().kind, AttentionKind::RateLimit);
+    assert_eq!(a.attention.as_ref().unwrap().kind, AttentionKind::Error);
     apply(
         &mut a,
         &AgentEvent::TurnStarted {
@@ -71,4 +71,33 @@ fn errors_and_rate_limits_need_the_user_until_the_next_turn() {
     );
     assert_eq!(a.agent_state, AgentState::Working);
     assert!(a.attention.is_none());
+}
+
+#[test]
+fn retries_are_reconnecting_and_the_limit_waits_for_the_turn_to_end() {
+    let mut a = AgentInfo::default();
+    let retry = AgentEvent::Error {
+        message: "Reconnecting... 1/5".into(),
+        will_retry: true,
+        rate_limit: true,
+    };
+    apply(&mut a, &retry, true);
+    apply(&mut a, &retry, true);
+    assert_eq!((a.agent_state, a.retrying), (AgentState::Working, Some(2)));
+    assert!(a.attention.is_none() && a.limit_hit.is_none());
+    // A response came: the retries worked.
+    apply(&mut a, &AgentEvent::TokenUsage(TokenUsage::default()), true);
+    assert_eq!(a.retrying, None);
+    let limit = AgentEvent::Error {
+        message: "You've hit your usage limit.".into(),
+        will_retry: false,
+        rate_limit: true,
+    };
+    apply(&mut a, &limit, true);
+    assert_eq!(a.limit_hit.as_deref(), Some("You've hit your usage limit."));
+    assert_ne!(
+        a.agent_state,
+        AgentState::NeedsUser,
+        "not the user's to fix"
+    );
 }

@@ -7,14 +7,17 @@
 
 mod agent_events;
 pub mod command;
+pub mod control;
 mod exits;
 pub mod heartbeat;
 mod live;
 pub mod prompts;
+pub mod quota;
 
 pub mod proposal;
 pub mod queue;
 mod queue_records;
+mod settle;
 mod start;
 mod start_prompt;
 pub mod terminals;
@@ -69,6 +72,9 @@ pub struct Sessions {
     signals: SignalTx,
     /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
     tasks: tokio_util::task::TaskTracker,
+    /// Told when quota changed (a session parked, a snapshot, start anyway):
+    /// the launcher's quota clock then looks again when to wake.
+    pub quota_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Sessions {
@@ -84,6 +90,7 @@ impl Sessions {
             backend,
             agents: Mutex::new(HashMap::new()),
             agents_changed: tokio::sync::watch::Sender::new(0),
+            quota_changed: Arc::default(),
             resuming: Mutex::new(Default::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),
@@ -330,6 +337,7 @@ impl Sessions {
         session_id: Option<String>,
         title: String,
     ) -> LResult<crate::terminal::TerminalInfo> {
+        let pid = pty.pid();
         let info = self
             .terminals
             .open(kind, pty, session_id.clone(), title)
@@ -343,6 +351,7 @@ impl Sessions {
             status: TerminalStatus::Running,
             started_at: info.started_at.clone(),
             closed_at: None,
+            pid: Some(pid),
         };
         let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);

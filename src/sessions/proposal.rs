@@ -1,57 +1,91 @@
 //! A plan proposed from the governance report (`POST /api/plan_assignments`):
 //! one assignment per department that changed files route to, and a review by
-//! the Menxia when high or medium risks fired. It starts nothing.
+//! the Menxia when high or medium risks fired. It starts nothing. The answer
+//! has the Python tool's shape (titles, duties, limits and model choices beside
+//! the plan, the whole report beside it).
 
 use serde::Serialize;
 
-use crate::config::{RiskLevel, MENXIA};
+use crate::config::{Config, RiskLevel, MENXIA};
 use crate::report::{Report, Risk};
 
-/// The answer: the task, the proposed plan and the part of the report it used.
+/// The answer: the task, the proposed plan and the report it came from.
 #[derive(Debug, Serialize)]
 pub struct Proposal {
     pub task: String,
     pub plan: ProposedPlan,
-    pub report: ReportExcerpt,
+    pub report: Report,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ProposedPlan {
     pub summary: String,
+    pub menxia_required: bool,
+    pub max_terminals: usize,
+    pub max_department_sessions: usize,
+    pub active_terminals: usize,
+    pub active_department_sessions: usize,
+    pub active_zhongshu_sessions: usize,
+    pub model_choices: Vec<String>,
+    pub zhongshu_model: String,
+    pub department_model: String,
     pub assignments: Vec<ProposedAssignment>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ProposedAssignment {
     pub department: String,
+    pub title: String,
+    pub duty: String,
     pub task: String,
     pub model: String,
+    /// Why this model (the Python tool's `model_reason`).
+    pub model_reason: String,
     pub files: Vec<String>,
     pub verify: Vec<String>,
     pub reason: String,
     pub selected: bool,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ReportExcerpt {
-    pub changed_count: usize,
-    pub risks: Vec<Risk>,
-    pub uncategorized: Vec<String>,
-}
+/// How many sessions run now: (Zhongshu, departments holding a slot).
+pub type Active = (usize, usize);
 
 /// Builds the proposal for `task` (trimmed, not empty) from `report`.
-pub fn proposal(task: &str, report: Report, model: &str) -> Proposal {
+pub fn proposal(task: &str, report: Report, config: &Config, active: Active) -> Proposal {
+    let l = &config.launcher;
+    let model = l.department_model.clone();
+    let titled = |key: &str| {
+        config
+            .department(key)
+            .map(|d| (d.title, d.duty))
+            .unwrap_or_else(|| (key.to_string(), String::new()))
+    };
+    let assignment = |key: &str, task: String, files: Vec<String>, verify, reason| {
+        let (title, duty) = titled(key);
+        ProposedAssignment {
+            department: key.to_string(),
+            title,
+            duty,
+            task,
+            model: model.clone(),
+            model_reason: "the configured department model".into(),
+            files,
+            verify,
+            reason,
+            selected: true,
+        }
+    };
     let mut assignments: Vec<ProposedAssignment> = report
         .departments
         .iter()
-        .map(|d| ProposedAssignment {
-            department: d.key.clone(),
-            task: format!("{task}\n\nYour part: the changed files routed to you."),
-            model: model.to_string(),
-            files: d.files.clone(),
-            verify: d.verify.clone(),
-            reason: format!("{} changed file(s) route to {}", d.files.len(), d.key),
-            selected: true,
+        .map(|d| {
+            assignment(
+                &d.key,
+                format!("{task}\n\nYour part: the changed files routed to you."),
+                d.files.clone(),
+                d.verify.clone(),
+                format!("{} changed file(s) route to {}", d.files.len(), d.key),
+            )
         })
         .collect();
     let risky: Vec<&Risk> = report
@@ -60,15 +94,13 @@ pub fn proposal(task: &str, report: Report, model: &str) -> Proposal {
         .filter(|r| matches!(r.level, RiskLevel::High | RiskLevel::Medium))
         .collect();
     if !risky.is_empty() {
-        assignments.push(ProposedAssignment {
-            department: MENXIA.to_string(),
-            task: format!("{task}\n\nReview the risks the governance report raised."),
-            model: model.to_string(),
-            files: risky.iter().map(|r| r.path.clone()).collect(),
-            verify: Vec::new(),
-            reason: format!("{} high or medium risk(s) fired", risky.len()),
-            selected: true,
-        });
+        assignments.push(assignment(
+            MENXIA,
+            format!("{task}\n\nReview the risks the governance report raised."),
+            risky.iter().map(|r| r.path.clone()).collect(),
+            Vec::new(),
+            format!("{} high or medium risk(s) fired", risky.len()),
+        ));
     }
     Proposal {
         task: task.to_string(),
@@ -77,13 +109,18 @@ pub fn proposal(task: &str, report: Report, model: &str) -> Proposal {
                 "Proposed from the governance report ({} changed files).",
                 report.changed_count
             ),
+            menxia_required: !risky.is_empty(),
+            max_terminals: l.max_departments,
+            max_department_sessions: l.max_departments,
+            active_terminals: active.1,
+            active_department_sessions: active.1,
+            active_zhongshu_sessions: active.0,
+            model_choices: l.models.clone(),
+            zhongshu_model: l.zhongshu_model.clone(),
+            department_model: l.department_model.clone(),
             assignments,
         },
-        report: ReportExcerpt {
-            changed_count: report.changed_count,
-            risks: report.risks,
-            uncategorized: report.uncategorized,
-        },
+        report,
     }
 }
 
@@ -106,7 +143,7 @@ mod tests {
             .iter()
             .map(|d| (d.key.clone(), d.files.clone()))
             .collect();
-        let p = proposal("Tidy up", report, "gpt-test");
+        let p = proposal("Tidy up", report, &config, (1, 0));
 
         assert_eq!(p.task, "Tidy up");
         assert_eq!(p.report.changed_count, 2);
@@ -117,7 +154,10 @@ mod tests {
             .find(|a| a.department == "zhilibu")
             .expect("README.md routes to the zhilibu");
         assert_eq!(zhilibu.files, ["README.md"]);
-        assert_eq!(zhilibu.model, "gpt-test");
+        assert_eq!(zhilibu.model, config.launcher.department_model);
+        assert_eq!(zhilibu.title, "治理部");
+        assert!(p.plan.menxia_required);
+        assert_eq!(p.plan.active_zhongshu_sessions, 1);
         assert!(zhilibu.task.starts_with("Tidy up\n\n"), "{}", zhilibu.task);
         for (key, files) in routed {
             let a = p.plan.assignments.iter().find(|a| a.department == key);

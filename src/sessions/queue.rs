@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 pub(crate) use super::queue_records::mark_assignment;
 use super::queue_records::{assign_queue_ids, audit_queued, failed, queue_item, started};
+use super::quota;
 use super::Sessions;
 use super::StartSpec;
 use crate::clock;
@@ -17,6 +18,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::plan;
 use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use crate::signals::{Signal, SignalTx};
 use plan::enqueue_selected;
 
 pub use crate::policy::plan::AssignmentInput;
@@ -59,31 +61,36 @@ pub enum Dispatch {
 
 /// Plans, assignments and the queue: which departments start, and when.
 pub struct Dispatcher {
-    ctx: Arc<Context>,
-    sessions: Arc<Sessions>,
+    pub(super) ctx: Arc<Context>,
+    pub(super) sessions: Arc<Sessions>,
     /// Serializes queue pumps so two releases never over-start.
-    pump_lock: tokio::sync::Mutex<()>,
+    pub(super) pump_lock: tokio::sync::Mutex<()>,
+    /// Tells the launcher when a plan finished.
+    signals: SignalTx,
 }
 
 impl Dispatcher {
-    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> Dispatcher {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Dispatcher {
         Dispatcher {
             ctx,
             sessions,
             pump_lock: tokio::sync::Mutex::new(()),
+            signals,
         }
     }
 
     /// Checks an assignment against the configured departments and models.
     fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
         let c = &self.ctx.config;
-        let departments = c
-            .assignable_departments()
-            .into_iter()
-            .map(|d| d.key)
+        let all = c.assignable_departments();
+        let titles = all
+            .iter()
+            .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
             .collect();
+        let departments = all.into_iter().map(|d| d.key).collect();
         let rules = crate::policy::plan::Rules {
             departments,
+            titles,
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
@@ -123,6 +130,11 @@ impl Dispatcher {
             registered_at: clock::now_rfc3339(),
             confirmed_at: None,
             base,
+            finished_at: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
+            outcome: None,
         };
         let queued = if needs_confirmation {
             Vec::new()
@@ -179,6 +191,9 @@ impl Dispatcher {
                     .map(|(i, a)| self.validate_assignment(i, a))
                     .collect::<LResult<Vec<_>>>()?;
                 let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+                let old_budget = old
+                    .as_ref()
+                    .map_or((None, None), |p| (p.budget_usd, p.budget_tokens));
                 Plan {
                     session_id: parent.to_string(),
                     revision: old.as_ref().map_or(0, |p| p.revision),
@@ -191,6 +206,11 @@ impl Dispatcher {
                     registered_at: old
                         .map(|p| p.registered_at)
                         .unwrap_or_else(clock::now_rfc3339),
+                    finished_at: None,
+                    budget_usd: old_budget.0,
+                    budget_tokens: old_budget.1,
+                    budget_reached: None,
+                    outcome: None,
                 }
             }
             (Some(p), None) => p,
@@ -281,18 +301,67 @@ impl Dispatcher {
         }
     }
 
-    /// Starts queued items while slots are free. Failed items stay, marked failed.
+    /// Starts queued items while slots are free. Failed items stay, marked
+    /// failed; items of a planner the developer closed are dropped, never
+    /// started. Then plans whose assignments all ended are marked finished.
     pub async fn pump_queue(self: &Arc<Self>) {
+        self.pump_starts().await;
+        for id in self.settle_plans() {
+            if self.signals.send(Signal::PlanFinished(id)).is_err() {
+                tracing::warn!("a plan finished while the launcher stops");
+            }
+        }
+    }
+
+    async fn pump_starts(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
-        let max = self.ctx.config.launcher.max_departments;
+        let launcher = &self.ctx.config.launcher;
+        let max = launcher.max_departments;
         loop {
+            let mut told = Vec::new();
             let next = self.ctx.store.update(|tx| {
-                let i = plan::next_startable(tx.queue(), tx.state().slots_in_use(), max)?;
+                super::queue_records::drop_orphaned(tx);
+                let (hold, _) = quota::settle_hold(tx, launcher.quota_reserve_percent);
+                if let Some(h) = hold {
+                    let text = format!(
+                        "work is held: your queued departments do not start while {} \
+                         (the user can start them anyway)",
+                        h.text
+                    );
+                    told = quota::untold_waiting(tx)
+                        .into_iter()
+                        .map(|z| (z, text.clone()))
+                        .collect();
+                    return None;
+                }
+                let over = quota::budget_stops(tx, launcher);
+                for (zhongshu, text) in &over.newly {
+                    told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
+                }
+                if tx.state().slots_in_use() >= max {
+                    return None;
+                }
+                let i = tx.queue().iter().position(|q| {
+                    q.status == QueueStatus::Queued
+                        && !q
+                            .parent_session_id
+                            .as_ref()
+                            .is_some_and(|p| over.plans.contains(p))
+                })?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
                 item.attempts += 1;
                 Some(item.clone())
             });
+            for (zhongshu_id, text) in told {
+                if self
+                    .signals
+                    .send(Signal::Tell { zhongshu_id, text })
+                    .is_err()
+                {
+                    tracing::warn!("the queue's news while the launcher stops");
+                }
+            }
             let item = match next {
                 Ok(Some(item)) => item,
                 Ok(None) => return,
@@ -339,10 +408,19 @@ impl Dispatcher {
             &crate::report::Mode::Worktree,
         )
         .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let active = self.ctx.store.read(|s| {
+            let zhongshu = s
+                .sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count();
+            (zhongshu, s.slots_in_use())
+        });
         Ok(super::proposal::proposal(
             task,
             report,
-            &self.ctx.config.launcher.department_model,
+            &self.ctx.config,
+            active,
         ))
     }
 }

@@ -1,10 +1,17 @@
 //! What the queue writes inside a change: queue items with their ids, the
-//! plan's assignments marked started or failed, and their audit events.
+//! plan's assignments marked started, failed or dropped, a plan reopened by a
+//! retry, and their audit events.
 
 use crate::clock;
 use crate::model::plan;
-use crate::model::{Assignment, AssignmentStatus, AuditEvent, QueueItem, QueueStatus};
+use crate::model::{
+    Assignment, AssignmentStatus, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, Session,
+};
 use crate::store::Tx;
+
+/// Why queued items are dropped, as the audit log words it.
+pub(super) const PLAN_STOPPED: &str = "plan_stopped";
+pub(super) const PLANNER_CLOSED: &str = "planner_closed";
 
 pub(super) fn queue_item(
     id: String,
@@ -104,5 +111,65 @@ pub(crate) fn mark_assignment(
         a.status = status;
         a.session_id = session_id;
         a.error = error;
+    }
+}
+
+/// A finished plan runs again (a retry): no longer finished.
+pub(super) fn reopen(p: &mut Plan) {
+    if p.status == PlanStatus::Finished {
+        p.status = PlanStatus::Dispatched;
+    }
+    p.finished_at = None;
+    p.outcome = None;
+}
+
+/// The Zhongshu's `plan_status` follows its plan's.
+pub(super) fn sync_plan_status(tx: &mut Tx, zid: &str) {
+    let status = tx.plan(zid).map(|p| p.status);
+    if let (Some(status), Some(z)) = (status, tx.session_mut(zid).and_then(|z| z.zhongshu_mut())) {
+        z.plan_status = Some(status);
+    }
+}
+
+/// Removes a planner's waiting items from the queue (one being started stays:
+/// it is about to be a session), marks their assignments dropped and audits
+/// each. Returns what was dropped.
+pub(super) fn drop_queued(tx: &mut Tx, parent: &str, why: &str) -> Vec<QueueItem> {
+    let dropped: Vec<QueueItem> = tx
+        .queue()
+        .iter()
+        .filter(|q| q.parent_session_id.as_deref() == Some(parent))
+        .filter(|q| q.status != QueueStatus::Starting)
+        .cloned()
+        .collect();
+    if dropped.is_empty() {
+        return dropped;
+    }
+    tx.queue_mut()
+        .retain(|q| !dropped.iter().any(|d| d.id == q.id));
+    for item in &dropped {
+        mark_assignment(tx, item, AssignmentStatus::Dropped, None, None);
+        tx.audit(AuditEvent::AssignmentDropped {
+            queue_id: item.id.clone(),
+            department: item.department.clone(),
+            parent_session_id: item.parent_session_id.clone(),
+            reason: why.to_string(),
+        });
+    }
+    dropped
+}
+
+/// Inside the queue's change: items whose planner the developer closed (by
+/// any way: the API, its terminal, a stopped plan) are dropped before a start
+/// is chosen.
+pub(super) fn drop_orphaned(tx: &mut Tx) {
+    let closed: Vec<String> = tx
+        .queue()
+        .iter()
+        .filter_map(|q| q.parent_session_id.clone())
+        .filter(|p| tx.session(p).is_some_and(Session::closed_by_user))
+        .collect();
+    for parent in closed {
+        drop_queued(tx, &parent, PLANNER_CLOSED);
     }
 }

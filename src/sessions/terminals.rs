@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{CloseReason, TerminalRecord};
+use crate::model::{CloseReason, TerminalView};
 
 use super::Sessions;
 use crate::error::{LResult, LauncherError};
@@ -140,7 +140,7 @@ impl Sessions {
         }
         let record = self.ctx.store.read(|s| s.terminals.get(id).cloned());
         Ok(TerminalClosed {
-            terminal: record,
+            terminal: record.map(TerminalView::from),
             closed: true,
         })
     }
@@ -149,6 +149,6 @@ impl Sessions {
 /// The answer to `POST /api/browser_terminal/close`.
 #[derive(Debug, serde::Serialize)]
 pub struct TerminalClosed {
-    pub terminal: Option<TerminalRecord>,
+    pub terminal: Option<TerminalView>,
     pub closed: bool,
 }

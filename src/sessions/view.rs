@@ -48,6 +48,21 @@ pub struct SessionView {
     /// A department's last report asks the user to confirm something.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_needs_confirmation: Option<bool>,
+    /// What that report asks, and the developer's answer once given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationView>,
+    /// A department's mailbox (its Zhongshu's, with its own drop folder as
+    /// `incoming`), as the Python tool showed it on department sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<crate::model::MailboxPaths>,
+}
+
+/// A report's request for the developer's confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmationView {
+    pub report_id: String,
+    pub question: String,
+    pub answer: Option<crate::model::ConfirmationAnswer>,
 }
 
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
@@ -62,6 +77,9 @@ pub struct ZhongshuFields {
     /// from the plan's base commit and do not see them (Needs you says so).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plan_dirty_files: Vec<String>,
+    /// How the plan's assignments ended, once it finished or was stopped.
+    pub plan_outcome: Option<crate::model::PlanOutcome>,
+    pub plan_finished_at: Option<String>,
 }
 
 impl SessionView {
@@ -115,6 +133,19 @@ impl Sessions {
                 .and_then(|p| p.base.as_ref())
                 .map(|b| b.dirty_files.clone())
                 .unwrap_or_default(),
+            plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
+            plan_finished_at: state
+                .plans
+                .get(&session.id)
+                .and_then(|p| p.finished_at.clone()),
+        });
+        let (report_needs_confirmation, confirmation) = self.report_confirmation(session);
+        let mailbox = session.department_part().and_then(|d| {
+            let mut paths = self.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
+            if let Some(own) = &d.drop_folder {
+                paths.incoming = own.into();
+            }
+            Some(paths)
         });
         if let Some(z) = record.zhongshu_mut() {
             let plan = state.plans.get(&session.id).map(|p| p.status);
@@ -137,7 +168,9 @@ impl Sessions {
             browser_terminal_scope: terminal.map(|_| "session"),
             browser_terminal_title: terminal.map(|t| t.title.clone()),
             zhongshu,
-            report_needs_confirmation: self.report_needs_confirmation(session),
+            report_needs_confirmation,
+            confirmation,
+            mailbox,
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
                 Some(cost_usd(usage, price))
@@ -145,16 +178,25 @@ impl Sessions {
         }
     }
 
-    /// For a department that reported: does its last report ask the user?
-    fn report_needs_confirmation(&self, session: &Session) -> Option<bool> {
-        let part = session.department_part()?;
-        let key = result_key(
-            part.parent_session_id.as_deref()?,
-            &session.id,
-            part.last_report_id.as_deref()?,
-        );
-        let result = self.ctx.store.result(&key).ok().flatten()?;
-        Some(result.needs_user_confirmation)
+    /// For a department that reported: does its last report ask the user,
+    /// what, and what did the user answer?
+    fn report_confirmation(&self, session: &Session) -> (Option<bool>, Option<ConfirmationView>) {
+        let Some(result) = session.department_part().and_then(|part| {
+            let key = result_key(
+                part.parent_session_id.as_deref()?,
+                &session.id,
+                part.last_report_id.as_deref()?,
+            );
+            self.ctx.store.result(&key).ok().flatten()
+        }) else {
+            return (None, None);
+        };
+        let view = result.needs_user_confirmation.then(|| ConfirmationView {
+            report_id: result.report_id.clone(),
+            question: result.confirmation_question(),
+            answer: result.confirmation.clone(),
+        });
+        (Some(result.needs_user_confirmation), view)
     }
 
     /// One session as the API shows it, by id.

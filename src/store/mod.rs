@@ -358,6 +358,7 @@ fn import_legacy(conn: &mut Connection, state_dir: &Path) -> anyhow::Result<()> 
     let mut rows = tx::Dirty {
         queue: true,
         counters: true,
+        quota: true,
         ..Default::default()
     };
     rows.sessions.extend(old.state.sessions.keys().cloned());

@@ -157,6 +157,14 @@ pub fn load_state(conn: &Connection) -> rusqlite::Result<State> {
     {
         state.counters = from_json("meta", &c)?;
     }
+    if let Some(q) = conn
+        .query_row("SELECT value FROM meta WHERE key='quota'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+    {
+        state.quota = from_json("meta", &q)?;
+    }
     for (table, order) in [
         ("sessions", "rowid"),
         ("plans", "rowid"),
@@ -258,6 +266,16 @@ pub fn put_counters(
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     )?
     .execute([to_json(counters)])?;
+    Ok(())
+}
+
+/// Keeps one small record in `meta` under `key`.
+pub fn put_meta<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, &to_json(value)])?;
     Ok(())
 }
 
@@ -437,6 +455,7 @@ mod tests {
             status: TerminalStatus::Running,
             started_at: "2025-01-01T00:00:00Z".into(),
             closed_at: None,
+            pid: None,
         };
         conn.execute(
             "INSERT INTO terminals (id, json) VALUES ('term-1', ?1)",
@@ -485,6 +504,7 @@ mod tests {
             status: TerminalStatus::Running,
             started_at: "2025-01-01T00:00:00Z".into(),
             closed_at: None,
+            pid: None,
         };
         store.update(|tx| tx.insert_terminal(record)).unwrap();
         let in_memory = store.read(|s| s.terminals["term-1"].url.clone());

@@ -11,7 +11,9 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::schema;
-use crate::model::{AuditEvent, Plan, QueueItem, Session, State, TaskResult, TerminalRecord};
+use crate::model::{
+    AuditEvent, Plan, QueueItem, QuotaState, Session, State, TaskResult, TerminalRecord,
+};
 
 /// Rows changed by a transaction (or carried over from an unsaved record).
 #[derive(Debug, Default, Clone)]
@@ -21,6 +23,7 @@ pub(super) struct Dirty {
     pub terminals: BTreeSet<String>,
     pub queue: bool,
     pub counters: bool,
+    pub quota: bool,
 }
 
 impl Dirty {
@@ -30,6 +33,7 @@ impl Dirty {
         self.terminals.extend(other.terminals);
         self.queue |= other.queue;
         self.counters |= other.counters;
+        self.quota |= other.quota;
     }
 
     /// Writes the dirty rows of `state` (a row gone from memory is deleted).
@@ -52,6 +56,9 @@ impl Dirty {
         if self.counters {
             schema::put_counters(conn, &state.counters)?;
         }
+        if self.quota {
+            schema::put_meta(conn, "quota", &state.quota)?;
+        }
         Ok(())
     }
 }
@@ -64,6 +71,7 @@ pub(super) struct Undo {
     terminals: BTreeMap<String, Option<TerminalRecord>>,
     queue: Option<Vec<QueueItem>>,
     counters: Option<BTreeMap<String, u64>>,
+    quota: Option<QuotaState>,
 }
 
 impl Undo {
@@ -104,6 +112,9 @@ impl Undo {
         }
         if let Some(c) = self.counters {
             state.counters = c;
+        }
+        if let Some(q) = self.quota {
+            state.quota = q;
         }
     }
 }
@@ -219,6 +230,15 @@ impl<'a> Tx<'a> {
         }
         self.dirty.queue = true;
         &mut self.state.queue
+    }
+
+    /// The account's quota, the queue's hold and the parking order, to change.
+    pub fn quota_mut(&mut self) -> &mut QuotaState {
+        if self.undo.quota.is_none() {
+            self.undo.quota = Some(self.state.quota.clone());
+        }
+        self.dirty.quota = true;
+        &mut self.state.quota
     }
 
     /// Allocates the next id with this prefix: `zhongshu-1`, `lingyubu-3`, `q-7`.

@@ -101,6 +101,13 @@ mod tests {
             "/api/browser_terminal/start",
             "/api/start_assignments",
             "/api/start_department",
+            "/api/interrupt",
+            "/api/stop_plan",
+            "/api/retry",
+            "/api/answer_confirmation",
+            "/api/dismiss",
+            "/api/quota/start_anyway",
+            "/api/plan_budget",
         ] {
             assert!(refusal(&z, &post, path).is_some(), "{path}");
             assert!(refusal(&d, &post, path).is_some(), "{path}");

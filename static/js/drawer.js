@@ -1,16 +1,27 @@
 // The review drawer: a side panel that opens a result's handoff packet (HTML
-// the server rendered with all raw HTML escaped), the report as received, and
-// a changed file's diff with line numbers. Opened from any button carrying
-// data-open-handoff, data-open-diff (inbox cards, the governance report, the
-// timeline's report marks) or data-open-changes (a department's own changes,
-// changes.js: a diff there is its recorded commit's against its base);
-// Esc or Close shuts it and gives the focus back to the button.
+// the server rendered with all raw HTML escaped, arranged for reading by
+// packet.js: a header table, prose as text, each changed file once with its
+// diff), the report as received, a changed file's diff with line numbers
+// (with Back to the packet it came from), and a department's own changes
+// (changes.js: a diff there is its recorded commit's against its base, with
+// Back to those changes). Opened from any button carrying data-open-handoff,
+// data-open-diff (inbox cards, the governance report, the timeline's report
+// marks) or data-open-changes (session rows, plan assignments); Esc or Close
+// shuts it and gives the focus back to the button that opened it (or, when a
+// redraw replaced that button, to its successor).
 
 import { api } from "./api.js";
 import { showChanges } from "./changes.js";
+import { readable } from "./packet.js";
+import * as store from "./store.js";
 
 const $ = (sel) => document.querySelector(sel);
 let opener = null;
+/** What reopens the opener when a redraw replaced it: its data attributes. */
+let openerKey = null;
+/** What the drawer shows ({label, reopen}: a packet or a department's
+ * changes), for Back from a diff opened there. */
+let packetShown = null;
 
 function node(tag, cls, text) {
   const n = document.createElement(tag);
@@ -30,8 +41,20 @@ function open(title, ...content) {
 function close() {
   $("#drawer").hidden = true;
   $("#drawer-body").replaceChildren();
-  if (opener && document.contains(opener)) opener.focus();
+  packetShown = null;
+  const back = opener && document.contains(opener) ? opener : successor();
+  if (back) back.focus();
   opener = null;
+  openerKey = null;
+}
+
+/** The button that now stands where the opener stood (same data), if any. */
+function successor() {
+  if (!openerKey) return null;
+  const sel = Object.entries(openerKey)
+    .map(([k, v]) => `[data-${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}="${CSS.escape(v)}"]`)
+    .join("");
+  return sel ? document.querySelector(sel) : null;
 }
 
 /** A packet's links never act on this page: one to a fragment (the server
@@ -54,63 +77,97 @@ async function showHandoff(b) {
     department_session_id: b.dataset.department,
     report_id: b.dataset.report,
   });
-  open(`Report ${b.dataset.report} of ${b.dataset.department}`, node("p", "hint", "Loading…"));
+  const dept = store.session(b.dataset.department);
+  const who = `${dept ? store.deptTitle(dept.department) : b.dataset.department} · ${b.dataset.department}`;
+  const title = `Report of ${who}${b.dataset.report !== b.dataset.department ? ` (${b.dataset.report})` : ""}`;
+  open(title, node("p", "hint", "Loading…"));
   try {
     const v = await api(`/api/handoff?${q}`);
     const packet = node("section", "drawer-section");
     packet.append(node("h3", "sub", "Handoff packet"));
+    let listed = false;
     if (v.html) {
       const md = node("div", "drawer-markdown");
       md.innerHTML = v.html; // rendered by the server with every raw HTML piece escaped
       packetLinks(md);
+      listed = readable(md, v.result);
       packet.append(md);
     } else {
       packet.append(node("p", "empty-note", "No handoff packet was written."));
     }
-    const files = node("section", "drawer-section");
-    files.append(node("h3", "sub", "Changed files"));
-    const list = node("ul", "file-list");
-    for (const f of v.result.changed_files || []) {
-      const li = node("li");
-      const diff = node("button", "small open-diff", "diff");
-      diff.type = "button";
-      diff.dataset.openDiff = "1";
-      diff.dataset.path = f;
-      li.append(node("code", "", f), " ", diff);
-      list.append(li);
+    const parts = [packet];
+    if (!listed && (v.result.changed_files || []).length) {
+      // No packet to list them: the files with their diffs.
+      const files = node("section", "drawer-section");
+      files.append(node("h3", "sub", "Changed files"));
+      const list = node("ul", "file-list");
+      for (const f of v.result.changed_files) {
+        const li = node("li");
+        const diff = node("button", "small open-diff", "diff");
+        diff.type = "button";
+        diff.dataset.openDiff = "1";
+        diff.dataset.path = f;
+        li.append(node("code", "", f), " ", diff);
+        list.append(li);
+      }
+      files.append(list);
+      parts.push(files);
     }
-    if (!list.children.length) list.append(node("li", "none", "none"));
-    files.append(list);
-    const raw = node("section", "drawer-section");
-    raw.append(node("h3", "sub", v.raw_source === "mailbox_file" ? "The report as received" : "The stored result (no mailbox file)"));
+    const raw = node("details", "drawer-section drawer-raw-section");
+    raw.append(node("summary", "sub", v.raw_source === "mailbox_file" ? "The report as received" : "The stored result (no mailbox file)"));
     raw.append(node("pre", "drawer-raw", v.raw));
-    $("#drawer-body").replaceChildren(packet, files, raw);
+    parts.push(raw);
+    $("#drawer-body").replaceChildren(...parts);
+    const shown = {
+      label: "← Back to the report",
+      reopen: () => {
+        open(title, ...parts);
+        packetShown = shown;
+      },
+    };
+    packetShown = shown;
   } catch (e) {
     $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot open it: ${e.message}`));
   }
 }
 
 async function changes(id) {
-  open(`Changes of ${id}`, node("p", "hint", "Loading…"));
+  const title = `Changes of ${id}`;
+  open(title, node("p", "hint", "Loading…"));
+  packetShown = null;
   try {
     $("#drawer-body").replaceChildren(...(await showChanges(id, () => changes(id))));
+    packetShown = { label: "← Back to the changes", reopen: () => changes(id) };
   } catch (e) {
     $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
   }
+}
+
+/** Back from a diff to the packet (or the changes) it was opened from. */
+function backButton() {
+  const shown = packetShown;
+  if (!shown) return null;
+  const back = node("button", "small drawer-back", shown.label);
+  back.type = "button";
+  back.addEventListener("click", shown.reopen);
+  return back;
 }
 
 async function showDiff(b) {
   const path = b.dataset.path;
   const base = b.dataset.base || "";
   const session = b.dataset.session || "";
-  open(`${path}${session ? ` by ${session}` : base ? ` against ${base}` : " against HEAD"}`, node("p", "hint", "Loading…"));
+  const back = $("#drawer").contains(b) ? backButton() : null;
+  if (!back) packetShown = null;
+  const against = session ? ` by ${session}` : base ? ` against ${base}` : " against HEAD";
+  open(`${path}${against}`, ...[back, node("p", "hint", "Loading…")].filter(Boolean));
   try {
     const q = new URLSearchParams({ path });
     if (base) q.set("base", base);
     if (session) q.set("session_id", session);
     const d = await api(`${session ? "/api/changes" : "/api/diff"}?${q}`);
     const head = node("p", "diff-summary", `${d.status} · +${d.added} −${d.removed}${d.truncated ? " · cut: too long to show whole" : ""}`);
-    const parts = [head];
+    const parts = [back, head].filter(Boolean);
     if (d.binary) parts.push(node("p", "empty-note", "A binary file: its content is not shown."));
     for (const h of d.hunks) {
       const table = node("table", "diff");
@@ -129,7 +186,7 @@ async function showDiff(b) {
     }
     $("#drawer-body").replaceChildren(...parts);
   } catch (e) {
-    $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show the diff: ${e.message}`));
+    $("#drawer-body").replaceChildren(...[back, node("p", "form-msg error", `Cannot show the diff: ${e.message}`)].filter(Boolean));
   }
 }
 
@@ -145,7 +202,14 @@ function onClick(event) {
   const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff], [data-open-changes]");
   if (!b) return;
   event.preventDefault();
-  if (!$("#drawer").contains(b)) opener = b;
+  if (!$("#drawer").contains(b)) {
+    opener = b;
+    openerKey = b.dataset.openHandoff
+      ? { openHandoff: "1", department: b.dataset.department, report: b.dataset.report }
+      : b.dataset.openChanges
+        ? { openChanges: b.dataset.openChanges }
+        : { openDiff: "1", path: b.dataset.path };
+  }
   if (b.dataset.openHandoff) showHandoff(b);
   else if (b.dataset.openChanges) changes(b.dataset.openChanges);
   else showDiff(b);

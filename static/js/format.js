@@ -35,6 +35,32 @@ export function duration(seconds) {
   return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
 }
 
+/** How long a session ran: "running 2m 5s" while it runs, "ran 4m 12s" after. */
+export function runText(s) {
+  const start = parseTime(s && s.started_at);
+  if (start === null) return "";
+  const running = s.status === "running";
+  const end = running ? Date.now() : parseTime(s.ended_at);
+  if (end === null) return "";
+  return `${running ? "running" : "ran"} ${duration((end - start) / 1000)}`;
+}
+
+/** "3 of 3 ended: 2 reported, 1 failed" (as the launcher says it to the Zhongshu). */
+export function outcomeWords(o) {
+  const parts = [[o.reported, "reported"], [o.failed, "failed"], [o.no_report, "without a report"], [o.stopped, "stopped"]]
+    .filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
+  const ended = o.reported + o.failed + o.no_report + o.stopped;
+  return parts.length ? `${ended} of ${o.assignments} ended: ${parts.join(", ")}` : "no assignment ran";
+}
+
+/** A Zhongshu's plan in words: "plan finished: 3 of 3 ended: 2 reported, 1 failed". */
+export function planWords(s) {
+  const ps = s.plan_status || "none";
+  if (ps === "awaiting_confirmation") return "plan awaits confirmation";
+  if ((ps === "finished" || ps === "stopped") && s.plan_outcome) return `plan ${ps}: ${outcomeWords(s.plan_outcome)}`;
+  return `plan ${ps}`;
+}
+
 /** `12.3k tokens`, "" before any. */
 export function tokensText(n) {
   if (!n) return "";

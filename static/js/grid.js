@@ -1,11 +1,15 @@
 // The terminal grid: the live terminals of up to four sessions (pinned ones
 // first, then running ones, newest Zhongshu with its departments), one hint
-// when there are none. A tile can be pinned (it stays) and maximised (it fills
-// the window; Esc or the button restores it). Tiles never move in the DOM once
-// placed: moving an iframe reloads it; the visual order comes from `order`.
+// when there are none; one terminal takes the whole width. A tile can be
+// pinned (it stays) and maximised (it fills the window; Esc on the tile or the
+// button restores it); a working Codex agent's tile has Interrupt. While a
+// terminal has the keyboard its bar says which keys do what (Esc goes to the
+// agent, Ctrl+] leaves). Tiles never move in the DOM once placed: moving an
+// iframe reloads it; the visual order comes from `order`.
 
 import { $, el, setClass, setText } from "./dom.js";
-import { clock, dateTime, duration } from "./format.js";
+import { clock, dateTime, duration, runText } from "./format.js";
+import { actionButton, interrupt, interruptible } from "./control.js";
 import * as store from "./store.js";
 
 const SLOTS = 4;
@@ -41,7 +45,10 @@ export function heartbeatText(s) {
   const hb = s.heartbeat_status || "unknown";
   const idle = store.idleNow(s);
   if (hb === "exited") return s.ended_at ? `ended ${clock(s.ended_at)}` : "ended";
-  if (idle === null) return s.last_activity_at ? `last output ${clock(s.last_activity_at)}` : "waiting for its first output";
+  if (idle === null) {
+    if (s.last_activity_at) return `last output ${clock(s.last_activity_at)}`;
+    return (s.transcript_preview || "").trim() ? "output" : "no output yet";
+  }
   return `${hb === "unknown" ? "output" : hb} · idle ${duration(idle)}`;
 }
 
@@ -96,10 +103,12 @@ function buildTile(id) {
   t.title = el("span", { class: "slot-title" });
   t.status = el("span", { class: "badge" });
   t.hb = el("span", { class: "hb" });
+  t.interrupt = actionButton("Interrupt", "slot-interrupt", "stop the agent's running turn (the session stays)", () => interrupt(id));
+  t.keys = el("span", { class: "slot-keys", text: "Esc goes to the agent · Ctrl+] leaves" });
   t.pin = el("button", { type: "button", class: "small slot-pin", text: "pin", title: "keep this terminal in the grid" });
   t.max = el("button", { type: "button", class: "small slot-max", text: "maximise", title: "fill the window with this terminal (Esc on the tile restores it)" });
   t.open = el("a", { class: "slot-open", text: "open ↗", attrs: { target: "_blank", rel: "noopener noreferrer" }, title: "open this terminal in its own tab" });
-  t.bar = el("div", { class: "slot-bar" }, t.title, el("span", { class: "slot-meta" }, t.status, t.hb, t.pin, t.max, t.open));
+  t.bar = el("div", { class: "slot-bar" }, t.title, el("span", { class: "slot-meta" }, t.status, t.hb, t.keys, t.interrupt, t.pin, t.max, t.open));
   t.body = el("div", { class: "slot-body" });
   t.frame = null;
   t.preview = null;
@@ -151,10 +160,18 @@ function updateFrame(t, s) {
 }
 
 function updateTile(t, s) {
-  setText(t.title, s.title || s.id);
-  t.title.title = s.task ? `${s.title} — ${s.task}` : s.title;
+  // The id first (it is what a tile is told apart by), the role after it.
+  const role = s.session_kind === "zhongshu" ? "Zhongshu 中书省" : store.deptTitle(s.department);
+  const titleKey = `${s.id}|${role}`;
+  if (t.title.dataset.key !== titleKey) {
+    t.title.dataset.key = titleKey;
+    t.title.replaceChildren(el("span", { class: "slot-id", text: s.id }), el("span", { class: "slot-role", text: ` · ${role}` }));
+  }
+  t.title.title = [s.title, s.task, runText(s)].filter(Boolean).join(" — ");
   showState(t.status, s);
   updateHeartbeat(t.hb, s);
+  t.interrupt.hidden = !interruptible(s);
+  t.interrupt.setAttribute("aria-label", `interrupt the turn of ${s.id}`);
   t.root.dataset.status = s.status;
   t.root.dataset.state = s.state || "";
   t.root.dataset.kind = s.session_kind;
@@ -200,7 +217,15 @@ function render() {
     node.dataset.slot = String(i);
   });
   grid.dataset.count = String(chosen.length);
+  const lone = chosen.length === 1 ? chosen[0].id : null;
+  for (const [id, t] of tiles) t.root.classList.toggle("whole-width", id === lone);
   setText($("#grid-info"), chosen.length ? `${chosen.length} of ${SLOTS} slots · pinned first, then running sessions` : "");
+}
+
+/** The terminal in this frame has the keyboard (or let it go): its bar says the keys. */
+export function terminalFocus(frame, focused) {
+  const slot = frame && frame.closest(".slot");
+  if (slot) slot.classList.toggle("term-focus", focused);
 }
 
 /** Once a second: advance the heartbeats. */

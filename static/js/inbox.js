@@ -1,6 +1,9 @@
 // The focused Zhongshu: which one (the select), and its inbox of department
-// results. Counts come from the status; the results from the first inbox page,
-// kept current by deltas. Each card opens its handoff packet in the drawer.
+// results. Counts come from the status (running, reported, failed, without a
+// report, stopped, queued: a failure is never counted as done); the results
+// from the first inbox page, kept current by deltas. Cards are compact: only
+// what a report has, in plain words, the files on disk behind "Files"; each
+// opens its handoff packet in the drawer.
 
 import { $, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
 import { api, toast } from "./api.js";
@@ -34,10 +37,18 @@ function renderSelect() {
 function counts(focus) {
   const st = store.get().status;
   const kids = ((st && st.department_sessions) || []).filter((d) => d.parent_session_id === focus);
-  const running = kids.filter(store.isRunning).length;
+  const by = (state) => kids.filter((d) => d.state === state).length;
   const queued = ((st && st.queue) || []).filter((q) => q.parent_session_id === focus).length;
   const z = store.session(focus);
-  return { running, completed: kids.length - running, queued, unread: (z && z.unread_result_count) || 0 };
+  return {
+    running: kids.filter((d) => store.isRunning(d) && d.state !== "reported").length,
+    reported: by("reported"),
+    failed: by("failed"),
+    noReport: by("no_report"),
+    stopped: by("stopped_by_you"),
+    queued,
+    unread: (z && z.unread_result_count) || 0,
+  };
 }
 
 function stat(value, label) {
@@ -68,7 +79,9 @@ function renderInbox() {
   setText(unreadBadge, `${c.unread} unread`);
   markRead.disabled = c.unread === 0;
   replaceChildren($("#inbox-summary"),
-    stat(c.running, "running"), stat(c.completed, "completed"), stat(c.queued, "queued"), stat(results.length, "results"));
+    stat(c.running, "running"), stat(c.reported, "reported"),
+    c.failed ? stat(c.failed, "failed") : null, c.noReport ? stat(c.noReport, "without a report") : null,
+    c.stopped ? stat(c.stopped, "stopped") : null, stat(c.queued, "queued"), stat(results.length, "results"));
   if (!results.length) {
     replaceChildren(container, el("p", { class: "empty-note", text: "No department has reported yet." }));
     return;
@@ -81,63 +94,74 @@ function field(label, value, cls) {
   return el("div", { class: `kv ${cls || ""}` }, el("span", { class: "kv-key", text: label }), el("span", { class: "kv-value", text: value }));
 }
 
-function pathField(label, value, cls) {
+function pathField(label, value) {
   if (!value) return null;
-  return el("div", { class: `kv ${cls}` },
-    el("span", { class: "kv-key", text: label }),
-    el("span", { class: "kv-value" }, el("code", { class: "path", text: value }), " ", copyButton(value, `copy the ${label.toLowerCase()} path`)));
+  return el("li", {},
+    el("span", { class: "kv-key", text: label }), " ",
+    el("code", { class: "path", text: value }), " ", copyButton(value, `copy the ${label.toLowerCase()} path`));
 }
 
-function listOrNone(label, items, cls) {
+/** A list of what the report has; nothing at all when it has none. */
+function listField(label, items, cls) {
   items = list(items);
+  if (!items.length) return null;
   const code = cls === "result-files" || cls === "result-verifications";
   return el("div", { class: `kv ${cls}` },
     el("span", { class: "kv-key", text: label }),
-    items.length
-      ? el("ul", { class: "kv-list" }, items.map((x) => el("li", {},
-        code ? el("code", { text: x }) : x,
-        cls === "result-files" ? diffButton(x) : null)))
-      : el("span", { class: "kv-value none", text: "none" }));
+    el("ul", { class: "kv-list" }, items.map((x) => el("li", {},
+      code ? el("code", { text: x }) : x,
+      cls === "result-files" ? diffButton(x) : null))));
 }
 
-function badges(r, fallback) {
-  return el("span", { class: "row-badges" },
-    el("span", { class: `badge ${r.read ? "read" : "unread"}`, text: r.read ? "read" : "unread" }),
-    el("span", { class: `badge source-${r.source}`, text: fallback ? "launcher fallback (no mailbox report)" : "mailbox" }),
-    fallback ? null : el("span", { class: `badge ${r.verified ? "verified" : "unverified"}`, text: r.verified ? "verified: sent with the session's token" : "unverified: a file dropped by hand" }),
-    r.needs_user_confirmation ? el("span", { class: "badge needs-confirmation", text: "needs your confirmation" }) : null);
+/** How the report reached the launcher, in plain words (the title says more). */
+function provenance(r) {
+  if (r.source === "launcher_fallback") {
+    return el("span", { class: "badge source-launcher_fallback", text: "no report: launcher fallback", title: "the department ended without reporting; the launcher wrote this in its place" });
+  }
+  return r.verified
+    ? el("span", { class: "badge verified", text: "sent by its session", title: "submitted with the department session's own token: the launcher knows who sent it" })
+    : el("span", { class: "badge unverified", text: "file in its mailbox", title: "a report file found in the department's mailbox folder: the launcher cannot prove which process wrote it" });
+}
+
+function confirmationBadge(r) {
+  if (!r.needs_user_confirmation) return null;
+  const a = r.confirmation;
+  const words = { confirmed: "you confirmed", rejected: "you rejected", dismissed: "put aside" };
+  return el("span", { class: `badge needs-confirmation${a ? " answered" : ""}`, text: a ? words[a.decision] || a.decision : "asks your confirmation" });
 }
 
 function resultCard(r) {
   const fallback = r.source === "launcher_fallback";
+  const next = r.next_action && r.next_action.trim().toLowerCase() !== "none" ? r.next_action : "";
+  const files = [pathField("Packet", r.handoff_packet), pathField("Report file", r.mailbox_file)].filter(Boolean);
   return el("article", {
     class: `inbox-result ${r.read ? "read" : "unread"}${fallback ? " fallback" : ""}`,
     data: { reportId: r.report_id, read: r.read ? "true" : "false", department: r.department, source: r.source },
   },
   el("div", { class: "row-head" },
     el("span", { class: "row-name", text: `${store.deptTitle(r.department)} · ${r.department_session_id}` }),
-    badges(r, fallback)),
-  el("div", { class: "row-meta" },
-    el("span", { class: "row-time", text: `reported ${dateTime(r.reported_at)}`, title: r.reported_at }),
-    el("span", { class: "report-id", text: `report ${r.report_id}` })),
+    el("span", { class: "row-badges" },
+      r.read ? null : el("span", { class: "badge unread", text: "unread" }),
+      provenance(r),
+      confirmationBadge(r))),
   el("p", { class: "result-summary", text: r.summary }),
-  listOrNone("Changed files", r.changed_files, "result-files"),
-  listOrNone("Verification run", r.verifications_run, "result-verifications"),
-  listOrNone("Verification skipped", r.verifications_skipped, "result-skipped"),
-  listOrNone("Risks", r.risks, "result-risks"),
-  field("Next action", r.next_action || "none", "result-next"),
-  field("Needs confirmation", r.needs_user_confirmation ? "yes" : "no", "result-confirm"),
-  field("Parent", r.parent_session_id, "result-parent"),
-  el("div", { class: "row-actions" },
+  listField("Changed files", r.changed_files, "result-files"),
+  listField("Checks run", r.verifications_run, "result-verifications"),
+  listField("Checks skipped", r.verifications_skipped, "result-skipped"),
+  listField("Risks", r.risks, "result-risks"),
+  field(r.needs_user_confirmation ? "Asks" : "Next", next, "result-next"),
+  el("div", { class: "row-actions result-actions" },
     el("button", {
       type: "button",
       class: "small open-handoff",
       text: "Open packet",
       title: "read the handoff packet and the report as received, in a drawer",
       data: { openHandoff: "1", session: r.parent_session_id, department: r.department_session_id, report: r.report_id },
-    })),
-  pathField("Handoff packet", r.handoff_packet, "result-handoff"),
-  pathField("Mailbox file", r.mailbox_file, "result-mailbox"));
+    }),
+    el("span", { class: "row-time", text: `${dateTime(r.reported_at)} · ${r.report_id}`, title: `reported ${r.reported_at}` }),
+    files.length
+      ? el("details", { class: "result-paths" }, el("summary", { text: "Files" }), el("ul", { class: "path-list" }, files))
+      : null));
 }
 
 async function markAllRead() {

@@ -1,8 +1,10 @@
-// Keyboard and theme: `/` writes a task, `?` lists the keys, Esc inside a
-// terminal leaves it (the terminal page tells us); light or dark follows the
-// system until the toggle picks one.
+// Keyboard and theme: `/` writes a task, `?` lists the keys, Ctrl+] inside a
+// terminal leaves it (the terminal page tells us; Esc goes to the agent, which
+// Codex users press to stop a turn); light or dark follows the system until
+// the toggle picks one.
 
 import { $, $$ } from "./dom.js";
+import { terminalFocus } from "./grid.js";
 
 const THEME_KEY = "codex_governance_theme";
 
@@ -19,12 +21,19 @@ function wireKeyboard() {
     }
   });
   $("#shortcuts-button").addEventListener("click", () => $("#shortcuts").showModal());
-  // A terminal page says its Esc was pressed: the focus comes back to its tile.
+  // A terminal page says it has the keyboard, or that Ctrl+] was pressed:
+  // the focus comes back to its tile.
   window.addEventListener("message", (event) => {
-    if (!event.data || event.data.type !== "codex-governance:leave-terminal") return;
+    const type = event.data && event.data.type;
+    if (type !== "codex-governance:leave-terminal" && type !== "codex-governance:terminal-focus") return;
     const frame = $$("iframe.slot-frame").find((f) => f.contentWindow === event.source);
-    const slot = frame && frame.closest(".slot");
-    if (!slot) return;
+    if (!frame) return;
+    if (type === "codex-governance:terminal-focus") {
+      terminalFocus(frame, event.data.focused === true);
+      return;
+    }
+    terminalFocus(frame, false);
+    const slot = frame.closest(".slot");
     slot.tabIndex = -1;
     slot.focus();
   });

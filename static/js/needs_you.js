@@ -1,16 +1,22 @@
 // "Needs you": one place at the top of the dashboard listing, newest first,
 // everything that waits for the developer: plans awaiting confirmation (the
-// plan itself, its revision, and a Start button that confirms exactly that
-// revision: a plan registered again since answers 409 and the new one is
-// shown), agents asking something (login, a question, an error),
-// departments that failed or ended without a report, reports that ask for the
-// user's confirmation. Approvals sit in the same section (#approvals, drawn by
+// plan itself and its revision; "Review and start" shows the whole plan
+// first, plan_dialog.js), agents asking something (login, a question, an
+// error), departments that failed or ended without a report (Retry, Dismiss),
+// reports that ask for the user's confirmation (Confirm / Reject with a note,
+// confirmations.js). Dismissals and answers are kept by the launcher, so they
+// hold in every tab; items of a closed planner resolve themselves. The first
+// three items show, the rest behind "Show N more", so the task form stays in
+// view. Approvals sit in the same section (#approvals, drawn by
 // approvals.js). The tab title carries the count; an opt-in desktop
 // notification and a short sound announce new items. User text is only ever
 // set as textContent.
 
 import { api, toast } from "./api.js";
-import { startedText } from "./plan.js";
+import { confirmationItems } from "./confirmations.js";
+import { retry, retryable } from "./control.js";
+import { syncChildren } from "./dom.js";
+import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
 
 /** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
@@ -20,10 +26,15 @@ const loading = new Set();
 const firstShown = new Map();
 
 const NOTIFY_KEY = "codex_governance_notify";
-const DISMISSED_KEY = "codex_governance_dismissed";
+/** Items shown before "Show N more". */
+const FIRST = 3;
 
 const seen = new Set();
 let firstRender = true;
+let showAll = false;
+/** Item key -> {sig, li}: an item's node is rebuilt only when it changed, so
+ * a note being typed survives redraws. */
+const drawn = new Map();
 
 const showSession = (id) => document.dispatchEvent(new CustomEvent("codex-governance:show-session", { detail: id }));
 const $ = (sel) => document.querySelector(sel);
@@ -43,25 +54,14 @@ function button(label, cls, onClick, data = {}) {
   return b;
 }
 
-function readSet(key) {
+async function dismiss(id, b) {
+  b.disabled = true;
   try {
-    return new Set(JSON.parse(sessionStorage.getItem(key) || "[]"));
+    await api("/api/dismiss", { session_id: id });
   } catch (e) {
-    return new Set();
+    b.disabled = false;
+    toast(`Could not dismiss ${id}: ${e.message}`, "error");
   }
-}
-
-function dismiss(key) {
-  const set = readSet(DISMISSED_KEY);
-  set.add(key);
-  try {
-    sessionStorage.setItem(DISMISSED_KEY, JSON.stringify([...set]));
-  } catch (e) {
-    // dismissed until the next refresh only
-  }
-  const item = document.querySelector(`#needs-you-list [data-key="${CSS.escape(key)}"]`);
-  if (item) item.remove();
-  render(store.get().status);
 }
 
 const title = (s) => s.title || s.id;
@@ -69,7 +69,7 @@ const title = (s) => s.title || s.id;
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {
   const sessions = status.sessions || [];
-  const dismissed = readSet(DISMISSED_KEY);
+  const running = new Set(sessions.filter(store.isRunning).map((s) => s.id));
   const items = [];
   for (const s of sessions) {
     if (s.session_kind === "zhongshu" && s.plan_status === "awaiting_confirmation") {
@@ -87,25 +87,26 @@ function itemsOf(status) {
         actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
-    if (s.session_kind === "department" && (s.state === "failed" || s.state === "no_report")) {
-      const key = `ended:${s.id}`;
-      if (dismissed.has(key)) continue;
+    const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
+    // Put aside, retried, or its planner closed: nothing left to decide.
+    if (ended && !s.dismissed && !s.retried_as && running.has(s.parent_session_id)) {
+      const actions = [button("Show", "", () => showSession(s.id), { action: "show" })];
+      if (retryable(s)) actions.unshift(button("Retry", "primary", () => retry(s.id), { action: "retry" }));
+      actions.push(button("Dismiss", "", (ev) => dismiss(s.id, ev.target), { action: "dismiss" }));
       items.push({
-        key,
+        key: `ended:${s.id}`,
         at: s.ended_at || s.started_at,
         kind: s.state,
         text: `${title(s)}: ${s.state_text}`,
-        detail: [s.state_reason, "Its fallback result goes to its Zhongshu's inbox."]
+        detail: [s.state_reason, "Its fallback result is in its Zhongshu's inbox."]
           .filter(Boolean).join(" "),
         session: s.id,
-        actions: [
-          button("Show", "", () => showSession(s.id), { action: "show" }),
-          button("Dismiss", "", () => dismiss(key), { action: "dismiss" }),
-        ],
+        sig: retryable(s),
+        actions,
       });
     }
   }
-  items.push(...confirmations(sessions, dismissed));
+  items.push(...confirmationItems(sessions, title, showSession));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
 }
@@ -141,9 +142,13 @@ function planItem(s) {
     session: s.id,
     actions: [],
   };
-  const start = button("Start the plan", "primary", () => startPlan(s.id, shown.revision), { action: "start-plan" });
+  const start = button("Review and start…", "primary", () => reviewPlan(s.id, shown, () => {
+    // Registered again since it was shown: fetch the new one, nothing started.
+    plans.delete(s.id);
+    render(store.get().status);
+  }), { action: "start-plan" });
   start.disabled = !shown;
-  item.actions.push(start, button("Review it", "", () => showSession(s.id), { action: "show" }));
+  item.actions.push(start, button("Show", "", () => showSession(s.id), { action: "show" }));
   if (!shown) {
     item.body = [node("div", "need-detail", plan ? `Cannot load the plan: ${plan.error}` : "Loading the plan…")];
     return item;
@@ -167,39 +172,23 @@ function planItem(s) {
   return item;
 }
 
-/** Departments whose last report asks the user to confirm something. */
-function confirmations(sessions, dismissed) {
-  return sessions
-    .filter((s) => s.report_needs_confirmation && !dismissed.has(`confirm:${s.id}:${s.last_report_id}`))
-    .map((s) => {
-      const key = `confirm:${s.id}:${s.last_report_id}`;
-      const open = button("Open the report", "primary", () => {}, {
-        openHandoff: "1", session: s.parent_session_id, department: s.id, report: s.last_report_id,
-      });
-      return {
-        key,
-        at: s.reported_at || s.ended_at || s.started_at,
-        kind: "confirm",
-        text: `${title(s)}: its report asks for your confirmation`,
-        detail: s.task,
-        session: s.id,
-        actions: [open, button("Show", "", () => showSession(s.id), { action: "show" }), button("Dismiss", "", () => dismiss(key), { action: "dismiss" })],
-      };
-    });
-}
-
-async function startPlan(id, revision) {
-  try {
-    const answer = await api("/api/start_assignments", { parent_session_id: id, revision });
-    toast(startedText(answer, 0, id));
-  } catch (e) {
-    if (e.status === 409) {
-      // Registered again since it was shown: fetch the new one, nothing started.
-      plans.delete(id);
-      render(store.get().status);
-    }
-    toast(`Could not start the plan of ${id}: ${e.message}`, "error");
-  }
+function nodeOf(item) {
+  const sig = JSON.stringify([item.text, item.detail, item.revision, item.sig, item.actions.map((a) => a.textContent)]);
+  const known = drawn.get(item.key);
+  if (known && known.sig === sig) return known.li;
+  const li = node("li", `need need-${item.kind}`);
+  li.dataset.key = item.key;
+  li.dataset.kind = item.kind;
+  li.dataset.session = item.session;
+  if (item.revision !== undefined) li.dataset.revision = String(item.revision);
+  li.append(node("div", "need-text", item.text));
+  if (item.detail) li.append(node("div", "need-detail", item.detail));
+  if (item.body) li.append(...item.body);
+  const actions = node("div", "need-actions");
+  actions.append(...item.actions);
+  li.append(actions);
+  drawn.set(item.key, { sig, li });
+  return li;
 }
 
 function render(status) {
@@ -209,21 +198,13 @@ function render(status) {
   $("#needs-you").hidden = count === 0;
   $("#needs-you-count").textContent = count ? String(count) : "";
   store.setNeedsYou(count);
-  const list = $("#needs-you-list");
-  list.replaceChildren(...items.map((item) => {
-    const li = node("li", `need need-${item.kind}`);
-    li.dataset.key = item.key;
-    li.dataset.kind = item.kind;
-    li.dataset.session = item.session;
-    if (item.revision !== undefined) li.dataset.revision = String(item.revision);
-    li.append(node("div", "need-text", item.text));
-    if (item.detail) li.append(node("div", "need-detail", item.detail));
-    if (item.body) li.append(...item.body);
-    const actions = node("div", "need-actions");
-    actions.append(...item.actions);
-    li.append(actions);
-    return li;
-  }));
+  for (const key of drawn.keys()) if (!items.some((i) => i.key === key)) drawn.delete(key);
+  const shown = showAll ? items : items.slice(0, FIRST);
+  syncChildren($("#needs-you-list"), shown.map(nodeOf));
+  const more = $("#needs-you-more");
+  more.hidden = items.length <= FIRST;
+  more.textContent = showAll ? "Show fewer" : `Show ${items.length - FIRST} more`;
+  more.setAttribute("aria-expanded", showAll ? "true" : "false");
   const keys = [
     ...items.map((i) => i.key),
     ...(status.sessions || []).flatMap((s) => (s.pending_approvals || []).map((a) => `approval:${a.session_id}:${a.request_id}`)),
@@ -291,6 +272,10 @@ function wireNotify() {
 
 export function mount() {
   wireNotify();
+  $("#needs-you-more").addEventListener("click", () => {
+    showAll = !showAll;
+    render(store.get().status);
+  });
   store.subscribe((changed) => {
     if (changed.has("status")) render(store.get().status);
   });

@@ -4,7 +4,7 @@
 
 import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
-import { clock, list } from "./format.js";
+import { clock, list, outcomeWords } from "./format.js";
 import { showState } from "./grid.js";
 import { changesButton, workspaceBadge } from "./changes.js";
 import * as store from "./store.js";
@@ -19,9 +19,12 @@ function header(plan) {
     awaiting_confirmation: "awaits your confirmation",
     dispatched: "dispatched",
     ready: "ready (nothing to dispatch)",
+    finished: "finished",
+    stopped: "stopped by you",
   }[plan.status] || plan.status;
   return el("div", { class: "plan-head" },
     el("span", { class: `badge plan-${plan.status}`, text: status }),
+    plan.outcome ? el("span", { class: "plan-outcome", text: outcomeWords(plan.outcome) }) : null,
     el("span", { class: "row-time", text: `registered ${clock(plan.registered_at)}${plan.confirmed_at ? ` · confirmed ${clock(plan.confirmed_at)}` : ""}` }));
 }
 
@@ -73,6 +76,7 @@ function view(plan) {
             el("span", { class: "badge model", text: a.model }))),
         el("div", { class: "row-task", text: a.task }),
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
+        list(a.earlier_sessions).length ? el("div", { class: "row-note", text: `retried; earlier: ${list(a.earlier_sessions).join(", ")}` }) : null,
         listBlock("files", a.files),
         listBlock("verify", a.verify),
         a.error ? el("div", { class: "row-error", text: a.error }) : null))));

@@ -1,11 +1,14 @@
-// Sessions, grouped by Zhongshu: each row has one state word, its heartbeat,
-// model, tokens (and cost when prices are set), and its actions (continue,
-// resume, close, open the terminal). A finished group (nothing running or
-// queued) is collapsed to its Zhongshu row until opened.
+// Sessions, grouped by Zhongshu: each row has one state word, how long it ran,
+// its heartbeat, model, tokens (and cost when prices are set), and its actions
+// (continue, interrupt, resume, stop plan, close, retry, open the terminal;
+// control.js asks before stopping anything). A finished group (nothing
+// running or queued) says how its plan ended and is collapsed to its Zhongshu
+// row until opened.
 
 import { $, armedButton, el, emptyNote, replaceChildren, setText, syncChildren } from "./dom.js";
 import { api, toast } from "./api.js";
-import { clock, costText, dateTime, list, tokensText } from "./format.js";
+import { clock, costText, dateTime, list, outcomeWords, planWords, runText, tokensText } from "./format.js";
+import { actionButton, closePlanner, interrupt, interruptible, retry, retryable, stopPlan } from "./control.js";
 import { showState, terminalUrl, updateHeartbeat } from "./grid.js";
 import { changesButton, workspaceBadge } from "./changes.js";
 import * as store from "./store.js";
@@ -87,15 +90,29 @@ function buildRow(id, kind) {
   r.error = el("div", { class: "row-error" });
   r.btnContinue = el("button", { type: "button", class: "small act-continue", text: "Continue", title: "type a message into this session" });
   r.btnClose = el("button", { type: "button", class: "small act-close", text: "Close", title: "stop this session" });
+  r.btnInterrupt = actionButton("Interrupt", "act-interrupt", "stop the agent's running turn (the session stays)", () => interrupt(id));
   r.open = el("a", { class: "act-open small-link", text: "terminal ↗", attrs: { target: "_blank", rel: "noopener noreferrer", "aria-label": `terminal of ${id}, in a new tab` } });
-  const actions = [r.btnContinue];
+  const actions = [r.btnContinue, r.btnInterrupt];
   if (kind === "zhongshu") {
     r.btnResume = el("button", { type: "button", class: "small act-resume", text: "Resume", title: "resume: type a resume prompt, or start a new Zhongshu session with the old plan and results" });
     r.btnFocus = el("button", { type: "button", class: "small act-focus", text: "Plan & inbox", title: "show this session's plan and inbox" });
-    actions.push(r.btnResume, r.btnFocus);
+    r.btnStop = actionButton("Stop plan", "act-stop-plan", "stop this planner, its departments and its queue (asks first)", () => stopPlan(id));
+    actions.push(r.btnResume, r.btnFocus, r.btnStop);
     r.btnFocus.addEventListener("click", () => {
       store.setFocus(id);
       document.dispatchEvent(new CustomEvent("codex-governance:show-panel", { detail: "focus-panel" }));
+    });
+    r.btnClose.addEventListener("click", () => closePlanner(id));
+  } else {
+    r.btnRetry = actionButton("Retry", "act-retry", "queue this department's assignment again", () => retry(id));
+    actions.push(r.btnRetry);
+    armedButton(r.btnClose, "Close", "Really close?", async () => {
+      try {
+        await api("/api/close_session", { session_id: id });
+        toast(`Closed ${id}.`);
+      } catch (e) {
+        toast(`Could not close ${id}: ${e.message}`, "error");
+      }
     });
   }
   if (kind === "department") {
@@ -107,14 +124,6 @@ function buildRow(id, kind) {
   actions.push(r.btnClose, r.open);
   continueForm(r, id);
   if (kind === "zhongshu") resumeForm(r, id);
-  armedButton(r.btnClose, "Close", "Really close?", async () => {
-    try {
-      await api("/api/close_session", { session_id: id });
-      toast(`Closed ${id}.`);
-    } catch (e) {
-      toast(`Could not close ${id}: ${e.message}`, "error");
-    }
-  });
   r.root = el("div", { class: `session-row kind-${kind}`, data: { id, kind } },
     el("div", { class: "row-head" }, r.name, el("span", { class: "row-badges" }, r.status, r.report, r.workspace || null, r.plan, r.unread)),
     el("div", { class: "row-meta" }, r.hb, r.model, r.started),
@@ -126,16 +135,21 @@ function buildRow(id, kind) {
 
 function updateDepartment(r, s) {
   const rs = s.report_status || "pending";
-  // "report pending" only while it can still report; the state says the rest.
-  r.report.hidden = !(rs === "reported" || store.isRunning(s));
-  setText(r.report, rs === "reported" ? `reported ${clock(s.reported_at)}` : "report pending");
+  // "report pending" only while it can still report; the state says the rest
+  // (its badge's title says when it reported).
+  r.report.hidden = !(rs !== "reported" && store.isRunning(s));
+  setText(r.report, "report pending");
+  if (rs === "reported" && s.reported_at) r.status.title = `reported ${dateTime(s.reported_at)}`;
   r.report.className = `badge report report-${rs}`;
   r.root.dataset.report = rs;
-  r.plan.hidden = true;
+  r.plan.hidden = !s.retried_as;
+  setText(r.plan, s.retried_as ? `retried (${s.retried_as})` : "");
+  r.plan.className = "badge plan retried";
   r.unread.hidden = true;
   const ws = workspaceBadge(s);
   replaceChildren(r.workspace, ws);
   r.btnChanges.hidden = !ws;
+  r.btnRetry.hidden = !retryable(s);
   const why = s.state_reason || "";
   setText(r.error, why);
   r.error.hidden = !why;
@@ -146,8 +160,9 @@ function updateZhongshu(r, s) {
   r.report.hidden = true;
   const ps = s.plan_status || "none";
   r.plan.hidden = ps === "none";
-  setText(r.plan, ps === "awaiting_confirmation" ? "plan awaits confirmation" : `plan ${ps}`);
+  setText(r.plan, planWords(s));
   r.plan.className = `badge plan plan-${ps}`;
+  r.btnStop.hidden = !(store.isRunning(s) && ["dispatched", "awaiting_confirmation"].includes(ps));
   const unread = s.unread_result_count || 0;
   r.unread.hidden = unread === 0;
   setText(r.unread, `${unread} unread`);
@@ -169,7 +184,7 @@ function updateRow(r, s) {
   r.root.dataset.state = s.state || "";
   updateHeartbeat(r.hb, s);
   setText(r.model, [s.model, usageText([s])].filter(Boolean).join(" · "));
-  setText(r.started, `started ${clock(s.started_at)}${s.ended_at ? ` · ended ${clock(s.ended_at)}` : ""}`);
+  setText(r.started, [runText(s), `started ${clock(s.started_at)}`].filter(Boolean).join(" · "));
   r.started.title = `started ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)} (${s.ended_reason || "exited"})` : ""}`;
   setText(r.task, s.task);
   r.task.title = s.task || "";
@@ -179,6 +194,7 @@ function updateRow(r, s) {
   r.btnContinue.hidden = !running;
   if (!running) r.continueForm.hidden = true;
   r.btnClose.hidden = !running;
+  r.btnInterrupt.hidden = !interruptible(s);
   const url = terminalUrl(s);
   r.open.hidden = !url;
   if (url) r.open.href = url;
@@ -217,17 +233,21 @@ function renderGroup(z, ds, queue) {
   const queued = queue.filter((q) => q.parent_session_id === z.id).length;
   const done = kids.filter((d) => d.report_status === "reported").length;
   const running = kids.filter(store.isRunning).length;
+  const planDone = (z.plan_status === "finished" || z.plan_status === "stopped") && z.plan_outcome;
   const finished = !store.isRunning(z) && running === 0 && queued === 0;
   const usage = usageText([z, ...kids]);
-  setText(g.info, (kids.length || queued
+  const counts = kids.length || queued
     ? `${kids.length} department${kids.length === 1 ? "" : "s"}: ${running} running, ${done} reported, ${queued} queued`
-    : "no departments yet") + (usage ? ` · ${usage} in all` : ""));
+    : "no departments yet";
+  setText(g.info, (planDone ? `plan ${z.plan_status} · ${outcomeWords(z.plan_outcome)}` : counts) + (usage ? ` · ${usage} in all` : ""));
+  g.info.classList.toggle("zgroup-done", !!planDone);
   const open = opened.has(z.id) ? opened.get(z.id) : !finished;
   g.children.hidden = !open || !kids.length;
   g.toggle.hidden = !kids.length;
   setText(g.toggle, open ? "hide departments" : `show ${kids.length} department${kids.length === 1 ? "" : "s"}`);
   g.toggle.setAttribute("aria-expanded", open ? "true" : "false");
   g.root.classList.toggle("finished", finished);
+  g.root.classList.toggle("plan-done", !!planDone);
   g.root.classList.toggle("focused", z.id === store.get().focus);
   syncChildren(g.children, kids.map(row));
   syncChildren(g.root, [row(z), g.head, g.children]);
@@ -265,11 +285,14 @@ function render() {
   else syncChildren(container, nodes);
 }
 
-/** Once a second: advance the heartbeats. */
+/** Once a second: advance the heartbeats and running times. */
 function tick() {
   for (const [id, r] of rows) {
     const s = store.session(id);
-    if (s && store.isRunning(s)) updateHeartbeat(r.hb, s);
+    if (s && store.isRunning(s)) {
+      updateHeartbeat(r.hb, s);
+      setText(r.started, [runText(s), `started ${clock(s.started_at)}`].filter(Boolean).join(" · "));
+    }
   }
 }
 

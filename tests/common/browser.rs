@@ -21,6 +21,8 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
+/// The key WebDriver sends for Control (hold it with [`Browser::press_chord`]).
+pub const CONTROL: &str = "\u{E009}";
 /// All lines of the xterm.js buffer of the terminal page (run inside its frame).
 pub const BUFFER_TEXT: &str = r#"
     const t = window.__term;
@@ -240,16 +242,25 @@ impl Browser {
     }
 
     /// Scrolls the element to the middle of the window (clear of a sticky
-    /// header), then clicks it the way a user would.
+    /// header), then clicks it the way a user would. A live page may redraw
+    /// the element between finding and clicking it: then it is found again.
     pub async fn click(&self, css: &str) {
-        self.js(
-            "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
-            vec![json!(css)],
-        )
-        .await;
-        let e = self.find(css).await;
-        self.call("POST", &self.at(&format!("/element/{}/click", e.0)), None)
+        for attempt in 1.. {
+            self.js(
+                "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",
+                vec![json!(css)],
+            )
             .await;
+            let e = self.find(css).await;
+            let path = self.at(&format!("/element/{}/click", e.0));
+            match self.try_call("POST", &path, None).await {
+                Ok(_) => return,
+                Err((status, v)) if v["error"] == "stale element reference" && attempt < 5 => {
+                    eprintln!("click {css}: redrawn ({status}), finding it again");
+                }
+                Err((status, v)) => panic!("WebDriver POST {path} failed ({status}): {v}"),
+            }
+        }
     }
 
     pub async fn clear(&self, css: &str) {
@@ -279,6 +290,19 @@ impl Browser {
             keys.push(json!({"type": "keyDown", "value": key}));
             keys.push(json!({"type": "keyUp", "value": key}));
         }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", &self.at("/actions"), Some(body)).await;
+        self.call("DELETE", &self.at("/actions"), None).await;
+    }
+
+    /// Presses `key` while `modifier` is held (e.g. [`CONTROL`] and `"]"`).
+    pub async fn press_chord(&self, modifier: &str, key: &str) {
+        let keys = vec![
+            json!({"type": "keyDown", "value": modifier}),
+            json!({"type": "keyDown", "value": key}),
+            json!({"type": "keyUp", "value": key}),
+            json!({"type": "keyUp", "value": modifier}),
+        ];
         let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
         self.call("POST", &self.at("/actions"), Some(body)).await;
         self.call("DELETE", &self.at("/actions"), None).await;

@@ -282,7 +282,7 @@ pub fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// What `fake_agent.py --record-stdin <dir>` recorded for `session`, once the
+/// What `fake-agent --record-stdin <dir>` recorded for `session`, once the
 /// recording holds `pastes` pastes each followed by Enter.
 pub async fn recorded_pastes(dir: &Path, session: &str, pastes: usize) -> Vec<u8> {
     let path = dir.join(format!("{session}.stdin"));

@@ -490,7 +490,10 @@ async fn needs_you_shows_the_new_plan_and_never_starts_one_it_did_not_show() {
         vec![json!(server.token), p3],
     )
     .await;
+    // The plan is shown first (a dialog with revision 2); Start there.
     d.click(&format!("{item} button[data-action=\"start-plan\"]"))
+        .await;
+    d.click("#plan-dialog[open] button[data-action=\"start-reviewed\"]")
         .await;
     let toast = d
         .wait_js(
@@ -514,6 +517,8 @@ async fn needs_you_shows_the_new_plan_and_never_starts_one_it_did_not_show() {
 
     // Started from what it shows now: P3's department.
     d.click(&format!("{item} button[data-action=\"start-plan\"]"))
+        .await;
+    d.click("#plan-dialog[open] button[data-action=\"start-reviewed\"]")
         .await;
     let st = api
         .wait_status("P3's department", |s| !departments(s).is_empty())

@@ -1,5 +1,5 @@
 //! Test harness for the launcher: a temporary Git repository whose
-//! `governance.yaml` runs `tools/fake_agent.py` as the agent, a launcher started
+//! `governance.yaml` runs the fake agent (`tools/fake-agent`), a launcher started
 //! either in-process (`web::serve` on port 0) or as a subprocess of the real binary
 //! (for restart and kill tests), bearer-token API helpers, a raw HTTP helper for
 //! header-level security checks, and `wait_until` for polling.
@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,29 +29,60 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The launcher binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_codex-governance");
 
+/// The fake agent (`tools/fake-agent`), built for this executable's target and
+/// profile: `<target>[/<triple>]/<profile>/fake-agent[.exe]`. On Unix it is
+/// built here when needed (a no-op when up to date); under Wine,
+/// `tools/wine-runner.sh` builds it before the test executable starts.
 pub fn fake_agent() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/fake_agent.py")
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<profile>/deps/<test>")
+            .to_path_buf();
+        let agent = profile_dir.join(format!("fake-agent{}", std::env::consts::EXE_SUFFIX));
+        #[cfg(unix)]
+        build_fake_agent(&profile_dir);
+        assert!(
+            agent.is_file(),
+            "no fake agent at {}: `cargo build -p fake-agent` (with this run's --target and profile) builds it",
+            agent.display()
+        );
+        agent
+    })
+    .clone()
 }
 
-/// The real Python interpreter (not a pyenv shim, which is slow to start).
-pub fn python() -> &'static str {
-    static PY: OnceLock<String> = OnceLock::new();
-    PY.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 must be installed to run the fake agent");
-        assert!(out.status.success(), "python3 -c failed");
-        let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!exe.is_empty(), "python3 did not name its executable");
-        exe
-    })
+#[cfg(unix)]
+fn build_fake_agent(profile_dir: &Path) {
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(name) => name.to_string(),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "fake-agent",
+            "--profile",
+            &profile,
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("the target folder"))
+        .status()
+        .expect("cargo runs to build the fake agent");
+    assert!(status.success(), "cargo build -p fake-agent failed");
 }
 
 /// What the temporary repository's `governance.yaml` says.
 #[derive(Debug, Clone)]
 pub struct RepoOptions {
-    /// Flags for `fake_agent.py`, placed before `--prompt {prompt}`.
+    /// Flags for the fake agent, placed before `--prompt {prompt}`.
     pub agent_flags: Vec<String>,
     pub max_departments: usize,
     pub models: Vec<String>,
@@ -87,7 +118,8 @@ impl TestRepo {
             .prefix("cg-launcher-")
             .tempdir()
             .expect("temp dir");
-        let root = dir.path().canonicalize().expect("canonical temp dir");
+        // As a user reads it: no `\\?\` on Windows.
+        let root = dunce::canonicalize(dir.path()).expect("canonical temp dir");
         let path = root.join("repo");
         let files = root.join("files");
         std::fs::create_dir_all(&path).unwrap();
@@ -118,7 +150,6 @@ impl TestRepo {
             return cmd.clone();
         }
         let mut cmd = vec![
-            python().to_string(),
             fake_agent().display().to_string(),
             "--bin".into(),
             BIN.into(),
@@ -172,13 +203,19 @@ impl TestRepo {
         Config::load_with_env(&self.path, &Env::new()).expect("governance.yaml loads")
     }
 
-    /// The transcript log of a session, carriage returns removed.
+    /// The transcript log of a session, carriage returns removed. On Windows
+    /// the console's own escape sequences go too, and rows Wine's console broke
+    /// at the session's width (120 columns) are joined again.
     pub fn log(&self, session_id: &str) -> String {
         let p = self
             .state_dir()
             .join("codex_governance_logs")
             .join(format!("{session_id}.log"));
-        String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).replace('\r', "")
+        let raw = std::fs::read(p).unwrap_or_default();
+        if cfg!(windows) {
+            return join_wrapped_rows(&codex_governance::pty::strip_escapes(&raw), 120);
+        }
+        String::from_utf8_lossy(&raw).replace('\r', "")
     }
 }
 
@@ -385,6 +422,19 @@ pub async fn wait_log(repo: &TestRepo, id: &str, needle: &str) -> String {
         },
     )
     .await
+}
+
+/// Lines with each row of exactly `cols` characters joined to the next one.
+fn join_wrapped_rows(text: &str, cols: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for row in text.split_inclusive('\n') {
+        let body = row.strip_suffix('\n').unwrap_or(row);
+        out.push_str(body);
+        if body.chars().count() != cols && row.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The JSON after `prefix ` on the first transcript line starting with `prefix`.
@@ -711,6 +761,7 @@ impl Subprocess {
         self.stderr.lock().unwrap().clone()
     }
 
+    #[cfg(unix)]
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child.
         unsafe {
@@ -733,15 +784,24 @@ impl Subprocess {
         }
     }
 
-    /// `kill -9`: nothing graceful happens.
+    /// `kill -9` (Windows: TerminateProcess): nothing graceful happens.
     pub fn kill9(&mut self) -> ExitStatus {
+        #[cfg(unix)]
         self.signal(libc::SIGKILL);
+        #[cfg(windows)]
+        let _ = self.child.kill();
         self.wait()
     }
 
-    /// SIGTERM: the graceful stop.
+    /// SIGTERM: the graceful stop. Windows: TerminateProcess, as `kill9`, since
+    /// a test under Wine cannot deliver Ctrl-Break to another process
+    /// (GenerateConsoleCtrlEvent fails there); tests/windows_loop.rs stops a
+    /// launcher gracefully by typing Ctrl-C into its console (a ConPTY).
     pub fn terminate(&mut self) -> ExitStatus {
+        #[cfg(unix)]
         self.signal(libc::SIGTERM);
+        #[cfg(windows)]
+        let _ = self.child.kill();
         self.wait()
     }
 }
@@ -773,7 +833,15 @@ pub fn run_binary(args: &[&str]) -> (i32, String, String) {
 // Processes
 
 /// True when `pid` no longer names a live process (gone, or a zombie nobody reaped).
+#[cfg(windows)]
 pub fn process_gone(pid: u32) -> bool {
+    !codex_governance::pty::process_alive(pid)
+}
+
+/// True when `pid` no longer names a live process (gone, or a zombie nobody reaped).
+#[cfg(unix)]
+pub fn process_gone(pid: u32) -> bool {
+    use std::io::Read;
     let mut s = String::new();
     match std::fs::File::open(format!("/proc/{pid}/stat")) {
         Err(_) => true,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::support::{fake_agent, python, wait_until, Api, BIN, PATIENCE};
+use crate::support::{fake_agent, wait_until, Api, BIN, PATIENCE};
 
 /// Every field a result carries (SPEC 8).
 pub const RESULT_FIELDS: &[&str] = &[
@@ -229,7 +229,6 @@ pub fn barrier_agent_command(barrier: &Path, flags: &[String]) -> Vec<String> {
         "-c".into(),
         script,
         "sh".into(),
-        python().to_string(),
         fake_agent().display().to_string(),
         "--bin".into(),
         BIN.into(),
@@ -263,7 +262,36 @@ pub fn rfc3339_ms(s: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// Drops into `incoming` what is no regular file: `x.json`, a link to `target`
+/// (where links can be made: not under Wine, whose CreateSymbolicLinkW is a
+/// stub; that is said on stdout); `y.json`, a FIFO (Unix has them); `z.json`, a
+/// folder. Returns each name with the word its rejection reason must hold.
+pub fn drop_special_files(incoming: &Path, target: &Path) -> Vec<(&'static str, &'static str)> {
+    let mut dropped = Vec::new();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, incoming.join("x.json")).unwrap();
+        dropped.push(("x.json", "symbolic link"));
+        mkfifo(&incoming.join("y.json"));
+        dropped.push(("y.json", "FIFO"));
+    }
+    #[cfg(windows)]
+    {
+        let link = incoming.join("x.json");
+        std::os::windows::fs::symlink_file(target, &link).unwrap();
+        if std::fs::symlink_metadata(&link).is_ok() {
+            dropped.push(("x.json", "reparse point"));
+        } else {
+            println!("[windows] no link was made (Wine): x.json is not dropped");
+        }
+    }
+    std::fs::create_dir(incoming.join("z.json")).unwrap();
+    dropped.push(("z.json", "directory"));
+    dropped
+}
+
 /// Makes a FIFO at `path`.
+#[cfg(unix)]
 pub fn mkfifo(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();

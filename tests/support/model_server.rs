@@ -6,6 +6,11 @@
 //! instructions, user messages, tool outputs: the whole history is in each
 //! request); matching rules are used once each, in the order they were added.
 //! With no rule left, the answer is a short assistant message.
+//!
+//! It can also fail the way the real service fails: an HTTP error with a body
+//! and headers (429 with or without `retry-after`, a usage-limit body, 500), or
+//! a stream cut before `response.completed`; and every answer can carry the
+//! `x-codex-*` rate-limit headers and a chosen token usage.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,18 +25,60 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+/// What a rule answers.
+#[derive(Clone)]
+enum Answer {
+    /// A stream of these output items, completed.
+    Items(Vec<Value>),
+    /// An HTTP error: status, extra headers, JSON body.
+    Status(u16, Vec<(String, String)>, Value),
+    /// A stream of these items that ends without `response.completed`.
+    Cut(Vec<Value>),
+}
+
 /// One scripted answer.
 struct Rule {
     needle: String,
-    items: Vec<Value>,
+    answer: Answer,
     /// The answer waits for this before it is sent (a turn that keeps working).
     hold: Option<Arc<Notify>>,
+}
+
+/// A request as it arrived.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The Codex thread the request is for (Codex names its conversation in a header).
+    pub fn thread(&self) -> Option<&str> {
+        self.header("session_id")
+            .or_else(|| self.header("conversation_id"))
+            .or_else(|| self.body["prompt_cache_key"].as_str())
+    }
+
+    pub fn model(&self) -> Option<&str> {
+        self.body["model"].as_str()
+    }
 }
 
 #[derive(Default)]
 struct Script {
     rules: Vec<Rule>,
-    requests: Vec<Value>,
+    requests: Vec<Recorded>,
+    /// Sent with every answer that is not an HTTP error.
+    headers: Vec<(String, String)>,
+    /// The usage every completed answer reports (default: 100 in, 10 out).
+    usage: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -58,27 +105,62 @@ impl ModelServer {
         ModelServer { addr, script }
     }
 
-    /// Answers the next request containing `needle` with these output items.
-    pub fn on(&self, needle: &str, items: Vec<Value>) {
+    fn rule(&self, needle: &str, answer: Answer, hold: Option<Arc<Notify>>) {
         self.script.lock().unwrap().rules.push(Rule {
             needle: needle.into(),
-            items,
-            hold: None,
+            answer,
+            hold,
         });
+    }
+
+    /// Answers the next request containing `needle` with these output items.
+    pub fn on(&self, needle: &str, items: Vec<Value>) {
+        self.rule(needle, Answer::Items(items), None);
     }
 
     /// Like [`on`], but the answer is sent only after the returned handle is notified.
     pub fn on_held(&self, needle: &str, items: Vec<Value>) -> Arc<Notify> {
         let hold = Arc::new(Notify::new());
-        self.script.lock().unwrap().rules.push(Rule {
-            needle: needle.into(),
-            items,
-            hold: Some(Arc::clone(&hold)),
-        });
+        self.rule(needle, Answer::Items(items), Some(Arc::clone(&hold)));
         hold
     }
 
+    /// Answers the next request containing `needle` with an HTTP error.
+    pub fn on_status(&self, needle: &str, status: u16, headers: &[(&str, &str)], body: Value) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.rule(needle, Answer::Status(status, headers, body), None);
+    }
+
+    /// Answers the next request containing `needle` with a stream cut short.
+    #[allow(dead_code)] // for the stream-failure tests (issue 28)
+    pub fn on_cut(&self, needle: &str, items: Vec<Value>) {
+        self.rule(needle, Answer::Cut(items), None);
+    }
+
+    /// Every later answer that is not an HTTP error carries these headers
+    /// (`x-codex-primary-used-percent`, ...; a value `{now+N}` is a time N
+    /// seconds after the answer).
+    pub fn set_headers(&self, headers: &[(&str, &str)]) {
+        self.script.lock().unwrap().headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
+    /// Every later completed answer reports this `usage`.
+    pub fn set_usage(&self, usage: Value) {
+        self.script.lock().unwrap().usage = Some(usage);
+    }
+
     pub fn requests(&self) -> Vec<Value> {
+        self.recorded().into_iter().map(|r| r.body).collect()
+    }
+
+    /// Every request with its headers, in arrival order.
+    pub fn recorded(&self) -> Vec<Recorded> {
         self.script.lock().unwrap().requests.clone()
     }
 
@@ -173,39 +255,102 @@ fn short(text: &str) -> String {
     format!("{:x}", h.finish())
 }
 
-async fn responses(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Response {
+/// A usage-limit answer as ChatGPT sends it: resets at `resets_at` (unix seconds).
+pub fn usage_limit_body(resets_at: u64) -> Value {
+    json!({"error": {"type": "usage_limit_reached",
+                     "message": "You've hit your usage limit.",
+                     "resets_at": resets_at}})
+}
+
+async fn responses(
+    State(script): State<Arc<Mutex<Script>>>,
+    request_headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let text = request.to_string();
-    let (n, items, hold) = {
+    let headers: Vec<(String, String)> = request_headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let (n, answer, hold, extra, usage) = {
         let mut s = script.lock().unwrap();
-        s.requests.push(request);
+        s.requests.push(Recorded {
+            body: request,
+            headers,
+        });
         let n = s.requests.len();
-        match s.rules.iter().position(|r| text.contains(&r.needle)) {
+        let (answer, hold) = match s.rules.iter().position(|r| text.contains(&r.needle)) {
             Some(i) => {
                 let rule = s.rules.remove(i);
-                (n, rule.items, rule.hold)
+                (rule.answer, rule.hold)
             }
-            None => (n, vec![message(&format!("done {n}"))], None),
-        }
+            None => (Answer::Items(vec![message(&format!("done {n}"))]), None),
+        };
+        (n, answer, hold, s.headers.clone(), s.usage.clone())
     };
     if let Some(hold) = hold {
         hold.notified().await;
     }
+    let (items, completed) = match answer {
+        Answer::Status(status, headers, body) => {
+            let mut r = (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                axum::Json(body),
+            )
+                .into_response();
+            for (k, v) in headers {
+                r.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    expand(&v).parse().unwrap(),
+                );
+            }
+            return r;
+        }
+        Answer::Items(items) => (items, true),
+        Answer::Cut(items) => (items, false),
+    };
     let mut events =
         vec![json!({"type": "response.created", "response": {"id": format!("resp_{n}")}})];
     for item in items {
         events.push(json!({"type": "response.output_item.done", "item": item}));
     }
-    events.push(
-        json!({"type": "response.completed", "response": {"id": format!("resp_{n}"),
-        "usage": {"input_tokens": 100, "input_tokens_details": null, "output_tokens": 10,
-                  "output_tokens_details": null, "total_tokens": 110}}}),
-    );
+    if completed {
+        let usage = usage.unwrap_or_else(|| {
+            json!({"input_tokens": 100, "input_tokens_details": null, "output_tokens": 10,
+                   "output_tokens_details": null, "total_tokens": 110})
+        });
+        events.push(json!({"type": "response.completed",
+                           "response": {"id": format!("resp_{n}"), "usage": usage}}));
+    }
     let sse: String = events
         .iter()
         .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
         .collect();
-    ([(header::CONTENT_TYPE, "text/event-stream")], sse).into_response()
+    let mut r = ([(header::CONTENT_TYPE, "text/event-stream")], sse).into_response();
+    for (k, v) in extra {
+        r.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            expand(&v).parse().unwrap(),
+        );
+    }
+    r
+}
+
+/// A header value `{now+N}` is the unix time N seconds after the answer is
+/// sent (a reset a test wants a little ahead of when the limit is hit).
+fn expand(v: &str) -> String {
+    match v.strip_prefix("{now+").and_then(|r| r.strip_suffix('}')) {
+        Some(n) => (unix_now() + n.parse::<u64>().expect("{now+N}")).to_string(),
+        None => v.to_string(),
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 async fn models() -> Response {
@@ -280,4 +425,18 @@ pub fn codex_env(home: &Path, codex: &Path) -> Vec<(String, String)> {
         env.push((k.into(), closed.into()));
     }
     env
+}
+
+/// How many requests' last user message contains `text` (how many turns the
+/// model was given it in).
+pub fn user_texts_everywhere(requests: &[Value], text: &str) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in requests {
+        for t in user_texts(r) {
+            if t.contains(text) {
+                seen.insert(t);
+            }
+        }
+    }
+    seen.len()
 }

@@ -361,10 +361,7 @@ impl CodexAgent {
                 })
             }
             "error" => {
-                let info = &p["error"]["codexErrorInfo"];
-                let rate_limit = ["usageLimitExceeded", "rateLimitExceeded"]
-                    .iter()
-                    .any(|k| info.as_str() == Some(k));
+                let rate_limit = super::account::is_limit(&p["error"]["codexErrorInfo"]);
                 Some(AgentEvent::Error {
                     message: p["error"]["message"]
                         .as_str()

@@ -12,9 +12,11 @@ use super::native::Program;
 use super::server::ServerSpec;
 use super::shared::SharedServer;
 use super::{CodexAgent, CodexError, ThreadSpec};
+use tokio::sync::mpsc;
+
 use crate::agents::{
-    Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, ToolAnswer, START_COLS,
-    START_ROWS,
+    AccountEvent, Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started,
+    ToolAnswer, START_COLS, START_ROWS,
 };
 use crate::config::AgentBackendSettings;
 use crate::model::{ApprovalDecision, Backend};
@@ -28,6 +30,8 @@ pub struct CodexBackend {
     approval_policy: String,
     /// The one app-server of this launcher, started with the first session.
     server: tokio::sync::Mutex<Option<Arc<SharedServer>>>,
+    /// Where the server's account-wide news goes (usage limits).
+    account: std::sync::Mutex<Option<super::shared::Account>>,
 }
 
 impl CodexBackend {
@@ -37,6 +41,7 @@ impl CodexBackend {
             program: super::native::resolve(&settings.codex_command),
             approval_policy: settings.approval_policy.clone(),
             server: tokio::sync::Mutex::new(None),
+            account: std::sync::Mutex::new(None),
         }
     }
 
@@ -55,12 +60,16 @@ impl CodexBackend {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| spec.state_dir.clone());
-        let server = SharedServer::open(ServerSpec {
-            codex: &self.program,
-            state_dir: &spec.state_dir,
-            cwd: &spec.cwd,
-            log_path: logs.join("codex-app-server.log"),
-        })
+        let account = self.account.lock().unwrap().clone();
+        let server = SharedServer::open(
+            ServerSpec {
+                codex: &self.program,
+                state_dir: &spec.state_dir,
+                cwd: &spec.cwd,
+                log_path: logs.join("codex-app-server.log"),
+            },
+            account,
+        )
         .await?;
         *slot = Some(Arc::clone(&server));
         Ok(server)
@@ -149,6 +158,10 @@ impl AgentBackend for CodexBackend {
             }
         }
         .boxed()
+    }
+
+    fn watch_account(&self, tx: mpsc::UnboundedSender<AccountEvent>) {
+        *self.account.lock().unwrap() = Some(tx);
     }
 }
 

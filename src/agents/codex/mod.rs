@@ -10,6 +10,7 @@
 //! (`turn/start` when idle, `turn/steer` while working), and the agent's state
 //! comes from the server's events, not from its screen.
 
+mod account;
 pub mod agent;
 mod backend;
 pub mod endpoint;

@@ -8,14 +8,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::account;
 use super::rpc::{Incoming, Rpc};
 use super::server::{AppServer, ServerSpec};
 use super::CodexError;
+use crate::agents::AccountEvent;
 
 type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
+/// Where account-wide news goes.
+pub type Account = mpsc::UnboundedSender<AccountEvent>;
 
 pub struct SharedServer {
     pub server: AppServer,
@@ -26,17 +30,43 @@ pub struct SharedServer {
 
 impl SharedServer {
     /// Reconnects to the server a crashed launcher left, or starts one.
-    pub async fn open(spec: ServerSpec<'_>) -> Result<Arc<SharedServer>, CodexError> {
+    /// Account-wide news goes to `account`: the current rate limits at once
+    /// (when the login can read them), then every update.
+    pub async fn open(
+        spec: ServerSpec<'_>,
+        account: Option<Account>,
+    ) -> Result<Arc<SharedServer>, CodexError> {
         let (server, rpc, incoming) = AppServer::open(spec).await?;
         let routes: Routes = Arc::default();
         let connected = Arc::new(AtomicBool::new(true));
-        tokio::spawn(route(incoming, Arc::clone(&routes), Arc::clone(&connected)));
-        Ok(Arc::new(SharedServer {
+        tokio::spawn(route(
+            incoming,
+            Arc::clone(&routes),
+            Arc::clone(&connected),
+            account.clone(),
+        ));
+        let shared = Arc::new(SharedServer {
             server,
             rpc,
             routes,
             connected,
-        }))
+        });
+        if let Some(account) = account {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                // An API-key login cannot read them: the updates still come.
+                let read = shared.rpc.request("account/rateLimits/read", json!({}));
+                match read.await {
+                    Ok(answer) => {
+                        if let Some(q) = account::rate_limits(&answer) {
+                            let _ = account.send(AccountEvent::RateLimits(q));
+                        }
+                    }
+                    Err(e) => tracing::debug!("account/rateLimits/read: {e}"),
+                }
+            });
+        }
+        Ok(shared)
     }
 
     /// What the server says about `thread_id`, from now on (requests it makes
@@ -72,9 +102,17 @@ async fn route(
     mut incoming: mpsc::UnboundedReceiver<Incoming>,
     routes: Routes,
     connected: Arc<AtomicBool>,
+    account: Option<Account>,
 ) {
     while let Some(m) = incoming.recv().await {
         let Some(thread) = thread_of(&m) else {
+            if let (Some(tx), Incoming::Notification { method, params }) = (&account, &m) {
+                if method == account::RATE_LIMITS_UPDATED {
+                    if let Some(q) = account::rate_limits(params) {
+                        let _ = tx.send(AccountEvent::RateLimits(q));
+                    }
+                }
+            }
             continue;
         };
         let sender = routes.lock().unwrap().get(thread).cloned();

@@ -15,7 +15,9 @@ use crate::credentials::Principal;
 use crate::launcher::Launcher;
 
 mod changes;
+mod control;
 mod overview;
+mod quota;
 mod review;
 mod sessions;
 mod zhongshu;
@@ -44,6 +46,7 @@ pub fn routes() -> Routes {
         .get("/api/report", report)
         .get("/api/browser_terminals", browser_terminals)
         .get("/api/audit", audit)
+        .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
@@ -70,6 +73,13 @@ pub fn routes() -> Routes {
         .post("/api/discard", changes::discard)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
+        .post("/api/interrupt", control::interrupt)
+        .post("/api/stop_plan", control::stop_plan)
+        .post("/api/retry", control::retry)
+        .post("/api/answer_confirmation", control::answer_confirmation)
+        .post("/api/dismiss", control::dismiss)
+        .post("/api/quota/start_anyway", quota::start_anyway)
+        .post("/api/plan_budget", quota::plan_budget)
 }
 
 type Caller = axum::Extension<Principal>;

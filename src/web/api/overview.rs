@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{number, Caller, QueryMap, L};
 use crate::credentials::Principal;
 use crate::mailbox::watchdog::IngestionView;
-use crate::model::{TerminalRecord, TerminalStatus};
+use crate::model::{TerminalStatus, TerminalView};
 use crate::report::Report;
 use crate::web::answer::{failure, ok};
 
@@ -96,6 +96,7 @@ pub(super) async fn browser_terminals(State(l): L) -> Response {
             .values()
             .filter(|t| t.status != TerminalStatus::Closed)
             .cloned()
+            .map(TerminalView::from)
             .collect::<Vec<_>>()
     });
     ok(Terminals {
@@ -114,8 +115,8 @@ pub(super) struct ReportView {
 /// Open terminals, under our name and the Python tool's.
 #[derive(Serialize)]
 pub(super) struct Terminals {
-    terminals: Vec<TerminalRecord>,
-    browser_terminals: Vec<TerminalRecord>,
+    terminals: Vec<TerminalView>,
+    browser_terminals: Vec<TerminalView>,
 }
 
 pub(super) async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {

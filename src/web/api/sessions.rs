@@ -77,10 +77,25 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
         l.sessions
             .session_input(&b.session_id, &b.input)
             .await
-            .map(|s| SessionAnswer {
+            .map(|s| InputAnswer {
+                sent_at: s
+                    .input_history
+                    .last()
+                    .map(|i| i.at.clone())
+                    .unwrap_or_default(),
+                session_id: s.id.clone(),
                 session: l.sessions.session_json(&s.id),
             }),
     )
+}
+
+/// The session after the input, and when it was sent (the Python tool's
+/// `session_id`, `sent_at`).
+#[derive(Serialize)]
+pub(super) struct InputAnswer {
+    session_id: String,
+    sent_at: String,
+    session: Option<SessionView>,
 }
 
 #[derive(Deserialize)]
@@ -88,15 +103,46 @@ pub(super) struct SessionRef {
     session_id: String,
 }
 
-pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
-    reply(
-        l.sessions
-            .close_session(&b.session_id, crate::model::CloseReason::Api)
+#[derive(Deserialize)]
+pub(super) struct Close {
+    session_id: String,
+    /// Closing a Zhongshu: its running departments stop too (else they finish
+    /// and report to its inbox). Its queued ones never start either way.
+    #[serde(default)]
+    stop_departments: bool,
+}
+
+/// A closed session; for a Zhongshu, what became of its departments.
+#[derive(Serialize)]
+pub(super) struct Closed {
+    session: Option<SessionView>,
+    #[serde(flatten)]
+    planner: Option<crate::sessions::control::Stopped>,
+}
+
+pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> Response {
+    let reason = crate::model::CloseReason::Api;
+    let planner = l
+        .sessions
+        .require_session(&b.session_id)
+        .map(|s| s.is_zhongshu());
+    let closed = match planner {
+        Err(e) => Err(e),
+        Ok(true) => l
+            .dispatcher
+            .close_planner(&b.session_id, b.stop_departments, reason)
             .await
-            .map(|s| SessionAnswer {
-                session: l.sessions.session_json(&s.id),
-            }),
-    )
+            .map(Some),
+        Ok(false) => l
+            .sessions
+            .close_session(&b.session_id, reason)
+            .await
+            .map(|_| None),
+    };
+    reply(closed.map(|planner| Closed {
+        session: l.sessions.session_json(&b.session_id),
+        planner,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -115,7 +161,7 @@ pub(super) async fn browser_terminal_start(
         l.sessions
             .start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
             .await
-            .map(TerminalAnswer::new),
+            .map(|t| TerminalAnswer::new(&l, t)),
     )
 }
 
@@ -127,7 +173,7 @@ pub(super) async fn session_browser_terminal_start(
         l.sessions
             .start_preview_terminal(&b.session_id)
             .await
-            .map(TerminalAnswer::new),
+            .map(|t| TerminalAnswer::new(&l, t)),
     )
 }
 
@@ -172,27 +218,46 @@ pub(super) enum DepartmentStart {
     },
 }
 
-#[derive(Serialize)]
-pub(super) struct SessionAnswer {
-    session: Option<SessionView>,
-}
-
 /// A terminal opened (or the open one reused).
 #[derive(Serialize)]
 pub(super) struct TerminalAnswer {
     id: String,
     url: String,
     reused: bool,
-    terminal: TerminalInfo,
+    terminal: OpenedTerminal,
+}
+
+/// The terminal, with the Python tool's words beside ours.
+#[derive(Serialize)]
+struct OpenedTerminal {
+    #[serde(flatten)]
+    info: TerminalInfo,
+    pid: Option<u32>,
+    scope: &'static str,
+    read_only: bool,
+    ended_at: Option<String>,
 }
 
 impl TerminalAnswer {
-    fn new((terminal, reused): (TerminalInfo, bool)) -> TerminalAnswer {
+    fn new(l: &crate::launcher::Launcher, (info, reused): (TerminalInfo, bool)) -> TerminalAnswer {
+        let pid = l
+            .ctx
+            .store
+            .read(|s| s.terminals.get(&info.id).and_then(|t| t.pid));
         TerminalAnswer {
-            id: terminal.id.clone(),
-            url: terminal.url.clone(),
+            id: info.id.clone(),
+            url: info.url.clone(),
             reused,
-            terminal,
+            terminal: OpenedTerminal {
+                scope: match info.kind {
+                    crate::model::TerminalKind::Interactive => "global",
+                    _ => "session",
+                },
+                read_only: !info.kind.accepts_input(),
+                pid,
+                ended_at: None,
+                info,
+            },
         }
     }
 }

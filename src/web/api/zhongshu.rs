@@ -9,7 +9,6 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{flag, not_owner, number, Caller, IdQuery, L};
-use crate::model::Plan;
 use crate::sessions::queue::{AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
@@ -83,11 +82,15 @@ pub(super) async fn report_plan(
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
+    let session_id = b.session_id.clone();
     reply(
         l.dispatcher
             .register_plan(b, None)
             .await
-            .map(|plan| PlanAnswer { plan }),
+            .map(|_| PlanAnswer {
+                plan: l.zhongshu_plan_view(&session_id).plan,
+                session_id,
+            }),
     )
 }
 
@@ -139,7 +142,10 @@ pub(super) async fn notify_zhongshu(
     reply(l.mailbox.notify_zhongshu_request(b).await)
 }
 
+/// The registered plan as `GET /api/zhongshu_plan` shows it (the Python
+/// tool's answer: `ready`, `auto_dispatch`, `requested_confirmation`, counts).
 #[derive(Serialize)]
 pub(super) struct PlanAnswer {
-    plan: Plan,
+    session_id: String,
+    plan: crate::launcher::PlanBody,
 }

@@ -1,0 +1,377 @@
+//! Which program a spawn really starts. Unix needs nothing: `exec` searches
+//! PATH. Windows' `CreateProcess` only finds `name.exe`, so a bare `codex` from
+//! npm (`codex.cmd` beside an extension-less shell script of the same name)
+//! would not start. Here a bare name is looked up in PATH with PATHEXT, in
+//! PATH's order; an npm shim (`codex.cmd`) is replaced by the `node <script>`
+//! it would run, so arguments such as a multi-line prompt reach the program
+//! intact; any other batch file runs through `cmd.exe` only with arguments
+//! `cmd.exe` cannot misread.
+
+use std::path::{Path, PathBuf};
+
+/// What to start: a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// Why a program cannot be started as asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LaunchError {
+    #[error(
+        "argument {index} for the batch file {script} holds {what}, which cmd.exe would \
+         interpret: pass it in a file (the {{prompt_file}} placeholder) or name the program \
+         the batch file runs"
+    )]
+    UnsafeBatchArgument {
+        script: String,
+        index: usize,
+        what: String,
+    },
+    #[error("{script} runs {target} with node, and no node.exe is beside it or on PATH")]
+    NoNode { script: String, target: String },
+}
+
+/// Where the program `program` is found, and how to start it with `args`.
+/// `env` is what the child gets on top of this process's environment (PATH
+/// and PATHEXT may come from there); relative paths are taken from `cwd`.
+pub fn resolve(
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+) -> Result<Launch, LaunchError> {
+    #[cfg(windows)]
+    {
+        let lookup = Lookup::from_env(env);
+        lookup.launch(program, args, cwd)
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (env, cwd);
+        Ok(Launch {
+            program: PathBuf::from(program),
+            args: args.to_vec(),
+        })
+    }
+}
+
+/// The extensions `CreateProcess` can start, directly or through `cmd.exe`.
+const RUNNABLE: &[&str] = &[".exe", ".com", ".bat", ".cmd"];
+
+/// PATH's folders and PATHEXT's runnable extensions (lower case, with the dot).
+#[cfg_attr(not(windows), allow(dead_code))]
+struct Lookup {
+    dirs: Vec<PathBuf>,
+    exts: Vec<String>,
+}
+
+#[cfg_attr(not(windows), allow(dead_code))]
+impl Lookup {
+    /// PATH and PATHEXT as the child will see them (names compared as Windows
+    /// does, without case).
+    fn from_env(env: &[(String, String)]) -> Lookup {
+        let var = |name: &str| {
+            env.iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| std::ffi::OsString::from(v))
+                .or_else(|| std::env::var_os(name))
+        };
+        let dirs = var("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        let pathext = var("PATHEXT")
+            .and_then(|v| v.into_string().ok())
+            .unwrap_or_else(|| ".COM;.EXE;.BAT;.CMD".into());
+        Lookup::new(dirs, &pathext)
+    }
+
+    fn new(dirs: Vec<PathBuf>, pathext: &str) -> Lookup {
+        let exts = pathext
+            .split(';')
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| RUNNABLE.contains(&e.as_str()))
+            .collect();
+        Lookup { dirs, exts }
+    }
+
+    fn launch(&self, program: &str, args: &[String], cwd: &Path) -> Result<Launch, LaunchError> {
+        let as_given = || Launch {
+            program: PathBuf::from(program),
+            args: args.to_vec(),
+        };
+        // Not found: CreateProcess tries its own search and says what failed.
+        let Some(found) = self.find(program, cwd) else {
+            return Ok(as_given());
+        };
+        if !is_batch(&found) {
+            return Ok(Launch {
+                program: found,
+                args: args.to_vec(),
+            });
+        }
+        if let Some(target) = npm_shim_target(&found) {
+            let node = found
+                .parent()
+                .map(|d| d.join("node.exe"))
+                .filter(|n| n.is_file())
+                .or_else(|| self.find("node", cwd).filter(|n| !is_batch(n)))
+                .ok_or_else(|| LaunchError::NoNode {
+                    script: found.display().to_string(),
+                    target: target.display().to_string(),
+                })?;
+            let mut node_args = vec![target.display().to_string()];
+            node_args.extend_from_slice(args);
+            return Ok(Launch {
+                program: node,
+                args: node_args,
+            });
+        }
+        check_batch_args(&found, args)?;
+        Ok(Launch {
+            program: found,
+            args: args.to_vec(),
+        })
+    }
+
+    /// The file `program` names: a path as it is (or with an extension added),
+    /// a bare name in the first PATH folder that has it with a runnable extension.
+    fn find(&self, program: &str, cwd: &Path) -> Option<PathBuf> {
+        let has_folder = program.contains(['/', '\\', ':']);
+        let bases: Vec<PathBuf> = if has_folder {
+            vec![cwd.join(program)]
+        } else {
+            self.dirs.iter().map(|d| d.join(program)).collect()
+        };
+        bases.into_iter().find_map(|base| self.runnable(&base))
+    }
+
+    /// `base` itself when its extension is runnable, else `base` + the first
+    /// PATHEXT extension that exists. An extension-less file is never taken:
+    /// Windows cannot start it (npm puts a shell script by that name).
+    fn runnable(&self, base: &Path) -> Option<PathBuf> {
+        if has_runnable_extension(base) && base.is_file() {
+            return Some(base.to_path_buf());
+        }
+        self.exts.iter().find_map(|ext| {
+            let mut name = base.as_os_str().to_os_string();
+            name.push(ext);
+            let candidate = PathBuf::from(name);
+            candidate.is_file().then_some(candidate)
+        })
+    }
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{}", e.to_ascii_lowercase()))
+}
+
+fn has_runnable_extension(path: &Path) -> bool {
+    extension(path).is_some_and(|e| RUNNABLE.contains(&e.as_str()))
+}
+
+fn is_batch(path: &Path) -> bool {
+    matches!(extension(path).as_deref(), Some(".bat" | ".cmd"))
+}
+
+/// The script an npm shim (`codex.cmd`) runs with node, when it is one:
+/// `"%dp0%\node_modules\...\codex.js" %*` (or `%~dp0`), and the script exists.
+fn npm_shim_target(shim: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(shim).ok()?;
+    if text.len() > 64 * 1024 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&text);
+    let dir = shim.parent()?;
+    text.lines()
+        .filter(|l| l.contains("%*"))
+        .flat_map(|line| {
+            ["\"%dp0%\\", "\"%~dp0\\"]
+                .into_iter()
+                .filter_map(move |marker| {
+                    let start = line.rfind(marker)? + marker.len();
+                    let end = start + line[start..].find('"')?;
+                    Some(line[start..end].to_string())
+                })
+        })
+        .filter(|rel| {
+            let rel = rel.to_ascii_lowercase();
+            [".js", ".cjs", ".mjs"].iter().any(|e| rel.ends_with(e))
+        })
+        .map(|rel| {
+            rel.split(['\\', '/'])
+                .filter(|part| !part.is_empty())
+                .fold(dir.to_path_buf(), |p, part| p.join(part))
+        })
+        .find(|script| script.is_file())
+}
+
+/// Characters `cmd.exe` reads in a batch file's arguments whatever the quoting
+/// a spawn gives them: `%` and `!` expand, `"` ends a quoted word, a line end
+/// ends the command, and the operators act wherever they are left unquoted.
+const CMD_SPECIAL: &[char] = &[
+    '%', '!', '"', '\r', '\n', '\0', '&', '|', '<', '>', '^', '(', ')',
+];
+
+fn check_batch_args(script: &Path, args: &[String]) -> Result<(), LaunchError> {
+    for (i, arg) in args.iter().enumerate() {
+        if let Some(c) = arg.chars().find(|c| CMD_SPECIAL.contains(c)) {
+            let what = match c {
+                '\r' | '\n' => "a line break".to_string(),
+                '\0' => "a NUL character".to_string(),
+                c => format!("`{c}`"),
+            };
+            return Err(LaunchError::UnsafeBatchArgument {
+                script: script.display().to_string(),
+                index: i + 1,
+                what,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// npm's layout: `codex` (a shell script), `codex.cmd`, `codex.ps1`, the script.
+    fn npm_prefix(root: &Path) -> PathBuf {
+        let bin = root.join("npm");
+        touch(
+            &bin.join("codex"),
+            "#!/bin/sh\nexec node \"$basedir/x.js\" \"$@\"\n",
+        );
+        touch(
+            &bin.join("codex.cmd"),
+            "@ECHO off\r\nGOTO start\r\n:find_dp0\r\nSET dp0=%~dp0\r\nEXIT /b\r\n:start\r\n\
+             SETLOCAL\r\nCALL :find_dp0\r\n\r\nIF EXIST \"%dp0%\\node.exe\" (\r\n  \
+             SET \"_prog=%dp0%\\node.exe\"\r\n) ELSE (\r\n  SET \"_prog=node\"\r\n  \
+             SET PATHEXT=%PATHEXT:;.JS;=;%\r\n)\r\n\r\nendLocal & goto #_undefined_# 2>NUL || \
+             title %COMSPEC% & \"%_prog%\"  \"%dp0%\\node_modules\\@openai\\codex\\bin\\codex.js\" %*\r\n",
+        );
+        touch(&bin.join("codex.ps1"), "# powershell\n");
+        touch(
+            &bin.join("node_modules/@openai/codex/bin/codex.js"),
+            "console.log('codex')\n",
+        );
+        bin
+    }
+
+    fn words(s: &[&str]) -> Vec<String> {
+        s.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn an_npm_shim_runs_its_script_with_node_and_keeps_every_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let npm = npm_prefix(dir.path());
+        let node_dir = dir.path().join("nodejs");
+        touch(&node_dir.join("node.exe"), "MZ");
+        let lookup = Lookup::new(
+            vec![npm.clone(), node_dir.clone()],
+            ".COM;.EXE;.BAT;.CMD;.JS",
+        );
+        let prompt = "line one\nline \"two\" & 100% done";
+        let launch = lookup
+            .launch("codex", &words(&["-m", "gpt", prompt]), dir.path())
+            .unwrap();
+        assert_eq!(launch.program, node_dir.join("node.exe"));
+        let script = ["node_modules", "@openai", "codex", "bin", "codex.js"]
+            .iter()
+            .fold(npm.clone(), |p, part| p.join(part));
+        assert_eq!(
+            launch.args,
+            words(&[&script.display().to_string(), "-m", "gpt", prompt])
+        );
+        // A node.exe beside the shim wins, as the shim itself decides.
+        touch(&npm.join("node.exe"), "MZ");
+        let launch = lookup.launch("codex", &[], dir.path()).unwrap();
+        assert_eq!(launch.program, npm.join("node.exe"));
+    }
+
+    #[test]
+    fn a_shim_without_node_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let npm = npm_prefix(dir.path());
+        let lookup = Lookup::new(vec![npm], ".EXE;.CMD");
+        let err = lookup.launch("codex", &[], dir.path()).unwrap_err();
+        assert!(matches!(err, LaunchError::NoNode { .. }), "{err}");
+        assert!(err.to_string().contains("codex.js"), "{err}");
+    }
+
+    #[test]
+    fn bare_names_follow_path_order_and_pathext_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        touch(&a.join("tool.cmd"), "@echo a\r\n");
+        touch(&b.join("tool.exe"), "MZ");
+        touch(&b.join("tool.bat"), "@echo b\r\n");
+        let lookup = Lookup::new(vec![a.clone(), b.clone()], ".COM;.EXE;.BAT;.CMD");
+        // The first folder that has the name wins; within it, PATHEXT's order.
+        assert_eq!(lookup.find("tool", dir.path()), Some(a.join("tool.cmd")));
+        let lookup = Lookup::new(vec![b.clone(), a.clone()], ".COM;.EXE;.BAT;.CMD");
+        assert_eq!(lookup.find("tool", dir.path()), Some(b.join("tool.exe")));
+        // A name with its extension, a path, and what is not there.
+        assert_eq!(
+            lookup.find("tool.bat", dir.path()),
+            Some(b.join("tool.bat"))
+        );
+        assert_eq!(
+            lookup.find(&a.join("tool").display().to_string(), dir.path()),
+            Some(a.join("tool.cmd"))
+        );
+        assert_eq!(lookup.find("nothing", dir.path()), None);
+        let launch = lookup
+            .launch("nothing", &words(&["x"]), dir.path())
+            .unwrap();
+        assert_eq!(launch.program, PathBuf::from("nothing"));
+        // Extensions PATHEXT does not list, or Windows cannot start, are skipped.
+        let lookup = Lookup::new(vec![a.clone()], ".EXE;.JS");
+        assert_eq!(lookup.find("tool", dir.path()), None);
+    }
+
+    #[test]
+    fn a_plain_batch_file_gets_only_arguments_cmd_reads_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        touch(&bin.join("agent.cmd"), "@\"%~dp0\\agent.exe\" %*\r\n");
+        let lookup = Lookup::new(vec![bin.clone()], ".EXE;.CMD");
+        let ok = words(&["--session", "zhongshu-1", "--prompt-file", "C:\\x y\\p.txt"]);
+        let launch = lookup.launch("agent", &ok, dir.path()).unwrap();
+        assert_eq!(launch.program, bin.join("agent.cmd"));
+        assert_eq!(launch.args, ok);
+        for (bad, what) in [
+            ("a & calc", "`&`"),
+            ("%PATH%", "`%`"),
+            ("say \"hi\"", "`\"`"),
+            ("two\nlines", "a line break"),
+            ("a|b", "`|`"),
+        ] {
+            let err = lookup
+                .launch("agent", &words(&["--prompt", bad]), dir.path())
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("argument 2"), "{text}");
+            assert!(text.contains(what), "{bad:?}: {text}");
+            assert!(text.contains("{prompt_file}"), "{text}");
+        }
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn unix_starts_the_program_as_named() {
+        let launch = resolve("codex", &words(&["a b"]), &[], Path::new("/")).unwrap();
+        assert_eq!(launch.program, PathBuf::from("codex"));
+        assert_eq!(launch.args, words(&["a b"]));
+    }
+}

@@ -1,0 +1,149 @@
+//! The developer's control routes (issue 25): interrupt a turn, stop a plan,
+//! retry a department, answer or put aside a report's confirmation request,
+//! dismiss a failure from "Needs you". All are the developer's only (no agent
+//! token reaches them: `web::scopes`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::L;
+use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
+use crate::sessions::control::{RetryTarget, Stopped};
+use crate::sessions::view::SessionView;
+use crate::web::answer::{failure, reply};
+use crate::web::JsonBody;
+
+#[derive(Deserialize)]
+pub(super) struct SessionRef {
+    session_id: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct SessionAnswer {
+    session: Option<SessionView>,
+}
+
+/// `POST /api/interrupt`: stops the session's running turn (Codex
+/// `turn/interrupt`; Ctrl-C for a PTY agent). The session keeps running.
+pub(super) async fn interrupt(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.sessions
+            .interrupt(&b.session_id)
+            .await
+            .map(|()| SessionAnswer {
+                session: l.sessions.session_json(&b.session_id),
+            }),
+    )
+}
+
+#[derive(Serialize)]
+pub(super) struct StopAnswer {
+    #[serde(flatten)]
+    stopped: Stopped,
+    session: Option<SessionView>,
+}
+
+/// `POST /api/stop_plan`: the planner, its departments and its queued
+/// assignments stop.
+pub(super) async fn stop_plan(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.dispatcher
+            .stop_plan(&b.session_id)
+            .await
+            .map(|stopped| StopAnswer {
+                session: l.sessions.session_json(&stopped.session_id),
+                stopped,
+            }),
+    )
+}
+
+/// A department session to run again, or a queue item whose start failed.
+#[derive(Deserialize)]
+pub(super) struct Retry {
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    queue_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct RetryAnswer {
+    queue_item: QueueItem,
+}
+
+/// `POST /api/retry`.
+pub(super) async fn retry(State(l): L, JsonBody(b): JsonBody<Retry>) -> Response {
+    let target = match (b.session_id, b.queue_id) {
+        (Some(s), None) => RetryTarget::Session(s),
+        (None, Some(q)) => RetryTarget::Queued(q),
+        _ => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "name what to retry: session_id (a department that failed or ended without a \
+                 report) or queue_id (a start that failed), not both",
+            )
+        }
+    };
+    reply(
+        l.dispatcher
+            .retry(target)
+            .await
+            .map(|queue_item| RetryAnswer { queue_item }),
+    )
+}
+
+/// The developer's answer as the request words it.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Decision {
+    #[serde(alias = "confirmed")]
+    Confirm,
+    #[serde(alias = "rejected")]
+    Reject,
+    #[serde(alias = "dismissed")]
+    Dismiss,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Answer {
+    department_session_id: String,
+    report_id: String,
+    decision: Decision,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Answered {
+    confirmation: ConfirmationAnswer,
+}
+
+/// `POST /api/answer_confirmation`: confirm or reject (the Zhongshu is told,
+/// with the note), or dismiss (nothing is sent).
+pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answer>) -> Response {
+    let decision = match b.decision {
+        Decision::Confirm => ConfirmationDecision::Confirmed,
+        Decision::Reject => ConfirmationDecision::Rejected,
+        Decision::Dismiss => ConfirmationDecision::Dismissed,
+    };
+    reply(
+        l.mailbox
+            .answer_confirmation(
+                &b.department_session_id,
+                &b.report_id,
+                decision,
+                b.note.as_deref(),
+            )
+            .await
+            .map(|confirmation| Answered { confirmation }),
+    )
+}
+
+/// `POST /api/dismiss`: a failed department leaves "Needs you" for good.
+pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(l.dispatcher.dismiss(&b.session_id).map(|()| SessionAnswer {
+        session: l.sessions.session_json(&b.session_id),
+    }))
+}

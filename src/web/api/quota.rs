@@ -1,0 +1,36 @@
+//! The account's usage limits: the meter and hold (`GET /api/quota`), the
+//! user's "start anyway", and raising a plan's budget. The developer's only.
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::L;
+use crate::sessions::quota::BudgetInput;
+use crate::web::answer::reply;
+use crate::web::JsonBody;
+
+/// `GET /api/quota`: the 5-hour and weekly windows, the hold, parked sessions.
+pub(super) async fn quota(State(l): L) -> Response {
+    reply(Ok::<_, crate::error::LauncherError>(
+        l.sessions.quota_view(),
+    ))
+}
+
+/// `POST /api/quota/start_anyway`: departments start despite the hold until
+/// it would have lifted.
+pub(super) async fn start_anyway(State(l): L) -> Response {
+    let started = l.sessions.start_anyway();
+    if started.is_ok() {
+        l.dispatcher.pump_queue().await;
+    }
+    reply(started.map(|_| l.sessions.quota_view()))
+}
+
+/// `POST /api/plan_budget {zhongshu_id, budget_usd?, budget_tokens?}`.
+pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>) -> Response {
+    let raised = l.sessions.raise_budget(b).await;
+    if raised.is_ok() {
+        l.dispatcher.pump_queue().await;
+    }
+    reply(raised)
+}

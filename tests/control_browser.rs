@@ -1,0 +1,410 @@
+//! Control and done states in the dashboard (issue 25), in headless Chromium
+//! against a real in-process launcher whose agents are the fake agent (`tools/fake-agent`)
+//! (behind a wrapper whose first `lingyubu` department fails).
+//!
+//! A plan that waits for confirmation is reviewed in its dialog, then started.
+//! One department asks for confirmation, another fails, a third reports. The
+//! question is answered from Needs you (Reject, with a note: the Zhongshu is
+//! told), the failed department is retried from Needs you and reports; the
+//! plan finishes, its group says so with its counts, and the Zhongshu is told.
+//! The drawer shows the packet's header as a table, its prose as text, each
+//! changed file once, a diff with Back, and gives the focus back after Esc. A
+//! second plan is stopped from its row, after the dialog asks. Every state is
+//! shot at 1440x900 and 390x844 (`tests/artifacts/control-*.png`) and axe
+//! finds no serious violation in either theme (colour contrast included; the
+//! repository has a preflight violation so its path is on the page).
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+#[path = "common/axe.rs"]
+mod axe;
+#[path = "common/browser.rs"]
+mod browser;
+#[path = "support/flaky.rs"]
+mod flaky;
+#[path = "support/launcher.rs"]
+mod support;
+
+use std::time::Duration;
+
+use browser::{save_artifact, Browser};
+use serde_json::{json, Value};
+use support::{wait_log, wait_until, Api, PATIENCE};
+
+const WAIT: Duration = Duration::from_secs(45);
+const ESCAPE: &str = "\u{E00C}";
+const QUESTION: &str = "Confirm the README wording before commit";
+
+async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
+    d.wait_js(what, script, args, WAIT).await
+}
+
+async fn present(d: &Browser, what: &str, css: &str) {
+    wait_js(
+        d,
+        what,
+        "return !!document.querySelector(arguments[0]);",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+async fn gone(d: &Browser, what: &str, css: &str) {
+    wait_js(
+        d,
+        what,
+        "return !document.querySelector(arguments[0]);",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+async fn text_of(d: &Browser, css: &str) -> String {
+    d.js(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        vec![json!(css)],
+    )
+    .await
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+/// Shoots the page at both sizes (on the phone, with `tab` chosen), then
+/// comes back to 1440x900. `at` scrolls an element to the top first.
+async fn shoot_both(d: &Browser, name: &str, at: Option<&str>, tab: &str) {
+    for (w, h) in [(1440, 900), (390, 844)] {
+        d.set_size(w, h).await;
+        wait_js(
+            d,
+            "the window size",
+            "return Math.abs(window.innerWidth - arguments[0]) < 40;",
+            vec![json!(w)],
+        )
+        .await;
+        if w < 900 {
+            d.js(
+                "const t = document.querySelector(`.view-tab[data-panel=\"${arguments[0]}\"]`); if (t) t.click();",
+                vec![json!(tab)],
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match at {
+            Some(css) => {
+                d.js(
+                    "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'}); else window.scrollTo(0, 0);",
+                    vec![json!(css)],
+                )
+                .await
+            }
+            None => d.js("window.scrollTo(0, 0);", vec![]).await,
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = d.screenshot_png().await.expect("a screenshot");
+        save_artifact(&format!("control-{name}-{w}x{h}.png"), &png);
+    }
+    d.set_size(1440, 900).await;
+    wait_js(
+        d,
+        "the wide window again",
+        "return window.innerWidth > 1200;",
+        vec![],
+    )
+    .await;
+}
+
+/// axe in the theme shown and in the other one (toggled by script: a modal
+/// dialog keeps the pointer from the toggle).
+async fn both_themes(d: &Browser, view: &str) {
+    let toggle = "document.querySelector('#theme-toggle').click();";
+    axe::accessible(d, &format!("{view}, system theme")).await;
+    d.js(toggle, vec![]).await;
+    axe::accessible(d, &format!("{view}, other theme")).await;
+    d.js(toggle, vec![]).await;
+}
+
+async fn plan_status(api: &Api, z: &str) -> Value {
+    api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await["plan"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
+    let repo = flaky::flaky_repo(2);
+    // A preflight violation, so its path is on the page for the contrast check.
+    std::fs::write(
+        repo.path.join("AGENTS.md"),
+        "Logs are in /home/alice/logs.\n",
+    )
+    .unwrap();
+    let launcher = support::InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("control-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    present(&d, "the live indicator", "#conn.live").await;
+
+    // -- a plan that waits: "Review and start" shows the whole plan first
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({
+            "summary": "Docs, code and tooling",
+            "needs_confirmation": true,
+            "assignments": [
+                {"department": "zhilibu",
+                 "task": format!("Reword the README [[fake-agent: --needs-confirmation --changed-file README.md --summary 'Reworded the README intro' --next-action '{QUESTION}']]"),
+                 "verify": ["git diff --stat"], "reason": "the README is theirs"},
+                {"department": "lingyubu", "task": "Fix the parser"},
+                {"department": "gongchengbu", "task": "Tidy the scripts [[fake-agent: --work-seconds 1]]"},
+            ]
+        }),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Tidy up [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
+    let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
+    let review = format!("{plan_item} button[data-action=\"start-plan\"]:not([disabled])");
+    present(&d, "the plan in Needs you, loaded", &review).await;
+    d.click(&review).await;
+    present(&d, "the plan dialog", "#plan-dialog[open]").await;
+    let shown = text_of(&d, "#plan-dialog").await;
+    for needed in [
+        "revision 1",
+        "Docs, code and tooling",
+        "Reword the README",
+        "Fix the parser",
+        "Tidy the scripts",
+        "git diff --stat",
+        "the README is theirs",
+        "Start 3 assignments",
+    ] {
+        assert!(shown.contains(needed), "{needed:?} in the dialog: {shown}");
+    }
+    assert!(
+        api.status().await["department_sessions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing starts while the plan is shown"
+    );
+    shoot_both(&d, "plan-review", None, "terminals-panel").await;
+    both_themes(&d, "the plan dialog").await;
+    d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
+        .await;
+    present(&d, "the dialog to close", "#plan-dialog:not([open])").await;
+    gone(&d, "the plan item to go", &plan_item).await;
+
+    // -- a question and a failure wait in Needs you
+    let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
+    let failed = "#needs-you-list .need[data-kind=\"failed\"]";
+    present(&d, "the question in Needs you", confirm).await;
+    present(&d, "the failure in Needs you", failed).await;
+    assert!(text_of(&d, confirm).await.contains(QUESTION));
+    present(
+        &d,
+        "Retry on the failure",
+        &format!("{failed} button[data-action=\"retry\"]"),
+    )
+    .await;
+    // The task form stays in view above the fold.
+    let form_top = d
+        .js(
+            "return document.querySelector('#start-form').getBoundingClientRect().top;",
+            vec![],
+        )
+        .await;
+    assert!(
+        form_top.as_f64().unwrap() < 900.0,
+        "the task form is in view: {form_top}"
+    );
+    shoot_both(&d, "needs-you", None, "terminals-panel").await;
+    both_themes(&d, "a question and a failure in Needs you").await;
+
+    // -- Reject, with a note: the Zhongshu is told
+    d.click(&format!("{confirm} textarea.need-note")).await;
+    d.type_into(
+        &format!("{confirm} textarea.need-note"),
+        "Keep the old intro",
+    )
+    .await;
+    d.click(&format!("{confirm} button[data-action=\"reject\"]"))
+        .await;
+    gone(&d, "the answered question", confirm).await;
+    let log = wait_log(&repo, &z, "the user REJECTED what zhilibu").await;
+    assert!(log.contains("Keep the old intro"), "{log}");
+    assert!(log.contains(QUESTION), "{log}");
+
+    // -- Retry the failure: it runs again, reports, and the plan finishes
+    let failed_id = d
+        .js(
+            "return document.querySelector(arguments[0]).dataset.session;",
+            vec![json!(failed)],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.click(&format!("{failed} button[data-action=\"retry\"]"))
+        .await;
+    gone(&d, "the retried failure", failed).await;
+    let group = format!(".zgroup[data-id=\"{z}\"]");
+    wait_js(
+        &d,
+        "the group to say its plan finished",
+        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
+        vec![json!(format!("{group} .zgroup-text"))],
+    )
+    .await;
+    let plan = plan_status(&api, &z).await;
+    assert_eq!(plan["status"], "finished", "{plan}");
+    assert_eq!(
+        plan["assignments"][1]["earlier_sessions"],
+        json!([failed_id])
+    );
+    wait_log(&repo, &z, "your plan finished: 3 of 3 ended: 3 reported").await;
+    assert!(
+        text_of(
+            &d,
+            &format!("{group} .session-row[data-id=\"{z}\"] .badge.plan")
+        )
+        .await
+        .contains("plan finished: 3 of 3 ended: 3 reported"),
+        "the Zhongshu's row says it"
+    );
+    // Durations: every ended department says how long it ran.
+    wait_js(
+        &d,
+        "durations on the rows",
+        "return [...document.querySelectorAll(arguments[0])].every((e) => /^ran \\d/.test(e.textContent));",
+        vec![json!(format!("{group} .session-row.kind-department[data-status=\"exited\"] .row-time"))],
+    )
+    .await;
+    // The inbox counts the failure as a failure, not as done.
+    let summary = text_of(&d, "#inbox-summary").await;
+    assert!(
+        summary.contains("1 failed") && summary.contains("3 reported"),
+        "{summary}"
+    );
+    shoot_both(&d, "finished", Some("#sessions-panel"), "sessions-panel").await;
+    both_themes(&d, "a finished plan").await;
+
+    // -- the drawer: header table, prose as text, files once, diff with Back
+    let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
+    present(&d, "the zhilibu card", open).await;
+    assert!(
+        !text_of(&d, ".inbox-result[data-department=\"zhilibu\"]")
+            .await
+            .contains("none"),
+        "no 'none' rows on a card"
+    );
+    d.click(open).await;
+    present(
+        &d,
+        "the packet's table",
+        "#drawer:not([hidden]) table.packet-meta",
+    )
+    .await;
+    assert_eq!(
+        text_of(&d, "#drawer-title").await,
+        "Report of zhilibu 治理部 · zhilibu-1"
+    );
+    let prose = text_of(&d, "#drawer .packet-text").await;
+    assert!(
+        prose.contains("Reword the README"),
+        "the objective as text: {prose}"
+    );
+    assert_eq!(
+        d.js(
+            "return [document.querySelectorAll('#drawer [data-open-diff][data-path=\"README.md\"]').length, document.querySelectorAll('#drawer .drawer-markdown pre').length];",
+            vec![],
+        )
+        .await,
+        json!([1, 0]),
+        "the changed file once; no prose left as code"
+    );
+    shoot_both(&d, "drawer", None, "focus-panel").await;
+    both_themes(&d, "the drawer").await;
+    std::fs::write(repo.path.join("README.md"), "# test repo\n\nA new intro.\n").unwrap();
+    d.click("#drawer [data-open-diff][data-path=\"README.md\"]")
+        .await;
+    present(&d, "the diff", "#drawer table.diff").await;
+    d.click("#drawer button.drawer-back").await;
+    present(&d, "the packet again", "#drawer table.packet-meta").await;
+    d.press_keys(ESCAPE).await;
+    present(&d, "the drawer to close", "#drawer[hidden]").await;
+    wait_js(
+        &d,
+        "the focus back on an Open packet button",
+        "const a = document.activeElement; return !!a && a.matches('button.open-handoff[data-department=\"zhilibu-1\"]');",
+        vec![],
+    )
+    .await;
+
+    // -- a second plan is stopped from its row, after the dialog asks
+    let long = "[[fake-agent: --no-report --work-seconds 300]]";
+    let plan2 = repo.write_json(
+        "plan2.json",
+        &json!({"summary": "Long work", "assignments": [
+            {"department": "lingyubu", "task": format!("Long domain work {long}")},
+            {"department": "zhilibu", "task": format!("Long docs work {long}")},
+            {"department": "gongchengbu", "task": format!("Long tooling work {long}")},
+        ]}),
+    );
+    let z2 = api
+        .start_zhongshu(&format!(
+            "Long [[fake-agent: --plan-file {}]]",
+            plan2.display()
+        ))
+        .await;
+    api.wait_status("two running, one queued", |s| {
+        s["queue"].as_array().map(Vec::len) == Some(1)
+            && support::running(&support::departments(s)).len() == 2
+    })
+    .await;
+    let stop = format!(".session-row[data-id=\"{z2}\"] button.act-stop-plan");
+    present(&d, "Stop plan on the row", &stop).await;
+    d.click(&stop).await;
+    present(&d, "the stop dialog", "#control-dialog[open]").await;
+    let asked = text_of(&d, "#control-dialog").await;
+    assert!(
+        asked.contains("2 running departments stop") && asked.contains("1 queued assignment"),
+        "{asked}"
+    );
+    shoot_both(&d, "stop-ask", None, "sessions-panel").await;
+    both_themes(&d, "the stop dialog").await;
+    d.click("#control-dialog button[data-choice=\"stop\"]")
+        .await;
+    wait_until("the plan stopped with its counts", PATIENCE, || async {
+        let p = plan_status(&api, &z2).await;
+        (p["status"] == "stopped" && p["outcome"]["stopped"] == 3).then_some(())
+    })
+    .await;
+    wait_js(
+        &d,
+        "the stopped group to say so",
+        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan stopped · 3 of 3 ended: 3 stopped');",
+        vec![json!(format!(".zgroup[data-id=\"{z2}\"] .zgroup-text"))],
+    )
+    .await;
+    shoot_both(&d, "stopped", Some("#sessions-panel"), "sessions-panel").await;
+    both_themes(&d, "a stopped plan").await;
+
+    // -- the report, with its preflight violation, in both themes
+    d.js(
+        "document.querySelector('#report-panel').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    present(&d, "the violation's path", ".finding-violation .path").await;
+    both_themes(&d, "the report with a violation").await;
+
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
