@@ -1271,9 +1271,20 @@ async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_
             .contains("usage limit"),
         "{parked}"
     );
-    let q = api.get_ok("/api/quota").await;
-    assert_eq!(q["primary"]["used_percent"], 100.0, "{q}");
+    // The 429's snapshot can reach the launcher after the turn's end parked
+    // the department: it comes, and the park follows its reset.
+    let q = wait_until("the meter shows the limit", CODEX_PATIENCE, || async {
+        let q = api.get_ok("/api/quota").await;
+        (q["primary"]["used_percent"] == 100.0).then_some(q)
+    })
+    .await;
     assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    let parked_until = q["parked"][0]["until"].as_i64().unwrap();
+    let resets = q["primary"]["resets_at"].as_i64().unwrap();
+    assert!(
+        (resets..=resets + 3).contains(&parked_until),
+        "parked until the used-up window's reset: {q}"
+    );
     assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
 
     // A department asked for now waits: the queue is held until the reset.

@@ -197,6 +197,19 @@ pub fn budget_reached(
     None
 }
 
+/// The most seconds a parked session waits past its reset (see `park_until`'s
+/// jitter).
+pub const MAX_JITTER_SECS: i64 = 3;
+
+/// The reset a session parked until `until` must wait for instead, when the
+/// account now says a window is used up until another time: the snapshot of
+/// the answer that stopped the turn can arrive after the turn's end, which
+/// then parked it on an older figure. None: `until` stands.
+pub fn moved_reset(until: i64, account: &AccountQuota, now: i64) -> Option<i64> {
+    let reset = account.exhausted_until(now)?;
+    (!(reset..=reset + MAX_JITTER_SECS).contains(&until)).then_some(reset)
+}
+
 /// Unix seconds as the user's local time of day (`14:05`), with the date when
 /// it is not today.
 pub fn local_time(unix: i64) -> String {
@@ -294,6 +307,28 @@ mod tests {
         // The reset unknown (or past): a few minutes.
         a.primary = w(100.0, Some(900));
         assert_eq!(park_until(&a, 1000, 0), 1000 + UNKNOWN_RESET_WAIT_SECS);
+    }
+
+    #[test]
+    fn a_later_snapshot_of_the_used_up_window_moves_the_parked_reset() {
+        let mut a = AccountQuota {
+            primary: w(40.0, Some(4600)),
+            ..Default::default()
+        };
+        // Parked on the 40 % window's reset: nothing used up, nothing moves.
+        let until = park_until(&a, 1000, 2);
+        assert_eq!(moved_reset(until, &a, 1000), None);
+        // The 429's snapshot comes after: the window resets in 25 s.
+        a.merge(&AccountQuota {
+            primary: w(100.0, Some(1025)),
+            ..Default::default()
+        });
+        assert_eq!(moved_reset(until, &a, 1000), Some(1025));
+        // Once moved (reset plus jitter), it stays.
+        assert_eq!(moved_reset(1027, &a, 1000), None);
+        assert_eq!(moved_reset(1025 + MAX_JITTER_SECS, &a, 1000), None);
+        // Sooner than the reset: later.
+        assert_eq!(moved_reset(1010, &a, 1000), Some(1025));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn unix_now() -> i64 {
 fn jitter_secs() -> i64 {
     let mut b = [0u8; 1];
     let _ = getrandom::fill(&mut b);
-    1 + i64::from(b[0] % 3)
+    1 + i64::from(b[0] % quota::MAX_JITTER_SECS as u8)
 }
 
 /// The latest reset a running parked session waits for.
@@ -70,6 +70,33 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         reason,
     });
     true
+}
+
+/// Moves running parked sessions to the reset the account now reports for a
+/// used-up window, with its audit event: the snapshot that says when the
+/// limit resets can come after the turn it stopped had ended and parked.
+fn move_parked(tx: &mut Tx) {
+    let now = unix_now();
+    let moved: Vec<(String, i64)> = tx
+        .state()
+        .sessions
+        .values()
+        .filter(|s| s.is_running())
+        .filter_map(|s| {
+            let until = s.agent.parked.as_ref()?.until;
+            let reset = quota::moved_reset(until, &tx.state().quota.account, now)?;
+            Some((s.id.clone(), reset + jitter_secs()))
+        })
+        .collect();
+    for (id, until) in moved {
+        if let Some(p) = tx.session_mut(&id).and_then(|s| s.agent.parked.as_mut()) {
+            p.until = until;
+        }
+        tx.audit(AuditEvent::SessionParkMoved {
+            session_id: id,
+            until: unix_rfc3339(until),
+        });
+    }
 }
 
 /// What the queue's hold is now, recorded when it changed (held, lifted, or
@@ -209,10 +236,10 @@ fn continue_text(p: &Parked) -> String {
 impl Sessions {
     /// Takes a (partial) rate-limit snapshot into the account's record.
     pub fn record_quota(&self, update: &AccountQuota) {
-        let saved = self
-            .ctx
-            .store
-            .update(|tx| tx.quota_mut().account.merge(update));
+        let saved = self.ctx.store.update(|tx| {
+            tx.quota_mut().account.merge(update);
+            move_parked(tx);
+        });
         if let Err(e) = saved {
             tracing::error!("recording the account's rate limits: {e}");
         }
