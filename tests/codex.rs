@@ -1500,3 +1500,93 @@ async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() 
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limit() {
+    let w = World::new(true).await;
+    w.server.set_headers(NORMAL_LIMITS);
+    // The reset is far away: only the user's "start anyway" lets work start.
+    hit_the_limit(&w, "department (zhilibu)", "{now+3000}");
+    w.server.on(
+        "department (lingyubu)",
+        vec![tool_call(
+            "call_second",
+            "governance_report_result",
+            json!({"summary": "ANYWAY-MARK"}),
+        )],
+    );
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    // From now on every answer says the window is used up (as the service would).
+    w.server.set_headers(&[
+        ("x-codex-primary-used-percent", "100"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "{now+3000}"),
+    ]);
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    wait_agent(&api, &id, "parked", |s| s["state"] == "waiting_for_quota").await;
+    api.post_ok(
+        "/api/start_department",
+        &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
+    )
+    .await;
+    wait_audit(&api, "queue_held", |_| true).await;
+
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("codex-quota-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let meter = d
+        .wait_js(
+            "the meter at the limit",
+            "const w = document.querySelector('#quota-meter [data-window=\"5h\"]'); \
+             return w && w.classList.contains('quota-limit') && w.textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert!(
+        meter.as_str().unwrap().starts_with("5h 100% · resets "),
+        "{meter}"
+    );
+    let item = d
+        .wait_js(
+            "one Needs you item for the parked session",
+            "const b = document.querySelector('#needs-you button[data-action=\"start-anyway\"]'); \
+             return b && b.closest('li').textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let item = item.as_str().unwrap();
+    assert!(item.contains("Waiting for quota until"), "{item}");
+    assert!(item.contains("1 session parked"), "{item}");
+    assert!(item.contains(&id), "{item}");
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-quota-1440x900.png", &png);
+    }
+    d.click("#needs-you button[data-action=\"start-anyway\"]")
+        .await;
+    wait_audit(&api, "quota_overridden", |_| true).await;
+    wait_until("the second department reports", CODEX_PATIENCE, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+            .await;
+        inbox.to_string().contains("ANYWAY-MARK").then_some(())
+    })
+    .await;
+    // The parked department still waits for its reset.
+    assert_eq!(api.session(&id).await["state"], "waiting_for_quota");
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
