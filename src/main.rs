@@ -265,7 +265,7 @@ fn demo(args: DemoArgs) -> ExitCode {
         repo.display()
     );
     eprintln!(
-        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start: \
+        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start Zhongshu: \
          the planner registers a plan, its departments each change a notes file and report, \
          and the plan finishes with its counts"
     );
