@@ -767,6 +767,22 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
 async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     let w = World::new(false).await;
     let mut launcher = w.launch();
+    // The page says so on load, with the fix, before anything is started
+    // (asked of Codex at start, as a session's start asks it).
+    let agents = wait_until(
+        "the login problem in the status",
+        CODEX_PATIENCE,
+        || async {
+            let agents = launcher.api.status().await["agents"].clone();
+            (!agents["problems"].as_array()?.is_empty()).then_some(agents)
+        },
+    )
+    .await;
+    assert_eq!(
+        agents["problems"],
+        json!(["Codex is not logged in: run codex login"]),
+        "{agents}"
+    );
     let (status, body) = launcher
         .api
         .post("/api/start_zhongshu_session", &json!({"task": "t"}))

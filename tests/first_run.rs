@@ -360,3 +360,147 @@ fn every_flag_has_help_text() {
         }
     }
 }
+
+/// The demo repository the launcher named on stderr, removed when the test ends.
+struct DemoRepo(std::path::PathBuf);
+
+impl Drop for DemoRepo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The README's "A demo without Codex", as written: `codex-governance demo`
+/// run as `cargo run` runs it (CARGO and CARGO_MANIFEST_DIR set: the fake
+/// agent is built from the checkout), then a plain task with no directive. The planner registers a
+/// plan over the departments, each department changes its notes file and
+/// reports with `mailbox send`, and the plan finishes with its counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
+    fake_agent();
+    let mut cmd = base_command();
+    cmd.arg("demo");
+    // Under Wine the Linux cargo cannot run: the agent beside the binary is used.
+    if cfg!(windows) {
+        cmd.env_remove("CARGO");
+    }
+    let mut l = spawn_until_ready(cmd);
+    let said = wait_until("the demo repository named", PATIENCE, || async {
+        let err = l.stderr();
+        err.contains("press Start").then_some(err)
+    })
+    .await;
+    let path = said
+        .split("demo repository at ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (it stays").next())
+        .unwrap_or_else(|| panic!("no demo repository named: {said}"));
+    let repo = DemoRepo(std::path::PathBuf::from(path));
+    assert!(repo.0.join(".git").is_dir(), "{said}");
+    assert!(said.contains("configuration from"), "{said}");
+    if cfg!(unix) {
+        // As under `cargo run`, which names the checkout: the agent is built first.
+        assert!(
+            said.contains("building the demo's scripted agent"),
+            "{said}"
+        );
+    }
+
+    let z = l.api.start_zhongshu("Tidy the notes").await;
+    let plan = wait_until("the plan to finish", PATIENCE * 2, || async {
+        let p = l.api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await["plan"].clone();
+        (p["status"] == "finished").then_some(p)
+    })
+    .await;
+    assert_eq!(
+        plan["outcome"],
+        serde_json::json!({"assignments": 3, "reported": 3, "failed": 0, "no_report": 0, "stopped": 0}),
+        "{plan}"
+    );
+    let departments: Vec<&str> = plan["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["department"].as_str().unwrap())
+        .collect();
+    assert_eq!(departments, ["zhilibu", "gongchengbu", "lingyubu"]);
+
+    // Each department changed its notes file and said so in a verified report.
+    let inbox = l
+        .api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    let results: Vec<Value> = ["unread_results", "read_results"]
+        .iter()
+        .flat_map(|k| inbox[*k].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(results.len(), 3, "{inbox}");
+    for (department, file) in [
+        ("zhilibu", "docs/notes.md"),
+        ("gongchengbu", "tests/notes.md"),
+        ("lingyubu", "src/notes.md"),
+    ] {
+        let notes = std::fs::read_to_string(repo.0.join(file)).unwrap();
+        assert!(
+            notes.contains(&format!("{department}: Tidy the notes")),
+            "{file}: {notes}"
+        );
+        let r = results
+            .iter()
+            .find(|r| r["department"] == department)
+            .unwrap_or_else(|| panic!("no result of {department}: {inbox}"));
+        assert_eq!(r["changed_files"], serde_json::json!([file]), "{r}");
+        assert_eq!(r["verified"], true, "sent with `mailbox send`: {r}");
+    }
+    // The report shows those changes, not the launcher's own files.
+    let report = l.api.get_ok("/api/report").await;
+    let mut changed: Vec<&str> = report["changed_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        ["docs/notes.md", "src/notes.md", "tests/notes.md"],
+        "{report}"
+    );
+    // The planner is told its plan finished.
+    let log_path = repo.0.join(format!(".tmp/codex_governance_logs/{z}.log"));
+    wait_until("the planner told", PATIENCE, || async {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("your plan finished: 3 of 3 ended: 3 reported")
+            .then_some(())
+    })
+    .await;
+    l.terminate();
+}
+
+/// Without the fake agent beside it, on PATH or a checkout to build it in,
+/// `demo` says how to get it and writes nothing.
+#[test]
+fn the_demo_without_its_agent_says_how_to_get_it() {
+    let lone = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = lone
+        .path()
+        .join(format!("codex-governance{}", std::env::consts::EXE_SUFFIX));
+    std::fs::hard_link(BIN, &bin).unwrap();
+    let target = lone.path().join("demo");
+    let out = Command::new(&bin)
+        .args(["demo", "--dir"])
+        .arg(&target)
+        .env("PATH", lone.path())
+        .env_remove("CARGO")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cargo build --release -p fake-agent") && stderr.contains("--agent"),
+        "{stderr}"
+    );
+    assert!(!target.exists(), "nothing was written");
+}
