@@ -1606,3 +1606,57 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
+    let w = World::new(true).await;
+    w.server.on_status(
+        "FAIL-500",
+        500,
+        &[],
+        json!({"error": {"type": "server_error", "message": "BOOM-500"}}),
+    );
+    w.server
+        .on_cut("CUT-ME", vec![model_server::message("half an answer")]);
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    for (turn, input) in [(2, "FAIL-500"), (3, "CUT-ME")] {
+        api.post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": input}),
+        )
+        .await;
+        let failed = wait_agent(api, &z, &format!("{input} failed"), |s| {
+            s["turn_count"] == turn && s["last_turn_status"] == "failed"
+        })
+        .await;
+        // The user sees why; the session is not parked and keeps running.
+        assert_eq!(failed["state"], "needs_you", "{failed}");
+        assert_eq!(failed["attention"]["kind"], "error", "{failed}");
+        assert_eq!(failed["status"], "running", "{failed}");
+    }
+    let errors = audit_events(api, "agent_error").await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e["will_retry"] == false),
+        "{errors:?}"
+    );
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "AFTER-FAILURES"}),
+    )
+    .await;
+    let fine = wait_agent(api, &z, "the next turn works", |s| {
+        s["turn_count"] == 4 && s["last_turn_status"] == "completed"
+    })
+    .await;
+    assert_eq!(fine["state"], "idle", "{fine}");
+    assert!(api.get_ok("/api/quota").await["parked"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
