@@ -1057,11 +1057,7 @@ async fn token_comparison_time_is_printed_not_asserted() {
             b[SAMPLES / 10].as_secs_f64() * 1e6,
         ),
     );
-    // The comparison is subtle's constant-time one, in the API and the terminals.
-    let web = include_str!("../src/web/security.rs");
-    let term = include_str!("../src/terminal/shared.rs");
-    assert!(web.contains("subtle::ConstantTimeEq") && web.contains(".ct_eq("));
-    assert!(term.contains("subtle::ConstantTimeEq") && term.contains(".ct_eq("));
+    // The comparison itself (subtle's constant-time one): equal only when equal.
     use codex_governance::web::security::token_eq;
     assert!(token_eq(&token, &token.clone()));
     assert!(!token_eq(&token, &first) && !token_eq(&token, &last));
@@ -2395,8 +2391,8 @@ async fn agents_hold_their_own_token_scoped_to_their_role_on_every_route() {
             tally.add(status.as_u16());
             if may {
                 assert!(
-                    status != 401 && status != 403,
-                    "{who} token, {method} {path}: refused but in scope: {status} {answer}"
+                    status.is_success(),
+                    "{who} token, {method} {path}: in scope, so it must work: {status} {answer}"
                 );
             } else {
                 assert_eq!(status, 403, "{who} token, {method} {path}: {answer}");
