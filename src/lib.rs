@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod demo;
 pub mod error;
 pub mod files;
 pub mod governance_tools;

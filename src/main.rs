@@ -45,6 +45,26 @@ enum Command {
     Worktrees(WorktreesArgs),
     /// Write a commented governance.yaml with the defaults (never overwrites).
     Init(LocateArgs),
+    /// Try it without Codex: a scratch repository whose agents are the scripted
+    /// fake agent, served on a free port.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to make the demo repository (new or empty; default: a new folder
+    /// under the system's temporary folder).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The fake agent program (default: beside this binary, else on PATH).
+    #[arg(long)]
+    agent: Option<PathBuf>,
+    /// Loopback address to bind: 127.0.0.1, ::1 or localhost.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port; 0 (the default) picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
 }
 
 #[derive(Args)]
@@ -178,6 +198,7 @@ fn main() -> ExitCode {
         Some(Command::Url(args)) => print_url(args),
         Some(Command::Worktrees(args)) => worktrees(args),
         Some(Command::Init(args)) => init(args),
+        Some(Command::Demo(args)) => demo(args),
     }
 }
 
@@ -248,6 +269,33 @@ fn init(args: LocateArgs) -> ExitCode {
         ),
         Err(e) => fail(&format!("cannot write {}: {e}", path.display())),
     }
+}
+
+fn demo(args: DemoArgs) -> ExitCode {
+    use codex_governance::demo as d;
+    let made = d::find_agent(args.agent.as_deref()).and_then(|agent| {
+        let dir = args.dir.unwrap_or_else(d::default_dir);
+        d::create_repo(&dir, &agent)
+    });
+    let repo = match made {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    eprintln!(
+        "codex-governance: demo repository at {} (it stays after you stop; delete it when done)",
+        repo.display()
+    );
+    eprintln!(
+        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start Zhongshu: \
+         the planner registers a plan, its departments each change a notes file and report, \
+         and the plan finishes with its counts"
+    );
+    serve(ServeArgs {
+        repo,
+        host: args.host,
+        port: args.port,
+        state_dir: None,
+    })
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -760,6 +760,22 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
 async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     let w = World::new(false).await;
     let mut launcher = w.launch();
+    // The page says so on load, with the fix, before anything is started
+    // (asked of Codex at start, as a session's start asks it).
+    let agents = wait_until(
+        "the login problem in the status",
+        CODEX_PATIENCE,
+        || async {
+            let agents = launcher.api.status().await["agents"].clone();
+            (!agents["problems"].as_array()?.is_empty()).then_some(agents)
+        },
+    )
+    .await;
+    assert_eq!(
+        agents["problems"],
+        json!(["Codex is not logged in: run codex login"]),
+        "{agents}"
+    );
     let (status, body) = launcher
         .api
         .post("/api/start_zhongshu_session", &json!({"task": "t"}))
@@ -1588,6 +1604,150 @@ async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() 
         })
         .await;
     }
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limit() {
+    let w = World::new(true).await;
+    w.server.set_headers(NORMAL_LIMITS);
+    // The reset is far away: only the user's "start anyway" lets work start.
+    hit_the_limit(&w, "department (zhilibu)", "{now+3000}");
+    w.server.on(
+        "department (lingyubu)",
+        vec![tool_call(
+            "call_second",
+            "governance_report_result",
+            json!({"summary": "ANYWAY-MARK"}),
+        )],
+    );
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("Plan").await;
+    let plan = json!({"session_id": z, "summary": "one department",
+        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
+    // From now on every answer says the window is used up (as the service would).
+    w.server.set_headers(&[
+        ("x-codex-primary-used-percent", "100"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "{now+3000}"),
+    ]);
+    api.post_ok("/api/report_zhongshu_plan", &plan).await;
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&api.status().await).into_iter().next()
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    wait_agent(&api, &id, "parked", |s| s["state"] == "waiting_for_quota").await;
+    api.post_ok(
+        "/api/start_department",
+        &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
+    )
+    .await;
+    wait_audit(&api, "queue_held", |_| true).await;
+
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("codex-quota-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let meter = d
+        .wait_js(
+            "the meter at the limit",
+            "const w = document.querySelector('#quota-meter [data-window=\"5h\"]'); \
+             return w && w.classList.contains('quota-limit') && w.textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert!(
+        meter.as_str().unwrap().starts_with("5h 100% · resets "),
+        "{meter}"
+    );
+    let item = d
+        .wait_js(
+            "one Needs you item for the parked session",
+            "const b = document.querySelector('#needs-you button[data-action=\"start-anyway\"]'); \
+             return b && b.closest('li').textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let item = item.as_str().unwrap();
+    assert!(item.contains("Waiting for quota until"), "{item}");
+    assert!(item.contains("1 session parked"), "{item}");
+    assert!(item.contains(&id), "{item}");
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-quota-1440x900.png", &png);
+    }
+    d.click("#needs-you button[data-action=\"start-anyway\"]")
+        .await;
+    wait_audit(&api, "quota_overridden", |_| true).await;
+    wait_until("the second department reports", CODEX_PATIENCE, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
+            .await;
+        inbox.to_string().contains("ANYWAY-MARK").then_some(())
+    })
+    .await;
+    // The parked department still waits for its reset.
+    assert_eq!(api.session(&id).await["state"], "waiting_for_quota");
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
+    let w = World::new(true).await;
+    w.server.on_status(
+        "FAIL-500",
+        500,
+        &[],
+        json!({"error": {"type": "server_error", "message": "BOOM-500"}}),
+    );
+    w.server
+        .on_cut("CUT-ME", vec![model_server::message("half an answer")]);
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    for (turn, input) in [(2, "FAIL-500"), (3, "CUT-ME")] {
+        api.post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": input}),
+        )
+        .await;
+        let failed = wait_agent(api, &z, &format!("{input} failed"), |s| {
+            s["turn_count"] == turn && s["last_turn_status"] == "failed"
+        })
+        .await;
+        // The user sees why; the session is not parked and keeps running.
+        assert_eq!(failed["state"], "needs_you", "{failed}");
+        assert_eq!(failed["attention"]["kind"], "error", "{failed}");
+        assert_eq!(failed["status"], "running", "{failed}");
+    }
+    let errors = audit_events(api, "agent_error").await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e["will_retry"] == false),
+        "{errors:?}"
+    );
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "AFTER-FAILURES"}),
+    )
+    .await;
+    let fine = wait_agent(api, &z, "the next turn works", |s| {
+        s["turn_count"] == 4 && s["last_turn_status"] == "completed"
+    })
+    .await;
+    assert_eq!(fine["state"], "idle", "{fine}");
+    assert!(api.get_ok("/api/quota").await["parked"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     launcher.terminate();
     w.assert_no_codex_left().await;
 }

@@ -408,3 +408,85 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     d.quit().await;
     launcher.stop().await;
 }
+
+/// The README's demo walked in the page with no help: `codex-governance demo`
+/// (as `cargo run --release -- demo` runs it), the URL it prints, a plain task
+/// typed into the form and *Start Zhongshu*. The plan registers, its three
+/// departments report, and the group says the plan finished with its counts.
+/// Shot at both sizes (`control-demo-*.png`); axe finds nothing serious.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
+    support::fake_agent();
+    let mut cmd = support::base_command();
+    cmd.arg("demo");
+    // Under Wine the Linux cargo cannot run: the agent beside the binary is used.
+    if cfg!(windows) {
+        cmd.env_remove("CARGO");
+    }
+    let mut l = support::spawn_until_ready(cmd);
+    let said = wait_until("the demo repository named", PATIENCE, || async {
+        let err = l.stderr();
+        err.contains("press Start Zhongshu").then_some(err)
+    })
+    .await;
+    let repo = said
+        .split("demo repository at ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (it stays").next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("no demo repository named: {said}"));
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("control-demo-failure.png");
+    d.goto(&format!("{}/#token={}", l.url, l.token)).await;
+    present(&d, "the live indicator", "#conn.live").await;
+
+    d.click("#task").await;
+    d.type_into("#task", "Tidy the notes").await;
+    d.click("#start-zhongshu").await;
+    present(&d, "the planner's group", ".zgroup[data-id]").await;
+    let z = d
+        .js(
+            "return document.querySelector('.zgroup[data-id]').dataset.id;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = format!(".zgroup[data-id=\"{z}\"]");
+    wait_js(
+        &d,
+        "the group to say its plan finished",
+        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
+        vec![json!(format!("{group} .zgroup-text"))],
+    )
+    .await;
+    let plan = plan_status(&l.api, &z).await;
+    assert_eq!(plan["status"], "finished", "{plan}");
+    assert_eq!(plan["outcome"]["reported"], 3, "{plan}");
+    wait_js(
+        &d,
+        "three reports in the inbox",
+        "return document.querySelectorAll('.inbox-result').length === 3;",
+        vec![],
+    )
+    .await;
+    let summary = text_of(&d, "#inbox-summary").await;
+    assert!(summary.contains("3 reported"), "{summary}");
+    for file in ["docs/notes.md", "tests/notes.md", "src/notes.md"] {
+        let notes = std::fs::read_to_string(repo.join(file)).unwrap();
+        assert!(notes.contains("Tidy the notes"), "{file}: {notes}");
+    }
+    shoot_both(
+        &d,
+        "demo-finished",
+        Some("#sessions-panel"),
+        "sessions-panel",
+    )
+    .await;
+    both_themes(&d, "the finished demo").await;
+    d.quit().await;
+    l.terminate();
+    let _ = std::fs::remove_dir_all(&repo);
+}

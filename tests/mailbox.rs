@@ -380,9 +380,16 @@ async fn plan_reports_packets_close_queue_and_one_notice() {
             .then_some(log)
     })
     .await;
-    // Give a stray extra notice time to show up before counting.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(repo.log(&z).len() >= log.len());
+    // Every notice sent is audited: count them once the agent echoed each.
+    wait_until("every audited notice echoed", PATIENCE, || async {
+        let sent = audit_events(&audit_lines(&repo.state_dir()), "zhongshu_notified")
+            .iter()
+            .filter(|e| e["status"] == "sent")
+            .count();
+        (notice_lines(&repo.log(&z)).len() == sent).then_some(())
+    })
+    .await;
+    let _ = log;
     let log = repo.log(&z);
     let notices = notice_lines(&log);
     let t: Vec<i64> = two.iter().map(|r| rfc3339_ms(&r["reported_at"])).collect();

@@ -7,9 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The browser tests run /usr/bin/chromium (tests/common/browser.rs): look where they look.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Tests list processes (ps) and fetch pages the way a user would (curl).
+command -v ps >/dev/null 2>&1 || missing+=(procps)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 # Node and npm install the pinned Codex CLI that the Codex backend's tests drive.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -54,4 +58,8 @@ cargo test --target x86_64-pc-windows-gnu --lib \
 echo "tools/test.sh: Windows lane under Wine ok in $((SECONDS - lane_start)) s"
 
 cargo test -p fake-agent
+# The benchmarks are not run here (they print figures, see README), but they
+# must build: in the test profile, which shares this run's build (the bench
+# profile would compile everything again in release).
+cargo build --benches
 exec cargo test "$@"

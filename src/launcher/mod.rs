@@ -240,7 +240,10 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
-        self.check_backend().await;
+        // Asking Codex (its version, its login) takes a second or two: the
+        // rest does not wait for it.
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.check_backend().await });
         self.integrations.recover().await;
         *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
         self.resume_sessions().await;
@@ -287,7 +290,8 @@ impl Launcher {
         }));
     }
 
-    /// Warns at start when the agent backend cannot run (Codex missing or old).
+    /// Warns at start when the agent backend cannot run (Codex missing, old or
+    /// not logged in).
     async fn check_backend(&self) {
         let problems = self.sessions.backend().problems().await;
         for w in &problems {

@@ -271,7 +271,14 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
         }
         AgentEvent::TurnCompleted { status, .. } => {
             a.last_turn_status = Some(status.clone());
-            a.attention = None;
+            // A failed turn's error stays until the next turn: the user sees why.
+            let failed_with_error = status == "failed"
+                && a.attention
+                    .as_ref()
+                    .is_some_and(|x| x.kind == AttentionKind::Error);
+            if !failed_with_error {
+                a.attention = None;
+            }
             a.retrying = None;
         }
         AgentEvent::ApprovalRequested(p) => {

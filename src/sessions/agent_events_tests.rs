@@ -62,6 +62,17 @@ fn errors_need_the_user_until_the_next_turn() {
     apply(&mut a, &failed, true);
     assert_eq!(a.agent_state, AgentState::NeedsUser);
     assert_eq!(a.attention.as_ref().unwrap().kind, AttentionKind::Error);
+    let ended = AgentEvent::TurnCompleted {
+        turn_id: "t1".into(),
+        status: "failed".into(),
+        error: Some("the model is unavailable".into()),
+    };
+    apply(&mut a, &ended, false);
+    assert_eq!(
+        a.agent_state,
+        AgentState::NeedsUser,
+        "the failed turn's error stays"
+    );
     apply(
         &mut a,
         &AgentEvent::TurnStarted {

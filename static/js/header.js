@@ -26,6 +26,24 @@ function renderStats(st) {
   setText(node, [tokensText(tokens), costText(cost)].filter(Boolean).join(" · "));
 }
 
+/** The account's usage limits: the 5-hour and weekly windows, used and when they reset. */
+function renderQuota(q) {
+  const node = $("#quota-meter");
+  const windows = [["5h", q && q.primary], ["week", q && q.secondary]].filter(([, w]) => w);
+  node.hidden = windows.length === 0;
+  if (node.hidden) return;
+  const part = ([name, w]) => {
+    const used = Math.round(w.used_percent);
+    const reset = w.resets_local ? ` · resets ${w.resets_local}` : "";
+    const level = used >= 100 ? "limit" : used >= q.reserve_percent ? "reserve" : "ok";
+    return el("span", { class: `quota-window quota-${level}`, text: `${name} ${used}%${reset}`, attrs: { "data-window": name } });
+  };
+  replaceChildren(node, windows.map(part));
+  const held = q.hold ? ` Held: ${q.hold.text}.` : "";
+  node.title = `Usage limits of the account the agents run on (new departments wait at ${q.reserve_percent}% of the 5-hour window).${held}`;
+  node.classList.toggle("quota-held", Boolean(q.hold));
+}
+
 function renderModels(st) {
   const choices = list(st.model_choices);
   const key = JSON.stringify([choices, st.zhongshu_model]);
@@ -112,6 +130,7 @@ export function mount() {
     if (!st) return;
     if (changed.has("status")) {
       renderStats(st);
+      renderQuota(st.quota);
       renderModels(st);
       renderBanner(st);
     }

@@ -107,7 +107,78 @@ function itemsOf(status) {
     }
   }
   items.push(...confirmationItems(sessions, title, showSession));
+  items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
+  return items;
+}
+
+async function startAnyway(b) {
+  b.disabled = true;
+  try {
+    await api("/api/quota/start_anyway", {});
+    toast("Departments start despite the usage limit until it resets.", "info");
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not start anyway: ${e.message}`, "error");
+  }
+}
+
+async function raiseBudget(zhongshu, input, inTokens, b) {
+  const value = Number(input.value);
+  if (!(value > 0)) {
+    toast("A budget is a number above 0.", "error");
+    return;
+  }
+  b.disabled = true;
+  try {
+    await api("/api/plan_budget", inTokens
+      ? { zhongshu_id: zhongshu, budget_tokens: Math.round(value) }
+      : { zhongshu_id: zhongshu, budget_usd: value });
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not raise the budget: ${e.message}`, "error");
+  }
+}
+
+/** The usage limit (one item for every parked session and the held queue)
+ * and each plan stopped by its budget. */
+function quotaItems(q, queued) {
+  if (!q) return [];
+  const items = [];
+  const parked = q.parked || [];
+  if (q.hold || parked.length) {
+    const until = (q.hold && q.hold.until_local) || (parked[0] && parked[0].until_local);
+    const who = parked.map((p) => p.session_id).join(", ");
+    const text = parked.length
+      ? `Waiting for quota until ${until}: ${parked.length} session${parked.length === 1 ? "" : "s"} parked`
+      : `New departments wait: ${q.hold.text}`;
+    const detail = [
+      who && `Parked: ${who}; each continues by itself at the reset.`,
+      q.hold && queued ? `${queued} queued department${queued === 1 ? "" : "s"} wait.` : "",
+      parked[0] && parked[0].reason,
+    ].filter(Boolean).join(" ");
+    const actions = [];
+    if (q.hold && queued) actions.push(button("Start anyway", "primary", (ev) => startAnyway(ev.target), { action: "start-anyway" }));
+    items.push({ key: `quota:${text}`, at: parked[0] ? parked[0].since : "", kind: "quota", text, detail, sig: actions.length, actions });
+  }
+  for (const b of q.budgets || []) {
+    const inTokens = b.budget_usd == null;
+    const input = node("input", "budget-input");
+    input.type = "number";
+    input.min = "0";
+    input.step = inTokens ? "1000" : "0.5";
+    input.setAttribute("aria-label", inTokens ? "new budget in tokens" : "new budget in US dollars");
+    input.value = String(inTokens ? (b.budget_tokens || 0) * 2 : (b.budget_usd || 0) * 2);
+    items.push({
+      key: `budget:${b.zhongshu_id}:${b.text}`,
+      at: "",
+      kind: "budget",
+      text: `${b.zhongshu_id}: its plan ${b.text}`,
+      detail: "No more of its departments start, and running ones wait after their turn, until you raise the budget.",
+      session: b.zhongshu_id,
+      actions: [input, button("Raise budget", "primary", (ev) => raiseBudget(b.zhongshu_id, input, inTokens, ev.target), { action: "raise-budget" })],
+    });
+  }
   return items;
 }
 

@@ -675,8 +675,13 @@ pub fn spawn_launcher_env(repo: &Path, extra: &[&str], env: &[(String, String)])
     cmd.args(["serve", "--repo"])
         .arg(repo)
         .args(["--port", "0"])
-        .args(extra)
-        .stdin(Stdio::null())
+        .args(extra);
+    spawn_until_ready(cmd)
+}
+
+/// Starts `cmd` (a launcher that serves) and waits for its ready line.
+pub fn spawn_until_ready(mut cmd: Command) -> Subprocess {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn the launcher binary");

@@ -135,7 +135,6 @@ impl ModelServer {
     }
 
     /// Answers the next request containing `needle` with a stream cut short.
-    #[allow(dead_code)] // for the stream-failure tests (issue 28)
     pub fn on_cut(&self, needle: &str, items: Vec<Value>) {
         self.rule(needle, Answer::Cut(items), None);
     }

@@ -136,13 +136,17 @@ impl AgentBackend for CodexBackend {
 
     fn problems(&self) -> BoxFuture<'_, Vec<String>> {
         let codex = self.codex.clone();
+        let program = self.program.clone();
         async move {
-            tokio::task::spawn_blocking(move || super::version_warning(&codex))
-                .await
-                .ok()
-                .flatten()
-                .into_iter()
-                .collect()
+            // The login is asked only of a Codex that runs and is new enough.
+            tokio::task::spawn_blocking(move || {
+                super::version_warning(&codex).or_else(|| super::login::login_problem(&program))
+            })
+            .await
+            .ok()
+            .flatten()
+            .into_iter()
+            .collect()
         }
         .boxed()
     }

@@ -14,6 +14,7 @@ mod account;
 pub mod agent;
 mod backend;
 pub mod endpoint;
+mod login;
 pub mod native;
 pub mod rpc;
 pub mod server;
@@ -83,7 +84,8 @@ pub fn version_warning(codex: &str) -> Option<String> {
              (npm install -g @openai/codex)"
         )),
         Ok(v) if v < MIN_VERSION => Some(format!(
-            "Codex {}.{}.{} is older than {}.{}.{}, the oldest this launcher supports",
+            "Codex {}.{}.{} is older than {}.{}.{}, the oldest this launcher supports: \
+             update it with `npm install -g @openai/codex@latest`",
             v.0, v.1, v.2, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
         )),
         Ok(_) => None,

@@ -9,6 +9,10 @@ use crate::sessions::quota::BudgetInput;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
+/// The body of "start anyway": nothing to say yet.
+#[derive(serde::Deserialize)]
+pub(super) struct StartAnyway {}
+
 /// `GET /api/quota`: the 5-hour and weekly windows, the hold, parked sessions.
 pub(super) async fn quota(State(l): L) -> Response {
     reply(Ok::<_, crate::error::LauncherError>(
@@ -16,9 +20,9 @@ pub(super) async fn quota(State(l): L) -> Response {
     ))
 }
 
-/// `POST /api/quota/start_anyway`: departments start despite the hold until
-/// it would have lifted.
-pub(super) async fn start_anyway(State(l): L) -> Response {
+/// `POST /api/quota/start_anyway {}`: departments start despite the hold
+/// until it would have lifted. The body is an object, as on every POST.
+pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<StartAnyway>) -> Response {
     let started = l.sessions.start_anyway();
     if started.is_ok() {
         l.dispatcher.pump_queue().await;

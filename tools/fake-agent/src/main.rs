@@ -29,9 +29,20 @@
 //! FAKE_AGENT_EXIT <code>
 //! ```
 //!
+//! With `--demo` and no directive in its prompt, a Zhongshu without a plan
+//! plans from its prompt and a department changes the file in its scope and
+//! reports it with `mailbox send` (see `demo`; what `codex-governance demo`
+//! runs):
+//!
+//! ```text
+//! FAKE_AGENT_DEMO_CHANGED <path>           (a department added a line to it)
+//! FAKE_AGENT_DEMO_ERROR <reason>           (it could not)
+//! ```
+//!
 //! `--stream-kib N` prints N KiB every 10 ms until killed (the load bench);
 //! `--sleep S` only sleeps S seconds, silently (what `--spawn-child` starts).
 
+mod demo;
 mod http;
 mod options;
 mod report;
@@ -130,8 +141,17 @@ fn wait(o: &Options) {
     term::echo_stdin_forever(o.text("record_stdin"), o.flag("plain_paste"));
 }
 
+/// Whether `--demo` decides what this run does: no directive in the prompt does.
+fn demo_mode(o: &Options) -> bool {
+    o.flag("demo") && o.directives.is_empty()
+}
+
 fn zhongshu(o: &Options) {
-    match load_plan(o) {
+    let plan = load_plan(o).map(|p| match p {
+        None if demo_mode(o) => demo::plan(&o.prompt()),
+        given => given,
+    });
+    match plan {
         Ok(Some(plan)) => post_plan(plan, o.int("plan_retries")),
         Ok(None) => out("FAKE_AGENT_NO_PLAN"),
         Err(e) => out(&format!("FAKE_AGENT_PLAN_ERROR {e}")),
@@ -195,6 +215,13 @@ fn post_plan(mut plan: Value, retries: i64) {
 
 fn department(o: &Options) {
     let dept = env("DEPARTMENT").unwrap_or_else(|| "unknown".into());
+    if demo_mode(o) {
+        demo_department(o, dept);
+        if o.text("after_report") == Some("wait") {
+            wait(o);
+        }
+        return;
+    }
     let lines = o.int("lines");
     for i in 1..=lines {
         out(&format!("fake {dept} output line {i}/{lines}"));
@@ -218,6 +245,7 @@ fn department(o: &Options) {
             department: dept,
             changed_files: o.list("changed_file"),
             verifications_run: o.list("verification"),
+            verifications_skipped: Vec::new(),
             risks: o.list("risk"),
             next_action: o
                 .text("next_action")
@@ -261,6 +289,50 @@ fn write_work(item: &str) {
         )),
         Err(e) => out(&format!("FAKE_AGENT_WRITE_ERROR {}: {e}", path.display())),
     }
+}
+
+/// A demo department: a few lines of output, the configured work time, a dated
+/// line added to the first file in scope, and a report through the launcher
+/// binary the environment names.
+fn demo_department(o: &Options, dept: String) {
+    let work = demo::work(&o.prompt());
+    out(&format!("{dept}: {}", work.task));
+    let seconds = o.float("work_seconds");
+    if seconds > 0.0 {
+        out(&format!("FAKE_AGENT_WORKING {seconds:.1}s"));
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+    }
+    let mut changed = Vec::new();
+    if let Some(file) = work.files.first() {
+        let stamp = chrono::Local::now().format("%Y-%m-%d %H:%M");
+        let line = format!("- {stamp} {dept}: {}", work.task);
+        match demo::add_line(std::path::Path::new("."), file, &line) {
+            Ok(()) => {
+                out(&format!("FAKE_AGENT_DEMO_CHANGED {file}"));
+                changed.push(file.clone());
+            }
+            Err(e) => out(&format!("FAKE_AGENT_DEMO_ERROR {e}")),
+        }
+    }
+    let summary = match changed.first() {
+        Some(file) => format!("Added a dated line to {file} for: {}", work.task),
+        None => format!("Changed nothing (no file in scope) for: {}", work.task),
+    };
+    let report = Report {
+        department_session_id: env("SESSION_ID").unwrap_or_default(),
+        department: dept,
+        summary,
+        changed_files: changed,
+        verifications_run: Vec::new(),
+        verifications_skipped: vec!["checks: the demo agent runs none".into()],
+        risks: Vec::new(),
+        next_action: "none".into(),
+        needs_user_confirmation: false,
+        parent_session_id: env("PARENT_SESSION_ID").filter(|p| !p.is_empty()),
+        report_id: None,
+    };
+    let bin = env("BIN").unwrap_or_else(|| o.text("bin").unwrap_or("codex-governance").into());
+    report::send_with_cli(&bin, &report);
 }
 
 /// Starts a copy of this program that sleeps (a grandchild of the launcher,

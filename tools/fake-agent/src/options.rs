@@ -66,6 +66,7 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
     ("--plain-paste", "plain_paste", Kind::Flag),
     ("--record-stdin", "record_stdin", Kind::Text),
     ("--sleep", "sleep", Kind::Float),
+    ("--demo", "demo", Kind::Flag),
 ];
 
 /// Values for options nobody set.
@@ -81,7 +82,7 @@ fn default(key: &str) -> Value {
         "exit_code" => json!(0),
         "max_lifetime" => json!(600.0),
         "no_report" | "needs_confirmation" | "ignore_sigterm" | "spawn_child" | "quiet_env"
-        | "plain_paste" => json!(false),
+        | "plain_paste" | "demo" => json!(false),
         _ => Value::Null,
     }
 }
@@ -146,6 +147,11 @@ impl Options {
             unknown,
             directives,
         })
+    }
+
+    /// The prompt the options were read from (`--prompt`, else the prompt file).
+    pub fn prompt(&self) -> String {
+        prompt_text(&self.values)
     }
 
     pub fn text(&self, key: &str) -> Option<&str> {

@@ -17,6 +17,8 @@ pub struct Report {
     pub summary: String,
     pub changed_files: Vec<String>,
     pub verifications_run: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verifications_skipped: Vec<String>,
     pub risks: Vec<String>,
     pub next_action: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -89,6 +91,9 @@ pub fn send_with_cli(bin: &str, report: &Report) -> bool {
     }
     for v in &report.verifications_run {
         cmd.args(["--verification", v]);
+    }
+    for s in &report.verifications_skipped {
+        cmd.args(["--skipped", s]);
     }
     for r in &report.risks {
         cmd.args(["--risk", r]);

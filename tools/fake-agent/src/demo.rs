@@ -1,0 +1,201 @@
+//! `--demo`: what the fake agent does for `codex-governance demo` when its
+//! prompt carries no plan and no directives, so a new user sees a whole plan
+//! run from a plain task. A Zhongshu reads the task and the departments from
+//! its prompt (the lines a real planner reads) and registers one assignment
+//! per department, each naming one notes file in that department's usual
+//! folder. A department adds a dated line to the file its prompt puts in
+//! scope and reports it with the launcher's `mailbox send`.
+
+use std::io::Write;
+use std::path::{Component, Path};
+
+use serde_json::{json, Value};
+
+/// At most this many assignments, so the demo shows a queue only when the
+/// configuration allows fewer at once.
+const MAX_ASSIGNMENTS: usize = 3;
+
+/// The plan for a Zhongshu prompt: the task, one assignment per department
+/// (the review department `menxia` left out). None when the prompt names no
+/// department.
+pub fn plan(prompt: &str) -> Option<Value> {
+    let task = zhongshu_task(prompt);
+    let assignments: Vec<Value> = departments(prompt)
+        .into_iter()
+        .filter(|(key, _)| key != "menxia")
+        .take(MAX_ASSIGNMENTS)
+        .map(|(key, title)| {
+            let file = notes_file(&key);
+            json!({
+                "department": key,
+                "title": format!("{title}: {task}"),
+                "task": format!("{task} (the {title} part): add a dated line about it to {file}"),
+                "files": [file],
+                "reason": format!("{file} is in {key}'s folders"),
+            })
+        })
+        .collect();
+    if assignments.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "summary": format!("Demo plan for: {task}"),
+        "assignments": assignments,
+    }))
+}
+
+/// A notes file where the default configuration routes each built-in
+/// department's files (docs/**, tests/**, src/**); others get notes/<key>.md.
+fn notes_file(department: &str) -> String {
+    match department {
+        "zhilibu" => "docs/notes.md".into(),
+        "gongchengbu" => "tests/notes.md".into(),
+        "lingyubu" => "src/notes.md".into(),
+        other => format!("notes/{other}.md"),
+    }
+}
+
+/// The text between `start` and the first `end` after it, trimmed.
+fn between<'a>(text: &'a str, start: &str, ends: &[&str]) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let rest = &text[from..];
+    let to = ends
+        .iter()
+        .filter_map(|e| rest.find(e))
+        .min()
+        .unwrap_or(rest.len());
+    Some(rest[..to].trim())
+}
+
+/// The user's task: its first line, as the plan's title uses it.
+fn zhongshu_task(prompt: &str) -> String {
+    let task = between(prompt, "Task from the user:", &["\nHow to work:"]).unwrap_or("");
+    first_line(task, "the demo task")
+}
+
+fn first_line(text: &str, fallback: &str) -> String {
+    let line: String = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(fallback)
+        .chars()
+        .take(120)
+        .collect();
+    line
+}
+
+/// The departments the prompt lists as `   - key (title): duty`.
+fn departments(prompt: &str) -> Vec<(String, String)> {
+    let Some(list) = between(prompt, "Split the task", &["\n3. "]) else {
+        return Vec::new();
+    };
+    list.lines()
+        .filter_map(|l| {
+            let item = l.trim_start().strip_prefix("- ")?;
+            let (key, rest) = item.split_once(" (")?;
+            let (title, _) = rest.split_once("):")?;
+            let valid = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            valid.then(|| (key.to_string(), title.to_string()))
+        })
+        .collect()
+}
+
+/// What a department's prompt asks: its task's first line and the files in scope.
+pub struct Work {
+    pub task: String,
+    pub files: Vec<String>,
+}
+
+pub fn work(prompt: &str) -> Work {
+    let task = between(
+        prompt,
+        "\nTask:",
+        &[
+            "\nFiles in scope:",
+            "\nChecks to run",
+            "\nWhen you are done",
+        ],
+    )
+    .unwrap_or("");
+    let files = between(prompt, "\nFiles in scope:", &["\n\n"])
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .map(str::to_string)
+        .collect();
+    Work {
+        task: first_line(task, "the demo task"),
+        files,
+    }
+}
+
+/// Appends `line` to `file` under `repo` (folders made as needed). Only a
+/// relative path inside the repository is written.
+pub fn add_line(repo: &Path, file: &str, line: &str) -> Result<(), String> {
+    let relative = Path::new(file);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if file.is_empty() || !inside {
+        return Err(format!("{file:?} is not a path inside the repository"));
+    }
+    let path = repo.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZHONGSHU: &str = "You are Zhongshu.\n\nTask from the user:\nTidy the docs\nand more\n\nHow to work:\n1. Read.\n2. Split the task into assignments for the departments:\n   - zhilibu (治理部): docs\n   - menxia (门下省): review\n   - gongchengbu (工程部): tools\n   - lingyubu (领域部): code\n   - extra_1 (Extra): x\n3. Register the plan\n   - not (a department): here\n";
+
+    #[test]
+    fn a_plain_task_plans_one_assignment_per_department() {
+        let planned = plan(ZHONGSHU).unwrap();
+        assert_eq!(planned["summary"], "Demo plan for: Tidy the docs");
+        let a = planned["assignments"].as_array().unwrap();
+        let keys: Vec<_> = a.iter().map(|x| x["department"].clone()).collect();
+        assert_eq!(
+            keys,
+            [json!("zhilibu"), json!("gongchengbu"), json!("lingyubu")]
+        );
+        assert_eq!(a[0]["files"], json!(["docs/notes.md"]));
+        assert!(a[2]["task"].as_str().unwrap().contains("src/notes.md"));
+        assert!(plan("no departments here").is_none());
+    }
+
+    #[test]
+    fn a_department_reads_its_task_and_files() {
+        let w = work("You are...\nTask:\nTidy the docs (the 治理部 part)\n\nFiles in scope:\n- docs/notes.md\n- b.md\n\nWhen you are done, report");
+        assert_eq!(w.task, "Tidy the docs (the 治理部 part)");
+        assert_eq!(w.files, ["docs/notes.md", "b.md"]);
+        let bare = work("Task:\nx\n\nWhen you are done");
+        assert!(bare.files.is_empty());
+    }
+
+    #[test]
+    fn only_paths_inside_the_repository_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        add_line(dir.path(), "docs/n.md", "one").unwrap();
+        add_line(dir.path(), "docs/n.md", "two").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("docs/n.md")).unwrap(),
+            "one\ntwo\n"
+        );
+        for bad in ["../x.md", "/etc/x", ""] {
+            assert!(add_line(dir.path(), bad, "x").is_err(), "{bad}");
+        }
+    }
+}
