@@ -122,22 +122,37 @@ pub struct Parked {
     pub since: String,
     /// Parking order: the continue turns go out in it.
     pub order: u64,
+    /// `until` is the reset Codex reported (not a guess made before it did).
+    #[serde(default)]
+    pub known_reset: bool,
 }
 
 /// How long a session waits when Codex did not say when the limit resets.
 pub const UNKNOWN_RESET_WAIT_SECS: i64 = 300;
 
-/// When a session that hit the limit now continues: the latest reset of a
-/// used-up window, else the primary window's known reset, else a few minutes.
-pub fn park_until(account: &AccountQuota, now: i64, jitter_secs: i64) -> i64 {
-    let reset = account.exhausted_until(now).or_else(|| {
-        account
-            .primary
-            .as_ref()
-            .and_then(|w| w.resets_at)
-            .filter(|&r| r > now)
-    });
-    reset.unwrap_or(now + UNKNOWN_RESET_WAIT_SECS) + jitter_secs
+/// When a session that hit the limit now continues, and whether that is the
+/// reset Codex reported: the latest reset of a used-up window, else (no such
+/// report yet) a few minutes, to be corrected by [`known_reset`] when the
+/// report comes.
+pub fn park_until(account: &AccountQuota, now: i64, jitter_secs: i64) -> (i64, bool) {
+    match account.exhausted_until(now) {
+        Some(reset) => (reset + jitter_secs, true),
+        None => (now + UNKNOWN_RESET_WAIT_SECS + jitter_secs, false),
+    }
+}
+
+/// A parked session's wait once a snapshot says when the used-up window
+/// resets; none when it is already right (or nothing is used up).
+pub fn known_reset(
+    parked: &Parked,
+    account: &AccountQuota,
+    now: i64,
+    jitter_secs: i64,
+) -> Option<i64> {
+    if parked.known_reset {
+        return None;
+    }
+    account.exhausted_until(now).map(|r| r + jitter_secs)
 }
 
 /// Whether (and why) no department may start now.
@@ -288,12 +303,28 @@ mod tests {
             secondary: w(100.0, Some(5000)),
             ..Default::default()
         };
-        assert_eq!(park_until(&a, 1000, 2), 5002);
+        assert_eq!(park_until(&a, 1000, 2), (5002, true));
         a.secondary = w(50.0, Some(5000));
-        assert_eq!(park_until(&a, 1000, 2), 2002);
-        // The reset unknown (or past): a few minutes.
+        assert_eq!(park_until(&a, 1000, 2), (2002, true));
+        // The reset unknown (or past): a few minutes, corrected when it is reported.
         a.primary = w(100.0, Some(900));
-        assert_eq!(park_until(&a, 1000, 0), 1000 + UNKNOWN_RESET_WAIT_SECS);
+        let (until, known) = park_until(&a, 1000, 0);
+        assert_eq!((until, known), (1000 + UNKNOWN_RESET_WAIT_SECS, false));
+        let guess = Parked {
+            until,
+            reason: "limit".into(),
+            since: "t".into(),
+            order: 1,
+            known_reset: false,
+        };
+        assert_eq!(known_reset(&guess, &a, 1000, 2), None, "still unknown");
+        a.primary = w(100.0, Some(1100));
+        assert_eq!(known_reset(&guess, &a, 1000, 2), Some(1102));
+        let known = Parked {
+            known_reset: true,
+            ..guess
+        };
+        assert_eq!(known_reset(&known, &a, 1000, 2), None);
     }
 
     #[test]

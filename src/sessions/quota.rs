@@ -48,7 +48,7 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         return false;
     };
     let now = unix_now();
-    let until = quota::park_until(&tx.state().quota.account, now, jitter_secs());
+    let (until, known_reset) = quota::park_until(&tx.state().quota.account, now, jitter_secs());
     let order = {
         let q = tx.quota_mut();
         q.parked_count += 1;
@@ -62,6 +62,7 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
             reason: reason.clone(),
             since,
             order,
+            known_reset,
         });
     }
     tx.audit(AuditEvent::SessionParked {
@@ -208,11 +209,34 @@ fn continue_text(p: &Parked) -> String {
 
 impl Sessions {
     /// Takes a (partial) rate-limit snapshot into the account's record.
+    /// A session parked before the report said when the limit resets waits
+    /// for that reset from now on.
     pub fn record_quota(&self, update: &AccountQuota) {
-        let saved = self
-            .ctx
-            .store
-            .update(|tx| tx.quota_mut().account.merge(update));
+        let saved = self.ctx.store.update(|tx| {
+            tx.quota_mut().account.merge(update);
+            let now = unix_now();
+            let account = tx.state().quota.account.clone();
+            let ids: Vec<String> = tx.state().sessions.keys().cloned().collect();
+            for id in ids {
+                let Some(p) = tx.session(&id).and_then(|s| s.agent.parked.clone()) else {
+                    continue;
+                };
+                if let Some(until) = quota::known_reset(&p, &account, now, jitter_secs()) {
+                    if let Some(s) = tx.session_mut(&id) {
+                        s.agent.parked = Some(Parked {
+                            until,
+                            known_reset: true,
+                            ..p
+                        });
+                    }
+                    tx.audit(AuditEvent::SessionParked {
+                        session_id: id,
+                        until: unix_rfc3339(until),
+                        reason: "the usage limit's reset is now known".into(),
+                    });
+                }
+            }
+        });
         if let Err(e) = saved {
             tracing::error!("recording the account's rate limits: {e}");
         }
