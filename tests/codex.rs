@@ -1023,60 +1023,6 @@ async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_st
     w.assert_no_codex_left().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probe_usage_limit_events() {
-    let mut w = World::new(true).await;
-    w.env.push((
-        "CODEX_GOVERNANCE_LOG".into(),
-        "codex_governance=debug".into(),
-    ));
-    let resets = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 30;
-    let r = resets.to_string();
-    w.server.set_headers(&[
-        ("x-codex-primary-used-percent", "97"),
-        ("x-codex-primary-window-minutes", "300"),
-        ("x-codex-primary-reset-at", &r),
-        ("x-codex-secondary-used-percent", "40"),
-        ("x-codex-secondary-window-minutes", "10080"),
-    ]);
-    w.server.on_status(
-        "You are Zhongshu",
-        429,
-        &[
-            ("x-codex-primary-used-percent", "100"),
-            ("x-codex-primary-reset-at", &r),
-            ("x-codex-rate-limit-reached-type", "primary"),
-        ],
-        model_server::usage_limit_body(resets),
-    );
-    let mut launcher = w.launch();
-    let z = launcher.api.start_zhongshu("hit the limit").await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    launcher
-        .api
-        .post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": "again"}),
-        )
-        .await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    launcher.terminate();
-    for r in w.server.recorded() {
-        eprintln!(
-            "REQ headers {:?}",
-            r.headers
-                .iter()
-                .filter(|(k, _)| !k.starts_with("accept"))
-                .collect::<Vec<_>>()
-        );
-    }
-    eprintln!("STDERR {}", launcher.stderr());
-}
-
 /// Headers every successful answer carries: the 5-hour window at 40 %, the
 /// weekly one at 12 %, resets far ahead.
 const NORMAL_LIMITS: &[(&str, &str)] = &[
