@@ -715,24 +715,6 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
     first.kill9();
     let mut second = w.launch();
     let api = &second.api;
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    for r in w.server.requests() {
-        let items: Vec<String> = r["input"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|i| {
-                format!(
-                    "{} {} {}",
-                    i["type"],
-                    i["call_id"],
-                    i["output"].to_string().chars().take(80).collect::<String>()
-                )
-            })
-            .collect();
-        eprintln!("REQ {:?}", items);
-    }
-    eprintln!("AUDIT {}", api.get_ok("/api/audit?limit=1000").await);
     let answer = wait_until(
         "the call is answered after the restart",
         CODEX_PATIENCE,
@@ -1121,60 +1103,6 @@ async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_st
     w.assert_no_codex_left().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probe_usage_limit_events() {
-    let mut w = World::new(true).await;
-    w.env.push((
-        "CODEX_GOVERNANCE_LOG".into(),
-        "codex_governance=debug".into(),
-    ));
-    let resets = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 30;
-    let r = resets.to_string();
-    w.server.set_headers(&[
-        ("x-codex-primary-used-percent", "97"),
-        ("x-codex-primary-window-minutes", "300"),
-        ("x-codex-primary-reset-at", &r),
-        ("x-codex-secondary-used-percent", "40"),
-        ("x-codex-secondary-window-minutes", "10080"),
-    ]);
-    w.server.on_status(
-        "You are Zhongshu",
-        429,
-        &[
-            ("x-codex-primary-used-percent", "100"),
-            ("x-codex-primary-reset-at", &r),
-            ("x-codex-rate-limit-reached-type", "primary"),
-        ],
-        model_server::usage_limit_body(resets),
-    );
-    let mut launcher = w.launch();
-    let z = launcher.api.start_zhongshu("hit the limit").await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    launcher
-        .api
-        .post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": "again"}),
-        )
-        .await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    launcher.terminate();
-    for r in w.server.recorded() {
-        eprintln!(
-            "REQ headers {:?}",
-            r.headers
-                .iter()
-                .filter(|(k, _)| !k.starts_with("accept"))
-                .collect::<Vec<_>>()
-        );
-    }
-    eprintln!("STDERR {}", launcher.stderr());
-}
-
 /// Headers every successful answer carries: the 5-hour window at 40 %, the
 /// weekly one at 12 %, resets far ahead.
 const NORMAL_LIMITS: &[(&str, &str)] = &[
@@ -1367,6 +1295,17 @@ async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_
         "{dept_now}"
     );
     assert_eq!(continued.model(), dept_now["model"].as_str(), "{dept_now}");
+    // The notice of the report went to the Zhongshu's thread, no other.
+    let zs = api.session(&z).await;
+    let notice = wait_until("the notice reaches the model", CODEX_PATIENCE, || async {
+        w.server.recorded().into_iter().find(|r| {
+            model_server::user_texts(&r.body)
+                .iter()
+                .any(|t| t.contains("[codex-governance]") && t.contains("AFTER-RESET-MARK"))
+        })
+    })
+    .await;
+    assert_eq!(notice.thread(), zs["thread_id"].as_str(), "{zs}");
 
     let kinds = [
         "session_parked",
@@ -1749,5 +1688,141 @@ async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
         .unwrap()
         .is_empty());
     launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir().unwrap();
+    let once = outside.path().join("asked-once.txt");
+    let cancelled = outside.path().join("cancelled.txt");
+    let same = format!("touch {}", once.display());
+    w.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated("call_s1", &same, "SESSION-ME")],
+    );
+    // The very same command again: approved for the session, so not asked.
+    w.server.on(
+        "call_s1",
+        vec![exec_escalated("call_s2", &same, "SESSION-AGAIN")],
+    );
+    w.server.on(
+        "call_s2",
+        vec![exec_escalated(
+            "call_c",
+            &format!("touch {}", cancelled.display()),
+            "CANCEL-ME",
+        )],
+    );
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Ask me for the session").await;
+    let pending_with = |reason: &'static str| async move {
+        wait_until(&format!("approval {reason}"), CODEX_PATIENCE, || async {
+            api.get_ok("/api/approvals").await["approvals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["reason"] == reason)
+                .cloned()
+        })
+        .await
+    };
+    let first = pending_with("SESSION-ME").await;
+    api.post_ok(
+        "/api/approval",
+        &json!({"session_id": z, "request_id": first["request_id"], "decision": "accept_for_session"}),
+    )
+    .await;
+    let cancel = pending_with("CANCEL-ME").await;
+    // The repeat ran without a question.
+    assert!(once.exists(), "the approved command ran");
+    let asked: Vec<String> = audit_events(api, "approval_requested")
+        .await
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        asked,
+        ["SESSION-ME", "CANCEL-ME"],
+        "asked once for the session"
+    );
+    assert!(
+        !w.server.outputs("call_s2").is_empty(),
+        "the repeat's output reached the model"
+    );
+    api.post_ok(
+        "/api/approval",
+        &json!({"session_id": z, "request_id": cancel["request_id"], "decision": "cancel"}),
+    )
+    .await;
+    let ended = wait_audit(api, "turn_completed", |e| e["session_id"] == z.as_str()).await;
+    assert_eq!(
+        ended["status"], "interrupted",
+        "cancel stops the turn: {ended}"
+    );
+    assert!(!cancelled.exists(), "the cancelled command did not run");
+    let words: Vec<String> = audit_events(api, "approval_decided")
+        .await
+        .iter()
+        .filter_map(|e| e["decision"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(words, ["accept_for_session", "cancel"]);
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir().unwrap();
+    let approved = outside.path().join("approved-after-restart.txt");
+    w.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_wait",
+            &format!("touch {}", approved.display()),
+            "ACROSS-RESTART",
+        )],
+    );
+    let mut first = w.launch();
+    let z = first
+        .api
+        .start_zhongshu("Ask, then lose the launcher")
+        .await;
+    let waiting = |api: Api| async move {
+        wait_until("the approval waits", CODEX_PATIENCE, || async {
+            api.get_ok("/api/approvals").await["approvals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["reason"] == "ACROSS-RESTART")
+                .cloned()
+        })
+        .await
+    };
+    waiting(first.api.clone()).await;
+    first.kill9();
+    let mut second = w.launch();
+    let api = second.api.clone();
+    // Codex asks again when the thread resumes: answered here, it runs once.
+    let again = waiting(api.clone()).await;
+    assert_eq!(again["session_id"], z.as_str(), "{again}");
+    api.post_ok(
+        "/api/approval",
+        &json!({"session_id": z, "request_id": again["request_id"], "decision": "accept"}),
+    )
+    .await;
+    wait_until(
+        "the approved command's output reaches the model",
+        CODEX_PATIENCE,
+        || async { (!w.server.outputs("call_wait").is_empty()).then_some(()) },
+    )
+    .await;
+    assert!(approved.exists(), "the command ran after the restart");
+    assert_eq!(w.server.outputs("call_wait").len(), 1, "once");
+    wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    second.terminate();
     w.assert_no_codex_left().await;
 }

@@ -675,46 +675,6 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
 }
 
 // ---------------------------------------------------------------------------
-// An agent ignoring SIGTERM
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_ignoring_sigterm_is_killed_with_its_group() {
-    let repo = TestRepo::with_flags(&["--quiet-env"]);
-    let server = InProcess::start(&repo).await;
-    let api = &server.api;
-    let z = api
-        .start_zhongshu("[[fake-agent: --ignore-sigterm --spawn-child]] stubborn")
-        .await;
-    let log = wait_log(&repo, &z, "CHILD_PID=").await;
-    let child = child_pid(&log).expect("child pid");
-    let s = api.session(&z).await;
-    let pid = s["pid"].as_u64().unwrap() as u32;
-    assert!(group_alive(pid));
-    let t = Instant::now();
-    let closed = api
-        .post_ok("/api/close_session", &json!({"session_id": z}))
-        .await;
-    let took = t.elapsed();
-    assert_eq!(closed["session"]["status"], json!("exited"), "{closed}");
-    wait_until("the process group is gone", PATIENCE, || async {
-        (!group_alive(pid)).then_some(())
-    })
-    .await;
-    wait_gone(child, "the agent's child").await;
-    let log = repo.log(&z);
-    assert!(log.contains("FAKE_AGENT_SIGTERM_IGNORED"), "{log}");
-    say(
-        "close_session on an agent that ignores SIGTERM (with a child in its group)",
-        format!(
-            "returned after {:.1} s (SIGKILL after the 5 s grace); exit code {}; process group {pid} and child {child} gone",
-            took.as_secs_f64(),
-            closed["session"]["exit_code"]
-        ),
-    );
-    server.stop().await;
-}
-
-// ---------------------------------------------------------------------------
 // Many sessions ending in the same second
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

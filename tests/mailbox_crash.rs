@@ -27,12 +27,35 @@ const KILL_AFTER_MS: [u64; 5] = [60, 170, 300, 110, 230];
 /// Waiting for ingestion after a restart (generous: a loaded 2-core machine).
 const INGEST_PATIENCE: Duration = Duration::from_secs(60);
 
+/// The jitter's seed: `CODEX_GOVERNANCE_TEST_SEED` to replay a run, else the
+/// clock; printed, so a failing run says how to replay it.
+fn seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        let seed = std::env::var("CODEX_GOVERNANCE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!(
+            "mailbox_crash: jitter seed {seed} (CODEX_GOVERNANCE_TEST_SEED={seed} replays it)"
+        );
+        seed
+    })
+}
+
+/// 0-39 ms, from the seed (splitmix64 steps).
 fn jitter_ms() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    u64::from(nanos % 40)
+    static STEP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STEP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut z = seed().wrapping_add(n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 40
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -40,15 +40,13 @@ if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
 fi
 "$codex_dir/node_modules/.bin/codex" --version
 
-# Windows: the build stays clean (clippy) and links (a release .exe); then the
-# Windows lane runs the tests that matter there on the .exe under Wine
+# Windows: the build stays clean (clippy); then the Windows lane builds the
+# .exe and its tests and runs the tests that matter there under Wine
 # (.cargo/config.toml names tools/wine-runner.sh as the runner). A test Wine
 # cannot run says why in its `ignore` reason.
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
 cargo clippy --lib --bins --target x86_64-pc-windows-gnu -- -D warnings
 cargo clippy -p fake-agent --target x86_64-pc-windows-gnu -- -D warnings
-cargo build --release --target x86_64-pc-windows-gnu
-echo "tools/test.sh: Windows build ok: target/x86_64-pc-windows-gnu/release/codex-governance.exe"
 lane_start=$SECONDS
 cargo test --target x86_64-pc-windows-gnu -p fake-agent
 cargo test --target x86_64-pc-windows-gnu --lib \

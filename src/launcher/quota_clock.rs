@@ -27,10 +27,14 @@ impl Launcher {
         let listener = tokio::spawn(async move {
             let listen = async {
                 while let Some(event) = rx.recv().await {
+                    // Recorded at once (a turn the limit stopped is parked by
+                    // what this says); the queue's pump, which may start a
+                    // session, runs beside it.
                     match event {
                         AccountEvent::RateLimits(q) => this.sessions.record_quota(&q),
                     }
-                    this.dispatcher.pump_queue().await;
+                    let pump = Arc::clone(&this);
+                    tokio::spawn(async move { pump.dispatcher.pump_queue().await });
                 }
             };
             tokio::select! {

@@ -73,12 +73,6 @@ pub enum AuditEvent {
         until: String,
         reason: String,
     },
-    /// The account reported the used-up window's reset after the session
-    /// parked: it now continues at `until`.
-    SessionParkMoved {
-        session_id: String,
-        until: String,
-    },
     /// The reset came: the parked session gets its continue turn.
     SessionUnparked {
         session_id: String,

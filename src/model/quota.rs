@@ -122,22 +122,37 @@ pub struct Parked {
     pub since: String,
     /// Parking order: the continue turns go out in it.
     pub order: u64,
+    /// `until` is the reset Codex reported (not a guess made before it did).
+    #[serde(default)]
+    pub known_reset: bool,
 }
 
 /// How long a session waits when Codex did not say when the limit resets.
 pub const UNKNOWN_RESET_WAIT_SECS: i64 = 300;
 
-/// When a session that hit the limit now continues: the latest reset of a
-/// used-up window, else the primary window's known reset, else a few minutes.
-pub fn park_until(account: &AccountQuota, now: i64, jitter_secs: i64) -> i64 {
-    let reset = account.exhausted_until(now).or_else(|| {
-        account
-            .primary
-            .as_ref()
-            .and_then(|w| w.resets_at)
-            .filter(|&r| r > now)
-    });
-    reset.unwrap_or(now + UNKNOWN_RESET_WAIT_SECS) + jitter_secs
+/// When a session that hit the limit now continues, and whether that is the
+/// reset Codex reported: the latest reset of a used-up window, else (no such
+/// report yet) a few minutes, to be corrected by [`known_reset`] when the
+/// report comes.
+pub fn park_until(account: &AccountQuota, now: i64, jitter_secs: i64) -> (i64, bool) {
+    match account.exhausted_until(now) {
+        Some(reset) => (reset + jitter_secs, true),
+        None => (now + UNKNOWN_RESET_WAIT_SECS + jitter_secs, false),
+    }
+}
+
+/// A parked session's wait once a snapshot says when the used-up window
+/// resets; none when it is already right (or nothing is used up).
+pub fn known_reset(
+    parked: &Parked,
+    account: &AccountQuota,
+    now: i64,
+    jitter_secs: i64,
+) -> Option<i64> {
+    if parked.known_reset {
+        return None;
+    }
+    account.exhausted_until(now).map(|r| r + jitter_secs)
 }
 
 /// Whether (and why) no department may start now.
@@ -195,19 +210,6 @@ pub fn budget_reached(
         return Some(format!("used {spent_tokens} of its {b} token budget"));
     }
     None
-}
-
-/// The most seconds a parked session waits past its reset (see `park_until`'s
-/// jitter).
-pub const MAX_JITTER_SECS: i64 = 3;
-
-/// The reset a session parked until `until` must wait for instead, when the
-/// account now says a window is used up until another time: the snapshot of
-/// the answer that stopped the turn can arrive after the turn's end, which
-/// then parked it on an older figure. None: `until` stands.
-pub fn moved_reset(until: i64, account: &AccountQuota, now: i64) -> Option<i64> {
-    let reset = account.exhausted_until(now)?;
-    (!(reset..=reset + MAX_JITTER_SECS).contains(&until)).then_some(reset)
 }
 
 /// Unix seconds as the user's local time of day (`14:05`), with the date when
@@ -301,34 +303,28 @@ mod tests {
             secondary: w(100.0, Some(5000)),
             ..Default::default()
         };
-        assert_eq!(park_until(&a, 1000, 2), 5002);
+        assert_eq!(park_until(&a, 1000, 2), (5002, true));
         a.secondary = w(50.0, Some(5000));
-        assert_eq!(park_until(&a, 1000, 2), 2002);
-        // The reset unknown (or past): a few minutes.
+        assert_eq!(park_until(&a, 1000, 2), (2002, true));
+        // The reset unknown (or past): a few minutes, corrected when it is reported.
         a.primary = w(100.0, Some(900));
-        assert_eq!(park_until(&a, 1000, 0), 1000 + UNKNOWN_RESET_WAIT_SECS);
-    }
-
-    #[test]
-    fn a_later_snapshot_of_the_used_up_window_moves_the_parked_reset() {
-        let mut a = AccountQuota {
-            primary: w(40.0, Some(4600)),
-            ..Default::default()
+        let (until, known) = park_until(&a, 1000, 0);
+        assert_eq!((until, known), (1000 + UNKNOWN_RESET_WAIT_SECS, false));
+        let guess = Parked {
+            until,
+            reason: "limit".into(),
+            since: "t".into(),
+            order: 1,
+            known_reset: false,
         };
-        // Parked on the 40 % window's reset: nothing used up, nothing moves.
-        let until = park_until(&a, 1000, 2);
-        assert_eq!(moved_reset(until, &a, 1000), None);
-        // The 429's snapshot comes after: the window resets in 25 s.
-        a.merge(&AccountQuota {
-            primary: w(100.0, Some(1025)),
-            ..Default::default()
-        });
-        assert_eq!(moved_reset(until, &a, 1000), Some(1025));
-        // Once moved (reset plus jitter), it stays.
-        assert_eq!(moved_reset(1027, &a, 1000), None);
-        assert_eq!(moved_reset(1025 + MAX_JITTER_SECS, &a, 1000), None);
-        // Sooner than the reset: later.
-        assert_eq!(moved_reset(1010, &a, 1000), Some(1025));
+        assert_eq!(known_reset(&guess, &a, 1000, 2), None, "still unknown");
+        a.primary = w(100.0, Some(1100));
+        assert_eq!(known_reset(&guess, &a, 1000, 2), Some(1102));
+        let known = Parked {
+            known_reset: true,
+            ..guess
+        };
+        assert_eq!(known_reset(&known, &a, 1000, 2), None);
     }
 
     #[test]

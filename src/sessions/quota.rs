@@ -25,7 +25,7 @@ pub fn unix_now() -> i64 {
 fn jitter_secs() -> i64 {
     let mut b = [0u8; 1];
     let _ = getrandom::fill(&mut b);
-    1 + i64::from(b[0] % quota::MAX_JITTER_SECS as u8)
+    1 + i64::from(b[0] % 3)
 }
 
 /// The latest reset a running parked session waits for.
@@ -48,7 +48,7 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         return false;
     };
     let now = unix_now();
-    let until = quota::park_until(&tx.state().quota.account, now, jitter_secs());
+    let (until, known_reset) = quota::park_until(&tx.state().quota.account, now, jitter_secs());
     let order = {
         let q = tx.quota_mut();
         q.parked_count += 1;
@@ -62,6 +62,7 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
             reason: reason.clone(),
             since,
             order,
+            known_reset,
         });
     }
     tx.audit(AuditEvent::SessionParked {
@@ -70,33 +71,6 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         reason,
     });
     true
-}
-
-/// Moves running parked sessions to the reset the account now reports for a
-/// used-up window, with its audit event: the snapshot that says when the
-/// limit resets can come after the turn it stopped had ended and parked.
-fn move_parked(tx: &mut Tx) {
-    let now = unix_now();
-    let moved: Vec<(String, i64)> = tx
-        .state()
-        .sessions
-        .values()
-        .filter(|s| s.is_running())
-        .filter_map(|s| {
-            let until = s.agent.parked.as_ref()?.until;
-            let reset = quota::moved_reset(until, &tx.state().quota.account, now)?;
-            Some((s.id.clone(), reset + jitter_secs()))
-        })
-        .collect();
-    for (id, until) in moved {
-        if let Some(p) = tx.session_mut(&id).and_then(|s| s.agent.parked.as_mut()) {
-            p.until = until;
-        }
-        tx.audit(AuditEvent::SessionParkMoved {
-            session_id: id,
-            until: unix_rfc3339(until),
-        });
-    }
 }
 
 /// What the queue's hold is now, recorded when it changed (held, lifted, or
@@ -235,10 +209,33 @@ fn continue_text(p: &Parked) -> String {
 
 impl Sessions {
     /// Takes a (partial) rate-limit snapshot into the account's record.
+    /// A session parked before the report said when the limit resets waits
+    /// for that reset from now on.
     pub fn record_quota(&self, update: &AccountQuota) {
         let saved = self.ctx.store.update(|tx| {
             tx.quota_mut().account.merge(update);
-            move_parked(tx);
+            let now = unix_now();
+            let account = tx.state().quota.account.clone();
+            let ids: Vec<String> = tx.state().sessions.keys().cloned().collect();
+            for id in ids {
+                let Some(p) = tx.session(&id).and_then(|s| s.agent.parked.clone()) else {
+                    continue;
+                };
+                if let Some(until) = quota::known_reset(&p, &account, now, jitter_secs()) {
+                    if let Some(s) = tx.session_mut(&id) {
+                        s.agent.parked = Some(Parked {
+                            until,
+                            known_reset: true,
+                            ..p
+                        });
+                    }
+                    tx.audit(AuditEvent::SessionParked {
+                        session_id: id,
+                        until: unix_rfc3339(until),
+                        reason: "the usage limit's reset is now known".into(),
+                    });
+                }
+            }
         });
         if let Err(e) = saved {
             tracing::error!("recording the account's rate limits: {e}");

@@ -80,15 +80,19 @@ mod tests {
                 "PRAGMA journal_mode=DELETE; CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);",
             )
             .unwrap();
+        // Two barriers, no timing: the read stays open until the writer saw
+        // its commit refused, and only then ends.
         let reading = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let refused_seen = std::sync::Arc::new(std::sync::Barrier::new(2));
         let reader = {
-            let (db, reading) = (db.clone(), reading.clone());
+            let (db, reading, refused_seen) = (db.clone(), reading.clone(), refused_seen.clone());
             std::thread::spawn(move || {
                 let conn = Connection::open(&db).unwrap();
                 wait_in_short_steps(&conn).unwrap();
                 conn.execute_batch("BEGIN; SELECT * FROM t;").unwrap();
                 reading.wait();
-                std::thread::sleep(Duration::from_millis(30));
+                refused_seen.wait();
+                std::thread::sleep(Duration::from_millis(5));
                 conn.execute_batch("COMMIT").unwrap();
             })
         };
@@ -100,6 +104,7 @@ mod tests {
             refused.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseBusy)
         );
+        refused_seen.wait();
         // waiting in short steps, it retries until the read ends.
         wait_in_short_steps(&writer).unwrap();
         writer.execute("UPDATE t SET v = 2", []).unwrap();
