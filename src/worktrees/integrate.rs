@@ -13,7 +13,7 @@
 //! finished, anything else is undone, so an integration is either all done or
 //! not at all. A file someone else changed meanwhile is never overwritten.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository};
 
@@ -210,11 +210,7 @@ pub fn write(
 fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.codex-governance-tmp"));
+    let tmp = temp_beside(file);
     let _ = std::fs::remove_file(&tmp);
     #[cfg(unix)]
     if mode == SYMLINK {
@@ -236,6 +232,15 @@ fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError>
     #[cfg(not(unix))]
     let _ = (mode, SYMLINK, EXECUTABLE);
     std::fs::rename(&tmp, file).map_err(io_error(file))
+}
+
+/// Where `put_file` writes `file`'s content before the rename.
+fn temp_beside(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.with_file_name(format!(".{name}.codex-governance-tmp"))
 }
 
 /// The blob a working tree path holds now; None when it is absent.
@@ -294,6 +299,8 @@ pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, Worktre
     let merge = p.target.is_some();
     let mut at = Vec::with_capacity(p.paths.len());
     for c in &p.paths {
+        // A file the crash caught between its write and its rename.
+        let _ = std::fs::remove_file(temp_beside(&repo.join(&c.path)));
         at.push(current(repo, &c.path)?);
     }
     let committed = match &p.target {
@@ -442,12 +449,17 @@ mod tests {
         let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("c.txt", "new\n")]);
         let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
         assert_eq!(p.paths.len(), 2);
-        // Half applied (a crash after the first file): undone.
+        // Half applied (a crash after the first file, the second one's
+        // temporary file written but not renamed): undone, nothing left.
         write(&repo, &[&p.paths[0]], Side::After, false).unwrap();
+        std::fs::write(temp_beside(&repo.join("c.txt")), "new\n").unwrap();
         let r = recover(&repo, &pending(&p, None)).unwrap();
         assert_eq!(r, Recovered::Undone { untouched: vec![] });
         assert_eq!(std::fs::read_to_string(repo.join("a.txt")).unwrap(), "a\n");
         assert!(!repo.join("c.txt").exists());
+        assert!(!temp_beside(&repo.join("c.txt")).exists());
+        let git = Repository::open(&repo).unwrap();
+        assert!(git.statuses(None).unwrap().is_empty(), "a clean tree");
         // All written: done, uncommitted, HEAD unchanged.
         let all: Vec<&PathChange> = p.paths.iter().collect();
         write(&repo, &all, Side::After, false).unwrap();
