@@ -205,7 +205,7 @@ mod tests {
         fs::create_dir(&own).unwrap();
         fs::write(own.join("c.json"), b"{}").unwrap();
         fs::write(own.join(".c.json"), b"{}").unwrap();
-        std::os::unix::fs::symlink(&own, paths.incoming.join("linked-1")).unwrap();
+        crate::platform::symlink_for_tests(&own, paths.incoming.join("linked-1")).unwrap();
         fs::create_dir(paths.incoming.join("not an id")).unwrap();
         fs::write(paths.incoming.join("not an id/d.json"), b"{}").unwrap();
         let l = list_incoming(&paths.incoming).unwrap();

@@ -621,6 +621,7 @@ pub fn named_runtime(name: &str) -> tokio::runtime::Runtime {
 
 /// Raises this process's open-file limit to its hard limit, for tests and
 /// benches that hold both ends of many sockets.
+#[cfg(unix)]
 pub fn more_open_files() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -634,6 +635,10 @@ pub fn more_open_files() {
         }
     }
 }
+
+/// Windows has no such per-process limit on sockets.
+#[cfg(not(unix))]
+pub fn more_open_files() {}
 
 /// SIGKILLs the process group of every session the launcher believes runs.
 pub fn kill_session_groups(launcher: &Launcher) {
