@@ -16,9 +16,15 @@ pub(super) async fn quota(State(l): L) -> Response {
     ))
 }
 
-/// `POST /api/quota/start_anyway`: departments start despite the hold until
-/// it would have lifted.
-pub(super) async fn start_anyway(State(l): L) -> Response {
+/// A body that must be a JSON object with nothing in it (`{}`), as every
+/// POST takes an object.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoFields {}
+
+/// `POST /api/quota/start_anyway {}`: departments start despite the hold
+/// until it would have lifted.
+pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -> Response {
     let started = l.sessions.start_anyway();
     if started.is_ok() {
         l.dispatcher.pump_queue().await;
