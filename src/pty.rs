@@ -70,10 +70,16 @@ impl std::fmt::Debug for Pty {
 }
 
 /// A start failure in words. For a program it cannot find, portable-pty lists
-/// every folder of PATH; "not found" is what the user needs.
+/// every folder of PATH (Unix) and Windows says "file not found": "not
+/// installed, or not on PATH" is what the user needs.
 fn start_failure(program: &str, e: &anyhow::Error) -> anyhow::Error {
     let text = format!("{e:#}");
-    if text.contains("No viable candidates found in PATH") {
+    let bare = !program.contains(['/', '\\']);
+    let not_found = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::NotFound);
+    if text.contains("No viable candidates found in PATH") || (bare && not_found) {
         return anyhow!(
             "cannot start {program:?}: it is not installed, or not in a folder on PATH"
         );

@@ -102,6 +102,10 @@ async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plan_and_report_through_the_governance_tools() {
     let w = World::new(true).await;
+    w.server.set_usage(
+        json!({"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 400},
+        "output_tokens": 100, "output_tokens_details": null, "total_tokens": 1100}),
+    );
     let mut launcher = w.launch();
     let api = &launcher.api;
     // A plan naming no real department first: the validation error is the tool's answer.
@@ -136,6 +140,17 @@ async fn codex_plan_and_report_through_the_governance_tools() {
     w.server.on(
         "new result | risks",
         vec![tool_call("call_inbox", "governance_read_inbox", json!({}))],
+    );
+    // The plan's end is announced too. When it is steered into the turn of the
+    // first notice while that answer streams, Codex drops the answer's tool
+    // call and asks again: the model then reads its inbox on the second ask.
+    w.server.on(
+        "your plan finished",
+        vec![tool_call(
+            "call_inbox_again",
+            "governance_read_inbox",
+            json!({}),
+        )],
     );
     let z = api.start_zhongshu("Plan one change").await;
     let zs = api.session(&z).await;
@@ -209,7 +224,9 @@ async fn codex_plan_and_report_through_the_governance_tools() {
     )
     .await;
     let read = wait_until("the inbox tool's answer", CODEX_PATIENCE, || async {
-        w.server.outputs("call_inbox").into_iter().next()
+        let mut outputs = w.server.outputs("call_inbox");
+        outputs.extend(w.server.outputs("call_inbox_again"));
+        outputs.into_iter().next()
     })
     .await;
     assert!(
@@ -249,16 +266,36 @@ async fn codex_plan_and_report_through_the_governance_tools() {
         z_after["token_usage"]["total_tokens"].as_u64().unwrap() > 0,
         "{z_after}"
     );
-    // Its model has a price: the cost is its tokens at that price.
-    let usage = &z_after["token_usage"];
-    let n = |k: &str| usage[k].as_f64().unwrap();
-    let cached = n("cached_input_tokens").min(n("input_tokens"));
-    let expected =
-        ((n("input_tokens") - cached) * 1.25 + cached * 0.125 + n("output_tokens") * 10.0) / 1e6;
-    let cost = z_after["cost_usd"].as_f64().expect("a cost");
+    // Its model has a price: every answer reports 1,000 input tokens (400 of
+    // them cached) and 100 output tokens, so k answers counted cost
+    // k * (600 * 1.25 + 400 * 0.125 + 100 * 10) / 1e6 = k * 0.0018 dollars.
+    // (An answer Codex dropped for a steered input is not counted: k is read
+    // from the input tokens, at most the requests made on its thread.)
+    let zs_thread = z_after["thread_id"].as_str().unwrap().to_string();
+    let priced = wait_agent(api, &z, "idle with its usage", |s| {
+        s["agent_state"] == "idle" && s["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let usage = &priced["token_usage"];
+    let input = usage["input_tokens"].as_u64().unwrap();
+    assert_eq!(input % 1000, 0, "{usage}");
+    let k = input / 1000;
+    let requests = w
+        .server
+        .recorded()
+        .iter()
+        .filter(|r| r.thread() == Some(zs_thread.as_str()))
+        .count() as u64;
     assert!(
-        (cost - expected).abs() < 1e-9 && cost > 0.0,
-        "{cost} vs {expected}: {z_after}"
+        k <= requests,
+        "{k} answers counted, {requests} asked: {usage}"
+    );
+    assert_eq!(usage["cached_input_tokens"], 400 * k, "{usage}");
+    assert_eq!(usage["output_tokens"], 100 * k, "{usage}");
+    let cost = priced["cost_usd"].as_f64().expect("a cost");
+    assert!(
+        (cost - 0.0018 * k as f64).abs() < 1e-9,
+        "{cost} for {k} answers: {priced}"
     );
     launcher.terminate();
     w.assert_no_codex_left().await;

@@ -19,6 +19,10 @@ use super::Mailbox;
 const DEBOUNCE: Duration = Duration::from_millis(4);
 /// Retry interval while a file is incomplete.
 const RETRY: Duration = Duration::from_millis(100);
+/// Every folder is scanned after this long without a job: a watch that
+/// missed an event (seen with Windows' change notifications under Wine)
+/// delays a report by at most this, never loses it.
+const SWEEP: Duration = Duration::from_secs(5);
 
 pub type MailboxWatcher = Debouncer<RecommendedWatcher, NoCache>;
 
@@ -82,24 +86,19 @@ pub fn run(launcher: Weak<Mailbox>, jobs: Receiver<Job>) {
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let mut waiting: BTreeSet<String> = BTreeSet::new();
     loop {
-        let first = if waiting.is_empty() {
-            match jobs.recv() {
-                Ok(job) => Some(job),
-                Err(_) => return,
-            }
-        } else {
-            match jobs.recv_timeout(RETRY) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
+        let idle = waiting.is_empty();
+        let (first, sweep) = match jobs.recv_timeout(if idle { SWEEP } else { RETRY }) {
+            Ok(job) => (Some(job), false),
+            // Quiet for a while: look everywhere, in case the watch missed a file.
+            Err(RecvTimeoutError::Timeout) => (None, idle),
+            Err(RecvTimeoutError::Disconnected) => return,
         };
         let Some(launcher) = launcher.upgrade() else {
             return;
         };
         let mut folders = std::mem::take(&mut waiting);
         let mut syncs = Vec::new();
-        let mut all = false;
+        let mut all = sweep;
         for job in first.into_iter().chain(jobs.try_iter()) {
             match job {
                 Job::Scan(id) => {

@@ -185,7 +185,8 @@ impl SlavePty for Slave {
         };
         if created == 0 {
             let error = std::io::Error::last_os_error();
-            bail!("CreateProcessW {program:?}: {error}");
+            // The io::Error stays in the chain: a start failure can tell "not found".
+            return Err(anyhow::Error::new(error).context(format!("CreateProcessW {program:?}")));
         }
         // SAFETY: both handles are new and ours.
         let (process, thread) = unsafe {

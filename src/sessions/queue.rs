@@ -321,7 +321,7 @@ impl Dispatcher {
             let mut told = Vec::new();
             let next = self.ctx.store.update(|tx| {
                 super::queue_records::drop_orphaned(tx);
-                let (hold, _) = quota::settle_hold(tx, launcher.quota_reserve_percent);
+                let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
                 if let Some(h) = hold {
                     let text = format!(
                         "work is held: your queued departments do not start while {} \

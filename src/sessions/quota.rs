@@ -73,23 +73,29 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
     true
 }
 
+/// The queue's hold as of now.
+fn current_hold(state: &State, reserve_percent: f64) -> Option<Hold> {
+    quota::hold(
+        &state.quota,
+        unix_now(),
+        reserve_percent,
+        parked_until(state),
+    )
+}
+
 /// What the queue's hold is now, recorded when it changed (held, lifted, or
-/// held for another reason) with its audit event. The hold, and whether it
-/// began in this change.
-pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> (Option<Hold>, bool) {
-    let now = unix_now();
-    let state = tx.state();
-    let hold = quota::hold(&state.quota, now, reserve_percent, parked_until(state));
-    let before = state.quota.hold.clone();
+/// held for another reason) with its audit event.
+pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> Option<Hold> {
+    let hold = current_hold(tx.state(), reserve_percent);
+    let before = tx.state().quota.hold.clone();
     if before == hold {
-        return (hold, false);
+        return hold;
     }
     let q = tx.quota_mut();
     q.hold = hold.clone();
     if hold.is_none() {
         q.told.clear();
     }
-    let began = hold.is_some() && before.is_none();
     match &hold {
         Some(h) => tx.audit(AuditEvent::QueueHeld {
             reason: h.reason.as_str().to_string(),
@@ -100,7 +106,7 @@ pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> (Option<Hold>, b
             was: before.map(|b| b.text).unwrap_or_default(),
         }),
     }
-    (hold, began)
+    hold
 }
 
 /// The Zhongshus with departments waiting under the hold that were not told
@@ -314,8 +320,7 @@ impl Sessions {
         let now = unix_now();
         let reserve = self.ctx.config.launcher.quota_reserve_percent;
         let q = self.ctx.store.update(|tx| {
-            let state = tx.state();
-            let hold = quota::hold(&state.quota, now, reserve, parked_until(state));
+            let hold = current_hold(tx.state(), reserve);
             let until = hold.as_ref().and_then(|h| h.until).unwrap_or(now + 3600);
             tx.quota_mut().start_anyway_until = Some(until);
             tx.audit(AuditEvent::QuotaOverridden {

@@ -74,6 +74,9 @@ function pickFocus() {
 
 /** A whole status, as fetched. */
 export function setStatus(status) {
+  // A whole status fetched before a change whose delta was applied meanwhile
+  // is older than what we show: keep ours (its deltas carried the change).
+  if (state.status && (status.audit_seq || 0) < (state.status.audit_seq || 0)) return false;
   const at = Date.now();
   const before = state.focus;
   state.status = status;

@@ -45,6 +45,10 @@ pub struct CodexAgent {
     pub thread_id: String,
     /// The turn in progress, if any.
     turn: Mutex<Option<String>>,
+    /// One text at a time: a second text sent while the first one's
+    /// `turn/start` is in flight is steered into that turn, not started as
+    /// another (which would end the first, its pending tool call unanswered).
+    sending: tokio::sync::Mutex<()>,
     /// Waiting approvals: our key -> the server's JSON-RPC id.
     requests: Mutex<HashMap<String, Value>>,
     /// Waiting tool calls: call id -> the server's JSON-RPC id.
@@ -67,6 +71,7 @@ impl CodexAgent {
             server,
             thread_id,
             turn: Mutex::new(running),
+            sending: tokio::sync::Mutex::new(()),
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
             events,
@@ -201,6 +206,7 @@ impl CodexAgent {
     /// Puts text into the conversation: a new turn when idle, steered into
     /// the running turn otherwise (a turn that just ended gets a new one).
     pub async fn send_text(&self, text: &str) -> Result<Delivery, CodexError> {
+        let _one_at_a_time = self.sending.lock().await;
         let input = json!([{"type": "text", "text": text}]);
         let running = self.turn.lock().unwrap().clone();
         if let Some(turn_id) = running {

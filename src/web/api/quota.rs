@@ -9,10 +9,6 @@ use crate::sessions::quota::BudgetInput;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
-/// The body of "start anyway": nothing to say yet.
-#[derive(serde::Deserialize)]
-pub(super) struct StartAnyway {}
-
 /// `GET /api/quota`: the 5-hour and weekly windows, the hold, parked sessions.
 pub(super) async fn quota(State(l): L) -> Response {
     reply(Ok::<_, crate::error::LauncherError>(
@@ -20,9 +16,15 @@ pub(super) async fn quota(State(l): L) -> Response {
     ))
 }
 
+/// A body that must be a JSON object with nothing in it (`{}`), as every
+/// POST takes an object.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoFields {}
+
 /// `POST /api/quota/start_anyway {}`: departments start despite the hold
-/// until it would have lifted. The body is an object, as on every POST.
-pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<StartAnyway>) -> Response {
+/// until it would have lifted.
+pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -> Response {
     let started = l.sessions.start_anyway();
     if started.is_ok() {
         l.dispatcher.pump_queue().await;
