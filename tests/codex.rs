@@ -1006,7 +1006,8 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     );
     w.server
         .on("department (zhilibu)", vec![exec("call_work", &work)]);
-    w.server.on(
+    // Its report waits until the Zhongshu's answers naming it are scripted.
+    let report = w.server.on_held(
         "call_work",
         vec![tool_call(
             "call_report",
@@ -1014,7 +1015,7 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
             json!({"summary": "WORKTREE-MARK", "changed_files": ["NOTES.md", "README.md"]}),
         )],
     );
-    api.start_zhongshu("Plan one change").await;
+    let z = api.start_zhongshu("Plan one change").await;
     let out = wait_until(
         "the department's command output",
         CODEX_PATIENCE,
@@ -1024,6 +1025,29 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     println!("[worktree probe] {out}");
     let dept = departments(&api.status().await).remove(0);
     let id = dept["id"].as_str().unwrap().to_string();
+    // Told of the result (or of the plan's end), the Zhongshu reads the
+    // department's recorded changes, then proposes to apply them.
+    let read_changes = |call: &str| {
+        vec![tool_call(
+            call,
+            "governance_read_changes",
+            json!({"department_session_id": id}),
+        )]
+    };
+    w.server.on("new result |", read_changes("call_changes"));
+    w.server
+        .on("your plan finished", read_changes("call_changes_again"));
+    w.server.on(
+        "call_changes",
+        vec![tool_call(
+            "call_propose",
+            "governance_propose_integration",
+            json!({"department_session_id": id, "mode": "apply", "note": "PROPOSE-MARK"}),
+        )],
+    );
+    w.server
+        .on("call_propose", vec![model_server::message("proposed")]);
+    report.notify_one();
     let worktree = dept["workspace"]["path"]
         .as_str()
         .expect("the department has a worktree")
@@ -1064,6 +1088,45 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     let home = w.repo.root.join("codex-home/config.toml");
     let config = std::fs::read_to_string(home).unwrap();
     assert!(!config.contains(&worktree), "{config}");
+    // The Zhongshu read the launcher's record through its tool, and its
+    // proposal waits for the user: nothing reaches the user's tree by itself.
+    let seen = wait_until(
+        "the Zhongshu's read of the changes",
+        CODEX_PATIENCE,
+        || async {
+            let mut all = w.server.outputs("call_changes");
+            all.extend(w.server.outputs("call_changes_again"));
+            all.into_iter().find(|o| o.contains("actual_changed_files"))
+        },
+    )
+    .await;
+    assert!(
+        seen.contains("launcher's record") && seen.contains("\"NOTES.md\""),
+        "{seen}"
+    );
+    let proposed = wait_audit(api, "integration_proposed", |e| {
+        e["session_id"] == id.as_str()
+    })
+    .await;
+    assert_eq!(proposed["by"], z.as_str(), "{proposed}");
+    assert_eq!(proposed["mode"], "apply", "{proposed}");
+    let changes = api.get_ok(&format!("/api/changes?session_id={id}")).await;
+    let proposal = &changes["workspace"]["proposal"];
+    assert_eq!(proposal["note"], "PROPOSE-MARK", "{changes}");
+    assert_eq!(changes["workspace"]["state"], "pending", "{changes}");
+    assert!(!w.repo.path.join("NOTES.md").exists());
+    // The user applies it: the note lands in the tree, uncommitted.
+    let applied = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.path.join("NOTES.md")).unwrap(),
+        "notes\n"
+    );
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
