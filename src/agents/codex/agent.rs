@@ -15,7 +15,7 @@ use super::rpc::Incoming;
 use super::shared::SharedServer;
 use super::CodexError;
 use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
-use crate::model::{ApprovalDecision, PendingApproval, TokenUsage};
+use crate::model::{ApprovalDecision, ApprovalKind, PatchChange, PendingApproval, TokenUsage};
 
 /// The permission profile every thread of the launcher runs under.
 const PROFILE: &str = "codex-governance";
@@ -53,6 +53,8 @@ pub struct CodexAgent {
     requests: Mutex<HashMap<String, Value>>,
     /// Waiting tool calls: call id -> the server's JSON-RPC id.
     tool_calls: Mutex<HashMap<String, Value>>,
+    /// Patches under way: item id -> what they change (their approval names only the item).
+    patches: Mutex<HashMap<String, Vec<PatchChange>>>,
     events: mpsc::UnboundedSender<AgentEvent>,
 }
 
@@ -74,6 +76,7 @@ impl CodexAgent {
             sending: tokio::sync::Mutex::new(()),
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
+            patches: Mutex::new(HashMap::new()),
             events,
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
@@ -344,6 +347,21 @@ impl CodexAgent {
                     error: p["turn"]["error"]["message"].as_str().map(str::to_string),
                 })
             }
+            "item/started" => {
+                match super::file_change::from_item(&p["item"])? {
+                    Ok((item_id, changes)) => {
+                        self.patches.lock().unwrap().insert(item_id, changes);
+                    }
+                    Err(e) => tracing::warn!("{}: {e}", self.session_id),
+                }
+                None
+            }
+            "item/completed" => {
+                if let Some(id) = p["item"]["id"].as_str() {
+                    self.patches.lock().unwrap().remove(id);
+                }
+                None
+            }
             "thread/tokenUsage/updated" => {
                 let t = &p["tokenUsage"]["total"];
                 let n = |k: &str| t[k].as_u64().unwrap_or(0);
@@ -395,22 +413,35 @@ impl CodexAgent {
             }));
         }
         let kind = match method {
-            "item/commandExecution/requestApproval" => "command",
-            "item/fileChange/requestApproval" => "file_change",
-            "item/permissions/requestApproval" => "permissions",
+            "item/commandExecution/requestApproval" => ApprovalKind::Command,
+            "item/fileChange/requestApproval" => ApprovalKind::FileChange,
+            "item/permissions/requestApproval" => ApprovalKind::Permissions,
             other => {
                 return Some(AgentEvent::NeedsInput(format!(
                     "Codex asks something in its terminal ({other})"
                 )))
             }
         };
+        // A patch's files come from its item (unknown when the item was announced
+        // before a restart: the dashboard then says to look in the terminal).
+        let changes = match (kind, p["itemId"].as_str()) {
+            (ApprovalKind::FileChange, Some(item)) => self
+                .patches
+                .lock()
+                .unwrap()
+                .get(item)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let key = request_key(&id);
         self.requests.lock().unwrap().insert(key.clone(), id);
         Some(AgentEvent::ApprovalRequested(PendingApproval {
             request_id: key,
             session_id: self.session_id.clone(),
-            kind: kind.into(),
+            kind,
             command: p["command"].as_str().map(str::to_string),
+            changes,
             cwd: p["cwd"]
                 .as_str()
                 .or_else(|| p["grantRoot"].as_str())
