@@ -99,6 +99,20 @@ async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Va
     .await
 }
 
+/// The first waiting approval (`GET /api/approvals`) that `pred` accepts.
+async fn wait_approval(api: &Api, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(what, CODEX_PATIENCE, || async {
+        let all = api.get_ok("/api/approvals").await;
+        all["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| pred(a))
+            .cloned()
+    })
+    .await
+}
+
 /// The launcher's dashboard in headless Chromium at 1440x900; a failure
 /// leaves `<name>.png`.
 async fn dashboard(launcher: &Subprocess, name: &str) -> browser::Browser {
@@ -1828,13 +1842,8 @@ async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered(
         .start_zhongshu("Ask, then lose the launcher")
         .await;
     let waiting = |api: Api| async move {
-        wait_until("the approval waits", CODEX_PATIENCE, || async {
-            api.get_ok("/api/approvals").await["approvals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["reason"] == "ACROSS-RESTART")
-                .cloned()
+        wait_approval(&api, "the approval waits", |a| {
+            a["reason"] == "ACROSS-RESTART"
         })
         .await
     };
@@ -2041,5 +2050,46 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
         "{decided:?}"
     );
     launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_diff_and_applied() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("across.txt");
+    std::fs::write(&target, "one\ntwo\n").unwrap();
+    let patch = patch_line(&target, "two", "AFTER-RESTART");
+    w.server.on(
+        "You are Zhongshu",
+        vec![model_server::apply_patch("call_restart", &patch)],
+    );
+    let mut first = w.launch();
+    let z = first
+        .api
+        .start_zhongshu("Patch, then lose the launcher")
+        .await;
+    let is_patch = |a: &Value| a["kind"] == "file_change";
+    let before = wait_approval(&first.api, "the file change waits", is_patch).await;
+    assert_eq!(before["kind"], "file_change", "{before}");
+    first.kill9();
+    let mut second = w.launch();
+    let api = second.api.clone();
+    let again = wait_approval(&api, "the file change asked again", is_patch).await;
+    assert_eq!(again["session_id"], z.as_str(), "{again}");
+    // Codex asks again naming only the item: its diff comes from the resumed turn.
+    assert_eq!(again["changes"], before["changes"], "{again}");
+    let body = json!({"session_id": z, "request_id": again["request_id"], "decision": "accept"});
+    api.post_ok("/api/approval", &body).await;
+    wait_until("the patch's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_restart").pop()
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "one\nAFTER-RESTART\n"
+    );
+    wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    second.terminate();
     w.assert_no_codex_left().await;
 }

@@ -38,6 +38,17 @@ pub struct ThreadSpec {
     pub resume: Option<String>,
 }
 
+/// A thread as it was opened.
+struct Opened {
+    thread_id: String,
+    /// What the server says about it.
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// The turn it is in, if any.
+    running: Option<String>,
+    /// Patches under way in that turn, by item id.
+    patches: HashMap<String, Vec<PatchChange>>,
+}
+
 /// A live Codex conversation.
 pub struct CodexAgent {
     session_id: String,
@@ -66,7 +77,12 @@ impl CodexAgent {
         session_id: &str,
         thread: ThreadSpec,
     ) -> Result<(Arc<CodexAgent>, mpsc::UnboundedReceiver<AgentEvent>), CodexError> {
-        let (thread_id, incoming, running) = Self::open_thread(&server, &thread).await?;
+        let Opened {
+            thread_id,
+            incoming,
+            running,
+            patches,
+        } = Self::open_thread(&server, &thread).await?;
         let (events, rx) = mpsc::unbounded_channel();
         let agent = Arc::new(CodexAgent {
             session_id: session_id.to_string(),
@@ -76,19 +92,16 @@ impl CodexAgent {
             sending: tokio::sync::Mutex::new(()),
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
-            patches: Mutex::new(HashMap::new()),
+            patches: Mutex::new(patches),
             events,
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
         Ok((agent, rx))
     }
 
-    /// The thread's id, what the server says about it, and the turn it is in
-    /// (a thread resumed on a server that kept running may be mid-turn).
-    async fn open_thread(
-        server: &SharedServer,
-        t: &ThreadSpec,
-    ) -> Result<(String, mpsc::UnboundedReceiver<Incoming>, Option<String>), CodexError> {
+    /// Starts or resumes the thread (a thread resumed on a server that kept
+    /// running may be mid-turn).
+    async fn open_thread(server: &SharedServer, t: &ThreadSpec) -> Result<Opened, CodexError> {
         let rpc = &server.rpc;
         let account = rpc.request("account/read", json!({})).await?;
         let needs_login = account["requiresOpenaiAuth"].as_bool().unwrap_or(false);
@@ -148,10 +161,25 @@ impl CodexAgent {
             let running = answer["thread"]["turns"]
                 .as_array()
                 .and_then(|turns| turns.last())
-                .filter(|turn| turn["status"] == "inProgress")
+                .filter(|turn| turn["status"] == "inProgress");
+            // Its patches under way: an approval asked again names only the item.
+            let patches = running
+                .and_then(|turn| turn["items"].as_array())
+                .into_iter()
+                .flatten()
+                .filter(|item| item["status"] == "inProgress")
+                .filter_map(super::file_change::from_item)
+                .filter_map(Result::ok)
+                .collect();
+            let running = running
                 .and_then(|turn| turn["id"].as_str())
                 .map(str::to_string);
-            return Ok((id.clone(), incoming, running));
+            return Ok(Opened {
+                thread_id: id.clone(),
+                incoming,
+                running,
+                patches,
+            });
         }
         let tools: Vec<Value> = t
             .tools
@@ -180,7 +208,12 @@ impl CodexAgent {
             server.unsubscribe(&thread_id);
             return Err(e.into());
         }
-        Ok((thread_id, incoming, None))
+        Ok(Opened {
+            thread_id,
+            incoming,
+            running: None,
+            patches: HashMap::new(),
+        })
     }
 
     /// The TUI's arguments (attach to this thread through this server; no
