@@ -15,6 +15,35 @@
 //! The result contains none of the removed characters, so cleaning it again
 //! changes nothing.
 
+/// Someone else's text to show the user as it is, lines and all, with every
+/// character that could hide or reorder what is shown (controls, bidirectional
+/// marks, zero-width no-break space) written out as `\u{..}`. Tabs and line
+/// feeds stay.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_control(c) || is_bidi(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}'
+            | '\u{2029}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
 /// The launcher's own header, which department text must not be able to show.
 pub const LAUNCHER_HEADER: &str = "[codex-governance]";
 
@@ -34,14 +63,9 @@ pub fn quoted(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {
-            '\u{7f}'..='\u{9f}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{feff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if ('\u{7f}'..='\u{9f}').contains(&c) || is_bidi(c) => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -116,6 +140,16 @@ mod tests {
     fn c0_controls_go_but_tabs_and_line_ends_stay() {
         let clean = pasted_text("one\ttwo\r\nthree\rfour\nfive\x00\x04\x07\x08\x1a\x1b\x1f!");
         assert_eq!(clean, "one\ttwo\nthree\nfour\nfive!");
+    }
+
+    #[test]
+    fn shown_text_keeps_its_lines_and_writes_out_what_could_hide() {
+        let text = "one\ttwo\n+evil\u{202e}txt.exe\x1b[2J\u{85}\r";
+        assert_eq!(
+            shown(text),
+            "one\ttwo\n+evil\\u{202e}txt.exe\\u{001b}[2J\\u{0085}\\u{000d}"
+        );
+        assert_eq!(shown("plain\n"), "plain\n");
     }
 
     #[test]

@@ -99,6 +99,31 @@ async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Va
     .await
 }
 
+/// The first waiting approval (`GET /api/approvals`) that `pred` accepts.
+async fn wait_approval(api: &Api, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(what, CODEX_PATIENCE, || async {
+        let all = api.get_ok("/api/approvals").await;
+        all["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| pred(a))
+            .cloned()
+    })
+    .await
+}
+
+/// The launcher's dashboard in headless Chromium at 1440x900; a failure
+/// leaves `<name>.png`.
+async fn dashboard(launcher: &Subprocess, name: &str) -> browser::Browser {
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact(&format!("{name}.png"));
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    d
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plan_and_report_through_the_governance_tools() {
     let w = World::new(true).await;
@@ -904,11 +929,7 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
         )],
     );
     let z = launcher.api.start_zhongshu("Ask me from the page").await;
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("codex-approvals-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
+    let d = dashboard(&launcher, "codex-approvals-failure").await;
     for (reason, decision) in [("PAGE-APPROVE", "accept"), ("PAGE-DECLINE", "decline")] {
         let card = d
             .wait_js(
@@ -1143,11 +1164,7 @@ async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_st
     );
     let z = api.start_zhongshu("Work until interrupted").await;
     wait_agent(&api, &z, "working", |s| s["agent_state"] == "working").await;
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("codex-interrupt-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
+    let d = dashboard(&launcher, "codex-interrupt-failure").await;
     let row = format!(".session-row[data-id=\"{z}\"] button.act-interrupt");
     let tile = format!(".slot[data-session=\"{z}\"] button.slot-interrupt");
     d.wait_js(
@@ -1686,11 +1703,7 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
     .await;
     wait_audit(&api, "queue_held", |_| true).await;
 
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("codex-quota-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
+    let d = dashboard(&launcher, "codex-quota-failure").await;
     let meter = d
         .wait_js(
             "the meter at the limit",
@@ -1892,13 +1905,8 @@ async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered(
         .start_zhongshu("Ask, then lose the launcher")
         .await;
     let waiting = |api: Api| async move {
-        wait_until("the approval waits", CODEX_PATIENCE, || async {
-            api.get_ok("/api/approvals").await["approvals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["reason"] == "ACROSS-RESTART")
-                .cloned()
+        wait_approval(&api, "the approval waits", |a| {
+            a["reason"] == "ACROSS-RESTART"
         })
         .await
     };
@@ -1922,6 +1930,228 @@ async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered(
     .await;
     assert!(approved.exists(), "the command ran after the restart");
     assert_eq!(w.server.outputs("call_wait").len(), 1, "once");
+    wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// A patch of `path` replacing line `old` by `new`, as the model writes one.
+fn patch_line(path: &Path, old: &str, new: &str) -> String {
+    format!(
+        "*** Begin Patch\n*** Update File: {}\n@@\n one\n-{old}\n+{new}\n*** End Patch",
+        path.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approved_for_the_session()
+{
+    let w = World::new(true).await;
+    // Outside the repository and outside /tmp (which Codex's workspace may
+    // write), so the default `on-request` policy makes Codex ask.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("notes.txt");
+    std::fs::write(&target, "one\ntwo\n").unwrap();
+    let shown_path = target.display().to_string();
+    // Each answer is a patch of the file; the last one, of the same file as
+    // the one approved for the session, is not asked.
+    for (after, call, old, new) in [
+        ("You are Zhongshu", "call_decl", "two", "TWO"),
+        ("call_decl", "call_acc", "two", "TWO"),
+        ("call_acc", "call_s1", "TWO", "three"),
+        ("call_s1", "call_s2", "three", "four"),
+    ] {
+        let patch = patch_line(&target, old, new);
+        w.server
+            .on(after, vec![model_server::apply_patch(call, &patch)]);
+    }
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api
+        .start_zhongshu("Change a file outside the repository")
+        .await;
+    let pending_for = |call: &'static str| async move {
+        wait_until(
+            &format!("the approval of {call}"),
+            CODEX_PATIENCE,
+            || async {
+                let asked = audit_events(api, "approval_requested").await.len();
+                let all = api.get_ok("/api/approvals").await["approvals"].clone();
+                // The n-th question is the n-th patch.
+                let n = ["call_decl", "call_acc", "call_s1"]
+                    .iter()
+                    .position(|c| *c == call)
+                    .unwrap();
+                (asked == n + 1)
+                    .then(|| all.as_array().and_then(|a| a.first()).cloned())
+                    .flatten()
+            },
+        )
+        .await
+    };
+
+    // 1. Shown with its file and diff (API, session, page), declined on the page.
+    let first = pending_for("call_decl").await;
+    assert_eq!(first["session_id"], z.as_str(), "{first}");
+    assert_eq!(first["kind"], "file_change", "{first}");
+    assert_eq!(first["changes"][0]["path"], shown_path.as_str(), "{first}");
+    assert_eq!(first["changes"][0]["kind"], "update", "{first}");
+    let diff = first["changes"][0]["diff"].as_str().unwrap();
+    assert!(diff.contains("-two\n+TWO"), "the change itself: {diff:?}");
+    let s = api.session(&z).await;
+    assert_eq!(s["agent_state"], "needs_user", "{s}");
+    assert_eq!(s["attention"]["kind"], "approval", "{s}");
+    assert_eq!(
+        s["attention"]["text"],
+        format!("update {shown_path}").as_str(),
+        "{s}"
+    );
+    let d = dashboard(&launcher, "codex-file-change-failure").await;
+    let card = d
+        .wait_js(
+            "the file-change approval on the page",
+            "const c = document.querySelector(`#approval-list .approval-card[data-kind='file_change']`);
+             return c && !document.querySelector('#approvals').hidden
+               ? [c.dataset.request, c.querySelector('.approval-path').textContent,
+                  c.querySelector('.approval-diff').textContent] : null;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert_eq!(card[0], first["request_id"], "{card}");
+    assert_eq!(card[1], format!("update {shown_path}").as_str(), "{card}");
+    assert!(
+        card[2].as_str().unwrap().contains("-two\n+TWO"),
+        "the page shows the diff: {card}"
+    );
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-file-change-approval-1440x900.png", &png);
+    }
+    axe::accessible(&d, "a file-change approval waiting").await;
+    d.click(&format!(
+        "#approval-list .approval-card[data-request='{}'] button[data-decision='decline']",
+        card[0].as_str().unwrap()
+    ))
+    .await;
+    let told = wait_until(
+        "the model is told of the decline",
+        CODEX_PATIENCE,
+        || async { w.server.outputs("call_decl").pop() },
+    )
+    .await;
+    // Codex's own words for a declined patch, as the patch tool's output.
+    assert_eq!(
+        told, "patch rejected by user",
+        "the model hears it was declined"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "one\ntwo\n",
+        "a declined patch leaves the file untouched"
+    );
+    d.quit().await;
+
+    // Answers an approval from the API and waits for the model to get `call`'s output.
+    let (session, server) = (z.as_str(), &w.server);
+    let answer = |asked: Value, decision: &'static str, call: &'static str| async move {
+        let body = json!({"session_id": session, "request_id": asked["request_id"],
+                          "decision": decision});
+        api.post_ok("/api/approval", &body).await;
+        wait_until(&format!("{call}'s output"), CODEX_PATIENCE, || async {
+            server.outputs(call).pop()
+        })
+        .await
+    };
+
+    // 2. The same patch approved: exactly that change is written.
+    let second = pending_for("call_acc").await;
+    assert_eq!(
+        second["changes"][0]["path"],
+        shown_path.as_str(),
+        "{second}"
+    );
+    let applied = answer(second, "accept", "call_acc").await;
+    assert!(applied.contains("Success"), "{applied}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nTWO\n");
+
+    // 3. Approved for the session: the next patch of the same file is not asked.
+    let third = pending_for("call_s1").await;
+    let diff = third["changes"][0]["diff"].as_str().unwrap_or_default();
+    assert!(diff.contains("-TWO\n+three"), "{third}");
+    answer(third, "accept_for_session", "call_s2").await;
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nfour\n");
+    wait_agent(api, &z, "idle after the patches", |s| {
+        s["agent_state"] == "idle"
+    })
+    .await;
+    let asked = audit_events(api, "approval_requested").await;
+    let paths: Vec<&str> = asked
+        .iter()
+        .filter_map(|e| e["changes"][0]["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        [shown_path.as_str(); 3],
+        "asked three times: {asked:?}"
+    );
+    assert!(
+        asked.iter().all(|e| e["kind"] == "file_change"),
+        "{asked:?}"
+    );
+    let decided: Vec<(String, String)> = audit_events(api, "approval_decided")
+        .await
+        .iter()
+        .map(|e| (e["decision"].to_string(), e["by"].to_string()))
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            ("\"decline\"".into(), "\"dashboard\"".into()),
+            ("\"accept\"".into(), "\"dashboard\"".into()),
+            ("\"accept_for_session\"".into(), "\"dashboard\"".into()),
+        ],
+        "{decided:?}"
+    );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_diff_and_applied() {
+    let w = World::new(true).await;
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("across.txt");
+    std::fs::write(&target, "one\ntwo\n").unwrap();
+    let patch = patch_line(&target, "two", "AFTER-RESTART");
+    w.server.on(
+        "You are Zhongshu",
+        vec![model_server::apply_patch("call_restart", &patch)],
+    );
+    let mut first = w.launch();
+    let z = first
+        .api
+        .start_zhongshu("Patch, then lose the launcher")
+        .await;
+    let is_patch = |a: &Value| a["kind"] == "file_change";
+    let before = wait_approval(&first.api, "the file change waits", is_patch).await;
+    assert_eq!(before["kind"], "file_change", "{before}");
+    first.kill9();
+    let mut second = w.launch();
+    let api = second.api.clone();
+    let again = wait_approval(&api, "the file change asked again", is_patch).await;
+    assert_eq!(again["session_id"], z.as_str(), "{again}");
+    // Codex asks again naming only the item: its diff comes from the resumed turn.
+    assert_eq!(again["changes"], before["changes"], "{again}");
+    let body = json!({"session_id": z, "request_id": again["request_id"], "decision": "accept"});
+    api.post_ok("/api/approval", &body).await;
+    wait_until("the patch's output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_restart").pop()
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "one\nAFTER-RESTART\n"
+    );
     wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
     second.terminate();
     w.assert_no_codex_left().await;

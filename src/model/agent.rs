@@ -17,6 +17,14 @@ word_enum!(
     AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit" }
 );
 word_enum!(
+    /// What an approval request asks for.
+    ApprovalKind { Command => "command", FileChange => "file_change", Permissions => "permissions" }
+);
+word_enum!(
+    /// What a proposed patch does to one file.
+    PatchKind { Add => "add", Delete => "delete", Update => "update" }
+);
+word_enum!(
     /// The decision on an approval request.
     ApprovalDecision { Accept => "accept", AcceptForSession => "accept_for_session", Decline => "decline", Cancel => "cancel" }
 );
@@ -70,15 +78,54 @@ pub struct PendingApproval {
     /// The app-server's request id, as text.
     pub request_id: String,
     pub session_id: String,
-    /// `command`, `file_change` or `permissions`.
-    pub kind: String,
+    pub kind: ApprovalKind,
     #[serde(default)]
     pub command: Option<String>,
+    /// For a file change: what the patch does to each file, as the user must
+    /// see it before deciding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<PatchChange>,
     #[serde(default)]
     pub cwd: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
     pub requested_at: String,
+}
+
+/// One file of a patch an agent asks to apply.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PatchChange {
+    /// The file, as the agent named it (absolute for Codex).
+    pub path: String,
+    pub kind: PatchKind,
+    /// Where an update moves the file, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to: Option<String>,
+    /// The unified diff (for an added file, its lines).
+    pub diff: String,
+    /// The diff was cut to keep the record small: the rest is in the agent's terminal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diff_cut: bool,
+}
+
+impl PendingApproval {
+    /// What is asked, in a line: the command, the files a patch changes, or the reason.
+    pub fn summary(&self) -> String {
+        if let Some(c) = &self.command {
+            return c.clone();
+        }
+        if !self.changes.is_empty() {
+            let files: Vec<String> = self
+                .changes
+                .iter()
+                .map(|c| format!("{} {}", c.kind.as_str(), c.path))
+                .collect();
+            return files.join(", ");
+        }
+        self.reason
+            .clone()
+            .unwrap_or_else(|| format!("{} approval", self.kind.as_str().replace('_', " ")))
+    }
 }
 
 /// The agent side of a session.
@@ -157,11 +204,7 @@ impl AgentInfo {
             self.agent_state = AgentState::NeedsUser;
             self.attention = Some(Attention {
                 kind: AttentionKind::Approval,
-                text: a
-                    .command
-                    .clone()
-                    .or_else(|| a.reason.clone())
-                    .unwrap_or_else(|| format!("{} approval", a.kind)),
+                text: a.summary(),
             });
         } else if self.attention.is_some() {
             self.agent_state = AgentState::NeedsUser;
@@ -183,8 +226,9 @@ mod tests {
         PendingApproval {
             request_id: id.into(),
             session_id: "s".into(),
-            kind: "command".into(),
+            kind: ApprovalKind::Command,
             command: Some("rm -rf build".into()),
+            changes: vec![],
             cwd: None,
             reason: None,
             requested_at: "t".into(),

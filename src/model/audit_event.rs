@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    ApprovalDecision, CloseReason, ConfirmationDecision, Decision, IntegrationMode, NoticeStatus,
-    PlanOutcome, PlanStatus, ResultSource, SessionKind, TerminalKind,
+    ApprovalDecision, ApprovalKind, CloseReason, ConfirmationDecision, Decision, IntegrationMode,
+    NoticeStatus, PatchChange, PlanOutcome, PlanStatus, ResultSource, SessionKind, TerminalKind,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -272,8 +272,11 @@ pub enum AuditEvent {
     ApprovalRequested {
         session_id: String,
         request_id: String,
-        kind: String,
+        kind: ApprovalKind,
         command: Option<String>,
+        /// A file change's files and diffs, as the user was shown them.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<PatchChange>,
         cwd: Option<String>,
         reason: Option<String>,
     },

@@ -93,8 +93,9 @@ impl Sessions {
             AgentEvent::ApprovalRequested(a) => Some(AuditEvent::ApprovalRequested {
                 session_id,
                 request_id: a.request_id.clone(),
-                kind: a.kind.clone(),
+                kind: a.kind,
                 command: a.command.clone(),
+                changes: a.changes.clone(),
                 cwd: a.cwd.clone(),
                 reason: a.reason.clone(),
             }),

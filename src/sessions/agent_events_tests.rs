@@ -1,12 +1,13 @@
 use super::*;
-use crate::model::TokenUsage;
+use crate::model::{ApprovalKind, TokenUsage};
 
 fn approval(id: &str) -> PendingApproval {
     PendingApproval {
         request_id: id.into(),
         session_id: "d".into(),
-        kind: "command".into(),
+        kind: ApprovalKind::Command,
         command: Some("touch x".into()),
+        changes: vec![],
         cwd: None,
         reason: Some("needs write".into()),
         requested_at: "t".into(),

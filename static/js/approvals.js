@@ -1,6 +1,7 @@
-// Approvals the agents wait for (Codex backend): what it wants to run, where
-// and why, with approve / approve for the session / decline. They sit in
-// "Needs you"; the agent sees each decision.
+// Approvals the agents wait for (Codex backend): the command it wants to run,
+// or the files a patch would change with their diffs, where and why, with
+// approve / approve for the session / decline. They sit in "Needs you"; the
+// agent sees each decision.
 
 import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
@@ -18,7 +19,7 @@ function decide(a, decision, label) {
       ev.target.disabled = true;
       try {
         await api("/api/approval", { session_id: a.session_id, request_id: a.request_id, decision });
-        toast(`${label}: ${a.command || a.kind}`, "info");
+        toast(`${label}: ${summary(a)}`, "info");
       } catch (e) {
         ev.target.disabled = false;
         toast(`Could not answer the approval: ${e.message}`, "error");
@@ -27,10 +28,31 @@ function decide(a, decision, label) {
   });
 }
 
+const ASKS = { command: "to run a command", file_change: "to change files", permissions: "for permissions" };
+
+function summary(a) {
+  if (a.command) return a.command;
+  if (a.changes && a.changes.length) return a.changes.map((c) => c.path).join(", ");
+  return a.kind.replace("_", " ");
+}
+
+// Each file a patch changes: what happens to it, then its diff as sent.
+function changes(a) {
+  if (a.kind !== "file_change") return null;
+  if (!a.changes || !a.changes.length) {
+    return el("div", { class: "hint", text: "The files are not known here (asked again after a restart): read the patch in the agent's terminal before deciding." });
+  }
+  return el("div", { class: "approval-changes" }, ...a.changes.map((c) => el("div", { class: "approval-file" },
+    el("div", { class: "approval-path", text: `${c.kind} ${c.path}${c.move_to ? ` → ${c.move_to}` : ""}` }),
+    c.diff ? el("pre", { class: "approval-diff", text: c.diff, attrs: { tabindex: "0", "aria-label": `diff of ${c.path}` } }) : null,
+    c.diff_cut ? el("div", { class: "hint", text: "The diff is cut here: the rest is in the agent's terminal." }) : null)));
+}
+
 function card({ a, title }) {
-  return el("div", { class: "approval-card", data: { session: a.session_id, request: a.request_id } },
-    el("div", { class: "approval-head", text: `${title} asks to run a ${a.kind.replace("_", " ")}` }),
+  return el("div", { class: "approval-card", data: { session: a.session_id, request: a.request_id, kind: a.kind } },
+    el("div", { class: "approval-head", text: `${title} asks ${ASKS[a.kind] || a.kind}` }),
     a.command ? el("pre", { class: "approval-command", text: a.command }) : null,
+    changes(a),
     a.cwd ? el("div", { class: "hint", text: `in ${a.cwd}` }) : null,
     a.reason ? el("div", { class: "approval-reason", text: `Reason: ${a.reason}` }) : null,
     el("div", { class: "approval-actions" },

@@ -207,8 +207,15 @@ pub fn tool_call(call_id: &str, name: &str, arguments: Value) -> Value {
            "name": name, "arguments": arguments.to_string()})
 }
 
+/// A call of Codex's `apply_patch` edit tool as the models the tests use get
+/// it: a freeform (custom) tool whose input is the patch text itself.
+pub fn apply_patch(call_id: &str, patch: &str) -> Value {
+    json!({"type": "custom_tool_call", "id": format!("ctc_{call_id}"), "call_id": call_id,
+           "name": "apply_patch", "input": patch})
+}
+
 /// The outputs the model was given for `call_id` in the newest request that has
-/// any: tool answers and command outputs, as text.
+/// any: tool answers, command and patch outputs, as text.
 pub fn outputs_of(requests: &[Value], call_id: &str) -> Vec<String> {
     requests
         .iter()
@@ -218,7 +225,12 @@ pub fn outputs_of(requests: &[Value], call_id: &str) -> Vec<String> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+                .filter(|i| {
+                    matches!(
+                        i["type"].as_str(),
+                        Some("function_call_output" | "custom_tool_call_output")
+                    ) && i["call_id"] == call_id
+                })
                 .map(|i| match &i["output"] {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),

@@ -15,7 +15,7 @@ use super::rpc::Incoming;
 use super::shared::SharedServer;
 use super::CodexError;
 use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
-use crate::model::{ApprovalDecision, PendingApproval, TokenUsage};
+use crate::model::{ApprovalDecision, ApprovalKind, PatchChange, PendingApproval, TokenUsage};
 
 /// The permission profile every thread of the launcher runs under.
 const PROFILE: &str = "codex-governance";
@@ -38,6 +38,17 @@ pub struct ThreadSpec {
     pub resume: Option<String>,
 }
 
+/// A thread as it was opened.
+struct Opened {
+    thread_id: String,
+    /// What the server says about it.
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// The turn it is in, if any.
+    running: Option<String>,
+    /// Patches under way in that turn, by item id.
+    patches: HashMap<String, Vec<PatchChange>>,
+}
+
 /// A live Codex conversation.
 pub struct CodexAgent {
     session_id: String,
@@ -53,6 +64,8 @@ pub struct CodexAgent {
     requests: Mutex<HashMap<String, Value>>,
     /// Waiting tool calls: call id -> the server's JSON-RPC id.
     tool_calls: Mutex<HashMap<String, Value>>,
+    /// Patches under way: item id -> what they change (their approval names only the item).
+    patches: Mutex<HashMap<String, Vec<PatchChange>>>,
     events: mpsc::UnboundedSender<AgentEvent>,
 }
 
@@ -64,7 +77,12 @@ impl CodexAgent {
         session_id: &str,
         thread: ThreadSpec,
     ) -> Result<(Arc<CodexAgent>, mpsc::UnboundedReceiver<AgentEvent>), CodexError> {
-        let (thread_id, incoming, running) = Self::open_thread(&server, &thread).await?;
+        let Opened {
+            thread_id,
+            incoming,
+            running,
+            patches,
+        } = Self::open_thread(&server, &thread).await?;
         let (events, rx) = mpsc::unbounded_channel();
         let agent = Arc::new(CodexAgent {
             session_id: session_id.to_string(),
@@ -74,18 +92,16 @@ impl CodexAgent {
             sending: tokio::sync::Mutex::new(()),
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
+            patches: Mutex::new(patches),
             events,
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
         Ok((agent, rx))
     }
 
-    /// The thread's id, what the server says about it, and the turn it is in
-    /// (a thread resumed on a server that kept running may be mid-turn).
-    async fn open_thread(
-        server: &SharedServer,
-        t: &ThreadSpec,
-    ) -> Result<(String, mpsc::UnboundedReceiver<Incoming>, Option<String>), CodexError> {
+    /// Starts or resumes the thread (a thread resumed on a server that kept
+    /// running may be mid-turn).
+    async fn open_thread(server: &SharedServer, t: &ThreadSpec) -> Result<Opened, CodexError> {
         let rpc = &server.rpc;
         let account = rpc.request("account/read", json!({})).await?;
         let needs_login = account["requiresOpenaiAuth"].as_bool().unwrap_or(false);
@@ -145,10 +161,25 @@ impl CodexAgent {
             let running = answer["thread"]["turns"]
                 .as_array()
                 .and_then(|turns| turns.last())
-                .filter(|turn| turn["status"] == "inProgress")
+                .filter(|turn| turn["status"] == "inProgress");
+            // Its patches under way: an approval asked again names only the item.
+            let patches = running
+                .and_then(|turn| turn["items"].as_array())
+                .into_iter()
+                .flatten()
+                .filter(|item| item["status"] == "inProgress")
+                .filter_map(super::file_change::from_item)
+                .filter_map(Result::ok)
+                .collect();
+            let running = running
                 .and_then(|turn| turn["id"].as_str())
                 .map(str::to_string);
-            return Ok((id.clone(), incoming, running));
+            return Ok(Opened {
+                thread_id: id.clone(),
+                incoming,
+                running,
+                patches,
+            });
         }
         let tools: Vec<Value> = t
             .tools
@@ -177,7 +208,12 @@ impl CodexAgent {
             server.unsubscribe(&thread_id);
             return Err(e.into());
         }
-        Ok((thread_id, incoming, None))
+        Ok(Opened {
+            thread_id,
+            incoming,
+            running: None,
+            patches: HashMap::new(),
+        })
     }
 
     /// The TUI's arguments (attach to this thread through this server; no
@@ -344,6 +380,21 @@ impl CodexAgent {
                     error: p["turn"]["error"]["message"].as_str().map(str::to_string),
                 })
             }
+            "item/started" => {
+                match super::file_change::from_item(&p["item"])? {
+                    Ok((item_id, changes)) => {
+                        self.patches.lock().unwrap().insert(item_id, changes);
+                    }
+                    Err(e) => tracing::warn!("{}: {e}", self.session_id),
+                }
+                None
+            }
+            "item/completed" => {
+                if let Some(id) = p["item"]["id"].as_str() {
+                    self.patches.lock().unwrap().remove(id);
+                }
+                None
+            }
             "thread/tokenUsage/updated" => {
                 let t = &p["tokenUsage"]["total"];
                 let n = |k: &str| t[k].as_u64().unwrap_or(0);
@@ -395,22 +446,35 @@ impl CodexAgent {
             }));
         }
         let kind = match method {
-            "item/commandExecution/requestApproval" => "command",
-            "item/fileChange/requestApproval" => "file_change",
-            "item/permissions/requestApproval" => "permissions",
+            "item/commandExecution/requestApproval" => ApprovalKind::Command,
+            "item/fileChange/requestApproval" => ApprovalKind::FileChange,
+            "item/permissions/requestApproval" => ApprovalKind::Permissions,
             other => {
                 return Some(AgentEvent::NeedsInput(format!(
                     "Codex asks something in its terminal ({other})"
                 )))
             }
         };
+        // A patch's files come from its item (unknown when the item was announced
+        // before a restart: the dashboard then says to look in the terminal).
+        let changes = match (kind, p["itemId"].as_str()) {
+            (ApprovalKind::FileChange, Some(item)) => self
+                .patches
+                .lock()
+                .unwrap()
+                .get(item)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let key = request_key(&id);
         self.requests.lock().unwrap().insert(key.clone(), id);
         Some(AgentEvent::ApprovalRequested(PendingApproval {
             request_id: key,
             session_id: self.session_id.clone(),
-            kind: kind.into(),
+            kind,
             command: p["command"].as_str().map(str::to_string),
+            changes,
             cwd: p["cwd"]
                 .as_str()
                 .or_else(|| p["grantRoot"].as_str())

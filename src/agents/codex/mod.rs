@@ -14,6 +14,7 @@ mod account;
 pub mod agent;
 mod backend;
 pub mod endpoint;
+mod file_change;
 mod login;
 pub mod native;
 pub mod rpc;
