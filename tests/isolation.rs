@@ -714,45 +714,95 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
             .map(|d| d["id"].as_str().unwrap().to_string())
             .collect()
     });
-    let mut outcomes = Vec::new();
-    for (cycle, id) in ids.iter().enumerate() {
-        let mut launcher = spawn_launcher(&repo.path, &[]);
+    // Each integration stops at a known point of its writes (a debug-build
+    // setting), the launcher is killed there, and the next one settles it:
+    // half an Apply is undone, a whole Apply is finished, a Merge whose
+    // branch has not moved is undone.
+    let head_before = head_of(&repo.path);
+    let cycles = [
+        ("apply", (MANY / 2).to_string(), "pending"),
+        ("apply", "end".to_string(), "applied"),
+        ("merge", "end".to_string(), "pending"),
+    ];
+    for (cycle, (id, (mode, pause, expected))) in ids.iter().zip(cycles).enumerate() {
+        let env = [(
+            "CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION".to_string(),
+            pause.clone(),
+        )];
+        let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
         let api = launcher.api.clone();
         let id2 = id.clone();
-        // The integration runs while the launcher is killed, a little later each cycle.
-        let call = rt.spawn(async move { integrate(&api, &id2, "merge").await });
-        std::thread::sleep(Duration::from_millis(40 + 60 * cycle as u64));
+        let call = rt.spawn(async move { integrate(&api, &id2, mode).await });
+        let present = || {
+            (0..MANY)
+                .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
+                .count()
+        };
+        let written = if pause == "end" { MANY } else { MANY / 2 };
+        rt.block_on(async {
+            wait_until("the integration started", PATIENCE, || async {
+                let started = launcher.api.audit_events("integration_started").await;
+                started
+                    .iter()
+                    .any(|e| e["session_id"] == id.as_str())
+                    .then_some(())
+            })
+            .await;
+            wait_until("the writes up to the pause", PATIENCE, || async {
+                (present() == written).then_some(())
+            })
+            .await;
+        });
         launcher.kill9();
-        let _ = rt.block_on(call);
+        call.abort();
         let mut launcher = spawn_launcher(&repo.path, &[]);
         let state = rt.block_on(async {
             wait_until("the integration settled", PATIENCE, || async {
                 let s = launcher.api.session(id).await;
                 let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
-                (st == "merged" || st == "pending").then_some(st)
+                (st == "applied" || st == "pending").then_some(st)
             })
             .await
         });
-        let present = (0..MANY)
-            .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
-            .count();
-        let clean = clean(&repo.path);
+        assert_eq!(state, expected, "cycle {cycle}: {mode} paused at {pause}");
+        let settled = rt.block_on(async {
+            let mut events = launcher.api.audit_events("integration_done").await;
+            events.extend(launcher.api.audit_events("integration_undone").await);
+            let mine: Vec<Value> = events
+                .into_iter()
+                .filter(|e| e["session_id"] == id.as_str())
+                .collect();
+            assert_eq!(mine.len(), 1, "one ending audited: {mine:?}");
+            mine[0].clone()
+        });
         match state.as_str() {
-            "merged" => assert_eq!((present, clean), (MANY, true), "cycle {cycle}: all done"),
-            _ => assert_eq!((present, clean), (0, true), "cycle {cycle}: nothing done"),
+            "applied" => {
+                assert_eq!(settled["event"], "integration_done", "{settled}");
+                assert_eq!(settled["recovered"], true, "{settled}");
+                assert_eq!(present(), MANY, "cycle {cycle}: all done");
+                // The next department integrates onto a clean tree again.
+                std::fs::remove_dir_all(repo.path.join("gen")).unwrap();
+            }
+            _ => {
+                assert_eq!(settled["event"], "integration_undone", "{settled}");
+                assert!(
+                    settled["error"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("launcher stopped"),
+                    "{settled}"
+                );
+                assert_eq!(present(), 0, "cycle {cycle}: nothing done");
+            }
         }
-        outcomes.push(state);
+        assert_eq!(
+            head_of(&repo.path),
+            head_before,
+            "cycle {cycle}: HEAD stays"
+        );
+        assert!(clean(&repo.path), "cycle {cycle}: a clean tree");
         launcher.terminate();
-        // The next department merges onto this one's outcome: reset the tree.
-        if outcomes.last().map(String::as_str) == Some("merged") {
-            let git = git2::Repository::open(&repo.path).unwrap();
-            let head = git.head().unwrap().peel_to_commit().unwrap();
-            let parent = head.parent(0).unwrap();
-            git.reset(parent.as_object(), git2::ResetType::Hard, None)
-                .unwrap();
-        }
     }
-    println!("kill -9 cycles: {outcomes:?}");
 }
 
 /// Clicks the first element matching `css` once there is one.

@@ -117,7 +117,13 @@ impl Integrations {
         let snap =
             tokio::task::spawn_blocking(move || record::take(&ctx, &session, claimed.as_deref()))
                 .await
-                .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?;
+                .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
+                .map_err(|e| {
+                    LauncherError::Conflict(format!(
+                        "the worktree of {} could not be recorded ({e}): nothing was done to it",
+                        s.id
+                    ))
+                })?;
         if let Some(snap) = snap {
             self.ctx
                 .store
@@ -237,10 +243,12 @@ impl Integrations {
                 files: files.clone(),
             });
         })?;
-        let why = if prediction.uncommitted.is_empty() {
+        let why = if !prediction.unsafe_paths.is_empty() {
+            "they would be written through a link or into .git"
+        } else if prediction.uncommitted.is_empty() {
             "the same lines changed on both sides"
         } else {
-            "they conflict, or have uncommitted changes of yours"
+            "they conflict, or hold uncommitted, untracked or ignored files of yours"
         };
         Ok(LauncherError::Conflict(format!(
             "{mode} of {id} would conflict in {} ({why}); nothing was changed",

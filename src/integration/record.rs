@@ -10,7 +10,7 @@ use crate::model::{AuditEvent, ChangeReview, Session, TaskResult, WorkspaceState
 use crate::policy::changes::{review, Mandate};
 use crate::policy::routing::Router;
 use crate::store::Tx;
-use crate::worktrees::{self, Recorded};
+use crate::worktrees::{self, Recorded, WorktreeError};
 
 /// One record at a time: a report and an exit of the same department may
 /// both ask, and Git's index lock takes one writer.
@@ -23,14 +23,32 @@ pub struct Snapshot {
     pub review: ChangeReview,
 }
 
+/// [`take`] for a report or an exit, which go on without a record: a Git
+/// failure is logged, and the report is registered without it.
+pub fn take_or_log(
+    ctx: &Context,
+    session: &Session,
+    claimed: Option<&[String]>,
+) -> Option<Snapshot> {
+    take(ctx, session, claimed).unwrap_or_else(|e| {
+        tracing::error!("recording the worktree of {}: {e}", session.id);
+        None
+    })
+}
+
 /// Commits the worktree of `session` and reviews its changes against the
 /// report's `claimed` files (None: nothing claimed). None when the session
-/// has no worktree of its own to record (shared, settled, handed over) or Git
-/// fails (logged: the report is registered without it).
-pub fn take(ctx: &Context, session: &Session, claimed: Option<&[String]>) -> Option<Snapshot> {
-    let ws = session.workspace()?;
+/// has no worktree of its own to record (shared, settled, handed over).
+pub fn take(
+    ctx: &Context,
+    session: &Session,
+    claimed: Option<&[String]>,
+) -> Result<Option<Snapshot>, WorktreeError> {
+    let Some(ws) = session.workspace() else {
+        return Ok(None);
+    };
     if ws.removed || ws.state.is_settled() || ws.state == WorkspaceState::SentBack {
-        return None;
+        return Ok(None);
     }
     let department = session.department.as_deref().unwrap_or("department");
     let first_line = session.task.lines().next().unwrap_or("").trim();
@@ -40,13 +58,7 @@ pub fn take(ctx: &Context, session: &Session, claimed: Option<&[String]>) -> Opt
         worktrees::author(department, &session.id)
             .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message))
     };
-    let recorded = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!("recording the worktree of {}: {e}", session.id);
-            return None;
-        }
-    };
+    let recorded = recorded?;
     let globs = ctx
         .config
         .department(department)
@@ -67,7 +79,7 @@ pub fn take(ctx: &Context, session: &Session, claimed: Option<&[String]>) -> Opt
         &[ws.path.as_str(), repo.as_str()],
         &Router::new(&ctx.config),
     );
-    Some(Snapshot { recorded, review })
+    Ok(Some(Snapshot { recorded, review }))
 }
 
 /// Keeps a record on the department's workspace, with its audit line: a

@@ -59,7 +59,7 @@ impl Mailbox {
             ..TaskResult::default()
         };
         let mut result = result;
-        let snap = record::take(&self.ctx, &session, None);
+        let snap = record::take_or_log(&self.ctx, &session, None);
         if let Some(snap) = &snap {
             record::fill_result(&mut result, snap);
         }

@@ -90,7 +90,7 @@ impl Mailbox {
                 continue;
             };
             let claimed = Some(r.result.changed_files.as_slice());
-            if let Some(snap) = record::take(&self.ctx, &session, claimed) {
+            if let Some(snap) = record::take_or_log(&self.ctx, &session, claimed) {
                 out.insert(id.clone(), snap);
             }
         }

@@ -267,9 +267,19 @@ fn prune_admin(repo: &Repository, name: &str) {
 
 /// Removes a department's worktree (its folder and Git's record of it); its
 /// branch, and so every commit the launcher recorded, stays.
+/// A folder holding anything its last record lacks (ignored files aside) is
+/// kept, and the error names what.
 pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     let path = Path::new(&ws.path);
     if path.exists() {
+        let left = super::record::unrecorded(path)?;
+        if !left.is_empty() {
+            return Err(WorktreeError::Refused(format!(
+                "{} is kept: it holds what no record has ({})",
+                ws.path,
+                left.join(", ")
+            )));
+        }
         std::fs::remove_dir_all(path).map_err(io_error(path))?;
     }
     let git = Repository::open(repo)?;

@@ -2,8 +2,9 @@
 //!
 //! First a prediction, in memory: libgit2 merges the trees (the base, the
 //! user's HEAD, the department's commit) without touching anything; a
-//! conflict, or a file the merge would change that has uncommitted changes in
-//! the user's working tree, is named and nothing happens. Otherwise the
+//! conflict, or a file the merge would change that does not hold what HEAD
+//! holds in the user's working tree (uncommitted, untracked or ignored), or
+//! that lies under a link or a `.git` folder, is named and nothing happens. Otherwise the
 //! prediction lists every path the working tree gets, with its blob before and
 //! after: the caller records that list (the intent) before anything is
 //! written. Files are then replaced one by one, each atomically (Apply: the
@@ -33,8 +34,11 @@ pub struct Prediction {
     pub branch: Option<String>,
     /// Files the merge of trees cannot merge.
     pub conflicts: Vec<String>,
-    /// Files the merge would change that have uncommitted changes.
+    /// Files the merge would change that do not hold HEAD's content now
+    /// (uncommitted, untracked or ignored files of the user's).
     pub uncommitted: Vec<String>,
+    /// Files the merge would write through a link or into a `.git` folder.
+    pub unsafe_paths: Vec<String>,
     /// What the working tree gets (empty when anything conflicts).
     pub paths: Vec<PathChange>,
     /// The merged tree.
@@ -48,6 +52,7 @@ impl Prediction {
             .conflicts
             .iter()
             .chain(&self.uncommitted)
+            .chain(&self.unsafe_paths)
             .cloned()
             .collect();
         all.sort();
@@ -76,6 +81,7 @@ pub fn predict(repo: &Path, ws: &Workspace, commit: &str) -> Result<Prediction, 
         branch,
         conflicts: Vec::new(),
         uncommitted: Vec::new(),
+        unsafe_paths: Vec::new(),
         paths: Vec::new(),
         merged_tree: None,
     };
@@ -118,14 +124,17 @@ pub fn predict(repo: &Path, ws: &Workspace, commit: &str) -> Result<Prediction, 
             after_mode,
         });
     }
+    // Tracked files through Git's status (its filters, e.g. line endings);
+    // a file HEAD lacks must not exist at all (untracked or ignored).
     let dirty = crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree)
         .map_err(|e| WorktreeError::Git(e.to_string()))?;
-    prediction.uncommitted = prediction
-        .paths
-        .iter()
-        .filter(|c| dirty.binary_search(&c.path).is_ok())
-        .map(|c| c.path.clone())
-        .collect();
+    for c in &prediction.paths {
+        if unsafe_path(repo, &c.path).is_some() {
+            prediction.unsafe_paths.push(c.path.clone());
+        } else if dirty.binary_search(&c.path).is_ok() || in_the_way(repo, c)? {
+            prediction.uncommitted.push(c.path.clone());
+        }
+    }
     prediction.merged_tree = Some(tree.id().to_string());
     Ok(prediction)
 }
@@ -174,11 +183,24 @@ pub fn write(
 ) -> Result<(), WorktreeError> {
     let git = Repository::open(repo)?;
     let mut idx = git.index()?;
-    for c in changes {
+    for (n, c) in changes.iter().enumerate() {
         let (blob, mode) = match side {
             Side::Before => (&c.before, c.before_mode),
             Side::After => (&c.after, c.after_mode),
         };
+        if let Some(why) = unsafe_path(repo, &c.path) {
+            return Err(WorktreeError::Refused(format!(
+                "{}: {why}; nothing is written through it",
+                c.path
+            )));
+        }
+        if in_the_way(repo, c)? {
+            return Err(WorktreeError::Refused(format!(
+                "{} appeared meanwhile: it is not overwritten",
+                c.path
+            )));
+        }
+        pause_for_tests(Some(n));
         let file = repo.join(&c.path);
         match blob {
             None => {
@@ -199,6 +221,7 @@ pub fn write(
             }
         }
     }
+    pause_for_tests(None);
     if index {
         idx.write()?;
     }
@@ -241,6 +264,60 @@ fn temp_beside(file: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     file.with_file_name(format!(".{name}.codex-governance-tmp"))
+}
+
+/// Why writing `path` under `repo` could land elsewhere: a folder on its way
+/// that is a link (or not a folder), or a `.git` component. None: safe.
+fn unsafe_path(repo: &Path, path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == ".." || p.eq_ignore_ascii_case(".git"))
+    {
+        return Some("not a plain path inside the repository".into());
+    }
+    let mut at = repo.to_path_buf();
+    for part in &parts[..parts.len() - 1] {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Some(format!("{} is a link", at.display()))
+            }
+            Ok(m) if !m.is_dir() => return Some(format!("{} is not a folder", at.display())),
+            Ok(_) => {}
+            Err(_) => break, // missing: created as a folder
+        }
+    }
+    None
+}
+
+/// A file HEAD lacks that exists now with other content than the
+/// integration's (untracked or ignored: Git's status does not list it).
+fn in_the_way(repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
+    if c.before.is_some() {
+        return Ok(false);
+    }
+    let now = current(repo, &c.path)?;
+    Ok(now.is_some() && now != c.after)
+}
+
+/// Debug builds only: `CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION=<n>` stops an
+/// integration for good before its path number `n` (`end`: after the last
+/// file, before the index and the branch), so a test can kill the launcher
+/// at a known point of the writes.
+fn pause_for_tests(at: Option<usize>) {
+    #[cfg(debug_assertions)]
+    if let Ok(wanted) = std::env::var("CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION") {
+        let here = at.map_or("end".to_string(), |n| n.to_string());
+        if wanted == here {
+            tracing::warn!("integration paused at path {here} (test setting)");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = at;
 }
 
 /// The blob a working tree path holds now; None when it is absent.
@@ -339,27 +416,16 @@ pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, Worktre
 
 #[cfg(test)]
 mod tests {
-    use super::super::create::{create, CreateSpec};
     use super::super::record::record;
-    use super::super::testing::repo_with;
+    use super::super::testing::{fresh_worktree, repo_with};
     use super::*;
-    use crate::config::IsolationSettings;
 
     fn department(repo: &Path, session: &str, edits: &[(&str, &str)]) -> Workspace {
-        let s = IsolationSettings::default();
-        let mut ws = create(&CreateSpec {
-            repo,
-            zhongshu: "zhongshu-1",
-            session,
-            base: None,
-            scope: &[],
-            settings: &s,
-        })
-        .unwrap()
-        .unwrap()
-        .workspace;
+        let mut ws = fresh_worktree(repo, session);
         for (rel, text) in edits {
-            std::fs::write(Path::new(&ws.path).join(rel), text).unwrap();
+            let file = Path::new(&ws.path).join(rel);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
         }
         let author = super::super::author("lingyubu", session).unwrap();
         ws.commit = Some(record(repo, &ws, &author, "work").unwrap().commit);
@@ -440,6 +506,61 @@ mod tests {
         assert!(p.conflicts.is_empty());
         assert_eq!(p.uncommitted, ["a.txt"]);
         assert_eq!(p.blocking(), ["a.txt"]);
+    }
+
+    #[test]
+    fn ignored_and_untracked_files_of_the_user_are_in_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[(".gitignore", ".env\n"), ("a.txt", "a\n")]);
+        let ws = department(
+            &repo,
+            "lingyubu-1",
+            &[
+                (".gitignore", ""),
+                (".env", "TOKEN=the department's\n"),
+                ("new.txt", "n\n"),
+            ],
+        );
+        std::fs::write(repo.join(".env"), "TOKEN=the user's\n").unwrap();
+        std::fs::write(repo.join("new.txt"), "the user's own\n").unwrap();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        assert_eq!(p.blocking(), [".env", "new.txt"]);
+        // Appearing between the prediction and the write: refused, kept.
+        std::fs::remove_file(repo.join(".env")).unwrap();
+        std::fs::remove_file(repo.join("new.txt")).unwrap();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        assert!(p.blocking().is_empty(), "{p:?}");
+        std::fs::write(repo.join("new.txt"), "the user's own\n").unwrap();
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        let e = write(&repo, &all, Side::After, false).unwrap_err();
+        assert!(e.to_string().contains("new.txt appeared meanwhile"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(repo.join("new.txt")).unwrap(),
+            "the user's own\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn nothing_is_written_through_a_link_in_the_users_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let (repo, _) = repo_with(&dir.path().join("r"), &[("a.txt", "a\n")]);
+        let ws = department(&repo, "lingyubu-1", &[("x/pre-commit", "#!/bin/sh\n")]);
+        // A link the user has (or an earlier Apply left) where the department
+        // writes a folder.
+        std::os::unix::fs::symlink(&outside, repo.join("x")).unwrap();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        assert_eq!(p.unsafe_paths, ["x/pre-commit"]);
+        assert_eq!(p.blocking(), ["x/pre-commit"]);
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        let e = write(&repo, &all, Side::After, false).unwrap_err();
+        assert!(e.to_string().contains("is a link"), "{e}");
+        assert!(!outside.join("pre-commit").exists());
+        assert!(unsafe_path(&repo, ".git/hooks/pre-commit").is_some());
+        assert!(unsafe_path(&repo, "src/../../x").is_some());
+        assert!(unsafe_path(&repo, "src/new/a.rs").is_none());
     }
 
     #[test]

@@ -182,6 +182,22 @@ pub(crate) mod testing {
         (path.canonicalize().unwrap(), commit)
     }
 
+    /// A department's worktree with every file checked out.
+    pub fn fresh_worktree(repo: &Path, session: &str) -> crate::model::Workspace {
+        let s = crate::config::IsolationSettings::default();
+        super::create::create(&super::create::CreateSpec {
+            repo,
+            zhongshu: "zhongshu-1",
+            session,
+            base: None,
+            scope: &[],
+            settings: &s,
+        })
+        .unwrap()
+        .unwrap()
+        .workspace
+    }
+
     /// Commits every file of the working tree onto HEAD.
     pub fn commit_all(git: &Repository, message: &str) -> String {
         let mut index = git.index().unwrap();

@@ -63,10 +63,9 @@ pub fn record(
     changes(&wt, &ws.base, &commit.to_string(), new_commit)
 }
 
-/// `git add -A` in the worktree's index, leaving entries outside a sparse
-/// checkout as they are; writes the index and returns its tree.
-fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
-    let mut index = wt.index()?;
+/// The worktree's changes Git sees against its index: untracked files
+/// included, ignored files and a sparse checkout's left-out files not.
+fn status_entries(wt: &Repository) -> Result<Vec<(String, git2::Status)>, WorktreeError> {
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -75,25 +74,54 @@ fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
         .renames_head_to_index(false)
         .renames_index_to_workdir(false);
     let statuses = wt.statuses(Some(&mut opts))?;
-    for entry in statuses.iter() {
-        let Some(path) = entry.path() else { continue };
-        let status = entry.status();
+    let index = wt.index()?;
+    Ok(statuses
+        .iter()
+        .filter_map(|e| Some((e.path()?.to_string(), e.status())))
+        .filter(|(path, status)| {
+            let sparse = status.is_wt_deleted()
+                && index
+                    .get_path(Path::new(path), 0)
+                    .is_some_and(|e| skips_worktree(&e));
+            !sparse
+        })
+        .collect())
+}
+
+/// `git add -A` in the worktree's index, leaving entries outside a sparse
+/// checkout as they are; writes the index and returns its tree.
+fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
+    let mut index = wt.index()?;
+    for (path, status) in status_entries(wt)? {
+        let path = Path::new(&path);
         if status.is_wt_deleted() {
-            let sparse = index
-                .get_path(Path::new(path), 0)
-                .is_some_and(|e| skips_worktree(&e));
-            if !sparse {
-                index.remove_path(Path::new(path))?;
-            }
+            index.remove_path(path)?;
         } else if status.is_wt_new() || status.is_wt_modified() || status.is_wt_typechange() {
-            if let Err(e) = index.add_path(Path::new(path)) {
-                // A folder holding another repository, a file gone meanwhile.
-                tracing::warn!("recording {}: {path} left out: {e}", wt.path().display());
+            if let Err(e) = index.add_path(path) {
+                // A folder holding another repository, a name Git refuses:
+                // not recorded, so the folder is kept (see `unrecorded`).
+                tracing::warn!(
+                    "recording {}: {} left out: {e}",
+                    wt.path().display(),
+                    path.display()
+                );
             }
         }
     }
     index.write()?;
     Ok(index.write_tree()?)
+}
+
+/// What in the worktree folder at `path` its last record does not hold
+/// (ignored files aside): a folder with such files must not be deleted.
+pub fn unrecorded(path: &Path) -> Result<Vec<String>, WorktreeError> {
+    let wt = Repository::open(path)?;
+    let mut left: Vec<String> = status_entries(&wt)?
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    left.sort();
+    Ok(left)
 }
 
 /// The files and diff stat of `commit` against `base`.
@@ -137,9 +165,39 @@ pub fn diff_of(
 #[cfg(test)]
 mod tests {
     use super::super::create::{create, CreateSpec};
-    use super::super::testing::repo_with;
+    use super::super::testing::{fresh_worktree, repo_with};
     use super::*;
     use crate::config::{Checkout, IsolationSettings};
+
+    #[test]
+    fn a_folder_with_what_no_record_holds_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[(".gitignore", "target/\n"), ("a.txt", "a\n")]);
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&ws.path);
+        // A nested repository Git cannot record, and ignored build output.
+        let nested = wt.join("vendor/lib");
+        Repository::init(&nested).unwrap();
+        std::fs::write(nested.join("work.rs"), "w\n").unwrap();
+        std::fs::create_dir_all(wt.join("target")).unwrap();
+        std::fs::write(wt.join("target/out.o"), "o").unwrap();
+        std::fs::write(wt.join("a.txt"), "A\n").unwrap();
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "work").unwrap();
+        assert_eq!(r.files, ["a.txt"]);
+        assert_eq!(unrecorded(wt).unwrap(), ["vendor/lib/"]);
+        let e = super::super::create::remove(&repo, &ws).unwrap_err();
+        assert!(e.to_string().contains("vendor/lib/"), "{e}");
+        assert!(
+            nested.join("work.rs").exists(),
+            "nothing unrecorded is deleted"
+        );
+        // Once it is gone, the folder goes (ignored output with it).
+        std::fs::remove_dir_all(wt.join("vendor")).unwrap();
+        assert!(unrecorded(wt).unwrap().is_empty());
+        super::super::create::remove(&repo, &ws).unwrap();
+        assert!(!wt.exists());
+    }
 
     #[test]
     fn a_record_commits_the_worktree_as_the_department() {
