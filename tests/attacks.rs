@@ -2201,15 +2201,111 @@ async fn swapping_a_report_for_a_fifo_never_freezes_the_mailbox() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_reports_the_mailbox_ingestion() {
-    let (_repo, server) = serve(&[]).await;
-    let (status, health) = server.api.get("/healthz").await;
-    assert_eq!(status.as_u16(), 200, "{health}");
-    assert_eq!(health["status"], json!("ok"), "{health}");
-    let state = &health["mailbox_ingestion"]["state"];
-    assert!(state == "idle" || state == "busy", "{health}");
-    server.stop().await;
+/// `/healthz` as (HTTP status, mailbox ingestion state), after checking that
+/// the answer is one whole, consistent state: idle or busy with 200 and
+/// "ok", stuck (on `folder`, with its reason) with 503 and "degraded".
+async fn ingestion(api: &Api, folder: &str) -> (u16, String) {
+    let (status, h) = api.get("/healthz").await;
+    let m = &h["mailbox_ingestion"];
+    let state = m["state"].as_str().unwrap_or("").to_string();
+    match (status.as_u16(), state.as_str()) {
+        (200, "idle") => {
+            assert_eq!(h["status"], json!("ok"), "{h}");
+            assert!(m.get("folder").is_none(), "idle names no folder: {h}");
+        }
+        (200, "busy") => {
+            assert_eq!(h["status"], json!("ok"), "{h}");
+            assert_eq!(m["folder"], json!(folder), "{h}");
+        }
+        (503, "stuck") => {
+            assert_eq!(h["status"], json!("degraded"), "{h}");
+            assert_eq!(m["folder"], json!(folder), "{h}");
+            let error = m["error"].as_str().unwrap_or("");
+            assert!(
+                error.contains(&format!("mailbox ingestion stuck on {folder}")),
+                "{h}"
+            );
+        }
+        _ => panic!("/healthz: not one consistent state: {status} {h}"),
+    }
+    (status.as_u16(), state)
+}
+
+/// A scan held up (another process holds the state database's write lock, so
+/// registering the report waits) is "busy", then, past
+/// `CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS`, "stuck" with 503; once the lock
+/// is released the report registers and `/healthz` is 200 and idle again.
+#[test]
+fn healthz_reports_a_held_up_mailbox_scan_as_stuck_and_recovers() {
+    let rt = test_runtime();
+    let repo = TestRepo::with_flags(&[]);
+    let state_dir = repo.state_dir();
+    let sd = state_dir.display().to_string();
+    let env = [(
+        "CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS".to_string(),
+        "2".to_string(),
+    )];
+    let launcher = spawn_launcher_env(&repo.path, &["--state-dir", &sd], &env);
+    let api = &launcher.api;
+    rt.block_on(async {
+        let z = api.start_zhongshu("held-up scan").await;
+        let d = extra::start_department(
+            api,
+            &z,
+            "lingyubu",
+            "work [[fake-agent: --no-report --work-seconds 600]]",
+        )
+        .await;
+        wait_until("/healthz idle before the drop", PATIENCE, || async {
+            (ingestion(api, &z).await == (200, "idle".into())).then_some(())
+        })
+        .await;
+
+        // Another process takes the write lock: the launcher's commit waits.
+        let db = rusqlite::Connection::open(state_dir.join(codex_governance::store::DB_FILE))
+            .unwrap();
+        db.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mb = extra::mailbox(&state_dir, &z);
+        let report = extra::report(&z, &d, "lingyubu", "held up by a lock");
+        extra::drop_json(&mb.incoming, "held.json", &report);
+        let seen: std::sync::Mutex<Vec<(u16, String)>> = Default::default();
+        wait_until("busy, then stuck with 503", Duration::from_secs(120), || async {
+            let now = ingestion(api, &z).await;
+            let mut seen = seen.lock().unwrap();
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            let busy = seen.iter().position(|(_, s)| s == "busy");
+            let stuck = seen.iter().rposition(|(_, s)| s == "stuck");
+            matches!((busy, stuck), (Some(b), Some(s)) if b < s).then_some(())
+        })
+        .await;
+        let seen = seen.into_inner().unwrap();
+        say(
+            "a report dropped while another process holds the state database's write lock (stuck limit 2 s)",
+            format!("/healthz went {seen:?}"),
+        );
+        // Stuck means nothing registered: the report still waits in incoming/.
+        assert_eq!(ingestion(api, &z).await.0, 503);
+        assert!(extra::results(&extra::inbox(api, &z).await).is_empty());
+        assert_eq!(extra::report_names(&mb.incoming), ["held.json"]);
+
+        db.execute_batch("ROLLBACK").unwrap();
+        drop(db);
+        let r = extra::wait_result(api, &z, "the held-up report", |r| {
+            r["summary"] == "held up by a lock"
+        })
+        .await;
+        assert_eq!(r["department_session_id"], json!(d), "{r}");
+        wait_until("/healthz 200 and idle after the lock", PATIENCE, || async {
+            (ingestion(api, &z).await == (200, "idle".into())).then_some(())
+        })
+        .await;
+        say(
+            "the lock released",
+            "the report registered; /healthz 200, idle",
+        );
+    });
 }
 
 // ---------------------------------------------------------------------------
