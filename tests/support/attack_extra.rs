@@ -203,6 +203,59 @@ pub fn group_alive(pgid: u32) -> bool {
     unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
 }
 
+/// Set in the copy of a test run inside a user and mount namespace.
+const IN_NAMESPACE: &str = "CODEX_GOVERNANCE_TEST_IN_NAMESPACE";
+
+/// Whether this process may mount a tmpfs: true when it can (root with
+/// CAP_SYS_ADMIN, or inside the namespace). Otherwise the test `name` is run
+/// again by this same test binary inside `unshare --user --map-root-user
+/// --mount` (util-linux; its children, the launcher and its agents, share the
+/// namespace), its output is passed on, it must pass, and false is returned:
+/// the caller has nothing left to do.
+pub fn may_mount_or_run_in_namespace(name: &str) -> bool {
+    if std::env::var_os(IN_NAMESPACE).is_some() || can_mount_tmpfs() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--"])
+        .arg(&exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(IN_NAMESPACE, "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("not root: this test mounts a tmpfs inside `unshare` (util-linux; tools/test.sh installs it): {e}")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}, run in a user and mount namespace (not root): {}",
+        out.status
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run in the namespace: {stdout}"
+    );
+    false
+}
+
+/// Mounts and unmounts a tiny tmpfs: whether mounting is permitted here.
+fn can_mount_tmpfs() -> bool {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let run = |cmd: &mut std::process::Command| {
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    run(std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+        .arg(dir.path()))
+        && run(std::process::Command::new("umount").arg(dir.path()))
+}
+
 /// A tmpfs mounted at `dir` for the life of the guard (lazy unmount on drop, so a
 /// failed test never leaves it behind).
 pub struct TmpfsMount {
@@ -223,7 +276,7 @@ impl TmpfsMount {
                 dir: dir.to_path_buf(),
             },
             Ok(o) => panic!(
-                "this fault test needs to mount a tmpfs (run as root with CAP_SYS_ADMIN): `mount -t tmpfs -o size={size} tmpfs {}` failed: {}",
+                "this fault test needs to mount a tmpfs (root, or an unprivileged user namespace: see may_mount_or_run_in_namespace): `mount -t tmpfs -o size={size} tmpfs {}` failed: {}",
                 dir.display(),
                 String::from_utf8_lossy(&o.stderr).trim()
             ),
