@@ -1446,27 +1446,26 @@ async fn git_argument_injection_through_base_is_400() {
             .unwrap();
     }
     let server = InProcess::start(&repo).await;
-    let pid = std::process::id();
-    let pre_existing: Vec<bool> = ["/tmp/pwned", "/tmp/x"]
-        .iter()
-        .map(|p| Path::new(p).exists())
-        .collect();
-    let s1 = format!("/tmp/cg-attack-pwned-{pid}");
-    let s2 = format!("/tmp/cg-attack-x-{pid}");
+    // Payloads that name files point into a folder of their own, watched below.
+    let outside = tempfile::tempdir().unwrap();
+    let o = |name: &str| outside.path().join(name).display().to_string();
     let bases = [
-        "--output=/tmp/pwned".to_string(),
-        format!("--output={s1}"),
+        format!("--output={}", o("pwned")),
         "-n".to_string(),
         "HEAD --upload-pack=x".to_string(),
-        format!("HEAD --upload-pack=touch {s2}"),
-        "$(touch /tmp/x)".to_string(),
-        format!("$(touch {s2})"),
-        format!("`touch {s2}`"),
-        format!("HEAD; touch {s2}"),
+        format!("HEAD --upload-pack=touch {}", o("x")),
+        format!("$(touch {})", o("x")),
+        format!("`touch {}`", o("x")),
+        format!("HEAD; touch {}", o("x")),
         "--exec=/bin/sh".to_string(),
         "-".to_string(),
         "HEAD\n--output=x".to_string(),
+        "HEAD:refs/heads/pwned".to_string(),
+        "refs/heads/pwned".to_string(),
+        "-c core.hooksPath=/tmp".to_string(),
+        "--git-dir=/tmp".to_string(),
     ];
+    let before = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
     for base in &bases {
         let path = format!("/api/report?mode=base&base={}", pct(base));
         let (status, body) = server.api.get(&path).await;
@@ -1481,19 +1480,30 @@ async fn git_argument_injection_through_base_is_400() {
             ),
         );
     }
+    // Every answer is in: whatever the requests did is on disk now.
+    let after = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
+    let changes = after.changes_since(&before);
+    assert!(
+        changes.is_empty(),
+        "the refused bases changed things:\n{}",
+        changes.join("\n")
+    );
+    say(
+        "refs, HEAD, .git/config, objects, files in and outside the repository, state rows, audit lines",
+        format!(
+            "unchanged ({} refs, {} objects, {} files, {} audit lines)",
+            after.refs.len(),
+            after.objects.len(),
+            after.files.len(),
+            after.audit_lines
+        ),
+    );
     let (status, body) = server.api.get("/api/report?mode=base&base=HEAD").await;
     assert_eq!(status.as_u16(), 200, "control: base HEAD works: {body}");
     say(
         "control: GET /api/report?mode=base&base=HEAD",
         status.as_u16(),
     );
-    for s in [&s1, &s2] {
-        assert!(!Path::new(s).exists(), "{s} was created");
-    }
-    for (p, existed) in ["/tmp/pwned", "/tmp/x"].iter().zip(pre_existing) {
-        assert!(existed || !Path::new(p).exists(), "{p} was created");
-    }
-    say("files the injections would create", "none exists");
     server.stop().await;
 }
 
