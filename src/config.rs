@@ -75,6 +75,8 @@ pub struct LauncherSettings {
     pub project_name: String,
     pub workflow_doc: String,
     pub department_stale_seconds: u64,
+    /// A mailbox scan running this long makes `/healthz` answer 503.
+    pub mailbox_stuck_seconds: u64,
     /// How agents are driven (Codex app-server or a plain PTY).
     pub agent: AgentBackendSettings,
     /// Prices per model, to show what sessions cost (none: tokens only).

@@ -1446,27 +1446,26 @@ async fn git_argument_injection_through_base_is_400() {
             .unwrap();
     }
     let server = InProcess::start(&repo).await;
-    let pid = std::process::id();
-    let pre_existing: Vec<bool> = ["/tmp/pwned", "/tmp/x"]
-        .iter()
-        .map(|p| Path::new(p).exists())
-        .collect();
-    let s1 = format!("/tmp/cg-attack-pwned-{pid}");
-    let s2 = format!("/tmp/cg-attack-x-{pid}");
+    // Payloads that name files point into a folder of their own, watched below.
+    let outside = tempfile::tempdir().unwrap();
+    let o = |name: &str| outside.path().join(name).display().to_string();
     let bases = [
-        "--output=/tmp/pwned".to_string(),
-        format!("--output={s1}"),
+        format!("--output={}", o("pwned")),
         "-n".to_string(),
         "HEAD --upload-pack=x".to_string(),
-        format!("HEAD --upload-pack=touch {s2}"),
-        "$(touch /tmp/x)".to_string(),
-        format!("$(touch {s2})"),
-        format!("`touch {s2}`"),
-        format!("HEAD; touch {s2}"),
+        format!("HEAD --upload-pack=touch {}", o("x")),
+        format!("$(touch {})", o("x")),
+        format!("`touch {}`", o("x")),
+        format!("HEAD; touch {}", o("x")),
         "--exec=/bin/sh".to_string(),
         "-".to_string(),
         "HEAD\n--output=x".to_string(),
+        "HEAD:refs/heads/pwned".to_string(),
+        "refs/heads/pwned".to_string(),
+        "-c core.hooksPath=/tmp".to_string(),
+        "--git-dir=/tmp".to_string(),
     ];
+    let before = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
     for base in &bases {
         let path = format!("/api/report?mode=base&base={}", pct(base));
         let (status, body) = server.api.get(&path).await;
@@ -1481,19 +1480,30 @@ async fn git_argument_injection_through_base_is_400() {
             ),
         );
     }
+    // Every answer is in: whatever the requests did is on disk now.
+    let after = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
+    let changes = after.changes_since(&before);
+    assert!(
+        changes.is_empty(),
+        "the refused bases changed things:\n{}",
+        changes.join("\n")
+    );
+    say(
+        "refs, HEAD, .git/config, objects, files in and outside the repository, state rows, audit lines",
+        format!(
+            "unchanged ({} refs, {} objects, {} files, {} audit lines)",
+            after.refs.len(),
+            after.objects.len(),
+            after.files.len(),
+            after.audit_lines
+        ),
+    );
     let (status, body) = server.api.get("/api/report?mode=base&base=HEAD").await;
     assert_eq!(status.as_u16(), 200, "control: base HEAD works: {body}");
     say(
         "control: GET /api/report?mode=base&base=HEAD",
         status.as_u16(),
     );
-    for s in [&s1, &s2] {
-        assert!(!Path::new(s).exists(), "{s} was created");
-    }
-    for (p, existed) in ["/tmp/pwned", "/tmp/x"].iter().zip(pre_existing) {
-        assert!(existed || !Path::new(p).exists(), "{p} was created");
-    }
-    say("files the injections would create", "none exists");
     server.stop().await;
 }
 
@@ -1531,8 +1541,6 @@ async fn non_allowlisted_shells_and_flags_are_400_and_run_nothing() {
     }
     let t = api.get_ok("/api/browser_terminals").await;
     assert_eq!(t["terminals"], json!([]), "no terminal was opened: {t}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!Path::new(&sentinel).exists(), "{sentinel} was created");
     // Control: an allowlisted shell with an allowed flag starts.
     let ok = api
         .post_ok(
@@ -1540,6 +1548,17 @@ async fn non_allowlisted_shells_and_flags_are_400_and_run_nothing() {
             &json!({"shell": "/bin/sh", "shell_args": ["-i"]}),
         )
         .await;
+    // The launcher has started a later shell: a refused one that had been
+    // started anyway would have run `touch` by now, or would still be running.
+    assert!(!Path::new(&sentinel).exists(), "{sentinel} was created");
+    let running: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&sentinel))
+        .collect();
+    assert!(running.is_empty(), "a refused shell runs: {running:?}");
     say(
         "control: POST /api/browser_terminal/start {shell: /bin/sh, shell_args: [-i]}",
         format!("200, terminal {}", ok["id"]),
@@ -1687,9 +1706,11 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
     let host = server.host();
     const SLOW: usize = 50;
     let started = Instant::now();
+    let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..SLOW {
         let host = host.clone();
+        let opened_count = std::sync::Arc::clone(&opened);
         tasks.push(tokio::spawn(async move {
             let s = TcpStream::connect(addr).await.expect("connect");
             let (mut rd, mut wr) = s.into_split();
@@ -1698,7 +1719,9 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
             let mut bytes = head.into_bytes().into_iter();
             let mut buf = [0u8; 1024];
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let deadline = opened + Duration::from_secs(60);
+            // Patience only: the server's header timeout is 10 s.
+            let give_up = opened + Duration::from_secs(120);
+            let mut first = true;
             loop {
                 tokio::select! {
                     r = rd.read(&mut buf) => {
@@ -1707,19 +1730,26 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
                         return Some(opened.elapsed());
                     }
                     _ = tick.tick() => {
-                        if Instant::now() > deadline {
+                        if Instant::now() > give_up {
                             return None;
                         }
                         let b = bytes.next().unwrap_or(b'a');
                         if wr.write_all(&[b]).await.is_err() {
                             return Some(opened.elapsed());
                         }
+                        if std::mem::take(&mut first) {
+                            opened_count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                     }
                 }
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_until("every slow connection open and sending", PATIENCE, || {
+        let n = opened.load(std::sync::atomic::Ordering::SeqCst);
+        async move { (n == SLOW).then_some(()) }
+    })
+    .await;
     // Meanwhile an ordinary client is served.
     let mut served = Vec::new();
     for _ in 0..5 {
@@ -1730,7 +1760,6 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
             .await;
         assert_eq!(r.status, 200, "a normal request during slowloris: {r:?}");
         served.push(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     say(
         &format!("{SLOW} slowloris connections (1 header byte/s) open; 5 normal GET /api/status meanwhile"),
@@ -1742,15 +1771,11 @@ async fn slowloris_connections_are_cut_and_others_are_served() {
     let mut cut = Vec::new();
     for t in tasks {
         let closed = t.await.unwrap();
-        let closed = closed.expect("a slow connection is cut within 60 s");
+        let closed =
+            closed.expect("the server cuts a slow connection (gave up waiting after 120 s)");
         cut.push(closed);
     }
     cut.sort();
-    // Generous bound: the header timeout is 10 s.
-    assert!(
-        *cut.last().unwrap() < Duration::from_secs(30),
-        "slow connections cut within 30 s: {cut:?}"
-    );
     say(
         &format!("{SLOW} slowloris connections"),
         format!(
@@ -2201,15 +2226,111 @@ async fn swapping_a_report_for_a_fifo_never_freezes_the_mailbox() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_reports_the_mailbox_ingestion() {
-    let (_repo, server) = serve(&[]).await;
-    let (status, health) = server.api.get("/healthz").await;
-    assert_eq!(status.as_u16(), 200, "{health}");
-    assert_eq!(health["status"], json!("ok"), "{health}");
-    let state = &health["mailbox_ingestion"]["state"];
-    assert!(state == "idle" || state == "busy", "{health}");
-    server.stop().await;
+/// `/healthz` as (HTTP status, mailbox ingestion state), after checking that
+/// the answer is one whole, consistent state: idle or busy with 200 and
+/// "ok", stuck (on `folder`, with its reason) with 503 and "degraded".
+async fn ingestion(api: &Api, folder: &str) -> (u16, String) {
+    let (status, h) = api.get("/healthz").await;
+    let m = &h["mailbox_ingestion"];
+    let state = m["state"].as_str().unwrap_or("").to_string();
+    match (status.as_u16(), state.as_str()) {
+        (200, "idle") => {
+            assert_eq!(h["status"], json!("ok"), "{h}");
+            assert!(m.get("folder").is_none(), "idle names no folder: {h}");
+        }
+        (200, "busy") => {
+            assert_eq!(h["status"], json!("ok"), "{h}");
+            assert_eq!(m["folder"], json!(folder), "{h}");
+        }
+        (503, "stuck") => {
+            assert_eq!(h["status"], json!("degraded"), "{h}");
+            assert_eq!(m["folder"], json!(folder), "{h}");
+            let error = m["error"].as_str().unwrap_or("");
+            assert!(
+                error.contains(&format!("mailbox ingestion stuck on {folder}")),
+                "{h}"
+            );
+        }
+        _ => panic!("/healthz: not one consistent state: {status} {h}"),
+    }
+    (status.as_u16(), state)
+}
+
+/// A scan held up (another process holds the state database's write lock, so
+/// registering the report waits) is "busy", then, past
+/// `CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS`, "stuck" with 503; once the lock
+/// is released the report registers and `/healthz` is 200 and idle again.
+#[test]
+fn healthz_reports_a_held_up_mailbox_scan_as_stuck_and_recovers() {
+    let rt = test_runtime();
+    let repo = TestRepo::with_flags(&[]);
+    let state_dir = repo.state_dir();
+    let sd = state_dir.display().to_string();
+    let env = [(
+        "CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS".to_string(),
+        "2".to_string(),
+    )];
+    let launcher = spawn_launcher_env(&repo.path, &["--state-dir", &sd], &env);
+    let api = &launcher.api;
+    rt.block_on(async {
+        let z = api.start_zhongshu("held-up scan").await;
+        let d = extra::start_department(
+            api,
+            &z,
+            "lingyubu",
+            "work [[fake-agent: --no-report --work-seconds 600]]",
+        )
+        .await;
+        wait_until("/healthz idle before the drop", PATIENCE, || async {
+            (ingestion(api, &z).await == (200, "idle".into())).then_some(())
+        })
+        .await;
+
+        // Another process takes the write lock: the launcher's commit waits.
+        let db = rusqlite::Connection::open(state_dir.join(codex_governance::store::DB_FILE))
+            .unwrap();
+        db.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mb = extra::mailbox(&state_dir, &z);
+        let report = extra::report(&z, &d, "lingyubu", "held up by a lock");
+        extra::drop_json(&mb.incoming, "held.json", &report);
+        let seen: std::sync::Mutex<Vec<(u16, String)>> = Default::default();
+        wait_until("busy, then stuck with 503", Duration::from_secs(120), || async {
+            let now = ingestion(api, &z).await;
+            let mut seen = seen.lock().unwrap();
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            let busy = seen.iter().position(|(_, s)| s == "busy");
+            let stuck = seen.iter().rposition(|(_, s)| s == "stuck");
+            matches!((busy, stuck), (Some(b), Some(s)) if b < s).then_some(())
+        })
+        .await;
+        let seen = seen.into_inner().unwrap();
+        say(
+            "a report dropped while another process holds the state database's write lock (stuck limit 2 s)",
+            format!("/healthz went {seen:?}"),
+        );
+        // Stuck means nothing registered: the report still waits in incoming/.
+        assert_eq!(ingestion(api, &z).await.0, 503);
+        assert!(extra::results(&extra::inbox(api, &z).await).is_empty());
+        assert_eq!(extra::report_names(&mb.incoming), ["held.json"]);
+
+        db.execute_batch("ROLLBACK").unwrap();
+        drop(db);
+        let r = extra::wait_result(api, &z, "the held-up report", |r| {
+            r["summary"] == "held up by a lock"
+        })
+        .await;
+        assert_eq!(r["department_session_id"], json!(d), "{r}");
+        wait_until("/healthz 200 and idle after the lock", PATIENCE, || async {
+            (ingestion(api, &z).await == (200, "idle".into())).then_some(())
+        })
+        .await;
+        say(
+            "the lock released",
+            "the report registered; /healthz 200, idle",
+        );
+    });
 }
 
 // ---------------------------------------------------------------------------

@@ -401,6 +401,9 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
 
 #[test]
 fn full_disk_refuses_changes_cleanly_and_recovers() {
+    if !may_mount_or_run_in_namespace("full_disk_refuses_changes_cleanly_and_recovers") {
+        return;
+    }
     let rt = runtime();
     let repo = TestRepo::new(RepoOptions {
         agent_flags: vec!["--quiet-env".into(), "--lines".into(), "1".into()],

@@ -14,6 +14,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 # Tests list processes (ps) and fetch pages the way a user would (curl).
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The full-disk test mounts a tmpfs; not as root, inside `unshare` (util-linux).
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 # Node and npm install the pinned Codex CLI that the Codex backend's tests drive.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

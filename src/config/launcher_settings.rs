@@ -38,6 +38,10 @@ pub(super) fn resolve(
         Some(v) => parse_positive(v, "CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS")?,
         None => 300,
     };
+    let mailbox_stuck_seconds = match env.get("CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS") {
+        Some(v) => parse_positive(v, "CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS")?,
+        None => 30,
+    };
     let agent_command = agent_command(&fl, env, file_name)?;
     let agent = agent_backend::resolve(
         file_name,
@@ -118,6 +122,7 @@ pub(super) fn resolve(
             .cloned()
             .unwrap_or_else(|| "AGENTS.md".into()),
         department_stale_seconds,
+        mailbox_stuck_seconds,
         agent,
         model_prices,
         isolation,

@@ -155,3 +155,24 @@ fn quota_settings_default_and_bad_values_say_what_they_must_be() {
         "{err}"
     );
 }
+
+#[test]
+fn the_mailbox_stuck_limit_is_30_seconds_unless_the_environment_says_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = Env::new();
+    let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+    assert_eq!(cfg.launcher.mailbox_stuck_seconds, 30);
+    env.insert("CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS".into(), "2".into());
+    let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+    assert_eq!(cfg.launcher.mailbox_stuck_seconds, 2);
+    for bad in ["0", "-1", "soon", ""] {
+        env.insert("CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS".into(), bad.into());
+        let err = Config::load_with_env(dir.path(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS") && err.contains("at least 1"),
+            "{bad:?}: {err}"
+        );
+    }
+}

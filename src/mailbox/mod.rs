@@ -81,7 +81,8 @@ impl Mailbox {
 
     /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
     pub fn ingestion_health(&self) -> watchdog::IngestionHealth {
-        self.watchdog.health(watchdog::STUCK_AFTER)
+        let limit = Duration::from_secs(self.ctx.config.launcher.mailbox_stuck_seconds);
+        self.watchdog.health(limit)
     }
 
     /// Starts the watcher and the ingestion thread, ingests what arrived while the

@@ -3,15 +3,14 @@
 //! One thread ingests every Zhongshu's mailbox. If a scan ever hangs (a file
 //! that blocks, a disk that stops answering), no report registers anywhere, and
 //! without this the launcher would still call itself healthy. The thread marks
-//! each scan as busy; `/healthz` asks whether a scan has run for too long.
+//! each scan as busy; `/healthz` asks whether a scan has run longer than
+//! `mailbox_stuck_seconds` (30 s unless `CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS`
+//! says otherwise).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-
-/// A scan running longer than this makes the ingestion "stuck".
-pub const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 /// The scan in progress, if any.
 #[derive(Default)]
@@ -144,7 +143,7 @@ mod tests {
     #[test]
     fn a_scan_is_busy_while_the_guard_lives_and_idle_after() {
         let w = Watchdog::default();
-        assert_eq!(w.health(STUCK_AFTER), IngestionHealth::Idle);
+        assert_eq!(w.health(Duration::from_secs(30)), IngestionHealth::Idle);
         {
             let _busy = w.busy("zhongshu-1");
             let h = w.health(Duration::from_secs(3600));

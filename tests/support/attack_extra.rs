@@ -8,7 +8,7 @@
 //! `#[path = "support/attack_extra.rs"] mod attack;`
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -169,6 +169,161 @@ pub fn tree(root: &Path, skip: &[&str]) -> BTreeSet<String> {
     out
 }
 
+/// What a request served by our code could change in and around a Git
+/// repository. The launcher never runs the git CLI: it reaches Git through
+/// libgit2 (refs, HEAD, config, objects, the index and work tree files), and
+/// its own state (database rows, audit lines) and any file it might write.
+#[derive(Debug, PartialEq)]
+pub struct Footprint {
+    /// Every reference, HEAD included: name -> target (or `-> symbolic target`).
+    pub refs: BTreeMap<String, String>,
+    /// Every object id in the object database (loose and packed).
+    pub objects: BTreeSet<String>,
+    /// `.git/config`, as text.
+    pub config: String,
+    /// Every file under the repository (`.git` included, the state folder not):
+    /// path -> SHA-256 of its content (`dir` for a folder, `link` for a link).
+    pub files: BTreeMap<String, String>,
+    /// Names in a folder outside the repository that requests point at.
+    pub outside: BTreeSet<String>,
+    /// Rows per table of the state database.
+    pub rows: BTreeMap<String, i64>,
+    /// Lines of the audit log.
+    pub audit_lines: usize,
+}
+
+impl Footprint {
+    /// Reads it all now. `state_dir` lies inside `repo`; `outside` does not.
+    pub fn take(repo: &Path, state_dir: &Path, outside: &Path) -> Footprint {
+        let git = git2::Repository::open(repo).expect("open the repository");
+        let mut refs = BTreeMap::new();
+        for r in git.references().unwrap().flatten() {
+            let name = r.name().unwrap_or("?").to_string();
+            let target = match r.symbolic_target() {
+                Some(t) => format!("-> {t}"),
+                None => r.target().map(|o| o.to_string()).unwrap_or_default(),
+            };
+            refs.insert(name, target);
+        }
+        let head = git.find_reference("HEAD").unwrap();
+        let head = match head.symbolic_target() {
+            Some(t) => format!("-> {t}"),
+            None => head.target().map(|o| o.to_string()).unwrap_or_default(),
+        };
+        refs.insert("HEAD".into(), head);
+        let mut objects = BTreeSet::new();
+        git.odb()
+            .unwrap()
+            .foreach(|id| {
+                objects.insert(id.to_string());
+                true
+            })
+            .unwrap();
+        let config = std::fs::read_to_string(git.path().join("config")).unwrap_or_default();
+        let skip = state_dir
+            .strip_prefix(repo)
+            .expect("the state folder is inside the repository")
+            .to_string_lossy()
+            .into_owned();
+        let mut files = BTreeMap::new();
+        for rel in tree(repo, &[&skip]) {
+            let path = repo.join(&rel);
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.is_dir() {
+                "dir".to_string()
+            } else if meta.file_type().is_symlink() {
+                "link".to_string()
+            } else {
+                codex_governance::mailbox::report_file::sha256_hex(&std::fs::read(&path).unwrap())
+            };
+            files.insert(rel, what);
+        }
+        let outside = tree(outside, &[]);
+        let db = rusqlite::Connection::open_with_flags(
+            state_dir.join(codex_governance::store::DB_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the state database");
+        let tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .flatten()
+            .collect();
+        let rows = tables
+            .into_iter()
+            .map(|t| {
+                let n: i64 = db
+                    .query_row(&format!("SELECT COUNT(*) FROM \"{t}\""), [], |r| r.get(0))
+                    .unwrap();
+                (t, n)
+            })
+            .collect();
+        let audit = std::fs::read_to_string(state_dir.join("codex_governance_audit.jsonl"))
+            .unwrap_or_default();
+        Footprint {
+            refs,
+            objects,
+            config,
+            files,
+            outside,
+            rows,
+            audit_lines: audit.lines().count(),
+        }
+    }
+
+    /// What differs from `before`, one line per change (empty: nothing).
+    pub fn changes_since(&self, before: &Footprint) -> Vec<String> {
+        fn diff<K: Ord + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
+            what: &str,
+            a: &BTreeMap<K, V>,
+            b: &BTreeMap<K, V>,
+            out: &mut Vec<String>,
+        ) {
+            for (k, v) in b {
+                match a.get(k) {
+                    None => out.push(format!("{what} added: {k:?} = {v:?}")),
+                    Some(old) if old != v => {
+                        out.push(format!("{what} changed: {k:?}: {old:?} -> {v:?}"))
+                    }
+                    _ => {}
+                }
+            }
+            for k in a.keys().filter(|k| !b.contains_key(k)) {
+                out.push(format!("{what} removed: {k:?}"));
+            }
+        }
+        let mut out = Vec::new();
+        diff("ref", &before.refs, &self.refs, &mut out);
+        let set = |s: &BTreeSet<String>| s.iter().map(|k| (k.clone(), ())).collect();
+        let (o1, o2): (BTreeMap<_, _>, BTreeMap<_, _>) = (set(&before.objects), set(&self.objects));
+        diff("object", &o1, &o2, &mut out);
+        if before.config != self.config {
+            out.push(format!(
+                ".git/config changed: {:?} -> {:?}",
+                before.config, self.config
+            ));
+        }
+        diff(
+            "file in the repository",
+            &before.files,
+            &self.files,
+            &mut out,
+        );
+        let (x1, x2): (BTreeMap<_, _>, BTreeMap<_, _>) = (set(&before.outside), set(&self.outside));
+        diff("file outside the repository", &x1, &x2, &mut out);
+        diff("state database rows", &before.rows, &self.rows, &mut out);
+        if before.audit_lines != self.audit_lines {
+            out.push(format!(
+                "audit lines: {} -> {}",
+                before.audit_lines, self.audit_lines
+            ));
+        }
+        out
+    }
+}
+
 /// A small deterministic RNG (splitmix64), seeded per test cycle.
 pub struct Rng(u64);
 
@@ -203,6 +358,59 @@ pub fn group_alive(pgid: u32) -> bool {
     unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
 }
 
+/// Set in the copy of a test run inside a user and mount namespace.
+const IN_NAMESPACE: &str = "CODEX_GOVERNANCE_TEST_IN_NAMESPACE";
+
+/// Whether this process may mount a tmpfs: true when it can (root with
+/// CAP_SYS_ADMIN, or inside the namespace). Otherwise the test `name` is run
+/// again by this same test binary inside `unshare --user --map-root-user
+/// --mount` (util-linux; its children, the launcher and its agents, share the
+/// namespace), its output is passed on, it must pass, and false is returned:
+/// the caller has nothing left to do.
+pub fn may_mount_or_run_in_namespace(name: &str) -> bool {
+    if std::env::var_os(IN_NAMESPACE).is_some() || can_mount_tmpfs() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--"])
+        .arg(&exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(IN_NAMESPACE, "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("not root: this test mounts a tmpfs inside `unshare` (util-linux; tools/test.sh installs it): {e}")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}, run in a user and mount namespace (not root): {}",
+        out.status
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run in the namespace: {stdout}"
+    );
+    false
+}
+
+/// Mounts and unmounts a tiny tmpfs: whether mounting is permitted here.
+fn can_mount_tmpfs() -> bool {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let run = |cmd: &mut std::process::Command| {
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    run(std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+        .arg(dir.path()))
+        && run(std::process::Command::new("umount").arg(dir.path()))
+}
+
 /// A tmpfs mounted at `dir` for the life of the guard (lazy unmount on drop, so a
 /// failed test never leaves it behind).
 pub struct TmpfsMount {
@@ -223,7 +431,7 @@ impl TmpfsMount {
                 dir: dir.to_path_buf(),
             },
             Ok(o) => panic!(
-                "this fault test needs to mount a tmpfs (run as root with CAP_SYS_ADMIN): `mount -t tmpfs -o size={size} tmpfs {}` failed: {}",
+                "this fault test needs to mount a tmpfs (root, or an unprivileged user namespace: see may_mount_or_run_in_namespace): `mount -t tmpfs -o size={size} tmpfs {}` failed: {}",
                 dir.display(),
                 String::from_utf8_lossy(&o.stderr).trim()
             ),
