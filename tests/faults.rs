@@ -627,9 +627,13 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
         let mut peak = base;
         let mut worst = Duration::ZERO;
         let mut calls = 0;
-        let deadline = Instant::now() + Duration::from_secs(300);
+        // Patience only (a hung flood fails, a slow one does not).
+        let patience = Instant::now() + Duration::from_secs(900);
         while !done() {
-            assert!(Instant::now() < deadline, "the flood did not finish in 300 s");
+            assert!(
+                Instant::now() < patience,
+                "gave up waiting for the flood's end after 900 s"
+            );
             if let Some(rss) = vm_rss_kib(pid) {
                 peak = peak.max(rss);
             }

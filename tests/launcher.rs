@@ -733,15 +733,16 @@ async fn confirmation_starts_only_ticked_assignments() {
         "[[fake-agent: --no-report --work-seconds 120]]",
     ));
     p["needs_confirmation"] = json!(true);
-    let (_repo, server) = serve_with_plan(&p).await;
+    let (repo, server) = serve_with_plan(&p).await;
     let api = &server.api;
     let z = api.start_zhongshu("confirm").await;
     api.wait_session(&z, "plan awaiting confirmation", |s| {
         s["plan_status"] == "awaiting_confirmation"
     })
     .await;
-    // Give a wrong pump every chance to show itself.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The Zhongshu's registration is answered after the queue was pumped:
+    // a wrong pump has shown itself by then.
+    wait_plan_accepted(&repo, &z).await;
     let status = api.status().await;
     assert!(
         departments(&status).is_empty(),
@@ -1787,23 +1788,27 @@ fn finished_sessions_release_their_file_descriptors() {
         async move {
             let z = api.start_zhongshu(&task).await;
             wait_log(repo, &z, "FAKE_AGENT_WAITING").await;
+            let pid = api.session(&z).await["pid"].as_u64().unwrap() as u32;
             api.post_ok("/api/close_session", &json!({"session_id": z}))
                 .await;
+            wait_gone(pid, "the closed session's agent").await;
         }
     };
     rt.block_on(cycle("warm-up".into()));
-    std::thread::sleep(Duration::from_millis(500));
     let before = fds();
     for i in 0..10 {
         rt.block_on(cycle(format!("session {i}")));
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let after = fds();
-    assert!(
-        after < before + 10,
-        "10 started and closed sessions left {} file descriptors open in the launcher ({before} -> {after})",
-        after - before
-    );
+    // Released once each session's terminal is dropped: waited for, not timed.
+    let after = rt.block_on(wait_until(
+        "10 closed sessions' descriptors released (fewer than 10 more than before)",
+        PATIENCE,
+        || async {
+            let now = fds();
+            (now < before + 10).then_some(now)
+        },
+    ));
+    println!("launcher descriptors: {before} before, {after} after 10 sessions");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
