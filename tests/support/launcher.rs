@@ -675,13 +675,25 @@ pub fn spawn_launcher(repo: &Path, extra: &[&str]) -> Subprocess {
 
 /// [`spawn_launcher`] with extra environment variables.
 pub fn spawn_launcher_env(repo: &Path, extra: &[&str], env: &[(String, String)]) -> Subprocess {
+    let mut cmd = serve_command(repo, 0);
+    cmd.envs(env.iter().map(|(k, v)| (k, v))).args(extra);
+    spawn_until_ready(cmd)
+}
+
+/// `codex-governance serve --repo R --port PORT` on a chosen port (a launcher
+/// that comes back where a page knew it), waiting for the ready line.
+pub fn spawn_launcher_at(repo: &Path, port: u16) -> Subprocess {
+    let launcher = spawn_until_ready(serve_command(repo, port));
+    assert_eq!(launcher.port, port, "{}", launcher.url);
+    launcher
+}
+
+fn serve_command(repo: &Path, port: u16) -> Command {
     let mut cmd = base_command();
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.args(["serve", "--repo"])
         .arg(repo)
-        .args(["--port", "0"])
-        .args(extra);
-    spawn_until_ready(cmd)
+        .args(["--port", &port.to_string()]);
+    cmd
 }
 
 /// Starts `cmd` (a launcher that serves) and waits for its ready line.
