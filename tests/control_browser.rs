@@ -26,7 +26,6 @@ mod flaky;
 #[path = "support/launcher.rs"]
 mod support;
 
-
 use browser::Browser;
 use serde_json::{json, Value};
 use support::{wait_log, wait_until, Api, PATIENCE};

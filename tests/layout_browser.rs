@@ -22,7 +22,6 @@ mod browser;
 #[path = "support/launcher.rs"]
 mod support;
 
-
 use browser::Browser;
 use serde_json::json;
 use support::{InProcess, RepoOptions, TestRepo};

@@ -19,7 +19,6 @@ mod browser;
 #[path = "support/launcher.rs"]
 mod support;
 
-
 use browser::{Browser, WAIT};
 use serde_json::json;
 use support::{InProcess, RepoOptions, TestRepo};
