@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use browser::{free_port, save_artifact, Browser, BUFFER_TEXT, ENTER, WAIT};
 use serde_json::{json, Value};
+use support::git::commit_paths;
 use support::{InProcess, RepoOptions, TestRepo};
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
@@ -165,20 +166,6 @@ impl Scene {
     }
 }
 
-fn commit(repo: &git2::Repository, paths: &[&str], message: &str) {
-    let mut index = repo.index().unwrap();
-    for p in paths {
-        index.add_path(Path::new(p)).unwrap();
-    }
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("Dashboard Test", "test@example.invalid").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap();
-}
-
 /// Two commits, then a working tree with unstaged, staged, untracked, risky,
 /// uncategorized and machine-local (preflight) changes.
 fn build_history(path: &Path) {
@@ -187,16 +174,15 @@ fn build_history(path: &Path) {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(f, body).unwrap();
     };
-    let repo = git2::Repository::open(path).unwrap();
     write(".gitignore", ".tmp/\n");
     write("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
-    commit(
-        &repo,
+    commit_paths(
+        path,
         &[".gitignore", "README.md", "governance.yaml", "src/lib.rs"],
         "first",
     );
     write("docs/second.md", "# Second\n");
-    commit(&repo, &["docs/second.md"], "second");
+    commit_paths(path, &["docs/second.md"], "second");
     // worktree changes
     write(
         "README.md",
@@ -206,6 +192,7 @@ fn build_history(path: &Path) {
     write(".env", "SECRET=1\n");
     write("notes.txt", "loose notes\n");
     write("src/staged.rs", "pub fn staged() {}\n");
+    let repo = git2::Repository::open(path).unwrap();
     let mut index = repo.index().unwrap();
     index.add_path(Path::new("src/staged.rs")).unwrap();
     index.write().unwrap();

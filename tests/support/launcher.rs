@@ -23,6 +23,11 @@ use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
 use codex_governance::web::{self, Running, ServeOptions};
 
+#[path = "../common/git.rs"]
+pub mod git;
+#[allow(unused_imports)]
+pub use git::commit_all;
+
 /// How long any wait may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -343,23 +348,6 @@ impl Api {
         })
         .await
     }
-}
-
-/// Commits every file of the working tree at `root` as its next commit; returns its id.
-pub fn commit_all(root: &Path, message: &str) -> String {
-    let git = git2::Repository::open(root).unwrap();
-    let mut index = git.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("user", "user@example.invalid").unwrap();
-    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap()
-        .to_string()
 }
 
 async fn split(resp: reqwest::Response) -> (StatusCode, Value) {
