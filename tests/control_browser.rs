@@ -78,9 +78,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    d.present("the live indicator", "#conn.live").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
 
     // -- a plan that waits: "Review and start" shows the whole plan first
     let plan = repo.write_json(
@@ -365,8 +363,7 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-demo-failure.png");
-    d.goto(&format!("{}/#token={}", l.url, l.token)).await;
-    d.present("the live indicator", "#conn.live").await;
+    d.open_dashboard(&l.url, &l.token).await;
 
     d.click("#task").await;
     d.type_into("#task", "Tidy the notes").await;

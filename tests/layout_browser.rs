@@ -56,9 +56,7 @@ async fn layout_live_deltas_and_every_view() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("view-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    d.present("the live indicator", "#conn.live").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
     d.present("the grid's one hint", "#grid .grid-hint").await;
     shoot(&d, "empty", None).await;
     let fetched = d.js(STATUS_FETCHES, vec![]).await;

@@ -35,9 +35,7 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("needs-you-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    d.present("the live indicator", "#conn.live").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
     assert_eq!(
         d.js(
             "return document.querySelector('#needs-you').hidden;",

@@ -246,6 +246,13 @@ impl Browser {
         }
     }
 
+    /// Opens the dashboard of the launcher at `url` the way its printed URL
+    /// does (the token in the fragment) and waits until its event stream is live.
+    pub async fn open_dashboard(&self, url: &str, token: &str) {
+        self.goto(&format!("{url}/#token={token}")).await;
+        self.present("the live indicator", "#conn.live").await;
+    }
+
     /// [`Browser::wait_js`] with the default patience, [`WAIT`].
     pub async fn wait(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
         self.wait_js(what, script, args, WAIT).await
