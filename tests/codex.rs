@@ -8,9 +8,9 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/model_server.rs"]
+#[path = "common/model_server.rs"]
 mod model_server;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::Path;

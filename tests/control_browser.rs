@@ -21,9 +21,9 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/flaky.rs"]
+#[path = "common/flaky.rs"]
 mod flaky;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use browser::Browser;

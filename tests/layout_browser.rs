@@ -19,7 +19,7 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use browser::Browser;

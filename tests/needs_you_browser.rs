@@ -16,7 +16,7 @@
 
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use browser::{Browser, WAIT};

@@ -10,12 +10,12 @@
 //!
 //! No timing is asserted: every wait is a generous wait-until loop.
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
 #[allow(dead_code)] // body_naming is for the attack suite
-#[path = "support/scope_extra.rs"]
+#[path = "common/scopes.rs"]
 mod scopes;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::Path;

@@ -4,7 +4,7 @@
 
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
 
 use std::sync::Arc;

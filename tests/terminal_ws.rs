@@ -1,7 +1,7 @@
 //! Browser terminals over a real WebSocket: security checks, the protocol, several
 //! clients, exit codes, closing, and a client that never reads.
 
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
 
 use std::sync::Arc;

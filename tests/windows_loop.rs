@@ -15,11 +15,11 @@
 //!
 //! Nothing asserts on time: every wait polls for an event with a generous limit.
 
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -5,9 +5,9 @@
 //!
 //! Nothing asserts on time: every wait polls for an event with a generous limit.
 
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::sync::Arc;
