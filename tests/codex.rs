@@ -1,6 +1,6 @@
 //! The Codex backend with the real Codex CLI (pinned 0.169.0, installed by
 //! `tools/test.sh`) against the scripted model server of
-//! `support/model_server.rs`, on loopback only: the launcher binary runs as a
+//! `common/model_server.rs`, on loopback only: the launcher binary runs as a
 //! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
 //! real Git repositories.
 

@@ -4,7 +4,8 @@
 //! (for restart and kill tests), bearer-token API helpers, a raw HTTP helper for
 //! header-level security checks, and `wait_until` for polling.
 //!
-//! Include it with `#[path = "support/launcher.rs"] mod support;`.
+//! Include it with `#[path = "common/launcher.rs"] mod support;` (the other
+//! helpers in `tests/common/` that build on it find it as `crate::support`).
 //! Timeouts are generous and only keep a broken test from hanging; nothing here
 //! asserts on time.
 #![allow(dead_code)]
@@ -23,7 +24,7 @@ use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
 use codex_governance::web::{self, Running, ServeOptions};
 
-#[path = "../common/git.rs"]
+#[path = "git.rs"]
 pub mod git;
 #[allow(unused_imports)]
 pub use git::commit_all;

@@ -2,7 +2,7 @@
 //! pseudo-terminal, a terminal URL taken apart, a WebSocket to `/ws` with the
 //! terminal's token, Host and Origin, and what it has received (output bytes
 //! and control frames). Include it with
-//! `#[path = "support/terminal_client.rs"] mod client;`.
+//! `#[path = "common/terminal.rs"] mod client;`.
 #![allow(dead_code)]
 
 use std::sync::Arc;
