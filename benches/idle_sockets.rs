@@ -17,7 +17,7 @@
 //!
 //! Run: `cargo bench --bench idle_sockets`.
 
-#[path = "../tests/support/launcher.rs"]
+#[path = "../tests/common/launcher.rs"]
 mod support;
 
 use std::net::SocketAddr;

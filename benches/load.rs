@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --bench load`.
 
-#[path = "../tests/support/launcher.rs"]
+#[path = "../tests/common/launcher.rs"]
 mod support;
 
 use std::net::SocketAddr;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/disk.rs"]
 mod disk;
-#[path = "../tests/support/launcher.rs"]
+#[path = "../tests/common/launcher.rs"]
 mod support;
 
 use codex_governance::config::{Config, Env};

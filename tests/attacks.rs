@@ -6,22 +6,22 @@
 //! asserts the refusal (run with `--nocapture` to read them). Nothing asserts on
 //! time: timeouts only keep a broken case from hanging.
 
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
 
-#[path = "support/attack_extra.rs"]
+#[path = "common/attack.rs"]
 mod attack;
 
-#[path = "support/attack_state.rs"]
+#[path = "attacks/state.rs"]
 mod state_at_rest;
 
-#[path = "support/attack_web.rs"]
+#[path = "attacks/web.rs"]
 mod web_attacks;
 
-#[path = "support/attack_agents.rs"]
+#[path = "attacks/agents.rs"]
 mod agent_attacks;
 
 use std::collections::BTreeMap;
@@ -2457,7 +2457,7 @@ async fn a_report_that_cannot_be_archived_is_rejected_and_audited() {
 // ---------------------------------------------------------------------------
 // Least privilege for agents (issue 13, findings 2, 3, 5 and 9)
 
-#[path = "support/scope_extra.rs"]
+#[path = "common/scopes.rs"]
 mod scopes;
 
 /// What a session token may reach: (method, path) -> allowed for zhongshu / department.

@@ -1,6 +1,6 @@
 //! The Codex backend with the real Codex CLI (pinned 0.169.0, installed by
 //! `tools/test.sh`) against the scripted model server of
-//! `support/model_server.rs`, on loopback only: the launcher binary runs as a
+//! `common/model_server.rs`, on loopback only: the launcher binary runs as a
 //! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
 //! real Git repositories.
 
@@ -8,9 +8,9 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/model_server.rs"]
+#[path = "common/model_server.rs"]
 mod model_server;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::Path;

@@ -6,9 +6,9 @@
 //! confirmation request is answered (the Zhongshu is told) or put aside; a
 //! failure is dismissed for good; a turn is interrupted. Every step is audited.
 
-#[path = "support/flaky.rs"]
+#[path = "common/flaky.rs"]
 mod flaky;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use reqwest::StatusCode;

@@ -21,68 +21,23 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/flaky.rs"]
+#[path = "common/flaky.rs"]
 mod flaky;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
-use std::time::Duration;
-
-use browser::{save_artifact, Browser};
+use browser::Browser;
 use serde_json::{json, Value};
 use support::{wait_log, wait_until, Api, PATIENCE};
 
-const WAIT: Duration = Duration::from_secs(45);
 const ESCAPE: &str = "\u{E00C}";
 const QUESTION: &str = "Confirm the README wording before commit";
-
-async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
-    d.wait_js(what, script, args, WAIT).await
-}
-
-async fn present(d: &Browser, what: &str, css: &str) {
-    wait_js(
-        d,
-        what,
-        "return !!document.querySelector(arguments[0]);",
-        vec![json!(css)],
-    )
-    .await;
-}
-
-async fn gone(d: &Browser, what: &str, css: &str) {
-    wait_js(
-        d,
-        what,
-        "return !document.querySelector(arguments[0]);",
-        vec![json!(css)],
-    )
-    .await;
-}
-
-async fn text_of(d: &Browser, css: &str) -> String {
-    d.js(
-        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
-        vec![json!(css)],
-    )
-    .await
-    .as_str()
-    .unwrap_or("")
-    .to_string()
-}
 
 /// Shoots the page at both sizes (on the phone, with `tab` chosen), then
 /// comes back to 1440x900. `at` scrolls an element to the top first.
 async fn shoot_both(d: &Browser, name: &str, at: Option<&str>, tab: &str) {
     for (w, h) in [(1440, 900), (390, 844)] {
-        d.set_size(w, h).await;
-        wait_js(
-            d,
-            "the window size",
-            "return Math.abs(window.innerWidth - arguments[0]) < 40;",
-            vec![json!(w)],
-        )
-        .await;
+        d.resize(w, h).await;
         if w < 900 {
             d.js(
                 "const t = document.querySelector(`.view-tab[data-panel=\"${arguments[0]}\"]`); if (t) t.click();",
@@ -90,29 +45,9 @@ async fn shoot_both(d: &Browser, name: &str, at: Option<&str>, tab: &str) {
             )
             .await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        match at {
-            Some(css) => {
-                d.js(
-                    "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'}); else window.scrollTo(0, 0);",
-                    vec![json!(css)],
-                )
-                .await
-            }
-            None => d.js("window.scrollTo(0, 0);", vec![]).await,
-        };
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let png = d.screenshot_png().await.expect("a screenshot");
-        save_artifact(&format!("control-{name}-{w}x{h}.png"), &png);
+        d.shoot(&format!("control-{name}-{w}x{h}.png"), at).await;
     }
-    d.set_size(1440, 900).await;
-    wait_js(
-        d,
-        "the wide window again",
-        "return window.innerWidth > 1200;",
-        vec![],
-    )
-    .await;
+    d.resize(1440, 900).await;
 }
 
 /// axe in the theme shown and in the other one (toggled by script: a modal
@@ -143,9 +78,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    present(&d, "the live indicator", "#conn.live").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
 
     // -- a plan that waits: "Review and start" shows the whole plan first
     let plan = repo.write_json(
@@ -170,10 +103,10 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         .await;
     let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
     let review = format!("{plan_item} button[data-action=\"start-plan\"]:not([disabled])");
-    present(&d, "the plan in Needs you, loaded", &review).await;
+    d.present("the plan in Needs you, loaded", &review).await;
     d.click(&review).await;
-    present(&d, "the plan dialog", "#plan-dialog[open]").await;
-    let shown = text_of(&d, "#plan-dialog").await;
+    d.present("the plan dialog", "#plan-dialog[open]").await;
+    let shown = d.text_of("#plan-dialog").await;
     for needed in [
         "revision 1",
         "Docs, code and tooling",
@@ -197,17 +130,17 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     both_themes(&d, "the plan dialog").await;
     d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
         .await;
-    present(&d, "the dialog to close", "#plan-dialog:not([open])").await;
-    gone(&d, "the plan item to go", &plan_item).await;
+    d.present("the dialog to close", "#plan-dialog:not([open])")
+        .await;
+    d.gone("the plan item to go", &plan_item).await;
 
     // -- a question and a failure wait in Needs you
     let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
     let failed = "#needs-you-list .need[data-kind=\"failed\"]";
-    present(&d, "the question in Needs you", confirm).await;
-    present(&d, "the failure in Needs you", failed).await;
-    assert!(text_of(&d, confirm).await.contains(QUESTION));
-    present(
-        &d,
+    d.present("the question in Needs you", confirm).await;
+    d.present("the failure in Needs you", failed).await;
+    assert!(d.text_of(confirm).await.contains(QUESTION));
+    d.present(
         "Retry on the failure",
         &format!("{failed} button[data-action=\"retry\"]"),
     )
@@ -235,7 +168,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     .await;
     d.click(&format!("{confirm} button[data-action=\"reject\"]"))
         .await;
-    gone(&d, "the answered question", confirm).await;
+    d.gone("the answered question", confirm).await;
     let log = wait_log(&repo, &z, "the user REJECTED what zhilibu").await;
     assert!(log.contains("Keep the old intro"), "{log}");
     assert!(log.contains(QUESTION), "{log}");
@@ -252,11 +185,9 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         .to_string();
     d.click(&format!("{failed} button[data-action=\"retry\"]"))
         .await;
-    gone(&d, "the retried failure", failed).await;
+    d.gone("the retried failure", failed).await;
     let group = format!(".zgroup[data-id=\"{z}\"]");
-    wait_js(
-        &d,
-        "the group to say its plan finished",
+    d.wait("the group to say its plan finished",
         "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
         vec![json!(format!("{group} .zgroup-text"))],
     )
@@ -269,24 +200,21 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     );
     wait_log(&repo, &z, "your plan finished: 3 of 3 ended: 3 reported").await;
     assert!(
-        text_of(
-            &d,
-            &format!("{group} .session-row[data-id=\"{z}\"] .badge.plan")
-        )
+        d.text_of(&format!(
+            "{group} .session-row[data-id=\"{z}\"] .badge.plan"
+        ))
         .await
         .contains("plan finished: 3 of 3 ended: 3 reported"),
         "the Zhongshu's row says it"
     );
     // Durations: every ended department says how long it ran.
-    wait_js(
-        &d,
-        "durations on the rows",
+    d.wait("durations on the rows",
         "return [...document.querySelectorAll(arguments[0])].every((e) => /^ran \\d/.test(e.textContent));",
         vec![json!(format!("{group} .session-row.kind-department[data-status=\"exited\"] .row-time"))],
     )
     .await;
     // The inbox counts the failure as a failure, not as done.
-    let summary = text_of(&d, "#inbox-summary").await;
+    let summary = d.text_of("#inbox-summary").await;
     assert!(
         summary.contains("1 failed") && summary.contains("3 reported"),
         "{summary}"
@@ -296,25 +224,24 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
 
     // -- the drawer: header table, prose as text, files once, diff with Back
     let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
-    present(&d, "the zhilibu card", open).await;
+    d.present("the zhilibu card", open).await;
     assert!(
-        !text_of(&d, ".inbox-result[data-department=\"zhilibu\"]")
+        !d.text_of(".inbox-result[data-department=\"zhilibu\"]")
             .await
             .contains("none"),
         "no 'none' rows on a card"
     );
     d.click(open).await;
-    present(
-        &d,
+    d.present(
         "the packet's table",
         "#drawer:not([hidden]) table.packet-meta",
     )
     .await;
     assert_eq!(
-        text_of(&d, "#drawer-title").await,
+        d.text_of("#drawer-title").await,
         "Report of zhilibu 治理部 · zhilibu-1"
     );
-    let prose = text_of(&d, "#drawer .packet-text").await;
+    let prose = d.text_of("#drawer .packet-text").await;
     assert!(
         prose.contains("Reword the README"),
         "the objective as text: {prose}"
@@ -333,14 +260,13 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     std::fs::write(repo.path.join("README.md"), "# test repo\n\nA new intro.\n").unwrap();
     d.click("#drawer [data-open-diff][data-path=\"README.md\"]")
         .await;
-    present(&d, "the diff", "#drawer table.diff").await;
+    d.present("the diff", "#drawer table.diff").await;
     d.click("#drawer button.drawer-back").await;
-    present(&d, "the packet again", "#drawer table.packet-meta").await;
+    d.present("the packet again", "#drawer table.packet-meta")
+        .await;
     d.press_keys(ESCAPE).await;
-    present(&d, "the drawer to close", "#drawer[hidden]").await;
-    wait_js(
-        &d,
-        "the focus back on an Open packet button",
+    d.present("the drawer to close", "#drawer[hidden]").await;
+    d.wait("the focus back on an Open packet button",
         "const a = document.activeElement; return !!a && a.matches('button.open-handoff[data-department=\"zhilibu-1\"]');",
         vec![],
     )
@@ -368,10 +294,10 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     })
     .await;
     let stop = format!(".session-row[data-id=\"{z2}\"] button.act-stop-plan");
-    present(&d, "Stop plan on the row", &stop).await;
+    d.present("Stop plan on the row", &stop).await;
     d.click(&stop).await;
-    present(&d, "the stop dialog", "#control-dialog[open]").await;
-    let asked = text_of(&d, "#control-dialog").await;
+    d.present("the stop dialog", "#control-dialog[open]").await;
+    let asked = d.text_of("#control-dialog").await;
     assert!(
         asked.contains("2 running departments stop") && asked.contains("1 queued assignment"),
         "{asked}"
@@ -385,9 +311,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         (p["status"] == "stopped" && p["outcome"]["stopped"] == 3).then_some(())
     })
     .await;
-    wait_js(
-        &d,
-        "the stopped group to say so",
+    d.wait("the stopped group to say so",
         "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan stopped · 3 of 3 ended: 3 stopped');",
         vec![json!(format!(".zgroup[data-id=\"{z2}\"] .zgroup-text"))],
     )
@@ -401,7 +325,8 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         vec![],
     )
     .await;
-    present(&d, "the violation's path", ".finding-violation .path").await;
+    d.present("the violation's path", ".finding-violation .path")
+        .await;
     both_themes(&d, "the report with a violation").await;
 
     assert_eq!(d.open_alert().await, None);
@@ -438,13 +363,12 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-demo-failure.png");
-    d.goto(&format!("{}/#token={}", l.url, l.token)).await;
-    present(&d, "the live indicator", "#conn.live").await;
+    d.open_dashboard(&l.url, &l.token).await;
 
     d.click("#task").await;
     d.type_into("#task", "Tidy the notes").await;
     d.click("#start-zhongshu").await;
-    present(&d, "the planner's group", ".zgroup[data-id]").await;
+    d.present("the planner's group", ".zgroup[data-id]").await;
     let z = d
         .js(
             "return document.querySelector('.zgroup[data-id]').dataset.id;",
@@ -455,9 +379,7 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         .unwrap()
         .to_string();
     let group = format!(".zgroup[data-id=\"{z}\"]");
-    wait_js(
-        &d,
-        "the group to say its plan finished",
+    d.wait("the group to say its plan finished",
         "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
         vec![json!(format!("{group} .zgroup-text"))],
     )
@@ -465,14 +387,13 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     let plan = plan_status(&l.api, &z).await;
     assert_eq!(plan["status"], "finished", "{plan}");
     assert_eq!(plan["outcome"]["reported"], 3, "{plan}");
-    wait_js(
-        &d,
+    d.wait(
         "three reports in the inbox",
         "return document.querySelectorAll('.inbox-result').length === 3;",
         vec![],
     )
     .await;
-    let summary = text_of(&d, "#inbox-summary").await;
+    let summary = d.text_of("#inbox-summary").await;
     assert!(summary.contains("3 reported"), "{summary}");
     for file in ["docs/notes.md", "tests/notes.md", "src/notes.md"] {
         let notes = std::fs::read_to_string(repo.join(file)).unwrap();

@@ -21,19 +21,18 @@
 
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
+use browser::{free_port, save_artifact, Browser, BUFFER_TEXT, ENTER, WAIT};
 use serde_json::{json, Value};
+use support::git::commit_paths;
 use support::{InProcess, RepoOptions, TestRepo};
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
-/// Page-level waits: generous, they only keep a broken test from hanging.
-const WAIT: Duration = Duration::from_secs(45);
 
 /// Screenshots at 1280 px and (when `both`) 760 px wide, then back to 1280 px.
 async fn shoot(d: &Browser, name: &str, both: bool) {
@@ -43,17 +42,15 @@ async fn shoot(d: &Browser, name: &str, both: bool) {
         let png = full_page(d, 760).await;
         save_artifact(&format!("dashboard-{name}-760.png"), &png);
     }
-    d.set_size(1280, 1000).await;
-    wait_layout(d, 1280).await;
+    d.resize(1280, 1000).await;
 }
 
 /// The whole page: the window is made as tall as the page (so the terminals'
-/// frames are painted too), scrolled to the top, and captured.
+/// frames are painted too), scrolled to the top, and captured once still.
 async fn full_page(d: &Browser, width: u32) -> Vec<u8> {
-    d.set_size(width, 1000).await;
-    wait_layout(d, width).await;
-    // Let the layout and the terminals' fit settle after the resize.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.resize(width, 1000).await;
+    // The layout and the terminals' fit settle after the resize.
+    d.settle().await;
     let height = d
         .js("return document.documentElement.scrollHeight;", vec![])
         .await
@@ -70,71 +67,9 @@ async fn full_page(d: &Browser, width: u32) -> Vec<u8> {
         d.set_size(width, (2 * height).saturating_sub(inner).min(7200))
             .await;
     }
-    d.js("window.scrollTo(0, 0);", vec![]).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    d.scroll_to(None).await;
+    d.settle().await;
     d.screenshot_png().await.expect("a screenshot")
-}
-
-async fn wait_layout(d: &Browser, width: u32) {
-    d.wait_js(
-        &format!("the window to be {width} px wide"),
-        "return Math.abs(window.innerWidth - arguments[0]) < 40;",
-        vec![json!(width)],
-        WAIT,
-    )
-    .await;
-}
-
-// ---------------------------------------------------------------------------
-// Page queries
-
-const COUNT: &str = "return document.querySelectorAll(arguments[0]).length;";
-const TEXT: &str =
-    "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
-
-async fn count(d: &Browser, css: &str) -> u64 {
-    d.js(COUNT, vec![json!(css)]).await.as_u64().unwrap_or(0)
-}
-
-async fn text(d: &Browser, css: &str) -> String {
-    d.js(TEXT, vec![json!(css)])
-        .await
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
-async fn wait_count(d: &Browser, what: &str, css: &str, n: u64) {
-    d.wait_js(
-        what,
-        "return document.querySelectorAll(arguments[0]).length === arguments[1];",
-        vec![json!(css), json!(n)],
-        WAIT,
-    )
-    .await;
-}
-
-async fn wait_present(d: &Browser, what: &str, css: &str) {
-    d.wait_js(
-        what,
-        "return !!document.querySelector(arguments[0]);",
-        vec![json!(css)],
-        WAIT,
-    )
-    .await;
-}
-
-async fn wait_text(d: &Browser, what: &str, css: &str, needle: &str) -> String {
-    d.wait_js(
-        what,
-        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes(arguments[1]) ? e.textContent : null;",
-        vec![json!(css), json!(needle)],
-        WAIT,
-    )
-    .await
-    .as_str()
-    .unwrap_or("")
-    .to_string()
 }
 
 /// No element was made from agent or user text: the page has no images at all.
@@ -231,20 +166,6 @@ impl Scene {
     }
 }
 
-fn commit(repo: &git2::Repository, paths: &[&str], message: &str) {
-    let mut index = repo.index().unwrap();
-    for p in paths {
-        index.add_path(Path::new(p)).unwrap();
-    }
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("Dashboard Test", "test@example.invalid").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap();
-}
-
 /// Two commits, then a working tree with unstaged, staged, untracked, risky,
 /// uncategorized and machine-local (preflight) changes.
 fn build_history(path: &Path) {
@@ -253,16 +174,15 @@ fn build_history(path: &Path) {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(f, body).unwrap();
     };
-    let repo = git2::Repository::open(path).unwrap();
     write(".gitignore", ".tmp/\n");
     write("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
-    commit(
-        &repo,
+    commit_paths(
+        path,
         &[".gitignore", "README.md", "governance.yaml", "src/lib.rs"],
         "first",
     );
     write("docs/second.md", "# Second\n");
-    commit(&repo, &["docs/second.md"], "second");
+    commit_paths(path, &["docs/second.md"], "second");
     // worktree changes
     write(
         "README.md",
@@ -272,6 +192,7 @@ fn build_history(path: &Path) {
     write(".env", "SECRET=1\n");
     write("notes.txt", "loose notes\n");
     write("src/staged.rs", "pub fn staged() {}\n");
+    let repo = git2::Repository::open(path).unwrap();
     let mut index = repo.index().unwrap();
     index.add_path(Path::new("src/staged.rs")).unwrap();
     index.write().unwrap();
@@ -309,7 +230,7 @@ async fn the_dashboard_end_to_end() {
         json!(format!("{}/", launcher.url)),
         "the token left the URL"
     );
-    wait_text(&d, "the live indicator", "#conn", "live").await;
+    d.wait_text("the live indicator", "#conn", "live").await;
     assert_eq!(
         d.js(
             "return sessionStorage.getItem('codex_governance_token');",
@@ -323,27 +244,27 @@ async fn the_dashboard_end_to_end() {
     assert_eq!(d.cookies().await, Vec::<Value>::new(), "no cookie at all");
     // The page itself holds no data: the header fills in from the API.
     let repo_path = scene.repo.path.display().to_string();
-    wait_text(&d, "the repository path", "#repo-path", &repo_path).await;
-    wait_count(&d, "the model choices", "#model option", 2).await;
+    d.wait_text("the repository path", "#repo-path", &repo_path)
+        .await;
+    d.wait_count("the model choices", "#model option", 2).await;
     assert_eq!(
         d.js("return document.querySelector('#model').value;", vec![])
             .await,
         json!("gpt-5.5"),
         "the default model is zhongshu_model"
     );
-    wait_present(
-        &d,
+    d.present(
         "the worktree report",
         "#report[data-mode=\"worktree\"] .dept-card",
     )
     .await;
     assert_eq!(
-        count(&d, ".slot.empty").await,
+        d.count(".slot.empty").await,
         1,
         "empty slots are collapsed to one hint before any session"
     );
     assert!(
-        text(&d, "#grid").await.contains("No terminal yet"),
+        d.text_of("#grid").await.contains("No terminal yet"),
         "the hint says what will appear"
     );
     shoot(&d, "empty", true).await;
@@ -369,22 +290,18 @@ async fn the_dashboard_end_to_end() {
     d.click("#model option[value=\"gpt-5.4\"]").await;
     d.click("#start-zhongshu").await;
 
-    wait_present(
-        &d,
-        "the Zhongshu row",
-        ".session-row[data-id=\"zhongshu-1\"]",
-    )
-    .await;
+    d.present("the Zhongshu row", ".session-row[data-id=\"zhongshu-1\"]")
+        .await;
     let z1 = api.session("zhongshu-1").await;
     assert_eq!(z1["model"], "gpt-5.4", "the chosen model was used");
     assert_eq!(z1["task"], json!(task1), "the task arrived unchanged");
-    let shown = wait_text(
-        &d,
-        "the hostile task shown as text",
-        ".session-row[data-id=\"zhongshu-1\"] .row-task",
-        HOSTILE,
-    )
-    .await;
+    let shown = d
+        .wait_text(
+            "the hostile task shown as text",
+            ".session-row[data-id=\"zhongshu-1\"] .row-task",
+            HOSTILE,
+        )
+        .await;
     assert!(shown.contains(HOSTILE), "{shown}");
     assert_eq!(
         d.js("return document.querySelector('#task').value;", vec![])
@@ -395,8 +312,9 @@ async fn the_dashboard_end_to_end() {
     assert_no_injected_markup(&d, "after starting with a hostile task").await;
 
     // -- its plan arrives: three assignments, dispatched
-    wait_count(&d, "the dispatched plan", "#plan .plan-assignment", 3).await;
-    assert!(text(&d, "#plan").await.contains("dispatched"));
+    d.wait_count("the dispatched plan", "#plan .plan-assignment", 3)
+        .await;
+    assert!(d.text_of("#plan").await.contains("dispatched"));
     assert_eq!(
         d.js("return document.querySelector('#focus').value;", vec![])
             .await,
@@ -405,21 +323,20 @@ async fn the_dashboard_end_to_end() {
     );
 
     // -- two departments in the grid, the third queued
-    wait_present(
-        &d,
+    d.present(
         "zhilibu-1 in the grid",
         ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame",
     )
     .await;
-    wait_present(
-        &d,
+    d.present(
         "gongchengbu-1 in the grid",
         ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame",
     )
     .await;
-    wait_count(&d, "one queued assignment", "#queue .queue-item", 1).await;
+    d.wait_count("one queued assignment", "#queue .queue-item", 1)
+        .await;
     assert!(
-        text(&d, "#queue").await.contains("lingyubu"),
+        d.text_of("#queue").await.contains("lingyubu"),
         "lingyubu waits in the queue"
     );
     let status = api.status().await;
@@ -449,7 +366,9 @@ async fn the_dashboard_end_to_end() {
             )
             .await;
         assert_eq!(src, url, "{id}: the slot shows the session's terminal");
-        let title = text(&d, &format!(".slot[data-session=\"{id}\"] .slot-title")).await;
+        let title = d
+            .text_of(&format!(".slot[data-session=\"{id}\"] .slot-title"))
+            .await;
         assert!(title.contains(id), "{id}: slot title {title:?}");
     }
     // xterm inside the frames rendered the agents' output
@@ -457,14 +376,14 @@ async fn the_dashboard_end_to_end() {
     wait_terminal_text(&d, "gongchengbu-1", "GATE gongchengbu-1 waiting").await;
     wait_terminal_text(&d, "zhongshu-1", "FAKE_AGENT_PLAN_STATUS 200").await;
     // heartbeat and title bar
-    wait_text(
-        &d,
+    d.wait_text(
         "a heartbeat",
         ".slot[data-session=\"zhilibu-1\"] .hb",
         "active",
     )
     .await;
-    assert!(text(&d, ".slot[data-session=\"zhilibu-1\"] .badge")
+    assert!(d
+        .text_of(".slot[data-session=\"zhilibu-1\"] .badge")
         .await
         .contains("working"));
     // responsive grid: 2×2 at 1280 px, one column at 760 px
@@ -475,14 +394,11 @@ async fn the_dashboard_end_to_end() {
         "2 columns at 1280 px: {g}"
     );
     shoot(&d, "running", true).await;
-    d.set_size(760, 1000).await;
-    wait_layout(&d, 760).await;
-    d.wait_js(
+    d.resize(760, 1000).await;
+    d.wait(
         "one column at 760 px",
         "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return s[0].left === s[1].left && s[1].top > s[0].top;",
-        vec![],
-        WAIT,
-    )
+        vec![])
     .await;
     let overflow = d
         .js(
@@ -494,8 +410,7 @@ async fn the_dashboard_end_to_end() {
         overflow.as_f64().unwrap_or(1.0) <= 0.0,
         "no horizontal scrolling at 760 px: {overflow}"
     );
-    d.set_size(1280, 1000).await;
-    wait_layout(&d, 1280).await;
+    d.resize(1280, 1000).await;
 
     // -- continue: type into the Zhongshu session from its row
     d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue")
@@ -510,15 +425,14 @@ async fn the_dashboard_end_to_end() {
 
     // -- zhilibu-1 works and reports; the queued lingyubu-1 starts
     scene.release("zhilibu-1");
-    wait_present(
-        &d,
+    d.present(
         "the queued department in the grid",
         ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame",
     )
     .await;
-    wait_count(&d, "an empty queue", "#queue .queue-item", 0).await;
-    wait_present(
-        &d,
+    d.wait_count("an empty queue", "#queue .queue-item", 0)
+        .await;
+    d.present(
         "zhilibu-1 shown as exited",
         ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]",
     )
@@ -526,20 +440,19 @@ async fn the_dashboard_end_to_end() {
     wait_terminal_text(&d, "lingyubu-1", "GATE lingyubu-1 waiting").await;
 
     // -- timeline: one row per session
-    d.wait_js(
+    d.wait(
         "a timeline row per session",
         "return document.querySelectorAll('#timeline svg .tl-row').length === 4;",
         vec![],
-        WAIT,
     )
     .await;
     assert!(
-        count(&d, "#timeline svg .tl-exit").await >= 1,
+        d.count("#timeline svg .tl-exit").await >= 1,
         "an exit marker for zhilibu-1"
     );
 
     // -- the report tabs
-    let worktree = text(&d, "#report").await;
+    let worktree = d.text_of("#report").await;
     for needle in [
         "zhilibu",
         "README.md",
@@ -556,17 +469,25 @@ async fn the_dashboard_end_to_end() {
         );
     }
     assert!(
-        count(&d, "#report .report-risks .risk-high").await >= 1,
+        d.count("#report .report-risks .risk-high").await >= 1,
         "a high risk for .env"
     );
-    assert!(count(&d, "#report .report-preflight .violations .finding").await >= 1);
-    assert!(count(&d, "#report .report-preflight .exceptions .finding").await >= 1);
-    assert!(text(&d, "#report .report-uncategorized")
+    assert!(
+        d.count("#report .report-preflight .violations .finding")
+            .await
+            >= 1
+    );
+    assert!(
+        d.count("#report .report-preflight .exceptions .finding")
+            .await
+            >= 1
+    );
+    assert!(d
+        .text_of("#report .report-uncategorized")
         .await
         .contains("notes.txt"));
     d.click("#report .report-verify .copy-btn").await;
-    wait_text(
-        &d,
+    d.wait_text(
         "the copy button to confirm",
         "#report .report-verify .copy-btn",
         "copied",
@@ -574,8 +495,9 @@ async fn the_dashboard_end_to_end() {
     .await;
 
     d.click(".report-tab[data-mode=\"staged\"]").await;
-    wait_present(&d, "the staged report", "#report[data-mode=\"staged\"]").await;
-    let staged = text(&d, "#report").await;
+    d.present("the staged report", "#report[data-mode=\"staged\"]")
+        .await;
+    let staged = d.text_of("#report").await;
     assert!(staged.contains("src/staged.rs"), "staged report: {staged}");
     assert!(
         !staged.contains("notes.txt"),
@@ -591,27 +513,25 @@ async fn the_dashboard_end_to_end() {
     );
 
     d.click(".report-tab[data-mode=\"base\"]").await;
-    d.wait_js(
+    d.wait(
         "the base ref input",
         "return !document.querySelector('#report-base-form').hidden;",
         vec![],
-        WAIT,
     )
     .await;
     d.clear("#report-base").await;
     d.type_into("#report-base", "no-such-ref").await;
     d.click("#report-base-go").await;
-    d.wait_js("a bad ref error", "const e = document.querySelector('#report-error'); return !e.hidden && e.textContent.includes('no-such-ref');", vec![], WAIT)
+    d.wait("a bad ref error", "const e = document.querySelector('#report-error'); return !e.hidden && e.textContent.includes('no-such-ref');", vec![])
         .await;
     d.clear("#report-base").await;
     d.type_into("#report-base", &format!("HEAD~1{ENTER}")).await;
-    wait_present(
-        &d,
+    d.present(
         "the base report",
         "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]",
     )
     .await;
-    let base = text(&d, "#report").await;
+    let base = d.text_of("#report").await;
     assert!(
         base.contains("docs/second.md"),
         "HEAD~1 shows the second commit: {base}"
@@ -628,8 +548,7 @@ async fn the_dashboard_end_to_end() {
     d.js("document.activeElement.blur();", vec![]).await;
     shoot(&d, "report-base", false).await;
     d.click(".report-tab[data-mode=\"worktree\"]").await;
-    wait_present(
-        &d,
+    d.present(
         "the worktree report again",
         "#report[data-mode=\"worktree\"]",
     )
@@ -655,14 +574,14 @@ async fn the_dashboard_end_to_end() {
     )
     .await;
     d.click("#start-zhongshu").await;
-    wait_count(&d, "the plan to confirm", "#plan-form .plan-assignment", 3).await;
+    d.wait_count("the plan to confirm", "#plan-form .plan-assignment", 3)
+        .await;
     assert_eq!(
         d.js("return document.querySelector('#focus').value;", vec![])
             .await,
         json!("zhongshu-2")
     );
-    wait_text(
-        &d,
+    d.wait_text(
         "the awaiting badge",
         ".session-row[data-id=\"zhongshu-2\"] .badge.plan",
         "awaits confirmation",
@@ -683,8 +602,7 @@ async fn the_dashboard_end_to_end() {
     .await;
     d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]")
         .await;
-    wait_text(
-        &d,
+    d.wait_text(
         "the confirm button count",
         "#plan-confirm",
         "Start 2 ticked assignments",
@@ -696,7 +614,10 @@ async fn the_dashboard_end_to_end() {
         &json!({"session_id": "zhongshu-1", "input": "poke"}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seq = api.status().await["audit_seq"]
+        .as_u64()
+        .expect("an audit seq");
+    d.wait_applied(seq).await;
     assert_eq!(
         d.js("return [document.querySelector('.plan-assignment[data-index=\"0\"] .pa-task').value, document.querySelector('.plan-assignment[data-index=\"1\"] .pa-select').checked, document.querySelector('.plan-assignment[data-index=\"2\"] .pa-model').value];", vec![]).await,
         json!(["Z2 docs, edited in the dashboard", false, "gpt-5.5"]),
@@ -704,13 +625,8 @@ async fn the_dashboard_end_to_end() {
     );
     shoot(&d, "plan-confirm", true).await;
     d.click("#plan-confirm").await;
-    wait_count(
-        &d,
-        "the dispatched plan view",
-        "#plan .plan-assignment.view",
-        3,
-    )
-    .await;
+    d.wait_count("the dispatched plan view", "#plan .plan-assignment.view", 3)
+        .await;
     let plan = plan_of(&api, "zhongshu-2").await;
     assert_eq!(plan["status"], "dispatched", "{plan}");
     let a = &plan["assignments"];
@@ -720,10 +636,9 @@ async fn the_dashboard_end_to_end() {
     assert_eq!(a[2]["model"], "gpt-5.5", "{plan}");
     assert_ne!(a[0]["status"], "skipped", "{plan}");
     assert_ne!(a[2]["status"], "skipped", "{plan}");
-    assert!(text(&d, "#plan").await.contains("skipped"));
+    assert!(d.text_of("#plan").await.contains("skipped"));
     // both slots are taken by zhongshu-1's departments: zhongshu-2's two wait
-    wait_count(
-        &d,
+    d.wait_count(
         "zhongshu-2's two queued assignments",
         "#queue .queue-item",
         2,
@@ -752,12 +667,10 @@ async fn the_dashboard_end_to_end() {
         "Z2 docs, edited in the dashboard"
     );
     // the grid now leads with the newest Zhongshu
-    d.wait_js(
+    d.wait(
         "zhongshu-2 in the first slot",
         "const s = document.querySelector('#grid .slot[data-slot=\"0\"]'); return s && s.dataset.session === 'zhongshu-2';",
-        vec![],
-        WAIT,
-    )
+        vec![])
     .await;
 
     // -- let every department run; the queue drains
@@ -769,12 +682,12 @@ async fn the_dashboard_end_to_end() {
             && ds.iter().all(|d| d["status"] == "exited")
     })
     .await;
-    wait_count(&d, "an empty queue at the end", "#queue .queue-item", 0).await;
-    d.wait_js(
+    d.wait_count("an empty queue at the end", "#queue .queue-item", 0)
+        .await;
+    d.wait(
         "a timeline row per session at the end",
         "return document.querySelectorAll('#timeline svg .tl-row').length === 7;",
         vec![],
-        WAIT,
     )
     .await;
     assert_no_injected_markup(&d, "after the departments ran").await;
@@ -782,13 +695,12 @@ async fn the_dashboard_end_to_end() {
     // -- close a planner from its row: a dialog asks first
     d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
         .await;
-    wait_present(&d, "the close dialog", "#control-dialog[open]").await;
+    d.present("the close dialog", "#control-dialog[open]").await;
     d.click("#control-dialog button[data-choice=\"keep\"]")
         .await;
     api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited")
         .await;
-    wait_present(
-        &d,
+    d.present(
         "zhongshu-2 shown as exited",
         ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
     )
@@ -796,20 +708,19 @@ async fn the_dashboard_end_to_end() {
 
     // -- the inbox: zhongshu-1's results land without a reload (needs mailbox ingestion)
     d.click("#focus option[value=\"zhongshu-1\"]").await;
-    wait_present(
-        &d,
+    d.present(
         "zhilibu's result in the inbox",
         ".inbox-result[data-department=\"zhilibu\"]",
     )
     .await;
     let card = ".inbox-result[data-department=\"zhilibu\"]";
-    let summary = text(&d, &format!("{card} .result-summary")).await;
+    let summary = d.text_of(&format!("{card} .result-summary")).await;
     assert!(
         summary.contains(HOSTILE),
         "the hostile summary is shown as text: {summary:?}"
     );
     assert_no_injected_markup(&d, "after a hostile result summary").await;
-    let body = text(&d, card).await;
+    let body = d.text_of(card).await;
     for needle in [
         "README.md",
         "git diff --check",
@@ -823,7 +734,7 @@ async fn the_dashboard_end_to_end() {
             "the result card lacks {needle:?}: {body}"
         );
     }
-    let handoff = text(&d, &format!("{card} .result-paths code.path")).await;
+    let handoff = d.text_of(&format!("{card} .result-paths code.path")).await;
     assert!(
         handoff.contains("handoff-") && handoff.ends_with(".md"),
         "handoff path {handoff:?}"
@@ -840,21 +751,15 @@ async fn the_dashboard_end_to_end() {
         .await,
         json!("false")
     );
-    wait_count(
-        &d,
-        "three results for zhongshu-1",
-        "#inbox .inbox-result",
-        3,
-    )
-    .await;
+    d.wait_count("three results for zhongshu-1", "#inbox .inbox-result", 3)
+        .await;
     assert!(
-        count(&d, "#timeline svg .tl-report").await >= 3,
+        d.count("#timeline svg .tl-report").await >= 3,
         "report markers on the timeline"
     );
     shoot(&d, "inbox", true).await;
     d.click("#inbox-mark-read").await;
-    wait_count(
-        &d,
+    d.wait_count(
         "every result read",
         "#inbox .inbox-result[data-read=\"true\"]",
         3,
@@ -868,12 +773,10 @@ async fn the_dashboard_end_to_end() {
         .await;
     d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]")
         .await;
-    d.wait_js(
+    d.wait(
         "the resume notice",
         "return Array.from(document.querySelectorAll('#toasts .toast-info')).some(t => /resume prompt|Resumed/.test(t.textContent));",
-        vec![],
-        WAIT,
-    )
+        vec![])
     .await;
 
     // -- the launcher goes away and comes back. An in-process server cannot drop
@@ -883,26 +786,25 @@ async fn the_dashboard_end_to_end() {
         .await
         .expect("the launcher stops while a dashboard is connected");
     let port = free_port();
-    let mut first = Binary::start(&scene.repo.path, port);
+    let mut first = support::spawn_launcher_at(&scene.repo.path, port);
     d.goto(&format!("{}/#token={}", first.url, first.token))
         .await;
-    wait_text(&d, "live on the binary", "#conn", "live").await;
-    wait_present(
-        &d,
+    d.wait_text("live on the binary", "#conn", "live").await;
+    d.present(
         "the sessions of the earlier launcher",
         ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]",
     )
     .await;
-    first.stop();
-    wait_text(&d, "the reconnecting indicator", "#conn", "reconnecting").await;
+    first.terminate();
+    d.wait_text("the reconnecting indicator", "#conn", "reconnecting")
+        .await;
     shoot(&d, "reconnecting", false).await;
     // back on the same port, with a new token: the page says what to do
-    let mut second = Binary::start(&scene.repo.path, port);
-    d.wait_js(
+    let mut second = support::spawn_launcher_at(&scene.repo.path, port);
+    d.wait(
         "the token banner",
         "return !document.querySelector('#auth-banner').hidden;",
         vec![],
-        WAIT,
     )
     .await;
     // Same page, new fragment: a token that appears after the page loaded is
@@ -910,13 +812,11 @@ async fn the_dashboard_end_to_end() {
     // page clears it and says how to use it.
     d.goto(&format!("{}/#token={}", second.url, second.token))
         .await;
-    d.wait_js(
+    d.wait(
         "the late token refused",
         "const t = [...document.querySelectorAll('.toast')].find(t => t.textContent.includes('was ignored')); \
          return t && location.hash === '' ? t.textContent : null;",
-        vec![],
-        WAIT,
-    )
+        vec![])
     .await;
     assert_eq!(
         d.js(
@@ -931,7 +831,7 @@ async fn the_dashboard_end_to_end() {
     d.goto("about:blank").await;
     d.goto(&format!("{}/#token={}", second.url, second.token))
         .await;
-    wait_text(&d, "live again", "#conn", "live").await;
+    d.wait_text("live again", "#conn", "live").await;
     assert!(
         d.js(
             "return document.querySelector('#auth-banner').hidden;",
@@ -941,8 +841,7 @@ async fn the_dashboard_end_to_end() {
             == json!(true),
         "the token banner went away"
     );
-    wait_present(
-        &d,
+    d.present(
         "the sessions after the restart",
         ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
     )
@@ -950,80 +849,5 @@ async fn the_dashboard_end_to_end() {
     assert_no_injected_markup(&d, "at the end").await;
 
     d.quit().await;
-    second.stop();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The real `codex-governance serve` on a fixed port.
-struct Binary {
-    child: std::process::Child,
-    url: String,
-    token: String,
-}
-
-impl Binary {
-    fn start(repo: &Path, port: u16) -> Binary {
-        use std::io::BufRead;
-        let mut child = support::base_command()
-            .args(["serve", "--repo"])
-            .arg(repo)
-            .args(["--port", &port.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the launcher binary");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if line.starts_with("codex-governance listening on ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the launcher binary printed no ready line on port {port}");
-            }
-        };
-        let (url, token) = support::parse_ready_line(&line);
-        assert!(url.ends_with(&format!(":{port}")), "{url}");
-        Binary { child, url, token }
-    }
-
-    /// SIGTERM (the graceful stop), then wait for the exit.
-    fn stop(&mut self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = std::time::Instant::now() + WAIT;
-        while self.child.try_wait().expect("try_wait").is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the launcher binary did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    second.terminate();
 }

@@ -5,13 +5,13 @@
 //! Each case prints what it did and what it found (`--nocapture`). Nothing asserts
 //! on time: waits are generous and only keep a broken case from hanging.
 
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
 
-#[path = "support/attack_extra.rs"]
+#[path = "common/attack.rs"]
 mod attack;
 
 use std::collections::{BTreeMap, BTreeSet};

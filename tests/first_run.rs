@@ -3,7 +3,7 @@
 //! folder, the state folder kept out of Git, `url`, `init`, a port in use and
 //! a reader that goes away (`report | head`).
 
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! environment, plans and the queue, input, closing, restarts, audit, events,
 //! the launcher file and the shape of the status and session JSON.
 
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::collections::BTreeSet;

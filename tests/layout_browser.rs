@@ -19,53 +19,16 @@
 mod axe;
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
-use std::time::Duration;
-
-use browser::{save_artifact, Browser};
-use serde_json::{json, Value};
+use browser::Browser;
+use serde_json::json;
 use support::{InProcess, RepoOptions, TestRepo};
 
-const WAIT: Duration = Duration::from_secs(45);
 const ESCAPE: &str = "\u{E00C}";
 /// axe-core, vendored from the npm registry by tools/fetch_axe.sh (tests only).
 const STATUS_FETCHES: &str = "return performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/status').length;";
-
-async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
-    d.wait_js(what, script, args, WAIT).await
-}
-
-async fn present(d: &Browser, what: &str, css: &str) {
-    wait_js(
-        d,
-        what,
-        "return !!document.querySelector(arguments[0]);",
-        vec![json!(css)],
-    )
-    .await;
-}
-
-async fn visible(d: &Browser, css: &str) -> bool {
-    d.js(
-        "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
-        vec![json!(css)],
-    )
-    .await
-        == json!(true)
-}
-
-async fn text_of(d: &Browser, css: &str) -> String {
-    d.js(
-        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
-        vec![json!(css)],
-    )
-    .await
-    .as_str()
-    .unwrap_or("")
-    .to_string()
-}
 
 /// A click the page handles, dispatched on an SVG shape (WebDriver clicks the
 /// centre of a box, which on a timeline row may be empty).
@@ -77,34 +40,12 @@ async fn click_shape(d: &Browser, css: &str) {
     .await;
 }
 
+/// Shoots the window as it is, named after its nominal size; `panel` is
+/// scrolled to the top first.
 async fn shoot(d: &Browser, name: &str, panel: Option<&str>) {
-    let (w, h) = match d
-        .js("return [window.innerWidth, window.innerHeight];", vec![])
-        .await
-    {
-        Value::Array(v) => (v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)),
-        _ => (0, 0),
-    };
-    match panel {
-        Some(css) => {
-            d.js(
-                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
-                vec![json!(css)],
-            )
-            .await
-        }
-        None => d.js("window.scrollTo(0, 0);", vec![]).await,
-    };
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let png = d.screenshot_png().await.expect("a screenshot");
-    let (w, h) = if w > 1000 {
-        (1440, 900)
-    } else if w > 0 {
-        (390, 844)
-    } else {
-        (w, h)
-    };
-    save_artifact(&format!("view-{name}-{w}x{h}.png"), &png);
+    let wide = d.js("return window.innerWidth > 1000;", vec![]).await == json!(true);
+    let size = if wide { "1440x900" } else { "390x844" };
+    d.shoot(&format!("view-{name}-{size}.png"), panel).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,10 +56,8 @@ async fn layout_live_deltas_and_every_view() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("view-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    present(&d, "the live indicator", "#conn.live").await;
-    present(&d, "the grid's one hint", "#grid .grid-hint").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    d.present("the grid's one hint", "#grid .grid-hint").await;
     shoot(&d, "empty", None).await;
     let fetched = d.js(STATUS_FETCHES, vec![]).await;
 
@@ -141,13 +80,10 @@ async fn layout_live_deltas_and_every_view() {
         ))
         .await;
     let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
-    present(
-        &d,
-        "the report asking for confirmation in Needs you",
-        confirm,
-    )
-    .await;
-    assert!(text_of(&d, confirm)
+    d.present("the report asking for confirmation in Needs you", confirm)
+        .await;
+    assert!(d
+        .text_of(confirm)
         .await
         .contains("asks for your confirmation"));
     let zhilibu = d
@@ -160,20 +96,19 @@ async fn layout_live_deltas_and_every_view() {
         .unwrap()
         .to_string();
     let row = format!("#plan .plan-assignment[data-session=\"{zhilibu}\"] .badge[data-follows]");
-    wait_js(
-        &d,
+    d.wait(
         "the plan row following its department",
         "const b = document.querySelector(arguments[0]); return b && b.textContent === 'reported';",
         vec![json!(row)],
     )
     .await;
-    present(
-        &d,
+    d.present(
         "the result in the inbox",
         ".inbox-result[data-department=\"zhilibu\"] .badge.needs-confirmation",
     )
     .await;
-    present(&d, "three terminals", "#grid[data-count=\"3\"]").await;
+    d.present("three terminals", "#grid[data-count=\"3\"]")
+        .await;
     assert_eq!(
         d.js(STATUS_FETCHES, vec![]).await,
         fetched,
@@ -208,25 +143,20 @@ async fn layout_live_deltas_and_every_view() {
         .await;
     let tile = format!(".slot[data-session={last}]");
     d.click(&format!("{tile} .slot-pin")).await;
-    wait_js(
-        &d,
-        "the pinned tile first",
+    d.wait("the pinned tile first",
         "const s = document.querySelector(arguments[0]); return s.classList.contains('pinned') && s.dataset.slot === '0';",
         vec![json!(tile)],
     )
     .await;
     d.click(&format!("{tile} .slot-max")).await;
-    wait_js(
-        &d,
-        "the tile filling the window",
+    d.wait("the tile filling the window",
         "const r = document.querySelector(arguments[0]).getBoundingClientRect(); return r.width > window.innerWidth - 40 && r.height > window.innerHeight - 40;",
         vec![json!(tile)],
     )
     .await;
     shoot(&d, "maximised", None).await;
     d.press_keys(ESCAPE).await;
-    wait_js(
-        &d,
+    d.wait(
         "Esc restoring the tile",
         "return !document.querySelector(arguments[0]).classList.contains('maximised');",
         vec![json!(tile)],
@@ -241,9 +171,9 @@ async fn layout_live_deltas_and_every_view() {
         }
     }
     let group = format!(".zgroup[data-id=\"{z}\"]");
-    present(&d, "the finished group", &format!("{group}.finished")).await;
-    wait_js(
-        &d,
+    d.present("the finished group", &format!("{group}.finished"))
+        .await;
+    d.wait(
         "the finished group collapsed",
         "return document.querySelector(arguments[0]).hidden;",
         vec![json!(format!("{group} .zgroup-children"))],
@@ -255,8 +185,7 @@ async fn layout_live_deltas_and_every_view() {
         &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-bar"),
     )
     .await;
-    present(
-        &d,
+    d.present(
         "the timeline bar showing its session",
         &format!(".session-row[data-id=\"{zhilibu}\"].flash"),
     )
@@ -277,13 +206,13 @@ async fn layout_live_deltas_and_every_view() {
         &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-report"),
     )
     .await;
-    present(
-        &d,
+    d.present(
         "the packet from the timeline",
         "#drawer:not([hidden]) .drawer-markdown",
     )
     .await;
-    assert!(text_of(&d, ".drawer-markdown")
+    assert!(d
+        .text_of(".drawer-markdown")
         .await
         .contains("Please confirm the wording"));
     shoot(&d, "drawer", None).await;
@@ -291,20 +220,15 @@ async fn layout_live_deltas_and_every_view() {
     shoot(&d, "report", Some("#report-panel")).await;
     shoot(&d, "needs-you", None).await;
     d.press_keys("?").await;
-    present(&d, "the shortcuts", "#shortcuts[open]").await;
+    d.present("the shortcuts", "#shortcuts[open]").await;
     axe::accessible(&d, "the shortcuts dialog").await;
     d.press_keys(ESCAPE).await;
 
     // -- a phone: tabs, one view at a time, nothing wider than the screen
     d.set_size(390, 844).await;
-    wait_js(
-        &d,
-        "the phone width",
-        "return window.innerWidth < 450;",
-        vec![],
-    )
-    .await;
-    assert!(visible(&d, ".view-tabs").await, "tabs on a phone");
+    d.wait("the phone width", "return window.innerWidth < 450;", vec![])
+        .await;
+    assert!(d.visible(".view-tabs").await, "tabs on a phone");
     for (panel, name) in [
         ("terminals-panel", "terminals"),
         ("sessions-panel", "sessions"),
@@ -313,9 +237,7 @@ async fn layout_live_deltas_and_every_view() {
         ("timeline-panel", "timeline"),
     ] {
         d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
-        wait_js(
-            &d,
-            "only the chosen view",
+        d.wait("only the chosen view",
             "const all = ['terminals-panel', 'sessions-panel', 'focus-panel', 'report-panel', 'timeline-panel']; return all.every((id) => (document.getElementById(id).getClientRects().length > 0) === (id === arguments[0]));",
             vec![json!(panel)],
         )

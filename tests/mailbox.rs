@@ -5,9 +5,9 @@
 //!
 //! No timing is asserted: every wait is a generous wait-until loop.
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::collections::BTreeSet;

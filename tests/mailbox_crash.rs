@@ -3,9 +3,9 @@
 //! (or `rejected/`), every packet exists, the audit chain verifies and the state
 //! file parses. Several kill/restart cycles at varied moments.
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

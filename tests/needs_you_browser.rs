@@ -16,69 +16,16 @@
 
 #[path = "common/browser.rs"]
 mod browser;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
-use std::time::Duration;
-
-use browser::{save_artifact, Browser};
-use serde_json::{json, Value};
+use browser::{Browser, WAIT};
+use serde_json::json;
 use support::{InProcess, RepoOptions, TestRepo};
 
-const WAIT: Duration = Duration::from_secs(45);
 /// A report summary that would be live markup if anything parsed it as HTML.
 const HOSTILE: &str = "<img src=x onerror=alert(1)> <script>alert(2)</script>";
 const ESCAPE: &str = "\u{E00C}";
-
-async fn wait_js(d: &Browser, what: &str, script: &str, args: Vec<Value>) -> Value {
-    d.wait_js(what, script, args, WAIT).await
-}
-
-async fn present(d: &Browser, what: &str, css: &str) {
-    wait_js(
-        d,
-        what,
-        "return !!document.querySelector(arguments[0]);",
-        vec![json!(css)],
-    )
-    .await;
-}
-
-async fn gone(d: &Browser, what: &str, css: &str) {
-    wait_js(
-        d,
-        what,
-        "return !document.querySelector(arguments[0]);",
-        vec![json!(css)],
-    )
-    .await;
-}
-
-async fn text_of(d: &Browser, css: &str) -> String {
-    d.js(
-        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
-        vec![json!(css)],
-    )
-    .await
-    .as_str()
-    .unwrap_or("")
-    .to_string()
-}
-
-async fn shoot(d: &Browser, name: &str, width: u32, height: u32) {
-    d.set_size(width, height).await;
-    wait_js(
-        d,
-        "the window size",
-        "return Math.abs(window.innerWidth - arguments[0]) < 40;",
-        vec![json!(width)],
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    d.js("window.scrollTo(0, 0);", vec![]).await;
-    let png = d.screenshot_png().await.expect("a screenshot");
-    save_artifact(&format!("needs-you-{name}-{width}x{height}.png"), &png);
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_plain_states_keyboard_theme_and_phone() {
@@ -88,9 +35,7 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("needs-you-failure.png");
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    present(&d, "the live indicator", "#conn.live").await;
+    d.open_dashboard(&launcher.url, &launcher.token).await;
     assert_eq!(
         d.js(
             "return document.querySelector('#needs-you').hidden;",
@@ -122,26 +67,25 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         ))
         .await;
     let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
-    present(&d, "the plan in Needs you", &plan_item).await;
+    d.present("the plan in Needs you", &plan_item).await;
     assert!(
-        text_of(&d, &plan_item)
+        d.text_of(&plan_item)
             .await
             .contains("awaits your confirmation"),
         "{}",
-        text_of(&d, &plan_item).await
+        d.text_of(&plan_item).await
     );
-    wait_js(
-        &d,
+    d.wait(
         "the count in the tab title",
         "return document.title.startsWith('(1) ') ? document.title : null;",
         vec![],
     )
     .await;
-    shoot(&d, "plan", 1440, 900).await;
+    d.shoot_at("needs-you-plan-1440x900.png", 1440, 900, None)
+        .await;
 
     // -- started from there (once it shows the plan's revision): both departments start, the item goes
-    present(
-        &d,
+    d.present(
         "the plan's revision in Needs you",
         &format!(
             "{plan_item}[data-revision=\"1\"] button[data-action=\"start-plan\"]:not([disabled])"
@@ -151,14 +95,14 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     d.click(&format!("{plan_item} button[data-action=\"start-plan\"]"))
         .await;
     // The plan is shown first; it starts from the dialog.
-    present(&d, "the plan dialog", "#plan-dialog[open]").await;
+    d.present("the plan dialog", "#plan-dialog[open]").await;
     assert!(
-        text_of(&d, "#plan-dialog").await.contains("Break"),
+        d.text_of("#plan-dialog").await.contains("Break"),
         "the dialog shows the assignments"
     );
     d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
         .await;
-    gone(&d, "the plan item to go", &plan_item).await;
+    d.gone("the plan item to go", &plan_item).await;
     let dispatched = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_eq!(
         dispatched["plan"]["status"],
@@ -168,8 +112,8 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
 
     // -- plain states: one reports, the other fails with exit 3 and no report
     let failed_row = ".session-row[data-state=\"failed\"]";
-    present(&d, "the failed department's row", failed_row).await;
-    let badge = text_of(&d, &format!("{failed_row} .badge")).await;
+    d.present("the failed department's row", failed_row).await;
+    let badge = d.text_of(&format!("{failed_row} .badge")).await;
     assert_eq!(badge, "failed: exit 3");
     let failed_id = d
         .js(
@@ -182,14 +126,13 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         .to_string();
     let failed_item =
         format!("#needs-you-list .need[data-kind=\"failed\"][data-session=\"{failed_id}\"]");
-    present(&d, "the failure in Needs you", &failed_item).await;
+    d.present("the failure in Needs you", &failed_item).await;
     assert!(
-        text_of(&d, &failed_item).await.contains("fallback result"),
+        d.text_of(&failed_item).await.contains("fallback result"),
         "{}",
-        text_of(&d, &failed_item).await
+        d.text_of(&failed_item).await
     );
-    present(
-        &d,
+    d.present(
         "the reporting department's row",
         ".session-row[data-state=\"reported\"]",
     )
@@ -214,27 +157,25 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         }
     })
     .await;
-    shoot(&d, "failed", 1440, 900).await;
+    d.shoot_at("needs-you-failed-1440x900.png", 1440, 900, None)
+        .await;
     d.click(&format!("{failed_item} button[data-action=\"dismiss\"]"))
         .await;
-    gone(&d, "the dismissed failure", &failed_item).await;
+    d.gone("the dismissed failure", &failed_item).await;
 
     // -- review in the page: the packet (hostile text stays text), the raw report, a diff
     let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
-    present(&d, "the reported result's Open button", open).await;
+    d.present("the reported result's Open button", open).await;
     d.click(open).await;
-    present(
-        &d,
+    d.present(
         "the packet in the drawer",
         "#drawer:not([hidden]) .drawer-markdown",
     )
     .await;
-    let shown = text_of(&d, ".drawer-markdown").await;
+    let shown = d.text_of(".drawer-markdown").await;
     assert!(shown.contains(HOSTILE), "the summary as text: {shown}");
     assert!(
-        text_of(&d, ".drawer-raw")
-            .await
-            .contains("onerror=alert(1)"),
+        d.text_of(".drawer-raw").await.contains("onerror=alert(1)"),
         "the report as received"
     );
     assert_eq!(
@@ -252,44 +193,40 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     )
     .unwrap();
     d.click("#drawer .open-diff[data-path=\"README.md\"]").await;
-    present(
-        &d,
-        "the diff's added line",
-        "#drawer table.diff tr.diff-add",
-    )
-    .await;
+    d.present("the diff's added line", "#drawer table.diff tr.diff-add")
+        .await;
     assert!(
-        text_of(&d, "#drawer table.diff")
+        d.text_of("#drawer table.diff")
             .await
             .contains("A line the docs added."),
         "{}",
-        text_of(&d, "#drawer table.diff").await
+        d.text_of("#drawer table.diff").await
     );
-    shoot(&d, "drawer", 1440, 900).await;
+    d.shoot_at("needs-you-drawer-1440x900.png", 1440, 900, None)
+        .await;
     d.press_keys(ESCAPE).await;
-    present(&d, "the drawer to close", "#drawer[hidden]").await;
+    d.present("the drawer to close", "#drawer[hidden]").await;
 
     // -- Esc goes to the agent (Codex users stop a turn with it); Ctrl+]
     // leaves the terminal, as its bar says while it has the keyboard
     let frame = format!(".slot[data-session=\"{z}\"] iframe.slot-frame");
-    present(&d, "the Zhongshu's terminal", &frame).await;
+    d.present("the Zhongshu's terminal", &frame).await;
     d.switch_to_frame(&frame).await;
-    d.wait_js(
+    d.wait(
         "the terminal page",
         "return !!document.querySelector('.xterm-helper-textarea');",
         vec![],
-        WAIT,
     )
     .await;
     d.click(".xterm").await;
     let in_terminal = "return document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea');";
-    d.wait_js("the terminal to have the focus", in_terminal, vec![], WAIT)
+    d.wait("the terminal to have the focus", in_terminal, vec![])
         .await;
     d.switch_to_parent().await;
     let keys = format!(".slot[data-session=\"{z}\"].term-focus .slot-keys");
-    present(&d, "the tile's key hint", &keys).await;
+    d.present("the tile's key hint", &keys).await;
     assert_eq!(
-        text_of(&d, &keys).await,
+        d.text_of(&keys).await,
         "Esc goes to the agent · Ctrl+] leaves"
     );
     d.switch_to_frame(&frame).await;
@@ -300,22 +237,18 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         "Esc stays in the terminal"
     );
     d.press_chord(browser::CONTROL, "]").await;
-    d.wait_js(
+    d.wait(
         "the terminal to let the focus go",
         "return !(document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea'));",
-        vec![],
-        WAIT,
-    )
+        vec![])
     .await;
     d.switch_to_parent().await;
-    wait_js(
-        &d,
-        "the terminal's tile to hold the focus",
+    d.wait("the terminal's tile to hold the focus",
         "const a = document.activeElement; return a && a.classList.contains('slot') ? a.dataset.session : null;",
         vec![],
     )
     .await;
-    gone(&d, "the key hint to go", &keys).await;
+    d.gone("the key hint to go", &keys).await;
 
     // -- `/` writes a task, `?` lists the keys
     d.js("document.activeElement.blur();", vec![]).await;
@@ -332,8 +265,7 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         json!(true)
     );
     d.press_keys(ESCAPE).await;
-    wait_js(
-        &d,
+    d.wait(
         "the shortcuts to close",
         "return !document.querySelector('#shortcuts').open;",
         vec![],
@@ -368,18 +300,13 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         json!("rgb(255, 255, 255)"),
         "light"
     );
-    shoot(&d, "light", 1440, 900).await;
+    d.shoot_at("needs-you-light-1440x900.png", 1440, 900, None)
+        .await;
 
     // -- on a phone: no sideways overflow, titles whole
-    d.set_size(390, 844).await;
-    wait_js(
-        &d,
-        "the phone width",
-        "return window.innerWidth < 450;",
-        vec![],
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The phone width took, and the page redrew for it and is still.
+    d.resize(390, 844).await;
+    d.settle().await;
     let overflow = d
         .js(
             "return [document.documentElement.scrollWidth, window.innerWidth];",
@@ -397,7 +324,8 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         )
         .await;
     assert_eq!(cut, json!([]), "titles cut on a phone");
-    shoot(&d, "phone", 390, 844).await;
+    d.shoot_at("needs-you-phone-390x844.png", 390, 844, None)
+        .await;
 
     assert_eq!(d.open_alert().await, None);
     d.quit().await;

@@ -10,7 +10,7 @@
 //! the Zhongshu and its departments read the inbox and the plan's answer).
 //! Where Python gives a string (possibly empty), a string is checked, not null.
 
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use serde_json::{json, Value};

@@ -1,5 +1,8 @@
 //! The governance report against real repositories built in temporary folders.
 
+#[path = "common/git.rs"]
+mod git;
+
 use std::fs;
 use std::path::Path;
 
@@ -8,7 +11,7 @@ use codex_governance::report::{
     build_report, render_markdown, render_text, route_path, Classification, Decision, Mode,
     PatternKind, Report, ReportError,
 };
-use git2::{IndexAddOption, Repository, Signature, Time};
+use git2::{IndexAddOption, Repository};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -64,15 +67,7 @@ impl TestRepo {
 
     /// Commits the index; returns the commit id as hex.
     fn commit(&self, message: &str) -> String {
-        let sig = Signature::new("Test", "test@example.com", &Time::new(1_700_000_000, 0)).unwrap();
-        let mut index = self.git.index().unwrap();
-        let tree = self.git.find_tree(index.write_tree().unwrap()).unwrap();
-        let parent = self.git.head().ok().map(|h| h.peel_to_commit().unwrap());
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
-        self.git
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .unwrap()
-            .to_string()
+        git::commit_index(&self.git, message)
     }
 
     fn config(&self) -> Config {

@@ -10,12 +10,12 @@
 //!
 //! No timing is asserted: every wait is a generous wait-until loop.
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/mailbox.rs"]
 mod extra;
 #[allow(dead_code)] // body_naming is for the attack suite
-#[path = "support/scope_extra.rs"]
+#[path = "common/scopes.rs"]
 mod scopes;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::Path;
@@ -23,6 +23,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use support::git::commit_paths;
 use support::*;
 
 /// A report summary that would be live markup if anything parsed it as HTML.
@@ -158,22 +159,6 @@ async fn the_handoff_packet_and_the_report_as_received() {
     server.stop().await;
 }
 
-/// Commits `paths` of the repository at `root` with git2.
-fn commit(root: &Path, paths: &[&str]) {
-    let repo = git2::Repository::open(root).unwrap();
-    let mut index = repo.index().unwrap();
-    for p in paths {
-        index.add_path(Path::new(p)).unwrap();
-    }
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, "test", &tree, &parents)
-        .unwrap();
-}
-
 /// `(kind, old_line, new_line, text)` of every shown line.
 fn rows(d: &Value) -> Vec<(String, Value, Value, String)> {
     d["hunks"]
@@ -197,7 +182,7 @@ async fn per_file_diffs_against_head_or_a_base() {
     let (repo, server) = serve(&[]).await;
     let api = &server.api;
     let root = &repo.path;
-    commit(root, &["README.md", "governance.yaml"]);
+    commit_paths(root, &["README.md", "governance.yaml"], "test");
     std::fs::write(
         root.join("README.md"),
         "# test repo\n\nA line the docs added.\n",
@@ -263,7 +248,7 @@ async fn per_file_diffs_against_head_or_a_base() {
     );
 
     // Against a base: after a second commit, HEAD~1 still sees the README change.
-    commit(root, &["README.md"]);
+    commit_paths(root, &["README.md"], "test");
     let (status, body) = api.get("/api/diff?path=README.md").await;
     assert_failure(
         "clean at HEAD",

@@ -4,12 +4,14 @@
 
 #[path = "common/browser.rs"]
 mod browser;
+#[path = "common/terminal.rs"]
+mod client;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
-use codex_governance::pty::{Pty, SpawnSpec};
+use codex_governance::pty::Pty;
 use codex_governance::terminal::{TerminalKind, Terminals};
 use serde_json::json;
 
@@ -18,20 +20,12 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const TERMINAL: &str = "#terminal";
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
-    Pty::spawn(SpawnSpec {
-        program: program.into(),
-        args: args.iter().map(|a| a.to_string()).collect(),
-        cwd: std::env::temp_dir(),
-        env: vec![
-            ("LANG".into(), "C.UTF-8".into()),
-            ("LC_ALL".into(), "C.UTF-8".into()),
-            ("PS1".into(), "demo$ ".into()),
-        ],
-        cols: 80,
-        rows: 24,
-        log_path: None,
-    })
-    .expect("spawn")
+    let env = [
+        ("LANG", "C.UTF-8"),
+        ("LC_ALL", "C.UTF-8"),
+        ("PS1", "demo$ "),
+    ];
+    client::spawn_pty(program, args, &env)
 }
 
 /// Clicks the terminal to focus it, then presses the keys of `text`.

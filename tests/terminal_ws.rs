@@ -1,33 +1,21 @@
 //! Browser terminals over a real WebSocket: security checks, the protocol, several
 //! clients, exit codes, closing, and a client that never reads.
 
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use client::*;
-use codex_governance::pty::{Pty, SpawnSpec};
+use codex_governance::pty::Pty;
 use codex_governance::terminal::{TerminalKind, Terminals};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
-    Pty::spawn(SpawnSpec {
-        program: program.into(),
-        args: args.iter().map(|a| a.to_string()).collect(),
-        cwd: std::env::temp_dir(),
-        env: vec![
-            ("LANG".into(), "C.UTF-8".into()),
-            ("PS1".into(), "$ ".into()),
-        ],
-        cols: 80,
-        rows: 24,
-        log_path: None,
-    })
-    .expect("spawn")
+    spawn_pty(program, args, &[("LANG", "C.UTF-8"), ("PS1", "$ ")])
 }
 
 fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {

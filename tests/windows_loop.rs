@@ -15,17 +15,16 @@
 //!
 //! Nothing asserts on time: every wait polls for an event with a generous limit.
 
-#[path = "support/mailbox_extra.rs"]
+#[path = "common/terminal.rs"]
+mod client;
+#[path = "common/mailbox.rs"]
 mod extra;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 use support::*;
 
@@ -91,45 +90,6 @@ fn repo_with_wrapper() -> (TestRepo, String) {
     });
     let path = path_with(&wrapper_folder(&repo.root));
     (repo, path)
-}
-
-/// Connects to a session's browser terminal (`http://127.0.0.1:P/?token=T`).
-async fn terminal(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (origin, token) = url.split_once("/?token=").expect("a terminal URL");
-    let host = origin.trim_start_matches("http://");
-    let mut req = format!("ws://{host}/ws?token={token}")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Host", host.parse().unwrap());
-    req.headers_mut().insert("Origin", origin.parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.expect("ws").0
-}
-
-/// Reads terminal output until it holds `needle`.
-async fn read_until(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    seen: &mut Vec<u8>,
-    needle: &str,
-) {
-    let found = tokio::time::timeout(PATIENCE, async {
-        while !String::from_utf8_lossy(seen).contains(needle) {
-            match ws.next().await {
-                Some(Ok(Message::Binary(b))) => seen.extend_from_slice(&b),
-                Some(Ok(_)) => {}
-                other => panic!("the terminal ended before {needle:?}: {other:?}"),
-            }
-        }
-    })
-    .await;
-    assert!(
-        found.is_ok(),
-        "no {needle:?} in the terminal: {:?}",
-        String::from_utf8_lossy(seen)
-    );
 }
 
 fn session_of<'a>(status: &'a Value, id: &str) -> &'a Value {
@@ -214,17 +174,11 @@ async fn the_core_loop_runs_through_a_batch_file_and_survives_a_kill() {
     // The worker's terminal streams over the WebSocket and takes input.
     let worker_session = api.session(&worker).await;
     let url = worker_session["browser_terminal_url"].as_str().unwrap();
-    let mut ws = terminal(url).await;
-    let mut seen = Vec::new();
-    read_until(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
-    ws.send(Message::Text(
-        json!({"type": "input", "data": "hello from the browser\r"})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    read_until(&mut ws, &mut seen, "ECHO: hello from the browser").await;
+    let mut ws = client::connect_url(url).await;
+    let mut seen = client::Seen::default();
+    client::read_output(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
+    client::type_line(&mut ws, "hello from the browser").await;
+    client::read_output(&mut ws, &mut seen, "ECHO: hello from the browser").await;
     drop(ws);
 
     // Closing a session ends its whole tree: the agent and its child.

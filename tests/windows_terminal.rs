@@ -5,15 +5,15 @@
 //!
 //! Nothing asserts on time: every wait polls for an event with a generous limit.
 
-#[path = "support/terminal_client.rs"]
+#[path = "common/terminal.rs"]
 mod client;
-#[path = "support/launcher.rs"]
+#[path = "common/launcher.rs"]
 mod support;
 
 use std::sync::Arc;
 
 use client::*;
-use codex_governance::pty::{Pty, SpawnSpec};
+use codex_governance::pty::Pty;
 use codex_governance::terminal::{TerminalInfo, TerminalKind, Terminals};
 use serde_json::json;
 
@@ -30,27 +30,16 @@ fn agent(flags: &[&str]) -> Arc<Pty> {
         "--lines",
         "1",
     ];
-    let flags: Vec<String> = if flags.is_empty() {
+    let flags = if flags.is_empty() {
         &default[..]
     } else {
         flags
-    }
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    Pty::spawn(SpawnSpec {
-        program: fake_agent().display().to_string(),
-        args: flags,
-        cwd: std::env::temp_dir(),
-        env: vec![
-            ("CODEX_GOVERNANCE_SESSION_KIND".into(), "department".into()),
-            ("CODEX_GOVERNANCE_DEPARTMENT".into(), "lingyubu".into()),
-        ],
-        cols: 80,
-        rows: 24,
-        log_path: None,
-    })
-    .expect("the fake agent starts")
+    };
+    let env = [
+        ("CODEX_GOVERNANCE_SESSION_KIND", "department"),
+        ("CODEX_GOVERNANCE_DEPARTMENT", "lingyubu"),
+    ];
+    spawn_pty(&fake_agent().display().to_string(), flags, &env)
 }
 
 /// A terminal of `kind` on a new fake agent started with `flags`.

@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The real Codex CLI, pinned, from the npm registry (tests/support/model_server.rs finds it here).
+# The real Codex CLI, pinned, from the npm registry (tests/common/model_server.rs finds it here).
 CODEX_VERSION=0.169.0
 codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
 if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then

@@ -6,6 +6,12 @@
 //! talks WebDriver itself with reqwest; the protocol subset it needs is small.
 //! Missing Chromium or chromedriver is a test failure, never a skip.
 //!
+//! Beside the protocol it holds the page queries every browser test uses
+//! (present, gone, text, counts), a default patience ([`WAIT`]), waits for a
+//! page that is still (layout and animations settled) before a screenshot, and
+//! the wait for the dashboard to have applied an audit seq, which a negative
+//! assertion needs first.
+//!
 //! Include it with `#[path = "common/browser.rs"] mod browser;`.
 #![allow(dead_code)]
 
@@ -31,6 +37,9 @@ pub const BUFFER_TEXT: &str = r#"
     for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
     return lines.join("\n");
 "#;
+/// How long a page-level wait may take: generous, it only keeps a broken test
+/// from hanging (nothing asserts on time).
+pub const WAIT: Duration = Duration::from_secs(45);
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const INSTALL_HINT: &str = "run tools/test.sh (it installs chromium and chromium-driver)";
 
@@ -63,7 +72,9 @@ impl Element {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nobody listens on at the moment (for chromedriver, or a
+/// launcher that must come back on the same port).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -233,6 +244,166 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Opens the dashboard of the launcher at `url` the way its printed URL
+    /// does (the token in the fragment) and waits until its event stream is live.
+    pub async fn open_dashboard(&self, url: &str, token: &str) {
+        self.goto(&format!("{url}/#token={token}")).await;
+        self.present("the live indicator", "#conn.live").await;
+    }
+
+    /// [`Browser::wait_js`] with the default patience, [`WAIT`].
+    pub async fn wait(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
+        self.wait_js(what, script, args, WAIT).await
+    }
+
+    /// Waits until an element matches `css`.
+    pub async fn present(&self, what: &str, css: &str) {
+        self.wait(
+            what,
+            "return !!document.querySelector(arguments[0]);",
+            vec![json!(css)],
+        )
+        .await;
+    }
+
+    /// Waits until no element matches `css`.
+    pub async fn gone(&self, what: &str, css: &str) {
+        self.wait(
+            what,
+            "return !document.querySelector(arguments[0]);",
+            vec![json!(css)],
+        )
+        .await;
+    }
+
+    /// Waits until exactly `n` elements match `css`.
+    pub async fn wait_count(&self, what: &str, css: &str, n: u64) {
+        self.wait(
+            what,
+            "return document.querySelectorAll(arguments[0]).length === arguments[1];",
+            vec![json!(css), json!(n)],
+        )
+        .await;
+    }
+
+    /// Waits until the first element matching `css` holds `needle` in its
+    /// text; returns that text.
+    pub async fn wait_text(&self, what: &str, css: &str, needle: &str) -> String {
+        self.wait(
+            what,
+            "const e = document.querySelector(arguments[0]); return e && e.textContent.includes(arguments[1]) ? e.textContent : null;",
+            vec![json!(css), json!(needle)],
+        )
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    /// The text of the first element matching `css` ("" when there is none).
+    pub async fn text_of(&self, css: &str) -> String {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    /// How many elements match `css`.
+    pub async fn count(&self, css: &str) -> u64 {
+        self.js(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(css)],
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    }
+
+    /// Whether an element matching `css` exists and takes up room on the page.
+    pub async fn visible(&self, css: &str) -> bool {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
+            vec![json!(css)],
+        )
+        .await
+            == json!(true)
+    }
+
+    /// Sets the window to `width` × `height` and waits until the page's
+    /// viewport took the new width.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.set_size(width, height).await;
+        self.wait(
+            &format!("the window to be {width} px wide"),
+            "return Math.abs(window.innerWidth - arguments[0]) < 40;",
+            vec![json!(width)],
+        )
+        .await;
+    }
+
+    /// Waits until the page is still: fonts loaded, no finite animation or
+    /// transition running, and the layout (viewport, page size, element count,
+    /// frames' boxes) the same at two polls in a row. Endless animations (a
+    /// pulsing indicator) are left out: they never end.
+    pub async fn settle(&self) {
+        self.wait(
+            "the page to be still",
+            "const busy = document.getAnimations().some((a) => a.playState === 'running' && a.effect && a.effect.getComputedTiming().iterations !== Infinity); \
+             const frames = [...document.querySelectorAll('iframe')].map((f) => { const r = f.getBoundingClientRect(); return [r.left, r.top, r.width, r.height].join(','); }); \
+             const now = JSON.stringify([window.innerWidth, window.innerHeight, document.documentElement.scrollWidth, document.documentElement.scrollHeight, document.getElementsByTagName('*').length, frames]); \
+             const still = !busy && document.fonts.status === 'loaded' && window.__stillLayout === now; \
+             window.__stillLayout = now; \
+             return still;",
+            vec![],
+        )
+        .await;
+    }
+
+    /// Scrolls the element matching `css` to the top of the window (the
+    /// page's top when it is `None` or absent).
+    pub async fn scroll_to(&self, css: Option<&str>) {
+        self.js(
+            "const e = arguments[0] && document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'}); else window.scrollTo(0, 0);",
+            vec![json!(css)],
+        )
+        .await;
+    }
+
+    /// Once the page is still, scrolls to `at` (see [`Browser::scroll_to`]),
+    /// waits for the page to be still again, and saves a screenshot of the
+    /// window as `tests/artifacts/<file>`.
+    pub async fn shoot(&self, file: &str, at: Option<&str>) {
+        self.settle().await;
+        self.scroll_to(at).await;
+        self.settle().await;
+        let png = self.screenshot_png().await.expect("a screenshot");
+        save_artifact(file, &png);
+    }
+
+    /// [`Browser::shoot`] in a `width` × `height` window (left at that size).
+    pub async fn shoot_at(&self, file: &str, width: u32, height: u32, at: Option<&str>) {
+        self.resize(width, height).await;
+        self.shoot(file, at).await;
+    }
+
+    /// Waits until the dashboard's page has applied every change up to audit
+    /// `seq` (from a delta of its event stream or a fetched status): after
+    /// it, what the page does not show, it will not show for that change.
+    pub async fn wait_applied(&self, seq: u64) {
+        self.wait(
+            &format!("the dashboard to apply audit seq {seq}"),
+            "if (!window.__testStore) import('/static/js/store.js').then((m) => { window.__testStore = m; }); \
+             const st = window.__testStore && window.__testStore.get().status; \
+             return !!st && (st.audit_seq || 0) >= arguments[0];",
+            vec![json!(seq)],
+        )
+        .await;
     }
 
     pub async fn find(&self, css: &str) -> Element {

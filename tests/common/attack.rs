@@ -1,11 +1,11 @@
 //! Helpers for the attack and fault suites (and the load bench) on top of
-//! `support/launcher.rs`: raw requests with chosen headers, a status-line-only
+//! `common/launcher.rs`: raw requests with chosen headers, a status-line-only
 //! request for streaming routes, WebSocket handshakes with chosen Host and Origin,
 //! file-tree snapshots, a seeded RNG, `/proc` readings and a tmpfs mount guard.
 //!
 //! Include it after the launcher harness:
-//! `#[path = "support/launcher.rs"] mod support;`
-//! `#[path = "support/attack_extra.rs"] mod attack;`
+//! `#[path = "common/launcher.rs"] mod support;`
+//! `#[path = "common/attack.rs"] mod attack;`
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,8 @@
 //! (for restart and kill tests), bearer-token API helpers, a raw HTTP helper for
 //! header-level security checks, and `wait_until` for polling.
 //!
-//! Include it with `#[path = "support/launcher.rs"] mod support;`.
+//! Include it with `#[path = "common/launcher.rs"] mod support;` (the other
+//! helpers in `tests/common/` that build on it find it as `crate::support`).
 //! Timeouts are generous and only keep a broken test from hanging; nothing here
 //! asserts on time.
 #![allow(dead_code)]
@@ -22,6 +23,11 @@ use serde_json::{json, Value};
 use codex_governance::config::{Config, Env};
 use codex_governance::launcher::Launcher;
 use codex_governance::web::{self, Running, ServeOptions};
+
+#[path = "git.rs"]
+pub mod git;
+#[allow(unused_imports)]
+pub use git::commit_all;
 
 /// How long any wait may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -345,23 +351,6 @@ impl Api {
     }
 }
 
-/// Commits every file of the working tree at `root` as its next commit; returns its id.
-pub fn commit_all(root: &Path, message: &str) -> String {
-    let git = git2::Repository::open(root).unwrap();
-    let mut index = git.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("user", "user@example.invalid").unwrap();
-    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap()
-        .to_string()
-}
-
 async fn split(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
@@ -675,13 +664,25 @@ pub fn spawn_launcher(repo: &Path, extra: &[&str]) -> Subprocess {
 
 /// [`spawn_launcher`] with extra environment variables.
 pub fn spawn_launcher_env(repo: &Path, extra: &[&str], env: &[(String, String)]) -> Subprocess {
+    let mut cmd = serve_command(repo, 0);
+    cmd.envs(env.iter().map(|(k, v)| (k, v))).args(extra);
+    spawn_until_ready(cmd)
+}
+
+/// `codex-governance serve --repo R --port PORT` on a chosen port (a launcher
+/// that comes back where a page knew it), waiting for the ready line.
+pub fn spawn_launcher_at(repo: &Path, port: u16) -> Subprocess {
+    let launcher = spawn_until_ready(serve_command(repo, port));
+    assert_eq!(launcher.port, port, "{}", launcher.url);
+    launcher
+}
+
+fn serve_command(repo: &Path, port: u16) -> Command {
     let mut cmd = base_command();
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.args(["serve", "--repo"])
         .arg(repo)
-        .args(["--port", "0"])
-        .args(extra);
-    spawn_until_ready(cmd)
+        .args(["--port", &port.to_string()]);
+    cmd
 }
 
 /// Starts `cmd` (a launcher that serves) and waits for its ready line.

@@ -1,12 +1,12 @@
-//! Mailbox helpers on top of `support/launcher.rs`: dropping report files the way
+//! Mailbox helpers on top of `common/launcher.rs`: dropping report files the way
 //! departments do (temporary name, then a rename), listing folders, reading the
 //! audit log from disk, the inbox, and an agent command that makes departments
 //! wait for a barrier file before they run (so several report at nearly the same
 //! moment).
 //!
 //! Include it after the launcher harness:
-//! `#[path = "support/launcher.rs"] mod support;`
-//! `#[path = "support/mailbox_extra.rs"] mod extra;`
+//! `#[path = "common/launcher.rs"] mod support;`
+//! `#[path = "common/mailbox.rs"] mod extra;`
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -3,8 +3,8 @@
 //! works, so a test can retry a failed department and see it succeed.
 //! Plans come from `[[fake-agent: --plan-file ...]]` in each Zhongshu's task.
 //!
-//! Include it after `support/launcher.rs` as
-//! `#[path = "support/flaky.rs"] mod flaky;` (it uses `crate::support`).
+//! Include it after `common/launcher.rs` as
+//! `#[path = "common/flaky.rs"] mod flaky;` (it uses `crate::support`).
 #![allow(dead_code)]
 
 use crate::support::{fake_agent, RepoOptions, TestRepo};

@@ -1,11 +1,14 @@
-//! A browser terminal's client for the tests: a WebSocket to `/ws` with the
+//! A browser terminal's client for the tests: a program started in a
+//! pseudo-terminal, a terminal URL taken apart, a WebSocket to `/ws` with the
 //! terminal's token, Host and Origin, and what it has received (output bytes
 //! and control frames). Include it with
-//! `#[path = "support/terminal_client.rs"] mod client;`.
+//! `#[path = "common/terminal.rs"] mod client;`.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use codex_governance::pty::{Pty, SpawnSpec};
 use codex_governance::terminal::TerminalInfo;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -19,12 +22,40 @@ pub const DASHBOARD: &str = "http://127.0.0.1:6211";
 /// Only to avoid hanging forever; nothing asserts on time.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// `program` with `args` in a new 80×24 pseudo-terminal, in the temporary
+/// folder, with `env` added to its environment.
+pub fn spawn_pty(program: &str, args: &[&str], env: &[(&str, &str)]) -> Arc<Pty> {
+    Pty::spawn(SpawnSpec {
+        program: program.into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        cwd: std::env::temp_dir(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        cols: 80,
+        rows: 24,
+        log_path: None,
+    })
+    .unwrap_or_else(|e| panic!("{program} starts in a pseudo-terminal: {e}"))
+}
+
+/// The port and token of a terminal URL, `http://127.0.0.1:PORT/?token=TOKEN`.
+pub fn terminal_parts(url: &str) -> (u16, String) {
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not a loopback terminal URL: {url}"));
+    let (port, token) = rest
+        .split_once("/?token=")
+        .unwrap_or_else(|| panic!("no token in the terminal URL: {url}"));
+    let port = port
+        .parse()
+        .unwrap_or_else(|e| panic!("no port in the terminal URL {url}: {e}"));
+    (port, token.to_string())
+}
+
 pub fn token_of(info: &TerminalInfo) -> String {
-    info.url
-        .split("token=")
-        .nth(1)
-        .expect("token in url")
-        .to_string()
+    terminal_parts(&info.url).1
 }
 
 /// Connects to `/ws` with explicit Host and Origin (None = header left out).
@@ -47,16 +78,17 @@ pub async fn connect_with(
         .map(|(ws, _)| ws)
 }
 
+/// Connects to the terminal at `url` as its own page does (its Host and Origin).
+pub async fn connect_url(url: &str) -> Ws {
+    let (port, token) = terminal_parts(url);
+    let own = format!("http://127.0.0.1:{port}");
+    connect_with(port, Some(&token), &format!("127.0.0.1:{port}"), Some(&own))
+        .await
+        .unwrap_or_else(|e| panic!("connect to the terminal {url}: {e}"))
+}
+
 pub async fn connect(info: &TerminalInfo) -> Ws {
-    let own = format!("http://127.0.0.1:{}", info.port);
-    connect_with(
-        info.port,
-        Some(&token_of(info)),
-        &format!("127.0.0.1:{}", info.port),
-        Some(&own),
-    )
-    .await
-    .expect("connect")
+    connect_url(&info.url).await
 }
 
 /// What a client has received so far.

@@ -5,7 +5,7 @@
 //! and Needs you are tried in headless Chromium.
 //!
 //! Include it from `tests/attacks.rs` with
-//! `#[path = "support/attack_web.rs"] mod web_attacks;`.
+//! `#[path = "attacks/web.rs"] mod web_attacks;`.
 
 #[path = "../common/browser.rs"]
 mod browser;
