@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
