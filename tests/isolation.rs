@@ -389,9 +389,11 @@ async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
         packet.contains("reported but not changed: src/never.rs"),
         "{packet}"
     );
-    // The session's workspace carries the same findings (the dashboard's Needs you).
+    // The session's workspace carries the same findings (Needs you shows them:
+    // needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved).
     let s = api.session(id).await;
     assert_eq!(s["workspace"]["review"]["decision"], "REVIEW", "{s}");
+    assert!(s.get("integration_needs_override").is_none(), "{s}");
     // warn: it integrates all the same.
     let (status, applied) = integrate(api, id, "apply").await;
     assert_eq!(status, StatusCode::OK, "{applied}");
@@ -418,7 +420,12 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         "{error}"
     );
     assert!(!repo.path.join("notes.txt").exists(), "nothing came in");
-    assert_eq!(api.session(id).await["workspace"]["state"], "pending");
+    let s = api.session(id).await;
+    assert_eq!(s["workspace"]["state"], "pending");
+    assert_eq!(
+        s["integration_needs_override"], true,
+        "Needs you says so: {s}"
+    );
     let merged = api
         .post_ok(
             "/api/integrate",
@@ -893,8 +900,10 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     let z = plan(
         api,
         vec![
+            // A waits after its report, so that its exit (the launcher closes
+            // it) is recorded after the report and with its claim.
             assignment(
-                "edit A",
+                "edit A [[fake-agent: --after-report wait]]",
                 &["src/a.rs", "src/d.rs"],
                 &[("src/a.rs", "A"), (hostile, "x")],
                 &["src/a.rs", "src/never.rs"],
