@@ -2464,9 +2464,10 @@ mod scopes;
 fn agent_scope(method: &str, path: &str) -> (bool, bool) {
     match (method, path) {
         ("GET", "/api/status" | "/api/sessions" | "/api/report") => (true, true),
-        ("GET", "/api/zhongshu_plan" | "/api/zhongshu_inbox" | "/api/zhongshu_context") => {
-            (true, false)
-        }
+        (
+            "GET",
+            "/api/zhongshu_plan" | "/api/zhongshu_inbox" | "/api/zhongshu_context" | "/api/changes",
+        ) => (true, false),
         (
             "POST",
             "/api/report_zhongshu_plan"
@@ -2510,7 +2511,10 @@ async fn agents_hold_their_own_token_scoped_to_their_role_on_every_route() {
             ("zhongshu", &z_api, &z, z_may),
             ("department", &d_api, &d, d_may),
         ] {
-            let (status, answer) = if method == "GET" {
+            let (status, answer) = if path == "/api/changes" {
+                // Changes are a department's: the Zhongshu's own one.
+                api.get(&format!("{path}?session_id={d}")).await
+            } else if method == "GET" {
                 api.get(&format!("{path}?id={own}")).await
             } else if path == "/api/propose_integration" {
                 // A proposal names one of the Zhongshu's departments.
@@ -2552,6 +2556,24 @@ async fn agents_hold_their_own_token_scoped_to_their_role_on_every_route() {
         let (status, answer) = z_api.get(&format!("{path}?id={other}")).await;
         assert_eq!(status, 403, "{path} of another Zhongshu: {answer}");
     }
+    // And only its own departments' changes: another Zhongshu's token is refused.
+    let own = z_api.get_ok(&format!("/api/changes?session_id={d}")).await;
+    assert_eq!(own["session_id"], d.as_str(), "{own}");
+    assert_eq!(own["parent_session_id"], z.as_str(), "{own}");
+    let (other_token, other_api) = scopes::agent_api(&server, &other).await;
+    assert_ne!(other_token, z_token);
+    let (status, answer) = other_api.get(&format!("/api/changes?session_id={d}")).await;
+    assert_eq!(
+        status, 403,
+        "another Zhongshu's department's changes: {answer}"
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("session {z}")),
+        "{answer}"
+    );
     let (status, answer) = z_api
         .post(
             "/api/report_zhongshu_plan",

@@ -389,9 +389,11 @@ async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
         packet.contains("reported but not changed: src/never.rs"),
         "{packet}"
     );
-    // The session's workspace carries the same findings (the dashboard's Needs you).
+    // The session's workspace carries the same findings (Needs you shows them:
+    // needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved).
     let s = api.session(id).await;
     assert_eq!(s["workspace"]["review"]["decision"], "REVIEW", "{s}");
+    assert!(s.get("integration_needs_override").is_none(), "{s}");
     // warn: it integrates all the same.
     let (status, applied) = integrate(api, id, "apply").await;
     assert_eq!(status, StatusCode::OK, "{applied}");
@@ -418,7 +420,12 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         "{error}"
     );
     assert!(!repo.path.join("notes.txt").exists(), "nothing came in");
-    assert_eq!(api.session(id).await["workspace"]["state"], "pending");
+    let s = api.session(id).await;
+    assert_eq!(s["workspace"]["state"], "pending");
+    assert_eq!(
+        s["integration_needs_override"], true,
+        "Needs you says so: {s}"
+    );
     let merged = api
         .post_ok(
             "/api/integrate",
@@ -876,6 +883,192 @@ async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
          return !!p && p.textContent.includes('1 integrated');",
         vec![],
         wait,
+    )
+    .await;
+    d.quit().await;
+    server.stop().await;
+}
+
+/// The text of the Needs you item with key `key` once it shows and `script`
+/// (given the item as `li`) holds; every item is shown (no "Show N more").
+async fn need_item(d: &browser::Browser, what: &str, key: &str, holds: &str) -> String {
+    let script = format!(
+        "const more = document.querySelector('#needs-you-more'); \
+         if (more && !more.hidden && more.getAttribute('aria-expanded') !== 'true') more.click(); \
+         const li = [...document.querySelectorAll('#needs-you-list > li')] \
+           .find((x) => x.dataset.key === arguments[0]); \
+         return li && ({holds}) ? li.textContent : null;"
+    );
+    let text = d
+        .wait_js(what, &script, vec![json!(key)], Duration::from_secs(45))
+        .await;
+    text.as_str().unwrap().to_string()
+}
+
+/// Waits until Needs you holds no item with key `key`.
+async fn need_gone(d: &browser::Browser, what: &str, key: &str) {
+    d.wait_js(
+        what,
+        "return ![...document.querySelectorAll('#needs-you-list > li')] \
+           .some((x) => x.dataset.key === arguments[0]);",
+        vec![json!(key)],
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
+/// The department of `ds` whose task contains `task`.
+fn by_task(ds: &[Value], task: &str) -> String {
+    ds.iter()
+        .find(|d| d["task"].as_str().unwrap_or("").contains(task))
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_else(|| panic!("no department with task {task}: {ds:?}"))
+        .to_string()
+}
+
+/// The dashboard's Needs you (headless Chromium) with real departments in
+/// their worktrees, `launcher.scope: block`: a plan naming a file the user
+/// has not committed, a department's work out of scope with a wrong claim
+/// (one file name written by the agent as HTML), and an integration refused
+/// for a predicted conflict each show as an item naming their files; each
+/// goes when resolved (Discard from the drawer the item opens by keyboard,
+/// the user's file reverted, the conflicting work discarded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved() {
+    let repo = isolated_repo(
+        "  scope: block\n",
+        &[
+            ("src/a.rs", "a\n"),
+            ("src/d.rs", "d\n"),
+            ("src/shared.rs", "fn one() {}\n"),
+        ],
+    );
+    std::fs::write(repo.path.join("src/d.rs"), "the user's own edit\n").unwrap();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let hostile = "output/<i>x.log";
+    let z = plan(
+        api,
+        vec![
+            // A waits after its report, so that its exit (the launcher closes
+            // it) is recorded after the report and with its claim.
+            assignment(
+                "edit A [[fake-agent: --after-report wait]]",
+                &["src/a.rs", "src/d.rs"],
+                &[("src/a.rs", "A"), (hostile, "x")],
+                &["src/a.rs", "src/never.rs"],
+            ),
+            assignment(
+                "edit B",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-b")],
+                &["src/shared.rs"],
+            ),
+            assignment(
+                "edit C",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-c")],
+                &["src/shared.rs"],
+            ),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 3).await;
+    let (a, b, c) = (
+        by_task(&ds, "edit A"),
+        by_task(&ds, "edit B"),
+        by_task(&ds, "edit C"),
+    );
+    api.post_ok("/api/integrate", &json!({"session_id": b, "mode": "merge"}))
+        .await;
+    let (status, answer) = integrate(api, &c, "merge").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-needs-you-failure.png");
+    d.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let dirty = need_item(&d, "the plan's dirty file", &format!("dirty:{z}"), "true").await;
+    assert!(
+        dirty.contains("src/d.rs") && dirty.contains("did not commit"),
+        "{dirty}"
+    );
+    let review = need_item(
+        &d,
+        "A's review findings",
+        &format!("review:{a}"),
+        "li.textContent.includes('src/never.rs')",
+    )
+    .await;
+    for part in [
+        hostile,
+        "out of its scope",
+        "src/never.rs",
+        "reported but not changed",
+        "override",
+    ] {
+        assert!(review.contains(part), "{part} in {review}");
+    }
+    let conflict = need_item(&d, "C's conflict", &format!("conflict:{c}"), "true").await;
+    assert!(conflict.contains("src/shared.rs"), "{conflict}");
+    // The agent's file name is text, never markup; the badge counts the items.
+    let markup = d
+        .js(
+            "return document.querySelectorAll('#needs-you-list i').length \
+               + ':' + document.querySelector('#needs-you-count').textContent;",
+            vec![],
+        )
+        .await;
+    let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
+    assert_eq!(tags, "0", "no <i> element from a file name");
+    assert!(count.parse::<usize>().unwrap() >= 3, "count {count}");
+
+    // The review item opens A's changes by keyboard; Discard there resolves it.
+    d.js(
+        "[...document.querySelectorAll('#needs-you-list > li')] \
+           .find((x) => x.dataset.key === arguments[0]) \
+           .querySelector('[data-action=review-changes]').focus();",
+        vec![json!(format!("review:{a}"))],
+    )
+    .await;
+    d.press_keys(browser::ENTER).await;
+    d.wait_js(
+        "A's changes in the drawer",
+        "const b = document.querySelector('#drawer-body'); \
+         return !!b && b.textContent.includes(arguments[0]) && b.textContent.includes('Discard');",
+        vec![json!(hostile)],
+        Duration::from_secs(45),
+    )
+    .await;
+    d.js(
+        "[...document.querySelectorAll('#drawer-body .changes-actions button')] \
+           .find((b) => b.textContent === 'Discard').click();",
+        vec![],
+    )
+    .await;
+    need_gone(&d, "A's review item after Discard", &format!("review:{a}")).await;
+    assert_eq!(api.session(&a).await["workspace"]["state"], "discarded");
+
+    // Reverting the user's file ends the plan's item ("Check again").
+    std::fs::write(repo.path.join("src/d.rs"), "d\n").unwrap();
+    d.js(
+        "const li = [...document.querySelectorAll('#needs-you-list > li')] \
+           .find((x) => x.dataset.key === arguments[0]); \
+         if (li) li.querySelector('[data-action=check-dirty]').click();",
+        vec![json!(format!("dirty:{z}"))],
+    )
+    .await;
+    need_gone(&d, "the dirty item after the revert", &format!("dirty:{z}")).await;
+    need_item(&d, "C's conflict still", &format!("conflict:{c}"), "true").await;
+
+    api.post_ok("/api/discard", &json!({"session_id": c})).await;
+    need_gone(&d, "C's conflict after Discard", &format!("conflict:{c}")).await;
+    d.wait_js(
+        "Needs you empty",
+        "return document.querySelector('#needs-you').hidden;",
+        vec![],
+        Duration::from_secs(45),
     )
     .await;
     d.quit().await;

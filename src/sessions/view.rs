@@ -3,14 +3,17 @@
 //! as one typed view.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
+use crate::config::ScopeMode;
 use crate::model::{
     plain_state, result_key, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
+    WorkspaceState,
 };
 use crate::pty::preview;
 
@@ -55,6 +58,10 @@ pub struct SessionView {
     /// `incoming`), as the Python tool showed it on department sessions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<crate::model::MailboxPaths>,
+    /// A department's recorded work has files out of its scope and
+    /// `launcher.scope: block`: integrating it needs the user's override.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub integration_needs_override: bool,
 }
 
 /// A report's request for the developer's confirmation.
@@ -73,8 +80,9 @@ pub struct ZhongshuFields {
     /// The registered plan's revision (null before one): a page showing a plan
     /// knows it is stale when this moves.
     pub plan_revision: Option<u64>,
-    /// The user's uncommitted files the plan names: its departments start
-    /// from the plan's base commit and do not see them (Needs you says so).
+    /// The user's uncommitted files the plan names, as long as they stay
+    /// uncommitted and the plan goes on: its departments start from the
+    /// plan's base commit and do not see them (Needs you says so).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plan_dirty_files: Vec<String>,
     /// How the plan's assignments ended, once it finished or was stopped.
@@ -130,8 +138,9 @@ impl Sessions {
             plan_dirty_files: state
                 .plans
                 .get(&session.id)
+                .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
                 .and_then(|p| p.base.as_ref())
-                .map(|b| b.dirty_files.clone())
+                .map(|b| still_dirty(&self.ctx.repo, &b.dirty_files))
                 .unwrap_or_default(),
             plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
             plan_finished_at: state
@@ -171,11 +180,24 @@ impl Sessions {
             report_needs_confirmation,
             confirmation,
             mailbox,
+            integration_needs_override: self.needs_override(session),
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
                 Some(cost_usd(usage, price))
             }),
         }
+    }
+
+    /// Whether integrating `session`'s waiting work needs the scope override.
+    fn needs_override(&self, session: &Session) -> bool {
+        self.ctx.config.launcher.isolation.scope == ScopeMode::Block
+            && session.workspace().is_some_and(|ws| {
+                ws.state.awaits_user()
+                    && ws
+                        .review
+                        .as_ref()
+                        .is_some_and(|r| !r.out_of_scope().is_empty())
+            })
     }
 
     /// For a department that reported: does its last report ask the user,
@@ -216,6 +238,34 @@ pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPr
     fresh as f64 * per_token(price.input)
         + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
         + usage.output_tokens as f64 * per_token(price.output)
+}
+
+/// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
+fn work_waits(state: &State, z: &str) -> bool {
+    state.children_of(z).any(|c| {
+        c.workspace()
+            .is_some_and(|w| !w.state.is_settled() && w.state != WorkspaceState::SentBack)
+    })
+}
+
+/// Of `files`, those the user's working tree still changes (against the
+/// index or HEAD, or untracked): committing or reverting one ends its
+/// mention. Each is looked up alone, so a large repository costs little.
+fn still_dirty(repo: &Path, files: &[String]) -> Vec<String> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let Ok(git) = git2::Repository::open(repo) else {
+        return files.to_vec();
+    };
+    files
+        .iter()
+        .filter(|f| {
+            git.status_file(Path::new(f.as_str()))
+                .is_ok_and(|s| !s.is_empty() && !s.contains(git2::Status::IGNORED))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Preview from the transcript file of a session whose PTY is gone.

@@ -2,8 +2,8 @@
 //!
 //! The developer's token reaches every route. A session token reaches only what
 //! its role needs: any agent may read the status and the governance report; a
-//! Zhongshu may read its own plan, inbox and context, register its own plan,
-//! propose one and notify itself; a department may submit its own result.
+//! Zhongshu may read its own plan, inbox and context and its departments'
+//! changes, register its own plan, propose integrating them and notify itself; a department may submit its own result.
 //! Ownership (the id in the request naming the caller's own session) is checked
 //! by the handlers; this table decides the route.
 
@@ -28,9 +28,10 @@ pub enum Scope {
 pub fn scope(method: &Method, path: &str) -> Scope {
     match (method.as_str(), path) {
         ("GET", "/api/status" | "/api/sessions" | "/api/report") => Scope::AnySession,
-        ("GET", "/api/zhongshu_plan" | "/api/zhongshu_inbox" | "/api/zhongshu_context") => {
-            Scope::Zhongshu
-        }
+        (
+            "GET",
+            "/api/zhongshu_plan" | "/api/zhongshu_inbox" | "/api/zhongshu_context" | "/api/changes",
+        ) => Scope::Zhongshu,
         (
             "POST",
             "/api/report_zhongshu_plan"
@@ -58,7 +59,7 @@ pub fn refusal(principal: &Principal, method: &Method, path: &str) -> Option<Str
         format!(
             "the token of session {} ({}) may not call {method} {path}: agents may read \
              the status and the report; a Zhongshu its own plan, inbox and context, and \
-             propose integrating its departments' work; a department may submit its own result",
+             read and propose integrating its departments' work; a department may submit its own result",
             grant.session_id,
             match grant.kind {
                 SessionKind::Zhongshu => "zhongshu",
@@ -118,12 +119,7 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
-        for path in [
-            "/api/handoff",
-            "/api/result_raw",
-            "/api/diff",
-            "/api/changes",
-        ] {
+        for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
             assert!(
                 refusal(&Principal::User, &Method::GET, path).is_none(),
@@ -150,5 +146,9 @@ mod tests {
         let propose = "/api/propose_integration";
         assert!(refusal(&session(SessionKind::Zhongshu), &Method::POST, propose).is_none());
         assert!(refusal(&session(SessionKind::Department), &Method::POST, propose).is_some());
+        // A Zhongshu reads its departments' changes (the handler checks they are its own).
+        let changes = "/api/changes";
+        assert!(refusal(&session(SessionKind::Zhongshu), &Method::GET, changes).is_none());
+        assert!(refusal(&session(SessionKind::Department), &Method::GET, changes).is_some());
     }
 }

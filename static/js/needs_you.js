@@ -4,10 +4,12 @@
 // first, plan_dialog.js), agents asking something (login, a question, an
 // error), departments that failed or ended without a report (Retry, Dismiss),
 // reports that ask for the user's confirmation (Confirm / Reject with a note,
-// confirmations.js). Dismissals and answers are kept by the launcher, so they
-// hold in every tab; items of a closed planner resolve themselves. The first
-// three items show, the rest behind "Show N more", so the task form stays in
-// view. Approvals sit in the same section (#approvals, drawn by
+// confirmations.js), and of isolated departments: a plan naming files the
+// user has not committed, recorded work with REVIEW findings, a predicted
+// conflict (worktree_needs.js). Dismissals and answers are kept by the
+// launcher, so they hold in every tab; items of a closed planner resolve
+// themselves. The first three items show, the rest behind "Show N more", so
+// the task form stays in view. Approvals sit in the same section (#approvals, drawn by
 // approvals.js). The tab title carries the count; an opt-in desktop
 // notification and a short sound announce new items. User text is only ever
 // set as textContent.
@@ -18,6 +20,7 @@ import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
+import { worktreeItems } from "./worktree_needs.js";
 
 /** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
 const plans = new Map();
@@ -107,6 +110,7 @@ function itemsOf(status) {
     }
   }
   items.push(...confirmationItems(sessions, title, showSession));
+  items.push(...worktreeItems(sessions, title, showSession));
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;

@@ -1,8 +1,8 @@
 //! A department's changes and the user's control over them (issue 26):
-//! `GET /api/changes` (its recorded changes, or one file's diff), and
-//! `POST /api/integrate`, `/api/discard`, `/api/send_back` for the developer's
-//! token only; `POST /api/propose_integration` for a Zhongshu about its own
-//! departments. Ids are checked before they reach the services; Git works
+//! `GET /api/changes` (its recorded changes, or one file's diff) for the
+//! developer and for the Zhongshu of that department; `POST /api/integrate`,
+//! `/api/discard`, `/api/send_back` for the developer's token only;
+//! `POST /api/propose_integration` for a Zhongshu about its own departments. Ids are checked before they reach the services; Git works
 //! off the runtime.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Caller, IdQuery, L};
+use super::{not_owner, Caller, IdQuery, L};
 use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
 use crate::model::IntegrationMode;
@@ -34,12 +34,20 @@ fn checked(id: &str) -> LResult<()> {
         .map_err(LauncherError::BadRequest)
 }
 
-/// `GET /api/changes?session_id=<department>[&path=<file>]`.
-pub(super) async fn changes(State(l): L, IdQuery(id, q): IdQuery) -> Response {
+/// `GET /api/changes?session_id=<department>[&path=<file>]`: a Zhongshu's
+/// token reads only its own departments.
+pub(super) async fn changes(
+    State(l): L,
+    axum::Extension(p): Caller,
+    IdQuery(id, q): IdQuery,
+) -> Response {
     let session = match l.sessions.require_session(&id) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
+    if let Some(refused) = not_owner(&p, session.parent_session_id().unwrap_or(&session.id)) {
+        return refused;
+    }
     let repo = l.ctx.repo.clone();
     let scope = l.ctx.config.launcher.isolation.scope;
     match q.get("path").cloned() {
