@@ -104,30 +104,37 @@ impl Integrations {
 
     /// Records the worktree again (what changed since its report is kept too).
     async fn record_now(&self, s: &Session, reason: &'static str) -> LResult<Workspace> {
-        let ctx = Arc::clone(&self.ctx);
-        let session = s.clone();
-        let claimed = self
-            .ctx
-            .store
-            .results_of_department(&s.id)?
-            .into_iter()
-            .rev()
-            .find(|r| r.source == crate::model::ResultSource::Mailbox)
-            .map(|r| r.changed_files);
-        let snap =
-            tokio::task::spawn_blocking(move || record::take(&ctx, &session, claimed.as_deref()))
-                .await
-                .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
-                .map_err(|e| {
-                    LauncherError::Conflict(format!(
-                        "the worktree of {} could not be recorded ({e}): nothing was done to it",
-                        s.id
-                    ))
-                })?;
-        if let Some(snap) = snap {
-            self.ctx
+        // A report registered while this record was taken: taken again with its claim.
+        for _ in 0..3 {
+            let ctx = Arc::clone(&self.ctx);
+            let session = s.clone();
+            let claimed = self
+                .ctx
                 .store
-                .update(|tx| record::store(tx, &s.id, &snap, reason))?;
+                .results_of_department(&s.id)?
+                .into_iter()
+                .rev()
+                .find(|r| r.source == crate::model::ResultSource::Mailbox)
+                .map(|r| r.changed_files);
+            let snap = tokio::task::spawn_blocking(move || {
+                record::take(&ctx, &session, claimed.as_deref())
+            })
+            .await
+            .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
+            .map_err(|e| {
+                LauncherError::Conflict(format!(
+                    "the worktree of {} could not be recorded ({e}): nothing was done to it",
+                    s.id
+                ))
+            })?;
+            let Some(snap) = snap else { break };
+            if self
+                .ctx
+                .store
+                .update(|tx| record::store(tx, &s.id, &snap, reason))?
+            {
+                break;
+            }
         }
         Ok(self.department(&s.id)?.1)
     }

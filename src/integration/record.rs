@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use crate::context::Context;
-use crate::model::{AuditEvent, ChangeReview, Session, TaskResult, WorkspaceState};
+use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
 use crate::policy::changes::{review, Mandate};
 use crate::policy::routing::Router;
 use crate::store::Tx;
@@ -21,6 +21,8 @@ static RECORDING: Mutex<()> = Mutex::new(());
 pub struct Snapshot {
     pub recorded: Recorded,
     pub review: ChangeReview,
+    /// Whether the review checked a report's claim.
+    pub claimed: bool,
 }
 
 /// [`take`] for a report or an exit, which go on without a record: a Git
@@ -79,12 +81,26 @@ pub fn take(
         &[ws.path.as_str(), repo.as_str()],
         &Router::new(&ctx.config),
     );
-    Ok(Some(Snapshot { recorded, review }))
+    Ok(Some(Snapshot {
+        recorded,
+        review,
+        claimed: claimed.is_some(),
+    }))
 }
 
 /// Keeps a record on the department's workspace, with its audit line: a
-/// department that was working now waits for the user.
-pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
+/// department that was working now waits for the user. False, and nothing
+/// kept, when the record checked no claim but a report has registered one
+/// since it was taken (an exit racing its report): take it again.
+pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) -> bool {
+    if !snap.claimed
+        && tx
+            .results_of_department(session_id)
+            .iter()
+            .any(|r| r.source == ResultSource::Mailbox)
+    {
+        return false;
+    }
     let r = &snap.recorded;
     if let Some(ws) = tx.session_mut(session_id).and_then(|s| s.workspace_mut()) {
         ws.commit = Some(r.commit.clone());
@@ -106,6 +122,7 @@ pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
         decision: snap.review.decision,
         out_of_scope: snap.review.out_of_scope().len(),
     });
+    true
 }
 
 /// What a result carries of the record.

@@ -83,7 +83,7 @@ impl Mailbox {
             }
             tx.put_result(&key, &r);
             if let Some(snap) = &snap {
-                record::store(tx, &session.id, snap, "exit");
+                let _ = record::store(tx, &session.id, snap, "exit");
             }
             tx.audit(AuditEvent::ResultRegistered(ResultFields {
                 parent_session_id: parent.to_string(),

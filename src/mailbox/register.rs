@@ -205,7 +205,7 @@ fn register_one(
     let mut result = r.result.clone();
     if let Some(snap) = snap {
         record::fill_result(&mut result, snap);
-        record::store(tx, &result.department_session_id, snap, "report");
+        let _ = record::store(tx, &result.department_session_id, snap, "report");
     }
     result.revision = revision;
     result.content_sha256 = Some(r.hash.clone());
