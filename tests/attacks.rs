@@ -15,6 +15,9 @@ mod extra;
 #[path = "common/attack.rs"]
 mod attack;
 
+#[path = "common/terminal.rs"]
+mod client;
+
 #[path = "attacks/state.rs"]
 mod state_at_rest;
 
@@ -539,7 +542,7 @@ async fn no_cookie_is_ever_set_or_accepted() {
             s["browser_terminal_url"].is_string()
         })
         .await;
-    let (port, token) = terminal_parts(s["browser_terminal_url"].as_str().unwrap());
+    let (port, token) = client::terminal_parts(s["browser_terminal_url"].as_str().unwrap());
     let terminal: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let page = Req::new(
         "GET",
@@ -606,15 +609,8 @@ async fn ws_handshake(
         .unwrap_or_else(|| panic!("no answer to the handshake: {text:?}"))
 }
 
-fn terminal_parts(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://127.0.0.1:").expect("terminal url");
-    let (port, token) = rest.split_once("/?token=").expect("token in url");
-    (port.parse().unwrap(), token.to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminal_websocket_hijacking_is_refused() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
     let repo = TestRepo::with_flags(&[]);
@@ -632,8 +628,8 @@ async fn terminal_websocket_hijacking_is_refused() {
             s["browser_terminal_url"].is_string()
         })
         .await;
-    let (port, token) = terminal_parts(sa["browser_terminal_url"].as_str().unwrap());
-    let (_, other_token) = terminal_parts(sb["browser_terminal_url"].as_str().unwrap());
+    let (port, token) = client::terminal_parts(sa["browser_terminal_url"].as_str().unwrap());
+    let (_, other_token) = client::terminal_parts(sb["browser_terminal_url"].as_str().unwrap());
     assert_ne!(token, other_token, "each terminal has its own token");
     let own_host = format!("127.0.0.1:{port}");
     let own_origin = format!("http://127.0.0.1:{port}");
@@ -764,12 +760,7 @@ async fn terminal_websocket_hijacking_is_refused() {
         say(&format!("terminal page GET /, {label}"), r.status);
     }
     // The control connection really carries the PTY.
-    let mut req = format!("ws://{own_host}/ws?token={token}")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("Origin", own_origin.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    let mut ws = client::connect_with(port, Some(&token), &own_host, Some(&own_origin))
         .await
         .expect("connect");
     let mut seen = Vec::new();
@@ -1435,15 +1426,7 @@ async fn mailbox_traversal_and_symlinks_touch_nothing_outside() {
 async fn git_argument_injection_through_base_is_400() {
     let repo = TestRepo::with_flags(&[]);
     {
-        let git = git2::Repository::open(&repo.path).unwrap();
-        let mut index = git.index().unwrap();
-        index.add_path(Path::new("README.md")).unwrap();
-        index.write().unwrap();
-        let tree_id = index.write_tree().unwrap();
-        let t = git.find_tree(tree_id).unwrap();
-        let sig = git2::Signature::now("t", "t@example.com").unwrap();
-        git.commit(Some("HEAD"), &sig, &sig, "init", &t, &[])
-            .unwrap();
+        support::git::commit_paths(&repo.path, &["README.md"], "init");
     }
     let server = InProcess::start(&repo).await;
     // Payloads that name files point into a folder of their own, watched below.
@@ -1465,7 +1448,7 @@ async fn git_argument_injection_through_base_is_400() {
         "-c core.hooksPath=/tmp".to_string(),
         "--git-dir=/tmp".to_string(),
     ];
-    let before = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
+    let before = Footprint::take(&repo.path, Some(&repo.state_dir()), outside.path());
     for base in &bases {
         let path = format!("/api/report?mode=base&base={}", pct(base));
         let (status, body) = server.api.get(&path).await;
@@ -1481,7 +1464,7 @@ async fn git_argument_injection_through_base_is_400() {
         );
     }
     // Every answer is in: whatever the requests did is on disk now.
-    let after = Footprint::take(&repo.path, &repo.state_dir(), outside.path());
+    let after = Footprint::take(&repo.path, Some(&repo.state_dir()), outside.path());
     let changes = after.changes_since(&before);
     assert!(
         changes.is_empty(),
@@ -2072,7 +2055,7 @@ async fn duplicate_host_is_400_and_absolute_targets_must_name_us() {
             s["browser_terminal_url"].is_string()
         })
         .await;
-    let (port, token) = terminal_parts(s["browser_terminal_url"].as_str().unwrap());
+    let (port, token) = client::terminal_parts(s["browser_terminal_url"].as_str().unwrap());
     let terminal: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert_strict_authority("terminal", terminal, &format!("/?token={token}"), None).await;
     server.stop().await;

@@ -14,6 +14,9 @@ mod extra;
 #[path = "common/attack.rs"]
 mod attack;
 
+#[path = "common/terminal.rs"]
+mod client;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -583,20 +586,9 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
             .wait_session(&z, "has a terminal", |s| s["browser_terminal_url"].is_string())
             .await;
         let url = s["browser_terminal_url"].as_str().unwrap().to_string();
-        let rest = url.strip_prefix("http://127.0.0.1:").unwrap();
-        let (port, token) = rest.split_once("/?token=").unwrap();
-        let origin = format!("http://127.0.0.1:{port}");
         // A viewer that never reads, one that reads, and a transcript stream never read.
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let connect = |origin: String| {
-            let mut req = format!("ws://127.0.0.1:{port}/ws?token={token}")
-                .into_client_request()
-                .unwrap();
-            req.headers_mut().insert("Origin", origin.parse().unwrap());
-            tokio_tungstenite::connect_async(req)
-        };
-        let (_stuck, _) = connect(origin.clone()).await.expect("connect");
-        let (reader, _) = connect(origin.clone()).await.expect("connect");
+        let _stuck = client::connect_url(&url).await;
+        let reader = client::connect_url(&url).await;
         let read_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = Arc::clone(&read_bytes);
         let reading = tokio::spawn(async move {

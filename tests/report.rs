@@ -3,6 +3,9 @@
 #[path = "common/git.rs"]
 mod git;
 
+#[path = "common/footprint.rs"]
+mod footprint;
+
 use std::fs;
 use std::path::Path;
 
@@ -247,20 +250,26 @@ fn base_mode_compares_a_revision_with_the_working_tree() {
 #[test]
 fn bad_base_is_refused_without_side_effects() {
     let repo = committed("", &["a.txt"]);
-    let out = repo.path().join("x");
-    let option = format!("--output={}", out.display());
-    let tmp_x_existed = Path::new("/tmp/x").exists();
-    for reference in [
-        "--output=/tmp/x",
-        option.as_str(),
-        "nonexistent",
-        "-n",
-        "",
-        "HEAD~5",
-        "HEAD..HEAD",
-    ] {
+    // Payloads that name files point into a folder of their own.
+    let outside = tempfile::tempdir().unwrap();
+    let o = |name: &str| outside.path().join(name).display().to_string();
+    let before = footprint::Footprint::take(repo.path(), None, outside.path());
+    let payloads = [
+        format!("--output={}", o("x")),
+        format!("--output={}", repo.path().join("x").display()),
+        format!("-c core.hooksPath={}", o("hooks")),
+        format!("--git-dir={}", o("git")),
+        "HEAD:refs/heads/pwned".into(),
+        "refs/heads/pwned".into(),
+        "nonexistent".into(),
+        "-n".into(),
+        "".into(),
+        "HEAD~5".into(),
+        "HEAD..HEAD".into(),
+    ];
+    for reference in &payloads {
         let err =
-            build_report(repo.path(), &repo.config(), &Mode::Base(reference.into())).unwrap_err();
+            build_report(repo.path(), &repo.config(), &Mode::Base(reference.clone())).unwrap_err();
         assert!(
             matches!(err, ReportError::BadBase { .. }),
             "{reference}: {err}"
@@ -269,8 +278,9 @@ fn bad_base_is_refused_without_side_effects() {
         assert!(message.contains(&format!("{reference:?}")), "{message}");
         assert!(!message.contains('\n'), "{message}");
     }
-    assert!(!out.exists());
-    assert!(tmp_x_existed || !Path::new("/tmp/x").exists());
+    let after = footprint::Footprint::take(repo.path(), None, outside.path());
+    let changes = after.changes_since(&before);
+    assert!(changes.is_empty(), "bad bases changed: {changes:#?}");
 }
 
 #[test]
