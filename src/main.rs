@@ -384,29 +384,62 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
+    if args.prune {
+        if let Err(e) = prune_worktrees(&root, &dir) {
+            return fail(&e);
+        }
+    }
     let snapshot = match store::load_snapshot(&dir) {
         Ok(s) => s,
         Err(e) => return fail(&format!("{}: {e:#}", dir.display())),
     };
-    if args.prune {
-        match list::prune(&snapshot.state, &root) {
-            Ok(removed) if removed.is_empty() => {
-                eprintln!("codex-governance: no integrated worktree to prune")
-            }
-            Ok(removed) => {
-                for path in removed {
-                    eprintln!("codex-governance: removed {path} (its branch stays)");
-                }
-            }
-            Err(e) => return fail(&format!("pruning: {e}")),
-        }
-    }
     let listed = list::list(&snapshot.state, &root);
     if args.json {
         let text = serde_json::to_string_pretty(&listed).expect("the list serializes");
         return out(&text, ExitCode::SUCCESS);
     }
     out(&list::render(&listed), ExitCode::SUCCESS)
+}
+
+/// `worktrees --prune`: removes the folders of integrated and discarded
+/// worktrees, each removal kept in the state and audited. Refused while a
+/// launcher runs on the state folder (it removes them itself at each start).
+fn prune_worktrees(root: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+    use codex_governance::model::AuditEvent;
+    use codex_governance::worktrees::list;
+    let _lock = instance::lock(dir).map_err(|e| match e {
+        InstanceError::AlreadyRunning { .. } => format!(
+            "a launcher runs on {}: it removes integrated worktrees itself at each start; \
+             stop it to prune by hand",
+            dir.display()
+        ),
+        other => other.to_string(),
+    })?;
+    let store = store::Store::open(dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
+    let prunable = store.read(list::prunable);
+    if prunable.is_empty() {
+        eprintln!("codex-governance: no integrated worktree to prune");
+    }
+    for (id, ws) in prunable {
+        if let Err(e) = list::prune(root, &ws) {
+            eprintln!("codex-governance: {e}");
+            continue;
+        }
+        store
+            .update(|tx| {
+                if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
+                    w.removed = true;
+                }
+                tx.audit(AuditEvent::WorktreeRemoved {
+                    session_id: id.clone(),
+                    path: ws.path.clone(),
+                    reason: "pruned".into(),
+                });
+            })
+            .map_err(|e| format!("recording the removal of {}: {e}", ws.path))?;
+        eprintln!("codex-governance: removed {} (its branch stays)", ws.path);
+    }
+    Ok(())
 }
 
 fn serve(mut args: ServeArgs) -> ExitCode {

@@ -659,9 +659,13 @@ fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
         let s = launcher.api.session(id).await;
         assert_eq!(s["workspace"]["state"], "pending", "{s}");
     });
+    // Pruning by hand waits for the launcher: it removes settled folders itself.
+    let repo_arg = repo.path.display().to_string();
+    let (code, _, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("a launcher runs on"), "{err}");
     launcher.terminate();
     assert!(kept.exists());
-    let repo_arg = repo.path.display().to_string();
     let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
     assert_eq!(code, 0, "{err}");
     assert!(

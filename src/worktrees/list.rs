@@ -69,21 +69,21 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
     out
 }
 
-/// Removes the folders of integrated and discarded worktrees (branches stay);
-/// returns the paths removed. Anything else is never touched.
-pub fn prune(state: &State, repo: &Path) -> Result<Vec<String>, WorktreeError> {
-    let settled: Vec<&Workspace> = state
+/// The integrated and discarded worktrees whose folders are still there:
+/// (session, workspace) for [`prune`].
+pub fn prunable(state: &State) -> Vec<(String, Workspace)> {
+    state
         .sessions
         .values()
-        .filter_map(|s| s.workspace())
-        .filter(|ws| ws.state.is_settled() && Path::new(&ws.path).exists())
-        .collect();
-    let mut removed = Vec::new();
-    for ws in settled {
-        remove(repo, ws)?;
-        removed.push(ws.path.clone());
-    }
-    Ok(removed)
+        .filter_map(|s| Some((s.id.clone(), s.workspace()?.clone())))
+        .filter(|(_, ws)| ws.state.is_settled() && !ws.removed && Path::new(&ws.path).exists())
+        .collect()
+}
+
+/// Removes the folder of one integrated or discarded worktree (its branch
+/// stays); a folder holding what no record has is kept (see `remove`).
+pub fn prune(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
+    remove(repo, ws)
 }
 
 /// The list as text, one worktree a line.
