@@ -409,15 +409,25 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         &["src/a.rs", "notes.txt"],
     )
     .await;
-    let (api, id) = (&server.api, id.as_str());
-    let (status, body) = integrate(api, id, "merge").await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let error = body["error"].as_str().unwrap();
-    assert!(
-        error.contains("notes.txt") && error.contains("override"),
-        "{error}"
-    );
-    assert!(!repo.path.join("notes.txt").exists(), "nothing came in");
+    refused_until_overridden(&repo, &server.api, &id, json!(["notes.txt"])).await;
+    assert!(repo.path.join("notes.txt").exists());
+    server.stop().await;
+}
+
+/// Under `scope: block`, department `id`'s work out of scope (`files`) is
+/// refused by Merge and Apply, naming them, with nothing brought in, then
+/// merged with the override, which is audited.
+async fn refused_until_overridden(repo: &TestRepo, api: &Api, id: &str, files: Value) {
+    for mode in ["merge", "apply"] {
+        let (status, body) = integrate(api, id, mode).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{mode}: {body}");
+        let error = body["error"].as_str().unwrap();
+        for f in files.as_array().unwrap() {
+            assert!(error.contains(f.as_str().unwrap()), "{error}");
+        }
+        assert!(error.contains("override"), "{error}");
+    }
+    assert!(clean(&repo.path), "nothing came in");
     assert_eq!(api.session(id).await["workspace"]["state"], "pending");
     let merged = api
         .post_ok(
@@ -426,12 +436,91 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         )
         .await;
     assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert!(repo.path.join("notes.txt").exists());
     let overridden = api.audit_events("scope_overridden").await;
     assert_eq!(overridden.len(), 1, "{overridden:?}");
-    assert_eq!(overridden[0]["files"], json!(["notes.txt"]));
+    assert_eq!(overridden[0]["files"], files);
     assert_eq!(overridden[0]["session_id"], id);
+}
+
+/// A repository under `scope: block` whose department agent first runs
+/// `department_script` (sh) in its worktree, then the fake agent.
+fn scripted_repo(department_script: &str, files: &[(&str, &str)]) -> TestRepo {
+    let repo = isolated_repo("", files);
+    let script = format!(
+        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then {department_script}; fi; \
+         exec \"$0\" \"$@\""
+    );
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str("  scope: block\n");
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "config");
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
+    let repo = scripted_repo(
+        "mv Cargo.toml src/Cargo.toml && mv .github/workflows/ci.yml src/ci.yml",
+        &[
+            ("src/a.rs", "a\n"),
+            (
+                "Cargo.toml",
+                "[package]\nname = \"moved\"\nversion = \"0.1.0\"\n",
+            ),
+            (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+        ],
+    );
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "tidy",
+            &["src/a.rs"],
+            &[],
+            &["src/Cargo.toml", "src/ci.yml"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let r = result_of(api, &z, id).await;
+    let review = &r["review"];
+    assert_eq!(review["decision"], "REVIEW", "{r}");
+    let left = json!([".github/workflows/ci.yml", "Cargo.toml"]);
+    assert_eq!(review["scope"]["out_of_scope"], left, "{r}");
+    assert_eq!(review["claim"]["unreported"], left, "{r}");
+    let actual = json!([
+        ".github/workflows/ci.yml",
+        "Cargo.toml",
+        "src/Cargo.toml",
+        "src/ci.yml"
+    ]);
+    assert_eq!(r["actual_changed_files"], actual, "{r}");
+    let findings = review["findings"].to_string();
+    assert!(
+        findings.contains("scope (src/a.rs, src/**")
+            && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
+        "{findings}"
+    );
+    // block: neither Merge nor Apply deletes Cargo.toml without the override.
+    refused_until_overridden(&repo, api, id, left).await;
+    assert!(!repo.path.join("Cargo.toml").exists());
+    assert!(repo.path.join("src/Cargo.toml").exists());
     server.stop().await;
+    // `report --session` sees both ends of each move too.
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["report", "--repo", &repo_arg, "--session", id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["changed_paths"], actual, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
