@@ -18,6 +18,12 @@
 //! thousands of files for part of the project; and clearing the state folder
 //! (`rm -rf .tmp`, `git clean -fdx`) would take un-integrated work with it.
 //!
+//! Each department also gets a private temporary folder, its `TMPDIR`, in
+//! `<repository name>.worktrees/.tmp/<worktree name>/`: outside its worktree,
+//! so nothing it leaves there is recorded as a change, and made and removed
+//! with the worktree. The worktrees folder is read-only to sandboxed agents
+//! but for a department's own worktree and temporary folder.
+//!
 //! Large trees check out sparsely: a department gets its scope, the files at
 //! the root, `.gitignore`s and `launcher.worktree_include`; the other files
 //! are in the index marked skip-worktree, so `git status` in the worktree is
@@ -74,6 +80,12 @@ pub fn root_for(repo: &Path) -> PathBuf {
     repo.parent()
         .unwrap_or(repo)
         .join(format!("{name}.worktrees"))
+}
+
+/// The private temporary folder of the worktree named `name` (its agent's
+/// `TMPDIR`), in the worktrees folder but outside every worktree.
+pub fn temp_for(repo: &Path, name: &str) -> PathBuf {
+    root_for(repo).join(".tmp").join(name)
 }
 
 /// The branch of a department: `governance/<zhongshu>/<session>`.
