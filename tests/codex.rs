@@ -1018,12 +1018,30 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
                                     "files": ["NOTES.md"]}]}),
         )],
     );
-    // The department writes in its working folder, then tries the user's tree.
+    // The department writes in its working folder, then tries the user's
+    // tree, another department's worktree, the worktrees folder and /tmp;
+    // its own $TMPDIR takes a file.
     let repo = w.repo.path.display().to_string();
+    let worktrees = w.repo.root.join("repo.worktrees");
+    let other = worktrees.join("lingyubu-9");
+    std::fs::create_dir_all(&other).unwrap();
+    let slash_tmp = std::path::PathBuf::from("/tmp").join(format!(
+        "planted-{}.txt",
+        w.repo.root.file_name().unwrap().to_string_lossy()
+    ));
+    let (other_s, worktrees_s, slash_tmp_s) = (
+        other.display().to_string(),
+        worktrees.display().to_string(),
+        slash_tmp.display().to_string(),
+    );
     let work = format!(
         "echo \"CWD=$(pwd)\"; echo notes > NOTES.md; echo \" WT-RC=$?\"; \
          touch {repo}/planted.txt; echo \" REPO-RC=$?\"; \
-         echo x >> {repo}/README.md; echo \" README-RC=$?\""
+         echo x >> {repo}/README.md; echo \" README-RC=$?\"; \
+         touch {other_s}/planted.txt; echo \" OTHER-RC=$?\"; \
+         touch {worktrees_s}/planted.txt; echo \" WTS-RC=$?\"; \
+         touch {slash_tmp_s}; echo \" SLASH-TMP-RC=$?\"; \
+         echo \"TMPDIR=$TMPDIR\"; echo t > \"$TMPDIR/scratch.txt\"; echo \" TMPDIR-RC=$?\""
     );
     w.server
         .on("department (zhilibu)", vec![exec("call_work", &work)]);
@@ -1085,6 +1103,27 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     );
     assert!(!w.repo.path.join("planted.txt").exists());
     assert!(!w.repo.path.join("NOTES.md").exists());
+    // Nor are the other worktrees and /tmp; its own temporary folder is,
+    // outside its worktree.
+    for (rc, planted) in [
+        ("OTHER-RC", other.join("planted.txt")),
+        ("WTS-RC", worktrees.join("planted.txt")),
+        ("SLASH-TMP-RC", slash_tmp.clone()),
+    ] {
+        assert!(out.contains(&format!("{rc}=")), "{rc}: {out}");
+        assert!(!out.contains(&format!("{rc}=0")), "{rc}: {out}");
+        assert!(!planted.exists(), "{}", planted.display());
+    }
+    let name = std::path::Path::new(&worktree).file_name().unwrap();
+    let temp = worktrees.join(".tmp").join(name);
+    assert!(
+        out.contains(&format!("TMPDIR={}\n", temp.display())) && out.contains("TMPDIR-RC=0"),
+        "its own $TMPDIR is writable: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(temp.join("scratch.txt")).unwrap(),
+        "t\n"
+    );
     // The launcher records its work: the claim names a file it could not change.
     let recorded = wait_agent(api, &id, "its work recorded", |s| {
         s["status"] == "exited" && s["workspace"]["state"] == "pending"
@@ -1148,6 +1187,10 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
         std::fs::read_to_string(w.repo.path.join("NOTES.md")).unwrap(),
         "notes\n"
     );
+    wait_until("its temporary folder removed", CODEX_PATIENCE, || async {
+        (!temp.exists()).then_some(())
+    })
+    .await;
     launcher.terminate();
     w.assert_no_codex_left().await;
 }

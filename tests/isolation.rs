@@ -411,15 +411,25 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         &["src/a.rs", "notes.txt"],
     )
     .await;
-    let (api, id) = (&server.api, id.as_str());
-    let (status, body) = integrate(api, id, "merge").await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let error = body["error"].as_str().unwrap();
-    assert!(
-        error.contains("notes.txt") && error.contains("override"),
-        "{error}"
-    );
-    assert!(!repo.path.join("notes.txt").exists(), "nothing came in");
+    refused_until_overridden(&repo, &server.api, &id, json!(["notes.txt"])).await;
+    assert!(repo.path.join("notes.txt").exists());
+    server.stop().await;
+}
+
+/// Under `scope: block`, department `id`'s work out of scope (`files`) is
+/// refused by Merge and Apply, naming them, with nothing brought in, then
+/// merged with the override, which is audited.
+async fn refused_until_overridden(repo: &TestRepo, api: &Api, id: &str, files: Value) {
+    for mode in ["merge", "apply"] {
+        let (status, body) = integrate(api, id, mode).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{mode}: {body}");
+        let error = body["error"].as_str().unwrap();
+        for f in files.as_array().unwrap() {
+            assert!(error.contains(f.as_str().unwrap()), "{error}");
+        }
+        assert!(error.contains("override"), "{error}");
+    }
+    assert!(clean(&repo.path), "nothing came in");
     let s = api.session(id).await;
     assert_eq!(s["workspace"]["state"], "pending");
     assert_eq!(
@@ -433,12 +443,231 @@ async fn block_refuses_out_of_scope_work_until_an_audited_override() {
         )
         .await;
     assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert!(repo.path.join("notes.txt").exists());
     let overridden = api.audit_events("scope_overridden").await;
     assert_eq!(overridden.len(), 1, "{overridden:?}");
-    assert_eq!(overridden[0]["files"], json!(["notes.txt"]));
+    assert_eq!(overridden[0]["files"], files);
     assert_eq!(overridden[0]["session_id"], id);
+}
+
+/// A repository (with `launcher_extra`) whose department agent first runs
+/// `department_script` (sh) in its worktree, then the fake agent.
+fn scripted_repo(
+    launcher_extra: &str,
+    department_script: &str,
+    files: &[(&str, &str)],
+) -> TestRepo {
+    let repo = isolated_repo("", files);
+    let script = format!(
+        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then {department_script}; fi; \
+         exec \"$0\" \"$@\""
+    );
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(launcher_extra);
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "config");
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
+    let repo = scripted_repo(
+        "  scope: block\n",
+        "mv Cargo.toml src/Cargo.toml && mv .github/workflows/ci.yml src/ci.yml",
+        &[
+            ("src/a.rs", "a\n"),
+            (
+                "Cargo.toml",
+                "[package]\nname = \"moved\"\nversion = \"0.1.0\"\n",
+            ),
+            (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+        ],
+    );
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "tidy",
+            &["src/a.rs"],
+            &[],
+            &["src/Cargo.toml", "src/ci.yml"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let r = result_of(api, &z, id).await;
+    let review = &r["review"];
+    assert_eq!(review["decision"], "REVIEW", "{r}");
+    let left = json!([".github/workflows/ci.yml", "Cargo.toml"]);
+    assert_eq!(review["scope"]["out_of_scope"], left, "{r}");
+    assert_eq!(review["claim"]["unreported"], left, "{r}");
+    let actual = json!([
+        ".github/workflows/ci.yml",
+        "Cargo.toml",
+        "src/Cargo.toml",
+        "src/ci.yml"
+    ]);
+    assert_eq!(r["actual_changed_files"], actual, "{r}");
+    let findings = review["findings"].to_string();
+    assert!(
+        findings.contains("scope (src/a.rs, src/**")
+            && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
+        "{findings}"
+    );
+    // block: neither Merge nor Apply deletes Cargo.toml without the override.
+    refused_until_overridden(&repo, api, id, left).await;
+    assert!(!repo.path.join("Cargo.toml").exists());
+    assert!(repo.path.join("src/Cargo.toml").exists());
     server.stop().await;
+    // `report --session` sees both ends of each move too.
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["report", "--repo", &repo_arg, "--session", id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["changed_paths"], actual, "{report}");
+}
+
+/// Starts a Zhongshu with one department doing `task`, which first writes
+/// `src/<its id>.rs` (see the test below); returns once that file is in its
+/// worktree: the department, that file's repository path, its Zhongshu.
+async fn at_work(api: &Api, task: &str) -> (Value, String, String) {
+    let z = plan(
+        api,
+        vec![json!({"department": "lingyubu", "files": ["src/"], "task": task})],
+    )
+    .await;
+    let d = wait_until("the department at work", PATIENCE, || async {
+        departments(&api.status().await)
+            .into_iter()
+            .find(|d| d["parent_session_id"] == z)
+    })
+    .await;
+    let file = format!("src/{}.rs", d["id"].as_str().unwrap());
+    let written = workspace_path(&d).join(&file);
+    wait_until("its edit", PATIENCE, || async {
+        written.exists().then_some(())
+    })
+    .await;
+    (d, file, z)
+}
+
+/// The lock file of a worktree's index (in its folder under `.git/worktrees`).
+fn index_lock(worktree: &Path) -> PathBuf {
+    let link = std::fs::read_to_string(worktree.join(".git")).unwrap();
+    let gitdir = link
+        .trim()
+        .strip_prefix("gitdir: ")
+        .expect("a linked worktree");
+    Path::new(gitdir).join("index.lock")
+}
+
+/// The state of `id`'s worktree as `codex-governance worktrees` lists it
+/// (read from the state folder, no launcher running).
+fn listed_state(repo: &TestRepo, id: &str) -> Value {
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["session_id"] == id);
+    row.unwrap_or_else(|| panic!("{id} is not listed: {listed}"))["state"].clone()
+}
+
+#[test]
+fn departments_cut_off_by_a_kill_or_a_stop_are_recorded_and_can_be_settled() {
+    // Each department writes a file, then locks its worktree's index, so the
+    // launcher cannot record it until the test lifts the lock.
+    let repo = scripted_repo(
+        "",
+        "echo \"by $CODEX_GOVERNANCE_SESSION_ID\" > \"src/$CODEX_GOVERNANCE_SESSION_ID.rs\" && \
+         touch \"$(sed -n 's/^gitdir: //p' .git)/index.lock\"",
+        &[("src/a.rs", "a\n")],
+    );
+    let rt = test_runtime();
+    // One reports and exits while it cannot be recorded; the launcher is then
+    // killed (-9): the restart records it.
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let (killed, killed_file) = rt.block_on(async {
+        let api = &launcher.api;
+        let (d, file, z) = at_work(api, "report [[fake-agent: --work-seconds 1]]").await;
+        let id = d["id"].as_str().unwrap().to_string();
+        wait_until("its report registered and its exit", PATIENCE, || async {
+            let s = api.session(&id).await;
+            let inbox = api
+                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+                .await;
+            let reported = inbox["results"].as_array().is_some_and(|r| !r.is_empty());
+            (reported && s["status"] == "exited").then_some(())
+        })
+        .await;
+        let s = api.session(&id).await;
+        assert_eq!(s["workspace"]["state"], "working", "not recorded: {s}");
+        std::fs::remove_file(index_lock(&workspace_path(&d))).unwrap();
+        (id, file)
+    });
+    launcher.kill9();
+    assert_eq!(listed_state(&repo, &killed), "working");
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let stopped = rt.block_on(async {
+        let api = &launcher.api;
+        let s = wait_until("the cut-off department recorded", PATIENCE, || async {
+            let s = api.session(&killed).await;
+            (s["workspace"]["state"] != "working").then_some(s)
+        })
+        .await;
+        assert_eq!(s["workspace"]["state"], "pending", "{s}");
+        assert_eq!(
+            s["workspace"]["actual_changed_files"],
+            json!([killed_file]),
+            "{s}"
+        );
+        let (status, applied) = integrate(api, &killed, "apply").await;
+        assert_eq!(status, StatusCode::OK, "{applied}");
+        assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+        // The next one is still at work when the launcher stops: the stop records it.
+        let (d, file, _) = at_work(api, "work long [[fake-agent: --work-seconds 600]]").await;
+        let lock = index_lock(&workspace_path(&d));
+        wait_until("its index locked", PATIENCE, || async {
+            lock.exists().then_some(())
+        })
+        .await;
+        std::fs::remove_file(lock).unwrap();
+        (d["id"].as_str().unwrap().to_string(), file)
+    });
+    assert!(repo.path.join(&killed_file).exists(), "applied");
+    launcher.terminate();
+    assert_eq!(
+        listed_state(&repo, &stopped.0),
+        "pending",
+        "recorded at the stop"
+    );
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let api = &launcher.api;
+        let s = api.session(&stopped.0).await;
+        assert_eq!(
+            s["workspace"]["actual_changed_files"],
+            json!([stopped.1]),
+            "{s}"
+        );
+        let discarded = api
+            .post_ok("/api/discard", &json!({"session_id": stopped.0}))
+            .await;
+        assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
+    });
+    launcher.terminate();
+    assert!(!repo.path.join(&stopped.1).exists(), "discarded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,8 +64,12 @@ pub struct Sandbox {
     /// its worktree).
     pub writable: Vec<PathBuf>,
     /// Folders readable only, even where the backend would let it write
-    /// (the user's working tree, for a department in its own worktree).
+    /// (the user's working tree and the worktrees folder, for a department
+    /// in its own worktree).
     pub read_only: Vec<PathBuf>,
+    /// The agent's private temporary folder (its `TMPDIR`, writable): when
+    /// set, `/tmp` and the backend's own temporary folder are readable only.
+    pub temp: Option<PathBuf>,
 }
 
 /// How an agent reaches the launcher.

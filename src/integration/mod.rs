@@ -497,20 +497,45 @@ impl Integrations {
     }
 
     /// At start: integrations a crash interrupted are finished or undone;
-    /// settled worktrees whose folder is still there are removed.
+    /// settled worktrees whose folder is still there are removed; departments
+    /// the previous run cut off before their work was recorded are recorded.
     pub async fn recover(&self) {
-        let _one = self.working_tree.lock().await;
-        let workspaces: Vec<(String, Workspace)> = self.ctx.store.read(|s| {
+        {
+            let _one = self.working_tree.lock().await;
+            let workspaces: Vec<(String, Workspace)> = self.ctx.store.read(|s| {
+                s.sessions
+                    .values()
+                    .filter_map(|x| Some((x.id.clone(), x.workspace()?.clone())))
+                    .collect()
+            });
+            for (id, ws) in workspaces {
+                if let Some(p) = ws.integrating.clone() {
+                    self.recover_one(&id, p).await;
+                }
+                self.remove_folder(&id, "integrated before a restart").await;
+            }
+        }
+        self.record_cut_off().await;
+    }
+
+    /// Records every department that no longer runs but whose work was never
+    /// recorded: one a stop or a restart ended without the exit that records
+    /// it (its exit signal went unheard, or it died with the launcher). Its
+    /// work becomes pending, so it can be integrated, discarded or sent back.
+    pub async fn record_cut_off(&self) {
+        let cut_off: Vec<String> = self.ctx.store.read(|s| {
             s.sessions
                 .values()
-                .filter_map(|x| Some((x.id.clone(), x.workspace()?.clone())))
+                .filter(|x| !x.is_running())
+                .filter(|x| {
+                    x.workspace()
+                        .is_some_and(|w| w.state == WorkspaceState::Working)
+                })
+                .map(|x| x.id.clone())
                 .collect()
         });
-        for (id, ws) in workspaces {
-            if let Some(p) = ws.integrating.clone() {
-                self.recover_one(&id, p).await;
-            }
-            self.remove_folder(&id, "integrated before a restart").await;
+        for id in cut_off {
+            self.department_exited(&id).await;
         }
     }
 

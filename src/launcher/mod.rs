@@ -448,6 +448,8 @@ impl Launcher {
         }
         self.deltas.join().await;
         self.sessions.terminate_all().await;
+        // Their exits came after the signal loop ended: their work is recorded here.
+        self.integrations.record_cut_off().await;
         self.mailbox.stop().await;
         self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {
             pid: std::process::id(),

@@ -135,7 +135,7 @@ fn against_base(
     Ok(())
 }
 
-/// A department's commit against its base commit.
+/// A department's commit against its base commit, a rename under both its paths.
 fn between(
     repo: &Repository,
     base: &str,
@@ -147,6 +147,13 @@ fn between(
     let mut diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
     collect(diff.deltas(), out);
+    // A file the department moved away counts too: its risk rules apply.
+    out.extend(diff.deltas().filter_map(|d| {
+        let moved = matches!(d.status(), Delta::Renamed | Delta::Copied);
+        moved
+            .then(|| d.old_file().path_bytes().map(lossless))
+            .flatten()
+    }));
     Ok(())
 }
 

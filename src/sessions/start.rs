@@ -358,12 +358,19 @@ impl Sessions {
         }
         .vars();
         vars.push(("PATH".into(), agent_path()));
+        if let Some(temp) = self.temp_dir(session) {
+            let temp = temp.display().to_string();
+            for name in ["TMPDIR", "TMP", "TEMP"] {
+                vars.push((name.into(), temp.clone()));
+            }
+        }
         vars
     }
 
     /// What a sandboxed agent may touch: the working folder (a department's
-    /// own worktree, when isolated: then the user's working tree is read-only
-    /// to it, even below a temporary folder), never the launcher's state
+    /// own worktree, when isolated: then the user's working tree and the
+    /// other worktrees are read-only to it, and so are `/tmp` and `$TMPDIR`,
+    /// but for its private temporary folder), never the launcher's state
     /// folder (its database, log, tokens and other sessions' mailboxes) but
     /// for a department's own drop folder, and the network only when
     /// `launcher.agent_network` is on.
@@ -376,11 +383,19 @@ impl Sessions {
             .workspace()
             .filter(|w| !w.removed)
             .map(|w| PathBuf::from(&w.path));
+        let read_only = match worktree {
+            Some(_) => vec![
+                self.ctx.repo.clone(),
+                crate::worktrees::root_for(&self.ctx.repo),
+            ],
+            None => Vec::new(),
+        };
         Sandbox {
             network: self.ctx.config.launcher.agent.agent_network,
             hidden: vec![self.ctx.paths.state_dir.clone()],
-            read_only: worktree.iter().map(|_| self.ctx.repo.clone()).collect(),
+            read_only,
             writable: worktree.into_iter().chain(drop_folder).collect(),
+            temp: self.temp_dir(session),
         }
     }
 }

@@ -31,6 +31,18 @@ impl Sessions {
             .unwrap_or_else(|| self.ctx.repo.clone())
     }
 
+    /// A department's private temporary folder (made again if it is gone);
+    /// None without a worktree. One that cannot be made is still the
+    /// agent's: its sandbox keeps /tmp closed all the same.
+    pub(super) fn temp_dir(&self, s: &Session) -> Option<PathBuf> {
+        let ws = s.workspace().filter(|w| !w.removed)?;
+        let temp = worktrees::temp_for(&self.ctx.repo, &ws.name);
+        if let Err(e) = crate::platform::create_private_dir(&temp) {
+            tracing::warn!("the temporary folder {}: {e}", temp.display());
+        }
+        Some(temp)
+    }
+
     /// The worktree a department starts in: handed over (a send back) or
     /// made now; None for a Zhongshu, with `launcher.isolation: shared`, or in
     /// a repository without a commit.

@@ -73,13 +73,19 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
     let total = index.len();
     let kept = kept_paths(&index, spec);
     let reference = repo.branch(&branch, &base, false)?.into_reference();
+    let temp = super::temp_for(spec.repo, &name);
     let added = add_without_checkout(spec.repo, &name, &path, &reference)
-        .and_then(|()| fill(&path, &tree, kept.as_ref()));
+        .and_then(|()| fill(&path, &tree, kept.as_ref()))
+        .and_then(|n| {
+            crate::platform::create_private_dir(&temp).map_err(io_error(&temp))?;
+            Ok(n)
+        });
     let checked_out = match added {
         Ok(n) => n,
         Err(e) => {
             // Nothing of the department's is in it yet: leave nothing behind.
             let _ = std::fs::remove_dir_all(&path);
+            let _ = std::fs::remove_dir_all(&temp);
             prune_admin(&repo, &name);
             let _ = repo
                 .find_branch(&branch, git2::BranchType::Local)
@@ -265,10 +271,10 @@ fn prune_admin(repo: &Repository, name: &str) {
     }
 }
 
-/// Removes a department's worktree (its folder and Git's record of it); its
-/// branch, and so every commit the launcher recorded, stays.
-/// A folder holding anything its last record lacks (ignored files aside) is
-/// kept, and the error names what.
+/// Removes a department's worktree (its folder, its temporary folder and
+/// Git's record of it); its branch, and so every commit the launcher
+/// recorded, stays. A folder holding anything its last record lacks
+/// (ignored files aside) is kept, and the error names what.
 pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     let path = Path::new(&ws.path);
     if path.exists() {
@@ -281,6 +287,10 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
             )));
         }
         std::fs::remove_dir_all(path).map_err(io_error(path))?;
+    }
+    let temp = super::temp_for(repo, &ws.name);
+    if temp.exists() {
+        std::fs::remove_dir_all(&temp).map_err(io_error(&temp))?;
     }
     let git = Repository::open(repo)?;
     prune_admin(&git, &ws.name);

@@ -53,7 +53,8 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
     if let Ok(entries) = std::fs::read_dir(super::root_for(repo)) {
         let mut strays: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir() && !known.contains(p))
+            // `.tmp` holds the departments' temporary folders, not a worktree.
+            .filter(|p| p.is_dir() && !known.contains(p) && !p.ends_with(".tmp"))
             .collect();
         strays.sort();
         out.extend(strays.into_iter().map(|p| Listed {

@@ -18,6 +18,12 @@
 //! thousands of files for part of the project; and clearing the state folder
 //! (`rm -rf .tmp`, `git clean -fdx`) would take un-integrated work with it.
 //!
+//! Each department also gets a private temporary folder, its `TMPDIR`, in
+//! `<repository name>.worktrees/.tmp/<worktree name>/`: outside its worktree,
+//! so nothing it leaves there is recorded as a change, and made and removed
+//! with the worktree. The worktrees folder is read-only to sandboxed agents
+//! but for a department's own worktree and temporary folder.
+//!
 //! Large trees check out sparsely: a department gets its scope, the files at
 //! the root, `.gitignore`s and `launcher.worktree_include`; the other files
 //! are in the index marked skip-worktree, so `git status` in the worktree is
@@ -74,6 +80,12 @@ pub fn root_for(repo: &Path) -> PathBuf {
     repo.parent()
         .unwrap_or(repo)
         .join(format!("{name}.worktrees"))
+}
+
+/// The private temporary folder of the worktree named `name` (its agent's
+/// `TMPDIR`), in the worktrees folder but outside every worktree.
+pub fn temp_for(repo: &Path, name: &str) -> PathBuf {
+    root_for(repo).join(".tmp").join(name)
 }
 
 /// The branch of a department: `governance/<zhongshu>/<session>`.
@@ -144,19 +156,22 @@ fn base_now(repo: &Path, assignments: &[Assignment]) -> Result<Option<PlanBase>,
     }))
 }
 
-/// Repository paths a diff touches: the new path, or the old one for a deletion.
+/// Repository paths a diff touches: the new path, the old one for a
+/// deletion, and both for a rename or a copy, so moving a file out of a place
+/// (`Cargo.toml` into `src/`) counts against the place it left.
 pub(crate) fn delta_paths(diff: &git2::Diff<'_>) -> Vec<String> {
+    let path = |f: git2::DiffFile<'_>| {
+        f.path_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
     let mut out: Vec<String> = diff
         .deltas()
-        .filter_map(|d| {
-            let file = match d.status() {
-                git2::Delta::Deleted => d.old_file(),
-                _ => d.new_file(),
-            };
-            file.path_bytes()
-                .or_else(|| d.old_file().path_bytes())
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+        .flat_map(|d| match d.status() {
+            git2::Delta::Deleted => [path(d.old_file()), None],
+            git2::Delta::Renamed | git2::Delta::Copied => [path(d.old_file()), path(d.new_file())],
+            _ => [path(d.new_file()).or_else(|| path(d.old_file())), None],
         })
+        .flatten()
         .collect();
     out.sort();
     out.dedup();
@@ -213,5 +228,64 @@ pub(crate) mod testing {
         git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .unwrap()
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record::diff_of;
+    use super::testing::{commit_all, repo_with};
+    use super::*;
+    use crate::config::Config;
+    use crate::policy::changes::{review, Decision, Mandate};
+    use crate::policy::routing::Router;
+
+    #[test]
+    fn a_move_into_the_scope_counts_where_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, base) = repo_with(
+            dir.path(),
+            &[
+                (
+                    "Cargo.toml",
+                    "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+                ),
+                (".env", "TOKEN=secret-value-of-some-length\n"),
+                ("src/a.rs", "a\n"),
+            ],
+        );
+        std::fs::rename(repo.join("Cargo.toml"), repo.join("src/Cargo.toml")).unwrap();
+        std::fs::rename(repo.join(".env"), repo.join("src/env.txt")).unwrap();
+        let git = Repository::open(&repo).unwrap();
+        let moved = commit_all(&git, "moves");
+        let (files, stat) = diff_of(&git, &base, &moved).unwrap();
+        assert_eq!(
+            files,
+            [".env", "Cargo.toml", "src/Cargo.toml", "src/env.txt"],
+            "both ends of each rename"
+        );
+        assert_eq!(stat.files, 2, "git still sees two renames");
+        let globs = vec!["src/**".to_string()];
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let r = review(
+            Mandate {
+                files: &[],
+                globs: &globs,
+            },
+            &files,
+            Some(&["src/Cargo.toml".to_string(), "src/env.txt".to_string()]),
+            &[],
+            &Router::new(&config),
+        );
+        assert_eq!(r.decision, Decision::Review);
+        assert_eq!(r.scope.out_of_scope, [".env", "Cargo.toml"]);
+        let unreported = r.claim.unwrap().unreported;
+        assert_eq!(
+            unreported,
+            [".env", "Cargo.toml"],
+            "the claim names the old paths too"
+        );
+        let risks: Vec<&str> = r.risks.iter().map(|x| x.path.as_str()).collect();
+        assert_eq!(risks, [".env"], "the risk rules see the file that left");
     }
 }

@@ -140,7 +140,7 @@ fn changes(
     })
 }
 
-/// Changed files (renames under their new path) and the diff stat of
+/// Changed files (a rename under both its paths) and the diff stat of
 /// `commit` against `base`.
 pub fn diff_of(
     git: &Repository,

@@ -123,6 +123,12 @@ impl CodexAgent {
         for dir in &t.sandbox.writable {
             filesystem.insert(dir.display().to_string(), json!("write"));
         }
+        if let Some(temp) = &t.sandbox.temp {
+            // `:workspace` lets commands write /tmp and $TMPDIR: not here.
+            filesystem.insert(":slash_tmp".into(), json!("read"));
+            filesystem.insert(":tmpdir".into(), json!("read"));
+            filesystem.insert(temp.display().to_string(), json!("write"));
+        }
         let mut params = json!({
             "cwd": t.cwd,
             "model": t.model,
