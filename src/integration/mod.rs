@@ -52,10 +52,16 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, WorktreeError> + Send + 'static,
 ) -> LResult<T> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(WorktreeError::Refused(m))) => Err(LauncherError::Conflict(m)),
-        Ok(Err(e)) => Err(LauncherError::Internal(e.to_string())),
+        Ok(answer) => answer.map_err(launcher_error),
         Err(e) => Err(LauncherError::Internal(format!("git task failed: {e}"))),
+    }
+}
+
+/// A refusal is the user's to resolve (409); anything else is ours.
+fn launcher_error(e: WorktreeError) -> LauncherError {
+    match e {
+        WorktreeError::Refused(m) => LauncherError::Conflict(m),
+        e => LauncherError::Internal(e.to_string()),
     }
 }
 
@@ -210,7 +216,19 @@ impl Integrations {
         let written = {
             let pending = pending.clone();
             let message = format!("{} {id}: {mode}", ws.branch);
-            blocking(move || carry_out(&repo, &pending, &message)).await
+            blocking(move || Ok(carry_out(&repo, &pending, &message))).await?
+        };
+        let written = match written {
+            Ok(()) => Ok(()),
+            Err(Failed::Undone(e)) => Err(launcher_error(e)),
+            Err(Failed::Stuck(e, undo)) => {
+                // The pending record stays: the next start finishes or undoes it.
+                tracing::error!("undoing the failed integration of {id}: {undo}");
+                return Err(LauncherError::Internal(format!(
+                    "{mode} of {id} failed ({e}) and could not be undone ({undo}): \
+                     it stays integrating, and the next start finishes or undoes it"
+                )));
+            }
         };
         if let Err(e) = written {
             self.ctx.store.update(|tx| {
@@ -583,11 +601,7 @@ impl Integrations {
 
 /// Writes an integration's paths (the index too for a merge), then moves
 /// the branch; anything failing on the way is undone before the error.
-fn carry_out(
-    repo: &std::path::Path,
-    p: &PendingIntegration,
-    message: &str,
-) -> Result<(), WorktreeError> {
+fn carry_out(repo: &std::path::Path, p: &PendingIntegration, message: &str) -> Result<(), Failed> {
     let merge = p.target.is_some();
     let paths: Vec<&PathChange> = p.paths.iter().collect();
     let done =
@@ -598,12 +612,20 @@ fn carry_out(
             _ => Ok(()),
         });
     if let Err(e) = done {
-        if let Err(undo) = git::recover(repo, p) {
-            tracing::error!("undoing a failed integration: {undo}");
-        }
-        return Err(e);
+        return Err(match git::recover(repo, p) {
+            Ok(_) => Failed::Undone(e),
+            Err(undo) => Failed::Stuck(e, undo),
+        });
     }
     Ok(())
+}
+
+/// How a carried-out integration failed.
+enum Failed {
+    /// Nothing of it is in.
+    Undone(WorktreeError),
+    /// Undoing failed too: left for the next start's recovery.
+    Stuck(WorktreeError, WorktreeError),
 }
 
 fn warn_untouched(id: &str, untouched: &[String]) {

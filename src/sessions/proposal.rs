@@ -53,7 +53,9 @@ pub type Active = (usize, usize);
 /// Builds the proposal for `task` (trimmed, not empty) from `report`.
 pub fn proposal(task: &str, report: Report, config: &Config, active: Active) -> Proposal {
     let l = &config.launcher;
-    let model = l.department_model.clone();
+    // The same choice as a started department's (`policy::plan::model_for`).
+    let model = crate::policy::plan::model_for(None, crate::model::SessionKind::Department, l)
+        .unwrap_or_else(|_| l.department_model.clone());
     let titled = |key: &str| {
         config
             .department(key)

@@ -278,7 +278,7 @@ fn prune_admin(repo: &Repository, name: &str) {
 pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     let path = Path::new(&ws.path);
     if path.exists() {
-        let left = super::record::unrecorded(path)?;
+        let left = super::record::unrecorded(repo, ws)?;
         if !left.is_empty() {
             return Err(WorktreeError::Refused(format!(
                 "{} is kept: it holds what no record has ({})",

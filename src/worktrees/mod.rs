@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
 
-use crate::model::{Assignment, PlanBase};
+use crate::model::{Assignment, PlanBase, Workspace};
 
 pub use create::{create, CreateSpec, Created};
 pub use record::{record, Recorded};
@@ -86,6 +86,27 @@ pub fn root_for(repo: &Path) -> PathBuf {
 /// `TMPDIR`), in the worktrees folder but outside every worktree.
 pub fn temp_for(repo: &Path, name: &str) -> PathBuf {
     root_for(repo).join(".tmp").join(name)
+}
+
+/// A department's worktree, opened through the main repository's record of
+/// it (`.git/worktrees/<name>`), never through the `.git` file in its folder:
+/// the agent can write its folder, and a rewritten `.git` would send the
+/// launcher's record, review and clean-up to a repository of its choosing.
+pub fn open_worktree(repo: &Path, ws: &Workspace) -> Result<Repository, WorktreeError> {
+    let main = Repository::open(repo)?;
+    main.find_worktree(&ws.name)?;
+    // Its administrative folder (libgit2's open_from_worktree reads the `.git` file).
+    let git = Repository::open(main.commondir().join("worktrees").join(&ws.name))?;
+    let same = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let workdir = git.workdir().map(same);
+    if workdir.as_deref() != Some(same(Path::new(&ws.path)).as_path()) {
+        return Err(WorktreeError::Refused(format!(
+            "Git's record of the worktree {} names another folder ({})",
+            ws.name,
+            workdir.map(|p| p.display().to_string()).unwrap_or_default()
+        )));
+    }
+    Ok(git)
 }
 
 /// The branch of a department: `governance/<zhongshu>/<session>`.

@@ -8,7 +8,7 @@ use std::path::Path;
 use git2::{DiffFindOptions, Oid, Repository, StatusOptions};
 
 use super::create::skips_worktree;
-use super::{committer, delta_paths, tree_of, WorktreeError};
+use super::{committer, delta_paths, open_worktree, tree_of, WorktreeError};
 use crate::model::{DiffStat, Workspace};
 
 /// What a record found.
@@ -42,7 +42,7 @@ pub fn record(
         };
         return changes(&Repository::open(repo)?, &ws.base, commit, false);
     }
-    let wt = Repository::open(path)?;
+    let wt = open_worktree(repo, ws)?;
     let tree = stage_all(&wt)?;
     let refname = format!("refs/heads/{}", ws.branch);
     let tip = wt.find_reference(&refname)?.peel_to_commit()?;
@@ -112,10 +112,10 @@ fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
     Ok(index.write_tree()?)
 }
 
-/// What in the worktree folder at `path` its last record does not hold
+/// What in the folder of worktree `ws` its last record does not hold
 /// (ignored files aside): a folder with such files must not be deleted.
-pub fn unrecorded(path: &Path) -> Result<Vec<String>, WorktreeError> {
-    let wt = Repository::open(path)?;
+pub fn unrecorded(repo: &Path, ws: &Workspace) -> Result<Vec<String>, WorktreeError> {
+    let wt = open_worktree(repo, ws)?;
     let mut left: Vec<String> = status_entries(&wt)?
         .into_iter()
         .map(|(path, _)| path)
@@ -170,6 +170,37 @@ mod tests {
     use crate::config::{Checkout, IsolationSettings};
 
     #[test]
+    fn a_rewritten_git_file_does_not_move_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
+        // A repository of the agent's, which its `.git` file is made to name.
+        let (decoy, _) = repo_with(&dir.path().join("decoy"), &[("a.txt", "decoy\n")]);
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&ws.path);
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", decoy.join(".git").display()),
+        )
+        .unwrap();
+        std::fs::write(wt.join("a.txt"), "A\n").unwrap();
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "work").unwrap();
+        assert_eq!(r.files, ["a.txt"], "recorded on the department's branch");
+        let git = Repository::open(&repo).unwrap();
+        let tip = git
+            .find_branch(&ws.branch, git2::BranchType::Local)
+            .unwrap()
+            .get()
+            .peel_to_commit()
+            .unwrap();
+        assert_eq!(tip.id().to_string(), r.commit);
+        let decoy = Repository::open(&decoy).unwrap();
+        assert!(decoy
+            .find_branch(&ws.branch, git2::BranchType::Local)
+            .is_err());
+    }
+
+    #[test]
     fn a_folder_with_what_no_record_holds_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let (repo, _) = repo_with(dir.path(), &[(".gitignore", "target/\n"), ("a.txt", "a\n")]);
@@ -185,7 +216,7 @@ mod tests {
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
         let r = record(&repo, &ws, &author, "work").unwrap();
         assert_eq!(r.files, ["a.txt"]);
-        assert_eq!(unrecorded(wt).unwrap(), ["vendor/lib/"]);
+        assert_eq!(unrecorded(&repo, &ws).unwrap(), ["vendor/lib/"]);
         let e = super::super::create::remove(&repo, &ws).unwrap_err();
         assert!(e.to_string().contains("vendor/lib/"), "{e}");
         assert!(
@@ -194,7 +225,7 @@ mod tests {
         );
         // Once it is gone, the folder goes (ignored output with it).
         std::fs::remove_dir_all(wt.join("vendor")).unwrap();
-        assert!(unrecorded(wt).unwrap().is_empty());
+        assert!(unrecorded(&repo, &ws).unwrap().is_empty());
         super::super::create::remove(&repo, &ws).unwrap();
         assert!(!wt.exists());
     }
