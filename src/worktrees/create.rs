@@ -255,11 +255,6 @@ fn fill(
     Ok(checkout.len())
 }
 
-/// Whether the index entry is outside a sparse checkout.
-pub(crate) fn skips_worktree(entry: &IndexEntry) -> bool {
-    entry.flags_extended & IndexEntryExtendedFlag::SKIP_WORKTREE.bits() != 0
-}
-
 /// Git's record of a linked worktree whose folder is gone.
 fn prune_admin(repo: &Repository, name: &str) {
     if let Ok(wt) = repo.find_worktree(name) {

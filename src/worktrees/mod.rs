@@ -109,6 +109,11 @@ pub fn open_worktree(repo: &Path, ws: &Workspace) -> Result<Repository, Worktree
     Ok(git)
 }
 
+/// Whether the index entry is outside a sparse checkout.
+pub(crate) fn skips_worktree(entry: &git2::IndexEntry) -> bool {
+    entry.flags_extended & git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits() != 0
+}
+
 /// The branch of a department: `governance/<zhongshu>/<session>`.
 pub fn branch_name(zhongshu: &str, session: &str) -> String {
     format!("governance/{zhongshu}/{session}")

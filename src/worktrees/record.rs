@@ -7,8 +7,7 @@ use std::path::Path;
 
 use git2::{DiffFindOptions, Oid, Repository, StatusOptions};
 
-use super::create::skips_worktree;
-use super::{committer, delta_paths, open_worktree, tree_of, WorktreeError};
+use super::{committer, delta_paths, open_worktree, skips_worktree, tree_of, WorktreeError};
 use crate::model::{DiffStat, Workspace};
 
 /// What a record found.
