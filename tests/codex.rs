@@ -1196,6 +1196,108 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_sent_back_carries_on_its_conversation() {
+    let w = World::new(true).await;
+    commit_all(&w.repo.path, "initial");
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    w.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department",
+                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
+                                    "files": ["NOTES.md"]}]}),
+        )],
+    );
+    w.server.on(
+        "department (zhilibu)",
+        vec![exec("call_first", "echo first > NOTES.md")],
+    );
+    w.server.on(
+        "call_first",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "FIRST-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    // Sent back: the same conversation takes the user's note and works on.
+    w.server.on(
+        "SENDBACK-MARK",
+        vec![exec("call_second", "echo second >> NOTES.md")],
+    );
+    w.server.on(
+        "call_second",
+        vec![tool_call(
+            "call_report_again",
+            "governance_report_result",
+            json!({"summary": "SECOND-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    api.start_zhongshu("Plan one change").await;
+    let dept = wait_until("the department's work recorded", CODEX_PATIENCE, || async {
+        departments(&api.status().await)
+            .into_iter()
+            .find(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    let thread = dept["thread_id"].as_str().expect("a thread").to_string();
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": id, "note": "SENDBACK-MARK add a second line"}),
+        )
+        .await;
+    let successor = sent["successor"]
+        .as_str()
+        .expect("a new session")
+        .to_string();
+    let asked = wait_until(
+        "the note on the department's thread",
+        CODEX_PATIENCE,
+        || async {
+            w.server.recorded().into_iter().find(|r| {
+                model_server::user_texts(&r.body)
+                    .iter()
+                    .any(|t| t.contains("SENDBACK-MARK"))
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        asked.thread(),
+        Some(thread.as_str()),
+        "the same conversation"
+    );
+    let history = asked.body.to_string();
+    assert!(
+        history.contains("call_first") && history.contains("FIRST-REPORT"),
+        "its earlier work is in the conversation: {history}"
+    );
+    let done = wait_agent(api, &successor, "reported again and recorded", |s| {
+        s["status"] == "exited" && s["workspace"]["state"] == "pending"
+    })
+    .await;
+    assert_eq!(done["thread_id"], thread.as_str(), "{done}");
+    assert_eq!(
+        done["workspace"]["actual_changed_files"],
+        json!(["NOTES.md"])
+    );
+    let worktree = done["workspace"]["path"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(Path::new(worktree).join("NOTES.md")).unwrap(),
+        "first\nsecond\n"
+    );
+    let first = api.session(&id).await;
+    assert_eq!(first["workspace"]["state"], "sent_back", "{first}");
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_stays() {
     let w = World::new(true).await;
     let mut launcher = w.launch();

@@ -658,6 +658,30 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
         peak < 200 * 1024,
         "launcher RSS stays bounded during a 200 MiB flood: peak {peak} KiB"
     );
+    // After it, the session's preview is a few lines and the agent still
+    // takes input (this test once had a smaller twin in launcher.rs).
+    rt.block_on(async {
+        let api = &launcher.api;
+        let s = api
+            .wait_session(&z, "the flood's end in the preview", |s| {
+                s["transcript_preview"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("FAKE_AGENT_FLOOD_DONE"))
+            })
+            .await;
+        let preview = s["transcript_preview"].as_str().unwrap();
+        assert!(
+            preview.len() < 16 * 1024,
+            "the preview is a few lines: {} bytes",
+            preview.len()
+        );
+        api.post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": "still there"}),
+        )
+        .await;
+        wait_log(&repo, &z, "ECHO: still there").await;
+    });
     say(
         "an agent writing 200 MiB to its PTY, one viewer stuck, one reading, one SSE stream never read",
         format!(

@@ -26,7 +26,7 @@ use crate::model::{
     WorkspaceState,
 };
 use crate::policy::changes::{may_integrate, Gate};
-use crate::sessions::{Sessions, StartSpec};
+use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered, Side};
 use crate::worktrees::{self, WorktreeError};
 
@@ -419,6 +419,16 @@ impl Integrations {
             )));
         }
         let d = s.department_part().cloned().unwrap_or_default();
+        // A Codex department's conversation goes on: its thread resumes in
+        // the new session, with the note as its next turn.
+        let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {
+            thread_id,
+            text: format!(
+                "[codex-governance] The user sent your work back: {note}\nYour worktree still \
+                 holds your work. Continue from it, then report again with \
+                 governance_report_result."
+            ),
+        });
         let commit = ws.commit.as_deref().unwrap_or("nothing yet");
         let task = format!(
             "{}\n\n[Sent back by the user] {note}\n\nYour earlier work on this task is in your \
@@ -439,6 +449,7 @@ impl Integrations {
                 resumed_from_session_id: None,
                 queue_id: None,
                 workspace_from: Some(id.to_string()),
+                continues,
             })
             .await?;
         Ok(SentBack {

@@ -39,7 +39,7 @@ use crate::pty::{self, Pty};
 use crate::signals::SignalTx;
 use crate::terminal::Terminals;
 
-pub use start::StartSpec;
+pub use start::{Continuation, StartSpec};
 
 /// How long shutdown waits for the tasks that follow sessions.
 const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);

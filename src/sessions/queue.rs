@@ -382,6 +382,7 @@ impl Dispatcher {
                 resumed_from_session_id: None,
                 queue_id: Some(item.id.clone()),
                 workspace_from: None,
+                continues: None,
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),

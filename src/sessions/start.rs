@@ -40,6 +40,16 @@ pub struct StartSpec {
     pub queue_id: Option<String>,
     /// A department session whose worktree this one works on in (a send back).
     pub workspace_from: Option<String>,
+    /// A conversation this session carries on (a send back of a Codex
+    /// department): its thread resumes, and `text` is its next turn.
+    pub continues: Option<Continuation>,
+}
+
+/// The thread a new session resumes, and what it is told first.
+#[derive(Debug, Clone)]
+pub struct Continuation {
+    pub thread_id: String,
+    pub text: String,
 }
 
 impl StartSpec {
@@ -56,6 +66,7 @@ impl StartSpec {
             resumed_from_session_id: None,
             queue_id: None,
             workspace_from: None,
+            continues: None,
         }
     }
 }
@@ -69,6 +80,7 @@ pub(super) struct Checked {
     pub(super) resumed_from: Option<String>,
     /// The department's own worktree, once made (or handed over).
     pub(super) workspace: Option<Workspace>,
+    pub(super) continues: Option<Continuation>,
 }
 
 impl Checked {
@@ -202,6 +214,7 @@ impl Sessions {
             parent,
             resumed_from: spec.resumed_from_session_id.clone(),
             workspace: None,
+            continues: spec.continues.clone(),
         })
     }
 
@@ -256,13 +269,16 @@ impl Sessions {
                 cwd: self.workdir(&session),
                 prompt: prompt.to_string(),
                 prompt_path: prompt_path.to_path_buf(),
-                first_turn: Some(spec_first_turn(c, prompt)),
+                first_turn: Some(match &c.continues {
+                    Some(k) => k.text.clone(),
+                    None => spec_first_turn(c, prompt),
+                }),
                 env,
                 log_path: log_path.to_path_buf(),
                 state_dir: self.ctx.paths.state_dir.clone(),
                 tools: crate::governance_tools::specs(kind),
                 sandbox: self.sandbox_for(&session),
-                resume: None,
+                resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
             })
             .await;
         let started = match started {
