@@ -2088,13 +2088,37 @@ fn patch_line(path: &Path, old: &str, new: &str) -> String {
     )
 }
 
+/// A temporary folder outside the repository, /tmp and $TMPDIR (which
+/// Codex's `:workspace` profile lets an agent write): a patch there is asked.
+/// The build's temporary folder, unless the checkout lies under /tmp (a fresh
+/// clone in CI); then one under $HOME/.cache.
+fn not_writable_by_codex() -> tempfile::TempDir {
+    let tmpdir = std::env::var_os("TMPDIR").map(std::path::PathBuf::from);
+    let writable =
+        |p: &Path| p.starts_with("/tmp") || tmpdir.as_deref().is_some_and(|t| p.starts_with(t));
+    let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let base = if writable(&target) {
+        let home = std::env::var_os("HOME").expect("HOME, for a folder Codex may not write");
+        std::path::PathBuf::from(home).join(".cache/codex-governance/test-files")
+    } else {
+        target
+    };
+    assert!(
+        !writable(&base),
+        "no folder outside /tmp and $TMPDIR for the file-change tests: {}",
+        base.display()
+    );
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(&base).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approved_for_the_session()
 {
     let w = World::new(true).await;
-    // Outside the repository and outside /tmp (which Codex's workspace may
-    // write), so the default `on-request` policy makes Codex ask.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Outside what Codex's workspace lets it write, so the default
+    // `on-request` policy makes Codex ask.
+    let outside = not_writable_by_codex();
     let target = outside.path().join("notes.txt");
     std::fs::write(&target, "one\ntwo\n").unwrap();
     let shown_path = target.display().to_string();
@@ -2264,7 +2288,7 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_diff_and_applied() {
     let w = World::new(true).await;
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = not_writable_by_codex();
     let target = outside.path().join("across.txt");
     std::fs::write(&target, "one\ntwo\n").unwrap();
     let patch = patch_line(&target, "two", "AFTER-RESTART");
