@@ -34,6 +34,20 @@ struct World {
 }
 
 impl World {
+    /// The Zhongshu's first answer registers one zhilibu assignment: write NOTES.md.
+    fn plans_one_notes_department(&self) {
+        self.server.on(
+            "You are Zhongshu",
+            vec![tool_call(
+                "call_plan",
+                "governance_register_plan",
+                json!({"summary": "one department",
+                       "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
+                                        "files": ["NOTES.md"]}]}),
+            )],
+        );
+    }
+
     async fn new(logged_in: bool) -> World {
         World::with_launcher_yaml(logged_in, "").await
     }
@@ -1008,16 +1022,7 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
     commit_all(&w.repo.path, "initial");
     let mut launcher = w.launch();
     let api = &launcher.api;
-    w.server.on(
-        "You are Zhongshu",
-        vec![tool_call(
-            "call_plan",
-            "governance_register_plan",
-            json!({"summary": "one department",
-                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
-                                    "files": ["NOTES.md"]}]}),
-        )],
-    );
+    w.plans_one_notes_department();
     // The department writes in its working folder, then tries the user's
     // tree, another department's worktree, the worktrees folder and /tmp;
     // its own $TMPDIR takes a file.
@@ -1201,16 +1206,7 @@ async fn a_codex_department_sent_back_carries_on_its_conversation() {
     commit_all(&w.repo.path, "initial");
     let mut launcher = w.launch();
     let api = &launcher.api;
-    w.server.on(
-        "You are Zhongshu",
-        vec![tool_call(
-            "call_plan",
-            "governance_register_plan",
-            json!({"summary": "one department",
-                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
-                                    "files": ["NOTES.md"]}]}),
-        )],
-    );
+    w.plans_one_notes_department();
     w.server.on(
         "department (zhilibu)",
         vec![exec("call_first", "echo first > NOTES.md")],
