@@ -314,3 +314,56 @@ async fn a_verbatim_state_folder_is_shown_plainly() {
     assert!(verbatim.is_empty(), "{verbatim:?}");
     server.stop().await;
 }
+
+/// The agent command as Python-era Windows users write it (issue 39): `cmd /c`
+/// and one command line with a quoted path (a space in it) and quoted
+/// arguments. cmd.exe reads that command line itself, so the launcher passes
+/// it as written (it quoted it word by word before: exit 9009, "Can't
+/// recognize '\"Z:\…\"' as an internal or external command"). A Zhongshu
+/// started so posts a plan; its department reports through `mailbox send`.
+#[cfg(windows)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmd_c_command_line_with_quoted_paths_runs_as_written() {
+    let bin_dir = tempfile::Builder::new()
+        .prefix("cg-cmd-")
+        .tempdir()
+        .unwrap();
+    let agent_dir = dunce::canonicalize(bin_dir.path())
+        .unwrap()
+        .join("agent bin");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let agent = agent_dir.join("fake-agent.exe");
+    std::fs::copy(fake_agent(), &agent).unwrap();
+    let line = format!(
+        "\"{}\" --bin \"{}\" --model \"{{model}}\" --session {{session_id}} \
+         --prompt-file \"{{prompt_file}}\" --quiet-env --max-lifetime 300",
+        agent.display(),
+        BIN
+    );
+    let repo = TestRepo::new(RepoOptions {
+        agent_command: Some(vec!["cmd".into(), "/c".into(), line]),
+        ..Default::default()
+    });
+    let launcher = spawn_launcher(&repo.path, &[]);
+    let api = launcher.api.clone();
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "cmd loop", "assignments": [
+            {"department": "lingyubu", "files": ["src/lib.rs"],
+             "task": "Port it [[fake-agent: --report-via cli --summary 'reported through cmd' --changed-file src/lib.rs]]"}
+        ]}),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Ship it through cmd [[fake-agent: --plan-file '{}']]",
+            plan.display()
+        ))
+        .await;
+    wait_plan_accepted(&repo, &z).await;
+    let result = extra::wait_result(&api, &z, "the department's report through cmd", |r| {
+        r["summary"] == "reported through cmd"
+    })
+    .await;
+    assert_eq!(result["source"], "mailbox", "{result}");
+    assert_eq!(result["changed_files"], json!(["src/lib.rs"]), "{result}");
+}

@@ -43,16 +43,15 @@ impl AgentBackend for PtyBackend {
 
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
         async move {
-            let argv = build_argv(
-                &self.command,
-                &Placeholders {
-                    model: &spec.model,
-                    repo: &spec.cwd,
-                    prompt: &spec.prompt,
-                    prompt_file: &spec.prompt_path,
-                    session_id: &spec.session_id,
-                },
-            );
+            let placeholders = Placeholders {
+                model: &spec.model,
+                repo: &spec.cwd,
+                prompt: &spec.prompt,
+                prompt_file: &spec.prompt_path,
+                session_id: &spec.session_id,
+            };
+            check_cmd_line(&self.command, &placeholders)?;
+            let argv = build_argv(&self.command, &placeholders);
             let (program, args) = argv
                 .split_first()
                 .ok_or_else(|| AgentError::Missing("launcher.agent_command is empty".into()))?;
@@ -152,28 +151,54 @@ pub struct Placeholders<'a> {
 /// each word; nothing passes through a shell, so a prompt with spaces, quotes
 /// or `$(...)` arrives as one literal argument.
 pub fn build_argv(template: &[String], p: &Placeholders<'_>) -> Vec<String> {
-    let repo = p.repo.display().to_string();
-    let prompt_file = p.prompt_file.display().to_string();
-    template
-        .iter()
-        .map(|word| {
-            fill(
-                word,
-                &[
-                    ("{model}", p.model),
-                    ("{repo}", &repo),
-                    ("{prompt_file}", &prompt_file),
-                    ("{prompt}", p.prompt),
-                    ("{session_id}", p.session_id),
-                ],
-            )
-        })
-        .collect()
+    let pairs = p.pairs();
+    template.iter().map(|word| fill(word, &pairs)).collect()
+}
+
+impl Placeholders<'_> {
+    fn pairs(&self) -> [(&'static str, String); 5] {
+        [
+            ("{model}", self.model.to_string()),
+            ("{repo}", self.repo.display().to_string()),
+            ("{prompt_file}", self.prompt_file.display().to_string()),
+            ("{prompt}", self.prompt.to_string()),
+            ("{session_id}", self.session_id.to_string()),
+        ]
+    }
+}
+
+/// `cmd /c` reads the rest of its command line itself (the spawn passes it
+/// verbatim): a placeholder's value there, such as a prompt an agent wrote,
+/// must hold nothing cmd.exe would act on, or it would run as a command.
+fn check_cmd_line(template: &[String], p: &Placeholders<'_>) -> Result<(), AgentError> {
+    let Some((program, args)) = template.split_first() else {
+        return Ok(());
+    };
+    let Some(from) = crate::platform::cmd_command_line_from(program, args) else {
+        return Ok(());
+    };
+    for word in &args[from..] {
+        for (name, value) in p.pairs() {
+            let what = word
+                .contains(name)
+                .then(|| crate::platform::cmd_special_in(&value))
+                .flatten();
+            if let Some(what) = what {
+                return Err(AgentError::Missing(format!(
+                    "launcher.agent_command runs `{program} {switch}`, which reads its command \
+                     line itself, and the value of {name} holds {what}, which cmd.exe would \
+                     interpret: pass the prompt in a file (the {{prompt_file}} placeholder)",
+                    switch = args[from - 1]
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Replaces each placeholder once per occurrence, left to right, without
 /// re-scanning inserted text (a prompt containing `{model}` stays literal).
-fn fill(word: &str, pairs: &[(&str, &str)]) -> String {
+fn fill(word: &str, pairs: &[(&str, String)]) -> String {
     let mut out = String::with_capacity(word.len());
     let mut rest = word;
     'outer: while !rest.is_empty() {
@@ -225,5 +250,31 @@ mod tests {
         assert_eq!(argv[4], "/r p");
         assert_eq!(argv[5], "say \"hi\" {model} $(rm -rf /)");
         assert_eq!(argv[6], "xzhongshu-1y");
+    }
+
+    #[test]
+    fn a_cmd_command_line_takes_no_placeholder_value_cmd_would_run() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = |prompt: &'static str| Placeholders {
+            model: "gpt-5.5",
+            repo: Path::new("/r"),
+            prompt,
+            prompt_file: Path::new("/p.txt"),
+            session_id: "lingyubu-1",
+        };
+        let by_file = words(&[
+            "cmd",
+            "/c",
+            "\"C:\\a b\\x.exe\" --prompt-file \"{prompt_file}\"",
+        ]);
+        assert!(check_cmd_line(&by_file, &p("a & calc")).is_ok());
+        let inline = words(&["cmd", "/c", "x.exe \"{prompt}\""]);
+        assert!(check_cmd_line(&inline, &p("plain words")).is_ok());
+        let err = check_cmd_line(&inline, &p("fix it\" & calc & \"")).unwrap_err();
+        assert!(err.to_string().contains("{prompt} holds `\"`"), "{err}");
+        assert!(err.to_string().contains("{prompt_file}"), "{err}");
+        // Only cmd's own command line: another program gets its words as arguments.
+        assert!(check_cmd_line(&words(&["agent", "/c", "{prompt}"]), &p("a & b")).is_ok());
+        assert!(check_cmd_line(&words(&["cmd", "{prompt}"]), &p("a & b")).is_ok());
     }
 }

@@ -132,13 +132,7 @@ impl SlavePty for Slave {
     fn spawn_command(&self, cmd: CommandBuilder) -> anyhow::Result<Box<dyn Child + Send + Sync>> {
         let argv = cmd.get_argv();
         let program = argv.first().ok_or_else(|| anyhow!("no program to start"))?;
-        let mut line = Vec::new();
-        for (i, arg) in argv.iter().enumerate() {
-            if i > 0 {
-                line.push(' ' as u16);
-            }
-            quote_argument(arg, &mut line)?;
-        }
+        let mut line = command_line(argv)?;
         line.push(0);
         let mut env: Vec<(&str, &str)> = cmd.iter_full_env_as_str().collect();
         env.sort_by_key(|(k, _)| k.to_uppercase());
@@ -331,6 +325,57 @@ fn coord(size: PtySize) -> COORD {
     }
 }
 
+/// The command line for `argv`: each word quoted for `CommandLineToArgvW`,
+/// but for `cmd /c` (or `/k`), whose command line after the switch cmd.exe
+/// reads itself: that part is passed as the user wrote it, behind `/s` and
+/// in one pair of quotes that `/s` makes cmd.exe take off, so a quoted path
+/// and quoted arguments reach it unchanged (with `/s` given already, the
+/// user's words go as they are).
+fn command_line(argv: &[OsString]) -> anyhow::Result<Vec<u16>> {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    // The index in argv of the first verbatim word.
+    let verbatim = words
+        .split_first()
+        .and_then(|(program, args)| super::cmd_command_line_from(program, args))
+        .map(|first_arg| first_arg + 1);
+    let (quoted, tail) = argv.split_at(verbatim.unwrap_or(argv.len()));
+    let user_gave_s = quoted.iter().skip(1).any(|a| a.eq_ignore_ascii_case("/s"));
+    let mut line = Vec::new();
+    for (i, arg) in quoted.iter().enumerate() {
+        if i > 0 {
+            line.push(' ' as u16);
+        }
+        if verbatim.is_some() && i + 1 == quoted.len() && !user_gave_s {
+            line.extend("/s ".encode_utf16());
+        }
+        quote_argument(arg, &mut line)?;
+    }
+    if verbatim.is_some() {
+        let mut text: Vec<u16> = Vec::new();
+        for (i, word) in tail.iter().enumerate() {
+            if i > 0 {
+                text.push(' ' as u16);
+            }
+            text.extend(word.encode_wide());
+        }
+        if text.contains(&0) {
+            bail!("an argument holds a NUL character");
+        }
+        line.push(' ' as u16);
+        if user_gave_s {
+            line.extend(text);
+        } else {
+            line.push('"' as u16);
+            line.extend(text);
+            line.push('"' as u16);
+        }
+    }
+    Ok(line)
+}
+
 /// Appends `arg` quoted so that `CommandLineToArgvW` (and every C runtime)
 /// reads it back unchanged: quotes only when needed, backslashes doubled
 /// before a quote.
@@ -379,6 +424,28 @@ mod tests {
         let mut line = Vec::new();
         quote_argument(&OsString::from(arg), &mut line).unwrap();
         String::from_utf16(&line).unwrap()
+    }
+
+    fn line_of(words: &[&str]) -> String {
+        let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
+        String::from_utf16(&command_line(&argv).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cmd_gets_its_command_line_as_written() {
+        let written = r#""C:\Program Files\cg.exe" mailbox send --summary "done""#;
+        assert_eq!(
+            line_of(&[r"C:\windows\system32\cmd.exe", "/c", written]),
+            format!(r#"C:\windows\system32\cmd.exe /s /c "{written}""#)
+        );
+        assert_eq!(
+            line_of(&["cmd", "/d", "/s", "/k", written, "two"]),
+            format!("cmd /d /s /k {written} two")
+        );
+        assert_eq!(line_of(&["cmd", "/c"]), "cmd /s /c \"\"");
+        // Anything else is quoted word by word, cmd without /c too.
+        assert_eq!(line_of(&["tool.exe", "/c", "a b"]), r#"tool.exe /c "a b""#);
+        assert_eq!(line_of(&["cmd", "/d", "a b"]), r#"cmd /d "a b""#);
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub use os::{
 };
 pub use os::{create_private_dir, make_private, private_file_mode, shared_folder, tighten};
 
-pub use program::{resolve as resolve_program, Launch, LaunchError};
+pub use program::{
+    cmd_command_line_from, cmd_special_in, resolve as resolve_program, Launch, LaunchError,
+};
 
 /// The pseudo-terminals agents run in: the system's on Unix; on Windows
 /// ConPTY without the cursor handshake that would hold back every agent's

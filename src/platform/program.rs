@@ -57,6 +57,36 @@ pub fn resolve(
     }
 }
 
+/// Where `cmd /c` (or `/k`) starts its command line: the index in `args` of
+/// the first word after the switch, when `program` is `cmd` or `cmd.exe`.
+/// cmd.exe reads that part of its command line itself, not as C runtime
+/// arguments, so the spawn passes it verbatim (as Node's
+/// `windowsVerbatimArguments` and Rust's `raw_arg` do) instead of quoting it.
+pub fn cmd_command_line_from(program: &str, args: &[String]) -> Option<usize> {
+    let name = program.rsplit(['\\', '/']).next().unwrap_or(program);
+    let is_cmd = name.eq_ignore_ascii_case("cmd") || name.eq_ignore_ascii_case("cmd.exe");
+    if !is_cmd {
+        return None;
+    }
+    args.iter()
+        .position(|a| a.eq_ignore_ascii_case("/c") || a.eq_ignore_ascii_case("/k"))
+        .map(|switch| switch + 1)
+}
+
+/// The first character of `value` that cmd.exe would act on in a command
+/// line it reads verbatim, named for an error: a placeholder's value (a
+/// prompt an agent wrote) must not become a command.
+pub fn cmd_special_in(value: &str) -> Option<String> {
+    value
+        .chars()
+        .find(|c| CMD_SPECIAL.contains(c))
+        .map(|c| match c {
+            '\r' | '\n' => "a line break".to_string(),
+            '\0' => "a NUL character".to_string(),
+            c => format!("`{c}`"),
+        })
+}
+
 /// The extensions `CreateProcess` can start, directly or through `cmd.exe`.
 const RUNNABLE: &[&str] = &[".exe", ".com", ".bat", ".cmd"];
 
@@ -219,12 +249,7 @@ const CMD_SPECIAL: &[char] = &[
 
 fn check_batch_args(script: &Path, args: &[String]) -> Result<(), LaunchError> {
     for (i, arg) in args.iter().enumerate() {
-        if let Some(c) = arg.chars().find(|c| CMD_SPECIAL.contains(c)) {
-            let what = match c {
-                '\r' | '\n' => "a line break".to_string(),
-                '\0' => "a NUL character".to_string(),
-                c => format!("`{c}`"),
-            };
+        if let Some(what) = cmd_special_in(arg) {
             return Err(LaunchError::UnsafeBatchArgument {
                 script: script.display().to_string(),
                 index: i + 1,
@@ -365,6 +390,29 @@ mod tests {
             assert!(text.contains(what), "{bad:?}: {text}");
             assert!(text.contains("{prompt_file}"), "{text}");
         }
+    }
+
+    #[test]
+    fn cmd_reads_what_follows_its_c_or_k_switch_itself() {
+        let args = words(&["/d", "/C", "\"C:\\a b\\x.exe\" --say \"hi\"", "more"]);
+        assert_eq!(cmd_command_line_from("cmd", &args), Some(2));
+        assert_eq!(
+            cmd_command_line_from(r"C:\Windows\system32\CMD.EXE", &args),
+            Some(2)
+        );
+        assert_eq!(
+            cmd_command_line_from("cmd.exe", &words(&["/k", "x"])),
+            Some(1)
+        );
+        assert_eq!(cmd_command_line_from("cmd", &words(&["/d", "x"])), None);
+        assert_eq!(cmd_command_line_from("cmdx", &args), None);
+        assert_eq!(cmd_command_line_from("/usr/bin/node", &args), None);
+        assert_eq!(cmd_special_in("plain words"), None);
+        assert_eq!(cmd_special_in("a & calc").as_deref(), Some("`&`"));
+        assert_eq!(
+            cmd_special_in("two\nlines").as_deref(),
+            Some("a line break")
+        );
     }
 
     #[cfg(not(windows))]
