@@ -60,8 +60,8 @@ pub struct CodexAgent {
     /// `turn/start` is in flight is steered into that turn, not started as
     /// another (which would end the first, its pending tool call unanswered).
     sending: tokio::sync::Mutex<()>,
-    /// Waiting approvals: our key -> the server's JSON-RPC id.
-    requests: Mutex<HashMap<String, Value>>,
+    /// Waiting approvals: our key -> the server's request.
+    requests: Mutex<HashMap<String, Waiting>>,
     /// Waiting tool calls: call id -> the server's JSON-RPC id.
     tool_calls: Mutex<HashMap<String, Value>>,
     /// Patches under way: item id -> what they change (their approval names only the item).
@@ -316,7 +316,7 @@ impl CodexAgent {
 
     /// Answers a waiting approval (the caller records the decision).
     pub fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), CodexError> {
-        let id = self
+        let waiting = self
             .requests
             .lock()
             .unwrap()
@@ -324,7 +324,7 @@ impl CodexAgent {
             .ok_or_else(|| CodexError::NoSuchApproval(request_id.to_string()))?;
         self.server
             .rpc
-            .respond(&id, json!({"decision": decision.codex_word()}))?;
+            .respond(&waiting.id, waiting.answer(decision))?;
         Ok(())
     }
 
@@ -474,7 +474,11 @@ impl CodexAgent {
             _ => Vec::new(),
         };
         let key = request_key(&id);
-        self.requests.lock().unwrap().insert(key.clone(), id);
+        let asked = (kind == ApprovalKind::Permissions).then(|| p["permissions"].clone());
+        self.requests
+            .lock()
+            .unwrap()
+            .insert(key.clone(), Waiting { id, asked });
         Some(AgentEvent::ApprovalRequested(PendingApproval {
             request_id: key,
             session_id: self.session_id.clone(),
@@ -491,10 +495,71 @@ impl CodexAgent {
     }
 }
 
+/// An approval Codex waits for.
+struct Waiting {
+    /// The server request's id.
+    id: Value,
+    /// What a permissions request asks for (the answer grants it or nothing).
+    asked: Option<Value>,
+}
+
+impl Waiting {
+    /// The answer Codex reads: a decision for commands and file changes; the
+    /// permissions granted, for this turn or the session, for a permissions
+    /// request (it has no decision: a refusal grants nothing).
+    fn answer(&self, decision: ApprovalDecision) -> Value {
+        let Some(asked) = &self.asked else {
+            return json!({"decision": decision.codex_word()});
+        };
+        let (granted, scope) = match decision {
+            ApprovalDecision::Accept => (asked.clone(), "turn"),
+            ApprovalDecision::AcceptForSession => (asked.clone(), "session"),
+            ApprovalDecision::Decline | ApprovalDecision::Cancel => (json!({}), "turn"),
+        };
+        json!({"permissions": granted, "scope": scope})
+    }
+}
+
 /// A server request id as text (numbers and strings alike).
 fn request_key(id: &Value) -> String {
     match id {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers as `contract.rs` lists them (and the contract test holds
+    /// against Codex's schema): a permissions request has no `decision`.
+    #[test]
+    fn a_permissions_request_is_answered_with_what_it_grants() {
+        let asked = json!({"network": {"enabled": true}});
+        let waiting = Waiting {
+            id: json!(7),
+            asked: Some(asked.clone()),
+        };
+        assert_eq!(
+            waiting.answer(ApprovalDecision::Accept),
+            json!({"permissions": asked, "scope": "turn"})
+        );
+        assert_eq!(
+            waiting.answer(ApprovalDecision::AcceptForSession)["scope"],
+            "session"
+        );
+        assert_eq!(
+            waiting.answer(ApprovalDecision::Decline),
+            json!({"permissions": {}, "scope": "turn"})
+        );
+        let command = Waiting {
+            id: json!(8),
+            asked: None,
+        };
+        assert_eq!(
+            command.answer(ApprovalDecision::Decline),
+            json!({"decision": "decline"})
+        );
     }
 }

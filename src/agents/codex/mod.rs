@@ -13,6 +13,7 @@
 mod account;
 pub mod agent;
 mod backend;
+pub mod contract;
 pub mod endpoint;
 mod file_change;
 mod login;

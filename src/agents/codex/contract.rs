@@ -1,0 +1,296 @@
+//! What this backend needs of Codex's app-server protocol, in one list: each
+//! method it calls, each notification and server request it handles, and the
+//! fields it sends and reads there.
+//!
+//! Much of it (`dynamicTools`, `permissions` profiles) sits behind Codex's
+//! experimental API, and methods get renamed between releases. The contract
+//! test (`tests/codex_contract.rs`) holds this list against the schema the
+//! pinned Codex generates (`codex app-server generate-json-schema
+//! --experimental`), so an upgrade that renames or reshapes any of it fails
+//! there, in one place, instead of as a silent `null` at run time. A unit test
+//! here keeps the list honest: every method name written in this backend's
+//! sources must be listed.
+//!
+//! A field is a path of property names joined by `.`; `[]` steps into an
+//! array's items; `=word` at the end says the value must be one the schema
+//! allows (an enum or constant the backend compares with or sends).
+
+/// Who sends a message, and whether it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The launcher asks, the server answers.
+    Request,
+    /// The launcher tells the server.
+    ClientNotification,
+    /// The server tells the launcher.
+    Notification,
+    /// The server asks, the launcher answers.
+    ServerRequest,
+}
+
+/// One message of the protocol as this backend uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct Message {
+    pub method: &'static str,
+    pub kind: Kind,
+    /// Fields the launcher writes: a request's params, a server request's answer.
+    pub writes: &'static [&'static str],
+    /// Fields the launcher reads: a request's answer, a notification's or
+    /// server request's params.
+    pub reads: &'static [&'static str],
+}
+
+const fn request(
+    method: &'static str,
+    writes: &'static [&'static str],
+    reads: &'static [&'static str],
+) -> Message {
+    Message {
+        method,
+        kind: Kind::Request,
+        writes,
+        reads,
+    }
+}
+
+const fn notification(method: &'static str, reads: &'static [&'static str]) -> Message {
+    Message {
+        method,
+        kind: Kind::Notification,
+        writes: &[],
+        reads,
+    }
+}
+
+const fn server_request(
+    method: &'static str,
+    reads: &'static [&'static str],
+    writes: &'static [&'static str],
+) -> Message {
+    Message {
+        method,
+        kind: Kind::ServerRequest,
+        writes,
+        reads,
+    }
+}
+
+/// Fields of `thread/start` that `thread/resume` is sent too.
+const THREAD_PARAMS: &[&str] = &["cwd", "model", "approvalPolicy", "permissions", "config"];
+
+/// Everything the backend uses.
+pub const MESSAGES: &[Message] = &[
+    request(
+        "initialize",
+        &[
+            "clientInfo.name",
+            "clientInfo.title",
+            "clientInfo.version",
+            "capabilities.experimentalApi",
+        ],
+        &[],
+    ),
+    Message {
+        method: "initialized",
+        kind: Kind::ClientNotification,
+        writes: &[],
+        reads: &[],
+    },
+    request("account/read", &[], &["requiresOpenaiAuth", "account"]),
+    request(
+        "account/rateLimits/read",
+        &[],
+        &[
+            "rateLimits.primary.usedPercent",
+            "rateLimits.primary.windowDurationMins",
+            "rateLimits.primary.resetsAt",
+            "rateLimits.secondary",
+            "rateLimits.credits",
+        ],
+    ),
+    request(
+        "thread/start",
+        &[
+            "cwd",
+            "model",
+            "approvalPolicy",
+            "permissions",
+            "developerInstructions",
+            "config",
+            "dynamicTools[].type=function",
+            "dynamicTools[].name",
+            "dynamicTools[].description",
+            "dynamicTools[].inputSchema",
+        ],
+        &["thread.id"],
+    ),
+    request(
+        "thread/resume",
+        THREAD_PARAMS,
+        &[
+            "thread.turns[].id",
+            "thread.turns[].status=inProgress",
+            "thread.turns[].items[]",
+        ],
+    ),
+    request("thread/name/set", &["threadId", "name"], &[]),
+    request(
+        "turn/start",
+        &["threadId", "input[].type=text", "input[].text"],
+        &["turn.id", "turn.status=inProgress"],
+    ),
+    request(
+        "turn/steer",
+        &[
+            "threadId",
+            "expectedTurnId",
+            "input[].type=text",
+            "input[].text",
+        ],
+        &[],
+    ),
+    request("turn/interrupt", &["threadId", "turnId"], &[]),
+    notification("turn/started", &["threadId", "turn.id"]),
+    notification(
+        "turn/completed",
+        &[
+            "threadId",
+            "turn.id",
+            "turn.status=completed",
+            "turn.error.message",
+        ],
+    ),
+    notification(
+        "item/started",
+        &[
+            "threadId",
+            "item.type=fileChange",
+            "item.id",
+            "item.changes[].path",
+            "item.changes[].diff",
+            "item.changes[].kind.type=add",
+            "item.changes[].kind.type=delete",
+            "item.changes[].kind.type=update",
+            "item.changes[].kind.move_path",
+        ],
+    ),
+    notification("item/completed", &["threadId", "item.id"]),
+    notification(
+        "thread/tokenUsage/updated",
+        &[
+            "threadId",
+            "tokenUsage.total.inputTokens",
+            "tokenUsage.total.cachedInputTokens",
+            "tokenUsage.total.outputTokens",
+            "tokenUsage.total.reasoningOutputTokens",
+            "tokenUsage.total.totalTokens",
+        ],
+    ),
+    notification("serverRequest/resolved", &["threadId", "requestId"]),
+    notification(
+        "error",
+        &[
+            "threadId",
+            "error.message",
+            "error.codexErrorInfo",
+            "willRetry",
+        ],
+    ),
+    notification(
+        "account/rateLimits/updated",
+        &["rateLimits.primary.usedPercent", "rateLimits.secondary"],
+    ),
+    server_request(
+        "item/tool/call",
+        &["threadId", "callId", "tool", "arguments"],
+        &[
+            "contentItems[].type=inputText",
+            "contentItems[].text",
+            "success",
+        ],
+    ),
+    server_request(
+        "item/commandExecution/requestApproval",
+        &["threadId", "command", "cwd", "reason"],
+        &[
+            "decision=accept",
+            "decision=acceptForSession",
+            "decision=decline",
+            "decision=cancel",
+        ],
+    ),
+    server_request(
+        "item/fileChange/requestApproval",
+        &["threadId", "itemId", "grantRoot", "reason"],
+        &[
+            "decision=accept",
+            "decision=acceptForSession",
+            "decision=decline",
+            "decision=cancel",
+        ],
+    ),
+    server_request(
+        "item/permissions/requestApproval",
+        &["threadId", "cwd", "reason", "permissions"],
+        &["permissions", "scope=turn", "scope=session"],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backend's sources, where its method names are written.
+    const SOURCES: &[(&str, &str)] = &[
+        ("agent.rs", include_str!("agent.rs")),
+        ("account.rs", include_str!("account.rs")),
+        ("backend.rs", include_str!("backend.rs")),
+        ("login.rs", include_str!("login.rs")),
+        ("rpc.rs", include_str!("rpc.rs")),
+        ("shared.rs", include_str!("shared.rs")),
+        ("server.rs", include_str!("server.rs")),
+    ];
+
+    /// String literals that look like a method: `"word/word..."`.
+    fn methods_in(text: &str) -> Vec<String> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| {
+                s.contains('/')
+                    && s.split('/').all(|part| {
+                        !part.is_empty() && part.chars().all(|c| c.is_ascii_alphabetic())
+                    })
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_method_the_backend_names_is_in_the_contract() {
+        let listed: Vec<&str> = MESSAGES.iter().map(|m| m.method).collect();
+        for (file, text) in SOURCES {
+            let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+            for method in methods_in(code) {
+                assert!(
+                    listed.contains(&method.as_str()),
+                    "{file} uses {method:?}, which contract.rs does not list"
+                );
+            }
+        }
+        assert!(listed.contains(&"turn/steer"), "the scan found the list");
+    }
+
+    #[test]
+    fn each_method_is_listed_once_per_direction() {
+        for (i, a) in MESSAGES.iter().enumerate() {
+            for b in &MESSAGES[i + 1..] {
+                assert!(
+                    a.method != b.method || a.kind != b.kind,
+                    "{} twice",
+                    a.method
+                );
+            }
+        }
+    }
+}
