@@ -16,6 +16,9 @@ mod model_server;
 #[path = "../tests/common/launcher.rs"]
 mod support;
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::time::{Duration, Instant};
 
 use model_server::{codex_bin, codex_env, codex_home, ModelServer};
@@ -23,10 +26,11 @@ use serde_json::json;
 use support::*;
 
 fn main() {
+    quick::announce("codex");
     let drops: usize = std::env::var("CODEX_BENCH_DROPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(quick::pick(20, 1));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -98,7 +102,7 @@ async fn measure(drops: usize) {
     let sessions: usize = std::env::var("CODEX_BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(quick::pick(4, 2));
     let one = codex_rows(&repo);
     for i in 1..sessions {
         let extra = api.start_zhongshu(&format!("Another session {i}")).await;

@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench --bench events`.
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,8 +26,6 @@ use codex_governance::web::{self, ServeOptions};
 #[path = "common/fixture.rs"]
 mod fixture;
 
-const ROUNDS: usize = 10;
-
 #[derive(Default)]
 struct Counts {
     bytes: AtomicU64,
@@ -33,6 +34,8 @@ struct Counts {
 }
 
 fn main() {
+    quick::announce("events");
+    let rounds = quick::pick(10, 2);
     let dir = tempfile::Builder::new()
         .prefix("cg-bench-events-")
         .tempdir()
@@ -69,7 +72,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         counts.bytes.store(0, Ordering::SeqCst); // the hello and the first delta are a page's start
         let mut changes = 0;
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             let started = call(addr, &token, "POST", "/api/start_zhongshu_session", r#"{"task":"bench"}"#).await;
             let id = serde_json::from_slice::<Value>(&started).unwrap()["session_id"]
                 .as_str()
@@ -84,7 +87,7 @@ fn main() {
         let bytes = counts.bytes.load(Ordering::SeqCst) as f64;
         let events = counts.events.load(Ordering::SeqCst).max(1) as f64;
         let kib = |b: f64| b / 1024.0;
-        println!("events bench: {sessions} sessions, {changes} changes through the API ({ROUNDS} × start, close)");
+        println!("events bench: {sessions} sessions, {changes} changes through the API ({rounds} × start, close)");
         println!("  reference: GET /api/status = {:.1} KiB, what every event cost each dashboard before (one refetch per event)", kib(status.len() as f64));
         println!(
             "  now: {:.1} KiB moved on /api/events: {} events, {} deltas",

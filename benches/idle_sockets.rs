@@ -20,6 +20,9 @@
 #[path = "../tests/common/launcher.rs"]
 mod support;
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,9 +130,10 @@ async fn hold(
 }
 
 fn main() {
+    quick::announce("idle_sockets");
     more_open_files();
-    let sockets = env_num("IDLE_SOCKETS", 1000);
-    let requests = env_num("IDLE_REQUESTS", 500);
+    let sockets = env_num("IDLE_SOCKETS", quick::pick(1000, 20));
+    let requests = env_num("IDLE_REQUESTS", quick::pick(500, 10));
     let repo = TestRepo::new(RepoOptions::default());
     let server_rt = named_runtime("server");
     let client_rt = named_runtime("client");

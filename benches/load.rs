@@ -21,6 +21,9 @@
 #[path = "../tests/common/launcher.rs"]
 mod support;
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,8 +36,6 @@ use tokio::net::TcpStream;
 
 use support::{fake_agent, InProcess, RepoOptions, TestRepo};
 
-const SESSIONS: usize = 8;
-const SSE_CLIENTS: usize = 100;
 const CONNECTIONS: usize = 16;
 /// Upper bound on requests per load connection (the run is bounded by time first).
 const MAX_REQUESTS_PER_CONNECTION: usize = 2_000_000;
@@ -49,7 +50,10 @@ fn env_num(name: &str, default: f64) -> f64 {
 }
 
 fn main() {
-    let seconds = env_num("LOAD_SECONDS", 10.0);
+    quick::announce("load");
+    let sessions = quick::pick(8, 2);
+    let sse_clients = quick::pick(100, 4);
+    let seconds = env_num("LOAD_SECONDS", quick::pick(10.0, 0.5));
     let print_kib = env_num("LOAD_PRINT_KIB", 16.0) as usize;
     let repo = TestRepo::new(RepoOptions {
         agent_command: Some(vec![
@@ -71,13 +75,13 @@ fn main() {
     let token = server.token.clone();
     let api = server.api.clone();
     println!(
-        "load bench: {SESSIONS} sessions printing {print_kib} KiB / 10 ms each, {SSE_CLIENTS} SSE clients, {CONNECTIONS} keep-alive API connections, {seconds} s"
+        "load bench: {sessions} sessions printing {print_kib} KiB / 10 ms each, {sse_clients} SSE clients, {CONNECTIONS} keep-alive API connections, {seconds} s"
     );
 
     client_rt.block_on(async {
         // Sessions and their terminal clients.
         let mut ids = Vec::new();
-        for i in 0..SESSIONS {
+        for i in 0..sessions {
             let (status, body) = api
                 .post("/api/start_zhongshu_session", &json!({"task": format!("load {i}")}))
                 .await;
@@ -109,7 +113,7 @@ fn main() {
 
         // SSE clients.
         let mut sse = Vec::new();
-        for _ in 0..SSE_CLIENTS {
+        for _ in 0..sse_clients {
             let events = Arc::new(AtomicU64::new(0));
             let alive = Arc::new(AtomicBool::new(true));
             let (e, a) = (Arc::clone(&events), Arc::clone(&alive));
@@ -199,7 +203,7 @@ fn main() {
         let mut sorted = got.clone();
         sorted.sort_unstable();
         println!(
-            "  SSE: {connected}/{SSE_CLIENTS} clients still connected; {plans} plans registered meanwhile; events received per client during the run: min {}, median {}, max {}",
+            "  SSE: {connected}/{sse_clients} clients still connected; {plans} plans registered meanwhile; events received per client during the run: min {}, median {}, max {}",
             sorted[0],
             sorted[sorted.len() / 2],
             sorted[sorted.len() - 1]
@@ -210,7 +214,7 @@ fn main() {
             .map(|(e, s)| (e - s) as f64 / MIB / elapsed)
             .collect();
         println!(
-            "  terminals: {SESSIONS} WebSocket clients, {:.2} MiB/s in total (per client min {:.2}, max {:.2} MiB/s)",
+            "  terminals: {sessions} WebSocket clients, {:.2} MiB/s in total (per client min {:.2}, max {:.2} MiB/s)",
             rates.iter().sum::<f64>(),
             rates.iter().cloned().fold(f64::INFINITY, f64::min),
             rates.iter().cloned().fold(0.0, f64::max),
@@ -219,7 +223,7 @@ fn main() {
         assert_eq!(errors, 0, "every request answered");
         assert_eq!(non2xx, 0, "every request succeeded");
         assert!(total > 0);
-        assert_eq!(connected, SSE_CLIENTS, "every SSE client still connected");
+        assert_eq!(connected, sse_clients, "every SSE client still connected");
         assert!(got.iter().all(|n| *n > 0), "every SSE client received events: {got:?}");
         assert!(rates.iter().all(|r| *r > 0.0), "every terminal client received output");
         for (_, _, t) in sse {

@@ -13,6 +13,9 @@
 //! Run: `cargo bench --bench mailbox` (set `MAILBOX_BENCH_LATENCY=N`,
 //! `MAILBOX_BENCH_BURST=N` to change the sizes).
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -195,6 +198,7 @@ struct Row {
 }
 
 fn main() {
+    quick::announce("mailbox");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -204,8 +208,8 @@ fn main() {
 }
 
 async fn run() {
-    let n_latency = env_usize("MAILBOX_BENCH_LATENCY", 500);
-    let n_burst = env_usize("MAILBOX_BENCH_BURST", 10_000);
+    let n_latency = env_usize("MAILBOX_BENCH_LATENCY", quick::pick(500, 5));
+    let n_burst = env_usize("MAILBOX_BENCH_BURST", quick::pick(10_000, 50));
     let tmp = tempfile::Builder::new()
         .prefix("cg-mailbox-bench-")
         .tempdir()
@@ -497,7 +501,7 @@ async fn run() {
     );
 
     // Single drops again, now that the state holds the burst.
-    let n_after = env_usize("MAILBOX_BENCH_LATENCY_AFTER", 100);
+    let n_after = env_usize("MAILBOX_BENCH_LATENCY_AFTER", quick::pick(100, 5));
     if n_after > 0 {
         let (mut after, _) = drop_one_at_a_time(&l, &z0, &d0, &incoming0, "after", n_after);
         after.sort();

@@ -10,6 +10,9 @@
 #[path = "common/repo44k.rs"]
 mod repo44k;
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,7 @@ use codex_governance::config::{Config, Env};
 use codex_governance::report::{build_report, Mode};
 
 fn main() {
+    quick::announce("report");
     let runs = repo44k::runs(7);
     let repo = repo44k::bench_repo();
     let config = Config::load_with_env(&repo, &Env::new()).expect("config");

@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench --bench scale` (`SCALE_BENCH_SIZES=1000,10000` to choose).
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,10 +43,11 @@ struct Figures {
 }
 
 fn main() {
+    quick::announce("scale");
     let sizes: Vec<usize> = std::env::var("SCALE_BENCH_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+        .unwrap_or_else(|| quick::pick(vec![1_000, 10_000, 100_000], vec![200]));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -17,6 +17,9 @@
 //! Run: `cargo bench --bench status` (builds the binary with the bench profile).
 //! `BENCH_SECONDS` sets the duration of each load phase (default 5).
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -38,11 +41,12 @@ const CONNECTIONS: usize = 16;
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() {
+    quick::announce("status");
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|s: &f64| *s > 0.0)
-        .unwrap_or(5.0);
+        .unwrap_or(quick::pick(5.0, 0.3));
     let dir = tempfile::Builder::new()
         .prefix("cg-bench-status-")
         .tempdir()

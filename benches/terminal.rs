@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench --bench terminal`.
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +25,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const STREAM_BYTES: u64 = 200 * 1024 * 1024;
+/// What one PTY streams in the throughput runs.
+fn stream_bytes() -> u64 {
+    quick::pick(200, 1) * 1024 * 1024
+}
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn spawn(script: &str) -> Arc<Pty> {
@@ -130,7 +136,8 @@ async fn memory_under_flood(terms: &Terminals) {
     });
     let mut peak_sampled = 0;
     let flood_start = Instant::now();
-    while flood_start.elapsed() < Duration::from_secs(10) {
+    let flood_for = Duration::from_secs(quick::pick(10, 1));
+    while flood_start.elapsed() < flood_for {
         tokio::time::sleep(Duration::from_millis(100)).await;
         peak_sampled = peak_sampled.max(proc_status_kib("VmRSS:"));
     }
@@ -156,7 +163,8 @@ async fn memory_under_flood(terms: &Terminals) {
 
 fn stream_script() -> String {
     format!(
-        "read go; yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {STREAM_BYTES}"
+        "read go; yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {}",
+        stream_bytes()
     )
 }
 
@@ -203,7 +211,7 @@ async fn throughput(terms: &Terminals) {
     let w_rate = w_bytes as f64 / MIB / w_secs;
     println!(
         "throughput ({:.0} MiB through one PTY):",
-        STREAM_BYTES as f64 / MIB
+        stream_bytes() as f64 / MIB
     );
     println!(
         "  direct subscriber: {:.1} MiB in {:.2} s = {:.1} MiB/s (lagged chunks: {d_lag})",
@@ -230,6 +238,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    quick::announce("terminal");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -14,6 +14,9 @@
 #[path = "common/repo44k.rs"]
 mod repo44k;
 
+#[path = "common/quick.rs"]
+mod quick;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,7 @@ use codex_governance::config::{Checkout, IsolationSettings};
 use codex_governance::worktrees::{self, CreateSpec};
 
 fn main() {
+    quick::announce("worktrees");
     let runs = repo44k::runs(5);
     let repo = repo44k::bench_repo();
     let scope = vec!["src/mod0/**".to_string()];

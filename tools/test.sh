@@ -58,8 +58,11 @@ cargo test --target x86_64-pc-windows-gnu --lib \
 echo "tools/test.sh: Windows lane under Wine ok in $((SECONDS - lane_start)) s"
 
 cargo test -p fake-agent
-# The benchmarks are not run here (they print figures, see README), but they
-# must build: in the test profile, which shares this run's build (the bench
-# profile would compile everything again in release).
-cargo build --benches
+# Every benchmark once, small (`--quick`: its figures mean nothing, only a
+# crash fails), in the test profile, which shares this run's build (the bench
+# profile would compile everything again in release). `--benches` would take
+# the library's unit tests along, so each bench is named.
+benches=()
+for b in benches/*.rs; do benches+=(--bench "$(basename "$b" .rs)"); done
+cargo test "${benches[@]}" -- --quick
 exec cargo test "$@"

@@ -27,6 +27,9 @@ pub const UNTRACKED: usize = 1_000;
 
 /// `BENCH_RUNS`, the number of timed runs per side, else `default`.
 pub fn runs(default: usize) -> usize {
+    if crate::quick::on() {
+        return 1;
+    }
     std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -40,8 +43,14 @@ pub fn bench_repo() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let base = target.join("bench-repos");
-    let repo = base.join("report-44k");
-    let ready = base.join("report-44k.ready");
+    // Quick runs (see quick.rs) get a small tree of the same shape.
+    let (name, folders, modified, untracked) = if crate::quick::on() {
+        ("report-quick", 2, 20, 10)
+    } else {
+        ("report-44k", 10, MODIFIED, UNTRACKED)
+    };
+    let repo = base.join(name);
+    let ready = base.join(format!("{name}.ready"));
     if ready.exists() && repo.join(".git").exists() {
         return repo;
     }
@@ -52,8 +61,8 @@ pub fn bench_repo() -> PathBuf {
 
     let mut all = Vec::new();
     for (top, ext) in TOPS {
-        for a in 0..10 {
-            for b in 0..10 {
+        for a in 0..folders {
+            for b in 0..folders {
                 let dir = format!("{top}/mod{a}/part{b}");
                 for f in 0..FILES_PER_DIR {
                     all.push(format!("{dir}/file{f:02}.{ext}"));
@@ -77,14 +86,14 @@ pub fn bench_repo() -> PathBuf {
     git(&repo, &["prune"]);
 
     // 2,000 modified files spread over the tree, 1,000 untracked (half in new folders).
-    let step = all.len() / MODIFIED;
-    for rel in all.iter().step_by(step).take(MODIFIED) {
+    let step = all.len() / modified;
+    for rel in all.iter().step_by(step).take(modified) {
         let path = repo.join(rel);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("modified\n");
         std::fs::write(&path, text).unwrap();
     }
-    for i in 0..UNTRACKED {
+    for i in 0..untracked {
         let rel = if i % 2 == 0 {
             let (top, ext) = TOPS[i % TOPS.len()];
             format!("{top}/mod{}/part{}/new{i}.{ext}", i % 10, (i / 10) % 10)
