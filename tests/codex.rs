@@ -1992,6 +1992,9 @@ async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
     let cancel = pending_with("CANCEL-ME").await;
     // The repeat ran without a question.
     assert!(once.exists(), "the approved command ran");
+    // A waiting approval shows in /api/approvals as soon as its row is
+    // stored; its audit line is appended right after: wait for it.
+    wait_audit(api, "approval_requested", |e| e["reason"] == "CANCEL-ME").await;
     let asked: Vec<String> = audit_events(api, "approval_requested")
         .await
         .iter()
@@ -2017,6 +2020,7 @@ async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
         "cancel stops the turn: {ended}"
     );
     assert!(!cancelled.exists(), "the cancelled command did not run");
+    wait_audit(api, "approval_decided", |e| e["decision"] == "cancel").await;
     let words: Vec<String> = audit_events(api, "approval_decided")
         .await
         .iter()
