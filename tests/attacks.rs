@@ -27,6 +27,9 @@ mod web_attacks;
 #[path = "attacks/agents.rs"]
 mod agent_attacks;
 
+#[path = "attacks/integration.rs"]
+mod integration_attacks;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

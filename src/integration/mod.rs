@@ -27,8 +27,8 @@ use crate::model::{
 };
 use crate::policy::changes::{may_integrate, Gate};
 use crate::sessions::{Continuation, Sessions, StartSpec};
-use crate::worktrees::integrate::{self as git, Prediction, Recovered, Side};
-use crate::worktrees::{self, WorktreeError};
+use crate::worktrees::integrate::{self as git, Prediction, Recovered};
+use crate::worktrees::{self, StateFence, WorktreeError};
 
 /// The integrations of the departments' work into the user's repository.
 pub struct Integrations {
@@ -167,9 +167,10 @@ impl Integrations {
             override_scope,
         )?;
         let repo = self.ctx.repo.clone();
+        let fence = record::fence(&self.ctx);
         let prediction = {
-            let (ws, commit) = (ws.clone(), commit.clone());
-            blocking(move || git::predict(&repo, &ws, &commit)).await?
+            let (ws, commit, fence) = (ws.clone(), commit.clone(), fence.clone());
+            blocking(move || git::predict(&repo, &ws, &commit, &fence)).await?
         };
         let blocking_files = prediction.blocking();
         if !blocking_files.is_empty() {
@@ -216,7 +217,7 @@ impl Integrations {
         let written = {
             let pending = pending.clone();
             let message = format!("{} {id}: {mode}", ws.branch);
-            blocking(move || Ok(carry_out(&repo, &pending, &message))).await?
+            blocking(move || Ok(carry_out(&repo, &pending, &message, &fence))).await?
         };
         let written = match written {
             Ok(()) => Ok(()),
@@ -269,7 +270,7 @@ impl Integrations {
             });
         })?;
         let why = if !prediction.unsafe_paths.is_empty() {
-            "they would be written through a link or into .git"
+            "they would be written through a link, into .git or into the launcher's state folder"
         } else if prediction.uncommitted.is_empty() {
             "the same lines changed on both sides"
         } else {
@@ -570,9 +571,10 @@ impl Integrations {
 
     async fn recover_one(&self, id: &str, p: PendingIntegration) {
         let repo = self.ctx.repo.clone();
+        let fence = record::fence(&self.ctx);
         let outcome = {
             let p = p.clone();
-            blocking(move || git::recover(&repo, &p)).await
+            blocking(move || git::recover(&repo, &p, &fence)).await
         };
         let saved = match outcome {
             Ok(Recovered::Done { untouched }) => {
@@ -612,18 +614,24 @@ impl Integrations {
 
 /// Writes an integration's paths (the index too for a merge), then moves
 /// the branch; anything failing on the way is undone before the error.
-fn carry_out(repo: &std::path::Path, p: &PendingIntegration, message: &str) -> Result<(), Failed> {
+fn carry_out(
+    repo: &std::path::Path,
+    p: &PendingIntegration,
+    message: &str,
+    fence: &StateFence,
+) -> Result<(), Failed> {
     let merge = p.target.is_some();
     let paths: Vec<&PathChange> = p.paths.iter().collect();
-    let done =
-        git::write(repo, &paths, Side::After, merge).and_then(|()| match (&p.target, &p.branch) {
+    let done = git::write_predicted(repo, &paths, merge, fence).and_then(|()| {
+        match (&p.target, &p.branch) {
             (Some(target), Some(branch)) => {
                 git::move_branch(repo, branch, &p.head, target, message)
             }
             _ => Ok(()),
-        });
+        }
+    });
     if let Err(e) = done {
-        return Err(match git::recover(repo, p) {
+        return Err(match git::recover(repo, p, fence) {
             Ok(_) => Failed::Undone(e),
             Err(undo) => Failed::Stuck(e, undo),
         });

@@ -7,10 +7,10 @@ use std::sync::Mutex;
 
 use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
-use crate::policy::changes::{review, Mandate};
+use crate::policy::changes::{flag_state_folder, review, Mandate};
 use crate::policy::routing::Router;
 use crate::store::Tx;
-use crate::worktrees::{self, Recorded, WorktreeError};
+use crate::worktrees::{self, Recorded, StateFence, WorktreeError};
 
 /// One record at a time: a report and an exit of the same department may
 /// both ask, and Git's index lock takes one writer.
@@ -23,6 +23,11 @@ pub struct Snapshot {
     pub review: ChangeReview,
     /// Whether the review checked a report's claim.
     pub claimed: bool,
+}
+
+/// The launcher's state folder as no department's work may touch it.
+pub fn fence(ctx: &Context) -> StateFence {
+    StateFence::new(&ctx.repo, &ctx.paths.state_dir)
 }
 
 /// [`take`] for a report or an exit, which go on without a record: a Git
@@ -58,7 +63,7 @@ pub fn take(
     let recorded = {
         let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
         worktrees::author(department, &session.id)
-            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message))
+            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &fence(ctx)))
     };
     let recorded = recorded?;
     let globs = ctx
@@ -71,7 +76,7 @@ pub fn take(
         .map(|d| d.files.clone())
         .unwrap_or_default();
     let repo = ctx.repo.display().to_string();
-    let review = review(
+    let mut review = review(
         Mandate {
             files: &files,
             globs: &globs,
@@ -81,6 +86,7 @@ pub fn take(
         &[ws.path.as_str(), repo.as_str()],
         &Router::new(&ctx.config),
     );
+    flag_state_folder(&mut review, &recorded.fenced);
     Ok(Some(Snapshot {
         recorded,
         review,

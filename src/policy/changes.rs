@@ -107,6 +107,24 @@ pub fn review(
     }
 }
 
+/// Names what a department wrote in the launcher's state folder's place
+/// (`fenced`, never recorded, refused at integration): an attack on the
+/// launcher, not noise, so the review says so first.
+pub fn flag_state_folder(review: &mut ChangeReview, fenced: &[String]) {
+    if fenced.is_empty() {
+        return;
+    }
+    review.decision = Decision::Review;
+    review.findings.insert(
+        0,
+        format!(
+            "REVIEW: wrote into the launcher's state folder, an attack on the launcher \
+             (never recorded; Apply and Merge refuse it): {}",
+            fenced.join(", ")
+        ),
+    );
+}
+
 /// A claimed path as a repository path: slashes, no `./`, no root in front.
 fn normalize(path: &str, roots: &[&str]) -> String {
     let mut p = path.trim().replace('\\', "/");

@@ -4,7 +4,8 @@
 //! user's HEAD, the department's commit) without touching anything; a
 //! conflict, or a file the merge would change that does not hold what HEAD
 //! holds in the user's working tree (uncommitted, untracked or ignored), or
-//! that lies under a link or a `.git` folder, is named and nothing happens. Otherwise the
+//! that lies under a link, in a `.git` folder or in the launcher's state
+//! folder ([`StateFence`]), is named and nothing happens. Otherwise the
 //! prediction lists every path the working tree gets, with its blob before and
 //! after: the caller records that list (the intent) before anything is
 //! written. Files are then replaced one by one, each atomically (Apply: the
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository};
 
-use super::{head_commit, io_error, tree_of, WorktreeError};
+use super::{head_commit, io_error, tree_of, StateFence, WorktreeError};
 use crate::model::{PathChange, PendingIntegration, Workspace};
 
 const SYMLINK: u32 = 0o120000;
@@ -37,7 +38,8 @@ pub struct Prediction {
     /// Files the merge would change that do not hold HEAD's content now
     /// (uncommitted, untracked or ignored files of the user's).
     pub uncommitted: Vec<String>,
-    /// Files the merge would write through a link or into a `.git` folder.
+    /// Files the merge would write through a link, into a `.git` folder or
+    /// into the launcher's state folder.
     pub unsafe_paths: Vec<String>,
     /// What the working tree gets (empty when anything conflicts).
     pub paths: Vec<PathChange>,
@@ -63,7 +65,12 @@ impl Prediction {
 
 /// Predicts integrating `commit` (the department's, on top of `ws.base`) into
 /// the repository at `repo`, against its HEAD and working tree.
-pub fn predict(repo: &Path, ws: &Workspace, commit: &str) -> Result<Prediction, WorktreeError> {
+pub fn predict(
+    repo: &Path,
+    ws: &Workspace,
+    commit: &str,
+    fence: &StateFence,
+) -> Result<Prediction, WorktreeError> {
     let git = Repository::open(repo)?;
     let head = head_commit(&git)?.ok_or_else(|| {
         WorktreeError::Refused("the repository has no commit to integrate into".into())
@@ -129,7 +136,7 @@ pub fn predict(repo: &Path, ws: &Workspace, commit: &str) -> Result<Prediction, 
     let dirty = crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree)
         .map_err(|e| WorktreeError::Git(e.to_string()))?;
     for c in &prediction.paths {
-        if unsafe_path(repo, &c.path).is_some() {
+        if unsafe_path(repo, &c.path, fence).is_some() {
             prediction.unsafe_paths.push(c.path.clone());
         } else if dirty.binary_search(&c.path).is_ok() || in_the_way(repo, c)? {
             prediction.uncommitted.push(c.path.clone());
@@ -180,7 +187,40 @@ pub fn write(
     changes: &[&PathChange],
     side: Side,
     index: bool,
+    fence: &StateFence,
 ) -> Result<(), WorktreeError> {
+    write_each(repo, changes, side, index, fence, false)
+}
+
+/// Writes each path's `after` as [`write`] does, checking right before each
+/// file is replaced (its rename) that it still holds what the prediction
+/// saw: a file the user edited meanwhile stops the integration, named, and
+/// is not overwritten.
+pub fn write_predicted(
+    repo: &Path,
+    changes: &[&PathChange],
+    index: bool,
+    fence: &StateFence,
+) -> Result<(), WorktreeError> {
+    write_each(repo, changes, Side::After, index, fence, true)
+}
+
+fn write_each(
+    repo: &Path,
+    changes: &[&PathChange],
+    side: Side,
+    index: bool,
+    fence: &StateFence,
+    as_predicted: bool,
+) -> Result<(), WorktreeError> {
+    for c in changes {
+        if let Some(why) = unsafe_path(repo, &c.path, fence) {
+            return Err(WorktreeError::Refused(format!(
+                "{}: {why}; nothing is written through it",
+                c.path
+            )));
+        }
+    }
     let git = Repository::open(repo)?;
     let mut idx = git.index()?;
     for (n, c) in changes.iter().enumerate() {
@@ -188,12 +228,6 @@ pub fn write(
             Side::Before => (&c.before, c.before_mode),
             Side::After => (&c.after, c.after_mode),
         };
-        if let Some(why) = unsafe_path(repo, &c.path) {
-            return Err(WorktreeError::Refused(format!(
-                "{}: {why}; nothing is written through it",
-                c.path
-            )));
-        }
         if in_the_way(repo, c)? {
             return Err(WorktreeError::Refused(format!(
                 "{} appeared meanwhile: it is not overwritten",
@@ -202,8 +236,18 @@ pub fn write(
         }
         pause_for_tests(Some(n));
         let file = repo.join(&c.path);
+        let unmoved = || -> Result<(), WorktreeError> {
+            if as_predicted && moved(&git, repo, c)? {
+                return Err(WorktreeError::Refused(format!(
+                    "{} changed during the integration: it is not overwritten",
+                    c.path
+                )));
+            }
+            Ok(())
+        };
         match blob {
             None => {
+                unmoved()?;
                 match std::fs::symlink_metadata(&file) {
                     Ok(m) if !m.is_dir() => std::fs::remove_file(&file).map_err(io_error(&file))?,
                     _ => {}
@@ -214,7 +258,7 @@ pub fn write(
             }
             Some(id) => {
                 let blob = git.find_blob(Oid::from_str(id)?)?;
-                put_file(&file, blob.content(), mode)?;
+                put_file(&file, blob.content(), mode, unmoved)?;
                 if index {
                     idx.add_path(Path::new(&c.path))?;
                 }
@@ -229,8 +273,14 @@ pub fn write(
 }
 
 /// Replaces `file` with `content` atomically (a temporary file beside it,
-/// then a rename), as a link or an executable when `mode` says so.
-fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError> {
+/// then a rename, if `unmoved` says so right before), as a link or an
+/// executable when `mode` says so.
+fn put_file(
+    file: &Path,
+    content: &[u8],
+    mode: u32,
+    unmoved: impl Fn() -> Result<(), WorktreeError>,
+) -> Result<(), WorktreeError> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let tmp = temp_beside(file);
@@ -240,7 +290,7 @@ fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError>
         use std::os::unix::ffi::OsStrExt;
         let target = std::ffi::OsStr::from_bytes(content);
         std::os::unix::fs::symlink(target, &tmp).map_err(io_error(&tmp))?;
-        return std::fs::rename(&tmp, file).map_err(io_error(file));
+        return rename_if(&tmp, file, unmoved);
     }
     std::fs::write(&tmp, content).map_err(io_error(&tmp))?;
     #[cfg(unix)]
@@ -254,7 +304,34 @@ fn put_file(file: &Path, content: &[u8], mode: u32) -> Result<(), WorktreeError>
     }
     #[cfg(not(unix))]
     let _ = (mode, SYMLINK, EXECUTABLE);
-    std::fs::rename(&tmp, file).map_err(io_error(file))
+    rename_if(&tmp, file, unmoved)
+}
+
+/// Renames `tmp` onto `file` when `unmoved` agrees; otherwise takes `tmp` away.
+fn rename_if(
+    tmp: &Path,
+    file: &Path,
+    unmoved: impl Fn() -> Result<(), WorktreeError>,
+) -> Result<(), WorktreeError> {
+    if let Err(e) = unmoved() {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    std::fs::rename(tmp, file).map_err(io_error(file))
+}
+
+/// Whether a path no longer holds what the prediction saw: a tracked file
+/// that Git's status (its filters: line endings) now sees changed, or a
+/// file HEAD lacks that is now there with other content.
+fn moved(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
+    if c.before.is_none() {
+        return in_the_way(repo, c);
+    }
+    match git.status_file(Path::new(&c.path)) {
+        Ok(status) => Ok(!status.is_empty() && status != git2::Status::IGNORED),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where `put_file` writes `file`'s content before the rename.
@@ -267,14 +344,21 @@ fn temp_beside(file: &Path) -> PathBuf {
 }
 
 /// Why writing `path` under `repo` could land elsewhere: a folder on its way
-/// that is a link (or not a folder), or a `.git` component. None: safe.
-fn unsafe_path(repo: &Path, path: &str) -> Option<String> {
+/// that is a link (or not a folder), a `.git` component, or the launcher's
+/// state folder. None: safe.
+fn unsafe_path(repo: &Path, path: &str, fence: &StateFence) -> Option<String> {
     let parts: Vec<&str> = path.split('/').collect();
     if parts
         .iter()
         .any(|p| p.is_empty() || *p == "." || *p == ".." || p.eq_ignore_ascii_case(".git"))
     {
         return Some("not a plain path inside the repository".into());
+    }
+    if fence.reached_from(repo, path) {
+        return Some(format!(
+            "it is in the launcher's state folder ({}): a department's work never goes there",
+            fence.shown()
+        ));
     }
     let mut at = repo.to_path_buf();
     for part in &parts[..parts.len() - 1] {
@@ -371,13 +455,20 @@ pub enum Recovered {
 /// Finishes or undoes an integration a crash interrupted. A merge whose
 /// branch already names its commit is finished; Apply with every path
 /// written is done; anything else is undone. Paths holding neither side (the
-/// user changed them meanwhile) are left as they are, and named.
-pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, WorktreeError> {
+/// user changed them meanwhile), and paths nothing may be written to (never
+/// written, see [`write`]), are left as they are, and named.
+pub fn recover(
+    repo: &Path,
+    p: &PendingIntegration,
+    fence: &StateFence,
+) -> Result<Recovered, WorktreeError> {
     let merge = p.target.is_some();
     let mut at = Vec::with_capacity(p.paths.len());
     for c in &p.paths {
         // A file the crash caught between its write and its rename.
-        let _ = std::fs::remove_file(temp_beside(&repo.join(&c.path)));
+        if unsafe_path(repo, &c.path, fence).is_none() {
+            let _ = std::fs::remove_file(temp_beside(&repo.join(&c.path)));
+        }
         at.push(current(repo, &c.path)?);
     }
     let committed = match &p.target {
@@ -392,6 +483,10 @@ pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, Worktre
     let mut fix = Vec::new();
     let mut untouched = Vec::new();
     for (c, now) in p.paths.iter().zip(&at) {
+        if unsafe_path(repo, &c.path, fence).is_some() {
+            untouched.push(c.path.clone()); // never written: nothing to undo
+            continue;
+        }
         let (want, other) = match wanted {
             Side::After => (&c.after, &c.before),
             Side::Before => (&c.before, &c.after),
@@ -406,7 +501,7 @@ pub fn recover(repo: &Path, p: &PendingIntegration) -> Result<Recovered, Worktre
             untouched.push(c.path.clone());
         }
     }
-    write(repo, &fix, wanted, merge)?;
+    write(repo, &fix, wanted, merge, fence)?;
     Ok(if committed {
         Recovered::Done { untouched }
     } else {
@@ -428,7 +523,11 @@ mod tests {
             std::fs::write(file, text).unwrap();
         }
         let author = super::super::author("lingyubu", session).unwrap();
-        ws.commit = Some(record(repo, &ws, &author, "work").unwrap().commit);
+        ws.commit = Some(
+            record(repo, &ws, &author, "work", &StateFence::default())
+                .unwrap()
+                .commit,
+        );
         ws
     }
 
@@ -461,7 +560,13 @@ mod tests {
             std::fs::read_to_string(Path::new(&b.path).join("shared.txt")).unwrap(),
             "one\nTWO by b\n"
         );
-        let first = predict(&repo, &a, a.commit.as_deref().unwrap()).unwrap();
+        let first = predict(
+            &repo,
+            &a,
+            a.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert!(first.blocking().is_empty(), "{first:?}");
         let target = merge_commit(
             &repo,
@@ -472,7 +577,7 @@ mod tests {
         )
         .unwrap();
         let refs: Vec<&PathChange> = first.paths.iter().collect();
-        write(&repo, &refs, Side::After, true).unwrap();
+        write(&repo, &refs, Side::After, true, &StateFence::default()).unwrap();
         move_branch(
             &repo,
             first.branch.as_deref().unwrap(),
@@ -487,7 +592,13 @@ mod tests {
         );
         let git = Repository::open(&repo).unwrap();
         assert!(git.statuses(None).unwrap().is_empty(), "merged and clean");
-        let second = predict(&repo, &b, b.commit.as_deref().unwrap()).unwrap();
+        let second = predict(
+            &repo,
+            &b,
+            b.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert_eq!(second.conflicts, ["shared.txt"]);
         assert!(second.paths.is_empty());
     }
@@ -502,7 +613,13 @@ mod tests {
             &[("a.txt", "a by dept\n"), ("b.txt", "b by dept\n")],
         );
         std::fs::write(repo.join("a.txt"), "a by the user\n").unwrap();
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        let p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert!(p.conflicts.is_empty());
         assert_eq!(p.uncommitted, ["a.txt"]);
         assert_eq!(p.blocking(), ["a.txt"]);
@@ -523,16 +640,28 @@ mod tests {
         );
         std::fs::write(repo.join(".env"), "TOKEN=the user's\n").unwrap();
         std::fs::write(repo.join("new.txt"), "the user's own\n").unwrap();
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        let p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert_eq!(p.blocking(), [".env", "new.txt"]);
         // Appearing between the prediction and the write: refused, kept.
         std::fs::remove_file(repo.join(".env")).unwrap();
         std::fs::remove_file(repo.join("new.txt")).unwrap();
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        let p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert!(p.blocking().is_empty(), "{p:?}");
         std::fs::write(repo.join("new.txt"), "the user's own\n").unwrap();
         let all: Vec<&PathChange> = p.paths.iter().collect();
-        let e = write(&repo, &all, Side::After, false).unwrap_err();
+        let e = write(&repo, &all, Side::After, false, &StateFence::default()).unwrap_err();
         assert!(e.to_string().contains("new.txt appeared meanwhile"), "{e}");
         assert_eq!(
             std::fs::read_to_string(repo.join("new.txt")).unwrap(),
@@ -551,16 +680,22 @@ mod tests {
         // A link the user has (or an earlier Apply left) where the department
         // writes a folder.
         std::os::unix::fs::symlink(&outside, repo.join("x")).unwrap();
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        let p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert_eq!(p.unsafe_paths, ["x/pre-commit"]);
         assert_eq!(p.blocking(), ["x/pre-commit"]);
         let all: Vec<&PathChange> = p.paths.iter().collect();
-        let e = write(&repo, &all, Side::After, false).unwrap_err();
+        let e = write(&repo, &all, Side::After, false, &StateFence::default()).unwrap_err();
         assert!(e.to_string().contains("is a link"), "{e}");
         assert!(!outside.join("pre-commit").exists());
-        assert!(unsafe_path(&repo, ".git/hooks/pre-commit").is_some());
-        assert!(unsafe_path(&repo, "src/../../x").is_some());
-        assert!(unsafe_path(&repo, "src/new/a.rs").is_none());
+        assert!(unsafe_path(&repo, ".git/hooks/pre-commit", &StateFence::default()).is_some());
+        assert!(unsafe_path(&repo, "src/../../x", &StateFence::default()).is_some());
+        assert!(unsafe_path(&repo, "src/new/a.rs", &StateFence::default()).is_none());
     }
 
     #[test]
@@ -568,13 +703,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (repo, head) = repo_with(dir.path(), &[("a.txt", "a\n"), ("b.txt", "b\n")]);
         let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("c.txt", "new\n")]);
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap()).unwrap();
+        let p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &StateFence::default(),
+        )
+        .unwrap();
         assert_eq!(p.paths.len(), 2);
         // Half applied (a crash after the first file, the second one's
         // temporary file written but not renamed): undone, nothing left.
-        write(&repo, &[&p.paths[0]], Side::After, false).unwrap();
+        write(
+            &repo,
+            &[&p.paths[0]],
+            Side::After,
+            false,
+            &StateFence::default(),
+        )
+        .unwrap();
         std::fs::write(temp_beside(&repo.join("c.txt")), "new\n").unwrap();
-        let r = recover(&repo, &pending(&p, None)).unwrap();
+        let r = recover(&repo, &pending(&p, None), &StateFence::default()).unwrap();
         assert_eq!(r, Recovered::Undone { untouched: vec![] });
         assert_eq!(std::fs::read_to_string(repo.join("a.txt")).unwrap(), "a\n");
         assert!(!repo.join("c.txt").exists());
@@ -583,9 +731,9 @@ mod tests {
         assert!(git.statuses(None).unwrap().is_empty(), "a clean tree");
         // All written: done, uncommitted, HEAD unchanged.
         let all: Vec<&PathChange> = p.paths.iter().collect();
-        write(&repo, &all, Side::After, false).unwrap();
+        write(&repo, &all, Side::After, false, &StateFence::default()).unwrap();
         assert_eq!(
-            recover(&repo, &pending(&p, None)).unwrap(),
+            recover(&repo, &pending(&p, None), &StateFence::default()).unwrap(),
             Recovered::Done { untouched: vec![] }
         );
         let git = Repository::open(&repo).unwrap();
@@ -601,21 +749,96 @@ mod tests {
         let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
         let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("n.txt", "n\n")]);
         let commit = ws.commit.clone().unwrap();
-        let p = predict(&repo, &ws, &commit).unwrap();
+        let p = predict(&repo, &ws, &commit, &StateFence::default()).unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
         let target = merge_commit(&repo, &p, &commit, &author, "merge").unwrap();
         let all: Vec<&PathChange> = p.paths.iter().collect();
-        write(&repo, &all, Side::After, true).unwrap();
+        write(&repo, &all, Side::After, true, &StateFence::default()).unwrap();
         // Cut before the branch moved: undone, index and all.
-        let r = recover(&repo, &pending(&p, Some(target.clone()))).unwrap();
+        let none = StateFence::default();
+        let r = recover(&repo, &pending(&p, Some(target.clone())), &none).unwrap();
         assert!(matches!(r, Recovered::Undone { .. }));
         let git = Repository::open(&repo).unwrap();
         assert!(git.statuses(None).unwrap().is_empty(), "back as it was");
         // Cut after the branch moved, before the files: finished.
         move_branch(&repo, p.branch.as_deref().unwrap(), &p.head, &target, "m").unwrap();
-        let r = recover(&repo, &pending(&p, Some(target))).unwrap();
+        let r = recover(&repo, &pending(&p, Some(target)), &none).unwrap();
         assert!(matches!(r, Recovered::Done { .. }));
         assert_eq!(std::fs::read_to_string(repo.join("n.txt")).unwrap(), "n\n");
         assert!(git.statuses(None).unwrap().is_empty(), "merged and clean");
+    }
+
+    #[test]
+    fn nothing_is_written_into_the_state_folder_however_it_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("README.md", "a\n")]);
+        // A commit carrying the state folder's path (a department that
+        // committed it itself; recording never does).
+        let ws = department(
+            &repo,
+            "lingyubu-1",
+            &[
+                ("README.md", "b\n"),
+                (".tmp/codex_governance.db-journal", "journal"),
+                (
+                    ".TMP/codex_governance_mailbox/z/incoming/d/forged.json",
+                    "{}",
+                ),
+            ],
+        );
+        std::fs::create_dir_all(repo.join(".tmp")).unwrap();
+        let fence = StateFence::new(&repo, &repo.join(".tmp"));
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &fence).unwrap();
+        assert_eq!(
+            p.unsafe_paths,
+            [
+                ".TMP/codex_governance_mailbox/z/incoming/d/forged.json",
+                ".tmp/codex_governance.db-journal"
+            ]
+        );
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        let e = write(&repo, &all, Side::After, false, &fence).unwrap_err();
+        assert!(e.to_string().contains("launcher's state folder"), "{e}");
+        assert!(!repo.join(".tmp/codex_governance.db-journal").exists());
+        assert_eq!(
+            std::fs::read_to_string(repo.join("README.md")).unwrap(),
+            "a\n"
+        );
+        // Crash recovery leaves them alone, and names them.
+        let r = recover(&repo, &pending(&p, None), &fence).unwrap();
+        let Recovered::Undone { untouched } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(untouched, p.unsafe_paths);
+        assert!(!repo.join(".tmp/codex_governance_mailbox").exists());
+        assert!(!repo.join(".tmp/codex_governance.db-journal").exists());
+    }
+
+    #[test]
+    fn a_file_the_user_edits_during_an_apply_is_not_overwritten_and_all_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n"), ("z.txt", "z\n")]);
+        let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("z.txt", "Z\n")]);
+        let none = StateFence::default();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &none).unwrap();
+        assert!(p.blocking().is_empty(), "{p:?}");
+        // The user rewrites the last file once the prediction is made.
+        std::fs::write(repo.join("z.txt"), "the user's\n").unwrap();
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        let e = write_predicted(&repo, &all, false, &none).unwrap_err();
+        assert!(e.to_string().contains("z.txt changed during"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(repo.join("z.txt")).unwrap(),
+            "the user's\n"
+        );
+        assert!(!temp_beside(&repo.join("z.txt")).exists());
+        let r = recover(&repo, &pending(&p, None), &none).unwrap();
+        assert_eq!(
+            r,
+            Recovered::Undone {
+                untouched: vec!["z.txt".into()]
+            }
+        );
+        assert_eq!(std::fs::read_to_string(repo.join("a.txt")).unwrap(), "a\n");
     }
 }

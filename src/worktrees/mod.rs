@@ -30,6 +30,7 @@
 //! clean and the recorded commit keeps them as they were.
 
 pub mod create;
+pub mod fence;
 pub mod integrate;
 pub mod list;
 pub mod record;
@@ -41,6 +42,7 @@ use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
 use crate::model::{Assignment, PlanBase, Workspace};
 
 pub use create::{create, CreateSpec, Created};
+pub use fence::StateFence;
 pub use record::{record, Recorded};
 
 #[derive(Debug, thiserror::Error)]

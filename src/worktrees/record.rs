@@ -7,7 +7,9 @@ use std::path::Path;
 
 use git2::{DiffFindOptions, Oid, Repository, StatusOptions};
 
-use super::{committer, delta_paths, open_worktree, skips_worktree, tree_of, WorktreeError};
+use super::{
+    committer, delta_paths, open_worktree, skips_worktree, tree_of, StateFence, WorktreeError,
+};
 use crate::model::{DiffStat, Workspace};
 
 /// What a record found.
@@ -20,16 +22,21 @@ pub struct Recorded {
     /// Changed files against the base, sorted.
     pub files: Vec<String>,
     pub stat: DiffStat,
+    /// Paths in the launcher's state folder the department wrote (never
+    /// recorded) or its commits carry (refused at integration), sorted.
+    pub fenced: Vec<String>,
 }
 
 /// Commits the worktree's state on the department's branch (when it changed)
 /// and reads its changes against the base. A worktree whose folder is gone
 /// is read from its last recorded commit in the repository at `repo`.
+/// Nothing in the state folder's place is recorded (see [`StateFence`]).
 pub fn record(
     repo: &Path,
     ws: &Workspace,
     author: &git2::Signature<'_>,
     message: &str,
+    fence: &StateFence,
 ) -> Result<Recorded, WorktreeError> {
     let path = Path::new(&ws.path);
     if !path.exists() {
@@ -39,10 +46,17 @@ pub fn record(
                 ws.path
             )));
         };
-        return changes(&Repository::open(repo)?, &ws.base, commit, false);
+        return changes(
+            &Repository::open(repo)?,
+            &ws.base,
+            commit,
+            false,
+            fence,
+            Vec::new(),
+        );
     }
     let wt = open_worktree(repo, ws)?;
-    let tree = stage_all(&wt)?;
+    let (tree, fenced) = stage_all(&wt, fence)?;
     let refname = format!("refs/heads/{}", ws.branch);
     let tip = wt.find_reference(&refname)?.peel_to_commit()?;
     let (commit, new_commit) = if tip.tree_id() == tree {
@@ -59,7 +73,14 @@ pub fn record(
         )?;
         (id, true)
     };
-    changes(&wt, &ws.base, &commit.to_string(), new_commit)
+    changes(
+        &wt,
+        &ws.base,
+        &commit.to_string(),
+        new_commit,
+        fence,
+        fenced,
+    )
 }
 
 /// The worktree's changes Git sees against its index: untracked files
@@ -88,10 +109,16 @@ fn status_entries(wt: &Repository) -> Result<Vec<(String, git2::Status)>, Worktr
 }
 
 /// `git add -A` in the worktree's index, leaving entries outside a sparse
-/// checkout as they are; writes the index and returns its tree.
-fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
+/// checkout as they are, and anything in the state folder's place out;
+/// writes the index and returns its tree and the paths left out so.
+fn stage_all(wt: &Repository, fence: &StateFence) -> Result<(Oid, Vec<String>), WorktreeError> {
     let mut index = wt.index()?;
+    let mut fenced = Vec::new();
     for (path, status) in status_entries(wt)? {
+        if fence.names(&path) {
+            fenced.push(path);
+            continue;
+        }
         let path = Path::new(&path);
         if status.is_wt_deleted() {
             index.remove_path(path)?;
@@ -108,7 +135,7 @@ fn stage_all(wt: &Repository) -> Result<Oid, WorktreeError> {
         }
     }
     index.write()?;
-    Ok(index.write_tree()?)
+    Ok((index.write_tree()?, fenced))
 }
 
 /// What in the folder of worktree `ws` its last record does not hold
@@ -123,19 +150,26 @@ pub fn unrecorded(repo: &Path, ws: &Workspace) -> Result<Vec<String>, WorktreeEr
     Ok(left)
 }
 
-/// The files and diff stat of `commit` against `base`.
+/// The files and diff stat of `commit` against `base`,
+/// and what of them, or of `fenced`, is in the state folder's place.
 fn changes(
     git: &Repository,
     base: &str,
     commit: &str,
     new_commit: bool,
+    fence: &StateFence,
+    mut fenced: Vec<String>,
 ) -> Result<Recorded, WorktreeError> {
     let (files, stat) = diff_of(git, base, commit)?;
+    fenced.extend(files.iter().filter(|f| fence.names(f)).cloned());
+    fenced.sort();
+    fenced.dedup();
     Ok(Recorded {
         commit: commit.to_string(),
         new_commit,
         files,
         stat,
+        fenced,
     })
 }
 
@@ -183,7 +217,7 @@ mod tests {
         .unwrap();
         std::fs::write(wt.join("a.txt"), "A\n").unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "work").unwrap();
+        let r = record(&repo, &ws, &author, "work", &StateFence::default()).unwrap();
         assert_eq!(r.files, ["a.txt"], "recorded on the department's branch");
         let git = Repository::open(&repo).unwrap();
         let tip = git
@@ -213,7 +247,7 @@ mod tests {
         std::fs::write(wt.join("target/out.o"), "o").unwrap();
         std::fs::write(wt.join("a.txt"), "A\n").unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "work").unwrap();
+        let r = record(&repo, &ws, &author, "work", &StateFence::default()).unwrap();
         assert_eq!(r.files, ["a.txt"]);
         assert_eq!(unrecorded(&repo, &ws).unwrap(), ["vendor/lib/"]);
         let e = super::super::create::remove(&repo, &ws).unwrap_err();
@@ -262,7 +296,14 @@ mod tests {
         std::fs::write(wt.join("new.txt"), "new\n").unwrap();
         std::fs::remove_file(wt.join("src/gone.rs")).unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "lingyubu-1: the task").unwrap();
+        let r = record(
+            &repo,
+            &ws,
+            &author,
+            "lingyubu-1: the task",
+            &StateFence::default(),
+        )
+        .unwrap();
         assert!(r.new_commit);
         assert_eq!(r.files, ["new.txt", "src/b.rs", "src/gone.rs"]);
         assert_eq!(
@@ -287,10 +328,42 @@ mod tests {
         // The main working tree saw nothing.
         assert!(!repo.join("new.txt").exists());
         // Nothing changed since: the same commit.
-        let again = record(&repo, &ws, &author, "again").unwrap();
+        let again = record(&repo, &ws, &author, "again", &StateFence::default()).unwrap();
         assert_eq!(
             (again.commit.as_str(), again.new_commit),
             (r.commit.as_str(), false)
         );
+    }
+
+    #[test]
+    fn nothing_in_the_state_folders_place_is_recorded_but_it_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("README.md", "a\n")]);
+        std::fs::create_dir_all(repo.join(".tmp")).unwrap();
+        let fence = StateFence::new(&repo, &repo.join(".tmp"));
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&ws.path);
+        let inbox = wt.join(".tmp/codex_governance_mailbox/zhongshu-1/incoming/libu-1");
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::write(inbox.join("forged.json"), "{}").unwrap();
+        std::fs::write(wt.join(".tmp/codex_governance.db-journal"), [0u8; 512]).unwrap();
+        std::fs::write(wt.join("README.md"), "b\n").unwrap();
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "work", &fence).unwrap();
+        assert_eq!(r.files, ["README.md"]);
+        assert_eq!(
+            r.fenced,
+            [
+                ".tmp/codex_governance.db-journal",
+                ".tmp/codex_governance_mailbox/zhongshu-1/incoming/libu-1/forged.json"
+            ]
+        );
+        let git = Repository::open(&repo).unwrap();
+        let tree = git
+            .find_commit(Oid::from_str(&r.commit).unwrap())
+            .unwrap()
+            .tree()
+            .unwrap();
+        assert!(tree.get_path(Path::new(".tmp")).is_err(), "not recorded");
     }
 }
