@@ -2325,3 +2325,79 @@ async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_di
     second.terminate();
     w.assert_no_codex_left().await;
 }
+
+/// Issue 33 item 4 (B5): a Codex Zhongshu, its repository under /tmp, writes
+/// its working tree and its own temporary folder, and nothing of the
+/// worktrees folder (a department's worktree, its temporary folder, the
+/// folder itself) nor /tmp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_in_tmp() {
+    let w = World::new(true).await;
+    commit_all(&w.repo.path, "initial");
+    assert!(
+        w.repo.path.starts_with(std::env::temp_dir()),
+        "the repository lives under the temporary folder"
+    );
+    let worktrees = w.repo.root.join("repo.worktrees");
+    let other = worktrees.join("lingyubu-9");
+    let other_temp = worktrees.join(".tmp/lingyubu-9");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::create_dir_all(&other_temp).unwrap();
+    let slash_tmp = std::path::PathBuf::from("/tmp").join(format!(
+        "zplanted-{}.txt",
+        w.repo.root.file_name().unwrap().to_string_lossy()
+    ));
+    let work = format!(
+        "echo z > ZNOTES.md; echo \" OWN-RC=$?\"; \
+         touch {}/planted.txt; echo \" OTHER-RC=$?\"; \
+         touch {}/planted.txt; echo \" OTHER-TMP-RC=$?\"; \
+         touch {}/planted.txt; echo \" WTS-RC=$?\"; \
+         touch {}; echo \" SLASH-TMP-RC=$?\"; \
+         echo \"TMPDIR=$TMPDIR\"; echo t > \"$TMPDIR/scratch.txt\"; echo \" TMPDIR-RC=$?\"",
+        other.display(),
+        other_temp.display(),
+        worktrees.display(),
+        slash_tmp.display()
+    );
+    w.server
+        .on("You are Zhongshu", vec![exec("call_zprobe", &work)]);
+    w.server
+        .on("call_zprobe", vec![model_server::message("probed")]);
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Probe the sandbox").await;
+    let out = wait_until("the Zhongshu's command output", CODEX_PATIENCE, || async {
+        w.server.outputs("call_zprobe").into_iter().next()
+    })
+    .await;
+    println!("[zhongshu probe] {out}");
+    assert!(
+        out.contains("OWN-RC=0"),
+        "its working tree is writable: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.path.join("ZNOTES.md")).unwrap(),
+        "z\n"
+    );
+    for (rc, planted) in [
+        ("OTHER-RC", other.join("planted.txt")),
+        ("OTHER-TMP-RC", other_temp.join("planted.txt")),
+        ("WTS-RC", worktrees.join("planted.txt")),
+        ("SLASH-TMP-RC", slash_tmp.clone()),
+    ] {
+        assert!(out.contains(&format!("{rc}=")), "{rc}: {out}");
+        assert!(!out.contains(&format!("{rc}=0")), "{rc}: {out}");
+        assert!(!planted.exists(), "{}", planted.display());
+    }
+    let temp = w.repo.state_dir().join("codex_governance_tmp").join(&z);
+    assert!(
+        out.contains(&format!("TMPDIR={}\n", temp.display())) && out.contains("TMPDIR-RC=0"),
+        "its own $TMPDIR is writable: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(temp.join("scratch.txt")).unwrap(),
+        "t\n"
+    );
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}

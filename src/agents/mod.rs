@@ -64,7 +64,7 @@ pub struct Sandbox {
     /// its worktree).
     pub writable: Vec<PathBuf>,
     /// Folders readable only, even where the backend would let it write
-    /// (the user's working tree and the worktrees folder, for a department
+    /// (the worktrees folder; the user's working tree too, for a department
     /// in its own worktree).
     pub read_only: Vec<PathBuf>,
     /// The agent's private temporary folder (its `TMPDIR`, writable): when

@@ -374,21 +374,20 @@ impl Sessions {
         }
         .vars();
         vars.push(("PATH".into(), agent_path()));
-        if let Some(temp) = self.temp_dir(session) {
-            let temp = temp.display().to_string();
-            for name in ["TMPDIR", "TMP", "TEMP"] {
-                vars.push((name.into(), temp.clone()));
-            }
+        let temp = self.temp_dir(session).display().to_string();
+        for name in ["TMPDIR", "TMP", "TEMP"] {
+            vars.push((name.into(), temp.clone()));
         }
         vars
     }
 
-    /// What a sandboxed agent may touch: the working folder (a department's
-    /// own worktree, when isolated: then the user's working tree and the
-    /// other worktrees are read-only to it, and so are `/tmp` and `$TMPDIR`,
-    /// but for its private temporary folder), never the launcher's state
+    /// What a sandboxed agent may touch: its working folder (a department's
+    /// own worktree, when isolated, the user's working tree then read-only
+    /// to it) and its private temporary folder; never the worktrees folder
+    /// (other departments' worktrees and temporary folders), `/tmp` or
+    /// `$TMPDIR`, wherever the repository lives; never the launcher's state
     /// folder (its database, log, tokens and other sessions' mailboxes) but
-    /// for a department's own drop folder, and the network only when
+    /// for a department's own drop folder; the network only when
     /// `launcher.agent_network` is on.
     pub(super) fn sandbox_for(&self, session: &Session) -> Sandbox {
         let drop_folder = session
@@ -399,19 +398,24 @@ impl Sessions {
             .workspace()
             .filter(|w| !w.removed)
             .map(|w| PathBuf::from(&w.path));
-        let read_only = match worktree {
-            Some(_) => vec![
-                self.ctx.repo.clone(),
-                crate::worktrees::root_for(&self.ctx.repo),
-            ],
-            None => Vec::new(),
-        };
+        let mut read_only = Vec::new();
+        if worktree.is_some() {
+            read_only.push(self.ctx.repo.clone());
+        }
+        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
+        // A profile naming a folder that is not there yet is not relied on:
+        // made later, it is still under /tmp (read-only) or outside the
+        // working folder (never writable).
+        if worktrees.is_dir() {
+            read_only.push(worktrees);
+        }
+        let workdir = worktree.unwrap_or_else(|| self.ctx.repo.clone());
         Sandbox {
             network: self.ctx.config.launcher.agent.agent_network,
             hidden: vec![self.ctx.paths.state_dir.clone()],
             read_only,
-            writable: worktree.into_iter().chain(drop_folder).collect(),
-            temp: self.temp_dir(session),
+            writable: std::iter::once(workdir).chain(drop_folder).collect(),
+            temp: Some(self.temp_dir(session)),
         }
     }
 }

@@ -31,16 +31,19 @@ impl Sessions {
             .unwrap_or_else(|| self.ctx.repo.clone())
     }
 
-    /// A department's private temporary folder (made again if it is gone);
-    /// None without a worktree. One that cannot be made is still the
-    /// agent's: its sandbox keeps /tmp closed all the same.
-    pub(super) fn temp_dir(&self, s: &Session) -> Option<PathBuf> {
-        let ws = s.workspace().filter(|w| !w.removed)?;
-        let temp = worktrees::temp_for(&self.ctx.repo, &ws.name);
+    /// A session's private temporary folder, its `TMPDIR` (made again if it
+    /// is gone): beside a department's worktree, else in the state folder.
+    /// One that cannot be made is still the agent's: its sandbox keeps /tmp
+    /// closed all the same.
+    pub(super) fn temp_dir(&self, s: &Session) -> PathBuf {
+        let temp = match s.workspace().filter(|w| !w.removed) {
+            Some(ws) => worktrees::temp_for(&self.ctx.repo, &ws.name),
+            None => self.ctx.paths.temp_root().join(&s.id),
+        };
         if let Err(e) = crate::platform::create_private_dir(&temp) {
             tracing::warn!("the temporary folder {}: {e}", temp.display());
         }
-        Some(temp)
+        temp
     }
 
     /// The worktree a department starts in: handed over (a send back) or

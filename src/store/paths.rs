@@ -23,6 +23,11 @@ impl Paths {
     pub fn logs_dir(&self) -> PathBuf {
         self.state_dir.join("codex_governance_logs")
     }
+    /// Private temporary folders of sessions without a worktree (a Zhongshu,
+    /// a department sharing the working tree): `<id>` each.
+    pub fn temp_root(&self) -> PathBuf {
+        self.state_dir.join("codex_governance_tmp")
+    }
     pub fn mailbox_root(&self) -> PathBuf {
         self.state_dir.join("codex_governance_mailbox")
     }
