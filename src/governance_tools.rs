@@ -10,6 +10,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::agents::ToolSpec;
+use crate::limits::MAX_MESSAGE_BYTES;
 use crate::model::{IntegrationMode, SessionKind};
 
 /// The governance tools.
@@ -227,6 +228,16 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             names(kind).join(", ")
         ));
     }
+    let size = match arguments {
+        Value::String(s) => s.len(),
+        other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
+    };
+    if size > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "the arguments are {size} bytes; a call carries at most {MAX_MESSAGE_BYTES} bytes \
+             (as a report or a request does): say it shorter"
+        ));
+    }
     let args = match arguments {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
@@ -400,6 +411,38 @@ mod tests {
             }
         );
         assert!(Tool::RegisterPlan.changes_state() && !Tool::ReadInbox.changes_state());
+    }
+
+    #[test]
+    fn arguments_larger_than_a_request_may_be_are_refused() {
+        let huge = "x".repeat(3_000_000);
+        for (kind, tool, args) in [
+            (
+                SessionKind::Department,
+                "governance_report_result",
+                json!({"summary": huge}),
+            ),
+            (
+                SessionKind::Zhongshu,
+                "governance_register_plan",
+                json!({"summary": "s", "assignments": [{"department": "lingyubu", "task": huge}]}),
+            ),
+            (
+                SessionKind::Department,
+                "governance_report_result",
+                Value::String(json!({"summary": huge}).to_string()),
+            ),
+        ] {
+            let e = parse(kind, tool, &args).unwrap_err();
+            assert!(e.contains("at most 1048576 bytes"), "{tool}: {e}");
+        }
+        let just = "x".repeat(MAX_MESSAGE_BYTES - 100);
+        assert!(parse(
+            SessionKind::Department,
+            "governance_report_result",
+            &json!({"summary": just})
+        )
+        .is_ok());
     }
 
     #[test]

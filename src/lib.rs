@@ -17,6 +17,7 @@ pub mod ids;
 pub mod instance;
 pub mod integration;
 pub mod launcher;
+pub mod limits;
 pub mod mailbox;
 pub mod model;
 pub mod net;

@@ -24,7 +24,7 @@ use crate::model::{AuditEvent, MailboxPaths, ResultSource, TaskResult};
 use crate::policy::report as policy;
 
 /// Largest report accepted.
-pub const MAX_REPORT_BYTES: u64 = 1024 * 1024;
+pub const MAX_REPORT_BYTES: u64 = crate::limits::MAX_MESSAGE_BYTES as u64;
 /// How long an unparseable file must keep its size and mtime before it is judged.
 pub const STABLE_FOR: Duration = Duration::from_millis(500);
 /// Files registered per state save.

@@ -19,9 +19,15 @@ pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
     }
 }
 
-/// A newly registered plan, numbered one past the plan it replaces.
+/// A newly registered plan, numbered one past the plan it replaces, keeping
+/// the budget the user set on it (a Zhongshu registering again must not drop
+/// its own limit).
 pub fn revised(mut new: Plan, old: Option<&Plan>) -> Plan {
     new.revision = old.map_or(0, |p| p.revision) + 1;
+    if let Some(old) = old {
+        new.budget_usd = new.budget_usd.or(old.budget_usd);
+        new.budget_tokens = new.budget_tokens.or(old.budget_tokens);
+    }
     new
 }
 
@@ -207,10 +213,17 @@ mod tests {
             budget_tokens: None,
             budget_reached: None,
         };
-        let first = revised(plan("P1"), None);
+        let mut first = revised(plan("P1"), None);
         assert_eq!(first.revision, 1);
+        // The user sets a budget; the Zhongshu registers again.
+        first.budget_usd = Some(2.5);
+        first.budget_tokens = Some(90_000);
         let second = revised(plan("P2"), Some(&first));
         assert_eq!(second.revision, 2);
+        assert_eq!(
+            (second.budget_usd, second.budget_tokens),
+            (Some(2.5), Some(90_000))
+        );
         assert_eq!(stale_revision("zhongshu-1", Some(&second), Some(2)), None);
         assert_eq!(stale_revision("zhongshu-1", Some(&second), None), None);
         let why = stale_revision("zhongshu-1", Some(&second), Some(1)).unwrap();

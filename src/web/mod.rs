@@ -34,7 +34,7 @@ use crate::model::AuditEvent;
 use security::Guard;
 
 /// Largest request body accepted.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub const MAX_BODY: usize = crate::limits::MAX_MESSAGE_BYTES;
 
 /// A JSON object body deserialized into `T`; anything else is a clear 400 or 413.
 pub struct JsonBody<T>(pub T);
