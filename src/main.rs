@@ -364,13 +364,7 @@ fn session_report(args: &ReportArgs, id: &str, config: &Config) -> Result<report
         base: ws.base.clone(),
         commit,
     };
-    report::build_session_report(
-        &args.repo,
-        config,
-        range,
-        Some(std::path::Path::new(&ws.path)),
-    )
-    .map_err(|e| e.to_string())
+    report::build_session_report(&args.repo, config, range).map_err(|e| e.to_string())
 }
 
 /// `codex-governance worktrees [--prune]`.

@@ -809,7 +809,11 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
             vec![assignment(
                 "edit",
                 &["src/a.rs"],
-                &[("src/a.rs", "A"), ("docs/new.md", "n")],
+                &[
+                    ("src/a.rs", "A"),
+                    ("docs/new.md", "n"),
+                    ("AGENTS.md", "see_/home/alice/notes"),
+                ],
                 &["src/a.rs"],
             )],
         )
@@ -818,6 +822,11 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
         let id = ds[0]["id"].as_str().unwrap().to_string();
         // The user's own change is not the department's.
         std::fs::write(repo.path.join("docs/x.md"), "the user's\n").unwrap();
+        // Its folder changed after the record (the agent, or anyone): the
+        // report reads what was recorded.
+        let wt = workspace_path(&ds[0]);
+        std::fs::write(wt.join("AGENTS.md"), "clean\n").unwrap();
+        std::fs::write(wt.join("README.md"), "see /home/bob/late\n").unwrap();
         server.stop().await;
         id
     });
@@ -828,10 +837,22 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
     assert_eq!(report["mode"], "session", "{report}");
     assert_eq!(
         report["changed_paths"],
-        json!(["docs/new.md", "src/a.rs"]),
+        json!(["AGENTS.md", "docs/new.md", "src/a.rs"]),
         "{report}"
     );
     assert!(report["title"].as_str().unwrap().contains(&id), "{report}");
+    let scan = &report["preflight"]["checks"]["portability_reference_scan"];
+    let found: Vec<&str> = scan["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        found,
+        ["AGENTS.md"],
+        "the recorded blob, not the folder: {scan}"
+    );
     let depts: Vec<&str> = report["departments"]
         .as_array()
         .unwrap()

@@ -197,25 +197,25 @@ pub fn build_report(repo: &Path, config: &Config, mode: &Mode) -> Result<Report,
 }
 
 /// The report of one department's recorded work (`report --session`): the
-/// paths its commit changes against its base, and the preflight scan of its
-/// worktree (of the repository once the worktree is gone).
+/// paths its commit changes against its base, and the preflight scan of the
+/// files that commit holds (read from Git, never from its worktree, which
+/// its agent may have changed since).
 pub fn build_session_report(
     repo: &Path,
     config: &Config,
     range: SessionRange,
-    worktree: Option<&Path>,
 ) -> Result<Report, ReportError> {
     let git = changes::open(repo)?;
+    let commit = git2::Oid::from_str(&range.commit)
+        .and_then(|id| git.find_commit(id))
+        .map_err(|e| ReportError::BadBase {
+            reference: range.commit.clone(),
+            reason: e.message().to_string(),
+        })?;
+    let tree = commit.tree()?;
+    let scan = preflight::scan_tree(&git, &tree, &config.preflight.portability_paths)?;
     let mode = Mode::Session(range);
     let changed = changes::changed_paths(&git, &mode)?;
-    let paths = &config.preflight.portability_paths;
-    let own = worktree
-        .filter(|w| w.exists())
-        .and_then(|w| git2::Repository::open(w).ok());
-    let scan = match own.as_ref().and_then(|r| Some((r, r.workdir()?))) {
-        Some((wt, root)) => preflight::scan(wt, root, paths),
-        None => preflight::scan(&git, git.workdir().unwrap_or(repo), paths),
-    };
     Ok(assemble(config, &Router::new(config), &mode, changed, scan))
 }
 

@@ -108,15 +108,7 @@ impl PortabilityScan {
 /// `.git` and folders Git ignores are not entered; symlinks, unreadable files and
 /// files that are not UTF-8 are skipped without mention.
 pub fn scan(repo: &Repository, root: &Path, patterns: &[String]) -> PortabilityScan {
-    // `dir/**/*.md` also means the files directly in `dir` (as the Python tool scans).
-    let globs: Vec<Glob> = patterns
-        .iter()
-        .flat_map(|p| {
-            let direct = p.contains("/**/").then(|| p.replacen("/**/", "/", 1));
-            std::iter::once(p.clone()).chain(direct)
-        })
-        .map(|p| Glob::new(&p))
-        .collect();
+    let globs = globs_of(patterns);
     let starts: Vec<&str> = globs.iter().map(Glob::literal_start).collect();
     let ignored = |rel: &str| repo.is_path_ignored(rel).unwrap_or(false);
     // A folder is worth entering only if some pattern's literal start is compatible.
@@ -172,6 +164,57 @@ pub fn scan(repo: &Repository, root: &Path, patterns: &[String]) -> PortabilityS
     scanned.sort();
     findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     PortabilityScan::from_findings(scanned, findings)
+}
+
+/// The scan's globs: `dir/**/*.md` also means the files directly in `dir`
+/// (as the Python tool scans).
+fn globs_of(patterns: &[String]) -> Vec<Glob> {
+    patterns
+        .iter()
+        .flat_map(|p| {
+            let direct = p.contains("/**/").then(|| p.replacen("/**/", "/", 1));
+            std::iter::once(p.clone()).chain(direct)
+        })
+        .map(|p| Glob::new(&p))
+        .collect()
+}
+
+/// [`scan`] of the files a recorded tree holds (a department's commit), read
+/// from their blobs: what was recorded, not what its folder holds now.
+pub fn scan_tree(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    patterns: &[String],
+) -> Result<PortabilityScan, git2::Error> {
+    let globs = globs_of(patterns);
+    let mut scanned = Vec::new();
+    let mut findings = Vec::new();
+    let mut files = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob) && entry.filemode() != 0o120000 {
+            if let Some(name) = entry.name() {
+                files.push((format!("{dir}{name}"), entry.id()));
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })?;
+    for (rel, id) in files {
+        if !globs.iter().any(|g| g.is_match(&rel)) {
+            continue;
+        }
+        let blob = repo.find_blob(id)?;
+        if blob.size() as u64 > MAX_FILE_BYTES {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(blob.content()) else {
+            continue;
+        };
+        findings.extend(scan_text(&rel, text));
+        scanned.push(rel);
+    }
+    scanned.sort();
+    findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    Ok(PortabilityScan::from_findings(scanned, findings))
 }
 
 /// `path` relative to `root`, joined with `/`; `None` if not valid UTF-8.
