@@ -181,6 +181,8 @@ struct FileLauncher {
     #[serde(default)]
     worktree_include: Option<Vec<String>>,
     #[serde(default)]
+    worktree_max_file_bytes: Option<u64>,
+    #[serde(default)]
     quota_reserve_percent: Option<f64>,
     #[serde(default)]
     plan_budget_usd: Option<f64>,

@@ -507,7 +507,14 @@ async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
     let review = &r["review"];
     assert_eq!(review["decision"], "REVIEW", "{r}");
     let left = json!([".github/workflows/ci.yml", "Cargo.toml"]);
-    assert_eq!(review["scope"]["out_of_scope"], left, "{r}");
+    // Its files (src/a.rs) narrow its globs: what it moved into src/ is out too.
+    let out = json!([
+        ".github/workflows/ci.yml",
+        "Cargo.toml",
+        "src/Cargo.toml",
+        "src/ci.yml"
+    ]);
+    assert_eq!(review["scope"]["out_of_scope"], out, "{r}");
     assert_eq!(review["claim"]["unreported"], left, "{r}");
     let actual = json!([
         ".github/workflows/ci.yml",
@@ -518,12 +525,12 @@ async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
     assert_eq!(r["actual_changed_files"], actual, "{r}");
     let findings = review["findings"].to_string();
     assert!(
-        findings.contains("scope (src/a.rs, src/**")
+        findings.contains("scope (src/a.rs within src/**")
             && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
         "{findings}"
     );
     // block: neither Merge nor Apply deletes Cargo.toml without the override.
-    refused_until_overridden(&repo, api, id, left).await;
+    refused_until_overridden(&repo, api, id, out).await;
     assert!(!repo.path.join("Cargo.toml").exists());
     assert!(repo.path.join("src/Cargo.toml").exists());
     server.stop().await;

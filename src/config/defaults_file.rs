@@ -60,7 +60,10 @@ pub fn commented_defaults(repo: &Path) -> String {
          # auto: sparse for large trees when the department has a scope; full; sparse.\n  \
          worktree_checkout: auto\n  \
          # Paths every sparse worktree checks out too (what builds need).\n  \
-         worktree_include: []\n",
+         worktree_include: []\n  \
+         # Largest file a department's work is recorded with (bytes); a larger one\n  \
+         # stays in its worktree, named as a finding.\n  \
+         worktree_max_file_bytes: 52428800\n",
     );
     out
 }

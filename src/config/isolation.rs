@@ -48,7 +48,13 @@ pub struct IsolationSettings {
     pub checkout: Checkout,
     /// Paths every sparse worktree also checks out (what builds need).
     pub include: Vec<String>,
+    /// Largest file recorded from a worktree; a larger one stays there,
+    /// named as a finding (nothing that size is hashed into `.git`).
+    pub max_file_bytes: u64,
 }
+
+/// `launcher.worktree_max_file_bytes` unless set: 50 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
 
 impl Default for IsolationSettings {
     fn default() -> Self {
@@ -58,6 +64,7 @@ impl Default for IsolationSettings {
             auto_integrate: false,
             checkout: Checkout::Auto,
             include: Vec::new(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -70,6 +77,7 @@ pub struct FileWords {
     pub auto_integrate: Option<bool>,
     pub worktree_checkout: Option<String>,
     pub worktree_include: Option<Vec<String>>,
+    pub worktree_max_file_bytes: Option<u64>,
 }
 
 /// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
@@ -116,12 +124,21 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
             }
         },
     };
+    if words.worktree_max_file_bytes == Some(0) {
+        return Err(invalid(
+            file,
+            "launcher.worktree_max_file_bytes",
+            "0",
+            "a size in bytes above 0",
+        ));
+    }
     Ok(IsolationSettings {
         isolation,
         scope,
         auto_integrate: words.auto_integrate.unwrap_or(d.auto_integrate),
         checkout,
         include: words.worktree_include.unwrap_or_default(),
+        max_file_bytes: words.worktree_max_file_bytes.unwrap_or(d.max_file_bytes),
     })
 }
 
@@ -148,12 +165,20 @@ mod tests {
             auto_integrate: Some(true),
             worktree_checkout: Some("sparse".into()),
             worktree_include: Some(vec!["Cargo.*".into()]),
+            worktree_max_file_bytes: Some(1000),
         };
         let s = resolve("g.yaml", words, &Env::new()).unwrap();
         assert_eq!(
             (s.isolation, s.scope, s.auto_integrate, s.checkout),
             (Isolation::Shared, ScopeMode::Block, true, Checkout::Sparse)
         );
+        assert_eq!(s.max_file_bytes, 1000);
+        let zero = FileWords {
+            worktree_max_file_bytes: Some(0),
+            ..Default::default()
+        };
+        let e = resolve("g.yaml", zero, &Env::new()).unwrap_err();
+        assert!(e.to_string().contains("worktree_max_file_bytes"), "{e}");
         let env = Env::from([("CODEX_GOVERNANCE_ISOLATION".into(), "worktree".into())]);
         let words = FileWords {
             isolation: Some("shared".into()),

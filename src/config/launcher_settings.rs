@@ -64,6 +64,7 @@ pub(super) fn resolve(
             auto_integrate: fl.auto_integrate,
             worktree_checkout: fl.worktree_checkout.clone(),
             worktree_include: fl.worktree_include.clone(),
+            worktree_max_file_bytes: fl.worktree_max_file_bytes,
         },
         env,
     )?;

@@ -37,6 +37,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "auto_integrate",
             "worktree_checkout",
             "worktree_include",
+            "worktree_max_file_bytes",
         ],
     ),
     ("preflight", &["portability_paths"]),

@@ -7,10 +7,10 @@ use std::sync::Mutex;
 
 use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
-use crate::policy::changes::{flag_state_folder, review, Mandate};
+use crate::policy::changes::{flag_recording, review, Mandate};
 use crate::policy::routing::Router;
 use crate::store::Tx;
-use crate::worktrees::{self, Recorded, StateFence, WorktreeError};
+use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
 
 /// One record at a time: a report and an exit of the same department may
 /// both ask, and Git's index lock takes one writer.
@@ -28,6 +28,14 @@ pub struct Snapshot {
 /// The launcher's state folder as no department's work may touch it.
 pub fn fence(ctx: &Context) -> StateFence {
     StateFence::new(&ctx.repo, &ctx.paths.state_dir)
+}
+
+/// What a record leaves out: the state folder, files over the size limit.
+pub fn rules(ctx: &Context) -> RecordRules {
+    RecordRules {
+        fence: fence(ctx),
+        max_file_bytes: Some(ctx.config.launcher.isolation.max_file_bytes),
+    }
 }
 
 /// [`take`] for a report or an exit, which go on without a record: a Git
@@ -63,7 +71,7 @@ pub fn take(
     let recorded = {
         let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
         worktrees::author(department, &session.id)
-            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &fence(ctx)))
+            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &rules(ctx)))
     };
     let recorded = recorded?;
     let globs = ctx
@@ -86,7 +94,12 @@ pub fn take(
         &[ws.path.as_str(), repo.as_str()],
         &Router::new(&ctx.config),
     );
-    flag_state_folder(&mut review, &recorded.fenced);
+    flag_recording(
+        &mut review,
+        &recorded.fenced,
+        &recorded.left_out,
+        &recorded.links,
+    );
     Ok(Some(Snapshot {
         recorded,
         review,

@@ -113,6 +113,40 @@ pub struct Proposal {
     pub at: String,
 }
 
+/// A file in a department's worktree its record left out: it stays in the
+/// worktree (which is then kept), named in the review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum LeftOut {
+    /// A name that is not UTF-8 (shown lossily).
+    NameNotUtf8 { path: String },
+    /// Larger than `launcher.worktree_max_file_bytes`.
+    TooLarge {
+        path: String,
+        bytes: u64,
+        limit: u64,
+    },
+}
+
+impl LeftOut {
+    pub fn path(&self) -> &str {
+        match self {
+            LeftOut::NameNotUtf8 { path } | LeftOut::TooLarge { path, .. } => path,
+        }
+    }
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LeftOut::NameNotUtf8 { path } => write!(f, "{path} (its name is not UTF-8)"),
+            LeftOut::TooLarge { path, bytes, limit } => {
+                write!(f, "{path} ({bytes} bytes, over the {limit}-byte limit)")
+            }
+        }
+    }
+}
+
 /// A department's worktree and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workspace {

@@ -3,9 +3,11 @@
 //!
 //! The launcher records each isolated department's work as a commit and
 //! reads its actual changed files from Git; this module says what they mean:
-//! which lie outside the department's scope (its assignment's `files` plus its
-//! department's `globs`; with neither the scope is open, and the review says
-//! so), where the report's claimed `changed_files` differ from them, and which
+//! which lie outside the department's scope (its department's `globs`,
+//! narrowed by its assignment's `files`: a plan narrows a scope, it never
+//! widens it, so `files: ["*"]` gives a docs department nothing beyond its
+//! globs; with neither the scope is open, and the review says so), where the
+//! report's claimed `changed_files` differ from them, and which
 //! risk rules fire on the department's own diff. Out-of-scope files and a
 //! wrong claim make the review a REVIEW. With `launcher.scope: block`, a
 //! result out of scope is integrated only with an explicit override.
@@ -13,7 +15,7 @@
 use super::routing::{PatternSet, Router};
 use super::Refusal;
 use crate::config::ScopeMode;
-pub use crate::model::{ChangeReview, ClaimCheck, Decision, ScopeCheck};
+pub use crate::model::{ChangeReview, ClaimCheck, Decision, LeftOut, ScopeCheck};
 
 /// A department's mandate.
 #[derive(Debug, Clone, Copy)]
@@ -25,15 +27,43 @@ pub struct Mandate<'a> {
 }
 
 impl Mandate<'_> {
-    /// The patterns of the scope: files first, then globs; empty when open.
+    /// The patterns of the scope, for people: files first, then globs;
+    /// empty when open.
     pub fn patterns(&self) -> Vec<String> {
-        self.files
-            .iter()
-            .chain(self.globs)
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
+        cleaned(self.files)
+            .into_iter()
+            .chain(cleaned(self.globs))
             .collect()
     }
+
+    /// Whether `path` is in scope: within the globs (when the department has
+    /// any) and within the files (when the assignment names any).
+    pub fn covers(&self, path: &str) -> bool {
+        let within = |patterns: &[String]| {
+            let list = cleaned(patterns);
+            list.is_empty() || PatternSet::new(&list).is_match(path)
+        };
+        within(self.globs) && within(self.files)
+    }
+
+    /// How the scope reads in a finding: `files within globs`.
+    fn described(&self) -> String {
+        let (files, globs) = (cleaned(self.files), cleaned(self.globs));
+        match (files.is_empty(), globs.is_empty()) {
+            (false, false) => format!("{} within {}", files.join(", "), globs.join(", ")),
+            (true, _) => globs.join(", "),
+            (false, true) => files.join(", "),
+        }
+    }
+}
+
+/// Patterns trimmed, empty ones dropped.
+fn cleaned(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Reviews `actual` (repository paths, sorted) against the mandate, the
@@ -48,16 +78,11 @@ pub fn review(
 ) -> ChangeReview {
     let patterns = mandate.patterns();
     let open = patterns.is_empty();
-    let set = PatternSet::new(&patterns);
-    let out_of_scope: Vec<String> = if open {
-        Vec::new()
-    } else {
-        actual
-            .iter()
-            .filter(|p| !set.is_match(p))
-            .cloned()
-            .collect()
-    };
+    let out_of_scope: Vec<String> = actual
+        .iter()
+        .filter(|p| !mandate.covers(p))
+        .cloned()
+        .collect();
     let claim = claimed.map(|c| check_claim(c, actual, roots));
     let mut findings = Vec::new();
     if open {
@@ -71,7 +96,7 @@ pub fn review(
         findings.push(format!(
             "REVIEW: {} changed file(s) outside the department's scope ({}): {}",
             out_of_scope.len(),
-            patterns.join(", "),
+            mandate.described(),
             out_of_scope.join(", ")
         ));
     }
@@ -107,22 +132,43 @@ pub fn review(
     }
 }
 
-/// Names what a department wrote in the launcher's state folder's place
-/// (`fenced`, never recorded, refused at integration): an attack on the
-/// launcher, not noise, so the review says so first.
-pub fn flag_state_folder(review: &mut ChangeReview, fenced: &[String]) {
-    if fenced.is_empty() {
-        return;
-    }
-    review.decision = Decision::Review;
-    review.findings.insert(
-        0,
-        format!(
+/// Names what the record of a department's work found beyond its files:
+/// what it wrote in the launcher's state folder's place (`fenced`: never
+/// recorded, refused at integration; an attack on the launcher, not noise,
+/// so said first), files left in its worktree, and symbolic links it adds.
+/// Each makes the review a REVIEW.
+pub fn flag_recording(
+    review: &mut ChangeReview,
+    fenced: &[String],
+    left_out: &[LeftOut],
+    links: &[String],
+) {
+    let mut found = Vec::new();
+    if !fenced.is_empty() {
+        found.push(format!(
             "REVIEW: wrote into the launcher's state folder, an attack on the launcher \
              (never recorded; Apply and Merge refuse it): {}",
             fenced.join(", ")
-        ),
-    );
+        ));
+    }
+    if !left_out.is_empty() {
+        let named: Vec<String> = left_out.iter().map(ToString::to_string).collect();
+        found.push(format!(
+            "REVIEW: not recorded, kept in its worktree (which is not deleted): {}",
+            named.join(", ")
+        ));
+    }
+    if !links.is_empty() {
+        found.push(format!(
+            "REVIEW: symbolic link(s) in its changes: {}",
+            links.join(", ")
+        ));
+    }
+    if found.is_empty() {
+        return;
+    }
+    review.decision = Decision::Review;
+    review.findings.splice(0..0, found);
 }
 
 /// A claimed path as a repository path: slashes, no `./`, no root in front.
@@ -211,8 +257,48 @@ mod tests {
     }
 
     #[test]
-    fn out_of_scope_files_are_a_review_finding() {
+    fn plan_files_narrow_the_scope_and_never_widen_it() {
+        // A docs department given `files: ["*"]`: still only its globs.
+        let files = strings(&["*"]);
+        let globs = strings(&["docs/**", "*.md"]);
+        let actual = strings(&[".env", "README.md", "docs/guide.md", "tools/deploy.sh"]);
+        let r = review(
+            Mandate {
+                files: &files,
+                globs: &globs,
+            },
+            &actual,
+            Some(&actual),
+            &[],
+            &router(),
+        );
+        assert_eq!(r.scope.out_of_scope, [".env", "tools/deploy.sh"]);
+        assert_eq!(r.decision, Decision::Review);
+        assert!(may_integrate(ScopeMode::Block, Some(&r), false).is_err());
+        // Files narrow: in the globs but not named is out.
         let files = strings(&["docs/guide.md"]);
+        let actual = strings(&["docs/guide.md", "docs/other.md"]);
+        let r = review(
+            Mandate {
+                files: &files,
+                globs: &globs,
+            },
+            &actual,
+            None,
+            &[],
+            &router(),
+        );
+        assert_eq!(r.scope.out_of_scope, ["docs/other.md"]);
+        assert!(
+            r.findings[0].contains("(docs/guide.md within docs/**, *.md)"),
+            "{:?}",
+            r.findings
+        );
+    }
+
+    #[test]
+    fn out_of_scope_files_are_a_review_finding() {
+        let files = strings(&["src/a.rs", "docs/guide.md"]);
         let globs = strings(&["src/**"]);
         let actual = strings(&["docs/guide.md", "output/x.bin", "src/a.rs"]);
         let claimed = actual.clone();
@@ -227,7 +313,7 @@ mod tests {
             &router(),
         );
         assert_eq!(r.decision, Decision::Review);
-        assert_eq!(r.scope.out_of_scope, ["output/x.bin"]);
+        assert_eq!(r.scope.out_of_scope, ["docs/guide.md", "output/x.bin"]);
         assert!(!r.scope.open);
         assert!(r.findings.iter().any(|f| f.contains("output/x.bin")));
         assert_eq!(r.risks.len(), 1, "output/ is a risk of the defaults");

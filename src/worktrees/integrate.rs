@@ -524,7 +524,7 @@ mod tests {
         }
         let author = super::super::author("lingyubu", session).unwrap();
         ws.commit = Some(
-            record(repo, &ws, &author, "work", &StateFence::default())
+            record(repo, &ws, &author, "work", &Default::default())
                 .unwrap()
                 .commit,
         );

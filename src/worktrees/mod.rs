@@ -43,7 +43,7 @@ use crate::model::{Assignment, PlanBase, Workspace};
 
 pub use create::{create, CreateSpec, Created};
 pub use fence::StateFence;
-pub use record::{record, Recorded};
+pub use record::{record, RecordRules, Recorded};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorktreeError {

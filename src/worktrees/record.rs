@@ -10,7 +10,18 @@ use git2::{DiffFindOptions, Oid, Repository, StatusOptions};
 use super::{
     committer, delta_paths, open_worktree, skips_worktree, tree_of, StateFence, WorktreeError,
 };
-use crate::model::{DiffStat, Workspace};
+use crate::model::{DiffStat, LeftOut, Workspace};
+
+const SYMLINK: u32 = 0o120000;
+
+/// What a record leaves out of a department's commit.
+#[derive(Debug, Clone, Default)]
+pub struct RecordRules {
+    /// The launcher's state folder: nothing in its place is recorded.
+    pub fence: StateFence,
+    /// Larger files stay in the worktree (None: no limit).
+    pub max_file_bytes: Option<u64>,
+}
 
 /// What a record found.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,18 +36,23 @@ pub struct Recorded {
     /// Paths in the launcher's state folder the department wrote (never
     /// recorded) or its commits carry (refused at integration), sorted.
     pub fenced: Vec<String>,
+    /// Files left in the worktree, not recorded (by path).
+    pub left_out: Vec<LeftOut>,
+    /// Symbolic links among the changed files: `path -> target`.
+    pub links: Vec<String>,
 }
 
 /// Commits the worktree's state on the department's branch (when it changed)
 /// and reads its changes against the base. A worktree whose folder is gone
 /// is read from its last recorded commit in the repository at `repo`.
-/// Nothing in the state folder's place is recorded (see [`StateFence`]).
+/// Nothing in the state folder's place, no file over the size limit and no
+/// name that is not UTF-8 is recorded: they are named instead.
 pub fn record(
     repo: &Path,
     ws: &Workspace,
     author: &git2::Signature<'_>,
     message: &str,
-    fence: &StateFence,
+    rules: &RecordRules,
 ) -> Result<Recorded, WorktreeError> {
     let path = Path::new(&ws.path);
     if !path.exists() {
@@ -46,17 +62,11 @@ pub fn record(
                 ws.path
             )));
         };
-        return changes(
-            &Repository::open(repo)?,
-            &ws.base,
-            commit,
-            false,
-            fence,
-            Vec::new(),
-        );
+        let git = Repository::open(repo)?;
+        return changes(&git, &ws.base, commit, false, rules, Staged::default());
     }
     let wt = open_worktree(repo, ws)?;
-    let (tree, fenced) = stage_all(&wt, fence)?;
+    let (tree, staged) = stage_all(&wt, rules)?;
     let refname = format!("refs/heads/{}", ws.branch);
     let tip = wt.find_reference(&refname)?.peel_to_commit()?;
     let (commit, new_commit) = if tip.tree_id() == tree {
@@ -78,14 +88,22 @@ pub fn record(
         &ws.base,
         &commit.to_string(),
         new_commit,
-        fence,
-        fenced,
+        rules,
+        staged,
     )
+}
+
+/// One change Git's status sees in a worktree.
+struct Entry {
+    /// The path, lossily when it is not UTF-8.
+    path: String,
+    utf8: bool,
+    status: git2::Status,
 }
 
 /// The worktree's changes Git sees against its index: untracked files
 /// included, ignored files and a sparse checkout's left-out files not.
-fn status_entries(wt: &Repository) -> Result<Vec<(String, git2::Status)>, WorktreeError> {
+fn status_entries(wt: &Repository) -> Result<Vec<Entry>, WorktreeError> {
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -97,37 +115,68 @@ fn status_entries(wt: &Repository) -> Result<Vec<(String, git2::Status)>, Worktr
     let index = wt.index()?;
     Ok(statuses
         .iter()
-        .filter_map(|e| Some((e.path()?.to_string(), e.status())))
-        .filter(|(path, status)| {
-            let sparse = status.is_wt_deleted()
+        .map(|e| {
+            let bytes = e.path_bytes();
+            Entry {
+                path: String::from_utf8_lossy(bytes).into_owned(),
+                utf8: std::str::from_utf8(bytes).is_ok(),
+                status: e.status(),
+            }
+        })
+        .filter(|e| {
+            let sparse = e.status.is_wt_deleted()
                 && index
-                    .get_path(Path::new(path), 0)
-                    .is_some_and(|e| skips_worktree(&e));
+                    .get_path(Path::new(&e.path), 0)
+                    .is_some_and(|x| skips_worktree(&x));
             !sparse
         })
         .collect())
 }
 
+/// What staging left out.
+#[derive(Default)]
+struct Staged {
+    fenced: Vec<String>,
+    left_out: Vec<LeftOut>,
+}
+
 /// `git add -A` in the worktree's index, leaving entries outside a sparse
-/// checkout as they are, and anything in the state folder's place out;
-/// writes the index and returns its tree and the paths left out so.
-fn stage_all(wt: &Repository, fence: &StateFence) -> Result<(Oid, Vec<String>), WorktreeError> {
+/// checkout as they are, and out what `rules` keep out; writes the index and
+/// returns its tree.
+fn stage_all(wt: &Repository, rules: &RecordRules) -> Result<(Oid, Staged), WorktreeError> {
     let mut index = wt.index()?;
-    let mut fenced = Vec::new();
-    for (path, status) in status_entries(wt)? {
-        if fence.names(&path) {
-            fenced.push(path);
+    let mut staged = Staged::default();
+    let root = wt.workdir().unwrap_or(Path::new("."));
+    for e in status_entries(wt)? {
+        if rules.fence.names(&e.path) {
+            staged.fenced.push(e.path);
             continue;
         }
-        let path = Path::new(&path);
-        if status.is_wt_deleted() {
+        let adds = e.status.is_wt_new() || e.status.is_wt_modified() || e.status.is_wt_typechange();
+        if !e.utf8 {
+            if adds {
+                staged.left_out.push(LeftOut::NameNotUtf8 { path: e.path });
+            }
+            continue;
+        }
+        let path = Path::new(&e.path);
+        if e.status.is_wt_deleted() {
             index.remove_path(path)?;
-        } else if status.is_wt_new() || status.is_wt_modified() || status.is_wt_typechange() {
-            if let Err(e) = index.add_path(path) {
+        } else if adds {
+            let size = std::fs::symlink_metadata(root.join(path)).map_or(0, |m| m.len());
+            if let Some(limit) = rules.max_file_bytes.filter(|l| size > *l) {
+                staged.left_out.push(LeftOut::TooLarge {
+                    path: e.path,
+                    bytes: size,
+                    limit,
+                });
+                continue;
+            }
+            if let Err(err) = index.add_path(path) {
                 // A folder holding another repository, a name Git refuses:
                 // not recorded, so the folder is kept (see `unrecorded`).
                 tracing::warn!(
-                    "recording {}: {} left out: {e}",
+                    "recording {}: {} left out: {err}",
                     wt.path().display(),
                     path.display()
                 );
@@ -135,42 +184,64 @@ fn stage_all(wt: &Repository, fence: &StateFence) -> Result<(Oid, Vec<String>), 
         }
     }
     index.write()?;
-    Ok((index.write_tree()?, fenced))
+    Ok((index.write_tree()?, staged))
 }
 
 /// What in the folder of worktree `ws` its last record does not hold
 /// (ignored files aside): a folder with such files must not be deleted.
 pub fn unrecorded(repo: &Path, ws: &Workspace) -> Result<Vec<String>, WorktreeError> {
     let wt = open_worktree(repo, ws)?;
-    let mut left: Vec<String> = status_entries(&wt)?
-        .into_iter()
-        .map(|(path, _)| path)
-        .collect();
+    let mut left: Vec<String> = status_entries(&wt)?.into_iter().map(|e| e.path).collect();
     left.sort();
     Ok(left)
 }
 
-/// The files and diff stat of `commit` against `base`,
-/// and what of them, or of `fenced`, is in the state folder's place.
+/// The files and diff stat of `commit` against `base`, what of them (or of
+/// what staging kept out) is in the state folder's place, and its links.
 fn changes(
     git: &Repository,
     base: &str,
     commit: &str,
     new_commit: bool,
-    fence: &StateFence,
-    mut fenced: Vec<String>,
+    rules: &RecordRules,
+    staged: Staged,
 ) -> Result<Recorded, WorktreeError> {
     let (files, stat) = diff_of(git, base, commit)?;
-    fenced.extend(files.iter().filter(|f| fence.names(f)).cloned());
+    let mut fenced = staged.fenced;
+    fenced.extend(files.iter().filter(|f| rules.fence.names(f)).cloned());
     fenced.sort();
     fenced.dedup();
+    let mut left_out = staged.left_out;
+    left_out.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(Recorded {
         commit: commit.to_string(),
         new_commit,
         files,
         stat,
         fenced,
+        left_out,
+        links: links_in(git, base, commit)?,
     })
+}
+
+/// The symbolic links `commit` adds or changes against `base`: `path -> target`.
+fn links_in(git: &Repository, base: &str, commit: &str) -> Result<Vec<String>, WorktreeError> {
+    let old = tree_of(git, base)?;
+    let new = tree_of(git, commit)?;
+    let diff = git.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let mut links = Vec::new();
+    for d in diff.deltas() {
+        let f = d.new_file();
+        if u32::from(f.mode()) != SYMLINK || f.id().is_zero() {
+            continue;
+        }
+        let path = String::from_utf8_lossy(f.path_bytes().unwrap_or_default()).into_owned();
+        let target = git.find_blob(f.id())?;
+        let target = String::from_utf8_lossy(target.content()).into_owned();
+        links.push(format!("{path} -> {target}"));
+    }
+    links.sort();
+    Ok(links)
 }
 
 /// Changed files (a rename under both its paths) and the diff stat of
@@ -217,7 +288,7 @@ mod tests {
         .unwrap();
         std::fs::write(wt.join("a.txt"), "A\n").unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "work", &StateFence::default()).unwrap();
+        let r = record(&repo, &ws, &author, "work", &RecordRules::default()).unwrap();
         assert_eq!(r.files, ["a.txt"], "recorded on the department's branch");
         let git = Repository::open(&repo).unwrap();
         let tip = git
@@ -247,7 +318,7 @@ mod tests {
         std::fs::write(wt.join("target/out.o"), "o").unwrap();
         std::fs::write(wt.join("a.txt"), "A\n").unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "work", &StateFence::default()).unwrap();
+        let r = record(&repo, &ws, &author, "work", &RecordRules::default()).unwrap();
         assert_eq!(r.files, ["a.txt"]);
         assert_eq!(unrecorded(&repo, &ws).unwrap(), ["vendor/lib/"]);
         let e = super::super::create::remove(&repo, &ws).unwrap_err();
@@ -301,7 +372,7 @@ mod tests {
             &ws,
             &author,
             "lingyubu-1: the task",
-            &StateFence::default(),
+            &RecordRules::default(),
         )
         .unwrap();
         assert!(r.new_commit);
@@ -328,7 +399,7 @@ mod tests {
         // The main working tree saw nothing.
         assert!(!repo.join("new.txt").exists());
         // Nothing changed since: the same commit.
-        let again = record(&repo, &ws, &author, "again", &StateFence::default()).unwrap();
+        let again = record(&repo, &ws, &author, "again", &RecordRules::default()).unwrap();
         assert_eq!(
             (again.commit.as_str(), again.new_commit),
             (r.commit.as_str(), false)
@@ -340,7 +411,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (repo, _) = repo_with(dir.path(), &[("README.md", "a\n")]);
         std::fs::create_dir_all(repo.join(".tmp")).unwrap();
-        let fence = StateFence::new(&repo, &repo.join(".tmp"));
+        let rules = RecordRules {
+            fence: StateFence::new(&repo, &repo.join(".tmp")),
+            max_file_bytes: None,
+        };
         let ws = fresh_worktree(&repo, "lingyubu-1");
         let wt = Path::new(&ws.path);
         let inbox = wt.join(".tmp/codex_governance_mailbox/zhongshu-1/incoming/libu-1");
@@ -349,7 +423,7 @@ mod tests {
         std::fs::write(wt.join(".tmp/codex_governance.db-journal"), [0u8; 512]).unwrap();
         std::fs::write(wt.join("README.md"), "b\n").unwrap();
         let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let r = record(&repo, &ws, &author, "work", &fence).unwrap();
+        let r = record(&repo, &ws, &author, "work", &rules).unwrap();
         assert_eq!(r.files, ["README.md"]);
         assert_eq!(
             r.fenced,
@@ -365,5 +439,46 @@ mod tests {
             .tree()
             .unwrap();
         assert!(tree.get_path(Path::new(".tmp")).is_err(), "not recorded");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_not_utf8_and_files_over_the_limit_stay_named_and_links_are_listed() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&ws.path);
+        let bad = wt.join(std::ffi::OsStr::from_bytes(b"bad\xff.txt"));
+        std::fs::write(&bad, "kept\n").unwrap();
+        std::fs::write(wt.join("big.bin"), vec![7u8; 2048]).unwrap();
+        std::fs::write(wt.join("small.txt"), "s\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", wt.join("link")).unwrap();
+        let rules = RecordRules {
+            fence: StateFence::default(),
+            max_file_bytes: Some(1024),
+        };
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "work", &rules).unwrap();
+        assert_eq!(r.files, ["link", "small.txt"]);
+        assert_eq!(
+            r.left_out,
+            [
+                LeftOut::NameNotUtf8 {
+                    path: "bad\u{fffd}.txt".into()
+                },
+                LeftOut::TooLarge {
+                    path: "big.bin".into(),
+                    bytes: 2048,
+                    limit: 1024
+                }
+            ]
+        );
+        assert_eq!(r.links, ["link -> /etc/passwd"]);
+        // Both stay in the worktree, which is then not deleted.
+        assert!(bad.exists() && wt.join("big.bin").exists());
+        let left = unrecorded(&repo, &ws).unwrap();
+        assert!(left.contains(&"big.bin".to_string()), "{left:?}");
+        assert!(left.contains(&"bad\u{fffd}.txt".to_string()), "{left:?}");
     }
 }

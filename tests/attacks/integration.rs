@@ -214,3 +214,69 @@ async fn a_department_commit_carrying_the_state_folder_is_refused() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_is_not_utf8_a_huge_file_and_a_link_are_named_and_nothing_is_lost() {
+    let script = "printf kept > \"$(printf 'bad\\377.txt')\" \
+                  && head -c 4096 /dev/zero > big.bin && ln -s /etc/passwd link";
+    let repo = repo_with_department_script(script);
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap() + "  worktree_max_file_bytes: 1024\n";
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "a small limit");
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("one department").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "one", "assignments": [
+            {"department": "lingyubu", "files": [],
+             "task": "edit [[fake-agent: --work-seconds 1 --write README.md=changed --changed-file README.md]]"},
+        ]}),
+    )
+    .await;
+    let status = api
+        .wait_status("lingyubu recorded", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
+        })
+        .await;
+    let d: Value = departments(&status).into_iter().next().unwrap();
+    let id = d["id"].as_str().unwrap();
+    let ws = &d["workspace"];
+    assert_eq!(ws["review"]["decision"], "REVIEW", "{ws}");
+    let findings = ws["review"]["findings"].to_string();
+    say(
+        "a name not UTF-8, a 4 KiB file over a 1 KiB limit, a link",
+        &findings,
+    );
+    for needle in [
+        "bad\u{fffd}.txt (its name is not UTF-8)",
+        "big.bin (4096 bytes, over the 1024-byte limit)",
+        "link -> /etc/passwd",
+    ] {
+        assert!(findings.contains(needle), "{needle}: {findings}");
+    }
+    assert_eq!(
+        ws["actual_changed_files"],
+        json!(["README.md", "link"]),
+        "{ws}"
+    );
+    let worktree = Path::new(ws["path"].as_str().unwrap()).to_path_buf();
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 200, "{body}");
+    // The worktree holding what was not recorded is kept.
+    assert!(worktree.join("big.bin").exists(), "{}", worktree.display());
+    let names: Vec<String> = std::fs::read_dir(&worktree)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "bad\u{fffd}.txt"), "{names:?}");
+    server.stop().await;
+}
