@@ -5,12 +5,15 @@
 //! listener as a whole has one; a new connection over a cap is not kept waiting
 //! behind the idle ones: the peer's (or, over the total, anyone's) most
 //! expendable connection is closed to make room. Most expendable first: an idle
-//! connection that never presented a token and never sent a byte, then one that
-//! sent some (a slow request head), then an idle one that presented a token,
-//! then a busy one without a token (a client that stopped reading its answer);
-//! the longest idle first within each. A busy connection that presented a token
-//! (a live event stream, an API call) is never taken; when only those remain,
-//! the new connection is refused.
+//! connection that never presented a token and has had its chance to (open
+//! longer than [`GRACE`]: a held socket, a request head sent slowly), then a
+//! newer one without a token (a newcomer whose request, maybe with a token, is
+//! still on its way: it is not pushed out by a flood arriving behind it), then
+//! an idle one that presented a token, then a busy one without a token (a
+//! client that stopped reading its answer); the longest idle first within
+//! each. A busy connection that presented a token (a live event stream, an
+//! API call) is never taken; when only those remain, the new connection is
+//! refused.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Connections one peer address may hold.
 pub const PER_PEER: usize = 256;
+
+/// How long a new connection has to present its request before it counts
+/// among the held sockets a newcomer pushes out.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One accepted connection, as the limits see it. Requests carry it in their
 /// extensions so the security layer can say when a token was presented.
@@ -37,6 +44,7 @@ pub struct Connection {
     heard: AtomicBool,
     /// When it last became idle (or was opened).
     idle_since: Mutex<Instant>,
+    opened: Instant,
     /// Cancelled when the connection must close to make room.
     evicted: CancellationToken,
 }
@@ -67,18 +75,20 @@ impl Connection {
         Busy(Arc::clone(self))
     }
 
-    /// Lower goes first: idle without a token (silent, then heard), idle with
-    /// one, busy without one; a busy connection with a token is never chosen.
-    fn expendability(&self) -> Option<(u8, Instant)> {
+    /// Lower goes first: idle without a token (past its grace, then within
+    /// it), idle with one, busy without one; a busy connection with a token
+    /// is never chosen.
+    fn expendability(&self, now: Instant) -> Option<(u8, Instant)> {
         let busy = self.busy.load(Ordering::Acquire) > 0;
         let authenticated = self.authenticated.load(Ordering::Relaxed);
+        let idle_since = *self.idle_since.lock().unwrap();
         let rank = match (authenticated, busy) {
-            (false, false) => u8::from(self.has_been_heard()),
+            (false, false) => u8::from(now.duration_since(self.opened) < GRACE),
             (true, false) => 2,
             (false, true) => 3,
             (true, true) => return None,
         };
-        Some((rank, *self.idle_since.lock().unwrap()))
+        Some((rank, idle_since))
     }
 }
 
@@ -113,11 +123,12 @@ struct Table {
 impl Table {
     /// Takes the most expendable connection `among` allows out of the table.
     fn evict(&mut self, among: impl Fn(&Connection) -> bool) -> bool {
+        let now = Instant::now();
         let victim = self
             .open
             .values()
             .filter(|c| among(c))
-            .filter_map(|c| c.expendability().map(|e| (e, c.id)))
+            .filter_map(|c| c.expendability(now).map(|e| (e, c.id)))
             .min()
             .map(|(_, id)| id);
         match victim.and_then(|id| self.remove(id)) {
@@ -170,6 +181,7 @@ impl Peers {
             authenticated: AtomicBool::new(false),
             heard: AtomicBool::new(false),
             idle_since: Mutex::new(Instant::now()),
+            opened: Instant::now(),
             evicted: CancellationToken::new(),
         });
         t.open.insert(c.id, Arc::clone(&c));
@@ -275,15 +287,53 @@ mod tests {
         assert_eq!(peers.open(), 2);
     }
 
+    /// As if `c` had been opened `ago` earlier.
+    fn age(c: &Connection, ago: std::time::Duration) -> Arc<Connection> {
+        Arc::new(Connection {
+            id: c.id,
+            peer: c.peer,
+            busy: AtomicUsize::new(c.busy.load(Ordering::Acquire)),
+            authenticated: AtomicBool::new(c.authenticated.load(Ordering::Relaxed)),
+            heard: AtomicBool::new(c.has_been_heard()),
+            idle_since: Mutex::new(*c.idle_since.lock().unwrap() - ago),
+            opened: c.opened - ago,
+            evicted: c.evicted.clone(),
+        })
+    }
+
     #[test]
-    fn a_silent_connection_goes_before_one_that_is_sending_its_request() {
-        let peers = Peers::new(2, 100);
-        let sending = peers.admit(A).unwrap();
-        sending.heard();
-        let silent = peers.admit(A).unwrap();
+    fn a_flood_of_held_heads_does_not_push_out_a_newcomer_still_sending_its_request() {
+        let peers = Peers::new(4, 100);
+        // Four half-sent request heads, held past their grace.
+        let held: Vec<Arc<Connection>> = (0..4)
+            .map(|_| {
+                let c = peers.admit(A).unwrap();
+                c.heard();
+                c
+            })
+            .collect();
+        {
+            let mut t = peers.table.lock().unwrap();
+            for c in &held {
+                let old = age(c, GRACE * 2);
+                t.open.insert(c.id, old);
+            }
+        }
+        // The dashboard's request connects: it has not sent its head yet.
+        let dashboard = peers.admit(A).expect("a held one gives way");
+        assert!(held[0].evicted.is_cancelled(), "the oldest held head");
+        // The flood goes on behind it: held heads go, the newcomer stays.
+        for _ in 0..3 {
+            let flood = peers.admit(A).unwrap();
+            flood.heard();
+        }
+        assert!(held.iter().all(|c| c.evicted.is_cancelled()));
+        assert!(!dashboard.evicted.is_cancelled());
+        // Its request presented the token: newer ones without go first.
+        dashboard.authenticated();
         peers.admit(A).unwrap();
-        assert!(silent.evicted.is_cancelled(), "the newer but silent one");
-        assert!(!sending.evicted.is_cancelled());
+        assert!(!dashboard.evicted.is_cancelled());
+        assert_eq!(peers.open(), 4);
     }
 
     #[test]

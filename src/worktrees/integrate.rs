@@ -17,13 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 
+use super::checkout::{blob_of, clear_leftovers, Staged};
 use super::{head_commit, io_error, tree_of, StateFence, WorktreeError};
 use crate::model::{PathChange, PendingIntegration, Workspace};
 
-const SYMLINK: u32 = 0o120000;
-const EXECUTABLE: u32 = 0o100755;
 const SUBMODULE: u32 = 0o160000;
 
 /// What integrating a department's commit would do now.
@@ -138,7 +137,7 @@ pub fn predict(
     for c in &prediction.paths {
         if unsafe_path(repo, &c.path, fence).is_some() {
             prediction.unsafe_paths.push(c.path.clone());
-        } else if dirty.binary_search(&c.path).is_ok() || in_the_way(repo, c)? {
+        } else if dirty.binary_search(&c.path).is_ok() || in_the_way(&git, repo, c)? {
             prediction.uncommitted.push(c.path.clone());
         }
     }
@@ -178,6 +177,16 @@ pub fn merge_commit(
 pub enum Side {
     Before,
     After,
+}
+
+impl Side {
+    /// The blob and mode of `c` on this side.
+    fn of(self, c: &PathChange) -> (Option<&str>, u32) {
+        match self {
+            Side::Before => (c.before.as_deref(), c.before_mode),
+            Side::After => (c.after.as_deref(), c.after_mode),
+        }
+    }
 }
 
 /// Writes each path's `side` into the working tree (and the index when
@@ -223,12 +232,17 @@ fn write_each(
     }
     let git = Repository::open(repo)?;
     let mut idx = git.index()?;
+    let blobs = changes
+        .iter()
+        .filter_map(|c| {
+            let (blob, mode) = side.of(c);
+            blob.map(|b| Ok((c.path.as_str(), Oid::from_str(b)?, mode)))
+        })
+        .collect::<Result<Vec<_>, git2::Error>>()?;
+    let staged = Staged::checkout(&git, &blobs)?;
     for (n, c) in changes.iter().enumerate() {
-        let (blob, mode) = match side {
-            Side::Before => (&c.before, c.before_mode),
-            Side::After => (&c.after, c.after_mode),
-        };
-        if in_the_way(repo, c)? {
+        let (blob, _) = side.of(c);
+        if in_the_way(&git, repo, c)? {
             return Err(WorktreeError::Refused(format!(
                 "{} appeared meanwhile: it is not overwritten",
                 c.path
@@ -256,9 +270,8 @@ fn write_each(
                     idx.remove_path(Path::new(&c.path))?;
                 }
             }
-            Some(id) => {
-                let blob = git.find_blob(Oid::from_str(id)?)?;
-                put_file(&file, blob.content(), mode, unmoved)?;
+            Some(_) => {
+                put_file(&staged.file(&c.path), &file, unmoved)?;
                 if index {
                     idx.add_path(Path::new(&c.path))?;
                 }
@@ -272,39 +285,38 @@ fn write_each(
     Ok(())
 }
 
-/// Replaces `file` with `content` atomically (a temporary file beside it,
-/// then a rename, if `unmoved` says so right before), as a link or an
-/// executable when `mode` says so.
+/// Moves `staged` (the file as checkout wrote it) onto `file` atomically,
+/// if `unmoved` says so right before: a rename, through a temporary file
+/// beside `file` when the staging folder is on another file system.
 fn put_file(
+    staged: &Path,
     file: &Path,
-    content: &[u8],
-    mode: u32,
     unmoved: impl Fn() -> Result<(), WorktreeError>,
 ) -> Result<(), WorktreeError> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let tmp = temp_beside(file);
     let _ = std::fs::remove_file(&tmp);
-    #[cfg(unix)]
-    if mode == SYMLINK {
-        use std::os::unix::ffi::OsStrExt;
-        let target = std::ffi::OsStr::from_bytes(content);
-        std::os::unix::fs::symlink(target, &tmp).map_err(io_error(&tmp))?;
-        return rename_if(&tmp, file, unmoved);
+    match std::fs::rename(staged, &tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+            copy_entry(staged, &tmp)?;
+        }
+        Err(e) => return Err(io_error(&tmp)(e)),
     }
-    std::fs::write(&tmp, content).map_err(io_error(&tmp))?;
-    #[cfg(unix)]
-    if mode == EXECUTABLE {
-        use std::os::unix::fs::PermissionsExt;
-        let mut perms = std::fs::metadata(&tmp)
-            .map_err(io_error(&tmp))?
-            .permissions();
-        perms.set_mode(perms.mode() | 0o111);
-        std::fs::set_permissions(&tmp, perms).map_err(io_error(&tmp))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (mode, SYMLINK, EXECUTABLE);
     rename_if(&tmp, file, unmoved)
+}
+
+/// Copies a file (its mode too) or a link (as a link).
+fn copy_entry(from: &Path, to: &Path) -> Result<(), WorktreeError> {
+    let meta = std::fs::symlink_metadata(from).map_err(io_error(from))?;
+    #[cfg(unix)]
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from).map_err(io_error(from))?;
+        return std::os::unix::fs::symlink(target, to).map_err(io_error(to));
+    }
+    let _ = meta;
+    std::fs::copy(from, to).map(|_| ()).map_err(io_error(to))
 }
 
 /// Renames `tmp` onto `file` when `unmoved` agrees; otherwise takes `tmp` away.
@@ -325,7 +337,7 @@ fn rename_if(
 /// file HEAD lacks that is now there with other content.
 fn moved(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
     if c.before.is_none() {
-        return in_the_way(repo, c);
+        return in_the_way(git, repo, c);
     }
     match git.status_file(Path::new(&c.path)) {
         Ok(status) => Ok(!status.is_empty() && status != git2::Status::IGNORED),
@@ -377,11 +389,11 @@ fn unsafe_path(repo: &Path, path: &str, fence: &StateFence) -> Option<String> {
 
 /// A file HEAD lacks that exists now with other content than the
 /// integration's (untracked or ignored: Git's status does not list it).
-fn in_the_way(repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
+fn in_the_way(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
     if c.before.is_some() {
         return Ok(false);
     }
-    let now = current(repo, &c.path)?;
+    let now = current(git, repo, &c.path)?;
     Ok(now.is_some() && now != c.after)
 }
 
@@ -404,24 +416,10 @@ fn pause_for_tests(at: Option<usize>) {
     let _ = at;
 }
 
-/// The blob a working tree path holds now; None when it is absent.
-fn current(repo: &Path, path: &str) -> Result<Option<String>, WorktreeError> {
-    let file = repo.join(path);
-    let meta = match std::fs::symlink_metadata(&file) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(&file)(e)),
-    };
-    if meta.is_dir() {
-        return Ok(None);
-    }
-    let id = if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(&file).map_err(io_error(&file))?;
-        Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes())?
-    } else {
-        Oid::hash_file(ObjectType::Blob, &file)?
-    };
-    Ok(Some(id.to_string()))
+/// The blob a working tree path holds now (read through the repository's
+/// filters); None when it is absent.
+fn current(git: &Repository, repo: &Path, path: &str) -> Result<Option<String>, WorktreeError> {
+    Ok(blob_of(git, &repo.join(path), path)?.map(|id| id.to_string()))
 }
 
 /// Moves the branch from `from` to `to`, only if it still names `from`.
@@ -463,17 +461,18 @@ pub fn recover(
     fence: &StateFence,
 ) -> Result<Recovered, WorktreeError> {
     let merge = p.target.is_some();
+    let git = Repository::open(repo)?;
+    clear_leftovers(&git);
     let mut at = Vec::with_capacity(p.paths.len());
     for c in &p.paths {
         // A file the crash caught between its write and its rename.
         if unsafe_path(repo, &c.path, fence).is_none() {
             let _ = std::fs::remove_file(temp_beside(&repo.join(&c.path)));
         }
-        at.push(current(repo, &c.path)?);
+        at.push(current(&git, repo, &c.path)?);
     }
     let committed = match &p.target {
         Some(target) => {
-            let git = Repository::open(repo)?;
             let head = head_commit(&git)?.map(|h| h.id().to_string());
             head.as_deref() == Some(target.as_str())
         }
@@ -840,5 +839,63 @@ mod tests {
             }
         );
         assert_eq!(std::fs::read_to_string(repo.join("a.txt")).unwrap(), "a\n");
+    }
+
+    #[test]
+    fn apply_writes_what_checkout_would_and_recovery_reads_it_back_the_same_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (".gitattributes", "*.bat text eol=crlf\n"),
+                ("a.txt", "a\n"),
+                ("run.bat", "echo a\n"),
+            ],
+        );
+        let ws = department(
+            &repo,
+            "lingyubu-1",
+            &[("a.txt", "A\nB\n"), ("run.bat", "echo b\necho c\n")],
+        );
+        // The user's clone converts line endings on checkout.
+        let git = Repository::open(&repo).unwrap();
+        git.config()
+            .unwrap()
+            .set_bool("core.autocrlf", true)
+            .unwrap();
+        for file in ["a.txt", "run.bat"] {
+            std::fs::remove_file(repo.join(file)).unwrap();
+        }
+        git.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .unwrap();
+        assert_eq!(std::fs::read(repo.join("a.txt")).unwrap(), b"a\r\n");
+        let st: Vec<String> = git
+            .statuses(None)
+            .unwrap()
+            .iter()
+            .map(|e| format!("{:?} {:?}", e.path(), e.status()))
+            .collect();
+        assert!(st.is_empty(), "a clean CRLF checkout: {st:?}");
+        let none = StateFence::default();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &none).unwrap();
+        assert!(p.blocking().is_empty(), "{p:?}");
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        write_predicted(&repo, &all, false, &none).unwrap();
+        assert_eq!(
+            std::fs::read(repo.join("a.txt")).unwrap(),
+            b"A\r\nB\r\n",
+            "autocrlf"
+        );
+        assert_eq!(
+            std::fs::read(repo.join("run.bat")).unwrap(),
+            b"echo b\r\necho c\r\n",
+            "eol=crlf"
+        );
+        // Recovery sees the department's blobs in those files: done.
+        assert_eq!(
+            recover(&repo, &pending(&p, None), &none).unwrap(),
+            Recovered::Done { untouched: vec![] }
+        );
+        assert!(!git.path().join("codex-governance-checkout").exists());
     }
 }

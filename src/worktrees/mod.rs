@@ -29,6 +29,7 @@
 //! are in the index marked skip-worktree, so `git status` in the worktree is
 //! clean and the recorded commit keeps them as they were.
 
+pub mod checkout;
 pub mod create;
 pub mod fence;
 pub mod integrate;

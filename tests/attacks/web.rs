@@ -613,6 +613,88 @@ async fn a_connection_that_sends_nothing_is_closed_before_a_slow_one() {
     server.stop().await;
 }
 
+/// One token-bearing `GET /api/status` on a new connection: its status, or
+/// None when the connection was reset or closed without an answer.
+async fn status_call(server: &InProcess) -> Option<u16> {
+    let mut s = TcpStream::connect(server.addr).await.ok()?;
+    let req = format!(
+        "GET /api/status HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        server.host(),
+        server.token
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf)).await;
+    if !matches!(read, Ok(Ok(_))) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_bearing_request_gets_through_a_flood_of_half_sent_heads() {
+    more_open_files();
+    let (_repo, server) = serve(&[]).await;
+    const FLOOD: usize = 1100;
+    const CALLS: usize = 174;
+    let addr = server.addr;
+    let half = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
+        server.host()
+    );
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let connects = Arc::new(AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    // Each flooder holds a half-sent head without a token, and connects
+    // again as soon as it is closed, until the calls are done.
+    for _ in 0..FLOOD {
+        let (half, mut done, connects) = (half.clone(), done_rx.clone(), Arc::clone(&connects));
+        flood.push(tokio::spawn(async move {
+            while !*done.borrow() {
+                let Ok(mut s) = TcpStream::connect(addr).await else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                connects.fetch_add(1, Ordering::Relaxed);
+                let _ = s.write_all(half.as_bytes()).await;
+                let mut buf = [0u8; 256];
+                tokio::select! {
+                    _ = s.read(&mut buf) => {}
+                    _ = done.changed() => return,
+                }
+            }
+        }));
+    }
+    wait_until("the flood under way", PATIENCE, || {
+        let connects = Arc::clone(&connects);
+        async move { (connects.load(Ordering::Relaxed) >= FLOOD).then_some(()) }
+    })
+    .await;
+    let mut answered = 0;
+    let mut lost = Vec::new();
+    for n in 0..CALLS {
+        match status_call(&server).await {
+            Some(200) => answered += 1,
+            other => lost.push((n, other)),
+        }
+    }
+    let during = connects.load(Ordering::Relaxed);
+    let _ = done_tx.send(true);
+    for f in flood {
+        let _ = f.await;
+    }
+    say(
+        &format!(
+            "{FLOOD} tokenless half-sent heads, connecting again when closed ({during} connects)"
+        ),
+        format!("{answered} of {CALLS} token-bearing GET /api/status answered 200; lost: {lost:?}"),
+    );
+    assert_eq!(answered, CALLS, "lost: {lost:?}");
+    assert_eq!(healthy(&server).await, 200);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_sockets_cannot_keep_the_dashboard_out() {
     more_open_files();
