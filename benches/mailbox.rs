@@ -217,7 +217,11 @@ async fn run() {
     let root = tmp.path().canonicalize().unwrap();
     let repo = make_repo(&root);
     let state_dir = root.join("state");
-    let config = Config::load_with_env(&repo, &Env::new()).expect("config");
+    let config = Config::load_with_env(
+        &repo,
+        &Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())]),
+    )
+    .expect("config");
     let running = web::serve(
         ServeOptions {
             repo: repo.clone(),

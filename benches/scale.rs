@@ -212,6 +212,7 @@ impl Drop for Launcher {
 fn spawn(repo: &Path, state_dir: &Path) -> Launcher {
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+        .env("CODEX_GOVERNANCE_TRUST_CONFIG", "1")
         .args(["serve", "--port", "0", "--repo"])
         .arg(repo)
         .arg("--state-dir")

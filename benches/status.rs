@@ -61,7 +61,11 @@ fn main() {
         .thread_name("server")
         .build()
         .unwrap();
-    let config = Config::load_with_env(&repo, &Env::new()).expect("config");
+    let config = Config::load_with_env(
+        &repo,
+        &Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())]),
+    )
+    .expect("config");
     let running = server_rt
         .block_on(web::serve(
             ServeOptions {
@@ -415,6 +419,7 @@ fn startup_and_memory() {
         }
         let t0 = Instant::now();
         let mut child = cmd
+            .env("CODEX_GOVERNANCE_TRUST_CONFIG", "1")
             .args(["serve", "--port", "0", "--repo"])
             .arg(&repo)
             .stdin(Stdio::null())

@@ -19,6 +19,7 @@ mod isolation;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
+pub mod trust;
 pub use agent_backend::AgentBackendSettings;
 use defaults::menxia_department;
 pub use defaults::{
@@ -113,6 +114,8 @@ pub struct Config {
     pub launcher: LauncherSettings,
     /// The file this came from, if there was one.
     pub source: Option<PathBuf>,
+    /// What the file sets that needs the user's say-so before it runs.
+    pub trust: trust::ConfigTrust,
     /// Unknown keys and other non-fatal remarks, for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -246,14 +249,21 @@ impl Config {
     pub fn load_with_env(repo: &Path, env: &Env) -> Result<Config, ConfigError> {
         let path = config_path(repo);
         let file_name = path.display().to_string();
-        let (file, source, mut warnings) = match std::fs::read_to_string(&path) {
+        let (file, source, mut warnings, trust) = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
-                (file, Some(path), warnings)
+                let trust = trust::of(
+                    file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
+                    text.as_bytes(),
+                );
+                (file, Some(path), warnings, trust)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                (FileConfig::default(), None, Vec::new())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                FileConfig::default(),
+                None,
+                Vec::new(),
+                trust::ConfigTrust::default(),
+            ),
             Err(source) => {
                 return Err(ConfigError::Read {
                     file: path.display().to_string(),
@@ -296,6 +306,7 @@ impl Config {
             preflight: Preflight { portability_paths },
             launcher,
             source,
+            trust: trust::from_env(trust, env),
             warnings,
         })
     }

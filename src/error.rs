@@ -40,6 +40,16 @@ impl From<anyhow::Error> for LauncherError {
     }
 }
 
+impl From<crate::config_trust::TrustError> for LauncherError {
+    fn from(e: crate::config_trust::TrustError) -> Self {
+        use crate::config_trust::TrustError;
+        match e {
+            TrustError::Io { .. } => LauncherError::Internal(e.to_string()),
+            other => LauncherError::Conflict(other.to_string()),
+        }
+    }
+}
+
 impl From<String> for LauncherError {
     fn from(e: String) -> Self {
         LauncherError::BadRequest(e)

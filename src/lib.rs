@@ -7,6 +7,7 @@ pub mod agents;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod config_trust;
 pub mod context;
 pub mod credentials;
 pub mod demo;

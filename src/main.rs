@@ -91,6 +91,11 @@ struct ServeArgs {
     /// Runtime folder: state, audit log, logs, mailboxes (default: <repository root>/.tmp).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Trust what this repository's governance.yaml sets (its agent command, a
+    /// looser sandbox, integration without asking) for this run, without
+    /// asking in the dashboard.
+    #[arg(long)]
+    trust_config: bool,
 }
 
 #[derive(Args)]
@@ -295,6 +300,8 @@ fn demo(args: DemoArgs) -> ExitCode {
         host: args.host,
         port: args.port,
         state_dir: None,
+        // The demo's configuration is the one `demo` just wrote.
+        trust_config: true,
     })
 }
 
@@ -452,7 +459,7 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         );
     }
     args.repo = root;
-    let config = match Config::load(&args.repo) {
+    let mut config = match Config::load(&args.repo) {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
@@ -462,6 +469,10 @@ fn serve(mut args: ServeArgs) -> ExitCode {
     }
     for w in &config.warnings {
         eprintln!("warning: {w}");
+    }
+    config.trust.granted |= args.trust_config;
+    if let Some(why) = codex_governance::config_trust::TrustGate::of(&config).refusal() {
+        eprintln!("codex-governance: {why}");
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -22,11 +22,12 @@ import * as queue from "./js/queue.js";
 import * as report from "./js/report.js";
 import * as sessions from "./js/sessions.js";
 import * as timeline from "./js/timeline.js";
+import * as trust from "./js/trust.js";
 
 function init() {
   adoptFragmentToken();
   if (!token()) showAuthProblem();
-  for (const view of [header, keys, layout, needsYou, approvals, grid, sessions, queue, inbox, plan, report, timeline, drawer]) {
+  for (const view of [header, trust, keys, layout, needsYou, approvals, grid, sessions, queue, inbox, plan, report, timeline, drawer]) {
     view.mount();
   }
   // The focused Zhongshu's plan and inbox are fetched when the focus moves.

@@ -50,6 +50,9 @@ pub struct StatusView {
     pub agents: AgentsView,
     /// The account's usage limits, the queue's hold, parked sessions, budgets.
     pub quota: crate::sessions::quota::QuotaView,
+    /// What the repository's configuration sets that waits for the user's
+    /// trust before any session starts; null once trusted.
+    pub config_trust: Option<crate::config_trust::TrustRequest>,
 }
 
 /// How the launcher's agents run.

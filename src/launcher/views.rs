@@ -120,6 +120,7 @@ impl Launcher {
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
             agents: self.agents_view(),
             quota: crate::sessions::quota::quota_view(&state, l),
+            config_trust: self.sessions.trust.request(),
         }
     }
 

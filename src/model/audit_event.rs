@@ -353,6 +353,11 @@ pub enum AuditEvent {
         mode: IntegrationMode,
         error: String,
     },
+    /// The user trusted this version of the repository's configuration.
+    ConfigTrusted {
+        file: String,
+        config_hash: String,
+    },
     /// The user integrated changes outside the department's scope (`launcher.scope: block`).
     ScopeOverridden {
         session_id: String,

@@ -132,6 +132,23 @@ pub fn symlink_for_tests(target: impl AsRef<Path>, link: impl AsRef<Path>) -> st
     }
 }
 
+/// The user's own configuration folder (`$XDG_CONFIG_HOME`, else
+/// `~/.config`; `%APPDATA%` on Windows): outside every repository.
+pub fn user_config_dir(
+    env: &std::collections::HashMap<String, String>,
+) -> Option<std::path::PathBuf> {
+    let from = |k: &str| {
+        env.get(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    if cfg!(windows) {
+        from("APPDATA")
+    } else {
+        from("XDG_CONFIG_HOME").or_else(|| from("HOME").map(|h| h.join(".config")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

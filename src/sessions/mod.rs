@@ -75,6 +75,9 @@ pub struct Sessions {
     /// Told when quota changed (a session parked, a snapshot, start anyway):
     /// the launcher's quota clock then looks again when to wake.
     pub quota_changed: Arc<tokio::sync::Notify>,
+    /// Whether the repository's configuration may run: no session starts
+    /// before the user trusts what it sets.
+    pub trust: crate::config_trust::TrustGate,
 }
 
 impl Sessions {
@@ -85,6 +88,7 @@ impl Sessions {
         signals: SignalTx,
     ) -> Sessions {
         Sessions {
+            trust: crate::config_trust::TrustGate::of(&ctx.config),
             ctx,
             ptys: Mutex::new(HashMap::new()),
             backend,

@@ -103,6 +103,9 @@ impl Checked {
 impl Sessions {
     /// Starts a session now (the queue decides when departments may start).
     pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
+        if let Some(why) = self.trust.refusal() {
+            return Err(LauncherError::Conflict(why));
+        }
         let checked = self.check_start(&spec)?;
         // Zhongshu starts are serialized so the limit below cannot be overrun.
         let _zhongshu_start = match spec.kind {

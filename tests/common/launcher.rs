@@ -204,9 +204,11 @@ impl TestRepo {
         p
     }
 
-    /// The configuration as the launcher sees it, ignoring this process's environment.
+    /// The configuration as the launcher sees it, ignoring this process's
+    /// environment; the test's own governance.yaml is trusted.
     pub fn config(&self) -> Config {
-        Config::load_with_env(&self.path, &Env::new()).expect("governance.yaml loads")
+        let env = Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())]);
+        Config::load_with_env(&self.path, &env).expect("governance.yaml loads")
     }
 
     /// The transcript log of a session, carriage returns removed. On Windows
@@ -752,7 +754,9 @@ pub fn parse_ready_line(line: &str) -> (String, String) {
     (url.to_string(), token.to_string())
 }
 
-/// The binary with this process's CODEX_GOVERNANCE_* and FAKE_AGENT_* removed.
+/// The binary with this process's CODEX_GOVERNANCE_* and FAKE_AGENT_* removed;
+/// the test repositories' own governance.yaml trusted
+/// (`CODEX_GOVERNANCE_TRUST_CONFIG=1`; a test of the trust gate sets it to 0).
 pub fn base_command() -> Command {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars() {
@@ -760,6 +764,7 @@ pub fn base_command() -> Command {
             cmd.env_remove(k);
         }
     }
+    cmd.env("CODEX_GOVERNANCE_TRUST_CONFIG", "1");
     cmd
 }
 

@@ -20,6 +20,7 @@ mod overview;
 mod quota;
 mod review;
 mod sessions;
+mod trust;
 mod zhongshu;
 
 use overview::{audit, browser_terminals, healthz, report, status, zhongshu_sessions};
@@ -80,6 +81,7 @@ pub fn routes() -> Routes {
         .post("/api/dismiss", control::dismiss)
         .post("/api/quota/start_anyway", quota::start_anyway)
         .post("/api/plan_budget", quota::plan_budget)
+        .post("/api/trust_config", trust::trust_config)
 }
 
 type Caller = axum::Extension<Principal>;

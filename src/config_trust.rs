@@ -1,0 +1,238 @@
+//! Whether this repository's `governance.yaml` may run (issue 33 item 11).
+//!
+//! A cloned repository's configuration is someone else's file: it can name
+//! the agent command, loosen the sandbox or integrate without asking
+//! (`config::trust`). Until the user agrees in the page (or starts the
+//! launcher with `--trust-config`), no session starts. The answer is kept
+//! per version of the file (its SHA-256) in the user's own config folder,
+//! outside every repository, so the next start of the same file does not
+//! ask and a changed file asks again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::trust::{ConfigTrust, TrustAsk};
+
+/// Why a trust answer could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error(
+        "the configuration changed since the page showed it (it is now {now}): look at it again"
+    )]
+    Changed { now: String },
+    #[error("there is nothing to trust: this repository's configuration asks for nothing")]
+    NothingAsked,
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The remembered answers: hash -> what was trusted.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Answers {
+    #[serde(default)]
+    trusted: BTreeMap<String, Remembered>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Remembered {
+    file: String,
+    at: String,
+}
+
+/// The user's answers, in `<config folder>/trusted-configs.json`.
+#[derive(Debug, Clone)]
+pub struct TrustStore {
+    file: PathBuf,
+}
+
+impl TrustStore {
+    /// The store in `dir` (the user's config folder for this tool).
+    pub fn in_dir(dir: &Path) -> TrustStore {
+        TrustStore {
+            file: dir.join("trusted-configs.json"),
+        }
+    }
+
+    fn read(&self) -> Answers {
+        std::fs::read(&self.file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn trusts(&self, hash: &str) -> bool {
+        self.read().trusted.contains_key(hash)
+    }
+
+    /// Keeps `hash` as trusted (the file written whole, then renamed).
+    pub fn remember(&self, hash: &str, source: &str) -> Result<(), TrustError> {
+        let io = |source| TrustError::Io {
+            path: self.file.display().to_string(),
+            source,
+        };
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut answers = self.read();
+        answers.trusted.insert(
+            hash.to_string(),
+            Remembered {
+                file: source.to_string(),
+                at: crate::clock::now_rfc3339(),
+            },
+        );
+        let text = serde_json::to_vec_pretty(&answers).unwrap_or_default();
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, &text).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&self.file).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// What the page shows while the configuration waits for the user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TrustRequest {
+    /// The file.
+    pub file: String,
+    /// Its SHA-256: the page sends it back with the answer.
+    pub hash: String,
+    pub settings: Vec<TrustAsk>,
+}
+
+/// The gate every session start passes.
+#[derive(Debug)]
+pub struct TrustGate {
+    asked: ConfigTrust,
+    file: String,
+    store: Option<TrustStore>,
+    trusted: AtomicBool,
+}
+
+impl TrustGate {
+    /// The gate of a loaded configuration.
+    pub fn of(config: &crate::config::Config) -> TrustGate {
+        let t = &config.trust;
+        let file = config
+            .source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "governance.yaml".into());
+        let store = t.store_dir.as_deref().map(TrustStore::in_dir);
+        TrustGate::new(t.clone(), file, store, t.granted)
+    }
+
+    /// Open when the file asks for nothing, the user granted it for this run
+    /// (`granted`), or the store remembers this version of it.
+    pub fn new(asked: ConfigTrust, file: String, store: Option<TrustStore>, granted: bool) -> Self {
+        let remembered = match (&asked.hash, &store) {
+            (Some(h), Some(s)) => s.trusts(h),
+            _ => false,
+        };
+        let trusted = granted || !asked.asks_anything() || remembered;
+        TrustGate {
+            asked,
+            file,
+            store,
+            trusted: AtomicBool::new(trusted),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.trusted.load(Ordering::Acquire)
+    }
+
+    /// What waits for the user; None once trusted.
+    pub fn request(&self) -> Option<TrustRequest> {
+        if self.is_open() {
+            return None;
+        }
+        Some(TrustRequest {
+            file: self.file.clone(),
+            hash: self.asked.hash.clone().unwrap_or_default(),
+            settings: self.asked.asks.clone(),
+        })
+    }
+
+    /// Why a session may not start yet; None when it may.
+    pub fn refusal(&self) -> Option<String> {
+        let r = self.request()?;
+        let named: Vec<String> = r
+            .settings
+            .iter()
+            .map(|a| format!("{}: {} ({})", a.key, a.value, a.meaning))
+            .collect();
+        Some(format!(
+            "{} is not trusted yet. It sets {}. Look at it, then trust it in the dashboard \
+             (or start with --trust-config); nothing runs until then",
+            r.file,
+            named.join("; ")
+        ))
+    }
+
+    /// The user trusts the version `hash` of the file: kept, and the gate opens.
+    pub fn trust(&self, hash: &str) -> Result<(), TrustError> {
+        let Some(now) = self
+            .asked
+            .hash
+            .as_deref()
+            .filter(|_| self.asked.asks_anything())
+        else {
+            return Err(TrustError::NothingAsked);
+        };
+        if now != hash {
+            return Err(TrustError::Changed {
+                now: now.to_string(),
+            });
+        }
+        if let Some(store) = &self.store {
+            store.remember(hash, &self.file)?;
+        }
+        self.trusted.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(hash: &str) -> ConfigTrust {
+        ConfigTrust {
+            asks: vec![TrustAsk {
+                key: "launcher.agent_command".into(),
+                value: "sh".into(),
+                meaning: "runs this program as every agent".into(),
+            }],
+            hash: Some(hash.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_answer_is_kept_per_version_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TrustStore::in_dir(dir.path());
+        let gate = TrustGate::new(asked("h1"), "g.yaml".into(), Some(store.clone()), false);
+        assert!(!gate.is_open());
+        assert!(gate
+            .refusal()
+            .unwrap()
+            .contains("launcher.agent_command: sh"));
+        assert!(matches!(gate.trust("h0"), Err(TrustError::Changed { .. })));
+        gate.trust("h1").unwrap();
+        assert!(gate.is_open() && gate.request().is_none());
+        // The next start of the same file does not ask; another version does.
+        assert!(TrustGate::new(asked("h1"), "g.yaml".into(), Some(store.clone()), false).is_open());
+        assert!(!TrustGate::new(asked("h2"), "g.yaml".into(), Some(store), false).is_open());
+        let calm = TrustGate::new(ConfigTrust::default(), "g.yaml".into(), None, false);
+        assert!(calm.is_open());
+        assert!(matches!(calm.trust("x"), Err(TrustError::NothingAsked)));
+    }
+}
