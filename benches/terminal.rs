@@ -39,7 +39,7 @@ fn spawn(script: &str) -> Arc<Pty> {
         env: vec![("LANG".into(), "C.UTF-8".into())],
         cols: 120,
         rows: 40,
-        log_path: None,
+        transcript: None,
     })
     .expect("spawn a PTY")
 }

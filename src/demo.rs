@@ -32,6 +32,8 @@ pub enum DemoError {
     BuildFailed(String),
     #[error("{0} exists and is not empty: choose a new folder for the demo repository")]
     NotEmpty(String),
+    #[error("{0}: another user could change the demo's files; choose a folder of your own")]
+    NotYours(String),
     #[error("cannot write the demo repository at {path}: {source}")]
     Write {
         path: String,
@@ -131,13 +133,19 @@ fn build_agent(cargo: &Path, manifest: &Path, exe: Option<&Path>) -> Result<Path
         .ok_or_else(|| DemoError::BuildFailed("cargo named no fake-agent program".into()))
 }
 
-/// A new folder for the demo repository under the system's temporary folder.
-pub fn default_dir() -> PathBuf {
+/// A new folder for the demo repository under the system's temporary
+/// folder, made here with a random name (never one someone else made first:
+/// that user could swap the demo's files under it).
+pub fn default_dir() -> Result<PathBuf, DemoError> {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    std::env::temp_dir().join(format!(
-        "codex-governance-demo-{stamp}-{}",
-        std::process::id()
-    ))
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("codex-governance-demo-{stamp}-"))
+        .tempdir()
+        .map_err(|source| DemoError::Write {
+            path: std::env::temp_dir().display().to_string(),
+            source,
+        })?;
+    Ok(dir.keep())
 }
 
 /// The demo repository's files, besides `governance.yaml`.
@@ -159,7 +167,10 @@ pub fn create_repo(dir: &Path, agent: &Path) -> Result<PathBuf, DemoError> {
         let path = path.display().to_string();
         move |source| DemoError::Write { path, source }
     };
-    if dir.exists() {
+    if let Ok(meta) = std::fs::metadata(dir) {
+        if let Some(why) = crate::platform::not_own(&meta, true) {
+            return Err(DemoError::NotYours(format!("{} is {why}", dir.display())));
+        }
         let mut entries = std::fs::read_dir(dir).map_err(write_err(dir))?;
         if entries.next().is_some() {
             return Err(DemoError::NotEmpty(dir.display().to_string()));
@@ -239,6 +250,18 @@ mod tests {
             create_repo(&root, &agent),
             Err(DemoError::NotEmpty(_))
         ));
+    }
+
+    #[test]
+    fn each_default_folder_is_new_and_made_here() {
+        let (a, b) = (default_dir().unwrap(), default_dir().unwrap());
+        assert_ne!(a, b);
+        for dir in [&a, &b] {
+            let meta = std::fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir());
+            assert!(crate::platform::not_own(&meta, true).is_none());
+            std::fs::remove_dir(dir).unwrap();
+        }
     }
 
     #[test]

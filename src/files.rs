@@ -1,5 +1,10 @@
-//! Durable file replacement, shared by every writer of a launcher file.
+//! Writing the launcher's own files in its state folder. An agent can read
+//! and (through an integration or a cloned repository) plant files there, so
+//! nothing is written through a link: a file is replaced by rename
+//! ([`write_atomic`]) or opened without following links and checked to be a
+//! regular file of this user's with one name ([`open_own`]).
 
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -14,4 +19,153 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     crate::platform::sync_dir(dir)
+}
+
+/// How a launcher file is opened by [`open_own`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Appended to (a transcript, a log).
+    Append,
+    /// Read and appended to (the audit log).
+    ReadAppend,
+    /// Written in place, never truncated (a lock, a database).
+    Write,
+}
+
+/// Opens (creating it owner-only when missing) the launcher's file `path`,
+/// which lies in `root` (the state folder). Refused with the reason: a link at
+/// `path` or at any folder between `root` and it, or a file that is not a
+/// regular file of this user's with exactly one name. `root` itself is
+/// checked once at start ([`crate::private_state::secure`]).
+pub fn open_own(root: &Path, path: &Path, access: Access) -> std::io::Result<File> {
+    let refused = |why: String| {
+        std::io::Error::other(format!(
+            "{} {why}: the launcher writes only its own files; move it away",
+            path.display()
+        ))
+    };
+    check_folders(root, path)
+        .map_err(|(folder, why)| refused(format!("is in {}, which is {why}", folder.display())))?;
+    let mut options = OpenOptions::new();
+    options.create(true);
+    match access {
+        Access::Append => options.append(true),
+        Access::ReadAppend => options.read(true).append(true),
+        Access::Write => options.write(true).truncate(false),
+    };
+    let file = crate::platform::open_no_follow_with(&mut options, path).map_err(|e| {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            refused("is a symbolic link".into())
+        } else {
+            e
+        }
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let what = crate::platform::describe_file_type(&meta.file_type());
+        return Err(refused(format!("is {what}")));
+    }
+    if let Some(why) = crate::platform::not_own(&meta, false) {
+        return Err(refused(format!("is {why}")));
+    }
+    let names = crate::platform::link_count(&file)?;
+    if names != 1 {
+        return Err(refused(format!(
+            "has {names} names (a hard link to another file)"
+        )));
+    }
+    crate::platform::make_private(&file)?;
+    Ok(file)
+}
+
+/// Creates the launcher's folder `dir` in `root`, new (0700): one already
+/// there, link or folder, is an `AlreadyExists` error; a link or another
+/// user's folder on the way is refused.
+pub fn create_own_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
+    check_folders(root, dir).map_err(|(folder, why)| {
+        std::io::Error::other(format!(
+            "{} is in {}, which is {why}: the launcher makes its folders only in its own",
+            dir.display(),
+            folder.display()
+        ))
+    })?;
+    std::fs::create_dir(dir)?;
+    crate::platform::tighten(dir).map(drop)
+}
+
+/// Every folder between `root` and `path` is a folder (not a link) of this
+/// user's that no one else may write; else the first that is not, and why.
+fn check_folders(root: &Path, path: &Path) -> Result<(), (std::path::PathBuf, String)> {
+    let Ok(inner) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut folder = root.to_path_buf();
+    let parts: Vec<_> = inner.components().collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        folder.push(part);
+        let meta = match std::fs::symlink_metadata(&folder) {
+            Ok(m) => m,
+            Err(e) => return Err((folder, e.to_string())),
+        };
+        if !meta.is_dir() {
+            let what = crate::platform::describe_file_type(&meta.file_type());
+            return Err((folder, what.to_string()));
+        }
+        if let Some(why) = crate::platform::not_own(&meta, true) {
+            return Err((folder, why));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_a_hard_link_or_a_linked_folder_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("state");
+        let logs = root.join("codex_governance_logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let target = dir.path().join("bashrc");
+        std::fs::write(&target, "mine\n").unwrap();
+
+        let linked = logs.join("zhongshu-1.log");
+        std::os::unix::fs::symlink(&target, &linked).unwrap();
+        let e = open_own(&root, &linked, Access::Append).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+
+        let hard = logs.join("zhongshu-2.log");
+        std::fs::hard_link(&target, &hard).unwrap();
+        let e = open_own(&root, &hard, Access::Append).unwrap_err();
+        assert!(e.to_string().contains("has 2 names"), "{e}");
+
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let linked_folder = root.join("codex_governance_prompts");
+        std::os::unix::fs::symlink(&elsewhere, &linked_folder).unwrap();
+        let e = open_own(&root, &linked_folder.join("a.md"), Access::Write).unwrap_err();
+        assert!(e.to_string().contains("which is a symbolic link"), "{e}");
+        assert!(!elsewhere.join("a.md").exists());
+
+        let fifo = logs.join("zhongshu-3.log");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert!(
+            open_own(&root, &fifo, Access::Append).is_err(),
+            "no reader: refused, not hung"
+        );
+
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "mine\n");
+        let fresh = logs.join("zhongshu-4.log");
+        let mut f = open_own(&root, &fresh, Access::Append).unwrap();
+        f.write_all(b"ok").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }

@@ -72,11 +72,7 @@ pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
         source,
     };
     crate::platform::create_private_dir(state_dir).map_err(io)?;
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    let file = crate::platform::private_file_mode(&mut options)
-        .open(&path)
-        .map_err(io)?;
+    let file = crate::files::open_own(state_dir, &path, crate::files::Access::Write).map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(InstanceLock { file, path }),
         Err(TryLockError::WouldBlock) => Err(match read_launcher_file(state_dir) {

@@ -279,7 +279,10 @@ fn init(args: LocateArgs) -> ExitCode {
 fn demo(args: DemoArgs) -> ExitCode {
     use codex_governance::demo as d;
     let made = d::find_agent(args.agent.as_deref()).and_then(|agent| {
-        let dir = args.dir.unwrap_or_else(d::default_dir);
+        let dir = match args.dir {
+            Some(dir) => dir,
+            None => d::default_dir()?,
+        };
         d::create_repo(&dir, &agent)
     });
     let repo = match made {

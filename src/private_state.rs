@@ -94,6 +94,95 @@ pub fn secure(repo: &Path, state_dir: &Path) -> anyhow::Result<Tightened> {
     Ok(tightened)
 }
 
+/// An entry that was not the launcher's, moved out of its way.
+#[derive(Debug)]
+pub struct SetAside {
+    pub from: PathBuf,
+    /// What it was: "a symbolic link", "owned by another user (uid 65534)".
+    pub why: String,
+    pub to: PathBuf,
+}
+
+/// The folder [`set_aside_planted`] moves what it finds into.
+pub const SET_ASIDE: &str = "codex_governance_set_aside";
+
+/// Moves out of the launcher's way every link, and every file that is not a
+/// regular file of this user's with one name, found under the launcher's own
+/// names in `state_dir` (a cloned repository can carry
+/// `.tmp/codex_governance_logs/zhongshu-1.log` as a link to a shell rc file).
+/// They go to `codex_governance_set_aside/<stamp>/`, kept as they were.
+/// Run with the instance lock held.
+/// Returns what was moved.
+pub fn set_aside_planted(state_dir: &Path) -> anyhow::Result<Vec<SetAside>> {
+    let mut moved = Vec::new();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
+    let aside = state_dir.join(SET_ASIDE).join(stamp);
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return Ok(moved);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Codex's folder is Codex's; mailboxes have their own rules for what
+        // agents drop there (links rejected with a reason, linked folders
+        // unusable: see `mailbox::folders`).
+        let theirs = ["codex", "codex_governance_mailbox", ".gitignore", SET_ASIDE];
+        if !ours(&name) || theirs.contains(&name.as_str()) {
+            continue;
+        }
+        let mut walk = walkdir::WalkDir::new(entry.path())
+            .follow_links(false)
+            .into_iter();
+        while let Some(item) = walk.next() {
+            let Ok(item) = item else { continue };
+            let Some(why) = planted(item.path()) else {
+                continue;
+            };
+            let rel = item.path().strip_prefix(state_dir).unwrap_or(item.path());
+            let to = aside.join(rel);
+            if let Some(parent) = to.parent() {
+                crate::platform::create_private_dir(parent)?;
+            }
+            std::fs::rename(item.path(), &to).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is {why} and cannot be moved aside to {}: {e}; remove it",
+                    item.path().display(),
+                    to.display()
+                )
+            })?;
+            if item.file_type().is_dir() {
+                walk.skip_current_dir();
+            }
+            moved.push(SetAside {
+                from: item.path().to_path_buf(),
+                why,
+                to,
+            });
+        }
+    }
+    Ok(moved)
+}
+
+/// Why an entry under the launcher's names is not the launcher's: a link, a
+/// FIFO, socket or device, another user's, or a file with several names.
+fn planted(path: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let kind = meta.file_type();
+    if !(kind.is_file() || kind.is_dir()) {
+        return Some(crate::platform::describe_file_type(&kind).to_string());
+    }
+    if let Some(why) = crate::platform::not_own(&meta, false) {
+        return Some(why);
+    }
+    if kind.is_file() {
+        let file = crate::platform::open_no_follow(path).ok()?;
+        let names = crate::platform::link_count(&file).ok()?;
+        if names != 1 {
+            return Some(format!("a file with {names} names (a hard link)"));
+        }
+    }
+    None
+}
+
 /// A state folder that cannot be made private without harm is refused.
 fn refuse_unfit(repo: &Path, state_dir: &Path) -> anyhow::Result<()> {
     let resolved = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
@@ -107,6 +196,14 @@ fn refuse_unfit(repo: &Path, state_dir: &Path) -> anyhow::Result<()> {
         );
     }
     if let Ok(meta) = std::fs::metadata(&dir) {
+        if let Some(why) = crate::platform::not_own(&meta, false) {
+            anyhow::bail!(
+                "the state folder {} is {why}: that user could swap its mailbox and forge \
+                 reports; remove it (or the link to it) and start again, or pass --state-dir \
+                 with a folder of your own",
+                dir.display()
+            );
+        }
         if crate::platform::shared_folder(&meta) {
             anyhow::bail!(
                 "the state folder {} is a folder shared by many users (it has the sticky \

@@ -36,7 +36,15 @@ pub struct SpawnSpec {
     pub cols: u16,
     pub rows: u16,
     /// Raw output is appended here, if set.
-    pub log_path: Option<PathBuf>,
+    pub transcript: Option<Transcript>,
+}
+
+/// A transcript file: `path`, a launcher file in the state folder `root`
+/// (opened through [`crate::files::open_own`]: never through a link).
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub root: PathBuf,
+    pub path: PathBuf,
 }
 
 /// Output shared between the reader thread and subscribers.
@@ -90,6 +98,15 @@ fn start_failure(program: &str, e: &anyhow::Error) -> anyhow::Error {
 impl Pty {
     /// Starts `spec.program` directly (no shell) in a new PTY and session.
     pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
+        // Before the program starts: a transcript that cannot be opened (a
+        // planted link) leaves no process behind.
+        let log = match &spec.transcript {
+            Some(t) => Some(
+                crate::files::open_own(&t.root, &t.path, crate::files::Access::Append)
+                    .with_context(|| format!("cannot open transcript {}", t.path.display()))?,
+            ),
+            None => None,
+        };
         let pair = platform::pty_system()
             .openpty(PtySize {
                 rows: spec.rows.max(1),
@@ -117,24 +134,16 @@ impl Pty {
             .process_id()
             .ok_or_else(|| anyhow!("started {:?} but it has no pid", spec.program))?;
         platform::contain(pid);
-        let reader = pair
-            .master
-            .try_clone_reader()
-            .map_err(|e| anyhow!("cannot read the pseudo-terminal: {e}"))?;
-        let writer = pair
-            .master
-            .take_writer()
-            .map_err(|e| anyhow!("cannot write the pseudo-terminal: {e}"))?;
-        let log = match &spec.log_path {
-            Some(path) => {
-                let mut options = std::fs::OpenOptions::new();
-                options.create(true).append(true);
-                let file = platform::private_file_mode(&mut options)
-                    .open(path)
-                    .with_context(|| format!("cannot open transcript {}", path.display()))?;
-                Some(file)
+        let ends = pair.master.try_clone_reader().and_then(|reader| {
+            let writer = pair.master.take_writer()?;
+            Ok((reader, writer))
+        });
+        let (reader, writer) = match ends {
+            Ok(ends) => ends,
+            Err(e) => {
+                platform::kill_tree(pid);
+                return Err(anyhow!("cannot use the pseudo-terminal: {e}"));
             }
-            None => None,
         };
         let (chunks, _) = broadcast::channel(CHANNEL_CHUNKS);
         let (exit_tx, exit) = watch::channel(None);
@@ -506,7 +515,7 @@ mod tests {
             env: vec![("PATH".into(), "/nowhere/a:/nowhere/b".into())],
             cols: 80,
             rows: 24,
-            log_path: None,
+            transcript: None,
         })
         .unwrap_err()
         .to_string();

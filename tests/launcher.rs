@@ -1799,3 +1799,51 @@ async fn start_department_answers_with_the_session_it_started() {
     assert_eq!(running(&departments(&status)).len(), 3, "{status}");
     server.stop().await;
 }
+
+/// Issue 34 item 7: a start that fails spends no id. Three starts with an
+/// agent program that is not there yet, then one that is: it is zhongshu-1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_starts_spend_no_session_id() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let program = repo.files.join(format!(
+        "agent-installed-later{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    let mut command = TestRepo::agent_command(&RepoOptions::default());
+    let real = std::mem::replace(&mut command[0], program.display().to_string());
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    for _ in 0..3 {
+        let (status, body) = api
+            .post(
+                "/api/start_zhongshu_session",
+                &json!({"task": "before the agent is installed"}),
+            )
+            .await;
+        assert!(!status.is_success(), "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("agent-installed-later"),
+            "{body}"
+        );
+    }
+    let status = api.status().await;
+    assert_eq!(status["sessions"], json!([]), "no record of a failed start");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&program, format!("#!/bin/sh\nexec '{real}' \"$@\"\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    #[cfg(windows)]
+    std::fs::copy(&real, &program).unwrap();
+    let z = api.start_zhongshu("now it is there").await;
+    assert_eq!(z, "zhongshu-1");
+    server.stop().await;
+}

@@ -237,10 +237,13 @@ async fn ctrl_c_in_its_console_stops_the_launcher_gracefully() {
             .chain([repo.path.display().to_string()])
             .collect(),
         cwd: repo.path.clone(),
-        env: vec![("PATH".into(), path)],
+        env: vec![
+            ("PATH".into(), path),
+            ("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into()),
+        ],
         cols: 120,
         rows: 30,
-        log_path: None,
+        transcript: None,
     })
     .expect("the launcher starts in a pseudo-terminal");
     // Its URL from `codex-governance url`: under Wine a console program's own

@@ -15,7 +15,7 @@ use super::{
     START_ROWS,
 };
 use crate::model::{ApprovalDecision, Backend};
-use crate::pty::{self, Pty, SpawnSpec};
+use crate::pty::{self, Pty, SpawnSpec, Transcript};
 
 pub struct PtyBackend {
     /// `agent_command`, with placeholders.
@@ -62,7 +62,10 @@ impl AgentBackend for PtyBackend {
                 env: spec.env.clone(),
                 cols: START_COLS,
                 rows: START_ROWS,
-                log_path: Some(spec.log_path.clone()),
+                transcript: Some(Transcript {
+                    root: spec.state_dir.clone(),
+                    path: spec.log_path.clone(),
+                }),
             })
             .map_err(|e| AgentError::Failed(format!("{e:#}")))?;
             // A PTY agent says nothing the launcher can read: no events.

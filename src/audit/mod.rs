@@ -6,7 +6,7 @@
 //! acknowledged, so a crash leaves at worst a torn last line, which the next start
 //! sets aside (the chain continues from the last whole line).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -106,10 +106,7 @@ impl AuditLog {
     pub fn open(dir: &Path) -> anyhow::Result<AuditLog> {
         let path = dir.join(AUDIT_FILE);
         let Head { seq, hash } = head_of(&path)?;
-        let mut options = OpenOptions::new();
-        options.create(true).read(true).append(true);
-        crate::platform::private_file_mode(&mut options);
-        let file = options.open(&path)?;
+        let file = crate::files::open_own(dir, &path, crate::files::Access::ReadAppend)?;
         let len = file.metadata()?.len();
         let whole = whole_lines_len(&file, len)?;
         if whole < len {
@@ -522,7 +519,10 @@ mod tests {
         let head = log.head();
         drop(log);
         let path = dir.path().join(AUDIT_FILE);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"seq\":2,\"ts").unwrap();
         assert_eq!(verify_whole_lines(&path).unwrap(), (1, head));
         assert!(verify(&path).is_err(), "the plain check still names it");
@@ -535,7 +535,10 @@ mod tests {
         log.append("a", json!({})).unwrap();
         drop(log);
         let path = dir.path().join(AUDIT_FILE);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"seq\":2,\"ts\"").unwrap();
         drop(f);
         let log = AuditLog::open(dir.path()).unwrap();

@@ -95,6 +95,7 @@ impl Launcher {
         let tightened = crate::private_state::secure(&repo, &state_dir)?;
         // Nothing of a running launcher is touched: the lock comes first.
         let instance = crate::instance::lock(&state_dir)?;
+        let set_aside = crate::private_state::set_aside_planted(&state_dir)?;
         let paths = Paths::new(state_dir);
         for dir in [
             paths.state_dir.clone(),
@@ -110,6 +111,20 @@ impl Launcher {
         }
         let store = Store::open(&paths.state_dir)?;
         report_tightened(&store, &paths.state_dir, &tightened);
+        for moved in set_aside {
+            eprintln!(
+                "codex-governance: {} is {}, not the launcher's: moved aside to {} (the \
+                 launcher never writes through a link or into another's file)",
+                moved.from.display(),
+                moved.why,
+                moved.to.display()
+            );
+            store.audit_or_log(AuditEvent::StateEntrySetAside {
+                path: moved.from.display().to_string(),
+                why: moved.why,
+                moved_to: moved.to.display().to_string(),
+            });
+        }
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();

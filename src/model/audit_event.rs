@@ -38,6 +38,13 @@ pub enum AuditEvent {
         was_mode: Option<String>,
         entries: usize,
     },
+    /// Something under one of the launcher's names in the state folder was not
+    /// the launcher's (a link, another user's file, a hard link): moved aside.
+    StateEntrySetAside {
+        path: String,
+        why: String,
+        moved_to: String,
+    },
     SessionStarted {
         session_id: String,
         session_kind: SessionKind,

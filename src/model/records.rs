@@ -497,6 +497,24 @@ impl State {
         format!("{prefix}-{n}")
     }
 
+    /// Takes back `id` (`<prefix>-<n>`) when it is still the last its prefix
+    /// issued: a start that failed spends no id. Whether it was taken back.
+    pub fn release_id(&mut self, id: &str) -> bool {
+        let Some((prefix, n)) = id.rsplit_once('-') else {
+            return false;
+        };
+        let Ok(n) = n.parse::<u64>() else {
+            return false;
+        };
+        match self.counters.get_mut(prefix) {
+            Some(last) if *last == n => {
+                *last -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Departments holding a slot, plus queue items being started.
     pub fn slots_in_use(&self) -> usize {
         self.sessions.values().filter(|s| s.holds_slot()).count()

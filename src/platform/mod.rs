@@ -29,7 +29,10 @@ pub use os::{
     open_no_follow, private_dir, process_alive, runs_session, stop_signal, terminate_tree,
     LocalStream,
 };
-pub use os::{create_private_dir, make_private, private_file_mode, shared_folder, tighten};
+pub use os::{
+    create_private_dir, make_private, not_own, open_no_follow_with, private_file_mode,
+    shared_folder, tighten,
+};
 
 pub use program::{
     cmd_command_line_from, cmd_special_in, resolve as resolve_program, Launch, LaunchError,

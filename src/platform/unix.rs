@@ -190,6 +190,36 @@ pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)
         })
 }
 
+/// Opens `options` (write or append, created 0600) at `path` without
+/// following a link at its last component and without blocking on a FIFO;
+/// the caller checks what it opened ([`foreign_file`]).
+pub fn open_no_follow_with(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    options
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// This user's id (the effective one, as the kernel checks).
+fn me() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Why a file or folder is not this user's own: owned by another user, or
+/// (`writable_by_others`) writable by group or others. None when it is.
+pub fn not_own(meta: &std::fs::Metadata, writable_by_others: bool) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.uid() != me() {
+        return Some(format!("owned by another user (uid {})", meta.uid()));
+    }
+    let mode = meta.mode() & 0o7777;
+    if writable_by_others && mode & 0o022 != 0 {
+        return Some(format!("writable by other users (mode {mode:04o})"));
+    }
+    None
+}
+
 /// How many names the opened file has (a hard link adds one).
 pub fn link_count(file: &File) -> std::io::Result<u64> {
     use std::os::unix::fs::MetadataExt;

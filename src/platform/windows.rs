@@ -185,6 +185,24 @@ pub fn open_no_follow(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)
         })
 }
 
+/// Opens `options` at `path` unless it is a reparse point (symbolic link,
+/// junction); the caller checks what it opened.
+pub fn open_no_follow_with(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if m.file_type().is_symlink() || m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+            return Err(std::io::Error::other("a link or junction (reparse point)"));
+        }
+    }
+    options
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+}
+
+/// Owners are told by ACLs on Windows, which are not read here (see SECURITY.md).
+pub fn not_own(_meta: &std::fs::Metadata, _writable_by_others: bool) -> Option<String> {
+    None
+}
+
 /// How many names the opened file has (a hard link adds one).
 pub fn link_count(file: &File) -> std::io::Result<u64> {
     use std::os::windows::io::AsRawHandle;

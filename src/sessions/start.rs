@@ -121,15 +121,32 @@ impl Sessions {
             .map(|d| d.key.clone())
             .unwrap_or_else(|| "zhongshu".into());
         let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
+        match self.start_as(&spec, checked, &id).await {
+            Ok(session) => Ok(session),
+            Err(e) => {
+                self.give_back_id(&id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the session `id` (just issued). A failure leaves no record.
+    async fn start_as(
+        self: &Arc<Self>,
+        spec: &StartSpec,
+        checked: Checked,
+        id: &str,
+    ) -> LResult<Session> {
+        let (spec, id) = (spec, id.to_string());
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let mut checked = checked;
-        let made = self.prepare_workspace(&spec, &checked, &id).await?;
+        let made = self.prepare_workspace(spec, &checked, &id).await?;
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
-        let (prompt, prompt_path) = match self.write_prompt(&spec, &checked, &id) {
+        let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
             Ok(p) => p,
             Err(e) => {
-                self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), &spec);
+                self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), spec);
                 return Err(e);
             }
         };
@@ -137,7 +154,7 @@ impl Sessions {
         let backend = self.backend.kind();
         let session = new_record(
             backend,
-            &spec,
+            spec,
             &checked,
             &id,
             (mailbox, drop_folder),
@@ -148,11 +165,11 @@ impl Sessions {
         let inserted = self.ctx.store.update(|tx| {
             tx.insert_session(session.clone());
             if let Some(made) = &made {
-                self.workspace_taken(tx, &id, made, &spec);
+                self.workspace_taken(tx, &id, made, spec);
             }
         });
         if let Err(e) = inserted {
-            self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), &spec);
+            self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
         let pty = self
@@ -236,15 +253,54 @@ impl Sessions {
     }
 
     /// A department's own drop folder under its Zhongshu's `incoming/`.
+    /// A new session's drop folder is new: one found in its place (a link to
+    /// an outside folder, say) was not made by the launcher and is refused.
     fn prepare_drop_folder(&self, parent: Option<&str>, id: &str) -> LResult<Option<PathBuf>> {
         let Some(parent) = parent else {
             return Ok(None);
         };
-        let dir = self.ctx.paths.mailbox(parent).incoming.join(id);
-        crate::platform::private_dir(&dir).map_err(|e| {
-            LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+        let incoming = self.ctx.paths.mailbox(parent).incoming;
+        let dir = incoming.join(id);
+        crate::platform::create_private_dir(&incoming).map_err(|e| {
+            LauncherError::Internal(format!("cannot create {}: {e}", incoming.display()))
+        })?;
+        crate::files::create_own_dir(&self.ctx.paths.state_dir, &dir).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                LauncherError::Conflict(format!(
+                    "the drop folder {} is there already, and the launcher did not make it \
+                     (a new session's is always new): move it away and start again",
+                    dir.display()
+                ))
+            } else {
+                LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+            }
         })?;
         Ok(Some(dir))
+    }
+
+    /// A start that failed gives its id back (when no later one was issued),
+    /// with the files made for it: ids are spent only by sessions that start.
+    fn give_back_id(&self, id: &str) {
+        let paths = &self.ctx.paths;
+        let _ = std::fs::remove_file(paths.logs_dir().join(format!("{id}.log")));
+        let mailbox = paths.mailbox(id);
+        for dir in [&mailbox.incoming, &mailbox.archive, &mailbox.rejected] {
+            let _ = std::fs::remove_dir(dir);
+        }
+        let _ = std::fs::remove_dir(paths.mailbox_root().join(id));
+        let drops = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|z| z.is_zhongshu())
+                .map(|z| paths.mailbox(&z.id).incoming.join(id))
+                .collect::<Vec<_>>()
+        });
+        for dir in drops {
+            let _ = std::fs::remove_dir(dir);
+        }
+        if let Err(e) = self.ctx.store.update(|tx| tx.release_id(id)) {
+            tracing::warn!("giving back the id {id}: {e}");
+        }
     }
 
     /// Starts the agent (with its own token where it reports over the API);

@@ -63,7 +63,7 @@ impl Sessions {
             env: vec![("CODEX_GOVERNANCE_URL".into(), self.ctx.url().to_string())],
             cols: 120,
             rows: 36,
-            log_path: None,
+            transcript: None,
         })?;
         let info = self
             .open_terminal(

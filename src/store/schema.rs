@@ -75,7 +75,9 @@ pub fn open_writer(path: &Path, found: Found) -> Result<Connection, SchemaError>
     }
     let mut conn = Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(sql)?;
     conn.execute_batch(
@@ -98,10 +100,8 @@ pub fn open_writer(path: &Path, found: Found) -> Result<Connection, SchemaError>
 /// The file a new database lives in, created owner-only before SQLite opens
 /// it (SQLite gives its journal the same mode).
 fn create_private(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    crate::platform::private_file_mode(&mut options);
-    crate::platform::make_private(&options.open(path)?)
+    let folder = path.parent().unwrap_or(Path::new("."));
+    crate::files::open_own(folder, path, crate::files::Access::Write).map(drop)
 }
 
 /// Brings the schema from `from` (0: a new file) to [`SCHEMA_VERSION`] in one
@@ -127,7 +127,9 @@ fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     conn.execute_batch("PRAGMA cache_size=-8192;")?;
     super::busy::wait_in_short_steps(&conn)?;

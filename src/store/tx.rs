@@ -250,6 +250,15 @@ impl<'a> Tx<'a> {
         self.state.next_id(prefix)
     }
 
+    /// Takes back an id a failed start was issued (see `Records::release_id`).
+    pub fn release_id(&mut self, id: &str) -> bool {
+        if self.undo.counters.is_none() {
+            self.undo.counters = Some(self.state.counters.clone());
+        }
+        self.dirty.counters = true;
+        self.state.release_id(id)
+    }
+
     /// Records an audit event, committed with this change.
     pub fn audit(&mut self, event: AuditEvent) {
         self.audit.push(event.into_parts());

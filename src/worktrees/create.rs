@@ -67,6 +67,10 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
             root.display()
         ))
     })?;
+    super::refuse_foreign(&root)?;
+    let temp_root = root.join(".tmp");
+    crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
+    super::refuse_foreign(&temp_root)?;
     let (name, branch, path) = free_names(&repo, &root, spec.zhongshu, spec.session)?;
     let mut index = Index::new()?;
     index.read_tree(&tree)?;

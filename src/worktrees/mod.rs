@@ -85,6 +85,21 @@ pub fn root_for(repo: &Path) -> PathBuf {
         .join(format!("{name}.worktrees"))
 }
 
+/// Refuses the worktrees folder (or its `.tmp`) when it is another user's or
+/// others may write it: that user could read and swap a department's work.
+pub(crate) fn refuse_foreign(folder: &Path) -> Result<(), WorktreeError> {
+    let meta = std::fs::metadata(folder).map_err(io_error(folder))?;
+    match crate::platform::not_own(&meta, true) {
+        None => Ok(()),
+        Some(why) => Err(WorktreeError::Refused(format!(
+            "the worktrees folder {} is {why}: another user could read and swap a \
+             department's work there; remove it (a new one is made, yours alone), or set \
+             launcher.isolation: shared",
+            folder.display()
+        ))),
+    }
+}
+
 /// The private temporary folder of the worktree named `name` (its agent's
 /// `TMPDIR`), in the worktrees folder but outside every worktree.
 pub fn temp_for(repo: &Path, name: &str) -> PathBuf {
@@ -217,6 +232,9 @@ pub(crate) mod testing {
         let path = dir.join("repo");
         std::fs::create_dir_all(&path).unwrap();
         let git = Repository::init(&path).unwrap();
+        let mut config = git.config().unwrap();
+        config.set_str("user.name", "The User").unwrap();
+        config.set_str("user.email", "user@example.com").unwrap();
         for (rel, text) in files {
             let p = path.join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Digest;
 
 use codex_governance::audit;
@@ -565,4 +565,230 @@ async fn an_audit_page_before_a_seq_past_the_end_is_the_newest_page() {
         ),
         format!("the newest page: {seqs:?}"),
     );
+}
+
+// ---------------------------------------------------------------------------
+// Issue 33 item 2: nothing is written through a planted link
+
+/// What `POST /api/start_department` did: the session's id, or why it did
+/// not start (a start that fails is a failed queue item, with the reason).
+fn started_or_why(code: reqwest::StatusCode, body: &Value) -> Result<String, String> {
+    if !code.is_success() {
+        return Err(format!(
+            "{code} {}",
+            body["error"].as_str().unwrap_or_default()
+        ));
+    }
+    let item = &body["queue_item"];
+    if item["status"] == "failed" {
+        return Err(item["error"].as_str().unwrap_or_default().to_string());
+    }
+    body["session_id"]
+        .as_str()
+        .or(body["session"]["id"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("neither started nor failed: {body}"))
+}
+
+/// The session's transcript once it has some output.
+fn wait_transcript(repo: &TestRepo, id: &str) -> String {
+    let mut got = String::new();
+    let seen = crate::attack::poll(PATIENCE, || {
+        got = repo.log(id);
+        !got.is_empty()
+    });
+    assert!(seen, "{id} wrote no transcript");
+    got
+}
+
+#[test]
+fn a_link_under_the_launchers_names_is_moved_aside_or_refused_and_never_written_through() {
+    let repo = TestRepo::with_flags(&[]);
+    let outside = tempfile::tempdir().unwrap();
+    let rc = outside.path().join("bashrc");
+    std::fs::write(&rc, "mine\n").unwrap();
+    let other = outside.path().join("profile");
+    std::fs::write(&other, "mine too\n").unwrap();
+    let drop_target = outside.path().join("folder");
+    std::fs::create_dir(&drop_target).unwrap();
+    chmod(&drop_target, 0o755);
+    // As a cloned repository that committed them (`git add -f`) would leave them.
+    let state = repo.state_dir();
+    let logs = state.join("codex_governance_logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::os::unix::fs::symlink(&rc, logs.join("zhongshu-1.log")).unwrap();
+    std::fs::hard_link(&other, logs.join("zhongshu-2.log")).unwrap();
+
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let rt = test_runtime();
+    let api = launcher.api.clone();
+    let z = rt.block_on(api.start_zhongshu("write your transcript"));
+    assert_eq!(z, "zhongshu-1");
+    let transcript = wait_transcript(&repo, &z);
+    assert_eq!(
+        std::fs::read_to_string(&rc).unwrap(),
+        "mine\n",
+        "the transcript went through the link"
+    );
+    assert!(!std::fs::symlink_metadata(logs.join("zhongshu-1.log"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let said = launcher.stderr();
+    assert!(
+        said.contains("zhongshu-1.log is a symbolic link, not the launcher's: moved aside to")
+            && said.contains("zhongshu-2.log is a file with 2 names"),
+        "{said}"
+    );
+    let lines = extra::audit_lines(&state);
+    let set_aside = extra::audit_events(&lines, "state_entry_set_aside");
+    assert_eq!(set_aside.len(), 2, "{lines:?}");
+    let moved = PathBuf::from(set_aside[0]["moved_to"].as_str().unwrap());
+    assert!(
+        std::fs::symlink_metadata(&moved)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "kept as it was: {}",
+        moved.display()
+    );
+
+    // Planted while it runs: the next department's transcript, then its drop folder.
+    let start = json!({"parent_session_id": z, "department": "lingyubu", "task": "t"});
+    let planted = logs.join("lingyubu-1.log");
+    std::os::unix::fs::symlink(&rc, &planted).unwrap();
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let why = started_or_why(code, &body).unwrap_err();
+    say(
+        "a department whose transcript name is a link to ~/.bashrc",
+        &why,
+    );
+    assert!(why.contains("lingyubu-1.log is a symbolic link"), "{body}");
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), "mine\n");
+    // The failed start took its files with it (the link, not what it names).
+    let _ = std::fs::remove_file(&planted);
+
+    let drop_folder = state.join(format!("codex_governance_mailbox/{z}/incoming/lingyubu-1"));
+    assert!(
+        !drop_folder.exists(),
+        "the failed start left its drop folder (or an agent that wrote into it)"
+    );
+    std::os::unix::fs::symlink(&drop_target, &drop_folder).unwrap();
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let why = started_or_why(code, &body).unwrap_err();
+    say(
+        "a department whose drop folder is a link to an outside folder",
+        &why,
+    );
+    assert!(why.contains("the launcher did not make it"), "{body}");
+    assert_eq!(mode(&drop_target), 0o755, "the outside folder was changed");
+    std::fs::remove_file(&drop_folder).unwrap();
+
+    // The failed starts spent no id.
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    assert_eq!(
+        started_or_why(code, &body).as_deref(),
+        Ok("lingyubu-1"),
+        "{body}"
+    );
+    launcher.terminate();
+    say(
+        "a cloned repository's transcript link to ~/.bashrc",
+        format!(
+            "moved aside at start; the transcript ({} bytes) is the launcher's own file",
+            transcript.len()
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Issue 33 item 3: folders another user owns or may write
+
+/// A folder owned by uid 65534 that everyone may write.
+fn foreign_folder(path: &Path) {
+    std::fs::create_dir_all(path).unwrap();
+    std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).expect("chown needs root");
+    chmod(path, 0o777);
+}
+
+#[test]
+fn a_state_folder_of_another_user_is_refused_before_anything_is_touched() {
+    let repo = TestRepo::with_flags(&[]);
+    let theirs = repo.root.join("theirs");
+    foreign_folder(&theirs);
+    let _ = std::fs::remove_dir_all(repo.state_dir());
+    std::os::unix::fs::symlink(&theirs, repo.state_dir()).unwrap();
+    let (code, err) = serve_expecting_refusal(&repo);
+    say("a .tmp linked to a folder of uid 65534, mode 0777", &err);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("is owned by another user (uid 65534)") && err.contains("--state-dir"),
+        "{err}"
+    );
+    assert_eq!(mode(&theirs), 0o777, "left as it was");
+    assert_eq!(
+        std::fs::read_dir(&theirs).unwrap().count(),
+        0,
+        "nothing made in it"
+    );
+}
+
+#[test]
+fn a_worktrees_folder_of_another_user_or_open_to_all_is_refused() {
+    let repo = TestRepo::with_flags(&[]);
+    commit_all(&repo.path, "initial");
+    let worktrees = repo.root.join("repo.worktrees");
+    foreign_folder(&worktrees);
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let rt = test_runtime();
+    let api = launcher.api.clone();
+    let z = rt.block_on(api.start_zhongshu("one department"));
+    let start = json!({"parent_session_id": z, "department": "lingyubu", "task": "t"});
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let why = started_or_why(code, &body).unwrap_err();
+    say("a worktrees folder of uid 65534", &why);
+    assert!(
+        why.contains("repo.worktrees is owned by another user (uid 65534)"),
+        "{body}"
+    );
+    assert_eq!(std::fs::read_dir(&worktrees).unwrap().count(), 0, "{body}");
+
+    std::os::unix::fs::chown(&worktrees, Some(0), Some(0)).unwrap();
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let why = started_or_why(code, &body).unwrap_err();
+    say("a worktrees folder of mode 0777", &why);
+    assert!(
+        why.contains("is writable by other users (mode 0777)"),
+        "{body}"
+    );
+    chmod(&worktrees, 0o700);
+    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    assert_eq!(
+        started_or_why(code, &body).as_deref(),
+        Ok("lingyubu-1"),
+        "{body}"
+    );
+    launcher.terminate();
+}
+
+#[test]
+fn the_demo_makes_its_own_folder_and_refuses_one_of_another_user() {
+    let root = tempfile::tempdir().unwrap();
+    let theirs = root.path().join("demo");
+    foreign_folder(&theirs);
+    let agent = fake_agent();
+    let (code, _, err) = run_binary(&[
+        "demo",
+        "--agent",
+        agent.to_str().unwrap(),
+        "--dir",
+        theirs.to_str().unwrap(),
+    ]);
+    say("demo --dir with a folder of uid 65534", err.trim());
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("is owned by another user (uid 65534)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
 }

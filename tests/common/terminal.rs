@@ -35,7 +35,7 @@ pub fn spawn_pty(program: &str, args: &[&str], env: &[(&str, &str)]) -> Arc<Pty>
             .collect(),
         cols: 80,
         rows: 24,
-        log_path: None,
+        transcript: None,
     })
     .unwrap_or_else(|e| panic!("{program} starts in a pseudo-terminal: {e}"))
 }

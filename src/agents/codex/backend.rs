@@ -20,7 +20,7 @@ use crate::agents::{
 };
 use crate::config::AgentBackendSettings;
 use crate::model::{ApprovalDecision, Backend};
-use crate::pty::{self, Pty, SpawnSpec};
+use crate::pty::{self, Pty, SpawnSpec, Transcript};
 
 pub struct CodexBackend {
     /// As configured (`codex` on PATH unless set), for messages.
@@ -104,7 +104,10 @@ impl CodexBackend {
             env,
             cols: START_COLS,
             rows: START_ROWS,
-            log_path: Some(spec.log_path),
+            transcript: Some(Transcript {
+                root: spec.state_dir.clone(),
+                path: spec.log_path,
+            }),
         });
         let tui = match tui {
             Ok(p) => p,

@@ -89,11 +89,9 @@ impl AppServer {
         spec: ServerSpec<'_>,
     ) -> Result<(AppServer, Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
         let endpoint = Endpoint::new(spec.state_dir, "app-server")?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log_path)
-            .map_err(|e| CodexError::Io(format!("{}: {e}", spec.log_path.display())))?;
+        let log =
+            crate::files::open_own(spec.state_dir, &spec.log_path, crate::files::Access::Append)
+                .map_err(|e| CodexError::Io(format!("{}: {e}", spec.log_path.display())))?;
         let mut cmd = tokio::process::Command::new(&spec.codex.path);
         cmd.arg("app-server")
             .args(endpoint.listen_args())
