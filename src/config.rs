@@ -27,7 +27,7 @@ pub use defaults::{
 };
 pub use defaults_file::commented_defaults;
 pub use fitted::{departments_for, python_tool_layout, risk_rules_for};
-pub use isolation::{Checkout, Isolation, IsolationSettings, ScopeMode};
+pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -185,6 +185,8 @@ struct FileLauncher {
     worktree_include: Option<Vec<String>>,
     #[serde(default)]
     worktree_max_file_bytes: Option<u64>,
+    #[serde(default)]
+    merge: Option<String>,
     #[serde(default)]
     quota_reserve_percent: Option<f64>,
     #[serde(default)]

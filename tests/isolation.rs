@@ -230,9 +230,29 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
         std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
         "by-a"
     );
+    // Squashed, in the user's name; the department a co-author (issue 34 item 4).
     let head = git.head().unwrap().peel_to_commit().unwrap();
-    assert_eq!(head.parent_count(), 2, "a merge commit");
-    assert_ne!(head.id().to_string(), base);
+    assert_eq!(head.parent_count(), 1, "one commit per department attempt");
+    assert_eq!(head.parent_id(0).unwrap().to_string(), base);
+    for who in [head.author(), head.committer()] {
+        assert_eq!(
+            (who.name(), who.email()),
+            (Some("The User"), Some("user@example.com"))
+        );
+    }
+    let message = head.message().unwrap();
+    let summary = result["summary"].as_str().unwrap();
+    assert!(
+        message.starts_with(summary.lines().next().unwrap()),
+        "{message:?} {summary:?}"
+    );
+    for trailer in [
+        format!("Co-authored-by: lingyubu ({a_id}) <{a_id}@codex-governance.invalid>"),
+        format!("Governance-Session: {a_id}"),
+        format!("Governance-Plan: {z}"),
+    ] {
+        assert!(message.contains(&trailer), "{trailer} in {message:?}");
+    }
 
     let (status, answer) = integrate(api, b_id, "merge").await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");

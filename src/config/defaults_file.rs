@@ -63,7 +63,10 @@ pub fn commented_defaults(repo: &Path) -> String {
          worktree_include: []\n  \
          # Largest file a department's work is recorded with (bytes); a larger one\n  \
          # stays in its worktree, named as a finding.\n  \
-         worktree_max_file_bytes: 52428800\n",
+         worktree_max_file_bytes: 52428800\n  \
+         # Merge: squash (one commit per department attempt, in your name) or history\n  \
+         # (a merge commit keeping the department's own commits).\n  \
+         merge: squash\n",
     );
     out
 }

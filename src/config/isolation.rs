@@ -40,6 +40,17 @@ pub enum Checkout {
     Sparse,
 }
 
+/// What a Merge writes on the user's branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeStyle {
+    /// One commit per department attempt, its message from the department's
+    /// summary (the default).
+    Squash,
+    /// A merge commit that keeps the department's own commits.
+    History,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IsolationSettings {
     pub isolation: Isolation,
@@ -51,6 +62,7 @@ pub struct IsolationSettings {
     /// Largest file recorded from a worktree; a larger one stays there,
     /// named as a finding (nothing that size is hashed into `.git`).
     pub max_file_bytes: u64,
+    pub merge: MergeStyle,
 }
 
 /// `launcher.worktree_max_file_bytes` unless set: 50 MiB.
@@ -65,6 +77,7 @@ impl Default for IsolationSettings {
             checkout: Checkout::Auto,
             include: Vec::new(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            merge: MergeStyle::Squash,
         }
     }
 }
@@ -78,6 +91,7 @@ pub struct FileWords {
     pub worktree_checkout: Option<String>,
     pub worktree_include: Option<Vec<String>>,
     pub worktree_max_file_bytes: Option<u64>,
+    pub merge: Option<String>,
 }
 
 /// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
@@ -124,6 +138,14 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
             }
         },
     };
+    let merge = match words.merge {
+        None => d.merge,
+        Some(v) => match v.trim() {
+            "squash" => MergeStyle::Squash,
+            "history" => MergeStyle::History,
+            _ => return Err(invalid(file, "launcher.merge", &v, "squash or history")),
+        },
+    };
     if words.worktree_max_file_bytes == Some(0) {
         return Err(invalid(
             file,
@@ -139,6 +161,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         checkout,
         include: words.worktree_include.unwrap_or_default(),
         max_file_bytes: words.worktree_max_file_bytes.unwrap_or(d.max_file_bytes),
+        merge,
     })
 }
 
@@ -166,8 +189,10 @@ mod tests {
             worktree_checkout: Some("sparse".into()),
             worktree_include: Some(vec!["Cargo.*".into()]),
             worktree_max_file_bytes: Some(1000),
+            merge: Some("history".into()),
         };
         let s = resolve("g.yaml", words, &Env::new()).unwrap();
+        assert_eq!(s.merge, MergeStyle::History);
         assert_eq!(
             (s.isolation, s.scope, s.auto_integrate, s.checkout),
             (Isolation::Shared, ScopeMode::Block, true, Checkout::Sparse)
@@ -179,6 +204,12 @@ mod tests {
         };
         let e = resolve("g.yaml", zero, &Env::new()).unwrap_err();
         assert!(e.to_string().contains("worktree_max_file_bytes"), "{e}");
+        let rebase = FileWords {
+            merge: Some("rebase".into()),
+            ..Default::default()
+        };
+        let e = resolve("g.yaml", rebase, &Env::new()).unwrap_err();
+        assert!(e.to_string().contains("squash or history"), "{e}");
         let env = Env::from([("CODEX_GOVERNANCE_ISOLATION".into(), "worktree".into())]);
         let words = FileWords {
             isolation: Some("shared".into()),

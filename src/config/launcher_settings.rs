@@ -65,6 +65,7 @@ pub(super) fn resolve(
             worktree_checkout: fl.worktree_checkout.clone(),
             worktree_include: fl.worktree_include.clone(),
             worktree_max_file_bytes: fl.worktree_max_file_bytes,
+            merge: fl.merge.clone(),
         },
         env,
     )?;

@@ -38,6 +38,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "worktree_checkout",
             "worktree_include",
             "worktree_max_file_bytes",
+            "merge",
         ],
     ),
     ("preflight", &["portability_paths"]),

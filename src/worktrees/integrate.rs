@@ -21,6 +21,7 @@ use git2::{Oid, Repository};
 
 use super::checkout::{blob_of, clear_leftovers, Staged};
 use super::{head_commit, io_error, tree_of, StateFence, WorktreeError};
+use crate::config::MergeStyle;
 use crate::model::{PathChange, PendingIntegration, Workspace};
 
 const SUBMODULE: u32 = 0o160000;
@@ -145,15 +146,18 @@ pub fn predict(
     Ok(prediction)
 }
 
-/// The merge commit of a prediction (an object only: no branch moves).
+/// The commit a Merge puts on the user's branch (an object only: no branch
+/// moves), in the user's name as author and committer: the merged tree on
+/// HEAD alone (squash) or with the department's commit as second parent.
 pub fn merge_commit(
     repo: &Path,
     prediction: &Prediction,
     commit: &str,
-    author: &git2::Signature<'_>,
+    style: MergeStyle,
     message: &str,
 ) -> Result<String, WorktreeError> {
     let git = Repository::open(repo)?;
+    let me = user_signature(&git)?;
     let tree = prediction
         .merged_tree
         .as_deref()
@@ -161,15 +165,25 @@ pub fn merge_commit(
     let tree = git.find_tree(Oid::from_str(tree)?)?;
     let ours = git.find_commit(Oid::from_str(&prediction.head)?)?;
     let theirs = git.find_commit(Oid::from_str(commit)?)?;
-    let id = git.commit(
-        None,
-        author,
-        &super::committer()?,
-        message,
-        &tree,
-        &[&ours, &theirs],
-    )?;
+    let parents = match style {
+        MergeStyle::Squash => vec![&ours],
+        MergeStyle::History => vec![&ours, &theirs],
+    };
+    let id = git.commit(None, &me, &me, message, &tree, &parents)?;
     Ok(id.to_string())
+}
+
+/// The user's identity from git's configuration (`user.name`, `user.email`),
+/// as `git commit` takes it; refused with the fix when git has none.
+pub fn user_signature(git: &Repository) -> Result<git2::Signature<'static>, WorktreeError> {
+    git.signature().map_err(|_| {
+        WorktreeError::Refused(
+            "a Merge commits in your name, and git knows no name for you: set it with \
+             git config user.name \"Your Name\" and git config user.email you@example.com \
+             (or Apply, which commits nothing)"
+                .into(),
+        )
+    })
 }
 
 /// Which content of a path to write.
@@ -571,7 +585,7 @@ mod tests {
             &repo,
             &first,
             a.commit.as_deref().unwrap(),
-            &super::super::author("lingyubu", "lingyubu-1").unwrap(),
+            MergeStyle::History,
             "merge",
         )
         .unwrap();
@@ -591,6 +605,14 @@ mod tests {
         );
         let git = Repository::open(&repo).unwrap();
         assert!(git.statuses(None).unwrap().is_empty(), "merged and clean");
+        let merge = git.find_commit(Oid::from_str(&target).unwrap()).unwrap();
+        assert_eq!(
+            merge.parent_count(),
+            2,
+            "history keeps the department's commit"
+        );
+        assert_eq!(merge.author().name(), Some("The User"));
+        assert_eq!(merge.committer().email(), Some("user@example.com"));
         let second = predict(
             &repo,
             &b,
@@ -749,8 +771,15 @@ mod tests {
         let ws = department(&repo, "lingyubu-1", &[("a.txt", "A\n"), ("n.txt", "n\n")]);
         let commit = ws.commit.clone().unwrap();
         let p = predict(&repo, &ws, &commit, &StateFence::default()).unwrap();
-        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
-        let target = merge_commit(&repo, &p, &commit, &author, "merge").unwrap();
+        let target = merge_commit(&repo, &p, &commit, MergeStyle::Squash, "merge").unwrap();
+        let squashed = Repository::open(&repo)
+            .unwrap()
+            .find_commit(Oid::from_str(&target).unwrap())
+            .unwrap()
+            .parent_ids()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(squashed, vec![p.head.as_str()], "squash: on HEAD alone");
         let all: Vec<&PathChange> = p.paths.iter().collect();
         write(&repo, &all, Side::After, true, &StateFence::default()).unwrap();
         // Cut before the branch moved: undone, index and all.

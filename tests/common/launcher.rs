@@ -130,7 +130,11 @@ impl TestRepo {
         let files = root.join("files");
         std::fs::create_dir_all(&path).unwrap();
         std::fs::create_dir_all(&files).unwrap();
-        git2::Repository::init(&path).expect("git init");
+        let git = git2::Repository::init(&path).expect("git init");
+        // The user a Merge commits as, whatever this machine's git config says.
+        let mut config = git.config().expect("the repository's config");
+        config.set_str("user.name", "The User").unwrap();
+        config.set_str("user.email", "user@example.com").unwrap();
         std::fs::write(path.join("README.md"), "# test repo\n").unwrap();
         let repo = TestRepo {
             _dir: dir,
