@@ -1355,3 +1355,38 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     d.quit().await;
     server.stop().await;
 }
+
+/// Issue 34 item 5: a department that ended having changed nothing leaves
+/// nothing pending: it is settled, its worktree and branch go, and it is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branch_go() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(api, vec![assignment("only look", &["src/a.rs"], &[], &[])]).await;
+    let status = api
+        .wait_status("the department settled", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["workspace"]["state"] == "no_changes")
+        })
+        .await;
+    let d = departments(&status).into_iter().next().unwrap();
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(d["parent_session_id"], z.as_str());
+    assert_eq!(d["workspace"]["removed"], true, "{d}");
+    assert!(!workspace_path(&d).exists(), "{d}");
+    let branch = d["workspace"]["branch"].as_str().unwrap();
+    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(
+        git.find_branch(branch, git2::BranchType::Local).is_err(),
+        "{branch} is still there"
+    );
+    let settled = api.audit_events("worktree_settled_empty").await;
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0]["session_id"], id);
+    let (code, answer) = integrate(api, id, "apply").await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    assert!(clean(&repo.path));
+    server.stop().await;
+}

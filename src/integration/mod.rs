@@ -518,6 +518,10 @@ impl Integrations {
                 return;
             }
         };
+        if ws.state == WorkspaceState::Pending && ws.nothing_to_review {
+            self.settle_empty(id).await;
+            return;
+        }
         if let (true, Some(p)) = (
             self.ctx.config.launcher.isolation.auto_integrate,
             ws.proposal.clone(),
@@ -525,6 +529,42 @@ impl Integrations {
             if let Err(e) = self.integrate(id, p.mode, false).await {
                 tracing::warn!("the proposed {} of {id}: {e}", p.mode);
             }
+        }
+    }
+
+    /// A department that ended having changed nothing: nothing waits for the
+    /// user. Its worktree and branch go (a branch with no change holds no
+    /// work), and it is audited. Left pending when the folder cannot go.
+    async fn settle_empty(&self, id: &str) {
+        let _one = self.working_tree.lock().await;
+        let Ok((s, ws)) = self.department(id) else {
+            return;
+        };
+        if s.is_running() || ws.state != WorkspaceState::Pending || !ws.nothing_to_review {
+            return;
+        }
+        let repo = self.ctx.repo.clone();
+        let removal = {
+            let ws = ws.clone();
+            blocking(move || worktrees::create::undo(&repo, &ws)).await
+        };
+        if let Err(e) = removal {
+            tracing::warn!("{id} changed nothing, but its worktree stays: {e}");
+            return;
+        }
+        let saved = self.ctx.store.update(|tx| {
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.state = WorkspaceState::NoChanges;
+                w.removed = true;
+            }
+            tx.audit(AuditEvent::WorktreeSettledEmpty {
+                session_id: id.to_string(),
+                branch: ws.branch.clone(),
+                path: ws.path.clone(),
+            });
+        });
+        if let Err(e) = saved {
+            tracing::error!("settling {id}, which changed nothing: {e}");
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
-use crate::policy::changes::{flag_recording, review, Mandate};
+use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
 use crate::store::Tx;
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
@@ -126,6 +126,7 @@ pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) -> bo
         ws.actual_changed_files = r.files.clone();
         ws.diff_stat = Some(r.stat);
         ws.review = Some(snap.review.clone());
+        ws.nothing_to_review = nothing_to_review(&r.files, &r.fenced, &r.left_out);
         if ws.state == WorkspaceState::Working {
             ws.state = WorkspaceState::Pending;
         }

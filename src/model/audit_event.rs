@@ -376,6 +376,13 @@ pub enum AuditEvent {
         branch: String,
         commit: Option<String>,
     },
+    /// A department ended having changed nothing: its worktree and branch
+    /// were removed, and nothing waits for the user.
+    WorktreeSettledEmpty {
+        session_id: String,
+        branch: String,
+        path: String,
+    },
     /// The user sent a department's work back with a note.
     SentBack {
         session_id: String,

@@ -27,6 +27,9 @@ word_enum!(
         Discarded => "discarded",
         /// Sent back to the department: a successor session works on in it.
         SentBack => "sent_back",
+        /// It ended having changed nothing: settled by the launcher, its
+        /// worktree and branch removed.
+        NoChanges => "no_changes",
     }
 );
 
@@ -46,7 +49,10 @@ impl WorkspaceState {
     pub fn is_settled(self) -> bool {
         matches!(
             self,
-            WorkspaceState::Applied | WorkspaceState::Merged | WorkspaceState::Discarded
+            WorkspaceState::Applied
+                | WorkspaceState::Merged
+                | WorkspaceState::Discarded
+                | WorkspaceState::NoChanges
         )
     }
 
@@ -182,6 +188,10 @@ pub struct Workspace {
     /// The worktree folder is gone (after Apply, Merge or Discard).
     #[serde(default)]
     pub removed: bool,
+    /// Its last record changes nothing and kept nothing out of the record
+    /// (no file left in the worktree, no attempt on the launcher's state).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_review: bool,
     /// The session that works on in this worktree after a send back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
@@ -208,6 +218,7 @@ impl Workspace {
             integrating: None,
             proposal: None,
             removed: false,
+            nothing_to_review: false,
             successor: None,
             predecessor: None,
         }

@@ -171,6 +171,13 @@ pub fn flag_recording(
     review.findings.splice(0..0, found);
 }
 
+/// A record with nothing for the user to look at: no change, nothing left
+/// out of it and no attempt on the launcher's state folder. A department that
+/// ended with such a record is settled without the user.
+pub fn nothing_to_review(files: &[String], fenced: &[String], left_out: &[LeftOut]) -> bool {
+    files.is_empty() && fenced.is_empty() && left_out.is_empty()
+}
+
 /// A claimed path as a repository path: slashes, no `./`, no root in front.
 fn normalize(path: &str, roots: &[&str]) -> String {
     let mut p = path.trim().replace('\\', "/");

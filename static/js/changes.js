@@ -19,13 +19,14 @@ const WORDS = {
   merged: "integrated (merged)",
   discarded: "discarded",
   sent_back: "sent back",
+  no_changes: "no changes · worktree removed",
 };
 
 /** A badge for a department's worktree, or null when it shares the tree. */
 export function workspaceBadge(s) {
   const ws = s && s.workspace;
   if (!ws) return null;
-  const stat = ws.diff_stat ? ` · ${ws.diff_stat.files} file${ws.diff_stat.files === 1 ? "" : "s"}` : "";
+  const stat = ws.diff_stat && ws.state !== "no_changes" ? ` · ${ws.diff_stat.files} file${ws.diff_stat.files === 1 ? "" : "s"}` : "";
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
