@@ -1390,3 +1390,74 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
     assert!(clean(&repo.path));
     server.stop().await;
 }
+
+/// Issue 34 item 6: a file that holds a department's applied change is the
+/// department's, not the user's: Needs you asks to commit it when ready and
+/// never to revert it; the user's own uncommitted file is still named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z1 = plan(
+        api,
+        vec![assignment(
+            "edit a",
+            &["src/a.rs"],
+            &[("src/a.rs", "A")],
+            &["src/a.rs"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z1, 1).await;
+    let d = ds[0]["id"].as_str().unwrap().to_string();
+    let (status, answer) = integrate(api, &d, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    std::fs::write(repo.path.join("src/b.rs"), "the user's own edit\n").unwrap();
+    // A second plan names both files; its department works on.
+    let z2 = plan(
+        api,
+        vec![
+            json!({"department": "lingyubu", "files": ["src/a.rs", "src/b.rs"],
+                    "task": "more on a and b [[fake-agent: --work-seconds 600]]"}),
+        ],
+    )
+    .await;
+    let z2_view = api.session(&z2).await;
+    assert_eq!(
+        z2_view["plan_dirty_files"],
+        json!(["src/b.rs"]),
+        "{z2_view}"
+    );
+    assert_eq!(
+        z2_view["plan_applied_files"],
+        json!([{"path": "src/a.rs", "session_id": d}]),
+        "{z2_view}"
+    );
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-applied-failure.png");
+    page.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let applied = need_item(&page, "the applied file", &format!("applied:{z2}"), "true").await;
+    assert!(
+        applied.contains(&format!("src/a.rs holds {d}'s applied change"))
+            && applied.contains("commit it when ready")
+            && !applied.contains("revert"),
+        "{applied}"
+    );
+    let dirty = need_item(&page, "the user's file", &format!("dirty:{z2}"), "true").await;
+    assert!(
+        dirty.contains("src/b.rs") && !dirty.contains("src/a.rs"),
+        "{dirty}"
+    );
+    // Once the user edits the applied file too, it is the user's.
+    std::fs::write(repo.path.join("src/a.rs"), "A, and the user's edit\n").unwrap();
+    let z2_view = wait_until("src/a.rs is the user's", PATIENCE, || async {
+        let v = api.session(&z2).await;
+        (v["plan_dirty_files"] == json!(["src/a.rs", "src/b.rs"])).then_some(v)
+    })
+    .await;
+    assert!(z2_view.get("plan_applied_files").is_none(), "{z2_view}");
+    server.stop().await;
+}

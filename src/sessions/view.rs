@@ -72,6 +72,14 @@ pub struct ConfirmationView {
     pub answer: Option<crate::model::ConfirmationAnswer>,
 }
 
+/// A file of the user's working tree that holds a department's applied change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedFile {
+    pub path: String,
+    /// The department session whose change it holds.
+    pub session_id: String,
+}
+
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
 #[derive(Debug, Clone, Serialize)]
 pub struct ZhongshuFields {
@@ -85,6 +93,11 @@ pub struct ZhongshuFields {
     /// plan's base commit and do not see them (Needs you says so).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plan_dirty_files: Vec<String>,
+    /// Uncommitted files the plan names that hold a department's applied
+    /// change, unchanged since: the department's, not the user's (commit them
+    /// when ready; nobody asks to revert them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan_applied_files: Vec<AppliedFile>,
     /// How the plan's assignments ended, once it finished or was stopped.
     pub plan_outcome: Option<crate::model::PlanOutcome>,
     pub plan_finished_at: Option<String>,
@@ -128,6 +141,15 @@ impl Sessions {
             .browser_terminal_id
             .as_deref()
             .and_then(|t| state.terminals.get(t));
+        let dirty = state
+            .plans
+            .get(&session.id)
+            .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
+            .and_then(|p| p.base.as_ref())
+            .map(|b| still_dirty(&self.ctx.repo, &b.dirty_files))
+            .unwrap_or_default();
+        let (plan_applied_files, plan_dirty_files) =
+            attribute_applied(&self.ctx.repo, state, dirty);
         let zhongshu = session.is_zhongshu().then(|| ZhongshuFields {
             child_department_ids: state
                 .children_of(&session.id)
@@ -135,13 +157,8 @@ impl Sessions {
                 .collect(),
             unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
             plan_revision: state.plans.get(&session.id).map(|p| p.revision),
-            plan_dirty_files: state
-                .plans
-                .get(&session.id)
-                .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
-                .and_then(|p| p.base.as_ref())
-                .map(|b| still_dirty(&self.ctx.repo, &b.dirty_files))
-                .unwrap_or_default(),
+            plan_dirty_files,
+            plan_applied_files,
             plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
             plan_finished_at: state
                 .plans
@@ -266,6 +283,56 @@ fn still_dirty(repo: &Path, files: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
+}
+
+/// Splits uncommitted files into those holding a department's applied change
+/// (the file is as the department's recorded commit has it) and the user's.
+fn attribute_applied(
+    repo: &Path,
+    state: &State,
+    dirty: Vec<String>,
+) -> (Vec<AppliedFile>, Vec<String>) {
+    let applied: Vec<(&str, &str)> = state
+        .sessions
+        .values()
+        .filter_map(|s| {
+            let w = s.workspace()?;
+            (w.state == WorkspaceState::Applied).then_some((s.id.as_str(), w.commit.as_deref()?))
+        })
+        .collect();
+    if dirty.is_empty() || applied.is_empty() {
+        return (Vec::new(), dirty);
+    }
+    let Ok(git) = git2::Repository::open(repo) else {
+        return (Vec::new(), dirty);
+    };
+    let holds = |commit: &str, path: &str| -> Option<bool> {
+        let tree = git
+            .find_commit(git2::Oid::from_str(commit).ok()?)
+            .ok()?
+            .tree()
+            .ok()?;
+        let on_disk = repo.join(path);
+        match tree.get_path(Path::new(path)) {
+            // The department deleted it, and it is still gone.
+            Err(_) => Some(std::fs::symlink_metadata(&on_disk).is_err()),
+            Ok(entry) => {
+                let now = git2::Oid::hash_file(git2::ObjectType::Blob, &on_disk).ok()?;
+                Some(entry.id() == now)
+            }
+        }
+    };
+    let (mut theirs, mut users) = (Vec::new(), Vec::new());
+    for path in dirty {
+        match applied.iter().find(|(_, c)| holds(c, &path) == Some(true)) {
+            Some((id, _)) => theirs.push(AppliedFile {
+                path,
+                session_id: id.to_string(),
+            }),
+            None => users.push(path),
+        }
+    }
+    (theirs, users)
 }
 
 /// Preview from the transcript file of a session whose PTY is gone.

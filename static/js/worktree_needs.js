@@ -69,6 +69,28 @@ function dirtyItem(s, title, showSession) {
   };
 }
 
+/** Files the plan names that hold a department's applied change: the
+ * department's work, waiting for the user's commit (never "revert"). */
+function appliedItem(s, title, showSession) {
+  const applied = s.plan_applied_files || [];
+  if (s.session_kind !== "zhongshu" || !applied.length) return null;
+  const said = applied.map((f) => `${f.path} holds ${f.session_id}'s applied change`);
+  return {
+    key: `applied:${s.id}`,
+    at: s.last_activity_at || s.started_at,
+    kind: "applied",
+    text: `${said.join("; ")}: commit ${applied.length === 1 ? "it" : "them"} when ready`,
+    detail: "You applied this department's work into your working tree, uncommitted. Review it there and commit it when ready.",
+    session: s.id,
+    sig: JSON.stringify(applied),
+    body: [files("applied, not committed", applied.map((f) => f.path))],
+    actions: [
+      button("Check again", "check-dirty", { on: { click: () => refresh() } }),
+      button("Show", "show", { on: { click: () => showSession(s.id) } }),
+    ],
+  };
+}
+
 /** A department's waiting work whose review found something. */
 function reviewItem(s, title, showSession) {
   const ws = s.workspace;
@@ -121,11 +143,11 @@ function conflictItem(s, title, showSession) {
 export function worktreeItems(sessions, title, showSession) {
   const items = [];
   for (const s of sessions) {
-    for (const make of [dirtyItem, reviewItem, conflictItem]) {
+    for (const make of [dirtyItem, appliedItem, reviewItem, conflictItem]) {
       const item = make(s, title, showSession);
       if (item) items.push(item);
     }
   }
-  keepChecking(items.some((i) => i.kind === "dirty"));
+  keepChecking(items.some((i) => i.kind === "dirty" || i.kind === "applied"));
   return items;
 }
