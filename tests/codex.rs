@@ -2401,3 +2401,95 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
     launcher.terminate();
     w.assert_no_codex_left().await;
 }
+
+/// Issue 34 item 1: a clean stop (Ctrl-C) with a department at work, then a
+/// start with the same environment: the department comes back on its own
+/// thread, keeps its place in the plan, gets no reminder and no fallback
+/// result, and the plan goes on. Prints the audit lines of the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() {
+    let w = World::new(true).await;
+    w.plans_one_notes_department();
+    // The department's turn stays in flight until the stop.
+    let _held = w.server.on_held(
+        "Write NOTES.md",
+        vec![model_server::message("NOTES.md is written")],
+    );
+    let mut first = w.launch();
+    let z = first.api.start_zhongshu("Plan one department").await;
+    let dept = wait_until("the department at work", CODEX_PATIENCE, || async {
+        departments(&first.api.status().await)
+            .into_iter()
+            .find(|d| d["thread_id"].is_string() && d["agent_state"] == "working")
+    })
+    .await;
+    let id = dept["id"].as_str().unwrap().to_string();
+    wait_until(
+        "the department's turn reaches the model",
+        CODEX_PATIENCE,
+        || async { w.server.saw_user_text("Write NOTES.md").then_some(()) },
+    )
+    .await;
+    let state = w.repo.state_dir();
+    let seen = extra_audit_lines(&state).len();
+    first.signal(libc::SIGINT);
+    let stopped = first.wait();
+    assert!(stopped.success(), "{stopped:?}: {}", first.stderr());
+    let at_stop: Vec<Value> = extra_audit_lines(&state).split_off(seen);
+    println!("audit at the stop:");
+    for l in &at_stop {
+        println!("  {l}");
+    }
+    assert!(
+        !first.stderr().contains(" WARN "),
+        "a clean stop prints no raw warnings:\n{}",
+        first.stderr()
+    );
+
+    let seen = extra_audit_lines(&state).len();
+    let second = w.launch();
+    let api = &second.api;
+    let back = wait_agent(api, &id, "resumed on its thread", |s| {
+        s["status"] == "running" && s["pid"].is_number() && s["pid"] != dept["pid"]
+    })
+    .await;
+    assert_eq!(back["thread_id"], dept["thread_id"], "{back}");
+    wait_audit(api, "session_resumed", |e| e["session_id"] == id.as_str()).await;
+    let after: Vec<Value> = extra_audit_lines(&state).split_off(seen);
+    println!("audit at the restart:");
+    for l in &after {
+        println!("  {l}");
+    }
+    let all: Vec<Value> = at_stop.iter().chain(&after).cloned().collect();
+    let named = |event: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|l| l["event"] == event && l["session_id"] == id.as_str())
+            .collect()
+    };
+    assert!(named("session_exited").is_empty(), "{all:#?}");
+    assert!(named("department_reminded").is_empty(), "{all:#?}");
+    assert_eq!(named("session_suspended").len(), 1, "{all:#?}");
+    assert!(
+        !all.iter()
+            .any(|l| l["event"] == "result_registered" || l["event"] == "plan_finished"),
+        "no fallback result, the plan goes on: {all:#?}"
+    );
+    let zhongshu = api.session(&z).await;
+    assert_ne!(zhongshu["plan_status"], "finished", "{zhongshu}");
+    let inbox = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
+    let mut second = second;
+    second.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// The audit log's lines, parsed.
+fn extra_audit_lines(state: &Path) -> Vec<Value> {
+    std::fs::read_to_string(state.join("codex_governance_audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}

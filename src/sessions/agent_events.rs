@@ -186,6 +186,10 @@ impl Sessions {
         if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
             return;
         }
+        if self.is_stopping() {
+            // Its turn was interrupted by the stop: it resumes, unreminded.
+            return;
+        }
         if s.agent.parked.is_some() {
             // Stopped by the account's limit, not by choice: no reminder.
             return;

@@ -22,8 +22,10 @@ impl Sessions {
             // Let the reader drain the last output into the log and scrollback.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             let agent = launcher.agent(&id);
-            let suspended =
-                launcher.is_stopping() && agent.as_ref().is_some_and(|a| a.thread_id().is_some());
+            // While the launcher stops, `terminate_all` decides each session's
+            // end (suspended to resume, or stopped with the launcher): it may
+            // already have forgotten the agent by now, so the registry cannot.
+            let suspended = launcher.is_stopping();
             // A terminal replaced by a resume is not the session's end.
             let replaced = launcher.is_resuming(&id)
                 || !launcher
