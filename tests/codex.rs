@@ -2410,9 +2410,10 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
 async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() {
     let w = World::new(true).await;
     w.plans_one_notes_department();
-    // The department's turn stays in flight until the stop.
+    // The department's turn stays in flight until the stop (only its requests
+    // offer the report tool; the Zhongshu's history names its task too).
     let _held = w.server.on_held(
-        "Write NOTES.md",
+        "governance_report_result",
         vec![model_server::message("NOTES.md is written")],
     );
     let mut first = w.launch();
@@ -2446,6 +2447,15 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
         first.stderr()
     );
 
+    // After the restart it carries on and reports.
+    w.server.on(
+        "Continue your task where it stopped",
+        vec![tool_call(
+            "call_report_after_restart",
+            "governance_report_result",
+            json!({"summary": "REPORTED-AFTER-RESTART", "changed_files": []}),
+        )],
+    );
     let seen = extra_audit_lines(&state).len();
     let second = w.launch();
     let api = &second.api;
@@ -2455,6 +2465,18 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     .await;
     assert_eq!(back["thread_id"], dept["thread_id"], "{back}");
     wait_audit(api, "session_resumed", |e| e["session_id"] == id.as_str()).await;
+    // Its cut-off turn goes on (one continue turn, not a reminder) and ends
+    // in its own report, not a fallback.
+    let inbox = wait_until("the department's own report", CODEX_PATIENCE, || async {
+        let b = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        b.to_string()
+            .contains("REPORTED-AFTER-RESTART")
+            .then_some(b)
+    })
+    .await;
+    assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
     let after: Vec<Value> = extra_audit_lines(&state).split_off(seen);
     println!("audit at the restart:");
     for l in &after {
@@ -2469,17 +2491,18 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     assert!(named("session_exited").is_empty(), "{all:#?}");
     assert!(named("department_reminded").is_empty(), "{all:#?}");
     assert_eq!(named("session_suspended").len(), 1, "{all:#?}");
+    // Nothing ended the plan before the department's own report.
+    let reported = all
+        .iter()
+        .position(|l| l["event"] == "result_registered")
+        .expect("its result");
+    assert_eq!(all[reported]["source"], "mailbox", "{all:#?}");
     assert!(
-        !all.iter()
-            .any(|l| l["event"] == "result_registered" || l["event"] == "plan_finished"),
-        "no fallback result, the plan goes on: {all:#?}"
+        !all[..reported]
+            .iter()
+            .any(|l| l["event"] == "plan_finished"),
+        "{all:#?}"
     );
-    let zhongshu = api.session(&z).await;
-    assert_ne!(zhongshu["plan_status"], "finished", "{zhongshu}");
-    let inbox = api
-        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-        .await;
-    assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
     let mut second = second;
     second.terminate();
     w.assert_no_codex_left().await;

@@ -449,6 +449,9 @@ impl Launcher {
     /// signal is followed any more.
     pub fn begin_stop(&self) {
         self.stopping.send_replace(true);
+        // From now on no turn that ends earns a reminder and no exit is a
+        // session's end: the stop decides (`Sessions::terminate_all`).
+        self.sessions.begin_stop();
     }
 
     /// Graceful stop: the signal loop and its tasks finish, every session is

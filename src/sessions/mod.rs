@@ -181,12 +181,17 @@ impl Sessions {
         }
     }
 
+    /// The launcher begins to stop: see [`Self::terminate_all`].
+    pub fn begin_stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Terminates every live session (SIGTERM, then SIGKILL) and every terminal.
     /// Codex sessions are suspended instead of ended: their threads resume at
     /// the next start.
     pub async fn terminate_all(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.begin_stop();
         let mut waits = Vec::new();
         for (id, agent) in self.live_agents() {
             let resumes = agent.thread_id().is_some();
