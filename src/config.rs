@@ -188,6 +188,8 @@ struct FileLauncher {
     #[serde(default)]
     merge: Option<String>,
     #[serde(default)]
+    keep_discarded_days: Option<u32>,
+    #[serde(default)]
     quota_reserve_percent: Option<f64>,
     #[serde(default)]
     plan_budget_usd: Option<f64>,

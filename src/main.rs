@@ -102,7 +102,9 @@ struct ServeArgs {
 struct WorktreesArgs {
     #[command(flatten)]
     locate: LocateArgs,
-    /// Remove the folders of applied, merged and discarded worktrees (their branches stay).
+    /// Remove the folders of applied, merged and discarded worktrees, the branches of
+    /// integrated ones, and the branches of ones discarded more than
+    /// launcher.keep_discarded_days ago.
     #[arg(long)]
     prune: bool,
     /// Print the list as JSON.
@@ -389,7 +391,11 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if args.prune {
-        if let Err(e) = prune_worktrees(&root, &dir) {
+        let keep_days = match Config::load(&root) {
+            Ok(c) => c.launcher.isolation.keep_discarded_days,
+            Err(e) => return fail(&e.to_string()),
+        };
+        if let Err(e) = prune_worktrees(&root, &dir, keep_days) {
             return fail(&e);
         }
     }
@@ -408,7 +414,11 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
 /// `worktrees --prune`: removes the folders of integrated and discarded
 /// worktrees, each removal kept in the state and audited. Refused while a
 /// launcher runs on the state folder (it removes them itself at each start).
-fn prune_worktrees(root: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+fn prune_worktrees(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    keep_days: u32,
+) -> Result<(), String> {
     use codex_governance::model::AuditEvent;
     use codex_governance::worktrees::list;
     let _lock = instance::lock(dir).map_err(|e| match e {
@@ -441,7 +451,38 @@ fn prune_worktrees(root: &std::path::Path, dir: &std::path::Path) -> Result<(), 
                 });
             })
             .map_err(|e| format!("recording the removal of {}: {e}", ws.path))?;
-        eprintln!("codex-governance: removed {} (its branch stays)", ws.path);
+        eprintln!("codex-governance: removed {}", ws.path);
+    }
+    let branches = store.read(|s| list::prunable_branches(s, keep_days, chrono::Utc::now()));
+    for (id, ws, why) in branches {
+        match list::delete_branch(root, &ws) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!(
+                    "codex-governance: kept {} ({id}): gone, checked out, or moved on since it was recorded",
+                    ws.branch
+                );
+                continue;
+            }
+            Err(e) => {
+                eprintln!("codex-governance: {}: {e}", ws.branch);
+                continue;
+            }
+        }
+        store
+            .update(|tx| {
+                if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
+                    w.branch_deleted = true;
+                }
+                tx.audit(AuditEvent::BranchDeleted {
+                    session_id: id.clone(),
+                    branch: ws.branch.clone(),
+                    commit: ws.commit.clone(),
+                    reason: format!("pruned: {why}"),
+                });
+            })
+            .map_err(|e| format!("recording the deletion of {}: {e}", ws.branch))?;
+        eprintln!("codex-governance: deleted the branch {} ({why})", ws.branch);
     }
     Ok(())
 }

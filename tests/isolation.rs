@@ -363,7 +363,43 @@ async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
     // Applied and discarded work cannot be integrated again.
     let (status, body) = integrate(api, b_id, "apply").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Integrated work's branch goes (issue 34 item 4); the discarded one's stays.
+    let a_branch = format!("governance/{z}/{a_id}");
+    assert!(
+        git.find_branch(&a_branch, git2::BranchType::Local).is_err(),
+        "{a_branch} is still there"
+    );
+    let deleted = api.audit_events("branch_deleted").await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["branch"], a_branch.as_str());
     server.stop().await;
+
+    // `worktrees --prune` keeps a discarded branch launcher.keep_discarded_days
+    // (7) days, then deletes it.
+    let b_branch = format!("governance/{z}/{b_id}");
+    let repo_arg = repo.path.display().to_string();
+    let prune = || run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    let (code, _, err) = prune();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        git.find_branch(&b_branch, git2::BranchType::Local).is_ok(),
+        "{err}"
+    );
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("launcher:\n", "launcher:\n  keep_discarded_days: 0\n");
+    std::fs::write(&config, yaml).unwrap();
+    let (code, listed, err) = prune();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "deleted the branch {b_branch} (discarded 0 days ago"
+        )),
+        "{err}"
+    );
+    assert!(git.find_branch(&b_branch, git2::BranchType::Local).is_err());
+    assert!(listed.contains("discarded (branch deleted)"), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -953,16 +989,19 @@ fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
         out.contains(pending["id"].as_str().unwrap()) && out.contains("pending"),
         "{out}"
     );
-    assert!(out.contains("applied (folder removed)"), "{out}");
+    // Applied work is in the user's tree: its branch goes (issue 34 item 4).
+    assert!(out.contains("applied (branch deleted)"), "{out}");
     assert!(!workspace_path(&applied).exists());
     let git = git2::Repository::open(&repo.path).unwrap();
-    for d in [&pending, &applied] {
-        let branch = d["workspace"]["branch"].as_str().unwrap();
-        assert!(
-            git.find_branch(branch, git2::BranchType::Local).is_ok(),
-            "{branch} is kept"
-        );
-    }
+    let branch_of = |d: &Value| d["workspace"]["branch"].as_str().unwrap().to_string();
+    assert!(
+        git.find_branch(&branch_of(&pending), git2::BranchType::Local)
+            .is_ok(),
+        "the pending branch is kept"
+    );
+    assert!(git
+        .find_branch(&branch_of(&applied), git2::BranchType::Local)
+        .is_err());
     let (code, json_out, _) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
     assert_eq!(code, 0);
     let listed: Value = serde_json::from_str(&json_out).unwrap();

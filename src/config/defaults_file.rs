@@ -66,7 +66,9 @@ pub fn commented_defaults(repo: &Path) -> String {
          worktree_max_file_bytes: 52428800\n  \
          # Merge: squash (one commit per department attempt, in your name) or history\n  \
          # (a merge commit keeping the department's own commits).\n  \
-         merge: squash\n",
+         merge: squash\n  \
+         # Days a discarded department's branch is kept (worktrees --prune deletes it after).\n  \
+         keep_discarded_days: 7\n",
     );
     out
 }

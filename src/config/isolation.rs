@@ -63,6 +63,9 @@ pub struct IsolationSettings {
     /// named as a finding (nothing that size is hashed into `.git`).
     pub max_file_bytes: u64,
     pub merge: MergeStyle,
+    /// Days a discarded department's branch is kept before
+    /// `worktrees --prune` deletes it.
+    pub keep_discarded_days: u32,
 }
 
 /// `launcher.worktree_max_file_bytes` unless set: 50 MiB.
@@ -78,6 +81,7 @@ impl Default for IsolationSettings {
             include: Vec::new(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             merge: MergeStyle::Squash,
+            keep_discarded_days: 7,
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct FileWords {
     pub worktree_include: Option<Vec<String>>,
     pub worktree_max_file_bytes: Option<u64>,
     pub merge: Option<String>,
+    pub keep_discarded_days: Option<u32>,
 }
 
 /// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
@@ -162,6 +167,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         include: words.worktree_include.unwrap_or_default(),
         max_file_bytes: words.worktree_max_file_bytes.unwrap_or(d.max_file_bytes),
         merge,
+        keep_discarded_days: words.keep_discarded_days.unwrap_or(d.keep_discarded_days),
     })
 }
 
@@ -190,9 +196,11 @@ mod tests {
             worktree_include: Some(vec!["Cargo.*".into()]),
             worktree_max_file_bytes: Some(1000),
             merge: Some("history".into()),
+            keep_discarded_days: Some(0),
         };
         let s = resolve("g.yaml", words, &Env::new()).unwrap();
         assert_eq!(s.merge, MergeStyle::History);
+        assert_eq!(s.keep_discarded_days, 0);
         assert_eq!(
             (s.isolation, s.scope, s.auto_integrate, s.checkout),
             (Isolation::Shared, ScopeMode::Block, true, Checkout::Sparse)

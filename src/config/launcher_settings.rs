@@ -66,6 +66,7 @@ pub(super) fn resolve(
             worktree_include: fl.worktree_include.clone(),
             worktree_max_file_bytes: fl.worktree_max_file_bytes,
             merge: fl.merge.clone(),
+            keep_discarded_days: fl.keep_discarded_days,
         },
         env,
     )?;

@@ -39,6 +39,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "worktree_include",
             "worktree_max_file_bytes",
             "merge",
+            "keep_discarded_days",
         ],
     ),
     ("preflight", &["portability_paths"]),

@@ -318,6 +318,7 @@ impl Integrations {
                     IntegrationMode::Apply => WorkspaceState::Applied,
                     IntegrationMode::Merge => WorkspaceState::Merged,
                 };
+                w.settled_at = Some(clock::now_rfc3339());
                 w.integrating = None;
                 w.conflicts.clear();
             }
@@ -352,15 +353,36 @@ impl Integrations {
             tracing::warn!("removing the worktree of {id}: {e}");
             return;
         }
+        // Integrated work is in the user's branch or tree: its branch goes too.
+        let integrated = matches!(ws.state, WorkspaceState::Applied | WorkspaceState::Merged);
+        let branch_deleted = integrated && {
+            let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
+            match blocking(move || worktrees::list::delete_branch(&repo, &ws)).await {
+                Ok(deleted) => deleted,
+                Err(e) => {
+                    tracing::warn!("deleting the branch of {id}: {e}");
+                    false
+                }
+            }
+        };
         let saved = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
                 w.removed = true;
+                w.branch_deleted |= branch_deleted;
             }
             tx.audit(AuditEvent::WorktreeRemoved {
                 session_id: id.to_string(),
                 path: ws.path.clone(),
                 reason: reason.to_string(),
             });
+            if branch_deleted {
+                tx.audit(AuditEvent::BranchDeleted {
+                    session_id: id.to_string(),
+                    branch: ws.branch.clone(),
+                    commit: ws.commit.clone(),
+                    reason: reason.to_string(),
+                });
+            }
         });
         if let Err(e) = saved {
             tracing::error!("recording the removal of {}: {e}", ws.path);
@@ -377,6 +399,7 @@ impl Integrations {
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
                 w.state = WorkspaceState::Discarded;
+                w.settled_at = Some(clock::now_rfc3339());
                 w.conflicts.clear();
             }
             tx.audit(AuditEvent::WorktreeDiscarded {
@@ -556,6 +579,8 @@ impl Integrations {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
                 w.state = WorkspaceState::NoChanges;
                 w.removed = true;
+                w.branch_deleted = true;
+                w.settled_at = Some(clock::now_rfc3339());
             }
             tx.audit(AuditEvent::WorktreeSettledEmpty {
                 session_id: id.to_string(),

@@ -330,6 +330,14 @@ pub enum AuditEvent {
         path: String,
         reason: String,
     },
+    /// A department's branch was deleted: its work is integrated, or it was
+    /// discarded longer ago than `launcher.keep_discarded_days`.
+    BranchDeleted {
+        session_id: String,
+        branch: String,
+        commit: Option<String>,
+        reason: String,
+    },
     /// An integration predicted a conflict: nothing was changed.
     IntegrationConflict {
         session_id: String,

@@ -192,6 +192,12 @@ pub struct Workspace {
     /// (no file left in the worktree, no attempt on the launcher's state).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_review: bool,
+    /// When it was settled (integrated, discarded, found empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<String>,
+    /// Its branch was deleted (integrated work, or discarded long enough ago).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub branch_deleted: bool,
     /// The session that works on in this worktree after a send back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
@@ -219,6 +225,8 @@ impl Workspace {
             proposal: None,
             removed: false,
             nothing_to_review: false,
+            settled_at: None,
+            branch_deleted: false,
             successor: None,
             predecessor: None,
         }

@@ -22,6 +22,8 @@ pub struct Listed {
     pub path: String,
     /// Whether the folder is still there.
     pub exists: bool,
+    /// Whether its branch was deleted.
+    pub branch_deleted: bool,
 }
 
 impl Listed {
@@ -46,6 +48,7 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
                 commit: ws.commit.clone(),
                 path: ws.path.clone(),
                 exists: Path::new(&ws.path).exists(),
+                branch_deleted: ws.branch_deleted,
             })
         })
         .collect();
@@ -65,6 +68,7 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
             commit: None,
             path: p.display().to_string(),
             exists: true,
+            branch_deleted: false,
         }));
     }
     out
@@ -87,6 +91,65 @@ pub fn prune(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     remove(repo, ws)
 }
 
+/// Whose branch `worktrees --prune` deletes, and why: integrated or found
+/// empty (its work is in the user's branch or tree, or there was none), or
+/// discarded more than `keep_days` days before `now`. A discarded one with no
+/// date (settled by an older launcher) is kept.
+pub fn prunable_branches(
+    state: &State,
+    keep_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(String, Workspace, String)> {
+    let mut out = Vec::new();
+    for s in state.sessions.values() {
+        let Some(ws) = s.workspace() else { continue };
+        if ws.branch_deleted {
+            continue;
+        }
+        let why = match ws.state {
+            WorkspaceState::Applied | WorkspaceState::Merged => "integrated".to_string(),
+            WorkspaceState::NoChanges => "no changes".to_string(),
+            WorkspaceState::Discarded => {
+                let Some(at) = ws
+                    .settled_at
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                else {
+                    continue;
+                };
+                let days = (now - at.with_timezone(&chrono::Utc)).num_days();
+                if days < i64::from(keep_days) {
+                    continue;
+                }
+                format!("discarded {days} days ago (launcher.keep_discarded_days: {keep_days})")
+            }
+            _ => continue,
+        };
+        out.push((s.id.clone(), ws.clone(), why));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Deletes a department's branch when its tip is still the commit the
+/// launcher recorded (a branch someone committed on since is kept: never
+/// destroy work). Whether it was deleted (false: gone already, or moved on).
+pub fn delete_branch(repo: &Path, ws: &Workspace) -> Result<bool, WorktreeError> {
+    let git = git2::Repository::open(repo)?;
+    let Ok(mut branch) = git.find_branch(&ws.branch, git2::BranchType::Local) else {
+        return Ok(false);
+    };
+    let tip = branch.get().target().map(|o| o.to_string());
+    if ws.commit.is_some() && tip != ws.commit {
+        return Ok(false);
+    }
+    if branch.is_head() {
+        return Ok(false);
+    }
+    branch.delete()?;
+    Ok(true)
+}
+
 /// The list as text, one worktree a line.
 pub fn render(listed: &[Listed]) -> String {
     if listed.is_empty() {
@@ -94,10 +157,11 @@ pub fn render(listed: &[Listed]) -> String {
     }
     let mut out = String::new();
     for l in listed {
-        let state = match (&l.state, l.exists) {
-            (Some(s), true) => s.as_str().to_string(),
-            (Some(s), false) => format!("{s} (folder removed)"),
-            (None, _) => "not recorded by the launcher (kept)".into(),
+        let state = match (&l.state, l.exists, l.branch_deleted) {
+            (Some(s), _, true) => format!("{s} (branch deleted)"),
+            (Some(s), true, false) => s.as_str().to_string(),
+            (Some(s), false, false) => format!("{s} (folder removed)"),
+            (None, ..) => "not recorded by the launcher (kept)".into(),
         };
         out.push_str(&format!(
             "{:<22} {:<28} {:<40} {}{}\n",

@@ -102,7 +102,7 @@ function actions(v, reload) {
     el("div", { class: "row-actions" },
       button("Apply", "bring its changes into your working tree, uncommitted", () => integrate("apply")),
       button("Merge", "commit its changes onto your current branch", () => integrate("merge")),
-      button("Discard", "remove its worktree; its branch stays", () => run("/api/discard", { session_id: id }, `Discarded ${id}'s worktree; its branch ${ws.branch} stays.`))),
+      button("Discard", "remove its worktree; its branch stays for launcher.keep_discarded_days", () => run("/api/discard", { session_id: id }, `Discarded ${id}'s worktree; its branch ${ws.branch} stays (worktrees --prune deletes it after launcher.keep_discarded_days).`))),
     note,
     el("div", { class: "row-actions" },
       button("Send back", "a new turn for the department with your note", () => run("/api/send_back", { session_id: id, note: note.value }, `Sent ${id} back.`))));
