@@ -1205,8 +1205,31 @@ async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
         wait,
     )
     .await;
+    // Undo, from the same drawer: the file is as it was, the work pending again.
+    click_when(&d, "the changes after the Apply", &opener).await;
+    click_when(
+        &d,
+        "Undo",
+        "#drawer-body .changes-actions button.undo-integration",
+    )
+    .await;
+    wait_until("the Apply taken back", wait, || async {
+        let text = std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap_or_default();
+        (text == "a\n").then_some(())
+    })
+    .await;
+    let s = api_session_state(&server, &id).await;
+    assert_eq!(s, "pending");
     d.quit().await;
     server.stop().await;
+}
+
+async fn api_session_state(server: &InProcess, id: &str) -> String {
+    let s = server.api.session(id).await;
+    s["workspace"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The text of the Needs you item with key `key` once it shows and `script`
@@ -1498,5 +1521,78 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     })
     .await;
     assert!(z2_view.get("plan_applied_files").is_none(), "{z2_view}");
+    server.stop().await;
+}
+
+/// Issue 34 item 4: Undo of an Apply puts back what it replaced, of a Merge
+/// moves the branch back too; refused, naming what changed, once the user
+/// edited a file it wrote or committed on top of the merge. Audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_takes_back_an_apply_or_a_merge_until_the_user_changed_what_it_wrote() {
+    let undo = |api: &Api, id: &str| {
+        let (api, id) = (api.clone(), id.to_string());
+        async move {
+            api.post("/api/undo_integration", &json!({"session_id": id}))
+                .await
+        }
+    };
+    let read = |repo: &TestRepo| std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap();
+
+    // Apply, Undo, Apply again; then the user edits the file: refused.
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let api = &server.api;
+    let (status, body) = integrate(api, &id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(read(&repo), "A-FROM-DEPT");
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["workspace"]["state"], "pending", "{body}");
+    assert_eq!(read(&repo), "a\n");
+    assert!(clean(&repo.path), "as before the Apply");
+    let branch = body["workspace"]["branch"].as_str().unwrap().to_string();
+    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(git.find_branch(&branch, git2::BranchType::Local).is_ok());
+    let (status, body) = integrate(api, &id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "applied again: {body}");
+    std::fs::write(repo.path.join("src/a.rs"), "the user's edit\n").unwrap();
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("src/a.rs (changed since)"), "{error}");
+    assert_eq!(read(&repo), "the user's edit\n", "nothing was changed");
+    let reverted = api.audit_events("integration_reverted").await;
+    assert_eq!(reverted.len(), 1, "{reverted:?}");
+    assert_eq!(reverted[0]["mode"], "apply");
+    server.stop().await;
+
+    // Merge, Undo (the branch moves back), Merge again; a commit on top: refused.
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let api = &server.api;
+    let base = head_of(&repo.path);
+    let (status, body) = integrate(api, &id, "merge").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let merged = head_of(&repo.path);
+    assert_ne!(merged, base);
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(head_of(&repo.path), base, "the branch is back");
+    assert_eq!(read(&repo), "a\n");
+    assert!(clean(&repo.path), "index and tree as before the Merge");
+    let (status, body) = integrate(api, &id, "merge").await;
+    assert_eq!(status, StatusCode::OK, "merged again: {body}");
+    std::fs::write(repo.path.join("later.txt"), "later\n").unwrap();
+    commit_all(&repo.path, "the user's next commit");
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("commits came after it"),
+        "{body}"
+    );
+    assert_eq!(read(&repo), "A-FROM-DEPT");
     server.stop().await;
 }

@@ -338,6 +338,17 @@ pub enum AuditEvent {
         commit: Option<String>,
         reason: String,
     },
+    /// The user undid an Apply or a Merge: every path it wrote holds its
+    /// earlier content again (a Merge's branch is back where it was), and the
+    /// work is pending again.
+    IntegrationReverted {
+        session_id: String,
+        mode: IntegrationMode,
+        paths: usize,
+        /// The branch's tip again (Merge).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        head: Option<String>,
+    },
     /// An integration predicted a conflict: nothing was changed.
     IntegrationConflict {
         session_id: String,

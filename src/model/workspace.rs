@@ -107,6 +107,36 @@ pub struct PendingIntegration {
     pub branch: Option<String>,
     pub paths: Vec<PathChange>,
     pub started_at: String,
+    /// The user's Undo of an earlier integration (its paths and branch
+    /// reversed): finished, the work is pending again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undo: bool,
+}
+
+impl PendingIntegration {
+    /// The integration that takes this one back: every path from its `after`
+    /// to its `before`, a Merge's branch from its commit back to where it was.
+    pub fn reversed(&self, started_at: String) -> PendingIntegration {
+        PendingIntegration {
+            mode: self.mode,
+            head: self.target.clone().unwrap_or_else(|| self.head.clone()),
+            target: self.target.as_ref().map(|_| self.head.clone()),
+            branch: self.branch.clone(),
+            paths: self
+                .paths
+                .iter()
+                .map(|c| PathChange {
+                    path: c.path.clone(),
+                    before: c.after.clone(),
+                    before_mode: c.after_mode,
+                    after: c.before.clone(),
+                    after_mode: c.before_mode,
+                })
+                .collect(),
+            started_at,
+            undo: !self.undo,
+        }
+    }
 }
 
 /// A Zhongshu's proposal to integrate one of its departments' results.
@@ -195,6 +225,9 @@ pub struct Workspace {
     /// When it was settled (integrated, discarded, found empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_at: Option<String>,
+    /// The integration that brought it in (Apply or Merge), kept for Undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated: Option<PendingIntegration>,
     /// Its branch was deleted (integrated work, or discarded long enough ago).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub branch_deleted: bool,
@@ -226,6 +259,7 @@ impl Workspace {
             removed: false,
             nothing_to_review: false,
             settled_at: None,
+            integrated: None,
             branch_deleted: false,
             successor: None,
             predecessor: None,

@@ -134,7 +134,12 @@ mod tests {
 
     #[test]
     fn integration_is_the_developers_and_proposals_a_zhongshus() {
-        for path in ["/api/integrate", "/api/discard", "/api/send_back"] {
+        for path in [
+            "/api/integrate",
+            "/api/discard",
+            "/api/send_back",
+            "/api/undo_integration",
+        ] {
             assert_eq!(scope(&Method::POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
                 assert!(

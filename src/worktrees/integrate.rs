@@ -346,18 +346,16 @@ fn rename_if(
     std::fs::rename(tmp, file).map_err(io_error(file))
 }
 
-/// Whether a path no longer holds what the prediction saw: a tracked file
-/// that Git's status (its filters: line endings) now sees changed, or a
-/// file HEAD lacks that is now there with other content.
+/// Whether a path no longer holds what the prediction saw (read through
+/// the checkout filters: line endings), or, for a file that was not there,
+/// is now there with other content.
 fn moved(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, WorktreeError> {
     if c.before.is_none() {
         return in_the_way(git, repo, c);
     }
-    match git.status_file(Path::new(&c.path)) {
-        Ok(status) => Ok(!status.is_empty() && status != git2::Status::IGNORED),
-        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(true),
-        Err(e) => Err(e.into()),
-    }
+    // Its content now (through the checkout filters) against what the
+    // prediction saw: HEAD's for an integration, the integrated one for an Undo.
+    Ok(current(git, repo, &c.path)? != c.before)
 }
 
 /// Where `put_file` writes `file`'s content before the rename.
@@ -434,6 +432,38 @@ fn pause_for_tests(at: Option<usize>) {
 /// filters); None when it is absent.
 fn current(git: &Repository, repo: &Path, path: &str) -> Result<Option<String>, WorktreeError> {
     Ok(blob_of(git, &repo.join(path), path)?.map(|id| id.to_string()))
+}
+
+/// What stops an Undo of `p`: paths that no longer hold what it wrote (the
+/// user changed them since), and for a Merge a branch whose tip is no longer
+/// its commit. Empty: it can be undone.
+pub fn undo_blockers(
+    repo: &Path,
+    p: &PendingIntegration,
+    fence: &StateFence,
+) -> Result<Vec<String>, WorktreeError> {
+    let git = Repository::open(repo)?;
+    let mut blockers = Vec::new();
+    for c in &p.paths {
+        if unsafe_path(repo, &c.path, fence).is_none() && current(&git, repo, &c.path)? != c.after {
+            blockers.push(format!("{} (changed since)", c.path));
+        }
+    }
+    if let (Some(target), Some(branch)) = (&p.target, &p.branch) {
+        let tip = git
+            .find_reference(branch)
+            .ok()
+            .and_then(|r| r.target())
+            .map(|o| o.to_string());
+        if tip.as_deref() != Some(target.as_str()) {
+            blockers.push(format!(
+                "{branch} (its tip is no longer the merge commit {}: commits came after it; \
+                 use git revert)",
+                &target[..target.len().min(10)]
+            ));
+        }
+    }
+    Ok(blockers)
 }
 
 /// Moves the branch from `from` to `to`, only if it still names `from`.
@@ -556,6 +586,7 @@ mod tests {
             branch: p.branch.clone(),
             paths: p.paths.clone(),
             started_at: "now".into(),
+            undo: false,
         }
     }
 

@@ -73,6 +73,27 @@ function actions(v, reload) {
   const waits = !v.running && (ws.state === "pending" || ws.state === "conflicting");
   const out = el("section", { class: "drawer-section changes-actions" });
   out.append(el("h3", { class: "sub", text: "Integrate" }));
+  if (!waits && (ws.state === "applied" || ws.state === "merged")) {
+    const undo = el("button", {
+      type: "button",
+      class: "small undo-integration",
+      text: "Undo",
+      title: ws.state === "applied"
+        ? "put back what its Apply replaced, while you have not changed those files since"
+        : "move your branch back before its merge commit and put back the files, while the commit is still the branch's tip",
+    });
+    undo.addEventListener("click", async () => {
+      try {
+        await api("/api/undo_integration", { session_id: id });
+        toast(`Undid the ${ws.state === "applied" ? "Apply" : "Merge"} of ${id}: its work is pending again.`);
+      } catch (e) {
+        toast(`${id}: ${e.message}`, "error");
+      }
+      reload();
+    });
+    out.append(el("p", { class: "hint", text: `${WORDS[ws.state]}.` }), el("div", { class: "row-actions" }, undo));
+    return out;
+  }
   if (!waits) {
     out.append(el("p", { class: "hint", text: v.running ? "It is still working: its changes are recorded when it reports or exits." : `Nothing to decide: ${WORDS[ws.state] || ws.state}.` }));
     return out;

@@ -100,6 +100,17 @@ pub(super) async fn discard(State(l): L, JsonBody(b): JsonBody<Discard>) -> Resp
     }))
 }
 
+pub(super) async fn undo(State(l): L, JsonBody(b): JsonBody<Discard>) -> Response {
+    if let Err(e) = checked(&b.session_id) {
+        return e.into_response();
+    }
+    let answer = l.integrations.undo(&b.session_id).await;
+    reply(answer.map(|workspace| Answer {
+        session_id: b.session_id,
+        workspace,
+    }))
+}
+
 #[derive(Deserialize)]
 pub(super) struct SendBack {
     session_id: String,

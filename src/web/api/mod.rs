@@ -72,6 +72,7 @@ pub fn routes() -> Routes {
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
         .post("/api/discard", changes::discard)
+        .post("/api/undo_integration", changes::undo)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
         .post("/api/interrupt", control::interrupt)
