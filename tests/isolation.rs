@@ -1596,3 +1596,43 @@ async fn undo_takes_back_an_apply_or_a_merge_until_the_user_changed_what_it_wrot
     assert_eq!(read(&repo), "A-FROM-DEPT");
     server.stop().await;
 }
+
+/// Issue 33 item 8: the plan review says, once per assignment, when files
+/// reach outside the department's globs (`files: ["*"]` for a docs
+/// department) and when a scope is open under `launcher.scope: block`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_block() {
+    let repo = isolated_repo("  scope: block\n", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("review the plan").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "three", "assignments": [
+            {"department": "zhilibu", "task": "docs", "files": ["*"]},
+            {"department": "menxia", "task": "review"},
+            {"department": "lingyubu", "task": "code", "files": ["src/a.rs"]}]}),
+    )
+    .await;
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    let notes: Vec<Value> = plan["plan"]["assignments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .iter()
+        .map(|a| a["scope_note"].clone())
+        .collect();
+    let docs = notes[0].as_str().unwrap_or_default();
+    assert!(
+        docs.contains("files reaching outside zhilibu's scope")
+            && docs.contains(": *:")
+            && docs.contains("needs your override"),
+        "{plan}"
+    );
+    let open = notes[1].as_str().unwrap_or_default();
+    assert!(
+        open.starts_with("open scope under launcher.scope: block: menxia"),
+        "{plan}"
+    );
+    assert!(notes[2].is_null(), "{plan}");
+    server.stop().await;
+}

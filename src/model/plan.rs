@@ -140,6 +140,7 @@ mod tests {
             verify: Vec::new(),
             reason: None,
             model_reason: None,
+            scope_note: None,
             selected,
             status: AssignmentStatus::Proposed,
             session_id: None,

@@ -134,6 +134,7 @@ mod tests {
             verify: vec![],
             reason: None,
             model_reason: None,
+            scope_note: None,
             selected: status != AssignmentStatus::Skipped,
             status,
             session_id: session.map(str::to_string),

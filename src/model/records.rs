@@ -162,6 +162,10 @@ pub struct Assignment {
     pub reason: Option<String>,
     #[serde(default, with = "text_or_empty")]
     pub model_reason: Option<String>,
+    /// What the plan review says of its scope: open under `scope: block`,
+    /// or files reaching outside its department's globs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_note: Option<String>,
     #[serde(default = "yes")]
     pub selected: bool,
     #[serde(default)]

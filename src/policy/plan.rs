@@ -88,12 +88,62 @@ pub fn validate_assignment(
         verify: a.verify.clone().unwrap_or_default(),
         reason: a.reason.clone(),
         model_reason: a.model_reason.clone(),
+        scope_note: None,
         selected: a.selected.unwrap_or(true),
         status: AssignmentStatus::Proposed,
         session_id: None,
         queue_id: None,
         error: None,
         earlier_sessions: Vec::new(),
+    })
+}
+
+/// What the plan review says of an assignment's scope, once: an open scope
+/// (no files, no department globs) under `launcher.scope: block`, or files
+/// reaching outside the department's globs (plan files narrow a scope, never
+/// widen it: what lies outside stays out of scope, and integrating it needs
+/// the user's override under `block`).
+pub fn scope_note(
+    department: &str,
+    files: &[String],
+    globs: &[String],
+    block: bool,
+) -> Option<String> {
+    if files.is_empty() && globs.is_empty() {
+        return block.then(|| {
+            format!(
+                "open scope under launcher.scope: block: {department} may change any file \
+                 (no files assigned, no department globs)"
+            )
+        });
+    }
+    if globs.is_empty() {
+        return None;
+    }
+    // A file entry is within the globs when they match it as a path (a
+    // pattern like `docs/x/*.md` is within `docs/**`; `*` is within nothing
+    // narrower than `**`).
+    let within = super::routing::PatternSet::new(globs);
+    let outside: Vec<&str> = files
+        .iter()
+        .map(|f| f.trim_start_matches("./"))
+        .filter(|f| !within.is_match(f))
+        .collect();
+    (!outside.is_empty()).then(|| {
+        let shown = match globs.len() {
+            0..=4 => globs.join(", "),
+            n => format!("{}, … {} more", globs[..3].join(", "), n - 3),
+        };
+        format!(
+            "files reaching outside {department}'s scope ({shown}): {}: they stay out of its \
+             scope; integrating changes there is a REVIEW finding{}",
+            outside.join(", "),
+            if block {
+                " and needs your override (launcher.scope: block)"
+            } else {
+                ""
+            }
+        )
     })
 }
 
@@ -170,6 +220,36 @@ mod tests {
         assert_eq!(
             pick_model(Some(" gpt-5.5 "), &rules().models, "x").unwrap(),
             "gpt-5.5"
+        );
+    }
+
+    #[test]
+    fn the_plan_review_names_an_open_scope_under_block_and_files_outside_the_globs() {
+        let globs = vec![
+            "docs/**".to_string(),
+            "README.md".to_string(),
+            "**/README.md".to_string(),
+        ];
+        assert!(scope_note("zhilibu", &[], &[], true)
+            .unwrap()
+            .starts_with("open scope under launcher.scope: block"));
+        assert_eq!(scope_note("zhilibu", &[], &[], false), None);
+        assert_eq!(
+            scope_note("zhilibu", &["docs/a.md".into()], &globs, true),
+            None
+        );
+        let wide = scope_note(
+            "zhilibu",
+            &["*".into(), "tools/deploy.sh".into(), "docs/x/*.md".into()],
+            &globs,
+            true,
+        )
+        .unwrap();
+        assert!(
+            wide.contains(
+                "outside zhilibu's scope (docs/**, README.md, **/README.md): *, tools/deploy.sh:"
+            ) && wide.ends_with("needs your override (launcher.scope: block)"),
+            "{wide}"
         );
     }
 

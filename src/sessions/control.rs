@@ -314,6 +314,7 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         verify: part.map(|d| d.verify.clone()).unwrap_or_default(),
         reason: None,
         model_reason: None,
+        scope_note: None,
         selected: true,
         status: AssignmentStatus::Queued,
         session_id: None,

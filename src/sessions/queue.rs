@@ -94,8 +94,16 @@ impl Dispatcher {
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
-        crate::policy::plan::validate_assignment(&rules, index, a)
-            .map_err(LauncherError::BadRequest)
+        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)
+            .map_err(LauncherError::BadRequest)?;
+        let globs = c
+            .department(&checked.department)
+            .map(|d| d.globs)
+            .unwrap_or_default();
+        let block = c.launcher.isolation.scope == crate::config::ScopeMode::Block;
+        checked.scope_note =
+            crate::policy::plan::scope_note(&checked.department, &checked.files, &globs, block);
+        Ok(checked)
     }
 
     /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,

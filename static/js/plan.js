@@ -76,6 +76,7 @@ function view(plan) {
             el("span", { class: "badge model", text: a.model }))),
         el("div", { class: "row-task", text: a.task }),
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
+        a.scope_note ? el("div", { class: "row-note scope-note", text: `scope: ${a.scope_note}` }) : null,
         list(a.earlier_sessions).length ? el("div", { class: "row-note", text: `retried; earlier: ${list(a.earlier_sessions).join(", ")}` }) : null,
         listBlock("files", a.files),
         listBlock("verify", a.verify),
@@ -95,6 +96,7 @@ function assignmentField(a, i, choices) {
     el("label", { class: "field" }, el("span", { class: "label", text: "Task" }), task),
     el("label", { class: "field field-inline" }, el("span", { class: "label", text: "Model" }), model),
     a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
+    a.scope_note ? el("div", { class: "row-note scope-note", text: `scope: ${a.scope_note}` }) : null,
     listBlock("files", a.files),
     listBlock("verify", a.verify));
   li.classList.toggle("unselected", !tick.checked);
