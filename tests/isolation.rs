@@ -793,6 +793,33 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
     assert!(prompt.contains("own git worktree"), "{prompt}");
     let sent_back = api.audit_events("sent_back").await;
     assert_eq!(sent_back[0]["successor"], second.as_str(), "{sent_back:?}");
+    // The plan follows the new attempt; the first is history (issue 34 item 3).
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    let a = &plan["plan"]["assignments"][0];
+    assert_eq!(a["session_id"], second.as_str(), "{plan}");
+    assert_eq!(a["earlier_sessions"], json!([first]), "{plan}");
+    assert_eq!(a["sent_back"], 1, "{plan}");
+    // The card says so, and counts the current attempt only.
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-sent-back-failure.png");
+    page.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let card = page
+        .wait_js(
+            "the plan card's history",
+            "const n = document.querySelector('.plan-view .reruns');              const c = document.querySelector('.plan-integration');              return n && c ? n.textContent + ' | ' + c.textContent : null;",
+            vec![],
+            Duration::from_secs(45),
+        )
+        .await;
+    let card = card.as_str().unwrap();
+    assert!(
+        card.contains(&format!("sent back once; earlier {first}"))
+            && card.contains("0 integrated, 1 pending"),
+        "{card}"
+    );
+    page.quit().await;
     server.stop().await;
 }
 

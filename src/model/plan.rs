@@ -147,6 +147,7 @@ mod tests {
             queue_id: None,
             error: None,
             earlier_sessions: Vec::new(),
+            sent_back: 0,
         }
     }
 

@@ -141,6 +141,7 @@ mod tests {
             queue_id: None,
             error: None,
             earlier_sessions: vec![],
+            sent_back: 0,
         }
     }
 

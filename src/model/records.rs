@@ -144,6 +144,10 @@ pub mod text_or_empty {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Assignment {
     pub department: String,
@@ -179,6 +183,9 @@ pub struct Assignment {
     /// Sessions that ran this assignment before a retry, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier_sessions: Vec<String>,
+    /// How many of the earlier sessions were sent back (the rest were retried).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sent_back: u32,
 }
 
 fn yes() -> bool {

@@ -95,6 +95,7 @@ pub fn validate_assignment(
         queue_id: None,
         error: None,
         earlier_sessions: Vec::new(),
+        sent_back: 0,
     })
 }
 

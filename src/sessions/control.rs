@@ -321,5 +321,6 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         queue_id: None,
         error: None,
         earlier_sessions: Vec::new(),
+        sent_back: 0,
     }
 }

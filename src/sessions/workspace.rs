@@ -149,6 +149,7 @@ impl Sessions {
                     old.state = WorkspaceState::SentBack;
                     old.successor = Some(id.to_string());
                 }
+                super::queue_records::follow_send_back(tx, from, id, false);
                 tx.audit(AuditEvent::SentBack {
                     session_id: from.clone(),
                     chars: spec.task.chars().count(),
@@ -190,6 +191,7 @@ impl Sessions {
                         old.state = WorkspaceState::Pending;
                         old.successor = None;
                     }
+                    super::queue_records::follow_send_back(tx, from, id, true);
                 });
                 if let Err(e) = back {
                     tracing::error!("giving the worktree of {id} back to {from}: {e}");

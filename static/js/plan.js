@@ -45,6 +45,16 @@ function assignmentBadge(a) {
   return badge;
 }
 
+/** An assignment's earlier attempts: "sent back once; earlier lingyubu-1". */
+function reruns(a) {
+  const earlier = list(a.earlier_sessions);
+  const times = (n) => (n === 1 ? "once" : `${n} times`);
+  const sent = a.sent_back || 0;
+  const retried = earlier.length - sent;
+  const how = [sent ? `sent back ${times(sent)}` : null, retried > 0 ? `retried ${times(retried)}` : null].filter(Boolean);
+  return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
+}
+
 /** How the plan's results stand: integrated, pending, conflicting (worktrees). */
 function integrationLine(plan) {
   const counts = { integrated: 0, pending: 0, conflicting: 0 };
@@ -77,7 +87,7 @@ function view(plan) {
         el("div", { class: "row-task", text: a.task }),
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
         a.scope_note ? el("div", { class: "row-note scope-note", text: `scope: ${a.scope_note}` }) : null,
-        list(a.earlier_sessions).length ? el("div", { class: "row-note", text: `retried; earlier: ${list(a.earlier_sessions).join(", ")}` }) : null,
+        list(a.earlier_sessions).length ? el("div", { class: "row-note reruns", text: reruns(a) }) : null,
         listBlock("files", a.files),
         listBlock("verify", a.verify),
         a.error ? el("div", { class: "row-error", text: a.error }) : null))));
