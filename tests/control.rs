@@ -455,3 +455,66 @@ async fn interrupt_is_the_developers_and_audited() {
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
     l.stop().await;
 }
+
+/// Issue 34 item 2: a Retry whose planner is gone leads somewhere. It says
+/// to Resume the planner; once resumed, the retry goes to the resumed
+/// planner, whose plan follows the new attempt to its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_its_planner_is_gone_goes_to_the_resumed_planner() {
+    let repo = flaky::flaky_repo(2);
+    let l = InProcess::start(&repo).await;
+    let api = &l.api;
+    // Registered by the test, so the resumed planner does not register it anew.
+    let z = api.start_zhongshu("retry later").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "one", "assignments": [
+            {"department": "lingyubu", "task": "domain work"}]}),
+    )
+    .await;
+    let finished = wait_until("the plan to finish", PATIENCE, || async {
+        let p = plan_of(api, &z).await;
+        (p["status"] == "finished").then_some(p)
+    })
+    .await;
+    let failed = finished["assignments"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let (code, refused) = api.post("/api/retry", &json!({"session_id": failed})).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{refused}");
+    let why = refused["error"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("Resume {z}"))
+            && why.contains("the retry goes to the resumed planner"),
+        "{why}"
+    );
+    let resumed = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    let z2 = resumed["session_id"].as_str().unwrap().to_string();
+    assert_ne!(z2, z);
+    let retried = api
+        .post_ok("/api/retry", &json!({"session_id": failed}))
+        .await;
+    assert_eq!(
+        retried["queue_item"]["parent_session_id"],
+        z2.as_str(),
+        "{retried}"
+    );
+    let p = wait_until(
+        "the resumed plan to follow the retry to its report",
+        PATIENCE,
+        || async {
+            let p = plan_of(api, &z2).await;
+            (p["outcome"]["reported"] == 1).then_some(p)
+        },
+    )
+    .await;
+    let a = &p["assignments"][0];
+    assert_ne!(a["session_id"], failed.as_str(), "{p}");
+    assert_eq!(a["earlier_sessions"], json!([failed]), "{p}");
+    l.stop().await;
+}

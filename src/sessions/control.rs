@@ -262,10 +262,14 @@ impl Dispatcher {
             LauncherError::Conflict(format!("{} has no Zhongshu to report to", s.id))
         })?;
         let z = self.sessions.require_session(parent)?;
-        if !z.is_running() || z.closed_by_user() {
-            return Err(not_running(parent));
+        if z.is_running() && !z.closed_by_user() {
+            return Ok(parent.to_string());
         }
-        Ok(parent.to_string())
+        // Resumed as a new planner: that one carries the plan on.
+        self.ctx
+            .store
+            .read(|st| resumed_planner(st, parent))
+            .ok_or_else(|| not_running(parent))
     }
 
     /// `POST /api/dismiss`: a department's failure leaves "Needs you" for good
@@ -292,8 +296,36 @@ impl Dispatcher {
 fn not_running(parent: &str) -> LauncherError {
     LauncherError::Conflict(format!(
         "its Zhongshu {parent} is not running, so a retry would report to no one: \
-         resume {parent} (or start a new Zhongshu) first"
+         Resume {parent} (it carries the plan on), then Retry again: the retry goes to \
+         the resumed planner"
     ))
+}
+
+/// The running planner that resumed `parent` (directly or through earlier
+/// resumes), newest first: the one a retry of `parent`'s assignments reports to.
+fn resumed_planner(st: &crate::model::State, parent: &str) -> Option<String> {
+    let descends = |z: &Session| {
+        let mut from = z.zhongshu().and_then(|p| p.resumed_from_session_id.clone());
+        for _ in 0..64 {
+            match from {
+                Some(p) if p == parent => return true,
+                Some(p) => {
+                    from = st
+                        .sessions
+                        .get(&p)
+                        .and_then(|up| up.zhongshu())
+                        .and_then(|up| up.resumed_from_session_id.clone());
+                }
+                None => return false,
+            }
+        }
+        false
+    };
+    st.sessions
+        .values()
+        .filter(|z| z.is_zhongshu() && z.is_running() && !z.closed_by_user() && descends(z))
+        .max_by(|a, b| a.started_at.cmp(&b.started_at))
+        .map(|z| z.id.clone())
 }
 
 /// A department's work as an assignment, for one started outside a plan.
