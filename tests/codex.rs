@@ -1886,6 +1886,31 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
     .await;
     // The parked department still waits for its reset.
     assert_eq!(api.session(&id).await["state"], "waiting_for_quota");
+    // On a phone the meter collapses to its percentages (issue 37 item 6):
+    // nothing is wider than the screen.
+    d.set_size(390, 844).await;
+    let overflow = d
+        .wait_js(
+            "the phone width with the meter",
+            "if (window.innerWidth > 450) return null; \
+             const m = document.querySelector('#quota-meter'); \
+             if (!m || m.hidden) return null; \
+             return [document.documentElement.scrollWidth - window.innerWidth, m.innerText];",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-quota-390x844.png", &png);
+    }
+    assert!(
+        overflow[0].as_i64().unwrap() <= 0,
+        "wider than the phone: {overflow}"
+    );
+    assert!(
+        !overflow[1].as_str().unwrap().contains("resets"),
+        "the meter collapses: {overflow}"
+    );
     d.quit().await;
     launcher.terminate();
     w.assert_no_codex_left().await;

@@ -34,9 +34,11 @@ function renderQuota(q) {
   if (node.hidden) return;
   const part = ([name, w]) => {
     const used = Math.round(w.used_percent);
-    const reset = w.resets_local ? ` · resets ${w.resets_local}` : "";
     const level = used >= 100 ? "limit" : used >= q.reserve_percent ? "reserve" : "ok";
-    return el("span", { class: `quota-window quota-${level}`, text: `${name} ${used}%${reset}`, attrs: { "data-window": name } });
+    // The reset time is its own part: a phone shows the percentages only.
+    const reset = w.resets_local ? el("span", { class: "quota-reset", text: ` · resets ${w.resets_local}` }) : null;
+    return el("span", { class: `quota-window quota-${level}`, attrs: { "data-window": name, title: w.resets_local ? `${name} ${used}%, resets ${w.resets_local}` : undefined } },
+      `${name} ${used}%`, reset);
   };
   replaceChildren(node, windows.map(part));
   const held = q.hold ? ` Held: ${q.hold.text}.` : "";
