@@ -1663,3 +1663,88 @@ async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_b
     assert!(notes[2].is_null(), "{plan}");
     server.stop().await;
 }
+
+/// Issue 34 item 1 (PTY agents): a clean stop ends them ("stopped with the
+/// launcher": no fallback result, the plan is not finished); Resume plan
+/// brings a planner back and queues the cut-off department again in its
+/// own worktree, its work so far in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let mut first = spawn_launcher(&repo.path, &[]);
+    let api = first.api.clone();
+    let z = api.start_zhongshu("long work").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "slow", "assignments": [
+            {"department": "lingyubu", "files": ["src/a.rs"],
+             "task": "slow work [[fake-agent: --work-seconds 600]]"}]}),
+    )
+    .await;
+    let d = api
+        .wait_status("the department at work", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["status"] == "running" && d["workspace"]["path"].is_string())
+        })
+        .await;
+    let d = departments(&d).remove(0);
+    let id = d["id"].as_str().unwrap().to_string();
+    let worktree = workspace_path(&d);
+    std::fs::write(worktree.join("src/a.rs"), "half done\n").unwrap();
+    first.terminate();
+
+    let mut second = spawn_launcher(&repo.path, &[]);
+    let api = second.api.clone();
+    let cut = api.session(&id).await;
+    assert_eq!(cut["state"], "stopped_with_launcher", "{cut}");
+    assert_eq!(cut["state_text"], "stopped with the launcher", "{cut}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_ne!(plan["plan"]["status"], "finished", "{plan}");
+    let fallbacks = api.audit_events("result_registered").await;
+    assert!(fallbacks.is_empty(), "no fallback result: {fallbacks:?}");
+
+    let resumed = api
+        .post_ok("/api/resume_plan", &json!({"session_id": z}))
+        .await;
+    let planner = resumed["planner"].as_str().unwrap().to_string();
+    assert_ne!(
+        planner, z,
+        "a PTY planner comes back as a new session: {resumed}"
+    );
+    assert_eq!(
+        resumed["queued"][0]["workspace_from"],
+        id.as_str(),
+        "{resumed}"
+    );
+    let next = api
+        .wait_status("the department again, in its worktree", |s| {
+            departments(s).iter().any(|x| {
+                x["status"] == "running"
+                    && x["id"] != id.as_str()
+                    && x["workspace"]["path"] == d["workspace"]["path"]
+            })
+        })
+        .await;
+    let next = departments(&next)
+        .into_iter()
+        .find(|x| x["id"] != id.as_str() && x["status"] == "running")
+        .unwrap();
+    assert_eq!(next["parent_session_id"], planner.as_str(), "{next}");
+    assert!(
+        next["task"].as_str().unwrap().contains("[Resumed]"),
+        "{next}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("src/a.rs")).unwrap(),
+        "half done\n",
+        "its work so far is still there"
+    );
+    let plan = api
+        .get_ok(&format!("/api/zhongshu_plan?id={planner}"))
+        .await;
+    let a = &plan["plan"]["assignments"][0];
+    assert_eq!(a["session_id"], next["id"], "{plan}");
+    assert_eq!(a["earlier_sessions"], json!([id]), "{plan}");
+    second.terminate();
+}

@@ -5,6 +5,7 @@
 
 pub mod deltas;
 mod quota_clock;
+pub mod resume_plan;
 mod status_cache;
 mod tools;
 mod view_types;

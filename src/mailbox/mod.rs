@@ -116,6 +116,8 @@ impl Mailbox {
             s.sessions
                 .values()
                 .filter(|x| x.is_department() && !x.is_running() && !x.has_reported())
+                // Stopped with the launcher: its plan resumes it (Resume plan).
+                .filter(|x| x.ended_reason.as_deref() != Some("launcher_stopped"))
                 .map(|x| x.id.clone())
                 .collect()
         });

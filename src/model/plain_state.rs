@@ -21,6 +21,8 @@ pub enum StateWord {
     Failed,
     NoReport,
     StoppedByYou,
+    /// A PTY agent the launcher's stop ended: its plan can resume it.
+    StoppedWithLauncher,
     Finished,
 }
 
@@ -64,6 +66,11 @@ pub fn plain_state(s: &Session) -> PlainState {
         Some(CloseReason::Api | CloseReason::TerminalClosed | CloseReason::PlanStopped)
     ) {
         (StateWord::StoppedByYou, "stopped by you".to_string())
+    } else if s.ended_reason.as_deref() == Some("launcher_stopped") {
+        (
+            StateWord::StoppedWithLauncher,
+            "stopped with the launcher".to_string(),
+        )
     } else if s.is_department() {
         match s.exit_code {
             Some(code) if code != 0 && s.close_reason.is_none() => {

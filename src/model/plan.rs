@@ -92,6 +92,7 @@ pub fn new_queue_item(
         status: QueueStatus::Queued,
         error: None,
         attempts: 0,
+        workspace_from: None,
     }
 }
 

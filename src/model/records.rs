@@ -252,6 +252,10 @@ pub struct QueueItem {
     pub error: Option<String>,
     #[serde(default)]
     pub attempts: u32,
+    /// The department session whose worktree the new one works on in (a
+    /// cut-off assignment resumed with its plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

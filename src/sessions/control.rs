@@ -20,7 +20,7 @@ use super::queue_records::{
 use crate::error::{LResult, LauncherError};
 use crate::model::{
     Assignment, AssignmentStatus, AuditEvent, CloseReason, PlanStatus, QueueItem, QueueStatus,
-    Session,
+    Session, WorkspaceState,
 };
 
 /// What a stop or a planner's close did.
@@ -144,14 +144,49 @@ impl Dispatcher {
     /// session); a queue item whose start failed is queued again.
     pub async fn retry(self: &Arc<Self>, target: RetryTarget) -> LResult<QueueItem> {
         let item = match target {
-            RetryTarget::Session(id) => self.retry_session(&id)?,
+            RetryTarget::Session(id) => self.retry_session(&id, false)?,
             RetryTarget::Queued(id) => self.retry_queued(&id)?,
         };
         self.pump_queue().await;
         Ok(item)
     }
 
-    fn retry_session(&self, id: &str) -> LResult<QueueItem> {
+    /// The departments of `zhongshu`'s plan that the launcher's stop cut off
+    /// (PTY agents cannot outlive it), in plan order, not yet resumed.
+    pub fn cut_off(&self, zhongshu: &str) -> Vec<String> {
+        self.ctx.store.read(|st| {
+            let Some(plan) = st.plans.get(zhongshu) else {
+                return Vec::new();
+            };
+            plan.assignments
+                .iter()
+                .filter_map(|a| a.session_id.as_deref())
+                .filter_map(|id| st.sessions.get(id))
+                .filter(|s| {
+                    !s.is_running()
+                        && !s.has_reported()
+                        && s.ended_reason.as_deref() == Some("launcher_stopped")
+                        && s.department_part().is_some_and(|d| d.retried_as.is_none())
+                })
+                .map(|s| s.id.clone())
+                .collect()
+        })
+    }
+
+    /// Queues each cut-off department again, in order, under the planner that
+    /// runs its plan now, each in its own worktree (its work so far kept).
+    pub async fn resume_cut_off(self: &Arc<Self>, ids: &[String]) -> LResult<Vec<QueueItem>> {
+        let mut queued = Vec::new();
+        for id in ids {
+            queued.push(self.retry_session(id, true)?);
+        }
+        self.pump_queue().await;
+        Ok(queued)
+    }
+
+    /// A department's assignment queued again; `cut_off`: it goes on in the
+    /// same worktree, told that the launcher stopped while it worked.
+    fn retry_session(&self, id: &str, cut_off: bool) -> LResult<QueueItem> {
         let s = self.sessions.require_session(id)?;
         let part = s.department_part().ok_or_else(|| {
             LauncherError::BadRequest(format!(
@@ -184,7 +219,18 @@ impl Dispatcher {
             let template = index
                 .and_then(|i| tx.plan(&parent).map(|p| p.assignments[i].clone()))
                 .unwrap_or_else(|| assignment_of(&s, &self.ctx.config));
-            let item = queue_item(qid.clone(), Some(parent.clone()), &template, index);
+            let mut item = queue_item(qid.clone(), Some(parent.clone()), &template, index);
+            let own_worktree = s
+                .workspace()
+                .is_some_and(|w| !w.state.is_settled() && w.state != WorkspaceState::SentBack);
+            if cut_off && own_worktree {
+                item.workspace_from = Some(id.to_string());
+                item.task = format!(
+                    "{}\n\n[Resumed] The launcher stopped while you worked on this. Your work \
+                     so far is in your worktree: continue from it, then report.",
+                    item.task
+                );
+            }
             if let (Some(i), Some(p)) = (index, tx.plan_mut(&parent)) {
                 let a = &mut p.assignments[i];
                 a.earlier_sessions.push(id.to_string());

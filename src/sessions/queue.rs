@@ -389,7 +389,7 @@ impl Dispatcher {
                 prompt_override: None,
                 resumed_from_session_id: None,
                 queue_id: Some(item.id.clone()),
-                workspace_from: None,
+                workspace_from: item.workspace_from.clone(),
                 continues: None,
             };
             let outcome = match self.sessions.start_session(spec).await {

@@ -69,10 +69,29 @@ function integrationLine(plan) {
   return el("p", { class: "plan-integration", text: `Results: ${counts.integrated} integrated, ${counts.pending} pending, ${counts.conflicting} conflicting` });
 }
 
+/** "Resume plan" when the launcher's stop cut some of its departments off. */
+function resumeLine(plan) {
+  const cut = plan.assignments.filter((a) => store.session(a.session_id)?.state === "stopped_with_launcher");
+  if (!cut.length) return null;
+  const button = el("button", { type: "button", class: "small primary resume-plan", text: "Resume plan",
+    title: "bring the planner back and queue the cut-off departments again, each in its worktree" });
+  button.addEventListener("click", async () => {
+    try {
+      const res = await api("/api/resume_plan", { session_id: plan.session_id });
+      toast(`Resumed under ${res.planner}: ${res.queued.length} department${res.queued.length === 1 ? "" : "s"} queued again.`);
+    } catch (e) {
+      toast(`${plan.session_id}: ${e.message}`, "error");
+    }
+  });
+  return el("p", { class: "plan-resume" },
+    `${cut.length} department${cut.length === 1 ? " was" : "s were"} stopped with the launcher. `, button);
+}
+
 function view(plan) {
   return el("div", { class: "plan-view" },
     header(plan),
     plan.summary ? el("p", { class: "plan-summary", text: plan.summary }) : null,
+    resumeLine(plan),
     integrationLine(plan),
     el("ol", { class: "plan-list" }, plan.assignments.map((a, i) =>
       el("li", { class: `plan-assignment view status-${a.status || "proposed"}`, data: { index: i, department: a.department, session: a.session_id || "" } },

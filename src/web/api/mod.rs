@@ -54,6 +54,7 @@ pub fn routes() -> Routes {
         .post("/api/start_zhongshu_session", start_zhongshu)
         .post("/api/start_zhongshu", start_zhongshu)
         .post("/api/restart_zhongshu_session", restart_zhongshu)
+        .post("/api/resume_plan", zhongshu::resume_plan)
         .post("/api/report_zhongshu_plan", report_plan)
         .post("/api/plan_assignments", plan_assignments)
         .post("/api/start_assignments", start_assignments)

@@ -63,6 +63,20 @@ pub(super) struct Restart {
     model: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub(super) struct ResumePlan {
+    session_id: String,
+}
+
+/// `POST /api/resume_plan {session_id}`: the planner back, its cut-off
+/// assignments queued again in their worktrees.
+pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) -> Response {
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return failure(StatusCode::BAD_REQUEST, &e);
+    }
+    reply(l.resume_plan(&b.session_id).await)
+}
+
 pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
     reply(
         l.mailbox

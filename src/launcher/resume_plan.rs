@@ -1,0 +1,45 @@
+//! "Resume plan": a plan whose departments the launcher's stop cut off (PTY
+//! agents cannot outlive it) goes on. Its planner comes back (the same one
+//! when it runs; a Codex planner on its thread; a PTY planner as a new
+//! session under the same plan), and each cut-off assignment is queued
+//! again under it, in plan order, in its own worktree.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Launcher;
+use crate::error::{LResult, LauncherError};
+use crate::model::QueueItem;
+
+/// What Resume plan did.
+#[derive(Debug, Serialize)]
+pub struct ResumedPlan {
+    /// The planner that runs the plan now.
+    pub planner: String,
+    /// The cut-off assignments queued again, in plan order.
+    pub queued: Vec<QueueItem>,
+}
+
+impl Launcher {
+    /// `POST /api/resume_plan`.
+    pub async fn resume_plan(self: &Arc<Self>, zhongshu: &str) -> LResult<ResumedPlan> {
+        let z = self.sessions.require_zhongshu(zhongshu)?;
+        let cut_off = self.dispatcher.cut_off(zhongshu);
+        if z.is_running() && cut_off.is_empty() {
+            return Err(LauncherError::Conflict(format!(
+                "{zhongshu} runs and nothing of its plan was cut off: there is nothing to resume"
+            )));
+        }
+        let planner = if z.is_running() {
+            zhongshu.to_string()
+        } else {
+            self.mailbox
+                .restart_zhongshu(zhongshu, None)
+                .await?
+                .session_id
+        };
+        let queued = self.dispatcher.resume_cut_off(&cut_off).await?;
+        Ok(ResumedPlan { planner, queued })
+    }
+}
