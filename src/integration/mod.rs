@@ -13,13 +13,14 @@
 //! removed only after Apply, Merge or Discard: never by a shutdown, a restart
 //! or closing a session.
 
+mod message;
 pub mod record;
+mod undo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clock;
-use crate::config::MergeStyle;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::{
@@ -30,6 +31,7 @@ use crate::policy::changes::{may_integrate, Gate};
 use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered};
 use crate::worktrees::{self, StateFence, WorktreeError};
+use message::merge_message;
 
 /// The integrations of the departments' work into the user's repository.
 pub struct Integrations {
@@ -681,117 +683,6 @@ impl Integrations {
         }
     }
 
-    /// Undoes an Apply or a Merge: every path it wrote gets its earlier
-    /// content back, while each still holds what the integration wrote; a
-    /// Merge's branch moves back only while the merge commit is its tip.
-    /// Otherwise refused, naming what changed. The work is pending again (its
-    /// branch restored when it was deleted). Audited; a crash midway is
-    /// finished or undone at the next start.
-    pub async fn undo(&self, id: &str) -> LResult<Workspace> {
-        let _one = self.working_tree.lock().await;
-        let (_, ws) = self.department(id)?;
-        if !matches!(ws.state, WorkspaceState::Applied | WorkspaceState::Merged) {
-            return Err(LauncherError::Conflict(format!(
-                "{id} is {}: only an applied or merged department can be undone",
-                ws.state
-            )));
-        }
-        let done = ws.integrated.clone().ok_or_else(|| {
-            LauncherError::Conflict(format!(
-                "{id} was integrated by an older launcher, which kept no record to undo it by"
-            ))
-        })?;
-        let repo = self.ctx.repo.clone();
-        let fence = record::fence(&self.ctx);
-        let blockers = {
-            let (repo, done, fence) = (repo.clone(), done.clone(), fence.clone());
-            blocking(move || git::undo_blockers(&repo, &done, &fence)).await?
-        };
-        if !blockers.is_empty() {
-            return Err(LauncherError::Conflict(format!(
-                "the {} of {id} cannot be undone: {}; nothing was changed",
-                done.mode,
-                blockers.join(", ")
-            )));
-        }
-        let back = done.reversed(clock::now_rfc3339());
-        self.ctx.store.update(|tx| {
-            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Integrating;
-                w.integrating = Some(back.clone());
-            }
-        })?;
-        let written = {
-            let (back, message) = (back.clone(), format!("undo the {} of {id}", done.mode));
-            blocking(move || Ok(carry_out(&repo, &back, &message, &fence))).await?
-        };
-        match written {
-            Ok(()) => self.reverted(id, &back)?,
-            Err(Failed::Undone(e)) => {
-                self.not_reverted(id, &back)?;
-                return Err(launcher_error(e));
-            }
-            Err(Failed::Stuck(e, undo)) => {
-                return Err(LauncherError::Internal(format!(
-                    "undoing {id} failed ({e}) and could not be rolled back ({undo}): the next \
-                     start finishes or rolls it back"
-                )));
-            }
-        }
-        Ok(self.department(id)?.1)
-    }
-
-    /// An Undo is in: the work is pending again, its branch back if it went.
-    fn reverted(&self, id: &str, back: &PendingIntegration) -> LResult<()> {
-        let (_, ws) = self.department(id)?;
-        let mut restored = false;
-        if ws.branch_deleted {
-            if let Some(commit) = &ws.commit {
-                let made = git2::Repository::open(&self.ctx.repo).and_then(|git| {
-                    let c = git.find_commit(git2::Oid::from_str(commit)?)?;
-                    git.branch(&ws.branch, &c, false).map(drop)
-                });
-                match made {
-                    Ok(()) => restored = true,
-                    Err(e) => tracing::warn!("restoring the branch {}: {e}", ws.branch),
-                }
-            }
-        }
-        self.ctx.store.update(|tx| {
-            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Pending;
-                w.integrating = None;
-                w.integrated = None;
-                w.settled_at = None;
-                if restored {
-                    w.branch_deleted = false;
-                }
-            }
-            tx.audit(AuditEvent::IntegrationReverted {
-                session_id: id.to_string(),
-                mode: back.mode,
-                paths: back.paths.len(),
-                head: back.target.clone(),
-            });
-        })?;
-        Ok(())
-    }
-
-    /// An Undo that did not happen: the integration stands as it was.
-    fn not_reverted(&self, id: &str, back: &PendingIntegration) -> LResult<()> {
-        self.ctx.store.update(|tx| {
-            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = match back.mode {
-                    IntegrationMode::Apply => WorkspaceState::Applied,
-                    IntegrationMode::Merge => WorkspaceState::Merged,
-                };
-                w.integrating = None;
-                w.integrated = Some(back.reversed(back.started_at.clone()));
-            }
-        })?;
-        Ok(())
-    }
-
     /// The worktree folder of a session, for views.
     pub fn folder(&self, id: &str) -> Option<PathBuf> {
         let s = self.sessions.session(id)?;
@@ -840,88 +731,5 @@ fn warn_untouched(id: &str, untouched: &[String]) {
             "integration of {id}: left as found (changed meanwhile): {}",
             untouched.join(", ")
         );
-    }
-}
-
-/// A Merge's commit message: the department's summary (its task when it
-/// filed none) and trailers naming the department as co-author, its session
-/// and its plan.
-fn merge_message(style: MergeStyle, s: &Session, ws: &Workspace, summary: &str) -> String {
-    let department = s.department.clone().unwrap_or_default();
-    let text = match summary.trim() {
-        "" => s.task.trim(),
-        said => said,
-    };
-    let text = crate::sanitize::pasted_text(text);
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("").trim();
-    let subject = match style {
-        MergeStyle::Squash if first.chars().count() > 72 => {
-            format!("{}…", first.chars().take(71).collect::<String>())
-        }
-        MergeStyle::Squash => first.to_string(),
-        MergeStyle::History => format!("Merge {} ({department} {})", ws.branch, s.id),
-    };
-    let rest: Vec<&str> = match style {
-        MergeStyle::Squash if first.chars().count() <= 72 => lines.collect(),
-        _ => text.lines().collect(),
-    };
-    let body = rest.join("\n").trim().to_string();
-    let mut message = subject;
-    if !body.is_empty() {
-        message.push_str("\n\n");
-        message.push_str(&body);
-    }
-    message.push_str("\n\n");
-    if let Some(plan) = s.parent_session_id() {
-        message.push_str(&format!("Governance-Plan: {plan}\n"));
-    }
-    message.push_str(&format!(
-        "Governance-Session: {id}\nCo-authored-by: {department} ({id}) <{id}@codex-governance.invalid>\n",
-        id = s.id
-    ));
-    message
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn department() -> (Session, Workspace) {
-        let mut s = Session::sample_department("lingyubu-2");
-        s.task = "edit the readme\nand more".into();
-        let ws = Workspace::new(
-            "/w".into(),
-            "governance/zhongshu-1/lingyubu-2".into(),
-            "0".repeat(40),
-            "lingyubu-2".into(),
-        );
-        (s, ws)
-    }
-
-    #[test]
-    fn a_merge_message_is_the_summary_with_trailers_naming_the_department() {
-        let (s, ws) = department();
-        let squash = merge_message(
-            MergeStyle::Squash,
-            &s,
-            &ws,
-            "Tightened the README\n\nTwo sections rewritten.",
-        );
-        assert_eq!(
-            squash,
-            "Tightened the README\n\nTwo sections rewritten.\n\n\
-             Governance-Plan: zhongshu-1\nGovernance-Session: lingyubu-2\n\
-             Co-authored-by: lingyubu (lingyubu-2) <lingyubu-2@codex-governance.invalid>\n"
-        );
-        let history = merge_message(MergeStyle::History, &s, &ws, "");
-        assert!(
-            history.starts_with(
-                "Merge governance/zhongshu-1/lingyubu-2 (lingyubu lingyubu-2)\n\nedit the readme\nand more\n\n"
-            ),
-            "{history:?}"
-        );
-        let long = merge_message(MergeStyle::Squash, &s, &ws, &"x".repeat(100));
-        assert_eq!(long.lines().next().unwrap().chars().count(), 72);
     }
 }
