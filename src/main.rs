@@ -163,7 +163,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CODEX_GOVERNANCE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // The file watcher's own notes (a watch on a folder that went
+                // away) are not the user's business: its errors still show.
+                .unwrap_or_else(|_| "warn,notify=error".into()),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a terminal: a log file or a pipe gets plain text.
