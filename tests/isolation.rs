@@ -1704,19 +1704,44 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
     let fallbacks = api.audit_events("result_registered").await;
     assert!(fallbacks.is_empty(), "no fallback result: {fallbacks:?}");
 
-    let resumed = api
-        .post_ok("/api/resume_plan", &json!({"session_id": z}))
+    // The plan card offers Resume plan; the page's button is the API's call.
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-resume-plan-failure.png");
+    page.goto(&format!("{}/#token={}", second.url, second.token))
         .await;
-    let planner = resumed["planner"].as_str().unwrap().to_string();
+    let offered = page
+        .wait_js(
+            "the plan's Resume plan",
+            "const p = document.querySelector('.plan-resume'); return p ? p.textContent : null;",
+            vec![],
+            Duration::from_secs(45),
+        )
+        .await;
+    assert!(
+        offered
+            .as_str()
+            .unwrap()
+            .contains("1 department was stopped with the launcher"),
+        "{offered}"
+    );
+    click_when(&page, "Resume plan", ".plan-resume button.resume-plan").await;
+    let queued = wait_until("the cut-off department queued again", PATIENCE, || async {
+        let q = api.audit_events("assignment_retried").await;
+        (!q.is_empty()).then_some(q)
+    })
+    .await;
+    page.quit().await;
+    let planner = queued[0]["parent_session_id"].as_str().unwrap().to_string();
     assert_ne!(
         planner, z,
-        "a PTY planner comes back as a new session: {resumed}"
+        "a PTY planner comes back as a new session: {queued:?}"
     );
-    assert_eq!(
-        resumed["queued"][0]["workspace_from"],
-        id.as_str(),
-        "{resumed}"
-    );
+    assert_eq!(queued[0]["retried_session_id"], id.as_str(), "{queued:?}");
+    let (code, again) = api
+        .post("/api/resume_plan", &json!({"session_id": z}))
+        .await;
+    assert!(!code.is_success(), "nothing left to resume: {again}");
     let next = api
         .wait_status("the department again, in its worktree", |s| {
             departments(s).iter().any(|x| {

@@ -26,18 +26,25 @@ impl Launcher {
     pub async fn resume_plan(self: &Arc<Self>, zhongshu: &str) -> LResult<ResumedPlan> {
         let z = self.sessions.require_zhongshu(zhongshu)?;
         let cut_off = self.dispatcher.cut_off(zhongshu);
-        if z.is_running() && cut_off.is_empty() {
-            return Err(LauncherError::Conflict(format!(
-                "{zhongshu} runs and nothing of its plan was cut off: there is nothing to resume"
-            )));
-        }
-        let planner = if z.is_running() {
-            zhongshu.to_string()
+        let running = if z.is_running() {
+            Some(zhongshu.to_string())
         } else {
-            self.mailbox
-                .restart_zhongshu(zhongshu, None)
-                .await?
-                .session_id
+            self.dispatcher.resumed_by(zhongshu)
+        };
+        if cut_off.is_empty() {
+            return Err(LauncherError::Conflict(match running {
+                Some(p) => format!("nothing of {zhongshu}'s plan is cut off: {p} runs it"),
+                None => format!("nothing of {zhongshu}'s plan was cut off by a stop"),
+            }));
+        }
+        let planner = match running {
+            Some(p) => p,
+            None => {
+                self.mailbox
+                    .restart_zhongshu(zhongshu, None)
+                    .await?
+                    .session_id
+            }
         };
         let queued = self.dispatcher.resume_cut_off(&cut_off).await?;
         Ok(ResumedPlan { planner, queued })

@@ -151,6 +151,11 @@ impl Dispatcher {
         Ok(item)
     }
 
+    /// The running planner that resumed `zhongshu`, if one did.
+    pub fn resumed_by(&self, zhongshu: &str) -> Option<String> {
+        self.ctx.store.read(|st| resumed_planner(st, zhongshu))
+    }
+
     /// The departments of `zhongshu`'s plan that the launcher's stop cut off
     /// (PTY agents cannot outlive it), in plan order, not yet resumed.
     pub fn cut_off(&self, zhongshu: &str) -> Vec<String> {
