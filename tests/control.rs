@@ -516,5 +516,8 @@ async fn a_retry_after_its_planner_is_gone_goes_to_the_resumed_planner() {
     let a = &p["assignments"][0];
     assert_ne!(a["session_id"], failed.as_str(), "{p}");
     assert_eq!(a["earlier_sessions"], json!([failed]), "{p}");
+    // /api/status names the attempt that took over.
+    let old = api.session(&failed).await;
+    assert_eq!(old["superseded_by"], a["session_id"], "{old}");
     l.stop().await;
 }

@@ -799,6 +799,12 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
     assert_eq!(a["session_id"], second.as_str(), "{plan}");
     assert_eq!(a["earlier_sessions"], json!([first]), "{plan}");
     assert_eq!(a["sent_back"], 1, "{plan}");
+    let status = api.status().await;
+    let old = departments(&status)
+        .into_iter()
+        .find(|d| d["id"] == first.as_str())
+        .unwrap();
+    assert_eq!(old["superseded_by"], second.as_str(), "{old}");
     // The card says so, and counts the current attempt only.
     let page = browser::Browser::start(1440, 900)
         .await

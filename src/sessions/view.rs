@@ -62,6 +62,10 @@ pub struct SessionView {
     /// `launcher.scope: block`: integrating it needs the user's override.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub integration_needs_override: bool,
+    /// The department session that is its assignment's attempt now (it was
+    /// sent back, retried or resumed): this one is history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -198,6 +202,7 @@ impl Sessions {
             confirmation,
             mailbox,
             integration_needs_override: self.needs_override(session),
+            superseded_by: superseded_by(state, session),
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
                 Some(cost_usd(usage, price))
@@ -283,6 +288,20 @@ fn still_dirty(repo: &Path, files: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
+}
+
+/// The session that took over `s`'s assignment: its send-back successor, or
+/// the session its retry (or resume) started.
+fn superseded_by(state: &State, s: &Session) -> Option<String> {
+    if let Some(next) = s.workspace().and_then(|w| w.successor.clone()) {
+        return Some(next);
+    }
+    let queued = s.department_part()?.retried_as.as_deref()?;
+    state
+        .sessions
+        .values()
+        .find(|x| x.department_part().and_then(|d| d.queue_id.as_deref()) == Some(queued))
+        .map(|x| x.id.clone())
 }
 
 /// Splits uncommitted files into those holding a department's applied change
