@@ -56,6 +56,10 @@ pub fn plain_state(s: &Session) -> PlainState {
         (StateWord::Working, format!("reconnecting ({k}/5)"))
     } else if s.is_running() {
         match s.agent.agent_state {
+            // A conversation that exists and is starting is coming back.
+            AgentState::Starting if s.agent.thread_id.is_some() => {
+                (StateWord::Starting, "resuming".to_string())
+            }
             AgentState::Starting => (StateWord::Starting, "starting".to_string()),
             AgentState::NeedsUser => (StateWord::NeedsYou, needs_you_text(s)),
             AgentState::Idle => (StateWord::Idle, "idle".to_string()),
@@ -135,6 +139,24 @@ mod tests {
 
     fn ended(s: Session, code: i32, reason: Option<CloseReason>) -> Session {
         s.ended_for_test(code, reason)
+    }
+
+    #[test]
+    fn a_session_with_a_conversation_that_starts_is_resuming_and_a_stopped_one_says_so() {
+        let mut s = department();
+        s.agent.agent_state = AgentState::Starting;
+        assert_eq!(plain_state(&s).state_text, "starting");
+        s.agent.thread_id = Some("t-1".into());
+        let p = plain_state(&s);
+        assert_eq!(
+            (p.state, p.state_text.as_str()),
+            (StateWord::Starting, "resuming")
+        );
+        let mut stopped = ended(department(), 143, None);
+        stopped.ended_reason = Some("launcher_stopped".into());
+        let p = plain_state(&stopped);
+        assert_eq!(p.state, StateWord::StoppedWithLauncher);
+        assert_eq!(p.state_text, "stopped with the launcher");
     }
 
     #[test]
