@@ -848,11 +848,15 @@ mod tests {
         std::fs::create_dir_all(repo.join(".tmp")).unwrap();
         let fence = StateFence::new(&repo, &repo.join(".tmp"));
         let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &fence).unwrap();
+        // Case folded: on a case-insensitive file system (Windows) `.TMP/`
+        // was written into the worktree's `.tmp/` and is recorded so.
+        let mut refused: Vec<String> = p.unsafe_paths.iter().map(|x| x.to_lowercase()).collect();
+        refused.sort();
         assert_eq!(
-            p.unsafe_paths,
+            refused,
             [
-                ".TMP/codex_governance_mailbox/z/incoming/d/forged.json",
-                ".tmp/codex_governance.db-journal"
+                ".tmp/codex_governance.db-journal",
+                ".tmp/codex_governance_mailbox/z/incoming/d/forged.json"
             ]
         );
         let all: Vec<&PathChange> = p.paths.iter().collect();
