@@ -4,10 +4,8 @@
 //! everything down, awaiting every task it started.
 
 pub mod deltas;
-mod quota_clock;
 pub mod resume_plan;
 mod status_cache;
-mod tools;
 mod view_types;
 mod views;
 
@@ -24,8 +22,8 @@ pub use crate::error::{LResult, LauncherError};
 use crate::integration::Integrations;
 use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
+use crate::plans::queue::Dispatcher;
 use crate::pty;
-use crate::sessions::queue::Dispatcher;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
@@ -498,7 +496,7 @@ fn recover_queue(tx: &mut crate::store::Tx) {
     let queue = std::mem::take(tx.queue_mut());
     let (kept, done) = crate::model::plan::recover_queue(queue, &started);
     for (item, sid) in done {
-        crate::sessions::queue::mark_assignment(
+        crate::plans::queue::mark_assignment(
             tx,
             &item,
             crate::model::AssignmentStatus::Started,

@@ -119,7 +119,7 @@ impl Launcher {
             audit_chain_problem: self.audit_chain_problem().map(str::to_string),
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
             agents: self.agents_view(),
-            quota: crate::sessions::quota::quota_view(&state, l),
+            quota: crate::quota::quota_view(&state, l),
             config_trust: self.sessions.trust.request(),
         }
     }

@@ -6,25 +6,13 @@
 //! closed, the queue pumped and the Zhongshu told. A department that exits
 //! without reporting gets a `launcher_fallback` result after a grace period.
 
-pub mod confirm;
-mod fallback;
-pub mod folders;
+pub mod client;
 pub mod handoff;
-pub mod inbox;
 pub mod inbox_view;
 pub mod ingest;
 pub mod markdown;
 mod names;
-mod notices;
-mod register;
-pub mod report_file;
-pub mod restart;
-pub mod safe_read;
-pub mod send;
-mod submit;
-pub mod submit_client;
-pub mod watchdog;
-pub mod watcher;
+pub mod notices;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +20,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalTx};
-use watcher::{Job, MailboxWatcher};
+use ingest::watcher::{Job, MailboxWatcher};
 
 /// Wait after a department exits before its fallback result is registered, so a
 /// report written just before exiting still wins.
@@ -50,9 +38,9 @@ pub struct Mailbox {
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     watcher: Mutex<Option<MailboxWatcher>>,
     /// Result keys waiting to be announced, per Zhongshu.
-    pending_notices: notices::PendingNotices,
+    pending_notices: notices::pending::PendingNotices,
     /// Whether the ingestion thread is in a scan, and since when.
-    pub watchdog: watchdog::Watchdog,
+    pub watchdog: ingest::watchdog::Watchdog,
     /// The ingestion thread, joined at shutdown.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -80,7 +68,7 @@ impl Mailbox {
     }
 
     /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
-    pub fn ingestion_health(&self) -> watchdog::IngestionHealth {
+    pub fn ingestion_health(&self) -> ingest::watchdog::IngestionHealth {
         let limit = Duration::from_secs(self.ctx.config.launcher.mailbox_stuck_seconds);
         self.watchdog.health(limit)
     }
@@ -93,7 +81,7 @@ impl Mailbox {
         let weak = Arc::downgrade(self);
         match std::thread::Builder::new()
             .name("mailbox".into())
-            .spawn(move || watcher::run(weak, rx))
+            .spawn(move || ingest::watcher::run(weak, rx))
         {
             Ok(handle) => *self.thread.lock().unwrap() = Some(handle),
             Err(e) => {
@@ -102,7 +90,7 @@ impl Mailbox {
             }
         }
         let root = self.ctx.paths.mailbox_root();
-        match watcher::watch(&root, tx) {
+        match ingest::watcher::watch(&root, tx) {
             Ok(w) => *self.watcher.lock().unwrap() = Some(w),
             Err(e) => tracing::error!("mailbox: cannot watch {}: {e}", root.display()),
         }

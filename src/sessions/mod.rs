@@ -5,24 +5,11 @@
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
-mod agent_events;
-pub mod command;
-pub mod control;
-mod exits;
 pub mod heartbeat;
 mod live;
-pub mod prompts;
-pub mod quota;
-
-pub mod proposal;
-pub mod queue;
-mod queue_records;
-mod settle;
-mod start;
-mod start_prompt;
+pub mod start;
 pub mod terminals;
 pub mod view;
-mod workspace;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::L;
 use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
-use crate::sessions::control::{RetryTarget, Stopped};
+use crate::plans::control::{RetryTarget, Stopped};
 use crate::sessions::view::SessionView;
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;

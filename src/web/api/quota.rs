@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::L;
-use crate::sessions::quota::BudgetInput;
+use crate::quota::BudgetInput;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 

@@ -10,7 +10,7 @@ use super::{Caller, L};
 use crate::credentials::Principal;
 use crate::launcher::StartedView;
 use crate::model::QueueItem;
-use crate::sessions::queue::{AssignmentInput, Dispatch};
+use crate::plans::queue::{AssignmentInput, Dispatch};
 use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
@@ -117,7 +117,7 @@ pub(super) struct Close {
 pub(super) struct Closed {
     session: Option<SessionView>,
     #[serde(flatten)]
-    planner: Option<crate::sessions::control::Stopped>,
+    planner: Option<crate::plans::control::Stopped>,
 }
 
 pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> Response {

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{flag, not_owner, number, Caller, IdQuery, L};
-use crate::sessions::queue::{AssignmentInput, PlanInput};
+use crate::plans::queue::{AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
 
@@ -148,7 +148,7 @@ pub(super) async fn start_assignments(
 pub(super) async fn notify_zhongshu(
     State(l): L,
     axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
+    JsonBody(b): JsonBody<crate::mailbox::notices::inbox::NotifyInput>,
 ) -> Response {
     if let Some(r) = not_owner(&p, &b.parent_session_id) {
         return r;

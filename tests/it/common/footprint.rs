@@ -104,7 +104,9 @@ impl Footprint {
             } else if meta.file_type().is_symlink() {
                 "link".to_string()
             } else {
-                codex_governance::mailbox::report_file::sha256_hex(&std::fs::read(&path).unwrap())
+                codex_governance::mailbox::ingest::report_file::sha256_hex(
+                    &std::fs::read(&path).unwrap(),
+                )
             };
             files.insert(rel, what);
         }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::ingest::{Outcome, Report};
-use super::names::unique_name;
 use super::report_file::sha256_hex;
-use super::Mailbox;
+use super::{Outcome, Report};
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
+use crate::mailbox::names::unique_name;
+use crate::mailbox::Mailbox;
 use crate::model::{SessionKind, TaskResult, ToolReceipt};
 
 impl Mailbox {

@@ -14,14 +14,14 @@ use serde::Serialize;
 
 use super::queue::Dispatcher;
 use super::queue_records::{
-    audit_queued, drop_queued, mark_assignment, queue_item, reopen, sync_plan_status,
-    PLANNER_CLOSED, PLAN_STOPPED,
+    audit_queued, drop_queued, mark_assignment, queue_item, PLANNER_CLOSED, PLAN_STOPPED,
 };
 use crate::error::{LResult, LauncherError};
 use crate::model::{
     Assignment, AssignmentStatus, AuditEvent, CloseReason, PlanStatus, QueueItem, QueueStatus,
     Session, WorkspaceState,
 };
+use crate::sessions::start::workspace::sync_plan_status;
 
 /// What a stop or a planner's close did.
 #[derive(Debug, Clone, Serialize)]
@@ -243,7 +243,7 @@ impl Dispatcher {
                 a.session_id = None;
                 a.queue_id = Some(qid.clone());
                 a.error = None;
-                reopen(p);
+                crate::model::plan::reopen(p);
             }
             sync_plan_status(tx, &parent);
             if let Some(d) = tx.session_mut(id).and_then(|x| x.department_mut()) {
@@ -289,7 +289,7 @@ impl Dispatcher {
             mark_assignment(tx, &item, AssignmentStatus::Queued, None, None);
             if let Some(parent) = item.parent_session_id.as_deref() {
                 if let Some(p) = tx.plan_mut(parent) {
-                    reopen(p);
+                    crate::model::plan::reopen(p);
                 }
                 sync_plan_status(tx, parent);
             }

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::ingest::{Outcome, Report};
-use super::names::unique_name;
-use super::Mailbox;
+use super::{Outcome, Report};
 use crate::clock;
 use crate::integration::record::{self, Snapshot};
+use crate::mailbox::names::unique_name;
+use crate::mailbox::Mailbox;
 use crate::model::{
     result_key, AuditEvent, MailboxPaths, ReportStatus, ResultFields, ResultFile, ResultSource,
     TaskResult,
@@ -259,7 +259,7 @@ pub fn write_packet(r: &TaskResult) -> std::io::Result<()> {
     let Some(path) = r.handoff_packet.as_deref() else {
         return Ok(());
     };
-    let text = super::handoff::Handoff { r }
+    let text = crate::mailbox::handoff::Handoff { r }
         .render()
         .map_err(std::io::Error::other)?;
     let path = Path::new(path);

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Mailbox;
 use crate::agents::Channel;
 use crate::error::{LResult, LauncherError};
+use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, NoticeStatus, PlanOutcome, PlanStatus, ResultSource, TaskResult};
 use crate::sanitize::quoted;
 

@@ -4,8 +4,8 @@
 //! Zhongshu hears of it. A stopped plan gets its counts the same way.
 
 use super::queue::Dispatcher;
-use super::queue_records::sync_plan_status;
 use crate::model::{AuditEvent, Plan, PlanStatus, Session};
+use crate::sessions::start::workspace::sync_plan_status;
 
 impl Dispatcher {
     /// Marks finished every dispatched plan whose assignments all ended, and a

@@ -12,8 +12,8 @@ use std::time::Duration;
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
 
-use super::ingest::Seen;
-use super::Mailbox;
+use super::Seen;
+use crate::mailbox::Mailbox;
 
 /// Debounce window: short, so a drop shows within milliseconds.
 const DEBOUNCE: Duration = Duration::from_millis(4);

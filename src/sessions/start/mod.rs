@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::command::{launcher_bin, AgentEnv};
+pub mod command;
+mod prompt;
+pub mod prompts;
+pub(crate) mod workspace;
+
 use super::live::agent_failure;
 use super::Sessions;
 use crate::agents::{AgentSpec, Channel, Sandbox};
@@ -21,6 +25,7 @@ use crate::model::{
 use crate::policy::start;
 use crate::pty::Pty;
 use crate::signals::Signal;
+use command::{launcher_bin, AgentEnv};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -335,7 +340,7 @@ impl Sessions {
                 env,
                 log_path: log_path.to_path_buf(),
                 state_dir: self.ctx.paths.state_dir.clone(),
-                tools: crate::governance_tools::specs(kind),
+                tools: crate::tools::spec::specs(kind),
                 sandbox: self.sandbox_for(&session),
                 resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
             })

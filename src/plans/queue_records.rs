@@ -4,9 +4,7 @@
 
 use crate::clock;
 use crate::model::plan;
-use crate::model::{
-    Assignment, AssignmentStatus, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, Session,
-};
+use crate::model::{Assignment, AssignmentStatus, AuditEvent, QueueItem, QueueStatus, Session};
 use crate::store::Tx;
 
 /// Why queued items are dropped, as the audit log words it.
@@ -111,62 +109,6 @@ pub(crate) fn mark_assignment(
         a.status = status;
         a.session_id = session_id;
         a.error = error;
-    }
-}
-
-/// A department sent back goes on as `successor`: its plan's assignment
-/// follows the new attempt (the earlier one kept as history), and a plan
-/// that had finished runs again. `undo` takes that back (the successor did
-/// not start).
-pub(super) fn follow_send_back(tx: &mut Tx, from: &str, successor: &str, undo: bool) {
-    let Some(parent) = tx
-        .session(from)
-        .and_then(|s| s.parent_session_id().map(str::to_string))
-    else {
-        return;
-    };
-    let Some(p) = tx.plan_mut(&parent) else {
-        return;
-    };
-    let (old, new) = if undo {
-        (successor, from)
-    } else {
-        (from, successor)
-    };
-    let Some(a) = p
-        .assignments
-        .iter_mut()
-        .find(|a| a.session_id.as_deref() == Some(old))
-    else {
-        return;
-    };
-    a.session_id = Some(new.to_string());
-    if undo {
-        a.earlier_sessions.retain(|e| e != from);
-        a.sent_back = a.sent_back.saturating_sub(1);
-    } else {
-        a.earlier_sessions.push(from.to_string());
-        a.sent_back += 1;
-        a.status = AssignmentStatus::Started;
-        reopen(p);
-    }
-    sync_plan_status(tx, &parent);
-}
-
-/// A finished plan runs again (a retry): no longer finished.
-pub(super) fn reopen(p: &mut Plan) {
-    if p.status == PlanStatus::Finished {
-        p.status = PlanStatus::Dispatched;
-    }
-    p.finished_at = None;
-    p.outcome = None;
-}
-
-/// The Zhongshu's `plan_status` follows its plan's.
-pub(super) fn sync_plan_status(tx: &mut Tx, zid: &str) {
-    let status = tx.plan(zid).map(|p| p.status);
-    if let (Some(status), Some(z)) = (status, tx.session_mut(zid).and_then(|z| z.zhongshu_mut())) {
-        z.plan_status = Some(status);
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::Mailbox;
+use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, MailboxPaths};
 
 /// The reason given for a report whose file name is not UTF-8.

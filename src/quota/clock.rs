@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::Launcher;
 use crate::agents::AccountEvent;
-use crate::sessions::quota::unix_now;
+use crate::launcher::Launcher;
+use crate::quota::unix_now;
 
 /// The longest the clock sleeps without looking again (a snapshot can move a
 /// reset; a suspended laptop's timers run late).
@@ -19,7 +19,7 @@ const LOOK_AGAIN: Duration = Duration::from_secs(60);
 
 impl Launcher {
     /// Starts the account listener and the clock.
-    pub(super) fn start_quota_clock(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+    pub(crate) fn start_quota_clock(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.sessions.backend().watch_account(tx);
         let this = Arc::clone(self);

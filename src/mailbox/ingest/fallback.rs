@@ -3,9 +3,9 @@
 //! real report.
 
 use super::register::write_packet;
-use super::Mailbox;
 use crate::clock;
 use crate::integration::record;
+use crate::mailbox::Mailbox;
 use crate::model::{result_key, AuditEvent, ResultFields, ResultSource, TaskResult};
 
 impl Mailbox {

@@ -6,6 +6,15 @@
 //! repeated: a file still in `incoming/` after a crash is recognised by its
 //! content hash and only finished, never registered twice.
 
+mod fallback;
+pub mod folders;
+mod register;
+pub mod report_file;
+pub mod safe_read;
+mod submit;
+pub mod watchdog;
+pub mod watcher;
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,14 +23,14 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
-use super::folders::Dropped;
 use super::names::unique_name;
-use super::report_file::sha256_hex;
 use super::Mailbox;
 use crate::clock;
 use crate::ids::check_id;
 use crate::model::{AuditEvent, MailboxPaths, ResultSource, TaskResult};
 use crate::policy::report as policy;
+use folders::Dropped;
+use report_file::sha256_hex;
 
 /// Largest report accepted.
 pub const MAX_REPORT_BYTES: u64 = crate::limits::MAX_MESSAGE_BYTES as u64;
@@ -147,12 +156,12 @@ impl Mailbox {
             ));
         }
         // The name may have been swapped since the check: the descriptor decides.
-        let read = super::safe_read::read_regular(path, MAX_REPORT_BYTES);
+        let read = safe_read::read_regular(path, MAX_REPORT_BYTES);
         let bytes = match read {
             Ok(read) => Ok(read.bytes),
-            Err(super::safe_read::SafeReadError::Gone) => return Verdict::Wait,
+            Err(safe_read::SafeReadError::Gone) => return Verdict::Wait,
             // A writer that persists by link-then-unlink shows two names for a moment.
-            Err(e @ super::safe_read::SafeReadError::Linked(_)) => Err(e.to_string()),
+            Err(e @ safe_read::SafeReadError::Linked(_)) => Err(e.to_string()),
             Err(e) => return Verdict::Reject(e.to_string()),
         };
         match bytes.and_then(|b| parse(&b).map(|obj| (obj, b))) {
@@ -289,4 +298,4 @@ fn describe_type(t: &fs::FileType) -> &'static str {
     crate::platform::describe_file_type(t)
 }
 
-pub use super::report_file::{check_fields, parse, ReportFields};
+pub use report_file::{check_fields, parse, ReportFields};

@@ -1,4 +1,4 @@
-//! Answering the governance tools (`crate::governance_tools`): a call is
+//! Answering the governance tools (`crate::tools::spec`): a call is
 //! checked for its caller's role, carried out through the same services and
 //! validation as the HTTP API, and answered with text the model reads.
 //!
@@ -12,14 +12,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::Launcher;
 use crate::agents::ToolAnswer;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
-use crate::governance_tools::{self, Request, Tool};
+use crate::launcher::Launcher;
 use crate::model::{AuditEvent, Plan, Session, SessionKind, TaskResult, ToolReceipt};
+use crate::plans::queue::PlanInput;
 use crate::review::changes::{change_diff, changes_view};
-use crate::sessions::queue::PlanInput;
+use crate::tools::spec::{self, Request, Tool};
 
 /// Tool answers stay under this many characters (the model's context is not a log).
 const ANSWER_MAX: usize = 60_000;
@@ -35,7 +35,7 @@ pub const DEPARTMENT_WORDS: &str = "Department texts below (summary, risks, next
 
 impl Launcher {
     /// Carries out one tool call of a session's agent and answers it.
-    pub(super) async fn answer_tool_call(
+    pub(crate) async fn answer_tool_call(
         self: &Arc<Self>,
         session_id: &str,
         call_id: &str,
@@ -67,7 +67,7 @@ impl Launcher {
         arguments: &Value,
     ) -> (ToolAnswer, bool) {
         let kind = session.session_kind();
-        let (tool, request) = match governance_tools::parse(kind, tool, arguments) {
+        let (tool, request) = match spec::parse(kind, tool, arguments) {
             Ok(parsed) => parsed,
             Err(e) => return (failed(e), false),
         };

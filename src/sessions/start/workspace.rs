@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::start::{Checked, StartSpec};
-use super::Sessions;
+use super::{Checked, StartSpec};
 use crate::config::Isolation;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AuditEvent, Session, Workspace, WorkspaceState};
+use crate::model::{plan, AssignmentStatus, AuditEvent, Session, Workspace, WorkspaceState};
+use crate::sessions::Sessions;
 use crate::store::Tx;
 use crate::worktrees::{self, CreateSpec};
 
@@ -149,7 +149,7 @@ impl Sessions {
                     old.state = WorkspaceState::SentBack;
                     old.successor = Some(id.to_string());
                 }
-                super::queue_records::follow_send_back(tx, from, id, false);
+                follow_send_back(tx, from, id, false);
                 tx.audit(AuditEvent::SentBack {
                     session_id: from.clone(),
                     chars: spec.task.chars().count(),
@@ -180,7 +180,7 @@ impl Sessions {
 
     /// A start that failed after its record: as [`Self::drop_workspace`],
     /// and a predecessor's worktree waits for the user again.
-    pub(super) fn release_workspace(&self, id: &str) {
+    pub(crate) fn release_workspace(&self, id: &str) {
         let Some(ws) = self.session(id).and_then(|s| s.workspace().cloned()) else {
             return;
         };
@@ -191,7 +191,7 @@ impl Sessions {
                         old.state = WorkspaceState::Pending;
                         old.successor = None;
                     }
-                    super::queue_records::follow_send_back(tx, from, id, true);
+                    follow_send_back(tx, from, id, true);
                 });
                 if let Err(e) = back {
                     tracing::error!("giving the worktree of {id} back to {from}: {e}");
@@ -209,5 +209,52 @@ impl Sessions {
             }
             None => {}
         }
+    }
+}
+
+/// A department sent back goes on as `successor`: its plan's assignment
+/// follows the new attempt (the earlier one kept as history), and a plan
+/// that had finished runs again. `undo` takes that back (the successor did
+/// not start).
+pub(crate) fn follow_send_back(tx: &mut Tx, from: &str, successor: &str, undo: bool) {
+    let Some(parent) = tx
+        .session(from)
+        .and_then(|s| s.parent_session_id().map(str::to_string))
+    else {
+        return;
+    };
+    let Some(p) = tx.plan_mut(&parent) else {
+        return;
+    };
+    let (old, new) = if undo {
+        (successor, from)
+    } else {
+        (from, successor)
+    };
+    let Some(a) = p
+        .assignments
+        .iter_mut()
+        .find(|a| a.session_id.as_deref() == Some(old))
+    else {
+        return;
+    };
+    a.session_id = Some(new.to_string());
+    if undo {
+        a.earlier_sessions.retain(|e| e != from);
+        a.sent_back = a.sent_back.saturating_sub(1);
+    } else {
+        a.earlier_sessions.push(from.to_string());
+        a.sent_back += 1;
+        a.status = AssignmentStatus::Started;
+        plan::reopen(p);
+    }
+    sync_plan_status(tx, &parent);
+}
+
+/// The Zhongshu's `plan_status` follows its plan's.
+pub(crate) fn sync_plan_status(tx: &mut Tx, zid: &str) {
+    let status = tx.plan(zid).map(|p| p.status);
+    if let (Some(status), Some(z)) = (status, tx.session_mut(zid).and_then(|z| z.zhongshu_mut())) {
+        z.plan_status = Some(status);
     }
 }

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::command::launcher_bin;
-use super::live::agent_failure;
-use super::Sessions;
+use super::agent_failure;
 use crate::agents::{AgentError, AgentEvent, Channel};
 use crate::error::{LResult, LauncherError};
 use crate::model::{
     AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, CloseReason,
     PendingApproval, Session,
 };
+use crate::sessions::start::command::launcher_bin;
+use crate::sessions::Sessions;
 use crate::signals::Signal;
 
 impl Sessions {
@@ -58,7 +58,7 @@ impl Sessions {
         Ok(self.session(session_id).unwrap_or(session))
     }
 
-    pub(super) fn follow_agent(
+    pub(crate) fn follow_agent(
         self: &Arc<Self>,
         id: &str,
         mut events: mpsc::UnboundedReceiver<AgentEvent>,
@@ -153,7 +153,7 @@ impl Sessions {
                 tx.audit(audit);
             }
             if matches!(event, AgentEvent::TurnCompleted { .. }) {
-                super::quota::park_if_limited(tx, id)
+                crate::quota::park_if_limited(tx, id)
             } else {
                 false
             }
@@ -197,7 +197,7 @@ impl Sessions {
         let over_budget = s.parent_session_id().and_then(|z| {
             self.ctx
                 .store
-                .read(|st| super::quota::plan_over_budget(st, z, &self.ctx.config.launcher))
+                .read(|st| crate::quota::plan_over_budget(st, z, &self.ctx.config.launcher))
         });
         if let Some(why) = over_budget {
             // Held: it finished its turn; it goes on when the budget is raised.
@@ -351,5 +351,5 @@ fn reminder(s: &Session, channel: Channel) -> String {
 }
 
 #[cfg(test)]
-#[path = "agent_events_tests.rs"]
+#[path = "events_tests.rs"]
 mod tests;

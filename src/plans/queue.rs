@@ -10,14 +10,13 @@ use serde::Deserialize;
 
 pub(crate) use super::queue_records::mark_assignment;
 use super::queue_records::{assign_queue_ids, audit_queued, failed, queue_item, started};
-use super::quota;
-use super::Sessions;
-use super::StartSpec;
 use crate::clock;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::plan;
 use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use crate::quota;
+use crate::sessions::{Sessions, StartSpec};
 use crate::signals::{Signal, SignalTx};
 use plan::enqueue_selected;
 

@@ -144,14 +144,14 @@ pub fn send(args: SendArgs) -> anyhow::Result<String> {
         env("CODEX_GOVERNANCE_URL"),
         env("CODEX_GOVERNANCE_TOKEN"),
     ) {
-        match super::submit_client::submit(&url, &token, &report)? {
-            super::submit_client::Submitted::Registered(answer) => {
+        match super::submit::submit(&url, &token, &report)? {
+            super::submit::Submitted::Registered(answer) => {
                 return Ok(format!(
                     "submitted to {url} (verified); kept as {}",
                     answer["file"].as_str().unwrap_or("?")
                 ))
             }
-            super::submit_client::Submitted::Unreachable => {
+            super::submit::Submitted::Unreachable => {
                 eprintln!("codex-governance: no launcher answers at {url}; writing the report into the mailbox instead (unverified)");
             }
         }

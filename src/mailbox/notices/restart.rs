@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Mailbox;
 use crate::error::{LResult, LauncherError};
+use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, Plan, Session, SessionKind, TaskResult};
-use crate::sessions::prompts::ResumePrompt;
+use crate::sessions::start::prompts::ResumePrompt;
 use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 

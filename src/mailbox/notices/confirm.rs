@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use super::Mailbox;
 use crate::clock;
 use crate::error::{LResult, LauncherError};
+use crate::mailbox::Mailbox;
 use crate::model::{
     result_key, AuditEvent, ConfirmationAnswer, ConfirmationDecision, InputRecord, TaskResult,
 };

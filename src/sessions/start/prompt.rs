@@ -7,12 +7,12 @@ use askama::Template;
 
 use super::command::launcher_bin;
 use super::prompts;
-use super::start::{Checked, StartSpec};
-use super::Sessions;
+use super::{Checked, StartSpec};
 use crate::clock;
 use crate::config::Department;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
+use crate::sessions::Sessions;
 
 impl Sessions {
     /// Whether agents reach the launcher through tools rather than the API.

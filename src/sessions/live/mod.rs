@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod events;
+mod exits;
+
 use super::Sessions;
 use crate::agents::{Agent, AgentError, AgentSpec, Delivery, ToolAnswer};
 use crate::error::{LResult, LauncherError};
@@ -53,7 +56,7 @@ impl Sessions {
 
     /// Waits until a running session has its agent: one still starting or
     /// resuming after a restart gets [`RESUME_WAIT`], then a clear 409.
-    pub(super) async fn wait_until_live(&self, id: &str) -> LResult<()> {
+    pub(crate) async fn wait_until_live(&self, id: &str) -> LResult<()> {
         let mut changed = self.agents_changed.subscribe();
         let waited = tokio::time::timeout(RESUME_WAIT, async {
             loop {

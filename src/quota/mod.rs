@@ -6,13 +6,14 @@
 //! with its transitions); the user can start anyway. Parking and the hold are
 //! persisted, so a restart before the reset waits and one after it continues.
 
+pub mod clock;
+
 use std::sync::Arc;
 
-use super::Sessions;
-use crate::clock;
 use crate::error::LResult;
 use crate::model::quota::{self, budget_reached};
 use crate::model::{AccountQuota, AuditEvent, Hold, Parked, QuotaState, State};
+use crate::sessions::Sessions;
 use crate::store::Tx;
 
 /// Seconds since the epoch.
@@ -54,7 +55,7 @@ pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         q.parked_count += 1;
         q.parked_count
     };
-    let since = clock::now_rfc3339();
+    let since = crate::clock::now_rfc3339();
     if let Some(s) = tx.session_mut(id) {
         s.agent.limit_hit = None;
         s.agent.parked = Some(Parked {
@@ -188,7 +189,7 @@ pub(crate) fn plan_over_budget(
         };
         tokens += usage.total_tokens;
         if let Some(price) = config.model_prices.get(&s.model) {
-            usd += super::view::cost_usd(usage, price);
+            usd += crate::sessions::view::cost_usd(usage, price);
         }
     }
     budget_reached(usd, tokens, budget_usd, budget_tokens)
@@ -200,7 +201,7 @@ pub fn unix_rfc3339(unix: i64) -> String {
     chrono::Local
         .timestamp_opt(unix, 0)
         .single()
-        .map(|t| clock::rfc3339(&t))
+        .map(|t| crate::clock::rfc3339(&t))
         .unwrap_or_else(|| unix.to_string())
 }
 
