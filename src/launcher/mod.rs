@@ -24,6 +24,7 @@ use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
 use crate::plans::queue::Dispatcher;
 use crate::pty;
+use crate::quota::Quota;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
@@ -38,6 +39,10 @@ pub struct Launcher {
     pub sessions: Arc<Sessions>,
     pub dispatcher: Arc<Dispatcher>,
     pub mailbox: Arc<Mailbox>,
+    /// The governance tools' calls, carried out.
+    tools: Arc<crate::tools::runner::Runner>,
+    /// The account's usage limits, the queue's hold and the plans' budgets.
+    pub quota: Arc<Quota>,
     /// The departments' worktrees under the user's control.
     pub integrations: Arc<Integrations>,
     /// The developer's token (the dashboard's); agents never get it.
@@ -58,8 +63,6 @@ pub struct Launcher {
     /// launcher may start as soon as this one has stopped.
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     lock_watch: Mutex<Option<JoinHandle<()>>>,
-    /// The account listener and the quota clock (`quota_clock.rs`).
-    quota_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
 }
@@ -131,11 +134,14 @@ impl Launcher {
             &ctx.config.launcher.agent,
             &ctx.config.launcher.agent_command,
         );
+        let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
         let sessions = Arc::new(Sessions::new(
             Arc::clone(&ctx),
             backend,
             Arc::clone(&credentials),
             tx.clone(),
+            Arc::clone(quota.changed()),
+            crate::tools::spec::specs,
         ));
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&ctx),
@@ -144,11 +150,20 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let tools = Arc::new(crate::tools::runner::Runner::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            Arc::clone(&dispatcher),
+            Arc::clone(&mailbox),
+            Arc::clone(&integrations),
+        ));
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
             dispatcher,
             mailbox,
+            quota,
+            tools,
             integrations,
             token: crate::secret::new_token(),
             credentials,
@@ -161,7 +176,6 @@ impl Launcher {
             resumable: Mutex::new(Vec::new()),
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
-            quota_tasks: Mutex::new(Vec::new()),
             deltas: deltas::Deltas::default(),
         });
         launcher.recover()?;
@@ -259,7 +273,7 @@ impl Launcher {
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
         self.integrations.recover().await;
-        *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
+        self.start_quota_clock();
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
@@ -318,6 +332,23 @@ impl Launcher {
     /// What keeps agents from starting (Codex missing or too old), with the fix.
     pub fn backend_problems(&self) -> Vec<String> {
         self.backend_problems.get().cloned().unwrap_or_default()
+    }
+
+    /// The account listener and the quota clock, on the context's tasks.
+    fn start_quota_clock(self: &Arc<Self>) {
+        let (news, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.sessions.backend().watch_account(news);
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let pump: crate::quota::clock::Pump = Arc::new(move || {
+            let dispatcher = Arc::clone(&dispatcher);
+            Box::pin(async move { dispatcher.pump_queue().await })
+        });
+        let clock = crate::quota::clock::Clock {
+            quota: Arc::clone(&self.quota),
+            agents: Arc::clone(&self.sessions) as Arc<dyn crate::quota::Agents>,
+            pump,
+        };
+        clock.start(&self.ctx, rx, self.stopping.subscribe());
     }
 
     /// Resumes the conversations of the previous run; one that cannot resume
@@ -394,7 +425,8 @@ impl Launcher {
                 tool,
                 arguments,
             } => {
-                self.answer_tool_call(&session_id, &call_id, &tool, &arguments)
+                self.tools
+                    .answer(&session_id, &call_id, &tool, &arguments)
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
@@ -468,15 +500,13 @@ impl Launcher {
         // Their exits came after the signal loop ended: their work is recorded here.
         self.integrations.record_cut_off().await;
         self.mailbox.stop().await;
+        // What the mailbox's last batch started (notices) is recorded too.
+        self.ctx.wait_tasks().await;
         self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {
             pid: std::process::id(),
         });
         let watch = self.lock_watch.lock().unwrap().take();
         if let Some(task) = watch {
-            let _ = task.await;
-        }
-        let quota_tasks = std::mem::take(&mut *self.quota_tasks.lock().unwrap());
-        for task in quota_tasks {
             let _ = task.await;
         }
         // Last: the folder is free for the next launcher.

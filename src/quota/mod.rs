@@ -10,10 +10,14 @@ pub mod clock;
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+use tokio::sync::Notify;
+
+use crate::context::Context;
+
 use crate::error::LResult;
 use crate::model::quota::{self, budget_reached};
 use crate::model::{AccountQuota, AuditEvent, Hold, Parked, QuotaState, State};
-use crate::sessions::Sessions;
 use crate::store::Tx;
 
 /// Seconds since the epoch.
@@ -41,7 +45,7 @@ fn parked_until(state: &State) -> Option<i64> {
 
 /// Parks `id` when the usage limit stopped the turn that just ended (in the
 /// transaction recording that end). Whether it parked.
-pub(super) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
+pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
     let Some(s) = tx.session(id) else {
         return false;
     };
@@ -189,10 +193,20 @@ pub(crate) fn plan_over_budget(
         };
         tokens += usage.total_tokens;
         if let Some(price) = config.model_prices.get(&s.model) {
-            usd += crate::sessions::view::cost_usd(usage, price);
+            usd += cost_usd(usage, price);
         }
     }
     budget_reached(usd, tokens, budget_usd, budget_tokens)
+}
+
+/// Dollars for `usage` at `price` (per million tokens); cached input at its own price.
+pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPrice) -> f64 {
+    let cached = usage.cached_input_tokens.min(usage.input_tokens);
+    let fresh = usage.input_tokens - cached;
+    let per_token = |dollars_per_million: f64| dollars_per_million / 1_000_000.0;
+    fresh as f64 * per_token(price.input)
+        + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
+        + usage.output_tokens as f64 * per_token(price.output)
 }
 
 /// RFC 3339 in local time, for audit lines and views.
@@ -214,11 +228,45 @@ fn continue_text(p: &Parked) -> String {
     )
 }
 
-impl Sessions {
+/// What the quota service asks of the sessions: it tells a session to go on
+/// (after the reset, or when its plan's budget was raised). The sessions
+/// service implements it; the quota service never depends on it.
+pub trait Agents: Send + Sync {
+    /// Err (why) unless `id` is a Zhongshu session.
+    fn require_zhongshu(&self, id: &str) -> LResult<()>;
+    /// Waits until a running session has its agent (one may be resuming).
+    fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
+    /// Puts text into a live session.
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The account's usage limits, the queue's hold and the plans' budgets, as
+/// the launcher keeps them: it owns the quota's record in the store and is
+/// told when it changed (a session parked, a snapshot, start anyway), so the
+/// quota clock looks again when to wake.
+pub struct Quota {
+    ctx: Arc<Context>,
+    changed: Arc<Notify>,
+}
+
+impl Quota {
+    pub fn new(ctx: Arc<Context>) -> Quota {
+        Quota {
+            ctx,
+            changed: Arc::default(),
+        }
+    }
+
+    /// Notified whenever the quota changed; the sessions notify it when a
+    /// session parks.
+    pub fn changed(&self) -> &Arc<Notify> {
+        &self.changed
+    }
+
     /// Takes a (partial) rate-limit snapshot into the account's record.
     /// A session parked before the report said when the limit resets waits
     /// for that reset from now on.
-    pub fn record_quota(&self, update: &AccountQuota) {
+    pub fn record(&self, update: &AccountQuota) {
         let saved = self.ctx.store.update(|tx| {
             tx.quota_mut().account.merge(update);
             let now = unix_now();
@@ -247,10 +295,10 @@ impl Sessions {
         if let Err(e) = saved {
             tracing::error!("recording the account's rate limits: {e}");
         }
-        self.quota_changed.notify_one();
+        self.changed.notify_one();
     }
 
-    pub fn quota(&self) -> QuotaState {
+    pub fn state(&self) -> QuotaState {
         self.ctx.store.read(|s| s.quota.clone())
     }
 
@@ -269,7 +317,7 @@ impl Sessions {
 
     /// When the quota clock must look again: the first parked session's
     /// reset, or the end of the queue's hold.
-    pub fn next_quota_wake(&self) -> Option<i64> {
+    pub fn next_wake(&self) -> Option<i64> {
         let parked = self.parked().into_iter().map(|(_, p)| p.until).min();
         let hold = self.ctx.store.read(|s| s.quota.hold.as_ref()?.until);
         parked.into_iter().chain(hold).min()
@@ -277,7 +325,7 @@ impl Sessions {
 
     /// Gives each parked session whose reset has come its one continue turn,
     /// in parking order. The ids resumed.
-    pub async fn resume_parked(self: &Arc<Self>) -> Vec<String> {
+    pub async fn resume_parked(&self, agents: &dyn Agents) -> Vec<String> {
         let now = unix_now();
         let mut resumed = Vec::new();
         for (id, parked) in self.parked() {
@@ -303,11 +351,11 @@ impl Sessions {
                     continue;
                 }
             }
-            if let Err(e) = self.wait_until_live(&id).await {
+            if let Err(e) = agents.wait_until_live(&id).await {
                 tracing::warn!("{id} was unparked but its agent is not live: {e}");
                 continue;
             }
-            match self.deliver(&id, &continue_text(&parked)).await {
+            match agents.deliver(&id, &continue_text(&parked)).await {
                 Ok(_) => resumed.push(id),
                 Err(e) => tracing::warn!("continuing {id} after the reset: {e}"),
             }
@@ -330,8 +378,14 @@ impl Sessions {
             });
             tx.state().quota.clone()
         })?;
-        self.quota_changed.notify_one();
+        self.changed.notify_one();
         Ok(q)
+    }
+
+    pub fn view(&self) -> QuotaView {
+        self.ctx
+            .store
+            .read(|s| quota_view(s, &self.ctx.config.launcher))
     }
 }
 
@@ -465,16 +519,10 @@ pub struct BudgetInput {
     pub budget_tokens: Option<u64>,
 }
 
-impl Sessions {
-    pub fn quota_view(&self) -> QuotaView {
-        self.ctx
-            .store
-            .read(|s| quota_view(s, &self.ctx.config.launcher))
-    }
-
+impl Quota {
     /// The user raises a plan's budget: its departments start again, and the
     /// ones held after their turn are told to go on. Audited.
-    pub async fn raise_budget(self: &Arc<Self>, b: BudgetInput) -> LResult<QuotaView> {
+    pub async fn raise_budget(&self, b: BudgetInput, agents: &dyn Agents) -> LResult<QuotaView> {
         use crate::error::LauncherError;
         if b.budget_usd.is_none() && b.budget_tokens.is_none() {
             return Err(LauncherError::BadRequest(
@@ -486,7 +534,7 @@ impl Sessions {
                 "a budget is a number above 0".into(),
             ));
         }
-        self.require_zhongshu(&b.zhongshu_id)?;
+        agents.require_zhongshu(&b.zhongshu_id)?;
         let held: Vec<String> = self.ctx.store.update(|tx| {
             let Some(plan) = tx.plan_mut(&b.zhongshu_id) else {
                 return Err(LauncherError::NotFound(format!(
@@ -513,10 +561,38 @@ impl Sessions {
         for id in held {
             let text = "[codex-governance] The user raised your plan's budget. Continue your \
                         assignment where you left off, and report when done.";
-            if let Err(e) = self.deliver(&id, text).await {
+            if let Err(e) = agents.deliver(&id, text).await {
                 tracing::warn!("telling {id} its plan's budget was raised: {e}");
             }
         }
-        Ok(self.quota_view())
+        Ok(self.view())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_bills_cached_input_at_its_price_and_output_at_its_own() {
+        let usage = crate::model::TokenUsage {
+            input_tokens: 1_000_000,
+            cached_input_tokens: 400_000,
+            output_tokens: 100_000,
+            reasoning_output_tokens: 50_000,
+            total_tokens: 1_100_000,
+        };
+        let price = crate::config::ModelPrice {
+            input: 1.25,
+            cached_input: Some(0.125),
+            output: 10.0,
+        };
+        // 600k fresh at 1.25 + 400k cached at 0.125 + 100k out at 10
+        assert!((cost_usd(&usage, &price) - (0.75 + 0.05 + 1.0)).abs() < 1e-9);
+        let no_cache_price = crate::config::ModelPrice {
+            cached_input: None,
+            ..price
+        };
+        assert!((cost_usd(&usage, &no_cache_price) - (1.25 + 1.0)).abs() < 1e-9);
     }
 }

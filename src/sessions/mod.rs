@@ -14,7 +14,9 @@ pub mod view;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::agents::{Agent, AgentBackend};
+use futures_util::future::BoxFuture;
+
+use crate::agents::{Agent, AgentBackend, ToolSpec};
 use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
@@ -27,9 +29,6 @@ use crate::signals::SignalTx;
 use crate::terminal::Terminals;
 
 pub use start::{Continuation, StartSpec};
-
-/// How long shutdown waits for the tasks that follow sessions.
-const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
@@ -57,14 +56,15 @@ pub struct Sessions {
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
     signals: SignalTx,
-    /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
-    tasks: tokio_util::task::TaskTracker,
     /// Told when quota changed (a session parked, a snapshot, start anyway):
     /// the launcher's quota clock then looks again when to wake.
     pub quota_changed: Arc<tokio::sync::Notify>,
     /// Whether the repository's configuration may run: no session starts
     /// before the user trusts what it sets.
     pub trust: crate::config_trust::TrustGate,
+    /// The governance tools each kind of session gets (with a backend that
+    /// takes tools), given by the launcher.
+    tool_specs: fn(SessionKind) -> Vec<ToolSpec>,
 }
 
 impl Sessions {
@@ -73,6 +73,8 @@ impl Sessions {
         backend: Arc<dyn AgentBackend>,
         credentials: Arc<Credentials>,
         signals: SignalTx,
+        quota_changed: Arc<tokio::sync::Notify>,
+        tool_specs: fn(SessionKind) -> Vec<ToolSpec>,
     ) -> Sessions {
         Sessions {
             trust: crate::config_trust::TrustGate::of(&ctx.config),
@@ -81,14 +83,14 @@ impl Sessions {
             backend,
             agents: Mutex::new(HashMap::new()),
             agents_changed: tokio::sync::watch::Sender::new(0),
-            quota_changed: Arc::default(),
+            quota_changed,
+            tool_specs,
             resuming: Mutex::new(Default::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
             signals,
-            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -213,16 +215,7 @@ impl Sessions {
         self.backend.shutdown().await;
         self.terminals.close_all().await;
         // Every session's process is gone: what followed them ends now.
-        self.tasks.close();
-        if tokio::time::timeout(TASKS_GRACE, self.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "{} session task(s) still running after {TASKS_GRACE:?}",
-                self.tasks.len()
-            );
-        }
+        self.ctx.wait_tasks().await;
     }
 
     fn is_stopping(&self) -> bool {
@@ -387,5 +380,20 @@ impl Sessions {
             }
         })?;
         Ok(closed)
+    }
+}
+
+/// What the quota service asks of the sessions: a session told to go on.
+impl crate::quota::Agents for Sessions {
+    fn require_zhongshu(&self, id: &str) -> LResult<()> {
+        Sessions::require_zhongshu(self, id).map(|_| ())
+    }
+
+    fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>> {
+        Box::pin(Sessions::wait_until_live(self, id))
+    }
+
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { Sessions::deliver(self, id, text).await.map(|_| ()) })
     }
 }

@@ -205,7 +205,7 @@ impl Sessions {
             superseded_by: superseded_by(state, session),
             cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
                 let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
-                Some(cost_usd(usage, price))
+                Some(crate::quota::cost_usd(usage, price))
             }),
         }
     }
@@ -250,16 +250,6 @@ impl Sessions {
             .store
             .read(|s| s.sessions.get(id).map(|x| self.session_view(s, &unread, x)))
     }
-}
-
-/// Dollars for `usage` at `price` (per million tokens); cached input at its own price.
-pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPrice) -> f64 {
-    let cached = usage.cached_input_tokens.min(usage.input_tokens);
-    let fresh = usage.input_tokens - cached;
-    let per_token = |dollars_per_million: f64| dollars_per_million / 1_000_000.0;
-    fresh as f64 * per_token(price.input)
-        + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
-        + usage.output_tokens as f64 * per_token(price.output)
 }
 
 /// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
@@ -365,32 +355,4 @@ fn log_preview(path: &str) -> String {
     let mut buf = Vec::new();
     let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
     preview(&buf, PREVIEW_LINES)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_bills_cached_input_at_its_price_and_output_at_its_own() {
-        let usage = crate::model::TokenUsage {
-            input_tokens: 1_000_000,
-            cached_input_tokens: 400_000,
-            output_tokens: 100_000,
-            reasoning_output_tokens: 50_000,
-            total_tokens: 1_100_000,
-        };
-        let price = crate::config::ModelPrice {
-            input: 1.25,
-            cached_input: Some(0.125),
-            output: 10.0,
-        };
-        // 600k fresh at 1.25 + 400k cached at 0.125 + 100k out at 10
-        assert!((cost_usd(&usage, &price) - (0.75 + 0.05 + 1.0)).abs() < 1e-9);
-        let no_cache_price = crate::config::ModelPrice {
-            cached_input: None,
-            ..price
-        };
-        assert!((cost_usd(&usage, &no_cache_price) - (1.25 + 1.0)).abs() < 1e-9);
-    }
 }

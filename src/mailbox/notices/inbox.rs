@@ -141,7 +141,7 @@ impl Mailbox {
         let this = Arc::clone(self);
         let id = zhongshu_id.to_string();
         let text = format!("[codex-governance] {text}");
-        tokio::spawn(async move {
+        self.ctx.spawn(async move {
             this.deliver_notice(&id, &text, 0).await;
         });
     }

@@ -65,7 +65,7 @@ impl Sessions {
     ) {
         let this = Arc::clone(self);
         let id = id.to_string();
-        self.tasks.spawn(async move {
+        self.ctx.spawn(async move {
             while let Some(event) = events.recv().await {
                 this.on_agent_event(&id, event).await;
             }

@@ -17,7 +17,7 @@ impl Sessions {
         let launcher = Arc::clone(self);
         let pty = Arc::clone(pty);
         let id = id.to_string();
-        self.tasks.spawn(async move {
+        self.ctx.spawn(async move {
             let code = pty.wait().await;
             // Let the reader drain the last output into the log and scrollback.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -84,7 +84,7 @@ impl Sessions {
     }
 
     /// Puts text into a live session: a turn, steered into one, or typed.
-    pub async fn deliver(self: &Arc<Self>, id: &str, text: &str) -> Result<Delivery, String> {
+    pub async fn deliver(&self, id: &str, text: &str) -> Result<Delivery, String> {
         let agent = self
             .agent(id)
             .ok_or_else(|| format!("session {id} has no live agent"))?;

@@ -340,7 +340,7 @@ impl Sessions {
                 env,
                 log_path: log_path.to_path_buf(),
                 state_dir: self.ctx.paths.state_dir.clone(),
-                tools: crate::tools::spec::specs(kind),
+                tools: (self.tool_specs)(kind),
                 sandbox: self.sandbox_for(&session),
                 resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
             })
