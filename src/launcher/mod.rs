@@ -365,7 +365,7 @@ impl Launcher {
                         session_id: id.clone(),
                         error: e.to_string(),
                     });
-                self.sessions.end_unresumable(&id).await;
+                self.sessions.live.end_unresumable(&id).await;
             }
         }
     }

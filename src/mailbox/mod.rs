@@ -212,7 +212,7 @@ impl Mailbox {
         let this = Arc::clone(self);
         let zid = zhongshu_id.to_string();
         self.ctx.spawn(async move {
-            if this.sessions.is_working(&zid) {
+            if this.sessions.live.is_working(&zid) {
                 tokio::time::sleep(NOTICE_WINDOW).await;
             }
             let keys = this.pending_notices.take(&zid);

@@ -83,7 +83,7 @@ impl Runner {
             success: answer.success,
             repeated,
         });
-        if let Err(e) = self.sessions.answer_tool(session_id, call_id, &answer) {
+        if let Err(e) = self.sessions.live.answer_tool(session_id, call_id, &answer) {
             tracing::warn!("answering {tool} of {session_id}: {e}");
         }
     }

@@ -71,9 +71,14 @@ impl Mailbox {
                          resume {parent} first, or dismiss the question"
                     )));
                 }
-                let how = self.sessions.deliver(&parent, &text).await.map_err(|e| {
-                    LauncherError::Conflict(format!("cannot give {parent} the answer: {e}"))
-                })?;
+                let how = self
+                    .sessions
+                    .live
+                    .deliver(&parent, &text)
+                    .await
+                    .map_err(|e| {
+                        LauncherError::Conflict(format!("cannot give {parent} the answer: {e}"))
+                    })?;
                 Some((text, how))
             }
         };

@@ -95,7 +95,7 @@ impl Mailbox {
             .unwrap_or(false);
         let started = std::time::Instant::now();
         let (status, error, delivery) = if running {
-            match self.sessions.deliver(zhongshu_id, text).await {
+            match self.sessions.live.deliver(zhongshu_id, text).await {
                 Ok(how) => (NoticeStatus::Sent, None, Some(how)),
                 Err(e) => (NoticeStatus::Error, Some(e), None),
             }

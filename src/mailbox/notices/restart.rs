@@ -31,7 +31,7 @@ impl Mailbox {
     ) -> LResult<Restarted> {
         let z = self.sessions.require_zhongshu(id)?;
         let what = self.resume_context(&z)?;
-        if z.is_running() && self.sessions.pty(id).is_some() {
+        if z.is_running() && self.sessions.live.pty(id).is_some() {
             let prompt = what.render(id, self.ctx.url(), self.sessions.has_tools())?;
             self.sessions.session_input(id, &prompt).await?;
             self.ctx.store.audit_or_log(AuditEvent::ZhongshuResumed {
@@ -44,7 +44,7 @@ impl Mailbox {
                 resumed_inline: true,
                 session_id: id.to_string(),
                 resumed_from_session_id: None,
-                session: self.sessions.session_json(id),
+                session: crate::sessions::view::session_json(&self.sessions, id),
             });
         }
         self.restart_as_new(&z, what, model).await
@@ -103,7 +103,7 @@ impl Mailbox {
         })?;
         Ok(Restarted {
             resumed_inline: false,
-            session: self.sessions.session_json(&new_id),
+            session: crate::sessions::view::session_json(&self.sessions, &new_id),
             session_id: new_id,
             resumed_from_session_id: Some(id.to_string()),
         })

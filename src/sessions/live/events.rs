@@ -1,24 +1,29 @@
 //! What an agent says and what the user decides: its events recorded on the
-//! session (state, approvals, token usage, audit), its tool calls passed to the
-//! launcher, approval decisions from the dashboard, and the reminder-then-close
-//! for a department that ends its turns without reporting.
+//! session (state, approvals, token usage, audit, a turn the usage limit
+//! stopped parked), its tool calls passed to the launcher, and approval
+//! decisions from the dashboard. What follows a turn's end or a closed
+//! connection is the facade's (`sessions/follow.rs`).
 
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-
-use super::agent_failure;
-use crate::agents::{AgentError, AgentEvent, Channel};
+use super::{agent_failure, LiveAgents};
+use crate::agents::{AgentError, AgentEvent};
 use crate::error::{LResult, LauncherError};
 use crate::model::{
-    AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, CloseReason,
-    PendingApproval, Session,
+    AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, PendingApproval,
+    Session,
 };
-use crate::sessions::start::command::launcher_bin;
-use crate::sessions::Sessions;
 use crate::signals::Signal;
 
-impl Sessions {
+/// What the sessions' facade does after an event was recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FollowUp {
+    Nothing,
+    /// A turn ended: a department that did not report is reminded or closed.
+    TurnEnded,
+    /// The backend's connection went away: the conversation resumes or ends.
+    Closed,
+}
+
+impl LiveAgents {
     /// Every approval waiting in a running session, oldest first.
     pub fn approvals(&self) -> Vec<PendingApproval> {
         let mut all: Vec<PendingApproval> = self.ctx.store.read(|s| {
@@ -34,7 +39,7 @@ impl Sessions {
 
     /// Answers an approval from the dashboard.
     pub async fn decide(
-        self: &Arc<Self>,
+        &self,
         session_id: &str,
         request_id: &str,
         decision: ApprovalDecision,
@@ -54,25 +59,17 @@ impl Sessions {
             decision: Some(decision),
             by: "dashboard",
         };
-        self.on_agent_event(session_id, resolved).await;
+        // An answered approval asks for nothing more.
+        let _nothing = self.on_agent_event(session_id, resolved).await;
         Ok(self.session(session_id).unwrap_or(session))
     }
 
-    pub(crate) fn follow_agent(
-        self: &Arc<Self>,
+    /// Records what an agent said; what the facade must do next.
+    pub(in crate::sessions) async fn on_agent_event(
+        &self,
         id: &str,
-        mut events: mpsc::UnboundedReceiver<AgentEvent>,
-    ) {
-        let this = Arc::clone(self);
-        let id = id.to_string();
-        self.ctx.spawn(async move {
-            while let Some(event) = events.recv().await {
-                this.on_agent_event(&id, event).await;
-            }
-        });
-    }
-
-    async fn on_agent_event(self: &Arc<Self>, id: &str, event: AgentEvent) {
+        event: AgentEvent,
+    ) -> FollowUp {
         let working = self.agent(id).is_some_and(|a| a.working());
         let session_id = id.to_string();
         let audit = match &event {
@@ -138,10 +135,10 @@ impl Sessions {
                 if self.signals.send(signal).is_err() {
                     tracing::warn!("{id} called {} while the launcher stops", call.tool);
                 }
-                return;
+                return FollowUp::Nothing;
             }
             AgentEvent::TokenUsage(_) => None,
-            AgentEvent::Closed => return self.agent_closed(id).await,
+            AgentEvent::Closed => return FollowUp::Closed,
         };
         let saved = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
@@ -175,89 +172,10 @@ impl Sessions {
             Err(e) => tracing::error!("recording an agent event of {id}: {e}"),
         }
         if matches!(event, AgentEvent::TurnCompleted { .. }) {
-            self.after_turn(id).await;
+            FollowUp::TurnEnded
+        } else {
+            FollowUp::Nothing
         }
-    }
-
-    /// A department whose turn ended without a report gets one reminder; after
-    /// a second such turn it is closed (its fallback result follows the exit).
-    async fn after_turn(self: &Arc<Self>, id: &str) {
-        let Some(s) = self.session(id) else { return };
-        if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
-            return;
-        }
-        if self.is_stopping() {
-            // Its turn was interrupted by the stop: it resumes, unreminded.
-            return;
-        }
-        if s.agent.parked.is_some() {
-            // Stopped by the account's limit, not by choice: no reminder.
-            return;
-        }
-        let over_budget = s.parent_session_id().and_then(|z| {
-            self.ctx
-                .store
-                .read(|st| crate::quota::plan_over_budget(st, z, &self.ctx.config.launcher))
-        });
-        if let Some(why) = over_budget {
-            // Held: it finished its turn; it goes on when the budget is raised.
-            tracing::info!("{id} is held: its plan {why}");
-            return;
-        }
-        if s.agent.reminders_sent == 0 {
-            let saved = self.ctx.store.update(|tx| {
-                if let Some(x) = tx.session_mut(id) {
-                    x.agent.reminders_sent += 1;
-                }
-                tx.audit(AuditEvent::DepartmentReminded {
-                    session_id: id.to_string(),
-                });
-            });
-            if let Err(e) = saved {
-                tracing::error!("recording the reminder to {id}: {e}");
-            }
-            let text = reminder(&s, self.backend.channel());
-            if let Err(e) = self.deliver(id, &text).await {
-                tracing::warn!("reminding {id}: {e}");
-            }
-        } else if let Err(e) = self.close_session(id, CloseReason::NoReport).await {
-            tracing::warn!("closing {id} after its reminder: {e}");
-        }
-    }
-
-    /// The backend's connection went away (Codex's app-server died): unless the
-    /// session is being stopped, its conversation resumes on a new one; if it
-    /// cannot, the session ends.
-    async fn agent_closed(self: &Arc<Self>, id: &str) {
-        let Some(session) = self.session(id) else {
-            return;
-        };
-        let Some(agent) = self.agent(id) else {
-            return;
-        };
-        if !session.is_running() || session.closing || self.is_stopping() {
-            return;
-        }
-        tracing::warn!("{id}: the connection to its agent closed");
-        if agent.thread_id().is_some() {
-            self.resuming.lock().unwrap().insert(id.to_string());
-            self.forget_agent(id);
-            agent.stop().await;
-            let resumed = self.resume_agent(id).await;
-            self.resuming.lock().unwrap().remove(id);
-            match resumed {
-                Ok(()) => return,
-                Err(e) => tracing::warn!("{id} could not resume: {e}"),
-            }
-        }
-        if let Err(e) = self.close_session(id, CloseReason::AppServerExited).await {
-            tracing::warn!("closing {id}: {e}");
-        }
-    }
-
-    /// Whether the session's conversation is resuming on a new agent now.
-    pub(super) fn is_resuming(&self, id: &str) -> bool {
-        self.resuming.lock().unwrap().contains(id)
     }
 }
 
@@ -326,28 +244,6 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
     if a.agent_state != AgentState::Exited {
         a.settle(working);
     }
-}
-
-/// The one reminder a department gets: how to report on its channel.
-fn reminder(s: &Session, channel: Channel) -> String {
-    let how = match channel {
-        Channel::Tools => format!(
-            "call the governance_report_result tool with your summary (and changed_files, \
-             verifications_run, risks, next_action as they apply); only if the tool is missing, run \
-             \"{}\" mailbox send --summary \"what you did\"",
-            launcher_bin()
-        ),
-        Channel::Api => format!(
-            "run \"{}\" mailbox send --summary \"what you did\" (add --changed-file, --verification, \
-             --risk, --next-action as they apply)",
-            launcher_bin()
-        ),
-    };
-    format!(
-        "[codex-governance] Your turn ended without a report to the launcher. Report now, exactly once: \
-         {how}. If you do not report, the launcher closes session {id} and records that no report came.",
-        id = s.id
-    )
 }
 
 #[cfg(test)]

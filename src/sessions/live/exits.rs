@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
+use super::LiveAgents;
 use crate::clock;
 use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
 use crate::pty::Pty;
-use crate::sessions::{Sessions, RELEASED_SCROLLBACK};
+use crate::sessions::RELEASED_SCROLLBACK;
 use crate::signals::Signal;
 
-impl Sessions {
+impl LiveAgents {
     /// Waits for a session's process to end, then records it (unless the
     /// launcher is stopping and the agent's thread will resume).
-    pub(crate) fn watch_exit(self: &Arc<Self>, id: &str, pty: &Arc<Pty>) {
+    pub(in crate::sessions) fn watch_exit(self: &Arc<Self>, id: &str, pty: &Arc<Pty>) {
         let launcher = Arc::clone(self);
         let pty = Arc::clone(pty);
         let id = id.to_string();
@@ -106,7 +107,7 @@ impl Sessions {
     }
 
     /// After an exit: the launcher registers owed fallbacks and pumps the queue.
-    pub(crate) async fn after_exit(self: &Arc<Self>, id: &str) {
+    pub(in crate::sessions) async fn after_exit(self: &Arc<Self>, id: &str) {
         if self
             .signals
             .send(Signal::SessionExited(id.to_string()))

@@ -2,26 +2,140 @@
 //! interrupting, answering their tool calls, resuming their conversations
 //! after a launcher restart, and waiting for one that is still resuming.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod events;
 mod exits;
 
-use super::Sessions;
-use crate::agents::{Agent, AgentError, AgentSpec, Delivery, ToolAnswer};
-use crate::error::{LResult, LauncherError};
-use crate::model::{AgentState, AuditEvent};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-/// Sent to a resumed department that has not reported.
-const CONTINUE_AFTER_RESTART: &str = "[codex-governance] The launcher restarted and your \
-     conversation was resumed. Continue your task where it stopped, then report as instructed.";
+use tokio::sync::{watch, Notify};
+
+use crate::agents::{Agent, AgentBackend, AgentError, Delivery, ToolAnswer};
+use crate::context::Context;
+use crate::credentials::Credentials;
+use crate::error::{LResult, LauncherError};
+use crate::ids;
+use crate::model::{AuditEvent, Session};
+use crate::pty::Pty;
+use crate::signals::SignalTx;
+
+pub(super) use events::FollowUp;
 
 /// How long input waits for a session whose agent is still starting or resuming.
 const RESUME_WAIT: Duration = Duration::from_secs(90);
 
-impl Sessions {
+/// The live agents of the sessions and their PTYs: who is live, resuming,
+/// or stopping with the launcher; what an agent says (`events`) and how a
+/// session ends (`exits`). It owns this state alone; the sessions' facade
+/// starts agents into it and follows up on what it reports.
+pub struct LiveAgents {
+    ctx: Arc<Context>,
+    /// How agents are driven.
+    backend: Arc<dyn AgentBackend>,
+    ptys: Mutex<HashMap<String, Arc<Pty>>>,
+    /// The live agents, by session.
+    agents: Mutex<HashMap<String, Arc<dyn Agent>>>,
+    /// Bumped whenever an agent comes or goes (input waits for a resuming one).
+    agents_changed: watch::Sender<u64>,
+    /// Set when the launcher stops: sessions whose conversation outlives their
+    /// processes (Codex threads) are suspended, not ended.
+    stopping: AtomicBool,
+    /// Sessions whose conversation is resuming on a new agent right now.
+    resuming: Mutex<HashSet<String>>,
+    /// An ended session's token is revoked here.
+    credentials: Arc<Credentials>,
+    signals: SignalTx,
+    /// Told when a session parks: the quota clock looks again when to wake.
+    quota_changed: Arc<Notify>,
+}
+
+impl LiveAgents {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        backend: Arc<dyn AgentBackend>,
+        credentials: Arc<Credentials>,
+        signals: SignalTx,
+        quota_changed: Arc<Notify>,
+    ) -> LiveAgents {
+        LiveAgents {
+            ctx,
+            backend,
+            ptys: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
+            agents_changed: watch::Sender::new(0),
+            stopping: AtomicBool::new(false),
+            resuming: Mutex::new(HashSet::new()),
+            credentials,
+            signals,
+            quota_changed,
+        }
+    }
+
+    /// How this launcher drives agents.
+    pub fn backend(&self) -> &Arc<dyn AgentBackend> {
+        &self.backend
+    }
+
+    pub fn session(&self, id: &str) -> Option<Session> {
+        self.ctx.store.read(|s| s.sessions.get(id).cloned())
+    }
+
+    /// Looks up a session by a validated id from a request.
+    pub fn require_session(&self, id: &str) -> LResult<Session> {
+        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
+        self.session(id)
+            .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
+    }
+
+    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().get(id).cloned()
+    }
+
+    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
+        self.ptys.lock().unwrap().insert(id.to_string(), pty);
+    }
+
+    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().remove(id)
+    }
+
+    pub fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
+        self.ptys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// The launcher begins to stop: see `Sessions::terminate_all`.
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether the session's conversation is resuming on a new agent now.
+    pub(super) fn is_resuming(&self, id: &str) -> bool {
+        self.resuming.lock().unwrap().contains(id)
+    }
+
+    /// Marks the session's conversation as resuming on a new agent (or done).
+    pub(super) fn set_resuming(&self, id: &str, resuming: bool) {
+        let mut set = self.resuming.lock().unwrap();
+        if resuming {
+            set.insert(id.to_string());
+        } else {
+            set.remove(id);
+        }
+    }
+
     pub(crate) fn agent(&self, id: &str) -> Option<Arc<dyn Agent>> {
         self.agents.lock().unwrap().get(id).cloned()
     }
@@ -56,7 +170,7 @@ impl Sessions {
 
     /// Waits until a running session has its agent: one still starting or
     /// resuming after a restart gets [`RESUME_WAIT`], then a clear 409.
-    pub(crate) async fn wait_until_live(&self, id: &str) -> LResult<()> {
+    pub async fn wait_until_live(&self, id: &str) -> LResult<()> {
         let mut changed = self.agents_changed.subscribe();
         let waited = tokio::time::timeout(RESUME_WAIT, async {
             loop {
@@ -92,7 +206,7 @@ impl Sessions {
     }
 
     /// Stops the running turn of a session (the user's Interrupt).
-    pub async fn interrupt(self: &Arc<Self>, id: &str) -> LResult<()> {
+    pub async fn interrupt(&self, id: &str) -> LResult<()> {
         let session = self.require_session(id)?;
         if !session.is_running() {
             return Err(LauncherError::Conflict(format!(
@@ -118,90 +232,6 @@ impl Sessions {
             .agent(id)
             .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
         agent.answer_tool(call_id, answer).map_err(agent_failure)
-    }
-
-    /// After a launcher restart: the session's conversation resumes with new
-    /// processes; the session keeps its slot and place in the plan.
-    pub async fn resume_agent(self: &Arc<Self>, id: &str) -> LResult<()> {
-        let s = self.require_session(id)?;
-        let thread = s.agent.thread_id.clone().ok_or_else(|| {
-            LauncherError::Conflict(format!("session {id} has no conversation to resume"))
-        })?;
-        let kind = s.session_kind();
-        let prompt_path = PathBuf::from(&s.prompt_path);
-        let env = self.agent_env(&s);
-        let started = self
-            .backend
-            .start(AgentSpec {
-                session_id: id.to_string(),
-                kind,
-                title: s.title.clone(),
-                model: s.model.clone(),
-                cwd: self.workdir(&s),
-                prompt: String::new(),
-                prompt_path,
-                first_turn: None,
-                env,
-                log_path: PathBuf::from(&s.log_path),
-                state_dir: self.ctx.paths.state_dir.clone(),
-                tools: Vec::new(),
-                sandbox: self.sandbox_for(&s),
-                resume: Some(thread.clone()),
-            })
-            .await;
-        let started = match started {
-            Ok(started) => started,
-            Err(e) => {
-                self.credentials.revoke(id);
-                return Err(agent_failure(e));
-            }
-        };
-        let agent = started.agent;
-        let pid = agent.terminal().pid();
-        let server_pid = agent.helper_pid();
-        // A thread whose server kept running may be mid-turn; what it waits for
-        // (approvals, tool calls) it asks again, in the events that follow.
-        let working = agent.working();
-        self.ctx.store.update(|tx| {
-            if let Some(x) = tx.session_mut(id) {
-                x.pid = Some(pid);
-                x.agent.server_pid = server_pid;
-                x.agent.pending_approvals.clear();
-                x.agent.attention = None;
-                x.agent.agent_state = if working {
-                    AgentState::Working
-                } else {
-                    AgentState::Idle
-                };
-            }
-            tx.audit(AuditEvent::SessionResumed {
-                session_id: id.to_string(),
-                thread_id: thread.clone(),
-                pid,
-            });
-        })?;
-        let pty = Arc::clone(agent.terminal());
-        self.adopt_agent(id, agent);
-        self.follow_agent(id, started.events);
-        self.watch_exit(id, &pty);
-        let opened = self
-            .open_terminal(
-                crate::model::TerminalKind::CodexSession,
-                pty,
-                Some(id.to_string()),
-                s.title.clone(),
-            )
-            .await;
-        if let Err(e) = opened {
-            tracing::warn!("no browser terminal for {id}: {e}");
-        }
-        if s.is_department() && !s.has_reported() && !working {
-            // Its interrupted turn would otherwise never end in a report.
-            if let Err(e) = self.deliver(id, CONTINUE_AFTER_RESTART).await {
-                tracing::warn!("continuing {id}: {e}");
-            }
-        }
-        Ok(())
     }
 }
 

@@ -12,10 +12,10 @@ pub(crate) mod workspace;
 
 use super::live::agent_failure;
 use super::Sessions;
-use crate::agents::{AgentSpec, Channel, Sandbox};
+use crate::agents::AgentSpec;
 use crate::clock;
 use crate::config::Department;
-use crate::credentials::Grant;
+use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
@@ -25,7 +25,6 @@ use crate::model::{
 use crate::policy::start;
 use crate::pty::Pty;
 use crate::signals::Signal;
-use command::{launcher_bin, AgentEnv};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -105,20 +104,36 @@ impl Checked {
     }
 }
 
-impl Sessions {
+/// Starting one session: the request checked, its id issued, its folders,
+/// worktree and prompt made, its record written, its agent started into the
+/// live agents, its exit watched and its terminal opened. A start that fails
+/// leaves nothing behind and gives its id back.
+pub struct Starter<'a> {
+    sessions: &'a Arc<Sessions>,
+    ctx: &'a Arc<Context>,
+}
+
+impl<'a> Starter<'a> {
+    pub fn new(sessions: &'a Arc<Sessions>) -> Starter<'a> {
+        Starter {
+            sessions,
+            ctx: &sessions.ctx,
+        }
+    }
+
     /// Starts a session now (the queue decides when departments may start).
-    pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
-        if let Some(why) = self.trust.refusal() {
+    pub async fn start(&self, spec: StartSpec) -> LResult<Session> {
+        if let Some(why) = self.sessions.trust.refusal() {
             return Err(LauncherError::Conflict(why));
         }
         let checked = self.check_start(&spec)?;
         // Zhongshu starts are serialized so the limit below cannot be overrun.
         let _zhongshu_start = match spec.kind {
-            SessionKind::Zhongshu => Some(self.zhongshu_start.lock().await),
+            SessionKind::Zhongshu => Some(self.sessions.zhongshu_start.lock().await),
             SessionKind::Department => None,
         };
         if spec.kind == SessionKind::Zhongshu {
-            self.check_zhongshu_limit()?;
+            self.sessions.check_zhongshu_limit()?;
         }
         let prefix = checked
             .department
@@ -136,27 +151,22 @@ impl Sessions {
     }
 
     /// Starts the session `id` (just issued). A failure leaves no record.
-    async fn start_as(
-        self: &Arc<Self>,
-        spec: &StartSpec,
-        checked: Checked,
-        id: &str,
-    ) -> LResult<Session> {
+    async fn start_as(&self, spec: &StartSpec, checked: Checked, id: &str) -> LResult<Session> {
         let (spec, id) = (spec, id.to_string());
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let mut checked = checked;
-        let made = self.prepare_workspace(spec, &checked, &id).await?;
+        let made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
         let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
             Ok(p) => p,
             Err(e) => {
-                self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), spec);
+                workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
                 return Err(e);
             }
         };
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let backend = self.backend.kind();
+        let backend = self.sessions.backend().kind();
         let session = new_record(
             backend,
             spec,
@@ -170,19 +180,20 @@ impl Sessions {
         let inserted = self.ctx.store.update(|tx| {
             tx.insert_session(session.clone());
             if let Some(made) = &made {
-                self.workspace_taken(tx, &id, made, spec);
+                workspace::workspace_taken(tx, &id, made, spec);
             }
         });
         if let Err(e) = inserted {
-            self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), spec);
+            workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
         let pty = self
             .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
             .await?;
-        self.watch_exit(&id, &pty);
+        self.sessions.live.watch_exit(&id, &pty);
         if spec.kind == SessionKind::Zhongshu
             && self
+                .sessions
                 .signals
                 .send(Signal::ZhongshuStarted(id.clone()))
                 .is_err()
@@ -190,6 +201,7 @@ impl Sessions {
             tracing::warn!("{id} started while the launcher stops");
         }
         let opened = self
+            .sessions
             .open_terminal(
                 TerminalKind::CodexSession,
                 pty,
@@ -200,13 +212,13 @@ impl Sessions {
         if let Err(e) = opened {
             tracing::warn!("no browser terminal for {id}: {e}");
         }
-        Ok(self.session(&id).unwrap_or(session))
+        Ok(self.sessions.session(&id).unwrap_or(session))
     }
 
     /// Task, model, department and parent of a start request, or why not.
     fn check_start(&self, spec: &StartSpec) -> LResult<Checked> {
         let task = start::check_task(&spec.task)?;
-        let model = self.pick_model(spec.model.as_deref(), spec.kind)?;
+        let model = self.sessions.pick_model(spec.model.as_deref(), spec.kind)?;
         let department = match spec.kind {
             SessionKind::Zhongshu => None,
             SessionKind::Department => {
@@ -312,7 +324,7 @@ impl Sessions {
     /// records its pid with `session_started`. A failure leaves no process, no
     /// token and no record behind.
     async fn spawn_agent(
-        self: &Arc<Self>,
+        &self,
         c: &Checked,
         id: &str,
         prompt: &str,
@@ -320,17 +332,18 @@ impl Sessions {
         log_path: &Path,
     ) -> LResult<Arc<Pty>> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
-        let session = self.require_session(id)?;
+        let session = self.sessions.require_session(id)?;
         let env = self.agent_env(&session);
         let kind = c.kind();
         let started = self
-            .backend
+            .sessions
+            .backend()
             .start(AgentSpec {
                 session_id: id.to_string(),
                 kind,
                 title: c.title_hint(id),
                 model: c.model.clone(),
-                cwd: self.workdir(&session),
+                cwd: workspace::workdir(self.ctx, &session),
                 prompt: prompt.to_string(),
                 prompt_path: prompt_path.to_path_buf(),
                 first_turn: Some(match &c.continues {
@@ -340,7 +353,7 @@ impl Sessions {
                 env,
                 log_path: log_path.to_path_buf(),
                 state_dir: self.ctx.paths.state_dir.clone(),
-                tools: (self.tool_specs)(kind),
+                tools: (self.sessions.tool_specs)(kind),
                 sandbox: self.sandbox_for(&session),
                 resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
             })
@@ -348,7 +361,7 @@ impl Sessions {
         let started = match started {
             Ok(started) => started,
             Err(e) => {
-                self.forget_session(id);
+                self.sessions.forget_session(id);
                 return Err(agent_failure(e));
             }
         };
@@ -379,11 +392,11 @@ impl Sessions {
         });
         if let Err(e) = recorded {
             agent.stop().await;
-            self.forget_session(id);
+            self.sessions.forget_session(id);
             return Err(e.into());
         }
-        self.adopt_agent(id, agent);
-        self.follow_agent(id, started.events);
+        self.sessions.live.adopt_agent(id, agent);
+        self.sessions.follow_agent(id, started.events);
         Ok(pty)
     }
 }
@@ -395,108 +408,6 @@ fn spec_first_turn(c: &Checked, prompt: &str) -> String {
         Some(_) => prompt.to_string(),
         None => c.task.clone(),
     }
-}
-
-impl Sessions {
-    /// The agent's environment: who it is, and, where it reports over the API,
-    /// the launcher's URL and a new token of its own. Agents with tools get no
-    /// token (they reach the launcher only through their tools).
-    pub(super) fn agent_env(&self, session: &Session) -> Vec<(String, String)> {
-        let id = session.id.as_str();
-        let kind = session.session_kind();
-        let parent = session.parent_session_id();
-        let department = session.department.as_deref();
-        let token = match self.backend.channel() {
-            Channel::Api => Some(self.credentials.issue(Grant {
-                session_id: id.to_string(),
-                kind,
-                parent_session_id: parent.map(str::to_string),
-                department: department.map(str::to_string),
-            })),
-            Channel::Tools => None,
-        };
-        // Its own drop folder; the shared one for sessions of older launchers.
-        let mailbox = session
-            .department_part()
-            .and_then(|d| d.drop_folder.clone())
-            .map(PathBuf::from)
-            .or_else(|| parent.map(|p| self.ctx.paths.mailbox(p).incoming));
-        let prompt_file = PathBuf::from(&session.prompt_path);
-        let mut vars = AgentEnv {
-            url: token.as_ref().map(|_| self.ctx.url()),
-            token: token.as_deref(),
-            session_id: id,
-            kind: match kind {
-                SessionKind::Department => "department",
-                SessionKind::Zhongshu => "zhongshu",
-            },
-            prompt_file: &prompt_file,
-            model: &session.model,
-            parent_session_id: parent,
-            department,
-            mailbox: mailbox.as_deref(),
-        }
-        .vars();
-        vars.push(("PATH".into(), agent_path()));
-        let temp = self.temp_dir(session).display().to_string();
-        for name in ["TMPDIR", "TMP", "TEMP"] {
-            vars.push((name.into(), temp.clone()));
-        }
-        vars
-    }
-
-    /// What a sandboxed agent may touch: its working folder (a department's
-    /// own worktree, when isolated, the user's working tree then read-only
-    /// to it) and its private temporary folder; never the worktrees folder
-    /// (other departments' worktrees and temporary folders), `/tmp` or
-    /// `$TMPDIR`, wherever the repository lives; never the launcher's state
-    /// folder (its database, log, tokens and other sessions' mailboxes) but
-    /// for a department's own drop folder; the network only when
-    /// `launcher.agent_network` is on.
-    pub(super) fn sandbox_for(&self, session: &Session) -> Sandbox {
-        let drop_folder = session
-            .department_part()
-            .and_then(|d| d.drop_folder.clone())
-            .map(PathBuf::from);
-        let worktree = session
-            .workspace()
-            .filter(|w| !w.removed)
-            .map(|w| PathBuf::from(&w.path));
-        let mut read_only = Vec::new();
-        if worktree.is_some() {
-            read_only.push(self.ctx.repo.clone());
-        }
-        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
-        // A profile naming a folder that is not there yet is not relied on:
-        // made later, it is still under /tmp (read-only) or outside the
-        // working folder (never writable).
-        if worktrees.is_dir() {
-            read_only.push(worktrees);
-        }
-        let workdir = worktree.unwrap_or_else(|| self.ctx.repo.clone());
-        Sandbox {
-            network: self.ctx.config.launcher.agent.agent_network,
-            hidden: vec![self.ctx.paths.state_dir.clone()],
-            read_only,
-            writable: std::iter::once(workdir).chain(drop_folder).collect(),
-            temp: Some(self.temp_dir(session)),
-        }
-    }
-}
-
-/// PATH for the agent's commands: the launcher's folder first, then the launcher's PATH.
-fn agent_path() -> String {
-    let bin = std::path::PathBuf::from(launcher_bin());
-    let mut dirs: Vec<std::path::PathBuf> = bin
-        .parent()
-        .map(|d| vec![d.to_path_buf()])
-        .unwrap_or_default();
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    std::env::join_paths(dirs)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// The record of a session about to start.

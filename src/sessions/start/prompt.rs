@@ -7,19 +7,13 @@ use askama::Template;
 
 use super::command::launcher_bin;
 use super::prompts;
-use super::{Checked, StartSpec};
+use super::{Checked, StartSpec, Starter};
 use crate::clock;
 use crate::config::Department;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
-use crate::sessions::Sessions;
 
-impl Sessions {
-    /// Whether agents reach the launcher through tools rather than the API.
-    pub fn has_tools(&self) -> bool {
-        self.backend.channel() == crate::agents::Channel::Tools
-    }
-
+impl Starter<'_> {
     /// Renders (or takes) the prompt, sanitised, and writes it; (text, file).
     pub(super) fn write_prompt(
         &self,
@@ -29,7 +23,9 @@ impl Sessions {
     ) -> LResult<(String, PathBuf)> {
         let prompt = match (&spec.prompt_override, &c.department) {
             (Some(p), _) => p.replace("{session_id}", id),
-            (None, None) => render_zhongshu_prompt(&self.ctx, id, &c.task, self.has_tools())?,
+            (None, None) => {
+                render_zhongshu_prompt(self.ctx, id, &c.task, self.sessions.has_tools())?
+            }
             (None, Some(d)) => self.render_department_prompt(spec, c, d, id)?,
         };
         // Tasks and plan summaries inside it come from agents and users.
@@ -72,7 +68,7 @@ impl Sessions {
                 .display()
                 .to_string(),
             bin: &launcher_bin(),
-            tools: self.has_tools(),
+            tools: self.sessions.has_tools(),
             worktree: c
                 .workspace
                 .as_ref()

@@ -84,7 +84,7 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
                     .map(|i| i.at.clone())
                     .unwrap_or_default(),
                 session_id: s.id.clone(),
-                session: l.sessions.session_json(&s.id),
+                session: crate::sessions::view::session_json(&l.sessions, &s.id),
             }),
     )
 }
@@ -140,7 +140,7 @@ pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> 
             .map(|_| None),
     };
     reply(closed.map(|planner| Closed {
-        session: l.sessions.session_json(&b.session_id),
+        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
         planner,
     }))
 }
