@@ -430,8 +430,8 @@ impl Launcher {
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
-            Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
-            Signal::Tell { zhongshu_id, text } => self.mailbox.tell(&zhongshu_id, &text),
+            Signal::PlanFinished(id) => self.mailbox.notices.plan_finished(&id),
+            Signal::Tell { zhongshu_id, text } => self.mailbox.notices.tell(&zhongshu_id, &text),
         }
     }
 

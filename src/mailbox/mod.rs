@@ -37,24 +37,29 @@ pub struct Mailbox {
     signals: SignalTx,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     watcher: Mutex<Option<MailboxWatcher>>,
-    /// Result keys waiting to be announced, per Zhongshu.
-    pending_notices: notices::pending::PendingNotices,
-    /// Whether the ingestion thread is in a scan, and since when.
-    pub watchdog: ingest::watchdog::Watchdog,
+    /// Taking reports in (the ingestion thread's work).
+    pub ingest: Arc<ingest::Ingest>,
+    /// Telling the Zhongshus.
+    pub notices: Arc<notices::Notices>,
     /// The ingestion thread, joined at shutdown.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Mailbox {
     pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Mailbox {
+        let ingest = Arc::new(ingest::Ingest::new(Arc::clone(&ctx)));
+        let notices = Arc::new(notices::Notices::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+        ));
         Mailbox {
             ctx,
             sessions,
             signals,
             jobs: Mutex::new(None),
             watcher: Mutex::new(None),
-            pending_notices: Default::default(),
-            watchdog: Default::default(),
+            ingest,
+            notices,
             thread: Mutex::new(None),
         }
     }
@@ -70,7 +75,7 @@ impl Mailbox {
     /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
     pub fn ingestion_health(&self) -> ingest::watchdog::IngestionHealth {
         let limit = Duration::from_secs(self.ctx.config.launcher.mailbox_stuck_seconds);
-        self.watchdog.health(limit)
+        self.ingest.watchdog.health(limit)
     }
 
     /// Starts the watcher and the ingestion thread, ingests what arrived while the
@@ -113,13 +118,13 @@ impl Mailbox {
             .into_iter()
             .filter(|id| !self.ctx.store.has_result_for(id).unwrap_or(true));
         for id in owed {
-            if let Some(key) = self.register_fallback(&id) {
+            if let Some(key) = ingest::register_fallback(&self.ctx, &id) {
                 let parent = self
                     .sessions
                     .session(&id)
                     .and_then(|s| s.parent_session_id().map(str::to_string));
                 if let Some(parent) = parent {
-                    self.queue_notice(&parent, vec![key]);
+                    self.notices.queue_notice(&parent, vec![key]);
                 }
             }
         }
@@ -161,8 +166,8 @@ impl Mailbox {
             this.sync_scan(&parent).await;
             tokio::time::sleep(FALLBACK_GRACE).await;
             this.sync_scan(&parent).await;
-            if let Some(key) = this.register_fallback(&id) {
-                this.queue_notice(&parent, vec![key]);
+            if let Some(key) = ingest::register_fallback(&this.ctx, &id) {
+                this.notices.queue_notice(&parent, vec![key]);
                 this.signal(Signal::SlotFreed);
             }
         });
@@ -192,31 +197,13 @@ impl Mailbox {
         zhongshu_id: &str,
         registered: Vec<(String, String)>,
     ) {
-        self.queue_notice(
+        self.notices.queue_notice(
             zhongshu_id,
             registered.iter().map(|(k, _)| k.clone()).collect(),
         );
         self.signal(Signal::ResultsRegistered {
             zhongshu_id: zhongshu_id.to_string(),
             registered,
-        });
-    }
-
-    /// Adds a result to the next notice; the first one opens it. An idle
-    /// Zhongshu is told at once (results registered together still make one
-    /// notice); one that is working gets what arrives within the window as one.
-    pub(crate) fn queue_notice(self: &Arc<Self>, zhongshu_id: &str, keys: Vec<String>) {
-        if !self.pending_notices.add(zhongshu_id, keys) {
-            return;
-        }
-        let this = Arc::clone(self);
-        let zid = zhongshu_id.to_string();
-        self.ctx.spawn(async move {
-            if this.sessions.live.is_working(&zid) {
-                tokio::time::sleep(NOTICE_WINDOW).await;
-            }
-            let keys = this.pending_notices.take(&zid);
-            this.send_notice(&zid, &keys).await;
         });
     }
 }

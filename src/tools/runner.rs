@@ -194,9 +194,15 @@ impl Runner {
         limit: usize,
         before: Option<i64>,
     ) -> LResult<ToolAnswer> {
-        let view = self
-            .mailbox
-            .inbox_view(&session.id, true, limit, before, true)?;
+        let view = crate::mailbox::inbox_view::inbox_view(
+            &self.ctx,
+            &self.sessions,
+            &session.id,
+            true,
+            limit,
+            before,
+            true,
+        )?;
         let inbox = ToolInbox {
             results: view.results.iter().map(ToolResult::from).collect(),
             result_count: view.result_count,

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::mailbox::Mailbox;
+use super::Ingest;
 use crate::model::{AuditEvent, MailboxPaths};
 
 /// The reason given for a report whose file name is not UTF-8.
@@ -118,7 +118,7 @@ fn list_into(dir: &Path, folder: Option<&str>, listing: &mut Listing) -> std::io
     Ok(())
 }
 
-impl Mailbox {
+impl Ingest {
     /// The reports of a mailbox a scan may judge, after rejecting what can never
     /// be accepted (names that are not UTF-8; everything, when `archive/` cannot
     /// take reports). None when the mailbox cannot be scanned at all.

@@ -7,6 +7,7 @@
 //! content hash and only finished, never registered twice.
 
 mod fallback;
+pub(crate) use fallback::register_fallback;
 pub mod folders;
 mod register;
 pub mod report_file;
@@ -24,8 +25,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 
 use super::names::unique_name;
-use super::Mailbox;
 use crate::clock;
+use crate::context::Context;
 use crate::ids::check_id;
 use crate::model::{AuditEvent, MailboxPaths, ResultSource, TaskResult};
 use crate::policy::report as policy;
@@ -78,7 +79,22 @@ pub struct Outcome {
     pub refused: Vec<(String, String)>,
 }
 
-impl Mailbox {
+/// Ingestion: a Zhongshu's `incoming/` folder taken in, batch by batch, by
+/// the mailbox's ingestion thread (and a report submitted over the API). It
+/// owns the watchdog, which says whether a scan is busy and since when.
+pub struct Ingest {
+    ctx: Arc<Context>,
+    pub watchdog: watchdog::Watchdog,
+}
+
+impl Ingest {
+    pub fn new(ctx: Arc<Context>) -> Ingest {
+        Ingest {
+            ctx,
+            watchdog: Default::default(),
+        }
+    }
+
     /// Ingests everything in `zhongshu_id`'s incoming folder. `seen` carries the
     /// size/mtime history of incomplete files between calls.
     pub fn ingest_folder(

@@ -7,18 +7,18 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::Ingest;
 use super::{Outcome, Report};
 use crate::clock;
 use crate::integration::record::{self, Snapshot};
 use crate::mailbox::names::unique_name;
-use crate::mailbox::Mailbox;
 use crate::model::{
     result_key, AuditEvent, MailboxPaths, ReportStatus, ResultFields, ResultFile, ResultSource,
     TaskResult,
 };
 use crate::store::Tx;
 
-impl Mailbox {
+impl Ingest {
     /// Steps 3-5 for a batch: register (one save, one audit sync), packets, archive.
     pub(super) fn register_batch(
         &self,

@@ -49,6 +49,7 @@ impl Mailbox {
             }
         }
         let mut result = self
+            .ingest
             .validate(parent, &body)
             .map_err(LauncherError::BadRequest)?;
         result.verified = true;
@@ -70,12 +71,12 @@ impl Mailbox {
             archived: true,
             receipt,
         };
-        let this = Arc::clone(self);
+        let ingest = Arc::clone(&self.ingest);
         let parent_id = parent.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut outcome = Outcome::default();
-            this.register_batch(
-                &this.ctx.paths.mailbox(&parent_id),
+            ingest.register_batch(
+                &ingest.ctx.paths.mailbox(&parent_id),
                 vec![report],
                 &mut outcome,
             );

@@ -115,8 +115,8 @@ pub fn run(launcher: Weak<Mailbox>, jobs: Receiver<Job>) {
             folders.extend(all_folders(&launcher.ctx.paths.mailbox_root()));
         }
         for id in folders {
-            let _busy = launcher.watchdog.busy(&id);
-            let outcome = launcher.ingest_folder(&id, &mut seen);
+            let _busy = launcher.ingest.watchdog.busy(&id);
+            let outcome = launcher.ingest.ingest_folder(&id, &mut seen);
             if outcome.waiting > 0 {
                 waiting.insert(id.clone());
             }

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use super::Notices;
 use crate::clock;
 use crate::error::{LResult, LauncherError};
-use crate::mailbox::Mailbox;
 use crate::model::{
     result_key, AuditEvent, ConfirmationAnswer, ConfirmationDecision, InputRecord, TaskResult,
 };
@@ -17,7 +17,7 @@ use crate::sanitize::quoted;
 /// A note longer than this is refused (it is a note, not a document).
 const NOTE_MAX: usize = 4000;
 
-impl Mailbox {
+impl Notices {
     /// `POST /api/answer_confirmation`.
     pub async fn answer_confirmation(
         self: &Arc<Self>,

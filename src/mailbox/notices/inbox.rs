@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::Notices;
 use crate::agents::Channel;
 use crate::error::{LResult, LauncherError};
-use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, NoticeStatus, PlanOutcome, PlanStatus, ResultSource, TaskResult};
 use crate::sanitize::quoted;
 
@@ -39,7 +39,7 @@ const NOTICE_MAX: usize = 990;
 /// always hold a `/`).
 const PLAN_FINISHED: &str = "plan-finished";
 
-impl Mailbox {
+impl Notices {
     /// The Zhongshu's plan finished: it is told, in the next notice (with the
     /// results that finished it when they are still waiting to be told).
     pub fn plan_finished(self: &Arc<Self>, zhongshu_id: &str) {
@@ -174,7 +174,7 @@ impl Mailbox {
     }
 }
 
-impl Mailbox {
+impl Notices {
     /// Where the Zhongshu reads its results: its tool, or the API.
     fn inbox_hint(&self, zhongshu_id: &str) -> String {
         match self.sessions.backend().channel() {

@@ -131,6 +131,7 @@ pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answe
     };
     reply(
         l.mailbox
+            .notices
             .answer_confirmation(
                 &b.department_session_id,
                 &b.report_id,
