@@ -64,6 +64,9 @@ pub struct Launcher {
     quota_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
+    /// When this launcher started: the terminals it opened since are listed,
+    /// ended ones too (those of earlier runs are history).
+    run_started: chrono::DateTime<chrono::FixedOffset>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -165,6 +168,7 @@ impl Launcher {
             lock_watch: Mutex::new(None),
             quota_tasks: Mutex::new(Vec::new()),
             deltas: deltas::Deltas::default(),
+            run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
         Ok(launcher)
