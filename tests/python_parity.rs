@@ -365,6 +365,22 @@ async fn every_python_era_field_is_present() {
     );
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_eq!(plan["plan"]["ready"], false, "no plan yet: {plan}");
+    // Values the Python clients branch on.
+    let first = api.status().await;
+    // launch.ps1:45 `[bool]$status.ok -and [int]$status.api_version -ge 3`.
+    assert!(first["api_version"].as_u64().unwrap() >= 3, "{first}");
+    let session = &started["session"];
+    // dashboard.html:1108 (`session_kind === "zhongshu"`), codex_launcher.py:1450.
+    assert_eq!(session["session_kind"], "zhongshu", "{session}");
+    assert_eq!(session["department"], "zhongshu", "{session}");
+    assert_eq!(session["status"], "running", "dashboard.html:1372, :1391");
+    // dashboard.html:1131: a session's own terminal types (`read_only` false).
+    assert_eq!(session["browser_terminal_kind"], "codex_session");
+    assert_eq!(
+        started["browser_terminal"]["status"], "running",
+        "dashboard.html:1185"
+    );
+    assert_eq!(started["browser_terminal"]["read_only"], false);
 
     // A plan registered over the API: its answer is the Python tool's plan.
     let registered = api
@@ -388,6 +404,13 @@ async fn every_python_era_field_is_present() {
     );
     let p = &registered["plan"];
     check("report_zhongshu_plan.plan", p, REGISTERED, &mut missing);
+    // dashboard.html:1773-1780: ready, then `auto_dispatch.started.length`.
+    assert_eq!(p["ready"], true, "{p}");
+    assert_eq!(
+        p["auto_dispatch"]["started"].as_array().map(Vec::len),
+        Some(1),
+        "{p}"
+    );
     check("report_zhongshu_plan.plan", p, PLAN_COUNTS, &mut missing);
     check(
         "plan.auto_dispatch",
@@ -677,6 +700,9 @@ async fn every_python_era_field_is_present() {
         RESTARTED_INLINE,
         &mut missing,
     );
+    // dashboard.html:1813 branches on `resumed_inline`.
+    assert_eq!(resumed["resumed_inline"], true, "{resumed}");
+    assert_eq!(resumed["session"]["id"], json!(z), "{resumed}");
     // The audit line the Python tool wrote for each result.
     let registered = api.audit_events("result_registered").await;
     match registered.last() {
@@ -696,6 +722,8 @@ async fn every_python_era_field_is_present() {
         STARTED,
         &mut missing,
     );
+    assert_ne!(renewed["resumed_inline"], true, "a new session: {renewed}");
+    assert_ne!(renewed["session"]["id"], json!(z), "{renewed}");
     assert!(
         missing.is_empty(),
         "Python-era fields missing or of another type:\n{}",
@@ -859,7 +887,8 @@ async fn a_read_answers_what_it_marked_in_read_results_too() {
 /// The keys the Python server took besides the documented ones:
 /// `report_zhongshu_plan` by `parent_session_id` or `zhongshu_session_id`
 /// (codex_launcher.py:2088-2091), `start_assignments` and `start_department`
-/// by `zhongshu_session_id` (:2064-2066, :2079-2081), `notify_zhongshu` by
+/// by `zhongshu_session_id` (:2064-2066, :2079-2081; the `_for_zhongshu`
+/// route only with one named, :2067-2068), `notify_zhongshu` by
 /// `session_id` (:2100-2103).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_servers_other_request_keys_are_accepted() {
@@ -883,6 +912,14 @@ async fn the_python_servers_other_request_keys_are_accepted() {
         )
         .await;
     assert_eq!(d["session"]["parent_session_id"], json!(z), "{d}");
+    // ...but `start_department_for_zhongshu` needs it named (:2067-2068).
+    let (code, refused) = api
+        .post(
+            "/api/start_department_for_zhongshu",
+            &json!({"department": "lingyubu", "task": "code"}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 400, "{refused}");
     api.post_ok(
         "/api/report_zhongshu_plan",
         &json!({"session_id": z, "summary": "s", "needs_confirmation": true,

@@ -44,6 +44,23 @@ pub(super) struct StartDepartment {
     zhongshu_session_id: Option<String>,
 }
 
+/// `POST /api/start_department_for_zhongshu`: the same, but the Zhongshu must
+/// be named (the Python tool refused it otherwise).
+pub(super) async fn start_department_for_zhongshu(
+    state: L,
+    JsonBody(b): JsonBody<StartDepartment>,
+) -> Response {
+    if crate::sessions::queue::first_named([
+        b.parent_session_id.as_ref(),
+        b.zhongshu_session_id.as_ref(),
+    ])
+    .is_none()
+    {
+        return failure(StatusCode::BAD_REQUEST, "parent_session_id is required");
+    }
+    start_department(state, JsonBody(b)).await
+}
+
 pub(super) async fn start_department(
     State(l): L,
     JsonBody(b): JsonBody<StartDepartment>,
