@@ -68,12 +68,13 @@ impl PlanInput {
     }
 }
 
-/// The first of `ids` given and not empty (the Python tool's key aliases).
+/// The first of `ids` given and not blank (the Python tool's key aliases),
+/// as given: an id with stray characters is refused by its check, not trimmed.
 pub fn first_named<'a>(ids: impl IntoIterator<Item = Option<&'a String>>) -> Option<String> {
     ids.into_iter()
         .flatten()
         .find(|s| !s.trim().is_empty())
-        .map(|s| s.trim().to_string())
+        .cloned()
 }
 
 /// What `start_department` did.
