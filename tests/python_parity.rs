@@ -1100,6 +1100,5 @@ fn two_config_files_and_ignored_python_variables_are_named_at_start() {
         stderr.contains("403"),
         "ALLOW_ORIGIN's own explanation:\n{stderr}"
     );
-    let _ = launcher.child.kill();
-    let _ = launcher.child.wait();
+    launcher.terminate();
 }
