@@ -34,7 +34,10 @@ pub mod create;
 pub mod fence;
 pub mod integrate;
 pub mod list;
+mod prune;
 pub mod record;
+
+pub use prune::prune;
 
 use std::path::{Path, PathBuf};
 
