@@ -21,7 +21,6 @@ mod windows;
 #[cfg(windows)]
 use windows as os;
 
-use std::fs::File;
 use std::path::Path;
 
 pub use os::{
@@ -61,7 +60,7 @@ pub fn pty_system() -> Box<dyn portable_pty::PtySystem + Send> {
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        File::open(dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()
     }
     #[cfg(not(unix))]
     {
@@ -103,12 +102,6 @@ pub fn repo_path(path: &str) -> String {
         p = rest.to_string();
     }
     p
-}
-
-/// Opens a file for reading that must be a regular file (checked on the
-/// opened handle, not the name), or says why not.
-pub fn open_regular(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
-    open_no_follow(path)
 }
 
 /// Tests' symbolic links on every platform (on Windows a file or a folder

@@ -22,8 +22,6 @@ mod rpc;
 mod server;
 mod shared;
 
-use std::path::Path;
-
 pub(super) use agent::{CodexAgent, ThreadSpec};
 pub(super) use backend::CodexBackend;
 
@@ -92,12 +90,6 @@ pub fn version_warning(codex: &str) -> Option<String> {
         )),
         Ok(_) => None,
     }
-}
-
-/// True when `path` names an executable that exists, or a bare name (resolved on PATH).
-pub fn looks_runnable(codex: &str) -> bool {
-    let p = Path::new(codex);
-    p.components().count() == 1 || p.is_file()
 }
 
 #[cfg(test)]
