@@ -140,7 +140,7 @@ impl Glob {
 /// for the Python tool there (its `fnmatch` compares both after `normcase`) and
 /// for globset (which reads a path's `\` as `/` there).
 fn separators(text: &str) -> std::borrow::Cow<'_, str> {
-    if cfg!(windows) && text.contains('\\') {
+    if crate::platform::BACKSLASH_SEPARATES && text.contains('\\') {
         text.replace('\\', "/").into()
     } else {
         text.into()

@@ -24,13 +24,17 @@ use windows as os;
 use std::path::Path;
 
 pub use os::{
-    connect_local, contain, describe_file_type, has_env, kill_leftovers, kill_tree, link_count,
-    open_no_follow, private_dir, process_alive, runs_session, stop_signal, terminate_tree,
-    LocalStream,
+    connect_local, contain, copy_link, describe_file_type, detach, has_env, kill_leftovers,
+    kill_tree, link_count, open_no_follow, private_dir, process_alive, runs_session, stop_signal,
+    terminate_tree, LocalStream,
 };
 pub use os::{
     create_private_dir, make_private, not_own, open_no_follow_with, private_file_mode,
-    shared_folder, tighten,
+    reuse_address, shared_folder, tighten,
+};
+pub use os::{
+    BACKSLASH_SEPARATES, CLOSE_MASTER_AT_EXIT, CODEX_OVER_WEBSOCKET, DEFAULT_SHELLS,
+    PASTE_LINE_END, PROGRAM_SUFFIXES,
 };
 
 pub use program::{
