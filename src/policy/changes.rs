@@ -12,9 +12,10 @@
 //! wrong claim make the review a REVIEW. With `launcher.scope: block`, a
 //! result out of scope is integrated only with an explicit override.
 
-use super::routing::{PatternSet, Router};
+use super::routing::Router;
 use super::Refusal;
 use crate::config::ScopeMode;
+use crate::glob::PatternSet;
 pub use crate::model::{ChangeReview, ClaimCheck, Decision, LeftOut, ScopeCheck};
 
 /// A department's mandate.
