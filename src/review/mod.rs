@@ -24,6 +24,7 @@ pub mod changes;
 pub mod diff;
 pub mod handoff;
 pub mod markdown;
+pub mod overlaps;
 pub mod raw;
 pub mod repo_path;
 pub mod state_file;

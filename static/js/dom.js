@@ -142,3 +142,12 @@ export function diffButton(path, base) {
     data: { openDiff: "1", path, base: base || "" },
   });
 }
+
+/** "label: " and the paths as a list of code, or null when there are none. */
+export function pathList(label, paths) {
+  const all = (paths || []).filter(Boolean);
+  if (!all.length) return null;
+  return el("div", { class: "need-files" },
+    el("span", { class: "need-files-label", text: `${label}: ` }),
+    el("ul", { attrs: { "aria-label": label } }, all.map((p) => el("li", {}, el("code", { text: p })))));
+}

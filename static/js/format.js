@@ -72,3 +72,8 @@ export function costText(usd) {
   if (usd === null || usd === undefined) return "";
   return usd >= 100 ? `$${usd.toFixed(0)}` : `$${usd.toFixed(2)}`;
 }
+
+/** "1 file", "3 files": a count with its noun agreeing. */
+export function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}

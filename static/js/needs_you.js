@@ -5,8 +5,8 @@
 // error), departments that failed or ended without a report (Retry, Dismiss),
 // reports that ask for the user's confirmation (Confirm / Reject with a note,
 // confirmations.js), and of isolated departments: a plan naming files the
-// user has not committed, recorded work with REVIEW findings, a predicted
-// conflict (worktree_needs.js). Dismissals and answers are kept by the
+// user has not committed (worktree_needs.js) and one item for all the work
+// that waits for the user's review (review_queue.js). Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
 // the task form stays in view. Approvals sit in the same section (#approvals, drawn by
@@ -20,6 +20,7 @@ import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
+import { queueItem } from "./review_queue.js";
 import { worktreeItems } from "./worktree_needs.js";
 
 /** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
@@ -111,6 +112,8 @@ function itemsOf(status) {
   }
   items.push(...confirmationItems(sessions, title, showSession));
   items.push(...worktreeItems(sessions, title, showSession));
+  const queue = queueItem();
+  if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
@@ -254,7 +257,7 @@ function nodeOf(item) {
   const li = node("li", `need need-${item.kind}`);
   li.dataset.key = item.key;
   li.dataset.kind = item.kind;
-  li.dataset.session = item.session;
+  if (item.session) li.dataset.session = item.session;
   if (item.revision !== undefined) li.dataset.revision = String(item.revision);
   li.append(node("div", "need-text", item.text));
   if (item.detail) li.append(node("div", "need-detail", item.detail));

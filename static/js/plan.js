@@ -7,6 +7,7 @@ import { api, toast } from "./api.js";
 import { clock, list, outcomeWords } from "./format.js";
 import { showState } from "./grid.js";
 import { changesButton, workspaceBadge } from "./changes.js";
+import { reviewNextButton, waiting } from "./review_queue.js";
 import * as store from "./store.js";
 
 let formKey = "";
@@ -55,7 +56,8 @@ function reruns(a) {
   return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
 }
 
-/** How the plan's results stand: integrated, pending, conflicting (worktrees). */
+/** How the plan's results stand (integrated, waiting for your review,
+ * conflicting), with Review next when any wait: the review queue. */
 function integrationLine(plan) {
   const counts = { integrated: 0, pending: 0, conflicting: 0 };
   for (const a of plan.assignments) {
@@ -66,7 +68,12 @@ function integrationLine(plan) {
     else if (ws.state === "conflicting") counts.conflicting += 1;
   }
   if (!counts.integrated && !counts.pending && !counts.conflicting) return null;
-  return el("p", { class: "plan-integration", text: `Results: ${counts.integrated} integrated, ${counts.pending} pending, ${counts.conflicting} conflicting` });
+  const parts = [`${counts.integrated} integrated`];
+  if (counts.pending) parts.push(`${counts.pending} waiting for your review`);
+  if (counts.conflicting) parts.push(`${counts.conflicting} conflicting`);
+  const first = waiting(plan.session_id)[0];
+  return el("p", { class: "plan-integration" }, `Results: ${parts.join(", ")}. `,
+    first ? reviewNextButton(first, counts.pending + counts.conflicting > 1 ? "Review them" : "Review it") : null);
 }
 
 /** "Resume plan" when the launcher's stop cut some of its departments off. */
