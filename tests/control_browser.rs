@@ -239,7 +239,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     .await;
     assert_eq!(
         d.text_of("#drawer-title").await,
-        "Report of zhilibu 治理部 · zhilibu-1"
+        "Report of zhilibu 治理部 · governance & docs · zhilibu-1"
     );
     let prose = d.text_of("#drawer .packet-text").await;
     assert!(

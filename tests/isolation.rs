@@ -820,6 +820,23 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         )
         .await;
     let card = card.as_str().unwrap();
+    // Its row shows the task and the user's note, not the launcher's words
+    // to the agent around them (issue 37).
+    let task = page
+        .wait_js(
+            "the sent-back session's task",
+            "const t = document.querySelector(`.session-row[data-id=\"${arguments[0]}\"] .row-task`); return t && t.textContent;",
+            vec![json!(second)],
+            Duration::from_secs(45),
+        )
+        .await;
+    let task = task.as_str().unwrap();
+    assert!(
+        task.contains("\nSent back by you: also add src/b.rs")
+            && !task.contains("Your earlier work")
+            && !task.contains("[Sent back by the user]"),
+        "{task:?}"
+    );
     assert!(
         card.contains(&format!("sent back once; earlier {first}"))
             && card.contains("0 integrated, 1 waiting for your review."),

@@ -27,6 +27,7 @@ pub mod markdown;
 pub mod overlaps;
 pub mod raw;
 pub mod repo_path;
+pub mod seen;
 pub mod state_file;
 
 use std::collections::HashMap;

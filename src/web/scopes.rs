@@ -119,6 +119,11 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
+        let marks = "/api/mark_seen";
+        assert_eq!(scope(&Method::POST, marks), Scope::User);
+        for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+            assert!(refusal(&session(kind), &Method::POST, marks).is_some());
+        }
         for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
             assert!(

@@ -79,6 +79,14 @@ function packetLinks(root) {
   }
 }
 
+/** The developer saw these results (the page's read state, kept by the
+ * launcher); a failure only leaves them new. */
+function markSeen(parent, department, report) {
+  if (!parent) return;
+  store.markSeen(parent, department, report);
+  api("/api/mark_seen", { parent_session_id: parent, department_session_id: department, report_id: report }).catch(() => {});
+}
+
 async function showHandoff(b) {
   const q = new URLSearchParams({
     session_id: b.dataset.session,
@@ -91,6 +99,7 @@ async function showHandoff(b) {
   open(title, node("p", "hint", "Loading…"));
   try {
     const v = await api(`/api/handoff?${q}`);
+    markSeen(b.dataset.session, b.dataset.department, b.dataset.report);
     const packet = node("section", "drawer-section");
     packet.append(node("h3", "sub", "Handoff packet"));
     let listed = false;
@@ -158,6 +167,8 @@ async function changes(id) {
     $("#drawer-body").replaceChildren(...[queueNav(id), ...shown.parts].filter(Boolean));
     keys = shown.keys;
     packetShown = { label: "← Back to the changes", reopen: () => changes(id) };
+    const dept = store.session(id);
+    if (dept && dept.parent_session_id) markSeen(dept.parent_session_id, id);
   } catch (e) {
     $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
   }

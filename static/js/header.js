@@ -10,7 +10,7 @@ let modelKey = "";
 
 function renderStats(st) {
   const items = [
-    ["Zhongshu running", st.active_zhongshu_sessions || 0],
+    ["planners running", st.active_zhongshu_sessions || 0],
     ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
     ["queued", st.queued_count || 0],
   ];
@@ -109,7 +109,7 @@ async function startZhongshu(event) {
   try {
     const res = await api("/api/start_zhongshu_session", { task, model: $("#model").value || undefined });
     $("#task").value = "";
-    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Zhongshu in focus".`;
+    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Plan & inbox".`;
     store.setFocus(res.session_id, false);
   } catch (e) {
     msg.className = "form-msg error";

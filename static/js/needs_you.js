@@ -18,6 +18,7 @@ import { api, toast } from "./api.js";
 import { confirmationItems } from "./confirmations.js";
 import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
+import { sentences } from "./format.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
 import { queueItem } from "./review_queue.js";
@@ -102,8 +103,7 @@ function itemsOf(status) {
         at: s.ended_at || s.started_at,
         kind: s.state,
         text: `${title(s)}: ${s.state_text}`,
-        detail: [s.state_reason, "Its fallback result is in its Zhongshu's inbox."]
-          .filter(Boolean).join(" "),
+        detail: sentences(s.state_reason, "Its fallback result is in its planner's inbox"),
         session: s.id,
         sig: retryable(s),
         actions,
@@ -161,7 +161,7 @@ function quotaItems(q, queued) {
       : `New departments wait: ${q.hold.text}`;
     const detail = [
       who && `Parked: ${who}; each continues by itself at the reset.`,
-      q.hold && queued ? `${queued} queued department${queued === 1 ? "" : "s"} wait.` : "",
+      q.hold && queued ? `${queued === 1 ? "1 queued department waits" : `${queued} queued departments wait`}.` : "",
       parked[0] && parked[0].reason,
     ].filter(Boolean).join(" ");
     const actions = [];

@@ -206,7 +206,7 @@ function render() {
     formShown = { session: "", revision: 0 };
     replaceChildren(container, el("p", { class: cls, text }));
   };
-  if (!focus || !data) return note("Start a Zhongshu session: it reads the governance report and registers a plan here.");
+  if (!focus || !data) return note("Start a planner: it reads the governance report and registers a plan here.");
   if (data.error) return note(`Cannot load the plan: ${data.error}`, "form-msg error");
   const plan = data.plan;
   if (!plan || !plan.ready) return note(`${data.session_id} has not registered a plan yet.`);

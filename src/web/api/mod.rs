@@ -49,6 +49,7 @@ pub fn routes() -> Routes {
         .get("/api/audit", audit)
         .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
+        .post("/api/mark_seen", review::mark_seen)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
