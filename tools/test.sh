@@ -11,6 +11,8 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Apply runs Git LFS's smudge filter as git checkout does; its test needs git-lfs.
+command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
 # Tests list processes (ps) and fetch pages the way a user would (curl).
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
