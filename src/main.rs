@@ -327,7 +327,7 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
     }
     let mode = match (&args.base, args.staged) {
         (Some(base), _) => Mode::Base(base.clone()),
@@ -514,7 +514,7 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         None => eprintln!("codex-governance: no governance.yaml: the built-in defaults apply"),
     }
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
     }
     config.trust.granted |= args.trust_config;
     if let Some(why) = codex_governance::config_trust::TrustGate::of(&config).refusal() {

@@ -69,7 +69,8 @@ async function dismiss(id, b) {
   }
 }
 
-const title = (s) => s.title || s.id;
+/** How an item names a session: "planner zhongshu-1", a department by its title. */
+const title = (s) => (s.session_kind === "zhongshu" ? `planner ${s.id}` : s.title || s.id);
 
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {
@@ -92,6 +93,8 @@ function itemsOf(status) {
         actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
+    const stalled = noPlanItem(s);
+    if (stalled) items.push(stalled);
     const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
     // Put aside, retried, or its planner closed: nothing left to decide.
     if (ended && !s.dismissed && !s.retried_as && running.has(s.parent_session_id)) {
@@ -117,6 +120,35 @@ function itemsOf(status) {
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** What the planner is asked when its turn ended without a plan. */
+const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
+
+/** A Codex planner whose turn ended and left no plan: it waits, idle. */
+function noPlanItem(s) {
+  const noPlan = !s.plan_status || s.plan_status === "none";
+  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || s.backend !== "codex") return null;
+  if (s.agent_state !== "idle" || !(s.turn_count > 0) || !noPlan) return null;
+  const ask = button("Ask for the plan", "primary", async (ev) => {
+    ev.target.disabled = true;
+    try {
+      await api("/api/session_input", { session_id: s.id, input: ASK_FOR_PLAN });
+      toast(`Asked ${s.id} for its plan.`);
+    } catch (e) {
+      ev.target.disabled = false;
+      toast(`Could not ask ${s.id}: ${e.message}`, "error");
+    }
+  }, { action: "ask-plan" });
+  return {
+    key: `no-plan:${s.id}:${s.turn_count}`,
+    at: s.last_activity_at || s.started_at,
+    kind: "no-plan",
+    text: `${title(s)} ended its turn without a plan`,
+    detail: "It is idle and registered no plan: it may have asked you something in its terminal. Ask it for the plan, or answer it there.",
+    session: s.id,
+    actions: [ask, button("Show", "", () => showSession(s.id), { action: "show" })],
+  };
 }
 
 async function startAnyway(b) {
