@@ -151,3 +151,18 @@ export function pathList(label, paths) {
     el("span", { class: "need-files-label", text: `${label}: ` }),
     el("ul", { attrs: { "aria-label": label } }, all.map((p) => el("li", {}, el("code", { text: p })))));
 }
+
+/** `text` as nodes that may wrap after each '-' (a <wbr>), so a title like
+ * "gongchengbu-1" wraps there on a phone, never in the middle of a word. */
+export function breakable(text) {
+  const parts = String(text === null || text === undefined ? "" : text).split(/(?<=-)/);
+  return parts.flatMap((p, i) => (i < parts.length - 1 ? [p, document.createElement("wbr")] : [p]));
+}
+
+/** Sets a title's text as [breakable] nodes, when it changed. */
+export function setBreakable(node, text) {
+  const value = String(text === null || text === undefined ? "" : text);
+  if (node.textContent === value && node.dataset.wraps === "1") return;
+  node.replaceChildren(...breakable(value));
+  node.dataset.wraps = "1";
+}

@@ -7,7 +7,7 @@
 // agent, Ctrl+] leaves). Tiles never move in the DOM once placed: moving an
 // iframe reloads it; the visual order comes from `order`.
 
-import { $, el, setClass, setText } from "./dom.js";
+import { $, breakable, el, setClass, setText } from "./dom.js";
 import { clock, dateTime, duration, runText, taskWords } from "./format.js";
 import { actionButton, interrupt, interruptible } from "./control.js";
 import * as store from "./store.js";
@@ -165,7 +165,7 @@ function updateTile(t, s) {
   const titleKey = `${s.id}|${role}`;
   if (t.title.dataset.key !== titleKey) {
     t.title.dataset.key = titleKey;
-    t.title.replaceChildren(el("span", { class: "slot-id", text: s.id }), el("span", { class: "slot-role", text: ` · ${role}` }));
+    t.title.replaceChildren(el("span", { class: "slot-id" }, breakable(s.id)), el("span", { class: "slot-role" }, breakable(` · ${role}`)));
   }
   t.title.title = [s.title, taskWords(s.task), runText(s)].filter(Boolean).join(" — ");
   showState(t.status, s);

@@ -7,7 +7,7 @@
 // state (opening a packet or the department's changes, or Mark all read, sets
 // it); whether the planner has read a result is only a small hint.
 
-import { $, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
+import { $, breakable, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
 import { api, toast } from "./api.js";
 import { dateTime, list, parseTime } from "./format.js";
 import * as store from "./store.js";
@@ -139,7 +139,7 @@ function resultCard(r) {
     data: { reportId: r.report_id, seen: r.seen ? "true" : "false", read: r.read ? "true" : "false", department: r.department, source: r.source },
   },
   el("div", { class: "row-head" },
-    el("span", { class: "row-name", text: `${store.deptTitle(r.department)} · ${r.department_session_id}` }),
+    el("span", { class: "row-name" }, breakable(`${store.deptTitle(r.department)} · ${r.department_session_id}`)),
     el("span", { class: "row-badges" },
       r.seen ? null : el("span", { class: "badge unread", text: "new" }),
       r.read ? null : el("span", { class: "hint planner-unread", text: "planner hasn't read it", title: "its planner has not read this result yet (it reads its inbox itself)" }),

@@ -2,7 +2,7 @@
 // edit tasks and models, start); afterwards each assignment row follows its
 // department: the department's own state word, not the plan's "started".
 
-import { $, el, replaceChildren } from "./dom.js";
+import { $, breakable, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import { clock, list, outcomeWords } from "./format.js";
 import { showState } from "./grid.js";
@@ -103,7 +103,7 @@ function view(plan) {
     el("ol", { class: "plan-list" }, plan.assignments.map((a, i) =>
       el("li", { class: `plan-assignment view status-${a.status || "proposed"}`, data: { index: i, department: a.department, session: a.session_id || "" } },
         el("div", { class: "row-head" },
-          el("span", { class: "row-name", text: store.deptTitle(a.department) }),
+          el("span", { class: "row-name" }, breakable(store.deptTitle(a.department))),
           el("span", { class: "row-badges" },
             assignmentBadge(a),
             a.session_id ? el("button", { type: "button", class: "small badge-link", text: a.session_id, title: `show ${a.session_id}`, data: { showSession: a.session_id } }) : null,
@@ -128,7 +128,7 @@ function assignmentField(a, i, choices) {
     (choices.includes(a.model) ? choices : [a.model, ...choices]).map((m) => el("option", { text: m, attrs: { value: m } })));
   model.value = a.model;
   const li = el("li", { class: "plan-assignment", data: { index: i, department: a.department } },
-    el("label", { class: "pa-head" }, tick, el("span", { class: "row-name", text: store.deptTitle(a.department) })),
+    el("label", { class: "pa-head" }, tick, el("span", { class: "row-name" }, breakable(store.deptTitle(a.department)))),
     el("label", { class: "field" }, el("span", { class: "label", text: "Task" }), task),
     el("label", { class: "field field-inline" }, el("span", { class: "label", text: "Model" }), model),
     a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,

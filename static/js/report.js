@@ -2,7 +2,7 @@
 // files by department with their diffs, risks, checks to run, preflight. It is
 // reloaded when a result arrives or a session ends.
 
-import { $, $$, copyButton, diffButton, el, replaceChildren } from "./dom.js";
+import { $, $$, breakable, copyButton, diffButton, el, replaceChildren } from "./dom.js";
 import { api } from "./api.js";
 import { enc, list } from "./format.js";
 import { onReportMayChange } from "./live.js";
@@ -75,7 +75,7 @@ function renderReport(rep) {
       ? el("div", { class: "dept-cards" }, departments.map((d) =>
         el("div", { class: "dept-card", data: { key: d.key } },
           el("div", { class: "row-head" },
-            el("span", { class: "row-name", text: store.deptTitle(d.key) || `${d.key} ${d.title}` }),
+            el("span", { class: "row-name" }, breakable(store.deptTitle(d.key) || `${d.key} ${d.title}`)),
             el("span", { class: "badge", text: `${list(d.files).length} file${list(d.files).length === 1 ? "" : "s"}` })),
           el("div", { class: "row-note", text: d.duty }),
           el("ul", { class: "file-list" }, list(d.files).map((f) => el("li", {}, el("code", { text: f }), " ", diffButton(f, rep.base)))),

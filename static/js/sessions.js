@@ -5,7 +5,7 @@
 // running or queued) says how its plan ended and is collapsed to its Zhongshu
 // row until opened.
 
-import { $, armedButton, el, emptyNote, replaceChildren, setText, syncChildren } from "./dom.js";
+import { $, armedButton, el, emptyNote, replaceChildren, setBreakable, setText, syncChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import { clock, costText, dateTime, list, outcomeWords, planWords, runText, taskWords, tokensText } from "./format.js";
 import { actionButton, closePlanner, interrupt, interruptible, retry, retryable, stopPlan } from "./control.js";
@@ -184,7 +184,7 @@ function updateZhongshu(r, s) {
 }
 
 function updateRow(r, s) {
-  setText(r.name, s.session_kind === "department" ? `${store.deptTitle(s.department)} · ${s.id}` : `planner · ${s.id}`);
+  setBreakable(r.name, s.session_kind === "department" ? `${store.deptTitle(s.department)} · ${s.id}` : `planner · ${s.id}`);
   showState(r.status, s);
   r.root.dataset.status = s.status;
   r.root.dataset.state = s.state || "";
