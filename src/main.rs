@@ -298,9 +298,10 @@ fn demo(args: DemoArgs) -> ExitCode {
         repo.display()
     );
     eprintln!(
-        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start Zhongshu: \
-         the planner registers a plan, its departments each change a notes file and report, \
-         and the plan finishes with its counts"
+        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start planner: \
+         the planner registers a plan, its three departments each work in their own worktree \
+         and report (one asks you a question, one strays outside its scope, two of them clash), \
+         and Needs you ends with their changes to review, apply or merge"
     );
     serve(ServeArgs {
         repo,

@@ -133,7 +133,7 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
     // -- one Needs you item for all the waiting work
     let item = "#needs-you-list > li.need[data-kind=\"changes\"]";
     let text = d
-        .wait_text("the review queue in Needs you", item, "wait for you")
+        .wait_text("the review queue in Needs you", item, "apply or merge")
         .await;
     let mut order: Vec<(String, &str)> = [
         (&zhilibu, "zhilibu (1 file)"),
@@ -154,7 +154,7 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
     let lines: Vec<&str> = order.iter().map(|(_, l)| *l).collect();
     assert!(
         text.starts_with(&format!(
-            "3 departments' changes wait for you: {}",
+            "Plan finished: apply or merge the three departments' changes: {}",
             lines.join(", ")
         )),
         "{text}"

@@ -27,6 +27,10 @@ let openerKey = null;
 let packetShown = null;
 /** The keys of what the drawer shows (the changes' decision), or null. */
 let keys = null;
+/** Bumped by each opening of the drawer: a load of a department's changes
+ * that finishes after a newer opening began (a reload after a decision,
+ * then another department opened) shows nothing. */
+let loads = 0;
 
 function node(tag, cls, text, children = []) {
   const n = document.createElement(tag);
@@ -38,6 +42,7 @@ function node(tag, cls, text, children = []) {
 
 function open(title, ...content) {
   keys = null;
+  loads += 1;
   const drawer = $("#drawer");
   $("#drawer-title").textContent = title;
   $("#drawer-body").replaceChildren(...content);
@@ -159,10 +164,12 @@ function queueNav(id) {
 
 async function changes(id) {
   open(`Changes of ${id}`, node("p", "hint", "Loading…"));
+  const mine = loads;
   packetShown = null;
   keys = null;
   try {
     const shown = await showChanges(id, () => changes(id));
+    if (mine !== loads || $("#drawer").hidden) return;
     $("#drawer-title").textContent = shown.title;
     $("#drawer-body").replaceChildren(...[queueNav(id), ...shown.parts].filter(Boolean));
     keys = shown.keys;
@@ -170,7 +177,7 @@ async function changes(id) {
     const dept = store.session(id);
     if (dept && dept.parent_session_id) markSeen(dept.parent_session_id, id);
   } catch (e) {
-    $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
+    if (mine === loads) $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
   }
 }
 

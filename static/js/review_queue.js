@@ -82,6 +82,21 @@ function details(s) {
   ].filter(Boolean);
 }
 
+const NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+
+/** What the item says first: while plans run, what waits; once every plan
+ * whose work waits has finished, that this is the end of it, and what to do. */
+function headline(all) {
+  const plans = new Set(all.map((s) => s.parent_session_id));
+  const ended = [...plans].every((id) => ["finished", "stopped"].includes((store.session(id) || {}).plan_status));
+  const n = all.length;
+  if (ended) {
+    const count = NUMBERS[n] || String(n);
+    return `${plans.size === 1 ? "Plan finished" : "Plans finished"}: apply or merge the ${n === 1 ? "department's changes" : `${count} departments' changes`}`;
+  }
+  return `${n === 1 ? "1 department's changes wait" : `${n} departments' changes wait`} for you`;
+}
+
 /** The Needs you item for all waiting work, or null when nothing waits. */
 export function queueItem() {
   const all = waiting();
@@ -95,7 +110,7 @@ export function queueItem() {
     key: "changes",
     at: newest,
     kind: "changes",
-    text: `${all.length === 1 ? "1 department's changes wait" : `${all.length} departments' changes wait`} for you: ${lines.join(", ")}`,
+    text: `${headline(all)}: ${lines.join(", ")}`,
     detail: "Review next opens each in the drawer, one after the other: apply, merge, discard or send it back.",
     sig: JSON.stringify(all.map((s) => [s.id, s.workspace.state, s.workspace.review, s.workspace.conflicts, s.integration_needs_override])),
     body: [el("ul", { class: "queue-list", attrs: { "aria-label": "waiting changes" } }, items)],
