@@ -119,10 +119,14 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
-        let marks = "/api/mark_seen";
-        assert_eq!(scope(&Method::POST, marks), Scope::User);
-        for kind in [SessionKind::Zhongshu, SessionKind::Department] {
-            assert!(refusal(&session(kind), &Method::POST, marks).is_some());
+        for marks in ["/api/mark_seen", "/api/check_agents"] {
+            assert_eq!(scope(&Method::POST, marks), Scope::User, "{marks}");
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                assert!(
+                    refusal(&session(kind), &Method::POST, marks).is_some(),
+                    "{marks}"
+                );
+            }
         }
         for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");

@@ -65,7 +65,11 @@ pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response 
 
 /// `POST /api/check_agents`: *Check again* after installing or logging in
 /// to Codex; the problems found now (none: sessions can start).
-pub(super) async fn check_agents(State(l): L) -> Response {
+pub(super) async fn check_agents(
+    State(l): L,
+    // An object, as every POST takes (nothing in it is read).
+    crate::web::JsonBody(_): crate::web::JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
     let problems = l.recheck_backend().await;
     reply(Ok::<_, crate::error::LauncherError>(
         serde_json::json!({ "problems": problems }),
