@@ -273,6 +273,7 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
         "the drawer is wider than the phone by {overflow}"
     );
     d.shoot("review-drawer-390x844.png", None).await;
+    axe::accessible(&d, "the changes drawer on a phone").await;
     d.press_keys(ESCAPE).await;
     d.present("the drawer to close", "#drawer[hidden]").await;
     d.shoot("review-queue-390x844.png", Some("#needs-you"))

@@ -4,6 +4,8 @@
 //! one prefix on the terminal too; an invalid glob stops the load, naming
 //! the pattern, its key, its line and what is wrong.
 
+#[path = "common/axe.rs"]
+mod axe;
 #[path = "common/browser.rs"]
 mod browser;
 #[path = "common/launcher.rs"]
@@ -53,6 +55,9 @@ async fn a_misspelt_key_is_a_warning_in_the_page_with_its_line_and_the_closest_k
     assert!(said.starts_with("Configuration: 1 warning"), "{said}");
     assert!(!said.contains("?."), "no stray optional marker: {said}");
     d.shoot("setup-config-warning-1440x900.png", None).await;
+    axe::accessible(&d, "the configuration banner, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "the configuration banner, other theme").await;
     d.quit().await;
     launcher.stop().await;
 
