@@ -69,7 +69,7 @@ async fn drawer_on(d: &Browser, id: &str) -> String {
         &format!("{id}'s changes in the drawer"),
         "const h = document.querySelector('#drawer-title'); const b = document.querySelector('#drawer-body'); \
          return !document.querySelector('#drawer').hidden && h.textContent.includes(arguments[0]) \
-           && b.querySelector('.decision-actions') && !b.querySelector('.file-diff-body .hint') ? b.innerText : null;",
+           && b.querySelector('.decision-actions') && !b.querySelector('.file-diff[open] .file-diff-body .hint') ? b.innerText : null;",
         vec![json!(id)],
     )
     .await
@@ -96,6 +96,8 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
     let z = api.start_zhongshu("three departments").await;
     let docs = README.replace("## Usage", "## Install\n\nnpm i\n\n## Usage");
     let code_readme = README.replace("## Usage", "## Build\n\nmake\n\n## Usage");
+    // A large file: its diff starts collapsed.
+    let big: String = (1..=400).map(|n| format!("line {n}\n")).collect();
     api.post_ok(
         "/api/report_zhongshu_plan",
         &json!({"session_id": z, "summary": "three departments", "assignments": [
@@ -103,8 +105,8 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
              "task": task("document install", &[("README.md", &docs)], &["README.md"], "Documented the install step")},
             {"department": "lingyubu", "files": ["src/a.rs"],
              "task": task("code", &[("src/a.rs", "fn a() { b() }\n"), ("README.md", &code_readme)], &["src/a.rs"], "Called b from a")},
-            {"department": "gongchengbu", "files": ["tools/build.sh"],
-             "task": task("build", &[("tools/build.sh", "make all\n")], &["tools/build.sh"], "Built everything")},
+            {"department": "gongchengbu", "files": ["tools/build.sh", "tools/big.txt"],
+             "task": task("build", &[("tools/build.sh", "make all\n"), ("tools/big.txt", &big)], &["tools/build.sh", "tools/big.txt"], "Built everything")},
         ]}),
     )
     .await;
@@ -138,7 +140,7 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
     let mut order: Vec<(String, &str)> = [
         (&zhilibu, "zhilibu (1 file)"),
         (&lingyubu, "lingyubu (2 files · REVIEW)"),
-        (&gongchengbu, "gongchengbu (1 file)"),
+        (&gongchengbu, "gongchengbu (2 files)"),
     ]
     .iter()
     .map(|(id, line)| {
@@ -375,6 +377,23 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
         .text_of("#drawer .decision-conflicts")
         .await
         .contains("With your working tree: tools/build.sh."));
+    // The large file's diff is collapsed and loads when opened.
+    let large = "#drawer details.file-diff[data-path=\"tools/big.txt\"]";
+    assert_eq!(
+        d.js(
+            "const e = document.querySelector(arguments[0]); return [e.open, e.querySelector('summary').textContent.includes('large: collapsed')];",
+            vec![json!(large)],
+        )
+        .await,
+        json!([false, true])
+    );
+    d.click(&format!("{large} summary")).await;
+    d.wait_text(
+        "the large diff, opened",
+        &format!("{large} table.diff"),
+        "line 400",
+    )
+    .await;
     std::fs::write(repo.path.join("tools/build.sh"), "make\n").unwrap();
     d.js("document.activeElement.blur();", vec![]).await;
     d.press_keys("a").await;
