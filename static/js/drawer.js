@@ -168,7 +168,11 @@ async function changes(id) {
   packetShown = null;
   keys = null;
   try {
-    const shown = await showChanges(id, () => changes(id));
+    // After a decision the drawer shows the department anew, unless the
+    // user opened something else while it was being carried out.
+    const shown = await showChanges(id, () => {
+      if (mine === loads && !$("#drawer").hidden) changes(id);
+    });
     if (mine !== loads || $("#drawer").hidden) return;
     $("#drawer-title").textContent = shown.title;
     $("#drawer-body").replaceChildren(...[queueNav(id), ...shown.parts].filter(Boolean));

@@ -88,7 +88,10 @@ const NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "e
  * whose work waits has finished, that this is the end of it, and what to do. */
 function headline(all) {
   const plans = new Set(all.map((s) => s.parent_session_id));
-  const ended = [...plans].every((id) => ["finished", "stopped"].includes((store.session(id) || {}).plan_status));
+  // Finished, and none of their departments still at work or being recorded.
+  const busy = store.sessions().some((s) => plans.has(s.parent_session_id) &&
+    (store.isRunning(s) || (s.workspace && s.workspace.state === "working")));
+  const ended = !busy && [...plans].every((id) => ["finished", "stopped"].includes((store.session(id) || {}).plan_status));
   const n = all.length;
   if (ended) {
     const count = NUMBERS[n] || String(n);

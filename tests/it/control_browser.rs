@@ -411,7 +411,9 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
 
     // -- the end of the demo: a question, a REVIEW, a clash, and the last card
     let queue = "#needs-you-list .need[data-kind=\"changes\"]";
-    let card = d.wait_text("the last card", queue, "apply or merge").await;
+    let card = d
+        .wait_text("the last card", queue, "apply or merge the three")
+        .await;
     assert!(
         card.starts_with("Plan finished: apply or merge the three departments' changes: "),
         "{card}"

@@ -5,10 +5,8 @@
 //! or after a '-', never inside a word ("gongchen / gbu-1" was the slip).
 //! Screenshots: `tests/artifacts/phone-*-390x844.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/launcher.rs"]
-mod support;
+use crate::common::browser;
+use crate::common::launcher as support;
 
 use browser::Browser;
 use serde_json::{json, Value};

@@ -4,12 +4,9 @@
 //! one prefix on the terminal too; an invalid glob stops the load, naming
 //! the pattern, its key, its line and what is wrong.
 
-#[path = "common/axe.rs"]
-mod axe;
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/launcher.rs"]
-mod support;
+use crate::common::axe;
+use crate::common::browser;
+use crate::common::launcher as support;
 
 use browser::Browser;
 use support::*;

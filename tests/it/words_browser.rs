@@ -8,10 +8,8 @@
 //! user's own: opening a packet or Mark all read marks results read in the
 //! page, while the planner's unread is a hint the page never clears.
 
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/launcher.rs"]
-mod support;
+use crate::common::browser;
+use crate::common::launcher as support;
 
 use browser::Browser;
 use serde_json::json;

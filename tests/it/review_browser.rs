@@ -14,12 +14,9 @@
 //! shows `null` or `undefined`; axe finds nothing serious in either theme.
 //! Screenshots: `tests/artifacts/review-*.png`.
 
-#[path = "common/axe.rs"]
-mod axe;
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/launcher.rs"]
-mod support;
+use crate::common::axe;
+use crate::common::browser;
+use crate::common::launcher as support;
 
 use browser::{Browser, ENTER};
 use serde_json::{json, Value};
@@ -135,7 +132,11 @@ async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
     // -- one Needs you item for all the waiting work
     let item = "#needs-you-list > li.need[data-kind=\"changes\"]";
     let text = d
-        .wait_text("the review queue in Needs you", item, "apply or merge")
+        .wait_text(
+            "the review queue in Needs you",
+            item,
+            "apply or merge the three",
+        )
         .await;
     let mut order: Vec<(String, &str)> = [
         (&zhilibu, "zhilibu (1 file)"),
