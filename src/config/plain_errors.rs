@@ -80,17 +80,20 @@ pub fn unknown_key(path: &str, known: Option<&[&str]>) -> String {
 }
 
 /// A warning about the key its text names first (`unknown key P …`, or `P …`),
-/// as `file:line: warning` when the key is found in `text`, else `file: warning`.
+/// as `file:line: warning` when the key is found in `text`; an unknown key
+/// not found is still the file's (`file: warning`); anything else (an
+/// environment variable's value) is said as it is.
 pub fn located(file: &str, text: &str, warning: &str) -> String {
-    let path = warning
-        .strip_prefix("unknown key ")
+    let unknown = warning.strip_prefix("unknown key ");
+    let path = unknown
         .unwrap_or(warning)
         .split_whitespace()
         .next()
         .unwrap_or("");
     match super::located::line_of(text, path) {
         Some(line) => format!("{file}:{line}: {warning}"),
-        None => format!("{file}: {warning}"),
+        None if unknown.is_some() => format!("{file}: {warning}"),
+        None => warning.to_string(),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Launcher {
     lock_watch: Mutex<Option<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
+    /// When this launcher started: the terminals it opened since are listed,
+    /// ended ones too (those of earlier runs are history).
+    run_started: chrono::DateTime<chrono::FixedOffset>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -178,6 +181,7 @@ impl Launcher {
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
             deltas: deltas::Deltas::default(),
+            run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
         Ok(launcher)

@@ -131,18 +131,20 @@ async function checkAgents(button) {
   }
 }
 
-// What the configuration loader warned about, each with its file and line.
+// The configuration: which governance.yaml is read when two exist (the
+// root's wins), and what the loader warned about, each with its file and line.
 function renderConfigBanner(st) {
   const banner = $("#config-banner");
   const warnings = list(st.config_warnings);
-  const key = JSON.stringify(warnings);
+  const note = (st.config_file && st.config_file.note) || "";
+  const key = JSON.stringify([note, warnings]);
   if (banner.dataset.key === key) return;
   banner.dataset.key = key;
-  replaceChildren(banner, warnings.length
-    ? [el("p", { class: "banner-line", text: `Configuration: ${warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}` }),
-      el("ul", { class: "config-warnings" }, warnings.map((w) => el("li", {}, el("code", { text: w }))))]
-    : []);
-  banner.hidden = warnings.length === 0;
+  replaceChildren(banner,
+    note ? el("p", { class: "banner-line config-note", text: note }) : null,
+    warnings.length ? el("p", { class: "banner-line", text: `Configuration: ${warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}` }) : null,
+    warnings.length ? el("ul", { class: "config-warnings" }, warnings.map((w) => el("li", {}, el("code", { text: w })))) : null);
+  banner.hidden = !note && warnings.length === 0;
 }
 
 async function startZhongshu(event) {
