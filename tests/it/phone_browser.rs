@@ -78,12 +78,14 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     d.open_dashboard(&launcher.url, &launcher.token).await;
     d.present("four tiles", "#grid[data-count=\"4\"]").await;
     // The account's two usage windows, as Codex's rate-limit events give them.
+    // Injected on top of what the page has (a delta older than it is dropped).
     let seq = api.status().await["audit_seq"].clone();
+    d.wait_applied(seq.as_u64().unwrap()).await;
     let window = |used: f64| json!({"used_percent": used, "window_minutes": 300, "resets_local": "2026-11-30 14:05"});
     let quota: Value = json!({"primary": window(21.0), "secondary": window(64.0), "reserve_percent": 90, "parked": [], "budgets": []});
     d.js(
         "const [seq, quota] = arguments; import('/static/js/store.js').then((m) => \
-           m.applyDelta({seq, fields: {quota: Object.assign({}, m.get().status.quota, quota)}}));",
+           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {quota: Object.assign({}, m.get().status.quota, quota)}}));",
         vec![seq, quota],
     )
     .await;

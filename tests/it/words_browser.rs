@@ -187,10 +187,12 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
     d.shoot("words-1440x900.png", Some("#focus-panel")).await;
 
     // -- the quota's queued count agrees with its verb
+    // Injected on top of what the page has (a delta older than it is dropped).
     let seq = api.status().await["audit_seq"].clone();
+    d.wait_applied(seq.as_u64().unwrap()).await;
     d.js(
         "const seq = arguments[0]; import('/static/js/store.js').then((m) => \
-           m.applyDelta({seq, fields: {queued_count: 1, quota: Object.assign({}, m.get().status.quota, {hold: {text: 'the 5-hour window is at 95%', until_local: '14:00'}, parked: []})}}));",
+           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {queued_count: 1, quota: Object.assign({}, m.get().status.quota, {hold: {text: 'the 5-hour window is at 95%', until_local: '14:00'}, parked: []})}}));",
         vec![seq],
     )
     .await;
