@@ -330,9 +330,10 @@ fn demo(args: DemoArgs) -> ExitCode {
         repo.display()
     );
     eprintln!(
-        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start Zhongshu: \
-         the planner registers a plan, its departments each change a notes file and report, \
-         and the plan finishes with its counts"
+        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start planner: \
+         the planner registers a plan, its three departments each work in their own worktree \
+         and report (one asks you a question, one strays outside its scope, two of them clash), \
+         and Needs you ends with their changes to review, apply or merge"
     );
     serve(ServeArgs {
         repo,
@@ -359,7 +360,7 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
     }
     let mode = match (&args.base, args.staged) {
         (Some(base), _) => Mode::Base(base.clone()),
@@ -451,7 +452,7 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         eprintln!("codex-governance: {note}");
     }
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
     }
     for line in
         codex_governance::config::ignored_python_variables(&codex_governance::config::process_env())

@@ -281,8 +281,14 @@ pub struct TaskResult {
     pub next_action: Option<String>,
     pub reported_at: String,
     pub source: ResultSource,
+    /// Its planner read it (`GET /api/zhongshu_inbox` without `peek`).
     #[serde(default)]
     pub read: bool,
+    /// The developer saw it in the dashboard (opened its packet or its
+    /// department's changes, or marked the inbox read): the page's own read
+    /// state, apart from the planner's.
+    #[serde(default)]
+    pub seen: bool,
     /// `""` for a result that came from no file (a fallback, a tool call).
     #[serde(default, with = "text_or_empty")]
     pub mailbox_file: Option<String>,
