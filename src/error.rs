@@ -13,6 +13,9 @@ pub enum LauncherError {
     /// The request does not fit the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do it (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// A limit is reached (429).
     #[error("{0}")]
     TooMany(String),
@@ -30,6 +33,8 @@ impl From<crate::policy::Refusal> for LauncherError {
             Refusal::Invalid(m) => LauncherError::BadRequest(m),
             Refusal::Unknown(m) => LauncherError::NotFound(m),
             Refusal::Conflict(m) => LauncherError::Conflict(m),
+            Refusal::Forbidden(m) => LauncherError::Forbidden(m),
+            Refusal::TooMany(m) => LauncherError::TooMany(m),
         }
     }
 }

@@ -441,13 +441,14 @@ impl Integrations {
         }
         let _one = self.working_tree.lock().await;
         self.ready(&s, &ws)?;
-        let max = self.ctx.config.launcher.max_departments;
-        if self.ctx.store.read(|st| st.slots_in_use()) >= max {
-            return Err(LauncherError::TooMany(format!(
-                "{max} departments are working (launcher.max_departments): send it back when one is done"
-            )));
-        }
         let d = s.department_part().cloned().unwrap_or_default();
+        // It starts a department as the queue does: not while the queue is
+        // held, its plan is over budget or every slot is taken.
+        let room = self
+            .ctx
+            .store
+            .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
+        crate::policy::queue::may_start(d.parent_session_id.as_deref(), &room)?;
         // A Codex department's conversation goes on: its thread resumes in
         // the new session, with the note as its next turn.
         let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {

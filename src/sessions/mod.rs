@@ -113,13 +113,7 @@ impl Sessions {
                 .filter(|x| x.is_zhongshu() && x.is_running())
                 .count()
         });
-        if running >= max {
-            return Err(LauncherError::TooMany(format!(
-                "{running} Zhongshu sessions are running and launcher.max_zhongshu is {max}: \
-                 close one before starting another"
-            )));
-        }
-        Ok(())
+        Ok(crate::policy::queue::may_start_zhongshu(running, max)?)
     }
 
     /// Closes a department that reported (SPEC 8 step 6).

@@ -236,7 +236,7 @@ pub fn session_view(
                 .launcher
                 .model_prices
                 .get(&session.model)?;
-            Some(crate::quota::cost_usd(usage, price))
+            Some(crate::policy::quota::cost_usd(usage, price))
         }),
     }
 }
