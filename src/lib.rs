@@ -36,5 +36,6 @@ pub mod sessions;
 pub mod signals;
 pub mod store;
 pub mod terminal;
+pub mod text;
 pub mod web;
 pub mod worktrees;

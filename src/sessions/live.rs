@@ -32,9 +32,11 @@ impl Sessions {
             .collect()
     }
 
-    /// Makes an agent the session's live one (its terminal too).
+    /// Makes an agent the session's live one (its terminal too, if it has one).
     pub(super) fn adopt_agent(&self, id: &str, agent: Arc<dyn Agent>) {
-        self.insert_pty(id, Arc::clone(agent.terminal()));
+        if let Some(terminal) = agent.terminal() {
+            self.insert_pty(id, terminal);
+        }
         self.agents.lock().unwrap().insert(id.to_string(), agent);
         self.agents_changed.send_modify(|n| *n += 1);
     }
@@ -154,14 +156,15 @@ impl Sessions {
             }
         };
         let agent = started.agent;
-        let pid = agent.terminal().pid();
+        let terminal = agent.terminal();
+        let pid = terminal.as_ref().map(|t| t.pid());
         let server_pid = agent.helper_pid();
         // A thread whose server kept running may be mid-turn; what it waits for
         // (approvals, tool calls) it asks again, in the events that follow.
         let working = agent.working();
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
-                x.pid = Some(pid);
+                x.pid = pid;
                 x.agent.server_pid = server_pid;
                 x.agent.pending_approvals.clear();
                 x.agent.attention = None;
@@ -174,24 +177,13 @@ impl Sessions {
             tx.audit(AuditEvent::SessionResumed {
                 session_id: id.to_string(),
                 thread_id: thread.clone(),
-                pid,
+                pid: pid.or(server_pid).unwrap_or_default(),
             });
         })?;
-        let pty = Arc::clone(agent.terminal());
         self.adopt_agent(id, agent);
         self.follow_agent(id, started.events);
-        self.watch_exit(id, &pty);
-        let opened = self
-            .open_terminal(
-                crate::model::TerminalKind::CodexSession,
-                pty,
-                Some(id.to_string()),
-                s.title.clone(),
-            )
+        self.show_terminal(id, terminal, s.is_zhongshu(), &s.title)
             .await;
-        if let Err(e) = opened {
-            tracing::warn!("no browser terminal for {id}: {e}");
-        }
         if s.is_department() && !s.has_reported() && !working {
             // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.deliver(id, CONTINUE_AFTER_RESTART).await {

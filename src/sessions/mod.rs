@@ -8,6 +8,7 @@
 mod agent_events;
 pub mod command;
 pub mod control;
+pub mod conversation;
 mod exits;
 pub mod heartbeat;
 mod live;
@@ -22,6 +23,7 @@ mod start;
 mod start_prompt;
 pub mod terminals;
 pub mod view;
+mod viewers;
 mod workspace;
 
 use std::collections::HashMap;
@@ -69,6 +71,8 @@ pub struct Sessions {
     pub credentials: Arc<Credentials>,
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
+    /// One on-demand terminal start at a time.
+    attaching: tokio::sync::Mutex<()>,
     signals: SignalTx,
     /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
     tasks: tokio_util::task::TaskTracker,
@@ -100,6 +104,7 @@ impl Sessions {
             terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
+            attaching: tokio::sync::Mutex::new(()),
             signals,
             tasks: tokio_util::task::TaskTracker::new(),
         }

@@ -16,7 +16,7 @@ use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
     AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
-    ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, Workspace, ZhongshuPart,
+    ReportStatus, Session, SessionKind, SessionStatus, Workspace, ZhongshuPart,
 };
 use crate::policy::start;
 use crate::pty::Pty;
@@ -172,10 +172,9 @@ impl Sessions {
             self.drop_workspace(&id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
-        let pty = self
+        let terminal = self
             .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
             .await?;
-        self.watch_exit(&id, &pty);
         if spec.kind == SessionKind::Zhongshu
             && self
                 .signals
@@ -184,17 +183,13 @@ impl Sessions {
         {
             tracing::warn!("{id} started while the launcher stops");
         }
-        let opened = self
-            .open_terminal(
-                TerminalKind::CodexSession,
-                pty,
-                Some(id.clone()),
-                session.title.clone(),
-            )
-            .await;
-        if let Err(e) = opened {
-            tracing::warn!("no browser terminal for {id}: {e}");
-        }
+        self.show_terminal(
+            &id,
+            terminal,
+            spec.kind == SessionKind::Zhongshu,
+            &session.title,
+        )
+        .await;
         Ok(self.session(&id).unwrap_or(session))
     }
 
@@ -304,8 +299,9 @@ impl Sessions {
     }
 
     /// Starts the agent (with its own token where it reports over the API);
-    /// records its pid with `session_started`. A failure leaves no process, no
-    /// token and no record behind.
+    /// records its pid with `session_started` (its terminal's, or the
+    /// backend's helper process while it has none); its terminal, if it has
+    /// one. A failure leaves no process, no token and no record behind.
     async fn spawn_agent(
         self: &Arc<Self>,
         c: &Checked,
@@ -313,7 +309,7 @@ impl Sessions {
         prompt: &str,
         prompt_path: &Path,
         log_path: &Path,
-    ) -> LResult<Arc<Pty>> {
+    ) -> LResult<Option<Arc<Pty>>> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.require_session(id)?;
         let env = self.agent_env(&session);
@@ -348,7 +344,8 @@ impl Sessions {
             }
         };
         let agent = started.agent;
-        let pty = Arc::clone(agent.terminal());
+        let pty = agent.terminal();
+        let pid = pty.as_ref().map(|p| p.pid());
         let thread_id = agent.thread_id().map(str::to_string);
         let server_pid = agent.helper_pid();
         let audit = AuditEvent::SessionStarted {
@@ -357,13 +354,13 @@ impl Sessions {
             department: department.map(str::to_string),
             parent_session_id: c.parent.clone(),
             model: c.model.clone(),
-            pid: pty.pid(),
+            pid: pid.or(server_pid).unwrap_or_default(),
             resumed_from_session_id: c.resumed_from.clone(),
             thread_id: thread_id.clone(),
         };
         let recorded = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
-                x.pid = Some(pty.pid());
+                x.pid = pid;
                 x.agent.thread_id = thread_id.clone();
                 x.agent.server_pid = server_pid;
                 if x.agent.backend == Backend::Pty {

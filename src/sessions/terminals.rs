@@ -121,6 +121,16 @@ impl Sessions {
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
         match record.kind {
+            // A terminal started on demand goes; its session stays.
+            TerminalKind::CodexSession if self.terminals_on_demand() => {
+                let pty = record.session_id.as_deref().and_then(|sid| self.pty(sid));
+                match (record.session_id.as_deref(), pty) {
+                    (Some(sid), Some(pty)) => self.detach(sid, &pty).await,
+                    _ => {
+                        self.close_terminal_record(id).await?;
+                    }
+                }
+            }
             TerminalKind::CodexSession => {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, CloseReason::TerminalClosed).await?;

@@ -43,7 +43,7 @@ function reviewChanges(s) {
   return button("Review changes…", "review-changes", {
     cls: "primary",
     data: { openChanges: s.id },
-    attrs: { "aria-label": `review the changes of ${s.id}` },
+    attrs: { "aria-label": `Review changes of ${s.id}` },
   });
 }
 

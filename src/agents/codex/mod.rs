@@ -16,6 +16,7 @@ mod backend;
 pub mod contract;
 pub mod endpoint;
 mod file_change;
+mod items;
 mod login;
 pub mod native;
 pub mod rpc;

@@ -69,6 +69,8 @@ pub fn routes() -> Routes {
             session_browser_terminal_start,
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/session_terminal/attach", sessions::attach_terminal)
+        .get("/api/session_conversation", sessions::conversation)
         .post("/api/submit_result", submit_result)
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
