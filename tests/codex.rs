@@ -2484,10 +2484,13 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     let seen = extra_audit_lines(&state).len();
     let second = w.launch();
     let api = &second.api;
+    // No TUI runs for it (nobody opened its terminal): its agent is back
+    // once it is no longer starting.
     let back = wait_agent(api, &id, "resumed on its thread", |s| {
-        s["status"] == "running" && s["pid"].is_number() && s["pid"] != dept["pid"]
+        s["status"] == "running" && s["agent_state"] != "starting"
     })
     .await;
+    assert!(back["pid"].is_null(), "{back}");
     assert_eq!(back["thread_id"], dept["thread_id"], "{back}");
     wait_audit(api, "session_resumed", |e| e["session_id"] == id.as_str()).await;
     // Its cut-off turn goes on (one continue turn, not a reminder) and ends
@@ -2866,6 +2869,84 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         assert!(types.contains(&t), "{t} in {types:?}");
     }
     let _ = z;
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// Issue 37 item 5 (Codex's own prompts): at 93 % of the 5-hour window
+/// Codex's TUI asked "Approaching rate limits · Switch to …?" inside one tile.
+/// The launcher asks instead, as a Needs-you item; "Switch" moves the running
+/// sessions' next turns to the lighter model through the app-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() {
+    let w = World::new(true).await;
+    w.server.set_headers(&[
+        ("x-codex-primary-used-percent", "93"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "{now+3000}"),
+    ]);
+    w.server
+        .on("You are Zhongshu", vec![model_server::message("thinking")]);
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("Plan later").await;
+    let thread = wait_agent(&api, &z, "idle after its first turn", |s| {
+        s["agent_state"] == "idle"
+    })
+    .await["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = dashboard(&launcher, "codex-model-switch-failure").await;
+    let item = d
+        .wait_js(
+            "the model switch in Needs you",
+            "const b = document.querySelector('#needs-you button[data-action=\"switch-model\"]');
+             return b && b.closest('li').textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let item = item.as_str().unwrap();
+    assert!(
+        item.contains("93%") && item.contains("gpt-5.4") && item.contains(&z),
+        "{item}"
+    );
+    axe::accessible(&d, "the model switch offer, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "the model switch offer, other theme").await;
+    d.click("#needs-you button[data-action='switch-model']")
+        .await;
+    let answered = wait_audit(&api, "model_switch_answered", |_| true).await;
+    assert_eq!(answered["choice"], "switch", "{answered}");
+    assert_eq!(answered["sessions"], json!([z]), "{answered}");
+    d.gone(
+        "the answered offer",
+        "#needs-you button[data-action='switch-model']",
+    )
+    .await;
+    // Its next turn runs on the lighter model.
+    w.server
+        .on("NEXT-TURN-MARK", vec![model_server::message("ok")]);
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "NEXT-TURN-MARK"}),
+    )
+    .await;
+    let model = wait_until("the next turn's request", CODEX_PATIENCE, || async {
+        w.server
+            .recorded()
+            .into_iter()
+            .rev()
+            .find(|r| {
+                r.thread() == Some(thread.as_str()) && r.body.to_string().contains("NEXT-TURN-MARK")
+            })
+            .and_then(|r| r.model().map(str::to_string))
+    })
+    .await;
+    assert_eq!(model, "gpt-5.4");
+    assert_eq!(api.session(&z).await["model"], "gpt-5.4");
     d.quit().await;
     launcher.terminate();
     w.assert_no_codex_left().await;

@@ -200,6 +200,8 @@ pub struct Capabilities {
     pub terminal_on_demand: bool,
     /// Its approvals are answered from the page ([`Agent::decide`]).
     pub approvals: bool,
+    /// Its model can change for its next turns ([`Agent::set_model`]).
+    pub model_switch: bool,
 }
 
 /// The capabilities of a backend's agents (of a session recorded with it, too).
@@ -209,6 +211,7 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             conversation: true,
             terminal_on_demand: true,
             approvals: true,
+            model_switch: true,
         },
         Backend::Pty => Capabilities::default(),
     }
@@ -263,6 +266,16 @@ pub trait Agent: Send + Sync {
     /// Stops a terminal started on demand (the agent goes on without it).
     fn detach_terminal(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
+    }
+    /// Its next turns use `model` ([`Capabilities::model_switch`]).
+    fn set_model<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Result<(), AgentError>> {
+        let _ = model;
+        Box::pin(async {
+            Err(AgentError::Unsupported {
+                backend: "this",
+                what: "change its model",
+            })
+        })
     }
     /// Its conversation, if the backend keeps one.
     fn conversation(&self) -> Option<&Arc<conversation::Conversation>> {

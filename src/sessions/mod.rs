@@ -12,6 +12,7 @@ pub mod conversation;
 mod exits;
 pub mod heartbeat;
 mod live;
+pub mod model_switch;
 pub mod prompts;
 pub mod quota;
 

@@ -220,6 +220,7 @@ impl Sessions {
     pub fn record_quota(&self, update: &AccountQuota) {
         let saved = self.ctx.store.update(|tx| {
             tx.quota_mut().account.merge(update);
+            super::model_switch::rearm(tx);
             let now = unix_now();
             let account = tx.state().quota.account.clone();
             let ids: Vec<String> = tx.state().sessions.keys().cloned().collect();
@@ -387,6 +388,8 @@ pub struct QuotaView {
     pub budgets: Vec<BudgetView>,
     pub plan_budget_usd: Option<f64>,
     pub plan_budget_tokens: Option<u64>,
+    /// Near the limit: switch the running sessions to a lighter model?
+    pub model_switch: Option<super::model_switch::SwitchOffer>,
 }
 
 /// The view of `state`'s quota.
@@ -450,6 +453,7 @@ pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> Qu
         budgets,
         plan_budget_usd: config.plan_budget_usd,
         plan_budget_tokens: config.plan_budget_tokens,
+        model_switch: super::model_switch::offer(state, config),
     }
 }
 

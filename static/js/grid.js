@@ -196,8 +196,9 @@ function updateFrame(t, s) {
   if (url) t.open.href = url;
   else t.open.removeAttribute("href");
   // A backend with a conversation shows it unless the user asked for the
-  // terminal; a terminal agent shows its terminal while it is there.
-  const terminal = items ? t.mode === "terminal" && running && !!url : !!url;
+  // terminal; a terminal agent shows its terminal while it runs, then its
+  // whole transcript.
+  const terminal = !!url && running && (!items || t.mode === "terminal");
   t.view.hidden = !items || !running;
   t.view.textContent = terminal ? "conversation" : "terminal";
   t.view.setAttribute("aria-pressed", terminal ? "true" : "false");

@@ -296,6 +296,18 @@ impl CodexAgent {
         Ok(Delivery::Started)
     }
 
+    /// The thread's next turns use `model` (the running one keeps its own).
+    pub async fn set_model(&self, model: &str) -> Result<(), CodexError> {
+        self.server
+            .rpc
+            .request(
+                "thread/settings/update",
+                json!({"threadId": self.thread_id, "model": model}),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Stops the running turn, if any.
     pub async fn interrupt(&self) -> Result<(), CodexError> {
         let running = self.turn.lock().unwrap().clone();

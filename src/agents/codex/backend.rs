@@ -230,6 +230,16 @@ impl Agent for CodexSession {
         .boxed()
     }
 
+    fn set_model<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Result<(), AgentError>> {
+        async move {
+            self.conversation
+                .set_model(model)
+                .await
+                .map_err(agent_error)
+        }
+        .boxed()
+    }
+
     fn conversation(&self) -> Option<&Arc<Conversation>> {
         Some(&self.conversation.conversation)
     }

@@ -197,6 +197,7 @@ pub const MESSAGES: &[Message] = &[
         &[],
     ),
     request("turn/interrupt", &["threadId", "turnId"], &[]),
+    request("thread/settings/update", &["threadId", "model"], &[]),
     notification("turn/started", &["threadId", "turn.id"]),
     notification(
         "turn/completed",

@@ -32,6 +32,19 @@ pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -
     reply(started.map(|_| l.sessions.quota_view()))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SwitchAnswer {
+    choice: crate::sessions::model_switch::SwitchChoice,
+}
+
+/// `POST /api/quota/model_switch {choice: switch|keep|never}`: the answer to
+/// "switch the running sessions to a lighter model for their next turns?".
+pub(super) async fn model_switch(State(l): L, JsonBody(b): JsonBody<SwitchAnswer>) -> Response {
+    let answered = l.sessions.answer_model_switch(b.choice).await;
+    reply(answered.map(|()| l.sessions.quota_view()))
+}
+
 /// `POST /api/plan_budget {zhongshu_id, budget_usd?, budget_tokens?}`.
 pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>) -> Response {
     let raised = l.sessions.raise_budget(b).await;
