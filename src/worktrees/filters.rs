@@ -98,11 +98,37 @@ pub fn run(
     }
 }
 
+/// Why a filter command gave no content.
+#[derive(Debug, thiserror::Error)]
+enum FilterFailure {
+    #[error("cannot read the command: {0}")]
+    Words(#[from] shell_words::ParseError),
+    #[error("the command is empty")]
+    Empty,
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{status}: {said}")]
+    Exit {
+        status: std::process::ExitStatus,
+        said: String,
+    },
+}
+
 /// Runs `command` (words, `%f` = `path`) with `input` on standard input;
-/// its standard output, or why it failed.
-fn run_command(command: &str, workdir: &Path, path: &str, input: &[u8]) -> Result<Vec<u8>, String> {
-    let words = shell_words::split(command).map_err(|e| format!("cannot read the command: {e}"))?;
-    let (program, args) = words.split_first().ok_or("the command is empty")?;
+/// its standard output.
+fn run_command(
+    command: &str,
+    workdir: &Path,
+    path: &str,
+    input: &[u8],
+) -> Result<Vec<u8>, FilterFailure> {
+    let words = shell_words::split(command)?;
+    let (program, args) = words.split_first().ok_or(FilterFailure::Empty)?;
     let mut child = Command::new(program)
         .args(args.iter().map(|a| a.replace("%f", path)))
         .current_dir(workdir)
@@ -110,37 +136,33 @@ fn run_command(command: &str, workdir: &Path, path: &str, input: &[u8]) -> Resul
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no standard input")?;
+        .map_err(|source| FilterFailure::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    let mut stdin = child.stdin.take().ok_or(FilterFailure::Empty)?;
     let owned = input.to_vec();
     // Written from another thread: a filter may answer before it has read all.
     let feeder = std::thread::spawn(move || stdin.write_all(&owned));
     let mut out = Vec::new();
     let mut err = Vec::new();
     if let Some(mut o) = child.stdout.take() {
-        o.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        o.read_to_end(&mut out)?;
     }
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_end(&mut err);
     }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let fed = feeder
-        .join()
-        .map_err(|_| "the writer stopped".to_string())?;
+    let status = child.wait()?;
+    let fed = feeder.join();
     if !status.success() {
         let said = String::from_utf8_lossy(&err);
-        let said = said.trim();
-        let tail: String = said
-            .chars()
-            .rev()
-            .take(300)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(format!("{status}: {tail}"));
+        let chars: Vec<char> = said.trim().chars().collect();
+        let said = chars[chars.len().saturating_sub(300)..].iter().collect();
+        return Err(FilterFailure::Exit { status, said });
     }
-    fed.map_err(|e| format!("cannot give it the content: {e}"))?;
+    if let Ok(Err(e)) = fed {
+        return Err(FilterFailure::Io(e));
+    }
     Ok(out)
 }
 
