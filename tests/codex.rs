@@ -2505,6 +2505,34 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     })
     .await;
     assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
+    // Its conversation survived the restart: its task from before the stop,
+    // the continue turn and its report after it, each once.
+    let c = api
+        .get_ok(&format!("/api/session_conversation?id={id}"))
+        .await;
+    let entries = c["entries"].as_array().cloned().unwrap_or_default();
+    let told: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["type"] == "user")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(told.iter().any(|t| t.contains("Write NOTES.md")), "{c}");
+    assert!(
+        told.iter()
+            .any(|t| t.contains("Continue your task where it stopped")),
+        "{c}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "tool_call" && e["tool"] == "governance_report_result"),
+        "{c}"
+    );
+    let mut ids: Vec<&str> = entries.iter().filter_map(|e| e["id"].as_str()).collect();
+    let all_ids = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all_ids, "no entry twice: {c}");
     let after: Vec<Value> = extra_audit_lines(&state).split_off(seen);
     println!("audit at the restart:");
     for l in &after {

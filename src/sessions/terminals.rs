@@ -98,9 +98,14 @@ impl Sessions {
             return Ok((t, true));
         }
         let pty = self.pty(session_id).ok_or_else(|| {
-            LauncherError::Conflict(format!(
-                "session {session_id} has no live terminal (it ran under an earlier launcher)"
-            ))
+            LauncherError::Conflict(if session.is_running() && self.terminals_on_demand() {
+                format!(
+                    "session {session_id} has no terminal running (it starts on demand): open \
+                     it with POST /api/session_terminal/attach, or read its conversation"
+                )
+            } else {
+                format!("session {session_id} has no live terminal: read its conversation")
+            })
         })?;
         let info = self
             .open_terminal(

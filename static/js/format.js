@@ -72,3 +72,10 @@ export function costText(usd) {
   if (usd === null || usd === undefined) return "";
   return usd >= 100 ? `$${usd.toFixed(0)}` : `$${usd.toFixed(2)}`;
 }
+
+/** The first `max` characters of `text` (whole ones: an emoji is not split
+ * into half a surrogate pair), with "…" when it was longer. */
+export function cutText(text, max) {
+  const chars = Array.from(String(text || ""));
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
+}

@@ -7,7 +7,7 @@
 
 import { $, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
 import { api, toast } from "./api.js";
-import { dateTime, enc, list, parseTime } from "./format.js";
+import { cutText, dateTime, enc, list, parseTime } from "./format.js";
 import * as store from "./store.js";
 
 let selectKey = "";
@@ -24,7 +24,7 @@ function renderSelect() {
       replaceChildren(select, el("option", { text: "no Zhongshu session yet", attrs: { value: "" } }));
     } else {
       replaceChildren(select, zs.map((z) => {
-        const task = z.task.length > 60 ? `${z.task.slice(0, 59)}…` : z.task;
+        const task = cutText(z.task, 60);
         const unread = z.unread_result_count ? ` · ${z.unread_result_count} unread` : "";
         return el("option", { text: `${z.id} (${z.status}${unread}) — ${task}`, attrs: { value: z.id } });
       }));
