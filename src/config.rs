@@ -19,6 +19,8 @@ mod isolation;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
+mod python_env;
+mod python_signs;
 pub mod trust;
 pub use agent_backend::AgentBackendSettings;
 use defaults::menxia_department;
@@ -26,8 +28,10 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
-pub use fitted::{departments_for, python_tool_layout, risk_rules_for};
+pub use fitted::{departments_for, risk_rules_for};
 pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
+pub use python_env::ignored_python_variables;
+pub use python_signs::python_tool_signs;
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -114,6 +118,9 @@ pub struct Config {
     pub launcher: LauncherSettings,
     /// The file this came from, if there was one.
     pub source: Option<PathBuf>,
+    /// The Python tool's installed file (`tools/codex_governance/governance.yaml`)
+    /// when it exists beside the root's, which wins: it is not read.
+    pub shadowed: Option<PathBuf>,
     /// What the file sets that needs the user's say-so before it runs.
     pub trust: trust::ConfigTrust,
     /// Unknown keys and other non-fatal remarks, for the log.
@@ -227,17 +234,26 @@ struct FileConfig {
 /// The Python tool's places, in its order: the repository root, then
 /// `tools/codex_governance/governance.yaml`; the root's name when neither exists.
 pub fn config_path(repo: &Path) -> PathBuf {
-    let candidates = [
-        repo.join(CONFIG_FILE),
-        repo.join("tools")
-            .join("codex_governance")
-            .join(CONFIG_FILE),
-    ];
+    let candidates = [repo.join(CONFIG_FILE), installed_config_path(repo)];
     candidates
         .iter()
         .find(|p| p.exists())
         .unwrap_or(&candidates[0])
         .clone()
+}
+
+/// Where the Python tool's installed layout keeps its file.
+pub fn installed_config_path(repo: &Path) -> PathBuf {
+    repo.join("tools")
+        .join("codex_governance")
+        .join(CONFIG_FILE)
+}
+
+/// The installed file when a root file exists too (the root's wins, as in
+/// the Python tool, and the installed one is not read).
+pub fn shadowed_config(repo: &Path) -> Option<PathBuf> {
+    let installed = installed_config_path(repo);
+    (repo.join(CONFIG_FILE).exists() && installed.exists()).then_some(installed)
 }
 
 /// Where configuration comes from: the repository and an environment.
@@ -279,9 +295,11 @@ impl Config {
                 })
             }
         };
+        // Without departments or risk rules in a file, the Python tool's own
+        // apply (`init` writes ones fitted to the repository).
         let departments = lenient::departments(
             file.departments.as_ref(),
-            || departments_for(repo),
+            default_departments,
             &mut warnings,
         );
         for d in &departments {
@@ -293,11 +311,8 @@ impl Config {
                 });
             }
         }
-        let risk_rules = lenient::risk_rules(
-            file.risk_rules.as_ref(),
-            || risk_rules_for(repo),
-            &mut warnings,
-        );
+        let risk_rules =
+            lenient::risk_rules(file.risk_rules.as_ref(), default_risk_rules, &mut warnings);
         let portability_paths = lenient::portability_paths(file.preflight.as_ref())
             .unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(
@@ -313,10 +328,27 @@ impl Config {
             risk_rules,
             preflight: Preflight { portability_paths },
             launcher,
+            shadowed: shadowed_config(repo),
             source,
             trust: trust::from_env(trust, env),
             warnings,
         })
+    }
+
+    /// Which file is read when both the root's and the installed one exist,
+    /// in words (said at start and shown in the dashboard); None otherwise.
+    pub fn shadow_note(&self) -> Option<String> {
+        let shadowed = self.shadowed.as_ref()?;
+        let used = self
+            .source
+            .as_ref()
+            .map_or_else(|| CONFIG_FILE.into(), |p| p.display().to_string());
+        Some(format!(
+            "two configuration files: {used} is read and {} is not (the root's file wins, as \
+             in the Python tool): its departments and risk rules do not apply. Merge it into \
+             the root's file, or delete one of the two.",
+            shadowed.display()
+        ))
     }
 
     /// Every department an assignment may name: menxia first, then the routed ones.

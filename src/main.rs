@@ -43,8 +43,9 @@ enum Command {
     Url(LocateArgs),
     /// List the departments' worktrees; `--prune` removes the integrated ones.
     Worktrees(WorktreesArgs),
-    /// Write a commented governance.yaml with the defaults (never overwrites).
-    Init(LocateArgs),
+    /// Write a commented governance.yaml with the defaults (never beside or
+    /// over an existing one; `--force` replaces the file that is read).
+    Init(InitArgs),
     /// Try it without Codex: a scratch repository whose agents are the scripted
     /// fake agent, served on a free port.
     Demo(DemoArgs),
@@ -65,6 +66,17 @@ struct DemoArgs {
     /// Port; 0 (the default) picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    #[command(flatten)]
+    locate: LocateArgs,
+    /// Replace the configuration file that is read (the root's, or the
+    /// Python tool's installed tools/codex_governance/governance.yaml) with
+    /// the defaults.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -143,7 +155,7 @@ struct ReportArgs {
 #[derive(Subcommand)]
 enum MailboxCommand {
     /// Write one department report into the mailbox, atomically.
-    Send(Box<mailbox::send::SendArgs>),
+    Send(Box<mailbox::client::send::SendArgs>),
 }
 
 #[derive(Subcommand)]
@@ -178,7 +190,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => run_report(args),
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
-        }) => match mailbox::send::send(*args) {
+        }) => match mailbox::client::send::send(*args) {
             Ok(done) => out(&done, ExitCode::SUCCESS),
             Err(e) => fail(&format!("{e:#}")),
         },
@@ -259,20 +271,40 @@ fn print_url(args: LocateArgs) -> ExitCode {
     }
 }
 
-fn init(args: LocateArgs) -> ExitCode {
-    let root = match root_of(&args.repo) {
+/// `init`: the defaults as a commented file. Where a configuration file is
+/// read already (the root's, or the Python tool's installed one), nothing is
+/// written: a root file would shadow the installed one and its rules would
+/// silently stop applying. `--force` replaces the file that is read.
+fn init(args: InitArgs) -> ExitCode {
+    use codex_governance::config;
+    let root = match root_of(&args.locate.repo) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let path = root.join(codex_governance::config::CONFIG_FILE);
-    if path.exists() {
-        return fail(&format!("{} exists; nothing was written", path.display()));
+    let path = config::config_path(&root);
+    if path.exists() && !args.force {
+        let what = if path == config::installed_config_path(&root) {
+            "the Python tool's installed configuration, which is read: a root governance.yaml \
+             would shadow it and its departments and risk rules would stop applying"
+        } else {
+            "the configuration that is read"
+        };
+        return fail(&format!(
+            "{} exists; nothing was written: it is {what}. `codex-governance init --force` \
+             replaces it with the defaults",
+            path.display()
+        ));
     }
-    match std::fs::write(&path, codex_governance::config::commented_defaults(&root)) {
+    let signs = config::python_tool_signs(&root);
+    match std::fs::write(&path, config::commented_defaults(&root)) {
         Ok(()) => out(
             &format!(
-                "wrote {} (the built-in defaults for this repository, commented)",
-                path.display()
+                "wrote {} ({})",
+                path.display(),
+                match signs {
+                    Some(sign) => format!("the Python tool's defaults, as it had them: {sign}"),
+                    None => "the built-in defaults fitted to this repository, commented".into(),
+                }
             ),
             ExitCode::SUCCESS,
         ),
@@ -513,8 +545,16 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         Some(p) => eprintln!("codex-governance: configuration from {}", p.display()),
         None => eprintln!("codex-governance: no governance.yaml: the built-in defaults apply"),
     }
+    if let Some(note) = config.shadow_note() {
+        eprintln!("codex-governance: {note}");
+    }
     for w in &config.warnings {
         eprintln!("warning: {w}");
+    }
+    for line in
+        codex_governance::config::ignored_python_variables(&codex_governance::config::process_env())
+    {
+        eprintln!("codex-governance: {line}");
     }
     config.trust.granted |= args.trust_config;
     if let Some(why) = codex_governance::config_trust::TrustGate::of(&config).refusal() {

@@ -53,9 +53,9 @@ fn malformed_names_file_line_and_key() {
     let text = err.to_string();
     assert!(text.contains("governance.yaml:2:"), "{text}");
     assert!(text.contains("launcher.max_departments"), "{text}");
-    // As in the Python tool, an unknown level is medium (with a warning).
+    // As in the Python tool, an unknown level is kept as written (with a warning).
     let cfg = load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap();
-    assert_eq!(cfg.risk_rules[0].level, RiskLevel::Medium);
+    assert_eq!(cfg.risk_rules[0].level, RiskLevel::Other("extreme".into()));
     assert!(
         cfg.warnings[0].contains("risk_rules[0].level"),
         "{:?}",

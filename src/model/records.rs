@@ -382,11 +382,14 @@ pub struct TerminalRecord {
 }
 
 /// A terminal as the API shows it: the record, with the Python tool's words
-/// beside it (`scope`, `read_only`, `ended_at`).
+/// beside it (`scope`, `read_only`, `ended_at`, `host`). A closed terminal
+/// shows `exited`, as the Python tool's did (it had no other end).
 #[derive(Debug, Clone, Serialize)]
 pub struct TerminalView {
     #[serde(flatten)]
     pub record: TerminalRecord,
+    /// Where its listener is bound: always the loopback address.
+    pub host: &'static str,
     /// `session` for a session's terminal, `global` for a shell.
     pub scope: &'static str,
     pub read_only: bool,
@@ -394,8 +397,10 @@ pub struct TerminalView {
 }
 
 impl From<TerminalRecord> for TerminalView {
-    fn from(record: TerminalRecord) -> TerminalView {
+    fn from(mut record: TerminalRecord) -> TerminalView {
+        record.status = record.status.shown();
         TerminalView {
+            host: "127.0.0.1",
             scope: match record.kind {
                 TerminalKind::Interactive => "global",
                 _ => "session",
@@ -403,6 +408,17 @@ impl From<TerminalRecord> for TerminalView {
             read_only: !record.kind.accepts_input(),
             ended_at: record.closed_at.clone(),
             record,
+        }
+    }
+}
+
+impl TerminalStatus {
+    /// The status as the API shows it: `closed` is `exited` (the Python
+    /// tool's word for every terminal that ended).
+    pub fn shown(self) -> TerminalStatus {
+        match self {
+            TerminalStatus::Closed => TerminalStatus::Exited,
+            other => other,
         }
     }
 }
@@ -546,15 +562,12 @@ impl State {
             .filter(move |s| s.parent_session_id() == Some(zhongshu_id))
     }
 
-    /// The only running Zhongshu session, if exactly one runs.
-    pub fn sole_running_zhongshu(&self) -> Option<&Session> {
-        let mut running = self
-            .sessions
+    /// The newest running Zhongshu session: where the Python tool sent a
+    /// request that names none.
+    pub fn newest_running_zhongshu(&self) -> Option<&Session> {
+        self.sessions
             .values()
-            .filter(|s| s.is_zhongshu() && s.is_running());
-        match (running.next(), running.next()) {
-            (Some(s), None) => Some(s),
-            _ => None,
-        }
+            .rev()
+            .find(|s| s.is_zhongshu() && s.is_running())
     }
 }

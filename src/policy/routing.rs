@@ -428,7 +428,7 @@ impl Router {
                 self.risks(path).map(move |rule| Risk {
                     path: path.clone(),
                     name: rule.name.clone(),
-                    level: rule.level,
+                    level: rule.level.clone(),
                     message: rule.message.clone(),
                 })
             })

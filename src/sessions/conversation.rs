@@ -41,7 +41,7 @@ impl Sessions {
     /// What session `id` did so far.
     pub fn conversation(&self, id: &str) -> LResult<ConversationAnswer> {
         let session = self.require_session(id)?;
-        let agent = self.agent(id);
+        let agent = self.live.agent(id);
         let live = agent.is_some() && session.is_running();
         let capabilities = crate::agents::capabilities(session.agent.backend);
         let log = Path::new(&session.log_path);

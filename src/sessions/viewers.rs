@@ -22,7 +22,7 @@ const FIRST_VIEWER_GRACE: Duration = Duration::from_secs(60);
 impl Sessions {
     /// Whether this launcher's agents start their terminals on demand.
     pub fn terminals_on_demand(&self) -> bool {
-        self.backend.capabilities().terminal_on_demand
+        self.backend().capabilities().terminal_on_demand
     }
 
     /// After a start or a resume: the terminal the agent came with is the
@@ -37,7 +37,7 @@ impl Sessions {
     ) {
         if !self.terminals_on_demand() {
             let Some(pty) = terminal else { return };
-            self.watch_exit(id, &pty);
+            self.live.watch_exit(id, &pty);
             let opened = self
                 .open_terminal(
                     TerminalKind::CodexSession,
@@ -67,7 +67,7 @@ impl Sessions {
                 "session {id} is not running: its conversation is shown instead"
             )));
         }
-        self.wait_until_live(id).await?;
+        self.live.wait_until_live(id).await?;
         let keep = session.is_zhongshu() && self.ctx.config.launcher.agent.planner_keeps_tui;
         self.attach(id, keep).await
     }
@@ -80,11 +80,12 @@ impl Sessions {
             }
         }
         let agent = self
+            .live
             .agent(id)
             .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
         let pty = agent.attach_terminal().await.map_err(agent_failure)?;
         let title = self.session(id).map(|s| s.title).unwrap_or_default();
-        self.insert_pty(id, Arc::clone(&pty));
+        self.live.insert_pty(id, Arc::clone(&pty));
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 x.pid = Some(pty.pid());
@@ -112,9 +113,9 @@ impl Sessions {
     /// Stops a session's on-demand terminal `pty` (if it is still the
     /// session's) and closes its listener; the agent goes on.
     pub(super) async fn detach(&self, id: &str, pty: &Arc<Pty>) {
-        let current = self.pty(id).is_some_and(|p| Arc::ptr_eq(&p, pty));
+        let current = self.live.pty(id).is_some_and(|p| Arc::ptr_eq(&p, pty));
         if current {
-            self.remove_pty(id);
+            self.live.remove_pty(id);
         }
         if let Some(t) =
             self.terminals.list().into_iter().find(|t| {
@@ -125,7 +126,7 @@ impl Sessions {
                 tracing::warn!("closing the terminal of {id}: {e}");
             }
         }
-        if let Some(agent) = self.agent(id).filter(|_| current) {
+        if let Some(agent) = self.live.agent(id).filter(|_| current) {
             agent.detach_terminal().await;
         } else {
             pty.terminate(crate::pty::KILL_GRACE).await;
@@ -151,7 +152,7 @@ impl Sessions {
         let idle = Duration::from_secs(self.ctx.config.launcher.agent.tui_idle_seconds);
         let this = Arc::clone(self);
         let id = id.to_string();
-        self.tasks.spawn(async move {
+        self.ctx.spawn(async move {
             let mut watched = false;
             loop {
                 let now = *viewers.borrow_and_update();

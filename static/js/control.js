@@ -16,8 +16,7 @@ export function interruptible(s) {
 
 /** A department that ended without a report and was not retried yet. */
 export function retryable(s) {
-  return !!s && s.session_kind === "department" && !store.isRunning(s) &&
-    s.report_status !== "reported" && !s.retried_as &&
+  return !!s && s.session_kind === "department" && !store.isRunning(s) && !s.retried_as &&
     ["failed", "no_report", "stopped_by_you"].includes(s.state);
 }
 

@@ -77,16 +77,18 @@ function renderBanner(st) {
   const banner = $("#audit-banner");
   banner.textContent = lines.join(" ");
   banner.hidden = lines.length === 0;
-  renderAgentsBanner(st.agents);
+  renderAgentsBanner(st.agents, st.config_file && st.config_file.note);
 }
 
 // Setup problems that keep agents from starting, and what agents can reach
 // when that is more than Codex's sandbox without network allows.
-function renderAgentsBanner(agents) {
+// Also which governance.yaml is read when two exist (the root's wins).
+function renderAgentsBanner(agents, configNote) {
   const banner = $("#agents-banner");
   if (!agents) return;
   const lines = [...(agents.problems || [])];
   if (!agents.sandboxed || agents.network) lines.push(agents.reach);
+  if (configNote) lines.push(configNote);
   banner.textContent = lines.join(" ");
   banner.hidden = lines.length === 0;
   document.body.classList.toggle("agents-blocked", (agents.problems || []).length > 0);

@@ -231,7 +231,8 @@ function renderGroup(z, ds, queue) {
   const g = group(z.id);
   const kids = ds.filter((d) => d.parent_session_id === z.id);
   const queued = queue.filter((q) => q.parent_session_id === z.id).length;
-  const done = kids.filter((d) => d.report_status === "reported").length;
+  // `state`, not `report_status`: a launcher_fallback shows "reported" there, as in Python.
+  const done = kids.filter((d) => d.state === "reported").length;
   const running = kids.filter(store.isRunning).length;
   const planDone = (z.plan_status === "finished" || z.plan_status === "stopped") && z.plan_outcome;
   const finished = !store.isRunning(z) && running === 0 && queued === 0;

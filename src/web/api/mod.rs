@@ -59,7 +59,10 @@ pub fn routes() -> Routes {
         .post("/api/plan_assignments", plan_assignments)
         .post("/api/start_assignments", start_assignments)
         .post("/api/start_department", start_department)
-        .post("/api/start_department_for_zhongshu", start_department)
+        .post(
+            "/api/start_department_for_zhongshu",
+            sessions::start_department_for_zhongshu,
+        )
         .post("/api/session_input", session_input)
         .post("/api/close_session", close_session)
         .post("/api/notify_zhongshu", notify_zhongshu)

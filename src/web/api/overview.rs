@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::{number, Caller, QueryMap, L};
 use crate::credentials::Principal;
-use crate::mailbox::watchdog::IngestionView;
-use crate::model::{TerminalStatus, TerminalView};
+use crate::mailbox::ingest::watchdog::IngestionView;
+use crate::model::TerminalView;
 use crate::report::Report;
 use crate::web::answer::{failure, ok};
 
@@ -91,14 +91,7 @@ pub(super) async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
 }
 
 pub(super) async fn browser_terminals(State(l): L) -> Response {
-    let terminals = l.ctx.store.read(|s| {
-        s.terminals
-            .values()
-            .filter(|t| t.status != TerminalStatus::Closed)
-            .cloned()
-            .map(TerminalView::from)
-            .collect::<Vec<_>>()
-    });
+    let terminals = l.ctx.store.read(|s| l.listed_terminals(s));
     ok(Terminals {
         terminals: terminals.clone(),
         browser_terminals: terminals,
