@@ -18,6 +18,7 @@ mod fitted;
 mod isolation;
 mod launcher_settings;
 mod lenient;
+mod located;
 mod plain_errors;
 mod python_env;
 mod python_signs;
@@ -273,8 +274,10 @@ impl Config {
     pub fn load_with_env(repo: &Path, env: &Env) -> Result<Config, ConfigError> {
         let path = config_path(repo);
         let file_name = path.display().to_string();
+        let mut text = String::new();
         let (file, source, mut warnings, trust) = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+            Ok(read) => {
+                text = read;
                 let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
                 let trust = trust::of(
                     file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
@@ -295,13 +298,12 @@ impl Config {
                 })
             }
         };
+        // What the lenient readers say names a key: said with its line.
         // Without departments or risk rules in a file, the Python tool's own
         // apply (`init` writes ones fitted to the repository).
-        let departments = lenient::departments(
-            file.departments.as_ref(),
-            default_departments,
-            &mut warnings,
-        );
+        let mut said = Vec::new();
+        let departments =
+            lenient::departments(file.departments.as_ref(), default_departments, &mut said);
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
                 return Err(ConfigError::Invalid {
@@ -312,16 +314,30 @@ impl Config {
             }
         }
         let risk_rules =
-            lenient::risk_rules(file.risk_rules.as_ref(), default_risk_rules, &mut warnings);
-        let portability_paths = lenient::portability_paths(file.preflight.as_ref())
-            .unwrap_or_else(default_portability_paths);
+            lenient::risk_rules(file.risk_rules.as_ref(), default_risk_rules, &mut said);
+        let portability_paths = lenient::portability_paths(file.preflight.as_ref());
+        if !text.is_empty() {
+            check_globs(
+                &file_name,
+                &text,
+                &departments,
+                &risk_rules,
+                &portability_paths,
+                &file.launcher,
+            )?;
+        }
+        let portability_paths = portability_paths.unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(
             file.launcher.unwrap_or_default(),
             env,
             repo,
             &file_name,
-            &mut warnings,
+            &mut said,
         )?;
+        warnings.extend(
+            said.iter()
+                .map(|w| plain_errors::located(&file_name, &text, w)),
+        );
 
         Ok(Config {
             departments,
@@ -385,15 +401,16 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
     }
     let mut unknown = Vec::new();
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    let mut on_unknown =
-        |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", ""));
+    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let ignoring = serde_ignored::Deserializer::new(de, &mut on_unknown);
     let parsed: Result<Option<FileConfig>, _> = serde_path_to_error::deserialize(ignoring);
     match parsed {
         Ok(cfg) => {
             let warnings = unknown
                 .into_iter()
-                .map(|key| plain_errors::unknown_key(file, &key))
+                .map(|key| {
+                    plain_errors::located(file, text, &plain_errors::unknown_key(&key, None))
+                })
                 .collect();
             Ok((cfg.unwrap_or_default(), warnings))
         }
@@ -414,6 +431,48 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
             })
         }
     }
+}
+
+/// Every glob the file gives, checked before anything uses it: one `[`
+/// left open is an error naming the file, the line, the key and the pattern.
+fn check_globs(
+    file: &str,
+    text: &str,
+    departments: &[Department],
+    rules: &[RiskRule],
+    portability: &Option<Vec<String>>,
+    launcher: &Option<FileLauncher>,
+) -> Result<(), ConfigError> {
+    let mut all: Vec<(String, &str)> = Vec::new();
+    for d in departments {
+        for (i, g) in d.globs.iter().enumerate() {
+            all.push((format!("departments.{}.globs[{i}]", d.key), g));
+        }
+    }
+    for (i, r) in rules.iter().enumerate() {
+        all.push((format!("risk_rules[{i}].pattern"), &r.pattern));
+        if let Some(a) = &r.allow_pattern {
+            all.push((format!("risk_rules[{i}].allow_pattern"), a));
+        }
+    }
+    for (i, p) in portability.iter().flatten().enumerate() {
+        all.push((format!("preflight.portability_paths[{i}]"), p));
+    }
+    let include = launcher.as_ref().and_then(|l| l.worktree_include.as_ref());
+    for (i, p) in include.into_iter().flatten().enumerate() {
+        all.push((format!("launcher.worktree_include[{i}]"), p));
+    }
+    for (key, pattern) in all {
+        if let Some(why) = located::glob_problem(pattern) {
+            return Err(ConfigError::Malformed {
+                file: file.into(),
+                line: located::line_of(text, &key).unwrap_or(0),
+                key,
+                message: format!("the glob {pattern:?} is not valid: {why}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Department {

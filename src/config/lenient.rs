@@ -50,7 +50,10 @@ fn warn_unknown(
 ) {
     for key in map.keys().filter_map(text) {
         if !known.contains(&key.as_str()) {
-            warnings.push(format!("unknown key {at}.{key} ignored"));
+            warnings.push(super::plain_errors::unknown_key(
+                &format!("{at}.{key}"),
+                Some(known),
+            ));
         }
     }
 }

@@ -53,6 +53,9 @@ pub struct StatusView {
     /// What the repository's configuration sets that waits for the user's
     /// trust before any session starts; null once trusted.
     pub config_trust: Option<crate::config_trust::TrustRequest>,
+    /// What the configuration loader warned about (unknown keys with the
+    /// closest known one, values it ignored), each `file:line: text`.
+    pub config_warnings: Vec<String>,
     /// Which `governance.yaml` is read (and which is not, when both the
     /// root's and the Python tool's installed one exist).
     pub config_file: ConfigFileView,
@@ -81,6 +84,8 @@ pub struct AgentsView {
     pub reach: String,
     /// What keeps agents from starting (Codex missing or too old), with the fix.
     pub problems: Vec<String>,
+    /// A scripted demo (`codex-governance demo`): no Codex, a banner says so.
+    pub demo: bool,
 }
 
 /// The Python tool's ttyd capability, answered as "off": there is no ttyd

@@ -116,6 +116,7 @@ impl Launcher {
             agents: self.agents_view(),
             quota: crate::quota::quota_view(&state, l),
             config_trust: self.sessions.trust.request(),
+            config_warnings: self.config_warnings(),
             config_file: ConfigFileView {
                 path: self
                     .ctx
@@ -132,6 +133,28 @@ impl Launcher {
                 note: self.ctx.config.shadow_note(),
             },
         }
+    }
+
+    /// The configuration's warnings, each naming its file from the
+    /// repository's root.
+    fn config_warnings(&self) -> Vec<String> {
+        let root = format!("{}{}", self.ctx.repo.display(), std::path::MAIN_SEPARATOR);
+        self.ctx
+            .config
+            .warnings
+            .iter()
+            .map(|w| w.strip_prefix(&root).unwrap_or(w).to_string())
+            .collect()
+    }
+
+    /// Whether the agents are `codex-governance demo`'s scripted fake agent.
+    fn is_demo(&self) -> bool {
+        let command = &self.ctx.config.launcher.agent_command;
+        let program = command.first().map(std::path::Path::new);
+        program
+            .and_then(|p| p.file_stem())
+            .is_some_and(|n| n.to_string_lossy() == "fake-agent")
+            && command.iter().any(|a| a == "--demo")
     }
 
     /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
@@ -166,6 +189,7 @@ impl Launcher {
             network,
             reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
             problems: self.backend_problems(),
+            demo: backend == crate::model::Backend::Pty && self.is_demo(),
         }
     }
 

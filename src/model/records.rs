@@ -34,8 +34,9 @@ word_enum!(
         TerminalClosed => "terminal_closed",
         /// A department ended its turns without reporting, after a reminder.
         NoReport => "no_report",
-        /// Codex's app-server under it went away.
-        AppServerExited => "codex_app_server_exited",
+        /// The helper process its agent runs on went away (Codex's app-server);
+        /// the wire word is the one of the launchers before.
+        HelperExited => "codex_app_server_exited",
         /// A department reported (SPEC 8 step 6).
         Reported => "mailbox_report_received",
         /// The developer stopped the plan it belongs to.
@@ -107,8 +108,9 @@ word_enum!(
 word_enum!(
     /// What a browser terminal shows.
     TerminalKind {
-        /// A session's live PTY, interactive.
-        CodexSession => "codex_session",
+        /// A session's live PTY, interactive (any backend; the wire word is
+        /// the one of the launchers before).
+        AgentSession => "codex_session",
         /// A read-only view of a session's PTY.
         SessionPreview => "session_preview",
         /// A shell started for the developer.
@@ -279,8 +281,14 @@ pub struct TaskResult {
     pub next_action: Option<String>,
     pub reported_at: String,
     pub source: ResultSource,
+    /// Its planner read it (`GET /api/zhongshu_inbox` without `peek`).
     #[serde(default)]
     pub read: bool,
+    /// The developer saw it in the dashboard (opened its packet or its
+    /// department's changes, or marked the inbox read): the page's own read
+    /// state, apart from the planner's.
+    #[serde(default)]
+    pub seen: bool,
     /// `""` for a result that came from no file (a fallback, a tool call).
     #[serde(default, with = "text_or_empty")]
     pub mailbox_file: Option<String>,

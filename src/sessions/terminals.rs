@@ -51,7 +51,7 @@ impl Sessions {
         };
         let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);
-            if kind == TerminalKind::CodexSession {
+            if kind == TerminalKind::AgentSession {
                 if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
                     x.browser_terminal_id = Some(info.id.clone());
                 }
@@ -192,7 +192,7 @@ impl Sessions {
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
         match record.kind {
             // A terminal started on demand goes; its session stays.
-            TerminalKind::CodexSession if self.terminals_on_demand() => {
+            TerminalKind::AgentSession if self.terminals_on_demand() => {
                 let pty = record
                     .session_id
                     .as_deref()
@@ -204,7 +204,7 @@ impl Sessions {
                     }
                 }
             }
-            TerminalKind::CodexSession => {
+            TerminalKind::AgentSession => {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, CloseReason::TerminalClosed).await?;
                 }

@@ -40,7 +40,7 @@ impl Sessions {
             self.live.watch_exit(id, &pty);
             let opened = self
                 .open_terminal(
-                    TerminalKind::CodexSession,
+                    TerminalKind::AgentSession,
                     pty,
                     Some(id.to_string()),
                     title.to_string(),
@@ -74,7 +74,7 @@ impl Sessions {
 
     async fn attach(self: &Arc<Self>, id: &str, keep: bool) -> LResult<TerminalInfo> {
         let _one = self.attaching.lock().await;
-        if let Some(open) = self.terminals.for_session(id, TerminalKind::CodexSession) {
+        if let Some(open) = self.terminals.for_session(id, TerminalKind::AgentSession) {
             if open.status == "running" {
                 return Ok(open);
             }
@@ -93,7 +93,7 @@ impl Sessions {
         })?;
         let info = match self
             .open_terminal(
-                TerminalKind::CodexSession,
+                TerminalKind::AgentSession,
                 Arc::clone(&pty),
                 Some(id.to_string()),
                 title,
@@ -119,7 +119,7 @@ impl Sessions {
         }
         if let Some(t) =
             self.terminals.list().into_iter().find(|t| {
-                t.session_id.as_deref() == Some(id) && t.kind == TerminalKind::CodexSession
+                t.session_id.as_deref() == Some(id) && t.kind == TerminalKind::AgentSession
             })
         {
             if let Err(e) = self.close_terminal_record(&t.id).await {

@@ -31,8 +31,8 @@ export async function interrupt(id) {
 
 export async function retry(id) {
   try {
-    const res = await api("/api/retry", { session_id: id });
-    toast(`Queued ${id}'s assignment again (${res.queue_item.id}).`);
+    await api("/api/retry", { session_id: id });
+    toast(`Queued ${id}'s assignment again: it starts when a slot is free.`);
   } catch (e) {
     toast(`Could not retry ${id}: ${e.message}`, "error");
   }

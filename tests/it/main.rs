@@ -33,6 +33,8 @@ mod mailbox;
 mod mailbox_crash;
 #[cfg(unix)]
 mod needs_you_browser;
+#[cfg(unix)]
+mod phone_browser;
 mod python_compat;
 #[cfg(unix)]
 mod python_parity;
@@ -40,7 +42,13 @@ mod report;
 #[cfg(unix)]
 mod review;
 #[cfg(unix)]
+mod review_browser;
+#[cfg(unix)]
+mod setup_browser;
+#[cfg(unix)]
 mod terminal_browser;
 mod terminal_ws;
 mod windows_loop;
 mod windows_terminal;
+#[cfg(unix)]
+mod words_browser;

@@ -23,7 +23,9 @@ mod sessions;
 mod trust;
 mod zhongshu;
 
-use overview::{audit, browser_terminals, healthz, report, status, zhongshu_sessions};
+use overview::{
+    audit, browser_terminals, check_agents, healthz, report, status, zhongshu_sessions,
+};
 use sessions::{
     browser_terminal_close, browser_terminal_start, close_session, session_browser_terminal_start,
     session_input, start_department, start_zhongshu, submit_result,
@@ -49,6 +51,7 @@ pub fn routes() -> Routes {
         .get("/api/audit", audit)
         .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
+        .post("/api/mark_seen", review::mark_seen)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
@@ -90,6 +93,7 @@ pub fn routes() -> Routes {
         .post("/api/quota/model_switch", quota::model_switch)
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
+        .post("/api/check_agents", check_agents)
 }
 
 type Caller = axum::Extension<Principal>;

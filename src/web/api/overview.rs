@@ -14,6 +14,7 @@ use crate::credentials::Principal;
 use crate::mailbox::ingest::watchdog::IngestionView;
 use crate::model::TerminalView;
 use crate::report::Report;
+use crate::web::answer::reply;
 use crate::web::answer::{failure, ok};
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
@@ -60,6 +61,19 @@ pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response 
         l.status_bytes(),
     )
         .into_response()
+}
+
+/// `POST /api/check_agents`: *Check again* after installing or logging in
+/// to Codex; the problems found now (none: sessions can start).
+pub(super) async fn check_agents(
+    State(l): L,
+    // An object, as every POST takes (nothing in it is read).
+    crate::web::JsonBody(_): crate::web::JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let problems = l.recheck_backend().await;
+    reply(Ok::<_, crate::error::LauncherError>(
+        serde_json::json!({ "problems": problems }),
+    ))
 }
 
 pub(super) async fn zhongshu_sessions(State(l): L) -> Response {

@@ -351,6 +351,18 @@ impl Browser {
         .await;
     }
 
+    /// How many pixels the page is wider than the window (0 or less: no
+    /// sideways scroll).
+    pub async fn sideways_overflow(&self) -> i64 {
+        self.js(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
+
     /// Waits until the page is still: fonts loaded, no finite animation or
     /// transition running, and the layout (viewport, page size, element count,
     /// frames' boxes) the same at two polls in a row. Endless animations (a
