@@ -2988,6 +2988,25 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     axe::accessible(&d, "a finished conversation, system theme").await;
     d.click("#theme-toggle").await;
     axe::accessible(&d, "a finished conversation, other theme").await;
+    // The changes drawer shows the same record as "What it did".
+    d.click(&format!(
+        ".session-row[data-id='{dept}'] [data-open-changes]"
+    ))
+    .await;
+    d.click(".decision-what-it-did > summary").await;
+    d.wait_js(
+        "What it did in the drawer",
+        "const c = document.querySelector('.decision-what-it-did .conversation');
+         const t = c && c.textContent;
+         return t && t.includes('CMD-MARK 治理部') && t.includes('NOTES-MARK 治理部') ? t : null;",
+        vec![],
+        CODEX_PATIENCE,
+    )
+    .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-what-it-did-drawer-1440x900.png", &png);
+    }
+    axe::accessible(&d, "What it did in the drawer, other theme").await;
     // The API serves the same conversation after the end.
     let c = api
         .get_ok(&format!("/api/session_conversation?id={dept}"))
