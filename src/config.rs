@@ -180,6 +180,10 @@ struct FileLauncher {
     #[serde(default)]
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
+    tui_idle_seconds: Option<u64>,
+    #[serde(default)]
+    planner_keeps_tui: Option<bool>,
+    #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
     #[serde(default)]
     isolation: Option<String>,

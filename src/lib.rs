@@ -38,6 +38,7 @@ pub mod sessions;
 pub mod signals;
 pub mod store;
 pub mod terminal;
+pub mod text;
 pub mod tools;
 pub mod web;
 pub mod worktrees;

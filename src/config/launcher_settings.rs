@@ -50,6 +50,8 @@ pub(super) fn resolve(
             codex_command: fl.codex_command.clone(),
             approval_policy: fl.approval_policy.clone(),
             agent_network: fl.agent_network.clone(),
+            tui_idle_seconds: fl.tui_idle_seconds,
+            planner_keeps_tui: fl.planner_keeps_tui,
         },
         agent_command == default_agent_command(),
         env,

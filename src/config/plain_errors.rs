@@ -28,6 +28,8 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "codex_command",
             "approval_policy",
             "agent_network",
+            "tui_idle_seconds",
+            "planner_keeps_tui",
             "model_prices",
             "quota_reserve_percent",
             "plan_budget_usd",

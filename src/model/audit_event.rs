@@ -100,6 +100,13 @@ pub enum AuditEvent {
         until: String,
         hold: String,
     },
+    /// The user answered "switch to a lighter model?" near the usage limit
+    /// (`choice`: switch, keep or never); the sessions switched for their next turns.
+    ModelSwitchAnswered {
+        choice: String,
+        model: String,
+        sessions: Vec<String>,
+    },
     /// The user raised a plan's budget.
     BudgetRaised {
         zhongshu_id: String,

@@ -75,6 +75,8 @@ pub fn routes() -> Routes {
             session_browser_terminal_start,
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/session_terminal/attach", sessions::attach_terminal)
+        .get("/api/session_conversation", sessions::conversation)
         .post("/api/submit_result", submit_result)
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
@@ -88,6 +90,7 @@ pub fn routes() -> Routes {
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
         .post("/api/quota/start_anyway", quota::start_anyway)
+        .post("/api/quota/model_switch", quota::model_switch)
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
         .post("/api/check_agents", check_agents)
