@@ -19,6 +19,7 @@ mod isolation;
 mod launcher_settings;
 mod lenient;
 mod plain_errors;
+pub mod pull_requests;
 pub mod trust;
 pub use agent_backend::AgentBackendSettings;
 use defaults::menxia_department;
@@ -90,6 +91,8 @@ pub struct LauncherSettings {
     /// `model_prices`) and in tokens; none: no limit.
     pub plan_budget_usd: Option<f64>,
     pub plan_budget_tokens: Option<u64>,
+    /// `launcher.pull_requests` (issue 38).
+    pub pull_requests: pull_requests::PullRequestSettings,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -195,6 +198,8 @@ struct FileLauncher {
     plan_budget_usd: Option<f64>,
     #[serde(default)]
     plan_budget_tokens: Option<u64>,
+    #[serde(default)]
+    pull_requests: Option<pull_requests::FilePullRequests>,
 }
 
 #[derive(Debug, Default, Deserialize)]

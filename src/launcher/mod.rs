@@ -4,6 +4,7 @@
 //! everything down, awaiting every task it started.
 
 pub mod deltas;
+mod pull_requests;
 mod quota_clock;
 pub mod resume_plan;
 mod status_cache;
@@ -261,7 +262,9 @@ impl Launcher {
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
         self.integrations.recover().await;
-        *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
+        let mut tasks = self.start_quota_clock();
+        tasks.push(self.start_pull_request_watch());
+        *self.quota_tasks.lock().unwrap() = tasks;
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
