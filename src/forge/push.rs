@@ -20,7 +20,7 @@ const MAX_REMOTE_WORDS: usize = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("the remote {remote:?} ({url}) refused your credentials: {why}. Check that `git push {remote}` works here (an SSH key in your agent, or a credential helper)")]
+    #[error("the remote {remote:?} ({url}) did not accept your credentials ({why}). Check that `git push {remote}` works here (an SSH key in your agent, or a credential helper)")]
     AuthRefused {
         remote: String,
         url: String,
@@ -118,9 +118,9 @@ fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Res
                 return Cred::default();
             }
             let why = if tried_agent.get() || tried_helper.get() || tried_default.get() {
-                "the credentials Git gave were not accepted"
+                "the ones Git gave were refused"
             } else {
-                "no credentials: no SSH agent key or credential helper answered"
+                "none were found: no SSH agent key or credential helper answered"
             };
             *refused.borrow_mut() = Some(why.to_string());
             Err(git2::Error::from_str(why))
@@ -199,7 +199,7 @@ fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Res
 fn explain(status: &str) -> String {
     let lower = status.to_ascii_lowercase();
     if lower.contains("protected") || lower.contains("hook declined") {
-        format!("{status} (a protected branch, or a rule on the remote refuses it)")
+        format!("{status}: a protected branch, or a rule on the remote, refuses it")
     } else {
         status.to_string()
     }

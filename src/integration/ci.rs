@@ -208,8 +208,8 @@ impl Integrations {
     /// is settled, and its worktree and branch go.
     async fn settle_pull_request(&self, pr: &PullRequest, state: PullRequestState) {
         let settled = match state {
-            PullRequestState::Merged => WorkspaceState::PullRequestMerged,
-            _ => WorkspaceState::PullRequestClosed,
+            PullRequestState::Merged => WorkspaceState::PrMerged,
+            _ => WorkspaceState::PrClosed,
         };
         let now = clock::now_rfc3339();
         let mut done = Vec::new();

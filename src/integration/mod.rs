@@ -376,8 +376,8 @@ impl Integrations {
             ws.state,
             WorkspaceState::Applied
                 | WorkspaceState::Merged
-                | WorkspaceState::PullRequestMerged
-                | WorkspaceState::PullRequestClosed
+                | WorkspaceState::PrMerged
+                | WorkspaceState::PrClosed
         );
         let branch_deleted = integrated && {
             let (repo, ws) = (self.ctx.repo.clone(), ws.clone());

@@ -288,7 +288,7 @@ impl Integrations {
                 .map_err(|e| {
                     failed(stays_pending(
                         e,
-                        "nothing was opened; the work stays pending",
+                        "nothing was pushed or opened; the work stays pending",
                     ))
                 })?;
         }

@@ -156,6 +156,22 @@ mod tests {
     }
 
     #[test]
+    fn each_states_json_word_is_its_word() {
+        use crate::model::{IntegrationMode, WorkspaceState};
+        fn same<T: serde::Serialize>(words: &[&str], from: impl Fn(&str) -> Option<T>) {
+            for w in words {
+                let v = from(w).unwrap();
+                assert_eq!(serde_json::to_value(v).unwrap(), *w);
+            }
+        }
+        same(WorkspaceState::WORDS, WorkspaceState::from_word);
+        same(IntegrationMode::WORDS, IntegrationMode::from_word);
+        same(PullRequestState::WORDS, PullRequestState::from_word);
+        same(CheckVerdict::WORDS, CheckVerdict::from_word);
+        same(CheckKind::WORDS, CheckKind::from_word);
+    }
+
+    #[test]
     fn one_failure_fails_the_pull_request_and_a_running_check_keeps_it_pending() {
         use CheckVerdict::*;
         assert_eq!(verdict_of(&[]), None);

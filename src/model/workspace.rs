@@ -34,9 +34,9 @@ word_enum!(
         /// decide (issue 38).
         InReview => "in_review",
         /// Its pull request was merged on the forge.
-        PullRequestMerged => "pr_merged",
+        PrMerged => "pr_merged",
         /// Its pull request was closed without merging.
-        PullRequestClosed => "pr_closed",
+        PrClosed => "pr_closed",
     }
 );
 
@@ -62,8 +62,8 @@ impl WorkspaceState {
                 | WorkspaceState::Merged
                 | WorkspaceState::Discarded
                 | WorkspaceState::NoChanges
-                | WorkspaceState::PullRequestMerged
-                | WorkspaceState::PullRequestClosed
+                | WorkspaceState::PrMerged
+                | WorkspaceState::PrClosed
         )
     }
 
