@@ -171,6 +171,26 @@ pub async fn recorded(api: &Api, z: &str, n: usize) -> Vec<Value> {
     ds
 }
 
+/// A launcher on `w` and one department's recorded work, which writes
+/// `text` into `src/a.rs` and reports it with `summary`: the launcher, the
+/// plan's Zhongshu, the department and its branch.
+async fn one_recorded(
+    w: &World,
+    text: &str,
+    summary: &str,
+) -> (Subprocess, String, String, String) {
+    let launcher = w.launch();
+    let z = plan(
+        &launcher.api,
+        vec![assignment("edit a", &[("src/a.rs", text)], summary)],
+    )
+    .await;
+    let d = recorded(&launcher.api, &z, 1).await.remove(0);
+    let id = d["id"].as_str().unwrap().to_string();
+    let branch = d["workspace"]["branch"].as_str().unwrap().to_string();
+    (launcher, z, id, branch)
+}
+
 async fn pull_request(api: &Api, id: &str) -> (StatusCode, Value) {
     api.post(
         "/api/integrate",
@@ -443,16 +463,8 @@ fn protected_remote(root: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_refusal_says_what_to_fix_and_leaves_the_work_pending_with_nothing_pushed() {
     let w = World::new("", false).await;
-    let mut launcher = w.launch();
+    let (mut launcher, _z, id, branch) = one_recorded(&w, "x", "Edited a").await;
     let api = launcher.api.clone();
-    let z = plan(
-        &api,
-        vec![assignment("edit a", &[("src/a.rs", "x")], "Edited a")],
-    )
-    .await;
-    let d = recorded(&api, &z, 1).await.remove(0);
-    let id = d["id"].as_str().unwrap().to_string();
-    let branch = d["workspace"]["branch"].as_str().unwrap().to_string();
     let untouched = |w: &World, what: &str, s: &Value| {
         assert_eq!(s["workspace"]["state"], "pending", "{what}: {s}");
         assert!(s["workspace"]["pull_request"].is_null(), "{what}: {s}");
@@ -719,16 +731,8 @@ async fn a_plan_goes_to_one_pull_request_one_commit_per_department() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_commit() {
     let w = World::new("    auto_send_back: true\n    max_send_backs: 1\n", true).await;
-    let mut launcher = w.launch();
+    let (mut launcher, _z, id, branch) = one_recorded(&w, "first", "Edited a").await;
     let api = launcher.api.clone();
-    let z = plan(
-        &api,
-        vec![assignment("edit a", &[("src/a.rs", "first")], "Edited a")],
-    )
-    .await;
-    let d = recorded(&api, &z, 1).await.remove(0);
-    let id = d["id"].as_str().unwrap().to_string();
-    let branch = d["workspace"]["branch"].as_str().unwrap().to_string();
     let (code, answer) = pull_request(&api, &id).await;
     assert_eq!(code, StatusCode::OK, "{answer}");
     let first = w.remote_tip(&branch).unwrap().to_string();

@@ -219,18 +219,17 @@ impl Forge {
         );
     }
 
+    /// Merges pull request `number`, as a reviewer on the forge would.
     pub fn merge(&self, number: u64) {
-        let mut s = self.script.lock().unwrap();
-        let p = s
-            .pulls
-            .iter_mut()
-            .find(|p| p.number == number)
-            .expect("the pull request");
-        p.state = "closed".into();
-        p.merged = true;
+        self.finish(number, true);
     }
 
+    /// Closes pull request `number` without merging.
     pub fn close(&self, number: u64) {
+        self.finish(number, false);
+    }
+
+    fn finish(&self, number: u64, merged: bool) {
         let mut s = self.script.lock().unwrap();
         let p = s
             .pulls
@@ -238,6 +237,7 @@ impl Forge {
             .find(|p| p.number == number)
             .expect("the pull request");
         p.state = "closed".into();
+        p.merged = merged;
     }
 
     /// Sets the rate limit's remaining count (0: every call is refused until
