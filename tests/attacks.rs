@@ -30,6 +30,12 @@ mod agent_attacks;
 #[path = "attacks/integration.rs"]
 mod integration_attacks;
 
+#[path = "common/forge.rs"]
+mod forge;
+
+#[path = "attacks/forge.rs"]
+mod forge_attacks;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

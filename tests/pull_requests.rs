@@ -5,6 +5,8 @@
 //! protected branch, an HTTP remote that refuses credentials), and the
 //! scripted forge of `common/forge.rs` speaking GitHub's REST subset.
 
+#[path = "common/browser.rs"]
+mod browser;
 #[path = "common/forge.rs"]
 mod forge;
 #[path = "common/launcher.rs"]
@@ -807,5 +809,98 @@ async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_com
     })
     .await;
     assert!(by_hand.get("automatic").is_none(), "{by_hand}");
+    launcher.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drawer_opens_a_pull_request_shows_its_checks_and_sends_the_failure_back() {
+    let w = World::new("", true).await;
+    let (mut launcher, _z, id, _branch) =
+        one_recorded(&w, "by-the-department", "Tidied the notes").await;
+    let api = launcher.api.clone();
+    let page = browser::Browser::start(1280, 900)
+        .await
+        .with_failure_artifact("pull-request-drawer-failure.png");
+    page.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let opener = format!("[data-open-changes='{id}']");
+    page.present("the changes button", &opener).await;
+    page.click(&opener).await;
+    let button = ".pull-request button.open-pull-request:not([disabled])";
+    page.present("Pull request, on", button).await;
+    let hint = page.text_of(".pull-request .hint").await;
+    assert!(hint.contains("to origin (acme/tool)"), "{hint}");
+    page.click(button).await;
+    let head = page
+        .wait_text(
+            "the pull request in the drawer",
+            ".pull-request .pr-head",
+            "#1",
+        )
+        .await;
+    assert!(head.contains("open"), "{head}");
+    let link = page
+        .js(
+            "const a = document.querySelector('.pull-request .pr-head a'); return [a.href, a.target, a.rel];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        link,
+        json!([
+            "https://forge.invalid/acme/tool/pull/1",
+            "_blank",
+            "noopener noreferrer"
+        ])
+    );
+    // CI answers: a failing job with its log, a passing status.
+    let pr = api.session(&id).await["workspace"]["pull_request"].clone();
+    let sha = pr["head"].as_str().unwrap().to_string();
+    w.forge.set_check(
+        &sha,
+        "test (ubuntu-latest)",
+        "completed",
+        Some("failure"),
+        31,
+        Some("running 12 tests\ntest notes::tidy ... FAILED\nerror: 1 test failed\n"),
+    );
+    w.forge.set_status(&sha, "lint", "success", "no warnings");
+    // Needs you says so, and opens the drawer on it.
+    let item = format!("li.need.need-pull-request[data-session='{id}']");
+    let text = page
+        .wait_text(
+            "the Needs you item",
+            &item,
+            "CI failed on its pull request #1",
+        )
+        .await;
+    assert!(text.contains("test (ubuntu-latest)"), "{text}");
+    page.click(&format!("{item} [data-action='review-changes']"))
+        .await;
+    page.present(
+        "the failing check in the drawer",
+        ".pull-request .pr-check-failed",
+    )
+    .await;
+    page.present(
+        "the passing status in the drawer",
+        ".pull-request .pr-check-passed",
+    )
+    .await;
+    let section = page.text_of(".pull-request").await;
+    assert!(section.contains("checks failed"), "{section}");
+    page.settle().await;
+    let png = page
+        .element_png(".pull-request")
+        .await
+        .expect("a picture of the drawer's pull request section");
+    browser::save_artifact("pull-request-drawer.png", &png);
+    page.click(".pull-request button.send-back-failure").await;
+    let sent = wait_audit(&api, "failure_sent_back", |e| {
+        e["session_id"] == id.as_str()
+    })
+    .await;
+    assert_eq!(sent["check"], "test (ubuntu-latest)");
+    page.quit().await;
     launcher.terminate();
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use super::{Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
 use crate::model::{Check, CheckKind, CheckVerdict, PullRequestState};
+use crate::secret::Secret;
 
 /// At most this much of a job's log is read.
 const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
@@ -33,6 +34,9 @@ pub struct GitHub {
     api_url: String,
     repo: String,
     client: tokio::sync::Mutex<Option<Octocrab>>,
+    /// The token the client sends, kept to take it out of any text the
+    /// forge sends back (an echoing proxy, a buggy server).
+    token: Mutex<Option<Secret>>,
     /// route → (ETag, body) of its last 200.
     cache: Mutex<HashMap<String, (String, Bytes)>>,
     /// Not before this instant, as the rate-limit headers asked.
@@ -56,6 +60,7 @@ impl GitHub {
             api_url: api_url.trim_end_matches('/').to_string(),
             repo: repo.to_string(),
             client: tokio::sync::Mutex::new(None),
+            token: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
             wait_until: Mutex::new(None),
         })
@@ -78,11 +83,20 @@ impl GitHub {
             })
             .map_err(|e| ForgeError::Answer(format!("the forge's client: {e}")))?;
         *held = Some(client.clone());
+        *self.token.lock().unwrap() = Some(token);
         Ok(client)
     }
 
+    /// `text` without the token in it.
+    fn redact(&self, text: &str) -> String {
+        match self.token.lock().unwrap().as_ref() {
+            Some(t) if !t.expose().is_empty() => text.replace(t.expose(), "***"),
+            _ => text.to_string(),
+        }
+    }
+
     fn unreachable(&self, e: impl std::fmt::Display) -> ForgeError {
-        let why = e.to_string();
+        let why = self.redact(&e.to_string());
         // octocrab's words carry a backtrace after a line break.
         let why = why.lines().next().unwrap_or("").trim().to_string();
         ForgeError::Unreachable {
@@ -172,6 +186,7 @@ impl GitHub {
         if !details.is_empty() {
             message = format!("{message}: {}", details.join("; "));
         }
+        let message = self.redact(&message);
         let message = crate::sanitize::shown(&message.chars().take(500).collect::<String>());
         let limited = a
             .headers
@@ -501,7 +516,7 @@ impl Forge for GitHub {
                 return Ok(None);
             }
             let body = self.checked(a)?;
-            Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+            Ok(Some(self.redact(&String::from_utf8_lossy(&body))))
         })
     }
 

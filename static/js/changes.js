@@ -8,6 +8,7 @@
 
 import { api, toast } from "./api.js";
 import { el } from "./dom.js";
+import { PR_WORDS, pullRequestSection, pullRequestSuffix } from "./pull_request.js";
 
 /** The words of a worktree's state, as the plan and the rows show them. */
 const WORDS = {
@@ -20,6 +21,7 @@ const WORDS = {
   discarded: "discarded",
   sent_back: "sent back",
   no_changes: "no changes · worktree removed",
+  ...PR_WORDS,
 };
 
 /** A badge for a department's worktree, or null when it shares the tree. */
@@ -30,7 +32,7 @@ export function workspaceBadge(s) {
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${WORDS[ws.state] || ws.state}${stat}${review}`,
+    text: `${WORDS[ws.state] || ws.state}${stat}${review}${pullRequestSuffix(ws)}`,
     title: `worktree ${ws.path} on ${ws.branch}`,
   });
 }
@@ -157,5 +159,5 @@ export async function showChanges(id, reload) {
   if (!v.files.length) ul.append(el("li", { class: "none", text: "none" }));
   files.append(ul);
   if (v.truncated) files.append(el("p", { class: "hint", text: "More files changed than are listed." }));
-  return [head, review, files, actions(v, reload)];
+  return [head, review, files, await pullRequestSection(v, reload), actions(v, reload)];
 }

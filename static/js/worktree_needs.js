@@ -14,6 +14,7 @@
 
 import { el } from "./dom.js";
 import { refresh } from "./live.js";
+import { pullRequestItem } from "./pull_request.js";
 
 /** How often the status is fetched while a plan's files are dirty. */
 const DIRTY_RECHECK_MS = 5000;
@@ -143,7 +144,7 @@ function conflictItem(s, title, showSession) {
 export function worktreeItems(sessions, title, showSession) {
   const items = [];
   for (const s of sessions) {
-    for (const make of [dirtyItem, appliedItem, reviewItem, conflictItem]) {
+    for (const make of [dirtyItem, appliedItem, reviewItem, conflictItem, pullRequestItem]) {
       const item = make(s, title, showSession);
       if (item) items.push(item);
     }

@@ -8,6 +8,7 @@
 //!
 //! It also answers Git's smart-HTTP discovery under `/git/` with 401, as a
 //! remote that refuses every credential does.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
