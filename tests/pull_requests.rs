@@ -665,7 +665,7 @@ async fn an_unreachable_forge_leaves_the_work_pending_and_nothing_pushed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plan_goes_to_one_pull_request_one_commit_per_department() {
+async fn a_plan_goes_to_one_pull_request_one_commit_per_department_kept_across_kill_9() {
     let w = World::new("", true).await;
     let base = w.head();
     let mut launcher = w.launch();
@@ -722,6 +722,15 @@ async fn a_plan_goes_to_one_pull_request_one_commit_per_department() {
     })
     .await;
     assert_eq!(opened["carries"], json!(ids), "{opened}");
+    // The record survives kill -9, and the next launcher follows it.
+    launcher.kill9();
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    for id in &ids {
+        let s = api.session(id).await;
+        assert_eq!(s["workspace"]["state"], "in_review", "{s}");
+        assert_eq!(s["workspace"]["pull_request"]["number"], 1, "{s}");
+    }
     // Closed without merging: both are settled all the same.
     w.forge.close(1);
     for id in &ids {

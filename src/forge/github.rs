@@ -255,24 +255,6 @@ impl GitHub {
     fn owner(&self) -> &str {
         self.repo.split('/').next().unwrap_or(&self.repo)
     }
-
-    async fn find_open(&self, head: &str) -> Result<Option<PullInfo>, ForgeError> {
-        let query = format!(
-            "?head={}&state=open",
-            percent(&format!("{}:{head}", self.owner()))
-        );
-        let body = self.checked(
-            self.send(
-                http::Method::GET,
-                &self.route(&format!("/pulls{query}")),
-                None,
-                None,
-            )
-            .await?,
-        )?;
-        let pulls: Vec<PullJson> = parse(&body)?;
-        Ok(pulls.into_iter().next().map(PullJson::info))
-    }
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ForgeError> {
@@ -422,7 +404,7 @@ impl Forge for GitHub {
                     status: 422,
                     message,
                 }) if message.contains("already exists") => {
-                    let Some(found) = self.find_open(&new.head).await? else {
+                    let Some(found) = self.find_pull(new.head.clone()).await? else {
                         return Err(ForgeError::Refused {
                             status: 422,
                             message,
@@ -436,6 +418,25 @@ impl Forge for GitHub {
                 }
                 Err(e) => Err(e),
             }
+        })
+    }
+
+    fn find_pull(&self, head: String) -> ForgeFuture<'_, Option<PullInfo>> {
+        Box::pin(async move {
+            let query = format!(
+                "?head={}&state=open",
+                percent(&format!("{}:{head}", self.owner()))
+            );
+            let answer = self
+                .send(
+                    http::Method::GET,
+                    &self.route(&format!("/pulls{query}")),
+                    None,
+                    None,
+                )
+                .await?;
+            let pulls: Vec<PullJson> = parse(&self.checked(answer)?)?;
+            Ok(pulls.into_iter().next().map(PullJson::info))
         })
     }
 

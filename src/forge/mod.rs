@@ -112,6 +112,8 @@ pub trait Forge: Send + Sync {
     fn repository(&self) -> ForgeFuture<'_, RepoInfo>;
     /// Opens a pull request, or reuses the one already open for its head.
     fn open_pull(&self, new: NewPull) -> ForgeFuture<'_, Opened>;
+    /// The pull request open for branch `head`, if any.
+    fn find_pull(&self, head: String) -> ForgeFuture<'_, Option<PullInfo>>;
     /// A new title and body for an open pull request.
     fn update_pull(&self, number: u64, title: String, body: String) -> ForgeFuture<'_, ()>;
     /// The pull request as it stands (cached by ETag).
