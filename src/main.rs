@@ -143,7 +143,7 @@ struct ReportArgs {
 #[derive(Subcommand)]
 enum MailboxCommand {
     /// Write one department report into the mailbox, atomically.
-    Send(Box<mailbox::send::SendArgs>),
+    Send(Box<mailbox::client::send::SendArgs>),
 }
 
 #[derive(Subcommand)]
@@ -181,7 +181,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => run_report(args),
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
-        }) => match mailbox::send::send(*args) {
+        }) => match mailbox::client::send::send(*args) {
             Ok(done) => out(&done, ExitCode::SUCCESS),
             Err(e) => fail(&format!("{e:#}")),
         },

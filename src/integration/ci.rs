@@ -11,11 +11,13 @@
 //!   most `max_send_backs` times per pull request, once per failure.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::pull_request::{each_carrier, forge_error};
 use super::{Integrations, SentBack};
 use crate::clock;
+use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::forge::log::excerpt;
 use crate::model::{
@@ -26,6 +28,36 @@ use crate::model::{
 const NOTE_LOG_CHARS: usize = crate::forge::log::EXCERPT_CHARS;
 
 impl Integrations {
+    /// Follows open pull requests until `stopping` turns true: every
+    /// `launcher.pull_requests.poll_seconds`, or at once after one was opened
+    /// or updated; a forge that asks for patience (its rate limit) gets it.
+    pub fn follow_pull_requests(
+        self: &Arc<Self>,
+        ctx: &Context,
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let this = Arc::clone(self);
+        let every = Duration::from_secs(ctx.config.launcher.pull_requests.poll_seconds);
+        ctx.spawn(async move {
+            let follow = async {
+                loop {
+                    let wait = match this.poll_pull_requests().await {
+                        Some(asked) => asked.max(every),
+                        None => every,
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = this.pull_requests_changed.notified() => {}
+                    }
+                }
+            };
+            tokio::select! {
+                _ = follow => {}
+                _ = stopping.wait_for(|v| *v) => {}
+            }
+        });
+    }
+
     /// Looks once at every open pull request; the wait the forge asks for
     /// before the next look (its rate limit), if any.
     pub async fn poll_pull_requests(&self) -> Option<Duration> {

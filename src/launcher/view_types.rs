@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::Department;
-use crate::mailbox::watchdog::IngestionView;
+use crate::mailbox::ingest::watchdog::IngestionView;
 use crate::model::{Plan, QueueItem, TerminalView};
 use crate::sessions::view::SessionView;
 
@@ -49,7 +49,7 @@ pub struct StatusView {
     /// How agents run and what they can reach, in words for the dashboard.
     pub agents: AgentsView,
     /// The account's usage limits, the queue's hold, parked sessions, budgets.
-    pub quota: crate::sessions::quota::QuotaView,
+    pub quota: crate::quota::QuotaView,
     /// What the repository's configuration sets that waits for the user's
     /// trust before any session starts; null once trusted.
     pub config_trust: Option<crate::config_trust::TrustRequest>,

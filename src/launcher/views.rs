@@ -18,6 +18,7 @@ impl Launcher {
     pub fn status_bytes(&self) -> bytes::Bytes {
         let output: u64 = self
             .sessions
+            .live
             .live_ptys()
             .iter()
             .map(|(_, p)| p.total_output_bytes())
@@ -62,7 +63,7 @@ impl Launcher {
             .values()
             .rev()
             .filter(|s| shown(s) && !s.launching())
-            .map(|s| self.sessions.session_view(&state, &unread, s))
+            .map(|s| crate::sessions::view::session_view(&self.sessions, &state, &unread, s))
             .collect();
         let pick = |kind: SessionKind| -> Vec<SessionView> {
             sessions
@@ -119,7 +120,7 @@ impl Launcher {
             audit_chain_problem: self.audit_chain_problem().map(str::to_string),
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
             agents: self.agents_view(),
-            quota: crate::sessions::quota::quota_view(&state, l),
+            quota: crate::quota::quota_view(&state, l),
             config_trust: self.sessions.trust.request(),
         }
     }
@@ -200,10 +201,17 @@ impl Launcher {
             .map(|z| {
                 let children: Vec<SessionView> = state
                     .children_of(&z.id)
-                    .map(|c| self.sessions.session_view(&state, &unread, c))
+                    .map(|c| {
+                        crate::sessions::view::session_view(&self.sessions, &state, &unread, c)
+                    })
                     .collect();
                 ZhongshuEntry {
-                    session: self.sessions.session_view(&state, &unread, z),
+                    session: crate::sessions::view::session_view(
+                        &self.sessions,
+                        &state,
+                        &unread,
+                        z,
+                    ),
                     child_departments: children.clone(),
                     children,
                     queued_departments: queued_of(&state, &z.id),
@@ -233,11 +241,11 @@ impl Launcher {
             .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))?;
         let children = state
             .children_of(id)
-            .map(|c| self.sessions.session_view(&state, &unread, c))
+            .map(|c| crate::sessions::view::session_view(&self.sessions, &state, &unread, c))
             .collect();
         let page = self.ctx.store.results_page(id, 20, None)?;
         let context = ZhongshuContext {
-            session: self.sessions.session_view(&state, &unread, z),
+            session: crate::sessions::view::session_view(&self.sessions, &state, &unread, z),
             task: z.task.clone(),
             plan: state.plans.get(id).cloned(),
             reports: page.results.clone(),
@@ -290,7 +298,7 @@ impl Launcher {
             session: state
                 .sessions
                 .get(id)
-                .map(|z| self.sessions.session_view(&state, &unread, z)),
+                .map(|z| crate::sessions::view::session_view(&self.sessions, &state, &unread, z)),
             plan,
         }
     }
@@ -299,7 +307,7 @@ impl Launcher {
     /// and browser terminal, and the counts.
     pub fn started_view(&self, id: &str) -> StartedView {
         let state = self.ctx.store.read(State::clone);
-        let session = self.sessions.session_json(id);
+        let session = crate::sessions::view::session_json(&self.sessions, id);
         let terminal = state
             .sessions
             .get(id)
@@ -330,7 +338,7 @@ impl Launcher {
             .iter()
             .filter(|a| a.status == crate::model::AssignmentStatus::Started)
             .filter_map(|a| a.session_id.as_deref())
-            .filter_map(|id| self.sessions.session_json(id))
+            .filter_map(|id| crate::sessions::view::session_json(&self.sessions, id))
             .collect();
         let queued = queued_of(&state, &plan.session_id);
         let (zhongshu, departments) = active_counts(&state);

@@ -126,6 +126,15 @@ pub fn recover_queue(
     (kept, done)
 }
 
+/// A finished plan runs again (a retry): no longer finished.
+pub fn reopen(p: &mut Plan) {
+    if p.status == PlanStatus::Finished {
+        p.status = PlanStatus::Dispatched;
+    }
+    p.finished_at = None;
+    p.outcome = None;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

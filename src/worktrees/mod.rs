@@ -32,6 +32,7 @@
 pub mod checkout;
 pub mod create;
 pub mod fence;
+mod filters;
 pub mod integrate;
 pub mod list;
 pub mod record;

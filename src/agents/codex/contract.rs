@@ -4,7 +4,7 @@
 //!
 //! Much of it (`dynamicTools`, `permissions` profiles) sits behind Codex's
 //! experimental API, and methods get renamed between releases. The contract
-//! test (`tests/codex_contract.rs`) holds this list against the schema the
+//! test (`tests/it/codex_contract.rs`) holds this list against the schema the
 //! pinned Codex generates (`codex app-server generate-json-schema
 //! --experimental`), so an upgrade that renames or reshapes any of it fails
 //! there, in one place, instead of as a silent `null` at run time. A unit test

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{number, Caller, QueryMap, L};
 use crate::credentials::Principal;
-use crate::mailbox::watchdog::IngestionView;
+use crate::mailbox::ingest::watchdog::IngestionView;
 use crate::model::{TerminalStatus, TerminalView};
 use crate::report::Report;
 use crate::web::answer::{failure, ok};

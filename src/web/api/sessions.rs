@@ -10,7 +10,7 @@ use super::{Caller, L};
 use crate::credentials::Principal;
 use crate::launcher::StartedView;
 use crate::model::QueueItem;
-use crate::sessions::queue::{AssignmentInput, Dispatch};
+use crate::plans::queue::{AssignmentInput, Dispatch};
 use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
@@ -84,7 +84,7 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
                     .map(|i| i.at.clone())
                     .unwrap_or_default(),
                 session_id: s.id.clone(),
-                session: l.sessions.session_json(&s.id),
+                session: crate::sessions::view::session_json(&l.sessions, &s.id),
             }),
     )
 }
@@ -117,7 +117,7 @@ pub(super) struct Close {
 pub(super) struct Closed {
     session: Option<SessionView>,
     #[serde(flatten)]
-    planner: Option<crate::sessions::control::Stopped>,
+    planner: Option<crate::plans::control::Stopped>,
 }
 
 pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> Response {
@@ -140,7 +140,7 @@ pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> 
             .map(|_| None),
     };
     reply(closed.map(|planner| Closed {
-        session: l.sessions.session_json(&b.session_id),
+        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
         planner,
     }))
 }

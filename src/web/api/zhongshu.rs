@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{flag, not_owner, number, Caller, IdQuery, L};
-use crate::sessions::queue::{AssignmentInput, PlanInput};
+use crate::plans::queue::{AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
 
@@ -53,7 +53,15 @@ pub(super) async fn zhongshu_inbox(
         (Err(e), _) | (_, Err(e)) => return failure(StatusCode::BAD_REQUEST, &e),
     };
     let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
-    reply(l.mailbox.inbox_view(&id, peek, limit, before, count))
+    reply(crate::mailbox::inbox_view::inbox_view(
+        &l.ctx,
+        &l.sessions,
+        &id,
+        peek,
+        limit,
+        before,
+        count,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -74,7 +82,7 @@ pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) 
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    reply(l.resume_plan(&b.session_id).await)
+    reply(crate::launcher::resume_plan::resume_plan(&l, &b.session_id).await)
 }
 
 pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
@@ -148,12 +156,12 @@ pub(super) async fn start_assignments(
 pub(super) async fn notify_zhongshu(
     State(l): L,
     axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
+    JsonBody(b): JsonBody<crate::mailbox::notices::inbox::NotifyInput>,
 ) -> Response {
     if let Some(r) = not_owner(&p, &b.parent_session_id) {
         return r;
     }
-    reply(l.mailbox.notify_zhongshu_request(b).await)
+    reply(l.mailbox.notices.notify_zhongshu_request(b).await)
 }
 
 /// The registered plan as `GET /api/zhongshu_plan` shows it (the Python
