@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod files;
 pub mod forge;
+pub mod glob;
 pub mod ids;
 pub mod instance;
 pub mod integration;

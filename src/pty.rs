@@ -343,10 +343,9 @@ impl Pty {
 /// on Enter (CR) only, so there each line end is typed as CR, as terminals do
 /// when they paste; a Unix PTY reads either as a line end.
 fn plain_paste(clean: &str) -> std::borrow::Cow<'_, str> {
-    if cfg!(windows) {
-        clean.replace('\n', "\r").into()
-    } else {
-        clean.into()
+    match crate::platform::PASTE_LINE_END {
+        "\n" => clean.into(),
+        end => clean.replace('\n', end).into(),
     }
 }
 
@@ -471,7 +470,7 @@ fn wait_for_exit(
                 },
                 Err(_) => -1,
             };
-            if cfg!(windows) {
+            if crate::platform::CLOSE_MASTER_AT_EXIT {
                 if let Some(pty) = pty.upgrade() {
                     // Closing flushes the final output to the reader, then ends it
                     // (outside the lock: it may wait for the reader).

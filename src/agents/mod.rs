@@ -4,11 +4,14 @@
 //! [`AgentBackend`] and [`Agent`]; what an agent says comes back as
 //! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
 //! app-server, with its TUI attached in a PTY) and `pty` (any command in a PTY).
-//! A new backend is a module in this folder, a line in [`backend_for`] and its
-//! word in [`Backend`](crate::model::Backend).
+//! A new backend is a module in this folder, a line in [`backend_for`]
+//! (`registry.rs`) and its word in [`Backend`](crate::model::Backend).
 
 pub mod codex;
-pub mod pty;
+mod pty;
+mod registry;
+
+pub use registry::backend_for;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +20,6 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::config::AgentBackendSettings;
 use crate::model::{ApprovalDecision, Backend, PendingApproval, SessionKind, TokenUsage};
 
 /// Terminal size agents start with, until a browser resizes it.
@@ -230,15 +232,4 @@ pub trait Agent: Send + Sync {
     fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError>;
     /// Ends the agent's processes (the terminal first); the exit code of the terminal.
     fn stop(&self) -> BoxFuture<'_, i32>;
-}
-
-/// The backend the settings choose.
-pub fn backend_for(
-    settings: &AgentBackendSettings,
-    agent_command: &[String],
-) -> Arc<dyn AgentBackend> {
-    match settings.backend {
-        Backend::Codex => Arc::new(codex::CodexBackend::new(settings)),
-        Backend::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
-    }
 }

@@ -1,5 +1,6 @@
-//! `codex-governance init`: the built-in defaults as a commented
-//! `governance.yaml`, so a team starts from what the launcher does today.
+//! `codex-governance init`: the defaults for this repository as a commented
+//! `governance.yaml` (fitted to it, or the Python tool's where it was), so a
+//! team starts from a file it can read and change.
 
 use std::path::Path;
 
@@ -10,7 +11,8 @@ use super::{default_agent_command, default_portability_paths, departments_for, r
 pub fn commented_defaults(repo: &Path) -> String {
     let mut out = String::from(
         "# governance.yaml: codex-governance's configuration (the Python tool's file works too).\n\
-         # Every section is optional; these are the built-in defaults.\n\n\
+         # Every section is optional (a missing one is the Python tool's built-in one);\n\
+         # these are the defaults `codex-governance init` chose for this repository.\n\n\
          # Departments: key -> title, duty, globs (changed files they own), verify (checks).\n\
          departments:\n",
     );
@@ -110,8 +112,14 @@ mod tests {
         std::fs::write(dir.path().join(super::super::CONFIG_FILE), written).unwrap();
         let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        assert_eq!(loaded.departments, defaults.departments);
-        assert_eq!(loaded.risk_rules, defaults.risk_rules);
+        // What init wrote is what loads: the defaults fitted to this
+        // repository (without a file, the Python tool's apply instead).
+        assert_eq!(
+            loaded.departments,
+            super::super::departments_for(dir.path())
+        );
+        assert_eq!(loaded.risk_rules, super::super::risk_rules_for(dir.path()));
+        assert_ne!(defaults.departments, loaded.departments);
         assert_eq!(loaded.launcher.agent, defaults.launcher.agent);
         assert_eq!(loaded.launcher.isolation, defaults.launcher.isolation);
     }

@@ -49,8 +49,9 @@ pub struct Launcher {
     pub token: String,
     pub credentials: Arc<Credentials>,
     audit_chain_problem: OnceLock<String>,
-    /// What keeps agents from starting, found at start.
-    backend_problems: OnceLock<Vec<String>>,
+    /// What keeps agents from starting, found at start and by each
+    /// *Check again* (`POST /api/check_agents`); None before the first check.
+    backend_problems: std::sync::RwLock<Option<Vec<String>>>,
     status_cache: status_cache::StatusCache,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
@@ -65,6 +66,9 @@ pub struct Launcher {
     lock_watch: Mutex<Option<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
+    /// When this launcher started: the terminals it opened since are listed,
+    /// ended ones too (those of earlier runs are history).
+    run_started: chrono::DateTime<chrono::FixedOffset>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -168,7 +172,7 @@ impl Launcher {
             token: crate::secret::new_token(),
             credentials,
             audit_chain_problem: OnceLock::new(),
-            backend_problems: OnceLock::new(),
+            backend_problems: std::sync::RwLock::new(None),
             status_cache: Default::default(),
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
@@ -177,6 +181,7 @@ impl Launcher {
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
             deltas: deltas::Deltas::default(),
+            run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -328,12 +333,32 @@ impl Launcher {
             // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
-        let _first_check_wins = self.backend_problems.set(problems);
+        let mut known = self.backend_problems.write().unwrap();
+        // A Check again that finished first wins over the start's check.
+        if known.is_none() {
+            *known = Some(problems);
+        }
+    }
+
+    /// *Check again*: asks the backend anew (Codex installed since, logged in
+    /// since), keeps the answer and tells the pages; returns it.
+    pub async fn recheck_backend(&self) -> Vec<String> {
+        let problems = self.sessions.backend().problems().await;
+        *self.backend_problems.write().unwrap() = Some(problems.clone());
+        self.ctx.store.notify(
+            "agents_checked",
+            serde_json::json!({ "problems": problems }),
+        );
+        problems
     }
 
     /// What keeps agents from starting (Codex missing or too old), with the fix.
     pub fn backend_problems(&self) -> Vec<String> {
-        self.backend_problems.get().cloned().unwrap_or_default()
+        self.backend_problems
+            .read()
+            .unwrap()
+            .clone()
+            .unwrap_or_default()
     }
 
     /// The account listener and the quota clock, on the context's tasks.

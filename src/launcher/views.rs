@@ -95,7 +95,9 @@ impl Launcher {
             max_terminals: l.max_departments,
             department_queue: state.queue.clone(),
             ttyd: Ttyd {
+                enabled: false,
                 available: false,
+                port: 0,
                 builtin_terminals: true,
             },
             model_choices: l.models.clone(),
@@ -104,15 +106,7 @@ impl Launcher {
             require_plan_confirmation: l.require_plan_confirmation,
             terminal_shells: l.terminal_shells.clone(),
             queue: state.queue.clone(),
-            browser_terminals: Some(
-                state
-                    .terminals
-                    .values()
-                    .filter(|t| t.status != TerminalStatus::Closed)
-                    .cloned()
-                    .map(crate::model::TerminalView::from)
-                    .collect(),
-            ),
+            browser_terminals: Some(self.listed_terminals(&state)),
             zhongshu_sessions: pick(SessionKind::Zhongshu),
             department_sessions: pick(SessionKind::Department),
             sessions,
@@ -122,7 +116,45 @@ impl Launcher {
             agents: self.agents_view(),
             quota: crate::quota::quota_view(&state, l),
             config_trust: self.sessions.trust.request(),
+            config_warnings: self.config_warnings(),
+            config_file: ConfigFileView {
+                path: self
+                    .ctx
+                    .config
+                    .source
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                shadowed: self
+                    .ctx
+                    .config
+                    .shadowed
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                note: self.ctx.config.shadow_note(),
+            },
         }
+    }
+
+    /// The configuration's warnings, each naming its file from the
+    /// repository's root.
+    fn config_warnings(&self) -> Vec<String> {
+        let root = format!("{}{}", self.ctx.repo.display(), std::path::MAIN_SEPARATOR);
+        self.ctx
+            .config
+            .warnings
+            .iter()
+            .map(|w| w.strip_prefix(&root).unwrap_or(w).to_string())
+            .collect()
+    }
+
+    /// Whether the agents are `codex-governance demo`'s scripted fake agent.
+    fn is_demo(&self) -> bool {
+        let command = &self.ctx.config.launcher.agent_command;
+        let program = command.first().map(std::path::Path::new);
+        program
+            .and_then(|p| p.file_stem())
+            .is_some_and(|n| n.to_string_lossy() == "fake-agent")
+            && command.iter().any(|a| a == "--demo")
     }
 
     /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
@@ -157,6 +189,7 @@ impl Launcher {
             network,
             reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
             problems: self.backend_problems(),
+            demo: backend == crate::model::Backend::Pty && self.is_demo(),
         }
     }
 
@@ -266,14 +299,17 @@ impl Launcher {
         let l = &self.ctx.config.launcher;
         let (active_zhongshu, active_departments) = active_counts(&state);
         let registered = state.plans.get(id);
-        let auto_dispatch = registered.map(|_| AutoDispatch {
-            started: state.children_of(id).map(|c| c.id.clone()).collect(),
-            queued_count: queued_of(&state, id).len(),
-            active: active_departments,
-        });
+        let auto_dispatch = registered.map(|p| AutoDispatch::of(p, active_departments));
         let plan = PlanBody {
             plan: match registered {
-                Some(p) => PlanOrEmpty::Registered(Box::new(p.clone())),
+                Some(p) => {
+                    // True while the plan waits for the user; the request
+                    // itself stays in `requested_confirmation`.
+                    let mut shown = p.clone();
+                    shown.needs_confirmation =
+                        p.status == crate::model::PlanStatus::AwaitingConfirmation;
+                    PlanOrEmpty::Registered(Box::new(shown))
+                }
                 None => PlanOrEmpty::Empty {
                     session_id: id.to_string(),
                     summary: String::new(),
@@ -351,6 +387,22 @@ impl Launcher {
             active_department_sessions: departments,
             active_zhongshu_sessions: zhongshu,
         }
+    }
+
+    /// The terminals `/api/status` and `/api/browser_terminals` list: the
+    /// open ones, and those this launcher opened that ended since (`exited`,
+    /// as the Python tool kept them listed).
+    pub fn listed_terminals(&self, state: &State) -> Vec<crate::model::TerminalView> {
+        let this_run = |started: &str| {
+            chrono::DateTime::parse_from_rfc3339(started).is_ok_and(|t| t >= self.run_started)
+        };
+        state
+            .terminals
+            .values()
+            .filter(|t| t.status != TerminalStatus::Closed || this_run(&t.started_at))
+            .cloned()
+            .map(crate::model::TerminalView::from)
+            .collect()
     }
 
     /// Unread results per Zhongshu (none shown when the database cannot be read).

@@ -18,6 +18,7 @@ pub struct InboxView {
     /// What this call read (Python-era readers take these as new), or, when
     /// peeking, the unread ones of the page.
     pub unread_results: Vec<TaskResult>,
+    /// The read results of the page (after this call marked its own).
     pub read_results: Vec<TaskResult>,
     pub running_departments: Vec<Session>,
     pub completed_departments: Vec<Session>,
@@ -72,18 +73,15 @@ pub fn inbox_view(
     };
     let view = ctx.store.read(|s| {
         let results = page.results;
-        let is_new = |r: &TaskResult| {
-            newly_read.iter().any(|n| {
-                n.department_session_id == r.department_session_id && n.report_id == r.report_id
-            })
-        };
         let unread: Vec<TaskResult> = results.iter().filter(|r| !r.read).cloned().collect();
         let read: Vec<TaskResult> = results.iter().filter(|r| r.read).cloned().collect();
+        // Reading answers what it marked as `unread_results` and, as the
+        // Python tool did, every read result (those just marked too) as
+        // `read_results`.
         let (unread_results, read_results) = if peek {
             (unread.clone(), read.clone())
         } else {
-            let older = read.iter().filter(|r| !is_new(r)).cloned().collect();
-            (newly_read.clone(), older)
+            (newly_read.clone(), read.clone())
         };
         let (running, completed): (Vec<&Session>, Vec<&Session>) =
             s.children_of(id).partition(|c| c.holds_slot());

@@ -479,6 +479,10 @@ pub struct ResultFields {
     pub department: String,
     pub report_id: String,
     pub source: ResultSource,
+    /// The Python tool's counts on this line: risks reported, and whether
+    /// the report asks the user to confirm something.
+    pub risk_count: usize,
+    pub needs_user_confirmation: bool,
     #[serde(flatten)]
     pub file: Option<ResultFile>,
 }
@@ -543,6 +547,8 @@ mod tests {
             department: "libu".into(),
             report_id: "r1".into(),
             source: ResultSource::Mailbox,
+            risk_count: 2,
+            needs_user_confirmation: true,
             file: Some(ResultFile {
                 verified: true,
                 file: "r1.json".into(),
@@ -554,6 +560,8 @@ mod tests {
         assert_eq!(fields["file"], "r1.json");
         assert_eq!(fields["verified"], true);
         assert_eq!(fields["source"], "mailbox");
+        assert_eq!(fields["risk_count"], 2, "the Python tool's counts");
+        assert_eq!(fields["needs_user_confirmation"], true);
 
         let (name, fields) = AuditEvent::AssignmentStarted {
             queue_id: "q-1".into(),

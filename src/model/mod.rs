@@ -48,6 +48,7 @@ mod workspace;
 pub use agent::*;
 pub use audit_event::*;
 pub use plain_state::*;
+pub use plan::AutoDispatch;
 pub use plan_outcome::*;
 pub use pull_request::*;
 pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow};

@@ -47,6 +47,51 @@ pub struct ProposedAssignment {
     pub selected: bool,
 }
 
+/// The Python tool's model choice per assignment (`recommended_model`): the
+/// Zhongshu's (strongest) model for the Menxia, for every department when a
+/// high risk fired, and for engineering and domain work on a large change
+/// (20 changed files, or 12 of its own); the department model otherwise.
+struct Recommend<'a> {
+    department_model: &'a str,
+    zhongshu_model: &'a str,
+    high_risk: bool,
+    changed: usize,
+}
+
+impl<'a> Recommend<'a> {
+    fn new(report: &Report, department_model: &'a str, zhongshu_model: &'a str) -> Self {
+        Recommend {
+            department_model,
+            zhongshu_model,
+            high_risk: report.risks.iter().any(|r| r.level == RiskLevel::High),
+            changed: report.changed_count,
+        }
+    }
+
+    fn model(&self, key: &str, files: &[String]) -> (String, &'static str) {
+        let heavy = matches!(key, "gongchengbu" | "lingyubu");
+        let (model, why) = if key == MENXIA {
+            (
+                self.zhongshu_model,
+                "the Menxia reviews the risks: the strongest model",
+            )
+        } else if self.high_risk {
+            (
+                self.zhongshu_model,
+                "a high risk fired: the strongest model, to keep misjudgment cheap",
+            )
+        } else if heavy && (self.changed >= 20 || files.len() >= 12) {
+            (
+                self.zhongshu_model,
+                "a large change in engineering or domain work: the strongest model",
+            )
+        } else {
+            (self.department_model, "the configured department model")
+        };
+        (model.to_string(), why)
+    }
+}
+
 /// How many sessions run now: (Zhongshu, departments holding a slot).
 pub type Active = (usize, usize);
 
@@ -62,48 +107,49 @@ pub fn proposal(task: &str, report: Report, config: &Config, active: Active) -> 
             .map(|d| (d.title, d.duty))
             .unwrap_or_else(|| (key.to_string(), String::new()))
     };
+    let pick = Recommend::new(&report, &model, &l.zhongshu_model);
     let assignment = |key: &str, task: String, files: Vec<String>, verify, reason| {
         let (title, duty) = titled(key);
+        let (model, model_reason) = pick.model(key, &files);
         ProposedAssignment {
             department: key.to_string(),
             title,
             duty,
             task,
-            model: model.clone(),
-            model_reason: "the configured department model".into(),
+            model,
+            model_reason: model_reason.into(),
             files,
             verify,
             reason,
             selected: true,
         }
     };
-    let mut assignments: Vec<ProposedAssignment> = report
-        .departments
-        .iter()
-        .map(|d| {
-            assignment(
-                &d.key,
-                format!("{task}\n\nYour part: the changed files routed to you."),
-                d.files.clone(),
-                d.verify.clone(),
-                format!("{} changed file(s) route to {}", d.files.len(), d.key),
-            )
-        })
-        .collect();
+    let mut assignments: Vec<ProposedAssignment> = Vec::new();
     let risky: Vec<&Risk> = report
         .risks
         .iter()
-        .filter(|r| matches!(r.level, RiskLevel::High | RiskLevel::Medium))
+        .filter(|r| r.level.wants_review())
         .collect();
+    // The Menxia's review comes first, as the Python tool put it: it looks at
+    // every path a risk rule fired on.
     if !risky.is_empty() {
         assignments.push(assignment(
             MENXIA,
             format!("{task}\n\nReview the risks the governance report raised."),
-            risky.iter().map(|r| r.path.clone()).collect(),
+            report.risks.iter().map(|r| r.path.clone()).collect(),
             Vec::new(),
             format!("{} high or medium risk(s) fired", risky.len()),
         ));
     }
+    assignments.extend(report.departments.iter().map(|d| {
+        assignment(
+            &d.key,
+            format!("{task}\n\nYour part: the changed files routed to you."),
+            d.files.clone(),
+            d.verify.clone(),
+            format!("{} changed file(s) route to {}", d.files.len(), d.key),
+        )
+    }));
     Proposal {
         task: task.to_string(),
         plan: ProposedPlan {
@@ -156,7 +202,8 @@ mod tests {
             .find(|a| a.department == "zhilibu")
             .expect("README.md routes to the zhilibu");
         assert_eq!(zhilibu.files, ["README.md"]);
-        assert_eq!(zhilibu.model, config.launcher.department_model);
+        // A high risk (.env) fired: every assignment gets the strongest model.
+        assert_eq!(zhilibu.model, config.launcher.zhongshu_model);
         assert_eq!(zhilibu.title, "治理部");
         assert!(p.plan.menxia_required);
         assert_eq!(p.plan.active_zhongshu_sessions, 1);
@@ -165,8 +212,9 @@ mod tests {
             let a = p.plan.assignments.iter().find(|a| a.department == key);
             assert_eq!(a.map(|a| &a.files), Some(&files), "{key}");
         }
-        let review = p.plan.assignments.last().unwrap();
-        assert_eq!(review.department, MENXIA);
+        let review = &p.plan.assignments[0];
+        assert_eq!(review.department, MENXIA, "the Menxia first, as in Python");
+        assert_eq!(review.model, config.launcher.zhongshu_model);
         assert_eq!(review.files, [".env"]);
         assert_eq!(review.reason, "1 high or medium risk(s) fired");
     }

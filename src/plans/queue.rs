@@ -25,7 +25,14 @@ pub use crate::policy::plan::AssignmentInput;
 /// A plan as `report_zhongshu_plan` carries it: flat, or nested under `plan`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlanInput {
+    /// The Zhongshu; the Python tool also took `parent_session_id` and
+    /// `zhongshu_session_id` for it (`named_zhongshu`).
+    #[serde(default)]
     pub session_id: String,
+    #[serde(default)]
+    parent_session_id: Option<String>,
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
     #[serde(flatten)]
     pub flat: PlanBody,
     #[serde(default)]
@@ -40,6 +47,15 @@ pub struct PlanBody {
 }
 
 impl PlanInput {
+    /// The Zhongshu the plan names, under any of the Python tool's keys.
+    pub fn named_zhongshu(&self) -> Option<String> {
+        first_named([
+            Some(&self.session_id),
+            self.parent_session_id.as_ref(),
+            self.zhongshu_session_id.as_ref(),
+        ])
+    }
+
     /// The plan's fields, flat ones first, nested ones where the flat are missing.
     fn body(self) -> PlanBody {
         let nested = self.plan.unwrap_or_default();
@@ -49,6 +65,15 @@ impl PlanInput {
             needs_confirmation: self.flat.needs_confirmation.or(nested.needs_confirmation),
         }
     }
+}
+
+/// The first of `ids` given and not blank (the Python tool's key aliases),
+/// as given: an id with stray characters is refused by its check, not trimmed.
+pub fn first_named<'a>(ids: impl IntoIterator<Item = Option<&'a String>>) -> Option<String> {
+    ids.into_iter()
+        .flatten()
+        .find(|s| !s.trim().is_empty())
+        .cloned()
 }
 
 /// What `start_department` did.
@@ -256,7 +281,11 @@ impl Dispatcher {
             .unwrap_or(plan))
     }
 
-    /// `POST /api/start_department`: queue one department and pump.
+    /// `POST /api/start_department`: one department started by hand, as the
+    /// Python tool did: under the named Zhongshu (else the newest running
+    /// one), refused while every department slot is taken, and otherwise put
+    /// at the head of the queue and started. (Plans queue: only a start by
+    /// hand is refused, so a Python dashboard can say why.)
     pub async fn start_department(
         self: &Arc<Self>,
         input: AssignmentInput,
@@ -270,20 +299,28 @@ impl Dispatcher {
             None => self
                 .ctx
                 .store
-                .read(|s| s.sole_running_zhongshu().map(|z| z.id.clone()))
+                .read(|s| s.newest_running_zhongshu().map(|z| z.id.clone()))
                 .ok_or_else(|| {
                     LauncherError::BadRequest(
-                        "parent_session_id is required unless exactly one Zhongshu session runs"
+                        "parent_session_id is required because no Zhongshu session is running"
                             .into(),
                     )
                 })?,
         };
+        let max = self.ctx.config.launcher.max_departments;
+        let in_use = self.ctx.store.read(|s| s.slots_in_use());
+        if in_use >= max {
+            return Err(LauncherError::BadRequest(format!(
+                "active Codex terminals limit reached: {max} (every department slot is in use; \
+                 a plan's assignments queue, a start by hand does not)"
+            )));
+        }
         let a = self.validate_assignment(0, &input)?;
         let pid = parent;
         let item = self.ctx.store.update(|tx| {
             let id = tx.next_id("q");
             let item = queue_item(id, Some(pid), &a, None);
-            tx.queue_mut().push(item.clone());
+            tx.queue_mut().insert(0, item.clone());
             audit_queued(tx, &item);
             item
         })?;

@@ -111,7 +111,7 @@ impl Sessions {
                 Err(e) => tracing::warn!("{id} could not resume: {e}"),
             }
         }
-        if let Err(e) = self.close_session(id, CloseReason::AppServerExited).await {
+        if let Err(e) = self.close_session(id, CloseReason::HelperExited).await {
             tracing::warn!("closing {id}: {e}");
         }
     }
@@ -184,7 +184,7 @@ impl Sessions {
         self.live.watch_exit(id, &pty);
         let opened = self
             .open_terminal(
-                TerminalKind::CodexSession,
+                TerminalKind::AgentSession,
                 pty,
                 Some(id.to_string()),
                 s.title.clone(),

@@ -51,7 +51,7 @@ impl Sessions {
         };
         let recorded = self.ctx.store.update(|tx| {
             tx.insert_terminal(record);
-            if kind == TerminalKind::CodexSession {
+            if kind == TerminalKind::AgentSession {
                 if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
                     x.browser_terminal_id = Some(info.id.clone());
                 }
@@ -186,7 +186,7 @@ impl Sessions {
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
         match record.kind {
-            TerminalKind::CodexSession => {
+            TerminalKind::AgentSession => {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, CloseReason::TerminalClosed).await?;
                 }

@@ -12,8 +12,8 @@ use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
 use crate::config::ScopeMode;
 use crate::model::{
-    plain_state, result_key, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
-    WorkspaceState,
+    plain_state, result_key, PlainState, PlanStatus, ReportStatus, Session, State, TerminalKind,
+    TerminalStatus, WorkspaceState,
 };
 use crate::pty::preview;
 
@@ -105,6 +105,10 @@ pub struct ZhongshuFields {
     /// How the plan's assignments ended, once it finished or was stopped.
     pub plan_outcome: Option<crate::model::PlanOutcome>,
     pub plan_finished_at: Option<String>,
+    /// When the plan was registered, and what it started and queued (the
+    /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
+    pub plan_reported_at: Option<String>,
+    pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
 }
 
 impl SessionView {
@@ -167,6 +171,14 @@ pub fn session_view(
             .plans
             .get(&session.id)
             .and_then(|p| p.finished_at.clone()),
+        plan_reported_at: state
+            .plans
+            .get(&session.id)
+            .map(|p| p.registered_at.clone()),
+        plan_auto_dispatch: state.plans.get(&session.id).map(|p| {
+            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
+            crate::model::AutoDispatch::of(p, active)
+        }),
     });
     let (report_needs_confirmation, confirmation) = report_confirmation(sessions, session);
     let mailbox = session.department_part().and_then(|d| {
@@ -176,12 +188,27 @@ pub fn session_view(
         }
         Some(paths)
     });
+    // Where it stands, from the record as kept (before the shown words below).
+    let mut plain = None;
+    if let Some(d) = record.department_mut() {
+        // A department whose silent end was registered as a
+        // `launcher_fallback` result shows `reported`, as in the Python
+        // tool; its `state` still says it ended without a report.
+        if d.report_status != Some(ReportStatus::Reported) && d.last_report_id.is_some() {
+            plain = Some(plain_state(session));
+            d.report_status = Some(ReportStatus::Reported);
+        }
+    }
+    if record.is_zhongshu() {
+        // The Python tool's `department` of a planner: its id prefix.
+        record.department = Some("zhongshu".into());
+    }
     if let Some(z) = record.zhongshu_mut() {
         let plan = state.plans.get(&session.id).map(|p| p.status);
         z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
     }
     SessionView {
-        plain: plain_state(&record),
+        plain: plain.unwrap_or_else(|| plain_state(&record)),
         session: record,
         heartbeat_status: hb.status,
         idle_seconds: hb.idle_seconds,
@@ -191,7 +218,7 @@ pub fn session_view(
                 .filter(|t| t.status != TerminalStatus::Closed)
                 .map(|t| t.url.clone()),
         ),
-        browser_terminal_status: terminal.map(|t| t.status),
+        browser_terminal_status: terminal.map(|t| t.status.shown()),
         browser_terminal_kind: terminal.map(|t| t.kind),
         browser_terminal_started_at: terminal.map(|t| t.started_at.clone()),
         browser_terminal_scope: terminal.map(|_| "session"),

@@ -283,6 +283,6 @@ mod tests {
     fn kinds_serialize_snake_case() {
         let json = serde_json::to_string(&TerminalKind::SessionPreview).unwrap();
         assert_eq!(json, "\"session_preview\"");
-        assert_eq!(TerminalKind::CodexSession.as_str(), "codex_session");
+        assert_eq!(TerminalKind::AgentSession.as_str(), "codex_session");
     }
 }

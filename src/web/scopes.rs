@@ -119,6 +119,15 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
+        for marks in ["/api/mark_seen", "/api/check_agents"] {
+            assert_eq!(scope(&Method::POST, marks), Scope::User, "{marks}");
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                assert!(
+                    refusal(&session(kind), &Method::POST, marks).is_some(),
+                    "{marks}"
+                );
+            }
+        }
         for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
             assert!(

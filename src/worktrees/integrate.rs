@@ -343,12 +343,11 @@ fn put_file(
 /// Copies a file (its mode too) or a link (as a link).
 fn copy_entry(from: &Path, to: &Path) -> Result<(), WorktreeError> {
     let meta = std::fs::symlink_metadata(from).map_err(io_error(from))?;
-    #[cfg(unix)]
     if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(from).map_err(io_error(from))?;
-        return std::os::unix::fs::symlink(target, to).map_err(io_error(to));
+        if let Some(copied) = crate::platform::copy_link(from, to) {
+            return copied.map_err(io_error(to));
+        }
     }
-    let _ = meta;
     std::fs::copy(from, to).map(|_| ()).map_err(io_error(to))
 }
 

@@ -35,7 +35,10 @@ pub mod fence;
 mod filters;
 pub mod integrate;
 pub mod list;
+mod prune;
 pub mod record;
+
+pub use prune::prune;
 
 use std::path::{Path, PathBuf};
 

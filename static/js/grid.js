@@ -7,8 +7,8 @@
 // agent, Ctrl+] leaves). Tiles never move in the DOM once placed: moving an
 // iframe reloads it; the visual order comes from `order`.
 
-import { $, el, setClass, setText } from "./dom.js";
-import { clock, dateTime, duration, runText } from "./format.js";
+import { $, breakable, el, setClass, setText } from "./dom.js";
+import { clock, dateTime, duration, runText, taskWords } from "./format.js";
 import { actionButton, interrupt, interruptible } from "./control.js";
 import * as store from "./store.js";
 
@@ -161,13 +161,13 @@ function updateFrame(t, s) {
 
 function updateTile(t, s) {
   // The id first (it is what a tile is told apart by), the role after it.
-  const role = s.session_kind === "zhongshu" ? "Zhongshu 中书省" : store.deptTitle(s.department);
+  const role = s.session_kind === "zhongshu" ? "planner" : store.deptTitle(s.department);
   const titleKey = `${s.id}|${role}`;
   if (t.title.dataset.key !== titleKey) {
     t.title.dataset.key = titleKey;
-    t.title.replaceChildren(el("span", { class: "slot-id", text: s.id }), el("span", { class: "slot-role", text: ` · ${role}` }));
+    t.title.replaceChildren(el("span", { class: "slot-id" }, breakable(s.id)), el("span", { class: "slot-role" }, breakable(` · ${role}`)));
   }
-  t.title.title = [s.title, s.task, runText(s)].filter(Boolean).join(" — ");
+  t.title.title = [s.title, taskWords(s.task), runText(s)].filter(Boolean).join(" — ");
   showState(t.status, s);
   updateHeartbeat(t.hb, s);
   t.interrupt.hidden = !interruptible(s);

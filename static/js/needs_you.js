@@ -5,8 +5,8 @@
 // error), departments that failed or ended without a report (Retry, Dismiss),
 // reports that ask for the user's confirmation (Confirm / Reject with a note,
 // confirmations.js), and of isolated departments: a plan naming files the
-// user has not committed, recorded work with REVIEW findings, a predicted
-// conflict (worktree_needs.js). Dismissals and answers are kept by the
+// user has not committed (worktree_needs.js) and one item for all the work
+// that waits for the user's review (review_queue.js). Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
 // the task form stays in view. Approvals sit in the same section (#approvals, drawn by
@@ -18,8 +18,10 @@ import { api, toast } from "./api.js";
 import { confirmationItems } from "./confirmations.js";
 import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
+import { sentences } from "./format.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
+import { queueItem } from "./review_queue.js";
 import { worktreeItems } from "./worktree_needs.js";
 
 /** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
@@ -67,7 +69,8 @@ async function dismiss(id, b) {
   }
 }
 
-const title = (s) => s.title || s.id;
+/** How an item names a session: "planner zhongshu-1", a department by its title. */
+const title = (s) => (s.session_kind === "zhongshu" ? `planner ${s.id}` : s.title || s.id);
 
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {
@@ -90,6 +93,8 @@ function itemsOf(status) {
         actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
+    const stalled = noPlanItem(s);
+    if (stalled) items.push(stalled);
     const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
     // Put aside, retried, or its planner closed: nothing left to decide.
     if (ended && !s.dismissed && !s.retried_as && running.has(s.parent_session_id)) {
@@ -101,8 +106,7 @@ function itemsOf(status) {
         at: s.ended_at || s.started_at,
         kind: s.state,
         text: `${title(s)}: ${s.state_text}`,
-        detail: [s.state_reason, "Its fallback result is in its Zhongshu's inbox."]
-          .filter(Boolean).join(" "),
+        detail: sentences(s.state_reason, "Its fallback result is in its planner's inbox"),
         session: s.id,
         sig: retryable(s),
         actions,
@@ -111,9 +115,40 @@ function itemsOf(status) {
   }
   items.push(...confirmationItems(sessions, title, showSession));
   items.push(...worktreeItems(sessions, title, showSession));
+  const queue = queueItem();
+  if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** What the planner is asked when its turn ended without a plan. */
+const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
+
+/** A Codex planner whose turn ended and left no plan: it waits, idle. */
+function noPlanItem(s) {
+  const noPlan = !s.plan_status || s.plan_status === "none";
+  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || s.backend !== "codex") return null;
+  if (s.agent_state !== "idle" || !(s.turn_count > 0) || !noPlan) return null;
+  const ask = button("Ask for the plan", "primary", async (ev) => {
+    ev.target.disabled = true;
+    try {
+      await api("/api/session_input", { session_id: s.id, input: ASK_FOR_PLAN });
+      toast(`Asked ${s.id} for its plan.`);
+    } catch (e) {
+      ev.target.disabled = false;
+      toast(`Could not ask ${s.id}: ${e.message}`, "error");
+    }
+  }, { action: "ask-plan" });
+  return {
+    key: `no-plan:${s.id}:${s.turn_count}`,
+    at: s.last_activity_at || s.started_at,
+    kind: "no-plan",
+    text: `${title(s)} ended its turn without a plan`,
+    detail: "It is idle and registered no plan: it may have asked you something in its terminal. Ask it for the plan, or answer it there.",
+    session: s.id,
+    actions: [ask, button("Show", "", () => showSession(s.id), { action: "show" })],
+  };
 }
 
 async function startAnyway(b) {
@@ -158,7 +193,7 @@ function quotaItems(q, queued) {
       : `New departments wait: ${q.hold.text}`;
     const detail = [
       who && `Parked: ${who}; each continues by itself at the reset.`,
-      q.hold && queued ? `${queued} queued department${queued === 1 ? "" : "s"} wait.` : "",
+      q.hold && queued ? `${queued === 1 ? "1 queued department waits" : `${queued} queued departments wait`}.` : "",
       parked[0] && parked[0].reason,
     ].filter(Boolean).join(" ");
     const actions = [];
@@ -254,7 +289,7 @@ function nodeOf(item) {
   const li = node("li", `need need-${item.kind}`);
   li.dataset.key = item.key;
   li.dataset.kind = item.kind;
-  li.dataset.session = item.session;
+  if (item.session) li.dataset.session = item.session;
   if (item.revision !== undefined) li.dataset.revision = String(item.revision);
   li.append(node("div", "need-text", item.text));
   if (item.detail) li.append(node("div", "need-detail", item.detail));

@@ -2091,7 +2091,6 @@ async fn a_hostile_report_cannot_add_structure_to_its_handoff_packet() {
             "## Summary",
             "## Changed Files",
             "## Verification",
-            "### Skipped",
             "## Risks",
             "## Next Action",
         ],

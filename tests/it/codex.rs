@@ -561,6 +561,47 @@ async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
     w.assert_no_codex_left().await;
 }
 
+/// Issue 37 item 5: a planner whose turn ended without a plan is a Needs
+/// you item with its action; Ask for the plan reaches the model as a turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
+    let w = World::new(true).await;
+    let launcher = w.launch();
+    let api = &launcher.api;
+    w.server.on(
+        "You are Zhongshu",
+        vec![model_server::message(
+            "Which module should I look at first?",
+        )],
+    );
+    let z = api.start_zhongshu("Tidy the notes").await;
+    wait_agent(api, &z, "idle after its turn", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let d = dashboard(&launcher, "codex-no-plan-failure").await;
+    let item = format!("#needs-you-list .need[data-kind=\"no-plan\"][data-session=\"{z}\"]");
+    let text = d
+        .wait_text("the planner in Needs you", &item, "without a plan")
+        .await;
+    assert!(
+        text.starts_with(&format!("planner {z} ended its turn without a plan")),
+        "{text}"
+    );
+    d.click(&format!("{item} button[data-action=\"ask-plan\"]"))
+        .await;
+    wait_until("the ask reaches the model", CODEX_PATIENCE, || async {
+        w.server
+            .saw_user_text("register your plan now with the governance_register_plan tool")
+            .then_some(())
+    })
+    .await;
+    d.quit().await;
+    let mut launcher = launcher;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_approvals_are_accepted_and_declined_through_the_api() {
     let w = World::new(true).await;
@@ -810,6 +851,24 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
     w.assert_no_codex_left().await;
 }
 
+/// `env` with the Codex the launcher runs set to `bin`.
+fn with_codex_bin(env: &[(String, String)], bin: &str) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.retain(|(k, _)| k != "CODEX_GOVERNANCE_CODEX_BIN");
+    env.push(("CODEX_GOVERNANCE_CODEX_BIN".into(), bin.into()));
+    env
+}
+
+/// Whether the page's Start button is off.
+async fn start_is_off(d: &browser::Browser) -> bool {
+    d.js(
+        "return document.querySelector('#start-zhongshu').disabled;",
+        vec![],
+    )
+    .await
+        == json!(true)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     let w = World::new(false).await;
@@ -843,15 +902,66 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
         .as_array()
         .unwrap()
         .is_empty());
+    // The page (issue 37 item 5): Start is off, the reason beside it, and
+    // Check again asks Codex anew.
+    let d = dashboard(&launcher, "codex-start-blocked-failure").await;
+    let blocked = "#agents-banner:not([hidden]) .agents-problem";
+    d.wait_text("the login problem in the page", blocked, "not logged in")
+        .await;
+    assert!(
+        start_is_off(&d).await,
+        "Start is off while Codex is logged out"
+    );
+    assert!(d
+        .text_of("#start-msg")
+        .await
+        .contains("Codex is not logged in: run codex login"));
+    d.click("#agents-banner button.check-agents").await;
+    d.wait_text(
+        "Check again's answer",
+        "#toasts",
+        "Still: Codex is not logged in",
+    )
+    .await;
+    d.quit().await;
     launcher.terminate();
     w.assert_no_codex_left().await;
 
-    let mut env = w.env.clone();
-    env.retain(|(k, _)| k != "CODEX_GOVERNANCE_CODEX_BIN");
-    env.push((
-        "CODEX_GOVERNANCE_CODEX_BIN".into(),
-        "/nonexistent/codex".into(),
-    ));
+    // Codex missing, then installed: Check again finds it (logged out still).
+    let later = tempfile::tempdir().unwrap();
+    let installed = later.path().join("codex");
+    let env = with_codex_bin(&w.env, &installed.display().to_string());
+    let mut not_yet = spawn_launcher_env(&w.repo.path, &[], &env);
+    let d = dashboard(&not_yet, "codex-start-missing-failure").await;
+    d.wait_text(
+        "the missing Codex in the page",
+        blocked,
+        "npm install -g @openai/codex",
+    )
+    .await;
+    assert!(
+        start_is_off(&d).await,
+        "Start is off while Codex is missing"
+    );
+    d.shoot("codex-start-blocked-1440x900.png", None).await;
+    #[cfg(unix)]
+    {
+        let real = w
+            .env
+            .iter()
+            .find(|(k, _)| k == "CODEX_GOVERNANCE_CODEX_BIN")
+            .map(|(_, v)| v.clone())
+            .expect("the pinned Codex");
+        std::os::unix::fs::symlink(&real, &installed).unwrap();
+        d.click("#agents-banner button.check-agents").await;
+        d.wait_text("the page after Check again", blocked, "not logged in")
+            .await;
+    }
+    d.quit().await;
+    not_yet.terminate();
+    w.assert_no_codex_left().await;
+
+    let env = with_codex_bin(&w.env, "/nonexistent/codex");
     let mut missing = spawn_launcher_env(&w.repo.path, &[], &env);
     let (status, body) = missing
         .api

@@ -235,7 +235,7 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     .await;
     assert_eq!(
         d.text_of("#drawer-title").await,
-        "Report of zhilibu 治理部 · zhilibu-1"
+        "Report of zhilibu 治理部 · governance & docs · zhilibu-1"
     );
     let prose = d.text_of("#drawer .packet-text").await;
     assert!(
@@ -332,9 +332,14 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
 
 /// The README's demo walked in the page with no help: `codex-governance demo`
 /// (as `cargo run --release -- demo` runs it), the URL it prints, a plain task
-/// typed into the form and *Start Zhongshu*. The plan registers, its three
-/// departments report, and the group says the plan finished with its counts.
-/// Shot at both sizes (`control-demo-*.png`); axe finds nothing serious.
+/// typed into the form and *Start planner*. The page says it is a demo of
+/// scripted agents (not the unsandboxed warning); the plan registers, its
+/// three departments work in their own worktrees and report, and the plan
+/// finishes with its counts. Needs you then shows what review is (issue 37
+/// item 7): zhilibu asks a question (Confirm), lingyubu strayed outside its
+/// scope (REVIEW) and clashes with zhilibu in README.md, and the last card
+/// says to apply or merge the three departments' changes, which the drawer
+/// does. Shot at both sizes (`control-demo-*.png`); axe finds nothing serious.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     support::fake_agent();
@@ -347,7 +352,7 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     let mut l = support::spawn_until_ready(cmd);
     let said = wait_until("the demo repository named", PATIENCE, || async {
         let err = l.stderr();
-        err.contains("press Start Zhongshu").then_some(err)
+        err.contains("press Start planner").then_some(err)
     })
     .await;
     let repo = said
@@ -360,6 +365,13 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         .await
         .with_failure_artifact("control-demo-failure.png");
     d.open_dashboard(&l.url, &l.token).await;
+    let banner = d
+        .wait_text("the demo banner", "#agents-banner:not([hidden])", "Demo")
+        .await;
+    assert!(
+        banner.starts_with("Demo: scripted agents, no Codex.") && !banner.contains("unsandboxed"),
+        "{banner}"
+    );
 
     d.click("#task").await;
     d.type_into("#task", "Tidy the notes").await;
@@ -391,18 +403,96 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     .await;
     let summary = d.text_of("#inbox-summary").await;
     assert!(summary.contains("3 reported"), "{summary}");
+    // Each department worked in its own worktree: nothing is in yours yet.
     for file in ["docs/notes.md", "tests/notes.md", "src/notes.md"] {
         let notes = std::fs::read_to_string(repo.join(file)).unwrap();
-        assert!(notes.contains("Tidy the notes"), "{file}: {notes}");
+        assert!(!notes.contains("Tidy the notes"), "{file}: {notes}");
     }
-    shoot_both(
-        &d,
-        "demo-finished",
-        Some("#sessions-panel"),
-        "sessions-panel",
+
+    // -- the end of the demo: a question, a REVIEW, a clash, and the last card
+    let queue = "#needs-you-list .need[data-kind=\"changes\"]";
+    let card = d
+        .wait_text("the last card", queue, "apply or merge the three")
+        .await;
+    assert!(
+        card.starts_with("Plan finished: apply or merge the three departments' changes: "),
+        "{card}"
+    );
+    for part in [
+        "zhilibu (2 files)",
+        "gongchengbu (1 file)",
+        "lingyubu (2 files · REVIEW)",
+    ] {
+        assert!(card.contains(part), "{part} in {card}");
+    }
+    let ask = "#needs-you-list .need[data-kind=\"confirm\"]";
+    let question = d
+        .wait_text("zhilibu's question", ask, "Should README.md")
+        .await;
+    assert!(
+        question.contains("Confirm") && question.contains("Reject"),
+        "{question}"
+    );
+    shoot_both(&d, "demo-end", None, "terminals-panel").await;
+    both_themes(&d, "the end of the demo").await;
+    d.click(&format!("{ask} button[data-action=\"confirm\"]"))
+        .await;
+    d.gone("the answered question", ask).await;
+
+    let ids = l.api.status().await;
+    let id = |dept: &str| {
+        support::departments(&ids)
+            .iter()
+            .find(|x| x["department"] == dept)
+            .and_then(|x| x["id"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (zhilibu, gongchengbu, lingyubu) = (id("zhilibu"), id("gongchengbu"), id("lingyubu"));
+    d.click(&format!("{queue} [data-open-changes=\"{lingyubu}\"]"))
+        .await;
+    d.wait_text(
+        "lingyubu's verdict",
+        "#drawer .decision-verdict",
+        "README.md is outside lingyubu's scope and was not in its report.",
     )
     .await;
-    both_themes(&d, "the finished demo").await;
+    assert!(d
+        .text_of("#drawer .decision-verdict")
+        .await
+        .contains(&format!("It conflicts with {zhilibu}")));
+    shoot_both(&d, "demo-drawer", None, "terminals-panel").await;
+    // Discard the stray one (asked first), apply the other two.
+    d.click("#drawer [data-decide=\"discard\"]").await;
+    d.click("#drawer [data-confirm=\"discard\"]").await;
+    for (dept, applied) in [
+        (&zhilibu, "docs/notes.md"),
+        (&gongchengbu, "tests/notes.md"),
+    ] {
+        d.wait_text("the drawer", "#drawer .decision-actions", "Your decision")
+            .await;
+        d.click(&format!("{queue} [data-open-changes=\"{dept}\"]"))
+            .await;
+        d.wait(
+            &format!("{dept}'s changes"),
+            "return document.querySelector('#drawer-title').textContent.includes(arguments[0]) && !!document.querySelector('#drawer [data-decide=\"apply\"]');",
+            vec![json!(dept)],
+        )
+        .await;
+        d.click("#drawer [data-decide=\"apply\"]").await;
+        wait_until(&format!("{applied} applied"), PATIENCE, || async {
+            let notes = std::fs::read_to_string(repo.join(applied)).unwrap_or_default();
+            notes.contains("Tidy the notes").then_some(())
+        })
+        .await;
+        d.present("Undo", "#drawer button.undo-integration").await;
+    }
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    assert!(
+        readme.contains("zhilibu (") && !readme.contains("lingyubu ("),
+        "{readme}"
+    );
+    d.gone("the last card", queue).await;
     d.quit().await;
     l.terminate();
     let _ = std::fs::remove_dir_all(&repo);

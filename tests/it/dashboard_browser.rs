@@ -756,15 +756,27 @@ async fn the_dashboard_end_to_end() {
         "report markers on the timeline"
     );
     shoot(&d, "inbox", true).await;
+    // Mark all read is the developer's read state (issue 37): every card is
+    // seen, kept by the launcher; what the planner has not read stays so.
+    let planner_unread =
+        api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await["unread_count"].clone();
     d.click("#inbox-mark-read").await;
     d.wait_count(
-        "every result read",
-        "#inbox .inbox-result[data-read=\"true\"]",
+        "every result seen",
+        "#inbox .inbox-result[data-seen=\"true\"]",
         3,
     )
     .await;
     let inbox = api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await;
-    assert_eq!(inbox["unread_count"], 0, "{inbox}");
+    assert_eq!(inbox["unread_count"], planner_unread, "{inbox}");
+    assert!(
+        inbox["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["seen"] == true),
+        "{inbox}"
+    );
 
     // -- resume the running Zhongshu: a resume prompt is typed into it
     d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume")

@@ -478,7 +478,8 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
         );
         let z2 = api.start_zhongshu("after the disk was freed").await;
         let again = api.post_ok("/api/browser_terminal/close", &json!({"id": shell["id"]})).await;
-        assert_eq!(again["terminal"]["status"], json!("closed"), "{again}");
+        // Ended terminals say `exited`, the Python tool's word (`closed` is internal).
+        assert_eq!(again["terminal"]["status"], json!("exited"), "{again}");
         // A terminal whose recording failed on the full disk must not linger as a
         // live listener the next request reuses.
         let pv = api

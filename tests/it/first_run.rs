@@ -444,7 +444,9 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
         .collect();
     assert_eq!(departments, ["zhilibu", "gongchengbu", "lingyubu"]);
 
-    // Each department changed its notes file and said so in a verified report.
+    // Each department changed its notes file in its own worktree and said so
+    // in a verified report; zhilibu asks about its README line, lingyubu
+    // wrote README.md outside its scope without saying so (issue 37 item 7).
     let inbox = l
         .api
         .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
@@ -454,37 +456,55 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
         .flat_map(|k| inbox[*k].as_array().cloned().unwrap_or_default())
         .collect();
     assert_eq!(results.len(), 3, "{inbox}");
-    for (department, file) in [
-        ("zhilibu", "docs/notes.md"),
-        ("gongchengbu", "tests/notes.md"),
-        ("lingyubu", "src/notes.md"),
+    let status = l.api.status().await;
+    for (department, file, reported) in [
+        (
+            "zhilibu",
+            "docs/notes.md",
+            vec!["docs/notes.md", "README.md"],
+        ),
+        ("gongchengbu", "tests/notes.md", vec!["tests/notes.md"]),
+        ("lingyubu", "src/notes.md", vec!["src/notes.md"]),
     ] {
-        let notes = std::fs::read_to_string(repo.0.join(file)).unwrap();
+        let session = support::departments(&status)
+            .into_iter()
+            .find(|d| d["department"] == department)
+            .unwrap_or_else(|| panic!("no {department}: {status}"));
+        let worktree = std::path::PathBuf::from(session["workspace"]["path"].as_str().unwrap());
+        let notes = std::fs::read_to_string(worktree.join(file)).unwrap();
         assert!(
             notes.contains(&format!("{department}: Tidy the notes")),
             "{file}: {notes}"
+        );
+        let mine = std::fs::read_to_string(repo.0.join(file)).unwrap();
+        assert!(
+            !mine.contains("Tidy the notes"),
+            "not in your tree until applied: {mine}"
         );
         let r = results
             .iter()
             .find(|r| r["department"] == department)
             .unwrap_or_else(|| panic!("no result of {department}: {inbox}"));
-        assert_eq!(r["changed_files"], serde_json::json!([file]), "{r}");
+        assert_eq!(r["changed_files"], serde_json::json!(reported), "{r}");
         assert_eq!(r["verified"], true, "sent with `mailbox send`: {r}");
+        assert_eq!(r["needs_user_confirmation"], department == "zhilibu", "{r}");
+        let review = &session["workspace"]["review"];
+        let stray = department == "lingyubu";
+        assert_eq!(
+            review["decision"],
+            if stray { "REVIEW" } else { "PASS" },
+            "{session}"
+        );
+        if stray {
+            assert_eq!(
+                review["scope"]["out_of_scope"],
+                serde_json::json!(["README.md"])
+            );
+        }
     }
-    // The report shows those changes, not the launcher's own files.
+    // Your working tree has none of it yet: the report shows no change.
     let report = l.api.get_ok("/api/report").await;
-    let mut changed: Vec<&str> = report["changed_paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
-    changed.sort();
-    assert_eq!(
-        changed,
-        ["docs/notes.md", "src/notes.md", "tests/notes.md"],
-        "{report}"
-    );
+    assert_eq!(report["changed_paths"], serde_json::json!([]), "{report}");
     // The planner is told its plan finished.
     let log_path = repo.0.join(format!(".tmp/codex_governance_logs/{z}.log"));
     wait_until("the planner told", PATIENCE, || async {

@@ -818,9 +818,26 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         )
         .await;
     let card = card.as_str().unwrap();
+    // Its row shows the task and the user's note, not the launcher's words
+    // to the agent around them (issue 37).
+    let task = page
+        .wait_js(
+            "the sent-back session's task",
+            "const t = document.querySelector(`.session-row[data-id=\"${arguments[0]}\"] .row-task`); return t && t.textContent;",
+            vec![json!(second)],
+            Duration::from_secs(45),
+        )
+        .await;
+    let task = task.as_str().unwrap();
+    assert!(
+        task.contains("\nSent back by you: also add src/b.rs")
+            && !task.contains("Your earlier work")
+            && !task.contains("[Sent back by the user]"),
+        "{task:?}"
+    );
     assert!(
         card.contains(&format!("sent back once; earlier {first}"))
-            && card.contains("0 integrated, 1 pending"),
+            && card.contains("0 integrated, 1 waiting for your review."),
         "{card}"
     );
     page.quit().await;
@@ -1205,16 +1222,10 @@ async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
         body.contains("Merge") && body.contains("Discard") && body.contains("Send back"),
         "{body}"
     );
-    // One file's diff: its recorded commit against its base.
-    click_when(
-        &d,
-        "the file's diff button",
-        "#drawer-body [data-open-diff]",
-    )
-    .await;
+    // One file's diff, inline: its recorded commit against its base.
     d.wait_js(
         "the file's diff",
-        "const t = document.querySelector('#drawer-body table.diff'); \
+        "const t = document.querySelector('#drawer-body details.file-diff[open] table.diff'); \
          return !!t && t.textContent.includes('A-FROM-DEPT');",
         vec![],
         wait,
@@ -1304,9 +1315,10 @@ fn by_task(ds: &[Value], task: &str) -> String {
 /// their worktrees, `launcher.scope: block`: a plan naming a file the user
 /// has not committed, a department's work out of scope with a wrong claim
 /// (one file name written by the agent as HTML), and an integration refused
-/// for a predicted conflict each show as an item naming their files; each
-/// goes when resolved (Discard from the drawer the item opens by keyboard,
-/// the user's file reverted, the conflicting work discarded).
+/// for a predicted conflict show naming their files (the last two in the one
+/// item for all waiting work, issue 37); each goes when resolved (Discard
+/// from the drawer the queue opens by keyboard, the user's file reverted, the
+/// conflicting work discarded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved() {
     let repo = isolated_repo(
@@ -1368,10 +1380,11 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
         dirty.contains("src/d.rs") && dirty.contains("did not commit"),
         "{dirty}"
     );
+    // A's findings and C's conflict are in the one item for all waiting work.
     let review = need_item(
         &d,
         "A's review findings",
-        &format!("review:{a}"),
+        "changes",
         "li.textContent.includes('src/never.rs')",
     )
     .await;
@@ -1384,8 +1397,17 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     ] {
         assert!(review.contains(part), "{part} in {review}");
     }
-    let conflict = need_item(&d, "C's conflict", &format!("conflict:{c}"), "true").await;
-    assert!(conflict.contains("src/shared.rs"), "{conflict}");
+    let conflict = need_item(
+        &d,
+        "C's conflict",
+        "changes",
+        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
+    )
+    .await;
+    assert!(
+        conflict.contains("conflicting: src/shared.rs"),
+        "{conflict}"
+    );
     // The agent's file name is text, never markup; the badge counts the items.
     let markup = d
         .js(
@@ -1396,14 +1418,12 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
         .await;
     let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
     assert_eq!(tags, "0", "no <i> element from a file name");
-    assert!(count.parse::<usize>().unwrap() >= 3, "count {count}");
+    assert!(count.parse::<usize>().unwrap() >= 2, "count {count}");
 
-    // The review item opens A's changes by keyboard; Discard there resolves it.
+    // The queue's entry opens A's changes by keyboard; Discard there resolves it.
     d.js(
-        "[...document.querySelectorAll('#needs-you-list > li')] \
-           .find((x) => x.dataset.key === arguments[0]) \
-           .querySelector('[data-action=review-changes]').focus();",
-        vec![json!(format!("review:{a}"))],
+        "document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"] [data-open-changes]`).focus();",
+        vec![json!(a)],
     )
     .await;
     d.press_keys(browser::ENTER).await;
@@ -1415,13 +1435,20 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
         Duration::from_secs(45),
     )
     .await;
+    // Discard asks first.
     d.js(
-        "[...document.querySelectorAll('#drawer-body .changes-actions button')] \
-           .find((b) => b.textContent === 'Discard').click();",
+        "document.querySelector('#drawer-body .changes-actions [data-decide=discard]').click(); \
+         document.querySelector('#drawer-body .changes-actions [data-confirm=discard]').click();",
         vec![],
     )
     .await;
-    need_gone(&d, "A's review item after Discard", &format!("review:{a}")).await;
+    d.wait_js(
+        "A gone from the queue after Discard",
+        "return !document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"]`);",
+        vec![json!(a)],
+        Duration::from_secs(45),
+    )
+    .await;
     assert_eq!(api.session(&a).await["workspace"]["state"], "discarded");
 
     // Reverting the user's file ends the plan's item ("Check again").
@@ -1434,10 +1461,16 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     )
     .await;
     need_gone(&d, "the dirty item after the revert", &format!("dirty:{z}")).await;
-    need_item(&d, "C's conflict still", &format!("conflict:{c}"), "true").await;
+    need_item(
+        &d,
+        "C's conflict still",
+        "changes",
+        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
+    )
+    .await;
 
     api.post_ok("/api/discard", &json!({"session_id": c})).await;
-    need_gone(&d, "C's conflict after Discard", &format!("conflict:{c}")).await;
+    need_gone(&d, "the queue after C's Discard", "changes").await;
     d.wait_js(
         "Needs you empty",
         "return document.querySelector('#needs-you').hidden;",

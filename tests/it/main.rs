@@ -34,6 +34,8 @@ mod mailbox_crash;
 #[cfg(unix)]
 mod needs_you_browser;
 #[cfg(unix)]
+mod phone_browser;
+#[cfg(unix)]
 mod pull_requests;
 mod python_compat;
 #[cfg(unix)]
@@ -42,7 +44,13 @@ mod report;
 #[cfg(unix)]
 mod review;
 #[cfg(unix)]
+mod review_browser;
+#[cfg(unix)]
+mod setup_browser;
+#[cfg(unix)]
 mod terminal_browser;
 mod terminal_ws;
 mod windows_loop;
 mod windows_terminal;
+#[cfg(unix)]
+mod words_browser;

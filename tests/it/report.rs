@@ -683,12 +683,17 @@ fn text_and_markdown_renderings() {
     }
 }
 
+/// `init` fits the checks to the repository (without a file the Python
+/// tool's defaults apply: `tests/python_compat.rs`); the state folder is no
+/// change, the configuration file is one like any other.
 #[test]
-fn without_a_file_a_rust_repository_gets_cargo_checks_and_the_launchers_own_files_are_no_change() {
+fn init_gives_a_rust_repository_cargo_checks_and_only_the_state_folder_is_no_change() {
     let repo = TestRepo::new();
     repo.write("Cargo.toml", "[package]\nname = \"demo\"\n")
         .write("src/lib.rs", "pub fn f() {}\n")
         .write("README.md", "# demo\n");
+    let defaults = codex_governance::config::commented_defaults(repo.path());
+    repo.write("governance.yaml", &defaults);
     repo.stage_all().commit("start");
     repo.write("src/lib.rs", "pub fn f() -> u8 { 1 }\n")
         .write(
@@ -718,14 +723,17 @@ fn without_a_file_a_rust_repository_gets_cargo_checks_and_the_launchers_own_file
         report.departments.iter().all(|d| d.duty.is_ascii()),
         "English duties (the titles keep the Chinese names)"
     );
-    // The launcher's own configuration and state folder are not changes,
-    // even where its state folder's .gitignore went missing.
-    repo.write("governance.yaml", "launcher:\n  max_departments: 3\n")
-        .write(".tmp/codex_governance_audit.jsonl", "{}\n");
+    // The state folder is not a change, even where its .gitignore went
+    // missing; the configuration file is (it sets the routing and the risks).
+    repo.write(
+        "governance.yaml",
+        &format!("{defaults}\n# max_departments: 3\n"),
+    )
+    .write(".tmp/codex_governance_audit.jsonl", "{}\n");
     let changed = repo.changed(Mode::Worktree);
     assert_eq!(
         changed,
-        strings(&["Cargo.toml", "README.md", "src/lib.rs"]),
+        strings(&["Cargo.toml", "README.md", "governance.yaml", "src/lib.rs"]),
         "{changed:?}"
     );
 }

@@ -304,7 +304,7 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     .expect("early output");
     let info = terms
         .open(
-            TerminalKind::CodexSession,
+            TerminalKind::AgentSession,
             pty.clone(),
             Some("zhongshu-1".into()),
             "z".into(),
@@ -315,7 +315,7 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     two_clients_and_a_late_joiner(&info, "early-bird", "echo both-$((1+2))", "both-3").await;
     assert_eq!(
         terms
-            .for_session("zhongshu-1", TerminalKind::CodexSession)
+            .for_session("zhongshu-1", TerminalKind::AgentSession)
             .unwrap()
             .id,
         info.id

@@ -59,7 +59,7 @@ async fn close(terms: Terminals, pty: Arc<Pty>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_reaches_the_agent_and_every_client_sees_its_output() {
-    let (terms, pty, info) = opened(TerminalKind::CodexSession, &[]).await;
+    let (terms, pty, info) = opened(TerminalKind::AgentSession, &[]).await;
     two_clients_and_a_late_joiner(&info, "FAKE_AGENT_START", "typed in a", "ECHO: typed in a")
         .await;
     close(terms, pty).await;

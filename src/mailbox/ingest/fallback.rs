@@ -38,7 +38,8 @@ pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> O
             ),
             changed_files: Vec::new(),
             verifications_run: Vec::new(),
-            verifications_skipped: Vec::new(),
+            // As the Python tool's fallback said: no verification reported.
+            verifications_skipped: vec!["The department reported no verification.".into()],
             risks: vec![
                 "No mailbox report was written: the department's work and checks are unverified."
                     .into(),
@@ -83,6 +84,13 @@ pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> O
             tracing::error!("mailbox: fallback packet for {key}: {e}");
         }
         tx.put_result(&key, &r);
+        // The Python tool's marks of a registered result on its session
+        // (the API shows it `reported`); the session itself stays one
+        // that ended without a report (retryable, not counted done).
+        if let Some(d) = tx.session_mut(&session.id).and_then(|x| x.department_mut()) {
+            d.reported_at = Some(r.reported_at.clone());
+            d.last_report_id = Some(r.report_id.clone());
+        }
         if let Some(snap) = &snap {
             let _ = record::store(tx, &session.id, snap, "exit");
         }
@@ -92,6 +100,8 @@ pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> O
             department: r.department.clone(),
             report_id: r.report_id.clone(),
             source: ResultSource::LauncherFallback,
+            risk_count: r.risks.len(),
+            needs_user_confirmation: r.needs_user_confirmation,
             file: None,
         }));
         Some(r)

@@ -153,6 +153,8 @@ fn audit_fields(result: &TaskResult, file: &str) -> ResultFields {
         department: result.department.clone(),
         report_id: result.report_id.clone(),
         source: ResultSource::Mailbox,
+        risk_count: result.risks.len(),
+        needs_user_confirmation: result.needs_user_confirmation,
         file: Some(ResultFile {
             verified: result.verified,
             file: file.to_string(),

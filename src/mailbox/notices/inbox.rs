@@ -14,13 +14,31 @@ use crate::sanitize::quoted;
 /// `POST /api/notify_zhongshu`: another tool's notice for a Zhongshu.
 #[derive(Debug, serde::Deserialize)]
 pub struct NotifyInput {
+    /// The Zhongshu; also `session_id` or `zhongshu_session_id`, as the
+    /// Python tool took it (`named_zhongshu`).
+    #[serde(default)]
     pub parent_session_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
     #[serde(default)]
     pub summary: String,
     #[serde(default)]
     pub risk_count: Option<u64>,
     #[serde(default)]
     pub next_action: Option<String>,
+}
+
+impl NotifyInput {
+    /// The Zhongshu named under any of the Python tool's keys.
+    pub fn named_zhongshu(&self) -> Option<String> {
+        crate::plans::queue::first_named([
+            Some(&self.parent_session_id),
+            self.session_id.as_ref(),
+            self.zhongshu_session_id.as_ref(),
+        ])
+    }
 }
 
 /// The answer to `POST /api/notify_zhongshu` (`prompt` is the Python tool's
@@ -30,6 +48,8 @@ pub struct NoticeSent {
     pub status: NoticeStatus,
     pub notice: String,
     pub prompt: String,
+    /// Why it was not delivered ("" when it was), as the Python tool said.
+    pub error: String,
 }
 
 /// Notices stay under this many characters.
@@ -166,10 +186,18 @@ impl Notices {
         }
         let text = truncate(&text, NOTICE_MAX);
         let status = self.deliver_notice(&z.id, &text, 0).await;
+        let error = match status {
+            NoticeStatus::Sent => String::new(),
+            NoticeStatus::Skipped => {
+                format!("{} is not running: the notice was not delivered", z.id)
+            }
+            NoticeStatus::Error => format!("the notice could not be delivered to {}", z.id),
+        };
         Ok(NoticeSent {
             status,
             prompt: text.clone(),
             notice: text,
+            error,
         })
     }
 }

@@ -17,6 +17,8 @@ use crate::sessions::StartSpec;
 pub struct Restarted {
     pub resumed_inline: bool,
     pub session_id: String,
+    /// The session asked to restart (the Python tool's `source_session_id`).
+    pub source_session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_from_session_id: Option<String>,
     pub session: Option<SessionView>,
@@ -43,6 +45,7 @@ impl Mailbox {
             return Ok(Restarted {
                 resumed_inline: true,
                 session_id: id.to_string(),
+                source_session_id: id.to_string(),
                 resumed_from_session_id: None,
                 session: crate::sessions::view::session_json(&self.sessions, id),
             });
@@ -105,6 +108,7 @@ impl Mailbox {
             resumed_inline: false,
             session: crate::sessions::view::session_json(&self.sessions, &new_id),
             session_id: new_id,
+            source_session_id: id.to_string(),
             resumed_from_session_id: Some(id.to_string()),
         })
     }

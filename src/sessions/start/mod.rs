@@ -203,7 +203,7 @@ impl<'a> Starter<'a> {
         let opened = self
             .sessions
             .open_terminal(
-                TerminalKind::CodexSession,
+                TerminalKind::AgentSession,
                 pty,
                 Some(id.clone()),
                 session.title.clone(),

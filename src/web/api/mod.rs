@@ -24,7 +24,9 @@ mod sessions;
 mod trust;
 mod zhongshu;
 
-use overview::{audit, browser_terminals, healthz, report, status, zhongshu_sessions};
+use overview::{
+    audit, browser_terminals, check_agents, healthz, report, status, zhongshu_sessions,
+};
 use sessions::{
     browser_terminal_close, browser_terminal_start, close_session, session_browser_terminal_start,
     session_input, start_department, start_zhongshu, submit_result,
@@ -50,6 +52,7 @@ pub fn routes() -> Routes {
         .get("/api/audit", audit)
         .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
+        .post("/api/mark_seen", review::mark_seen)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
@@ -60,7 +63,10 @@ pub fn routes() -> Routes {
         .post("/api/plan_assignments", plan_assignments)
         .post("/api/start_assignments", start_assignments)
         .post("/api/start_department", start_department)
-        .post("/api/start_department_for_zhongshu", start_department)
+        .post(
+            "/api/start_department_for_zhongshu",
+            sessions::start_department_for_zhongshu,
+        )
         .post("/api/session_input", session_input)
         .post("/api/close_session", close_session)
         .post("/api/notify_zhongshu", notify_zhongshu)
@@ -88,6 +94,7 @@ pub fn routes() -> Routes {
         .post("/api/quota/start_anyway", quota::start_anyway)
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
+        .post("/api/check_agents", check_agents)
 }
 
 type Caller = axum::Extension<Principal>;

@@ -39,6 +39,26 @@ pub(super) struct StartDepartment {
     assignment: AssignmentInput,
     #[serde(default)]
     parent_session_id: Option<String>,
+    /// The Python tool's other name for it.
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
+}
+
+/// `POST /api/start_department_for_zhongshu`: the same, but the Zhongshu must
+/// be named (the Python tool refused it otherwise).
+pub(super) async fn start_department_for_zhongshu(
+    state: L,
+    JsonBody(b): JsonBody<StartDepartment>,
+) -> Response {
+    if crate::plans::queue::first_named([
+        b.parent_session_id.as_ref(),
+        b.zhongshu_session_id.as_ref(),
+    ])
+    .is_none()
+    {
+        return failure(StatusCode::BAD_REQUEST, "parent_session_id is required");
+    }
+    start_department(state, JsonBody(b)).await
 }
 
 pub(super) async fn start_department(
@@ -47,7 +67,13 @@ pub(super) async fn start_department(
 ) -> Response {
     reply(
         l.dispatcher
-            .start_department(b.assignment, b.parent_session_id)
+            .start_department(
+                b.assignment,
+                crate::plans::queue::first_named([
+                    b.parent_session_id.as_ref(),
+                    b.zhongshu_session_id.as_ref(),
+                ]),
+            )
             .await
             .map(|d| match d {
                 Dispatch::Started(id) => DepartmentStart::Started(Box::new(StartedView {
@@ -232,6 +258,8 @@ pub(super) struct TerminalAnswer {
 struct OpenedTerminal {
     #[serde(flatten)]
     info: TerminalInfo,
+    /// Its listener's address (the Python tool's `host`): always loopback.
+    host: &'static str,
     pid: Option<u32>,
     scope: &'static str,
     read_only: bool,
@@ -249,6 +277,7 @@ impl TerminalAnswer {
             url: info.url.clone(),
             reused,
             terminal: OpenedTerminal {
+                host: "127.0.0.1",
                 scope: match info.kind {
                     crate::model::TerminalKind::Interactive => "global",
                     _ => "session",

@@ -150,14 +150,20 @@ async fn an_agents_status_shows_only_its_own_group_without_transcripts() {
     let z2 = api.start_zhongshu("group two").await;
     let d1 = scopes::waiting_department(&server, &z1, "lingyubu").await;
     let d2 = scopes::waiting_department(&server, &z2, "zhilibu").await;
-    // Both slots are taken: this one waits in z2's queue.
+    // Both slots are taken: z2's plan's assignment waits in its queue (a
+    // start by hand would be refused, as in the Python tool).
     let queued = api
         .post_ok(
-            "/api/start_department",
-            &json!({"parent_session_id": z2, "department": "gongchengbu", "task": "later"}),
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z2, "summary": "later",
+                    "assignments": [{"department": "gongchengbu", "task": "later"}]}),
         )
         .await;
-    assert_eq!(queued["queued"], json!(true), "{queued}");
+    assert_eq!(
+        queued["plan"]["auto_dispatch"]["queued_count"],
+        json!(1),
+        "{queued}"
+    );
     api.post_ok(
         "/api/session_input",
         &json!({"session_id": d1, "input": "a secret typed into d1"}),

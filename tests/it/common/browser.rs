@@ -89,7 +89,12 @@ impl Browser {
             "{CHROMIUM} is missing: {INSTALL_HINT}"
         );
         let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
+        let mut command = Command::new(CHROMEDRIVER);
+        // Its own process group, which Chromium joins: dropping the browser
+        // ends them all (killing chromedriver alone left Chromium running).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -346,6 +351,18 @@ impl Browser {
         .await;
     }
 
+    /// How many pixels the page is wider than the window (0 or less: no
+    /// sideways scroll).
+    pub async fn sideways_overflow(&self) -> i64 {
+        self.js(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
+
     /// Waits until the page is still: fonts loaded, no finite animation or
     /// transition running, and the layout (viewport, page size, element count,
     /// frames' boxes) the same at two polls in a row. Endless animations (a
@@ -556,6 +573,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group,
+            // which is chromedriver's own (see `start`).
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
