@@ -56,3 +56,29 @@ pub use records::*;
 pub use review::*;
 pub use session::*;
 pub use workspace::*;
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    #[test]
+    fn a_renamed_variant_keeps_its_word_on_the_wire_and_in_the_store() {
+        // Databases and Python-era clients hold the words of earlier launchers.
+        let kind = serde_json::to_string(&TerminalKind::AgentSession).unwrap();
+        assert_eq!(kind, "\"codex_session\"");
+        let reason = serde_json::to_string(&CloseReason::HelperExited).unwrap();
+        assert_eq!(reason, "\"app_server_exited\"");
+        assert_eq!(
+            serde_json::from_str::<TerminalKind>(&kind).unwrap(),
+            TerminalKind::AgentSession
+        );
+        assert_eq!(
+            serde_json::from_str::<CloseReason>(&reason).unwrap(),
+            CloseReason::HelperExited
+        );
+        assert_eq!(
+            CloseReason::HelperExited.as_str(),
+            "codex_app_server_exited"
+        );
+    }
+}
