@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod demo;
 pub mod error;
 pub mod files;
+pub mod forge;
 pub mod glob;
 pub mod ids;
 pub mod instance;

@@ -75,6 +75,17 @@ pub fn commented_defaults(repo: &Path) -> String {
          # Days a discarded department's branch is kept (worktrees --prune deletes it after).\n  \
          keep_discarded_days: 7\n",
     );
+    out.push_str(
+        "  # Pull request, a fourth way to integrate: the branch is pushed to `remote`\n  \
+         # with your Git credentials and a pull request opened through the forge's API\n  \
+         # (token from GITHUB_TOKEN, GH_TOKEN or `gh auth token`; never stored).\n  \
+         pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    \
+         # repo: owner/name   (derived from the remote's URL)\n    \
+         # base: main         (default: your current branch)\n    \
+         # A failing check sends the work back to its department without a click,\n    \
+         # at most max_send_backs times per pull request.\n    \
+         auto_send_back: false\n    max_send_backs: 2\n    poll_seconds: 30\n",
+    );
     out
 }
 

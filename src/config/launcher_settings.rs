@@ -134,6 +134,7 @@ pub(super) fn resolve(
         quota_reserve_percent,
         plan_budget_usd: fl.plan_budget_usd,
         plan_budget_tokens: fl.plan_budget_tokens,
+        pull_requests: super::pull_requests::resolve(file_name, fl.pull_requests.clone())?,
     })
 }
 

@@ -42,6 +42,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "worktree_max_file_bytes",
             "merge",
             "keep_discarded_days",
+            "pull_requests",
         ],
     ),
     ("preflight", &["portability_paths"]),

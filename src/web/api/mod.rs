@@ -17,6 +17,7 @@ use crate::launcher::Launcher;
 mod changes;
 mod control;
 mod overview;
+mod pull_requests;
 mod quota;
 mod review;
 mod sessions;
@@ -84,6 +85,9 @@ pub fn routes() -> Routes {
         .post("/api/undo_integration", changes::undo)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
+        .get("/api/pull_requests", pull_requests::settings)
+        .post("/api/integrate_plan", pull_requests::integrate_plan)
+        .post("/api/send_back_failure", pull_requests::send_back_failure)
         .post("/api/interrupt", control::interrupt)
         .post("/api/stop_plan", control::stop_plan)
         .post("/api/retry", control::retry)
