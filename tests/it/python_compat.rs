@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_codex-governance");
 
 fn repo() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap().join("repo");
+    let root = dunce::canonicalize(dir.path()).unwrap().join("repo");
     std::fs::create_dir_all(&root).unwrap();
     git2::Repository::init(&root).unwrap();
     (dir, root)
