@@ -20,6 +20,7 @@ mod launcher_settings;
 mod lenient;
 mod located;
 mod plain_errors;
+pub mod pull_requests;
 mod python_env;
 mod python_signs;
 pub mod trust;
@@ -95,6 +96,8 @@ pub struct LauncherSettings {
     /// `model_prices`) and in tokens; none: no limit.
     pub plan_budget_usd: Option<f64>,
     pub plan_budget_tokens: Option<u64>,
+    /// `launcher.pull_requests` (issue 38).
+    pub pull_requests: pull_requests::PullRequestSettings,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -180,6 +183,10 @@ struct FileLauncher {
     #[serde(default)]
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
+    tui_idle_seconds: Option<u64>,
+    #[serde(default)]
+    planner_keeps_tui: Option<bool>,
+    #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
     #[serde(default)]
     isolation: Option<String>,
@@ -203,6 +210,8 @@ struct FileLauncher {
     plan_budget_usd: Option<f64>,
     #[serde(default)]
     plan_budget_tokens: Option<u64>,
+    #[serde(default)]
+    pull_requests: Option<pull_requests::FilePullRequests>,
 }
 
 #[derive(Debug, Default, Deserialize)]

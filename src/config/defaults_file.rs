@@ -50,7 +50,10 @@ pub fn commented_defaults(repo: &Path) -> String {
     out.push_str(&list("  agent_command", &default_agent_command()));
     out.push_str(
         "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
-         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n",
+         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n  \
+         # Codex's own terminal runs only while someone watches it: it stops after\n  \
+         # this many seconds without a viewer; the planner keeps its own.\n  \
+         tui_idle_seconds: 300\n  planner_keeps_tui: true\n",
     );
     out.push_str(
         "  # Each department works in its own git worktree (shared: the one working tree).\n  \
@@ -71,6 +74,17 @@ pub fn commented_defaults(repo: &Path) -> String {
          merge: squash\n  \
          # Days a discarded department's branch is kept (worktrees --prune deletes it after).\n  \
          keep_discarded_days: 7\n",
+    );
+    out.push_str(
+        "  # Pull request, a fourth way to integrate: the branch is pushed to `remote`\n  \
+         # with your Git credentials and a pull request opened through the forge's API\n  \
+         # (token from GITHUB_TOKEN, GH_TOKEN or `gh auth token`; never stored).\n  \
+         pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    \
+         # repo: owner/name   (derived from the remote's URL)\n    \
+         # base: main         (default: your current branch)\n    \
+         # A failing check sends the work back to its department without a click,\n    \
+         # at most max_send_backs times per pull request.\n    \
+         auto_send_back: false\n    max_send_backs: 2\n    poll_seconds: 30\n",
     );
     out
 }

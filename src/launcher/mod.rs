@@ -279,6 +279,8 @@ impl Launcher {
         tokio::spawn(async move { this.check_backend().await });
         self.integrations.recover().await;
         self.start_quota_clock();
+        self.integrations
+            .follow_pull_requests(&self.ctx, self.stopping.subscribe());
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;

@@ -35,7 +35,8 @@ word_enum!(
         /// A department ended its turns without reporting, after a reminder.
         NoReport => "no_report",
         /// The helper process its agent runs on went away (Codex's app-server);
-        /// the wire word is the one of the launchers before.
+        /// the words, shown and stored, are those of the launchers before.
+        #[serde(rename = "app_server_exited")]
         HelperExited => "codex_app_server_exited",
         /// A department reported (SPEC 8 step 6).
         Reported => "mailbox_report_received",
@@ -110,6 +111,7 @@ word_enum!(
     TerminalKind {
         /// A session's live PTY, interactive (any backend; the wire word is
         /// the one of the launchers before).
+        #[serde(rename = "codex_session")]
         AgentSession => "codex_session",
         /// A read-only view of a session's PTY.
         SessionPreview => "session_preview",

@@ -7,6 +7,7 @@
 //! persisted, so a restart before the reset waits and one after it continues.
 
 pub mod clock;
+pub mod model_switch;
 
 use std::sync::Arc;
 
@@ -248,6 +249,8 @@ pub trait Agents: Send + Sync {
     fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// Puts text into a live session.
     fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// The live session's next turns use `model` (Err: why not).
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// The account's usage limits, the queue's hold and the plans' budgets, as
@@ -279,6 +282,7 @@ impl Quota {
     pub fn record(&self, update: &AccountQuota) {
         let saved = self.ctx.store.update(|tx| {
             tx.quota_mut().account.merge(update);
+            model_switch::rearm(tx);
             let now = unix_now();
             let account = tx.state().quota.account.clone();
             let ids: Vec<String> = tx.state().sessions.keys().cloned().collect();
@@ -452,6 +456,8 @@ pub struct QuotaView {
     pub budgets: Vec<BudgetView>,
     pub plan_budget_usd: Option<f64>,
     pub plan_budget_tokens: Option<u64>,
+    /// Near the limit: switch the running sessions to a lighter model?
+    pub model_switch: Option<model_switch::SwitchOffer>,
 }
 
 /// The view of `state`'s quota.
@@ -515,6 +521,7 @@ pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> Qu
         budgets,
         plan_budget_usd: config.plan_budget_usd,
         plan_budget_tokens: config.plan_budget_tokens,
+        model_switch: model_switch::offer(state, config),
     }
 }
 

@@ -15,7 +15,7 @@ use super::start::{workspace, Starter};
 use super::Sessions;
 use crate::agents::{AgentEvent, AgentSpec, Channel};
 use crate::error::{LResult, LauncherError};
-use crate::model::{AgentState, AuditEvent, CloseReason, Session, TerminalKind};
+use crate::model::{AgentState, AuditEvent, CloseReason, Session};
 
 /// Sent to a resumed department that has not reported.
 const CONTINUE_AFTER_RESTART: &str = "[codex-governance] The launcher restarted and your \
@@ -155,14 +155,15 @@ impl Sessions {
             }
         };
         let agent = started.agent;
-        let pid = agent.terminal().pid();
+        let terminal = agent.terminal();
+        let pid = terminal.as_ref().map(|t| t.pid());
         let server_pid = agent.helper_pid();
         // A thread whose server kept running may be mid-turn; what it waits for
         // (approvals, tool calls) it asks again, in the events that follow.
         let working = agent.working();
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
-                x.pid = Some(pid);
+                x.pid = pid;
                 x.agent.server_pid = server_pid;
                 x.agent.pending_approvals.clear();
                 x.agent.attention = None;
@@ -175,24 +176,13 @@ impl Sessions {
             tx.audit(AuditEvent::SessionResumed {
                 session_id: id.to_string(),
                 thread_id: thread.clone(),
-                pid,
+                pid: pid.or(server_pid).unwrap_or_default(),
             });
         })?;
-        let pty = Arc::clone(agent.terminal());
         self.live.adopt_agent(id, agent);
         self.follow_agent(id, started.events);
-        self.live.watch_exit(id, &pty);
-        let opened = self
-            .open_terminal(
-                TerminalKind::AgentSession,
-                pty,
-                Some(id.to_string()),
-                s.title.clone(),
-            )
+        self.show_terminal(id, terminal, s.is_zhongshu(), &s.title)
             .await;
-        if let Err(e) = opened {
-            tracing::warn!("no browser terminal for {id}: {e}");
-        }
         if s.is_department() && !s.has_reported() && !working {
             // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {

@@ -5,12 +5,14 @@
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
+pub mod conversation;
 mod follow;
 pub mod heartbeat;
 mod live;
 pub mod start;
 pub mod terminals;
 pub mod view;
+mod viewers;
 
 use std::sync::Arc;
 
@@ -46,6 +48,8 @@ pub struct Sessions {
     pub credentials: Arc<Credentials>,
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
+    /// One on-demand terminal start at a time.
+    attaching: tokio::sync::Mutex<()>,
     signals: SignalTx,
     /// Whether the repository's configuration may run: no session starts
     /// before the user trusts what it sets.
@@ -79,6 +83,7 @@ impl Sessions {
             terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
+            attaching: tokio::sync::Mutex::new(()),
             signals,
         }
     }
@@ -297,5 +302,15 @@ impl crate::quota::Agents for Sessions {
 
     fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move { self.live.deliver(id, text).await.map(|_| ()) })
+    }
+
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let agent = self
+                .live
+                .agent(id)
+                .ok_or_else(|| format!("session {id} has no live agent"))?;
+            agent.set_model(model).await.map_err(|e| e.to_string())
+        })
     }
 }

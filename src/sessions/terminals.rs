@@ -163,9 +163,14 @@ impl Sessions {
             return Ok((t, true));
         }
         let pty = self.live.pty(session_id).ok_or_else(|| {
-            LauncherError::Conflict(format!(
-                "session {session_id} has no live terminal (it ran under an earlier launcher)"
-            ))
+            LauncherError::Conflict(if session.is_running() && self.terminals_on_demand() {
+                format!(
+                    "session {session_id} has no terminal running (it starts on demand): open \
+                     it with POST /api/session_terminal/attach, or read its conversation"
+                )
+            } else {
+                format!("session {session_id} has no live terminal: read its conversation")
+            })
         })?;
         let info = self
             .open_terminal(
@@ -186,6 +191,19 @@ impl Sessions {
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
         match record.kind {
+            // A terminal started on demand goes; its session stays.
+            TerminalKind::AgentSession if self.terminals_on_demand() => {
+                let pty = record
+                    .session_id
+                    .as_deref()
+                    .and_then(|sid| self.live.pty(sid));
+                match (record.session_id.as_deref(), pty) {
+                    (Some(sid), Some(pty)) => self.detach(sid, &pty).await,
+                    _ => {
+                        self.close_terminal_record(id).await?;
+                    }
+                }
+            }
             TerminalKind::AgentSession => {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, CloseReason::TerminalClosed).await?;

@@ -66,6 +66,15 @@ pub struct SessionView {
     /// sent back, retried or resumed): this one is history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// What its backend can do (a conversation to show, a terminal on demand).
+    pub capabilities: crate::agents::Capabilities,
+    /// How many pages watch its own terminal right now (a terminal started on
+    /// demand stops a while after the last one left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_viewers: Option<usize>,
+    /// Moves whenever its live conversation does (`GET /api/session_conversation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_rev: Option<u64>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -129,20 +138,28 @@ pub fn session_view(
     session: &Session,
 ) -> SessionView {
     let pty = sessions.live.pty(&session.id);
+    let agent = sessions.live.agent(&session.id);
+    let activity = agent.as_ref().and_then(|a| a.activity()).or_else(|| {
+        let p = pty.as_ref()?;
+        Some((p.last_output()?, p.last_output_wall()?))
+    });
+    let capabilities = crate::agents::capabilities(session.agent.backend);
+    let conversation = agent.as_ref().and_then(|a| a.conversation().cloned());
     let stale = Duration::from_secs(sessions.ctx.config.launcher.department_stale_seconds);
-    let hb = heartbeat(
-        session.is_running(),
-        pty.as_ref().and_then(|p| p.last_output()),
-        stale,
-    );
+    let hb = heartbeat(session.is_running(), activity.map(|a| a.0), stale);
     let mut record = session.clone();
-    if let Some(t) = pty.as_ref().and_then(|p| p.last_output_wall()) {
+    if let Some((_, t)) = activity {
         let t = chrono::DateTime::<chrono::Local>::from(t);
         record.last_activity_at = Some(crate::clock::rfc3339(&t));
     }
-    let transcript_preview = match &pty {
-        Some(p) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
-        None => log_preview(&session.log_path),
+    let transcript_preview = match (&conversation, &pty) {
+        (Some(c), _) => c.preview(PREVIEW_LINES),
+        (None, Some(p)) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
+        (None, None) if capabilities.conversation => crate::agents::conversation::file_preview(
+            &crate::agents::conversation::path_for(Path::new(&session.log_path)),
+            PREVIEW_LINES,
+        ),
+        (None, None) => log_preview(&session.log_path),
     };
     let terminal = session
         .browser_terminal_id
@@ -229,6 +246,12 @@ pub fn session_view(
         mailbox,
         integration_needs_override: needs_override(sessions, session),
         superseded_by: superseded_by(state, session),
+        capabilities,
+        terminal_viewers: terminal
+            .filter(|t| t.status != TerminalStatus::Closed)
+            .and_then(|t| sessions.terminals.viewers(&t.id))
+            .map(|v| *v.borrow()),
+        conversation_rev: conversation.map(|c| c.rev()),
         cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
             let price = sessions
                 .ctx
@@ -386,8 +409,15 @@ fn log_preview(path: &str) -> String {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(PREVIEW_BYTES as u64)));
+    let from = len.saturating_sub(PREVIEW_BYTES as u64);
+    let _ = f.seek(SeekFrom::Start(from));
     let mut buf = Vec::new();
     let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
-    preview(&buf, PREVIEW_LINES)
+    // Started mid-file, it may start mid-character: from the next whole one.
+    let whole = if from > 0 {
+        crate::text::from_char_start(&buf)
+    } else {
+        &buf[..]
+    };
+    preview(whole, PREVIEW_LINES)
 }

@@ -134,11 +134,13 @@ impl Tool {
             ),
             Tool::ProposeIntegration => (
                 "Propose bringing a department's recorded changes into the user's tree: apply \
-                 (uncommitted, for review before commit) or merge (a commit on the current \
-                 branch). The user decides; the proposal is shown to them with your note.",
+                 (uncommitted, for review before commit), merge (a commit on the current \
+                 branch) or pull_request (pushed, with a pull request whose body is the \
+                 governance review, where the team's review and CI decide). The user decides; \
+                 the proposal is shown to them with your note.",
                 json!({"type": "object", "properties": {
                     "department_session_id": {"type": "string"},
-                    "mode": {"type": "string", "enum": ["apply", "merge"]},
+                    "mode": {"type": "string", "enum": ["apply", "merge", "pull_request"]},
                     "note": {"type": "string", "description": "Why, for the user."}
                 }, "required": ["department_session_id", "mode"]}),
             ),
@@ -292,9 +294,12 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
         Tool::ProposeIntegration => Request::ProposeIntegration {
             department_session_id: department_session(&args)?,
             mode: match args.get("mode") {
-                Some(v) => serde_json::from_value(v.clone())
-                    .map_err(|_| "mode must be \"apply\" or \"merge\"".to_string())?,
-                None => return Err("mode is missing: \"apply\" or \"merge\"".into()),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+                    "mode must be \"apply\", \"merge\" or \"pull_request\"".to_string()
+                })?,
+                None => {
+                    return Err("mode is missing: \"apply\", \"merge\" or \"pull_request\"".into())
+                }
             },
             note: optional_text(&args, "note")?,
         },
@@ -462,6 +467,22 @@ mod tests {
                 note: Some("ready".into())
             }
         );
+        let (_, r) = parse(
+            SessionKind::Zhongshu,
+            "governance_propose_integration",
+            &json!({"department_session_id": "dept-1", "mode": "pull_request"}),
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                r,
+                Request::ProposeIntegration {
+                    mode: IntegrationMode::PullRequest,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
         for (args, word) in [
             (json!({"mode": "apply"}), "department_session_id is missing"),
             (
@@ -470,7 +491,7 @@ mod tests {
             ),
             (
                 json!({"department_session_id": "dept-1", "mode": "push"}),
-                "\"apply\" or \"merge\"",
+                "\"apply\", \"merge\" or \"pull_request\"",
             ),
             (
                 json!({"department_session_id": "dept-1", "mode": "apply", "session_id": "z"}),

@@ -148,6 +148,8 @@ mod tests {
             "/api/discard",
             "/api/send_back",
             "/api/undo_integration",
+            "/api/integrate_plan",
+            "/api/send_back_failure",
         ] {
             assert_eq!(scope(&Method::POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
@@ -164,5 +166,7 @@ mod tests {
         let changes = "/api/changes";
         assert!(refusal(&session(SessionKind::Zhongshu), &Method::GET, changes).is_none());
         assert!(refusal(&session(SessionKind::Department), &Method::GET, changes).is_some());
+        // Where pull requests go is the developer's to read.
+        assert_eq!(scope(&Method::GET, "/api/pull_requests"), Scope::User);
     }
 }

@@ -4,6 +4,7 @@
 
 import { el } from "./dom.js";
 import { count } from "./format.js";
+import { PR_WORDS, pullRequestSuffix } from "./pull_request.js";
 
 /** The words of a worktree's state, as the plan, the rows and the drawer say them. */
 export const WORDS = {
@@ -16,6 +17,7 @@ export const WORDS = {
   discarded: "discarded",
   sent_back: "sent back",
   no_changes: "no changes · worktree removed",
+  ...PR_WORDS,
 };
 
 /** A badge for a department's worktree, or null when it shares the tree. */
@@ -26,7 +28,7 @@ export function workspaceBadge(s) {
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${WORDS[ws.state] || ws.state}${stat}${review}`,
+    text: `${WORDS[ws.state] || ws.state}${stat}${review}${pullRequestSuffix(ws)}`,
     title: `worktree ${ws.path} on ${ws.branch}`,
   });
 }

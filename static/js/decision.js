@@ -12,6 +12,7 @@ import { api } from "./api.js";
 import { el } from "./dom.js";
 import { decisionActions } from "./decision_actions.js";
 import { diffCounts, diffTables } from "./diff_table.js";
+import { pullRequestSection } from "./pull_request.js";
 import { count, enc, list } from "./format.js";
 import { WORDS } from "./changes.js";
 import * as store from "./store.js";
@@ -214,7 +215,7 @@ export function decisionTitle(v) {
 export async function showChanges(id, reload) {
   const v = await api(`/api/changes?${new URLSearchParams({ session_id: id })}`);
   const actions = decisionActions(v, reload);
-  const sections = [lead(v), whatItDid(v), conflicts(v), files(v), scope(v), findings(v), actions.section];
-  // The pull request section (static/js/pull_request.js) goes here, after the actions: one call.
+  const sections = [lead(v), whatItDid(v), conflicts(v), files(v), scope(v), findings(v), actions.section,
+    await pullRequestSection(v, reload)];
   return { title: decisionTitle(v), parts: sections.filter(Boolean), keys: actions.keys };
 }

@@ -73,6 +73,13 @@ export function costText(usd) {
   return usd >= 100 ? `$${usd.toFixed(0)}` : `$${usd.toFixed(2)}`;
 }
 
+/** The first `max` characters of `text` (whole ones: an emoji is not split
+ * into half a surrogate pair), with "…" when it was longer. */
+export function cutText(text, max) {
+  const chars = Array.from(String(text || ""));
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
+}
+
 /** Where the launcher's words to the agent begin in a sent-back session's
  * task (src/integration/mod.rs, send_back): "<task>\n\n[Sent back by the
  * user] <note>\n\nYour earlier work…". */

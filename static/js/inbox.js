@@ -9,7 +9,7 @@
 
 import { $, breakable, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
 import { api, toast } from "./api.js";
-import { dateTime, list, parseTime } from "./format.js";
+import { cutText, dateTime, list, parseTime } from "./format.js";
 import * as store from "./store.js";
 
 let selectKey = "";
@@ -26,7 +26,7 @@ function renderSelect() {
       replaceChildren(select, el("option", { text: "no planner yet", attrs: { value: "" } }));
     } else {
       replaceChildren(select, zs.map((z) => {
-        const task = z.task.length > 60 ? `${z.task.slice(0, 59)}…` : z.task;
+        const task = cutText(z.task, 60);
         return el("option", { text: `${z.id} (${z.status}) — ${task}`, attrs: { value: z.id } });
       }));
     }

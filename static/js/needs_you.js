@@ -6,7 +6,10 @@
 // reports that ask for the user's confirmation (Confirm / Reject with a note,
 // confirmations.js), and of isolated departments: a plan naming files the
 // user has not committed (worktree_needs.js) and one item for all the work
-// that waits for the user's review (review_queue.js). Dismissals and answers are kept by the
+// that waits for the user's review (review_queue.js); near the usage limit, the
+// offer Codex's own terminal made (switch the running sessions to a lighter
+// model for their next turns, keep them, or keep them and stop asking).
+// Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
 // the task form stays in view. Approvals sit in the same section (#approvals, drawn by
@@ -162,6 +165,17 @@ async function startAnyway(b) {
   }
 }
 
+async function answerSwitch(choice, b) {
+  b.disabled = true;
+  try {
+    await api("/api/quota/model_switch", { choice });
+    toast(choice === "switch" ? "The running sessions use the lighter model from their next turn." : "The sessions keep their models.", "info");
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not answer: ${e.message}`, "error");
+  }
+}
+
 async function raiseBudget(zhongshu, input, inTokens, b) {
   const value = Number(input.value);
   if (!(value > 0)) {
@@ -199,6 +213,22 @@ function quotaItems(q, queued) {
     const actions = [];
     if (q.hold && queued) actions.push(button("Start anyway", "primary", (ev) => startAnyway(ev.target), { action: "start-anyway" }));
     items.push({ key: `quota:${text}`, at: parked[0] ? parked[0].since : "", kind: "quota", text, detail, sig: actions.length, actions });
+  }
+  const offer = q.model_switch;
+  if (offer) {
+    const n = offer.sessions.length;
+    items.push({
+      key: `model-switch:${offer.model}:${offer.sessions.join(",")}`,
+      at: q.updated_at || "",
+      kind: "rate_limit",
+      text: `Approaching the usage limit (${Math.round(offer.used_percent)}% of the ${offer.window} window): switch to ${offer.model} for the next turns?`,
+      detail: `${n} running session${n === 1 ? "" : "s"} would switch: ${offer.sessions.join(", ")}. A lighter model uses less of the limit.`,
+      actions: [
+        button(`Switch to ${offer.model}`, "primary", (ev) => answerSwitch("switch", ev.target), { action: "switch-model" }),
+        button("Keep current models", "", (ev) => answerSwitch("keep", ev.target), { action: "keep-model" }),
+        button("Keep, and stop asking", "", (ev) => answerSwitch("never", ev.target), { action: "never-switch" }),
+      ],
+    });
   }
   for (const b of q.budgets || []) {
     const inTokens = b.budget_usd == null;

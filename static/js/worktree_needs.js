@@ -4,13 +4,15 @@
 //   lists only files still changed, so the item goes once they are committed
 //   or reverted ("Check again", and a status refresh every few seconds while
 //   it shows: no event tells the page that the user's tree changed);
-// - files the plan names that hold a department's applied change.
+// - files the plan names that hold a department's applied change;
+// - work in review whose pull request's checks fail (pull_request.js).
 // A department's waiting work, findings and conflicts included, is one item
 // for all of them: the review queue (review_queue.js). File names come from
 // agents: they are only ever set as text.
 
 import { el, pathList } from "./dom.js";
 import { refresh } from "./live.js";
+import { pullRequestItem } from "./pull_request.js";
 
 /** How often the status is fetched while a plan's files are dirty. */
 const DIRTY_RECHECK_MS = 5000;
@@ -75,7 +77,7 @@ function appliedItem(s, title, showSession) {
 export function worktreeItems(sessions, title, showSession) {
   const items = [];
   for (const s of sessions) {
-    for (const make of [dirtyItem, appliedItem]) {
+    for (const make of [dirtyItem, appliedItem, pullRequestItem]) {
       const item = make(s, title, showSession);
       if (item) items.push(item);
     }

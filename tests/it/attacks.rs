@@ -12,6 +12,7 @@ use crate::common::mailbox as extra;
 use crate::common::terminal as client;
 
 mod agents;
+mod forge;
 mod integration;
 mod state;
 mod web;

@@ -2590,10 +2590,13 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     let seen = extra_audit_lines(&state).len();
     let second = w.launch();
     let api = &second.api;
+    // No TUI runs for it (nobody opened its terminal): its agent is back
+    // once it is no longer starting.
     let back = wait_agent(api, &id, "resumed on its thread", |s| {
-        s["status"] == "running" && s["pid"].is_number() && s["pid"] != dept["pid"]
+        s["status"] == "running" && s["agent_state"] != "starting"
     })
     .await;
+    assert!(back["pid"].is_null(), "{back}");
     assert_eq!(back["thread_id"], dept["thread_id"], "{back}");
     wait_audit(api, "session_resumed", |e| e["session_id"] == id.as_str()).await;
     // Its cut-off turn goes on (one continue turn, not a reminder) and ends
@@ -2608,6 +2611,34 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     })
     .await;
     assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
+    // Its conversation survived the restart: its task from before the stop,
+    // the continue turn and its report after it, each once.
+    let c = api
+        .get_ok(&format!("/api/session_conversation?id={id}"))
+        .await;
+    let entries = c["entries"].as_array().cloned().unwrap_or_default();
+    let told: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["type"] == "user")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(told.iter().any(|t| t.contains("Write NOTES.md")), "{c}");
+    assert!(
+        told.iter()
+            .any(|t| t.contains("Continue your task where it stopped")),
+        "{c}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "tool_call" && e["tool"] == "governance_report_result"),
+        "{c}"
+    );
+    let mut ids: Vec<&str> = entries.iter().filter_map(|e| e["id"].as_str()).collect();
+    let all_ids = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all_ids, "no entry twice: {c}");
     let after: Vec<Value> = extra_audit_lines(&state).split_off(seen);
     println!("audit at the restart:");
     for l in &after {
@@ -2763,6 +2794,313 @@ async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it()
     // The database takes a later change.
     api.post_ok("/api/close_session", &json!({"session_id": "zhilibu-1"}))
         .await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// The Codex TUI processes (`codex resume <thread> --remote`) attached to `thread`.
+fn tuis_of(w: &World, thread: &str) -> Vec<String> {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .expect("ps");
+    let _ = w;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" resume ") && l.contains(thread) && l.contains("--remote"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 36 item 1 and issue 37 item 3: a department is a thread, not a
+/// process. It works, asks and is answered from the page without any TUI;
+/// opening its terminal in its tile attaches one, leaving the tile's
+/// conversation stops it after the idle time; and once it ended its tile
+/// still shows everything it did (a command with its exit code and output, a
+/// file change with its diff, the approval), whole characters and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the_page() {
+    let mut w = World::with_launcher_yaml(true, "  tui_idle_seconds: 1\n").await;
+    // The model whose edit tool is the freeform apply_patch.
+    w.env
+        .push(("CODEX_GOVERNANCE_DEPARTMENT_MODEL".into(), "gpt-5.5".into()));
+    commit_all(&w.repo.path, "initial");
+    let outside = not_writable_by_codex();
+    let approved = outside.path().join("approved-in-the-tile.txt");
+    let mut launcher = w.launch();
+    let api = &launcher.api;
+    w.plans_one_notes_department();
+    w.server.on(
+        "department (zhilibu)",
+        vec![exec("call_cmd", "printf 'CMD-MARK 治理部\\n'; exit 3")],
+    );
+    w.server.on(
+        "call_cmd",
+        vec![model_server::apply_patch(
+            "call_patch",
+            "*** Begin Patch\n*** Add File: NOTES.md\n+NOTES-MARK 治理部\n*** End Patch",
+        )],
+    );
+    w.server.on(
+        "call_patch",
+        vec![exec_escalated(
+            "call_ask",
+            &format!("touch {}", approved.display()),
+            "TILE-APPROVE",
+        )],
+    );
+    // Its report waits while the terminal is opened and closed.
+    let report = w.server.on_held(
+        "call_ask",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "TILE-SUMMARY", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    let z = api.start_zhongshu("Plan one change").await;
+    let d = dashboard(&launcher, "codex-conversation-failure").await;
+    let approval = wait_approval(api, "the department's approval", |a| {
+        a["reason"] == "TILE-APPROVE"
+    })
+    .await;
+    let dept = approval["session_id"].as_str().unwrap().to_string();
+    let thread = api.session(&dept).await["thread_id"]
+        .as_str()
+        .expect("a thread")
+        .to_string();
+    // No TUI runs for it: its terminal was never opened.
+    assert!(
+        tuis_of(&w, &thread).is_empty(),
+        "a TUI runs for {dept}: {:?}",
+        tuis_of(&w, &thread)
+    );
+    let s = api.session(&dept).await;
+    assert!(s["browser_terminal_url"].is_null(), "{s}");
+    assert_eq!(s["capabilities"]["terminal_on_demand"], true, "{s}");
+    // Its tile shows the conversation: the command, its exit code and
+    // output, the file change, and the approval with its buttons.
+    let tile = format!(".slot[data-session='{dept}']");
+    let shown = d
+        .wait_js(
+            "the department's conversation in its tile",
+            "const c = document.querySelector(arguments[0] + ' .conversation');
+             const t = c && c.textContent;
+             return t && t.includes('CMD-MARK 治理部') && t.includes('exit 3')
+               && t.includes('NOTES.md') && t.includes('NOTES-MARK 治理部')
+               && c.querySelector('.conv-approval button[data-decision=\"accept\"]') ? t : null;",
+            vec![json!(tile)],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert!(!shown.as_str().unwrap().contains('\u{fffd}'), "{shown}");
+    axe::accessible(&d, "a live conversation with an approval, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "a live conversation with an approval, other theme").await;
+    d.click("#theme-toggle").await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-conversation-live-1440x900.png", &png);
+    }
+    d.click(&format!(
+        "{tile} .conv-approval button[data-decision='accept']"
+    ))
+    .await;
+    let decided = wait_audit(api, "approval_decided", |e| {
+        e["request_id"] == approval["request_id"]
+    })
+    .await;
+    assert_eq!(decided["by"], "dashboard", "{decided}");
+    wait_until("the approved command ran", CODEX_PATIENCE, || async {
+        approved.exists().then_some(())
+    })
+    .await;
+    assert!(tuis_of(&w, &thread).is_empty(), "still no TUI");
+    // Opening its terminal attaches a TUI for this viewer ...
+    d.click(&format!("{tile} .slot-view")).await;
+    d.wait_js(
+        "the department's terminal in its tile",
+        "return document.querySelector(arguments[0] + ' iframe.slot-frame') ? true : null;",
+        vec![json!(tile)],
+        CODEX_PATIENCE,
+    )
+    .await;
+    let attached = wait_until("a TUI for the department", CODEX_PATIENCE, || async {
+        let t = tuis_of(&w, &thread);
+        (!t.is_empty()).then_some(t)
+    })
+    .await;
+    println!("[attached] {attached:?}");
+    let with_terminal = wait_agent(api, &dept, "its terminal URL", |s| {
+        s["browser_terminal_url"].is_string()
+    })
+    .await;
+    // ... and the viewer's socket connects (the idle clock starts after it).
+    assert!(with_terminal["browser_terminal_url"].is_string());
+    wait_agent(api, &dept, "a viewer of its terminal", |s| {
+        s["terminal_viewers"].as_u64().is_some_and(|n| n >= 1)
+    })
+    .await;
+    // Back to the conversation: nobody watches the terminal, and after the
+    // idle time (1 s here) its TUI is stopped; the department goes on.
+    d.click(&format!("{tile} .slot-view")).await;
+    wait_until(
+        "the TUI stopped after the idle time",
+        CODEX_PATIENCE,
+        || async { tuis_of(&w, &thread).is_empty().then_some(()) },
+    )
+    .await;
+    let detached = wait_agent(api, &dept, "no terminal", |s| {
+        s["browser_terminal_url"].is_null()
+    })
+    .await;
+    assert_eq!(detached["status"], "running", "{detached}");
+    // It reports and ends; its conversation stays in its tile.
+    report.notify_one();
+    wait_agent(api, &dept, "ended after its report", |s| {
+        s["status"] == "exited"
+    })
+    .await;
+    let finished = d
+        .wait_js(
+            "the finished conversation in the tile",
+            "const c = document.querySelector(arguments[0] + ' .conversation');
+             const t = c && c.dataset.live === '0' && c.textContent;
+             return t && t.includes('CMD-MARK 治理部') && t.includes('exit 3')
+               && t.includes('NOTES-MARK 治理部') && t.includes('approved')
+               && t.includes('governance_report_result') ? t : null;",
+            vec![json!(tile)],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let finished = finished.as_str().unwrap();
+    assert!(!finished.contains('\u{fffd}'), "{finished}");
+    let scrolls = d
+        .js(
+            "const l = document.querySelector(arguments[0] + ' .conv-log');
+             return getComputedStyle(l).overflowY;",
+            vec![json!(tile)],
+        )
+        .await;
+    assert_eq!(scrolls, "auto", "the conversation scrolls");
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-conversation-finished-1440x900.png", &png);
+    }
+    axe::accessible(&d, "a finished conversation, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "a finished conversation, other theme").await;
+    // The changes drawer shows the same record as "What it did".
+    d.click(&format!(
+        ".session-row[data-id='{dept}'] [data-open-changes]"
+    ))
+    .await;
+    d.click(".decision-what-it-did > summary").await;
+    d.wait_js(
+        "What it did in the drawer",
+        "const c = document.querySelector('.decision-what-it-did .conversation');
+         const t = c && c.textContent;
+         return t && t.includes('CMD-MARK 治理部') && t.includes('NOTES-MARK 治理部') ? t : null;",
+        vec![],
+        CODEX_PATIENCE,
+    )
+    .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-what-it-did-drawer-1440x900.png", &png);
+    }
+    axe::accessible(&d, "What it did in the drawer, other theme").await;
+    // The API serves the same conversation after the end.
+    let c = api
+        .get_ok(&format!("/api/session_conversation?id={dept}"))
+        .await;
+    assert_eq!(c["kind"], "items", "{c}");
+    let types: Vec<&str> = c["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    for t in ["user", "command", "file_change", "approval", "tool_call"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    let _ = z;
+    d.quit().await;
+    launcher.terminate();
+    w.assert_no_codex_left().await;
+}
+
+/// Issue 37 item 5 (Codex's own prompts): at 93 % of the 5-hour window
+/// Codex's TUI asked "Approaching rate limits · Switch to …?" inside one tile.
+/// The launcher asks instead, as a Needs-you item; "Switch" moves the running
+/// sessions' next turns to the lighter model through the app-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() {
+    let w = World::new(true).await;
+    w.server.set_headers(&[
+        ("x-codex-primary-used-percent", "93"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "{now+3000}"),
+    ]);
+    w.server
+        .on("You are Zhongshu", vec![model_server::message("thinking")]);
+    let mut launcher = w.launch();
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("Plan later").await;
+    let thread = wait_agent(&api, &z, "idle after its first turn", |s| {
+        s["agent_state"] == "idle"
+    })
+    .await["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = dashboard(&launcher, "codex-model-switch-failure").await;
+    let item = d
+        .wait_js(
+            "the model switch in Needs you",
+            "const b = document.querySelector('#needs-you button[data-action=\"switch-model\"]');
+             return b && b.closest('li').textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let item = item.as_str().unwrap();
+    assert!(
+        item.contains("93%") && item.contains("gpt-5.4") && item.contains(&z),
+        "{item}"
+    );
+    axe::accessible(&d, "the model switch offer, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "the model switch offer, other theme").await;
+    d.click("#needs-you button[data-action='switch-model']")
+        .await;
+    let answered = wait_audit(&api, "model_switch_answered", |_| true).await;
+    assert_eq!(answered["choice"], "switch", "{answered}");
+    assert_eq!(answered["sessions"], json!([z]), "{answered}");
+    d.gone(
+        "the answered offer",
+        "#needs-you button[data-action='switch-model']",
+    )
+    .await;
+    // Its next turn runs on the lighter model.
+    w.server
+        .on("NEXT-TURN-MARK", vec![model_server::message("ok")]);
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "NEXT-TURN-MARK"}),
+    )
+    .await;
+    let model = wait_until("the next turn's request", CODEX_PATIENCE, || async {
+        w.server
+            .recorded()
+            .into_iter()
+            .rev()
+            .find(|r| {
+                r.thread() == Some(thread.as_str()) && r.body.to_string().contains("NEXT-TURN-MARK")
+            })
+            .and_then(|r| r.model().map(str::to_string))
+    })
+    .await;
+    assert_eq!(model, "gpt-5.4");
+    assert_eq!(api.session(&z).await["model"], "gpt-5.4");
+    d.quit().await;
     launcher.terminate();
     w.assert_no_codex_left().await;
 }

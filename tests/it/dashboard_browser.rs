@@ -19,6 +19,7 @@
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
 //! fail the test with a message, they never skip it.
 
+use crate::common::axe;
 use crate::common::browser;
 use crate::common::launcher as support;
 
@@ -860,4 +861,76 @@ async fn the_dashboard_end_to_end() {
 
     d.quit().await;
     second.terminate();
+}
+
+/// Issue 37 item 3, terminal agents: once a PTY agent's session ended, its
+/// tile shows its whole transcript as text (not only the terminal's last
+/// 64 KB), scrollable; a character the agent's output split across two
+/// chunks (治 as two bytes, the third after a pause) reads whole, and so do
+/// the characters around every cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_pty_sessions_whole_transcript_is_in_its_tile() {
+    // 2,000 lines of 64 bytes (128 KB) after the first, then the split character.
+    let script = "printf 'FIRST-LINE 治理部\\n'; \
+         i=0; while [ $i -lt 2000 ]; do \
+           printf 'line %04d ........................................ 中书省\\n' $i; i=$((i+1)); done; \
+         printf 'SPLIT \\346\\262'; sleep 1; printf '\\273\\347\\220\\206\\351\\203\\250 END\\n'";
+    let repo = TestRepo::new(RepoOptions {
+        agent_command: Some(vec!["/bin/sh".into(), "-c".into(), script.into()]),
+        ..Default::default()
+    });
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("print and end").await;
+    api.wait_session(&z, "ended", |s| s["status"] == "exited")
+        .await;
+    let d = Browser::start(1280, 900)
+        .await
+        .with_failure_artifact("pty-transcript-failure.png");
+    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    let tile = format!(".slot[data-session=\"{z}\"]");
+    let text = d
+        .wait_js(
+            "the whole transcript in the tile",
+            "const c = document.querySelector(arguments[0] + ' .conversation[data-kind=\"transcript\"]');
+             const t = c && c.textContent;
+             return t && t.includes('END') ? t : null;",
+            vec![json!(tile)],
+            WAIT,
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains("FIRST-LINE 治理部"), "the start is there");
+    assert!(text.contains("line 1999"), "and everything after it");
+    assert!(
+        text.contains("SPLIT 治理部 END"),
+        "the split character is whole"
+    );
+    assert!(!text.contains('\u{fffd}'), "no broken character");
+    assert_eq!(
+        d.count(&format!("{tile} iframe")).await,
+        0,
+        "the ended terminal's frame gives way to the transcript"
+    );
+    let scrolls = d
+        .js(
+            "const l = document.querySelector(arguments[0] + ' .conv-log');
+             return [getComputedStyle(l).overflowY, l.scrollHeight > l.clientHeight];",
+            vec![json!(tile)],
+        )
+        .await;
+    assert_eq!(scrolls, json!(["auto", true]), "it scrolls");
+    // The preview cut in the middle of the output starts at a whole character.
+    let preview = api.session(&z).await["transcript_preview"].clone();
+    assert!(
+        preview.as_str().is_some_and(|p| !p.contains('\u{fffd}')),
+        "{preview}"
+    );
+    shoot(&d, "pty-transcript", false).await;
+    axe::accessible(&d, "a finished PTY transcript, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "a finished PTY transcript, other theme").await;
+    d.quit().await;
+    launcher.stop().await;
 }

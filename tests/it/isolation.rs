@@ -579,7 +579,7 @@ async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
     assert_eq!(r["actual_changed_files"], actual, "{r}");
     let findings = review["findings"].to_string();
     assert!(
-        findings.contains("scope (src/a.rs within src/**")
+        findings.contains("scope (src/a.rs within 5 globs)")
             && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
         "{findings}"
     );
@@ -1260,8 +1260,11 @@ async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
         (text == "a\n").then_some(())
     })
     .await;
-    let s = api_session_state(&server, &id).await;
-    assert_eq!(s, "pending");
+    // The files come back before the undo is recorded: wait for the state.
+    wait_until("the work pending again after the Undo", wait, || async {
+        (api_session_state(&server, &id).await == "pending").then_some(())
+    })
+    .await;
     d.quit().await;
     server.stop().await;
 }

@@ -35,6 +35,8 @@ mod mailbox_crash;
 mod needs_you_browser;
 #[cfg(unix)]
 mod phone_browser;
+#[cfg(unix)]
+mod pull_requests;
 mod python_compat;
 #[cfg(unix)]
 mod python_parity;

@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_codex-governance");
 
 fn repo() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap().join("repo");
+    let root = dunce::canonicalize(dir.path()).unwrap().join("repo");
     std::fs::create_dir_all(&root).unwrap();
     git2::Repository::init(&root).unwrap();
     (dir, root)
@@ -293,7 +293,7 @@ fn the_loaded_governance_yaml_is_in_the_report_routed_as_python() {
 #[test]
 fn init_never_shadows_the_installed_file() {
     let (_d, root) = repo();
-    let installed = root.join("tools/codex_governance/governance.yaml");
+    let installed = root.join("tools").join("codex_governance").join("governance.yaml");
     write(
         &root,
         "tools/codex_governance/governance.yaml",

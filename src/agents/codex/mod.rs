@@ -16,6 +16,7 @@ mod backend;
 pub mod contract;
 mod endpoint;
 mod file_change;
+mod items;
 mod login;
 mod native;
 mod rpc;

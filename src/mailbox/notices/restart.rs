@@ -33,7 +33,7 @@ impl Mailbox {
     ) -> LResult<Restarted> {
         let z = self.sessions.require_zhongshu(id)?;
         let what = self.resume_context(&z)?;
-        if z.is_running() && self.sessions.live.pty(id).is_some() {
+        if z.is_running() && self.sessions.live.agent(id).is_some() {
             let prompt = what.render(id, self.ctx.url(), self.sessions.has_tools())?;
             self.sessions.session_input(id, &prompt).await?;
             self.ctx.store.audit_or_log(AuditEvent::ZhongshuResumed {

@@ -241,6 +241,9 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
         }
         AgentEvent::ToolCall(_) | AgentEvent::Closed => {}
     }
+    // A turn that started is worked on until its end is recorded, even when
+    // the backend already saw that end (the event of it follows this one).
+    let working = working || matches!(event, AgentEvent::TurnStarted { .. });
     if a.agent_state != AgentState::Exited {
         a.settle(working);
     }

@@ -113,3 +113,24 @@ fn retries_are_reconnecting_and_the_limit_waits_for_the_turn_to_end() {
         "not the user's to fix"
     );
 }
+
+/// The backend may have seen a short turn end before its start is recorded:
+/// the start still reads as working (not idle with a turn in progress) until
+/// the end's event follows. Seen in the 429 test: idle, turn 2, inProgress.
+#[test]
+fn a_turn_start_recorded_after_the_backend_saw_its_end_is_working() {
+    let mut a = AgentInfo::default();
+    let started = AgentEvent::TurnStarted {
+        turn_id: "t2".into(),
+    };
+    apply(&mut a, &started, false);
+    assert_eq!(a.agent_state, AgentState::Working);
+    assert_eq!(a.last_turn_status.as_deref(), Some("inProgress"));
+    let done = AgentEvent::TurnCompleted {
+        turn_id: "t2".into(),
+        status: "completed".into(),
+        error: None,
+    };
+    apply(&mut a, &done, false);
+    assert_eq!(a.agent_state, AgentState::Idle);
+}

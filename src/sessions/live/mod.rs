@@ -149,9 +149,11 @@ impl LiveAgents {
             .collect()
     }
 
-    /// Makes an agent the session's live one (its terminal too).
-    pub(super) fn adopt_agent(&self, id: &str, agent: Arc<dyn Agent>) {
-        self.insert_pty(id, Arc::clone(agent.terminal()));
+    /// Makes an agent the session's live one (its terminal too, if it has one).
+    pub(in crate::sessions) fn adopt_agent(&self, id: &str, agent: Arc<dyn Agent>) {
+        if let Some(terminal) = agent.terminal() {
+            self.insert_pty(id, terminal);
+        }
         self.agents.lock().unwrap().insert(id.to_string(), agent);
         self.agents_changed.send_modify(|n| *n += 1);
     }

@@ -20,7 +20,7 @@ use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
     AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
-    ReportStatus, Session, SessionKind, SessionStatus, TerminalKind, Workspace, ZhongshuPart,
+    ReportStatus, Session, SessionKind, SessionStatus, Workspace, ZhongshuPart,
 };
 use crate::policy::start;
 use crate::pty::Pty;
@@ -187,10 +187,9 @@ impl<'a> Starter<'a> {
             workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
-        let pty = self
+        let terminal = self
             .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
             .await?;
-        self.sessions.live.watch_exit(&id, &pty);
         if spec.kind == SessionKind::Zhongshu
             && self
                 .sessions
@@ -200,18 +199,14 @@ impl<'a> Starter<'a> {
         {
             tracing::warn!("{id} started while the launcher stops");
         }
-        let opened = self
-            .sessions
-            .open_terminal(
-                TerminalKind::AgentSession,
-                pty,
-                Some(id.clone()),
-                session.title.clone(),
+        self.sessions
+            .show_terminal(
+                &id,
+                terminal,
+                spec.kind == SessionKind::Zhongshu,
+                &session.title,
             )
             .await;
-        if let Err(e) = opened {
-            tracing::warn!("no browser terminal for {id}: {e}");
-        }
         Ok(self.sessions.session(&id).unwrap_or(session))
     }
 
@@ -321,8 +316,9 @@ impl<'a> Starter<'a> {
     }
 
     /// Starts the agent (with its own token where it reports over the API);
-    /// records its pid with `session_started`. A failure leaves no process, no
-    /// token and no record behind.
+    /// records its pid with `session_started` (its terminal's, or the
+    /// backend's helper process while it has none); its terminal, if it has
+    /// one. A failure leaves no process, no token and no record behind.
     async fn spawn_agent(
         &self,
         c: &Checked,
@@ -330,7 +326,7 @@ impl<'a> Starter<'a> {
         prompt: &str,
         prompt_path: &Path,
         log_path: &Path,
-    ) -> LResult<Arc<Pty>> {
+    ) -> LResult<Option<Arc<Pty>>> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.sessions.require_session(id)?;
         let env = self.agent_env(&session);
@@ -366,7 +362,8 @@ impl<'a> Starter<'a> {
             }
         };
         let agent = started.agent;
-        let pty = Arc::clone(agent.terminal());
+        let pty = agent.terminal();
+        let pid = pty.as_ref().map(|p| p.pid());
         let thread_id = agent.thread_id().map(str::to_string);
         let server_pid = agent.helper_pid();
         let audit = AuditEvent::SessionStarted {
@@ -375,13 +372,13 @@ impl<'a> Starter<'a> {
             department: department.map(str::to_string),
             parent_session_id: c.parent.clone(),
             model: c.model.clone(),
-            pid: pty.pid(),
+            pid: pid.or(server_pid).unwrap_or_default(),
             resumed_from_session_id: c.resumed_from.clone(),
             thread_id: thread_id.clone(),
         };
         let recorded = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
-                x.pid = Some(pty.pid());
+                x.pid = pid;
                 x.agent.thread_id = thread_id.clone();
                 x.agent.server_pid = server_pid;
                 if x.agent.backend == Backend::Pty {

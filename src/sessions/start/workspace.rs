@@ -117,7 +117,9 @@ fn handed_over(ctx: &Context, from: &str) -> LResult<Made> {
         .read(|s| s.sessions.get(from).cloned())
         .and_then(|s| s.workspace().cloned())
         .ok_or_else(|| LauncherError::NotFound(format!("{from} has no worktree")))?;
-    if ws.removed || !ws.state.awaits_user() {
+    // In review on the forge: a failing check sends it back (issue 38).
+    let in_review = ws.state == WorkspaceState::InReview;
+    if ws.removed || !(ws.state.awaits_user() || in_review) {
         return Err(LauncherError::Conflict(format!(
             "the worktree of {from} is {}: it cannot be handed over",
             ws.state

@@ -17,6 +17,7 @@ use crate::launcher::Launcher;
 mod changes;
 mod control;
 mod overview;
+mod pull_requests;
 mod quota;
 mod review;
 mod sessions;
@@ -75,6 +76,8 @@ pub fn routes() -> Routes {
             session_browser_terminal_start,
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/session_terminal/attach", sessions::attach_terminal)
+        .get("/api/session_conversation", sessions::conversation)
         .post("/api/submit_result", submit_result)
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
@@ -82,12 +85,16 @@ pub fn routes() -> Routes {
         .post("/api/undo_integration", changes::undo)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
+        .get("/api/pull_requests", pull_requests::settings)
+        .post("/api/integrate_plan", pull_requests::integrate_plan)
+        .post("/api/send_back_failure", pull_requests::send_back_failure)
         .post("/api/interrupt", control::interrupt)
         .post("/api/stop_plan", control::stop_plan)
         .post("/api/retry", control::retry)
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
         .post("/api/quota/start_anyway", quota::start_anyway)
+        .post("/api/quota/model_switch", quota::model_switch)
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
         .post("/api/check_agents", check_agents)

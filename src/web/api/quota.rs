@@ -30,6 +30,22 @@ pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -
     reply(started.map(|_| l.quota.view()))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SwitchAnswer {
+    choice: crate::quota::model_switch::SwitchChoice,
+}
+
+/// `POST /api/quota/model_switch {choice: switch|keep|never}`: the answer to
+/// "switch the running sessions to a lighter model for their next turns?".
+pub(super) async fn model_switch(State(l): L, JsonBody(b): JsonBody<SwitchAnswer>) -> Response {
+    let answered = l
+        .quota
+        .answer_model_switch(b.choice, l.sessions.as_ref())
+        .await;
+    reply(answered.map(|()| l.quota.view()))
+}
+
 /// `POST /api/plan_budget {zhongshu_id, budget_usd?, budget_tokens?}`.
 pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>) -> Response {
     let raised = l.quota.raise_budget(b, l.sessions.as_ref()).await;

@@ -203,6 +203,22 @@ pub(super) async fn session_browser_terminal_start(
     )
 }
 
+/// `POST /api/session_terminal/attach`: the session's own terminal, started
+/// for this viewer if it runs only on demand.
+pub(super) async fn attach_terminal(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.sessions
+            .attach_terminal(&b.session_id)
+            .await
+            .map(|t| TerminalAnswer::new(&l, (t, false))),
+    )
+}
+
+/// `GET /api/session_conversation?id=`: what the session did, live or finished.
+pub(super) async fn conversation(State(l): L, super::IdQuery(id, _): super::IdQuery) -> Response {
+    reply(l.sessions.conversation(&id))
+}
+
 #[derive(Deserialize)]
 pub(super) struct TerminalRef {
     id: String,

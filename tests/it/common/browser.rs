@@ -545,6 +545,22 @@ impl Browser {
             .map_err(|e| format!("screenshot is not base64: {e}"))
     }
 
+    /// A PNG of the first element `css` selects (scrolled into view).
+    pub async fn element_png(&self, css: &str) -> Result<Vec<u8>, String> {
+        let e = self.find(css).await;
+        let v = self
+            .try_call(
+                "GET",
+                &self.at(&format!("/element/{}/screenshot", e.0)),
+                None,
+            )
+            .await
+            .map_err(|(s, v)| format!("element screenshot failed ({s}): {v}"))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().ok_or("no screenshot data")?)
+            .map_err(|e| format!("screenshot is not base64: {e}"))
+    }
+
     /// Ends the session and stops chromedriver.
     pub async fn quit(mut self) {
         if !self.session.is_empty() {

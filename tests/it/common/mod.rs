@@ -14,6 +14,8 @@ pub mod browser;
 #[cfg(unix)]
 pub mod flaky;
 pub mod footprint;
+#[cfg(unix)]
+pub mod forge;
 pub mod launcher;
 pub mod mailbox;
 #[cfg(unix)]

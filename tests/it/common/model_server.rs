@@ -168,6 +168,15 @@ impl ModelServer {
         outputs_of(&self.requests(), call_id)
     }
 
+    /// The first request that carried `text` in a user message, with the
+    /// user message that did.
+    pub fn first_asking(&self, text: &str) -> Option<(Recorded, String)> {
+        self.recorded().into_iter().find_map(|r| {
+            let said = user_texts(&r.body).into_iter().find(|t| t.contains(text))?;
+            Some((r, said))
+        })
+    }
+
     /// True when some request carried `text` in a user message.
     pub fn saw_user_text(&self, text: &str) -> bool {
         self.requests()
