@@ -59,9 +59,9 @@ impl From<crate::config_trust::TrustError> for LauncherError {
     }
 }
 
-impl From<String> for LauncherError {
-    fn from(e: String) -> Self {
-        LauncherError::BadRequest(e)
+impl From<crate::ids::BadId> for LauncherError {
+    fn from(e: crate::ids::BadId) -> Self {
+        LauncherError::BadRequest(e.to_string())
     }
 }
 

@@ -372,6 +372,7 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
     };
     let built = match &args.session {
         Some(id) => codex_governance::ids::check_id("--session", id)
+            .map_err(|e| e.to_string())
             .and_then(|_| state_dir_of(&args.repo, args.state_dir.clone()))
             .and_then(|dir| report::for_session(&args.repo, &dir, id, &config)),
         None => report::build_report(&args.repo, &config, &mode).map_err(|e| e.to_string()),

@@ -31,7 +31,7 @@ use crate::model::{
     AuditEvent, IntegrationMode, PathChange, PendingIntegration, Proposal, Session, Workspace,
     WorkspaceState,
 };
-use crate::policy::changes::{may_integrate, Gate};
+use crate::policy::integration::{self as integration_rules, may_integrate, Gate};
 use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered};
 use crate::worktrees::{self, StateFence, WorktreeError};
@@ -100,25 +100,7 @@ impl Integrations {
 
     /// Refuses a department still at work, or one whose work is settled.
     fn ready(&self, s: &Session, ws: &Workspace) -> LResult<()> {
-        if s.is_running() {
-            return Err(LauncherError::Conflict(format!(
-                "{} is still running: wait for its report or close it first",
-                s.id
-            )));
-        }
-        match ws.state {
-            WorkspaceState::Pending | WorkspaceState::Conflicting => Ok(()),
-            WorkspaceState::Working => Err(LauncherError::Conflict(format!(
-                "{} has not been recorded yet: wait for its exit",
-                s.id
-            ))),
-            WorkspaceState::SentBack => Err(LauncherError::Conflict(format!(
-                "{} was sent back: its work goes on in {}",
-                s.id,
-                ws.successor.as_deref().unwrap_or("its successor")
-            ))),
-            other => Err(LauncherError::Conflict(format!("{} is {other}", s.id))),
-        }
+        Ok(integration_rules::ready(s, ws)?)
     }
 
     /// Records the worktree again (what changed since its report is kept too).
@@ -543,10 +525,11 @@ impl Integrations {
                 mode,
             });
         })?;
-        if self.ctx.config.launcher.isolation.auto_integrate
-            && !s.is_running()
-            && ws.state.awaits_user()
-        {
+        if integration_rules::auto_integrates_now(
+            self.ctx.config.launcher.isolation.auto_integrate,
+            &s,
+            &ws,
+        ) {
             return self.integrate(id, mode, false).await;
         }
         Ok(self.department(id)?.1)
@@ -580,12 +563,10 @@ impl Integrations {
             self.settle_empty(id).await;
             return;
         }
-        if let (true, Some(p)) = (
-            self.ctx.config.launcher.isolation.auto_integrate,
-            ws.proposal.clone(),
-        ) {
-            if let Err(e) = self.integrate(id, p.mode, false).await {
-                tracing::warn!("the proposed {} of {id}: {e}", p.mode);
+        let auto = self.ctx.config.launcher.isolation.auto_integrate;
+        if let Some(mode) = integration_rules::auto_integrates_at_exit(auto, &ws) {
+            if let Err(e) = self.integrate(id, mode, false).await {
+                tracing::warn!("the proposed {mode} of {id}: {e}");
             }
         }
     }

@@ -119,8 +119,7 @@ impl Dispatcher {
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
-        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)
-            .map_err(LauncherError::BadRequest)?;
+        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c
             .department(&checked.department)
             .map(|d| d.globs)

@@ -12,11 +12,13 @@
 //! here. Nothing in this module does I/O.
 
 pub mod changes;
+pub mod integration;
 pub mod plan;
 pub mod queue;
 pub mod quota;
 pub mod report;
 pub mod routing;
+pub mod scopes;
 pub mod start;
 
 pub use crate::model::Decision;

@@ -3,6 +3,7 @@
 //! in, of the department it claims, and a report in a department's own drop
 //! folder speaks only for that department.
 
+use super::Refusal;
 use crate::model::{Backend, Session};
 
 /// Whether `session` (the session the report names, if it exists) may send a
@@ -12,19 +13,22 @@ pub fn check_sender(
     claimed: &str,
     department: &str,
     session: Option<&Session>,
-) -> Result<(), String> {
-    let session =
-        session.ok_or_else(|| format!("department_session_id {claimed} is not a known session"))?;
+) -> Result<(), Refusal> {
+    let session = session.ok_or_else(|| {
+        Refusal::Unknown(format!(
+            "department_session_id {claimed} is not a known session"
+        ))
+    })?;
     if session.parent_session_id() != Some(zhongshu) {
-        return Err(format!(
+        return Err(Refusal::Forbidden(format!(
             "session {claimed} is not a department of {zhongshu}"
-        ));
+        )));
     }
     if session.department.as_deref() != Some(department) {
-        return Err(format!(
+        return Err(Refusal::Forbidden(format!(
             "session {claimed} is the {} department, not {department}",
             session.department.as_deref().unwrap_or("?")
-        ));
+        )));
     }
     Ok(())
 }
@@ -39,11 +43,11 @@ pub fn check_folder(
     claimed: &str,
     folder: Option<&str>,
     session: Option<&Session>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     match folder {
-        Some(owner) if owner != claimed => Err(format!(
+        Some(owner) if owner != claimed => Err(Refusal::Forbidden(format!(
             "a file in the drop folder of {owner} cannot report for {claimed}"
-        )),
+        ))),
         Some(_) => Ok(()),
         None => {
             let own = session
@@ -51,10 +55,10 @@ pub fn check_folder(
                 .and_then(|s| s.department_part())
                 .and_then(|d| d.drop_folder.as_deref());
             match own {
-                Some(dir) => Err(format!(
+                Some(dir) => Err(Refusal::Forbidden(format!(
                     "{claimed} reports from its own drop folder {dir}; a file in the shared \
                      incoming/ cannot speak for it"
-                )),
+                ))),
                 None => Ok(()),
             }
         }
@@ -83,11 +87,18 @@ mod tests {
         let d = department("pty");
         assert!(check_sender("zhongshu-1", "lingyubu-1", "lingyubu", Some(&d)).is_ok());
         let e = check_sender("zhongshu-2", "lingyubu-1", "lingyubu", Some(&d)).unwrap_err();
-        assert!(e.contains("not a department of zhongshu-2"), "{e}");
+        assert!(
+            e.to_string().contains("not a department of zhongshu-2"),
+            "{e}"
+        );
         let e = check_sender("zhongshu-1", "lingyubu-1", "menxia", Some(&d)).unwrap_err();
-        assert!(e.contains("is the lingyubu department, not menxia"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is the lingyubu department, not menxia"),
+            "{e}"
+        );
         let e = check_sender("zhongshu-1", "nobody-1", "lingyubu", None).unwrap_err();
-        assert!(e.contains("not a known session"), "{e}");
+        assert!(e.to_string().contains("not a known session"), "{e}");
     }
 
     #[test]
@@ -96,9 +107,9 @@ mod tests {
         let codex = department("codex");
         assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex)).is_ok());
         let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty)).unwrap_err();
-        assert!(e.contains("drop folder of zhilibu-2"), "{e}");
+        assert!(e.to_string().contains("drop folder of zhilibu-2"), "{e}");
         assert!(check_folder("lingyubu-1", None, Some(&pty)).is_ok());
         let e = check_folder("lingyubu-1", None, Some(&codex)).unwrap_err();
-        assert!(e.contains("its own drop folder"), "{e}");
+        assert!(e.to_string().contains("its own drop folder"), "{e}");
     }
 }

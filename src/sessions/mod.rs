@@ -105,8 +105,11 @@ impl Sessions {
 
     /// Checks a model against the configured choices, defaulting by kind.
     pub fn pick_model(&self, model: Option<&str>, kind: SessionKind) -> LResult<String> {
-        crate::policy::plan::model_for(model, kind, &self.ctx.config.launcher)
-            .map_err(LauncherError::BadRequest)
+        Ok(crate::policy::plan::model_for(
+            model,
+            kind,
+            &self.ctx.config.launcher,
+        )?)
     }
 
     /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.

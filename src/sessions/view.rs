@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
-use crate::config::ScopeMode;
 use crate::model::{
     plain_state, result_key, PlainState, PlanStatus, ReportStatus, Session, State, TerminalKind,
     TerminalStatus, WorkspaceState,
@@ -244,7 +243,10 @@ pub fn session_view(
         report_needs_confirmation,
         confirmation,
         mailbox,
-        integration_needs_override: needs_override(sessions, session),
+        integration_needs_override: crate::policy::integration::needs_override(
+            sessions.ctx.config.launcher.isolation.scope,
+            session.workspace(),
+        ),
         superseded_by: superseded_by(state, session),
         capabilities,
         terminal_viewers: terminal
@@ -262,18 +264,6 @@ pub fn session_view(
             Some(crate::policy::quota::cost_usd(usage, price))
         }),
     }
-}
-
-/// Whether integrating `session`'s waiting work needs the scope override.
-fn needs_override(sessions: &Sessions, session: &Session) -> bool {
-    sessions.ctx.config.launcher.isolation.scope == ScopeMode::Block
-        && session.workspace().is_some_and(|ws| {
-            ws.state.awaits_user()
-                && ws
-                    .review
-                    .as_ref()
-                    .is_some_and(|r| !r.out_of_scope().is_empty())
-        })
 }
 
 /// For a department that reported: does its last report ask the user,

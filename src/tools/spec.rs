@@ -310,7 +310,7 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
 fn department_session(args: &Map<String, Value>) -> Result<String, String> {
     let id = optional_text(args, "department_session_id")?
         .ok_or("department_session_id is missing: a department session of your plan")?;
-    crate::ids::check_id("department_session_id", &id)?;
+    crate::ids::check_id("department_session_id", &id).map_err(|e| e.to_string())?;
     Ok(id)
 }
 

@@ -13,7 +13,6 @@ mod dashboard;
 mod events;
 
 pub mod routes;
-mod scopes;
 pub mod security;
 
 use std::net::{IpAddr, SocketAddr};

@@ -230,7 +230,8 @@ impl Ingest {
             .ctx
             .store
             .read(|s| s.sessions.get(&f.session_id).cloned());
-        policy::check_sender(zhongshu_id, &f.session_id, &f.department, session.as_ref())?;
+        policy::check_sender(zhongshu_id, &f.session_id, &f.department, session.as_ref())
+            .map_err(|r| r.to_string())?;
         let objective = session.map(|s| s.task).unwrap_or_default();
         Ok(TaskResult {
             report_id: f.report_id,
@@ -266,7 +267,7 @@ impl Ingest {
     ) -> Result<TaskResult, String> {
         let claimed = result.department_session_id.as_str();
         let session = self.ctx.store.read(|s| s.sessions.get(claimed).cloned());
-        policy::check_folder(claimed, folder, session.as_ref())?;
+        policy::check_folder(claimed, folder, session.as_ref()).map_err(|r| r.to_string())?;
         Ok(result)
     }
 

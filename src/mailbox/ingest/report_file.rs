@@ -38,9 +38,9 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
         }
     };
     let session_id = required("department_session_id")?;
-    check_id("department_session_id", &session_id)?;
+    check_id("department_session_id", &session_id).map_err(|e| e.to_string())?;
     let department = required("department")?;
-    check_id("department", &department)?;
+    check_id("department", &department).map_err(|e| e.to_string())?;
     let summary = required("summary")?;
     if let Some(parent) = text("parent_session_id")? {
         if parent != zhongshu_id {
@@ -51,7 +51,7 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
     }
     let report_id = match text("report_id")? {
         Some(id) => {
-            check_id("report_id", &id)?;
+            check_id("report_id", &id).map_err(|e| e.to_string())?;
             id
         }
         None => session_id.clone(),

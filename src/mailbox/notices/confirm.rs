@@ -26,7 +26,7 @@ impl Notices {
         decision: ConfirmationDecision,
         note: Option<&str>,
     ) -> LResult<ConfirmationAnswer> {
-        crate::ids::check_id("report_id", report_id).map_err(LauncherError::BadRequest)?;
+        crate::ids::check_id("report_id", report_id)?;
         let d = self.sessions.require_session(department_session_id)?;
         let parent = d
             .parent_session_id()

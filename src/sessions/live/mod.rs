@@ -86,7 +86,7 @@ impl LiveAgents {
 
     /// Looks up a session by a validated id from a request.
     pub fn require_session(&self, id: &str) -> LResult<Session> {
-        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
+        ids::check_id("session_id", id)?;
         self.session(id)
             .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
     }

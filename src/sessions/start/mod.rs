@@ -225,7 +225,7 @@ impl<'a> Starter<'a> {
         };
         let parent = match &spec.parent_session_id {
             Some(p) => {
-                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
+                ids::check_id("parent_session_id", p)?;
                 let found = self
                     .ctx
                     .store
