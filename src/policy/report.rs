@@ -1,10 +1,11 @@
 //! Report checks: whom a department report may speak for. A report names its
 //! sender; the sender must be a department of the Zhongshu whose mailbox it is
 //! in, of the department it claims, and a report in a department's own drop
-//! folder speaks only for that department.
+//! folder speaks only for that department; a result the session submitted
+//! with its own token is not replaced by a file dropped by hand.
 
 use super::Refusal;
-use crate::model::{Backend, Session};
+use crate::model::{Backend, Session, TaskResult};
 
 /// Whether `session` (the session the report names, if it exists) may send a
 /// report as `claimed` of `department` to `zhongshu`.
@@ -63,6 +64,19 @@ pub fn check_folder(
             }
         }
     }
+}
+
+/// A result submitted with the session's own token (`verified`) is replaced
+/// only by another such submission, never by a file dropped by hand.
+pub fn may_replace(existing: &TaskResult, new: &TaskResult) -> Result<(), Refusal> {
+    if existing.verified && !new.verified {
+        return Err(Refusal::Forbidden(format!(
+            "result {} of session {} was submitted with the session's own token; \
+             a file dropped by hand cannot replace it",
+            existing.report_id, existing.department_session_id
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -248,9 +248,9 @@ pub trait Agents: Send + Sync {
     /// Waits until a running session has its agent (one may be resuming).
     fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// Puts text into a live session.
-    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// The live session's next turns use `model` (Err: why not).
-    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, LResult<()>>;
 }
 
 /// The account's usage limits, the queue's hold and the plans' budgets, as

@@ -303,17 +303,22 @@ impl crate::quota::Agents for Sessions {
         Box::pin(self.live.wait_until_live(id))
     }
 
-    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { self.live.deliver(id, text).await.map(|_| ()) })
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, LResult<()>> {
+        Box::pin(async move {
+            self.live
+                .deliver(id, text)
+                .await
+                .map(|_| ())
+                .map_err(|e| LauncherError::Conflict(e.to_string()))
+        })
     }
 
-    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, LResult<()>> {
         Box::pin(async move {
-            let agent = self
-                .live
-                .agent(id)
-                .ok_or_else(|| format!("session {id} has no live agent"))?;
-            agent.set_model(model).await.map_err(|e| e.to_string())
+            self.live
+                .set_model(id, model)
+                .await
+                .map_err(|e| LauncherError::Conflict(e.to_string()))
         })
     }
 }

@@ -215,8 +215,32 @@ const IDENTITY_KEYS: [&str; 5] = [
     "report_id",
 ];
 
+/// Why a governance tool call is refused; said back to the model as the
+/// tool's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadCall(pub String);
+
+impl From<String> for BadCall {
+    fn from(why: String) -> Self {
+        BadCall(why)
+    }
+}
+
+impl From<&str> for BadCall {
+    fn from(why: &str) -> Self {
+        BadCall(why.to_string())
+    }
+}
+
+impl From<crate::ids::BadId> for BadCall {
+    fn from(e: crate::ids::BadId) -> Self {
+        BadCall(e.to_string())
+    }
+}
+
 /// Checks a call of `tool` by a session of `kind`; the error is said to the model.
-pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, Request), String> {
+pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, Request), BadCall> {
     let t = Tool::from_name(tool).ok_or_else(|| {
         format!(
             "there is no tool {tool:?}; yours are {}",
@@ -224,21 +248,21 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
         )
     })?;
     if t.role() != kind {
-        return Err(format!(
+        return Err(BadCall(format!(
             "{tool} is not for a {} session; yours are {}",
             role_word(kind),
             names(kind).join(", ")
-        ));
+        )));
     }
     let size = match arguments {
         Value::String(s) => s.len(),
         other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
     };
     if size > MAX_MESSAGE_BYTES {
-        return Err(format!(
+        return Err(BadCall(format!(
             "the arguments are {size} bytes; a call carries at most {MAX_MESSAGE_BYTES} bytes \
              (as a report or a request does): say it shorter"
-        ));
+        )));
     }
     let args = match arguments {
         Value::Object(m) => m.clone(),
@@ -258,9 +282,9 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             _ => false,
         };
         if !allowed {
-            return Err(format!(
+            return Err(BadCall(format!(
                 "leave out {key}: the launcher knows which session is calling"
-            ));
+            )));
         }
     }
     let request = match t {
@@ -307,18 +331,18 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
     Ok((t, request))
 }
 
-fn department_session(args: &Map<String, Value>) -> Result<String, String> {
+fn department_session(args: &Map<String, Value>) -> Result<String, BadCall> {
     let id = optional_text(args, "department_session_id")?
         .ok_or("department_session_id is missing: a department session of your plan")?;
-    crate::ids::check_id("department_session_id", &id).map_err(|e| e.to_string())?;
+    crate::ids::check_id("department_session_id", &id)?;
     Ok(id)
 }
 
-fn optional_text(args: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+fn optional_text(args: &Map<String, Value>, key: &str) -> Result<Option<String>, BadCall> {
     match args.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{key} must be text")),
+        Some(_) => Err(BadCall(format!("{key} must be text"))),
     }
 }
 
@@ -359,9 +383,9 @@ mod tests {
             &json!({}),
         )
         .unwrap_err();
-        assert!(e.contains("not for a department"), "{e}");
+        assert!(e.0.contains("not for a department"), "{e}");
         let e = parse(SessionKind::Zhongshu, "rm_rf", &json!({})).unwrap_err();
-        assert!(e.contains("governance_read_inbox"), "{e}");
+        assert!(e.0.contains("governance_read_inbox"), "{e}");
     }
 
     #[test]
@@ -374,7 +398,7 @@ mod tests {
         ] {
             let args = json!({"summary": "s", key: "x"});
             let e = parse(SessionKind::Department, "governance_report_result", &args).unwrap_err();
-            assert!(e.contains(key), "{e}");
+            assert!(e.0.contains(key), "{e}");
         }
         let e = parse(
             SessionKind::Zhongshu,
@@ -382,7 +406,7 @@ mod tests {
             &json!({"session_id": "zhongshu-2", "summary": "s", "assignments": []}),
         )
         .unwrap_err();
-        assert!(e.contains("session_id"), "{e}");
+        assert!(e.0.contains("session_id"), "{e}");
     }
 
     #[test]
@@ -406,7 +430,7 @@ mod tests {
             &json!({"limit": 0}),
         )
         .unwrap_err();
-        assert!(e.contains("limit"), "{e}");
+        assert!(e.0.contains("limit"), "{e}");
         let (_, r) = parse(SessionKind::Zhongshu, "governance_read_inbox", &json!({})).unwrap();
         assert_eq!(
             r,
@@ -439,7 +463,7 @@ mod tests {
             ),
         ] {
             let e = parse(kind, tool, &args).unwrap_err();
-            assert!(e.contains("at most 1048576 bytes"), "{tool}: {e}");
+            assert!(e.0.contains("at most 1048576 bytes"), "{tool}: {e}");
         }
         let just = "x".repeat(MAX_MESSAGE_BYTES - 100);
         assert!(parse(
@@ -504,7 +528,7 @@ mod tests {
                 &args,
             )
             .unwrap_err();
-            assert!(e.contains(word), "{args}: {e}");
+            assert!(e.0.contains(word), "{args}: {e}");
         }
         let (_, r) = parse(
             SessionKind::Zhongshu,
@@ -525,6 +549,6 @@ mod tests {
             &json!({"department_session_id": "dept-1"}),
         )
         .unwrap_err();
-        assert!(e.contains("not for a department"), "{e}");
+        assert!(e.0.contains("not for a department"), "{e}");
     }
 }

@@ -51,7 +51,7 @@ impl Mailbox {
         let mut result = self
             .ingest
             .validate(parent, &body)
-            .map_err(LauncherError::BadRequest)?;
+            .map_err(|r| LauncherError::BadRequest(r.to_string()))?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
         let bytes = serde_json::to_vec_pretty(&Value::Object(body))
