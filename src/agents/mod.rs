@@ -204,6 +204,16 @@ pub struct Capabilities {
     pub approvals: bool,
     /// Its model can change for its next turns ([`Agent::set_model`]).
     pub model_switch: bool,
+    /// It runs in a sandbox: it writes only the repository and its own drop
+    /// folder, so a report in the shared `incoming/` cannot be its.
+    pub sandboxed: bool,
+    /// It says when a turn starts and ends (working, idle); otherwise it is
+    /// working for as long as it runs.
+    pub reports_turns: bool,
+    /// Its running turn can be stopped without ending it ([`Agent::interrupt`]).
+    pub interrupts: bool,
+    /// Its conversation goes on in a new process after a restart or a send back.
+    pub resumes: bool,
 }
 
 /// The capabilities of a backend's agents (of a session recorded with it, too).
@@ -214,6 +224,10 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             terminal_on_demand: true,
             approvals: true,
             model_switch: true,
+            sandboxed: true,
+            reports_turns: true,
+            interrupts: true,
+            resumes: true,
         },
         Backend::Pty => Capabilities::default(),
     }

@@ -5,7 +5,7 @@
 //! with its own token is not replaced by a file dropped by hand.
 
 use super::Refusal;
-use crate::model::{Backend, Session, TaskResult};
+use crate::model::{Session, TaskResult};
 
 /// Whether `session` (the session the report names, if it exists) may send a
 /// report as `claimed` of `department` to `zhongshu`.
@@ -35,15 +35,16 @@ pub fn check_sender(
 }
 
 /// A report speaks only for the session whose drop folder (`folder`) it is
-/// in. One in the shared `incoming/` cannot speak for a sandboxed agent
-/// (Codex), which reports through its tool or its own folder, the only part of
-/// the state folder its sandbox can write; it still can for a PTY agent, which
-/// runs unsandboxed and could write any folder, and for sessions of older
-/// launchers or the Python tool.
+/// in. One in the shared `incoming/` cannot speak for a `sandboxed` agent,
+/// which reports through its tool or its own folder, the only part of the
+/// state folder its sandbox can write; it still can for an unsandboxed agent,
+/// which could write any folder, and for sessions of older launchers or the
+/// Python tool.
 pub fn check_folder(
     claimed: &str,
     folder: Option<&str>,
     session: Option<&Session>,
+    sandboxed: bool,
 ) -> Result<(), Refusal> {
     match folder {
         Some(owner) if owner != claimed => Err(Refusal::Forbidden(format!(
@@ -52,7 +53,7 @@ pub fn check_folder(
         Some(_) => Ok(()),
         None => {
             let own = session
-                .filter(|s| s.agent.backend == Backend::Codex)
+                .filter(|_| sandboxed)
                 .and_then(|s| s.department_part())
                 .and_then(|d| d.drop_folder.as_deref());
             match own {
@@ -119,11 +120,11 @@ mod tests {
     fn a_drop_folder_speaks_for_its_owner_and_codex_only_from_its_own() {
         let pty = department("pty");
         let codex = department("codex");
-        assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex)).is_ok());
-        let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty)).unwrap_err();
+        assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex), true).is_ok());
+        let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty), false).unwrap_err();
         assert!(e.to_string().contains("drop folder of zhilibu-2"), "{e}");
-        assert!(check_folder("lingyubu-1", None, Some(&pty)).is_ok());
-        let e = check_folder("lingyubu-1", None, Some(&codex)).unwrap_err();
+        assert!(check_folder("lingyubu-1", None, Some(&pty), false).is_ok());
+        let e = check_folder("lingyubu-1", None, Some(&codex), true).unwrap_err();
         assert!(e.to_string().contains("its own drop folder"), "{e}");
     }
 }

@@ -67,6 +67,8 @@ pub struct SessionView {
     pub superseded_by: Option<String>,
     /// What its backend can do (a conversation to show, a terminal on demand).
     pub capabilities: crate::agents::Capabilities,
+    /// The page offers Interrupt: its agent's running turn can be stopped.
+    pub interruptible: bool,
     /// How many pages watch its own terminal right now (a terminal started on
     /// demand stops a while after the last one left).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +250,7 @@ pub fn session_view(
             session.workspace(),
         ),
         superseded_by: superseded_by(state, session),
+        interruptible: capabilities.interrupts,
         capabilities,
         terminal_viewers: terminal
             .filter(|t| t.status != TerminalStatus::Closed)

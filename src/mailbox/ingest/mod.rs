@@ -266,7 +266,10 @@ impl Ingest {
     ) -> Result<TaskResult, Rejection> {
         let claimed = result.department_session_id.as_str();
         let session = self.ctx.store.read(|s| s.sessions.get(claimed).cloned());
-        policy::check_folder(claimed, folder, session.as_ref())?;
+        let sandboxed = session
+            .as_ref()
+            .is_some_and(|s| crate::agents::capabilities(s.agent.backend).sandboxed);
+        policy::check_folder(claimed, folder, session.as_ref(), sandboxed)?;
         Ok(result)
     }
 
