@@ -5,9 +5,10 @@
 //! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
 //! app-server, with its TUI attached in a PTY only while someone watches) and
 //! `pty` (any command in a PTY). What a backend can do beyond the basics is
-//! its [`Capabilities`]: the page learns from them, never from its name.
-//! A new backend is a module in this folder, a line in [`backend_for`]
-//! (`registry.rs`) and its word in [`Backend`](crate::model::Backend).
+//! its [`Capabilities`]: the page and the rules learn from them, never from
+//! its name. A new backend is a module in this folder, a line in
+//! [`backend_for`] (`registry.rs`) and in [`capabilities`], and its word in
+//! [`Backend`](crate::model::Backend); `ARCHITECTURE.md` sketches a third.
 
 pub mod codex;
 pub mod conversation;
