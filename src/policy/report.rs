@@ -2,7 +2,8 @@
 //! sender; the sender must be a department of the Zhongshu whose mailbox it is
 //! in, of the department it claims, and a report in a department's own drop
 //! folder speaks only for that department; a result the session submitted
-//! with its own token is not replaced by a file dropped by hand.
+//! with its own token is not replaced by a file dropped by hand; a report's
+//! question is answered once.
 
 use super::Refusal;
 use crate::model::{Session, TaskResult};
@@ -78,6 +79,35 @@ pub fn may_replace(existing: &TaskResult, new: &TaskResult) -> Result<(), Refusa
         )));
     }
     Ok(())
+}
+
+/// A report's question is answered once, if it asked one, with a note of at
+/// most `note_max` characters; the note trimmed (none when empty).
+pub fn may_answer<'a>(
+    result: &TaskResult,
+    department_session_id: &str,
+    note: Option<&'a str>,
+    note_max: usize,
+) -> Result<Option<&'a str>, Refusal> {
+    let report_id = &result.report_id;
+    if !result.needs_user_confirmation {
+        return Err(Refusal::Conflict(format!(
+            "report {report_id} of {department_session_id} asks for no confirmation"
+        )));
+    }
+    if let Some(a) = &result.confirmation {
+        return Err(Refusal::Conflict(format!(
+            "report {report_id} of {department_session_id} was answered already ({} at {})",
+            a.decision, a.at
+        )));
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > note_max) {
+        return Err(Refusal::Invalid(format!(
+            "the note is longer than {note_max} characters"
+        )));
+    }
+    Ok(note)
 }
 
 #[cfg(test)]

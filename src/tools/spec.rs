@@ -254,6 +254,25 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             names(kind).join(", ")
         )));
     }
+    let args = arguments_object(arguments)?;
+    if let Some(key) = IDENTITY_KEYS.iter().find(|k| args.contains_key(**k)) {
+        let allowed = match t {
+            Tool::RegisterPlan => *key != "session_id" && *key != "report_id",
+            // The department whose work is read: checked to be the caller's own.
+            Tool::ReadChanges | Tool::ProposeIntegration => *key == "department_session_id",
+            _ => false,
+        };
+        if !allowed {
+            return Err(BadCall(format!(
+                "leave out {key}: the launcher knows which session is calling"
+            )));
+        }
+    }
+    Ok((t, request(t, &args)?))
+}
+
+/// The call's arguments as an object, within the size a report may have.
+fn arguments_object(arguments: &Value) -> Result<Map<String, Value>, BadCall> {
     let size = match arguments {
         Value::String(s) => s.len(),
         other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
@@ -274,22 +293,14 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
         },
         _ => return Err("the arguments must be a JSON object".into()),
     };
-    if let Some(key) = IDENTITY_KEYS.iter().find(|k| args.contains_key(**k)) {
-        let allowed = match t {
-            Tool::RegisterPlan => *key != "session_id" && *key != "report_id",
-            // The department whose work is read: checked to be the caller's own.
-            Tool::ReadChanges | Tool::ProposeIntegration => *key == "department_session_id",
-            _ => false,
-        };
-        if !allowed {
-            return Err(BadCall(format!(
-                "leave out {key}: the launcher knows which session is calling"
-            )));
-        }
-    }
+    Ok(args)
+}
+
+/// The request a call of `t` with `args` makes.
+fn request(t: Tool, args: &Map<String, Value>) -> Result<Request, BadCall> {
     let request = match t {
-        Tool::RegisterPlan => Request::RegisterPlan(args),
-        Tool::ReportResult => Request::ReportResult(args),
+        Tool::RegisterPlan => Request::RegisterPlan(args.clone()),
+        Tool::ReportResult => Request::ReportResult(args.clone()),
         Tool::ReadInbox => Request::ReadInbox {
             limit: match args.get("limit") {
                 None | Some(Value::Null) => 20,
@@ -307,16 +318,16 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             },
         },
         Tool::ReadReport => Request::ReadReport {
-            mode: optional_text(&args, "mode")?,
-            base: optional_text(&args, "base")?,
+            mode: optional_text(args, "mode")?,
+            base: optional_text(args, "base")?,
         },
         Tool::PlanStatus => Request::PlanStatus,
         Tool::ReadChanges => Request::ReadChanges {
-            department_session_id: department_session(&args)?,
-            path: optional_text(&args, "path")?,
+            department_session_id: department_session(args)?,
+            path: optional_text(args, "path")?,
         },
         Tool::ProposeIntegration => Request::ProposeIntegration {
-            department_session_id: department_session(&args)?,
+            department_session_id: department_session(args)?,
             mode: match args.get("mode") {
                 Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
                     "mode must be \"apply\", \"merge\" or \"pull_request\"".to_string()
@@ -325,10 +336,10 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
                     return Err("mode is missing: \"apply\", \"merge\" or \"pull_request\"".into())
                 }
             },
-            note: optional_text(&args, "note")?,
+            note: optional_text(args, "note")?,
         },
     };
-    Ok((t, request))
+    Ok(request)
 }
 
 fn department_session(args: &Map<String, Value>) -> Result<String, BadCall> {
