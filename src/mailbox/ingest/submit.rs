@@ -103,10 +103,12 @@ fn speak_for_itself(
                 body.insert(key.into(), own.into());
             }
             Some(Value::String(v)) if v == own => {}
-            Some(other) => return Err(LauncherError::BadRequest(format!(
+            Some(other) => {
+                return Err(LauncherError::BadRequest(format!(
                 "{key} is {other}, but this token belongs to {}: a session reports only for itself",
                 grant.session_id
-            ))),
+            )))
+            }
         }
     }
     Ok(())
