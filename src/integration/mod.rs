@@ -212,10 +212,28 @@ impl Integrations {
                 target: target.clone(),
             });
         })?;
+        self.carry_out_or_undo(id, mode, &ws.branch, &pending, fence)
+            .await?;
+        self.finished(id, mode, target, false)?;
+        self.remove_folder(id, mode.as_str()).await;
+        Ok(self.department(id)?.1)
+    }
+
+    /// Writes an integration the store marked started; a failure that was
+    /// undone puts the work back to pending, one that was not stays integrating
+    /// for the next start to finish or undo.
+    async fn carry_out_or_undo(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        branch: &str,
+        pending: &PendingIntegration,
+        fence: StateFence,
+    ) -> LResult<()> {
         let repo = self.ctx.repo.clone();
         let written = {
             let pending = pending.clone();
-            let message = format!("{} {id}: {mode}", ws.branch);
+            let message = format!("{branch} {id}: {mode}");
             blocking(move || Ok(carry_out(&repo, &pending, &message, &fence))).await?
         };
         let written = match written {
@@ -244,9 +262,7 @@ impl Integrations {
             })?;
             return Err(e);
         }
-        self.finished(id, mode, target, false)?;
-        self.remove_folder(id, mode.as_str()).await;
-        Ok(self.department(id)?.1)
+        Ok(())
     }
 
     /// Keeps a predicted conflict on the workspace; the error to answer with.
