@@ -153,51 +153,12 @@ pub fn session_view(
         let t = chrono::DateTime::<chrono::Local>::from(t);
         record.last_activity_at = Some(crate::clock::rfc3339(&t));
     }
-    let transcript_preview = match (&conversation, &pty) {
-        (Some(c), _) => c.preview(PREVIEW_LINES),
-        (None, Some(p)) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
-        (None, None) if capabilities.conversation => crate::agents::conversation::file_preview(
-            &crate::agents::conversation::path_for(Path::new(&session.log_path)),
-            PREVIEW_LINES,
-        ),
-        (None, None) => log_preview(&session.log_path),
-    };
+    let transcript_preview = transcript_preview(session, conversation.as_deref(), pty.as_ref());
     let terminal = session
         .browser_terminal_id
         .as_deref()
         .and_then(|t| state.terminals.get(t));
-    let dirty = state
-        .plans
-        .get(&session.id)
-        .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
-        .and_then(|p| p.base.as_ref())
-        .map(|b| still_dirty(&sessions.ctx.repo, &b.dirty_files))
-        .unwrap_or_default();
-    let (plan_applied_files, plan_dirty_files) =
-        attribute_applied(&sessions.ctx.repo, state, dirty);
-    let zhongshu = session.is_zhongshu().then(|| ZhongshuFields {
-        child_department_ids: state
-            .children_of(&session.id)
-            .map(|c| c.id.clone())
-            .collect(),
-        unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
-        plan_revision: state.plans.get(&session.id).map(|p| p.revision),
-        plan_dirty_files,
-        plan_applied_files,
-        plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
-        plan_finished_at: state
-            .plans
-            .get(&session.id)
-            .and_then(|p| p.finished_at.clone()),
-        plan_reported_at: state
-            .plans
-            .get(&session.id)
-            .map(|p| p.registered_at.clone()),
-        plan_auto_dispatch: state.plans.get(&session.id).map(|p| {
-            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
-            crate::model::AutoDispatch::of(p, active)
-        }),
-    });
+    let zhongshu = zhongshu_fields(sessions, state, unread, session);
     let (report_needs_confirmation, confirmation) = report_confirmation(sessions, session);
     let mailbox = session.department_part().and_then(|d| {
         let mut paths = sessions.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
@@ -206,27 +167,9 @@ pub fn session_view(
         }
         Some(paths)
     });
-    // Where it stands, from the record as kept (before the shown words below).
-    let mut plain = None;
-    if let Some(d) = record.department_mut() {
-        // A department whose silent end was registered as a
-        // `launcher_fallback` result shows `reported`, as in the Python
-        // tool; its `state` still says it ended without a report.
-        if d.report_status != Some(ReportStatus::Reported) && d.last_report_id.is_some() {
-            plain = Some(plain_state(session));
-            d.report_status = Some(ReportStatus::Reported);
-        }
-    }
-    if record.is_zhongshu() {
-        // The Python tool's `department` of a planner: its id prefix.
-        record.department = Some("zhongshu".into());
-    }
-    if let Some(z) = record.zhongshu_mut() {
-        let plan = state.plans.get(&session.id).map(|p| p.status);
-        z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
-    }
+    let plain = shown_words(state, session, &mut record);
     SessionView {
-        plain: plain.unwrap_or_else(|| plain_state(&record)),
+        plain,
         session: record,
         heartbeat_status: hb.status,
         idle_seconds: hb.idle_seconds,
@@ -266,6 +209,94 @@ pub fn session_view(
                 .get(&session.model)?;
             Some(crate::policy::quota::cost_usd(usage, price))
         }),
+    }
+}
+
+/// The record as the Python tool showed it (a fallback-registered department
+/// `reported`, a planner's `department`, its plan's status), and where it
+/// stands in plain words.
+fn shown_words(state: &State, session: &Session, record: &mut Session) -> PlainState {
+    // Where it stands, from the record as kept (before the shown words below).
+    let mut plain = None;
+    if let Some(d) = record.department_mut() {
+        // A department whose silent end was registered as a
+        // `launcher_fallback` result shows `reported`, as in the Python
+        // tool; its `state` still says it ended without a report.
+        if d.report_status != Some(ReportStatus::Reported) && d.last_report_id.is_some() {
+            plain = Some(plain_state(session));
+            d.report_status = Some(ReportStatus::Reported);
+        }
+    }
+    if record.is_zhongshu() {
+        // The Python tool's `department` of a planner: its id prefix.
+        record.department = Some("zhongshu".into());
+    }
+    if let Some(z) = record.zhongshu_mut() {
+        let plan = state.plans.get(&session.id).map(|p| p.status);
+        z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
+    }
+    plain.unwrap_or_else(|| plain_state(record))
+}
+
+/// A Zhongshu's plan fields: its departments, unread results, and its plan's
+/// revision, outcome and the user's files it names.
+fn zhongshu_fields(
+    sessions: &Sessions,
+    state: &State,
+    unread: &HashMap<String, usize>,
+    session: &Session,
+) -> Option<ZhongshuFields> {
+    let dirty = state
+        .plans
+        .get(&session.id)
+        .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
+        .and_then(|p| p.base.as_ref())
+        .map(|b| still_dirty(&sessions.ctx.repo, &b.dirty_files))
+        .unwrap_or_default();
+    let (plan_applied_files, plan_dirty_files) =
+        attribute_applied(&sessions.ctx.repo, state, dirty);
+    session.is_zhongshu().then(|| ZhongshuFields {
+        child_department_ids: state
+            .children_of(&session.id)
+            .map(|c| c.id.clone())
+            .collect(),
+        unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
+        plan_revision: state.plans.get(&session.id).map(|p| p.revision),
+        plan_dirty_files,
+        plan_applied_files,
+        plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
+        plan_finished_at: state
+            .plans
+            .get(&session.id)
+            .and_then(|p| p.finished_at.clone()),
+        plan_reported_at: state
+            .plans
+            .get(&session.id)
+            .map(|p| p.registered_at.clone()),
+        plan_auto_dispatch: state.plans.get(&session.id).map(|p| {
+            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
+            crate::model::AutoDispatch::of(p, active)
+        }),
+    })
+}
+
+/// The last lines of what the session did: its conversation, its terminal,
+/// or its files when it runs no longer.
+fn transcript_preview(
+    session: &Session,
+    conversation: Option<&crate::agents::conversation::Conversation>,
+    pty: Option<&std::sync::Arc<crate::pty::Pty>>,
+) -> String {
+    match (conversation, pty) {
+        (Some(c), _) => c.preview(PREVIEW_LINES),
+        (None, Some(p)) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
+        (None, None) if crate::agents::capabilities(session.agent.backend).conversation => {
+            crate::agents::conversation::file_preview(
+                &crate::agents::conversation::path_for(Path::new(&session.log_path)),
+                PREVIEW_LINES,
+            )
+        }
+        (None, None) => log_preview(&session.log_path),
     }
 }
 
