@@ -97,40 +97,7 @@ impl Launcher {
         let repo = dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
         // Paths are shown to users: never in Windows' verbatim `\\?\` form.
         let state_dir = dunce::simplified(&state_dir).to_path_buf();
-        // The folder is made private first (a running launcher's is already).
-        let tightened = crate::private_state::secure(&repo, &state_dir)?;
-        // Nothing of a running launcher is touched: the lock comes first.
-        let instance = crate::instance::lock(&state_dir)?;
-        let set_aside = crate::private_state::set_aside_planted(&state_dir)?;
-        let paths = Paths::new(state_dir);
-        for dir in [
-            paths.state_dir.clone(),
-            paths.prompts_dir(),
-            paths.logs_dir(),
-            paths.mailbox_root(),
-        ] {
-            crate::platform::create_private_dir(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        }
-        if let Err(e) = crate::instance::keep_out_of_git(&repo, &paths.state_dir) {
-            tracing::warn!("cannot write {}/.gitignore: {e}", paths.state_dir.display());
-        }
-        let store = Store::open(&paths.state_dir)?;
-        report_tightened(&store, &paths.state_dir, &tightened);
-        for moved in set_aside {
-            eprintln!(
-                "codex-governance: {} is {}, not the launcher's: moved aside to {} (the \
-                 launcher never writes through a link or into another's file)",
-                moved.from.display(),
-                moved.why,
-                moved.to.display()
-            );
-            store.audit_or_log(AuditEvent::StateEntrySetAside {
-                path: moved.from.display().to_string(),
-                why: moved.why,
-                moved_to: moved.to.display().to_string(),
-            });
-        }
+        let (paths, store, instance) = open_state(&repo, state_dir)?;
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
@@ -574,4 +541,47 @@ fn recover_queue(tx: &mut crate::store::Tx) {
 /// True when `pid` is still the agent of session `id` (not a reused pid).
 fn runs_session(pid: u32, id: &str) -> bool {
     crate::platform::runs_session(pid, id)
+}
+
+/// Opens the state folder for this launcher: made private, locked against a
+/// second launcher, planted entries set aside (and audited), its folders made.
+fn open_state(
+    repo: &Path,
+    state_dir: PathBuf,
+) -> anyhow::Result<(Paths, Store, crate::instance::InstanceLock)> {
+    // The folder is made private first (a running launcher's is already).
+    let tightened = crate::private_state::secure(repo, &state_dir)?;
+    // Nothing of a running launcher is touched: the lock comes first.
+    let instance = crate::instance::lock(&state_dir)?;
+    let set_aside = crate::private_state::set_aside_planted(&state_dir)?;
+    let paths = Paths::new(state_dir);
+    for dir in [
+        paths.state_dir.clone(),
+        paths.prompts_dir(),
+        paths.logs_dir(),
+        paths.mailbox_root(),
+    ] {
+        crate::platform::create_private_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    if let Err(e) = crate::instance::keep_out_of_git(repo, &paths.state_dir) {
+        tracing::warn!("cannot write {}/.gitignore: {e}", paths.state_dir.display());
+    }
+    let store = Store::open(&paths.state_dir)?;
+    report_tightened(&store, &paths.state_dir, &tightened);
+    for moved in set_aside {
+        eprintln!(
+            "codex-governance: {} is {}, not the launcher's: moved aside to {} (the \
+             launcher never writes through a link or into another's file)",
+            moved.from.display(),
+            moved.why,
+            moved.to.display()
+        );
+        store.audit_or_log(AuditEvent::StateEntrySetAside {
+            path: moved.from.display().to_string(),
+            why: moved.why,
+            moved_to: moved.to.display().to_string(),
+        });
+    }
+    Ok((paths, store, instance))
 }
