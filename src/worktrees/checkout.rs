@@ -48,7 +48,7 @@ impl Staged {
         }
         let mut index = Index::new()?;
         for (path, id, mode) in files {
-            index.add(&entry(path, *id, *mode))?;
+            index.add(&entry(path.as_bytes(), *id, *mode))?;
         }
         let mut opts = CheckoutBuilder::new();
         opts.force()
@@ -74,8 +74,8 @@ pub fn clear_leftovers(git: &Repository) {
     let _ = std::fs::remove_dir_all(git.path().join("codex-governance-checkout"));
 }
 
-/// An index entry for a blob at `path` with `mode`.
-fn entry(path: &str, id: Oid, mode: u32) -> IndexEntry {
+/// An index entry for an object at `path` with `mode` (no file data).
+pub(super) fn entry(path: &[u8], id: Oid, mode: u32) -> IndexEntry {
     IndexEntry {
         ctime: IndexTime::new(0, 0),
         mtime: IndexTime::new(0, 0),
@@ -88,7 +88,7 @@ fn entry(path: &str, id: Oid, mode: u32) -> IndexEntry {
         id,
         flags: 0,
         flags_extended: 0,
-        path: path.as_bytes().to_vec(),
+        path: path.to_vec(),
     }
 }
 

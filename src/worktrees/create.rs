@@ -8,8 +8,9 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use git2::{build::CheckoutBuilder, Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
+use git2::{Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
 
+use super::populate::{populate, Entry};
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
 use crate::model::Workspace;
@@ -68,6 +69,7 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
         ))
     })?;
     super::refuse_foreign(&root)?;
+    crate::platform::spread_subfolders(&root);
     let temp_root = root.join(".tmp");
     crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
     super::refuse_foreign(&temp_root)?;
@@ -241,11 +243,11 @@ fn fill(
     let wt = Repository::open(path)?;
     let mut index = wt.index()?;
     index.read_tree(tree)?;
-    let mut checkout = Index::new()?;
+    let mut checkout = Vec::with_capacity(index.len());
     let entries: Vec<IndexEntry> = index.iter().collect();
     for (i, mut entry) in entries.into_iter().enumerate() {
         if kept.is_none_or(|k| k[i]) {
-            checkout.add(&entry)?;
+            checkout.push(Entry::from(&entry));
         } else {
             entry.flags |= EXTENDED;
             entry.flags_extended |= IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
@@ -253,10 +255,7 @@ fn fill(
         }
     }
     index.write()?;
-    let mut opts = CheckoutBuilder::new();
-    opts.force().update_index(false);
-    wt.checkout_index(Some(&mut checkout), Some(&mut opts))?;
-    Ok(checkout.len())
+    populate(&wt, &checkout)
 }
 
 /// Git's record of a linked worktree whose folder is gone.
@@ -429,5 +428,169 @@ mod tests {
         })
         .unwrap();
         assert!(made.is_none());
+    }
+
+    /// A full worktree of `repo` (every file checked out: a small tree).
+    fn full_worktree(repo: &Path, session: &str) -> PathBuf {
+        PathBuf::from(super::super::testing::fresh_worktree(repo, session).path)
+    }
+
+    /// `git status --porcelain` in `dir` (the user's git; none under Wine).
+    #[cfg(unix)]
+    fn git_status(dir: &Path) -> String {
+        let out = std::process::Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=all"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn a_full_worktree_keeps_modes_links_filters_folders_and_submodules() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (".gitattributes", "*.crlf text eol=crlf\n*.id ident\n"),
+                ("plain.txt", "one\ntwo\n"),
+                ("run.sh", "#!/bin/sh\necho hi\n"),
+                ("a/b/c/d/deep.txt", "deep\n"),
+                ("a/b/c/d/e/deeper.crlf", "x\ny\n"),
+                ("docs/notes.crlf", "first\nsecond\n"),
+                ("stamp.id", "$Id$\n"),
+            ],
+        );
+        let git = Repository::open(&repo).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let exe = repo.join("run.sh");
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::os::unix::fs::symlink("plain.txt", repo.join("link")).unwrap();
+            std::os::unix::fs::symlink("a/b", repo.join("to-folder")).unwrap();
+        }
+        // A submodule's entry (a commit of another repository).
+        let mut index = git.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let sub = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        index
+            .add(&super::super::checkout::entry(b"vendor/lib", sub, 0o160000))
+            .unwrap();
+        index.write().unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let head = git.head().unwrap().peel_to_commit().unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "more", &tree, &[&head])
+            .unwrap();
+        let blob_of_stamp = tree.get_path(Path::new("stamp.id")).unwrap().id();
+
+        let wt = full_worktree(&repo, "lingyubu-1");
+        let read = |p: &str| std::fs::read(wt.join(p)).unwrap();
+        assert_eq!(read("plain.txt"), b"one\ntwo\n");
+        assert_eq!(read("a/b/c/d/deep.txt"), b"deep\n");
+        assert_eq!(read("a/b/c/d/e/deeper.crlf"), b"x\r\ny\r\n", "eol=crlf");
+        assert_eq!(read("docs/notes.crlf"), b"first\r\nsecond\r\n");
+        assert_eq!(
+            String::from_utf8(read("stamp.id")).unwrap(),
+            format!("$Id: {blob_of_stamp} $\n"),
+            "ident"
+        );
+        let sub_dir = std::fs::symlink_metadata(wt.join("vendor/lib")).unwrap();
+        assert!(sub_dir.is_dir(), "a submodule is an empty folder");
+        assert_eq!(std::fs::read_dir(wt.join("vendor/lib")).unwrap().count(), 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &str| std::fs::metadata(wt.join(p)).unwrap().permissions().mode();
+            assert_ne!(mode("run.sh") & 0o111, 0, "executable");
+            assert_eq!(mode("plain.txt") & 0o111, 0, "not executable");
+            let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
+            assert!(link.file_type().is_symlink());
+            assert_eq!(
+                std::fs::read_link(wt.join("link")).unwrap(),
+                Path::new("plain.txt")
+            );
+            assert_eq!(
+                std::fs::read_link(wt.join("to-folder")).unwrap(),
+                Path::new("a/b")
+            );
+            assert_eq!(git_status(&wt), "", "git sees it clean");
+        }
+    }
+
+    #[test]
+    fn autocrlf_and_links_without_symlinks_are_checked_out_as_git_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\ny\n"), ("b/c.txt", "z\n")]);
+        let git = Repository::open(&repo).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("a.txt", repo.join("link")).unwrap();
+            super::super::testing::commit_all(&git, "a link");
+        }
+        let mut config = git.config().unwrap();
+        config.set_bool("core.autocrlf", true).unwrap();
+        config.set_bool("core.symlinks", false).unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"x\r\ny\r\n");
+        assert_eq!(std::fs::read(wt.join("b/c.txt")).unwrap(), b"z\r\n");
+        #[cfg(unix)]
+        {
+            let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
+            assert!(link.is_file(), "core.symlinks false: the link is a file");
+            assert_eq!(std::fs::read(wt.join("link")).unwrap(), b"a.txt");
+        }
+    }
+
+    #[test]
+    fn a_commit_of_an_empty_tree_gets_an_empty_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        let git = Repository::init(&path).unwrap();
+        let tree = git
+            .find_tree(git.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "empty", &tree, &[])
+            .unwrap();
+        let wt = full_worktree(&path.canonicalize().unwrap(), "lingyubu-1");
+        let names: Vec<_> = std::fs::read_dir(&wt)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [".git"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_worktrees_folder_spreads_its_worktrees_where_the_file_system_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = dir.path().join("probe");
+        std::fs::create_dir(&probe).unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
+        full_worktree(&repo, "lingyubu-1");
+        let flags = |p: &Path| {
+            use std::os::fd::AsRawFd;
+            let f = std::fs::File::open(p).unwrap();
+            let mut flags: libc::c_int = 0;
+            // SAFETY: an open descriptor; the kernel writes one int.
+            let rc = unsafe { libc::ioctl(f.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+            (rc == 0).then_some(flags)
+        };
+        // Only where the file system keeps the flag (ext2/3/4).
+        if !crate::platform::spread_subfolders(&probe) {
+            return;
+        }
+        assert_ne!(flags(&probe).unwrap() & 0x0002_0000, 0);
+        let root = super::super::root_for(&repo);
+        assert_ne!(
+            flags(&root).unwrap() & 0x0002_0000,
+            0,
+            "the worktrees folder is the top of unrelated trees"
+        );
     }
 }

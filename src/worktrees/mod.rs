@@ -34,6 +34,7 @@ pub mod create;
 pub mod fence;
 pub mod integrate;
 pub mod list;
+pub mod populate;
 pub mod record;
 
 use std::path::{Path, PathBuf};
