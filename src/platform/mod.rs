@@ -52,44 +52,6 @@ pub fn pty_system() -> Box<dyn portable_pty::PtySystem + Send> {
     }
 }
 
-/// Marks `dir` as the top of unrelated folder trees for the file system's
-/// allocator (ext2/3/4's `chattr +T`, what `/home` is meant to have): each
-/// sub-folder made in it then starts in a block group of its own choosing,
-/// with room, instead of beside its siblings. Without it a new department
-/// worktree lands where the last one was just deleted, and on ext4 without
-/// a journal each file's inode is found only after skipping every inode
-/// freed there in the last minutes (a full worktree took 25 s instead of 1).
-/// Best effort: other systems and file systems keep no such flag, and
-/// nothing else changes. Returns whether the flag is set.
-pub fn spread_subfolders(dir: &Path) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        /// `FS_TOPDIR_FL` of `linux/fs.h`.
-        const TOPDIR: libc::c_int = 0x0002_0000;
-        let Ok(folder) = File::open(dir) else {
-            return false;
-        };
-        let mut flags: libc::c_int = 0;
-        // SAFETY: the descriptor is open; the kernel reads and writes one int.
-        unsafe {
-            if libc::ioctl(folder.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) != 0 {
-                return false;
-            }
-            if flags & TOPDIR != 0 {
-                return true;
-            }
-            flags |= TOPDIR;
-            libc::ioctl(folder.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags) == 0
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        false
-    }
-}
-
 /// Makes a rename in `dir` durable. Unix: the folder is synced (`fsync` on it).
 /// Windows: skipped. A folder opens only with `FILE_FLAG_BACKUP_SEMANTICS`
 /// (`File::open(dir)` failed there with "Access denied" after every write had

@@ -69,7 +69,6 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
         ))
     })?;
     super::refuse_foreign(&root)?;
-    crate::platform::spread_subfolders(&root);
     let temp_root = root.join(".tmp");
     crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
     super::refuse_foreign(&temp_root)?;
@@ -547,6 +546,17 @@ mod tests {
     }
 
     #[test]
+    fn attributes_outside_the_tree_still_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\ny\n"), ("b.bin", "x\n")]);
+        std::fs::create_dir_all(repo.join(".git/info")).unwrap();
+        std::fs::write(repo.join(".git/info/attributes"), "*.txt eol=crlf\n").unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"x\r\ny\r\n");
+        assert_eq!(std::fs::read(wt.join("b.bin")).unwrap(), b"x\n");
+    }
+
+    #[test]
     fn a_commit_of_an_empty_tree_gets_an_empty_worktree() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("repo");
@@ -563,34 +573,5 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [".git"]);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_worktrees_folder_spreads_its_worktrees_where_the_file_system_can() {
-        let dir = tempfile::tempdir().unwrap();
-        let probe = dir.path().join("probe");
-        std::fs::create_dir(&probe).unwrap();
-        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
-        full_worktree(&repo, "lingyubu-1");
-        let flags = |p: &Path| {
-            use std::os::fd::AsRawFd;
-            let f = std::fs::File::open(p).unwrap();
-            let mut flags: libc::c_int = 0;
-            // SAFETY: an open descriptor; the kernel writes one int.
-            let rc = unsafe { libc::ioctl(f.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
-            (rc == 0).then_some(flags)
-        };
-        // Only where the file system keeps the flag (ext2/3/4).
-        if !crate::platform::spread_subfolders(&probe) {
-            return;
-        }
-        assert_ne!(flags(&probe).unwrap() & 0x0002_0000, 0);
-        let root = super::super::root_for(&repo);
-        assert_ne!(
-            flags(&root).unwrap() & 0x0002_0000,
-            0,
-            "the worktrees folder is the top of unrelated trees"
-        );
     }
 }

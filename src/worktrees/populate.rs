@@ -80,7 +80,8 @@ pub fn populate(git: &Repository, entries: &[Entry]) -> Result<usize, WorktreeEr
     }
     make_folders(&root, files.iter().chain(&links).chain(&submodules))?;
     let collided = Mutex::new(Vec::new());
-    write_files(&root, &files, &collided)?;
+    let filters = filters_may_apply(git, entries)?;
+    write_files(&root, &files, filters, &collided)?;
     let mut collided = collided.into_inner().unwrap_or_default();
     for e in &submodules {
         let path = root.join(native(&e.path)?);
@@ -140,6 +141,7 @@ fn make_folders<'a>(
 fn write_files<'a>(
     root: &Path,
     files: &[&'a Entry],
+    filters: bool,
     collided: &Mutex<Vec<&'a Entry>>,
 ) -> Result<(), WorktreeError> {
     // Runs of files in one folder (the index is sorted, so a folder's files
@@ -162,7 +164,7 @@ fn write_files<'a>(
         for _ in 0..threads {
             s.spawn(|| {
                 let result = (|| -> Result<(), WorktreeError> {
-                    let repo = raw::Repo::open(root)?;
+                    let repo = raw::Repo::open(root, filters)?;
                     let mut buf = Vec::new();
                     loop {
                         if failed.load(Ordering::Relaxed) {
@@ -273,6 +275,51 @@ fn checkout_with_libgit2(
     }
     git.checkout_index(Some(&mut index), Some(&mut opts))?;
     Ok(())
+}
+
+/// Whether any checkout filter may change a blob on its way to a file: only
+/// when some attributes file exists (in the tree, the repository's
+/// `info/attributes`, the user's or the system's) or the configuration asks
+/// for line-ending conversion by itself (`core.autocrlf` true, `core.eol`).
+/// Otherwise every file is its blob as is, and asking libgit2 for each
+/// file's attributes (files looked for in every parent folder) would be
+/// most of the work. Where the places are not known (not Unix), yes.
+fn filters_may_apply(git: &Repository, entries: &[Entry]) -> Result<bool, WorktreeError> {
+    if cfg!(not(unix)) {
+        return Ok(true);
+    }
+    let in_tree = entries.iter().any(|e| {
+        let name = e.path.rsplit(|b| *b == b'/').next().unwrap_or(&e.path);
+        name.eq_ignore_ascii_case(b".gitattributes")
+    });
+    let config = git.config()?.snapshot()?;
+    let set = |key: &str| config.get_entry(key).is_ok();
+    let autocrlf = config
+        .get_str("core.autocrlf")
+        .map(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "input" | "no" | "off" | "0" | ""
+            )
+        })
+        .unwrap_or(false);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".config")));
+    let files = [
+        Some(git.commondir().join("info/attributes")),
+        Some(git.path().join("info/attributes")),
+        xdg.map(|x| x.join("git/attributes")),
+        Some(PathBuf::from("/etc/gitattributes")),
+    ];
+    let exists = files.iter().flatten().any(|f| f.exists());
+    Ok(in_tree
+        || exists
+        || autocrlf
+        || set("core.eol")
+        || set("core.attributesfile")
+        || std::env::var_os("GIT_ATTR_SOURCE").is_some())
 }
 
 /// The folder part of a repository path.
@@ -387,8 +434,9 @@ mod raw {
         ) -> c_int;
     }
 
-    /// A repository handle of this thread's own.
-    pub struct Repo(*mut sys::git_repository);
+    /// A repository handle of this thread's own; `filters` false when no
+    /// checkout filter can apply (blobs are written as they are).
+    pub struct Repo(*mut sys::git_repository, bool);
 
     impl Drop for Repo {
         fn drop(&mut self) {
@@ -405,14 +453,14 @@ mod raw {
     }
 
     impl Repo {
-        pub fn open(path: &Path) -> Result<Repo, WorktreeError> {
+        pub fn open(path: &Path, filters: bool) -> Result<Repo, WorktreeError> {
             sys::init();
             let c = CString::new(path.as_os_str().as_encoded_bytes())
                 .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
             let mut raw = std::ptr::null_mut();
             // SAFETY: both pointers are valid for the call.
             check(unsafe { sys::git_repository_open(&mut raw, c.as_ptr()) })?;
-            Ok(Repo(raw))
+            Ok(Repo(raw, filters))
         }
 
         /// The blob `id` as checked out at `path`, into `out`.
@@ -440,6 +488,16 @@ mod raw {
             // call; the blob and the buffer are freed before returning.
             unsafe {
                 check(sys::git_blob_lookup(&mut blob, self.0, &oid))?;
+                if !self.1 {
+                    let size = sys::git_blob_rawsize(blob) as usize;
+                    out.clear();
+                    if size > 0 {
+                        let bytes = sys::git_blob_rawcontent(blob) as *const u8;
+                        out.extend_from_slice(std::slice::from_raw_parts(bytes, size));
+                    }
+                    sys::git_blob_free(blob);
+                    return Ok(());
+                }
                 let mut buf = sys::git_buf {
                     ptr: std::ptr::null_mut(),
                     reserved: 0,
