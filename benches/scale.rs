@@ -3,7 +3,7 @@
 //! store, as ingestion would), and at each size this prints:
 //! single-report drop-to-inbox latency (p50/p99, polled through the inbox API),
 //! burst throughput, the inbox's first page (bytes, time), the launcher's RSS
-//! and PSS (`/proc/<pid>/smaps_rollup`) after the drops and the burst, and
+//! and PSS (`/proc/<pid>/smaps_rollup`) 3 s after the drops and the burst, and
 //! its restart time (spawn to ready). The 1k figures are the reference: each
 //! larger size is also printed as a ratio to them. The reference for the
 //! latencies, measured first in the same run: a 4 KiB write + fsync on the
@@ -370,6 +370,9 @@ async fn measure(n: usize) -> (Figures, tempfile::TempDir) {
         page_bytes = bytes;
     }
     times.sort();
+    // Memory once the burst has settled (the launcher trims its heap when
+    // changes pause for 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let f = Figures {
         results: n,
         p50: pct(&lat, 0.5),
