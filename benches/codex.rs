@@ -12,10 +12,10 @@
 //! Run: `cargo bench --bench codex` (`CODEX_BENCH_DROPS=20`,
 //! `CODEX_BENCH_SESSIONS=5` by default).
 
-#[path = "../tests/common/model_server.rs"]
+#[path = "../tests/it/common/model_server.rs"]
 #[allow(dead_code)]
 mod model_server;
-#[path = "../tests/common/launcher.rs"]
+#[path = "../tests/it/common/launcher.rs"]
 mod support;
 
 #[path = "common/quick.rs"]

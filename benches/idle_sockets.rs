@@ -17,7 +17,7 @@
 //!
 //! Run: `cargo bench --bench idle_sockets`.
 
-#[path = "../tests/common/launcher.rs"]
+#[path = "../tests/it/common/launcher.rs"]
 mod support;
 
 #[path = "common/quick.rs"]

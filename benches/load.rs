@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --bench load`.
 
-#[path = "../tests/common/launcher.rs"]
+#[path = "../tests/it/common/launcher.rs"]
 mod support;
 
 #[path = "common/quick.rs"]

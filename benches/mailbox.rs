@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/disk.rs"]
 mod disk;
-#[path = "../tests/common/launcher.rs"]
+#[path = "../tests/it/common/launcher.rs"]
 mod support;
 
 use codex_governance::config::{Config, Env};

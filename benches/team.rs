@@ -12,7 +12,7 @@
 //!
 //! Run: `cargo bench --bench team`.
 
-#[path = "../tests/common/launcher.rs"]
+#[path = "../tests/it/common/launcher.rs"]
 mod support;
 
 #[path = "common/quick.rs"]

@@ -18,7 +18,11 @@ mod fitted;
 mod isolation;
 mod launcher_settings;
 mod lenient;
+mod located;
 mod plain_errors;
+pub mod pull_requests;
+mod python_env;
+mod python_signs;
 pub mod trust;
 pub use agent_backend::AgentBackendSettings;
 use defaults::menxia_department;
@@ -26,8 +30,10 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
-pub use fitted::{departments_for, python_tool_layout, risk_rules_for};
+pub use fitted::{departments_for, risk_rules_for};
 pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
+pub use python_env::ignored_python_variables;
+pub use python_signs::python_tool_signs;
 
 /// File name looked up at the repository root.
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -90,6 +96,8 @@ pub struct LauncherSettings {
     /// `model_prices`) and in tokens; none: no limit.
     pub plan_budget_usd: Option<f64>,
     pub plan_budget_tokens: Option<u64>,
+    /// `launcher.pull_requests` (issue 38).
+    pub pull_requests: pull_requests::PullRequestSettings,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -114,6 +122,9 @@ pub struct Config {
     pub launcher: LauncherSettings,
     /// The file this came from, if there was one.
     pub source: Option<PathBuf>,
+    /// The Python tool's installed file (`tools/codex_governance/governance.yaml`)
+    /// when it exists beside the root's, which wins: it is not read.
+    pub shadowed: Option<PathBuf>,
     /// What the file sets that needs the user's say-so before it runs.
     pub trust: trust::ConfigTrust,
     /// Unknown keys and other non-fatal remarks, for the log.
@@ -172,6 +183,10 @@ struct FileLauncher {
     #[serde(default)]
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
+    tui_idle_seconds: Option<u64>,
+    #[serde(default)]
+    planner_keeps_tui: Option<bool>,
+    #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
     #[serde(default)]
     isolation: Option<String>,
@@ -195,6 +210,8 @@ struct FileLauncher {
     plan_budget_usd: Option<f64>,
     #[serde(default)]
     plan_budget_tokens: Option<u64>,
+    #[serde(default)]
+    pull_requests: Option<pull_requests::FilePullRequests>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,17 +240,26 @@ struct FileConfig {
 /// The Python tool's places, in its order: the repository root, then
 /// `tools/codex_governance/governance.yaml`; the root's name when neither exists.
 pub fn config_path(repo: &Path) -> PathBuf {
-    let candidates = [
-        repo.join(CONFIG_FILE),
-        repo.join("tools")
-            .join("codex_governance")
-            .join(CONFIG_FILE),
-    ];
+    let candidates = [repo.join(CONFIG_FILE), installed_config_path(repo)];
     candidates
         .iter()
         .find(|p| p.exists())
         .unwrap_or(&candidates[0])
         .clone()
+}
+
+/// Where the Python tool's installed layout keeps its file.
+pub fn installed_config_path(repo: &Path) -> PathBuf {
+    repo.join("tools")
+        .join("codex_governance")
+        .join(CONFIG_FILE)
+}
+
+/// The installed file when a root file exists too (the root's wins, as in
+/// the Python tool, and the installed one is not read).
+pub fn shadowed_config(repo: &Path) -> Option<PathBuf> {
+    let installed = installed_config_path(repo);
+    (repo.join(CONFIG_FILE).exists() && installed.exists()).then_some(installed)
 }
 
 /// Where configuration comes from: the repository and an environment.
@@ -253,8 +279,10 @@ impl Config {
     pub fn load_with_env(repo: &Path, env: &Env) -> Result<Config, ConfigError> {
         let path = config_path(repo);
         let file_name = path.display().to_string();
+        let mut text = String::new();
         let (file, source, mut warnings, trust) = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+            Ok(read) => {
+                text = read;
                 let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
                 let trust = trust::of(
                     file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
@@ -275,11 +303,12 @@ impl Config {
                 })
             }
         };
-        let departments = lenient::departments(
-            file.departments.as_ref(),
-            || departments_for(repo),
-            &mut warnings,
-        );
+        // What the lenient readers say names a key: said with its line.
+        // Without departments or risk rules in a file, the Python tool's own
+        // apply (`init` writes ones fitted to the repository).
+        let mut said = Vec::new();
+        let departments =
+            lenient::departments(file.departments.as_ref(), default_departments, &mut said);
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
                 return Err(ConfigError::Invalid {
@@ -289,30 +318,58 @@ impl Config {
                 });
             }
         }
-        let risk_rules = lenient::risk_rules(
-            file.risk_rules.as_ref(),
-            || risk_rules_for(repo),
-            &mut warnings,
-        );
-        let portability_paths = lenient::portability_paths(file.preflight.as_ref())
-            .unwrap_or_else(default_portability_paths);
+        let risk_rules =
+            lenient::risk_rules(file.risk_rules.as_ref(), default_risk_rules, &mut said);
+        let portability_paths = lenient::portability_paths(file.preflight.as_ref());
+        if !text.is_empty() {
+            check_globs(
+                &file_name,
+                &text,
+                &departments,
+                &risk_rules,
+                &portability_paths,
+                &file.launcher,
+            )?;
+        }
+        let portability_paths = portability_paths.unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(
             file.launcher.unwrap_or_default(),
             env,
             repo,
             &file_name,
-            &mut warnings,
+            &mut said,
         )?;
+        warnings.extend(
+            said.iter()
+                .map(|w| plain_errors::located(&file_name, &text, w)),
+        );
 
         Ok(Config {
             departments,
             risk_rules,
             preflight: Preflight { portability_paths },
             launcher,
+            shadowed: shadowed_config(repo),
             source,
             trust: trust::from_env(trust, env),
             warnings,
         })
+    }
+
+    /// Which file is read when both the root's and the installed one exist,
+    /// in words (said at start and shown in the dashboard); None otherwise.
+    pub fn shadow_note(&self) -> Option<String> {
+        let shadowed = self.shadowed.as_ref()?;
+        let used = self
+            .source
+            .as_ref()
+            .map_or_else(|| CONFIG_FILE.into(), |p| p.display().to_string());
+        Some(format!(
+            "two configuration files: {used} is read and {} is not (the root's file wins, as \
+             in the Python tool): its departments and risk rules do not apply. Merge it into \
+             the root's file, or delete one of the two.",
+            shadowed.display()
+        ))
     }
 
     /// Every department an assignment may name: menxia first, then the routed ones.
@@ -349,15 +406,16 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
     }
     let mut unknown = Vec::new();
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    let mut on_unknown =
-        |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", ""));
+    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let ignoring = serde_ignored::Deserializer::new(de, &mut on_unknown);
     let parsed: Result<Option<FileConfig>, _> = serde_path_to_error::deserialize(ignoring);
     match parsed {
         Ok(cfg) => {
             let warnings = unknown
                 .into_iter()
-                .map(|key| plain_errors::unknown_key(file, &key))
+                .map(|key| {
+                    plain_errors::located(file, text, &plain_errors::unknown_key(&key, None))
+                })
                 .collect();
             Ok((cfg.unwrap_or_default(), warnings))
         }
@@ -378,6 +436,48 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
             })
         }
     }
+}
+
+/// Every glob the file gives, checked before anything uses it: one `[`
+/// left open is an error naming the file, the line, the key and the pattern.
+fn check_globs(
+    file: &str,
+    text: &str,
+    departments: &[Department],
+    rules: &[RiskRule],
+    portability: &Option<Vec<String>>,
+    launcher: &Option<FileLauncher>,
+) -> Result<(), ConfigError> {
+    let mut all: Vec<(String, &str)> = Vec::new();
+    for d in departments {
+        for (i, g) in d.globs.iter().enumerate() {
+            all.push((format!("departments.{}.globs[{i}]", d.key), g));
+        }
+    }
+    for (i, r) in rules.iter().enumerate() {
+        all.push((format!("risk_rules[{i}].pattern"), &r.pattern));
+        if let Some(a) = &r.allow_pattern {
+            all.push((format!("risk_rules[{i}].allow_pattern"), a));
+        }
+    }
+    for (i, p) in portability.iter().flatten().enumerate() {
+        all.push((format!("preflight.portability_paths[{i}]"), p));
+    }
+    let include = launcher.as_ref().and_then(|l| l.worktree_include.as_ref());
+    for (i, p) in include.into_iter().flatten().enumerate() {
+        all.push((format!("launcher.worktree_include[{i}]"), p));
+    }
+    for (key, pattern) in all {
+        if let Some(why) = located::glob_problem(pattern) {
+            return Err(ConfigError::Malformed {
+                file: file.into(),
+                line: located::line_of(text, &key).unwrap_or(0),
+                key,
+                message: format!("the glob {pattern:?} is not valid: {why}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Department {

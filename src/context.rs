@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 use crate::config::Config;
 use crate::store::{Paths, Store};
 
+/// How long shutdown waits for the background tasks (those that follow
+/// sessions, the mailbox's, the quota clock's).
+const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Context {
     pub repo: PathBuf,
     pub config: Config,
@@ -16,6 +20,9 @@ pub struct Context {
     url: OnceLock<String>,
     /// The runtime background work runs on, for threads that are not on it.
     runtime: OnceLock<tokio::runtime::Handle>,
+    /// Every background task that may write state: shutdown waits for them
+    /// (`wait_tasks`) before the launcher says it stopped.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl Context {
@@ -27,6 +34,7 @@ impl Context {
             store,
             url: OnceLock::new(),
             runtime: OnceLock::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -47,11 +55,13 @@ impl Context {
         let _unchanged = self.runtime.set(handle);
     }
 
-    /// Runs a task on the launcher's runtime, from any thread.
+    /// Runs a task on the launcher's runtime, from any thread; shutdown waits
+    /// for it (`wait_tasks`).
     pub fn spawn<F>(&self, fut: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
+        let fut = self.tasks.track_future(fut);
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
                 h.spawn(fut);
@@ -62,6 +72,21 @@ impl Context {
                 }
                 None => tracing::error!("no runtime to run background work on"),
             },
+        }
+    }
+
+    /// At shutdown, once what feeds them has stopped: waits (a while) for the
+    /// background tasks to end.
+    pub async fn wait_tasks(&self) {
+        self.tasks.close();
+        if tokio::time::timeout(TASKS_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} background task(s) still running after {TASKS_GRACE:?}",
+                self.tasks.len()
+            );
         }
     }
 }

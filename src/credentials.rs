@@ -39,10 +39,6 @@ impl Principal {
             Principal::Session(g) => g.session_id == id,
         }
     }
-
-    pub fn is_user(&self) -> bool {
-        matches!(self, Principal::User)
-    }
 }
 
 /// The live session tokens (held as digests; `Debug` shows no secret).

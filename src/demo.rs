@@ -153,7 +153,9 @@ const FILES: &[(&str, &str)] = &[
     (
         "README.md",
         "# Demo project\n\nA scratch repository made by `codex-governance demo`. Its agents are a \
-         scripted stand-in for Codex: give the Zhongshu any task and watch the plan run.\n",
+         scripted stand-in for Codex: give the planner any task and watch the plan run, then \
+         review what each department changed.\n\n## Usage\n\nRead the notes in docs/, src/ and \
+         tests/.\n",
     ),
     ("docs/notes.md", "# Notes on the documentation\n\n"),
     ("src/notes.md", "# Notes on the code\n\n"),
@@ -215,12 +217,13 @@ fn config_text(agent: &Path) -> String {
     ]);
     format!(
         "# Written by `codex-governance demo`. The agents are the scripted fake agent\n\
-         # (tools/fake-agent): no Codex, no network. With --demo a Zhongshu plans one\n\
+         # (tools/fake-agent): no Codex, no network. With --demo a planner plans one\n\
          # assignment per department from a plain task, and each department adds a\n\
-         # line to a notes file and reports it with `codex-governance mailbox send`.\n\
-         # The departments share this working tree (isolation: shared), so their\n\
-         # notes and the governance report show at once, without Apply.\n\
-         launcher:\n  agent_command: {command}\n  isolation: shared\n"
+         # line to a notes file in its own worktree and reports it with\n\
+         # `codex-governance mailbox send`. zhilibu also adds a README line and asks\n\
+         # you about it; lingyubu adds one at the same place outside its scope. You\n\
+         # then review, apply or merge each department's changes.\n\
+         launcher:\n  agent_command: {command}\n  max_departments: 3\n"
     )
 }
 

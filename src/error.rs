@@ -16,6 +16,10 @@ pub enum LauncherError {
     /// A limit is reached (429).
     #[error("{0}")]
     TooMany(String),
+    /// A server the launcher depends on (the forge, a Git remote) failed or
+    /// could not be reached (502); nothing was changed.
+    #[error("{0}")]
+    Upstream(String),
     /// A change could not be committed.
     #[error(transparent)]
     Store(#[from] StoreError),

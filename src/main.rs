@@ -43,8 +43,9 @@ enum Command {
     Url(LocateArgs),
     /// List the departments' worktrees; `--prune` removes the integrated ones.
     Worktrees(WorktreesArgs),
-    /// Write a commented governance.yaml with the defaults (never overwrites).
-    Init(LocateArgs),
+    /// Write a commented governance.yaml with the defaults (never beside or
+    /// over an existing one; `--force` replaces the file that is read).
+    Init(InitArgs),
     /// Try it without Codex: a scratch repository whose agents are the scripted
     /// fake agent, served on a free port.
     Demo(DemoArgs),
@@ -65,6 +66,17 @@ struct DemoArgs {
     /// Port; 0 (the default) picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    #[command(flatten)]
+    locate: LocateArgs,
+    /// Replace the configuration file that is read (the root's, or the
+    /// Python tool's installed tools/codex_governance/governance.yaml) with
+    /// the defaults.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -143,7 +155,7 @@ struct ReportArgs {
 #[derive(Subcommand)]
 enum MailboxCommand {
     /// Write one department report into the mailbox, atomically.
-    Send(Box<mailbox::send::SendArgs>),
+    Send(Box<mailbox::client::send::SendArgs>),
 }
 
 #[derive(Subcommand)]
@@ -160,6 +172,9 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    // Before any thread: the forge's token leaves the environment every
+    // agent, terminal and helper would inherit (it stays in memory).
+    codex_governance::forge::token::claim_environment();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CODEX_GOVERNANCE_LOG")
@@ -178,7 +193,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => run_report(args),
         Some(Command::Mailbox {
             command: MailboxCommand::Send(args),
-        }) => match mailbox::send::send(*args) {
+        }) => match mailbox::client::send::send(*args) {
             Ok(done) => out(&done, ExitCode::SUCCESS),
             Err(e) => fail(&format!("{e:#}")),
         },
@@ -259,20 +274,40 @@ fn print_url(args: LocateArgs) -> ExitCode {
     }
 }
 
-fn init(args: LocateArgs) -> ExitCode {
-    let root = match root_of(&args.repo) {
+/// `init`: the defaults as a commented file. Where a configuration file is
+/// read already (the root's, or the Python tool's installed one), nothing is
+/// written: a root file would shadow the installed one and its rules would
+/// silently stop applying. `--force` replaces the file that is read.
+fn init(args: InitArgs) -> ExitCode {
+    use codex_governance::config;
+    let root = match root_of(&args.locate.repo) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let path = root.join(codex_governance::config::CONFIG_FILE);
-    if path.exists() {
-        return fail(&format!("{} exists; nothing was written", path.display()));
+    let path = config::config_path(&root);
+    if path.exists() && !args.force {
+        let what = if path == config::installed_config_path(&root) {
+            "the Python tool's installed configuration, which is read: a root governance.yaml \
+             would shadow it and its departments and risk rules would stop applying"
+        } else {
+            "the configuration that is read"
+        };
+        return fail(&format!(
+            "{} exists; nothing was written: it is {what}. `codex-governance init --force` \
+             replaces it with the defaults",
+            path.display()
+        ));
     }
-    match std::fs::write(&path, codex_governance::config::commented_defaults(&root)) {
+    let signs = config::python_tool_signs(&root);
+    match std::fs::write(&path, config::commented_defaults(&root)) {
         Ok(()) => out(
             &format!(
-                "wrote {} (the built-in defaults for this repository, commented)",
-                path.display()
+                "wrote {} ({})",
+                path.display(),
+                match signs {
+                    Some(sign) => format!("the Python tool's defaults, as it had them: {sign}"),
+                    None => "the built-in defaults fitted to this repository, commented".into(),
+                }
             ),
             ExitCode::SUCCESS,
         ),
@@ -298,9 +333,10 @@ fn demo(args: DemoArgs) -> ExitCode {
         repo.display()
     );
     eprintln!(
-        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start Zhongshu: \
-         the planner registers a plan, its departments each change a notes file and report, \
-         and the plan finishes with its counts"
+        "codex-governance: open the URL below, type any task (\"Tidy the notes\") and press Start planner: \
+         the planner registers a plan, its three departments each work in their own worktree \
+         and report (one asks you a question, one strays outside its scope, two of them clash), \
+         and Needs you ends with their changes to review, apply or merge"
     );
     serve(ServeArgs {
         repo,
@@ -327,7 +363,7 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
     }
     let mode = match (&args.base, args.staged) {
         (Some(base), _) => Mode::Base(base.clone()),
@@ -335,7 +371,9 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
         (None, false) => Mode::Worktree,
     };
     let built = match &args.session {
-        Some(id) => session_report(&args, id, &config),
+        Some(id) => codex_governance::ids::check_id("--session", id)
+            .and_then(|_| state_dir_of(&args.repo, args.state_dir.clone()))
+            .and_then(|dir| report::for_session(&args.repo, &dir, id, &config)),
         None => report::build_report(&args.repo, &config, &mode).map_err(|e| e.to_string()),
     };
     let report = match built {
@@ -357,30 +395,6 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
     out(&out_text, code)
 }
 
-/// The report of a department session's recorded work, from the state folder.
-fn session_report(args: &ReportArgs, id: &str, config: &Config) -> Result<report::Report, String> {
-    codex_governance::ids::check_id("--session", id)?;
-    let dir = state_dir_of(&args.repo, args.state_dir.clone())?;
-    let snapshot = store::load_snapshot(&dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
-    let session = snapshot
-        .state
-        .sessions
-        .get(id)
-        .ok_or_else(|| format!("no session {id} in {}", dir.display()))?;
-    let ws = session.workspace().ok_or_else(|| {
-        format!("{id} worked in the shared working tree: run `report` without --session")
-    })?;
-    let commit = ws.commit.clone().ok_or_else(|| {
-        format!("nothing of {id} is recorded yet: its work is recorded when it reports or exits")
-    })?;
-    let range = report::SessionRange {
-        session_id: id.to_string(),
-        base: ws.base.clone(),
-        commit,
-    };
-    report::build_session_report(&args.repo, config, range).map_err(|e| e.to_string())
-}
-
 /// `codex-governance worktrees [--prune]`.
 fn worktrees(args: WorktreesArgs) -> ExitCode {
     use codex_governance::worktrees::list;
@@ -397,7 +411,7 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
             Ok(c) => c.launcher.isolation.keep_discarded_days,
             Err(e) => return fail(&e.to_string()),
         };
-        if let Err(e) = prune_worktrees(&root, &dir, keep_days) {
+        if let Err(e) = codex_governance::worktrees::prune(&root, &dir, keep_days) {
             return fail(&e);
         }
     }
@@ -411,82 +425,6 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
         return out(&text, ExitCode::SUCCESS);
     }
     out(&list::render(&listed), ExitCode::SUCCESS)
-}
-
-/// `worktrees --prune`: removes the folders of integrated and discarded
-/// worktrees, each removal kept in the state and audited. Refused while a
-/// launcher runs on the state folder (it removes them itself at each start).
-fn prune_worktrees(
-    root: &std::path::Path,
-    dir: &std::path::Path,
-    keep_days: u32,
-) -> Result<(), String> {
-    use codex_governance::model::AuditEvent;
-    use codex_governance::worktrees::list;
-    let _lock = instance::lock(dir).map_err(|e| match e {
-        InstanceError::AlreadyRunning { .. } => format!(
-            "a launcher runs on {}: it removes integrated worktrees itself at each start; \
-             stop it to prune by hand",
-            dir.display()
-        ),
-        other => other.to_string(),
-    })?;
-    let store = store::Store::open(dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
-    let prunable = store.read(list::prunable);
-    if prunable.is_empty() {
-        eprintln!("codex-governance: no integrated worktree to prune");
-    }
-    for (id, ws) in prunable {
-        if let Err(e) = list::prune(root, &ws) {
-            eprintln!("codex-governance: {e}");
-            continue;
-        }
-        store
-            .update(|tx| {
-                if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
-                    w.removed = true;
-                }
-                tx.audit(AuditEvent::WorktreeRemoved {
-                    session_id: id.clone(),
-                    path: ws.path.clone(),
-                    reason: "pruned".into(),
-                });
-            })
-            .map_err(|e| format!("recording the removal of {}: {e}", ws.path))?;
-        eprintln!("codex-governance: removed {}", ws.path);
-    }
-    let branches = store.read(|s| list::prunable_branches(s, keep_days, chrono::Utc::now()));
-    for (id, ws, why) in branches {
-        match list::delete_branch(root, &ws) {
-            Ok(true) => {}
-            Ok(false) => {
-                eprintln!(
-                    "codex-governance: kept {} ({id}): gone, checked out, or moved on since it was recorded",
-                    ws.branch
-                );
-                continue;
-            }
-            Err(e) => {
-                eprintln!("codex-governance: {}: {e}", ws.branch);
-                continue;
-            }
-        }
-        store
-            .update(|tx| {
-                if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
-                    w.branch_deleted = true;
-                }
-                tx.audit(AuditEvent::BranchDeleted {
-                    session_id: id.clone(),
-                    branch: ws.branch.clone(),
-                    commit: ws.commit.clone(),
-                    reason: format!("pruned: {why}"),
-                });
-            })
-            .map_err(|e| format!("recording the deletion of {}: {e}", ws.branch))?;
-        eprintln!("codex-governance: deleted the branch {} ({why})", ws.branch);
-    }
-    Ok(())
 }
 
 fn serve(mut args: ServeArgs) -> ExitCode {
@@ -513,8 +451,16 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         Some(p) => eprintln!("codex-governance: configuration from {}", p.display()),
         None => eprintln!("codex-governance: no governance.yaml: the built-in defaults apply"),
     }
+    if let Some(note) = config.shadow_note() {
+        eprintln!("codex-governance: {note}");
+    }
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("codex-governance: warning: {w}");
+    }
+    for line in
+        codex_governance::config::ignored_python_variables(&codex_governance::config::process_env())
+    {
+        eprintln!("codex-governance: {line}");
     }
     config.trust.granted |= args.trust_config;
     if let Some(why) = codex_governance::config_trust::TrustGate::of(&config).refusal() {

@@ -28,26 +28,26 @@ pub struct Tightened {
 }
 
 impl Tightened {
+    /// Whether there is anything to say: the folder itself was open to
+    /// others. Entries inside a private folder were out of everyone else's
+    /// reach (Codex makes its own there at every start): they are tightened
+    /// without a word.
     pub fn any(&self) -> bool {
-        self.folder_was.is_some() || self.entries > 0
+        self.folder_was.is_some()
     }
 
     /// One line for the terminal.
     pub fn describe(&self, dir: &Path) -> String {
-        match self.folder_was {
-            Some(mode) => format!(
-                "the state folder {} was {mode:04o}, readable by other users: now 0700, and \
-                 {} files and folders in it are owner-only now",
-                dir.display(),
-                self.entries
-            ),
-            None => format!(
-                "{} files and folders in the state folder {} were readable by other users: \
-                 owner-only now (the folder itself was private)",
-                self.entries,
-                dir.display()
-            ),
-        }
+        let mode = self.folder_was.unwrap_or(0o700);
+        let entries = match self.entries {
+            1 => "1 file or folder in it is".to_string(),
+            n => format!("{n} files and folders in it are"),
+        };
+        format!(
+            "the state folder {} was {mode:04o}, readable by other users: now 0700, and \
+             {entries} owner-only now",
+            dir.display()
+        )
     }
 }
 
@@ -258,6 +258,27 @@ mod tests {
         assert_eq!(mode(&log), 0o600);
         assert_eq!(mode(&other), 0o755, "not the launcher's: left alone");
         assert!(!secure(&repo, &state).unwrap().any(), "private now");
+    }
+
+    /// Codex makes its own files and folders (its app-server's) in its
+    /// folder at every start with its own modes. Inside a private state
+    /// folder nobody else can reach them: they are tightened without saying
+    /// at every start that they "were readable by other users" (issue 37).
+    #[test]
+    fn entries_inside_a_private_folder_are_tightened_quietly() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let state = repo.join(".tmp");
+        secure(&repo, &state).unwrap();
+        let codex = state.join("codex").join("tmp");
+        std::fs::create_dir_all(&codex).unwrap();
+        chmod(&state.join("codex"), 0o700);
+        chmod(&codex, 0o755);
+        let t = secure(&repo, &state).unwrap();
+        assert_eq!(t.entries, 1, "{t:?}");
+        assert!(!t.any(), "nothing to say: {t:?}");
+        assert_eq!(mode(&codex), 0o700);
     }
 
     #[test]

@@ -175,6 +175,7 @@ impl Pty {
         let excess = out.scrollback.len().saturating_sub(SCROLLBACK_BYTES);
         if excess > 0 {
             out.scrollback.drain(..excess);
+            drop_partial_char(&mut out.scrollback);
         }
         out.last_output = Some(Instant::now());
         out.last_output_wall = Some(std::time::SystemTime::now());
@@ -196,11 +197,15 @@ impl Pty {
         (snapshot, rx)
     }
 
-    /// The last `max` bytes of output.
+    /// The last `max` bytes of output or less, from a whole character on.
     pub fn tail(&self, max: usize) -> Vec<u8> {
         let out = self.output.lock().unwrap();
         let skip = out.scrollback.len().saturating_sub(max);
-        out.scrollback.iter().skip(skip).copied().collect()
+        let tail: Vec<u8> = out.scrollback.iter().skip(skip).copied().collect();
+        if skip == 0 {
+            return tail;
+        }
+        crate::text::from_char_start(&tail).to_vec()
     }
 
     /// When output last arrived, if ever.
@@ -277,6 +282,9 @@ impl Pty {
         let mut out = self.output.lock().unwrap();
         let excess = out.scrollback.len().saturating_sub(keep);
         out.scrollback.drain(..excess);
+        if excess > 0 {
+            drop_partial_char(&mut out.scrollback);
+        }
         out.scrollback.shrink_to_fit();
     }
 
@@ -343,11 +351,37 @@ impl Pty {
 /// on Enter (CR) only, so there each line end is typed as CR, as terminals do
 /// when they paste; a Unix PTY reads either as a line end.
 fn plain_paste(clean: &str) -> std::borrow::Cow<'_, str> {
-    if cfg!(windows) {
-        clean.replace('\n', "\r").into()
-    } else {
-        clean.into()
+    match crate::platform::PASTE_LINE_END {
+        "\n" => clean.into(),
+        end => clean.replace('\n', end).into(),
     }
+}
+
+/// Scrollback trimmed at its front starts at a whole character: the rest of
+/// one cut there (UTF-8 continuation bytes, at most three) goes too.
+fn drop_partial_char(scrollback: &mut VecDeque<u8>) {
+    for _ in 0..3 {
+        match scrollback.front() {
+            Some(b) if (b & 0b1100_0000) == 0b1000_0000 => {
+                scrollback.pop_front();
+            }
+            _ => break,
+        }
+    }
+}
+
+/// The readable text of a transcript (raw terminal output, maybe cut at
+/// both ends): from its first whole character to its last whole one, escape
+/// sequences and carriage returns removed.
+pub fn transcript_text(bytes: &[u8]) -> String {
+    let mut bytes = crate::text::from_char_start(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        if e.error_len().is_none() {
+            // A character still arriving at the end.
+            bytes = &bytes[..e.valid_up_to()];
+        }
+    }
+    strip_escapes(bytes)
 }
 
 /// Kills the process tree led by `pid` (sessions lead their own).
@@ -471,7 +505,7 @@ fn wait_for_exit(
                 },
                 Err(_) => -1,
             };
-            if cfg!(windows) {
+            if crate::platform::CLOSE_MASTER_AT_EXIT {
                 if let Some(pty) = pty.upgrade() {
                     // Closing flushes the final output to the reader, then ends it
                     // (outside the lock: it may wait for the reader).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches axe-core, the accessibility checker the browser tests inject into the
-# dashboard (tests/a11y_browser.rs). Tests only: nothing under tests/vendor is
+# dashboard (tests/it/common/axe.rs). Tests only: nothing under tests/vendor is
 # served by the product. The files are committed; rerun this script only to
 # upgrade (and update the pinned integrity). It downloads the published npm
 # tarball (no install, no scripts run), checks its sha512 and copies the

@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-# The browser tests run /usr/bin/chromium (tests/common/browser.rs): look where they look.
+# The browser tests run /usr/bin/chromium (tests/it/common/browser.rs): look where they look.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Apply runs Git LFS's smudge filter as git checkout does; its test needs git-lfs.
+command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
 # Tests list processes (ps) and fetch pages the way a user would (curl).
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -33,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The real Codex CLI, pinned, from the npm registry (tests/common/model_server.rs finds it here).
+# The real Codex CLI, pinned, from the npm registry (tests/it/common/model_server.rs finds it here).
 CODEX_VERSION=0.169.0
 codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
 if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
@@ -51,10 +53,9 @@ cargo clippy --lib --bins --target x86_64-pc-windows-gnu -- -D warnings
 cargo clippy -p fake-agent --target x86_64-pc-windows-gnu -- -D warnings
 lane_start=$SECONDS
 cargo test --target x86_64-pc-windows-gnu -p fake-agent
-cargo test --target x86_64-pc-windows-gnu --lib \
-    --test first_run --test report --test python_compat \
-    --test mailbox --test mailbox_crash --test launcher \
-    --test terminal_ws --test windows_terminal --test windows_loop
+# The integration binary built for Windows holds just the modules that run
+# there (the others are `cfg(unix)` in tests/it/main.rs).
+cargo test --target x86_64-pc-windows-gnu --lib --test it
 echo "tools/test.sh: Windows lane under Wine ok in $((SECONDS - lane_start)) s"
 
 cargo test -p fake-agent

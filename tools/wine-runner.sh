@@ -6,7 +6,7 @@
 # It keeps a private Wine prefix in target/wine-prefix (never ~/.wine), puts
 # tools/bcryptprimitives.c, built with mingw, into its system32 (Wine 8 lacks
 # that DLL; see the C file), and builds the fake agent for Windows next to the
-# executable's profile folder, where tests/common/launcher.rs looks for it.
+# executable's profile folder, where tests/it/common/launcher.rs looks for it.
 set -euo pipefail
 
 exe="$1"

@@ -2,7 +2,7 @@
 //! Input: pattern, a NUL byte, then the path.
 #![no_main]
 
-use codex_governance::report::routing::Glob;
+use codex_governance::glob::Glob;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

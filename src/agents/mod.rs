@@ -3,12 +3,18 @@
 //! The sessions service starts, resumes, talks to and stops agents only through
 //! [`AgentBackend`] and [`Agent`]; what an agent says comes back as
 //! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
-//! app-server, with its TUI attached in a PTY) and `pty` (any command in a PTY).
-//! A new backend is a module in this folder, a line in [`backend_for`] and its
-//! word in [`Backend`](crate::model::Backend).
+//! app-server, with its TUI attached in a PTY only while someone watches) and
+//! `pty` (any command in a PTY). What a backend can do beyond the basics is
+//! its [`Capabilities`]: the page learns from them, never from its name.
+//! A new backend is a module in this folder, a line in [`backend_for`]
+//! (`registry.rs`) and its word in [`Backend`](crate::model::Backend).
 
 pub mod codex;
-pub mod pty;
+pub mod conversation;
+mod pty;
+mod registry;
+
+pub use registry::backend_for;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,8 +23,8 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::config::AgentBackendSettings;
 use crate::model::{ApprovalDecision, Backend, PendingApproval, SessionKind, TokenUsage};
+use crate::pty::Pty;
 
 /// Terminal size agents start with, until a browser resizes it.
 pub const START_COLS: u16 = 120;
@@ -185,9 +191,40 @@ pub struct Started {
     pub events: mpsc::UnboundedReceiver<AgentEvent>,
 }
 
+/// What a backend's agents can do beyond starting, talking and stopping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    /// It keeps a conversation of items (messages, commands with their output,
+    /// file changes, tool calls, approvals): [`Agent::conversation`].
+    pub conversation: bool,
+    /// Its terminal runs only while someone watches it ([`Agent::attach_terminal`]);
+    /// the agent lives on without one. Otherwise the terminal is the agent.
+    pub terminal_on_demand: bool,
+    /// Its approvals are answered from the page ([`Agent::decide`]).
+    pub approvals: bool,
+    /// Its model can change for its next turns ([`Agent::set_model`]).
+    pub model_switch: bool,
+}
+
+/// The capabilities of a backend's agents (of a session recorded with it, too).
+pub fn capabilities(backend: Backend) -> Capabilities {
+    match backend {
+        Backend::Codex => Capabilities {
+            conversation: true,
+            terminal_on_demand: true,
+            approvals: true,
+            model_switch: true,
+        },
+        Backend::Pty => Capabilities::default(),
+    }
+}
+
 /// A way of driving agents.
 pub trait AgentBackend: Send + Sync {
     fn kind(&self) -> Backend;
+    fn capabilities(&self) -> Capabilities {
+        capabilities(self.kind())
+    }
     /// How its agents reach the launcher.
     fn channel(&self) -> Channel;
     /// What keeps agents from starting (missing, too old), in words with the fix.
@@ -214,8 +251,43 @@ pub enum AccountEvent {
 
 /// One live agent.
 pub trait Agent: Send + Sync {
-    /// The PTY the user watches and types into; the session lives as long as it.
-    fn terminal(&self) -> &Arc<crate::pty::Pty>;
+    /// The PTY the user watches and types into, while there is one. Without
+    /// [`Capabilities::terminal_on_demand`] there always is, and the session
+    /// lives as long as it.
+    fn terminal(&self) -> Option<Arc<Pty>>;
+    /// The terminal, started for a viewer when it has none (on demand).
+    fn attach_terminal(&self) -> BoxFuture<'_, Result<Arc<Pty>, AgentError>> {
+        let terminal = self.terminal();
+        Box::pin(async move {
+            terminal.ok_or(AgentError::Unsupported {
+                backend: "this",
+                what: "start a terminal",
+            })
+        })
+    }
+    /// Stops a terminal started on demand (the agent goes on without it).
+    fn detach_terminal(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    /// Its next turns use `model` ([`Capabilities::model_switch`]).
+    fn set_model<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Result<(), AgentError>> {
+        let _ = model;
+        Box::pin(async {
+            Err(AgentError::Unsupported {
+                backend: "this",
+                what: "change its model",
+            })
+        })
+    }
+    /// Its conversation, if the backend keeps one.
+    fn conversation(&self) -> Option<&Arc<conversation::Conversation>> {
+        None
+    }
+    /// When it last did something visible (output, an event): monotonic and wall clock.
+    fn activity(&self) -> Option<(std::time::Instant, std::time::SystemTime)> {
+        let terminal = self.terminal()?;
+        Some((terminal.last_output()?, terminal.last_output_wall()?))
+    }
     /// The conversation that outlives the agent's processes, if the backend keeps one.
     fn thread_id(&self) -> Option<&str>;
     /// A helper process beside the terminal (Codex's app-server), for clean-up after a crash.
@@ -230,15 +302,4 @@ pub trait Agent: Send + Sync {
     fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError>;
     /// Ends the agent's processes (the terminal first); the exit code of the terminal.
     fn stop(&self) -> BoxFuture<'_, i32>;
-}
-
-/// The backend the settings choose.
-pub fn backend_for(
-    settings: &AgentBackendSettings,
-    agent_command: &[String],
-) -> Arc<dyn AgentBackend> {
-    match settings.backend {
-        Backend::Codex => Arc::new(codex::CodexBackend::new(settings)),
-        Backend::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
-    }
 }

@@ -82,8 +82,8 @@ struct PtyAgent {
 }
 
 impl Agent for PtyAgent {
-    fn terminal(&self) -> &Arc<Pty> {
-        &self.pty
+    fn terminal(&self) -> Option<Arc<Pty>> {
+        Some(Arc::clone(&self.pty))
     }
 
     fn thread_id(&self) -> Option<&str> {

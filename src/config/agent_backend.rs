@@ -18,6 +18,10 @@ pub struct AgentBackendSettings {
     pub approval_policy: String,
     /// Whether sandboxed agents' commands may use the network (loopback included).
     pub agent_network: bool,
+    /// An on-demand terminal (Codex's TUI) stops after this long without a viewer.
+    pub tui_idle_seconds: u64,
+    /// A planner's on-demand terminal runs for the whole session.
+    pub planner_keeps_tui: bool,
 }
 
 /// The file's words for the backend settings.
@@ -27,6 +31,8 @@ pub struct FileWords {
     pub codex_command: Option<String>,
     pub approval_policy: Option<String>,
     pub agent_network: Option<serde_yaml_ng::Value>,
+    pub tui_idle_seconds: Option<u64>,
+    pub planner_keeps_tui: Option<bool>,
 }
 
 /// Chooses the backend: explicit, else `codex` for the default agent command.
@@ -41,6 +47,8 @@ pub fn resolve(
         codex_command,
         approval_policy,
         agent_network,
+        tui_idle_seconds,
+        planner_keeps_tui,
     } = words;
     let backend = match env
         .get("CODEX_GOVERNANCE_BACKEND")
@@ -92,11 +100,21 @@ pub fn resolve(
         .or(codex_command)
         .filter(|c| !c.trim().is_empty())
         .unwrap_or_else(|| "codex".into());
+    let tui_idle_seconds = match env.get("CODEX_GOVERNANCE_TUI_IDLE_SECONDS") {
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            file: "the environment".into(),
+            key: "CODEX_GOVERNANCE_TUI_IDLE_SECONDS".into(),
+            message: format!("{v:?} is not a whole number of seconds"),
+        })?,
+        None => tui_idle_seconds.unwrap_or(300),
+    };
     Ok(AgentBackendSettings {
         backend,
         codex_command,
         approval_policy,
         agent_network,
+        tui_idle_seconds,
+        planner_keeps_tui: planner_keeps_tui.unwrap_or(true),
     })
 }
 
@@ -125,6 +143,8 @@ mod tests {
         assert_eq!(b.codex_command, "codex");
         assert_eq!(b.approval_policy, "on-request");
         assert!(!b.agent_network, "agents have no network unless asked");
+        assert_eq!(b.tui_idle_seconds, 300);
+        assert!(b.planner_keeps_tui);
         let b = resolve("f", FileWords::default(), false, &env).unwrap();
         assert_eq!(b.backend, Backend::Pty);
         let words = FileWords {

@@ -128,11 +128,7 @@ pub fn default_portability_paths() -> Vec<String> {
 /// The shells a browser terminal may start, the first by default: Windows'
 /// own where they are the ones every machine has.
 pub fn default_terminal_shells() -> Vec<String> {
-    if cfg!(windows) {
-        strings(&["powershell.exe", "cmd.exe"])
-    } else {
-        strings(&["/bin/bash", "/bin/sh"])
-    }
+    strings(crate::platform::DEFAULT_SHELLS)
 }
 
 pub fn default_agent_command() -> Vec<String> {

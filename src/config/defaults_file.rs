@@ -1,5 +1,6 @@
-//! `codex-governance init`: the built-in defaults as a commented
-//! `governance.yaml`, so a team starts from what the launcher does today.
+//! `codex-governance init`: the defaults for this repository as a commented
+//! `governance.yaml` (fitted to it, or the Python tool's where it was), so a
+//! team starts from a file it can read and change.
 
 use std::path::Path;
 
@@ -10,7 +11,8 @@ use super::{default_agent_command, default_portability_paths, departments_for, r
 pub fn commented_defaults(repo: &Path) -> String {
     let mut out = String::from(
         "# governance.yaml: codex-governance's configuration (the Python tool's file works too).\n\
-         # Every section is optional; these are the built-in defaults.\n\n\
+         # Every section is optional (a missing one is the Python tool's built-in one);\n\
+         # these are the defaults `codex-governance init` chose for this repository.\n\n\
          # Departments: key -> title, duty, globs (changed files they own), verify (checks).\n\
          departments:\n",
     );
@@ -48,7 +50,10 @@ pub fn commented_defaults(repo: &Path) -> String {
     out.push_str(&list("  agent_command", &default_agent_command()));
     out.push_str(
         "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
-         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n",
+         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n  \
+         # Codex's own terminal runs only while someone watches it: it stops after\n  \
+         # this many seconds without a viewer; the planner keeps its own.\n  \
+         tui_idle_seconds: 300\n  planner_keeps_tui: true\n",
     );
     out.push_str(
         "  # Each department works in its own git worktree (shared: the one working tree).\n  \
@@ -69,6 +74,17 @@ pub fn commented_defaults(repo: &Path) -> String {
          merge: squash\n  \
          # Days a discarded department's branch is kept (worktrees --prune deletes it after).\n  \
          keep_discarded_days: 7\n",
+    );
+    out.push_str(
+        "  # Pull request, a fourth way to integrate: the branch is pushed to `remote`\n  \
+         # with your Git credentials and a pull request opened through the forge's API\n  \
+         # (token from GITHUB_TOKEN, GH_TOKEN or `gh auth token`; never stored).\n  \
+         pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    \
+         # repo: owner/name   (derived from the remote's URL)\n    \
+         # base: main         (default: your current branch)\n    \
+         # A failing check sends the work back to its department without a click,\n    \
+         # at most max_send_backs times per pull request.\n    \
+         auto_send_back: false\n    max_send_backs: 2\n    poll_seconds: 30\n",
     );
     out
 }
@@ -99,8 +115,14 @@ mod tests {
         std::fs::write(dir.path().join(super::super::CONFIG_FILE), written).unwrap();
         let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        assert_eq!(loaded.departments, defaults.departments);
-        assert_eq!(loaded.risk_rules, defaults.risk_rules);
+        // What init wrote is what loads: the defaults fitted to this
+        // repository (without a file, the Python tool's apply instead).
+        assert_eq!(
+            loaded.departments,
+            super::super::departments_for(dir.path())
+        );
+        assert_eq!(loaded.risk_rules, super::super::risk_rules_for(dir.path()));
+        assert_ne!(defaults.departments, loaded.departments);
         assert_eq!(loaded.launcher.agent, defaults.launcher.agent);
         assert_eq!(loaded.launcher.isolation, defaults.launcher.isolation);
     }

@@ -1,32 +1,27 @@
-//! Built-in departments and risk rules that fit the repository at hand, used
-//! when `governance.yaml` names none (and written by `init`).
+//! Built-in departments and risk rules fitted to the repository at hand,
+//! written by `init` for a repository that never had the Python tool.
 //!
-//! The Python tool's built-ins belong to its own repository: their checks
-//! (`python codex_governance.py`, `py_compile` of its three files) do not exist
-//! elsewhere, and a planner told to assign them wastes a department. So the
-//! checks come from what the repository is (Cargo, npm/pnpm/yarn, Python,
+//! Without a file the Python tool's own defaults apply (a team switching
+//! keeps its routing, and nothing changes behind its back); these are what
+//! `init` offers instead to a new repository: the Python tool's checks
+//! (`python codex_governance.py`, `py_compile` of its three files) do not
+//! exist elsewhere, and a planner told to assign them wastes a department. So
+//! the checks come from what the repository is (Cargo, npm/pnpm/yarn, Python,
 //! Go, make), and are never commands for files that are not there; the texts
-//! are English with the Chinese names beside them. Only where the Python
-//! tool's layout is present (`tools/codex_governance/`) do its own defaults
-//! apply unchanged. Routing stays the Python tool's (the same globs route the
-//! same files), with the build files of those ecosystems added.
+//! are English with the Chinese names beside them. Where the Python tool was
+//! (`python_signs`), `init` writes its defaults unchanged. Routing stays the
+//! Python tool's (the same globs route the same files), with the build files
+//! of those ecosystems added.
 
 use std::path::Path;
 
 use super::defaults::{default_departments, default_risk_rules, strings};
-use super::{Department, RiskLevel, RiskRule};
+use super::python_signs::python_tool_signs;
+use super::{Department, RiskRule};
 
-/// The Python tool's installed layout inside a repository.
-const PYTHON_TOOL_DIR: &str = "tools/codex_governance";
-
-/// Whether the Python tool's layout is present (its defaults apply there).
-pub fn python_tool_layout(repo: &Path) -> bool {
-    repo.join(PYTHON_TOOL_DIR).is_dir()
-}
-
-/// The departments for `repo` when the configuration names none.
+/// The departments `init` writes for `repo`.
 pub fn departments_for(repo: &Path) -> Vec<Department> {
-    if python_tool_layout(repo) {
+    if python_tool_signs(repo).is_some() {
         return default_departments();
     }
     let checks = Checks::of(repo);
@@ -61,10 +56,11 @@ pub fn departments_for(repo: &Path) -> Vec<Department> {
     python
 }
 
-/// The risk rules for `repo`: the Python tool's, in English outside its layout.
+/// The risk rules `init` writes for `repo`: the Python tool's, in English
+/// where it never was.
 pub fn risk_rules_for(repo: &Path) -> Vec<RiskRule> {
     let mut rules = default_risk_rules();
-    if python_tool_layout(repo) {
+    if python_tool_signs(repo).is_some() {
         return rules;
     }
     for r in &mut rules {
@@ -75,7 +71,7 @@ pub fn risk_rules_for(repo: &Path) -> Vec<RiskRule> {
             _ => continue,
         }
         .into();
-        debug_assert!(matches!(r.level, RiskLevel::High | RiskLevel::Medium));
+        debug_assert!(r.level.wants_review());
     }
     rules
 }

@@ -50,6 +50,8 @@ pub(super) fn resolve(
             codex_command: fl.codex_command.clone(),
             approval_policy: fl.approval_policy.clone(),
             agent_network: fl.agent_network.clone(),
+            tui_idle_seconds: fl.tui_idle_seconds,
+            planner_keeps_tui: fl.planner_keeps_tui,
         },
         agent_command == default_agent_command(),
         env,
@@ -132,6 +134,7 @@ pub(super) fn resolve(
         quota_reserve_percent,
         plan_budget_usd: fl.plan_budget_usd,
         plan_budget_tokens: fl.plan_budget_tokens,
+        pull_requests: super::pull_requests::resolve(file_name, fl.pull_requests.clone())?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The Python tool's leniency, so its `governance.yaml` works unchanged: a
 //! department that is not a mapping is skipped, a risk rule without `name` is
-//! `custom` and without `level` is `medium` (any case; unknown levels are
-//! medium, with a warning), list items that are not text become text, an empty
+//! `custom` and without `level` is `medium` (`high`, `medium`, `low` in
+//! any case; another word is kept as written, with a warning), list items that are not text become text, an empty
 //! or useless list falls back to the built-in defaults, and backslashes in
 //! globs, patterns and paths become `/`.
 
@@ -50,7 +50,10 @@ fn warn_unknown(
 ) {
     for key in map.keys().filter_map(text) {
         if !known.contains(&key.as_str()) {
-            warnings.push(format!("unknown key {at}.{key} ignored"));
+            warnings.push(super::plain_errors::unknown_key(
+                &format!("{at}.{key}"),
+                Some(known),
+            ));
         }
     }
 }
@@ -144,17 +147,14 @@ fn level(v: Option<&Value>, i: usize, warnings: &mut Vec<String>) -> RiskLevel {
     let Some(word) = v.and_then(text) else {
         return RiskLevel::Medium;
     };
-    match word.trim().to_ascii_lowercase().as_str() {
-        "high" => RiskLevel::High,
-        "medium" => RiskLevel::Medium,
-        "low" => RiskLevel::Low,
-        _ => {
-            warnings.push(format!(
-                "risk_rules[{i}].level {word:?} is not high, medium or low: medium applies"
-            ));
-            RiskLevel::Medium
-        }
+    let level = RiskLevel::from_word(&word);
+    if let RiskLevel::Other(w) = &level {
+        warnings.push(format!(
+            "risk_rules[{i}].level {w:?} is not high, medium or low: it is kept as written \
+             (as the Python tool kept it), and only high and medium risks call for the Menxia"
+        ));
     }
+    level
 }
 
 /// `preflight.portability_paths`, with `/` separators.
@@ -182,12 +182,16 @@ mod tests {
         let rules = risk_rules(Some(&v), default_risk_rules, &mut w);
         assert_eq!(rules.len(), 3);
         assert_eq!(
-            (rules[0].name.as_str(), rules[0].level),
+            (rules[0].name.as_str(), rules[0].level.clone()),
             ("custom", RiskLevel::Medium)
         );
         assert_eq!(rules[0].pattern, "secrets/");
         assert_eq!(rules[1].level, RiskLevel::High);
-        assert_eq!(rules[2].level, RiskLevel::Medium);
+        assert_eq!(
+            rules[2].level,
+            RiskLevel::Other("urgent".into()),
+            "an unknown level is kept as written"
+        );
         assert_eq!(w.len(), 2, "{w:?}");
         assert_eq!(
             risk_rules(Some(&yaml("[]")), default_risk_rules, &mut w),

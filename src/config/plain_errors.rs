@@ -28,6 +28,8 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "codex_command",
             "approval_policy",
             "agent_network",
+            "tui_idle_seconds",
+            "planner_keeps_tui",
             "model_prices",
             "quota_reserve_percent",
             "plan_budget_usd",
@@ -40,6 +42,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "worktree_max_file_bytes",
             "merge",
             "keep_discarded_days",
+            "pull_requests",
         ],
     ),
     ("preflight", &["portability_paths"]),
@@ -49,29 +52,51 @@ const KNOWN: [(&str, &[&str]); 4] = [
     ),
 ];
 
-/// The warning for an unknown key, with the closest known one.
-pub fn unknown_key(file: &str, path: &str) -> String {
-    let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
-    let candidates = KNOWN
-        .iter()
-        .find(|(s, _)| *s == section)
-        .map(|(_, keys)| *keys)
-        .unwrap_or(&[]);
-    let best = candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(key, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, c)) => {
+/// The warning for an unknown key at `path` (a key path as serde names it,
+/// its `?` segments for optional values dropped), with the closest known one
+/// by edit distance; `known` overrides the keys of its section.
+pub fn unknown_key(path: &str, known: Option<&[&str]>) -> String {
+    let path = path
+        .split('.')
+        .filter(|s| *s != "?")
+        .collect::<Vec<_>>()
+        .join(".");
+    let (section, key) = path.rsplit_once('.').unwrap_or(("", &path));
+    let candidates = known.unwrap_or_else(|| {
+        KNOWN
+            .iter()
+            .find(|(s, _)| *s == section)
+            .map(|(_, keys)| *keys)
+            .unwrap_or(&[])
+    });
+    match super::located::closest(key, candidates) {
+        Some(c) => {
             let suggestion = if section.is_empty() {
                 c.to_string()
             } else {
                 format!("{section}.{c}")
             };
-            format!("{file}: unknown key {path} ignored (did you mean {suggestion}?)")
+            format!("unknown key {path} ignored (did you mean {suggestion}?)")
         }
-        None => format!("{file}: unknown key {path} ignored"),
+        None => format!("unknown key {path} ignored"),
+    }
+}
+
+/// A warning about the key its text names first (`unknown key P …`, or `P …`),
+/// as `file:line: warning` when the key is found in `text`; an unknown key
+/// not found is still the file's (`file: warning`); anything else (an
+/// environment variable's value) is said as it is.
+pub fn located(file: &str, text: &str, warning: &str) -> String {
+    let unknown = warning.strip_prefix("unknown key ");
+    let path = unknown
+        .unwrap_or(warning)
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    match super::located::line_of(text, path) {
+        Some(line) => format!("{file}:{line}: {warning}"),
+        None if unknown.is_some() => format!("{file}: {warning}"),
+        None => warning.to_string(),
     }
 }
 
@@ -120,15 +145,22 @@ mod tests {
 
     #[test]
     fn typos_get_a_suggestion() {
-        let w = unknown_key("g.yaml", "launcher.agent_comand");
+        let w = unknown_key("launcher.agent_comand", None);
         assert_eq!(
             w,
-            "g.yaml: unknown key launcher.agent_comand ignored (did you mean launcher.agent_command?)"
+            "unknown key launcher.agent_comand ignored (did you mean launcher.agent_command?)"
         );
-        assert!(unknown_key("g.yaml", "lancher").contains("did you mean launcher?"));
+        assert!(unknown_key("lancher", None).contains("did you mean launcher?"));
+        assert_eq!(unknown_key("zzz", None), "unknown key zzz ignored");
+        // The optional root and sections are not named (issue 37: `?.launcher…`).
         assert_eq!(
-            unknown_key("g.yaml", "zzz"),
-            "g.yaml: unknown key zzz ignored"
+            unknown_key("?.launcher.?.max_departmens", None),
+            "unknown key launcher.max_departmens ignored (did you mean launcher.max_departments?)"
+        );
+        let text = "launcher:\n  max_departmens: 3\n";
+        assert_eq!(
+            located("governance.yaml", text, &unknown_key("launcher.max_departmens", None)),
+            "governance.yaml:2: unknown key launcher.max_departmens ignored (did you mean launcher.max_departments?)"
         );
     }
 

@@ -53,9 +53,9 @@ fn malformed_names_file_line_and_key() {
     let text = err.to_string();
     assert!(text.contains("governance.yaml:2:"), "{text}");
     assert!(text.contains("launcher.max_departments"), "{text}");
-    // As in the Python tool, an unknown level is medium (with a warning).
+    // As in the Python tool, an unknown level is kept as written (with a warning).
     let cfg = load_text("risk_rules:\n  - {name: x, level: extreme, pattern: y}\n").unwrap();
-    assert_eq!(cfg.risk_rules[0].level, RiskLevel::Medium);
+    assert_eq!(cfg.risk_rules[0].level, RiskLevel::Other("extreme".into()));
     assert!(
         cfg.warnings[0].contains("risk_rules[0].level"),
         "{:?}",
@@ -175,4 +175,36 @@ fn the_mailbox_stuck_limit_is_30_seconds_unless_the_environment_says_otherwise()
             "{bad:?}: {err}"
         );
     }
+}
+
+/// Issue 37: a typo is said once, with the file, its line and the closest
+/// key; an invalid glob stops the load, naming the pattern and what is wrong.
+#[test]
+fn a_typo_names_its_line_and_an_invalid_glob_is_an_error() {
+    let cfg = load_text("# mine\nlauncher:\n  max_departmens: 3\n").unwrap();
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    let w = &cfg.warnings[0];
+    assert!(
+        w.ends_with("governance.yaml:3: unknown key launcher.max_departmens ignored (did you mean launcher.max_departments?)"),
+        "{w}"
+    );
+    assert!(!w.contains('?') || !w.contains("?."), "{w}");
+    let cfg = load_text("departments:\n  docs:\n    globs: [docs/**]\n    ownr: me\n").unwrap();
+    assert!(
+        cfg.warnings[0].ends_with("governance.yaml:4: unknown key departments.docs.ownr ignored (did you mean departments.docs.owner?)")
+            || cfg.warnings[0].contains("governance.yaml:4: unknown key departments.docs.ownr ignored"),
+        "{:?}",
+        cfg.warnings
+    );
+    let err = load_text("departments:\n  code:\n    globs:\n      - src/**\n      - 'src/[**'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("governance.yaml:5: departments.code.globs[1]: the glob \"src/[**\" is not valid: the '[' at character 5 is never closed"),
+        "{err}"
+    );
+    let err = load_text("launcher:\n  worktree_include: ['a[']\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("launcher.worktree_include[0]"), "{err}");
 }

@@ -13,9 +13,13 @@
 //! removed only after Apply, Merge or Discard: never by a shutdown, a restart
 //! or closing a session.
 
+mod ci;
 mod message;
+mod pull_request;
 pub mod record;
 mod undo;
+
+pub use ci::failure_note;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +43,10 @@ pub struct Integrations {
     sessions: Arc<Sessions>,
     /// One change of the user's working tree at a time.
     working_tree: tokio::sync::Mutex<()>,
+    /// The forge and remote of pull requests, once resolved.
+    forge: std::sync::Mutex<Option<crate::forge::Setup>>,
+    /// A pull request was opened or updated: its checks are worth a look now.
+    pub pull_requests_changed: tokio::sync::Notify,
 }
 
 /// What a send back did.
@@ -74,6 +82,8 @@ impl Integrations {
             ctx,
             sessions,
             working_tree: tokio::sync::Mutex::new(()),
+            forge: std::sync::Mutex::new(None),
+            pull_requests_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -156,6 +166,9 @@ impl Integrations {
         mode: IntegrationMode,
         override_scope: bool,
     ) -> LResult<Workspace> {
+        if mode == IntegrationMode::PullRequest {
+            return self.open_pull_request(id, override_scope).await;
+        }
         let _one = self.working_tree.lock().await;
         let (s, ws) = self.department(id)?;
         self.ready(&s, &ws)?;
@@ -186,7 +199,7 @@ impl Integrations {
         }
         let target = match mode {
             IntegrationMode::Merge => Some(self.merge_commit(&s, &ws, &prediction, &commit).await?),
-            IntegrationMode::Apply => None,
+            IntegrationMode::Apply | IntegrationMode::PullRequest => None,
         };
         let pending = PendingIntegration {
             mode,
@@ -320,6 +333,7 @@ impl Integrations {
                 w.state = match mode {
                     IntegrationMode::Apply => WorkspaceState::Applied,
                     IntegrationMode::Merge => WorkspaceState::Merged,
+                    IntegrationMode::PullRequest => WorkspaceState::InReview,
                 };
                 w.settled_at = Some(clock::now_rfc3339());
                 w.integrated = w.integrating.take();
@@ -356,8 +370,15 @@ impl Integrations {
             tracing::warn!("removing the worktree of {id}: {e}");
             return;
         }
-        // Integrated work is in the user's branch or tree: its branch goes too.
-        let integrated = matches!(ws.state, WorkspaceState::Applied | WorkspaceState::Merged);
+        // Integrated work is in the user's branch or tree (or its pull
+        // request was merged or closed on the forge): its branch goes too.
+        let integrated = matches!(
+            ws.state,
+            WorkspaceState::Applied
+                | WorkspaceState::Merged
+                | WorkspaceState::PrMerged
+                | WorkspaceState::PrClosed
+        );
         let branch_deleted = integrated && {
             let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
             match blocking(move || worktrees::list::delete_branch(&repo, &ws)).await {
@@ -440,7 +461,10 @@ impl Integrations {
             });
         }
         let _one = self.working_tree.lock().await;
-        self.ready(&s, &ws)?;
+        // Work in review on the forge may go back too (a failing check).
+        if ws.state != WorkspaceState::InReview {
+            self.ready(&s, &ws)?;
+        }
         let max = self.ctx.config.launcher.max_departments;
         if self.ctx.store.read(|st| st.slots_in_use()) >= max {
             return Err(LauncherError::TooMany(format!(
@@ -544,6 +568,13 @@ impl Integrations {
                 return;
             }
         };
+        // Sent back from its pull request: its new work goes onto it.
+        if ws.state == WorkspaceState::Pending
+            && ws.pull_request.as_ref().is_some_and(|p| p.is_open())
+        {
+            self.update_after_report(id).await;
+            return;
+        }
         if ws.state == WorkspaceState::Pending && ws.nothing_to_review {
             self.settle_empty(id).await;
             return;

@@ -111,6 +111,7 @@ impl Integrations {
                 w.state = match back.mode {
                     IntegrationMode::Apply => WorkspaceState::Applied,
                     IntegrationMode::Merge => WorkspaceState::Merged,
+                    IntegrationMode::PullRequest => WorkspaceState::InReview,
                 };
                 w.integrating = None;
                 w.integrated = Some(back.reversed(back.started_at.clone()));

@@ -208,7 +208,10 @@ impl Launcher {
             .filter(|e| {
                 matches!(
                     e.event.as_str(),
-                    "result_registered" | "result_updated" | "confirmation_answered"
+                    "result_registered"
+                        | "result_updated"
+                        | "confirmation_answered"
+                        | "result_seen"
                 )
             })
             .filter_map(|e| {

@@ -4,10 +4,8 @@
 //! everything down, awaiting every task it started.
 
 pub mod deltas;
-mod quota_clock;
 pub mod resume_plan;
 mod status_cache;
-mod tools;
 mod view_types;
 mod views;
 
@@ -24,8 +22,9 @@ pub use crate::error::{LResult, LauncherError};
 use crate::integration::Integrations;
 use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, SessionStatus, TerminalStatus};
+use crate::plans::queue::Dispatcher;
 use crate::pty;
-use crate::sessions::queue::Dispatcher;
+use crate::quota::Quota;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
@@ -40,14 +39,19 @@ pub struct Launcher {
     pub sessions: Arc<Sessions>,
     pub dispatcher: Arc<Dispatcher>,
     pub mailbox: Arc<Mailbox>,
+    /// The governance tools' calls, carried out.
+    tools: Arc<crate::tools::runner::Runner>,
+    /// The account's usage limits, the queue's hold and the plans' budgets.
+    pub quota: Arc<Quota>,
     /// The departments' worktrees under the user's control.
     pub integrations: Arc<Integrations>,
     /// The developer's token (the dashboard's); agents never get it.
     pub token: String,
     pub credentials: Arc<Credentials>,
     audit_chain_problem: OnceLock<String>,
-    /// What keeps agents from starting, found at start.
-    backend_problems: OnceLock<Vec<String>>,
+    /// What keeps agents from starting, found at start and by each
+    /// *Check again* (`POST /api/check_agents`); None before the first check.
+    backend_problems: std::sync::RwLock<Option<Vec<String>>>,
     status_cache: status_cache::StatusCache,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
@@ -60,10 +64,11 @@ pub struct Launcher {
     /// launcher may start as soon as this one has stopped.
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     lock_watch: Mutex<Option<JoinHandle<()>>>,
-    /// The account listener and the quota clock (`quota_clock.rs`).
-    quota_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// What changed, for the dashboards' event streams.
     pub deltas: deltas::Deltas,
+    /// When this launcher started: the terminals it opened since are listed,
+    /// ended ones too (those of earlier runs are history).
+    run_started: chrono::DateTime<chrono::FixedOffset>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -133,11 +138,14 @@ impl Launcher {
             &ctx.config.launcher.agent,
             &ctx.config.launcher.agent_command,
         );
+        let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
         let sessions = Arc::new(Sessions::new(
             Arc::clone(&ctx),
             backend,
             Arc::clone(&credentials),
             tx.clone(),
+            Arc::clone(quota.changed()),
+            crate::tools::spec::specs,
         ));
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&ctx),
@@ -146,16 +154,25 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let tools = Arc::new(crate::tools::runner::Runner::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            Arc::clone(&dispatcher),
+            Arc::clone(&mailbox),
+            Arc::clone(&integrations),
+        ));
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
             dispatcher,
             mailbox,
+            quota,
+            tools,
             integrations,
             token: crate::secret::new_token(),
             credentials,
             audit_chain_problem: OnceLock::new(),
-            backend_problems: OnceLock::new(),
+            backend_problems: std::sync::RwLock::new(None),
             status_cache: Default::default(),
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
@@ -163,8 +180,8 @@ impl Launcher {
             resumable: Mutex::new(Vec::new()),
             instance: Mutex::new(Some(instance)),
             lock_watch: Mutex::new(None),
-            quota_tasks: Mutex::new(Vec::new()),
             deltas: deltas::Deltas::default(),
+            run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
         Ok(launcher)
@@ -261,7 +278,9 @@ impl Launcher {
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
         self.integrations.recover().await;
-        *self.quota_tasks.lock().unwrap() = self.start_quota_clock();
+        self.start_quota_clock();
+        self.integrations
+            .follow_pull_requests(&self.ctx, self.stopping.subscribe());
         self.resume_sessions().await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
@@ -314,12 +333,49 @@ impl Launcher {
             // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
-        let _first_check_wins = self.backend_problems.set(problems);
+        let mut known = self.backend_problems.write().unwrap();
+        // A Check again that finished first wins over the start's check.
+        if known.is_none() {
+            *known = Some(problems);
+        }
+    }
+
+    /// *Check again*: asks the backend anew (Codex installed since, logged in
+    /// since), keeps the answer and tells the pages; returns it.
+    pub async fn recheck_backend(&self) -> Vec<String> {
+        let problems = self.sessions.backend().problems().await;
+        *self.backend_problems.write().unwrap() = Some(problems.clone());
+        self.ctx.store.notify(
+            "agents_checked",
+            serde_json::json!({ "problems": problems }),
+        );
+        problems
     }
 
     /// What keeps agents from starting (Codex missing or too old), with the fix.
     pub fn backend_problems(&self) -> Vec<String> {
-        self.backend_problems.get().cloned().unwrap_or_default()
+        self.backend_problems
+            .read()
+            .unwrap()
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// The account listener and the quota clock, on the context's tasks.
+    fn start_quota_clock(self: &Arc<Self>) {
+        let (news, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.sessions.backend().watch_account(news);
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let pump: crate::quota::clock::Pump = Arc::new(move || {
+            let dispatcher = Arc::clone(&dispatcher);
+            Box::pin(async move { dispatcher.pump_queue().await })
+        });
+        let clock = crate::quota::clock::Clock {
+            quota: Arc::clone(&self.quota),
+            agents: Arc::clone(&self.sessions) as Arc<dyn crate::quota::Agents>,
+            pump,
+        };
+        clock.start(&self.ctx, rx, self.stopping.subscribe());
     }
 
     /// Resumes the conversations of the previous run; one that cannot resume
@@ -336,7 +392,7 @@ impl Launcher {
                         session_id: id.clone(),
                         error: e.to_string(),
                     });
-                self.sessions.end_unresumable(&id).await;
+                self.sessions.live.end_unresumable(&id).await;
             }
         }
     }
@@ -396,12 +452,13 @@ impl Launcher {
                 tool,
                 arguments,
             } => {
-                self.answer_tool_call(&session_id, &call_id, &tool, &arguments)
+                self.tools
+                    .answer(&session_id, &call_id, &tool, &arguments)
                     .await
             }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
-            Signal::PlanFinished(id) => self.mailbox.plan_finished(&id),
-            Signal::Tell { zhongshu_id, text } => self.mailbox.tell(&zhongshu_id, &text),
+            Signal::PlanFinished(id) => self.mailbox.notices.plan_finished(&id),
+            Signal::Tell { zhongshu_id, text } => self.mailbox.notices.tell(&zhongshu_id, &text),
         }
     }
 
@@ -470,15 +527,13 @@ impl Launcher {
         // Their exits came after the signal loop ended: their work is recorded here.
         self.integrations.record_cut_off().await;
         self.mailbox.stop().await;
+        // What the mailbox's last batch started (notices) is recorded too.
+        self.ctx.wait_tasks().await;
         self.ctx.store.audit_or_log(AuditEvent::LauncherStopped {
             pid: std::process::id(),
         });
         let watch = self.lock_watch.lock().unwrap().take();
         if let Some(task) = watch {
-            let _ = task.await;
-        }
-        let quota_tasks = std::mem::take(&mut *self.quota_tasks.lock().unwrap());
-        for task in quota_tasks {
             let _ = task.await;
         }
         // Last: the folder is free for the next launcher.
@@ -498,7 +553,7 @@ fn recover_queue(tx: &mut crate::store::Tx) {
     let queue = std::mem::take(tx.queue_mut());
     let (kept, done) = crate::model::plan::recover_queue(queue, &started);
     for (item, sid) in done {
-        crate::sessions::queue::mark_assignment(
+        crate::plans::queue::mark_assignment(
             tx,
             &item,
             crate::model::AssignmentStatus::Started,

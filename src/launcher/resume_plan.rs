@@ -21,32 +21,25 @@ pub struct ResumedPlan {
     pub queued: Vec<QueueItem>,
 }
 
-impl Launcher {
-    /// `POST /api/resume_plan`.
-    pub async fn resume_plan(self: &Arc<Self>, zhongshu: &str) -> LResult<ResumedPlan> {
-        let z = self.sessions.require_zhongshu(zhongshu)?;
-        let cut_off = self.dispatcher.cut_off(zhongshu);
-        let running = if z.is_running() {
-            Some(zhongshu.to_string())
-        } else {
-            self.dispatcher.resumed_by(zhongshu)
-        };
-        if cut_off.is_empty() {
-            return Err(LauncherError::Conflict(match running {
-                Some(p) => format!("nothing of {zhongshu}'s plan is cut off: {p} runs it"),
-                None => format!("nothing of {zhongshu}'s plan was cut off by a stop"),
-            }));
-        }
-        let planner = match running {
-            Some(p) => p,
-            None => {
-                self.mailbox
-                    .restart_zhongshu(zhongshu, None)
-                    .await?
-                    .session_id
-            }
-        };
-        let queued = self.dispatcher.resume_cut_off(&cut_off).await?;
-        Ok(ResumedPlan { planner, queued })
+/// `POST /api/resume_plan`.
+pub async fn resume_plan(l: &Arc<Launcher>, zhongshu: &str) -> LResult<ResumedPlan> {
+    let z = l.sessions.require_zhongshu(zhongshu)?;
+    let cut_off = l.dispatcher.cut_off(zhongshu);
+    let running = if z.is_running() {
+        Some(zhongshu.to_string())
+    } else {
+        l.dispatcher.resumed_by(zhongshu)
+    };
+    if cut_off.is_empty() {
+        return Err(LauncherError::Conflict(match running {
+            Some(p) => format!("nothing of {zhongshu}'s plan is cut off: {p} runs it"),
+            None => format!("nothing of {zhongshu}'s plan was cut off by a stop"),
+        }));
     }
+    let planner = match running {
+        Some(p) => p,
+        None => l.mailbox.restart_zhongshu(zhongshu, None).await?.session_id,
+    };
+    let queued = l.dispatcher.resume_cut_off(&cut_off).await?;
+    Ok(ResumedPlan { planner, queued })
 }

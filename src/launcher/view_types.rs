@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::Department;
-use crate::mailbox::watchdog::IngestionView;
+use crate::mailbox::ingest::watchdog::IngestionView;
 use crate::model::{Plan, QueueItem, TerminalView};
 use crate::sessions::view::SessionView;
 
@@ -49,10 +49,27 @@ pub struct StatusView {
     /// How agents run and what they can reach, in words for the dashboard.
     pub agents: AgentsView,
     /// The account's usage limits, the queue's hold, parked sessions, budgets.
-    pub quota: crate::sessions::quota::QuotaView,
+    pub quota: crate::quota::QuotaView,
     /// What the repository's configuration sets that waits for the user's
     /// trust before any session starts; null once trusted.
     pub config_trust: Option<crate::config_trust::TrustRequest>,
+    /// What the configuration loader warned about (unknown keys with the
+    /// closest known one, values it ignored), each `file:line: text`.
+    pub config_warnings: Vec<String>,
+    /// Which `governance.yaml` is read (and which is not, when both the
+    /// root's and the Python tool's installed one exist).
+    pub config_file: ConfigFileView,
+}
+
+/// The configuration file in use, as `/api/status` says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFileView {
+    /// The file read; null when none exists (the built-in defaults apply).
+    pub path: Option<String>,
+    /// The installed file beside the root's, not read.
+    pub shadowed: Option<String>,
+    /// The sentence the dashboard shows when a file is not read.
+    pub note: Option<String>,
 }
 
 /// How the launcher's agents run.
@@ -67,11 +84,17 @@ pub struct AgentsView {
     pub reach: String,
     /// What keeps agents from starting (Codex missing or too old), with the fix.
     pub problems: Vec<String>,
+    /// A scripted demo (`codex-governance demo`): no Codex, a banner says so.
+    pub demo: bool,
 }
 
+/// The Python tool's ttyd capability, answered as "off": there is no ttyd
+/// (terminals are built in). `port` is 0: no ttyd port is open.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ttyd {
+    pub enabled: bool,
     pub available: bool,
+    pub port: u16,
     pub builtin_terminals: bool,
 }
 
@@ -129,13 +152,7 @@ pub struct ContextView {
     pub context: ZhongshuContext,
 }
 
-/// `auto_dispatch` of a registered plan (the Python tool's).
-#[derive(Debug, Clone, Serialize)]
-pub struct AutoDispatch {
-    pub started: Vec<String>,
-    pub queued_count: usize,
-    pub active: usize,
-}
+pub use crate::model::AutoDispatch;
 
 /// The plan inside `GET /api/zhongshu_plan`.
 #[derive(Debug, Clone, Serialize)]

@@ -18,6 +18,7 @@ impl Launcher {
     pub fn status_bytes(&self) -> bytes::Bytes {
         let output: u64 = self
             .sessions
+            .live
             .live_ptys()
             .iter()
             .map(|(_, p)| p.total_output_bytes())
@@ -62,7 +63,7 @@ impl Launcher {
             .values()
             .rev()
             .filter(|s| shown(s) && !s.launching())
-            .map(|s| self.sessions.session_view(&state, &unread, s))
+            .map(|s| crate::sessions::view::session_view(&self.sessions, &state, &unread, s))
             .collect();
         let pick = |kind: SessionKind| -> Vec<SessionView> {
             sessions
@@ -94,7 +95,9 @@ impl Launcher {
             max_terminals: l.max_departments,
             department_queue: state.queue.clone(),
             ttyd: Ttyd {
+                enabled: false,
                 available: false,
+                port: 0,
                 builtin_terminals: true,
             },
             model_choices: l.models.clone(),
@@ -103,15 +106,7 @@ impl Launcher {
             require_plan_confirmation: l.require_plan_confirmation,
             terminal_shells: l.terminal_shells.clone(),
             queue: state.queue.clone(),
-            browser_terminals: Some(
-                state
-                    .terminals
-                    .values()
-                    .filter(|t| t.status != TerminalStatus::Closed)
-                    .cloned()
-                    .map(crate::model::TerminalView::from)
-                    .collect(),
-            ),
+            browser_terminals: Some(self.listed_terminals(&state)),
             zhongshu_sessions: pick(SessionKind::Zhongshu),
             department_sessions: pick(SessionKind::Department),
             sessions,
@@ -119,9 +114,47 @@ impl Launcher {
             audit_chain_problem: self.audit_chain_problem().map(str::to_string),
             mailbox_ingestion: self.mailbox.ingestion_health().view(),
             agents: self.agents_view(),
-            quota: crate::sessions::quota::quota_view(&state, l),
+            quota: crate::quota::quota_view(&state, l),
             config_trust: self.sessions.trust.request(),
+            config_warnings: self.config_warnings(),
+            config_file: ConfigFileView {
+                path: self
+                    .ctx
+                    .config
+                    .source
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                shadowed: self
+                    .ctx
+                    .config
+                    .shadowed
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                note: self.ctx.config.shadow_note(),
+            },
         }
+    }
+
+    /// The configuration's warnings, each naming its file from the
+    /// repository's root.
+    fn config_warnings(&self) -> Vec<String> {
+        let root = format!("{}{}", self.ctx.repo.display(), std::path::MAIN_SEPARATOR);
+        self.ctx
+            .config
+            .warnings
+            .iter()
+            .map(|w| w.strip_prefix(&root).unwrap_or(w).to_string())
+            .collect()
+    }
+
+    /// Whether the agents are `codex-governance demo`'s scripted fake agent.
+    fn is_demo(&self) -> bool {
+        let command = &self.ctx.config.launcher.agent_command;
+        let program = command.first().map(std::path::Path::new);
+        program
+            .and_then(|p| p.file_stem())
+            .is_some_and(|n| n.to_string_lossy() == "fake-agent")
+            && command.iter().any(|a| a == "--demo")
     }
 
     /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
@@ -156,6 +189,7 @@ impl Launcher {
             network,
             reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
             problems: self.backend_problems(),
+            demo: backend == crate::model::Backend::Pty && self.is_demo(),
         }
     }
 
@@ -200,10 +234,17 @@ impl Launcher {
             .map(|z| {
                 let children: Vec<SessionView> = state
                     .children_of(&z.id)
-                    .map(|c| self.sessions.session_view(&state, &unread, c))
+                    .map(|c| {
+                        crate::sessions::view::session_view(&self.sessions, &state, &unread, c)
+                    })
                     .collect();
                 ZhongshuEntry {
-                    session: self.sessions.session_view(&state, &unread, z),
+                    session: crate::sessions::view::session_view(
+                        &self.sessions,
+                        &state,
+                        &unread,
+                        z,
+                    ),
                     child_departments: children.clone(),
                     children,
                     queued_departments: queued_of(&state, &z.id),
@@ -233,11 +274,11 @@ impl Launcher {
             .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))?;
         let children = state
             .children_of(id)
-            .map(|c| self.sessions.session_view(&state, &unread, c))
+            .map(|c| crate::sessions::view::session_view(&self.sessions, &state, &unread, c))
             .collect();
         let page = self.ctx.store.results_page(id, 20, None)?;
         let context = ZhongshuContext {
-            session: self.sessions.session_view(&state, &unread, z),
+            session: crate::sessions::view::session_view(&self.sessions, &state, &unread, z),
             task: z.task.clone(),
             plan: state.plans.get(id).cloned(),
             reports: page.results.clone(),
@@ -258,14 +299,17 @@ impl Launcher {
         let l = &self.ctx.config.launcher;
         let (active_zhongshu, active_departments) = active_counts(&state);
         let registered = state.plans.get(id);
-        let auto_dispatch = registered.map(|_| AutoDispatch {
-            started: state.children_of(id).map(|c| c.id.clone()).collect(),
-            queued_count: queued_of(&state, id).len(),
-            active: active_departments,
-        });
+        let auto_dispatch = registered.map(|p| AutoDispatch::of(p, active_departments));
         let plan = PlanBody {
             plan: match registered {
-                Some(p) => PlanOrEmpty::Registered(Box::new(p.clone())),
+                Some(p) => {
+                    // True while the plan waits for the user; the request
+                    // itself stays in `requested_confirmation`.
+                    let mut shown = p.clone();
+                    shown.needs_confirmation =
+                        p.status == crate::model::PlanStatus::AwaitingConfirmation;
+                    PlanOrEmpty::Registered(Box::new(shown))
+                }
                 None => PlanOrEmpty::Empty {
                     session_id: id.to_string(),
                     summary: String::new(),
@@ -290,7 +334,7 @@ impl Launcher {
             session: state
                 .sessions
                 .get(id)
-                .map(|z| self.sessions.session_view(&state, &unread, z)),
+                .map(|z| crate::sessions::view::session_view(&self.sessions, &state, &unread, z)),
             plan,
         }
     }
@@ -299,7 +343,7 @@ impl Launcher {
     /// and browser terminal, and the counts.
     pub fn started_view(&self, id: &str) -> StartedView {
         let state = self.ctx.store.read(State::clone);
-        let session = self.sessions.session_json(id);
+        let session = crate::sessions::view::session_json(&self.sessions, id);
         let terminal = state
             .sessions
             .get(id)
@@ -330,7 +374,7 @@ impl Launcher {
             .iter()
             .filter(|a| a.status == crate::model::AssignmentStatus::Started)
             .filter_map(|a| a.session_id.as_deref())
-            .filter_map(|id| self.sessions.session_json(id))
+            .filter_map(|id| crate::sessions::view::session_json(&self.sessions, id))
             .collect();
         let queued = queued_of(&state, &plan.session_id);
         let (zhongshu, departments) = active_counts(&state);
@@ -343,6 +387,22 @@ impl Launcher {
             active_department_sessions: departments,
             active_zhongshu_sessions: zhongshu,
         }
+    }
+
+    /// The terminals `/api/status` and `/api/browser_terminals` list: the
+    /// open ones, and those this launcher opened that ended since (`exited`,
+    /// as the Python tool kept them listed).
+    pub fn listed_terminals(&self, state: &State) -> Vec<crate::model::TerminalView> {
+        let this_run = |started: &str| {
+            chrono::DateTime::parse_from_rfc3339(started).is_ok_and(|t| t >= self.run_started)
+        };
+        state
+            .terminals
+            .values()
+            .filter(|t| t.status != TerminalStatus::Closed || this_run(&t.started_at))
+            .cloned()
+            .map(crate::model::TerminalView::from)
+            .collect()
     }
 
     /// Unread results per Zhongshu (none shown when the database cannot be read).

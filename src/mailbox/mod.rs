@@ -6,25 +6,13 @@
 //! closed, the queue pumped and the Zhongshu told. A department that exits
 //! without reporting gets a `launcher_fallback` result after a grace period.
 
-pub mod confirm;
-mod fallback;
-pub mod folders;
+pub mod client;
 pub mod handoff;
-pub mod inbox;
 pub mod inbox_view;
 pub mod ingest;
 pub mod markdown;
 mod names;
-mod notices;
-mod register;
-pub mod report_file;
-pub mod restart;
-pub mod safe_read;
-pub mod send;
-mod submit;
-pub mod submit_client;
-pub mod watchdog;
-pub mod watcher;
+pub mod notices;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +20,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalTx};
-use watcher::{Job, MailboxWatcher};
+use ingest::watcher::{Job, MailboxWatcher};
 
 /// Wait after a department exits before its fallback result is registered, so a
 /// report written just before exiting still wins.
@@ -49,24 +37,29 @@ pub struct Mailbox {
     signals: SignalTx,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     watcher: Mutex<Option<MailboxWatcher>>,
-    /// Result keys waiting to be announced, per Zhongshu.
-    pending_notices: notices::PendingNotices,
-    /// Whether the ingestion thread is in a scan, and since when.
-    pub watchdog: watchdog::Watchdog,
+    /// Taking reports in (the ingestion thread's work).
+    pub ingest: Arc<ingest::Ingest>,
+    /// Telling the Zhongshus.
+    pub notices: Arc<notices::Notices>,
     /// The ingestion thread, joined at shutdown.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Mailbox {
     pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Mailbox {
+        let ingest = Arc::new(ingest::Ingest::new(Arc::clone(&ctx)));
+        let notices = Arc::new(notices::Notices::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+        ));
         Mailbox {
             ctx,
             sessions,
             signals,
             jobs: Mutex::new(None),
             watcher: Mutex::new(None),
-            pending_notices: Default::default(),
-            watchdog: Default::default(),
+            ingest,
+            notices,
             thread: Mutex::new(None),
         }
     }
@@ -80,9 +73,9 @@ impl Mailbox {
     }
 
     /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
-    pub fn ingestion_health(&self) -> watchdog::IngestionHealth {
+    pub fn ingestion_health(&self) -> ingest::watchdog::IngestionHealth {
         let limit = Duration::from_secs(self.ctx.config.launcher.mailbox_stuck_seconds);
-        self.watchdog.health(limit)
+        self.ingest.watchdog.health(limit)
     }
 
     /// Starts the watcher and the ingestion thread, ingests what arrived while the
@@ -93,7 +86,7 @@ impl Mailbox {
         let weak = Arc::downgrade(self);
         match std::thread::Builder::new()
             .name("mailbox".into())
-            .spawn(move || watcher::run(weak, rx))
+            .spawn(move || ingest::watcher::run(weak, rx))
         {
             Ok(handle) => *self.thread.lock().unwrap() = Some(handle),
             Err(e) => {
@@ -102,7 +95,7 @@ impl Mailbox {
             }
         }
         let root = self.ctx.paths.mailbox_root();
-        match watcher::watch(&root, tx) {
+        match ingest::watcher::watch(&root, tx) {
             Ok(w) => *self.watcher.lock().unwrap() = Some(w),
             Err(e) => tracing::error!("mailbox: cannot watch {}: {e}", root.display()),
         }
@@ -125,13 +118,13 @@ impl Mailbox {
             .into_iter()
             .filter(|id| !self.ctx.store.has_result_for(id).unwrap_or(true));
         for id in owed {
-            if let Some(key) = self.register_fallback(&id) {
+            if let Some(key) = ingest::register_fallback(&self.ctx, &id) {
                 let parent = self
                     .sessions
                     .session(&id)
                     .and_then(|s| s.parent_session_id().map(str::to_string));
                 if let Some(parent) = parent {
-                    self.queue_notice(&parent, vec![key]);
+                    self.notices.queue_notice(&parent, vec![key]);
                 }
             }
         }
@@ -173,8 +166,8 @@ impl Mailbox {
             this.sync_scan(&parent).await;
             tokio::time::sleep(FALLBACK_GRACE).await;
             this.sync_scan(&parent).await;
-            if let Some(key) = this.register_fallback(&id) {
-                this.queue_notice(&parent, vec![key]);
+            if let Some(key) = ingest::register_fallback(&this.ctx, &id) {
+                this.notices.queue_notice(&parent, vec![key]);
                 this.signal(Signal::SlotFreed);
             }
         });
@@ -204,31 +197,13 @@ impl Mailbox {
         zhongshu_id: &str,
         registered: Vec<(String, String)>,
     ) {
-        self.queue_notice(
+        self.notices.queue_notice(
             zhongshu_id,
             registered.iter().map(|(k, _)| k.clone()).collect(),
         );
         self.signal(Signal::ResultsRegistered {
             zhongshu_id: zhongshu_id.to_string(),
             registered,
-        });
-    }
-
-    /// Adds a result to the next notice; the first one opens it. An idle
-    /// Zhongshu is told at once (results registered together still make one
-    /// notice); one that is working gets what arrives within the window as one.
-    pub(crate) fn queue_notice(self: &Arc<Self>, zhongshu_id: &str, keys: Vec<String>) {
-        if !self.pending_notices.add(zhongshu_id, keys) {
-            return;
-        }
-        let this = Arc::clone(self);
-        let zid = zhongshu_id.to_string();
-        self.ctx.spawn(async move {
-            if this.sessions.is_working(&zid) {
-                tokio::time::sleep(NOTICE_WINDOW).await;
-            }
-            let keys = this.pending_notices.take(&zid);
-            this.send_notice(&zid, &keys).await;
         });
     }
 }

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    ApprovalDecision, ApprovalKind, CloseReason, ConfirmationDecision, Decision, IntegrationMode,
-    NoticeStatus, PatchChange, PlanOutcome, PlanStatus, ResultSource, SessionKind, TerminalKind,
+    ApprovalDecision, ApprovalKind, CheckVerdict, CloseReason, ConfirmationDecision, Decision,
+    IntegrationMode, NoticeStatus, PatchChange, PlanOutcome, PlanStatus, PullRequestState,
+    ResultSource, SessionKind, TerminalKind,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -99,6 +100,13 @@ pub enum AuditEvent {
     QuotaOverridden {
         until: String,
         hold: String,
+    },
+    /// The user answered "switch to a lighter model?" near the usage limit
+    /// (`choice`: switch, keep or never); the sessions switched for their next turns.
+    ModelSwitchAnswered {
+        choice: String,
+        model: String,
+        sessions: Vec<String>,
     },
     /// The user raised a plan's budget.
     BudgetRaised {
@@ -416,6 +424,58 @@ pub enum AuditEvent {
         by: String,
         mode: IntegrationMode,
     },
+    /// A department's work was pushed and a pull request opened for it (or
+    /// one already open for its branch reused). A plan's pull request names
+    /// every department it carries.
+    PullRequestOpened {
+        session_id: String,
+        number: u64,
+        url: String,
+        branch: String,
+        base: String,
+        commit: String,
+        #[serde(skip_serializing_if = "is_false")]
+        reused: bool,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        carries: Vec<String>,
+    },
+    /// The department reported again: its pull request got a new commit.
+    PullRequestUpdated {
+        session_id: String,
+        number: u64,
+        commit: String,
+    },
+    /// Opening or updating a pull request failed; nothing stays half-done.
+    PullRequestFailed {
+        session_id: String,
+        error: String,
+    },
+    /// CI's verdict on a pull request's head changed.
+    PullRequestChecks {
+        session_id: String,
+        number: u64,
+        head: String,
+        verdict: CheckVerdict,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        failing: Vec<String>,
+    },
+    /// A pull request was merged or closed on the forge: the work is settled.
+    PullRequestSettled {
+        session_id: String,
+        number: u64,
+        state: PullRequestState,
+    },
+    /// A failing check was sent back to the department, with its log.
+    FailureSentBack {
+        session_id: String,
+        number: u64,
+        check: String,
+        /// `launcher.pull_requests.auto_send_back` did it, not a click.
+        #[serde(skip_serializing_if = "is_false")]
+        automatic: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        successor: Option<String>,
+    },
 }
 
 /// A registered result, as the log records it. A launcher fallback has no file.
@@ -426,6 +486,10 @@ pub struct ResultFields {
     pub department: String,
     pub report_id: String,
     pub source: ResultSource,
+    /// The Python tool's counts on this line: risks reported, and whether
+    /// the report asks the user to confirm something.
+    pub risk_count: usize,
+    pub needs_user_confirmation: bool,
     #[serde(flatten)]
     pub file: Option<ResultFile>,
 }
@@ -490,6 +554,8 @@ mod tests {
             department: "libu".into(),
             report_id: "r1".into(),
             source: ResultSource::Mailbox,
+            risk_count: 2,
+            needs_user_confirmation: true,
             file: Some(ResultFile {
                 verified: true,
                 file: "r1.json".into(),
@@ -501,6 +567,8 @@ mod tests {
         assert_eq!(fields["file"], "r1.json");
         assert_eq!(fields["verified"], true);
         assert_eq!(fields["source"], "mailbox");
+        assert_eq!(fields["risk_count"], 2, "the Python tool's counts");
+        assert_eq!(fields["needs_user_confirmation"], true);
 
         let (name, fields) = AuditEvent::AssignmentStarted {
             queue_id: "q-1".into(),

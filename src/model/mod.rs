@@ -38,6 +38,7 @@ mod audit_event;
 mod plain_state;
 pub mod plan;
 mod plan_outcome;
+mod pull_request;
 pub mod quota;
 mod records;
 mod review;
@@ -47,9 +48,37 @@ mod workspace;
 pub use agent::*;
 pub use audit_event::*;
 pub use plain_state::*;
+pub use plan::AutoDispatch;
 pub use plan_outcome::*;
+pub use pull_request::*;
 pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow};
 pub use records::*;
 pub use review::*;
 pub use session::*;
 pub use workspace::*;
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    #[test]
+    fn a_renamed_variant_keeps_its_word_on_the_wire_and_in_the_store() {
+        // Databases and Python-era clients hold the words of earlier launchers.
+        let kind = serde_json::to_string(&TerminalKind::AgentSession).unwrap();
+        assert_eq!(kind, "\"codex_session\"");
+        let reason = serde_json::to_string(&CloseReason::HelperExited).unwrap();
+        assert_eq!(reason, "\"app_server_exited\"");
+        assert_eq!(
+            serde_json::from_str::<TerminalKind>(&kind).unwrap(),
+            TerminalKind::AgentSession
+        );
+        assert_eq!(
+            serde_json::from_str::<CloseReason>(&reason).unwrap(),
+            CloseReason::HelperExited
+        );
+        assert_eq!(
+            CloseReason::HelperExited.as_str(),
+            "codex_app_server_exited"
+        );
+    }
+}

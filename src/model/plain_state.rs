@@ -110,7 +110,7 @@ fn reason_words(r: CloseReason) -> &'static str {
         CloseReason::Api => "closed by you",
         CloseReason::TerminalClosed => "its terminal was closed by you",
         CloseReason::NoReport => "closed after a reminder: it did not report",
-        CloseReason::AppServerExited => "Codex's app-server under it ended",
+        CloseReason::HelperExited => "Codex's app-server under it ended",
         CloseReason::Reported => "closed after its report",
         CloseReason::PlanStopped => "you stopped its plan",
     }

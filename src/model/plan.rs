@@ -7,6 +7,34 @@ use std::collections::HashMap;
 
 use super::{Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStatus};
 
+/// `auto_dispatch` of a registered plan (the Python tool's): what this plan
+/// started and what of it waits in the queue; a plan that waits for the
+/// user's confirmation has started nothing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AutoDispatch {
+    pub started: Vec<String>,
+    pub queued_count: usize,
+    pub active: usize,
+}
+
+impl AutoDispatch {
+    pub fn of(plan: &Plan, active: usize) -> AutoDispatch {
+        AutoDispatch {
+            started: plan
+                .assignments
+                .iter()
+                .filter_map(|a| a.session_id.clone())
+                .collect(),
+            queued_count: plan
+                .assignments
+                .iter()
+                .filter(|a| a.status == AssignmentStatus::Queued)
+                .count(),
+            active,
+        }
+    }
+}
+
 /// A registered plan's status: an empty plan is ready; one asking for
 /// confirmation waits; any other is dispatched at once.
 pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
@@ -124,6 +152,15 @@ pub fn recover_queue(
         kept.push(item);
     }
     (kept, done)
+}
+
+/// A finished plan runs again (a retry): no longer finished.
+pub fn reopen(p: &mut Plan) {
+    if p.status == PlanStatus::Finished {
+        p.status = PlanStatus::Dispatched;
+    }
+    p.finished_at = None;
+    p.outcome = None;
 }
 
 #[cfg(test)]

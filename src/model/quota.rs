@@ -111,6 +111,22 @@ pub struct QuotaState {
     /// Zhongshus told of the current hold (each once; cleared when it lifts).
     #[serde(default)]
     pub told: std::collections::BTreeSet<String>,
+    /// The user's answers to "switch to a lighter model?" near the limit.
+    #[serde(default)]
+    pub model_switch: ModelSwitchAnswers,
+}
+
+/// The user's answers to the offer Codex's own terminal made near the usage
+/// limit ("Approaching rate limits · Switch to …?"), now a Needs-you item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ModelSwitchAnswers {
+    /// Answered while usage is over the threshold: not asked again until it
+    /// falls below it and rises again.
+    #[serde(default)]
+    pub answered: bool,
+    /// "Keep the model and stop asking".
+    #[serde(default)]
+    pub never: bool,
 }
 
 /// Waiting for the limit to reset: the session gets one continue turn then.

@@ -34,8 +34,10 @@ word_enum!(
         TerminalClosed => "terminal_closed",
         /// A department ended its turns without reporting, after a reminder.
         NoReport => "no_report",
-        /// Codex's app-server under it went away.
-        AppServerExited => "codex_app_server_exited",
+        /// The helper process its agent runs on went away (Codex's app-server);
+        /// the words, shown and stored, are those of the launchers before.
+        #[serde(rename = "app_server_exited")]
+        HelperExited => "codex_app_server_exited",
         /// A department reported (SPEC 8 step 6).
         Reported => "mailbox_report_received",
         /// The developer stopped the plan it belongs to.
@@ -107,8 +109,10 @@ word_enum!(
 word_enum!(
     /// What a browser terminal shows.
     TerminalKind {
-        /// A session's live PTY, interactive.
-        CodexSession => "codex_session",
+        /// A session's live PTY, interactive (any backend; the wire word is
+        /// the one of the launchers before).
+        #[serde(rename = "codex_session")]
+        AgentSession => "codex_session",
         /// A read-only view of a session's PTY.
         SessionPreview => "session_preview",
         /// A shell started for the developer.
@@ -279,8 +283,14 @@ pub struct TaskResult {
     pub next_action: Option<String>,
     pub reported_at: String,
     pub source: ResultSource,
+    /// Its planner read it (`GET /api/zhongshu_inbox` without `peek`).
     #[serde(default)]
     pub read: bool,
+    /// The developer saw it in the dashboard (opened its packet or its
+    /// department's changes, or marked the inbox read): the page's own read
+    /// state, apart from the planner's.
+    #[serde(default)]
+    pub seen: bool,
     /// `""` for a result that came from no file (a fallback, a tool call).
     #[serde(default, with = "text_or_empty")]
     pub mailbox_file: Option<String>,
@@ -382,11 +392,14 @@ pub struct TerminalRecord {
 }
 
 /// A terminal as the API shows it: the record, with the Python tool's words
-/// beside it (`scope`, `read_only`, `ended_at`).
+/// beside it (`scope`, `read_only`, `ended_at`, `host`). A closed terminal
+/// shows `exited`, as the Python tool's did (it had no other end).
 #[derive(Debug, Clone, Serialize)]
 pub struct TerminalView {
     #[serde(flatten)]
     pub record: TerminalRecord,
+    /// Where its listener is bound: always the loopback address.
+    pub host: &'static str,
     /// `session` for a session's terminal, `global` for a shell.
     pub scope: &'static str,
     pub read_only: bool,
@@ -394,8 +407,10 @@ pub struct TerminalView {
 }
 
 impl From<TerminalRecord> for TerminalView {
-    fn from(record: TerminalRecord) -> TerminalView {
+    fn from(mut record: TerminalRecord) -> TerminalView {
+        record.status = record.status.shown();
         TerminalView {
+            host: "127.0.0.1",
             scope: match record.kind {
                 TerminalKind::Interactive => "global",
                 _ => "session",
@@ -403,6 +418,17 @@ impl From<TerminalRecord> for TerminalView {
             read_only: !record.kind.accepts_input(),
             ended_at: record.closed_at.clone(),
             record,
+        }
+    }
+}
+
+impl TerminalStatus {
+    /// The status as the API shows it: `closed` is `exited` (the Python
+    /// tool's word for every terminal that ended).
+    pub fn shown(self) -> TerminalStatus {
+        match self {
+            TerminalStatus::Closed => TerminalStatus::Exited,
+            other => other,
         }
     }
 }
@@ -546,15 +572,12 @@ impl State {
             .filter(move |s| s.parent_session_id() == Some(zhongshu_id))
     }
 
-    /// The only running Zhongshu session, if exactly one runs.
-    pub fn sole_running_zhongshu(&self) -> Option<&Session> {
-        let mut running = self
-            .sessions
+    /// The newest running Zhongshu session: where the Python tool sent a
+    /// request that names none.
+    pub fn newest_running_zhongshu(&self) -> Option<&Session> {
+        self.sessions
             .values()
-            .filter(|s| s.is_zhongshu() && s.is_running());
-        match (running.next(), running.next()) {
-            (Some(s), None) => Some(s),
-            _ => None,
-        }
+            .rev()
+            .find(|s| s.is_zhongshu() && s.is_running())
     }
 }

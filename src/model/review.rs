@@ -4,22 +4,53 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How serious a risk rule is.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
+/// How serious a risk rule is: `high`, `medium`, `low` (read in any case),
+/// or any other word a configuration uses (`critical`), kept as written, as
+/// the Python tool kept it. Only `high` and `medium` call for the Menxia.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RiskLevel {
     High,
     Medium,
     Low,
+    Other(String),
 }
 
 impl RiskLevel {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             RiskLevel::High => "high",
             RiskLevel::Medium => "medium",
             RiskLevel::Low => "low",
+            RiskLevel::Other(word) => word,
         }
+    }
+
+    /// The level a word names: the three known ones in any case, else the
+    /// word itself (trimmed).
+    pub fn from_word(word: &str) -> RiskLevel {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "high" => RiskLevel::High,
+            "medium" => RiskLevel::Medium,
+            "low" => RiskLevel::Low,
+            _ => RiskLevel::Other(word.trim().to_string()),
+        }
+    }
+
+    /// High or medium: a risk the Menxia reviews (the Python tool's rule).
+    pub fn wants_review(&self) -> bool {
+        matches!(self, RiskLevel::High | RiskLevel::Medium)
+    }
+}
+
+impl Serialize for RiskLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RiskLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RiskLevel, D::Error> {
+        String::deserialize(d).map(|w| RiskLevel::from_word(&w))
     }
 }
 

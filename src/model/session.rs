@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{CloseReason, NoticeStatus, PlanStatus, ReportStatus, SessionKind, SessionStatus};
 
 /// Text typed into a session. The API shows it under both its names and the
-/// Python tool's (`sent_at`, `text`).
+/// Python tool's (`sent_at`, `text`, `prompt`: what was delivered, the text
+/// itself here). Only delivered input is recorded (a failed one is a failed
+/// request), so `ok` is true and `error` empty, as Python showed a success.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct InputRecord {
     pub at: String,
@@ -16,11 +18,14 @@ pub struct InputRecord {
 impl Serialize for InputRecord {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("InputRecord", 4)?;
+        let mut out = s.serialize_struct("InputRecord", 7)?;
         out.serialize_field("at", &self.at)?;
         out.serialize_field("input", &self.input)?;
         out.serialize_field("sent_at", &self.at)?;
         out.serialize_field("text", &self.input)?;
+        out.serialize_field("prompt", &self.input)?;
+        out.serialize_field("ok", &true)?;
+        out.serialize_field("error", "")?;
         out.end()
     }
 }

@@ -30,6 +30,13 @@ word_enum!(
         /// It ended having changed nothing: settled by the launcher, its
         /// worktree and branch removed.
         NoChanges => "no_changes",
+        /// Pushed, with a pull request open on the forge: its review and CI
+        /// decide (issue 38).
+        InReview => "in_review",
+        /// Its pull request was merged on the forge.
+        PrMerged => "pr_merged",
+        /// Its pull request was closed without merging.
+        PrClosed => "pr_closed",
     }
 );
 
@@ -40,6 +47,8 @@ word_enum!(
         Apply => "apply",
         /// Committed onto the current branch.
         Merge => "merge",
+        /// Pushed to the remote, with a pull request opened on the forge.
+        PullRequest => "pull_request",
     }
 );
 
@@ -53,6 +62,8 @@ impl WorkspaceState {
                 | WorkspaceState::Merged
                 | WorkspaceState::Discarded
                 | WorkspaceState::NoChanges
+                | WorkspaceState::PrMerged
+                | WorkspaceState::PrClosed
         )
     }
 
@@ -237,6 +248,10 @@ pub struct Workspace {
     /// The session whose worktree this was before a send back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predecessor: Option<String>,
+    /// The pull request that carries this work (issue 38); kept across send
+    /// backs, so the next report updates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<super::PullRequest>,
 }
 
 impl Workspace {
@@ -263,6 +278,7 @@ impl Workspace {
             branch_deleted: false,
             successor: None,
             predecessor: None,
+            pull_request: None,
         }
     }
 }

@@ -59,8 +59,7 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     };
     // As the standard library does: rebinding a port in TIME_WAIT on Unix; never
     // on Windows, where it would let another program take the port over.
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
+    crate::platform::reuse_address(&socket)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
 }

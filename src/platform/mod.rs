@@ -21,17 +21,20 @@ mod windows;
 #[cfg(windows)]
 use windows as os;
 
-use std::fs::File;
 use std::path::Path;
 
 pub use os::{
-    connect_local, contain, describe_file_type, has_env, kill_leftovers, kill_tree, link_count,
-    open_no_follow, private_dir, process_alive, runs_session, stop_signal, terminate_tree,
-    LocalStream,
+    connect_local, contain, copy_link, describe_file_type, detach, has_env, kill_leftovers,
+    kill_tree, link_count, open_no_follow, private_dir, process_alive, runs_session, stop_signal,
+    terminate_tree, LocalStream,
 };
 pub use os::{
     create_private_dir, make_private, not_own, open_no_follow_with, private_file_mode,
-    shared_folder, tighten,
+    reuse_address, shared_folder, tighten,
+};
+pub use os::{
+    BACKSLASH_SEPARATES, CLOSE_MASTER_AT_EXIT, CODEX_OVER_WEBSOCKET, DEFAULT_SHELLS,
+    PASTE_LINE_END, PROGRAM_SUFFIXES,
 };
 
 pub use program::{
@@ -61,7 +64,7 @@ pub fn pty_system() -> Box<dyn portable_pty::PtySystem + Send> {
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        File::open(dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()
     }
     #[cfg(not(unix))]
     {
@@ -103,12 +106,6 @@ pub fn repo_path(path: &str) -> String {
         p = rest.to_string();
     }
     p
-}
-
-/// Opens a file for reading that must be a regular file (checked on the
-/// opened handle, not the name), or says why not.
-pub fn open_regular(path: &Path) -> Result<File, (OpenRefusal, std::io::Error)> {
-    open_no_follow(path)
 }
 
 /// Tests' symbolic links on every platform (on Windows a file or a folder

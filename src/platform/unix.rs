@@ -258,6 +258,44 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
     tokio::net::UnixStream::connect(path).await
 }
 
+/// Its own process session: no terminal, no hangup when the launcher goes.
+pub fn detach(cmd: &mut tokio::process::Command) {
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+}
+
+/// A listening socket may rebind a port in TIME_WAIT, as the standard
+/// library's listeners do.
+pub fn reuse_address(socket: &tokio::net::TcpSocket) -> std::io::Result<()> {
+    socket.set_reuseaddr(true)
+}
+
+/// Copies a symbolic link as a link (its target as it is). `None` where a
+/// link is copied as what it points to.
+pub fn copy_link(from: &Path, to: &Path) -> Option<std::io::Result<()>> {
+    Some(std::fs::read_link(from).and_then(|target| std::os::unix::fs::symlink(target, to)))
+}
+
+/// How a plain paste ends its lines: a Unix PTY reads `\n` as a line end.
+pub const PASTE_LINE_END: &str = "\n";
+/// Whether a PTY's master is closed when its program exits, to flush the last
+/// output to the reader: a Unix PTY's reader ends by itself.
+pub const CLOSE_MASTER_AT_EXIT: bool = false;
+/// The names a bare command is looked for under on PATH: itself.
+pub const PROGRAM_SUFFIXES: &[&str] = &[""];
+/// The shells a browser terminal may start, the first by default.
+pub const DEFAULT_SHELLS: &[&str] = &["/bin/bash", "/bin/sh"];
+/// Whether `\` separates folders in paths and patterns.
+pub const BACKSLASH_SEPARATES: bool = false;
+/// Whether Codex's app-server is reached over a loopback WebSocket by
+/// default rather than a private Unix socket.
+pub const CODEX_OVER_WEBSOCKET: bool = false;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -260,3 +260,38 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
 /// processes are in a Job Object that kills them when its last handle closes,
 /// which the crash did.
 pub fn kill_leftovers(_leader: u32, _id: &str) {}
+
+/// No console window; the Job Object (`contain`) ends it with the launcher.
+pub fn detach(cmd: &mut tokio::process::Command) {
+    const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+    cmd.creation_flags(CREATE_NO_WINDOW);
+}
+
+/// Never on Windows: reusing an address there would let another program take
+/// the port over.
+pub fn reuse_address(_socket: &tokio::net::TcpSocket) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// A link is copied as what it points to (making a link needs a privilege).
+pub fn copy_link(_from: &Path, _to: &Path) -> Option<std::io::Result<()>> {
+    None
+}
+
+/// How a plain paste ends its lines: Windows consoles end a line on Enter
+/// (CR) only, so each line end is typed as CR, as terminals do when they paste.
+pub const PASTE_LINE_END: &str = "\r";
+/// Whether a PTY's master is closed when its program exits: ConPTY flushes
+/// the final output to the reader, then ends it, only then.
+pub const CLOSE_MASTER_AT_EXIT: bool = true;
+/// The names a bare command is looked for under on PATH (npm installs
+/// `codex.cmd`).
+pub const PROGRAM_SUFFIXES: &[&str] = &["", ".cmd", ".exe"];
+/// The shells a browser terminal may start, the first by default: Windows'
+/// own, the ones every machine has.
+pub const DEFAULT_SHELLS: &[&str] = &["powershell.exe", "cmd.exe"];
+/// Whether `\` separates folders in paths and patterns.
+pub const BACKSLASH_SEPARATES: bool = true;
+/// Whether Codex's app-server is reached over a loopback WebSocket by
+/// default (Windows has no Unix socket Codex listens on).
+pub const CODEX_OVER_WEBSOCKET: bool = true;

@@ -12,9 +12,10 @@
 //! wrong claim make the review a REVIEW. With `launcher.scope: block`, a
 //! result out of scope is integrated only with an explicit override.
 
-use super::routing::{PatternSet, Router};
+use super::routing::Router;
 use super::Refusal;
 use crate::config::ScopeMode;
+use crate::glob::PatternSet;
 pub use crate::model::{ChangeReview, ClaimCheck, Decision, LeftOut, ScopeCheck};
 
 /// A department's mandate.
@@ -27,12 +28,14 @@ pub struct Mandate<'a> {
 }
 
 impl Mandate<'_> {
-    /// The patterns of the scope, for people: files first, then globs;
-    /// empty when open.
+    /// The patterns of the scope, for people: files first, then globs,
+    /// each once; empty when open.
     pub fn patterns(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
         cleaned(self.files)
             .into_iter()
             .chain(cleaned(self.globs))
+            .filter(|p| seen.insert(p.clone()))
             .collect()
     }
 
@@ -46,12 +49,17 @@ impl Mandate<'_> {
         within(self.globs) && within(self.files)
     }
 
-    /// How the scope reads in a finding: `files within globs`.
+    /// How the scope reads in a finding: `files within globs`, a long
+    /// glob list counted rather than repeated.
     fn described(&self) -> String {
         let (files, globs) = (cleaned(self.files), cleaned(self.globs));
+        let globs = match globs.len() {
+            0..=3 => globs.join(", "),
+            n => format!("{n} globs"),
+        };
         match (files.is_empty(), globs.is_empty()) {
-            (false, false) => format!("{} within {}", files.join(", "), globs.join(", ")),
-            (true, _) => globs.join(", "),
+            (false, false) => format!("{} within {globs}", files.join(", ")),
+            (true, _) => globs,
             (false, true) => files.join(", "),
         }
     }
@@ -94,8 +102,13 @@ pub fn review(
     }
     if !out_of_scope.is_empty() {
         findings.push(format!(
-            "REVIEW: {} changed file(s) outside the department's scope ({}): {}",
+            "REVIEW: {} changed {} outside the department's scope ({}): {}",
             out_of_scope.len(),
+            if out_of_scope.len() == 1 {
+                "file"
+            } else {
+                "files"
+            },
             mandate.described(),
             out_of_scope.join(", ")
         ));
@@ -240,11 +253,14 @@ pub fn may_integrate(
         (_, true, _) | (ScopeMode::Warn, false, _) => Ok(Gate::Open),
         (ScopeMode::Block, false, true) => Ok(Gate::Overridden(outside.to_vec())),
         (ScopeMode::Block, false, false) => Err(Refusal::Conflict(format!(
-            "launcher.scope is block and {} changed file(s) are outside the department's \
-             scope: {}; integrate with an explicit override (override_scope: true) if you \
-             accept them",
-            outside.len(),
-            outside.join(", ")
+            "launcher.scope is block and {} outside the department's scope: {}; integrate \
+             with an explicit override (override_scope: true) if you accept {}",
+            match outside.len() {
+                1 => "1 changed file is".to_string(),
+                n => format!("{n} changed files are"),
+            },
+            outside.join(", "),
+            if outside.len() == 1 { "it" } else { "them" }
         ))),
     }
 }
@@ -297,9 +313,27 @@ mod tests {
         );
         assert_eq!(r.scope.out_of_scope, ["docs/other.md"]);
         assert!(
-            r.findings[0].contains("(docs/guide.md within docs/**, *.md)"),
+            r.findings[0].contains("1 changed file outside the department's scope (docs/guide.md within docs/**, *.md)"),
             "{:?}",
             r.findings
+        );
+        // A long glob list is counted, not repeated (issue 37); a file
+        // named twice, as an assigned file and a glob, is listed once.
+        let files = strings(&["README.md"]);
+        let globs = strings(&["README.md", "docs/**", "*.md", "AGENTS.md", "LICENSE"]);
+        let actual = strings(&["README.md", "src/x.rs", "src/y.rs"]);
+        let mandate = Mandate {
+            files: &files,
+            globs: &globs,
+        };
+        let r = review(mandate, &actual, None, &[], &router());
+        assert_eq!(
+            r.findings[0],
+            "REVIEW: 2 changed files outside the department's scope (README.md within 5 globs): src/x.rs, src/y.rs"
+        );
+        assert_eq!(
+            r.scope.patterns,
+            ["README.md", "docs/**", "*.md", "AGENTS.md", "LICENSE"]
         );
     }
 

@@ -124,7 +124,7 @@ pub fn scope_note(
     // A file entry is within the globs when they match it as a path (a
     // pattern like `docs/x/*.md` is within `docs/**`; `*` is within nothing
     // narrower than `**`).
-    let within = super::routing::PatternSet::new(globs);
+    let within = crate::glob::PatternSet::new(globs);
     let outside: Vec<&str> = files
         .iter()
         .map(|f| f.trim_start_matches("./"))
@@ -169,7 +169,7 @@ pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> 
     if named.is_empty() {
         return Vec::new();
     }
-    let set = super::routing::PatternSet::new(&named);
+    let set = crate::glob::PatternSet::new(&named);
     dirty.iter().filter(|d| set.is_match(d)).cloned().collect()
 }
 

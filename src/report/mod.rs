@@ -179,12 +179,12 @@ impl Report {
 }
 
 /// Builds the report for the repository whose working tree root is `repo`.
-/// The launcher's own files (its state folder, the configuration it loaded)
-/// are no change of the project and are left out.
+/// The launcher's own state folder is no change of the project and is left
+/// out; its configuration file is in.
 pub fn build_report(repo: &Path, config: &Config, mode: &Mode) -> Result<Report, ReportError> {
     let git = changes::open(repo)?;
     let root = git.workdir().unwrap_or(repo);
-    let own = launcher_files(config, root);
+    let own = launcher_files();
     let changed = changes::changed_paths(&git, mode)?
         .into_iter()
         .filter(|p| {
@@ -220,20 +220,11 @@ pub fn build_session_report(
 }
 
 /// The launcher's own paths in the working tree, `/`-separated: the default
-/// state folder and the configuration file it loaded.
-fn launcher_files(config: &Config, root: &Path) -> Vec<String> {
-    let mut own = vec![".tmp".to_string()];
-    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    if let Some(source) = &config.source {
-        if let Ok(rel) = canonical(source).strip_prefix(canonical(root)) {
-            let rel: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            own.push(rel.join("/"));
-        }
-    }
-    own
+/// state folder. The configuration it loaded is governed like any file (a
+/// change to the routing or risk rules is a change the report shows, routed
+/// as the Python tool routed it).
+fn launcher_files() -> Vec<String> {
+    vec![".tmp".to_string()]
 }
 
 /// Puts a report together from changed paths (sorted, unique) and a preflight scan.
@@ -325,4 +316,27 @@ pub fn provinces() -> Vec<Province> {
             "Execution: the departments below carry out the assignments and run the checks.",
         ),
     ]
+}
+
+/// The report of a department session's recorded work, from the state folder.
+pub fn for_session(repo: &Path, dir: &Path, id: &str, config: &Config) -> Result<Report, String> {
+    let snapshot =
+        crate::store::load_snapshot(dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
+    let session = snapshot
+        .state
+        .sessions
+        .get(id)
+        .ok_or_else(|| format!("no session {id} in {}", dir.display()))?;
+    let ws = session.workspace().ok_or_else(|| {
+        format!("{id} worked in the shared working tree: run `report` without --session")
+    })?;
+    let commit = ws.commit.clone().ok_or_else(|| {
+        format!("nothing of {id} is recorded yet: its work is recorded when it reports or exits")
+    })?;
+    let range = SessionRange {
+        session_id: id.to_string(),
+        base: ws.base.clone(),
+        commit,
+    };
+    build_session_report(repo, config, range).map_err(|e| e.to_string())
 }

@@ -11,7 +11,7 @@ use git2::Repository;
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::routing::Glob;
+use crate::glob::Glob;
 pub use crate::policy::Decision;
 
 /// What `scope` says in the report.

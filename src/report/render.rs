@@ -222,7 +222,7 @@ fn grouped(risks: &[Risk]) -> Vec<(&Risk, Vec<String>)> {
             None => groups.push((r, vec![r.path.clone()])),
         }
     }
-    groups.sort_by_key(|(r, _)| r.level); // stable: first appearance within a level
+    groups.sort_by_key(|(r, _)| r.level.clone()); // stable: first appearance within a level
     groups
 }
 

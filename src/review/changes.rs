@@ -2,7 +2,10 @@
 //! drawer (issue 26). Its recorded commit against its base commit, read
 //! through libgit2: the diff stat, each file with its line counts, and one
 //! file's diff with line numbers; plus the workspace record (state, scope,
-//! claim and risk findings, predicted conflicts).
+//! claim and risk findings, predicted conflicts); and, for the drawer's
+//! decision (issue 37), what the department said it did, the conflicts an
+//! integration would meet in the user's tree now, and the other waiting
+//! departments it conflicts with ([`super::overlaps`]).
 
 use std::path::Path;
 
@@ -10,11 +13,13 @@ use git2::{DiffFindOptions, DiffOptions, Oid, Patch, Repository};
 use serde::Serialize;
 
 use super::diff::{git_error, path_diff, status_name, FileDiff};
+use super::overlaps::{department_conflicts, DepartmentConflict, Neighbour};
 use super::repo_path::check_path;
 use crate::config::ScopeMode;
 use crate::error::{LResult, LauncherError};
-use crate::model::{Session, Workspace};
+use crate::model::{ResultSource, Session, TaskResult, Workspace};
 use crate::report::ReportError;
+use crate::worktrees::{integrate::predict, StateFence};
 
 /// Files listed at most (the stat counts them all).
 pub const MAX_FILES: usize = 2000;
@@ -42,6 +47,43 @@ pub struct ChangesView {
     pub truncated: bool,
     /// `launcher.scope`: whether out-of-scope changes block integration.
     pub scope_mode: ScopeMode,
+    /// What the department said it did (its last report), if it reported.
+    pub report: Option<ReportBrief>,
+    /// Files that stand in the way of integrating it into the user's tree
+    /// now (a conflict, or an uncommitted file of the user's there); only
+    /// while its work waits.
+    pub tree_conflicts: Vec<String>,
+    /// Other departments whose waiting work conflicts with this one's.
+    pub department_conflicts: Vec<DepartmentConflict>,
+}
+
+/// A department's last report, as the drawer leads with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportBrief {
+    pub report_id: String,
+    pub summary: String,
+    /// The files it said it changed.
+    pub changed_files: Vec<String>,
+    /// The launcher wrote it (the department ended without reporting).
+    pub fallback: bool,
+}
+
+impl From<&TaskResult> for ReportBrief {
+    fn from(r: &TaskResult) -> ReportBrief {
+        ReportBrief {
+            report_id: r.report_id.clone(),
+            summary: r.summary.clone(),
+            changed_files: r.changed_files.clone(),
+            fallback: r.source == ResultSource::LauncherFallback,
+        }
+    }
+}
+
+/// What [`ChangesView::decide`] compares the department's work with.
+pub struct Surroundings<'a> {
+    pub fence: &'a StateFence,
+    /// The other departments whose work waits for the user.
+    pub waiting: Vec<Neighbour<'a>>,
 }
 
 fn from_git(e: git2::Error) -> LauncherError {
@@ -98,7 +140,32 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         files,
         truncated,
         scope_mode,
+        report: None,
+        tree_conflicts: Vec::new(),
+        department_conflicts: Vec::new(),
     })
+}
+
+impl ChangesView {
+    /// Adds what the decision needs while the work waits: the conflicts an
+    /// integration would meet now, in the user's tree and with the other
+    /// waiting departments. A prediction git cannot make is left empty (the
+    /// integration itself predicts again and refuses with the reason).
+    pub fn decide(mut self, repo: &Path, around: &Surroundings<'_>) -> ChangesView {
+        let ws = &self.workspace;
+        let Some(commit) = ws.commit.clone().filter(|_| ws.state.awaits_user()) else {
+            return self;
+        };
+        match predict(repo, ws, &commit, around.fence) {
+            Ok(p) => self.tree_conflicts = p.blocking(),
+            Err(e) => tracing::debug!("cannot predict {}: {e}", self.session_id),
+        }
+        match department_conflicts(repo, &commit, &around.waiting) {
+            Ok(found) => self.department_conflicts = found,
+            Err(e) => tracing::debug!("cannot compare {}: {e}", self.session_id),
+        }
+        self
+    }
 }
 
 /// One file's diff in the department's recorded commit against its base.

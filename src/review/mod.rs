@@ -24,8 +24,10 @@ pub mod changes;
 pub mod diff;
 pub mod handoff;
 pub mod markdown;
+pub mod overlaps;
 pub mod raw;
 pub mod repo_path;
+pub mod seen;
 pub mod state_file;
 
 use std::collections::HashMap;

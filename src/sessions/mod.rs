@@ -5,79 +5,58 @@
 //! records and audits the session, opens its browser terminal and watches for its
 //! exit; an exit frees its queue slot and pumps the queue.
 
-mod agent_events;
-pub mod command;
-pub mod control;
-mod exits;
+pub mod conversation;
+mod follow;
 pub mod heartbeat;
 mod live;
-pub mod prompts;
-pub mod quota;
-
-pub mod proposal;
-pub mod queue;
-mod queue_records;
-mod settle;
-mod start;
-mod start_prompt;
+pub mod start;
 pub mod terminals;
 pub mod view;
-mod workspace;
+mod viewers;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::agents::{Agent, AgentBackend};
+use futures_util::future::BoxFuture;
+
+use crate::agents::{AgentBackend, ToolSpec};
 use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::error::{LResult, LauncherError};
-use crate::ids;
-use crate::model::{AuditEvent, CloseReason, TerminalKind};
-use crate::model::{InputRecord, Session, SessionKind, TerminalRecord, TerminalStatus};
-use crate::pty::{self, Pty};
+use crate::model::{AuditEvent, CloseReason, InputRecord, Session, SessionKind};
+use crate::pty;
 use crate::signals::SignalTx;
 use crate::terminal::Terminals;
 
+pub use live::LiveAgents;
 pub use start::{Continuation, StartSpec};
-
-/// How long shutdown waits for the tasks that follow sessions.
-const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
 
-/// The agent sessions: their PTYs, tokens and browser terminals. Starting,
+/// The agent sessions, a facade over the pieces that own their state: the
+/// live agents and their PTYs ([`LiveAgents`]), starting one
+/// ([`start::Starter`]), their browser terminals and their tokens. Starting,
 /// typing into, closing and recording the end of a session happen here; what
 /// follows an end (fallbacks, the queue) is signalled to the launcher.
 pub struct Sessions {
     pub(crate) ctx: Arc<Context>,
-    ptys: Mutex<HashMap<String, Arc<Pty>>>,
-    /// How agents are driven.
-    backend: Arc<dyn AgentBackend>,
-    /// The live agents, by session.
-    agents: Mutex<HashMap<String, Arc<dyn Agent>>>,
-    /// Bumped whenever an agent comes or goes (input waits for a resuming one).
-    agents_changed: tokio::sync::watch::Sender<u64>,
-    /// Set when the launcher stops: sessions whose conversation outlives their
-    /// processes (Codex threads) are suspended, not ended.
-    stopping: std::sync::atomic::AtomicBool,
-    /// Sessions whose conversation is resuming on a new agent right now.
-    resuming: Mutex<std::collections::HashSet<String>>,
+    /// The live agents, their PTYs and what they say.
+    pub live: Arc<LiveAgents>,
     pub terminals: Terminals,
     /// Session tokens: agents get these, never the developer's.
     pub credentials: Arc<Credentials>,
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
+    /// One on-demand terminal start at a time.
+    attaching: tokio::sync::Mutex<()>,
     signals: SignalTx,
-    /// Tasks that follow a session (its exit, its agent's events), awaited at shutdown.
-    tasks: tokio_util::task::TaskTracker,
-    /// Told when quota changed (a session parked, a snapshot, start anyway):
-    /// the launcher's quota clock then looks again when to wake.
-    pub quota_changed: Arc<tokio::sync::Notify>,
     /// Whether the repository's configuration may run: no session starts
     /// before the user trusts what it sets.
     pub trust: crate::config_trust::TrustGate,
+    /// The governance tools each kind of session gets (with a backend that
+    /// takes tools), given by the launcher.
+    tool_specs: fn(SessionKind) -> Vec<ToolSpec>,
 }
 
 impl Sessions {
@@ -86,49 +65,42 @@ impl Sessions {
         backend: Arc<dyn AgentBackend>,
         credentials: Arc<Credentials>,
         signals: SignalTx,
+        quota_changed: Arc<tokio::sync::Notify>,
+        tool_specs: fn(SessionKind) -> Vec<ToolSpec>,
     ) -> Sessions {
+        let live = LiveAgents::new(
+            Arc::clone(&ctx),
+            backend,
+            Arc::clone(&credentials),
+            signals.clone(),
+            quota_changed,
+        );
         Sessions {
             trust: crate::config_trust::TrustGate::of(&ctx.config),
             ctx,
-            ptys: Mutex::new(HashMap::new()),
-            backend,
-            agents: Mutex::new(HashMap::new()),
-            agents_changed: tokio::sync::watch::Sender::new(0),
-            quota_changed: Arc::default(),
-            resuming: Mutex::new(Default::default()),
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            live: Arc::new(live),
+            tool_specs,
             terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
+            attaching: tokio::sync::Mutex::new(()),
             signals,
-            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 
     /// How this launcher drives agents.
     pub fn backend(&self) -> &Arc<dyn AgentBackend> {
-        &self.backend
+        self.live.backend()
     }
 
-    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
-        self.ptys.lock().unwrap().get(id).cloned()
+    /// Whether agents reach the launcher through tools rather than the API.
+    pub fn has_tools(&self) -> bool {
+        self.backend().channel() == crate::agents::Channel::Tools
     }
 
-    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
-        self.ptys.lock().unwrap().insert(id.to_string(), pty);
-    }
-
-    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
-        self.ptys.lock().unwrap().remove(id)
-    }
-
-    pub fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
-        self.ptys
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), Arc::clone(v)))
-            .collect()
+    /// Starts a session now (the queue decides when departments may start).
+    pub async fn start_session(self: &Arc<Self>, spec: StartSpec) -> LResult<Session> {
+        start::Starter::new(self).start(spec).await
     }
 
     /// Checks a model against the configured choices, defaulting by kind.
@@ -183,8 +155,7 @@ impl Sessions {
 
     /// The launcher begins to stop: see [`Self::terminate_all`].
     pub fn begin_stop(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.live.begin_stop();
     }
 
     /// Terminates every live session (SIGTERM, then SIGKILL) and every terminal.
@@ -193,7 +164,7 @@ impl Sessions {
     pub async fn terminate_all(&self) {
         self.begin_stop();
         let mut waits = Vec::new();
-        for (id, agent) in self.live_agents() {
+        for (id, agent) in self.live.live_agents() {
             let resumes = agent.thread_id().is_some();
             if let Err(e) = self.ctx.store.update(|tx| {
                 if let Some(session) = tx.session_mut(&id) {
@@ -204,7 +175,7 @@ impl Sessions {
             }
             waits.push(async move {
                 let code = agent.stop().await;
-                self.forget_agent(&id);
+                self.live.forget_agent(&id);
                 (id, code, resumes)
             });
         }
@@ -214,32 +185,19 @@ impl Sessions {
                     session_id: id.clone(),
                 });
             } else {
-                self.record_exit(&id, code, Some("launcher_stopped"));
+                self.live.record_exit(&id, code, Some("launcher_stopped"));
             }
         }
-        for (key, pty) in self.live_ptys() {
+        for (key, pty) in self.live.live_ptys() {
             if terminals::is_shell_key(&key) {
                 pty.terminate(pty::KILL_GRACE).await;
             }
         }
         // What the agents shared (Codex's app-server) goes after them.
-        self.backend.shutdown().await;
+        self.backend().shutdown().await;
         self.terminals.close_all().await;
         // Every session's process is gone: what followed them ends now.
-        self.tasks.close();
-        if tokio::time::timeout(TASKS_GRACE, self.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "{} session task(s) still running after {TASKS_GRACE:?}",
-                self.tasks.len()
-            );
-        }
-    }
-
-    fn is_stopping(&self) -> bool {
-        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        self.ctx.wait_tasks().await;
     }
 
     /// Looks up a Zhongshu session by a validated id from a request.
@@ -256,21 +214,19 @@ impl Sessions {
     /// Drops the record of a session that never started.
     fn forget_session(&self, id: &str) {
         self.credentials.revoke(id);
-        self.release_workspace(id);
+        start::workspace::release_workspace(&self.ctx, id);
         if let Err(e) = self.ctx.store.record(|tx| tx.remove_session(id)) {
             tracing::error!("forgetting {id}: {e}");
         }
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {
-        self.ctx.store.read(|s| s.sessions.get(id).cloned())
+        self.live.session(id)
     }
 
     /// Looks up a session by a validated id from a request.
     pub fn require_session(&self, id: &str) -> LResult<Session> {
-        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
-        self.session(id)
-            .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
+        self.live.require_session(id)
     }
 
     /// Stops a session: SIGTERM to its group, SIGKILL after 5 s, reaped.
@@ -287,19 +243,19 @@ impl Sessions {
                     x.close_reason = Some(reason);
                 }
             })?;
-            let agent = self.agent(id);
+            let agent = self.live.agent(id);
             // Forgotten first: the end of its stream is then no surprise.
-            self.forget_agent(id);
+            self.live.forget_agent(id);
             let code = match agent {
                 Some(agent) => agent.stop().await,
                 None => -1,
             };
-            self.record_exit(id, code, Some("closed"));
+            self.live.record_exit(id, code, Some("closed"));
             self.ctx.store.audit_or_log(AuditEvent::SessionClosed {
                 session_id: id.to_string(),
                 reason,
             });
-            self.after_exit(id).await;
+            self.live.after_exit(id).await;
         }
         if let Some(t) = session.browser_terminal_id.as_deref() {
             self.close_terminal_record(t).await?;
@@ -316,8 +272,9 @@ impl Sessions {
                 "session {id} is not running"
             )));
         }
-        self.wait_until_live(id).await?;
+        self.live.wait_until_live(id).await?;
         let delivery = self
+            .live
             .deliver(id, input)
             .await
             .map_err(|e| LauncherError::Conflict(format!("cannot write to {id}: {e}")))?;
@@ -337,68 +294,29 @@ impl Sessions {
         })?;
         Ok(self.session(id).unwrap_or(session))
     }
+}
 
-    /// Opens a browser terminal on a PTY and records it.
-    pub async fn open_terminal(
-        self: &Arc<Self>,
-        kind: TerminalKind,
-        pty: Arc<Pty>,
-        session_id: Option<String>,
-        title: String,
-    ) -> LResult<crate::terminal::TerminalInfo> {
-        let pid = pty.pid();
-        let info = self
-            .terminals
-            .open(kind, pty, session_id.clone(), title)
-            .await?;
-        let record = TerminalRecord {
-            id: info.id.clone(),
-            kind,
-            session_id: session_id.clone(),
-            title: info.title.clone(),
-            url: info.url.clone(),
-            status: TerminalStatus::Running,
-            started_at: info.started_at.clone(),
-            closed_at: None,
-            pid: Some(pid),
-        };
-        let recorded = self.ctx.store.update(|tx| {
-            tx.insert_terminal(record);
-            if kind == TerminalKind::CodexSession {
-                if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
-                    x.browser_terminal_id = Some(info.id.clone());
-                }
-            }
-            tx.audit(AuditEvent::TerminalStarted {
-                terminal_id: info.id.clone(),
-                kind,
-                session_id: session_id.clone(),
-            });
-        });
-        if let Err(e) = recorded {
-            // Unrecorded, it must not keep serving (nor be reused by the next request).
-            self.terminals.close(&info.id).await;
-            return Err(e.into());
-        }
-        Ok(info)
+/// What the quota service asks of the sessions: a session told to go on.
+impl crate::quota::Agents for Sessions {
+    fn require_zhongshu(&self, id: &str) -> LResult<()> {
+        Sessions::require_zhongshu(self, id).map(|_| ())
     }
 
-    /// Closes a terminal's listener and marks its record closed; Err when that
-    /// record could not be saved (the listener is closed all the same).
-    pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
-        let closed = self.terminals.close(id).await.is_some();
-        let now = clock::now_rfc3339();
-        self.ctx.store.update(|tx| {
-            if let Some(t) = tx.terminal_mut(id) {
-                t.status = TerminalStatus::Closed;
-                t.closed_at = Some(now);
-            }
-            if closed {
-                tx.audit(AuditEvent::TerminalClosed {
-                    terminal_id: id.to_string(),
-                });
-            }
-        })?;
-        Ok(closed)
+    fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>> {
+        Box::pin(self.live.wait_until_live(id))
+    }
+
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.live.deliver(id, text).await.map(|_| ()) })
+    }
+
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let agent = self
+                .live
+                .agent(id)
+                .ok_or_else(|| format!("session {id} has no live agent"))?;
+            agent.set_model(model).await.map_err(|e| e.to_string())
+        })
     }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::model::{CloseReason, TerminalView};
+use crate::clock;
+use crate::model::{AuditEvent, CloseReason, TerminalRecord, TerminalStatus, TerminalView};
 
 use super::Sessions;
 use crate::error::{LResult, LauncherError};
@@ -24,6 +25,70 @@ pub(super) fn is_shell_key(key: &str) -> bool {
 }
 
 impl Sessions {
+    /// Opens a browser terminal on a PTY and records it.
+    pub async fn open_terminal(
+        self: &Arc<Self>,
+        kind: TerminalKind,
+        pty: Arc<Pty>,
+        session_id: Option<String>,
+        title: String,
+    ) -> LResult<crate::terminal::TerminalInfo> {
+        let pid = pty.pid();
+        let info = self
+            .terminals
+            .open(kind, pty, session_id.clone(), title)
+            .await?;
+        let record = TerminalRecord {
+            id: info.id.clone(),
+            kind,
+            session_id: session_id.clone(),
+            title: info.title.clone(),
+            url: info.url.clone(),
+            status: TerminalStatus::Running,
+            started_at: info.started_at.clone(),
+            closed_at: None,
+            pid: Some(pid),
+        };
+        let recorded = self.ctx.store.update(|tx| {
+            tx.insert_terminal(record);
+            if kind == TerminalKind::AgentSession {
+                if let Some(x) = session_id.as_deref().and_then(|id| tx.session_mut(id)) {
+                    x.browser_terminal_id = Some(info.id.clone());
+                }
+            }
+            tx.audit(AuditEvent::TerminalStarted {
+                terminal_id: info.id.clone(),
+                kind,
+                session_id: session_id.clone(),
+            });
+        });
+        if let Err(e) = recorded {
+            // Unrecorded, it must not keep serving (nor be reused by the next request).
+            self.terminals.close(&info.id).await;
+            return Err(e.into());
+        }
+        Ok(info)
+    }
+
+    /// Closes a terminal's listener and marks its record closed; Err when that
+    /// record could not be saved (the listener is closed all the same).
+    pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
+        let closed = self.terminals.close(id).await.is_some();
+        let now = clock::now_rfc3339();
+        self.ctx.store.update(|tx| {
+            if let Some(t) = tx.terminal_mut(id) {
+                t.status = TerminalStatus::Closed;
+                t.closed_at = Some(now);
+            }
+            if closed {
+                tx.audit(AuditEvent::TerminalClosed {
+                    terminal_id: id.to_string(),
+                });
+            }
+        })?;
+        Ok(closed)
+    }
+
     /// `POST /api/browser_terminal/start`: one interactive shell at a time.
     pub async fn start_interactive_terminal(
         self: &Arc<Self>,
@@ -75,7 +140,7 @@ impl Sessions {
             .await;
         match info {
             Ok(info) => {
-                self.insert_pty(&shell_key(&info.id), pty);
+                self.live.insert_pty(&shell_key(&info.id), pty);
                 Ok((info, false))
             }
             Err(e) => {
@@ -97,10 +162,15 @@ impl Sessions {
         {
             return Ok((t, true));
         }
-        let pty = self.pty(session_id).ok_or_else(|| {
-            LauncherError::Conflict(format!(
-                "session {session_id} has no live terminal (it ran under an earlier launcher)"
-            ))
+        let pty = self.live.pty(session_id).ok_or_else(|| {
+            LauncherError::Conflict(if session.is_running() && self.terminals_on_demand() {
+                format!(
+                    "session {session_id} has no terminal running (it starts on demand): open \
+                     it with POST /api/session_terminal/attach, or read its conversation"
+                )
+            } else {
+                format!("session {session_id} has no live terminal: read its conversation")
+            })
         })?;
         let info = self
             .open_terminal(
@@ -121,7 +191,20 @@ impl Sessions {
             .read(|s| s.terminals.get(id).cloned())
             .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
         match record.kind {
-            TerminalKind::CodexSession => {
+            // A terminal started on demand goes; its session stays.
+            TerminalKind::AgentSession if self.terminals_on_demand() => {
+                let pty = record
+                    .session_id
+                    .as_deref()
+                    .and_then(|sid| self.live.pty(sid));
+                match (record.session_id.as_deref(), pty) {
+                    (Some(sid), Some(pty)) => self.detach(sid, &pty).await,
+                    _ => {
+                        self.close_terminal_record(id).await?;
+                    }
+                }
+            }
+            TerminalKind::AgentSession => {
                 if let Some(sid) = record.session_id.as_deref() {
                     self.close_session(sid, CloseReason::TerminalClosed).await?;
                 }
@@ -129,7 +212,7 @@ impl Sessions {
             }
             TerminalKind::Interactive => {
                 let saved = self.close_terminal_record(id).await;
-                if let Some(pty) = self.remove_pty(&shell_key(id)) {
+                if let Some(pty) = self.live.remove_pty(&shell_key(id)) {
                     pty.terminate(pty::KILL_GRACE).await;
                 }
                 saved?;

@@ -12,8 +12,8 @@ use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
 use crate::config::ScopeMode;
 use crate::model::{
-    plain_state, result_key, PlainState, PlanStatus, Session, State, TerminalKind, TerminalStatus,
-    WorkspaceState,
+    plain_state, result_key, PlainState, PlanStatus, ReportStatus, Session, State, TerminalKind,
+    TerminalStatus, WorkspaceState,
 };
 use crate::pty::preview;
 
@@ -66,6 +66,15 @@ pub struct SessionView {
     /// sent back, retried or resumed): this one is history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// What its backend can do (a conversation to show, a terminal on demand).
+    pub capabilities: crate::agents::Capabilities,
+    /// How many pages watch its own terminal right now (a terminal started on
+    /// demand stops a while after the last one left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_viewers: Option<usize>,
+    /// Moves whenever its live conversation does (`GET /api/session_conversation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_rev: Option<u64>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -105,6 +114,10 @@ pub struct ZhongshuFields {
     /// How the plan's assignments ended, once it finished or was stopped.
     pub plan_outcome: Option<crate::model::PlanOutcome>,
     pub plan_finished_at: Option<String>,
+    /// When the plan was registered, and what it started and queued (the
+    /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
+    pub plan_reported_at: Option<String>,
+    pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
 }
 
 impl SessionView {
@@ -117,149 +130,184 @@ impl SessionView {
     }
 }
 
-impl Sessions {
-    /// One session as the API shows it.
-    pub fn session_view(
-        &self,
-        state: &State,
-        unread: &HashMap<String, usize>,
-        session: &Session,
-    ) -> SessionView {
-        let pty = self.pty(&session.id);
-        let stale = Duration::from_secs(self.ctx.config.launcher.department_stale_seconds);
-        let hb = heartbeat(
-            session.is_running(),
-            pty.as_ref().and_then(|p| p.last_output()),
-            stale,
-        );
-        let mut record = session.clone();
-        if let Some(t) = pty.as_ref().and_then(|p| p.last_output_wall()) {
-            let t = chrono::DateTime::<chrono::Local>::from(t);
-            record.last_activity_at = Some(crate::clock::rfc3339(&t));
-        }
-        let transcript_preview = match &pty {
-            Some(p) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
-            None => log_preview(&session.log_path),
-        };
-        let terminal = session
-            .browser_terminal_id
-            .as_deref()
-            .and_then(|t| state.terminals.get(t));
-        let dirty = state
+/// One session as the API shows it.
+pub fn session_view(
+    sessions: &Sessions,
+    state: &State,
+    unread: &HashMap<String, usize>,
+    session: &Session,
+) -> SessionView {
+    let pty = sessions.live.pty(&session.id);
+    let agent = sessions.live.agent(&session.id);
+    let activity = agent.as_ref().and_then(|a| a.activity()).or_else(|| {
+        let p = pty.as_ref()?;
+        Some((p.last_output()?, p.last_output_wall()?))
+    });
+    let capabilities = crate::agents::capabilities(session.agent.backend);
+    let conversation = agent.as_ref().and_then(|a| a.conversation().cloned());
+    let stale = Duration::from_secs(sessions.ctx.config.launcher.department_stale_seconds);
+    let hb = heartbeat(session.is_running(), activity.map(|a| a.0), stale);
+    let mut record = session.clone();
+    if let Some((_, t)) = activity {
+        let t = chrono::DateTime::<chrono::Local>::from(t);
+        record.last_activity_at = Some(crate::clock::rfc3339(&t));
+    }
+    let transcript_preview = match (&conversation, &pty) {
+        (Some(c), _) => c.preview(PREVIEW_LINES),
+        (None, Some(p)) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
+        (None, None) if capabilities.conversation => crate::agents::conversation::file_preview(
+            &crate::agents::conversation::path_for(Path::new(&session.log_path)),
+            PREVIEW_LINES,
+        ),
+        (None, None) => log_preview(&session.log_path),
+    };
+    let terminal = session
+        .browser_terminal_id
+        .as_deref()
+        .and_then(|t| state.terminals.get(t));
+    let dirty = state
+        .plans
+        .get(&session.id)
+        .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
+        .and_then(|p| p.base.as_ref())
+        .map(|b| still_dirty(&sessions.ctx.repo, &b.dirty_files))
+        .unwrap_or_default();
+    let (plan_applied_files, plan_dirty_files) =
+        attribute_applied(&sessions.ctx.repo, state, dirty);
+    let zhongshu = session.is_zhongshu().then(|| ZhongshuFields {
+        child_department_ids: state
+            .children_of(&session.id)
+            .map(|c| c.id.clone())
+            .collect(),
+        unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
+        plan_revision: state.plans.get(&session.id).map(|p| p.revision),
+        plan_dirty_files,
+        plan_applied_files,
+        plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
+        plan_finished_at: state
             .plans
             .get(&session.id)
-            .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
-            .and_then(|p| p.base.as_ref())
-            .map(|b| still_dirty(&self.ctx.repo, &b.dirty_files))
-            .unwrap_or_default();
-        let (plan_applied_files, plan_dirty_files) =
-            attribute_applied(&self.ctx.repo, state, dirty);
-        let zhongshu = session.is_zhongshu().then(|| ZhongshuFields {
-            child_department_ids: state
-                .children_of(&session.id)
-                .map(|c| c.id.clone())
-                .collect(),
-            unread_result_count: unread.get(&session.id).copied().unwrap_or(0),
-            plan_revision: state.plans.get(&session.id).map(|p| p.revision),
-            plan_dirty_files,
-            plan_applied_files,
-            plan_outcome: state.plans.get(&session.id).and_then(|p| p.outcome),
-            plan_finished_at: state
-                .plans
-                .get(&session.id)
-                .and_then(|p| p.finished_at.clone()),
-        });
-        let (report_needs_confirmation, confirmation) = self.report_confirmation(session);
-        let mailbox = session.department_part().and_then(|d| {
-            let mut paths = self.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
-            if let Some(own) = &d.drop_folder {
-                paths.incoming = own.into();
-            }
-            Some(paths)
-        });
-        if let Some(z) = record.zhongshu_mut() {
-            let plan = state.plans.get(&session.id).map(|p| p.status);
-            z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
+            .and_then(|p| p.finished_at.clone()),
+        plan_reported_at: state
+            .plans
+            .get(&session.id)
+            .map(|p| p.registered_at.clone()),
+        plan_auto_dispatch: state.plans.get(&session.id).map(|p| {
+            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
+            crate::model::AutoDispatch::of(p, active)
+        }),
+    });
+    let (report_needs_confirmation, confirmation) = report_confirmation(sessions, session);
+    let mailbox = session.department_part().and_then(|d| {
+        let mut paths = sessions.ctx.paths.mailbox(d.parent_session_id.as_deref()?);
+        if let Some(own) = &d.drop_folder {
+            paths.incoming = own.into();
         }
-        SessionView {
-            plain: plain_state(&record),
-            session: record,
-            heartbeat_status: hb.status,
-            idle_seconds: hb.idle_seconds,
-            transcript_preview: Some(transcript_preview),
-            browser_terminal_url: Some(
-                terminal
-                    .filter(|t| t.status != TerminalStatus::Closed)
-                    .map(|t| t.url.clone()),
-            ),
-            browser_terminal_status: terminal.map(|t| t.status),
-            browser_terminal_kind: terminal.map(|t| t.kind),
-            browser_terminal_started_at: terminal.map(|t| t.started_at.clone()),
-            browser_terminal_scope: terminal.map(|_| "session"),
-            browser_terminal_title: terminal.map(|t| t.title.clone()),
-            zhongshu,
-            report_needs_confirmation,
-            confirmation,
-            mailbox,
-            integration_needs_override: self.needs_override(session),
-            superseded_by: superseded_by(state, session),
-            cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
-                let price = self.ctx.config.launcher.model_prices.get(&session.model)?;
-                Some(cost_usd(usage, price))
-            }),
+        Some(paths)
+    });
+    // Where it stands, from the record as kept (before the shown words below).
+    let mut plain = None;
+    if let Some(d) = record.department_mut() {
+        // A department whose silent end was registered as a
+        // `launcher_fallback` result shows `reported`, as in the Python
+        // tool; its `state` still says it ended without a report.
+        if d.report_status != Some(ReportStatus::Reported) && d.last_report_id.is_some() {
+            plain = Some(plain_state(session));
+            d.report_status = Some(ReportStatus::Reported);
         }
     }
-
-    /// Whether integrating `session`'s waiting work needs the scope override.
-    fn needs_override(&self, session: &Session) -> bool {
-        self.ctx.config.launcher.isolation.scope == ScopeMode::Block
-            && session.workspace().is_some_and(|ws| {
-                ws.state.awaits_user()
-                    && ws
-                        .review
-                        .as_ref()
-                        .is_some_and(|r| !r.out_of_scope().is_empty())
-            })
+    if record.is_zhongshu() {
+        // The Python tool's `department` of a planner: its id prefix.
+        record.department = Some("zhongshu".into());
     }
-
-    /// For a department that reported: does its last report ask the user,
-    /// what, and what did the user answer?
-    fn report_confirmation(&self, session: &Session) -> (Option<bool>, Option<ConfirmationView>) {
-        let Some(result) = session.department_part().and_then(|part| {
-            let key = result_key(
-                part.parent_session_id.as_deref()?,
-                &session.id,
-                part.last_report_id.as_deref()?,
-            );
-            self.ctx.store.result(&key).ok().flatten()
-        }) else {
-            return (None, None);
-        };
-        let view = result.needs_user_confirmation.then(|| ConfirmationView {
-            report_id: result.report_id.clone(),
-            question: result.confirmation_question(),
-            answer: result.confirmation.clone(),
-        });
-        (Some(result.needs_user_confirmation), view)
+    if let Some(z) = record.zhongshu_mut() {
+        let plan = state.plans.get(&session.id).map(|p| p.status);
+        z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
     }
-
-    /// One session as the API shows it, by id.
-    pub fn session_json(&self, id: &str) -> Option<SessionView> {
-        let unread = self.ctx.store.unread_counts().unwrap_or_default();
-        self.ctx
-            .store
-            .read(|s| s.sessions.get(id).map(|x| self.session_view(s, &unread, x)))
+    SessionView {
+        plain: plain.unwrap_or_else(|| plain_state(&record)),
+        session: record,
+        heartbeat_status: hb.status,
+        idle_seconds: hb.idle_seconds,
+        transcript_preview: Some(transcript_preview),
+        browser_terminal_url: Some(
+            terminal
+                .filter(|t| t.status != TerminalStatus::Closed)
+                .map(|t| t.url.clone()),
+        ),
+        browser_terminal_status: terminal.map(|t| t.status.shown()),
+        browser_terminal_kind: terminal.map(|t| t.kind),
+        browser_terminal_started_at: terminal.map(|t| t.started_at.clone()),
+        browser_terminal_scope: terminal.map(|_| "session"),
+        browser_terminal_title: terminal.map(|t| t.title.clone()),
+        zhongshu,
+        report_needs_confirmation,
+        confirmation,
+        mailbox,
+        integration_needs_override: needs_override(sessions, session),
+        superseded_by: superseded_by(state, session),
+        capabilities,
+        terminal_viewers: terminal
+            .filter(|t| t.status != TerminalStatus::Closed)
+            .and_then(|t| sessions.terminals.viewers(&t.id))
+            .map(|v| *v.borrow()),
+        conversation_rev: conversation.map(|c| c.rev()),
+        cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {
+            let price = sessions
+                .ctx
+                .config
+                .launcher
+                .model_prices
+                .get(&session.model)?;
+            Some(crate::quota::cost_usd(usage, price))
+        }),
     }
 }
 
-/// Dollars for `usage` at `price` (per million tokens); cached input at its own price.
-pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPrice) -> f64 {
-    let cached = usage.cached_input_tokens.min(usage.input_tokens);
-    let fresh = usage.input_tokens - cached;
-    let per_token = |dollars_per_million: f64| dollars_per_million / 1_000_000.0;
-    fresh as f64 * per_token(price.input)
-        + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
-        + usage.output_tokens as f64 * per_token(price.output)
+/// Whether integrating `session`'s waiting work needs the scope override.
+fn needs_override(sessions: &Sessions, session: &Session) -> bool {
+    sessions.ctx.config.launcher.isolation.scope == ScopeMode::Block
+        && session.workspace().is_some_and(|ws| {
+            ws.state.awaits_user()
+                && ws
+                    .review
+                    .as_ref()
+                    .is_some_and(|r| !r.out_of_scope().is_empty())
+        })
+}
+
+/// For a department that reported: does its last report ask the user,
+/// what, and what did the user answer?
+fn report_confirmation(
+    sessions: &Sessions,
+    session: &Session,
+) -> (Option<bool>, Option<ConfirmationView>) {
+    let Some(result) = session.department_part().and_then(|part| {
+        let key = result_key(
+            part.parent_session_id.as_deref()?,
+            &session.id,
+            part.last_report_id.as_deref()?,
+        );
+        sessions.ctx.store.result(&key).ok().flatten()
+    }) else {
+        return (None, None);
+    };
+    let view = result.needs_user_confirmation.then(|| ConfirmationView {
+        report_id: result.report_id.clone(),
+        question: result.confirmation_question(),
+        answer: result.confirmation.clone(),
+    });
+    (Some(result.needs_user_confirmation), view)
+}
+
+/// One session as the API shows it, by id.
+pub fn session_json(sessions: &Sessions, id: &str) -> Option<SessionView> {
+    let unread = sessions.ctx.store.unread_counts().unwrap_or_default();
+    sessions.ctx.store.read(|s| {
+        s.sessions
+            .get(id)
+            .map(|x| session_view(sessions, s, &unread, x))
+    })
 }
 
 /// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
@@ -361,36 +409,15 @@ fn log_preview(path: &str) -> String {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(PREVIEW_BYTES as u64)));
+    let from = len.saturating_sub(PREVIEW_BYTES as u64);
+    let _ = f.seek(SeekFrom::Start(from));
     let mut buf = Vec::new();
     let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
-    preview(&buf, PREVIEW_LINES)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_bills_cached_input_at_its_price_and_output_at_its_own() {
-        let usage = crate::model::TokenUsage {
-            input_tokens: 1_000_000,
-            cached_input_tokens: 400_000,
-            output_tokens: 100_000,
-            reasoning_output_tokens: 50_000,
-            total_tokens: 1_100_000,
-        };
-        let price = crate::config::ModelPrice {
-            input: 1.25,
-            cached_input: Some(0.125),
-            output: 10.0,
-        };
-        // 600k fresh at 1.25 + 400k cached at 0.125 + 100k out at 10
-        assert!((cost_usd(&usage, &price) - (0.75 + 0.05 + 1.0)).abs() < 1e-9);
-        let no_cache_price = crate::config::ModelPrice {
-            cached_input: None,
-            ..price
-        };
-        assert!((cost_usd(&usage, &no_cache_price) - (1.25 + 1.0)).abs() < 1e-9);
-    }
+    // Started mid-file, it may start mid-character: from the next whole one.
+    let whole = if from > 0 {
+        crate::text::from_char_start(&buf)
+    } else {
+        &buf[..]
+    };
+    preview(whole, PREVIEW_LINES)
 }

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::audit::{AuditLog, Head, Rendered};
@@ -272,11 +272,6 @@ impl Store {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
-    }
-
-    /// An event carrying just a session id, for the common case.
-    pub fn session_event(&self, event: &str, session_id: &str) {
-        self.notify(event, json!({ "session_id": session_id }));
     }
 }
 

@@ -155,4 +155,49 @@ mod tests {
         }
         writer.join().unwrap();
     }
+
+    #[test]
+    fn seen_is_the_developers_and_keeps_the_planners_read_and_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for n in 0..3 {
+            let mut r = result(n);
+            r.department_session_id = format!("lingyubu-{}", n % 2);
+            let key = result_key(&r.parent_session_id, &r.department_session_id, &r.report_id);
+            store.update(|tx| tx.put_result(&key, &r)).unwrap();
+        }
+        let order = |store: &Store| -> Vec<(String, bool, bool)> {
+            let page = store.results_page("zhongshu-1", 10, None).unwrap();
+            page.results
+                .into_iter()
+                .map(|r| (r.report_id, r.read, r.seen))
+                .collect()
+        };
+        let before = order(&store);
+        let one = store
+            .update(|tx| tx.mark_seen("zhongshu-1", Some("lingyubu-1"), Some("r-1")))
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].report_id, "r-1");
+        let seen: Vec<&str> = order(&store)
+            .iter()
+            .filter(|x| x.2)
+            .map(|x| if x.0 == "r-1" { "r-1" } else { "other" })
+            .collect();
+        assert_eq!(seen, ["r-1"]);
+        let rest = store
+            .update(|tx| tx.mark_seen("zhongshu-1", None, None))
+            .unwrap();
+        assert_eq!(rest.len(), 2, "only the unseen ones");
+        let after = order(&store);
+        assert!(after.iter().all(|x| x.2), "{after:?}");
+        let ids =
+            |v: &[(String, bool, bool)]| v.iter().map(|x| (x.0.clone(), x.1)).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&after),
+            ids(&before),
+            "the order and the planner's read stay"
+        );
+        assert_eq!(store.unread_counts().unwrap().get("zhongshu-1"), Some(&3));
+    }
 }

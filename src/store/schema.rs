@@ -357,6 +357,38 @@ pub fn mark_read(conn: &Connection, parent: &str) -> rusqlite::Result<Vec<TaskRe
     Ok(unread)
 }
 
+/// Marks the developer's unseen results of `parent` seen (of one department
+/// session, or one report of it, when given); returns them as now stored.
+/// The flag lives in the result's JSON: its row keeps its place and the
+/// planner's read state.
+pub fn mark_seen(
+    conn: &Connection,
+    parent: &str,
+    department: Option<&str>,
+    report: Option<&str>,
+) -> rusqlite::Result<Vec<TaskResult>> {
+    let rows: Vec<TaskResult> = conn
+        .prepare_cached(
+            "SELECT ord, read, json FROM results WHERE parent = ?1
+               AND (?2 IS NULL OR department_session_id = ?2) ORDER BY ord DESC",
+        )?
+        .query_map(params![parent, department], result_from_row)?
+        .map(|r| r.map(|(_, r)| r))
+        .collect::<Result<_, _>>()?;
+    let mut marked = Vec::new();
+    for mut r in rows {
+        if r.seen || report.is_some_and(|id| id != r.report_id) {
+            continue;
+        }
+        r.seen = true;
+        let key = crate::model::result_key(parent, &r.department_session_id, &r.report_id);
+        conn.prepare_cached("UPDATE results SET json = ?2 WHERE key = ?1")?
+            .execute(params![key, to_json(&r)])?;
+        marked.push(r);
+    }
+    Ok(marked)
+}
+
 /// An outbox row: the event, its fields and its rendered line.
 pub fn put_outbox(
     conn: &Connection,

@@ -300,6 +300,17 @@ impl<'a> Tx<'a> {
         self.sql(r)
     }
 
+    /// Marks the developer's unseen results seen (see [`schema::mark_seen`]).
+    pub fn mark_seen(
+        &mut self,
+        parent: &str,
+        department: Option<&str>,
+        report: Option<&str>,
+    ) -> Vec<TaskResult> {
+        let r = schema::mark_seen(self.conn, parent, department, report);
+        self.sql(r)
+    }
+
     /// Copies a Zhongshu's results to another (as read), keeping their order.
     pub fn copy_results(&mut self, from: &str, to: &str) -> usize {
         let r = schema::copy_results(self.conn, from, to);

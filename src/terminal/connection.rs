@@ -36,8 +36,25 @@ enum ClientFrame {
     Resize { cols: u16, rows: u16 },
 }
 
+/// Counts a client of the terminal while it is connected.
+struct Viewer(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Viewer {
+    fn new(viewers: &Arc<tokio::sync::watch::Sender<usize>>) -> Viewer {
+        viewers.send_modify(|n| *n += 1);
+        Viewer(Arc::clone(viewers))
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// Serves one client until it leaves, the socket fails, or the terminal closes.
 pub(crate) async fn run(socket: WebSocket, s: Arc<Shared>) {
+    let _viewer = Viewer::new(&s.viewers);
     let (mut sink, stream) = socket.split();
     let (control_tx, control_rx) = mpsc::channel::<String>(16);
     let mut stop = s.shutdown.clone();

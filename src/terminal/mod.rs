@@ -54,6 +54,7 @@ pub(crate) type Origins = Arc<RwLock<Vec<String>>>;
 struct Entry {
     info: Arc<Mutex<TerminalInfo>>,
     shutdown: watch::Sender<bool>,
+    viewers: Arc<watch::Sender<usize>>,
     server: JoinHandle<()>,
     watcher: JoinHandle<()>,
 }
@@ -126,6 +127,7 @@ impl Terminals {
             exit_code,
         }));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let viewers = Arc::new(watch::Sender::new(0));
         let shared = Arc::new(shared::Shared {
             id: id.clone(),
             kind,
@@ -135,6 +137,7 @@ impl Terminals {
             pty: Arc::clone(&pty),
             origins: Arc::clone(&self.inner.origins),
             shutdown: shutdown_rx.clone(),
+            viewers: Arc::clone(&viewers),
         });
         let server = tokio::spawn(server::serve(listener, shared));
         let watcher = tokio::spawn(watch_exit(pty, Arc::clone(&info), shutdown_rx));
@@ -144,6 +147,7 @@ impl Terminals {
             Entry {
                 info,
                 shutdown,
+                viewers,
                 server,
                 watcher,
             },
@@ -191,6 +195,16 @@ impl Terminals {
             .iter()
             .find(|(eid, _)| eid == id)
             .map(|(_, e)| e.info.lock().unwrap().clone())
+    }
+
+    /// How many clients the terminal `id` has, from now on (the sender goes
+    /// when the terminal closes).
+    pub fn viewers(&self, id: &str) -> Option<watch::Receiver<usize>> {
+        let entries = self.inner.entries.lock().unwrap();
+        entries
+            .iter()
+            .find(|(eid, _)| eid == id)
+            .map(|(_, e)| e.viewers.subscribe())
     }
 
     /// The newest live terminal of `kind` showing session `session_id`.
@@ -283,6 +297,6 @@ mod tests {
     fn kinds_serialize_snake_case() {
         let json = serde_json::to_string(&TerminalKind::SessionPreview).unwrap();
         assert_eq!(json, "\"session_preview\"");
-        assert_eq!(TerminalKind::CodexSession.as_str(), "codex_session");
+        assert_eq!(TerminalKind::AgentSession.as_str(), "codex_session");
     }
 }

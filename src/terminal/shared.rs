@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub origins: Origins,
     /// Turns true when the terminal is closed.
     pub shutdown: watch::Receiver<bool>,
+    /// How many clients are connected (an on-demand terminal stops without them).
+    pub viewers: Arc<watch::Sender<usize>>,
 }
 
 impl Shared {

@@ -39,6 +39,7 @@ impl IntoResponse for LauncherError {
             LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
             LauncherError::Conflict(_) => StatusCode::CONFLICT,
             LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            LauncherError::Upstream(_) => StatusCode::BAD_GATEWAY,
             LauncherError::Store(crate::store::StoreError::Fenced(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -29,7 +29,7 @@ struct ApprovalList {
 async fn list(State(l): State<Arc<Launcher>>) -> Response {
     Json(ApprovalList {
         ok: true,
-        approvals: l.sessions.approvals(),
+        approvals: l.sessions.live.approvals(),
     })
     .into_response()
 }
@@ -58,6 +58,7 @@ async fn decide(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Decision>)
     };
     match l
         .sessions
+        .live
         .decide(&b.session_id, &request_id, b.decision)
         .await
     {

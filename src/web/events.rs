@@ -88,7 +88,7 @@ async fn session_stream(
     if let Err(e) = crate::ids::check_id("id", id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    let Some(pty) = l.sessions.pty(id) else {
+    let Some(pty) = l.sessions.live.pty(id) else {
         return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
     };
     let (scrollback, rx) = pty.subscribe();

@@ -8,7 +8,7 @@ mod answer;
 mod api;
 pub use answer::failure;
 mod approvals;
-pub use crate::mailbox::inbox::NotifyInput;
+pub use crate::mailbox::notices::inbox::NotifyInput;
 mod dashboard;
 mod events;
 

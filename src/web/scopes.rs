@@ -119,6 +119,15 @@ mod tests {
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
+        for marks in ["/api/mark_seen", "/api/check_agents"] {
+            assert_eq!(scope(&Method::POST, marks), Scope::User, "{marks}");
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                assert!(
+                    refusal(&session(kind), &Method::POST, marks).is_some(),
+                    "{marks}"
+                );
+            }
+        }
         for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
             assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
             assert!(
@@ -139,6 +148,8 @@ mod tests {
             "/api/discard",
             "/api/send_back",
             "/api/undo_integration",
+            "/api/integrate_plan",
+            "/api/send_back_failure",
         ] {
             assert_eq!(scope(&Method::POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
@@ -155,5 +166,7 @@ mod tests {
         let changes = "/api/changes";
         assert!(refusal(&session(SessionKind::Zhongshu), &Method::GET, changes).is_none());
         assert!(refusal(&session(SessionKind::Department), &Method::GET, changes).is_some());
+        // Where pull requests go is the developer's to read.
+        assert_eq!(scope(&Method::GET, "/api/pull_requests"), Scope::User);
     }
 }

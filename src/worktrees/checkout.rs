@@ -7,13 +7,15 @@
 //! written is seen), and moves the result into place; reading a path back
 //! (crash recovery, the check before each rename) hashes it through the
 //! same filters, so a file holding CRLF where the blob holds LF still counts
-//! as that blob. External filter programs (Git LFS) are not run: libgit2
-//! has none, and the file gets the blob (an LFS pointer) as is.
+//! as that blob. External filter drivers (Git LFS) libgit2 does not run are
+//! run through [`super::filters`]: smudge after the checkout, clean before
+//! hashing, in Git's order.
 
 use std::path::{Path, PathBuf};
 
 use git2::{build::CheckoutBuilder, Index, IndexEntry, IndexTime, ObjectType, Oid, Repository};
 
+use super::filters::{self, Direction};
 use super::{io_error, WorktreeError};
 
 /// Blobs checked out into a private folder, ready to be moved into place;
@@ -56,7 +58,26 @@ impl Staged {
             .recreate_missing(true)
             .target_dir(staged.dir());
         git.checkout_index(Some(&mut index), Some(&mut opts))?;
+        for (path, _, mode) in files {
+            if *mode != 0o120000 {
+                staged.smudge(git, path)?;
+            }
+        }
         Ok(staged)
+    }
+
+    /// Runs `path`'s smudge driver, if any, over what libgit2 wrote (Git runs
+    /// it after the line-ending conversion too).
+    fn smudge(&self, git: &Repository, path: &str) -> Result<(), WorktreeError> {
+        let Some(driver) = filters::driver_for(git, path, Direction::Smudge)? else {
+            return Ok(());
+        };
+        let file = self.file(path);
+        let raw = std::fs::read(&file).map_err(io_error(&file))?;
+        let workdir = git.workdir().unwrap_or(git.path());
+        let out = filters::run(&driver, workdir, path, raw)?;
+        // Rewritten in place: the file's mode (executable) stays.
+        std::fs::write(&file, out).map_err(io_error(&file))
     }
 
     fn dir(&self) -> &Path {
@@ -110,6 +131,14 @@ pub fn blob_of(git: &Repository, file: &Path, path: &str) -> Result<Option<Oid>,
         return Ok(Some(Oid::hash_object(ObjectType::Blob, bytes)?));
     }
     let mut writer = git.blob_writer(Some(Path::new(path)))?;
+    if let Some(driver) = filters::driver_for(git, path, Direction::Clean)? {
+        // Git cleans first, then converts line endings (the writer does that).
+        let raw = std::fs::read(file).map_err(io_error(file))?;
+        let workdir = git.workdir().unwrap_or(git.path());
+        let cleaned = filters::run(&driver, workdir, path, raw)?;
+        std::io::Write::write_all(&mut writer, &cleaned).map_err(io_error(file))?;
+        return Ok(Some(writer.commit()?));
+    }
     let mut source = std::fs::File::open(file).map_err(io_error(file))?;
     std::io::copy(&mut source, &mut writer).map_err(io_error(file))?;
     Ok(Some(writer.commit()?))

@@ -13,8 +13,8 @@ use git2::{Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
 use super::populate::{populate, Entry};
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
+use crate::glob::PatternSet;
 use crate::model::Workspace;
-use crate::policy::routing::PatternSet;
 
 /// Above this many files, `checkout: auto` checks out a department's scope only.
 pub const SPARSE_ABOVE: usize = 10_000;

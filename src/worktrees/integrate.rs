@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository};
 
 use super::checkout::{blob_of, clear_leftovers, Staged};
+use super::filters;
 use super::{head_commit, io_error, tree_of, StateFence, WorktreeError};
 use crate::config::MergeStyle;
 use crate::model::{PathChange, PendingIntegration, Workspace};
@@ -284,10 +285,10 @@ fn write_each(
                     idx.remove_path(Path::new(&c.path))?;
                 }
             }
-            Some(_) => {
+            Some(id) => {
                 put_file(&staged.file(&c.path), &file, unmoved)?;
                 if index {
-                    idx.add_path(Path::new(&c.path))?;
+                    index_file(&git, &mut idx, &c.path, id, side.of(c).1)?;
                 }
             }
         }
@@ -296,6 +297,28 @@ fn write_each(
     if index {
         idx.write()?;
     }
+    Ok(())
+}
+
+/// Puts `path` in the index as holding `blob`. libgit2 hashes the file
+/// itself, which is right unless a filter driver (LFS) cleans it: then the
+/// blob is entered as is, with no stat data, so Git reads the file again.
+fn index_file(
+    git: &Repository,
+    idx: &mut git2::Index,
+    path: &str,
+    blob: &str,
+    mode: u32,
+) -> Result<(), WorktreeError> {
+    if filters::driver_for(git, path, filters::Direction::Clean)?.is_none() {
+        idx.add_path(Path::new(path))?;
+        return Ok(());
+    }
+    idx.add(&super::checkout::entry(
+        path.as_bytes(),
+        Oid::from_str(blob)?,
+        mode,
+    ))?;
     Ok(())
 }
 
@@ -324,12 +347,11 @@ fn put_file(
 /// Copies a file (its mode too) or a link (as a link).
 fn copy_entry(from: &Path, to: &Path) -> Result<(), WorktreeError> {
     let meta = std::fs::symlink_metadata(from).map_err(io_error(from))?;
-    #[cfg(unix)]
     if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(from).map_err(io_error(from))?;
-        return std::os::unix::fs::symlink(target, to).map_err(io_error(to));
+        if let Some(copied) = crate::platform::copy_link(from, to) {
+            return copied.map_err(io_error(to));
+        }
     }
-    let _ = meta;
     std::fs::copy(from, to).map(|_| ()).map_err(io_error(to))
 }
 
@@ -961,5 +983,83 @@ mod tests {
             Recovered::Done { untouched: vec![] }
         );
         assert!(!git.path().join("codex-governance-checkout").exists());
+    }
+    /// Runs the git CLI in `dir` with `input` on stdin; its stdout.
+    fn git_cli(dir: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("git is needed (tools/test.sh installs it)");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", out.status);
+        out.stdout
+    }
+
+    #[test]
+    #[cfg_attr(windows, ignore = "the Wine lane has neither git nor git-lfs")]
+    fn apply_and_merge_run_the_lfs_smudge_and_read_lfs_files_back_as_their_pointers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (
+                    ".gitattributes",
+                    "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+                ),
+                ("a.txt", "a\n"),
+            ],
+        );
+        let installed = std::process::Command::new("git")
+            .args(["lfs", "install", "--local"])
+            .current_dir(&repo)
+            .output()
+            .expect("git is needed (tools/test.sh installs it)");
+        assert!(
+            installed.status.success(),
+            "git-lfs is needed for this test (tools/test.sh installs it): {}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
+        // A large file as LFS keeps it: the object in .git/lfs, the pointer
+        // as the blob the department commits.
+        let content = b"a large file\n".repeat(500);
+        let pointer = git_cli(&repo, &["lfs", "clean", "--", "big.bin"], &content);
+        assert!(
+            pointer.starts_with(b"version https://git-lfs"),
+            "{pointer:?}"
+        );
+        let ws = department(
+            &repo,
+            "lingyubu-1",
+            &[
+                ("big.bin", std::str::from_utf8(&pointer).unwrap()),
+                ("a.txt", "b\n"),
+            ],
+        );
+        let none = StateFence::default();
+        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &none).unwrap();
+        assert!(p.blocking().is_empty(), "{p:?}");
+        let all: Vec<&PathChange> = p.paths.iter().collect();
+        write_predicted(&repo, &all, true, &none).unwrap();
+        assert!(
+            std::fs::read(repo.join("big.bin")).unwrap() == content,
+            "the file holds what git checkout writes, not the pointer"
+        );
+        // The index holds the pointer, so Git sees the file unchanged.
+        let diff = git_cli(&repo, &["diff", "--name-only"], b"");
+        assert!(
+            diff.is_empty(),
+            "git diff: {}",
+            String::from_utf8_lossy(&diff)
+        );
+        // Read back through the clean filter: the department's blobs, done.
+        assert_eq!(
+            recover(&repo, &pending(&p, None), &none).unwrap(),
+            Recovered::Done { untouched: vec![] }
+        );
     }
 }

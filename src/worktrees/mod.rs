@@ -32,10 +32,14 @@
 pub mod checkout;
 pub mod create;
 pub mod fence;
+mod filters;
 pub mod integrate;
 pub mod list;
 pub mod populate;
+mod prune;
 pub mod record;
+
+pub use prune::prune;
 
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,8 @@ import * as store from "./store.js";
 
 let key = "";
 
-function decide(a, decision, label) {
+/** A button that answers approval `a` with `decision` (the agent sees it). */
+export function decisionButton(a, decision, label) {
   return el("button", {
     type: "button",
     class: decision === "decline" ? "danger" : "primary",
@@ -56,9 +57,9 @@ function card({ a, title }) {
     a.cwd ? el("div", { class: "hint", text: `in ${a.cwd}` }) : null,
     a.reason ? el("div", { class: "approval-reason", text: `Reason: ${a.reason}` }) : null,
     el("div", { class: "approval-actions" },
-      decide(a, "accept", "Approve"),
-      decide(a, "accept_for_session", "Approve for this session"),
-      decide(a, "decline", "Decline")));
+      decisionButton(a, "accept", "Approve"),
+      decisionButton(a, "accept_for_session", "Approve for this session"),
+      decisionButton(a, "decline", "Decline")));
 }
 
 function render() {

@@ -15,7 +15,7 @@ function note(key, id) {
   if (!area) {
     area = el("textarea", {
       class: "need-note",
-      attrs: { rows: 1, "aria-label": `note to the Zhongshu with your answer to ${id} (optional)`, placeholder: "Note with your answer (optional)" },
+      attrs: { rows: 1, "aria-label": `note to the planner with your answer to ${id} (optional)`, placeholder: "Note with your answer (optional)" },
     });
     notes.set(key, area);
   }

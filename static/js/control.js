@@ -16,8 +16,7 @@ export function interruptible(s) {
 
 /** A department that ended without a report and was not retried yet. */
 export function retryable(s) {
-  return !!s && s.session_kind === "department" && !store.isRunning(s) &&
-    s.report_status !== "reported" && !s.retried_as &&
+  return !!s && s.session_kind === "department" && !store.isRunning(s) && !s.retried_as &&
     ["failed", "no_report", "stopped_by_you"].includes(s.state);
 }
 
@@ -32,8 +31,8 @@ export async function interrupt(id) {
 
 export async function retry(id) {
   try {
-    const res = await api("/api/retry", { session_id: id });
-    toast(`Queued ${id}'s assignment again (${res.queue_item.id}).`);
+    await api("/api/retry", { session_id: id });
+    toast(`Queued ${id}'s assignment again: it starts when a slot is free.`);
   } catch (e) {
     toast(`Could not retry ${id}: ${e.message}`, "error");
   }

@@ -142,3 +142,27 @@ export function diffButton(path, base) {
     data: { openDiff: "1", path, base: base || "" },
   });
 }
+
+/** "label: " and the paths as a list of code, or null when there are none. */
+export function pathList(label, paths) {
+  const all = (paths || []).filter(Boolean);
+  if (!all.length) return null;
+  return el("div", { class: "need-files" },
+    el("span", { class: "need-files-label", text: `${label}: ` }),
+    el("ul", { attrs: { "aria-label": label } }, all.map((p) => el("li", {}, el("code", { text: p })))));
+}
+
+/** `text` as nodes that may wrap after each '-' (a <wbr>), so a title like
+ * "gongchengbu-1" wraps there on a phone, never in the middle of a word. */
+export function breakable(text) {
+  const parts = String(text === null || text === undefined ? "" : text).split(/(?<=-)/);
+  return parts.flatMap((p, i) => (i < parts.length - 1 ? [p, document.createElement("wbr")] : [p]));
+}
+
+/** Sets a title's text as [breakable] nodes, when it changed. */
+export function setBreakable(node, text) {
+  const value = String(text === null || text === undefined ? "" : text);
+  if (node.textContent === value && node.dataset.wraps === "1") return;
+  node.replaceChildren(...breakable(value));
+  node.dataset.wraps = "1";
+}

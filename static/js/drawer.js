@@ -3,16 +3,19 @@
 // packet.js: a header table, prose as text, each changed file once with its
 // diff), the report as received, a changed file's diff with line numbers
 // (with Back to the packet it came from), and a department's own changes
-// (changes.js: a diff there is its recorded commit's against its base, with
-// Back to those changes). Opened from any button carrying data-open-handoff,
+// (decision.js: every changed file's diff stacked, the decision at the foot,
+// its keys while it shows, and where it stands in the review queue with
+// Review next). Opened from any button carrying data-open-handoff,
 // data-open-diff (inbox cards, the governance report, the timeline's report
 // marks) or data-open-changes (session rows, plan assignments); Esc or Close
 // shuts it and gives the focus back to the button that opened it (or, when a
 // redraw replaced that button, to its successor).
 
 import { api } from "./api.js";
-import { showChanges } from "./changes.js";
+import { showChanges } from "./decision.js";
+import { diffTables } from "./diff_table.js";
 import { readable } from "./packet.js";
+import { nextAfter, position, reviewNextButton } from "./review_queue.js";
 import * as store from "./store.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -22,15 +25,24 @@ let openerKey = null;
 /** What the drawer shows ({label, reopen}: a packet or a department's
  * changes), for Back from a diff opened there. */
 let packetShown = null;
+/** The keys of what the drawer shows (the changes' decision), or null. */
+let keys = null;
+/** Bumped by each opening of the drawer: a load of a department's changes
+ * that finishes after a newer opening began (a reload after a decision,
+ * then another department opened) shows nothing. */
+let loads = 0;
 
-function node(tag, cls, text) {
+function node(tag, cls, text, children = []) {
   const n = document.createElement(tag);
   if (cls) n.className = cls;
   if (text !== undefined) n.textContent = text;
+  n.append(...children);
   return n;
 }
 
 function open(title, ...content) {
+  keys = null;
+  loads += 1;
   const drawer = $("#drawer");
   $("#drawer-title").textContent = title;
   $("#drawer-body").replaceChildren(...content);
@@ -39,6 +51,7 @@ function open(title, ...content) {
 }
 
 function close() {
+  keys = null;
   $("#drawer").hidden = true;
   $("#drawer-body").replaceChildren();
   packetShown = null;
@@ -71,6 +84,14 @@ function packetLinks(root) {
   }
 }
 
+/** The developer saw these results (the page's read state, kept by the
+ * launcher); a failure only leaves them new. */
+function markSeen(parent, department, report) {
+  if (!parent) return;
+  store.markSeen(parent, department, report);
+  api("/api/mark_seen", { parent_session_id: parent, department_session_id: department, report_id: report }).catch(() => {});
+}
+
 async function showHandoff(b) {
   const q = new URLSearchParams({
     session_id: b.dataset.session,
@@ -83,6 +104,7 @@ async function showHandoff(b) {
   open(title, node("p", "hint", "Loading…"));
   try {
     const v = await api(`/api/handoff?${q}`);
+    markSeen(b.dataset.session, b.dataset.department, b.dataset.report);
     const packet = node("section", "drawer-section");
     packet.append(node("h3", "sub", "Handoff packet"));
     let listed = false;
@@ -131,15 +153,35 @@ async function showHandoff(b) {
   }
 }
 
+/** The review queue's place of `id`, and the button to the next waiting work. */
+function queueNav(id) {
+  const { at, of } = position(id);
+  const next = nextAfter(id);
+  if (!of) return null;
+  const where = at ? `Waiting for your review: ${at} of ${of}` : `${of === 1 ? "1 department's changes wait" : `${of} departments' changes wait`} for your review`;
+  return node("p", "drawer-queue", where, next ? [" ", reviewNextButton(next, at ? "Review next ▸" : "Review next")] : []);
+}
+
 async function changes(id) {
-  const title = `Changes of ${id}`;
-  open(title, node("p", "hint", "Loading…"));
+  open(`Changes of ${id}`, node("p", "hint", "Loading…"));
+  const mine = loads;
   packetShown = null;
+  keys = null;
   try {
-    $("#drawer-body").replaceChildren(...(await showChanges(id, () => changes(id))));
+    // After a decision the drawer shows the department anew, unless the
+    // user opened something else while it was being carried out.
+    const shown = await showChanges(id, () => {
+      if (mine === loads && !$("#drawer").hidden) changes(id);
+    });
+    if (mine !== loads || $("#drawer").hidden) return;
+    $("#drawer-title").textContent = shown.title;
+    $("#drawer-body").replaceChildren(...[queueNav(id), ...shown.parts].filter(Boolean));
+    keys = shown.keys;
     packetShown = { label: "← Back to the changes", reopen: () => changes(id) };
+    const dept = store.session(id);
+    if (dept && dept.parent_session_id) markSeen(dept.parent_session_id, id);
   } catch (e) {
-    $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
+    if (mine === loads) $("#drawer-body").replaceChildren(node("p", "form-msg error", `Cannot show its changes: ${e.message}`));
   }
 }
 
@@ -166,24 +208,8 @@ async function showDiff(b) {
     if (base) q.set("base", base);
     if (session) q.set("session_id", session);
     const d = await api(`${session ? "/api/changes" : "/api/diff"}?${q}`);
-    const head = node("p", "diff-summary", `${d.status} · +${d.added} −${d.removed}${d.truncated ? " · cut: too long to show whole" : ""}`);
-    const parts = [back, head].filter(Boolean);
-    if (d.binary) parts.push(node("p", "empty-note", "A binary file: its content is not shown."));
-    for (const h of d.hunks) {
-      const table = node("table", "diff");
-      const caption = node("caption", "", h.header);
-      table.append(caption);
-      for (const line of h.lines) {
-        const tr = node("tr", `diff-${line.kind}`);
-        tr.append(
-          node("td", "ln", line.old_line === null ? "" : String(line.old_line)),
-          node("td", "ln", line.new_line === null ? "" : String(line.new_line)),
-          node("td", "mark", line.kind === "add" ? "+" : line.kind === "del" ? "−" : " "),
-          node("td", "code", line.text));
-        table.append(tr);
-      }
-      parts.push(table);
-    }
+    const head = node("p", "diff-summary", `${d.status} · +${d.added} −${d.removed}`);
+    const parts = [back, head, ...diffTables(d)].filter(Boolean);
     $("#drawer-body").replaceChildren(...parts);
   } catch (e) {
     $("#drawer-body").replaceChildren(...[back, node("p", "form-msg error", `Cannot show the diff: ${e.message}`)].filter(Boolean));
@@ -193,7 +219,12 @@ async function showDiff(b) {
 export function mount() {
   document.addEventListener("click", onClick);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !$("#drawer").hidden) close();
+    if ($("#drawer").hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (keys && keys(event)) {
+      event.preventDefault();
+      return;
+    }
+    if (event.key === "Escape") close();
   });
   $("#drawer-close").addEventListener("click", close);
 }

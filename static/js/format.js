@@ -72,3 +72,35 @@ export function costText(usd) {
   if (usd === null || usd === undefined) return "";
   return usd >= 100 ? `$${usd.toFixed(0)}` : `$${usd.toFixed(2)}`;
 }
+
+/** The first `max` characters of `text` (whole ones: an emoji is not split
+ * into half a surrogate pair), with "…" when it was longer. */
+export function cutText(text, max) {
+  const chars = Array.from(String(text || ""));
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
+}
+
+/** Where the launcher's words to the agent begin in a sent-back session's
+ * task (src/integration/mod.rs, send_back): "<task>\n\n[Sent back by the
+ * user] <note>\n\nYour earlier work…". */
+const SENT_BACK = "\n\n[Sent back by the user] ";
+
+/** A session's task as the user wrote it: a sent-back one shows its task
+ * and the user's note, not the launcher's instructions around them. */
+export function taskWords(task) {
+  const text = task || "";
+  const at = text.indexOf(SENT_BACK);
+  if (at < 0) return text;
+  const note = text.slice(at + SENT_BACK.length).split("\n\n")[0];
+  return `${text.slice(0, at)}\nSent back by you: ${note}`;
+}
+
+/** The parts as sentences, each ending in a full stop (unless it has one). */
+export function sentences(...parts) {
+  return parts.filter(Boolean).map((p) => (/[.!?…]$/.test(p.trim()) ? p.trim() : `${p.trim()}.`)).join(" ");
+}
+
+/** "1 file", "3 files": a count with its noun agreeing. */
+export function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}

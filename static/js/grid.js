@@ -1,15 +1,20 @@
-// The terminal grid: the live terminals of up to four sessions (pinned ones
-// first, then running ones, newest Zhongshu with its departments), one hint
-// when there are none; one terminal takes the whole width. A tile can be
+// The terminal grid: up to four sessions (pinned ones first, then running
+// ones, newest Zhongshu with its departments), one hint when there are none;
+// one tile takes the whole width. A tile shows the session's conversation
+// where its backend keeps one (conversation.js; its "terminal" button opens
+// the agent's own terminal, started on demand, and "conversation" closes it
+// again), else its live terminal, and once that is gone its transcript. A tile can be
 // pinned (it stays) and maximised (it fills the window; Esc on the tile or the
 // button restores it); a working Codex agent's tile has Interrupt. While a
 // terminal has the keyboard its bar says which keys do what (Esc goes to the
 // agent, Ctrl+] leaves). Tiles never move in the DOM once placed: moving an
 // iframe reloads it; the visual order comes from `order`.
 
-import { $, el, setClass, setText } from "./dom.js";
-import { clock, dateTime, duration, runText } from "./format.js";
+import { $, breakable, el, setClass, setText } from "./dom.js";
+import { clock, dateTime, duration, runText, taskWords } from "./format.js";
 import { actionButton, interrupt, interruptible } from "./control.js";
+import { api, toast } from "./api.js";
+import { conversationView } from "./conversation.js";
 import * as store from "./store.js";
 
 const SLOTS = 4;
@@ -36,7 +41,10 @@ function savePins() {
 
 /** A terminal URL as the launcher makes them (loopback http), else null. */
 export function terminalUrl(s) {
-  const url = s && s.browser_terminal_url;
+  return loopbackUrl(s && s.browser_terminal_url);
+}
+
+function loopbackUrl(url) {
   if (typeof url !== "string") return null;
   return /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\//.test(url) ? url : null;
 }
@@ -107,11 +115,15 @@ function buildTile(id) {
   t.keys = el("span", { class: "slot-keys", text: "Esc goes to the agent · Ctrl+] leaves" });
   t.pin = el("button", { type: "button", class: "small slot-pin", text: "pin", title: "keep this terminal in the grid" });
   t.max = el("button", { type: "button", class: "small slot-max", text: "maximise", title: "fill the window with this terminal (Esc on the tile restores it)" });
+  t.view = el("button", { type: "button", class: "small slot-view", text: "terminal", title: "show the agent's own terminal (started for you; it stops a while after you leave it)", hidden: true });
+  t.mode = "conversation";
+  t.attachedUrl = null;
+  t.view.addEventListener("click", () => toggleView(t, id));
   t.open = el("a", { class: "slot-open", text: "open ↗", attrs: { target: "_blank", rel: "noopener noreferrer" }, title: "open this terminal in its own tab" });
-  t.bar = el("div", { class: "slot-bar" }, t.title, el("span", { class: "slot-meta" }, t.status, t.hb, t.keys, t.interrupt, t.pin, t.max, t.open));
+  t.bar = el("div", { class: "slot-bar" }, t.title, el("span", { class: "slot-meta" }, t.status, t.hb, t.keys, t.interrupt, t.view, t.pin, t.max, t.open));
   t.body = el("div", { class: "slot-body" });
   t.frame = null;
-  t.preview = null;
+  t.conv = null;
   t.root = el("div", { class: "slot", data: { session: id } }, t.bar, t.body);
   t.pin.addEventListener("click", () => {
     if (pinned.has(id)) pinned.delete(id);
@@ -126,48 +138,85 @@ function buildTile(id) {
   return t;
 }
 
-function updateFrame(t, s) {
-  const url = terminalUrl(s);
-  t.open.hidden = !url;
-  if (url) {
-    t.open.href = url;
-    if (!t.frame) {
-      t.frame = el("iframe", {
-        class: "slot-frame",
-        title: `terminal of ${s.id}`,
-        attrs: { referrerpolicy: "no-referrer", sandbox: "allow-scripts allow-same-origin", allow: "clipboard-write" },
-      });
-      if (t.preview) t.preview.remove();
-      t.preview = null;
-      t.body.appendChild(t.frame);
-    }
-    if (t.frame.getAttribute("src") !== url) t.frame.setAttribute("src", url);
+/** Terminal or conversation: the terminal is started for this viewer on demand. */
+async function toggleView(t, id) {
+  if (t.mode === "terminal") {
+    t.mode = "conversation";
+    t.attachedUrl = null;
+    render();
     return;
   }
-  t.open.removeAttribute("href");
-  if (t.frame) t.frame.remove();
-  t.frame = null;
-  if (!t.preview) {
-    t.preview = el("div", { class: "slot-closed" },
-      el("p", { class: "slot-note", text: "The terminal is closed. Last output:" }),
-      el("pre", { class: "slot-preview", attrs: { tabindex: "0" } }));
-    t.body.appendChild(t.preview);
+  t.mode = "terminal";
+  const s = store.session(id);
+  if (s && !terminalUrl(s)) {
+    t.view.disabled = true;
+    try {
+      const res = await api("/api/session_terminal/attach", { session_id: id });
+      t.attachedUrl = loopbackUrl(res.url);
+    } catch (e) {
+      t.mode = "conversation";
+      toast(`Could not open the terminal of ${id}: ${e.message}`, "error");
+    } finally {
+      t.view.disabled = false;
+    }
   }
-  const pre = $(".slot-preview", t.preview);
-  const before = pre.textContent;
-  setText(pre, s.transcript_preview || "(no output)");
-  if (pre.textContent !== before) pre.scrollTop = pre.scrollHeight; // show the end
+  render();
+}
+
+function showFrame(t, s, url) {
+  if (!t.frame) {
+    t.frame = el("iframe", {
+      class: "slot-frame",
+      title: `terminal of ${s.id}`,
+      attrs: { referrerpolicy: "no-referrer", sandbox: "allow-scripts allow-same-origin", allow: "clipboard-write" },
+    });
+    t.body.appendChild(t.frame);
+  }
+  if (t.frame.getAttribute("src") !== url) t.frame.setAttribute("src", url);
+  if (t.conv) t.conv.root.hidden = true;
+}
+
+function showConversation(t, s) {
+  if (t.frame) t.frame.remove(); // its socket closes: nobody watches that terminal here
+  t.frame = null;
+  if (!t.conv) {
+    t.conv = conversationView(s.id);
+    t.body.appendChild(t.conv.root);
+  }
+  t.conv.root.hidden = false;
+  t.conv.update(s);
+}
+
+function updateFrame(t, s) {
+  const url = terminalUrl(s) || (store.isRunning(s) ? t.attachedUrl : null);
+  const caps = s.capabilities || {};
+  const items = !!caps.conversation;
+  const running = store.isRunning(s);
+  t.open.hidden = !url;
+  if (url) t.open.href = url;
+  else t.open.removeAttribute("href");
+  // A backend with a conversation shows it unless the user asked for the
+  // terminal; a terminal agent shows its terminal while it runs, then its
+  // whole transcript.
+  const terminal = !!url && running && (!items || t.mode === "terminal");
+  t.view.hidden = !items || !running;
+  t.view.textContent = terminal ? "conversation" : "terminal";
+  t.view.setAttribute("aria-pressed", terminal ? "true" : "false");
+  t.view.setAttribute("aria-label", terminal ? `show the conversation of ${s.id}` : `open the terminal of ${s.id}`);
+  t.root.dataset.view = terminal ? "terminal" : "conversation";
+  if (terminal) showFrame(t, s, url);
+  else showConversation(t, s);
 }
 
 function updateTile(t, s) {
   // The id first (it is what a tile is told apart by), the role after it.
-  const role = s.session_kind === "zhongshu" ? "Zhongshu 中书省" : store.deptTitle(s.department);
+  const role = s.session_kind === "zhongshu" ? "planner" : store.deptTitle(s.department);
   const titleKey = `${s.id}|${role}`;
   if (t.title.dataset.key !== titleKey) {
     t.title.dataset.key = titleKey;
-    t.title.replaceChildren(el("span", { class: "slot-id", text: s.id }), el("span", { class: "slot-role", text: ` · ${role}` }));
+    t.title.replaceChildren(el("span", { class: "slot-id" }, breakable(s.id)), el("span", { class: "slot-role" }, breakable(` · ${role}`)));
   }
-  t.title.title = [s.title, s.task, runText(s)].filter(Boolean).join(" — ");
+  t.title.title = [s.title, taskWords(s.task), runText(s)].filter(Boolean).join(" — ");
   showState(t.status, s);
   updateHeartbeat(t.hb, s);
   t.interrupt.hidden = !interruptible(s);

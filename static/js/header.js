@@ -2,7 +2,7 @@
 // banners (audit chain, stuck mailbox), and the form that starts a Zhongshu.
 
 import { $, el, replaceChildren, setText } from "./dom.js";
-import { api } from "./api.js";
+import { api, toast } from "./api.js";
 import { costText, list, tokensText } from "./format.js";
 import * as store from "./store.js";
 
@@ -10,7 +10,7 @@ let modelKey = "";
 
 function renderStats(st) {
   const items = [
-    ["Zhongshu running", st.active_zhongshu_sessions || 0],
+    ["planners running", st.active_zhongshu_sessions || 0],
     ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
     ["queued", st.queued_count || 0],
   ];
@@ -78,18 +78,73 @@ function renderBanner(st) {
   banner.textContent = lines.join(" ");
   banner.hidden = lines.length === 0;
   renderAgentsBanner(st.agents);
+  renderConfigBanner(st);
 }
 
-// Setup problems that keep agents from starting, and what agents can reach
-// when that is more than Codex's sandbox without network allows.
+// Setup problems that keep agents from starting (Start is off until they
+// are fixed; *Check again* asks anew), and what agents can reach when that is
+// more than Codex's sandbox without network allows; the demo says it is one.
 function renderAgentsBanner(agents) {
   const banner = $("#agents-banner");
   if (!agents) return;
-  const lines = [...(agents.problems || [])];
-  if (!agents.sandboxed || agents.network) lines.push(agents.reach);
-  banner.textContent = lines.join(" ");
-  banner.hidden = lines.length === 0;
-  document.body.classList.toggle("agents-blocked", (agents.problems || []).length > 0);
+  const problems = list(agents.problems);
+  const reach = agents.demo
+    ? "Demo: scripted agents, no Codex. They change only this scratch repository's worktrees."
+    : !agents.sandboxed || agents.network ? agents.reach : "";
+  const key = JSON.stringify([problems, reach]);
+  if (banner.dataset.key !== key) {
+    banner.dataset.key = key;
+    const check = problems.length
+      ? el("button", { type: "button", class: "small check-agents", text: "Check again", title: "ask again, after installing Codex or logging in" })
+      : null;
+    if (check) check.addEventListener("click", () => checkAgents(check));
+    replaceChildren(banner, ...problems.map((p) => el("p", { class: "banner-line agents-problem", text: p })), check,
+      reach ? el("p", { class: `banner-line ${agents.demo ? "agents-demo" : "agents-reach"}`, text: reach }) : null);
+  }
+  banner.hidden = !problems.length && !reach;
+  banner.classList.toggle("banner-demo", Boolean(agents.demo) && !problems.length);
+  document.body.classList.toggle("agents-blocked", problems.length > 0);
+  const start = $("#start-zhongshu");
+  start.disabled = problems.length > 0;
+  start.title = problems.length ? `No planner can start: ${problems.join(" ")}` : "";
+  const msg = $("#start-msg");
+  if (problems.length) {
+    msg.className = "form-msg error start-blocked";
+    msg.textContent = `Start is off until this is fixed: ${problems.join(" ")}`;
+  } else if (msg.classList.contains("start-blocked")) {
+    msg.className = "form-msg";
+    msg.textContent = "";
+  }
+}
+
+async function checkAgents(button) {
+  button.disabled = true;
+  button.textContent = "Checking…";
+  try {
+    const res = await api("/api/check_agents", {});
+    toast(list(res.problems).length ? `Still: ${list(res.problems).join(" ")}` : "Agents can start now.", list(res.problems).length ? "error" : "info");
+  } catch (e) {
+    toast(`Could not check: ${e.message}`, "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = "Check again";
+  }
+}
+
+// The configuration: which governance.yaml is read when two exist (the
+// root's wins), and what the loader warned about, each with its file and line.
+function renderConfigBanner(st) {
+  const banner = $("#config-banner");
+  const warnings = list(st.config_warnings);
+  const note = (st.config_file && st.config_file.note) || "";
+  const key = JSON.stringify([note, warnings]);
+  if (banner.dataset.key === key) return;
+  banner.dataset.key = key;
+  replaceChildren(banner,
+    note ? el("p", { class: "banner-line config-note", text: note }) : null,
+    warnings.length ? el("p", { class: "banner-line", text: `Configuration: ${warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}` }) : null,
+    warnings.length ? el("ul", { class: "config-warnings" }, warnings.map((w) => el("li", {}, el("code", { text: w })))) : null);
+  banner.hidden = !note && warnings.length === 0;
 }
 
 async function startZhongshu(event) {
@@ -103,19 +158,20 @@ async function startZhongshu(event) {
     return;
   }
   const button = $("#start-zhongshu");
+  if (button.disabled) return; // agents cannot start: the message says why
   button.disabled = true;
   msg.className = "form-msg";
   msg.textContent = "Starting…";
   try {
     const res = await api("/api/start_zhongshu_session", { task, model: $("#model").value || undefined });
     $("#task").value = "";
-    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Zhongshu in focus".`;
+    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Plan & inbox".`;
     store.setFocus(res.session_id, false);
   } catch (e) {
     msg.className = "form-msg error";
     msg.textContent = `Could not start: ${e.message}`;
   } finally {
-    button.disabled = false;
+    button.disabled = document.body.classList.contains("agents-blocked");
   }
 }
 

@@ -3,11 +3,13 @@
 // report, stopped, queued: a failure is never counted as done); the results
 // from the first inbox page, kept current by deltas. Cards are compact: only
 // what a report has, in plain words, the files on disk behind "Files"; each
-// opens its handoff packet in the drawer.
+// opens its handoff packet in the drawer. "New" is the developer's own read
+// state (opening a packet or the department's changes, or Mark all read, sets
+// it); whether the planner has read a result is only a small hint.
 
-import { $, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
+import { $, breakable, copyButton, diffButton, el, replaceChildren, setText } from "./dom.js";
 import { api, toast } from "./api.js";
-import { dateTime, enc, list, parseTime } from "./format.js";
+import { cutText, dateTime, list, parseTime } from "./format.js";
 import * as store from "./store.js";
 
 let selectKey = "";
@@ -17,16 +19,15 @@ function renderSelect() {
   const { status, focus } = store.get();
   const zs = (status && status.zhongshu_sessions) || [];
   const select = $("#focus");
-  const key = JSON.stringify(zs.map((z) => [z.id, z.status, z.task, z.unread_result_count]));
+  const key = JSON.stringify(zs.map((z) => [z.id, z.status, z.task]));
   if (key !== selectKey) {
     selectKey = key;
     if (!zs.length) {
-      replaceChildren(select, el("option", { text: "no Zhongshu session yet", attrs: { value: "" } }));
+      replaceChildren(select, el("option", { text: "no planner yet", attrs: { value: "" } }));
     } else {
       replaceChildren(select, zs.map((z) => {
-        const task = z.task.length > 60 ? `${z.task.slice(0, 59)}…` : z.task;
-        const unread = z.unread_result_count ? ` · ${z.unread_result_count} unread` : "";
-        return el("option", { text: `${z.id} (${z.status}${unread}) — ${task}`, attrs: { value: z.id } });
+        const task = cutText(z.task, 60);
+        return el("option", { text: `${z.id} (${z.status}) — ${task}`, attrs: { value: z.id } });
       }));
     }
   }
@@ -39,7 +40,6 @@ function counts(focus) {
   const kids = ((st && st.department_sessions) || []).filter((d) => d.parent_session_id === focus);
   const by = (state) => kids.filter((d) => d.state === state).length;
   const queued = ((st && st.queue) || []).filter((q) => q.parent_session_id === focus).length;
-  const z = store.session(focus);
   return {
     running: kids.filter((d) => store.isRunning(d) && d.state !== "reported").length,
     reported: by("reported"),
@@ -47,7 +47,6 @@ function counts(focus) {
     noReport: by("no_report"),
     stopped: by("stopped_by_you"),
     queued,
-    unread: (z && z.unread_result_count) || 0,
   };
 }
 
@@ -75,9 +74,10 @@ function renderInbox() {
   }
   const results = list(data.results).slice();
   results.sort((a, b) => (parseTime(b.reported_at) || 0) - (parseTime(a.reported_at) || 0));
-  unreadBadge.hidden = c.unread === 0;
-  setText(unreadBadge, `${c.unread} unread`);
-  markRead.disabled = c.unread === 0;
+  const fresh = results.filter((r) => !r.seen).length;
+  unreadBadge.hidden = fresh === 0;
+  setText(unreadBadge, `${fresh} new`);
+  markRead.disabled = fresh === 0;
   replaceChildren($("#inbox-summary"),
     stat(c.running, "running"), stat(c.reported, "reported"),
     c.failed ? stat(c.failed, "failed") : null, c.noReport ? stat(c.noReport, "without a report") : null,
@@ -135,13 +135,14 @@ function resultCard(r) {
   const next = r.next_action && r.next_action.trim().toLowerCase() !== "none" ? r.next_action : "";
   const files = [pathField("Packet", r.handoff_packet), pathField("Report file", r.mailbox_file)].filter(Boolean);
   return el("article", {
-    class: `inbox-result ${r.read ? "read" : "unread"}${fallback ? " fallback" : ""}`,
-    data: { reportId: r.report_id, read: r.read ? "true" : "false", department: r.department, source: r.source },
+    class: `inbox-result ${r.seen ? "seen" : "unseen"}${fallback ? " fallback" : ""}`,
+    data: { reportId: r.report_id, seen: r.seen ? "true" : "false", read: r.read ? "true" : "false", department: r.department, source: r.source },
   },
   el("div", { class: "row-head" },
-    el("span", { class: "row-name", text: `${store.deptTitle(r.department)} · ${r.department_session_id}` }),
+    el("span", { class: "row-name" }, breakable(`${store.deptTitle(r.department)} · ${r.department_session_id}`)),
     el("span", { class: "row-badges" },
-      r.read ? null : el("span", { class: "badge unread", text: "unread" }),
+      r.seen ? null : el("span", { class: "badge unread", text: "new" }),
+      r.read ? null : el("span", { class: "hint planner-unread", text: "planner hasn't read it", title: "its planner has not read this result yet (it reads its inbox itself)" }),
       provenance(r),
       confirmationBadge(r))),
   el("p", { class: "result-summary", text: r.summary }),
@@ -164,12 +165,13 @@ function resultCard(r) {
       : null));
 }
 
+/** The developer's read state only: the planner's stays as it is. */
 async function markAllRead() {
   const id = store.get().focus;
   if (!id) return;
   try {
-    await api(`/api/zhongshu_inbox?id=${enc(id)}`);
-    store.markFocusRead(id);
+    await api("/api/mark_seen", { parent_session_id: id });
+    store.markSeen(id);
   } catch (e) {
     toast(`Could not mark read: ${e.message}`, "error");
   }

@@ -5,8 +5,11 @@
 // error), departments that failed or ended without a report (Retry, Dismiss),
 // reports that ask for the user's confirmation (Confirm / Reject with a note,
 // confirmations.js), and of isolated departments: a plan naming files the
-// user has not committed, recorded work with REVIEW findings, a predicted
-// conflict (worktree_needs.js). Dismissals and answers are kept by the
+// user has not committed (worktree_needs.js) and one item for all the work
+// that waits for the user's review (review_queue.js); near the usage limit, the
+// offer Codex's own terminal made (switch the running sessions to a lighter
+// model for their next turns, keep them, or keep them and stop asking).
+// Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
 // the task form stays in view. Approvals sit in the same section (#approvals, drawn by
@@ -18,8 +21,10 @@ import { api, toast } from "./api.js";
 import { confirmationItems } from "./confirmations.js";
 import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
+import { sentences } from "./format.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
+import { queueItem } from "./review_queue.js";
 import { worktreeItems } from "./worktree_needs.js";
 
 /** Zhongshu id -> its plan as last fetched ({revision, summary, assignments}), or {error, revision}. */
@@ -67,7 +72,8 @@ async function dismiss(id, b) {
   }
 }
 
-const title = (s) => s.title || s.id;
+/** How an item names a session: "planner zhongshu-1", a department by its title. */
+const title = (s) => (s.session_kind === "zhongshu" ? `planner ${s.id}` : s.title || s.id);
 
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {
@@ -90,6 +96,8 @@ function itemsOf(status) {
         actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
+    const stalled = noPlanItem(s);
+    if (stalled) items.push(stalled);
     const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
     // Put aside, retried, or its planner closed: nothing left to decide.
     if (ended && !s.dismissed && !s.retried_as && running.has(s.parent_session_id)) {
@@ -101,8 +109,7 @@ function itemsOf(status) {
         at: s.ended_at || s.started_at,
         kind: s.state,
         text: `${title(s)}: ${s.state_text}`,
-        detail: [s.state_reason, "Its fallback result is in its Zhongshu's inbox."]
-          .filter(Boolean).join(" "),
+        detail: sentences(s.state_reason, "Its fallback result is in its planner's inbox"),
         session: s.id,
         sig: retryable(s),
         actions,
@@ -111,9 +118,40 @@ function itemsOf(status) {
   }
   items.push(...confirmationItems(sessions, title, showSession));
   items.push(...worktreeItems(sessions, title, showSession));
+  const queue = queueItem();
+  if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** What the planner is asked when its turn ended without a plan. */
+const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
+
+/** A Codex planner whose turn ended and left no plan: it waits, idle. */
+function noPlanItem(s) {
+  const noPlan = !s.plan_status || s.plan_status === "none";
+  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || s.backend !== "codex") return null;
+  if (s.agent_state !== "idle" || !(s.turn_count > 0) || !noPlan) return null;
+  const ask = button("Ask for the plan", "primary", async (ev) => {
+    ev.target.disabled = true;
+    try {
+      await api("/api/session_input", { session_id: s.id, input: ASK_FOR_PLAN });
+      toast(`Asked ${s.id} for its plan.`);
+    } catch (e) {
+      ev.target.disabled = false;
+      toast(`Could not ask ${s.id}: ${e.message}`, "error");
+    }
+  }, { action: "ask-plan" });
+  return {
+    key: `no-plan:${s.id}:${s.turn_count}`,
+    at: s.last_activity_at || s.started_at,
+    kind: "no-plan",
+    text: `${title(s)} ended its turn without a plan`,
+    detail: "It is idle and registered no plan: it may have asked you something in its terminal. Ask it for the plan, or answer it there.",
+    session: s.id,
+    actions: [ask, button("Show", "", () => showSession(s.id), { action: "show" })],
+  };
 }
 
 async function startAnyway(b) {
@@ -124,6 +162,17 @@ async function startAnyway(b) {
   } catch (e) {
     b.disabled = false;
     toast(`Could not start anyway: ${e.message}`, "error");
+  }
+}
+
+async function answerSwitch(choice, b) {
+  b.disabled = true;
+  try {
+    await api("/api/quota/model_switch", { choice });
+    toast(choice === "switch" ? "The running sessions use the lighter model from their next turn." : "The sessions keep their models.", "info");
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not answer: ${e.message}`, "error");
   }
 }
 
@@ -158,12 +207,28 @@ function quotaItems(q, queued) {
       : `New departments wait: ${q.hold.text}`;
     const detail = [
       who && `Parked: ${who}; each continues by itself at the reset.`,
-      q.hold && queued ? `${queued} queued department${queued === 1 ? "" : "s"} wait.` : "",
+      q.hold && queued ? `${queued === 1 ? "1 queued department waits" : `${queued} queued departments wait`}.` : "",
       parked[0] && parked[0].reason,
     ].filter(Boolean).join(" ");
     const actions = [];
     if (q.hold && queued) actions.push(button("Start anyway", "primary", (ev) => startAnyway(ev.target), { action: "start-anyway" }));
     items.push({ key: `quota:${text}`, at: parked[0] ? parked[0].since : "", kind: "quota", text, detail, sig: actions.length, actions });
+  }
+  const offer = q.model_switch;
+  if (offer) {
+    const n = offer.sessions.length;
+    items.push({
+      key: `model-switch:${offer.model}:${offer.sessions.join(",")}`,
+      at: q.updated_at || "",
+      kind: "rate_limit",
+      text: `Approaching the usage limit (${Math.round(offer.used_percent)}% of the ${offer.window} window): switch to ${offer.model} for the next turns?`,
+      detail: `${n} running session${n === 1 ? "" : "s"} would switch: ${offer.sessions.join(", ")}. A lighter model uses less of the limit.`,
+      actions: [
+        button(`Switch to ${offer.model}`, "primary", (ev) => answerSwitch("switch", ev.target), { action: "switch-model" }),
+        button("Keep current models", "", (ev) => answerSwitch("keep", ev.target), { action: "keep-model" }),
+        button("Keep, and stop asking", "", (ev) => answerSwitch("never", ev.target), { action: "never-switch" }),
+      ],
+    });
   }
   for (const b of q.budgets || []) {
     const inTokens = b.budget_usd == null;
@@ -254,7 +319,7 @@ function nodeOf(item) {
   const li = node("li", `need need-${item.kind}`);
   li.dataset.key = item.key;
   li.dataset.kind = item.kind;
-  li.dataset.session = item.session;
+  if (item.session) li.dataset.session = item.session;
   if (item.revision !== undefined) li.dataset.revision = String(item.revision);
   li.append(node("div", "need-text", item.text));
   if (item.detail) li.append(node("div", "need-detail", item.detail));

@@ -2,11 +2,12 @@
 // edit tasks and models, start); afterwards each assignment row follows its
 // department: the department's own state word, not the plan's "started".
 
-import { $, el, replaceChildren } from "./dom.js";
+import { $, breakable, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import { clock, list, outcomeWords } from "./format.js";
 import { showState } from "./grid.js";
 import { changesButton, workspaceBadge } from "./changes.js";
+import { reviewNextButton, waiting } from "./review_queue.js";
 import * as store from "./store.js";
 
 let formKey = "";
@@ -55,7 +56,8 @@ function reruns(a) {
   return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
 }
 
-/** How the plan's results stand: integrated, pending, conflicting (worktrees). */
+/** How the plan's results stand (integrated, waiting for your review,
+ * conflicting), with Review next when any wait: the review queue. */
 function integrationLine(plan) {
   const counts = { integrated: 0, pending: 0, conflicting: 0 };
   for (const a of plan.assignments) {
@@ -66,7 +68,12 @@ function integrationLine(plan) {
     else if (ws.state === "conflicting") counts.conflicting += 1;
   }
   if (!counts.integrated && !counts.pending && !counts.conflicting) return null;
-  return el("p", { class: "plan-integration", text: `Results: ${counts.integrated} integrated, ${counts.pending} pending, ${counts.conflicting} conflicting` });
+  const parts = [`${counts.integrated} integrated`];
+  if (counts.pending) parts.push(`${counts.pending} waiting for your review`);
+  if (counts.conflicting) parts.push(`${counts.conflicting} conflicting`);
+  const first = waiting(plan.session_id)[0];
+  return el("p", { class: "plan-integration" }, `Results: ${parts.join(", ")}. `,
+    first ? reviewNextButton(first, counts.pending + counts.conflicting > 1 ? "Review them" : "Review it") : null);
 }
 
 /** "Resume plan" when the launcher's stop cut some of its departments off. */
@@ -96,7 +103,7 @@ function view(plan) {
     el("ol", { class: "plan-list" }, plan.assignments.map((a, i) =>
       el("li", { class: `plan-assignment view status-${a.status || "proposed"}`, data: { index: i, department: a.department, session: a.session_id || "" } },
         el("div", { class: "row-head" },
-          el("span", { class: "row-name", text: store.deptTitle(a.department) }),
+          el("span", { class: "row-name" }, breakable(store.deptTitle(a.department))),
           el("span", { class: "row-badges" },
             assignmentBadge(a),
             a.session_id ? el("button", { type: "button", class: "small badge-link", text: a.session_id, title: `show ${a.session_id}`, data: { showSession: a.session_id } }) : null,
@@ -121,7 +128,7 @@ function assignmentField(a, i, choices) {
     (choices.includes(a.model) ? choices : [a.model, ...choices]).map((m) => el("option", { text: m, attrs: { value: m } })));
   model.value = a.model;
   const li = el("li", { class: "plan-assignment", data: { index: i, department: a.department } },
-    el("label", { class: "pa-head" }, tick, el("span", { class: "row-name", text: store.deptTitle(a.department) })),
+    el("label", { class: "pa-head" }, tick, el("span", { class: "row-name" }, breakable(store.deptTitle(a.department)))),
     el("label", { class: "field" }, el("span", { class: "label", text: "Task" }), task),
     el("label", { class: "field field-inline" }, el("span", { class: "label", text: "Model" }), model),
     a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
@@ -199,7 +206,7 @@ function render() {
     formShown = { session: "", revision: 0 };
     replaceChildren(container, el("p", { class: cls, text }));
   };
-  if (!focus || !data) return note("Start a Zhongshu session: it reads the governance report and registers a plan here.");
+  if (!focus || !data) return note("Start a planner: it reads the governance report and registers a plan here.");
   if (data.error) return note(`Cannot load the plan: ${data.error}`, "form-msg error");
   const plan = data.plan;
   if (!plan || !plan.ready) return note(`${data.session_id} has not registered a plan yet.`);

@@ -3,7 +3,7 @@
 // for exactly that revision (a plan registered again since answers 409 and
 // nothing starts). "Edit first" opens the plan's form in "Plan & inbox".
 
-import { $, el, replaceChildren } from "./dom.js";
+import { $, breakable, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import { list } from "./format.js";
 import { listBlock, startedText } from "./plan.js";
@@ -12,7 +12,7 @@ import * as store from "./store.js";
 function assignment(a) {
   return el("li", { class: `plan-assignment view${a.selected === false ? " unselected" : ""}`, data: { department: a.department } },
     el("div", { class: "row-head" },
-      el("span", { class: "row-name", text: store.deptTitle(a.department) }),
+      el("span", { class: "row-name" }, breakable(store.deptTitle(a.department))),
       el("span", { class: "row-badges" },
         a.selected === false ? el("span", { class: "badge", text: "not ticked: will not start" }) : null,
         el("span", { class: "badge model", text: a.model }))),

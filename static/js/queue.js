@@ -1,6 +1,6 @@
 // The department queue: assignments waiting for a free slot, in order.
 
-import { $, el, replaceChildren } from "./dom.js";
+import { $, breakable, el, replaceChildren } from "./dom.js";
 import { clock } from "./format.js";
 import * as store from "./store.js";
 
@@ -18,7 +18,7 @@ function render(queue) {
   replaceChildren(container, el("ol", { class: "queue-list" }, queue.map((q, i) =>
     el("li", { class: `queue-item queue-${q.status}`, data: { id: q.id } },
       el("div", { class: "row-head" },
-        el("span", { class: "row-name", text: `${i + 1}. ${store.deptTitle(q.department)}` }),
+        el("span", { class: "row-name" }, breakable(`${i + 1}. ${store.deptTitle(q.department)}`)),
         el("span", { class: "row-badges" },
           el("span", { class: `badge status-${q.status}`, text: q.status }),
           q.attempts ? el("span", { class: "badge", text: `${q.attempts} attempt${q.attempts === 1 ? "" : "s"}` }) : null)),

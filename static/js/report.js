@@ -2,10 +2,11 @@
 // files by department with their diffs, risks, checks to run, preflight. It is
 // reloaded when a result arrives or a session ends.
 
-import { $, $$, copyButton, diffButton, el, replaceChildren } from "./dom.js";
+import { $, $$, breakable, copyButton, diffButton, el, replaceChildren } from "./dom.js";
 import { api } from "./api.js";
 import { enc, list } from "./format.js";
 import { onReportMayChange } from "./live.js";
+import * as store from "./store.js";
 
 let mode = "worktree";
 let reportSeq = 0;
@@ -69,12 +70,12 @@ function renderReport(rep) {
 
   const departments = list(rep.departments);
   const deptBlock = el("div", { class: "report-block report-departments" },
-    el("h3", { class: "sub", text: "Shangshu 尚书省 · departments" }),
+    el("h3", { class: "sub" }, "Departments ", el("span", { class: "subtitle", text: "Shangshu 尚书省" })),
     departments.length
       ? el("div", { class: "dept-cards" }, departments.map((d) =>
         el("div", { class: "dept-card", data: { key: d.key } },
           el("div", { class: "row-head" },
-            el("span", { class: "row-name", text: `${d.key} ${d.title}` }),
+            el("span", { class: "row-name" }, breakable(store.deptTitle(d.key) || `${d.key} ${d.title}`)),
             el("span", { class: "badge", text: `${list(d.files).length} file${list(d.files).length === 1 ? "" : "s"}` })),
           el("div", { class: "row-note", text: d.duty }),
           el("ul", { class: "file-list" }, list(d.files).map((f) => el("li", {}, el("code", { text: f }), " ", diffButton(f, rep.base)))),
@@ -86,7 +87,7 @@ function renderReport(rep) {
 
   const risks = list(rep.risks);
   const riskBlock = el("div", { class: "report-block report-risks" },
-    el("h3", { class: "sub", text: "Menxia 门下省 · risks" }),
+    el("h3", { class: "sub" }, "Risks ", el("span", { class: "subtitle", text: "Menxia 门下省" })),
     risks.length
       ? el("ul", { class: "risk-list" }, risks.map((r) =>
         el("li", { class: `risk risk-${r.level}` },
@@ -109,13 +110,13 @@ function renderReport(rep) {
     el("span", { class: "badge", text: f.pattern }),
     el("code", { class: "excerpt", text: f.excerpt }));
   const preflightBlock = el("div", { class: "report-block report-preflight" },
-    el("h3", { class: "sub", text: "Preflight · portability reference scan" }),
+    el("h3", { class: "sub", text: "Machine-specific paths in docs", title: "preflight: the portability reference scan" }),
     scan
       ? el("div", {},
         el("div", { class: "row-meta" },
           el("span", { class: `badge decision-${scan.decision}`, text: scan.decision }),
           el("span", { text: `${list(scan.scanned_files).length} file${list(scan.scanned_files).length === 1 ? "" : "s"} scanned` }),
-          scan.scope ? el("span", { class: "row-note", text: scan.scope }) : null),
+          el("span", { class: "row-note", text: "in the docs preflight.portability_paths names", title: scan.scope || "" })),
         el("div", { class: "kv" }, el("span", { class: "kv-key", text: `Violations (${list(scan.violations).length})` }),
           list(scan.violations).length
             ? el("ul", { class: "finding-list violations" }, list(scan.violations).map(finding))

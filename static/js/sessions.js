@@ -5,9 +5,9 @@
 // running or queued) says how its plan ended and is collapsed to its Zhongshu
 // row until opened.
 
-import { $, armedButton, el, emptyNote, replaceChildren, setText, syncChildren } from "./dom.js";
+import { $, armedButton, el, emptyNote, replaceChildren, setBreakable, setText, syncChildren } from "./dom.js";
 import { api, toast } from "./api.js";
-import { clock, costText, dateTime, list, outcomeWords, planWords, runText, tokensText } from "./format.js";
+import { clock, costText, dateTime, list, outcomeWords, planWords, runText, taskWords, tokensText } from "./format.js";
 import { actionButton, closePlanner, interrupt, interruptible, retry, retryable, stopPlan } from "./control.js";
 import { showState, terminalUrl, updateHeartbeat } from "./grid.js";
 import { changesButton, workspaceBadge } from "./changes.js";
@@ -82,19 +82,19 @@ function buildRow(id, kind) {
   r.status = el("span", { class: "badge" });
   r.report = el("span", { class: "badge report", hidden: true });
   r.plan = el("span", { class: "badge plan" });
-  r.unread = el("span", { class: "badge unread" });
+  r.unread = el("span", { class: "hint planner-unread", title: "results its planner has not read yet (it reads its inbox itself)" });
   r.hb = el("span", { class: "hb" });
   r.model = el("span", { class: "row-model" });
   r.started = el("span", { class: "row-time" });
   r.task = el("div", { class: "row-task" });
   r.error = el("div", { class: "row-error" });
-  r.btnContinue = el("button", { type: "button", class: "small act-continue", text: "Continue", title: "type a message into this session" });
+  r.btnContinue = el("button", { type: "button", class: "small act-continue", text: "Message…", title: "type your own message into this session's terminal" });
   r.btnClose = el("button", { type: "button", class: "small act-close", text: "Close", title: "stop this session" });
   r.btnInterrupt = actionButton("Interrupt", "act-interrupt", "stop the agent's running turn (the session stays)", () => interrupt(id));
   r.open = el("a", { class: "act-open small-link", text: "terminal ↗", attrs: { target: "_blank", rel: "noopener noreferrer", "aria-label": `terminal of ${id}, in a new tab` } });
   const actions = [r.btnContinue, r.btnInterrupt];
   if (kind === "zhongshu") {
-    r.btnResume = el("button", { type: "button", class: "small act-resume", text: "Resume", title: "resume: type a resume prompt, or start a new Zhongshu session with the old plan and results" });
+    r.btnResume = el("button", { type: "button", class: "small act-resume", text: "Resume…" });
     r.btnFocus = el("button", { type: "button", class: "small act-focus", text: "Plan & inbox", title: "show this session's plan and inbox" });
     r.btnStop = actionButton("Stop plan", "act-stop-plan", "stop this planner, its departments and its queue (asks first)", () => stopPlan(id));
     actions.push(r.btnResume, r.btnFocus, r.btnStop);
@@ -165,7 +165,7 @@ function updateZhongshu(r, s) {
   r.btnStop.hidden = !(store.isRunning(s) && ["dispatched", "awaiting_confirmation"].includes(ps));
   const unread = s.unread_result_count || 0;
   r.unread.hidden = unread === 0;
-  setText(r.unread, `${unread} unread`);
+  setText(r.unread, `planner hasn't read ${unread}`);
   r.error.hidden = true;
   const choices = list(store.get().status.model_choices);
   const key = JSON.stringify(choices);
@@ -174,11 +174,17 @@ function updateZhongshu(r, s) {
     replaceChildren(r.resumeModel, choices.map((m) => el("option", { text: m, attrs: { value: m } })));
     r.resumeModel.value = choices.includes(s.model) ? s.model : (choices[0] || "");
   }
-  r.btnResume.textContent = store.isRunning(s) ? "Resume" : "Resume…";
+  // Running, it is reminded of its plan and results; ended, a new planner
+  // takes over the plan.
+  const running = store.isRunning(s);
+  r.btnResume.textContent = running ? "Remind of its plan…" : "Resume…";
+  r.btnResume.title = running
+    ? "type the launcher's reminder of the task, the plan and the results into it"
+    : "start a new planner with this one's plan and results";
 }
 
 function updateRow(r, s) {
-  setText(r.name, s.session_kind === "department" ? `${store.deptTitle(s.department)} · ${s.id}` : `Zhongshu 中书省 · ${s.id}`);
+  setBreakable(r.name, s.session_kind === "department" ? `${store.deptTitle(s.department)} · ${s.id}` : `planner · ${s.id}`);
   showState(r.status, s);
   r.root.dataset.status = s.status;
   r.root.dataset.state = s.state || "";
@@ -186,8 +192,8 @@ function updateRow(r, s) {
   setText(r.model, [s.model, usageText([s])].filter(Boolean).join(" · "));
   setText(r.started, [runText(s), `started ${clock(s.started_at)}`].filter(Boolean).join(" · "));
   r.started.title = `started ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)} (${s.ended_reason || "exited"})` : ""}`;
-  setText(r.task, s.task);
-  r.task.title = s.task || "";
+  setText(r.task, taskWords(s.task));
+  r.task.title = taskWords(s.task);
   if (s.session_kind === "department") updateDepartment(r, s);
   else updateZhongshu(r, s);
   const running = store.isRunning(s);
@@ -231,7 +237,8 @@ function renderGroup(z, ds, queue) {
   const g = group(z.id);
   const kids = ds.filter((d) => d.parent_session_id === z.id);
   const queued = queue.filter((q) => q.parent_session_id === z.id).length;
-  const done = kids.filter((d) => d.report_status === "reported").length;
+  // `state`, not `report_status`: a launcher_fallback shows "reported" there, as in Python.
+  const done = kids.filter((d) => d.state === "reported").length;
   const running = kids.filter(store.isRunning).length;
   const planDone = (z.plan_status === "finished" || z.plan_status === "stopped") && z.plan_outcome;
   const finished = !store.isRunning(z) && running === 0 && queued === 0;
@@ -272,7 +279,7 @@ function render() {
     let g = groups.get("__orphans");
     if (!g) {
       g = { children: el("div", { class: "zgroup-children" }) };
-      g.root = el("div", { class: "zgroup orphans" }, el("div", { class: "zgroup-info", text: "Departments without a known Zhongshu session" }), g.children);
+      g.root = el("div", { class: "zgroup orphans" }, el("div", { class: "zgroup-info", text: "Departments without a known planner" }), g.children);
       groups.set("__orphans", g);
     }
     syncChildren(g.children, orphans.map(row));
@@ -281,7 +288,7 @@ function render() {
   }
   for (const [id] of rows) if (!seen.has(id)) rows.delete(id);
   for (const [id] of groups) if (id !== "__orphans" && !zs.some((z) => z.id === id)) groups.delete(id);
-  if (!nodes.length) emptyNote(container, "No sessions yet. Start a Zhongshu session above.");
+  if (!nodes.length) emptyNote(container, "No sessions yet. Start a planner above.");
   else syncChildren(container, nodes);
 }
 

@@ -38,12 +38,22 @@ export const sessions = () => (state.status && state.status.sessions) || [];
 export const session = (id) => state.byId.get(id) || null;
 export const isRunning = (s) => !!s && s.status === "running";
 
-/** "zhilibu 吏部" for a department key. */
+/** English beside the built-in departments' Chinese titles (issue 37). */
+const BUILT_IN = {
+  menxia: ["门下省", "review"],
+  zhilibu: ["治理部", "governance & docs"],
+  gongchengbu: ["工程部", "engineering & tooling"],
+  lingyubu: ["领域部", "domain code"],
+};
+
+/** "zhilibu 治理部 · governance & docs" for a built-in department, "key title" for another. */
 export function deptTitle(key) {
   if (!key) return "";
-  if (key === "menxia") return "menxia 门下省";
   const d = ((state.status && state.status.department_list) || []).find((x) => x.key === key);
-  return d && d.title ? `${key} ${d.title}` : key;
+  const title = key === "menxia" ? "门下省" : d && d.title;
+  const builtIn = BUILT_IN[key];
+  const english = builtIn && builtIn[0] === title ? ` · ${builtIn[1]}` : "";
+  return title ? `${key} ${title}${english}` : key;
 }
 
 /** Seconds since the session's last output, advanced locally since it arrived. */
@@ -135,10 +145,21 @@ function upsertResults(results) {
   return true;
 }
 
-/** The focus's results were read (by its Zhongshu or by "Mark all read"). */
+/** The focus's results were read by its planner. */
 export function markFocusRead(parent) {
   if (parent !== state.focus || !state.inbox || state.inbox.error) return;
   for (const r of state.inbox.results || []) r.read = true;
+  emit("inbox");
+}
+
+/** The developer saw results of `parent` (all, one department's, or one
+ * report): the page's own read state. The launcher keeps it; this shows it
+ * at once. */
+export function markSeen(parent, department, report) {
+  if (parent !== state.focus || !state.inbox || state.inbox.error) return;
+  for (const r of state.inbox.results || []) {
+    if ((!department || r.department_session_id === department) && (!report || r.report_id === report)) r.seen = true;
+  }
   emit("inbox");
 }
 

@@ -3,7 +3,7 @@
 // the drawer.
 
 import { $, el, replaceChildren, svg } from "./dom.js";
-import { dateTime, parseTime } from "./format.js";
+import { cutText, dateTime, parseTime } from "./format.js";
 import * as store from "./store.js";
 
 /** The drawer's attributes for a department's last report, if it has one. */
@@ -75,7 +75,7 @@ function render() {
     const label = s.session_kind === "zhongshu" ? `${s.id}` : `${s.department || ""} ${s.id.replace(`${s.department}-`, "#")}`;
     g.appendChild(svg("title", {}, `${s.title}\n${s.task || ""}\nstarted ${dateTime(s.started_at)}${s.ended_at ? `\nended ${dateTime(s.ended_at)}` : "\nrunning"}${s.reported_at ? `\nreported ${dateTime(s.reported_at)}` : ""}`));
     if (i % 2 === 0) g.appendChild(svg("rect", { class: "tl-stripe", x: 0, y, width, height: rowH }));
-    g.appendChild(svg("text", { class: "tl-label", x: kind === "department" ? 14 : 4, y: y + rowH / 2 + 4 }, narrow ? label.slice(0, 16) : label));
+    g.appendChild(svg("text", { class: "tl-label", x: kind === "department" ? 14 : 4, y: y + rowH / 2 + 4 }, narrow ? cutText(label, 16) : label));
     const bx = x(start);
     const bw = Math.max(3, x(end) - bx);
     g.appendChild(svg("rect", { class: "tl-bar", x: bx, y: y + 5, width: bw, height: rowH - 10, rx: 3 }));

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::rpc::Incoming;
 use super::shared::SharedServer;
 use super::CodexError;
+use crate::agents::conversation::{Conversation, Entry, EntryStatus, What};
 use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
 use crate::model::{ApprovalDecision, ApprovalKind, PatchChange, PendingApproval, TokenUsage};
 
@@ -47,6 +48,8 @@ struct Opened {
     running: Option<String>,
     /// Patches under way in that turn, by item id.
     patches: HashMap<String, Vec<PatchChange>>,
+    /// A resumed thread's history: its finished items and those under way.
+    history: Option<(Vec<Entry>, Vec<Entry>)>,
 }
 
 /// A live Codex conversation.
@@ -66,6 +69,8 @@ pub struct CodexAgent {
     tool_calls: Mutex<HashMap<String, Value>>,
     /// Patches under way: item id -> what they change (their approval names only the item).
     patches: Mutex<HashMap<String, Vec<PatchChange>>>,
+    /// The thread's items as the page shows them.
+    pub conversation: Arc<Conversation>,
     events: mpsc::UnboundedSender<AgentEvent>,
 }
 
@@ -76,13 +81,18 @@ impl CodexAgent {
         server: Arc<SharedServer>,
         session_id: &str,
         thread: ThreadSpec,
+        conversation: Arc<Conversation>,
     ) -> Result<(Arc<CodexAgent>, mpsc::UnboundedReceiver<AgentEvent>), CodexError> {
         let Opened {
             thread_id,
             incoming,
             running,
             patches,
+            history,
         } = Self::open_thread(&server, &thread).await?;
+        if let Some((done, open)) = history {
+            conversation.resume(done, open);
+        }
         let (events, rx) = mpsc::unbounded_channel();
         let agent = Arc::new(CodexAgent {
             session_id: session_id.to_string(),
@@ -93,6 +103,7 @@ impl CodexAgent {
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
             patches: Mutex::new(patches),
+            conversation,
             events,
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
@@ -164,6 +175,7 @@ impl CodexAgent {
                     return Err(e.into());
                 }
             };
+            let history = super::items::from_turns(&answer["thread"]["turns"]);
             let running = answer["thread"]["turns"]
                 .as_array()
                 .and_then(|turns| turns.last())
@@ -185,6 +197,7 @@ impl CodexAgent {
                 incoming,
                 running,
                 patches,
+                history: Some(history),
             });
         }
         let tools: Vec<Value> = t
@@ -219,6 +232,7 @@ impl CodexAgent {
             incoming,
             running: None,
             patches: HashMap::new(),
+            history: None,
         })
     }
 
@@ -282,6 +296,18 @@ impl CodexAgent {
         Ok(Delivery::Started)
     }
 
+    /// The thread's next turns use `model` (the running one keeps its own).
+    pub async fn set_model(&self, model: &str) -> Result<(), CodexError> {
+        self.server
+            .rpc
+            .request(
+                "thread/settings/update",
+                json!({"threadId": self.thread_id, "model": model}),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Stops the running turn, if any.
     pub async fn interrupt(&self) -> Result<(), CodexError> {
         let running = self.turn.lock().unwrap().clone();
@@ -325,6 +351,8 @@ impl CodexAgent {
         self.server
             .rpc
             .respond(&waiting.id, waiting.answer(decision))?;
+        self.conversation
+            .finish_open(&waiting.entry, |e| decided(e, Some(decision), "dashboard"));
         Ok(())
     }
 
@@ -366,6 +394,11 @@ impl CodexAgent {
         if !self.ours(p) {
             return None;
         }
+        tracing::debug!(
+            "{}: {method} {}",
+            self.session_id,
+            p["item"]["type"].as_str().unwrap_or_default()
+        );
         match method {
             "turn/started" => {
                 let turn_id = p["turn"]["id"].as_str()?.to_string();
@@ -374,6 +407,17 @@ impl CodexAgent {
             }
             "turn/completed" => {
                 let turn_id = p["turn"]["id"].as_str()?.to_string();
+                if let Some(message) = p["turn"]["error"]["message"].as_str() {
+                    self.conversation.finish(Entry {
+                        id: format!("{turn_id}-error"),
+                        turn_id: Some(turn_id.clone()),
+                        status: EntryStatus::Failed,
+                        cut: false,
+                        what: What::Error {
+                            message: crate::sanitize::shown(message),
+                        },
+                    });
+                }
                 {
                     let mut turn = self.turn.lock().unwrap();
                     if turn.as_deref() == Some(turn_id.as_str()) {
@@ -387,17 +431,42 @@ impl CodexAgent {
                 })
             }
             "item/started" => {
-                match super::file_change::from_item(&p["item"])? {
-                    Ok((item_id, changes)) => {
+                match super::file_change::from_item(&p["item"]) {
+                    Some(Ok((item_id, changes))) => {
                         self.patches.lock().unwrap().insert(item_id, changes);
                     }
-                    Err(e) => tracing::warn!("{}: {e}", self.session_id),
+                    Some(Err(e)) => tracing::warn!("{}: {e}", self.session_id),
+                    None => {}
+                }
+                if let Some(e) = super::items::entry(&p["item"], p["turnId"].as_str(), true) {
+                    self.conversation.begin(e);
                 }
                 None
             }
             "item/completed" => {
                 if let Some(id) = p["item"]["id"].as_str() {
                     self.patches.lock().unwrap().remove(id);
+                }
+                if let Some(e) = super::items::entry(&p["item"], p["turnId"].as_str(), false) {
+                    self.conversation.finish(e);
+                }
+                None
+            }
+            "item/agentMessage/delta" | "item/commandExecution/outputDelta" => {
+                if let (Some(id), Some(delta)) = (p["itemId"].as_str(), p["delta"].as_str()) {
+                    let clean = crate::pty::strip_escapes(delta.as_bytes());
+                    self.conversation.grow(id, &crate::sanitize::shown(&clean));
+                }
+                None
+            }
+            "item/fileChange/patchUpdated" => {
+                let item = json!({"type": "fileChange", "id": p["itemId"],
+                                  "changes": p["changes"], "status": "inProgress"});
+                if let Some(Ok((item_id, changes))) = super::file_change::from_item(&item) {
+                    self.patches.lock().unwrap().insert(item_id, changes);
+                }
+                if let Some(e) = super::items::entry(&item, p["turnId"].as_str(), true) {
+                    self.conversation.begin(e);
                 }
                 None
             }
@@ -416,7 +485,9 @@ impl CodexAgent {
                 let key = request_key(&p["requestId"]);
                 let rpc_id = &p["requestId"];
                 self.tool_calls.lock().unwrap().retain(|_, id| id != rpc_id);
-                self.requests.lock().unwrap().remove(&key)?;
+                let waiting = self.requests.lock().unwrap().remove(&key)?;
+                self.conversation
+                    .finish_open(&waiting.entry, |e| decided(e, None, "codex"));
                 Some(AgentEvent::ApprovalResolved {
                     request_id: key,
                     decision: None,
@@ -475,11 +546,19 @@ impl CodexAgent {
         };
         let key = request_key(&id);
         let asked = (kind == ApprovalKind::Permissions).then(|| p["permissions"].clone());
-        self.requests
-            .lock()
-            .unwrap()
-            .insert(key.clone(), Waiting { id, asked });
-        Some(AgentEvent::ApprovalRequested(PendingApproval {
+        let entry = match p["itemId"].as_str() {
+            Some(item) => format!("approval-{item}"),
+            None => format!("approval-{key}-{}", self.conversation.rev()),
+        };
+        self.requests.lock().unwrap().insert(
+            key.clone(),
+            Waiting {
+                id,
+                asked,
+                entry: entry.clone(),
+            },
+        );
+        let pending = PendingApproval {
             request_id: key,
             session_id: self.session_id.clone(),
             kind,
@@ -491,7 +570,22 @@ impl CodexAgent {
                 .map(str::to_string),
             reason: p["reason"].as_str().map(str::to_string),
             requested_at: crate::clock::now_rfc3339(),
-        }))
+        };
+        self.conversation.begin(Entry {
+            id: entry,
+            turn_id: p["turnId"].as_str().map(str::to_string),
+            status: EntryStatus::InProgress,
+            cut: false,
+            what: What::Approval {
+                request_id: pending.request_id.clone(),
+                kind,
+                summary: crate::sanitize::shown(&pending.summary()),
+                reason: pending.reason.as_deref().map(crate::sanitize::shown),
+                decision: None,
+                by: None,
+            },
+        });
+        Some(AgentEvent::ApprovalRequested(pending))
     }
 }
 
@@ -501,6 +595,24 @@ struct Waiting {
     id: Value,
     /// What a permissions request asks for (the answer grants it or nothing).
     asked: Option<Value>,
+    /// Its entry in the conversation.
+    entry: String,
+}
+
+/// An approval entry once answered (`decision` unknown when Codex's own
+/// terminal answered it, or the turn ended first).
+fn decided(e: &mut Entry, decision: Option<ApprovalDecision>, by: &str) {
+    e.status = match decision {
+        Some(ApprovalDecision::Decline | ApprovalDecision::Cancel) => EntryStatus::Declined,
+        _ => EntryStatus::Completed,
+    };
+    if let What::Approval {
+        decision: d, by: b, ..
+    } = &mut e.what
+    {
+        *d = decision;
+        *b = Some(by.to_string());
+    }
 }
 
 impl Waiting {
@@ -540,6 +652,7 @@ mod tests {
         let waiting = Waiting {
             id: json!(7),
             asked: Some(asked.clone()),
+            entry: "approval-x".into(),
         };
         assert_eq!(
             waiting.answer(ApprovalDecision::Accept),
@@ -556,6 +669,7 @@ mod tests {
         let command = Waiting {
             id: json!(8),
             asked: None,
+            entry: "approval-y".into(),
         };
         assert_eq!(
             command.answer(ApprovalDecision::Decline),

@@ -1,7 +1,8 @@
 //! Codex as an agent backend: a session is a thread (started or resumed) on
-//! the launcher's one shared app-server, plus Codex's own TUI attached to that
-//! thread in the session's PTY, so the user sees and types into the real
-//! conversation.
+//! the launcher's one shared app-server. Codex's own TUI (`codex resume
+//! <thread> --remote`, about 90 MB) runs in a PTY only while someone watches
+//! it: the launcher drives the thread without it (turns, approvals,
+//! interrupts), and the page shows the conversation from the thread's items.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use super::shared::SharedServer;
 use super::{CodexAgent, CodexError, ThreadSpec};
 use tokio::sync::mpsc;
 
+use crate::agents::conversation::{self, Conversation};
 use crate::agents::{
     AccountEvent, Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started,
     ToolAnswer, START_COLS, START_ROWS,
@@ -77,6 +79,10 @@ impl CodexBackend {
 
     async fn open(&self, spec: AgentSpec) -> Result<Started, CodexError> {
         let server = self.server(&spec).await?;
+        let items = Arc::new(Conversation::new(
+            &spec.state_dir,
+            conversation::path_for(&spec.log_path),
+        ));
         let (conversation, events) = CodexAgent::open(
             server,
             &spec.session_id,
@@ -91,13 +97,14 @@ impl CodexBackend {
                 sandbox: spec.sandbox.clone(),
                 resume: spec.resume.clone(),
             },
+            items,
         )
         .await?;
         let (tui_args, tui_env) = conversation.tui_command(&spec.cwd);
         let mut env = spec.env;
         env.extend(self.program.env.iter().cloned());
         env.extend(tui_env);
-        let tui = Pty::spawn(SpawnSpec {
+        let tui = SpawnSpec {
             program: self.program.path.display().to_string(),
             args: tui_args,
             cwd: spec.cwd.clone(),
@@ -108,22 +115,19 @@ impl CodexBackend {
                 root: spec.state_dir.clone(),
                 path: spec.log_path,
             }),
-        });
-        let tui = match tui {
-            Ok(p) => p,
-            Err(e) => {
-                conversation.stop().await;
-                return Err(CodexError::Io(format!("Codex TUI: {e:#}")));
-            }
         };
         if let Some(text) = &spec.first_turn {
             if let Err(e) = conversation.send_text(text).await {
-                tui.terminate(pty::KILL_GRACE).await;
                 conversation.stop().await;
                 return Err(e);
             }
         }
-        let agent: Arc<dyn Agent> = Arc::new(CodexSession { conversation, tui });
+        let agent: Arc<dyn Agent> = Arc::new(CodexSession {
+            conversation,
+            tui_spec: tui,
+            tui: std::sync::Mutex::new(None),
+            attaching: tokio::sync::Mutex::new(()),
+        });
         Ok(Started { agent, events })
     }
 }
@@ -172,15 +176,76 @@ impl AgentBackend for CodexBackend {
     }
 }
 
-/// A live Codex session: the conversation and the TUI showing it.
+/// A live Codex session: the conversation, and the TUI showing it while
+/// someone watches.
 struct CodexSession {
     conversation: Arc<CodexAgent>,
-    tui: Arc<Pty>,
+    /// How its TUI starts.
+    tui_spec: SpawnSpec,
+    tui: std::sync::Mutex<Option<Arc<Pty>>>,
+    /// One TUI start at a time.
+    attaching: tokio::sync::Mutex<()>,
+}
+
+impl CodexSession {
+    fn running_tui(&self) -> Option<Arc<Pty>> {
+        self.tui
+            .lock()
+            .unwrap()
+            .clone()
+            .filter(|t| t.exit_code().is_none())
+    }
 }
 
 impl Agent for CodexSession {
-    fn terminal(&self) -> &Arc<Pty> {
-        &self.tui
+    fn terminal(&self) -> Option<Arc<Pty>> {
+        self.running_tui()
+    }
+
+    fn attach_terminal(&self) -> BoxFuture<'_, Result<Arc<Pty>, AgentError>> {
+        async move {
+            let _one = self.attaching.lock().await;
+            if let Some(tui) = self.running_tui() {
+                return Ok(tui);
+            }
+            let spec = self.tui_spec.clone();
+            let tui = tokio::task::spawn_blocking(move || Pty::spawn(spec))
+                .await
+                .map_err(|e| AgentError::Failed(e.to_string()))?
+                .map_err(|e| AgentError::Failed(format!("Codex TUI: {e:#}")))?;
+            *self.tui.lock().unwrap() = Some(Arc::clone(&tui));
+            Ok(tui)
+        }
+        .boxed()
+    }
+
+    fn detach_terminal(&self) -> BoxFuture<'_, ()> {
+        async move {
+            let _one = self.attaching.lock().await;
+            let tui = self.tui.lock().unwrap().take();
+            if let Some(tui) = tui {
+                tui.terminate(pty::KILL_GRACE).await;
+            }
+        }
+        .boxed()
+    }
+
+    fn set_model<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Result<(), AgentError>> {
+        async move {
+            self.conversation
+                .set_model(model)
+                .await
+                .map_err(agent_error)
+        }
+        .boxed()
+    }
+
+    fn conversation(&self) -> Option<&Arc<Conversation>> {
+        Some(&self.conversation.conversation)
+    }
+
+    fn activity(&self) -> Option<(std::time::Instant, std::time::SystemTime)> {
+        self.conversation.conversation.activity()
     }
 
     fn thread_id(&self) -> Option<&str> {
@@ -215,9 +280,14 @@ impl Agent for CodexSession {
             .map_err(agent_error)
     }
 
+    /// The exit code of its TUI, when one ran; 0 otherwise (the thread ended as asked).
     fn stop(&self) -> BoxFuture<'_, i32> {
         async move {
-            let code = self.tui.terminate(pty::KILL_GRACE).await;
+            let tui = self.tui.lock().unwrap().take();
+            let code = match tui {
+                Some(tui) => tui.terminate(pty::KILL_GRACE).await,
+                None => 0,
+            };
             self.conversation.stop().await;
             code
         }

@@ -4,7 +4,7 @@
 //!
 //! Much of it (`dynamicTools`, `permissions` profiles) sits behind Codex's
 //! experimental API, and methods get renamed between releases. The contract
-//! test (`tests/codex_contract.rs`) holds this list against the schema the
+//! test (`tests/it/codex_contract.rs`) holds this list against the schema the
 //! pinned Codex generates (`codex app-server generate-json-schema
 //! --experimental`), so an upgrade that renames or reshapes any of it fails
 //! there, in one place, instead of as a silent `null` at run time. A unit test
@@ -78,6 +78,50 @@ const fn server_request(
 /// Fields of `thread/start` that `thread/resume` is sent too.
 const THREAD_PARAMS: &[&str] = &["cwd", "model", "approvalPolicy", "permissions", "config"];
 
+/// What the conversation reads of a thread item (`items.rs`): in
+/// `item/started`, `item/completed` and the turns of `thread/resume`.
+const ITEM: &[&str] = &[
+    "threadId",
+    "turnId",
+    "item.id",
+    "item.status=inProgress",
+    "item.status=completed",
+    "item.status=failed",
+    "item.status=declined",
+    "item.type=userMessage",
+    "item.content[].type=text",
+    "item.content[].text",
+    "item.type=agentMessage",
+    "item.text",
+    "item.type=reasoning",
+    "item.type=commandExecution",
+    "item.command",
+    "item.cwd",
+    "item.aggregatedOutput",
+    "item.exitCode",
+    "item.durationMs",
+    "item.type=fileChange",
+    "item.changes[].path",
+    "item.changes[].diff",
+    "item.changes[].kind.type=add",
+    "item.changes[].kind.type=delete",
+    "item.changes[].kind.type=update",
+    "item.changes[].kind.move_path",
+    "item.type=mcpToolCall",
+    "item.server",
+    "item.tool",
+    "item.arguments",
+    "item.result",
+    "item.error",
+    "item.type=dynamicToolCall",
+    "item.contentItems[].text",
+    "item.success",
+    "item.type=plan",
+    "item.type=webSearch",
+    "item.query",
+    "item.type=contextCompaction",
+];
+
 /// Everything the backend uses.
 pub const MESSAGES: &[Message] = &[
     request(
@@ -131,6 +175,9 @@ pub const MESSAGES: &[Message] = &[
             "thread.turns[].id",
             "thread.turns[].status=inProgress",
             "thread.turns[].items[]",
+            "thread.turns[].items[].id",
+            "thread.turns[].items[].type=commandExecution",
+            "thread.turns[].items[].status=inProgress",
         ],
     ),
     request("thread/name/set", &["threadId", "name"], &[]),
@@ -150,6 +197,7 @@ pub const MESSAGES: &[Message] = &[
         &[],
     ),
     request("turn/interrupt", &["threadId", "turnId"], &[]),
+    request("thread/settings/update", &["threadId", "model"], &[]),
     notification("turn/started", &["threadId", "turn.id"]),
     notification(
         "turn/completed",
@@ -160,21 +208,24 @@ pub const MESSAGES: &[Message] = &[
             "turn.error.message",
         ],
     ),
+    notification("item/started", ITEM),
+    notification("item/completed", ITEM),
+    notification("item/agentMessage/delta", &["threadId", "itemId", "delta"]),
     notification(
-        "item/started",
+        "item/commandExecution/outputDelta",
+        &["threadId", "itemId", "delta"],
+    ),
+    notification(
+        "item/fileChange/patchUpdated",
         &[
             "threadId",
-            "item.type=fileChange",
-            "item.id",
-            "item.changes[].path",
-            "item.changes[].diff",
-            "item.changes[].kind.type=add",
-            "item.changes[].kind.type=delete",
-            "item.changes[].kind.type=update",
-            "item.changes[].kind.move_path",
+            "turnId",
+            "itemId",
+            "changes[].path",
+            "changes[].diff",
+            "changes[].kind.type=update",
         ],
     ),
-    notification("item/completed", &["threadId", "item.id"]),
     notification(
         "thread/tokenUsage/updated",
         &[
@@ -211,7 +262,7 @@ pub const MESSAGES: &[Message] = &[
     ),
     server_request(
         "item/commandExecution/requestApproval",
-        &["threadId", "command", "cwd", "reason"],
+        &["threadId", "turnId", "itemId", "command", "cwd", "reason"],
         &[
             "decision=accept",
             "decision=acceptForSession",
@@ -221,7 +272,7 @@ pub const MESSAGES: &[Message] = &[
     ),
     server_request(
         "item/fileChange/requestApproval",
-        &["threadId", "itemId", "grantRoot", "reason"],
+        &["threadId", "turnId", "itemId", "grantRoot", "reason"],
         &[
             "decision=accept",
             "decision=acceptForSession",
@@ -245,6 +296,7 @@ mod tests {
         ("agent.rs", include_str!("agent.rs")),
         ("account.rs", include_str!("account.rs")),
         ("backend.rs", include_str!("backend.rs")),
+        ("items.rs", include_str!("items.rs")),
         ("login.rs", include_str!("login.rs")),
         ("rpc.rs", include_str!("rpc.rs")),
         ("shared.rs", include_str!("shared.rs")),

@@ -29,7 +29,7 @@ impl Endpoint {
         let ws = match std::env::var("CODEX_GOVERNANCE_CODEX_TRANSPORT").as_deref() {
             Ok("ws") => true,
             Ok("unix") => false,
-            _ => cfg_windows(),
+            _ => crate::platform::CODEX_OVER_WEBSOCKET,
         };
         let dir = private_folder(state_dir)?;
         if !ws {
@@ -136,10 +136,6 @@ impl Endpoint {
         };
         let _ = std::fs::remove_file(path);
     }
-}
-
-fn cfg_windows() -> bool {
-    std::env::consts::FAMILY == "windows"
 }
 
 fn private_folder(state_dir: &Path) -> Result<PathBuf, CodexError> {

@@ -11,21 +11,20 @@
 //! comes from the server's events, not from its screen.
 
 mod account;
-pub mod agent;
+mod agent;
 mod backend;
 pub mod contract;
-pub mod endpoint;
+mod endpoint;
 mod file_change;
+mod items;
 mod login;
-pub mod native;
-pub mod rpc;
-pub mod server;
-pub mod shared;
+mod native;
+mod rpc;
+mod server;
+mod shared;
 
-use std::path::Path;
-
-pub use agent::{CodexAgent, ThreadSpec};
-pub use backend::CodexBackend;
+pub(super) use agent::{CodexAgent, ThreadSpec};
+pub(super) use backend::CodexBackend;
 
 /// The oldest Codex CLI whose app-server this backend was verified against.
 pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);
@@ -92,12 +91,6 @@ pub fn version_warning(codex: &str) -> Option<String> {
         )),
         Ok(_) => None,
     }
-}
-
-/// True when `path` names an executable that exists, or a bare name (resolved on PATH).
-pub fn looks_runnable(codex: &str) -> bool {
-    let p = Path::new(codex);
-    p.components().count() == 1 || p.is_file()
 }
 
 #[cfg(test)]

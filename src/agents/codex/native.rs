@@ -46,14 +46,10 @@ fn on_path(command: &str) -> Option<PathBuf> {
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());
     }
-    let names: Vec<String> = if cfg!(windows) {
-        ["", ".cmd", ".exe"]
-            .iter()
-            .map(|ext| format!("{command}{ext}"))
-            .collect()
-    } else {
-        vec![command.to_string()]
-    };
+    let names: Vec<String> = crate::platform::PROGRAM_SUFFIXES
+        .iter()
+        .map(|ext| format!("{command}{ext}"))
+        .collect();
     std::env::split_paths(&std::env::var_os("PATH")?)
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
         .find(|p| p.is_file())
@@ -90,14 +86,14 @@ fn is_codex_package(dir: &Path) -> bool {
 /// `@openai/codex-<platform>/vendor/<triple>/bin/codex` beside or inside the package.
 fn native_in(package: &Path) -> Option<PathBuf> {
     let (platform, triple) = platform_package()?;
-    let exe = if cfg!(windows) { "codex.exe" } else { "codex" };
+    let exe = format!("codex{}", std::env::consts::EXE_SUFFIX);
     let scope = package.parent()?;
     [
         package.join("node_modules").join("@openai").join(platform),
         scope.join(platform),
     ]
     .into_iter()
-    .map(|p| p.join("vendor").join(triple).join("bin").join(exe))
+    .map(|p| p.join("vendor").join(triple).join("bin").join(&exe))
     .find(|p| p.is_file())
 }
 

@@ -104,7 +104,7 @@ impl AppServer {
             .stdout(Stdio::from(log.try_clone().map_err(io)?))
             .stderr(Stdio::from(log))
             .kill_on_drop(false);
-        detach(&mut cmd);
+        crate::platform::detach(&mut cmd);
         let child = cmd.spawn().map_err(|e| {
             endpoint.clean();
             CodexError::Missing(format!("{}: {e}", spec.codex.path.display()))
@@ -206,23 +206,4 @@ impl AppServer {
 
 fn io(e: std::io::Error) -> CodexError {
     CodexError::Io(e.to_string())
-}
-
-/// Its own process session (Unix): no terminal, no hangup when the launcher goes.
-#[cfg(unix)]
-fn detach(cmd: &mut tokio::process::Command) {
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-}
-
-/// No console window; the Job Object (`platform::contain`) ends it with the launcher.
-#[cfg(windows)]
-fn detach(cmd: &mut tokio::process::Command) {
-    const CREATE_NO_WINDOW: u32 = 0x0800_0000;
-    cmd.creation_flags(CREATE_NO_WINDOW);
 }

@@ -14,8 +14,10 @@ use serde::Deserialize;
 use super::{not_owner, Caller, IdQuery, L};
 use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
-use crate::model::IntegrationMode;
-use crate::review::changes::{change_diff, changes_view};
+use crate::integration::record::fence;
+use crate::model::{result_key, IntegrationMode, Session};
+use crate::review::changes::{change_diff, changes_view, ReportBrief, Surroundings};
+use crate::review::overlaps::Neighbour;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
@@ -57,7 +59,45 @@ pub(super) async fn changes(
             };
             reply(blocking(move || change_diff(&repo, &ws, &path)).await)
         }
-        None => reply(blocking(move || changes_view(&repo, &session, scope)).await),
+        None => {
+            let report = session.department_part().and_then(|d| {
+                let key = result_key(
+                    d.parent_session_id.as_deref()?,
+                    &id,
+                    d.last_report_id.as_deref()?,
+                );
+                l.ctx.store.result(&key).ok().flatten()
+            });
+            let waiting: Vec<Session> = l.ctx.store.read(|st| {
+                st.sessions
+                    .values()
+                    .filter(|o| o.id != id && o.workspace().is_some_and(|w| w.state.awaits_user()))
+                    .cloned()
+                    .collect()
+            });
+            let fence = fence(&l.ctx);
+            reply(
+                blocking(move || {
+                    let around = Surroundings {
+                        fence: &fence,
+                        waiting: waiting
+                            .iter()
+                            .filter_map(|o| {
+                                Some(Neighbour {
+                                    session_id: &o.id,
+                                    department: o.department.as_deref(),
+                                    workspace: o.workspace()?,
+                                })
+                            })
+                            .collect(),
+                    };
+                    let mut view = changes_view(&repo, &session, scope)?.decide(&repo, &around);
+                    view.report = report.as_ref().map(ReportBrief::from);
+                    Ok(view)
+                })
+                .await,
+            )
+        }
     }
 }
 

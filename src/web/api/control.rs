@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::L;
 use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
-use crate::sessions::control::{RetryTarget, Stopped};
+use crate::plans::control::{RetryTarget, Stopped};
 use crate::sessions::view::SessionView;
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
@@ -30,10 +30,11 @@ pub(super) struct SessionAnswer {
 pub(super) async fn interrupt(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
     reply(
         l.sessions
+            .live
             .interrupt(&b.session_id)
             .await
             .map(|()| SessionAnswer {
-                session: l.sessions.session_json(&b.session_id),
+                session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
             }),
     )
 }
@@ -53,7 +54,7 @@ pub(super) async fn stop_plan(State(l): L, JsonBody(b): JsonBody<SessionRef>) ->
             .stop_plan(&b.session_id)
             .await
             .map(|stopped| StopAnswer {
-                session: l.sessions.session_json(&stopped.session_id),
+                session: crate::sessions::view::session_json(&l.sessions, &stopped.session_id),
                 stopped,
             }),
     )
@@ -130,6 +131,7 @@ pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answe
     };
     reply(
         l.mailbox
+            .notices
             .answer_confirmation(
                 &b.department_session_id,
                 &b.report_id,
@@ -144,6 +146,6 @@ pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answe
 /// `POST /api/dismiss`: a failed department leaves "Needs you" for good.
 pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
     reply(l.dispatcher.dismiss(&b.session_id).map(|()| SessionAnswer {
-        session: l.sessions.session_json(&b.session_id),
+        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
     }))
 }

@@ -17,13 +17,16 @@ use crate::launcher::Launcher;
 mod changes;
 mod control;
 mod overview;
+mod pull_requests;
 mod quota;
 mod review;
 mod sessions;
 mod trust;
 mod zhongshu;
 
-use overview::{audit, browser_terminals, healthz, report, status, zhongshu_sessions};
+use overview::{
+    audit, browser_terminals, check_agents, healthz, report, status, zhongshu_sessions,
+};
 use sessions::{
     browser_terminal_close, browser_terminal_start, close_session, session_browser_terminal_start,
     session_input, start_department, start_zhongshu, submit_result,
@@ -49,6 +52,7 @@ pub fn routes() -> Routes {
         .get("/api/audit", audit)
         .get("/api/quota", quota::quota)
         .get("/api/handoff", review::handoff)
+        .post("/api/mark_seen", review::mark_seen)
         .get("/api/result_raw", review::result_raw)
         .get("/api/diff", review::diff)
         .post("/api/start_zhongshu_session", start_zhongshu)
@@ -59,7 +63,10 @@ pub fn routes() -> Routes {
         .post("/api/plan_assignments", plan_assignments)
         .post("/api/start_assignments", start_assignments)
         .post("/api/start_department", start_department)
-        .post("/api/start_department_for_zhongshu", start_department)
+        .post(
+            "/api/start_department_for_zhongshu",
+            sessions::start_department_for_zhongshu,
+        )
         .post("/api/session_input", session_input)
         .post("/api/close_session", close_session)
         .post("/api/notify_zhongshu", notify_zhongshu)
@@ -69,6 +76,8 @@ pub fn routes() -> Routes {
             session_browser_terminal_start,
         )
         .post("/api/browser_terminal/close", browser_terminal_close)
+        .post("/api/session_terminal/attach", sessions::attach_terminal)
+        .get("/api/session_conversation", sessions::conversation)
         .post("/api/submit_result", submit_result)
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
@@ -76,14 +85,19 @@ pub fn routes() -> Routes {
         .post("/api/undo_integration", changes::undo)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
+        .get("/api/pull_requests", pull_requests::settings)
+        .post("/api/integrate_plan", pull_requests::integrate_plan)
+        .post("/api/send_back_failure", pull_requests::send_back_failure)
         .post("/api/interrupt", control::interrupt)
         .post("/api/stop_plan", control::stop_plan)
         .post("/api/retry", control::retry)
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
         .post("/api/quota/start_anyway", quota::start_anyway)
+        .post("/api/quota/model_switch", quota::model_switch)
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
+        .post("/api/check_agents", check_agents)
 }
 
 type Caller = axum::Extension<Principal>;

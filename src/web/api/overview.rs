@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use super::{number, Caller, QueryMap, L};
 use crate::credentials::Principal;
-use crate::mailbox::watchdog::IngestionView;
-use crate::model::{TerminalStatus, TerminalView};
+use crate::mailbox::ingest::watchdog::IngestionView;
+use crate::model::TerminalView;
 use crate::report::Report;
+use crate::web::answer::reply;
 use crate::web::answer::{failure, ok};
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
@@ -62,6 +63,19 @@ pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response 
         .into_response()
 }
 
+/// `POST /api/check_agents`: *Check again* after installing or logging in
+/// to Codex; the problems found now (none: sessions can start).
+pub(super) async fn check_agents(
+    State(l): L,
+    // An object, as every POST takes (nothing in it is read).
+    crate::web::JsonBody(_): crate::web::JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let problems = l.recheck_backend().await;
+    reply(Ok::<_, crate::error::LauncherError>(
+        serde_json::json!({ "problems": problems }),
+    ))
+}
+
 pub(super) async fn zhongshu_sessions(State(l): L) -> Response {
     Json(l.zhongshu_sessions_view()).into_response()
 }
@@ -91,14 +105,7 @@ pub(super) async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
 }
 
 pub(super) async fn browser_terminals(State(l): L) -> Response {
-    let terminals = l.ctx.store.read(|s| {
-        s.terminals
-            .values()
-            .filter(|t| t.status != TerminalStatus::Closed)
-            .cloned()
-            .map(TerminalView::from)
-            .collect::<Vec<_>>()
-    });
+    let terminals = l.ctx.store.read(|s| l.listed_terminals(s));
     ok(Terminals {
         terminals: terminals.clone(),
         browser_terminals: terminals,

@@ -5,15 +5,13 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::L;
-use crate::sessions::quota::BudgetInput;
+use crate::quota::BudgetInput;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
 /// `GET /api/quota`: the 5-hour and weekly windows, the hold, parked sessions.
 pub(super) async fn quota(State(l): L) -> Response {
-    reply(Ok::<_, crate::error::LauncherError>(
-        l.sessions.quota_view(),
-    ))
+    reply(Ok::<_, crate::error::LauncherError>(l.quota.view()))
 }
 
 /// A body that must be a JSON object with nothing in it (`{}`), as every
@@ -25,16 +23,32 @@ pub(super) struct NoFields {}
 /// `POST /api/quota/start_anyway {}`: departments start despite the hold
 /// until it would have lifted.
 pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -> Response {
-    let started = l.sessions.start_anyway();
+    let started = l.quota.start_anyway();
     if started.is_ok() {
         l.dispatcher.pump_queue().await;
     }
-    reply(started.map(|_| l.sessions.quota_view()))
+    reply(started.map(|_| l.quota.view()))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SwitchAnswer {
+    choice: crate::quota::model_switch::SwitchChoice,
+}
+
+/// `POST /api/quota/model_switch {choice: switch|keep|never}`: the answer to
+/// "switch the running sessions to a lighter model for their next turns?".
+pub(super) async fn model_switch(State(l): L, JsonBody(b): JsonBody<SwitchAnswer>) -> Response {
+    let answered = l
+        .quota
+        .answer_model_switch(b.choice, l.sessions.as_ref())
+        .await;
+    reply(answered.map(|()| l.quota.view()))
 }
 
 /// `POST /api/plan_budget {zhongshu_id, budget_usd?, budget_tokens?}`.
 pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>) -> Response {
-    let raised = l.sessions.raise_budget(b).await;
+    let raised = l.quota.raise_budget(b, l.sessions.as_ref()).await;
     if raised.is_ok() {
         l.dispatcher.pump_queue().await;
     }

@@ -12,6 +12,7 @@ use super::{QueryMap, L};
 use crate::error::{LResult, LauncherError};
 use crate::review::{self, ResultRef};
 use crate::web::answer::reply;
+use crate::web::JsonBody;
 
 /// Runs blocking work (the store, files, libgit2) off the runtime.
 async fn blocking<T: Send + 'static>(
@@ -40,6 +41,45 @@ pub(super) async fn result_raw(State(l): L, QueryMap(q): QueryMap) -> Response {
     };
     let ctx = Arc::clone(&l.ctx);
     reply(blocking(move || review::result_raw(&ctx, &which)).await)
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct MarkSeen {
+    /// The planner whose results these are.
+    parent_session_id: String,
+    #[serde(default)]
+    department_session_id: Option<String>,
+    #[serde(default)]
+    report_id: Option<String>,
+}
+
+/// `POST /api/mark_seen {parent_session_id, department_session_id?, report_id?}`:
+/// the developer saw these results (the page's read state, not the planner's).
+pub(super) async fn mark_seen(State(l): L, JsonBody(b): JsonBody<MarkSeen>) -> Response {
+    let ids = [
+        Some(("parent_session_id", &b.parent_session_id)),
+        b.department_session_id
+            .as_ref()
+            .map(|v| ("department_session_id", v)),
+        b.report_id.as_ref().map(|v| ("report_id", v)),
+    ];
+    for (name, value) in ids.into_iter().flatten() {
+        if let Err(e) = crate::ids::check_id(name, value) {
+            return e.into_response();
+        }
+    }
+    let ctx = Arc::clone(&l.ctx);
+    reply(
+        blocking(move || {
+            review::seen::mark_seen(
+                &ctx,
+                &b.parent_session_id,
+                b.department_session_id.as_deref(),
+                b.report_id.as_deref(),
+            )
+        })
+        .await,
+    )
 }
 
 /// `GET /api/diff?path=<repository path>&base=<revision>`: against HEAD without a base.

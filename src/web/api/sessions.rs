@@ -10,7 +10,7 @@ use super::{Caller, L};
 use crate::credentials::Principal;
 use crate::launcher::StartedView;
 use crate::model::QueueItem;
-use crate::sessions::queue::{AssignmentInput, Dispatch};
+use crate::plans::queue::{AssignmentInput, Dispatch};
 use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
@@ -39,6 +39,26 @@ pub(super) struct StartDepartment {
     assignment: AssignmentInput,
     #[serde(default)]
     parent_session_id: Option<String>,
+    /// The Python tool's other name for it.
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
+}
+
+/// `POST /api/start_department_for_zhongshu`: the same, but the Zhongshu must
+/// be named (the Python tool refused it otherwise).
+pub(super) async fn start_department_for_zhongshu(
+    state: L,
+    JsonBody(b): JsonBody<StartDepartment>,
+) -> Response {
+    if crate::plans::queue::first_named([
+        b.parent_session_id.as_ref(),
+        b.zhongshu_session_id.as_ref(),
+    ])
+    .is_none()
+    {
+        return failure(StatusCode::BAD_REQUEST, "parent_session_id is required");
+    }
+    start_department(state, JsonBody(b)).await
 }
 
 pub(super) async fn start_department(
@@ -47,7 +67,13 @@ pub(super) async fn start_department(
 ) -> Response {
     reply(
         l.dispatcher
-            .start_department(b.assignment, b.parent_session_id)
+            .start_department(
+                b.assignment,
+                crate::plans::queue::first_named([
+                    b.parent_session_id.as_ref(),
+                    b.zhongshu_session_id.as_ref(),
+                ]),
+            )
             .await
             .map(|d| match d {
                 Dispatch::Started(id) => DepartmentStart::Started(Box::new(StartedView {
@@ -84,7 +110,7 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
                     .map(|i| i.at.clone())
                     .unwrap_or_default(),
                 session_id: s.id.clone(),
-                session: l.sessions.session_json(&s.id),
+                session: crate::sessions::view::session_json(&l.sessions, &s.id),
             }),
     )
 }
@@ -117,7 +143,7 @@ pub(super) struct Close {
 pub(super) struct Closed {
     session: Option<SessionView>,
     #[serde(flatten)]
-    planner: Option<crate::sessions::control::Stopped>,
+    planner: Option<crate::plans::control::Stopped>,
 }
 
 pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> Response {
@@ -140,7 +166,7 @@ pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> 
             .map(|_| None),
     };
     reply(closed.map(|planner| Closed {
-        session: l.sessions.session_json(&b.session_id),
+        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
         planner,
     }))
 }
@@ -175,6 +201,22 @@ pub(super) async fn session_browser_terminal_start(
             .await
             .map(|t| TerminalAnswer::new(&l, t)),
     )
+}
+
+/// `POST /api/session_terminal/attach`: the session's own terminal, started
+/// for this viewer if it runs only on demand.
+pub(super) async fn attach_terminal(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+    reply(
+        l.sessions
+            .attach_terminal(&b.session_id)
+            .await
+            .map(|t| TerminalAnswer::new(&l, (t, false))),
+    )
+}
+
+/// `GET /api/session_conversation?id=`: what the session did, live or finished.
+pub(super) async fn conversation(State(l): L, super::IdQuery(id, _): super::IdQuery) -> Response {
+    reply(l.sessions.conversation(&id))
 }
 
 #[derive(Deserialize)]
@@ -232,6 +274,8 @@ pub(super) struct TerminalAnswer {
 struct OpenedTerminal {
     #[serde(flatten)]
     info: TerminalInfo,
+    /// Its listener's address (the Python tool's `host`): always loopback.
+    host: &'static str,
     pid: Option<u32>,
     scope: &'static str,
     read_only: bool,
@@ -249,6 +293,7 @@ impl TerminalAnswer {
             url: info.url.clone(),
             reused,
             terminal: OpenedTerminal {
+                host: "127.0.0.1",
                 scope: match info.kind {
                     crate::model::TerminalKind::Interactive => "global",
                     _ => "session",

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{flag, not_owner, number, Caller, IdQuery, L};
-use crate::sessions::queue::{AssignmentInput, PlanInput};
+use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
 
@@ -53,7 +53,15 @@ pub(super) async fn zhongshu_inbox(
         (Err(e), _) | (_, Err(e)) => return failure(StatusCode::BAD_REQUEST, &e),
     };
     let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
-    reply(l.mailbox.inbox_view(&id, peek, limit, before, count))
+    reply(crate::mailbox::inbox_view::inbox_view(
+        &l.ctx,
+        &l.sessions,
+        &id,
+        peek,
+        limit,
+        before,
+        count,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -74,22 +82,70 @@ pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) 
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
         return failure(StatusCode::BAD_REQUEST, &e);
     }
-    reply(l.resume_plan(&b.session_id).await)
+    reply(crate::launcher::resume_plan::resume_plan(&l, &b.session_id).await)
 }
 
 pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>) -> Response {
     reply(
         l.mailbox
             .restart_zhongshu(&b.session_id, b.model.as_deref())
-            .await,
+            .await
+            .map(|r| RestartAnswer {
+                started: (!r.resumed_inline).then(|| StartFacts::of(l.started_view(&r.session_id))),
+                restarted: r,
+            }),
     )
+}
+
+/// A restart: inline, or a new session answered as the Python tool answered
+/// a start (its prompt file, pid, terminal and the counts).
+#[derive(Serialize)]
+pub(super) struct RestartAnswer {
+    #[serde(flatten)]
+    restarted: crate::mailbox::notices::restart::Restarted,
+    #[serde(flatten)]
+    started: Option<StartFacts>,
+}
+
+#[derive(Serialize)]
+pub(super) struct StartFacts {
+    prompt_path: Option<String>,
+    pid: Option<u32>,
+    browser_terminal: Option<crate::model::TerminalView>,
+    active: usize,
+    active_zhongshu_sessions: usize,
+    active_department_sessions: usize,
+    active_sessions_total: usize,
+}
+
+impl StartFacts {
+    fn of(v: crate::launcher::StartedView) -> StartFacts {
+        StartFacts {
+            prompt_path: v.prompt_path,
+            pid: v.pid,
+            browser_terminal: v.browser_terminal,
+            active: v.active,
+            active_zhongshu_sessions: v.active_zhongshu_sessions,
+            active_department_sessions: v.active_department_sessions,
+            active_sessions_total: v.active_sessions_total,
+        }
+    }
 }
 
 pub(super) async fn report_plan(
     State(l): L,
     axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<PlanInput>,
+    JsonBody(mut b): JsonBody<PlanInput>,
 ) -> Response {
+    // Named by any of the Python tool's keys; else the caller's own session
+    // (an agent's token), else the newest running Zhongshu, as Python did.
+    b.session_id = match b.named_zhongshu() {
+        Some(id) => id,
+        None => match named_or_newest(&l, &p, None) {
+            Ok(id) => id,
+            Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+        },
+    };
     if let Some(r) = not_owner(&p, &b.session_id) {
         return r;
     }
@@ -124,7 +180,11 @@ pub(super) async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>
 
 #[derive(Deserialize)]
 pub(super) struct StartAssignments {
-    parent_session_id: String,
+    #[serde(default)]
+    parent_session_id: Option<String>,
+    /// The Python tool's other name for it.
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
     #[serde(default)]
     assignments: Option<Vec<AssignmentInput>>,
     /// The plan revision the user saw (the dashboard sends it); absent from
@@ -135,11 +195,17 @@ pub(super) struct StartAssignments {
 
 pub(super) async fn start_assignments(
     State(l): L,
+    axum::Extension(p): Caller,
     JsonBody(b): JsonBody<StartAssignments>,
 ) -> Response {
+    let named = first_named([b.parent_session_id.as_ref(), b.zhongshu_session_id.as_ref()]);
+    let parent = match named_or_newest(&l, &p, named) {
+        Ok(id) => id,
+        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+    };
     reply(
         l.dispatcher
-            .start_assignments(&b.parent_session_id, b.assignments, b.revision)
+            .start_assignments(&parent, b.assignments, b.revision)
             .await
             .map(|plan| l.assignments_view(&plan)),
     )
@@ -148,12 +214,36 @@ pub(super) async fn start_assignments(
 pub(super) async fn notify_zhongshu(
     State(l): L,
     axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<crate::mailbox::inbox::NotifyInput>,
+    JsonBody(mut b): JsonBody<crate::mailbox::notices::inbox::NotifyInput>,
 ) -> Response {
+    b.parent_session_id = match named_or_newest(&l, &p, b.named_zhongshu()) {
+        Ok(id) => id,
+        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+    };
     if let Some(r) = not_owner(&p, &b.parent_session_id) {
         return r;
     }
-    reply(l.mailbox.notify_zhongshu_request(b).await)
+    reply(l.mailbox.notices.notify_zhongshu_request(b).await)
+}
+
+/// The Zhongshu a request names, else (as the Python tool did) the caller's
+/// own session for an agent's token and the newest running Zhongshu for the
+/// developer's; why not (a 400) when there is none.
+fn named_or_newest(
+    l: &crate::launcher::Launcher,
+    p: &crate::credentials::Principal,
+    named: Option<String>,
+) -> Result<String, &'static str> {
+    if let Some(id) = named {
+        return Ok(id);
+    }
+    if let crate::credentials::Principal::Session(g) = p {
+        return Ok(g.session_id.clone());
+    }
+    l.ctx
+        .store
+        .read(|s| s.newest_running_zhongshu().map(|z| z.id.clone()))
+        .ok_or("parent_session_id is required because no Zhongshu session is running")
 }
 
 /// The registered plan as `GET /api/zhongshu_plan` shows it (the Python

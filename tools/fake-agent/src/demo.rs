@@ -1,10 +1,16 @@
 //! `--demo`: what the fake agent does for `codex-governance demo` when its
 //! prompt carries no plan and no directives, so a new user sees a whole plan
-//! run from a plain task. A Zhongshu reads the task and the departments from
-//! its prompt (the lines a real planner reads) and registers one assignment
-//! per department, each naming one notes file in that department's usual
-//! folder. A department adds a dated line to the file its prompt puts in
-//! scope and reports it with the launcher's `mailbox send`.
+//! run from a plain task, and what review looks like. A Zhongshu reads the
+//! task and the departments from its prompt (the lines a real planner reads)
+//! and registers one assignment per department, each naming one notes file in
+//! that department's usual folder. A department adds a dated line to the file
+//! its prompt puts in scope and reports it with the launcher's `mailbox send`.
+//! Two of the built-in departments do more, so the review has something to
+//! show: zhilibu also adds a line to README.md before its Usage section and
+//! asks the user whether the README should say it (Confirm / Reject), and
+//! lingyubu adds a line at the same place although README.md is not in its
+//! scope, and leaves it out of its report (a REVIEW, and a conflict between
+//! the two).
 
 use std::io::Write;
 use std::path::{Component, Path};
@@ -26,11 +32,19 @@ pub fn plan(prompt: &str) -> Option<Value> {
         .take(MAX_ASSIGNMENTS)
         .map(|(key, title)| {
             let file = notes_file(&key);
+            let (extra, files) = match key.as_str() {
+                "zhilibu" => (
+                    format!(", {README_LINE}, {ASK_FIRST}"),
+                    json!([file, "README.md"]),
+                ),
+                "lingyubu" => (format!(", {README_LINE}"), json!([file])),
+                _ => (String::new(), json!([file])),
+            };
             json!({
                 "department": key,
                 "title": format!("{title}: {task}"),
-                "task": format!("{task} (the {title} part): add a dated line about it to {file}"),
-                "files": [file],
+                "task": format!("{task} (the {title} part): add a dated line about it to {file}{extra}"),
+                "files": files,
                 "reason": format!("{file} is in {key}'s folders"),
             })
         })
@@ -42,6 +56,25 @@ pub fn plan(prompt: &str) -> Option<Value> {
         "summary": format!("Demo plan for: {task}"),
         "assignments": assignments,
     }))
+}
+
+/// What a demo task says to add a line to README.md before its Usage section.
+pub const README_LINE: &str = "and a line to README.md before its Usage section";
+/// What a demo task says to ask the user about first.
+pub const ASK_FIRST: &str = "asking the user whether the README should say it";
+/// The question the department asks (its report's next action).
+pub const QUESTION: &str =
+    "Should README.md mention this, or only docs/notes.md? Confirm keeps the README line; Reject asks me to take it out.";
+
+/// Inserts `line` before README.md's `## Usage` heading (at the end when it has none).
+pub fn add_readme_line(repo: &Path, line: &str) -> Result<(), String> {
+    let path = repo.join("README.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let new = match text.find("## Usage") {
+        Some(at) => format!("{}{line}\n\n{}", &text[..at], &text[at..]),
+        None => format!("{text}{line}\n"),
+    };
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A notes file where the default configuration routes each built-in
@@ -104,10 +137,13 @@ fn departments(prompt: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What a department's prompt asks: its task's first line and the files in scope.
+/// What a department's prompt asks: its task's first line, the files in
+/// scope, and whether it also adds the README line and asks the user first.
 pub struct Work {
     pub task: String,
     pub files: Vec<String>,
+    pub readme: bool,
+    pub asks: bool,
 }
 
 pub fn work(prompt: &str) -> Work {
@@ -130,6 +166,8 @@ pub fn work(prompt: &str) -> Work {
     Work {
         task: first_line(task, "the demo task"),
         files,
+        readme: task.contains(README_LINE),
+        asks: task.contains(ASK_FIRST),
     }
 }
 
@@ -171,8 +209,25 @@ mod tests {
             keys,
             [json!("zhilibu"), json!("gongchengbu"), json!("lingyubu")]
         );
-        assert_eq!(a[0]["files"], json!(["docs/notes.md"]));
+        assert_eq!(a[0]["files"], json!(["docs/notes.md", "README.md"]));
         assert!(a[2]["task"].as_str().unwrap().contains("src/notes.md"));
+        // zhilibu asks first and may write README.md; lingyubu writes it out of scope.
+        let zhilibu = work(&format!(
+            "\nTask:\n{}\n\nWhen you are done",
+            a[0]["task"].as_str().unwrap()
+        ));
+        assert!(zhilibu.readme && zhilibu.asks);
+        let lingyubu = work(&format!(
+            "\nTask:\n{}\n\nWhen you are done",
+            a[2]["task"].as_str().unwrap()
+        ));
+        assert!(lingyubu.readme && !lingyubu.asks);
+        assert_eq!(a[2]["files"], json!(["src/notes.md"]));
+        let gongchengbu = work(&format!(
+            "\nTask:\n{}\n\nWhen you are done",
+            a[1]["task"].as_str().unwrap()
+        ));
+        assert!(!gongchengbu.readme && !gongchengbu.asks);
         assert!(plan("no departments here").is_none());
     }
 
@@ -183,6 +238,21 @@ mod tests {
         assert_eq!(w.files, ["docs/notes.md", "b.md"]);
         let bare = work("Task:\nx\n\nWhen you are done");
         assert!(bare.files.is_empty());
+    }
+
+    #[test]
+    fn two_readme_lines_land_at_one_place() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("README.md"),
+            "# P\n\nIntro.\n\n## Usage\n\nRun it.\n",
+        )
+        .unwrap();
+        add_readme_line(dir.path(), "one").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+            "# P\n\nIntro.\n\none\n\n## Usage\n\nRun it.\n"
+        );
     }
 
     #[test]

@@ -303,8 +303,8 @@ fn demo_department(o: &Options, dept: String) {
         std::thread::sleep(Duration::from_secs_f64(seconds));
     }
     let mut changed = Vec::new();
+    let stamp = chrono::Local::now().format("%Y-%m-%d %H:%M");
     if let Some(file) = work.files.first() {
-        let stamp = chrono::Local::now().format("%Y-%m-%d %H:%M");
         let line = format!("- {stamp} {dept}: {}", work.task);
         match demo::add_line(std::path::Path::new("."), file, &line) {
             Ok(()) => {
@@ -314,9 +314,26 @@ fn demo_department(o: &Options, dept: String) {
             Err(e) => out(&format!("FAKE_AGENT_DEMO_ERROR {e}")),
         }
     }
-    let summary = match changed.first() {
-        Some(file) => format!("Added a dated line to {file} for: {}", work.task),
-        None => format!("Changed nothing (no file in scope) for: {}", work.task),
+    // The README line: reported when README.md is in scope; a department
+    // that wanders outside its scope leaves it out of its report.
+    let asked = work.task.split(" (the ").next().unwrap_or("").to_string();
+    if work.readme {
+        let line = format!("{dept} ({stamp}): {asked}");
+        match demo::add_readme_line(std::path::Path::new("."), &line) {
+            Ok(()) if work.files.iter().any(|f| f == "README.md") => {
+                changed.push("README.md".into())
+            }
+            Ok(()) => out("FAKE_AGENT_DEMO_WANDERED README.md"),
+            Err(e) => out(&format!("FAKE_AGENT_DEMO_ERROR {e}")),
+        }
+    }
+    let asks = work.asks;
+    let summary = match changed.as_slice() {
+        [] => format!("Changed nothing (no file in scope) for: {}", work.task),
+        files => format!(
+            "Added a dated line about \"{asked}\" to {}.",
+            files.join(" and ")
+        ),
     };
     let report = Report {
         department_session_id: env("SESSION_ID").unwrap_or_default(),
@@ -326,8 +343,12 @@ fn demo_department(o: &Options, dept: String) {
         verifications_run: Vec::new(),
         verifications_skipped: vec!["checks: the demo agent runs none".into()],
         risks: Vec::new(),
-        next_action: "none".into(),
-        needs_user_confirmation: false,
+        next_action: if asks {
+            demo::QUESTION.into()
+        } else {
+            "none".into()
+        },
+        needs_user_confirmation: asks,
         parent_session_id: env("PARENT_SESSION_ID").filter(|p| !p.is_empty()),
         report_id: None,
     };

@@ -101,6 +101,9 @@ pub fn send_with_cli(bin: &str, report: &Report) -> bool {
     if !report.next_action.is_empty() {
         cmd.args(["--next-action", &report.next_action]);
     }
+    if report.needs_user_confirmation {
+        cmd.arg("--needs-confirmation");
+    }
     if let Some(id) = &report.report_id {
         cmd.args(["--report-id", id]);
     }

@@ -1,0 +1,191 @@
+//! The forge: where teams review (issue 38). A department's work is pushed to
+//! a Git remote with the user's own credentials ([`push`], libgit2) and a pull
+//! request is opened there through the forge's API ([`Forge`]), its body the
+//! governance review ([`body`]). While it is open, its checks are read back
+//! (ETags and rate limits respected) so a failing job's log can go back to
+//! the department ([`log`]).
+//!
+//! [`Forge`] is the one small interface the rest of the launcher sees: GitHub
+//! (and GitHub Enterprise, by `api_url`) implements it through `octocrab`
+//! ([`github`]); GitLab or Forgejo would be further implementations. Its
+//! token ([`token`]) is read from the environment or `gh`, held as a
+//! [`Secret`](crate::secret::Secret) in memory only, and taken out of the
+//! launcher's environment so no agent or terminal inherits it.
+
+pub mod body;
+pub mod commits;
+pub mod github;
+pub mod log;
+pub mod push;
+pub mod remote;
+pub mod token;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::model::{Check, PullRequestState};
+
+/// A forge call in flight.
+pub type ForgeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
+
+/// What went wrong on the forge, in words the user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    #[error("no token for the forge: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login")]
+    NoToken,
+    #[error("the forge at {api} cannot be reached ({why})")]
+    Unreachable { api: String, why: String },
+    #[error(
+        "the forge refused the token ({message}): give GITHUB_TOKEN or GH_TOKEN a token that may \
+         open pull requests on {repo}, or run gh auth login"
+    )]
+    Unauthorized { repo: String, message: String },
+    #[error("{repo} was not found on the forge at {api}, or the token may not see it")]
+    NotFound { repo: String, api: String },
+    #[error("the forge's rate limit is spent: it resets in {}s", .wait.as_secs())]
+    RateLimited { wait: Duration },
+    #[error("the forge answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    #[error("the forge's answer could not be read: {0}")]
+    Answer(String),
+}
+
+impl ForgeError {
+    /// Worth trying again later as it is (the forge was away or busy).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ForgeError::Unreachable { .. }
+                | ForgeError::RateLimited { .. }
+                | ForgeError::Refused {
+                    status: 500..=599,
+                    ..
+                }
+        )
+    }
+}
+
+/// The repository as the forge shows it to the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    /// `owner/name`.
+    pub full_name: String,
+    pub default_branch: String,
+}
+
+/// A pull request to open.
+#[derive(Debug, Clone)]
+pub struct NewPull {
+    pub title: String,
+    pub body: String,
+    /// The pushed branch.
+    pub head: String,
+    /// The branch it targets.
+    pub base: String,
+}
+
+/// A pull request on the forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullInfo {
+    pub number: u64,
+    pub url: String,
+    pub state: PullRequestState,
+    /// The head commit the forge knows.
+    pub head_sha: String,
+}
+
+/// What opening a pull request found.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub pull: PullInfo,
+    /// One was already open for the branch: it was reused (and its title and
+    /// body updated).
+    pub reused: bool,
+}
+
+/// A forge's pull requests and checks, for one repository.
+pub trait Forge: Send + Sync {
+    /// The repository, read first: the forge is reachable, the token valid,
+    /// the repository visible (before anything is pushed).
+    fn repository(&self) -> ForgeFuture<'_, RepoInfo>;
+    /// Opens a pull request, or reuses the one already open for its head.
+    fn open_pull(&self, new: NewPull) -> ForgeFuture<'_, Opened>;
+    /// The pull request open for branch `head`, if any.
+    fn find_pull(&self, head: String) -> ForgeFuture<'_, Option<PullInfo>>;
+    /// A new title and body for an open pull request.
+    fn update_pull(&self, number: u64, title: String, body: String) -> ForgeFuture<'_, ()>;
+    /// The pull request as it stands (cached by ETag).
+    fn pull(&self, number: u64) -> ForgeFuture<'_, PullInfo>;
+    /// The check runs and commit statuses of `sha` (cached by ETag).
+    fn checks(&self, sha: String) -> ForgeFuture<'_, Vec<Check>>;
+    /// The log of a failed check (a GitHub Actions job's), when the forge
+    /// keeps one; None for checks without a log.
+    fn job_log(&self, check: Check) -> ForgeFuture<'_, Option<String>>;
+    /// How long to wait before the next call, as the forge's rate-limit
+    /// headers last asked (None: no wait).
+    fn wait_hint(&self) -> Option<Duration>;
+}
+
+/// Pull requests as configured for this repository: the remote and its URL,
+/// the forge's repository, and the client.
+#[derive(Clone)]
+pub struct Setup {
+    pub remote: String,
+    /// The remote's push URL (shown, never holding a password: see
+    /// [`remote::without_password`]).
+    pub remote_url: String,
+    /// `owner/name` on the forge.
+    pub repo: String,
+    pub api_url: String,
+    pub forge: Arc<dyn Forge>,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("remote", &self.remote)
+            .field("remote_url", &self.remote_url)
+            .field("repo", &self.repo)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why pull requests are off for this repository, in words with the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Off(pub String);
+
+impl Setup {
+    /// Resolves `launcher.pull_requests` against the repository: off (with
+    /// why) until the remote resolves and the forge's repository is known.
+    /// The token is looked up later, when a pull request is opened.
+    pub fn resolve(
+        repo: &std::path::Path,
+        settings: &crate::config::pull_requests::PullRequestSettings,
+    ) -> Result<Setup, Off> {
+        let remote_url = remote::url_of(repo, &settings.remote)?;
+        let forge_repo = match &settings.repo {
+            Some(r) => r.clone(),
+            None => remote::owner_name(&remote_url).ok_or_else(|| {
+                Off(format!(
+                    "the forge's repository cannot be read from the URL of remote {:?} ({}): \
+                     set launcher.pull_requests.repo to owner/name",
+                    settings.remote,
+                    remote::without_password(&remote_url)
+                ))
+            })?,
+        };
+        let forge = github::GitHub::new(&settings.api_url, &forge_repo)
+            .map_err(|e| Off(format!("launcher.pull_requests.api_url: {e}")))?;
+        Ok(Setup {
+            remote: settings.remote.clone(),
+            remote_url: remote::without_password(&remote_url),
+            repo: forge_repo,
+            api_url: settings.api_url.clone(),
+            forge: Arc::new(forge),
+        })
+    }
+}

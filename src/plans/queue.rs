@@ -1,0 +1,471 @@
+//! Plans, assignments and the department queue (SPEC 7).
+//!
+//! A plan's selected assignments go into one persisted FIFO queue; the queue is
+//! pumped when a slot frees (a department reported, exited or was closed), never
+//! by a read. A start that fails keeps its item with the error.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+pub(crate) use super::queue_records::mark_assignment;
+use super::queue_records::{assign_queue_ids, audit_queued, failed, queue_item, started};
+use crate::clock;
+use crate::context::Context;
+use crate::error::{LResult, LauncherError};
+use crate::model::plan;
+use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use crate::quota;
+use crate::sessions::{Sessions, StartSpec};
+use crate::signals::{Signal, SignalTx};
+use plan::enqueue_selected;
+
+pub use crate::policy::plan::AssignmentInput;
+
+/// A plan as `report_zhongshu_plan` carries it: flat, or nested under `plan`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanInput {
+    /// The Zhongshu; the Python tool also took `parent_session_id` and
+    /// `zhongshu_session_id` for it (`named_zhongshu`).
+    #[serde(default)]
+    pub session_id: String,
+    #[serde(default)]
+    parent_session_id: Option<String>,
+    #[serde(default)]
+    zhongshu_session_id: Option<String>,
+    #[serde(flatten)]
+    pub flat: PlanBody,
+    #[serde(default)]
+    pub plan: Option<PlanBody>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlanBody {
+    pub summary: Option<String>,
+    pub assignments: Option<Vec<AssignmentInput>>,
+    pub needs_confirmation: Option<bool>,
+}
+
+impl PlanInput {
+    /// The Zhongshu the plan names, under any of the Python tool's keys.
+    pub fn named_zhongshu(&self) -> Option<String> {
+        first_named([
+            Some(&self.session_id),
+            self.parent_session_id.as_ref(),
+            self.zhongshu_session_id.as_ref(),
+        ])
+    }
+
+    /// The plan's fields, flat ones first, nested ones where the flat are missing.
+    fn body(self) -> PlanBody {
+        let nested = self.plan.unwrap_or_default();
+        PlanBody {
+            summary: self.flat.summary.or(nested.summary),
+            assignments: self.flat.assignments.or(nested.assignments),
+            needs_confirmation: self.flat.needs_confirmation.or(nested.needs_confirmation),
+        }
+    }
+}
+
+/// The first of `ids` given and not blank (the Python tool's key aliases),
+/// as given: an id with stray characters is refused by its check, not trimmed.
+pub fn first_named<'a>(ids: impl IntoIterator<Item = Option<&'a String>>) -> Option<String> {
+    ids.into_iter()
+        .flatten()
+        .find(|s| !s.trim().is_empty())
+        .cloned()
+}
+
+/// What `start_department` did.
+pub enum Dispatch {
+    /// The id of the session that started.
+    Started(String),
+    Queued(Box<QueueItem>),
+}
+
+/// Plans, assignments and the queue: which departments start, and when.
+pub struct Dispatcher {
+    pub(super) ctx: Arc<Context>,
+    pub(super) sessions: Arc<Sessions>,
+    /// Serializes queue pumps so two releases never over-start.
+    pub(super) pump_lock: tokio::sync::Mutex<()>,
+    /// Tells the launcher when a plan finished.
+    signals: SignalTx,
+}
+
+impl Dispatcher {
+    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>, signals: SignalTx) -> Dispatcher {
+        Dispatcher {
+            ctx,
+            sessions,
+            pump_lock: tokio::sync::Mutex::new(()),
+            signals,
+        }
+    }
+
+    /// Checks an assignment against the configured departments and models.
+    fn validate_assignment(&self, index: usize, a: &AssignmentInput) -> LResult<Assignment> {
+        let c = &self.ctx.config;
+        let all = c.assignable_departments();
+        let titles = all
+            .iter()
+            .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
+            .collect();
+        let departments = all.into_iter().map(|d| d.key).collect();
+        let rules = crate::policy::plan::Rules {
+            departments,
+            titles,
+            models: c.launcher.models.clone(),
+            default_model: c.launcher.department_model.clone(),
+        };
+        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)
+            .map_err(LauncherError::BadRequest)?;
+        let globs = c
+            .department(&checked.department)
+            .map(|d| d.globs)
+            .unwrap_or_default();
+        let block = c.launcher.isolation.scope == crate::config::ScopeMode::Block;
+        checked.scope_note =
+            crate::policy::plan::scope_note(&checked.department, &checked.files, &globs, block);
+        Ok(checked)
+    }
+
+    /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,
+    /// whose receipt is recorded with the plan).
+    pub async fn register_plan(
+        self: &Arc<Self>,
+        input: PlanInput,
+        receipt: Option<crate::model::ToolReceipt>,
+    ) -> LResult<Plan> {
+        self.sessions.require_zhongshu(&input.session_id)?;
+        let session_id = input.session_id.clone();
+        let body = input.body();
+        let summary = body.summary.unwrap_or_default();
+        let raw = body.assignments.unwrap_or_default();
+        let asked = body.needs_confirmation.unwrap_or(false);
+        let assignments = raw
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.validate_assignment(i, a))
+            .collect::<LResult<Vec<_>>>()?;
+        let needs_confirmation = (asked || self.ctx.config.launcher.require_plan_confirmation)
+            && !assignments.is_empty();
+        let status = plan::plan_status(assignments.len(), needs_confirmation);
+        let base = crate::worktrees::plan_base(&self.ctx.repo, &assignments).await;
+        let mut plan = Plan {
+            session_id: session_id.clone(),
+            revision: 0,
+            summary,
+            assignments,
+            needs_confirmation,
+            status,
+            registered_at: clock::now_rfc3339(),
+            confirmed_at: None,
+            base,
+            finished_at: None,
+            budget_usd: None,
+            budget_tokens: None,
+            budget_reached: None,
+            outcome: None,
+        };
+        let queued = if needs_confirmation {
+            Vec::new()
+        } else {
+            enqueue_selected(&mut plan)
+        };
+        let sid = session_id;
+        let stored = plan.clone();
+        let count = plan.assignments.len();
+        self.ctx.store.update(|tx| {
+            tx.insert_plan(plan::revised(stored, tx.plan(&sid)));
+            if let Some(z) = tx.session_mut(&sid) {
+                if let Some(receipt) = receipt {
+                    z.agent.record_tool_call(receipt);
+                }
+                if let Some(z) = z.zhongshu_mut() {
+                    z.plan_status = Some(status);
+                }
+            }
+            tx.audit(AuditEvent::ZhongshuPlanRegistered {
+                session_id: sid.clone(),
+                assignments: count,
+                needs_confirmation,
+                status,
+            });
+            assign_queue_ids(tx, &sid, queued);
+        })?;
+        self.pump_queue().await;
+        Ok(self
+            .ctx
+            .store
+            .read(|s| s.plans.get(&sid).cloned())
+            .unwrap_or(plan))
+    }
+
+    /// `POST /api/start_assignments`: confirm a plan, optionally with edited
+    /// assignments. `seen` is the revision the user confirmed: 409 if the plan
+    /// was registered again since.
+    pub async fn start_assignments(
+        self: &Arc<Self>,
+        parent: &str,
+        edited: Option<Vec<AssignmentInput>>,
+        seen: Option<u64>,
+    ) -> LResult<Plan> {
+        self.sessions.require_zhongshu(parent)?;
+        let existing = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+        // Without a revision from the user, the plan read here must still be there.
+        let expected = seen.or(existing.as_ref().map(|p| p.revision));
+        let mut plan = match (existing, edited) {
+            (_, Some(list)) => {
+                let assignments = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| self.validate_assignment(i, a))
+                    .collect::<LResult<Vec<_>>>()?;
+                let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+                let old_budget = old
+                    .as_ref()
+                    .map_or((None, None), |p| (p.budget_usd, p.budget_tokens));
+                Plan {
+                    session_id: parent.to_string(),
+                    revision: old.as_ref().map_or(0, |p| p.revision),
+                    summary: old.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
+                    assignments,
+                    needs_confirmation: true,
+                    status: PlanStatus::Dispatched,
+                    confirmed_at: None,
+                    base: old.as_ref().and_then(|p| p.base.clone()),
+                    registered_at: old
+                        .map(|p| p.registered_at)
+                        .unwrap_or_else(clock::now_rfc3339),
+                    finished_at: None,
+                    budget_usd: old_budget.0,
+                    budget_tokens: old_budget.1,
+                    budget_reached: None,
+                    outcome: None,
+                }
+            }
+            (Some(p), None) => p,
+            (None, None) => {
+                return Err(LauncherError::NotFound(format!(
+                    "{parent} has no plan to start"
+                )))
+            }
+        };
+        plan.confirmed_at = Some(clock::now_rfc3339());
+        plan.status = PlanStatus::Dispatched;
+        plan::skip_unselected(&mut plan);
+        let queued = enqueue_selected(&mut plan);
+        let pid = parent.to_string();
+        self.ctx.store.update(|tx| {
+            if let Some(why) = plan::stale_revision(&pid, tx.plan(&pid), expected) {
+                return Err(LauncherError::Conflict(why));
+            }
+            tx.insert_plan(plan.clone());
+            if let Some(z) = tx.session_mut(&pid).and_then(|z| z.zhongshu_mut()) {
+                z.plan_status = Some(PlanStatus::Dispatched);
+            }
+            tx.audit(AuditEvent::PlanConfirmed {
+                session_id: pid.clone(),
+                revision: plan.revision,
+                queued: queued.len(),
+            });
+            assign_queue_ids(tx, &pid, queued);
+            Ok(())
+        })??;
+        self.pump_queue().await;
+        Ok(self
+            .ctx
+            .store
+            .read(|s| s.plans.get(parent).cloned())
+            .unwrap_or(plan))
+    }
+
+    /// `POST /api/start_department`: one department started by hand, as the
+    /// Python tool did: under the named Zhongshu (else the newest running
+    /// one), refused while every department slot is taken, and otherwise put
+    /// at the head of the queue and started. (Plans queue: only a start by
+    /// hand is refused, so a Python dashboard can say why.)
+    pub async fn start_department(
+        self: &Arc<Self>,
+        input: AssignmentInput,
+        parent: Option<String>,
+    ) -> LResult<Dispatch> {
+        let parent = match parent.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                self.sessions.require_zhongshu(&p)?;
+                p
+            }
+            None => self
+                .ctx
+                .store
+                .read(|s| s.newest_running_zhongshu().map(|z| z.id.clone()))
+                .ok_or_else(|| {
+                    LauncherError::BadRequest(
+                        "parent_session_id is required because no Zhongshu session is running"
+                            .into(),
+                    )
+                })?,
+        };
+        let max = self.ctx.config.launcher.max_departments;
+        let in_use = self.ctx.store.read(|s| s.slots_in_use());
+        if in_use >= max {
+            return Err(LauncherError::BadRequest(format!(
+                "active Codex terminals limit reached: {max} (every department slot is in use; \
+                 a plan's assignments queue, a start by hand does not)"
+            )));
+        }
+        let a = self.validate_assignment(0, &input)?;
+        let pid = parent;
+        let item = self.ctx.store.update(|tx| {
+            let id = tx.next_id("q");
+            let item = queue_item(id, Some(pid), &a, None);
+            tx.queue_mut().insert(0, item.clone());
+            audit_queued(tx, &item);
+            item
+        })?;
+        self.pump_queue().await;
+        let started = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .find(|x| {
+                    x.department_part().and_then(|d| d.queue_id.as_deref())
+                        == Some(item.id.as_str())
+                })
+                .map(|x| x.id.clone())
+        });
+        let still_queued = self
+            .ctx
+            .store
+            .read(|s| s.queue.iter().find(|q| q.id == item.id).cloned());
+        match (still_queued, started) {
+            (Some(q), _) => Ok(Dispatch::Queued(Box::new(q))),
+            (None, Some(id)) => Ok(Dispatch::Started(id)),
+            (None, None) => Ok(Dispatch::Queued(Box::new(item))),
+        }
+    }
+
+    /// Starts queued items while slots are free. Failed items stay, marked
+    /// failed; items of a planner the developer closed are dropped, never
+    /// started. Then plans whose assignments all ended are marked finished.
+    pub async fn pump_queue(self: &Arc<Self>) {
+        self.pump_starts().await;
+        for id in self.settle_plans() {
+            if self.signals.send(Signal::PlanFinished(id)).is_err() {
+                tracing::warn!("a plan finished while the launcher stops");
+            }
+        }
+    }
+
+    async fn pump_starts(self: &Arc<Self>) {
+        let _guard = self.pump_lock.lock().await;
+        let launcher = &self.ctx.config.launcher;
+        let max = launcher.max_departments;
+        loop {
+            let mut told = Vec::new();
+            let next = self.ctx.store.update(|tx| {
+                super::queue_records::drop_orphaned(tx);
+                let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
+                if let Some(h) = hold {
+                    let text = format!(
+                        "work is held: your queued departments do not start while {} \
+                         (the user can start them anyway)",
+                        h.text
+                    );
+                    told = quota::untold_waiting(tx)
+                        .into_iter()
+                        .map(|z| (z, text.clone()))
+                        .collect();
+                    return None;
+                }
+                let over = quota::budget_stops(tx, launcher);
+                for (zhongshu, text) in &over.newly {
+                    told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
+                }
+                if tx.state().slots_in_use() >= max {
+                    return None;
+                }
+                let i = tx.queue().iter().position(|q| {
+                    q.status == QueueStatus::Queued
+                        && !q
+                            .parent_session_id
+                            .as_ref()
+                            .is_some_and(|p| over.plans.contains(p))
+                })?;
+                let item = &mut tx.queue_mut()[i];
+                item.status = QueueStatus::Starting;
+                item.attempts += 1;
+                Some(item.clone())
+            });
+            for (zhongshu_id, text) in told {
+                if self
+                    .signals
+                    .send(Signal::Tell { zhongshu_id, text })
+                    .is_err()
+                {
+                    tracing::warn!("the queue's news while the launcher stops");
+                }
+            }
+            let item = match next {
+                Ok(Some(item)) => item,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!("queue: {e}");
+                    return;
+                }
+            };
+            let spec = StartSpec {
+                kind: SessionKind::Department,
+                task: item.task.clone(),
+                model: Some(item.model.clone()),
+                department: Some(item.department.clone()),
+                parent_session_id: item.parent_session_id.clone(),
+                files: item.files.clone(),
+                verify: item.verify.clone(),
+                prompt_override: None,
+                resumed_from_session_id: None,
+                queue_id: Some(item.id.clone()),
+                workspace_from: item.workspace_from.clone(),
+                continues: None,
+            };
+            let outcome = match self.sessions.start_session(spec).await {
+                Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),
+                Err(e) => self
+                    .ctx
+                    .store
+                    .record(|tx| failed(tx, &item, &e.to_string())),
+            };
+            if let Err(e) = outcome {
+                tracing::error!("queue: {e}");
+            }
+        }
+    }
+
+    /// `POST /api/plan_assignments`: a proposal from the governance report; starts nothing.
+    pub fn propose_plan(&self, task: &str) -> LResult<super::proposal::Proposal> {
+        let task = task.trim();
+        if task.is_empty() {
+            return Err(LauncherError::BadRequest("task must not be empty".into()));
+        }
+        let report = crate::report::build_report(
+            &self.ctx.repo,
+            &self.ctx.config,
+            &crate::report::Mode::Worktree,
+        )
+        .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let active = self.ctx.store.read(|s| {
+            let zhongshu = s
+                .sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count();
+            (zhongshu, s.slots_in_use())
+        });
+        Ok(super::proposal::proposal(
+            task,
+            report,
+            &self.ctx.config,
+            active,
+        ))
+    }
+}

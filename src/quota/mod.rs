@@ -1,0 +1,605 @@
+//! Sessions and the account's usage limits. A turn the limit stopped parks its
+//! session: not reminded, not failed, no fallback. At the reset (plus a few
+//! seconds) each parked session gets exactly one continue turn, in the order
+//! they parked. While a limit is reached or the 5-hour window is over the
+//! reserve, no department starts (the queue's hold, decided here and recorded
+//! with its transitions); the user can start anyway. Parking and the hold are
+//! persisted, so a restart before the reset waits and one after it continues.
+
+pub mod clock;
+pub mod model_switch;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::Notify;
+
+use crate::context::Context;
+
+use crate::error::LResult;
+use crate::model::quota::{self, budget_reached};
+use crate::model::{AccountQuota, AuditEvent, Hold, Parked, QuotaState, State};
+use crate::store::Tx;
+
+/// Seconds since the epoch.
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A few seconds after the reset, so parked sessions do not all hit the
+/// service at the very second it opens again.
+fn jitter_secs() -> i64 {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    1 + i64::from(b[0] % 3)
+}
+
+/// The latest reset a running parked session waits for.
+fn parked_until(state: &State) -> Option<i64> {
+    state
+        .sessions
+        .values()
+        .filter(|s| s.is_running())
+        .filter_map(|s| s.agent.parked.as_ref().map(|p| p.until))
+        .max()
+}
+
+/// Parks `id` when the usage limit stopped the turn that just ended (in the
+/// transaction recording that end). Whether it parked.
+pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
+    let Some(s) = tx.session(id) else {
+        return false;
+    };
+    let (Some(reason), true) = (s.agent.limit_hit.clone(), s.is_running()) else {
+        return false;
+    };
+    let now = unix_now();
+    let (until, known_reset) = quota::park_until(&tx.state().quota.account, now, jitter_secs());
+    let order = {
+        let q = tx.quota_mut();
+        q.parked_count += 1;
+        q.parked_count
+    };
+    let since = crate::clock::now_rfc3339();
+    if let Some(s) = tx.session_mut(id) {
+        s.agent.limit_hit = None;
+        s.agent.parked = Some(Parked {
+            until,
+            reason: reason.clone(),
+            since,
+            order,
+            known_reset,
+        });
+    }
+    tx.audit(AuditEvent::SessionParked {
+        session_id: id.to_string(),
+        until: unix_rfc3339(until),
+        reason,
+    });
+    true
+}
+
+/// The queue's hold as of now.
+fn current_hold(state: &State, reserve_percent: f64) -> Option<Hold> {
+    quota::hold(
+        &state.quota,
+        unix_now(),
+        reserve_percent,
+        parked_until(state),
+    )
+}
+
+/// What the queue's hold is now, recorded when it changed (held, lifted, or
+/// held for another reason) with its audit event.
+pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> Option<Hold> {
+    let hold = current_hold(tx.state(), reserve_percent);
+    let before = tx.state().quota.hold.clone();
+    if before == hold {
+        return hold;
+    }
+    let q = tx.quota_mut();
+    q.hold = hold.clone();
+    if hold.is_none() {
+        q.told.clear();
+    }
+    match &hold {
+        Some(h) => tx.audit(AuditEvent::QueueHeld {
+            reason: h.reason.as_str().to_string(),
+            until: h.until.map(unix_rfc3339),
+            text: h.text.clone(),
+        }),
+        None => tx.audit(AuditEvent::QueueReleased {
+            was: before.map(|b| b.text).unwrap_or_default(),
+        }),
+    }
+    hold
+}
+
+/// The Zhongshus with departments waiting under the hold that were not told
+/// yet, now marked told: each hears once why its work waits.
+pub(crate) fn untold_waiting(tx: &mut Tx) -> Vec<String> {
+    let waiting: std::collections::BTreeSet<String> = tx
+        .queue()
+        .iter()
+        .filter(|q| q.status == crate::model::QueueStatus::Queued)
+        .filter_map(|q| q.parent_session_id.clone())
+        .collect();
+    let untold: Vec<String> = waiting
+        .into_iter()
+        .filter(|z| !tx.state().quota.told.contains(z))
+        .collect();
+    if !untold.is_empty() {
+        tx.quota_mut().told.extend(untold.iter().cloned());
+    }
+    untold
+}
+
+/// Plans whose departments spent their budget.
+#[derive(Default)]
+pub(crate) struct BudgetStops {
+    /// Every plan (by Zhongshu) over its budget.
+    pub plans: std::collections::BTreeSet<String>,
+    /// Those that reached it in this change, with the words.
+    pub newly: Vec<(String, String)>,
+}
+
+/// Which plans are over budget; a plan that just reached it is recorded
+/// (once, audited).
+pub(crate) fn budget_stops(tx: &mut Tx, config: &crate::config::LauncherSettings) -> BudgetStops {
+    let mut stops = BudgetStops::default();
+    let plans: Vec<String> = tx
+        .state()
+        .plans
+        .values()
+        .filter(|p| p.status != crate::model::PlanStatus::Finished)
+        .map(|p| p.session_id.clone())
+        .collect();
+    for id in plans {
+        let Some(text) = plan_over_budget(tx.state(), &id, config) else {
+            continue;
+        };
+        stops.plans.insert(id.clone());
+        let Some(plan) = tx.plan_mut(&id) else {
+            continue;
+        };
+        if plan.budget_reached.is_some() {
+            continue;
+        }
+        plan.budget_reached = Some(text.clone());
+        tx.audit(AuditEvent::BudgetReached {
+            zhongshu_id: id.clone(),
+            text: text.clone(),
+        });
+        stops.newly.push((id, text));
+    }
+    stops
+}
+
+/// A plan's departments' spending against its budget, in words, once reached.
+pub(crate) fn plan_over_budget(
+    state: &State,
+    zhongshu_id: &str,
+    config: &crate::config::LauncherSettings,
+) -> Option<String> {
+    let plan = state.plans.get(zhongshu_id)?;
+    let budget_usd = plan.budget_usd.or(config.plan_budget_usd);
+    let budget_tokens = plan.budget_tokens.or(config.plan_budget_tokens);
+    if budget_usd.is_none() && budget_tokens.is_none() {
+        return None;
+    }
+    let (mut usd, mut tokens) = (0.0, 0u64);
+    for s in state.children_of(zhongshu_id) {
+        let Some(usage) = &s.agent.token_usage else {
+            continue;
+        };
+        tokens += usage.total_tokens;
+        if let Some(price) = config.model_prices.get(&s.model) {
+            usd += cost_usd(usage, price);
+        }
+    }
+    budget_reached(usd, tokens, budget_usd, budget_tokens)
+}
+
+/// Dollars for `usage` at `price` (per million tokens); cached input at its own price.
+pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPrice) -> f64 {
+    let cached = usage.cached_input_tokens.min(usage.input_tokens);
+    let fresh = usage.input_tokens - cached;
+    let per_token = |dollars_per_million: f64| dollars_per_million / 1_000_000.0;
+    fresh as f64 * per_token(price.input)
+        + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
+        + usage.output_tokens as f64 * per_token(price.output)
+}
+
+/// RFC 3339 in local time, for audit lines and views.
+pub fn unix_rfc3339(unix: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_opt(unix, 0)
+        .single()
+        .map(|t| crate::clock::rfc3339(&t))
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// The one turn a parked session gets at the reset.
+fn continue_text(p: &Parked) -> String {
+    format!(
+        "[codex-governance] The usage limit that stopped your turn at {} has reset. \
+         Continue your assignment where you left off.",
+        p.since
+    )
+}
+
+/// What the quota service asks of the sessions: it tells a session to go on
+/// (after the reset, or when its plan's budget was raised). The sessions
+/// service implements it; the quota service never depends on it.
+pub trait Agents: Send + Sync {
+    /// Err (why) unless `id` is a Zhongshu session.
+    fn require_zhongshu(&self, id: &str) -> LResult<()>;
+    /// Waits until a running session has its agent (one may be resuming).
+    fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
+    /// Puts text into a live session.
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// The live session's next turns use `model` (Err: why not).
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The account's usage limits, the queue's hold and the plans' budgets, as
+/// the launcher keeps them: it owns the quota's record in the store and is
+/// told when it changed (a session parked, a snapshot, start anyway), so the
+/// quota clock looks again when to wake.
+pub struct Quota {
+    ctx: Arc<Context>,
+    changed: Arc<Notify>,
+}
+
+impl Quota {
+    pub fn new(ctx: Arc<Context>) -> Quota {
+        Quota {
+            ctx,
+            changed: Arc::default(),
+        }
+    }
+
+    /// Notified whenever the quota changed; the sessions notify it when a
+    /// session parks.
+    pub fn changed(&self) -> &Arc<Notify> {
+        &self.changed
+    }
+
+    /// Takes a (partial) rate-limit snapshot into the account's record.
+    /// A session parked before the report said when the limit resets waits
+    /// for that reset from now on.
+    pub fn record(&self, update: &AccountQuota) {
+        let saved = self.ctx.store.update(|tx| {
+            tx.quota_mut().account.merge(update);
+            model_switch::rearm(tx);
+            let now = unix_now();
+            let account = tx.state().quota.account.clone();
+            let ids: Vec<String> = tx.state().sessions.keys().cloned().collect();
+            for id in ids {
+                let Some(p) = tx.session(&id).and_then(|s| s.agent.parked.clone()) else {
+                    continue;
+                };
+                if let Some(until) = quota::known_reset(&p, &account, now, jitter_secs()) {
+                    if let Some(s) = tx.session_mut(&id) {
+                        s.agent.parked = Some(Parked {
+                            until,
+                            known_reset: true,
+                            ..p
+                        });
+                    }
+                    tx.audit(AuditEvent::SessionParked {
+                        session_id: id,
+                        until: unix_rfc3339(until),
+                        reason: "the usage limit's reset is now known".into(),
+                    });
+                }
+            }
+        });
+        if let Err(e) = saved {
+            tracing::error!("recording the account's rate limits: {e}");
+        }
+        self.changed.notify_one();
+    }
+
+    pub fn state(&self) -> QuotaState {
+        self.ctx.store.read(|s| s.quota.clone())
+    }
+
+    /// Running parked sessions, in the order they parked.
+    pub fn parked(&self) -> Vec<(String, Parked)> {
+        let mut all: Vec<(String, Parked)> = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|x| x.is_running())
+                .filter_map(|x| Some((x.id.clone(), x.agent.parked.clone()?)))
+                .collect()
+        });
+        all.sort_by_key(|(_, p)| p.order);
+        all
+    }
+
+    /// When the quota clock must look again: the first parked session's
+    /// reset, or the end of the queue's hold.
+    pub fn next_wake(&self) -> Option<i64> {
+        let parked = self.parked().into_iter().map(|(_, p)| p.until).min();
+        let hold = self.ctx.store.read(|s| s.quota.hold.as_ref()?.until);
+        parked.into_iter().chain(hold).min()
+    }
+
+    /// Gives each parked session whose reset has come its one continue turn,
+    /// in parking order. The ids resumed.
+    pub async fn resume_parked(&self, agents: &dyn Agents) -> Vec<String> {
+        let now = unix_now();
+        let mut resumed = Vec::new();
+        for (id, parked) in self.parked() {
+            if parked.until > now {
+                continue;
+            }
+            // Unparked first (at most one continue turn, even across a crash).
+            let unparked = self.ctx.store.update(|tx| {
+                let taken = tx.session_mut(&id).and_then(|s| s.agent.parked.take());
+                if taken.is_some() {
+                    tx.audit(AuditEvent::SessionUnparked {
+                        session_id: id.clone(),
+                        parked_since: parked.since.clone(),
+                    });
+                }
+                taken.is_some()
+            });
+            match unparked {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!("unparking {id}: {e}");
+                    continue;
+                }
+            }
+            if let Err(e) = agents.wait_until_live(&id).await {
+                tracing::warn!("{id} was unparked but its agent is not live: {e}");
+                continue;
+            }
+            match agents.deliver(&id, &continue_text(&parked)).await {
+                Ok(_) => resumed.push(id),
+                Err(e) => tracing::warn!("continuing {id} after the reset: {e}"),
+            }
+        }
+        resumed
+    }
+
+    /// The user's "start anyway": departments start despite the hold until
+    /// it would have ended (an hour when that is unknown). Audited.
+    pub fn start_anyway(&self) -> LResult<QuotaState> {
+        let now = unix_now();
+        let reserve = self.ctx.config.launcher.quota_reserve_percent;
+        let q = self.ctx.store.update(|tx| {
+            let hold = current_hold(tx.state(), reserve);
+            let until = hold.as_ref().and_then(|h| h.until).unwrap_or(now + 3600);
+            tx.quota_mut().start_anyway_until = Some(until);
+            tx.audit(AuditEvent::QuotaOverridden {
+                until: unix_rfc3339(until),
+                hold: hold.map(|h| h.text).unwrap_or_default(),
+            });
+            tx.state().quota.clone()
+        })?;
+        self.changed.notify_one();
+        Ok(q)
+    }
+
+    pub fn view(&self) -> QuotaView {
+        self.ctx
+            .store
+            .read(|s| quota_view(s, &self.ctx.config.launcher))
+    }
+}
+
+/// One window of the meter: used, and the reset in the user's local time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WindowView {
+    pub used_percent: f64,
+    pub window_minutes: Option<i64>,
+    pub resets_at: Option<i64>,
+    pub resets_local: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HoldView {
+    pub reason: crate::model::HoldReason,
+    pub text: String,
+    pub until: Option<i64>,
+    pub until_local: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParkedView {
+    pub session_id: String,
+    pub until: i64,
+    pub until_local: String,
+    pub reason: String,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BudgetView {
+    pub zhongshu_id: String,
+    pub text: String,
+    pub budget_usd: Option<f64>,
+    pub budget_tokens: Option<u64>,
+}
+
+/// `GET /api/quota` and the status's `quota`: the header's meter, the
+/// queue's hold, the parked sessions (one "Needs you" item for all of them)
+/// and the plans stopped by their budget.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuotaView {
+    /// The 5-hour window.
+    pub primary: Option<WindowView>,
+    /// The weekly window.
+    pub secondary: Option<WindowView>,
+    pub reached_type: Option<String>,
+    pub credits: Option<serde_json::Value>,
+    pub updated_at: Option<String>,
+    pub reserve_percent: f64,
+    pub hold: Option<HoldView>,
+    pub start_anyway_until: Option<i64>,
+    pub parked: Vec<ParkedView>,
+    pub budgets: Vec<BudgetView>,
+    pub plan_budget_usd: Option<f64>,
+    pub plan_budget_tokens: Option<u64>,
+    /// Near the limit: switch the running sessions to a lighter model?
+    pub model_switch: Option<model_switch::SwitchOffer>,
+}
+
+/// The view of `state`'s quota.
+pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> QuotaView {
+    let window = |w: &Option<crate::model::QuotaWindow>| {
+        w.as_ref().map(|w| WindowView {
+            used_percent: w.used_percent,
+            window_minutes: w.window_minutes,
+            resets_at: w.resets_at,
+            resets_local: w.resets_at.map(quota::local_time),
+        })
+    };
+    let q = &state.quota;
+    let mut parked: Vec<(u64, ParkedView)> = state
+        .sessions
+        .values()
+        .filter(|s| s.is_running())
+        .filter_map(|s| {
+            let p = s.agent.parked.as_ref()?;
+            Some((
+                p.order,
+                ParkedView {
+                    session_id: s.id.clone(),
+                    until: p.until,
+                    until_local: quota::local_time(p.until),
+                    reason: p.reason.clone(),
+                    since: p.since.clone(),
+                },
+            ))
+        })
+        .collect();
+    parked.sort_by_key(|(order, _)| *order);
+    let budgets = state
+        .plans
+        .values()
+        .filter(|p| p.status != crate::model::PlanStatus::Finished)
+        .filter_map(|p| {
+            Some(BudgetView {
+                zhongshu_id: p.session_id.clone(),
+                text: p.budget_reached.clone()?,
+                budget_usd: p.budget_usd.or(config.plan_budget_usd),
+                budget_tokens: p.budget_tokens.or(config.plan_budget_tokens),
+            })
+        })
+        .collect();
+    QuotaView {
+        primary: window(&q.account.primary),
+        secondary: window(&q.account.secondary),
+        reached_type: q.account.reached_type.clone(),
+        credits: q.account.credits.clone(),
+        updated_at: q.account.updated_at.clone(),
+        reserve_percent: config.quota_reserve_percent,
+        hold: q.hold.as_ref().map(|h| HoldView {
+            reason: h.reason,
+            text: h.text.clone(),
+            until: h.until,
+            until_local: h.until.map(quota::local_time),
+        }),
+        start_anyway_until: q.start_anyway_until.filter(|&t| t > unix_now()),
+        parked: parked.into_iter().map(|(_, p)| p).collect(),
+        budgets,
+        plan_budget_usd: config.plan_budget_usd,
+        plan_budget_tokens: config.plan_budget_tokens,
+        model_switch: model_switch::offer(state, config),
+    }
+}
+
+/// `POST /api/plan_budget`'s body: the plan's new budget.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetInput {
+    pub zhongshu_id: String,
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+    #[serde(default)]
+    pub budget_tokens: Option<u64>,
+}
+
+impl Quota {
+    /// The user raises a plan's budget: its departments start again, and the
+    /// ones held after their turn are told to go on. Audited.
+    pub async fn raise_budget(&self, b: BudgetInput, agents: &dyn Agents) -> LResult<QuotaView> {
+        use crate::error::LauncherError;
+        if b.budget_usd.is_none() && b.budget_tokens.is_none() {
+            return Err(LauncherError::BadRequest(
+                "give budget_usd (US dollars) or budget_tokens, or both".into(),
+            ));
+        }
+        if b.budget_usd.is_some_and(|u| !u.is_finite() || u <= 0.0) || b.budget_tokens == Some(0) {
+            return Err(LauncherError::BadRequest(
+                "a budget is a number above 0".into(),
+            ));
+        }
+        agents.require_zhongshu(&b.zhongshu_id)?;
+        let held: Vec<String> = self.ctx.store.update(|tx| {
+            let Some(plan) = tx.plan_mut(&b.zhongshu_id) else {
+                return Err(LauncherError::NotFound(format!(
+                    "{} has no plan",
+                    b.zhongshu_id
+                )));
+            };
+            plan.budget_usd = b.budget_usd.or(plan.budget_usd);
+            plan.budget_tokens = b.budget_tokens.or(plan.budget_tokens);
+            plan.budget_reached = None;
+            tx.audit(AuditEvent::BudgetRaised {
+                zhongshu_id: b.zhongshu_id.clone(),
+                budget_usd: b.budget_usd,
+                budget_tokens: b.budget_tokens,
+            });
+            Ok(tx
+                .state()
+                .children_of(&b.zhongshu_id)
+                .filter(|s| s.is_running() && !s.has_reported() && s.agent.parked.is_none())
+                .filter(|s| s.agent.agent_state == crate::model::AgentState::Idle)
+                .map(|s| s.id.clone())
+                .collect())
+        })??;
+        for id in held {
+            let text = "[codex-governance] The user raised your plan's budget. Continue your \
+                        assignment where you left off, and report when done.";
+            if let Err(e) = agents.deliver(&id, text).await {
+                tracing::warn!("telling {id} its plan's budget was raised: {e}");
+            }
+        }
+        Ok(self.view())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_bills_cached_input_at_its_price_and_output_at_its_own() {
+        let usage = crate::model::TokenUsage {
+            input_tokens: 1_000_000,
+            cached_input_tokens: 400_000,
+            output_tokens: 100_000,
+            reasoning_output_tokens: 50_000,
+            total_tokens: 1_100_000,
+        };
+        let price = crate::config::ModelPrice {
+            input: 1.25,
+            cached_input: Some(0.125),
+            output: 10.0,
+        };
+        // 600k fresh at 1.25 + 400k cached at 0.125 + 100k out at 10
+        assert!((cost_usd(&usage, &price) - (0.75 + 0.05 + 1.0)).abs() < 1e-9);
+        let no_cache_price = crate::config::ModelPrice {
+            cached_input: None,
+            ..price
+        };
+        assert!((cost_usd(&usage, &no_cache_price) - (1.25 + 1.0)).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,216 @@
+//! What the sessions do after their agents: each agent's events followed
+//! (recorded by the live agents), a department that ended its turn without
+//! reporting reminded once and then closed, a conversation whose connection
+//! closed resumed on a new agent (or the session ended), and the
+//! conversations of the previous run resumed after a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::live::{agent_failure, FollowUp};
+use super::start::command::launcher_bin;
+use super::start::{workspace, Starter};
+use super::Sessions;
+use crate::agents::{AgentEvent, AgentSpec, Channel};
+use crate::error::{LResult, LauncherError};
+use crate::model::{AgentState, AuditEvent, CloseReason, Session};
+
+/// Sent to a resumed department that has not reported.
+const CONTINUE_AFTER_RESTART: &str = "[codex-governance] The launcher restarted and your \
+     conversation was resumed. Continue your task where it stopped, then report as instructed.";
+
+impl Sessions {
+    pub(crate) fn follow_agent(
+        self: &Arc<Self>,
+        id: &str,
+        mut events: mpsc::UnboundedReceiver<AgentEvent>,
+    ) {
+        let this = Arc::clone(self);
+        let id = id.to_string();
+        self.ctx.spawn(async move {
+            while let Some(event) = events.recv().await {
+                match this.live.on_agent_event(&id, event).await {
+                    FollowUp::Nothing => {}
+                    FollowUp::TurnEnded => this.after_turn(&id).await,
+                    FollowUp::Closed => this.agent_closed(&id).await,
+                }
+            }
+        });
+    }
+
+    /// A department whose turn ended without a report gets one reminder; after
+    /// a second such turn it is closed (its fallback result follows the exit).
+    async fn after_turn(self: &Arc<Self>, id: &str) {
+        let Some(s) = self.session(id) else { return };
+        if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
+            return;
+        }
+        if self.live.is_stopping() {
+            // Its turn was interrupted by the stop: it resumes, unreminded.
+            return;
+        }
+        if s.agent.parked.is_some() {
+            // Stopped by the account's limit, not by choice: no reminder.
+            return;
+        }
+        let over_budget = s.parent_session_id().and_then(|z| {
+            self.ctx
+                .store
+                .read(|st| crate::quota::plan_over_budget(st, z, &self.ctx.config.launcher))
+        });
+        if let Some(why) = over_budget {
+            // Held: it finished its turn; it goes on when the budget is raised.
+            tracing::info!("{id} is held: its plan {why}");
+            return;
+        }
+        if s.agent.reminders_sent == 0 {
+            let saved = self.ctx.store.update(|tx| {
+                if let Some(x) = tx.session_mut(id) {
+                    x.agent.reminders_sent += 1;
+                }
+                tx.audit(AuditEvent::DepartmentReminded {
+                    session_id: id.to_string(),
+                });
+            });
+            if let Err(e) = saved {
+                tracing::error!("recording the reminder to {id}: {e}");
+            }
+            let text = reminder(&s, self.live.backend().channel());
+            if let Err(e) = self.live.deliver(id, &text).await {
+                tracing::warn!("reminding {id}: {e}");
+            }
+        } else if let Err(e) = self.close_session(id, CloseReason::NoReport).await {
+            tracing::warn!("closing {id} after its reminder: {e}");
+        }
+    }
+
+    /// The backend's connection went away (Codex's app-server died): unless the
+    /// session is being stopped, its conversation resumes on a new one; if it
+    /// cannot, the session ends.
+    async fn agent_closed(self: &Arc<Self>, id: &str) {
+        let Some(session) = self.session(id) else {
+            return;
+        };
+        let Some(agent) = self.live.agent(id) else {
+            return;
+        };
+        if !session.is_running() || session.closing || self.live.is_stopping() {
+            return;
+        }
+        tracing::warn!("{id}: the connection to its agent closed");
+        if agent.thread_id().is_some() {
+            self.live.set_resuming(id, true);
+            self.live.forget_agent(id);
+            agent.stop().await;
+            let resumed = self.resume_agent(id).await;
+            self.live.set_resuming(id, false);
+            match resumed {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("{id} could not resume: {e}"),
+            }
+        }
+        if let Err(e) = self.close_session(id, CloseReason::HelperExited).await {
+            tracing::warn!("closing {id}: {e}");
+        }
+    }
+
+    /// After a launcher restart: the session's conversation resumes with new
+    /// processes; the session keeps its slot and place in the plan.
+    pub async fn resume_agent(self: &Arc<Self>, id: &str) -> LResult<()> {
+        let s = self.require_session(id)?;
+        let thread = s.agent.thread_id.clone().ok_or_else(|| {
+            LauncherError::Conflict(format!("session {id} has no conversation to resume"))
+        })?;
+        let kind = s.session_kind();
+        let prompt_path = PathBuf::from(&s.prompt_path);
+        let starter = Starter::new(self);
+        let env = starter.agent_env(&s);
+        let started = self
+            .live
+            .backend()
+            .start(AgentSpec {
+                session_id: id.to_string(),
+                kind,
+                title: s.title.clone(),
+                model: s.model.clone(),
+                cwd: workspace::workdir(&self.ctx, &s),
+                prompt: String::new(),
+                prompt_path,
+                first_turn: None,
+                env,
+                log_path: PathBuf::from(&s.log_path),
+                state_dir: self.ctx.paths.state_dir.clone(),
+                tools: Vec::new(),
+                sandbox: starter.sandbox_for(&s),
+                resume: Some(thread.clone()),
+            })
+            .await;
+        let started = match started {
+            Ok(started) => started,
+            Err(e) => {
+                self.credentials.revoke(id);
+                return Err(agent_failure(e));
+            }
+        };
+        let agent = started.agent;
+        let terminal = agent.terminal();
+        let pid = terminal.as_ref().map(|t| t.pid());
+        let server_pid = agent.helper_pid();
+        // A thread whose server kept running may be mid-turn; what it waits for
+        // (approvals, tool calls) it asks again, in the events that follow.
+        let working = agent.working();
+        self.ctx.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
+                x.pid = pid;
+                x.agent.server_pid = server_pid;
+                x.agent.pending_approvals.clear();
+                x.agent.attention = None;
+                x.agent.agent_state = if working {
+                    AgentState::Working
+                } else {
+                    AgentState::Idle
+                };
+            }
+            tx.audit(AuditEvent::SessionResumed {
+                session_id: id.to_string(),
+                thread_id: thread.clone(),
+                pid: pid.or(server_pid).unwrap_or_default(),
+            });
+        })?;
+        self.live.adopt_agent(id, agent);
+        self.follow_agent(id, started.events);
+        self.show_terminal(id, terminal, s.is_zhongshu(), &s.title)
+            .await;
+        if s.is_department() && !s.has_reported() && !working {
+            // Its interrupted turn would otherwise never end in a report.
+            if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {
+                tracing::warn!("continuing {id}: {e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one reminder a department gets: how to report on its channel.
+fn reminder(s: &Session, channel: Channel) -> String {
+    let how = match channel {
+        Channel::Tools => format!(
+            "call the governance_report_result tool with your summary (and changed_files, \
+             verifications_run, risks, next_action as they apply); only if the tool is missing, run \
+             \"{}\" mailbox send --summary \"what you did\"",
+            launcher_bin()
+        ),
+        Channel::Api => format!(
+            "run \"{}\" mailbox send --summary \"what you did\" (add --changed-file, --verification, \
+             --risk, --next-action as they apply)",
+            launcher_bin()
+        ),
+    };
+    format!(
+        "[codex-governance] Your turn ended without a report to the launcher. Report now, exactly once: \
+         {how}. If you do not report, the launcher closes session {id} and records that no report came.",
+        id = s.id
+    )
+}

@@ -1,0 +1,254 @@
+//! What an agent says and what the user decides: its events recorded on the
+//! session (state, approvals, token usage, audit, a turn the usage limit
+//! stopped parked), its tool calls passed to the launcher, and approval
+//! decisions from the dashboard. What follows a turn's end or a closed
+//! connection is the facade's (`sessions/follow.rs`).
+
+use super::{agent_failure, LiveAgents};
+use crate::agents::{AgentError, AgentEvent};
+use crate::error::{LResult, LauncherError};
+use crate::model::{
+    AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, PendingApproval,
+    Session,
+};
+use crate::signals::Signal;
+
+/// What the sessions' facade does after an event was recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FollowUp {
+    Nothing,
+    /// A turn ended: a department that did not report is reminded or closed.
+    TurnEnded,
+    /// The backend's connection went away: the conversation resumes or ends.
+    Closed,
+}
+
+impl LiveAgents {
+    /// Every approval waiting in a running session, oldest first.
+    pub fn approvals(&self) -> Vec<PendingApproval> {
+        let mut all: Vec<PendingApproval> = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|x| x.is_running())
+                .flat_map(|x| x.agent.pending_approvals.iter().cloned())
+                .collect()
+        });
+        all.sort_by(|a, b| a.requested_at.cmp(&b.requested_at));
+        all
+    }
+
+    /// Answers an approval from the dashboard.
+    pub async fn decide(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        decision: ApprovalDecision,
+    ) -> LResult<Session> {
+        let session = self.require_session(session_id)?;
+        let agent = self.agent(session_id).ok_or_else(|| {
+            LauncherError::Conflict(format!("session {session_id} has no live agent"))
+        })?;
+        agent.decide(request_id, decision).map_err(|e| match e {
+            AgentError::NoSuchRequest(_) => LauncherError::NotFound(format!(
+                "no waiting approval {request_id:?} in {session_id} (already answered?)"
+            )),
+            other => agent_failure(other),
+        })?;
+        let resolved = AgentEvent::ApprovalResolved {
+            request_id: request_id.to_string(),
+            decision: Some(decision),
+            by: "dashboard",
+        };
+        // An answered approval asks for nothing more.
+        let _nothing = self.on_agent_event(session_id, resolved).await;
+        Ok(self.session(session_id).unwrap_or(session))
+    }
+
+    /// Records what an agent said; what the facade must do next.
+    pub(in crate::sessions) async fn on_agent_event(
+        &self,
+        id: &str,
+        event: AgentEvent,
+    ) -> FollowUp {
+        let working = self.agent(id).is_some_and(|a| a.working());
+        let session_id = id.to_string();
+        let audit = match &event {
+            AgentEvent::TurnStarted { turn_id } => Some(AuditEvent::TurnStarted {
+                session_id,
+                turn_id: turn_id.clone(),
+            }),
+            AgentEvent::TurnCompleted {
+                turn_id,
+                status,
+                error,
+            } => Some(AuditEvent::TurnCompleted {
+                session_id,
+                turn_id: turn_id.clone(),
+                status: status.clone(),
+                error: error.clone(),
+            }),
+            AgentEvent::ApprovalRequested(a) => Some(AuditEvent::ApprovalRequested {
+                session_id,
+                request_id: a.request_id.clone(),
+                kind: a.kind,
+                command: a.command.clone(),
+                changes: a.changes.clone(),
+                cwd: a.cwd.clone(),
+                reason: a.reason.clone(),
+            }),
+            AgentEvent::ApprovalResolved {
+                request_id,
+                decision,
+                by,
+            } => Some(AuditEvent::ApprovalDecided {
+                session_id,
+                request_id: request_id.clone(),
+                decision: *decision,
+                by: by.to_string(),
+            }),
+            AgentEvent::Error {
+                message,
+                will_retry,
+                ..
+            } => Some(AuditEvent::AgentError {
+                session_id,
+                message: message.clone(),
+                will_retry: *will_retry,
+            }),
+            AgentEvent::NeedsInput(text) => Some(AuditEvent::AgentNeedsInput {
+                session_id,
+                text: text.clone(),
+            }),
+            AgentEvent::ToolCall(call) => {
+                let audit = AuditEvent::ToolCalled {
+                    session_id: session_id.clone(),
+                    call_id: call.call_id.clone(),
+                    tool: call.tool.clone(),
+                };
+                self.ctx.store.audit_or_log(audit);
+                let signal = Signal::ToolCall {
+                    session_id,
+                    call_id: call.call_id.clone(),
+                    tool: call.tool.clone(),
+                    arguments: call.arguments.clone(),
+                };
+                if self.signals.send(signal).is_err() {
+                    tracing::warn!("{id} called {} while the launcher stops", call.tool);
+                }
+                return FollowUp::Nothing;
+            }
+            AgentEvent::TokenUsage(_) => None,
+            AgentEvent::Closed => return FollowUp::Closed,
+        };
+        let saved = self.ctx.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
+                if x.is_running() {
+                    apply(&mut x.agent, &event, working);
+                }
+            }
+            if let Some(audit) = audit {
+                tx.audit(audit);
+            }
+            if matches!(event, AgentEvent::TurnCompleted { .. }) {
+                crate::quota::park_if_limited(tx, id)
+            } else {
+                false
+            }
+        });
+        let budgets = {
+            let l = &self.ctx.config.launcher;
+            l.plan_budget_usd.is_some() || l.plan_budget_tokens.is_some()
+        };
+        if budgets && matches!(event, AgentEvent::TokenUsage(_)) {
+            // Spending moved: a plan may have reached its budget.
+            let _ = self.signals.send(Signal::SlotFreed);
+        }
+        match saved {
+            Ok(true) => {
+                tracing::info!("{id} hit the usage limit: parked until its reset");
+                self.quota_changed.notify_one();
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!("recording an agent event of {id}: {e}"),
+        }
+        if matches!(event, AgentEvent::TurnCompleted { .. }) {
+            FollowUp::TurnEnded
+        } else {
+            FollowUp::Nothing
+        }
+    }
+}
+
+/// The session's agent state after an event.
+fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
+    match event {
+        AgentEvent::TurnStarted { .. } => {
+            a.turn_count += 1;
+            a.last_turn_status = Some("inProgress".into());
+            if a.attention
+                .as_ref()
+                .is_some_and(|x| x.kind != AttentionKind::Approval)
+            {
+                a.attention = None;
+            }
+        }
+        AgentEvent::TurnCompleted { status, .. } => {
+            a.last_turn_status = Some(status.clone());
+            // A failed turn's error stays until the next turn: the user sees why.
+            let failed_with_error = status == "failed"
+                && a.attention
+                    .as_ref()
+                    .is_some_and(|x| x.kind == AttentionKind::Error);
+            if !failed_with_error {
+                a.attention = None;
+            }
+            a.retrying = None;
+        }
+        AgentEvent::ApprovalRequested(p) => {
+            a.pending_approvals.retain(|x| x.request_id != p.request_id);
+            a.pending_approvals.push(p.clone());
+        }
+        AgentEvent::ApprovalResolved { request_id, .. } => {
+            a.pending_approvals.retain(|x| &x.request_id != request_id);
+            a.attention = None;
+        }
+        AgentEvent::TokenUsage(t) => {
+            a.token_usage = Some(t.clone());
+            // A response came through: Codex's retries worked.
+            a.retrying = None;
+        }
+        // Codex retries by itself: the session is reconnecting, not failing.
+        AgentEvent::Error {
+            will_retry: true, ..
+        } => a.retrying = Some(a.retrying.unwrap_or(0) + 1),
+        // The account's limit: the session is parked when its turn ends.
+        AgentEvent::Error {
+            message,
+            rate_limit: true,
+            ..
+        } => a.limit_hit = Some(message.clone()),
+        AgentEvent::Error { message, .. } => {
+            a.attention = Some(Attention {
+                kind: AttentionKind::Error,
+                text: message.clone(),
+            });
+        }
+        AgentEvent::NeedsInput(text) => {
+            a.attention = Some(Attention {
+                kind: AttentionKind::Input,
+                text: text.clone(),
+            })
+        }
+        AgentEvent::ToolCall(_) | AgentEvent::Closed => {}
+    }
+    // A turn that started is worked on until its end is recorded, even when
+    // the backend already saw that end (the event of it follows this one).
+    let working = working || matches!(event, AgentEvent::TurnStarted { .. });
+    if a.agent_state != AgentState::Exited {
+        a.settle(working);
+    }
+}
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

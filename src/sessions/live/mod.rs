@@ -1,0 +1,250 @@
+//! The live agents of the sessions: looking them up, putting text in,
+//! interrupting, answering their tool calls, resuming their conversations
+//! after a launcher restart, and waiting for one that is still resuming.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+mod events;
+mod exits;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::{watch, Notify};
+
+use crate::agents::{Agent, AgentBackend, AgentError, Delivery, ToolAnswer};
+use crate::context::Context;
+use crate::credentials::Credentials;
+use crate::error::{LResult, LauncherError};
+use crate::ids;
+use crate::model::{AuditEvent, Session};
+use crate::pty::Pty;
+use crate::signals::SignalTx;
+
+pub(super) use events::FollowUp;
+
+/// How long input waits for a session whose agent is still starting or resuming.
+const RESUME_WAIT: Duration = Duration::from_secs(90);
+
+/// The live agents of the sessions and their PTYs: who is live, resuming,
+/// or stopping with the launcher; what an agent says (`events`) and how a
+/// session ends (`exits`). It owns this state alone; the sessions' facade
+/// starts agents into it and follows up on what it reports.
+pub struct LiveAgents {
+    ctx: Arc<Context>,
+    /// How agents are driven.
+    backend: Arc<dyn AgentBackend>,
+    ptys: Mutex<HashMap<String, Arc<Pty>>>,
+    /// The live agents, by session.
+    agents: Mutex<HashMap<String, Arc<dyn Agent>>>,
+    /// Bumped whenever an agent comes or goes (input waits for a resuming one).
+    agents_changed: watch::Sender<u64>,
+    /// Set when the launcher stops: sessions whose conversation outlives their
+    /// processes (Codex threads) are suspended, not ended.
+    stopping: AtomicBool,
+    /// Sessions whose conversation is resuming on a new agent right now.
+    resuming: Mutex<HashSet<String>>,
+    /// An ended session's token is revoked here.
+    credentials: Arc<Credentials>,
+    signals: SignalTx,
+    /// Told when a session parks: the quota clock looks again when to wake.
+    quota_changed: Arc<Notify>,
+}
+
+impl LiveAgents {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        backend: Arc<dyn AgentBackend>,
+        credentials: Arc<Credentials>,
+        signals: SignalTx,
+        quota_changed: Arc<Notify>,
+    ) -> LiveAgents {
+        LiveAgents {
+            ctx,
+            backend,
+            ptys: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
+            agents_changed: watch::Sender::new(0),
+            stopping: AtomicBool::new(false),
+            resuming: Mutex::new(HashSet::new()),
+            credentials,
+            signals,
+            quota_changed,
+        }
+    }
+
+    /// How this launcher drives agents.
+    pub fn backend(&self) -> &Arc<dyn AgentBackend> {
+        &self.backend
+    }
+
+    pub fn session(&self, id: &str) -> Option<Session> {
+        self.ctx.store.read(|s| s.sessions.get(id).cloned())
+    }
+
+    /// Looks up a session by a validated id from a request.
+    pub fn require_session(&self, id: &str) -> LResult<Session> {
+        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
+        self.session(id)
+            .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
+    }
+
+    pub(crate) fn pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().get(id).cloned()
+    }
+
+    pub(crate) fn insert_pty(&self, id: &str, pty: Arc<Pty>) {
+        self.ptys.lock().unwrap().insert(id.to_string(), pty);
+    }
+
+    pub(crate) fn remove_pty(&self, id: &str) -> Option<Arc<Pty>> {
+        self.ptys.lock().unwrap().remove(id)
+    }
+
+    pub fn live_ptys(&self) -> Vec<(String, Arc<Pty>)> {
+        self.ptys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// The launcher begins to stop: see `Sessions::terminate_all`.
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether the session's conversation is resuming on a new agent now.
+    pub(super) fn is_resuming(&self, id: &str) -> bool {
+        self.resuming.lock().unwrap().contains(id)
+    }
+
+    /// Marks the session's conversation as resuming on a new agent (or done).
+    pub(super) fn set_resuming(&self, id: &str, resuming: bool) {
+        let mut set = self.resuming.lock().unwrap();
+        if resuming {
+            set.insert(id.to_string());
+        } else {
+            set.remove(id);
+        }
+    }
+
+    pub(crate) fn agent(&self, id: &str) -> Option<Arc<dyn Agent>> {
+        self.agents.lock().unwrap().get(id).cloned()
+    }
+
+    pub(super) fn live_agents(&self) -> Vec<(String, Arc<dyn Agent>)> {
+        self.agents
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// Makes an agent the session's live one (its terminal too, if it has one).
+    pub(in crate::sessions) fn adopt_agent(&self, id: &str, agent: Arc<dyn Agent>) {
+        if let Some(terminal) = agent.terminal() {
+            self.insert_pty(id, terminal);
+        }
+        self.agents.lock().unwrap().insert(id.to_string(), agent);
+        self.agents_changed.send_modify(|n| *n += 1);
+    }
+
+    /// The session has no live agent any more (its terminal stays for viewers).
+    pub(super) fn forget_agent(&self, id: &str) {
+        if self.agents.lock().unwrap().remove(id).is_some() {
+            self.agents_changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Whether the session's agent is in a turn (false without a live agent).
+    pub fn is_working(&self, id: &str) -> bool {
+        self.agent(id).is_some_and(|a| a.working())
+    }
+
+    /// Waits until a running session has its agent: one still starting or
+    /// resuming after a restart gets [`RESUME_WAIT`], then a clear 409.
+    pub async fn wait_until_live(&self, id: &str) -> LResult<()> {
+        let mut changed = self.agents_changed.subscribe();
+        let waited = tokio::time::timeout(RESUME_WAIT, async {
+            loop {
+                if self.agent(id).is_some() {
+                    return true;
+                }
+                if !self.session(id).is_some_and(|s| s.is_running()) {
+                    return false;
+                }
+                if changed.changed().await.is_err() {
+                    return false;
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LauncherError::Conflict(format!(
+                "session {id} is not running"
+            ))),
+            Err(_) => Err(LauncherError::Conflict(format!(
+                "session {id} is still resuming its agent after a launcher restart; try again in a moment"
+            ))),
+        }
+    }
+
+    /// Puts text into a live session: a turn, steered into one, or typed.
+    pub async fn deliver(&self, id: &str, text: &str) -> Result<Delivery, String> {
+        let agent = self
+            .agent(id)
+            .ok_or_else(|| format!("session {id} has no live agent"))?;
+        agent.send(text).await.map_err(|e| e.to_string())
+    }
+
+    /// Stops the running turn of a session (the user's Interrupt).
+    pub async fn interrupt(&self, id: &str) -> LResult<()> {
+        let session = self.require_session(id)?;
+        if !session.is_running() {
+            return Err(LauncherError::Conflict(format!(
+                "session {id} is not running"
+            )));
+        }
+        self.wait_until_live(id).await?;
+        let agent = self
+            .agent(id)
+            .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
+        agent.interrupt().await.map_err(agent_failure)?;
+        self.ctx.store.update(|tx| {
+            tx.audit(AuditEvent::SessionInterrupted {
+                session_id: id.to_string(),
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Answers a tool call of a session's agent.
+    pub fn answer_tool(&self, id: &str, call_id: &str, answer: &ToolAnswer) -> LResult<()> {
+        let agent = self
+            .agent(id)
+            .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
+        agent.answer_tool(call_id, answer).map_err(agent_failure)
+    }
+}
+
+/// An agent failure as the launcher's error: the user's to fix, or ours.
+pub(super) fn agent_failure(e: AgentError) -> LauncherError {
+    match e {
+        AgentError::Missing(_) => LauncherError::BadRequest(e.to_string()),
+        AgentError::NotLoggedIn(_) | AgentError::Unsupported { .. } => {
+            LauncherError::Conflict(e.to_string())
+        }
+        AgentError::NoSuchRequest(_) => LauncherError::NotFound(e.to_string()),
+        AgentError::Failed(_) => LauncherError::Internal(e.to_string()),
+    }
+}

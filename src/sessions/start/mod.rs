@@ -1,0 +1,466 @@
+//! Starting a session: the request is checked, the prompt written, the agent
+//! started in a PTY with its own token and environment, the session recorded
+//! and audited, its exit watched and its browser terminal opened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub mod command;
+mod prompt;
+pub mod prompts;
+pub(crate) mod workspace;
+
+use super::live::agent_failure;
+use super::Sessions;
+use crate::agents::AgentSpec;
+use crate::clock;
+use crate::config::Department;
+use crate::context::Context;
+use crate::error::{LResult, LauncherError};
+use crate::ids;
+use crate::model::{
+    AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
+    ReportStatus, Session, SessionKind, SessionStatus, Workspace, ZhongshuPart,
+};
+use crate::policy::start;
+use crate::pty::Pty;
+use crate::signals::Signal;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    pub kind: SessionKind,
+    pub task: String,
+    pub model: Option<String>,
+    pub department: Option<String>,
+    pub parent_session_id: Option<String>,
+    pub files: Vec<String>,
+    pub verify: Vec<String>,
+    /// A prompt to use instead of the template (resume); `{session_id}` in it
+    /// becomes the new session's id.
+    pub prompt_override: Option<String>,
+    pub resumed_from_session_id: Option<String>,
+    /// The queue item this start came from.
+    pub queue_id: Option<String>,
+    /// A department session whose worktree this one works on in (a send back).
+    pub workspace_from: Option<String>,
+    /// A conversation this session carries on (a send back of a Codex
+    /// department): its thread resumes, and `text` is its next turn.
+    pub continues: Option<Continuation>,
+}
+
+/// The thread a new session resumes, and what it is told first.
+#[derive(Debug, Clone)]
+pub struct Continuation {
+    pub thread_id: String,
+    pub text: String,
+}
+
+impl StartSpec {
+    pub fn zhongshu(task: String, model: Option<String>) -> StartSpec {
+        StartSpec {
+            kind: SessionKind::Zhongshu,
+            task,
+            model,
+            department: None,
+            parent_session_id: None,
+            files: Vec::new(),
+            verify: Vec::new(),
+            prompt_override: None,
+            resumed_from_session_id: None,
+            queue_id: None,
+            workspace_from: None,
+            continues: None,
+        }
+    }
+}
+
+/// A start request, checked.
+pub(super) struct Checked {
+    pub(super) task: String,
+    pub(super) model: String,
+    pub(super) department: Option<Department>,
+    pub(super) parent: Option<String>,
+    pub(super) resumed_from: Option<String>,
+    /// The department's own worktree, once made (or handed over).
+    pub(super) workspace: Option<Workspace>,
+    pub(super) continues: Option<Continuation>,
+}
+
+impl Checked {
+    /// The session's title (also its Codex thread's name).
+    fn title_hint(&self, id: &str) -> String {
+        match &self.department {
+            Some(d) => format!("{} {} · {}", d.key, d.title, id),
+            None => format!("Zhongshu 中书省 · {id}"),
+        }
+    }
+
+    fn kind(&self) -> SessionKind {
+        match self.department {
+            Some(_) => SessionKind::Department,
+            None => SessionKind::Zhongshu,
+        }
+    }
+}
+
+/// Starting one session: the request checked, its id issued, its folders,
+/// worktree and prompt made, its record written, its agent started into the
+/// live agents, its exit watched and its terminal opened. A start that fails
+/// leaves nothing behind and gives its id back.
+pub struct Starter<'a> {
+    sessions: &'a Arc<Sessions>,
+    ctx: &'a Arc<Context>,
+}
+
+impl<'a> Starter<'a> {
+    pub fn new(sessions: &'a Arc<Sessions>) -> Starter<'a> {
+        Starter {
+            sessions,
+            ctx: &sessions.ctx,
+        }
+    }
+
+    /// Starts a session now (the queue decides when departments may start).
+    pub async fn start(&self, spec: StartSpec) -> LResult<Session> {
+        if let Some(why) = self.sessions.trust.refusal() {
+            return Err(LauncherError::Conflict(why));
+        }
+        let checked = self.check_start(&spec)?;
+        // Zhongshu starts are serialized so the limit below cannot be overrun.
+        let _zhongshu_start = match spec.kind {
+            SessionKind::Zhongshu => Some(self.sessions.zhongshu_start.lock().await),
+            SessionKind::Department => None,
+        };
+        if spec.kind == SessionKind::Zhongshu {
+            self.sessions.check_zhongshu_limit()?;
+        }
+        let prefix = checked
+            .department
+            .as_ref()
+            .map(|d| d.key.clone())
+            .unwrap_or_else(|| "zhongshu".into());
+        let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
+        match self.start_as(&spec, checked, &id).await {
+            Ok(session) => Ok(session),
+            Err(e) => {
+                self.give_back_id(&id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the session `id` (just issued). A failure leaves no record.
+    async fn start_as(&self, spec: &StartSpec, checked: Checked, id: &str) -> LResult<Session> {
+        let (spec, id) = (spec, id.to_string());
+        let mailbox = self.prepare_mailbox(spec.kind, &id)?;
+        let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
+        let mut checked = checked;
+        let made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
+        checked.workspace = made.as_ref().map(|m| m.workspace.clone());
+        let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
+            Ok(p) => p,
+            Err(e) => {
+                workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
+                return Err(e);
+            }
+        };
+        let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
+        let backend = self.sessions.backend().kind();
+        let session = new_record(
+            backend,
+            spec,
+            &checked,
+            &id,
+            (mailbox, drop_folder),
+            &prompt_path,
+            &log_path,
+        );
+        // Recorded before the agent starts, so an agent that calls back at once finds itself.
+        let inserted = self.ctx.store.update(|tx| {
+            tx.insert_session(session.clone());
+            if let Some(made) = &made {
+                workspace::workspace_taken(tx, &id, made, spec);
+            }
+        });
+        if let Err(e) = inserted {
+            workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
+            return Err(e.into());
+        }
+        let terminal = self
+            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
+            .await?;
+        if spec.kind == SessionKind::Zhongshu
+            && self
+                .sessions
+                .signals
+                .send(Signal::ZhongshuStarted(id.clone()))
+                .is_err()
+        {
+            tracing::warn!("{id} started while the launcher stops");
+        }
+        self.sessions
+            .show_terminal(
+                &id,
+                terminal,
+                spec.kind == SessionKind::Zhongshu,
+                &session.title,
+            )
+            .await;
+        Ok(self.sessions.session(&id).unwrap_or(session))
+    }
+
+    /// Task, model, department and parent of a start request, or why not.
+    fn check_start(&self, spec: &StartSpec) -> LResult<Checked> {
+        let task = start::check_task(&spec.task)?;
+        let model = self.sessions.pick_model(spec.model.as_deref(), spec.kind)?;
+        let department = match spec.kind {
+            SessionKind::Zhongshu => None,
+            SessionKind::Department => {
+                let key = spec.department.clone().unwrap_or_default();
+                Some(self.ctx.config.department(&key).ok_or_else(|| {
+                    LauncherError::BadRequest(format!("unknown department {key:?}"))
+                })?)
+            }
+        };
+        let parent = match &spec.parent_session_id {
+            Some(p) => {
+                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
+                let found = self
+                    .ctx
+                    .store
+                    .read(|s| s.sessions.get(p).map(|x| x.is_zhongshu()));
+                match found {
+                    Some(true) => start::Parent::Zhongshu(p.clone()),
+                    Some(false) => start::Parent::NotZhongshu(p.clone()),
+                    None => start::Parent::Missing(p.clone()),
+                }
+            }
+            None => start::Parent::Absent,
+        };
+        let parent = start::check_parent(spec.kind, parent)?;
+        Ok(Checked {
+            task,
+            model,
+            department,
+            parent,
+            resumed_from: spec.resumed_from_session_id.clone(),
+            workspace: None,
+            continues: spec.continues.clone(),
+        })
+    }
+
+    /// A Zhongshu's mailbox folders, created before it starts.
+    fn prepare_mailbox(&self, kind: SessionKind, id: &str) -> LResult<Option<MailboxPaths>> {
+        if kind != SessionKind::Zhongshu {
+            return Ok(None);
+        }
+        let mb = self.ctx.paths.mailbox(id);
+        for dir in [&mb.incoming, &mb.archive, &mb.rejected] {
+            crate::platform::create_private_dir(dir).map_err(|e| {
+                LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(Some(mb))
+    }
+
+    /// A department's own drop folder under its Zhongshu's `incoming/`.
+    /// A new session's drop folder is new: one found in its place (a link to
+    /// an outside folder, say) was not made by the launcher and is refused.
+    fn prepare_drop_folder(&self, parent: Option<&str>, id: &str) -> LResult<Option<PathBuf>> {
+        let Some(parent) = parent else {
+            return Ok(None);
+        };
+        let incoming = self.ctx.paths.mailbox(parent).incoming;
+        let dir = incoming.join(id);
+        crate::platform::create_private_dir(&incoming).map_err(|e| {
+            LauncherError::Internal(format!("cannot create {}: {e}", incoming.display()))
+        })?;
+        crate::files::create_own_dir(&self.ctx.paths.state_dir, &dir).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                LauncherError::Conflict(format!(
+                    "the drop folder {} is there already, and the launcher did not make it \
+                     (a new session's is always new): move it away and start again",
+                    dir.display()
+                ))
+            } else {
+                LauncherError::Internal(format!("cannot create {}: {e}", dir.display()))
+            }
+        })?;
+        Ok(Some(dir))
+    }
+
+    /// A start that failed gives its id back (when no later one was issued),
+    /// with the files made for it: ids are spent only by sessions that start.
+    fn give_back_id(&self, id: &str) {
+        let paths = &self.ctx.paths;
+        let _ = std::fs::remove_file(paths.logs_dir().join(format!("{id}.log")));
+        let mailbox = paths.mailbox(id);
+        for dir in [&mailbox.incoming, &mailbox.archive, &mailbox.rejected] {
+            let _ = std::fs::remove_dir(dir);
+        }
+        let _ = std::fs::remove_dir(paths.mailbox_root().join(id));
+        let drops = self.ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter(|z| z.is_zhongshu())
+                .map(|z| paths.mailbox(&z.id).incoming.join(id))
+                .collect::<Vec<_>>()
+        });
+        for dir in drops {
+            let _ = std::fs::remove_dir(dir);
+        }
+        if let Err(e) = self.ctx.store.update(|tx| tx.release_id(id)) {
+            tracing::warn!("giving back the id {id}: {e}");
+        }
+    }
+
+    /// Starts the agent (with its own token where it reports over the API);
+    /// records its pid with `session_started` (its terminal's, or the
+    /// backend's helper process while it has none); its terminal, if it has
+    /// one. A failure leaves no process, no token and no record behind.
+    async fn spawn_agent(
+        &self,
+        c: &Checked,
+        id: &str,
+        prompt: &str,
+        prompt_path: &Path,
+        log_path: &Path,
+    ) -> LResult<Option<Arc<Pty>>> {
+        let department = c.department.as_ref().map(|d| d.key.as_str());
+        let session = self.sessions.require_session(id)?;
+        let env = self.agent_env(&session);
+        let kind = c.kind();
+        let started = self
+            .sessions
+            .backend()
+            .start(AgentSpec {
+                session_id: id.to_string(),
+                kind,
+                title: c.title_hint(id),
+                model: c.model.clone(),
+                cwd: workspace::workdir(self.ctx, &session),
+                prompt: prompt.to_string(),
+                prompt_path: prompt_path.to_path_buf(),
+                first_turn: Some(match &c.continues {
+                    Some(k) => k.text.clone(),
+                    None => spec_first_turn(c, prompt),
+                }),
+                env,
+                log_path: log_path.to_path_buf(),
+                state_dir: self.ctx.paths.state_dir.clone(),
+                tools: (self.sessions.tool_specs)(kind),
+                sandbox: self.sandbox_for(&session),
+                resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
+            })
+            .await;
+        let started = match started {
+            Ok(started) => started,
+            Err(e) => {
+                self.sessions.forget_session(id);
+                return Err(agent_failure(e));
+            }
+        };
+        let agent = started.agent;
+        let pty = agent.terminal();
+        let pid = pty.as_ref().map(|p| p.pid());
+        let thread_id = agent.thread_id().map(str::to_string);
+        let server_pid = agent.helper_pid();
+        let audit = AuditEvent::SessionStarted {
+            session_id: id.to_string(),
+            session_kind: kind,
+            department: department.map(str::to_string),
+            parent_session_id: c.parent.clone(),
+            model: c.model.clone(),
+            pid: pid.or(server_pid).unwrap_or_default(),
+            resumed_from_session_id: c.resumed_from.clone(),
+            thread_id: thread_id.clone(),
+        };
+        let recorded = self.ctx.store.update(|tx| {
+            if let Some(x) = tx.session_mut(id) {
+                x.pid = pid;
+                x.agent.thread_id = thread_id.clone();
+                x.agent.server_pid = server_pid;
+                if x.agent.backend == Backend::Pty {
+                    x.agent.agent_state = AgentState::Working;
+                }
+            }
+            tx.audit(audit);
+        });
+        if let Err(e) = recorded {
+            agent.stop().await;
+            self.sessions.forget_session(id);
+            return Err(e.into());
+        }
+        self.sessions.live.adopt_agent(id, agent);
+        self.sessions.follow_agent(id, started.events);
+        Ok(pty)
+    }
+}
+
+/// What a Codex session is asked first: the task (the role prompt is its
+/// developer instructions); a resume prompt as it is.
+fn spec_first_turn(c: &Checked, prompt: &str) -> String {
+    match &c.resumed_from {
+        Some(_) => prompt.to_string(),
+        None => c.task.clone(),
+    }
+}
+
+/// The record of a session about to start.
+fn new_record(
+    backend: Backend,
+    spec: &StartSpec,
+    c: &Checked,
+    id: &str,
+    (mailbox, drop_folder): (Option<MailboxPaths>, Option<PathBuf>),
+    prompt_path: &Path,
+    log_path: &Path,
+) -> Session {
+    let title = c.title_hint(id);
+    let zhongshu = spec.kind == SessionKind::Zhongshu;
+    Session {
+        id: id.to_string(),
+        role: if zhongshu { "planner" } else { "department" }.into(),
+        department: c.department.as_ref().map(|d| d.key.clone()),
+        title,
+        model: c.model.clone(),
+        task: c.task.clone(),
+        pid: None,
+        status: SessionStatus::Running,
+        exit_code: None,
+        started_at: clock::now_rfc3339(),
+        ended_at: None,
+        ended_reason: None,
+        prompt_path: prompt_path.display().to_string(),
+        log_path: log_path.display().to_string(),
+        last_activity_at: None,
+        input_history: Vec::new(),
+        browser_terminal_id: None,
+        kind: if zhongshu {
+            KindPart::Zhongshu(ZhongshuPart {
+                mailbox,
+                plan_status: Some(PlanStatus::None),
+                auto_notification_status: None,
+                resumed_from_session_id: spec.resumed_from_session_id.clone(),
+            })
+        } else {
+            KindPart::Department(DepartmentPart {
+                parent_session_id: c.parent.clone(),
+                report_status: Some(ReportStatus::Pending),
+                files: spec.files.clone(),
+                verify: spec.verify.clone(),
+                queue_id: spec.queue_id.clone(),
+                drop_folder: drop_folder.map(|d| d.display().to_string()),
+                workspace: c.workspace.clone().map(Box::new),
+                ..DepartmentPart::default()
+            })
+        },
+        closing: false,
+        close_reason: None,
+        agent: AgentInfo {
+            backend,
+            ..AgentInfo::default()
+        },
+    }
+}

@@ -1,0 +1,190 @@
+// The decision on a department's waiting work, at the foot of the changes
+// drawer: Apply (primary: into your working tree, uncommitted), Merge
+// (secondary: a commit on your branch), each with one line saying what it
+// does; Discard (danger, asked first); Send back (asks for a note); Undo on
+// applied or merged work. Keys while the drawer shows it: a, m, d, s open the
+// same question as the buttons' confirmation (Enter confirms, Esc cancels);
+// j / k (or n / p) move to the next / previous file.
+
+import { api, toast } from "./api.js";
+import { el } from "./dom.js";
+import { count } from "./format.js";
+import { WORDS } from "./changes.js";
+
+/** What each choice does, in one line (shown under its button). */
+const EXPLAIN = {
+  apply: "Its changes land in your working tree, uncommitted, for you to look over and commit. Undo takes them back.",
+  merge: "One commit on your current branch, in your name, its summary as the message. Undo takes it back while it is the tip.",
+};
+
+/** The user's choices for department `v`'s work; `after(what)` runs once one
+ * is done (the drawer shows the next waiting work, or the same anew). */
+export function decisionActions(v, after) {
+  const id = v.session_id;
+  const ws = v.workspace;
+  const waits = !v.running && (ws.state === "pending" || ws.state === "conflicting");
+  const section = el("section", { class: "drawer-section changes-actions decision-actions", attrs: { "aria-label": "your decision" } });
+  section.append(el("h3", { class: "sub", text: "Your decision" }));
+  if (!waits && (ws.state === "applied" || ws.state === "merged")) {
+    section.append(el("p", { class: "hint", text: `${WORDS[ws.state]}.` }), undoRow(v, after));
+    return { section, keys: fileKeys(section) };
+  }
+  if (!waits) {
+    section.append(el("p", { class: "hint", text: v.running
+      ? "It is still working: its changes are recorded when it reports or exits."
+      : `Nothing to decide: ${WORDS[ws.state] || ws.state}.` }));
+    return { section, keys: fileKeys(section) };
+  }
+  const outOfScope = (ws.review && ws.review.scope && ws.review.scope.out_of_scope) || [];
+  const blocked = v.scope_mode === "block" && outOfScope.length > 0;
+  const override = el("input", { type: "checkbox", class: "override-scope", attrs: { "aria-label": "integrate the out-of-scope files all the same" } });
+  const run = async (what, body, done) => {
+    try {
+      await api(what, body);
+      toast(done);
+      after("done");
+    } catch (e) {
+      toast(`${id}: ${e.message}`, "error");
+      after("failed");
+    }
+  };
+  const act = {
+    apply: () => run("/api/integrate", { session_id: id, mode: "apply", override_scope: override.checked },
+      `Applied ${id}: its changes are in your working tree, uncommitted.`),
+    merge: () => run("/api/integrate", { session_id: id, mode: "merge", override_scope: override.checked },
+      `Merged ${id} onto your branch.`),
+    discard: () => run("/api/discard", { session_id: id },
+      `Discarded ${id}'s worktree; its branch ${ws.branch} stays for a while (worktrees --prune deletes it later).`),
+    send_back: (note) => run("/api/send_back", { session_id: id, note },
+      `Sent ${id} back with your note.`),
+  };
+  const confirm = el("div", { class: "decision-confirm", attrs: { role: "group", "aria-label": "confirm", hidden: true } });
+  const ask = (what) => askFor(what, v, confirm, act, section);
+  const button = (text, cls, what, title) => el("button", {
+    type: "button", class: cls, text, title, data: { decide: what }, on: { click: () => (what === "apply" || what === "merge" ? act[what]() : ask(what)) },
+  });
+  // A part left out is left out (Element.append would print "null").
+  section.append(...[
+    blocked ? el("label", { class: "row-error" }, override, ` ${count(outOfScope.length, "file")} out of its scope (launcher.scope: block): integrate them all the same (audited)`) : null,
+    el("div", { class: "decision-choice" },
+      button("Apply", "primary decide-apply", "apply", "bring its changes into your working tree, uncommitted (a)"),
+      el("span", { class: "decision-explain", text: EXPLAIN.apply })),
+    el("div", { class: "decision-choice" },
+      button("Merge", "secondary decide-merge", "merge", "commit its changes onto your current branch (m)"),
+      el("span", { class: "decision-explain", text: EXPLAIN.merge })),
+    el("div", { class: "row-actions decision-more" },
+      button("Send back…", "decide-send-back", "send_back", "a new turn for the department with your note (s)"),
+      button("Discard…", "danger decide-discard", "discard", "remove its worktree; its branch stays for a while (d)")),
+    confirm,
+    el("p", { class: "hint decision-keys", text: "Keys: j / k next and previous file · a apply · m merge · d discard · s send back (each asks first)" }),
+  ].filter(Boolean));
+  const files = fileKeys(section);
+  const keys = (event) => {
+    if (!confirm.hidden && event.key === "Escape") {
+      closeConfirm(confirm, section);
+      return true;
+    }
+    if (typing(event.target)) return false;
+    const what = { a: "apply", m: "merge", d: "discard", s: "send_back" }[event.key];
+    if (what) {
+      ask(what);
+      return true;
+    }
+    return files(event);
+  };
+  return { section, keys };
+}
+
+const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+
+/** The question before a choice: what it does, then confirm or cancel. */
+function askFor(what, v, confirm, act, section) {
+  const id = v.session_id;
+  const files = v.files.length;
+  const question = {
+    apply: `Apply ${id}'s ${count(files, "changed file")} into your working tree, uncommitted?`,
+    merge: `Merge ${id}'s ${count(files, "changed file")} as one commit on your current branch?`,
+    discard: `Discard ${id}'s work? Its worktree goes; its branch ${v.workspace.branch} stays for a while.`,
+    send_back: `Send ${id} back: what should it change?`,
+  }[what];
+  const label = { apply: "Apply", merge: "Merge", discard: "Discard", send_back: "Send back" }[what];
+  const yes = el("button", { type: "button", class: what === "discard" ? "danger" : "primary", text: label, data: { confirm: what } });
+  const no = el("button", { type: "button", class: "small", text: "Cancel", data: { confirm: "cancel" } });
+  const parts = [el("p", { class: "decision-question", text: question })];
+  let note = null;
+  if (what === "send_back") {
+    note = el("textarea", { class: "send-back-note", attrs: { rows: 3, "aria-label": `note for ${id}`, placeholder: "Your note: what to change, what to keep" } });
+    yes.disabled = true;
+    note.addEventListener("input", () => {
+      yes.disabled = !note.value.trim();
+    });
+    note.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && note.value.trim()) yes.click();
+    });
+    parts.push(note);
+  }
+  yes.addEventListener("click", () => {
+    yes.disabled = true;
+    closeConfirm(confirm, section);
+    if (what === "send_back") act.send_back(note.value.trim());
+    else act[what]();
+  });
+  no.addEventListener("click", () => closeConfirm(confirm, section));
+  parts.push(el("div", { class: "row-actions" }, yes, no));
+  confirm.replaceChildren(...parts);
+  confirm.hidden = false;
+  section.classList.add("asking");
+  (note || yes).focus();
+}
+
+function closeConfirm(confirm, section) {
+  confirm.hidden = true;
+  confirm.replaceChildren();
+  section.classList.remove("asking");
+  const first = section.querySelector("[data-decide]");
+  if (first) first.focus();
+}
+
+/** Undo on applied or merged work. */
+function undoRow(v, after) {
+  const id = v.session_id;
+  const applied = v.workspace.state === "applied";
+  const undo = el("button", {
+    type: "button",
+    class: "small undo-integration",
+    text: "Undo",
+    title: applied
+      ? "put back what its Apply replaced, while you have not changed those files since"
+      : "move your branch back before its merge commit and put back the files, while the commit is still the branch's tip",
+  });
+  undo.addEventListener("click", async () => {
+    try {
+      await api("/api/undo_integration", { session_id: id });
+      toast(`Undid the ${applied ? "Apply" : "Merge"} of ${id}: its work waits for you again.`);
+    } catch (e) {
+      toast(`${id}: ${e.message}`, "error");
+    }
+    after("undo");
+  });
+  return el("div", { class: "row-actions" }, undo);
+}
+
+/** j / k (n / p): the next or previous file's diff, opened and in view. */
+function fileKeys(section) {
+  return (event) => {
+    if (typing(event.target)) return false;
+    const step = { j: 1, n: 1, k: -1, p: -1 }[event.key];
+    if (!step) return false;
+    const body = section.closest("#drawer-body") || document;
+    const blocks = [...body.querySelectorAll("details.file-diff")];
+    if (!blocks.length) return true;
+    const at = blocks.findIndex((b) => b.classList.contains("current"));
+    const next = blocks[Math.max(0, Math.min(blocks.length - 1, at < 0 ? (step > 0 ? 0 : blocks.length - 1) : at + step))];
+    blocks.forEach((b) => b.classList.toggle("current", b === next));
+    next.open = true;
+    const head = next.querySelector("summary");
+    head.focus();
+    head.scrollIntoView({ block: "start" });
+    return true;
+  };
+}

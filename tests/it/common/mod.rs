@@ -1,0 +1,27 @@
+//! What the test modules share: the launcher harness (`launcher`, which the
+//! modules name `support`), mailbox helpers, terminal and browser clients, the
+//! attack tools, the scripted model server for the real Codex CLI.
+//!
+//! The pieces only the Unix modules use are built on Unix only, so the Windows
+//! lane (`tools/test.sh`) builds just what it runs.
+
+#[cfg(unix)]
+pub mod attack;
+#[cfg(unix)]
+pub mod axe;
+#[cfg(unix)]
+pub mod browser;
+#[cfg(unix)]
+pub mod flaky;
+pub mod footprint;
+#[cfg(unix)]
+pub mod forge;
+pub mod launcher;
+pub mod mailbox;
+#[cfg(unix)]
+pub mod model_server;
+#[cfg(unix)]
+pub mod scopes;
+pub mod terminal;
+
+pub use launcher::git;

@@ -1,0 +1,144 @@
+//! A cloned repository's configuration runs only when the user says so
+//! (issue 33 item 11): a real launcher (the binary) on a repository whose
+//! `governance.yaml` names its own agent command, turns the network on,
+//! approvals `never` and auto-integration on. The dashboard (headless
+//! Chromium) shows what it sets; no session starts, and the agent command
+//! never runs, until the user presses "Trust this configuration". The answer
+//! is kept per version of the file in the user's config folder (here a
+//! temporary `CODEX_GOVERNANCE_CONFIG_HOME`): a restart with the same file
+//! does not ask, a changed file asks again.
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use browser::Browser;
+use serde_json::{json, Value};
+use support::*;
+
+/// A repository whose agent command first touches `marker`, then runs the
+/// fake agent, with the settings a hostile clone would make.
+fn cloned_repo(marker: &std::path::Path) -> TestRepo {
+    let repo = TestRepo::new(RepoOptions::default());
+    let mut command = vec![
+        "/bin/sh".to_string(),
+        "-c".into(),
+        format!("touch '{}'; exec \"$0\" \"$@\"", marker.display()),
+    ];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap()
+        + "  agent_network: on\n  approval_policy: never\n  auto_integrate: true\n";
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "a cloned repository");
+    repo
+}
+
+fn asking(home: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "0".into()),
+        (
+            "CODEX_GOVERNANCE_CONFIG_HOME".into(),
+            home.display().to_string(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (marker, home) = (dir.path().join("agent-ran"), dir.path().join("config"));
+    let repo = cloned_repo(&marker);
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    assert!(
+        launcher.stderr().contains("is not trusted yet"),
+        "{}",
+        launcher.stderr()
+    );
+    let st = launcher.api.status().await;
+    let request = &st["config_trust"];
+    let keys: Vec<&str> = request["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "launcher.agent_command",
+            "launcher.agent_network",
+            "launcher.approval_policy",
+            "launcher.auto_integrate"
+        ],
+        "{request}"
+    );
+    let hash = request["hash"].as_str().unwrap().to_string();
+
+    // Nothing starts, nothing of the command runs.
+    let (code, body) = launcher
+        .api
+        .post("/api/start_zhongshu_session", &json!({"task": "go"}))
+        .await;
+    assert_eq!(code.as_u16(), 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not trusted yet"),
+        "{body}"
+    );
+    assert!(!marker.exists(), "the agent command ran");
+    let (code, _) = launcher
+        .api
+        .post("/api/trust_config", &json!({"hash": "0".repeat(64)}))
+        .await;
+    assert_eq!(code.as_u16(), 409, "another version of the file");
+
+    // The page shows what it sets; the button trusts it.
+    let d = Browser::start(1280, 800)
+        .await
+        .with_failure_artifact("config-trust-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    let shown = d
+        .wait_text("the trust panel", "#trust-banner", "launcher.agent_command")
+        .await;
+    for needle in [
+        "agent_network: on",
+        "approval_policy: never",
+        "governance.yaml",
+    ] {
+        assert!(shown.contains(needle), "{needle}: {shown}");
+    }
+    d.click("#trust-config").await;
+    d.gone("the trust panel", "#trust-banner:not([hidden])")
+        .await;
+    let trusted = launcher.api.audit_events("config_trusted").await;
+    assert_eq!(trusted.len(), 1, "{trusted:?}");
+    assert_eq!(trusted[0]["config_hash"], hash.as_str());
+    let kept = std::fs::read_to_string(home.join("trusted-configs.json")).unwrap();
+    assert!(kept.contains(&hash), "{kept}");
+    let z = launcher.api.start_zhongshu("now it may run").await;
+    wait_until("the agent command ran", PATIENCE, || async {
+        marker.exists().then_some(())
+    })
+    .await;
+    assert!(!z.is_empty());
+    launcher.terminate();
+
+    // The same file again: trusted. A changed file: asked again.
+    let again = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    let st: Value = again.api.status().await;
+    assert!(st["config_trust"].is_null(), "{}", st["config_trust"]);
+    drop(again);
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap() + "  plan_budget_tokens: 5000\n";
+    std::fs::write(&config, yaml).unwrap();
+    let changed = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    let st: Value = changed.api.status().await;
+    assert_ne!(st["config_trust"]["hash"], hash.as_str(), "{st}");
+    assert!(st["config_trust"]["settings"].is_array(), "{st}");
+}

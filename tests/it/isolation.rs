@@ -1,0 +1,1815 @@
+//! Isolated departments (issue 26) end to end: real Git repositories in
+//! temporary folders, a real launcher, the fake agent (`tools/fake-agent`) in real PTYs
+//! writing into its working folder. Each department works in its own
+//! worktree; the launcher records its work as a commit, checks it against its
+//! scope and its claim, and integrates it only when asked: Apply, Merge,
+//! Discard, Send back, with conflicts predicted and nothing half-applied.
+
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use support::*;
+
+/// A repository whose `governance.yaml` adds `launcher_extra` (lines under
+/// `launcher:`), holding `files`, everything committed.
+fn isolated_repo(launcher_extra: &str, files: &[(&str, &str)]) -> TestRepo {
+    let repo = TestRepo::new(RepoOptions::default());
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(launcher_extra);
+    std::fs::write(&config, yaml).unwrap();
+    for (rel, text) in files {
+        let p = repo.path.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    commit_all(&repo.path, "initial");
+    repo
+}
+
+/// Whether the working tree has no change (ignored files aside).
+fn clean(root: &Path) -> bool {
+    let git = git2::Repository::open(root).unwrap();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).include_ignored(false);
+    let statuses = git.statuses(Some(&mut opts)).unwrap();
+    statuses.is_empty()
+}
+
+fn head_of(root: &Path) -> String {
+    let git = git2::Repository::open(root).unwrap();
+    let id = git.head().unwrap().peel_to_commit().unwrap().id();
+    id.to_string()
+}
+
+/// A department assignment whose fake agent writes `writes` and claims `claims`.
+fn assignment(task: &str, files: &[&str], writes: &[(&str, &str)], claims: &[&str]) -> Value {
+    let mut directive = String::from("--work-seconds 1");
+    for (path, text) in writes {
+        directive.push_str(&format!(" --write {path}={text}"));
+    }
+    for c in claims {
+        directive.push_str(&format!(" --changed-file {c}"));
+    }
+    json!({"department": "lingyubu", "task": format!("{task} [[fake-agent: {directive}]]"),
+           "files": files})
+}
+
+/// Starts a Zhongshu and registers `assignments` as its plan (no confirmation).
+async fn plan(api: &Api, assignments: Vec<Value>) -> String {
+    let z = api.start_zhongshu("isolated work").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "isolated", "assignments": assignments}),
+    )
+    .await;
+    z
+}
+
+/// The departments of `z`, waiting until `n` have exited with their work recorded.
+async fn recorded(api: &Api, z: &str, n: usize) -> Vec<Value> {
+    api.wait_status(&format!("{n} departments of {z} recorded"), |s| {
+        let done: Vec<Value> = departments(s)
+            .into_iter()
+            .filter(|d| d["parent_session_id"] == z && d["status"] == "exited")
+            .filter(|d| d["workspace"]["state"] == "pending")
+            .collect();
+        done.len() == n
+    })
+    .await;
+    let mut ds: Vec<Value> = departments(&api.status().await)
+        .into_iter()
+        .filter(|d| d["parent_session_id"] == z)
+        .collect();
+    ds.sort_by_key(|d| d["started_at"].as_str().unwrap_or("").to_string());
+    ds
+}
+
+/// A launcher on a repository holding `src/a.rs` (with `launcher_extra`),
+/// and one lingyubu department assigned `src/a.rs` that writes `writes` and
+/// claims `claims`, its work recorded: its Zhongshu and the department.
+async fn one_recorded(
+    launcher_extra: &str,
+    writes: &[(&str, &str)],
+    claims: &[&str],
+) -> (TestRepo, InProcess, String, String) {
+    let repo = isolated_repo(launcher_extra, &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let z = plan(
+        &server.api,
+        vec![assignment("edit a", &["src/a.rs"], writes, claims)],
+    )
+    .await;
+    let ds = recorded(&server.api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap().to_string();
+    (repo, server, z, id)
+}
+
+/// `POST /api/integrate` of department `id` in `mode` ("apply", "merge").
+async fn integrate(api: &Api, id: &str, mode: &str) -> (StatusCode, Value) {
+    api.post("/api/integrate", &json!({"session_id": id, "mode": mode}))
+        .await
+}
+
+fn workspace_path(d: &Value) -> PathBuf {
+    PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree path"))
+}
+
+/// The inbox results of `z`, by department session.
+async fn result_of(api: &Api, z: &str, department_session: &str) -> Value {
+    let inbox = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    inbox["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["department_session_id"] == department_session)
+        .cloned()
+        .unwrap_or_else(|| panic!("no result of {department_session}: {inbox}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conflict() {
+    let repo = isolated_repo(
+        "",
+        &[("src/shared.rs", "fn one() {}\n"), ("docs/guide.md", "g\n")],
+    );
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![
+            assignment(
+                "edit A",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-a")],
+                &["src/shared.rs"],
+            ),
+            assignment(
+                "edit B",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-b")],
+                &["src/shared.rs"],
+            ),
+        ],
+    )
+    .await;
+    // Both work at the same time, each in its own worktree.
+    api.wait_status("both departments running", |s| {
+        running(&departments(s)).len() == 2
+    })
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a, b) = (&ds[0], &ds[1]);
+    let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    for (d, text) in [(a, "by-a"), (b, "by-b")] {
+        let path = workspace_path(d);
+        assert!(path.starts_with(repo.root.join("repo.worktrees")), "{d}");
+        assert_eq!(
+            std::fs::read_to_string(path.join("src/shared.rs")).unwrap(),
+            text
+        );
+        assert_eq!(
+            d["workspace"]["base"],
+            base.as_str(),
+            "from the plan's base: {d}"
+        );
+        let branch = d["workspace"]["branch"].as_str().unwrap();
+        assert_eq!(
+            branch,
+            format!("governance/{z}/{}", d["id"].as_str().unwrap())
+        );
+        // The transcript shows the agent wrote in its own folder.
+        let log = repo.log(d["id"].as_str().unwrap());
+        assert!(log.contains(&format!("in {}", path.display())), "{log}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "fn one() {}\n",
+        "the user's working tree saw neither"
+    );
+    // The launcher recorded each as a commit by the department.
+    let result = result_of(api, &z, a_id).await;
+    assert_eq!(
+        result["actual_changed_files"],
+        json!(["src/shared.rs"]),
+        "{result}"
+    );
+    assert_eq!(result["diff_stat"]["files"], 1, "{result}");
+    assert_eq!(result["commit"], a["workspace"]["commit"], "{result}");
+    assert_eq!(result["review"]["decision"], "PASS", "{result}");
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let commit = git
+        .find_commit(git2::Oid::from_str(result["commit"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(
+        commit.author().name(),
+        Some(format!("lingyubu ({a_id})").as_str())
+    );
+
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(merged["workspace"]["removed"], true, "{merged}");
+    assert!(!workspace_path(a).exists(), "the merged worktree is gone");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "by-a"
+    );
+    // Squashed, in the user's name; the department a co-author (issue 34 item 4).
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(head.parent_count(), 1, "one commit per department attempt");
+    assert_eq!(head.parent_id(0).unwrap().to_string(), base);
+    for who in [head.author(), head.committer()] {
+        assert_eq!(
+            (who.name(), who.email()),
+            (Some("The User"), Some("user@example.com"))
+        );
+    }
+    let message = head.message().unwrap();
+    let summary = result["summary"].as_str().unwrap();
+    assert!(
+        message.starts_with(summary.lines().next().unwrap()),
+        "{message:?} {summary:?}"
+    );
+    for trailer in [
+        format!("Co-authored-by: lingyubu ({a_id}) <{a_id}@codex-governance.invalid>"),
+        format!("Governance-Session: {a_id}"),
+        format!("Governance-Plan: {z}"),
+    ] {
+        assert!(message.contains(&trailer), "{trailer} in {message:?}");
+    }
+
+    let (status, answer) = integrate(api, b_id, "merge").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("src/shared.rs") && error.contains("nothing was changed"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "by-a"
+    );
+    assert_eq!(
+        git.head().unwrap().peel_to_commit().unwrap().id(),
+        head.id()
+    );
+    let b_now = api.session(b_id).await;
+    assert_eq!(b_now["workspace"]["state"], "conflicting", "{b_now}");
+    assert_eq!(
+        b_now["workspace"]["conflicts"],
+        json!(["src/shared.rs"]),
+        "{b_now}"
+    );
+    let conflicts = api.audit_events("integration_conflict").await;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["files"], json!(["src/shared.rs"]));
+    assert!(workspace_path(b).exists(), "un-integrated work stays");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![
+            assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
+            assignment(
+                "edit b",
+                &["src/b.rs"],
+                &[("src/b.rs", "B"), ("src/new.rs", "N")],
+                &["src/b.rs", "src/new.rs"],
+            ),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a_id, b_id) = (ds[0]["id"].as_str().unwrap(), ds[1]["id"].as_str().unwrap());
+    let before = api.get_ok("/api/report").await;
+    assert_eq!(before["changed_count"], 0, "{before}");
+
+    let applied = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert_eq!(head_of(&repo.path), base, "Apply commits nothing");
+    let report = api.get_ok("/api/report").await;
+    assert_eq!(report["changed_paths"], json!(["src/a.rs"]), "{report}");
+    assert_eq!(report["departments"][0]["key"], "lingyubu", "{report}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
+        "A"
+    );
+
+    let b_commit = ds[1]["workspace"]["commit"].as_str().unwrap().to_string();
+    let discarded = api
+        .post_ok("/api/discard", &json!({"session_id": b_id}))
+        .await;
+    assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
+    assert!(!workspace_path(&ds[1]).exists(), "the folder is gone");
+    assert!(
+        !repo.path.join("src/new.rs").exists(),
+        "nothing of it came in"
+    );
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let branch = git
+        .find_branch(&format!("governance/{z}/{b_id}"), git2::BranchType::Local)
+        .expect("the branch is kept");
+    let tip = branch.get().peel_to_commit().unwrap();
+    assert_eq!(tip.id().to_string(), b_commit);
+    assert!(tip
+        .tree()
+        .unwrap()
+        .get_path(Path::new("src/new.rs"))
+        .is_ok());
+    let events: Vec<String> = api.get_ok("/api/audit?limit=1000").await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    for e in [
+        "worktree_created",
+        "worktree_recorded",
+        "integration_started",
+        "integration_done",
+        "worktree_discarded",
+        "worktree_removed",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} audited: {events:?}");
+    }
+    // Applied and discarded work cannot be integrated again.
+    let (status, body) = integrate(api, b_id, "apply").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Integrated work's branch goes (issue 34 item 4); the discarded one's stays.
+    let a_branch = format!("governance/{z}/{a_id}");
+    assert!(
+        git.find_branch(&a_branch, git2::BranchType::Local).is_err(),
+        "{a_branch} is still there"
+    );
+    let deleted = api.audit_events("branch_deleted").await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["branch"], a_branch.as_str());
+    server.stop().await;
+
+    // `worktrees --prune` keeps a discarded branch launcher.keep_discarded_days
+    // (7) days, then deletes it.
+    let b_branch = format!("governance/{z}/{b_id}");
+    let repo_arg = repo.path.display().to_string();
+    let prune = || run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    let (code, _, err) = prune();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        git.find_branch(&b_branch, git2::BranchType::Local).is_ok(),
+        "{err}"
+    );
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("launcher:\n", "launcher:\n  keep_discarded_days: 0\n");
+    std::fs::write(&config, yaml).unwrap();
+    let (code, listed, err) = prune();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "deleted the branch {b_branch} (discarded 0 days ago"
+        )),
+        "{err}"
+    );
+    assert!(git.find_branch(&b_branch, git2::BranchType::Local).is_err());
+    assert!(listed.contains("discarded (branch deleted)"), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_scope_and_a_wrong_claim_are_review_findings_that_warn() {
+    // lingyubu's globs are src/**, app/**…: output/ is outside its scope.
+    let (repo, server, z, id) = one_recorded(
+        "",
+        &[("src/a.rs", "A"), ("output/build.log", "x")],
+        &["src/a.rs", "src/never.rs"],
+    )
+    .await;
+    let (api, id) = (&server.api, id.as_str());
+    let r = result_of(api, &z, id).await;
+    let review = &r["review"];
+    assert_eq!(review["decision"], "REVIEW", "{r}");
+    assert_eq!(
+        review["scope"]["out_of_scope"],
+        json!(["output/build.log"]),
+        "{r}"
+    );
+    assert_eq!(
+        review["claim"]["unreported"],
+        json!(["output/build.log"]),
+        "{r}"
+    );
+    assert_eq!(review["claim"]["unchanged"], json!(["src/never.rs"]), "{r}");
+    assert_eq!(review["risks"][0]["name"], "runtime_artifact", "{r}");
+    assert_eq!(
+        r["changed_files"],
+        json!(["src/a.rs", "src/never.rs"]),
+        "the claim is kept"
+    );
+    let packet = std::fs::read_to_string(r["handoff_packet"].as_str().unwrap()).unwrap();
+    assert!(
+        packet.contains("\n## Review\n\ndecision: REVIEW\n"),
+        "{packet}"
+    );
+    assert!(
+        packet.contains("`output/build.log`") || packet.contains("output/build.log"),
+        "{packet}"
+    );
+    assert!(
+        packet.contains("reported but not changed: src/never.rs"),
+        "{packet}"
+    );
+    // The session's workspace carries the same findings (Needs you shows them:
+    // needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved).
+    let s = api.session(id).await;
+    assert_eq!(s["workspace"]["review"]["decision"], "REVIEW", "{s}");
+    assert!(s.get("integration_needs_override").is_none(), "{s}");
+    // warn: it integrates all the same.
+    let (status, applied) = integrate(api, id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert!(repo.path.join("output/build.log").exists());
+    assert!(api.audit_events("scope_overridden").await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_refuses_out_of_scope_work_until_an_audited_override() {
+    let (repo, server, _, id) = one_recorded(
+        "  scope: block\n",
+        &[("src/a.rs", "A"), ("notes.txt", "n")],
+        &["src/a.rs", "notes.txt"],
+    )
+    .await;
+    refused_until_overridden(&repo, &server.api, &id, json!(["notes.txt"])).await;
+    assert!(repo.path.join("notes.txt").exists());
+    server.stop().await;
+}
+
+/// Under `scope: block`, department `id`'s work out of scope (`files`) is
+/// refused by Merge and Apply, naming them, with nothing brought in, then
+/// merged with the override, which is audited.
+async fn refused_until_overridden(repo: &TestRepo, api: &Api, id: &str, files: Value) {
+    for mode in ["merge", "apply"] {
+        let (status, body) = integrate(api, id, mode).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{mode}: {body}");
+        let error = body["error"].as_str().unwrap();
+        for f in files.as_array().unwrap() {
+            assert!(error.contains(f.as_str().unwrap()), "{error}");
+        }
+        assert!(error.contains("override"), "{error}");
+    }
+    assert!(clean(&repo.path), "nothing came in");
+    let s = api.session(id).await;
+    assert_eq!(s["workspace"]["state"], "pending");
+    assert_eq!(
+        s["integration_needs_override"], true,
+        "Needs you says so: {s}"
+    );
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge", "override_scope": true}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    let overridden = api.audit_events("scope_overridden").await;
+    assert_eq!(overridden.len(), 1, "{overridden:?}");
+    assert_eq!(overridden[0]["files"], files);
+    assert_eq!(overridden[0]["session_id"], id);
+}
+
+/// A repository (with `launcher_extra`) whose department agent first runs
+/// `department_script` (sh) in its worktree, then the fake agent.
+fn scripted_repo(
+    launcher_extra: &str,
+    department_script: &str,
+    files: &[(&str, &str)],
+) -> TestRepo {
+    let repo = isolated_repo("", files);
+    let script = format!(
+        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then {department_script}; fi; \
+         exec \"$0\" \"$@\""
+    );
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(launcher_extra);
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "config");
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
+    let repo = scripted_repo(
+        "  scope: block\n",
+        "mv Cargo.toml src/Cargo.toml && mv .github/workflows/ci.yml src/ci.yml",
+        &[
+            ("src/a.rs", "a\n"),
+            (
+                "Cargo.toml",
+                "[package]\nname = \"moved\"\nversion = \"0.1.0\"\n",
+            ),
+            (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+        ],
+    );
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "tidy",
+            &["src/a.rs"],
+            &[],
+            &["src/Cargo.toml", "src/ci.yml"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let r = result_of(api, &z, id).await;
+    let review = &r["review"];
+    assert_eq!(review["decision"], "REVIEW", "{r}");
+    let left = json!([".github/workflows/ci.yml", "Cargo.toml"]);
+    // Its files (src/a.rs) narrow its globs: what it moved into src/ is out too.
+    let out = json!([
+        ".github/workflows/ci.yml",
+        "Cargo.toml",
+        "src/Cargo.toml",
+        "src/ci.yml"
+    ]);
+    assert_eq!(review["scope"]["out_of_scope"], out, "{r}");
+    assert_eq!(review["claim"]["unreported"], left, "{r}");
+    let actual = json!([
+        ".github/workflows/ci.yml",
+        "Cargo.toml",
+        "src/Cargo.toml",
+        "src/ci.yml"
+    ]);
+    assert_eq!(r["actual_changed_files"], actual, "{r}");
+    let findings = review["findings"].to_string();
+    assert!(
+        findings.contains("scope (src/a.rs within 5 globs)")
+            && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
+        "{findings}"
+    );
+    // block: neither Merge nor Apply deletes Cargo.toml without the override.
+    refused_until_overridden(&repo, api, id, out).await;
+    assert!(!repo.path.join("Cargo.toml").exists());
+    assert!(repo.path.join("src/Cargo.toml").exists());
+    server.stop().await;
+    // `report --session` sees both ends of each move too.
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["report", "--repo", &repo_arg, "--session", id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["changed_paths"], actual, "{report}");
+}
+
+/// Starts a Zhongshu with one department doing `task`, which first writes
+/// `src/<its id>.rs` (see the test below); returns once that file is in its
+/// worktree: the department, that file's repository path, its Zhongshu.
+async fn at_work(api: &Api, task: &str) -> (Value, String, String) {
+    let z = plan(
+        api,
+        vec![json!({"department": "lingyubu", "files": ["src/"], "task": task})],
+    )
+    .await;
+    let d = wait_until("the department at work", PATIENCE, || async {
+        departments(&api.status().await)
+            .into_iter()
+            .find(|d| d["parent_session_id"] == z)
+    })
+    .await;
+    let file = format!("src/{}.rs", d["id"].as_str().unwrap());
+    let written = workspace_path(&d).join(&file);
+    wait_until("its edit", PATIENCE, || async {
+        written.exists().then_some(())
+    })
+    .await;
+    (d, file, z)
+}
+
+/// The lock file of a worktree's index (in its folder under `.git/worktrees`).
+fn index_lock(worktree: &Path) -> PathBuf {
+    let link = std::fs::read_to_string(worktree.join(".git")).unwrap();
+    let gitdir = link
+        .trim()
+        .strip_prefix("gitdir: ")
+        .expect("a linked worktree");
+    Path::new(gitdir).join("index.lock")
+}
+
+/// The state of `id`'s worktree as `codex-governance worktrees` lists it
+/// (read from the state folder, no launcher running).
+fn listed_state(repo: &TestRepo, id: &str) -> Value {
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["session_id"] == id);
+    row.unwrap_or_else(|| panic!("{id} is not listed: {listed}"))["state"].clone()
+}
+
+#[test]
+fn departments_cut_off_by_a_kill_or_a_stop_are_recorded_and_can_be_settled() {
+    // Each department writes a file, then locks its worktree's index, so the
+    // launcher cannot record it until the test lifts the lock.
+    let repo = scripted_repo(
+        "",
+        "echo \"by $CODEX_GOVERNANCE_SESSION_ID\" > \"src/$CODEX_GOVERNANCE_SESSION_ID.rs\" && \
+         touch \"$(sed -n 's/^gitdir: //p' .git)/index.lock\"",
+        &[("src/a.rs", "a\n")],
+    );
+    let rt = test_runtime();
+    // One reports and exits while it cannot be recorded; the launcher is then
+    // killed (-9): the restart records it.
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let (killed, killed_file) = rt.block_on(async {
+        let api = &launcher.api;
+        let (d, file, z) = at_work(api, "report [[fake-agent: --work-seconds 1]]").await;
+        let id = d["id"].as_str().unwrap().to_string();
+        wait_until("its report registered and its exit", PATIENCE, || async {
+            let s = api.session(&id).await;
+            let inbox = api
+                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+                .await;
+            let reported = inbox["results"].as_array().is_some_and(|r| !r.is_empty());
+            (reported && s["status"] == "exited").then_some(())
+        })
+        .await;
+        let s = api.session(&id).await;
+        assert_eq!(s["workspace"]["state"], "working", "not recorded: {s}");
+        std::fs::remove_file(index_lock(&workspace_path(&d))).unwrap();
+        (id, file)
+    });
+    launcher.kill9();
+    assert_eq!(listed_state(&repo, &killed), "working");
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let stopped = rt.block_on(async {
+        let api = &launcher.api;
+        let s = wait_until("the cut-off department recorded", PATIENCE, || async {
+            let s = api.session(&killed).await;
+            (s["workspace"]["state"] != "working").then_some(s)
+        })
+        .await;
+        assert_eq!(s["workspace"]["state"], "pending", "{s}");
+        assert_eq!(
+            s["workspace"]["actual_changed_files"],
+            json!([killed_file]),
+            "{s}"
+        );
+        let (status, applied) = integrate(api, &killed, "apply").await;
+        assert_eq!(status, StatusCode::OK, "{applied}");
+        assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+        // The next one is still at work when the launcher stops: the stop records it.
+        let (d, file, _) = at_work(api, "work long [[fake-agent: --work-seconds 600]]").await;
+        let lock = index_lock(&workspace_path(&d));
+        wait_until("its index locked", PATIENCE, || async {
+            lock.exists().then_some(())
+        })
+        .await;
+        std::fs::remove_file(lock).unwrap();
+        (d["id"].as_str().unwrap().to_string(), file)
+    });
+    assert!(repo.path.join(&killed_file).exists(), "applied");
+    launcher.terminate();
+    assert_eq!(
+        listed_state(&repo, &stopped.0),
+        "pending",
+        "recorded at the stop"
+    );
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let api = &launcher.api;
+        let s = api.session(&stopped.0).await;
+        assert_eq!(
+            s["workspace"]["actual_changed_files"],
+            json!([stopped.1]),
+            "{s}"
+        );
+        let discarded = api
+            .post_ok("/api/discard", &json!({"session_id": stopped.0}))
+            .await;
+        assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
+    });
+    launcher.terminate();
+    assert!(!repo.path.join(&stopped.1).exists(), "discarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_back_work_goes_on_in_the_same_worktree() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "first try",
+            &["src/"],
+            &[("src/a.rs", "A1")],
+            &["src/a.rs"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z, 1).await;
+    let first = ds[0]["id"].as_str().unwrap().to_string();
+    let (status, body) = api
+        .post("/api/send_back", &json!({"session_id": first, "note": " "}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty note: {body}");
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": first,
+                    "note": "also add src/b.rs [[fake-agent: --write src/b.rs=B --changed-file src/a.rs --changed-file src/b.rs]]"}),
+        )
+        .await;
+    let second = sent["successor"]
+        .as_str()
+        .expect("a successor session")
+        .to_string();
+    let next = &api
+        .wait_session(&second, "recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    assert_eq!(
+        next["workspace"]["path"], ds[0]["workspace"]["path"],
+        "the same worktree"
+    );
+    assert_eq!(next["workspace"]["predecessor"], first.as_str());
+    let old = api.session(&first).await;
+    assert_eq!(old["workspace"]["state"], "sent_back", "{old}");
+    assert_eq!(old["workspace"]["successor"], second.as_str(), "{old}");
+    let r = result_of(api, &z, &second).await;
+    assert_eq!(
+        r["actual_changed_files"],
+        json!(["src/a.rs", "src/b.rs"]),
+        "{r}"
+    );
+    assert_eq!(r["review"]["decision"], "PASS", "{r}");
+    let prompt = std::fs::read_to_string(next["prompt_path"].as_str().unwrap()).unwrap();
+    assert!(
+        prompt.contains("[Sent back by the user] also add src/b.rs"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("own git worktree"), "{prompt}");
+    let sent_back = api.audit_events("sent_back").await;
+    assert_eq!(sent_back[0]["successor"], second.as_str(), "{sent_back:?}");
+    // The plan follows the new attempt; the first is history (issue 34 item 3).
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    let a = &plan["plan"]["assignments"][0];
+    assert_eq!(a["session_id"], second.as_str(), "{plan}");
+    assert_eq!(a["earlier_sessions"], json!([first]), "{plan}");
+    assert_eq!(a["sent_back"], 1, "{plan}");
+    let status = api.status().await;
+    let old = departments(&status)
+        .into_iter()
+        .find(|d| d["id"] == first.as_str())
+        .unwrap();
+    assert_eq!(old["superseded_by"], second.as_str(), "{old}");
+    // The card says so, and counts the current attempt only.
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-sent-back-failure.png");
+    page.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let card = page
+        .wait_js(
+            "the plan card's history",
+            "const n = document.querySelector('.plan-view .reruns');              const c = document.querySelector('.plan-integration');              return n && c ? n.textContent + ' | ' + c.textContent : null;",
+            vec![],
+            Duration::from_secs(45),
+        )
+        .await;
+    let card = card.as_str().unwrap();
+    // Its row shows the task and the user's note, not the launcher's words
+    // to the agent around them (issue 37).
+    let task = page
+        .wait_js(
+            "the sent-back session's task",
+            "const t = document.querySelector(`.session-row[data-id=\"${arguments[0]}\"] .row-task`); return t && t.textContent;",
+            vec![json!(second)],
+            Duration::from_secs(45),
+        )
+        .await;
+    let task = task.as_str().unwrap();
+    assert!(
+        task.contains("\nSent back by you: also add src/b.rs")
+            && !task.contains("Your earlier work")
+            && !task.contains("[Sent back by the user]"),
+        "{task:?}"
+    );
+    assert!(
+        card.contains(&format!("sent back once; earlier {first}"))
+            && card.contains("0 integrated, 1 waiting for your review."),
+        "{card}"
+    );
+    page.quit().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dirty_working_tree_under_the_plans_files_is_said() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    std::fs::write(repo.path.join("src/a.rs"), "uncommitted\n").unwrap();
+    std::fs::write(repo.path.join("src/b.rs"), "uncommitted too\n").unwrap();
+    let base = head_of(&repo.path);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("dirty").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                "assignments": [{"department": "lingyubu", "task": "t", "files": ["src/a.rs"]}]}),
+    )
+    .await;
+    let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(p["plan"]["base"]["commit"], base.as_str(), "{p}");
+    assert_eq!(p["plan"]["base"]["dirty_files"], json!(["src/a.rs"]), "{p}");
+    let zs = api.session(&z).await;
+    assert_eq!(zs["plan_dirty_files"], json!(["src/a.rs"]), "{zs}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_isolation_and_a_repository_without_a_commit_keep_the_one_tree() {
+    for (extra, commit) in [("  isolation: shared\n", true), ("", false)] {
+        let repo = TestRepo::new(RepoOptions::default());
+        let config = repo.path.join("governance.yaml");
+        let yaml = std::fs::read_to_string(&config).unwrap() + extra;
+        std::fs::write(&config, yaml).unwrap();
+        if commit {
+            commit_all(&repo.path, "initial");
+        }
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![assignment(
+                "edit",
+                &[],
+                &[("shared.txt", "s")],
+                &["shared.txt"],
+            )],
+        )
+        .await;
+        let d = api
+            .wait_status("the department reported", |s| {
+                departments(s)
+                    .iter()
+                    .any(|d| d["report_status"] == "reported")
+            })
+            .await;
+        let d = departments(&d).into_iter().next().unwrap();
+        assert!(d.get("workspace").is_none(), "{d}");
+        wait_until("its file in the shared tree", PATIENCE, || async {
+            repo.path.join("shared.txt").exists().then_some(())
+        })
+        .await;
+        assert!(!repo.root.join("repo.worktrees").exists());
+        let _ = &z;
+        server.stop().await;
+    }
+}
+
+#[test]
+fn report_session_is_the_governance_report_of_one_departments_diff() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("docs/x.md", "x\n")]);
+    let rt = test_runtime();
+    let id = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![assignment(
+                "edit",
+                &["src/a.rs"],
+                &[
+                    ("src/a.rs", "A"),
+                    ("docs/new.md", "n"),
+                    ("AGENTS.md", "see_/home/alice/notes"),
+                ],
+                &["src/a.rs"],
+            )],
+        )
+        .await;
+        let ds = recorded(api, &z, 1).await;
+        let id = ds[0]["id"].as_str().unwrap().to_string();
+        // The user's own change is not the department's.
+        std::fs::write(repo.path.join("docs/x.md"), "the user's\n").unwrap();
+        // Its folder changed after the record (the agent, or anyone): the
+        // report reads what was recorded.
+        let wt = workspace_path(&ds[0]);
+        std::fs::write(wt.join("AGENTS.md"), "clean\n").unwrap();
+        std::fs::write(wt.join("README.md"), "see /home/bob/late\n").unwrap();
+        server.stop().await;
+        id
+    });
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["report", "--repo", &repo_arg, "--session", &id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["mode"], "session", "{report}");
+    assert_eq!(
+        report["changed_paths"],
+        json!(["AGENTS.md", "docs/new.md", "src/a.rs"]),
+        "{report}"
+    );
+    assert!(report["title"].as_str().unwrap().contains(&id), "{report}");
+    let scan = &report["preflight"]["checks"]["portability_reference_scan"];
+    let found: Vec<&str> = scan["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        found,
+        ["AGENTS.md"],
+        "the recorded blob, not the folder: {scan}"
+    );
+    let depts: Vec<&str> = report["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(depts, ["zhilibu", "lingyubu"], "{report}");
+    let (code, _, err) = run_binary(&["report", "--repo", &repo_arg, "--session", "nobody-1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no session nobody-1"), "{err}");
+}
+
+#[test]
+fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let rt = test_runtime();
+    let (pending, applied) = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let z = plan(
+            api,
+            vec![
+                assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
+                // b's agent waits after its report: the launcher closes it.
+                assignment(
+                    "edit b [[fake-agent: --after-report wait]]",
+                    &["src/b.rs"],
+                    &[("src/b.rs", "B")],
+                    &["src/b.rs"],
+                ),
+            ],
+        )
+        .await;
+        let ds = recorded(api, &z, 2).await;
+        let (a, b) = (ds[0].clone(), ds[1].clone());
+        assert_eq!(b["close_reason"], "reported", "{b}");
+        api.post_ok(
+            "/api/integrate",
+            &json!({"session_id": a["id"], "mode": "apply"}),
+        )
+        .await;
+        server.stop().await;
+        (b, a)
+    });
+    let kept = workspace_path(&pending);
+    assert!(
+        kept.join("src/b.rs").exists(),
+        "closing and stopping delete nothing"
+    );
+    // A restart deletes nothing un-integrated either.
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let id = pending["id"].as_str().unwrap();
+        let s = launcher.api.session(id).await;
+        assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    });
+    // Pruning by hand waits for the launcher: it removes settled folders itself.
+    let repo_arg = repo.path.display().to_string();
+    let (code, _, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("a launcher runs on"), "{err}");
+    launcher.terminate();
+    assert!(kept.exists());
+    let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        kept.join("src/b.rs").exists(),
+        "prune keeps un-integrated work: {out}"
+    );
+    assert!(
+        out.contains(pending["id"].as_str().unwrap()) && out.contains("pending"),
+        "{out}"
+    );
+    // Applied work is in the user's tree: its branch goes (issue 34 item 4).
+    assert!(out.contains("applied (branch deleted)"), "{out}");
+    assert!(!workspace_path(&applied).exists());
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let branch_of = |d: &Value| d["workspace"]["branch"].as_str().unwrap().to_string();
+    assert!(
+        git.find_branch(&branch_of(&pending), git2::BranchType::Local)
+            .is_ok(),
+        "the pending branch is kept"
+    );
+    assert!(git
+        .find_branch(&branch_of(&applied), git2::BranchType::Local)
+        .is_err());
+    let (code, json_out, _) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
+    assert_eq!(code, 0);
+    let listed: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+}
+
+/// Files a department writes for the kill test: enough that an integration
+/// takes a while, each with its own text.
+const MANY: usize = 600;
+
+#[test]
+fn kill_9_during_an_integration_leaves_it_done_or_undone() {
+    let repo = isolated_repo("", &[("src/keep.rs", "k\n")]);
+    // The department's agent writes MANY files, then runs the fake agent.
+    let script = format!(
+        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then mkdir -p gen; i=0; \
+         while [ $i -lt {MANY} ]; do echo \"file $i\" > gen/f$i.txt; i=$((i+1)); done; fi; \
+         exec \"$0\" \"$@\""
+    );
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        max_departments: 3,
+        ..Default::default()
+    });
+    commit_all(&repo.path, "config");
+    let rt = test_runtime();
+    let ids: Vec<String> = rt.block_on(async {
+        let server = InProcess::start(&repo).await;
+        let api = &server.api;
+        let a = |t: &str| json!({"department": "lingyubu", "task": t, "files": ["gen/"]});
+        let z = plan(api, vec![a("one"), a("two"), a("three")]).await;
+        let ds = recorded(api, &z, 3).await;
+        server.stop().await;
+        ds.iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    });
+    // Each integration stops at a known point of its writes (a debug-build
+    // setting), the launcher is killed there, and the next one settles it:
+    // half an Apply is undone, a whole Apply is finished, a Merge whose
+    // branch has not moved is undone.
+    let head_before = head_of(&repo.path);
+    let cycles = [
+        ("apply", (MANY / 2).to_string(), "pending"),
+        ("apply", "end".to_string(), "applied"),
+        ("merge", "end".to_string(), "pending"),
+    ];
+    for (cycle, (id, (mode, pause, expected))) in ids.iter().zip(cycles).enumerate() {
+        let env = [(
+            "CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION".to_string(),
+            pause.clone(),
+        )];
+        let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+        let api = launcher.api.clone();
+        let id2 = id.clone();
+        let call = rt.spawn(async move { integrate(&api, &id2, mode).await });
+        let present = || {
+            (0..MANY)
+                .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
+                .count()
+        };
+        let written = if pause == "end" { MANY } else { MANY / 2 };
+        rt.block_on(async {
+            wait_until("the integration started", PATIENCE, || async {
+                let started = launcher.api.audit_events("integration_started").await;
+                started
+                    .iter()
+                    .any(|e| e["session_id"] == id.as_str())
+                    .then_some(())
+            })
+            .await;
+            wait_until("the writes up to the pause", PATIENCE, || async {
+                (present() == written).then_some(())
+            })
+            .await;
+        });
+        launcher.kill9();
+        call.abort();
+        let mut launcher = spawn_launcher(&repo.path, &[]);
+        let state = rt.block_on(async {
+            wait_until("the integration settled", PATIENCE, || async {
+                let s = launcher.api.session(id).await;
+                let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
+                (st == "applied" || st == "pending").then_some(st)
+            })
+            .await
+        });
+        assert_eq!(state, expected, "cycle {cycle}: {mode} paused at {pause}");
+        let settled = rt.block_on(async {
+            let mut events = launcher.api.audit_events("integration_done").await;
+            events.extend(launcher.api.audit_events("integration_undone").await);
+            let mine: Vec<Value> = events
+                .into_iter()
+                .filter(|e| e["session_id"] == id.as_str())
+                .collect();
+            assert_eq!(mine.len(), 1, "one ending audited: {mine:?}");
+            mine[0].clone()
+        });
+        match state.as_str() {
+            "applied" => {
+                assert_eq!(settled["event"], "integration_done", "{settled}");
+                assert_eq!(settled["recovered"], true, "{settled}");
+                assert_eq!(present(), MANY, "cycle {cycle}: all done");
+                // The next department integrates onto a clean tree again.
+                std::fs::remove_dir_all(repo.path.join("gen")).unwrap();
+            }
+            _ => {
+                assert_eq!(settled["event"], "integration_undone", "{settled}");
+                assert!(
+                    settled["error"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("launcher stopped"),
+                    "{settled}"
+                );
+                assert_eq!(present(), 0, "cycle {cycle}: nothing done");
+            }
+        }
+        assert_eq!(
+            head_of(&repo.path),
+            head_before,
+            "cycle {cycle}: HEAD stays"
+        );
+        assert!(clean(&repo.path), "cycle {cycle}: a clean tree");
+        launcher.terminate();
+    }
+}
+
+/// Clicks the first element matching `css` once there is one.
+async fn click_when(d: &browser::Browser, what: &str, css: &str) {
+    d.wait_js(
+        what,
+        "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;",
+        vec![json!(css)],
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
+/// The dashboard (headless Chromium): a department's changes open in the
+/// drawer from its row, with its files and their diffs; Apply brings them
+/// into the working tree and the plan then counts the result as integrated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-changes-failure.png");
+    d.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let wait = Duration::from_secs(45);
+    let opener = format!("[data-open-changes='{id}']");
+    click_when(&d, "the department's changes button", &opener).await;
+    let body = d
+        .wait_js(
+            "its changes in the drawer",
+            "const b = document.querySelector('#drawer-body'); \
+             return b && b.textContent.includes('src/a.rs') && b.textContent.includes('Apply') \
+               ? b.textContent : null;",
+            vec![],
+            wait,
+        )
+        .await;
+    let body = body.as_str().unwrap();
+    assert!(body.contains("changes pending"), "{body}");
+    assert!(
+        body.contains("Merge") && body.contains("Discard") && body.contains("Send back"),
+        "{body}"
+    );
+    // One file's diff, inline: its recorded commit against its base.
+    d.wait_js(
+        "the file's diff",
+        "const t = document.querySelector('#drawer-body details.file-diff[open] table.diff'); \
+         return !!t && t.textContent.includes('A-FROM-DEPT');",
+        vec![],
+        wait,
+    )
+    .await;
+    click_when(&d, "the changes again", &opener).await;
+    // Apply is the first of the four choices.
+    click_when(&d, "Apply", "#drawer-body .changes-actions button").await;
+    wait_until("the change in the working tree", wait, || async {
+        let text = std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap_or_default();
+        (text == "A-FROM-DEPT").then_some(())
+    })
+    .await;
+    d.wait_js(
+        "the plan counts it integrated",
+        "const p = document.querySelector('.plan-integration'); \
+         return !!p && p.textContent.includes('1 integrated');",
+        vec![],
+        wait,
+    )
+    .await;
+    // Undo, from the same drawer: the file is as it was, the work pending again.
+    click_when(&d, "the changes after the Apply", &opener).await;
+    click_when(
+        &d,
+        "Undo",
+        "#drawer-body .changes-actions button.undo-integration",
+    )
+    .await;
+    wait_until("the Apply taken back", wait, || async {
+        let text = std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap_or_default();
+        (text == "a\n").then_some(())
+    })
+    .await;
+    // The files come back before the undo is recorded: wait for the state.
+    wait_until("the work pending again after the Undo", wait, || async {
+        (api_session_state(&server, &id).await == "pending").then_some(())
+    })
+    .await;
+    d.quit().await;
+    server.stop().await;
+}
+
+async fn api_session_state(server: &InProcess, id: &str) -> String {
+    let s = server.api.session(id).await;
+    s["workspace"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The text of the Needs you item with key `key` once it shows and `script`
+/// (given the item as `li`) holds; every item is shown (no "Show N more").
+async fn need_item(d: &browser::Browser, what: &str, key: &str, holds: &str) -> String {
+    let script = format!(
+        "const more = document.querySelector('#needs-you-more'); \
+         if (more && !more.hidden && more.getAttribute('aria-expanded') !== 'true') more.click(); \
+         const li = [...document.querySelectorAll('#needs-you-list > li')] \
+           .find((x) => x.dataset.key === arguments[0]); \
+         return li && ({holds}) ? li.textContent : null;"
+    );
+    let text = d
+        .wait_js(what, &script, vec![json!(key)], Duration::from_secs(45))
+        .await;
+    text.as_str().unwrap().to_string()
+}
+
+/// Waits until Needs you holds no item with key `key`.
+async fn need_gone(d: &browser::Browser, what: &str, key: &str) {
+    d.wait_js(
+        what,
+        "return ![...document.querySelectorAll('#needs-you-list > li')] \
+           .some((x) => x.dataset.key === arguments[0]);",
+        vec![json!(key)],
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
+/// The department of `ds` whose task contains `task`.
+fn by_task(ds: &[Value], task: &str) -> String {
+    ds.iter()
+        .find(|d| d["task"].as_str().unwrap_or("").contains(task))
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_else(|| panic!("no department with task {task}: {ds:?}"))
+        .to_string()
+}
+
+/// The dashboard's Needs you (headless Chromium) with real departments in
+/// their worktrees, `launcher.scope: block`: a plan naming a file the user
+/// has not committed, a department's work out of scope with a wrong claim
+/// (one file name written by the agent as HTML), and an integration refused
+/// for a predicted conflict show naming their files (the last two in the one
+/// item for all waiting work, issue 37); each goes when resolved (Discard
+/// from the drawer the queue opens by keyboard, the user's file reverted, the
+/// conflicting work discarded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved() {
+    let repo = isolated_repo(
+        "  scope: block\n",
+        &[
+            ("src/a.rs", "a\n"),
+            ("src/d.rs", "d\n"),
+            ("src/shared.rs", "fn one() {}\n"),
+        ],
+    );
+    std::fs::write(repo.path.join("src/d.rs"), "the user's own edit\n").unwrap();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let hostile = "output/<i>x.log";
+    let z = plan(
+        api,
+        vec![
+            // A waits after its report, so that its exit (the launcher closes
+            // it) is recorded after the report and with its claim.
+            assignment(
+                "edit A [[fake-agent: --after-report wait]]",
+                &["src/a.rs", "src/d.rs"],
+                &[("src/a.rs", "A"), (hostile, "x")],
+                &["src/a.rs", "src/never.rs"],
+            ),
+            assignment(
+                "edit B",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-b")],
+                &["src/shared.rs"],
+            ),
+            assignment(
+                "edit C",
+                &["src/shared.rs"],
+                &[("src/shared.rs", "by-c")],
+                &["src/shared.rs"],
+            ),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 3).await;
+    let (a, b, c) = (
+        by_task(&ds, "edit A"),
+        by_task(&ds, "edit B"),
+        by_task(&ds, "edit C"),
+    );
+    api.post_ok("/api/integrate", &json!({"session_id": b, "mode": "merge"}))
+        .await;
+    let (status, answer) = integrate(api, &c, "merge").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+
+    let d = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-needs-you-failure.png");
+    d.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let dirty = need_item(&d, "the plan's dirty file", &format!("dirty:{z}"), "true").await;
+    assert!(
+        dirty.contains("src/d.rs") && dirty.contains("did not commit"),
+        "{dirty}"
+    );
+    // A's findings and C's conflict are in the one item for all waiting work.
+    let review = need_item(
+        &d,
+        "A's review findings",
+        "changes",
+        "li.textContent.includes('src/never.rs')",
+    )
+    .await;
+    for part in [
+        hostile,
+        "out of its scope",
+        "src/never.rs",
+        "reported but not changed",
+        "override",
+    ] {
+        assert!(review.contains(part), "{part} in {review}");
+    }
+    let conflict = need_item(
+        &d,
+        "C's conflict",
+        "changes",
+        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
+    )
+    .await;
+    assert!(
+        conflict.contains("conflicting: src/shared.rs"),
+        "{conflict}"
+    );
+    // The agent's file name is text, never markup; the badge counts the items.
+    let markup = d
+        .js(
+            "return document.querySelectorAll('#needs-you-list i').length \
+               + ':' + document.querySelector('#needs-you-count').textContent;",
+            vec![],
+        )
+        .await;
+    let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
+    assert_eq!(tags, "0", "no <i> element from a file name");
+    assert!(count.parse::<usize>().unwrap() >= 2, "count {count}");
+
+    // The queue's entry opens A's changes by keyboard; Discard there resolves it.
+    d.js(
+        "document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"] [data-open-changes]`).focus();",
+        vec![json!(a)],
+    )
+    .await;
+    d.press_keys(browser::ENTER).await;
+    d.wait_js(
+        "A's changes in the drawer",
+        "const b = document.querySelector('#drawer-body'); \
+         return !!b && b.textContent.includes(arguments[0]) && b.textContent.includes('Discard');",
+        vec![json!(hostile)],
+        Duration::from_secs(45),
+    )
+    .await;
+    // Discard asks first.
+    d.js(
+        "document.querySelector('#drawer-body .changes-actions [data-decide=discard]').click(); \
+         document.querySelector('#drawer-body .changes-actions [data-confirm=discard]').click();",
+        vec![],
+    )
+    .await;
+    d.wait_js(
+        "A gone from the queue after Discard",
+        "return !document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"]`);",
+        vec![json!(a)],
+        Duration::from_secs(45),
+    )
+    .await;
+    assert_eq!(api.session(&a).await["workspace"]["state"], "discarded");
+
+    // Reverting the user's file ends the plan's item ("Check again").
+    std::fs::write(repo.path.join("src/d.rs"), "d\n").unwrap();
+    d.js(
+        "const li = [...document.querySelectorAll('#needs-you-list > li')] \
+           .find((x) => x.dataset.key === arguments[0]); \
+         if (li) li.querySelector('[data-action=check-dirty]').click();",
+        vec![json!(format!("dirty:{z}"))],
+    )
+    .await;
+    need_gone(&d, "the dirty item after the revert", &format!("dirty:{z}")).await;
+    need_item(
+        &d,
+        "C's conflict still",
+        "changes",
+        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
+    )
+    .await;
+
+    api.post_ok("/api/discard", &json!({"session_id": c})).await;
+    need_gone(&d, "the queue after C's Discard", "changes").await;
+    d.wait_js(
+        "Needs you empty",
+        "return document.querySelector('#needs-you').hidden;",
+        vec![],
+        Duration::from_secs(45),
+    )
+    .await;
+    d.quit().await;
+    server.stop().await;
+}
+
+/// Issue 34 item 5: a department that ended having changed nothing leaves
+/// nothing pending: it is settled, its worktree and branch go, and it is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branch_go() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(api, vec![assignment("only look", &["src/a.rs"], &[], &[])]).await;
+    let status = api
+        .wait_status("the department settled", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["workspace"]["state"] == "no_changes")
+        })
+        .await;
+    let d = departments(&status).into_iter().next().unwrap();
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(d["parent_session_id"], z.as_str());
+    assert_eq!(d["workspace"]["removed"], true, "{d}");
+    assert!(!workspace_path(&d).exists(), "{d}");
+    let branch = d["workspace"]["branch"].as_str().unwrap();
+    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(
+        git.find_branch(branch, git2::BranchType::Local).is_err(),
+        "{branch} is still there"
+    );
+    let settled = api.audit_events("worktree_settled_empty").await;
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0]["session_id"], id);
+    let (code, answer) = integrate(api, id, "apply").await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    assert!(clean(&repo.path));
+    server.stop().await;
+}
+
+/// Issue 34 item 6: a file that holds a department's applied change is the
+/// department's, not the user's: Needs you asks to commit it when ready and
+/// never to revert it; the user's own uncommitted file is still named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z1 = plan(
+        api,
+        vec![assignment(
+            "edit a",
+            &["src/a.rs"],
+            &[("src/a.rs", "A")],
+            &["src/a.rs"],
+        )],
+    )
+    .await;
+    let ds = recorded(api, &z1, 1).await;
+    let d = ds[0]["id"].as_str().unwrap().to_string();
+    let (status, answer) = integrate(api, &d, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    std::fs::write(repo.path.join("src/b.rs"), "the user's own edit\n").unwrap();
+    // A second plan names both files; its department works on.
+    let z2 = plan(
+        api,
+        vec![
+            json!({"department": "lingyubu", "files": ["src/a.rs", "src/b.rs"],
+                    "task": "more on a and b [[fake-agent: --work-seconds 600]]"}),
+        ],
+    )
+    .await;
+    let z2_view = api.session(&z2).await;
+    assert_eq!(
+        z2_view["plan_dirty_files"],
+        json!(["src/b.rs"]),
+        "{z2_view}"
+    );
+    assert_eq!(
+        z2_view["plan_applied_files"],
+        json!([{"path": "src/a.rs", "session_id": d}]),
+        "{z2_view}"
+    );
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-applied-failure.png");
+    page.goto(&format!("{}/#token={}", server.url, server.token))
+        .await;
+    let applied = need_item(&page, "the applied file", &format!("applied:{z2}"), "true").await;
+    assert!(
+        applied.contains(&format!("src/a.rs holds {d}'s applied change"))
+            && applied.contains("commit it when ready")
+            && !applied.contains("revert"),
+        "{applied}"
+    );
+    let dirty = need_item(&page, "the user's file", &format!("dirty:{z2}"), "true").await;
+    assert!(
+        dirty.contains("src/b.rs") && !dirty.contains("src/a.rs"),
+        "{dirty}"
+    );
+    // Once the user edits the applied file too, it is the user's.
+    std::fs::write(repo.path.join("src/a.rs"), "A, and the user's edit\n").unwrap();
+    let z2_view = wait_until("src/a.rs is the user's", PATIENCE, || async {
+        let v = api.session(&z2).await;
+        (v["plan_dirty_files"] == json!(["src/a.rs", "src/b.rs"])).then_some(v)
+    })
+    .await;
+    assert!(z2_view.get("plan_applied_files").is_none(), "{z2_view}");
+    server.stop().await;
+}
+
+/// Issue 34 item 4: Undo of an Apply puts back what it replaced, of a Merge
+/// moves the branch back too; refused, naming what changed, once the user
+/// edited a file it wrote or committed on top of the merge. Audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_takes_back_an_apply_or_a_merge_until_the_user_changed_what_it_wrote() {
+    let undo = |api: &Api, id: &str| {
+        let (api, id) = (api.clone(), id.to_string());
+        async move {
+            api.post("/api/undo_integration", &json!({"session_id": id}))
+                .await
+        }
+    };
+    let read = |repo: &TestRepo| std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap();
+
+    // Apply, Undo, Apply again; then the user edits the file: refused.
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let api = &server.api;
+    let (status, body) = integrate(api, &id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(read(&repo), "A-FROM-DEPT");
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["workspace"]["state"], "pending", "{body}");
+    assert_eq!(read(&repo), "a\n");
+    assert!(clean(&repo.path), "as before the Apply");
+    let branch = body["workspace"]["branch"].as_str().unwrap().to_string();
+    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(git.find_branch(&branch, git2::BranchType::Local).is_ok());
+    let (status, body) = integrate(api, &id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "applied again: {body}");
+    std::fs::write(repo.path.join("src/a.rs"), "the user's edit\n").unwrap();
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("src/a.rs (changed since)"), "{error}");
+    assert_eq!(read(&repo), "the user's edit\n", "nothing was changed");
+    let reverted = api.audit_events("integration_reverted").await;
+    assert_eq!(reverted.len(), 1, "{reverted:?}");
+    assert_eq!(reverted[0]["mode"], "apply");
+    server.stop().await;
+
+    // Merge, Undo (the branch moves back), Merge again; a commit on top: refused.
+    let (repo, server, _, id) =
+        one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
+    let api = &server.api;
+    let base = head_of(&repo.path);
+    let (status, body) = integrate(api, &id, "merge").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let merged = head_of(&repo.path);
+    assert_ne!(merged, base);
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(head_of(&repo.path), base, "the branch is back");
+    assert_eq!(read(&repo), "a\n");
+    assert!(clean(&repo.path), "index and tree as before the Merge");
+    let (status, body) = integrate(api, &id, "merge").await;
+    assert_eq!(status, StatusCode::OK, "merged again: {body}");
+    std::fs::write(repo.path.join("later.txt"), "later\n").unwrap();
+    commit_all(&repo.path, "the user's next commit");
+    let (status, body) = undo(api, &id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("commits came after it"),
+        "{body}"
+    );
+    assert_eq!(read(&repo), "A-FROM-DEPT");
+    server.stop().await;
+}
+
+/// Issue 33 item 8: the plan review says, once per assignment, when files
+/// reach outside the department's globs (`files: ["*"]` for a docs
+/// department) and when a scope is open under `launcher.scope: block`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_block() {
+    let repo = isolated_repo("  scope: block\n", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("review the plan").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "three", "assignments": [
+            {"department": "zhilibu", "task": "docs", "files": ["*"]},
+            {"department": "menxia", "task": "review"},
+            {"department": "lingyubu", "task": "code", "files": ["src/a.rs"]}]}),
+    )
+    .await;
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    let notes: Vec<Value> = plan["plan"]["assignments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .iter()
+        .map(|a| a["scope_note"].clone())
+        .collect();
+    let docs = notes[0].as_str().unwrap_or_default();
+    assert!(
+        docs.contains("files reaching outside zhilibu's scope")
+            && docs.contains(": *:")
+            && docs.contains("needs your override"),
+        "{plan}"
+    );
+    let open = notes[1].as_str().unwrap_or_default();
+    assert!(
+        open.starts_with("open scope under launcher.scope: block: menxia"),
+        "{plan}"
+    );
+    assert!(notes[2].is_null(), "{plan}");
+    server.stop().await;
+}
+
+/// Issue 34 item 1 (PTY agents): a clean stop ends them ("stopped with the
+/// launcher": no fallback result, the plan is not finished); Resume plan
+/// brings a planner back and queues the cut-off department again in its
+/// own worktree, its work so far in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let mut first = spawn_launcher(&repo.path, &[]);
+    let api = first.api.clone();
+    let z = api.start_zhongshu("long work").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "slow", "assignments": [
+            {"department": "lingyubu", "files": ["src/a.rs"],
+             "task": "slow work [[fake-agent: --work-seconds 600]]"}]}),
+    )
+    .await;
+    let d = api
+        .wait_status("the department at work", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["status"] == "running" && d["workspace"]["path"].is_string())
+        })
+        .await;
+    let d = departments(&d).remove(0);
+    let id = d["id"].as_str().unwrap().to_string();
+    let worktree = workspace_path(&d);
+    std::fs::write(worktree.join("src/a.rs"), "half done\n").unwrap();
+    first.terminate();
+
+    let mut second = spawn_launcher(&repo.path, &[]);
+    let api = second.api.clone();
+    let cut = api.session(&id).await;
+    assert_eq!(cut["state"], "stopped_with_launcher", "{cut}");
+    assert_eq!(cut["state_text"], "stopped with the launcher", "{cut}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_ne!(plan["plan"]["status"], "finished", "{plan}");
+    let fallbacks = api.audit_events("result_registered").await;
+    assert!(fallbacks.is_empty(), "no fallback result: {fallbacks:?}");
+
+    // The plan card offers Resume plan; the page's button is the API's call.
+    let page = browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("isolation-resume-plan-failure.png");
+    page.goto(&format!("{}/#token={}", second.url, second.token))
+        .await;
+    let offered = page
+        .wait_js(
+            "the plan's Resume plan",
+            "const p = document.querySelector('.plan-resume'); return p ? p.textContent : null;",
+            vec![],
+            Duration::from_secs(45),
+        )
+        .await;
+    assert!(
+        offered
+            .as_str()
+            .unwrap()
+            .contains("1 department was stopped with the launcher"),
+        "{offered}"
+    );
+    click_when(&page, "Resume plan", ".plan-resume button.resume-plan").await;
+    let queued = wait_until("the cut-off department queued again", PATIENCE, || async {
+        let q = api.audit_events("assignment_retried").await;
+        (!q.is_empty()).then_some(q)
+    })
+    .await;
+    page.quit().await;
+    let planner = queued[0]["parent_session_id"].as_str().unwrap().to_string();
+    assert_ne!(
+        planner, z,
+        "a PTY planner comes back as a new session: {queued:?}"
+    );
+    assert_eq!(queued[0]["retried_session_id"], id.as_str(), "{queued:?}");
+    let (code, again) = api
+        .post("/api/resume_plan", &json!({"session_id": z}))
+        .await;
+    assert!(!code.is_success(), "nothing left to resume: {again}");
+    let next = api
+        .wait_status("the department again, in its worktree", |s| {
+            departments(s).iter().any(|x| {
+                x["status"] == "running"
+                    && x["id"] != id.as_str()
+                    && x["workspace"]["path"] == d["workspace"]["path"]
+            })
+        })
+        .await;
+    let next = departments(&next)
+        .into_iter()
+        .find(|x| x["id"] != id.as_str() && x["status"] == "running")
+        .unwrap();
+    assert_eq!(next["parent_session_id"], planner.as_str(), "{next}");
+    assert!(
+        next["task"].as_str().unwrap().contains("[Resumed]"),
+        "{next}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("src/a.rs")).unwrap(),
+        "half done\n",
+        "its work so far is still there"
+    );
+    let plan = api
+        .get_ok(&format!("/api/zhongshu_plan?id={planner}"))
+        .await;
+    let a = &plan["plan"]["assignments"][0];
+    assert_eq!(a["session_id"], next["id"], "{plan}");
+    assert_eq!(a["earlier_sessions"], json!([id]), "{plan}");
+    second.terminate();
+}

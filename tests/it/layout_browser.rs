@@ -1,0 +1,259 @@
+//! The dashboard's layout, its live updates by delta, and a screenshot of
+//! every view (issue 14), in headless Chromium against a real in-process
+//! launcher whose agents are the fake agent (`tools/fake-agent`).
+//!
+//! A Zhongshu's plan starts two departments; one reports and asks for the
+//! user's confirmation. The page follows all of it from the event stream
+//! without fetching `/api/status` again. Plan rows follow their departments;
+//! the report appears in Needs you. At 1440 px terminals and the plan sit side
+//! by side; a terminal is pinned (it moves first) and maximised (it fills the
+//! window; Esc restores it); the finished group collapses; the timeline's bar
+//! shows its session and its report mark opens the packet. At 390 px tabs show
+//! one view at a time. axe-core finds no serious or critical violation in any
+//! of these views, dark or light. Screenshots: `tests/artifacts/view-*.png`.
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+use crate::common::axe;
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use browser::Browser;
+use serde_json::json;
+use support::{InProcess, RepoOptions, TestRepo};
+
+const ESCAPE: &str = "\u{E00C}";
+/// axe-core, vendored from the npm registry by tools/fetch_axe.sh (tests only).
+const STATUS_FETCHES: &str = "return performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/status').length;";
+
+/// A click the page handles, dispatched on an SVG shape (WebDriver clicks the
+/// centre of a box, which on a timeline row may be empty).
+async fn click_shape(d: &Browser, css: &str) {
+    d.js(
+        "document.querySelector(arguments[0]).dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+/// Shoots the window as it is, named after its nominal size; `panel` is
+/// scrolled to the top first.
+async fn shoot(d: &Browser, name: &str, panel: Option<&str>) {
+    let wide = d.js("return window.innerWidth > 1000;", vec![]).await == json!(true);
+    let size = if wide { "1440x900" } else { "390x844" };
+    d.shoot(&format!("view-{name}-{size}.png"), panel).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layout_live_deltas_and_every_view() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("view-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    d.present("the grid's one hint", "#grid .grid-hint").await;
+    shoot(&d, "empty", None).await;
+    let fetched = d.js(STATUS_FETCHES, vec![]).await;
+
+    // -- a plan runs: one department asks for confirmation in its report
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({
+            "summary": "Docs and code",
+            "assignments": [
+                {"department": "zhilibu",
+                 "task": "Docs [[fake-agent: --needs-confirmation --changed-file README.md --summary 'Please confirm the wording']]"},
+                {"department": "lingyubu", "task": "Code [[fake-agent: --work-seconds 1 --after-report wait]]"},
+            ]
+        }),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Plan it [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
+    let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
+    d.present("the report asking for confirmation in Needs you", confirm)
+        .await;
+    assert!(d
+        .text_of(confirm)
+        .await
+        .contains("asks for your confirmation"));
+    let zhilibu = d
+        .js(
+            "return document.querySelector(arguments[0]).dataset.session;",
+            vec![json!(confirm)],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let row = format!("#plan .plan-assignment[data-session=\"{zhilibu}\"] .badge[data-follows]");
+    d.wait(
+        "the plan row following its department",
+        "const b = document.querySelector(arguments[0]); return b && b.textContent === 'reported';",
+        vec![json!(row)],
+    )
+    .await;
+    d.present(
+        "the result in the inbox",
+        ".inbox-result[data-department=\"zhilibu\"] .badge.needs-confirmation",
+    )
+    .await;
+    d.present("three terminals", "#grid[data-count=\"3\"]")
+        .await;
+    assert_eq!(
+        d.js(STATUS_FETCHES, vec![]).await,
+        fetched,
+        "every change came by delta: the status was not fetched again"
+    );
+
+    // -- side by side at 1440 px
+    let beside = d
+        .js(
+            "const t = document.querySelector('#terminals-panel').getBoundingClientRect(); const f = document.querySelector('#focus-panel').getBoundingClientRect(); return f.left >= t.right && f.top < t.bottom;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        beside,
+        json!(true),
+        "the plan and inbox sit beside the terminals"
+    );
+    shoot(&d, "terminals", None).await;
+    shoot(&d, "focus", Some("#focus-panel")).await;
+    axe::accessible(&d, "the main view, system theme").await;
+    d.click("#theme-toggle").await;
+    axe::accessible(&d, "the main view, other theme").await;
+    d.click("#theme-toggle").await;
+
+    // -- pin the last tile: it moves first; maximise it, Esc restores it
+    let last = d
+        .js(
+            "return [...document.querySelectorAll('#grid .slot')].sort((a, b) => a.dataset.slot - b.dataset.slot).pop().dataset.session;",
+            vec![],
+        )
+        .await;
+    let tile = format!(".slot[data-session={last}]");
+    d.click(&format!("{tile} .slot-pin")).await;
+    d.wait("the pinned tile first",
+        "const s = document.querySelector(arguments[0]); return s.classList.contains('pinned') && s.dataset.slot === '0';",
+        vec![json!(tile)],
+    )
+    .await;
+    d.click(&format!("{tile} .slot-max")).await;
+    d.wait("the tile filling the window",
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect(); return r.width > window.innerWidth - 40 && r.height > window.innerHeight - 40;",
+        vec![json!(tile)],
+    )
+    .await;
+    shoot(&d, "maximised", None).await;
+    d.press_keys(ESCAPE).await;
+    d.wait(
+        "Esc restoring the tile",
+        "return !document.querySelector(arguments[0]).classList.contains('maximised');",
+        vec![json!(tile)],
+    )
+    .await;
+
+    // -- the group finishes and collapses; the timeline shows a session and opens a packet
+    for s in api.status().await["sessions"].as_array().unwrap() {
+        if s["status"] == "running" {
+            api.post_ok("/api/close_session", &json!({"session_id": s["id"]}))
+                .await;
+        }
+    }
+    let group = format!(".zgroup[data-id=\"{z}\"]");
+    d.present("the finished group", &format!("{group}.finished"))
+        .await;
+    d.wait(
+        "the finished group collapsed",
+        "return document.querySelector(arguments[0]).hidden;",
+        vec![json!(format!("{group} .zgroup-children"))],
+    )
+    .await;
+    shoot(&d, "sessions", Some("#sessions-panel")).await;
+    click_shape(
+        &d,
+        &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-bar"),
+    )
+    .await;
+    d.present(
+        "the timeline bar showing its session",
+        &format!(".session-row[data-id=\"{zhilibu}\"].flash"),
+    )
+    .await;
+    assert!(
+        !d.js(
+            "return document.querySelector(arguments[0]).hidden;",
+            vec![json!(format!("{group} .zgroup-children"))]
+        )
+        .await
+        .as_bool()
+        .unwrap(),
+        "showing a department opens its group"
+    );
+    shoot(&d, "timeline", Some("#timeline-panel")).await;
+    click_shape(
+        &d,
+        &format!("#timeline g.tl-row[data-id=\"{zhilibu}\"] .tl-report"),
+    )
+    .await;
+    d.present(
+        "the packet from the timeline",
+        "#drawer:not([hidden]) .drawer-markdown",
+    )
+    .await;
+    assert!(d
+        .text_of(".drawer-markdown")
+        .await
+        .contains("Please confirm the wording"));
+    shoot(&d, "drawer", None).await;
+    d.click("#drawer-close").await;
+    shoot(&d, "report", Some("#report-panel")).await;
+    shoot(&d, "needs-you", None).await;
+    d.press_keys("?").await;
+    d.present("the shortcuts", "#shortcuts[open]").await;
+    axe::accessible(&d, "the shortcuts dialog").await;
+    d.press_keys(ESCAPE).await;
+
+    // -- a phone: tabs, one view at a time, nothing wider than the screen
+    d.set_size(390, 844).await;
+    d.wait("the phone width", "return window.innerWidth < 450;", vec![])
+        .await;
+    assert!(d.visible(".view-tabs").await, "tabs on a phone");
+    for (panel, name) in [
+        ("terminals-panel", "terminals"),
+        ("sessions-panel", "sessions"),
+        ("focus-panel", "focus"),
+        ("report-panel", "report"),
+        ("timeline-panel", "timeline"),
+    ] {
+        d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
+        d.wait("only the chosen view",
+            "const all = ['terminals-panel', 'sessions-panel', 'focus-panel', 'report-panel', 'timeline-panel']; return all.every((id) => (document.getElementById(id).getClientRects().length > 0) === (id === arguments[0]));",
+            vec![json!(panel)],
+        )
+        .await;
+        let overflow = d
+            .js(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{panel} is wider than the phone by {overflow}"
+        );
+        shoot(&d, name, Some(".view-tabs")).await;
+        axe::accessible(&d, &format!("the {name} tab on a phone")).await;
+    }
+    shoot(&d, "needs-you", None).await;
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}

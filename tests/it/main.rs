@@ -1,0 +1,56 @@
+//! The integration tests, one binary: a module per area, the shared harness in
+//! `common`. Run one area with a filter: `cargo test --test it mailbox::`.
+//!
+//! The modules gated `cfg(unix)` drive `/bin/sh`, `/proc`, Chromium or the
+//! real Codex CLI; the others also run in the Windows lane under Wine
+//! (`tools/test.sh`), which builds this binary for Windows and runs it whole.
+
+mod common;
+
+#[cfg(unix)]
+mod attacks;
+#[cfg(unix)]
+mod codex;
+#[cfg(unix)]
+mod codex_contract;
+#[cfg(unix)]
+mod config_trust;
+#[cfg(unix)]
+mod control;
+#[cfg(unix)]
+mod control_browser;
+#[cfg(unix)]
+mod dashboard_browser;
+#[cfg(unix)]
+mod faults;
+mod first_run;
+#[cfg(unix)]
+mod isolation;
+mod launcher;
+#[cfg(unix)]
+mod layout_browser;
+mod mailbox;
+mod mailbox_crash;
+#[cfg(unix)]
+mod needs_you_browser;
+#[cfg(unix)]
+mod phone_browser;
+#[cfg(unix)]
+mod pull_requests;
+mod python_compat;
+#[cfg(unix)]
+mod python_parity;
+mod report;
+#[cfg(unix)]
+mod review;
+#[cfg(unix)]
+mod review_browser;
+#[cfg(unix)]
+mod setup_browser;
+#[cfg(unix)]
+mod terminal_browser;
+mod terminal_ws;
+mod windows_loop;
+mod windows_terminal;
+#[cfg(unix)]
+mod words_browser;

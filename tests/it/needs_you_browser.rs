@@ -1,0 +1,331 @@
+//! "Needs you", plain states, the keyboard, the light theme and the phone
+//! layout (issue 14), in headless Chromium against a real in-process launcher
+//! whose agents are the fake agent (`tools/fake-agent`).
+//!
+//! A Zhongshu registers a plan that waits for confirmation: it appears in Needs
+//! you with the count in the tab title and is started from there. One of its
+//! departments reports, the other fails with exit 3 and no report: the first
+//! reads "reported", the second "failed: exit 3" and appears in Needs you with
+//! its fallback. In a terminal Esc goes to the agent and Ctrl+] leaves (the
+//! tile's bar says so while the terminal has the keyboard); `/` and `?` work; the light
+//! theme applies; at 390 px nothing overflows sideways and titles are whole.
+//! Screenshots at 1440x900 and 390x844 go to `tests/artifacts/needs-you-*.png`.
+//!
+//! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
+//! fail the test with a message, they never skip it.
+
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use browser::{Browser, WAIT};
+use serde_json::json;
+use support::{InProcess, RepoOptions, TestRepo};
+
+/// A report summary that would be live markup if anything parsed it as HTML.
+const HOSTILE: &str = "<img src=x onerror=alert(1)> <script>alert(2)</script>";
+const ESCAPE: &str = "\u{E00C}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_you_plain_states_keyboard_theme_and_phone() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("needs-you-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    assert_eq!(
+        d.js(
+            "return document.querySelector('#needs-you').hidden;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "nothing needs the user yet"
+    );
+
+    // -- a plan that waits for confirmation is listed, with the count in the title
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({
+            "summary": "Two departments, confirmed first",
+            "needs_confirmation": true,
+            "assignments": [
+                {"department": "zhilibu",
+                 "task": format!("Write the docs [[fake-agent: --summary '{HOSTILE}' --changed-file README.md]]")},
+                {"department": "lingyubu",
+                 "task": "Break [[fake-agent: --no-report --exit-code 3]]"},
+            ]
+        }),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Plan it [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
+    let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
+    d.present("the plan in Needs you", &plan_item).await;
+    assert!(
+        d.text_of(&plan_item)
+            .await
+            .contains("awaits your confirmation"),
+        "{}",
+        d.text_of(&plan_item).await
+    );
+    d.wait(
+        "the count in the tab title",
+        "return document.title.startsWith('(1) ') ? document.title : null;",
+        vec![],
+    )
+    .await;
+    d.shoot_at("needs-you-plan-1440x900.png", 1440, 900, None)
+        .await;
+
+    // -- started from there (once it shows the plan's revision): both departments start, the item goes
+    d.present(
+        "the plan's revision in Needs you",
+        &format!(
+            "{plan_item}[data-revision=\"1\"] button[data-action=\"start-plan\"]:not([disabled])"
+        ),
+    )
+    .await;
+    d.click(&format!("{plan_item} button[data-action=\"start-plan\"]"))
+        .await;
+    // The plan is shown first; it starts from the dialog.
+    d.present("the plan dialog", "#plan-dialog[open]").await;
+    assert!(
+        d.text_of("#plan-dialog").await.contains("Break"),
+        "the dialog shows the assignments"
+    );
+    d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
+        .await;
+    d.gone("the plan item to go", &plan_item).await;
+    let dispatched = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(
+        dispatched["plan"]["status"],
+        json!("dispatched"),
+        "{dispatched}"
+    );
+
+    // -- plain states: one reports, the other fails with exit 3 and no report
+    let failed_row = ".session-row[data-state=\"failed\"]";
+    d.present("the failed department's row", failed_row).await;
+    let badge = d.text_of(&format!("{failed_row} .badge")).await;
+    assert_eq!(badge, "failed: exit 3");
+    let failed_id = d
+        .js(
+            "return document.querySelector(arguments[0]).dataset.id;",
+            vec![json!(failed_row)],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed_item =
+        format!("#needs-you-list .need[data-kind=\"failed\"][data-session=\"{failed_id}\"]");
+    d.present("the failure in Needs you", &failed_item).await;
+    assert!(
+        d.text_of(&failed_item).await.contains("fallback result"),
+        "{}",
+        d.text_of(&failed_item).await
+    );
+    d.present(
+        "the reporting department's row",
+        ".session-row[data-state=\"reported\"]",
+    )
+    .await;
+    // The launcher files a fallback result for it after a short grace.
+    support::wait_until("the failed department's fallback", WAIT, || {
+        let api = api.clone();
+        let (z, failed_id) = (z.clone(), failed_id.clone());
+        async move {
+            let inbox = api
+                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+                .await;
+            inbox["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| {
+                    r["department_session_id"] == json!(failed_id)
+                        && r["source"] == "launcher_fallback"
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    d.shoot_at("needs-you-failed-1440x900.png", 1440, 900, None)
+        .await;
+    d.click(&format!("{failed_item} button[data-action=\"dismiss\"]"))
+        .await;
+    d.gone("the dismissed failure", &failed_item).await;
+
+    // -- review in the page: the packet (hostile text stays text), the raw report, a diff
+    let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
+    d.present("the reported result's Open button", open).await;
+    d.click(open).await;
+    d.present(
+        "the packet in the drawer",
+        "#drawer:not([hidden]) .drawer-markdown",
+    )
+    .await;
+    let shown = d.text_of(".drawer-markdown").await;
+    assert!(shown.contains(HOSTILE), "the summary as text: {shown}");
+    assert!(
+        d.text_of(".drawer-raw").await.contains("onerror=alert(1)"),
+        "the report as received"
+    );
+    assert_eq!(
+        d.js(
+            "return [document.querySelectorAll('img, #drawer script').length, !!document.querySelector('.drawer-markdown h1, .drawer-markdown h2')];",
+            vec![],
+        )
+        .await,
+        json!([0, true]),
+        "no markup from the report; the packet's own headings render"
+    );
+    std::fs::write(
+        repo.path.join("README.md"),
+        "# test repo\n\nA line the docs added.\n",
+    )
+    .unwrap();
+    d.click("#drawer .open-diff[data-path=\"README.md\"]").await;
+    d.present("the diff's added line", "#drawer table.diff tr.diff-add")
+        .await;
+    assert!(
+        d.text_of("#drawer table.diff")
+            .await
+            .contains("A line the docs added."),
+        "{}",
+        d.text_of("#drawer table.diff").await
+    );
+    d.shoot_at("needs-you-drawer-1440x900.png", 1440, 900, None)
+        .await;
+    d.press_keys(ESCAPE).await;
+    d.present("the drawer to close", "#drawer[hidden]").await;
+
+    // -- Esc goes to the agent (Codex users stop a turn with it); Ctrl+]
+    // leaves the terminal, as its bar says while it has the keyboard
+    let frame = format!(".slot[data-session=\"{z}\"] iframe.slot-frame");
+    d.present("the Zhongshu's terminal", &frame).await;
+    d.switch_to_frame(&frame).await;
+    d.wait(
+        "the terminal page",
+        "return !!document.querySelector('.xterm-helper-textarea');",
+        vec![],
+    )
+    .await;
+    d.click(".xterm").await;
+    let in_terminal = "return document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea');";
+    d.wait("the terminal to have the focus", in_terminal, vec![])
+        .await;
+    d.switch_to_parent().await;
+    let keys = format!(".slot[data-session=\"{z}\"].term-focus .slot-keys");
+    d.present("the tile's key hint", &keys).await;
+    assert_eq!(
+        d.text_of(&keys).await,
+        "Esc goes to the agent · Ctrl+] leaves"
+    );
+    d.switch_to_frame(&frame).await;
+    d.press_keys(ESCAPE).await;
+    assert_eq!(
+        d.js(in_terminal, vec![]).await,
+        json!(true),
+        "Esc stays in the terminal"
+    );
+    d.press_chord(browser::CONTROL, "]").await;
+    d.wait(
+        "the terminal to let the focus go",
+        "return !(document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea'));",
+        vec![])
+    .await;
+    d.switch_to_parent().await;
+    d.wait("the terminal's tile to hold the focus",
+        "const a = document.activeElement; return a && a.classList.contains('slot') ? a.dataset.session : null;",
+        vec![],
+    )
+    .await;
+    d.gone("the key hint to go", &keys).await;
+
+    // -- `/` writes a task, `?` lists the keys
+    d.js("document.activeElement.blur();", vec![]).await;
+    d.press_keys("/").await;
+    assert_eq!(
+        d.js("return document.activeElement.id;", vec![]).await,
+        json!("task")
+    );
+    d.js("document.activeElement.blur();", vec![]).await;
+    d.press_keys("?").await;
+    assert_eq!(
+        d.js("return document.querySelector('#shortcuts').open;", vec![])
+            .await,
+        json!(true)
+    );
+    d.press_keys(ESCAPE).await;
+    d.wait(
+        "the shortcuts to close",
+        "return !document.querySelector('#shortcuts').open;",
+        vec![],
+    )
+    .await;
+
+    // -- the theme follows the system until toggled; the toggle is kept
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    let theme = "return [document.documentElement.dataset.theme, localStorage.getItem('codex_governance_theme')];";
+    let first = d.js(theme, vec![]).await;
+    d.click("#theme-toggle").await;
+    let second = d.js(theme, vec![]).await;
+    assert_ne!(
+        first[0], second[0],
+        "the toggle switched: {first} -> {second}"
+    );
+    assert_eq!(second[0], second[1], "and kept it: {second}");
+    if second[0] == json!("light") {
+        // Shoot the light theme only after seeing the dark one change colour.
+        d.click("#theme-toggle").await;
+        assert_eq!(d.js(theme, vec![]).await, json!(["dark", "dark"]));
+    }
+    assert_eq!(
+        d.js(background, vec![]).await,
+        json!("rgb(13, 17, 23)"),
+        "dark"
+    );
+    d.click("#theme-toggle").await;
+    assert_eq!(d.js(theme, vec![]).await, json!(["light", "light"]));
+    assert_eq!(
+        d.js(background, vec![]).await,
+        json!("rgb(255, 255, 255)"),
+        "light"
+    );
+    d.shoot_at("needs-you-light-1440x900.png", 1440, 900, None)
+        .await;
+
+    // -- on a phone: no sideways overflow, titles whole
+    // The phone width took, and the page redrew for it and is still.
+    d.resize(390, 844).await;
+    d.settle().await;
+    let overflow = d
+        .js(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow[0].as_u64() <= overflow[1].as_u64(),
+        "the page is wider than the phone: {overflow}"
+    );
+    let cut = d
+        .js(
+            "return [...document.querySelectorAll('.slot-title, .row-name')].filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(cut, json!([]), "titles cut on a phone");
+    d.shoot_at("needs-you-phone-390x844.png", 390, 844, None)
+        .await;
+
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}

@@ -1,0 +1,145 @@
+//! The phone (issue 37 item 6): at 390×844 in headless Chromium, with three
+//! departments of a real in-process launcher (the fake agent, in worktrees)
+//! and the usage meter showing both windows, no view scrolls sideways, the
+//! meter collapses to its percentages, and every title wraps only at a space
+//! or after a '-', never inside a word ("gongchen / gbu-1" was the slip).
+//! Screenshots: `tests/artifacts/phone-*-390x844.png`.
+
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use browser::Browser;
+use serde_json::{json, Value};
+use support::*;
+
+/// Titles whose lines break anywhere but at a space or after '-' or '·':
+/// each character's box is measured, and a new line must follow one of them.
+const MID_WORD_BREAKS: &str = r#"
+const bad = [];
+for (const e of document.querySelectorAll('.slot-title, .row-name')) {
+  if (!e.offsetParent) continue;
+  const chars = [];
+  const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (let i = 0; i < n.length; i++) {
+      const r = document.createRange();
+      r.setStart(n, i);
+      r.setEnd(n, i + 1);
+      const box = r.getClientRects()[0];
+      chars.push([n.data[i], box ? box.top : null]);
+    }
+  }
+  let last = null;
+  for (let i = 0; i < chars.length; i++) {
+    const [c, top] = chars[i];
+    if (top === null || /\s/.test(c)) continue;
+    if (last && top > last.top + 2) {
+      const between = chars.slice(last.i, i).map((x) => x[0]).join('');
+      if (!/[-\s·]/.test(between)) bad.push(`${e.textContent} | before "${c}" at ${i}`);
+    }
+    last = { i, top };
+  }
+}
+return bad;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
+    let repo = TestRepo::new(RepoOptions {
+        max_departments: 3,
+        ..Default::default()
+    });
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("three departments").await;
+    let work = |file: &str| {
+        format!("work [[fake-agent: --write {file}=x --changed-file {file} --after-report wait]]")
+    };
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "three", "assignments": [
+            {"department": "zhilibu", "task": work("README.md")},
+            {"department": "gongchengbu", "task": work("tools/x.sh")},
+            {"department": "lingyubu", "task": work("src/x.rs")},
+        ]}),
+    )
+    .await;
+    api.wait_status("three departments reported", |s| {
+        departments(s)
+            .iter()
+            .filter(|d| d["state"] == "reported")
+            .count()
+            == 3
+    })
+    .await;
+    let d = Browser::start(390, 844)
+        .await
+        .with_failure_artifact("phone-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    d.present("four tiles", "#grid[data-count=\"4\"]").await;
+    // The account's two usage windows, as Codex's rate-limit events give them.
+    // Injected on top of what the page has (a delta older than it is dropped).
+    let seq = api.status().await["audit_seq"].clone();
+    d.wait_applied(seq.as_u64().unwrap()).await;
+    let window = |used: f64| json!({"used_percent": used, "window_minutes": 300, "resets_local": "2026-11-30 14:05"});
+    let quota: Value = json!({"primary": window(21.0), "secondary": window(64.0), "reserve_percent": 90, "parked": [], "budgets": []});
+    d.js(
+        "const [seq, quota] = arguments; import('/static/js/store.js').then((m) => \
+           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {quota: Object.assign({}, m.get().status.quota, quota)}}));",
+        vec![seq, quota],
+    )
+    .await;
+    let meter = d
+        .wait(
+            "the meter",
+            "const m = document.querySelector('#quota-meter'); return m && !m.hidden && m.innerText;",
+            vec![],
+        )
+        .await;
+    let meter = meter.as_str().unwrap();
+    assert!(
+        meter.contains("5h 21%") && meter.contains("week 64%") && !meter.contains("resets"),
+        "the meter collapses to its percentages: {meter:?}"
+    );
+    d.settle().await;
+    for (panel, name) in [
+        ("terminals-panel", "terminals"),
+        ("sessions-panel", "sessions"),
+        ("focus-panel", "plan"),
+        ("report-panel", "report"),
+        ("timeline-panel", "timeline"),
+    ] {
+        d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
+        d.settle().await;
+        let overflow = d.sideways_overflow().await;
+        assert!(
+            overflow <= 0,
+            "{panel} is wider than the phone by {overflow}"
+        );
+        let cut = d.js(MID_WORD_BREAKS, vec![]).await;
+        assert_eq!(cut, json!([]), "titles broken inside a word in {panel}");
+        d.shoot(&format!("phone-{name}-390x844.png"), Some(".view-tabs"))
+            .await;
+    }
+    d.shoot("phone-top-390x844.png", None).await;
+    // The tiles' titles do wrap (they are longer than a phone's line) and
+    // still only at a space or a '-'.
+    d.click(".view-tab[data-panel=\"terminals-panel\"]").await;
+    let lines = d
+        .js(
+            "return [...document.querySelectorAll('.slot-title')].map((t) => Math.round(t.getBoundingClientRect().height / parseFloat(getComputedStyle(t).lineHeight)));",
+            vec![],
+        )
+        .await;
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_u64().unwrap_or(0) > 1),
+        "some title wraps: {lines}"
+    );
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}

@@ -1,0 +1,207 @@
+//! The words the page says (issue 37 item 4), read in headless Chromium from
+//! a real in-process launcher whose agents are the fake agent: plain names
+//! ("Start a planner", "Departments", "Risks", "Machine-specific paths in
+//! docs") with the historical ones as subtitles, English beside the built-in
+//! departments' Chinese titles, the slips the walkthrough listed ("1 queued
+//! department wait.", a reason and the next sentence run together, a queue
+//! id in the Retry toast, Continue beside Resume), and one read state of the
+//! user's own: opening a packet or Mark all read marks results read in the
+//! page, while the planner's unread is a hint the page never clears.
+
+use crate::common::browser;
+use crate::common::launcher as support;
+
+use browser::Browser;
+use serde_json::json;
+use support::*;
+
+/// The text of every element matching `css`, in page order.
+async fn texts(d: &Browser, css: &str) -> Vec<String> {
+    let v = d
+        .js(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);",
+            vec![json!(css)],
+        )
+        .await;
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("words-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+
+    // -- plain names, the history beside them
+    assert_eq!(
+        d.text_of("#start-h").await,
+        "Start a planner Zhongshu 中书省"
+    );
+    assert_eq!(d.text_of("#start-zhongshu").await, "Start planner");
+    assert_eq!(d.text_of("#focus-h").await, "Plan & inbox");
+    d.present("the report", "#report .report-departments").await;
+    assert_eq!(
+        texts(&d, "#report h3.sub").await[..3],
+        [
+            "Departments Shangshu 尚书省",
+            "Risks Menxia 门下省",
+            "Checks to run"
+        ]
+    );
+    assert_eq!(
+        d.text_of("#report .report-preflight h3").await,
+        "Machine-specific paths in docs"
+    );
+    assert!(
+        !d.text_of("#report").await.contains("portability_paths)"),
+        "no config key in parentheses"
+    );
+
+    // -- a plan: zhilibu reports, lingyubu fails without a report
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "words", "assignments": [
+            {"department": "zhilibu", "task": "Docs [[fake-agent: --changed-file README.md --write README.md=docs]]"},
+            {"department": "lingyubu", "task": "Break [[fake-agent: --no-report --exit-code 3]]"},
+        ]}),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Plan it [[fake-agent: --plan-file {}]]",
+            plan.display()
+        ))
+        .await;
+    let row = format!(".session-row[data-id=\"{z}\"]");
+    d.present("the planner's row", &row).await;
+    assert_eq!(
+        d.text_of(&format!("{row} .row-name")).await,
+        format!("planner · {z}")
+    );
+    // Two buttons that say what differs: your message, or the launcher's reminder.
+    assert_eq!(d.text_of(&format!("{row} .act-continue")).await, "Message…");
+    assert_eq!(
+        d.text_of(&format!("{row} .act-resume")).await,
+        "Remind of its plan…"
+    );
+    let zhilibu = d
+        .wait(
+            "zhilibu's row",
+            "const n = [...document.querySelectorAll('.session-row.kind-department .row-name')].find((e) => e.textContent.startsWith('zhilibu')); return n && n.textContent;",
+            vec![],
+        )
+        .await;
+    let zhilibu = zhilibu.as_str().unwrap();
+    assert!(
+        zhilibu.starts_with("zhilibu 治理部 · governance & docs · zhilibu-"),
+        "{zhilibu}"
+    );
+
+    // -- the failure: its reason and the next sentence, each ending with a full stop
+    let failed = "#needs-you-list .need[data-kind=\"failed\"]";
+    d.present("the failure in Needs you", failed).await;
+    let detail = d.text_of(&format!("{failed} .need-detail")).await;
+    assert_eq!(detail, "Its fallback result is in its planner's inbox.");
+    // With a reason (a Codex department closed after its reminder, in the
+    // launcher's words), the reason is a sentence of its own.
+    let joined = d
+        .wait(
+            "the page's sentences",
+            "if (!window.__fmt) import('/static/js/format.js').then((m) => { window.__fmt = m; }); \
+             return window.__fmt && window.__fmt.sentences(arguments[0], 'Its fallback result is in its planner\\'s inbox');",
+            vec![json!("closed after a reminder: it did not report")],
+        )
+        .await;
+    assert_eq!(
+        joined,
+        "closed after a reminder: it did not report. Its fallback result is in its planner's inbox."
+    );
+    // Retry says what happens, without the queue's internal id.
+    d.click(&format!("{failed} button[data-action=\"retry\"]"))
+        .await;
+    let toast = d
+        .wait_text("the Retry toast", "#toasts .toast-info", "Queued")
+        .await;
+    assert!(
+        toast.ends_with("'s assignment again: it starts when a slot is free.")
+            && !toast.contains("q-"),
+        "{toast:?}"
+    );
+
+    // -- one read state of the user's own; the planner's unread is a hint
+    let card = ".inbox-result[data-department=\"zhilibu\"]";
+    d.present("zhilibu's result", card).await;
+    assert_eq!(
+        texts(
+            &d,
+            &format!("{card} .row-badges .badge.unread, {card} .planner-unread")
+        )
+        .await,
+        ["new", "planner hasn't read it"]
+    );
+    let unread_before = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await["unread_count"]
+        .clone();
+    assert!(unread_before.as_u64().unwrap() >= 1, "{unread_before}");
+    d.click(&format!("{card} button.open-handoff")).await;
+    d.present("the packet", "#drawer:not([hidden]) .drawer-markdown")
+        .await;
+    d.press_keys("\u{E00C}").await;
+    d.present(
+        "the card read in the page",
+        &format!("{card}[data-seen=\"true\"]"),
+    )
+    .await;
+    assert_eq!(
+        d.count(&format!("{card} .badge.unread")).await,
+        0,
+        "opening the packet read it"
+    );
+    let inbox = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    assert_eq!(
+        inbox["unread_count"], unread_before,
+        "the planner's unread is the planner's: {inbox}"
+    );
+    let zhilibu_result = inbox["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["department"] == "zhilibu")
+        .unwrap()
+        .clone();
+    assert_eq!(zhilibu_result["seen"], true, "kept by the launcher");
+    assert_eq!(zhilibu_result["read"], false, "{zhilibu_result}");
+    // A second tab agrees.
+    d.goto(&format!("{}/", launcher.url)).await;
+    d.present(
+        "the card after a reload",
+        &format!("{card}[data-seen=\"true\"]"),
+    )
+    .await;
+    d.shoot("words-1440x900.png", Some("#focus-panel")).await;
+
+    // -- the quota's queued count agrees with its verb
+    // Injected on top of what the page has (a delta older than it is dropped).
+    let seq = api.status().await["audit_seq"].clone();
+    d.wait_applied(seq.as_u64().unwrap()).await;
+    d.js(
+        "const seq = arguments[0]; import('/static/js/store.js').then((m) => \
+           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {queued_count: 1, quota: Object.assign({}, m.get().status.quota, {hold: {text: 'the 5-hour window is at 95%', until_local: '14:00'}, parked: []})}}));",
+        vec![seq],
+    )
+    .await;
+    let quota = "#needs-you-list .need[data-kind=\"quota\"] .need-detail";
+    let said = d
+        .wait_text("the held queue in Needs you", quota, "queued")
+        .await;
+    assert_eq!(said, "1 queued department waits.");
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
