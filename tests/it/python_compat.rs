@@ -293,7 +293,10 @@ fn the_loaded_governance_yaml_is_in_the_report_routed_as_python() {
 #[test]
 fn init_never_shadows_the_installed_file() {
     let (_d, root) = repo();
-    let installed = root.join("tools").join("codex_governance").join("governance.yaml");
+    let installed = root
+        .join("tools")
+        .join("codex_governance")
+        .join("governance.yaml");
     write(
         &root,
         "tools/codex_governance/governance.yaml",

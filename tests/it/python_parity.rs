@@ -1061,7 +1061,11 @@ async fn an_auto_closed_departments_terminal_stays_listed_as_exited() {
 #[test]
 fn two_config_files_and_ignored_python_variables_are_named_at_start() {
     let repo = TestRepo::with_flags(&[]);
-    let installed = repo.path.join("tools").join("codex_governance").join("governance.yaml");
+    let installed = repo
+        .path
+        .join("tools")
+        .join("codex_governance")
+        .join("governance.yaml");
     std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
     std::fs::write(
         &installed,
