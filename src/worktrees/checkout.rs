@@ -66,18 +66,9 @@ impl Staged {
         Ok(staged)
     }
 
-    /// Runs `path`'s smudge driver, if any, over what libgit2 wrote (Git runs
-    /// it after the line-ending conversion too).
+    /// Runs `path`'s smudge driver, if any, over what libgit2 wrote.
     fn smudge(&self, git: &Repository, path: &str) -> Result<(), WorktreeError> {
-        let Some(driver) = filters::driver_for(git, path, Direction::Smudge)? else {
-            return Ok(());
-        };
-        let file = self.file(path);
-        let raw = std::fs::read(&file).map_err(io_error(&file))?;
-        let workdir = git.workdir().unwrap_or(git.path());
-        let out = filters::run(&driver, workdir, path, raw)?;
-        // Rewritten in place: the file's mode (executable) stays.
-        std::fs::write(&file, out).map_err(io_error(&file))
+        filters::smudge_file(git, &self.file(path), path)
     }
 
     fn dir(&self) -> &Path {

@@ -557,6 +557,143 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "the Wine lane has no git to configure a driver for")]
+    fn a_full_worktree_runs_the_smudge_driver_a_filter_attribute_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (".gitattributes", "*.up filter=upper\n"),
+                ("a.up", "shout\n"),
+                ("deep/b.up", "louder\n"),
+                ("c.txt", "quiet\n"),
+            ],
+        );
+        let git = Repository::open(&repo).unwrap();
+        let mut config = git.config().unwrap();
+        // As Git LFS: a smudge for checkout, a clean back to the blob.
+        config.set_str("filter.upper.smudge", "tr a-z A-Z").unwrap();
+        config.set_str("filter.upper.clean", "tr A-Z a-z").unwrap();
+        config.set_bool("filter.upper.required", true).unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        let read = |p: &str| std::fs::read(wt.join(p)).unwrap();
+        assert_eq!(read("a.up"), b"SHOUT\n", "smudged");
+        assert_eq!(read("deep/b.up"), b"LOUDER\n", "smudged");
+        assert_eq!(read("c.txt"), b"quiet\n", "no filter attribute");
+        #[cfg(unix)]
+        assert_eq!(git_status(&wt), "", "git sees it clean");
+    }
+
+    /// Every file of a worktree: path, mode bits that matter, content (a
+    /// link as its target).
+    #[cfg(unix)]
+    fn files_of(root: &Path) -> Vec<(Vec<u8>, bool, bool, Vec<u8>)> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let e = e.unwrap();
+                let path = e.path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec();
+                if rel == b".git" {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    out.push((rel, false, false, Vec::new()));
+                    stack.push(path);
+                } else if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&path).unwrap();
+                    out.push((rel, true, false, target.as_os_str().as_bytes().to_vec()));
+                } else {
+                    let exe = meta.permissions().mode() & 0o111 != 0;
+                    out.push((rel, false, exe, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn odd_paths_come_out_as_git_worktree_add_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("plain.txt", "p\n")]);
+        let git = Repository::open(&repo).unwrap();
+        let mut index = git.index().unwrap();
+        let odd: &[(&[u8], u32)] = &[
+            (b"sp ace/f i l e.txt", 0o100644),
+            (b" lead/trail ", 0o100644),
+            ("\u{fc}n\u{ef}/c\u{f8}d\u{e9}.txt".as_bytes(), 0o100644),
+            (b"tab\tname", 0o100644),
+            (b"back\\slash", 0o100644),
+            (b"colon:name", 0o100755),
+            (b"bytes\xff\xfe.txt", 0o100644),
+            (b"con.txt", 0o100644),
+            (b"trail.", 0o100644),
+            (b"-dash/#hash", 0o100644),
+            (b"star*q?", 0o100644),
+            (b"nested/.gitignore", 0o100644),
+            (b"nested/deeper/.gitattributes", 0o100644),
+            (b"nested/deeper/x.crlf", 0o100644),
+            (b"links/up", 0o120000),
+            (b"links/dangling", 0o120000),
+            (b"links/abs", 0o120000),
+            (b"links/sp ace", 0o120000),
+        ];
+        for (path, mode) in odd {
+            let content: &[u8] = match *path {
+                b"links/up" => b"../plain.txt",
+                b"links/dangling" => b"nowhere/at/all",
+                b"links/abs" => b"/etc/hostname",
+                b"links/sp ace" => b"../sp ace",
+                b"nested/.gitignore" => b"*.log\n",
+                b"nested/deeper/.gitattributes" => b"*.crlf text eol=crlf\n",
+                b"nested/deeper/x.crlf" => b"one\ntwo\n",
+                p => p,
+            };
+            let id = git.blob(content).unwrap();
+            index
+                .add(&super::super::checkout::entry(path, id, *mode))
+                .unwrap();
+        }
+        index.write().unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let head = git.head().unwrap().peel_to_commit().unwrap();
+        let commit = git
+            .commit(Some("HEAD"), &sig, &sig, "odd", &tree, &[&head])
+            .unwrap();
+
+        let ours = full_worktree(&repo, "lingyubu-1");
+        let theirs = dir.path().join("by-git");
+        let added = std::process::Command::new("git")
+            .args(["worktree", "add", "--detach"])
+            .arg(&theirs)
+            .arg(commit.to_string())
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let ours_files = files_of(&ours);
+        assert_eq!(ours_files.len(), files_of(&theirs).len());
+        assert_eq!(ours_files, files_of(&theirs), "the same files as git's");
+        assert_eq!(git_status(&ours), "", "git sees it clean");
+    }
+
+    #[test]
     fn a_commit_of_an_empty_tree_gets_an_empty_worktree() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("repo");

@@ -8,7 +8,8 @@
 //! folders (files in one folder would wait on that folder's lock) and, for
 //! each file, read the blob, apply the checkout filters through libgit2's own
 //! `git_blob_filter` (`core.autocrlf`, `.gitattributes` `text`/`eol`/`ident`,
-//! as its checkout does; external filter programs are not run there either)
+//! as its checkout does; external filter drivers such as Git LFS's smudge
+//! are run after, through [`super::filters`], as `git checkout` runs them)
 //! and create the file new with its mode (never opening what is already
 //! there, so never writing through a link). Symbolic links are made last,
 //! once every file is written; a submodule's entry is an empty folder, as
@@ -29,7 +30,7 @@ use std::sync::Mutex;
 
 use git2::{build::CheckoutBuilder, Index, IndexEntry, Oid, Repository};
 
-use super::{io_error, WorktreeError};
+use super::{filters, io_error, WorktreeError};
 
 /// Threads writing files: creating a file is mostly waiting on the kernel's
 /// allocator and the disk, so more threads than cores still help.
@@ -98,7 +99,27 @@ pub fn populate(git: &Repository, entries: &[Entry]) -> Result<usize, WorktreeEr
     if !by_libgit2.is_empty() {
         checkout_with_libgit2(git, &root, &by_libgit2)?;
     }
+    if filters && filters::any_smudge_driver(git)? {
+        smudge(git, &root, entries)?;
+    }
     Ok(entries.len())
+}
+
+/// Runs each file through its external smudge driver (Git LFS), as `git
+/// checkout` does and libgit2 does not, once every file is written.
+fn smudge(git: &Repository, root: &Path, entries: &[Entry]) -> Result<(), WorktreeError> {
+    for e in entries {
+        if !matches!(e.mode, FILE | EXECUTABLE) {
+            continue;
+        }
+        // Git's attribute patterns and `%f` are text; a path that is not
+        // UTF-8 names no driver here.
+        let Ok(path) = std::str::from_utf8(&e.path) else {
+            continue;
+        };
+        filters::smudge_file(git, &root.join(native(&e.path)?), path)?;
+    }
+    Ok(())
 }
 
 /// Makes every folder the entries need, parents first; a folder already
