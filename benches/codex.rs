@@ -5,7 +5,8 @@
 //!   the department's mailbox folder until the model receives the notice;
 //! - the memory, RSS and PSS (`/proc/<pid>/smaps_rollup`), of each kind of
 //!   process (launcher, the shared app-server, TUIs, other) with 1 idle
-//!   session and with 5, and what each added session costs against issue
+//!   department and with 5 (each waiting on its model, its terminal never
+//!   opened), and what each added department costs against issue
 //!   36's targets (<= 10 MB RSS and <= 5 MB PSS, whole tree), beside an
 //!   app-server of its own started the way each session had one before.
 //!
@@ -48,7 +49,7 @@ async fn measure(drops: usize) {
     let repo = TestRepo::new(RepoOptions::default());
     std::fs::write(
         repo.path.join("governance.yaml"),
-        "launcher:\n  backend: codex\n",
+        "launcher:\n  backend: codex\n  max_departments: 8\n",
     )
     .unwrap();
     let server = ModelServer::start().await;
@@ -104,26 +105,50 @@ async fn measure(drops: usize) {
         idle(api, &z).await;
     }
     lat.sort();
-    // Memory: every process of the tree with 1 idle session, then with 5.
-    // Each idle session (a Zhongshu here; a department runs the same way: a
-    // thread on the shared app-server and, today, a TUI of its own) is
-    // started and left idle; the increment per added one is what a team of
-    // 20 pays 19 times.
+    // Memory: every process of the tree with 1 idle department, then with 5.
+    // Each department is started by hand and its first request to the model
+    // is held unanswered, so it stays as a user leaves it waiting: a thread
+    // on the shared app-server, its terminal never opened (no TUI). The
+    // increment per added one is what a team of 20 pays 19 times.
     let sessions: usize = std::env::var("CODEX_BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(quick::pick(5, 2));
+    let mut holds = Vec::new();
+    let mut start_idle = |i: usize| {
+        let marker = format!("IDLE-DEPARTMENT-{i:02}");
+        holds.push(server.on_held(&marker, vec![]));
+        let department = ["zhilibu", "gongchengbu", "lingyubu"][i % 3];
+        let body = json!({"parent_session_id": z,
+            "department": department,
+            "task": format!("{marker}: wait")});
+        async move {
+            api.post_ok("/api/start_department", &body).await;
+            marker
+        }
+    };
+    let first = start_idle(0).await;
+    let server_ref = &server;
+    let reached = |marker: String| async move {
+        wait_until(
+            "the department's turn reaches the model",
+            Duration::from_secs(180),
+            || async { server_ref.saw_user_text(&marker).then_some(()) },
+        )
+        .await
+    };
+    reached(first).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let one = memory_rows(&repo, launcher.pid());
     for i in 1..sessions {
-        let extra = api.start_zhongshu(&format!("Another session {i}")).await;
-        idle(api, &extra).await;
+        let marker = start_idle(i).await;
+        reached(marker).await;
     }
-    // Let every TUI draw and settle.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let all = memory_rows(&repo, launcher.pid());
     let own_server_kib = own_server_rss_kib(&home);
     println!(
-        "Codex backend, real Codex {} ({} drops, 1 and {} idle sessions)",
+        "Codex backend, real Codex {} ({} drops, 1 and {} idle departments beside the Zhongshu)",
         codex_version(),
         drops,
         sessions
@@ -155,7 +180,7 @@ async fn measure(drops: usize) {
         ms(lat[(lat.len() * 99 / 100).min(lat.len() - 1)])
     );
     println!();
-    println!("| process kind | RSS, 1 session | RSS, {sessions} | PSS, 1 session | PSS, {sessions} | per added session RSS / PSS |");
+    println!("| process kind | RSS, 1 department | RSS, {sessions} | PSS, 1 department | PSS, {sessions} | per added department RSS / PSS |");
     println!("|---|---|---|---|---|---|");
     let added = (sessions - 1).max(1) as f64;
     let sum = |rows: &[Row], kind: Option<Kind>| {
@@ -186,13 +211,13 @@ async fn measure(drops: usize) {
     let per_rss = (r5 as f64 - r1 as f64) / added / 1024.0;
     let per_pss = (p5 as f64 - p1 as f64) / added / 1024.0;
     println!(
-        "per added idle session, whole tree: {per_rss:.1} MB RSS (target <= 10: {}), {per_pss:.1} MB PSS (target <= 5: {}); reference: an app-server of its own (node wrapper, idle, no thread) {:.1} MB RSS",
+        "per added idle department, whole tree: {per_rss:.1} MB RSS (target <= 10: {}), {per_pss:.1} MB PSS (target <= 5: {}); reference: an app-server of its own (node wrapper, idle, no thread) {:.1} MB RSS",
         verdict(per_rss <= 10.0),
         verdict(per_pss <= 5.0),
         own_server_kib as f64 / 1024.0
     );
     println!();
-    println!("| process with {sessions} sessions | RSS | PSS |");
+    println!("| process with {sessions} departments | RSS | PSS |");
     println!("|---|---|---|");
     for r in &all {
         println!(
