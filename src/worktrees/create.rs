@@ -254,7 +254,65 @@ fn fill(
         }
     }
     index.write()?;
-    populate(&wt, &checkout)
+    let written = populate(&wt, &checkout)?;
+    with_stat_data(&mut index, path, &checkout)?;
+    index.write()?;
+    Ok(written)
+}
+
+/// Puts each written file's stat data (times, size, inode) into its index
+/// entry, as `git checkout` does: without it Git and libgit2 would read and
+/// hash every file of the worktree to learn it is unchanged, at every
+/// status until something refreshed the index. The index is written after
+/// the files, so none is racily clean. Stat is asked from several threads
+/// (it is the kernel's path walk, one file at a time).
+#[cfg(unix)]
+fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(), WorktreeError> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    const THREADS: usize = 4;
+    let chunk = written.len().div_ceil(THREADS).max(1);
+    let stats: Vec<Vec<Option<std::fs::Metadata>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = written
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|e| {
+                            let file = root.join(std::ffi::OsStr::from_bytes(&e.path));
+                            std::fs::symlink_metadata(file).ok()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+    for (e, meta) in written.iter().zip(stats.into_iter().flatten()) {
+        // A submodule's folder keeps no stat data, as Git leaves it.
+        let Some(m) = meta.filter(|m| !m.is_dir()) else {
+            continue;
+        };
+        let mut entry = super::checkout::entry(&e.path, e.id, e.mode);
+        entry.ctime = time(m.ctime(), m.ctime_nsec());
+        entry.mtime = time(m.mtime(), m.mtime_nsec());
+        entry.dev = m.dev() as u32;
+        entry.ino = m.ino() as u32;
+        entry.uid = m.uid();
+        entry.gid = m.gid();
+        entry.file_size = m.size() as u32;
+        index.add(&entry)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn with_stat_data(_: &mut Index, _: &Path, _: &[Entry]) -> Result<(), WorktreeError> {
+    Ok(())
 }
 
 /// Git's record of a linked worktree whose folder is gone.
@@ -518,6 +576,17 @@ mod tests {
                 Path::new("a/b")
             );
             assert_eq!(git_status(&wt), "", "git sees it clean");
+            // Git's stat check alone (no reading of files, no index
+            // refresh) finds every entry unchanged: the index holds each
+            // file's stat data, as after git checkout.
+            let fresh = full_worktree(&repo, "lingyubu-2");
+            let stat_dirty = std::process::Command::new("git")
+                .args(["diff-files", "--name-only"])
+                .current_dir(&fresh)
+                .output()
+                .unwrap();
+            assert!(stat_dirty.status.success());
+            assert_eq!(String::from_utf8_lossy(&stat_dirty.stdout), "");
         }
     }
 
