@@ -25,7 +25,7 @@ pub struct Trimmer {
 impl Trimmer {
     pub fn start() -> Trimmer {
         let shared: Arc<Shared> = Arc::new((Mutex::new(None), Condvar::new()));
-        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        if crate::platform::TRIMS_HEAP {
             let weak = Arc::downgrade(&shared);
             let _ = std::thread::Builder::new()
                 .name("heap-trim".into())
@@ -68,15 +68,7 @@ fn run(weak: Weak<Shared>) {
         drop(guard);
         drop(shared);
         if due {
-            trim();
+            crate::platform::trim_heap();
         }
-    }
-}
-
-fn trim() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

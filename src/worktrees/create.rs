@@ -266,10 +266,10 @@ fn fill(
 /// status until something refreshed the index. The index is written after
 /// the files, so none is racily clean. Stat is asked from several threads
 /// (it is the kernel's path walk, one file at a time).
-#[cfg(unix)]
 fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(), WorktreeError> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
+    if !crate::platform::HAS_STAT_DATA {
+        return Ok(());
+    }
     const THREADS: usize = 4;
     let chunk = written.len().div_ceil(THREADS).max(1);
     let stats: Vec<Vec<Option<std::fs::Metadata>>> = std::thread::scope(|s| {
@@ -279,7 +279,7 @@ fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(
                 s.spawn(move || {
                     part.iter()
                         .map(|e| {
-                            let file = root.join(std::ffi::OsStr::from_bytes(&e.path));
+                            let file = root.join(crate::platform::native_repo_path(&e.path)?);
                             std::fs::symlink_metadata(file).ok()
                         })
                         .collect()
@@ -291,27 +291,27 @@ fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+    let time = |(secs, nanos): (i64, i64)| git2::IndexTime::new(secs as i32, nanos as u32);
     for (e, meta) in written.iter().zip(stats.into_iter().flatten()) {
-        // A submodule's folder keeps no stat data, as Git leaves it.
-        let Some(m) = meta.filter(|m| !m.is_dir()) else {
+        // A submodule's folder keeps no stat data, as Git leaves it; nor
+        // does a system whose index refreshes itself.
+        let Some(m) = meta
+            .filter(|m| !m.is_dir())
+            .and_then(|m| crate::platform::stat_data(&m))
+        else {
             continue;
         };
         let mut entry = super::checkout::entry(&e.path, e.id, e.mode);
-        entry.ctime = time(m.ctime(), m.ctime_nsec());
-        entry.mtime = time(m.mtime(), m.mtime_nsec());
-        entry.dev = m.dev() as u32;
-        entry.ino = m.ino() as u32;
-        entry.uid = m.uid();
-        entry.gid = m.gid();
-        entry.file_size = m.size() as u32;
+        entry.ctime = time(m.ctime);
+        entry.mtime = time(m.mtime);
+        // The index keeps the low 32 bits, as Git does.
+        entry.dev = m.dev as u32;
+        entry.ino = m.ino as u32;
+        entry.uid = m.uid;
+        entry.gid = m.gid;
+        entry.file_size = m.size as u32;
         index.add(&entry)?;
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn with_stat_data(_: &mut Index, _: &Path, _: &[Entry]) -> Result<(), WorktreeError> {
     Ok(())
 }
 

@@ -65,7 +65,8 @@ pub fn populate(git: &Repository, entries: &[Entry]) -> Result<usize, WorktreeEr
         .workdir()
         .ok_or_else(|| WorktreeError::Refused("the worktree has no working folder".into()))?
         .to_path_buf();
-    let links_as_links = cfg!(unix) && git.config()?.get_bool("core.symlinks").unwrap_or(true);
+    let links_as_links =
+        crate::platform::POSIX_NAMES && git.config()?.get_bool("core.symlinks").unwrap_or(true);
     let mut by_libgit2: Vec<&Entry> = Vec::new();
     let mut files: Vec<&Entry> = Vec::new();
     let mut links: Vec<&Entry> = Vec::new();
@@ -229,12 +230,7 @@ fn write_file(
     repo.filtered(e.id, &c_path, buf)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // As git: the umask decides the rest.
-        options.mode(if e.mode == EXECUTABLE { 0o777 } else { 0o666 });
-    }
+    crate::platform::git_file_mode(&mut options, e.mode == EXECUTABLE);
     let mut file = match options.open(&path) {
         Ok(f) => f,
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
@@ -254,25 +250,19 @@ fn make_link<'a>(
 ) -> Result<(), WorktreeError> {
     let path = root.join(native(&e.path)?);
     let blob = git.find_blob(e.id)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let target = std::ffi::OsStr::from_bytes(blob.content());
-        match std::os::unix::fs::symlink(target, &path) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                collided.push(e);
-                Ok(())
-            }
-            Err(err) => Err(io_error(&path)(err)),
+    match crate::platform::symlink_to_bytes(blob.content(), &path) {
+        Ok(()) => Ok(()),
+        // Not Unix (links go through libgit2 there), or the path is taken.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            collided.push(e);
+            Ok(())
         }
-    }
-    #[cfg(not(unix))]
-    {
-        // Not reached: links go through libgit2 where they are not Unix links.
-        let _ = (blob, path);
-        collided.push(e);
-        Ok(())
+        Err(err) => Err(io_error(&path)(err)),
     }
 }
 
@@ -306,7 +296,7 @@ fn checkout_with_libgit2(
 /// file's attributes (files looked for in every parent folder) would be
 /// most of the work. Where the places are not known (not Unix), yes.
 fn filters_may_apply(git: &Repository, entries: &[Entry]) -> Result<bool, WorktreeError> {
-    if cfg!(not(unix)) {
+    if !crate::platform::POSIX_NAMES {
         return Ok(true);
     }
     let in_tree = entries.iter().any(|e| {
@@ -353,26 +343,16 @@ fn parent(path: &[u8]) -> &[u8] {
 
 /// A repository path as a relative path of this system.
 fn native(path: &[u8]) -> Result<PathBuf, WorktreeError> {
-    let text = std::str::from_utf8(path);
-    #[cfg(unix)]
-    {
-        let _ = text;
-        use std::os::unix::ffi::OsStrExt;
-        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(path)))
-    }
-    #[cfg(not(unix))]
-    {
-        // `plain_path` let only UTF-8 through.
-        let text = text.map_err(|_| WorktreeError::Refused("a path is not UTF-8".into()))?;
-        Ok(PathBuf::from(text.replace('/', "\\")))
-    }
+    // `plain_path` let only paths of this system through.
+    crate::platform::native_repo_path(path)
+        .ok_or_else(|| WorktreeError::Refused("a path is not UTF-8".into()))
 }
 
 /// Whether a path is one this module writes itself: every component an
 /// ordinary name, none that libgit2 guards (`.git` in any spelling a file
 /// system may take for it), none Windows reserves.
 fn plain_path(path: &[u8]) -> bool {
-    if cfg!(not(unix)) && std::str::from_utf8(path).is_err() {
+    if !crate::platform::POSIX_NAMES && std::str::from_utf8(path).is_err() {
         return false;
     }
     !path.is_empty() && path.split(|b| *b == b'/').all(plain_component)
@@ -408,7 +388,7 @@ fn plain_component(name: &[u8]) -> bool {
     if name.iter().any(|b| !b.is_ascii()) && trimmed.starts_with(b".git") {
         return false;
     }
-    if trimmed.len() != ascii.len() && cfg!(not(unix)) {
+    if trimmed.len() != ascii.len() && !crate::platform::POSIX_NAMES {
         return false;
     }
     let stem = trimmed.split(|b| *b == b'.').next().unwrap_or(&[]);
@@ -416,7 +396,7 @@ fn plain_component(name: &[u8]) -> bool {
         || (stem.len() == 4
             && (stem.starts_with(b"com") || stem.starts_with(b"lpt"))
             && stem[3].is_ascii_digit());
-    !(cfg!(not(unix)) && reserved)
+    crate::platform::POSIX_NAMES || !reserved
 }
 
 /// Links libgit2 treats with care (it refuses `.gitmodules` as a link).
