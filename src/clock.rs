@@ -18,3 +18,17 @@ pub fn rfc3339(t: &DateTime<Local>) -> String {
 pub fn file_stamp() -> String {
     now().format("%Y%m%dT%H%M%S%3f").to_string()
 }
+
+/// Unix seconds as the user's local time of day (`14:05`), with the date when
+/// it is not today.
+pub fn local_time(unix: i64) -> String {
+    use chrono::TimeZone;
+    let Some(t) = Local.timestamp_opt(unix, 0).single() else {
+        return unix.to_string();
+    };
+    if t.date_naive() == Local::now().date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    }
+}

@@ -13,6 +13,9 @@ pub enum LauncherError {
     /// The request does not fit the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do it (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// A limit is reached (429).
     #[error("{0}")]
     TooMany(String),
@@ -34,6 +37,8 @@ impl From<crate::policy::Refusal> for LauncherError {
             Refusal::Invalid(m) => LauncherError::BadRequest(m),
             Refusal::Unknown(m) => LauncherError::NotFound(m),
             Refusal::Conflict(m) => LauncherError::Conflict(m),
+            Refusal::Forbidden(m) => LauncherError::Forbidden(m),
+            Refusal::TooMany(m) => LauncherError::TooMany(m),
         }
     }
 }
@@ -54,9 +59,9 @@ impl From<crate::config_trust::TrustError> for LauncherError {
     }
 }
 
-impl From<String> for LauncherError {
-    fn from(e: String) -> Self {
-        LauncherError::BadRequest(e)
+impl From<crate::ids::BadId> for LauncherError {
+    fn from(e: crate::ids::BadId) -> Self {
+        LauncherError::BadRequest(e.to_string())
     }
 }
 

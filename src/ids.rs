@@ -13,15 +13,24 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Returns the id, or an error message naming the field.
-pub fn check_id<'a>(field: &str, id: &'a str) -> Result<&'a str, String> {
+/// An id that may not reach the file system, named by its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must match ^[A-Za-z0-9_-]{{1,128}}$, got {got:?}")]
+pub struct BadId {
+    pub field: String,
+    /// The value, cut to 80 characters.
+    pub got: String,
+}
+
+/// Returns the id, or why not, naming the field.
+pub fn check_id<'a>(field: &str, id: &'a str) -> Result<&'a str, BadId> {
     if is_valid_id(id) {
         Ok(id)
     } else {
-        Err(format!(
-            "{field} must match ^[A-Za-z0-9_-]{{1,128}}$, got {:?}",
-            truncate(id, 80)
-        ))
+        Err(BadId {
+            field: field.to_string(),
+            got: truncate(id, 80).to_string(),
+        })
     }
 }
 

@@ -372,8 +372,11 @@ fn run_report(mut args: ReportArgs) -> ExitCode {
     };
     let built = match &args.session {
         Some(id) => codex_governance::ids::check_id("--session", id)
+            .map_err(|e| e.to_string())
             .and_then(|_| state_dir_of(&args.repo, args.state_dir.clone()))
-            .and_then(|dir| report::for_session(&args.repo, &dir, id, &config)),
+            .and_then(|dir| {
+                report::for_session(&args.repo, &dir, id, &config).map_err(|e| e.to_string())
+            }),
         None => report::build_report(&args.repo, &config, &mode).map_err(|e| e.to_string()),
     };
     let report = match built {
@@ -412,7 +415,7 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         };
         if let Err(e) = codex_governance::worktrees::prune(&root, &dir, keep_days) {
-            return fail(&e);
+            return fail(&e.to_string());
         }
     }
     let snapshot = match store::load_snapshot(&dir) {
@@ -429,7 +432,7 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
 
 fn serve(mut args: ServeArgs) -> ExitCode {
     if let Err(e) = web::loopback_ip(&args.host) {
-        return fail(&e);
+        return fail(&e.to_string());
     }
     let root = match root_of(&args.repo) {
         Ok(r) => r,

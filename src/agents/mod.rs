@@ -5,9 +5,10 @@
 //! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
 //! app-server, with its TUI attached in a PTY only while someone watches) and
 //! `pty` (any command in a PTY). What a backend can do beyond the basics is
-//! its [`Capabilities`]: the page learns from them, never from its name.
-//! A new backend is a module in this folder, a line in [`backend_for`]
-//! (`registry.rs`) and its word in [`Backend`](crate::model::Backend).
+//! its [`Capabilities`]: the page and the rules learn from them, never from
+//! its name. A new backend is a module in this folder, a line in
+//! [`backend_for`] (`registry.rs`) and in [`capabilities`], and its word in
+//! [`Backend`](crate::model::Backend); `ARCHITECTURE.md` sketches a third.
 
 pub mod codex;
 pub mod conversation;
@@ -204,6 +205,16 @@ pub struct Capabilities {
     pub approvals: bool,
     /// Its model can change for its next turns ([`Agent::set_model`]).
     pub model_switch: bool,
+    /// It runs in a sandbox: it writes only the repository and its own drop
+    /// folder, so a report in the shared `incoming/` cannot be its.
+    pub sandboxed: bool,
+    /// It says when a turn starts and ends (working, idle); otherwise it is
+    /// working for as long as it runs.
+    pub reports_turns: bool,
+    /// Its running turn can be stopped without ending it ([`Agent::interrupt`]).
+    pub interrupts: bool,
+    /// Its conversation goes on in a new process after a restart or a send back.
+    pub resumes: bool,
 }
 
 /// The capabilities of a backend's agents (of a session recorded with it, too).
@@ -214,6 +225,10 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             terminal_on_demand: true,
             approvals: true,
             model_switch: true,
+            sandboxed: true,
+            reports_turns: true,
+            interrupts: true,
+            resumes: true,
         },
         Backend::Pty => Capabilities::default(),
     }

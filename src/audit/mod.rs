@@ -378,16 +378,21 @@ pub fn verify_whole_lines(path: &Path) -> Result<(usize, Head), VerifyError> {
 /// written in the same transaction as the outbox). `pending` are the outbox's
 /// lines: committed, perhaps not yet in the log. The log may lag the anchor by
 /// pending lines that continue its chain; it may not pass it or differ from it.
-pub fn check_anchor(log: &Head, anchor: &Head, pending: &[Rendered]) -> Result<(), String> {
+/// Where the log and the database's anchor part ways, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AnchorMismatch(pub String);
+
+pub fn check_anchor(log: &Head, anchor: &Head, pending: &[Rendered]) -> Result<(), AnchorMismatch> {
     let short = |h: &str| h.chars().take(12).collect::<String>();
     if log.seq > anchor.seq {
-        return Err(format!(
+        return Err(AnchorMismatch(format!(
             "the log goes on past the database's anchor (seq {}): lines {}..={} were not committed \
              with the database (written by someone else, or the database is older than the log)",
             anchor.seq,
             anchor.seq + 1,
             log.seq
-        ));
+        )));
     }
     let mut chain = Chain { head: log.clone() };
     let mut next: Vec<&Rendered> = pending.iter().filter(|l| l.seq > log.seq).collect();
@@ -397,25 +402,25 @@ pub fn check_anchor(log: &Head, anchor: &Head, pending: &[Rendered]) -> Result<(
             break; // a gap: missing lines, said below
         }
         chain.check(line.seq as usize, &line.line).map_err(|e| {
-            format!(
+            AnchorMismatch(format!(
                 "the database's pending line {} does not continue the log (which ends at seq {}): {e}",
                 line.seq, log.seq
-            )
+            ))
         })?;
     }
     if chain.head.seq < anchor.seq {
-        return Err(format!(
+        return Err(AnchorMismatch(format!(
             "the log ends at seq {} but the database anchors seq {}: lines are missing",
             chain.head.seq, anchor.seq
-        ));
+        )));
     }
     if chain.head.hash != anchor.hash {
-        return Err(format!(
+        return Err(AnchorMismatch(format!(
             "the line with seq {} hashes to {}…, the database anchors {}…: the log was rewritten",
             anchor.seq,
             short(&chain.head.hash),
             short(&anchor.hash)
-        ));
+        )));
     }
     Ok(())
 }
@@ -495,9 +500,9 @@ mod tests {
         assert_eq!(check_anchor(&written, &anchor, &pending), Ok(()));
         assert_eq!(check_anchor(&written, &written, &[]), Ok(()));
         let e = check_anchor(&written, &anchor, &pending[..1]).unwrap_err();
-        assert!(e.contains("lines are missing"), "{e}");
+        assert!(e.0.contains("lines are missing"), "{e}");
         let e = check_anchor(&anchor, &written, &[]).unwrap_err();
-        assert!(e.contains("past the database's anchor"), "{e}");
+        assert!(e.0.contains("past the database's anchor"), "{e}");
         let other = Head {
             seq: 1,
             hash: "f".repeat(64),
@@ -505,10 +510,10 @@ mod tests {
         let e = check_anchor(&other, &other.clone(), &[]).map(|_| ()).err();
         assert_eq!(e, None, "equal heads agree");
         let e = check_anchor(&written, &other, &[]).unwrap_err();
-        assert!(e.contains("rewritten"), "{e}");
+        assert!(e.0.contains("rewritten"), "{e}");
         // Pending lines that do not continue the log are not taken on trust.
         let e = check_anchor(&other, &anchor, &pending).unwrap_err();
-        assert!(e.contains("does not continue the log"), "{e}");
+        assert!(e.0.contains("does not continue the log"), "{e}");
     }
 
     #[test]

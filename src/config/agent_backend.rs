@@ -66,23 +66,7 @@ pub fn resolve(
             ),
         })?,
     };
-    let agent_network = match env.get("CODEX_GOVERNANCE_AGENT_NETWORK") {
-        Some(v) => switch(&serde_yaml_ng::Value::String(v.clone())).ok_or_else(|| {
-            ConfigError::Invalid {
-                file: "the environment".into(),
-                key: "CODEX_GOVERNANCE_AGENT_NETWORK".into(),
-                message: format!("{v:?} is not on or off"),
-            }
-        })?,
-        None => match &agent_network {
-            None => false,
-            Some(v) => switch(v).ok_or_else(|| ConfigError::Invalid {
-                file: file.to_string(),
-                key: "launcher.agent_network".into(),
-                message: "must be on or off".into(),
-            })?,
-        },
-    };
+    let agent_network = network(file, agent_network.as_ref(), env)?;
     let approval_policy = approval_policy.unwrap_or_else(|| "on-request".into());
     if !APPROVAL_POLICIES.contains(&approval_policy.as_str()) {
         return Err(ConfigError::Invalid {
@@ -115,6 +99,31 @@ pub fn resolve(
         agent_network,
         tui_idle_seconds,
         planner_keeps_tui: planner_keeps_tui.unwrap_or(true),
+    })
+}
+
+/// Whether agents reach the network: the environment's word, else the file's.
+fn network(
+    file: &str,
+    agent_network: Option<&serde_yaml_ng::Value>,
+    env: &Env,
+) -> Result<bool, ConfigError> {
+    Ok(match env.get("CODEX_GOVERNANCE_AGENT_NETWORK") {
+        Some(v) => switch(&serde_yaml_ng::Value::String(v.clone())).ok_or_else(|| {
+            ConfigError::Invalid {
+                file: "the environment".into(),
+                key: "CODEX_GOVERNANCE_AGENT_NETWORK".into(),
+                message: format!("{v:?} is not on or off"),
+            }
+        })?,
+        None => match agent_network {
+            None => false,
+            Some(v) => switch(v).ok_or_else(|| ConfigError::Invalid {
+                file: file.to_string(),
+                key: "launcher.agent_network".into(),
+                message: "must be on or off".into(),
+            })?,
+        },
     })
 }
 

@@ -52,10 +52,8 @@ struct Answer {
 
 impl GitHub {
     /// A client for `repo` (`owner/name`) at `api_url`; checked, not yet connected.
-    pub fn new(api_url: &str, repo: &str) -> Result<GitHub, String> {
-        api_url
-            .parse::<http::Uri>()
-            .map_err(|e| format!("{api_url:?} is not a URL: {e}"))?;
+    pub fn new(api_url: &str, repo: &str) -> Result<GitHub, http::uri::InvalidUri> {
+        api_url.parse::<http::Uri>()?;
         Ok(GitHub {
             api_url: api_url.trim_end_matches('/').to_string(),
             repo: repo.to_string(),

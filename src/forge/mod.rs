@@ -178,8 +178,12 @@ impl Setup {
                 ))
             })?,
         };
-        let forge = github::GitHub::new(&settings.api_url, &forge_repo)
-            .map_err(|e| Off(format!("launcher.pull_requests.api_url: {e}")))?;
+        let forge = github::GitHub::new(&settings.api_url, &forge_repo).map_err(|e| {
+            Off(format!(
+                "launcher.pull_requests.api_url: {:?} is not a URL: {e}",
+                settings.api_url
+            ))
+        })?;
         Ok(Setup {
             remote: settings.remote.clone(),
             remote_url: remote::without_password(&remote_url),

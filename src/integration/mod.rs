@@ -31,7 +31,7 @@ use crate::model::{
     AuditEvent, IntegrationMode, PathChange, PendingIntegration, Proposal, Session, Workspace,
     WorkspaceState,
 };
-use crate::policy::changes::{may_integrate, Gate};
+use crate::policy::integration::{self as integration_rules, may_integrate, Gate};
 use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered};
 use crate::worktrees::{self, StateFence, WorktreeError};
@@ -100,25 +100,7 @@ impl Integrations {
 
     /// Refuses a department still at work, or one whose work is settled.
     fn ready(&self, s: &Session, ws: &Workspace) -> LResult<()> {
-        if s.is_running() {
-            return Err(LauncherError::Conflict(format!(
-                "{} is still running: wait for its report or close it first",
-                s.id
-            )));
-        }
-        match ws.state {
-            WorkspaceState::Pending | WorkspaceState::Conflicting => Ok(()),
-            WorkspaceState::Working => Err(LauncherError::Conflict(format!(
-                "{} has not been recorded yet: wait for its exit",
-                s.id
-            ))),
-            WorkspaceState::SentBack => Err(LauncherError::Conflict(format!(
-                "{} was sent back: its work goes on in {}",
-                s.id,
-                ws.successor.as_deref().unwrap_or("its successor")
-            ))),
-            other => Err(LauncherError::Conflict(format!("{} is {other}", s.id))),
-        }
+        Ok(integration_rules::ready(s, ws)?)
     }
 
     /// Records the worktree again (what changed since its report is kept too).
@@ -230,10 +212,28 @@ impl Integrations {
                 target: target.clone(),
             });
         })?;
+        self.carry_out_or_undo(id, mode, &ws.branch, &pending, fence)
+            .await?;
+        self.finished(id, mode, target, false)?;
+        self.remove_folder(id, mode.as_str()).await;
+        Ok(self.department(id)?.1)
+    }
+
+    /// Writes an integration the store marked started; a failure that was
+    /// undone puts the work back to pending, one that was not stays integrating
+    /// for the next start to finish or undo.
+    async fn carry_out_or_undo(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        branch: &str,
+        pending: &PendingIntegration,
+        fence: StateFence,
+    ) -> LResult<()> {
         let repo = self.ctx.repo.clone();
         let written = {
             let pending = pending.clone();
-            let message = format!("{} {id}: {mode}", ws.branch);
+            let message = format!("{branch} {id}: {mode}");
             blocking(move || Ok(carry_out(&repo, &pending, &message, &fence))).await?
         };
         let written = match written {
@@ -262,9 +262,7 @@ impl Integrations {
             })?;
             return Err(e);
         }
-        self.finished(id, mode, target, false)?;
-        self.remove_folder(id, mode.as_str()).await;
-        Ok(self.department(id)?.1)
+        Ok(())
     }
 
     /// Keeps a predicted conflict on the workspace; the error to answer with.
@@ -465,13 +463,14 @@ impl Integrations {
         if ws.state != WorkspaceState::InReview {
             self.ready(&s, &ws)?;
         }
-        let max = self.ctx.config.launcher.max_departments;
-        if self.ctx.store.read(|st| st.slots_in_use()) >= max {
-            return Err(LauncherError::TooMany(format!(
-                "{max} departments are working (launcher.max_departments): send it back when one is done"
-            )));
-        }
         let d = s.department_part().cloned().unwrap_or_default();
+        // It starts a department as the queue does: not while the queue is
+        // held, its plan is over budget or every slot is taken.
+        let room = self
+            .ctx
+            .store
+            .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
+        crate::policy::queue::may_start(d.parent_session_id.as_deref(), &room)?;
         // A Codex department's conversation goes on: its thread resumes in
         // the new session, with the note as its next turn.
         let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {
@@ -542,10 +541,11 @@ impl Integrations {
                 mode,
             });
         })?;
-        if self.ctx.config.launcher.isolation.auto_integrate
-            && !s.is_running()
-            && ws.state.awaits_user()
-        {
+        if integration_rules::auto_integrates_now(
+            self.ctx.config.launcher.isolation.auto_integrate,
+            &s,
+            &ws,
+        ) {
             return self.integrate(id, mode, false).await;
         }
         Ok(self.department(id)?.1)
@@ -579,12 +579,10 @@ impl Integrations {
             self.settle_empty(id).await;
             return;
         }
-        if let (true, Some(p)) = (
-            self.ctx.config.launcher.isolation.auto_integrate,
-            ws.proposal.clone(),
-        ) {
-            if let Err(e) = self.integrate(id, p.mode, false).await {
-                tracing::warn!("the proposed {} of {id}: {e}", p.mode);
+        let auto = self.ctx.config.launcher.isolation.auto_integrate;
+        if let Some(mode) = integration_rules::auto_integrates_at_exit(auto, &ws) {
+            if let Err(e) = self.integrate(id, mode, false).await {
+                tracing::warn!("the proposed {mode} of {id}: {e}");
             }
         }
     }

@@ -24,7 +24,7 @@ use crate::model::{
     AuditEvent, Carried, PullRequest, PullRequestState, ResultSource, Session, Workspace,
     WorkspaceState,
 };
-use crate::policy::changes::may_integrate;
+use crate::policy::integration::may_integrate;
 use crate::worktrees::WorktreeError;
 
 /// The work of one department, ready to go into a pull request.

@@ -165,7 +165,7 @@ impl Launcher {
     pub fn agents_view(&self) -> AgentsView {
         let backend = self.sessions.backend().kind();
         let network = self.ctx.config.launcher.agent.agent_network;
-        let sandboxed = backend == crate::model::Backend::Codex;
+        let sandboxed = self.sessions.backend().capabilities().sandboxed;
         let reach = match (sandboxed, network) {
             (true, false) => {
                 "Codex agents run in Codex's sandbox: they write only the repository \
@@ -189,7 +189,8 @@ impl Launcher {
             network,
             reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
             problems: self.backend_problems(),
-            demo: backend == crate::model::Backend::Pty && self.is_demo(),
+            // The demo's scripted agent runs unsandboxed, in its terminal.
+            demo: !sandboxed && self.is_demo(),
         }
     }
 

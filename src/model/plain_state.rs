@@ -43,7 +43,7 @@ pub fn plain_state(s: &Session) -> PlainState {
     } else if let (Some(p), true) = (&s.agent.parked, s.is_running()) {
         let text = format!(
             "waiting for quota until {}",
-            super::quota::local_time(p.until)
+            crate::clock::local_time(p.until)
         );
         return PlainState {
             state: StateWord::WaitingForQuota,

@@ -1,7 +1,7 @@
 //! The life of plans and the department queue (SPEC 7), as functions over the
-//! records: what a plan's status is, what goes into the queue, which item
-//! starts next, and what a crash leaves to redo. Which assignments are valid is
-//! a rule of `crate::policy::plan`.
+//! records: what goes into the queue and what a crash leaves to redo. Which
+//! assignments are valid is a rule of `crate::policy::plan`; which status a
+//! plan gets and what starts next, of `crate::policy::queue`.
 
 use std::collections::HashMap;
 
@@ -35,18 +35,6 @@ impl AutoDispatch {
     }
 }
 
-/// A registered plan's status: an empty plan is ready; one asking for
-/// confirmation waits; any other is dispatched at once.
-pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
-    if assignments == 0 {
-        PlanStatus::Ready
-    } else if needs_confirmation {
-        PlanStatus::AwaitingConfirmation
-    } else {
-        PlanStatus::Dispatched
-    }
-}
-
 /// A newly registered plan, numbered one past the plan it replaces, keeping
 /// the budget the user set on it (a Zhongshu registering again must not drop
 /// its own limit).
@@ -57,24 +45,6 @@ pub fn revised(mut new: Plan, old: Option<&Plan>) -> Plan {
         new.budget_tokens = new.budget_tokens.or(old.budget_tokens);
     }
     new
-}
-
-/// Why confirming revision `seen` of `current` must not go ahead: the plan was
-/// registered again since the user saw it. No revision (`seen` None) is a
-/// Python-era caller that confirms whatever is there.
-pub fn stale_revision(parent: &str, current: Option<&Plan>, seen: Option<u64>) -> Option<String> {
-    let seen = seen?;
-    match current {
-        Some(p) if p.revision == seen => None,
-        Some(p) => Some(format!(
-            "the plan of {parent} changed since you saw it: you confirmed revision {seen}, \
-             the plan is now revision {} (registered {}); review the new plan and start it again",
-            p.revision, p.registered_at
-        )),
-        None => Some(format!(
-            "{parent} has no plan, so revision {seen} cannot be started"
-        )),
-    }
 }
 
 /// Marks selected, not yet queued assignments queued; returns (index, assignment).
@@ -124,14 +94,6 @@ pub fn new_queue_item(
     }
 }
 
-/// The queue item to start next (FIFO), if a slot is free.
-pub fn next_startable(queue: &[QueueItem], slots_in_use: usize, max: usize) -> Option<usize> {
-    if slots_in_use >= max {
-        return None;
-    }
-    queue.iter().position(|q| q.status == QueueStatus::Queued)
-}
-
 /// After a crash: an item whose session was recorded (`started`: queue id ->
 /// session id) has started and leaves the queue; one caught starting waits again.
 /// Returns the queue to keep and the items found started.
@@ -164,10 +126,11 @@ pub fn reopen(p: &mut Plan) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn assignment(department: &str, task: &str, selected: bool) -> Assignment {
+    /// An assignment as a plan proposes it, for the rules' tests.
+    pub(crate) fn assignment(department: &str, task: &str, selected: bool) -> Assignment {
         Assignment {
             department: department.into(),
             title: department.into(),
@@ -204,9 +167,6 @@ mod tests {
 
     #[test]
     fn plan_statuses_and_queueing() {
-        assert_eq!(plan_status(0, true), PlanStatus::Ready);
-        assert_eq!(plan_status(2, true), PlanStatus::AwaitingConfirmation);
-        assert_eq!(plan_status(2, false), PlanStatus::Dispatched);
         let mut plan = Plan {
             session_id: "zhongshu-1".into(),
             revision: 1,
@@ -236,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn every_registration_grows_the_revision_and_a_stale_one_is_refused() {
+    fn every_registration_grows_the_revision_and_keeps_the_budget() {
         let plan = |summary: &str| Plan {
             session_id: "zhongshu-1".into(),
             revision: 0,
@@ -264,30 +224,6 @@ mod tests {
             (second.budget_usd, second.budget_tokens),
             (Some(2.5), Some(90_000))
         );
-        assert_eq!(stale_revision("zhongshu-1", Some(&second), Some(2)), None);
-        assert_eq!(stale_revision("zhongshu-1", Some(&second), None), None);
-        let why = stale_revision("zhongshu-1", Some(&second), Some(1)).unwrap();
-        assert!(
-            why.contains("changed since you saw it") && why.contains("revision 1"),
-            "{why}"
-        );
-        assert!(stale_revision("zhongshu-1", None, Some(1)).is_some());
-    }
-
-    #[test]
-    fn the_queue_starts_in_order_within_the_slots() {
-        let q = vec![
-            item("q-1", QueueStatus::Failed),
-            item("q-2", QueueStatus::Queued),
-            item("q-3", QueueStatus::Queued),
-        ];
-        assert_eq!(
-            next_startable(&q, 0, 2),
-            Some(1),
-            "failed items wait for a retry"
-        );
-        assert_eq!(next_startable(&q, 2, 2), None, "no free slot");
-        assert_eq!(next_startable(&q[..1], 0, 2), None);
     }
 
     #[test]

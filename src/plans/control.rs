@@ -263,7 +263,7 @@ impl Dispatcher {
     }
 
     fn retry_queued(&self, queue_id: &str) -> LResult<QueueItem> {
-        crate::ids::check_id("queue_id", queue_id).map_err(LauncherError::BadRequest)?;
+        crate::ids::check_id("queue_id", queue_id)?;
         let item = self
             .ctx
             .store

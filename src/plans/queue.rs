@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::plan;
 use crate::model::{Assignment, AuditEvent, Plan, PlanStatus, QueueItem, QueueStatus, SessionKind};
+use crate::policy::queue::{self as rules, Room};
 use crate::quota;
 use crate::sessions::{Sessions, StartSpec};
 use crate::signals::{Signal, SignalTx};
@@ -118,8 +119,7 @@ impl Dispatcher {
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
         };
-        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)
-            .map_err(LauncherError::BadRequest)?;
+        let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c
             .department(&checked.department)
             .map(|d| d.globs)
@@ -148,9 +148,12 @@ impl Dispatcher {
             .enumerate()
             .map(|(i, a)| self.validate_assignment(i, a))
             .collect::<LResult<Vec<_>>>()?;
-        let needs_confirmation = (asked || self.ctx.config.launcher.require_plan_confirmation)
-            && !assignments.is_empty();
-        let status = plan::plan_status(assignments.len(), needs_confirmation);
+        let needs_confirmation = rules::needs_confirmation(
+            asked,
+            self.ctx.config.launcher.require_plan_confirmation,
+            assignments.len(),
+        );
+        let status = rules::plan_status(assignments.len(), needs_confirmation);
         let base = crate::worktrees::plan_base(&self.ctx.repo, &assignments).await;
         let mut plan = Plan {
             session_id: session_id.clone(),
@@ -258,9 +261,7 @@ impl Dispatcher {
         let queued = enqueue_selected(&mut plan);
         let pid = parent.to_string();
         self.ctx.store.update(|tx| {
-            if let Some(why) = plan::stale_revision(&pid, tx.plan(&pid), expected) {
-                return Err(LauncherError::Conflict(why));
-            }
+            rules::confirmable(&pid, tx.plan(&pid), expected)?;
             tx.insert_plan(plan.clone());
             if let Some(z) = tx.session_mut(&pid).and_then(|z| z.zhongshu_mut()) {
                 z.plan_status = Some(PlanStatus::Dispatched);
@@ -271,7 +272,7 @@ impl Dispatcher {
                 queued: queued.len(),
             });
             assign_queue_ids(tx, &pid, queued);
-            Ok(())
+            Ok::<_, crate::policy::Refusal>(())
         })??;
         self.pump_queue().await;
         Ok(self
@@ -307,14 +308,11 @@ impl Dispatcher {
                     )
                 })?,
         };
-        let max = self.ctx.config.launcher.max_departments;
-        let in_use = self.ctx.store.read(|s| s.slots_in_use());
-        if in_use >= max {
-            return Err(LauncherError::BadRequest(format!(
-                "active Codex terminals limit reached: {max} (every department slot is in use; \
-                 a plan's assignments queue, a start by hand does not)"
-            )));
-        }
+        let room = self
+            .ctx
+            .store
+            .read(|s| quota::room(s, &self.ctx.config.launcher));
+        rules::may_start_by_hand(&room)?;
         let a = self.validate_assignment(0, &input)?;
         let pid = parent;
         let item = self.ctx.store.update(|tx| {
@@ -366,7 +364,7 @@ impl Dispatcher {
             let next = self.ctx.store.update(|tx| {
                 super::queue_records::drop_orphaned(tx);
                 let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
-                if let Some(h) = hold {
+                if let Some(h) = &hold {
                     let text = format!(
                         "work is held: your queued departments do not start while {} \
                          (the user can start them anyway)",
@@ -382,16 +380,13 @@ impl Dispatcher {
                 for (zhongshu, text) in &over.newly {
                     told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
                 }
-                if tx.state().slots_in_use() >= max {
-                    return None;
-                }
-                let i = tx.queue().iter().position(|q| {
-                    q.status == QueueStatus::Queued
-                        && !q
-                            .parent_session_id
-                            .as_ref()
-                            .is_some_and(|p| over.plans.contains(p))
-                })?;
+                let room = Room {
+                    slots_in_use: tx.state().slots_in_use(),
+                    max_departments: max,
+                    hold,
+                    over_budget: over.plans,
+                };
+                let i = crate::policy::queue::next_start(tx.queue(), &room).ok()?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
                 item.attempts += 1;

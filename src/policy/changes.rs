@@ -9,12 +9,10 @@
 //! globs; with neither the scope is open, and the review says so), where the
 //! report's claimed `changed_files` differ from them, and which
 //! risk rules fire on the department's own diff. Out-of-scope files and a
-//! wrong claim make the review a REVIEW. With `launcher.scope: block`, a
-//! result out of scope is integrated only with an explicit override.
+//! wrong claim make the review a REVIEW. Whether such a result may be
+//! integrated is `crate::policy::integration`'s.
 
 use super::routing::Router;
-use super::Refusal;
-use crate::config::ScopeMode;
 use crate::glob::PatternSet;
 pub use crate::model::{ChangeReview, ClaimCheck, Decision, LeftOut, ScopeCheck};
 
@@ -233,42 +231,12 @@ fn check_claim(claimed: &[String], actual: &[String], roots: &[&str]) -> ClaimCh
     }
 }
 
-/// An integration the gate let through: plainly, or by the user's override of
-/// an out-of-scope change (the files it overrode, for the audit).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gate {
-    Open,
-    Overridden(Vec<String>),
-}
-
-/// Whether a result may be integrated: with `scope: block`, one with files out
-/// of scope needs the user's explicit override.
-pub fn may_integrate(
-    mode: ScopeMode,
-    review: Option<&ChangeReview>,
-    override_scope: bool,
-) -> Result<Gate, Refusal> {
-    let outside = review.map(ChangeReview::out_of_scope).unwrap_or_default();
-    match (mode, outside.is_empty(), override_scope) {
-        (_, true, _) | (ScopeMode::Warn, false, _) => Ok(Gate::Open),
-        (ScopeMode::Block, false, true) => Ok(Gate::Overridden(outside.to_vec())),
-        (ScopeMode::Block, false, false) => Err(Refusal::Conflict(format!(
-            "launcher.scope is block and {} outside the department's scope: {}; integrate \
-             with an explicit override (override_scope: true) if you accept {}",
-            match outside.len() {
-                1 => "1 changed file is".to_string(),
-                n => format!("{n} changed files are"),
-            },
-            outside.join(", "),
-            if outside.len() == 1 { "it" } else { "them" }
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::config::ScopeMode;
+    use crate::policy::integration::{may_integrate, Gate};
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

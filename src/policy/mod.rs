@@ -1,7 +1,9 @@
 //! One home for the launcher's rules (issue 26, item 7).
 //!
 //! Whether an assignment is valid and which model a session gets
-//! ([`plan`]), whether a session may start ([`start`]), whether a report may
+//! ([`plan`]), whether a session may start ([`start`]), which department
+//! starts next and whether one may start outside the queue ([`queue`]), the
+//! usage limits' hold and the plans' budgets ([`quota`]), whether a report may
 //! speak for a department ([`report`]), which departments and risk rules a
 //! changed path meets ([`routing`]), and what a department's actual changes
 //! say against its mandate (scope, claim, risk) and whether they may be
@@ -10,9 +12,13 @@
 //! here. Nothing in this module does I/O.
 
 pub mod changes;
+pub mod integration;
 pub mod plan;
+pub mod queue;
+pub mod quota;
 pub mod report;
 pub mod routing;
+pub mod scopes;
 pub mod start;
 
 pub use crate::model::Decision;
@@ -29,4 +35,10 @@ pub enum Refusal {
     /// It does not fit the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A limit is reached.
+    #[error("{0}")]
+    TooMany(String),
 }

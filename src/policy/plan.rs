@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::Refusal;
 use crate::config::LauncherSettings;
 use crate::model::{Assignment, AssignmentStatus, SessionKind};
 
@@ -47,11 +48,13 @@ pub fn pick_model(
     requested: Option<&str>,
     models: &[String],
     default: &str,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     match requested.map(str::trim).filter(|m| !m.is_empty()) {
         None => Ok(default.to_string()),
         Some(m) if models.iter().any(|x| x == m) => Ok(m.to_string()),
-        Some(m) => Err(format!("model {m:?} is not one of {models:?}")),
+        Some(m) => Err(Refusal::Invalid(format!(
+            "model {m:?} is not one of {models:?}"
+        ))),
     }
 }
 
@@ -60,8 +63,14 @@ pub fn validate_assignment(
     rules: &Rules,
     index: usize,
     a: &AssignmentInput,
-) -> Result<Assignment, String> {
-    let name = |msg: String| format!("assignment {} ({:?}): {msg}", index + 1, a.department);
+) -> Result<Assignment, Refusal> {
+    let name = |msg: String| {
+        Refusal::Invalid(format!(
+            "assignment {} ({:?}): {msg}",
+            index + 1,
+            a.department
+        ))
+    };
     if !rules.departments.contains(&a.department) {
         return Err(name(format!(
             "unknown department; known: {}",
@@ -71,8 +80,8 @@ pub fn validate_assignment(
     if a.task.trim().is_empty() {
         return Err(name("task must not be empty".into()));
     }
-    let model =
-        pick_model(a.model.as_deref(), &rules.models, &rules.default_model).map_err(name)?;
+    let model = pick_model(a.model.as_deref(), &rules.models, &rules.default_model)
+        .map_err(|r| name(r.to_string()))?;
     let (title, duty) = rules
         .titles
         .get(&a.department)
@@ -154,7 +163,7 @@ pub fn model_for(
     requested: Option<&str>,
     kind: SessionKind,
     settings: &LauncherSettings,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let default = match kind {
         SessionKind::Zhongshu => &settings.zhongshu_model,
         SessionKind::Department => &settings.department_model,
@@ -209,15 +218,20 @@ mod tests {
         assert!(ok.selected);
         let e = validate_assignment(&rules(), 2, &input("nope", "t")).unwrap_err();
         assert!(
-            e.starts_with("assignment 3 (\"nope\"): unknown department; known: lingyubu, menxia"),
+            e.to_string().starts_with(
+                "assignment 3 (\"nope\"): unknown department; known: lingyubu, menxia"
+            ),
             "{e}"
         );
         let e = validate_assignment(&rules(), 0, &input("lingyubu", " ")).unwrap_err();
-        assert!(e.contains("task must not be empty"), "{e}");
+        assert!(e.to_string().contains("task must not be empty"), "{e}");
         let mut bad_model = input("lingyubu", "t");
         bad_model.model = Some("gpt-1".into());
         let e = validate_assignment(&rules(), 0, &bad_model).unwrap_err();
-        assert!(e.contains("model \"gpt-1\" is not one of"), "{e}");
+        assert!(
+            e.to_string().contains("model \"gpt-1\" is not one of"),
+            "{e}"
+        );
         assert_eq!(
             pick_model(Some(" gpt-5.5 "), &rules().models, "x").unwrap(),
             "gpt-5.5"

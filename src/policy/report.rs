@@ -1,9 +1,12 @@
 //! Report checks: whom a department report may speak for. A report names its
 //! sender; the sender must be a department of the Zhongshu whose mailbox it is
 //! in, of the department it claims, and a report in a department's own drop
-//! folder speaks only for that department.
+//! folder speaks only for that department; a result the session submitted
+//! with its own token is not replaced by a file dropped by hand; a report's
+//! question is answered once.
 
-use crate::model::{Backend, Session};
+use super::Refusal;
+use crate::model::{Session, TaskResult};
 
 /// Whether `session` (the session the report names, if it exists) may send a
 /// report as `claimed` of `department` to `zhongshu`.
@@ -12,53 +15,99 @@ pub fn check_sender(
     claimed: &str,
     department: &str,
     session: Option<&Session>,
-) -> Result<(), String> {
-    let session =
-        session.ok_or_else(|| format!("department_session_id {claimed} is not a known session"))?;
+) -> Result<(), Refusal> {
+    let session = session.ok_or_else(|| {
+        Refusal::Unknown(format!(
+            "department_session_id {claimed} is not a known session"
+        ))
+    })?;
     if session.parent_session_id() != Some(zhongshu) {
-        return Err(format!(
+        return Err(Refusal::Forbidden(format!(
             "session {claimed} is not a department of {zhongshu}"
-        ));
+        )));
     }
     if session.department.as_deref() != Some(department) {
-        return Err(format!(
+        return Err(Refusal::Forbidden(format!(
             "session {claimed} is the {} department, not {department}",
             session.department.as_deref().unwrap_or("?")
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A report speaks only for the session whose drop folder (`folder`) it is
-/// in. One in the shared `incoming/` cannot speak for a sandboxed agent
-/// (Codex), which reports through its tool or its own folder, the only part of
-/// the state folder its sandbox can write; it still can for a PTY agent, which
-/// runs unsandboxed and could write any folder, and for sessions of older
-/// launchers or the Python tool.
+/// in. One in the shared `incoming/` cannot speak for a `sandboxed` agent,
+/// which reports through its tool or its own folder, the only part of the
+/// state folder its sandbox can write; it still can for an unsandboxed agent,
+/// which could write any folder, and for sessions of older launchers or the
+/// Python tool.
 pub fn check_folder(
     claimed: &str,
     folder: Option<&str>,
     session: Option<&Session>,
-) -> Result<(), String> {
+    sandboxed: bool,
+) -> Result<(), Refusal> {
     match folder {
-        Some(owner) if owner != claimed => Err(format!(
+        Some(owner) if owner != claimed => Err(Refusal::Forbidden(format!(
             "a file in the drop folder of {owner} cannot report for {claimed}"
-        )),
+        ))),
         Some(_) => Ok(()),
         None => {
             let own = session
-                .filter(|s| s.agent.backend == Backend::Codex)
+                .filter(|_| sandboxed)
                 .and_then(|s| s.department_part())
                 .and_then(|d| d.drop_folder.as_deref());
             match own {
-                Some(dir) => Err(format!(
+                Some(dir) => Err(Refusal::Forbidden(format!(
                     "{claimed} reports from its own drop folder {dir}; a file in the shared \
                      incoming/ cannot speak for it"
-                )),
+                ))),
                 None => Ok(()),
             }
         }
     }
+}
+
+/// A result submitted with the session's own token (`verified`) is replaced
+/// only by another such submission, never by a file dropped by hand.
+pub fn may_replace(existing: &TaskResult, new: &TaskResult) -> Result<(), Refusal> {
+    if existing.verified && !new.verified {
+        return Err(Refusal::Forbidden(format!(
+            "result {} of session {} was submitted with the session's own token; \
+             a file dropped by hand cannot replace it",
+            existing.report_id, existing.department_session_id
+        )));
+    }
+    Ok(())
+}
+
+/// A report's question is answered once, if it asked one, with a note of at
+/// most `note_max` characters; the note trimmed (none when empty).
+pub fn may_answer<'a>(
+    result: &TaskResult,
+    department_session_id: &str,
+    note: Option<&'a str>,
+    note_max: usize,
+) -> Result<Option<&'a str>, Refusal> {
+    let report_id = &result.report_id;
+    if !result.needs_user_confirmation {
+        return Err(Refusal::Conflict(format!(
+            "report {report_id} of {department_session_id} asks for no confirmation"
+        )));
+    }
+    if let Some(a) = &result.confirmation {
+        return Err(Refusal::Conflict(format!(
+            "report {report_id} of {department_session_id} was answered already ({} at {})",
+            a.decision, a.at
+        )));
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > note_max) {
+        return Err(Refusal::Invalid(format!(
+            "the note is longer than {note_max} characters"
+        )));
+    }
+    Ok(note)
 }
 
 #[cfg(test)]
@@ -83,22 +132,29 @@ mod tests {
         let d = department("pty");
         assert!(check_sender("zhongshu-1", "lingyubu-1", "lingyubu", Some(&d)).is_ok());
         let e = check_sender("zhongshu-2", "lingyubu-1", "lingyubu", Some(&d)).unwrap_err();
-        assert!(e.contains("not a department of zhongshu-2"), "{e}");
+        assert!(
+            e.to_string().contains("not a department of zhongshu-2"),
+            "{e}"
+        );
         let e = check_sender("zhongshu-1", "lingyubu-1", "menxia", Some(&d)).unwrap_err();
-        assert!(e.contains("is the lingyubu department, not menxia"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is the lingyubu department, not menxia"),
+            "{e}"
+        );
         let e = check_sender("zhongshu-1", "nobody-1", "lingyubu", None).unwrap_err();
-        assert!(e.contains("not a known session"), "{e}");
+        assert!(e.to_string().contains("not a known session"), "{e}");
     }
 
     #[test]
     fn a_drop_folder_speaks_for_its_owner_and_codex_only_from_its_own() {
         let pty = department("pty");
         let codex = department("codex");
-        assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex)).is_ok());
-        let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty)).unwrap_err();
-        assert!(e.contains("drop folder of zhilibu-2"), "{e}");
-        assert!(check_folder("lingyubu-1", None, Some(&pty)).is_ok());
-        let e = check_folder("lingyubu-1", None, Some(&codex)).unwrap_err();
-        assert!(e.contains("its own drop folder"), "{e}");
+        assert!(check_folder("lingyubu-1", Some("lingyubu-1"), Some(&codex), true).is_ok());
+        let e = check_folder("lingyubu-1", Some("zhilibu-2"), Some(&pty), false).unwrap_err();
+        assert!(e.to_string().contains("drop folder of zhilibu-2"), "{e}");
+        assert!(check_folder("lingyubu-1", None, Some(&pty), false).is_ok());
+        let e = check_folder("lingyubu-1", None, Some(&codex), true).unwrap_err();
+        assert!(e.to_string().contains("its own drop folder"), "{e}");
     }
 }

@@ -17,8 +17,9 @@ use tokio::sync::Notify;
 use crate::context::Context;
 
 use crate::error::LResult;
-use crate::model::quota::{self, budget_reached};
 use crate::model::{AccountQuota, AuditEvent, Hold, Parked, QuotaState, State};
+use crate::policy::queue::Room;
+use crate::policy::quota::{self as rules, budget_reached, cost_usd};
 use crate::store::Tx;
 
 /// Seconds since the epoch.
@@ -54,7 +55,7 @@ pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         return false;
     };
     let now = unix_now();
-    let (until, known_reset) = quota::park_until(&tx.state().quota.account, now, jitter_secs());
+    let (until, known_reset) = rules::park_until(&tx.state().quota.account, now, jitter_secs());
     let order = {
         let q = tx.quota_mut();
         q.parked_count += 1;
@@ -81,7 +82,7 @@ pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
 
 /// The queue's hold as of now.
 fn current_hold(state: &State, reserve_percent: f64) -> Option<Hold> {
-    quota::hold(
+    rules::hold(
         &state.quota,
         unix_now(),
         reserve_percent,
@@ -137,8 +138,8 @@ pub(crate) fn untold_waiting(tx: &mut Tx) -> Vec<String> {
 /// Plans whose departments spent their budget.
 #[derive(Default)]
 pub(crate) struct BudgetStops {
-    /// Every plan (by Zhongshu) over its budget.
-    pub plans: std::collections::BTreeSet<String>,
+    /// Every plan (by Zhongshu) over its budget, with what it spent in words.
+    pub plans: std::collections::BTreeMap<String, String>,
     /// Those that reached it in this change, with the words.
     pub newly: Vec<(String, String)>,
 }
@@ -158,7 +159,7 @@ pub(crate) fn budget_stops(tx: &mut Tx, config: &crate::config::LauncherSettings
         let Some(text) = plan_over_budget(tx.state(), &id, config) else {
             continue;
         };
-        stops.plans.insert(id.clone());
+        stops.plans.insert(id.clone(), text.clone());
         let Some(plan) = tx.plan_mut(&id) else {
             continue;
         };
@@ -173,6 +174,25 @@ pub(crate) fn budget_stops(tx: &mut Tx, config: &crate::config::LauncherSettings
         stops.newly.push((id, text));
     }
     stops
+}
+
+/// What a department start waits for, as of now, read without recording
+/// anything (the dispatcher records the hold's and the budgets' changes
+/// as it pumps the queue). A finished plan counts too: a send back reopens it.
+pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> Room {
+    let over_budget = state
+        .plans
+        .values()
+        .filter_map(|p| {
+            plan_over_budget(state, &p.session_id, config).map(|t| (p.session_id.clone(), t))
+        })
+        .collect();
+    Room {
+        slots_in_use: state.slots_in_use(),
+        max_departments: config.max_departments,
+        hold: current_hold(state, config.quota_reserve_percent),
+        over_budget,
+    }
 }
 
 /// A plan's departments' spending against its budget, in words, once reached.
@@ -198,16 +218,6 @@ pub(crate) fn plan_over_budget(
         }
     }
     budget_reached(usd, tokens, budget_usd, budget_tokens)
-}
-
-/// Dollars for `usage` at `price` (per million tokens); cached input at its own price.
-pub fn cost_usd(usage: &crate::model::TokenUsage, price: &crate::config::ModelPrice) -> f64 {
-    let cached = usage.cached_input_tokens.min(usage.input_tokens);
-    let fresh = usage.input_tokens - cached;
-    let per_token = |dollars_per_million: f64| dollars_per_million / 1_000_000.0;
-    fresh as f64 * per_token(price.input)
-        + cached as f64 * per_token(price.cached_input.unwrap_or(price.input))
-        + usage.output_tokens as f64 * per_token(price.output)
 }
 
 /// RFC 3339 in local time, for audit lines and views.
@@ -238,9 +248,9 @@ pub trait Agents: Send + Sync {
     /// Waits until a running session has its agent (one may be resuming).
     fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// Puts text into a live session.
-    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// The live session's next turns use `model` (Err: why not).
-    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, LResult<()>>;
 }
 
 /// The account's usage limits, the queue's hold and the plans' budgets, as
@@ -280,7 +290,7 @@ impl Quota {
                 let Some(p) = tx.session(&id).and_then(|s| s.agent.parked.clone()) else {
                     continue;
                 };
-                if let Some(until) = quota::known_reset(&p, &account, now, jitter_secs()) {
+                if let Some(until) = rules::known_reset(&p, &account, now, jitter_secs()) {
                     if let Some(s) = tx.session_mut(&id) {
                         s.agent.parked = Some(Parked {
                             until,
@@ -457,7 +467,7 @@ pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> Qu
             used_percent: w.used_percent,
             window_minutes: w.window_minutes,
             resets_at: w.resets_at,
-            resets_local: w.resets_at.map(quota::local_time),
+            resets_local: w.resets_at.map(crate::clock::local_time),
         })
     };
     let q = &state.quota;
@@ -472,7 +482,7 @@ pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> Qu
                 ParkedView {
                     session_id: s.id.clone(),
                     until: p.until,
-                    until_local: quota::local_time(p.until),
+                    until_local: crate::clock::local_time(p.until),
                     reason: p.reason.clone(),
                     since: p.since.clone(),
                 },
@@ -504,7 +514,7 @@ pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> Qu
             reason: h.reason,
             text: h.text.clone(),
             until: h.until,
-            until_local: h.until.map(quota::local_time),
+            until_local: h.until.map(crate::clock::local_time),
         }),
         start_anyway_until: q.start_anyway_until.filter(|&t| t > unix_now()),
         parked: parked.into_iter().map(|(_, p)| p).collect(),
@@ -573,33 +583,5 @@ impl Quota {
             }
         }
         Ok(self.view())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_bills_cached_input_at_its_price_and_output_at_its_own() {
-        let usage = crate::model::TokenUsage {
-            input_tokens: 1_000_000,
-            cached_input_tokens: 400_000,
-            output_tokens: 100_000,
-            reasoning_output_tokens: 50_000,
-            total_tokens: 1_100_000,
-        };
-        let price = crate::config::ModelPrice {
-            input: 1.25,
-            cached_input: Some(0.125),
-            output: 10.0,
-        };
-        // 600k fresh at 1.25 + 400k cached at 0.125 + 100k out at 10
-        assert!((cost_usd(&usage, &price) - (0.75 + 0.05 + 1.0)).abs() < 1e-9);
-        let no_cache_price = crate::config::ModelPrice {
-            cached_input: None,
-            ..price
-        };
-        assert!((cost_usd(&usage, &no_cache_price) - (1.25 + 1.0)).abs() < 1e-9);
     }
 }

@@ -119,6 +119,9 @@ pub enum ReportError {
     BadMode(String),
     #[error("git: {0}")]
     Git(String),
+    /// `report --session`: the session's recorded work cannot be found.
+    #[error("{0}")]
+    NoRecordedWork(String),
 }
 
 impl From<git2::Error> for ReportError {
@@ -319,24 +322,34 @@ pub fn provinces() -> Vec<Province> {
 }
 
 /// The report of a department session's recorded work, from the state folder.
-pub fn for_session(repo: &Path, dir: &Path, id: &str, config: &Config) -> Result<Report, String> {
-    let snapshot =
-        crate::store::load_snapshot(dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
+pub fn for_session(
+    repo: &Path,
+    dir: &Path,
+    id: &str,
+    config: &Config,
+) -> Result<Report, ReportError> {
+    let missing = ReportError::NoRecordedWork;
+    let snapshot = crate::store::load_snapshot(dir)
+        .map_err(|e| missing(format!("{}: {e:#}", dir.display())))?;
     let session = snapshot
         .state
         .sessions
         .get(id)
-        .ok_or_else(|| format!("no session {id} in {}", dir.display()))?;
+        .ok_or_else(|| missing(format!("no session {id} in {}", dir.display())))?;
     let ws = session.workspace().ok_or_else(|| {
-        format!("{id} worked in the shared working tree: run `report` without --session")
+        missing(format!(
+            "{id} worked in the shared working tree: run `report` without --session"
+        ))
     })?;
     let commit = ws.commit.clone().ok_or_else(|| {
-        format!("nothing of {id} is recorded yet: its work is recorded when it reports or exits")
+        missing(format!(
+            "nothing of {id} is recorded yet: its work is recorded when it reports or exits"
+        ))
     })?;
     let range = SessionRange {
         session_id: id.to_string(),
         base: ws.base.clone(),
         commit,
     };
-    build_session_report(repo, config, range).map_err(|e| e.to_string())
+    build_session_report(repo, config, range)
 }

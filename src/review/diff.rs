@@ -144,6 +144,7 @@ pub(super) fn git_error(e: ReportError) -> LauncherError {
         ReportError::BadBase { .. } | ReportError::BadMode(_) => {
             LauncherError::BadRequest(e.to_string())
         }
+        ReportError::NoRecordedWork(_) => LauncherError::NotFound(e.to_string()),
         ReportError::NotARepo { .. } | ReportError::Git(_) => {
             LauncherError::Internal(e.to_string())
         }

@@ -105,8 +105,11 @@ impl Sessions {
 
     /// Checks a model against the configured choices, defaulting by kind.
     pub fn pick_model(&self, model: Option<&str>, kind: SessionKind) -> LResult<String> {
-        crate::policy::plan::model_for(model, kind, &self.ctx.config.launcher)
-            .map_err(LauncherError::BadRequest)
+        Ok(crate::policy::plan::model_for(
+            model,
+            kind,
+            &self.ctx.config.launcher,
+        )?)
     }
 
     /// 429 when `launcher.max_zhongshu` Zhongshu sessions already run.
@@ -118,13 +121,7 @@ impl Sessions {
                 .filter(|x| x.is_zhongshu() && x.is_running())
                 .count()
         });
-        if running >= max {
-            return Err(LauncherError::TooMany(format!(
-                "{running} Zhongshu sessions are running and launcher.max_zhongshu is {max}: \
-                 close one before starting another"
-            )));
-        }
-        Ok(())
+        Ok(crate::policy::queue::may_start_zhongshu(running, max)?)
     }
 
     /// Closes a department that reported (SPEC 8 step 6).
@@ -306,17 +303,22 @@ impl crate::quota::Agents for Sessions {
         Box::pin(self.live.wait_until_live(id))
     }
 
-    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { self.live.deliver(id, text).await.map(|_| ()) })
+    fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, LResult<()>> {
+        Box::pin(async move {
+            self.live
+                .deliver(id, text)
+                .await
+                .map(|_| ())
+                .map_err(|e| LauncherError::Conflict(e.to_string()))
+        })
     }
 
-    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn set_model<'a>(&'a self, id: &'a str, model: &'a str) -> BoxFuture<'a, LResult<()>> {
         Box::pin(async move {
-            let agent = self
-                .live
-                .agent(id)
-                .ok_or_else(|| format!("session {id} has no live agent"))?;
-            agent.set_model(model).await.map_err(|e| e.to_string())
+            self.live
+                .set_model(id, model)
+                .await
+                .map_err(|e| LauncherError::Conflict(e.to_string()))
         })
     }
 }

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::heartbeat::{heartbeat, HeartbeatStatus};
 use super::Sessions;
-use crate::config::ScopeMode;
 use crate::model::{
     plain_state, result_key, PlainState, PlanStatus, ReportStatus, Session, State, TerminalKind,
     TerminalStatus, WorkspaceState,
@@ -68,6 +67,8 @@ pub struct SessionView {
     pub superseded_by: Option<String>,
     /// What its backend can do (a conversation to show, a terminal on demand).
     pub capabilities: crate::agents::Capabilities,
+    /// The page offers Interrupt: its agent's running turn can be stopped.
+    pub interruptible: bool,
     /// How many pages watch its own terminal right now (a terminal started on
     /// demand stops a while after the last one left).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,8 +245,12 @@ pub fn session_view(
         report_needs_confirmation,
         confirmation,
         mailbox,
-        integration_needs_override: needs_override(sessions, session),
+        integration_needs_override: crate::policy::integration::needs_override(
+            sessions.ctx.config.launcher.isolation.scope,
+            session.workspace(),
+        ),
         superseded_by: superseded_by(state, session),
+        interruptible: capabilities.interrupts,
         capabilities,
         terminal_viewers: terminal
             .filter(|t| t.status != TerminalStatus::Closed)
@@ -259,21 +264,9 @@ pub fn session_view(
                 .launcher
                 .model_prices
                 .get(&session.model)?;
-            Some(crate::quota::cost_usd(usage, price))
+            Some(crate::policy::quota::cost_usd(usage, price))
         }),
     }
-}
-
-/// Whether integrating `session`'s waiting work needs the scope override.
-fn needs_override(sessions: &Sessions, session: &Session) -> bool {
-    sessions.ctx.config.launcher.isolation.scope == ScopeMode::Block
-        && session.workspace().is_some_and(|ws| {
-            ws.state.awaits_user()
-                && ws
-                    .review
-                    .as_ref()
-                    .is_some_and(|r| !r.out_of_scope().is_empty())
-        })
 }
 
 /// For a department that reported: does its last report ask the user,

@@ -56,7 +56,8 @@ pub(super) fn recover(conn: &mut Connection, log: &AuditLog) -> rusqlite::Result
     }
     let problem = stored
         .as_ref()
-        .and_then(|anchor| audit::check_anchor(&log_head, anchor, &pending).err());
+        .and_then(|anchor| audit::check_anchor(&log_head, anchor, &pending).err())
+        .map(|e| e.0);
     if stored.is_none() || !rendered_now.is_empty() {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for line in &rendered_now {
@@ -106,7 +107,7 @@ pub fn verify_audit(state_dir: &Path) -> Result<AuditVerified, AuditCheckError> 
         match audit::check_anchor(&head, &anchor, &pending) {
             Ok(()) => return Ok(AuditVerified { lines, anchor }),
             Err(_) if attempts < 5 && len() != before => continue,
-            Err(problem) => return Err(AuditCheckError::Anchor(problem)),
+            Err(problem) => return Err(AuditCheckError::Anchor(problem.0)),
         }
     }
 }

@@ -125,10 +125,8 @@ pub fn inspect(path: &Path) -> Result<Found, SchemaError> {
         )));
     }
     let tables = tables_of(path).map_err(|e| foreign(format!("its schema cannot be read: {e}")))?;
-    match older_schema(&tables) {
-        Ok(()) => Ok(Found::Older),
-        Err(reason) => Err(foreign(reason)),
-    }
+    older_schema(&tables).map_err(|e| foreign(e.0))?;
+    Ok(Found::Older)
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> SchemaError {
@@ -140,28 +138,33 @@ fn io_error(path: &Path, e: std::io::Error) -> SchemaError {
 
 /// Whether the tables are those of schema 1 (all of them, or at least the
 /// first ones a start creates), each with exactly its columns.
-fn older_schema(tables: &[(String, Vec<String>)]) -> Result<(), String> {
+fn older_schema(tables: &[(String, Vec<String>)]) -> Result<(), NotOurs> {
     if tables.is_empty() {
-        return Err("it has no tables".into());
+        return Err(NotOurs("it has no tables".into()));
     }
     for (name, columns) in tables {
         let Some((_, want)) = SCHEMA_1.iter().find(|(known, _)| known == name) else {
-            return Err(format!("it has a table {name:?}"));
+            return Err(NotOurs(format!("it has a table {name:?}")));
         };
         if columns.iter().map(String::as_str).ne(want.iter().copied()) {
-            return Err(format!(
+            return Err(NotOurs(format!(
                 "its table {name:?} has the columns ({}), not ours",
                 columns.join(", ")
-            ));
+            )));
         }
     }
     for needed in ["meta", "sessions"] {
         if !tables.iter().any(|(name, _)| name == needed) {
-            return Err(format!("it has no table {needed:?}"));
+            return Err(NotOurs(format!("it has no table {needed:?}")));
         }
     }
     Ok(())
 }
+
+/// Why a database is not one of ours, in words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotOurs(String);
 
 /// Each table's name and columns, read without a lock or a journal.
 fn tables_of(path: &Path) -> rusqlite::Result<Vec<(String, Vec<String>)>> {

@@ -99,7 +99,7 @@ impl Runner {
         let kind = session.session_kind();
         let (tool, request) = match spec::parse(kind, tool, arguments) {
             Ok(parsed) => parsed,
-            Err(e) => return (failed(e), false),
+            Err(e) => return (failed(e.to_string()), false),
         };
         if let Some(receipt) = session.agent.tool_receipt(call_id) {
             return (self.repeat_answer(session, receipt), true);

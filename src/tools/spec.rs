@@ -215,8 +215,32 @@ const IDENTITY_KEYS: [&str; 5] = [
     "report_id",
 ];
 
+/// Why a governance tool call is refused; said back to the model as the
+/// tool's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadCall(pub String);
+
+impl From<String> for BadCall {
+    fn from(why: String) -> Self {
+        BadCall(why)
+    }
+}
+
+impl From<&str> for BadCall {
+    fn from(why: &str) -> Self {
+        BadCall(why.to_string())
+    }
+}
+
+impl From<crate::ids::BadId> for BadCall {
+    fn from(e: crate::ids::BadId) -> Self {
+        BadCall(e.to_string())
+    }
+}
+
 /// Checks a call of `tool` by a session of `kind`; the error is said to the model.
-pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, Request), String> {
+pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, Request), BadCall> {
     let t = Tool::from_name(tool).ok_or_else(|| {
         format!(
             "there is no tool {tool:?}; yours are {}",
@@ -224,21 +248,40 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
         )
     })?;
     if t.role() != kind {
-        return Err(format!(
+        return Err(BadCall(format!(
             "{tool} is not for a {} session; yours are {}",
             role_word(kind),
             names(kind).join(", ")
-        ));
+        )));
     }
+    let args = arguments_object(arguments)?;
+    if let Some(key) = IDENTITY_KEYS.iter().find(|k| args.contains_key(**k)) {
+        let allowed = match t {
+            Tool::RegisterPlan => *key != "session_id" && *key != "report_id",
+            // The department whose work is read: checked to be the caller's own.
+            Tool::ReadChanges | Tool::ProposeIntegration => *key == "department_session_id",
+            _ => false,
+        };
+        if !allowed {
+            return Err(BadCall(format!(
+                "leave out {key}: the launcher knows which session is calling"
+            )));
+        }
+    }
+    Ok((t, request(t, &args)?))
+}
+
+/// The call's arguments as an object, within the size a report may have.
+fn arguments_object(arguments: &Value) -> Result<Map<String, Value>, BadCall> {
     let size = match arguments {
         Value::String(s) => s.len(),
         other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
     };
     if size > MAX_MESSAGE_BYTES {
-        return Err(format!(
+        return Err(BadCall(format!(
             "the arguments are {size} bytes; a call carries at most {MAX_MESSAGE_BYTES} bytes \
              (as a report or a request does): say it shorter"
-        ));
+        )));
     }
     let args = match arguments {
         Value::Object(m) => m.clone(),
@@ -250,22 +293,14 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
         },
         _ => return Err("the arguments must be a JSON object".into()),
     };
-    if let Some(key) = IDENTITY_KEYS.iter().find(|k| args.contains_key(**k)) {
-        let allowed = match t {
-            Tool::RegisterPlan => *key != "session_id" && *key != "report_id",
-            // The department whose work is read: checked to be the caller's own.
-            Tool::ReadChanges | Tool::ProposeIntegration => *key == "department_session_id",
-            _ => false,
-        };
-        if !allowed {
-            return Err(format!(
-                "leave out {key}: the launcher knows which session is calling"
-            ));
-        }
-    }
+    Ok(args)
+}
+
+/// The request a call of `t` with `args` makes.
+fn request(t: Tool, args: &Map<String, Value>) -> Result<Request, BadCall> {
     let request = match t {
-        Tool::RegisterPlan => Request::RegisterPlan(args),
-        Tool::ReportResult => Request::ReportResult(args),
+        Tool::RegisterPlan => Request::RegisterPlan(args.clone()),
+        Tool::ReportResult => Request::ReportResult(args.clone()),
         Tool::ReadInbox => Request::ReadInbox {
             limit: match args.get("limit") {
                 None | Some(Value::Null) => 20,
@@ -283,16 +318,16 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             },
         },
         Tool::ReadReport => Request::ReadReport {
-            mode: optional_text(&args, "mode")?,
-            base: optional_text(&args, "base")?,
+            mode: optional_text(args, "mode")?,
+            base: optional_text(args, "base")?,
         },
         Tool::PlanStatus => Request::PlanStatus,
         Tool::ReadChanges => Request::ReadChanges {
-            department_session_id: department_session(&args)?,
-            path: optional_text(&args, "path")?,
+            department_session_id: department_session(args)?,
+            path: optional_text(args, "path")?,
         },
         Tool::ProposeIntegration => Request::ProposeIntegration {
-            department_session_id: department_session(&args)?,
+            department_session_id: department_session(args)?,
             mode: match args.get("mode") {
                 Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
                     "mode must be \"apply\", \"merge\" or \"pull_request\"".to_string()
@@ -301,24 +336,24 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
                     return Err("mode is missing: \"apply\", \"merge\" or \"pull_request\"".into())
                 }
             },
-            note: optional_text(&args, "note")?,
+            note: optional_text(args, "note")?,
         },
     };
-    Ok((t, request))
+    Ok(request)
 }
 
-fn department_session(args: &Map<String, Value>) -> Result<String, String> {
+fn department_session(args: &Map<String, Value>) -> Result<String, BadCall> {
     let id = optional_text(args, "department_session_id")?
         .ok_or("department_session_id is missing: a department session of your plan")?;
     crate::ids::check_id("department_session_id", &id)?;
     Ok(id)
 }
 
-fn optional_text(args: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+fn optional_text(args: &Map<String, Value>, key: &str) -> Result<Option<String>, BadCall> {
     match args.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{key} must be text")),
+        Some(_) => Err(BadCall(format!("{key} must be text"))),
     }
 }
 
@@ -359,9 +394,9 @@ mod tests {
             &json!({}),
         )
         .unwrap_err();
-        assert!(e.contains("not for a department"), "{e}");
+        assert!(e.0.contains("not for a department"), "{e}");
         let e = parse(SessionKind::Zhongshu, "rm_rf", &json!({})).unwrap_err();
-        assert!(e.contains("governance_read_inbox"), "{e}");
+        assert!(e.0.contains("governance_read_inbox"), "{e}");
     }
 
     #[test]
@@ -374,7 +409,7 @@ mod tests {
         ] {
             let args = json!({"summary": "s", key: "x"});
             let e = parse(SessionKind::Department, "governance_report_result", &args).unwrap_err();
-            assert!(e.contains(key), "{e}");
+            assert!(e.0.contains(key), "{e}");
         }
         let e = parse(
             SessionKind::Zhongshu,
@@ -382,7 +417,7 @@ mod tests {
             &json!({"session_id": "zhongshu-2", "summary": "s", "assignments": []}),
         )
         .unwrap_err();
-        assert!(e.contains("session_id"), "{e}");
+        assert!(e.0.contains("session_id"), "{e}");
     }
 
     #[test]
@@ -406,7 +441,7 @@ mod tests {
             &json!({"limit": 0}),
         )
         .unwrap_err();
-        assert!(e.contains("limit"), "{e}");
+        assert!(e.0.contains("limit"), "{e}");
         let (_, r) = parse(SessionKind::Zhongshu, "governance_read_inbox", &json!({})).unwrap();
         assert_eq!(
             r,
@@ -439,7 +474,7 @@ mod tests {
             ),
         ] {
             let e = parse(kind, tool, &args).unwrap_err();
-            assert!(e.contains("at most 1048576 bytes"), "{tool}: {e}");
+            assert!(e.0.contains("at most 1048576 bytes"), "{tool}: {e}");
         }
         let just = "x".repeat(MAX_MESSAGE_BYTES - 100);
         assert!(parse(
@@ -504,7 +539,7 @@ mod tests {
                 &args,
             )
             .unwrap_err();
-            assert!(e.contains(word), "{args}: {e}");
+            assert!(e.0.contains(word), "{args}: {e}");
         }
         let (_, r) = parse(
             SessionKind::Zhongshu,
@@ -525,6 +560,6 @@ mod tests {
             &json!({"department_session_id": "dept-1"}),
         )
         .unwrap_err();
-        assert!(e.contains("not for a department"), "{e}");
+        assert!(e.0.contains("not for a department"), "{e}");
     }
 }

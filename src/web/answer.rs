@@ -37,6 +37,7 @@ impl IntoResponse for LauncherError {
         let status = match &self {
             LauncherError::BadRequest(_) => StatusCode::BAD_REQUEST,
             LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
+            LauncherError::Forbidden(_) => StatusCode::FORBIDDEN,
             LauncherError::Conflict(_) => StatusCode::CONFLICT,
             LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             LauncherError::Upstream(_) => StatusCode::BAD_GATEWAY,

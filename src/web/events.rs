@@ -86,7 +86,7 @@ async fn session_stream(
         return failure(StatusCode::BAD_REQUEST, "missing ?id=");
     };
     if let Err(e) = crate::ids::check_id("id", id) {
-        return failure(StatusCode::BAD_REQUEST, &e);
+        return failure(StatusCode::BAD_REQUEST, &e.to_string());
     }
     let Some(pty) = l.sessions.live.pty(id) else {
         return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));

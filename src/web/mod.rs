@@ -13,7 +13,6 @@ mod dashboard;
 mod events;
 
 pub mod routes;
-mod scopes;
 pub mod security;
 
 use std::net::{IpAddr, SocketAddr};
@@ -106,28 +105,37 @@ impl Running {
     }
 }
 
+/// A `--host` the launcher does not serve on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("--host {0:?} is not an IP address or localhost")]
+    NotAnAddress(String),
+    #[error(
+        "--host {0} is not a loopback address; codex-governance only serves 127.0.0.1, ::1 or localhost"
+    )]
+    NotLoopback(String),
+}
+
 /// Resolves `--host` to a loopback address, refusing anything else.
-pub fn loopback_ip(host: &str) -> Result<IpAddr, String> {
+pub fn loopback_ip(host: &str) -> Result<IpAddr, HostError> {
     let ip = match host {
         "localhost" => IpAddr::from([127, 0, 0, 1]),
         other => other
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse::<IpAddr>()
-            .map_err(|_| format!("--host {other:?} is not an IP address or localhost"))?,
+            .map_err(|_| HostError::NotAnAddress(other.to_string()))?,
     };
     if ip.is_loopback() {
         Ok(ip)
     } else {
-        Err(format!(
-            "--host {host} is not a loopback address; codex-governance only serves 127.0.0.1, ::1 or localhost"
-        ))
+        Err(HostError::NotLoopback(host.to_string()))
     }
 }
 
 /// Binds, opens the launcher, starts background work and serves.
 pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running> {
-    let ip = loopback_ip(&opts.host).map_err(anyhow::Error::msg)?;
+    let ip = loopback_ip(&opts.host)?;
     let repo = std::path::absolute(&opts.repo)?;
     let state_dir = match &opts.state_dir {
         Some(dir) => std::path::absolute(dir)?,

@@ -130,8 +130,10 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
                 "missing or wrong token: send Authorization: Bearer <token>",
             );
         };
-        if let Some(reason) = super::scopes::refusal(&principal, request.method(), path) {
-            return failure(StatusCode::FORBIDDEN, &reason);
+        if let Err(why) =
+            crate::policy::scopes::may_call(&principal, request.method().as_str(), path)
+        {
+            return failure(StatusCode::FORBIDDEN, &why.to_string());
         }
         granted = Some(principal);
         // A connection that presented a token is the last to give way when full.

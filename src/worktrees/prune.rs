@@ -11,16 +11,37 @@ use crate::model::AuditEvent;
 /// `worktrees --prune`: removes the folders of integrated and discarded
 /// worktrees, each removal kept in the state and audited. Refused while a
 /// launcher runs on the state folder (it removes them itself at each start).
-pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), String> {
+/// Why `worktrees --prune` stopped, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error(
+        "a launcher runs on {0}: it removes integrated worktrees itself at each start; \
+         stop it to prune by hand"
+    )]
+    LauncherRuns(String),
+    #[error(transparent)]
+    Instance(crate::instance::InstanceError),
+    #[error("{dir}: {reason}")]
+    State { dir: String, reason: String },
+    #[error("recording the {what} of {name}: {source}")]
+    Record {
+        what: &'static str,
+        name: String,
+        source: Box<crate::store::StoreError>,
+    },
+}
+
+pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> {
     let _lock = crate::instance::lock(dir).map_err(|e| match e {
-        crate::instance::InstanceError::AlreadyRunning { .. } => format!(
-            "a launcher runs on {}: it removes integrated worktrees itself at each start; \
-             stop it to prune by hand",
-            dir.display()
-        ),
-        other => other.to_string(),
+        crate::instance::InstanceError::AlreadyRunning { .. } => {
+            PruneError::LauncherRuns(dir.display().to_string())
+        }
+        other => PruneError::Instance(other),
     })?;
-    let store = crate::store::Store::open(dir).map_err(|e| format!("{}: {e:#}", dir.display()))?;
+    let store = crate::store::Store::open(dir).map_err(|e| PruneError::State {
+        dir: dir.display().to_string(),
+        reason: format!("{e:#}"),
+    })?;
     let prunable = store.read(list::prunable);
     if prunable.is_empty() {
         eprintln!("codex-governance: no integrated worktree to prune");
@@ -41,7 +62,11 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), String> {
                     reason: "pruned".into(),
                 });
             })
-            .map_err(|e| format!("recording the removal of {}: {e}", ws.path))?;
+            .map_err(|source| PruneError::Record {
+                what: "removal",
+                name: ws.path.clone(),
+                source: Box::new(source),
+            })?;
         eprintln!("codex-governance: removed {}", ws.path);
     }
     let branches = store.read(|s| list::prunable_branches(s, keep_days, chrono::Utc::now()));
@@ -72,7 +97,11 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), String> {
                     reason: format!("pruned: {why}"),
                 });
             })
-            .map_err(|e| format!("recording the deletion of {}: {e}", ws.branch))?;
+            .map_err(|source| PruneError::Record {
+                what: "deletion",
+                name: ws.branch.clone(),
+                source: Box::new(source),
+            })?;
         eprintln!("codex-governance: deleted the branch {} ({why})", ws.branch);
     }
     Ok(())

@@ -9,9 +9,9 @@ import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 import * as store from "./store.js";
 
-/** A session whose running turn can be interrupted: a working Codex agent. */
+/** A session whose running turn can be interrupted: a working agent whose backend can. */
 export function interruptible(s) {
-  return !!s && store.isRunning(s) && s.backend === "codex" && s.state === "working";
+  return !!s && store.isRunning(s) && !!s.interruptible && s.state === "working";
 }
 
 /** A department that ended without a report and was not retried yet. */

@@ -128,10 +128,11 @@ function itemsOf(status) {
 /** What the planner is asked when its turn ended without a plan. */
 const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
 
-/** A Codex planner whose turn ended and left no plan: it waits, idle. */
+/** A planner whose turn ended (its agent reports turns) and left no plan: it waits, idle. */
 function noPlanItem(s) {
   const noPlan = !s.plan_status || s.plan_status === "none";
-  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || s.backend !== "codex") return null;
+  const turns = !!(s.capabilities && s.capabilities.reports_turns);
+  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || !turns) return null;
   if (s.agent_state !== "idle" || !(s.turn_count > 0) || !noPlan) return null;
   const ask = button("Ask for the plan", "primary", async (ev) => {
     ev.target.disabled = true;

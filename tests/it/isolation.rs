@@ -1813,3 +1813,74 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
     assert_eq!(a["earlier_sessions"], json!([id]), "{plan}");
     second.terminate();
 }
+
+/// Send back starts a department like the queue does, so it waits for the
+/// same things: the queue's hold and its plan's budget (issue 35 item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_back_waits_while_the_queue_is_held_or_the_plan_is_over_budget() {
+    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![assignment(
+            "first",
+            &["src/"],
+            &[("src/a.rs", "A1")],
+            &["src/a.rs"],
+        )],
+    )
+    .await;
+    let first = recorded(api, &z, 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let store = &server.launcher.ctx.store;
+    let in_an_hour = chrono::Utc::now().timestamp() + 3600;
+    store
+        .update(|tx| {
+            tx.quota_mut().account.primary = Some(codex_governance::model::QuotaWindow {
+                used_percent: 97.0,
+                window_minutes: Some(300),
+                resets_at: Some(in_an_hour),
+            })
+        })
+        .unwrap();
+    let note = json!({"session_id": first, "note": "once more [[fake-agent: --work-seconds 1]]"});
+    let (status, body) = api.post("/api/send_back", &note).await;
+    assert_eq!(status, StatusCode::CONFLICT, "held: {body}");
+    assert!(body["error"].as_str().unwrap().contains("held"), "{body}");
+    // Over its plan's budget: still refused once the hold is gone.
+    store
+        .update(|tx| {
+            tx.quota_mut().account.primary = None;
+            if let Some(s) = tx.session_mut(&first) {
+                s.agent.token_usage = Some(codex_governance::model::TokenUsage {
+                    total_tokens: 5_000,
+                    ..Default::default()
+                });
+            }
+        })
+        .unwrap();
+    api.post_ok(
+        "/api/plan_budget",
+        &json!({"zhongshu_id": z, "budget_tokens": 1_000}),
+    )
+    .await;
+    let (status, body) = api.post("/api/send_back", &note).await;
+    assert_eq!(status, StatusCode::CONFLICT, "over budget: {body}");
+    assert!(body["error"].as_str().unwrap().contains("budget"), "{body}");
+    let old = api.session(&first).await;
+    assert_eq!(
+        old["workspace"]["state"], "pending",
+        "nothing sent back: {old}"
+    );
+    // Raised: it goes.
+    api.post_ok(
+        "/api/plan_budget",
+        &json!({"zhongshu_id": z, "budget_tokens": 1_000_000}),
+    )
+    .await;
+    let sent = api.post_ok("/api/send_back", &note).await;
+    assert!(sent["successor"].is_string(), "{sent}");
+}

@@ -1663,6 +1663,11 @@ async fn session_json_carries_every_spec_field() {
     assert_eq!(zs["child_department_ids"], json!([d]));
     assert_eq!(zs["unread_result_count"], json!(0));
     assert_eq!(zs["plan_status"], json!("none"));
+    // What the page may offer comes from the backend's capabilities, not its
+    // name (issue 35 item 3): a PTY agent is neither sandboxed nor interruptible.
+    assert_eq!(zs["interruptible"], json!(false), "{zs}");
+    assert_eq!(zs["capabilities"]["sandboxed"], json!(false), "{zs}");
+    assert_eq!(zs["capabilities"]["reports_turns"], json!(false), "{zs}");
     assert_eq!(zs["task"], json!("session fields"));
     assert!(zs["title"].as_str().unwrap().contains("中书省"), "{zs}");
     assert!(

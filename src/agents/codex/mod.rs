@@ -52,14 +52,32 @@ pub enum CodexError {
     NoSuchApproval(String),
 }
 
+/// Why the installed Codex version cannot be told.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    #[error("cannot run {codex}: {source}")]
+    CannotRun {
+        codex: String,
+        source: std::io::Error,
+    },
+    #[error("{codex} --version printed {printed:?}")]
+    Unreadable { codex: String, printed: String },
+}
+
 /// The installed Codex version, or why it cannot be told.
-pub fn installed_version(codex: &str) -> Result<(u32, u32, u32), String> {
+pub fn installed_version(codex: &str) -> Result<(u32, u32, u32), VersionError> {
     let out = std::process::Command::new(codex)
         .arg("--version")
         .output()
-        .map_err(|e| format!("cannot run {codex}: {e}"))?;
+        .map_err(|source| VersionError::CannotRun {
+            codex: codex.to_string(),
+            source,
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
-    parse_version(&text).ok_or_else(|| format!("{codex} --version printed {:?}", text.trim()))
+    parse_version(&text).ok_or_else(|| VersionError::Unreadable {
+        codex: codex.to_string(),
+        printed: text.trim().to_string(),
+    })
 }
 
 /// `codex-cli 0.169.0` -> (0, 169, 0).

@@ -6,7 +6,7 @@ use super::register::write_packet;
 use crate::clock;
 use crate::context::Context;
 use crate::integration::record;
-use crate::model::{result_key, AuditEvent, ResultFields, ResultSource, TaskResult};
+use crate::model::{result_key, AuditEvent, ResultFields, ResultSource, Session, TaskResult};
 
 /// Registers a `launcher_fallback` result for a department that exited silently.
 pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> Option<String> {
@@ -18,49 +18,7 @@ pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> O
         return None;
     }
     let paths = ctx.paths.mailbox(&parent);
-    let now = clock::now_rfc3339();
-    let code = session
-        .exit_code
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let reason = session
-        .ended_reason
-        .clone()
-        .unwrap_or_else(|| "exited".into());
-    let result = TaskResult {
-            report_id: session.id.clone(),
-            parent_session_id: parent.clone(),
-            department_session_id: session.id.clone(),
-            department: session.department.clone().unwrap_or_default(),
-            summary: format!(
-                "Department session {} ended ({reason}, exit code {code}) without writing a mailbox report.",
-                session.id
-            ),
-            changed_files: Vec::new(),
-            verifications_run: Vec::new(),
-            // As the Python tool's fallback said: no verification reported.
-            verifications_skipped: vec!["The department reported no verification.".into()],
-            risks: vec![
-                "No mailbox report was written: the department's work and checks are unverified."
-                    .into(),
-            ],
-            needs_user_confirmation: false,
-            next_action: Some(
-                "Inspect the department's transcript and the working tree before relying on its work."
-                    .into(),
-            ),
-            reported_at: now,
-            source: ResultSource::LauncherFallback,
-            read: false,
-            mailbox_file: None,
-            handoff_packet: None,
-            revision: 1,
-            content_sha256: None,
-            objective: session.task.clone(),
-            verified: false,
-            ..TaskResult::default()
-        };
-    let mut result = result;
+    let mut result = fallback_result(&session, &parent);
     let snap = record::take_or_log(ctx, &session, None);
     if let Some(snap) = &snap {
         record::fill_result(&mut result, snap);
@@ -107,4 +65,51 @@ pub(crate) fn register_fallback(ctx: &Context, department_session_id: &str) -> O
         Some(r)
     });
     stored.ok().flatten().map(|_| key)
+}
+
+/// The result said for a department that ended without a report: what the
+/// Python tool's fallback said, unverified.
+fn fallback_result(session: &Session, parent: &str) -> TaskResult {
+    let now = clock::now_rfc3339();
+    let code = session
+        .exit_code
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let reason = session
+        .ended_reason
+        .clone()
+        .unwrap_or_else(|| "exited".into());
+    TaskResult {
+            report_id: session.id.clone(),
+            parent_session_id: parent.to_string(),
+            department_session_id: session.id.clone(),
+            department: session.department.clone().unwrap_or_default(),
+            summary: format!(
+                "Department session {} ended ({reason}, exit code {code}) without writing a mailbox report.",
+                session.id
+            ),
+            changed_files: Vec::new(),
+            verifications_run: Vec::new(),
+            // As the Python tool's fallback said: no verification reported.
+            verifications_skipped: vec!["The department reported no verification.".into()],
+            risks: vec![
+                "No mailbox report was written: the department's work and checks are unverified."
+                    .into(),
+            ],
+            needs_user_confirmation: false,
+            next_action: Some(
+                "Inspect the department's transcript and the working tree before relying on its work."
+                    .into(),
+            ),
+            reported_at: now,
+            source: ResultSource::LauncherFallback,
+            read: false,
+            mailbox_file: None,
+            handoff_packet: None,
+            revision: 1,
+            content_sha256: None,
+            objective: session.task.clone(),
+            verified: false,
+            ..TaskResult::default()
+        }
 }

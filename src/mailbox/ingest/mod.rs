@@ -177,7 +177,7 @@ impl Ingest {
             Ok(read) => Ok(read.bytes),
             Err(safe_read::SafeReadError::Gone) => return Verdict::Wait,
             // A writer that persists by link-then-unlink shows two names for a moment.
-            Err(e @ safe_read::SafeReadError::Linked(_)) => Err(e.to_string()),
+            Err(e @ safe_read::SafeReadError::Linked(_)) => Err(Rejection(e.to_string())),
             Err(e) => return Verdict::Reject(e.to_string()),
         };
         match bytes.and_then(|b| parse(&b).map(|obj| (obj, b))) {
@@ -193,7 +193,7 @@ impl Ingest {
                     archived: false,
                     receipt: None,
                 })),
-                Err(reason) => Verdict::Reject(reason),
+                Err(reason) => Verdict::Reject(reason.to_string()),
             },
             Err(reason) => {
                 // Maybe still being written: judge only once size and mtime settle.
@@ -205,7 +205,7 @@ impl Ingest {
                 match seen.get(path) {
                     Some(prev) if prev.size == now.size && prev.mtime == now.mtime => {
                         if prev.since.elapsed() >= STABLE_FOR {
-                            Verdict::Reject(reason)
+                            Verdict::Reject(reason.to_string())
                         } else {
                             Verdict::Wait
                         }
@@ -224,7 +224,7 @@ impl Ingest {
         &self,
         zhongshu_id: &str,
         obj: &Map<String, Value>,
-    ) -> Result<TaskResult, String> {
+    ) -> Result<TaskResult, Rejection> {
         let f = check_fields(zhongshu_id, obj)?;
         let session = self
             .ctx
@@ -263,10 +263,13 @@ impl Ingest {
         &self,
         result: TaskResult,
         folder: Option<&str>,
-    ) -> Result<TaskResult, String> {
+    ) -> Result<TaskResult, Rejection> {
         let claimed = result.department_session_id.as_str();
         let session = self.ctx.store.read(|s| s.sessions.get(claimed).cloned());
-        policy::check_folder(claimed, folder, session.as_ref())?;
+        let sandboxed = session
+            .as_ref()
+            .is_some_and(|s| crate::agents::capabilities(s.agent.backend).sandboxed);
+        policy::check_folder(claimed, folder, session.as_ref(), sandboxed)?;
         Ok(result)
     }
 
@@ -314,4 +317,4 @@ fn describe_type(t: &fs::FileType) -> &'static str {
     crate::platform::describe_file_type(t)
 }
 
-pub use report_file::{check_fields, parse, ReportFields};
+pub use report_file::{check_fields, parse, Rejection, ReportFields};

@@ -3,6 +3,7 @@
 //! `archive/`. Every step can be repeated after a crash: a report whose content
 //! is already registered is only finished, never registered twice.
 
+use crate::policy::Refusal;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ impl Ingest {
                     if let Some(event) = reg.event {
                         tx.audit(event(audit_fields(&reg.result, &r.name)));
                     }
-                    Ok::<_, String>(reg)
+                    Ok::<_, Refusal>(reg)
                 })
                 .collect::<Vec<_>>()
         });
@@ -66,7 +67,8 @@ impl Ingest {
         for ((report, dest), reg) in planned.iter().zip(registered) {
             match reg {
                 Ok(reg) => self.after_registration(report, dest, reg, outcome),
-                Err(reason) => {
+                Err(refusal) => {
+                    let reason = refusal.to_string();
                     outcome.refused.push((report.name.clone(), reason.clone()));
                     if !report.archived {
                         let zid = report.result.parent_session_id.clone();
@@ -179,7 +181,7 @@ fn register_one(
     dest: &Path,
     now: &str,
     snap: Option<&Snapshot>,
-) -> Result<Registered, String> {
+) -> Result<Registered, Refusal> {
     let key = result_key(
         &r.result.parent_session_id,
         &r.result.department_session_id,
@@ -195,13 +197,7 @@ fn register_one(
                 event: None,
             });
         }
-        if existing.verified && !r.result.verified {
-            return Err(format!(
-                "result {} of session {} was submitted with the session's own token; \
-                 a file dropped by hand cannot replace it",
-                existing.report_id, existing.department_session_id
-            ));
-        }
+        crate::policy::report::may_replace(existing, &r.result)?;
     }
     let revision = previous.as_ref().map(|p| p.revision + 1).unwrap_or(1);
     let mut result = r.result.clone();

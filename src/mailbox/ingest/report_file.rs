@@ -5,7 +5,25 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::ids::check_id;
+use crate::ids::{check_id, BadId};
+
+/// Why a report file is not accepted, in words: they go into `rejected/`
+/// beside it and into the audit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejection(pub String);
+
+impl From<BadId> for Rejection {
+    fn from(e: BadId) -> Self {
+        Rejection(e.to_string())
+    }
+}
+
+impl From<crate::policy::Refusal> for Rejection {
+    fn from(e: crate::policy::Refusal) -> Self {
+        Rejection(e.to_string())
+    }
+}
 
 /// A report's fields, checked for presence, types and id syntax.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,18 +41,24 @@ pub struct ReportFields {
 }
 
 /// Checks a parsed report against SPEC 8 without looking at any session.
-pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<ReportFields, String> {
-    let text = |key: &str| -> Result<Option<String>, String> {
+pub fn check_fields(
+    zhongshu_id: &str,
+    obj: &Map<String, Value>,
+) -> Result<ReportFields, Rejection> {
+    let text = |key: &str| -> Result<Option<String>, Rejection> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("{key} must be a string, not {}", kind(other))),
+            Some(other) => Err(Rejection(format!(
+                "{key} must be a string, not {}",
+                kind(other)
+            ))),
         }
     };
-    let required = |key: &str| -> Result<String, String> {
+    let required = |key: &str| -> Result<String, Rejection> {
         match text(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(format!("{key} is required")),
+            _ => Err(Rejection(format!("{key} is required"))),
         }
     };
     let session_id = required("department_session_id")?;
@@ -44,9 +68,9 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
     let summary = required("summary")?;
     if let Some(parent) = text("parent_session_id")? {
         if parent != zhongshu_id {
-            return Err(format!(
+            return Err(Rejection(format!(
                 "parent_session_id {parent:?} does not name this mailbox's session {zhongshu_id}"
-            ));
+            )));
         }
     }
     let report_id = match text("report_id")? {
@@ -56,7 +80,7 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
         }
         None => session_id.clone(),
     };
-    let list = |keys: &[&str]| -> Result<Vec<String>, String> {
+    let list = |keys: &[&str]| -> Result<Vec<String>, Rejection> {
         for key in keys {
             match obj.get(*key) {
                 None | Some(Value::Null) => continue,
@@ -69,10 +93,10 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            return Err(format!(
+            return Err(Rejection(format!(
                 "needs_user_confirmation must be true or false, not {}",
                 kind(other)
-            ))
+            )))
         }
     };
     Ok(ReportFields {
@@ -93,23 +117,24 @@ pub fn check_fields(zhongshu_id: &str, obj: &Map<String, Value>) -> Result<Repor
 }
 
 /// UTF-8 JSON object, a BOM tolerated.
-pub fn parse(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn parse(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
-        return Err("file is UTF-16; reports must be UTF-8".into());
+        return Err(Rejection("file is UTF-16; reports must be UTF-8".into()));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("file is not UTF-8: {e}"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| Rejection(format!("file is not UTF-8: {e}")))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!(
+        Ok(other) => Err(Rejection(format!(
             "report must be a JSON object, not {}",
             kind(&other)
-        )),
-        Err(e) => Err(format!("invalid JSON: {e}")),
+        ))),
+        Err(e) => Err(Rejection(format!("invalid JSON: {e}"))),
     }
 }
 
-fn string_list(key: &str, v: &Value) -> Result<Vec<String>, String> {
+fn string_list(key: &str, v: &Value) -> Result<Vec<String>, Rejection> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items
@@ -117,16 +142,16 @@ fn string_list(key: &str, v: &Value) -> Result<Vec<String>, String> {
             .map(|item| match item {
                 Value::String(s) => Ok(s.clone()),
                 Value::Object(_) => Ok(item.to_string()),
-                other => Err(format!(
+                other => Err(Rejection(format!(
                     "{key} must be a list of strings; found {}",
                     kind(other)
-                )),
+                ))),
             })
             .collect(),
-        other => Err(format!(
+        other => Err(Rejection(format!(
             "{key} must be a list of strings, not {}",
             kind(other)
-        )),
+        ))),
     }
 }
 
@@ -153,11 +178,11 @@ mod tests {
     #[test]
     fn parse_accepts_bom_and_refuses_the_rest() {
         assert!(parse(b"\xef\xbb\xbf{\"a\":1}").is_ok());
-        assert!(parse(b"[1]").unwrap_err().contains("an array"));
-        assert!(parse(b"\"x\"").unwrap_err().contains("a string"));
-        assert!(parse(b"\xff\xfe{\x00").unwrap_err().contains("UTF-16"));
+        assert!(parse(b"[1]").unwrap_err().0.contains("an array"));
+        assert!(parse(b"\"x\"").unwrap_err().0.contains("a string"));
+        assert!(parse(b"\xff\xfe{\x00").unwrap_err().0.contains("UTF-16"));
         assert!(parse(b"\x00\x01\xff").is_err());
-        assert!(parse(b"{\"a\":").unwrap_err().contains("invalid JSON"));
+        assert!(parse(b"{\"a\":").unwrap_err().0.contains("invalid JSON"));
     }
 
     #[test]
@@ -174,7 +199,7 @@ mod tests {
         assert_eq!(ok.report_id, "lingyubu-1");
         assert_eq!(ok.changed_files, ["a"]);
         assert_eq!(ok.verifications_run, ["cargo test"]);
-        let err = |v: Value| check_fields("zhongshu-1", &obj(v)).unwrap_err();
+        let err = |v: Value| check_fields("zhongshu-1", &obj(v)).unwrap_err().0;
         assert!(err(json!({"department": "x", "summary": "s"}))
             .contains("department_session_id is required"));
         assert!(

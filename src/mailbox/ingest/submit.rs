@@ -30,28 +30,11 @@ impl Mailbox {
             ));
         };
         debug_assert_eq!(grant.kind, SessionKind::Department);
-        for (key, own) in [
-            ("department_session_id", &grant.session_id),
-            ("department", department),
-            ("parent_session_id", parent),
-        ] {
-            match body.get(key) {
-                None | Some(Value::Null) => {
-                    body.insert(key.into(), own.clone().into());
-                }
-                Some(Value::String(v)) if v == own => {}
-                Some(other) => {
-                    return Err(LauncherError::BadRequest(format!(
-                        "{key} is {other}, but this token belongs to {}: a session reports only for itself",
-                        grant.session_id
-                    )))
-                }
-            }
-        }
+        speak_for_itself(grant, parent, department, &mut body)?;
         let mut result = self
             .ingest
             .validate(parent, &body)
-            .map_err(LauncherError::BadRequest)?;
+            .map_err(|r| LauncherError::BadRequest(r.to_string()))?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
         let bytes = serde_json::to_vec_pretty(&Value::Object(body))
@@ -100,6 +83,35 @@ impl Mailbox {
             file: dest,
         })
     }
+}
+
+/// Fills the report's own ids from the token and refuses ids of another
+/// session: a session reports only for itself.
+fn speak_for_itself(
+    grant: &Grant,
+    parent: &str,
+    department: &str,
+    body: &mut Map<String, Value>,
+) -> LResult<()> {
+    for (key, own) in [
+        ("department_session_id", grant.session_id.as_str()),
+        ("department", department),
+        ("parent_session_id", parent),
+    ] {
+        match body.get(key) {
+            None | Some(Value::Null) => {
+                body.insert(key.into(), own.into());
+            }
+            Some(Value::String(v)) if v == own => {}
+            Some(other) => {
+                return Err(LauncherError::BadRequest(format!(
+                "{key} is {other}, but this token belongs to {}: a session reports only for itself",
+                grant.session_id
+            )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The answer to `POST /api/submit_result`: the registered result and its file.

@@ -26,7 +26,7 @@ impl Notices {
         decision: ConfirmationDecision,
         note: Option<&str>,
     ) -> LResult<ConfirmationAnswer> {
-        crate::ids::check_id("report_id", report_id).map_err(LauncherError::BadRequest)?;
+        crate::ids::check_id("report_id", report_id)?;
         let d = self.sessions.require_session(department_session_id)?;
         let parent = d
             .parent_session_id()
@@ -38,23 +38,8 @@ impl Notices {
         let result = self.ctx.store.result(&key)?.ok_or_else(|| {
             LauncherError::NotFound(format!("no result {report_id} of {department_session_id}"))
         })?;
-        if !result.needs_user_confirmation {
-            return Err(LauncherError::Conflict(format!(
-                "report {report_id} of {department_session_id} asks for no confirmation"
-            )));
-        }
-        if let Some(a) = &result.confirmation {
-            return Err(LauncherError::Conflict(format!(
-                "report {report_id} of {department_session_id} was answered already ({} at {})",
-                a.decision, a.at
-            )));
-        }
-        let note = note.map(str::trim).filter(|n| !n.is_empty());
-        if note.is_some_and(|n| n.chars().count() > NOTE_MAX) {
-            return Err(LauncherError::BadRequest(format!(
-                "the note is longer than {NOTE_MAX} characters"
-            )));
-        }
+        let note =
+            crate::policy::report::may_answer(&result, department_session_id, note, NOTE_MAX)?;
         let answer = ConfirmationAnswer {
             decision,
             note: note.map(str::to_string),

@@ -117,7 +117,7 @@ impl Notices {
         let (status, error, delivery) = if running {
             match self.sessions.live.deliver(zhongshu_id, text).await {
                 Ok(how) => (NoticeStatus::Sent, None, Some(how)),
-                Err(e) => (NoticeStatus::Error, Some(e), None),
+                Err(e) => (NoticeStatus::Error, Some(e.to_string()), None),
             }
         } else {
             (

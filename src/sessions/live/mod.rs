@@ -86,7 +86,7 @@ impl LiveAgents {
 
     /// Looks up a session by a validated id from a request.
     pub fn require_session(&self, id: &str) -> LResult<Session> {
-        ids::check_id("session_id", id).map_err(LauncherError::BadRequest)?;
+        ids::check_id("session_id", id)?;
         self.session(id)
             .ok_or_else(|| LauncherError::NotFound(format!("no session {id}")))
     }
@@ -200,11 +200,19 @@ impl LiveAgents {
     }
 
     /// Puts text into a live session: a turn, steered into one, or typed.
-    pub async fn deliver(&self, id: &str, text: &str) -> Result<Delivery, String> {
+    pub async fn deliver(&self, id: &str, text: &str) -> Result<Delivery, DeliveryError> {
         let agent = self
             .agent(id)
-            .ok_or_else(|| format!("session {id} has no live agent"))?;
-        agent.send(text).await.map_err(|e| e.to_string())
+            .ok_or_else(|| DeliveryError::NotLive(id.to_string()))?;
+        Ok(agent.send(text).await?)
+    }
+
+    /// The live session's next turns use `model`.
+    pub async fn set_model(&self, id: &str, model: &str) -> Result<(), DeliveryError> {
+        let agent = self
+            .agent(id)
+            .ok_or_else(|| DeliveryError::NotLive(id.to_string()))?;
+        Ok(agent.set_model(model).await?)
     }
 
     /// Stops the running turn of a session (the user's Interrupt).
@@ -235,6 +243,15 @@ impl LiveAgents {
             .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
         agent.answer_tool(call_id, answer).map_err(agent_failure)
     }
+}
+
+/// Why text or a model switch did not reach a session's agent.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("session {0} has no live agent")]
+    NotLive(String),
+    #[error(transparent)]
+    Agent(#[from] AgentError),
 }
 
 /// An agent failure as the launcher's error: the user's to fix, or ours.

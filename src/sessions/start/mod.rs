@@ -225,7 +225,7 @@ impl<'a> Starter<'a> {
         };
         let parent = match &spec.parent_session_id {
             Some(p) => {
-                ids::check_id("parent_session_id", p).map_err(LauncherError::BadRequest)?;
+                ids::check_id("parent_session_id", p)?;
                 let found = self
                     .ctx
                     .store
@@ -381,7 +381,8 @@ impl<'a> Starter<'a> {
                 x.pid = pid;
                 x.agent.thread_id = thread_id.clone();
                 x.agent.server_pid = server_pid;
-                if x.agent.backend == Backend::Pty {
+                // An agent that does not report its turns works while it runs.
+                if !crate::agents::capabilities(x.agent.backend).reports_turns {
                     x.agent.agent_state = AgentState::Working;
                 }
             }

@@ -33,7 +33,7 @@ async fn blocking<T: Send + 'static>(
 fn checked(id: &str) -> LResult<()> {
     crate::ids::check_id("session_id", id)
         .map(|_| ())
-        .map_err(LauncherError::BadRequest)
+        .map_err(LauncherError::from)
 }
 
 /// `GET /api/changes?session_id=<department>[&path=<file>]`: a Zhongshu's

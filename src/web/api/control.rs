@@ -1,7 +1,7 @@
 //! The developer's control routes (issue 25): interrupt a turn, stop a plan,
 //! retry a department, answer or put aside a report's confirmation request,
 //! dismiss a failure from "Needs you". All are the developer's only (no agent
-//! token reaches them: `web::scopes`).
+//! token reaches them: `policy::scopes`).
 
 use axum::extract::State;
 use axum::http::StatusCode;

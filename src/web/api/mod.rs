@@ -155,7 +155,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
             .get("id")
             .or_else(|| q.get("session_id"))
             .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
-        crate::ids::check_id("id", id).map_err(|e| failure(StatusCode::BAD_REQUEST, &e))?;
+        crate::ids::check_id("id", id)
+            .map_err(|e| failure(StatusCode::BAD_REQUEST, &e.to_string()))?;
         Ok(IdQuery(id.clone(), q))
     }
 }

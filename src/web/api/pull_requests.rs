@@ -73,7 +73,7 @@ struct PlanAnswer {
 
 pub(super) async fn integrate_plan(State(l): L, JsonBody(b): JsonBody<PlanBody>) -> Response {
     if let Err(e) = crate::ids::check_id("parent_session_id", &b.parent_session_id) {
-        return LauncherError::BadRequest(e).into_response();
+        return LauncherError::from(e).into_response();
     }
     if b.mode != IntegrationMode::PullRequest {
         return LauncherError::BadRequest(
@@ -100,7 +100,7 @@ pub(super) struct FailureBody {
 
 pub(super) async fn send_back_failure(State(l): L, JsonBody(b): JsonBody<FailureBody>) -> Response {
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return LauncherError::BadRequest(e).into_response();
+        return LauncherError::from(e).into_response();
     }
     reply(l.integrations.send_back_failure(&b.session_id, false).await)
 }

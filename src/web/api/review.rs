@@ -1,6 +1,6 @@
 //! The review drawer's routes (issue 14, item 3): a result's handoff packet,
 //! its report as received, and one changed file's diff. Read-only and for the
-//! developer's token only (`web::scopes` lists none of them for agents). The
+//! developer's token only (`policy::scopes` lists none of them for agents). The
 //! work is in [`crate::review`]; files and Git are read off the async runtime.
 
 use std::sync::Arc;
@@ -65,7 +65,7 @@ pub(super) async fn mark_seen(State(l): L, JsonBody(b): JsonBody<MarkSeen>) -> R
     ];
     for (name, value) in ids.into_iter().flatten() {
         if let Err(e) = crate::ids::check_id(name, value) {
-            return e.into_response();
+            return LauncherError::from(e).into_response();
         }
     }
     let ctx = Arc::clone(&l.ctx);

@@ -229,7 +229,7 @@ pub(super) async fn browser_terminal_close(
     JsonBody(b): JsonBody<TerminalRef>,
 ) -> Response {
     if let Err(e) = crate::ids::check_id("id", &b.id) {
-        return failure(StatusCode::BAD_REQUEST, &e);
+        return failure(StatusCode::BAD_REQUEST, &e.to_string());
     }
     reply(l.sessions.close_terminal(&b.id).await)
 }

@@ -80,7 +80,7 @@ pub(super) struct ResumePlan {
 /// assignments queued again in their worktrees.
 pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) -> Response {
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e);
+        return failure(StatusCode::BAD_REQUEST, &e.to_string());
     }
     reply(crate::launcher::resume_plan::resume_plan(&l, &b.session_id).await)
 }
@@ -150,7 +150,7 @@ pub(super) async fn report_plan(
         return r;
     }
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e);
+        return failure(StatusCode::BAD_REQUEST, &e.to_string());
     }
     let session_id = b.session_id.clone();
     reply(

@@ -5,10 +5,10 @@
 //! Zhongshu may read its own plan, inbox and context and its departments'
 //! changes, register its own plan, propose integrating them and notify itself; a department may submit its own result.
 //! Ownership (the id in the request naming the caller's own session) is checked
-//! by the handlers; this table decides the route.
+//! by the handlers; this table decides the route, and the web layer's
+//! security check asks it before any handler runs.
 
-use axum::http::Method;
-
+use super::Refusal;
 use crate::credentials::Principal;
 use crate::model::SessionKind;
 
@@ -25,8 +25,8 @@ pub enum Scope {
     Department,
 }
 
-pub fn scope(method: &Method, path: &str) -> Scope {
-    match (method.as_str(), path) {
+pub fn scope(method: &str, path: &str) -> Scope {
+    match (method, path) {
         ("GET", "/api/status" | "/api/sessions" | "/api/report") => Scope::AnySession,
         (
             "GET",
@@ -44,10 +44,10 @@ pub fn scope(method: &Method, path: &str) -> Scope {
     }
 }
 
-/// None when `principal` may call the route, else why not.
-pub fn refusal(principal: &Principal, method: &Method, path: &str) -> Option<String> {
+/// Whether `principal` may call the route; refused as [`Refusal::Forbidden`].
+pub fn may_call(principal: &Principal, method: &str, path: &str) -> Result<(), Refusal> {
     let Principal::Session(grant) = principal else {
-        return None;
+        return Ok(());
     };
     let allowed = match scope(method, path) {
         Scope::User => false,
@@ -55,24 +55,33 @@ pub fn refusal(principal: &Principal, method: &Method, path: &str) -> Option<Str
         Scope::Zhongshu => grant.kind == SessionKind::Zhongshu,
         Scope::Department => grant.kind == SessionKind::Department,
     };
-    (!allowed).then(|| {
-        format!(
-            "the token of session {} ({}) may not call {method} {path}: agents may read \
-             the status and the report; a Zhongshu its own plan, inbox and context, and \
-             read and propose integrating its departments' work; a department may submit its own result",
-            grant.session_id,
-            match grant.kind {
-                SessionKind::Zhongshu => "zhongshu",
-                SessionKind::Department => "department",
-            }
-        )
-    })
+    if allowed {
+        return Ok(());
+    }
+    Err(Refusal::Forbidden(format!(
+        "the token of session {} ({}) may not call {method} {path}: agents may read \
+         the status and the report; a Zhongshu its own plan, inbox and context, and \
+         read and propose integrating its departments' work; a department may submit its own result",
+        grant.session_id,
+        match grant.kind {
+            SessionKind::Zhongshu => "zhongshu",
+            SessionKind::Department => "department",
+        }
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::credentials::Grant;
+
+    const GET: &str = "GET";
+    const POST: &str = "POST";
+
+    /// Why not, if refused.
+    fn refusal(p: &Principal, method: &str, path: &str) -> Option<String> {
+        may_call(p, method, path).err().map(|r| r.to_string())
+    }
 
     fn session(kind: SessionKind) -> Principal {
         Principal::Session(Grant {
@@ -87,15 +96,15 @@ mod tests {
     fn roles_reach_only_their_routes() {
         let z = session(SessionKind::Zhongshu);
         let d = session(SessionKind::Department);
-        let get = Method::GET;
-        let post = Method::POST;
-        assert!(refusal(&Principal::User, &post, "/api/close_session").is_none());
-        assert!(refusal(&z, &get, "/api/status").is_none());
-        assert!(refusal(&d, &get, "/api/report").is_none());
-        assert!(refusal(&z, &post, "/api/report_zhongshu_plan").is_none());
-        assert!(refusal(&d, &post, "/api/report_zhongshu_plan").is_some());
-        assert!(refusal(&d, &post, "/api/submit_result").is_none());
-        assert!(refusal(&z, &post, "/api/submit_result").is_some());
+        let get = GET;
+        let post = POST;
+        assert!(refusal(&Principal::User, post, "/api/close_session").is_none());
+        assert!(refusal(&z, get, "/api/status").is_none());
+        assert!(refusal(&d, get, "/api/report").is_none());
+        assert!(refusal(&z, post, "/api/report_zhongshu_plan").is_none());
+        assert!(refusal(&d, post, "/api/report_zhongshu_plan").is_some());
+        assert!(refusal(&d, post, "/api/submit_result").is_none());
+        assert!(refusal(&z, post, "/api/submit_result").is_some());
         for path in [
             "/api/close_session",
             "/api/session_input",
@@ -110,32 +119,26 @@ mod tests {
             "/api/quota/start_anyway",
             "/api/plan_budget",
         ] {
-            assert!(refusal(&z, &post, path).is_some(), "{path}");
-            assert!(refusal(&d, &post, path).is_some(), "{path}");
+            assert!(refusal(&z, post, path).is_some(), "{path}");
+            assert!(refusal(&d, post, path).is_some(), "{path}");
         }
-        assert!(refusal(&d, &get, "/api/events").is_some());
-        assert!(refusal(&z, &get, "/api/audit").is_some());
+        assert!(refusal(&d, get, "/api/events").is_some());
+        assert!(refusal(&z, get, "/api/audit").is_some());
     }
 
     #[test]
     fn the_review_routes_are_the_developers_only() {
         for marks in ["/api/mark_seen", "/api/check_agents"] {
-            assert_eq!(scope(&Method::POST, marks), Scope::User, "{marks}");
+            assert_eq!(scope(POST, marks), Scope::User, "{marks}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
-                assert!(
-                    refusal(&session(kind), &Method::POST, marks).is_some(),
-                    "{marks}"
-                );
+                assert!(refusal(&session(kind), POST, marks).is_some(), "{marks}");
             }
         }
         for path in ["/api/handoff", "/api/result_raw", "/api/diff"] {
-            assert_eq!(scope(&Method::GET, path), Scope::User, "{path}");
-            assert!(
-                refusal(&Principal::User, &Method::GET, path).is_none(),
-                "{path}"
-            );
+            assert_eq!(scope(GET, path), Scope::User, "{path}");
+            assert!(refusal(&Principal::User, GET, path).is_none(), "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
-                let why = refusal(&session(kind), &Method::GET, path);
+                let why = refusal(&session(kind), GET, path);
                 assert!(why.is_some_and(|w| w.contains("may not call")), "{path}");
             }
         }
@@ -151,22 +154,19 @@ mod tests {
             "/api/integrate_plan",
             "/api/send_back_failure",
         ] {
-            assert_eq!(scope(&Method::POST, path), Scope::User, "{path}");
+            assert_eq!(scope(POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {
-                assert!(
-                    refusal(&session(kind), &Method::POST, path).is_some(),
-                    "{path}"
-                );
+                assert!(refusal(&session(kind), POST, path).is_some(), "{path}");
             }
         }
         let propose = "/api/propose_integration";
-        assert!(refusal(&session(SessionKind::Zhongshu), &Method::POST, propose).is_none());
-        assert!(refusal(&session(SessionKind::Department), &Method::POST, propose).is_some());
+        assert!(refusal(&session(SessionKind::Zhongshu), POST, propose).is_none());
+        assert!(refusal(&session(SessionKind::Department), POST, propose).is_some());
         // A Zhongshu reads its departments' changes (the handler checks they are its own).
         let changes = "/api/changes";
-        assert!(refusal(&session(SessionKind::Zhongshu), &Method::GET, changes).is_none());
-        assert!(refusal(&session(SessionKind::Department), &Method::GET, changes).is_some());
+        assert!(refusal(&session(SessionKind::Zhongshu), GET, changes).is_none());
+        assert!(refusal(&session(SessionKind::Department), GET, changes).is_some());
         // Where pull requests go is the developer's to read.
-        assert_eq!(scope(&Method::GET, "/api/pull_requests"), Scope::User);
+        assert_eq!(scope(GET, "/api/pull_requests"), Scope::User);
     }
 }

@@ -1,0 +1,243 @@
+//! The next start (SPEC 7; issue 35 item 2): whether a plan waits for the
+//! user's confirmation, which queued department starts next, whether a
+//! department may start outside the queue (Send back, a start by hand), and
+//! whether another Zhongshu may start. The dispatcher and Send back ask the
+//! same rules, so neither starts a department while the queue is held, a
+//! plan is over its budget or every slot is taken.
+
+use std::collections::BTreeMap;
+
+use super::Refusal;
+use crate::model::{Hold, Plan, PlanStatus, QueueItem, QueueStatus};
+
+/// What a department start depends on, read from the state.
+#[derive(Debug, Clone, Default)]
+pub struct Room {
+    /// Departments working now (each takes a slot).
+    pub slots_in_use: usize,
+    /// `launcher.max_departments`.
+    pub max_departments: usize,
+    /// The queue's hold (the usage limit or the reserve), if any.
+    pub hold: Option<Hold>,
+    /// Plans over their budget: the Zhongshu's id and what it spent, in words.
+    pub over_budget: BTreeMap<String, String>,
+}
+
+/// Whether a plan of `assignments` assignments waits for the user: when the
+/// Zhongshu `asked`, or the configuration `requires` it; an empty plan never does.
+pub fn needs_confirmation(asked: bool, requires: bool, assignments: usize) -> bool {
+    (asked || requires) && assignments > 0
+}
+
+/// A registered plan's status: an empty plan is ready; one asking for
+/// confirmation waits; any other is dispatched at once.
+pub fn plan_status(assignments: usize, needs_confirmation: bool) -> PlanStatus {
+    if assignments == 0 {
+        PlanStatus::Ready
+    } else if needs_confirmation {
+        PlanStatus::AwaitingConfirmation
+    } else {
+        PlanStatus::Dispatched
+    }
+}
+
+/// Confirming revision `seen` of `current` is refused when the plan was
+/// registered again since the user saw it. No revision (`seen` None) is a
+/// Python-era caller that confirms whatever is there.
+pub fn confirmable(parent: &str, current: Option<&Plan>, seen: Option<u64>) -> Result<(), Refusal> {
+    let Some(seen) = seen else { return Ok(()) };
+    match current {
+        Some(p) if p.revision == seen => Ok(()),
+        Some(p) => Err(Refusal::Conflict(format!(
+            "the plan of {parent} changed since you saw it: you confirmed revision {seen}, \
+             the plan is now revision {} (registered {}); review the new plan and start it again",
+            p.revision, p.registered_at
+        ))),
+        None => Err(Refusal::Conflict(format!(
+            "{parent} has no plan, so revision {seen} cannot be started"
+        ))),
+    }
+}
+
+/// The queue item that starts next: the first queued (FIFO) whose plan is not
+/// over its budget, while no hold is on and a slot is free.
+pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
+    held(room)?;
+    free_slot(room)?;
+    queue
+        .iter()
+        .position(|q| {
+            q.status == QueueStatus::Queued
+                && !q
+                    .parent_session_id
+                    .as_ref()
+                    .is_some_and(|p| room.over_budget.contains_key(p))
+        })
+        .ok_or_else(|| Refusal::Unknown("no queued department may start".into()))
+}
+
+/// A department of `parent`'s plan starting outside the queue (Send back)
+/// waits for what a queued one waits for: the hold, its plan's budget, a slot.
+pub fn may_start(parent: Option<&str>, room: &Room) -> Result<(), Refusal> {
+    held(room)?;
+    if let Some(text) = parent.and_then(|p| room.over_budget.get(p)) {
+        return Err(Refusal::Conflict(format!(
+            "its plan {text}: no more of its departments start until the user raises its budget"
+        )));
+    }
+    free_slot(room).map_err(|_| {
+        Refusal::TooMany(format!(
+            "{} departments are working (launcher.max_departments): send it back when one is done",
+            room.max_departments
+        ))
+    })
+}
+
+/// A department started by hand (the Python tool's `start_department`) is
+/// refused while every slot is taken: a plan's assignments queue, it does not.
+pub fn may_start_by_hand(room: &Room) -> Result<(), Refusal> {
+    free_slot(room).map_err(|_| {
+        Refusal::Invalid(format!(
+            "active Codex terminals limit reached: {} (every department slot is in use; \
+             a plan's assignments queue, a start by hand does not)",
+            room.max_departments
+        ))
+    })
+}
+
+/// Another Zhongshu may start while fewer than `launcher.max_zhongshu` run.
+pub fn may_start_zhongshu(running: usize, max: usize) -> Result<(), Refusal> {
+    if running >= max {
+        return Err(Refusal::TooMany(format!(
+            "{running} Zhongshu sessions are running and launcher.max_zhongshu is {max}: \
+             close one before starting another"
+        )));
+    }
+    Ok(())
+}
+
+fn held(room: &Room) -> Result<(), Refusal> {
+    match &room.hold {
+        Some(h) => Err(Refusal::Conflict(format!(
+            "work is held: no department starts while {} (the user can start anyway)",
+            h.text
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn free_slot(room: &Room) -> Result<(), Refusal> {
+    if room.slots_in_use >= room.max_departments {
+        return Err(Refusal::TooMany(format!(
+            "every department slot is in use ({} of launcher.max_departments {})",
+            room.slots_in_use, room.max_departments
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HoldReason;
+
+    fn item(id: &str, parent: &str, status: QueueStatus) -> QueueItem {
+        let a = crate::model::plan::tests::assignment("lingyubu", "t", true);
+        let mut q = crate::model::plan::new_queue_item(
+            id.into(),
+            Some(parent.into()),
+            &a,
+            Some(0),
+            "now".into(),
+        );
+        q.status = status;
+        q
+    }
+
+    fn room(in_use: usize, max: usize) -> Room {
+        Room {
+            slots_in_use: in_use,
+            max_departments: max,
+            ..Room::default()
+        }
+    }
+
+    #[test]
+    fn the_queue_starts_in_order_within_the_slots() {
+        let q = vec![
+            item("q-1", "z-1", QueueStatus::Failed),
+            item("q-2", "z-1", QueueStatus::Queued),
+            item("q-3", "z-2", QueueStatus::Queued),
+        ];
+        assert_eq!(next_start(&q, &room(0, 2)), Ok(1), "failed items wait");
+        assert!(matches!(
+            next_start(&q, &room(2, 2)),
+            Err(Refusal::TooMany(_))
+        ));
+        assert!(next_start(&q[..1], &room(0, 2)).is_err());
+    }
+
+    #[test]
+    fn the_hold_and_a_spent_budget_keep_departments_waiting_in_and_outside_the_queue() {
+        let q = vec![
+            item("q-1", "z-1", QueueStatus::Queued),
+            item("q-2", "z-2", QueueStatus::Queued),
+        ];
+        let mut r = room(0, 2);
+        r.over_budget
+            .insert("z-1".into(), "used 5000 of its 1000 token budget".into());
+        assert_eq!(next_start(&q, &r), Ok(1), "z-1's plan is over budget");
+        let e = may_start(Some("z-1"), &r).unwrap_err();
+        assert!(e.to_string().contains("token budget"), "{e}");
+        assert_eq!(may_start(Some("z-2"), &r), Ok(()));
+        r.hold = Some(Hold {
+            reason: HoldReason::Reserve,
+            until: None,
+            text: "the 5-hour window is 97% used".into(),
+        });
+        assert!(matches!(next_start(&q, &r), Err(Refusal::Conflict(m)) if m.contains("held")));
+        assert!(
+            matches!(may_start(Some("z-2"), &r), Err(Refusal::Conflict(m)) if m.contains("97%"))
+        );
+        assert!(matches!(
+            may_start(None, &room(2, 2)),
+            Err(Refusal::TooMany(_))
+        ));
+        assert!(matches!(
+            may_start_by_hand(&room(2, 2)),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn confirmation_zhongshus_and_revisions() {
+        assert!(needs_confirmation(true, false, 2));
+        assert!(needs_confirmation(false, true, 1));
+        assert!(!needs_confirmation(true, true, 0));
+        assert_eq!(plan_status(0, true), PlanStatus::Ready);
+        assert_eq!(plan_status(2, true), PlanStatus::AwaitingConfirmation);
+        assert_eq!(plan_status(2, false), PlanStatus::Dispatched);
+        assert_eq!(may_start_zhongshu(3, 4), Ok(()));
+        assert!(matches!(may_start_zhongshu(4, 4), Err(Refusal::TooMany(_))));
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "session_id": "z-1", "revision": 2, "summary": "s", "assignments": [],
+            "needs_confirmation": true, "status": "awaiting_confirmation",
+            "registered_at": "now",
+        }))
+        .unwrap();
+        assert_eq!(confirmable("z-1", Some(&plan), Some(2)), Ok(()));
+        assert_eq!(confirmable("z-1", Some(&plan), None), Ok(()));
+        let why = confirmable("z-1", Some(&plan), Some(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            why.contains("changed since you saw it") && why.contains("revision 1"),
+            "{why}"
+        );
+        assert_eq!(confirmable("z-1", None, None), Ok(()));
+        assert!(matches!(
+            confirmable("z-1", None, Some(1)),
+            Err(Refusal::Conflict(_))
+        ));
+    }
+}
