@@ -3,12 +3,15 @@
 //! - how long from a result registered until the idle Zhongshu's notice turn
 //!   has started (from the audit log's times), and from a report dropped into
 //!   the department's mailbox folder until the model receives the notice;
-//! - the memory of every Codex process (the shared app-server, each TUI), and
-//!   what each additional session costs, beside the launcher's own and beside
-//!   an app-server of its own started the way each session had one before.
+//! - the memory, RSS and PSS (`/proc/<pid>/smaps_rollup`), of each kind of
+//!   process (launcher, the shared app-server, TUIs, other) with 1 idle
+//!   department and with 5 (each waiting on its model, its terminal never
+//!   opened), and what each added department costs against issue
+//!   36's targets (<= 10 MB RSS and <= 5 MB PSS, whole tree), beside an
+//!   app-server of its own started the way each session had one before.
 //!
 //! Run: `cargo bench --bench codex` (`CODEX_BENCH_DROPS=20`,
-//! `CODEX_BENCH_SESSIONS=4` by default).
+//! `CODEX_BENCH_SESSIONS=5` by default).
 
 #[path = "../tests/it/common/model_server.rs"]
 #[allow(dead_code)]
@@ -18,6 +21,9 @@ mod support;
 
 #[path = "common/quick.rs"]
 mod quick;
+
+#[path = "common/procfs.rs"]
+mod procfs;
 
 use std::time::{Duration, Instant};
 
@@ -43,7 +49,7 @@ async fn measure(drops: usize) {
     let repo = TestRepo::new(RepoOptions::default());
     std::fs::write(
         repo.path.join("governance.yaml"),
-        "launcher:\n  backend: codex\n",
+        "launcher:\n  backend: codex\n  max_departments: 8\n",
     )
     .unwrap();
     let server = ModelServer::start().await;
@@ -99,24 +105,50 @@ async fn measure(drops: usize) {
         idle(api, &z).await;
     }
     lat.sort();
+    // Memory: every process of the tree with 1 idle department, then with 5.
+    // Each department is started by hand and its first request to the model
+    // is held unanswered, so it stays as a user leaves it waiting: a thread
+    // on the shared app-server, its terminal never opened (no TUI). The
+    // increment per added one is what a team of 20 pays 19 times.
     let sessions: usize = std::env::var("CODEX_BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(quick::pick(4, 2));
-    let one = codex_rows(&repo);
-    for i in 1..sessions {
-        let extra = api.start_zhongshu(&format!("Another session {i}")).await;
-        idle(api, &extra).await;
-    }
-    // Let every TUI draw and settle.
+        .unwrap_or(quick::pick(5, 2));
+    let mut holds = Vec::new();
+    let mut start_idle = |i: usize| {
+        let marker = format!("IDLE-DEPARTMENT-{i:02}");
+        holds.push(server.on_held(&marker, vec![]));
+        let department = ["zhilibu", "gongchengbu", "lingyubu"][i % 3];
+        let body = json!({"parent_session_id": z,
+            "department": department,
+            "task": format!("{marker}: wait")});
+        async move {
+            api.post_ok("/api/start_department", &body).await;
+            marker
+        }
+    };
+    let first = start_idle(0).await;
+    let server_ref = &server;
+    let reached = |marker: String| async move {
+        wait_until(
+            "the department's turn reaches the model",
+            Duration::from_secs(180),
+            || async { server_ref.saw_user_text(&marker).then_some(()) },
+        )
+        .await
+    };
+    reached(first).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let all = codex_rows(&repo);
-    let total = |rows: &[(u32, u64, String)]| rows.iter().map(|r| r.1).sum::<u64>();
-    let per_added = (total(&all).saturating_sub(total(&one))) as f64 / (sessions - 1).max(1) as f64;
-    let launcher_kib = group_rss_kib_of_pid(launcher.pid());
+    let one = memory_rows(&repo, launcher.pid());
+    for i in 1..sessions {
+        let marker = start_idle(i).await;
+        reached(marker).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let all = memory_rows(&repo, launcher.pid());
     let own_server_kib = own_server_rss_kib(&home);
     println!(
-        "Codex backend, real Codex {} ({} drops, {} sessions)",
+        "Codex backend, real Codex {} ({} drops, 1 and {} idle departments beside the Zhongshu)",
         codex_version(),
         drops,
         sessions
@@ -147,22 +179,69 @@ async fn measure(drops: usize) {
         "| same, p99 | {:.0} ms | |",
         ms(lat[(lat.len() * 99 / 100).min(lat.len() - 1)])
     );
+    println!();
+    println!("| process kind | RSS, 1 department | RSS, {sessions} | PSS, 1 department | PSS, {sessions} | per added department RSS / PSS |");
+    println!("|---|---|---|---|---|---|");
+    let added = (sessions - 1).max(1) as f64;
+    let sum = |rows: &[Row], kind: Option<Kind>| {
+        rows.iter()
+            .filter(|r| kind.is_none_or(|k| r.kind == k))
+            .fold((0u64, 0u64), |(a, b), r| (a + r.rss_kib, b + r.pss_kib))
+    };
+    for kind in [Kind::Launcher, Kind::AppServer, Kind::Tui, Kind::Other]
+        .into_iter()
+        .map(Some)
+        .chain([None])
+    {
+        let (r1, p1) = sum(&one, kind);
+        let (r5, p5) = sum(&all, kind);
+        println!(
+            "| {} | {} | {} | {} | {} | {} / {} |",
+            kind.map_or("whole tree", Kind::name),
+            mb(r1 as f64),
+            mb(r5 as f64),
+            mb(p1 as f64),
+            mb(p5 as f64),
+            mb((r5 as f64 - r1 as f64) / added),
+            mb((p5 as f64 - p1 as f64) / added),
+        );
+    }
+    let (r1, p1) = sum(&one, None);
+    let (r5, p5) = sum(&all, None);
+    let per_rss = (r5 as f64 - r1 as f64) / added / 1024.0;
+    let per_pss = (p5 as f64 - p1 as f64) / added / 1024.0;
     println!(
-        "| Codex RSS with 1 session (server + its TUI) | {:.1} MB | launcher {:.1} MB |",
-        total(&one) as f64 / 1024.0,
-        launcher_kib as f64 / 1024.0
-    );
-    println!(
-        "| each additional session | {:.1} MB | target 150 MB; an app-server of its own (node wrapper, idle, no thread) {:.1} MB |",
-        per_added / 1024.0,
+        "per added idle department, whole tree: {per_rss:.1} MB RSS (target <= 10: {}), {per_pss:.1} MB PSS (target <= 5: {}); reference: an app-server of its own (node wrapper, idle, no thread) {:.1} MB RSS",
+        verdict(per_rss <= 10.0),
+        verdict(per_pss <= 5.0),
         own_server_kib as f64 / 1024.0
     );
     println!();
-    println!("| Codex process with {sessions} sessions | RSS |");
-    println!("|---|---|");
-    for (pid, kib, what) in &all {
-        println!("| {pid} {what} | {:.1} MB |", *kib as f64 / 1024.0);
+    println!("| process with {sessions} departments | RSS | PSS |");
+    println!("|---|---|---|");
+    for r in &all {
+        println!(
+            "| {} {}: {} | {} | {} |",
+            r.pid,
+            r.kind.name(),
+            r.program,
+            mb(r.rss_kib as f64),
+            mb(r.pss_kib as f64)
+        );
     }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+/// KiB as MB for the tables.
+fn mb(kib: f64) -> String {
+    format!("{:.1} MB", kib / 1024.0)
 }
 
 /// Milliseconds from the result's registration until the notice's `turn/start`
@@ -191,8 +270,35 @@ async fn registered_to_turn(api: &Api, marker: &str) -> (f64, f64) {
     ((until_answer - answered).max(0.0), answered)
 }
 
-/// Every Codex process of this bench's repository: (pid, RSS KiB, what).
-fn codex_rows(repo: &TestRepo) -> Vec<(u32, u64, String)> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Launcher,
+    AppServer,
+    Tui,
+    Other,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Launcher => "launcher",
+            Kind::AppServer => "app-server (shared)",
+            Kind::Tui => "TUI",
+            Kind::Other => "other",
+        }
+    }
+}
+
+struct Row {
+    pid: u32,
+    kind: Kind,
+    program: String,
+    rss_kib: u64,
+    pss_kib: u64,
+}
+
+/// The launcher and every Codex process of this bench's repository.
+fn memory_rows(repo: &TestRepo, launcher: u32) -> Vec<Row> {
     let marker = repo.path.display().to_string();
     let out = std::process::Command::new("ps")
         .args(["-eo", "pid=,rss=,args="])
@@ -200,24 +306,29 @@ fn codex_rows(repo: &TestRepo) -> Vec<(u32, u64, String)> {
         .expect("ps");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains(&marker) && !l.contains(" serve --repo "))
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            let pid = w.next()?.parse().ok()?;
-            let rss = w.next()?.parse().ok()?;
+            let pid: u32 = w.next()?.parse().ok()?;
+            let rss_kib = w.next()?.parse().ok()?;
             let args: Vec<&str> = w.collect();
-            let what = if args.contains(&"app-server") {
-                "app-server (shared)"
+            let kind = if pid == launcher {
+                Kind::Launcher
+            } else if !l.contains(&marker) || l.contains(" serve --repo ") {
+                return None;
+            } else if args.contains(&"app-server") {
+                Kind::AppServer
             } else if args.contains(&"resume") {
-                "TUI"
+                Kind::Tui
             } else {
-                "other"
+                Kind::Other
             };
-            Some((
+            Some(Row {
                 pid,
-                rss,
-                format!("{what}: {}", short(args.first().copied().unwrap_or(""))),
-            ))
+                kind,
+                program: short(args.first().copied().unwrap_or("")).to_string(),
+                rss_kib,
+                pss_kib: procfs::pss(pid),
+            })
         })
         .collect()
 }
@@ -301,14 +412,6 @@ fn codex_version() -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn group_rss_kib_of_pid(pid: u32) -> u64 {
-    ps_rows()
-        .into_iter()
-        .filter(|(p, _, _)| *p == pid)
-        .map(|(_, _, rss)| rss)
-        .sum()
 }
 
 fn ps_rows() -> Vec<(u32, u32, u64)> {

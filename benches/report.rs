@@ -1,9 +1,10 @@
 //! `report --json` on a 44k-file repository with 3k changes, against `git status`.
 //!
 //! SPEC 15 asks for at most 2× `git status --porcelain -z --untracked-files=all` on
-//! the same repository. The repository is built once (with the `git` CLI, for speed)
-//! under `target/bench-repos/` and reused; then both sides run alternately, after a
-//! warm-up each, so both see a warm page cache and a warm index.
+//! the same repository, issue 36 for at most 1×. The repository is built once
+//! (with the `git` CLI, for speed) under `target/bench-repos/` and reused;
+//! then both sides run alternately, after a warm-up each, so both see a warm
+//! page cache and a warm index.
 //!
 //! `BENCH_RUNS` sets the number of timed runs per side (default 7).
 
@@ -77,9 +78,10 @@ fn main() {
         ms(gmin)
     );
     println!(
-        "ratio (report/git): median {:.2}, min {:.2} (target <= 2), {runs} runs each",
+        "ratio (report/git): median {:.2}, min {:.2} (SPEC 15: <= 2; issue 36: <= 1.0, {}), {runs} runs each",
         ms(om) / ms(gm),
-        ms(omin) / ms(gmin)
+        ms(omin) / ms(gmin),
+        if om <= gm { "met" } else { "MISSED" }
     );
 }
 

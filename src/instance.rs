@@ -64,6 +64,9 @@ impl LauncherFile {
     }
 }
 
+/// How many tenths of a second a lock without an address is waited for.
+const LOCK_PATIENCE_STEPS: u32 = 30;
+
 /// Takes the state folder's lock, or says who has it.
 pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
     let path = state_dir.join(LOCK_FILE);
@@ -73,7 +76,20 @@ pub fn lock(state_dir: &Path) -> Result<InstanceLock, InstanceError> {
     };
     crate::platform::create_private_dir(state_dir).map_err(io)?;
     let file = crate::files::open_own(state_dir, &path, crate::files::Access::Write).map_err(io)?;
-    match file.try_lock() {
+    // A holder without an address is starting, or has just let go while a
+    // process forked elsewhere in this one still shares the lock until its
+    // exec: it gets a moment before it is named as another launcher.
+    let mut attempt = file.try_lock();
+    for _ in 0..LOCK_PATIENCE_STEPS {
+        if !matches!(attempt, Err(TryLockError::WouldBlock))
+            || read_launcher_file(state_dir).is_some()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        attempt = file.try_lock();
+    }
+    match attempt {
         Ok(()) => Ok(InstanceLock { file, path }),
         Err(TryLockError::WouldBlock) => Err(match read_launcher_file(state_dir) {
             Some(f) => InstanceError::AlreadyRunning {

@@ -14,6 +14,7 @@ mod conpty;
 mod program;
 #[cfg(unix)]
 mod unix;
+mod worktree_files;
 #[cfg(unix)]
 use unix as os;
 #[cfg(windows)]
@@ -35,6 +36,11 @@ pub use os::{
 pub use os::{
     BACKSLASH_SEPARATES, CLOSE_MASTER_AT_EXIT, CODEX_OVER_WEBSOCKET, DEFAULT_SHELLS,
     PASTE_LINE_END, PROGRAM_SUFFIXES,
+};
+
+pub use worktree_files::{
+    git_file_mode, native_repo_path, stat_data, symlink_to_bytes, trim_heap, StatData,
+    HAS_STAT_DATA, POSIX_NAMES, TRIMS_HEAP,
 };
 
 pub use program::{

@@ -76,17 +76,43 @@ pub fn changed_paths(repo: &Repository, mode: &Mode) -> Result<Vec<String>, Repo
 }
 
 fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportError> {
+    // Whether anything is staged is known from hashing the index's trees, on
+    // another core while libgit2 compares the index with the working tree;
+    // only then is HEAD compared with the index.
+    let head = head_tree(repo)?.map(|t| t.id());
+    let index = repo.index()?;
+    let rows = head.and_then(|_| index_rows(&index));
+    let empty = index.is_empty();
+    let (staged_nothing, statuses) = std::thread::scope(|s| {
+        let same = s.spawn(move || match head {
+            None => empty,
+            Some(id) => rows.and_then(tree_id_of) == Some(id),
+        });
+        let statuses = repo.statuses(Some(&mut status_options(StatusShow::Workdir)));
+        (same.join().unwrap_or(false), statuses)
+    });
+    collect_statuses(&statuses?, out);
+    if !staged_nothing {
+        let staged = repo.statuses(Some(&mut status_options(StatusShow::Index)))?;
+        collect_statuses(&staged, out);
+    }
+    Ok(())
+}
+
+/// What `git status` compares, one side (`show`) of it.
+fn status_options(show: StatusShow) -> StatusOptions {
     let mut opts = StatusOptions::new();
-    opts.include_untracked(true)
+    opts.show(show)
+        .include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_ignored(false)
         .renames_head_to_index(true)
         .renames_index_to_workdir(true)
         .update_index(false);
-    if index_is_head(repo, head_tree(repo)?.as_ref())? {
-        opts.show(StatusShow::Workdir);
-    }
-    let statuses = repo.statuses(Some(&mut opts))?;
+    opts
+}
+
+fn collect_statuses(statuses: &git2::Statuses<'_>, out: &mut BTreeSet<String>) {
     for entry in statuses.iter() {
         // Both halves may be present (staged rename, then edited): both name the new path.
         let deltas = [entry.head_to_index(), entry.index_to_workdir()];
@@ -101,7 +127,6 @@ fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportE
             out.insert(lossless(entry.path_bytes()));
         }
     }
-    Ok(())
 }
 
 fn staged(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportError> {
@@ -200,6 +225,44 @@ fn index_is_head(repo: &Repository, head: Option<&Tree<'_>>) -> Result<bool, Rep
 ///
 /// Equality with HEAD's tree is proof of no staged change: every entry is hashed.
 fn index_tree_id(index: &Index) -> Option<Oid> {
+    index_rows(index).and_then(tree_id_of)
+}
+
+/// One index entry as a tree holds it: mode, path, object.
+struct Row {
+    mode: &'static [u8],
+    path: Vec<u8>,
+    id: Oid,
+}
+
+/// The index's entries as tree rows, in order; `None` when it holds
+/// conflicts, intent-to-add entries or an unknown mode.
+fn index_rows(index: &Index) -> Option<Vec<Row>> {
+    let mut rows = Vec::with_capacity(index.len());
+    for entry in index.iter() {
+        let stage = (entry.flags >> 12) & 3;
+        let intent = entry.flags_extended & IndexEntryExtendedFlag::INTENT_TO_ADD.bits() != 0;
+        let mode: &'static [u8] = match entry.mode {
+            0o100644 => b"100644",
+            0o100755 => b"100755",
+            0o120000 => b"120000",
+            0o160000 => b"160000",
+            _ => return None,
+        };
+        if stage != 0 || intent {
+            return None;
+        }
+        rows.push(Row {
+            mode,
+            path: entry.path,
+            id: entry.id,
+        });
+    }
+    Some(rows)
+}
+
+/// The id of the tree (and its sub-trees) of `rows`, hashed in memory.
+fn tree_id_of(rows: Vec<Row>) -> Option<Oid> {
     /// A directory being built: its path with a trailing `/` and its tree bytes.
     struct Dir {
         path: Vec<u8>,
@@ -221,20 +284,8 @@ fn index_tree_id(index: &Index) -> Option<Oid> {
         path: Vec::new(),
         body: Vec::new(),
     }];
-    for entry in index.iter() {
-        let stage = (entry.flags >> 12) & 3;
-        let intent = entry.flags_extended & IndexEntryExtendedFlag::INTENT_TO_ADD.bits() != 0;
-        let mode: &[u8] = match entry.mode {
-            0o100644 => b"100644",
-            0o100755 => b"100755",
-            0o120000 => b"120000",
-            0o160000 => b"160000",
-            _ => return None,
-        };
-        if stage != 0 || intent {
-            return None;
-        }
-        let path = &entry.path;
+    for row in rows {
+        let path = &row.path;
         while !path.starts_with(&stack.last()?.path) {
             close(&mut stack)?;
         }
@@ -248,11 +299,11 @@ fn index_tree_id(index: &Index) -> Option<Oid> {
             });
         }
         let top = stack.last_mut()?;
-        top.body.extend_from_slice(mode);
+        top.body.extend_from_slice(row.mode);
         top.body.push(b' ');
         top.body.extend_from_slice(&path[start..]);
         top.body.push(0);
-        top.body.extend_from_slice(entry.id.as_bytes());
+        top.body.extend_from_slice(row.id.as_bytes());
     }
     while stack.len() > 1 {
         close(&mut stack)?;

@@ -16,6 +16,7 @@ mod legacy;
 mod paths;
 mod results;
 mod schema;
+mod trim;
 mod tx;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,8 @@ pub struct Store {
     fenced: std::sync::OnceLock<String>,
     /// Where the log disagreed with the database's anchor at open.
     anchor_problem: Option<String>,
+    /// Hands the heap a burst freed back once changes pause.
+    trim: trim::Trimmer,
 }
 
 /// A page of results, newest first.
@@ -125,6 +128,7 @@ impl Store {
             db_path,
             fenced: std::sync::OnceLock::new(),
             anchor_problem: recovered.problem,
+            trim: trim::Trimmer::start(),
         };
         store.flush(&mut store.writer.lock().unwrap());
         Ok(store)
@@ -210,6 +214,7 @@ impl Store {
                 w.pending.extend(lines);
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);
+                self.trim.changed();
                 Ok(result)
             }
             Err(e) => {

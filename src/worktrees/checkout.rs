@@ -50,7 +50,7 @@ impl Staged {
         }
         let mut index = Index::new()?;
         for (path, id, mode) in files {
-            index.add(&entry(path, *id, *mode))?;
+            index.add(&entry(path.as_bytes(), *id, *mode))?;
         }
         let mut opts = CheckoutBuilder::new();
         opts.force()
@@ -66,18 +66,9 @@ impl Staged {
         Ok(staged)
     }
 
-    /// Runs `path`'s smudge driver, if any, over what libgit2 wrote (Git runs
-    /// it after the line-ending conversion too).
+    /// Runs `path`'s smudge driver, if any, over what libgit2 wrote.
     fn smudge(&self, git: &Repository, path: &str) -> Result<(), WorktreeError> {
-        let Some(driver) = filters::driver_for(git, path, Direction::Smudge)? else {
-            return Ok(());
-        };
-        let file = self.file(path);
-        let raw = std::fs::read(&file).map_err(io_error(&file))?;
-        let workdir = git.workdir().unwrap_or(git.path());
-        let out = filters::run(&driver, workdir, path, raw)?;
-        // Rewritten in place: the file's mode (executable) stays.
-        std::fs::write(&file, out).map_err(io_error(&file))
+        filters::smudge_file(git, &self.file(path), path)
     }
 
     fn dir(&self) -> &Path {
@@ -95,8 +86,8 @@ pub fn clear_leftovers(git: &Repository) {
     let _ = std::fs::remove_dir_all(git.path().join("codex-governance-checkout"));
 }
 
-/// An index entry for a blob at `path` with `mode`.
-pub(super) fn entry(path: &str, id: Oid, mode: u32) -> IndexEntry {
+/// An index entry for an object at `path` with `mode` (no file data).
+pub(super) fn entry(path: &[u8], id: Oid, mode: u32) -> IndexEntry {
     IndexEntry {
         ctime: IndexTime::new(0, 0),
         mtime: IndexTime::new(0, 0),
@@ -109,7 +100,7 @@ pub(super) fn entry(path: &str, id: Oid, mode: u32) -> IndexEntry {
         id,
         flags: 0,
         flags_extended: 0,
-        path: path.as_bytes().to_vec(),
+        path: path.to_vec(),
     }
 }
 

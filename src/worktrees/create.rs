@@ -8,8 +8,9 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use git2::{build::CheckoutBuilder, Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
+use git2::{Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
 
+use super::populate::{populate, Entry};
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
 use crate::glob::PatternSet;
@@ -241,11 +242,11 @@ fn fill(
     let wt = Repository::open(path)?;
     let mut index = wt.index()?;
     index.read_tree(tree)?;
-    let mut checkout = Index::new()?;
+    let mut checkout = Vec::with_capacity(index.len());
     let entries: Vec<IndexEntry> = index.iter().collect();
     for (i, mut entry) in entries.into_iter().enumerate() {
         if kept.is_none_or(|k| k[i]) {
-            checkout.add(&entry)?;
+            checkout.push(Entry::from(&entry));
         } else {
             entry.flags |= EXTENDED;
             entry.flags_extended |= IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
@@ -253,10 +254,65 @@ fn fill(
         }
     }
     index.write()?;
-    let mut opts = CheckoutBuilder::new();
-    opts.force().update_index(false);
-    wt.checkout_index(Some(&mut checkout), Some(&mut opts))?;
-    Ok(checkout.len())
+    let written = populate(&wt, &checkout)?;
+    with_stat_data(&mut index, path, &checkout)?;
+    index.write()?;
+    Ok(written)
+}
+
+/// Puts each written file's stat data (times, size, inode) into its index
+/// entry, as `git checkout` does: without it Git and libgit2 would read and
+/// hash every file of the worktree to learn it is unchanged, at every
+/// status until something refreshed the index. The index is written after
+/// the files, so none is racily clean. Stat is asked from several threads
+/// (it is the kernel's path walk, one file at a time).
+fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(), WorktreeError> {
+    if !crate::platform::HAS_STAT_DATA {
+        return Ok(());
+    }
+    const THREADS: usize = 4;
+    let chunk = written.len().div_ceil(THREADS).max(1);
+    let stats: Vec<Vec<Option<std::fs::Metadata>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = written
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|e| {
+                            let file = root.join(crate::platform::native_repo_path(&e.path)?);
+                            std::fs::symlink_metadata(file).ok()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let time = |(secs, nanos): (i64, i64)| git2::IndexTime::new(secs as i32, nanos as u32);
+    for (e, meta) in written.iter().zip(stats.into_iter().flatten()) {
+        // A submodule's folder keeps no stat data, as Git leaves it; nor
+        // does a system whose index refreshes itself.
+        let Some(m) = meta
+            .filter(|m| !m.is_dir())
+            .and_then(|m| crate::platform::stat_data(&m))
+        else {
+            continue;
+        };
+        let mut entry = super::checkout::entry(&e.path, e.id, e.mode);
+        entry.ctime = time(m.ctime);
+        entry.mtime = time(m.mtime);
+        // The index keeps the low 32 bits, as Git does.
+        entry.dev = m.dev as u32;
+        entry.ino = m.ino as u32;
+        entry.uid = m.uid;
+        entry.gid = m.gid;
+        entry.file_size = m.size as u32;
+        index.add(&entry)?;
+    }
+    Ok(())
 }
 
 /// Git's record of a linked worktree whose folder is gone.
@@ -429,5 +485,299 @@ mod tests {
         })
         .unwrap();
         assert!(made.is_none());
+    }
+
+    /// A full worktree of `repo` (every file checked out: a small tree).
+    fn full_worktree(repo: &Path, session: &str) -> PathBuf {
+        PathBuf::from(super::super::testing::fresh_worktree(repo, session).path)
+    }
+
+    /// `git status --porcelain` in `dir` (the user's git; none under Wine).
+    #[cfg(unix)]
+    fn git_status(dir: &Path) -> String {
+        let out = std::process::Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=all"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn a_full_worktree_keeps_modes_links_filters_folders_and_submodules() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (".gitattributes", "*.crlf text eol=crlf\n*.id ident\n"),
+                ("plain.txt", "one\ntwo\n"),
+                ("run.sh", "#!/bin/sh\necho hi\n"),
+                ("a/b/c/d/deep.txt", "deep\n"),
+                ("a/b/c/d/e/deeper.crlf", "x\ny\n"),
+                ("docs/notes.crlf", "first\nsecond\n"),
+                ("stamp.id", "$Id$\n"),
+            ],
+        );
+        let git = Repository::open(&repo).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let exe = repo.join("run.sh");
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::os::unix::fs::symlink("plain.txt", repo.join("link")).unwrap();
+            std::os::unix::fs::symlink("a/b", repo.join("to-folder")).unwrap();
+        }
+        // A submodule's entry (a commit of another repository).
+        let mut index = git.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let sub = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        index
+            .add(&super::super::checkout::entry(b"vendor/lib", sub, 0o160000))
+            .unwrap();
+        index.write().unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let head = git.head().unwrap().peel_to_commit().unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "more", &tree, &[&head])
+            .unwrap();
+        let blob_of_stamp = tree.get_path(Path::new("stamp.id")).unwrap().id();
+
+        let wt = full_worktree(&repo, "lingyubu-1");
+        let read = |p: &str| std::fs::read(wt.join(p)).unwrap();
+        assert_eq!(read("plain.txt"), b"one\ntwo\n");
+        assert_eq!(read("a/b/c/d/deep.txt"), b"deep\n");
+        assert_eq!(read("a/b/c/d/e/deeper.crlf"), b"x\r\ny\r\n", "eol=crlf");
+        assert_eq!(read("docs/notes.crlf"), b"first\r\nsecond\r\n");
+        assert_eq!(
+            String::from_utf8(read("stamp.id")).unwrap(),
+            format!("$Id: {blob_of_stamp} $\n"),
+            "ident"
+        );
+        let sub_dir = std::fs::symlink_metadata(wt.join("vendor/lib")).unwrap();
+        assert!(sub_dir.is_dir(), "a submodule is an empty folder");
+        assert_eq!(std::fs::read_dir(wt.join("vendor/lib")).unwrap().count(), 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &str| std::fs::metadata(wt.join(p)).unwrap().permissions().mode();
+            assert_ne!(mode("run.sh") & 0o111, 0, "executable");
+            assert_eq!(mode("plain.txt") & 0o111, 0, "not executable");
+            let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
+            assert!(link.file_type().is_symlink());
+            assert_eq!(
+                std::fs::read_link(wt.join("link")).unwrap(),
+                Path::new("plain.txt")
+            );
+            assert_eq!(
+                std::fs::read_link(wt.join("to-folder")).unwrap(),
+                Path::new("a/b")
+            );
+            assert_eq!(git_status(&wt), "", "git sees it clean");
+            // Git's stat check alone (no reading of files, no index
+            // refresh) finds every entry unchanged: the index holds each
+            // file's stat data, as after git checkout.
+            let fresh = full_worktree(&repo, "lingyubu-2");
+            let stat_dirty = std::process::Command::new("git")
+                .args(["diff-files", "--name-only"])
+                .current_dir(&fresh)
+                .output()
+                .unwrap();
+            assert!(stat_dirty.status.success());
+            assert_eq!(String::from_utf8_lossy(&stat_dirty.stdout), "");
+        }
+    }
+
+    #[test]
+    fn autocrlf_and_links_without_symlinks_are_checked_out_as_git_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\ny\n"), ("b/c.txt", "z\n")]);
+        let git = Repository::open(&repo).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("a.txt", repo.join("link")).unwrap();
+            super::super::testing::commit_all(&git, "a link");
+        }
+        let mut config = git.config().unwrap();
+        config.set_bool("core.autocrlf", true).unwrap();
+        config.set_bool("core.symlinks", false).unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"x\r\ny\r\n");
+        assert_eq!(std::fs::read(wt.join("b/c.txt")).unwrap(), b"z\r\n");
+        #[cfg(unix)]
+        {
+            let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
+            assert!(link.is_file(), "core.symlinks false: the link is a file");
+            assert_eq!(std::fs::read(wt.join("link")).unwrap(), b"a.txt");
+        }
+    }
+
+    #[test]
+    fn attributes_outside_the_tree_still_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\ny\n"), ("b.bin", "x\n")]);
+        std::fs::create_dir_all(repo.join(".git/info")).unwrap();
+        std::fs::write(repo.join(".git/info/attributes"), "*.txt eol=crlf\n").unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"x\r\ny\r\n");
+        assert_eq!(std::fs::read(wt.join("b.bin")).unwrap(), b"x\n");
+    }
+
+    #[test]
+    #[cfg_attr(windows, ignore = "the Wine lane has no git to configure a driver for")]
+    fn a_full_worktree_runs_the_smudge_driver_a_filter_attribute_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                (".gitattributes", "*.up filter=upper\n"),
+                ("a.up", "shout\n"),
+                ("deep/b.up", "louder\n"),
+                ("c.txt", "quiet\n"),
+            ],
+        );
+        let git = Repository::open(&repo).unwrap();
+        let mut config = git.config().unwrap();
+        // As Git LFS: a smudge for checkout, a clean back to the blob.
+        config.set_str("filter.upper.smudge", "tr a-z A-Z").unwrap();
+        config.set_str("filter.upper.clean", "tr A-Z a-z").unwrap();
+        config.set_bool("filter.upper.required", true).unwrap();
+        let wt = full_worktree(&repo, "lingyubu-1");
+        let read = |p: &str| std::fs::read(wt.join(p)).unwrap();
+        assert_eq!(read("a.up"), b"SHOUT\n", "smudged");
+        assert_eq!(read("deep/b.up"), b"LOUDER\n", "smudged");
+        assert_eq!(read("c.txt"), b"quiet\n", "no filter attribute");
+        #[cfg(unix)]
+        assert_eq!(git_status(&wt), "", "git sees it clean");
+    }
+
+    /// Every file of a worktree: path, mode bits that matter, content (a
+    /// link as its target).
+    #[cfg(unix)]
+    fn files_of(root: &Path) -> Vec<(Vec<u8>, bool, bool, Vec<u8>)> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let e = e.unwrap();
+                let path = e.path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec();
+                if rel == b".git" {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    out.push((rel, false, false, Vec::new()));
+                    stack.push(path);
+                } else if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&path).unwrap();
+                    out.push((rel, true, false, target.as_os_str().as_bytes().to_vec()));
+                } else {
+                    let exe = meta.permissions().mode() & 0o111 != 0;
+                    out.push((rel, false, exe, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn odd_paths_come_out_as_git_worktree_add_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("plain.txt", "p\n")]);
+        let git = Repository::open(&repo).unwrap();
+        let mut index = git.index().unwrap();
+        let odd: &[(&[u8], u32)] = &[
+            (b"sp ace/f i l e.txt", 0o100644),
+            (b" lead/trail ", 0o100644),
+            ("\u{fc}n\u{ef}/c\u{f8}d\u{e9}.txt".as_bytes(), 0o100644),
+            (b"tab\tname", 0o100644),
+            (b"back\\slash", 0o100644),
+            (b"colon:name", 0o100755),
+            (b"bytes\xff\xfe.txt", 0o100644),
+            (b"con.txt", 0o100644),
+            (b"trail.", 0o100644),
+            (b"-dash/#hash", 0o100644),
+            (b"star*q?", 0o100644),
+            (b"nested/.gitignore", 0o100644),
+            (b"nested/deeper/.gitattributes", 0o100644),
+            (b"nested/deeper/x.crlf", 0o100644),
+            (b"links/up", 0o120000),
+            (b"links/dangling", 0o120000),
+            (b"links/abs", 0o120000),
+            (b"links/sp ace", 0o120000),
+        ];
+        for (path, mode) in odd {
+            let content: &[u8] = match *path {
+                b"links/up" => b"../plain.txt",
+                b"links/dangling" => b"nowhere/at/all",
+                b"links/abs" => b"/etc/hostname",
+                b"links/sp ace" => b"../sp ace",
+                b"nested/.gitignore" => b"*.log\n",
+                b"nested/deeper/.gitattributes" => b"*.crlf text eol=crlf\n",
+                b"nested/deeper/x.crlf" => b"one\ntwo\n",
+                p => p,
+            };
+            let id = git.blob(content).unwrap();
+            index
+                .add(&super::super::checkout::entry(path, id, *mode))
+                .unwrap();
+        }
+        index.write().unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let head = git.head().unwrap().peel_to_commit().unwrap();
+        let commit = git
+            .commit(Some("HEAD"), &sig, &sig, "odd", &tree, &[&head])
+            .unwrap();
+
+        let ours = full_worktree(&repo, "lingyubu-1");
+        let theirs = dir.path().join("by-git");
+        let added = std::process::Command::new("git")
+            .args(["worktree", "add", "--detach"])
+            .arg(&theirs)
+            .arg(commit.to_string())
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let ours_files = files_of(&ours);
+        assert_eq!(ours_files.len(), files_of(&theirs).len());
+        assert_eq!(ours_files, files_of(&theirs), "the same files as git's");
+        assert_eq!(git_status(&ours), "", "git sees it clean");
+    }
+
+    #[test]
+    fn a_commit_of_an_empty_tree_gets_an_empty_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        let git = Repository::init(&path).unwrap();
+        let tree = git
+            .find_tree(git.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "empty", &tree, &[])
+            .unwrap();
+        let wt = full_worktree(&path.canonicalize().unwrap(), "lingyubu-1");
+        let names: Vec<_> = std::fs::read_dir(&wt)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [".git"]);
     }
 }

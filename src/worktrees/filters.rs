@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 use git2::{AttrCheckFlags, AttrValue, Repository};
 
-use super::WorktreeError;
+use super::{io_error, WorktreeError};
 
 /// One direction of a filter driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,32 @@ pub fn run(
             Ok(input)
         }
     }
+}
+
+/// Runs `path`'s smudge driver, if any, over `file` (what the checkout
+/// wrote for it) in place: Git runs it after the line-ending conversion.
+/// The file's mode (executable) stays.
+pub fn smudge_file(git: &Repository, file: &Path, path: &str) -> Result<(), WorktreeError> {
+    let Some(driver) = driver_for(git, path, Direction::Smudge)? else {
+        return Ok(());
+    };
+    let raw = std::fs::read(file).map_err(io_error(file))?;
+    let workdir = git.workdir().unwrap_or(git.path());
+    let out = run(&driver, workdir, path, raw)?;
+    std::fs::write(file, out).map_err(io_error(file))
+}
+
+/// Whether the configuration defines any smudge driver at all (when not,
+/// no file's attributes need reading for one).
+pub fn any_smudge_driver(git: &Repository) -> Result<bool, WorktreeError> {
+    let config = git.config()?.snapshot()?;
+    let mut entries = config.entries(Some(r"^filter\..*\.smudge$"))?;
+    while let Some(entry) = entries.next() {
+        if entry?.value().is_some_and(|v| !v.trim().is_empty()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Why a filter command gave no content.

@@ -314,7 +314,11 @@ fn index_file(
         idx.add_path(Path::new(path))?;
         return Ok(());
     }
-    idx.add(&super::checkout::entry(path, Oid::from_str(blob)?, mode))?;
+    idx.add(&super::checkout::entry(
+        path.as_bytes(),
+        Oid::from_str(blob)?,
+        mode,
+    ))?;
     Ok(())
 }
 

@@ -35,6 +35,7 @@ pub mod fence;
 mod filters;
 pub mod integrate;
 pub mod list;
+pub mod populate;
 mod prune;
 pub mod record;
 

@@ -2993,6 +2993,12 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         ".session-row[data-id='{dept}'] [data-open-changes]"
     ))
     .await;
+    // The drawer fills in once its changes arrive.
+    d.present(
+        "the drawer's What it did",
+        ".decision-what-it-did > summary",
+    )
+    .await;
     d.click(".decision-what-it-did > summary").await;
     d.wait_js(
         "What it did in the drawer",

@@ -220,7 +220,12 @@ async fn a_setup_problem_is_said_once_plainly_and_a_failed_start_leaves_no_sessi
         problem.contains("npm install -g @openai/codex"),
         "{problem}"
     );
-    let err = l.stderr();
+    // The status may show the problem before its line reached our reader.
+    let err = wait_until("the problem on stderr", PATIENCE, || async {
+        let err = l.stderr();
+        err.contains("codex-missing").then_some(err)
+    })
+    .await;
     assert_eq!(
         err.matches("codex-missing").count(),
         1,

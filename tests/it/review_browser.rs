@@ -38,8 +38,9 @@ fn task(what: &str, writes: &[(&str, &str)], claims: &[&str], summary: &str) -> 
     format!("{what} [[fake-agent: {d}]]")
 }
 
-/// Text the page shows that a missing value would have printed.
-const NO_MISSING: &str = "const t = document.body.innerText; return [/\\bnull\\b/.test(t), /\\bundefined\\b/.test(t), /NaN/.test(t)];";
+/// Text the page shows that a missing value would have printed (an agent's
+/// own transcript aside: what it printed is its business, e.g. `null`).
+const NO_MISSING: &str = "let t = document.body.innerText; for (const e of document.querySelectorAll('.conv-transcript')) t = t.split(e.innerText).join(''); return [/\\bnull\\b/.test(t), /\\bundefined\\b/.test(t), /NaN/.test(t)];";
 
 async fn assert_no_missing(d: &Browser, at: &str) {
     assert_eq!(

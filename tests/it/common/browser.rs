@@ -431,7 +431,10 @@ impl Browser {
     /// Scrolls the element to the middle of the window (clear of a sticky
     /// header), then clicks it the way a user would. A live page may redraw
     /// the element between finding and clicking it: then it is found again.
+    /// It waits for the element to be there first.
     pub async fn click(&self, css: &str) {
+        // A page fills in from its answers: what is clicked may come a moment later.
+        self.present(&format!("{css}, to click it"), css).await;
         for attempt in 1.. {
             self.js(
                 "const e = document.querySelector(arguments[0]); if (!e) throw new Error('no element ' + arguments[0]); e.scrollIntoView({block: 'center'});",

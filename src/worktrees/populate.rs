@@ -1,0 +1,523 @@
+//! Writing a new worktree's files, several at once.
+//!
+//! libgit2's checkout, like `git worktree add`, writes one file after
+//! another, and a file's creation is the kernel's work (finding a free inode,
+//! adding the name to its folder): on a large tree that is nearly all of the
+//! time, and one thread leaves the other cores idle. Here the folders are
+//! made first, parents before children, then several threads each take whole
+//! folders (files in one folder would wait on that folder's lock) and, for
+//! each file, read the blob, apply the checkout filters through libgit2's own
+//! `git_blob_filter` (`core.autocrlf`, `.gitattributes` `text`/`eol`/`ident`,
+//! as its checkout does; external filter drivers such as Git LFS's smudge
+//! are run after, through [`super::filters`], as `git checkout` runs them)
+//! and create the file new with its mode (never opening what is already
+//! there, so never writing through a link). Symbolic links are made last,
+//! once every file is written; a submodule's entry is an empty folder, as
+//! Git leaves it.
+//!
+//! What is not plain goes through libgit2's checkout after the rest, exactly
+//! as every file did before: a path with a component libgit2 guards (`.git`
+//! in any spelling, NTFS and HFS tricks, names Windows reserves), links where
+//! the repository does not make links (`core.symlinks` false, Windows), and a
+//! path that collides with one already written (a case-insensitive file
+//! system).
+
+use std::ffi::CString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use git2::{build::CheckoutBuilder, Index, IndexEntry, Oid, Repository};
+
+use super::{filters, io_error, WorktreeError};
+
+/// Threads writing files: creating a file is mostly waiting on the kernel's
+/// allocator and the disk, so more threads than cores still help.
+const WRITERS: usize = 8;
+
+/// One entry of the tree to check out.
+pub struct Entry {
+    pub path: Vec<u8>,
+    pub id: Oid,
+    pub mode: u32,
+}
+
+impl From<&IndexEntry> for Entry {
+    fn from(e: &IndexEntry) -> Entry {
+        Entry {
+            path: e.path.clone(),
+            id: e.id,
+            mode: e.mode,
+        }
+    }
+}
+
+const FILE: u32 = 0o100644;
+const EXECUTABLE: u32 = 0o100755;
+const LINK: u32 = 0o120000;
+const SUBMODULE: u32 = 0o160000;
+
+/// Writes `entries` into the empty working tree of `git` (whose index is
+/// already written: attributes are read from it). Returns how many.
+pub fn populate(git: &Repository, entries: &[Entry]) -> Result<usize, WorktreeError> {
+    let root = git
+        .workdir()
+        .ok_or_else(|| WorktreeError::Refused("the worktree has no working folder".into()))?
+        .to_path_buf();
+    let links_as_links =
+        crate::platform::POSIX_NAMES && git.config()?.get_bool("core.symlinks").unwrap_or(true);
+    let mut by_libgit2: Vec<&Entry> = Vec::new();
+    let mut files: Vec<&Entry> = Vec::new();
+    let mut links: Vec<&Entry> = Vec::new();
+    let mut submodules: Vec<&Entry> = Vec::new();
+    for e in entries {
+        let plain = plain_path(&e.path);
+        match e.mode {
+            FILE | EXECUTABLE if plain => files.push(e),
+            LINK if plain && links_as_links && !guarded_link(&e.path) => links.push(e),
+            SUBMODULE if plain => submodules.push(e),
+            _ => by_libgit2.push(e),
+        }
+    }
+    make_folders(&root, files.iter().chain(&links).chain(&submodules))?;
+    let collided = Mutex::new(Vec::new());
+    let filters = filters_may_apply(git, entries)?;
+    write_files(&root, &files, filters, &collided)?;
+    let mut collided = collided.into_inner().unwrap_or_default();
+    for e in &submodules {
+        let path = root.join(native(&e.path)?);
+        match std::fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => collided.push(*e),
+            Err(err) => return Err(io_error(&path)(err)),
+        }
+    }
+    for e in &links {
+        make_link(git, &root, e, &mut collided)?;
+    }
+    by_libgit2.extend(collided);
+    if !by_libgit2.is_empty() {
+        checkout_with_libgit2(git, &root, &by_libgit2)?;
+    }
+    if filters && filters::any_smudge_driver(git)? {
+        smudge(git, &root, entries)?;
+    }
+    Ok(entries.len())
+}
+
+/// Runs each file through its external smudge driver (Git LFS), as `git
+/// checkout` does and libgit2 does not, once every file is written.
+fn smudge(git: &Repository, root: &Path, entries: &[Entry]) -> Result<(), WorktreeError> {
+    for e in entries {
+        if !matches!(e.mode, FILE | EXECUTABLE) {
+            continue;
+        }
+        // Git's attribute patterns and `%f` are text; a path that is not
+        // UTF-8 names no driver here.
+        let Ok(path) = std::str::from_utf8(&e.path) else {
+            continue;
+        };
+        filters::smudge_file(git, &root.join(native(&e.path)?), path)?;
+    }
+    Ok(())
+}
+
+/// Makes every folder the entries need, parents first; a folder already
+/// there must be a real one (not a link).
+fn make_folders<'a>(
+    root: &Path,
+    entries: impl Iterator<Item = &'a &'a Entry>,
+) -> Result<(), WorktreeError> {
+    let mut folders = std::collections::BTreeSet::new();
+    for e in entries {
+        let mut end = e.path.len();
+        while let Some(slash) = e.path[..end].iter().rposition(|b| *b == b'/') {
+            if !folders.insert(e.path[..slash].to_vec()) {
+                break;
+            }
+            end = slash;
+        }
+    }
+    for folder in &folders {
+        let path = root.join(native(folder)?);
+        match std::fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let meta = std::fs::symlink_metadata(&path).map_err(io_error(&path))?;
+                if !meta.is_dir() {
+                    return Err(WorktreeError::Refused(format!(
+                        "{} is in the way of a folder of the tree (two paths differ only in case?)",
+                        path.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(io_error(&path)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the files, a folder at a time per thread; files whose path is
+/// taken already are put in `collided`.
+fn write_files<'a>(
+    root: &Path,
+    files: &[&'a Entry],
+    filters: bool,
+    collided: &Mutex<Vec<&'a Entry>>,
+) -> Result<(), WorktreeError> {
+    // Runs of files in one folder (the index is sorted, so a folder's files
+    // are together but for its sub-folders' in between: runs, not folders).
+    let mut runs: Vec<&[&Entry]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=files.len() {
+        if i == files.len() || parent(&files[i].path) != parent(&files[start].path) {
+            if start < i {
+                runs.push(&files[start..i]);
+            }
+            start = i;
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<WorktreeError>> = Mutex::new(None);
+    let threads = WRITERS.min(runs.len()).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let result = (|| -> Result<(), WorktreeError> {
+                    let repo = raw::Repo::open(root, filters)?;
+                    let mut buf = Vec::new();
+                    loop {
+                        if failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(run) = runs.get(i) else {
+                            return Ok(());
+                        };
+                        for e in run.iter() {
+                            if !write_file(&repo, root, e, &mut buf)? {
+                                collided.lock().unwrap_or_else(|p| p.into_inner()).push(*e);
+                            }
+                        }
+                    }
+                })();
+                if let Err(e) = result {
+                    failed.store(true, Ordering::Relaxed);
+                    let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                    first.get_or_insert(e);
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Writes one file, created new; false when its path is taken already.
+fn write_file(
+    repo: &raw::Repo,
+    root: &Path,
+    e: &Entry,
+    buf: &mut Vec<u8>,
+) -> Result<bool, WorktreeError> {
+    let path = root.join(native(&e.path)?);
+    let c_path = CString::new(e.path.clone())
+        .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
+    repo.filtered(e.id, &c_path, buf)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    crate::platform::git_file_mode(&mut options, e.mode == EXECUTABLE);
+    let mut file = match options.open(&path) {
+        Ok(f) => f,
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(err) => return Err(io_error(&path)(err)),
+    };
+    file.write_all(buf).map_err(io_error(&path))?;
+    Ok(true)
+}
+
+/// Makes a symbolic link (Unix, `core.symlinks` on), holding the blob as
+/// its target, as Git does; a taken path goes to `collided`.
+fn make_link<'a>(
+    git: &Repository,
+    root: &Path,
+    e: &'a Entry,
+    collided: &mut Vec<&'a Entry>,
+) -> Result<(), WorktreeError> {
+    let path = root.join(native(&e.path)?);
+    let blob = git.find_blob(e.id)?;
+    match crate::platform::symlink_to_bytes(blob.content(), &path) {
+        Ok(()) => Ok(()),
+        // Not Unix (links go through libgit2 there), or the path is taken.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            collided.push(e);
+            Ok(())
+        }
+        Err(err) => Err(io_error(&path)(err)),
+    }
+}
+
+/// libgit2's checkout of `entries` only (the rest of the tree is written):
+/// its own path checks, links as the repository wants them, and a path that
+/// is taken overwritten, as every file was before.
+fn checkout_with_libgit2(
+    git: &Repository,
+    root: &Path,
+    entries: &[&Entry],
+) -> Result<(), WorktreeError> {
+    let mut index = Index::new()?;
+    let mut opts = CheckoutBuilder::new();
+    opts.force()
+        .update_index(false)
+        .disable_pathspec_match(true)
+        .target_dir(root);
+    for e in entries {
+        index.add(&super::checkout::entry(&e.path, e.id, e.mode))?;
+        opts.path(e.path.as_slice());
+    }
+    git.checkout_index(Some(&mut index), Some(&mut opts))?;
+    Ok(())
+}
+
+/// Whether any checkout filter may change a blob on its way to a file: only
+/// when some attributes file exists (in the tree, the repository's
+/// `info/attributes`, the user's or the system's) or the configuration asks
+/// for line-ending conversion by itself (`core.autocrlf` true, `core.eol`).
+/// Otherwise every file is its blob as is, and asking libgit2 for each
+/// file's attributes (files looked for in every parent folder) would be
+/// most of the work. Where the places are not known (not Unix), yes.
+fn filters_may_apply(git: &Repository, entries: &[Entry]) -> Result<bool, WorktreeError> {
+    if !crate::platform::POSIX_NAMES {
+        return Ok(true);
+    }
+    let in_tree = entries.iter().any(|e| {
+        let name = e.path.rsplit(|b| *b == b'/').next().unwrap_or(&e.path);
+        name.eq_ignore_ascii_case(b".gitattributes")
+    });
+    let config = git.config()?.snapshot()?;
+    let set = |key: &str| config.get_entry(key).is_ok();
+    let autocrlf = config
+        .get_str("core.autocrlf")
+        .map(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "input" | "no" | "off" | "0" | ""
+            )
+        })
+        .unwrap_or(false);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".config")));
+    let files = [
+        Some(git.commondir().join("info/attributes")),
+        Some(git.path().join("info/attributes")),
+        xdg.map(|x| x.join("git/attributes")),
+        Some(PathBuf::from("/etc/gitattributes")),
+    ];
+    let exists = files.iter().flatten().any(|f| f.exists());
+    Ok(in_tree
+        || exists
+        || autocrlf
+        || set("core.eol")
+        || set("core.attributesfile")
+        || std::env::var_os("GIT_ATTR_SOURCE").is_some())
+}
+
+/// The folder part of a repository path.
+fn parent(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(i) => &path[..i],
+        None => &[],
+    }
+}
+
+/// A repository path as a relative path of this system.
+fn native(path: &[u8]) -> Result<PathBuf, WorktreeError> {
+    // `plain_path` let only paths of this system through.
+    crate::platform::native_repo_path(path)
+        .ok_or_else(|| WorktreeError::Refused("a path is not UTF-8".into()))
+}
+
+/// Whether a path is one this module writes itself: every component an
+/// ordinary name, none that libgit2 guards (`.git` in any spelling a file
+/// system may take for it), none Windows reserves.
+fn plain_path(path: &[u8]) -> bool {
+    if !crate::platform::POSIX_NAMES && std::str::from_utf8(path).is_err() {
+        return false;
+    }
+    !path.is_empty() && path.split(|b| *b == b'/').all(plain_component)
+}
+
+fn plain_component(name: &[u8]) -> bool {
+    if name.is_empty() || name == b"." || name == b".." {
+        return false;
+    }
+    if name
+        .iter()
+        .any(|b| *b < 0x20 || b"\\:*?\"<>|".contains(b) || *b == 0x7f)
+    {
+        return false;
+    }
+    // What remains of the name once the characters a file system may ignore
+    // (HFS+ drops some Unicode ones; NTFS trailing dots and spaces) are gone.
+    let ascii: Vec<u8> = name
+        .iter()
+        .filter(|b| b.is_ascii())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let trimmed = {
+        let mut end = ascii.len();
+        while end > 0 && matches!(ascii[end - 1], b'.' | b' ') {
+            end -= 1;
+        }
+        &ascii[..end]
+    };
+    if trimmed == b".git" || trimmed.starts_with(b"git~") {
+        return false;
+    }
+    if name.iter().any(|b| !b.is_ascii()) && trimmed.starts_with(b".git") {
+        return false;
+    }
+    if trimmed.len() != ascii.len() && !crate::platform::POSIX_NAMES {
+        return false;
+    }
+    let stem = trimmed.split(|b| *b == b'.').next().unwrap_or(&[]);
+    let reserved = matches!(stem, b"con" | b"prn" | b"aux" | b"nul")
+        || (stem.len() == 4
+            && (stem.starts_with(b"com") || stem.starts_with(b"lpt"))
+            && stem[3].is_ascii_digit());
+    crate::platform::POSIX_NAMES || !reserved
+}
+
+/// Links libgit2 treats with care (it refuses `.gitmodules` as a link).
+fn guarded_link(path: &[u8]) -> bool {
+    let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with(b".git") || lower.starts_with(b"gitmod~") || lower == b".mailmap"
+}
+
+mod raw {
+    //! libgit2's blob filtering, which git2 does not wrap.
+
+    use std::ffi::{c_char, c_int, CString};
+    use std::path::Path;
+
+    use git2::Oid;
+    use libgit2_sys as sys;
+
+    use super::super::WorktreeError;
+
+    /// `git_blob_filter_options`, version 1.
+    #[repr(C)]
+    struct BlobFilterOptions {
+        version: c_int,
+        flags: u32,
+        commit_id: *mut sys::git_oid,
+        attr_commit_id: sys::git_oid,
+    }
+
+    extern "C" {
+        fn git_blob_filter(
+            out: *mut sys::git_buf,
+            blob: *mut sys::git_blob,
+            as_path: *const c_char,
+            opts: *mut BlobFilterOptions,
+        ) -> c_int;
+    }
+
+    /// A repository handle of this thread's own; `filters` false when no
+    /// checkout filter can apply (blobs are written as they are).
+    pub struct Repo(*mut sys::git_repository, bool);
+
+    impl Drop for Repo {
+        fn drop(&mut self) {
+            // SAFETY: opened by `open`, freed once.
+            unsafe { sys::git_repository_free(self.0) }
+        }
+    }
+
+    fn check(rc: c_int) -> Result<(), WorktreeError> {
+        if rc < 0 {
+            return Err(git2::Error::last_error(rc).into());
+        }
+        Ok(())
+    }
+
+    impl Repo {
+        pub fn open(path: &Path, filters: bool) -> Result<Repo, WorktreeError> {
+            sys::init();
+            let c = CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
+            let mut raw = std::ptr::null_mut();
+            // SAFETY: both pointers are valid for the call.
+            check(unsafe { sys::git_repository_open(&mut raw, c.as_ptr()) })?;
+            Ok(Repo(raw, filters))
+        }
+
+        /// The blob `id` as checked out at `path`, into `out`.
+        pub fn filtered(
+            &self,
+            id: Oid,
+            path: &CString,
+            out: &mut Vec<u8>,
+        ) -> Result<(), WorktreeError> {
+            let oid = sys::git_oid {
+                id: id
+                    .as_bytes()
+                    .try_into()
+                    .map_err(|_| WorktreeError::Refused("an object id of another length".into()))?,
+            };
+            let mut opts = BlobFilterOptions {
+                version: 1,
+                // No binary check, no HEAD: as libgit2's checkout loads filters.
+                flags: 0,
+                commit_id: std::ptr::null_mut(),
+                attr_commit_id: sys::git_oid { id: [0; 20] },
+            };
+            let mut blob = std::ptr::null_mut();
+            // SAFETY: the repository is open; every pointer is valid for its
+            // call; the blob and the buffer are freed before returning.
+            unsafe {
+                check(sys::git_blob_lookup(&mut blob, self.0, &oid))?;
+                if !self.1 {
+                    let size = sys::git_blob_rawsize(blob) as usize;
+                    out.clear();
+                    if size > 0 {
+                        let bytes = sys::git_blob_rawcontent(blob) as *const u8;
+                        out.extend_from_slice(std::slice::from_raw_parts(bytes, size));
+                    }
+                    sys::git_blob_free(blob);
+                    return Ok(());
+                }
+                let mut buf = sys::git_buf {
+                    ptr: std::ptr::null_mut(),
+                    reserved: 0,
+                    size: 0,
+                };
+                let rc = git_blob_filter(&mut buf, blob, path.as_ptr(), &mut opts);
+                if rc == 0 {
+                    out.clear();
+                    if buf.size > 0 {
+                        out.extend_from_slice(std::slice::from_raw_parts(
+                            buf.ptr as *const u8,
+                            buf.size,
+                        ));
+                    }
+                }
+                sys::git_buf_dispose(&mut buf);
+                sys::git_blob_free(blob);
+                check(rc)
+            }
+        }
+    }
+}
