@@ -172,9 +172,10 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    // Before any thread: the forge's token leaves the environment every
+    // Before any thread: the forge's token and webhook secret leave the environment every
     // agent, terminal and helper would inherit (it stays in memory).
     codex_governance::forge::token::claim_environment();
+    codex_governance::forge::webhook::claim_environment();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CODEX_GOVERNANCE_LOG")

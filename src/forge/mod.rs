@@ -19,6 +19,7 @@ pub mod log;
 pub mod push;
 pub mod remote;
 pub mod token;
+pub mod webhook;
 
 use std::future::Future;
 use std::pin::Pin;

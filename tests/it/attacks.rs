@@ -306,9 +306,11 @@ async fn simple_cross_site_posts_are_refused_and_change_nothing() {
     let addr = server.addr;
     let host = server.host();
     let cookie = token_cookie(&server);
+    // The forge's webhook takes no token and any body type: its own check
+    // (signed deliveries only) is in missing_and_wrong_tokens_on_every_route.
     let posts: Vec<&str> = route_table()
         .into_iter()
-        .filter(|(m, _)| *m == "POST")
+        .filter(|(m, p)| *m == "POST" && p.starts_with("/api/"))
         .map(|(_, p)| p)
         .collect();
     let kinds: [(&str, &[u8]); 3] = [
@@ -923,8 +925,40 @@ async fn missing_and_wrong_tokens_on_every_route() {
     // The routes outside /api/.
     let mut seen_others = Vec::new();
     for (method, path) in &others {
-        assert_eq!(*method, "GET", "{path}");
         seen_others.push(path.clone());
+        if path == "/forge/webhook" {
+            // The forge's deliveries carry no token of ours: a signature
+            // does, and without a secret webhooks are off.
+            assert_eq!(*method, "POST", "{path}");
+            let off = Req::new("POST", path, Some(host.clone()))
+                .header("Content-Type", "application/json")
+                .header("X-Hub-Signature-256", "sha256=00")
+                .body("{}")
+                .send(addr)
+                .await;
+            assert_eq!(off.status, 404, "{path} without a secret: {off:?}");
+            let foreign_host =
+                Req::new("POST", path, Some(format!("evil.example:{}", addr.port())))
+                    .body("{}")
+                    .send(addr)
+                    .await;
+            assert_eq!(foreign_host.status, 421, "{path}: {foreign_host:?}");
+            let foreign_origin = Req::new("POST", path, Some(host.clone()))
+                .header("Origin", "http://evil.example")
+                .body("{}")
+                .send(addr)
+                .await;
+            assert_eq!(foreign_origin.status, 403, "{path}: {foreign_origin:?}");
+            say(
+                "POST /forge/webhook: no secret / foreign Host / foreign Origin",
+                format!(
+                    "{} / {} / {} (signed deliveries only)",
+                    off.status, foreign_host.status, foreign_origin.status
+                ),
+            );
+            continue;
+        }
+        assert_eq!(*method, "GET", "{path}");
         if path == "/" {
             // The page holds no data or secret: public, but never with ?token=.
             for (label, p, cookie, expected) in [
@@ -981,6 +1015,7 @@ async fn missing_and_wrong_tokens_on_every_route() {
     }
     assert!(seen_others.contains(&"/".to_string()));
     assert!(seen_others.contains(&"/healthz".to_string()));
+    assert!(seen_others.contains(&"/forge/webhook".to_string()));
     assert_nothing_started(&server, "after the token checks").await;
     server.stop().await;
 }

@@ -46,8 +46,13 @@ impl World {
         let forge = Forge::start("acme/tool", TOKEN, remote.clone()).await;
         let mut yaml = std::fs::read_to_string(repo.path.join("governance.yaml")).unwrap();
         yaml.push_str(&format!(
-            "  pull_requests:\n    repo: acme/tool\n    api_url: {}\n    poll_seconds: 1\n{extra}",
-            forge.api_url()
+            "  pull_requests:\n    repo: acme/tool\n    api_url: {}\n{}{extra}",
+            forge.api_url(),
+            if extra.contains("poll_seconds") {
+                ""
+            } else {
+                "    poll_seconds: 1\n"
+            }
         ));
         std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
         let w = World {
@@ -94,11 +99,14 @@ impl World {
     }
 
     pub fn launch(&self) -> Subprocess {
-        spawn_launcher_env(
-            &self.repo.path,
-            &[],
-            &[("GITHUB_TOKEN".into(), TOKEN.into())],
-        )
+        self.launch_with(&[])
+    }
+
+    /// As [`World::launch`], with `env` besides the token.
+    pub fn launch_with(&self, env: &[(&str, &str)]) -> Subprocess {
+        let mut all = vec![("GITHUB_TOKEN".to_string(), TOKEN.to_string())];
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        spawn_launcher_env(&self.repo.path, &[], &all)
     }
 
     /// The tip of `branch` on the bare remote.
@@ -1144,5 +1152,100 @@ async fn codex_department_report_pull_request_failing_check_send_back_fix_and_me
         "[codex] {} Codex processes read, none with the token",
         codex.len()
     );
+    launcher.terminate();
+}
+
+/// A webhook delivery signed with the launcher's secret reads the open pull
+/// requests back at once (the next poll is an hour away); unsigned or signed
+/// with another secret it is refused (403) and nothing is read. The secret,
+/// like the token, leaves the launcher's environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_delivery_reads_the_checks_back_at_once_and_a_forged_one_is_refused() {
+    use hmac::{Hmac, Mac};
+    const SECRET: &str = "hook-s3cret-NEVER-SHOWN";
+    let sign = |key: &str, body: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let w = World::new("    poll_seconds: 3600\n", true).await;
+    let mut launcher = w.launch_with(&[("CODEX_GOVERNANCE_WEBHOOK_SECRET", SECRET)]);
+    let api = launcher.api.clone();
+    let z = plan(
+        &api,
+        vec![assignment("edit a", &[("src/a.rs", "hooked")], "Hooked a")],
+    )
+    .await;
+    let id = recorded(&api, &z, 1).await.remove(0)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let head = answer["workspace"]["pull_request"]["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The read-back right after the opening, then nothing for an hour.
+    let check_reads = |w: &World| {
+        w.forge
+            .seen()
+            .iter()
+            .filter(|s| s.method == "GET" && s.path.contains("/check-runs"))
+            .count()
+    };
+    let first = wait_until("the read-back after the opening", PATIENCE, || async {
+        let n = check_reads(&w);
+        (n > 0).then_some(n)
+    })
+    .await;
+    w.forge
+        .set_check(&head, "build", "completed", Some("failure"), 5, None);
+    let body = br#"{"action":"completed","check_run":{"name":"build"}}"#;
+    let url = format!("{}/forge/webhook", api.base);
+    let client = reqwest::Client::new();
+    let deliver = |signature: Option<String>| {
+        let mut req = client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("X-GitHub-Event", "check_run")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            req = req.header("X-Hub-Signature-256", sig);
+        }
+        req.send()
+    };
+    for (what, signature) in [
+        ("unsigned", None),
+        ("signed with another secret", Some(sign("guessed", body))),
+    ] {
+        let r = deliver(signature).await.unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{what}");
+        let text = r.text().await.unwrap();
+        assert!(!text.contains(SECRET), "{text}");
+    }
+    let r = deliver(Some(sign(SECRET, body))).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "signed with the secret");
+    wait_session(&api, &id, "the failing check read back", |s| {
+        s["workspace"]["pull_request"]["checks"][0]["verdict"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        check_reads(&w),
+        first + 1,
+        "one read-back, for the signed delivery only"
+    );
+    // Like the token, the secret is in no other process's environment (the
+    // launcher's own start block keeps what it was started with).
+    let launcher_pid = launcher.pid().to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid == launcher_pid || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
+            assert!(!String::from_utf8_lossy(&env).contains(SECRET), "pid {pid}");
+        }
+    }
     launcher.terminate();
 }

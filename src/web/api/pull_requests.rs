@@ -6,11 +6,13 @@
 //! request is `POST /api/integrate {mode: "pull_request"}`.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::L;
 use crate::error::LauncherError;
+use crate::forge::webhook::{self, WebhookRefusal};
 use crate::model::IntegrationMode;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
@@ -103,4 +105,31 @@ pub(super) async fn send_back_failure(State(l): L, JsonBody(b): JsonBody<Failure
         return LauncherError::from(e).into_response();
     }
     reply(l.integrations.send_back_failure(&b.session_id, false).await)
+}
+
+#[derive(Serialize)]
+struct Nudged {
+    ok: bool,
+}
+
+/// A forge's webhook delivery (`POST /forge/webhook`, signed, no token: the
+/// forge has none of ours): the open pull requests are read back from the
+/// forge at once. Nothing in the body is trusted or read.
+pub(super) async fn forge_webhook(
+    State(l): L,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let signature = headers
+        .get(webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let answer = match webhook::verify(webhook::secret(), &body, signature) {
+        Ok(()) => {
+            l.integrations.pull_requests_changed.notify_one();
+            Ok(Nudged { ok: true })
+        }
+        Err(off @ WebhookRefusal::Off) => Err(LauncherError::NotFound(off.to_string())),
+        Err(refused) => Err(LauncherError::Forbidden(refused.to_string())),
+    };
+    reply(answer)
 }
