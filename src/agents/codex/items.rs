@@ -50,7 +50,9 @@ pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
         },
         "fileChange" => match super::file_change::from_item(item)? {
             Ok((_, changes)) => What::FileChange { changes },
-            Err(e) => What::Error { message: e },
+            Err(e) => What::Error {
+                message: e.to_string(),
+            },
         },
         "mcpToolCall" => What::ToolCall {
             tool: format!(
