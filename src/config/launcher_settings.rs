@@ -45,73 +45,15 @@ pub(super) fn resolve(
     let agent_command = agent_command(&fl, env, file_name)?;
     let agent = agent_backend::resolve(
         file_name,
-        agent_backend::FileWords {
-            backend: fl.backend.clone(),
-            codex_command: fl.codex_command.clone(),
-            approval_policy: fl.approval_policy.clone(),
-            agent_network: fl.agent_network.clone(),
-            tui_idle_seconds: fl.tui_idle_seconds,
-            planner_keeps_tui: fl.planner_keeps_tui,
-        },
+        agent_words(&fl),
         agent_command == default_agent_command(),
         env,
     )?;
     let (zhongshu_model, department_model) = role_models(&models, env, warnings);
     let model_prices = model_prices(fl.model_prices.clone(), file_name)?;
-    let isolation = isolation::resolve(
-        file_name,
-        isolation::FileWords {
-            isolation: fl.isolation.clone(),
-            scope: fl.scope.clone(),
-            auto_integrate: fl.auto_integrate,
-            worktree_checkout: fl.worktree_checkout.clone(),
-            worktree_include: fl.worktree_include.clone(),
-            worktree_max_file_bytes: fl.worktree_max_file_bytes,
-            merge: fl.merge.clone(),
-            keep_discarded_days: fl.keep_discarded_days,
-        },
-        env,
-    )?;
-    let quota_reserve_percent = match env.get("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT") {
-        Some(v) => v
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|p| *p > 0.0 && *p <= 100.0)
-            .ok_or_else(|| ConfigError::Env {
-                name: "CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(),
-                value: v.clone(),
-                message: "a percentage above 0 and at most 100".into(),
-            })?,
-        None => match fl.quota_reserve_percent {
-            Some(p) if !(p > 0.0 && p <= 100.0) => {
-                return Err(invalid(
-                    file_name,
-                    "launcher.quota_reserve_percent",
-                    "a percentage above 0 and at most 100",
-                ))
-            }
-            Some(p) => p,
-            None => 90.0,
-        },
-    };
-    if fl
-        .plan_budget_usd
-        .is_some_and(|b| !b.is_finite() || b <= 0.0)
-    {
-        return Err(invalid(
-            file_name,
-            "launcher.plan_budget_usd",
-            "US dollars: a number above 0",
-        ));
-    }
-    if fl.plan_budget_tokens == Some(0) {
-        return Err(invalid(
-            file_name,
-            "launcher.plan_budget_tokens",
-            "a whole number of tokens above 0",
-        ));
-    }
+    let isolation = isolation::resolve(file_name, isolation_words(&fl), env)?;
+    let quota_reserve_percent = quota_reserve_percent(&fl, env, file_name)?;
+    check_plan_budgets(&fl, file_name)?;
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -136,6 +78,86 @@ pub(super) fn resolve(
         plan_budget_tokens: fl.plan_budget_tokens,
         pull_requests: super::pull_requests::resolve(file_name, fl.pull_requests.clone())?,
     })
+}
+
+/// The share of the quota to keep in reserve, from the environment first,
+/// then the file; 90 % when neither says.
+fn quota_reserve_percent(
+    fl: &FileLauncher,
+    env: &Env,
+    file_name: &str,
+) -> Result<f64, ConfigError> {
+    Ok(match env.get("CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0 && *p <= 100.0)
+            .ok_or_else(|| ConfigError::Env {
+                name: "CODEX_GOVERNANCE_QUOTA_RESERVE_PERCENT".into(),
+                value: v.clone(),
+                message: "a percentage above 0 and at most 100".into(),
+            })?,
+        None => match fl.quota_reserve_percent {
+            Some(p) if !(p > 0.0 && p <= 100.0) => {
+                return Err(invalid(
+                    file_name,
+                    "launcher.quota_reserve_percent",
+                    "a percentage above 0 and at most 100",
+                ))
+            }
+            Some(p) => p,
+            None => 90.0,
+        },
+    })
+}
+
+/// A plan budget, when the file sets one, must be above 0.
+fn check_plan_budgets(fl: &FileLauncher, file_name: &str) -> Result<(), ConfigError> {
+    if fl
+        .plan_budget_usd
+        .is_some_and(|b| !b.is_finite() || b <= 0.0)
+    {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_usd",
+            "US dollars: a number above 0",
+        ));
+    }
+    if fl.plan_budget_tokens == Some(0) {
+        return Err(invalid(
+            file_name,
+            "launcher.plan_budget_tokens",
+            "a whole number of tokens above 0",
+        ));
+    }
+    Ok(())
+}
+
+/// The file's words about the agent backend, for `agent_backend::resolve`.
+fn agent_words(fl: &FileLauncher) -> agent_backend::FileWords {
+    agent_backend::FileWords {
+        backend: fl.backend.clone(),
+        codex_command: fl.codex_command.clone(),
+        approval_policy: fl.approval_policy.clone(),
+        agent_network: fl.agent_network.clone(),
+        tui_idle_seconds: fl.tui_idle_seconds,
+        planner_keeps_tui: fl.planner_keeps_tui,
+    }
+}
+
+/// The file's words about isolation, for `isolation::resolve`.
+fn isolation_words(fl: &FileLauncher) -> isolation::FileWords {
+    isolation::FileWords {
+        isolation: fl.isolation.clone(),
+        scope: fl.scope.clone(),
+        auto_integrate: fl.auto_integrate,
+        worktree_checkout: fl.worktree_checkout.clone(),
+        worktree_include: fl.worktree_include.clone(),
+        worktree_max_file_bytes: fl.worktree_max_file_bytes,
+        merge: fl.merge.clone(),
+        keep_discarded_days: fl.keep_discarded_days,
+    }
 }
 
 /// Prices must be finite and not negative: a typo must not show a wrong cost.

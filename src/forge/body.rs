@@ -130,6 +130,23 @@ fn section(out: &mut String, p: &Part) {
         list(out, "Out of scope", &r.scope.out_of_scope);
     }
     out.push_str("### Claimed vs actual files\n\n");
+    claimed_vs_actual(out, p);
+    if let Some(r) = &p.review {
+        risks_and_findings(out, r);
+    }
+    list(
+        out,
+        "Verification the department reported running",
+        &p.verifications,
+    );
+    if let Some(packet) = &p.packet {
+        out.push_str(&format!("Handoff packet: {}\n\n", span(packet)));
+    }
+}
+
+/// Which changed files the report claimed, which it did not, and which it
+/// claimed without changing them.
+fn claimed_vs_actual(out: &mut String, p: &Part) {
     match &p.claimed {
         None => {
             out.push_str("No report claimed any file.\n\n");
@@ -161,33 +178,27 @@ fn section(out: &mut String, p: &Part) {
             }
         }
     }
-    if let Some(r) = &p.review {
-        out.push_str("### Risks\n\n");
-        if r.risks.is_empty() {
-            out.push_str("No risk rule fired on its diff.\n\n");
-        } else {
-            for risk in &r.risks {
-                out.push_str(&format!(
-                    "- **{}** {} {}: {}\n",
-                    risk.level.as_str(),
-                    span(&risk.path),
-                    span(&risk.name),
-                    span(&risk.message)
-                ));
-            }
-            out.push('\n');
+}
+
+/// The risk rules that fired on the diff, and the review's findings.
+fn risks_and_findings(out: &mut String, r: &ChangeReview) {
+    out.push_str("### Risks\n\n");
+    if r.risks.is_empty() {
+        out.push_str("No risk rule fired on its diff.\n\n");
+    } else {
+        for risk in &r.risks {
+            out.push_str(&format!(
+                "- **{}** {} {}: {}\n",
+                risk.level.as_str(),
+                span(&risk.path),
+                span(&risk.name),
+                span(&risk.message)
+            ));
         }
-        if !r.findings.is_empty() {
-            list(out, "### Findings\n", &r.findings);
-        }
+        out.push('\n');
     }
-    list(
-        out,
-        "Verification the department reported running",
-        &p.verifications,
-    );
-    if let Some(packet) = &p.packet {
-        out.push_str(&format!("Handoff packet: {}\n\n", span(packet)));
+    if !r.findings.is_empty() {
+        list(out, "### Findings\n", &r.findings);
     }
 }
 

@@ -92,39 +92,12 @@ fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Res
     let config = git
         .config()
         .map_err(|e| PushError::Git(e.message().into(), remote_name.into()))?;
-    let tried_agent = Cell::new(false);
-    let tried_helper = Cell::new(false);
-    let tried_default = Cell::new(false);
-    let refused = RefCell::new(None::<String>);
+    let attempts = CredentialAttempts::default();
     let rejected = RefCell::new(None::<String>);
     let said = RefCell::new(String::new());
     let pushed = {
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|url, user, allowed| {
-            let user = user.unwrap_or("git");
-            if allowed.contains(CredentialType::USERNAME) {
-                return Cred::username(user);
-            }
-            if allowed.contains(CredentialType::SSH_KEY) && !tried_agent.replace(true) {
-                return Cred::ssh_key_from_agent(user);
-            }
-            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !tried_helper.replace(true)
-            {
-                if let Ok(c) = Cred::credential_helper(&config, url, None) {
-                    return Ok(c);
-                }
-            }
-            if allowed.contains(CredentialType::DEFAULT) && !tried_default.replace(true) {
-                return Cred::default();
-            }
-            let why = if tried_agent.get() || tried_helper.get() || tried_default.get() {
-                "the ones Git gave were refused"
-            } else {
-                "none were found: no SSH agent key or credential helper answered"
-            };
-            *refused.borrow_mut() = Some(why.to_string());
-            Err(git2::Error::from_str(why))
-        });
+        callbacks.credentials(|url, user, allowed| attempts.next(&config, url, user, allowed));
         callbacks.push_update_reference(|_name, status| {
             if let Some(s) = status {
                 *rejected.borrow_mut() = Some(s.to_string());
@@ -144,17 +117,8 @@ fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Res
         opts.remote_callbacks(callbacks);
         remote.push(&[refspec], Some(&mut opts))
     };
-    let said = said.into_inner();
-    let said: String = said
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
-        .chars()
-        .take(MAX_REMOTE_WORDS)
-        .collect();
-    if let Some(why) = refused.into_inner() {
+    let said = one_line(&said.into_inner());
+    if let Some(why) = attempts.refused.into_inner() {
         return Err(PushError::AuthRefused {
             remote: remote_name.into(),
             url,
@@ -170,28 +134,96 @@ fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Res
                 said,
             }),
         },
-        Err(e) if e.code() == ErrorCode::Auth => Err(PushError::AuthRefused {
+        Err(e) => Err(failure(e, remote_name, url, branch, said)),
+    }
+}
+
+/// Which ways of signing in were tried, each once, and why none worked.
+#[derive(Default)]
+struct CredentialAttempts {
+    agent: Cell<bool>,
+    helper: Cell<bool>,
+    default: Cell<bool>,
+    refused: RefCell<Option<String>>,
+}
+
+impl CredentialAttempts {
+    /// The next way to sign in that Git allows and was not tried yet.
+    fn next(
+        &self,
+        config: &git2::Config,
+        url: &str,
+        user: Option<&str>,
+        allowed: CredentialType,
+    ) -> Result<Cred, git2::Error> {
+        let user = user.unwrap_or("git");
+        if allowed.contains(CredentialType::USERNAME) {
+            return Cred::username(user);
+        }
+        if allowed.contains(CredentialType::SSH_KEY) && !self.agent.replace(true) {
+            return Cred::ssh_key_from_agent(user);
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !self.helper.replace(true) {
+            if let Ok(c) = Cred::credential_helper(config, url, None) {
+                return Ok(c);
+            }
+        }
+        if allowed.contains(CredentialType::DEFAULT) && !self.default.replace(true) {
+            return Cred::default();
+        }
+        let why = if self.agent.get() || self.helper.get() || self.default.get() {
+            "the ones Git gave were refused"
+        } else {
+            "none were found: no SSH agent key or credential helper answered"
+        };
+        *self.refused.borrow_mut() = Some(why.to_string());
+        Err(git2::Error::from_str(why))
+    }
+}
+
+/// What the remote said, on one line and cut to a budget.
+fn one_line(said: &str) -> String {
+    said.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+        .chars()
+        .take(MAX_REMOTE_WORDS)
+        .collect()
+}
+
+/// Why a push failed, from Git's error.
+fn failure(
+    e: git2::Error,
+    remote_name: &str,
+    url: String,
+    branch: &str,
+    said: String,
+) -> PushError {
+    if e.code() == ErrorCode::Auth {
+        PushError::AuthRefused {
             remote: remote_name.into(),
             url,
             why: e.message().into(),
-        }),
-        Err(e) if e.code() == ErrorCode::NotFastForward
-            || e.message().contains("non-fastforwardable") =>
-        {
-            Err(PushError::Rejected {
-                branch: branch.into(),
-                reason: "it is not a fast-forward: someone pushed to it since (fetch and look, or discard this work)".into(),
-                said,
-            })
         }
-        Err(e) if matches!(e.class(), ErrorClass::Net | ErrorClass::Ssh | ErrorClass::Os | ErrorClass::Http | ErrorClass::Ssl) => {
-            Err(PushError::Unreachable {
-                remote: remote_name.into(),
-                url,
-                why: e.message().into(),
-            })
+    } else if e.code() == ErrorCode::NotFastForward || e.message().contains("non-fastforwardable") {
+        PushError::Rejected {
+            branch: branch.into(),
+            reason: "it is not a fast-forward: someone pushed to it since (fetch and look, or discard this work)".into(),
+            said,
         }
-        Err(e) => Err(PushError::Git(e.message().into(), remote_name.into())),
+    } else if matches!(
+        e.class(),
+        ErrorClass::Net | ErrorClass::Ssh | ErrorClass::Os | ErrorClass::Http | ErrorClass::Ssl
+    ) {
+        PushError::Unreachable {
+            remote: remote_name.into(),
+            url,
+            why: e.message().into(),
+        }
+    } else {
+        PushError::Git(e.message().into(), remote_name.into())
     }
 }
 

@@ -119,6 +119,16 @@ impl CodexAgent {
         if needs_login && account["account"].is_null() {
             return Err(CodexError::NotLoggedIn);
         }
+        let params = Self::thread_params(t);
+        match &t.resume {
+            Some(id) => Self::resume_thread(server, params, id).await,
+            None => Self::start_thread(server, params, t).await,
+        }
+    }
+
+    /// `thread/start` and `thread/resume` parameters: the model, the approval
+    /// policy, the instructions and the permission profile of the sandbox.
+    fn thread_params(t: &ThreadSpec) -> Value {
         let set: serde_json::Map<String, Value> = t
             .shell_env
             .iter()
@@ -140,7 +150,7 @@ impl CodexAgent {
             filesystem.insert(":tmpdir".into(), json!("read"));
             filesystem.insert(temp.display().to_string(), json!("write"));
         }
-        let mut params = json!({
+        json!({
             "cwd": t.cwd,
             "model": t.model,
             "approvalPolicy": t.approval_policy,
@@ -159,47 +169,63 @@ impl CodexAgent {
                 "allow_login_shell": false,
                 "shell_environment_policy": {"set": set},
             },
-        });
-        if let Some(id) = &t.resume {
-            // The thread keeps the instructions and tools it was started with.
-            params
-                .as_object_mut()
-                .map(|o| o.remove("developerInstructions"));
-            params["threadId"] = json!(id);
-            // Subscribed first: what it waits for is sent again on resume, maybe before the answer.
-            let incoming = server.subscribe(id);
-            let answer = match rpc.request("thread/resume", params).await {
-                Ok(a) => a,
-                Err(e) => {
-                    server.unsubscribe(id);
-                    return Err(e.into());
-                }
-            };
-            let history = super::items::from_turns(&answer["thread"]["turns"]);
-            let running = answer["thread"]["turns"]
-                .as_array()
-                .and_then(|turns| turns.last())
-                .filter(|turn| turn["status"] == "inProgress");
-            // Its patches under way: an approval asked again names only the item.
-            let patches = running
-                .and_then(|turn| turn["items"].as_array())
-                .into_iter()
-                .flatten()
-                .filter(|item| item["status"] == "inProgress")
-                .filter_map(super::file_change::from_item)
-                .filter_map(Result::ok)
-                .collect();
-            let running = running
-                .and_then(|turn| turn["id"].as_str())
-                .map(str::to_string);
-            return Ok(Opened {
-                thread_id: id.clone(),
-                incoming,
-                running,
-                patches,
-                history: Some(history),
-            });
-        }
+        })
+    }
+
+    /// Takes up thread `id` again: its history, the turn under way and that
+    /// turn's patches still waiting.
+    async fn resume_thread(
+        server: &SharedServer,
+        mut params: Value,
+        id: &str,
+    ) -> Result<Opened, CodexError> {
+        // The thread keeps the instructions and tools it was started with.
+        params
+            .as_object_mut()
+            .map(|o| o.remove("developerInstructions"));
+        params["threadId"] = json!(id);
+        // Subscribed first: what it waits for is sent again on resume, maybe before the answer.
+        let incoming = server.subscribe(id);
+        let answer = match server.rpc.request("thread/resume", params).await {
+            Ok(a) => a,
+            Err(e) => {
+                server.unsubscribe(id);
+                return Err(e.into());
+            }
+        };
+        let history = super::items::from_turns(&answer["thread"]["turns"]);
+        let running = answer["thread"]["turns"]
+            .as_array()
+            .and_then(|turns| turns.last())
+            .filter(|turn| turn["status"] == "inProgress");
+        // Its patches under way: an approval asked again names only the item.
+        let patches = running
+            .and_then(|turn| turn["items"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|item| item["status"] == "inProgress")
+            .filter_map(super::file_change::from_item)
+            .filter_map(Result::ok)
+            .collect();
+        let running = running
+            .and_then(|turn| turn["id"].as_str())
+            .map(str::to_string);
+        Ok(Opened {
+            thread_id: id.to_string(),
+            incoming,
+            running,
+            patches,
+            history: Some(history),
+        })
+    }
+
+    /// Starts a new thread with its tools and names it.
+    async fn start_thread(
+        server: &SharedServer,
+        mut params: Value,
+        t: &ThreadSpec,
+    ) -> Result<Opened, CodexError> {
+        let rpc = &server.rpc;
         let tools: Vec<Value> = t
             .tools
             .iter()
@@ -405,42 +431,9 @@ impl CodexAgent {
                 *self.turn.lock().unwrap() = Some(turn_id.clone());
                 Some(AgentEvent::TurnStarted { turn_id })
             }
-            "turn/completed" => {
-                let turn_id = p["turn"]["id"].as_str()?.to_string();
-                if let Some(message) = p["turn"]["error"]["message"].as_str() {
-                    self.conversation.finish(Entry {
-                        id: format!("{turn_id}-error"),
-                        turn_id: Some(turn_id.clone()),
-                        status: EntryStatus::Failed,
-                        cut: false,
-                        what: What::Error {
-                            message: crate::sanitize::shown(message),
-                        },
-                    });
-                }
-                {
-                    let mut turn = self.turn.lock().unwrap();
-                    if turn.as_deref() == Some(turn_id.as_str()) {
-                        *turn = None;
-                    }
-                }
-                Some(AgentEvent::TurnCompleted {
-                    turn_id,
-                    status: p["turn"]["status"].as_str().unwrap_or("completed").into(),
-                    error: p["turn"]["error"]["message"].as_str().map(str::to_string),
-                })
-            }
+            "turn/completed" => self.turn_completed(p),
             "item/started" => {
-                match super::file_change::from_item(&p["item"]) {
-                    Some(Ok((item_id, changes))) => {
-                        self.patches.lock().unwrap().insert(item_id, changes);
-                    }
-                    Some(Err(e)) => tracing::warn!("{}: {e}", self.session_id),
-                    None => {}
-                }
-                if let Some(e) = super::items::entry(&p["item"], p["turnId"].as_str(), true) {
-                    self.conversation.begin(e);
-                }
+                self.item_started(p);
                 None
             }
             "item/completed" => {
@@ -460,40 +453,11 @@ impl CodexAgent {
                 None
             }
             "item/fileChange/patchUpdated" => {
-                let item = json!({"type": "fileChange", "id": p["itemId"],
-                                  "changes": p["changes"], "status": "inProgress"});
-                if let Some(Ok((item_id, changes))) = super::file_change::from_item(&item) {
-                    self.patches.lock().unwrap().insert(item_id, changes);
-                }
-                if let Some(e) = super::items::entry(&item, p["turnId"].as_str(), true) {
-                    self.conversation.begin(e);
-                }
+                self.patch_updated(p);
                 None
             }
-            "thread/tokenUsage/updated" => {
-                let t = &p["tokenUsage"]["total"];
-                let n = |k: &str| t[k].as_u64().unwrap_or(0);
-                Some(AgentEvent::TokenUsage(TokenUsage {
-                    input_tokens: n("inputTokens"),
-                    cached_input_tokens: n("cachedInputTokens"),
-                    output_tokens: n("outputTokens"),
-                    reasoning_output_tokens: n("reasoningOutputTokens"),
-                    total_tokens: n("totalTokens"),
-                }))
-            }
-            "serverRequest/resolved" => {
-                let key = request_key(&p["requestId"]);
-                let rpc_id = &p["requestId"];
-                self.tool_calls.lock().unwrap().retain(|_, id| id != rpc_id);
-                let waiting = self.requests.lock().unwrap().remove(&key)?;
-                self.conversation
-                    .finish_open(&waiting.entry, |e| decided(e, None, "codex"));
-                Some(AgentEvent::ApprovalResolved {
-                    request_id: key,
-                    decision: None,
-                    by: "codex",
-                })
-            }
+            "thread/tokenUsage/updated" => Some(token_usage(p)),
+            "serverRequest/resolved" => self.request_resolved(p),
             "error" => {
                 let rate_limit = super::account::is_limit(&p["error"]["codexErrorInfo"]);
                 Some(AgentEvent::Error {
@@ -507,6 +471,77 @@ impl CodexAgent {
             }
             _ => None,
         }
+    }
+
+    /// A turn ended: its error, if any, joins the conversation and the turn is
+    /// no longer the one under way.
+    fn turn_completed(&self, p: &Value) -> Option<AgentEvent> {
+        let turn_id = p["turn"]["id"].as_str()?.to_string();
+        if let Some(message) = p["turn"]["error"]["message"].as_str() {
+            self.conversation.finish(Entry {
+                id: format!("{turn_id}-error"),
+                turn_id: Some(turn_id.clone()),
+                status: EntryStatus::Failed,
+                cut: false,
+                what: What::Error {
+                    message: crate::sanitize::shown(message),
+                },
+            });
+        }
+        {
+            let mut turn = self.turn.lock().unwrap();
+            if turn.as_deref() == Some(turn_id.as_str()) {
+                *turn = None;
+            }
+        }
+        Some(AgentEvent::TurnCompleted {
+            turn_id,
+            status: p["turn"]["status"].as_str().unwrap_or("completed").into(),
+            error: p["turn"]["error"]["message"].as_str().map(str::to_string),
+        })
+    }
+
+    /// An item began: a patch is kept for its approval, and the item joins the
+    /// conversation.
+    fn item_started(&self, p: &Value) {
+        match super::file_change::from_item(&p["item"]) {
+            Some(Ok((item_id, changes))) => {
+                self.patches.lock().unwrap().insert(item_id, changes);
+            }
+            Some(Err(e)) => tracing::warn!("{}: {e}", self.session_id),
+            None => {}
+        }
+        if let Some(e) = super::items::entry(&p["item"], p["turnId"].as_str(), true) {
+            self.conversation.begin(e);
+        }
+    }
+
+    /// A patch under way changed: kept for its approval and shown again.
+    fn patch_updated(&self, p: &Value) {
+        let item = json!({"type": "fileChange", "id": p["itemId"],
+                          "changes": p["changes"], "status": "inProgress"});
+        if let Some(Ok((item_id, changes))) = super::file_change::from_item(&item) {
+            self.patches.lock().unwrap().insert(item_id, changes);
+        }
+        if let Some(e) = super::items::entry(&item, p["turnId"].as_str(), true) {
+            self.conversation.begin(e);
+        }
+    }
+
+    /// Codex settled a request of its own (or it was withdrawn): the waiting
+    /// approval is closed as decided by Codex.
+    fn request_resolved(&self, p: &Value) -> Option<AgentEvent> {
+        let key = request_key(&p["requestId"]);
+        let rpc_id = &p["requestId"];
+        self.tool_calls.lock().unwrap().retain(|_, id| id != rpc_id);
+        let waiting = self.requests.lock().unwrap().remove(&key)?;
+        self.conversation
+            .finish_open(&waiting.entry, |e| decided(e, None, "codex"));
+        Some(AgentEvent::ApprovalResolved {
+            request_id: key,
+            decision: None,
+            by: "codex",
+        })
     }
 
     fn on_request(&self, id: Value, method: &str, p: &Value) -> Option<AgentEvent> {
@@ -638,6 +673,19 @@ fn request_key(id: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// The thread's token totals so far.
+fn token_usage(p: &Value) -> AgentEvent {
+    let t = &p["tokenUsage"]["total"];
+    let n = |k: &str| t[k].as_u64().unwrap_or(0);
+    AgentEvent::TokenUsage(TokenUsage {
+        input_tokens: n("inputTokens"),
+        cached_input_tokens: n("cachedInputTokens"),
+        output_tokens: n("outputTokens"),
+        reasoning_output_tokens: n("reasoningOutputTokens"),
+        total_tokens: n("totalTokens"),
+    })
 }
 
 #[cfg(test)]

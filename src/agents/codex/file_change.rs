@@ -34,26 +34,44 @@ enum WireKind {
     },
 }
 
+/// Why a `fileChange` item could not be read; the text says what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum FileChangeError {
+    #[error("a fileChange item without an id")]
+    NoId,
+    #[error("fileChange {id}: unreadable changes: {source}")]
+    Unreadable {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("fileChange {id}: a change without a usable path")]
+    NoPath { id: String },
+}
+
 /// The item's id and its changes when `item` is a `fileChange` item; `None`
 /// for any other item. A malformed one is an error that says what is wrong.
-pub fn from_item(item: &Value) -> Option<Result<(String, Vec<PatchChange>), String>> {
+pub fn from_item(item: &Value) -> Option<Result<(String, Vec<PatchChange>), FileChangeError>> {
     if item["type"] != "fileChange" {
         return None;
     }
     let Some(id) = item["id"].as_str() else {
-        return Some(Err("a fileChange item without an id".into()));
+        return Some(Err(FileChangeError::NoId));
     };
     let wire: Vec<WireChange> = match serde_json::from_value(item["changes"].clone()) {
         Ok(w) => w,
-        Err(e) => return Some(Err(format!("fileChange {id}: unreadable changes: {e}"))),
+        Err(source) => {
+            return Some(Err(FileChangeError::Unreadable {
+                id: id.to_string(),
+                source,
+            }))
+        }
     };
     let mut budget = DIFF_BUDGET;
     let mut changes = Vec::with_capacity(wire.len());
     for w in wire {
         if w.path.is_empty() || w.path.contains('\0') {
-            return Some(Err(format!(
-                "fileChange {id}: a change without a usable path"
-            )));
+            return Some(Err(FileChangeError::NoPath { id: id.to_string() }));
         }
         let (kind, move_to) = match w.kind {
             WireKind::Add => (PatchKind::Add, None),
@@ -124,12 +142,17 @@ mod tests {
         assert!(from_item(&json!({"type": "commandExecution", "id": "x"})).is_none());
         let no_path = json!({"type": "fileChange", "id": "c",
             "changes": [{"path": "", "kind": {"type": "add"}, "diff": ""}]});
-        assert!(from_item(&no_path).unwrap().unwrap_err().contains("path"));
+        assert!(from_item(&no_path)
+            .unwrap()
+            .unwrap_err()
+            .to_string()
+            .contains("path"));
         let odd_kind = json!({"type": "fileChange", "id": "c",
             "changes": [{"path": "/a", "kind": {"type": "chmod"}, "diff": ""}]});
         assert!(from_item(&odd_kind)
             .unwrap()
             .unwrap_err()
+            .to_string()
             .contains("unreadable"));
         let no_id = json!({"type": "fileChange", "changes": []});
         assert!(from_item(&no_id).unwrap().is_err());

@@ -19,38 +19,39 @@ const TOOL_TEXT_BYTES: usize = 8 * 1024;
 pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
     let id = item["id"].as_str()?.to_string();
     let kind = item["type"].as_str()?;
-    let mut cut = false;
-    let mut text = |v: &Value, max: usize, keep_end: bool| -> String {
-        let raw = v.as_str().unwrap_or_default();
-        let clean = shown(&crate::pty::strip_escapes(raw.as_bytes()));
-        if clean.len() <= max {
-            return clean;
-        }
-        cut = true;
-        if keep_end {
-            crate::text::tail(&clean, max).to_string()
-        } else {
-            crate::text::head(&clean, max).to_string()
-        }
-    };
-    let what = match kind {
+    let mut texts = Texts { cut: false };
+    let what = what_of(item, kind, &mut texts)?;
+    Some(Entry {
+        id,
+        turn_id: turn.map(str::to_string),
+        status: status_of(item, started),
+        cut: texts.cut,
+        what,
+    })
+}
+
+/// What an item of `kind` shows; `None` for the reasoning, which is not shown.
+fn what_of(item: &Value, kind: &str, texts: &mut Texts) -> Option<What> {
+    Some(match kind {
         "userMessage" => What::User {
             text: user_text(&item["content"]),
         },
         "agentMessage" => What::Agent {
-            text: text(&item["text"], TEXT_BYTES, false),
+            text: texts.text(&item["text"], TEXT_BYTES, false),
         },
         "reasoning" => return None,
         "commandExecution" => What::Command {
-            command: text(&item["command"], TEXT_BYTES, false),
+            command: texts.text(&item["command"], TEXT_BYTES, false),
             cwd: item["cwd"].as_str().map(shown),
-            output: text(&item["aggregatedOutput"], TEXT_BYTES, true),
+            output: texts.text(&item["aggregatedOutput"], TEXT_BYTES, true),
             exit_code: item["exitCode"].as_i64().map(|c| c as i32),
             duration_ms: item["durationMs"].as_i64(),
         },
         "fileChange" => match super::file_change::from_item(item)? {
             Ok((_, changes)) => What::FileChange { changes },
-            Err(e) => What::Error { message: e },
+            Err(e) => What::Error {
+                message: e.to_string(),
+            },
         },
         "mcpToolCall" => What::ToolCall {
             tool: format!(
@@ -58,8 +59,8 @@ pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
                 shown(item["server"].as_str().unwrap_or("?")),
                 shown(item["tool"].as_str().unwrap_or("?"))
             ),
-            arguments: text(&json_text(&item["arguments"]), TOOL_TEXT_BYTES, false),
-            result: text(
+            arguments: texts.text(&json_text(&item["arguments"]), TOOL_TEXT_BYTES, false),
+            result: texts.text(
                 &json_text(if item["error"].is_null() {
                     &item["result"]
                 } else {
@@ -72,8 +73,8 @@ pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
         },
         "dynamicToolCall" => What::ToolCall {
             tool: shown(item["tool"].as_str().unwrap_or("?")),
-            arguments: text(&json_text(&item["arguments"]), TOOL_TEXT_BYTES, false),
-            result: text(
+            arguments: texts.text(&json_text(&item["arguments"]), TOOL_TEXT_BYTES, false),
+            result: texts.text(
                 &Value::String(content_text(&item["contentItems"])),
                 TOOL_TEXT_BYTES,
                 false,
@@ -82,11 +83,11 @@ pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
         },
         "plan" => What::Other {
             name: "plan".into(),
-            text: text(&item["text"], TEXT_BYTES, false),
+            text: texts.text(&item["text"], TEXT_BYTES, false),
         },
         "webSearch" => What::Other {
             name: "web search".into(),
-            text: text(&item["query"], TOOL_TEXT_BYTES, false),
+            text: texts.text(&item["query"], TOOL_TEXT_BYTES, false),
         },
         "contextCompaction" => What::Other {
             name: "context compacted".into(),
@@ -96,22 +97,42 @@ pub fn entry(item: &Value, turn: Option<&str>, started: bool) -> Option<Entry> {
             name: shown(other),
             text: String::new(),
         },
-    };
-    let status = match item["status"].as_str() {
+    })
+}
+
+/// An item's status; one without a status is under way when it starts and
+/// done when it completes.
+fn status_of(item: &Value, started: bool) -> EntryStatus {
+    match item["status"].as_str() {
         Some("completed") => EntryStatus::Completed,
         Some("failed") => EntryStatus::Failed,
         Some("declined") => EntryStatus::Declined,
         Some(_) => EntryStatus::InProgress,
         None if started => EntryStatus::InProgress,
         None => EntryStatus::Completed,
-    };
-    Some(Entry {
-        id,
-        turn_id: turn.map(str::to_string),
-        status,
-        cut,
-        what,
-    })
+    }
+}
+
+/// The item's texts made safe to show and cut to a budget, and whether any was cut.
+struct Texts {
+    cut: bool,
+}
+
+impl Texts {
+    /// At most `max` bytes of `v`'s text, its end kept when `keep_end`.
+    fn text(&mut self, v: &Value, max: usize, keep_end: bool) -> String {
+        let raw = v.as_str().unwrap_or_default();
+        let clean = shown(&crate::pty::strip_escapes(raw.as_bytes()));
+        if clean.len() <= max {
+            return clean;
+        }
+        self.cut = true;
+        if keep_end {
+            crate::text::tail(&clean, max).to_string()
+        } else {
+            crate::text::head(&clean, max).to_string()
+        }
+    }
 }
 
 /// The entries of a thread's turns (`thread/resume`'s `thread.turns`): the

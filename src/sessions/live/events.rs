@@ -5,7 +5,7 @@
 //! connection is the facade's (`sessions/follow.rs`).
 
 use super::{agent_failure, LiveAgents};
-use crate::agents::{AgentError, AgentEvent};
+use crate::agents::{AgentError, AgentEvent, ToolCall};
 use crate::error::{LResult, LauncherError};
 use crate::model::{
     AgentInfo, AgentState, ApprovalDecision, Attention, AttentionKind, AuditEvent, PendingApproval,
@@ -71,75 +71,15 @@ impl LiveAgents {
         event: AgentEvent,
     ) -> FollowUp {
         let working = self.agent(id).is_some_and(|a| a.working());
-        let session_id = id.to_string();
-        let audit = match &event {
-            AgentEvent::TurnStarted { turn_id } => Some(AuditEvent::TurnStarted {
-                session_id,
-                turn_id: turn_id.clone(),
-            }),
-            AgentEvent::TurnCompleted {
-                turn_id,
-                status,
-                error,
-            } => Some(AuditEvent::TurnCompleted {
-                session_id,
-                turn_id: turn_id.clone(),
-                status: status.clone(),
-                error: error.clone(),
-            }),
-            AgentEvent::ApprovalRequested(a) => Some(AuditEvent::ApprovalRequested {
-                session_id,
-                request_id: a.request_id.clone(),
-                kind: a.kind,
-                command: a.command.clone(),
-                changes: a.changes.clone(),
-                cwd: a.cwd.clone(),
-                reason: a.reason.clone(),
-            }),
-            AgentEvent::ApprovalResolved {
-                request_id,
-                decision,
-                by,
-            } => Some(AuditEvent::ApprovalDecided {
-                session_id,
-                request_id: request_id.clone(),
-                decision: *decision,
-                by: by.to_string(),
-            }),
-            AgentEvent::Error {
-                message,
-                will_retry,
-                ..
-            } => Some(AuditEvent::AgentError {
-                session_id,
-                message: message.clone(),
-                will_retry: *will_retry,
-            }),
-            AgentEvent::NeedsInput(text) => Some(AuditEvent::AgentNeedsInput {
-                session_id,
-                text: text.clone(),
-            }),
+        match &event {
             AgentEvent::ToolCall(call) => {
-                let audit = AuditEvent::ToolCalled {
-                    session_id: session_id.clone(),
-                    call_id: call.call_id.clone(),
-                    tool: call.tool.clone(),
-                };
-                self.ctx.store.audit_or_log(audit);
-                let signal = Signal::ToolCall {
-                    session_id,
-                    call_id: call.call_id.clone(),
-                    tool: call.tool.clone(),
-                    arguments: call.arguments.clone(),
-                };
-                if self.signals.send(signal).is_err() {
-                    tracing::warn!("{id} called {} while the launcher stops", call.tool);
-                }
+                self.pass_tool_call(id, call);
                 return FollowUp::Nothing;
             }
-            AgentEvent::TokenUsage(_) => None,
             AgentEvent::Closed => return FollowUp::Closed,
-        };
+            _ => {}
+        }
+        let audit = audit_of(id, &event);
         let saved = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 if x.is_running() {
@@ -175,6 +115,25 @@ impl LiveAgents {
             FollowUp::TurnEnded
         } else {
             FollowUp::Nothing
+        }
+    }
+
+    /// A call of a governance tool: audited, then handed to the launcher's loop.
+    fn pass_tool_call(&self, id: &str, call: &ToolCall) {
+        let audit = AuditEvent::ToolCalled {
+            session_id: id.to_string(),
+            call_id: call.call_id.clone(),
+            tool: call.tool.clone(),
+        };
+        self.ctx.store.audit_or_log(audit);
+        let signal = Signal::ToolCall {
+            session_id: id.to_string(),
+            call_id: call.call_id.clone(),
+            tool: call.tool.clone(),
+            arguments: call.arguments.clone(),
+        };
+        if self.signals.send(signal).is_err() {
+            tracing::warn!("{id} called {} while the launcher stops", call.tool);
         }
     }
 }
@@ -246,6 +205,59 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
     let working = working || matches!(event, AgentEvent::TurnStarted { .. });
     if a.agent_state != AgentState::Exited {
         a.settle(working);
+    }
+}
+
+/// The audit line an agent event leaves, if any.
+fn audit_of(id: &str, event: &AgentEvent) -> Option<AuditEvent> {
+    match event {
+        AgentEvent::TurnStarted { turn_id } => Some(AuditEvent::TurnStarted {
+            session_id: id.to_string(),
+            turn_id: turn_id.clone(),
+        }),
+        AgentEvent::TurnCompleted {
+            turn_id,
+            status,
+            error,
+        } => Some(AuditEvent::TurnCompleted {
+            session_id: id.to_string(),
+            turn_id: turn_id.clone(),
+            status: status.clone(),
+            error: error.clone(),
+        }),
+        AgentEvent::ApprovalRequested(a) => Some(AuditEvent::ApprovalRequested {
+            session_id: id.to_string(),
+            request_id: a.request_id.clone(),
+            kind: a.kind,
+            command: a.command.clone(),
+            changes: a.changes.clone(),
+            cwd: a.cwd.clone(),
+            reason: a.reason.clone(),
+        }),
+        AgentEvent::ApprovalResolved {
+            request_id,
+            decision,
+            by,
+        } => Some(AuditEvent::ApprovalDecided {
+            session_id: id.to_string(),
+            request_id: request_id.clone(),
+            decision: *decision,
+            by: by.to_string(),
+        }),
+        AgentEvent::Error {
+            message,
+            will_retry,
+            ..
+        } => Some(AuditEvent::AgentError {
+            session_id: id.to_string(),
+            message: message.clone(),
+            will_retry: *will_retry,
+        }),
+        AgentEvent::NeedsInput(text) => Some(AuditEvent::AgentNeedsInput {
+            session_id: id.to_string(),
+            text: text.clone(),
+        }),
+        AgentEvent::ToolCall(_) | AgentEvent::TokenUsage(_) | AgentEvent::Closed => None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::answer::failure;
 use super::routes::Routes;
@@ -117,11 +117,26 @@ fn not_owner(p: &Principal, id: &str) -> Option<Response> {
 fn number<T: std::str::FromStr>(
     q: &HashMap<String, String>,
     name: &str,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, NotAWholeNumber> {
     match q.get(name).map(|s| s.parse::<T>()) {
         None => Ok(None),
         Some(Ok(n)) => Ok(Some(n)),
-        Some(Err(_)) => Err(format!("{name} must be a whole number")),
+        Some(Err(_)) => Err(NotAWholeNumber {
+            name: name.to_string(),
+        }),
+    }
+}
+
+/// A query parameter that should have been a whole number; answered with a 400.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} must be a whole number")]
+struct NotAWholeNumber {
+    name: String,
+}
+
+impl IntoResponse for NotAWholeNumber {
+    fn into_response(self) -> Response {
+        failure(StatusCode::BAD_REQUEST, &self.to_string())
     }
 }
 

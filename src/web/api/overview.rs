@@ -133,9 +133,7 @@ pub(super) async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
         number::<u64>(&q, "before"),
     ) {
         (Ok(s), Ok(l), Ok(b)) => (s.unwrap_or(0), l.unwrap_or(1000).clamp(1, 10_000), b),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return failure(StatusCode::BAD_REQUEST, &e)
-        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into_response(),
     };
     let log = l.ctx.store.audit_log();
     let page = match before {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{flag, not_owner, number, Caller, IdQuery, L};
@@ -50,7 +50,7 @@ pub(super) async fn zhongshu_inbox(
     }
     let (limit, before) = match (number::<usize>(&q, "limit"), number::<i64>(&q, "before")) {
         (Ok(l), Ok(b)) => (l.unwrap_or(50).clamp(1, 1000), b),
-        (Err(e), _) | (_, Err(e)) => return failure(StatusCode::BAD_REQUEST, &e),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
     reply(crate::mailbox::inbox_view::inbox_view(
