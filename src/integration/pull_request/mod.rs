@@ -10,22 +10,35 @@
 //! repository visible) so a refusal pushes nothing; a pull request that
 //! cannot be opened after the push takes the pushed branch off the remote
 //! again; the work stays pending through every failure, audited
-//! (`pull_request_failed`).
+//! (`pull_request_failed`). Pushing to the forge is [`push`]'s.
 
-use super::message::merge_message;
-use super::Integrations;
-use crate::clock;
-use crate::config::MergeStyle;
+mod push;
+
+use std::sync::Arc;
+
+use crate::context::Context;
 use crate::error::{LResult, LauncherError};
-use crate::forge::body::{self, Part};
-use crate::forge::push::{self, PushError};
-use crate::forge::{commits, ForgeError, NewPull, Setup};
-use crate::model::{
-    AuditEvent, Carried, PullRequest, PullRequestState, ResultSource, Session, Workspace,
-    WorkspaceState,
-};
-use crate::policy::integration::may_integrate;
+use crate::forge::body::Part;
+use crate::forge::push::PushError;
+use crate::forge::{ForgeError, Setup};
+use crate::model::{PullRequest, ResultSource, Session, Workspace};
+use crate::policy::integration::{self as integration_rules, may_integrate};
+use crate::sessions::Sessions;
 use crate::worktrees::WorktreeError;
+
+/// The pull requests of the departments' work: the forge they go to, opening
+/// them and pushing new work onto them. Held by [`super::Integrations`],
+/// whose working-tree lock they share.
+pub struct PullRequests {
+    ctx: Arc<Context>,
+    sessions: Arc<Sessions>,
+    /// One change of the user's working tree at a time.
+    working_tree: Arc<tokio::sync::Mutex<()>>,
+    /// The forge and remote of pull requests, once resolved.
+    forge: std::sync::Mutex<Option<Setup>>,
+    /// A pull request was opened or updated: its checks are worth a look now.
+    pub changed: tokio::sync::Notify,
+}
 
 /// The work of one department, ready to go into a pull request.
 struct Ready {
@@ -81,9 +94,27 @@ async fn off_the_runtime<T: Send + 'static>(
         .unwrap_or_else(|e| Err(LauncherError::Internal(format!("git task failed: {e}"))))
 }
 
-impl Integrations {
+impl PullRequests {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        sessions: Arc<Sessions>,
+        working_tree: Arc<tokio::sync::Mutex<()>>,
+    ) -> PullRequests {
+        PullRequests {
+            ctx,
+            sessions,
+            working_tree,
+            forge: std::sync::Mutex::new(None),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn department(&self, id: &str) -> LResult<(Session, Workspace)> {
+        super::department(&self.sessions, id)
+    }
+
     /// Pull requests as configured, or why they are off.
-    pub fn pull_request_setup(&self) -> LResult<Setup> {
+    pub fn setup(&self) -> LResult<Setup> {
         let settings = &self.ctx.config.launcher.pull_requests;
         let url = crate::forge::remote::url_of(&self.ctx.repo, &settings.remote)
             .map_err(|off| LauncherError::Conflict(off.0))?;
@@ -100,31 +131,23 @@ impl Integrations {
 
     /// Opens a pull request for department `id`'s recorded work (or, when
     /// its work already has one open, pushes its new work onto it).
-    pub(super) async fn open_pull_request(
-        &self,
-        id: &str,
-        override_scope: bool,
-    ) -> LResult<Workspace> {
+    pub(super) async fn open_for(&self, id: &str, override_scope: bool) -> LResult<Workspace> {
         let _one = self.working_tree.lock().await;
         let (s, ws) = self.department(id)?;
-        self.ready(&s, &ws)?;
+        integration_rules::ready(&s, &ws)?;
         if ws.pull_request.as_ref().is_some_and(PullRequest::is_open) {
             return self.push_update(id).await;
         }
-        let setup = self.pull_request_setup()?;
+        let setup = self.setup()?;
         let ready = self.ready_for_review(&s, override_scope).await?;
         self.open(id, &setup, vec![ready], None).await
     }
 
     /// One pull request for every department of plan `zhongshu` whose work
     /// waits for the user: one commit each, in the order they started.
-    pub async fn open_plan_pull_request(
-        &self,
-        zhongshu: &str,
-        override_scope: bool,
-    ) -> LResult<Vec<Workspace>> {
+    pub async fn open_plan(&self, zhongshu: &str, override_scope: bool) -> LResult<Vec<Workspace>> {
         let _one = self.working_tree.lock().await;
-        let setup = self.pull_request_setup()?;
+        let setup = self.setup()?;
         let mut waiting: Vec<Session> = self.ctx.store.read(|st| {
             st.children_of(zhongshu)
                 .filter(|c| !c.is_running())
@@ -153,7 +176,7 @@ impl Integrations {
 
     /// Records `s` again and checks its scope: its work as a pull request part.
     async fn ready_for_review(&self, s: &Session, override_scope: bool) -> LResult<Ready> {
-        let ws = self.record_now(s, "pull_request").await?;
+        let ws = super::record_now(&self.ctx, &self.sessions, s, "pull_request").await?;
         let commit = ws
             .commit
             .clone()
@@ -200,275 +223,6 @@ impl Integrations {
                 .unwrap_or_default(),
             packet: report.and_then(|r| r.handoff_packet),
         }
-    }
-
-    /// Pushes `work` (one commit each) and opens its pull request; `owner`
-    /// names it in the audit (a department, or the plan's Zhongshu).
-    async fn open(
-        &self,
-        owner: &str,
-        setup: &Setup,
-        work: Vec<Ready>,
-        plan: Option<&str>,
-    ) -> LResult<Workspace> {
-        let failed = |e: LauncherError| {
-            self.ctx.store.audit_or_log(AuditEvent::PullRequestFailed {
-                session_id: owner.to_string(),
-                error: e.to_string(),
-            });
-            e
-        };
-        // The forge first: a refusal there pushes nothing.
-        let repo_info = setup
-            .forge
-            .repository()
-            .await
-            .map_err(forge_error)
-            .map_err(|e| {
-                failed(stays_pending(
-                    e,
-                    "nothing was pushed; the work stays pending",
-                ))
-            })?;
-        let base = match &self.ctx.config.launcher.pull_requests.base {
-            Some(b) => b.clone(),
-            None => {
-                let repo = self.ctx.repo.clone();
-                off_the_runtime(move || commits::current_branch(&repo).map_err(git_error))
-                    .await?
-                    .ok_or_else(|| {
-                        failed(LauncherError::Conflict(
-                            "HEAD is detached: check out the branch the pull request should \
-                             target, or set launcher.pull_requests.base"
-                                .into(),
-                        ))
-                    })?
-            }
-        };
-        let branch = match plan {
-            Some(z) => format!("governance/{z}/plan"),
-            None => work[0].ws.branch.clone(),
-        };
-        // One commit per department, each on the one before.
-        let mut head = work[0].ws.base.clone();
-        let mut carries = Vec::new();
-        for r in &work {
-            let message = merge_message(MergeStyle::Squash, &r.session, &r.ws, &r.part.summary);
-            let (repo, parent, since, commit) = (
-                self.ctx.repo.clone(),
-                head.clone(),
-                r.ws.base.clone(),
-                r.commit.clone(),
-            );
-            head = off_the_runtime(move || {
-                commits::stack(&repo, &parent, &since, &commit, &message).map_err(git_error)
-            })
-            .await
-            .map_err(|e| {
-                failed(stays_pending(
-                    e,
-                    "nothing was pushed; the work stays pending",
-                ))
-            })?;
-            carries.push(Carried {
-                session_id: r.session.id.clone(),
-                branch: r.ws.branch.clone(),
-                commit: r.commit.clone(),
-            });
-        }
-        {
-            let (repo, remote, head, branch) = (
-                self.ctx.repo.clone(),
-                setup.remote.clone(),
-                head.clone(),
-                branch.clone(),
-            );
-            off_the_runtime(move || push::push(&repo, &remote, &head, &branch).map_err(push_error))
-                .await
-                .map_err(|e| {
-                    failed(stays_pending(
-                        e,
-                        "nothing was pushed or opened; the work stays pending",
-                    ))
-                })?;
-        }
-        let parts: Vec<Part> = work.iter().map(|r| r.part.clone()).collect();
-        let new = NewPull {
-            title: body::title(&parts, &work[0].session.task),
-            body: body::render(&parts, self.ctx.url()),
-            head: branch.clone(),
-            base: base.clone(),
-        };
-        let opened = match setup.forge.open_pull(new).await {
-            Ok(o) => o,
-            Err(e) => {
-                // Nothing half-done: the branch comes off the remote again.
-                let (repo, remote, gone) =
-                    (self.ctx.repo.clone(), setup.remote.clone(), branch.clone());
-                let undone = off_the_runtime(move || {
-                    push::delete(&repo, &remote, &gone).map_err(push_error)
-                })
-                .await;
-                let what = match undone {
-                    Ok(()) => format!(
-                        "the pushed branch {branch} was taken off the remote again; nothing was opened, the work stays pending"
-                    ),
-                    Err(u) => format!(
-                        "nothing was opened and the work stays pending, but the pushed branch {branch} could not be taken off the remote ({u})"
-                    ),
-                };
-                return Err(failed(stays_pending(forge_error(e), &what)));
-            }
-        };
-        let record = PullRequest {
-            url: opened.pull.url.clone(),
-            number: opened.pull.number,
-            state: PullRequestState::Open,
-            checks: Vec::new(),
-            repo: repo_info.full_name.clone(),
-            remote: setup.remote.clone(),
-            branch: branch.clone(),
-            base: base.clone(),
-            head: head.clone(),
-            carries: carries.clone(),
-            opened_at: clock::now_rfc3339(),
-            checked_at: None,
-            send_backs: 0,
-            sent_failure: None,
-        };
-        self.ctx.store.update(|tx| {
-            for c in &carries {
-                if let Some(w) = tx
-                    .session_mut(&c.session_id)
-                    .and_then(|s| s.workspace_mut())
-                {
-                    w.state = WorkspaceState::InReview;
-                    w.pull_request = Some(record.clone());
-                    w.conflicts.clear();
-                }
-            }
-            tx.audit(AuditEvent::PullRequestOpened {
-                session_id: owner.to_string(),
-                number: record.number,
-                url: record.url.clone(),
-                branch: branch.clone(),
-                base: base.clone(),
-                commit: head.clone(),
-                reused: opened.reused,
-                carries: if plan.is_some() {
-                    carries.iter().map(|c| c.session_id.clone()).collect()
-                } else {
-                    Vec::new()
-                },
-            });
-        })?;
-        self.pull_requests_changed.notify_one();
-        Ok(self.department(&carries[0].session_id)?.1)
-    }
-
-    /// The department reported again after a send back: its new work goes
-    /// onto its open pull request as one more commit. The caller holds the
-    /// working-tree lock.
-    pub(super) async fn push_update(&self, id: &str) -> LResult<Workspace> {
-        let (s, ws) = self.department(id)?;
-        let Some(pr) = ws.pull_request.clone().filter(PullRequest::is_open) else {
-            return Err(LauncherError::Conflict(format!(
-                "{id} has no open pull request"
-            )));
-        };
-        let failed = |e: LauncherError| {
-            self.ctx.store.audit_or_log(AuditEvent::PullRequestFailed {
-                session_id: id.to_string(),
-                error: e.to_string(),
-            });
-            e
-        };
-        let setup = self.pull_request_setup().map_err(failed)?;
-        let commit = ws
-            .commit
-            .clone()
-            .ok_or_else(|| LauncherError::Conflict(format!("nothing of {id} is recorded")))?;
-        let since = pr
-            .carries
-            .iter()
-            .find(|c| c.branch == ws.branch)
-            .map(|c| c.commit.clone())
-            .unwrap_or_else(|| ws.base.clone());
-        let part = self.part(&s, &ws);
-        let new_head = if since == commit {
-            pr.head.clone()
-        } else {
-            let message = merge_message(MergeStyle::Squash, &s, &ws, &part.summary);
-            let (repo, parent, since, work) = (
-                self.ctx.repo.clone(),
-                pr.head.clone(),
-                since.clone(),
-                commit.clone(),
-            );
-            let head = off_the_runtime(move || {
-                commits::stack(&repo, &parent, &since, &work, &message).map_err(git_error)
-            })
-            .await
-            .map_err(|e| {
-                failed(stays_pending(
-                    e,
-                    "nothing was pushed; the work stays pending",
-                ))
-            })?;
-            let (repo, remote, pushed, branch) = (
-                self.ctx.repo.clone(),
-                pr.remote.clone(),
-                head.clone(),
-                pr.branch.clone(),
-            );
-            off_the_runtime(move || {
-                push::push(&repo, &remote, &pushed, &branch).map_err(push_error)
-            })
-            .await
-            .map_err(|e| {
-                failed(stays_pending(
-                    e,
-                    "the pull request is as it was; the work stays pending",
-                ))
-            })?;
-            head
-        };
-        // The body follows the new review; the pull request has its commit either way.
-        if pr.carries.len() <= 1 {
-            let title = body::title(std::slice::from_ref(&part), &s.task);
-            let text = body::render(std::slice::from_ref(&part), self.ctx.url());
-            if let Err(e) = setup.forge.update_pull(pr.number, title, text).await {
-                tracing::warn!(
-                    "the body of pull request #{} stays as it was: {e}",
-                    pr.number
-                );
-            }
-        }
-        let number = pr.number;
-        let branch = ws.branch.clone();
-        self.ctx.store.update(|tx| {
-            self::each_carrier(tx, &pr, |sid, w| {
-                if let Some(p) = w.pull_request.as_mut() {
-                    p.head = new_head.clone();
-                    p.checks.clear();
-                    p.checked_at = None;
-                    for c in p.carries.iter_mut().filter(|c| c.branch == branch) {
-                        c.commit = commit.clone();
-                        c.session_id = id.to_string();
-                    }
-                }
-                if sid == id {
-                    w.state = WorkspaceState::InReview;
-                }
-            });
-            tx.audit(AuditEvent::PullRequestUpdated {
-                session_id: id.to_string(),
-                number,
-                commit: new_head.clone(),
-            });
-        })?;
-        self.pull_requests_changed.notify_one();
-        Ok(self.department(id)?.1)
     }
 
     /// Pushes a re-recorded department's work onto its open pull request
