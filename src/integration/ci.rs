@@ -47,7 +47,7 @@ impl Integrations {
                     };
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = this.pull_requests_changed.notified() => {}
+                        _ = this.pull_requests.changed.notified() => {}
                     }
                 }
             };
@@ -65,7 +65,7 @@ impl Integrations {
         if open.is_empty() {
             return None;
         }
-        let setup = match self.pull_request_setup() {
+        let setup = match self.pull_requests.setup() {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("pull requests cannot be followed: {e}");
@@ -206,7 +206,7 @@ impl Integrations {
                 pr.number
             ))
         })?;
-        let setup = self.pull_request_setup()?;
+        let setup = self.pull_requests.setup()?;
         let log = match setup.forge.job_log(check.clone()).await {
             Ok(Some(text)) => Some(excerpt(&text)),
             Ok(None) => None,

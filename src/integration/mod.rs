@@ -20,6 +20,7 @@ pub mod record;
 mod undo;
 
 pub use ci::failure_note;
+pub use pull_request::PullRequests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,11 +43,9 @@ pub struct Integrations {
     ctx: Arc<Context>,
     sessions: Arc<Sessions>,
     /// One change of the user's working tree at a time.
-    working_tree: tokio::sync::Mutex<()>,
-    /// The forge and remote of pull requests, once resolved.
-    forge: std::sync::Mutex<Option<crate::forge::Setup>>,
-    /// A pull request was opened or updated: its checks are worth a look now.
-    pub pull_requests_changed: tokio::sync::Notify,
+    working_tree: Arc<tokio::sync::Mutex<()>>,
+    /// Pull requests: the fourth way to integrate.
+    pub pull_requests: PullRequests,
 }
 
 /// What a send back did.
@@ -76,26 +75,74 @@ fn launcher_error(e: WorktreeError) -> LauncherError {
     }
 }
 
+/// A department session with a worktree, by a validated id.
+fn department(sessions: &Sessions, id: &str) -> LResult<(Session, Workspace)> {
+    let s = sessions.require_session(id)?;
+    let ws = s.workspace().cloned().ok_or_else(|| {
+        LauncherError::Conflict(format!(
+            "{id} works in the shared working tree: its changes are already there"
+        ))
+    })?;
+    Ok((s, ws))
+}
+
+/// Records the worktree again (what changed since its report is kept too).
+async fn record_now(
+    ctx: &Arc<Context>,
+    sessions: &Sessions,
+    s: &Session,
+    reason: &'static str,
+) -> LResult<Workspace> {
+    // A report registered while this record was taken: taken again with its claim.
+    for _ in 0..3 {
+        let shared = Arc::clone(ctx);
+        let session = s.clone();
+        let claimed = ctx
+            .store
+            .results_of_department(&s.id)?
+            .into_iter()
+            .rev()
+            .find(|r| r.source == crate::model::ResultSource::Mailbox)
+            .map(|r| r.changed_files);
+        let snap = tokio::task::spawn_blocking(move || {
+            record::take(&shared, &session, claimed.as_deref())
+        })
+        .await
+        .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
+        .map_err(|e| {
+            LauncherError::Conflict(format!(
+                "the worktree of {} could not be recorded ({e}): nothing was done to it",
+                s.id
+            ))
+        })?;
+        let Some(snap) = snap else { break };
+        if ctx
+            .store
+            .update(|tx| record::store(tx, &s.id, &snap, reason))?
+        {
+            break;
+        }
+    }
+    Ok(department(sessions, &s.id)?.1)
+}
+
 impl Integrations {
     pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> Integrations {
+        let working_tree = Arc::new(tokio::sync::Mutex::new(()));
         Integrations {
+            pull_requests: PullRequests::new(
+                Arc::clone(&ctx),
+                Arc::clone(&sessions),
+                Arc::clone(&working_tree),
+            ),
             ctx,
             sessions,
-            working_tree: tokio::sync::Mutex::new(()),
-            forge: std::sync::Mutex::new(None),
-            pull_requests_changed: tokio::sync::Notify::new(),
+            working_tree,
         }
     }
 
-    /// A department session with a worktree, by a validated id.
     fn department(&self, id: &str) -> LResult<(Session, Workspace)> {
-        let s = self.sessions.require_session(id)?;
-        let ws = s.workspace().cloned().ok_or_else(|| {
-            LauncherError::Conflict(format!(
-                "{id} works in the shared working tree: its changes are already there"
-            ))
-        })?;
-        Ok((s, ws))
+        department(&self.sessions, id)
     }
 
     /// Refuses a department still at work, or one whose work is settled.
@@ -103,41 +150,8 @@ impl Integrations {
         Ok(integration_rules::ready(s, ws)?)
     }
 
-    /// Records the worktree again (what changed since its report is kept too).
     async fn record_now(&self, s: &Session, reason: &'static str) -> LResult<Workspace> {
-        // A report registered while this record was taken: taken again with its claim.
-        for _ in 0..3 {
-            let ctx = Arc::clone(&self.ctx);
-            let session = s.clone();
-            let claimed = self
-                .ctx
-                .store
-                .results_of_department(&s.id)?
-                .into_iter()
-                .rev()
-                .find(|r| r.source == crate::model::ResultSource::Mailbox)
-                .map(|r| r.changed_files);
-            let snap = tokio::task::spawn_blocking(move || {
-                record::take(&ctx, &session, claimed.as_deref())
-            })
-            .await
-            .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
-            .map_err(|e| {
-                LauncherError::Conflict(format!(
-                    "the worktree of {} could not be recorded ({e}): nothing was done to it",
-                    s.id
-                ))
-            })?;
-            let Some(snap) = snap else { break };
-            if self
-                .ctx
-                .store
-                .update(|tx| record::store(tx, &s.id, &snap, reason))?
-            {
-                break;
-            }
-        }
-        Ok(self.department(&s.id)?.1)
+        record_now(&self.ctx, &self.sessions, s, reason).await
     }
 
     /// Apply or Merge a department's recorded work, after predicting conflicts;
@@ -149,7 +163,7 @@ impl Integrations {
         override_scope: bool,
     ) -> LResult<Workspace> {
         if mode == IntegrationMode::PullRequest {
-            return self.open_pull_request(id, override_scope).await;
+            return self.pull_requests.open_for(id, override_scope).await;
         }
         let _one = self.working_tree.lock().await;
         let (s, ws) = self.department(id)?;
@@ -572,7 +586,7 @@ impl Integrations {
         if ws.state == WorkspaceState::Pending
             && ws.pull_request.as_ref().is_some_and(|p| p.is_open())
         {
-            self.update_after_report(id).await;
+            self.pull_requests.update_after_report(id).await;
             return;
         }
         if ws.state == WorkspaceState::Pending && ws.nothing_to_review {

@@ -222,7 +222,10 @@ impl Launcher {
     /// Called once the server is bound: records the URL agents and terminals use.
     pub fn set_url(&self, url: String) {
         self.ctx.set_url(url.clone());
-        self.sessions.terminals.set_allowed_origins(vec![url]);
+        self.sessions
+            .terminals
+            .listeners
+            .set_allowed_origins(vec![url]);
     }
 
     pub fn url(&self) -> &str {

@@ -181,7 +181,8 @@ impl Sessions {
         })?;
         self.live.adopt_agent(id, agent);
         self.follow_agent(id, started.events);
-        self.show_terminal(id, terminal, s.is_zhongshu(), &s.title)
+        self.terminals
+            .show(id, terminal, s.is_zhongshu(), &s.title)
             .await;
         if s.is_department() && !s.has_reported() && !working {
             // Its interrupted turn would otherwise never end in a report.

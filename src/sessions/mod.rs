@@ -24,12 +24,11 @@ use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::error::{LResult, LauncherError};
 use crate::model::{AuditEvent, CloseReason, InputRecord, Session, SessionKind};
-use crate::pty;
 use crate::signals::SignalTx;
-use crate::terminal::Terminals;
 
 pub use live::LiveAgents;
 pub use start::{Continuation, StartSpec};
+pub use terminals::{SessionTerminals, TerminalClosed};
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
@@ -43,13 +42,12 @@ pub struct Sessions {
     pub(crate) ctx: Arc<Context>,
     /// The live agents, their PTYs and what they say.
     pub live: Arc<LiveAgents>,
-    pub terminals: Terminals,
+    /// Their browser terminals.
+    pub terminals: Arc<SessionTerminals>,
     /// Session tokens: agents get these, never the developer's.
     pub credentials: Arc<Credentials>,
     /// Serializes Zhongshu starts (the `max_zhongshu` limit).
     zhongshu_start: tokio::sync::Mutex<()>,
-    /// One on-demand terminal start at a time.
-    attaching: tokio::sync::Mutex<()>,
     signals: SignalTx,
     /// Whether the repository's configuration may run: no session starts
     /// before the user trusts what it sets.
@@ -75,15 +73,15 @@ impl Sessions {
             signals.clone(),
             quota_changed,
         );
+        let live = Arc::new(live);
         Sessions {
             trust: crate::config_trust::TrustGate::of(&ctx.config),
+            terminals: Arc::new(SessionTerminals::new(Arc::clone(&ctx), Arc::clone(&live))),
             ctx,
-            live: Arc::new(live),
+            live,
             tool_specs,
-            terminals: Terminals::new(Vec::new()),
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
-            attaching: tokio::sync::Mutex::new(()),
             signals,
         }
     }
@@ -185,14 +183,9 @@ impl Sessions {
                 self.live.record_exit(&id, code, Some("launcher_stopped"));
             }
         }
-        for (key, pty) in self.live.live_ptys() {
-            if terminals::is_shell_key(&key) {
-                pty.terminate(pty::KILL_GRACE).await;
-            }
-        }
+        self.terminals.close_all().await;
         // What the agents shared (Codex's app-server) goes after them.
         self.backend().shutdown().await;
-        self.terminals.close_all().await;
         // Every session's process is gone: what followed them ends now.
         self.ctx.wait_tasks().await;
     }
@@ -255,9 +248,19 @@ impl Sessions {
             self.live.after_exit(id).await;
         }
         if let Some(t) = session.browser_terminal_id.as_deref() {
-            self.close_terminal_record(t).await?;
+            self.terminals.close_record(t).await?;
         }
         Ok(self.session(id).unwrap_or(session))
+    }
+
+    /// `POST /api/browser_terminal/close`. Where the terminal is the agent,
+    /// closing a session's own terminal closes the session.
+    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<TerminalClosed> {
+        if let Some(session_id) = self.terminals.ends_session(id)? {
+            self.close_session(&session_id, CloseReason::TerminalClosed)
+                .await?;
+        }
+        self.terminals.close(id).await
     }
 
     /// Puts text into a running session: a turn for Codex, a bracketed paste

@@ -1,16 +1,22 @@
-//! Which browser terminals the launcher opens besides each session's own:
-//! read-only previews of a session's PTY, and one interactive shell from the
-//! configured allowlist. Closing a session's own terminal stops the session.
+//! The sessions' browser terminals, owned by [`SessionTerminals`]: their
+//! listeners and records, and which terminals the launcher opens besides each
+//! session's own (read-only previews of a session's PTY, and one interactive
+//! shell from the configured allowlist). A session's own terminal, started on
+//! demand or not, is [`super::viewers`]'. Closing a session's own terminal
+//! where the terminal is the agent stops the session ([`Sessions::close_terminal`]).
 
 use std::sync::Arc;
 
 use crate::clock;
-use crate::model::{AuditEvent, CloseReason, TerminalRecord, TerminalStatus, TerminalView};
+use crate::context::Context;
+use crate::model::{AuditEvent, TerminalRecord, TerminalStatus, TerminalView};
 
+use super::LiveAgents;
+#[cfg(doc)]
 use super::Sessions;
 use crate::error::{LResult, LauncherError};
 use crate::pty::{self, Pty, SpawnSpec};
-use crate::terminal::{TerminalInfo, TerminalKind};
+use crate::terminal::{TerminalInfo, TerminalKind, Terminals};
 
 /// Flags a shell may be started with; anything else (`-c`, scripts) is refused.
 const SAFE_SHELL_ARGS: &[&str] = &["-l", "--login", "-i", "--norc", "--noprofile"];
@@ -20,13 +26,38 @@ fn shell_key(terminal_id: &str) -> String {
 }
 
 /// Whether a PTY key names an interactive shell rather than a session.
-pub(super) fn is_shell_key(key: &str) -> bool {
+fn is_shell_key(key: &str) -> bool {
     key.starts_with("shell:")
 }
 
-impl Sessions {
+/// The browser terminals of the sessions: their listeners, their records and
+/// the viewers of those started on demand.
+pub struct SessionTerminals {
+    pub(super) ctx: Arc<Context>,
+    pub(super) live: Arc<LiveAgents>,
+    /// The terminals' listeners.
+    pub listeners: Terminals,
+    /// One on-demand terminal start at a time.
+    pub(super) attaching: tokio::sync::Mutex<()>,
+}
+
+impl SessionTerminals {
+    pub(super) fn new(ctx: Arc<Context>, live: Arc<LiveAgents>) -> SessionTerminals {
+        SessionTerminals {
+            ctx,
+            live,
+            listeners: Terminals::new(Vec::new()),
+            attaching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Whether this launcher's agents start their terminals on demand.
+    pub fn on_demand(&self) -> bool {
+        self.live.backend().capabilities().terminal_on_demand
+    }
+
     /// Opens a browser terminal on a PTY and records it.
-    pub async fn open_terminal(
+    pub async fn open(
         self: &Arc<Self>,
         kind: TerminalKind,
         pty: Arc<Pty>,
@@ -35,7 +66,7 @@ impl Sessions {
     ) -> LResult<crate::terminal::TerminalInfo> {
         let pid = pty.pid();
         let info = self
-            .terminals
+            .listeners
             .open(kind, pty, session_id.clone(), title)
             .await?;
         let record = TerminalRecord {
@@ -64,7 +95,7 @@ impl Sessions {
         });
         if let Err(e) = recorded {
             // Unrecorded, it must not keep serving (nor be reused by the next request).
-            self.terminals.close(&info.id).await;
+            self.listeners.close(&info.id).await;
             return Err(e.into());
         }
         Ok(info)
@@ -72,8 +103,8 @@ impl Sessions {
 
     /// Closes a terminal's listener and marks its record closed; Err when that
     /// record could not be saved (the listener is closed all the same).
-    pub(crate) async fn close_terminal_record(&self, id: &str) -> LResult<bool> {
-        let closed = self.terminals.close(id).await.is_some();
+    pub(crate) async fn close_record(&self, id: &str) -> LResult<bool> {
+        let closed = self.listeners.close(id).await.is_some();
         let now = clock::now_rfc3339();
         self.ctx.store.update(|tx| {
             if let Some(t) = tx.terminal_mut(id) {
@@ -90,7 +121,7 @@ impl Sessions {
     }
 
     /// `POST /api/browser_terminal/start`: one interactive shell at a time.
-    pub async fn start_interactive_terminal(
+    pub async fn start_interactive(
         self: &Arc<Self>,
         shell: Option<String>,
         args: Vec<String>,
@@ -114,7 +145,7 @@ impl Sessions {
             )));
         }
         if let Some(existing) = self
-            .terminals
+            .listeners
             .list()
             .into_iter()
             .find(|t| t.kind == TerminalKind::Interactive && t.status == "running")
@@ -131,7 +162,7 @@ impl Sessions {
             transcript: None,
         })?;
         let info = self
-            .open_terminal(
+            .open(
                 TerminalKind::Interactive,
                 Arc::clone(&pty),
                 None,
@@ -151,19 +182,19 @@ impl Sessions {
     }
 
     /// `POST /api/session_browser_terminal/start`: a read-only view of a session.
-    pub async fn start_preview_terminal(
+    pub async fn start_preview(
         self: &Arc<Self>,
         session_id: &str,
     ) -> LResult<(TerminalInfo, bool)> {
-        let session = self.require_session(session_id)?;
+        let session = self.live.require_session(session_id)?;
         if let Some(t) = self
-            .terminals
+            .listeners
             .for_session(session_id, TerminalKind::SessionPreview)
         {
             return Ok((t, true));
         }
         let pty = self.live.pty(session_id).ok_or_else(|| {
-            LauncherError::Conflict(if session.is_running() && self.terminals_on_demand() {
+            LauncherError::Conflict(if session.is_running() && self.on_demand() {
                 format!(
                     "session {session_id} has no terminal running (it starts on demand): open \
                      it with POST /api/session_terminal/attach, or read its conversation"
@@ -173,7 +204,7 @@ impl Sessions {
             })
         })?;
         let info = self
-            .open_terminal(
+            .open(
                 TerminalKind::SessionPreview,
                 pty,
                 Some(session.id.clone()),
@@ -183,16 +214,28 @@ impl Sessions {
         Ok((info, false))
     }
 
-    /// `POST /api/browser_terminal/close`.
-    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<TerminalClosed> {
-        let record = self
-            .ctx
+    /// The session whose end closing terminal `id` is (the terminal is its
+    /// agent), if any; NotFound for no such terminal.
+    pub(super) fn ends_session(&self, id: &str) -> LResult<Option<String>> {
+        let record = self.record(id)?;
+        let own = record.kind == TerminalKind::AgentSession && !self.on_demand();
+        Ok(record.session_id.filter(|_| own))
+    }
+
+    fn record(&self, id: &str) -> LResult<TerminalRecord> {
+        self.ctx
             .store
             .read(|s| s.terminals.get(id).cloned())
-            .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))?;
+            .ok_or_else(|| LauncherError::NotFound(format!("no terminal {id}")))
+    }
+
+    /// Closes terminal `id`; the session of one that is its agent is closed
+    /// by the caller first ([`Self::ends_session`]).
+    pub(super) async fn close(&self, id: &str) -> LResult<TerminalClosed> {
+        let record = self.record(id)?;
         match record.kind {
             // A terminal started on demand goes; its session stays.
-            TerminalKind::AgentSession if self.terminals_on_demand() => {
+            TerminalKind::AgentSession if self.on_demand() => {
                 let pty = record
                     .session_id
                     .as_deref()
@@ -200,25 +243,19 @@ impl Sessions {
                 match (record.session_id.as_deref(), pty) {
                     (Some(sid), Some(pty)) => self.detach(sid, &pty).await,
                     _ => {
-                        self.close_terminal_record(id).await?;
+                        self.close_record(id).await?;
                     }
                 }
             }
-            TerminalKind::AgentSession => {
-                if let Some(sid) = record.session_id.as_deref() {
-                    self.close_session(sid, CloseReason::TerminalClosed).await?;
-                }
-                self.close_terminal_record(id).await?;
+            TerminalKind::AgentSession | TerminalKind::SessionPreview => {
+                self.close_record(id).await?;
             }
             TerminalKind::Interactive => {
-                let saved = self.close_terminal_record(id).await;
+                let saved = self.close_record(id).await;
                 if let Some(pty) = self.live.remove_pty(&shell_key(id)) {
                     pty.terminate(pty::KILL_GRACE).await;
                 }
                 saved?;
-            }
-            TerminalKind::SessionPreview => {
-                self.close_terminal_record(id).await?;
             }
         }
         let record = self.ctx.store.read(|s| s.terminals.get(id).cloned());
@@ -226,6 +263,16 @@ impl Sessions {
             terminal: record.map(TerminalView::from),
             closed: true,
         })
+    }
+
+    /// Stops every interactive shell and closes every listener.
+    pub(super) async fn close_all(&self) {
+        for (key, pty) in self.live.live_ptys() {
+            if is_shell_key(&key) {
+                pty.terminate(pty::KILL_GRACE).await;
+            }
+        }
+        self.listeners.close_all().await;
     }
 }
 

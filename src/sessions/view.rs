@@ -197,7 +197,7 @@ pub fn session_view(
         capabilities,
         terminal_viewers: terminal
             .filter(|t| t.status != TerminalStatus::Closed)
-            .and_then(|t| sessions.terminals.viewers(&t.id))
+            .and_then(|t| sessions.terminals.listeners.viewers(&t.id))
             .map(|v| *v.borrow()),
         conversation_rev: conversation.map(|c| c.rev()),
         cost_usd: session.agent.token_usage.as_ref().and_then(|usage| {

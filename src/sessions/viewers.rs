@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::live::agent_failure;
-use super::Sessions;
+use super::SessionTerminals;
 use crate::error::{LResult, LauncherError};
 use crate::model::TerminalKind;
 use crate::pty::Pty;
@@ -19,27 +19,22 @@ use crate::terminal::TerminalInfo;
 /// connect before it counts as unwatched.
 const FIRST_VIEWER_GRACE: Duration = Duration::from_secs(60);
 
-impl Sessions {
-    /// Whether this launcher's agents start their terminals on demand.
-    pub fn terminals_on_demand(&self) -> bool {
-        self.backend().capabilities().terminal_on_demand
-    }
-
+impl SessionTerminals {
     /// After a start or a resume: the terminal the agent came with is the
     /// session's (watched to its end); an on-demand one starts now only for a
     /// planner that keeps its own.
-    pub(super) async fn show_terminal(
+    pub(super) async fn show(
         self: &Arc<Self>,
         id: &str,
         terminal: Option<Arc<Pty>>,
         planner: bool,
         title: &str,
     ) {
-        if !self.terminals_on_demand() {
+        if !self.on_demand() {
             let Some(pty) = terminal else { return };
             self.live.watch_exit(id, &pty);
             let opened = self
-                .open_terminal(
+                .open(
                     TerminalKind::AgentSession,
                     pty,
                     Some(id.to_string()),
@@ -60,8 +55,8 @@ impl Sessions {
 
     /// `POST /api/session_terminal/attach`: the session's own terminal, started
     /// for this viewer when it has none.
-    pub async fn attach_terminal(self: &Arc<Self>, id: &str) -> LResult<TerminalInfo> {
-        let session = self.require_session(id)?;
+    pub async fn attach_viewer(self: &Arc<Self>, id: &str) -> LResult<TerminalInfo> {
+        let session = self.live.require_session(id)?;
         if !session.is_running() {
             return Err(LauncherError::Conflict(format!(
                 "session {id} is not running: its conversation is shown instead"
@@ -74,7 +69,7 @@ impl Sessions {
 
     async fn attach(self: &Arc<Self>, id: &str, keep: bool) -> LResult<TerminalInfo> {
         let _one = self.attaching.lock().await;
-        if let Some(open) = self.terminals.for_session(id, TerminalKind::AgentSession) {
+        if let Some(open) = self.listeners.for_session(id, TerminalKind::AgentSession) {
             if open.status == "running" {
                 return Ok(open);
             }
@@ -84,7 +79,7 @@ impl Sessions {
             .agent(id)
             .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
         let pty = agent.attach_terminal().await.map_err(agent_failure)?;
-        let title = self.session(id).map(|s| s.title).unwrap_or_default();
+        let title = self.live.session(id).map(|s| s.title).unwrap_or_default();
         self.live.insert_pty(id, Arc::clone(&pty));
         self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
@@ -92,7 +87,7 @@ impl Sessions {
             }
         })?;
         let info = match self
-            .open_terminal(
+            .open(
                 TerminalKind::AgentSession,
                 Arc::clone(&pty),
                 Some(id.to_string()),
@@ -118,11 +113,11 @@ impl Sessions {
             self.live.remove_pty(id);
         }
         if let Some(t) =
-            self.terminals.list().into_iter().find(|t| {
+            self.listeners.list().into_iter().find(|t| {
                 t.session_id.as_deref() == Some(id) && t.kind == TerminalKind::AgentSession
             })
         {
-            if let Err(e) = self.close_terminal_record(&t.id).await {
+            if let Err(e) = self.close_record(&t.id).await {
                 tracing::warn!("closing the terminal of {id}: {e}");
             }
         }
@@ -146,7 +141,7 @@ impl Sessions {
     /// Follows an on-demand terminal: it goes once nobody watched it for
     /// `tui_idle_seconds` (unless `keep`), or when it ends by itself.
     fn watch_viewers(self: &Arc<Self>, id: &str, terminal_id: &str, pty: Arc<Pty>, keep: bool) {
-        let Some(mut viewers) = self.terminals.viewers(terminal_id) else {
+        let Some(mut viewers) = self.listeners.viewers(terminal_id) else {
             return;
         };
         let idle = Duration::from_secs(self.ctx.config.launcher.agent.tui_idle_seconds);
@@ -172,7 +167,7 @@ impl Sessions {
                     }
                 }
             }
-            if this.session(&id).is_some_and(|s| s.is_running()) {
+            if this.live.session(&id).is_some_and(|s| s.is_running()) {
                 this.detach(&id, &pty).await;
             }
         });

@@ -200,7 +200,8 @@ impl<'a> Starter<'a> {
             tracing::warn!("{id} started while the launcher stops");
         }
         self.sessions
-            .show_terminal(
+            .terminals
+            .show(
                 &id,
                 terminal,
                 spec.kind == SessionKind::Zhongshu,

@@ -39,7 +39,7 @@ struct Settings {
 pub(super) async fn settings(State(l): L) -> Response {
     let c = l.ctx.config.launcher.pull_requests.clone();
     let integrations = std::sync::Arc::clone(&l.integrations);
-    let setup = tokio::task::spawn_blocking(move || integrations.pull_request_setup())
+    let setup = tokio::task::spawn_blocking(move || integrations.pull_requests.setup())
         .await
         .unwrap_or_else(|e| Err(LauncherError::Internal(e.to_string())));
     let (on, off, remote_url, repo) = match setup {
@@ -87,7 +87,8 @@ pub(super) async fn integrate_plan(State(l): L, JsonBody(b): JsonBody<PlanBody>)
     }
     let answer = l
         .integrations
-        .open_plan_pull_request(&b.parent_session_id, b.override_scope)
+        .pull_requests
+        .open_plan(&b.parent_session_id, b.override_scope)
         .await;
     reply(answer.map(|workspaces| PlanAnswer {
         parent_session_id: b.parent_session_id,
@@ -125,7 +126,7 @@ pub(super) async fn forge_webhook(
         .and_then(|v| v.to_str().ok());
     let answer = match webhook::verify(webhook::secret(), &body, signature) {
         Ok(()) => {
-            l.integrations.pull_requests_changed.notify_one();
+            l.integrations.pull_requests.changed.notify_one();
             Ok(Nudged { ok: true })
         }
         Err(off @ WebhookRefusal::Off) => Err(LauncherError::NotFound(off.to_string())),

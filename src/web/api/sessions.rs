@@ -185,7 +185,8 @@ pub(super) async fn browser_terminal_start(
 ) -> Response {
     reply(
         l.sessions
-            .start_interactive_terminal(b.shell, b.shell_args.unwrap_or_default())
+            .terminals
+            .start_interactive(b.shell, b.shell_args.unwrap_or_default())
             .await
             .map(|t| TerminalAnswer::new(&l, t)),
     )
@@ -197,7 +198,8 @@ pub(super) async fn session_browser_terminal_start(
 ) -> Response {
     reply(
         l.sessions
-            .start_preview_terminal(&b.session_id)
+            .terminals
+            .start_preview(&b.session_id)
             .await
             .map(|t| TerminalAnswer::new(&l, t)),
     )
@@ -208,7 +210,8 @@ pub(super) async fn session_browser_terminal_start(
 pub(super) async fn attach_terminal(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
     reply(
         l.sessions
-            .attach_terminal(&b.session_id)
+            .terminals
+            .attach_viewer(&b.session_id)
             .await
             .map(|t| TerminalAnswer::new(&l, (t, false))),
     )
