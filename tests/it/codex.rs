@@ -1928,6 +1928,12 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
     let mut launcher = w.launch();
     let api = launcher.api.clone();
     let z = api.start_zhongshu("Plan").await;
+    // The Zhongshu's first turn ends on normal limits: an answer of it read
+    // after the switch below would hold the queue before the plan came.
+    wait_agent(&api, &z, "its first turn ended", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
     let plan = json!({"session_id": z, "summary": "one department",
         "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
     // From now on every answer says the window is used up (as the service would).
