@@ -39,6 +39,11 @@ pub fn claim_environment() {
     let _first_claim_wins = CLAIMED.set(found);
 }
 
+/// Whether a token was taken out of the environment at start.
+pub fn any_claimed() -> bool {
+    CLAIMED.get().is_some_and(|found| !found.is_empty())
+}
+
 /// Whether `api_url` is github.com's API (else Enterprise or another forge).
 fn is_github_com(api_url: &str) -> bool {
     api_url.trim_end_matches('/') == super::super::config::pull_requests::DEFAULT_API_URL

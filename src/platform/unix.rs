@@ -89,6 +89,19 @@ pub fn runs_session(pid: u32, id: &str) -> bool {
     has_env(pid, "CODEX_GOVERNANCE_SESSION_ID", id)
 }
 
+/// Makes this process's `/proc` files readable by root only (Linux: not
+/// dumpable), so the environment it started with, which keeps secrets even
+/// after `remove_var`, cannot be read from `/proc/<pid>/environ` by the
+/// user's other processes. Programs it starts are dumpable again after
+/// their exec. Elsewhere nothing to do.
+pub fn hide_start_environment() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes plain integers and changes only this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
 /// True when process `pid` runs with `key=value` in its environment (Linux
 /// reads `/proc`; other Unixes ask `ps -E`; false where neither can tell).
 pub fn has_env(pid: u32, key: &str, value: &str) -> bool {

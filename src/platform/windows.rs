@@ -124,6 +124,10 @@ pub fn has_env(_pid: u32, _key: &str, _value: &str) -> bool {
     false
 }
 
+/// Nothing to do: another process reads this one's environment only with
+/// rights to its memory.
+pub fn hide_start_environment() {}
+
 /// A folder under the user's profile is readable by that user only (see SECURITY.md).
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)

@@ -1249,3 +1249,88 @@ async fn a_signed_webhook_delivery_reads_the_checks_back_at_once_and_a_forged_on
     }
     launcher.terminate();
 }
+
+/// The forge's token leaves the launcher's environment at start, but the
+/// block it started with keeps it, and `/proc/<pid>/environ` shows that block
+/// to every process of the same user, agents included. While it holds a
+/// token the launcher hides it: run as uid 65534 (as root, as CI does),
+/// another process of that uid reads a plain process's environment but not
+/// the launcher's.
+#[test]
+fn the_start_environment_holding_the_token_is_hidden_from_the_users_other_processes() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test runs as root (as CI does), to start processes as uid 65534"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let repo = dir.path().join("repo");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    git2::Repository::init(&repo).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&repo)
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let as_nobody = |program: &str| {
+        let mut c = std::process::Command::new(program);
+        c.uid(NOBODY)
+            .gid(NOBODY)
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .current_dir(&home);
+        c
+    };
+    let read_environ = |pid: u32| {
+        as_nobody("cat")
+            .arg(format!("/proc/{pid}/environ"))
+            .output()
+            .unwrap()
+    };
+    // Control: a plain process of that user shows its environment.
+    let mut plain = as_nobody("sleep")
+        .arg("60")
+        .env("PLAIN_SECRET", TOKEN)
+        .spawn()
+        .unwrap();
+    let seen = read_environ(plain.id());
+    let _ = plain.kill();
+    let _ = plain.wait();
+    assert!(
+        String::from_utf8_lossy(&seen.stdout).contains(TOKEN),
+        "the control process's environment is readable: {seen:?}"
+    );
+    let mut launcher = as_nobody(env!("CARGO_BIN_EXE_codex-governance"))
+        .args(["serve", "--port", "0", "--repo"])
+        .arg(&repo)
+        .env("GITHUB_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = repo.join(".tmp/codex_governance_launcher.json");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !ready.exists() {
+        assert!(std::time::Instant::now() < deadline, "the launcher started");
+        assert!(
+            launcher.try_wait().unwrap().is_none(),
+            "the launcher exited"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = read_environ(launcher.id());
+    let _ = launcher.kill();
+    let _ = launcher.wait();
+    assert!(
+        !seen.status.success() && !String::from_utf8_lossy(&seen.stdout).contains(TOKEN),
+        "the launcher's start environment was read: {seen:?}"
+    );
+}
