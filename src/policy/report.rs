@@ -6,11 +6,58 @@
 //! question is answered once.
 
 use super::Refusal;
-use crate::model::{Session, TaskResult};
+use crate::model::{ResultSource, Session, TaskResult};
+
+/// Whom a report says it speaks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// The Zhongshu whose mailbox the report is in.
+    pub zhongshu: &'a str,
+    /// The department session it names.
+    pub session_id: &'a str,
+    /// The department it names.
+    pub department: &'a str,
+}
+
+/// How a report reached the launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel<'a> {
+    /// Submitted with the session's own token.
+    Token,
+    /// A file in the drop folder of the session named here.
+    DropFolder(&'a str),
+    /// A file in the Zhongshu's shared `incoming/`.
+    SharedIncoming,
+}
+
+/// Binds a report to the session it speaks for, or refuses it: the session
+/// must exist, be a department of the Zhongshu, of the department claimed,
+/// and the channel must be one that session may use. `sandboxed` is whether
+/// that session's agent runs in the OS sandbox.
+pub fn bind(
+    claim: Claim,
+    channel: Channel,
+    session: Option<&Session>,
+    sandboxed: bool,
+) -> Result<(), Refusal> {
+    check_sender(claim.zhongshu, claim.session_id, claim.department, session)?;
+    let folder = match channel {
+        Channel::Token => return Ok(()),
+        Channel::DropFolder(owner) => Some(owner),
+        Channel::SharedIncoming => None,
+    };
+    check_folder(claim.session_id, folder, session, sandboxed)
+}
+
+/// Whether a registered result `old` gives way to a department's real
+/// report: the launcher's fallback stands in only until one comes.
+pub fn superseded_by_report(old: &TaskResult) -> bool {
+    old.source == ResultSource::LauncherFallback
+}
 
 /// Whether `session` (the session the report names, if it exists) may send a
 /// report as `claimed` of `department` to `zhongshu`.
-pub fn check_sender(
+fn check_sender(
     zhongshu: &str,
     claimed: &str,
     department: &str,
@@ -41,7 +88,7 @@ pub fn check_sender(
 /// state folder its sandbox can write; it still can for an unsandboxed agent,
 /// which could write any folder, and for sessions of older launchers or the
 /// Python tool.
-pub fn check_folder(
+fn check_folder(
     claimed: &str,
     folder: Option<&str>,
     session: Option<&Session>,
@@ -144,6 +191,43 @@ mod tests {
         );
         let e = check_sender("zhongshu-1", "nobody-1", "lingyubu", None).unwrap_err();
         assert!(e.to_string().contains("not a known session"), "{e}");
+    }
+
+    #[test]
+    fn bind_checks_the_sender_for_every_channel_and_the_folder_for_files() {
+        let codex = department("codex");
+        let claim = |zhongshu, department| Claim {
+            zhongshu,
+            session_id: "lingyubu-1",
+            department,
+        };
+        let ok = claim("zhongshu-1", "lingyubu");
+        assert!(bind(ok, Channel::Token, Some(&codex), true).is_ok());
+        assert!(bind(ok, Channel::DropFolder("lingyubu-1"), Some(&codex), true).is_ok());
+        let e = bind(ok, Channel::SharedIncoming, Some(&codex), true).unwrap_err();
+        assert!(matches!(e, Refusal::Forbidden(_)), "{e}");
+        let e = bind(ok, Channel::DropFolder("zhilibu-2"), Some(&codex), true).unwrap_err();
+        assert!(e.to_string().contains("drop folder of zhilibu-2"), "{e}");
+        // A token does not lift the sender checks.
+        let other = claim("zhongshu-2", "lingyubu");
+        let e = bind(other, Channel::Token, Some(&codex), true).unwrap_err();
+        assert!(
+            e.to_string().contains("not a department of zhongshu-2"),
+            "{e}"
+        );
+        let e = bind(ok, Channel::Token, None, true).unwrap_err();
+        assert!(matches!(e, Refusal::Unknown(_)), "{e}");
+    }
+
+    #[test]
+    fn only_a_fallback_gives_way_to_a_report() {
+        let mut old = TaskResult {
+            source: ResultSource::LauncherFallback,
+            ..TaskResult::default()
+        };
+        assert!(superseded_by_report(&old));
+        old.source = ResultSource::Mailbox;
+        assert!(!superseded_by_report(&old));
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub struct Dropped {
     pub folder: Option<String>,
 }
 
+impl Dropped {
+    /// How the file reached the launcher, for [`crate::policy::report::bind`].
+    pub fn channel(&self) -> crate::policy::report::Channel<'_> {
+        match &self.folder {
+            Some(owner) => crate::policy::report::Channel::DropFolder(owner),
+            None => crate::policy::report::Channel::SharedIncoming,
+        }
+    }
+}
+
 /// The files of `incoming/` and of the departments' drop folders in it that
 /// are reports, sorted, and the report names that are not UTF-8 (lossy).
 pub struct Listing {

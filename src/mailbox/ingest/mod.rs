@@ -181,10 +181,7 @@ impl Ingest {
             Err(e) => return Verdict::Reject(e.to_string()),
         };
         match bytes.and_then(|b| parse(&b).map(|obj| (obj, b))) {
-            Ok((obj, bytes)) => match self
-                .validate(zhongshu_id, &obj)
-                .and_then(|r| self.check_folder_claim(r, dropped.folder.as_deref()))
-            {
+            Ok((obj, bytes)) => match self.validate(zhongshu_id, &obj, dropped.channel()) {
                 Ok(result) => Verdict::Accept(Box::new(Report {
                     path: path.to_path_buf(),
                     name: name.to_string(),
@@ -219,18 +216,28 @@ impl Ingest {
         }
     }
 
-    /// Fields checked, then the sessions they name; the result to register.
+    /// Fields checked, then bound to the session they name
+    /// ([`policy::bind`]); the result to register.
     pub(super) fn validate(
         &self,
         zhongshu_id: &str,
         obj: &Map<String, Value>,
+        channel: policy::Channel,
     ) -> Result<TaskResult, Rejection> {
         let f = check_fields(zhongshu_id, obj)?;
         let session = self
             .ctx
             .store
             .read(|s| s.sessions.get(&f.session_id).cloned());
-        policy::check_sender(zhongshu_id, &f.session_id, &f.department, session.as_ref())?;
+        let sandboxed = session
+            .as_ref()
+            .is_some_and(|s| crate::agents::capabilities(s.agent.backend).sandboxed);
+        let claim = policy::Claim {
+            zhongshu: zhongshu_id,
+            session_id: &f.session_id,
+            department: &f.department,
+        };
+        policy::bind(claim, channel, session.as_ref(), sandboxed)?;
         let objective = session.map(|s| s.task).unwrap_or_default();
         Ok(TaskResult {
             report_id: f.report_id,
@@ -255,22 +262,6 @@ impl Ingest {
             verified: false,
             ..TaskResult::default()
         })
-    }
-
-    /// A report speaks only for the session whose drop folder it is in
-    /// ([`policy::check_folder`]).
-    fn check_folder_claim(
-        &self,
-        result: TaskResult,
-        folder: Option<&str>,
-    ) -> Result<TaskResult, Rejection> {
-        let claimed = result.department_session_id.as_str();
-        let session = self.ctx.store.read(|s| s.sessions.get(claimed).cloned());
-        let sandboxed = session
-            .as_ref()
-            .is_some_and(|s| crate::agents::capabilities(s.agent.backend).sandboxed);
-        policy::check_folder(claimed, folder, session.as_ref(), sandboxed)?;
-        Ok(result)
     }
 
     /// Moves a file that cannot be accepted to `rejected/` with its reason.

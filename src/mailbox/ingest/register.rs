@@ -221,7 +221,7 @@ fn register_one(
     if fallback_key != key
         && tx
             .result(&fallback_key)
-            .is_some_and(|x| x.source == ResultSource::LauncherFallback)
+            .is_some_and(|x| crate::policy::report::superseded_by_report(&x))
     {
         tx.remove_result(&fallback_key);
     }

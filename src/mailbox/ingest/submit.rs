@@ -33,7 +33,7 @@ impl Mailbox {
         speak_for_itself(grant, parent, department, &mut body)?;
         let mut result = self
             .ingest
-            .validate(parent, &body)
+            .validate(parent, &body, crate::policy::report::Channel::Token)
             .map_err(|r| LauncherError::BadRequest(r.to_string()))?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
