@@ -53,21 +53,6 @@ pub enum ForgeError {
     Answer(String),
 }
 
-impl ForgeError {
-    /// Worth trying again later as it is (the forge was away or busy).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ForgeError::Unreachable { .. }
-                | ForgeError::RateLimited { .. }
-                | ForgeError::Refused {
-                    status: 500..=599,
-                    ..
-                }
-        )
-    }
-}
-
 /// The repository as the forge shows it to the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoInfo {
