@@ -64,6 +64,8 @@ pub struct StatData {
     pub uid: u32,
     pub gid: u32,
     pub size: u64,
+    /// The file's type and permission bits (`st_mode`).
+    pub mode: u32,
 }
 
 /// Whether [`stat_data`] gives anything here.
@@ -83,6 +85,7 @@ pub fn stat_data(meta: &Metadata) -> Option<StatData> {
             uid: meta.uid(),
             gid: meta.gid(),
             size: meta.size(),
+            mode: meta.mode(),
         })
     }
     #[cfg(not(unix))]

@@ -16,10 +16,11 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use git2::{
-    Delta, DiffDelta, DiffFindOptions, DiffOptions, ErrorCode, Index, IndexEntryExtendedFlag,
-    ObjectType, Oid, Repository, RepositoryOpenFlags, StatusOptions, StatusShow, Tree,
+    Delta, DiffDelta, DiffFindOptions, DiffOptions, ErrorCode, IndexEntryExtendedFlag, ObjectType,
+    Oid, Repository, RepositoryOpenFlags, StatusOptions, StatusShow, Tree,
 };
 
+use super::index_file::{Entry, IndexFile};
 use super::{Mode, ReportError};
 
 /// Opens the repository whose working tree root is `dir`.
@@ -77,21 +78,25 @@ pub fn changed_paths(repo: &Repository, mode: &Mode) -> Result<Vec<String>, Repo
 
 fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportError> {
     // Whether anything is staged is known from hashing the index's trees, on
-    // another core while libgit2 compares the index with the working tree;
-    // only then is HEAD compared with the index.
+    // another core while the index is compared with the working tree; only
+    // then is HEAD compared with the index.
     let head = head_tree(repo)?.map(|t| t.id());
-    let index = repo.index()?;
-    let rows = head.and_then(|_| index_rows(&index));
-    let empty = index.is_empty();
-    let (staged_nothing, statuses) = std::thread::scope(|s| {
-        let same = s.spawn(move || match head {
-            None => empty,
-            Some(id) => rows.and_then(tree_id_of) == Some(id),
-        });
-        let statuses = repo.statuses(Some(&mut status_options(StatusShow::Workdir)));
-        (same.join().unwrap_or(false), statuses)
-    });
-    collect_statuses(&statuses?, out);
+    let file = IndexFile::read(repo);
+    let (staged_nothing, fast) = match file.as_ref().and_then(|f| Some((f.entries()?, f.stamp))) {
+        Some((entries, stamp)) => std::thread::scope(|s| {
+            let same = s.spawn(|| index_is(&entries, head));
+            let fast = super::workdir::changed_paths(repo, &entries, stamp);
+            (same.join().unwrap_or(false), fast)
+        }),
+        None => (index_is_head(repo, head)?, None),
+    };
+    match fast {
+        Some(paths) => out.extend(paths.iter().map(|p| lossless(p))),
+        None => {
+            let statuses = repo.statuses(Some(&mut status_options(StatusShow::Workdir)))?;
+            collect_statuses(&statuses, out);
+        }
+    }
     if !staged_nothing {
         let staged = repo.statuses(Some(&mut status_options(StatusShow::Index)))?;
         collect_statuses(&staged, out);
@@ -100,7 +105,7 @@ fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportE
 }
 
 /// What `git status` compares, one side (`show`) of it.
-fn status_options(show: StatusShow) -> StatusOptions {
+pub(super) fn status_options(show: StatusShow) -> StatusOptions {
     let mut opts = StatusOptions::new();
     opts.show(show)
         .include_untracked(true)
@@ -112,7 +117,7 @@ fn status_options(show: StatusShow) -> StatusOptions {
     opts
 }
 
-fn collect_statuses(statuses: &git2::Statuses<'_>, out: &mut BTreeSet<String>) {
+pub(super) fn collect_statuses(statuses: &git2::Statuses<'_>, out: &mut BTreeSet<String>) {
     for entry in statuses.iter() {
         // Both halves may be present (staged rename, then edited): both name the new path.
         let deltas = [entry.head_to_index(), entry.index_to_workdir()];
@@ -131,7 +136,7 @@ fn collect_statuses(statuses: &git2::Statuses<'_>, out: &mut BTreeSet<String>) {
 
 fn staged(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportError> {
     let head = head_tree(repo)?;
-    if index_is_head(repo, head.as_ref())? {
+    if index_is_head(repo, head.as_ref().map(|t| t.id()))? {
         return Ok(());
     }
     let mut opts = DiffOptions::new();
@@ -211,35 +216,34 @@ fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>, ReportError> {
     }
 }
 
-/// Whether the index records exactly `head` (no staged changes).
-fn index_is_head(repo: &Repository, head: Option<&Tree<'_>>) -> Result<bool, ReportError> {
-    let index = repo.index()?;
-    Ok(match head {
-        None => index.is_empty(),
-        Some(tree) => index_tree_id(&index) == Some(tree.id()),
-    })
+/// Whether libgit2's index of `repo` records exactly `head` (no staged changes).
+fn index_is_head(repo: &Repository, head: Option<Oid>) -> Result<bool, ReportError> {
+    let entries: Vec<Entry<'_>> = repo.index()?.iter().map(Entry::from).collect();
+    Ok(index_is(&entries, head))
 }
 
-/// The id of the tree the index would be written as, computed without writing;
-/// `None` when the index holds conflicts or intent-to-add entries (no such tree).
+/// Whether `entries` are exactly the tree `head` (None: no commit yet).
 ///
-/// Equality with HEAD's tree is proof of no staged change: every entry is hashed.
-fn index_tree_id(index: &Index) -> Option<Oid> {
-    index_rows(index).and_then(tree_id_of)
+/// Equality of tree ids is proof of no staged change: every entry is hashed.
+fn index_is(entries: &[Entry<'_>], head: Option<Oid>) -> bool {
+    match head {
+        None => entries.is_empty(),
+        Some(id) => index_rows(entries).and_then(tree_id_of) == Some(id),
+    }
 }
 
 /// One index entry as a tree holds it: mode, path, object.
-struct Row {
+struct Row<'a> {
     mode: &'static [u8],
-    path: Vec<u8>,
+    path: &'a [u8],
     id: Oid,
 }
 
 /// The index's entries as tree rows, in order; `None` when it holds
 /// conflicts, intent-to-add entries or an unknown mode.
-fn index_rows(index: &Index) -> Option<Vec<Row>> {
-    let mut rows = Vec::with_capacity(index.len());
-    for entry in index.iter() {
+fn index_rows<'a>(entries: &'a [Entry<'_>]) -> Option<Vec<Row<'a>>> {
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
         let stage = (entry.flags >> 12) & 3;
         let intent = entry.flags_extended & IndexEntryExtendedFlag::INTENT_TO_ADD.bits() != 0;
         let mode: &'static [u8] = match entry.mode {
@@ -254,7 +258,7 @@ fn index_rows(index: &Index) -> Option<Vec<Row>> {
         }
         rows.push(Row {
             mode,
-            path: entry.path,
+            path: &entry.path[..],
             id: entry.id,
         });
     }
@@ -262,7 +266,7 @@ fn index_rows(index: &Index) -> Option<Vec<Row>> {
 }
 
 /// The id of the tree (and its sub-trees) of `rows`, hashed in memory.
-fn tree_id_of(rows: Vec<Row>) -> Option<Oid> {
+fn tree_id_of(rows: Vec<Row<'_>>) -> Option<Oid> {
     /// A directory being built: its path with a trailing `/` and its tree bytes.
     struct Dir {
         path: Vec<u8>,
@@ -285,7 +289,7 @@ fn tree_id_of(rows: Vec<Row>) -> Option<Oid> {
         body: Vec::new(),
     }];
     for row in rows {
-        let path = &row.path;
+        let path = row.path;
         while !path.starts_with(&stack.last()?.path) {
             close(&mut stack)?;
         }
@@ -339,6 +343,11 @@ fn lossless(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn index_tree_id(index: &git2::Index) -> Option<Oid> {
+        let entries: Vec<Entry<'_>> = index.iter().map(Entry::from).collect();
+        index_rows(&entries).and_then(tree_id_of)
+    }
+
     /// The in-memory tree id must be the one `git write-tree` would produce.
     #[test]
     fn index_tree_id_matches_write_tree() {
@@ -372,7 +381,12 @@ mod tests {
             .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
             .unwrap();
         let expected = index.write_tree().unwrap();
+        index.write().unwrap();
         let fresh = repo.index().unwrap(); // no cached trees to lean on
         assert_eq!(index_tree_id(&fresh), Some(expected));
+        // The same entries read from the file, as the report reads them.
+        let file = IndexFile::read(&repo).unwrap();
+        let read = file.entries().unwrap();
+        assert_eq!(index_rows(&read).and_then(tree_id_of), Some(expected));
     }
 }

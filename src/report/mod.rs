@@ -9,11 +9,15 @@
 //! - [`changes`]: changed paths for each [`Mode`];
 //! - [`routing`]: department globs and risk rules (a rule of [`crate::policy`]);
 //! - [`preflight`]: the portability scan of governance Markdown;
-//! - [`render`]: text and Markdown output.
+//! - [`render`]: text and Markdown output;
+//! - `index_file`: the index read as Git reads it;
+//! - `workdir`: the working tree's side of `worktree`, read on several threads.
 
 pub mod changes;
+mod index_file;
 pub mod preflight;
 pub mod render;
+mod workdir;
 pub use crate::policy::routing;
 
 use std::collections::BTreeSet;
