@@ -8,7 +8,10 @@
 //! - ours, sparse: a department with a scope of one top folder's module (what
 //!   `auto` does above 10,000 files): its scope, the root files, the rest in
 //!   the index as skip-worktree;
-//! - reference: `git worktree add --detach` (the git CLI, full checkout).
+//! - reference: `git worktree add --detach` (the git CLI, full checkout);
+//! - the kernel alone: the same folders and files with the same bytes,
+//!   written with nothing else (no Git, no index), by 1 thread and by 8:
+//!   the floor under any checkout on this machine.
 //!
 //! Every worktree made is kept until all are timed, then removed. A file
 //! system may make files slowly for a while after many were deleted: ext4
@@ -27,6 +30,9 @@ mod repo44k;
 #[path = "common/quick.rs"]
 mod quick;
 
+#[path = "common/files_floor.rs"]
+mod files_floor;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,7 +44,11 @@ use codex_governance::worktrees::{self, CreateSpec};
 enum Made {
     Ours(Box<Workspace>),
     Git(PathBuf),
+    Plain(PathBuf),
 }
+
+/// Threads of the parallel floor (as many as the checkout's writers).
+const FLOOR_THREADS: usize = 8;
 
 fn main() {
     quick::announce("worktrees");
@@ -91,12 +101,23 @@ fn main() {
     let remove = |m: Made| match m {
         Made::Ours(ws) => worktrees::create::undo(&repo, &ws).expect("undo"),
         Made::Git(at) => repo44k::git(&repo, &["worktree", "remove", "--force", path(&at)]),
+        Made::Plain(at) => std::fs::remove_dir_all(at).expect("remove"),
+    };
+    let tree = files_floor::read(&repo);
+    let mut k = 0;
+    let mut kernel_only = |threads: usize, made: &mut Vec<Made>| {
+        k += 1;
+        let at = references.join(format!("files-{k}"));
+        let took = files_floor::write(&at, &tree, threads);
+        made.push(Made::Plain(at));
+        took
     };
 
     // Warm-up: page cache and pack, and what each way checks out.
     let (_, full_files, total) = ours(&full, &[], &mut made);
     let (_, sparse_files, _) = ours(&auto, &scope, &mut made);
     git_cli(&mut made);
+    kernel_only(FLOOR_THREADS, &mut made);
     println!(
         "repo {}: {total} files in HEAD; full checks out {full_files}, sparse ({}) {sparse_files}",
         repo.display(),
@@ -104,10 +125,13 @@ fn main() {
     );
 
     let (mut f, mut s, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut k1, mut kn) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         f.push(ours(&full, &[], &mut made).0);
         r.push(git_cli(&mut made));
         s.push(ours(&auto, &scope, &mut made).0);
+        k1.push(kernel_only(1, &mut made));
+        kn.push(kernel_only(FLOOR_THREADS, &mut made));
     }
     let line = |what: &str, times: &mut Vec<Duration>| {
         times.sort();
@@ -122,10 +146,21 @@ fn main() {
     let fm = line("ours, full checkout", &mut f);
     let sm = line("ours, sparse (the default for a scoped department)", &mut s);
     let rm = line("reference: git worktree add --detach (full)", &mut r);
+    let k1m = line(
+        "the kernel alone (same files and bytes, no Git), 1 thread",
+        &mut k1,
+    );
+    let knm = line(
+        &format!("the kernel alone, {FLOOR_THREADS} threads"),
+        &mut kn,
+    );
     println!(
-        "ratio to git worktree add (median): full {:.2} (target <= 0.30), sparse {:.2}; {runs} runs each",
+        "ratio to git worktree add (median): full {:.2} (target <= 0.30), sparse {:.2}; \
+         the kernel alone {:.2} (1 thread), {:.2} ({FLOOR_THREADS} threads); {runs} runs each",
         ms(fm) / ms(rm),
-        ms(sm) / ms(rm)
+        ms(sm) / ms(rm),
+        ms(k1m) / ms(rm),
+        ms(knm) / ms(rm)
     );
 
     // Right after a deletion of a full worktree: once each, apart.
