@@ -68,7 +68,7 @@ impl Staged {
 
     /// Runs `path`'s smudge driver, if any, over what libgit2 wrote.
     fn smudge(&self, git: &Repository, path: &str) -> Result<(), WorktreeError> {
-        filters::smudge_file(git, &self.file(path), path)
+        filters::smudge_file(git, &self.file(path), path).map(|_| ())
     }
 
     fn dir(&self) -> &Path {

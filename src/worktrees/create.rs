@@ -8,9 +8,10 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use git2::{Index, IndexEntry, IndexEntryExtendedFlag, Oid, Repository};
+use git2::{Oid, Repository};
 
-use super::populate::{populate, Entry};
+use super::index_file::{self, TreeIndex};
+use super::populate::{self, populate, Entry};
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
 use crate::glob::PatternSet;
@@ -18,9 +19,6 @@ use crate::model::Workspace;
 
 /// Above this many files, `checkout: auto` checks out a department's scope only.
 pub const SPARSE_ABOVE: usize = 10_000;
-
-/// The index entry flag that says "extended flags follow".
-const EXTENDED: u16 = 0x4000;
 
 pub struct CreateSpec<'a> {
     /// The repository's working tree root.
@@ -73,20 +71,16 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
     crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
     super::refuse_foreign(&temp_root)?;
     let (name, branch, path) = free_names(&repo, &root, spec.zhongshu, spec.session)?;
-    let mut index = Index::new()?;
-    index.read_tree(&tree)?;
-    let total = index.len();
-    let kept = kept_paths(&index, spec);
     let reference = repo.branch(&branch, &base, false)?.into_reference();
     let temp = super::temp_for(spec.repo, &name);
     let added = add_without_checkout(spec.repo, &name, &path, &reference)
-        .and_then(|()| fill(&path, &tree, kept.as_ref()))
-        .and_then(|n| {
+        .and_then(|()| fill(&path, &tree, spec))
+        .and_then(|filled| {
             crate::platform::create_private_dir(&temp).map_err(io_error(&temp))?;
-            Ok(n)
+            Ok(filled)
         });
-    let checked_out = match added {
-        Ok(n) => n,
+    let filled = match added {
+        Ok(filled) => filled,
         Err(e) => {
             // Nothing of the department's is in it yet: leave nothing behind.
             let _ = std::fs::remove_dir_all(&path);
@@ -104,11 +98,11 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
         base.id().to_string(),
         name,
     );
-    workspace.sparse = kept.map(|_| sparse_patterns(spec));
+    workspace.sparse = filled.sparse.then(|| sparse_patterns(spec));
     Ok(Some(Created {
         workspace,
-        checked_out,
-        total,
+        checked_out: filled.checked_out,
+        total: filled.total,
     }))
 }
 
@@ -156,11 +150,11 @@ fn sparse_patterns(spec: &CreateSpec<'_>) -> Vec<String> {
 }
 
 /// The paths to check out when sparse; None for a full checkout.
-fn kept_paths(index: &Index, spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
+fn kept_paths(entries: &[Entry], spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
     let sparse = match spec.settings.checkout {
         Checkout::Full => false,
         Checkout::Sparse => !spec.scope.is_empty(),
-        Checkout::Auto => !spec.scope.is_empty() && index.len() > SPARSE_ABOVE,
+        Checkout::Auto => !spec.scope.is_empty() && entries.len() > SPARSE_ABOVE,
     };
     if !sparse {
         return None;
@@ -168,7 +162,7 @@ fn kept_paths(index: &Index, spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
     let scope = PatternSet::new(spec.scope);
     let include = PatternSet::new(&spec.settings.include);
     Some(
-        index
+        entries
             .iter()
             .map(|e| {
                 let path = String::from_utf8_lossy(&e.path);
@@ -183,7 +177,9 @@ fn kept_paths(index: &Index, spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
 }
 
 /// `git_worktree_add` with the checkout strategy NONE, which git2 does not
-/// wrap: the worktree's files are written by [`fill`] instead.
+/// wrap: the worktree's files and index are written by [`fill`] instead.
+/// Its checkout would still compare the whole tree with the empty folder
+/// (and write an index) to do nothing: it is kept to one path no tree holds.
 fn add_without_checkout(
     repo: &Path,
     name: &str,
@@ -201,7 +197,14 @@ fn add_without_checkout(
     // SAFETY: `raw()` points at the options' plain C struct; it is copied,
     // and the reference it names (`branch`) outlives the call below.
     let mut raw = unsafe { std::ptr::read(options.raw()) };
-    raw.checkout_options.checkout_strategy = libgit2_sys::GIT_CHECKOUT_NONE;
+    raw.checkout_options.checkout_strategy = libgit2_sys::GIT_CHECKOUT_NONE
+        | libgit2_sys::GIT_CHECKOUT_DONT_UPDATE_INDEX
+        | libgit2_sys::GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    let mut nothing = [c".git".as_ptr().cast_mut()];
+    raw.checkout_options.paths = libgit2_sys::git_strarray {
+        strings: nothing.as_mut_ptr(),
+        count: 1,
+    };
     // SAFETY: libgit2 is initialised by git2 before any of its calls (the
     // branch above); every pointer is valid for the call, and what libgit2
     // hands out is freed here.
@@ -232,87 +235,53 @@ fn add_without_checkout(
     Ok(())
 }
 
-/// Writes the worktree's index (the whole base tree; entries not kept marked
-/// skip-worktree) and checks out the kept ones. Returns how many.
+/// What [`fill`] checked out.
+struct Filled {
+    checked_out: usize,
+    total: usize,
+    sparse: bool,
+}
+
+/// Checks out what the department gets of `tree` into the new worktree at
+/// `path` and writes its index: the whole tree, entries not checked out
+/// marked skip-worktree, the others with the stat data of the file written,
+/// as `git checkout` leaves them (without it Git and libgit2 would read and
+/// hash every file of the worktree to learn it is unchanged). The index is
+/// written after the files, so none is racily clean.
 fn fill(
     path: &Path,
     tree: &git2::Tree<'_>,
-    kept: Option<&Vec<bool>>,
-) -> Result<usize, WorktreeError> {
+    spec: &CreateSpec<'_>,
+) -> Result<Filled, WorktreeError> {
     let wt = Repository::open(path)?;
-    let mut index = wt.index()?;
-    index.read_tree(tree)?;
-    let mut checkout = Vec::with_capacity(index.len());
-    let entries: Vec<IndexEntry> = index.iter().collect();
-    for (i, mut entry) in entries.into_iter().enumerate() {
-        if kept.is_none_or(|k| k[i]) {
-            checkout.push(Entry::from(&entry));
-        } else {
-            entry.flags |= EXTENDED;
-            entry.flags_extended |= IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
-            index.add(&entry)?;
-        }
+    let TreeIndex { entries, trees } = index_file::read_tree(&wt, tree)?;
+    let kept = kept_paths(&entries, spec);
+    let skip = |i: usize| kept.as_ref().is_some_and(|k| !k[i]);
+    let checkout: Vec<Entry> = (0..entries.len())
+        .filter(|i| !skip(*i))
+        .map(|i| entries[i].clone())
+        .collect();
+    let filters = populate::filters_may_apply(&wt, &checkout)?;
+    if filters {
+        // Attributes are read from the index while files are written.
+        index_file::write(wt.path(), &entries, &[], &skip, &trees)?;
     }
-    index.write()?;
-    let written = populate(&wt, &checkout)?;
-    with_stat_data(&mut index, path, &checkout)?;
-    index.write()?;
-    Ok(written)
-}
-
-/// Puts each written file's stat data (times, size, inode) into its index
-/// entry, as `git checkout` does: without it Git and libgit2 would read and
-/// hash every file of the worktree to learn it is unchanged, at every
-/// status until something refreshed the index. The index is written after
-/// the files, so none is racily clean. Stat is asked from several threads
-/// (it is the kernel's path walk, one file at a time).
-fn with_stat_data(index: &mut Index, root: &Path, written: &[Entry]) -> Result<(), WorktreeError> {
-    if !crate::platform::HAS_STAT_DATA {
-        return Ok(());
-    }
-    const THREADS: usize = 4;
-    let chunk = written.len().div_ceil(THREADS).max(1);
-    let stats: Vec<Vec<Option<std::fs::Metadata>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = written
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|e| {
-                            let file = root.join(crate::platform::native_repo_path(&e.path)?);
-                            std::fs::symlink_metadata(file).ok()
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let time = |(secs, nanos): (i64, i64)| git2::IndexTime::new(secs as i32, nanos as u32);
-    for (e, meta) in written.iter().zip(stats.into_iter().flatten()) {
-        // A submodule's folder keeps no stat data, as Git leaves it; nor
-        // does a system whose index refreshes itself.
-        let Some(m) = meta
-            .filter(|m| !m.is_dir())
-            .and_then(|m| crate::platform::stat_data(&m))
-        else {
-            continue;
-        };
-        let mut entry = super::checkout::entry(&e.path, e.id, e.mode);
-        entry.ctime = time(m.ctime);
-        entry.mtime = time(m.mtime);
-        // The index keeps the low 32 bits, as Git does.
-        entry.dev = m.dev as u32;
-        entry.ino = m.ino as u32;
-        entry.uid = m.uid;
-        entry.gid = m.gid;
-        entry.file_size = m.size as u32;
-        index.add(&entry)?;
-    }
-    Ok(())
+    let mut written = populate(&wt, &checkout, filters)?.into_iter();
+    let stats: Vec<_> = (0..entries.len())
+        .map(|i| {
+            if skip(i) {
+                None
+            } else {
+                written.next().flatten()
+            }
+        })
+        .collect();
+    index_file::write(wt.path(), &entries, &stats, &skip, &trees)?;
+    Ok(Filled {
+        checked_out: checkout.len(),
+        total: entries.len(),
+        sparse: kept.is_some(),
+    })
 }
 
 /// Git's record of a linked worktree whose folder is gone.

@@ -100,15 +100,16 @@ pub fn run(
 
 /// Runs `path`'s smudge driver, if any, over `file` (what the checkout
 /// wrote for it) in place: Git runs it after the line-ending conversion.
-/// The file's mode (executable) stays.
-pub fn smudge_file(git: &Repository, file: &Path, path: &str) -> Result<(), WorktreeError> {
+/// The file's mode (executable) stays. Returns whether a driver ran.
+pub fn smudge_file(git: &Repository, file: &Path, path: &str) -> Result<bool, WorktreeError> {
     let Some(driver) = driver_for(git, path, Direction::Smudge)? else {
-        return Ok(());
+        return Ok(false);
     };
     let raw = std::fs::read(file).map_err(io_error(file))?;
     let workdir = git.workdir().unwrap_or(git.path());
     let out = run(&driver, workdir, path, raw)?;
-    std::fs::write(file, out).map_err(io_error(file))
+    std::fs::write(file, out).map_err(io_error(file))?;
+    Ok(true)
 }
 
 /// Whether the configuration defines any smudge driver at all (when not,

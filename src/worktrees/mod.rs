@@ -33,6 +33,7 @@ pub mod checkout;
 pub mod create;
 pub mod fence;
 mod filters;
+mod index_file;
 pub mod integrate;
 pub mod list;
 pub mod populate;

@@ -26,17 +26,18 @@ use std::ffi::CString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use git2::{build::CheckoutBuilder, Index, IndexEntry, Oid, Repository};
 
 use super::{filters, io_error, WorktreeError};
+use crate::platform::StatData;
 
 /// Threads writing files: creating a file is mostly waiting on the kernel's
 /// allocator and the disk, so more threads than cores still help.
 const WRITERS: usize = 8;
 
 /// One entry of the tree to check out.
+#[derive(Clone)]
 pub struct Entry {
     pub path: Vec<u8>,
     pub id: Oid,
@@ -58,58 +59,81 @@ const EXECUTABLE: u32 = 0o100755;
 const LINK: u32 = 0o120000;
 const SUBMODULE: u32 = 0o160000;
 
-/// Writes `entries` into the empty working tree of `git` (whose index is
-/// already written: attributes are read from it). Returns how many.
-pub fn populate(git: &Repository, entries: &[Entry]) -> Result<usize, WorktreeError> {
+/// Writes `entries` into the empty working tree of `git` (when `filters`
+/// may apply, its index is written already: attributes are read from it).
+/// Returns each entry's stat data as it was written (none for a
+/// submodule's folder, or where the system keeps none).
+pub fn populate(
+    git: &Repository,
+    entries: &[Entry],
+    filters: bool,
+) -> Result<Vec<Option<StatData>>, WorktreeError> {
     let root = git
         .workdir()
         .ok_or_else(|| WorktreeError::Refused("the worktree has no working folder".into()))?
         .to_path_buf();
     let links_as_links =
         crate::platform::POSIX_NAMES && git.config()?.get_bool("core.symlinks").unwrap_or(true);
-    let mut by_libgit2: Vec<&Entry> = Vec::new();
-    let mut files: Vec<&Entry> = Vec::new();
-    let mut links: Vec<&Entry> = Vec::new();
-    let mut submodules: Vec<&Entry> = Vec::new();
-    for e in entries {
+    let (mut by_libgit2, mut files, mut links, mut submodules) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, e) in entries.iter().enumerate() {
         let plain = plain_path(&e.path);
         match e.mode {
-            FILE | EXECUTABLE if plain => files.push(e),
-            LINK if plain && links_as_links && !guarded_link(&e.path) => links.push(e),
-            SUBMODULE if plain => submodules.push(e),
-            _ => by_libgit2.push(e),
+            FILE | EXECUTABLE if plain => files.push(i),
+            LINK if plain && links_as_links && !guarded_link(&e.path) => links.push(i),
+            SUBMODULE if plain => submodules.push(i),
+            _ => by_libgit2.push(i),
         }
     }
-    make_folders(&root, files.iter().chain(&links).chain(&submodules))?;
-    let collided = Mutex::new(Vec::new());
-    let filters = filters_may_apply(git, entries)?;
-    write_files(&root, &files, filters, &collided)?;
-    let mut collided = collided.into_inner().unwrap_or_default();
-    for e in &submodules {
-        let path = root.join(native(&e.path)?);
+    let made = files.iter().chain(&links).chain(&submodules);
+    make_folders(&root, made.map(|i| &entries[*i]))?;
+    let mut stats = vec![None; entries.len()];
+    let mut collided = write_files(&root, entries, &files, filters, &mut stats)?;
+    for &i in &submodules {
+        let path = root.join(native(&entries[i].path)?);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => collided.push(*e),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => collided.push(i),
             Err(err) => return Err(io_error(&path)(err)),
         }
     }
-    for e in &links {
-        make_link(git, &root, e, &mut collided)?;
+    for &i in &links {
+        match make_link(git, &root, &entries[i])? {
+            true => stats[i] = stat_of(&root, &entries[i]),
+            false => collided.push(i),
+        }
     }
     by_libgit2.extend(collided);
     if !by_libgit2.is_empty() {
-        checkout_with_libgit2(git, &root, &by_libgit2)?;
+        checkout_with_libgit2(git, &root, by_libgit2.iter().map(|i| &entries[*i]))?;
+        for &i in &by_libgit2 {
+            stats[i] = stat_of(&root, &entries[i]);
+        }
     }
     if filters && filters::any_smudge_driver(git)? {
-        smudge(git, &root, entries)?;
+        for i in smudge(git, &root, entries)? {
+            stats[i] = stat_of(&root, &entries[i]);
+        }
     }
-    Ok(entries.len())
+    Ok(stats)
+}
+
+/// The stat data of what is at `e`'s path now; none for a folder (a
+/// submodule's, as Git keeps it) or where the system keeps none.
+fn stat_of(root: &Path, e: &Entry) -> Option<StatData> {
+    let meta = std::fs::symlink_metadata(root.join(native(&e.path).ok()?)).ok()?;
+    if meta.is_dir() {
+        return None;
+    }
+    crate::platform::stat_data(&meta)
 }
 
 /// Runs each file through its external smudge driver (Git LFS), as `git
 /// checkout` does and libgit2 does not, once every file is written.
-fn smudge(git: &Repository, root: &Path, entries: &[Entry]) -> Result<(), WorktreeError> {
-    for e in entries {
+/// Returns the entries a driver rewrote.
+fn smudge(git: &Repository, root: &Path, entries: &[Entry]) -> Result<Vec<usize>, WorktreeError> {
+    let mut smudged = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
         if !matches!(e.mode, FILE | EXECUTABLE) {
             continue;
         }
@@ -118,16 +142,18 @@ fn smudge(git: &Repository, root: &Path, entries: &[Entry]) -> Result<(), Worktr
         let Ok(path) = std::str::from_utf8(&e.path) else {
             continue;
         };
-        filters::smudge_file(git, &root.join(native(&e.path)?), path)?;
+        if filters::smudge_file(git, &root.join(native(&e.path)?), path)? {
+            smudged.push(i);
+        }
     }
-    Ok(())
+    Ok(smudged)
 }
 
 /// Makes every folder the entries need, parents first; a folder already
 /// there must be a real one (not a link).
 fn make_folders<'a>(
     root: &Path,
-    entries: impl Iterator<Item = &'a &'a Entry>,
+    entries: impl Iterator<Item = &'a Entry>,
 ) -> Result<(), WorktreeError> {
     let mut folders = std::collections::BTreeSet::new();
     for e in entries {
@@ -158,20 +184,23 @@ fn make_folders<'a>(
     Ok(())
 }
 
-/// Writes the files, a folder at a time per thread; files whose path is
-/// taken already are put in `collided`.
-fn write_files<'a>(
+/// Writes the `files` of `entries`, a folder at a time per thread, putting
+/// each one's stat data in `stats`; returns those whose path is taken
+/// already.
+fn write_files(
     root: &Path,
-    files: &[&'a Entry],
+    entries: &[Entry],
+    files: &[usize],
     filters: bool,
-    collided: &Mutex<Vec<&'a Entry>>,
-) -> Result<(), WorktreeError> {
+    stats: &mut [Option<StatData>],
+) -> Result<Vec<usize>, WorktreeError> {
     // Runs of files in one folder (the index is sorted, so a folder's files
     // are together but for its sub-folders' in between: runs, not folders).
-    let mut runs: Vec<&[&Entry]> = Vec::new();
+    let folder = |i: usize| parent(&entries[files[i]].path);
+    let mut runs: Vec<&[usize]> = Vec::new();
     let mut start = 0;
     for i in 1..=files.len() {
-        if i == files.len() || parent(&files[i].path) != parent(&files[start].path) {
+        if i == files.len() || folder(i) != folder(start) {
             if start < i {
                 runs.push(&files[start..i]);
             }
@@ -180,50 +209,66 @@ fn write_files<'a>(
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<WorktreeError>> = Mutex::new(None);
     let threads = WRITERS.min(runs.len()).max(1);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let result = (|| -> Result<(), WorktreeError> {
-                    let repo = raw::Repo::open(root, filters)?;
-                    let mut buf = Vec::new();
-                    loop {
-                        if failed.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(run) = runs.get(i) else {
-                            return Ok(());
-                        };
-                        for e in run.iter() {
-                            if !write_file(&repo, root, e, &mut buf)? {
-                                collided.lock().unwrap_or_else(|p| p.into_inner()).push(*e);
-                            }
-                        }
+    let write_runs = || -> Result<Written, WorktreeError> {
+        let repo = raw::Repo::open(root, filters)?;
+        let mut buf = Vec::new();
+        let mut written = Written::default();
+        while !failed.load(Ordering::Relaxed) {
+            let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            for &i in run.iter() {
+                match write_file(&repo, root, &entries[i], &mut buf) {
+                    Ok(Some(stat)) => written.stats.push((i, stat)),
+                    Ok(None) => written.collided.push(i),
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
                     }
-                })();
-                if let Err(e) = result {
-                    failed.store(true, Ordering::Relaxed);
-                    let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                    first.get_or_insert(e);
                 }
-            });
+            }
         }
+        Ok(written)
+    };
+    let results: Vec<Result<Written, WorktreeError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(write_runs)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(WorktreeError::Refused("a writer thread failed".into()))
+                })
+            })
+            .collect()
     });
-    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let mut collided = Vec::new();
+    for result in results {
+        let written = result?;
+        for (i, stat) in written.stats {
+            stats[i] = stat;
+        }
+        collided.extend(written.collided);
     }
+    Ok(collided)
 }
 
-/// Writes one file, created new; false when its path is taken already.
+/// What one writer thread wrote: stat data by entry, and the entries whose
+/// path was taken.
+#[derive(Default)]
+struct Written {
+    stats: Vec<(usize, Option<StatData>)>,
+    collided: Vec<usize>,
+}
+
+/// Writes one file, created new, and returns its stat data (taken from the
+/// open file); `None` when its path is taken already.
 fn write_file(
     repo: &raw::Repo,
     root: &Path,
     e: &Entry,
     buf: &mut Vec<u8>,
-) -> Result<bool, WorktreeError> {
+) -> Result<Option<Option<StatData>>, WorktreeError> {
     let path = root.join(native(&e.path)?);
     let c_path = CString::new(e.path.clone())
         .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
@@ -233,25 +278,22 @@ fn write_file(
     crate::platform::git_file_mode(&mut options, e.mode == EXECUTABLE);
     let mut file = match options.open(&path) {
         Ok(f) => f,
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
         Err(err) => return Err(io_error(&path)(err)),
     };
     file.write_all(buf).map_err(io_error(&path))?;
-    Ok(true)
+    let meta = file.metadata().map_err(io_error(&path))?;
+    Ok(Some(crate::platform::stat_data(&meta)))
 }
 
 /// Makes a symbolic link (Unix, `core.symlinks` on), holding the blob as
-/// its target, as Git does; a taken path goes to `collided`.
-fn make_link<'a>(
-    git: &Repository,
-    root: &Path,
-    e: &'a Entry,
-    collided: &mut Vec<&'a Entry>,
-) -> Result<(), WorktreeError> {
+/// its target, as Git does; false when the path is taken (or links are
+/// not made here).
+fn make_link(git: &Repository, root: &Path, e: &Entry) -> Result<bool, WorktreeError> {
     let path = root.join(native(&e.path)?);
     let blob = git.find_blob(e.id)?;
     match crate::platform::symlink_to_bytes(blob.content(), &path) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         // Not Unix (links go through libgit2 there), or the path is taken.
         Err(err)
             if matches!(
@@ -259,8 +301,7 @@ fn make_link<'a>(
                 std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::Unsupported
             ) =>
         {
-            collided.push(e);
-            Ok(())
+            Ok(false)
         }
         Err(err) => Err(io_error(&path)(err)),
     }
@@ -269,10 +310,10 @@ fn make_link<'a>(
 /// libgit2's checkout of `entries` only (the rest of the tree is written):
 /// its own path checks, links as the repository wants them, and a path that
 /// is taken overwritten, as every file was before.
-fn checkout_with_libgit2(
+fn checkout_with_libgit2<'a>(
     git: &Repository,
     root: &Path,
-    entries: &[&Entry],
+    entries: impl Iterator<Item = &'a Entry>,
 ) -> Result<(), WorktreeError> {
     let mut index = Index::new()?;
     let mut opts = CheckoutBuilder::new();
@@ -295,7 +336,7 @@ fn checkout_with_libgit2(
 /// Otherwise every file is its blob as is, and asking libgit2 for each
 /// file's attributes (files looked for in every parent folder) would be
 /// most of the work. Where the places are not known (not Unix), yes.
-fn filters_may_apply(git: &Repository, entries: &[Entry]) -> Result<bool, WorktreeError> {
+pub fn filters_may_apply(git: &Repository, entries: &[Entry]) -> Result<bool, WorktreeError> {
     if !crate::platform::POSIX_NAMES {
         return Ok(true);
     }
@@ -351,7 +392,7 @@ fn native(path: &[u8]) -> Result<PathBuf, WorktreeError> {
 /// Whether a path is one this module writes itself: every component an
 /// ordinary name, none that libgit2 guards (`.git` in any spelling a file
 /// system may take for it), none Windows reserves.
-fn plain_path(path: &[u8]) -> bool {
+pub(super) fn plain_path(path: &[u8]) -> bool {
     if !crate::platform::POSIX_NAMES && std::str::from_utf8(path).is_err() {
         return false;
     }
