@@ -20,6 +20,7 @@ pub mod launcher;
 pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
+pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
