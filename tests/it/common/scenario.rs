@@ -18,6 +18,8 @@
 mod codex;
 mod terminal;
 
+#[cfg(unix)]
+pub use codex::{Codex, CODEX_PATIENCE};
 pub use terminal::{OpenTerminal, TerminalScenario};
 
 use serde_json::{json, Value};
