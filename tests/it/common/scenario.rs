@@ -19,7 +19,9 @@ mod codex;
 mod terminal;
 
 #[cfg(unix)]
-pub use codex::{Codex, CODEX_PATIENCE};
+pub use codex::{
+    codex_processes_of, first_recorded, plans_one_notes_department, Codex, CODEX_PATIENCE,
+};
 pub use terminal::{OpenTerminal, TerminalScenario};
 
 use serde_json::{json, Value};
