@@ -21,6 +21,8 @@ pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
 #[cfg(unix)]
+pub mod page;
+#[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
 
