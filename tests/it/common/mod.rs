@@ -23,6 +23,8 @@ pub mod model_server;
 #[cfg(unix)]
 pub mod page;
 #[cfg(unix)]
+pub mod plans;
+#[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
 
