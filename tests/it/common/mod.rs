@@ -11,6 +11,7 @@ pub mod attack;
 pub mod axe;
 #[cfg(unix)]
 pub mod browser;
+pub mod demo;
 #[cfg(unix)]
 pub mod flaky;
 pub mod footprint;
