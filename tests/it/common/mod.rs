@@ -11,6 +11,7 @@ pub mod attack;
 pub mod axe;
 #[cfg(unix)]
 pub mod browser;
+pub mod demo;
 #[cfg(unix)]
 pub mod flaky;
 pub mod footprint;
@@ -21,6 +22,10 @@ pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
 pub mod scenario;
+#[cfg(unix)]
+pub mod page;
+#[cfg(unix)]
+pub mod plans;
 #[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
