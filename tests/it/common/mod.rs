@@ -21,11 +21,11 @@ pub mod launcher;
 pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
-pub mod scenario;
 #[cfg(unix)]
 pub mod page;
 #[cfg(unix)]
 pub mod plans;
+pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
