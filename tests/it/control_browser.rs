@@ -350,6 +350,7 @@ async fn stop_a_second_plan_from_its_row(d: &Browser, api: &Api, repo: &support:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     let (mut l, repo, _) = demo::start_demo("press Start planner").await;
+    let _cleanup = demo::DemoRepo(repo.clone());
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-demo-failure.png");
@@ -367,7 +368,6 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     discard_the_stray_department_and_apply_the_others(&d, &status, &repo).await;
     d.quit().await;
     l.terminate();
-    let _ = std::fs::remove_dir_all(&repo);
 }
 
 /// A plain task typed into the form and *Start planner*: the plan finishes,

@@ -382,15 +382,6 @@ fn every_flag_has_help_text() {
     }
 }
 
-/// The demo repository the launcher named on stderr, removed when the test ends.
-struct DemoRepo(std::path::PathBuf);
-
-impl Drop for DemoRepo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The README's "A demo without Codex", as written: `codex-governance demo`
 /// run as `cargo run` runs it (CARGO and CARGO_MANIFEST_DIR set: the fake
 /// agent is built from the checkout), then a plain task with no directive. The planner registers a
@@ -403,7 +394,7 @@ impl Drop for DemoRepo {
 )]
 async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
     let (mut l, path, said) = demo::start_demo("press Start").await;
-    let repo = DemoRepo(path);
+    let repo = demo::DemoRepo(path);
     assert!(repo.0.join(".git").is_dir(), "{said}");
     assert!(said.contains("configuration from"), "{said}");
     if cfg!(unix) {

@@ -34,3 +34,16 @@ pub async fn start_demo(ready: &str) -> (Subprocess, PathBuf, String) {
         .unwrap_or_else(|| panic!("no demo repository named: {said}"));
     (l, repo, said)
 }
+
+/// The demo repository and the worktrees folder beside it
+/// (`<repo>.worktrees`), removed when the test ends, failed or not.
+pub struct DemoRepo(pub PathBuf);
+
+impl Drop for DemoRepo {
+    fn drop(&mut self) {
+        let mut worktrees = self.0.clone().into_os_string();
+        worktrees.push(".worktrees");
+        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(worktrees);
+    }
+}
