@@ -72,7 +72,7 @@ pub fn offer(state: &State, config: &LauncherSettings) -> Option<SwitchOffer> {
         .sessions
         .values()
         .filter(|s| s.is_running() && s.model != model)
-        .filter(|s| crate::agents::capabilities(s.agent.backend).model_switch)
+        .filter(|s| crate::agents::capabilities_of(&s.agent).model_switch)
         .map(|s| s.id.clone())
         .collect();
     (!sessions.is_empty()).then_some(SwitchOffer {

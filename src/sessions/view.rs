@@ -65,8 +65,6 @@ pub struct SessionView {
     /// sent back, retried or resumed): this one is history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
-    /// What its backend can do (a conversation to show, a terminal on demand).
-    pub capabilities: crate::agents::Capabilities,
     /// The page offers Interrupt: its agent's running turn can be stopped.
     pub interruptible: bool,
     /// How many pages watch its own terminal right now (a terminal started on
@@ -144,11 +142,14 @@ pub fn session_view(
         let p = pty.as_ref()?;
         Some((p.last_output()?, p.last_output_wall()?))
     });
-    let capabilities = crate::agents::capabilities(session.agent.backend);
+    let capabilities = crate::agents::capabilities_of(&session.agent);
     let conversation = agent.as_ref().and_then(|a| a.conversation().cloned());
     let stale = Duration::from_secs(sessions.ctx.config.launcher.department_stale_seconds);
     let hb = heartbeat(session.is_running(), activity.map(|a| a.0), stale);
     let mut record = session.clone();
+    // What its backend can do (a conversation to show, a terminal on demand),
+    // as recorded at its start; shown for older records too.
+    record.agent.capabilities = Some(capabilities);
     if let Some((_, t)) = activity {
         let t = chrono::DateTime::<chrono::Local>::from(t);
         record.last_activity_at = Some(crate::clock::rfc3339(&t));
@@ -194,7 +195,6 @@ pub fn session_view(
         ),
         superseded_by: superseded_by(state, session),
         interruptible: capabilities.interrupts,
-        capabilities,
         terminal_viewers: terminal
             .filter(|t| t.status != TerminalStatus::Closed)
             .and_then(|t| sessions.terminals.listeners.viewers(&t.id))
@@ -290,7 +290,7 @@ fn transcript_preview(
     match (conversation, pty) {
         (Some(c), _) => c.preview(PREVIEW_LINES),
         (None, Some(p)) => preview(&p.tail(PREVIEW_BYTES), PREVIEW_LINES),
-        (None, None) if crate::agents::capabilities(session.agent.backend).conversation => {
+        (None, None) if crate::agents::capabilities_of(&session.agent).conversation => {
             crate::agents::conversation::file_preview(
                 &crate::agents::conversation::path_for(Path::new(&session.log_path)),
                 PREVIEW_LINES,
