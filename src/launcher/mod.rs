@@ -1,12 +1,13 @@
 //! The launcher: the composition root. It builds the services (sessions, the
 //! dispatcher, the mailbox), recovers from the previous run, follows the signals
-//! the services send (what happens after an exit or a result), and shuts
-//! everything down, awaiting every task it started.
+//! the services send (what happens after an exit or a result), gathers what the
+//! views read (`snapshot`, `facts`) and publishes what changed (`deltas`), and
+//! shuts everything down, awaiting every task it started.
 
 pub mod deltas;
+mod facts;
 pub mod resume_plan;
-mod status_cache;
-mod view_types;
+mod snapshot;
 mod views;
 
 use std::collections::HashMap;
@@ -28,8 +29,6 @@ use crate::quota::Quota;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
-pub use view_types::*;
-pub use views::API_VERSION;
 
 /// Wait between a department's report and closing it.
 const AUTO_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -52,7 +51,8 @@ pub struct Launcher {
     /// What keeps agents from starting, found at start and by each
     /// *Check again* (`POST /api/check_agents`); None before the first check.
     backend_problems: std::sync::RwLock<Option<Vec<String>>>,
-    status_cache: status_cache::StatusCache,
+    /// The last status body, for the pages that poll it.
+    status_cache: crate::views::cache::StatusCache,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
     /// Turns true when the launcher stops, ending long-lived streams.

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, Params, L};
 use crate::credentials::Principal;
-use crate::mailbox::ingest::watchdog::IngestionView;
-use crate::model::TerminalView;
 use crate::report::Report;
+use crate::views::status::IngestionView;
+use crate::views::terminals::TerminalView;
 use crate::web::answer::reply;
 use crate::web::answer::{failure, ok};
 use crate::web::query::whole;
@@ -25,7 +25,7 @@ pub(super) async fn healthz(State(l): L) -> Response {
     let degraded = ingestion.is_stuck() || chain.is_some();
     let body = Health {
         status: if degraded { "degraded" } else { "ok" },
-        mailbox_ingestion: ingestion.view(),
+        mailbox_ingestion: crate::views::status::ingestion(&ingestion),
         audit_chain: Chain {
             ok: chain.is_none(),
             problem: chain.map(str::to_string),

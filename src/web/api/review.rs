@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{Params, L};
 use crate::error::{LResult, LauncherError};
 use crate::review::{self, ResultRef};
+use crate::views::inbox::SeenView;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
@@ -94,6 +95,7 @@ pub(super) async fn mark_seen(State(l): L, JsonBody(b): JsonBody<MarkSeen>) -> R
                 b.department_session_id.as_deref(),
                 b.report_id.as_deref(),
             )
+            .map(|marked| SeenView { marked })
         })
         .await,
     )

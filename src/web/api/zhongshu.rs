@@ -67,15 +67,7 @@ pub(super) async fn zhongshu_inbox(
         return r;
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    reply(crate::mailbox::inbox_view::inbox_view(
-        &l.ctx,
-        &l.sessions,
-        &id,
-        q.peek,
-        limit,
-        q.before,
-        q.count,
-    ))
+    reply(l.inbox_view(&id, q.peek, (limit, q.before), q.count))
 }
 
 #[derive(Deserialize)]
@@ -106,6 +98,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
             .await
             .map(|r| RestartAnswer {
                 started: (!r.resumed_inline).then(|| StartFacts::of(l.started_view(&r.session_id))),
+                session: l.session_view(&r.session_id),
                 restarted: r,
             }),
     )
@@ -117,6 +110,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
 pub(super) struct RestartAnswer {
     #[serde(flatten)]
     restarted: crate::mailbox::notices::restart::Restarted,
+    session: Option<crate::views::session::SessionView>,
     #[serde(flatten)]
     started: Option<StartFacts>,
 }
@@ -125,7 +119,7 @@ pub(super) struct RestartAnswer {
 pub(super) struct StartFacts {
     prompt_path: Option<String>,
     pid: Option<u32>,
-    browser_terminal: Option<crate::model::TerminalView>,
+    browser_terminal: Option<crate::views::terminals::TerminalView>,
     active: usize,
     active_zhongshu_sessions: usize,
     active_department_sessions: usize,
@@ -133,7 +127,7 @@ pub(super) struct StartFacts {
 }
 
 impl StartFacts {
-    fn of(v: crate::launcher::StartedView) -> StartFacts {
+    fn of(v: crate::views::session::StartedView) -> StartFacts {
         StartFacts {
             prompt_path: v.prompt_path,
             pid: v.pid,
@@ -265,5 +259,5 @@ fn named_or_newest(
 #[derive(Serialize)]
 pub(super) struct PlanAnswer {
     session_id: String,
-    plan: crate::launcher::PlanBody,
+    plan: crate::views::plan::PlanBody,
 }
