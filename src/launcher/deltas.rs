@@ -73,6 +73,8 @@ impl Launcher {
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = tokio::time::sleep(TICK) => {}
+                // The cached facts moved (a tick saw the user's tree change).
+                _ = self.facts.changed.notified() => {}
                 ev = rx.recv() => match ev {
                     Ok(ev) => events.push(ev),
                     // Too far behind: everything may have changed.

@@ -53,6 +53,8 @@ pub struct Launcher {
     backend_problems: std::sync::RwLock<Option<Vec<String>>>,
     /// The last status body, for the pages that poll it.
     status_cache: crate::views::cache::StatusCache,
+    /// What the views read that costs git, file or database reads.
+    facts: Arc<facts::FactsCache>,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
     /// Turns true when the launcher stops, ending long-lived streams.
@@ -121,6 +123,7 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let facts = Arc::new(facts::FactsCache::new(ctx.repo.clone()));
         let tools = Arc::new(crate::tools::runner::Runner::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),
@@ -141,6 +144,7 @@ impl Launcher {
             audit_chain_problem: OnceLock::new(),
             backend_problems: std::sync::RwLock::new(None),
             status_cache: Default::default(),
+            facts,
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
@@ -151,6 +155,7 @@ impl Launcher {
             run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
+        launcher.keep_facts();
         Ok(launcher)
     }
 
@@ -243,6 +248,7 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
+        self.start_facts_tick();
         // Asking Codex (its version, its login) takes a second or two: the
         // rest does not wait for it.
         let this = Arc::clone(self);

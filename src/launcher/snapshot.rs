@@ -1,13 +1,13 @@
 //! Gathering what the views read (`crate::views::Snapshot`) from the
-//! services: the store's tables, what the live agents and terminals say now,
-//! the launcher's own facts, and the facts that cost I/O.
+//! services: the store's tables, what the live agents and terminals say now
+//! (memory), the launcher's own facts, and the facts that cost I/O as cached
+//! by `facts`. Nothing here reads git, a file or the database.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use super::{facts, Launcher};
+use super::Launcher;
 use crate::model::{Session, State};
-use crate::views::{BackendFacts, Facts, LauncherFacts, Live, Moment, Snapshot};
+use crate::views::{BackendFacts, LauncherFacts, Live, Moment, Snapshot};
 
 impl Launcher {
     /// The launcher now, with the live facts of the sessions `shown` keeps.
@@ -24,7 +24,6 @@ impl Launcher {
             .filter(|s| shown(s))
             .filter_map(|s| Some((s.id.clone(), self.live_of(&state, s)?)))
             .collect();
-        let facts = Arc::new(self.facts_now(&state, &live, &shown));
         let launcher = self.launcher_facts(&state);
         Snapshot {
             state,
@@ -32,7 +31,7 @@ impl Launcher {
             repo: &self.ctx.repo,
             mailbox_root: self.ctx.paths.mailbox_root(),
             live,
-            facts,
+            facts: self.facts.current(),
             launcher,
             at,
         }
@@ -81,36 +80,63 @@ impl Launcher {
             run_started: self.run_started,
         }
     }
+}
 
-    /// The facts that cost I/O, read now for the sessions `shown` keeps.
-    fn facts_now(
-        &self,
-        state: &State,
-        live: &HashMap<String, Live>,
-        shown: &impl Fn(&Session) -> bool,
-    ) -> Facts {
-        let store = &self.ctx.store;
-        let applied = facts::applied_commits(state);
-        let plan_files = facts::plans_with_dirty_files(state)
-            .map(|(z, named)| {
-                let files = facts::plan_files(&self.ctx.repo, named, &applied);
-                (z.to_string(), files)
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::config::Config;
+    use crate::launcher::Launcher;
+
+    /// A status shows what the facts cache read at the last change or tick,
+    /// not what git and the files say while it is built: with the finished
+    /// session's transcript deleted and the plan's file reverted since, the
+    /// status still shows both as they were read, until a tick reads again.
+    #[test]
+    fn a_status_build_reads_no_transcript_and_no_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        crate::launcher::facts::tests::repo_with_a_file(&repo);
+        std::fs::write(repo.join("src/a.rs"), "the user's edit\n").unwrap();
+        let config = Config::load_with_env(&repo, &Default::default()).unwrap();
+        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        let log = dir.path().join("zhongshu-1.log");
+        std::fs::write(&log, "planning\nthe plan is in\n").unwrap();
+        let z = serde_json::from_value(json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "title": "t", "model": "m", "task": "do", "pid": 1,
+            "status": "exited", "exit_code": 0, "started_at": "s", "ended_at": "e",
+            "prompt_path": "", "log_path": log.display().to_string(), "backend": "pty",
+        }))
+        .unwrap();
+        let plan = serde_json::from_value(json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+            "base": {"commit": "0".repeat(40), "dirty_files": ["src/a.rs"]},
+        }))
+        .unwrap();
+        l.ctx
+            .store
+            .update(|tx| {
+                tx.insert_session(z);
+                tx.insert_plan(plan);
             })
-            .collect();
-        let sessions = state.sessions.values().filter(|s| shown(s));
-        let previews = sessions
-            .clone()
-            .filter(|s| live.get(&s.id).is_none_or(|l| l.preview.is_none()))
-            .map(|s| (s.id.clone(), crate::sessions::preview::from_files(s)))
-            .collect();
-        let reports = sessions
-            .filter_map(|s| Some((s.id.clone(), facts::report_fact(store, s)?)))
-            .collect();
-        Facts {
-            plan_files,
-            previews,
-            reports,
-            unread: facts::unread_counts(store),
-        }
+            .unwrap();
+        let shown = |l: &Launcher| {
+            let v = serde_json::to_value(l.status_view()).unwrap();
+            let z = v["sessions"][0].clone();
+            (
+                z["transcript_preview"].clone(),
+                z["plan_dirty_files"].clone(),
+            )
+        };
+        let read = (json!("planning\nthe plan is in"), json!(["src/a.rs"]));
+        assert_eq!(shown(&l), read);
+        std::fs::remove_file(&log).unwrap();
+        std::fs::write(repo.join("src/a.rs"), "a\n").unwrap();
+        assert_eq!(shown(&l), read, "built from the facts, not from the files");
+        assert!(l.facts.tick(&l.ctx.store, &|_| false));
+        assert_eq!(shown(&l).1, json!(null), "the tick read the reverted file");
     }
 }

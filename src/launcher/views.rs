@@ -32,7 +32,7 @@ impl Launcher {
         let key = CacheKey {
             store: self.ctx.store.version(),
             audit_seq: self.ctx.store.audit_log().last_seq(),
-            facts: 0,
+            facts: self.facts.version(),
             second,
         };
         self.status_cache.get_or_build(key, output, || {

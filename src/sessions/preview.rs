@@ -3,7 +3,7 @@
 //! files. The file reads are the launcher's cached facts (refreshed when a
 //! session ends, not while a status is built).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::agents::conversation::{self, Conversation};
@@ -25,14 +25,25 @@ pub fn live(conversation: Option<&Conversation>, pty: Option<&Arc<Pty>>) -> Opti
     }
 }
 
-/// The preview from the session's files: its conversation file when its
-/// backend keeps one, else its terminal's transcript.
-pub fn from_files(session: &Session) -> String {
+/// The file a session's preview is read from once it has no live agent:
+/// its conversation file when its backend keeps one, else its terminal's
+/// transcript.
+pub fn source(session: &Session) -> PathBuf {
     let log = Path::new(&session.log_path);
     if crate::agents::capabilities_of(&session.agent).conversation {
-        conversation::file_preview(&conversation::path_for(log), PREVIEW_LINES)
+        conversation::path_for(log)
     } else {
-        log_preview(log)
+        log.to_path_buf()
+    }
+}
+
+/// The preview from the session's file ([`source`]).
+pub fn from_files(session: &Session) -> String {
+    let file = source(session);
+    if crate::agents::capabilities_of(&session.agent).conversation {
+        conversation::file_preview(&file, PREVIEW_LINES)
+    } else {
+        log_preview(&file)
     }
 }
 

@@ -253,3 +253,142 @@ pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
     v.queued_count = v.queue.len();
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{AppliedFile, Backend, Capabilities, State};
+    use crate::views::{BackendFacts, Facts, LauncherFacts, Moment, PlanFiles, ReportFact};
+
+    fn record(fields: Value) -> Session {
+        let mut v = json!({
+            "title": "t", "model": "m", "task": "do", "pid": 1, "exit_code": null,
+            "started_at": "2026-01-01T00:00:00Z", "ended_at": null, "prompt_path": "",
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// A planner whose plan named two files the user had not committed, and
+    /// its department that ended after asking a question; the transcript
+    /// files are under `gone`, which does not exist.
+    fn state(gone: &Path) -> State {
+        let log = |id: &str| gone.join(format!("{id}.log")).display().to_string();
+        let z = record(json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "status": "running", "log_path": log("zhongshu-1"),
+            "backend": "pty", "capabilities": Capabilities::default(),
+        }));
+        let d = record(json!({
+            "id": "lingyubu-1", "session_kind": "department", "role": "department",
+            "department": "lingyubu", "status": "exited", "log_path": log("lingyubu-1"),
+            "parent_session_id": "zhongshu-1", "report_status": "reported",
+            "last_report_id": "r1", "backend": "pty",
+            // Recorded at its start: more than a PTY backend's agents can now.
+            "capabilities": Capabilities { interrupts: true, ..Capabilities::default() },
+        }));
+        let plan = serde_json::from_value(json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+            "base": {"commit": "0".repeat(40), "dirty_files": ["src/a.rs", "src/b.rs"]},
+        }))
+        .unwrap();
+        let mut state = State::default();
+        state.sessions.insert(z.id.clone(), z);
+        state.sessions.insert(d.id.clone(), d);
+        state.plans.insert("zhongshu-1".into(), plan);
+        state
+    }
+
+    /// What the launcher read per event or tick, not while building.
+    fn facts() -> Facts {
+        let files = PlanFiles {
+            dirty: vec!["src/b.rs".into()],
+            applied: vec![AppliedFile {
+                path: "src/a.rs".into(),
+                session_id: "lingyubu-1".into(),
+            }],
+        };
+        let report = ReportFact {
+            report_id: "r1".into(),
+            needs_confirmation: true,
+            question: "Ship it?".into(),
+            answer: None,
+        };
+        Facts {
+            plan_files: HashMap::from([("zhongshu-1".into(), files)]),
+            previews: HashMap::from([("lingyubu-1".into(), "the last line".into())]),
+            reports: HashMap::from([("lingyubu-1".into(), report)]),
+            unread: HashMap::from([("zhongshu-1".into(), 2)]),
+        }
+    }
+
+    /// A status built from a snapshot whose repository, transcripts and
+    /// results are nowhere shows the cached facts: a build reads no git, no
+    /// file and no database (were it to, the repository that cannot be
+    /// opened would make both files dirty, and the previews and the
+    /// question would be empty).
+    #[test]
+    fn a_status_is_built_from_the_snapshot_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let snap = Snapshot {
+            state: state(&gone),
+            config: &config,
+            repo: &gone,
+            mailbox_root: gone.join("mailbox"),
+            live: HashMap::new(),
+            facts: Arc::new(facts()),
+            launcher: LauncherFacts {
+                audit_seq: 7,
+                audit_chain_problem: None,
+                ingestion: crate::model::IngestionHealth::Idle,
+                backend: BackendFacts {
+                    kind: Backend::Pty,
+                    capabilities: Capabilities::default(),
+                    problems: vec![],
+                },
+                trust: None,
+                model_switch: None,
+                run_started: chrono::Utc::now().fixed_offset(),
+            },
+            at: Moment::now(),
+        };
+        let status = serde_json::to_value(status(&snap)).unwrap();
+        let of = |id: &str| {
+            status["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id)
+                .cloned()
+                .unwrap()
+        };
+        let z = of("zhongshu-1");
+        assert_eq!(z["plan_dirty_files"], json!(["src/b.rs"]), "{z}");
+        assert_eq!(
+            z["plan_applied_files"],
+            json!([{"path": "src/a.rs", "session_id": "lingyubu-1"}])
+        );
+        assert_eq!(z["unread_result_count"], 2);
+        let d = of("lingyubu-1");
+        assert_eq!(d["transcript_preview"], "the last line", "{d}");
+        assert_eq!(d["report_needs_confirmation"], true);
+        assert_eq!(d["confirmation"]["question"], "Ship it?");
+        assert_eq!(d["capabilities"]["interrupts"], true, "as recorded");
+        assert_eq!(d["interruptible"], true, "{d}");
+        assert_eq!(d["heartbeat_status"], "exited");
+        assert_eq!(status["audit_seq"], 7);
+        assert!(!gone.exists());
+    }
+}
