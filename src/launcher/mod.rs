@@ -1,13 +1,13 @@
 //! The launcher: the composition root. It builds the services (sessions, the
 //! dispatcher, the mailbox), recovers from the previous run, follows the signals
 //! the services send (what happens after an exit or a result), gathers what the
-//! views read (`snapshot`, `facts`) and publishes what changed (`deltas`), and
-//! shuts everything down, awaiting every task it started.
+//! views read (`views`, with the facts `facts` keeps) and publishes what
+//! changed (`deltas`), and shuts everything down, awaiting every task it
+//! started.
 
 pub mod deltas;
 mod facts;
 pub mod resume_plan;
-mod snapshot;
 mod views;
 
 use std::collections::HashMap;
@@ -155,7 +155,7 @@ impl Launcher {
             run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
-        launcher.keep_facts();
+        launcher.facts.keep(&launcher.ctx.store);
         Ok(launcher)
     }
 
@@ -248,7 +248,8 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
-        self.start_facts_tick();
+        self.facts
+            .start_ticks(&self.ctx, Arc::clone(&self.sessions.live), self.stopped());
         // Asking Codex (its version, its login) takes a second or two: the
         // rest does not wait for it.
         let this = Arc::clone(self);

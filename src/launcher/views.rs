@@ -1,12 +1,17 @@
-//! What the API shows of the launcher: each answer gathers a snapshot from
-//! the services and builds its view with `crate::views` (the status cached
-//! as bytes for the pages that poll it).
+//! What the API shows of the launcher: each answer gathers a snapshot
+//! (`crate::views::Snapshot`) from the services (the store's tables, what the
+//! live agents and terminals say now, the launcher's own facts and the facts
+//! `facts` cached) and builds its view with `crate::views`; the status is
+//! cached as bytes for the pages that poll it. Nothing here reads git, a
+//! file or the database while a status is built.
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 
 use super::{LResult, Launcher, LauncherError};
 use crate::credentials::Grant;
-use crate::model::{Plan, SessionKind, State};
+use crate::model::{Plan, Session, SessionKind, State};
 use crate::views::cache::CacheKey;
 use crate::views::inbox::{InboxView, Read};
 use crate::views::plan::{AssignmentsView, ContextView, PlanView, ZhongshuSessionsView};
@@ -14,6 +19,7 @@ use crate::views::quota::QuotaView;
 use crate::views::session::{SessionView, StartedView};
 use crate::views::status::{AgentGroup, StatusView};
 use crate::views::terminals::TerminalView;
+use crate::views::{BackendFacts, LauncherFacts, Live, Moment, Snapshot};
 
 impl Launcher {
     /// `GET /api/status` as JSON bytes, from the cache when nothing relevant changed.
@@ -148,5 +154,135 @@ impl Launcher {
     /// The terminals `/api/status` and `/api/browser_terminals` list.
     pub fn listed_terminals(&self, state: &State) -> Vec<TerminalView> {
         crate::views::terminals::listed_terminals(state, self.run_started)
+    }
+
+    /// The launcher now, with the live facts of the sessions `shown` keeps.
+    pub(super) fn snapshot(&self, shown: impl Fn(&Session) -> bool) -> Snapshot<'_> {
+        let at = Moment::now();
+        let mut state = self.ctx.store.read(State::clone);
+        for s in state.sessions.values_mut() {
+            // Records of older launchers carry none: their backend's.
+            s.agent.capabilities = Some(crate::agents::capabilities_of(&s.agent));
+        }
+        let live: HashMap<String, Live> = state
+            .sessions
+            .values()
+            .filter(|s| shown(s))
+            .filter_map(|s| Some((s.id.clone(), self.live_of(&state, s)?)))
+            .collect();
+        let launcher = self.launcher_facts(&state);
+        Snapshot {
+            state,
+            config: &self.ctx.config,
+            repo: &self.ctx.repo,
+            mailbox_root: self.ctx.paths.mailbox_root(),
+            live,
+            facts: self.facts.current(),
+            launcher,
+            at,
+        }
+    }
+
+    /// What session `s`'s live agent and terminal say now; None without either.
+    fn live_of(&self, state: &State, s: &Session) -> Option<Live> {
+        let pty = self.sessions.live.pty(&s.id);
+        let agent = self.sessions.live.agent(&s.id);
+        if pty.is_none() && agent.is_none() {
+            return None;
+        }
+        let conversation = agent.as_ref().and_then(|a| a.conversation().cloned());
+        let activity = agent.as_ref().and_then(|a| a.activity()).or_else(|| {
+            let p = pty.as_ref()?;
+            Some((p.last_output()?, p.last_output_wall()?))
+        });
+        let terminal_viewers = s
+            .browser_terminal_id
+            .as_deref()
+            .filter(|t| state.terminals.contains_key(*t))
+            .and_then(|t| self.sessions.terminals.listeners.viewers(t))
+            .map(|v| *v.borrow());
+        Some(Live {
+            activity,
+            preview: crate::sessions::preview::live(conversation.as_deref(), pty.as_ref()),
+            conversation_rev: conversation.map(|c| c.rev()),
+            terminal_viewers,
+        })
+    }
+
+    /// The launcher's own facts beside the tables.
+    fn launcher_facts(&self, state: &State) -> LauncherFacts {
+        let backend = self.sessions.backend();
+        LauncherFacts {
+            audit_seq: self.ctx.store.audit_log().last_seq(),
+            audit_chain_problem: self.audit_chain_problem().map(str::to_string),
+            ingestion: self.mailbox.ingestion_health(),
+            backend: BackendFacts {
+                kind: backend.kind(),
+                capabilities: backend.capabilities(),
+                problems: self.backend_problems(),
+            },
+            trust: self.sessions.trust.request(),
+            model_switch: crate::quota::model_switch::offer(state, &self.ctx.config.launcher),
+            run_started: self.run_started,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::config::Config;
+    use crate::launcher::Launcher;
+
+    /// A status shows what the facts cache read at the last change or tick,
+    /// not what git and the files say while it is built: with the finished
+    /// session's transcript deleted and the plan's file reverted since, the
+    /// status still shows both as they were read, until a tick reads again.
+    #[test]
+    fn a_status_build_reads_no_transcript_and_no_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        crate::launcher::facts::tests::repo_with_a_file(&repo);
+        std::fs::write(repo.join("src/a.rs"), "the user's edit\n").unwrap();
+        let config = Config::load_with_env(&repo, &Default::default()).unwrap();
+        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        let log = dir.path().join("zhongshu-1.log");
+        std::fs::write(&log, "planning\nthe plan is in\n").unwrap();
+        let z = serde_json::from_value(json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "title": "t", "model": "m", "task": "do", "pid": 1,
+            "status": "exited", "exit_code": 0, "started_at": "s", "ended_at": "e",
+            "prompt_path": "", "log_path": log.display().to_string(), "backend": "pty",
+        }))
+        .unwrap();
+        let plan = serde_json::from_value(json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+            "base": {"commit": "0".repeat(40), "dirty_files": ["src/a.rs"]},
+        }))
+        .unwrap();
+        l.ctx
+            .store
+            .update(|tx| {
+                tx.insert_session(z);
+                tx.insert_plan(plan);
+            })
+            .unwrap();
+        let shown = |l: &Launcher| {
+            let v = serde_json::to_value(l.status_view()).unwrap();
+            let z = v["sessions"][0].clone();
+            (
+                z["transcript_preview"].clone(),
+                z["plan_dirty_files"].clone(),
+            )
+        };
+        let read = (json!("planning\nthe plan is in"), json!(["src/a.rs"]));
+        assert_eq!(shown(&l), read);
+        std::fs::remove_file(&log).unwrap();
+        std::fs::write(repo.join("src/a.rs"), "a\n").unwrap();
+        assert_eq!(shown(&l), read, "built from the facts, not from the files");
+        assert!(l.facts.tick(&l.ctx.store, &|_| false));
+        assert_eq!(shown(&l).1, json!(null), "the tick read the reverted file");
     }
 }
