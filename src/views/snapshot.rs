@@ -90,17 +90,17 @@ pub struct BackendFacts {
 
 /// What the status shows that costs git, file or database reads: computed
 /// per event or tick by the launcher (`launcher::facts`), never while a
-/// status is built.
+/// status is built. Each part is shared, so a change of one copies only it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     /// Per Zhongshu: the files its plan names that the user's tree still changes.
-    pub plan_files: HashMap<String, PlanFiles>,
+    pub plan_files: Arc<HashMap<String, PlanFiles>>,
     /// Per session that runs no longer (or not yet): the last lines of its files.
-    pub previews: HashMap<String, String>,
+    pub previews: Arc<HashMap<String, String>>,
     /// Per department that reported: its last report's request to the user.
-    pub reports: HashMap<String, ReportFact>,
+    pub reports: Arc<HashMap<String, ReportFact>>,
     /// Unread results per Zhongshu.
-    pub unread: HashMap<String, usize>,
+    pub unread: Arc<HashMap<String, usize>>,
 }
 
 /// A plan's uncommitted files, the user's and the departments' applied ones.

@@ -325,10 +325,13 @@ mod tests {
             answer: None,
         };
         Facts {
-            plan_files: HashMap::from([("zhongshu-1".into(), files)]),
-            previews: HashMap::from([("lingyubu-1".into(), "the last line".into())]),
-            reports: HashMap::from([("lingyubu-1".into(), report)]),
-            unread: HashMap::from([("zhongshu-1".into(), 2)]),
+            plan_files: Arc::new(HashMap::from([("zhongshu-1".into(), files)])),
+            previews: Arc::new(HashMap::from([(
+                "lingyubu-1".into(),
+                "the last line".into(),
+            )])),
+            reports: Arc::new(HashMap::from([("lingyubu-1".into(), report)])),
+            unread: Arc::new(HashMap::from([("zhongshu-1".into(), 2)])),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::model::{result_key, Session, State, WorkspaceState};
 use crate::store::Store;
@@ -56,36 +57,44 @@ pub(super) struct Work {
 impl Work {
     /// Reads what it names into `facts`, noting in `inputs` what from.
     pub(super) fn read(self, repo: &Path, store: &Store, inputs: &mut Inputs, facts: &mut Facts) {
-        for z in self.plans_gone {
-            facts.plan_files.remove(&z);
-            inputs.plans.remove(&z);
+        if !self.plans.is_empty() || !self.plans_gone.is_empty() {
+            let files = Arc::make_mut(&mut facts.plan_files);
+            for z in self.plans_gone {
+                files.remove(&z);
+                inputs.plans.remove(&z);
+            }
+            for (z, read) in self.plans {
+                files.insert(z.clone(), plan_files(repo, &read));
+                inputs.plans.insert(z, read);
+            }
         }
-        for (z, read) in self.plans {
-            facts.plan_files.insert(z.clone(), plan_files(repo, &read));
-            inputs.plans.insert(z, read);
+        if !self.previews.is_empty() || !self.previews_gone.is_empty() {
+            let previews = Arc::make_mut(&mut facts.previews);
+            for id in self.previews_gone {
+                previews.remove(&id);
+                inputs.previews.remove(&id);
+            }
+            for s in self.previews {
+                let read = PreviewInputs::of(&s, file_bytes(&s));
+                previews.insert(s.id.clone(), crate::sessions::preview::from_files(&s));
+                inputs.previews.insert(s.id, read);
+            }
         }
-        for id in self.previews_gone {
-            facts.previews.remove(&id);
-            inputs.previews.remove(&id);
-        }
-        for s in self.previews {
-            let read = PreviewInputs::of(&s, file_bytes(&s));
-            let preview = crate::sessions::preview::from_files(&s);
-            facts.previews.insert(s.id.clone(), preview);
-            inputs.previews.insert(s.id, read);
-        }
-        for (id, key) in self.reports {
-            match key.as_deref().and_then(|k| report_fact(store, k)) {
-                Some(fact) => facts.reports.insert(id.clone(), fact),
-                None => facts.reports.remove(&id),
-            };
-            match key {
-                Some(key) => inputs.reports.insert(id, key),
-                None => inputs.reports.remove(&id),
-            };
+        if !self.reports.is_empty() {
+            let reports = Arc::make_mut(&mut facts.reports);
+            for (id, key) in self.reports {
+                match key.as_deref().and_then(|k| report_fact(store, k)) {
+                    Some(fact) => reports.insert(id.clone(), fact),
+                    None => reports.remove(&id),
+                };
+                match key {
+                    Some(key) => inputs.reports.insert(id, key),
+                    None => inputs.reports.remove(&id),
+                };
+            }
         }
         if let Some(results) = self.unread {
-            facts.unread = unread_counts(store);
+            facts.unread = Arc::new(unread_counts(store));
             inputs.results = Some(results);
         }
     }
