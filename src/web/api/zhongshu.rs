@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{flag, not_owner, number, Caller, IdQuery, L};
+use super::{not_owner, Caller, IdQuery, L};
 use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
+use crate::web::query::{flag, whole};
 use crate::web::JsonBody;
 
 pub(super) async fn zhongshu_plan(
@@ -40,28 +41,33 @@ pub(super) async fn zhongshu_context(
     }
 }
 
+/// `GET /api/zhongshu_inbox`'s parameters beside the id.
+#[derive(Deserialize)]
+pub(super) struct InboxQuery {
+    /// Results per page (50 unless given; 1 to 1000).
+    #[serde(default, deserialize_with = "whole")]
+    limit: Option<usize>,
+    /// The page before this result order (the last page's `next_before`).
+    #[serde(default, deserialize_with = "whole")]
+    before: Option<i64>,
+    /// Look without marking anything read.
+    #[serde(default, deserialize_with = "flag")]
+    peek: bool,
+    /// Count the Zhongshu's results too.
+    #[serde(default, deserialize_with = "flag")]
+    count: bool,
+}
+
 pub(super) async fn zhongshu_inbox(
     State(l): L,
     axum::Extension(p): Caller,
-    IdQuery(id, q): IdQuery,
+    IdQuery(id, q): IdQuery<InboxQuery>,
 ) -> Response {
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    let (limit, before) = match (number::<usize>(&q, "limit"), number::<i64>(&q, "before")) {
-        (Ok(l), Ok(b)) => (l.unwrap_or(50).clamp(1, 1000), b),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
-    };
-    let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
-    reply(crate::mailbox::inbox_view::inbox_view(
-        &l.ctx,
-        &l.sessions,
-        &id,
-        peek,
-        limit,
-        before,
-        count,
-    ))
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    reply(l.inbox_view(&id, q.peek, (limit, q.before), q.count))
 }
 
 #[derive(Deserialize)]
@@ -92,6 +98,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
             .await
             .map(|r| RestartAnswer {
                 started: (!r.resumed_inline).then(|| StartFacts::of(l.started_view(&r.session_id))),
+                session: l.session_view(&r.session_id),
                 restarted: r,
             }),
     )
@@ -103,6 +110,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
 pub(super) struct RestartAnswer {
     #[serde(flatten)]
     restarted: crate::mailbox::notices::restart::Restarted,
+    session: Option<crate::views::session::SessionView>,
     #[serde(flatten)]
     started: Option<StartFacts>,
 }
@@ -111,7 +119,7 @@ pub(super) struct RestartAnswer {
 pub(super) struct StartFacts {
     prompt_path: Option<String>,
     pid: Option<u32>,
-    browser_terminal: Option<crate::model::TerminalView>,
+    browser_terminal: Option<crate::views::terminals::TerminalView>,
     active: usize,
     active_zhongshu_sessions: usize,
     active_department_sessions: usize,
@@ -119,7 +127,7 @@ pub(super) struct StartFacts {
 }
 
 impl StartFacts {
-    fn of(v: crate::launcher::StartedView) -> StartFacts {
+    fn of(v: crate::views::session::StartedView) -> StartFacts {
         StartFacts {
             prompt_path: v.prompt_path,
             pid: v.pid,
@@ -251,5 +259,5 @@ fn named_or_newest(
 #[derive(Serialize)]
 pub(super) struct PlanAnswer {
     session_id: String,
-    plan: crate::launcher::PlanBody,
+    plan: crate::views::plan::PlanBody,
 }

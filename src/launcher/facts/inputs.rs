@@ -1,0 +1,313 @@
+//! What the cached facts were read from, what moved since (found in memory,
+//! under the store's lock), and the reads themselves (git, files, the
+//! database), done outside it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::model::{result_key, Session, State, WorkspaceState};
+use crate::store::Store;
+use crate::views::{Facts, PlanFiles, ReportFact};
+
+/// How long after its end a session's files are watched for late bytes.
+const LATE_BYTES: i64 = 60;
+
+/// What the facts were read from.
+#[derive(Default)]
+pub(super) struct Inputs {
+    /// Per Zhongshu whose plan names files to look at.
+    plans: HashMap<String, PlanInputs>,
+    /// Per session whose preview was read.
+    previews: HashMap<String, PreviewInputs>,
+    /// Per department with a last report: that report's result key.
+    reports: HashMap<String, String>,
+    /// The store's results version the reports and unread counts are of.
+    results: Option<u64>,
+}
+
+/// A plan's named files and the applied departments' commits.
+#[derive(Debug, Clone, PartialEq)]
+struct PlanInputs {
+    named: Vec<String>,
+    applied: Vec<(String, String)>,
+}
+
+/// A session's state and its file's length when its preview was read.
+#[derive(Debug, Clone, PartialEq)]
+struct PreviewInputs {
+    running: bool,
+    ended_at: Option<String>,
+    bytes: Option<u64>,
+}
+
+/// What to read, found in memory.
+#[derive(Default)]
+pub(super) struct Work {
+    plans: Vec<(String, PlanInputs)>,
+    plans_gone: Vec<String>,
+    previews: Vec<Session>,
+    previews_gone: Vec<String>,
+    /// Per department: its last report's key (None: it has none any more).
+    reports: Vec<(String, Option<String>)>,
+    /// The results version, when the unread counts are read again.
+    unread: Option<u64>,
+}
+
+impl Work {
+    /// Reads what it names into `facts`, noting in `inputs` what from.
+    pub(super) fn read(self, repo: &Path, store: &Store, inputs: &mut Inputs, facts: &mut Facts) {
+        if !self.plans.is_empty() || !self.plans_gone.is_empty() {
+            let files = Arc::make_mut(&mut facts.plan_files);
+            for z in self.plans_gone {
+                files.remove(&z);
+                inputs.plans.remove(&z);
+            }
+            for (z, read) in self.plans {
+                files.insert(z.clone(), plan_files(repo, &read));
+                inputs.plans.insert(z, read);
+            }
+        }
+        if !self.previews.is_empty() || !self.previews_gone.is_empty() {
+            let previews = Arc::make_mut(&mut facts.previews);
+            for id in self.previews_gone {
+                previews.remove(&id);
+                inputs.previews.remove(&id);
+            }
+            for s in self.previews {
+                let read = PreviewInputs::of(&s, file_bytes(&s));
+                previews.insert(s.id.clone(), crate::sessions::preview::from_files(&s));
+                inputs.previews.insert(s.id, read);
+            }
+        }
+        if !self.reports.is_empty() {
+            let reports = Arc::make_mut(&mut facts.reports);
+            for (id, key) in self.reports {
+                match key.as_deref().and_then(|k| report_fact(store, k)) {
+                    Some(fact) => reports.insert(id.clone(), fact),
+                    None => reports.remove(&id),
+                };
+                match key {
+                    Some(key) => inputs.reports.insert(id, key),
+                    None => inputs.reports.remove(&id),
+                };
+            }
+        }
+        if let Some(results) = self.unread {
+            facts.unread = Arc::new(unread_counts(store));
+            inputs.results = Some(results);
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.plans.is_empty()
+            && self.plans_gone.is_empty()
+            && self.previews.is_empty()
+            && self.previews_gone.is_empty()
+            && self.reports.is_empty()
+            && self.unread.is_none()
+    }
+}
+
+impl Inputs {
+    /// What a change of the store moved, the store's results at version
+    /// `results`.
+    pub(super) fn moved(&self, state: &State, results: u64) -> Work {
+        let mut work = Work::default();
+        self.plans_moved(state, false, &mut work);
+        self.previews_moved(state, &mut work);
+        self.reports_moved(state, results, &mut work);
+        work
+    }
+
+    /// Every plan's files to read again (the user's tree moves without us).
+    pub(super) fn plans_now(&self, state: &State) -> Work {
+        let mut work = Work::default();
+        self.plans_moved(state, true, &mut work);
+        work
+    }
+
+    /// Adds to `work` the `watched` sessions without a `live` agent or
+    /// terminal whose file grew (or shrank) since its preview was read.
+    pub(super) fn grown(
+        &self,
+        work: &mut Work,
+        watched: Vec<Session>,
+        live: &dyn Fn(&str) -> bool,
+    ) {
+        work.previews = watched
+            .into_iter()
+            .filter(|s| !live(&s.id))
+            .filter(|s| {
+                let bytes = file_bytes(s);
+                self.previews.get(&s.id).is_none_or(|p| p.bytes != bytes)
+            })
+            .collect();
+    }
+
+    /// The plans whose files to read again: those whose inputs moved (all
+    /// of them when `all`), and those that name none any more.
+    fn plans_moved(&self, state: &State, all: bool, work: &mut Work) {
+        let applied = applied_commits(state);
+        let mut named: HashMap<&str, PlanInputs> = plans_with_named_files(state)
+            .map(|(z, files)| {
+                let inputs = PlanInputs {
+                    named: files.to_vec(),
+                    applied: applied.clone(),
+                };
+                (z, inputs)
+            })
+            .collect();
+        work.plans_gone = self
+            .plans
+            .keys()
+            .filter(|z| !named.contains_key(z.as_str()))
+            .cloned()
+            .collect();
+        work.plans = named
+            .drain()
+            .filter(|(z, read)| all || self.plans.get(*z) != Some(read))
+            .map(|(z, read)| (z.to_string(), read))
+            .collect();
+    }
+
+    /// The sessions whose preview to read: those that ended since it was
+    /// read (and, the first time, every session).
+    fn previews_moved(&self, state: &State, work: &mut Work) {
+        let first = self.results.is_none();
+        for s in state.sessions.values() {
+            let known = self.previews.get(&s.id);
+            let moved = match known {
+                None => first || !s.is_running(),
+                Some(p) => p.running != s.is_running() || p.ended_at != s.ended_at,
+            };
+            if moved {
+                work.previews.push(s.clone());
+            }
+        }
+        work.previews_gone = self
+            .previews
+            .keys()
+            .filter(|id| !state.sessions.contains_key(*id))
+            .cloned()
+            .collect();
+    }
+
+    /// The departments whose last report to read again (all when results
+    /// were written since), and whether to count the unread results again.
+    fn reports_moved(&self, state: &State, results: u64, work: &mut Work) {
+        let written = self.results != Some(results);
+        let keys: HashMap<&str, String> = state
+            .sessions
+            .values()
+            .filter_map(|s| Some((s.id.as_str(), last_report_key(s)?)))
+            .collect();
+        for (id, key) in &keys {
+            if written || self.reports.get(*id) != Some(key) {
+                work.reports.push((id.to_string(), Some(key.clone())));
+            }
+        }
+        for id in self.reports.keys() {
+            if !keys.contains_key(id.as_str()) {
+                work.reports.push((id.clone(), None));
+            }
+        }
+        work.unread = written.then_some(results);
+    }
+}
+
+impl PreviewInputs {
+    fn of(s: &Session, bytes: Option<u64>) -> PreviewInputs {
+        PreviewInputs {
+            running: s.is_running(),
+            ended_at: s.ended_at.clone(),
+            bytes,
+        }
+    }
+}
+
+/// The sessions whose files may still grow: those that run, and those that
+/// ended within the last [`LATE_BYTES`] seconds.
+pub(super) fn watched(state: &State, now: i64) -> Vec<Session> {
+    state
+        .sessions
+        .values()
+        .filter(|s| s.is_running() || ended_lately(s, now))
+        .cloned()
+        .collect()
+}
+
+/// Whether `s` ended within the last [`LATE_BYTES`] seconds.
+fn ended_lately(s: &Session, now: i64) -> bool {
+    s.ended_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| now - t.timestamp() <= LATE_BYTES)
+}
+
+/// The length of the file `s`'s preview is read from, if it is there.
+fn file_bytes(s: &Session) -> Option<u64> {
+    let file = crate::sessions::preview::source(s);
+    std::fs::metadata(file).ok().map(|m| m.len())
+}
+
+/// The plans whose named files the user's tree may still change: those with
+/// dirty files at registration that go on or whose work waits.
+fn plans_with_named_files(state: &State) -> impl Iterator<Item = (&str, &[String])> {
+    state.plans.values().filter_map(|p| {
+        let dirty = &p.base.as_ref()?.dirty_files;
+        let shown = p.outcome.is_none() || crate::views::session::work_waits(state, &p.session_id);
+        (shown && !dirty.is_empty()).then_some((p.session_id.as_str(), dirty.as_slice()))
+    })
+}
+
+/// The department sessions whose work is applied in the user's tree, with
+/// their recorded commits.
+fn applied_commits(state: &State) -> Vec<(String, String)> {
+    state
+        .sessions
+        .values()
+        .filter_map(|s| {
+            let w = s.workspace()?;
+            let commit = w.commit.clone()?;
+            (w.state == WorkspaceState::Applied).then(|| (s.id.clone(), commit))
+        })
+        .collect()
+}
+
+/// Which of a plan's named files the user's tree still changes, the user's
+/// and the departments' applied ones apart.
+fn plan_files(repo: &Path, read: &PlanInputs) -> PlanFiles {
+    let dirty = crate::worktrees::dirty::still_dirty(repo, &read.named);
+    let (applied, dirty) = crate::worktrees::dirty::attribute_applied(repo, &read.applied, dirty);
+    PlanFiles { dirty, applied }
+}
+
+/// A department's last report's result key.
+fn last_report_key(s: &Session) -> Option<String> {
+    let d = s.department_part()?;
+    Some(result_key(
+        d.parent_session_id.as_deref()?,
+        &s.id,
+        d.last_report_id.as_deref()?,
+    ))
+}
+
+/// The stored result `key`, as far as it asks the user something.
+fn report_fact(store: &Store, key: &str) -> Option<ReportFact> {
+    let result = store.result(key).ok().flatten()?;
+    Some(ReportFact {
+        question: result.confirmation_question(),
+        report_id: result.report_id,
+        needs_confirmation: result.needs_user_confirmation,
+        answer: result.confirmation,
+    })
+}
+
+/// Unread results per Zhongshu (none when the database cannot be read).
+fn unread_counts(store: &Store) -> HashMap<String, usize> {
+    store.unread_counts().unwrap_or_else(|e| {
+        tracing::error!("unread counts: {e}");
+        HashMap::new()
+    })
+}
