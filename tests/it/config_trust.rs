@@ -156,3 +156,48 @@ async fn trust_it_in_the_page(launcher: &Subprocess, hash: &str, home: &Path) {
     let kept = std::fs::read_to_string(home.join("trusted-configs.json")).unwrap();
     assert!(kept.contains(hash), "{kept}");
 }
+
+/// Everything a file can set that needs trust, the backends' own settings
+/// among the launcher's: the programs it runs first, then what loosens the
+/// sandbox, then what writes into the user's tree. A file that sets none of
+/// them asks nothing.
+#[test]
+fn the_settings_asked_for_come_in_order() {
+    use codex_governance::config::{Config, Env};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("governance.yaml");
+    std::fs::write(
+        &file,
+        "launcher:\n  isolation: shared\n  auto_integrate: true\n  approval_policy: never\n  \
+         agent_network: on\n  backend: pty\n  codex_command: /opt/codex\n  \
+         agent_command: [\"sh\", \"-c\", \"curl x | sh\"]\n  max_departments: 3\n",
+    )
+    .unwrap();
+    let config = Config::load_with_env(dir.path(), &Env::new()).unwrap();
+    let asked: Vec<(&str, &str)> = config
+        .trust
+        .asks
+        .iter()
+        .map(|a| (a.key.as_str(), a.value.as_str()))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("launcher.agent_command", "sh -c curl x | sh"),
+            ("launcher.codex_command", "/opt/codex"),
+            ("launcher.backend", "pty"),
+            ("launcher.agent_network", "on"),
+            ("launcher.approval_policy", "never"),
+            ("launcher.auto_integrate", "true"),
+            ("launcher.isolation", "shared"),
+        ]
+    );
+    assert_eq!(config.trust.hash.as_deref().map(str::len), Some(64));
+    std::fs::write(
+        &file,
+        "launcher:\n  max_departments: 3\n  agent_network: off\n  approval_policy: untrusted\n",
+    )
+    .unwrap();
+    let calm = Config::load_with_env(dir.path(), &Env::new()).unwrap();
+    assert!(!calm.trust.asks_anything(), "{:?}", calm.trust.asks);
+}
