@@ -6,16 +6,16 @@
 //! app-server, with its TUI attached in a PTY only while someone watches) and
 //! `pty` (any command in a PTY). What a backend can do beyond the basics is
 //! its [`Capabilities`]: the page and the rules learn from them, never from
-//! its name. A new backend is a module in this folder, a line in
-//! [`backend_for`] (`registry.rs`) and in [`capabilities`], and its word in
-//! [`Backend`](crate::model::Backend); `ARCHITECTURE.md` sketches a third.
+//! its name. A new backend is one folder here (its settings inside), one arm
+//! and one word: `registry.rs` says what each is and sketches a third.
 
 pub mod codex;
 pub mod conversation;
 mod pty;
 mod registry;
+pub mod settings;
 
-pub use registry::backend_for;
+pub use registry::{backend_for, BackendSettings, BackendWords};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -104,7 +104,7 @@ impl Launcher {
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
         let backend = crate::agents::backend_for(
-            &ctx.config.launcher.agent,
+            &ctx.config.launcher.agent.backend,
             &ctx.config.launcher.agent_command,
         );
         let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
