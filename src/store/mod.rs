@@ -34,7 +34,7 @@ pub use gate::SchemaError;
 pub use legacy::STATE_FILE;
 pub use paths::Paths;
 pub use schema::DB_FILE;
-pub use tx::Tx;
+pub use tx::{Change, Tx};
 
 /// A change the dashboard hears about on `/api/events`.
 #[derive(Debug, Clone)]
@@ -67,8 +67,9 @@ struct Writer {
     head: Head,
 }
 
-/// What [`Store::observe`] calls after every change.
-pub type Observer = Box<dyn Fn(&Store) + Send + Sync>;
+/// What [`Store::observe`] calls after every change, with what it wrote of
+/// the results (nothing when it failed).
+pub type Observer = Box<dyn Fn(&Store, &Change) + Send + Sync>;
 
 /// Owner of the state, its persistence, the audit log and the event feed.
 pub struct Store {
@@ -185,20 +186,22 @@ impl Store {
     /// acknowledged only if this returns Ok. A change that could not be committed
     /// is undone.
     pub fn update<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        off_the_runtime(|| self.observed(self.apply(f, true)))
+        off_the_runtime(|| self.observed(|change| self.apply(f, true, change)))
     }
 
     /// Like [`Store::update`], for a change that records what already happened
     /// outside (a process started or ended): one that cannot be committed now stays
     /// in memory, and the next successful commit writes it.
     pub fn record<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        off_the_runtime(|| self.observed(self.apply(f, false)))
+        off_the_runtime(|| self.observed(|change| self.apply(f, false, change)))
     }
 
-    /// Tells the observer that a change was made; passes its outcome on.
-    fn observed<R>(&self, outcome: R) -> R {
+    /// Makes a change, then tells the observer; passes its outcome on.
+    fn observed<R>(&self, make: impl FnOnce(&mut Change) -> R) -> R {
+        let mut change = Change::default();
+        let outcome = make(&mut change);
         if let Some(observer) = self.observer.get() {
-            observer(self);
+            observer(self, &change);
         }
         outcome
     }
@@ -208,7 +211,14 @@ impl Store {
         let _ = self.fenced.set(why);
     }
 
-    fn apply<R>(&self, f: impl FnOnce(&mut Tx) -> R, undo_failed: bool) -> Result<R, StoreError> {
+    /// Applies and commits a change; what it wrote of the results goes to
+    /// `change` once it is committed.
+    fn apply<R>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> R,
+        undo_failed: bool,
+        change: &mut Change,
+    ) -> Result<R, StoreError> {
         if let Some(why) = self.fenced.get() {
             return Err(StoreError::Fenced(why.clone()));
         }
@@ -226,7 +236,7 @@ impl Store {
             undo,
             audit,
             error,
-            results_written,
+            results,
             ..
         } = t;
         let mut rows = std::mem::take(&mut w.carry);
@@ -244,9 +254,10 @@ impl Store {
             Ok((lines, head)) => {
                 w.head = head;
                 w.pending.extend(lines);
-                if results_written {
+                if results.results_written {
                     self.results_version.fetch_add(1, Ordering::AcqRel);
                 }
+                *change = results;
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);
                 self.trim.changed();

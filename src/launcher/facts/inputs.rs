@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::model::{result_key, Session, State, WorkspaceState};
-use crate::store::Store;
+use crate::store::{Change, Store};
 use crate::views::{Facts, PlanFiles, ReportFact};
 
 /// How long after its end a session's files are watched for late bytes.
@@ -22,8 +22,8 @@ pub(super) struct Inputs {
     previews: HashMap<String, PreviewInputs>,
     /// Per department with a last report: that report's result key.
     reports: HashMap<String, String>,
-    /// The store's results version the reports and unread counts are of.
-    results: Option<u64>,
+    /// Whether the reports and unread counts were read once (at open).
+    read_once: bool,
 }
 
 /// A plan's named files and the applied departments' commits.
@@ -50,8 +50,8 @@ pub(super) struct Work {
     previews_gone: Vec<String>,
     /// Per department: its last report's key (None: it has none any more).
     reports: Vec<(String, Option<String>)>,
-    /// The results version, when the unread counts are read again.
-    unread: Option<u64>,
+    /// Whether the unread counts are read again.
+    unread: bool,
 }
 
 impl Work {
@@ -93,10 +93,21 @@ impl Work {
                 };
             }
         }
-        if let Some(results) = self.unread {
+        if self.unread {
             facts.unread = Arc::new(unread_counts(store));
-            inputs.results = Some(results);
+            inputs.read_once = true;
         }
+    }
+
+    /// The departments whose report it reads again.
+    #[cfg(test)]
+    pub(super) fn reports_named(&self) -> Vec<&str> {
+        self.reports.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[cfg(test)]
+    pub(super) fn counts_unread_again(&self) -> bool {
+        self.unread
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -105,18 +116,17 @@ impl Work {
             && self.previews.is_empty()
             && self.previews_gone.is_empty()
             && self.reports.is_empty()
-            && self.unread.is_none()
+            && !self.unread
     }
 }
 
 impl Inputs {
-    /// What a change of the store moved, the store's results at version
-    /// `results`.
-    pub(super) fn moved(&self, state: &State, results: u64) -> Work {
+    /// What a change of the store (which wrote `change` of the results) moved.
+    pub(super) fn moved(&self, state: &State, change: &Change) -> Work {
         let mut work = Work::default();
         self.plans_moved(state, false, &mut work);
         self.previews_moved(state, &mut work);
-        self.reports_moved(state, results, &mut work);
+        self.reports_moved(state, change, &mut work);
         work
     }
 
@@ -174,7 +184,7 @@ impl Inputs {
     /// The sessions whose preview to read: those that ended since it was
     /// read (and, the first time, every session).
     fn previews_moved(&self, state: &State, work: &mut Work) {
-        let first = self.results.is_none();
+        let first = !self.read_once;
         for s in state.sessions.values() {
             let known = self.previews.get(&s.id);
             let moved = match known {
@@ -193,17 +203,19 @@ impl Inputs {
             .collect();
     }
 
-    /// The departments whose last report to read again (all when results
-    /// were written since), and whether to count the unread results again.
-    fn reports_moved(&self, state: &State, results: u64, work: &mut Work) {
-        let written = self.results != Some(results);
+    /// The departments whose last report to read again (a new one, or one
+    /// the change wrote; the first time, all), and whether to count the
+    /// unread results again (the change wrote results).
+    fn reports_moved(&self, state: &State, change: &Change, work: &mut Work) {
+        let first = !self.read_once;
         let keys: HashMap<&str, String> = state
             .sessions
             .values()
             .filter_map(|s| Some((s.id.as_str(), last_report_key(s)?)))
             .collect();
         for (id, key) in &keys {
-            if written || self.reports.get(*id) != Some(key) {
+            let rewritten = change.result_keys.iter().any(|k| k == key);
+            if first || rewritten || self.reports.get(*id) != Some(key) {
                 work.reports.push((id.to_string(), Some(key.clone())));
             }
         }
@@ -212,7 +224,7 @@ impl Inputs {
                 work.reports.push((id.clone(), None));
             }
         }
-        work.unread = written.then_some(results);
+        work.unread = first || change.results_written;
     }
 }
 

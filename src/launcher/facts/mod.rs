@@ -28,7 +28,7 @@ use inputs::{watched, Inputs, Work};
 
 use crate::context::Context;
 use crate::sessions::LiveAgents;
-use crate::store::Store;
+use crate::store::{Change, Store};
 use crate::views::Facts;
 
 /// How often what moves without our changes is looked at again.
@@ -67,10 +67,9 @@ impl FactsCache {
 
     /// After a change of the store: reads again what it moved (the first
     /// time, everything). Whether a fact changed.
-    pub fn catch_up(&self, store: &Store) -> bool {
+    pub fn catch_up(&self, store: &Store, change: &Change) -> bool {
         let mut inputs = self.inputs.lock().unwrap();
-        let results = store.results_version();
-        let work = store.read(|state| inputs.moved(state, results));
+        let work = store.read(|state| inputs.moved(state, change));
         self.carry_out(store, &mut inputs, work)
     }
 
@@ -115,10 +114,10 @@ impl FactsCache {
     /// Reads every fact once (the previous run's previews, plans, reports),
     /// then has `store`'s observer keep them after every change.
     pub(super) fn keep(self: &Arc<Self>, store: &Store) {
-        self.catch_up(store);
+        self.catch_up(store, &Change::default());
         let facts = Arc::clone(self);
-        let observer = Box::new(move |store: &Store| {
-            facts.catch_up(store);
+        let observer = Box::new(move |store: &Store, change: &Change| {
+            facts.catch_up(store, change);
         });
         if !store.observe(observer) {
             tracing::error!("the store already had an observer: the facts follow ticks only");

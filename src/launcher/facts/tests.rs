@@ -137,3 +137,41 @@ fn reports_and_unread_counts_follow_the_results_written() {
     store.update(|tx| tx.mark_read("zhongshu-1")).unwrap();
     assert_eq!(cache.current().unread.get("zhongshu-1"), None);
 }
+
+#[test]
+fn a_result_written_reads_again_its_departments_report_alone() {
+    let (_dir, cache, store) = setup();
+    let department = |id: &str| {
+        session(json!({
+            "id": id, "session_kind": "department", "status": "exited",
+            "log_path": "", "parent_session_id": "zhongshu-1", "last_report_id": "r1",
+        }))
+    };
+    store
+        .update(|tx| {
+            tx.insert_session(department("lingyubu-1"));
+            tx.insert_session(department("gongchengbu-2"));
+        })
+        .unwrap();
+    let change = |key: &str| Change {
+        results_written: true,
+        result_keys: vec![key.to_string()],
+    };
+    let key = result_key("zhongshu-1", "lingyubu-1", "r1");
+    let work = {
+        let inputs = cache.inputs.lock().unwrap();
+        store.read(|state| inputs.moved(state, &change(&key)))
+    };
+    assert_eq!(
+        work.reports_named(),
+        vec!["lingyubu-1"],
+        "one department's report"
+    );
+    assert!(work.counts_unread_again());
+    // A change that wrote no result reads no report and counts nothing again.
+    let work = {
+        let inputs = cache.inputs.lock().unwrap();
+        store.read(|state| inputs.moved(state, &Change::default()))
+    };
+    assert!(work.reports_named().is_empty() && !work.counts_unread_again());
+}
