@@ -32,6 +32,20 @@ pub struct InboxView {
     pub peek: bool,
 }
 
+impl InboxView {
+    /// What an agent's token may see of it: the records without what was
+    /// typed into them (as `SessionView::hide_from_agents`).
+    pub fn hide_from_agents(&mut self) {
+        let records = [
+            &mut self.running_departments,
+            &mut self.completed_departments,
+        ];
+        for s in std::iter::once(&mut self.session).chain(records.into_iter().flatten()) {
+            s.input_history.clear();
+        }
+    }
+}
+
 /// One read of the inbox, as the mailbox did it.
 pub struct Read {
     /// What this read marked read (none when peeking).

@@ -106,6 +106,28 @@ pub struct PlanView {
     pub plan: PlanBody,
 }
 
+impl PlanView {
+    /// What an agent's token may see of it (`SessionView::hide_from_agents`).
+    pub fn hide_from_agents(&mut self) {
+        if let Some(s) = &mut self.session {
+            s.hide_from_agents();
+        }
+    }
+}
+
+impl ContextView {
+    /// What an agent's token may see of it: its sessions without
+    /// transcripts or terminal URLs (`SessionView::hide_from_agents`).
+    pub fn hide_from_agents(&mut self) {
+        for c in [&mut self.flat, &mut self.context] {
+            c.session.hide_from_agents();
+            c.children
+                .iter_mut()
+                .for_each(SessionView::hide_from_agents);
+        }
+    }
+}
+
 /// The answer to `start_assignments` and `confirm_plan`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AssignmentsView {

@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{not_owner, Caller, IdQuery, L};
+use crate::credentials::Principal;
 use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
 use crate::web::query::{flag, whole};
@@ -22,11 +23,13 @@ pub(super) async fn zhongshu_plan(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    reply(
-        l.sessions
-            .require_session(&id)
-            .map(|_| l.zhongshu_plan_view(&id)),
-    )
+    reply(l.sessions.require_session(&id).map(|_| {
+        let mut view = l.zhongshu_plan_view(&id);
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
 }
 
 /// `GET /api/zhongshu_context`: what a restart needs (its own data for a Zhongshu token).
@@ -35,10 +38,15 @@ pub(super) async fn zhongshu_context(
     axum::Extension(p): Caller,
     IdQuery(id, _): IdQuery,
 ) -> Response {
-    match not_owner(&p, &id) {
-        Some(r) => r,
-        None => reply(l.zhongshu_context_view(&id)),
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
     }
+    reply(l.zhongshu_context_view(&id).map(|mut view| {
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
 }
 
 /// `GET /api/zhongshu_inbox`'s parameters beside the id.
@@ -67,7 +75,19 @@ pub(super) async fn zhongshu_inbox(
         return r;
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    reply(l.inbox_view(&id, q.peek, (limit, q.before), q.count))
+    let read = l.inbox_view(&id, q.peek, (limit, q.before), q.count);
+    reply(read.map(|mut view| {
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
+}
+
+/// Whether the caller is an agent's token: what it reads has no
+/// transcripts, typed input or terminal URLs, as its status.
+fn is_agent(p: &Principal) -> bool {
+    matches!(p, Principal::Session(_))
 }
 
 #[derive(Deserialize)]
