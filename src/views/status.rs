@@ -231,14 +231,22 @@ pub struct AgentGroup<'a> {
 }
 
 /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
-/// that Zhongshu's departments and queue), without transcripts, terminal
-/// URLs (each carries a token that reaches a PTY) or the terminal list. The
-/// slot counts stay the launcher's: they say when a department can start.
+/// that Zhongshu's departments and queue, and those of them the quota
+/// names), without transcripts, terminal URLs (each carries a token that
+/// reaches a PTY) or the terminal list. The slot counts stay the launcher's:
+/// they say when a department can start.
 pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
     let in_group = |id: Option<&str>| id.is_some() && id == who.zhongshu;
-    let mut v = status_of(snap, |s| {
+    let shown = |s: &Session| {
         s.id == who.session_id || in_group(Some(&s.id)) || in_group(s.parent_session_id())
-    });
+    };
+    let mut v = status_of(snap, shown);
+    let visible = |id: &str| snap.state.sessions.get(id).is_some_and(shown);
+    v.quota.parked.retain(|p| visible(&p.session_id));
+    v.quota.budgets.retain(|b| in_group(Some(&b.zhongshu_id)));
+    if let Some(offer) = &mut v.quota.model_switch {
+        offer.sessions.retain(|id| visible(id));
+    }
     v.browser_terminals = None;
     for list in [
         &mut v.sessions,
@@ -340,15 +348,12 @@ mod tests {
     /// file and no database (were it to, the repository that cannot be
     /// opened would make both files dirty, and the previews and the
     /// question would be empty).
-    #[test]
-    fn a_status_is_built_from_the_snapshot_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
-        let gone = dir.path().join("gone");
-        let snap = Snapshot {
-            state: state(&gone),
-            config: &config,
-            repo: &gone,
+    /// A snapshot of `state` in a repository that is nowhere (`gone`).
+    fn snapshot<'a>(state: State, config: &'a Config, gone: &'a Path) -> Snapshot<'a> {
+        Snapshot {
+            state,
+            config,
+            repo: gone,
             mailbox_root: gone.join("mailbox"),
             live: HashMap::new(),
             facts: Arc::new(facts()),
@@ -366,7 +371,15 @@ mod tests {
                 run_started: chrono::Utc::now().fixed_offset(),
             },
             at: Moment::now(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_status_is_built_from_the_snapshot_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let snap = snapshot(state(&gone), &config, &gone);
         let status = serde_json::to_value(status(&snap)).unwrap();
         let of = |id: &str| {
             status["sessions"]
@@ -393,5 +406,70 @@ mod tests {
         assert_eq!(d["heartbeat_status"], "exited");
         assert_eq!(status["audit_seq"], 7);
         assert!(!gone.exists());
+    }
+
+    /// Another group beside `state`'s: Zhongshu 2, its plan stopped by its
+    /// budget, and its department parked until the usage limit's reset.
+    fn with_another_group(mut state: State, gone: &Path) -> State {
+        let log = gone.join("x.log").display().to_string();
+        let z = record(json!({
+            "id": "zhongshu-2", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "status": "running", "log_path": log, "backend": "pty",
+        }));
+        let mut d = record(json!({
+            "id": "zhilibu-2", "session_kind": "department", "role": "department",
+            "department": "zhilibu", "status": "running", "log_path": log,
+            "parent_session_id": "zhongshu-2", "backend": "pty",
+        }));
+        d.agent.parked = Some(crate::model::Parked {
+            until: 1,
+            reason: "zhongshu-2's secret plan".into(),
+            since: "s".into(),
+            order: 1,
+            known_reset: false,
+        });
+        let mut plan = state.plans["zhongshu-1"].clone();
+        plan.session_id = "zhongshu-2".into();
+        plan.budget_reached = Some("spent its 5 dollars".into());
+        for s in [z, d] {
+            state.sessions.insert(s.id.clone(), s);
+        }
+        state.plans.insert("zhongshu-2".into(), plan);
+        state
+    }
+
+    /// An agent's status shows nothing of another group: not its sessions,
+    /// nor those the quota names (parked, over budget, offered a lighter
+    /// model).
+    #[test]
+    fn an_agents_status_names_no_session_of_another_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut snap = snapshot(with_another_group(state(&gone), &gone), &config, &gone);
+        snap.launcher.model_switch = Some(crate::model::SwitchOffer {
+            model: "lighter".into(),
+            used_percent: 91.0,
+            window: "5-hour",
+            sessions: vec!["zhongshu-1".into(), "zhilibu-2".into()],
+        });
+        let everything = serde_json::to_string(&status(&snap)).unwrap();
+        assert!(
+            everything.contains("zhilibu-2"),
+            "the developer's: {everything}"
+        );
+        let who = AgentGroup {
+            session_id: "lingyubu-1",
+            zhongshu: Some("zhongshu-1"),
+        };
+        let mine = serde_json::to_value(for_agent(&snap, &who)).unwrap();
+        let text = mine.to_string();
+        for other in ["zhongshu-2", "zhilibu-2"] {
+            assert!(!text.contains(other), "{other} in {mine:#}");
+        }
+        assert_eq!(
+            mine["quota"]["model_switch"]["sessions"],
+            json!(["zhongshu-1"])
+        );
     }
 }
