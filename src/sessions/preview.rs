@@ -50,7 +50,7 @@ pub fn from_files(session: &Session) -> String {
 /// Preview from the transcript file of a session whose PTY is gone.
 fn log_preview(path: &Path) -> String {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Some(mut f) = crate::files::open_regular(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
