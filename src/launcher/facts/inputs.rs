@@ -16,14 +16,17 @@ const LATE_BYTES: i64 = 60;
 /// What the facts were read from.
 #[derive(Default)]
 pub(super) struct Inputs {
-    /// Per Zhongshu whose plan names files to look at.
-    plans: HashMap<String, PlanInputs>,
-    /// Per session whose preview was read.
-    previews: HashMap<String, PreviewInputs>,
+    /// Per Zhongshu whose plan names files to look at (and the changes
+    /// seen when they were read: see [`Reading`]).
+    plans: HashMap<String, (PlanInputs, u64)>,
+    /// Per session whose preview was read (and when, as for plans).
+    previews: HashMap<String, (PreviewInputs, u64)>,
     /// Per department with a last report: that report's result key.
     reports: HashMap<String, String>,
     /// Whether the reports and unread counts were read once (at open).
     read_once: bool,
+    /// How many changes' readings were kept.
+    changes: u64,
 }
 
 /// A plan's named files and the applied departments' commits.
@@ -55,48 +58,39 @@ pub(super) struct Work {
 }
 
 impl Work {
-    /// Reads what it names into `facts`, noting in `inputs` what from.
-    pub(super) fn read(self, repo: &Path, store: &Store, inputs: &mut Inputs, facts: &mut Facts) {
-        if !self.plans.is_empty() || !self.plans_gone.is_empty() {
-            let files = Arc::make_mut(&mut facts.plan_files);
-            for z in self.plans_gone {
-                files.remove(&z);
-                inputs.plans.remove(&z);
-            }
-            for (z, read) in self.plans {
-                files.insert(z.clone(), plan_files(repo, &read));
-                inputs.plans.insert(z, read);
-            }
+    /// Reads what it names (git, files, the database); nothing is kept yet.
+    pub(super) fn fetch(self, repo: &Path, store: &Store) -> Fetched {
+        Fetched {
+            plans: (self.plans.into_iter())
+                .map(|(z, read)| {
+                    let files = plan_files(repo, &read);
+                    (z, read, files)
+                })
+                .collect(),
+            plans_gone: self.plans_gone,
+            previews: (self.previews.into_iter())
+                .map(|s| {
+                    let read = PreviewInputs::of(&s, file_bytes(&s));
+                    let preview = crate::sessions::preview::from_files(&s);
+                    (s.id, read, preview)
+                })
+                .collect(),
+            previews_gone: self.previews_gone,
+            reports: (self.reports.into_iter())
+                .map(|(id, key)| {
+                    let fact = key.as_deref().and_then(|k| report_fact(store, k));
+                    (id, key, fact)
+                })
+                .collect(),
+            unread: self.unread.then(|| unread_counts(store)),
         }
-        if !self.previews.is_empty() || !self.previews_gone.is_empty() {
-            let previews = Arc::make_mut(&mut facts.previews);
-            for id in self.previews_gone {
-                previews.remove(&id);
-                inputs.previews.remove(&id);
-            }
-            for s in self.previews {
-                let read = PreviewInputs::of(&s, file_bytes(&s));
-                previews.insert(s.id.clone(), crate::sessions::preview::from_files(&s));
-                inputs.previews.insert(s.id, read);
-            }
-        }
-        if !self.reports.is_empty() {
-            let reports = Arc::make_mut(&mut facts.reports);
-            for (id, key) in self.reports {
-                match key.as_deref().and_then(|k| report_fact(store, k)) {
-                    Some(fact) => reports.insert(id.clone(), fact),
-                    None => reports.remove(&id),
-                };
-                match key {
-                    Some(key) => inputs.reports.insert(id, key),
-                    None => inputs.reports.remove(&id),
-                };
-            }
-        }
-        if self.unread {
-            facts.unread = Arc::new(unread_counts(store));
-            inputs.read_once = true;
-        }
+    }
+
+    /// Leaves removals to the changes that make them ([`Inputs::moved`]).
+    pub(super) fn without_removals(mut self) -> Work {
+        self.plans_gone.clear();
+        self.previews_gone.clear();
+        self
     }
 
     /// The departments whose report it reads again.
@@ -120,6 +114,90 @@ impl Work {
     }
 }
 
+/// What a [`Work`] read, to keep.
+pub(super) struct Fetched {
+    plans: Vec<(String, PlanInputs, PlanFiles)>,
+    plans_gone: Vec<String>,
+    previews: Vec<(String, PreviewInputs, String)>,
+    previews_gone: Vec<String>,
+    reports: Vec<(String, Option<String>, Option<ReportFact>)>,
+    unread: Option<HashMap<String, usize>>,
+}
+
+/// Which reading a [`Fetched`] comes from.
+#[derive(Clone, Copy)]
+pub(super) enum Reading {
+    /// A change's, read with the inputs held: kept, as of this new change.
+    Change,
+    /// A tick's, read without them, when the inputs had seen `seen`
+    /// changes: kept where no change read the same again since.
+    Tick { seen: u64 },
+}
+
+impl Fetched {
+    /// Keeps what was read in `facts`, noting in `inputs` what from.
+    pub(super) fn keep(self, reading: Reading, inputs: &mut Inputs, facts: &mut Facts) {
+        let at = match reading {
+            Reading::Change => {
+                inputs.changes += 1;
+                inputs.changes
+            }
+            Reading::Tick { seen } => seen,
+        };
+        // A tick's read is older than a change's that read the same since.
+        let current = |read_at: Option<u64>| match reading {
+            Reading::Change => true,
+            Reading::Tick { seen } => read_at.is_none_or(|a| a <= seen),
+        };
+        if !self.plans.is_empty() || !self.plans_gone.is_empty() {
+            let files = Arc::make_mut(&mut facts.plan_files);
+            for z in self.plans_gone {
+                files.remove(&z);
+                inputs.plans.remove(&z);
+            }
+            for (z, read, found) in self.plans {
+                let known = inputs.plans.get(&z).map(|(_, a)| *a);
+                // A tick adds no plan: one it does not know was dropped meanwhile.
+                let tick_without = matches!(reading, Reading::Tick { .. }) && known.is_none();
+                if current(known) && !tick_without {
+                    files.insert(z.clone(), found);
+                    inputs.plans.insert(z, (read, at));
+                }
+            }
+        }
+        if !self.previews.is_empty() || !self.previews_gone.is_empty() {
+            let previews = Arc::make_mut(&mut facts.previews);
+            for id in self.previews_gone {
+                previews.remove(&id);
+                inputs.previews.remove(&id);
+            }
+            for (id, read, preview) in self.previews {
+                if current(inputs.previews.get(&id).map(|(_, a)| *a)) {
+                    previews.insert(id.clone(), preview);
+                    inputs.previews.insert(id, (read, at));
+                }
+            }
+        }
+        if !self.reports.is_empty() {
+            let reports = Arc::make_mut(&mut facts.reports);
+            for (id, key, fact) in self.reports {
+                match fact {
+                    Some(fact) => reports.insert(id.clone(), fact),
+                    None => reports.remove(&id),
+                };
+                match key {
+                    Some(key) => inputs.reports.insert(id, key),
+                    None => inputs.reports.remove(&id),
+                };
+            }
+        }
+        if let Some(unread) = self.unread {
+            facts.unread = Arc::new(unread);
+            inputs.read_once = true;
+        }
+    }
+}
+
 impl Inputs {
     /// What a change of the store (which wrote `change` of the results) moved.
     pub(super) fn moved(&self, state: &State, change: &Change) -> Work {
@@ -128,6 +206,11 @@ impl Inputs {
         self.previews_moved(state, &mut work);
         self.reports_moved(state, change, &mut work);
         work
+    }
+
+    /// How many changes' readings were kept so far.
+    pub(super) fn changes_seen(&self) -> u64 {
+        self.changes
     }
 
     /// Every plan's files to read again (the user's tree moves without us).
@@ -150,7 +233,9 @@ impl Inputs {
             .filter(|s| !live(&s.id))
             .filter(|s| {
                 let bytes = file_bytes(s);
-                self.previews.get(&s.id).is_none_or(|p| p.bytes != bytes)
+                self.previews
+                    .get(&s.id)
+                    .is_none_or(|(p, _)| p.bytes != bytes)
             })
             .collect();
     }
@@ -176,7 +261,7 @@ impl Inputs {
             .collect();
         work.plans = named
             .drain()
-            .filter(|(z, read)| all || self.plans.get(*z) != Some(read))
+            .filter(|(z, read)| all || self.plans.get(*z).map(|(p, _)| p) != Some(read))
             .map(|(z, read)| (z.to_string(), read))
             .collect();
     }
@@ -186,7 +271,7 @@ impl Inputs {
     fn previews_moved(&self, state: &State, work: &mut Work) {
         let first = !self.read_once;
         for s in state.sessions.values() {
-            let known = self.previews.get(&s.id);
+            let known = self.previews.get(&s.id).map(|(p, _)| p);
             let moved = match known {
                 None => first || !s.is_running(),
                 Some(p) => p.running != s.is_running() || p.ended_at != s.ended_at,

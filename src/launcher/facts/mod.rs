@@ -21,10 +21,10 @@ mod inputs;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use inputs::{watched, Inputs, Work};
+use inputs::{watched, Fetched, Inputs, Reading};
 
 use crate::context::Context;
 use crate::sessions::LiveAgents;
@@ -58,7 +58,7 @@ impl FactsCache {
 
     /// The facts as of now.
     pub fn current(&self) -> Arc<Facts> {
-        Arc::clone(&self.current.read().unwrap())
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub fn version(&self) -> u64 {
@@ -66,32 +66,49 @@ impl FactsCache {
     }
 
     /// After a change of the store: reads again what it moved (the first
-    /// time, everything). Whether a fact changed.
+    /// time, everything), in the committing thread, before the change is
+    /// acknowledged. Whether a fact changed.
     pub fn catch_up(&self, store: &Store, change: &Change) -> bool {
-        let mut inputs = self.inputs.lock().unwrap();
+        let mut inputs = self.inputs();
         let work = store.read(|state| inputs.moved(state, change));
-        self.carry_out(store, &mut inputs, work)
+        if work.is_empty() {
+            return false;
+        }
+        let fetched = work.fetch(&self.repo, store);
+        self.take(fetched, Reading::Change, &mut inputs)
     }
 
     /// What moves without a change of ours: the plans' files (while a plan
     /// names some), and the files of sessions not `live` that run or ended
-    /// lately, when they grew. Whether a fact changed.
+    /// lately, when they grew. Read without holding the inputs, so a slow
+    /// disk or a large repository never holds up a change's
+    /// acknowledgement; what a change read since wins. Whether a fact changed.
     pub fn tick(&self, store: &Store, live: &dyn Fn(&str) -> bool) -> bool {
-        let mut inputs = self.inputs.lock().unwrap();
-        let now = chrono::Utc::now().timestamp();
-        let (mut work, watched) =
-            store.read(|state| (inputs.plans_now(state), watched(state, now)));
-        inputs.grown(&mut work, watched, live);
-        self.carry_out(store, &mut inputs, work)
-    }
-
-    /// Reads what `work` names and publishes the facts if they changed.
-    fn carry_out(&self, store: &Store, inputs: &mut Inputs, work: Work) -> bool {
+        let (work, seen) = {
+            let inputs = self.inputs();
+            let now = chrono::Utc::now().timestamp();
+            let (mut work, watched) =
+                store.read(|state| (inputs.plans_now(state), watched(state, now)));
+            inputs.grown(&mut work, watched, live);
+            (work.without_removals(), inputs.changes_seen())
+        };
         if work.is_empty() {
             return false;
         }
+        let fetched = work.fetch(&self.repo, store);
+        self.take(fetched, Reading::Tick { seen }, &mut self.inputs())
+    }
+
+    /// The inputs, locked; a panic elsewhere while they were held leaves
+    /// them as they were, which the next reading corrects.
+    fn inputs(&self) -> std::sync::MutexGuard<'_, Inputs> {
+        self.inputs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps what was read and publishes the facts if they changed.
+    fn take(&self, fetched: Fetched, reading: Reading, inputs: &mut Inputs) -> bool {
         let mut next = (*self.current()).clone();
-        work.read(&self.repo, store, inputs, &mut next);
+        fetched.keep(reading, inputs, &mut next);
         self.publish(next)
     }
 
@@ -99,7 +116,7 @@ impl FactsCache {
     /// deltas (a change's events may have reached them first). Whether
     /// they did.
     fn publish(&self, next: Facts) -> bool {
-        let mut current = self.current.write().unwrap();
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         if **current == next {
             return false;
         }

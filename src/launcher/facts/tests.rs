@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{result_key, Session, TaskResult};
+use inputs::Reading;
 
 /// A repository at `repo` with `src/a.rs` ("a") committed.
 pub(in crate::launcher) fn repo_with_a_file(repo: &Path) {
@@ -174,4 +175,45 @@ fn a_result_written_reads_again_its_departments_report_alone() {
         store.read(|state| inputs.moved(state, &Change::default()))
     };
     assert!(work.reports_named().is_empty() && !work.counts_unread_again());
+}
+
+/// A plan whose named files are `named`, the user's uncommitted files at
+/// its registration.
+fn plan_naming(named: &[&str]) -> crate::model::Plan {
+    serde_json::from_value(json!({
+        "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+        "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+        "base": {"commit": "0".repeat(40), "dirty_files": named},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_ticks_reading_older_than_a_changes_is_not_kept() {
+    let (dir, cache, store) = setup();
+    let repo = dir.path().join("repo");
+    std::fs::write(repo.join("src/a.rs"), "the user's edit\n").unwrap();
+    store
+        .update(|tx| tx.insert_plan(plan_naming(&["src/a.rs"])))
+        .unwrap();
+    let dirty = |c: &FactsCache| c.current().plan_files["zhongshu-1"].dirty.clone();
+    assert_eq!(dirty(&cache), ["src/a.rs"]);
+    // A tick reads the tree (the edit still there), without the inputs held...
+    let (work, seen) = {
+        let inputs = cache.inputs();
+        let work = store.read(|state| inputs.plans_now(state));
+        (work, inputs.changes_seen())
+    };
+    let stale = work.fetch(&repo, &store);
+    // ...meanwhile the user reverts it and a change reads the plan again.
+    std::fs::write(repo.join("src/a.rs"), "a\n").unwrap();
+    store
+        .update(|tx| tx.insert_plan(plan_naming(&["src/a.rs", "src/b.rs"])))
+        .unwrap();
+    assert!(dirty(&cache).is_empty(), "the change's reading");
+    cache.take(stale, Reading::Tick { seen }, &mut cache.inputs());
+    assert!(
+        dirty(&cache).is_empty(),
+        "the tick's older reading is not kept"
+    );
 }
