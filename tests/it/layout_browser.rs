@@ -285,5 +285,8 @@ async fn a_planner_focused_before_the_status_lists_it_is_the_selects_choice() {
     )
     .await;
     assert_eq!(d.value_of("#focus").await, json!("zhongshu-7"));
+    // A delta that does not list it yet leaves it the focus.
+    page::inject_status(&d, &launcher.api, json!({}), json!({})).await;
+    assert_eq!(d.value_of("#focus").await, json!("zhongshu-7"));
     d.quit().await;
 }
