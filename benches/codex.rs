@@ -376,7 +376,14 @@ fn own_server_rss_kib(home: &std::path::Path) -> u64 {
         .filter(|(p, _, _)| tree.contains(p))
         .map(|(_, _, rss)| rss)
         .sum();
-    let _ = child.kill();
+    // The wrapper's children first: killed alone, the native server would
+    // stay behind, detached.
+    for pid in tree.iter().rev() {
+        // SAFETY: a signal to a process this bench started, or its child.
+        unsafe {
+            libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
     let _ = child.wait();
     kib
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agents::BackendWords;
+
 mod agent_backend;
 mod defaults;
 mod defaults_file;
@@ -24,7 +26,7 @@ pub mod pull_requests;
 mod python_env;
 mod python_signs;
 pub mod trust;
-pub use agent_backend::AgentBackendSettings;
+pub use agent_backend::AgentSettings;
 use defaults::menxia_department;
 pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
@@ -84,8 +86,8 @@ pub struct LauncherSettings {
     pub department_stale_seconds: u64,
     /// A mailbox scan running this long makes `/healthz` answer 503.
     pub mailbox_stuck_seconds: u64,
-    /// How agents are driven (Codex app-server or a plain PTY).
-    pub agent: AgentBackendSettings,
+    /// How agents are driven: the backend, with its own settings, and the network.
+    pub agent: AgentSettings,
     /// Prices per model, to show what sessions cost (none: tokens only).
     pub model_prices: std::collections::BTreeMap<String, ModelPrice>,
     /// Where departments work and how their changes come back.
@@ -177,15 +179,7 @@ struct FileLauncher {
     #[serde(default)]
     backend: Option<String>,
     #[serde(default)]
-    codex_command: Option<String>,
-    #[serde(default)]
-    approval_policy: Option<String>,
-    #[serde(default)]
     agent_network: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    tui_idle_seconds: Option<u64>,
-    #[serde(default)]
-    planner_keeps_tui: Option<bool>,
     #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
     #[serde(default)]
@@ -225,6 +219,9 @@ struct FileConfig {
     preflight: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     launcher: Option<FileLauncher>,
+    /// The `launcher:` words only the backends know, read by them.
+    #[serde(skip)]
+    backends: BackendWords,
     /// Keys of the Python tool's file that only it reads.
     #[serde(default)]
     #[allow(dead_code)]
@@ -286,6 +283,7 @@ impl Config {
                 let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
                 let trust = trust::of(
                     file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
+                    &file.backends,
                     text.as_bytes(),
                 );
                 (file, Some(path), warnings, trust)
@@ -334,6 +332,7 @@ impl Config {
         let portability_paths = portability_paths.unwrap_or_else(default_portability_paths);
         let launcher = launcher_settings::resolve(
             file.launcher.unwrap_or_default(),
+            file.backends,
             env,
             repo,
             &file_name,
@@ -398,7 +397,9 @@ pub fn check_yaml(file: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     parse_file(file, text).map(|(_, warnings)| warnings)
 }
 
-/// Parses the YAML text; unknown keys become warnings, anything malformed an error with line and key.
+/// Parses the YAML text; unknown keys become warnings, anything malformed an
+/// error with line and key. The backends read their own `launcher:` words
+/// from the same text; of two errors, the one earlier in the file is said.
 fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
@@ -409,32 +410,48 @@ fn parse_file(file: &str, text: &str) -> Result<(FileConfig, Vec<String>), Confi
     let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let ignoring = serde_ignored::Deserializer::new(de, &mut on_unknown);
     let parsed: Result<Option<FileConfig>, _> = serde_path_to_error::deserialize(ignoring);
-    match parsed {
-        Ok(cfg) => {
+    let backends =
+        BackendWords::read(text).map_err(|e| (e.line, malformed(file, e.line, e.key, &e.message)));
+    match (parsed, backends) {
+        (Ok(cfg), Ok(backends)) => {
             let warnings = unknown
                 .into_iter()
+                .filter(|key| !plain_errors::is_backend_key(key))
                 .map(|key| {
                     plain_errors::located(file, text, &plain_errors::unknown_key(&key, None))
                 })
                 .collect();
-            Ok((cfg.unwrap_or_default(), warnings))
+            let cfg = FileConfig {
+                backends,
+                ..cfg.unwrap_or_default()
+            };
+            Ok((cfg, warnings))
         }
-        Err(err) => {
+        (Ok(_), Err((_, e))) => Err(e),
+        (Err(err), backends) => {
             let key = err.path().to_string();
             let inner = err.into_inner();
             let line = inner.location().map(|l| l.line()).unwrap_or(0);
-            let message = plain_errors::in_words(&inner.to_string(), &key);
-            Err(ConfigError::Malformed {
-                file: file.into(),
-                line,
-                key: if key == "." {
-                    "(top level)".into()
-                } else {
-                    key
-                },
-                message,
-            })
+            match backends {
+                Err((earlier, e)) if earlier > 0 && earlier < line => Err(e),
+                _ => Err(malformed(file, line, key, &inner.to_string())),
+            }
         }
+    }
+}
+
+/// A value the YAML readers refused, in words.
+fn malformed(file: &str, line: usize, key: String, message: &str) -> ConfigError {
+    let message = plain_errors::in_words(message, &key);
+    ConfigError::Malformed {
+        file: file.into(),
+        line,
+        key: if key == "." {
+            "(top level)".into()
+        } else {
+            key
+        },
+        message,
     }
 }
 

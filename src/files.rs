@@ -78,6 +78,14 @@ pub fn open_own(root: &Path, path: &Path, access: Access) -> std::io::Result<Fil
     Ok(file)
 }
 
+/// Opens `path` for reading if it is a regular file, without following a
+/// link at it and without blocking on a FIFO (checked on the descriptor):
+/// what someone planted at a name the launcher reads holds nothing up.
+pub fn open_regular(path: &Path) -> Option<File> {
+    let file = crate::platform::open_no_follow(path).ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
 /// Creates the launcher's folder `dir` in `root`, new (0700): one already
 /// there, link or folder, is an `AlreadyExists` error; a link or another
 /// user's folder on the way is refused.

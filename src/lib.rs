@@ -41,5 +41,6 @@ pub mod store;
 pub mod terminal;
 pub mod text;
 pub mod tools;
+pub mod views;
 pub mod web;
 pub mod worktrees;

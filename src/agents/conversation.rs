@@ -361,7 +361,7 @@ impl Conversation {
 /// file only (a status builds one per session).
 pub fn file_preview(path: &Path, lines: usize) -> String {
     const TAIL: u64 = 16 * 1024;
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Some(mut f) = crate::files::open_regular(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);

@@ -6,16 +6,16 @@
 //! app-server, with its TUI attached in a PTY only while someone watches) and
 //! `pty` (any command in a PTY). What a backend can do beyond the basics is
 //! its [`Capabilities`]: the page and the rules learn from them, never from
-//! its name. A new backend is a module in this folder, a line in
-//! [`backend_for`] (`registry.rs`) and in [`capabilities`], and its word in
-//! [`Backend`](crate::model::Backend); `ARCHITECTURE.md` sketches a third.
+//! its name. A new backend is one folder here (its settings inside), one arm
+//! and one word: `registry.rs` says what each is and sketches a third.
 
 pub mod codex;
 pub mod conversation;
 mod pty;
 mod registry;
+pub mod settings;
 
-pub use registry::backend_for;
+pub use registry::{backend_for, BackendSettings, BackendWords};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +24,10 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::model::{ApprovalDecision, Backend, PendingApproval, SessionKind, TokenUsage};
+pub use crate::model::Capabilities;
+use crate::model::{
+    AgentInfo, ApprovalDecision, Backend, PendingApproval, SessionKind, TokenUsage,
+};
 use crate::pty::Pty;
 
 /// Terminal size agents start with, until a browser resizes it.
@@ -192,32 +195,9 @@ pub struct Started {
     pub events: mpsc::UnboundedReceiver<AgentEvent>,
 }
 
-/// What a backend's agents can do beyond starting, talking and stopping.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Capabilities {
-    /// It keeps a conversation of items (messages, commands with their output,
-    /// file changes, tool calls, approvals): [`Agent::conversation`].
-    pub conversation: bool,
-    /// Its terminal runs only while someone watches it ([`Agent::attach_terminal`]);
-    /// the agent lives on without one. Otherwise the terminal is the agent.
-    pub terminal_on_demand: bool,
-    /// Its approvals are answered from the page ([`Agent::decide`]).
-    pub approvals: bool,
-    /// Its model can change for its next turns ([`Agent::set_model`]).
-    pub model_switch: bool,
-    /// It runs in a sandbox: it writes only the repository and its own drop
-    /// folder, so a report in the shared `incoming/` cannot be its.
-    pub sandboxed: bool,
-    /// It says when a turn starts and ends (working, idle); otherwise it is
-    /// working for as long as it runs.
-    pub reports_turns: bool,
-    /// Its running turn can be stopped without ending it ([`Agent::interrupt`]).
-    pub interrupts: bool,
-    /// Its conversation goes on in a new process after a restart or a send back.
-    pub resumes: bool,
-}
-
-/// The capabilities of a backend's agents (of a session recorded with it, too).
+/// The capabilities of a backend's agents: what `AgentBackend::capabilities`
+/// says by default, and what a session recorded by an older launcher (without
+/// them on its agent record) is taken to have.
 pub fn capabilities(backend: Backend) -> Capabilities {
     match backend {
         Backend::Codex => Capabilities {
@@ -232,6 +212,14 @@ pub fn capabilities(backend: Backend) -> Capabilities {
         },
         Backend::Pty => Capabilities::default(),
     }
+}
+
+/// What a session's agent can do: as recorded when it started, else (a record
+/// of an older launcher) as its backend's agents can.
+pub fn capabilities_of(agent: &AgentInfo) -> Capabilities {
+    agent
+        .capabilities
+        .unwrap_or_else(|| capabilities(agent.backend))
 }
 
 /// A way of driving agents.
@@ -317,4 +305,33 @@ pub trait Agent: Send + Sync {
     fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError>;
     /// Ends the agent's processes (the terminal first); the exit code of the terminal.
     fn stop(&self) -> BoxFuture<'_, i32>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_capabilities_are_those_recorded_at_its_start_else_its_backends() {
+        // A record of an older launcher: none recorded, its backend's.
+        let old: AgentInfo =
+            serde_json::from_value(serde_json::json!({"backend": "codex"})).unwrap();
+        assert_eq!(old.capabilities, None);
+        assert_eq!(capabilities_of(&old), capabilities(Backend::Codex));
+        // Recorded at its start: those, whatever its backend's agents can now.
+        let recorded = Capabilities {
+            interrupts: true,
+            ..Capabilities::default()
+        };
+        let agent = AgentInfo {
+            backend: Backend::Pty,
+            capabilities: Some(recorded),
+            ..AgentInfo::default()
+        };
+        let stored = serde_json::to_value(&agent).unwrap();
+        assert_eq!(stored["capabilities"]["interrupts"], true, "{stored}");
+        let back: AgentInfo = serde_json::from_value(stored).unwrap();
+        assert_eq!(capabilities_of(&back), recorded);
+        assert_ne!(capabilities_of(&back), capabilities(Backend::Pty));
+    }
 }

@@ -1,19 +1,170 @@
-//! Which backend drives the agents: the one the settings name. The only place
-//! outside a backend's own module that names the backends.
+//! The backends, listed: which one drives the agents, with its settings
+//! ([`BackendSettings`]), every backend's words in the file
+//! ([`BackendWords`]), and the backend the settings choose
+//! ([`backend_for`]). The only place outside a backend's own folder that
+//! names them all.
+//!
+//! A backend is one folder, one arm and one word:
+//!
+//! - **one folder**, `src/agents/<name>/`: the backend (`AgentBackend`: kind,
+//!   capabilities, channel, problems, start), its agents (`Agent`: send,
+//!   interrupt, stop, …) and its `settings.rs` (its `launcher:` keys and
+//!   environment variables, their defaults and checks; `config/` names none);
+//! - **one arm** in each list here: a variant of [`BackendSettings`] (with
+//!   its arms in `resolve`, `kind`, `terminal`; the compiler lists them), a
+//!   field of [`BackendWords`] (read, keys, trust asks, commented lines), an
+//!   arm in [`backend_for`]; and one in [`capabilities`](super::capabilities);
+//! - **one word** in [`Backend`](crate::model::Backend), which the file's
+//!   `launcher.backend` and the sessions' records use.
+//!
+//! Nothing else changes: the page, the queue, the mailbox and the rules read
+//! [`Capabilities`](super::Capabilities), never the backend's name; `config/`
+//! hands every backend its words and asks for their keys. A third, Claude
+//! Code, would add:
+//!
+//! ```text
+//! src/agents/claude/settings.rs   KEYS = ["claude_command", "permission_mode"],
+//!                                 FileWords, Settings, resolve (with
+//!                                 CODEX_GOVERNANCE_CLAUDE_BIN), trust_asks,
+//!                                 commented_defaults
+//! src/agents/claude/mod.rs        ClaudeBackend::new(&claude::Settings):
+//!                                 kind() = Backend::Claude, channel() = Tools,
+//!                                 problems() runs `claude --version`, start()
+//!                                 spawns `claude` in spec.cwd and maps what it
+//!                                 prints to AgentEvents; ClaudeAgent: Agent
+//! src/agents/registry.rs          BackendSettings::Claude(claude::Settings);
+//!                                 BackendWords { claude: launcher_section(text)?, .. };
+//!                                 BackendSettings::Claude(s) =>
+//!                                     Arc::new(claude::ClaudeBackend::new(s))
+//! src/agents/mod.rs               capabilities: Backend::Claude => Capabilities {
+//!                                     reports_turns: true, interrupts: true,
+//!                                     conversation: true, ..Default::default() }
+//! src/model/agent.rs              Backend { Pty => "pty", Codex => "codex", Claude => "claude" }
+//! ```
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::Serialize;
+
+use super::settings::{launcher_section, SettingsError, TerminalOnDemand, TrustAsk, WordsError};
 use super::{codex, pty, AgentBackend};
-use crate::config::AgentBackendSettings;
 use crate::model::Backend;
 
-/// The backend the settings choose.
-pub fn backend_for(
-    settings: &AgentBackendSettings,
-    agent_command: &[String],
-) -> Arc<dyn AgentBackend> {
-    match settings.backend {
-        Backend::Codex => Arc::new(codex::CodexBackend::new(settings)),
-        Backend::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
+/// The settings of the backend that drives the agents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum BackendSettings {
+    /// Any command in a PTY (`launcher.agent_command`): nothing of its own.
+    Pty,
+    /// Codex's app-server.
+    Codex(codex::Settings),
+}
+
+impl BackendSettings {
+    /// The chosen backend's settings (`kind`). Every backend checks its
+    /// words whichever is chosen: a file is valid or not whatever backend
+    /// the environment picks.
+    pub fn resolve(
+        kind: Backend,
+        words: BackendWords,
+        env: &HashMap<String, String>,
+    ) -> Result<BackendSettings, SettingsError> {
+        let codex = codex::settings::resolve(words.codex, env)?;
+        Ok(match kind {
+            Backend::Codex => BackendSettings::Codex(codex),
+            Backend::Pty => BackendSettings::Pty,
+        })
+    }
+
+    /// Which backend these are the settings of.
+    pub fn kind(&self) -> Backend {
+        match self {
+            BackendSettings::Pty => Backend::Pty,
+            BackendSettings::Codex(_) => Backend::Codex,
+        }
+    }
+
+    /// How a terminal started for viewers outlives them (backends whose
+    /// terminal runs on demand; the defaults for the others).
+    pub fn terminal(&self) -> TerminalOnDemand {
+        match self {
+            BackendSettings::Codex(codex) => codex.terminal,
+            BackendSettings::Pty => TerminalOnDemand::default(),
+        }
+    }
+}
+
+/// Every backend's words in the file's `launcher:` section, each backend's
+/// read by its own type.
+#[derive(Debug, Default)]
+pub struct BackendWords {
+    codex: codex::settings::FileWords,
+}
+
+impl BackendWords {
+    /// Reads them from the file's text (which `config/` has read once).
+    pub fn read(text: &str) -> Result<BackendWords, WordsError> {
+        Ok(BackendWords {
+            codex: launcher_section(text)?,
+        })
+    }
+
+    /// Every backend's `launcher:` keys.
+    pub fn keys() -> impl Iterator<Item = &'static str> {
+        [codex::settings::KEYS].into_iter().flatten().copied()
+    }
+
+    /// What they set that the user must agree to before it runs.
+    pub fn trust_asks(&self) -> Vec<TrustAsk> {
+        codex::settings::trust_asks(&self.codex)
+    }
+
+    /// The backends' lines in `codex-governance init`'s commented
+    /// `launcher:` section.
+    pub fn commented_defaults() -> String {
+        codex::settings::commented_defaults()
+    }
+}
+
+/// The backend the settings choose (a PTY backend runs `agent_command`).
+pub fn backend_for(settings: &BackendSettings, agent_command: &[String]) -> Arc<dyn AgentBackend> {
+    match settings {
+        BackendSettings::Codex(codex) => Arc::new(codex::CodexBackend::new(codex)),
+        BackendSettings::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_backend_checks_its_words_whichever_is_chosen() {
+        let env = HashMap::new();
+        let words = || BackendWords::read("launcher:\n  max_departments: 3\n").unwrap();
+        let codex = BackendSettings::resolve(Backend::Codex, words(), &env).unwrap();
+        assert_eq!(codex.kind(), Backend::Codex);
+        assert_eq!(codex.terminal(), TerminalOnDemand::default());
+        let pty = BackendSettings::resolve(Backend::Pty, words(), &env).unwrap();
+        assert_eq!(pty, BackendSettings::Pty);
+        assert_eq!(pty.kind(), Backend::Pty);
+        let bad = BackendWords::read("launcher:\n  approval_policy: always\n").unwrap();
+        let e = BackendSettings::resolve(Backend::Pty, bad, &env).unwrap_err();
+        assert!(
+            e.to_string().starts_with("launcher.approval_policy: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_words_are_each_backends() {
+        let e = BackendWords::read("launcher:\n  tui_idle_seconds: soon\n").unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("launcher.tui_idle_seconds", 2));
+        let words = BackendWords::read("launcher:\n  codex_command: /opt/codex\n").unwrap();
+        let asks: Vec<&str> = words.trust_asks().iter().map(|a| a.key).collect();
+        assert_eq!(asks, ["codex_command"]);
+        assert!(BackendWords::keys().any(|k| k == "planner_keeps_tui"));
+        assert!(BackendWords::commented_defaults().contains("  tui_idle_seconds: 300\n"));
     }
 }

@@ -50,11 +50,9 @@ pub fn commented_defaults(repo: &Path) -> String {
     out.push_str(&list("  agent_command", &default_agent_command()));
     out.push_str(
         "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
-         # backend: codex\n  # codex_command: codex\n  # approval_policy: on-request\n  \
-         # Codex's own terminal runs only while someone watches it: it stops after\n  \
-         # this many seconds without a viewer; the planner keeps its own.\n  \
-         tui_idle_seconds: 300\n  planner_keeps_tui: true\n",
+         # backend: codex\n",
     );
+    out.push_str(&crate::agents::BackendWords::commented_defaults());
     out.push_str(
         "  # Each department works in its own git worktree (shared: the one working tree).\n  \
          isolation: worktree\n  \

@@ -8,10 +8,13 @@ use super::defaults::{default_agent_command, default_terminal_shells, strings};
 use super::{
     agent_backend, isolation, ConfigError, Env, FileLauncher, LauncherSettings, ModelPrice,
 };
+use crate::agents::BackendWords;
 
-/// Resolves the launcher settings; `file_name` names the file in errors.
+/// Resolves the launcher settings (`backends`: the backends' own words in
+/// the section); `file_name` names the file in errors.
 pub(super) fn resolve(
     fl: FileLauncher,
+    backends: BackendWords,
     env: &Env,
     repo: &Path,
     file_name: &str,
@@ -45,7 +48,11 @@ pub(super) fn resolve(
     let agent_command = agent_command(&fl, env, file_name)?;
     let agent = agent_backend::resolve(
         file_name,
-        agent_words(&fl),
+        agent_backend::FileWords {
+            backend: fl.backend.clone(),
+            agent_network: fl.agent_network.clone(),
+            backends,
+        },
         agent_command == default_agent_command(),
         env,
     )?;
@@ -132,18 +139,6 @@ fn check_plan_budgets(fl: &FileLauncher, file_name: &str) -> Result<(), ConfigEr
         ));
     }
     Ok(())
-}
-
-/// The file's words about the agent backend, for `agent_backend::resolve`.
-fn agent_words(fl: &FileLauncher) -> agent_backend::FileWords {
-    agent_backend::FileWords {
-        backend: fl.backend.clone(),
-        codex_command: fl.codex_command.clone(),
-        approval_policy: fl.approval_policy.clone(),
-        agent_network: fl.agent_network.clone(),
-        tui_idle_seconds: fl.tui_idle_seconds,
-        planner_keeps_tui: fl.planner_keeps_tui,
-    }
 }
 
 /// The file's words about isolation, for `isolation::resolve`.

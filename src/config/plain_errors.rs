@@ -1,7 +1,10 @@
 //! Configuration errors in plain words: one key path, the expected kind said
 //! as a person would ("a whole number"), and a did-you-mean for unknown keys.
 
-/// Keys the launcher reads, by section, for did-you-mean.
+use crate::agents::BackendWords;
+
+/// Keys the launcher reads, by section, for did-you-mean (the backends'
+/// own `launcher:` keys are theirs: [`BackendWords::keys`]).
 const KNOWN: [(&str, &[&str]); 4] = [
     (
         "",
@@ -25,11 +28,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "require_plan_confirmation",
             "terminal_shells",
             "backend",
-            "codex_command",
-            "approval_policy",
             "agent_network",
-            "tui_idle_seconds",
-            "planner_keeps_tui",
             "model_prices",
             "quota_reserve_percent",
             "plan_budget_usd",
@@ -56,20 +55,13 @@ const KNOWN: [(&str, &[&str]); 4] = [
 /// its `?` segments for optional values dropped), with the closest known one
 /// by edit distance; `known` overrides the keys of its section.
 pub fn unknown_key(path: &str, known: Option<&[&str]>) -> String {
-    let path = path
-        .split('.')
-        .filter(|s| *s != "?")
-        .collect::<Vec<_>>()
-        .join(".");
+    let path = plain_path(path);
     let (section, key) = path.rsplit_once('.').unwrap_or(("", &path));
-    let candidates = known.unwrap_or_else(|| {
-        KNOWN
-            .iter()
-            .find(|(s, _)| *s == section)
-            .map(|(_, keys)| *keys)
-            .unwrap_or(&[])
-    });
-    match super::located::closest(key, candidates) {
+    let candidates = match known {
+        Some(keys) => keys.to_vec(),
+        None => known_keys(section),
+    };
+    match super::located::closest(key, &candidates) {
         Some(c) => {
             let suggestion = if section.is_empty() {
                 c.to_string()
@@ -80,6 +72,34 @@ pub fn unknown_key(path: &str, known: Option<&[&str]>) -> String {
         }
         None => format!("unknown key {path} ignored"),
     }
+}
+
+/// Whether `path` (as serde names it) is a backend's own `launcher:` key.
+pub fn is_backend_key(path: &str) -> bool {
+    let path = plain_path(path);
+    path.strip_prefix("launcher.")
+        .is_some_and(|key| BackendWords::keys().any(|k| k == key))
+}
+
+/// The keys of `section`: ours, and in `launcher` the backends' too.
+fn known_keys(section: &str) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = KNOWN
+        .iter()
+        .find(|(s, _)| *s == section)
+        .map(|(_, keys)| keys.to_vec())
+        .unwrap_or_default();
+    if section == "launcher" {
+        keys.extend(BackendWords::keys());
+    }
+    keys
+}
+
+/// A key path without serde's `?` segments for optional values.
+fn plain_path(path: &str) -> String {
+    path.split('.')
+        .filter(|s| *s != "?")
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// A warning about the key its text names first (`unknown key P …`, or `P …`),
@@ -162,6 +182,20 @@ mod tests {
             located("governance.yaml", text, &unknown_key("launcher.max_departmens", None)),
             "governance.yaml:2: unknown key launcher.max_departmens ignored (did you mean launcher.max_departments?)"
         );
+    }
+
+    #[test]
+    fn the_backends_keys_are_known_and_suggested() {
+        for key in BackendWords::keys() {
+            assert!(is_backend_key(&format!("?.launcher.?.{key}")), "{key}");
+            let typo = &key[..key.len() - 1];
+            assert_eq!(
+                unknown_key(&format!("launcher.{typo}"), None),
+                format!("unknown key launcher.{typo} ignored (did you mean launcher.{key}?)")
+            );
+        }
+        assert!(!is_backend_key("launcher.max_departments"));
+        assert!(!is_backend_key("launcher"));
     }
 
     #[test]

@@ -11,6 +11,8 @@ use serde::Serialize;
 use sha2::Digest;
 
 use super::FileLauncher;
+use crate::agents::settings::Risk;
+use crate::agents::BackendWords;
 
 /// One setting the file makes that needs the user's say-so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,8 +64,12 @@ impl ConfigTrust {
     }
 }
 
-/// Reads what `fl` (the file's `launcher:` section) sets that needs trust.
-pub(super) fn of(fl: &FileLauncher, text: &[u8]) -> ConfigTrust {
+/// Reads what `fl` (the file's `launcher:` section) and the backends' words
+/// in it set that needs trust: the programs it runs, then what loosens the
+/// sandbox, then what writes your tree.
+pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> ConfigTrust {
+    let backend_asks = backends.trust_asks();
+    let backend = |risk: Risk| backend_asks.iter().filter(move |a| a.risk == risk);
     let mut asks = Vec::new();
     let mut ask = |key: &str, value: String, meaning: &str| {
         asks.push(TrustAsk {
@@ -79,8 +85,8 @@ pub(super) fn of(fl: &FileLauncher, text: &[u8]) -> ConfigTrust {
             "runs this program as every agent",
         );
     }
-    if let Some(cmd) = &fl.codex_command {
-        ask("codex_command", cmd.clone(), "runs this program as Codex");
+    for a in backend(Risk::Program) {
+        ask(a.key, a.value.clone(), a.meaning);
     }
     if fl.backend.as_deref().map(str::trim) == Some("pty") {
         ask("backend", "pty".into(), "agents run unsandboxed, as you");
@@ -101,12 +107,8 @@ pub(super) fn of(fl: &FileLauncher, text: &[u8]) -> ConfigTrust {
             );
         }
     }
-    if fl.approval_policy.as_deref().map(str::trim) == Some("never") {
-        ask(
-            "approval_policy",
-            "never".into(),
-            "Codex never asks you before running a command outside its sandbox",
-        );
+    for a in backend(Risk::Sandbox) {
+        ask(a.key, a.value.clone(), a.meaning);
     }
     if fl.auto_integrate == Some(true) {
         ask(
@@ -139,23 +141,24 @@ mod tests {
 
     #[test]
     fn a_cloned_files_risky_settings_are_listed_and_harmless_ones_are_not() {
-        let text = "launcher:\n  agent_command: [\"sh\", \"-c\", \"curl x | sh\"]\n  agent_network: on\n  approval_policy: never\n  auto_integrate: true\n  max_departments: 3\n";
-        let fl: super::super::FileConfig = serde_yaml_ng::from_str(text).unwrap();
-        let t = of(&fl.launcher.unwrap(), text.as_bytes());
+        // The backends' own asks, among these, are checked in
+        // tests/it/config_trust.rs (`the_settings_asked_for_come_in_order`).
+        let text = "launcher:\n  agent_command: [\"sh\", \"-c\", \"curl x | sh\"]\n  agent_network: on\n  auto_integrate: true\n  max_departments: 3\n";
+        let (fl, _) = super::super::parse_file("f", text).unwrap();
+        let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
         let keys: Vec<&str> = t.asks.iter().map(|a| a.key.as_str()).collect();
         assert_eq!(
             keys,
             [
                 "launcher.agent_command",
                 "launcher.agent_network",
-                "launcher.approval_policy",
                 "launcher.auto_integrate"
             ]
         );
         assert_eq!(t.asks[0].value, "sh -c curl x | sh");
         assert_eq!(t.hash.as_deref().map(str::len), Some(64));
         let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n";
-        let fl: super::super::FileConfig = serde_yaml_ng::from_str(calm).unwrap();
-        assert!(!of(&fl.launcher.unwrap(), calm.as_bytes()).asks_anything());
+        let (fl, _) = super::super::parse_file("f", calm).unwrap();
+        assert!(!of(&fl.launcher.unwrap(), &fl.backends, calm.as_bytes()).asks_anything());
     }
 }

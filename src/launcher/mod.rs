@@ -1,12 +1,13 @@
 //! The launcher: the composition root. It builds the services (sessions, the
 //! dispatcher, the mailbox), recovers from the previous run, follows the signals
-//! the services send (what happens after an exit or a result), and shuts
-//! everything down, awaiting every task it started.
+//! the services send (what happens after an exit or a result), gathers what the
+//! views read (`views`, with the facts `facts` keeps) and publishes what
+//! changed (`deltas`), and shuts everything down, awaiting every task it
+//! started.
 
 pub mod deltas;
+mod facts;
 pub mod resume_plan;
-mod status_cache;
-mod view_types;
 mod views;
 
 use std::collections::HashMap;
@@ -28,8 +29,6 @@ use crate::quota::Quota;
 use crate::sessions::Sessions;
 use crate::signals::{Signal, SignalRx};
 use crate::store::{Paths, Store};
-pub use view_types::*;
-pub use views::API_VERSION;
 
 /// Wait between a department's report and closing it.
 const AUTO_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -52,7 +51,10 @@ pub struct Launcher {
     /// What keeps agents from starting, found at start and by each
     /// *Check again* (`POST /api/check_agents`); None before the first check.
     backend_problems: std::sync::RwLock<Option<Vec<String>>>,
-    status_cache: status_cache::StatusCache,
+    /// The last status body, for the pages that poll it.
+    status_cache: crate::views::cache::StatusCache,
+    /// What the views read that costs git, file or database reads.
+    facts: Arc<facts::FactsCache>,
     signals: Mutex<Option<SignalRx>>,
     signal_loop: Mutex<Option<JoinHandle<()>>>,
     /// Turns true when the launcher stops, ending long-lived streams.
@@ -102,7 +104,7 @@ impl Launcher {
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
         let backend = crate::agents::backend_for(
-            &ctx.config.launcher.agent,
+            &ctx.config.launcher.agent.backend,
             &ctx.config.launcher.agent_command,
         );
         let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
@@ -121,6 +123,7 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let facts = Arc::new(facts::FactsCache::new(ctx.repo.clone()));
         let tools = Arc::new(crate::tools::runner::Runner::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),
@@ -141,6 +144,7 @@ impl Launcher {
             audit_chain_problem: OnceLock::new(),
             backend_problems: std::sync::RwLock::new(None),
             status_cache: Default::default(),
+            facts,
             signals: Mutex::new(Some(rx)),
             signal_loop: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
@@ -151,6 +155,7 @@ impl Launcher {
             run_started: crate::clock::now().fixed_offset(),
         });
         launcher.recover()?;
+        launcher.facts.keep(&launcher.ctx.store);
         Ok(launcher)
     }
 
@@ -243,6 +248,8 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
+        self.facts
+            .start_ticks(&self.ctx, Arc::clone(&self.sessions.live), self.stopped());
         // Asking Codex (its version, its login) takes a second or two: the
         // rest does not wait for it.
         let this = Arc::clone(self);

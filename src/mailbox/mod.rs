@@ -8,7 +8,7 @@
 
 pub mod client;
 pub mod handoff;
-pub mod inbox_view;
+pub mod inbox_read;
 pub mod ingest;
 pub mod markdown;
 mod names;
@@ -73,7 +73,7 @@ impl Mailbox {
     }
 
     /// Whether ingestion is idle, busy, or stuck (for `/healthz` and the status).
-    pub fn ingestion_health(&self) -> ingest::watchdog::IngestionHealth {
+    pub fn ingestion_health(&self) -> crate::model::IngestionHealth {
         let limit = Duration::from_secs(self.ctx.config.launcher.mailbox_stuck_seconds);
         self.ingest.watchdog.health(limit)
     }

@@ -128,11 +128,43 @@ impl PendingApproval {
     }
 }
 
+/// What a backend's agents can do beyond starting, talking and stopping
+/// (`AgentBackend::capabilities` in `crate::agents`). Recorded on the agent
+/// when it starts, so a restart shows what it was started with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capabilities {
+    /// It keeps a conversation of items (messages, commands with their output,
+    /// file changes, tool calls, approvals).
+    pub conversation: bool,
+    /// Its terminal runs only while someone watches it; the agent lives on
+    /// without one. Otherwise the terminal is the agent.
+    pub terminal_on_demand: bool,
+    /// Its approvals are answered from the page.
+    pub approvals: bool,
+    /// Its model can change for its next turns.
+    pub model_switch: bool,
+    /// It runs in a sandbox: it writes only the repository and its own drop
+    /// folder, so a report in the shared `incoming/` cannot be its.
+    pub sandboxed: bool,
+    /// It says when a turn starts and ends (working, idle); otherwise it is
+    /// working for as long as it runs.
+    pub reports_turns: bool,
+    /// Its running turn can be stopped without ending it.
+    pub interrupts: bool,
+    /// Its conversation goes on in a new process after a restart or a send back.
+    pub resumes: bool,
+}
+
 /// The agent side of a session.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AgentInfo {
     #[serde(default)]
     pub backend: Backend,
+    /// What its backend could do when it started; None in the records of
+    /// older launchers (then derived from `backend`, `agents::capabilities_of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
     #[serde(default)]
     pub agent_state: AgentState,
     #[serde(default)]

@@ -35,6 +35,7 @@ macro_rules! word_enum {
 
 mod agent;
 mod audit_event;
+mod health;
 mod plain_state;
 pub mod plan;
 mod plan_outcome;
@@ -47,11 +48,12 @@ mod workspace;
 
 pub use agent::*;
 pub use audit_event::*;
+pub use health::IngestionHealth;
 pub use plain_state::*;
 pub use plan::AutoDispatch;
 pub use plan_outcome::*;
 pub use pull_request::*;
-pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow};
+pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow, SwitchOffer};
 pub use records::*;
 pub use review::*;
 pub use session::*;

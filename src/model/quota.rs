@@ -171,3 +171,15 @@ pub(crate) mod tests {
         assert_eq!(a.limit_id.as_deref(), Some("codex"));
     }
 }
+
+/// The offer to switch the running sessions to a lighter model near the
+/// usage limit, as the quota view and its Needs-you item show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SwitchOffer {
+    pub model: String,
+    pub used_percent: f64,
+    /// `5-hour` or `weekly`.
+    pub window: &'static str,
+    /// The running sessions that would switch.
+    pub sessions: Vec<String>,
+}

@@ -391,37 +391,6 @@ pub struct TerminalRecord {
     pub pid: Option<u32>,
 }
 
-/// A terminal as the API shows it: the record, with the Python tool's words
-/// beside it (`scope`, `read_only`, `ended_at`, `host`). A closed terminal
-/// shows `exited`, as the Python tool's did (it had no other end).
-#[derive(Debug, Clone, Serialize)]
-pub struct TerminalView {
-    #[serde(flatten)]
-    pub record: TerminalRecord,
-    /// Where its listener is bound: always the loopback address.
-    pub host: &'static str,
-    /// `session` for a session's terminal, `global` for a shell.
-    pub scope: &'static str,
-    pub read_only: bool,
-    pub ended_at: Option<String>,
-}
-
-impl From<TerminalRecord> for TerminalView {
-    fn from(mut record: TerminalRecord) -> TerminalView {
-        record.status = record.status.shown();
-        TerminalView {
-            host: "127.0.0.1",
-            scope: match record.kind {
-                TerminalKind::Interactive => "global",
-                _ => "session",
-            },
-            read_only: !record.kind.accepts_input(),
-            ended_at: record.closed_at.clone(),
-            record,
-        }
-    }
-}
-
 impl TerminalStatus {
     /// The status as the API shows it: `closed` is `exited` (the Python
     /// tool's word for every terminal that ended).
@@ -570,6 +539,22 @@ impl State {
         self.sessions
             .values()
             .filter(move |s| s.parent_session_id() == Some(zhongshu_id))
+    }
+
+    /// A Zhongshu's departments: those holding a slot (running, not
+    /// reported), and the others.
+    pub fn departments_of<'a>(
+        &'a self,
+        zhongshu_id: &'a str,
+    ) -> (Vec<&'a Session>, Vec<&'a Session>) {
+        self.children_of(zhongshu_id).partition(|c| c.holds_slot())
+    }
+
+    /// The queue items of one Zhongshu.
+    pub fn queued_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a QueueItem> {
+        self.queue
+            .iter()
+            .filter(move |q| q.parent_session_id.as_deref() == Some(zhongshu_id))
     }
 
     /// The newest running Zhongshu session: where the Python tool sent a

@@ -39,6 +39,20 @@ pub struct MailboxPaths {
     pub rejected: std::path::PathBuf,
 }
 
+impl MailboxPaths {
+    /// The mailbox of one Zhongshu under the mailboxes' root; `zhongshu_id`
+    /// must already be validated.
+    pub fn of(root: &std::path::Path, zhongshu_id: &str) -> MailboxPaths {
+        let root = root.join(zhongshu_id);
+        MailboxPaths {
+            incoming: root.join("incoming"),
+            archive: root.join("archive"),
+            rejected: root.join("rejected"),
+            root,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -194,6 +194,14 @@ impl std::fmt::Display for LeftOut {
     }
 }
 
+/// A file of the user's working tree that holds a department's applied change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedFile {
+    pub path: String,
+    /// The department session whose change it holds.
+    pub session_id: String,
+}
+
 /// A department's worktree and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workspace {

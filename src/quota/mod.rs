@@ -395,134 +395,6 @@ impl Quota {
         self.changed.notify_one();
         Ok(q)
     }
-
-    pub fn view(&self) -> QuotaView {
-        self.ctx
-            .store
-            .read(|s| quota_view(s, &self.ctx.config.launcher))
-    }
-}
-
-/// One window of the meter: used, and the reset in the user's local time.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WindowView {
-    pub used_percent: f64,
-    pub window_minutes: Option<i64>,
-    pub resets_at: Option<i64>,
-    pub resets_local: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct HoldView {
-    pub reason: crate::model::HoldReason,
-    pub text: String,
-    pub until: Option<i64>,
-    pub until_local: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ParkedView {
-    pub session_id: String,
-    pub until: i64,
-    pub until_local: String,
-    pub reason: String,
-    pub since: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BudgetView {
-    pub zhongshu_id: String,
-    pub text: String,
-    pub budget_usd: Option<f64>,
-    pub budget_tokens: Option<u64>,
-}
-
-/// `GET /api/quota` and the status's `quota`: the header's meter, the
-/// queue's hold, the parked sessions (one "Needs you" item for all of them)
-/// and the plans stopped by their budget.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QuotaView {
-    /// The 5-hour window.
-    pub primary: Option<WindowView>,
-    /// The weekly window.
-    pub secondary: Option<WindowView>,
-    pub reached_type: Option<String>,
-    pub credits: Option<serde_json::Value>,
-    pub updated_at: Option<String>,
-    pub reserve_percent: f64,
-    pub hold: Option<HoldView>,
-    pub start_anyway_until: Option<i64>,
-    pub parked: Vec<ParkedView>,
-    pub budgets: Vec<BudgetView>,
-    pub plan_budget_usd: Option<f64>,
-    pub plan_budget_tokens: Option<u64>,
-    /// Near the limit: switch the running sessions to a lighter model?
-    pub model_switch: Option<model_switch::SwitchOffer>,
-}
-
-/// The view of `state`'s quota.
-pub fn quota_view(state: &State, config: &crate::config::LauncherSettings) -> QuotaView {
-    let window = |w: &Option<crate::model::QuotaWindow>| {
-        w.as_ref().map(|w| WindowView {
-            used_percent: w.used_percent,
-            window_minutes: w.window_minutes,
-            resets_at: w.resets_at,
-            resets_local: w.resets_at.map(crate::clock::local_time),
-        })
-    };
-    let q = &state.quota;
-    let mut parked: Vec<(u64, ParkedView)> = state
-        .sessions
-        .values()
-        .filter(|s| s.is_running())
-        .filter_map(|s| {
-            let p = s.agent.parked.as_ref()?;
-            Some((
-                p.order,
-                ParkedView {
-                    session_id: s.id.clone(),
-                    until: p.until,
-                    until_local: crate::clock::local_time(p.until),
-                    reason: p.reason.clone(),
-                    since: p.since.clone(),
-                },
-            ))
-        })
-        .collect();
-    parked.sort_by_key(|(order, _)| *order);
-    let budgets = state
-        .plans
-        .values()
-        .filter(|p| p.status != crate::model::PlanStatus::Finished)
-        .filter_map(|p| {
-            Some(BudgetView {
-                zhongshu_id: p.session_id.clone(),
-                text: p.budget_reached.clone()?,
-                budget_usd: p.budget_usd.or(config.plan_budget_usd),
-                budget_tokens: p.budget_tokens.or(config.plan_budget_tokens),
-            })
-        })
-        .collect();
-    QuotaView {
-        primary: window(&q.account.primary),
-        secondary: window(&q.account.secondary),
-        reached_type: q.account.reached_type.clone(),
-        credits: q.account.credits.clone(),
-        updated_at: q.account.updated_at.clone(),
-        reserve_percent: config.quota_reserve_percent,
-        hold: q.hold.as_ref().map(|h| HoldView {
-            reason: h.reason,
-            text: h.text.clone(),
-            until: h.until,
-            until_local: h.until.map(crate::clock::local_time),
-        }),
-        start_anyway_until: q.start_anyway_until.filter(|&t| t > unix_now()),
-        parked: parked.into_iter().map(|(_, p)| p).collect(),
-        budgets,
-        plan_budget_usd: config.plan_budget_usd,
-        plan_budget_tokens: config.plan_budget_tokens,
-        model_switch: model_switch::offer(state, config),
-    }
 }
 
 /// `POST /api/plan_budget`'s body: the plan's new budget.
@@ -539,7 +411,7 @@ pub struct BudgetInput {
 impl Quota {
     /// The user raises a plan's budget: its departments start again, and the
     /// ones held after their turn are told to go on. Audited.
-    pub async fn raise_budget(&self, b: BudgetInput, agents: &dyn Agents) -> LResult<QuotaView> {
+    pub async fn raise_budget(&self, b: BudgetInput, agents: &dyn Agents) -> LResult<()> {
         use crate::error::LauncherError;
         if b.budget_usd.is_none() && b.budget_tokens.is_none() {
             return Err(LauncherError::BadRequest(
@@ -582,6 +454,6 @@ impl Quota {
                 tracing::warn!("telling {id} its plan's budget was raised: {e}");
             }
         }
-        Ok(self.view())
+        Ok(())
     }
 }

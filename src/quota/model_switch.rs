@@ -6,27 +6,16 @@
 //! keep their models, or keep them and stop asking. Asked again only after
 //! usage fell below the threshold and rose over it again.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{Agents, Quota};
 use crate::config::LauncherSettings;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AccountQuota, AuditEvent, State};
+use crate::model::{AccountQuota, AuditEvent, State, SwitchOffer};
 use crate::store::Tx;
 
 /// Used percent of a window from which the switch is offered (Codex's own).
 pub const SWITCH_PERCENT: f64 = 90.0;
-
-/// The offer, as the quota view and its Needs-you item show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SwitchOffer {
-    pub model: String,
-    pub used_percent: f64,
-    /// `5-hour` or `weekly`.
-    pub window: &'static str,
-    /// The running sessions that would switch.
-    pub sessions: Vec<String>,
-}
 
 /// The user's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -72,7 +61,7 @@ pub fn offer(state: &State, config: &LauncherSettings) -> Option<SwitchOffer> {
         .sessions
         .values()
         .filter(|s| s.is_running() && s.model != model)
-        .filter(|s| crate::agents::capabilities(s.agent.backend).model_switch)
+        .filter(|s| crate::agents::capabilities_of(&s.agent).model_switch)
         .map(|s| s.id.clone())
         .collect();
     (!sessions.is_empty()).then_some(SwitchOffer {

@@ -30,8 +30,6 @@ pub mod repo_path;
 pub mod seen;
 pub mod state_file;
 
-use std::collections::HashMap;
-
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::{result_key, TaskResult};
@@ -52,19 +50,23 @@ pub struct ResultRef {
 }
 
 impl ResultRef {
-    /// From a query string's fields; each id must be present and valid.
-    pub fn from_query(q: &HashMap<String, String>) -> LResult<ResultRef> {
-        let field = |name: &str| -> LResult<String> {
-            let v = q
-                .get(name)
-                .ok_or_else(|| LauncherError::BadRequest(format!("missing ?{name}=")))?;
-            crate::ids::check_id(name, v)?;
-            Ok(v.clone())
+    /// From a request's three ids (as its query names them); each must be
+    /// present and valid.
+    pub fn named(
+        session_id: Option<String>,
+        department_session_id: Option<String>,
+        report_id: Option<String>,
+    ) -> LResult<ResultRef> {
+        let field = |name: &str, value: Option<String>| -> LResult<String> {
+            let value =
+                value.ok_or_else(|| LauncherError::BadRequest(format!("missing ?{name}=")))?;
+            crate::ids::check_id(name, &value)?;
+            Ok(value)
         };
         Ok(ResultRef {
-            session_id: field("session_id")?,
-            department_session_id: field("department_session_id")?,
-            report_id: field("report_id")?,
+            session_id: field("session_id", session_id)?,
+            department_session_id: field("department_session_id", department_session_id)?,
+            report_id: field("report_id", report_id)?,
         })
     }
 
@@ -88,40 +90,28 @@ impl ResultRef {
 mod tests {
     use super::*;
 
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn named(ids: [Option<&str>; 3]) -> LResult<ResultRef> {
+        let [s, d, r] = ids.map(|v| v.map(str::to_string));
+        ResultRef::named(s, d, r)
     }
 
     #[test]
     fn a_result_is_named_by_three_valid_ids() {
-        let q = query(&[
-            ("session_id", "zhongshu-1"),
-            ("department_session_id", "lingyubu-2"),
-            ("report_id", "r_3"),
-        ]);
+        let ids = [Some("zhongshu-1"), Some("lingyubu-2"), Some("r_3")];
         assert_eq!(
-            ResultRef::from_query(&q).unwrap(),
+            named(ids).unwrap(),
             ResultRef {
                 session_id: "zhongshu-1".into(),
                 department_session_id: "lingyubu-2".into(),
                 report_id: "r_3".into(),
             }
         );
-        let missing = query(&[("session_id", "zhongshu-1"), ("report_id", "r")]);
-        let err = ResultRef::from_query(&missing).unwrap_err();
+        let err = named([Some("zhongshu-1"), None, Some("r")]).unwrap_err();
         assert!(
             matches!(&err, LauncherError::BadRequest(m) if m == "missing ?department_session_id="),
             "{err}"
         );
-        let bad = query(&[
-            ("session_id", "../zhongshu-1"),
-            ("department_session_id", "d"),
-            ("report_id", "r"),
-        ]);
-        let err = ResultRef::from_query(&bad).unwrap_err();
+        let err = named([Some("../zhongshu-1"), Some("d"), Some("r")]).unwrap_err();
         assert!(
             matches!(&err, LauncherError::BadRequest(m) if m.starts_with("session_id must match")),
             "{err}"

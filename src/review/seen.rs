@@ -7,26 +7,19 @@
 //! Kept in the store, so every tab agrees; each result marked goes to the
 //! page's event stream (`result_seen`) with its ids.
 
-use serde::Serialize;
 use serde_json::json;
 
 use crate::context::Context;
 use crate::error::LResult;
 
-/// `POST /api/mark_seen`: how many results were marked.
-#[derive(Debug, Clone, Serialize)]
-pub struct SeenView {
-    pub marked: usize,
-}
-
 /// Marks the results of planner `parent` seen: all, one department
-/// session's, or one report of it.
+/// session's, or one report of it; how many were marked.
 pub fn mark_seen(
     ctx: &Context,
     parent: &str,
     department: Option<&str>,
     report: Option<&str>,
-) -> LResult<SeenView> {
+) -> LResult<usize> {
     let marked = ctx
         .store
         .update(|tx| tx.mark_seen(parent, department, report))?;
@@ -40,7 +33,5 @@ pub fn mark_seen(
             }),
         );
     }
-    Ok(SeenView {
-        marked: marked.len(),
-    })
+    Ok(marked.len())
 }

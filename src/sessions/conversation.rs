@@ -43,7 +43,7 @@ impl Sessions {
         let session = self.require_session(id)?;
         let agent = self.live.agent(id);
         let live = agent.is_some() && session.is_running();
-        let capabilities = crate::agents::capabilities(session.agent.backend);
+        let capabilities = crate::agents::capabilities_of(&session.agent);
         let log = Path::new(&session.log_path);
         let what = match agent.as_ref().and_then(|a| a.conversation().cloned()) {
             Some(c) => What::Items(c.view()),

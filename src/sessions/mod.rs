@@ -7,11 +7,10 @@
 
 pub mod conversation;
 mod follow;
-pub mod heartbeat;
 mod live;
+pub mod preview;
 pub mod start;
 pub mod terminals;
-pub mod view;
 mod viewers;
 
 use std::sync::Arc;
@@ -23,12 +22,12 @@ use crate::clock;
 use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AuditEvent, CloseReason, InputRecord, Session, SessionKind};
+use crate::model::{AuditEvent, CloseReason, InputRecord, Session, SessionKind, TerminalRecord};
 use crate::signals::SignalTx;
 
 pub use live::LiveAgents;
 pub use start::{Continuation, StartSpec};
-pub use terminals::{SessionTerminals, TerminalClosed};
+pub use terminals::SessionTerminals;
 
 /// Output an ended session keeps in memory for late viewers.
 const RELEASED_SCROLLBACK: usize = 64 * 1024;
@@ -255,7 +254,7 @@ impl Sessions {
 
     /// `POST /api/browser_terminal/close`. Where the terminal is the agent,
     /// closing a session's own terminal closes the session.
-    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<TerminalClosed> {
+    pub async fn close_terminal(self: &Arc<Self>, id: &str) -> LResult<Option<TerminalRecord>> {
         if let Some(session_id) = self.terminals.ends_session(id)? {
             self.close_session(&session_id, CloseReason::TerminalClosed)
                 .await?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::clock;
 use crate::context::Context;
-use crate::model::{AuditEvent, TerminalRecord, TerminalStatus, TerminalView};
+use crate::model::{AuditEvent, TerminalRecord, TerminalStatus};
 
 use super::LiveAgents;
 #[cfg(doc)]
@@ -230,8 +230,8 @@ impl SessionTerminals {
     }
 
     /// Closes terminal `id`; the session of one that is its agent is closed
-    /// by the caller first ([`Self::ends_session`]).
-    pub(super) async fn close(&self, id: &str) -> LResult<TerminalClosed> {
+    /// by the caller first ([`Self::ends_session`]); its record as closed.
+    pub(super) async fn close(&self, id: &str) -> LResult<Option<TerminalRecord>> {
         let record = self.record(id)?;
         match record.kind {
             // A terminal started on demand goes; its session stays.
@@ -258,11 +258,7 @@ impl SessionTerminals {
                 saved?;
             }
         }
-        let record = self.ctx.store.read(|s| s.terminals.get(id).cloned());
-        Ok(TerminalClosed {
-            terminal: record.map(TerminalView::from),
-            closed: true,
-        })
+        Ok(self.ctx.store.read(|s| s.terminals.get(id).cloned()))
     }
 
     /// Stops every interactive shell and closes every listener.
@@ -274,11 +270,4 @@ impl SessionTerminals {
         }
         self.listeners.close_all().await;
     }
-}
-
-/// The answer to `POST /api/browser_terminal/close`.
-#[derive(Debug, serde::Serialize)]
-pub struct TerminalClosed {
-    pub terminal: Option<TerminalView>,
-    pub closed: bool,
 }

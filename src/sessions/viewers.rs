@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::live::agent_failure;
 use super::SessionTerminals;
+use crate::agents::settings::TerminalOnDemand;
 use crate::error::{LResult, LauncherError};
 use crate::model::TerminalKind;
 use crate::pty::Pty;
@@ -46,11 +47,17 @@ impl SessionTerminals {
             }
             return;
         }
-        if planner && self.ctx.config.launcher.agent.planner_keeps_tui {
+        if planner && self.on_demand_settings().planner_keeps {
             if let Err(e) = self.attach(id, true).await {
                 tracing::warn!("no terminal for the planner {id}: {e}");
             }
         }
+    }
+
+    /// How long an on-demand terminal outlives its viewers (the backend's
+    /// settings: `launcher.tui_idle_seconds`, `launcher.planner_keeps_tui`).
+    fn on_demand_settings(&self) -> TerminalOnDemand {
+        self.ctx.config.launcher.agent.backend.terminal()
     }
 
     /// `POST /api/session_terminal/attach`: the session's own terminal, started
@@ -63,7 +70,7 @@ impl SessionTerminals {
             )));
         }
         self.live.wait_until_live(id).await?;
-        let keep = session.is_zhongshu() && self.ctx.config.launcher.agent.planner_keeps_tui;
+        let keep = session.is_zhongshu() && self.on_demand_settings().planner_keeps;
         self.attach(id, keep).await
     }
 
@@ -144,7 +151,7 @@ impl SessionTerminals {
         let Some(mut viewers) = self.listeners.viewers(terminal_id) else {
             return;
         };
-        let idle = Duration::from_secs(self.ctx.config.launcher.agent.tui_idle_seconds);
+        let idle = self.on_demand_settings().idle();
         let this = Arc::clone(self);
         let id = id.to_string();
         self.ctx.spawn(async move {

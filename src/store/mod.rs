@@ -34,7 +34,7 @@ pub use gate::SchemaError;
 pub use legacy::STATE_FILE;
 pub use paths::Paths;
 pub use schema::DB_FILE;
-pub use tx::Tx;
+pub use tx::{Change, Tx};
 
 /// A change the dashboard hears about on `/api/events`.
 #[derive(Debug, Clone)]
@@ -67,6 +67,10 @@ struct Writer {
     head: Head,
 }
 
+/// What [`Store::observe`] calls after every change, with what it wrote of
+/// the results (nothing when it failed).
+pub type Observer = Box<dyn Fn(&Store, &Change) + Send + Sync>;
+
 /// Owner of the state, its persistence, the audit log and the event feed.
 pub struct Store {
     state: Mutex<State>,
@@ -75,6 +79,10 @@ pub struct Store {
     audit: AuditLog,
     events: broadcast::Sender<Arc<Event>>,
     version: AtomicU64,
+    /// Moves with every committed change that wrote results.
+    results_version: AtomicU64,
+    /// Told after every change ([`Store::observe`]).
+    observer: std::sync::OnceLock<Observer>,
     db_path: PathBuf,
     /// Set when this launcher lost the state folder: every change is refused.
     fenced: std::sync::OnceLock<String>,
@@ -125,6 +133,8 @@ impl Store {
             audit,
             events,
             version: AtomicU64::new(0),
+            results_version: AtomicU64::new(0),
+            observer: std::sync::OnceLock::new(),
             db_path,
             fenced: std::sync::OnceLock::new(),
             anchor_problem: recovered.problem,
@@ -153,6 +163,20 @@ impl Store {
         self.version.load(Ordering::Acquire)
     }
 
+    /// A number that changes with every committed change that wrote results
+    /// (for what is derived from them).
+    pub fn results_version(&self) -> u64 {
+        self.results_version.load(Ordering::Acquire)
+    }
+
+    /// From now on `observer` is called after every change, in the thread
+    /// that made it, once it is committed (or failed) and the store's locks
+    /// are released, before the change is acknowledged: what is derived from
+    /// the state keeps up with it. One observer; a second is refused (false).
+    pub fn observe(&self, observer: Observer) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
     /// Reads the in-memory tables under the lock (no I/O is done under it).
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.lock().unwrap())
@@ -162,14 +186,24 @@ impl Store {
     /// acknowledged only if this returns Ok. A change that could not be committed
     /// is undone.
     pub fn update<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        off_the_runtime(|| self.apply(f, true))
+        off_the_runtime(|| self.observed(|change| self.apply(f, true, change)))
     }
 
     /// Like [`Store::update`], for a change that records what already happened
     /// outside (a process started or ended): one that cannot be committed now stays
     /// in memory, and the next successful commit writes it.
     pub fn record<R>(&self, f: impl FnOnce(&mut Tx) -> R) -> Result<R, StoreError> {
-        off_the_runtime(|| self.apply(f, false))
+        off_the_runtime(|| self.observed(|change| self.apply(f, false, change)))
+    }
+
+    /// Makes a change, then tells the observer; passes its outcome on.
+    fn observed<R>(&self, make: impl FnOnce(&mut Change) -> R) -> R {
+        let mut change = Change::default();
+        let outcome = make(&mut change);
+        if let Some(observer) = self.observer.get() {
+            observer(self, &change);
+        }
+        outcome
     }
 
     /// From now on nothing is written: another launcher owns the folder.
@@ -177,7 +211,14 @@ impl Store {
         let _ = self.fenced.set(why);
     }
 
-    fn apply<R>(&self, f: impl FnOnce(&mut Tx) -> R, undo_failed: bool) -> Result<R, StoreError> {
+    /// Applies and commits a change; what it wrote of the results goes to
+    /// `change` once it is committed.
+    fn apply<R>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> R,
+        undo_failed: bool,
+        change: &mut Change,
+    ) -> Result<R, StoreError> {
         if let Some(why) = self.fenced.get() {
             return Err(StoreError::Fenced(why.clone()));
         }
@@ -195,6 +236,7 @@ impl Store {
             undo,
             audit,
             error,
+            results,
             ..
         } = t;
         let mut rows = std::mem::take(&mut w.carry);
@@ -212,6 +254,10 @@ impl Store {
             Ok((lines, head)) => {
                 w.head = head;
                 w.pending.extend(lines);
+                if results.results_written {
+                    self.results_version.fetch_add(1, Ordering::AcqRel);
+                }
+                *change = results;
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);
                 self.trim.changed();

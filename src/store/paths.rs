@@ -33,12 +33,6 @@ impl Paths {
     }
     /// The mailbox of one Zhongshu session; `id` must already be validated.
     pub fn mailbox(&self, zhongshu_id: &str) -> MailboxPaths {
-        let root = self.mailbox_root().join(zhongshu_id);
-        MailboxPaths {
-            incoming: root.join("incoming"),
-            archive: root.join("archive"),
-            rejected: root.join("rejected"),
-            root,
-        }
+        MailboxPaths::of(&self.mailbox_root(), zhongshu_id)
     }
 }

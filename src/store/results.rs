@@ -157,6 +157,38 @@ mod tests {
     }
 
     #[test]
+    fn the_observer_hears_every_change_and_the_results_version_moves_with_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&heard);
+        assert!(
+            store.observe(Box::new(move |s: &Store, c: &crate::store::Change| {
+                log.lock()
+                    .unwrap()
+                    .push((s.results_version(), c.result_keys.clone()))
+            }))
+        );
+        assert!(
+            !store.observe(Box::new(|_: &Store, _: &crate::store::Change| {})),
+            "one observer"
+        );
+        store.update(|tx| tx.next_id("q")).unwrap();
+        let r = result(1);
+        let key = result_key(&r.parent_session_id, &r.department_session_id, &r.report_id);
+        store.update(|tx| tx.put_result(&key, &r)).unwrap();
+        store.update(|tx| tx.mark_read("zhongshu-1")).unwrap();
+        store.record(|tx| tx.next_id("q")).unwrap();
+        // Heard after each commit, with the version as it then stood and
+        // the results it stored.
+        let stored = vec![key.clone()];
+        assert_eq!(
+            *heard.lock().unwrap(),
+            vec![(0, vec![]), (1, stored), (2, vec![]), (2, vec![])]
+        );
+    }
+
+    #[test]
     fn seen_is_the_developers_and_keeps_the_planners_read_and_the_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();

@@ -127,6 +127,26 @@ pub struct Tx<'a> {
     pub(super) undo: Undo,
     pub(super) audit: Vec<(String, Value)>,
     pub(super) error: Option<rusqlite::Error>,
+    /// The results it wrote (their facts are read again after the commit).
+    pub(super) results: Change,
+}
+
+/// What a committed change wrote of the results, for [`super::Store::observe`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Change {
+    /// It wrote results: stored, removed, or marked read or seen.
+    pub results_written: bool,
+    /// The results it stored or removed, by key.
+    pub result_keys: Vec<String>,
+}
+
+impl Change {
+    fn wrote(&mut self, key: &str) {
+        self.results_written = true;
+        if !self.result_keys.iter().any(|k| k == key) {
+            self.result_keys.push(key.to_string());
+        }
+    }
 }
 
 impl<'a> Tx<'a> {
@@ -138,6 +158,7 @@ impl<'a> Tx<'a> {
             undo: Undo::default(),
             audit: Vec::new(),
             error: None,
+            results: Change::default(),
         }
     }
 
@@ -280,11 +301,13 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_result(&mut self, key: &str, result: &TaskResult) {
+        self.results.wrote(key);
         let r = schema::put_result(self.conn, key, result);
         self.sql(r)
     }
 
     pub fn remove_result(&mut self, key: &str) {
+        self.results.wrote(key);
         let r = schema::delete_result(self.conn, key);
         self.sql(r)
     }
@@ -296,6 +319,7 @@ impl<'a> Tx<'a> {
 
     /// Marks a Zhongshu's unread results read; returns them as they were.
     pub fn mark_read(&mut self, parent: &str) -> Vec<TaskResult> {
+        self.results.results_written = true;
         let r = schema::mark_read(self.conn, parent);
         self.sql(r)
     }
@@ -307,12 +331,14 @@ impl<'a> Tx<'a> {
         department: Option<&str>,
         report: Option<&str>,
     ) -> Vec<TaskResult> {
+        self.results.results_written = true;
         let r = schema::mark_seen(self.conn, parent, department, report);
         self.sql(r)
     }
 
     /// Copies a Zhongshu's results to another (as read), keeping their order.
     pub fn copy_results(&mut self, from: &str, to: &str) -> usize {
+        self.results.results_written = true;
         let r = schema::copy_results(self.conn, from, to);
         self.sql(r)
     }

@@ -194,22 +194,27 @@ impl Runner {
         limit: usize,
         before: Option<i64>,
     ) -> LResult<ToolAnswer> {
-        let view = crate::mailbox::inbox_view::inbox_view(
+        let read = crate::mailbox::inbox_read::read_inbox(
             &self.ctx,
             &self.sessions,
             &session.id,
             true,
-            limit,
-            before,
+            (limit, before),
             true,
         )?;
+        let (running, finished, queued) = self.ctx.store.read(|s| {
+            let (running, finished) = s.departments_of(&session.id);
+            let ids = |list: Vec<&Session>| list.iter().map(|c| c.id.clone()).collect();
+            let queued = s.queued_of(&session.id).map(|q| q.department.clone());
+            (ids(running), ids(finished), queued.collect())
+        });
         let inbox = ToolInbox {
-            results: view.results.iter().map(ToolResult::from).collect(),
-            result_count: view.result_count,
-            next_before: view.next_before,
-            running_departments: view.running,
-            finished_departments: view.completed,
-            queued_departments: view.queued.iter().map(|q| q.department.clone()).collect(),
+            results: read.page.results.iter().map(ToolResult::from).collect(),
+            result_count: read.total,
+            next_before: read.page.next_before,
+            running_departments: running,
+            finished_departments: finished,
+            queued_departments: queued,
         };
         Ok(ok(format!("{DEPARTMENT_WORDS}\n{}", to_json(&inbox))))
     }

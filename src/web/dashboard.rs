@@ -9,12 +9,13 @@
 
 use super::routes::Routes;
 use askama::Template;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use std::collections::HashMap;
+use serde::Deserialize;
 
 use super::failure;
+use super::query::Params;
 
 pub fn routes() -> Routes {
     Routes::new().get("/", page).get("/static/{*path}", asset)
@@ -24,8 +25,14 @@ pub fn routes() -> Routes {
 #[template(path = "dashboard.html")]
 struct Dashboard;
 
-async fn page(Query(q): Query<HashMap<String, String>>) -> Response {
-    if q.contains_key("token") {
+/// The page's query: nothing is read from it but a misplaced token.
+#[derive(Deserialize)]
+struct PageQuery {
+    token: Option<String>,
+}
+
+async fn page(Params(q): Params<PageQuery>) -> Response {
+    if q.token.is_some() {
         // A token in the query would travel in the request line (logs, history).
         return failure(
             StatusCode::BAD_REQUEST,

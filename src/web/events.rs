@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::routes::Routes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::failure;
+use super::query::IdQuery;
 use crate::launcher::Launcher;
 
 pub fn routes() -> Routes {
@@ -78,17 +79,8 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
-async fn session_stream(
-    State(l): State<Arc<Launcher>>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    let Some(id) = q.get("id").or_else(|| q.get("session_id")) else {
-        return failure(StatusCode::BAD_REQUEST, "missing ?id=");
-    };
-    if let Err(e) = crate::ids::check_id("id", id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
-    }
-    let Some(pty) = l.sessions.live.pty(id) else {
+async fn session_stream(State(l): State<Arc<Launcher>>, IdQuery(id, _): IdQuery) -> Response {
+    let Some(pty) = l.sessions.live.pty(&id) else {
         return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
     };
     let (scrollback, rx) = pty.subscribe();

@@ -121,16 +121,24 @@ pub fn blob_of(git: &Repository, file: &Path, path: &str) -> Result<Option<Oid>,
         let bytes = target.as_os_str().as_encoded_bytes();
         return Ok(Some(Oid::hash_object(ObjectType::Blob, bytes)?));
     }
+    // Opened without following a link or blocking on a FIFO (one planted
+    // since the look above too), and read only from a regular file.
+    let mut source = crate::platform::open_no_follow(file).map_err(|(_, e)| io_error(file)(e))?;
+    if !source.metadata().map_err(io_error(file))?.is_file() {
+        return Err(WorktreeError::Refused(format!(
+            "{path} is not a regular file (a FIFO, a socket or a device): move it away"
+        )));
+    }
     let mut writer = git.blob_writer(Some(Path::new(path)))?;
     if let Some(driver) = filters::driver_for(git, path, Direction::Clean)? {
         // Git cleans first, then converts line endings (the writer does that).
-        let raw = std::fs::read(file).map_err(io_error(file))?;
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut source, &mut raw).map_err(io_error(file))?;
         let workdir = git.workdir().unwrap_or(git.path());
         let cleaned = filters::run(&driver, workdir, path, raw)?;
         std::io::Write::write_all(&mut writer, &cleaned).map_err(io_error(file))?;
         return Ok(Some(writer.commit()?));
     }
-    let mut source = std::fs::File::open(file).map_err(io_error(file))?;
     std::io::copy(&mut source, &mut writer).map_err(io_error(file))?;
     Ok(Some(writer.commit()?))
 }
@@ -162,5 +170,21 @@ mod tests {
             blob_of(&git, &repo.join("gone.txt"), "gone.txt").unwrap(),
             None
         );
+    }
+
+    /// A FIFO planted where a path is looked at is named, never read (the
+    /// read would block the integration, and every change after it).
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_by_name_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\n")]);
+        let git = Repository::open(&repo).unwrap();
+        let fifo = repo.join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a path of our own temporary folder.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = blob_of(&git, &fifo, "pipe").unwrap_err().to_string();
+        assert!(e.contains("pipe is not a regular file"), "{e}");
     }
 }

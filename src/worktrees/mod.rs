@@ -31,6 +31,7 @@
 
 pub mod checkout;
 pub mod create;
+pub mod dirty;
 pub mod fence;
 mod filters;
 mod index_file;

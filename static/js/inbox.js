@@ -19,19 +19,21 @@ function renderSelect() {
   const { status, focus } = store.get();
   const zs = (status && status.zhongshu_sessions) || [];
   const select = $("#focus");
-  const key = JSON.stringify(zs.map((z) => [z.id, z.status, z.task]));
+  // A planner just started is the focus before the status lists it: it gets
+  // its option at once, so the select never shows nothing beside its plan.
+  const early = focus && !zs.some((z) => z.id === focus) ? focus : "";
+  const key = JSON.stringify([zs.map((z) => [z.id, z.status, z.task]), early]);
   if (key !== selectKey) {
     selectKey = key;
-    if (!zs.length) {
-      replaceChildren(select, el("option", { text: "no planner yet", attrs: { value: "" } }));
-    } else {
-      replaceChildren(select, zs.map((z) => {
-        const task = cutText(z.task, 60);
-        return el("option", { text: `${z.id} (${z.status}) — ${task}`, attrs: { value: z.id } });
-      }));
-    }
+    const options = zs.map((z) => {
+      const task = cutText(z.task, 60);
+      return el("option", { text: `${z.id} (${z.status}) — ${task}`, attrs: { value: z.id } });
+    });
+    if (early) options.unshift(el("option", { text: `${early} (starting)`, attrs: { value: early } }));
+    if (!options.length) options.push(el("option", { text: "no planner yet", attrs: { value: "" } }));
+    replaceChildren(select, options);
   }
-  select.disabled = !zs.length;
+  select.disabled = !zs.length && !early;
   if (focus && select.value !== focus) select.value = focus;
 }
 

@@ -8,6 +8,7 @@ const state = {
   byId: new Map(), // session id -> session view
   focus: null, // the Zhongshu whose plan and inbox are shown
   focusPinned: false, // the user picked it (else: follow the newest)
+  focusEarly: null, // {id, at}: a planner just started, not yet listed
   inbox: null, // GET /api/zhongshu_inbox of the focus (first page), or {error}
   plan: null, // GET /api/zhongshu_plan of the focus, or {error}
   needsYou: 0, // items in "Needs you", shown in the tab title
@@ -76,9 +77,19 @@ function relist(order) {
   state.status.department_sessions = all.filter((s) => s.session_kind === "department");
 }
 
+/** How long a planner just started stays the focus before the status lists it. */
+const EARLY_FOCUS_MS = 60000;
+
 function pickFocus() {
   const zs = state.status.zhongshu_sessions || [];
-  if (!zs.some((z) => z.id === state.focus)) state.focusPinned = false;
+  const listed = zs.some((z) => z.id === state.focus);
+  // A planner just started hides while it launches: it stays the focus
+  // until the status lists it (or a minute passes), rather than the page
+  // showing another planner meanwhile.
+  const early = state.focusEarly && state.focusEarly.id === state.focus;
+  if (listed || (early && Date.now() - state.focusEarly.at > EARLY_FOCUS_MS)) state.focusEarly = null;
+  if (!listed && state.focusEarly) return;
+  if (!listed) state.focusPinned = false;
   if (!state.focusPinned) state.focus = zs.length ? zs[0].id : null;
 }
 
@@ -168,6 +179,8 @@ export function setFocus(id, pinned = true) {
   if (!id || id === state.focus) return;
   state.focus = id;
   state.focusPinned = pinned;
+  // One the user did not pick is a planner just started (see pickFocus).
+  state.focusEarly = pinned ? null : { id, at: Date.now() };
   state.inbox = null;
   state.plan = null;
   state.early = [];

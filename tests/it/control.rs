@@ -8,6 +8,7 @@
 
 use crate::common::flaky;
 use crate::common::launcher as support;
+use crate::common::plans::wait_plan;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -37,10 +38,6 @@ async fn wait_event(api: &Api, what: &str, pred: impl Fn(&Value) -> bool) -> Val
         events(api).await.into_iter().find(|e| pred(e))
     })
     .await
-}
-
-async fn plan_of(api: &Api, z: &str) -> Value {
-    api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await["plan"].clone()
 }
 
 fn statuses(plan: &Value) -> Vec<String> {
@@ -91,9 +88,8 @@ async fn stopping_a_plan_stops_its_planner_departments_and_queue() {
     assert_eq!(d["state"], "stopped_by_you", "{d}");
     assert_eq!(d["close_reason"], "plan_stopped", "{d}");
     // Once the stopped department's fallback is in, the plan has its counts.
-    let plan = wait_until("the stopped plan's counts", PATIENCE, || async {
-        let p = plan_of(api, &z).await;
-        p["outcome"].is_object().then_some(p)
+    let plan = wait_plan(api, &z, "the stopped plan's counts", |p| {
+        p["outcome"].is_object()
     })
     .await;
     assert_eq!(plan["status"], "stopped", "{plan}");
@@ -162,11 +158,7 @@ async fn a_closed_planner_never_starts_its_queue_and_stops_departments_only_when
     // It reports (its slot frees), yet the dropped one never starts.
     api.wait_session(&first, "reported", |s| s["state"] == "reported")
         .await;
-    let plan = wait_until("the plan to finish", PATIENCE, || async {
-        let p = plan_of(api, &z).await;
-        (p["status"] == "finished").then_some(p)
-    })
-    .await;
+    let plan = wait_plan(api, &z, "the plan to finish", |p| p["status"] == "finished").await;
     assert_eq!(statuses(&plan), ["started", "dropped"], "{plan}");
     assert_eq!(plan["outcome"]["reported"], 1);
     assert_eq!(plan["outcome"]["stopped"], 1);
@@ -183,7 +175,12 @@ async fn a_closed_planner_never_starts_its_queue_and_stops_departments_only_when
         .unwrap();
     assert_eq!(dropped["reason"], "planner_closed", "{dropped}");
 
-    // A second plan, closed with its departments.
+    close_a_second_planner_with_its_departments(api).await;
+    l.stop().await;
+}
+
+/// A second planner, closed with its departments: they stop.
+async fn close_a_second_planner_with_its_departments(api: &Api) {
     let z2 = api.start_zhongshu("close all").await;
     let status = api
         .wait_status("its department running", |s| {
@@ -212,7 +209,6 @@ async fn a_closed_planner_never_starts_its_queue_and_stops_departments_only_when
         (Some("exited"), Some("stopped_by_you")),
         "{d}"
     );
-    l.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,11 +229,7 @@ async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_cou
             plan.display()
         ))
         .await;
-    let plan = wait_until("the plan to finish", PATIENCE, || async {
-        let p = plan_of(api, &z).await;
-        (p["status"] == "finished").then_some(p)
-    })
-    .await;
+    let plan = wait_plan(api, &z, "the plan to finish", |p| p["status"] == "finished").await;
     assert_eq!(
         plan["outcome"],
         json!({"assignments": 2, "reported": 1, "failed": 1, "no_report": 0, "stopped": 0}),
@@ -261,7 +253,14 @@ async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_cou
     .await;
     assert_eq!(told["session_id"], json!(z));
 
-    // Retried once: a second retry of the same session is refused.
+    retry_once_until_the_plan_finishes_again(api, &z, &failed).await;
+    l.stop().await;
+}
+
+/// Retried once (a second retry of the same session is refused): the new
+/// attempt reports and the plan finishes again; the retry is audited, and a
+/// department that reported has nothing to retry.
+async fn retry_once_until_the_plan_finishes_again(api: &Api, z: &str, failed: &str) {
     let retried = api
         .post_ok("/api/retry", &json!({"session_id": failed}))
         .await;
@@ -269,13 +268,11 @@ async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_cou
     let (code, again) = api.post("/api/retry", &json!({"session_id": failed})).await;
     assert_eq!(code, StatusCode::CONFLICT, "{again}");
     assert!(again["error"].as_str().unwrap().contains(&qid), "{again}");
-    let plan = wait_until(
+    let plan = wait_plan(
+        api,
+        z,
         "the retry to report and the plan to finish again",
-        PATIENCE,
-        || async {
-            let p = plan_of(api, &z).await;
-            (p["status"] == "finished" && p["outcome"]["reported"] == 2).then_some(p)
-        },
+        |p| p["status"] == "finished" && p["outcome"]["reported"] == 2,
     )
     .await;
     let a = &plan["assignments"][0];
@@ -285,7 +282,7 @@ async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_cou
         api.session(a["session_id"].as_str().unwrap()).await["state"],
         "reported"
     );
-    assert_eq!(api.session(&failed).await["retried_as"], json!(qid));
+    assert_eq!(api.session(failed).await["retried_as"], json!(qid));
     let retry = wait_event(api, "the retry's audit line", |e| {
         e["event"] == "assignment_retried"
     })
@@ -299,15 +296,16 @@ async fn a_failed_department_is_retried_and_the_plan_finishes_again_with_its_cou
     assert_eq!(code, StatusCode::CONFLICT);
     let (code, body) = api.post("/api/retry", &json!({})).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-    l.stop().await;
 }
+
+/// The question zhilibu asks in its report.
+const ASK: &str = "Confirm the README wording before commit";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_dismissed() {
-    let ask = "Confirm the README wording before commit";
     let repo = repo_with_plan(
         &json!({"summary": "ask", "assignments": [
-            {"department": "zhilibu", "task": format!("docs [[fake-agent: --needs-confirmation --next-action '{ask}']]")},
+            {"department": "zhilibu", "task": format!("docs [[fake-agent: --needs-confirmation --next-action '{ASK}']]")},
             {"department": "lingyubu", "task": format!("code [[fake-agent: --needs-confirmation --next-action 'Drop the old API?']]")},
             {"department": "gongchengbu", "task": "tools [[fake-agent: --no-report --exit-code 2]]"},
         ]}),
@@ -332,7 +330,41 @@ async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_di
             .unwrap()
     };
     let docs = by("zhilibu");
-    assert_eq!(docs["confirmation"]["question"], ask, "{docs}");
+    confirm_with_a_note_once(api, &repo, &z, &docs).await;
+
+    // Put aside: nothing is typed, the answer is kept.
+    let code_dept = by("lingyubu");
+    let put_aside = api
+        .post_ok(
+            "/api/answer_confirmation",
+            &json!({"department_session_id": code_dept["id"],
+                    "report_id": code_dept["confirmation"]["report_id"], "decision": "dismiss"}),
+        )
+        .await;
+    assert_eq!(put_aside["confirmation"]["decision"], "dismissed");
+    assert!(!repo.log(&z).contains("what lingyubu"), "nothing sent");
+
+    let failed = dismiss_the_failure_for_good(api, &docs).await;
+    l.stop().await;
+
+    // After a restart the dismissal and the answers are still there.
+    let l = InProcess::start(&repo).await;
+    let api = &l.api;
+    assert_eq!(
+        api.session(failed["id"].as_str().unwrap()).await["dismissed"],
+        true
+    );
+    assert_eq!(
+        api.session(docs["id"].as_str().unwrap()).await["confirmation"]["answer"]["decision"],
+        "confirmed"
+    );
+    l.stop().await;
+}
+
+/// zhilibu's question, confirmed with a note: the Zhongshu is told both; a
+/// second answer is refused; the answer is kept and audited.
+async fn confirm_with_a_note_once(api: &Api, repo: &TestRepo, z: &str, docs: &Value) {
+    assert_eq!(docs["confirmation"]["question"], ASK, "{docs}");
     assert_eq!(docs["confirmation"]["answer"], Value::Null);
     let report = docs["confirmation"]["report_id"].as_str().unwrap();
     let answer = api
@@ -343,8 +375,8 @@ async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_di
         )
         .await;
     assert_eq!(answer["confirmation"]["decision"], "confirmed", "{answer}");
-    let log = wait_log(&repo, &z, "the user CONFIRMED what zhilibu").await;
-    assert!(log.contains(ask), "{log}");
+    let log = wait_log(repo, z, "the user CONFIRMED what zhilibu").await;
+    assert!(log.contains(ASK), "{log}");
     assert!(
         log.contains(r#"the user's note: "ship \"as is\"""#),
         "{log}"
@@ -366,20 +398,11 @@ async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_di
     assert_eq!(line["decision"], "confirmed");
     assert_eq!(line["note_chars"], 12);
     assert_eq!(line["delivery"], "typed", "{line}");
+}
 
-    // Put aside: nothing is typed, the answer is kept.
-    let code_dept = by("lingyubu");
-    let put_aside = api
-        .post_ok(
-            "/api/answer_confirmation",
-            &json!({"department_session_id": code_dept["id"],
-                    "report_id": code_dept["confirmation"]["report_id"], "decision": "dismiss"}),
-        )
-        .await;
-    assert_eq!(put_aside["confirmation"]["decision"], "dismissed");
-    assert!(!repo.log(&z).contains("what lingyubu"), "nothing sent");
-
-    // A failed department's item is dismissed for good (kept by the launcher).
+/// A failed department's item is dismissed for good (kept by the launcher,
+/// audited); a reported one (`docs`) is no failure. Returns the failed one.
+async fn dismiss_the_failure_for_good(api: &Api, docs: &Value) -> Value {
     let failed = api
         .wait_status("the failure", |s| {
             departments(s).iter().any(|d| d["state"] == "failed")
@@ -405,20 +428,7 @@ async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_di
         e["event"] == "needs_you_dismissed" && e["session_id"] == failed["id"]
     })
     .await;
-    l.stop().await;
-
-    // After a restart the dismissal and the answers are still there.
-    let l = InProcess::start(&repo).await;
-    let api = &l.api;
-    assert_eq!(
-        api.session(failed["id"].as_str().unwrap()).await["dismissed"],
-        true
-    );
-    assert_eq!(
-        api.session(docs["id"].as_str().unwrap()).await["confirmation"]["answer"]["decision"],
-        "confirmed"
-    );
-    l.stop().await;
+    failed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,11 +480,7 @@ async fn a_retry_after_its_planner_is_gone_goes_to_the_resumed_planner() {
             {"department": "lingyubu", "task": "domain work"}]}),
     )
     .await;
-    let finished = wait_until("the plan to finish", PATIENCE, || async {
-        let p = plan_of(api, &z).await;
-        (p["status"] == "finished").then_some(p)
-    })
-    .await;
+    let finished = wait_plan(api, &z, "the plan to finish", |p| p["status"] == "finished").await;
     let failed = finished["assignments"][0]["session_id"]
         .as_str()
         .unwrap()
@@ -502,13 +508,11 @@ async fn a_retry_after_its_planner_is_gone_goes_to_the_resumed_planner() {
         z2.as_str(),
         "{retried}"
     );
-    let p = wait_until(
+    let p = wait_plan(
+        api,
+        &z2,
         "the resumed plan to follow the retry to its report",
-        PATIENCE,
-        || async {
-            let p = plan_of(api, &z2).await;
-            (p["outcome"]["reported"] == 1).then_some(p)
-        },
+        |p| p["outcome"]["reported"] == 1,
     )
     .await;
     let a = &p["assignments"][0];

@@ -17,16 +17,19 @@
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
 //! fail the test with a message, they never skip it.
 
-use crate::common::axe;
 use crate::common::browser;
+use crate::common::demo;
 use crate::common::flaky;
 use crate::common::launcher as support;
+use crate::common::page::{self, accessible_in_both_themes};
+use crate::common::plans::{department_id, plan_of, wait_plan};
 
-use browser::Browser;
+use std::path::Path;
+
+use browser::{Browser, ESCAPE};
 use serde_json::{json, Value};
 use support::{wait_log, wait_until, Api, PATIENCE};
 
-const ESCAPE: &str = "\u{E00C}";
 const QUESTION: &str = "Confirm the README wording before commit";
 
 /// Shoots the page at both sizes (on the phone, with `tab` chosen), then
@@ -46,20 +49,6 @@ async fn shoot_both(d: &Browser, name: &str, at: Option<&str>, tab: &str) {
     d.resize(1440, 900).await;
 }
 
-/// axe in the theme shown and in the other one (toggled by script: a modal
-/// dialog keeps the pointer from the toggle).
-async fn both_themes(d: &Browser, view: &str) {
-    let toggle = "document.querySelector('#theme-toggle').click();";
-    axe::accessible(d, &format!("{view}, system theme")).await;
-    d.js(toggle, vec![]).await;
-    axe::accessible(d, &format!("{view}, other theme")).await;
-    d.js(toggle, vec![]).await;
-}
-
-async fn plan_status(api: &Api, z: &str) -> Value {
-    api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await["plan"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
     let repo = flaky::flaky_repo(2);
@@ -76,7 +65,33 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         .with_failure_artifact("control-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
 
-    // -- a plan that waits: "Review and start" shows the whole plan first
+    let z = start_a_plan_that_waits(&api, &repo).await;
+    review_the_whole_plan_then_start_it(&d, &api, &z).await;
+    see_a_question_and_a_failure_in_needs_you(&d).await;
+    reject_the_question_with_a_note(&d, &repo, &z).await;
+    retry_the_failure_until_the_plan_finishes(&d, &api, &repo, &z).await;
+    check_the_finished_plan(&d, &z).await;
+    read_the_packet_in_the_drawer(&d, &repo).await;
+    stop_a_second_plan_from_its_row(&d, &api, &repo).await;
+
+    // -- the report, with its preflight violation, in both themes
+    d.js(
+        "document.querySelector('#report-panel').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    d.present("the violation's path", ".finding-violation .path")
+        .await;
+    accessible_in_both_themes(&d, "the report with a violation").await;
+
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
+
+/// A plan that waits for confirmation: zhilibu will ask a question,
+/// lingyubu fail (the flaky wrapper), gongchengbu report. Returns its planner.
+async fn start_a_plan_that_waits(api: &Api, repo: &support::TestRepo) -> String {
     let plan = repo.write_json(
         "plan.json",
         &json!({
@@ -91,13 +106,17 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
             ]
         }),
     );
-    let z = api
-        .start_zhongshu(&format!(
-            "Tidy up [[fake-agent: --plan-file {}]]",
-            plan.display()
-        ))
-        .await;
-    let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
+    api.start_zhongshu(&format!(
+        "Tidy up [[fake-agent: --plan-file {}]]",
+        plan.display()
+    ))
+    .await
+}
+
+/// "Review and start" shows the whole plan first, and nothing starts while
+/// it is shown; its dialog starts it.
+async fn review_the_whole_plan_then_start_it(d: &Browser, api: &Api, z: &str) {
+    let plan_item = page::plan_item(z);
     let review = format!("{plan_item} button[data-action=\"start-plan\"]:not([disabled])");
     d.present("the plan in Needs you, loaded", &review).await;
     d.click(&review).await;
@@ -122,26 +141,29 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
             .is_empty(),
         "nothing starts while the plan is shown"
     );
-    shoot_both(&d, "plan-review", None, "terminals-panel").await;
-    both_themes(&d, "the plan dialog").await;
+    shoot_both(d, "plan-review", None, "terminals-panel").await;
+    accessible_in_both_themes(d, "the plan dialog").await;
     d.click("#plan-dialog button[data-action=\"start-reviewed\"]")
         .await;
     d.present("the dialog to close", "#plan-dialog:not([open])")
         .await;
     d.gone("the plan item to go", &plan_item).await;
+}
 
-    // -- a question and a failure wait in Needs you
-    let confirm = "#needs-you-list .need[data-kind=\"confirm\"]";
-    let failed = "#needs-you-list .need[data-kind=\"failed\"]";
-    d.present("the question in Needs you", confirm).await;
-    d.present("the failure in Needs you", failed).await;
-    assert!(d.text_of(confirm).await.contains(QUESTION));
+const CONFIRM_ITEM: &str = "#needs-you-list .need[data-kind=\"confirm\"]";
+const FAILED_ITEM: &str = "#needs-you-list .need[data-kind=\"failed\"]";
+
+/// A question and a failure (with Retry) wait in Needs you; the task form
+/// stays in view above the fold.
+async fn see_a_question_and_a_failure_in_needs_you(d: &Browser) {
+    d.present("the question in Needs you", CONFIRM_ITEM).await;
+    d.present("the failure in Needs you", FAILED_ITEM).await;
+    assert!(d.text_of(CONFIRM_ITEM).await.contains(QUESTION));
     d.present(
         "Retry on the failure",
-        &format!("{failed} button[data-action=\"retry\"]"),
+        &format!("{FAILED_ITEM} button[data-action=\"retry\"]"),
     )
     .await;
-    // The task form stays in view above the fold.
     let form_top = d
         .js(
             "return document.querySelector('#start-form').getBoundingClientRect().top;",
@@ -152,49 +174,49 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         form_top.as_f64().unwrap() < 900.0,
         "the task form is in view: {form_top}"
     );
-    shoot_both(&d, "needs-you", None, "terminals-panel").await;
-    both_themes(&d, "a question and a failure in Needs you").await;
+    shoot_both(d, "needs-you", None, "terminals-panel").await;
+    accessible_in_both_themes(d, "a question and a failure in Needs you").await;
+}
 
-    // -- Reject, with a note: the Zhongshu is told
-    d.click(&format!("{confirm} textarea.need-note")).await;
-    d.type_into(
-        &format!("{confirm} textarea.need-note"),
-        "Keep the old intro",
-    )
-    .await;
-    d.click(&format!("{confirm} button[data-action=\"reject\"]"))
+/// Reject, with a note: the Zhongshu is told the question, the answer and the note.
+async fn reject_the_question_with_a_note(d: &Browser, repo: &support::TestRepo, z: &str) {
+    let note = format!("{CONFIRM_ITEM} textarea.need-note");
+    d.click(&note).await;
+    d.type_into(&note, "Keep the old intro").await;
+    d.click(&format!("{CONFIRM_ITEM} button[data-action=\"reject\"]"))
         .await;
-    d.gone("the answered question", confirm).await;
-    let log = wait_log(&repo, &z, "the user REJECTED what zhilibu").await;
+    d.gone("the answered question", CONFIRM_ITEM).await;
+    let log = wait_log(repo, z, "the user REJECTED what zhilibu").await;
     assert!(log.contains("Keep the old intro"), "{log}");
     assert!(log.contains(QUESTION), "{log}");
+}
 
-    // -- Retry the failure: it runs again, reports, and the plan finishes
-    let failed_id = d
-        .js(
-            "return document.querySelector(arguments[0]).dataset.session;",
-            vec![json!(failed)],
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string();
-    d.click(&format!("{failed} button[data-action=\"retry\"]"))
+/// Retry the failure: it runs again, reports, and the plan finishes; the
+/// plan keeps the earlier session, and the Zhongshu is told.
+async fn retry_the_failure_until_the_plan_finishes(
+    d: &Browser,
+    api: &Api,
+    repo: &support::TestRepo,
+    z: &str,
+) {
+    let failed_id = d.data_of(FAILED_ITEM, "session").await;
+    d.click(&format!("{FAILED_ITEM} button[data-action=\"retry\"]"))
         .await;
-    d.gone("the retried failure", failed).await;
-    let group = format!(".zgroup[data-id=\"{z}\"]");
-    d.wait("the group to say its plan finished",
-        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
-        vec![json!(format!("{group} .zgroup-text"))],
-    )
-    .await;
-    let plan = plan_status(&api, &z).await;
+    d.gone("the retried failure", FAILED_ITEM).await;
+    page::wait_group_says(d, z, "plan finished · 3 of 3 ended: 3 reported").await;
+    let plan = plan_of(api, z).await;
     assert_eq!(plan["status"], "finished", "{plan}");
     assert_eq!(
         plan["assignments"][1]["earlier_sessions"],
         json!([failed_id])
     );
-    wait_log(&repo, &z, "your plan finished: 3 of 3 ended: 3 reported").await;
+    wait_log(repo, z, "your plan finished: 3 of 3 ended: 3 reported").await;
+}
+
+/// The finished plan: the Zhongshu's row says so, every ended department
+/// says how long it ran, the inbox counts the failure as a failure.
+async fn check_the_finished_plan(d: &Browser, z: &str) {
+    let group = format!(".zgroup[data-id=\"{z}\"]");
     assert!(
         d.text_of(&format!(
             "{group} .session-row[data-id=\"{z}\"] .badge.plan"
@@ -203,22 +225,23 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         .contains("plan finished: 3 of 3 ended: 3 reported"),
         "the Zhongshu's row says it"
     );
-    // Durations: every ended department says how long it ran.
     d.wait("durations on the rows",
         "return [...document.querySelectorAll(arguments[0])].every((e) => /^ran \\d/.test(e.textContent));",
         vec![json!(format!("{group} .session-row.kind-department[data-status=\"exited\"] .row-time"))],
     )
     .await;
-    // The inbox counts the failure as a failure, not as done.
     let summary = d.text_of("#inbox-summary").await;
     assert!(
         summary.contains("1 failed") && summary.contains("3 reported"),
         "{summary}"
     );
-    shoot_both(&d, "finished", Some("#sessions-panel"), "sessions-panel").await;
-    both_themes(&d, "a finished plan").await;
+    shoot_both(d, "finished", Some("#sessions-panel"), "sessions-panel").await;
+    accessible_in_both_themes(d, "a finished plan").await;
+}
 
-    // -- the drawer: header table, prose as text, files once, diff with Back
+/// The drawer: the packet's header as a table, its prose as text, each
+/// changed file once, a diff with Back; Esc gives the focus back.
+async fn read_the_packet_in_the_drawer(d: &Browser, repo: &support::TestRepo) {
     let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
     d.present("the zhilibu card", open).await;
     assert!(
@@ -251,8 +274,8 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         json!([1, 0]),
         "the changed file once; no prose left as code"
     );
-    shoot_both(&d, "drawer", None, "focus-panel").await;
-    both_themes(&d, "the drawer").await;
+    shoot_both(d, "drawer", None, "focus-panel").await;
+    accessible_in_both_themes(d, "the drawer").await;
     std::fs::write(repo.path.join("README.md"), "# test repo\n\nA new intro.\n").unwrap();
     d.click("#drawer [data-open-diff][data-path=\"README.md\"]")
         .await;
@@ -267,8 +290,11 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         vec![],
     )
     .await;
+}
 
-    // -- a second plan is stopped from its row, after the dialog asks
+/// A second plan (two running, one queued) is stopped from its row, after
+/// the dialog asks; its group says so with its counts.
+async fn stop_a_second_plan_from_its_row(d: &Browser, api: &Api, repo: &support::TestRepo) {
     let long = "[[fake-agent: --no-report --work-seconds 300]]";
     let plan2 = repo.write_json(
         "plan2.json",
@@ -298,36 +324,17 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
         asked.contains("2 running departments stop") && asked.contains("1 queued assignment"),
         "{asked}"
     );
-    shoot_both(&d, "stop-ask", None, "sessions-panel").await;
-    both_themes(&d, "the stop dialog").await;
+    shoot_both(d, "stop-ask", None, "sessions-panel").await;
+    accessible_in_both_themes(d, "the stop dialog").await;
     d.click("#control-dialog button[data-choice=\"stop\"]")
         .await;
-    wait_until("the plan stopped with its counts", PATIENCE, || async {
-        let p = plan_status(&api, &z2).await;
-        (p["status"] == "stopped" && p["outcome"]["stopped"] == 3).then_some(())
+    wait_plan(api, &z2, "the plan stopped with its counts", |p| {
+        p["status"] == "stopped" && p["outcome"]["stopped"] == 3
     })
     .await;
-    d.wait("the stopped group to say so",
-        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan stopped · 3 of 3 ended: 3 stopped');",
-        vec![json!(format!(".zgroup[data-id=\"{z2}\"] .zgroup-text"))],
-    )
-    .await;
-    shoot_both(&d, "stopped", Some("#sessions-panel"), "sessions-panel").await;
-    both_themes(&d, "a stopped plan").await;
-
-    // -- the report, with its preflight violation, in both themes
-    d.js(
-        "document.querySelector('#report-panel').scrollIntoView();",
-        vec![],
-    )
-    .await;
-    d.present("the violation's path", ".finding-violation .path")
-        .await;
-    both_themes(&d, "the report with a violation").await;
-
-    assert_eq!(d.open_alert().await, None);
-    d.quit().await;
-    launcher.stop().await;
+    page::wait_group_says(d, &z2, "plan stopped · 3 of 3 ended: 3 stopped").await;
+    shoot_both(d, "stopped", Some("#sessions-panel"), "sessions-panel").await;
+    accessible_in_both_themes(d, "a stopped plan").await;
 }
 
 /// The README's demo walked in the page with no help: `codex-governance demo`
@@ -342,25 +349,8 @@ async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
 /// does. Shot at both sizes (`control-demo-*.png`); axe finds nothing serious.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
-    support::fake_agent();
-    let mut cmd = support::base_command();
-    cmd.arg("demo");
-    // Under Wine the Linux cargo cannot run: the agent beside the binary is used.
-    if cfg!(windows) {
-        cmd.env_remove("CARGO");
-    }
-    let mut l = support::spawn_until_ready(cmd);
-    let said = wait_until("the demo repository named", PATIENCE, || async {
-        let err = l.stderr();
-        err.contains("press Start planner").then_some(err)
-    })
-    .await;
-    let repo = said
-        .split("demo repository at ")
-        .nth(1)
-        .and_then(|rest| rest.split(" (it stays").next())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| panic!("no demo repository named: {said}"));
+    let (mut l, repo, _) = demo::start_demo("press Start planner").await;
+    let _cleanup = demo::DemoRepo(repo.clone());
     let d = Browser::start(1440, 900)
         .await
         .with_failure_artifact("control-demo-failure.png");
@@ -372,27 +362,25 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         banner.starts_with("Demo: scripted agents, no Codex.") && !banner.contains("unsandboxed"),
         "{banner}"
     );
+    run_a_plain_task_from_the_form(&d, &l.api, &repo).await;
+    see_the_end_of_the_demo_and_confirm(&d).await;
+    let status = l.api.status().await;
+    discard_the_stray_department_and_apply_the_others(&d, &status, &repo).await;
+    d.quit().await;
+    l.terminate();
+}
 
+/// A plain task typed into the form and *Start planner*: the plan finishes,
+/// three reports land in the inbox, and each department worked in its own
+/// worktree: nothing is in yours yet.
+async fn run_a_plain_task_from_the_form(d: &Browser, api: &Api, repo: &Path) {
     d.click("#task").await;
     d.type_into("#task", "Tidy the notes").await;
     d.click("#start-zhongshu").await;
     d.present("the planner's group", ".zgroup[data-id]").await;
-    let z = d
-        .js(
-            "return document.querySelector('.zgroup[data-id]').dataset.id;",
-            vec![],
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string();
-    let group = format!(".zgroup[data-id=\"{z}\"]");
-    d.wait("the group to say its plan finished",
-        "const e = document.querySelector(arguments[0]); return e && e.textContent.includes('plan finished · 3 of 3 ended: 3 reported');",
-        vec![json!(format!("{group} .zgroup-text"))],
-    )
-    .await;
-    let plan = plan_status(&l.api, &z).await;
+    let z = d.data_of(".zgroup[data-id]", "id").await;
+    page::wait_group_says(d, &z, "plan finished · 3 of 3 ended: 3 reported").await;
+    let plan = plan_of(api, &z).await;
     assert_eq!(plan["status"], "finished", "{plan}");
     assert_eq!(plan["outcome"]["reported"], 3, "{plan}");
     d.wait(
@@ -403,16 +391,19 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     .await;
     let summary = d.text_of("#inbox-summary").await;
     assert!(summary.contains("3 reported"), "{summary}");
-    // Each department worked in its own worktree: nothing is in yours yet.
     for file in ["docs/notes.md", "tests/notes.md", "src/notes.md"] {
         let notes = std::fs::read_to_string(repo.join(file)).unwrap();
         assert!(!notes.contains("Tidy the notes"), "{file}: {notes}");
     }
+}
 
-    // -- the end of the demo: a question, a REVIEW, a clash, and the last card
-    let queue = "#needs-you-list .need[data-kind=\"changes\"]";
+const DEMO_QUEUE: &str = "#needs-you-list .need[data-kind=\"changes\"]";
+
+/// The end of the demo: the last card lists the three departments' changes
+/// (lingyubu's with a REVIEW), zhilibu's question is confirmed from Needs you.
+async fn see_the_end_of_the_demo_and_confirm(d: &Browser) {
     let card = d
-        .wait_text("the last card", queue, "apply or merge the three")
+        .wait_text("the last card", DEMO_QUEUE, "apply or merge the three")
         .await;
     assert!(
         card.starts_with("Plan finished: apply or merge the three departments' changes: "),
@@ -433,23 +424,27 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         question.contains("Confirm") && question.contains("Reject"),
         "{question}"
     );
-    shoot_both(&d, "demo-end", None, "terminals-panel").await;
-    both_themes(&d, "the end of the demo").await;
+    shoot_both(d, "demo-end", None, "terminals-panel").await;
+    accessible_in_both_themes(d, "the end of the demo").await;
     d.click(&format!("{ask} button[data-action=\"confirm\"]"))
         .await;
     d.gone("the answered question", ask).await;
+}
 
-    let ids = l.api.status().await;
-    let id = |dept: &str| {
-        support::departments(&ids)
-            .iter()
-            .find(|x| x["department"] == dept)
-            .and_then(|x| x["id"].as_str())
-            .unwrap()
-            .to_string()
-    };
-    let (zhilibu, gongchengbu, lingyubu) = (id("zhilibu"), id("gongchengbu"), id("lingyubu"));
-    d.click(&format!("{queue} [data-open-changes=\"{lingyubu}\"]"))
+/// The drawer names lingyubu's stray README.md and its clash; it is
+/// discarded (asked first), the other two applied to your tree; the last
+/// card goes.
+async fn discard_the_stray_department_and_apply_the_others(
+    d: &Browser,
+    status: &Value,
+    repo: &Path,
+) {
+    let (zhilibu, gongchengbu, lingyubu) = (
+        department_id(status, "zhilibu"),
+        department_id(status, "gongchengbu"),
+        department_id(status, "lingyubu"),
+    );
+    d.click(&format!("{DEMO_QUEUE} [data-open-changes=\"{lingyubu}\"]"))
         .await;
     d.wait_text(
         "lingyubu's verdict",
@@ -461,8 +456,7 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         .text_of("#drawer .decision-verdict")
         .await
         .contains(&format!("It conflicts with {zhilibu}")));
-    shoot_both(&d, "demo-drawer", None, "terminals-panel").await;
-    // Discard the stray one (asked first), apply the other two.
+    shoot_both(d, "demo-drawer", None, "terminals-panel").await;
     d.click("#drawer [data-decide=\"discard\"]").await;
     d.click("#drawer [data-confirm=\"discard\"]").await;
     for (dept, applied) in [
@@ -471,7 +465,7 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
     ] {
         d.wait_text("the drawer", "#drawer .decision-actions", "Your decision")
             .await;
-        d.click(&format!("{queue} [data-open-changes=\"{dept}\"]"))
+        d.click(&format!("{DEMO_QUEUE} [data-open-changes=\"{dept}\"]"))
             .await;
         d.wait(
             &format!("{dept}'s changes"),
@@ -492,8 +486,5 @@ async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
         readme.contains("zhilibu (") && !readme.contains("lingyubu ("),
         "{readme}"
     );
-    d.gone("the last card", queue).await;
-    d.quit().await;
-    l.terminate();
-    let _ = std::fs::remove_dir_all(&repo);
+    d.gone("the last card", DEMO_QUEUE).await;
 }

@@ -1,7 +1,8 @@
 //! The dashboard end to end, in headless Chromium, against a real in-process
 //! launcher whose agents are the fake agent (`tools/fake-agent`) (SPEC 12).
 //!
-//! One long scenario, because every step builds on the previous one's state:
+//! One long scenario, told as named steps (`Steps`), because every step
+//! builds on the previous one's state:
 //! start a Zhongshu session from the form; its plan arrives; two departments show
 //! their live terminals in the grid while the third waits in the queue; typing
 //! into a session reaches its PTY; a department finishes and the queued one starts;
@@ -19,9 +20,10 @@
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
 //! fail the test with a message, they never skip it.
 
-use crate::common::axe;
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::page;
+use crate::common::plans::plan_of;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -201,10 +203,6 @@ fn plan_file(scene: &Scene, name: &str, plan: &Value) -> String {
     scene.repo.write_json(name, plan).display().to_string()
 }
 
-async fn plan_of(api: &support::Api, id: &str) -> Value {
-    api.get_ok(&format!("/api/zhongshu_plan?id={id}")).await["plan"].clone()
-}
-
 // ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,649 +216,714 @@ async fn the_dashboard_end_to_end() {
     let d = Browser::start(1280, 1000)
         .await
         .with_failure_artifact("dashboard-failure.png");
-
-    // -- open the printed URL: the token moves from the fragment to session
-    // storage and leaves the address bar; no cookie is ever set
-    d.goto(&format!("{}/#token={}", launcher.url, launcher.token))
-        .await;
-    let location = d.js("return location.href;", vec![]).await;
-    assert_eq!(
-        location,
-        json!(format!("{}/", launcher.url)),
-        "the token left the URL"
-    );
-    d.wait_text("the live indicator", "#conn", "live").await;
-    assert_eq!(
-        d.js(
-            "return sessionStorage.getItem('codex_governance_token');",
-            vec![]
-        )
-        .await,
-        json!(launcher.token),
-        "the token is in session storage"
-    );
-    assert_eq!(d.js("return document.cookie;", vec![]).await, json!(""));
-    assert_eq!(d.cookies().await, Vec::<Value>::new(), "no cookie at all");
-    // The page itself holds no data: the header fills in from the API.
-    let repo_path = scene.repo.path.display().to_string();
-    d.wait_text("the repository path", "#repo-path", &repo_path)
-        .await;
-    d.wait_count("the model choices", "#model option", 2).await;
-    assert_eq!(
-        d.js("return document.querySelector('#model').value;", vec![])
-            .await,
-        json!("gpt-5.5"),
-        "the default model is zhongshu_model"
-    );
-    d.present(
-        "the worktree report",
-        "#report[data-mode=\"worktree\"] .dept-card",
-    )
-    .await;
-    assert_eq!(
-        d.count(".slot.empty").await,
-        1,
-        "empty slots are collapsed to one hint before any session"
-    );
-    assert!(
-        d.text_of("#grid").await.contains("No terminal yet"),
-        "the hint says what will appear"
-    );
-    shoot(&d, "empty", true).await;
-
-    // -- start a Zhongshu session from the form, with a hostile task and model gpt-5.4
-    let plan1 = plan_file(
-        &scene,
-        "plan1.json",
-        &json!({
-            "summary": "Docs, tooling and code in parallel",
-            "assignments": [
-                {"department": "zhilibu", "files": ["README.md"], "verify": ["git diff --check"],
-                 "reason": "the README changed",
-                 "task": format!("Update the README [[fake-agent: --summary '{HOSTILE} README updated' --changed-file README.md --verification 'git diff --check' --risk 'docs may drift from code' --next-action 'review the README wording']]")},
-                {"department": "gongchengbu", "task": "Check the tooling [[fake-agent: --summary 'tooling checked']]"},
-                {"department": "lingyubu", "files": ["src/lib.rs"], "task": "Fix the answer [[fake-agent: --summary 'answer fixed' --changed-file src/lib.rs]]"},
-            ]
-        }),
-    );
-    let task1 =
-        format!("Tidy the docs {HOSTILE} and fix the answer [[fake-agent: --plan-file {plan1}]]");
-    d.type_into("#task", &task1).await;
-    d.click("#model option[value=\"gpt-5.4\"]").await;
-    d.click("#start-zhongshu").await;
-
-    d.present("the Zhongshu row", ".session-row[data-id=\"zhongshu-1\"]")
-        .await;
-    let z1 = api.session("zhongshu-1").await;
-    assert_eq!(z1["model"], "gpt-5.4", "the chosen model was used");
-    assert_eq!(z1["task"], json!(task1), "the task arrived unchanged");
-    let shown = d
-        .wait_text(
-            "the hostile task shown as text",
-            ".session-row[data-id=\"zhongshu-1\"] .row-task",
-            HOSTILE,
-        )
-        .await;
-    assert!(shown.contains(HOSTILE), "{shown}");
-    assert_eq!(
-        d.js("return document.querySelector('#task').value;", vec![])
-            .await,
-        json!(""),
-        "the form was cleared"
-    );
-    assert_no_injected_markup(&d, "after starting with a hostile task").await;
-
-    // -- its plan arrives: three assignments, dispatched
-    d.wait_count("the dispatched plan", "#plan .plan-assignment", 3)
-        .await;
-    assert!(d.text_of("#plan").await.contains("dispatched"));
-    assert_eq!(
-        d.js("return document.querySelector('#focus').value;", vec![])
-            .await,
-        json!("zhongshu-1"),
-        "the newest Zhongshu is in focus"
-    );
-
-    // -- two departments in the grid, the third queued
-    d.present(
-        "zhilibu-1 in the grid",
-        ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame",
-    )
-    .await;
-    d.present(
-        "gongchengbu-1 in the grid",
-        ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame",
-    )
-    .await;
-    d.wait_count("one queued assignment", "#queue .queue-item", 1)
-        .await;
-    assert!(
-        d.text_of("#queue").await.contains("lingyubu"),
-        "lingyubu waits in the queue"
-    );
-    let status = api.status().await;
-    assert_eq!(status["queue"].as_array().map(Vec::len), Some(1));
-    let order = d
-        .js(
-            "return Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(s => s.dataset.session || 'empty');",
-            vec![],
-        )
-        .await;
-    assert_eq!(
-        order,
-        json!(["zhongshu-1", "zhilibu-1", "gongchengbu-1"]),
-        "Zhongshu first, then its departments; no empty slot is drawn"
-    );
-    for id in ["zhongshu-1", "zhilibu-1", "gongchengbu-1"] {
-        let url = api.session(id).await["browser_terminal_url"].clone();
-        assert!(
-            url.as_str()
-                .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
-            "{id}: {url}"
-        );
-        let src = d
-            .js(
-                "return document.querySelector(`.slot[data-session=\"${arguments[0]}\"] iframe`).getAttribute('src');",
-                vec![json!(id)],
-            )
-            .await;
-        assert_eq!(src, url, "{id}: the slot shows the session's terminal");
-        let title = d
-            .text_of(&format!(".slot[data-session=\"{id}\"] .slot-title"))
-            .await;
-        assert!(title.contains(id), "{id}: slot title {title:?}");
-    }
-    // xterm inside the frames rendered the agents' output
-    wait_terminal_text(&d, "zhilibu-1", "GATE zhilibu-1 waiting").await;
-    wait_terminal_text(&d, "gongchengbu-1", "GATE gongchengbu-1 waiting").await;
-    wait_terminal_text(&d, "zhongshu-1", "FAKE_AGENT_PLAN_STATUS 200").await;
-    // heartbeat and title bar
-    d.wait_text(
-        "a heartbeat",
-        ".slot[data-session=\"zhilibu-1\"] .hb",
-        "active",
-    )
-    .await;
-    assert!(d
-        .text_of(".slot[data-session=\"zhilibu-1\"] .badge")
-        .await
-        .contains("working"));
-    // responsive grid: 2×2 at 1280 px, one column at 760 px
-    let geometry = "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return [s[0].left, s[0].top, s[1].left, s[1].top];";
-    let g = d.js(geometry, vec![]).await;
-    assert!(
-        g[0].as_f64() < g[2].as_f64() && g[1] == g[3],
-        "2 columns at 1280 px: {g}"
-    );
-    shoot(&d, "running", true).await;
-    d.resize(760, 1000).await;
-    d.wait(
-        "one column at 760 px",
-        "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return s[0].left === s[1].left && s[1].top > s[0].top;",
-        vec![])
-    .await;
-    let overflow = d
-        .js(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "no horizontal scrolling at 760 px: {overflow}"
-    );
-    d.resize(1280, 1000).await;
-
-    // -- continue: type into the Zhongshu session from its row
-    d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue")
-        .await;
-    d.type_into(
-        ".session-row[data-id=\"zhongshu-1\"] .continue-input",
-        &format!("hello from the dashboard{ENTER}"),
-    )
-    .await;
-    support::wait_log(&scene.repo, "zhongshu-1", "ECHO: hello from the dashboard").await;
-    wait_terminal_text(&d, "zhongshu-1", "ECHO: hello from the dashboard").await;
-
-    // -- zhilibu-1 works and reports; the queued lingyubu-1 starts
-    scene.release("zhilibu-1");
-    d.present(
-        "the queued department in the grid",
-        ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame",
-    )
-    .await;
-    d.wait_count("an empty queue", "#queue .queue-item", 0)
-        .await;
-    d.present(
-        "zhilibu-1 shown as exited",
-        ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]",
-    )
-    .await;
-    wait_terminal_text(&d, "lingyubu-1", "GATE lingyubu-1 waiting").await;
-
-    // -- timeline: one row per session
-    d.wait(
-        "a timeline row per session",
-        "return document.querySelectorAll('#timeline svg .tl-row').length === 4;",
-        vec![],
-    )
-    .await;
-    assert!(
-        d.count("#timeline svg .tl-exit").await >= 1,
-        "an exit marker for zhilibu-1"
-    );
-
-    // -- the report tabs
-    let worktree = d.text_of("#report").await;
-    for needle in [
-        "zhilibu",
-        "README.md",
-        "src/lib.rs",
-        ".env",
-        "notes.txt",
-        "git status --short",
-        "REVIEW",
-        "/home/alice",
-    ] {
-        assert!(
-            worktree.contains(needle),
-            "worktree report lacks {needle:?}: {worktree}"
-        );
-    }
-    assert!(
-        d.count("#report .report-risks .risk-high").await >= 1,
-        "a high risk for .env"
-    );
-    assert!(
-        d.count("#report .report-preflight .violations .finding")
-            .await
-            >= 1
-    );
-    assert!(
-        d.count("#report .report-preflight .exceptions .finding")
-            .await
-            >= 1
-    );
-    assert!(d
-        .text_of("#report .report-uncategorized")
-        .await
-        .contains("notes.txt"));
-    d.click("#report .report-verify .copy-btn").await;
-    d.wait_text(
-        "the copy button to confirm",
-        "#report .report-verify .copy-btn",
-        "copied",
-    )
-    .await;
-
-    d.click(".report-tab[data-mode=\"staged\"]").await;
-    d.present("the staged report", "#report[data-mode=\"staged\"]")
-        .await;
-    let staged = d.text_of("#report").await;
-    assert!(staged.contains("src/staged.rs"), "staged report: {staged}");
-    assert!(
-        !staged.contains("notes.txt"),
-        "untracked files are not staged: {staged}"
-    );
-    assert!(
-        d.js(
-            "return document.querySelector('#report-base-form').hidden;",
-            vec![]
-        )
-        .await
-            == json!(true)
-    );
-
-    d.click(".report-tab[data-mode=\"base\"]").await;
-    d.wait(
-        "the base ref input",
-        "return !document.querySelector('#report-base-form').hidden;",
-        vec![],
-    )
-    .await;
-    d.clear("#report-base").await;
-    d.type_into("#report-base", "no-such-ref").await;
-    d.click("#report-base-go").await;
-    d.wait("a bad ref error", "const e = document.querySelector('#report-error'); return !e.hidden && e.textContent.includes('no-such-ref');", vec![])
-        .await;
-    d.clear("#report-base").await;
-    d.type_into("#report-base", &format!("HEAD~1{ENTER}")).await;
-    d.present(
-        "the base report",
-        "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]",
-    )
-    .await;
-    let base = d.text_of("#report").await;
-    assert!(
-        base.contains("docs/second.md"),
-        "HEAD~1 shows the second commit: {base}"
-    );
-    assert!(base.contains("against HEAD~1"), "{base}");
-    assert!(
-        d.js(
-            "return document.querySelector('#report-error').hidden;",
-            vec![]
-        )
-        .await
-            == json!(true)
-    );
-    d.js("document.activeElement.blur();", vec![]).await;
-    shoot(&d, "report-base", false).await;
-    d.click(".report-tab[data-mode=\"worktree\"]").await;
-    d.present(
-        "the worktree report again",
-        "#report[data-mode=\"worktree\"]",
-    )
-    .await;
-
-    // -- a second Zhongshu whose plan waits for confirmation
-    let plan2 = plan_file(
-        &scene,
-        "plan2.json",
-        &json!({
-            "summary": "Confirm before anything runs",
-            "needs_confirmation": true,
-            "assignments": [
-                {"department": "zhilibu", "task": "Z2 docs", "files": ["README.md"], "reason": "docs"},
-                {"department": "gongchengbu", "task": "Z2 tooling (untick me)"},
-                {"department": "lingyubu", "task": "Z2 code", "files": ["src/lib.rs"]},
-            ]
-        }),
-    );
-    d.type_into(
-        "#task",
-        &format!("Second task [[fake-agent: --plan-file {plan2}]]"),
-    )
-    .await;
-    d.click("#start-zhongshu").await;
-    d.wait_count("the plan to confirm", "#plan-form .plan-assignment", 3)
-        .await;
-    assert_eq!(
-        d.js("return document.querySelector('#focus').value;", vec![])
-            .await,
-        json!("zhongshu-2")
-    );
-    d.wait_text(
-        "the awaiting badge",
-        ".session-row[data-id=\"zhongshu-2\"] .badge.plan",
-        "awaits confirmation",
-    )
-    .await;
-    assert_eq!(
-        plan_of(&api, "zhongshu-2").await["status"],
-        "awaiting_confirmation"
-    );
-    // untick the second, edit the first's task, change the third's model
-    d.click(".plan-assignment[data-index=\"1\"] .pa-select")
-        .await;
-    d.clear(".plan-assignment[data-index=\"0\"] .pa-task").await;
-    d.type_into(
-        ".plan-assignment[data-index=\"0\"] .pa-task",
-        "Z2 docs, edited in the dashboard",
-    )
-    .await;
-    d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]")
-        .await;
-    d.wait_text(
-        "the confirm button count",
-        "#plan-confirm",
-        "Start 2 ticked assignments",
-    )
-    .await;
-    // an SSE-driven refresh must not wipe the edits
-    api.post_ok(
-        "/api/session_input",
-        &json!({"session_id": "zhongshu-1", "input": "poke"}),
-    )
-    .await;
-    let seq = api.status().await["audit_seq"]
-        .as_u64()
-        .expect("an audit seq");
-    d.wait_applied(seq).await;
-    assert_eq!(
-        d.js("return [document.querySelector('.plan-assignment[data-index=\"0\"] .pa-task').value, document.querySelector('.plan-assignment[data-index=\"1\"] .pa-select').checked, document.querySelector('.plan-assignment[data-index=\"2\"] .pa-model').value];", vec![]).await,
-        json!(["Z2 docs, edited in the dashboard", false, "gpt-5.5"]),
-        "edits survive live refreshes"
-    );
-    shoot(&d, "plan-confirm", true).await;
-    d.click("#plan-confirm").await;
-    d.wait_count("the dispatched plan view", "#plan .plan-assignment.view", 3)
-        .await;
-    let plan = plan_of(&api, "zhongshu-2").await;
-    assert_eq!(plan["status"], "dispatched", "{plan}");
-    let a = &plan["assignments"];
-    assert_eq!(a[0]["task"], "Z2 docs, edited in the dashboard", "{plan}");
-    assert_eq!(a[1]["selected"], false, "{plan}");
-    assert_eq!(a[1]["status"], "skipped", "{plan}");
-    assert_eq!(a[2]["model"], "gpt-5.5", "{plan}");
-    assert_ne!(a[0]["status"], "skipped", "{plan}");
-    assert_ne!(a[2]["status"], "skipped", "{plan}");
-    assert!(d.text_of("#plan").await.contains("skipped"));
-    // both slots are taken by zhongshu-1's departments: zhongshu-2's two wait
-    d.wait_count(
-        "zhongshu-2's two queued assignments",
-        "#queue .queue-item",
-        2,
-    )
-    .await;
-    let queue = api.status().await["queue"].clone();
-    let queued: Vec<&str> = queue
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|q| q["parent_session_id"] == "zhongshu-2")
-        .map(|q| q["department"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        queued,
-        ["zhilibu", "lingyubu"],
-        "only the ticked assignments: {queue}"
-    );
-    assert_eq!(
-        queue
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["department"] == "zhilibu")
-            .unwrap()["task"],
-        "Z2 docs, edited in the dashboard"
-    );
-    // the grid now leads with the newest Zhongshu
-    d.wait(
-        "zhongshu-2 in the first slot",
-        "const s = document.querySelector('#grid .slot[data-slot=\"0\"]'); return s && s.dataset.session === 'zhongshu-2';",
-        vec![])
-    .await;
-
-    // -- let every department run; the queue drains
-    scene.release("ALL");
-    api.wait_status("every department to finish", |s| {
-        let ds = support::departments(s);
-        s["queue"].as_array().is_some_and(|q| q.is_empty())
-            && ds.len() == 5
-            && ds.iter().all(|d| d["status"] == "exited")
-    })
-    .await;
-    d.wait_count("an empty queue at the end", "#queue .queue-item", 0)
-        .await;
-    d.wait(
-        "a timeline row per session at the end",
-        "return document.querySelectorAll('#timeline svg .tl-row').length === 7;",
-        vec![],
-    )
-    .await;
-    assert_no_injected_markup(&d, "after the departments ran").await;
-
-    // -- close a planner from its row: a dialog asks first
-    d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
-        .await;
-    d.present("the close dialog", "#control-dialog[open]").await;
-    d.click("#control-dialog button[data-choice=\"keep\"]")
-        .await;
-    api.wait_session("zhongshu-2", "closed", |s| s["status"] == "exited")
-        .await;
-    d.present(
-        "zhongshu-2 shown as exited",
-        ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
-    )
-    .await;
-
-    // -- the inbox: zhongshu-1's results land without a reload (needs mailbox ingestion)
-    d.click("#focus option[value=\"zhongshu-1\"]").await;
-    d.present(
-        "zhilibu's result in the inbox",
-        ".inbox-result[data-department=\"zhilibu\"]",
-    )
-    .await;
-    let card = ".inbox-result[data-department=\"zhilibu\"]";
-    let summary = d.text_of(&format!("{card} .result-summary")).await;
-    assert!(
-        summary.contains(HOSTILE),
-        "the hostile summary is shown as text: {summary:?}"
-    );
-    assert_no_injected_markup(&d, "after a hostile result summary").await;
-    let body = d.text_of(card).await;
-    for needle in [
-        "README.md",
-        "git diff --check",
-        "docs may drift from code",
-        "review the README wording",
-        "mailbox",
-        "zhilibu-1",
-    ] {
-        assert!(
-            body.contains(needle),
-            "the result card lacks {needle:?}: {body}"
-        );
-    }
-    let handoff = d.text_of(&format!("{card} .result-paths code.path")).await;
-    assert!(
-        handoff.contains("handoff-") && handoff.ends_with(".md"),
-        "handoff path {handoff:?}"
-    );
-    assert!(
-        Path::new(&handoff).exists(),
-        "the handoff packet exists: {handoff}"
-    );
-    assert_eq!(
-        d.js(
-            "return document.querySelector(arguments[0]).dataset.read;",
-            vec![json!(card)]
-        )
-        .await,
-        json!("false")
-    );
-    d.wait_count("three results for zhongshu-1", "#inbox .inbox-result", 3)
-        .await;
-    assert!(
-        d.count("#timeline svg .tl-report").await >= 3,
-        "report markers on the timeline"
-    );
-    shoot(&d, "inbox", true).await;
-    // Mark all read is the developer's read state (issue 37): every card is
-    // seen, kept by the launcher; what the planner has not read stays so.
-    let planner_unread =
-        api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await["unread_count"].clone();
-    d.click("#inbox-mark-read").await;
-    d.wait_count(
-        "every result seen",
-        "#inbox .inbox-result[data-seen=\"true\"]",
-        3,
-    )
-    .await;
-    let inbox = api.get_ok("/api/zhongshu_inbox?id=zhongshu-1&peek=1").await;
-    assert_eq!(inbox["unread_count"], planner_unread, "{inbox}");
-    assert!(
-        inbox["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["seen"] == true),
-        "{inbox}"
-    );
-
-    // -- resume the running Zhongshu: a resume prompt is typed into it
-    d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume")
-        .await;
-    d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]")
-        .await;
-    d.wait(
-        "the resume notice",
-        "return Array.from(document.querySelectorAll('#toasts .toast-info')).some(t => /resume prompt|Resumed/.test(t.textContent));",
-        vec![])
-    .await;
-
+    let s = Steps {
+        d: &d,
+        api: &api,
+        scene: &scene,
+    };
+    s.open_the_printed_url(&launcher.url, &launcher.token).await;
+    s.check_the_empty_page().await;
+    s.start_a_planner_with_a_hostile_task().await;
+    s.check_the_dispatched_plan_and_the_queue().await;
+    s.check_the_terminals_in_the_grid().await;
+    s.check_the_responsive_grid().await;
+    s.continue_the_planner_from_its_row().await;
+    s.release_zhilibu_and_start_the_queued_department().await;
+    s.check_the_worktree_report().await;
+    s.check_the_staged_report().await;
+    s.check_the_base_report().await;
+    s.start_a_planner_whose_plan_waits().await;
+    s.edit_the_plan_to_confirm().await;
+    s.confirm_the_edited_plan().await;
+    s.let_every_department_run().await;
+    s.close_a_planner_from_its_row().await;
+    s.check_the_inbox().await;
+    s.mark_all_read().await;
+    s.resume_the_running_planner().await;
     // -- the launcher goes away and comes back. An in-process server cannot drop
     // the page's open event stream, so this part runs the real binary on the
     // same state: open its URL, stop it (SIGTERM), then start it again.
     tokio::time::timeout(Duration::from_secs(30), launcher.stop())
         .await
         .expect("the launcher stops while a dashboard is connected");
-    let port = free_port();
-    let mut first = support::spawn_launcher_at(&scene.repo.path, port);
-    d.goto(&format!("{}/#token={}", first.url, first.token))
-        .await;
-    d.wait_text("live on the binary", "#conn", "live").await;
-    d.present(
-        "the sessions of the earlier launcher",
-        ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]",
-    )
-    .await;
-    first.terminate();
-    d.wait_text("the reconnecting indicator", "#conn", "reconnecting")
-        .await;
-    shoot(&d, "reconnecting", false).await;
-    // back on the same port, with a new token: the page says what to do
-    let mut second = support::spawn_launcher_at(&scene.repo.path, port);
-    d.wait(
-        "the token banner",
-        "return !document.querySelector('#auth-banner').hidden;",
-        vec![],
-    )
-    .await;
-    // Same page, new fragment: a token that appears after the page loaded is
-    // never taken, since an in-page link could put one there (issue 23); the
-    // page clears it and says how to use it.
-    d.goto(&format!("{}/#token={}", second.url, second.token))
-        .await;
-    d.wait(
-        "the late token refused",
-        "const t = [...document.querySelectorAll('.toast')].find(t => t.textContent.includes('was ignored')); \
-         return t && location.hash === '' ? t.textContent : null;",
-        vec![])
-    .await;
-    assert_eq!(
-        d.js(
-            "return document.querySelector('#auth-banner').hidden;",
-            vec![]
-        )
-        .await,
-        json!(false),
-        "still the old token"
-    );
-    // Opened afresh (as in a new tab), the page takes it.
-    d.goto("about:blank").await;
-    d.goto(&format!("{}/#token={}", second.url, second.token))
-        .await;
-    d.wait_text("live again", "#conn", "live").await;
-    assert!(
-        d.js(
-            "return document.querySelector('#auth-banner').hidden;",
-            vec![]
-        )
-        .await
-            == json!(true),
-        "the token banner went away"
-    );
-    d.present(
-        "the sessions after the restart",
-        ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
-    )
-    .await;
-    assert_no_injected_markup(&d, "at the end").await;
-
+    let port = s.lose_the_launcher().await;
+    let mut second = s.come_back_with_a_new_token(port).await;
     d.quit().await;
     second.terminate();
+}
+
+/// The end-to-end scenario's steps, in its order; each builds on the state
+/// the previous ones left.
+struct Steps<'a> {
+    d: &'a Browser,
+    api: &'a support::Api,
+    scene: &'a Scene,
+}
+
+impl Steps<'_> {
+    /// Opens the printed URL: the token moves from the fragment to session
+    /// storage and leaves the address bar; no cookie is ever set.
+    async fn open_the_printed_url(&self, url: &str, token: &str) {
+        let d = self.d;
+        d.goto(&format!("{url}/#token={token}")).await;
+        let location = d.js("return location.href;", vec![]).await;
+        assert_eq!(location, json!(format!("{url}/")), "the token left the URL");
+        d.wait_text("the live indicator", "#conn", "live").await;
+        assert_eq!(
+            d.js(
+                "return sessionStorage.getItem('codex_governance_token');",
+                vec![]
+            )
+            .await,
+            json!(token),
+            "the token is in session storage"
+        );
+        assert_eq!(d.js("return document.cookie;", vec![]).await, json!(""));
+        assert_eq!(d.cookies().await, Vec::<Value>::new(), "no cookie at all");
+    }
+
+    /// The page itself holds no data: the header fills in from the API; no
+    /// session yet, so the grid is one hint.
+    async fn check_the_empty_page(&self) {
+        let d = self.d;
+        let repo_path = self.scene.repo.path.display().to_string();
+        d.wait_text("the repository path", "#repo-path", &repo_path)
+            .await;
+        d.wait_count("the model choices", "#model option", 2).await;
+        assert_eq!(
+            d.value_of("#model").await,
+            json!("gpt-5.5"),
+            "the default model is zhongshu_model"
+        );
+        d.present(
+            "the worktree report",
+            "#report[data-mode=\"worktree\"] .dept-card",
+        )
+        .await;
+        assert_eq!(
+            d.count(".slot.empty").await,
+            1,
+            "empty slots are collapsed to one hint before any session"
+        );
+        assert!(
+            d.text_of("#grid").await.contains("No terminal yet"),
+            "the hint says what will appear"
+        );
+        shoot(d, "empty", true).await;
+    }
+
+    /// Starts a Zhongshu session from the form, with a hostile task and model
+    /// gpt-5.4: both arrive unchanged, the task is shown as text.
+    async fn start_a_planner_with_a_hostile_task(&self) {
+        let d = self.d;
+        let plan1 = plan_file(
+            self.scene,
+            "plan1.json",
+            &json!({
+                "summary": "Docs, tooling and code in parallel",
+                "assignments": [
+                    {"department": "zhilibu", "files": ["README.md"], "verify": ["git diff --check"],
+                     "reason": "the README changed",
+                     "task": format!("Update the README [[fake-agent: --summary '{HOSTILE} README updated' --changed-file README.md --verification 'git diff --check' --risk 'docs may drift from code' --next-action 'review the README wording']]")},
+                    {"department": "gongchengbu", "task": "Check the tooling [[fake-agent: --summary 'tooling checked']]"},
+                    {"department": "lingyubu", "files": ["src/lib.rs"], "task": "Fix the answer [[fake-agent: --summary 'answer fixed' --changed-file src/lib.rs]]"},
+                ]
+            }),
+        );
+        let task1 = format!(
+            "Tidy the docs {HOSTILE} and fix the answer [[fake-agent: --plan-file {plan1}]]"
+        );
+        d.type_into("#task", &task1).await;
+        d.click("#model option[value=\"gpt-5.4\"]").await;
+        d.click("#start-zhongshu").await;
+
+        d.present("the Zhongshu row", ".session-row[data-id=\"zhongshu-1\"]")
+            .await;
+        let z1 = self.api.session("zhongshu-1").await;
+        assert_eq!(z1["model"], "gpt-5.4", "the chosen model was used");
+        assert_eq!(z1["task"], json!(task1), "the task arrived unchanged");
+        let shown = d
+            .wait_text(
+                "the hostile task shown as text",
+                ".session-row[data-id=\"zhongshu-1\"] .row-task",
+                HOSTILE,
+            )
+            .await;
+        assert!(shown.contains(HOSTILE), "{shown}");
+        assert_eq!(d.value_of("#task").await, json!(""), "the form was cleared");
+        assert_no_injected_markup(d, "after starting with a hostile task").await;
+    }
+
+    /// Its plan arrives, three assignments dispatched: two departments in the
+    /// grid, the third queued.
+    async fn check_the_dispatched_plan_and_the_queue(&self) {
+        let d = self.d;
+        d.wait_count("the dispatched plan", "#plan .plan-assignment", 3)
+            .await;
+        assert!(d.text_of("#plan").await.contains("dispatched"));
+        assert_eq!(
+            d.value_of("#focus").await,
+            json!("zhongshu-1"),
+            "the newest Zhongshu is in focus"
+        );
+        d.present(
+            "zhilibu-1 in the grid",
+            ".slot[data-session=\"zhilibu-1\"] iframe.slot-frame",
+        )
+        .await;
+        d.present(
+            "gongchengbu-1 in the grid",
+            ".slot[data-session=\"gongchengbu-1\"] iframe.slot-frame",
+        )
+        .await;
+        d.wait_count("one queued assignment", "#queue .queue-item", 1)
+            .await;
+        assert!(
+            d.text_of("#queue").await.contains("lingyubu"),
+            "lingyubu waits in the queue"
+        );
+        let status = self.api.status().await;
+        assert_eq!(status["queue"].as_array().map(Vec::len), Some(1));
+    }
+
+    /// Zhongshu first, then its departments, each slot showing its session's
+    /// terminal, whose xterm rendered the agent's output; heartbeat and title bar.
+    async fn check_the_terminals_in_the_grid(&self) {
+        let d = self.d;
+        let order = d
+            .js(
+                "return Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(s => s.dataset.session || 'empty');",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            order,
+            json!(["zhongshu-1", "zhilibu-1", "gongchengbu-1"]),
+            "Zhongshu first, then its departments; no empty slot is drawn"
+        );
+        for id in ["zhongshu-1", "zhilibu-1", "gongchengbu-1"] {
+            let url = self.api.session(id).await["browser_terminal_url"].clone();
+            assert!(
+                url.as_str()
+                    .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+                "{id}: {url}"
+            );
+            let src = d
+                .js(
+                    "return document.querySelector(`.slot[data-session=\"${arguments[0]}\"] iframe`).getAttribute('src');",
+                    vec![json!(id)],
+                )
+                .await;
+            assert_eq!(src, url, "{id}: the slot shows the session's terminal");
+            let title = d
+                .text_of(&format!(".slot[data-session=\"{id}\"] .slot-title"))
+                .await;
+            assert!(title.contains(id), "{id}: slot title {title:?}");
+        }
+        wait_terminal_text(d, "zhilibu-1", "GATE zhilibu-1 waiting").await;
+        wait_terminal_text(d, "gongchengbu-1", "GATE gongchengbu-1 waiting").await;
+        wait_terminal_text(d, "zhongshu-1", "FAKE_AGENT_PLAN_STATUS 200").await;
+        d.wait_text(
+            "a heartbeat",
+            ".slot[data-session=\"zhilibu-1\"] .hb",
+            "active",
+        )
+        .await;
+        assert!(d
+            .text_of(".slot[data-session=\"zhilibu-1\"] .badge")
+            .await
+            .contains("working"));
+    }
+
+    /// A responsive grid: 2×2 at 1280 px, one column at 760 px, never wider
+    /// than the window.
+    async fn check_the_responsive_grid(&self) {
+        let d = self.d;
+        let geometry = "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return [s[0].left, s[0].top, s[1].left, s[1].top];";
+        let g = d.js(geometry, vec![]).await;
+        assert!(
+            g[0].as_f64() < g[2].as_f64() && g[1] == g[3],
+            "2 columns at 1280 px: {g}"
+        );
+        shoot(d, "running", true).await;
+        d.resize(760, 1000).await;
+        d.wait(
+            "one column at 760 px",
+            "const s = Array.from(document.querySelectorAll('#grid .slot')).sort((a, b) => a.dataset.slot - b.dataset.slot).map(e => e.getBoundingClientRect()); return s[0].left === s[1].left && s[1].top > s[0].top;",
+            vec![])
+        .await;
+        page::assert_no_sideways_scroll(d, "the grid at 760 px").await;
+        d.resize(1280, 1000).await;
+    }
+
+    /// Continue: what is typed into the Zhongshu session from its row reaches
+    /// its PTY and its terminal.
+    async fn continue_the_planner_from_its_row(&self) {
+        let d = self.d;
+        d.click(".session-row[data-id=\"zhongshu-1\"] .act-continue")
+            .await;
+        d.type_into(
+            ".session-row[data-id=\"zhongshu-1\"] .continue-input",
+            &format!("hello from the dashboard{ENTER}"),
+        )
+        .await;
+        support::wait_log(
+            &self.scene.repo,
+            "zhongshu-1",
+            "ECHO: hello from the dashboard",
+        )
+        .await;
+        wait_terminal_text(d, "zhongshu-1", "ECHO: hello from the dashboard").await;
+    }
+
+    /// zhilibu-1 works and reports; the queued lingyubu-1 starts; the
+    /// timeline has one row per session.
+    async fn release_zhilibu_and_start_the_queued_department(&self) {
+        let d = self.d;
+        self.scene.release("zhilibu-1");
+        d.present(
+            "the queued department in the grid",
+            ".slot[data-session=\"lingyubu-1\"] iframe.slot-frame",
+        )
+        .await;
+        d.wait_count("an empty queue", "#queue .queue-item", 0)
+            .await;
+        d.present(
+            "zhilibu-1 shown as exited",
+            ".session-row[data-id=\"zhilibu-1\"][data-status=\"exited\"]",
+        )
+        .await;
+        wait_terminal_text(d, "lingyubu-1", "GATE lingyubu-1 waiting").await;
+        d.wait(
+            "a timeline row per session",
+            "return document.querySelectorAll('#timeline svg .tl-row').length === 4;",
+            vec![],
+        )
+        .await;
+        assert!(
+            d.count("#timeline svg .tl-exit").await >= 1,
+            "an exit marker for zhilibu-1"
+        );
+    }
+
+    /// The worktree report: every change, its risk, the preflight findings,
+    /// the uncategorized file, and a copy button that confirms.
+    async fn check_the_worktree_report(&self) {
+        let d = self.d;
+        let worktree = d.text_of("#report").await;
+        for needle in [
+            "zhilibu",
+            "README.md",
+            "src/lib.rs",
+            ".env",
+            "notes.txt",
+            "git status --short",
+            "REVIEW",
+            "/home/alice",
+        ] {
+            assert!(
+                worktree.contains(needle),
+                "worktree report lacks {needle:?}: {worktree}"
+            );
+        }
+        assert!(
+            d.count("#report .report-risks .risk-high").await >= 1,
+            "a high risk for .env"
+        );
+        assert!(
+            d.count("#report .report-preflight .violations .finding")
+                .await
+                >= 1
+        );
+        assert!(
+            d.count("#report .report-preflight .exceptions .finding")
+                .await
+                >= 1
+        );
+        assert!(d
+            .text_of("#report .report-uncategorized")
+            .await
+            .contains("notes.txt"));
+        d.click("#report .report-verify .copy-btn").await;
+        d.wait_text(
+            "the copy button to confirm",
+            "#report .report-verify .copy-btn",
+            "copied",
+        )
+        .await;
+    }
+
+    /// The staged tab: only the staged file, no base form.
+    async fn check_the_staged_report(&self) {
+        let d = self.d;
+        d.click(".report-tab[data-mode=\"staged\"]").await;
+        d.present("the staged report", "#report[data-mode=\"staged\"]")
+            .await;
+        let staged = d.text_of("#report").await;
+        assert!(staged.contains("src/staged.rs"), "staged report: {staged}");
+        assert!(
+            !staged.contains("notes.txt"),
+            "untracked files are not staged: {staged}"
+        );
+        assert!(d.hidden("#report-base-form").await);
+    }
+
+    /// The base tab: a bad ref is an error, HEAD~1 shows the second commit;
+    /// then back to the worktree.
+    async fn check_the_base_report(&self) {
+        let d = self.d;
+        d.click(".report-tab[data-mode=\"base\"]").await;
+        d.wait(
+            "the base ref input",
+            "return !document.querySelector('#report-base-form').hidden;",
+            vec![],
+        )
+        .await;
+        d.clear("#report-base").await;
+        d.type_into("#report-base", "no-such-ref").await;
+        d.click("#report-base-go").await;
+        d.wait("a bad ref error", "const e = document.querySelector('#report-error'); return !e.hidden && e.textContent.includes('no-such-ref');", vec![])
+            .await;
+        d.clear("#report-base").await;
+        d.type_into("#report-base", &format!("HEAD~1{ENTER}")).await;
+        d.present(
+            "the base report",
+            "#report[data-mode=\"base\"][data-base=\"HEAD~1\"]",
+        )
+        .await;
+        let base = d.text_of("#report").await;
+        assert!(
+            base.contains("docs/second.md"),
+            "HEAD~1 shows the second commit: {base}"
+        );
+        assert!(base.contains("against HEAD~1"), "{base}");
+        assert!(d.hidden("#report-error").await);
+        d.blur().await;
+        shoot(d, "report-base", false).await;
+        d.click(".report-tab[data-mode=\"worktree\"]").await;
+        d.present(
+            "the worktree report again",
+            "#report[data-mode=\"worktree\"]",
+        )
+        .await;
+    }
+
+    /// A second Zhongshu whose plan waits for confirmation: its form, in focus.
+    async fn start_a_planner_whose_plan_waits(&self) {
+        let d = self.d;
+        let plan2 = plan_file(
+            self.scene,
+            "plan2.json",
+            &json!({
+                "summary": "Confirm before anything runs",
+                "needs_confirmation": true,
+                "assignments": [
+                    {"department": "zhilibu", "task": "Z2 docs", "files": ["README.md"], "reason": "docs"},
+                    {"department": "gongchengbu", "task": "Z2 tooling (untick me)"},
+                    {"department": "lingyubu", "task": "Z2 code", "files": ["src/lib.rs"]},
+                ]
+            }),
+        );
+        d.type_into(
+            "#task",
+            &format!("Second task [[fake-agent: --plan-file {plan2}]]"),
+        )
+        .await;
+        d.click("#start-zhongshu").await;
+        d.wait_count("the plan to confirm", "#plan-form .plan-assignment", 3)
+            .await;
+        assert_eq!(d.value_of("#focus").await, json!("zhongshu-2"));
+        d.wait_text(
+            "the awaiting badge",
+            ".session-row[data-id=\"zhongshu-2\"] .badge.plan",
+            "awaits confirmation",
+        )
+        .await;
+        assert_eq!(
+            plan_of(self.api, "zhongshu-2").await["status"],
+            "awaiting_confirmation"
+        );
+    }
+
+    /// Unticks the second assignment, edits the first's task, changes the
+    /// third's model; a live refresh does not wipe the edits.
+    async fn edit_the_plan_to_confirm(&self) {
+        let d = self.d;
+        d.click(".plan-assignment[data-index=\"1\"] .pa-select")
+            .await;
+        d.clear(".plan-assignment[data-index=\"0\"] .pa-task").await;
+        d.type_into(
+            ".plan-assignment[data-index=\"0\"] .pa-task",
+            "Z2 docs, edited in the dashboard",
+        )
+        .await;
+        d.click(".plan-assignment[data-index=\"2\"] .pa-model option[value=\"gpt-5.5\"]")
+            .await;
+        d.wait_text(
+            "the confirm button count",
+            "#plan-confirm",
+            "Start 2 ticked assignments",
+        )
+        .await;
+        // an SSE-driven refresh must not wipe the edits
+        self.api
+            .post_ok(
+                "/api/session_input",
+                &json!({"session_id": "zhongshu-1", "input": "poke"}),
+            )
+            .await;
+        let seq = self.api.status().await["audit_seq"]
+            .as_u64()
+            .expect("an audit seq");
+        d.wait_applied(seq).await;
+        assert_eq!(
+            d.js("return [document.querySelector('.plan-assignment[data-index=\"0\"] .pa-task').value, document.querySelector('.plan-assignment[data-index=\"1\"] .pa-select').checked, document.querySelector('.plan-assignment[data-index=\"2\"] .pa-model').value];", vec![]).await,
+            json!(["Z2 docs, edited in the dashboard", false, "gpt-5.5"]),
+            "edits survive live refreshes"
+        );
+        shoot(d, "plan-confirm", true).await;
+    }
+
+    /// Confirmed: only the ticked, edited assignments start, and wait in the
+    /// queue behind zhongshu-1's departments; the grid leads with zhongshu-2.
+    async fn confirm_the_edited_plan(&self) {
+        let d = self.d;
+        d.click("#plan-confirm").await;
+        d.wait_count("the dispatched plan view", "#plan .plan-assignment.view", 3)
+            .await;
+        let plan = plan_of(self.api, "zhongshu-2").await;
+        assert_eq!(plan["status"], "dispatched", "{plan}");
+        let a = &plan["assignments"];
+        assert_eq!(a[0]["task"], "Z2 docs, edited in the dashboard", "{plan}");
+        assert_eq!(a[1]["selected"], false, "{plan}");
+        assert_eq!(a[1]["status"], "skipped", "{plan}");
+        assert_eq!(a[2]["model"], "gpt-5.5", "{plan}");
+        assert_ne!(a[0]["status"], "skipped", "{plan}");
+        assert_ne!(a[2]["status"], "skipped", "{plan}");
+        assert!(d.text_of("#plan").await.contains("skipped"));
+        // both slots are taken by zhongshu-1's departments: zhongshu-2's two wait
+        d.wait_count(
+            "zhongshu-2's two queued assignments",
+            "#queue .queue-item",
+            2,
+        )
+        .await;
+        let queue = self.api.status().await["queue"].clone();
+        let queued: Vec<&str> = queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["parent_session_id"] == "zhongshu-2")
+            .map(|q| q["department"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            queued,
+            ["zhilibu", "lingyubu"],
+            "only the ticked assignments: {queue}"
+        );
+        assert_eq!(
+            queue
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["department"] == "zhilibu")
+                .unwrap()["task"],
+            "Z2 docs, edited in the dashboard"
+        );
+        d.wait(
+            "zhongshu-2 in the first slot",
+            "const s = document.querySelector('#grid .slot[data-slot=\"0\"]'); return s && s.dataset.session === 'zhongshu-2';",
+            vec![])
+        .await;
+    }
+
+    /// Every department runs; the queue drains; a timeline row per session.
+    async fn let_every_department_run(&self) {
+        let d = self.d;
+        self.scene.release("ALL");
+        self.api
+            .wait_status("every department to finish", |s| {
+                let ds = support::departments(s);
+                s["queue"].as_array().is_some_and(|q| q.is_empty())
+                    && ds.len() == 5
+                    && ds.iter().all(|d| d["status"] == "exited")
+            })
+            .await;
+        d.wait_count("an empty queue at the end", "#queue .queue-item", 0)
+            .await;
+        d.wait(
+            "a timeline row per session at the end",
+            "return document.querySelectorAll('#timeline svg .tl-row').length === 7;",
+            vec![],
+        )
+        .await;
+        assert_no_injected_markup(d, "after the departments ran").await;
+    }
+
+    /// Closes a planner from its row: a dialog asks first.
+    async fn close_a_planner_from_its_row(&self) {
+        let d = self.d;
+        d.click(".session-row[data-id=\"zhongshu-2\"] .act-close")
+            .await;
+        d.present("the close dialog", "#control-dialog[open]").await;
+        d.click("#control-dialog button[data-choice=\"keep\"]")
+            .await;
+        self.api
+            .wait_session("zhongshu-2", "closed", |s| s["status"] == "exited")
+            .await;
+        d.present(
+            "zhongshu-2 shown as exited",
+            ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
+        )
+        .await;
+    }
+
+    /// zhongshu-1's results land in the inbox without a reload (mailbox
+    /// ingestion): the hostile summary as text, every part of the report, the
+    /// handoff packet, unread; report marks on the timeline.
+    async fn check_the_inbox(&self) {
+        let d = self.d;
+        d.click("#focus option[value=\"zhongshu-1\"]").await;
+        let card = ".inbox-result[data-department=\"zhilibu\"]";
+        d.present("zhilibu's result in the inbox", card).await;
+        let summary = d.text_of(&format!("{card} .result-summary")).await;
+        assert!(
+            summary.contains(HOSTILE),
+            "the hostile summary is shown as text: {summary:?}"
+        );
+        assert_no_injected_markup(d, "after a hostile result summary").await;
+        let body = d.text_of(card).await;
+        for needle in [
+            "README.md",
+            "git diff --check",
+            "docs may drift from code",
+            "review the README wording",
+            "mailbox",
+            "zhilibu-1",
+        ] {
+            assert!(
+                body.contains(needle),
+                "the result card lacks {needle:?}: {body}"
+            );
+        }
+        let handoff = d.text_of(&format!("{card} .result-paths code.path")).await;
+        assert!(
+            handoff.contains("handoff-") && handoff.ends_with(".md"),
+            "handoff path {handoff:?}"
+        );
+        assert!(
+            Path::new(&handoff).exists(),
+            "the handoff packet exists: {handoff}"
+        );
+        assert_eq!(d.data_of(card, "read").await, "false");
+        d.wait_count("three results for zhongshu-1", "#inbox .inbox-result", 3)
+            .await;
+        assert!(
+            d.count("#timeline svg .tl-report").await >= 3,
+            "report markers on the timeline"
+        );
+        shoot(d, "inbox", true).await;
+    }
+
+    /// Mark all read is the developer's read state (issue 37): every card is
+    /// seen, kept by the launcher; what the planner has not read stays so.
+    async fn mark_all_read(&self) {
+        let inbox_url = "/api/zhongshu_inbox?id=zhongshu-1&peek=1";
+        let planner_unread = self.api.get_ok(inbox_url).await["unread_count"].clone();
+        self.d.click("#inbox-mark-read").await;
+        self.d
+            .wait_count(
+                "every result seen",
+                "#inbox .inbox-result[data-seen=\"true\"]",
+                3,
+            )
+            .await;
+        let inbox = self.api.get_ok(inbox_url).await;
+        assert_eq!(inbox["unread_count"], planner_unread, "{inbox}");
+        assert!(
+            inbox["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["seen"] == true),
+            "{inbox}"
+        );
+    }
+
+    /// Resumes the running Zhongshu: a resume prompt is typed into it.
+    async fn resume_the_running_planner(&self) {
+        let d = self.d;
+        d.click(".session-row[data-id=\"zhongshu-1\"] .act-resume")
+            .await;
+        d.click(".session-row[data-id=\"zhongshu-1\"] .resume-form button[type=\"submit\"]")
+            .await;
+        d.wait(
+            "the resume notice",
+            "return Array.from(document.querySelectorAll('#toasts .toast-info')).some(t => /resume prompt|Resumed/.test(t.textContent));",
+            vec![])
+        .await;
+    }
+
+    /// The launcher binary on the same state: the page, on its URL, shows
+    /// the earlier sessions, then says "reconnecting" once it is stopped.
+    /// Returns the port it served on.
+    async fn lose_the_launcher(&self) -> u16 {
+        let d = self.d;
+        let port = free_port();
+        let mut first = support::spawn_launcher_at(&self.scene.repo.path, port);
+        d.goto(&format!("{}/#token={}", first.url, first.token))
+            .await;
+        d.wait_text("live on the binary", "#conn", "live").await;
+        d.present(
+            "the sessions of the earlier launcher",
+            ".session-row[data-id=\"zhongshu-1\"][data-status=\"exited\"]",
+        )
+        .await;
+        first.terminate();
+        d.wait_text("the reconnecting indicator", "#conn", "reconnecting")
+            .await;
+        shoot(d, "reconnecting", false).await;
+        port
+    }
+
+    /// Back on the same port, with a new token: the page says what to do; a
+    /// token put in the fragment of the open page is refused, one opened
+    /// afresh is taken. Returns the launcher, still running.
+    async fn come_back_with_a_new_token(&self, port: u16) -> support::Subprocess {
+        let d = self.d;
+        let second = support::spawn_launcher_at(&self.scene.repo.path, port);
+        d.wait(
+            "the token banner",
+            "return !document.querySelector('#auth-banner').hidden;",
+            vec![],
+        )
+        .await;
+        // Same page, new fragment: a token that appears after the page loaded is
+        // never taken, since an in-page link could put one there (issue 23); the
+        // page clears it and says how to use it.
+        d.goto(&format!("{}/#token={}", second.url, second.token))
+            .await;
+        d.wait(
+            "the late token refused",
+            "const t = [...document.querySelectorAll('.toast')].find(t => t.textContent.includes('was ignored')); \
+             return t && location.hash === '' ? t.textContent : null;",
+            vec![])
+        .await;
+        assert!(!d.hidden("#auth-banner").await, "still the old token");
+        // Opened afresh (as in a new tab), the page takes it.
+        d.goto("about:blank").await;
+        d.goto(&format!("{}/#token={}", second.url, second.token))
+            .await;
+        d.wait_text("live again", "#conn", "live").await;
+        assert!(d.hidden("#auth-banner").await, "the token banner went away");
+        d.present(
+            "the sessions after the restart",
+            ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
+        )
+        .await;
+        assert_no_injected_markup(d, "at the end").await;
+        second
+    }
 }
 
 /// Issue 37 item 3, terminal agents: once a PTY agent's session ended, its
@@ -928,9 +991,7 @@ async fn a_finished_pty_sessions_whole_transcript_is_in_its_tile() {
         "{preview}"
     );
     shoot(&d, "pty-transcript", false).await;
-    axe::accessible(&d, "a finished PTY transcript, system theme").await;
-    d.click("#theme-toggle").await;
-    axe::accessible(&d, "a finished PTY transcript, other theme").await;
+    page::accessible_then_toggled(&d, "a finished PTY transcript").await;
     d.quit().await;
     launcher.stop().await;
 }

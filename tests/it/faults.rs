@@ -72,6 +72,15 @@ struct Ledger {
     files: Vec<(String, Option<String>)>,
 }
 
+impl Ledger {
+    /// Adds what one cycle got acknowledged.
+    fn record(&mut self, acked: &Acked) {
+        self.zhongshu.extend(acked.sessions.iter().cloned());
+        self.plans.extend(acked.plans.iter().cloned());
+        self.files.extend(acked.files.iter().cloned());
+    }
+}
+
 /// Drops report files into `incoming` until `stop` (about 100 a second): valid
 /// ones for `dept`, and every 7th one invalid. Returns what was written (renamed into place).
 fn write_reports(
@@ -140,7 +149,26 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
             "{p}"
         );
     }
-    // No assignment started twice, no started item still queued.
+    no_queue_item_started_twice_or_still_queued(state_dir, &sessions);
+    every_report_file_archived_or_rejected_once(&mb, ledger);
+    let results = extra::results(&extra::inbox(api, z0).await);
+    let valid = one_result_and_one_audit_line_per_report_id(state_dir, z0, ledger, &results);
+    format!(
+        "{} sessions, {} plans, {} report files ({} valid) all accounted for; {} results; no doubles",
+        ledger.zhongshu.len(),
+        ledger.plans.len(),
+        ledger.files.len(),
+        valid,
+        results.len()
+    )
+}
+
+/// No assignment started twice, no started item still queued: `sessions` (the
+/// API's, by id) and the state database agree.
+fn no_queue_item_started_twice_or_still_queued(
+    state_dir: &Path,
+    sessions: &BTreeMap<String, Value>,
+) {
     let mut by_queue_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in sessions.values() {
         if let Some(q) = s["queue_id"].as_str() {
@@ -180,7 +208,11 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
             );
         }
     }
-    // Every report file ended in archive/ or rejected/, exactly once.
+}
+
+/// Every report file of the ledger ended in archive/ (valid) or rejected/
+/// (invalid), exactly once, and none is left in incoming/.
+fn every_report_file_archived_or_rejected_once(mb: &extra::Mailbox, ledger: &Ledger) {
     let archived: BTreeSet<String> = extra::names(&mb.archive).into_iter().collect();
     let rejected: BTreeSet<String> = extra::names(&mb.rejected).into_iter().collect();
     let incoming: BTreeSet<String> = extra::names(&mb.incoming).into_iter().collect();
@@ -199,11 +231,18 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
             ),
         }
     }
-    // Exactly one result, and one audit line, per report id.
-    let inbox = extra::inbox(api, z0).await;
-    let results = extra::results(&inbox);
+}
+
+/// Exactly one result (of `results`, z0's, each with its packet) and one
+/// audit line per valid report id of the ledger; how many were valid.
+fn one_result_and_one_audit_line_per_report_id(
+    state_dir: &Path,
+    z0: &str,
+    ledger: &Ledger,
+    results: &[Value],
+) -> usize {
     let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &results {
+    for r in results {
         *per_id
             .entry(r["report_id"].as_str().unwrap_or("").to_string())
             .or_insert(0) += 1;
@@ -232,14 +271,7 @@ async fn check_ledger(api: &Api, state_dir: &Path, z0: &str, ledger: &Ledger) ->
             assert_eq!(audited.get(id), Some(&1), "{name}: audit lines for {id}");
         }
     }
-    format!(
-        "{} sessions, {} plans, {} report files ({} valid) all accounted for; {} results; no doubles",
-        ledger.zhongshu.len(),
-        ledger.plans.len(),
-        ledger.files.len(),
-        valid,
-        results.len()
-    )
+    valid
 }
 
 #[test]
@@ -256,15 +288,7 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     });
     let state_dir = repo.root.join("state");
     let sd = state_dir.display().to_string();
-    let mut launcher = spawn_launcher(&repo.path, &["--state-dir", &sd]);
-    let (z0, dept) = rt.block_on(async {
-        let api = &launcher.api;
-        let z0 = api.start_zhongshu("kill -9 target").await;
-        let d = extra::start_department(api, &z0, "lingyubu", "report at once").await;
-        api.wait_session(&d, "reported", |s| s["report_status"] == "reported")
-            .await;
-        (z0, d)
-    });
+    let (mut launcher, z0, dept) = a_zhongshu_and_a_department_that_reported(&rt, &repo, &sd);
     let mut ledger = Ledger {
         zhongshu: vec![z0.clone()],
         ..Default::default()
@@ -275,106 +299,37 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         let seed = 0xC0DE_0000 + cycle;
         let mut rng = Rng::new(seed);
         let kill_after = Duration::from_millis(rng.range(0, 2500));
-        let api = launcher.api.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let (incoming, parent, dept, stop) = (
-                incoming.clone(),
-                z0.clone(),
-                dept.clone(),
-                Arc::clone(&stop),
-            );
-            std::thread::spawn(move || write_reports(incoming, parent, dept, cycle, stop))
+        let reports = ReportWriter {
+            incoming: incoming.clone(),
+            parent: z0.clone(),
+            dept: dept.clone(),
+            cycle,
         };
-        // (acknowledged sessions, acknowledged plans, calls cut by the kill)
-        let acked = Arc::new(Mutex::new((
-            Vec::<String>::new(),
-            Vec::<(String, String)>::new(),
-            0usize,
-        )));
-        let flow = {
-            let (api, stop, acked) = (api.clone(), Arc::clone(&stop), Arc::clone(&acked));
-            rt.spawn(async move {
-                let mut k = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    if k >= 6 {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                    k += 1;
-                    let Some(a) = try_post(
-                        &api,
-                        "/api/start_zhongshu_session",
-                        &json!({"task": format!("cycle {cycle} task {k}")}),
-                    )
-                    .await
-                    else {
-                        acked.lock().unwrap().2 += 1;
-                        break;
-                    };
-                    let z = a["session_id"].as_str().unwrap().to_string();
-                    acked.lock().unwrap().0.push(z.clone());
-                    let summary = format!("plan of cycle {cycle} #{k}");
-                    let plan = json!({"session_id": z, "summary": summary, "assignments": [
-                        {"department": "lingyubu", "task": "part A [[fake-agent: --work-seconds 0.3]]"},
-                        {"department": "zhilibu", "task": "part B [[fake-agent: --work-seconds 0.2 --no-report]]"}]});
-                    if try_post(&api, "/api/report_zhongshu_plan", &plan).await.is_none() {
-                        acked.lock().unwrap().2 += 1;
-                        break;
-                    }
-                    acked.lock().unwrap().1.push((z, summary));
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                }
-            })
-        };
-        std::thread::sleep(kill_after);
-        let status = launcher.kill9();
-        assert!(!status.success());
-        stop.store(true, Ordering::Relaxed);
-        let files = writer.join().unwrap();
-        rt.block_on(async {
-            let _ = tokio::time::timeout(PATIENCE, flow).await;
-        });
-        let (new_sessions, new_plans, cut) = {
-            let acked = acked.lock().unwrap();
-            ledger.zhongshu.extend(acked.0.iter().cloned());
-            ledger.plans.extend(acked.1.iter().cloned());
-            (acked.0.len(), acked.1.len(), acked.2)
-        };
-        let new_files = files.len();
-        ledger.files.extend(files);
+        let acked = kill_during_a_busy_flow(&rt, &mut launcher, kill_after, reports);
+        ledger.record(&acked);
         // Right after the kill: the state file parses, the audit chain holds.
         let state = load_snapshot(&state_dir)
             .unwrap_or_else(|e| {
                 panic!("cycle {cycle}: the state database does not load after kill -9: {e:#}")
             })
             .state;
-        let (code, out) = audit_verify(&state_dir);
-        if code != 0 {
-            // SPEC 13 allows one torn last line (an unacknowledged write cut by the
-            // kill); the next start sets it aside. Anything else is a failure.
-            let text = std::fs::read(state_dir.join("codex_governance_audit.jsonl")).unwrap();
-            let lines = text
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .count();
-            assert!(
-                !text.ends_with(b"\n") && out.contains(&format!("line {lines}")),
-                "cycle {cycle}: audit verify failed after kill -9 on more than a torn tail: {out}"
-            );
-            torn_tails += 1;
-        }
+        let torn = audit_holds_but_for_a_torn_tail(&state_dir, cycle);
+        torn_tails += usize::from(torn);
         launcher = spawn_launcher(&repo.path, &["--state-dir", &sd]);
         let summary = rt.block_on(check_ledger(&launcher.api, &state_dir, &z0, &ledger));
         say(
             &format!(
-                "cycle {cycle:02} (seed {seed:#x}): SIGKILL {} ms into the busy flow (acknowledged this cycle: {new_sessions} sessions, {new_plans} plans, {new_files} report files; {cut} call(s) cut by the kill); {} sessions in the state file; restart",
+                "cycle {cycle:02} (seed {seed:#x}): SIGKILL {} ms into the busy flow (acknowledged this cycle: {} sessions, {} plans, {} report files; {} call(s) cut by the kill); {} sessions in the state file; restart",
                 kill_after.as_millis(),
+                acked.sessions.len(),
+                acked.plans.len(),
+                acked.files.len(),
+                acked.cut,
                 state.sessions.len()
             ),
             format!(
                 "{summary}; audit verify {}",
-                if code == 0 { "OK".to_string() } else { "found a torn last line (set aside at restart)".to_string() }
+                if torn { "found a torn last line (set aside at restart)" } else { "OK" }
             ),
         );
     }
@@ -390,6 +345,151 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         &format!("{cycles} kill -9 cycles"),
         format!("survived all; torn audit tails seen right after a kill: {torn_tails}; final audit verify: {out}"),
     );
+}
+
+/// A launcher on `repo` (its state in `sd`) with a Zhongshu and a department
+/// of it that reported at once: (launcher, Zhongshu, department).
+fn a_zhongshu_and_a_department_that_reported(
+    rt: &tokio::runtime::Runtime,
+    repo: &TestRepo,
+    sd: &str,
+) -> (Subprocess, String, String) {
+    let launcher = spawn_launcher(&repo.path, &["--state-dir", sd]);
+    let (z0, dept) = rt.block_on(async {
+        let api = &launcher.api;
+        let z0 = api.start_zhongshu("kill -9 target").await;
+        let d = extra::start_department(api, &z0, "lingyubu", "report at once").await;
+        api.wait_session(&d, "reported", |s| s["report_status"] == "reported")
+            .await;
+        (z0, d)
+    });
+    (launcher, z0, dept)
+}
+
+/// What one cycle's flow got acknowledged before the kill.
+#[derive(Default)]
+struct Acked {
+    /// Zhongshu sessions started.
+    sessions: Vec<String>,
+    /// (Zhongshu id, plan summary) registered.
+    plans: Vec<(String, String)>,
+    /// Calls cut by the kill.
+    cut: usize,
+    /// Report files renamed into incoming/ (see [`write_reports`]).
+    files: Vec<(String, Option<String>)>,
+}
+
+/// Where and for whom [`write_reports`] drops its files in one cycle.
+struct ReportWriter {
+    incoming: PathBuf,
+    parent: String,
+    dept: String,
+    cycle: u64,
+}
+
+/// Runs a busy flow against `launcher` (report files dropped meanwhile, and
+/// Zhongshu sessions started with plans) and kills it with SIGKILL after
+/// `kill_after`; what was acknowledged before.
+fn kill_during_a_busy_flow(
+    rt: &tokio::runtime::Runtime,
+    launcher: &mut Subprocess,
+    kill_after: Duration,
+    reports: ReportWriter,
+) -> Acked {
+    let cycle = reports.cycle;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let ReportWriter {
+            incoming,
+            parent,
+            dept,
+            cycle,
+        } = reports;
+        std::thread::spawn(move || write_reports(incoming, parent, dept, cycle, stop))
+    };
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let flow = rt.spawn(start_zhongshus_with_plans(
+        launcher.api.clone(),
+        cycle,
+        Arc::clone(&stop),
+        Arc::clone(&acked),
+    ));
+    std::thread::sleep(kill_after);
+    let status = launcher.kill9();
+    assert!(!status.success());
+    stop.store(true, Ordering::Relaxed);
+    let files = writer.join().unwrap();
+    rt.block_on(async {
+        let _ = tokio::time::timeout(PATIENCE, flow).await;
+    });
+    let mut acked = std::mem::take(&mut *acked.lock().unwrap());
+    acked.files = files;
+    acked
+}
+
+/// Starts up to six Zhongshu sessions, each with a plan of two parts, until
+/// `stop` or a call fails (the launcher was killed); records each
+/// acknowledgement, and each call cut, in `acked`.
+async fn start_zhongshus_with_plans(
+    api: Api,
+    cycle: u64,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Acked>>,
+) {
+    let mut k = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if k >= 6 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        k += 1;
+        let Some(a) = try_post(
+            &api,
+            "/api/start_zhongshu_session",
+            &json!({"task": format!("cycle {cycle} task {k}")}),
+        )
+        .await
+        else {
+            acked.lock().unwrap().cut += 1;
+            break;
+        };
+        let z = a["session_id"].as_str().unwrap().to_string();
+        acked.lock().unwrap().sessions.push(z.clone());
+        let summary = format!("plan of cycle {cycle} #{k}");
+        let plan = json!({"session_id": z, "summary": summary, "assignments": [
+            {"department": "lingyubu", "task": "part A [[fake-agent: --work-seconds 0.3]]"},
+            {"department": "zhilibu", "task": "part B [[fake-agent: --work-seconds 0.2 --no-report]]"}]});
+        if try_post(&api, "/api/report_zhongshu_plan", &plan)
+            .await
+            .is_none()
+        {
+            acked.lock().unwrap().cut += 1;
+            break;
+        }
+        acked.lock().unwrap().plans.push((z, summary));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Right after a kill, `audit verify` passes, or fails on one torn last line
+/// only: SPEC 13 allows an unacknowledged write cut by the kill (the next
+/// start sets it aside); anything else is a failure. True for a torn tail.
+fn audit_holds_but_for_a_torn_tail(state_dir: &Path, cycle: u64) -> bool {
+    let (code, out) = audit_verify(state_dir);
+    if code == 0 {
+        return false;
+    }
+    let text = std::fs::read(state_dir.join("codex_governance_audit.jsonl")).unwrap();
+    let lines = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert!(
+        !text.ends_with(b"\n") && out.contains(&format!("line {lines}")),
+        "cycle {cycle}: audit verify failed after kill -9 on more than a torn tail: {out}"
+    );
+    true
 }
 
 // ---------------------------------------------------------------------------
@@ -410,14 +510,15 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
     let mount = TmpfsMount::mount(&mount_dir, "512k");
     let state_dir = mount.dir.join("state");
     let sd = state_dir.display().to_string();
-    let state_path = state_dir.join(DB_FILE);
     let mut launcher = spawn_launcher(&repo.path, &["--state-dir", &sd]);
     let filler = mount.dir.join("filler.bin");
     let z = rt.block_on(async {
         let api = &launcher.api;
         let z = api.start_zhongshu("before the disk fills").await;
-        api.wait_session(&z, "has a terminal", |s| s["browser_terminal_id"].is_string())
-            .await;
+        api.wait_session(&z, "has a terminal", |s| {
+            s["browser_terminal_id"].is_string()
+        })
+        .await;
         let shell = api
             .post_ok("/api/browser_terminal/start", &json!({"shell": "/bin/sh"}))
             .await;
@@ -426,71 +527,10 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
             "tmpfs of 512 KiB as --state-dir, filled with a filler file",
             format!("{filled} bytes written before ENOSPC"),
         );
-        let before = std::fs::read(&state_path).unwrap();
-        let attempts = [
-            ("/api/start_zhongshu_session", json!({"task": "while the disk is full"})),
-            ("/api/report_zhongshu_plan", json!({"session_id": z, "summary": "plan while full", "assignments": [
-                {"department": "lingyubu", "task": "should not start"}]})),
-            ("/api/start_department", json!({"parent_session_id": z, "department": "lingyubu", "task": "should not start"})),
-            ("/api/session_browser_terminal/start", json!({"session_id": z})),
-            ("/api/close_session", json!({"session_id": z})),
-        ];
-        for (path, body) in &attempts {
-            let (status, answer) = api.post(path, body).await;
-            let error = answer["error"].as_str().unwrap_or("");
-            assert!(status.is_server_error(), "POST {path} on a full disk: {status} {answer}");
-            assert_eq!(answer["ok"], json!(false), "{answer}");
-            assert!(error.starts_with("state not saved:"), "POST {path}: {answer}");
-            let now = std::fs::read(&state_path).unwrap();
-            load_snapshot(&state_dir).expect("the state database still loads");
-            assert!(now == before, "POST {path}: the state database changed on a full disk");
-            say(&format!("full disk: POST {path}"), format!("{} {{\"ok\":false,\"error\":{error:?}}}; state file intact", status.as_u16()));
-        }
-        // The refused changes are not in effect either.
-        let status = api.status().await;
-        assert_eq!(status["sessions"].as_array().unwrap().len(), 1, "no session started: {status}");
-        assert_eq!(status["queue"], json!([]), "nothing queued: {status}");
-        let s = api.session(&z).await;
-        assert_eq!(s["status"], json!("running"), "{s}");
-        let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-        assert_eq!(p["plan"]["ready"], json!(false), "a refused plan is not registered: {p}");
-        assert_eq!(p["plan"]["assignments"], json!([]), "a refused plan is not registered: {p}");
-        say("full disk: status, plan and queue after the refusals", "unchanged (1 running session, no plan, empty queue)");
-        // An audit-only change while full (closing a shell's listener): the log
-        // must not keep a torn line.
-        let (st, ans) = api.post("/api/browser_terminal/close", &json!({"id": shell["id"]})).await;
-        assert!(st.is_server_error(), "closing a shell on a full disk: {st} {ans}");
-        assert!(ans["error"].as_str().unwrap_or("").starts_with("state not saved:"), "{ans}");
-        say(
-            "full disk: POST /api/browser_terminal/close (interactive shell)",
-            format!("{} {} (the shell is stopped, its record could not be saved)", st.as_u16(), ans["error"]),
-        );
-        // Free the space: the next change succeeds and is on disk.
+        changes_are_refused_and_not_in_effect(api, &z, &state_dir).await;
+        closing_a_shell_is_refused_and_leaves_no_torn_line(api, &shell).await;
         std::fs::remove_file(&filler).unwrap();
-        let ok = api
-            .post_ok("/api/report_zhongshu_plan", &json!({"session_id": z, "summary": "plan after space freed", "assignments": []}))
-            .await;
-        assert_eq!(ok["plan"]["summary"], json!("plan after space freed"));
-        let on_disk = load_snapshot(&state_dir).expect("state loads").state;
-        assert_eq!(
-            on_disk.plans.get(&z).map(|p| p.summary.as_str()),
-            Some("plan after space freed")
-        );
-        let z2 = api.start_zhongshu("after the disk was freed").await;
-        let again = api.post_ok("/api/browser_terminal/close", &json!({"id": shell["id"]})).await;
-        // Ended terminals say `exited`, the Python tool's word (`closed` is internal).
-        assert_eq!(again["terminal"]["status"], json!("exited"), "{again}");
-        // A terminal whose recording failed on the full disk must not linger as a
-        // live listener the next request reuses.
-        let pv = api
-            .post_ok("/api/session_browser_terminal/start", &json!({"session_id": z}))
-            .await;
-        let listed = api.get_ok("/api/browser_terminals").await;
-        assert!(
-            listed["terminals"].as_array().unwrap().iter().any(|t| t["id"] == pv["id"]),
-            "the preview terminal the API answers with is a recorded one: {pv} / {listed}"
-        );
-        say("space freed: POST /api/report_zhongshu_plan, POST /api/start_zhongshu_session", format!("200, 200 ({z2}); saved to the state file"));
+        changes_succeed_once_space_is_freed(api, &z, &state_dir, &shell).await;
         z
     });
     let (code, out) = audit_verify(&state_dir);
@@ -500,27 +540,11 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
     );
     // Persisted for real: kill -9 and look again.
     launcher.kill9();
-    let second = spawn_launcher(&repo.path, &["--state-dir", &sd]);
-    rt.block_on(async {
-        let p = second
-            .api
-            .get_ok(&format!("/api/zhongshu_plan?id={z}"))
-            .await;
-        assert_eq!(p["plan"]["summary"], json!("plan after space freed"), "{p}");
-        let status = second.api.status().await;
-        let ids: Vec<&str> = status["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            ids.len(),
-            2,
-            "the two acknowledged sessions, nothing else: {ids:?}"
-        );
-    });
-    let mut second = second;
+    let mut second = spawn_launcher(&repo.path, &["--state-dir", &sd]);
+    rt.block_on(the_change_after_freeing_space_survives_a_kill(
+        &second.api,
+        &z,
+    ));
     second.terminate();
     let (code, out) = audit_verify(&state_dir);
     assert_eq!(code, 0, "audit verify: {out}");
@@ -528,13 +552,185 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
         "after kill -9 and restart",
         format!("the change made after freeing space is there; audit verify: {out}"),
     );
+    audit_appends_on_a_full_disk_fail_whole(&mount.dir, &filler);
+    drop(mount);
+}
 
-    // The audit log alone on a full disk: appends fail whole, the chain survives.
-    let dir = mount.dir.join("audit-only");
+/// On a full disk every change (a start, a plan, a department, a terminal, a
+/// close of Zhongshu `z`) is refused with a 5xx "state not saved" and leaves
+/// the state database as it was, loadable; none of them is in effect.
+async fn changes_are_refused_and_not_in_effect(api: &Api, z: &str, state_dir: &Path) {
+    let state_path = state_dir.join(DB_FILE);
+    let before = std::fs::read(&state_path).unwrap();
+    let attempts = [
+        (
+            "/api/start_zhongshu_session",
+            json!({"task": "while the disk is full"}),
+        ),
+        (
+            "/api/report_zhongshu_plan",
+            json!({"session_id": z, "summary": "plan while full", "assignments": [
+            {"department": "lingyubu", "task": "should not start"}]}),
+        ),
+        (
+            "/api/start_department",
+            json!({"parent_session_id": z, "department": "lingyubu", "task": "should not start"}),
+        ),
+        (
+            "/api/session_browser_terminal/start",
+            json!({"session_id": z}),
+        ),
+        ("/api/close_session", json!({"session_id": z})),
+    ];
+    for (path, body) in &attempts {
+        let (status, answer) = api.post(path, body).await;
+        let error = answer["error"].as_str().unwrap_or("");
+        assert!(
+            status.is_server_error(),
+            "POST {path} on a full disk: {status} {answer}"
+        );
+        assert_eq!(answer["ok"], json!(false), "{answer}");
+        assert!(
+            error.starts_with("state not saved:"),
+            "POST {path}: {answer}"
+        );
+        let now = std::fs::read(&state_path).unwrap();
+        load_snapshot(state_dir).expect("the state database still loads");
+        assert!(
+            now == before,
+            "POST {path}: the state database changed on a full disk"
+        );
+        say(
+            &format!("full disk: POST {path}"),
+            format!(
+                "{} {{\"ok\":false,\"error\":{error:?}}}; state file intact",
+                status.as_u16()
+            ),
+        );
+    }
+    let status = api.status().await;
+    assert_eq!(
+        status["sessions"].as_array().unwrap().len(),
+        1,
+        "no session started: {status}"
+    );
+    assert_eq!(status["queue"], json!([]), "nothing queued: {status}");
+    let s = api.session(z).await;
+    assert_eq!(s["status"], json!("running"), "{s}");
+    let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(
+        p["plan"]["ready"],
+        json!(false),
+        "a refused plan is not registered: {p}"
+    );
+    assert_eq!(
+        p["plan"]["assignments"],
+        json!([]),
+        "a refused plan is not registered: {p}"
+    );
+    say(
+        "full disk: status, plan and queue after the refusals",
+        "unchanged (1 running session, no plan, empty queue)",
+    );
+}
+
+/// An audit-only change while the disk is full (closing `shell`'s listener) is
+/// refused: the log must not keep a torn line.
+async fn closing_a_shell_is_refused_and_leaves_no_torn_line(api: &Api, shell: &Value) {
+    let (st, ans) = api
+        .post("/api/browser_terminal/close", &json!({"id": shell["id"]}))
+        .await;
+    assert!(
+        st.is_server_error(),
+        "closing a shell on a full disk: {st} {ans}"
+    );
+    assert!(
+        ans["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("state not saved:"),
+        "{ans}"
+    );
+    say(
+        "full disk: POST /api/browser_terminal/close (interactive shell)",
+        format!(
+            "{} {} (the shell is stopped, its record could not be saved)",
+            st.as_u16(),
+            ans["error"]
+        ),
+    );
+}
+
+/// With the space freed, the next change succeeds and is on disk: a plan of
+/// Zhongshu `z`, a new Zhongshu, closing `shell` again, and a preview
+/// terminal that is a recorded one, not a listener left from the full disk.
+async fn changes_succeed_once_space_is_freed(api: &Api, z: &str, state_dir: &Path, shell: &Value) {
+    let ok = api
+        .post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z, "summary": "plan after space freed", "assignments": []}),
+        )
+        .await;
+    assert_eq!(ok["plan"]["summary"], json!("plan after space freed"));
+    let on_disk = load_snapshot(state_dir).expect("state loads").state;
+    assert_eq!(
+        on_disk.plans.get(z).map(|p| p.summary.as_str()),
+        Some("plan after space freed")
+    );
+    let z2 = api.start_zhongshu("after the disk was freed").await;
+    let again = api
+        .post_ok("/api/browser_terminal/close", &json!({"id": shell["id"]}))
+        .await;
+    // Ended terminals say `exited`, the Python tool's word (`closed` is internal).
+    assert_eq!(again["terminal"]["status"], json!("exited"), "{again}");
+    let pv = api
+        .post_ok(
+            "/api/session_browser_terminal/start",
+            &json!({"session_id": z}),
+        )
+        .await;
+    let listed = api.get_ok("/api/browser_terminals").await;
+    assert!(
+        listed["terminals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == pv["id"]),
+        "the preview terminal the API answers with is a recorded one: {pv} / {listed}"
+    );
+    say(
+        "space freed: POST /api/report_zhongshu_plan, POST /api/start_zhongshu_session",
+        format!("200, 200 ({z2}); saved to the state file"),
+    );
+}
+
+/// After a kill -9 and a restart: Zhongshu `z`'s plan made after freeing the
+/// space is there, and the two acknowledged sessions, nothing else.
+async fn the_change_after_freeing_space_survives_a_kill(api: &Api, z: &str) {
+    let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(p["plan"]["summary"], json!("plan after space freed"), "{p}");
+    let status = api.status().await;
+    let ids: Vec<&str> = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the two acknowledged sessions, nothing else: {ids:?}"
+    );
+}
+
+/// The audit log alone on a full disk (under `dir`, filled with `filler`):
+/// appends fail whole, the chain survives and goes on once space is freed.
+fn audit_appends_on_a_full_disk_fail_whole(dir: &Path, filler: &Path) {
+    let dir = dir.join("audit-only");
     std::fs::create_dir_all(&dir).unwrap();
     let log = codex_governance::audit::AuditLog::open(&dir).unwrap();
     log.append("before", json!({})).unwrap();
-    let filled = fill_disk(&filler);
+    let filled = fill_disk(filler);
     let mut failures = 0;
     for i in 0..200 {
         let pad = "p".repeat(40 + i * 37 % 900);
@@ -545,7 +741,7 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
             failures += 1;
         }
     }
-    std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(filler).unwrap();
     for i in 0..5 {
         log.append("after", json!({"i": i})).unwrap();
     }
@@ -558,8 +754,6 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
         &format!("audit log appends on a full tmpfs ({filled} filler bytes)"),
         format!("{failures} of 200 refused, then 5 appends after freeing space; chain verifies ({} lines)", verified.unwrap()),
     );
-    drop(log);
-    drop(mount);
 }
 
 // ---------------------------------------------------------------------------
@@ -567,17 +761,19 @@ fn full_disk_refuses_changes_cleanly_and_recovers() {
 
 #[test]
 fn a_flooding_agent_keeps_launcher_memory_bounded() {
-    use std::io::{Read, Seek, SeekFrom};
     let rt = runtime();
     let repo = TestRepo::with_flags(&["--quiet-env"]);
     let launcher = spawn_launcher(&repo.path, &[]);
-    let pid = launcher.pid();
-    let base = vm_rss_kib(pid).unwrap();
-    let (z, peak, worst, calls, viewer_bytes) = rt.block_on(async {
+    let base = vm_rss_kib(launcher.pid()).unwrap();
+    let (z, watched, viewer_bytes) = rt.block_on(async {
         let api = &launcher.api;
-        let z = api.start_zhongshu("[[fake-agent: --flood-mb 200]] flood the terminal").await;
+        let z = api
+            .start_zhongshu("[[fake-agent: --flood-mb 200]] flood the terminal")
+            .await;
         let s = api
-            .wait_session(&z, "has a terminal", |s| s["browser_terminal_url"].is_string())
+            .wait_session(&z, "has a terminal", |s| {
+                s["browser_terminal_url"].is_string()
+            })
             .await;
         let url = s["browser_terminal_url"].as_str().unwrap().to_string();
         // A viewer that never reads, one that reads, and a transcript stream never read.
@@ -592,51 +788,18 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
                 counter.fetch_add(m.len() as u64, Ordering::Relaxed);
             }
         });
-        let mut stuck_sse = tokio::net::TcpStream::connect(("127.0.0.1", launcher.port)).await.unwrap();
-        {
-            use tokio::io::AsyncWriteExt;
-            let req = format!(
-                "GET /api/session_stream?id={z} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\n\r\n",
-                launcher.port, launcher.token
-            );
-            stuck_sse.write_all(req.as_bytes()).await.unwrap();
-        }
-        let log_path = repo.state_dir().join("codex_governance_logs").join(format!("{z}.log"));
-        let done = || {
-            let Ok(mut f) = std::fs::File::open(&log_path) else { return false };
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
-            let mut tail = String::new();
-            let _ = f.read_to_string(&mut tail);
-            tail.contains("FAKE_AGENT_FLOOD_DONE")
-        };
-        let mut peak = base;
-        let mut worst = Duration::ZERO;
-        let mut calls = 0;
-        // Patience only (a hung flood fails, a slow one does not).
-        let patience = Instant::now() + Duration::from_secs(900);
-        while !done() {
-            assert!(
-                Instant::now() < patience,
-                "gave up waiting for the flood's end after 900 s"
-            );
-            if let Some(rss) = vm_rss_kib(pid) {
-                peak = peak.max(rss);
-            }
-            let t = Instant::now();
-            let (st, _) = api.get("/api/status").await;
-            assert_eq!(st.as_u16(), 200, "the API answers during the flood");
-            worst = worst.max(t.elapsed());
-            calls += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        peak = peak.max(vm_rss_kib(pid).unwrap_or(0));
+        let stuck_sse = an_unread_transcript_stream(&launcher, &z).await;
+        let log_path = repo
+            .state_dir()
+            .join("codex_governance_logs")
+            .join(format!("{z}.log"));
+        let watched = watch_until_the_flood_ends(&launcher, &log_path, base).await;
         let bytes = read_bytes.load(Ordering::Relaxed);
         reading.abort();
         drop(stuck_sse);
-        (z, peak, worst, calls, bytes)
+        (z, watched, bytes)
     });
+    let Watched { peak, worst, calls } = watched;
     let log_len = std::fs::metadata(
         repo.state_dir()
             .join("codex_governance_logs")
@@ -652,30 +815,11 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
         peak < 200 * 1024,
         "launcher RSS stays bounded during a 200 MiB flood: peak {peak} KiB"
     );
-    // After it, the session's preview is a few lines and the agent still
-    // takes input (this test once had a smaller twin in launcher.rs).
-    rt.block_on(async {
-        let api = &launcher.api;
-        let s = api
-            .wait_session(&z, "the flood's end in the preview", |s| {
-                s["transcript_preview"]
-                    .as_str()
-                    .is_some_and(|p| p.contains("FAKE_AGENT_FLOOD_DONE"))
-            })
-            .await;
-        let preview = s["transcript_preview"].as_str().unwrap();
-        assert!(
-            preview.len() < 16 * 1024,
-            "the preview is a few lines: {} bytes",
-            preview.len()
-        );
-        api.post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": "still there"}),
-        )
-        .await;
-        wait_log(&repo, &z, "ECHO: still there").await;
-    });
+    rt.block_on(a_short_preview_and_the_agent_still_takes_input(
+        &launcher.api,
+        &repo,
+        &z,
+    ));
     say(
         "an agent writing 200 MiB to its PTY, one viewer stuck, one reading, one SSE stream never read",
         format!(
@@ -689,6 +833,97 @@ fn a_flooding_agent_keeps_launcher_memory_bounded() {
     );
     let mut launcher = launcher;
     launcher.terminate();
+}
+
+/// A connection asking for session `z`'s transcript stream that never reads it.
+async fn an_unread_transcript_stream(launcher: &Subprocess, z: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", launcher.port))
+        .await
+        .unwrap();
+    let req = format!(
+        "GET /api/session_stream?id={z} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\n\r\n",
+        launcher.port, launcher.token
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    stream
+}
+
+/// What [`watch_until_the_flood_ends`] saw.
+struct Watched {
+    /// The launcher's peak VmRSS in KiB.
+    peak: u64,
+    /// The slowest GET /api/status meanwhile (printed, not asserted).
+    worst: Duration,
+    /// How many GET /api/status were answered.
+    calls: usize,
+}
+
+/// Until the transcript at `log_path` ends with the flood's end: the
+/// launcher's VmRSS (from `base` KiB up) and GET /api/status, which must
+/// answer 200 all along.
+async fn watch_until_the_flood_ends(launcher: &Subprocess, log_path: &Path, base: u64) -> Watched {
+    use std::io::{Read, Seek, SeekFrom};
+    let pid = launcher.pid();
+    let done = || {
+        let Ok(mut f) = std::fs::File::open(log_path) else {
+            return false;
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+        let mut tail = String::new();
+        let _ = f.read_to_string(&mut tail);
+        tail.contains("FAKE_AGENT_FLOOD_DONE")
+    };
+    let mut seen = Watched {
+        peak: base,
+        worst: Duration::ZERO,
+        calls: 0,
+    };
+    // Patience only (a hung flood fails, a slow one does not).
+    let patience = Instant::now() + Duration::from_secs(900);
+    while !done() {
+        assert!(
+            Instant::now() < patience,
+            "gave up waiting for the flood's end after 900 s"
+        );
+        if let Some(rss) = vm_rss_kib(pid) {
+            seen.peak = seen.peak.max(rss);
+        }
+        let t = Instant::now();
+        let (st, _) = launcher.api.get("/api/status").await;
+        assert_eq!(st.as_u16(), 200, "the API answers during the flood");
+        seen.worst = seen.worst.max(t.elapsed());
+        seen.calls += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    seen.peak = seen.peak.max(vm_rss_kib(pid).unwrap_or(0));
+    seen
+}
+
+/// After the flood, session `z`'s preview is a few lines and the agent still
+/// takes input (this test once had a smaller twin in launcher.rs).
+async fn a_short_preview_and_the_agent_still_takes_input(api: &Api, repo: &TestRepo, z: &str) {
+    let s = api
+        .wait_session(z, "the flood's end in the preview", |s| {
+            s["transcript_preview"]
+                .as_str()
+                .is_some_and(|p| p.contains("FAKE_AGENT_FLOOD_DONE"))
+        })
+        .await;
+    let preview = s["transcript_preview"].as_str().unwrap();
+    assert!(
+        preview.len() < 16 * 1024,
+        "the preview is a few lines: {} bytes",
+        preview.len()
+    );
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "still there"}),
+    )
+    .await;
+    wait_log(repo, z, "ECHO: still there").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -737,34 +972,11 @@ async fn twelve_departments_exiting_at_once_are_all_accounted_for() {
         })
         .await;
     let exited_in = t.elapsed();
-    let inbox = extra::wait_inbox(api, &z, "12 fallback results", |i| {
-        extra::results(i).len() == 12
-    })
-    .await;
-    let results = extra::results(&inbox);
     let ids: BTreeSet<String> = departments(&s)
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect();
-    for r in &results {
-        assert_eq!(r["source"], json!("launcher_fallback"), "{r}");
-        assert!(
-            ids.contains(r["department_session_id"].as_str().unwrap()),
-            "{r}"
-        );
-    }
-    let per: BTreeSet<&str> = results
-        .iter()
-        .map(|r| r["department_session_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(per.len(), 12, "one fallback per department");
-    let status = api.status().await;
-    assert_eq!(status["queue"], json!([]), "queue consistent: {status}");
-    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-    for a in plan["plan"]["assignments"].as_array().unwrap() {
-        assert_eq!(a["status"], json!("started"), "{a}");
-        assert!(ids.contains(a["session_id"].as_str().unwrap()), "{a}");
-    }
+    one_fallback_each_and_every_assignment_started(api, &z, &ids).await;
     let lines = extra::audit_lines(&repo.state_dir());
     let exits = extra::audit_events(&lines, "session_exited").len();
     let fallbacks = extra::audit_events(&lines, "result_registered")
@@ -786,4 +998,38 @@ async fn twelve_departments_exiting_at_once_are_all_accounted_for() {
         ),
     );
     server.stop().await;
+}
+
+/// Zhongshu `z` holds one launcher_fallback result for each of the
+/// departments `ids`, its queue is empty, and each assignment of its plan
+/// started one of them.
+async fn one_fallback_each_and_every_assignment_started(
+    api: &Api,
+    z: &str,
+    ids: &BTreeSet<String>,
+) {
+    let inbox = extra::wait_inbox(api, z, "12 fallback results", |i| {
+        extra::results(i).len() == 12
+    })
+    .await;
+    let results = extra::results(&inbox);
+    for r in &results {
+        assert_eq!(r["source"], json!("launcher_fallback"), "{r}");
+        assert!(
+            ids.contains(r["department_session_id"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+    let per: BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["department_session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(per.len(), 12, "one fallback per department");
+    let status = api.status().await;
+    assert_eq!(status["queue"], json!([]), "queue consistent: {status}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    for a in plan["plan"]["assignments"].as_array().unwrap() {
+        assert_eq!(a["status"], json!("started"), "{a}");
+        assert!(ids.contains(a["session_id"].as_str().unwrap()), "{a}");
+    }
 }

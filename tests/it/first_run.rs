@@ -3,6 +3,7 @@
 //! folder, the state folder kept out of Git, `url`, `init`, a port in use and
 //! a reader that goes away (`report | head`).
 
+use crate::common::demo;
 use crate::common::launcher as support;
 
 use std::io::Read;
@@ -381,15 +382,6 @@ fn every_flag_has_help_text() {
     }
 }
 
-/// The demo repository the launcher named on stderr, removed when the test ends.
-struct DemoRepo(std::path::PathBuf);
-
-impl Drop for DemoRepo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The README's "A demo without Codex", as written: `codex-governance demo`
 /// run as `cargo run` runs it (CARGO and CARGO_MANIFEST_DIR set: the fake
 /// agent is built from the checkout), then a plain task with no directive. The planner registers a
@@ -401,25 +393,8 @@ impl Drop for DemoRepo {
     ignore = "under Wine the planner's notice, typed into its pseudo console, never showed in its transcript (seen in the Wine lane); the demo runs whole on Linux"
 )]
 async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
-    fake_agent();
-    let mut cmd = base_command();
-    cmd.arg("demo");
-    // Under Wine the Linux cargo cannot run: the agent beside the binary is used.
-    if cfg!(windows) {
-        cmd.env_remove("CARGO");
-    }
-    let mut l = spawn_until_ready(cmd);
-    let said = wait_until("the demo repository named", PATIENCE, || async {
-        let err = l.stderr();
-        err.contains("press Start").then_some(err)
-    })
-    .await;
-    let path = said
-        .split("demo repository at ")
-        .nth(1)
-        .and_then(|rest| rest.split(" (it stays").next())
-        .unwrap_or_else(|| panic!("no demo repository named: {said}"));
-    let repo = DemoRepo(std::path::PathBuf::from(path));
+    let (mut l, path, said) = demo::start_demo("press Start").await;
+    let repo = demo::DemoRepo(path);
     assert!(repo.0.join(".git").is_dir(), "{said}");
     assert!(said.contains("configuration from"), "{said}");
     if cfg!(unix) {
@@ -449,11 +424,30 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
         .collect();
     assert_eq!(departments, ["zhilibu", "gongchengbu", "lingyubu"]);
 
-    // Each department changed its notes file in its own worktree and said so
-    // in a verified report; zhilibu asks about its README line, lingyubu
-    // wrote README.md outside its scope without saying so (issue 37 item 7).
-    let inbox = l
-        .api
+    each_department_worked_in_its_worktree_and_reported(&l.api, &z, &repo.0).await;
+    // Your working tree has none of it yet: the report shows no change.
+    let report = l.api.get_ok("/api/report").await;
+    assert_eq!(report["changed_paths"], serde_json::json!([]), "{report}");
+    // The planner is told its plan finished.
+    let log_path = repo.0.join(format!(".tmp/codex_governance_logs/{z}.log"));
+    wait_until("the planner told", PATIENCE, || async {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("your plan finished: 3 of 3 ended: 3 reported")
+            .then_some(())
+    })
+    .await;
+    l.terminate();
+}
+
+/// Each department changed its notes file in its own worktree and said so
+/// in a verified report; zhilibu asks about its README line, lingyubu
+/// wrote README.md outside its scope without saying so (issue 37 item 7).
+async fn each_department_worked_in_its_worktree_and_reported(
+    api: &Api,
+    z: &str,
+    repo: &std::path::Path,
+) {
+    let inbox = api
         .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
         .await;
     let results: Vec<Value> = ["unread_results", "read_results"]
@@ -461,7 +455,7 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
         .flat_map(|k| inbox[*k].as_array().cloned().unwrap_or_default())
         .collect();
     assert_eq!(results.len(), 3, "{inbox}");
-    let status = l.api.status().await;
+    let status = api.status().await;
     for (department, file, reported) in [
         (
             "zhilibu",
@@ -475,50 +469,53 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
             .into_iter()
             .find(|d| d["department"] == department)
             .unwrap_or_else(|| panic!("no {department}: {status}"));
-        let worktree = std::path::PathBuf::from(session["workspace"]["path"].as_str().unwrap());
-        let notes = std::fs::read_to_string(worktree.join(file)).unwrap();
-        assert!(
-            notes.contains(&format!("{department}: Tidy the notes")),
-            "{file}: {notes}"
-        );
-        let mine = std::fs::read_to_string(repo.0.join(file)).unwrap();
-        assert!(
-            !mine.contains("Tidy the notes"),
-            "not in your tree until applied: {mine}"
-        );
+        assert_worked_in_its_worktree(&session, file, repo);
         let r = results
             .iter()
             .find(|r| r["department"] == department)
             .unwrap_or_else(|| panic!("no result of {department}: {inbox}"));
-        assert_eq!(r["changed_files"], serde_json::json!(reported), "{r}");
-        assert_eq!(r["verified"], true, "sent with `mailbox send`: {r}");
-        assert_eq!(r["needs_user_confirmation"], department == "zhilibu", "{r}");
-        let review = &session["workspace"]["review"];
-        let stray = department == "lingyubu";
-        assert_eq!(
-            review["decision"],
-            if stray { "REVIEW" } else { "PASS" },
-            "{session}"
-        );
-        if stray {
-            assert_eq!(
-                review["scope"]["out_of_scope"],
-                serde_json::json!(["README.md"])
-            );
-        }
+        assert_reported_and_reviewed(&session, r, &reported);
     }
-    // Your working tree has none of it yet: the report shows no change.
-    let report = l.api.get_ok("/api/report").await;
-    assert_eq!(report["changed_paths"], serde_json::json!([]), "{report}");
-    // The planner is told its plan finished.
-    let log_path = repo.0.join(format!(".tmp/codex_governance_logs/{z}.log"));
-    wait_until("the planner told", PATIENCE, || async {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        log.contains("your plan finished: 3 of 3 ended: 3 reported")
-            .then_some(())
-    })
-    .await;
-    l.terminate();
+}
+
+/// The demo department `session` changed `file` in its own worktree, and
+/// not yet in yours (`repo`).
+fn assert_worked_in_its_worktree(session: &Value, file: &str, repo: &std::path::Path) {
+    let department = session["department"].as_str().unwrap();
+    let worktree = std::path::PathBuf::from(session["workspace"]["path"].as_str().unwrap());
+    let notes = std::fs::read_to_string(worktree.join(file)).unwrap();
+    assert!(
+        notes.contains(&format!("{department}: Tidy the notes")),
+        "{file}: {notes}"
+    );
+    let mine = std::fs::read_to_string(repo.join(file)).unwrap();
+    assert!(
+        !mine.contains("Tidy the notes"),
+        "not in your tree until applied: {mine}"
+    );
+}
+
+/// Its result `r` names the files it `reported`, is verified (sent with
+/// `mailbox send`), asks for confirmation only from zhilibu; its review
+/// passes, except lingyubu's, which wrote README.md outside its scope.
+fn assert_reported_and_reviewed(session: &Value, r: &Value, reported: &[&str]) {
+    let department = session["department"].as_str().unwrap();
+    assert_eq!(r["changed_files"], serde_json::json!(reported), "{r}");
+    assert_eq!(r["verified"], true, "sent with `mailbox send`: {r}");
+    assert_eq!(r["needs_user_confirmation"], department == "zhilibu", "{r}");
+    let review = &session["workspace"]["review"];
+    let stray = department == "lingyubu";
+    assert_eq!(
+        review["decision"],
+        if stray { "REVIEW" } else { "PASS" },
+        "{session}"
+    );
+    if stray {
+        assert_eq!(
+            review["scope"]["out_of_scope"],
+            serde_json::json!(["README.md"])
+        );
+    }
 }
 
 /// Without the fake agent beside it, on PATH or a checkout to build it in,

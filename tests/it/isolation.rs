@@ -7,6 +7,7 @@
 
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::scenario::{self, id_of, recorded, Scenario};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,19 +19,11 @@ use support::*;
 
 /// A repository whose `governance.yaml` adds `launcher_extra` (lines under
 /// `launcher:`), holding `files`, everything committed.
-fn isolated_repo(launcher_extra: &str, files: &[(&str, &str)]) -> TestRepo {
-    let repo = TestRepo::new(RepoOptions::default());
-    let config = repo.path.join("governance.yaml");
-    let mut yaml = std::fs::read_to_string(&config).unwrap();
-    yaml.push_str(launcher_extra);
-    std::fs::write(&config, yaml).unwrap();
-    for (rel, text) in files {
-        let p = repo.path.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    commit_all(&repo.path, "initial");
-    repo
+fn isolated(launcher_extra: &str, files: &[(&str, &str)]) -> Scenario {
+    Scenario::new()
+        .launcher(launcher_extra)
+        .files(files)
+        .committed()
 }
 
 /// Whether the working tree has no change (ignored files aside).
@@ -48,6 +41,12 @@ fn head_of(root: &Path) -> String {
     id.to_string()
 }
 
+fn branch_exists(root: &Path, branch: &str) -> bool {
+    let git = git2::Repository::open(root).unwrap();
+    let found = git.find_branch(branch, git2::BranchType::Local).is_ok();
+    found
+}
+
 /// A department assignment whose fake agent writes `writes` and claims `claims`.
 fn assignment(task: &str, files: &[&str], writes: &[(&str, &str)], claims: &[&str]) -> Value {
     let mut directive = String::from("--work-seconds 1");
@@ -63,32 +62,7 @@ fn assignment(task: &str, files: &[&str], writes: &[(&str, &str)], claims: &[&st
 
 /// Starts a Zhongshu and registers `assignments` as its plan (no confirmation).
 async fn plan(api: &Api, assignments: Vec<Value>) -> String {
-    let z = api.start_zhongshu("isolated work").await;
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "isolated", "assignments": assignments}),
-    )
-    .await;
-    z
-}
-
-/// The departments of `z`, waiting until `n` have exited with their work recorded.
-async fn recorded(api: &Api, z: &str, n: usize) -> Vec<Value> {
-    api.wait_status(&format!("{n} departments of {z} recorded"), |s| {
-        let done: Vec<Value> = departments(s)
-            .into_iter()
-            .filter(|d| d["parent_session_id"] == z && d["status"] == "exited")
-            .filter(|d| d["workspace"]["state"] == "pending")
-            .collect();
-        done.len() == n
-    })
-    .await;
-    let mut ds: Vec<Value> = departments(&api.status().await)
-        .into_iter()
-        .filter(|d| d["parent_session_id"] == z)
-        .collect();
-    ds.sort_by_key(|d| d["started_at"].as_str().unwrap_or("").to_string());
-    ds
+    scenario::start_plan(api, "isolated work", "isolated", assignments).await
 }
 
 /// A launcher on a repository holding `src/a.rs` (with `launcher_extra`),
@@ -99,16 +73,29 @@ async fn one_recorded(
     writes: &[(&str, &str)],
     claims: &[&str],
 ) -> (TestRepo, InProcess, String, String) {
-    let repo = isolated_repo(launcher_extra, &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
-    let z = plan(
-        &server.api,
-        vec![assignment("edit a", &["src/a.rs"], writes, claims)],
-    )
-    .await;
-    let ds = recorded(&server.api, &z, 1).await;
-    let id = ds[0]["id"].as_str().unwrap().to_string();
-    (repo, server, z, id)
+    let work = assignment("edit a", &["src/a.rs"], writes, claims);
+    let (repo, server, z, d) = one_assigned(launcher_extra, work).await;
+    (repo, server, z, id_of(&d))
+}
+
+/// A launcher on a repository holding `src/a.rs` (with `launcher_extra`)
+/// and a plan of one `assignment`, its work recorded: its Zhongshu and the
+/// department.
+async fn one_assigned(
+    launcher_extra: &str,
+    assignment: Value,
+) -> (TestRepo, InProcess, String, Value) {
+    let (repo, server) = isolated(launcher_extra, &[("src/a.rs", "a\n")])
+        .serve()
+        .await;
+    let z = plan(&server.api, vec![assignment]).await;
+    let d = recorded(&server.api, &z, 1).await.remove(0);
+    (repo, server, z, d)
+}
+
+/// An assignment of `src/` whose agent writes `A1` into `src/a.rs`.
+fn a1_in_src(task: &str) -> Value {
+    assignment(task, &["src/"], &[("src/a.rs", "A1")], &["src/a.rs"])
 }
 
 /// `POST /api/integrate` of department `id` in `mode` ("apply", "merge").
@@ -135,31 +122,34 @@ async fn result_of(api: &Api, z: &str, department_session: &str) -> Value {
         .unwrap_or_else(|| panic!("no result of {department_session}: {inbox}"))
 }
 
+/// The dashboard of `server`; a failure leaves `<artifact>.png`.
+async fn page(server: &InProcess, artifact: &str) -> browser::Browser {
+    scenario::dashboard(&server.url, &server.token, artifact).await
+}
+
+/// An assignment of `src/shared.rs` whose agent writes `text` into it.
+fn edit_shared(task: &str, text: &str) -> Value {
+    assignment(
+        task,
+        &["src/shared.rs"],
+        &[("src/shared.rs", text)],
+        &["src/shared.rs"],
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conflict() {
-    let repo = isolated_repo(
+    let repo = isolated(
         "",
         &[("src/shared.rs", "fn one() {}\n"), ("docs/guide.md", "g\n")],
-    );
+    )
+    .repo();
     let base = head_of(&repo.path);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = plan(
         api,
-        vec![
-            assignment(
-                "edit A",
-                &["src/shared.rs"],
-                &[("src/shared.rs", "by-a")],
-                &["src/shared.rs"],
-            ),
-            assignment(
-                "edit B",
-                &["src/shared.rs"],
-                &[("src/shared.rs", "by-b")],
-                &["src/shared.rs"],
-            ),
-        ],
+        vec![edit_shared("edit A", "by-a"), edit_shared("edit B", "by-b")],
     )
     .await;
     // Both work at the same time, each in its own worktree.
@@ -169,35 +159,64 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
     .await;
     let ds = recorded(api, &z, 2).await;
     let (a, b) = (&ds[0], &ds[1]);
-    let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
-    for (d, text) in [(a, "by-a"), (b, "by-b")] {
+    let a_id = a["id"].as_str().unwrap();
+    each_worked_in_its_own_worktree(&repo, &z, &base, &ds);
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "fn one() {}\n",
+        "the user's working tree saw neither"
+    );
+    let result = recorded_as_a_commit_by_the_department(&repo, api, &z, a).await;
+
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(merged["workspace"]["removed"], true, "{merged}");
+    assert!(!workspace_path(a).exists(), "the merged worktree is gone");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
+        "by-a"
+    );
+    let head = squashed_in_the_users_name(&repo, &base, &z, a_id, &result);
+    the_second_merge_names_the_conflict(&repo, api, b, &head).await;
+    server.stop().await;
+}
+
+/// Each department of `ds` wrote in its own worktree (its transcript says
+/// so), on its own branch, from the plan's base.
+fn each_worked_in_its_own_worktree(repo: &TestRepo, z: &str, base: &str, ds: &[Value]) {
+    for (d, text) in [(&ds[0], "by-a"), (&ds[1], "by-b")] {
         let path = workspace_path(d);
         assert!(path.starts_with(repo.root.join("repo.worktrees")), "{d}");
         assert_eq!(
             std::fs::read_to_string(path.join("src/shared.rs")).unwrap(),
             text
         );
-        assert_eq!(
-            d["workspace"]["base"],
-            base.as_str(),
-            "from the plan's base: {d}"
-        );
+        assert_eq!(d["workspace"]["base"], base, "from the plan's base: {d}");
         let branch = d["workspace"]["branch"].as_str().unwrap();
         assert_eq!(
             branch,
             format!("governance/{z}/{}", d["id"].as_str().unwrap())
         );
-        // The transcript shows the agent wrote in its own folder.
         let log = repo.log(d["id"].as_str().unwrap());
         assert!(log.contains(&format!("in {}", path.display())), "{log}");
     }
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
-        "fn one() {}\n",
-        "the user's working tree saw neither"
-    );
-    // The launcher recorded each as a commit by the department.
-    let result = result_of(api, &z, a_id).await;
+}
+
+/// The launcher recorded department `a`'s work as a commit by the
+/// department, reviewed PASS; returns its result.
+async fn recorded_as_a_commit_by_the_department(
+    repo: &TestRepo,
+    api: &Api,
+    z: &str,
+    a: &Value,
+) -> Value {
+    let a_id = a["id"].as_str().unwrap();
+    let result = result_of(api, z, a_id).await;
     assert_eq!(
         result["actual_changed_files"],
         json!(["src/shared.rs"]),
@@ -214,21 +233,20 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
         commit.author().name(),
         Some(format!("lingyubu ({a_id})").as_str())
     );
+    result
+}
 
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": a_id, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert_eq!(merged["workspace"]["removed"], true, "{merged}");
-    assert!(!workspace_path(a).exists(), "the merged worktree is gone");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
-        "by-a"
-    );
-    // Squashed, in the user's name; the department a co-author (issue 34 item 4).
+/// The Merge of `a_id` is one commit on `base`, squashed, in the user's
+/// name; the department a co-author (issue 34 item 4), its summary the
+/// message with the governance trailers. Returns that commit's id.
+fn squashed_in_the_users_name(
+    repo: &TestRepo,
+    base: &str,
+    z: &str,
+    a_id: &str,
+    result: &Value,
+) -> git2::Oid {
+    let git = git2::Repository::open(&repo.path).unwrap();
     let head = git.head().unwrap().peel_to_commit().unwrap();
     assert_eq!(head.parent_count(), 1, "one commit per department attempt");
     assert_eq!(head.parent_id(0).unwrap().to_string(), base);
@@ -251,7 +269,18 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
     ] {
         assert!(message.contains(&trailer), "{trailer} in {message:?}");
     }
+    head.id()
+}
 
+/// Merging `b` after the first is refused, naming the file, with nothing
+/// changed (HEAD stays `head`); `b` is conflicting, audited, its work kept.
+async fn the_second_merge_names_the_conflict(
+    repo: &TestRepo,
+    api: &Api,
+    b: &Value,
+    head: &git2::Oid,
+) {
+    let b_id = b["id"].as_str().unwrap();
     let (status, answer) = integrate(api, b_id, "merge").await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     let error = answer["error"].as_str().unwrap();
@@ -263,10 +292,7 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
         std::fs::read_to_string(repo.path.join("src/shared.rs")).unwrap(),
         "by-a"
     );
-    assert_eq!(
-        git.head().unwrap().peel_to_commit().unwrap().id(),
-        head.id()
-    );
+    assert_eq!(head_of(&repo.path), head.to_string());
     let b_now = api.session(b_id).await;
     assert_eq!(b_now["workspace"]["state"], "conflicting", "{b_now}");
     assert_eq!(
@@ -278,12 +304,11 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(conflicts[0]["files"], json!(["src/shared.rs"]));
     assert!(workspace_path(b).exists(), "un-integrated work stays");
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let repo = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]).repo();
     let base = head_of(&repo.path);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
@@ -304,44 +329,8 @@ async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
     let (a_id, b_id) = (ds[0]["id"].as_str().unwrap(), ds[1]["id"].as_str().unwrap());
     let before = api.get_ok("/api/report").await;
     assert_eq!(before["changed_count"], 0, "{before}");
-
-    let applied = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": a_id, "mode": "apply"}),
-        )
-        .await;
-    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
-    assert_eq!(head_of(&repo.path), base, "Apply commits nothing");
-    let report = api.get_ok("/api/report").await;
-    assert_eq!(report["changed_paths"], json!(["src/a.rs"]), "{report}");
-    assert_eq!(report["departments"][0]["key"], "lingyubu", "{report}");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
-        "A"
-    );
-
-    let b_commit = ds[1]["workspace"]["commit"].as_str().unwrap().to_string();
-    let discarded = api
-        .post_ok("/api/discard", &json!({"session_id": b_id}))
-        .await;
-    assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
-    assert!(!workspace_path(&ds[1]).exists(), "the folder is gone");
-    assert!(
-        !repo.path.join("src/new.rs").exists(),
-        "nothing of it came in"
-    );
-    let git = git2::Repository::open(&repo.path).unwrap();
-    let branch = git
-        .find_branch(&format!("governance/{z}/{b_id}"), git2::BranchType::Local)
-        .expect("the branch is kept");
-    let tip = branch.get().peel_to_commit().unwrap();
-    assert_eq!(tip.id().to_string(), b_commit);
-    assert!(tip
-        .tree()
-        .unwrap()
-        .get_path(Path::new("src/new.rs"))
-        .is_ok());
+    applied_into_the_report_with_nothing_committed(&repo, api, a_id, &base).await;
+    discarded_with_its_branch_kept(&repo, api, &z, &ds[1]).await;
     let events: Vec<String> = api.get_ok("/api/audit?limit=1000").await["events"]
         .as_array()
         .unwrap()
@@ -364,25 +353,76 @@ async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
     // Integrated work's branch goes (issue 34 item 4); the discarded one's stays.
     let a_branch = format!("governance/{z}/{a_id}");
     assert!(
-        git.find_branch(&a_branch, git2::BranchType::Local).is_err(),
+        !branch_exists(&repo.path, &a_branch),
         "{a_branch} is still there"
     );
     let deleted = api.audit_events("branch_deleted").await;
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert_eq!(deleted[0]["branch"], a_branch.as_str());
     server.stop().await;
+    prune_deletes_a_discarded_branch_after_its_days(&repo, &format!("governance/{z}/{b_id}"));
+}
 
-    // `worktrees --prune` keeps a discarded branch launcher.keep_discarded_days
-    // (7) days, then deletes it.
-    let b_branch = format!("governance/{z}/{b_id}");
+/// Apply of `a_id` brings its file into the tree and the governance report
+/// and commits nothing (HEAD stays `base`).
+async fn applied_into_the_report_with_nothing_committed(
+    repo: &TestRepo,
+    api: &Api,
+    a_id: &str,
+    base: &str,
+) {
+    let applied = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": a_id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+    assert_eq!(head_of(&repo.path), base, "Apply commits nothing");
+    let report = api.get_ok("/api/report").await;
+    assert_eq!(report["changed_paths"], json!(["src/a.rs"]), "{report}");
+    assert_eq!(report["departments"][0]["key"], "lingyubu", "{report}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
+        "A"
+    );
+}
+
+/// Discard of department `b` removes its folder and brings nothing in; its
+/// branch is kept at its recorded commit, its new file in it.
+async fn discarded_with_its_branch_kept(repo: &TestRepo, api: &Api, z: &str, b: &Value) {
+    let b_id = b["id"].as_str().unwrap();
+    let b_commit = b["workspace"]["commit"].as_str().unwrap().to_string();
+    let discarded = api
+        .post_ok("/api/discard", &json!({"session_id": b_id}))
+        .await;
+    assert_eq!(discarded["workspace"]["state"], "discarded", "{discarded}");
+    assert!(!workspace_path(b).exists(), "the folder is gone");
+    assert!(
+        !repo.path.join("src/new.rs").exists(),
+        "nothing of it came in"
+    );
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let branch = git
+        .find_branch(&format!("governance/{z}/{b_id}"), git2::BranchType::Local)
+        .expect("the branch is kept");
+    let tip = branch.get().peel_to_commit().unwrap();
+    assert_eq!(tip.id().to_string(), b_commit);
+    assert!(tip
+        .tree()
+        .unwrap()
+        .get_path(Path::new("src/new.rs"))
+        .is_ok());
+}
+
+/// `worktrees --prune` keeps a discarded branch launcher.keep_discarded_days
+/// (7) days, then deletes it.
+fn prune_deletes_a_discarded_branch_after_its_days(repo: &TestRepo, b_branch: &str) {
     let repo_arg = repo.path.display().to_string();
     let prune = || run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
     let (code, _, err) = prune();
     assert_eq!(code, 0, "{err}");
-    assert!(
-        git.find_branch(&b_branch, git2::BranchType::Local).is_ok(),
-        "{err}"
-    );
+    assert!(branch_exists(&repo.path, b_branch), "{err}");
     let config = repo.path.join("governance.yaml");
     let yaml = std::fs::read_to_string(&config)
         .unwrap()
@@ -396,7 +436,7 @@ async fn apply_shows_in_the_governance_report_and_discard_keeps_the_branch() {
         )),
         "{err}"
     );
-    assert!(git.find_branch(&b_branch, git2::BranchType::Local).is_err());
+    assert!(!branch_exists(&repo.path, b_branch));
     assert!(listed.contains("discarded (branch deleted)"), "{listed}");
 }
 
@@ -503,37 +543,10 @@ async fn refused_until_overridden(repo: &TestRepo, api: &Api, id: &str, files: V
     assert_eq!(overridden[0]["session_id"], id);
 }
 
-/// A repository (with `launcher_extra`) whose department agent first runs
-/// `department_script` (sh) in its worktree, then the fake agent.
-fn scripted_repo(
-    launcher_extra: &str,
-    department_script: &str,
-    files: &[(&str, &str)],
-) -> TestRepo {
-    let repo = isolated_repo("", files);
-    let script = format!(
-        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then {department_script}; fi; \
-         exec \"$0\" \"$@\""
-    );
-    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
-    command.extend(TestRepo::agent_command(&RepoOptions::default()));
-    repo.write_config(&RepoOptions {
-        agent_command: Some(command),
-        ..Default::default()
-    });
-    let config = repo.path.join("governance.yaml");
-    let mut yaml = std::fs::read_to_string(&config).unwrap();
-    yaml.push_str(launcher_extra);
-    std::fs::write(&config, yaml).unwrap();
-    commit_all(&repo.path, "config");
-    repo
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
-    let repo = scripted_repo(
+    let (repo, server) = isolated(
         "  scope: block\n",
-        "mv Cargo.toml src/Cargo.toml && mv .github/workflows/ci.yml src/ci.yml",
         &[
             ("src/a.rs", "a\n"),
             (
@@ -542,8 +555,10 @@ async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
             ),
             (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
         ],
-    );
-    let server = InProcess::start(&repo).await;
+    )
+    .department_script("mv Cargo.toml src/Cargo.toml && mv .github/workflows/ci.yml src/ci.yml")
+    .serve()
+    .await;
     let api = &server.api;
     let z = plan(
         api,
@@ -649,53 +664,23 @@ fn listed_state(repo: &TestRepo, id: &str) -> Value {
 fn departments_cut_off_by_a_kill_or_a_stop_are_recorded_and_can_be_settled() {
     // Each department writes a file, then locks its worktree's index, so the
     // launcher cannot record it until the test lifts the lock.
-    let repo = scripted_repo(
-        "",
-        "echo \"by $CODEX_GOVERNANCE_SESSION_ID\" > \"src/$CODEX_GOVERNANCE_SESSION_ID.rs\" && \
-         touch \"$(sed -n 's/^gitdir: //p' .git)/index.lock\"",
-        &[("src/a.rs", "a\n")],
-    );
+    let repo = isolated("", &[("src/a.rs", "a\n")])
+        .department_script(
+            "echo \"by $CODEX_GOVERNANCE_SESSION_ID\" > \"src/$CODEX_GOVERNANCE_SESSION_ID.rs\" && \
+             touch \"$(sed -n 's/^gitdir: //p' .git)/index.lock\"",
+        )
+        .repo();
     let rt = test_runtime();
     // One reports and exits while it cannot be recorded; the launcher is then
     // killed (-9): the restart records it.
     let mut launcher = spawn_launcher(&repo.path, &[]);
-    let (killed, killed_file) = rt.block_on(async {
-        let api = &launcher.api;
-        let (d, file, z) = at_work(api, "report [[fake-agent: --work-seconds 1]]").await;
-        let id = d["id"].as_str().unwrap().to_string();
-        wait_until("its report registered and its exit", PATIENCE, || async {
-            let s = api.session(&id).await;
-            let inbox = api
-                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-                .await;
-            let reported = inbox["results"].as_array().is_some_and(|r| !r.is_empty());
-            (reported && s["status"] == "exited").then_some(())
-        })
-        .await;
-        let s = api.session(&id).await;
-        assert_eq!(s["workspace"]["state"], "working", "not recorded: {s}");
-        std::fs::remove_file(index_lock(&workspace_path(&d))).unwrap();
-        (id, file)
-    });
+    let (killed, killed_file) = rt.block_on(reported_but_not_recorded(&launcher.api));
     launcher.kill9();
     assert_eq!(listed_state(&repo, &killed), "working");
     let mut launcher = spawn_launcher(&repo.path, &[]);
     let stopped = rt.block_on(async {
         let api = &launcher.api;
-        let s = wait_until("the cut-off department recorded", PATIENCE, || async {
-            let s = api.session(&killed).await;
-            (s["workspace"]["state"] != "working").then_some(s)
-        })
-        .await;
-        assert_eq!(s["workspace"]["state"], "pending", "{s}");
-        assert_eq!(
-            s["workspace"]["actual_changed_files"],
-            json!([killed_file]),
-            "{s}"
-        );
-        let (status, applied) = integrate(api, &killed, "apply").await;
-        assert_eq!(status, StatusCode::OK, "{applied}");
-        assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+        recorded_at_the_restart_and_applied(api, &killed, &killed_file).await;
         // The next one is still at work when the launcher stops: the stop records it.
         let (d, file, _) = at_work(api, "work long [[fake-agent: --work-seconds 600]]").await;
         let lock = index_lock(&workspace_path(&d));
@@ -704,7 +689,7 @@ fn departments_cut_off_by_a_kill_or_a_stop_are_recorded_and_can_be_settled() {
         })
         .await;
         std::fs::remove_file(lock).unwrap();
-        (d["id"].as_str().unwrap().to_string(), file)
+        (id_of(&d), file)
     });
     assert!(repo.path.join(&killed_file).exists(), "applied");
     launcher.terminate();
@@ -731,23 +716,50 @@ fn departments_cut_off_by_a_kill_or_a_stop_are_recorded_and_can_be_settled() {
     assert!(!repo.path.join(&stopped.1).exists(), "discarded");
 }
 
+/// A department that reports and exits while its index is locked: its work
+/// is not recorded. The lock is then lifted; returns it and its file.
+async fn reported_but_not_recorded(api: &Api) -> (String, String) {
+    let (d, file, z) = at_work(api, "report [[fake-agent: --work-seconds 1]]").await;
+    let id = id_of(&d);
+    wait_until("its report registered and its exit", PATIENCE, || async {
+        let s = api.session(&id).await;
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        let reported = inbox["results"].as_array().is_some_and(|r| !r.is_empty());
+        (reported && s["status"] == "exited").then_some(())
+    })
+    .await;
+    let s = api.session(&id).await;
+    assert_eq!(s["workspace"]["state"], "working", "not recorded: {s}");
+    std::fs::remove_file(index_lock(&workspace_path(&d))).unwrap();
+    (id, file)
+}
+
+/// The restarted launcher records the cut-off department `killed` with its
+/// file, and its work applies.
+async fn recorded_at_the_restart_and_applied(api: &Api, killed: &str, killed_file: &str) {
+    let s = wait_until("the cut-off department recorded", PATIENCE, || async {
+        let s = api.session(killed).await;
+        (s["workspace"]["state"] != "working").then_some(s)
+    })
+    .await;
+    assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    assert_eq!(
+        s["workspace"]["actual_changed_files"],
+        json!([killed_file]),
+        "{s}"
+    );
+    let (status, applied) = integrate(api, killed, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_eq!(applied["workspace"]["state"], "applied", "{applied}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_back_work_goes_on_in_the_same_worktree() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server, z, d) = one_assigned("", a1_in_src("first try")).await;
     let api = &server.api;
-    let z = plan(
-        api,
-        vec![assignment(
-            "first try",
-            &["src/"],
-            &[("src/a.rs", "A1")],
-            &["src/a.rs"],
-        )],
-    )
-    .await;
-    let ds = recorded(api, &z, 1).await;
-    let first = ds[0]["id"].as_str().unwrap().to_string();
+    let first = id_of(&d);
     let (status, body) = api
         .post("/api/send_back", &json!({"session_id": first, "note": " "}))
         .await;
@@ -769,7 +781,7 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         })
         .await;
     assert_eq!(
-        next["workspace"]["path"], ds[0]["workspace"]["path"],
+        next["workspace"]["path"], d["workspace"]["path"],
         "the same worktree"
     );
     assert_eq!(next["workspace"]["predecessor"], first.as_str());
@@ -789,26 +801,34 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         "{prompt}"
     );
     assert!(prompt.contains("own git worktree"), "{prompt}");
+    the_plan_follows_the_new_attempt(api, &z, &first, &second).await;
+    the_card_and_the_row_say_it_was_sent_back(&server, &first, &second).await;
+    server.stop().await;
+}
+
+/// The plan follows the new attempt `second`; the first is history (issue 34
+/// item 3), superseded.
+async fn the_plan_follows_the_new_attempt(api: &Api, z: &str, first: &str, second: &str) {
     let sent_back = api.audit_events("sent_back").await;
-    assert_eq!(sent_back[0]["successor"], second.as_str(), "{sent_back:?}");
-    // The plan follows the new attempt; the first is history (issue 34 item 3).
+    assert_eq!(sent_back[0]["successor"], second, "{sent_back:?}");
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     let a = &plan["plan"]["assignments"][0];
-    assert_eq!(a["session_id"], second.as_str(), "{plan}");
+    assert_eq!(a["session_id"], second, "{plan}");
     assert_eq!(a["earlier_sessions"], json!([first]), "{plan}");
     assert_eq!(a["sent_back"], 1, "{plan}");
     let status = api.status().await;
     let old = departments(&status)
         .into_iter()
-        .find(|d| d["id"] == first.as_str())
+        .find(|d| d["id"] == first)
         .unwrap();
-    assert_eq!(old["superseded_by"], second.as_str(), "{old}");
-    // The card says so, and counts the current attempt only.
-    let page = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("isolation-sent-back-failure.png");
-    page.goto(&format!("{}/#token={}", server.url, server.token))
-        .await;
+    assert_eq!(old["superseded_by"], second, "{old}");
+}
+
+/// The plan card says so, and counts the current attempt only; the new
+/// session's row shows the task and the user's note, not the launcher's
+/// words to the agent around them (issue 37).
+async fn the_card_and_the_row_say_it_was_sent_back(server: &InProcess, first: &str, second: &str) {
+    let page = page(server, "isolation-sent-back-failure").await;
     let card = page
         .wait_js(
             "the plan card's history",
@@ -818,8 +838,6 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         )
         .await;
     let card = card.as_str().unwrap();
-    // Its row shows the task and the user's note, not the launcher's words
-    // to the agent around them (issue 37).
     let task = page
         .wait_js(
             "the sent-back session's task",
@@ -841,12 +859,11 @@ async fn sent_back_work_goes_on_in_the_same_worktree() {
         "{card}"
     );
     page.quit().await;
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dirty_working_tree_under_the_plans_files_is_said() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let repo = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]).repo();
     std::fs::write(repo.path.join("src/a.rs"), "uncommitted\n").unwrap();
     std::fs::write(repo.path.join("src/b.rs"), "uncommitted too\n").unwrap();
     let base = head_of(&repo.path);
@@ -870,14 +887,13 @@ async fn a_dirty_working_tree_under_the_plans_files_is_said() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_isolation_and_a_repository_without_a_commit_keep_the_one_tree() {
     for (extra, commit) in [("  isolation: shared\n", true), ("", false)] {
-        let repo = TestRepo::new(RepoOptions::default());
-        let config = repo.path.join("governance.yaml");
-        let yaml = std::fs::read_to_string(&config).unwrap() + extra;
-        std::fs::write(&config, yaml).unwrap();
-        if commit {
-            commit_all(&repo.path, "initial");
-        }
-        let server = InProcess::start(&repo).await;
+        let scenario = Scenario::new().launcher(extra);
+        let scenario = if commit {
+            scenario.committed()
+        } else {
+            scenario
+        };
+        let (repo, server) = scenario.serve().await;
         let api = &server.api;
         let z = plan(
             api,
@@ -908,9 +924,22 @@ async fn shared_isolation_and_a_repository_without_a_commit_keep_the_one_tree() 
     }
 }
 
+/// Waits until department `id`'s worktree was recorded at its exit (the
+/// last record the launcher takes by itself).
+async fn recorded_at_its_exit(api: &Api, id: &str) {
+    wait_until("its record at its exit", PATIENCE, || async {
+        let records = api.audit_events("worktree_recorded").await;
+        records
+            .iter()
+            .any(|e| e["session_id"] == id && e["reason"] == "exit")
+            .then_some(())
+    })
+    .await;
+}
+
 #[test]
 fn report_session_is_the_governance_report_of_one_departments_diff() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("docs/x.md", "x\n")]);
+    let repo = isolated("", &[("src/a.rs", "a\n"), ("docs/x.md", "x\n")]).repo();
     let rt = test_runtime();
     let id = rt.block_on(async {
         let server = InProcess::start(&repo).await;
@@ -930,7 +959,10 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
         )
         .await;
         let ds = recorded(api, &z, 1).await;
-        let id = ds[0]["id"].as_str().unwrap().to_string();
+        let id = id_of(&ds[0]);
+        // Its exit records it again after its report (what changed since is
+        // kept too): the folder changes below come after that record.
+        recorded_at_its_exit(api, &id).await;
         // The user's own change is not the department's.
         std::fs::write(repo.path.join("docs/x.md"), "the user's\n").unwrap();
         // Its folder changed after the record (the agent, or anyone): the
@@ -978,7 +1010,7 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
 
 #[test]
 fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
+    let repo = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]).repo();
     let rt = test_runtime();
     let (pending, applied) = rt.block_on(async {
         let server = InProcess::start(&repo).await;
@@ -1060,23 +1092,23 @@ fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
 /// takes a while, each with its own text.
 const MANY: usize = 600;
 
+/// How many of the kill test's files are in the user's tree.
+fn present(repo: &TestRepo) -> usize {
+    (0..MANY)
+        .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
+        .count()
+}
+
 #[test]
 fn kill_9_during_an_integration_leaves_it_done_or_undone() {
-    let repo = isolated_repo("", &[("src/keep.rs", "k\n")]);
     // The department's agent writes MANY files, then runs the fake agent.
-    let script = format!(
-        "if [ \"$CODEX_GOVERNANCE_SESSION_KIND\" = department ]; then mkdir -p gen; i=0; \
-         while [ $i -lt {MANY} ]; do echo \"file $i\" > gen/f$i.txt; i=$((i+1)); done; fi; \
-         exec \"$0\" \"$@\""
-    );
-    let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
-    command.extend(TestRepo::agent_command(&RepoOptions::default()));
-    repo.write_config(&RepoOptions {
-        agent_command: Some(command),
-        max_departments: 3,
-        ..Default::default()
-    });
-    commit_all(&repo.path, "config");
+    let repo = isolated("", &[("src/keep.rs", "k\n")])
+        .department_script(&format!(
+            "mkdir -p gen; i=0; \
+             while [ $i -lt {MANY} ]; do echo \"file $i\" > gen/f$i.txt; i=$((i+1)); done"
+        ))
+        .max_departments(3)
+        .repo();
     let rt = test_runtime();
     let ids: Vec<String> = rt.block_on(async {
         let server = InProcess::start(&repo).await;
@@ -1085,9 +1117,7 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         let z = plan(api, vec![a("one"), a("two"), a("three")]).await;
         let ds = recorded(api, &z, 3).await;
         server.stop().await;
-        ds.iter()
-            .map(|d| d["id"].as_str().unwrap().to_string())
-            .collect()
+        ds.iter().map(id_of).collect()
     });
     // Each integration stops at a known point of its writes (a debug-build
     // setting), the launcher is killed there, and the next one settles it:
@@ -1100,61 +1130,15 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         ("merge", "end".to_string(), "pending"),
     ];
     for (cycle, (id, (mode, pause, expected))) in ids.iter().zip(cycles).enumerate() {
-        let env = [(
-            "CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION".to_string(),
-            pause.clone(),
-        )];
-        let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
-        let api = launcher.api.clone();
-        let id2 = id.clone();
-        let call = rt.spawn(async move { integrate(&api, &id2, mode).await });
-        let present = || {
-            (0..MANY)
-                .filter(|i| repo.path.join(format!("gen/f{i}.txt")).exists())
-                .count()
-        };
-        let written = if pause == "end" { MANY } else { MANY / 2 };
-        rt.block_on(async {
-            wait_until("the integration started", PATIENCE, || async {
-                let started = launcher.api.audit_events("integration_started").await;
-                started
-                    .iter()
-                    .any(|e| e["session_id"] == id.as_str())
-                    .then_some(())
-            })
-            .await;
-            wait_until("the writes up to the pause", PATIENCE, || async {
-                (present() == written).then_some(())
-            })
-            .await;
-        });
-        launcher.kill9();
-        call.abort();
+        killed_at_the_pause(&rt, &repo, id, mode, &pause);
         let mut launcher = spawn_launcher(&repo.path, &[]);
-        let state = rt.block_on(async {
-            wait_until("the integration settled", PATIENCE, || async {
-                let s = launcher.api.session(id).await;
-                let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
-                (st == "applied" || st == "pending").then_some(st)
-            })
-            .await
-        });
+        let (state, settled) = rt.block_on(settled_after_the_restart(&launcher.api, id));
         assert_eq!(state, expected, "cycle {cycle}: {mode} paused at {pause}");
-        let settled = rt.block_on(async {
-            let mut events = launcher.api.audit_events("integration_done").await;
-            events.extend(launcher.api.audit_events("integration_undone").await);
-            let mine: Vec<Value> = events
-                .into_iter()
-                .filter(|e| e["session_id"] == id.as_str())
-                .collect();
-            assert_eq!(mine.len(), 1, "one ending audited: {mine:?}");
-            mine[0].clone()
-        });
         match state.as_str() {
             "applied" => {
                 assert_eq!(settled["event"], "integration_done", "{settled}");
                 assert_eq!(settled["recovered"], true, "{settled}");
-                assert_eq!(present(), MANY, "cycle {cycle}: all done");
+                assert_eq!(present(&repo), MANY, "cycle {cycle}: all done");
                 // The next department integrates onto a clean tree again.
                 std::fs::remove_dir_all(repo.path.join("gen")).unwrap();
             }
@@ -1167,7 +1151,7 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
                         .contains("launcher stopped"),
                     "{settled}"
                 );
-                assert_eq!(present(), 0, "cycle {cycle}: nothing done");
+                assert_eq!(present(&repo), 0, "cycle {cycle}: nothing done");
             }
         }
         assert_eq!(
@@ -1178,6 +1162,59 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         assert!(clean(&repo.path), "cycle {cycle}: a clean tree");
         launcher.terminate();
     }
+}
+
+/// A launcher told to pause integrations at `pause` integrates `id` in
+/// `mode`, and is killed (-9) once the integration started and wrote up to
+/// the pause.
+fn killed_at_the_pause(
+    rt: &tokio::runtime::Runtime,
+    repo: &TestRepo,
+    id: &str,
+    mode: &'static str,
+    pause: &str,
+) {
+    let env = [(
+        "CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION".to_string(),
+        pause.to_string(),
+    )];
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = launcher.api.clone();
+    let id2 = id.to_string();
+    let call = rt.spawn(async move { integrate(&api, &id2, mode).await });
+    let written = if pause == "end" { MANY } else { MANY / 2 };
+    rt.block_on(async {
+        wait_until("the integration started", PATIENCE, || async {
+            let started = launcher.api.audit_events("integration_started").await;
+            started.iter().any(|e| e["session_id"] == id).then_some(())
+        })
+        .await;
+        wait_until("the writes up to the pause", PATIENCE, || async {
+            (present(repo) == written).then_some(())
+        })
+        .await;
+    });
+    launcher.kill9();
+    call.abort();
+}
+
+/// The state `id`'s integration settled in after the restart (applied or
+/// pending), and the one audit event that ended it.
+async fn settled_after_the_restart(api: &Api, id: &str) -> (String, Value) {
+    let state = wait_until("the integration settled", PATIENCE, || async {
+        let s = api.session(id).await;
+        let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
+        (st == "applied" || st == "pending").then_some(st)
+    })
+    .await;
+    let mut events = api.audit_events("integration_done").await;
+    events.extend(api.audit_events("integration_undone").await);
+    let mine: Vec<Value> = events
+        .into_iter()
+        .filter(|e| e["session_id"] == id)
+        .collect();
+    assert_eq!(mine.len(), 1, "one ending audited: {mine:?}");
+    (state, mine[0].clone())
 }
 
 /// Clicks the first element matching `css` once there is one.
@@ -1198,11 +1235,7 @@ async fn click_when(d: &browser::Browser, what: &str, css: &str) {
 async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
     let (repo, server, _, id) =
         one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("isolation-changes-failure.png");
-    d.goto(&format!("{}/#token={}", server.url, server.token))
-        .await;
+    let d = page(&server, "isolation-changes-failure").await;
     let wait = Duration::from_secs(45);
     let opener = format!("[data-open-changes='{id}']");
     click_when(&d, "the department's changes button", &opener).await;
@@ -1324,18 +1357,18 @@ fn by_task(ds: &[Value], task: &str) -> String {
 /// conflicting work discarded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved() {
-    let repo = isolated_repo(
+    let repo = isolated(
         "  scope: block\n",
         &[
             ("src/a.rs", "a\n"),
             ("src/d.rs", "d\n"),
             ("src/shared.rs", "fn one() {}\n"),
         ],
-    );
+    )
+    .repo();
     std::fs::write(repo.path.join("src/d.rs"), "the user's own edit\n").unwrap();
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let hostile = "output/<i>x.log";
     let z = plan(
         api,
         vec![
@@ -1344,21 +1377,11 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
             assignment(
                 "edit A [[fake-agent: --after-report wait]]",
                 &["src/a.rs", "src/d.rs"],
-                &[("src/a.rs", "A"), (hostile, "x")],
+                &[("src/a.rs", "A"), (HOSTILE, "x")],
                 &["src/a.rs", "src/never.rs"],
             ),
-            assignment(
-                "edit B",
-                &["src/shared.rs"],
-                &[("src/shared.rs", "by-b")],
-                &["src/shared.rs"],
-            ),
-            assignment(
-                "edit C",
-                &["src/shared.rs"],
-                &[("src/shared.rs", "by-c")],
-                &["src/shared.rs"],
-            ),
+            edit_shared("edit B", "by-b"),
+            edit_shared("edit C", "by-c"),
         ],
     )
     .await;
@@ -1373,85 +1396,14 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     let (status, answer) = integrate(api, &c, "merge").await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 
-    let d = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("isolation-needs-you-failure.png");
-    d.goto(&format!("{}/#token={}", server.url, server.token))
-        .await;
+    let d = page(&server, "isolation-needs-you-failure").await;
     let dirty = need_item(&d, "the plan's dirty file", &format!("dirty:{z}"), "true").await;
     assert!(
         dirty.contains("src/d.rs") && dirty.contains("did not commit"),
         "{dirty}"
     );
-    // A's findings and C's conflict are in the one item for all waiting work.
-    let review = need_item(
-        &d,
-        "A's review findings",
-        "changes",
-        "li.textContent.includes('src/never.rs')",
-    )
-    .await;
-    for part in [
-        hostile,
-        "out of its scope",
-        "src/never.rs",
-        "reported but not changed",
-        "override",
-    ] {
-        assert!(review.contains(part), "{part} in {review}");
-    }
-    let conflict = need_item(
-        &d,
-        "C's conflict",
-        "changes",
-        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
-    )
-    .await;
-    assert!(
-        conflict.contains("conflicting: src/shared.rs"),
-        "{conflict}"
-    );
-    // The agent's file name is text, never markup; the badge counts the items.
-    let markup = d
-        .js(
-            "return document.querySelectorAll('#needs-you-list i').length \
-               + ':' + document.querySelector('#needs-you-count').textContent;",
-            vec![],
-        )
-        .await;
-    let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
-    assert_eq!(tags, "0", "no <i> element from a file name");
-    assert!(count.parse::<usize>().unwrap() >= 2, "count {count}");
-
-    // The queue's entry opens A's changes by keyboard; Discard there resolves it.
-    d.js(
-        "document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"] [data-open-changes]`).focus();",
-        vec![json!(a)],
-    )
-    .await;
-    d.press_keys(browser::ENTER).await;
-    d.wait_js(
-        "A's changes in the drawer",
-        "const b = document.querySelector('#drawer-body'); \
-         return !!b && b.textContent.includes(arguments[0]) && b.textContent.includes('Discard');",
-        vec![json!(hostile)],
-        Duration::from_secs(45),
-    )
-    .await;
-    // Discard asks first.
-    d.js(
-        "document.querySelector('#drawer-body .changes-actions [data-decide=discard]').click(); \
-         document.querySelector('#drawer-body .changes-actions [data-confirm=discard]').click();",
-        vec![],
-    )
-    .await;
-    d.wait_js(
-        "A gone from the queue after Discard",
-        "return !document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"]`);",
-        vec![json!(a)],
-        Duration::from_secs(45),
-    )
-    .await;
+    findings_and_the_conflict_in_the_one_item(&d, &c).await;
+    discarded_from_the_drawer_the_queue_opens(&d, &a).await;
     assert_eq!(api.session(&a).await["workspace"]["state"], "discarded");
 
     // Reverting the user's file ends the plan's item ("Check again").
@@ -1464,13 +1416,7 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     )
     .await;
     need_gone(&d, "the dirty item after the revert", &format!("dirty:{z}")).await;
-    need_item(
-        &d,
-        "C's conflict still",
-        "changes",
-        &format!("li.querySelector('.queue-entry[data-session=\"{c}\"]')"),
-    )
-    .await;
+    need_item(&d, "C's conflict still", "changes", &queue_entry_of(&c)).await;
 
     api.post_ok("/api/discard", &json!({"session_id": c})).await;
     need_gone(&d, "the queue after C's Discard", "changes").await;
@@ -1485,12 +1431,87 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
     server.stop().await;
 }
 
+/// A file name the agent writes as HTML.
+const HOSTILE: &str = "output/<i>x.log";
+
+/// A Needs you item's check that the queue's entry of department `id` is in it.
+fn queue_entry_of(id: &str) -> String {
+    format!("li.querySelector('.queue-entry[data-session=\"{id}\"]')")
+}
+
+/// A's findings and C's conflict are in the one item for all waiting work;
+/// the agent's file name is text, never markup; the badge counts the items.
+async fn findings_and_the_conflict_in_the_one_item(d: &browser::Browser, c: &str) {
+    let review = need_item(
+        d,
+        "A's review findings",
+        "changes",
+        "li.textContent.includes('src/never.rs')",
+    )
+    .await;
+    for part in [
+        HOSTILE,
+        "out of its scope",
+        "src/never.rs",
+        "reported but not changed",
+        "override",
+    ] {
+        assert!(review.contains(part), "{part} in {review}");
+    }
+    let conflict = need_item(d, "C's conflict", "changes", &queue_entry_of(c)).await;
+    assert!(
+        conflict.contains("conflicting: src/shared.rs"),
+        "{conflict}"
+    );
+    let markup = d
+        .js(
+            "return document.querySelectorAll('#needs-you-list i').length \
+               + ':' + document.querySelector('#needs-you-count').textContent;",
+            vec![],
+        )
+        .await;
+    let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
+    assert_eq!(tags, "0", "no <i> element from a file name");
+    assert!(count.parse::<usize>().unwrap() >= 2, "count {count}");
+}
+
+/// The queue's entry opens A's changes by keyboard; Discard there (it asks
+/// first) resolves it.
+async fn discarded_from_the_drawer_the_queue_opens(d: &browser::Browser, a: &str) {
+    d.js(
+        "document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"] [data-open-changes]`).focus();",
+        vec![json!(a)],
+    )
+    .await;
+    d.press_keys(browser::ENTER).await;
+    d.wait_js(
+        "A's changes in the drawer",
+        "const b = document.querySelector('#drawer-body'); \
+         return !!b && b.textContent.includes(arguments[0]) && b.textContent.includes('Discard');",
+        vec![json!(HOSTILE)],
+        Duration::from_secs(45),
+    )
+    .await;
+    d.js(
+        "document.querySelector('#drawer-body .changes-actions [data-decide=discard]').click(); \
+         document.querySelector('#drawer-body .changes-actions [data-confirm=discard]').click();",
+        vec![],
+    )
+    .await;
+    d.wait_js(
+        "A gone from the queue after Discard",
+        "return !document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"]`);",
+        vec![json!(a)],
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
 /// Issue 34 item 5: a department that ended having changed nothing leaves
 /// nothing pending: it is settled, its worktree and branch go, and it is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branch_go() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = isolated("", &[("src/a.rs", "a\n")]).serve().await;
     let api = &server.api;
     let z = plan(api, vec![assignment("only look", &["src/a.rs"], &[], &[])]).await;
     let status = api
@@ -1506,9 +1527,8 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
     assert_eq!(d["workspace"]["removed"], true, "{d}");
     assert!(!workspace_path(&d).exists(), "{d}");
     let branch = d["workspace"]["branch"].as_str().unwrap();
-    let git = git2::Repository::open(&repo.path).unwrap();
     assert!(
-        git.find_branch(branch, git2::BranchType::Local).is_err(),
+        !branch_exists(&repo.path, branch),
         "{branch} is still there"
     );
     let settled = api.audit_events("worktree_settled_empty").await;
@@ -1525,8 +1545,9 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
 /// never to revert it; the user's own uncommitted file is still named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]);
-    let server = InProcess::start(&repo).await;
+    let (repo, server) = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")])
+        .serve()
+        .await;
     let api = &server.api;
     let z1 = plan(
         api,
@@ -1539,7 +1560,7 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     )
     .await;
     let ds = recorded(api, &z1, 1).await;
-    let d = ds[0]["id"].as_str().unwrap().to_string();
+    let d = id_of(&ds[0]);
     let (status, answer) = integrate(api, &d, "apply").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     std::fs::write(repo.path.join("src/b.rs"), "the user's own edit\n").unwrap();
@@ -1563,11 +1584,7 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
         json!([{"path": "src/a.rs", "session_id": d}]),
         "{z2_view}"
     );
-    let page = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("isolation-applied-failure.png");
-    page.goto(&format!("{}/#token={}", server.url, server.token))
-        .await;
+    let page = page(&server, "isolation-applied-failure").await;
     let applied = need_item(&page, "the applied file", &format!("applied:{z2}"), "true").await;
     assert!(
         applied.contains(&format!("src/a.rs holds {d}'s applied change"))
@@ -1618,8 +1635,7 @@ async fn undo_takes_back_an_apply_or_a_merge_until_the_user_changed_what_it_wrot
     assert_eq!(read(&repo), "a\n");
     assert!(clean(&repo.path), "as before the Apply");
     let branch = body["workspace"]["branch"].as_str().unwrap().to_string();
-    let git = git2::Repository::open(&repo.path).unwrap();
-    assert!(git.find_branch(&branch, git2::BranchType::Local).is_ok());
+    assert!(branch_exists(&repo.path, &branch));
     let (status, body) = integrate(api, &id, "apply").await;
     assert_eq!(status, StatusCode::OK, "applied again: {body}");
     std::fs::write(repo.path.join("src/a.rs"), "the user's edit\n").unwrap();
@@ -1669,8 +1685,9 @@ async fn undo_takes_back_an_apply_or_a_merge_until_the_user_changed_what_it_wrot
 /// department) and when a scope is open under `launcher.scope: block`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_block() {
-    let repo = isolated_repo("  scope: block\n", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server) = isolated("  scope: block\n", &[("src/a.rs", "a\n")])
+        .serve()
+        .await;
     let api = &server.api;
     let z = api.start_zhongshu("review the plan").await;
     api.post_ok(
@@ -1710,15 +1727,16 @@ async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_b
 /// own worktree, its work so far in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
+    let repo = isolated("", &[("src/a.rs", "a\n")]).repo();
     let mut first = spawn_launcher(&repo.path, &[]);
     let api = first.api.clone();
     let z = api.start_zhongshu("long work").await;
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "slow", "assignments": [
-            {"department": "lingyubu", "files": ["src/a.rs"],
-             "task": "slow work [[fake-agent: --work-seconds 600]]"}]}),
+    scenario::register_plan(
+        &api,
+        &z,
+        "slow",
+        json!([{"department": "lingyubu", "files": ["src/a.rs"],
+                "task": "slow work [[fake-agent: --work-seconds 600]]"}]),
     )
     .await;
     let d = api
@@ -1729,7 +1747,7 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
         })
         .await;
     let d = departments(&d).remove(0);
-    let id = d["id"].as_str().unwrap().to_string();
+    let id = id_of(&d);
     let worktree = workspace_path(&d);
     std::fs::write(worktree.join("src/a.rs"), "half done\n").unwrap();
     first.terminate();
@@ -1743,13 +1761,26 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
     assert_ne!(plan["plan"]["status"], "finished", "{plan}");
     let fallbacks = api.audit_events("result_registered").await;
     assert!(fallbacks.is_empty(), "no fallback result: {fallbacks:?}");
-
-    // The plan card offers Resume plan; the page's button is the API's call.
-    let page = browser::Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("isolation-resume-plan-failure.png");
-    page.goto(&format!("{}/#token={}", second.url, second.token))
+    let planner = resumed_from_the_plan_card(&second, &id).await;
+    assert_ne!(planner, z, "a PTY planner comes back as a new session");
+    let (code, again) = api
+        .post("/api/resume_plan", &json!({"session_id": z}))
         .await;
+    assert!(!code.is_success(), "nothing left to resume: {again}");
+    again_in_its_worktree_with_its_work(&api, &d, &planner).await;
+    second.terminate();
+}
+
+/// The plan card offers Resume plan for the department `id` stopped with
+/// the launcher; the page's button (the API's call) queues it again under
+/// a planner, whose id it returns.
+async fn resumed_from_the_plan_card(launcher: &Subprocess, id: &str) -> String {
+    let page = scenario::dashboard(
+        &launcher.url,
+        &launcher.token,
+        "isolation-resume-plan-failure",
+    )
+    .await;
     let offered = page
         .wait_js(
             "the plan's Resume plan",
@@ -1767,41 +1798,42 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
     );
     click_when(&page, "Resume plan", ".plan-resume button.resume-plan").await;
     let queued = wait_until("the cut-off department queued again", PATIENCE, || async {
-        let q = api.audit_events("assignment_retried").await;
+        let q = launcher.api.audit_events("assignment_retried").await;
         (!q.is_empty()).then_some(q)
     })
     .await;
     page.quit().await;
-    let planner = queued[0]["parent_session_id"].as_str().unwrap().to_string();
-    assert_ne!(
-        planner, z,
-        "a PTY planner comes back as a new session: {queued:?}"
-    );
-    assert_eq!(queued[0]["retried_session_id"], id.as_str(), "{queued:?}");
-    let (code, again) = api
-        .post("/api/resume_plan", &json!({"session_id": z}))
-        .await;
-    assert!(!code.is_success(), "nothing left to resume: {again}");
+    assert_eq!(queued[0]["retried_session_id"], id, "{queued:?}");
+    queued[0]["parent_session_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{queued:?}"))
+        .to_string()
+}
+
+/// The cut-off department `d` runs again under `planner`, in its worktree
+/// with its work so far, and the planner's plan follows the new attempt.
+async fn again_in_its_worktree_with_its_work(api: &Api, d: &Value, planner: &str) {
+    let id = d["id"].as_str().unwrap();
     let next = api
         .wait_status("the department again, in its worktree", |s| {
             departments(s).iter().any(|x| {
                 x["status"] == "running"
-                    && x["id"] != id.as_str()
+                    && x["id"] != id
                     && x["workspace"]["path"] == d["workspace"]["path"]
             })
         })
         .await;
     let next = departments(&next)
         .into_iter()
-        .find(|x| x["id"] != id.as_str() && x["status"] == "running")
+        .find(|x| x["id"] != id && x["status"] == "running")
         .unwrap();
-    assert_eq!(next["parent_session_id"], planner.as_str(), "{next}");
+    assert_eq!(next["parent_session_id"], planner, "{next}");
     assert!(
         next["task"].as_str().unwrap().contains("[Resumed]"),
         "{next}"
     );
     assert_eq!(
-        std::fs::read_to_string(worktree.join("src/a.rs")).unwrap(),
+        std::fs::read_to_string(workspace_path(d).join("src/a.rs")).unwrap(),
         "half done\n",
         "its work so far is still there"
     );
@@ -1811,30 +1843,15 @@ async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
     let a = &plan["plan"]["assignments"][0];
     assert_eq!(a["session_id"], next["id"], "{plan}");
     assert_eq!(a["earlier_sessions"], json!([id]), "{plan}");
-    second.terminate();
 }
 
 /// Send back starts a department like the queue does, so it waits for the
 /// same things: the queue's hold and its plan's budget (issue 35 item 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_back_waits_while_the_queue_is_held_or_the_plan_is_over_budget() {
-    let repo = isolated_repo("", &[("src/a.rs", "a\n")]);
-    let server = InProcess::start(&repo).await;
+    let (_repo, server, z, d) = one_assigned("", a1_in_src("first")).await;
     let api = &server.api;
-    let z = plan(
-        api,
-        vec![assignment(
-            "first",
-            &["src/"],
-            &[("src/a.rs", "A1")],
-            &["src/a.rs"],
-        )],
-    )
-    .await;
-    let first = recorded(api, &z, 1).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = id_of(&d);
     let store = &server.launcher.ctx.store;
     let in_an_hour = chrono::Utc::now().timestamp() + 3600;
     store

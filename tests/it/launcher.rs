@@ -37,158 +37,13 @@ fn dept_set(sessions: &[Value]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_host_origin_and_no_cors() {
     let (_repo, server) = serve(&[]).await;
-    let addr = server.addr;
-    let host = server.host();
-    let token = server.token.clone();
-    let mut answers: Vec<(String, RawResponse)> = Vec::new();
-
-    // Token missing, wrong, wrong scheme.
-    for (what, auth) in [
-        ("no token", String::new()),
-        (
-            "wrong token",
-            format!("Authorization: Bearer {}\n", "0".repeat(64)),
-        ),
-        (
-            "token prefix",
-            format!("Authorization: Bearer {}\n", &token[..32]),
-        ),
-        ("basic scheme", format!("Authorization: Basic {token}\n")),
-    ] {
-        let r = raw(
-            addr,
-            &format!("GET /api/status HTTP/1.1\nHost: {host}\n{auth}"),
-            b"",
-        )
-        .await;
-        assert_eq!(r.status, 401, "{what}: {r:?}");
-        assert_failure_shape(what, &r.json());
-        answers.push((what.into(), r));
-    }
-    // A POST without a token is refused before anything runs.
-    let r = raw(
-        addr,
-        &format!("POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nContent-Type: application/json"),
-        br#"{"task":"x"}"#,
-    )
-    .await;
-    assert_eq!(r.status, 401, "{r:?}");
-    answers.push(("post without token".into(), r));
-
-    // The right token works as a bearer header, and only so: no cookie is set
-    // or accepted (SECURITY.md), and `/?token=` is refused.
-    let r = raw(
-        addr,
-        &format!("GET /api/status HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}"),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.json()["ok"], json!(true));
-    answers.push(("bearer".into(), r));
-    let r = raw(
-        addr,
-        &format!("GET /?token={token} HTTP/1.1\nHost: {host}"),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 400, "{r:?}");
-    assert_eq!(r.header("set-cookie"), None, "{r:?}");
-    assert_failure_shape("token in the query", &r.json());
-    answers.push(("token in the query".into(), r));
-    let r = raw(
-        addr,
-        &format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: codex_governance_token={token}"),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 401, "a token cookie is not a credential: {r:?}");
-    assert_failure_shape("token cookie", &r.json());
-    answers.push(("cookie".into(), r));
-
-    // Foreign Host: 421, on /api/ and elsewhere, even with the token.
-    let port = addr.port();
-    for bad_host in [
-        "evil.example".to_string(),
-        format!("evil.example:{port}"),
-        format!("127.0.0.1:{}", port.wrapping_add(1)),
-        format!("192.168.1.10:{port}"),
-    ] {
-        for path in ["/api/status", "/healthz", "/"] {
-            let r = raw(
-                addr,
-                &format!("GET {path} HTTP/1.1\nHost: {bad_host}\nAuthorization: Bearer {token}"),
-                b"",
-            )
-            .await;
-            assert_eq!(r.status, 421, "Host {bad_host} {path}: {r:?}");
-            assert_failure_shape("foreign host", &r.json());
-            answers.push((format!("host {bad_host}"), r));
-        }
-    }
-    let r = raw(addr, "GET /healthz HTTP/1.0", b"").await;
-    assert_eq!(r.status, 421, "no Host header at all: {r:?}");
-    answers.push(("no host".into(), r));
-    // localhost:PORT is the same server.
-    let r = raw(
-        addr,
-        &format!("GET /api/status HTTP/1.1\nHost: localhost:{port}\nAuthorization: Bearer {token}"),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    answers.push(("localhost".into(), r));
-
-    // Foreign Origin: 403 on GET, POST and OPTIONS, token or not.
-    for origin in [
-        "http://evil.example",
-        "null",
-        &format!("http://127.0.0.1:{}", port.wrapping_add(1)),
-    ] {
-        let get = raw(
-            addr,
-            &format!("GET /api/status HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAuthorization: Bearer {token}"),
-            b"",
-        )
-        .await;
-        assert_eq!(get.status, 403, "GET Origin {origin}: {get:?}");
-        assert_failure_shape("GET foreign origin", &get.json());
-        let post = raw(
-            addr,
-            &format!(
-                "POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAuthorization: Bearer {token}\nContent-Type: application/json"
-            ),
-            br#"{"task":"should not start"}"#,
-        )
-        .await;
-        assert_eq!(post.status, 403, "POST Origin {origin}: {post:?}");
-        assert_failure_shape("POST foreign origin", &post.json());
-        let options = raw(
-            addr,
-            &format!(
-                "OPTIONS /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAccess-Control-Request-Method: POST\nAccess-Control-Request-Headers: authorization, content-type"
-            ),
-            b"",
-        )
-        .await;
-        assert_eq!(options.status, 403, "OPTIONS Origin {origin}: {options:?}");
-        assert_failure_shape("OPTIONS foreign origin", &options.json());
-        answers.push((format!("GET origin {origin}"), get));
-        answers.push((format!("POST origin {origin}"), post));
-        answers.push((format!("OPTIONS origin {origin}"), options));
-    }
-    // The server's own origin is fine.
-    let r = raw(
-        addr,
-        &format!("GET /api/status HTTP/1.1\nHost: {host}\nOrigin: http://{host}\nAuthorization: Bearer {token}"),
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 200, "own origin: {r:?}");
-    answers.push(("own origin".into(), r));
-
+    let mut answers = Answers::new(&server);
+    missing_or_wrong_tokens_are_401(&mut answers).await;
+    only_a_bearer_header_carries_the_token(&mut answers).await;
+    foreign_hosts_are_421(&mut answers).await;
+    foreign_origins_are_403(&mut answers).await;
     // No CORS header on any answer.
-    for (what, r) in &answers {
+    for (what, r) in &answers.kept {
         for (name, _) in &r.headers {
             assert!(
                 !name.starts_with("access-control-"),
@@ -202,47 +57,206 @@ async fn token_host_origin_and_no_cors() {
     server.stop().await;
 }
 
+/// Raw requests to the server under test, every answer kept so that the test
+/// can check at its end that none carried a CORS header.
+struct Answers {
+    addr: std::net::SocketAddr,
+    host: String,
+    token: String,
+    kept: Vec<(String, RawResponse)>,
+}
+
+impl Answers {
+    fn new(server: &InProcess) -> Answers {
+        Answers {
+            addr: server.addr,
+            host: server.host(),
+            token: server.token.clone(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// Sends `head` and `body`, keeps the answer as `what` and returns it.
+    async fn send(&mut self, what: &str, head: &str, body: &[u8]) -> &RawResponse {
+        let r = raw(self.addr, head, body).await;
+        self.kept.push((what.to_string(), r));
+        &self.kept.last().unwrap().1
+    }
+}
+
+/// Token missing, wrong, wrong scheme: 401, and a POST without a token is
+/// refused before anything runs.
+async fn missing_or_wrong_tokens_are_401(a: &mut Answers) {
+    let (host, token) = (a.host.clone(), a.token.clone());
+    for (what, auth) in [
+        ("no token", String::new()),
+        (
+            "wrong token",
+            format!("Authorization: Bearer {}\n", "0".repeat(64)),
+        ),
+        (
+            "token prefix",
+            format!("Authorization: Bearer {}\n", &token[..32]),
+        ),
+        ("basic scheme", format!("Authorization: Basic {token}\n")),
+    ] {
+        let head = format!("GET /api/status HTTP/1.1\nHost: {host}\n{auth}");
+        let r = a.send(what, &head, b"").await;
+        assert_eq!(r.status, 401, "{what}: {r:?}");
+        assert_failure_shape(what, &r.json());
+    }
+    let head = format!(
+        "POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nContent-Type: application/json"
+    );
+    let r = a
+        .send("post without token", &head, br#"{"task":"x"}"#)
+        .await;
+    assert_eq!(r.status, 401, "{r:?}");
+}
+
+/// The right token works as a bearer header, and only so: no cookie is set
+/// or accepted (SECURITY.md), and `/?token=` is refused.
+async fn only_a_bearer_header_carries_the_token(a: &mut Answers) {
+    let (host, token) = (a.host.clone(), a.token.clone());
+    let head = format!("GET /api/status HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}");
+    let r = a.send("bearer", &head, b"").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["ok"], json!(true));
+    let head = format!("GET /?token={token} HTTP/1.1\nHost: {host}");
+    let r = a.send("token in the query", &head, b"").await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.header("set-cookie"), None, "{r:?}");
+    assert_failure_shape("token in the query", &r.json());
+    let head =
+        format!("GET /api/status HTTP/1.1\nHost: {host}\nCookie: codex_governance_token={token}");
+    let r = a.send("cookie", &head, b"").await;
+    assert_eq!(r.status, 401, "a token cookie is not a credential: {r:?}");
+    assert_failure_shape("token cookie", &r.json());
+}
+
+/// Foreign Host: 421, on /api/ and elsewhere, even with the token; no Host at
+/// all too. localhost:PORT is the same server.
+async fn foreign_hosts_are_421(a: &mut Answers) {
+    let token = a.token.clone();
+    let port = a.addr.port();
+    for bad_host in [
+        "evil.example".to_string(),
+        format!("evil.example:{port}"),
+        format!("127.0.0.1:{}", port.wrapping_add(1)),
+        format!("192.168.1.10:{port}"),
+    ] {
+        for path in ["/api/status", "/healthz", "/"] {
+            let head =
+                format!("GET {path} HTTP/1.1\nHost: {bad_host}\nAuthorization: Bearer {token}");
+            let r = a.send(&format!("host {bad_host}"), &head, b"").await;
+            assert_eq!(r.status, 421, "Host {bad_host} {path}: {r:?}");
+            assert_failure_shape("foreign host", &r.json());
+        }
+    }
+    let r = a.send("no host", "GET /healthz HTTP/1.0", b"").await;
+    assert_eq!(r.status, 421, "no Host header at all: {r:?}");
+    let head =
+        format!("GET /api/status HTTP/1.1\nHost: localhost:{port}\nAuthorization: Bearer {token}");
+    let r = a.send("localhost", &head, b"").await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// Foreign Origin: 403 on GET, POST and OPTIONS, token or not. The server's
+/// own origin is fine.
+async fn foreign_origins_are_403(a: &mut Answers) {
+    let (host, token) = (a.host.clone(), a.token.clone());
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("http://127.0.0.1:{}", a.addr.port().wrapping_add(1)),
+    ] {
+        let head = format!("GET /api/status HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAuthorization: Bearer {token}");
+        let get = a.send(&format!("GET origin {origin}"), &head, b"").await;
+        assert_eq!(get.status, 403, "GET Origin {origin}: {get:?}");
+        assert_failure_shape("GET foreign origin", &get.json());
+        let head = format!(
+            "POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAuthorization: Bearer {token}\nContent-Type: application/json"
+        );
+        let body = br#"{"task":"should not start"}"#;
+        let post = a.send(&format!("POST origin {origin}"), &head, body).await;
+        assert_eq!(post.status, 403, "POST Origin {origin}: {post:?}");
+        assert_failure_shape("POST foreign origin", &post.json());
+        let head = format!(
+            "OPTIONS /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nOrigin: {origin}\nAccess-Control-Request-Method: POST\nAccess-Control-Request-Headers: authorization, content-type"
+        );
+        let options = a
+            .send(&format!("OPTIONS origin {origin}"), &head, b"")
+            .await;
+        assert_eq!(options.status, 403, "OPTIONS Origin {origin}: {options:?}");
+        assert_failure_shape("OPTIONS foreign origin", &options.json());
+    }
+    let head = format!("GET /api/status HTTP/1.1\nHost: {host}\nOrigin: http://{host}\nAuthorization: Bearer {token}");
+    let r = a.send("own origin", &head, b"").await;
+    assert_eq!(r.status, 200, "own origin: {r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_content_types_and_failure_shape() {
     let (_repo, server) = serve(&[]).await;
-    let addr = server.addr;
-    let host = server.host();
-    let token = &server.token;
-    let post_head = |ct: &str| {
-        format!("POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}\nContent-Type: {ct}")
-    };
+    simple_content_types_never_reach_a_handler(&server).await;
+    oversized_and_non_object_bodies_are_refused(&server).await;
+    unknown_routes_and_methods_are_404_and_405(&server).await;
+    handler_failures_share_the_shape(&server).await;
+    // Successes carry ok:true.
+    let (s, b) = server.api.get("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["ok"], json!(true), "{b}");
+    server.stop().await;
+}
 
-    // A cross-site "simple" request: text/plain (and form types) never reach a handler.
+/// The head of a POST to start a Zhongshu with the token and Content-Type `ct`.
+fn start_zhongshu_head(server: &InProcess, ct: &str) -> String {
+    format!(
+        "POST /api/start_zhongshu_session HTTP/1.1\nHost: {}\nAuthorization: Bearer {}\nContent-Type: {ct}",
+        server.host(),
+        server.token
+    )
+}
+
+/// A cross-site "simple" request: text/plain (and form types) never reach a
+/// handler, nor a body without a Content-Type: 415.
+async fn simple_content_types_never_reach_a_handler(server: &InProcess) {
     for ct in [
         "text/plain",
         "text/plain;charset=UTF-8",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
     ] {
-        let r = raw(addr, &post_head(ct), br#"{"task":"sneaky"}"#).await;
+        let r = raw(
+            server.addr,
+            &start_zhongshu_head(server, ct),
+            br#"{"task":"sneaky"}"#,
+        )
+        .await;
         assert_eq!(r.status, 415, "Content-Type {ct}: {r:?}");
         assert_failure_shape(ct, &r.json());
     }
-    let r = raw(
-        addr,
-        &format!("POST /api/start_zhongshu_session HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}"),
-        br#"{"task":"no content type"}"#,
-    )
-    .await;
+    let head = format!(
+        "POST /api/start_zhongshu_session HTTP/1.1\nHost: {}\nAuthorization: Bearer {}",
+        server.host(),
+        server.token
+    );
+    let r = raw(server.addr, &head, br#"{"task":"no content type"}"#).await;
     assert_eq!(r.status, 415, "no Content-Type: {r:?}");
     assert_failure_shape("no content type", &r.json());
+}
 
-    // Over 1 MiB: 413.
+/// Over 1 MiB: 413; not a JSON object, or fields of the wrong type: 400.
+async fn oversized_and_non_object_bodies_are_refused(server: &InProcess) {
+    let head = start_zhongshu_head(server, "application/json");
     let big = format!("{{\"task\":\"{}\"}}", "a".repeat(1024 * 1024 + 16));
-    let r = raw(addr, &post_head("application/json"), big.as_bytes()).await;
+    let r = raw(server.addr, &head, big.as_bytes()).await;
     assert_eq!(
         r.status, 413,
         "body over 1 MiB: status {} body {}",
         r.status, r.body
     );
     assert_failure_shape("413", &r.json());
-
-    // Not a JSON object: 400.
     for body in [
         &b"[1,2,3]"[..],
         b"\"a string\"",
@@ -252,7 +266,7 @@ async fn bodies_content_types_and_failure_shape() {
         b"{not json",
         b"",
     ] {
-        let r = raw(addr, &post_head("application/json"), body).await;
+        let r = raw(server.addr, &head, body).await;
         assert_eq!(
             r.status,
             400,
@@ -261,15 +275,17 @@ async fn bodies_content_types_and_failure_shape() {
         );
         assert_failure_shape("non-object body", &r.json());
     }
-    // Wrong field types: 400 with the shape too.
     let (s, b) = server
         .api
         .post("/api/start_zhongshu_session", &json!({"task": 5}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert_failure_shape("wrong type", &b);
+}
 
-    // Unknown routes and methods.
+/// Unknown routes are 404, known routes with another method 405, all in the
+/// failure shape.
+async fn unknown_routes_and_methods_are_404_and_405(server: &InProcess) {
     for (method, path, want) in [
         ("GET", "/api/no_such_route", 404),
         ("GET", "/no/such/page", 404),
@@ -285,18 +301,20 @@ async fn bodies_content_types_and_failure_shape() {
             "\nContent-Type: application/json"
         };
         let body: &[u8] = if method == "GET" { b"" } else { b"{}" };
-        let r = raw(
-            addr,
-            &format!(
-                "{method} {path} HTTP/1.1\nHost: {host}\nAuthorization: Bearer {token}{extra}"
-            ),
-            body,
-        )
-        .await;
+        let head = format!(
+            "{method} {path} HTTP/1.1\nHost: {}\nAuthorization: Bearer {}{extra}",
+            server.host(),
+            server.token
+        );
+        let r = raw(server.addr, &head, body).await;
         assert_eq!(r.status, want, "{method} {path}: {r:?}");
         assert_failure_shape(&format!("{method} {path}"), &r.json());
     }
-    // Handler-level failures share the shape: missing id, unknown session, empty task.
+}
+
+/// Handler-level failures share the shape: missing id, unknown session, empty
+/// task, a bad audit cursor, an unknown model.
+async fn handler_failures_share_the_shape(server: &InProcess) {
     for (path, want) in [
         ("/api/zhongshu_plan", 400),
         ("/api/zhongshu_plan?id=../../etc", 400),
@@ -331,11 +349,6 @@ async fn bodies_content_types_and_failure_shape() {
         assert_eq!(s.as_u16(), want, "POST {path} {body}: {b}");
         assert_failure_shape(path, &b);
     }
-    // Successes carry ok:true.
-    let (s, b) = server.api.get("/healthz").await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(b["ok"], json!(true), "{b}");
-    server.stop().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -353,11 +366,40 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
     let id = api.start_zhongshu(task).await;
     let log = wait_log(&repo, &id, "FAKE_AGENT_OPTIONS").await;
     let session = api.session(&id).await;
-
     let argv = log_json(&log, "FAKE_AGENT_ARGV ")
         .unwrap_or_else(|| panic!("no FAKE_AGENT_ARGV line in the log:\n{log}"));
     let argv: Vec<String> = serde_json::from_value(argv).unwrap();
-    // The argument vector holds every word of the template, program first.
+    the_prompt_is_the_last_argument_verbatim(&argv, task, &session);
+    let after = |flag: &str| {
+        let i = argv
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} in {argv:?}"));
+        argv[i + 1].clone()
+    };
+    assert_eq!(after("--model"), session["model"].as_str().unwrap());
+    assert_eq!(after("--session"), id);
+    assert_eq!(
+        after("--prompt-file"),
+        session["prompt_path"].as_str().unwrap()
+    );
+    assert_eq!(
+        std::fs::canonicalize(after("--cd")).unwrap(),
+        std::fs::canonicalize(&repo.path).unwrap()
+    );
+    let env = log_json(&log, "FAKE_AGENT_ENV ").expect("env line");
+    a_zhongshus_environment_names_it_and_no_department(&env, &server, &id, &session);
+    assert!(
+        !log.contains(&server.token),
+        "the token never appears in a transcript"
+    );
+    a_department_gets_its_parent_department_and_mailbox(&repo, &server, &id, &session).await;
+    server.stop().await;
+}
+
+/// The argument vector holds every word of the template, program first; the
+/// task arrives verbatim in the last one, unrun, as in the prompt file.
+fn the_prompt_is_the_last_argument_verbatim(argv: &[String], task: &str, session: &Value) {
     let expected_len = TestRepo::agent_command(&Default::default()).len();
     assert_eq!(
         argv.len(),
@@ -378,25 +420,16 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
         &prompt_file, prompt,
         "the prompt file holds the same prompt"
     );
-    let after = |flag: &str| {
-        let i = argv
-            .iter()
-            .position(|a| a == flag)
-            .unwrap_or_else(|| panic!("{flag} in {argv:?}"));
-        argv[i + 1].clone()
-    };
-    assert_eq!(after("--model"), session["model"].as_str().unwrap());
-    assert_eq!(after("--session"), id);
-    assert_eq!(
-        after("--prompt-file"),
-        session["prompt_path"].as_str().unwrap()
-    );
-    assert_eq!(
-        std::fs::canonicalize(after("--cd")).unwrap(),
-        std::fs::canonicalize(&repo.path).unwrap()
-    );
+}
 
-    let env = log_json(&log, "FAKE_AGENT_ENV ").expect("env line");
+/// A Zhongshu's environment (`env`, as the fake agent printed it) names the
+/// launcher, its session, prompt file and model, and nothing of a department.
+fn a_zhongshus_environment_names_it_and_no_department(
+    env: &Value,
+    server: &InProcess,
+    id: &str,
+    session: &Value,
+) {
     assert_eq!(env["CODEX_GOVERNANCE_URL"], json!(server.url), "{env}");
     assert_eq!(
         env["CODEX_GOVERNANCE_TOKEN_LEN"],
@@ -417,12 +450,17 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
             "a Zhongshu gets no {absent}: {env}"
         );
     }
-    assert!(
-        !log.contains(&server.token),
-        "the token never appears in a transcript"
-    );
+}
 
-    // A department gets its parent, department and mailbox.
+/// A department of Zhongshu `id` gets its parent, department and its own
+/// drop folder inside its Zhongshu's incoming/ (`zhongshu` is its session).
+async fn a_department_gets_its_parent_department_and_mailbox(
+    repo: &TestRepo,
+    server: &InProcess,
+    id: &str,
+    zhongshu: &Value,
+) {
+    let api = &server.api;
     let answer = api
         .post_ok(
             "/api/start_department",
@@ -432,7 +470,7 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
         .await;
     assert_eq!(answer["queued"], json!(false), "{answer}");
     let dept = answer["session_id"].as_str().unwrap().to_string();
-    let dlog = wait_log(&repo, &dept, "FAKE_AGENT_WAITING").await;
+    let dlog = wait_log(repo, &dept, "FAKE_AGENT_WAITING").await;
     let denv = log_json(&dlog, "FAKE_AGENT_ENV ").expect("env line");
     let dsession = api.session(&dept).await;
     assert_eq!(denv["CODEX_GOVERNANCE_SESSION_KIND"], json!("department"));
@@ -441,10 +479,9 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
     assert_eq!(denv["CODEX_GOVERNANCE_DEPARTMENT"], json!("lingyubu"));
     assert_eq!(denv["CODEX_GOVERNANCE_MODEL"], dsession["model"]);
     assert_eq!(denv["CODEX_GOVERNANCE_URL"], json!(server.url));
-    let incoming = session["mailbox"]["incoming"]
+    let incoming = zhongshu["mailbox"]["incoming"]
         .as_str()
         .expect("mailbox.incoming");
-    // The department's own drop folder inside its Zhongshu's incoming/.
     let own = std::path::Path::new(incoming).join(&dept);
     assert_eq!(
         denv["CODEX_GOVERNANCE_MAILBOX"],
@@ -458,7 +495,6 @@ async fn prompt_is_one_argument_and_env_reaches_agents() {
         dargv.last().unwrap().contains("department task"),
         "{dargv:?}"
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,12 +604,34 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
     let api = &server.api;
     let z = api.start_zhongshu("plan three").await;
     wait_plan_accepted(&repo, &z).await;
-
     let status = api
         .wait_status("2 departments running, 1 queued", |s| {
             running(&departments(s)).len() == 2 && s["queue"].as_array().map(Vec::len) == Some(1)
         })
         .await;
+    two_started_and_the_third_queued(api, &status, &z).await;
+    // GETs never pump the queue.
+    for _ in 0..3 {
+        api.status().await;
+    }
+    assert_eq!(api.status().await["queue"].as_array().unwrap().len(), 1);
+    // A fourth, started by hand while the limit is reached, is refused as
+    // the Python tool refused it (a plan's assignments queue; tests/python_parity.rs).
+    let (code, d) = api
+        .post(
+            "/api/start_department",
+            &json!({"parent_session_id": z, "department": "menxia", "task": "review [[fake-agent: --no-report --work-seconds 120]]"}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 400, "{d}");
+    assert_eq!(api.status().await["queue"].as_array().unwrap().len(), 1);
+    closing_one_starts_the_queue_head(api, &status).await;
+    server.stop().await;
+}
+
+/// In `status`: lingyubu and zhilibu started, gongchengbu (the third) waits in
+/// the queue, FIFO, and Zhongshu `z`'s plan says so.
+async fn two_started_and_the_third_queued(api: &Api, status: &Value, z: &str) {
     assert_eq!(status["active_department_sessions"], json!(2), "{status}");
     assert_eq!(status["max_department_sessions"], json!(2));
     let queued = status["queue"][0].clone();
@@ -584,7 +642,7 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
     );
     assert_eq!(queued["status"], json!("queued"));
     assert_eq!(queued["parent_session_id"], json!(z));
-    let started = dept_set(&departments(&status));
+    let started = dept_set(&departments(status));
     assert_eq!(
         started,
         BTreeSet::from(["lingyubu".to_string(), "zhilibu".to_string()])
@@ -602,26 +660,12 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
         json!(["git status --short"]),
         "verify_commands alias"
     );
+}
 
-    // GETs never pump the queue.
-    for _ in 0..3 {
-        api.status().await;
-    }
-    assert_eq!(api.status().await["queue"].as_array().unwrap().len(), 1);
-
-    // A fourth, started by hand while the limit is reached, is refused as
-    // the Python tool refused it (a plan's assignments queue; tests/python_parity.rs).
-    let (code, d) = api
-        .post(
-            "/api/start_department",
-            &json!({"parent_session_id": z, "department": "menxia", "task": "review [[fake-agent: --no-report --work-seconds 120]]"}),
-        )
-        .await;
-    assert_eq!(code.as_u16(), 400, "{d}");
-    assert_eq!(api.status().await["queue"].as_array().unwrap().len(), 1);
-
-    // Closing one frees a slot: the queue head (gongchengbu) starts.
-    let first = departments(&status)
+/// Closing lingyubu (in `status`) frees a slot: the queue head, gongchengbu,
+/// starts with its assignment's model.
+async fn closing_one_starts_the_queue_head(api: &Api, status: &Value) {
+    let first = departments(status)
         .into_iter()
         .find(|s| s["department"] == "lingyubu")
         .unwrap();
@@ -652,7 +696,6 @@ async fn plan_of_three_with_limit_two_queues_one_until_a_slot_frees() {
         json!("gpt-5.4"),
         "the assignment's model is used"
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1083,89 +1126,94 @@ fn kill_9_then_restart_recovers_sessions_plans_and_queue() {
         !repo.path.join(".tmp").exists(),
         "--state-dir is honoured: nothing in <repo>/.tmp"
     );
-    let old_pids: Vec<u32> = before["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["pid"].as_u64().unwrap() as u32)
-        .collect();
-    let old_ids: BTreeSet<String> = before["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect();
-    let queued_id = before["queue"][0]["id"].clone();
     let status = first.kill9();
     assert!(!status.success());
 
     let second = spawn_launcher(&repo.path, &["--state-dir", &sd]);
     assert_ne!(second.token, first.token, "a new token per start");
-    rt.block_on(async {
-        let api = &second.api;
-        let after = api.status().await;
-        for id in &old_ids {
-            let s = after["sessions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["id"] == json!(id))
-                .cloned();
-            let s = s.unwrap_or_else(|| panic!("{id} survives the restart: {after}"));
-            assert_eq!(s["status"], json!("exited"), "{s}");
-            assert_eq!(s["ended_reason"], json!("launcher_restart"), "{s}");
-            assert!(s["ended_at"].is_string(), "{s}");
-        }
-        for pid in &old_pids {
-            wait_gone(*pid, "an agent of the killed launcher").await;
-        }
-        // The plan is still there.
-        let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-        assert_eq!(p["plan"]["assignments"].as_array().unwrap().len(), 3, "{p}");
-        assert_eq!(p["plan"]["summary"], json!("test plan"));
-        // The queued item is still queued, or was started by the new launcher.
-        let after = api
-            .wait_status("the queued gongchengbu is queued or started", |s| {
-                let queued = s["queue"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|q| q["id"] == queued_id && q["status"] == "queued");
-                let started = departments(s).iter().any(|d| {
-                    d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap())
-                });
-                queued || started
-            })
-            .await;
-        if let Some(new) = departments(&after).iter().find(|d| {
-            d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap())
-        }) {
-            assert_eq!(new["parent_session_id"], json!(z));
-            assert!(
-                after["queue"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|q| q["id"] != queued_id),
-                "started items leave the queue"
-            );
-        }
-        let audit = api.get_ok("/api/audit?since=0").await;
-        let restarts = audit["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event"] == "session_exited" && e["reason"] == "launcher_restart")
-            .count();
-        assert_eq!(
-            restarts,
-            old_ids.len(),
-            "one session_exited per recovered session"
-        );
-    });
+    rt.block_on(recovered_after_the_kill(&second.api, &z, &before));
     drop(second);
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
     assert_eq!(code, 0, "the chain continues across a kill -9: {out} {err}");
+}
+
+/// After a restart: every session of `before` (the killed launcher's status)
+/// is exited for the restart and its agent gone, Zhongshu `z`'s plan is
+/// still there, its queued item still queued or started by the new launcher,
+/// and each recovered session has one `session_exited` line.
+async fn recovered_after_the_kill(api: &Api, z: &str, before: &Value) {
+    let old: Vec<&Value> = before["sessions"].as_array().unwrap().iter().collect();
+    let old_ids: BTreeSet<String> = old
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let after = api.status().await;
+    for id in &old_ids {
+        let s = after["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == json!(id))
+            .cloned();
+        let s = s.unwrap_or_else(|| panic!("{id} survives the restart: {after}"));
+        assert_eq!(s["status"], json!("exited"), "{s}");
+        assert_eq!(s["ended_reason"], json!("launcher_restart"), "{s}");
+        assert!(s["ended_at"].is_string(), "{s}");
+    }
+    for s in &old {
+        let pid = s["pid"].as_u64().unwrap() as u32;
+        wait_gone(pid, "an agent of the killed launcher").await;
+    }
+    let p = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(p["plan"]["assignments"].as_array().unwrap().len(), 3, "{p}");
+    assert_eq!(p["plan"]["summary"], json!("test plan"));
+    the_queued_item_is_queued_or_started(api, z, &before["queue"][0]["id"], &old_ids).await;
+    let audit = api.get_ok("/api/audit?since=0").await;
+    let restarts = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "session_exited" && e["reason"] == "launcher_restart")
+        .count();
+    assert_eq!(
+        restarts,
+        old_ids.len(),
+        "one session_exited per recovered session"
+    );
+}
+
+/// The queued gongchengbu (queue item `queued_id`) is still queued, or was
+/// started by the new launcher (a session not in `old_ids`) and left the queue.
+async fn the_queued_item_is_queued_or_started(
+    api: &Api,
+    z: &str,
+    queued_id: &Value,
+    old_ids: &BTreeSet<String>,
+) {
+    let is_new_gongchengbu = |d: &Value| {
+        d["department"] == "gongchengbu" && !old_ids.contains(d["id"].as_str().unwrap())
+    };
+    let after = api
+        .wait_status("the queued gongchengbu is queued or started", |s| {
+            let queued = s["queue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|q| q["id"] == *queued_id && q["status"] == "queued");
+            queued || departments(s).iter().any(is_new_gongchengbu)
+        })
+        .await;
+    if let Some(new) = departments(&after).iter().find(|d| is_new_gongchengbu(d)) {
+        assert_eq!(new["parent_session_id"], json!(z));
+        assert!(
+            after["queue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|q| q["id"] != *queued_id),
+            "started items leave the queue"
+        );
+    }
 }
 
 #[test]
@@ -1254,7 +1302,7 @@ async fn audit_since_and_verify_detects_an_edit() {
     let all = api.get_ok("/api/audit?since=0").await;
     let events = all["events"].as_array().unwrap().clone();
     assert!(events.len() >= 3, "{all}");
-    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let seqs = seqs_of(&all);
     assert_eq!(
         seqs,
         (1..=seqs.len() as u64).collect::<Vec<_>>(),
@@ -1279,30 +1327,33 @@ async fn audit_since_and_verify_detects_an_edit() {
     ] {
         assert!(names.contains(&needed), "{needed} in {names:?}");
     }
-    let since = 2u64;
-    let tail = api.get_ok(&format!("/api/audit?since={since}")).await;
-    let tail_seqs: Vec<u64> = tail["events"]
+    audit_pages_since_and_before(api, &seqs).await;
+    server.stop().await;
+    verify_passes_then_names_an_edited_or_removed_line(&repo);
+}
+
+/// The `seq` of each event in an audit page.
+fn seqs_of(page: &Value) -> Vec<u64> {
+    page["events"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(tail_seqs, seqs[since as usize..].to_vec());
+        .collect()
+}
+
+/// `since` gives the lines after it; paging back from the newest line,
+/// `before` gives the lines just before it and where the page before that
+/// one ends. `seqs` are all the lines'.
+async fn audit_pages_since_and_before(api: &Api, seqs: &[u64]) {
+    let since = 2u64;
+    let tail = api.get_ok(&format!("/api/audit?since={since}")).await;
+    assert_eq!(seqs_of(&tail), seqs[since as usize..].to_vec());
     let none = api
         .get_ok(&format!("/api/audit?since={}", seqs.len()))
         .await;
     assert_eq!(none["events"], json!([]));
-    // Paging back from the newest line: `before` gives the lines just before it
-    // and where the page before that one ends.
-    let seqs_of = |page: &serde_json::Value| -> Vec<u64> {
-        page["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["seq"].as_u64().unwrap())
-            .collect()
-    };
-    let last = all["last_seq"].as_u64().unwrap();
+    let last = *seqs.last().unwrap();
     let newest = api
         .get_ok(&format!("/api/audit?before={}&limit=2", last + 1))
         .await;
@@ -1315,8 +1366,12 @@ async fn audit_since_and_verify_detects_an_edit() {
     let oldest = api.get_ok("/api/audit?before=2&limit=5").await;
     assert_eq!(seqs_of(&oldest), vec![1], "{oldest}");
     assert_eq!(oldest["next_before"], json!(null));
-    server.stop().await;
+}
 
+/// `audit verify` passes on the intact chain (by `--state-dir` and by
+/// `--repo`), then fails naming line 3 once a value in it is edited, and
+/// line 2 once that line is removed.
+fn verify_passes_then_names_an_edited_or_removed_line(repo: &TestRepo) {
     let sd = repo.state_dir().display().to_string();
     let (code, out, err) = run_binary(&["audit", "verify", "--state-dir", &sd]);
     assert_eq!(code, 0, "intact chain: {out} {err}");
@@ -1617,34 +1672,62 @@ async fn session_json_carries_every_spec_field() {
         .to_string();
     wait_log(&repo, &d, "FAKE_AGENT_WAITING").await;
     wait_log(&repo, &z, "FAKE_AGENT_WAITING").await;
-    let common = [
-        "id",
-        "session_kind",
-        "role",
-        "department",
-        "title",
-        "model",
-        "pid",
-        "status",
-        "exit_code",
-        "started_at",
-        "ended_at",
-        "prompt_path",
-        "log_path",
-        "heartbeat_status",
-        "idle_seconds",
-        "last_activity_at",
-        "transcript_preview",
-        "browser_terminal_id",
-        "browser_terminal_url",
-        "browser_terminal_status",
-        "input_history",
-    ];
     let zs = api.session(&z).await;
-    assert_keys("zhongshu", &zs, &common);
+    a_zhongshu_carries_its_fields(&zs, &d);
+    let ds = api.session(&d).await;
+    a_department_carries_its_fields(&ds, &z);
+    for s in [&zs, &ds] {
+        for key in ["started_at", "ended_at", "last_activity_at"] {
+            assert_time(key, &s[key]);
+        }
+        assert!(s["pid"].is_u64());
+        assert!(std::path::Path::new(s["prompt_path"].as_str().unwrap()).is_file());
+        assert!(std::path::Path::new(s["log_path"].as_str().unwrap()).is_file());
+    }
+    // After exit: status, exit code and end time.
+    api.post_ok("/api/close_session", &json!({"session_id": d}))
+        .await;
+    let ds = api.session(&d).await;
+    assert_eq!(ds["status"], json!("exited"));
+    assert_eq!(ds["heartbeat_status"], json!("exited"));
+    assert!(ds["exit_code"].is_i64(), "{ds}");
+    assert_time("ended_at", &ds["ended_at"]);
+    assert!(ds["ended_at"].is_string());
+    server.stop().await;
+}
+
+/// The fields every session carries, Zhongshu or department.
+const SESSION_FIELDS: [&str; 21] = [
+    "id",
+    "session_kind",
+    "role",
+    "department",
+    "title",
+    "model",
+    "pid",
+    "status",
+    "exit_code",
+    "started_at",
+    "ended_at",
+    "prompt_path",
+    "log_path",
+    "heartbeat_status",
+    "idle_seconds",
+    "last_activity_at",
+    "transcript_preview",
+    "browser_terminal_id",
+    "browser_terminal_url",
+    "browser_terminal_status",
+    "input_history",
+];
+
+/// A running Zhongshu `zs` with one department `d`: its own fields, its
+/// mailbox, its terminal, and what its backend can do.
+fn a_zhongshu_carries_its_fields(zs: &Value, d: &str) {
+    assert_keys("zhongshu", zs, &SESSION_FIELDS);
     assert_keys(
         "zhongshu",
-        &zs,
+        zs,
         &[
             "task",
             "unread_result_count",
@@ -1677,12 +1760,15 @@ async fn session_json_carries_every_spec_field() {
         "{zs}"
     );
     assert_eq!(zs["browser_terminal_status"], json!("running"));
+}
 
-    let ds = api.session(&d).await;
-    assert_keys("department", &ds, &common);
+/// A waiting zhilibu department `ds` of Zhongshu `z`: its own fields, not
+/// reported yet, active, its transcript previewed.
+fn a_department_carries_its_fields(ds: &Value, z: &str) {
+    assert_keys("department", ds, &SESSION_FIELDS);
     assert_keys(
         "department",
-        &ds,
+        ds,
         &[
             "task",
             "parent_session_id",
@@ -1707,24 +1793,6 @@ async fn session_json_carries_every_spec_field() {
             .contains("FAKE_AGENT_WAITING"),
         "{ds}"
     );
-    for s in [&zs, &ds] {
-        for key in ["started_at", "ended_at", "last_activity_at"] {
-            assert_time(key, &s[key]);
-        }
-        assert!(s["pid"].is_u64());
-        assert!(std::path::Path::new(s["prompt_path"].as_str().unwrap()).is_file());
-        assert!(std::path::Path::new(s["log_path"].as_str().unwrap()).is_file());
-    }
-    // After exit: status, exit code and end time.
-    api.post_ok("/api/close_session", &json!({"session_id": d}))
-        .await;
-    let ds = api.session(&d).await;
-    assert_eq!(ds["status"], json!("exited"));
-    assert_eq!(ds["heartbeat_status"], json!("exited"));
-    assert!(ds["exit_code"].is_i64(), "{ds}");
-    assert_time("ended_at", &ds["ended_at"]);
-    assert!(ds["ended_at"].is_string());
-    server.stop().await;
 }
 
 #[test]

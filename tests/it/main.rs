@@ -46,6 +46,8 @@ mod review;
 #[cfg(unix)]
 mod review_browser;
 #[cfg(unix)]
+mod review_findings;
+#[cfg(unix)]
 mod setup_browser;
 #[cfg(unix)]
 mod terminal_browser;

@@ -16,14 +16,14 @@
 
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::page;
 
-use browser::{Browser, WAIT};
+use browser::{Browser, ESCAPE, WAIT};
 use serde_json::json;
-use support::{InProcess, RepoOptions, TestRepo};
+use support::{Api, InProcess, RepoOptions, TestRepo};
 
 /// A report summary that would be live markup if anything parsed it as HTML.
 const HOSTILE: &str = "<img src=x onerror=alert(1)> <script>alert(2)</script>";
-const ESCAPE: &str = "\u{E00C}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_plain_states_keyboard_theme_and_phone() {
@@ -34,17 +34,30 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         .await
         .with_failure_artifact("needs-you-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
-    assert_eq!(
-        d.js(
-            "return document.querySelector('#needs-you').hidden;",
-            vec![]
-        )
-        .await,
-        json!(true),
-        "nothing needs the user yet"
-    );
+    assert!(d.hidden("#needs-you").await, "nothing needs the user yet");
 
-    // -- a plan that waits for confirmation is listed, with the count in the title
+    let z = list_a_plan_that_waits(&d, &api, &repo).await;
+    start_the_plan_from_needs_you(&d, &api, &z).await;
+    let failed_item = check_the_plain_states(&d, &api, &z).await;
+    d.shoot_at("needs-you-failed-1440x900.png", 1440, 900, None)
+        .await;
+    d.click(&format!("{failed_item} button[data-action=\"dismiss\"]"))
+        .await;
+    d.gone("the dismissed failure", &failed_item).await;
+    review_the_packet_and_a_diff_in_the_drawer(&d, &repo).await;
+    esc_goes_to_the_agent_and_ctrl_bracket_leaves(&d, &z).await;
+    slash_writes_a_task_and_question_mark_lists_the_keys(&d).await;
+    the_theme_follows_the_system_until_toggled(&d).await;
+    on_a_phone_nothing_overflows_and_titles_are_whole(&d).await;
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
+
+/// A plan that waits for confirmation (zhilibu reports a hostile summary,
+/// lingyubu fails with exit 3 and no report) is listed in Needs you, with the
+/// count in the tab title. Returns its planner.
+async fn list_a_plan_that_waits(d: &Browser, api: &Api, repo: &TestRepo) -> String {
     let plan = repo.write_json(
         "plan.json",
         &json!({
@@ -64,7 +77,7 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
             plan.display()
         ))
         .await;
-    let plan_item = format!("#needs-you-list .need[data-kind=\"plan\"][data-session=\"{z}\"]");
+    let plan_item = page::plan_item(&z);
     d.present("the plan in Needs you", &plan_item).await;
     assert!(
         d.text_of(&plan_item)
@@ -81,8 +94,13 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     .await;
     d.shoot_at("needs-you-plan-1440x900.png", 1440, 900, None)
         .await;
+    z
+}
 
-    // -- started from there (once it shows the plan's revision): both departments start, the item goes
+/// Started from there (once it shows the plan's revision), through the plan
+/// dialog: both departments start, the item goes.
+async fn start_the_plan_from_needs_you(d: &Browser, api: &Api, z: &str) {
+    let plan_item = page::plan_item(z);
     d.present(
         "the plan's revision in Needs you",
         &format!(
@@ -107,21 +125,17 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         json!("dispatched"),
         "{dispatched}"
     );
+}
 
-    // -- plain states: one reports, the other fails with exit 3 and no report
+/// Plain states: one department reports, the other fails with exit 3 and no
+/// report and is in Needs you with the fallback the launcher files for it.
+/// Returns the failure's Needs you item.
+async fn check_the_plain_states(d: &Browser, api: &Api, z: &str) -> String {
     let failed_row = ".session-row[data-state=\"failed\"]";
     d.present("the failed department's row", failed_row).await;
     let badge = d.text_of(&format!("{failed_row} .badge")).await;
     assert_eq!(badge, "failed: exit 3");
-    let failed_id = d
-        .js(
-            "return document.querySelector(arguments[0]).dataset.id;",
-            vec![json!(failed_row)],
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string();
+    let failed_id = d.data_of(failed_row, "id").await;
     let failed_item =
         format!("#needs-you-list .need[data-kind=\"failed\"][data-session=\"{failed_id}\"]");
     d.present("the failure in Needs you", &failed_item).await;
@@ -136,32 +150,26 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     )
     .await;
     // The launcher files a fallback result for it after a short grace.
-    support::wait_until("the failed department's fallback", WAIT, || {
-        let api = api.clone();
-        let (z, failed_id) = (z.clone(), failed_id.clone());
-        async move {
-            let inbox = api
-                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-                .await;
-            inbox["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| {
-                    r["department_session_id"] == json!(failed_id)
-                        && r["source"] == "launcher_fallback"
-                })
-                .then_some(())
-        }
+    support::wait_until("the failed department's fallback", WAIT, || async {
+        let inbox = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        inbox["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| {
+                r["department_session_id"] == json!(failed_id) && r["source"] == "launcher_fallback"
+            })
+            .then_some(())
     })
     .await;
-    d.shoot_at("needs-you-failed-1440x900.png", 1440, 900, None)
-        .await;
-    d.click(&format!("{failed_item} button[data-action=\"dismiss\"]"))
-        .await;
-    d.gone("the dismissed failure", &failed_item).await;
+    failed_item
+}
 
-    // -- review in the page: the packet (hostile text stays text), the raw report, a diff
+/// Review in the page: the packet (hostile text stays text, its own headings
+/// render), the raw report, a diff; Esc closes the drawer.
+async fn review_the_packet_and_a_diff_in_the_drawer(d: &Browser, repo: &TestRepo) {
     let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
     d.present("the reported result's Open button", open).await;
     d.click(open).await;
@@ -204,9 +212,11 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         .await;
     d.press_keys(ESCAPE).await;
     d.present("the drawer to close", "#drawer[hidden]").await;
+}
 
-    // -- Esc goes to the agent (Codex users stop a turn with it); Ctrl+]
-    // leaves the terminal, as its bar says while it has the keyboard
+/// Esc goes to the agent (Codex users stop a turn with it); Ctrl+] leaves
+/// the terminal, as its tile's bar says while it has the keyboard.
+async fn esc_goes_to_the_agent_and_ctrl_bracket_leaves(d: &Browser, z: &str) {
     let frame = format!(".slot[data-session=\"{z}\"] iframe.slot-frame");
     d.present("the Zhongshu's terminal", &frame).await;
     d.switch_to_frame(&frame).await;
@@ -247,15 +257,17 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     )
     .await;
     d.gone("the key hint to go", &keys).await;
+}
 
-    // -- `/` writes a task, `?` lists the keys
-    d.js("document.activeElement.blur();", vec![]).await;
+/// `/` writes a task, `?` lists the keys (Esc closes the list).
+async fn slash_writes_a_task_and_question_mark_lists_the_keys(d: &Browser) {
+    d.blur().await;
     d.press_keys("/").await;
     assert_eq!(
         d.js("return document.activeElement.id;", vec![]).await,
         json!("task")
     );
-    d.js("document.activeElement.blur();", vec![]).await;
+    d.blur().await;
     d.press_keys("?").await;
     assert_eq!(
         d.js("return document.querySelector('#shortcuts').open;", vec![])
@@ -269,8 +281,11 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
         vec![],
     )
     .await;
+}
 
-    // -- the theme follows the system until toggled; the toggle is kept
+/// The theme follows the system until toggled; the toggle is kept; dark and
+/// light have their own background.
+async fn the_theme_follows_the_system_until_toggled(d: &Browser) {
     let background = "return getComputedStyle(document.body).backgroundColor;";
     let theme = "return [document.documentElement.dataset.theme, localStorage.getItem('codex_governance_theme')];";
     let first = d.js(theme, vec![]).await;
@@ -300,21 +315,14 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     );
     d.shoot_at("needs-you-light-1440x900.png", 1440, 900, None)
         .await;
+}
 
-    // -- on a phone: no sideways overflow, titles whole
-    // The phone width took, and the page redrew for it and is still.
+/// On a phone (the width took, the page redrew for it and is still): no
+/// sideways overflow, titles whole.
+async fn on_a_phone_nothing_overflows_and_titles_are_whole(d: &Browser) {
     d.resize(390, 844).await;
     d.settle().await;
-    let overflow = d
-        .js(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow[0].as_u64() <= overflow[1].as_u64(),
-        "the page is wider than the phone: {overflow}"
-    );
+    page::assert_no_sideways_scroll(d, "the page on a phone").await;
     let cut = d
         .js(
             "return [...document.querySelectorAll('.slot-title, .row-name')].filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent);",
@@ -324,8 +332,4 @@ async fn needs_you_plain_states_keyboard_theme_and_phone() {
     assert_eq!(cut, json!([]), "titles cut on a phone");
     d.shoot_at("needs-you-phone-390x844.png", 390, 844, None)
         .await;
-
-    assert_eq!(d.open_alert().await, None);
-    d.quit().await;
-    launcher.stop().await;
 }

@@ -7,6 +7,7 @@
 
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::page;
 
 use browser::Browser;
 use serde_json::{json, Value};
@@ -51,56 +52,13 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     });
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();
-    let z = api.start_zhongshu("three departments").await;
-    let work = |file: &str| {
-        format!("work [[fake-agent: --write {file}=x --changed-file {file} --after-report wait]]")
-    };
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "three", "assignments": [
-            {"department": "zhilibu", "task": work("README.md")},
-            {"department": "gongchengbu", "task": work("tools/x.sh")},
-            {"department": "lingyubu", "task": work("src/x.rs")},
-        ]}),
-    )
-    .await;
-    api.wait_status("three departments reported", |s| {
-        departments(s)
-            .iter()
-            .filter(|d| d["state"] == "reported")
-            .count()
-            == 3
-    })
-    .await;
+    three_departments_reported(&api).await;
     let d = Browser::start(390, 844)
         .await
         .with_failure_artifact("phone-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
     d.present("four tiles", "#grid[data-count=\"4\"]").await;
-    // The account's two usage windows, as Codex's rate-limit events give them.
-    // Injected on top of what the page has (a delta older than it is dropped).
-    let seq = api.status().await["audit_seq"].clone();
-    d.wait_applied(seq.as_u64().unwrap()).await;
-    let window = |used: f64| json!({"used_percent": used, "window_minutes": 300, "resets_local": "2026-11-30 14:05"});
-    let quota: Value = json!({"primary": window(21.0), "secondary": window(64.0), "reserve_percent": 90, "parked": [], "budgets": []});
-    d.js(
-        "const [seq, quota] = arguments; import('/static/js/store.js').then((m) => \
-           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {quota: Object.assign({}, m.get().status.quota, quota)}}));",
-        vec![seq, quota],
-    )
-    .await;
-    let meter = d
-        .wait(
-            "the meter",
-            "const m = document.querySelector('#quota-meter'); return m && !m.hidden && m.innerText;",
-            vec![],
-        )
-        .await;
-    let meter = meter.as_str().unwrap();
-    assert!(
-        meter.contains("5h 21%") && meter.contains("week 64%") && !meter.contains("resets"),
-        "the meter collapses to its percentages: {meter:?}"
-    );
+    the_meter_collapses_to_its_percentages(&d, &api).await;
     d.settle().await;
     for (panel, name) in [
         ("terminals-panel", "terminals"),
@@ -111,11 +69,7 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     ] {
         d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
         d.settle().await;
-        let overflow = d.sideways_overflow().await;
-        assert!(
-            overflow <= 0,
-            "{panel} is wider than the phone by {overflow}"
-        );
+        page::assert_no_sideways_scroll(&d, &format!("{panel} on a phone")).await;
         let cut = d.js(MID_WORD_BREAKS, vec![]).await;
         assert_eq!(cut, json!([]), "titles broken inside a word in {panel}");
         d.shoot(&format!("phone-{name}-390x844.png"), Some(".view-tabs"))
@@ -142,4 +96,49 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     assert_eq!(d.open_alert().await, None);
     d.quit().await;
     launcher.stop().await;
+}
+
+/// A planner whose three departments write a file each and report, then wait.
+async fn three_departments_reported(api: &Api) {
+    let z = api.start_zhongshu("three departments").await;
+    let work = |file: &str| {
+        format!("work [[fake-agent: --write {file}=x --changed-file {file} --after-report wait]]")
+    };
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "three", "assignments": [
+            {"department": "zhilibu", "task": work("README.md")},
+            {"department": "gongchengbu", "task": work("tools/x.sh")},
+            {"department": "lingyubu", "task": work("src/x.rs")},
+        ]}),
+    )
+    .await;
+    api.wait_status("three departments reported", |s| {
+        departments(s)
+            .iter()
+            .filter(|d| d["state"] == "reported")
+            .count()
+            == 3
+    })
+    .await;
+}
+
+/// The account's two usage windows, as Codex's rate-limit events give them,
+/// put into the page: the meter shows only their percentages.
+async fn the_meter_collapses_to_its_percentages(d: &Browser, api: &Api) {
+    let window = |used: f64| json!({"used_percent": used, "window_minutes": 300, "resets_local": "2026-11-30 14:05"});
+    let quota: Value = json!({"primary": window(21.0), "secondary": window(64.0), "reserve_percent": 90, "parked": [], "budgets": []});
+    page::inject_status(d, api, json!({}), quota).await;
+    let meter = d
+        .wait(
+            "the meter",
+            "const m = document.querySelector('#quota-meter'); return m && !m.hidden && m.innerText;",
+            vec![],
+        )
+        .await;
+    let meter = meter.as_str().unwrap();
+    assert!(
+        meter.contains("5h 21%") && meter.contains("week 64%") && !meter.contains("resets"),
+        "the meter collapses to its percentages: {meter:?}"
+    );
 }

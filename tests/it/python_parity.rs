@@ -329,407 +329,442 @@ const ASSIGNED: &[(&str, Kind)] = &[
     ("active_zhongshu_sessions", Num),
 ];
 
-fn check(route: &str, v: &Value, fields: &[(&str, Kind)], missing: &mut Vec<String>) {
-    for (name, kind) in fields {
-        match v.get(name) {
-            Some(x) if fits(x, *kind) => {}
-            Some(x) => missing.push(format!("{route}: {name} is {x} (expected {kind:?})")),
-            None => missing.push(format!("{route}: {name} missing")),
-        }
-    }
+/// The GET routes whose answer is `ok` and one object: the path, the
+/// answer's fields, the object's key and the field tables it must meet.
+type Route = (
+    String,
+    &'static [(&'static str, Kind)],
+    &'static str,
+    &'static [&'static [(&'static str, Kind)]],
+);
+
+/// The plan of planner `z` once its departments reported.
+fn the_plan_route(z: &str) -> Route {
+    (
+        format!("/api/zhongshu_plan?id={z}"),
+        &[("ok", Bool), ("session", Obj), ("plan", Obj)],
+        "plan",
+        &[PLAN, PLAN_COUNTS],
+    )
+}
+
+/// The routes read after the inbox, named for planner `z`.
+fn routes_after_the_inbox(z: &str) -> Vec<Route> {
+    vec![
+        (
+            format!("/api/zhongshu_context?id={z}"),
+            &[("ok", Bool), ("context", Obj)],
+            "context",
+            &[CONTEXT],
+        ),
+        (
+            "/api/report".into(),
+            &[("ok", Bool), ("report", Obj)],
+            "report",
+            &[&[
+                ("mode", Str),
+                ("changed_count", Num),
+                ("provinces", Arr),
+                ("departments", Arr),
+                ("risks", Arr),
+                ("verify_commands", Arr),
+                ("preflight", Obj),
+            ]],
+        ),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_python_era_field_is_present() {
     let (repo, l) = serve(&["--lines", "2", "--summary", "parity summary"]).await;
-    let api = &l.api;
-    let mut missing = Vec::new();
-    let started = api
-        .post_ok("/api/start_zhongshu_session", &json!({"task": "parity"}))
-        .await;
-    check(
-        "POST /api/start_zhongshu_session",
-        &started,
-        STARTED,
-        &mut missing,
-    );
-    let z = started["session_id"].as_str().unwrap().to_string();
-    check("start.session", &started["session"], SESSION, &mut missing);
-    check("start.session", &started["session"], ZHONGSHU, &mut missing);
-    check(
-        "start.browser_terminal",
-        &started["browser_terminal"],
-        TERMINAL,
-        &mut missing,
-    );
-    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-    assert_eq!(plan["plan"]["ready"], false, "no plan yet: {plan}");
-    // Values the Python clients branch on.
-    let first = api.status().await;
-    // launch.ps1:45 `[bool]$status.ok -and [int]$status.api_version -ge 3`.
-    assert!(first["api_version"].as_u64().unwrap() >= 3, "{first}");
-    let session = &started["session"];
-    // dashboard.html:1108 (`session_kind === "zhongshu"`), codex_launcher.py:1450.
-    assert_eq!(session["session_kind"], "zhongshu", "{session}");
-    assert_eq!(session["department"], "zhongshu", "{session}");
-    assert_eq!(session["status"], "running", "dashboard.html:1372, :1391");
-    // dashboard.html:1131: a session's own terminal types (`read_only` false).
-    assert_eq!(session["browser_terminal_kind"], "codex_session");
-    assert_eq!(
-        started["browser_terminal"]["status"], "running",
-        "dashboard.html:1185"
-    );
-    assert_eq!(started["browser_terminal"]["read_only"], false);
-
-    // A plan registered over the API: its answer is the Python tool's plan.
-    let registered = api
-        .post_ok(
-            "/api/report_zhongshu_plan",
-            &json!({"session_id": z, "summary": "s",
-                    "assignments": [{"department": "zhilibu", "task": "d"}]}),
-        )
-        .await;
-    check(
-        "POST /api/report_zhongshu_plan",
-        &registered,
-        &[("ok", Bool), ("session_id", Str), ("plan", Obj)],
-        &mut missing,
-    );
-    check(
-        "zhongshu after a plan",
-        &api.session(&z).await,
-        ZHONGSHU_PLANNED,
-        &mut missing,
-    );
-    let p = &registered["plan"];
-    check("report_zhongshu_plan.plan", p, REGISTERED, &mut missing);
-    // dashboard.html:1773-1780: ready, then `auto_dispatch.started.length`.
-    assert_eq!(p["ready"], true, "{p}");
-    assert_eq!(
-        p["auto_dispatch"]["started"].as_array().map(Vec::len),
-        Some(1),
-        "{p}"
-    );
-    check("report_zhongshu_plan.plan", p, PLAN_COUNTS, &mut missing);
-    check(
-        "plan.auto_dispatch",
-        &p["auto_dispatch"],
-        DISPATCH,
-        &mut missing,
-    );
-    check(
-        "plan.assignments[0]",
-        &p["assignments"][0],
-        ASSIGNMENT,
-        &mut missing,
-    );
-
-    // Three departments that work a moment: the third waits in the queue.
-    let work = "[[fake-agent: --work-seconds 3]]";
-    let assigned = api
-        .post_ok(
-            "/api/start_assignments",
-            &json!({"parent_session_id": z, "assignments": [
-                {"department": "zhilibu", "task": format!("a {work}")},
-                {"department": "lingyubu", "task": format!("b {work}")},
-                {"department": "gongchengbu", "task": format!("c {work}")}]}),
-        )
-        .await;
-    check(
-        "POST /api/start_assignments",
-        &assigned,
-        ASSIGNED,
-        &mut missing,
-    );
-    assert_eq!(
-        assigned["queued_count"].as_u64().unwrap() as usize,
-        assigned["queued"].as_array().unwrap().len(),
-        "{assigned}"
-    );
-    match assigned["queued"].as_array().and_then(|q| q.first()) {
-        Some(q) => check("start_assignments.queued[0]", q, QUEUED, &mut missing),
-        None => missing.push(format!("nothing queued beyond the limit: {assigned}")),
+    let mut p = Parity {
+        api: &l.api,
+        missing: Vec::new(),
+    };
+    let z = p.start_a_planner().await;
+    p.register_a_plan(&z).await;
+    p.queue_three_departments(&z).await;
+    p.type_into_the_planner(&z).await;
+    p.wait_until_every_department_reported().await;
+    p.the_status_and_its_sessions().await;
+    p.the_planners_list().await;
+    let (path, top, key, inner) = the_plan_route(&z);
+    p.get_checked(&path, top, key, inner).await;
+    p.the_inbox_and_its_packet(&z).await;
+    for (path, top, key, inner) in routes_after_the_inbox(&z) {
+        p.get_checked(&path, top, key, inner).await;
     }
-    let status = api.status().await;
-    match status["queue"].as_array().and_then(|q| q.first()) {
-        Some(q) => check("status.queue[0]", q, QUEUED, &mut missing),
-        None => missing.push(format!("the queue is empty: {status}")),
-    }
-
-    // Typing into the Zhongshu: the answer and the history in Python's words.
-    let sent = api
-        .post_ok(
-            "/api/session_input",
-            &json!({"session_id": z, "input": "hello"}),
-        )
-        .await;
-    check("POST /api/session_input", &sent, SENT, &mut missing);
-    let zs = api.session(&z).await;
-    check(
-        "input_history[0]",
-        &zs["input_history"][0],
-        INPUT,
-        &mut missing,
-    );
-
-    // The departments report (the fake agent writes into the mailbox).
-    wait_until("every department reported", PATIENCE, || async {
-        let s = api.status().await;
-        let all = departments(&s);
-        let idle = s["queue"].as_array()?.is_empty()
-            && all.len() == 4
-            && all.iter().all(|d| d["report_status"] == "reported");
-        idle.then_some(())
-    })
-    .await;
-    let status = api.status().await;
-    check("GET /api/status", &status, STATUS, &mut missing);
-    check("status.ttyd", &status["ttyd"], TTYD, &mut missing);
-    assert_eq!(
-        status["departments"]["zhilibu"][0], "治理部",
-        "{{key: [title, duty]}}"
-    );
-    for s in status["sessions"].as_array().unwrap() {
-        check("status.sessions[]", s, SESSION, &mut missing);
-        let kind = if s["session_kind"] == "zhongshu" {
-            ZHONGSHU
-        } else {
-            DEPARTMENT
-        };
-        check("status.sessions[]", s, kind, &mut missing);
-    }
-    for t in status["browser_terminals"].as_array().unwrap() {
-        check("status.browser_terminals[]", t, TERMINAL, &mut missing);
-    }
-    let zs = api.get_ok("/api/zhongshu_sessions").await;
-    check(
-        "GET /api/zhongshu_sessions",
-        &zs,
-        ZHONGSHU_SESSIONS,
-        &mut missing,
-    );
-    let entry = &zs["zhongshu_sessions"][0];
-    check("zhongshu_sessions[0]", entry, ZHONGSHU_ENTRY, &mut missing);
-    for child in entry["child_departments"].as_array().unwrap() {
-        check("child_departments[]", child, SESSION, &mut missing);
-        check("child_departments[]", child, DEPARTMENT, &mut missing);
-    }
-    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-    check(
-        "GET /api/zhongshu_plan",
-        &plan,
-        &[("ok", Bool), ("session", Obj), ("plan", Obj)],
-        &mut missing,
-    );
-    check("zhongshu_plan.plan", &plan["plan"], PLAN, &mut missing);
-    check(
-        "zhongshu_plan.plan",
-        &plan["plan"],
-        PLAN_COUNTS,
-        &mut missing,
-    );
-    let peek = api
-        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-        .await;
-    check("GET /api/zhongshu_inbox", &peek, INBOX, &mut missing);
-    check(
-        "inbox.unread_results[0]",
-        &peek["unread_results"][0],
-        RESULT,
-        &mut missing,
-    );
-    // The handoff packet starts with the Python tool's header lines.
-    let packet = peek["unread_results"][0]["handoff_packet"]
-        .as_str()
-        .expect("a packet path");
-    let text = std::fs::read_to_string(packet).unwrap();
-    let head: Vec<&str> = text.lines().take(7).collect();
-    assert_eq!(head[0], "# Codex Department Handoff", "{text}");
-    for (line, key) in head[2..7].iter().zip([
-        "parent_session_id: ",
-        "department_session_id: ",
-        "department: ",
-        "source: ",
-        "reported_at: ",
-    ]) {
-        assert!(line.starts_with(key), "{key:?} in {head:?}");
-    }
-    // Reading (no peek) answers the newly read results as unread, as the Python tool does.
-    let unread_before = peek["unread_results"].as_array().unwrap().len();
-    let read = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
-    assert_eq!(
-        read["unread_results"].as_array().unwrap().len(),
-        unread_before,
-        "{read}"
-    );
-    let again = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
+    p.a_proposal_from_the_report().await;
+    p.a_department_and_a_shell_by_hand(&z).await;
+    p.notify_and_resume_the_planner(&z).await;
+    p.restart_the_exited_planner(&z).await;
     assert!(
-        again["unread_results"].as_array().unwrap().is_empty(),
-        "{again}"
-    );
-    assert!(
-        again["read_results"].as_array().unwrap().len() >= unread_before,
-        "{again}"
-    );
-    let ctx = api.get_ok(&format!("/api/zhongshu_context?id={z}")).await;
-    check(
-        "GET /api/zhongshu_context",
-        &ctx,
-        &[("ok", Bool), ("context", Obj)],
-        &mut missing,
-    );
-    check(
-        "zhongshu_context.context",
-        &ctx["context"],
-        CONTEXT,
-        &mut missing,
-    );
-    let report = api.get_ok("/api/report").await;
-    check(
-        "GET /api/report",
-        &report,
-        &[("ok", Bool), ("report", Obj)],
-        &mut missing,
-    );
-    check(
-        "report.report",
-        &report["report"],
-        &[
-            ("mode", Str),
-            ("changed_count", Num),
-            ("provinces", Arr),
-            ("departments", Arr),
-            ("risks", Arr),
-            ("verify_commands", Arr),
-            ("preflight", Obj),
-        ],
-        &mut missing,
-    );
-
-    // A proposal from the report (README.md routes to zhilibu).
-    let proposal = api
-        .post_ok("/api/plan_assignments", &json!({"task": "tidy the docs"}))
-        .await;
-    check(
-        "POST /api/plan_assignments",
-        &proposal,
-        &[("ok", Bool), ("plan", Obj), ("report", Obj)],
-        &mut missing,
-    );
-    check(
-        "plan_assignments.plan",
-        &proposal["plan"],
-        PROPOSED,
-        &mut missing,
-    );
-    check(
-        "plan_assignments.report",
-        &proposal["report"],
-        &[("departments", Arr), ("risks", Arr), ("changed_count", Num)],
-        &mut missing,
-    );
-    for a in proposal["plan"]["assignments"].as_array().unwrap() {
-        check(
-            "plan_assignments.plan.assignments[]",
-            a,
-            PROPOSED_ASSIGNMENT,
-            &mut missing,
-        );
-    }
-
-    // A department started by hand, now that slots are free.
-    let dept = api
-        .post_ok(
-            "/api/start_department",
-            &json!({"parent_session_id": z, "department": "menxia", "task": "review"}),
-        )
-        .await;
-    check("POST /api/start_department", &dept, STARTED, &mut missing);
-
-    // Terminals: the list, a shell started and closed.
-    let terms = api.get_ok("/api/browser_terminals").await;
-    check(
-        "GET /api/browser_terminals",
-        &terms,
-        &[("ok", Bool), ("terminals", Arr)],
-        &mut missing,
-    );
-    for t in terms["terminals"].as_array().unwrap() {
-        check("browser_terminals.terminals[]", t, TERMINAL, &mut missing);
-    }
-    let shell = api.post_ok("/api/browser_terminal/start", &json!({})).await;
-    check(
-        "browser_terminal/start.terminal",
-        &shell["terminal"],
-        TERMINAL,
-        &mut missing,
-    );
-    let closed = api
-        .post_ok(
-            "/api/browser_terminal/close",
-            &json!({"id": shell["terminal"]["id"]}),
-        )
-        .await;
-    check(
-        "browser_terminal/close.terminal",
-        &closed["terminal"],
-        TERMINAL,
-        &mut missing,
-    );
-
-    // What the inbox monitor posts, and a resume.
-    let notified = api
-        .post_ok(
-            "/api/notify_zhongshu",
-            &json!({"parent_session_id": z, "summary": "two reported", "risk_count": 0}),
-        )
-        .await;
-    check(
-        "POST /api/notify_zhongshu",
-        &notified,
-        NOTIFIED,
-        &mut missing,
-    );
-    let resumed = api
-        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
-        .await;
-    check(
-        "POST /api/restart_zhongshu_session",
-        &resumed,
-        RESTARTED_INLINE,
-        &mut missing,
-    );
-    // dashboard.html:1813 branches on `resumed_inline`.
-    assert_eq!(resumed["resumed_inline"], true, "{resumed}");
-    assert_eq!(resumed["session"]["id"], json!(z), "{resumed}");
-    // The audit line the Python tool wrote for each result.
-    let registered = api.audit_events("result_registered").await;
-    match registered.last() {
-        Some(e) => check("audit result_registered", e, AUDIT_RESULT, &mut missing),
-        None => missing.push("no result_registered audit line".into()),
-    }
-    // An exited Zhongshu restarts as a new session, answered like a start
-    // (codex_launcher.py:1618; dashboard.html:1811 reads session.id).
-    api.post_ok("/api/close_session", &json!({"session_id": z}))
-        .await;
-    let renewed = api
-        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
-        .await;
-    check(
-        "POST /api/restart_zhongshu_session (exited)",
-        &renewed,
-        STARTED,
-        &mut missing,
-    );
-    assert_ne!(renewed["resumed_inline"], true, "a new session: {renewed}");
-    assert_ne!(renewed["session"]["id"], json!(z), "{renewed}");
-    assert!(
-        missing.is_empty(),
+        p.missing.is_empty(),
         "Python-era fields missing or of another type:\n{}",
-        missing.join("\n")
+        p.missing.join("\n")
     );
     drop(repo);
     l.stop().await;
+}
+
+/// Walks the routes in the order a Python client meets them, collecting
+/// every field that is missing or of another type (the test fails once, on
+/// the whole list); values a client branches on are asserted on the spot.
+struct Parity<'a> {
+    api: &'a Api,
+    missing: Vec<String>,
+}
+
+impl Parity<'_> {
+    fn check(&mut self, route: &str, v: &Value, fields: &[(&str, Kind)]) {
+        for (name, kind) in fields {
+            match v.get(name) {
+                Some(x) if fits(x, *kind) => {}
+                Some(x) => self
+                    .missing
+                    .push(format!("{route}: {name} is {x} (expected {kind:?})")),
+                None => self.missing.push(format!("{route}: {name} missing")),
+            }
+        }
+    }
+
+    /// GETs `path`: its answer meets `top`, its object `key` each of `inner`.
+    async fn get_checked(
+        &mut self,
+        path: &str,
+        top: &[(&str, Kind)],
+        key: &str,
+        inner: &[&[(&str, Kind)]],
+    ) {
+        let answer = self.api.get_ok(path).await;
+        let route = path.split('?').next().unwrap();
+        self.check(&format!("GET {route}"), &answer, top);
+        let name = format!("{}.{key}", route.trim_start_matches("/api/"));
+        for fields in inner {
+            self.check(&name, &answer[key], fields);
+        }
+    }
+
+    /// A Zhongshu started as the dashboard starts one; no plan yet. Returns it.
+    async fn start_a_planner(&mut self) -> String {
+        let api = self.api;
+        let started = api
+            .post_ok("/api/start_zhongshu_session", &json!({"task": "parity"}))
+            .await;
+        self.check("POST /api/start_zhongshu_session", &started, STARTED);
+        let z = started["session_id"].as_str().unwrap().to_string();
+        self.check("start.session", &started["session"], SESSION);
+        self.check("start.session", &started["session"], ZHONGSHU);
+        self.check(
+            "start.browser_terminal",
+            &started["browser_terminal"],
+            TERMINAL,
+        );
+        let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+        assert_eq!(plan["plan"]["ready"], false, "no plan yet: {plan}");
+        // Values the Python clients branch on.
+        let first = api.status().await;
+        // launch.ps1:45 `[bool]$status.ok -and [int]$status.api_version -ge 3`.
+        assert!(first["api_version"].as_u64().unwrap() >= 3, "{first}");
+        let session = &started["session"];
+        // dashboard.html:1108 (`session_kind === "zhongshu"`), codex_launcher.py:1450.
+        assert_eq!(session["session_kind"], "zhongshu", "{session}");
+        assert_eq!(session["department"], "zhongshu", "{session}");
+        assert_eq!(session["status"], "running", "dashboard.html:1372, :1391");
+        // dashboard.html:1131: a session's own terminal types (`read_only` false).
+        assert_eq!(session["browser_terminal_kind"], "codex_session");
+        assert_eq!(
+            started["browser_terminal"]["status"], "running",
+            "dashboard.html:1185"
+        );
+        assert_eq!(started["browser_terminal"]["read_only"], false);
+        z
+    }
+
+    /// A plan registered over the API: its answer is the Python tool's plan.
+    async fn register_a_plan(&mut self, z: &str) {
+        let registered = self
+            .api
+            .post_ok(
+                "/api/report_zhongshu_plan",
+                &json!({"session_id": z, "summary": "s",
+                        "assignments": [{"department": "zhilibu", "task": "d"}]}),
+            )
+            .await;
+        self.check(
+            "POST /api/report_zhongshu_plan",
+            &registered,
+            &[("ok", Bool), ("session_id", Str), ("plan", Obj)],
+        );
+        let planned = self.api.session(z).await;
+        self.check("zhongshu after a plan", &planned, ZHONGSHU_PLANNED);
+        let p = &registered["plan"];
+        self.check("report_zhongshu_plan.plan", p, REGISTERED);
+        // dashboard.html:1773-1780: ready, then `auto_dispatch.started.length`.
+        assert_eq!(p["ready"], true, "{p}");
+        assert_eq!(
+            p["auto_dispatch"]["started"].as_array().map(Vec::len),
+            Some(1),
+            "{p}"
+        );
+        self.check("report_zhongshu_plan.plan", p, PLAN_COUNTS);
+        self.check("plan.auto_dispatch", &p["auto_dispatch"], DISPATCH);
+        self.check("plan.assignments[0]", &p["assignments"][0], ASSIGNMENT);
+    }
+
+    /// Three departments that work a moment: the third waits in the queue.
+    async fn queue_three_departments(&mut self, z: &str) {
+        let work = "[[fake-agent: --work-seconds 3]]";
+        let assigned = self
+            .api
+            .post_ok(
+                "/api/start_assignments",
+                &json!({"parent_session_id": z, "assignments": [
+                    {"department": "zhilibu", "task": format!("a {work}")},
+                    {"department": "lingyubu", "task": format!("b {work}")},
+                    {"department": "gongchengbu", "task": format!("c {work}")}]}),
+            )
+            .await;
+        self.check("POST /api/start_assignments", &assigned, ASSIGNED);
+        assert_eq!(
+            assigned["queued_count"].as_u64().unwrap() as usize,
+            assigned["queued"].as_array().unwrap().len(),
+            "{assigned}"
+        );
+        match assigned["queued"].as_array().and_then(|q| q.first()) {
+            Some(q) => self.check("start_assignments.queued[0]", q, QUEUED),
+            None => self
+                .missing
+                .push(format!("nothing queued beyond the limit: {assigned}")),
+        }
+        let status = self.api.status().await;
+        match status["queue"].as_array().and_then(|q| q.first()) {
+            Some(q) => self.check("status.queue[0]", q, QUEUED),
+            None => self.missing.push(format!("the queue is empty: {status}")),
+        }
+    }
+
+    /// Typing into the Zhongshu: the answer and the history in Python's words.
+    async fn type_into_the_planner(&mut self, z: &str) {
+        let sent = self
+            .api
+            .post_ok(
+                "/api/session_input",
+                &json!({"session_id": z, "input": "hello"}),
+            )
+            .await;
+        self.check("POST /api/session_input", &sent, SENT);
+        let zs = self.api.session(z).await;
+        self.check("input_history[0]", &zs["input_history"][0], INPUT);
+    }
+
+    /// The departments report (the fake agent writes into the mailbox).
+    async fn wait_until_every_department_reported(&self) {
+        wait_until("every department reported", PATIENCE, || async {
+            let s = self.api.status().await;
+            let all = departments(&s);
+            let idle = s["queue"].as_array()?.is_empty()
+                && all.len() == 4
+                && all.iter().all(|d| d["report_status"] == "reported");
+            idle.then_some(())
+        })
+        .await;
+    }
+
+    /// `GET /api/status`: its fields, ttyd, every session by its kind, every
+    /// terminal; departments as `{key: [title, duty]}`.
+    async fn the_status_and_its_sessions(&mut self) {
+        let status = self.api.status().await;
+        self.check("GET /api/status", &status, STATUS);
+        self.check("status.ttyd", &status["ttyd"], TTYD);
+        assert_eq!(
+            status["departments"]["zhilibu"][0], "治理部",
+            "{{key: [title, duty]}}"
+        );
+        for s in status["sessions"].as_array().unwrap() {
+            self.check("status.sessions[]", s, SESSION);
+            let kind = if s["session_kind"] == "zhongshu" {
+                ZHONGSHU
+            } else {
+                DEPARTMENT
+            };
+            self.check("status.sessions[]", s, kind);
+        }
+        for t in status["browser_terminals"].as_array().unwrap() {
+            self.check("status.browser_terminals[]", t, TERMINAL);
+        }
+    }
+
+    /// `GET /api/zhongshu_sessions`: each planner with its child departments.
+    async fn the_planners_list(&mut self) {
+        let zs = self.api.get_ok("/api/zhongshu_sessions").await;
+        self.check("GET /api/zhongshu_sessions", &zs, ZHONGSHU_SESSIONS);
+        let entry = &zs["zhongshu_sessions"][0];
+        self.check("zhongshu_sessions[0]", entry, ZHONGSHU_ENTRY);
+        for child in entry["child_departments"].as_array().unwrap() {
+            self.check("child_departments[]", child, SESSION);
+            self.check("child_departments[]", child, DEPARTMENT);
+        }
+    }
+
+    /// The inbox, peeked: its results, the handoff packet with the Python
+    /// tool's header lines; a read answers the newly read results as unread,
+    /// as the Python tool does.
+    async fn the_inbox_and_its_packet(&mut self, z: &str) {
+        let api = self.api;
+        let peek = api
+            .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+            .await;
+        self.check("GET /api/zhongshu_inbox", &peek, INBOX);
+        self.check(
+            "inbox.unread_results[0]",
+            &peek["unread_results"][0],
+            RESULT,
+        );
+        let packet = peek["unread_results"][0]["handoff_packet"]
+            .as_str()
+            .expect("a packet path");
+        let text = std::fs::read_to_string(packet).unwrap();
+        let head: Vec<&str> = text.lines().take(7).collect();
+        assert_eq!(head[0], "# Codex Department Handoff", "{text}");
+        for (line, key) in head[2..7].iter().zip([
+            "parent_session_id: ",
+            "department_session_id: ",
+            "department: ",
+            "source: ",
+            "reported_at: ",
+        ]) {
+            assert!(line.starts_with(key), "{key:?} in {head:?}");
+        }
+        let unread_before = peek["unread_results"].as_array().unwrap().len();
+        let read = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
+        assert_eq!(
+            read["unread_results"].as_array().unwrap().len(),
+            unread_before,
+            "{read}"
+        );
+        let again = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
+        assert!(
+            again["unread_results"].as_array().unwrap().is_empty(),
+            "{again}"
+        );
+        assert!(
+            again["read_results"].as_array().unwrap().len() >= unread_before,
+            "{again}"
+        );
+    }
+
+    /// A proposal from the report (README.md routes to zhilibu).
+    async fn a_proposal_from_the_report(&mut self) {
+        let proposal = self
+            .api
+            .post_ok("/api/plan_assignments", &json!({"task": "tidy the docs"}))
+            .await;
+        self.check(
+            "POST /api/plan_assignments",
+            &proposal,
+            &[("ok", Bool), ("plan", Obj), ("report", Obj)],
+        );
+        self.check("plan_assignments.plan", &proposal["plan"], PROPOSED);
+        self.check(
+            "plan_assignments.report",
+            &proposal["report"],
+            &[("departments", Arr), ("risks", Arr), ("changed_count", Num)],
+        );
+        for a in proposal["plan"]["assignments"].as_array().unwrap() {
+            self.check(
+                "plan_assignments.plan.assignments[]",
+                a,
+                PROPOSED_ASSIGNMENT,
+            );
+        }
+    }
+
+    /// A department started by hand, now that slots are free; terminals: the
+    /// list, a shell started and closed.
+    async fn a_department_and_a_shell_by_hand(&mut self, z: &str) {
+        let api = self.api;
+        let dept = api
+            .post_ok(
+                "/api/start_department",
+                &json!({"parent_session_id": z, "department": "menxia", "task": "review"}),
+            )
+            .await;
+        self.check("POST /api/start_department", &dept, STARTED);
+        let terms = api.get_ok("/api/browser_terminals").await;
+        self.check(
+            "GET /api/browser_terminals",
+            &terms,
+            &[("ok", Bool), ("terminals", Arr)],
+        );
+        for t in terms["terminals"].as_array().unwrap() {
+            self.check("browser_terminals.terminals[]", t, TERMINAL);
+        }
+        let shell = api.post_ok("/api/browser_terminal/start", &json!({})).await;
+        self.check(
+            "browser_terminal/start.terminal",
+            &shell["terminal"],
+            TERMINAL,
+        );
+        let closed = api
+            .post_ok(
+                "/api/browser_terminal/close",
+                &json!({"id": shell["terminal"]["id"]}),
+            )
+            .await;
+        self.check(
+            "browser_terminal/close.terminal",
+            &closed["terminal"],
+            TERMINAL,
+        );
+    }
+
+    /// What the inbox monitor posts, a resume of the running planner
+    /// (inline), and the audit line the Python tool wrote for each result.
+    async fn notify_and_resume_the_planner(&mut self, z: &str) {
+        let api = self.api;
+        let notified = api
+            .post_ok(
+                "/api/notify_zhongshu",
+                &json!({"parent_session_id": z, "summary": "two reported", "risk_count": 0}),
+            )
+            .await;
+        self.check("POST /api/notify_zhongshu", &notified, NOTIFIED);
+        let resumed = api
+            .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+            .await;
+        self.check(
+            "POST /api/restart_zhongshu_session",
+            &resumed,
+            RESTARTED_INLINE,
+        );
+        // dashboard.html:1813 branches on `resumed_inline`.
+        assert_eq!(resumed["resumed_inline"], true, "{resumed}");
+        assert_eq!(resumed["session"]["id"], json!(z), "{resumed}");
+        let registered = api.audit_events("result_registered").await;
+        match registered.last() {
+            Some(e) => self.check("audit result_registered", e, AUDIT_RESULT),
+            None => self.missing.push("no result_registered audit line".into()),
+        }
+    }
+
+    /// An exited Zhongshu restarts as a new session, answered like a start
+    /// (codex_launcher.py:1618; dashboard.html:1811 reads session.id).
+    async fn restart_the_exited_planner(&mut self, z: &str) {
+        let api = self.api;
+        api.post_ok("/api/close_session", &json!({"session_id": z}))
+            .await;
+        let renewed = api
+            .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+            .await;
+        self.check(
+            "POST /api/restart_zhongshu_session (exited)",
+            &renewed,
+            STARTED,
+        );
+        assert_ne!(renewed["resumed_inline"], true, "a new session: {renewed}");
+        assert_ne!(renewed["session"]["id"], json!(z), "{renewed}");
+    }
 }
 
 /// Polls until the inbox of `z` (peeked) holds a result matching `pred`.

@@ -349,6 +349,42 @@ fn routing_risks_verify_and_uncategorized() {
     // Windows names ignore case: there `z.cfg` is the file `Z.cfg` again.
     let lower_cfg: &[&str] = if cfg!(windows) { &[] } else { &["z.cfg"] };
     let report = repo.report(Mode::Worktree);
+    assert_routed(&report, lower_cfg);
+    let risks: Vec<(&str, &str)> = report
+        .risks
+        .iter()
+        .map(|r| (r.path.as_str(), r.name.as_str()))
+        .collect();
+    assert_eq!(
+        risks,
+        [
+            (".env", "secret_file"),
+            ("config/.ENV", "secret_file"),
+            ("lib/vendor/x.c", "vendored")
+        ]
+    );
+    assert_eq!(report.risks[0].message, "secrets");
+    assert_eq!(
+        report.verify_commands,
+        strings(&["git diff --check", "markdownlint", "pytest -q", "zz-check"])
+    );
+    assert_eq!(
+        report.title,
+        format!("Governance report: {}", repo.config().launcher.project_name)
+    );
+
+    let cfg = repo.config();
+    assert_eq!(
+        route_path(&cfg, "docs/x.py"),
+        strings(&["docs", "python"]),
+        "two departments"
+    );
+    assert!(route_path(&cfg, "other/file").is_empty());
+}
+
+/// Each file of `routing_risks_verify_and_uncategorized` in its department
+/// (in the config's order, only those with files), the rest uncategorized.
+fn assert_routed(report: &Report, lower_cfg: &[&str]) {
     let files = |key: &str| -> Vec<String> {
         report
             .departments
@@ -392,36 +428,6 @@ fn routing_risks_verify_and_uncategorized() {
             .concat()
         )
     );
-    let risks: Vec<(&str, &str)> = report
-        .risks
-        .iter()
-        .map(|r| (r.path.as_str(), r.name.as_str()))
-        .collect();
-    assert_eq!(
-        risks,
-        [
-            (".env", "secret_file"),
-            ("config/.ENV", "secret_file"),
-            ("lib/vendor/x.c", "vendored")
-        ]
-    );
-    assert_eq!(report.risks[0].message, "secrets");
-    assert_eq!(
-        report.verify_commands,
-        strings(&["git diff --check", "markdownlint", "pytest -q", "zz-check"])
-    );
-    assert_eq!(
-        report.title,
-        format!("Governance report: {}", repo.config().launcher.project_name)
-    );
-
-    let cfg = repo.config();
-    assert_eq!(
-        route_path(&cfg, "docs/x.py"),
-        strings(&["docs", "python"]),
-        "two departments"
-    );
-    assert!(route_path(&cfg, "other/file").is_empty());
 }
 
 const PREFLIGHT: &str = r#"
@@ -503,6 +509,34 @@ fn preflight_classifies_examples_and_violations() {
     assert_eq!(scan.exceptions.len(), 2);
 }
 
+/// The report's top-level keys, in the SPEC's order.
+const TOP_KEYS: [&str; 11] = [
+    "title",
+    "mode",
+    "base",
+    "changed_count",
+    "changed_paths",
+    "provinces",
+    "departments",
+    "uncategorized",
+    "risks",
+    "verify_commands",
+    "preflight",
+];
+
+/// The keys of a JSON object, sorted.
+fn sorted_keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v = strings(v);
+    v.sort();
+    v
+}
+
 #[test]
 fn json_shape_matches_the_spec() {
     let repo = committed(PREFLIGHT, &["README.md"]);
@@ -510,46 +544,71 @@ fn json_shape_matches_the_spec() {
         .write("src/main.rs", "x")
         .write(".env", "x");
     let json = serde_json::to_value(repo.report(Mode::Worktree)).unwrap();
-    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
-    let sorted = |mut v: Vec<&str>| {
-        v.sort();
-        strings(&v)
-    };
-    let mut top = keys(&json);
-    top.sort();
-    assert_eq!(
-        top,
-        sorted(vec![
-            "title",
-            "mode",
-            "base",
-            "changed_count",
-            "changed_paths",
-            "provinces",
-            "departments",
-            "uncategorized",
-            "risks",
-            "verify_commands",
-            "preflight",
-        ])
-    );
+    assert_eq!(sorted_keys(&json), sorted(&TOP_KEYS));
     // Keys come out in the SPEC's order.
     let text = serde_json::to_string(&repo.report(Mode::Worktree)).unwrap();
-    let order = [
-        "\"title\"",
-        "\"mode\"",
-        "\"base\"",
-        "\"changed_count\"",
-        "\"changed_paths\"",
-        "\"provinces\"",
-        "\"departments\"",
-        "\"uncategorized\"",
-        "\"risks\"",
-        "\"verify_commands\"",
-        "\"preflight\"",
-    ];
-    let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+    let at: Vec<usize> = TOP_KEYS
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+        .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let scan = &json["preflight"]["checks"]["portability_reference_scan"];
+    for (what, v, want) in [
+        (
+            "a province",
+            &json["provinces"][0],
+            &["key", "title", "duty"][..],
+        ),
+        (
+            "a department",
+            &json["departments"][0],
+            &["key", "title", "duty", "files", "verify"],
+        ),
+        (
+            "a risk",
+            &json["risks"][0],
+            &["path", "name", "level", "message"],
+        ),
+        (
+            "the portability scan",
+            scan,
+            &[
+                "decision",
+                "scope",
+                "scanned_files",
+                "violations",
+                "exceptions",
+            ],
+        ),
+        (
+            "a finding",
+            &scan["violations"][0],
+            &[
+                "path",
+                "line",
+                "column",
+                "pattern",
+                "excerpt",
+                "classification",
+            ],
+        ),
+    ] {
+        assert_eq!(sorted_keys(v), sorted(want), "the keys of {what}");
+    }
+    assert_eq!(sorted_keys(&json["preflight"]), ["checks"]);
+    assert_eq!(
+        sorted_keys(&json["preflight"]["checks"]),
+        ["portability_reference_scan"]
+    );
+    assert_json_values(&json);
+    // Round trip.
+    let back: Report = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(serde_json::to_value(back).unwrap(), json);
+}
+
+/// The values of the report the SPEC fixes: mode, base, counts, provinces,
+/// the risk's level, the scan's decision and its findings' words.
+fn assert_json_values(json: &Value) {
     assert_eq!(json["mode"], "worktree");
     assert!(json["base"].is_null());
     assert_eq!(json["changed_count"], 3);
@@ -560,58 +619,16 @@ fn json_shape_matches_the_spec() {
         .map(|p| p["key"].as_str().unwrap())
         .collect();
     assert_eq!(provinces, ["zhongshu", "menxia", "shangshu"]);
-    let mut pk = keys(&json["provinces"][0]);
-    pk.sort();
-    assert_eq!(pk, sorted(vec!["key", "title", "duty"]));
     assert_eq!(json["provinces"][0]["title"], "中书省");
-    let mut dk = keys(&json["departments"][0]);
-    dk.sort();
-    assert_eq!(dk, sorted(vec!["key", "title", "duty", "files", "verify"]));
-    let mut rk = keys(&json["risks"][0]);
-    rk.sort();
-    assert_eq!(rk, sorted(vec!["path", "name", "level", "message"]));
     assert_eq!(json["risks"][0]["level"], "high");
-    assert_eq!(keys(&json["preflight"]), ["checks"]);
-    assert_eq!(
-        keys(&json["preflight"]["checks"]),
-        ["portability_reference_scan"]
-    );
     let scan = &json["preflight"]["checks"]["portability_reference_scan"];
-    let mut sk = keys(scan);
-    sk.sort();
-    assert_eq!(
-        sk,
-        sorted(vec![
-            "decision",
-            "scope",
-            "scanned_files",
-            "violations",
-            "exceptions"
-        ])
-    );
     assert_eq!(scan["decision"], "REVIEW");
     let f = &scan["violations"][0];
-    let mut fk = keys(f);
-    fk.sort();
-    assert_eq!(
-        fk,
-        sorted(vec![
-            "path",
-            "line",
-            "column",
-            "pattern",
-            "excerpt",
-            "classification"
-        ])
-    );
     assert_eq!(f["pattern"], "POSIX_HOME");
     assert_eq!(f["classification"], "violation");
     assert_eq!(f["column"], 5);
     assert_eq!(scan["exceptions"][0]["pattern"], "HOME_SHORTCUT");
     assert_eq!(scan["exceptions"][0]["classification"], "example");
-    // Round trip.
-    let back: Report = serde_json::from_value(json.clone()).unwrap();
-    assert_eq!(serde_json::to_value(back).unwrap(), json);
 }
 
 #[test]

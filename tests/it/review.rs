@@ -53,9 +53,17 @@ async fn the_handoff_packet_and_the_report_as_received() {
     assert_eq!(r["verified"], json!(true), "sent with `mailbox send`: {r}");
     assert_eq!(r["summary"], json!(HOSTILE), "{r}");
 
-    // -- the packet
+    let h = check_the_packet(api, &r).await;
+    check_the_report_as_received(api, &r, &h).await;
+    refuse_missing_results_and_bad_names(api, &r, &z, &d).await;
+    server.stop().await;
+}
+
+/// `GET /api/handoff`: the packet as written, the report's hostile text as
+/// entities in its markdown and as text in its HTML, the result beside it.
+async fn check_the_packet(api: &Api, r: &Value) -> Value {
     let h = api
-        .get_ok(&format!("/api/handoff?{}", extra::naming(&r)))
+        .get_ok(&format!("/api/handoff?{}", extra::naming(r)))
         .await;
     let packet_path = r["handoff_packet"].as_str().unwrap();
     assert_eq!(h["path"], json!(packet_path), "{h}");
@@ -95,10 +103,14 @@ async fn the_handoff_packet_and_the_report_as_received() {
         assert_eq!(h["result"][key], r[key], "result.{key}: {h}");
     }
     assert_eq!(h["raw_source"], json!("mailbox_file"), "{h}");
+    h
+}
 
-    // -- the report as received
+/// `GET /api/result_raw`: the archived report file as it is, the same as
+/// the packet's answer carries.
+async fn check_the_report_as_received(api: &Api, r: &Value, h: &Value) {
     let raw = api
-        .get_ok(&format!("/api/result_raw?{}", extra::naming(&r)))
+        .get_ok(&format!("/api/result_raw?{}", extra::naming(r)))
         .await;
     let file = r["mailbox_file"].as_str().unwrap();
     assert!(Path::new(file).is_file(), "archived: {file}");
@@ -117,8 +129,10 @@ async fn the_handoff_packet_and_the_report_as_received() {
         h["raw"], raw["raw"],
         "the packet's answer carries the same report"
     );
+}
 
-    // -- results that are not there, and bad names
+/// Both routes: a result that is not there is 404, a missing or bad name 400.
+async fn refuse_missing_results_and_bad_names(api: &Api, r: &Value, z: &str, d: &str) {
     for route in ["/api/handoff", "/api/result_raw"] {
         let mut other = r.clone();
         other["report_id"] = json!("no-such-report");
@@ -153,7 +167,6 @@ async fn the_handoff_packet_and_the_report_as_received() {
             "session_id must match",
         );
     }
-    server.stop().await;
 }
 
 /// `(kind, old_line, new_line, text)` of every shown line.
@@ -189,6 +202,34 @@ async fn per_file_diffs_against_head_or_a_base() {
     std::fs::write(root.join("notes/new.txt"), "first\nsecond\n").unwrap();
     std::fs::write(root.join("logo.bin"), [0u8, 159, 146, 150, 0, 1]).unwrap();
 
+    modified_untracked_and_binary_files(api).await;
+    // Against a base: after a second commit, HEAD~1 still sees the README change.
+    commit_paths(root, &["README.md"], "test");
+    the_readme_against_head_and_a_base(api).await;
+    // Refused: paths out of the repository, option-like or unknown bases.
+    for (query, says) in [
+        ("path=../etc/passwd", ".. component"),
+        ("path=..%2F..%2Fetc%2Fpasswd", ".. component"),
+        ("path=notes/../../x", ".. component"),
+        ("path=%2Fetc%2Fpasswd", "not absolute"),
+        ("path=README.md%00", "NUL"),
+        ("path=", "1 to 4096"),
+        ("base=HEAD", "missing ?path="),
+        (
+            "path=README.md&base=--output=/tmp/x",
+            "looks like an option",
+        ),
+        ("path=README.md&base=no-such-branch", "not a known revision"),
+    ] {
+        let (status, body) = api.get(&format!("/api/diff?{query}")).await;
+        assert_failure(query, status, &body, StatusCode::BAD_REQUEST, says);
+    }
+    server.stop().await;
+}
+
+/// The README modified, a new untracked file, a binary one: each file's diff
+/// against HEAD, line by line.
+async fn modified_untracked_and_binary_files(api: &Api) {
     let m = api.get_ok("/api/diff?path=README.md").await;
     assert_eq!(
         (
@@ -243,9 +284,10 @@ async fn per_file_diffs_against_head_or_a_base() {
         (&json!(true), &json!([])),
         "{b}"
     );
+}
 
-    // Against a base: after a second commit, HEAD~1 still sees the README change.
-    commit_paths(root, &["README.md"], "test");
+/// The README, committed: clean at HEAD, changed against HEAD~1.
+async fn the_readme_against_head_and_a_base(api: &Api) {
     let (status, body) = api.get("/api/diff?path=README.md").await;
     assert_failure(
         "clean at HEAD",
@@ -260,26 +302,6 @@ async fn per_file_diffs_against_head_or_a_base() {
         (&json!("HEAD~1"), &json!(2)),
         "{based}"
     );
-
-    // Refused: paths out of the repository, option-like or unknown bases.
-    for (query, says) in [
-        ("path=../etc/passwd", ".. component"),
-        ("path=..%2F..%2Fetc%2Fpasswd", ".. component"),
-        ("path=notes/../../x", ".. component"),
-        ("path=%2Fetc%2Fpasswd", "not absolute"),
-        ("path=README.md%00", "NUL"),
-        ("path=", "1 to 4096"),
-        ("base=HEAD", "missing ?path="),
-        (
-            "path=README.md&base=--output=/tmp/x",
-            "looks like an option",
-        ),
-        ("path=README.md&base=no-such-branch", "not a known revision"),
-    ] {
-        let (status, body) = api.get(&format!("/api/diff?{query}")).await;
-        assert_failure(query, status, &body, StatusCode::BAD_REQUEST, says);
-    }
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,9 @@
 //! one prefix on the terminal too; an invalid glob stops the load, naming
 //! the pattern, its key, its line and what is wrong.
 
-use crate::common::axe;
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::page;
 
 use browser::Browser;
 use support::*;
@@ -52,9 +52,7 @@ async fn a_misspelt_key_is_a_warning_in_the_page_with_its_line_and_the_closest_k
     assert!(said.starts_with("Configuration: 1 warning"), "{said}");
     assert!(!said.contains("?."), "no stray optional marker: {said}");
     d.shoot("setup-config-warning-1440x900.png", None).await;
-    axe::accessible(&d, "the configuration banner, system theme").await;
-    d.click("#theme-toggle").await;
-    axe::accessible(&d, "the configuration banner, other theme").await;
+    page::accessible_then_toggled(&d, "the configuration banner").await;
     d.quit().await;
     launcher.stop().await;
 

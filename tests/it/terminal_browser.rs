@@ -3,27 +3,41 @@
 //! and the exit code is shown. Needs chromium and chromedriver (tools/test.sh).
 
 use crate::common::browser;
-use crate::common::terminal as client;
+use crate::common::scenario::{OpenTerminal, Scenario};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use browser::{save_artifact, Browser, BUFFER_TEXT, ENTER};
 use codex_governance::pty::Pty;
-use codex_governance::terminal::{TerminalKind, Terminals};
+use codex_governance::terminal::TerminalKind;
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The terminal on the page: a user clicks it, then types.
 const TERMINAL: &str = "#terminal";
 
-fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
-    let env = [
-        ("LANG", "C.UTF-8"),
-        ("LC_ALL", "C.UTF-8"),
-        ("PS1", "demo$ "),
-    ];
-    client::spawn_pty(program, args, &env)
+/// `program` with `args` behind a terminal of `kind` (a session's when it
+/// is not interactive) titled `title`, and its page in headless Chromium.
+async fn on_the_page(
+    program: &str,
+    args: &[&str],
+    kind: TerminalKind,
+    title: &str,
+) -> (OpenTerminal, Browser) {
+    let scenario = Scenario::terminal(program, args)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .env("PS1", "demo$ ")
+        .title(title);
+    let scenario = match kind {
+        TerminalKind::Interactive => scenario,
+        other => scenario.kind(other, "zhongshu-1"),
+    };
+    let t = scenario.open().await;
+    let browser = Browser::start(1100, 700).await;
+    browser.goto(&t.info.url).await;
+    (t, browser)
 }
 
 /// Clicks the terminal to focus it, then presses the keys of `text`.
@@ -41,46 +55,19 @@ fn buffer_contains(needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_in_the_browser() {
-    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
-    let pty = spawn("/bin/bash", &["--norc", "--noprofile"]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "bash".into())
-        .await
-        .unwrap();
-    let browser = Browser::start(1100, 700).await;
-    browser.goto(&info.url).await;
-
+    let (t, browser) = on_the_page(
+        "/bin/bash",
+        &["--norc", "--noprofile"],
+        TerminalKind::Interactive,
+        "bash",
+    )
+    .await;
     browser
         .wait_js("the prompt", &buffer_contains("demo$"), vec![], PATIENCE)
         .await;
     let title = browser.js("return document.title", vec![]).await;
     assert!(title.as_str().unwrap().contains("bash"), "{title}");
-
-    // The page fitted the terminal to the window and told the PTY.
-    let size = browser
-        .wait_js(
-            "the PTY to take the page's size",
-            "const t = window.__term; return t && [t.cols, t.rows];",
-            vec![],
-            PATIENCE,
-        )
-        .await;
-    let page_size = (
-        size[0].as_u64().unwrap() as u16,
-        size[1].as_u64().unwrap() as u16,
-    );
-    assert_ne!(
-        page_size,
-        (80, 24),
-        "the page did not fit itself to the window"
-    );
-    tokio::time::timeout(PATIENCE, async {
-        while pty.size() != page_size {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
+    let page_size = the_pty_takes_the_pages_size(&browser, &t.pty).await;
 
     type_in_terminal(&browser, &format!("echo 中文-ok-$((6*7)){ENTER}")).await;
     browser
@@ -124,24 +111,48 @@ async fn a_shell_in_the_browser() {
     );
 
     browser.quit().await;
-    terms.close_all().await;
+    t.terms.close_all().await;
+}
+
+/// The page fitted the terminal to the window and told the PTY: its size
+/// (columns, rows), not the PTY's first 80×24.
+async fn the_pty_takes_the_pages_size(browser: &Browser, pty: &Arc<Pty>) -> (u16, u16) {
+    let size = browser
+        .wait_js(
+            "the PTY to take the page's size",
+            "const t = window.__term; return t && [t.cols, t.rows];",
+            vec![],
+            PATIENCE,
+        )
+        .await;
+    let page_size = (
+        size[0].as_u64().unwrap() as u16,
+        size[1].as_u64().unwrap() as u16,
+    );
+    assert_ne!(
+        page_size,
+        (80, 24),
+        "the page did not fit itself to the window"
+    );
+    tokio::time::timeout(PATIENCE, async {
+        while pty.size() != page_size {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("PTY size {:?} never became {page_size:?}", pty.size()));
+    page_size
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_says_it_is_read_only() {
-    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
-    let pty = spawn("/bin/sh", &["-c", "echo preview-content; exec cat"]);
-    let info = terms
-        .open(
-            TerminalKind::SessionPreview,
-            pty.clone(),
-            Some("zhongshu-1".into()),
-            "Zhongshu 中书省".into(),
-        )
-        .await
-        .unwrap();
-    let browser = Browser::start(1100, 700).await;
-    browser.goto(&info.url).await;
+    let (t, browser) = on_the_page(
+        "/bin/sh",
+        &["-c", "echo preview-content; exec cat"],
+        TerminalKind::SessionPreview,
+        "Zhongshu 中书省",
+    )
+    .await;
 
     browser
         .wait_js(
@@ -167,7 +178,7 @@ async fn a_preview_says_it_is_read_only() {
 
     // Keys typed into a preview go nowhere: `cat` would echo them back.
     type_in_terminal(&browser, &format!("typed-into-preview{ENTER}")).await;
-    pty.write(b"from-the-session\n").unwrap();
+    t.pty.write(b"from-the-session\n").unwrap();
     browser
         .wait_js(
             "the session's own input",
@@ -187,24 +198,22 @@ async fn a_preview_says_it_is_read_only() {
     );
 
     browser.quit().await;
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    t.close().await;
 }
 
 /// A full-screen program (like vim or the Codex TUI) switches to the alternate
 /// screen and draws at cursor positions; emoji and CJK take two cells each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_screen_programs_and_wide_characters_render() {
-    let terms = Terminals::new(vec!["http://127.0.0.1:6211".into()]);
     // Waits for a key, then draws: the page has fitted the PTY by then.
     let script = r#"read -r _; printf '\033[?1049h\033[2J\033[5;10HTUI-OK 🦀 中文|\033[12;3Hbottom'; read -r _; printf '\033[?1049l'; echo back-on-main"#;
-    let pty = spawn("/bin/bash", &["--norc", "--noprofile", "-c", script]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "tui".into())
-        .await
-        .unwrap();
-    let browser = Browser::start(1100, 700).await;
-    browser.goto(&info.url).await;
+    let (t, browser) = on_the_page(
+        "/bin/bash",
+        &["--norc", "--noprofile", "-c", script],
+        TerminalKind::Interactive,
+        "tui",
+    )
+    .await;
     browser
         .wait_js("the terminal", "return !!window.__term", vec![], PATIENCE)
         .await;
@@ -255,5 +264,5 @@ async fn full_screen_programs_and_wide_characters_render() {
         )
         .await;
     browser.quit().await;
-    terms.close_all().await;
+    t.terms.close_all().await;
 }

@@ -1,20 +1,22 @@
 //! Browser terminals over a real WebSocket: security checks, the protocol, several
 //! clients, exit codes, closing, and a client that never reads.
 
+use crate::common::scenario::{OpenTerminal, Scenario, TerminalScenario};
 use crate::common::terminal as client;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use client::*;
-use codex_governance::pty::Pty;
-use codex_governance::terminal::{TerminalKind, Terminals};
+use codex_governance::terminal::{TerminalInfo, TerminalKind};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-fn spawn(program: &str, args: &[&str]) -> Arc<Pty> {
-    spawn_pty(program, args, &[("LANG", "C.UTF-8"), ("PS1", "$ ")])
+/// `/bin/sh` with `args` behind an interactive terminal titled `sh`.
+fn shell(args: &[&str]) -> TerminalScenario {
+    Scenario::terminal("/bin/sh", args)
+        .env("LANG", "C.UTF-8")
+        .env("PS1", "$ ")
 }
 
 fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
@@ -27,14 +29,10 @@ fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
 
 #[tokio::test]
 async fn refuses_bad_token_origin_and_host() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &[]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "sh".into())
-        .await
-        .unwrap();
+    let t = shell(&[]).open().await;
+    let (terms, info) = (&t.terms, &t.info);
     let port = info.port;
-    let token = token_of(&info);
+    let token = token_of(info);
     let host = format!("127.0.0.1:{port}");
     let own = format!("http://127.0.0.1:{port}");
     let wrong = "0".repeat(64);
@@ -78,27 +76,27 @@ async fn refuses_bad_token_origin_and_host() {
             .is_ok()
     );
 
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    t.close().await;
 }
 
 #[tokio::test]
 async fn page_and_assets_are_guarded() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &[]);
-    let info = terms
-        .open(
-            TerminalKind::SessionPreview,
-            pty.clone(),
-            Some("zhongshu-1".into()),
-            "Zhongshu <1>".into(),
-        )
-        .await
-        .unwrap();
+    let t = shell(&[])
+        .kind(TerminalKind::SessionPreview, "zhongshu-1")
+        .title("Zhongshu <1>")
+        .open()
+        .await;
+    let http = reqwest::Client::new();
+    the_page_is_guarded(&http, &t.info).await;
+    the_assets_are_served_and_nothing_else(&http, t.info.port).await;
+    t.close().await;
+}
+
+/// The terminal's page: its headers, its escaped title, no inline script;
+/// refused without the token, from a foreign origin or for a foreign host.
+async fn the_page_is_guarded(http: &reqwest::Client, info: &TerminalInfo) {
     let port = info.port;
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-
     let page = http.get(&info.url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let h = page.headers().clone();
@@ -151,7 +149,12 @@ async fn page_and_assets_are_guarded() {
         .await
         .unwrap();
     assert_eq!(status(rebound), 421);
+}
 
+/// Its script and xterm.js are served with their types; nothing else is,
+/// the launcher's API least of all.
+async fn the_assets_are_served_and_nothing_else(http: &reqwest::Client, port: u16) {
+    let base = format!("http://127.0.0.1:{port}");
     let js = http
         .get(format!("{base}/static/terminal.js"))
         .send()
@@ -177,13 +180,8 @@ async fn page_and_assets_are_guarded() {
     assert_eq!(missing.status(), 404);
     let err: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(err, serde_json::json!({"ok": false, "error": "not found"}));
-    assert_eq!(
-        status(http.get(format!("{base}/api/status")).send().await.unwrap()),
-        404
-    );
-
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    let api = http.get(format!("{base}/api/status")).send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 404);
 }
 
 #[tokio::test]
@@ -192,13 +190,8 @@ async fn page_and_assets_are_guarded() {
     ignore = "drives /bin/sh; tests/it/windows_terminal.rs runs the terminal with the fake agent on Windows"
 )]
 async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &[]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "sh".into())
-        .await
-        .unwrap();
-    let mut ws = connect(&info).await;
+    let t = shell(&[]).open().await;
+    let mut ws = connect(&t.info).await;
     let mut seen = Seen::default();
 
     type_line(&mut ws, "echo hi-$((40+2))").await;
@@ -211,7 +204,7 @@ async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
     .await;
     type_line(&mut ws, "stty size").await;
     read_output(&mut ws, &mut seen, "30 100").await;
-    assert_eq!(pty.size(), (100, 30));
+    assert_eq!(t.pty.size(), (100, 30));
 
     // Malformed frames get an error frame and the connection keeps going.
     ws.send(Message::Text("not json".into())).await.unwrap();
@@ -223,8 +216,7 @@ async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
     type_line(&mut ws, "echo still-$((1+1))").await;
     read_output(&mut ws, &mut seen, "still-2").await;
 
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    t.close().await;
 }
 
 #[tokio::test]
@@ -233,18 +225,13 @@ async fn input_reaches_an_interactive_shell_and_resize_reaches_the_pty() {
     ignore = "drives /bin/sh; tests/it/windows_terminal.rs runs the terminal with the fake agent on Windows"
 )]
 async fn a_preview_refuses_input() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &[]);
-    let info = terms
-        .open(
-            TerminalKind::SessionPreview,
-            pty.clone(),
-            Some("s-1".into()),
-            "preview".into(),
-        )
-        .await
-        .unwrap();
-    let mut ws = connect(&info).await;
+    let t = shell(&[])
+        .kind(TerminalKind::SessionPreview, "s-1")
+        .title("preview")
+        .open()
+        .await;
+    let pty = &t.pty;
+    let mut ws = connect(&t.info).await;
     let mut seen = Seen::default();
     read_until(&mut ws, &mut seen, "read_only frame", |s| {
         s.has_control("read_only")
@@ -282,8 +269,7 @@ async fn a_preview_refuses_input() {
     read_output(&mut ws, &mut seen, "24 80").await;
     assert_eq!(pty.size(), (80, 24));
 
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    t.close().await;
 }
 
 #[tokio::test]
@@ -292,40 +278,34 @@ async fn a_preview_refuses_input() {
     ignore = "drives /bin/sh; tests/it/windows_terminal.rs runs the terminal with the fake agent on Windows"
 )]
 async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &["-c", "echo early-bird; exec /bin/sh"]);
+    let t = shell(&["-c", "echo early-bird; exec /bin/sh"])
+        .kind(TerminalKind::AgentSession, "zhongshu-1")
+        .title("z")
+        .open()
+        .await;
     // Wait until the early output is in the scrollback, before anyone connects.
     tokio::time::timeout(PATIENCE, async {
-        while !String::from_utf8_lossy(&pty.tail(4096)).contains("early-bird") {
+        while !String::from_utf8_lossy(&t.pty.tail(4096)).contains("early-bird") {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
     .expect("early output");
-    let info = terms
-        .open(
-            TerminalKind::AgentSession,
-            pty.clone(),
-            Some("zhongshu-1".into()),
-            "z".into(),
-        )
-        .await
-        .unwrap();
 
-    two_clients_and_a_late_joiner(&info, "early-bird", "echo both-$((1+2))", "both-3").await;
+    two_clients_and_a_late_joiner(&t.info, "early-bird", "echo both-$((1+2))", "both-3").await;
     assert_eq!(
-        terms
+        t.terms
             .for_session("zhongshu-1", TerminalKind::AgentSession)
             .unwrap()
             .id,
-        info.id
+        t.info.id
     );
-    assert!(terms
+    assert!(t
+        .terms
         .for_session("zhongshu-1", TerminalKind::SessionPreview)
         .is_none());
 
-    terms.close_all().await;
-    pty.terminate(Duration::from_secs(1)).await;
+    t.close().await;
 }
 
 #[tokio::test]
@@ -334,12 +314,9 @@ async fn two_clients_see_output_and_a_late_joiner_gets_the_scrollback() {
     ignore = "drives /bin/sh; tests/it/windows_terminal.rs runs the terminal with the fake agent on Windows"
 )]
 async fn the_exit_frame_carries_the_exit_code() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &["-c", "read line; echo got-$line; exit 7"]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "sh".into())
-        .await
-        .unwrap();
+    let OpenTerminal { terms, info, .. } = shell(&["-c", "read line; echo got-$line; exit 7"])
+        .open()
+        .await;
     assert_eq!(info.status, "running");
     let mut ws = connect(&info).await;
     let mut seen = Seen::default();
@@ -386,12 +363,7 @@ async fn the_exit_frame_carries_the_exit_code() {
     ignore = "drives /bin/sh; tests/it/windows_terminal.rs runs the terminal with the fake agent on Windows"
 )]
 async fn close_frees_the_port_and_disconnects_clients() {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn("/bin/sh", &[]);
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "sh".into())
-        .await
-        .unwrap();
+    let OpenTerminal { terms, pty, info } = shell(&[]).open().await;
     let other = terms
         .open(TerminalKind::Interactive, pty.clone(), None, "sh 2".into())
         .await
@@ -462,15 +434,11 @@ fn rss_kib() -> u64 {
 )]
 async fn a_client_that_never_reads_does_not_grow_memory() {
     const FLOOD: u64 = 96 * 1024 * 1024;
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = spawn(
-        "/bin/sh",
-        &["-c", "read go; exec yes flood-line-flood-line-flood-line"],
-    );
-    let info = terms
-        .open(TerminalKind::Interactive, pty.clone(), None, "yes".into())
-        .await
-        .unwrap();
+    let OpenTerminal { terms, pty, info } =
+        shell(&["-c", "read go; exec yes flood-line-flood-line-flood-line"])
+            .title("yes")
+            .open()
+            .await;
     let rss_before = rss_kib();
 
     // The sleeper connects and never reads; the reader counts what it gets.

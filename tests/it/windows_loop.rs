@@ -102,65 +102,9 @@ async fn the_core_loop_runs_through_a_batch_file_and_survives_a_kill() {
     let env = [("PATH".to_string(), path.clone())];
     let mut first = spawn_launcher_env(&repo.path, &[], &env);
     let api = first.api.clone();
-
-    // A Zhongshu whose plan starts two departments.
-    let plan = repo.write_json(
-        "plan.json",
-        &json!({"summary": "windows loop", "assignments": [
-            {"department": "lingyubu", "files": ["src/lib.rs"],
-             "task": "Port it [[fake-agent: --report-via cli --summary 'ported on windows' --changed-file src/lib.rs --risk 'CRLF in reports' --after-report wait --spawn-child]]"},
-            {"department": "zhilibu",
-             "task": "Fail it [[fake-agent: --no-report --exit-code 3]]"}
-        ]}),
-    );
-    let z = api
-        .start_zhongshu(&format!(
-            "Ship the Windows loop [[fake-agent: --plan-file '{}']]",
-            plan.display()
-        ))
-        .await;
-    wait_plan_accepted(&repo, &z).await;
-    let status = api
-        .wait_status("both departments started", |s| departments(s).len() == 2)
-        .await;
-    let dept_of = |key: &str| {
-        departments(&status)
-            .iter()
-            .find(|d| d["department"] == key)
-            .and_then(|d| d["id"].as_str())
-            .unwrap_or_else(|| panic!("no {key} in {status}"))
-            .to_string()
-    };
-    let (worker, failing) = (dept_of("lingyubu"), dept_of("zhilibu"));
-
-    // The department ran the launcher's own `mailbox send`; the report is in
-    // the inbox with its handoff packet.
-    let log = wait_log(&repo, &worker, "FAKE_AGENT_REPORT_CLI").await;
-    assert!(log.contains("FAKE_AGENT_REPORT_CLI 0 "), "{log}");
-    let result = extra::wait_result(&api, &z, "the worker's report", |r| {
-        r["summary"] == "ported on windows"
-    })
-    .await;
-    assert_eq!(result["source"], "mailbox", "{result}");
-    assert_eq!(result["changed_files"], json!(["src/lib.rs"]), "{result}");
-    let packet_path = PathBuf::from(result["handoff_packet"].as_str().unwrap());
-    let packet = std::fs::read_to_string(&packet_path).unwrap();
-    assert!(packet.contains("ported on windows"), "{packet}");
-    assert!(packet.contains("CRLF in reports"), "{packet}");
-    for key in ["handoff_packet", "mailbox_file"] {
-        let shown = result[key].as_str().unwrap();
-        assert!(
-            !shown.starts_with(r"\\?\"),
-            "{key} as a user reads it: {shown}"
-        );
-    }
-    assert!(
-        !api.status().await["repo"]
-            .as_str()
-            .unwrap()
-            .starts_with(r"\\?\"),
-        "the repository as a user reads it"
-    );
+    let (z, worker, failing) = a_plan_of_two_departments(&repo, &api).await;
+    let (result, packet_path, packet) =
+        the_report_reaches_the_inbox(&repo, &api, &z, &worker).await;
 
     // The exit code through cmd.exe and the pseudo console.
     let failed = api
@@ -168,26 +112,9 @@ async fn the_core_loop_runs_through_a_batch_file_and_survives_a_kill() {
         .await;
     assert_eq!(failed["exit_code"], json!(3), "{failed}");
 
-    // The worker's terminal streams over the WebSocket and takes input.
     let worker_session = api.session(&worker).await;
-    let url = worker_session["browser_terminal_url"].as_str().unwrap();
-    let mut ws = client::connect_url(url).await;
-    let mut seen = client::Seen::default();
-    client::read_output(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
-    client::type_line(&mut ws, "hello from the browser").await;
-    client::read_output(&mut ws, &mut seen, "ECHO: hello from the browser").await;
-    drop(ws);
-
-    // Closing a session ends its whole tree: the agent and its child.
-    let child = child_pid(&wait_log(&repo, &worker, "CHILD_PID=").await).expect("CHILD_PID");
-    let worker_pid = worker_session["pid"].as_u64().unwrap() as u32;
-    assert!(!process_gone(child), "the child runs before the close");
-    api.post_ok("/api/close_session", &json!({"session_id": worker}))
-        .await;
-    api.wait_session(&worker, "exited", |s| s["status"] == "exited")
-        .await;
-    wait_gone(worker_pid, "the closed agent").await;
-    wait_gone(child, "the closed agent's child").await;
+    the_terminal_streams_and_takes_input(&worker_session).await;
+    closing_ends_the_whole_tree(&repo, &api, &worker, &worker_session).await;
 
     // A killed launcher takes its agents with it.
     let zhongshu_pid = api.session(&z).await["pid"].as_u64().unwrap() as u32;
@@ -214,6 +141,101 @@ async fn the_core_loop_runs_through_a_batch_file_and_survives_a_kill() {
         run_binary(&["audit", "verify", "--repo", repo.path.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout} {stderr}");
     assert!(stdout.starts_with("ok: "), "{stdout}");
+}
+
+/// A Zhongshu whose plan starts two departments: a worker that reports
+/// through `mailbox send`, spawns a child and waits, and one that exits 3
+/// without a report. Returns the Zhongshu, the worker and the failing one.
+async fn a_plan_of_two_departments(repo: &TestRepo, api: &Api) -> (String, String, String) {
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "windows loop", "assignments": [
+            {"department": "lingyubu", "files": ["src/lib.rs"],
+             "task": "Port it [[fake-agent: --report-via cli --summary 'ported on windows' --changed-file src/lib.rs --risk 'CRLF in reports' --after-report wait --spawn-child]]"},
+            {"department": "zhilibu",
+             "task": "Fail it [[fake-agent: --no-report --exit-code 3]]"}
+        ]}),
+    );
+    let z = api
+        .start_zhongshu(&format!(
+            "Ship the Windows loop [[fake-agent: --plan-file '{}']]",
+            plan.display()
+        ))
+        .await;
+    wait_plan_accepted(repo, &z).await;
+    let status = api
+        .wait_status("both departments started", |s| departments(s).len() == 2)
+        .await;
+    let dept_of = |key: &str| {
+        departments(&status)
+            .iter()
+            .find(|d| d["department"] == key)
+            .and_then(|d| d["id"].as_str())
+            .unwrap_or_else(|| panic!("no {key} in {status}"))
+            .to_string()
+    };
+    (z, dept_of("lingyubu"), dept_of("zhilibu"))
+}
+
+/// The worker ran the launcher's own `mailbox send`; its report is in the
+/// inbox with its handoff packet, every path as a user reads it. Returns the
+/// result, the packet's path and its text.
+async fn the_report_reaches_the_inbox(
+    repo: &TestRepo,
+    api: &Api,
+    z: &str,
+    worker: &str,
+) -> (Value, PathBuf, String) {
+    let log = wait_log(repo, worker, "FAKE_AGENT_REPORT_CLI").await;
+    assert!(log.contains("FAKE_AGENT_REPORT_CLI 0 "), "{log}");
+    let result = extra::wait_result(api, z, "the worker's report", |r| {
+        r["summary"] == "ported on windows"
+    })
+    .await;
+    assert_eq!(result["source"], "mailbox", "{result}");
+    assert_eq!(result["changed_files"], json!(["src/lib.rs"]), "{result}");
+    let packet_path = PathBuf::from(result["handoff_packet"].as_str().unwrap());
+    let packet = std::fs::read_to_string(&packet_path).unwrap();
+    assert!(packet.contains("ported on windows"), "{packet}");
+    assert!(packet.contains("CRLF in reports"), "{packet}");
+    for key in ["handoff_packet", "mailbox_file"] {
+        let shown = result[key].as_str().unwrap();
+        assert!(
+            !shown.starts_with(r"\\?\"),
+            "{key} as a user reads it: {shown}"
+        );
+    }
+    assert!(
+        !api.status().await["repo"]
+            .as_str()
+            .unwrap()
+            .starts_with(r"\\?\"),
+        "the repository as a user reads it"
+    );
+    (result, packet_path, packet)
+}
+
+/// The worker's terminal streams over the WebSocket and takes input.
+async fn the_terminal_streams_and_takes_input(worker: &Value) {
+    let url = worker["browser_terminal_url"].as_str().unwrap();
+    let mut ws = client::connect_url(url).await;
+    let mut seen = client::Seen::default();
+    client::read_output(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
+    client::type_line(&mut ws, "hello from the browser").await;
+    client::read_output(&mut ws, &mut seen, "ECHO: hello from the browser").await;
+}
+
+/// Closing a session ends its whole tree: the agent and its child.
+async fn closing_ends_the_whole_tree(repo: &TestRepo, api: &Api, id: &str, session: &Value) {
+    let child = child_pid(&wait_log(repo, id, "CHILD_PID=").await).expect("CHILD_PID");
+    let worker_pid = session["pid"].as_u64().unwrap() as u32;
+    assert!(!process_gone(child), "the child runs before the close");
+    api.post_ok("/api/close_session", &json!({"session_id": id}))
+        .await;
+    api.wait_session(id, "exited", |s| s["status"] == "exited")
+        .await;
+    wait_gone(worker_pid, "the closed agent").await;
+    wait_gone(child, "the closed agent's child").await;
 }
 
 /// Ctrl-C typed into the launcher's console (a pseudo-terminal here) is the

@@ -6,20 +6,19 @@
 //! Nothing asserts on time: every wait polls for an event with a generous limit.
 
 use crate::common::launcher as support;
+use crate::common::scenario::{OpenTerminal, Scenario};
 use crate::common::terminal as client;
 
-use std::sync::Arc;
-
 use client::*;
-use codex_governance::pty::Pty;
-use codex_governance::terminal::{TerminalInfo, TerminalKind, Terminals};
+use codex_governance::terminal::TerminalKind;
 use serde_json::json;
 
 use support::{fake_agent, wait_until};
 
-/// The fake agent in a pseudo-terminal: a department that reports nothing and
-/// then echoes its input, or runs with `flags` instead.
-fn agent(flags: &[&str]) -> Arc<Pty> {
+/// A terminal of `kind` (a session's when not interactive) on the fake agent
+/// in a pseudo-terminal: a department that reports nothing and then echoes
+/// its input, or runs with `flags` instead.
+async fn opened(kind: TerminalKind, flags: &[&str]) -> OpenTerminal {
     let default = [
         "--no-report",
         "--after-report",
@@ -33,42 +32,33 @@ fn agent(flags: &[&str]) -> Arc<Pty> {
     } else {
         flags
     };
-    let env = [
-        ("CODEX_GOVERNANCE_SESSION_KIND", "department"),
-        ("CODEX_GOVERNANCE_DEPARTMENT", "lingyubu"),
-    ];
-    spawn_pty(&fake_agent().display().to_string(), flags, &env)
-}
-
-/// A terminal of `kind` on a new fake agent started with `flags`.
-async fn opened(kind: TerminalKind, flags: &[&str]) -> (Terminals, Arc<Pty>, TerminalInfo) {
-    let terms = Terminals::new(vec![DASHBOARD.into()]);
-    let pty = agent(flags);
-    let session = (kind != TerminalKind::Interactive).then(|| "zhongshu-1".to_string());
-    let info = terms
-        .open(kind, pty.clone(), session, "agent".into())
-        .await
-        .unwrap();
-    (terms, pty, info)
-}
-
-async fn close(terms: Terminals, pty: Arc<Pty>) {
-    terms.close_all().await;
-    pty.terminate(std::time::Duration::from_secs(1)).await;
+    let scenario = Scenario::terminal(&fake_agent().display().to_string(), flags)
+        .env("CODEX_GOVERNANCE_SESSION_KIND", "department")
+        .env("CODEX_GOVERNANCE_DEPARTMENT", "lingyubu")
+        .title("agent");
+    match kind {
+        TerminalKind::Interactive => scenario.open().await,
+        other => scenario.kind(other, "zhongshu-1").open().await,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_reaches_the_agent_and_every_client_sees_its_output() {
-    let (terms, pty, info) = opened(TerminalKind::AgentSession, &[]).await;
-    two_clients_and_a_late_joiner(&info, "FAKE_AGENT_START", "typed in a", "ECHO: typed in a")
-        .await;
-    close(terms, pty).await;
+    let t = opened(TerminalKind::AgentSession, &[]).await;
+    two_clients_and_a_late_joiner(
+        &t.info,
+        "FAKE_AGENT_START",
+        "typed in a",
+        "ECHO: typed in a",
+    )
+    .await;
+    t.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_shows_output_and_refuses_input() {
-    let (terms, pty, info) = opened(TerminalKind::SessionPreview, &[]).await;
-    let mut ws = connect(&info).await;
+    let t = opened(TerminalKind::SessionPreview, &[]).await;
+    let mut ws = connect(&t.info).await;
     let mut seen = Seen::default();
     read_output(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
     assert!(seen.has_control("read_only"), "{:?}", seen.control);
@@ -78,21 +68,21 @@ async fn a_preview_shows_output_and_refuses_input() {
     })
     .await;
     // Its own terminal's input still reaches the agent, which never saw the preview's.
-    pty.write(b"from the session\r").unwrap();
+    t.pty.write(b"from the session\r").unwrap();
     read_output(&mut ws, &mut seen, "ECHO: from the session").await;
     assert!(
         !seen.text().contains("ECHO: not from a preview"),
         "{:?}",
         seen.text()
     );
-    close(terms, pty).await;
+    t.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exit_code_reaches_a_client_after_the_last_output() {
     let flags = ["--no-report", "--quiet-env", "--exit-code", "7"];
-    let (terms, pty, info) = opened(TerminalKind::Interactive, &flags).await;
-    let mut ws = connect(&info).await;
+    let t = opened(TerminalKind::Interactive, &flags).await;
+    let mut ws = connect(&t.info).await;
     let mut seen = Seen::default();
     read_until(&mut ws, &mut seen, "the exit frame", |s| {
         s.has_control("exit")
@@ -105,7 +95,7 @@ async fn the_exit_code_reaches_a_client_after_the_last_output() {
         "output first: {:?}",
         seen.text()
     );
-    close(terms, pty).await;
+    t.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,16 +104,16 @@ async fn the_exit_code_reaches_a_client_after_the_last_output() {
     ignore = "Wine 8's ResizePseudoConsole is not implemented (E_NOTIMPL); needs a real Windows"
 )]
 async fn a_resize_reaches_the_program() {
-    let (terms, pty, info) = opened(TerminalKind::Interactive, &[]).await;
-    let mut ws = connect(&info).await;
+    let t = opened(TerminalKind::Interactive, &[]).await;
+    let mut ws = connect(&t.info).await;
     let mut seen = Seen::default();
     read_output(&mut ws, &mut seen, "FAKE_AGENT_WAITING").await;
     send_json(&mut ws, json!({"type": "resize", "cols": 100, "rows": 30})).await;
     wait_until("the PTY takes the size", PATIENCE, || async {
-        (pty.size() == (100, 30)).then_some(())
+        (t.pty.size() == (100, 30)).then_some(())
     })
     .await;
     type_line(&mut ws, "/size").await;
     read_output(&mut ws, &mut seen, "FAKE_AGENT_SIZE 100x30").await;
-    close(terms, pty).await;
+    t.close().await;
 }

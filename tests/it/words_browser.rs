@@ -10,8 +10,9 @@
 
 use crate::common::browser;
 use crate::common::launcher as support;
+use crate::common::page;
 
-use browser::Browser;
+use browser::{Browser, ESCAPE};
 use serde_json::json;
 use support::*;
 
@@ -36,7 +37,39 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         .with_failure_artifact("words-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
 
-    // -- plain names, the history beside them
+    plain_names_with_the_history_beside_them(&d).await;
+    let z = a_planners_row_says_what_its_buttons_do(&d, &api, &repo).await;
+    a_failure_in_sentences_and_a_retry_without_ids(&d).await;
+    opening_a_packet_reads_it_for_the_user_only(&d, &api, &z).await;
+    // A second tab agrees.
+    d.goto(&format!("{}/", launcher.url)).await;
+    d.present(
+        "the card after a reload",
+        &format!("{ZHILIBU_CARD}[data-seen=\"true\"]"),
+    )
+    .await;
+    d.shoot("words-1440x900.png", Some("#focus-panel")).await;
+
+    // -- the quota's queued count agrees with its verb
+    page::inject_status(
+        &d,
+        &api,
+        json!({"queued_count": 1}),
+        json!({"hold": {"text": "the 5-hour window is at 95%", "until_local": "14:00"}, "parked": []}),
+    )
+    .await;
+    let quota = "#needs-you-list .need[data-kind=\"quota\"] .need-detail";
+    let said = d
+        .wait_text("the held queue in Needs you", quota, "queued")
+        .await;
+    assert_eq!(said, "1 queued department waits.");
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
+
+/// Plain names, the history beside them; no configuration key in the page.
+async fn plain_names_with_the_history_beside_them(d: &Browser) {
     assert_eq!(
         d.text_of("#start-h").await,
         "Start a planner Zhongshu 中书省"
@@ -45,7 +78,7 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
     assert_eq!(d.text_of("#focus-h").await, "Plan & inbox");
     d.present("the report", "#report .report-departments").await;
     assert_eq!(
-        texts(&d, "#report h3.sub").await[..3],
+        texts(d, "#report h3.sub").await[..3],
         [
             "Departments Shangshu 尚书省",
             "Risks Menxia 门下省",
@@ -60,8 +93,17 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         !d.text_of("#report").await.contains("portability_paths)"),
         "no config key in parentheses"
     );
+}
 
-    // -- a plan: zhilibu reports, lingyubu fails without a report
+/// A plan (zhilibu reports, lingyubu fails without a report): the planner's
+/// row and its two buttons say what differs (your message, or the
+/// launcher's reminder); zhilibu's name has its English beside the Chinese.
+/// Returns the planner.
+async fn a_planners_row_says_what_its_buttons_do(
+    d: &Browser,
+    api: &Api,
+    repo: &TestRepo,
+) -> String {
     let plan = repo.write_json(
         "plan.json",
         &json!({"summary": "words", "assignments": [
@@ -81,7 +123,6 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         d.text_of(&format!("{row} .row-name")).await,
         format!("planner · {z}")
     );
-    // Two buttons that say what differs: your message, or the launcher's reminder.
     assert_eq!(d.text_of(&format!("{row} .act-continue")).await, "Message…");
     assert_eq!(
         d.text_of(&format!("{row} .act-resume")).await,
@@ -99,8 +140,12 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         zhilibu.starts_with("zhilibu 治理部 · governance & docs · zhilibu-"),
         "{zhilibu}"
     );
+    z
+}
 
-    // -- the failure: its reason and the next sentence, each ending with a full stop
+/// The failure: its reason and the next sentence, each ending with a full
+/// stop; Retry says what happens, without the queue's internal id.
+async fn a_failure_in_sentences_and_a_retry_without_ids(d: &Browser) {
     let failed = "#needs-you-list .need[data-kind=\"failed\"]";
     d.present("the failure in Needs you", failed).await;
     let detail = d.text_of(&format!("{failed} .need-detail")).await;
@@ -119,7 +164,6 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         joined,
         "closed after a reminder: it did not report. Its fallback result is in its planner's inbox."
     );
-    // Retry says what happens, without the queue's internal id.
     d.click(&format!("{failed} button[data-action=\"retry\"]"))
         .await;
     let toast = d
@@ -130,27 +174,31 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
             && !toast.contains("q-"),
         "{toast:?}"
     );
+}
 
-    // -- one read state of the user's own; the planner's unread is a hint
-    let card = ".inbox-result[data-department=\"zhilibu\"]";
+const ZHILIBU_CARD: &str = ".inbox-result[data-department=\"zhilibu\"]";
+
+/// One read state of the user's own: opening the packet reads the card in
+/// the page, kept by the launcher; the planner's unread is a hint the page
+/// never clears.
+async fn opening_a_packet_reads_it_for_the_user_only(d: &Browser, api: &Api, z: &str) {
+    let card = ZHILIBU_CARD;
     d.present("zhilibu's result", card).await;
     assert_eq!(
         texts(
-            &d,
+            d,
             &format!("{card} .row-badges .badge.unread, {card} .planner-unread")
         )
         .await,
         ["new", "planner hasn't read it"]
     );
-    let unread_before = api
-        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-        .await["unread_count"]
-        .clone();
+    let inbox_url = format!("/api/zhongshu_inbox?id={z}&peek=1");
+    let unread_before = api.get_ok(&inbox_url).await["unread_count"].clone();
     assert!(unread_before.as_u64().unwrap() >= 1, "{unread_before}");
     d.click(&format!("{card} button.open-handoff")).await;
     d.present("the packet", "#drawer:not([hidden]) .drawer-markdown")
         .await;
-    d.press_keys("\u{E00C}").await;
+    d.press_keys(ESCAPE).await;
     d.present(
         "the card read in the page",
         &format!("{card}[data-seen=\"true\"]"),
@@ -161,9 +209,7 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         0,
         "opening the packet read it"
     );
-    let inbox = api
-        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-        .await;
+    let inbox = api.get_ok(&inbox_url).await;
     assert_eq!(
         inbox["unread_count"], unread_before,
         "the planner's unread is the planner's: {inbox}"
@@ -177,31 +223,4 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
         .clone();
     assert_eq!(zhilibu_result["seen"], true, "kept by the launcher");
     assert_eq!(zhilibu_result["read"], false, "{zhilibu_result}");
-    // A second tab agrees.
-    d.goto(&format!("{}/", launcher.url)).await;
-    d.present(
-        "the card after a reload",
-        &format!("{card}[data-seen=\"true\"]"),
-    )
-    .await;
-    d.shoot("words-1440x900.png", Some("#focus-panel")).await;
-
-    // -- the quota's queued count agrees with its verb
-    // Injected on top of what the page has (a delta older than it is dropped).
-    let seq = api.status().await["audit_seq"].clone();
-    d.wait_applied(seq.as_u64().unwrap()).await;
-    d.js(
-        "const seq = arguments[0]; import('/static/js/store.js').then((m) => \
-           m.applyDelta({seq: Math.max(seq, m.get().status.audit_seq || 0), fields: {queued_count: 1, quota: Object.assign({}, m.get().status.quota, {hold: {text: 'the 5-hour window is at 95%', until_local: '14:00'}, parked: []})}}));",
-        vec![seq],
-    )
-    .await;
-    let quota = "#needs-you-list .need[data-kind=\"quota\"] .need-detail";
-    let said = d
-        .wait_text("the held queue in Needs you", quota, "queued")
-        .await;
-    assert_eq!(said, "1 queued department waits.");
-    assert_eq!(d.open_alert().await, None);
-    d.quit().await;
-    launcher.stop().await;
 }

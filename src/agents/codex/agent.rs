@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::rpc::Incoming;
+use super::settings::ApprovalPolicy;
 use super::shared::SharedServer;
 use super::CodexError;
 use crate::agents::conversation::{Conversation, Entry, EntryStatus, What};
@@ -25,7 +26,7 @@ const PROFILE: &str = "codex-governance";
 pub struct ThreadSpec {
     pub cwd: PathBuf,
     pub model: String,
-    pub approval_policy: String,
+    pub approval_policy: ApprovalPolicy,
     /// The role prompt, as developer instructions.
     pub instructions: String,
     /// Shown in Codex's thread list and needed before the TUI can attach.

@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 
 use super::native::Program;
 use super::server::ServerSpec;
+use super::settings::{ApprovalPolicy, Settings};
 use super::shared::SharedServer;
 use super::{CodexAgent, CodexError, ThreadSpec};
 use tokio::sync::mpsc;
@@ -20,7 +21,6 @@ use crate::agents::{
     AccountEvent, Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started,
     ToolAnswer, START_COLS, START_ROWS,
 };
-use crate::config::AgentBackendSettings;
 use crate::model::{ApprovalDecision, Backend};
 use crate::pty::{self, Pty, SpawnSpec, Transcript};
 
@@ -29,7 +29,7 @@ pub struct CodexBackend {
     codex: String,
     /// What runs: the native binary of an npm install, else `codex`.
     program: Program,
-    approval_policy: String,
+    approval_policy: ApprovalPolicy,
     /// The one app-server of this launcher, started with the first session.
     server: tokio::sync::Mutex<Option<Arc<SharedServer>>>,
     /// Where the server's account-wide news goes (usage limits).
@@ -37,11 +37,11 @@ pub struct CodexBackend {
 }
 
 impl CodexBackend {
-    pub fn new(settings: &AgentBackendSettings) -> CodexBackend {
+    pub fn new(settings: &Settings) -> CodexBackend {
         CodexBackend {
-            codex: settings.codex_command.clone(),
-            program: super::native::resolve(&settings.codex_command),
-            approval_policy: settings.approval_policy.clone(),
+            codex: settings.command.clone(),
+            program: super::native::resolve(&settings.command),
+            approval_policy: settings.approval_policy,
             server: tokio::sync::Mutex::new(None),
             account: std::sync::Mutex::new(None),
         }
@@ -89,7 +89,7 @@ impl CodexBackend {
             ThreadSpec {
                 cwd: spec.cwd.clone(),
                 model: spec.model.clone(),
-                approval_policy: self.approval_policy.clone(),
+                approval_policy: self.approval_policy,
                 instructions: spec.prompt.clone(),
                 name: spec.title.clone(),
                 shell_env: spec.env.clone(),

@@ -21,10 +21,12 @@ mod login;
 mod native;
 mod rpc;
 mod server;
+pub mod settings;
 mod shared;
 
 pub(super) use agent::{CodexAgent, ThreadSpec};
 pub(super) use backend::CodexBackend;
+pub use settings::Settings;
 
 /// The oldest Codex CLI whose app-server this backend was verified against.
 pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);

@@ -231,7 +231,7 @@ impl Ingest {
             .read(|s| s.sessions.get(&f.session_id).cloned());
         let sandboxed = session
             .as_ref()
-            .is_some_and(|s| crate::agents::capabilities(s.agent.backend).sandboxed);
+            .is_some_and(|s| crate::agents::capabilities_of(&s.agent).sandboxed);
         let claim = policy::Claim {
             zhongshu: zhongshu_id,
             session_id: &f.session_id,

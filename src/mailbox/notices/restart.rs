@@ -9,10 +9,10 @@ use crate::error::{LResult, LauncherError};
 use crate::mailbox::Mailbox;
 use crate::model::{AuditEvent, Plan, Session, SessionKind, TaskResult};
 use crate::sessions::start::prompts::ResumePrompt;
-use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 
-/// The answer to `POST /api/restart_zhongshu_session`.
+/// What a restart did (`POST /api/restart_zhongshu_session` answers it with
+/// the session's view).
 #[derive(Debug, Serialize)]
 pub struct Restarted {
     pub resumed_inline: bool,
@@ -21,7 +21,6 @@ pub struct Restarted {
     pub source_session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_from_session_id: Option<String>,
-    pub session: Option<SessionView>,
 }
 
 impl Mailbox {
@@ -47,7 +46,6 @@ impl Mailbox {
                 session_id: id.to_string(),
                 source_session_id: id.to_string(),
                 resumed_from_session_id: None,
-                session: crate::sessions::view::session_json(&self.sessions, id),
             });
         }
         self.restart_as_new(&z, what, model).await
@@ -106,7 +104,6 @@ impl Mailbox {
         })?;
         Ok(Restarted {
             resumed_inline: false,
-            session: crate::sessions::view::session_json(&self.sessions, &new_id),
             session_id: new_id,
             source_session_id: id.to_string(),
             resumed_from_session_id: Some(id.to_string()),

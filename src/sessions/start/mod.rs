@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::ids;
 use crate::model::{
-    AgentInfo, AgentState, AuditEvent, Backend, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
+    AgentInfo, AgentState, AuditEvent, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
     ReportStatus, Session, SessionKind, SessionStatus, Workspace, ZhongshuPart,
 };
 use crate::policy::start;
@@ -166,9 +166,14 @@ impl<'a> Starter<'a> {
             }
         };
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let backend = self.sessions.backend().kind();
+        let backend = self.sessions.backend();
+        let agent = AgentInfo {
+            backend: backend.kind(),
+            capabilities: Some(backend.capabilities()),
+            ..AgentInfo::default()
+        };
         let session = new_record(
-            backend,
+            agent,
             spec,
             &checked,
             &id,
@@ -383,7 +388,7 @@ impl<'a> Starter<'a> {
                 x.agent.thread_id = thread_id.clone();
                 x.agent.server_pid = server_pid;
                 // An agent that does not report its turns works while it runs.
-                if !crate::agents::capabilities(x.agent.backend).reports_turns {
+                if !crate::agents::capabilities_of(&x.agent).reports_turns {
                     x.agent.agent_state = AgentState::Working;
                 }
             }
@@ -411,7 +416,7 @@ fn spec_first_turn(c: &Checked, prompt: &str) -> String {
 
 /// The record of a session about to start.
 fn new_record(
-    backend: Backend,
+    agent: AgentInfo,
     spec: &StartSpec,
     c: &Checked,
     id: &str,
@@ -460,9 +465,6 @@ fn new_record(
         },
         closing: false,
         close_reason: None,
-        agent: AgentInfo {
-            backend,
-            ..AgentInfo::default()
-        },
+        agent,
     }
 }

@@ -36,12 +36,18 @@ fn checked(id: &str) -> LResult<()> {
         .map_err(LauncherError::from)
 }
 
+/// `GET /api/changes`'s parameter beside the id: one file's diff instead of the list.
+#[derive(Deserialize)]
+pub(super) struct ChangesQuery {
+    path: Option<String>,
+}
+
 /// `GET /api/changes?session_id=<department>[&path=<file>]`: a Zhongshu's
 /// token reads only its own departments.
 pub(super) async fn changes(
     State(l): L,
     axum::Extension(p): Caller,
-    IdQuery(id, q): IdQuery,
+    IdQuery(id, q): IdQuery<ChangesQuery>,
 ) -> Response {
     let session = match l.sessions.require_session(&id) {
         Ok(s) => s,
@@ -52,7 +58,7 @@ pub(super) async fn changes(
     }
     let repo = l.ctx.repo.clone();
     let scope = l.ctx.config.launcher.isolation.scope;
-    match q.get("path").cloned() {
+    match q.path {
         Some(path) => {
             let Some(ws) = session.workspace().cloned() else {
                 return LauncherError::NotFound(format!("{id} has no worktree")).into_response();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::L;
 use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
 use crate::plans::control::{RetryTarget, Stopped};
-use crate::sessions::view::SessionView;
+use crate::views::session::SessionView;
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
 
@@ -34,7 +34,7 @@ pub(super) async fn interrupt(State(l): L, JsonBody(b): JsonBody<SessionRef>) ->
             .interrupt(&b.session_id)
             .await
             .map(|()| SessionAnswer {
-                session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
+                session: l.session_view(&b.session_id),
             }),
     )
 }
@@ -54,7 +54,7 @@ pub(super) async fn stop_plan(State(l): L, JsonBody(b): JsonBody<SessionRef>) ->
             .stop_plan(&b.session_id)
             .await
             .map(|stopped| StopAnswer {
-                session: crate::sessions::view::session_json(&l.sessions, &stopped.session_id),
+                session: l.session_view(&stopped.session_id),
                 stopped,
             }),
     )
@@ -146,6 +146,6 @@ pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answe
 /// `POST /api/dismiss`: a failed department leaves "Needs you" for good.
 pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
     reply(l.dispatcher.dismiss(&b.session_id).map(|()| SessionAnswer {
-        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
+        session: l.session_view(&b.session_id),
     }))
 }

@@ -1,15 +1,16 @@
 //! The JSON API (SPEC 10): a compatible superset of the Python launcher's.
-//! Handlers parse, call the launcher, and shape `{"ok": true, ...}` answers.
+//! Handlers parse (bodies with `JsonBody`, queries as typed structs with
+//! `Params` and `IdQuery`), send commands to the launcher's services, and
+//! answer with the launcher's views in `{"ok": true, ...}`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::answer::failure;
+use super::query::{IdQuery, Params};
 use super::routes::Routes;
 use crate::credentials::Principal;
 use crate::launcher::Launcher;
@@ -111,68 +112,4 @@ fn not_owner(p: &Principal, id: &str) -> Option<Response> {
             &format!("this session's token may not touch the data of session {id}"),
         )
     })
-}
-
-/// `?name=` as a whole number, absent as None; anything else says why (a 400).
-fn number<T: std::str::FromStr>(
-    q: &HashMap<String, String>,
-    name: &str,
-) -> Result<Option<T>, NotAWholeNumber> {
-    match q.get(name).map(|s| s.parse::<T>()) {
-        None => Ok(None),
-        Some(Ok(n)) => Ok(Some(n)),
-        Some(Err(_)) => Err(NotAWholeNumber {
-            name: name.to_string(),
-        }),
-    }
-}
-
-/// A query parameter that should have been a whole number; answered with a 400.
-#[derive(Debug, thiserror::Error)]
-#[error("{name} must be a whole number")]
-struct NotAWholeNumber {
-    name: String,
-}
-
-impl IntoResponse for NotAWholeNumber {
-    fn into_response(self) -> Response {
-        failure(StatusCode::BAD_REQUEST, &self.to_string())
-    }
-}
-
-/// `?name=` as yes (`1`, `true`, `yes`) or no.
-fn flag(q: &HashMap<String, String>, name: &str) -> bool {
-    matches!(q.get(name).map(String::as_str), Some("1" | "true" | "yes"))
-}
-
-/// The query string as a map; a malformed one is a 400 in the failure shape.
-struct QueryMap(HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|Query(q)| QueryMap(q))
-            .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")))
-    }
-}
-
-/// A validated `?id=` (alias `session_id`) plus the rest of the query.
-struct IdQuery(String, HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for IdQuery {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
-        let id = q
-            .get("id")
-            .or_else(|| q.get("session_id"))
-            .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
-        crate::ids::check_id("id", id)
-            .map_err(|e| failure(StatusCode::BAD_REQUEST, &e.to_string()))?;
-        Ok(IdQuery(id.clone(), q))
-    }
 }

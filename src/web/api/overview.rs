@@ -7,15 +7,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{number, Caller, QueryMap, L};
+use super::{Caller, Params, L};
 use crate::credentials::Principal;
-use crate::mailbox::ingest::watchdog::IngestionView;
-use crate::model::TerminalView;
 use crate::report::Report;
+use crate::views::status::IngestionView;
+use crate::views::terminals::TerminalView;
 use crate::web::answer::reply;
 use crate::web::answer::{failure, ok};
+use crate::web::query::whole;
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
 pub(super) async fn healthz(State(l): L) -> Response {
@@ -24,7 +25,7 @@ pub(super) async fn healthz(State(l): L) -> Response {
     let degraded = ingestion.is_stuck() || chain.is_some();
     let body = Health {
         status: if degraded { "degraded" } else { "ok" },
-        mailbox_ingestion: ingestion.view(),
+        mailbox_ingestion: crate::views::status::ingestion(&ingestion),
         audit_chain: Chain {
             ok: chain.is_none(),
             problem: chain.map(str::to_string),
@@ -80,11 +81,15 @@ pub(super) async fn zhongshu_sessions(State(l): L) -> Response {
     Json(l.zhongshu_sessions_view()).into_response()
 }
 
-pub(super) async fn report(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let mode = match crate::report::Mode::parse(
-        q.get("mode").map(String::as_str),
-        q.get("base").map(String::as_str),
-    ) {
+/// `GET /api/report`'s parameters.
+#[derive(Deserialize)]
+pub(super) struct ReportQuery {
+    mode: Option<String>,
+    base: Option<String>,
+}
+
+pub(super) async fn report(State(l): L, Params(q): Params<ReportQuery>) -> Response {
+    let mode = match crate::report::Mode::parse(q.mode.as_deref(), q.base.as_deref()) {
         Ok(m) => m,
         Err(e) => return failure(StatusCode::BAD_REQUEST, &e.to_string()),
     };
@@ -126,15 +131,24 @@ pub(super) struct Terminals {
     browser_terminals: Vec<TerminalView>,
 }
 
-pub(super) async fn audit(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let (since, limit, before) = match (
-        number::<u64>(&q, "since"),
-        number::<usize>(&q, "limit"),
-        number::<u64>(&q, "before"),
-    ) {
-        (Ok(s), Ok(l), Ok(b)) => (s.unwrap_or(0), l.unwrap_or(1000).clamp(1, 10_000), b),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into_response(),
-    };
+/// `GET /api/audit`'s parameters: lines after `since`, or the page before
+/// `before`, `limit` at a time (1000 unless given; 1 to 10,000).
+#[derive(Deserialize)]
+pub(super) struct AuditQuery {
+    #[serde(default, deserialize_with = "whole")]
+    since: Option<u64>,
+    #[serde(default, deserialize_with = "whole")]
+    limit: Option<usize>,
+    #[serde(default, deserialize_with = "whole")]
+    before: Option<u64>,
+}
+
+pub(super) async fn audit(State(l): L, Params(q): Params<AuditQuery>) -> Response {
+    let (since, limit, before) = (
+        q.since.unwrap_or(0),
+        q.limit.unwrap_or(1000).clamp(1, 10_000),
+        q.before,
+    );
     let log = l.ctx.store.audit_log();
     let page = match before {
         Some(before) => log.read_before(before, limit),

@@ -11,7 +11,7 @@ use crate::web::JsonBody;
 
 /// `GET /api/quota`: the 5-hour and weekly windows, the hold, parked sessions.
 pub(super) async fn quota(State(l): L) -> Response {
-    reply(Ok::<_, crate::error::LauncherError>(l.quota.view()))
+    reply(Ok::<_, crate::error::LauncherError>(l.quota_view()))
 }
 
 /// A body that must be a JSON object with nothing in it (`{}`), as every
@@ -27,7 +27,7 @@ pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -
     if started.is_ok() {
         l.dispatcher.pump_queue().await;
     }
-    reply(started.map(|_| l.quota.view()))
+    reply(started.map(|_| l.quota_view()))
 }
 
 #[derive(serde::Deserialize)]
@@ -43,7 +43,7 @@ pub(super) async fn model_switch(State(l): L, JsonBody(b): JsonBody<SwitchAnswer
         .quota
         .answer_model_switch(b.choice, l.sessions.as_ref())
         .await;
-    reply(answered.map(|()| l.quota.view()))
+    reply(answered.map(|()| l.quota_view()))
 }
 
 /// `POST /api/plan_budget {zhongshu_id, budget_usd?, budget_tokens?}`.
@@ -52,5 +52,5 @@ pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>)
     if raised.is_ok() {
         l.dispatcher.pump_queue().await;
     }
-    reply(raised)
+    reply(raised.map(|()| l.quota_view()))
 }

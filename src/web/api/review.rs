@@ -8,9 +8,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{QueryMap, L};
+use serde::Deserialize;
+
+use super::{Params, L};
 use crate::error::{LResult, LauncherError};
 use crate::review::{self, ResultRef};
+use crate::views::inbox::SeenView;
 use crate::web::answer::reply;
 use crate::web::JsonBody;
 
@@ -23,9 +26,24 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(LauncherError::Internal(format!("review task failed: {e}"))))
 }
 
+/// The ids that name a registered result: its Zhongshu (`session_id`), the
+/// department session that sent it and its report id.
+#[derive(Deserialize)]
+pub(super) struct ResultQuery {
+    session_id: Option<String>,
+    department_session_id: Option<String>,
+    report_id: Option<String>,
+}
+
+impl ResultQuery {
+    fn checked(self) -> LResult<ResultRef> {
+        ResultRef::named(self.session_id, self.department_session_id, self.report_id)
+    }
+}
+
 /// `GET /api/handoff?session_id=<zhongshu>&department_session_id=..&report_id=..`
-pub(super) async fn handoff(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let which = match ResultRef::from_query(&q) {
+pub(super) async fn handoff(State(l): L, Params(q): Params<ResultQuery>) -> Response {
+    let which = match q.checked() {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
@@ -34,8 +52,8 @@ pub(super) async fn handoff(State(l): L, QueryMap(q): QueryMap) -> Response {
 }
 
 /// `GET /api/result_raw?session_id=<zhongshu>&department_session_id=..&report_id=..`
-pub(super) async fn result_raw(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let which = match ResultRef::from_query(&q) {
+pub(super) async fn result_raw(State(l): L, Params(q): Params<ResultQuery>) -> Response {
+    let which = match q.checked() {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
@@ -77,21 +95,29 @@ pub(super) async fn mark_seen(State(l): L, JsonBody(b): JsonBody<MarkSeen>) -> R
                 b.department_session_id.as_deref(),
                 b.report_id.as_deref(),
             )
+            .map(|marked| SeenView { marked })
         })
         .await,
     )
 }
 
+/// `GET /api/diff`'s parameters.
+#[derive(Deserialize)]
+pub(super) struct DiffQuery {
+    path: Option<String>,
+    base: Option<String>,
+}
+
 /// `GET /api/diff?path=<repository path>&base=<revision>`: against HEAD without a base.
-pub(super) async fn diff(State(l): L, QueryMap(q): QueryMap) -> Response {
-    let Some(path) = q.get("path").cloned() else {
+pub(super) async fn diff(State(l): L, Params(q): Params<DiffQuery>) -> Response {
+    let Some(path) = q.path else {
         return LauncherError::BadRequest("missing ?path=".into()).into_response();
     };
     // Checked here too, so a bad path never costs a blocking thread.
     if let Err(e) = review::check_path(&path) {
         return e.into_response();
     }
-    let base = q.get("base").cloned().filter(|b| !b.is_empty());
+    let base = q.base.filter(|b| !b.is_empty());
     let repo = l.ctx.repo.clone();
     reply(blocking(move || review::file_diff(&repo, &path, base.as_deref())).await)
 }

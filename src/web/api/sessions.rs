@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, L};
 use crate::credentials::Principal;
-use crate::launcher::StartedView;
 use crate::model::QueueItem;
 use crate::plans::queue::{AssignmentInput, Dispatch};
-use crate::sessions::view::SessionView;
 use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
+use crate::views::session::{SessionView, StartedView};
 use crate::web::answer::{failure, reply};
 use crate::web::JsonBody;
 
@@ -110,7 +109,7 @@ pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInpu
                     .map(|i| i.at.clone())
                     .unwrap_or_default(),
                 session_id: s.id.clone(),
-                session: crate::sessions::view::session_json(&l.sessions, &s.id),
+                session: l.session_view(&s.id),
             }),
     )
 }
@@ -166,7 +165,7 @@ pub(super) async fn close_session(State(l): L, JsonBody(b): JsonBody<Close>) -> 
             .map(|_| None),
     };
     reply(closed.map(|planner| Closed {
-        session: crate::sessions::view::session_json(&l.sessions, &b.session_id),
+        session: l.session_view(&b.session_id),
         planner,
     }))
 }
@@ -234,7 +233,22 @@ pub(super) async fn browser_terminal_close(
     if let Err(e) = crate::ids::check_id("id", &b.id) {
         return failure(StatusCode::BAD_REQUEST, &e.to_string());
     }
-    reply(l.sessions.close_terminal(&b.id).await)
+    reply(
+        l.sessions
+            .close_terminal(&b.id)
+            .await
+            .map(|record| TerminalClosed {
+                terminal: record.map(crate::views::terminals::terminal),
+                closed: true,
+            }),
+    )
+}
+
+/// The answer to `POST /api/browser_terminal/close`.
+#[derive(Serialize)]
+pub(super) struct TerminalClosed {
+    terminal: Option<crate::views::terminals::TerminalView>,
+    closed: bool,
 }
 
 /// `POST /api/submit_result`: a department's report, bound to its session.

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{flag, not_owner, number, Caller, IdQuery, L};
+use super::{not_owner, Caller, IdQuery, L};
+use crate::credentials::Principal;
 use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
 use crate::web::answer::{failure, reply};
+use crate::web::query::{flag, whole};
 use crate::web::JsonBody;
 
 pub(super) async fn zhongshu_plan(
@@ -21,11 +23,13 @@ pub(super) async fn zhongshu_plan(
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    reply(
-        l.sessions
-            .require_session(&id)
-            .map(|_| l.zhongshu_plan_view(&id)),
-    )
+    reply(l.sessions.require_session(&id).map(|_| {
+        let mut view = l.zhongshu_plan_view(&id);
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
 }
 
 /// `GET /api/zhongshu_context`: what a restart needs (its own data for a Zhongshu token).
@@ -34,34 +38,56 @@ pub(super) async fn zhongshu_context(
     axum::Extension(p): Caller,
     IdQuery(id, _): IdQuery,
 ) -> Response {
-    match not_owner(&p, &id) {
-        Some(r) => r,
-        None => reply(l.zhongshu_context_view(&id)),
+    if let Some(r) = not_owner(&p, &id) {
+        return r;
     }
+    reply(l.zhongshu_context_view(&id).map(|mut view| {
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
+}
+
+/// `GET /api/zhongshu_inbox`'s parameters beside the id.
+#[derive(Deserialize)]
+pub(super) struct InboxQuery {
+    /// Results per page (50 unless given; 1 to 1000).
+    #[serde(default, deserialize_with = "whole")]
+    limit: Option<usize>,
+    /// The page before this result order (the last page's `next_before`).
+    #[serde(default, deserialize_with = "whole")]
+    before: Option<i64>,
+    /// Look without marking anything read.
+    #[serde(default, deserialize_with = "flag")]
+    peek: bool,
+    /// Count the Zhongshu's results too.
+    #[serde(default, deserialize_with = "flag")]
+    count: bool,
 }
 
 pub(super) async fn zhongshu_inbox(
     State(l): L,
     axum::Extension(p): Caller,
-    IdQuery(id, q): IdQuery,
+    IdQuery(id, q): IdQuery<InboxQuery>,
 ) -> Response {
     if let Some(r) = not_owner(&p, &id) {
         return r;
     }
-    let (limit, before) = match (number::<usize>(&q, "limit"), number::<i64>(&q, "before")) {
-        (Ok(l), Ok(b)) => (l.unwrap_or(50).clamp(1, 1000), b),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
-    };
-    let (peek, count) = (flag(&q, "peek"), flag(&q, "count"));
-    reply(crate::mailbox::inbox_view::inbox_view(
-        &l.ctx,
-        &l.sessions,
-        &id,
-        peek,
-        limit,
-        before,
-        count,
-    ))
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let read = l.inbox_view(&id, q.peek, (limit, q.before), q.count);
+    reply(read.map(|mut view| {
+        if is_agent(&p) {
+            view.hide_from_agents();
+        }
+        view
+    }))
+}
+
+/// Whether the caller is an agent's token: what it reads has no
+/// transcripts, typed input or terminal URLs, as its status.
+fn is_agent(p: &Principal) -> bool {
+    matches!(p, Principal::Session(_))
 }
 
 #[derive(Deserialize)]
@@ -92,6 +118,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
             .await
             .map(|r| RestartAnswer {
                 started: (!r.resumed_inline).then(|| StartFacts::of(l.started_view(&r.session_id))),
+                session: l.session_view(&r.session_id),
                 restarted: r,
             }),
     )
@@ -103,6 +130,7 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
 pub(super) struct RestartAnswer {
     #[serde(flatten)]
     restarted: crate::mailbox::notices::restart::Restarted,
+    session: Option<crate::views::session::SessionView>,
     #[serde(flatten)]
     started: Option<StartFacts>,
 }
@@ -111,7 +139,7 @@ pub(super) struct RestartAnswer {
 pub(super) struct StartFacts {
     prompt_path: Option<String>,
     pid: Option<u32>,
-    browser_terminal: Option<crate::model::TerminalView>,
+    browser_terminal: Option<crate::views::terminals::TerminalView>,
     active: usize,
     active_zhongshu_sessions: usize,
     active_department_sessions: usize,
@@ -119,7 +147,7 @@ pub(super) struct StartFacts {
 }
 
 impl StartFacts {
-    fn of(v: crate::launcher::StartedView) -> StartFacts {
+    fn of(v: crate::views::session::StartedView) -> StartFacts {
         StartFacts {
             prompt_path: v.prompt_path,
             pid: v.pid,
@@ -251,5 +279,5 @@ fn named_or_newest(
 #[derive(Serialize)]
 pub(super) struct PlanAnswer {
     session_id: String,
-    plan: crate::launcher::PlanBody,
+    plan: crate::views::plan::PlanBody,
 }

@@ -72,9 +72,69 @@ fn environments_under(pid: u32) -> Vec<(u32, String)> {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
+    let (repo, remote, forge) = a_hostile_department_and_a_forge().await;
+    let mut launcher = spawn_launcher_env(
+        &repo.path,
+        &[],
+        &[
+            ("GITHUB_TOKEN".into(), TOKEN.into()),
+            ("GH_TOKEN".into(), GH_TOKEN.into()),
+        ],
+    );
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("edit the notes").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "one", "assignments": [
+            {"department": "lingyubu", "files": ["notes.md"],
+             "task": "edit [[fake-agent: --work-seconds 4 --write notes.md=changed --changed-file notes.md]]"}]}),
+    )
+    .await;
+    no_running_agent_holds_a_token(&api).await;
+    let id = the_departments_own_dump_holds_no_token(&api).await;
+    an_echoed_token_is_masked(&forge, &api, &id).await;
+    let successor = a_pull_requests_whole_life(&forge, &api, &id).await;
+
+    // The state folder: database, audit log, prompts, transcripts, packets.
+    let state = repo.state_dir();
+    let leaked = files_holding_a_token(&state);
+    say(
+        "the state folder searched for either token",
+        format!("{} files hold one", leaked.len()),
+    );
+    assert!(leaked.is_empty(), "{leaked:?}");
+    // What the department saw of the log: the token it carried is masked.
+    let prompt = std::fs::read_dir(state.join("codex_governance_prompts"))
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(&format!("-{successor}.txt"))
+        })
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .expect("the successor's prompt");
+    assert!(prompt.contains("GITHUB_TOKEN=***"), "{prompt}");
+    // The worktrees, and everything pushed to the remote.
+    let worktrees = repo.root.join("repo.worktrees");
+    assert!(files_holding_a_token(&worktrees).is_empty());
+    assert!(files_holding_a_token(&remote).is_empty());
+    no_page_or_answer_holds_a_token(&api, &launcher.url, [&z, &id, &successor]).await;
+    launcher.terminate();
+    let stderr = launcher.stderr();
+    assert!(
+        !holds_a_token(&stderr),
+        "the launcher's own output: {stderr}"
+    );
+}
+
+/// A repository whose lingyubu department is hostile: it dumps its
+/// environment into its worktree (recorded, pushed) and its terminal (the
+/// transcript), then works. Pull requests go to a scripted forge holding
+/// `TOKEN`, pushes to a bare remote: (repository, remote, forge).
+#[cfg(target_os = "linux")]
+async fn a_hostile_department_and_a_forge() -> (TestRepo, PathBuf, Forge) {
     let repo = TestRepo::new(RepoOptions::default());
-    // A hostile department: it dumps its environment into its worktree
-    // (recorded, pushed) and its terminal (the transcript), then works.
     let prelude = "if [ \"$CODEX_GOVERNANCE_DEPARTMENT\" = lingyubu ]; then env > agent-env.txt; env; fi; exec \"$0\" \"$@\"";
     let mut command = vec!["/bin/sh".to_string(), "-c".into(), prelude.into()];
     command.extend(TestRepo::agent_command(&RepoOptions::default()));
@@ -98,25 +158,13 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         git.remote("origin", &format!("file://{}", remote.display()))
             .unwrap();
     }
-    let mut launcher = spawn_launcher_env(
-        &repo.path,
-        &[],
-        &[
-            ("GITHUB_TOKEN".into(), TOKEN.into()),
-            ("GH_TOKEN".into(), GH_TOKEN.into()),
-        ],
-    );
-    let api = launcher.api.clone();
-    let z = api.start_zhongshu("edit the notes").await;
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "one", "assignments": [
-            {"department": "lingyubu", "files": ["notes.md"],
-             "task": "edit [[fake-agent: --work-seconds 4 --write notes.md=changed --changed-file notes.md]]"}]}),
-    )
-    .await;
+    (repo, remote, forge)
+}
 
-    // While it works: no agent process has either token in its environment.
+/// While the department works: no agent process (nor any process under one)
+/// has either token in its environment.
+#[cfg(target_os = "linux")]
+async fn no_running_agent_holds_a_token(api: &Api) {
     let running = api
         .wait_status("the department running", |s| {
             departments(s)
@@ -154,7 +202,12 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         seen >= 2,
         "the planner and the department were read: {pids:?}"
     );
+}
 
+/// Once the department is recorded, what it dumped of its environment holds
+/// no token; its id.
+#[cfg(target_os = "linux")]
+async fn the_departments_own_dump_holds_no_token(api: &Api) -> String {
     let status = api
         .wait_status("the department recorded", |s| {
             departments(s)
@@ -163,7 +216,6 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         })
         .await;
     let d = departments(&status).remove(0);
-    let id = d["id"].as_str().unwrap().to_string();
     let worktree = PathBuf::from(d["workspace"]["path"].as_str().unwrap());
     let dumped = std::fs::read_to_string(worktree.join("agent-env.txt")).unwrap();
     assert!(
@@ -174,9 +226,13 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         !holds_a_token(&dumped),
         "the department's own dump of its environment"
     );
+    d["id"].as_str().unwrap().to_string()
+}
 
-    // A forge that echoes the token in its error: the launcher's words
-    // (the answer, the audit line) do not repeat it.
+/// A forge that echoes the token in its error: the launcher's words (the
+/// answer, the audit line) do not repeat it.
+#[cfg(target_os = "linux")]
+async fn an_echoed_token_is_masked(forge: &Forge, api: &Api, id: &str) {
     forge.fail_next(
         "POST",
         "/repos/acme/tool/pulls",
@@ -200,14 +256,18 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         answer["error"].as_str().unwrap().contains("Bearer ***"),
         "{answer}"
     );
+}
 
-    // The whole life of a pull request: opened, failing, sent back, updated.
+/// The whole life of department `id`'s pull request: opened, a check failing
+/// with the token in its log, sent back, updated. The successor's id.
+#[cfg(target_os = "linux")]
+async fn a_pull_requests_whole_life(forge: &Forge, api: &Api, id: &str) -> String {
     api.post_ok(
         "/api/integrate",
         &json!({"session_id": id, "mode": "pull_request"}),
     )
     .await;
-    let pr = api.session(&id).await["workspace"]["pull_request"].clone();
+    let pr = api.session(id).await["workspace"]["pull_request"].clone();
     let head = pr["head"].as_str().unwrap().to_string();
     forge.set_check(
         &head,
@@ -217,7 +277,7 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         5,
         Some(&format!("error: env says GITHUB_TOKEN={TOKEN}\nFAILED\n")),
     );
-    api.wait_session(&id, "the failure seen", |s| {
+    api.wait_session(id, "the failure seen", |s| {
         s["workspace"]["pull_request"]["checks"][0]["verdict"] == "failed"
     })
     .await;
@@ -229,33 +289,13 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         s["workspace"]["state"] == "in_review"
     })
     .await;
+    successor
+}
 
-    // The state folder: database, audit log, prompts, transcripts, packets.
-    let state = repo.state_dir();
-    let leaked = files_holding_a_token(&state);
-    say(
-        "the state folder searched for either token",
-        format!("{} files hold one", leaked.len()),
-    );
-    assert!(leaked.is_empty(), "{leaked:?}");
-    // What the department saw of the log: the token it carried is masked.
-    let prompt = std::fs::read_dir(state.join("codex_governance_prompts"))
-        .unwrap()
-        .flatten()
-        .find(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .ends_with(&format!("-{successor}.txt"))
-        })
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .expect("the successor's prompt");
-    assert!(prompt.contains("GITHUB_TOKEN=***"), "{prompt}");
-    // The worktrees, and everything pushed to the remote.
-    let worktrees = repo.root.join("repo.worktrees");
-    assert!(files_holding_a_token(&worktrees).is_empty());
-    assert!(files_holding_a_token(&remote).is_empty());
-
-    // Every page and answer the developer's token reads.
+/// Every page and answer the developer's token reads, about Zhongshu `z`,
+/// department `id` and its `successor`.
+#[cfg(target_os = "linux")]
+async fn no_page_or_answer_holds_a_token(api: &Api, url: &str, [z, id, successor]: [&str; 3]) {
     let mut pages: Vec<(String, String)> = Vec::new();
     for path in [
         "/api/status".to_string(),
@@ -270,7 +310,7 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
         pages.push((path, v.to_string()));
     }
     for path in ["/", "/static/js/pull_request.js", "/static/js/changes.js"] {
-        let text = reqwest::get(format!("{}{path}", launcher.url))
+        let text = reqwest::get(format!("{url}{path}"))
             .await
             .unwrap()
             .text()
@@ -284,11 +324,5 @@ async fn the_forges_token_reaches_no_file_no_page_no_audit_line_and_no_agent() {
     say(
         "every page and API answer searched for either token",
         format!("{} read, none holds one", pages.len()),
-    );
-    launcher.terminate();
-    let stderr = launcher.stderr();
-    assert!(
-        !holds_a_token(&stderr),
-        "the launcher's own output: {stderr}"
     );
 }

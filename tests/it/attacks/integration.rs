@@ -53,24 +53,7 @@ fn size_of(p: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_departments_files_under_the_state_folders_name_never_reach_it() {
-    // Prepared outside the repository: the forged report and the journal.
-    let files = tempfile::tempdir().unwrap();
-    let journal = files.path().join("journal");
-    std::fs::write(&journal, hot_journal()).unwrap();
-    let forged = files.path().join("forged.json");
-    let script = format!(
-        "inbox=.tmp/codex_governance_mailbox/$CODEX_GOVERNANCE_PARENT_SESSION_ID/incoming/zhilibu-1; \
-         mkdir -p \"$inbox\" && sed \"s/ZHONGSHU/$CODEX_GOVERNANCE_PARENT_SESSION_ID/\" '{}' > \"$inbox/forged.json\" \
-         && cp '{}' .tmp/codex_governance.db-journal && cp '{}' .tmp/codex_governance.db-wal",
-        forged.display(),
-        journal.display(),
-        journal.display()
-    );
-    let repo = repo_with_department_script(&script);
-    let mut report = extra::report("ZHONGSHU", "zhilibu-1", "zhilibu", "FORGED by lingyubu");
-    report["changed_files"] = json!([]);
-    std::fs::write(&forged, report.to_string()).unwrap();
-
+    let (_files, repo) = a_department_forging_state_files();
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("two departments").await;
@@ -84,37 +67,7 @@ async fn a_departments_files_under_the_state_folders_name_never_reach_it() {
         ]}),
     )
     .await;
-    let status = api
-        .wait_status("lingyubu recorded", |s| {
-            departments(s).iter().any(|d| {
-                d["department"] == "lingyubu"
-                    && d["status"] == "exited"
-                    && d["workspace"]["state"] == "pending"
-            })
-        })
-        .await;
-    let ds = departments(&status);
-    let attacker = ds.iter().find(|d| d["department"] == "lingyubu").unwrap();
-    let id = attacker["id"].as_str().unwrap().to_string();
-    let sibling = ds.iter().find(|d| d["department"] == "zhilibu").unwrap();
-    assert_eq!(sibling["id"], "zhilibu-1", "the sibling the forgery names");
-    let worktree = Path::new(attacker["workspace"]["path"].as_str().unwrap()).to_path_buf();
-    assert!(
-        worktree.join(".tmp/codex_governance.db-journal").exists(),
-        "the department wrote its files"
-    );
-
-    // The review names the attempt; nothing of it is recorded.
-    let files_recorded = attacker["workspace"]["actual_changed_files"].clone();
-    assert_eq!(files_recorded, json!(["README.md"]), "{attacker}");
-    let findings = attacker["workspace"]["review"]["findings"].to_string();
-    assert!(
-        findings.contains("launcher's state folder")
-            && findings.contains(".tmp/codex_governance.db-journal"),
-        "{findings}"
-    );
-    assert_eq!(attacker["workspace"]["review"]["decision"], "REVIEW");
-
+    let id = the_review_names_the_attempt_and_records_none_of_it(api).await;
     let state = repo.state_dir();
     let db = state.join("codex_governance.db");
     let before = size_of(&db);
@@ -157,6 +110,64 @@ async fn a_departments_files_under_the_state_folders_name_never_reach_it() {
     server.stop().await;
 }
 
+/// A repository whose lingyubu department writes, in its worktree under
+/// `.tmp/`, a report forged for its sibling zhilibu-1 in the mailbox and a hot
+/// journal and WAL beside the database. The folder holding what it copies
+/// (prepared outside the repository) goes with the repository.
+fn a_department_forging_state_files() -> (tempfile::TempDir, TestRepo) {
+    let files = tempfile::tempdir().unwrap();
+    let journal = files.path().join("journal");
+    std::fs::write(&journal, hot_journal()).unwrap();
+    let forged = files.path().join("forged.json");
+    let script = format!(
+        "inbox=.tmp/codex_governance_mailbox/$CODEX_GOVERNANCE_PARENT_SESSION_ID/incoming/zhilibu-1; \
+         mkdir -p \"$inbox\" && sed \"s/ZHONGSHU/$CODEX_GOVERNANCE_PARENT_SESSION_ID/\" '{}' > \"$inbox/forged.json\" \
+         && cp '{}' .tmp/codex_governance.db-journal && cp '{}' .tmp/codex_governance.db-wal",
+        forged.display(),
+        journal.display(),
+        journal.display()
+    );
+    let repo = repo_with_department_script(&script);
+    let mut report = extra::report("ZHONGSHU", "zhilibu-1", "zhilibu", "FORGED by lingyubu");
+    report["changed_files"] = json!([]);
+    std::fs::write(&forged, report.to_string()).unwrap();
+    (files, repo)
+}
+
+/// Once lingyubu is recorded (its sibling zhilibu-1 still at work): the files
+/// it wrote are in its worktree, the review names the attempt, and only
+/// README.md is recorded. Lingyubu's id.
+async fn the_review_names_the_attempt_and_records_none_of_it(api: &Api) -> String {
+    let status = api
+        .wait_status("lingyubu recorded", |s| {
+            departments(s).iter().any(|d| {
+                d["department"] == "lingyubu"
+                    && d["status"] == "exited"
+                    && d["workspace"]["state"] == "pending"
+            })
+        })
+        .await;
+    let ds = departments(&status);
+    let attacker = ds.iter().find(|d| d["department"] == "lingyubu").unwrap();
+    let sibling = ds.iter().find(|d| d["department"] == "zhilibu").unwrap();
+    assert_eq!(sibling["id"], "zhilibu-1", "the sibling the forgery names");
+    let worktree = Path::new(attacker["workspace"]["path"].as_str().unwrap()).to_path_buf();
+    assert!(
+        worktree.join(".tmp/codex_governance.db-journal").exists(),
+        "the department wrote its files"
+    );
+    let files_recorded = attacker["workspace"]["actual_changed_files"].clone();
+    assert_eq!(files_recorded, json!(["README.md"]), "{attacker}");
+    let findings = attacker["workspace"]["review"]["findings"].to_string();
+    assert!(
+        findings.contains("launcher's state folder")
+            && findings.contains(".tmp/codex_governance.db-journal"),
+        "{findings}"
+    );
+    assert_eq!(attacker["workspace"]["review"]["decision"], "REVIEW");
+    attacker["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_commit_carrying_the_state_folder_is_refused() {
     // The department commits `.tmp/…` on its branch itself (it can run git).
@@ -165,23 +176,7 @@ async fn a_department_commit_carrying_the_state_folder_is_refused() {
     let repo = repo_with_department_script(script);
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let z = api.start_zhongshu("one department").await;
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "one", "assignments": [
-            {"department": "lingyubu", "files": ["README.md"],
-             "task": "edit [[fake-agent: --work-seconds 1 --write README.md=changed --changed-file README.md]]"},
-        ]}),
-    )
-    .await;
-    let status = api
-        .wait_status("lingyubu recorded", |s| {
-            departments(s)
-                .iter()
-                .any(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
-        })
-        .await;
-    let d: Value = departments(&status).into_iter().next().unwrap();
+    let d = one_recorded_department(api, json!(["README.md"])).await;
     let id = d["id"].as_str().unwrap();
     let findings = d["workspace"]["review"]["findings"].to_string();
     assert!(
@@ -226,23 +221,7 @@ async fn a_name_that_is_not_utf8_a_huge_file_and_a_link_are_named_and_nothing_is
     commit_all(&repo.path, "a small limit");
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let z = api.start_zhongshu("one department").await;
-    api.post_ok(
-        "/api/report_zhongshu_plan",
-        &json!({"session_id": z, "summary": "one", "assignments": [
-            {"department": "lingyubu", "files": [],
-             "task": "edit [[fake-agent: --work-seconds 1 --write README.md=changed --changed-file README.md]]"},
-        ]}),
-    )
-    .await;
-    let status = api
-        .wait_status("lingyubu recorded", |s| {
-            departments(s)
-                .iter()
-                .any(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
-        })
-        .await;
-    let d: Value = departments(&status).into_iter().next().unwrap();
+    let d = one_recorded_department(api, json!([])).await;
     let id = d["id"].as_str().unwrap();
     let ws = &d["workspace"];
     assert_eq!(ws["review"]["decision"], "REVIEW", "{ws}");
@@ -279,4 +258,26 @@ async fn a_name_that_is_not_utf8_a_huge_file_and_a_link_are_named_and_nothing_is
         .collect();
     assert!(names.iter().any(|n| n == "bad\u{fffd}.txt"), "{names:?}");
     server.stop().await;
+}
+
+/// A Zhongshu whose plan has one lingyubu assignment (editing README.md,
+/// `files` its declared files); the department once it is recorded.
+async fn one_recorded_department(api: &Api, files: Value) -> Value {
+    let z = api.start_zhongshu("one department").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "one", "assignments": [
+            {"department": "lingyubu", "files": files,
+             "task": "edit [[fake-agent: --work-seconds 1 --write README.md=changed --changed-file README.md]]"},
+        ]}),
+    )
+    .await;
+    let status = api
+        .wait_status("lingyubu recorded", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["status"] == "exited" && d["workspace"]["state"] == "pending")
+        })
+        .await;
+    departments(&status).into_iter().next().unwrap()
 }

@@ -609,12 +609,8 @@ fn a_link_under_the_launchers_names_is_moved_aside_or_refused_and_never_written_
     std::fs::write(&rc, "mine\n").unwrap();
     let other = outside.path().join("profile");
     std::fs::write(&other, "mine too\n").unwrap();
-    let drop_target = outside.path().join("folder");
-    std::fs::create_dir(&drop_target).unwrap();
-    chmod(&drop_target, 0o755);
     // As a cloned repository that committed them (`git add -f`) would leave them.
-    let state = repo.state_dir();
-    let logs = state.join("codex_governance_logs");
+    let logs = repo.state_dir().join("codex_governance_logs");
     std::fs::create_dir_all(&logs).unwrap();
     std::os::unix::fs::symlink(&rc, logs.join("zhongshu-1.log")).unwrap();
     std::fs::hard_link(&other, logs.join("zhongshu-2.log")).unwrap();
@@ -634,13 +630,36 @@ fn a_link_under_the_launchers_names_is_moved_aside_or_refused_and_never_written_
         .unwrap()
         .file_type()
         .is_symlink());
+    the_links_were_set_aside_as_they_were(&launcher, &repo);
+    let drop_target = outside.path().join("folder");
+    std::fs::create_dir(&drop_target).unwrap();
+    chmod(&drop_target, 0o755);
+    rt.block_on(links_planted_while_it_runs_fail_the_start_and_spend_no_id(
+        &api,
+        &repo,
+        &z,
+        (&rc, &drop_target),
+    ));
+    launcher.terminate();
+    say(
+        "a cloned repository's transcript link to ~/.bashrc",
+        format!(
+            "moved aside at start; the transcript ({} bytes) is the launcher's own file",
+            transcript.len()
+        ),
+    );
+}
+
+/// The launcher said so of both planted names, audited it, and kept the link
+/// where it moved it, as it was.
+fn the_links_were_set_aside_as_they_were(launcher: &Subprocess, repo: &TestRepo) {
     let said = launcher.stderr();
     assert!(
         said.contains("zhongshu-1.log is a symbolic link, not the launcher's: moved aside to")
             && said.contains("zhongshu-2.log is a file with 2 names"),
         "{said}"
     );
-    let lines = extra::audit_lines(&state);
+    let lines = extra::audit_lines(&repo.state_dir());
     let set_aside = extra::audit_events(&lines, "state_entry_set_aside");
     assert_eq!(set_aside.len(), 2, "{lines:?}");
     let moved = PathBuf::from(set_aside[0]["moved_to"].as_str().unwrap());
@@ -652,19 +671,30 @@ fn a_link_under_the_launchers_names_is_moved_aside_or_refused_and_never_written_
         "kept as it was: {}",
         moved.display()
     );
+}
 
-    // Planted while it runs: the next department's transcript, then its drop folder.
+/// Planted while the launcher runs: the next department's transcript as a
+/// link to `rc`, then its drop folder as a link to `drop_target`. Each start
+/// fails naming the link and changes nothing outside; then one starts as
+/// lingyubu-1.
+async fn links_planted_while_it_runs_fail_the_start_and_spend_no_id(
+    api: &Api,
+    repo: &TestRepo,
+    z: &str,
+    (rc, drop_target): (&Path, &Path),
+) {
+    let state = repo.state_dir();
     let start = json!({"parent_session_id": z, "department": "lingyubu", "task": "t"});
-    let planted = logs.join("lingyubu-1.log");
-    std::os::unix::fs::symlink(&rc, &planted).unwrap();
-    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let planted = state.join("codex_governance_logs/lingyubu-1.log");
+    std::os::unix::fs::symlink(rc, &planted).unwrap();
+    let (code, body) = api.post("/api/start_department", &start).await;
     let why = started_or_why(code, &body).unwrap_err();
     say(
         "a department whose transcript name is a link to ~/.bashrc",
         &why,
     );
     assert!(why.contains("lingyubu-1.log is a symbolic link"), "{body}");
-    assert_eq!(std::fs::read_to_string(&rc).unwrap(), "mine\n");
+    assert_eq!(std::fs::read_to_string(rc).unwrap(), "mine\n");
     // The failed start took its files with it (the link, not what it names).
     let _ = std::fs::remove_file(&planted);
 
@@ -673,31 +703,23 @@ fn a_link_under_the_launchers_names_is_moved_aside_or_refused_and_never_written_
         !drop_folder.exists(),
         "the failed start left its drop folder (or an agent that wrote into it)"
     );
-    std::os::unix::fs::symlink(&drop_target, &drop_folder).unwrap();
-    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    std::os::unix::fs::symlink(drop_target, &drop_folder).unwrap();
+    let (code, body) = api.post("/api/start_department", &start).await;
     let why = started_or_why(code, &body).unwrap_err();
     say(
         "a department whose drop folder is a link to an outside folder",
         &why,
     );
     assert!(why.contains("the launcher did not make it"), "{body}");
-    assert_eq!(mode(&drop_target), 0o755, "the outside folder was changed");
+    assert_eq!(mode(drop_target), 0o755, "the outside folder was changed");
     std::fs::remove_file(&drop_folder).unwrap();
 
     // The failed starts spent no id.
-    let (code, body) = rt.block_on(api.post("/api/start_department", &start));
+    let (code, body) = api.post("/api/start_department", &start).await;
     assert_eq!(
         started_or_why(code, &body).as_deref(),
         Ok("lingyubu-1"),
         "{body}"
-    );
-    launcher.terminate();
-    say(
-        "a cloned repository's transcript link to ~/.bashrc",
-        format!(
-            "moved aside at start; the transcript ({} bytes) is the launcher's own file",
-            transcript.len()
-        ),
     );
 }
 

@@ -191,31 +191,15 @@ async fn an_agents_status_shows_only_its_own_group_without_transcripts() {
         ("Zhongshu z1", &z1_api, [&z1, &d1]),
         ("Zhongshu z2", &z2_api, [&z2, &d2]),
     ] {
+        // Only z2's group has a queued item.
+        let queued_for = if group[0] == &z2 {
+            vec![json!(z2)]
+        } else {
+            vec![]
+        };
         for path in ["/api/status", "/api/sessions"] {
             let v = agent.get_ok(path).await;
-            let own: BTreeSet<String> = group.into_iter().cloned().collect();
-            assert_eq!(ids(&v["sessions"]), own, "{who} {path}: {v}");
-            let z_ids = ids(&v["zhongshu_sessions"]);
-            let d_ids = ids(&v["department_sessions"]);
-            assert!(z_ids.len() == 1 && d_ids.len() == 1, "{who}: {v}");
-            for s in v["sessions"].as_array().unwrap() {
-                assert!(s.get("transcript_preview").is_none(), "{who}: {s}");
-                assert_eq!(s["input_history"], json!([]), "{who}: {s}");
-                assert!(s.get("browser_terminal_url").is_none(), "{who}: {s}");
-            }
-            let queue_parents: Vec<Value> = v["queue"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|q| q["parent_session_id"].clone())
-                .collect();
-            let expected = if group[0] == &z2 {
-                vec![json!(z2)]
-            } else {
-                vec![]
-            };
-            assert_eq!(queue_parents, expected, "{who}: {v}");
-            assert!(v.get("browser_terminals").is_none(), "{who}: {v}");
+            assert_only_its_group(&format!("{who} {path}"), &v, group, &queued_for);
         }
         say(
             &format!("{who}'s token: GET /api/status and /api/sessions"),
@@ -223,6 +207,30 @@ async fn an_agents_status_shows_only_its_own_group_without_transcripts() {
         );
     }
     server.stop().await;
+}
+
+/// `v` (a status as an agent reads it) shows the sessions of `group` (its
+/// Zhongshu and department) and the queue items of `queued_for`, without a
+/// transcript, typed input or terminal URL.
+fn assert_only_its_group(who: &str, v: &Value, group: [&String; 2], queued_for: &[Value]) {
+    let own: BTreeSet<String> = group.into_iter().cloned().collect();
+    assert_eq!(ids(&v["sessions"]), own, "{who}: {v}");
+    let z_ids = ids(&v["zhongshu_sessions"]);
+    let d_ids = ids(&v["department_sessions"]);
+    assert!(z_ids.len() == 1 && d_ids.len() == 1, "{who}: {v}");
+    for s in v["sessions"].as_array().unwrap() {
+        assert!(s.get("transcript_preview").is_none(), "{who}: {s}");
+        assert_eq!(s["input_history"], json!([]), "{who}: {s}");
+        assert!(s.get("browser_terminal_url").is_none(), "{who}: {s}");
+    }
+    let queue_parents: Vec<Value> = v["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["parent_session_id"].clone())
+        .collect();
+    assert_eq!(queue_parents, queued_for, "{who}: {v}");
+    assert!(v.get("browser_terminals").is_none(), "{who}: {v}");
 }
 
 // ---------------------------------------------------------------------------
@@ -386,27 +394,7 @@ async fn a_link_in_the_drawer_or_the_page_cannot_replace_the_token() {
     )
     .await;
     assert_eq!(page_token(&d).await, json!(server.token), "first load");
-    let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
-    d.wait_js(
-        "the result's Open button",
-        "return !!document.querySelector(arguments[0]);",
-        vec![json!(open)],
-        wait,
-    )
-    .await;
-    d.click(open).await;
-    d.wait_js(
-        "the packet's link in the drawer",
-        "return [...document.querySelectorAll('.drawer-markdown a')].find(a => a.textContent === 'steal the token') ? true : null;",
-        vec![],
-        wait,
-    )
-    .await;
-    d.js(
-        "[...document.querySelectorAll('.drawer-markdown a')].find(a => a.textContent === 'steal the token').click();",
-        vec![],
-    )
-    .await;
+    click_the_token_link_in_the_drawer(&d, wait).await;
     // Any link inside the page, too (one the server would not have cleaned).
     let ones = "1".repeat(64);
     d.js(
@@ -445,6 +433,32 @@ async fn a_link_in_the_drawer_or_the_page_cannot_replace_the_token() {
     assert_eq!(status, json!(200));
     d.quit().await;
     server.stop().await;
+}
+
+/// Opens zhilibu's result in the drawer and clicks the packet's
+/// "steal the token" link.
+async fn click_the_token_link_in_the_drawer(d: &browser::Browser, wait: Duration) {
+    let open = ".inbox-result[data-department=\"zhilibu\"] button.open-handoff";
+    d.wait_js(
+        "the result's Open button",
+        "return !!document.querySelector(arguments[0]);",
+        vec![json!(open)],
+        wait,
+    )
+    .await;
+    d.click(open).await;
+    d.wait_js(
+        "the packet's link in the drawer",
+        "return [...document.querySelectorAll('.drawer-markdown a')].find(a => a.textContent === 'steal the token') ? true : null;",
+        vec![],
+        wait,
+    )
+    .await;
+    d.js(
+        "[...document.querySelectorAll('.drawer-markdown a')].find(a => a.textContent === 'steal the token').click();",
+        vec![],
+    )
+    .await;
 }
 
 /// Waits until Needs you shows revision `revision` of the plan in `item`, with

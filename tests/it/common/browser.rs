@@ -10,7 +10,8 @@
 //! (present, gone, text, counts), a default patience ([`WAIT`]), waits for a
 //! page that is still (layout and animations settled) before a screenshot, and
 //! the wait for the dashboard to have applied an audit seq, which a negative
-//! assertion needs first.
+//! assertion needs first. The steps built on them (themes, injected status,
+//! widths) are in `page`.
 //!
 #![allow(dead_code)]
 
@@ -26,6 +27,8 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
+/// The key WebDriver sends for Escape.
+pub const ESCAPE: &str = "\u{E00C}";
 /// The key WebDriver sends for Control (hold it with [`Browser::press_chord`]).
 pub const CONTROL: &str = "\u{E009}";
 /// All lines of the xterm.js buffer of the terminal page (run inside its frame).
@@ -327,6 +330,45 @@ impl Browser {
         .await
         .as_u64()
         .unwrap_or(0)
+    }
+
+    /// Whether the first element matching `css` is `hidden` (the script
+    /// fails, and with it the test, when there is none).
+    pub async fn hidden(&self, css: &str) -> bool {
+        self.js(
+            "return document.querySelector(arguments[0]).hidden;",
+            vec![json!(css)],
+        )
+        .await
+            == json!(true)
+    }
+
+    /// The `value` of the first element matching `css` (a form field).
+    pub async fn value_of(&self, css: &str) -> Value {
+        self.js(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(css)],
+        )
+        .await
+    }
+
+    /// The `data-<key>` attribute of the first element matching `css`.
+    pub async fn data_of(&self, css: &str, key: &str) -> String {
+        let v = self
+            .js(
+                "return document.querySelector(arguments[0]).dataset[arguments[1]];",
+                vec![json!(css), json!(key)],
+            )
+            .await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("no data-{key} on {css}: {v}"))
+            .to_string()
+    }
+
+    /// Takes the focus off whatever holds it, so that a key goes to the
+    /// page's own shortcuts.
+    pub async fn blur(&self) {
+        self.js("document.activeElement.blur();", vec![]).await;
     }
 
     /// Whether an element matching `css` exists and takes up room on the page.

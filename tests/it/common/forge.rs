@@ -337,59 +337,13 @@ fn route(
     headers: &HeaderMap,
     body: &str,
 ) -> Answer {
-    // Git's smart HTTP: a remote that refuses every credential.
-    if path.starts_with("/git/") {
-        return (
-            401,
-            vec![("www-authenticate".into(), "Basic realm=\"forge\"".into())],
-            b"credentials refused".to_vec(),
-            "text/plain",
-        );
+    if let Some(answer) = outside_the_api(s, path) {
+        return answer;
     }
-    // A job's log lives in storage the API redirects to.
-    if let Some(id) = path.strip_prefix("/storage/logs/") {
-        let id: u64 = id.parse().unwrap_or(0);
-        return match s.logs.get(&id) {
-            Some(log) => (200, Vec::new(), log.clone().into_bytes(), "text/plain"),
-            None => (404, Vec::new(), b"no such log".to_vec(), "text/plain"),
-        };
+    let mut limit = rate_limit_headers(s);
+    if let Err(refused) = admit(s, method, path, headers, &mut limit) {
+        return refused;
     }
-    let mut limit = vec![
-        ("x-ratelimit-limit".to_string(), "5000".to_string()),
-        (
-            "x-ratelimit-remaining".to_string(),
-            s.remaining.saturating_sub(1).to_string(),
-        ),
-        ("x-ratelimit-reset".to_string(), (now() + 3600).to_string()),
-        ("x-ratelimit-used".to_string(), "1".to_string()),
-    ];
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if auth != format!("Bearer {}", s.token) && auth != format!("token {}", s.token) {
-        return json_answer(
-            401,
-            limit,
-            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
-        );
-    }
-    if let Some(i) = s
-        .faults
-        .iter()
-        .position(|f| f.method == method.as_str() && path.starts_with(&f.path_prefix))
-    {
-        let f = s.faults.remove(i);
-        limit.extend(f.headers);
-        return json_answer(f.status, limit, f.body);
-    }
-    if s.remaining == 0 {
-        limit[1].1 = "0".into();
-        limit[2].1 = (now() + 8).to_string();
-        return json_answer(403, limit, json!({"message": "API rate limit exceeded"}));
-    }
-    s.remaining -= 1;
-    let base_url = "https://forge.invalid";
     let repo_root = format!("/repos/{}/{}", s.owner, s.name);
     let Some(rest) = path.strip_prefix(&repo_root) else {
         return json_answer(404, limit, json!({"message": "Not Found"}));
@@ -399,103 +353,222 @@ fn route(
         .split('/')
         .filter(|p| !p.is_empty())
         .collect();
-    let answer = match (method.as_str(), parts.as_slice()) {
-        ("GET", []) => {
+    match repo_api(s, method, &parts, query, body, &mut limit) {
+        Ok(answer) => with_etag(method, headers, limit, answer),
+        Err(answer) => answer,
+    }
+}
+
+/// Git's smart HTTP (a remote that refuses every credential) and the storage
+/// a job's log is redirected to: no token, no rate limit.
+fn outside_the_api(s: &Script, path: &str) -> Option<Answer> {
+    if path.starts_with("/git/") {
+        return Some((
+            401,
+            vec![("www-authenticate".into(), "Basic realm=\"forge\"".into())],
+            b"credentials refused".to_vec(),
+            "text/plain",
+        ));
+    }
+    let id = path.strip_prefix("/storage/logs/")?;
+    let id: u64 = id.parse().unwrap_or(0);
+    Some(match s.logs.get(&id) {
+        Some(log) => (200, Vec::new(), log.clone().into_bytes(), "text/plain"),
+        None => (404, Vec::new(), b"no such log".to_vec(), "text/plain"),
+    })
+}
+
+/// GitHub's rate-limit headers, as every API answer carries them.
+fn rate_limit_headers(s: &Script) -> Vec<(String, String)> {
+    vec![
+        ("x-ratelimit-limit".to_string(), "5000".to_string()),
+        (
+            "x-ratelimit-remaining".to_string(),
+            s.remaining.saturating_sub(1).to_string(),
+        ),
+        ("x-ratelimit-reset".to_string(), (now() + 3600).to_string()),
+        ("x-ratelimit-used".to_string(), "1".to_string()),
+    ]
+}
+
+/// The token checked, a scripted fault served once, the rate limit spent
+/// (refused at 0, its reset a few seconds ahead) and counted.
+fn admit(
+    s: &mut Script,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    limit: &mut Vec<(String, String)>,
+) -> Result<(), Answer> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {}", s.token) && auth != format!("token {}", s.token) {
+        return Err(json_answer(
+            401,
+            limit.clone(),
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+        ));
+    }
+    if let Some(i) = s
+        .faults
+        .iter()
+        .position(|f| f.method == method.as_str() && path.starts_with(&f.path_prefix))
+    {
+        let f = s.faults.remove(i);
+        limit.extend(f.headers);
+        return Err(json_answer(f.status, limit.clone(), f.body));
+    }
+    if s.remaining == 0 {
+        limit[1].1 = "0".into();
+        limit[2].1 = (now() + 8).to_string();
+        return Err(json_answer(
+            403,
+            limit.clone(),
+            json!({"message": "API rate limit exceeded"}),
+        ));
+    }
+    s.remaining -= 1;
+    Ok(())
+}
+
+const BASE_URL: &str = "https://forge.invalid";
+
+/// The repository's routes (`parts` after `/repos/OWNER/NAME`): Ok is a
+/// JSON body read with an ETag, Err an answer as it stands.
+fn repo_api(
+    s: &mut Script,
+    method: &Method,
+    parts: &[&str],
+    query: &str,
+    body: &str,
+    limit: &mut Vec<(String, String)>,
+) -> Result<Value, Answer> {
+    let not_found = |limit: &[(String, String)]| {
+        json_answer(404, limit.to_vec(), json!({"message": "Not Found"}))
+    };
+    match (method.as_str(), parts) {
+        ("GET", []) => Ok(
             json!({"full_name": format!("{}/{}", s.owner, s.name), "default_branch": "main",
-                               "html_url": format!("{base_url}/{}/{}", s.owner, s.name)})
-        }
-        ("POST", ["pulls"]) => {
-            let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-            let head = b["head"].as_str().unwrap_or("").to_string();
-            if head_sha(&s.remote, &head).is_none() {
-                return json_answer(
-                    422,
-                    limit,
-                    json!({"message": "Validation Failed",
-                    "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}]}),
-                );
-            }
-            if s.pulls.iter().any(|p| p.head == head && p.state == "open") {
-                return json_answer(
-                    422,
-                    limit,
-                    json!({"message": "Validation Failed",
-                    "errors": [{"resource": "PullRequest", "code": "custom",
-                                "message": format!("A pull request already exists for {}:{head}.", s.owner)}]}),
-                );
-            }
-            let p = Pull {
-                number: s.pulls.len() as u64 + 1,
-                title: b["title"].as_str().unwrap_or("").into(),
-                body: b["body"].as_str().unwrap_or("").into(),
-                head,
-                base: b["base"].as_str().unwrap_or("").into(),
-                state: "open".into(),
-                merged: false,
-            };
-            s.pulls.push(p.clone());
-            return json_answer(201, limit, pull_json(s, &p, base_url));
-        }
-        ("GET", ["pulls"]) => {
-            let wanted = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("head="))
-                .map(|v| v.replace("%3A", ":").replace("%2F", "/"))
-                .unwrap_or_default();
-            let list: Vec<Value> = s
-                .pulls
-                .iter()
-                .filter(|p| p.state == "open" && format!("{}:{}", s.owner, p.head) == wanted)
-                .map(|p| pull_json(s, p, base_url))
-                .collect();
-            json!(list)
-        }
+                   "html_url": format!("{BASE_URL}/{}/{}", s.owner, s.name)}),
+        ),
+        ("POST", ["pulls"]) => Err(open_pull(s, body, limit.clone())),
+        ("GET", ["pulls"]) => Ok(open_pulls_of(s, query)),
         ("GET", ["pulls", n]) | ("PATCH", ["pulls", n]) => {
             let n: u64 = n.parse().unwrap_or(0);
-            let Some(i) = s.pulls.iter().position(|p| p.number == n) else {
-                return json_answer(404, limit, json!({"message": "Not Found"}));
-            };
-            if method == Method::PATCH {
-                let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-                if let Some(t) = b["title"].as_str() {
-                    s.pulls[i].title = t.into();
-                }
-                if let Some(t) = b["body"].as_str() {
-                    s.pulls[i].body = t.into();
-                }
-            }
-            let p = s.pulls[i].clone();
-            pull_json(s, &p, base_url)
+            let edit = (method == Method::PATCH).then_some(body);
+            edit_pull(s, n, edit).ok_or_else(|| not_found(limit))
         }
         ("GET", ["commits", sha, "check-runs"]) => {
             let runs = s.check_runs.get(*sha).cloned().unwrap_or_default();
-            json!({"total_count": runs.len(), "check_runs": runs})
+            Ok(json!({"total_count": runs.len(), "check_runs": runs}))
         }
-        ("GET", ["commits", sha, "status"]) => {
-            let statuses = s.statuses.get(*sha).cloned().unwrap_or_default();
-            let state = if statuses
-                .iter()
-                .any(|x| x["state"] == "failure" || x["state"] == "error")
-            {
-                "failure"
-            } else if statuses.iter().any(|x| x["state"] == "pending") || statuses.is_empty() {
-                "pending"
-            } else {
-                "success"
-            };
-            json!({"state": state, "sha": sha, "total_count": statuses.len(), "statuses": statuses})
-        }
+        ("GET", ["commits", sha, "status"]) => Ok(combined_status(s, sha)),
         ("GET", ["actions", "jobs", id, "logs"]) => {
             let id: u64 = id.parse().unwrap_or(0);
             if !s.logs.contains_key(&id) {
-                return json_answer(404, limit, json!({"message": "Not Found"}));
+                return Err(not_found(limit));
             }
             limit.push(("location".into(), format!("/storage/logs/{id}")));
-            return (302, limit, Vec::new(), "text/plain");
+            Err((302, limit.clone(), Vec::new(), "text/plain"))
         }
-        _ => return json_answer(404, limit, json!({"message": "Not Found"})),
+        _ => Err(not_found(limit)),
+    }
+}
+
+/// `POST /pulls`: 422 when the head is not on the remote or already has an
+/// open pull request; else the new pull request, 201.
+fn open_pull(s: &mut Script, body: &str, limit: Vec<(String, String)>) -> Answer {
+    let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let head = b["head"].as_str().unwrap_or("").to_string();
+    if head_sha(&s.remote, &head).is_none() {
+        return json_answer(
+            422,
+            limit,
+            json!({"message": "Validation Failed",
+            "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}]}),
+        );
+    }
+    if s.pulls.iter().any(|p| p.head == head && p.state == "open") {
+        return json_answer(
+            422,
+            limit,
+            json!({"message": "Validation Failed",
+            "errors": [{"resource": "PullRequest", "code": "custom",
+                        "message": format!("A pull request already exists for {}:{head}.", s.owner)}]}),
+        );
+    }
+    let p = Pull {
+        number: s.pulls.len() as u64 + 1,
+        title: b["title"].as_str().unwrap_or("").into(),
+        body: b["body"].as_str().unwrap_or("").into(),
+        head,
+        base: b["base"].as_str().unwrap_or("").into(),
+        state: "open".into(),
+        merged: false,
     };
-    // Conditional reads: the same body has the same ETag.
+    s.pulls.push(p.clone());
+    json_answer(201, limit, pull_json(s, &p, BASE_URL))
+}
+
+/// `GET /pulls?head=OWNER:BRANCH`: the open pull requests of that head.
+fn open_pulls_of(s: &Script, query: &str) -> Value {
+    let wanted = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("head="))
+        .map(|v| v.replace("%3A", ":").replace("%2F", "/"))
+        .unwrap_or_default();
+    let list: Vec<Value> = s
+        .pulls
+        .iter()
+        .filter(|p| p.state == "open" && format!("{}:{}", s.owner, p.head) == wanted)
+        .map(|p| pull_json(s, p, BASE_URL))
+        .collect();
+    json!(list)
+}
+
+/// Pull request `n`, its title and body first set from `edit` (a PATCH's
+/// body) when given; None when there is no such pull request.
+fn edit_pull(s: &mut Script, n: u64, edit: Option<&str>) -> Option<Value> {
+    let i = s.pulls.iter().position(|p| p.number == n)?;
+    if let Some(body) = edit {
+        let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        if let Some(t) = b["title"].as_str() {
+            s.pulls[i].title = t.into();
+        }
+        if let Some(t) = b["body"].as_str() {
+            s.pulls[i].body = t.into();
+        }
+    }
+    let p = s.pulls[i].clone();
+    Some(pull_json(s, &p, BASE_URL))
+}
+
+/// A commit's combined status: failure over pending (or none) over success.
+fn combined_status(s: &Script, sha: &str) -> Value {
+    let statuses = s.statuses.get(sha).cloned().unwrap_or_default();
+    let state = if statuses
+        .iter()
+        .any(|x| x["state"] == "failure" || x["state"] == "error")
+    {
+        "failure"
+    } else if statuses.iter().any(|x| x["state"] == "pending") || statuses.is_empty() {
+        "pending"
+    } else {
+        "success"
+    };
+    json!({"state": state, "sha": sha, "total_count": statuses.len(), "statuses": statuses})
+}
+
+/// Conditional reads: the same body has the same ETag, and a GET that names
+/// it is answered 304.
+fn with_etag(
+    method: &Method,
+    headers: &HeaderMap,
+    mut limit: Vec<(String, String)>,
+    answer: Value,
+) -> Answer {
     let text = answer.to_string();
     let tag = format!("\"{:x}\"", md5ish(&text));
     limit.push(("etag".into(), tag.clone()));

@@ -118,6 +118,51 @@ pub struct TestRepo {
     pub files: PathBuf,
 }
 
+/// A test that ends while a launcher of this repository runs a Codex
+/// app-server (a kill -9 test, a failed one) leaves that server detached and
+/// running, by design: the next launcher reconnects to it. Nothing else will
+/// come, so the repository takes it along.
+impl Drop for TestRepo {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        end_app_servers_under(&self.root);
+    }
+}
+
+/// Kills every process whose app-server marker (its state folder) lies under `root`.
+#[cfg(unix)]
+pub fn end_app_servers_under(root: &Path) {
+    // The launcher's marker on its app-server (agents/codex/server.rs).
+    let key = "CODEX_GOVERNANCE_APP_SERVER=";
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let ours = environ.split(|b| *b == 0).any(|var| {
+            std::str::from_utf8(var)
+                .ok()
+                .and_then(|v| v.strip_prefix(key))
+                .is_some_and(|dir| Path::new(dir).starts_with(root))
+        });
+        if ours {
+            // SAFETY: a signal to a process of ours, found by its marker.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 impl TestRepo {
     pub fn new(opts: RepoOptions) -> TestRepo {
         let dir = tempfile::Builder::new()

@@ -31,6 +31,16 @@ pub const RESULT_FIELDS: &[&str] = &[
     "handoff_packet",
 ];
 
+/// The sections of a handoff packet, in order, after its title (SPEC 8 step 4).
+pub const PACKET_SECTIONS: [&str; 6] = [
+    "## Objective",
+    "## Summary",
+    "## Changed Files",
+    "## Verification",
+    "## Risks",
+    "## Next Action",
+];
+
 /// `incoming/`, `archive/`, `rejected/` of one Zhongshu under a state dir.
 pub struct Mailbox {
     pub root: PathBuf,

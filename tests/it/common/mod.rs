@@ -11,6 +11,7 @@ pub mod attack;
 pub mod axe;
 #[cfg(unix)]
 pub mod browser;
+pub mod demo;
 #[cfg(unix)]
 pub mod flaky;
 pub mod footprint;
@@ -20,6 +21,11 @@ pub mod launcher;
 pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
+#[cfg(unix)]
+pub mod page;
+#[cfg(unix)]
+pub mod plans;
+pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
 pub mod terminal;

@@ -1,0 +1,65 @@
+//! How the launcher's agents run and what they reach, in words for the
+//! dashboard (the status's `agents`), from the backend's capabilities.
+
+use serde::Serialize;
+
+use super::snapshot::BackendFacts;
+use crate::config::Config;
+
+/// How the launcher's agents run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentsView {
+    pub backend: crate::model::Backend,
+    /// Their commands run in the backend's sandbox (Codex), or as the user (PTY).
+    pub sandboxed: bool,
+    /// Whether sandboxed commands may use the network (`launcher.agent_network`).
+    pub network: bool,
+    /// What an agent can reach, plainly.
+    pub reach: String,
+    /// What keeps agents from starting (Codex missing or too old), with the fix.
+    pub problems: Vec<String>,
+    /// A scripted demo (`codex-governance demo`): no Codex, a banner says so.
+    pub demo: bool,
+}
+
+/// How agents run and what they reach (the dashboard says it plainly).
+pub fn agents(config: &Config, backend: &BackendFacts) -> AgentsView {
+    let network = config.launcher.agent.agent_network;
+    let sandboxed = backend.capabilities.sandboxed;
+    let reach = match (sandboxed, network) {
+        (true, false) => {
+            "Codex agents run in Codex's sandbox: they write only the repository \
+            (their own mailbox folder aside), cannot see the launcher's state folder, have no \
+            network and no key, and reach the launcher only through their governance tools."
+        }
+        (true, true) => {
+            "Codex agents run in Codex's sandbox with the network ON \
+            (launcher.agent_network): they write only the repository and cannot see the \
+            launcher's state folder, but they can reach any address, loopback included."
+        }
+        (false, _) => {
+            "PTY agents run unsandboxed, as you: they can read and change every file \
+            you can (the launcher's state folder and its token included), use the network, and \
+            start any program. Use them only with agents you trust."
+        }
+    };
+    AgentsView {
+        backend: backend.kind,
+        sandboxed,
+        network,
+        reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
+        problems: backend.problems.clone(),
+        // The demo's scripted agent runs unsandboxed, in its terminal.
+        demo: !sandboxed && is_demo(config),
+    }
+}
+
+/// Whether the agents are `codex-governance demo`'s scripted fake agent.
+fn is_demo(config: &Config) -> bool {
+    let command = &config.launcher.agent_command;
+    let program = command.first().map(std::path::Path::new);
+    program
+        .and_then(|p| p.file_stem())
+        .is_some_and(|n| n.to_string_lossy() == "fake-agent")
+        && command.iter().any(|a| a == "--demo")
+}

@@ -1,0 +1,228 @@
+//! Live updates by delta: what changed in the status since the last one the
+//! pages were sent. The sessions whose view changed (by id, as the fields that
+//! changed), the other status fields that changed (by name); the publisher
+//! (`launcher::deltas`) adds the plans and results an event touched. Each
+//! delta holds whole entities, so applying one twice, or after a newer full
+//! status, is harmless.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::model::TaskResult;
+
+/// Fields of a session view that change every second: not a change by themselves.
+const VOLATILE: [&str; 1] = ["idle_seconds"];
+/// Status fields the page rebuilds from `sessions`, or that every delta carries.
+const DERIVED: [&str; 4] = [
+    "sessions",
+    "zhongshu_sessions",
+    "department_sessions",
+    "audit_seq",
+];
+
+/// One published delta, as the `data:` of an `event: delta` frame.
+#[derive(Debug, Default, Serialize)]
+pub struct Delta {
+    pub seq: u64,
+    /// New sessions whole; changed ones as their changed fields (with `id`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub sessions: Map<String, Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// Every session id, newest first, when the set or its order changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<Vec<String>>,
+    /// Other status fields that changed.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub fields: Map<String, Value>,
+    /// `GET /api/zhongshu_plan` of each Zhongshu whose plan changed (without
+    /// its `session`, which travels in `sessions`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub plans: Map<String, Value>,
+    /// Results registered or updated since the last delta.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<TaskResult>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+            && self.removed.is_empty()
+            && self.order.is_none()
+            && self.fields.is_empty()
+            && self.plans.is_empty()
+            && self.results.is_empty()
+    }
+}
+
+/// What the last delta was computed against.
+#[derive(Default)]
+pub struct Seen {
+    sessions: HashMap<String, Map<String, Value>>,
+    order: Vec<String>,
+    fields: Map<String, Value>,
+    /// Each plan view last sent, as JSON text.
+    plans: HashMap<String, String>,
+}
+
+/// What changed in `status` (the status as JSON) since `seen`, which then
+/// becomes the present: its sessions and its other fields.
+pub fn diff_status(seen: &mut Seen, status: Map<String, Value>) -> Delta {
+    let mut delta = Delta {
+        seq: status.get("audit_seq").and_then(Value::as_u64).unwrap_or(0),
+        ..Delta::default()
+    };
+    diff_sessions(seen, &status, &mut delta);
+    for (key, value) in status {
+        if DERIVED.contains(&key.as_str()) || seen.fields.get(&key) == Some(&value) {
+            continue;
+        }
+        seen.fields.insert(key.clone(), value.clone());
+        delta.fields.insert(key, value);
+    }
+    delta
+}
+
+/// Adds Zhongshu `id`'s plan view (`GET /api/zhongshu_plan` as JSON) to
+/// `delta` when it changed since `seen`, without its `session` (which
+/// travels in `sessions` when it changed).
+pub fn diff_plan(seen: &mut Seen, delta: &mut Delta, id: String, mut plan: Value) {
+    if let Some(map) = plan.as_object_mut() {
+        map.remove("session");
+    }
+    let text = plan.to_string();
+    if seen.plans.get(&id) != Some(&text) {
+        seen.plans.insert(id.clone(), text);
+        delta.plans.insert(id, plan);
+    }
+}
+
+/// Sessions whose view changed, as the fields that changed (ignoring the
+/// per-second idle time alone); new sessions whole; removed ones; and the order
+/// when it changed.
+fn diff_sessions(seen: &mut Seen, status: &Map<String, Value>, delta: &mut Delta) {
+    let sessions = status
+        .get("sessions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut order = Vec::with_capacity(sessions.len());
+    let mut present = HashMap::with_capacity(sessions.len());
+    for view in sessions {
+        let Value::Object(view) = view else { continue };
+        let Some(id) = view.get("id").and_then(Value::as_str).map(str::to_string) else {
+            continue;
+        };
+        match seen.sessions.get(&id) {
+            None => {
+                delta
+                    .sessions
+                    .insert(id.clone(), Value::Object(view.clone()));
+            }
+            Some(before) => {
+                if let Some(patch) = changed_fields(before, &view) {
+                    delta.sessions.insert(id.clone(), Value::Object(patch));
+                }
+            }
+        }
+        order.push(id.clone());
+        present.insert(id, view);
+    }
+    delta.removed = seen
+        .sessions
+        .keys()
+        .filter(|id| !present.contains_key(*id))
+        .cloned()
+        .collect();
+    if order != seen.order {
+        delta.order = Some(order.clone());
+    }
+    seen.sessions = present;
+    seen.order = order;
+}
+
+/// The fields of `after` that differ from `before` (a field that went away is
+/// null), with the id; None when only volatile fields moved.
+fn changed_fields(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
+    let mut patch: Map<String, Value> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for key in before.keys().filter(|k| !after.contains_key(*k)) {
+        patch.insert(key.clone(), Value::Null);
+    }
+    if patch.keys().all(|k| VOLATILE.contains(&k.as_str())) {
+        return None;
+    }
+    for key in ["id"].into_iter().chain(VOLATILE) {
+        if let Some(v) = after.get(key) {
+            patch.insert(key.to_string(), v.clone());
+        }
+    }
+    Some(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn status(sessions: Value) -> Map<String, Value> {
+        json!({ "sessions": sessions }).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn only_changed_sessions_are_sent_and_idle_time_alone_is_no_change() {
+        let mut snap = Seen::default();
+        let mut d = Delta::default();
+        let first = json!([{"id": "z-1", "state": "working", "idle_seconds": 1},
+                           {"id": "d-1", "state": "working", "idle_seconds": 1}]);
+        diff_sessions(&mut snap, &status(first), &mut d);
+        assert_eq!(d.sessions.len(), 2, "everything is new at first");
+        assert_eq!(d.order, Some(vec!["z-1".to_string(), "d-1".to_string()]));
+
+        let mut d = Delta::default();
+        let later = json!([{"id": "z-1", "state": "working", "idle_seconds": 9},
+                           {"id": "d-1", "state": "reported", "idle_seconds": 1}]);
+        diff_sessions(&mut snap, &status(later), &mut d);
+        assert_eq!(d.sessions.keys().collect::<Vec<_>>(), vec!["d-1"]);
+        assert_eq!(
+            d.sessions["d-1"],
+            json!({"id": "d-1", "state": "reported", "idle_seconds": 1}),
+            "only what changed, with the id and the fresh idle time"
+        );
+        assert!(d.order.is_none(), "same sessions, same order");
+        assert!(d.removed.is_empty());
+
+        let mut d = Delta::default();
+        diff_sessions(
+            &mut snap,
+            &status(json!([{"id": "d-1", "state": "reported"}])),
+            &mut d,
+        );
+        assert_eq!(d.removed, vec!["z-1".to_string()]);
+        assert_eq!(d.order, Some(vec!["d-1".to_string()]));
+        assert!(
+            d.sessions.is_empty(),
+            "an idle time going away is no change"
+        );
+    }
+
+    #[test]
+    fn an_empty_delta_says_so() {
+        assert!(Delta::default().is_empty());
+        let d = Delta {
+            removed: vec!["x".into()],
+            ..Delta::default()
+        };
+        assert!(!d.is_empty());
+        let text = serde_json::to_string(&Delta::default()).unwrap();
+        assert_eq!(text, r#"{"seq":0}"#, "empty parts are left out");
+    }
+}

@@ -1,0 +1,58 @@
+//! A session's liveness from its agent's activity, judged at the snapshot's
+//! moment: nothing polls and nothing is written per output chunk.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// A session's liveness from its agent's activity: `active` while it did
+/// something within `department_stale_seconds`, `stalled` after, `exited`
+/// once it ended, `unknown` before any activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeartbeatStatus {
+    Unknown,
+    Active,
+    Stalled,
+    Exited,
+}
+
+/// A heartbeat and the idle time it was judged from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub status: HeartbeatStatus,
+    pub idle_seconds: Option<u64>,
+}
+
+/// The heartbeat at `now` of a session last active at `last`.
+pub fn heartbeat(running: bool, last: Option<Instant>, now: Instant, stale: Duration) -> Heartbeat {
+    let idle = last.map(|t| now.saturating_duration_since(t));
+    let status = match (running, idle) {
+        (false, _) => HeartbeatStatus::Exited,
+        (true, None) => HeartbeatStatus::Unknown,
+        (true, Some(idle)) if idle <= stale => HeartbeatStatus::Active,
+        (true, Some(_)) => HeartbeatStatus::Stalled,
+    };
+    Heartbeat {
+        status,
+        idle_seconds: idle.map(|d| d.as_secs()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_counts_from_the_snapshots_moment() {
+        let (stale, now) = (Duration::from_secs(300), Instant::now());
+        let beat = |running, last| heartbeat(running, last, now, stale).status;
+        assert_eq!(beat(true, None), HeartbeatStatus::Unknown);
+        assert_eq!(beat(true, Some(now)), HeartbeatStatus::Active);
+        assert_eq!(beat(false, Some(now)), HeartbeatStatus::Exited);
+        let old = now - Duration::from_secs(2);
+        let hb = heartbeat(true, Some(old), now, Duration::from_secs(1));
+        assert_eq!(hb.status, HeartbeatStatus::Stalled);
+        assert_eq!(hb.idle_seconds, Some(2));
+    }
+}

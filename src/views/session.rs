@@ -1,0 +1,367 @@
+//! One session as the API shows it: the stored record plus what the snapshot
+//! says of it now (heartbeat, idle time, transcript preview, terminal, unread
+//! results, its plan's uncommitted files, its last report's question).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::heartbeat::{heartbeat, HeartbeatStatus};
+use super::snapshot::{Live, Snapshot};
+use super::terminals::{terminal, TerminalView};
+use crate::model::{
+    plain_state, AppliedFile, MailboxPaths, PlainState, PlanStatus, ReportStatus, Session, State,
+    TerminalKind, TerminalStatus, WorkspaceState,
+};
+
+/// One session as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// The record; its agent's `capabilities` say what its backend can do
+    /// (a conversation to show, a terminal on demand), as recorded at its start.
+    #[serde(flatten)]
+    pub session: Session,
+    /// One word for where it stands (`state`, `state_text`, `state_reason`).
+    #[serde(flatten)]
+    pub plain: PlainState,
+    pub heartbeat_status: HeartbeatStatus,
+    pub idle_seconds: Option<u64>,
+    /// The last lines of output; absent in what an agent's token sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_preview: Option<String>,
+    /// Absent (not null) in what an agent's token sees: each URL carries a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_terminal_url: Option<Option<String>>,
+    pub browser_terminal_status: Option<TerminalStatus>,
+    pub browser_terminal_kind: Option<TerminalKind>,
+    pub browser_terminal_started_at: Option<String>,
+    /// The Python tool's word for a session's own terminal: `session`.
+    pub browser_terminal_scope: Option<&'static str>,
+    pub browser_terminal_title: Option<String>,
+    #[serde(flatten)]
+    pub zhongshu: Option<ZhongshuFields>,
+    /// What the conversation cost in US dollars, when its model has a price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// A department's last report asks the user to confirm something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_needs_confirmation: Option<bool>,
+    /// What that report asks, and the developer's answer once given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationView>,
+    /// A department's mailbox (its Zhongshu's, with its own drop folder as
+    /// `incoming`), as the Python tool showed it on department sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<MailboxPaths>,
+    /// A department's recorded work has files out of its scope and
+    /// `launcher.scope: block`: integrating it needs the user's override.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub integration_needs_override: bool,
+    /// The department session that is its assignment's attempt now (it was
+    /// sent back, retried or resumed): this one is history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    /// The page offers Interrupt: its agent's running turn can be stopped.
+    pub interruptible: bool,
+    /// How many pages watch its own terminal right now (a terminal started on
+    /// demand stops a while after the last one left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_viewers: Option<usize>,
+    /// Moves whenever its live conversation does (`GET /api/session_conversation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_rev: Option<u64>,
+}
+
+/// A report's request for the developer's confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmationView {
+    pub report_id: String,
+    pub question: String,
+    pub answer: Option<crate::model::ConfirmationAnswer>,
+}
+
+/// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
+#[derive(Debug, Clone, Serialize)]
+pub struct ZhongshuFields {
+    pub child_department_ids: Vec<String>,
+    pub unread_result_count: usize,
+    /// The registered plan's revision (null before one): a page showing a plan
+    /// knows it is stale when this moves.
+    pub plan_revision: Option<u64>,
+    /// The user's uncommitted files the plan names, as long as they stay
+    /// uncommitted and the plan goes on: its departments start from the
+    /// plan's base commit and do not see them (Needs you says so).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan_dirty_files: Vec<String>,
+    /// Uncommitted files the plan names that hold a department's applied
+    /// change, unchanged since: the department's, not the user's (commit them
+    /// when ready; nobody asks to revert them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan_applied_files: Vec<AppliedFile>,
+    /// How the plan's assignments ended, once it finished or was stopped.
+    pub plan_outcome: Option<crate::model::PlanOutcome>,
+    pub plan_finished_at: Option<String>,
+    /// When the plan was registered, and what it started and queued (the
+    /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
+    pub plan_reported_at: Option<String>,
+    pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
+}
+
+impl SessionView {
+    /// The view an agent's token may see: no terminal URL (it carries a token
+    /// that types into a PTY) and no transcript (preview or typed input).
+    pub fn hide_from_agents(&mut self) {
+        self.browser_terminal_url = None;
+        self.transcript_preview = None;
+        self.session.input_history.clear();
+    }
+}
+
+/// Session `id` as the API shows it, if there is one.
+pub fn by_id(snap: &Snapshot, id: &str) -> Option<SessionView> {
+    snap.state.sessions.get(id).map(|s| session(snap, s))
+}
+
+/// One session as the API shows it.
+pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
+    let none = Live::default();
+    let live = snap.live.get(&s.id).unwrap_or(&none);
+    let capabilities = s.agent.capabilities.unwrap_or_default();
+    let launcher = &snap.config.launcher;
+    let stale = Duration::from_secs(launcher.department_stale_seconds);
+    let hb = heartbeat(
+        s.is_running(),
+        live.activity.map(|a| a.0),
+        snap.at.instant,
+        stale,
+    );
+    let mut record = s.clone();
+    if let Some((_, t)) = live.activity {
+        let t = chrono::DateTime::<chrono::Local>::from(t);
+        record.last_activity_at = Some(crate::clock::rfc3339(&t));
+    }
+    let preview = live
+        .preview
+        .clone()
+        .or_else(|| snap.facts.previews.get(&s.id).cloned())
+        .unwrap_or_default();
+    let (report_needs_confirmation, confirmation) = report_confirmation(snap, s);
+    let plain = shown_words(&snap.state, s, &mut record);
+    let mut view = SessionView {
+        plain,
+        session: record,
+        heartbeat_status: hb.status,
+        idle_seconds: hb.idle_seconds,
+        transcript_preview: Some(preview),
+        browser_terminal_url: None,
+        browser_terminal_status: None,
+        browser_terminal_kind: None,
+        browser_terminal_started_at: None,
+        browser_terminal_scope: None,
+        browser_terminal_title: None,
+        zhongshu: zhongshu_fields(snap, s),
+        report_needs_confirmation,
+        confirmation,
+        mailbox: department_mailbox(snap, s),
+        integration_needs_override: crate::policy::integration::needs_override(
+            launcher.isolation.scope,
+            s.workspace(),
+        ),
+        superseded_by: superseded_by(&snap.state, s),
+        interruptible: capabilities.interrupts,
+        terminal_viewers: None,
+        conversation_rev: live.conversation_rev,
+        cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
+            let price = launcher.model_prices.get(&s.model)?;
+            Some(crate::policy::quota::cost_usd(usage, price))
+        }),
+    };
+    own_terminal(snap, s, live, &mut view);
+    view
+}
+
+/// The session's own browser terminal, as its view shows it.
+fn own_terminal(snap: &Snapshot, s: &Session, live: &Live, view: &mut SessionView) {
+    let terminal = s
+        .browser_terminal_id
+        .as_deref()
+        .and_then(|t| snap.state.terminals.get(t));
+    let open = terminal.filter(|t| t.status != TerminalStatus::Closed);
+    view.browser_terminal_url = Some(open.map(|t| t.url.clone()));
+    view.browser_terminal_status = terminal.map(|t| t.status.shown());
+    view.browser_terminal_kind = terminal.map(|t| t.kind);
+    view.browser_terminal_started_at = terminal.map(|t| t.started_at.clone());
+    view.browser_terminal_scope = terminal.map(|_| "session");
+    view.browser_terminal_title = terminal.map(|t| t.title.clone());
+    view.terminal_viewers = open.and(live.terminal_viewers);
+}
+
+/// A department's mailbox: its Zhongshu's, with its own drop folder as `incoming`.
+fn department_mailbox(snap: &Snapshot, s: &Session) -> Option<MailboxPaths> {
+    let d = s.department_part()?;
+    let mut paths = MailboxPaths::of(&snap.mailbox_root, d.parent_session_id.as_deref()?);
+    if let Some(own) = &d.drop_folder {
+        paths.incoming = own.into();
+    }
+    Some(paths)
+}
+
+/// The record as the Python tool showed it (a fallback-registered department
+/// `reported`, a planner's `department`, its plan's status), and where it
+/// stands in plain words.
+fn shown_words(state: &State, session: &Session, record: &mut Session) -> PlainState {
+    // Where it stands, from the record as kept (before the shown words below).
+    let mut plain = None;
+    if let Some(d) = record.department_mut() {
+        // A department whose silent end was registered as a
+        // `launcher_fallback` result shows `reported`, as in the Python
+        // tool; its `state` still says it ended without a report.
+        if d.report_status != Some(ReportStatus::Reported) && d.last_report_id.is_some() {
+            plain = Some(plain_state(session));
+            d.report_status = Some(ReportStatus::Reported);
+        }
+    }
+    if record.is_zhongshu() {
+        // The Python tool's `department` of a planner: its id prefix.
+        record.department = Some("zhongshu".into());
+    }
+    if let Some(z) = record.zhongshu_mut() {
+        let plan = state.plans.get(&session.id).map(|p| p.status);
+        z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
+    }
+    plain.unwrap_or_else(|| plain_state(record))
+}
+
+/// A Zhongshu's plan fields: its departments, unread results, and its plan's
+/// revision, outcome and the user's files it names (from the facts).
+fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields> {
+    if !session.is_zhongshu() {
+        return None;
+    }
+    let state = &snap.state;
+    let plan = state.plans.get(&session.id);
+    let files = plan
+        .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
+        .and_then(|_| snap.facts.plan_files.get(&session.id))
+        .cloned()
+        .unwrap_or_default();
+    Some(ZhongshuFields {
+        child_department_ids: state
+            .children_of(&session.id)
+            .map(|c| c.id.clone())
+            .collect(),
+        unread_result_count: snap.facts.unread.get(&session.id).copied().unwrap_or(0),
+        plan_revision: plan.map(|p| p.revision),
+        plan_dirty_files: files.dirty,
+        plan_applied_files: files.applied,
+        plan_outcome: plan.and_then(|p| p.outcome),
+        plan_finished_at: plan.and_then(|p| p.finished_at.clone()),
+        plan_reported_at: plan.map(|p| p.registered_at.clone()),
+        plan_auto_dispatch: plan.map(|p| {
+            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
+            crate::model::AutoDispatch::of(p, active)
+        }),
+    })
+}
+
+/// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
+pub fn work_waits(state: &State, z: &str) -> bool {
+    state.children_of(z).any(|c| {
+        c.workspace()
+            .is_some_and(|w| !w.state.is_settled() && w.state != WorkspaceState::SentBack)
+    })
+}
+
+/// For a department that reported: does its last report ask the user,
+/// what, and what did the user answer?
+fn report_confirmation(
+    snap: &Snapshot,
+    session: &Session,
+) -> (Option<bool>, Option<ConfirmationView>) {
+    let last = session
+        .department_part()
+        .and_then(|d| d.last_report_id.as_deref());
+    let Some(report) = snap
+        .facts
+        .reports
+        .get(&session.id)
+        .filter(|r| Some(r.report_id.as_str()) == last)
+    else {
+        return (None, None);
+    };
+    let view = report.needs_confirmation.then(|| ConfirmationView {
+        report_id: report.report_id.clone(),
+        question: report.question.clone(),
+        answer: report.answer.clone(),
+    });
+    (Some(report.needs_confirmation), view)
+}
+
+/// The session that took over `s`'s assignment: its send-back successor, or
+/// the session its retry (or resume) started.
+fn superseded_by(state: &State, s: &Session) -> Option<String> {
+    if let Some(next) = s.workspace().and_then(|w| w.successor.clone()) {
+        return Some(next);
+    }
+    let queued = s.department_part()?.retried_as.as_deref()?;
+    state
+        .sessions
+        .values()
+        .find(|x| x.department_part().and_then(|d| d.queue_id.as_deref()) == Some(queued))
+        .map(|x| x.id.clone())
+}
+
+/// The answer to a start (the Python tool's shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct StartedView {
+    pub session_id: String,
+    pub session: Option<SessionView>,
+    pub prompt_path: Option<String>,
+    pub pid: Option<u32>,
+    pub browser_terminal: Option<TerminalView>,
+    pub active: usize,
+    pub active_zhongshu_sessions: usize,
+    pub active_department_sessions: usize,
+    pub active_sessions_total: usize,
+    /// Set on `start_department` answers: false when it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<bool>,
+}
+
+/// The Python tool's answer to a start: the session, its prompt file, pid
+/// and browser terminal, and the counts.
+pub fn started(snap: &Snapshot, id: &str) -> StartedView {
+    let state = &snap.state;
+    let session = by_id(snap, id);
+    let browser_terminal = state
+        .sessions
+        .get(id)
+        .and_then(|s| s.browser_terminal_id.as_deref())
+        .and_then(|t| state.terminals.get(t))
+        .cloned()
+        .map(terminal);
+    let (zhongshu, departments) = active_counts(state);
+    StartedView {
+        session_id: id.to_string(),
+        prompt_path: session.as_ref().map(|s| s.session.prompt_path.clone()),
+        pid: session.as_ref().and_then(|s| s.session.pid),
+        session,
+        browser_terminal,
+        active: departments,
+        active_zhongshu_sessions: zhongshu,
+        active_department_sessions: departments,
+        active_sessions_total: zhongshu + departments,
+        queued: None,
+    }
+}
+
+/// (running Zhongshu sessions, departments holding a slot).
+pub fn active_counts(state: &State) -> (usize, usize) {
+    let zhongshu = state
+        .sessions
+        .values()
+        .filter(|s| s.is_zhongshu() && s.is_running())
+        .count();
+    let departments = state.sessions.values().filter(|s| s.holds_slot()).count();
+    (zhongshu, departments)
+}

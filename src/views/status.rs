@@ -1,0 +1,475 @@
+//! `GET /api/status`: the whole launcher on one page (the sessions, the
+//! queue, the terminals, the configuration, the mailbox ingestion, the
+//! agents, the quota), and the part of it an agent's token may see. Where
+//! the Python tool named a field differently, both names are present.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::agents::{agents, AgentsView};
+use super::quota::{quota, QuotaView};
+use super::session::{active_counts, session, SessionView};
+use super::snapshot::Snapshot;
+use super::terminals::{listed_terminals, TerminalView};
+use crate::config::Department;
+use crate::model::{IngestionHealth, QueueItem, Session, SessionKind};
+
+/// The API version the status carries.
+pub const API_VERSION: u32 = 8;
+
+/// `GET /api/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub ok: bool,
+    pub api_version: u32,
+    pub repo: String,
+    pub project_name: String,
+    pub workflow_doc: String,
+    /// The Python tool's `departments`: key -> [title, duty].
+    pub departments: BTreeMap<String, (String, String)>,
+    pub department_list: Vec<Department>,
+    pub active_zhongshu_sessions: usize,
+    pub active_department_sessions: usize,
+    pub active_terminals: usize,
+    pub active_sessions_total: usize,
+    pub queued_count: usize,
+    pub max_department_sessions: usize,
+    pub max_terminals: usize,
+    pub department_queue: Vec<QueueItem>,
+    /// The Python tool used ttyd; terminals are built in here.
+    pub ttyd: Ttyd,
+    pub model_choices: Vec<String>,
+    pub zhongshu_model: String,
+    pub department_model: String,
+    pub require_plan_confirmation: bool,
+    pub terminal_shells: Vec<String>,
+    pub queue: Vec<QueueItem>,
+    /// Absent for an agent's token: each terminal URL carries a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_terminals: Option<Vec<TerminalView>>,
+    pub zhongshu_sessions: Vec<SessionView>,
+    pub department_sessions: Vec<SessionView>,
+    pub sessions: Vec<SessionView>,
+    pub audit_seq: u64,
+    pub audit_chain_problem: Option<String>,
+    pub mailbox_ingestion: IngestionView,
+    /// How agents run and what they can reach, in words for the dashboard.
+    pub agents: AgentsView,
+    /// The account's usage limits, the queue's hold, parked sessions, budgets.
+    pub quota: QuotaView,
+    /// What the repository's configuration sets that waits for the user's
+    /// trust before any session starts; null once trusted.
+    pub config_trust: Option<crate::config_trust::TrustRequest>,
+    /// What the configuration loader warned about (unknown keys with the
+    /// closest known one, values it ignored), each `file:line: text`.
+    pub config_warnings: Vec<String>,
+    /// Which `governance.yaml` is read (and which is not, when both the
+    /// root's and the Python tool's installed one exist).
+    pub config_file: ConfigFileView,
+}
+
+/// The configuration file in use, as `/api/status` says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFileView {
+    /// The file read; null when none exists (the built-in defaults apply).
+    pub path: Option<String>,
+    /// The installed file beside the root's, not read.
+    pub shadowed: Option<String>,
+    /// The sentence the dashboard shows when a file is not read.
+    pub note: Option<String>,
+}
+
+/// The Python tool's ttyd capability, answered as "off": there is no ttyd
+/// (terminals are built in). `port` is 0: no ttyd port is open.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ttyd {
+    pub enabled: bool,
+    pub available: bool,
+    pub port: u16,
+    pub builtin_terminals: bool,
+}
+
+/// The mailbox ingestion's state as the status and `/healthz` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestionView {
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `mailbox_ingestion` object of `/healthz` and the status.
+pub fn ingestion(health: &IngestionHealth) -> IngestionView {
+    let mut v = IngestionView {
+        state: "idle",
+        folder: None,
+        seconds: None,
+        since: None,
+        error: None,
+    };
+    match health {
+        IngestionHealth::Idle => {}
+        IngestionHealth::Busy { folder, seconds } => {
+            v.state = "busy";
+            v.folder = Some(folder.clone());
+            v.seconds = Some(*seconds);
+        }
+        IngestionHealth::Stuck {
+            folder,
+            seconds,
+            since,
+        } => {
+            v.state = "stuck";
+            v.folder = Some(folder.clone());
+            v.seconds = Some(*seconds);
+            v.since = Some(since.clone());
+            v.error = Some(format!(
+                "mailbox ingestion stuck on {folder} for {seconds} s: no report registers until it returns"
+            ));
+        }
+    }
+    v
+}
+
+/// `GET /api/status`: every session but those still launching.
+pub fn status(snap: &Snapshot) -> StatusView {
+    status_of(snap, |_| true)
+}
+
+/// The status with the sessions `shown` keeps (the counts stay the launcher's).
+fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
+    let state = &snap.state;
+    let sessions: Vec<SessionView> = state
+        .sessions
+        .values()
+        .rev()
+        .filter(|s| shown(s) && !s.launching())
+        .map(|s| session(snap, s))
+        .collect();
+    let pick = |kind: SessionKind| -> Vec<SessionView> {
+        sessions
+            .iter()
+            .filter(|s| s.session.session_kind() == kind)
+            .cloned()
+            .collect()
+    };
+    let (active_zhongshu, active_departments) = active_counts(state);
+    let config = snap.config;
+    let l = &config.launcher;
+    let department_list = config.assignable_departments();
+    StatusView {
+        ok: true,
+        api_version: API_VERSION,
+        repo: snap.repo.display().to_string(),
+        project_name: l.project_name.clone(),
+        workflow_doc: l.workflow_doc.clone(),
+        departments: department_list
+            .iter()
+            .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
+            .collect(),
+        department_list,
+        active_zhongshu_sessions: active_zhongshu,
+        active_department_sessions: active_departments,
+        active_terminals: active_departments,
+        active_sessions_total: active_departments + active_zhongshu,
+        queued_count: state.queue.len(),
+        max_department_sessions: l.max_departments,
+        max_terminals: l.max_departments,
+        department_queue: state.queue.clone(),
+        ttyd: Ttyd {
+            enabled: false,
+            available: false,
+            port: 0,
+            builtin_terminals: true,
+        },
+        model_choices: l.models.clone(),
+        zhongshu_model: l.zhongshu_model.clone(),
+        department_model: l.department_model.clone(),
+        require_plan_confirmation: l.require_plan_confirmation,
+        terminal_shells: l.terminal_shells.clone(),
+        queue: state.queue.clone(),
+        browser_terminals: Some(listed_terminals(state, snap.launcher.run_started)),
+        zhongshu_sessions: pick(SessionKind::Zhongshu),
+        department_sessions: pick(SessionKind::Department),
+        sessions,
+        audit_seq: snap.launcher.audit_seq,
+        audit_chain_problem: snap.launcher.audit_chain_problem.clone(),
+        mailbox_ingestion: ingestion(&snap.launcher.ingestion),
+        agents: agents(config, &snap.launcher.backend),
+        quota: quota(snap),
+        config_trust: snap.launcher.trust.clone(),
+        config_warnings: config_warnings(snap),
+        config_file: ConfigFileView {
+            path: config.source.as_ref().map(|p| p.display().to_string()),
+            shadowed: config.shadowed.as_ref().map(|p| p.display().to_string()),
+            note: config.shadow_note(),
+        },
+    }
+}
+
+/// The configuration's warnings, each naming its file from the repository's root.
+fn config_warnings(snap: &Snapshot) -> Vec<String> {
+    let root = format!("{}{}", snap.repo.display(), std::path::MAIN_SEPARATOR);
+    snap.config
+        .warnings
+        .iter()
+        .map(|w| w.strip_prefix(&root).unwrap_or(w).to_string())
+        .collect()
+}
+
+/// Who an agent's token speaks for: its session, and the Zhongshu whose
+/// group it belongs to (itself for a Zhongshu).
+pub struct AgentGroup<'a> {
+    pub session_id: &'a str,
+    pub zhongshu: Option<&'a str>,
+}
+
+/// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
+/// that Zhongshu's departments and queue, and those of them the quota
+/// names), without transcripts, terminal URLs (each carries a token that
+/// reaches a PTY) or the terminal list. The slot counts stay the launcher's:
+/// they say when a department can start.
+pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
+    let in_group = |id: Option<&str>| id.is_some() && id == who.zhongshu;
+    let shown = |s: &Session| {
+        s.id == who.session_id || in_group(Some(&s.id)) || in_group(s.parent_session_id())
+    };
+    let mut v = status_of(snap, shown);
+    let visible = |id: &str| snap.state.sessions.get(id).is_some_and(shown);
+    v.quota.parked.retain(|p| visible(&p.session_id));
+    v.quota.budgets.retain(|b| in_group(Some(&b.zhongshu_id)));
+    if let Some(offer) = &mut v.quota.model_switch {
+        offer.sessions.retain(|id| visible(id));
+    }
+    v.browser_terminals = None;
+    for list in [
+        &mut v.sessions,
+        &mut v.zhongshu_sessions,
+        &mut v.department_sessions,
+    ] {
+        list.iter_mut().for_each(SessionView::hide_from_agents);
+    }
+    for queue in [&mut v.queue, &mut v.department_queue] {
+        queue.retain(|q| in_group(q.parent_session_id.as_deref()));
+    }
+    v.queued_count = v.queue.len();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{AppliedFile, Backend, Capabilities, State};
+    use crate::views::{BackendFacts, Facts, LauncherFacts, Moment, PlanFiles, ReportFact};
+
+    fn record(fields: Value) -> Session {
+        let mut v = json!({
+            "title": "t", "model": "m", "task": "do", "pid": 1, "exit_code": null,
+            "started_at": "2026-01-01T00:00:00Z", "ended_at": null, "prompt_path": "",
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// A planner whose plan named two files the user had not committed, and
+    /// its department that ended after asking a question; the transcript
+    /// files are under `gone`, which does not exist.
+    fn state(gone: &Path) -> State {
+        let log = |id: &str| gone.join(format!("{id}.log")).display().to_string();
+        let z = record(json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "status": "running", "log_path": log("zhongshu-1"),
+            "backend": "pty", "capabilities": Capabilities::default(),
+        }));
+        let d = record(json!({
+            "id": "lingyubu-1", "session_kind": "department", "role": "department",
+            "department": "lingyubu", "status": "exited", "log_path": log("lingyubu-1"),
+            "parent_session_id": "zhongshu-1", "report_status": "reported",
+            "last_report_id": "r1", "backend": "pty",
+            // Recorded at its start: more than a PTY backend's agents can now.
+            "capabilities": Capabilities { interrupts: true, ..Capabilities::default() },
+        }));
+        let plan = serde_json::from_value(json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+            "base": {"commit": "0".repeat(40), "dirty_files": ["src/a.rs", "src/b.rs"]},
+        }))
+        .unwrap();
+        let mut state = State::default();
+        state.sessions.insert(z.id.clone(), z);
+        state.sessions.insert(d.id.clone(), d);
+        state.plans.insert("zhongshu-1".into(), plan);
+        state
+    }
+
+    /// What the launcher read per event or tick, not while building.
+    fn facts() -> Facts {
+        let files = PlanFiles {
+            dirty: vec!["src/b.rs".into()],
+            applied: vec![AppliedFile {
+                path: "src/a.rs".into(),
+                session_id: "lingyubu-1".into(),
+            }],
+        };
+        let report = ReportFact {
+            report_id: "r1".into(),
+            needs_confirmation: true,
+            question: "Ship it?".into(),
+            answer: None,
+        };
+        Facts {
+            plan_files: Arc::new(HashMap::from([("zhongshu-1".into(), files)])),
+            previews: Arc::new(HashMap::from([(
+                "lingyubu-1".into(),
+                "the last line".into(),
+            )])),
+            reports: Arc::new(HashMap::from([("lingyubu-1".into(), report)])),
+            unread: Arc::new(HashMap::from([("zhongshu-1".into(), 2)])),
+        }
+    }
+
+    /// A status built from a snapshot whose repository, transcripts and
+    /// results are nowhere shows the cached facts: a build reads no git, no
+    /// file and no database (were it to, the repository that cannot be
+    /// opened would make both files dirty, and the previews and the
+    /// question would be empty).
+    /// A snapshot of `state` in a repository that is nowhere (`gone`).
+    fn snapshot<'a>(state: State, config: &'a Config, gone: &'a Path) -> Snapshot<'a> {
+        Snapshot {
+            state,
+            config,
+            repo: gone,
+            mailbox_root: gone.join("mailbox"),
+            live: HashMap::new(),
+            facts: Arc::new(facts()),
+            launcher: LauncherFacts {
+                audit_seq: 7,
+                audit_chain_problem: None,
+                ingestion: crate::model::IngestionHealth::Idle,
+                backend: BackendFacts {
+                    kind: Backend::Pty,
+                    capabilities: Capabilities::default(),
+                    problems: vec![],
+                },
+                trust: None,
+                model_switch: None,
+                run_started: chrono::Utc::now().fixed_offset(),
+            },
+            at: Moment::now(),
+        }
+    }
+
+    #[test]
+    fn a_status_is_built_from_the_snapshot_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let snap = snapshot(state(&gone), &config, &gone);
+        let status = serde_json::to_value(status(&snap)).unwrap();
+        let of = |id: &str| {
+            status["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id)
+                .cloned()
+                .unwrap()
+        };
+        let z = of("zhongshu-1");
+        assert_eq!(z["plan_dirty_files"], json!(["src/b.rs"]), "{z}");
+        assert_eq!(
+            z["plan_applied_files"],
+            json!([{"path": "src/a.rs", "session_id": "lingyubu-1"}])
+        );
+        assert_eq!(z["unread_result_count"], 2);
+        let d = of("lingyubu-1");
+        assert_eq!(d["transcript_preview"], "the last line", "{d}");
+        assert_eq!(d["report_needs_confirmation"], true);
+        assert_eq!(d["confirmation"]["question"], "Ship it?");
+        assert_eq!(d["capabilities"]["interrupts"], true, "as recorded");
+        assert_eq!(d["interruptible"], true, "{d}");
+        assert_eq!(d["heartbeat_status"], "exited");
+        assert_eq!(status["audit_seq"], 7);
+        assert!(!gone.exists());
+    }
+
+    /// Another group beside `state`'s: Zhongshu 2, its plan stopped by its
+    /// budget, and its department parked until the usage limit's reset.
+    fn with_another_group(mut state: State, gone: &Path) -> State {
+        let log = gone.join("x.log").display().to_string();
+        let z = record(json!({
+            "id": "zhongshu-2", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "status": "running", "log_path": log, "backend": "pty",
+        }));
+        let mut d = record(json!({
+            "id": "zhilibu-2", "session_kind": "department", "role": "department",
+            "department": "zhilibu", "status": "running", "log_path": log,
+            "parent_session_id": "zhongshu-2", "backend": "pty",
+        }));
+        d.agent.parked = Some(crate::model::Parked {
+            until: 1,
+            reason: "zhongshu-2's secret plan".into(),
+            since: "s".into(),
+            order: 1,
+            known_reset: false,
+        });
+        let mut plan = state.plans["zhongshu-1"].clone();
+        plan.session_id = "zhongshu-2".into();
+        plan.budget_reached = Some("spent its 5 dollars".into());
+        for s in [z, d] {
+            state.sessions.insert(s.id.clone(), s);
+        }
+        state.plans.insert("zhongshu-2".into(), plan);
+        state
+    }
+
+    /// An agent's status shows nothing of another group: not its sessions,
+    /// nor those the quota names (parked, over budget, offered a lighter
+    /// model).
+    #[test]
+    fn an_agents_status_names_no_session_of_another_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut snap = snapshot(with_another_group(state(&gone), &gone), &config, &gone);
+        snap.launcher.model_switch = Some(crate::model::SwitchOffer {
+            model: "lighter".into(),
+            used_percent: 91.0,
+            window: "5-hour",
+            sessions: vec!["zhongshu-1".into(), "zhilibu-2".into()],
+        });
+        let everything = serde_json::to_string(&status(&snap)).unwrap();
+        assert!(
+            everything.contains("zhilibu-2"),
+            "the developer's: {everything}"
+        );
+        let who = AgentGroup {
+            session_id: "lingyubu-1",
+            zhongshu: Some("zhongshu-1"),
+        };
+        let mine = serde_json::to_value(for_agent(&snap, &who)).unwrap();
+        let text = mine.to_string();
+        for other in ["zhongshu-2", "zhilibu-2"] {
+            assert!(!text.contains(other), "{other} in {mine:#}");
+        }
+        assert_eq!(
+            mine["quota"]["model_switch"]["sessions"],
+            json!(["zhongshu-1"])
+        );
+    }
+}
