@@ -81,6 +81,11 @@ fn a_split_index_is_left_to_libgit2() {
     assert_eq!(ours(dir.path()), None);
 }
 
+/// How many entries `bytes` decode to, in Git's order.
+fn parse(bytes: &[u8]) -> Option<usize> {
+    decode(bytes)?.entries().map(|e| e.len())
+}
+
 #[test]
 fn a_cut_or_damaged_index_is_refused_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository};
 
-use super::index_file::{self, TreeIndex};
+use super::index_file;
 use super::populate::{self, populate, Entry};
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
@@ -254,7 +254,7 @@ fn fill(
     spec: &CreateSpec<'_>,
 ) -> Result<Filled, WorktreeError> {
     let wt = Repository::open(path)?;
-    let TreeIndex { entries, trees } = index_file::read_tree(&wt, tree)?;
+    let entries = index_file::read_tree(&wt, tree)?;
     let kept = kept_paths(&entries, spec);
     let skip = |i: usize| kept.as_ref().is_some_and(|k| !k[i]);
     let checkout: Vec<Entry> = (0..entries.len())
@@ -264,7 +264,7 @@ fn fill(
     let filters = populate::filters_may_apply(&wt, &checkout)?;
     if filters {
         // Attributes are read from the index while files are written.
-        index_file::write(wt.path(), &entries, &[], &skip, &trees)?;
+        index_file::write(wt.path(), &entries, &[], &skip)?;
     }
     let mut written = populate(&wt, &checkout, filters)?.into_iter();
     let stats: Vec<_> = (0..entries.len())
@@ -276,7 +276,7 @@ fn fill(
             }
         })
         .collect();
-    index_file::write(wt.path(), &entries, &stats, &skip, &trees)?;
+    index_file::write(wt.path(), &entries, &stats, &skip)?;
     Ok(Filled {
         checked_out: checkout.len(),
         total: entries.len(),
