@@ -12,10 +12,14 @@
 //!    printed too: what a request pays whenever something changed.
 //! 4. The release binary is started (port 0, a fresh repository) 5 times:
 //!    spawn → ready line → first successful `/healthz` (target ≤ 100 ms), and its
-//!    VmRSS (and PSS) after ~1 s idle (target ≤ 10 MiB, issue 36).
+//!    VmRSS (and PSS) after ~1 s idle (target ≤ 10 MiB, issue 36), with where
+//!    the resident pages are (`/proc/<pid>/smaps`: the binary's code, its
+//!    relocated data, each shared library, heap, thread stacks).
 //!
 //! Run: `cargo bench --bench status` (builds the binary with the bench profile).
 //! `BENCH_SECONDS` sets the duration of each load phase (default 5).
+//! `STATUS_BENCH_REFERENCE_BIN=<path>` starts a second binary (say main's
+//! release build) in turn with ours, and prints its figures beside.
 
 #[path = "common/quick.rs"]
 mod quick;
@@ -401,101 +405,169 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 // ---------------------------------------------------------------------------
 // The release binary: start-up and idle memory
 
+/// What one start of a binary showed.
+struct Start {
+    to_ready_ms: f64,
+    to_first_ms: f64,
+    rss_mib: f64,
+    pss_mib: f64,
+    threads: u64,
+    parts: Vec<procfs::Part>,
+}
+
+/// The binary this bench built, and `STATUS_BENCH_REFERENCE_BIN` if set (say
+/// main's build), started in turn 5 times each in the same run.
 fn startup_and_memory() {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_codex-governance"));
-    println!("binary: {}", bin.display());
-    let mut to_ready = Vec::new();
-    let mut to_first = Vec::new();
-    let mut rss = Vec::new();
-    let mut pss = Vec::new();
+    let reference = std::env::var_os("STATUS_BENCH_REFERENCE_BIN").map(PathBuf::from);
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
     for _ in 0..5 {
-        let dir = tempfile::Builder::new()
-            .prefix("cg-bench-start-")
-            .tempdir()
-            .unwrap();
-        let repo = dir.path().join("repo");
-        make_repo(&repo);
-        let mut cmd = Command::new(&bin);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("CODEX_GOVERNANCE_") {
-                cmd.env_remove(k);
-            }
+        ours.push(start_once(&bin));
+        if let Some(r) = &reference {
+            theirs.push(start_once(r));
         }
-        let t0 = Instant::now();
-        let mut child = cmd
-            .env("CODEX_GOVERNANCE_TRUST_CONFIG", "1")
-            .args(["serve", "--port", "0", "--repo"])
-            .arg(&repo)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut out, &mut line).expect("ready line");
-        let ready = t0.elapsed();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("codex-governance listening on http://127.0.0.1:")
-            .and_then(|r| r.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let req = request("/healthz", addr, None);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
-                use std::io::{Read, Write};
-                let _ = s.write_all(&req);
-                let mut b = [0u8; 512];
-                if let Ok(n) = s.read(&mut b) {
-                    if b[..n].starts_with(b"HTTP/1.1 200") {
-                        break;
-                    }
+    }
+    print_starts(&bin, ours, true);
+    if let Some(r) = &reference {
+        print_starts(r, theirs, false);
+    }
+}
+
+/// Starts `bin` on a fresh repository (port 0), times its ready line and first
+/// `/healthz`, reads its memory after ~1 s idle, and stops it.
+fn start_once(bin: &std::path::Path) -> Start {
+    let dir = tempfile::Builder::new()
+        .prefix("cg-bench-start-")
+        .tempdir()
+        .unwrap();
+    let repo = dir.path().join("repo");
+    make_repo(&repo);
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CODEX_GOVERNANCE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let t0 = Instant::now();
+    let mut child = cmd
+        .env("CODEX_GOVERNANCE_TRUST_CONFIG", "1")
+        .args(["serve", "--port", "0", "--repo"])
+        .arg(&repo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("ready line");
+    let ready = t0.elapsed();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("codex-governance listening on http://127.0.0.1:")
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let req = request("/healthz", addr, None);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(&req);
+            let mut b = [0u8; 512];
+            if let Ok(n) = s.read(&mut b) {
+                if b[..n].starts_with(b"HTTP/1.1 200") {
+                    break;
                 }
             }
-            assert!(t0.elapsed() < Duration::from_secs(20), "no /healthz answer");
         }
-        let first = t0.elapsed();
-        std::thread::sleep(Duration::from_secs(1));
-        rss.push(procfs::rss(child.id()) as f64 / 1024.0);
-        pss.push(procfs::pss(child.id()) as f64 / 1024.0);
-        to_ready.push(ready.as_secs_f64() * 1000.0);
-        to_first.push(first.as_secs_f64() * 1000.0);
-        // SAFETY: our own child.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = child.wait();
+        assert!(t0.elapsed() < Duration::from_secs(20), "no /healthz answer");
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[v.len() / 2]
+    let first = t0.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let start = Start {
+        to_ready_ms: ready.as_secs_f64() * 1000.0,
+        to_first_ms: first.as_secs_f64() * 1000.0,
+        rss_mib: procfs::rss(child.id()) as f64 / 1024.0,
+        pss_mib: procfs::pss(child.id()) as f64 / 1024.0,
+        threads: procfs::threads(child.id()),
+        parts: procfs::breakdown(child.id()),
     };
-    let (r, f, m, p) = (
-        median(&mut to_ready),
-        median(&mut to_first),
-        median(&mut rss),
-        median(&mut pss),
+    // SAFETY: our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    start
+}
+
+fn print_starts(bin: &std::path::Path, mut starts: Vec<Start>, targets: bool) {
+    let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{}: {} ({:.1} MiB)",
+        if targets {
+            "binary"
+        } else {
+            "reference binary"
+        },
+        bin.display(),
+        size as f64 / MIB
     );
+    let column = |starts: &[Start], f: fn(&Start) -> f64| -> (f64, Vec<f64>) {
+        let runs: Vec<f64> = starts.iter().map(f).collect();
+        let mut sorted = runs.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        (sorted[sorted.len() / 2], runs)
+    };
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let (r, runs) = column(&starts, |s| s.to_ready_ms);
     println!(
         "  start → ready line: median {r:.1} ms (runs: {})",
-        fmt(&to_ready)
+        fmt(&runs)
     );
-    println!(
-        "  start → first /healthz: median {f:.1} ms (runs: {}); target ≤ 100 ms: {}",
-        fmt(&to_first),
-        if f <= 100.0 { "met" } else { "MISSED" }
+    let (f, runs) = column(&starts, |s| s.to_first_ms);
+    print!(
+        "  start → first /healthz: median {f:.1} ms (runs: {})",
+        fmt(&runs)
     );
-    println!(
-        "  idle RSS after 1 s: median {m:.1} MiB (runs: {}); target ≤ 10 MiB (issue 36): {}",
-        fmt(&rss),
-        if m <= 10.0 { "met" } else { "MISSED" }
+    if targets {
+        print!("; target ≤ 100 ms: {}", verdict(f <= 100.0));
+    }
+    println!();
+    let (m, runs) = column(&starts, |s| s.rss_mib);
+    print!(
+        "  idle RSS after 1 s: median {m:.1} MiB (runs: {})",
+        fmt(&runs)
     );
+    if targets {
+        print!("; target ≤ 10 MiB (issue 36): {}", verdict(m <= 10.0));
+    }
+    println!();
+    let (p, runs) = column(&starts, |s| s.pss_mib);
     println!(
         "  idle PSS after 1 s: median {p:.1} MiB (runs: {})",
-        fmt(&pss)
+        fmt(&runs)
     );
+    // Where the pages of the run nearest the median RSS are (smaps).
+    starts.sort_by(|a, b| (a.rss_mib - m).abs().total_cmp(&(b.rss_mib - m).abs()));
+    let near = &starts[0];
+    if near.parts.is_empty() {
+        return;
+    }
+    println!(
+        "  of the run with {:.1} MiB RSS ({} threads), MiB RSS / PSS / private dirty:",
+        near.rss_mib, near.threads
+    );
+    for part in near.parts.iter().filter(|p| p.rss_kib >= 64) {
+        println!(
+            "    {:>5.1} / {:>5.1} / {:>5.1}  {}",
+            part.rss_kib as f64 / 1024.0,
+            part.pss_kib as f64 / 1024.0,
+            part.private_dirty_kib as f64 / 1024.0,
+            part.what
+        );
+    }
 }
 
 fn fmt(v: &[f64]) -> String {
