@@ -81,7 +81,7 @@ fn worktree(repo: &Repository, out: &mut BTreeSet<String>) -> Result<(), ReportE
     // another core while the index is compared with the working tree; only
     // then is HEAD compared with the index.
     let head = head_tree(repo)?.map(|t| t.id());
-    let file = IndexFile::read(repo);
+    let file = IndexFile::read(repo)?;
     let (staged_nothing, fast) = match file.as_ref().and_then(|f| Some((f.entries()?, f.stamp))) {
         Some((entries, stamp)) => std::thread::scope(|s| {
             let same = s.spawn(|| index_is(&entries, head));
@@ -385,7 +385,7 @@ mod tests {
         let fresh = repo.index().unwrap(); // no cached trees to lean on
         assert_eq!(index_tree_id(&fresh), Some(expected));
         // The same entries read from the file, as the report reads them.
-        let file = IndexFile::read(&repo).unwrap();
+        let file = IndexFile::read(&repo).unwrap().unwrap();
         let read = file.entries().unwrap();
         assert_eq!(index_rows(&read).and_then(tree_id_of), Some(expected));
     }

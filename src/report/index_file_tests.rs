@@ -24,7 +24,7 @@ fn libgit2s(dir: &Path) -> Vec<Entry<'static>> {
 
 fn ours(dir: &Path) -> Option<Vec<Entry<'static>>> {
     let repo = Repository::open(dir).unwrap();
-    let file = IndexFile::read(&repo)?;
+    let file = IndexFile::read(&repo).unwrap()?;
     let entries = file.entries()?;
     Some(
         entries
@@ -81,11 +81,6 @@ fn a_split_index_is_left_to_libgit2() {
     assert_eq!(ours(dir.path()), None);
 }
 
-/// How many entries `bytes` decode to, in Git's order.
-fn parse(bytes: &[u8]) -> Option<usize> {
-    decode(bytes)?.entries().map(|e| e.len())
-}
-
 #[test]
 fn a_cut_or_damaged_index_is_refused_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,4 +103,89 @@ fn a_cut_or_damaged_index_is_refused_without_a_panic() {
     let mut unsorted = bytes.clone();
     unsorted[at] = b'A';
     assert!(parse(&unsorted).is_none());
+}
+
+/// What the report lists for the working tree of the repository at `dir`.
+fn report_of(dir: &Path) -> Result<Vec<String>, crate::report::ReportError> {
+    let repo = Repository::open(dir).unwrap();
+    crate::report::changes::changed_paths(&repo, &crate::report::Mode::Worktree)
+}
+
+#[test]
+fn an_index_planted_as_a_fifo_or_a_link_is_refused_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    repo_with_files(dir.path());
+    let index = dir.path().join(".git/index");
+    let real = dir.path().join("real-index");
+    std::fs::rename(&index, &real).unwrap();
+    // A link to the real index: libgit2 would follow it.
+    std::os::unix::fs::symlink(&real, &index).unwrap();
+    let e = report_of(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("is not read") && e.contains("symbolic link"),
+        "{e}"
+    );
+    // A FIFO: opening it to read would wait for a writer forever.
+    std::fs::remove_file(&index).unwrap();
+    let made = Command::new("mkfifo").arg(&index).status().unwrap();
+    assert!(made.success());
+    let e = report_of(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+}
+
+#[test]
+fn a_path_longer_than_a_systems_is_left_to_libgit2() {
+    let dir = tempfile::tempdir().unwrap();
+    repo_with_files(dir.path());
+    let bytes = std::fs::read(dir.path().join(".git/index")).unwrap();
+    assert!(parse(&bytes).is_some());
+    // The same index with one entry's path made 5,000 bytes long ("a/a/…"),
+    // its length field saturated as Git writes it.
+    let at = bytes.windows(6).position(|w| w == b"a.txt\0").unwrap();
+    let start = at - 62;
+    let long: Vec<u8> = b"a/".repeat(2499).into_iter().chain(*b"ab").collect();
+    let mut entry = bytes[start..start + 60].to_vec();
+    entry.extend_from_slice(&0x0fffu16.to_be_bytes());
+    entry.extend_from_slice(&long);
+    let padded = (entry.len() + 8) & !7;
+    entry.resize(padded, 0);
+    let end_of_entry = start + ((62 + 5 + 8) & !7);
+    let mut crafted = bytes[..start].to_vec();
+    crafted.extend_from_slice(&entry);
+    crafted.extend_from_slice(&bytes[end_of_entry..]);
+    assert!(parse(&crafted).is_none());
+}
+
+#[test]
+fn a_length_field_that_disagrees_with_the_paths_end_or_an_odd_mode_is_not_read_differently() {
+    let dir = tempfile::tempdir().unwrap();
+    repo_with_files(dir.path());
+    let bytes = std::fs::read(dir.path().join(".git/index")).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"a.txt\0").unwrap();
+    // "a.txt" with a length field of 1: libgit2 reads up to the NUL, so a
+    // reader that trusted the field would see another path ("a").
+    let mut short = bytes.clone();
+    short[at - 2..at].copy_from_slice(&1u16.to_be_bytes());
+    assert!(parse(&short).is_none());
+    // Mode 100664 is kept as written (libgit2 reports such a file modified),
+    // not folded into 100644.
+    let mut odd = bytes.clone();
+    odd[at - 62 + 24..at - 62 + 28].copy_from_slice(&0o100664u32.to_be_bytes());
+    let entries = parse(&odd).unwrap();
+    let a = entries.iter().find(|e| &e.path[..] == b"a.txt").unwrap();
+    assert_eq!(a.mode, 0o100664);
+}
+
+#[test]
+fn an_index_larger_than_the_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    repo_with_files(dir.path());
+    // A sparse file: its length is claimed, nothing is written.
+    let index = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(".git/index"))
+        .unwrap();
+    index.set_len(MAX_INDEX_BYTES + 1).unwrap();
+    let e = report_of(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("larger than 1 GiB"), "{e}");
 }

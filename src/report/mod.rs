@@ -123,6 +123,9 @@ pub enum ReportError {
     BadMode(String),
     #[error("git: {0}")]
     Git(String),
+    /// The index is refused before anything reads it (see `index_file`).
+    #[error("the index {path} is not read: {why}")]
+    Index { path: String, why: String },
     /// `report --session`: the session's recorded work cannot be found.
     #[error("{0}")]
     NoRecordedWork(String),

@@ -47,7 +47,9 @@ fn both(git: &Repository) -> (Vec<String>, Option<Vec<String>>) {
         .unwrap();
     let mut theirs = BTreeSet::new();
     collect_statuses(&statuses, &mut theirs);
-    let file = super::super::index_file::IndexFile::read(git).unwrap();
+    let file = super::super::index_file::IndexFile::read(git)
+        .unwrap()
+        .unwrap();
     let entries = file.entries().unwrap();
     let ours = changed_paths(git, &entries, file.stamp).map(|paths| {
         let set: BTreeSet<String> = paths

@@ -145,6 +145,8 @@ pub(super) fn git_error(e: ReportError) -> LauncherError {
             LauncherError::BadRequest(e.to_string())
         }
         ReportError::NoRecordedWork(_) => LauncherError::NotFound(e.to_string()),
+        // The repository's state (what an agent planted), not the launcher's.
+        ReportError::Index { .. } => LauncherError::Conflict(e.to_string()),
         ReportError::NotARepo { .. } | ReportError::Git(_) => {
             LauncherError::Internal(e.to_string())
         }
