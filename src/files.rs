@@ -86,6 +86,27 @@ pub fn open_regular(path: &Path) -> Option<File> {
     file.metadata().ok()?.is_file().then_some(file)
 }
 
+/// The last `max` bytes of the regular file at `path`, opened as
+/// [`open_regular`] opens it, and the offset they start at; `None` when there
+/// is no such file or it cannot be read.
+pub fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = open_regular(path)?;
+    let from = f.metadata().ok()?.len().saturating_sub(max);
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut bytes = Vec::new();
+    f.take(max).read_to_end(&mut bytes).ok()?;
+    Some((bytes, from))
+}
+
+/// The length of the regular file at `path`, without following a link at it.
+pub fn regular_len(path: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
 /// Creates the launcher's folder `dir` in `root`, new (0700): one already
 /// there, link or folder, is an `AlreadyExists` error; a link or another
 /// user's folder on the way is refused.
@@ -129,6 +150,35 @@ fn check_folders(root: &Path, path: &Path) -> Result<(), (std::path::PathBuf, St
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_is_read_from_a_regular_file_only_never_through_a_link_or_from_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("codex_governance_logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let own = logs.join("zhilibu-1.log");
+        std::fs::write(&own, "0123456789").unwrap();
+        assert_eq!(read_tail(&own, 4), Some((b"6789".to_vec(), 6)));
+        assert_eq!(read_tail(&own, 40), Some((b"0123456789".to_vec(), 0)));
+        assert_eq!(regular_len(&own), Some(10));
+        // An agent's link to the user's file: neither read nor measured.
+        let secret = dir.path().join("id_ed25519");
+        std::fs::write(&secret, "PRIVATE KEY").unwrap();
+        let linked = logs.join("zhilibu-2.log");
+        std::os::unix::fs::symlink(&secret, &linked).unwrap();
+        assert_eq!(read_tail(&linked, 100), None);
+        assert_eq!(regular_len(&linked), None);
+        // A FIFO: nothing waits for a writer.
+        let fifo = logs.join("zhilibu-3.log");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(read_tail(&fifo, 100), None);
+        assert_eq!(regular_len(&fifo), None);
+        assert_eq!(read_tail(&logs.join("gone.log"), 100), None);
+    }
 
     #[test]
     fn a_link_a_hard_link_or_a_linked_folder_is_never_written_through() {

@@ -13,7 +13,7 @@
 //! [`READ_BYTES`] of it.
 
 use std::collections::VecDeque;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
@@ -361,16 +361,9 @@ impl Conversation {
 /// file only (a status builds one per session).
 pub fn file_preview(path: &Path, lines: usize) -> String {
     const TAIL: u64 = 16 * 1024;
-    let Some(mut f) = crate::files::open_regular(path) else {
+    let Some((bytes, _)) = crate::files::read_tail(path, TAIL) else {
         return String::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err()
-        || f.take(TAIL).read_to_end(&mut bytes).is_err()
-    {
-        return String::new();
-    }
     let text: Vec<String> = bytes
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<Entry>(line).ok())
@@ -381,21 +374,13 @@ pub fn file_preview(path: &Path, lines: usize) -> String {
 
 /// Whether the file is empty or ends with a line feed.
 fn ends_a_line(path: &Path) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return true;
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut last = [b'\n'];
-    if len > 0 && f.seek(SeekFrom::Start(len - 1)).is_ok() {
-        let _ = f.read_exact(&mut last);
-    }
-    last[0] == b'\n'
+    crate::files::read_tail(path, 1).is_none_or(|(last, _)| last.last().is_none_or(|b| *b == b'\n'))
 }
 
 /// A finished conversation, from its file (the newest [`READ_BYTES`]).
 pub fn read(path: &Path) -> View {
     let (entries, truncated) = read_entries(path);
-    let rev = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let rev = crate::files::regular_len(path).unwrap_or(0);
     View {
         rev,
         entries,
@@ -407,16 +392,9 @@ pub fn read(path: &Path) -> View {
 /// with the same id; and whether its start was left out. A line that is not
 /// an entry (cut by a crash) is skipped.
 fn read_entries(path: &Path) -> (Vec<Entry>, bool) {
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Some((bytes, from)) = crate::files::read_tail(path, READ_BYTES) else {
         return (Vec::new(), false);
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let from = len.saturating_sub(READ_BYTES);
-    let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(from)).is_err() || f.take(READ_BYTES).read_to_end(&mut bytes).is_err()
-    {
-        return (Vec::new(), false);
-    }
     let mut text: &[u8] = &bytes;
     if from > 0 {
         // Begin at the first whole line.

@@ -3,7 +3,6 @@
 //! transcript of a terminal agent, read from its log as one text (so a
 //! character split across two output chunks is whole) from a whole character.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Serialize;
@@ -65,18 +64,10 @@ impl Sessions {
 
 /// The newest [`TRANSCRIPT_BYTES`] of a transcript file as readable text.
 fn transcript(path: &Path) -> (String, bool) {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return (String::new(), false);
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let from = len.saturating_sub(TRANSCRIPT_BYTES);
-    let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(from)).is_err()
-        || f.take(TRANSCRIPT_BYTES).read_to_end(&mut bytes).is_err()
-    {
-        return (String::new(), false);
+    match crate::files::read_tail(path, TRANSCRIPT_BYTES) {
+        Some((bytes, from)) => (crate::pty::transcript_text(&bytes), from > 0),
+        None => (String::new(), false),
     }
-    (crate::pty::transcript_text(&bytes), from > 0)
 }
 
 #[cfg(test)]
@@ -102,5 +93,16 @@ mod tests {
             "{:?}",
             crate::text::tail(&text, 20)
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_transcript_planted_as_a_link_is_not_read_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("credentials");
+        std::fs::write(&secret, "token=hunter2").unwrap();
+        let log = dir.path().join("zhilibu-1.log");
+        std::os::unix::fs::symlink(&secret, &log).unwrap();
+        assert_eq!(transcript(&log), (String::new(), false));
     }
 }

@@ -49,15 +49,9 @@ pub fn from_files(session: &Session) -> String {
 
 /// Preview from the transcript file of a session whose PTY is gone.
 fn log_preview(path: &Path) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Some(mut f) = crate::files::open_regular(path) else {
+    let Some((buf, from)) = crate::files::read_tail(path, PREVIEW_BYTES as u64) else {
         return String::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let from = len.saturating_sub(PREVIEW_BYTES as u64);
-    let _ = f.seek(SeekFrom::Start(from));
-    let mut buf = Vec::new();
-    let _ = f.take(PREVIEW_BYTES as u64).read_to_end(&mut buf);
     // Started mid-file, it may start mid-character: from the next whole one.
     let whole = if from > 0 {
         crate::text::from_char_start(&buf)
