@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -19,7 +18,7 @@ use crate::store::Event;
 use crate::views::deltas::{diff_plan, diff_status, Delta, Seen};
 
 /// How often output-only changes (previews, heartbeats) are looked for.
-const TICK: Duration = Duration::from_secs(2);
+use super::TICK;
 
 /// The publisher: subscribe to get every delta as JSON text.
 pub struct Deltas {
@@ -100,13 +99,21 @@ impl Launcher {
 
     /// What changed since `seen`, which then becomes the present.
     fn diff(&self, seen: &mut Seen, events: &[Arc<Event>]) -> Delta {
-        let status = match serde_json::to_value(self.status_view()) {
+        // One snapshot for the status and every touched plan.
+        let snap = self.snapshot(|_| true);
+        let status = match serde_json::to_value(crate::views::status::status(&snap)) {
             Ok(Value::Object(map)) => map,
             _ => return Delta::default(),
         };
         let mut delta = diff_status(seen, status);
         for id in self.touched_plans(events) {
-            if let Ok(plan) = serde_json::to_value(self.zhongshu_plan_view(&id)) {
+            // The Zhongshu's session travels in `sessions`: not built here.
+            let view = crate::views::plan::PlanView {
+                session_id: id.clone(),
+                session: None,
+                plan: crate::views::plan::body(&snap, &id),
+            };
+            if let Ok(plan) = serde_json::to_value(view) {
                 diff_plan(seen, &mut delta, id, plan);
             }
         }

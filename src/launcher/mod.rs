@@ -7,6 +7,10 @@
 
 pub mod deltas;
 mod facts;
+
+/// How often the deltas and the facts look for what moves without a change
+/// of ours (late transcript bytes, the user's tree).
+const TICK: std::time::Duration = std::time::Duration::from_secs(2);
 pub mod resume_plan;
 mod views;
 

@@ -61,7 +61,8 @@ impl Launcher {
             session_id: &grant.session_id,
             zhongshu,
         };
-        crate::views::status::for_agent(&self.snapshot(|_| true), &who)
+        // Live facts (previews, terminals) only for the group's sessions.
+        crate::views::status::for_agent(&self.snapshot(|s| who.shows(s)), &who)
     }
 
     /// Session `id` as the API shows it.
@@ -100,6 +101,11 @@ impl Launcher {
     /// `GET /api/zhongshu_plan`.
     pub fn zhongshu_plan_view(&self, id: &str) -> PlanView {
         crate::views::plan::plan(&self.snapshot(|s| s.id == id), id)
+    }
+
+    /// Zhongshu `id`'s plan without its session (no live facts needed).
+    pub fn zhongshu_plan_body(&self, id: &str) -> crate::views::plan::PlanBody {
+        crate::views::plan::body(&self.snapshot(|_| false), id)
     }
 
     /// The Python tool's answer to a start.

@@ -183,6 +183,16 @@ impl Session {
             KindPart::Department(_) => None,
         }
     }
+    /// A department's last report's result key (see `records::result_key`).
+    pub fn last_report_key(&self) -> Option<String> {
+        let d = self.department_part()?;
+        Some(super::records::result_key(
+            d.parent_session_id.as_deref()?,
+            &self.id,
+            d.last_report_id.as_deref()?,
+        ))
+    }
+
     pub fn department_part(&self) -> Option<&DepartmentPart> {
         match &self.kind {
             KindPart::Department(d) => Some(d),

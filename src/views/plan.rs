@@ -140,11 +140,6 @@ pub struct AssignmentsView {
     pub active_zhongshu_sessions: usize,
 }
 
-/// The queue items of one Zhongshu.
-fn queued_of(snap: &Snapshot, z: &str) -> Vec<QueueItem> {
-    snap.state.queued_of(z).cloned().collect()
-}
-
 /// `GET /api/zhongshu_sessions`: each with its children, queue and report
 /// count (`report_counts`, per Zhongshu).
 pub fn zhongshu_sessions(
@@ -164,7 +159,7 @@ pub fn zhongshu_sessions(
                 session: session(snap, z),
                 child_departments: children.clone(),
                 children,
-                queued_departments: queued_of(snap, &z.id),
+                queued_departments: snap.state.queued_of(&z.id).cloned().collect(),
                 report_count: report_counts.get(&z.id).copied().unwrap_or(0),
             }
         })
@@ -203,10 +198,20 @@ pub fn context(snap: &Snapshot, id: &str, recent: Vec<TaskResult>) -> Option<Con
 /// `GET /api/zhongshu_plan`: the plan with the Python tool's fields beside
 /// ours (`ready` false and empty defaults until one is registered).
 pub fn plan(snap: &Snapshot, id: &str) -> PlanView {
+    PlanView {
+        session_id: id.to_string(),
+        session: by_id(snap, id),
+        plan: body(snap, id),
+    }
+}
+
+/// Zhongshu `id`'s plan and the counts beside it: [`plan`] without the
+/// Zhongshu's session (the state alone, no live facts).
+pub fn body(snap: &Snapshot, id: &str) -> PlanBody {
     let l = &snap.config.launcher;
     let (active_zhongshu, active_departments) = active_counts(&snap.state);
     let registered = snap.state.plans.get(id);
-    let plan = PlanBody {
+    PlanBody {
         plan: match registered {
             Some(p) => {
                 // True while the plan waits for the user; the request
@@ -233,11 +238,6 @@ pub fn plan(snap: &Snapshot, id: &str) -> PlanView {
         active_terminals: active_departments,
         active_zhongshu_sessions: active_zhongshu,
         model_choices: l.models.clone(),
-    };
-    PlanView {
-        session_id: id.to_string(),
-        session: by_id(snap, id),
-        plan,
     }
 }
 
@@ -250,7 +250,7 @@ pub fn assignments(snap: &Snapshot, plan: &Plan) -> AssignmentsView {
         .filter_map(|a| a.session_id.as_deref())
         .filter_map(|id| by_id(snap, id))
         .collect();
-    let queued = queued_of(snap, &plan.session_id);
+    let queued: Vec<QueueItem> = snap.state.queued_of(&plan.session_id).cloned().collect();
     let (zhongshu, departments) = active_counts(&snap.state);
     AssignmentsView {
         plan: plan.clone(),

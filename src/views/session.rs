@@ -241,7 +241,7 @@ fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields>
     let state = &snap.state;
     let plan = state.plans.get(&session.id);
     let files = plan
-        .filter(|p| p.outcome.is_none() || work_waits(state, &session.id))
+        .filter(|p| plan_files_shown(state, p))
         .and_then(|_| snap.facts.plan_files.get(&session.id))
         .cloned()
         .unwrap_or_default();
@@ -264,8 +264,14 @@ fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields>
     })
 }
 
+/// Whether the files a plan names are still shown: while it goes on, or while
+/// its work waits.
+pub fn plan_files_shown(state: &State, plan: &crate::model::Plan) -> bool {
+    plan.outcome.is_none() || work_waits(state, &plan.session_id)
+}
+
 /// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
-pub fn work_waits(state: &State, z: &str) -> bool {
+fn work_waits(state: &State, z: &str) -> bool {
     state.children_of(z).any(|c| {
         c.workspace()
             .is_some_and(|w| !w.state.is_settled() && w.state != WorkspaceState::SentBack)

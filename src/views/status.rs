@@ -230,20 +230,29 @@ pub struct AgentGroup<'a> {
     pub zhongshu: Option<&'a str>,
 }
 
+impl AgentGroup<'_> {
+    fn holds(&self, id: Option<&str>) -> bool {
+        id.is_some() && id == self.zhongshu
+    }
+
+    /// Whether `s` is of this group: the agent itself, its Zhongshu, or one
+    /// of that Zhongshu's departments.
+    pub fn shows(&self, s: &Session) -> bool {
+        s.id == self.session_id || self.holds(Some(&s.id)) || self.holds(s.parent_session_id())
+    }
+}
+
 /// `GET /api/status` for an agent's token: only its own group (its Zhongshu,
 /// that Zhongshu's departments and queue, and those of them the quota
 /// names), without transcripts, terminal URLs (each carries a token that
 /// reaches a PTY) or the terminal list. The slot counts stay the launcher's:
 /// they say when a department can start.
 pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
-    let in_group = |id: Option<&str>| id.is_some() && id == who.zhongshu;
-    let shown = |s: &Session| {
-        s.id == who.session_id || in_group(Some(&s.id)) || in_group(s.parent_session_id())
-    };
+    let shown = |s: &Session| who.shows(s);
     let mut v = status_of(snap, shown);
     let visible = |id: &str| snap.state.sessions.get(id).is_some_and(shown);
     v.quota.parked.retain(|p| visible(&p.session_id));
-    v.quota.budgets.retain(|b| in_group(Some(&b.zhongshu_id)));
+    v.quota.budgets.retain(|b| who.holds(Some(&b.zhongshu_id)));
     if let Some(offer) = &mut v.quota.model_switch {
         offer.sessions.retain(|id| visible(id));
     }
@@ -256,7 +265,7 @@ pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
         list.iter_mut().for_each(SessionView::hide_from_agents);
     }
     for queue in [&mut v.queue, &mut v.department_queue] {
-        queue.retain(|q| in_group(q.parent_session_id.as_deref()));
+        queue.retain(|q| who.holds(q.parent_session_id.as_deref()));
     }
     v.queued_count = v.queue.len();
     v

@@ -7,17 +7,29 @@ use std::path::Path;
 
 use crate::model::AppliedFile;
 
+/// Of a plan's `named` files, those holding a department's applied change
+/// (`applied`: each applied department session with its commit) and those
+/// the user's working tree still changes otherwise, the repository opened
+/// once. A repository that cannot be opened changes them all, the user's.
+pub fn plan_files(
+    repo: &Path,
+    named: &[String],
+    applied: &[(String, String)],
+) -> (Vec<AppliedFile>, Vec<String>) {
+    if named.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let Ok(git) = git2::Repository::open(repo) else {
+        return (Vec::new(), named.to_vec());
+    };
+    let dirty = still_dirty(&git, named);
+    attribute_applied(&git, repo, applied, dirty)
+}
+
 /// Of `files`, those the user's working tree still changes (against the
 /// index or HEAD, or untracked): committing or reverting one ends its
 /// mention. Each is looked up alone, so a large repository costs little.
-/// A repository that cannot be opened changes them all.
-pub fn still_dirty(repo: &Path, files: &[String]) -> Vec<String> {
-    if files.is_empty() {
-        return Vec::new();
-    }
-    let Ok(git) = git2::Repository::open(repo) else {
-        return files.to_vec();
-    };
+fn still_dirty(git: &git2::Repository, files: &[String]) -> Vec<String> {
     files
         .iter()
         .filter(|f| {
@@ -31,7 +43,8 @@ pub fn still_dirty(repo: &Path, files: &[String]) -> Vec<String> {
 /// Splits uncommitted files into those holding a department's applied change
 /// (the file is as the department's recorded commit has it; `applied` names
 /// each applied department session with its commit) and the user's.
-pub fn attribute_applied(
+fn attribute_applied(
+    git: &git2::Repository,
     repo: &Path,
     applied: &[(String, String)],
     dirty: Vec<String>,
@@ -39,28 +52,28 @@ pub fn attribute_applied(
     if dirty.is_empty() || applied.is_empty() {
         return (Vec::new(), dirty);
     }
-    let Ok(git) = git2::Repository::open(repo) else {
-        return (Vec::new(), dirty);
-    };
-    let holds = |commit: &str, path: &str| -> Option<bool> {
-        let tree = git
-            .find_commit(git2::Oid::from_str(commit).ok()?)
-            .ok()?
-            .tree()
-            .ok()?;
+    // Each applied commit's tree, looked up once.
+    let trees: Vec<(&String, git2::Tree<'_>)> = applied
+        .iter()
+        .filter_map(|(id, commit)| {
+            let commit = git.find_commit(git2::Oid::from_str(commit).ok()?).ok()?;
+            Some((id, commit.tree().ok()?))
+        })
+        .collect();
+    let holds = |tree: &git2::Tree<'_>, path: &str| -> Option<bool> {
         let on_disk = repo.join(path);
         match tree.get_path(Path::new(path)) {
             // The department deleted it, and it is still gone.
             Err(_) => Some(std::fs::symlink_metadata(&on_disk).is_err()),
-            Ok(entry) => holds_blob(&git, &entry, &on_disk),
+            Ok(entry) => holds_blob(git, &entry, &on_disk),
         }
     };
     let (mut theirs, mut users) = (Vec::new(), Vec::new());
     for path in dirty {
-        match applied.iter().find(|(_, c)| holds(c, &path) == Some(true)) {
+        match trees.iter().find(|(_, t)| holds(t, &path) == Some(true)) {
             Some((id, _)) => theirs.push(AppliedFile {
                 path,
-                session_id: id.clone(),
+                session_id: (*id).clone(),
             }),
             None => users.push(path),
         }
@@ -100,6 +113,14 @@ fn holds_blob(git: &git2::Repository, entry: &git2::TreeEntry, on_disk: &Path) -
 mod tests {
     use super::*;
 
+    fn attribute(
+        repo: &Path,
+        applied: &[(String, String)],
+        dirty: Vec<String>,
+    ) -> (Vec<AppliedFile>, Vec<String>) {
+        attribute_applied(&git2::Repository::open(repo).unwrap(), repo, applied, dirty)
+    }
+
     /// A repository whose HEAD holds `a.txt` ("applied\n"): its commit id.
     fn repo_with_applied(repo: &Path) -> String {
         let git = git2::Repository::init(repo).unwrap();
@@ -118,13 +139,13 @@ mod tests {
         let commit = repo_with_applied(dir.path());
         let applied = [("lingyubu-1".to_string(), commit)];
         let dirty = vec!["a.txt".to_string()];
-        let (theirs, users) = attribute_applied(dir.path(), &applied, dirty.clone());
+        let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users.len()), (1, 0), "as committed");
         std::fs::write(dir.path().join("a.txt"), "applied, then edited\n").unwrap();
-        let (theirs, users) = attribute_applied(dir.path(), &applied, dirty.clone());
+        let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users), (0, dirty.clone()), "longer");
         std::fs::write(dir.path().join("a.txt"), "applieD\n").unwrap();
-        let (theirs, users) = attribute_applied(dir.path(), &applied, dirty.clone());
+        let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users), (0, dirty), "same size, other bytes");
     }
 
@@ -143,11 +164,11 @@ mod tests {
         // SAFETY: a path of our own temporary folder.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let dirty = vec!["a.txt".to_string()];
-        let (theirs, users) = attribute_applied(dir.path(), &applied, dirty.clone());
+        let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users), (0, dirty.clone()), "a FIFO");
         std::fs::remove_file(&file).unwrap();
         std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
-        let (theirs, users) = attribute_applied(dir.path(), &applied, dirty.clone());
+        let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users), (0, dirty), "a link to a device");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::model::{result_key, Session, State, WorkspaceState};
+use crate::model::{Session, State, WorkspaceState};
 use crate::store::{Change, Store};
 use crate::views::{Facts, PlanFiles, ReportFact};
 
@@ -296,7 +296,7 @@ impl Inputs {
         let keys: HashMap<&str, String> = state
             .sessions
             .values()
-            .filter_map(|s| Some((s.id.as_str(), last_report_key(s)?)))
+            .filter_map(|s| Some((s.id.as_str(), s.last_report_key()?)))
             .collect();
         for (id, key) in &keys {
             let rewritten = change.result_keys.iter().any(|k| k == key);
@@ -345,7 +345,7 @@ fn ended_lately(s: &Session, now: i64) -> bool {
 /// The length of the file `s`'s preview is read from, if it is there.
 fn file_bytes(s: &Session) -> Option<u64> {
     let file = crate::sessions::preview::source(s);
-    std::fs::metadata(file).ok().map(|m| m.len())
+    crate::files::regular_len(&file)
 }
 
 /// The plans whose named files the user's tree may still change: those with
@@ -353,7 +353,7 @@ fn file_bytes(s: &Session) -> Option<u64> {
 fn plans_with_named_files(state: &State) -> impl Iterator<Item = (&str, &[String])> {
     state.plans.values().filter_map(|p| {
         let dirty = &p.base.as_ref()?.dirty_files;
-        let shown = p.outcome.is_none() || crate::views::session::work_waits(state, &p.session_id);
+        let shown = crate::views::session::plan_files_shown(state, p);
         (shown && !dirty.is_empty()).then_some((p.session_id.as_str(), dirty.as_slice()))
     })
 }
@@ -375,19 +375,8 @@ fn applied_commits(state: &State) -> Vec<(String, String)> {
 /// Which of a plan's named files the user's tree still changes, the user's
 /// and the departments' applied ones apart.
 fn plan_files(repo: &Path, read: &PlanInputs) -> PlanFiles {
-    let dirty = crate::worktrees::dirty::still_dirty(repo, &read.named);
-    let (applied, dirty) = crate::worktrees::dirty::attribute_applied(repo, &read.applied, dirty);
+    let (applied, dirty) = crate::worktrees::dirty::plan_files(repo, &read.named, &read.applied);
     PlanFiles { dirty, applied }
-}
-
-/// A department's last report's result key.
-fn last_report_key(s: &Session) -> Option<String> {
-    let d = s.department_part()?;
-    Some(result_key(
-        d.parent_session_id.as_deref()?,
-        &s.id,
-        d.last_report_id.as_deref()?,
-    ))
 }
 
 /// The stored result `key`, as far as it asks the user something.

@@ -22,7 +22,6 @@ mod inputs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
 
 use inputs::{watched, Fetched, Inputs, Reading};
 
@@ -32,7 +31,7 @@ use crate::store::{Change, Store};
 use crate::views::Facts;
 
 /// How often what moves without our changes is looked at again.
-const TICK: Duration = Duration::from_secs(2);
+use super::TICK;
 
 /// The cached facts and what each was read from.
 pub struct FactsCache {

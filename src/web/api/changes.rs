@@ -15,7 +15,7 @@ use super::{not_owner, Caller, IdQuery, L};
 use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
 use crate::integration::record::fence;
-use crate::model::{result_key, IntegrationMode, Session};
+use crate::model::{IntegrationMode, Session};
 use crate::review::changes::{change_diff, changes_view, ReportBrief, Surroundings};
 use crate::review::overlaps::Neighbour;
 use crate::web::answer::reply;
@@ -66,14 +66,9 @@ pub(super) async fn changes(
             reply(blocking(move || change_diff(&repo, &ws, &path)).await)
         }
         None => {
-            let report = session.department_part().and_then(|d| {
-                let key = result_key(
-                    d.parent_session_id.as_deref()?,
-                    &id,
-                    d.last_report_id.as_deref()?,
-                );
-                l.ctx.store.result(&key).ok().flatten()
-            });
+            let report = session
+                .last_report_key()
+                .and_then(|key| l.ctx.store.result(&key).ok().flatten());
             let waiting: Vec<Session> = l.ctx.store.read(|st| {
                 st.sessions
                     .values()

@@ -116,10 +116,13 @@ pub(super) async fn restart_zhongshu(State(l): L, JsonBody(b): JsonBody<Restart>
         l.mailbox
             .restart_zhongshu(&b.session_id, b.model.as_deref())
             .await
-            .map(|r| RestartAnswer {
-                started: (!r.resumed_inline).then(|| StartFacts::of(l.started_view(&r.session_id))),
-                session: l.session_view(&r.session_id),
-                restarted: r,
+            .map(|r| {
+                let view = l.started_view(&r.session_id);
+                RestartAnswer {
+                    session: view.session.clone(),
+                    started: (!r.resumed_inline).then(|| StartFacts::of(view)),
+                    restarted: r,
+                }
             }),
     )
 }
@@ -186,7 +189,7 @@ pub(super) async fn report_plan(
             .register_plan(b, None)
             .await
             .map(|_| PlanAnswer {
-                plan: l.zhongshu_plan_view(&session_id).plan,
+                plan: l.zhongshu_plan_body(&session_id),
                 session_id,
             }),
     )
