@@ -100,6 +100,12 @@ async fn stopping_a_plan_stops_its_planner_departments_and_queue() {
         "{plan}"
     );
     assert_eq!(api.session(&z).await["plan_status"], "stopped");
+    // The audit file gets the transaction's lines just after its commit: a
+    // reader may see the outcome a moment before the plan_finished line.
+    wait_event(api, "the plan's end in the audit", |e| {
+        e["event"] == "plan_finished"
+    })
+    .await;
     let log = events(api).await;
     let names: Vec<&str> = log.iter().filter_map(|e| e["event"].as_str()).collect();
     let stop = log.iter().find(|e| e["event"] == "plan_stopped").unwrap();
