@@ -1,21 +1,21 @@
-//! Pushing a pull request's branch, through libgit2, with the user's own
-//! credentials: the SSH agent for SSH remotes, Git's credential helper
-//! (`credential.helper`, as `git push` asks it) for HTTPS ones. Each way is
-//! tried once; a second ask means the remote refused it, and the push stops
-//! there instead of looping. Only a fast-forward is pushed (no `+`): a branch
-//! someone else moved on the remote is named, never overwritten.
+//! Pushing a pull request's branch with the user's own `git`, so the push
+//! works exactly when `git push` works here: the same credential helpers,
+//! SSH configuration and agent, proxies and URL rewrites. (libgit2 would
+//! need OpenSSL and libssh2 loaded in the launcher for the one push a pull
+//! request makes, and reads neither `~/.ssh/config` nor every helper.)
 //!
-//! The commit goes out through a short-lived local ref
-//! (`refs/codex-governance/push/<n>`), removed whatever happens.
+//! Git never asks anything: no terminal (its own process session), no
+//! stdin, `GIT_TERMINAL_PROMPT=0`; a missing credential is an error that
+//! says what to fix. No hook runs (`--no-verify`, `core.hooksPath` on the
+//! null device): a hook is code in the repository, which an agent may have
+//! written. Only a fast-forward is pushed (no `+`): a branch someone else
+//! moved on the remote is named, never overwritten. The commit is pushed by
+//! its id, so no local ref is made for it.
 
-use std::cell::{Cell, RefCell};
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-use git2::{
-    Cred, CredentialType, ErrorClass, ErrorCode, Oid, PushOptions, RemoteCallbacks, Repository,
-};
-
-/// The remote's own words kept from one push (sideband lines).
+/// The remote's own words kept from one push (its `remote:` lines).
 const MAX_REMOTE_WORDS: usize = 2000;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub enum PushError {
         url: String,
         why: String,
     },
+    #[error("pull requests push with your own git, and `git` could not be run ({0}): install Git, or put it on the launcher's PATH")]
+    NoGit(#[source] std::io::Error),
     #[error("push to {remote:?} failed: {0}", remote = .1)]
     Git(String, String),
 }
@@ -53,138 +55,113 @@ fn remote_said(said: &str) -> String {
 /// Pushes `commit` as `refs/heads/<branch>` on `remote`, as a fast-forward
 /// (or a new branch).
 pub fn push(repo: &Path, remote: &str, commit: &str, branch: &str) -> Result<(), PushError> {
-    let git =
-        Repository::open(repo).map_err(|e| PushError::Git(e.message().into(), remote.into()))?;
-    let id =
-        Oid::from_str(commit).map_err(|e| PushError::Git(e.message().into(), remote.into()))?;
-    let local = format!(
-        "refs/codex-governance/push/{}",
-        crate::secret::new_token().get(..16).unwrap_or("0")
-    );
-    git.reference(&local, id, true, "codex-governance: pull request push")
-        .map_err(|e| PushError::Git(e.message().into(), remote.into()))?;
-    let pushed = send(
-        &git,
-        remote,
-        &format!("{local}:refs/heads/{branch}"),
-        branch,
-    );
-    if let Ok(mut r) = git.find_reference(&local) {
-        let _gone_or_left_for_git_gc = r.delete();
-    }
-    pushed
+    let id = git2::Oid::from_str(commit)
+        .ok()
+        .filter(|_| commit.len() == 40 || commit.len() == 64)
+        .ok_or_else(|| PushError::Git(format!("{commit:?} is not a commit id"), remote.into()))?;
+    send(repo, remote, &format!("{id}:refs/heads/{branch}"), branch)
 }
 
 /// Deletes `refs/heads/<branch>` on `remote` (undoing a push whose pull
 /// request could not be opened).
 pub fn delete(repo: &Path, remote: &str, branch: &str) -> Result<(), PushError> {
-    let git =
-        Repository::open(repo).map_err(|e| PushError::Git(e.message().into(), remote.into()))?;
-    send(&git, remote, &format!(":refs/heads/{branch}"), branch)
+    send(repo, remote, &format!(":refs/heads/{branch}"), branch)
 }
 
-/// One push of `refspec`, with the user's credentials, each way once.
-fn send(git: &Repository, remote_name: &str, refspec: &str, branch: &str) -> Result<(), PushError> {
-    let mut remote = git
+/// One `git push` of `refspec` to the configured remote `remote_name`.
+fn send(repo: &Path, remote_name: &str, refspec: &str, branch: &str) -> Result<(), PushError> {
+    let url = checked_remote(repo, remote_name, branch)?;
+    let out = git_push(repo, remote_name, refspec).map_err(PushError::NoGit)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = remote_words(&stderr);
+    if let Some(reason) = refused_ref(&String::from_utf8_lossy(&out.stdout)) {
+        return Err(PushError::Rejected {
+            branch: branch.into(),
+            reason: explain(&reason),
+            said,
+        });
+    }
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(failure(&stderr, remote_name, url, said))
+}
+
+/// The push URL of `remote_name`, shown without a password, once the remote
+/// and the branch are known to be what they claim: a configured remote, a
+/// valid branch name (neither can then pass for an option of `git push`).
+fn checked_remote(repo: &Path, remote_name: &str, branch: &str) -> Result<String, PushError> {
+    let fail = |why: String| PushError::Git(why, remote_name.into());
+    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) || branch.starts_with('-') {
+        return Err(fail(format!("{branch:?} is not a valid branch name")));
+    }
+    let git = git2::Repository::open(repo).map_err(|e| fail(e.message().into()))?;
+    let remote = git
         .find_remote(remote_name)
-        .map_err(|e| PushError::Git(e.message().into(), remote_name.into()))?;
-    let url = super::remote::without_password(remote.pushurl().or(remote.url()).unwrap_or(""));
-    let config = git
-        .config()
-        .map_err(|e| PushError::Git(e.message().into(), remote_name.into()))?;
-    let attempts = CredentialAttempts::default();
-    let rejected = RefCell::new(None::<String>);
-    let said = RefCell::new(String::new());
-    let pushed = {
-        let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|url, user, allowed| attempts.next(&config, url, user, allowed));
-        callbacks.push_update_reference(|_name, status| {
-            if let Some(s) = status {
-                *rejected.borrow_mut() = Some(s.to_string());
-            }
-            Ok(())
-        });
-        callbacks.sideband_progress(|data| {
-            let mut s = said.borrow_mut();
-            if s.len() < MAX_REMOTE_WORDS {
-                s.push_str(&crate::sanitize::pasted_text(&String::from_utf8_lossy(
-                    data,
-                )));
-            }
-            true
-        });
-        let mut opts = PushOptions::new();
-        opts.remote_callbacks(callbacks);
-        remote.push(&[refspec], Some(&mut opts))
-    };
-    let said = one_line(&said.into_inner());
-    if let Some(why) = attempts.refused.into_inner() {
-        return Err(PushError::AuthRefused {
-            remote: remote_name.into(),
-            url,
-            why,
-        });
-    }
-    match pushed {
-        Ok(()) => match rejected.into_inner() {
-            None => Ok(()),
-            Some(reason) => Err(PushError::Rejected {
-                branch: branch.into(),
-                reason: explain(&reason),
-                said,
-            }),
-        },
-        Err(e) => Err(failure(e, remote_name, url, branch, said)),
-    }
+        .map_err(|e| fail(e.message().into()))?;
+    Ok(super::remote::without_password(
+        remote.pushurl().or(remote.url()).unwrap_or(""),
+    ))
 }
 
-/// Which ways of signing in were tried, each once, and why none worked.
-#[derive(Default)]
-struct CredentialAttempts {
-    agent: Cell<bool>,
-    helper: Cell<bool>,
-    default: Cell<bool>,
-    refused: RefCell<Option<String>>,
-}
-
-impl CredentialAttempts {
-    /// The next way to sign in that Git allows and was not tried yet.
-    fn next(
-        &self,
-        config: &git2::Config,
-        url: &str,
-        user: Option<&str>,
-        allowed: CredentialType,
-    ) -> Result<Cred, git2::Error> {
-        let user = user.unwrap_or("git");
-        if allowed.contains(CredentialType::USERNAME) {
-            return Cred::username(user);
-        }
-        if allowed.contains(CredentialType::SSH_KEY) && !self.agent.replace(true) {
-            return Cred::ssh_key_from_agent(user);
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !self.helper.replace(true) {
-            if let Ok(c) = Cred::credential_helper(config, url, None) {
-                return Ok(c);
-            }
-        }
-        if allowed.contains(CredentialType::DEFAULT) && !self.default.replace(true) {
-            return Cred::default();
-        }
-        let why = if self.agent.get() || self.helper.get() || self.default.get() {
-            "the ones Git gave were refused"
-        } else {
-            "none were found: no SSH agent key or credential helper answered"
-        };
-        *self.refused.borrow_mut() = Some(why.to_string());
-        Err(git2::Error::from_str(why))
+/// Runs `git push --porcelain` for one refspec; its output, whatever its
+/// exit status.
+fn git_push(repo: &Path, remote_name: &str, refspec: &str) -> std::io::Result<Output> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            &format!("core.hooksPath={}", crate::platform::NULL_DEVICE),
+        ])
+        .args([
+            "push",
+            "--porcelain",
+            "--no-verify",
+            "--",
+            remote_name,
+            refspec,
+        ])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for inherited in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    ] {
+        cmd.env_remove(inherited);
     }
+    crate::platform::detach(&mut cmd);
+    cmd.output()
 }
 
-/// What the remote said, on one line and cut to a budget.
-fn one_line(said: &str) -> String {
-    said.lines()
-        .map(str::trim)
+/// The status of a ref the push refused (`!` in `--porcelain` output):
+/// `[remote rejected] (pre-receive hook declined)` gives the reason in
+/// brackets, or the words in the brackets when there is none.
+fn refused_ref(stdout: &str) -> Option<String> {
+    let line = stdout.lines().find(|l| l.starts_with('!'))?;
+    let summary = line.splitn(3, '\t').nth(2).unwrap_or("").trim();
+    let reason = summary
+        .split_once('(')
+        .and_then(|(_, r)| r.rsplit_once(')'))
+        .map(|(r, _)| r.trim())
+        .filter(|r| !r.is_empty())
+        .unwrap_or(summary.trim_matches(['[', ']']));
+    Some(reason.to_string())
+}
+
+/// What the remote said (`remote:` lines), on one line and cut to a budget.
+fn remote_words(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("remote:"))
+        .map(|l| crate::sanitize::pasted_text(l.trim()))
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" / ")
@@ -193,46 +170,195 @@ fn one_line(said: &str) -> String {
         .collect()
 }
 
-/// Why a push failed, from Git's error.
-fn failure(
-    e: git2::Error,
-    remote_name: &str,
-    url: String,
-    branch: &str,
-    said: String,
-) -> PushError {
-    if e.code() == ErrorCode::Auth {
+/// Why a push failed, from what git wrote (in the C locale).
+fn failure(stderr: &str, remote_name: &str, url: String, said: String) -> PushError {
+    let why = git_said(stderr);
+    let has = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
+    if has(&[
+        "Authentication failed",
+        "could not read Username",
+        "could not read Password",
+        "Permission denied (publickey",
+        "Invalid username or password",
+        "The requested URL returned error: 401",
+        "The requested URL returned error: 403",
+    ]) {
         PushError::AuthRefused {
             remote: remote_name.into(),
             url,
-            why: e.message().into(),
+            why,
         }
-    } else if e.code() == ErrorCode::NotFastForward || e.message().contains("non-fastforwardable") {
-        PushError::Rejected {
-            branch: branch.into(),
-            reason: "it is not a fast-forward: someone pushed to it since (fetch and look, or discard this work)".into(),
-            said,
-        }
-    } else if matches!(
-        e.class(),
-        ErrorClass::Net | ErrorClass::Ssh | ErrorClass::Os | ErrorClass::Http | ErrorClass::Ssl
-    ) {
+    } else if has(&[
+        "Could not resolve host",
+        "Connection refused",
+        "Connection timed out",
+        "Could not read from remote repository",
+        "unable to access",
+        "Network is unreachable",
+        "the remote end hung up",
+    ]) {
         PushError::Unreachable {
             remote: remote_name.into(),
             url,
-            why: e.message().into(),
+            why,
         }
+    } else if said.is_empty() {
+        PushError::Git(why, remote_name.into())
     } else {
-        PushError::Git(e.message().into(), remote_name.into())
+        PushError::Git(
+            format!("{why} (the remote said: {said})"),
+            remote_name.into(),
+        )
     }
+}
+
+/// git's own error lines (`fatal:`, `error:`), on one line, with any
+/// password in a URL they quote hidden.
+fn git_said(stderr: &str) -> String {
+    let lines: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("fatal:").or(l.strip_prefix("error:")))
+        .map(|l| hide_passwords(&crate::sanitize::pasted_text(l.trim())))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "git push failed without saying why".into();
+    }
+    lines.join(" / ").chars().take(MAX_REMOTE_WORDS).collect()
+}
+
+/// `text` with each URL's password replaced by `***`.
+fn hide_passwords(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let quote = |c: char| matches!(c, '\'' | '"');
+            let inner = word.trim_matches(quote);
+            if inner.contains("://") {
+                word.replace(inner, &super::remote::without_password(inner))
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The remote's status for a refused ref, with what it most likely means.
 fn explain(status: &str) -> String {
     let lower = status.to_ascii_lowercase();
-    if lower.contains("protected") || lower.contains("hook declined") {
+    if lower.contains("non-fast-forward") || lower.contains("fetch first") {
+        "it is not a fast-forward: someone pushed to it since (fetch and look, or discard this work)"
+            .into()
+    } else if lower.contains("protected") || lower.contains("hook declined") {
         format!("{status}: a protected branch, or a rule on the remote, refuses it")
     } else {
         status.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_ref_is_read_from_porcelain_output() {
+        let out = "To file:///r.git\n!\tabc:refs/heads/b\t[remote rejected] (pre-receive hook declined)\nDone\n";
+        assert_eq!(
+            refused_ref(out).as_deref(),
+            Some("pre-receive hook declined")
+        );
+        let out = "To x\n!\tabc:refs/heads/b\t[rejected] (non-fast-forward)\nDone\n";
+        assert!(explain(&refused_ref(out).unwrap()).starts_with("it is not a fast-forward"));
+        let out = "To x\n!\tabc:refs/heads/b\t[remote failure]\n";
+        assert_eq!(refused_ref(out).as_deref(), Some("remote failure"));
+        assert_eq!(
+            refused_ref("To x\n*\tabc:refs/heads/b\t[new branch]\nDone\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_password_git_quotes_is_hidden_and_the_remote_words_kept() {
+        let err = "remote: Denied by policy\nfatal: unable to access 'https://me:hunter2@h/a.git/': 403\n";
+        let e = failure(err, "origin", "u".into(), remote_words(err));
+        let shown = e.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("https://me:***@h/a.git/"), "{shown}");
+        assert!(matches!(e, PushError::Unreachable { .. }), "{e:?}");
+        assert_eq!(remote_words(err), "Denied by policy");
+    }
+
+    #[test]
+    fn a_branch_or_remote_that_could_pass_for_an_option_is_refused_before_git_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        for (remote, branch) in [("origin", "-f"), ("origin", "a..b"), ("--exec=x", "b")] {
+            let e = send(dir.path(), remote, &format!(":refs/heads/{branch}"), branch);
+            assert!(
+                matches!(e, Err(PushError::Git(..))),
+                "{remote} {branch}: {e:?}"
+            );
+        }
+    }
+
+    /// A repository with one commit and a bare `origin` (file://); the
+    /// commit's id.
+    fn with_origin(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+        let (work, bare) = (dir.join("work"), dir.join("origin.git"));
+        git2::Repository::init_bare(&bare).unwrap();
+        let git = git2::Repository::init(&work).unwrap();
+        git.remote("origin", &format!("file://{}", bare.display()))
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        let tree = git
+            .find_tree(git.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let id = git.commit(None, &sig, &sig, "one", &tree, &[]).unwrap();
+        (work, bare, id.to_string())
+    }
+
+    #[test]
+    #[cfg_attr(windows, ignore = "the Wine lane has no git")]
+    fn the_push_runs_no_hook_of_the_repository_and_only_fast_forwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let (work, bare, first) = with_origin(dir.path());
+        let ran = dir.path().join("hook-ran");
+        let hooks = work.join(".git/hooks");
+        for hook in ["pre-push", "reference-transaction"] {
+            std::fs::write(
+                hooks.join(hook),
+                format!("#!/bin/sh\ntouch '{}'\n", ran.display()),
+            )
+            .unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::Permissions::from_mode(0o755);
+                std::fs::set_permissions(hooks.join(hook), mode).unwrap();
+            }
+        }
+        push(&work, "origin", &first, "governance/a").unwrap();
+        let remote = git2::Repository::open_bare(&bare).unwrap();
+        let tip = remote.refname_to_id("refs/heads/governance/a").unwrap();
+        assert_eq!(tip.to_string(), first);
+        assert!(!ran.exists(), "a hook of the repository ran");
+
+        // A commit that does not descend from the remote's tip is refused.
+        let git = git2::Repository::open(&work).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        let tree = git.find_commit(tip).unwrap().tree().unwrap();
+        let other = git.commit(None, &sig, &sig, "other", &tree, &[]).unwrap();
+        match push(&work, "origin", &other.to_string(), "governance/a") {
+            Err(e @ PushError::Rejected { .. }) => {
+                assert!(e.to_string().contains("not a fast-forward"), "{e}")
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(
+            remote.refname_to_id("refs/heads/governance/a").unwrap(),
+            tip
+        );
+        delete(&work, "origin", "governance/a").unwrap();
+        assert!(remote.find_reference("refs/heads/governance/a").is_err());
     }
 }

@@ -271,8 +271,12 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
     tokio::net::UnixStream::connect(path).await
 }
 
+/// Where output goes to nothing, and under which no file can exist.
+pub const NULL_DEVICE: &str = "/dev/null";
+
 /// Its own process session: no terminal, no hangup when the launcher goes.
-pub fn detach(cmd: &mut tokio::process::Command) {
+pub fn detach(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {

@@ -265,8 +265,12 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
 /// which the crash did.
 pub fn kill_leftovers(_leader: u32, _id: &str) {}
 
+/// Where output goes to nothing, and under which no file can exist.
+pub const NULL_DEVICE: &str = "NUL";
+
 /// No console window; the Job Object (`contain`) ends it with the launcher.
-pub fn detach(cmd: &mut tokio::process::Command) {
+pub fn detach(cmd: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt;
     const CREATE_NO_WINDOW: u32 = 0x0800_0000;
     cmd.creation_flags(CREATE_NO_WINDOW);
 }

@@ -104,7 +104,7 @@ impl AppServer {
             .stdout(Stdio::from(log.try_clone().map_err(io)?))
             .stderr(Stdio::from(log))
             .kill_on_drop(false);
-        crate::platform::detach(&mut cmd);
+        crate::platform::detach(cmd.as_std_mut());
         let child = cmd.spawn().map_err(|e| {
             endpoint.clean();
             CodexError::Missing(format!("{}: {e}", spec.codex.path.display()))
