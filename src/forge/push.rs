@@ -114,14 +114,10 @@ fn git_push(repo: &Path, remote_name: &str, refspec: &str) -> std::io::Result<Ou
             "-c",
             &format!("core.hooksPath={}", crate::platform::NULL_DEVICE),
         ])
-        .args([
-            "push",
-            "--porcelain",
-            "--no-verify",
-            "--",
-            remote_name,
-            refspec,
-        ])
+        .args(["push", "--porcelain", "--no-verify"])
+        // Only the one ref: no tags or submodules the user's settings add.
+        .args(["--no-follow-tags", "--recurse-submodules=no"])
+        .args(["--", remote_name, refspec])
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
@@ -337,15 +333,26 @@ mod tests {
                 std::fs::set_permissions(hooks.join(hook), mode).unwrap();
             }
         }
+        // The user's settings would add an annotated tag of the commit.
+        let git = git2::Repository::open(&work).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        git.config()
+            .unwrap()
+            .set_bool("push.followTags", true)
+            .unwrap();
+        let commit = git.revparse_single(&first).unwrap();
+        git.tag("v1", &commit, &sig, "a tag", false).unwrap();
         push(&work, "origin", &first, "governance/a").unwrap();
         let remote = git2::Repository::open_bare(&bare).unwrap();
+        assert!(
+            remote.tag_names(None).unwrap().is_empty(),
+            "only the one ref"
+        );
         let tip = remote.refname_to_id("refs/heads/governance/a").unwrap();
         assert_eq!(tip.to_string(), first);
         assert!(!ran.exists(), "a hook of the repository ran");
 
         // A commit that does not descend from the remote's tip is refused.
-        let git = git2::Repository::open(&work).unwrap();
-        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
         let tree = git.find_commit(tip).unwrap().tree().unwrap();
         let other = git.commit(None, &sig, &sig, "other", &tree, &[]).unwrap();
         match push(&work, "origin", &other.to_string(), "governance/a") {
