@@ -403,7 +403,8 @@ impl<'a> Reader<'a> {
             let target = std::fs::read_link(self.root.join(native(path)?)).ok()?;
             return Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes()).ok();
         }
-        self.git()?.hash_file(path)
+        let root = self.root;
+        hashed_blob(self.git()?, root, path)
     }
 
     /// An untracked entry, and every file below it when it is a folder,
@@ -452,6 +453,21 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The blob id of the working tree's file `path` through its filters, read
+/// from a descriptor opened without following a link or blocking. A file
+/// swapped since it was listed for anything but a regular file (a FIFO would
+/// hold the walk forever) is not the blob: the zero id.
+fn hashed_blob(git: &raw::Repo, root: &Path, path: &[u8]) -> Option<Oid> {
+    let full = root.join(native(path)?);
+    let Ok(file) = crate::platform::open_no_follow(&full) else {
+        return Some(Oid::zero());
+    };
+    if !file.metadata().ok()?.is_file() {
+        return Some(Oid::zero());
+    }
+    git.hash_open_file(&file, &full, path)
+}
+
 /// A repository path as a relative path of this system.
 fn native(path: &[u8]) -> Option<PathBuf> {
     crate::platform::native_repo_path(path)
@@ -463,6 +479,7 @@ mod raw {
     //! repository handle of one thread's own.
 
     use std::ffi::{c_char, c_int, CString};
+    use std::fs::File;
     use std::path::Path;
 
     use git2::Oid;
@@ -479,6 +496,27 @@ mod raw {
     }
 
     pub struct Repo(*mut sys::git_repository);
+
+    /// A name that opens the same file as the descriptor `file`.
+    #[cfg(target_os = "linux")]
+    fn descriptor_path(file: &File, _full: &Path) -> Option<String> {
+        use std::os::fd::AsRawFd;
+        Some(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    }
+
+    /// A name that opens the same file as the descriptor `file`.
+    #[cfg(all(unix, not(target_os = "linux")))]
+    fn descriptor_path(file: &File, _full: &Path) -> Option<String> {
+        use std::os::fd::AsRawFd;
+        Some(format!("/dev/fd/{}", file.as_raw_fd()))
+    }
+
+    /// No such name on Windows: the file's own path (checked regular just
+    /// before; Windows has no FIFO in a working tree).
+    #[cfg(windows)]
+    fn descriptor_path(_file: &File, full: &Path) -> Option<String> {
+        full.to_str().map(str::to_string)
+    }
 
     impl Drop for Repo {
         fn drop(&mut self) {
@@ -507,20 +545,22 @@ mod raw {
             (rc == 0).then_some(ignored == 1)
         }
 
-        /// The blob id of the working tree's `path`, read through its filters.
-        pub fn hash_file(&self, path: &[u8]) -> Option<Oid> {
-            let c = CString::new(path).ok()?;
+        /// The blob id of the open `file`, read through the filters of the
+        /// working tree's `path`: libgit2 reads it by the descriptor's own
+        /// name, so no other file can take its place meanwhile.
+        pub fn hash_open_file(&self, file: &File, full: &Path, path: &[u8]) -> Option<Oid> {
+            let as_path = CString::new(path).ok()?;
+            let on_disk = CString::new(descriptor_path(file, full)?).ok()?;
             let mut id = sys::git_oid { id: [0; 20] };
-            // SAFETY: the repository is open; every pointer is valid; a
-            // relative path is read in the working tree, and the same path
-            // names the filters.
+            // SAFETY: the repository is open; every pointer is valid for the
+            // call; `file` stays open through it.
             let rc = unsafe {
                 git_repository_hashfile(
                     &mut id,
                     self.0,
-                    c.as_ptr(),
+                    on_disk.as_ptr(),
                     sys::GIT_OBJECT_BLOB,
-                    c.as_ptr(),
+                    as_path.as_ptr(),
                 )
             };
             (rc == 0).then(|| Oid::from_bytes(&id.id).ok()).flatten()

@@ -243,3 +243,40 @@ fn what_it_does_not_reproduce_is_left_to_libgit2() {
             .unwrap();
     });
 }
+
+/// A file swapped for a FIFO or a link after it was listed is not read
+/// through: hashing it neither blocks nor follows, and it is not the blob.
+#[test]
+fn a_file_swapped_for_a_fifo_or_a_link_is_not_the_blob_and_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let git = repo(
+        root,
+        &[
+            (".gitattributes", "*.txt text eol=crlf\n"),
+            ("t.txt", "one\r\n"),
+        ],
+    );
+    let raw = raw::Repo::open(root).unwrap();
+    let id = |p: &str| git.index().unwrap().get_path(Path::new(p), 0).unwrap().id;
+    // A regular file: read through the filters, as git add would.
+    assert_eq!(hashed_blob(&raw, root, b"t.txt"), Some(id("t.txt")));
+    let t = root.join("t.txt");
+    std::fs::remove_file(&t).unwrap();
+    let c = std::ffi::CString::new(t.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a path in our own temporary folder.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert_eq!(
+        hashed_blob(&raw, root, b"t.txt"),
+        Some(Oid::zero()),
+        "a FIFO"
+    );
+    std::fs::remove_file(&t).unwrap();
+    write(root, "elsewhere.txt", "one\r\n");
+    std::os::unix::fs::symlink(root.join("elsewhere.txt"), &t).unwrap();
+    assert_eq!(
+        hashed_blob(&raw, root, b"t.txt"),
+        Some(Oid::zero()),
+        "a link"
+    );
+}
