@@ -33,6 +33,8 @@ struct Mapping {
     rss: u64,
     pss: u64,
     private_dirty: u64,
+    /// Pages copied on write (a file mapping's own copies).
+    anonymous: u64,
 }
 
 fn mappings(pid: u32) -> Vec<Mapping> {
@@ -68,6 +70,7 @@ fn mappings(pid: u32) -> Vec<Mapping> {
             "Rss:" => m.rss = value(),
             "Pss:" => m.pss = value(),
             "Private_Dirty:" => m.private_dirty = value(),
+            "Anonymous:" => m.anonymous = value(),
             _ => {}
         }
     }
@@ -111,20 +114,23 @@ pub fn breakdown(pid: u32) -> Vec<Part> {
     for (i, m) in maps.iter().enumerate() {
         if m.path == exe && !exe.is_empty() {
             // Pages the loader's relocations (or the program) wrote are the
-            // process's own; the others are the file's, shared.
-            let dirty = m.private_dirty;
-            let share = |kib: u64| kib * dirty / m.rss.max(1);
+            // process's own copies (Anonymous); the others are the file's,
+            // shared. (A file written moments ago counts its page cache as
+            // dirty: Private_Dirty alone would call a fresh build's code
+            // "written".)
+            let written = m.anonymous.min(m.rss);
+            let share = |kib: u64| kib * written / m.rss.max(1);
             add(
                 "binary: written pages (relocated .data.rel.ro, .got, .data, .bss)",
-                dirty,
+                written,
                 share(m.pss),
-                dirty,
+                written,
             );
             add(
-                "binary: clean pages (code, read-only data)",
-                m.rss - dirty,
+                "binary: the file's pages (code, read-only data)",
+                m.rss - written,
                 m.pss - share(m.pss),
-                0,
+                m.private_dirty.saturating_sub(written),
             );
             continue;
         }
