@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes tools/startup-order.txt: the symbols of the functions a release
 # launcher runs from start to idle (start-up, the page, a status poll, a second
-# of idling), in the order they first run. build.rs hands the file to the
+# of idling), as callgrind lists them. tools/build.rs hands the file to the
 # linker (lld's --symbol-ordering-file), which lays those functions out side
 # by side at the front of .text. The kernel maps a binary's code in 64 KiB
 # runs around each page touched, so start-up code spread over the whole
@@ -20,7 +20,8 @@ trap 'rm -rf "$work"' EXIT
 # The release build itself and the bench profile's build of the same binary
 # (`cargo bench` measures that one): each keeps its symbols, and each names
 # its functions with a hash of its own profile, so both are run and listed.
-target="${CARGO_TARGET_DIR:-target}"
+target=$(cargo metadata --format-version 1 --no-deps \
+  | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
 mkdir "$work/release" "$work/bench"
 cargo build --release --bin codex-governance
 cp "$target/release/codex-governance" "$work/release/"

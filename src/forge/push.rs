@@ -14,9 +14,15 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The remote's own words kept from one push (its `remote:` lines).
 const MAX_REMOTE_WORDS: usize = 2000;
+
+/// How long one push may take before git is stopped: a remote that takes
+/// the connection and never answers would hold it, and the working tree's
+/// lock with it, for ever.
+const PUSH_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -70,8 +76,28 @@ pub fn delete(repo: &Path, remote: &str, branch: &str) -> Result<(), PushError> 
 
 /// One `git push` of `refspec` to the configured remote `remote_name`.
 fn send(repo: &Path, remote_name: &str, refspec: &str, branch: &str) -> Result<(), PushError> {
+    send_within(repo, remote_name, refspec, branch, PUSH_TIME_LIMIT)
+}
+
+/// `send`, stopping git after `limit`.
+fn send_within(
+    repo: &Path,
+    remote_name: &str,
+    refspec: &str,
+    branch: &str,
+    limit: Duration,
+) -> Result<(), PushError> {
     let url = checked_remote(repo, remote_name, branch)?;
-    let out = git_push(repo, remote_name, refspec).map_err(PushError::NoGit)?;
+    let Some(out) = git_push(repo, remote_name, refspec, limit)? else {
+        return Err(PushError::Unreachable {
+            remote: remote_name.into(),
+            url,
+            why: format!(
+                "git push did not finish within {} s and was stopped",
+                limit.as_secs()
+            ),
+        });
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     let said = remote_words(&stderr);
     if let Some(reason) = refused_ref(&String::from_utf8_lossy(&out.stdout)) {
@@ -104,26 +130,48 @@ fn checked_remote(repo: &Path, remote_name: &str, branch: &str) -> Result<String
     ))
 }
 
-/// Runs `git push --porcelain` for one refspec; its output, whatever its
-/// exit status.
-fn git_push(repo: &Path, remote_name: &str, refspec: &str) -> std::io::Result<Output> {
-    let mut cmd = Command::new("git");
+/// Runs `git push --porcelain` for one refspec: its output, whatever its
+/// exit status, or None when it did not end within `limit` (then it and
+/// everything it started are stopped).
+fn git_push(
+    repo: &Path,
+    remote_name: &str,
+    refspec: &str,
+    limit: Duration,
+) -> Result<Option<Output>, PushError> {
+    let git = git_program().ok_or_else(|| {
+        PushError::NoGit(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not found in the absolute folders of PATH",
+        ))
+    })?;
+    let mut cmd = Command::new(git);
     cmd.arg("-C")
         .arg(repo)
         .args([
             "-c",
             &format!("core.hooksPath={}", crate::platform::NULL_DEVICE),
         ])
+        // No window or helper asks for a password either: the push uses
+        // what is stored, or fails and says so.
+        .args(["-c", "core.askPass="])
         .args(["push", "--porcelain", "--no-verify"])
         // Only the one ref: no tags or submodules the user's settings add.
         .args(["--no-follow-tags", "--recurse-submodules=no"])
         .args(["--", remote_name, refspec])
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("SSH_ASKPASS_REQUIRE", "never")
+        .env("GCM_INTERACTIVE", "never")
+        // An HTTP transfer slower than 1 KB/s for a minute is given up.
+        .env("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+        .env("GIT_HTTP_LOW_SPEED_TIME", "60")
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for inherited in [
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
         "GIT_DIR",
         "GIT_WORK_TREE",
         "GIT_INDEX_FILE",
@@ -134,7 +182,58 @@ fn git_push(repo: &Path, remote_name: &str, refspec: &str) -> std::io::Result<Ou
         cmd.env_remove(inherited);
     }
     crate::platform::detach(&mut cmd);
-    cmd.output()
+    let mut child = cmd.spawn().map_err(PushError::NoGit)?;
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                crate::platform::kill_tree(child.id());
+                let _reaped = child.wait();
+                return Ok(None);
+            }
+        }
+    };
+    Ok(Some(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
+/// Reads a pipe to its end (1 MiB at most) on a thread of its own.
+fn read_all(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        if let Some(pipe) = pipe {
+            let _cut_or_closed = pipe.take(1 << 20).read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// `git` from the absolute folders of PATH: a relative entry (`.`, or an
+/// empty one) would find a `git` an agent wrote where the launcher runs.
+#[cfg(unix)]
+fn git_program() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("git"))
+        .find(|git| {
+            std::fs::metadata(git).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// `git`, as Windows finds it (never in the current folder).
+#[cfg(windows)]
+fn git_program() -> Option<std::path::PathBuf> {
+    Some("git".into())
 }
 
 /// The status of a ref the push refused (`!` in `--porcelain` output):
@@ -166,16 +265,23 @@ fn remote_words(stderr: &str) -> String {
         .collect()
 }
 
-/// Why a push failed, from what git wrote (in the C locale).
+/// Why a push failed, from what git (and ssh) wrote, in the C locale; the
+/// remote's own `remote:` lines are its words, never taken for git's.
 fn failure(stderr: &str, remote_name: &str, url: String, said: String) -> PushError {
-    let why = git_said(stderr);
-    let has = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
+    let own: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("remote:"))
+        .collect();
+    let why = git_said(&own);
+    let has = |words: &[&str]| own.iter().any(|l| words.iter().any(|w| l.contains(w)));
     if has(&[
         "Authentication failed",
         "could not read Username",
         "could not read Password",
         "Permission denied (publickey",
         "Invalid username or password",
+        "denied to",
+        "Repository not found",
         "The requested URL returned error: 401",
         "The requested URL returned error: 403",
     ]) {
@@ -188,6 +294,7 @@ fn failure(stderr: &str, remote_name: &str, url: String, said: String) -> PushEr
         "Could not resolve host",
         "Connection refused",
         "Connection timed out",
+        "Host key verification failed",
         "Could not read from remote repository",
         "unable to access",
         "Network is unreachable",
@@ -208,13 +315,19 @@ fn failure(stderr: &str, remote_name: &str, url: String, said: String) -> PushEr
     }
 }
 
-/// git's own error lines (`fatal:`, `error:`), on one line, with any
-/// password in a URL they quote hidden.
-fn git_said(stderr: &str) -> String {
-    let lines: Vec<String> = stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("fatal:").or(l.strip_prefix("error:")))
-        .map(|l| hide_passwords(&crate::sanitize::pasted_text(l.trim())))
+/// What git and the programs it ran (ssh, a credential helper) wrote, on one
+/// line, without `fatal:`/`error:` and hints, with any password in a URL
+/// hidden.
+fn git_said(lines: &[&str]) -> String {
+    let lines: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.starts_with("hint:") && !l.starts_with("To "))
+        .map(|l| {
+            let bare = l
+                .strip_prefix("fatal:")
+                .or_else(|| l.strip_prefix("error:"));
+            hide_passwords(&crate::sanitize::pasted_text(bare.unwrap_or(l).trim()))
+        })
         .filter(|l| !l.is_empty())
         .collect();
     if lines.is_empty() {
@@ -282,6 +395,72 @@ mod tests {
         assert!(shown.contains("https://me:***@h/a.git/"), "{shown}");
         assert!(matches!(e, PushError::Unreachable { .. }), "{e:?}");
         assert_eq!(remote_words(err), "Denied by policy");
+    }
+
+    #[test]
+    fn ssh_and_forge_refusals_are_told_apart_from_the_remotes_own_words() {
+        let denied = "ERROR: Permission to acme/tool.git denied to someone.\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\n";
+        let e = failure(
+            denied,
+            "origin",
+            "git@github.com:acme/tool.git".into(),
+            String::new(),
+        );
+        assert!(matches!(e, PushError::AuthRefused { .. }), "{e:?}");
+        assert!(e.to_string().contains("denied to someone"), "{e}");
+        let host_key =
+            "Host key verification failed.\nfatal: Could not read from remote repository.\n";
+        let e = failure(host_key, "origin", "u".into(), String::new());
+        assert!(matches!(e, PushError::Unreachable { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("Host key verification failed"),
+            "{e}"
+        );
+        // A remote that says "Authentication failed" in its own words is not
+        // taken for git's refusal.
+        let said =
+            "remote: Authentication failed for the mirror, ignored\nerror: something else broke\n";
+        let e = failure(said, "origin", "u".into(), remote_words(said));
+        assert!(matches!(e, PushError::Git(..)), "{e:?}");
+    }
+
+    /// A remote that takes the connection and never answers: git is stopped
+    /// at the time limit, with everything it started, and the push fails.
+    #[test]
+    #[cfg_attr(windows, ignore = "the Wine lane has no git")]
+    fn a_remote_that_never_answers_stops_the_push_at_the_time_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (work, _bare, first) = with_origin(dir.path());
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/acme/tool.git", silent.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = silent.accept() {
+                held.push(conn);
+                if held.len() > 4 {
+                    break;
+                }
+            }
+        });
+        git2::Repository::open(&work)
+            .unwrap()
+            .remote_set_url("origin", &url)
+            .unwrap();
+        let refspec = format!("{first}:refs/heads/governance/a");
+        let e = send_within(
+            &work,
+            "origin",
+            &refspec,
+            "governance/a",
+            Duration::from_secs(2),
+        );
+        match e {
+            Err(e @ PushError::Unreachable { .. }) => {
+                assert!(e.to_string().contains("did not finish within 2 s"), "{e}")
+            }
+            e => panic!("{e:?}"),
+        }
+        drop(held);
     }
 
     #[test]

@@ -454,16 +454,14 @@ impl<'a> Reader<'a> {
 }
 
 /// The blob id of the working tree's file `path` through its filters, read
-/// from a descriptor opened without following a link or blocking. A file
-/// swapped since it was listed for anything but a regular file (a FIFO would
-/// hold the walk forever) is not the blob: the zero id.
+/// from a descriptor opened without following a link or blocking. None for a
+/// file swapped since it was listed for anything but a regular file (a FIFO
+/// would hold the walk for ever), or gone: the walk then steps aside.
 fn hashed_blob(git: &raw::Repo, root: &Path, path: &[u8]) -> Option<Oid> {
     let full = root.join(native(path)?);
-    let Ok(file) = crate::platform::open_no_follow(&full) else {
-        return Some(Oid::zero());
-    };
+    let file = crate::platform::open_no_follow(&full).ok()?;
     if !file.metadata().ok()?.is_file() {
-        return Some(Oid::zero());
+        return None;
     }
     git.hash_open_file(&file, &full, path)
 }
