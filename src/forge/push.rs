@@ -13,8 +13,11 @@
 //! its id, so no local ref is made for it.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
 
 /// The remote's own words kept from one push (its `remote:` lines).
 const MAX_REMOTE_WORDS: usize = 2000;
@@ -60,27 +63,32 @@ fn remote_said(said: &str) -> String {
 
 /// Pushes `commit` as `refs/heads/<branch>` on `remote`, as a fast-forward
 /// (or a new branch).
-pub fn push(repo: &Path, remote: &str, commit: &str, branch: &str) -> Result<(), PushError> {
+pub async fn push(repo: &Path, remote: &str, commit: &str, branch: &str) -> Result<(), PushError> {
     let id = git2::Oid::from_str(commit)
         .ok()
         .filter(|_| commit.len() == 40 || commit.len() == 64)
         .ok_or_else(|| PushError::Git(format!("{commit:?} is not a commit id"), remote.into()))?;
-    send(repo, remote, &format!("{id}:refs/heads/{branch}"), branch)
+    send(repo, remote, &format!("{id}:refs/heads/{branch}"), branch).await
 }
 
 /// Deletes `refs/heads/<branch>` on `remote` (undoing a push whose pull
 /// request could not be opened).
-pub fn delete(repo: &Path, remote: &str, branch: &str) -> Result<(), PushError> {
-    send(repo, remote, &format!(":refs/heads/{branch}"), branch)
+pub async fn delete(repo: &Path, remote: &str, branch: &str) -> Result<(), PushError> {
+    send(repo, remote, &format!(":refs/heads/{branch}"), branch).await
 }
 
 /// One `git push` of `refspec` to the configured remote `remote_name`.
-fn send(repo: &Path, remote_name: &str, refspec: &str, branch: &str) -> Result<(), PushError> {
-    send_within(repo, remote_name, refspec, branch, PUSH_TIME_LIMIT)
+async fn send(
+    repo: &Path,
+    remote_name: &str,
+    refspec: &str,
+    branch: &str,
+) -> Result<(), PushError> {
+    send_within(repo, remote_name, refspec, branch, PUSH_TIME_LIMIT).await
 }
 
 /// `send`, stopping git after `limit`.
-fn send_within(
+async fn send_within(
     repo: &Path,
     remote_name: &str,
     refspec: &str,
@@ -88,7 +96,7 @@ fn send_within(
     limit: Duration,
 ) -> Result<(), PushError> {
     let url = checked_remote(repo, remote_name, branch)?;
-    let Some(out) = git_push(repo, remote_name, refspec, limit)? else {
+    let Some(out) = git_push(repo, remote_name, refspec, limit).await? else {
         return Err(PushError::Unreachable {
             remote: remote_name.into(),
             url,
@@ -132,8 +140,9 @@ fn checked_remote(repo: &Path, remote_name: &str, branch: &str) -> Result<String
 
 /// Runs `git push --porcelain` for one refspec: its output, whatever its
 /// exit status, or None when it did not end within `limit` (then it and
-/// everything it started are stopped).
-fn git_push(
+/// everything it started are stopped; so is git when the launcher stops
+/// and drops the push).
+async fn git_push(
     repo: &Path,
     remote_name: &str,
     refspec: &str,
@@ -181,39 +190,37 @@ fn git_push(
     ] {
         cmd.env_remove(inherited);
     }
-    crate::platform::detach(&mut cmd);
-    let mut child = cmd.spawn().map_err(PushError::NoGit)?;
-    let stdout = read_all(child.stdout.take());
-    let stderr = read_all(child.stderr.take());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                crate::platform::kill_tree(child.id());
-                let _reaped = child.wait();
-                return Ok(None);
-            }
-        }
+    crate::platform::detach(cmd.as_std_mut());
+    let mut child = cmd.kill_on_drop(true).spawn().map_err(PushError::NoGit)?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let pid = child.id();
+    let ran = async {
+        let (stdout, stderr, status) =
+            tokio::join!(read_capped(stdout), read_capped(stderr), child.wait());
+        status.map(|status| Output {
+            status,
+            stdout,
+            stderr,
+        })
     };
-    Ok(Some(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }))
+    match tokio::time::timeout(limit, ran).await {
+        Ok(done) => done.map(Some).map_err(PushError::NoGit),
+        Err(_) => {
+            if let Some(pid) = pid {
+                crate::platform::kill_tree(pid);
+            }
+            Ok(None)
+        }
+    }
 }
 
-/// Reads a pipe to its end (1 MiB at most) on a thread of its own.
-fn read_all(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        if let Some(pipe) = pipe {
-            let _cut_or_closed = pipe.take(1 << 20).read_to_end(&mut bytes);
-        }
-        bytes
-    })
+/// A pipe read to its end, 1 MiB at most.
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(pipe) = pipe {
+        let _cut_or_closed = pipe.take(1 << 20).read_to_end(&mut bytes).await;
+    }
+    bytes
 }
 
 /// `git` from the absolute folders of PATH: a relative entry (`.`, or an
@@ -426,9 +433,9 @@ mod tests {
 
     /// A remote that takes the connection and never answers: git is stopped
     /// at the time limit, with everything it started, and the push fails.
-    #[test]
+    #[tokio::test]
     #[cfg_attr(windows, ignore = "the Wine lane has no git")]
-    fn a_remote_that_never_answers_stops_the_push_at_the_time_limit() {
+    async fn a_remote_that_never_answers_stops_the_push_at_the_time_limit() {
         let dir = tempfile::tempdir().unwrap();
         let (work, _bare, first) = with_origin(dir.path());
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -447,13 +454,8 @@ mod tests {
             .remote_set_url("origin", &url)
             .unwrap();
         let refspec = format!("{first}:refs/heads/governance/a");
-        let e = send_within(
-            &work,
-            "origin",
-            &refspec,
-            "governance/a",
-            Duration::from_secs(2),
-        );
+        let limit = Duration::from_secs(2);
+        let e = send_within(&work, "origin", &refspec, "governance/a", limit).await;
         match e {
             Err(e @ PushError::Unreachable { .. }) => {
                 assert!(e.to_string().contains("did not finish within 2 s"), "{e}")
@@ -467,12 +469,20 @@ mod tests {
     fn a_branch_or_remote_that_could_pass_for_an_option_is_refused_before_git_runs() {
         let dir = tempfile::tempdir().unwrap();
         git2::Repository::init(dir.path()).unwrap();
-        for (remote, branch) in [("origin", "-f"), ("origin", "a..b"), ("--exec=x", "b")] {
-            let e = send(dir.path(), remote, &format!(":refs/heads/{branch}"), branch);
-            assert!(
-                matches!(e, Err(PushError::Git(..))),
-                "{remote} {branch}: {e:?}"
-            );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (remote, branch, why) in [
+            ("origin", "-f", "\"-f\" is not a valid branch name"),
+            ("origin", "a..b", "\"a..b\" is not a valid branch name"),
+            ("--exec=x", "b", "remote '--exec=x' does not exist"),
+        ] {
+            let refspec = format!(":refs/heads/{branch}");
+            match runtime.block_on(send(dir.path(), remote, &refspec, branch)) {
+                Err(PushError::Git(said, _)) => assert!(said.contains(why), "{said}"),
+                e => panic!("{remote} {branch}: {e:?}"),
+            }
         }
     }
 
@@ -492,9 +502,9 @@ mod tests {
         (work, bare, id.to_string())
     }
 
-    #[test]
+    #[tokio::test]
     #[cfg_attr(windows, ignore = "the Wine lane has no git")]
-    fn the_push_runs_no_hook_of_the_repository_and_only_fast_forwards() {
+    async fn the_push_runs_no_hook_of_the_repository_and_only_fast_forwards() {
         let dir = tempfile::tempdir().unwrap();
         let (work, bare, first) = with_origin(dir.path());
         let ran = dir.path().join("hook-ran");
@@ -521,7 +531,7 @@ mod tests {
             .unwrap();
         let commit = git.revparse_single(&first).unwrap();
         git.tag("v1", &commit, &sig, "a tag", false).unwrap();
-        push(&work, "origin", &first, "governance/a").unwrap();
+        push(&work, "origin", &first, "governance/a").await.unwrap();
         let remote = git2::Repository::open_bare(&bare).unwrap();
         assert!(
             remote.tag_names(None).unwrap().is_empty(),
@@ -534,7 +544,7 @@ mod tests {
         // A commit that does not descend from the remote's tip is refused.
         let tree = git.find_commit(tip).unwrap().tree().unwrap();
         let other = git.commit(None, &sig, &sig, "other", &tree, &[]).unwrap();
-        match push(&work, "origin", &other.to_string(), "governance/a") {
+        match push(&work, "origin", &other.to_string(), "governance/a").await {
             Err(e @ PushError::Rejected { .. }) => {
                 assert!(e.to_string().contains("not a fast-forward"), "{e}")
             }
@@ -544,7 +554,7 @@ mod tests {
             remote.refname_to_id("refs/heads/governance/a").unwrap(),
             tip
         );
-        delete(&work, "origin", "governance/a").unwrap();
+        delete(&work, "origin", "governance/a").await.unwrap();
         assert!(remote.find_reference("refs/heads/governance/a").is_err());
     }
 }

@@ -150,14 +150,9 @@ impl PullRequests {
 
     /// Pushes `head` to `branch` on `remote`, with the user's credentials.
     async fn push_branch(&self, remote: &str, head: &str, branch: &str) -> LResult<()> {
-        let (repo, remote, head, branch) = (
-            self.ctx.repo.clone(),
-            remote.to_string(),
-            head.to_string(),
-            branch.to_string(),
-        );
-        off_the_runtime(move || push::push(&repo, &remote, &head, &branch).map_err(push_error))
+        push::push(&self.ctx.repo, remote, head, branch)
             .await
+            .map_err(push_error)
     }
 
     /// Opens the pull request of the pushed `branch`; when the forge refuses,
@@ -167,13 +162,9 @@ impl PullRequests {
             Ok(o) => return Ok(o),
             Err(e) => e,
         };
-        let (repo, remote, gone) = (
-            self.ctx.repo.clone(),
-            setup.remote.clone(),
-            branch.to_string(),
-        );
-        let undone =
-            off_the_runtime(move || push::delete(&repo, &remote, &gone).map_err(push_error)).await;
+        let undone = push::delete(&self.ctx.repo, &setup.remote, branch)
+            .await
+            .map_err(push_error);
         let what = match undone {
             Ok(()) => format!(
                 "the pushed branch {branch} was taken off the remote again; nothing was opened, the work stays pending"
