@@ -147,6 +147,20 @@ fn check_folders(root: &Path, path: &Path) -> Result<(), (std::path::PathBuf, St
     Ok(())
 }
 
+/// Makes a FIFO at `path`, as an agent could plant one (tests only).
+#[cfg(test)]
+pub(crate) fn make_fifo(path: &Path) {
+    #[cfg(unix)]
+    {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        let made = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(made, 0, "mkfifo {}", path.display());
+    }
+    #[cfg(not(unix))]
+    panic!("no FIFOs on this platform: {}", path.display());
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -170,11 +184,7 @@ mod tests {
         assert_eq!(regular_len(&linked), None);
         // A FIFO: nothing waits for a writer.
         let fifo = logs.join("zhilibu-3.log");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        make_fifo(&fifo);
         assert_eq!(read_tail(&fifo, 100), None);
         assert_eq!(regular_len(&fifo), None);
         assert_eq!(read_tail(&logs.join("gone.log"), 100), None);
@@ -208,11 +218,7 @@ mod tests {
         assert!(!elsewhere.join("a.md").exists());
 
         let fifo = logs.join("zhongshu-3.log");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        make_fifo(&fifo);
         assert!(
             open_own(&root, &fifo, Access::Append).is_err(),
             "no reader: refused, not hung"

@@ -263,9 +263,7 @@ fn a_file_swapped_for_a_fifo_or_a_link_is_never_read_through() {
     assert_eq!(hashed_blob(&raw, root, b"t.txt"), Some(id("t.txt")));
     let t = root.join("t.txt");
     std::fs::remove_file(&t).unwrap();
-    let c = std::ffi::CString::new(t.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a path in our own temporary folder.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    crate::files::make_fifo(&t);
     assert_eq!(hashed_blob(&raw, root, b"t.txt"), None, "a FIFO");
     std::fs::remove_file(&t).unwrap();
     write(root, "elsewhere.txt", "one\r\n");

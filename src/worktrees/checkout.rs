@@ -181,9 +181,7 @@ mod tests {
         let (repo, _) = repo_with(dir.path(), &[("a.txt", "x\n")]);
         let git = Repository::open(&repo).unwrap();
         let fifo = repo.join("pipe");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a path of our own temporary folder.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::files::make_fifo(&fifo);
         let e = blob_of(&git, &fifo, "pipe").unwrap_err().to_string();
         assert!(e.contains("pipe is not a regular file"), "{e}");
     }

@@ -160,9 +160,7 @@ mod tests {
         let applied = [("lingyubu-1".to_string(), commit)];
         let file = dir.path().join("a.txt");
         std::fs::remove_file(&file).unwrap();
-        let c = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a path of our own temporary folder.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::files::make_fifo(&file);
         let dirty = vec!["a.txt".to_string()];
         let (theirs, users) = attribute(dir.path(), &applied, dirty.clone());
         assert_eq!((theirs.len(), users), (0, dirty.clone()), "a FIFO");

@@ -92,19 +92,7 @@ fn describe(t: &std::fs::FileType) -> &'static str {
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
-    fn mkfifo(path: &Path) {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-    }
-
-    #[cfg(not(unix))]
-    fn mkfifo(path: &Path) {
-        panic!("no FIFOs on this platform: {}", path.display());
-    }
+    use crate::files::make_fifo as mkfifo;
 
     #[test]
     fn a_regular_file_is_read_from_its_descriptor() {
