@@ -13,6 +13,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use git2::{Oid, Repository};
+
+use super::WorktreeError;
+use crate::policy::carried::{carried_safely, CarriedPath};
+
 /// Where the state folder is, seen from a working tree.
 #[derive(Debug, Clone, Default)]
 pub struct StateFence {
@@ -87,6 +92,37 @@ impl StateFence {
                 _ => return false,
             }
         }
+    }
+
+    /// Refuses, before anything is written or pushed, work from `since` to
+    /// `work` (commits of `git`) that carries the state folder, a `.git`
+    /// component or a submodule (`policy::carried`): every way in asks here.
+    pub fn check_carried(
+        &self,
+        git: &Repository,
+        what: &str,
+        since: &str,
+        work: &str,
+    ) -> Result<(), WorktreeError> {
+        let tree = |id: &str| -> Result<git2::Tree<'_>, WorktreeError> {
+            Ok(git.find_commit(Oid::from_str(id)?)?.tree()?)
+        };
+        let diff = git.diff_tree_to_tree(Some(&tree(since)?), Some(&tree(work)?), None)?;
+        let paths: Vec<CarriedPath> = diff
+            .deltas()
+            .map(|d| CarriedPath {
+                path: d
+                    .new_file()
+                    .path()
+                    .or_else(|| d.old_file().path())
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                before_mode: u32::from(d.old_file().mode()),
+                after_mode: u32::from(d.new_file().mode()),
+            })
+            .collect();
+        carried_safely(what, &paths, &|p| self.names(p))
+            .map_err(|refusal| WorktreeError::Refused(refusal.to_string()))
     }
 
     /// The state folder's path inside the working tree, for messages.

@@ -80,6 +80,12 @@ pub fn predict(
         Ok(h) if h.is_branch() => h.name().map(str::to_string),
         _ => None,
     };
+    fence.check_carried(
+        &git,
+        &format!("the work on {}", ws.branch),
+        &ws.base,
+        commit,
+    )?;
     let base = tree_of(&git, &ws.base)?;
     let ours = head.tree()?;
     let theirs = tree_of(&git, commit)?;

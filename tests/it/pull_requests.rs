@@ -1390,3 +1390,81 @@ fn the_start_environment_holding_the_token_is_hidden_from_the_users_other_proces
         "the launcher's start environment was read: {seen:?}"
     );
 }
+
+/// A department that commits, in its own worktree, `tools/x.sh` and a hot
+/// journal under `.tmp/` (`git add -f`), or a submodule with its
+/// `.gitmodules`: a pull request, of the department or of its plan, refuses
+/// it in the words Apply and Merge use, before anything is pushed
+/// (issue 48 item 1: before, the pull request pushed the journal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_refuses_what_apply_and_merge_refuse_before_anything_is_pushed() {
+    for (planted, commit_it) in [
+        (
+            ".tmp/codex_governance.db-journal",
+            "mkdir -p tools .tmp && printf 'echo x' > tools/x.sh \
+             && printf 'hot journal' > .tmp/codex_governance.db-journal \
+             && git add -f tools/x.sh .tmp/codex_governance.db-journal",
+        ),
+        (
+            "vendor/lib",
+            "printf '[submodule \"lib\"]\\n\\tpath = vendor/lib\\n\\turl = ../evil\\n' > .gitmodules \
+             && git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),vendor/lib \
+             && git add .gitmodules",
+        ),
+    ] {
+        let w = World::new("", true).await;
+        let script = format!(
+            "if [ \"$CODEX_GOVERNANCE_DEPARTMENT\" = lingyubu ]; then {commit_it} \
+             && git -c user.name=x -c user.email=x@x commit -qm own; fi; exec \"$0\" \"$@\""
+        );
+        let config = w.repo.path.join("governance.yaml");
+        let mut command = vec!["/bin/sh".to_string(), "-c".into(), script];
+        command.extend(TestRepo::agent_command(&RepoOptions::default()));
+        let yaml: String = std::fs::read_to_string(&config)
+            .unwrap()
+            .lines()
+            .map(|line| match line.starts_with("  agent_command:") {
+                true => format!("  agent_command: {}\n", serde_json::to_string(&command).unwrap()),
+                false => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(&config, yaml).unwrap();
+        commit_all(&w.repo.path, "the department commits what it may not");
+        w.push_base();
+        let (mut launcher, z, id, branch) = one_recorded(&w, "x", "Edited a").await;
+        let api = launcher.api.clone();
+        let work = Pending {
+            w: &w,
+            api: &api,
+            id: &id,
+            branch: &branch,
+        };
+        let words = [
+            planted,
+            "carries what is never brought into your repository",
+            "Nothing was written or pushed",
+        ];
+        work.refused("department", StatusCode::CONFLICT, &words).await;
+        let (code, answer) = api
+            .post(
+                "/api/integrate_plan",
+                &json!({"parent_session_id": z, "mode": "pull_request"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+        for want in words {
+            assert!(answer["error"].as_str().unwrap().contains(want), "{answer}");
+        }
+        assert!(w.remote_tip(&format!("governance/{z}/plan")).is_none());
+        for mode in ["apply", "merge"] {
+            let (code, answer) = api
+                .post("/api/integrate", &json!({"session_id": id, "mode": mode}))
+                .await;
+            assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+            let e = answer["error"].as_str().unwrap();
+            assert!(e.contains(words[1]) && e.contains(planted), "{mode}: {e}");
+        }
+        assert!(w.forge.pulls().is_empty(), "no pull request opened");
+        launcher.terminate();
+    }
+}

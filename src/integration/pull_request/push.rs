@@ -118,7 +118,9 @@ impl PullRequests {
         let mut carries = Vec::new();
         for r in work {
             let message = merge_message(MergeStyle::Squash, &r.session, &r.ws, &r.part.summary);
-            head = self.stack(&head, &r.ws.base, &r.commit, message).await?;
+            head = self
+                .stack(&r.ws.branch, &head, &r.ws.base, &r.commit, message)
+                .await?;
             carries.push(Carried {
                 session_id: r.session.id.clone(),
                 branch: r.ws.branch.clone(),
@@ -129,8 +131,11 @@ impl PullRequests {
     }
 
     /// `commit`'s work since `since`, squashed onto `parent`: the new commit.
+    /// Refused when it carries the state folder, a `.git` component or a
+    /// submodule (`branch` names it), before anything is made or pushed.
     async fn stack(
         &self,
+        branch: &str,
         parent: &str,
         since: &str,
         commit: &str,
@@ -142,8 +147,11 @@ impl PullRequests {
             since.to_string(),
             commit.to_string(),
         );
+        let fence = crate::integration::record::fence(&self.ctx);
+        let what = format!("the work on {branch}");
         off_the_runtime(move || {
-            commits::stack(&repo, &parent, &since, &commit, &message).map_err(git_error)
+            commits::stack(&repo, &fence, &what, &parent, &since, &commit, &message)
+                .map_err(git_error)
         })
         .await
     }
@@ -243,7 +251,8 @@ impl PullRequests {
             pr.head.clone()
         } else {
             let message = merge_message(MergeStyle::Squash, &s, &ws, &part.summary);
-            self.push_onto(id, &pr, &since, &commit, message).await?
+            self.push_onto(id, &pr, &ws.branch, &since, &commit, message)
+                .await?
         };
         // The body follows the new review; the pull request has its commit either way.
         if pr.carries.len() <= 1 {
@@ -260,12 +269,13 @@ impl PullRequests {
         &self,
         id: &str,
         pr: &PullRequest,
+        branch: &str,
         since: &str,
         commit: &str,
         message: String,
     ) -> LResult<String> {
         let head = self
-            .stack(&pr.head, since, commit, message)
+            .stack(branch, &pr.head, since, commit, message)
             .await
             .map_err(|e| self.failed(id, stays_pending(e, NOTHING_PUSHED)))?;
         self.push_branch(&pr.remote, &head, &pr.branch)
