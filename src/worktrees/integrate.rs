@@ -15,13 +15,14 @@
 //! finished, anything else is undone, so an integration is either all done or
 //! not at all. A file someone else changed meanwhile is never overwritten.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::{Oid, Repository};
 
 use super::checkout::{blob_of, clear_leftovers, Staged};
 use super::filters;
-use super::{head_commit, io_error, tree_of, StateFence, WorktreeError};
+use super::tree_writer::TreeWriter;
+use super::{head_commit, tree_of, StateFence, WorktreeError};
 use crate::config::MergeStyle;
 use crate::model::{PathChange, PendingIntegration, Workspace};
 
@@ -261,6 +262,7 @@ fn write_each(
         })
         .collect::<Result<Vec<_>, git2::Error>>()?;
     let staged = Staged::checkout(&git, &blobs)?;
+    let tree = TreeWriter::open(repo, fence)?;
     for (n, c) in changes.iter().enumerate() {
         let (blob, _) = side.of(c);
         if in_the_way(&git, repo, c)? {
@@ -270,7 +272,6 @@ fn write_each(
             )));
         }
         pause_for_tests(Some(n));
-        let file = repo.join(&c.path);
         let unmoved = || -> Result<(), WorktreeError> {
             if as_predicted && moved(&git, repo, c)? {
                 return Err(WorktreeError::Refused(format!(
@@ -282,17 +283,13 @@ fn write_each(
         };
         match blob {
             None => {
-                unmoved()?;
-                match std::fs::symlink_metadata(&file) {
-                    Ok(m) if !m.is_dir() => std::fs::remove_file(&file).map_err(io_error(&file))?,
-                    _ => {}
-                }
+                tree.remove(&c.path, unmoved)?;
                 if index && idx.get_path(Path::new(&c.path), 0).is_some() {
                     idx.remove_path(Path::new(&c.path))?;
                 }
             }
             Some(id) => {
-                put_file(&staged.file(&c.path), &file, unmoved)?;
+                tree.put(&c.path, &staged.file(&c.path), unmoved)?;
                 if index {
                     index_file(&git, &mut idx, &c.path, id, side.of(c).1)?;
                 }
@@ -328,52 +325,6 @@ fn index_file(
     Ok(())
 }
 
-/// Moves `staged` (the file as checkout wrote it) onto `file` atomically,
-/// if `unmoved` says so right before: a rename, through a temporary file
-/// beside `file` when the staging folder is on another file system.
-fn put_file(
-    staged: &Path,
-    file: &Path,
-    unmoved: impl Fn() -> Result<(), WorktreeError>,
-) -> Result<(), WorktreeError> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let tmp = temp_beside(file);
-    let _ = std::fs::remove_file(&tmp);
-    match std::fs::rename(staged, &tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-            copy_entry(staged, &tmp)?;
-        }
-        Err(e) => return Err(io_error(&tmp)(e)),
-    }
-    rename_if(&tmp, file, unmoved)
-}
-
-/// Copies a file (its mode too) or a link (as a link).
-fn copy_entry(from: &Path, to: &Path) -> Result<(), WorktreeError> {
-    let meta = std::fs::symlink_metadata(from).map_err(io_error(from))?;
-    if meta.file_type().is_symlink() {
-        if let Some(copied) = crate::platform::copy_link(from, to) {
-            return copied.map_err(io_error(to));
-        }
-    }
-    std::fs::copy(from, to).map(|_| ()).map_err(io_error(to))
-}
-
-/// Renames `tmp` onto `file` when `unmoved` agrees; otherwise takes `tmp` away.
-fn rename_if(
-    tmp: &Path,
-    file: &Path,
-    unmoved: impl Fn() -> Result<(), WorktreeError>,
-) -> Result<(), WorktreeError> {
-    if let Err(e) = unmoved() {
-        let _ = std::fs::remove_file(tmp);
-        return Err(e);
-    }
-    std::fs::rename(tmp, file).map_err(io_error(file))
-}
-
 /// Whether a path no longer holds what the prediction saw (read through
 /// the checkout filters: line endings), or, for a file that was not there,
 /// is now there with other content.
@@ -386,13 +337,14 @@ fn moved(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, Worktree
     Ok(current(git, repo, &c.path)? != c.before)
 }
 
-/// Where `put_file` writes `file`'s content before the rename.
-fn temp_beside(file: &Path) -> PathBuf {
+/// Where the tree writer puts `file`'s content before the rename.
+#[cfg(test)]
+fn temp_beside(file: &Path) -> std::path::PathBuf {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    file.with_file_name(format!(".{name}.codex-governance-tmp"))
+    file.with_file_name(super::tree_writer::temp_name(&name))
 }
 
 /// Why writing `path` under `repo` could land elsewhere: a folder on its way
@@ -440,15 +392,21 @@ fn in_the_way(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, Wor
 /// Debug builds only: `CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION=<n>` stops an
 /// integration for good before its path number `n` (`end`: after the last
 /// file, before the index and the branch), so a test can kill the launcher
-/// at a known point of the writes.
+/// at a known point of the writes. With `CODEX_GOVERNANCE_TEST_RESUME_FILE`
+/// it goes on once that file exists (a test acts in the pause).
 fn pause_for_tests(at: Option<usize>) {
     #[cfg(debug_assertions)]
     if let Ok(wanted) = std::env::var("CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION") {
         let here = at.map_or("end".to_string(), |n| n.to_string());
         if wanted == here {
             tracing::warn!("integration paused at path {here} (test setting)");
+            let resume = std::env::var_os("CODEX_GOVERNANCE_TEST_RESUME_FILE");
             loop {
-                std::thread::park();
+                match &resume {
+                    Some(file) if Path::new(file).exists() => return,
+                    Some(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+                    None => std::thread::park(),
+                }
             }
         }
     }
@@ -535,12 +493,11 @@ pub fn recover(
     let merge = p.target.is_some();
     let git = Repository::open(repo)?;
     clear_leftovers(&git);
+    let tree = TreeWriter::open(repo, fence)?;
     let mut at = Vec::with_capacity(p.paths.len());
     for c in &p.paths {
         // A file the crash caught between its write and its rename.
-        if unsafe_path(repo, &c.path, fence).is_none() {
-            let _ = std::fs::remove_file(temp_beside(&repo.join(&c.path)));
-        }
+        tree.clear_temp(&c.path);
         at.push(current(&git, repo, &c.path)?);
     }
     let committed = match &p.target {
@@ -875,7 +832,26 @@ mod tests {
         );
         std::fs::create_dir_all(repo.join(".tmp")).unwrap();
         let fence = StateFence::new(&repo, &repo.join(".tmp"));
-        let p = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &fence).unwrap();
+        // The prediction refuses the commit whole, in the words of every way in.
+        let e = predict(&repo, &ws, ws.commit.as_deref().unwrap(), &fence).unwrap_err();
+        assert!(
+            e.to_string().contains("carries what is never brought"),
+            "{e}"
+        );
+        // Below it, the paths themselves: as a fence-less prediction lists them.
+        let mut p = predict(
+            &repo,
+            &ws,
+            ws.commit.as_deref().unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        p.unsafe_paths = p
+            .paths
+            .iter()
+            .filter(|c| fence.names(&c.path))
+            .map(|c| c.path.clone())
+            .collect();
         // Case folded: on a case-insensitive file system (Windows) `.TMP/`
         // was written into the worktree's `.tmp/` and is recorded so.
         let mut refused: Vec<String> = p.unsafe_paths.iter().map(|x| x.to_lowercase()).collect();

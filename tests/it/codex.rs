@@ -2862,3 +2862,117 @@ async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() 
     d.quit().await;
     c.stop().await;
 }
+
+/// Issue 48 item 2 with two real sandboxed Codex agents: a department's work
+/// is `a/one.txt` and `b/codex_governance.db-journal`; `b` does not exist in
+/// the user's tree, so the prediction finds nothing unsafe. While the user's
+/// Apply writes (held after its first file), the Codex planner, whose
+/// sandbox may write the user's tree, runs `ln -s .tmp b`. The write of
+/// `b/…` is refused at the moment of writing, the Apply is undone, and
+/// nothing reaches the state folder (before: the journal went through the
+/// link and the database was cut).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is_never_written_through(
+) {
+    let resume = tempfile::tempdir().unwrap();
+    let resume_file = resume.path().join("go");
+    let mut c = Scenario::codex()
+        .env("CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION", "1")
+        .env(
+            "CODEX_GOVERNANCE_TEST_RESUME_FILE",
+            resume_file.to_str().unwrap(),
+        )
+        .committed()
+        .start()
+        .await;
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department", "assignments": [
+                {"department": "lingyubu", "task": "Write a and b", "files": ["a/", "b/"]}]}),
+        )],
+    );
+    c.server.on(
+        "department (lingyubu)",
+        vec![exec(
+            "call_write",
+            "mkdir -p a b && echo one > a/one.txt && printf 'hot journal' > \
+             b/codex_governance.db-journal; echo \" RC=$?\"",
+        )],
+    );
+    c.server.on(
+        "call_write",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "a and b", "changed_files": ["a/one.txt", "b/codex_governance.db-journal"]}),
+        )],
+    );
+    c.server.on(
+        "LINK-B-NOW",
+        vec![exec("call_link", "ln -s .tmp b; echo \" RC=$?\"")],
+    );
+    let api = c.api().clone();
+    let z = api.start_zhongshu("Plan one department").await;
+    assert!(c.output("call_write").await.contains(" RC=0"));
+    let d = c.first_recorded().await;
+    let id = id_of(&d);
+    assert_eq!(
+        d["workspace"]["actual_changed_files"],
+        json!(["a/one.txt", "b/codex_governance.db-journal"]),
+        "{d}"
+    );
+    c.idle(&z).await;
+    let apply = {
+        let api = api.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            api.post(
+                "/api/integrate",
+                &json!({"session_id": id, "mode": "apply"}),
+            )
+            .await
+        })
+    };
+    let repo = c.repo.path.clone();
+    wait_until("the first file written", CODEX_PATIENCE, || async {
+        repo.join("a/one.txt").exists().then_some(())
+    })
+    .await;
+    c.say(&z, "LINK-B-NOW").await;
+    let out = c.output("call_link").await;
+    assert!(
+        out.contains(" RC=0"),
+        "the planner's sandbox let it link: {out}"
+    );
+    assert!(std::fs::symlink_metadata(repo.join("b"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    std::fs::write(&resume_file, "").unwrap();
+    let (code, body) = apply.await.unwrap();
+    println!(
+        "[attack] Apply while a Codex planner links b -> .tmp: {code} {}",
+        body["error"]
+    );
+    assert_eq!(code.as_u16(), 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("b is a link"),
+        "{body}"
+    );
+    let state = c.repo.state_dir();
+    assert!(!state.join("codex_governance.db-journal").exists());
+    assert!(!repo.join("a/one.txt").exists(), "the Apply was undone");
+    let s = api.session(&id).await;
+    assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    // The database is whole: a later change is stored, and a new launcher opens it.
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    c.stop().await;
+    c.relaunch();
+    let s = c.api().session(&id).await;
+    assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    c.stop().await;
+}
