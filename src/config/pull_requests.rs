@@ -117,6 +117,39 @@ pub fn resolve(
     })
 }
 
+/// What a repository's own file sets under `pull_requests` that changes
+/// where the forge's token is sent, which forge repository it acts on, or
+/// where the work is pushed with the user's credentials: (key, value,
+/// meaning). A value equal to the default asks nothing.
+pub fn trust_asks(w: &FilePullRequests) -> Vec<(&'static str, String, &'static str)> {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let mut asks = Vec::new();
+    if let Some(url) = set(&w.api_url).filter(|u| u.trim_end_matches('/') != DEFAULT_API_URL) {
+        asks.push((
+            "pull_requests.api_url",
+            url.to_string(),
+            "the forge's token (GITHUB_TOKEN, GH_TOKEN or gh's) is sent to this address",
+        ));
+    }
+    if let Some(repo) = set(&w.repo) {
+        asks.push((
+            "pull_requests.repo",
+            repo.to_string(),
+            "pull requests, with your token, go to this repository instead of your remote's",
+        ));
+    }
+    if let Some(remote) = set(&w.remote).filter(|r| *r != "origin") {
+        asks.push((
+            "pull_requests.remote",
+            remote.to_string(),
+            "departments' work is pushed to this remote with your credentials",
+        ));
+    }
+    asks
+}
+
 /// `owner/name`: two parts of letters, digits, `-`, `_` and `.` (not `..`).
 pub fn is_owner_name(s: &str) -> bool {
     let mut parts = s.split('/');

@@ -110,6 +110,20 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
     for a in backend(Risk::Sandbox) {
         ask(a.key, a.value.clone(), a.meaning);
     }
+    if let Some(pr) = &fl.pull_requests {
+        for (key, value, meaning) in super::pull_requests::trust_asks(pr) {
+            ask(key, value, meaning);
+        }
+    }
+    if let Some(shells) = &fl.terminal_shells {
+        if *shells != super::defaults::default_terminal_shells() {
+            ask(
+                "terminal_shells",
+                shells.join(", "),
+                "the dashboard's terminal button runs these programs, as you",
+            );
+        }
+    }
     if fl.auto_integrate == Some(true) {
         ask(
             "auto_integrate",
@@ -157,8 +171,38 @@ mod tests {
         );
         assert_eq!(t.asks[0].value, "sh -c curl x | sh");
         assert_eq!(t.hash.as_deref().map(str::len), Some(64));
-        let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n";
+        let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n  pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    base: main\n";
         let (fl, _) = super::super::parse_file("f", calm).unwrap();
         assert!(!of(&fl.launcher.unwrap(), &fl.backends, calm.as_bytes()).asks_anything());
+    }
+
+    /// Issue 48 items 4 and 10: where the forge's token goes, where the work
+    /// is pushed, and what the shell button runs are the user's to choose.
+    #[test]
+    fn a_cloned_files_forge_and_shells_ask_for_trust_and_their_defaults_do_not() {
+        let text = "launcher:\n  terminal_shells: [/usr/bin/make, -f]\n  pull_requests:\n    api_url: http://evil.example\n    repo: acme/widget\n    remote: mirror\n";
+        let (fl, _) = super::super::parse_file("f", text).unwrap();
+        let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
+        let asks: Vec<(&str, &str)> = t
+            .asks
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            asks,
+            [
+                ("launcher.pull_requests.api_url", "http://evil.example"),
+                ("launcher.pull_requests.repo", "acme/widget"),
+                ("launcher.pull_requests.remote", "mirror"),
+                ("launcher.terminal_shells", "/usr/bin/make, -f"),
+            ]
+        );
+        assert!(t.asks[0].meaning.contains("token"), "{:?}", t.asks[0]);
+        let defaults = format!(
+            "launcher:\n  terminal_shells: {:?}\n",
+            super::super::defaults::default_terminal_shells()
+        );
+        let (fl, _) = super::super::parse_file("f", &defaults).unwrap();
+        assert!(!of(&fl.launcher.unwrap(), &fl.backends, defaults.as_bytes()).asks_anything());
     }
 }

@@ -144,6 +144,21 @@ impl std::fmt::Debug for Setup {
 #[error("{0}")]
 pub struct Off(pub String);
 
+/// The host of an `http://` URL that is not this machine (a token sent there
+/// crosses the network in the clear); None for https or loopback.
+fn plain_http_elsewhere(url: &str) -> Option<String> {
+    let uri = url.parse::<http::Uri>().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| host.to_string())
+}
+
 impl Setup {
     /// Resolves `launcher.pull_requests` against the repository: off (with
     /// why) until the remote resolves and the forge's repository is known.
@@ -164,6 +179,12 @@ impl Setup {
                 ))
             })?,
         };
+        if let Some(host) = plain_http_elsewhere(&settings.api_url) {
+            return Err(Off(format!(
+                "launcher.pull_requests.api_url is plain http to {host}: the forge's token is \
+                 never sent unencrypted to another machine; use https://{host}/…"
+            )));
+        }
         let forge = github::GitHub::new(&settings.api_url, &forge_repo).map_err(|e| {
             Off(format!(
                 "launcher.pull_requests.api_url: {:?} is not a URL: {e}",
@@ -177,5 +198,41 @@ impl Setup {
             api_url: settings.api_url.clone(),
             forge: Arc::new(forge),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 48 item 4: a token never goes over plain http to another machine.
+    #[test]
+    fn plain_http_is_refused_for_any_host_but_this_machine() {
+        for url in [
+            "http://evil.example",
+            "http://10.0.0.1:8080/api",
+            "http://[fe80::1]/x",
+        ] {
+            assert!(plain_http_elsewhere(url).is_some(), "{url}");
+        }
+        for url in [
+            "https://api.github.com",
+            "http://127.0.0.1:4000",
+            "http://localhost:80/api/v3",
+            "http://[::1]:9",
+            "http://127.0.0.2",
+        ] {
+            assert_eq!(plain_http_elsewhere(url), None, "{url}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init(dir.path()).unwrap();
+        git.remote("origin", "https://github.com/acme/tool.git")
+            .unwrap();
+        let settings = crate::config::pull_requests::PullRequestSettings {
+            api_url: "http://evil.example".into(),
+            ..Default::default()
+        };
+        let off = Setup::resolve(dir.path(), &settings).err().unwrap();
+        assert!(off.0.contains("plain http to evil.example"), "{off}");
     }
 }

@@ -11,9 +11,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::model::{AuditEvent, TerminalRecord, TerminalStatus};
 
-use super::LiveAgents;
-#[cfg(doc)]
-use super::Sessions;
+use super::{LiveAgents, Sessions};
 use crate::error::{LResult, LauncherError};
 use crate::pty::{self, Pty, SpawnSpec};
 use crate::terminal::{TerminalInfo, TerminalKind, Terminals};
@@ -269,5 +267,20 @@ impl SessionTerminals {
             }
         }
         self.listeners.close_all().await;
+    }
+}
+
+impl Sessions {
+    /// The dashboard's shell button: refused while the configuration waits
+    /// for the user's trust, since a cloned file may name the shell.
+    pub async fn start_shell(
+        &self,
+        shell: Option<String>,
+        args: Vec<String>,
+    ) -> LResult<(TerminalInfo, bool)> {
+        if let Some(why) = self.trust.refusal() {
+            return Err(LauncherError::Conflict(why));
+        }
+        self.terminals.start_interactive(shell, args).await
     }
 }

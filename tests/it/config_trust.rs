@@ -201,3 +201,44 @@ fn the_settings_asked_for_come_in_order() {
     let calm = Config::load_with_env(dir.path(), &Env::new()).unwrap();
     assert!(!calm.trust.asks_anything(), "{:?}", calm.trust.asks);
 }
+
+/// Issue 48 items 4 and 10: a cloned file that only points pull requests at
+/// another host, or only names the dashboard's shells, asks for trust; the
+/// shell button runs nothing of it until the user trusts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_files_forge_and_shells_wait_for_trust_and_the_shell_button_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("config");
+    let marker = dir.path().join("make-ran");
+    let repo = TestRepo::new(RepoOptions::default());
+    let config = repo.path.join("governance.yaml");
+    let shell = dir.path().join("make");
+    std::fs::write(
+        &shell,
+        format!("#!/bin/sh\ntouch '{}'\nexec /bin/sh\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shell, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let yaml = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "  terminal_shells: [{}]\n  pull_requests:\n    api_url: http://evil.example\n    repo: acme/widget\n",
+            shell.display()
+        );
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "a cloned repository");
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    let api = launcher.api.clone();
+    let asked = api.status().await["config_trust"]["settings"].to_string();
+    for key in [
+        "launcher.pull_requests.api_url",
+        "launcher.pull_requests.repo",
+        "launcher.terminal_shells",
+    ] {
+        assert!(asked.contains(key), "{key} in {asked}");
+    }
+    let (code, body) = api.post("/api/browser_terminal/start", &json!({})).await;
+    assert_eq!(code.as_u16(), 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("trust"), "{body}");
+    assert!(!marker.exists(), "the cloned file's shell ran");
+    launcher.terminate();
+}

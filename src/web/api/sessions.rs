@@ -184,8 +184,7 @@ pub(super) async fn browser_terminal_start(
 ) -> Response {
     reply(
         l.sessions
-            .terminals
-            .start_interactive(b.shell, b.shell_args.unwrap_or_default())
+            .start_shell(b.shell, b.shell_args.unwrap_or_default())
             .await
             .map(|t| TerminalAnswer::new(&l, t)),
     )
