@@ -128,7 +128,9 @@ impl CodexAgent {
     }
 
     /// `thread/start` and `thread/resume` parameters: the model, the approval
-    /// policy, the instructions and the permission profile of the sandbox.
+    /// policy, the instructions, the permission profile of the sandbox, and
+    /// Codex's tools that would work out of the launcher's sight turned off
+    /// (`contract::FEATURES_OFF`, `contract::SETTINGS`).
     fn thread_params(t: &ThreadSpec) -> Value {
         let set: serde_json::Map<String, Value> = t
             .shell_env
@@ -151,7 +153,7 @@ impl CodexAgent {
             filesystem.insert(":tmpdir".into(), json!("read"));
             filesystem.insert(temp.display().to_string(), json!("write"));
         }
-        json!({
+        let mut params = json!({
             "cwd": t.cwd,
             "model": t.model,
             "approvalPolicy": t.approval_policy,
@@ -170,7 +172,17 @@ impl CodexAgent {
                 "allow_login_shell": false,
                 "shell_environment_policy": {"set": set},
             },
-        })
+        });
+        let config = params["config"].as_object_mut().expect("an object");
+        let features: serde_json::Map<String, Value> = super::contract::FEATURES_OFF
+            .iter()
+            .map(|f| (f.to_string(), json!(false)))
+            .collect();
+        config.insert("features".into(), Value::Object(features));
+        for (key, value) in super::contract::SETTINGS {
+            config.insert(key.to_string(), json!(value));
+        }
+        params
     }
 
     /// Takes up thread `id` again: its history, the turn under way and that
