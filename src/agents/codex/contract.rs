@@ -157,6 +157,9 @@ pub const MESSAGES: &[Message] = &[
         reads: &[],
     },
     request("account/read", &[], &["requiresOpenaiAuth", "account"]),
+    // `config.projects` (the user's trusted projects) is not in the schema's
+    // Config; `project_trust` reads it, and the Codex tests prove its use.
+    request("config/read", &[], &["config"]),
     request(
         "account/rateLimits/read",
         &[],
