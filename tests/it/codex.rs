@@ -1951,7 +1951,7 @@ fn patch_line(path: &Path, old: &str, new: &str) -> String {
 /// Codex's `:workspace` profile lets an agent write): a patch there is asked.
 /// The build's temporary folder, unless the checkout lies under /tmp (a fresh
 /// clone in CI); then one under $HOME/.cache.
-fn not_writable_by_codex() -> tempfile::TempDir {
+pub(crate) fn not_writable_by_codex() -> tempfile::TempDir {
     let tmpdir = std::env::var_os("TMPDIR").map(std::path::PathBuf::from);
     let writable =
         |p: &Path| p.starts_with("/tmp") || tmpdir.as_deref().is_some_and(|t| p.starts_with(t));

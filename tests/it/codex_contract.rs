@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use codex_governance::agents::codex::contract::{Kind, Message, MESSAGES};
+use codex_governance::agents::codex::contract::{Kind, Message, FEATURES_OFF, MESSAGES, SETTINGS};
 
 /// The schema bundle the pinned Codex writes, with its definitions.
 fn generate_schema(dir: &Path) -> Value {
@@ -230,4 +230,67 @@ fn the_checker_sees_a_renamed_method_a_missing_field_and_a_wrong_value() {
             "{expected:?} not found in {found:?}"
         );
     }
+}
+
+/// `codex features list` of the pinned Codex: each feature's name and stage.
+fn features_of_the_pinned_codex(home: &Path) -> Vec<(String, String)> {
+    let codex = model_server::codex_bin();
+    let out = std::process::Command::new(&codex)
+        .args(["features", "list"])
+        .env("CODEX_HOME", home)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", codex.display()));
+    assert!(
+        out.status.success(),
+        "features list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?.to_string();
+            let rest: Vec<&str> = words.collect();
+            // "<stage words…> <true|false>"
+            let stage = rest.split_last()?.1.join(" ");
+            Some((name, stage))
+        })
+        .collect()
+}
+
+/// The switches that keep Codex's ungoverned tools off (issue 48, item 9):
+/// each feature the launcher turns off is one the pinned Codex knows and has
+/// not removed (a removed feature's key is ignored, so its tools could come
+/// back under a new name), and each setting's value is one its config allows.
+#[test]
+fn the_switches_that_turn_sub_agents_and_web_search_off_are_the_pinned_codexs() {
+    let dir = tempfile::tempdir().unwrap();
+    let features = features_of_the_pinned_codex(dir.path());
+    assert!(
+        features.iter().any(|(n, _)| n == "shell_tool"),
+        "the list was read: {features:?}"
+    );
+    for name in FEATURES_OFF {
+        let stage = features
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.as_str());
+        assert!(
+            stage.is_some_and(|s| s != "removed"),
+            "feature {name:?} is {stage:?} in the pinned Codex: {features:?}"
+        );
+    }
+    let root = generate_schema(dir.path());
+    let config = &root["definitions"]["v2"]["Config"];
+    assert!(config.is_object(), "the schema has v2 Config");
+    for (key, value) in SETTINGS {
+        assert!(
+            holds(&root, config, &[key], Some(value)),
+            "the pinned Codex's config has no {key} = {value:?}"
+        );
+    }
+    assert!(
+        !holds(&root, config, &["web_search"], Some("never")),
+        "the check sees a value the enum does not allow"
+    );
 }

@@ -12,6 +12,8 @@ mod attacks;
 #[cfg(unix)]
 mod codex;
 #[cfg(unix)]
+mod codex_confined;
+#[cfg(unix)]
 mod codex_contract;
 #[cfg(unix)]
 mod config_trust;

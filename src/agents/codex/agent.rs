@@ -19,8 +19,16 @@ use crate::agents::conversation::{Conversation, Entry, EntryStatus, What};
 use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
 use crate::model::{ApprovalDecision, ApprovalKind, PatchChange, PendingApproval, TokenUsage};
 
-/// The permission profile every thread of the launcher runs under.
-const PROFILE: &str = "codex-governance";
+/// The permission profiles of the launcher's threads: this word and a random
+/// part, new for every `thread/start` and `thread/resume`, so no other
+/// configuration layer (a cloned repository's `.codex/config.toml`, the
+/// user's own) can define a profile of the same name that Codex would merge
+/// into the launcher's.
+const PROFILE_PREFIX: &str = "codex-governance";
+
+fn fresh_profile_name() -> String {
+    format!("{PROFILE_PREFIX}-{}", &crate::secret::new_token()[..16])
+}
 
 /// The thread to start or resume.
 pub struct ThreadSpec {
@@ -51,6 +59,9 @@ struct Opened {
     patches: HashMap<String, Vec<PatchChange>>,
     /// A resumed thread's history: its finished items and those under way.
     history: Option<(Vec<Entry>, Vec<Entry>)>,
+    /// The `projects` keys the thread names untrusted (none when the user
+    /// trusted the project in their own Codex configuration).
+    untrusted: Vec<String>,
 }
 
 /// A live Codex conversation.
@@ -70,6 +81,8 @@ pub struct CodexAgent {
     tool_calls: Mutex<HashMap<String, Value>>,
     /// Patches under way: item id -> what they change (their approval names only the item).
     patches: Mutex<HashMap<String, Vec<PatchChange>>>,
+    /// The `projects` keys its thread names untrusted; its TUI names them too.
+    untrusted: Vec<String>,
     /// The thread's items as the page shows them.
     pub conversation: Arc<Conversation>,
     events: mpsc::UnboundedSender<AgentEvent>,
@@ -90,6 +103,7 @@ impl CodexAgent {
             running,
             patches,
             history,
+            untrusted,
         } = Self::open_thread(&server, &thread).await?;
         if let Some((done, open)) = history {
             conversation.resume(done, open);
@@ -104,6 +118,7 @@ impl CodexAgent {
             requests: Mutex::new(HashMap::new()),
             tool_calls: Mutex::new(HashMap::new()),
             patches: Mutex::new(patches),
+            untrusted,
             conversation,
             events,
         });
@@ -120,16 +135,42 @@ impl CodexAgent {
         if needs_login && account["account"].is_null() {
             return Err(CodexError::NotLoggedIn);
         }
-        let params = Self::thread_params(t);
-        match &t.resume {
+        let untrusted = Self::untrusted_keys(server, t).await;
+        let params = Self::thread_params(t, &untrusted);
+        let mut opened = match &t.resume {
             Some(id) => Self::resume_thread(server, params, id).await,
             None => Self::start_thread(server, params, t).await,
+        }?;
+        opened.untrusted = untrusted;
+        Ok(opened)
+    }
+
+    /// The `projects` keys the thread names untrusted, so Codex loads nothing
+    /// of the repository's `.codex/` and records no trust of its own: all of
+    /// them unless the user's own Codex configuration trusts the project
+    /// (`project_trust`). A configuration Codex cannot read trusts nothing.
+    async fn untrusted_keys(server: &SharedServer, t: &ThreadSpec) -> Vec<String> {
+        let keys = super::project_trust::lookup_keys(&t.cwd);
+        match server.rpc.request("config/read", json!({})).await {
+            Ok(answer)
+                if super::project_trust::user_trusts(&answer["config"]["projects"], &keys) =>
+            {
+                Vec::new()
+            }
+            Ok(_) => keys,
+            Err(e) => {
+                tracing::warn!("config/read: {e}; the repository's Codex settings stay off");
+                keys
+            }
         }
     }
 
     /// `thread/start` and `thread/resume` parameters: the model, the approval
-    /// policy, the instructions and the permission profile of the sandbox.
-    fn thread_params(t: &ThreadSpec) -> Value {
+    /// policy, the instructions, the permission profile of the sandbox, and
+    /// Codex's tools that would work out of the launcher's sight turned off
+    /// (`contract::FEATURES_OFF`, `contract::SETTINGS`).
+    fn thread_params(t: &ThreadSpec, untrusted: &[String]) -> Value {
+        let profile = fresh_profile_name();
         let set: serde_json::Map<String, Value> = t
             .shell_env
             .iter()
@@ -151,16 +192,16 @@ impl CodexAgent {
             filesystem.insert(":tmpdir".into(), json!("read"));
             filesystem.insert(temp.display().to_string(), json!("write"));
         }
-        json!({
+        let mut params = json!({
             "cwd": t.cwd,
             "model": t.model,
             "approvalPolicy": t.approval_policy,
             // A permission profile, not `sandbox`: only a profile can hide a
             // folder inside the workspace (the launcher's state folder).
-            "permissions": PROFILE,
+            "permissions": profile,
             "developerInstructions": t.instructions,
             "config": {
-                "permissions": {PROFILE: {
+                "permissions": {&profile: {
                     "extends": ":workspace",
                     "filesystem": filesystem,
                     // Off by default: the agent reaches the launcher through its tools.
@@ -170,7 +211,23 @@ impl CodexAgent {
                 "allow_login_shell": false,
                 "shell_environment_policy": {"set": set},
             },
-        })
+        });
+        let config = params["config"].as_object_mut().expect("an object");
+        let features: serde_json::Map<String, Value> = super::contract::FEATURES_OFF
+            .iter()
+            .map(|f| (f.to_string(), json!(false)))
+            .collect();
+        config.insert("features".into(), Value::Object(features));
+        for (key, value) in super::contract::SETTINGS {
+            config.insert(key.to_string(), json!(value));
+        }
+        if !untrusted.is_empty() {
+            config.insert(
+                "projects".into(),
+                super::project_trust::untrusted(untrusted),
+            );
+        }
+        params
     }
 
     /// Takes up thread `id` again: its history, the turn under way and that
@@ -217,6 +274,7 @@ impl CodexAgent {
             running,
             patches,
             history: Some(history),
+            untrusted: Vec::new(),
         })
     }
 
@@ -260,6 +318,7 @@ impl CodexAgent {
             running: None,
             patches: HashMap::new(),
             history: None,
+            untrusted: Vec::new(),
         })
     }
 
@@ -275,6 +334,13 @@ impl CodexAgent {
             "-c".into(),
             "check_for_update_on_startup=false".into(),
         ]);
+        if !self.untrusted.is_empty() {
+            // Its own configuration loads nothing of the repository's either.
+            args.extend([
+                "-c".into(),
+                super::project_trust::untrusted_override(&self.untrusted),
+            ]);
+        }
         (args, env)
     }
 

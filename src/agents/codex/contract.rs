@@ -75,6 +75,22 @@ const fn server_request(
     }
 }
 
+/// Codex features every thread of the launcher runs with off (`features.<name>`
+/// in `thread/start`'s `config`): sub-agents (`multi_agent`, Codex's
+/// `multi_agent_v1` tools, and `multi_agent_v2`, its collaboration tools) would
+/// be threads working in a session's name that the launcher neither sees nor
+/// governs. With them off nothing is deferred, so `tool_search` (which finds
+/// deferred tools) is not offered either. The contract test holds each name
+/// against the pinned Codex's `codex features list`: a feature renamed or
+/// removed fails there, not as a tool quietly back on.
+pub const FEATURES_OFF: &[&str] = &["multi_agent", "multi_agent_v2"];
+
+/// Top-level settings every thread is started with, and their values: web
+/// search (Codex's hosted `web_search` tool) reaches beyond the sandbox's
+/// network switch and the launcher's sight. The contract test holds each
+/// value against the pinned Codex's config schema (`ConfigReadResponse`).
+pub const SETTINGS: &[(&str, &str)] = &[("web_search", "disabled")];
+
 /// Fields of `thread/start` that `thread/resume` is sent too.
 const THREAD_PARAMS: &[&str] = &["cwd", "model", "approvalPolicy", "permissions", "config"];
 
@@ -141,6 +157,9 @@ pub const MESSAGES: &[Message] = &[
         reads: &[],
     },
     request("account/read", &[], &["requiresOpenaiAuth", "account"]),
+    // `config.projects` (the user's trusted projects) is not in the schema's
+    // Config; `project_trust` reads it, and the Codex tests prove its use.
+    request("config/read", &[], &["config"]),
     request(
         "account/rateLimits/read",
         &[],

@@ -19,6 +19,7 @@ mod file_change;
 mod items;
 mod login;
 mod native;
+mod project_trust;
 mod rpc;
 mod server;
 pub mod settings;

@@ -29,6 +29,7 @@ pub struct CodexScenario {
     logged_in: bool,
     retries: u32,
     env: Vec<(String, String)>,
+    trusted: bool,
 }
 
 impl Scenario {
@@ -40,6 +41,7 @@ impl Scenario {
             logged_in: true,
             retries: 0,
             env: Vec::new(),
+            trusted: false,
         }
     }
 }
@@ -48,6 +50,12 @@ impl CodexScenario {
     /// Adds `yaml` (indented lines) under `launcher:`.
     pub fn launcher(mut self, yaml: &str) -> CodexScenario {
         self.repo = self.repo.launcher(yaml);
+        self
+    }
+
+    /// A file of the repository (folders made as needed).
+    pub fn file(mut self, path: &str, text: &str) -> CodexScenario {
+        self.repo = self.repo.file(path, text);
         self
     }
 
@@ -66,6 +74,12 @@ impl CodexScenario {
     /// Codex retries a failed request or stream `n` times.
     pub fn codex_retries(mut self, n: u32) -> CodexScenario {
         self.retries = n;
+        self
+    }
+
+    /// The user trusts the repository in their own Codex configuration.
+    pub fn trusted_in_codex(mut self) -> CodexScenario {
+        self.trusted = true;
         self
     }
 
@@ -93,6 +107,15 @@ impl CodexScenario {
                     "stream_max_retries = 0",
                     &format!("stream_max_retries = {n}"),
                 );
+            std::fs::write(&config, text).unwrap();
+        }
+        if self.trusted {
+            let config = home.join("config.toml");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!(
+                "\n[projects.{}]\ntrust_level = \"trusted\"\n",
+                serde_json::Value::String(repo.path.display().to_string())
+            ));
             std::fs::write(&config, text).unwrap();
         }
         let mut env = codex_env(&home, &codex_bin());
