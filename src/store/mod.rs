@@ -107,6 +107,13 @@ impl Store {
     /// outbox's leftovers are appended once compared with the database's anchor.
     pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
         crate::platform::create_private_dir(state_dir)?;
+        // A state folder given through a link (its owner checked at start:
+        // `private_state`) is the folder it names: SQLite opens without
+        // following links, so it is handed the resolved path.
+        let resolved = state_dir
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("the state folder {}: {e}", state_dir.display()))?;
+        let state_dir = resolved.as_path();
         let db_path = state_dir.join(DB_FILE);
         let found = gate::inspect(&db_path)?;
         if found == gate::Found::Nothing {

@@ -1919,3 +1919,25 @@ async fn failed_starts_spend_no_session_id() {
     assert_eq!(z, "zhongshu-1");
     server.stop().await;
 }
+
+/// Issue 48 item 12: a state folder reached through a link (`.tmp` linking
+/// to a folder of the user's elsewhere) is the folder it names: the launcher
+/// starts (before: a raw `SQLITE_CANTOPEN_SYMLINK`), keeps its state there,
+/// and a restart finds it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_folder_reached_through_a_link_is_the_folder_it_names() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = elsewhere.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::symlink(&state, repo.path.join(".tmp")).unwrap();
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &[]);
+    let z = launcher.api.start_zhongshu("kept through the link").await;
+    assert!(state.join("codex_governance.db").exists());
+    launcher.terminate();
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &[]);
+    let s = launcher.api.session(&z).await;
+    assert_eq!(s["id"], z.as_str(), "{s}");
+    launcher.terminate();
+}
