@@ -109,6 +109,23 @@ pub struct PatchChange {
 }
 
 impl PendingApproval {
+    /// The approval as it may be shown: every text the agent chose (the
+    /// command, its folder, the reason, the files and diffs of a patch) with
+    /// controls and bidirectional marks written out (`\u{202e}`), so what the
+    /// user approves reads as what runs, wherever it is shown.
+    pub fn shown(mut self) -> PendingApproval {
+        use crate::sanitize::shown;
+        self.command = self.command.as_deref().map(shown);
+        self.cwd = self.cwd.as_deref().map(shown);
+        self.reason = self.reason.as_deref().map(shown);
+        for c in &mut self.changes {
+            c.path = shown(&c.path);
+            c.move_to = c.move_to.as_deref().map(shown);
+            c.diff = shown(&c.diff);
+        }
+        self
+    }
+
     /// What is asked, in a line: the command, the files a patch changes, or the reason.
     pub fn summary(&self) -> String {
         if let Some(c) = &self.command {

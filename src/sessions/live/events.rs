@@ -165,7 +165,7 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
         }
         AgentEvent::ApprovalRequested(p) => {
             a.pending_approvals.retain(|x| x.request_id != p.request_id);
-            a.pending_approvals.push(p.clone());
+            a.pending_approvals.push(p.clone().shown());
         }
         AgentEvent::ApprovalResolved { request_id, .. } => {
             a.pending_approvals.retain(|x| &x.request_id != request_id);

@@ -134,3 +134,21 @@ fn a_turn_start_recorded_after_the_backend_saw_its_end_is_working() {
     apply(&mut a, &done, false);
     assert_eq!(a.agent_state, AgentState::Idle);
 }
+
+/// Issue 48 item 8: an approval whose command hides a right-to-left override
+/// (`echo looks-harmless # <U+202E> sl ; touch …`) is kept, for every view
+/// of it, with the override written out, never as the raw character.
+#[test]
+fn an_approvals_bidirectional_controls_are_written_out_for_every_view() {
+    let mut a = AgentInfo::default();
+    let mut p = approval("7");
+    p.command = Some("echo looks-harmless # \u{202e} sl ; touch pwned".into());
+    p.reason = Some("why\u{2066}".into());
+    apply(&mut a, &AgentEvent::ApprovalRequested(p), true);
+    let kept = &a.pending_approvals[0];
+    let command = kept.command.as_deref().unwrap();
+    assert!(!command.contains('\u{202e}'), "{command:?}");
+    assert!(command.contains("\\u{202e} sl ; touch pwned"), "{command:?}");
+    assert_eq!(kept.reason.as_deref(), Some("why\\u{2066}"));
+    assert_eq!(kept.request_id, "7", "the answer still names the request");
+}
