@@ -10,6 +10,7 @@ pub mod config;
 pub mod config_trust;
 pub mod context;
 pub mod credentials;
+pub mod dashboard_token;
 pub mod demo;
 pub mod error;
 pub mod files;

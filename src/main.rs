@@ -39,8 +39,9 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Print the running launcher's dashboard URL (with its token).
-    Url(LocateArgs),
+    /// Print the running launcher's dashboard URL (with its token);
+    /// `--new-token` replaces the token while no launcher runs.
+    Url(UrlArgs),
     /// List the departments' worktrees; `--prune` removes the integrated ones.
     Worktrees(WorktreesArgs),
     /// Write a commented governance.yaml with the defaults (never beside or
@@ -87,6 +88,16 @@ struct LocateArgs {
     /// The launcher's runtime folder (default: <repository root>/.tmp).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct UrlArgs {
+    #[command(flatten)]
+    locate: LocateArgs,
+    /// Replace the dashboard's token (kept across restarts otherwise): tabs
+    /// holding the old one stop working. Only while no launcher runs.
+    #[arg(long)]
+    new_token: bool,
 }
 
 #[derive(Args, Clone)]
@@ -257,7 +268,7 @@ fn state_dir_of(repo: &std::path::Path, state_dir: Option<PathBuf>) -> Result<Pa
     }
 }
 
-fn print_url(args: LocateArgs) -> ExitCode {
+fn print_url(args: UrlArgs) -> ExitCode {
     // The URL carries the developer's token: an agent must not get it this way.
     if let Ok(session) = std::env::var("CODEX_GOVERNANCE_SESSION_ID") {
         eprintln!(
@@ -266,10 +277,13 @@ fn print_url(args: LocateArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let dir = match state_dir_of(&args.repo, args.state_dir) {
+    let dir = match state_dir_of(&args.locate.repo, args.locate.state_dir) {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
+    if args.new_token {
+        return rotate_token(&dir);
+    }
     match instance::running(&dir) {
         Some(f) => out(&f.dashboard_url(), ExitCode::SUCCESS),
         None => {
@@ -279,6 +293,42 @@ fn print_url(args: LocateArgs) -> ExitCode {
             );
             ExitCode::from(1)
         }
+    }
+}
+
+/// `url --new-token`: with the state folder's lock held (no launcher runs),
+/// the rotation is audited, then the new token written.
+fn rotate_token(dir: &std::path::Path) -> ExitCode {
+    let _lock = match instance::lock(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(&format!(
+                "{e}; stop it first (its tabs stop working with the new token), then run \
+                 `codex-governance url --new-token` again"
+            ))
+        }
+    };
+    let store = match codex_governance::store::Store::open(dir) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if let Err(e) = store.update(|tx| {
+        tx.audit(codex_governance::model::AuditEvent::TokenRotated {
+            by: "url --new-token".into(),
+        })
+    }) {
+        return fail(&e.to_string());
+    }
+    match codex_governance::dashboard_token::rotate(dir) {
+        Ok(_) => out(
+            "codex-governance: the dashboard's token was replaced; the next start serves \
+             the new one (open the URL it prints)",
+            ExitCode::SUCCESS,
+        ),
+        Err(e) => fail(&format!(
+            "cannot write the new token in {}: {e}",
+            dir.display()
+        )),
     }
 }
 

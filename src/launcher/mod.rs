@@ -135,6 +135,13 @@ impl Launcher {
             Arc::clone(&mailbox),
             Arc::clone(&integrations),
         ));
+        let (token, _) =
+            crate::dashboard_token::load_or_make(&ctx.paths.state_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "the dashboard's token in {}: {e}",
+                    ctx.paths.state_dir.display()
+                )
+            })?;
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
@@ -143,7 +150,7 @@ impl Launcher {
             quota,
             tools,
             integrations,
-            token: crate::secret::new_token(),
+            token,
             credentials,
             audit_chain_problem: OnceLock::new(),
             backend_problems: std::sync::RwLock::new(None),

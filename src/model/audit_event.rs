@@ -29,6 +29,11 @@ pub enum AuditEvent {
     LauncherStopped {
         pid: u32,
     },
+    /// `url --new-token`: the dashboard's token was replaced; tabs holding
+    /// the old one stop working.
+    TokenRotated {
+        by: String,
+    },
     AuditChainBroken {
         problem: String,
         file: String,

@@ -1941,3 +1941,43 @@ async fn a_state_folder_reached_through_a_link_is_the_folder_it_names() {
     assert_eq!(s["id"], z.as_str(), "{s}");
     launcher.terminate();
 }
+
+/// Issue 49 item 2: the dashboard's token is kept for the same state folder
+/// across clean restarts (a tab holding it keeps working), and
+/// `url --new-token` replaces it while no launcher runs, audited; then the
+/// old token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_survives_a_clean_restart_until_the_user_rotates_it() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let mut first = spawn_launcher_env(&repo.path, &[], &[]);
+    let z = first.api.start_zhongshu("across restarts").await;
+    let tab = first.api.clone();
+    first.terminate();
+    let mut second = spawn_launcher_env(&repo.path, &[], &[]);
+    assert_eq!(
+        second.token, first.token,
+        "the same token after a clean restart"
+    );
+    // The tab's client, pointed at the new port, holds the old token.
+    let tab = Api::new(&second.api.base, &tab.token);
+    assert_eq!(tab.session(&z).await["id"], z.as_str());
+    let repo_arg = repo.path.to_str().unwrap();
+    let (code, _, stderr) = run_binary(&["url", "--new-token", "--repo", repo_arg]);
+    assert_ne!(code, 0, "refused while a launcher runs");
+    assert!(stderr.contains("stop it first"), "{stderr}");
+    second.terminate();
+    let (code, stdout, stderr) = run_binary(&["url", "--new-token", "--repo", repo_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("token was replaced"), "{stdout}");
+    let mut third = spawn_launcher_env(&repo.path, &[], &[]);
+    assert_ne!(third.token, first.token, "a new token after the rotation");
+    let old = Api::new(&third.api.base, &first.token);
+    let (code, _) = old.get("/api/status").await;
+    assert_eq!(code.as_u16(), 401);
+    let rotated = third.api.audit_events("token_rotated").await;
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    let audit =
+        std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl")).unwrap();
+    assert!(!audit.contains(&first.token) && !audit.contains(&third.token));
+    third.terminate();
+}

@@ -148,7 +148,10 @@ fn an_approvals_bidirectional_controls_are_written_out_for_every_view() {
     let kept = &a.pending_approvals[0];
     let command = kept.command.as_deref().unwrap();
     assert!(!command.contains('\u{202e}'), "{command:?}");
-    assert!(command.contains("\\u{202e} sl ; touch pwned"), "{command:?}");
+    assert!(
+        command.contains("\\u{202e} sl ; touch pwned"),
+        "{command:?}"
+    );
     assert_eq!(kept.reason.as_deref(), Some("why\\u{2066}"));
     assert_eq!(kept.request_id, "7", "the answer still names the request");
 }
