@@ -88,9 +88,12 @@ pub async fn token(api_url: &str) -> Result<Secret, ForgeError> {
     from_gh(&gh_host(api_url)).await.ok_or(ForgeError::NoToken)
 }
 
-/// `gh auth token --hostname HOST`, when `gh` is installed and logged in.
+/// `gh auth token --hostname HOST`, when `gh` is installed (in an absolute
+/// folder of PATH: a `gh` an agent wrote in the current folder would choose
+/// the token) and logged in.
 async fn from_gh(host: &str) -> Option<Secret> {
-    let mut cmd = tokio::process::Command::new("gh");
+    let gh = crate::platform::find_program("gh")?;
+    let mut cmd = tokio::process::Command::new(gh);
     cmd.args(["auth", "token", "--hostname", host])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

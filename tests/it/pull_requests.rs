@@ -1390,3 +1390,102 @@ fn the_start_environment_holding_the_token_is_hidden_from_the_users_other_proces
         "the launcher's start environment was read: {seen:?}"
     );
 }
+
+/// Writes an executable shell script.
+#[cfg(unix)]
+fn script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Issue 48, item 7: a `gh` and a `git-lfs` an agent wrote in the
+/// repository's root, with PATH holding `.` and an empty entry (the current
+/// folder) before the real folders and the launcher run from that root:
+/// neither ever runs. The pull request says there is no token (no planted
+/// `gh` chose one); Apply runs the user's `lfs` filter from PATH's absolute
+/// folders only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gh_or_filter_driver_in_the_current_folder_never_runs_through_a_relative_path_entry() {
+    let w = World::new("", true).await;
+    let root = w.repo.path.clone();
+    std::fs::write(root.join(".gitattributes"), "*.bin filter=lfs\n").unwrap();
+    commit_all(&root, "lfs attributes");
+    w.push_base();
+    let git = git2::Repository::open(&root).unwrap();
+    let mut config = git.config().unwrap();
+    config
+        .set_str("filter.lfs.smudge", "git-lfs smudge -- %f")
+        .unwrap();
+    // Planted where the launcher works, kept out of the user's status.
+    let ran = w.repo.root.join("planted-ran");
+    script(
+        &root.join("gh"),
+        &format!(
+            "#!/bin/sh\necho gh >> '{}'\necho ghp_PLANTED0TOKEN0abcdef\n",
+            ran.display()
+        ),
+    );
+    script(
+        &root.join("git-lfs"),
+        &format!("#!/bin/sh\necho git-lfs >> '{}'\ncat\n", ran.display()),
+    );
+    std::fs::write(root.join(".git/info/exclude"), "/gh\n/git-lfs\n").unwrap();
+
+    let path = format!(":.:{}", std::env::var("PATH").unwrap());
+    let mut cmd = base_command();
+    cmd.args(["serve", "--repo"])
+        .arg(&root)
+        .args(["--port", "0"])
+        .current_dir(&root)
+        .env("PATH", &path);
+    for name in [
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+    ] {
+        cmd.env_remove(name);
+    }
+    let mut launcher = spawn_until_ready(cmd);
+    let api = launcher.api.clone();
+    let z = plan(
+        &api,
+        vec![assignment(
+            "add data",
+            &[("data.bin", "department-data")],
+            "Added data",
+        )],
+    )
+    .await;
+    let d = recorded(&api, &z, 1).await.remove(0);
+    let id = id_of(&d);
+
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_ne!(code, StatusCode::OK, "{answer}");
+    let e = answer["error"].as_str().unwrap_or_default();
+    assert!(e.contains("no token for the forge"), "{answer}");
+    assert!(
+        w.forge.seen().is_empty(),
+        "nothing asked the forge without a token"
+    );
+
+    let (code, answer) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("data.bin")).unwrap(),
+        "department-data"
+    );
+    assert!(
+        !ran.exists(),
+        "a planted program ran: {}",
+        std::fs::read_to_string(&ran).unwrap_or_default()
+    );
+    launcher.terminate();
+}
