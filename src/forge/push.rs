@@ -106,9 +106,11 @@ async fn send_within(
             ),
         });
     };
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // What git and the remote said is the forge's words: masked as they come.
+    let stderr = super::words::from_forge(&String::from_utf8_lossy(&out.stderr));
     let said = remote_words(&stderr);
-    if let Some(reason) = refused_ref(&String::from_utf8_lossy(&out.stdout)) {
+    let stdout = super::words::from_forge(&String::from_utf8_lossy(&out.stdout));
+    if let Some(reason) = refused_ref(&stdout) {
         return Err(PushError::Rejected {
             branch: branch.into(),
             reason: explain(&reason),
