@@ -12,6 +12,7 @@
 //! here. Nothing in this module does I/O.
 
 pub mod changes;
+pub mod commit_words;
 pub mod integration;
 pub mod plan;
 pub mod queue;
