@@ -84,10 +84,7 @@ pub fn find_agent(explicit: Option<&Path>) -> Result<PathBuf, DemoError> {
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    crate::platform::find_program(name)
 }
 
 /// `cargo build -p fake-agent` in the profile this binary was built with;

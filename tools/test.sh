@@ -13,6 +13,8 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v git >/dev/null 2>&1 || missing+=(git)
 # Apply runs Git LFS's smudge filter as git checkout does; its test needs git-lfs.
 command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
+# A Merge signs with the user's git when commit.gpgsign is set; its test makes a key.
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
 # Tests list processes (ps) and fetch pages the way a user would (curl).
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v curl >/dev/null 2>&1 || missing+=(curl)

@@ -46,7 +46,9 @@ pub fn title(parts: &[Part], task: &str) -> String {
             .to_string()
     };
     let text = match parts {
-        [one] => first(one),
+        // Inert as a commit's subject is: no reference, mention or
+        // Merge-like subject of the department's passes for the user's.
+        [one] => crate::policy::commit_words::subject(&first(one), &one.department),
         many => format!(
             "Plan {}: {} departments",
             many.first()

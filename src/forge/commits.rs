@@ -46,7 +46,7 @@ pub fn stack(
         )));
     }
     let tree = git.find_tree(merged.write_tree_to(&git)?)?;
-    let id = git.commit(None, &me, &me, message, &tree, &[&parent])?;
+    let id = crate::worktrees::signing::commit_as_user(&git, &me, message, &tree, &[&parent])?;
     Ok(id.to_string())
 }
 

@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 
 use super::{Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
 use crate::model::{Check, CheckKind, CheckVerdict, PullRequestState};
-use crate::secret::Secret;
 
 /// At most this much of a job's log is read.
 const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
@@ -34,9 +33,6 @@ pub struct GitHub {
     api_url: String,
     repo: String,
     client: tokio::sync::Mutex<Option<Octocrab>>,
-    /// The token the client sends, kept to take it out of any text the
-    /// forge sends back (an echoing proxy, a buggy server).
-    token: Mutex<Option<Secret>>,
     /// route → (ETag, body) of its last 200.
     cache: Mutex<HashMap<String, (String, Bytes)>>,
     /// Not before this instant, as the rate-limit headers asked.
@@ -58,7 +54,6 @@ impl GitHub {
             api_url: api_url.trim_end_matches('/').to_string(),
             repo: repo.to_string(),
             client: tokio::sync::Mutex::new(None),
-            token: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
             wait_until: Mutex::new(None),
         })
@@ -81,20 +76,11 @@ impl GitHub {
             })
             .map_err(|e| ForgeError::Answer(format!("the forge's client: {e}")))?;
         *held = Some(client.clone());
-        *self.token.lock().unwrap() = Some(token);
         Ok(client)
     }
 
-    /// `text` without the token in it.
-    fn redact(&self, text: &str) -> String {
-        match self.token.lock().unwrap().as_ref() {
-            Some(t) if !t.expose().is_empty() => text.replace(t.expose(), "***"),
-            _ => text.to_string(),
-        }
-    }
-
     fn unreachable(&self, e: impl std::fmt::Display) -> ForgeError {
-        let why = self.redact(&e.to_string());
+        let why = super::words::from_forge(&e.to_string());
         // octocrab's words carry a backtrace after a line break.
         let why = why.lines().next().unwrap_or("").trim().to_string();
         ForgeError::Unreachable {
@@ -104,6 +90,9 @@ impl GitHub {
     }
 
     /// Sends one request; a transport failure is [`ForgeError::Unreachable`].
+    /// The answer's body is the forge's words from here on: every string in
+    /// it cleaned and masked ([`super::words::body_from_forge`]) before any
+    /// part of the launcher reads, keeps or caches it.
     async fn send(
         &self,
         method: http::Method,
@@ -130,6 +119,7 @@ impl GitHub {
             .await
             .map_err(|e| self.unreachable(e))?
             .to_bytes();
+        let body = Bytes::from(super::words::body_from_forge(&body));
         self.note_rate_limit(parts.status, &parts.headers);
         Ok(Answer {
             status: parts.status,
@@ -184,7 +174,6 @@ impl GitHub {
         if !details.is_empty() {
             message = format!("{message}: {}", details.join("; "));
         }
-        let message = self.redact(&message);
         let message = crate::sanitize::shown(&message.chars().take(500).collect::<String>());
         let limited = a
             .headers
@@ -515,7 +504,7 @@ impl Forge for GitHub {
                 return Ok(None);
             }
             let body = self.checked(a)?;
-            Ok(Some(self.redact(&String::from_utf8_lossy(&body))))
+            Ok(Some(String::from_utf8_lossy(&body).into_owned()))
         })
     }
 

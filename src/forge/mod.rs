@@ -20,6 +20,7 @@ pub mod push;
 pub mod remote;
 pub mod token;
 pub mod webhook;
+pub mod words;
 
 use std::future::Future;
 use std::pin::Pin;

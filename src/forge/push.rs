@@ -106,9 +106,11 @@ async fn send_within(
             ),
         });
     };
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // What git and the remote said is the forge's words: masked as they come.
+    let stderr = super::words::from_forge(&String::from_utf8_lossy(&out.stderr));
     let said = remote_words(&stderr);
-    if let Some(reason) = refused_ref(&String::from_utf8_lossy(&out.stdout)) {
+    let stdout = super::words::from_forge(&String::from_utf8_lossy(&out.stdout));
+    if let Some(reason) = refused_ref(&stdout) {
         return Err(PushError::Rejected {
             branch: branch.into(),
             reason: explain(&reason),
@@ -148,7 +150,7 @@ async fn git_push(
     refspec: &str,
     limit: Duration,
 ) -> Result<Option<Output>, PushError> {
-    let git = git_program().ok_or_else(|| {
+    let git = crate::platform::find_program("git").ok_or_else(|| {
         PushError::NoGit(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "not found in the absolute folders of PATH",
@@ -221,26 +223,6 @@ async fn read_capped(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
         let _cut_or_closed = pipe.take(1 << 20).read_to_end(&mut bytes).await;
     }
     bytes
-}
-
-/// `git` from the absolute folders of PATH: a relative entry (`.`, or an
-/// empty one) would find a `git` an agent wrote where the launcher runs.
-#[cfg(unix)]
-fn git_program() -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join("git"))
-        .find(|git| {
-            std::fs::metadata(git).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// `git`, as Windows finds it (never in the current folder).
-#[cfg(windows)]
-fn git_program() -> Option<std::path::PathBuf> {
-    Some("git".into())
 }
 
 /// The status of a ref the push refused (`!` in `--porcelain` output):

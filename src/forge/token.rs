@@ -7,7 +7,7 @@
 //! takes these variables out of the launcher's own environment, so no agent,
 //! app-server, TUI, terminal or Git helper the launcher starts inherits them.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::ForgeError;
@@ -37,6 +37,27 @@ pub fn claim_environment() {
         }
     }
     let _first_claim_wins = CLAIMED.set(found);
+}
+
+/// Tokens `gh auth token` gave (one per forge host asked).
+static FROM_GH: Mutex<Vec<Secret>> = Mutex::new(Vec::new());
+
+/// Every token value the launcher knows: the variables' (taken at start,
+/// else as they stand) and what `gh` gave. The forge's words are masked
+/// for all of them ([`super::words`]), not only the one a client sends.
+pub fn known() -> Vec<Secret> {
+    let mut all: Vec<Secret> = match CLAIMED.get() {
+        Some(claimed) => claimed.iter().map(|(_, s)| s.clone()).collect(),
+        None => VARIABLES
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .collect(),
+    };
+    all.extend(FROM_GH.lock().unwrap().iter().cloned());
+    all
 }
 
 /// Whether a token was taken out of the environment at start.
@@ -88,9 +109,12 @@ pub async fn token(api_url: &str) -> Result<Secret, ForgeError> {
     from_gh(&gh_host(api_url)).await.ok_or(ForgeError::NoToken)
 }
 
-/// `gh auth token --hostname HOST`, when `gh` is installed and logged in.
+/// `gh auth token --hostname HOST`, when `gh` is installed (in an absolute
+/// folder of PATH: a `gh` an agent wrote in the current folder would choose
+/// the token) and logged in.
 async fn from_gh(host: &str) -> Option<Secret> {
-    let mut cmd = tokio::process::Command::new("gh");
+    let gh = crate::platform::find_program("gh")?;
+    let mut cmd = tokio::process::Command::new(gh);
     cmd.args(["auth", "token", "--hostname", host])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -107,7 +131,15 @@ async fn from_gh(host: &str) -> Option<Secret> {
     }
     let text = String::from_utf8(out.stdout).ok()?;
     let text = text.trim();
-    (!text.is_empty() && !text.contains(char::is_whitespace)).then(|| Secret::new(text))
+    if text.is_empty() || text.contains(char::is_whitespace) {
+        return None;
+    }
+    let token = Secret::new(text);
+    let mut held = FROM_GH.lock().unwrap();
+    if !held.contains(&token) {
+        held.push(token.clone());
+    }
+    Some(token)
 }
 
 #[cfg(test)]

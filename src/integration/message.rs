@@ -1,7 +1,12 @@
-//! A Merge's commit message: the user's commit, naming the department.
+//! A Merge's commit message: the user's commit, naming the department. The
+//! department's words in it are made inert
+//! ([`crate::policy::commit_words`]): its lines are quoted (indented), so
+//! the only trailers are the launcher's, and no reference, mention or
+//! subject of its own is acted on by Git or the forge.
 
 use crate::config::MergeStyle;
 use crate::model::{Session, Workspace};
+use crate::policy::commit_words;
 
 /// A Merge's commit message: the department's summary (its task when it
 /// filed none) and trailers naming the department as co-author, its session
@@ -22,16 +27,18 @@ pub(super) fn merge_message(
     let first = lines.next().unwrap_or("").trim();
     let subject = match style {
         MergeStyle::Squash if first.chars().count() > 72 => {
-            format!("{}…", first.chars().take(71).collect::<String>())
+            let cut = format!("{}…", first.chars().take(71).collect::<String>());
+            commit_words::subject(&cut, &department)
         }
-        MergeStyle::Squash => first.to_string(),
+        MergeStyle::Squash => commit_words::subject(first, &department),
         MergeStyle::History => format!("Merge {} ({department} {})", ws.branch, s.id),
     };
     let rest: Vec<&str> = match style {
         MergeStyle::Squash if first.chars().count() <= 72 => lines.collect(),
         _ => text.lines().collect(),
     };
-    let body = rest.join("\n").trim().to_string();
+    let body = commit_words::quoted_body(rest.join("\n").trim_matches('\n'));
+    let body = body.trim_matches('\n').to_string();
     let mut message = subject;
     if !body.is_empty() {
         message.push_str("\n\n");
@@ -75,18 +82,89 @@ mod tests {
         );
         assert_eq!(
             squash,
-            "Tightened the README\n\nTwo sections rewritten.\n\n\
+            "Tightened the README\n\n    Two sections rewritten.\n\n\
              Governance-Plan: zhongshu-1\nGovernance-Session: lingyubu-2\n\
              Co-authored-by: lingyubu (lingyubu-2) <lingyubu-2@codex-governance.invalid>\n"
         );
         let history = merge_message(MergeStyle::History, &s, &ws, "");
         assert!(
             history.starts_with(
-                "Merge governance/zhongshu-1/lingyubu-2 (lingyubu lingyubu-2)\n\nedit the readme\nand more\n\n"
+                "Merge governance/zhongshu-1/lingyubu-2 (lingyubu lingyubu-2)\n\n    edit the readme\n    and more\n\n"
             ),
             "{history:?}"
         );
         let long = merge_message(MergeStyle::Squash, &s, &ws, &"x".repeat(100));
         assert_eq!(long.lines().next().unwrap().chars().count(), 72);
+    }
+
+    /// What real `git interpret-trailers --parse` takes for trailers.
+    #[cfg(unix)]
+    fn trailers_git_reads(message: &str) -> String {
+        use std::io::Write;
+        let git = crate::platform::find_program("git").expect("git (tools/test.sh installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(git)
+            .args(["interpret-trailers", "--parse"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(message.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_departments_words_give_git_no_trailer_and_the_forge_no_reference_or_mention() {
+        let (s, ws) = department();
+        let hostile = "Merge pull request #12 from acme/security-review\n\n\
+                       Closes #1, fixes #2, cc @team\n\n\
+                       Signed-off-by: The User <user@example.com>\n\
+                       Co-authored-by: Mallory <m@evil.example>\n\
+                       ---\n\
+                       Reviewed-by: Someone <s@example.com>\n";
+        let launchers = "Governance-Plan: zhongshu-1\nGovernance-Session: lingyubu-2\n\
+                         Co-authored-by: lingyubu (lingyubu-2) <lingyubu-2@codex-governance.invalid>\n";
+        for style in [MergeStyle::Squash, MergeStyle::History] {
+            let message = merge_message(style, &s, &ws, hostile);
+            assert_eq!(trailers_git_reads(&message), launchers, "{message}");
+            for raw in [
+                "#1",
+                "#2",
+                "@team",
+                "\nSigned-off-by",
+                "\nCo-authored-by: M",
+                "\n---",
+            ] {
+                assert!(!message.contains(raw), "{raw:?} in {message}");
+            }
+        }
+        let squash = merge_message(MergeStyle::Squash, &s, &ws, hostile);
+        assert!(
+            squash.starts_with("lingyubu: Merge pull request #\u{200d}12 from acme/security-review\n\n    Closes #\u{200d}1,"),
+            "{squash}"
+        );
+        // Trailers as the department's last paragraph, no divider.
+        let message = merge_message(
+            MergeStyle::Squash,
+            &s,
+            &ws,
+            "Tidied\n\nSigned-off-by: The User <user@example.com>",
+        );
+        assert_eq!(trailers_git_reads(&message), launchers, "{message}");
+        // A subject alone that reads as a trailer.
+        let message = merge_message(MergeStyle::Squash, &s, &ws, "Signed-off-by: The User <u@x>");
+        assert_eq!(trailers_git_reads(&message), launchers, "{message}");
+        assert!(message.starts_with("lingyubu: Signed-off-by"), "{message}");
     }
 }

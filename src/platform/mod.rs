@@ -35,7 +35,7 @@ pub use os::{
 };
 pub use os::{
     BACKSLASH_SEPARATES, CLOSE_MASTER_AT_EXIT, CODEX_OVER_WEBSOCKET, DEFAULT_SHELLS, NULL_DEVICE,
-    PASTE_LINE_END, PROGRAM_SUFFIXES,
+    PASTE_LINE_END,
 };
 
 pub use worktree_files::{
@@ -44,7 +44,8 @@ pub use worktree_files::{
 };
 
 pub use program::{
-    cmd_command_line_from, cmd_special_in, resolve as resolve_program, Launch, LaunchError,
+    cmd_command_line_from, cmd_special_in, find_program, program_path, resolve as resolve_program,
+    Launch, LaunchError, NotOnPath,
 };
 
 /// The pseudo-terminals agents run in: the system's on Unix; on Windows

@@ -6,7 +6,14 @@
 //! it would run, so arguments such as a multi-line prompt reach the program
 //! intact; any other batch file runs through `cmd.exe` only with arguments
 //! `cmd.exe` cannot misread.
+//!
+//! On every platform a bare name is looked up only in PATH's absolute
+//! folders ([`find_program`]): a relative entry (`.`, or an empty one, which
+//! means the current folder) would start a program written in the folder the
+//! launcher or the child works in, which is a repository an agent can write.
+//! Every program the launcher runs goes through here.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// What to start: a program and its arguments.
@@ -31,6 +38,68 @@ pub enum LaunchError {
     },
     #[error("{script} runs {target} with node, and no node.exe is beside it or on PATH")]
     NoNode { script: String, target: String },
+    #[error(transparent)]
+    NotOnPath(#[from] NotOnPath),
+}
+
+/// A bare program name found in none of PATH's absolute folders.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "`{0}` is not in any absolute folder of PATH (relative entries such as `.` or an empty \
+     one are never searched: they would find a program written in the current folder); \
+     install it there or name it by its full path"
+)]
+pub struct NotOnPath(pub String);
+
+/// Whether `program` is a bare name (no folder): one PATH would be searched for.
+pub fn is_bare_name(program: &Path) -> bool {
+    let mut parts = program.components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !program.as_os_str().to_string_lossy().contains(['/', '\\'])
+}
+
+/// The file the bare name `name` starts: the first of this process's PATH's
+/// absolute folders that holds it as a program (Windows: with a PATHEXT
+/// extension). None when no absolute folder has it, whatever a relative entry
+/// would find.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    find_program_in(name, std::env::var_os("PATH").as_deref())
+}
+
+/// [`find_program`] in the folders of `path` (a PATH value).
+pub fn find_program_in(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = path
+        .map(|p| {
+            std::env::split_paths(p)
+                .filter(|d| d.is_absolute())
+                .collect()
+        })
+        .unwrap_or_default();
+    #[cfg(windows)]
+    {
+        let pathext = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into());
+        Lookup::new(dirs, &pathext).find(name, Path::new("."))
+    }
+    #[cfg(not(windows))]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        dirs.into_iter().map(|d| d.join(name)).find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    }
+}
+
+/// The program to spawn for `program`: a path (it names a folder, as the
+/// user wrote it) as it is; a bare name as [`find_program`] finds it.
+pub fn program_path(program: &Path) -> Result<PathBuf, NotOnPath> {
+    if !is_bare_name(program) {
+        return Ok(program.to_path_buf());
+    }
+    let name = program.to_string_lossy();
+    find_program(&name).ok_or_else(|| NotOnPath(name.into_owned()))
 }
 
 /// Where the program `program` is found, and how to start it with `args`.
@@ -49,9 +118,22 @@ pub fn resolve(
     }
     #[cfg(not(windows))]
     {
-        let _ = (env, cwd);
+        let _ = cwd;
+        let as_named = PathBuf::from(program);
+        let program = if is_bare_name(&as_named) {
+            let path = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| std::ffi::OsString::from(v))
+                .or_else(|| std::env::var_os("PATH"));
+            find_program_in(program, path.as_deref())
+                .ok_or_else(|| NotOnPath(program.to_string()))?
+        } else {
+            as_named
+        };
         Ok(Launch {
-            program: PathBuf::from(program),
+            program,
             args: args.to_vec(),
         })
     }
@@ -110,7 +192,11 @@ impl Lookup {
                 .or_else(|| std::env::var_os(name))
         };
         let dirs = var("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
             .unwrap_or_default();
         let pathext = var("PATHEXT")
             .and_then(|v| v.into_string().ok())
@@ -132,8 +218,12 @@ impl Lookup {
             program: PathBuf::from(program),
             args: args.to_vec(),
         };
-        // Not found: CreateProcess tries its own search and says what failed.
         let Some(found) = self.find(program, cwd) else {
+            // A bare name is never left to CreateProcess's own search (which
+            // takes PATH's relative entries); a path says what failed itself.
+            if is_bare_name(Path::new(program)) {
+                return Err(NotOnPath(program.to_string()).into());
+            }
             return Ok(as_given());
         };
         if !is_batch(&found) {
@@ -356,10 +446,10 @@ mod tests {
             Some(a.join("tool.cmd"))
         );
         assert_eq!(lookup.find("nothing", dir.path()), None);
-        let launch = lookup
+        let err = lookup
             .launch("nothing", &words(&["x"]), dir.path())
-            .unwrap();
-        assert_eq!(launch.program, PathBuf::from("nothing"));
+            .unwrap_err();
+        assert_eq!(err, LaunchError::NotOnPath(NotOnPath("nothing".into())));
         // Extensions PATHEXT does not list, or Windows cannot start, are skipped.
         let lookup = Lookup::new(vec![a.clone()], ".EXE;.JS");
         assert_eq!(lookup.find("tool", dir.path()), None);
@@ -415,11 +505,60 @@ mod tests {
         );
     }
 
-    #[cfg(not(windows))]
+    #[cfg(unix)]
+    fn executable(path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        touch(path, "#!/bin/sh\nexit 0\n");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[cfg(unix)]
     #[test]
-    fn unix_starts_the_program_as_named() {
-        let launch = resolve("codex", &words(&["a b"]), &[], Path::new("/")).unwrap();
-        assert_eq!(launch.program, PathBuf::from("codex"));
+    fn a_bare_name_is_found_only_in_the_absolute_folders_of_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        executable(&bin.join("tool"));
+        // Relative entries: `.`, empty (the current folder), `bin`.
+        let relative = std::env::join_paths([".", "", "bin", "./bin"]).unwrap();
+        assert_eq!(find_program_in("tool", Some(&relative)), None);
+        let mixed = std::env::join_paths([Path::new("."), Path::new(""), bin.as_path()]).unwrap();
+        assert_eq!(
+            find_program_in("tool", Some(&mixed)),
+            Some(bin.join("tool"))
+        );
+        // A file that cannot run is passed by, as exec would.
+        touch(&dir.path().join("plain/tool"), "x");
+        let plain = std::env::join_paths([dir.path().join("plain"), bin.clone()]).unwrap();
+        assert_eq!(
+            find_program_in("tool", Some(&plain)),
+            Some(bin.join("tool"))
+        );
+        assert!(is_bare_name(Path::new("gh")));
+        assert!(!is_bare_name(Path::new("./gh")));
+        assert!(!is_bare_name(Path::new("/usr/bin/gh")));
+        assert!(!is_bare_name(Path::new("a/gh")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_spawn_starts_a_bare_name_from_an_absolute_folder_or_refuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        executable(&bin.join("codex"));
+        // The child's PATH (the spawn's env) is the one searched.
+        let path = std::env::join_paths([Path::new("."), bin.as_path()]).unwrap();
+        let env = vec![("PATH".to_string(), path.into_string().unwrap())];
+        let launch = resolve("codex", &words(&["a b"]), &env, dir.path()).unwrap();
+        assert_eq!(launch.program, bin.join("codex"));
         assert_eq!(launch.args, words(&["a b"]));
+        // Only in the current folder, through `.`: refused, with the reason.
+        executable(&dir.path().join("agent"));
+        let env = vec![("PATH".to_string(), ".:".to_string())];
+        let err = resolve("agent", &[], &env, dir.path()).unwrap_err();
+        assert_eq!(err, LaunchError::NotOnPath(NotOnPath("agent".into())));
+        assert!(err.to_string().contains("absolute folder of PATH"), "{err}");
+        // A path is the user's own choice, started as written.
+        let launch = resolve("./agent", &[], &env, dir.path()).unwrap();
+        assert_eq!(launch.program, PathBuf::from("./agent"));
     }
 }

@@ -111,7 +111,10 @@ pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
             .split(|b| *b == 0)
             .any(|var| var == wanted.as_bytes());
     }
-    let Ok(out) = std::process::Command::new("ps")
+    let Some(ps) = super::find_program("ps") else {
+        return false;
+    };
+    let Ok(out) = std::process::Command::new(ps)
         .args(["-E", "-ww", "-o", "command=", "-p", &pid.to_string()])
         .output()
     else {
@@ -303,8 +306,6 @@ pub const PASTE_LINE_END: &str = "\n";
 /// Whether a PTY's master is closed when its program exits, to flush the last
 /// output to the reader: a Unix PTY's reader ends by itself.
 pub const CLOSE_MASTER_AT_EXIT: bool = false;
-/// The names a bare command is looked for under on PATH: itself.
-pub const PROGRAM_SUFFIXES: &[&str] = &[""];
 /// The shells a browser terminal may start, the first by default.
 pub const DEFAULT_SHELLS: &[&str] = &["/bin/bash", "/bin/sh"];
 /// Whether `\` separates folders in paths and patterns.

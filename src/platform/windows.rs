@@ -292,9 +292,6 @@ pub const PASTE_LINE_END: &str = "\r";
 /// Whether a PTY's master is closed when its program exits: ConPTY flushes
 /// the final output to the reader, then ends it, only then.
 pub const CLOSE_MASTER_AT_EXIT: bool = true;
-/// The names a bare command is looked for under on PATH (npm installs
-/// `codex.cmd`).
-pub const PROGRAM_SUFFIXES: &[&str] = &["", ".cmd", ".exe"];
 /// The shells a browser terminal may start, the first by default: Windows'
 /// own, the ones every machine has.
 pub const DEFAULT_SHELLS: &[&str] = &["powershell.exe", "cmd.exe"];

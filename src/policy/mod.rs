@@ -13,6 +13,7 @@
 
 pub mod carried;
 pub mod changes;
+pub mod commit_words;
 pub mod integration;
 pub mod plan;
 pub mod queue;

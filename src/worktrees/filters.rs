@@ -132,6 +132,8 @@ enum FilterFailure {
     Words(#[from] shell_words::ParseError),
     #[error("the command is empty")]
     Empty,
+    #[error(transparent)]
+    NotOnPath(#[from] crate::platform::NotOnPath),
     #[error("cannot run {program}: {source}")]
     Spawn {
         program: String,
@@ -156,7 +158,10 @@ fn run_command(
 ) -> Result<Vec<u8>, FilterFailure> {
     let words = shell_words::split(command)?;
     let (program, args) = words.split_first().ok_or(FilterFailure::Empty)?;
-    let mut child = Command::new(program)
+    // The working tree is the child's folder: a bare name is never looked
+    // up there (a `./git-lfs` a department committed).
+    let program_file = crate::platform::program_path(Path::new(program))?;
+    let mut child = Command::new(program_file)
         .args(args.iter().map(|a| a.replace("%f", path)))
         .current_dir(workdir)
         .stdin(Stdio::piped())

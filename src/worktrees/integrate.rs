@@ -177,7 +177,8 @@ pub fn merge_commit(
         MergeStyle::Squash => vec![&ours],
         MergeStyle::History => vec![&ours, &theirs],
     };
-    let id = git.commit(None, &me, &me, message, &tree, &parents)?;
+    // Signed when the user's configuration says so, or refused in words.
+    let id = super::signing::commit_as_user(&git, &me, message, &tree, &parents)?;
     Ok(id.to_string())
 }
 

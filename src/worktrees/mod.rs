@@ -40,6 +40,7 @@ pub mod list;
 pub mod populate;
 mod prune;
 pub mod record;
+pub mod signing;
 pub mod tree_writer;
 
 pub use prune::prune;

@@ -1468,3 +1468,227 @@ async fn a_pull_request_refuses_what_apply_and_merge_refuse_before_anything_is_p
         launcher.terminate();
     }
 }
+
+/// Writes an executable shell script.
+#[cfg(unix)]
+fn script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Issue 48, item 7: a `gh` and a `git-lfs` an agent wrote in the
+/// repository's root, with PATH holding `.` and an empty entry (the current
+/// folder) before the real folders and the launcher run from that root:
+/// neither ever runs. The pull request says there is no token (no planted
+/// `gh` chose one); Apply runs the user's `lfs` filter from PATH's absolute
+/// folders only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gh_or_filter_driver_in_the_current_folder_never_runs_through_a_relative_path_entry() {
+    let w = World::new("", true).await;
+    let root = w.repo.path.clone();
+    std::fs::write(root.join(".gitattributes"), "*.bin filter=lfs\n").unwrap();
+    commit_all(&root, "lfs attributes");
+    w.push_base();
+    let git = git2::Repository::open(&root).unwrap();
+    let mut config = git.config().unwrap();
+    config
+        .set_str("filter.lfs.smudge", "git-lfs smudge -- %f")
+        .unwrap();
+    // Planted where the launcher works, kept out of the user's status.
+    let ran = w.repo.root.join("planted-ran");
+    script(
+        &root.join("gh"),
+        &format!(
+            "#!/bin/sh\necho gh >> '{}'\necho ghp_PLANTED0TOKEN0abcdef\n",
+            ran.display()
+        ),
+    );
+    script(
+        &root.join("git-lfs"),
+        &format!("#!/bin/sh\necho git-lfs >> '{}'\ncat\n", ran.display()),
+    );
+    std::fs::write(root.join(".git/info/exclude"), "/gh\n/git-lfs\n").unwrap();
+
+    let path = format!(":.:{}", std::env::var("PATH").unwrap());
+    let mut cmd = base_command();
+    cmd.args(["serve", "--repo"])
+        .arg(&root)
+        .args(["--port", "0"])
+        .current_dir(&root)
+        .env("PATH", &path);
+    for name in [
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+    ] {
+        cmd.env_remove(name);
+    }
+    let mut launcher = spawn_until_ready(cmd);
+    let api = launcher.api.clone();
+    let z = plan(
+        &api,
+        vec![assignment(
+            "add data",
+            &[("data.bin", "department-data")],
+            "Added data",
+        )],
+    )
+    .await;
+    let d = recorded(&api, &z, 1).await.remove(0);
+    let id = id_of(&d);
+
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_ne!(code, StatusCode::OK, "{answer}");
+    let e = answer["error"].as_str().unwrap_or_default();
+    assert!(e.contains("no token for the forge"), "{answer}");
+    assert!(
+        w.forge.seen().is_empty(),
+        "nothing asked the forge without a token"
+    );
+
+    let (code, answer) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("data.bin")).unwrap(),
+        "department-data"
+    );
+    assert!(
+        !ran.exists(),
+        "a planted program ran: {}",
+        std::fs::read_to_string(&ran).unwrap_or_default()
+    );
+    launcher.terminate();
+}
+
+/// Every file under `root` (recursively) whose bytes hold any of `needles`.
+fn files_holding(root: &Path, needles: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(path);
+            } else if kind.is_file() {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes);
+                if needles.iter().any(|n| text.contains(n)) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Issue 48, item 3: with `GITHUB_TOKEN` and `GH_TOKEN` set, the forge
+/// answers a failing check whose title holds one, a commit status whose
+/// description holds the other (one split by a colour escape), and a job log
+/// holding both, one split by a colour escape. Neither token reaches
+/// `/api/status`, `/api/changes`, any file of the state folder (the
+/// database, its journal, the prompts and transcripts, the packets) or the
+/// worktrees, nor the turn the failure is sent back with; the masked words
+/// are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
+    const GH_TOKEN: &str = "gho_SECOND0forge0token0bbbbbbbbbbbbbbbbbbb";
+    let w = World::new("", true).await;
+    let mut launcher = w.launch_with(&[("GH_TOKEN", GH_TOKEN)]);
+    let api = launcher.api.clone();
+    let z = plan(
+        &api,
+        vec![assignment("edit a", &[("src/a.rs", "first")], "Edited a")],
+    )
+    .await;
+    let id = id_of(&recorded(&api, &z, 1).await.remove(0));
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let head = answer["workspace"]["pull_request"]["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (t1, t2) = TOKEN.split_at(15);
+    let (g1, g2) = GH_TOKEN.split_at(12);
+    let log = format!(
+        "2026-01-01T00:00:00.0000000Z running tests\n\
+         2026-01-01T00:00:01.0000000Z error: the env held \u{1b}[31m{t1}\u{1b}[1m{t2}\u{1b}[0m and {GH_TOKEN}\n\
+         2026-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+    );
+    w.forge
+        .set_check(&head, "test", "completed", Some("failure"), 77, Some(&log));
+    w.forge
+        .set_check_title(&head, "test", &format!("tests failed for {GH_TOKEN}"));
+    w.forge.set_status(
+        &head,
+        "zz-lint",
+        "failure",
+        &format!("lint saw {TOKEN} and \u{1b}[1m{g1}\u{1b}[0m{g2}"),
+    );
+    let s = wait_session(&api, &id, "both failures seen", |s| {
+        s["workspace"]["pull_request"]["checks"]
+            .as_array()
+            .is_some_and(|c| c.len() == 2)
+    })
+    .await;
+    let checks = &s["workspace"]["pull_request"]["checks"];
+    assert_eq!(checks[0]["summary"], "tests failed for ***", "{checks}");
+    assert_eq!(checks[1]["summary"], "lint saw *** and ***", "{checks}");
+
+    let sent = api
+        .post_ok("/api/send_back_failure", &json!({"session_id": id}))
+        .await;
+    let successor = sent["successor"].as_str().unwrap().to_string();
+    wait_session(&api, &successor, "reported again, in review", |s| {
+        s["workspace"]["state"] == "in_review"
+    })
+    .await;
+    let turn = prompt_of(&w.repo, &successor);
+    assert!(
+        turn.contains("It says: \"tests failed for ***\""),
+        "the check's title, masked: {turn}"
+    );
+    assert!(
+        turn.contains("error: the env held *** and ***"),
+        "the log, joined then masked: {turn}"
+    );
+
+    let tokens = [TOKEN, GH_TOKEN];
+    for path in [
+        "/api/status".to_string(),
+        format!("/api/changes?session_id={id}"),
+        format!("/api/changes?session_id={successor}"),
+    ] {
+        let (_, v): (_, Value) = api.get(&path).await;
+        let text = v.to_string();
+        assert!(
+            !tokens.iter().any(|t| text.contains(t)),
+            "{path} holds a token: {text}"
+        );
+    }
+    assert!(!tokens.iter().any(|t| turn.contains(t)), "{turn}");
+    launcher.terminate();
+    let state = w.repo.state_dir();
+    assert!(
+        state.join("codex_governance.db").is_file(),
+        "the database is where it is searched"
+    );
+    let leaked = files_holding(&state, &tokens);
+    assert!(leaked.is_empty(), "state files hold a token: {leaked:?}");
+    let worktrees = w.repo.root.join("repo.worktrees");
+    assert!(
+        worktrees.is_dir(),
+        "the worktrees are where they are searched"
+    );
+    let leaked = files_holding(&worktrees, &tokens);
+    assert!(leaked.is_empty(), "worktree files hold a token: {leaked:?}");
+}

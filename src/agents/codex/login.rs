@@ -18,7 +18,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// None when it is logged in, needs none (a provider of its own), or cannot
 /// be asked in time.
 pub fn login_problem(program: &Program) -> Option<String> {
-    let mut child = Command::new(&program.path)
+    let path = crate::platform::program_path(&program.path).ok()?;
+    let mut child = Command::new(path)
         .arg("app-server")
         .envs(program.env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "warn")

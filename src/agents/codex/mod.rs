@@ -69,7 +69,13 @@ pub enum VersionError {
 
 /// The installed Codex version, or why it cannot be told.
 pub fn installed_version(codex: &str) -> Result<(u32, u32, u32), VersionError> {
-    let out = std::process::Command::new(codex)
+    let program = crate::platform::program_path(std::path::Path::new(codex)).map_err(|e| {
+        VersionError::CannotRun {
+            codex: codex.to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, e),
+        }
+    })?;
+    let out = std::process::Command::new(program)
         .arg("--version")
         .output()
         .map_err(|source| VersionError::CannotRun {

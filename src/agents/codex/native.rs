@@ -46,13 +46,7 @@ fn on_path(command: &str) -> Option<PathBuf> {
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());
     }
-    let names: Vec<String> = crate::platform::PROGRAM_SUFFIXES
-        .iter()
-        .map(|ext| format!("{command}{ext}"))
-        .collect();
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
+    crate::platform::find_program(command)
 }
 
 /// The `@openai/codex` package folder a wrapper belongs to: the target of a

@@ -92,7 +92,11 @@ impl AppServer {
         let log =
             crate::files::open_own(spec.state_dir, &spec.log_path, crate::files::Access::Append)
                 .map_err(|e| CodexError::Io(format!("{}: {e}", spec.log_path.display())))?;
-        let mut cmd = tokio::process::Command::new(&spec.codex.path);
+        let program = crate::platform::program_path(&spec.codex.path).map_err(|e| {
+            endpoint.clean();
+            CodexError::Missing(e.to_string())
+        })?;
+        let mut cmd = tokio::process::Command::new(program);
         cmd.arg("app-server")
             .args(endpoint.listen_args())
             .current_dir(spec.cwd)

@@ -201,6 +201,16 @@ impl Forge {
         }
     }
 
+    /// Gives the check run `name` on `sha` the title `title` (its
+    /// `output.title`, which GitHub shows as the check's summary).
+    pub fn set_check_title(&self, sha: &str, name: &str, title: &str) {
+        let mut s = self.script.lock().unwrap();
+        let runs = s.check_runs.entry(sha.to_string()).or_default();
+        for run in runs.iter_mut().filter(|r| r["name"] == name) {
+            run["output"]["title"] = json!(title);
+        }
+    }
+
     /// Sets one commit status on `sha`.
     pub fn set_status(&self, sha: &str, context: &str, state: &str, description: &str) {
         let mut s = self.script.lock().unwrap();
