@@ -47,7 +47,10 @@ pub fn commented_defaults(repo: &Path) -> String {
     out.push_str(
         "\n# The launcher. backend: codex (Codex's app-server; the default command) or pty.\nlauncher:\n",
     );
-    out.push_str(&list("  agent_command", &default_agent_command()));
+    out.push_str(
+        "  # The agent program (the default needs no trust; another one asks before it runs).\n",
+    );
+    out.push_str(&list("  # agent_command", &default_agent_command()));
     out.push_str(
         "  max_departments: 2\n  max_zhongshu: 4\n  require_plan_confirmation: false\n  \
          # backend: codex\n",
@@ -113,6 +116,8 @@ mod tests {
         std::fs::write(dir.path().join(super::super::CONFIG_FILE), written).unwrap();
         let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        // Issue 49 item 3: what init writes is the user's own and asks nothing.
+        assert!(!loaded.trust.asks_anything(), "{:?}", loaded.trust.asks);
         // What init wrote is what loads: the defaults fitted to this
         // repository (without a file, the Python tool's apply instead).
         assert_eq!(

@@ -78,7 +78,12 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             meaning: meaning.to_string(),
         })
     };
-    if let Some(cmd) = &fl.agent_command {
+    // The built-in default (what `init` writes) is no one's choice but ours.
+    if let Some(cmd) = fl
+        .agent_command
+        .as_ref()
+        .filter(|c| **c != super::defaults::default_agent_command())
+    {
         ask(
             "agent_command",
             cmd.join(" "),
@@ -201,6 +206,10 @@ mod tests {
         let defaults = format!(
             "launcher:\n  terminal_shells: {:?}\n",
             super::super::defaults::default_terminal_shells()
+        );
+        let defaults = format!(
+            "{defaults}  agent_command: {:?}\n",
+            super::super::defaults::default_agent_command()
         );
         let (fl, _) = super::super::parse_file("f", &defaults).unwrap();
         assert!(!of(&fl.launcher.unwrap(), &fl.backends, defaults.as_bytes()).asks_anything());

@@ -290,3 +290,45 @@ async fn a_planner_focused_before_the_status_lists_it_is_the_selects_choice() {
     assert_eq!(d.value_of("#focus").await, json!("zhongshu-7"));
     d.quit().await;
 }
+
+/// Issue 49 item 13: a message raised while the drawer (or a maximised tile)
+/// is open is painted above it: at 1440x900 and 390x844 the element at a
+/// toast's centre is the toast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toast_raised_from_the_drawer_is_painted_above_it() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = InProcess::start(&repo).await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("toast-above-drawer-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    for (w, h) in [(1440, 900), (390, 844)] {
+        d.resize(w, h).await;
+        let on_top = d
+            .js(
+                "const drawer = document.getElementById('drawer');
+                 drawer.hidden = false;
+                 const t = document.createElement('div');
+                 t.className = 'toast toast-error';
+                 t.textContent = 'would conflict in README.md; nothing was changed';
+                 document.getElementById('toasts').appendChild(t);
+                 const r = t.getBoundingClientRect();
+                 const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                 const inDrawer = r.left < drawer.getBoundingClientRect().right
+                     && r.right > drawer.getBoundingClientRect().left;
+                 const answer = [at === t || t.contains(at), inDrawer];
+                 t.remove();
+                 drawer.hidden = true;
+                 return answer;",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            on_top,
+            json!([true, true]),
+            "at {w}x{h}: the toast over the drawer is seen"
+        );
+    }
+    d.quit().await;
+    launcher.stop().await;
+}
