@@ -181,6 +181,8 @@ struct FileLauncher {
     #[serde(default)]
     agent_network: Option<serde_yaml_ng::Value>,
     #[serde(default)]
+    agent_env: Option<Vec<String>>,
+    #[serde(default)]
     model_prices: Option<std::collections::BTreeMap<String, ModelPrice>>,
     #[serde(default)]
     isolation: Option<String>,

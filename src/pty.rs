@@ -39,6 +39,13 @@ pub struct SpawnSpec {
     pub transcript: Option<Transcript>,
 }
 
+/// Whether a program started in a PTY inherits the launcher's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inherit {
+    Launchers,
+    Nothing,
+}
+
 /// A transcript file: `path`, a launcher file in the state folder `root`
 /// (opened through [`crate::files::open_own`]: never through a link).
 #[derive(Debug, Clone)]
@@ -96,8 +103,20 @@ fn start_failure(program: &str, e: &anyhow::Error) -> anyhow::Error {
 }
 
 impl Pty {
-    /// Starts `spec.program` directly (no shell) in a new PTY and session.
+    /// Starts `spec.program` directly (no shell) in a new PTY and session,
+    /// with the launcher's environment and `spec.env`.
     pub fn spawn(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
+        Pty::start(spec, Inherit::Launchers)
+    }
+
+    /// Like [`Pty::spawn`], but the program's environment is `spec.env`
+    /// (and `TERM`) alone: nothing of the launcher's (an agent's, built from
+    /// an allowlist).
+    pub fn spawn_with_env_only(spec: SpawnSpec) -> anyhow::Result<Arc<Pty>> {
+        Pty::start(spec, Inherit::Nothing)
+    }
+
+    fn start(spec: SpawnSpec, inherit: Inherit) -> anyhow::Result<Arc<Pty>> {
         // Before the program starts: a transcript that cannot be opened (a
         // planted link) leaves no process behind.
         let log = match &spec.transcript {
@@ -121,6 +140,9 @@ impl Pty {
         let mut cmd = CommandBuilder::new(&launch.program);
         cmd.args(&launch.args);
         cmd.cwd(&spec.cwd);
+        if inherit == Inherit::Nothing {
+            cmd.env_clear();
+        }
         cmd.env("TERM", "xterm-256color");
         for (k, v) in &spec.env {
             cmd.env(k, v);

@@ -48,7 +48,9 @@ pub struct AgentSpec {
     pub prompt_path: PathBuf,
     /// The first thing the agent is asked (none when resuming).
     pub first_turn: Option<String>,
-    /// Variables for the agent's processes and its shell commands.
+    /// The whole environment of the agent's processes and shell commands
+    /// (built from an allowlist: `policy::agent_env`); a backend adds
+    /// nothing of the launcher's.
     pub env: Vec<(String, String)>,
     /// The agent's terminal output goes here.
     pub log_path: PathBuf,

@@ -55,7 +55,8 @@ impl AgentBackend for PtyBackend {
             let (program, args) = argv
                 .split_first()
                 .ok_or_else(|| AgentError::Missing("launcher.agent_command is empty".into()))?;
-            let pty = Pty::spawn(SpawnSpec {
+            // Its environment is the launcher's allowlist (`spec.env`) alone.
+            let pty = Pty::spawn_with_env_only(SpawnSpec {
                 program: program.clone(),
                 args: args.to_vec(),
                 cwd: spec.cwd.clone(),

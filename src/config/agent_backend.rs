@@ -1,6 +1,7 @@
 //! How agents are driven: which backend (Codex's app-server for the default
 //! command, else any command in a plain PTY), whether their sandbox reaches
-//! the network, and the backend's own settings. Those are the backend's to
+//! the network, which of the user's environment variables they get besides
+//! the allowlist (`policy::agent_env`), and the backend's own settings. Those are the backend's to
 //! parse and check (`agents::settings`): this module hands them its words
 //! and names none of them. Kept apart from the rest of the configuration
 //! because only the session backends read it.
@@ -17,6 +18,9 @@ pub struct AgentSettings {
     pub backend: BackendSettings,
     /// Whether sandboxed agents' commands may use the network (loopback included).
     pub agent_network: bool,
+    /// The user's variables agents get besides the allowlist
+    /// (`launcher.agent_env`): names, or prefixes ending in `*`.
+    pub agent_env: Vec<String>,
 }
 
 /// The file's words for the agents.
@@ -24,6 +28,7 @@ pub struct AgentSettings {
 pub struct FileWords {
     pub backend: Option<String>,
     pub agent_network: Option<serde_yaml_ng::Value>,
+    pub agent_env: Option<Vec<String>>,
     /// The `launcher:` words only the backends know.
     pub backends: BackendWords,
 }
@@ -38,6 +43,7 @@ pub fn resolve(
     let FileWords {
         backend,
         agent_network,
+        agent_env,
         backends,
     } = words;
     let backend = match env
@@ -57,11 +63,13 @@ pub fn resolve(
         })?,
     };
     let agent_network = network(file, agent_network.as_ref(), env)?;
+    let agent_env = environment_names(file, agent_env, env)?;
     let backend =
         BackendSettings::resolve(backend, backends, env).map_err(|e| backend_error(file, e))?;
     Ok(AgentSettings {
         backend,
         agent_network,
+        agent_env,
     })
 }
 
@@ -104,6 +112,72 @@ fn network(
             })?,
         },
     })
+}
+
+/// The variables agents get besides the allowlist: the environment's list
+/// (`CODEX_GOVERNANCE_AGENT_ENV`, separated by commas or spaces), else the
+/// file's; each a name or a prefix ending in `*`.
+fn environment_names(
+    file: &str,
+    agent_env: Option<Vec<String>>,
+    env: &Env,
+) -> Result<Vec<String>, ConfigError> {
+    const NAME: &str = "CODEX_GOVERNANCE_AGENT_ENV";
+    if let Some(v) = env.get(NAME) {
+        let names: Vec<String> = v
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        return match names.iter().find_map(|n| bad_variable_name(n)) {
+            Some(message) => Err(ConfigError::Env {
+                name: NAME.into(),
+                value: v.clone(),
+                message,
+            }),
+            None => Ok(names),
+        };
+    }
+    let names: Vec<String> = agent_env
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .collect();
+    match names.iter().find_map(|n| bad_variable_name(n)) {
+        Some(message) => Err(ConfigError::Invalid {
+            file: file.to_string(),
+            key: "launcher.agent_env".into(),
+            message,
+        }),
+        None => Ok(names),
+    }
+}
+
+/// Why `name` cannot be named in `launcher.agent_env`, if it cannot: it
+/// names no variable, or one of the launcher's own (it sets an agent's
+/// itself; `policy::agent_env` never passes the environment's).
+fn bad_variable_name(name: &str) -> Option<String> {
+    const OWN: &str = "CODEX_GOVERNANCE_";
+    let bare = name.strip_suffix('*').unwrap_or(name);
+    if bare.is_empty() {
+        return Some(format!(
+            "{name:?} names no variable (a prefix ending in * needs at least one character)"
+        ));
+    }
+    if bare.contains(['=', '*', '\0']) || bare.chars().any(char::is_whitespace) {
+        return Some(format!(
+            "{name:?} is not a variable name (a * may only end a prefix)"
+        ));
+    }
+    if bare
+        .get(..OWN.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(OWN))
+    {
+        return Some(format!(
+            "{name:?}: the launcher sets its own {OWN}* variables for each agent"
+        ));
+    }
+    None
 }
 
 /// `on`/`off`, `true`/`false`, `yes`/`no` (YAML reads some of them as booleans).
@@ -180,6 +254,60 @@ mod tests {
         ];
         for (refusal, said) in cases {
             assert_eq!(backend_error("g.yaml", refusal).to_string(), said);
+        }
+    }
+
+    #[test]
+    fn agent_env_names_variables_or_prefixes_and_the_environment_wins() {
+        let env = Env::new();
+        let b = resolve("f", FileWords::default(), true, &env).unwrap();
+        assert!(b.agent_env.is_empty(), "nothing beyond the allowlist");
+        let words = || FileWords {
+            agent_env: Some(vec!["MY_NAMED_VAR".into(), " NPM_CONFIG_* ".into()]),
+            ..FileWords::default()
+        };
+        let b = resolve("f", words(), true, &env).unwrap();
+        assert_eq!(b.agent_env, ["MY_NAMED_VAR", "NPM_CONFIG_*"]);
+        let mut env = Env::new();
+        env.insert("CODEX_GOVERNANCE_AGENT_ENV".into(), "A, B C".into());
+        let b = resolve("f", words(), true, &env).unwrap();
+        assert_eq!(b.agent_env, ["A", "B", "C"]);
+        let bad = FileWords {
+            agent_env: Some(vec!["CODEX_GOVERNANCE_TOKEN".into()]),
+            ..FileWords::default()
+        };
+        let e = resolve("g.yaml", bad, true, &Env::new()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("g.yaml: launcher.agent_env: "),
+            "{e}"
+        );
+        env.insert("CODEX_GOVERNANCE_AGENT_ENV".into(), "A=B".into());
+        let e = resolve("g.yaml", words(), true, &env).unwrap_err();
+        assert!(e.to_string().contains("CODEX_GOVERNANCE_AGENT_ENV"), "{e}");
+    }
+
+    #[test]
+    fn names_that_name_nothing_or_the_launchers_own_are_refused() {
+        for bad in [
+            "",
+            "*",
+            "A=B",
+            "A*B",
+            "A B",
+            "CODEX_GOVERNANCE_TOKEN",
+            "codex_governance_*",
+        ] {
+            assert!(bad_variable_name(bad).is_some(), "{bad:?} passed");
+        }
+        // A prefix that covers the launcher's own still passes none of them.
+        for good in [
+            "MY_NAMED_VAR",
+            "NPM_CONFIG_*",
+            "ProgramFiles(x86)",
+            "CODEX_HOME",
+            "CODEX_*",
+        ] {
+            assert_eq!(bad_variable_name(good), None, "{good:?}");
         }
     }
 

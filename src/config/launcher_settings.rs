@@ -51,6 +51,7 @@ pub(super) fn resolve(
         agent_backend::FileWords {
             backend: fl.backend.clone(),
             agent_network: fl.agent_network.clone(),
+            agent_env: fl.agent_env.clone(),
             backends,
         },
         agent_command == default_agent_command(),

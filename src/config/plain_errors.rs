@@ -29,6 +29,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "terminal_shells",
             "backend",
             "agent_network",
+            "agent_env",
             "model_prices",
             "quota_reserve_percent",
             "plan_budget_usd",

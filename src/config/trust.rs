@@ -1,11 +1,11 @@
 //! What a repository's own `governance.yaml` sets that the user must agree
 //! to before it runs: a cloned repository is someone else's file. An agent
 //! command of its choosing, a looser sandbox (the PTY backend, the network,
-//! approvals `never`, a shared working tree) or integration without asking
-//! is listed here; the launcher asks before the first session, once per
-//! version of the file (its SHA-256), and remembers the answer outside the
-//! repository (`crate::trust_store`). The same settings from the user's own
-//! environment need no asking.
+//! your environment's variables, approvals `never`, a shared working tree)
+//! or integration without asking is listed here; the launcher asks before
+//! the first session, once per version of the file (its SHA-256), and
+//! remembers the answer outside the repository (`crate::trust_store`). The
+//! same settings from the user's own environment need no asking.
 
 use serde::Serialize;
 use sha2::Digest;
@@ -112,6 +112,13 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             );
         }
     }
+    if let Some(names) = fl.agent_env.as_ref().filter(|n| !n.is_empty()) {
+        ask(
+            "agent_env",
+            names.join(", "),
+            "agents get these variables of your environment, whatever secrets they hold",
+        );
+    }
     for a in backend(Risk::Sandbox) {
         ask(a.key, a.value.clone(), a.meaning);
     }
@@ -179,6 +186,28 @@ mod tests {
         let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n  pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    base: main\n";
         let (fl, _) = super::super::parse_file("f", calm).unwrap();
         assert!(!of(&fl.launcher.unwrap(), &fl.backends, calm.as_bytes()).asks_anything());
+    }
+
+    /// Issue 48 item 11: a cloned file naming variables would hand the
+    /// user's secrets to every agent; the ask lists the names.
+    #[test]
+    fn a_cloned_file_naming_environment_variables_asks_for_trust() {
+        let text = "launcher:\n  agent_env: [AWS_SECRET_ACCESS_KEY, NPM_*]\n";
+        let (fl, _) = super::super::parse_file("f", text).unwrap();
+        let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
+        let asks: Vec<(&str, &str)> = t
+            .asks
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            asks,
+            [("launcher.agent_env", "AWS_SECRET_ACCESS_KEY, NPM_*")]
+        );
+        assert!(t.asks[0].meaning.contains("secrets"), "{:?}", t.asks[0]);
+        let none = "launcher:\n  agent_env: []\n";
+        let (fl, _) = super::super::parse_file("f", none).unwrap();
+        assert!(!of(&fl.launcher.unwrap(), &fl.backends, none.as_bytes()).asks_anything());
     }
 
     /// Issue 48 items 4 and 10: where the forge's token goes, where the work

@@ -139,6 +139,10 @@ pub fn symlink_for_tests(target: impl AsRef<Path>, link: impl AsRef<Path>) -> st
     }
 }
 
+/// Whether agents need Windows' system variables and environment names
+/// ignore case (`policy::agent_env`).
+pub const WINDOWS_ENVIRONMENT: bool = cfg!(windows);
+
 /// The user's own configuration folder (`$XDG_CONFIG_HOME`, else
 /// `~/.config`; `%APPDATA%` on Windows): outside every repository.
 pub fn user_config_dir(

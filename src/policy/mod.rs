@@ -7,10 +7,13 @@
 //! speak for a department ([`report`]), which departments and risk rules a
 //! changed path meets ([`routing`]), and what a department's actual changes
 //! say against its mandate (scope, claim, risk) and whether they may be
-//! integrated ([`changes`]), and what no way back in may carry ([`carried`]). Every rule is a pure function over typed inputs:
-//! the services gather the facts (the store, Git, the configuration) and ask
+//! integrated ([`changes`]), what no way back in may carry ([`carried`]),
+//! and which of the user's environment variables an agent gets
+//! ([`agent_env`]). Every rule is a pure function over typed inputs: the
+//! services gather the facts (the store, Git, the configuration) and ask
 //! here. Nothing in this module does I/O.
 
+pub mod agent_env;
 pub mod carried;
 pub mod changes;
 pub mod commit_words;

@@ -193,3 +193,74 @@ async fn a_department_writes_outside_its_worktree_and_is_refused(
     assert!(!planted.exists(), "{}", planted.display());
     c
 }
+
+/// `env` output as a map of the variables it lists.
+fn env_vars(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .collect()
+}
+
+/// Issue 48 item 11: the launcher holds a secret and a variable the user
+/// named in `launcher.agent_env`; a planner's and a department's commands
+/// (and every process their sandbox shows them) get the named one and PATH,
+/// never the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_agents_commands_get_the_allowlist_and_the_named_variables_but_no_secret() {
+    let c = Scenario::codex()
+        .launcher("  agent_env: [MY_NAMED_VAR]\n")
+        .env("MY_SECRET_TOKEN", "secret-value-48")
+        .env("MY_NAMED_VAR", "named-value-48")
+        .committed()
+        .start()
+        .await;
+    // Every process the sandbox lets the command see, and what each holds.
+    let probe = "env; echo ' PROCS-WITH-SECRET='$(cat /proc/[0-9]*/environ 2>/dev/null \
+                 | tr '\\0' '\\n' | grep -c secret-value-48)";
+    c.server
+        .on("You are Zhongshu", vec![exec("call_env_planner", probe)]);
+    c.server.on(
+        "call_env_planner",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department",
+                   "assignments": [{"department": "zhilibu", "task": "Write NOTES.md",
+                                    "files": ["NOTES.md"]}]}),
+        )],
+    );
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_env_department", probe)],
+    );
+    c.server.on(
+        "call_env_department",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "done", "changed_files": []}),
+        )],
+    );
+    let mut c = c;
+    c.api().start_zhongshu("Plan one change").await;
+    for (who, call) in [
+        ("planner", "call_env_planner"),
+        ("department", "call_env_department"),
+    ] {
+        let out = c.output(call).await;
+        let vars = env_vars(&out);
+        println!("[{who} env] {:?}", vars.keys().collect::<Vec<_>>());
+        assert!(!out.contains("MY_SECRET_TOKEN"), "{who}: {out}");
+        assert!(out.contains("PROCS-WITH-SECRET=0"), "{who}: {out}");
+        assert_eq!(
+            vars.get("MY_NAMED_VAR").map(String::as_str),
+            Some("named-value-48"),
+            "{who}: {out}"
+        );
+        assert!(vars.contains_key("PATH"), "{who}: {out}");
+        assert!(!vars.contains_key("SCRIPTED_API_KEY"), "{who}: {out}");
+    }
+    c.output("call_report").await;
+    c.stop().await;
+}

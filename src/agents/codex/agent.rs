@@ -39,7 +39,8 @@ pub struct ThreadSpec {
     pub instructions: String,
     /// Shown in Codex's thread list and needed before the TUI can attach.
     pub name: String,
-    /// Variables for the agent's shell commands (PATH survives Codex's login shell).
+    /// The agent's commands' whole environment: nothing of Codex's own
+    /// (the app-server keeps the user's, its provider's key among them).
     pub shell_env: Vec<(String, String)>,
     /// The launcher's functions (a new thread only: a resumed one keeps its own).
     pub tools: Vec<ToolSpec>,
@@ -209,7 +210,9 @@ impl CodexAgent {
                 }},
                 // A login shell would reset PATH (Debian's /etc/profile).
                 "allow_login_shell": false,
-                "shell_environment_policy": {"set": set},
+                // The agent's commands (and the sandbox's helpers) get
+                // `shell_env` alone, not the app-server's environment.
+                "shell_environment_policy": {"inherit": "none", "set": set},
             },
         });
         let config = params["config"].as_object_mut().expect("an object");

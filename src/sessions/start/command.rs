@@ -1,4 +1,6 @@
-//! The environment every agent gets (SPEC 6), and where the launcher binary is.
+//! The environment every agent gets (SPEC 6): what passes of the user's
+//! (`policy::agent_env`: an allowlist and `launcher.agent_env`), then the
+//! launcher's own variables for it; and where the launcher binary is.
 
 use std::path::{Path, PathBuf};
 
@@ -6,6 +8,7 @@ use super::{workspace, Starter};
 use crate::agents::{Channel, Sandbox};
 use crate::credentials::Grant;
 use crate::model::{Session, SessionKind};
+use crate::policy::agent_env;
 
 /// The environment every agent gets (SPEC 6): the URL and token only for
 /// agents that report over the API.
@@ -60,9 +63,12 @@ impl AgentEnv<'_> {
 }
 
 impl Starter<'_> {
-    /// The agent's environment: who it is, and, where it reports over the API,
-    /// the launcher's URL and a new token of its own. Agents with tools get no
-    /// token (they reach the launcher only through their tools).
+    /// The agent's whole environment: the launcher's variables that pass
+    /// the allowlist and `launcher.agent_env`, then who it is, its PATH and
+    /// temporary folder, and, where it reports over the API, the launcher's
+    /// URL and a new token of its own. Agents with tools get no token (they
+    /// reach the launcher only through their tools). Its backend gives it
+    /// nothing else of the launcher's environment.
     pub(in crate::sessions) fn agent_env(&self, session: &Session) -> Vec<(String, String)> {
         let id = session.id.as_str();
         let kind = session.session_kind();
@@ -104,7 +110,19 @@ impl Starter<'_> {
         for name in ["TMPDIR", "TMP", "TEMP"] {
             vars.push((name.into(), temp.clone()));
         }
-        vars
+        let launchers = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let system = if crate::platform::WINDOWS_ENVIRONMENT {
+            agent_env::System::Windows
+        } else {
+            agent_env::System::Unix
+        };
+        agent_env::for_agent(
+            launchers,
+            &self.ctx.config.launcher.agent.agent_env,
+            system,
+            vars,
+        )
     }
 
     /// What a sandboxed agent may touch: its working folder (a department's

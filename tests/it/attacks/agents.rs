@@ -1,7 +1,10 @@
 //! Issue 23, what agents can do with what they are given: the developer's URL
 //! asked for from inside an agent session, and department text posing as the
-//! launcher in what the Zhongshu is told. (The sandbox's side, with the real
-//! Codex, is in `tests/it/codex.rs`.)
+//! launcher in what the Zhongshu is told; and (issue 48, item 11) what of
+//! the user's environment a PTY agent gets. (The sandbox's side, with the
+//! real Codex, is in `tests/it/codex.rs` and `tests/it/codex_confined.rs`.)
+
+use std::collections::BTreeMap;
 
 use serde_json::json;
 
@@ -159,4 +162,52 @@ async fn a_report_hard_linked_from_outside_the_mailbox_is_rejected() {
     let s = api.session(&d).await;
     assert_ne!(s["report_status"], "reported", "{s}");
     server.stop().await;
+}
+
+/// Issue 48 item 11: a PTY agent's environment is built from an allowlist.
+/// Its launcher holds a secret and a variable the user named in
+/// `launcher.agent_env`; the agent (a shell dumping `env`, then the fake
+/// agent) gets the named one, PATH and HOME, and never the secret.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pty_agent_gets_the_allowlist_and_the_named_variables_but_no_secret() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let dump = repo.files.join("agent.env");
+    let prelude = format!("env > '{}'; exec \"$0\" \"$@\"", dump.display());
+    let mut command = vec!["/bin/sh".to_string(), "-c".into(), prelude];
+    command.extend(TestRepo::agent_command(&RepoOptions::default()));
+    repo.write_config(&RepoOptions {
+        agent_command: Some(command),
+        ..Default::default()
+    });
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str("  agent_env: [MY_NAMED_VAR]\n");
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "initial");
+    let env = [
+        ("MY_SECRET_TOKEN", "secret-value-48"),
+        ("MY_NAMED_VAR", "named-value-48"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let id = launcher.api.start_zhongshu("plan one change").await;
+    let text = wait_until("the agent's environment", PATIENCE, || async {
+        std::fs::read_to_string(&dump)
+            .ok()
+            .filter(|t| t.contains("CODEX_GOVERNANCE_SESSION_ID="))
+    })
+    .await;
+    let vars: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    say(
+        "a PTY agent's environment, its launcher holding MY_SECRET_TOKEN",
+        format!("{:?}", vars.keys().collect::<Vec<_>>()),
+    );
+    assert!(!text.contains("secret-value-48"), "{text}");
+    assert_eq!(vars.get("MY_NAMED_VAR"), Some(&"named-value-48"), "{text}");
+    assert_eq!(vars.get("CODEX_GOVERNANCE_SESSION_ID"), Some(&id.as_str()));
+    for needed in ["PATH", "HOME"] {
+        assert!(vars.contains_key(needed), "{needed}: {text}");
+    }
+    launcher.terminate();
 }
