@@ -110,8 +110,7 @@ impl Store {
         // A state folder given through a link (its owner checked at start:
         // `private_state`) is the folder it names: SQLite opens without
         // following links, so it is handed the resolved path.
-        let resolved = state_dir
-            .canonicalize()
+        let resolved = dunce::canonicalize(state_dir)
             .map_err(|e| anyhow::anyhow!("the state folder {}: {e}", state_dir.display()))?;
         let state_dir = resolved.as_path();
         let db_path = state_dir.join(DB_FILE);

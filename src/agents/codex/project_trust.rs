@@ -89,10 +89,11 @@ pub fn untrusted_override(keys: &[String]) -> String {
     format!("projects={{{}}}", entries.join(","))
 }
 
-/// Codex compares keys case-insensitively on Windows.
+/// Codex compares keys case-insensitively on Windows, where libgit2 names
+/// folders with `/` and Windows with `\`.
 fn normalized(key: &str) -> String {
     if cfg!(windows) {
-        key.to_ascii_lowercase()
+        key.to_ascii_lowercase().replace('/', "\\")
     } else {
         key.to_string()
     }
@@ -114,12 +115,9 @@ mod tests {
         let wt = dunce::canonicalize(dir.path()).unwrap().join("wt");
         repo.worktree("wt", &wt, None).unwrap();
         let keys = lookup_keys(&wt);
-        assert_eq!(
-            keys,
-            [wt.display().to_string(), root.display().to_string()],
-            "{keys:?}"
-        );
-        assert_eq!(lookup_keys(&root), [root.display().to_string()]);
+        let key = |p: &Path| normalized(&p.display().to_string());
+        assert_eq!(keys, [key(&wt), key(&root)], "{keys:?}");
+        assert_eq!(lookup_keys(&root), [key(&root)]);
     }
 
     #[test]
