@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn the_first_key_named_decides() {
-        let keys = vec!["/w/dept".to_string(), "/w/repo".to_string()];
+        // As lookup_keys gives them (Windows: lower case, `\`).
+        let keys = vec![normalized("/w/dept"), normalized("/w/repo")];
         let trusted = json!({"trust_level": "trusted"});
         let untrusted = json!({"trust_level": "untrusted"});
         assert!(user_trusts(&json!({"/w/repo": trusted}), &keys));
