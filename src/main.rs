@@ -553,7 +553,10 @@ fn serve(mut args: ServeArgs) -> ExitCode {
         };
         println!("codex-governance listening on {}", running.dashboard_url());
         wait_for_stop_signal().await;
-        eprintln!("codex-governance: stopping (terminating sessions, saving state)");
+        eprintln!(
+            "codex-governance: stopping (sessions with a thread are suspended and resume at the \
+             next start, the others end; the state is saved)"
+        );
         running.stop().await;
         ExitCode::SUCCESS
     })

@@ -330,13 +330,17 @@ impl Launcher {
 
     /// *Check again*: asks the backend anew (Codex installed since, logged in
     /// since), keeps the answer and tells the pages; returns it.
-    pub async fn recheck_backend(&self) -> Vec<String> {
+    /// Sessions suspended while it could not start resume now.
+    pub async fn recheck_backend(self: &Arc<Self>) -> Vec<String> {
         let problems = self.sessions.backend().problems().await;
         *self.backend_problems.write().unwrap() = Some(problems.clone());
         self.ctx.store.notify(
             "agents_checked",
             serde_json::json!({ "problems": problems }),
         );
+        if problems.is_empty() && !self.resumable.lock().unwrap().is_empty() {
+            self.resume_sessions().await;
+        }
         problems
     }
 
@@ -366,13 +370,28 @@ impl Launcher {
         clock.start(&self.ctx, rx, self.stopping.subscribe());
     }
 
-    /// Resumes the conversations of the previous run; one that cannot resume
-    /// ends its session as a restart always did (a department's fallback
-    /// result follows).
+    /// Resumes the conversations of the previous run. While the agent program
+    /// cannot start (Codex missing, not logged in), they stay suspended, each
+    /// saying what it waits for, and are tried again on *Check again* and at
+    /// every later start, on the same thread: no fallback result, no failed
+    /// plan. One that cannot resume otherwise ends its session as a restart
+    /// always did (a department's fallback result follows).
     async fn resume_sessions(self: &Arc<Self>) {
         let ids = std::mem::take(&mut *self.resumable.lock().unwrap());
+        let mut waiting = Vec::new();
+        let mut unavailable: Option<String> = None;
         for id in ids {
+            if unavailable.is_some() {
+                waiting.push(id);
+                continue;
+            }
             if let Err(e) = self.sessions.resume_agent(&id).await {
+                let problems = self.sessions.backend().problems().await;
+                if !problems.is_empty() {
+                    unavailable = Some(problems.join(" "));
+                    waiting.push(id);
+                    continue;
+                }
                 tracing::warn!("cannot resume {id}: {e}");
                 self.ctx
                     .store
@@ -382,6 +401,10 @@ impl Launcher {
                     });
                 self.sessions.live.end_unresumable(&id).await;
             }
+        }
+        if let Some(why) = unavailable {
+            self.sessions.wait_for_agent(&waiting, &why);
+            *self.resumable.lock().unwrap() = waiting;
         }
     }
 

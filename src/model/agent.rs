@@ -14,7 +14,7 @@ word_enum!(
 );
 word_enum!(
     /// Why an agent needs the user.
-    AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit" }
+    AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit", Backend => "backend" }
 );
 word_enum!(
     /// What an approval request asks for.

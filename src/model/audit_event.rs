@@ -148,6 +148,13 @@ pub enum AuditEvent {
         session_id: String,
         error: String,
     },
+    /// A session that could not resume because its agent program cannot
+    /// start (Codex missing): it stays suspended and resumes on Check again
+    /// or at a later start.
+    SessionWaitingForAgent {
+        session_id: String,
+        reason: String,
+    },
     SessionInput {
         session_id: String,
         chars: usize,

@@ -57,6 +57,18 @@ pub fn plain_state(s: &Session) -> PlainState {
     } else if s.is_running() {
         match s.agent.agent_state {
             // A conversation that exists and is starting is coming back.
+            // Suspended: its agent program cannot start now (Codex missing).
+            AgentState::Starting
+                if s.agent.attention.as_ref().map(|a| a.kind)
+                    == Some(crate::model::AttentionKind::Backend) =>
+            {
+                let why = s.agent.attention.as_ref().map(|a| a.text.clone());
+                return PlainState {
+                    state: StateWord::Starting,
+                    state_text: "suspended".to_string(),
+                    state_reason: why,
+                };
+            }
             AgentState::Starting if s.agent.thread_id.is_some() => {
                 (StateWord::Starting, "resuming".to_string())
             }

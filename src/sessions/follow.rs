@@ -116,6 +116,31 @@ impl Sessions {
         }
     }
 
+    /// Sessions of the previous run whose agent program cannot start now:
+    /// suspended (their slots and places kept), each saying what it waits
+    /// for, audited once each.
+    pub fn wait_for_agent(&self, ids: &[String], why: &str) {
+        let text = format!("waiting for its agent program: {why}");
+        let saved = self.ctx.store.update(|tx| {
+            for id in ids {
+                if let Some(x) = tx.session_mut(id) {
+                    x.agent.agent_state = AgentState::Starting;
+                    x.agent.attention = Some(crate::model::Attention {
+                        kind: crate::model::AttentionKind::Backend,
+                        text: text.clone(),
+                    });
+                }
+                tx.audit(AuditEvent::SessionWaitingForAgent {
+                    session_id: id.clone(),
+                    reason: why.to_string(),
+                });
+            }
+        });
+        if let Err(e) = saved {
+            tracing::error!("recording the sessions waiting for their agent: {e}");
+        }
+    }
+
     /// After a launcher restart: the session's conversation resumes with new
     /// processes; the session keeps its slot and place in the plan.
     pub async fn resume_agent(self: &Arc<Self>, id: &str) -> LResult<()> {

@@ -10,7 +10,7 @@ let modelKey = "";
 
 function renderStats(st) {
   const items = [
-    ["planners running", st.active_zhongshu_sessions || 0],
+    [(st.active_zhongshu_sessions || 0) === 1 ? "planner running" : "planners running", st.active_zhongshu_sessions || 0],
     ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
     ["queued", st.queued_count || 0],
   ];
@@ -117,7 +117,8 @@ function renderAgentsBanner(agents) {
   }
 }
 
-async function checkAgents(button) {
+/** *Check again*: asks the backend anew (sessions waiting for it resume). */
+export async function checkAgents(button) {
   button.disabled = true;
   button.textContent = "Checking…";
   try {

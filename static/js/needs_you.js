@@ -22,6 +22,7 @@ import { confirmationItems } from "./confirmations.js";
 import { retry, retryable } from "./control.js";
 import { syncChildren } from "./dom.js";
 import { sentences } from "./format.js";
+import { checkAgents } from "./header.js";
 import { reviewPlan } from "./plan_dialog.js";
 import * as store from "./store.js";
 import { queueItem } from "./review_queue.js";
@@ -80,11 +81,16 @@ function itemsOf(status) {
   const sessions = status.sessions || [];
   const running = new Set(sessions.filter(store.isRunning).map((s) => s.id));
   const items = [];
+  const suspended = [];
   for (const s of sessions) {
     if (s.session_kind === "zhongshu" && s.plan_status === "awaiting_confirmation") {
       items.push(planItem(s));
     }
     const attention = s.attention;
+    if (attention && attention.kind === "backend") {
+      suspended.push(s);
+      continue;
+    }
     if (s.status === "running" && s.state === "needs_you" && attention && attention.kind !== "approval") {
       items.push({
         key: `attention:${s.id}:${attention.kind}:${attention.text}`,
@@ -116,6 +122,7 @@ function itemsOf(status) {
       });
     }
   }
+  if (suspended.length) items.push(suspendedItem(suspended));
   items.push(...confirmationItems(sessions, title, showSession));
   items.push(...worktreeItems(sessions, title, showSession));
   const queue = queueItem();
@@ -123,6 +130,20 @@ function itemsOf(status) {
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** One item for every session suspended while its agent program cannot start. */
+function suspendedItem(suspended) {
+  const n = suspended.length;
+  return {
+    key: `suspended:${suspended.map((s) => s.id).join(",")}`,
+    at: suspended[0].last_activity_at || suspended[0].started_at,
+    kind: "suspended",
+    text: `${n === 1 ? title(suspended[0]) : `${n} sessions`} suspended: ${n === 1 ? "it resumes" : "they resume"} on the same conversation once the agent program starts`,
+    detail: sentences(suspended[0].attention.text, "Nothing is lost meanwhile"),
+    session: suspended[0].id,
+    actions: [button("Check again", "primary", (ev) => checkAgents(ev.target), { action: "check-agents" })],
+  };
 }
 
 /** What the planner is asked when its turn ended without a plan. */

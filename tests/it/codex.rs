@@ -2976,3 +2976,103 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
     assert_eq!(s["workspace"]["state"], "pending", "{s}");
     c.stop().await;
 }
+
+/// Issue 49 item 1 with the real Codex CLI: stopped with a department
+/// mid-turn, then started where Codex cannot run. Every session of the
+/// earlier run stays suspended, saying what it waits for (no failure, no
+/// fallback result, no finished plan); *Check again* once Codex is there
+/// resumes each on its own thread, and the department finishes its turn and
+/// reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_them() {
+    let mut c = Scenario::codex().committed().start().await;
+    c.plans_one_notes_department();
+    let _cut = c.server.on_held(
+        "department (zhilibu)",
+        vec![model_server::message("working on it")],
+    );
+    c.server.on(
+        "The launcher restarted",
+        vec![tool_call(
+            "call_report_after",
+            "governance_report_result",
+            json!({"summary": "NOTES after the restart", "changed_files": []}),
+        )],
+    );
+    let z = c.api().start_zhongshu("Plan one department").await;
+    let dept = c.first_department().await;
+    let before = c
+        .wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
+        .await;
+    let thread = before["thread_id"].as_str().unwrap().to_string();
+    c.stop().await;
+
+    // Codex is not where the launcher looks: every session waits, suspended.
+    let later = tempfile::tempdir().unwrap();
+    let installed = later.path().join("codex");
+    let env = c.env_with_codex_bin(&installed.display().to_string());
+    c.relaunch_with(&env);
+    for id in [&z, &dept] {
+        let s = c
+            .wait_agent(id, "suspended", |s| s["state_text"] == "suspended")
+            .await;
+        assert_eq!(s["status"], "running", "{s}");
+        assert_eq!(s["attention"]["kind"], "backend", "{s}");
+        assert!(
+            s["state_reason"]
+                .as_str()
+                .unwrap()
+                .contains("waiting for its agent program"),
+            "{s}"
+        );
+    }
+    c.wait_audit("session_waiting_for_agent", |e| {
+        e["session_id"] == dept.as_str()
+    })
+    .await;
+    let api = c.api().clone();
+    assert!(api
+        .audit_events("session_exited")
+        .await
+        .iter()
+        .all(|e| e["session_id"] != dept.as_str()));
+    let inbox = api
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
+    // Check again while Codex is still missing: still suspended.
+    let answer = api.post_ok("/api/check_agents", &json!({})).await;
+    assert!(
+        !answer["problems"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    assert_eq!(api.session(&dept).await["state_text"], "suspended");
+
+    // One Needs-you item says what waits and why, with Check again.
+    let d = c.dashboard("codex-suspended-failure").await;
+    d.wait_text(
+        "the suspended sessions in Needs you",
+        "#needs-you",
+        "2 sessions suspended",
+    )
+    .await;
+    d.wait_text("why they wait", "#needs-you", "cannot run")
+        .await;
+    d.shoot("codex-suspended-1440x900.png", None).await;
+    // Codex is back: Check again resumes each on its own thread.
+    let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();
+    std::os::unix::fs::symlink(&real, &installed).unwrap();
+    d.click("#needs-you button[data-action=\"check-agents\"]")
+        .await;
+    let resumed = c
+        .wait_agent(&dept, "reported on its thread", |s| {
+            s["state"] == "reported"
+        })
+        .await;
+    assert_eq!(resumed["thread_id"], thread.as_str(), "{resumed}");
+    assert!(c.server.saw_user_text("The launcher restarted"));
+    let z_now = api.session(&z).await;
+    assert_ne!(z_now["state"], "failed", "{z_now}");
+    d.quit().await;
+    c.stop().await;
+}

@@ -329,6 +329,15 @@ async fn a_toast_raised_from_the_drawer_is_painted_above_it() {
             "at {w}x{h}: the toast over the drawer is seen"
         );
     }
+    // Issue 49 item 14: one planner is "1 planner running", not "1 planners".
+    launcher.api.start_zhongshu("one planner").await;
+    d.wait_js(
+        "the header's count in words",
+        "return document.getElementById('stats').textContent.includes('1 planner running');",
+        vec![],
+        browser::WAIT,
+    )
+    .await;
     d.quit().await;
     launcher.stop().await;
 }
