@@ -886,11 +886,27 @@ impl Steps<'_> {
         port
     }
 
-    /// Back on the same port, with a new token: the page says what to do; a
-    /// token put in the fragment of the open page is refused, one opened
-    /// afresh is taken. Returns the launcher, still running.
+    /// Back on the same port: the token was kept for the state folder, so
+    /// the open page is live again without a reload (issue 49 item 2). Then
+    /// the user rotates the token (`url --new-token`) and starts it again:
+    /// the page says what to do; a token put in the fragment of the open page
+    /// is refused, one opened afresh is taken. Returns the launcher, still
+    /// running.
     async fn come_back_with_a_new_token(&self, port: u16) -> support::Subprocess {
         let d = self.d;
+        let mut kept = support::spawn_launcher_at(&self.scene.repo.path, port);
+        d.wait_text("live again, on the kept token", "#conn", "live")
+            .await;
+        assert!(
+            d.hidden("#auth-banner").await,
+            "no token banner: it was kept"
+        );
+        kept.terminate();
+        d.wait_text("reconnecting again", "#conn", "reconnecting")
+            .await;
+        let repo = self.scene.repo.path.to_str().unwrap();
+        let (code, _, err) = support::run_binary(&["url", "--new-token", "--repo", repo]);
+        assert_eq!(code, 0, "{err}");
         let second = support::spawn_launcher_at(&self.scene.repo.path, port);
         d.wait(
             "the token banner",
