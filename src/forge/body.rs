@@ -22,8 +22,6 @@ pub struct Part {
     pub diff_stat: Option<DiffStat>,
     pub review: Option<ChangeReview>,
     pub verifications: Vec<String>,
-    /// The handoff packet's path on the launcher's machine.
-    pub packet: Option<String>,
 }
 
 /// The longest title a pull request gets.
@@ -73,7 +71,7 @@ pub fn title(parts: &[Part], task: &str) -> String {
 }
 
 /// The body: one review section per department, then where it came from.
-pub fn render(parts: &[Part], dashboard: &str) -> String {
+pub fn render(parts: &[Part]) -> String {
     let mut out = String::new();
     if parts.len() > 1 {
         out.push_str(&format!(
@@ -85,10 +83,12 @@ pub fn render(parts: &[Part], dashboard: &str) -> String {
         section(&mut out, p);
     }
     out.push_str("---\n");
-    out.push_str(&format!(
-        "Opened by codex-governance from the dashboard at {} (the review, its packet and its diff are there).\n",
-        span(dashboard)
-    ));
+    // For the team: no local path and no loopback address, which are no
+    // one's but the user's.
+    out.push_str(
+        "Opened by codex-governance; the full review, its handoff packet and the diff \
+         are in the dashboard of whoever opened it.\n",
+    );
     out
 }
 
@@ -128,7 +128,9 @@ fn section(out: &mut String, p: &Part) {
             format!("**{} file(s) out of scope**", r.scope.out_of_scope.len())
         };
         out.push_str(&format!("### Scope: {scope}\n\n"));
-        list(out, "Scope", &r.scope.patterns);
+        if let Some(short) = scope_summary(&r.scope.patterns) {
+            out.push_str(&format!("Assigned: {short}\n\n"));
+        }
         list(out, "Out of scope", &r.scope.out_of_scope);
     }
     out.push_str("### Claimed vs actual files\n\n");
@@ -141,9 +143,19 @@ fn section(out: &mut String, p: &Part) {
         "Verification the department reported running",
         &p.verifications,
     );
-    if let Some(packet) = &p.packet {
-        out.push_str(&format!("Handoff packet: {}\n\n", span(packet)));
+}
+
+/// The scope's globs in one line: the first three, then how many more.
+fn scope_summary(patterns: &[String]) -> Option<String> {
+    const SHOWN: usize = 3;
+    if patterns.is_empty() {
+        return None;
     }
+    let mut text: Vec<String> = patterns.iter().take(SHOWN).map(|p| span(p)).collect();
+    if patterns.len() > SHOWN {
+        text.push(format!("and {} more", patterns.len() - SHOWN));
+    }
+    Some(text.join(", "))
 }
 
 /// Which changed files the report claimed, which it did not, and which it
@@ -289,13 +301,12 @@ mod tests {
                 findings: vec!["REVIEW: out of scope".into()],
             }),
             verifications: vec!["cargo test".into()],
-            packet: Some(".tmp/p.md".into()),
         }
     }
 
     #[test]
     fn the_body_is_the_review_and_department_text_adds_no_structure() {
-        let body = render(&[part()], "http://127.0.0.1:6211/");
+        let body = render(&[part()]);
         assert!(
             body.starts_with("## Governance review: REVIEW · `lingyubu`"),
             "{body}"
@@ -308,10 +319,23 @@ mod tests {
             "**Claimed, not changed**:\n\n- `ghost.md`",
             "- **high** ``src/`x`.rs`` `source`: `code`",
             "- `cargo test`",
-            "Handoff packet: `.tmp/p.md`",
+            "Assigned: `NOTES.md`",
         ] {
             assert!(body.contains(want), "{want:?} in {body}");
         }
+        // Issue 49 item 7: nothing local in a text for the team.
+        for never in [".tmp/p.md", "127.0.0.1", "Handoff packet:"] {
+            assert!(!body.contains(never), "{never:?} in {body}");
+        }
+        let mut many = part();
+        many.review.as_mut().unwrap().scope.patterns =
+            (0..12).map(|i| format!("dir{i}/**")).collect();
+        let body = render(&[many]);
+        assert!(
+            body.contains("Assigned: `dir0/**`, `dir1/**`, `dir2/**`, and 9 more"),
+            "{body}"
+        );
+        assert!(!body.contains("dir5/**"), "{body}");
         // The summary's own heading and HTML stay inside the code block.
         for line in body.lines() {
             assert!(

@@ -331,9 +331,17 @@ fn the_body_is_the_review(w: &World, z: &str, id: &str, branch: &str) {
         "### Scope: every change is in scope",
         "Claimed and changed:\n\n- `src/a.rs`",
         "No risk rule fired on its diff.",
-        "Handoff packet: ",
+        "Assigned: `src/a.rs`, `src/**`, `app/**`, and 3 more",
     ] {
         assert!(opened.body.contains(want), "{want:?} in\n{}", opened.body);
+    }
+    // Issue 49 item 7: no local path, no loopback address in a text for the team.
+    for never in [".tmp/", "127.0.0.1", "/tmp/"] {
+        assert!(
+            !opened.body.contains(never),
+            "{never:?} in\n{}",
+            opened.body
+        );
     }
 }
 

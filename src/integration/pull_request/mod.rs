@@ -221,7 +221,6 @@ impl PullRequests {
                 .as_ref()
                 .map(|r| r.verifications_run.clone())
                 .unwrap_or_default(),
-            packet: report.and_then(|r| r.handoff_packet),
         }
     }
 

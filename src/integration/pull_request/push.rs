@@ -72,7 +72,7 @@ impl PullRequests {
         let parts: Vec<Part> = work.iter().map(|r| r.part.clone()).collect();
         let new = NewPull {
             title: body::title(&parts, &work[0].session.task),
-            body: body::render(&parts, self.ctx.url()),
+            body: body::render(&parts),
             head: branch.clone(),
             base: base.clone(),
         };
@@ -292,7 +292,7 @@ impl PullRequests {
     /// The body of a one-department pull request follows its new review.
     async fn refresh_body(&self, setup: &Setup, pr: &PullRequest, part: &Part, s: &Session) {
         let title = body::title(std::slice::from_ref(part), &s.task);
-        let text = body::render(std::slice::from_ref(part), self.ctx.url());
+        let text = body::render(std::slice::from_ref(part));
         if let Err(e) = setup.forge.update_pull(pr.number, title, text).await {
             tracing::warn!(
                 "the body of pull request #{} stays as it was: {e}",
