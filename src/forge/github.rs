@@ -79,6 +79,19 @@ impl GitHub {
         Ok(client)
     }
 
+    /// Changes pull request `number` as `patch` says (its title, its body).
+    async fn patch_pull(&self, number: u64, patch: Value) -> Result<(), ForgeError> {
+        let a = self
+            .send(
+                http::Method::PATCH,
+                &self.route(&format!("/pulls/{number}")),
+                Some(&patch),
+                None,
+            )
+            .await?;
+        self.checked(a).map(drop)
+    }
+
     fn unreachable(&self, e: impl std::fmt::Display) -> ForgeError {
         let why = super::words::from_forge(&e.to_string());
         // octocrab's words carry a backtrace after a line break.
@@ -397,7 +410,8 @@ impl Forge for GitHub {
                             message,
                         });
                     };
-                    self.update_pull(found.number, new.title, new.body).await?;
+                    self.patch_pull(found.number, json!({"title": new.title, "body": new.body}))
+                        .await?;
                     Ok(Opened {
                         pull: found,
                         reused: true,
@@ -427,19 +441,8 @@ impl Forge for GitHub {
         })
     }
 
-    fn update_pull(&self, number: u64, title: String, body: String) -> ForgeFuture<'_, ()> {
-        Box::pin(async move {
-            let patch = json!({"title": title, "body": body});
-            let a = self
-                .send(
-                    http::Method::PATCH,
-                    &self.route(&format!("/pulls/{number}")),
-                    Some(&patch),
-                    None,
-                )
-                .await?;
-            self.checked(a).map(drop)
-        })
+    fn update_body(&self, number: u64, body: String) -> ForgeFuture<'_, ()> {
+        Box::pin(async move { self.patch_pull(number, json!({"body": body})).await })
     }
 
     fn pull(&self, number: u64) -> ForgeFuture<'_, PullInfo> {

@@ -102,7 +102,7 @@ pub trait Forge: Send + Sync {
     /// The pull request open for branch `head`, if any.
     fn find_pull(&self, head: String) -> ForgeFuture<'_, Option<PullInfo>>;
     /// A new title and body for an open pull request.
-    fn update_pull(&self, number: u64, title: String, body: String) -> ForgeFuture<'_, ()>;
+    fn update_body(&self, number: u64, body: String) -> ForgeFuture<'_, ()>;
     /// The pull request as it stands (cached by ETag).
     fn pull(&self, number: u64) -> ForgeFuture<'_, PullInfo>;
     /// The check runs and commit statuses of `sha` (cached by ETag).

@@ -11,18 +11,46 @@ use crate::policy::commit_words;
 /// A Merge's commit message: the department's summary (its task when it
 /// filed none) and trailers naming the department as co-author, its session
 /// and its plan.
+#[cfg(test)]
 pub(super) fn merge_message(
     style: MergeStyle,
     s: &Session,
     ws: &Workspace,
     summary: &str,
 ) -> String {
+    merge_message_after(style, s, ws, summary, &[])
+}
+
+/// As [`merge_message`] for an attempt that follows `earlier` ones (their
+/// summaries, oldest first; a send-back's successor): history and the team
+/// see the change, not the conversation. The subject is the first attempt's
+/// summary (its task when it filed none); each later attempt, this one last,
+/// is a body line ("sent back once: …").
+pub(super) fn merge_message_after(
+    style: MergeStyle,
+    s: &Session,
+    ws: &Workspace,
+    summary: &str,
+    earlier: &[String],
+) -> String {
     let department = s.department.clone().unwrap_or_default();
-    let text = match summary.trim() {
+    let current = match summary.trim() {
         "" => s.task.trim(),
         said => said,
     };
-    let text = crate::sanitize::pasted_text(text);
+    let mut text = match earlier.first() {
+        Some(first) => first.trim().to_string(),
+        None => current.to_string(),
+    };
+    if !earlier.is_empty() {
+        let later = earlier[1..].iter().map(String::as_str).chain([current]);
+        for (n, attempt) in later.enumerate() {
+            let line = crate::sanitize::pasted_text(attempt);
+            let line = line.lines().next().unwrap_or("").trim();
+            text.push_str(&format!("\n\nsent back {}: {line}", times(n + 1)));
+        }
+    }
+    let text = crate::sanitize::pasted_text(&text);
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();
     let subject = match style {
@@ -53,6 +81,15 @@ pub(super) fn merge_message(
         id = s.id
     ));
     message
+}
+
+/// "once", "twice", "3 times".
+fn times(n: usize) -> String {
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
+    }
 }
 
 #[cfg(test)]
@@ -166,5 +203,40 @@ mod tests {
         let message = merge_message(MergeStyle::Squash, &s, &ws, "Signed-off-by: The User <u@x>");
         assert_eq!(trailers_git_reads(&message), launchers, "{message}");
         assert!(message.starts_with("lingyubu: Signed-off-by"), "{message}");
+    }
+
+    /// Issue 49 item 6: after a send-back the subject is still the first
+    /// attempt's summary; the later attempts are body lines.
+    #[test]
+    fn after_a_send_back_the_subject_is_the_first_attempts_summary() {
+        let (s, ws) = department();
+        let earlier = vec!["Add a syntax table\n\nFor the parser.".to_string()];
+        let m = merge_message_after(
+            MergeStyle::Squash,
+            &s,
+            &ws,
+            "按要求删除了 CHANGELOG.md",
+            &earlier,
+        );
+        let mut lines = m.lines();
+        assert_eq!(lines.next(), Some("Add a syntax table"), "{m}");
+        assert!(m.contains("    For the parser."), "{m}");
+        assert!(
+            m.contains("    sent back once: 按要求删除了 CHANGELOG.md"),
+            "{m}"
+        );
+        let two = merge_message_after(
+            MergeStyle::Squash,
+            &s,
+            &ws,
+            "Fixed what CI reported",
+            &["First".to_string(), "Second".to_string()],
+        );
+        assert!(two.starts_with("First\n"), "{two}");
+        assert!(
+            two.contains("sent back once: Second")
+                && two.contains("sent back twice: Fixed what CI reported"),
+            "{two}"
+        );
     }
 }

@@ -36,7 +36,7 @@ use crate::policy::integration::{self as integration_rules, may_integrate, Gate}
 use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered};
 use crate::worktrees::{self, StateFence, WorktreeError};
-use message::merge_message;
+use message::merge_message_after;
 
 /// The integrations of the departments' work into the user's repository.
 pub struct Integrations {
@@ -73,6 +73,38 @@ fn launcher_error(e: WorktreeError) -> LauncherError {
         WorktreeError::Refused(m) => LauncherError::Conflict(m),
         e => LauncherError::Internal(e.to_string()),
     }
+}
+
+/// What each attempt before `ws`'s said, oldest first: each earlier session's
+/// last report's summary, else its task (a send-back's chain of attempts).
+pub(super) fn earlier_attempts(ctx: &Context, ws: &Workspace) -> Vec<String> {
+    let mut said = Vec::new();
+    let mut at = ws.predecessor.clone();
+    while let Some(id) = at.take() {
+        let Some(s) = ctx.store.read(|st| st.sessions.get(&id).cloned()) else {
+            break;
+        };
+        let summary = ctx
+            .store
+            .results_of_department(&id)
+            .ok()
+            .and_then(|r| {
+                r.into_iter()
+                    .rev()
+                    .find(|r| r.source == crate::model::ResultSource::Mailbox)
+            })
+            .map(|r| r.summary)
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| s.task.clone());
+        said.push(summary);
+        // A chain is as long as its send-backs (max_send_backs bounds it).
+        at = s.workspace().and_then(|w| w.predecessor.clone());
+        if said.len() > 100 {
+            break;
+        }
+    }
+    said.reverse();
+    said
 }
 
 /// A department session with a worktree, by a validated id.
@@ -327,7 +359,8 @@ impl Integrations {
             .and_then(|r| r.last().map(|r| r.summary.clone()))
             .unwrap_or_default();
         let style = self.ctx.config.launcher.isolation.merge;
-        let message = merge_message(style, s, ws, &summary);
+        let earlier = earlier_attempts(&self.ctx, ws);
+        let message = merge_message_after(style, s, ws, &summary, &earlier);
         let (prediction, commit) = (prediction.clone(), commit.to_string());
         blocking(move || git::merge_commit(&repo, &prediction, &commit, style, &message)).await
     }

@@ -813,8 +813,17 @@ async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_com
         "a new commit on the pull request's head"
     );
     assert_eq!(text, "fixed");
-    assert!(message.starts_with("Fixed a"), "{message}");
+    // Issue 49 item 6: the history tells the change, not the conversation:
+    // the subject is still the first attempt's, the send-back a body line,
+    // and the pull request keeps its title.
+    assert!(message.starts_with("Edited a\n"), "{message}");
+    assert!(message.contains("sent back once: Fixed a"), "{message}");
     assert_eq!(w.forge.pulls().len(), 1, "the same pull request");
+    assert_eq!(
+        w.forge.pull(1).title,
+        "Edited a",
+        "not retitled by the send-back"
+    );
     let s = wait_session(&api, &successor, "in review again", |s| {
         s["workspace"]["state"] == "in_review"
     })
@@ -1182,7 +1191,12 @@ async fn the_fix_updates_the_same_pull_request(
         "one more commit on the same branch"
     );
     assert_eq!(notes, "fixed\n");
-    assert!(message.starts_with("Fixed the notes\n"), "{message}");
+    // The subject stays the first attempt's; the fix is a body line.
+    assert!(message.starts_with("Wrote the notes\n"), "{message}");
+    assert!(
+        message.contains("sent back once: Fixed the notes"),
+        "{message}"
+    );
     assert_eq!(w.forge.pulls().len(), 1);
     assert!(w.forge.pull(1).body.contains("Fixed the notes"));
     second

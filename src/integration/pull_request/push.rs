@@ -12,10 +12,8 @@ use crate::error::{LResult, LauncherError};
 use crate::forge::body::{self, Part};
 use crate::forge::push;
 use crate::forge::{commits, NewPull, Opened, Setup};
-use crate::integration::message::merge_message;
-use crate::model::{
-    AuditEvent, Carried, PullRequest, PullRequestState, Session, Workspace, WorkspaceState,
-};
+use crate::integration::message::merge_message_after;
+use crate::model::{AuditEvent, Carried, PullRequest, PullRequestState, Workspace, WorkspaceState};
 
 const NOTHING_PUSHED: &str = "nothing was pushed; the work stays pending";
 
@@ -117,7 +115,14 @@ impl PullRequests {
         let mut head = work[0].ws.base.clone();
         let mut carries = Vec::new();
         for r in work {
-            let message = merge_message(MergeStyle::Squash, &r.session, &r.ws, &r.part.summary);
+            let earlier = crate::integration::earlier_attempts(&self.ctx, &r.ws);
+            let message = merge_message_after(
+                MergeStyle::Squash,
+                &r.session,
+                &r.ws,
+                &r.part.summary,
+                &earlier,
+            );
             head = self
                 .stack(&r.ws.branch, &head, &r.ws.base, &r.commit, message)
                 .await?;
@@ -250,13 +255,14 @@ impl PullRequests {
         let new_head = if since == commit {
             pr.head.clone()
         } else {
-            let message = merge_message(MergeStyle::Squash, &s, &ws, &part.summary);
+            let earlier = crate::integration::earlier_attempts(&self.ctx, &ws);
+            let message = merge_message_after(MergeStyle::Squash, &s, &ws, &part.summary, &earlier);
             self.push_onto(id, &pr, &ws.branch, &since, &commit, message)
                 .await?
         };
         // The body follows the new review; the pull request has its commit either way.
         if pr.carries.len() <= 1 {
-            self.refresh_body(&setup, &pr, &part, &s).await;
+            self.refresh_body(&setup, &pr, &part).await;
         }
         self.record_update(id, &pr, &ws.branch, &new_head, &commit)?;
         self.changed.notify_one();
@@ -289,11 +295,11 @@ impl PullRequests {
         Ok(head)
     }
 
-    /// The body of a one-department pull request follows its new review.
-    async fn refresh_body(&self, setup: &Setup, pr: &PullRequest, part: &Part, s: &Session) {
-        let title = body::title(std::slice::from_ref(part), &s.task);
+    /// The body of a one-department pull request follows its new review;
+    /// its title stays what it was opened with (a send-back never retitles it).
+    async fn refresh_body(&self, setup: &Setup, pr: &PullRequest, part: &Part) {
         let text = body::render(std::slice::from_ref(part));
-        if let Err(e) = setup.forge.update_pull(pr.number, title, text).await {
+        if let Err(e) = setup.forge.update_body(pr.number, text).await {
             tracing::warn!(
                 "the body of pull request #{} stays as it was: {e}",
                 pr.number
