@@ -53,7 +53,9 @@ pub use plain_state::*;
 pub use plan::AutoDispatch;
 pub use plan_outcome::*;
 pub use pull_request::*;
-pub use quota::{AccountQuota, Hold, HoldReason, Parked, QuotaState, QuotaWindow, SwitchOffer};
+pub use quota::{
+    AccountQuota, Hold, HoldReason, LimitBucket, Parked, QuotaState, QuotaWindow, SwitchOffer,
+};
 pub use records::*;
 pub use review::*;
 pub use session::*;

@@ -17,6 +17,8 @@ pub struct QuotaWindow {
 }
 
 /// The account's limits as last reported; updates are partial and merged.
+/// The windows here are Codex's default bucket (`codex`); other metered
+/// limits (a model's own, named by Codex) are in `buckets`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AccountQuota {
     #[serde(default)]
@@ -26,42 +28,102 @@ pub struct AccountQuota {
     #[serde(default)]
     pub secondary: Option<QuotaWindow>,
     /// Codex's `rateLimitReachedType` (`rate_limit_reached`, a workspace's
-    /// credits or usage limit...), while one is reached.
+    /// credits depleted or spend cap reached) of the latest limit hit; kept
+    /// until the hold it caused lifts (a rolling update's null does not clear it).
     #[serde(default)]
     pub reached_type: Option<String>,
     #[serde(default)]
     pub credits: Option<serde_json::Value>,
+    /// The workspace's spend control says its cap is reached.
+    #[serde(default)]
+    pub spend_control_reached: Option<bool>,
+    /// When the user's own spend cap resets (unix seconds), when Codex says.
+    #[serde(default)]
+    pub spend_cap_resets_at: Option<i64>,
+    /// Codex's `ordinaryUsageAllowed`: false while the plan's included usage
+    /// may not be used (only a fresh read says it may again).
+    #[serde(default)]
+    pub ordinary_usage_allowed: Option<bool>,
+    /// Other metered limits, by Codex's `limitId`.
+    #[serde(default)]
+    pub buckets: std::collections::BTreeMap<String, LimitBucket>,
     #[serde(default)]
     pub updated_at: Option<String>,
+}
+
+/// A metered limit besides the default one (a model's own), as last reported.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LimitBucket {
+    /// Codex's `limitName` (a model), when it gave one.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub primary: Option<QuotaWindow>,
+    #[serde(default)]
+    pub secondary: Option<QuotaWindow>,
+    #[serde(default)]
+    pub reached_type: Option<String>,
+}
+
+/// Takes `new` into `old` when it says something: a window's missing reset
+/// or length keeps what was known.
+fn merge_window(old: &mut Option<QuotaWindow>, new: &Option<QuotaWindow>) {
+    let Some(new) = new else { return };
+    let w = old.get_or_insert_with(QuotaWindow::default);
+    w.used_percent = new.used_percent;
+    if new.window_minutes.is_some() {
+        w.window_minutes = new.window_minutes;
+    }
+    if new.resets_at.is_some() {
+        w.resets_at = new.resets_at;
+    }
+}
+
+/// `old` becomes `new` when `new` says something.
+fn keep_or_take<T: Clone>(old: &mut Option<T>, new: &Option<T>) {
+    if new.is_some() {
+        old.clone_from(new);
+    }
+}
+
+impl LimitBucket {
+    pub fn merge(&mut self, update: &LimitBucket) {
+        merge_window(&mut self.primary, &update.primary);
+        merge_window(&mut self.secondary, &update.secondary);
+        keep_or_take(&mut self.name, &update.name);
+        keep_or_take(&mut self.reached_type, &update.reached_type);
+    }
 }
 
 impl AccountQuota {
     /// Takes every field `update` carries; a missing one keeps what was known.
     pub fn merge(&mut self, update: &AccountQuota) {
-        fn window(old: &mut Option<QuotaWindow>, new: &Option<QuotaWindow>) {
-            let Some(new) = new else { return };
-            let w = old.get_or_insert_with(QuotaWindow::default);
-            w.used_percent = new.used_percent;
-            if new.window_minutes.is_some() {
-                w.window_minutes = new.window_minutes;
-            }
-            if new.resets_at.is_some() {
-                w.resets_at = new.resets_at;
-            }
+        merge_window(&mut self.primary, &update.primary);
+        merge_window(&mut self.secondary, &update.secondary);
+        keep_or_take(&mut self.limit_id, &update.limit_id);
+        keep_or_take(&mut self.reached_type, &update.reached_type);
+        keep_or_take(&mut self.credits, &update.credits);
+        keep_or_take(
+            &mut self.spend_control_reached,
+            &update.spend_control_reached,
+        );
+        keep_or_take(&mut self.spend_cap_resets_at, &update.spend_cap_resets_at);
+        keep_or_take(
+            &mut self.ordinary_usage_allowed,
+            &update.ordinary_usage_allowed,
+        );
+        keep_or_take(&mut self.updated_at, &update.updated_at);
+        for (id, bucket) in &update.buckets {
+            self.buckets.entry(id.clone()).or_default().merge(bucket);
         }
-        window(&mut self.primary, &update.primary);
-        window(&mut self.secondary, &update.secondary);
-        if update.limit_id.is_some() {
-            self.limit_id.clone_from(&update.limit_id);
-        }
-        if update.reached_type.is_some() {
-            self.reached_type.clone_from(&update.reached_type);
-        }
-        if update.credits.is_some() {
-            self.credits.clone_from(&update.credits);
-        }
-        if update.updated_at.is_some() {
-            self.updated_at.clone_from(&update.updated_at);
+    }
+
+    /// The limit hit is over (the hold it caused lifted): which kind it was
+    /// is no longer news.
+    pub fn forget_reached(&mut self) {
+        self.reached_type = None;
+        for bucket in self.buckets.values_mut() {
+            bucket.reached_type = None;
         }
     }
 }
@@ -169,6 +231,43 @@ pub(crate) mod tests {
         );
         assert_eq!(a.secondary.unwrap().used_percent, 10.0);
         assert_eq!(a.limit_id.as_deref(), Some("codex"));
+    }
+
+    #[test]
+    fn buckets_merge_apart_and_a_null_keeps_what_was_said() {
+        let bucket = |used: f64, name: Option<&str>| AccountQuota {
+            buckets: [(
+                "codex_other".to_string(),
+                LimitBucket {
+                    name: name.map(str::to_string),
+                    primary: w(used, Some(700)),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let mut a = AccountQuota {
+            primary: w(40.0, Some(500)),
+            ordinary_usage_allowed: Some(false),
+            reached_type: Some("workspace_owner_credits_depleted".into()),
+            ..Default::default()
+        };
+        a.merge(&bucket(100.0, Some("gpt-other")));
+        a.merge(&bucket(100.0, None));
+        assert_eq!(a.primary.as_ref().unwrap().used_percent, 40.0);
+        let other = &a.buckets["codex_other"];
+        assert_eq!(other.name.as_deref(), Some("gpt-other"));
+        assert_eq!(other.primary.as_ref().unwrap().used_percent, 100.0);
+        assert_eq!(a.ordinary_usage_allowed, Some(false), "a null keeps it");
+        a.merge(&AccountQuota {
+            ordinary_usage_allowed: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(a.ordinary_usage_allowed, Some(true));
+        assert!(a.reached_type.is_some());
+        a.forget_reached();
+        assert!(a.reached_type.is_none());
     }
 }
 

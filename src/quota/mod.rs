@@ -98,10 +98,14 @@ pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> Option<Hold> {
     if before == hold {
         return hold;
     }
+    let none_parked = parked_until(tx.state()).is_none();
     let q = tx.quota_mut();
     q.hold = hold.clone();
     if hold.is_none() {
         q.told.clear();
+        if none_parked {
+            q.account.forget_reached();
+        }
     }
     match &hold {
         Some(h) => tx.audit(AuditEvent::QueueHeld {

@@ -1,11 +1,13 @@
-//! `GET /api/quota` and the status's `quota`: the header's meter, the
-//! queue's hold, the parked sessions (one "Needs you" item for all of them),
+//! `GET /api/quota` and the status's `quota`: the header's meter (with which
+//! limit binds, and a model's own limits), the queue's hold, the parked
+//! sessions (one "Needs you" item for all of them),
 //! the plans stopped by their budget and the offer of a lighter model.
 
 use serde::Serialize;
 
 use super::snapshot::Snapshot;
 use crate::model::{HoldReason, PlanStatus, QuotaWindow, SwitchOffer};
+use crate::policy::quota::which_limit;
 
 /// One window of the meter: used, and the reset in the user's local time.
 #[derive(Debug, Clone, Serialize)]
@@ -14,6 +16,16 @@ pub struct WindowView {
     pub window_minutes: Option<i64>,
     pub resets_at: Option<i64>,
     pub resets_local: Option<String>,
+}
+
+/// A metered limit besides the default one (a model's own).
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketView {
+    pub limit_id: String,
+    /// What Codex calls it (a model), else its id.
+    pub name: String,
+    pub primary: Option<WindowView>,
+    pub secondary: Option<WindowView>,
 }
 
 /// Why no department starts, and until when.
@@ -51,8 +63,16 @@ pub struct QuotaView {
     pub primary: Option<WindowView>,
     /// The weekly window.
     pub secondary: Option<WindowView>,
+    /// Which limit binds while one does ("credits used up", "spend cap
+    /// reached", "5-hour window", a model's own limit), in words.
+    pub limit: Option<String>,
     pub reached_type: Option<String>,
     pub credits: Option<serde_json::Value>,
+    pub spend_control_reached: Option<bool>,
+    /// Codex's `ordinaryUsageAllowed` (none: not known).
+    pub ordinary_usage_allowed: Option<bool>,
+    /// The other metered limits.
+    pub buckets: Vec<BucketView>,
     pub updated_at: Option<String>,
     pub reserve_percent: f64,
     pub hold: Option<HoldView>,
@@ -78,11 +98,30 @@ fn window(w: &Option<QuotaWindow>) -> Option<WindowView> {
 pub fn quota(snap: &Snapshot) -> QuotaView {
     let (state, config) = (&snap.state, &snap.config.launcher);
     let q = &state.quota;
+    let parked = parked(snap);
+    let binding = !parked.is_empty()
+        || q.hold
+            .as_ref()
+            .is_some_and(|h| h.reason == HoldReason::Limit);
     QuotaView {
         primary: window(&q.account.primary),
         secondary: window(&q.account.secondary),
+        limit: which_limit(&q.account, snap.at.unix).filter(|_| binding),
         reached_type: q.account.reached_type.clone(),
         credits: q.account.credits.clone(),
+        spend_control_reached: q.account.spend_control_reached,
+        ordinary_usage_allowed: q.account.ordinary_usage_allowed,
+        buckets: q
+            .account
+            .buckets
+            .iter()
+            .map(|(id, b)| BucketView {
+                limit_id: id.clone(),
+                name: b.name.clone().unwrap_or_else(|| id.clone()),
+                primary: window(&b.primary),
+                secondary: window(&b.secondary),
+            })
+            .collect(),
         updated_at: q.account.updated_at.clone(),
         reserve_percent: config.quota_reserve_percent,
         hold: q.hold.as_ref().map(|h| HoldView {
@@ -92,7 +131,7 @@ pub fn quota(snap: &Snapshot) -> QuotaView {
             until_local: h.until.map(crate::clock::local_time),
         }),
         start_anyway_until: q.start_anyway_until.filter(|&t| t > snap.at.unix),
-        parked: parked(snap),
+        parked,
         budgets: state
             .plans
             .values()

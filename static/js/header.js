@@ -26,11 +26,14 @@ function renderStats(st) {
   setText(node, [tokensText(tokens), costText(cost)].filter(Boolean).join(" · "));
 }
 
-/** The account's usage limits: the 5-hour and weekly windows, used and when they reset. */
+/** The account's usage limits: the 5-hour and weekly windows, used and when
+ * they reset, a model's own limits, and which limit binds while one does. */
 function renderQuota(q) {
   const node = $("#quota-meter");
-  const windows = [["5h", q && q.primary], ["week", q && q.secondary]].filter(([, w]) => w);
-  node.hidden = windows.length === 0;
+  const windows = [["5h", q && q.primary], ["week", q && q.secondary]];
+  for (const b of (q && q.buckets) || []) windows.push([`${b.name} 5h`, b.primary], [`${b.name} week`, b.secondary]);
+  const shown = windows.filter(([, w]) => w);
+  node.hidden = shown.length === 0 && !(q && q.limit);
   if (node.hidden) return;
   const part = ([name, w]) => {
     const used = Math.round(w.used_percent);
@@ -40,7 +43,8 @@ function renderQuota(q) {
     return el("span", { class: `quota-window quota-${level}`, attrs: { "data-window": name, title: w.resets_local ? `${name} ${used}%, resets ${w.resets_local}` : undefined } },
       `${name} ${used}%`, reset);
   };
-  replaceChildren(node, windows.map(part));
+  const which = q.limit ? el("span", { class: "quota-which quota-limit", text: q.limit }) : null;
+  replaceChildren(node, [...shown.map(part), which].filter(Boolean));
   const held = q.hold ? ` Held: ${q.hold.text}.` : "";
   node.title = `Usage limits of the account the agents run on (new departments wait at ${q.reserve_percent}% of the 5-hour window).${held}`;
   node.classList.toggle("quota-held", Boolean(q.hold));

@@ -228,6 +228,7 @@ function quotaItems(q, queued) {
       ? `Waiting for quota until ${until}: ${parked.length} session${parked.length === 1 ? "" : "s"} parked`
       : `New departments wait: ${q.hold.text}`;
     const detail = [
+      q.limit && `Limit: ${q.limit}.`,
       who && `Parked: ${who}; each continues by itself at the reset.`,
       q.hold && queued ? `${queued === 1 ? "1 queued department waits" : `${queued} queued departments wait`}.` : "",
       parked[0] && parked[0].reason,

@@ -1416,6 +1416,80 @@ async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_
     c.stop().await;
 }
 
+/// A workspace out of credits as Codex 0.169 hears it: the 429
+/// `usage_limit_reached` with `x-codex-rate-limit-reached-type` and the
+/// credits headers, no window used up. Codex ends the turn with
+/// `usageLimitExceeded` ("Your workspace is out of credits...") and sends a
+/// snapshot naming the kind.
+fn the_credits_run_out(c: &Codex, needle: &str) {
+    c.server.on_status(
+        needle,
+        429,
+        &[
+            (
+                "x-codex-rate-limit-reached-type",
+                "workspace_owner_credits_depleted",
+            ),
+            ("x-codex-credits-has-credits", "false"),
+            ("x-codex-credits-unlimited", "false"),
+            ("x-codex-credits-balance", "0"),
+        ],
+        model_server::usage_limit_body(model_server::unix_now() + 60),
+    );
+}
+
+/// Issue 50 item 8: a spend-limited account parks its department like a
+/// rate-limited one (no failure, no reminder, no fallback), holds the queue,
+/// and the meter says which limit it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_whose_workspace_ran_out_of_credits_parks_and_the_meter_says_so() {
+    let mut c = Scenario::codex().start().await;
+    c.server.set_headers(NORMAL_LIMITS);
+    the_credits_run_out(&c, "department (zhilibu)");
+    let z = c.api().start_zhongshu("Plan").await;
+    let id = c.one_department(&z, "Write NOTES.md").await;
+    let parked = c
+        .wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
+        .await;
+    assert!(
+        parked["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("out of credits"),
+        "{parked}"
+    );
+    let q = wait_until("the meter says which limit", CODEX_PATIENCE, || async {
+        let q = c.api().get_ok("/api/quota").await;
+        (q["limit"] == "credits used up").then_some(q)
+    })
+    .await;
+    assert_eq!(q["reached_type"], "workspace_owner_credits_depleted", "{q}");
+    assert_eq!(q["credits"]["hasCredits"], false, "{q}");
+    assert_eq!(q["primary"]["used_percent"], 40.0, "no window binds: {q}");
+    assert_eq!(q["parked"][0]["session_id"], id.as_str(), "{q}");
+    // The queue is held, saying why.
+    let (code, queued) = ask_for_a_second_department(c.api(), &z).await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    c.wait_audit("queue_held", |e| {
+        e["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("credits used up"))
+    })
+    .await;
+    let status = c.api().status().await;
+    assert_eq!(status["quota"]["hold"]["reason"], "limit", "{status}");
+    assert_eq!(departments(&status).len(), 1, "nothing else started");
+    // Parked, not failed: running, not reminded, no fallback result.
+    assert_eq!(c.api().session(&id).await["status"], "running");
+    assert!(c.api().audit_events("department_reminded").await.is_empty());
+    let inbox = c
+        .api()
+        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+        .await;
+    assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
+    c.stop().await;
+}
+
 /// The meter follows the headers of the Zhongshu's first answer, in
 /// `/api/quota` and the status alike.
 async fn the_meter_follows_the_headers(c: &Codex) {
@@ -1699,6 +1773,16 @@ async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limi
         meter.as_str().unwrap().starts_with("5h 100% · resets "),
         "{meter}"
     );
+    let which = d
+        .wait_js(
+            "the meter says which limit",
+            "const w = document.querySelector('#quota-meter .quota-which'); \
+             return w && w.textContent;",
+            vec![],
+            CODEX_PATIENCE,
+        )
+        .await;
+    assert_eq!(which, "5-hour window");
     let item = d
         .wait_js(
             "one Needs you item for the parked session",

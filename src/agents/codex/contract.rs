@@ -138,6 +138,31 @@ const ITEM: &[&str] = &[
     "item.type=contextCompaction",
 ];
 
+/// What `account.rs` reads of a rate-limit snapshot (the read's answer and
+/// the update alike), then `extra`: its bucket, each window, which limit was
+/// reached (every kind it tells apart), credits and the spend control.
+macro_rules! rate_limit_snapshot {
+    [$($extra:literal),*] => {
+        &[
+            "rateLimits.limitId",
+            "rateLimits.limitName",
+            "rateLimits.primary.usedPercent",
+            "rateLimits.primary.windowDurationMins",
+            "rateLimits.primary.resetsAt",
+            "rateLimits.secondary.usedPercent",
+            "rateLimits.rateLimitReachedType=rate_limit_reached",
+            "rateLimits.rateLimitReachedType=workspace_owner_credits_depleted",
+            "rateLimits.rateLimitReachedType=workspace_member_credits_depleted",
+            "rateLimits.rateLimitReachedType=workspace_owner_usage_limit_reached",
+            "rateLimits.rateLimitReachedType=workspace_member_usage_limit_reached",
+            "rateLimits.credits.hasCredits",
+            "rateLimits.spendControlReached",
+            "rateLimits.individualLimit.resetsAt",
+            $($extra),*
+        ]
+    };
+}
+
 /// Everything the backend uses.
 pub const MESSAGES: &[Message] = &[
     request(
@@ -163,13 +188,7 @@ pub const MESSAGES: &[Message] = &[
     request(
         "account/rateLimits/read",
         &[],
-        &[
-            "rateLimits.primary.usedPercent",
-            "rateLimits.primary.windowDurationMins",
-            "rateLimits.primary.resetsAt",
-            "rateLimits.secondary",
-            "rateLimits.credits",
-        ],
+        rate_limit_snapshot!["rateLimitsByLimitId", "ordinaryUsageAllowed"],
     ),
     request(
         "thread/start",
@@ -262,14 +281,13 @@ pub const MESSAGES: &[Message] = &[
         &[
             "threadId",
             "error.message",
-            "error.codexErrorInfo",
+            "error.codexErrorInfo=usageLimitExceeded",
+            "error.codexErrorInfo=rateLimitExceeded",
+            "error.codexErrorInfo.responseTooManyFailedAttempts.httpStatusCode",
             "willRetry",
         ],
     ),
-    notification(
-        "account/rateLimits/updated",
-        &["rateLimits.primary.usedPercent", "rateLimits.secondary"],
-    ),
+    notification("account/rateLimits/updated", rate_limit_snapshot![]),
     server_request(
         "item/tool/call",
         &["threadId", "callId", "tool", "arguments"],
@@ -350,6 +368,50 @@ mod tests {
             }
         }
         assert!(listed.contains(&"turn/steer"), "the scan found the list");
+    }
+
+    /// The field names a source reads: `["name"]`, `get("name")`, `text("name")`.
+    fn fields_in(text: &str) -> Vec<String> {
+        ["[\"", "get(\"", "text(\""]
+            .iter()
+            .flat_map(|opening| text.split(*opening).skip(1))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Each name `account.rs` reads is a step of a field the contract lists
+    /// for the account's limits or a turn's error, so the contract test holds
+    /// it against the pinned Codex: a renamed quota field fails there.
+    #[test]
+    fn every_quota_field_the_backend_reads_is_in_the_contract() {
+        let code = include_str!("account.rs");
+        let code = code.split("#[cfg(test)]").next().unwrap_or(code);
+        let steps: Vec<&str> = MESSAGES
+            .iter()
+            .filter(|m| m.method.starts_with("account/rateLimits/") || m.method == "error")
+            .flat_map(|m| m.reads.iter().copied())
+            .flat_map(|f: &'static str| f.split('=').next().unwrap_or(f).split('.'))
+            .map(|step| step.trim_end_matches("[]"))
+            .collect();
+        let read = fields_in(code);
+        for name in [
+            "ordinaryUsageAllowed",
+            "rateLimitReachedType",
+            "rateLimitsByLimitId",
+        ] {
+            assert!(
+                read.iter().any(|r| r == name),
+                "the scan found {name}: {read:?}"
+            );
+        }
+        for name in &read {
+            assert!(
+                steps.contains(&name.as_str()),
+                "account.rs reads {name:?}, which contract.rs does not list"
+            );
+        }
     }
 
     #[test]

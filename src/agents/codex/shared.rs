@@ -52,19 +52,7 @@ impl SharedServer {
             connected,
         });
         if let Some(account) = account {
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                // An API-key login cannot read them: the updates still come.
-                let read = shared.rpc.request("account/rateLimits/read", json!({}));
-                match read.await {
-                    Ok(answer) => {
-                        if let Some(q) = account::rate_limits(&answer) {
-                            let _ = account.send(AccountEvent::RateLimits(q));
-                        }
-                    }
-                    Err(e) => tracing::debug!("account/rateLimits/read: {e}"),
-                }
-            });
+            tokio::spawn(read_account(Arc::clone(&shared), account));
         }
         Ok(shared)
     }
@@ -93,6 +81,41 @@ impl SharedServer {
     pub async fn stop(&self) {
         self.rpc.close();
         self.server.stop().await;
+    }
+}
+
+/// How often the limits are read again while Codex says the plan's included
+/// usage may not be used: no update says when that ends, only a read does.
+const REREAD_WHILE_REFUSED: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Reads the account's limits (every bucket, and whether ordinary usage is
+/// allowed) and sends them to `account`; again while ordinary usage is refused.
+async fn read_account(shared: Arc<SharedServer>, account: Account) {
+    loop {
+        // An API-key login cannot read them: the updates still come.
+        let answer = match shared
+            .rpc
+            .request("account/rateLimits/read", json!({}))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::debug!("account/rateLimits/read: {e}");
+                return;
+            }
+        };
+        if let Some(q) = account::read_answer(&answer) {
+            if account.send(AccountEvent::RateLimits(q)).is_err() {
+                return;
+            }
+        }
+        if !account::ordinary_usage_refused(&answer) {
+            return;
+        }
+        tokio::time::sleep(REREAD_WHILE_REFUSED).await;
+        if !shared.usable() {
+            return;
+        }
     }
 }
 
