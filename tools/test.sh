@@ -37,6 +37,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# A pyenv rehash killed mid-way (a test that cancels a running command can do
+# it) leaves its lock behind, and every shell that runs `pyenv init` then waits
+# 60 s for it: approved, unsandboxed commands of the Codex tests time out. A
+# lock older than this run is stale.
+pyenv_lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
+[ -e "$pyenv_lock" ] && rm -f "$pyenv_lock" && echo "tools/test.sh: removed a stale pyenv rehash lock"
+
 # The real Codex CLI, pinned, from the npm registry (tests/it/common/model_server.rs finds it here).
 CODEX_VERSION=0.169.0
 codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
