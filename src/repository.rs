@@ -3,6 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
+/// Variables that would point a `git` the launcher runs at another
+/// repository, index or object store than the one it names: taken out of
+/// every such `git`'s environment.
+pub const GIT_LOCATION_VARIABLES: [&str; 6] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
     #[error("{0} is not inside a Git repository: run codex-governance in your repository (or pass --repo DIR)")]

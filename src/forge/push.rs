@@ -180,16 +180,11 @@ async fn git_push(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for inherited in [
-        "GIT_ASKPASS",
-        "SSH_ASKPASS",
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-    ] {
+    let askpass = ["GIT_ASKPASS", "SSH_ASKPASS"];
+    for inherited in askpass
+        .into_iter()
+        .chain(crate::repository::GIT_LOCATION_VARIABLES)
+    {
         cmd.env_remove(inherited);
     }
     crate::platform::detach(cmd.as_std_mut());

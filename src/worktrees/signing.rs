@@ -78,14 +78,7 @@ fn signed_commit(
     for p in parents {
         cmd.arg("-p").arg(p.id().to_string());
     }
-    for inherited in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-    ] {
+    for inherited in crate::repository::GIT_LOCATION_VARIABLES {
         cmd.env_remove(inherited);
     }
     cmd.stdin(Stdio::piped())
