@@ -42,25 +42,21 @@ pub struct ConPtySystem;
 
 impl PtySystem for ConPtySystem {
     fn openpty(&self, size: PtySize) -> anyhow::Result<PtyPair> {
-        let (input_read, input_write) = pipe()?;
-        let (output_read, output_write) = pipe()?;
-        let mut console: HPCON = 0;
-        // SAFETY: valid pipe handles and an out pointer; flags 0 (see the module doc).
-        let result = unsafe {
-            CreatePseudoConsole(
-                coord(size),
-                input_read.as_raw_handle() as HANDLE,
-                output_write.as_raw_handle() as HANDLE,
-                0,
-                &mut console,
-            )
+        // A console host that fails to come up (seen under Wine while other
+        // consoles start and stop: HRESULT 0x80070001) is tried again with
+        // fresh pipes, a few times, before the start is refused.
+        let mut attempt = 1;
+        let (console, input_write, output_read) = loop {
+            match open_console(size) {
+                Ok(opened) => break opened,
+                Err(e) if attempt >= CONSOLE_ATTEMPTS => return Err(e),
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+                    attempt += 1;
+                }
+            }
         };
-        if result != 0 {
-            bail!("CreatePseudoConsole failed: HRESULT {result:#x}");
-        }
-        // The console holds its own copies of its ends.
-        drop((input_read, output_write));
-        let console = Arc::new(Console(console));
+        let console = Arc::new(console);
         Ok(PtyPair {
             slave: Box::new(Slave {
                 console: Arc::clone(&console),
@@ -73,6 +69,32 @@ impl PtySystem for ConPtySystem {
             }),
         })
     }
+}
+
+/// How many times a pseudo console is asked for before a start fails.
+const CONSOLE_ATTEMPTS: u64 = 4;
+
+/// One pseudo console with the launcher's ends of its two pipes.
+fn open_console(size: PtySize) -> anyhow::Result<(Console, OwnedHandle, OwnedHandle)> {
+    let (input_read, input_write) = pipe()?;
+    let (output_read, output_write) = pipe()?;
+    let mut console: HPCON = 0;
+    // SAFETY: valid pipe handles and an out pointer; flags 0 (see the module doc).
+    let result = unsafe {
+        CreatePseudoConsole(
+            coord(size),
+            input_read.as_raw_handle() as HANDLE,
+            output_write.as_raw_handle() as HANDLE,
+            0,
+            &mut console,
+        )
+    };
+    if result != 0 {
+        bail!("CreatePseudoConsole failed: HRESULT {result:#x}");
+    }
+    // The console holds its own copies of its ends.
+    drop((input_read, output_write));
+    Ok((Console(console), input_write, output_read))
 }
 
 /// The pseudo console, closed when the last of master and slave goes.
