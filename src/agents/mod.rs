@@ -11,6 +11,7 @@
 
 pub mod codex;
 pub mod conversation;
+pub mod plain_words;
 mod pty;
 mod registry;
 pub mod settings;

@@ -8,7 +8,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Sessions;
-use crate::agents::conversation::{self, View};
+use crate::agents::conversation;
+use crate::agents::plain_words::{self, Places, WordedView};
 use crate::error::LResult;
 
 /// Bytes of a transcript the page gets (the newest).
@@ -28,7 +29,7 @@ pub struct ConversationAnswer {
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum What {
-    Items(View),
+    Items(WordedView),
     Transcript {
         text: String,
         /// Its start was left out (longer than [`TRANSCRIPT_BYTES`]).
@@ -44,11 +45,16 @@ impl Sessions {
         let live = agent.is_some() && session.is_running();
         let capabilities = crate::agents::capabilities_of(&session.agent);
         let log = Path::new(&session.log_path);
+        let places = Places {
+            worktree: session.workspace().map(|w| Path::new(w.path.as_str())),
+            repo: &self.ctx.repo,
+        };
         let what = match agent.as_ref().and_then(|a| a.conversation().cloned()) {
-            Some(c) => What::Items(c.view()),
-            None if capabilities.conversation => {
-                What::Items(conversation::read(&conversation::path_for(log)))
-            }
+            Some(c) => What::Items(plain_words::word(c.view(), places)),
+            None if capabilities.conversation => What::Items(plain_words::word(
+                conversation::read(&conversation::path_for(log)),
+                places,
+            )),
             None => {
                 let (text, truncated) = transcript(log);
                 What::Transcript { text, truncated }

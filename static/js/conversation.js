@@ -27,12 +27,19 @@ function agentEntry(e) {
   return [el("div", { class: "conv-who", text: "said" }), el("div", { class: "conv-text", text: e.text })];
 }
 
+// The raw form of an entry the server put in words, one click away.
+function raw(label, ...nodes) {
+  return el("details", { class: "conv-raw" }, el("summary", { text: label }), ...nodes);
+}
+
 function commandEntry(e) {
   const code = typeof e.exit_code === "number"
     ? el("span", { class: `conv-exit ${e.exit_code === 0 ? "ok" : "bad"}`, text: `exit ${e.exit_code}` })
     : null;
+  const shown = e.plain ? e.plain.text : e.command;
   return [
-    el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "ran" }), el("code", { class: "conv-command", text: e.command }), code, statusBadge(e)),
+    el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "ran" }), el("code", { class: "conv-command", text: shown }), code, statusBadge(e)),
+    shown !== e.command ? raw("as run", el("code", { class: "conv-command conv-raw-command", text: e.command })) : null,
     e.output ? el("pre", { class: "conv-output", text: e.output, attrs: { tabindex: "0", "aria-label": `output of ${e.command}` } }) : null,
     e.cut ? el("div", { class: "hint", text: "Only the end of the output is kept." }) : null,
   ];
@@ -43,19 +50,25 @@ function fileEntry(e) {
   return [
     el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "changed" }),
       el("span", { text: `${changes.length} file${changes.length === 1 ? "" : "s"}` }), statusBadge(e)),
-    ...changes.map((c) => el("div", { class: "conv-file" },
-      el("div", { class: "conv-path", text: `${c.kind} ${c.path}${c.move_to ? ` → ${c.move_to}` : ""}` }),
+    ...changes.map((c, i) => el("div", { class: "conv-file" },
+      el("div", { class: "conv-path", text: `${c.kind} ${e.plain && e.plain.paths[i] ? e.plain.paths[i] : `${c.path}${c.move_to ? ` → ${c.move_to}` : ""}`}` }),
       c.diff ? el("pre", { class: "conv-diff", text: c.diff, attrs: { tabindex: "0", "aria-label": `diff of ${c.path}` } }) : null,
       c.diff_cut ? el("div", { class: "hint", text: "The diff is cut here." }) : null)),
   ];
 }
 
 function toolEntry(e) {
-  return [
-    el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "called" }), el("code", { text: e.tool }), statusBadge(e)),
+  const details = [
     e.arguments ? el("pre", { class: "conv-output", text: e.arguments, attrs: { tabindex: "0", "aria-label": `arguments of ${e.tool}` } }) : null,
     e.result ? el("pre", { class: "conv-output conv-result", text: e.result, attrs: { tabindex: "0", "aria-label": `answer to ${e.tool}` } }) : null,
   ];
+  if (e.plain) {
+    return [
+      el("div", { class: "conv-head" }, el("span", { class: "conv-text conv-plain", text: e.plain.text }), statusBadge(e)),
+      raw(`${e.tool} call`, el("code", { text: e.tool }), ...details),
+    ];
+  }
+  return [el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "called" }), el("code", { text: e.tool }), statusBadge(e)), ...details];
 }
 
 const DECIDED = { accept: "approved", accept_for_session: "approved for the session", decline: "declined", cancel: "cancelled" };
@@ -65,7 +78,8 @@ function approvalEntry(e, session) {
   const outcome = e.decision ? `${DECIDED[e.decision] || e.decision}${e.by ? ` (${e.by === "dashboard" ? "on this page" : `in ${e.by}'s terminal`})` : ""}`
     : (e.status === "in_progress" ? "" : "answered elsewhere");
   return [
-    el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "asks" }), el("span", { class: "conv-text", text: e.summary })),
+    el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "asks" }), el("span", { class: "conv-text", text: e.plain ? e.plain.text : e.summary })),
+    e.plain && e.plain.text !== e.summary ? raw("as asked", el("code", { class: "conv-command conv-raw-command", text: e.summary })) : null,
     e.reason ? el("div", { class: "approval-reason", text: `Reason: ${e.reason}` }) : null,
     waiting && !e.decision
       ? el("div", { class: "approval-actions conv-actions" },

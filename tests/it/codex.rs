@@ -2682,6 +2682,26 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     for t in ["user", "command", "file_change", "approval", "tool_call"] {
         assert!(types.contains(&t), "{t} in {types:?}");
     }
+    // In words, beside the raw form.
+    let entries = conversation["entries"].as_array().unwrap();
+    let command = entries
+        .iter()
+        .find(|e| e["type"] == "command" && e["command"].as_str().unwrap().contains("CMD-MARK"))
+        .expect("the command");
+    assert_eq!(
+        command["plain"]["text"], "printf 'CMD-MARK 治理部\\n'; exit 3",
+        "{command}"
+    );
+    assert_ne!(command["command"], command["plain"]["text"], "{command}");
+    let patch = entries
+        .iter()
+        .find(|e| e["type"] == "file_change")
+        .expect("the patch");
+    assert!(
+        Path::new(patch["changes"][0]["path"].as_str().unwrap()).is_absolute(),
+        "{patch}"
+    );
+    assert_eq!(patch["plain"]["paths"], json!(["NOTES.md"]), "{patch}");
     d.quit().await;
     c.stop().await;
 }
@@ -2831,6 +2851,7 @@ async fn the_finished_conversation_stays_in_the_tile(d: &browser::Browser, dept:
         .await;
     let finished = finished.as_str().unwrap();
     assert!(!finished.contains('\u{fffd}'), "{finished}");
+    in_peoples_words(d, &tile).await;
     let scrolls = d
         .js(
             "const l = document.querySelector(arguments[0] + ' .conv-log');
@@ -2845,6 +2866,44 @@ async fn the_finished_conversation_stays_in_the_tile(d: &browser::Browser, dept:
     axe::accessible(d, "a finished conversation, system theme").await;
     d.click("#theme-toggle").await;
     axe::accessible(d, "a finished conversation, other theme").await;
+}
+
+/// The tile says what was done in people's words (issue 49): the command as
+/// written, not wrapped in the shell that ran it; the report as what it
+/// reported; the file by its path in the repository. The raw form is one
+/// click away.
+async fn in_peoples_words(d: &browser::Browser, tile: &str) {
+    let shown = d
+        .js(
+            "const c = document.querySelector(arguments[0] + ' .conversation');
+             const first = (css) => { const n = c.querySelector(css); return n ? n.textContent : null; };
+             return {
+               command: first('.conv-command .conv-head .conv-command'),
+               report: first('.conv-tool_call .conv-plain'),
+               raw: [...c.querySelectorAll('.conv-tool_call details.conv-raw')].some((r) => !r.open
+                 && r.textContent.includes('governance_report_result')),
+               path: [...c.querySelectorAll('.conv-file_change .conv-path')].map((p) => p.textContent),
+             };",
+            vec![json!(tile)],
+        )
+        .await;
+    assert_eq!(
+        shown["command"], "printf 'CMD-MARK 治理部\\n'; exit 3",
+        "the command as written, unwrapped from its shell: {shown}"
+    );
+    assert_eq!(shown["report"], "reported: 1 file, 0 checks", "{shown}");
+    assert_eq!(shown["raw"], true, "the raw call one click away: {shown}");
+    assert_eq!(shown["path"], json!(["add NOTES.md"]), "{shown}");
+    d.click(&format!(
+        "{tile} .conv-tool_call details.conv-raw > summary"
+    ))
+    .await;
+    if let Ok(png) = d.screenshot_png().await {
+        browser::save_artifact("codex-conversation-words-1440x900.png", &png);
+    }
+    d.shoot_at("codex-conversation-words-390x844.png", 390, 844, Some(tile))
+        .await;
+    d.resize(1440, 900).await;
 }
 
 /// The changes drawer shows the same record as "What it did" (it fills in

@@ -470,11 +470,29 @@ async fn each_department_worked_in_its_worktree_and_reported(
             .find(|d| d["department"] == department)
             .unwrap_or_else(|| panic!("no {department}: {status}"));
         assert_worked_in_its_worktree(&session, file, repo);
+        it_speaks_like_an_agent(&session, file);
         let r = results
             .iter()
             .find(|r| r["department"] == department)
             .unwrap_or_else(|| panic!("no result of {department}: {inbox}"));
         assert_reported_and_reviewed(&session, r, &reported);
+    }
+}
+
+/// The demo's agent reads like an agent (issue 49 item 14): what it was
+/// asked, what it changed, that it reported; none of the fake agent's
+/// marker lines or dumps of its arguments and environment.
+fn it_speaks_like_an_agent(session: &Value, file: &str) {
+    let log = std::fs::read_to_string(session["log_path"].as_str().unwrap()).unwrap();
+    for said in [
+        "My task: Tidy the notes".to_string(),
+        format!("Added a dated line to {file}."),
+        "Reported to the launcher.".to_string(),
+    ] {
+        assert!(log.contains(&said), "{said:?} in {log}");
+    }
+    for dump in ["FAKE_AGENT_", "CODEX_GOVERNANCE_"] {
+        assert!(!log.contains(dump), "{dump} in {log}");
     }
 }
 

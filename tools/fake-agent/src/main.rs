@@ -37,6 +37,9 @@
 //! ```text
 //! FAKE_AGENT_DEMO_CHANGED <path>           (a department added a line to it)
 //! FAKE_AGENT_DEMO_ERROR <reason>           (it could not)
+//!
+//! With `--demo` (and no directive) it speaks as an agent would instead:
+//! what it reads, plans or changes, and what the launcher answered.
 //! ```
 //!
 //! `--stream-kib N` prints N KiB every 10 ms until killed (the load bench);
@@ -55,7 +58,7 @@ use serde_json::{json, Value};
 
 use options::Options;
 use report::Report;
-use term::{ascii_json, out};
+use term::{ascii_json, out, say};
 
 const ENV_PREFIX: &str = "CODEX_GOVERNANCE_";
 
@@ -85,16 +88,24 @@ fn main() {
     }
     let kind = env("SESSION_KIND").unwrap_or_else(|| "unknown".into());
     let session = env("SESSION_ID").unwrap_or_else(|| "unknown".into());
-    out(&format!(
-        "FAKE_AGENT_START session={session} kind={kind} pid={} pgid={}",
-        std::process::id(),
-        term::process_group()
-    ));
-    out(&format!("FAKE_AGENT_ARGV {}", ascii_json(&json!(argv))));
-    if !o.flag("quiet_env") {
-        out(&format!("FAKE_AGENT_ENV {}", ascii_json(&governance_env())));
+    if demo_mode(&o) {
+        // The demo's agent speaks as an agent would: what it reads, does and reports.
+        term::speak_plainly();
+        out(&format!(
+            "{session}: a scripted demo agent (no model, no network). Reading my task."
+        ));
+    } else {
+        out(&format!(
+            "FAKE_AGENT_START session={session} kind={kind} pid={} pgid={}",
+            std::process::id(),
+            term::process_group()
+        ));
+        out(&format!("FAKE_AGENT_ARGV {}", ascii_json(&json!(argv))));
+        if !o.flag("quiet_env") {
+            out(&format!("FAKE_AGENT_ENV {}", ascii_json(&governance_env())));
+        }
+        out(&format!("FAKE_AGENT_OPTIONS {}", ascii_json(&o.shown())));
     }
-    out(&format!("FAKE_AGENT_OPTIONS {}", ascii_json(&o.shown())));
 
     // Held until exit, so the sleeping child is not reaped early.
     let _child = o.flag("spawn_child").then(spawn_child).flatten();
@@ -115,7 +126,7 @@ fn main() {
         }
     }
     let code = o.int("exit_code");
-    out(&format!("FAKE_AGENT_EXIT {code}"));
+    say(&format!("FAKE_AGENT_EXIT {code}"), "Done.");
     std::process::exit(code as i32);
 }
 
@@ -137,7 +148,10 @@ fn governance_env() -> Value {
 }
 
 fn wait(o: &Options) {
-    out("FAKE_AGENT_WAITING");
+    say(
+        "FAKE_AGENT_WAITING",
+        "Waiting. What you type here reaches me.",
+    );
     term::echo_stdin_forever(o.text("record_stdin"), o.flag("plain_paste"));
 }
 
@@ -152,12 +166,40 @@ fn zhongshu(o: &Options) {
         given => given,
     });
     match plan {
-        Ok(Some(plan)) => post_plan(plan, o.int("plan_retries")),
-        Ok(None) => out("FAKE_AGENT_NO_PLAN"),
+        Ok(Some(plan)) => {
+            if demo_mode(o) {
+                tell_the_plan(&plan);
+            }
+            post_plan(plan, o.int("plan_retries"))
+        }
+        Ok(None) => say(
+            "FAKE_AGENT_NO_PLAN",
+            "My task names no department I could plan for.",
+        ),
         Err(e) => out(&format!("FAKE_AGENT_PLAN_ERROR {e}")),
     }
     if o.text("after_plan") == Some("wait") {
         wait(o);
+    }
+}
+
+/// The demo planner says what it plans, one line per assignment.
+fn tell_the_plan(plan: &Value) {
+    let assignments = plan["assignments"].as_array().cloned().unwrap_or_default();
+    out(&format!(
+        "I split the task among {} departments:",
+        assignments.len()
+    ));
+    for a in &assignments {
+        let files: Vec<&str> = a["files"]
+            .as_array()
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        out(&format!(
+            "  - {}: {}",
+            a["department"].as_str().unwrap_or("?"),
+            files.join(", ")
+        ));
     }
 }
 
@@ -204,11 +246,16 @@ fn post_plan(mut plan: Value, retries: i64) {
             std::thread::sleep(Duration::from_millis(100));
             continue;
         }
-        let words: Vec<&str> = text.split_whitespace().collect();
-        out(&format!(
-            "FAKE_AGENT_PLAN_STATUS {status} {}",
-            words.join(" ")
-        ));
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let plainly = match status {
+            200 => "I registered the plan with the launcher; the departments start as slots free."
+                .to_string(),
+            _ => format!("The launcher did not take my plan ({status}): {words}"),
+        };
+        say(
+            &format!("FAKE_AGENT_PLAN_STATUS {status} {words}"),
+            &plainly,
+        );
         return;
     }
 }
@@ -296,10 +343,13 @@ fn write_work(item: &str) {
 /// binary the environment names.
 fn demo_department(o: &Options, dept: String) {
     let work = demo::work(&o.prompt());
-    out(&format!("{dept}: {}", work.task));
+    out(&format!("My task: {}", work.task));
+    if !work.files.is_empty() {
+        out(&format!("Files in my scope: {}", work.files.join(", ")));
+    }
     let seconds = o.float("work_seconds");
     if seconds > 0.0 {
-        out(&format!("FAKE_AGENT_WORKING {seconds:.1}s"));
+        out("Working on it.");
         std::thread::sleep(Duration::from_secs_f64(seconds));
     }
     let mut changed = Vec::new();
@@ -308,10 +358,16 @@ fn demo_department(o: &Options, dept: String) {
         let line = format!("- {stamp} {dept}: {}", work.task);
         match demo::add_line(std::path::Path::new("."), file, &line) {
             Ok(()) => {
-                out(&format!("FAKE_AGENT_DEMO_CHANGED {file}"));
+                say(
+                    &format!("FAKE_AGENT_DEMO_CHANGED {file}"),
+                    &format!("Added a dated line to {file}."),
+                );
                 changed.push(file.clone());
             }
-            Err(e) => out(&format!("FAKE_AGENT_DEMO_ERROR {e}")),
+            Err(e) => say(
+                &format!("FAKE_AGENT_DEMO_ERROR {e}"),
+                &format!("I could not change {file}: {e}"),
+            ),
         }
     }
     // The README line: reported when README.md is in scope; a department
@@ -321,10 +377,17 @@ fn demo_department(o: &Options, dept: String) {
         let line = format!("{dept} ({stamp}): {asked}");
         match demo::add_readme_line(std::path::Path::new("."), &line) {
             Ok(()) if work.files.iter().any(|f| f == "README.md") => {
+                out("Added a line to README.md before its Usage section.");
                 changed.push("README.md".into())
             }
-            Ok(()) => out("FAKE_AGENT_DEMO_WANDERED README.md"),
-            Err(e) => out(&format!("FAKE_AGENT_DEMO_ERROR {e}")),
+            Ok(()) => say(
+                "FAKE_AGENT_DEMO_WANDERED README.md",
+                "Also added a line to README.md before its Usage section.",
+            ),
+            Err(e) => say(
+                &format!("FAKE_AGENT_DEMO_ERROR {e}"),
+                &format!("I could not change README.md: {e}"),
+            ),
         }
     }
     let asks = work.asks;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::term::out;
+use crate::term::{out, say};
 
 /// The report, its fields in the order the Python agent wrote them.
 #[derive(Serialize)]
@@ -115,12 +115,19 @@ pub fn send_with_cli(bin: &str, report: &Report) -> bool {
                 String::from_utf8_lossy(&done.stderr)
             );
             let code = done.status.code().unwrap_or(-1);
-            let words: Vec<&str> = text.split_whitespace().collect();
-            out(&format!("FAKE_AGENT_REPORT_CLI {code} {}", words.join(" ")));
+            let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let plainly = match done.status.success() {
+                true => "Reported to the launcher.".to_string(),
+                false => format!("The launcher did not take my report: {words}"),
+            };
+            say(&format!("FAKE_AGENT_REPORT_CLI {code} {words}"), &plainly);
             done.status.success()
         }
         Err(e) => {
-            out(&format!("FAKE_AGENT_REPORT_CLI -1 {e}"));
+            say(
+                &format!("FAKE_AGENT_REPORT_CLI -1 {e}"),
+                &format!("I could not run {bin} to report: {e}"),
+            );
             false
         }
     }

@@ -5,6 +5,25 @@
 
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the agent speaks as an agent would (the demo) rather than in the
+/// tests' marker lines.
+static PLAIN_VOICE: AtomicBool = AtomicBool::new(false);
+
+/// From now on the agent speaks plainly (`--demo` runs).
+pub fn speak_plainly() {
+    PLAIN_VOICE.store(true, Ordering::Relaxed);
+}
+
+/// The marker line for the tests, or the words a person reads in the demo.
+pub fn say(marker: &str, words: &str) {
+    out(if PLAIN_VOICE.load(Ordering::Relaxed) {
+        words
+    } else {
+        marker
+    });
+}
 
 /// Prints one line and flushes it. A terminal that went away ends the agent.
 pub fn out(text: &str) {
@@ -122,7 +141,8 @@ pub fn echo_stdin_forever(record: Option<&str>, plain_paste: bool) {
             out(&format!("FAKE_AGENT_SIZE {cols}x{rows}"));
             continue;
         }
-        out(&format!("ECHO: {}", strip_escapes(text)));
+        let text = strip_escapes(text);
+        say(&format!("ECHO: {text}"), &format!("Heard: {text}"));
     }
 }
 
