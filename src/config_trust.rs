@@ -44,6 +44,15 @@ struct Answers {
 struct Remembered {
     file: String,
     at: String,
+    /// What that version asked for (`key: value`); empty in answers kept
+    /// before they were recorded.
+    #[serde(default)]
+    asks: Vec<String>,
+}
+
+/// An ask as it is remembered and compared.
+fn said(a: &TrustAsk) -> String {
+    format!("{}: {}", a.key, a.value)
 }
 
 /// The user's answers, in `<config folder>/trusted-configs.json`.
@@ -71,8 +80,20 @@ impl TrustStore {
         self.read().trusted.contains_key(hash)
     }
 
-    /// Keeps `hash` as trusted (the file written whole, then renamed).
-    pub fn remember(&self, hash: &str, source: &str) -> Result<(), TrustError> {
+    /// What the newest trusted version of `file` asked for, if one was
+    /// trusted with its asks recorded.
+    fn last_trusted_asks(&self, file: &str) -> Option<Vec<String>> {
+        self.read()
+            .trusted
+            .into_values()
+            .filter(|r| r.file == file && !r.asks.is_empty())
+            .max_by(|a, b| a.at.cmp(&b.at))
+            .map(|r| r.asks)
+    }
+
+    /// Keeps `hash` as trusted with what it `asks` (the file written whole,
+    /// then renamed).
+    pub fn remember(&self, hash: &str, source: &str, asks: &[TrustAsk]) -> Result<(), TrustError> {
         let io = |source| TrustError::Io {
             path: self.file.display().to_string(),
             source,
@@ -85,6 +106,7 @@ impl TrustStore {
             Remembered {
                 file: source.to_string(),
                 at: crate::clock::now_rfc3339(),
+                asks: asks.iter().map(said).collect(),
             },
         );
         let text = serde_json::to_vec_pretty(&answers).unwrap_or_default();
@@ -103,7 +125,12 @@ pub struct TrustRequest {
     pub file: String,
     /// Its SHA-256: the page sends it back with the answer.
     pub hash: String,
+    /// What needs the user's say-so: for a file changed since the user
+    /// trusted it, only what changed.
     pub settings: Vec<TrustAsk>,
+    /// Settings that need trust and are as the user trusted them before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_before: Vec<String>,
 }
 
 /// The gate every session start passes.
@@ -113,6 +140,8 @@ pub struct TrustGate {
     file: String,
     store: Option<TrustStore>,
     trusted: AtomicBool,
+    /// What the newest trusted earlier version of the file asked for.
+    before: Vec<String>,
 }
 
 impl TrustGate {
@@ -129,18 +158,32 @@ impl TrustGate {
     }
 
     /// Open when the file asks for nothing, the user granted it for this run
-    /// (`granted`), or the store remembers this version of it.
+    /// (`granted`), the store remembers this version of it, or an earlier
+    /// version the user trusted asked for exactly the same (an edit that
+    /// changed nothing that needs trust does not ask again).
     pub fn new(asked: ConfigTrust, file: String, store: Option<TrustStore>, granted: bool) -> Self {
         let remembered = match (&asked.hash, &store) {
             (Some(h), Some(s)) => s.trusts(h),
             _ => false,
         };
-        let trusted = granted || !asked.asks_anything() || remembered;
+        let before = store
+            .as_ref()
+            .and_then(|s| s.last_trusted_asks(&file))
+            .unwrap_or_default();
+        let same_as_before = !before.is_empty() && {
+            let mut now: Vec<String> = asked.asks.iter().map(said).collect();
+            let mut then = before.clone();
+            now.sort();
+            then.sort();
+            now == then
+        };
+        let trusted = granted || !asked.asks_anything() || remembered || same_as_before;
         TrustGate {
             asked,
             file,
             store,
             trusted: AtomicBool::new(trusted),
+            before,
         }
     }
 
@@ -153,10 +196,16 @@ impl TrustGate {
         if self.is_open() {
             return None;
         }
+        let (unchanged, changed): (Vec<&TrustAsk>, Vec<&TrustAsk>) = self
+            .asked
+            .asks
+            .iter()
+            .partition(|a| self.before.contains(&said(a)));
         Some(TrustRequest {
             file: self.file.clone(),
             hash: self.asked.hash.clone().unwrap_or_default(),
-            settings: self.asked.asks.clone(),
+            settings: changed.into_iter().cloned().collect(),
+            trusted_before: unchanged.into_iter().map(|a| a.key.clone()).collect(),
         })
     }
 
@@ -192,7 +241,7 @@ impl TrustGate {
             });
         }
         if let Some(store) = &self.store {
-            store.remember(hash, &self.file)?;
+            store.remember(hash, &self.file, &self.asked.asks)?;
         }
         self.trusted.store(true, Ordering::Release);
         Ok(())
@@ -230,7 +279,23 @@ mod tests {
         assert!(gate.is_open() && gate.request().is_none());
         // The next start of the same file does not ask; another version does.
         assert!(TrustGate::new(asked("h1"), "g.yaml".into(), Some(store.clone()), false).is_open());
-        assert!(!TrustGate::new(asked("h2"), "g.yaml".into(), Some(store), false).is_open());
+        let mut more = asked("h2");
+        more.asks.push(TrustAsk {
+            key: "launcher.backend".into(),
+            value: "pty".into(),
+            meaning: "agents run unsandboxed, as you".into(),
+        });
+        let changed = TrustGate::new(more, "g.yaml".into(), Some(store.clone()), false);
+        assert!(!changed.is_open());
+        // It names only what changed, and what stays as trusted by its key.
+        let request = changed.request().unwrap();
+        let keys: Vec<&str> = request.settings.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["launcher.backend"]);
+        assert_eq!(request.trusted_before, ["launcher.agent_command"]);
+        assert!(!changed.refusal().unwrap().contains("agent_command"));
+        // Another version asking for exactly what was trusted does not ask
+        // (its hash differs: an edit elsewhere in the file).
+        assert!(TrustGate::new(asked("h3"), "g.yaml".into(), Some(store.clone()), false).is_open());
         let calm = TrustGate::new(ConfigTrust::default(), "g.yaml".into(), None, false);
         assert!(calm.is_open());
         assert!(matches!(calm.trust("x"), Err(TrustError::NothingAsked)));

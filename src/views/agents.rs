@@ -20,10 +20,19 @@ pub struct AgentsView {
     pub problems: Vec<String>,
     /// A scripted demo (`codex-governance demo`): no Codex, a banner says so.
     pub demo: bool,
+    /// Why *Start* is off, when it is: agents cannot start, or the
+    /// repository's configuration waits for the user's trust.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_off: Option<String>,
 }
 
-/// How agents run and what they reach (the dashboard says it plainly).
-pub fn agents(config: &Config, backend: &BackendFacts) -> AgentsView {
+/// How agents run and what they reach (the dashboard says it plainly);
+/// `trust` is the configuration waiting for the user's trust, if it is.
+pub fn agents(
+    config: &Config,
+    backend: &BackendFacts,
+    trust: Option<&crate::config_trust::TrustRequest>,
+) -> AgentsView {
     let network = config.launcher.agent.agent_network;
     let sandboxed = backend.capabilities.sandboxed;
     let reach = match (sandboxed, network) {
@@ -51,7 +60,27 @@ pub fn agents(config: &Config, backend: &BackendFacts) -> AgentsView {
         problems: backend.problems.clone(),
         // The demo's scripted agent runs unsandboxed, in its terminal.
         demo: !sandboxed && is_demo(config),
+        start_off: start_off(&backend.problems, trust),
     }
+}
+
+/// Why no planner can start now, in one sentence; None when one can.
+fn start_off(
+    problems: &[String],
+    trust: Option<&crate::config_trust::TrustRequest>,
+) -> Option<String> {
+    if !problems.is_empty() {
+        return Some(format!(
+            "Start is off until this is fixed: {}",
+            problems.join(" ")
+        ));
+    }
+    trust.map(|t| {
+        let file = std::path::Path::new(&t.file)
+            .file_name()
+            .map_or(t.file.clone(), |n| n.to_string_lossy().into_owned());
+        format!("Start is off until you trust this repository's {file} (see what it sets above).")
+    })
 }
 
 /// Whether the agents are `codex-governance demo`'s scripted fake agent.

@@ -201,7 +201,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         audit_seq: snap.launcher.audit_seq,
         audit_chain_problem: snap.launcher.audit_chain_problem.clone(),
         mailbox_ingestion: ingestion(&snap.launcher.ingestion),
-        agents: agents(config, &snap.launcher.backend),
+        agents: agents(config, &snap.launcher.backend, snap.launcher.trust.as_ref()),
         quota: quota(snap),
         config_trust: snap.launcher.trust.clone(),
         config_warnings: config_warnings(snap),

@@ -107,14 +107,17 @@ function renderAgentsBanner(agents) {
   }
   banner.hidden = !problems.length && !reach;
   banner.classList.toggle("banner-demo", Boolean(agents.demo) && !problems.length);
-  document.body.classList.toggle("agents-blocked", problems.length > 0);
+  // Start is off while the server says why (agents cannot start, or the
+  // configuration waits for trust).
+  const off = agents.start_off || "";
+  document.body.classList.toggle("agents-blocked", Boolean(off));
   const start = $("#start-zhongshu");
-  start.disabled = problems.length > 0;
-  start.title = problems.length ? `No planner can start: ${problems.join(" ")}` : "";
+  start.disabled = Boolean(off);
+  start.title = off;
   const msg = $("#start-msg");
-  if (problems.length) {
+  if (off) {
     msg.className = "form-msg error start-blocked";
-    msg.textContent = `Start is off until this is fixed: ${problems.join(" ")}`;
+    msg.textContent = off;
   } else if (msg.classList.contains("start-blocked")) {
     msg.className = "form-msg";
     msg.textContent = "";

@@ -36,10 +36,12 @@ function render(request) {
       button.disabled = false;
     }
   });
+  const before = request.trusted_before || [];
   replaceChildren(panel,
-    el("strong", { text: "This repository's configuration asks for more than the defaults. " }),
-    el("span", { text: `Nothing starts until you trust ${request.file}. It sets:` }),
+    el("strong", { text: before.length ? "This repository's configuration changed since you trusted it. " : "This repository's configuration asks for more than the defaults. " }),
+    el("span", { text: `Nothing starts until you trust ${request.file}. ${before.length ? "What changed:" : "It sets:"}` }),
     el("ul", { class: "trust-settings" }, settings),
+    before.length ? el("p", { class: "hint trust-before", text: `As you trusted them before: ${before.join(", ")}.` }) : null,
     button);
 }
 

@@ -74,18 +74,43 @@ async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() 
     assert!(!z.is_empty());
     launcher.terminate();
 
-    // The same file again: trusted. A changed file: asked again.
+    // The same file again: trusted. An edit that changes nothing that needs
+    // trust: not asked again (issue 49 item 3).
     let again = spawn_launcher_env(&repo.path, &[], &asking(&home));
     let st: Value = again.api.status().await;
     assert!(st["config_trust"].is_null(), "{}", st["config_trust"]);
     drop(again);
     let config = repo.path.join("governance.yaml");
     let yaml = std::fs::read_to_string(&config).unwrap() + "  plan_budget_tokens: 5000\n";
-    std::fs::write(&config, yaml).unwrap();
+    std::fs::write(&config, &yaml).unwrap();
+    let calm = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    let st: Value = calm.api.status().await;
+    assert!(st["config_trust"].is_null(), "{}", st["config_trust"]);
+    assert!(st["agents"]["start_off"].is_null(), "{}", st["agents"]);
+    drop(calm);
+    // An edit that changes what needs trust: asked again, naming only it.
+    std::fs::write(&config, yaml + "  isolation: shared\n").unwrap();
     let changed = spawn_launcher_env(&repo.path, &[], &asking(&home));
     let st: Value = changed.api.status().await;
-    assert_ne!(st["config_trust"]["hash"], hash.as_str(), "{st}");
-    assert!(st["config_trust"]["settings"].is_array(), "{st}");
+    let request = &st["config_trust"];
+    assert_ne!(request["hash"], hash.as_str(), "{st}");
+    let keys: Vec<&str> = request["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["launcher.isolation"], "{request}");
+    assert_eq!(
+        request["trusted_before"],
+        json!([
+            "launcher.agent_command",
+            "launcher.agent_network",
+            "launcher.approval_policy",
+            "launcher.auto_integrate"
+        ]),
+        "{request}"
+    );
 }
 
 /// The status asks for trust, naming every setting the file makes; returns
@@ -147,9 +172,33 @@ async fn trust_it_in_the_page(launcher: &Subprocess, hash: &str, home: &Path) {
     ] {
         assert!(shown.contains(needle), "{needle}: {shown}");
     }
+    // Start is off meanwhile, and says why (issue 49 item 3).
+    let why = d
+        .wait_text(
+            "why Start is off",
+            "#start-msg",
+            "Start is off until you trust",
+        )
+        .await;
+    assert!(why.contains("governance.yaml"), "{why}");
+    assert_eq!(
+        d.js(
+            "return document.querySelector('#start-zhongshu').disabled;",
+            vec![]
+        )
+        .await,
+        json!(true)
+    );
+    d.shoot("config-trust-start-off-1280x800.png", None).await;
     d.click("#trust-config").await;
     d.gone("the trust panel", "#trust-banner:not([hidden])")
         .await;
+    d.wait(
+        "Start on once trusted",
+        "return !document.querySelector('#start-zhongshu').disabled;",
+        vec![],
+    )
+    .await;
     let trusted = launcher.api.audit_events("config_trusted").await;
     assert_eq!(trusted.len(), 1, "{trusted:?}");
     assert_eq!(trusted[0]["config_hash"], hash);
