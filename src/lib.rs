@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod files;
 pub mod forge;
+pub mod git_ffi;
 pub mod glob;
 pub mod ids;
 pub mod instance;

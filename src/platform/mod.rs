@@ -30,8 +30,8 @@ pub use os::{
     runs_session, stop_signal, terminate_tree, LocalStream,
 };
 pub use os::{
-    create_private_dir, make_private, not_own, open_no_follow_with, private_file_mode,
-    reuse_address, shared_folder, tighten,
+    create_private_dir, descriptor_path, make_private, not_own, open_no_follow_with,
+    private_file_mode, reuse_address, shared_folder, tighten,
 };
 pub use os::{
     BACKSLASH_SEPARATES, CLOSE_MASTER_AT_EXIT, CODEX_OVER_WEBSOCKET, DEFAULT_SHELLS, NULL_DEVICE,

@@ -314,6 +314,21 @@ pub const BACKSLASH_SEPARATES: bool = false;
 /// default rather than a private Unix socket.
 pub const CODEX_OVER_WEBSOCKET: bool = false;
 
+/// A name that opens the same file as the descriptor `file` (libgit2 reads a
+/// file by name: this one cannot be swapped for another).
+#[cfg(target_os = "linux")]
+pub fn descriptor_path(file: &std::fs::File, _full: &Path) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    Some(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// A name that opens the same file as the descriptor `file`.
+#[cfg(not(target_os = "linux"))]
+pub fn descriptor_path(file: &std::fs::File, _full: &Path) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    Some(format!("/dev/fd/{}", file.as_raw_fd()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

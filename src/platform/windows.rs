@@ -300,3 +300,9 @@ pub const BACKSLASH_SEPARATES: bool = true;
 /// Whether Codex's app-server is reached over a loopback WebSocket by
 /// default (Windows has no Unix socket Codex listens on).
 pub const CODEX_OVER_WEBSOCKET: bool = true;
+
+/// No name opens a descriptor's file on Windows: the file's own path
+/// (checked regular just before; Windows has no FIFO in a working tree).
+pub fn descriptor_path(_file: &std::fs::File, full: &Path) -> Option<String> {
+    full.to_str().map(str::to_string)
+}

@@ -21,6 +21,7 @@
 //! path only). Systems without Git's stat data (Windows) always step aside.
 
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::fs::{DirEntry, FileType};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use git2::{IndexEntryExtendedFlag, ObjectType, Oid, Repository};
 
 use super::index_file::Entry;
+use crate::git_ffi::RawRepo;
 use crate::platform::StatData;
 
 const FILE: u32 = 0o100644;
@@ -297,7 +299,7 @@ struct Reader<'a> {
     rules: &'a Rules,
     entries: &'a [Entry<'a>],
     /// This thread's own repository handle, opened at first need.
-    git: Option<raw::Repo>,
+    git: Option<RawRepo>,
     /// The folder being read's tracked names (kept for its allocation).
     names: HashMap<&'a [u8], Name>,
     found: Found,
@@ -416,7 +418,11 @@ impl<'a> Reader<'a> {
             if !(kind.is_file() || kind.is_dir() || kind.is_symlink()) {
                 continue;
             }
-            if self.git()?.ignored(&path)? {
+            if self
+                .git()?
+                .ignored(&CString::new(path.as_slice()).ok()?)
+                .ok()?
+            {
                 continue;
             }
             if !kind.is_dir() {
@@ -445,9 +451,9 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    fn git(&mut self) -> Option<&raw::Repo> {
+    fn git(&mut self) -> Option<&RawRepo> {
         if self.git.is_none() {
-            self.git = Some(raw::Repo::open(self.root)?);
+            self.git = Some(RawRepo::open(self.root).ok()?);
         }
         self.git.as_ref()
     }
@@ -457,113 +463,21 @@ impl<'a> Reader<'a> {
 /// from a descriptor opened without following a link or blocking. None for a
 /// file swapped since it was listed for anything but a regular file (a FIFO
 /// would hold the walk for ever), or gone: the walk then steps aside.
-fn hashed_blob(git: &raw::Repo, root: &Path, path: &[u8]) -> Option<Oid> {
+fn hashed_blob(git: &RawRepo, root: &Path, path: &[u8]) -> Option<Oid> {
     let full = root.join(native(path)?);
     let file = crate::platform::open_no_follow(&full).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
-    git.hash_open_file(&file, &full, path)
+    // libgit2 reads it by the descriptor's own name, so no other file can
+    // take its place meanwhile; `file` stays open through the call.
+    let on_disk = CString::new(crate::platform::descriptor_path(&file, &full)?).ok()?;
+    git.hash_file(&on_disk, &CString::new(path).ok()?).ok()
 }
 
 /// A repository path as a relative path of this system.
 fn native(path: &[u8]) -> Option<PathBuf> {
     crate::platform::native_repo_path(path)
-}
-
-mod raw {
-    //! The two libgit2 calls git2 does not offer without writing: a file's
-    //! blob id through the repository's filters, and the ignore rules, on a
-    //! repository handle of one thread's own.
-
-    use std::ffi::{c_char, c_int, CString};
-    use std::fs::File;
-    use std::path::Path;
-
-    use git2::Oid;
-    use libgit2_sys as sys;
-
-    extern "C" {
-        fn git_repository_hashfile(
-            out: *mut sys::git_oid,
-            repo: *mut sys::git_repository,
-            path: *const c_char,
-            kind: sys::git_object_t,
-            as_path: *const c_char,
-        ) -> c_int;
-    }
-
-    pub struct Repo(*mut sys::git_repository);
-
-    /// A name that opens the same file as the descriptor `file`.
-    #[cfg(target_os = "linux")]
-    fn descriptor_path(file: &File, _full: &Path) -> Option<String> {
-        use std::os::fd::AsRawFd;
-        Some(format!("/proc/self/fd/{}", file.as_raw_fd()))
-    }
-
-    /// A name that opens the same file as the descriptor `file`.
-    #[cfg(all(unix, not(target_os = "linux")))]
-    fn descriptor_path(file: &File, _full: &Path) -> Option<String> {
-        use std::os::fd::AsRawFd;
-        Some(format!("/dev/fd/{}", file.as_raw_fd()))
-    }
-
-    /// No such name on Windows: the file's own path (checked regular just
-    /// before; Windows has no FIFO in a working tree).
-    #[cfg(windows)]
-    fn descriptor_path(_file: &File, full: &Path) -> Option<String> {
-        full.to_str().map(str::to_string)
-    }
-
-    impl Drop for Repo {
-        fn drop(&mut self) {
-            // SAFETY: opened by `open`, freed once.
-            unsafe { sys::git_repository_free(self.0) }
-        }
-    }
-
-    impl Repo {
-        pub fn open(root: &Path) -> Option<Repo> {
-            sys::init();
-            let c = CString::new(root.as_os_str().as_encoded_bytes()).ok()?;
-            let mut raw = std::ptr::null_mut();
-            // SAFETY: both pointers are valid for the call.
-            let rc = unsafe { sys::git_repository_open(&mut raw, c.as_ptr()) };
-            (rc == 0).then_some(Repo(raw))
-        }
-
-        /// Whether the working tree's `path` is ignored (or inside an
-        /// ignored folder).
-        pub fn ignored(&self, path: &[u8]) -> Option<bool> {
-            let c = CString::new(path).ok()?;
-            let mut ignored: c_int = 0;
-            // SAFETY: the repository is open; both pointers are valid.
-            let rc = unsafe { sys::git_ignore_path_is_ignored(&mut ignored, self.0, c.as_ptr()) };
-            (rc == 0).then_some(ignored == 1)
-        }
-
-        /// The blob id of the open `file`, read through the filters of the
-        /// working tree's `path`: libgit2 reads it by the descriptor's own
-        /// name, so no other file can take its place meanwhile.
-        pub fn hash_open_file(&self, file: &File, full: &Path, path: &[u8]) -> Option<Oid> {
-            let as_path = CString::new(path).ok()?;
-            let on_disk = CString::new(descriptor_path(file, full)?).ok()?;
-            let mut id = sys::git_oid { id: [0; 20] };
-            // SAFETY: the repository is open; every pointer is valid for the
-            // call; `file` stays open through it.
-            let rc = unsafe {
-                git_repository_hashfile(
-                    &mut id,
-                    self.0,
-                    on_disk.as_ptr(),
-                    sys::GIT_OBJECT_BLOB,
-                    as_path.as_ptr(),
-                )
-            };
-            (rc == 0).then(|| Oid::from_bytes(&id.id).ok()).flatten()
-        }
-    }
 }
 
 #[cfg(all(test, unix))]

@@ -257,7 +257,7 @@ fn a_file_swapped_for_a_fifo_or_a_link_is_never_read_through() {
             ("t.txt", "one\r\n"),
         ],
     );
-    let raw = raw::Repo::open(root).unwrap();
+    let raw = RawRepo::open(root).unwrap();
     let id = |p: &str| git.index().unwrap().get_path(Path::new(p), 0).unwrap().id;
     // A regular file: read through the filters, as git add would.
     assert_eq!(hashed_blob(&raw, root, b"t.txt"), Some(id("t.txt")));

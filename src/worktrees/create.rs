@@ -5,7 +5,6 @@
 //! skip-worktree). Removing one takes the folder and Git's record of it; the
 //! branch stays.
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository};
@@ -73,7 +72,9 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
     let (name, branch, path) = free_names(&repo, &root, spec.zhongshu, spec.session)?;
     let reference = repo.branch(&branch, &base, false)?.into_reference();
     let temp = super::temp_for(spec.repo, &name);
-    let added = add_without_checkout(spec.repo, &name, &path, &reference)
+    // Its files and index are written by [`fill`], not by libgit2's checkout.
+    let added = crate::git_ffi::add_worktree_without_checkout(spec.repo, &name, &path, &reference)
+        .map_err(WorktreeError::from)
         .and_then(|()| fill(&path, &tree, spec))
         .and_then(|filled| {
             crate::platform::create_private_dir(&temp).map_err(io_error(&temp))?;
@@ -174,65 +175,6 @@ fn kept_paths(entries: &[Entry], spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
             })
             .collect(),
     )
-}
-
-/// `git_worktree_add` with the checkout strategy NONE, which git2 does not
-/// wrap: the worktree's files and index are written by [`fill`] instead.
-/// Its checkout would still compare the whole tree with the empty folder
-/// (and write an index) to do nothing: it is kept to one path no tree holds.
-fn add_without_checkout(
-    repo: &Path,
-    name: &str,
-    path: &Path,
-    branch: &git2::Reference<'_>,
-) -> Result<(), WorktreeError> {
-    let c = |s: &[u8]| {
-        CString::new(s).map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))
-    };
-    let repo_c = c(repo.as_os_str().as_encoded_bytes())?;
-    let name_c = c(name.as_bytes())?;
-    let path_c = c(path.as_os_str().as_encoded_bytes())?;
-    let mut options = git2::WorktreeAddOptions::new();
-    options.reference(Some(branch));
-    // SAFETY: `raw()` points at the options' plain C struct; it is copied,
-    // and the reference it names (`branch`) outlives the call below.
-    let mut raw = unsafe { std::ptr::read(options.raw()) };
-    raw.checkout_options.checkout_strategy = libgit2_sys::GIT_CHECKOUT_NONE
-        | libgit2_sys::GIT_CHECKOUT_DONT_UPDATE_INDEX
-        | libgit2_sys::GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
-    let mut nothing = [c".git".as_ptr().cast_mut()];
-    raw.checkout_options.paths = libgit2_sys::git_strarray {
-        strings: nothing.as_mut_ptr(),
-        count: 1,
-    };
-    // SAFETY: libgit2 is initialised by git2 before any of its calls (the
-    // branch above); every pointer is valid for the call, and what libgit2
-    // hands out is freed here.
-    let rc = unsafe {
-        let mut raw_repo = std::ptr::null_mut();
-        let rc = libgit2_sys::git_repository_open(&mut raw_repo, repo_c.as_ptr());
-        if rc < 0 {
-            rc
-        } else {
-            let mut out = std::ptr::null_mut();
-            let rc = libgit2_sys::git_worktree_add(
-                &mut out,
-                raw_repo,
-                name_c.as_ptr(),
-                path_c.as_ptr(),
-                &raw,
-            );
-            if rc == 0 {
-                libgit2_sys::git_worktree_free(out);
-            }
-            libgit2_sys::git_repository_free(raw_repo);
-            rc
-        }
-    };
-    if rc < 0 {
-        return Err(git2::Error::last_error(rc).into());
-    }
-    Ok(())
 }
 
 /// What [`fill`] checked out.

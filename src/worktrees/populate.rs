@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use git2::{build::CheckoutBuilder, Index, IndexEntry, Oid, Repository};
 
 use super::{filters, io_error, WorktreeError};
+use crate::git_ffi::RawRepo;
 use crate::platform::StatData;
 
 /// Threads writing files: creating a file is mostly waiting on the kernel's
@@ -211,7 +212,7 @@ fn write_files(
     let failed = AtomicBool::new(false);
     let threads = WRITERS.min(runs.len()).max(1);
     let write_runs = || -> Result<Written, WorktreeError> {
-        let repo = raw::Repo::open(root, filters)?;
+        let repo = RawRepo::open(root)?;
         let mut buf = Vec::new();
         let mut written = Written::default();
         while !failed.load(Ordering::Relaxed) {
@@ -219,7 +220,7 @@ fn write_files(
                 break;
             };
             for &i in run.iter() {
-                match write_file(&repo, root, &entries[i], &mut buf) {
+                match write_file(&repo, filters, root, &entries[i], &mut buf) {
                     Ok(Some(stat)) => written.stats.push((i, stat)),
                     Ok(None) => written.collided.push(i),
                     Err(e) => {
@@ -264,7 +265,8 @@ struct Written {
 /// Writes one file, created new, and returns its stat data (taken from the
 /// open file); `None` when its path is taken already.
 fn write_file(
-    repo: &raw::Repo,
+    repo: &RawRepo,
+    filters: bool,
     root: &Path,
     e: &Entry,
     buf: &mut Vec<u8>,
@@ -272,7 +274,7 @@ fn write_file(
     let path = root.join(native(&e.path)?);
     let c_path = CString::new(e.path.clone())
         .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
-    repo.filtered(e.id, &c_path, buf)?;
+    repo.blob_as_checked_out(e.id, &c_path, filters, buf)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     crate::platform::git_file_mode(&mut options, e.mode == EXECUTABLE);
@@ -445,120 +447,4 @@ fn guarded_link(path: &[u8]) -> bool {
     let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
     let lower = name.to_ascii_lowercase();
     lower.starts_with(b".git") || lower.starts_with(b"gitmod~") || lower == b".mailmap"
-}
-
-mod raw {
-    //! libgit2's blob filtering, which git2 does not wrap.
-
-    use std::ffi::{c_char, c_int, CString};
-    use std::path::Path;
-
-    use git2::Oid;
-    use libgit2_sys as sys;
-
-    use super::super::WorktreeError;
-
-    /// `git_blob_filter_options`, version 1.
-    #[repr(C)]
-    struct BlobFilterOptions {
-        version: c_int,
-        flags: u32,
-        commit_id: *mut sys::git_oid,
-        attr_commit_id: sys::git_oid,
-    }
-
-    extern "C" {
-        fn git_blob_filter(
-            out: *mut sys::git_buf,
-            blob: *mut sys::git_blob,
-            as_path: *const c_char,
-            opts: *mut BlobFilterOptions,
-        ) -> c_int;
-    }
-
-    /// A repository handle of this thread's own; `filters` false when no
-    /// checkout filter can apply (blobs are written as they are).
-    pub struct Repo(*mut sys::git_repository, bool);
-
-    impl Drop for Repo {
-        fn drop(&mut self) {
-            // SAFETY: opened by `open`, freed once.
-            unsafe { sys::git_repository_free(self.0) }
-        }
-    }
-
-    fn check(rc: c_int) -> Result<(), WorktreeError> {
-        if rc < 0 {
-            return Err(git2::Error::last_error(rc).into());
-        }
-        Ok(())
-    }
-
-    impl Repo {
-        pub fn open(path: &Path, filters: bool) -> Result<Repo, WorktreeError> {
-            sys::init();
-            let c = CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(|_| WorktreeError::Refused("a path holds a NUL byte".into()))?;
-            let mut raw = std::ptr::null_mut();
-            // SAFETY: both pointers are valid for the call.
-            check(unsafe { sys::git_repository_open(&mut raw, c.as_ptr()) })?;
-            Ok(Repo(raw, filters))
-        }
-
-        /// The blob `id` as checked out at `path`, into `out`.
-        pub fn filtered(
-            &self,
-            id: Oid,
-            path: &CString,
-            out: &mut Vec<u8>,
-        ) -> Result<(), WorktreeError> {
-            let oid = sys::git_oid {
-                id: id
-                    .as_bytes()
-                    .try_into()
-                    .map_err(|_| WorktreeError::Refused("an object id of another length".into()))?,
-            };
-            let mut opts = BlobFilterOptions {
-                version: 1,
-                // No binary check, no HEAD: as libgit2's checkout loads filters.
-                flags: 0,
-                commit_id: std::ptr::null_mut(),
-                attr_commit_id: sys::git_oid { id: [0; 20] },
-            };
-            let mut blob = std::ptr::null_mut();
-            // SAFETY: the repository is open; every pointer is valid for its
-            // call; the blob and the buffer are freed before returning.
-            unsafe {
-                check(sys::git_blob_lookup(&mut blob, self.0, &oid))?;
-                if !self.1 {
-                    let size = sys::git_blob_rawsize(blob) as usize;
-                    out.clear();
-                    if size > 0 {
-                        let bytes = sys::git_blob_rawcontent(blob) as *const u8;
-                        out.extend_from_slice(std::slice::from_raw_parts(bytes, size));
-                    }
-                    sys::git_blob_free(blob);
-                    return Ok(());
-                }
-                let mut buf = sys::git_buf {
-                    ptr: std::ptr::null_mut(),
-                    reserved: 0,
-                    size: 0,
-                };
-                let rc = git_blob_filter(&mut buf, blob, path.as_ptr(), &mut opts);
-                if rc == 0 {
-                    out.clear();
-                    if buf.size > 0 {
-                        out.extend_from_slice(std::slice::from_raw_parts(
-                            buf.ptr as *const u8,
-                            buf.size,
-                        ));
-                    }
-                }
-                sys::git_buf_dispose(&mut buf);
-                sys::git_blob_free(blob);
-                check(rc)
-            }
-        }
-    }
 }
