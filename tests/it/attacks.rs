@@ -2682,7 +2682,7 @@ async fn a_department_cannot_replace_or_speak_for_a_sibling() {
             &json!({"department_session_id": b, "summary": "I am B"}),
         )
         .await;
-    assert_eq!(status, 400, "{answer}");
+    assert_eq!(status, 403, "a forbidden is 403 everywhere: {answer}");
     assert!(
         answer["error"]
             .as_str()

@@ -177,7 +177,7 @@ impl Ingest {
             Ok(read) => Ok(read.bytes),
             Err(safe_read::SafeReadError::Gone) => return Verdict::Wait,
             // A writer that persists by link-then-unlink shows two names for a moment.
-            Err(e @ safe_read::SafeReadError::Linked(_)) => Err(Rejection(e.to_string())),
+            Err(e @ safe_read::SafeReadError::Linked(_)) => Err(Rejection::new(e.to_string())),
             Err(e) => return Verdict::Reject(e.to_string()),
         };
         match bytes.and_then(|b| parse(&b).map(|obj| (obj, b))) {

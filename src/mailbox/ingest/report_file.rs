@@ -10,18 +10,36 @@ use crate::ids::{check_id, BadId};
 /// Why a report file is not accepted, in words: they go into `rejected/`
 /// beside it and into the audit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Rejection(pub String);
+#[error("{reason}")]
+pub struct Rejection {
+    pub reason: String,
+    /// A rule forbade it (the sender may not report this), rather than the
+    /// report being malformed.
+    pub forbidden: bool,
+}
+
+impl Rejection {
+    /// A malformed report.
+    pub fn new(reason: impl Into<String>) -> Rejection {
+        Rejection {
+            reason: reason.into(),
+            forbidden: false,
+        }
+    }
+}
 
 impl From<BadId> for Rejection {
     fn from(e: BadId) -> Self {
-        Rejection(e.to_string())
+        Rejection::new(e.to_string())
     }
 }
 
 impl From<crate::policy::Refusal> for Rejection {
     fn from(e: crate::policy::Refusal) -> Self {
-        Rejection(e.to_string())
+        Rejection {
+            forbidden: matches!(e, crate::policy::Refusal::Forbidden(_)),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -49,7 +67,7 @@ pub fn check_fields(
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(Rejection(format!(
+            Some(other) => Err(Rejection::new(format!(
                 "{key} must be a string, not {}",
                 kind(other)
             ))),
@@ -58,7 +76,7 @@ pub fn check_fields(
     let required = |key: &str| -> Result<String, Rejection> {
         match text(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(Rejection(format!("{key} is required"))),
+            _ => Err(Rejection::new(format!("{key} is required"))),
         }
     };
     let session_id = required("department_session_id")?;
@@ -68,7 +86,7 @@ pub fn check_fields(
     let summary = required("summary")?;
     if let Some(parent) = text("parent_session_id")? {
         if parent != zhongshu_id {
-            return Err(Rejection(format!(
+            return Err(Rejection::new(format!(
                 "parent_session_id {parent:?} does not name this mailbox's session {zhongshu_id}"
             )));
         }
@@ -93,7 +111,7 @@ pub fn check_fields(
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            return Err(Rejection(format!(
+            return Err(Rejection::new(format!(
                 "needs_user_confirmation must be true or false, not {}",
                 kind(other)
             )))
@@ -120,17 +138,17 @@ pub fn check_fields(
 pub fn parse(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
-        return Err(Rejection("file is UTF-16; reports must be UTF-8".into()));
+        return Err(Rejection::new("file is UTF-16; reports must be UTF-8"));
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|e| Rejection(format!("file is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Rejection::new(format!("file is not UTF-8: {e}")))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Rejection(format!(
+        Ok(other) => Err(Rejection::new(format!(
             "report must be a JSON object, not {}",
             kind(&other)
         ))),
-        Err(e) => Err(Rejection(format!("invalid JSON: {e}"))),
+        Err(e) => Err(Rejection::new(format!("invalid JSON: {e}"))),
     }
 }
 
@@ -142,13 +160,13 @@ fn string_list(key: &str, v: &Value) -> Result<Vec<String>, Rejection> {
             .map(|item| match item {
                 Value::String(s) => Ok(s.clone()),
                 Value::Object(_) => Ok(item.to_string()),
-                other => Err(Rejection(format!(
+                other => Err(Rejection::new(format!(
                     "{key} must be a list of strings; found {}",
                     kind(other)
                 ))),
             })
             .collect(),
-        other => Err(Rejection(format!(
+        other => Err(Rejection::new(format!(
             "{key} must be a list of strings, not {}",
             kind(other)
         ))),
@@ -178,11 +196,17 @@ mod tests {
     #[test]
     fn parse_accepts_bom_and_refuses_the_rest() {
         assert!(parse(b"\xef\xbb\xbf{\"a\":1}").is_ok());
-        assert!(parse(b"[1]").unwrap_err().0.contains("an array"));
-        assert!(parse(b"\"x\"").unwrap_err().0.contains("a string"));
-        assert!(parse(b"\xff\xfe{\x00").unwrap_err().0.contains("UTF-16"));
+        assert!(parse(b"[1]").unwrap_err().reason.contains("an array"));
+        assert!(parse(b"\"x\"").unwrap_err().reason.contains("a string"));
+        assert!(parse(b"\xff\xfe{\x00")
+            .unwrap_err()
+            .reason
+            .contains("UTF-16"));
         assert!(parse(b"\x00\x01\xff").is_err());
-        assert!(parse(b"{\"a\":").unwrap_err().0.contains("invalid JSON"));
+        assert!(parse(b"{\"a\":")
+            .unwrap_err()
+            .reason
+            .contains("invalid JSON"));
     }
 
     #[test]
@@ -199,7 +223,7 @@ mod tests {
         assert_eq!(ok.report_id, "lingyubu-1");
         assert_eq!(ok.changed_files, ["a"]);
         assert_eq!(ok.verifications_run, ["cargo test"]);
-        let err = |v: Value| check_fields("zhongshu-1", &obj(v)).unwrap_err().0;
+        let err = |v: Value| check_fields("zhongshu-1", &obj(v)).unwrap_err().reason;
         assert!(err(json!({"department": "x", "summary": "s"}))
             .contains("department_session_id is required"));
         assert!(

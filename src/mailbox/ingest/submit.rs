@@ -34,7 +34,10 @@ impl Mailbox {
         let mut result = self
             .ingest
             .validate(parent, &body, crate::policy::report::Channel::Token)
-            .map_err(|r| LauncherError::BadRequest(r.to_string()))?;
+            .map_err(|r| match r.forbidden {
+                true => LauncherError::Forbidden(r.reason),
+                false => LauncherError::BadRequest(r.reason),
+            })?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
         let bytes = serde_json::to_vec_pretty(&Value::Object(body))
@@ -104,7 +107,7 @@ fn speak_for_itself(
             }
             Some(Value::String(v)) if v == own => {}
             Some(other) => {
-                return Err(LauncherError::BadRequest(format!(
+                return Err(LauncherError::Forbidden(format!(
                 "{key} is {other}, but this token belongs to {}: a session reports only for itself",
                 grant.session_id
             )))
