@@ -317,11 +317,27 @@ impl Config {
         );
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
-                return Err(ConfigError::Invalid {
+                let meant: String = d
+                    .key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .take(128)
+                    .collect();
+                let error = ConfigError::Invalid {
                     file: file_name,
                     key: format!("departments.{}", d.key),
-                    message: "department keys must match ^[A-Za-z0-9_-]{1,128}$".into(),
-                });
+                    message: format!(
+                        "not allowed as a department key: letters, digits, _ and -, at most \
+                         128 (did you mean {meant}?)"
+                    ),
+                };
+                return Err(plain_errors::at_line(error, &text));
             }
         }
         let risk_rules = lenient::risk_rules(
@@ -349,7 +365,8 @@ impl Config {
             repo,
             &file_name,
             &mut said,
-        )?;
+        )
+        .map_err(|e| plain_errors::at_line(e, &text))?;
         warnings.extend(
             said.iter()
                 .map(|w| plain_errors::located(&file_name, &text, w)),
