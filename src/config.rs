@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::agents::BackendWords;
 
 mod agent_backend;
+pub mod changes;
 mod defaults;
 mod defaults_file;
 mod fitted;
@@ -132,6 +133,10 @@ pub struct Config {
     /// Unknown keys and other non-fatal remarks, for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The file's text as loaded ("" without a file): what a later edit is
+    /// compared with (`changes::Watch`).
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -381,6 +386,7 @@ impl Config {
             source,
             trust: trust::from_env(trust, env),
             warnings,
+            text,
         })
     }
 
