@@ -284,7 +284,14 @@ fn role_models(models: &[String], env: &Env, warnings: &mut Vec<String>) -> (Str
         ("CODEX_GOVERNANCE_DEPARTMENT_MODEL", &department),
     ] {
         if !models.contains(m) {
-            warnings.push(format!("{name}={m} is not among the models {models:?}"));
+            let allowed: Vec<&str> = models.iter().map(String::as_str).collect();
+            warnings.push(format!(
+                "{name}={m} is not among the models: allowed: {}{}",
+                allowed.join(", "),
+                crate::suggest::closest(m, &allowed)
+                    .map(|c| format!(" (did you mean {c}?)"))
+                    .unwrap_or_default()
+            ));
         }
     }
     (zhongshu, department)

@@ -163,8 +163,11 @@ pub fn in_words(message: &str, key: &str) -> String {
     if let Some(i) = m.find(" at line ") {
         m.truncate(i);
     }
-    let prefix = format!("{key}: ");
-    while let Some(rest) = m.strip_prefix(&prefix) {
+    // The key path, or the part of it the reader names, said once (by the caller).
+    while let Some((head, rest)) = m.split_once(": ") {
+        if head.is_empty() || !key.starts_with(head) {
+            break;
+        }
         m = rest.to_string();
     }
     for prefix in ["invalid type: ", "invalid value: "] {
@@ -179,18 +182,36 @@ pub fn in_words(message: &str, key: &str) -> String {
             }
         }
     }
+    if let Some(rest) = m.strip_prefix("unknown field ") {
+        // `unknown field `inptu`, expected one of `input`, …`: a key where
+        // only some are allowed (`deny_unknown_fields`).
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            let allowed = backquoted(expected);
+            let found = found.trim_matches('`');
+            let mut said = format!("unknown key {found}: allowed: {}", allowed.join(", "));
+            if let Some(c) = crate::suggest::closest(found, &allowed) {
+                said.push_str(&format!(" (did you mean {c}?)"));
+            }
+            return said;
+        }
+    }
     if let Some(rest) = m.strip_prefix("unknown variant ") {
         // `unknown variant `x`, expected one of `a`, `b``: the standard words.
         if let Some((found, expected)) = rest.split_once(", expected ") {
-            let allowed: Vec<&str> = expected
-                .trim_start_matches("one of ")
-                .split(", ")
-                .map(|w| w.trim_matches('`'))
-                .collect();
-            return crate::suggest::one_of(found.trim_matches('`'), &allowed);
+            return crate::suggest::one_of(found.trim_matches('`'), &backquoted(expected));
         }
     }
     m
+}
+
+/// The words of serde's `one of `a`, `b`` (or `a`, or `a` or `b`).
+fn backquoted(expected: &str) -> Vec<&str> {
+    expected
+        .trim_start_matches("one of ")
+        .split([',', ' '])
+        .map(|w| w.trim_matches('`'))
+        .filter(|w| !w.is_empty() && *w != "or")
+        .collect()
 }
 
 /// The value meant, when a value of the wrong kind says it plainly: `yes`

@@ -293,6 +293,13 @@ fn every_error_and_warning_names_line_key_allowed_and_a_suggestion() {
             "did you mean 1?",
         ),
         (
+            "launcher:\n  model_prices:\n    gpt-5.5: {inptu: 1.25, output: 10}\n",
+            3,
+            "launcher.model_prices",
+            "allowed: input, cached_input, output",
+            "did you mean input?",
+        ),
+        (
             "risk_rules:\n  - name: x\n    level: hihg\n    pattern: y\n",
             3,
             "risk_rules[0].level",
