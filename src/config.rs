@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::agents::BackendWords;
 
 mod agent_backend;
+pub mod changes;
 mod defaults;
 mod defaults_file;
 mod fitted;
@@ -32,7 +33,7 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
-pub use fitted::{departments_for, risk_rules_for};
+pub use fitted::{departments_for, portability_paths_for, risk_rules_for};
 pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
 pub use python_env::ignored_python_variables;
 pub use python_signs::python_tool_signs;
@@ -132,6 +133,10 @@ pub struct Config {
     /// Unknown keys and other non-fatal remarks, for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The file's text as loaded ("" without a file): what a later edit is
+    /// compared with (`changes::Watch`).
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -304,22 +309,47 @@ impl Config {
             }
         };
         // What the lenient readers say names a key: said with its line.
-        // Without departments or risk rules in a file, the Python tool's own
-        // apply (`init` writes ones fitted to the repository).
+        // Without departments, risk rules or preflight paths in a file (or
+        // without a file), what `init` would write for this repository
+        // applies: the Python tool's own where it shows the Python tool.
+        let python = std::cell::OnceCell::new();
+        let python = || *python.get_or_init(|| python_tool_signs(repo).is_some());
         let mut said = Vec::new();
-        let departments =
-            lenient::departments(file.departments.as_ref(), default_departments, &mut said);
+        let departments = lenient::departments(
+            file.departments.as_ref(),
+            || fitted::fitted_departments(repo, python()),
+            &mut said,
+        );
         for d in &departments {
             if !crate::ids::is_valid_id(&d.key) {
-                return Err(ConfigError::Invalid {
+                let meant: String = d
+                    .key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .take(128)
+                    .collect();
+                let error = ConfigError::Invalid {
                     file: file_name,
                     key: format!("departments.{}", d.key),
-                    message: "department keys must match ^[A-Za-z0-9_-]{1,128}$".into(),
-                });
+                    message: format!(
+                        "not allowed as a department key: letters, digits, _ and -, at most \
+                         128 (did you mean {meant}?)"
+                    ),
+                };
+                return Err(plain_errors::at_line(error, &text));
             }
         }
-        let risk_rules =
-            lenient::risk_rules(file.risk_rules.as_ref(), default_risk_rules, &mut said);
+        let risk_rules = lenient::risk_rules(
+            file.risk_rules.as_ref(),
+            || fitted::fitted_risk_rules(python()),
+            &mut said,
+        );
         let portability_paths = lenient::portability_paths(file.preflight.as_ref());
         if !text.is_empty() {
             check_globs(
@@ -331,7 +361,8 @@ impl Config {
                 &file.launcher,
             )?;
         }
-        let portability_paths = portability_paths.unwrap_or_else(default_portability_paths);
+        let portability_paths =
+            portability_paths.unwrap_or_else(|| fitted::fitted_portability_paths(python()));
         let launcher = launcher_settings::resolve(
             file.launcher.unwrap_or_default(),
             file.backends,
@@ -339,7 +370,8 @@ impl Config {
             repo,
             &file_name,
             &mut said,
-        )?;
+        )
+        .map_err(|e| plain_errors::at_line(e, &text))?;
         warnings.extend(
             said.iter()
                 .map(|w| plain_errors::located(&file_name, &text, w)),
@@ -354,6 +386,7 @@ impl Config {
             source,
             trust: trust::from_env(trust, env),
             warnings,
+            text,
         })
     }
 

@@ -40,6 +40,7 @@ pub mod secret;
 pub mod sessions;
 pub mod signals;
 pub mod store;
+pub mod suggest;
 pub mod terminal;
 pub mod text;
 pub mod tools;

@@ -56,10 +56,7 @@ pub fn resolve(
         Some(word) => Backend::from_word(word).ok_or_else(|| ConfigError::Invalid {
             file: file.to_string(),
             key: "launcher.backend".into(),
-            message: format!(
-                "{word:?} is not a backend: use one of {}",
-                Backend::WORDS.join(", ")
-            ),
+            message: crate::suggest::one_of(word, Backend::WORDS),
         })?,
     };
     let agent_network = network(file, agent_network.as_ref(), env)?;
@@ -82,7 +79,7 @@ fn backend_error(file: &str, e: SettingsError) -> ConfigError {
             message,
         },
         SettingsError::Env { name, message } => ConfigError::Invalid {
-            file: "the environment".into(),
+            file: super::plain_errors::ENVIRONMENT.into(),
             key: name.into(),
             message,
         },
@@ -98,9 +95,9 @@ fn network(
     Ok(match env.get("CODEX_GOVERNANCE_AGENT_NETWORK") {
         Some(v) => switch(&serde_yaml_ng::Value::String(v.clone())).ok_or_else(|| {
             ConfigError::Invalid {
-                file: "the environment".into(),
+                file: super::plain_errors::ENVIRONMENT.into(),
                 key: "CODEX_GOVERNANCE_AGENT_NETWORK".into(),
-                message: format!("{v:?} is not on or off"),
+                message: crate::suggest::one_of(v, &["on", "off"]),
             }
         })?,
         None => match agent_network {
@@ -108,7 +105,10 @@ fn network(
             Some(v) => switch(v).ok_or_else(|| ConfigError::Invalid {
                 file: file.to_string(),
                 key: "launcher.agent_network".into(),
-                message: "must be on or off".into(),
+                message: crate::suggest::one_of(
+                    serde_yaml_ng::to_string(v).unwrap_or_default().trim(),
+                    &["on", "off"],
+                ),
             })?,
         },
     })

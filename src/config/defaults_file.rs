@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use super::{default_agent_command, default_portability_paths, departments_for, risk_rules_for};
+use super::{default_agent_command, departments_for, portability_paths_for, risk_rules_for};
 
 /// The defaults for `repo` (its checks come from what it is), as a YAML file
 /// with a comment per section.
 pub fn commented_defaults(repo: &Path) -> String {
     let mut out = String::from(
         "# governance.yaml: codex-governance's configuration (the Python tool's file works too).\n\
-         # Every section is optional (a missing one is the Python tool's built-in one);\n\
-         # these are the defaults `codex-governance init` chose for this repository.\n\n\
+         # Every section is optional: a missing one is the one below, the defaults\n\
+         # `codex-governance init` chose for this repository.\n\n\
          # Departments: key -> title, duty, globs (changed files they own), verify (checks).\n\
          departments:\n",
     );
@@ -43,7 +43,7 @@ pub fn commented_defaults(repo: &Path) -> String {
         }
     }
     out.push_str("\n# Preflight: Markdown files scanned for machine-specific paths.\npreflight:\n");
-    out.push_str(&list("  portability_paths", &default_portability_paths()));
+    out.push_str(&list("  portability_paths", &portability_paths_for(repo)));
     out.push_str(
         "\n# The launcher. backend: codex (Codex's app-server; the default command) or pty.\nlauncher:\n",
     );
@@ -118,14 +118,16 @@ mod tests {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         // Issue 49 item 3: what init writes is the user's own and asks nothing.
         assert!(!loaded.trust.asks_anything(), "{:?}", loaded.trust.asks);
-        // What init wrote is what loads: the defaults fitted to this
-        // repository (without a file, the Python tool's apply instead).
+        // What init wrote is what loads, and what applies without a file
+        // (issue 49 item 4): the defaults fitted to this repository.
         assert_eq!(
             loaded.departments,
             super::super::departments_for(dir.path())
         );
         assert_eq!(loaded.risk_rules, super::super::risk_rules_for(dir.path()));
-        assert_ne!(defaults.departments, loaded.departments);
+        assert_eq!(defaults.departments, loaded.departments);
+        assert_eq!(defaults.risk_rules, loaded.risk_rules);
+        assert_eq!(defaults.preflight, loaded.preflight);
         assert_eq!(loaded.launcher.agent, defaults.launcher.agent);
         assert_eq!(loaded.launcher.isolation, defaults.launcher.isolation);
     }

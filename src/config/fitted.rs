@@ -1,32 +1,41 @@
-//! Built-in departments and risk rules fitted to the repository at hand,
-//! written by `init` for a repository that never had the Python tool.
+//! Built-in departments, risk rules and preflight paths fitted to the
+//! repository at hand: what `init` writes, and what applies where the file
+//! (or a file) gives none.
 //!
-//! Without a file the Python tool's own defaults apply (a team switching
-//! keeps its routing, and nothing changes behind its back); these are what
-//! `init` offers instead to a new repository: the Python tool's checks
-//! (`python codex_governance.py`, `py_compile` of its three files) do not
-//! exist elsewhere, and a planner told to assign them wastes a department. So
-//! the checks come from what the repository is (Cargo, npm/pnpm/yarn, Python,
-//! Go, make), and are never commands for files that are not there; the texts
-//! are English with the Chinese names beside them. Where the Python tool was
-//! (`python_signs`), `init` writes its defaults unchanged. Routing stays the
-//! Python tool's (the same globs route the same files), with the build files
-//! of those ecosystems added.
+//! The Python tool's checks (`python codex_governance.py`, `py_compile` of
+//! its three files) do not exist elsewhere, and a planner told to assign
+//! them wastes a department. So the checks come from what the repository is
+//! (Cargo, npm/pnpm/yarn, Python, Go, make), and are never commands for files
+//! that are not there; the texts are English with the Chinese names beside
+//! them, and nothing names the Python tool's own files (`PYTHON_LEFTOVERS`).
+//! Where the repository shows the Python tool (`python_signs`: its folder,
+//! its files, its runtime folder, its history) its defaults apply unchanged,
+//! so a team switching keeps its routing. Routing stays the Python tool's
+//! (the same globs route the same files), with the build files of those
+//! ecosystems added.
 
 use std::path::Path;
 
-use super::defaults::{default_departments, default_risk_rules, strings};
+use super::defaults::{
+    default_departments, default_portability_paths, default_risk_rules, strings,
+};
 use super::python_signs::python_tool_signs;
 use super::{Department, RiskRule};
 
-/// The departments `init` writes for `repo`.
+/// The departments `init` writes for `repo` (and that apply without a file).
 pub fn departments_for(repo: &Path) -> Vec<Department> {
-    if python_tool_signs(repo).is_some() {
+    fitted_departments(repo, python_tool_signs(repo).is_some())
+}
+
+/// The departments for `repo`, `python` saying whether it had the Python tool.
+pub(super) fn fitted_departments(repo: &Path, python: bool) -> Vec<Department> {
+    if python {
         return default_departments();
     }
     let checks = Checks::of(repo);
     let mut python = default_departments();
     for d in &mut python {
+        d.globs.retain(|g| !PYTHON_LEFTOVERS.contains(&g.as_str()));
         match d.key.as_str() {
             "zhilibu" => {
                 d.duty = "Task split, agent rules, README, docs and release notes".into();
@@ -59,8 +68,13 @@ pub fn departments_for(repo: &Path) -> Vec<Department> {
 /// The risk rules `init` writes for `repo`: the Python tool's, in English
 /// where it never was.
 pub fn risk_rules_for(repo: &Path) -> Vec<RiskRule> {
+    fitted_risk_rules(python_tool_signs(repo).is_some())
+}
+
+/// The risk rules, `python` saying whether the repository had the Python tool.
+pub(super) fn fitted_risk_rules(python: bool) -> Vec<RiskRule> {
     let mut rules = default_risk_rules();
-    if python_tool_signs(repo).is_some() {
+    if python {
         return rules;
     }
     for r in &mut rules {
@@ -75,6 +89,32 @@ pub fn risk_rules_for(repo: &Path) -> Vec<RiskRule> {
     }
     rules
 }
+
+/// The preflight's Markdown files for `repo`: the Python tool's, without its
+/// own documents where it never was.
+pub fn portability_paths_for(repo: &Path) -> Vec<String> {
+    fitted_portability_paths(python_tool_signs(repo).is_some())
+}
+
+/// The preflight's paths, `python` saying whether the repository had the Python tool.
+pub(super) fn fitted_portability_paths(python: bool) -> Vec<String> {
+    let mut paths = default_portability_paths();
+    if !python {
+        paths.retain(|p| !PYTHON_LEFTOVERS.contains(&p.as_str()));
+    }
+    paths
+}
+
+/// What in the Python tool's defaults names the Python tool's own files
+/// (its release plan, its PowerShell launchers, its documents): routed or
+/// scanned only where it was.
+const PYTHON_LEFTOVERS: &[&str] = &[
+    "INDEPENDENT_RELEASE_PLAN.md",
+    "*.ps1",
+    "docs/18_Codex三省六部协作制.md",
+    "tools/codex_governance/README.md",
+    "tools/codex_governance/API.md",
+];
 
 /// Build and manifest files: the engineering department's.
 const BUILD_FILES: &[&str] = &[
@@ -293,6 +333,34 @@ mod tests {
         assert_eq!(verify(&nothing, "gongchengbu"), ["git status --short"]);
     }
 
+    /// Issue 49 item 4: no Python-tool file is routed or scanned where the
+    /// Python tool never was.
+    #[test]
+    fn no_python_tool_leftovers_where_it_never_was() {
+        let dir = repo(&[("Cargo.toml", "")]);
+        let globs: Vec<String> = departments_for(dir.path())
+            .into_iter()
+            .flat_map(|d| d.globs)
+            .collect();
+        let paths = portability_paths_for(dir.path());
+        for leftover in PYTHON_LEFTOVERS {
+            assert!(
+                !globs.iter().any(|g| g == leftover),
+                "{leftover}: {globs:?}"
+            );
+            assert!(
+                !paths.iter().any(|p| p == leftover),
+                "{leftover}: {paths:?}"
+            );
+        }
+        assert!(paths.contains(&"AGENTS.md".to_string()), "{paths:?}");
+        let python = repo(&[("tools/codex_governance/README.md", "")]);
+        assert_eq!(
+            portability_paths_for(python.path()),
+            default_portability_paths()
+        );
+    }
+
     #[test]
     fn the_python_tools_layout_keeps_its_own_defaults() {
         let dir = repo(&[("tools/codex_governance/README.md", "")]);
@@ -306,7 +374,11 @@ mod tests {
         let fitted = departments_for(dir.path());
         for (mine, python) in fitted.iter().zip(default_departments()) {
             assert_eq!(mine.key, python.key);
-            assert!(python.globs.iter().all(|g| mine.globs.contains(g)));
+            assert!(python
+                .globs
+                .iter()
+                .filter(|g| !PYTHON_LEFTOVERS.contains(&g.as_str()))
+                .all(|g| mine.globs.contains(g)));
         }
         let eng = fitted.iter().find(|d| d.key == "gongchengbu").unwrap();
         assert!(eng.globs.contains(&"Cargo.toml".to_string()));

@@ -106,7 +106,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
     let word = |env_name: &str, key: &str, from_file: Option<String>| match env.get(env_name) {
         Some(v) => Some((
             v.clone(),
-            "the environment".to_string(),
+            super::plain_errors::ENVIRONMENT.to_string(),
             env_name.to_string(),
         )),
         None => from_file.map(|v| (v, file.to_string(), format!("launcher.{key}"))),
@@ -116,7 +116,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         Some((v, f, k)) => match v.trim() {
             "worktree" => Isolation::Worktree,
             "shared" => Isolation::Shared,
-            _ => return Err(invalid(&f, &k, &v, "worktree or shared")),
+            _ => return Err(invalid(&f, &k, &v, &["worktree", "shared"])),
         },
     };
     let scope = match word("CODEX_GOVERNANCE_SCOPE", "scope", words.scope) {
@@ -124,7 +124,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         Some((v, f, k)) => match v.trim() {
             "warn" => ScopeMode::Warn,
             "block" => ScopeMode::Block,
-            _ => return Err(invalid(&f, &k, &v, "warn or block")),
+            _ => return Err(invalid(&f, &k, &v, &["warn", "block"])),
         },
     };
     let checkout = match words.worktree_checkout {
@@ -138,7 +138,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
                     file,
                     "launcher.worktree_checkout",
                     &v,
-                    "auto, full or sparse",
+                    &["auto", "full", "sparse"],
                 ))
             }
         },
@@ -148,16 +148,18 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         Some(v) => match v.trim() {
             "squash" => MergeStyle::Squash,
             "history" => MergeStyle::History,
-            _ => return Err(invalid(file, "launcher.merge", &v, "squash or history")),
+            _ => return Err(invalid(file, "launcher.merge", &v, &["squash", "history"])),
         },
     };
     if words.worktree_max_file_bytes == Some(0) {
-        return Err(invalid(
-            file,
-            "launcher.worktree_max_file_bytes",
-            "0",
-            "a size in bytes above 0",
-        ));
+        return Err(ConfigError::Invalid {
+            file: file.to_string(),
+            key: "launcher.worktree_max_file_bytes".into(),
+            message: format!(
+                "0 is not allowed: a size in bytes above 0 (did you mean {DEFAULT_MAX_FILE_BYTES}, \
+                 the default?)"
+            ),
+        });
     }
     Ok(IsolationSettings {
         isolation,
@@ -171,11 +173,11 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
     })
 }
 
-fn invalid(file: &str, key: &str, value: &str, expected: &str) -> ConfigError {
+fn invalid(file: &str, key: &str, value: &str, allowed: &[&str]) -> ConfigError {
     ConfigError::Invalid {
         file: file.to_string(),
         key: key.to_string(),
-        message: format!("{value:?} is not one of: {expected}"),
+        message: crate::suggest::one_of(value, allowed),
     }
 }
 
@@ -217,7 +219,7 @@ mod tests {
             ..Default::default()
         };
         let e = resolve("g.yaml", rebase, &Env::new()).unwrap_err();
-        assert!(e.to_string().contains("squash or history"), "{e}");
+        assert!(e.to_string().contains("squash, history"), "{e}");
         let env = Env::from([("CODEX_GOVERNANCE_ISOLATION".into(), "worktree".into())]);
         let words = FileWords {
             isolation: Some("shared".into()),
@@ -233,7 +235,7 @@ mod tests {
         };
         let e = resolve("g.yaml", bad, &Env::new()).unwrap_err().to_string();
         assert!(
-            e.contains("launcher.scope") && e.contains("warn or block"),
+            e.contains("launcher.scope") && e.contains("warn, block"),
             "{e}"
         );
     }

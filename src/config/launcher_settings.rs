@@ -108,11 +108,15 @@ fn quota_reserve_percent(
             })?,
         None => match fl.quota_reserve_percent {
             Some(p) if !(p > 0.0 && p <= 100.0) => {
+                let meant = if p > 100.0 { 100 } else { 90 };
                 return Err(invalid(
                     file_name,
                     "launcher.quota_reserve_percent",
-                    "a percentage above 0 and at most 100",
-                ))
+                    &format!(
+                        "{p} is not allowed: a percentage above 0 and at most 100 (did you \
+                         mean {meant}?)"
+                    ),
+                ));
             }
             Some(p) => p,
             None => 90.0,
@@ -129,14 +133,16 @@ fn check_plan_budgets(fl: &FileLauncher, file_name: &str) -> Result<(), ConfigEr
         return Err(invalid(
             file_name,
             "launcher.plan_budget_usd",
-            "US dollars: a number above 0",
+            "not allowed: US dollars, a number above 0 (did you mean to leave it out? \
+             without it a plan has no limit)",
         ));
     }
     if fl.plan_budget_tokens == Some(0) {
         return Err(invalid(
             file_name,
             "launcher.plan_budget_tokens",
-            "a whole number of tokens above 0",
+            "0 is not allowed: a whole number of tokens above 0 (did you mean to leave it \
+             out? without it a plan has no limit)",
         ));
     }
     Ok(())
@@ -168,7 +174,9 @@ fn model_prices(
             return Err(ConfigError::Invalid {
                 file: file_name.to_string(),
                 key: format!("launcher.model_prices.{model}"),
-                message: "prices are US dollars per million tokens: numbers of 0 or more".into(),
+                message: "not allowed: prices are US dollars per million tokens, numbers of 0 \
+                          or more (did you mean 0?)"
+                    .into(),
             });
         }
     }
@@ -199,7 +207,8 @@ fn models(fl: &FileLauncher, env: &Env, file_name: &str) -> Result<Vec<String>, 
         return Err(invalid(
             file_name,
             "launcher.models",
-            "must name at least one model",
+            "an empty list is not allowed: at least one model (did you mean to leave it \
+             out? [gpt-5.5, gpt-5.4] is the default)",
         ));
     }
     Ok(models)
@@ -219,7 +228,11 @@ fn limit(
         None => from_file.unwrap_or(default),
     };
     if n == 0 {
-        return Err(invalid(file_name, key, "must be at least 1"));
+        return Err(invalid(
+            file_name,
+            key,
+            "0 is not allowed: a whole number of at least 1 (did you mean 1?)",
+        ));
     }
     Ok(n)
 }
@@ -248,7 +261,8 @@ fn agent_command(
         return Err(invalid(
             file_name,
             "launcher.agent_command",
-            "must name a program",
+            "an empty list is not allowed: a program and its arguments (did you mean to \
+             leave it out? Codex is the default)",
         ));
     }
     Ok(command)
@@ -270,7 +284,14 @@ fn role_models(models: &[String], env: &Env, warnings: &mut Vec<String>) -> (Str
         ("CODEX_GOVERNANCE_DEPARTMENT_MODEL", &department),
     ] {
         if !models.contains(m) {
-            warnings.push(format!("{name}={m} is not among the models {models:?}"));
+            let allowed: Vec<&str> = models.iter().map(String::as_str).collect();
+            warnings.push(format!(
+                "{name}={m} is not among the models: allowed: {}{}",
+                allowed.join(", "),
+                crate::suggest::closest(m, &allowed)
+                    .map(|c| format!(" (did you mean {c}?)"))
+                    .unwrap_or_default()
+            ));
         }
     }
     (zhongshu, department)

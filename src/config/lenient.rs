@@ -70,7 +70,12 @@ pub fn departments(
 ) -> Vec<Department> {
     let Some(Value::Mapping(map)) = v else {
         if v.is_some_and(|v| !v.is_null()) {
-            warnings.push("departments is not a mapping: the built-in departments apply".into());
+            warnings.push(
+                "departments is not a mapping: allowed: `key: {title, duty, globs, verify}` \
+                 lines; the built-in departments apply (did you mean to indent them under \
+                 departments: as key: lines?)"
+                    .into(),
+            );
         }
         return defaults();
     };
@@ -78,7 +83,10 @@ pub fn departments(
     for (key, value) in map {
         let Some(key) = text(key) else { continue };
         let Value::Mapping(d) = value else {
-            warnings.push(format!("departments.{key} is not a mapping: skipped"));
+            warnings.push(format!(
+                "departments.{key} is not a mapping: skipped; allowed: title, duty, globs and \
+                 verify under it (did you mean {key}: {{globs: [...]}}?)"
+            ));
             continue;
         };
         warn_unknown(d, &format!("departments.{key}"), DEPARTMENT_KEYS, warnings);
@@ -106,14 +114,21 @@ pub fn risk_rules(
 ) -> Vec<RiskRule> {
     let Some(Value::Sequence(items)) = v else {
         if v.is_some_and(|v| !v.is_null()) {
-            warnings.push("risk_rules is not a list: the built-in rules apply".into());
+            warnings.push(
+                "risk_rules is not a list: allowed: `- {name, level, pattern}` items; the \
+                 built-in rules apply (did you mean to start each rule with - ?)"
+                    .into(),
+            );
         }
         return defaults();
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Value::Mapping(r) = item else {
-            warnings.push(format!("risk_rules[{i}] is not a mapping: skipped"));
+            warnings.push(format!(
+                "risk_rules[{i}] is not a mapping: skipped; allowed: name, level, pattern, \
+                 message and allow_pattern (did you mean - {{name: ..., pattern: ...}}?)"
+            ));
             continue;
         };
         warn_unknown(r, &format!("risk_rules[{i}]"), RULE_KEYS, warnings);
@@ -150,8 +165,9 @@ fn level(v: Option<&Value>, i: usize, warnings: &mut Vec<String>) -> RiskLevel {
     let level = RiskLevel::from_word(&word);
     if let RiskLevel::Other(w) = &level {
         warnings.push(format!(
-            "risk_rules[{i}].level {w:?} is not high, medium or low: it is kept as written \
-             (as the Python tool kept it), and only high and medium risks call for the Menxia"
+            "risk_rules[{i}].level {}: it is kept as written (as the Python tool kept it), \
+             and only high and medium risks call for the Menxia",
+            crate::suggest::one_of(w, &["high", "medium", "low"])
         ));
     }
     level

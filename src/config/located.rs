@@ -111,10 +111,16 @@ pub fn glob_problem(pattern: &str) -> Option<String> {
             match chars[j.min(chars.len())..].iter().position(|&c| c == ']') {
                 Some(close) => i = j + close + 1,
                 None => {
+                    let fixed: String = chars[..i]
+                        .iter()
+                        .chain(&['[', '[', ']'])
+                        .chain(&chars[i + 1..])
+                        .collect();
                     return Some(format!(
-                        "the '[' at character {} is never closed by a ']' (write [[] for a literal '[')",
+                        "the '[' at character {} is never closed by a ']'; allowed: a class \
+                         closed by ']', or [[] for a literal '[' (did you mean {fixed:?}?)",
                         i + 1
-                    ))
+                    ));
                 }
             }
         } else {
@@ -124,17 +130,7 @@ pub fn glob_problem(pattern: &str) -> Option<String> {
     None
 }
 
-/// The known name closest to `word` by edit distance, if close enough to be
-/// a typo (at most a third of the word's letters, and at most 3).
-pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
+pub use crate::suggest::closest;
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +156,7 @@ mod tests {
         assert_eq!(glob_problem("[!]]x"), None);
         let why = glob_problem("src/[**").unwrap();
         assert!(why.contains("character 5"), "{why}");
+        assert!(why.contains("(did you mean \"src/[[]**\"?)"), "{why}");
     }
 
     #[test]

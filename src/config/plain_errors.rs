@@ -1,6 +1,7 @@
 //! Configuration errors in plain words: one key path, the expected kind said
 //! as a person would ("a whole number"), and a did-you-mean for unknown keys.
 
+use super::ConfigError;
 use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
@@ -71,9 +72,43 @@ pub fn unknown_key(path: &str, known: Option<&[&str]>) -> String {
             };
             format!("unknown key {path} ignored (did you mean {suggestion}?)")
         }
-        None => format!("unknown key {path} ignored"),
+        // Nothing close: what is allowed there instead.
+        None if candidates.is_empty() => format!("unknown key {path} ignored"),
+        None => {
+            let place = if section.is_empty() {
+                "at the top level".to_string()
+            } else {
+                format!("in {section}")
+            };
+            format!(
+                "unknown key {path} ignored (the keys {place} are {})",
+                candidates.join(", ")
+            )
+        }
     }
 }
+
+/// An error about a key of the file, with the key's line when the text has
+/// it: every error about the file names `file:line` (issue 49 item 5).
+pub fn at_line(e: ConfigError, text: &str) -> ConfigError {
+    match e {
+        ConfigError::Invalid { file, key, message } if file != ENVIRONMENT => {
+            match super::located::line_of(text, &key) {
+                Some(line) => ConfigError::Malformed {
+                    file,
+                    line,
+                    key,
+                    message,
+                },
+                None => ConfigError::Invalid { file, key, message },
+            }
+        }
+        other => other,
+    }
+}
+
+/// How errors about an environment variable name their source.
+pub const ENVIRONMENT: &str = "the environment";
 
 /// Whether `path` (as serde names it) is a backend's own `launcher:` key.
 pub fn is_backend_key(path: &str) -> bool {
@@ -128,21 +163,88 @@ pub fn in_words(message: &str, key: &str) -> String {
     if let Some(i) = m.find(" at line ") {
         m.truncate(i);
     }
-    let prefix = format!("{key}: ");
-    while let Some(rest) = m.strip_prefix(&prefix) {
+    // The key path, or the part of it the reader names, said once (by the caller).
+    while let Some((head, rest)) = m.split_once(": ") {
+        if head.is_empty() || !key.starts_with(head) {
+            break;
+        }
         m = rest.to_string();
     }
-    if let Some(rest) = m.strip_prefix("invalid type: ") {
-        if let Some((found, expected)) = rest.split_once(", expected ") {
-            return format!("expected {}, found {}", kind(expected), found);
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = m.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                let expected = kind(expected);
+                let mut said = format!("expected {expected}, found {found}");
+                if let Some(s) = suggestion(&expected, found) {
+                    said.push_str(&format!(" (did you mean {s}?)"));
+                }
+                return said;
+            }
         }
     }
-    if let Some(rest) = m.strip_prefix("invalid value: ") {
+    if let Some(rest) = m.strip_prefix("unknown field ") {
+        // `unknown field `inptu`, expected one of `input`, …`: a key where
+        // only some are allowed (`deny_unknown_fields`).
         if let Some((found, expected)) = rest.split_once(", expected ") {
-            return format!("expected {}, found {}", kind(expected), found);
+            let allowed = backquoted(expected);
+            let found = found.trim_matches('`');
+            let mut said = format!("unknown key {found}: allowed: {}", allowed.join(", "));
+            if let Some(c) = crate::suggest::closest(found, &allowed) {
+                said.push_str(&format!(" (did you mean {c}?)"));
+            }
+            return said;
+        }
+    }
+    if let Some(rest) = m.strip_prefix("unknown variant ") {
+        // `unknown variant `x`, expected one of `a`, `b``: the standard words.
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return crate::suggest::one_of(found.trim_matches('`'), &backquoted(expected));
         }
     }
     m
+}
+
+/// The words of serde's `one of `a`, `b`` (or `a`, or `a` or `b`).
+fn backquoted(expected: &str) -> Vec<&str> {
+    expected
+        .trim_start_matches("one of ")
+        .split([',', ' '])
+        .map(|w| w.trim_matches('`'))
+        .filter(|w| !w.is_empty() && *w != "or")
+        .collect()
+}
+
+/// The value meant, when a value of the wrong kind says it plainly: `yes`
+/// for true or false, `"3"` or `two` for a number, one text for a list.
+fn suggestion(expected: &str, found: &str) -> Option<String> {
+    let text = found
+        .strip_prefix("string ")
+        .map(|s| s.trim_matches('"').trim());
+    match (expected, text) {
+        ("true or false", Some(t)) => match t.to_ascii_lowercase().as_str() {
+            "yes" | "y" | "on" | "1" | "true" => Some("true".into()),
+            "no" | "n" | "off" | "0" | "false" => Some("false".into()),
+            _ => None,
+        },
+        ("a whole number", Some(t)) => t.parse::<u64>().ok().map(|n| n.to_string()).or_else(|| {
+            const WORDS: [&str; 11] = [
+                "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                "ten",
+            ];
+            let lower = t.to_ascii_lowercase();
+            WORDS
+                .iter()
+                .position(|w| *w == lower)
+                .map(|n| n.to_string())
+        }),
+        ("a whole number", None) => {
+            // `floating point `2.5``, `integer `-1``: the nearest whole number allowed.
+            let number = found.rsplit('`').nth(1)?.parse::<f64>().ok()?;
+            Some(format!("{}", number.round().max(0.0) as u64))
+        }
+        ("a list", Some(t)) if !t.is_empty() => Some(format!("[{t}]")),
+        _ => None,
+    }
 }
 
 /// Rust type names as a person says them.
@@ -172,7 +274,11 @@ mod tests {
             "unknown key launcher.agent_comand ignored (did you mean launcher.agent_command?)"
         );
         assert!(unknown_key("lancher", None).contains("did you mean launcher?"));
-        assert_eq!(unknown_key("zzz", None), "unknown key zzz ignored");
+        assert_eq!(
+            unknown_key("zzz", None),
+            "unknown key zzz ignored (the keys at the top level are departments, risk_rules, \
+             preflight, launcher, version, name, provinces)"
+        );
         // The optional root and sections are not named (issue 37: `?.launcher…`).
         assert_eq!(
             unknown_key("?.launcher.?.max_departmens", None),
@@ -205,10 +311,21 @@ mod tests {
             "launcher.max_departments: invalid type: string \"two\", expected usize at line 2 column 20",
             "launcher.max_departments",
         );
-        assert_eq!(m, "expected a whole number, found string \"two\"");
+        assert_eq!(
+            m,
+            "expected a whole number, found string \"two\" (did you mean 2?)"
+        );
         assert_eq!(
             in_words("invalid type: integer `3`, expected a boolean", "x"),
             "expected true or false, found integer `3`"
+        );
+        assert_eq!(
+            in_words("invalid type: string \"yes\", expected a boolean", "x"),
+            "expected true or false, found string \"yes\" (did you mean true?)"
+        );
+        assert_eq!(
+            in_words("invalid value: integer `-1`, expected usize", "x"),
+            "expected a whole number, found integer `-1` (did you mean 0?)"
         );
     }
 }

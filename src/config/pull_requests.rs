@@ -104,7 +104,10 @@ pub fn resolve(
     }
     let poll_seconds = w.poll_seconds.unwrap_or(d.poll_seconds);
     if poll_seconds == 0 {
-        return Err(invalid("poll_seconds", "a number of seconds above 0"));
+        return Err(invalid(
+            "poll_seconds",
+            "0 is not allowed: a number of seconds above 0 (did you mean 30, the default?)",
+        ));
     }
     Ok(PullRequestSettings {
         remote,

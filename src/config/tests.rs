@@ -208,3 +208,122 @@ fn a_typo_names_its_line_and_an_invalid_glob_is_an_error() {
         .to_string();
     assert!(err.contains("launcher.worktree_include[0]"), "{err}");
 }
+
+/// Issue 49 item 5: every error and warning about the file says it one way:
+/// `file:line`, the key, what is allowed and the closest allowed value or key.
+#[test]
+fn every_error_and_warning_names_line_key_allowed_and_a_suggestion() {
+    // (file text, line, key, what is allowed, did-you-mean)
+    let table: &[(&str, usize, &str, &str, &str)] = &[
+        (
+            "# mine\nlauncher:\n  scope: warm\n",
+            3,
+            "launcher.scope",
+            "one of warn, block",
+            "did you mean warn?",
+        ),
+        (
+            "launcher:\n  max_departments: 2\n  merge: sqash\n",
+            3,
+            "launcher.merge",
+            "one of squash, history",
+            "did you mean squash?",
+        ),
+        (
+            "launcher:\n  approval_policy: on-requst\n",
+            2,
+            "launcher.approval_policy",
+            "one of untrusted, on-request, never",
+            "did you mean on-request?",
+        ),
+        (
+            "launcher:\n  max_departmens: 3\n",
+            2,
+            "launcher.max_departmens",
+            "unknown key",
+            "did you mean launcher.max_departments?",
+        ),
+        (
+            "launcher:\n  zzz_unheard_of: 3\n",
+            2,
+            "launcher.zzz_unheard_of",
+            "the keys in launcher are agent_command, max_departments",
+            "",
+        ),
+        (
+            "departments:\n  docs:\n    globs:\n      - README.md\n      - 'src/[**'\n",
+            5,
+            "departments.docs.globs[1]",
+            "a class closed by ']', or [[] for a literal '['",
+            "did you mean \"src/[[]**\"?",
+        ),
+        (
+            "launcher:\n  require_plan_confirmation: yes\n",
+            2,
+            "launcher.require_plan_confirmation",
+            "expected true or false",
+            "did you mean true?",
+        ),
+        (
+            "launcher:\n  max_departments: two\n",
+            2,
+            "launcher.max_departments",
+            "expected a whole number",
+            "did you mean 2?",
+        ),
+        (
+            "launcher:\n  models: gpt-5.5\n",
+            2,
+            "launcher.models",
+            "expected a list",
+            "did you mean [gpt-5.5]?",
+        ),
+        (
+            "launcher:\n  quota_reserve_percent: 150\n",
+            2,
+            "launcher.quota_reserve_percent",
+            "a percentage above 0 and at most 100",
+            "did you mean 100?",
+        ),
+        (
+            "launcher:\n  max_zhongshu: 0\n",
+            2,
+            "launcher.max_zhongshu",
+            "a whole number of at least 1",
+            "did you mean 1?",
+        ),
+        (
+            "launcher:\n  model_prices:\n    gpt-5.5: {inptu: 1.25, output: 10}\n",
+            3,
+            "launcher.model_prices",
+            "allowed: input, cached_input, output",
+            "did you mean input?",
+        ),
+        (
+            "risk_rules:\n  - name: x\n    level: hihg\n    pattern: y\n",
+            3,
+            "risk_rules[0].level",
+            "one of high, medium, low",
+            "did you mean high?",
+        ),
+    ];
+    for (text, line, key, allowed, suggestion) in table {
+        let said = match load_text(text) {
+            Err(e) => e.to_string(),
+            Ok(cfg) => {
+                assert_eq!(cfg.warnings.len(), 1, "{text}: {:?}", cfg.warnings);
+                cfg.warnings[0].clone()
+            }
+        };
+        assert!(
+            said.contains(&format!("{CONFIG_FILE}:{line}: ")),
+            "{text}: the file and line in {said}"
+        );
+        assert!(said.contains(key), "{text}: the key in {said}");
+        assert!(said.contains(allowed), "{text}: what is allowed in {said}");
+        assert!(
+            said.contains(suggestion),
+            "{text}: the suggestion in {said}"
+        );
+    }
+}

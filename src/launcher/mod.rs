@@ -127,7 +127,10 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
-        let facts = Arc::new(facts::FactsCache::new(ctx.repo.clone()));
+        let facts = Arc::new(
+            facts::FactsCache::new(ctx.repo.clone())
+                .watch_config(crate::config::changes::Watch::new(&ctx.repo, &ctx.config)),
+        );
         let tools = Arc::new(crate::tools::runner::Runner::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),

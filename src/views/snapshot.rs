@@ -101,6 +101,8 @@ pub struct Facts {
     pub reports: Arc<HashMap<String, ReportFact>>,
     /// Unread results per Zhongshu.
     pub unread: Arc<HashMap<String, usize>>,
+    /// The configuration file edited since the launcher started, if it was.
+    pub config_change: Option<Arc<crate::config::changes::ConfigChange>>,
 }
 
 /// A plan's uncommitted files, the user's and the departments' applied ones.

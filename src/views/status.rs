@@ -78,6 +78,9 @@ pub struct ConfigFileView {
     pub shadowed: Option<String>,
     /// The sentence the dashboard shows when a file is not read.
     pub note: Option<String>,
+    /// What was edited in the file since the launcher started, and when it
+    /// applies; null while the file is as it started with.
+    pub changed: Option<crate::config::changes::ConfigChange>,
 }
 
 /// The Python tool's ttyd capability, answered as "off": there is no ttyd
@@ -209,6 +212,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             path: config.source.as_ref().map(|p| p.display().to_string()),
             shadowed: config.shadowed.as_ref().map(|p| p.display().to_string()),
             note: config.shadow_note(),
+            changed: snap.facts.config_change.as_deref().cloned(),
         },
     }
 }
@@ -349,6 +353,7 @@ mod tests {
             )])),
             reports: Arc::new(HashMap::from([("lingyubu-1".into(), report)])),
             unread: Arc::new(HashMap::from([("zhongshu-1".into(), 2)])),
+            config_change: None,
         }
     }
 

@@ -145,14 +145,24 @@ function renderConfigBanner(st) {
   const banner = $("#config-banner");
   const warnings = list(st.config_warnings);
   const note = (st.config_file && st.config_file.note) || "";
-  const key = JSON.stringify([note, warnings]);
+  const changed = (st.config_file && st.config_file.changed) || null;
+  const key = JSON.stringify([note, warnings, changed]);
   if (banner.dataset.key === key) return;
   banner.dataset.key = key;
   replaceChildren(banner,
     note ? el("p", { class: "banner-line config-note", text: note }) : null,
+    changed ? el("p", { class: "banner-line config-changed", text: configChangeWords(changed) }) : null,
+    changed && changed.problem ? el("p", { class: "banner-line config-changed-problem" }, "As it is now it would not load: ", el("code", { text: changed.problem })) : null,
     warnings.length ? el("p", { class: "banner-line", text: `Configuration: ${warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}` }) : null,
     warnings.length ? el("ul", { class: "config-warnings" }, warnings.map((w) => el("li", {}, el("code", { text: w })))) : null);
-  banner.hidden = !note && warnings.length === 0;
+  banner.hidden = !note && warnings.length === 0 && !changed;
+}
+
+/** "governance.yaml changed since the start: launcher.scope. It applies at the next start." */
+function configChangeWords(changed) {
+  const keys = list(changed.keys);
+  const what = keys.length ? `: ${keys.join(", ")}` : "";
+  return `${changed.file} changed since the launcher started${what}. The launcher keeps the configuration it started with: ${keys.length === 1 ? "this change applies" : "these changes apply"} ${changed.applies}.`;
 }
 
 async function startZhongshu(event) {

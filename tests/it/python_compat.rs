@@ -98,9 +98,51 @@ fn python_leniency_case_by_case() {
     assert_eq!(names, ["runtime_artifact", "secret_file", "vendor_tree"]);
 }
 
+/// A repository showing the Python tool by its runtime folder: its audit
+/// log, whose lines carry no hash chain (codex_governance.py's `audit`).
+fn with_pythons_state_files(root: &Path) {
+    write(
+        root,
+        ".tmp/codex_governance_audit.jsonl",
+        "{\"ts\": \"2026-05-18 20:00:00\", \"event\": \"session_started\"}\n",
+    );
+}
+
+/// A repository whose history held the Python tool, deleted while switching.
+fn with_python_in_history(root: &Path) {
+    let git = git2::Repository::open(root).unwrap();
+    let sig = git2::Signature::now("u", "u@example.com").unwrap();
+    let commit = |message: &str| {
+        let mut index = git.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.update_all(["*"], None).unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let parents: Vec<git2::Commit> = git
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
+        git.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    };
+    write(
+        root,
+        "tools/codex_governance/codex_governance.py",
+        "# python\n",
+    );
+    commit("the Python tool");
+    std::fs::remove_dir_all(root.join("tools")).unwrap();
+    commit("switch to the Rust launcher");
+}
+
 #[test]
 fn without_a_file_the_python_defaults_route_the_same() {
     let (_d, root) = repo();
+    with_pythons_state_files(&root);
     let cfg = load(&root);
     let keys: Vec<&str> = cfg.departments.iter().map(|d| d.key.as_str()).collect();
     assert_eq!(keys, ["zhilibu", "gongchengbu", "lingyubu"]);
@@ -209,13 +251,15 @@ fn assert_pythons_defaults(cfg: &Config) {
     );
 }
 
-/// Without a file, Python's `DEFAULT_DEPARTMENTS` and `DEFAULT_RISK_RULES`
-/// (codex_governance.py:46-99) apply exactly, whatever the repository is: a
-/// team that deletes the Python folder while switching keeps its routing.
-/// Build files the fitted defaults would route stay uncategorized, as there.
+/// Without a file, where the repository shows the Python tool, Python's
+/// `DEFAULT_DEPARTMENTS` and `DEFAULT_RISK_RULES` (codex_governance.py:46-99)
+/// apply exactly, whatever else the repository is: a team that deletes the
+/// Python folder while switching keeps its routing. Build files the fitted
+/// defaults would route stay uncategorized, as there.
 #[test]
 fn without_a_file_the_defaults_are_pythons_exactly() {
     let (_d, root) = repo();
+    with_python_in_history(&root);
     write(&root, "Cargo.toml", "[package]\nname = \"x\"\n");
     assert_pythons_defaults(&load(&root));
     for f in [
@@ -335,6 +379,66 @@ fn init_writes_pythons_defaults_where_the_python_tool_was() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("the Python tool's defaults"), "{stdout}");
     assert_pythons_defaults(&load(&root));
+}
+
+/// Issue 49 item 4: without a file, a Cargo repository that never had the
+/// Python tool gets what `init` would write for it: its departments verify
+/// with Cargo, never with `python codex_governance.py`.
+#[test]
+fn without_a_file_a_cargo_repository_verifies_with_cargo() {
+    let (_d, root) = repo();
+    write(&root, "Cargo.toml", "[package]\nname = \"x\"\n");
+    let cfg = load(&root);
+    assert_eq!(
+        cfg.departments,
+        codex_governance::config::departments_for(&root)
+    );
+    let verify: Vec<&str> = cfg
+        .departments
+        .iter()
+        .flat_map(|d| d.verify.iter().map(String::as_str))
+        .collect();
+    assert!(verify.contains(&"cargo test"), "{verify:?}");
+    assert!(!verify.iter().any(|c| c.contains("python")), "{verify:?}");
+    write(&root, "src/main.rs", "fn main() {}\n");
+    let report = report_json(&root);
+    let commands = report["verify_commands"].to_string();
+    assert!(commands.contains("cargo test"), "{commands}");
+    assert!(!commands.contains("codex_governance.py"), "{commands}");
+    assert_eq!(owners(&report, "Cargo.toml"), ["gongchengbu"], "{report}");
+}
+
+/// Issue 49 item 4: `init` in a repository that never had the Python tool
+/// writes nothing of it: no release plan, no PowerShell launchers, no
+/// Python documents, no Python checks.
+#[test]
+fn init_writes_no_python_tool_leftovers() {
+    let (_d, root) = repo();
+    write(&root, "Cargo.toml", "[package]\nname = \"x\"\n");
+    let (code, stdout, stderr) = run(&["init"], &root);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("fitted to this repository"), "{stdout}");
+    let written = std::fs::read_to_string(root.join("governance.yaml")).unwrap();
+    for leftover in [
+        "INDEPENDENT_RELEASE_PLAN.md",
+        ".ps1",
+        "docs/18_",
+        "tools/codex_governance",
+        "codex_governance.py",
+        "py_compile",
+    ] {
+        assert!(!written.contains(leftover), "{leftover} in:\n{written}");
+    }
+    assert!(written.contains("cargo test"), "{written}");
+    let cfg = load(&root);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    std::fs::remove_file(root.join("governance.yaml")).unwrap();
+    let without = load(&root);
+    assert_eq!(
+        without.departments, cfg.departments,
+        "the same without the file"
+    );
+    assert_eq!(without.preflight, cfg.preflight);
 }
 
 /// A risk level the Python tool kept as written stays so in the report

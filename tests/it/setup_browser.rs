@@ -2,7 +2,9 @@
 //! launcher (fake agent) and headless Chromium: a misspelt key is a warning
 //! in the page's banner with the file, the line and the closest key, under
 //! one prefix on the terminal too; an invalid glob stops the load, naming
-//! the pattern, its key, its line and what is wrong.
+//! the pattern, its key, its line and what is wrong. A `governance.yaml`
+//! edited while the launcher runs is a banner naming the changed keys, when
+//! they apply, and why the file as it is now would not load (issue 49 item 5).
 
 use crate::common::browser;
 use crate::common::launcher as support;
@@ -98,4 +100,58 @@ fn an_invalid_glob_is_an_error_at_load_naming_the_pattern() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// Issue 49 item 5: an edit of governance.yaml while the launcher runs is
+/// noticed: the banner lists the changed keys, says they apply at the next
+/// start and, for a value the next start would refuse, says so with its
+/// line; put back as it was, the banner goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_while_running_is_a_banner_naming_the_keys_and_when_they_apply() {
+    let repo = TestRepo::new(RepoOptions::default());
+    let config = repo.path.join("governance.yaml");
+    let started = std::fs::read_to_string(&config).unwrap();
+    let launcher = InProcess::start(&repo).await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("setup-config-edited-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    d.present("the page", "#config-banner").await;
+    assert!(d.hidden("#config-banner").await, "nothing to say at first");
+
+    with_launcher_lines(&repo, "  scope: warm\n  merge: history\n");
+    let line = started.lines().count() + 1;
+    let said = d
+        .wait_text(
+            "the banner about the edit",
+            "#config-banner:not([hidden]) .config-changed",
+            "changed since",
+        )
+        .await;
+    assert_eq!(
+        said,
+        "governance.yaml changed since the launcher started: launcher.scope, launcher.merge. \
+         The launcher keeps the configuration it started with: these changes apply at the \
+         next start."
+    );
+    assert_eq!(
+        d.text_of("#config-banner .config-changed-problem code")
+            .await,
+        format!(
+            "governance.yaml:{line}: launcher.scope: \"warm\" is not allowed: one of warn, \
+             block (did you mean warn?)"
+        )
+    );
+    d.shoot("setup-config-edited-1440x900.png", None).await;
+    page::accessible_then_toggled(&d, "the banner about the edit").await;
+
+    std::fs::write(&config, &started).unwrap();
+    d.gone(
+        "the banner about the edit",
+        "#config-banner .config-changed",
+    )
+    .await;
+    assert!(d.hidden("#config-banner").await, "as it started: no banner");
+    d.quit().await;
+    launcher.stop().await;
 }

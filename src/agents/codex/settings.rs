@@ -83,10 +83,7 @@ pub fn resolve(words: FileWords, env: &HashMap<String, String>) -> Result<Settin
     let approval_policy =
         ApprovalPolicy::from_word(&approval_policy).ok_or_else(|| SettingsError::File {
             key: "approval_policy",
-            message: format!(
-                "{approval_policy:?} is not one of {}",
-                ApprovalPolicy::WORDS.join(", ")
-            ),
+            message: crate::suggest::one_of(&approval_policy, &ApprovalPolicy::WORDS),
         })?;
     let command = env
         .get("CODEX_GOVERNANCE_CODEX_BIN")

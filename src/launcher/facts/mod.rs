@@ -15,7 +15,9 @@
 //! ([`FactsCache::tick`]: the user edits and commits the plan's files; a
 //! transcript's last bytes land after its session ended). Each part is read
 //! only when its inputs moved, so a change that touches none costs a
-//! comparison in memory (`inputs`).
+//! comparison in memory (`inputs`). The configuration file is looked at
+//! on every tick too (one `stat`): an edit since the start is a fact the
+//! page shows (`config::changes`).
 
 mod inputs;
 
@@ -42,6 +44,8 @@ pub struct FactsCache {
     inputs: Mutex<Inputs>,
     /// Told when a fact changed (the deltas look again).
     pub(super) changed: tokio::sync::Notify,
+    /// The configuration file the launcher started with, watched.
+    config: Mutex<Option<crate::config::changes::Watch>>,
 }
 
 impl FactsCache {
@@ -52,7 +56,28 @@ impl FactsCache {
             version: AtomicU64::new(0),
             inputs: Mutex::default(),
             changed: tokio::sync::Notify::new(),
+            config: Mutex::new(None),
         }
+    }
+
+    /// Watches the configuration file for edits while the launcher runs.
+    pub fn watch_config(self, watch: crate::config::changes::Watch) -> FactsCache {
+        *self.config.lock().unwrap_or_else(PoisonError::into_inner) = Some(watch);
+        self
+    }
+
+    /// Looks at the configuration file; publishes what changed since the
+    /// start when it moved. Whether a fact changed.
+    fn look_at_config(&self) -> bool {
+        let mut watch = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(change) = watch.as_mut().and_then(|w| w.look()) else {
+            return false;
+        };
+        // Under the inputs' lock, as every reading is: none publishes over another.
+        let _inputs = self.inputs();
+        let mut next = (*self.current()).clone();
+        next.config_change = change.map(Arc::new);
+        self.publish(next)
     }
 
     /// The facts as of now.
@@ -83,6 +108,7 @@ impl FactsCache {
     /// disk or a large repository never holds up a change's
     /// acknowledgement; what a change read since wins. Whether a fact changed.
     pub fn tick(&self, store: &Store, live: &dyn Fn(&str) -> bool) -> bool {
+        let config_moved = self.look_at_config();
         let (work, seen) = {
             let inputs = self.inputs();
             let now = chrono::Utc::now().timestamp();
@@ -92,10 +118,10 @@ impl FactsCache {
             (work.without_removals(), inputs.changes_seen())
         };
         if work.is_empty() {
-            return false;
+            return config_moved;
         }
         let fetched = work.fetch(&self.repo, store);
-        self.take(fetched, Reading::Tick { seen }, &mut self.inputs())
+        self.take(fetched, Reading::Tick { seen }, &mut self.inputs()) || config_moved
     }
 
     /// The inputs, locked; a panic elsewhere while they were held leaves
