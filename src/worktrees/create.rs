@@ -316,6 +316,7 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     if temp.exists() {
         std::fs::remove_dir_all(&temp).map_err(io_error(&temp))?;
     }
+    super::remove_empty_temp_root(repo);
     let git = Repository::open(repo)?;
     prune_admin(&git, &ws.name);
     Ok(())
