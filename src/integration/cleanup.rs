@@ -26,8 +26,16 @@ impl Integrations {
     /// At start, with the working tree's lock held: the folders and
     /// branches whose time is up (integrated work's at once, discarded work's
     /// after `launcher.keep_discarded_days`), and the temporary folders'
-    /// folder when it is empty.
+    /// folder when it is empty; ended sessions' temporary folders.
     pub(super) async fn tidy_at_start(&self) {
+        let ctx = Arc::clone(&self.ctx);
+        let swept = tokio::task::spawn_blocking(move || {
+            crate::sessions::start::workspace::release_ended_temp_dirs(&ctx)
+        })
+        .await;
+        if let Err(e) = swept {
+            tracing::warn!("the ended sessions' temporary folders: {e}");
+        }
         match prune_off_runtime(&self.ctx, "at start").await {
             Ok(done) => {
                 for line in done.lines() {
