@@ -2023,3 +2023,39 @@ async fn prune_works_through_the_running_launcher() {
     );
     server.stop().await;
 }
+
+/// Issue 49 item 8: a discarded branch follows `launcher.keep_discarded_days`
+/// at each start too (0 here: the next start deletes it, audited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_start_deletes_a_discarded_branch_past_its_days() {
+    let (repo, server, _, id) = one_recorded(
+        "  keep_discarded_days: 0\n",
+        &[("src/a.rs", "A-FROM-DEPT")],
+        &["src/a.rs"],
+    )
+    .await;
+    let discarded = server
+        .api
+        .post_ok("/api/discard", &json!({"session_id": id}))
+        .await;
+    let branch = discarded["workspace"]["branch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.stop().await;
+    assert!(branch_exists(&repo.path, &branch), "a discard keeps it");
+    let server = InProcess::start(&repo).await;
+    let deleted = wait_until("the branch deleted at start", PATIENCE, || async {
+        let d = server.api.audit_events("branch_deleted").await;
+        (!d.is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(deleted[0]["branch"], branch.as_str(), "{deleted:?}");
+    let reason = deleted[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("at start: discarded 0 days ago"),
+        "{reason}"
+    );
+    assert!(!branch_exists(&repo.path, &branch));
+    server.stop().await;
+}
