@@ -21,6 +21,7 @@ pub mod ids;
 pub mod instance;
 pub mod integration;
 pub mod launcher;
+pub mod launcher_client;
 pub mod limits;
 pub mod mailbox;
 pub mod model;

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use codex_governance::config::Config;
 use codex_governance::instance::{self, InstanceError};
 use codex_governance::report::{self, Mode};
+use codex_governance::worktrees::PruneError;
 use codex_governance::{audit, mailbox, repository, store, web};
 
 #[derive(Parser)]
@@ -127,7 +128,7 @@ struct WorktreesArgs {
     locate: LocateArgs,
     /// Remove the folders of applied, merged and discarded worktrees, the branches of
     /// integrated ones, and the branches of ones discarded more than
-    /// launcher.keep_discarded_days ago.
+    /// launcher.keep_discarded_days ago. While a launcher runs, it prunes them.
     #[arg(long)]
     prune: bool,
     /// Print the list as JSON.
@@ -472,8 +473,19 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
             Ok(c) => c.launcher.isolation.keep_discarded_days,
             Err(e) => return fail(&e.to_string()),
         };
-        if let Err(e) = codex_governance::worktrees::prune(&root, &dir, keep_days) {
-            return fail(&e.to_string());
+        let pruned = match codex_governance::worktrees::prune(&root, &dir, keep_days) {
+            Ok(p) => p,
+            // A launcher runs here: it prunes, under its own locks.
+            Err(PruneError::Instance(InstanceError::AlreadyRunning { .. })) => {
+                match prune_through_launcher(&dir) {
+                    Ok(p) => p,
+                    Err(e) => return fail(&e),
+                }
+            }
+            Err(e) => return fail(&e.to_string()),
+        };
+        for line in pruned.lines() {
+            eprintln!("codex-governance: {line}");
         }
     }
     let snapshot = match store::load_snapshot(&dir) {
@@ -486,6 +498,25 @@ fn worktrees(args: WorktreesArgs) -> ExitCode {
         return out(&text, ExitCode::SUCCESS);
     }
     out(&list::render(&listed), ExitCode::SUCCESS)
+}
+
+/// `worktrees --prune` while a launcher runs: it prunes, and says what.
+fn prune_through_launcher(
+    dir: &std::path::Path,
+) -> Result<codex_governance::worktrees::Pruned, String> {
+    let Some(launcher) = instance::running(dir) else {
+        return Err(format!(
+            "a launcher holds {} but has not said where it listens; try again in a moment",
+            dir.display()
+        ));
+    };
+    let answer = codex_governance::launcher_client::post(
+        &launcher,
+        "/api/worktrees/prune",
+        &serde_json::json!({}),
+    )
+    .map_err(|e| format!("pruning through the launcher at {}: {e:#}", launcher.url))?;
+    serde_json::from_value(answer).map_err(|e| format!("the launcher's answer: {e}"))
 }
 
 fn serve(mut args: ServeArgs) -> ExitCode {

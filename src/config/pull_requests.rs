@@ -26,6 +26,8 @@ pub struct FilePullRequests {
     pub max_send_backs: Option<u32>,
     #[serde(default)]
     pub poll_seconds: Option<u64>,
+    #[serde(default)]
+    pub keep_branch: Option<bool>,
 }
 
 /// How pull requests are opened and followed.
@@ -47,6 +49,9 @@ pub struct PullRequestSettings {
     /// Seconds between two looks at an open pull request's checks (the
     /// forge's rate-limit headers may ask for longer).
     pub poll_seconds: u64,
+    /// A merged pull request's branch stays on the remote (default: the
+    /// launcher deletes the branch it pushed).
+    pub keep_branch: bool,
 }
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -61,6 +66,7 @@ impl Default for PullRequestSettings {
             auto_send_back: false,
             max_send_backs: 2,
             poll_seconds: 30,
+            keep_branch: false,
         }
     }
 }
@@ -117,6 +123,7 @@ pub fn resolve(
         auto_send_back: w.auto_send_back.unwrap_or(d.auto_send_back),
         max_send_backs: w.max_send_backs.unwrap_or(d.max_send_backs),
         poll_seconds,
+        keep_branch: w.keep_branch.unwrap_or(d.keep_branch),
     })
 }
 
@@ -186,10 +193,12 @@ mod tests {
             auto_send_back: Some(true),
             max_send_backs: Some(3),
             poll_seconds: Some(5),
+            keep_branch: Some(true),
         };
         let s = resolve("g.yaml", Some(words)).unwrap();
         assert_eq!(s.api_url, "https://ghe.example/api/v3");
         assert_eq!((s.auto_send_back, s.max_send_backs), (true, 3));
+        assert!(s.keep_branch, "off by default, on when set");
         for (words, key) in [
             (
                 FilePullRequests {

@@ -285,6 +285,8 @@ struct RepoJson {
 #[derive(Deserialize)]
 struct HeadJson {
     sha: String,
+    #[serde(rename = "ref", default)]
+    branch: String,
 }
 
 #[derive(Deserialize)]
@@ -311,6 +313,7 @@ impl PullJson {
                 _ => PullRequestState::Closed,
             },
             head_sha: self.head.sha,
+            head_ref: self.head.branch,
         }
     }
 }

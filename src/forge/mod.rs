@@ -81,6 +81,8 @@ pub struct PullInfo {
     pub state: PullRequestState,
     /// The head commit the forge knows.
     pub head_sha: String,
+    /// The head branch the forge names.
+    pub head_ref: String,
 }
 
 /// What opening a pull request found.

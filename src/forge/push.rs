@@ -77,6 +77,26 @@ pub async fn delete(repo: &Path, remote: &str, branch: &str) -> Result<(), PushE
     send(repo, remote, &format!(":refs/heads/{branch}"), branch).await
 }
 
+/// Deletes `refs/heads/<branch>` on `remote` only while its tip is still
+/// `expected` (the commit the launcher pushed): a branch someone pushed to
+/// since stays (`--force-with-lease`).
+pub async fn delete_at(
+    repo: &Path,
+    remote: &str,
+    branch: &str,
+    expected: &str,
+) -> Result<(), PushError> {
+    let id = git2::Oid::from_str(expected)
+        .ok()
+        .filter(|_| expected.len() == 40 || expected.len() == 64)
+        .ok_or_else(|| PushError::Git(format!("{expected:?} is not a commit id"), remote.into()))?;
+    let lease = format!("--force-with-lease=refs/heads/{branch}:{id}");
+    let url = checked_remote(repo, remote, branch)?;
+    let refspec = format!(":refs/heads/{branch}");
+    let out = git_push_with(repo, remote, &refspec, Some(&lease), PUSH_TIME_LIMIT).await?;
+    finished(out, remote, branch, url, PUSH_TIME_LIMIT)
+}
+
 /// One `git push` of `refspec` to the configured remote `remote_name`.
 async fn send(
     repo: &Path,
@@ -96,7 +116,19 @@ async fn send_within(
     limit: Duration,
 ) -> Result<(), PushError> {
     let url = checked_remote(repo, remote_name, branch)?;
-    let Some(out) = git_push(repo, remote_name, refspec, limit).await? else {
+    let out = git_push(repo, remote_name, refspec, limit).await?;
+    finished(out, remote_name, branch, url, limit)
+}
+
+/// What a `git push` that ran (or was stopped after `limit`) came to.
+fn finished(
+    out: Option<Output>,
+    remote_name: &str,
+    branch: &str,
+    url: String,
+    limit: Duration,
+) -> Result<(), PushError> {
+    let Some(out) = out else {
         return Err(PushError::Unreachable {
             remote: remote_name.into(),
             url,
@@ -150,6 +182,17 @@ async fn git_push(
     refspec: &str,
     limit: Duration,
 ) -> Result<Option<Output>, PushError> {
+    git_push_with(repo, remote_name, refspec, None, limit).await
+}
+
+/// `git_push` with one more option before the remote (a lease).
+async fn git_push_with(
+    repo: &Path,
+    remote_name: &str,
+    refspec: &str,
+    option: Option<&str>,
+    limit: Duration,
+) -> Result<Option<Output>, PushError> {
     let git = crate::platform::find_program("git").ok_or_else(|| {
         PushError::NoGit(std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -169,6 +212,7 @@ async fn git_push(
         .args(["push", "--porcelain", "--no-verify"])
         // Only the one ref: no tags or submodules the user's settings add.
         .args(["--no-follow-tags", "--recurse-submodules=no"])
+        .args(option)
         .args(["--", remote_name, refspec])
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("SSH_ASKPASS_REQUIRE", "never")

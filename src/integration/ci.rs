@@ -85,6 +85,9 @@ impl Integrations {
             };
             if pull.state != PullRequestState::Open {
                 self.settle_pull_request(&pr, pull.state).await;
+                if pull.state == PullRequestState::Merged {
+                    self.delete_merged_branch(&setup, &pr, &pull).await;
+                }
                 continue;
             }
             let checks = match setup.forge.checks(pr.head.clone()).await {

@@ -14,6 +14,7 @@
 //! or closing a session.
 
 mod ci;
+mod cleanup;
 mod message;
 mod pull_request;
 pub mod record;
@@ -394,7 +395,10 @@ impl Integrations {
         Ok(())
     }
 
-    /// Removes a settled worktree's folder (its branch stays) and says so.
+    /// Tidies a settled worktree: its folder goes, and for integrated work
+    /// its branch too, each once and audited. Either may be left from an
+    /// earlier step (an Undo brings a deleted branch back for the folderless
+    /// work; a deletion failed): each is tried whenever it is still there.
     async fn remove_folder(&self, id: &str, reason: &str) {
         let Some(ws) = self
             .sessions
@@ -403,18 +407,20 @@ impl Integrations {
         else {
             return;
         };
-        if ws.removed || !ws.state.is_settled() {
+        if !ws.state.is_settled() {
             return;
         }
         let repo = self.ctx.repo.clone();
-        let removal = {
+        let removed_now = !ws.removed && {
             let ws = ws.clone();
-            blocking(move || worktrees::create::remove(&repo, &ws)).await
+            match blocking(move || worktrees::create::remove(&repo, &ws)).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("removing the worktree of {id}: {e}");
+                    return;
+                }
+            }
         };
-        if let Err(e) = removal {
-            tracing::warn!("removing the worktree of {id}: {e}");
-            return;
-        }
         // Integrated work is in the user's branch or tree (or its pull
         // request was merged or closed on the forge): its branch goes too.
         let integrated = matches!(
@@ -424,7 +430,7 @@ impl Integrations {
                 | WorkspaceState::PrMerged
                 | WorkspaceState::PrClosed
         );
-        let branch_deleted = integrated && {
+        let branch_deleted = integrated && !ws.branch_deleted && {
             let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
             match blocking(move || worktrees::list::delete_branch(&repo, &ws)).await {
                 Ok(deleted) => deleted,
@@ -434,16 +440,21 @@ impl Integrations {
                 }
             }
         };
+        if !removed_now && !branch_deleted {
+            return;
+        }
         let saved = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
                 w.removed = true;
                 w.branch_deleted |= branch_deleted;
             }
-            tx.audit(AuditEvent::WorktreeRemoved {
-                session_id: id.to_string(),
-                path: ws.path.clone(),
-                reason: reason.to_string(),
-            });
+            if removed_now {
+                tx.audit(AuditEvent::WorktreeRemoved {
+                    session_id: id.to_string(),
+                    path: ws.path.clone(),
+                    reason: reason.to_string(),
+                });
+            }
             if branch_deleted {
                 tx.audit(AuditEvent::BranchDeleted {
                     session_id: id.to_string(),
@@ -673,8 +684,9 @@ impl Integrations {
     }
 
     /// At start: integrations a crash interrupted are finished or undone;
-    /// settled worktrees whose folder is still there are removed; departments
-    /// the previous run cut off before their work was recorded are recorded.
+    /// settled worktrees whose folder or integrated branch is still there are
+    /// tidied, discarded branches past their days deleted; departments the
+    /// previous run cut off before their work was recorded are recorded.
     pub async fn recover(&self) {
         {
             let _one = self.working_tree.lock().await;
@@ -690,6 +702,7 @@ impl Integrations {
                 }
                 self.remove_folder(&id, "integrated before a restart").await;
             }
+            self.tidy_at_start().await;
         }
         self.record_cut_off().await;
     }

@@ -358,6 +358,23 @@ pub enum AuditEvent {
         commit: Option<String>,
         reason: String,
     },
+    /// A merged pull request's branch was deleted on the remote (the
+    /// launcher pushed it; `pull_requests.keep_branch` is off).
+    RemoteBranchDeleted {
+        session_id: String,
+        number: u64,
+        remote: String,
+        branch: String,
+        commit: String,
+    },
+    /// A merged pull request's branch stays on the remote, and why
+    /// (`pull_requests.keep_branch`, not the launcher's, a failed push).
+    RemoteBranchKept {
+        session_id: String,
+        number: u64,
+        branch: String,
+        reason: String,
+    },
     /// The user undid an Apply or a Merge: every path it wrote holds its
     /// earlier content again (a Merge's branch is back where it was), and the
     /// work is pending again.

@@ -21,6 +21,7 @@ pub mod integration;
 pub mod plan;
 pub mod queue;
 pub mod quota;
+pub mod remote_branch;
 pub mod report;
 pub mod routing;
 pub mod scopes;

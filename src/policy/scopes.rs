@@ -151,6 +151,7 @@ mod tests {
             "/api/discard",
             "/api/send_back",
             "/api/undo_integration",
+            "/api/worktrees/prune",
             "/api/integrate_plan",
             "/api/send_back_failure",
         ] {

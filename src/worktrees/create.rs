@@ -67,8 +67,18 @@ pub fn create(spec: &CreateSpec<'_>) -> Result<Option<Created>, WorktreeError> {
     })?;
     super::refuse_foreign(&root)?;
     let temp_root = root.join(".tmp");
-    crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
-    super::refuse_foreign(&temp_root)?;
+    // The last worktree going removes it when empty: made again if that came between.
+    for again in [true, false] {
+        crate::platform::create_private_dir(&temp_root).map_err(io_error(&temp_root))?;
+        match super::refuse_foreign(&temp_root) {
+            Err(WorktreeError::Io { source, .. })
+                if again && source.kind() == std::io::ErrorKind::NotFound => {}
+            checked => {
+                checked?;
+                break;
+            }
+        }
+    }
     let (name, branch, path) = free_names(&repo, &root, spec.zhongshu, spec.session)?;
     let reference = repo.branch(&branch, &base, false)?.into_reference();
     let temp = super::temp_for(spec.repo, &name);
@@ -258,6 +268,7 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     if temp.exists() {
         std::fs::remove_dir_all(&temp).map_err(io_error(&temp))?;
     }
+    super::remove_empty_temp_root(repo);
     let git = Repository::open(repo)?;
     prune_admin(&git, &ws.name);
     Ok(())

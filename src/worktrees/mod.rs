@@ -43,7 +43,7 @@ pub mod record;
 pub mod signing;
 pub mod tree_writer;
 
-pub use prune::prune;
+pub use prune::{prune, prune_store, PruneError, Pruned};
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +92,19 @@ pub fn root_for(repo: &Path) -> PathBuf {
     repo.parent()
         .unwrap_or(repo)
         .join(format!("{name}.worktrees"))
+}
+
+/// Removes the temporary folders' folder (`<repository name>.worktrees/.tmp`)
+/// once no department's is left in it, so nothing empty stays beside the
+/// repository; a folder with anything in it stays.
+pub fn remove_empty_temp_root(repo: &Path) {
+    let temp_root = root_for(repo).join(".tmp");
+    let empty = std::fs::read_dir(&temp_root).is_ok_and(|mut entries| entries.next().is_none());
+    if empty {
+        if let Err(e) = std::fs::remove_dir(&temp_root) {
+            tracing::debug!("{}: {e}", temp_root.display());
+        }
+    }
 }
 
 /// Refuses the worktrees folder (or its `.tmp`) when it is another user's or

@@ -1,24 +1,22 @@
-//! `codex-governance worktrees --prune`, by hand: the folders of integrated
-//! and discarded worktrees removed and their branches deleted once kept long
-//! enough, each removal kept in the state and audited. A running launcher
-//! does this itself at each start, so pruning by hand waits for it to stop.
+//! `codex-governance worktrees --prune`: the folders of integrated and
+//! discarded worktrees removed and their branches deleted once kept long
+//! enough, each removal kept in the state and audited. Without a launcher
+//! the command does it under the state folder's lock; while one runs, the
+//! command asks it (`POST /api/worktrees/prune`), and it prunes under its own
+//! lock of the working tree, so a prune never races an integration. The
+//! launcher also prunes the branches at each start ([`prune_store`]).
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use super::list;
 use crate::model::AuditEvent;
+use crate::store::Store;
 
-/// `worktrees --prune`: removes the folders of integrated and discarded
-/// worktrees, each removal kept in the state and audited. Refused while a
-/// launcher runs on the state folder (it removes them itself at each start).
 /// Why `worktrees --prune` stopped, in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum PruneError {
-    #[error(
-        "a launcher runs on {0}: it removes integrated worktrees itself at each start; \
-         stop it to prune by hand"
-    )]
-    LauncherRuns(String),
     #[error(transparent)]
     Instance(crate::instance::InstanceError),
     #[error("{dir}: {reason}")]
@@ -31,24 +29,65 @@ pub enum PruneError {
     },
 }
 
-pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> {
-    let _lock = crate::instance::lock(dir).map_err(|e| match e {
-        crate::instance::InstanceError::AlreadyRunning { .. } => {
-            PruneError::LauncherRuns(dir.display().to_string())
+/// What one prune did, a line each.
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
+pub struct Pruned {
+    /// Folders removed.
+    pub removed: Vec<String>,
+    /// Branches deleted, each with why.
+    pub deleted: Vec<String>,
+    /// What was kept, each with why.
+    pub kept: Vec<String>,
+}
+
+impl Pruned {
+    /// The lines `worktrees --prune` prints.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .removed
+            .iter()
+            .map(|p| format!("removed {p}"))
+            .collect();
+        out.extend(
+            self.deleted
+                .iter()
+                .map(|b| format!("deleted the branch {b}")),
+        );
+        out.extend(self.kept.iter().cloned());
+        if out.is_empty() {
+            out.push("no integrated worktree to prune".into());
         }
-        other => PruneError::Instance(other),
-    })?;
-    let store = crate::store::Store::open(dir).map_err(|e| PruneError::State {
+        out
+    }
+}
+
+/// `worktrees --prune` without a launcher: under the state folder's lock.
+/// [`crate::instance::InstanceError::AlreadyRunning`] when a launcher runs
+/// (the caller then asks it).
+pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<Pruned, PruneError> {
+    let _lock = crate::instance::lock(dir).map_err(PruneError::Instance)?;
+    let store = Store::open(dir).map_err(|e| PruneError::State {
         dir: dir.display().to_string(),
         reason: format!("{e:#}"),
     })?;
-    let prunable = store.read(list::prunable);
-    if prunable.is_empty() {
-        eprintln!("codex-governance: no integrated worktree to prune");
-    }
-    for (id, ws) in prunable {
+    prune_store(root, &store, keep_days, "pruned")
+}
+
+/// Removes the folders of settled worktrees and deletes the branches whose
+/// time is up ([`list::prunable_branches`]), each recorded and audited with
+/// `reason`; then the temporary folders' folder when it is empty. The caller
+/// holds what keeps integrations out (the state folder's lock, or the
+/// launcher's lock of the working tree).
+pub fn prune_store(
+    root: &Path,
+    store: &Store,
+    keep_days: u32,
+    reason: &str,
+) -> Result<Pruned, PruneError> {
+    let mut done = Pruned::default();
+    for (id, ws) in store.read(list::prunable) {
         if let Err(e) = list::prune(root, &ws) {
-            eprintln!("codex-governance: {e}");
+            done.kept.push(format!("kept {}: {e}", ws.path));
             continue;
         }
         store
@@ -59,7 +98,7 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> 
                 tx.audit(AuditEvent::WorktreeRemoved {
                     session_id: id.clone(),
                     path: ws.path.clone(),
-                    reason: "pruned".into(),
+                    reason: reason.into(),
                 });
             })
             .map_err(|source| PruneError::Record {
@@ -67,21 +106,21 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> 
                 name: ws.path.clone(),
                 source: Box::new(source),
             })?;
-        eprintln!("codex-governance: removed {}", ws.path);
+        done.removed.push(ws.path.clone());
     }
     let branches = store.read(|s| list::prunable_branches(s, keep_days, chrono::Utc::now()));
     for (id, ws, why) in branches {
         match list::delete_branch(root, &ws) {
             Ok(true) => {}
             Ok(false) => {
-                eprintln!(
-                    "codex-governance: kept {} ({id}): gone, checked out, or moved on since it was recorded",
+                done.kept.push(format!(
+                    "kept {} ({id}): gone, checked out, or moved on since it was recorded",
                     ws.branch
-                );
+                ));
                 continue;
             }
             Err(e) => {
-                eprintln!("codex-governance: {}: {e}", ws.branch);
+                done.kept.push(format!("kept {} ({id}): {e}", ws.branch));
                 continue;
             }
         }
@@ -94,7 +133,7 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> 
                     session_id: id.clone(),
                     branch: ws.branch.clone(),
                     commit: ws.commit.clone(),
-                    reason: format!("pruned: {why}"),
+                    reason: format!("{reason}: {why}"),
                 });
             })
             .map_err(|source| PruneError::Record {
@@ -102,7 +141,8 @@ pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<(), PruneError> 
                 name: ws.branch.clone(),
                 source: Box::new(source),
             })?;
-        eprintln!("codex-governance: deleted the branch {} ({why})", ws.branch);
+        done.deleted.push(format!("{} ({why})", ws.branch));
     }
-    Ok(())
+    super::remove_empty_temp_root(root);
+    Ok(done)
 }

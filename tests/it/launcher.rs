@@ -1984,3 +1984,23 @@ async fn the_token_survives_a_clean_restart_until_the_user_rotates_it() {
     assert!(!audit.contains(&first.token) && !audit.contains(&third.token));
     third.terminate();
 }
+
+/// Issue 49 item 8: a planner's temporary folder (its `TMPDIR`, in the state
+/// folder) goes when it closes, whatever it left there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planners_temporary_folder_goes_when_it_closes() {
+    let (repo, server) = serve(&[]).await;
+    let api = &server.api;
+    let z = api
+        .start_zhongshu("think a while [[fake-agent: --work-seconds 600]]")
+        .await;
+    let temp = repo.state_dir().join("codex_governance_tmp").join(&z);
+    assert!(temp.is_dir(), "its TMPDIR while it works: {temp:?}");
+    std::fs::write(temp.join("scratch.txt"), "notes").unwrap();
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    api.wait_session(&z, "exited", |s| s["status"] == "exited")
+        .await;
+    assert!(!temp.exists(), "{temp:?} is left after the close");
+    server.stop().await;
+}

@@ -1714,3 +1714,67 @@ async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
     let leaked = files_holding(&worktrees, &tokens);
     assert!(leaked.is_empty(), "worktree files hold a token: {leaked:?}");
 }
+
+/// Issue 49 item 8: a merged pull request's branch is deleted on the remote
+/// with the user's git (`remote_branch_deleted`), the base kept; it stays
+/// (`remote_branch_kept`, saying why) with `pull_requests.keep_branch: true`,
+/// and when someone pushed onto it after the launcher (the deletion is
+/// leased on the launcher's commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_pull_requests_branch_leaves_the_remote_unless_kept_or_moved_on() {
+    for case in ["deleted", "keep_branch", "moved on"] {
+        let extra = if case == "keep_branch" {
+            "    keep_branch: true\n"
+        } else {
+            ""
+        };
+        let w = World::new(extra, true).await;
+        let (mut launcher, _z, id, branch) =
+            one_recorded(&w, "by-the-department", "Tidied a").await;
+        let api = launcher.api.clone();
+        let (status, body) = pull_request(&api, &id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut tip = w.remote_tip(&branch).expect("pushed");
+        if case == "moved on" {
+            // A reviewer's commit on the branch, pushed after the launcher's.
+            let git = git2::Repository::open_bare(&w.remote).unwrap();
+            let pushed = git.find_commit(tip).unwrap();
+            let sig = git2::Signature::now("Reviewer", "reviewer@example.com").unwrap();
+            tip = git
+                .commit(
+                    Some(&format!("refs/heads/{branch}")),
+                    &sig,
+                    &sig,
+                    "a reviewer's fixup",
+                    &pushed.tree().unwrap(),
+                    &[&pushed],
+                )
+                .unwrap();
+        }
+        w.forge.merge(1);
+        if case == "deleted" {
+            let deleted = wait_audit(&api, "remote_branch_deleted", |e| {
+                e["branch"] == branch.as_str()
+            })
+            .await;
+            assert_eq!(deleted["number"], 1, "{deleted}");
+            assert_eq!(deleted["session_id"], id.as_str(), "{deleted}");
+            assert_eq!(w.remote_tip(&branch), None, "gone from the remote");
+        } else {
+            let kept = wait_audit(&api, "remote_branch_kept", |e| {
+                e["branch"] == branch.as_str()
+            })
+            .await;
+            let why = kept["reason"].as_str().unwrap();
+            let expected = if case == "keep_branch" {
+                "pull_requests.keep_branch is true"
+            } else {
+                "deleting it failed"
+            };
+            assert!(why.contains(expected), "{case}: {kept}");
+            assert_eq!(w.remote_tip(&branch), Some(tip), "{case}: kept as it is");
+        }
+        assert!(w.remote_tip(&w.base()).is_some(), "the base stays");
+        launcher.terminate();
+    }
+}

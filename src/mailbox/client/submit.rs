@@ -16,7 +16,7 @@ pub enum Submitted {
 }
 
 /// `http://127.0.0.1:PORT` (or localhost / [::1]) from the agent's URL; nothing else.
-fn loopback_authority(url: &str) -> anyhow::Result<String> {
+pub(crate) fn loopback_authority(url: &str) -> anyhow::Result<String> {
     let rest = url
         .strip_prefix("http://")
         .with_context(|| format!("CODEX_GOVERNANCE_URL {url:?} is not an http:// URL"))?;

@@ -1,6 +1,6 @@
 //! The end of a session: its exit recorded once (whoever notices first), its
-//! token revoked, its terminal marked, and the launcher told so it can file a
-//! fallback result and pump the queue.
+//! token revoked, its terminal marked, its temporary folder removed, and the
+//! launcher told so it can file a fallback result and pump the queue.
 
 use std::sync::Arc;
 
@@ -108,6 +108,7 @@ impl LiveAgents {
 
     /// After an exit: the launcher registers owed fallbacks and pumps the queue.
     pub(in crate::sessions) async fn after_exit(self: &Arc<Self>, id: &str) {
+        crate::sessions::start::workspace::release_temp_dir(&self.ctx, id);
         if self
             .signals
             .send(Signal::SessionExited(id.to_string()))

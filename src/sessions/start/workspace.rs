@@ -44,6 +44,37 @@ pub(super) fn temp_dir(ctx: &Context, s: &Session) -> PathBuf {
     temp
 }
 
+/// Removes an ended session's temporary folder in the state folder (a
+/// planner's, or a department's without a worktree): nothing of it is work,
+/// and a session that goes on (a retry, a resume) gets it made again. A
+/// department's folder beside its worktree goes with the worktree.
+pub(crate) fn release_temp_dir(ctx: &Context, id: &str) {
+    if crate::ids::check_id("session_id", id).is_err() {
+        return;
+    }
+    let temp = ctx.paths.temp_root().join(id);
+    match std::fs::remove_dir_all(&temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("removing the temporary folder {}: {e}", temp.display()),
+    }
+}
+
+/// At start: the temporary folders of sessions that ended before (a run
+/// that stopped before this was done, a crash) go too.
+pub(crate) fn release_ended_temp_dirs(ctx: &Context) {
+    let ended: Vec<String> = ctx.store.read(|s| {
+        s.sessions
+            .values()
+            .filter(|x| x.status == crate::model::SessionStatus::Exited)
+            .map(|x| x.id.clone())
+            .collect()
+    });
+    for id in ended {
+        release_temp_dir(ctx, &id);
+    }
+}
+
 /// The worktree a department starts in: handed over (a send back) or
 /// made now; None for a Zhongshu, with `launcher.isolation: shared`, or in
 /// a repository without a commit.

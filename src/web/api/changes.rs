@@ -1,7 +1,8 @@
 //! A department's changes and the user's control over them (issue 26):
 //! `GET /api/changes` (its recorded changes, or one file's diff) for the
 //! developer and for the Zhongshu of that department; `POST /api/integrate`,
-//! `/api/discard`, `/api/send_back` for the developer's token only;
+//! `/api/discard`, `/api/send_back`, `/api/worktrees/prune` for the
+//! developer's token only;
 //! `POST /api/propose_integration` for a Zhongshu about its own departments. Ids are checked before they reach the services; Git works
 //! off the runtime.
 
@@ -150,6 +151,12 @@ pub(super) async fn undo(State(l): L, JsonBody(b): JsonBody<Discard>) -> Respons
         session_id: b.session_id,
         workspace,
     }))
+}
+
+/// `POST /api/worktrees/prune`: `codex-governance worktrees --prune` while
+/// the launcher runs (the developer's token only).
+pub(super) async fn prune(State(l): L) -> Response {
+    reply(l.integrations.prune().await)
 }
 
 #[derive(Deserialize)]

@@ -84,6 +84,7 @@ pub fn routes() -> Routes {
         .post("/api/integrate", changes::integrate)
         .post("/api/discard", changes::discard)
         .post("/api/undo_integration", changes::undo)
+        .post("/api/worktrees/prune", changes::prune)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
         .get("/api/pull_requests", pull_requests::settings)
