@@ -85,7 +85,9 @@ pub fn commented_defaults(repo: &Path) -> String {
          # base: main         (default: your current branch)\n    \
          # A failing check sends the work back to its department without a click,\n    \
          # at most max_send_backs times per pull request.\n    \
-         auto_send_back: false\n    max_send_backs: 2\n    poll_seconds: 30\n",
+         auto_send_back: false\n    max_send_backs: 2\n    poll_seconds: 30\n    \
+         # A merged pull request's branch is deleted on the remote unless kept.\n    \
+         keep_branch: false\n",
     );
     out
 }
