@@ -70,6 +70,23 @@ pub struct SessionView {
     /// Moves whenever its live conversation does (`GET /api/session_conversation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_rev: Option<u64>,
+    /// It runs and has work in progress: a department, or a planner not yet
+    /// done with its plan (`policy::plan::planner_finished`). The tiles go to
+    /// these first.
+    pub in_progress: bool,
+    /// A planner whose turn ended without a plan: it waits for the user, and
+    /// what it said last (its question, as a rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaits_reply: Option<AwaitsReply>,
+}
+
+/// A planner that ended a turn without registering a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitsReply {
+    /// The turn it ended (an item per turn: a new turn is a new question).
+    pub turn: u32,
+    /// Its last message, when its live conversation has one.
+    pub last_message: Option<String>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -146,7 +163,11 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         .or_else(|| snap.facts.previews.get(&s.id).cloned())
         .unwrap_or_default();
     let (report_needs_confirmation, confirmation) = report_confirmation(snap, s);
-    let plain = shown_words(&snap.state, s, &mut record);
+    let mut plain = shown_words(&snap.state, s, &mut record);
+    let finished = crate::policy::plan::planner_finished(&snap.state, s);
+    if finished {
+        plain = finished_planner_words();
+    }
     let mut view = SessionView {
         plain,
         session: record,
@@ -171,6 +192,8 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         interruptible: capabilities.interrupts,
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
+        in_progress: s.is_running() && !finished,
+        awaits_reply: awaits_reply(&snap.state, s, live),
         cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
             let price = launcher.model_prices.get(&s.model)?;
             Some(crate::policy::quota::cost_usd(usage, price))
@@ -178,6 +201,34 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     };
     own_terminal(snap, s, live, &mut view);
     view
+}
+
+/// How a planner done with its plan stands (it still runs, idle).
+fn finished_planner_words() -> PlainState {
+    PlainState {
+        state: crate::model::StateWord::Finished,
+        state_text: "finished".into(),
+        state_reason: Some(
+            "its plan finished and nothing of it runs: close it to free its memory, or message it to go on"
+                .into(),
+        ),
+    }
+}
+
+/// A planner whose agent ended a turn (it reports turns) and registered no
+/// plan: it waits, idle, most often on a question to the user.
+fn awaits_reply(state: &State, s: &Session, live: &Live) -> Option<AwaitsReply> {
+    let turns = s.agent.capabilities.unwrap_or_default().reports_turns;
+    let no_plan = state
+        .plans
+        .get(&s.id)
+        .is_none_or(|p| p.status == PlanStatus::None);
+    let idle = s.agent.agent_state == crate::model::AgentState::Idle;
+    let waits = s.is_zhongshu() && s.is_running() && turns && idle && s.agent.turn_count > 0;
+    (waits && no_plan).then(|| AwaitsReply {
+        turn: s.agent.turn_count,
+        last_message: live.last_message.clone(),
+    })
 }
 
 /// The session's own browser terminal, as its view shows it.

@@ -428,8 +428,11 @@ async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
     c.stop().await;
 }
 
-/// Issue 37 item 5: a planner whose turn ended without a plan is a Needs
-/// you item with its action; Ask for the plan reaches the model as a turn.
+/// Issue 37 item 5 and issue 49 item 12: a planner whose turn ended without
+/// a plan is a Needs you item that shows what it said last (its question,
+/// from the view) with a box whose answer reaches the model as its next
+/// turn; Ask for the plan does too. Screenshots of the item at 1440x900 and
+/// 390x844 go to `tests/artifacts/codex-question-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     let mut c = Scenario::codex().start().await;
@@ -453,7 +456,31 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         text.starts_with(&format!("planner {z} ended its turn without a plan")),
         "{text}"
     );
-    d.click(&format!("{item} button[data-action=\"ask-plan\"]"))
+    assert_eq!(
+        d.text_of(&format!("{item} .need-said")).await,
+        "Which module should I look at first?",
+        "its question, in the item"
+    );
+    d.shoot_at("codex-question-1440x900.png", 1440, 900, None)
+        .await;
+    d.shoot_at("codex-question-390x844.png", 390, 844, Some(&item))
+        .await;
+    d.resize(1440, 900).await;
+    d.type_into(
+        &format!("{item} textarea.need-reply"),
+        "Start with the parser. REPLY-MARK",
+    )
+    .await;
+    d.click(&format!("{item} button[data-action=\"reply\"]"))
+        .await;
+    c.told("Start with the parser. REPLY-MARK").await;
+    c.wait_agent(&z, "idle after the answer's turn", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 1
+    })
+    .await;
+    let next = format!("{item}[data-key=\"no-plan:{z}:2\"]");
+    d.present("the item of its next turn", &next).await;
+    d.click(&format!("{next} button[data-action=\"ask-plan\"]"))
         .await;
     c.told("register your plan now with the governance_register_plan tool")
         .await;
