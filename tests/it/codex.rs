@@ -2713,6 +2713,60 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     c.stop().await;
 }
 
+/// Issue 49 item 9: a planner keeps its TUI while its plan goes on; once the
+/// plan finished and nothing of it runs it is finished, not running, and its
+/// TUI stops after `tui_idle_seconds` as a department's does (the planner
+/// goes on without it, on its thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_done_with_its_plan_drops_its_tui() {
+    let mut c = Scenario::codex()
+        .launcher("  tui_idle_seconds: 1\n")
+        .committed()
+        .start()
+        .await;
+    c.plans_one_notes_department();
+    let report = c.server.on_held(
+        "department (zhilibu)",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "NOTES-SUMMARY", "changed_files": []}),
+        )],
+    );
+    let z = c.api().start_zhongshu("Plan one change").await;
+    let planner = c
+        .wait_agent(&z, "its thread", |s| s["thread_id"].is_string())
+        .await;
+    let thread = planner["thread_id"].as_str().unwrap().to_string();
+    wait_until(
+        "the planner's TUI while its plan goes on",
+        CODEX_PATIENCE,
+        || async { (!tuis_of(&thread).is_empty()).then_some(()) },
+    )
+    .await;
+    let going = c.api().status().await;
+    assert_eq!(going["planners_running"], 1, "{going}");
+    report.notify_one();
+    let done = c
+        .api()
+        .wait_status("the planner done with its plan", |s| {
+            s["finished_planners"] == json!([z])
+        })
+        .await;
+    assert_eq!(done["planners_running"], 0, "{done}");
+    wait_until(
+        "the finished planner's TUI stopped after the idle time",
+        CODEX_PATIENCE,
+        || async { tuis_of(&thread).is_empty().then_some(()) },
+    )
+    .await;
+    let s = c.api().session(&z).await;
+    assert_eq!(s["status"], "running", "it goes on without its TUI: {s}");
+    assert_eq!(s["state"], "finished", "{s}");
+    assert_eq!(s["thread_id"], thread.as_str());
+    c.stop().await;
+}
+
 /// The notes department runs a command (output in Chinese, exit 3), adds
 /// NOTES.md with a patch, asks to touch `approved` outside its sandbox, then
 /// reports once the returned handle is notified.
