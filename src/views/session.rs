@@ -126,11 +126,15 @@ pub struct ZhongshuFields {
 
 impl SessionView {
     /// The view an agent's token may see: no terminal URL (it carries a token
-    /// that types into a PTY) and no transcript (preview or typed input).
+    /// that types into a PTY) and no transcript (preview, typed input, a
+    /// planner's last message).
     pub fn hide_from_agents(&mut self) {
         self.browser_terminal_url = None;
         self.transcript_preview = None;
         self.session.input_history.clear();
+        if let Some(waits) = &mut self.awaits_reply {
+            waits.last_message = None;
+        }
     }
 }
 

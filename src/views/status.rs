@@ -584,5 +584,17 @@ mod tests {
             json!({"turn": 1, "last_message": "Which module should I look at first?"}),
             "{z}"
         );
+        // An agent's token sees no transcript: not the planner's words either.
+        let who = AgentGroup {
+            session_id: "lingyubu-1",
+            zhongshu: Some("zhongshu-1"),
+        };
+        let theirs = serde_json::to_value(for_agent(&snap, &who)).unwrap();
+        let z = &theirs["zhongshu_sessions"][0];
+        assert_eq!(
+            z["awaits_reply"],
+            json!({"turn": 1, "last_message": null}),
+            "{z}"
+        );
     }
 }
