@@ -183,9 +183,10 @@ pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> 
 }
 
 /// Whether `planner` is done: it still runs, but its plan finished (or was
-/// stopped), no turn of its runs, and none of its departments runs or waits
-/// in the queue. Such a planner only costs (an idle agent, a terminal of
-/// about 100 MB) and crowds the page: it counts as finished, not running,
+/// stopped), no turn of its runs, none of its departments runs or waits in
+/// the queue, and none's work waits for the user's review (a send-back
+/// needs its planner). Such a planner only costs (an idle agent, a terminal
+/// of about 100 MB) and crowds the page: it counts as finished, not running,
 /// keeps no terminal for nobody, yields its tile and may be closed in one go.
 /// An agent that reports no turns (a PTY agent) is done with its plan.
 pub fn planner_finished(state: &State, planner: &Session) -> bool {
@@ -198,7 +199,14 @@ pub fn planner_finished(state: &State, planner: &Session) -> bool {
         .is_some_and(|p| p.outcome.is_some());
     let turns = crate::agents::capabilities_of(&planner.agent).reports_turns;
     let in_turn = turns && planner.agent.agent_state != AgentState::Idle;
-    let works = state.children_of(&planner.id).any(Session::holds_slot)
+    let waits_for_review = |d: &Session| {
+        d.workspace().is_some_and(|w| {
+            !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
+        })
+    };
+    let works = state
+        .children_of(&planner.id)
+        .any(|d| d.holds_slot() || waits_for_review(d))
         || state
             .queue
             .iter()

@@ -122,6 +122,27 @@ pub struct ZhongshuFields {
     /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
     pub plan_reported_at: Option<String>,
     pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
+    /// How its assignments' work stands (each by its newest attempt); absent
+    /// before any work was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_results: Option<PlanResults>,
+}
+
+/// How a plan's recorded work stands, counted by each assignment's newest
+/// attempt, and the line that says it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanResults {
+    /// Applied, merged, or merged on the forge.
+    pub integrated: usize,
+    /// Thrown away by the user, or its pull request closed unmerged.
+    pub discarded: usize,
+    /// Recorded and waiting for the user's review.
+    pub waiting: usize,
+    pub conflicting: usize,
+    /// A pull request is open.
+    pub in_review: usize,
+    /// "Results: 2 integrated, 1 discarded." ("N integrated" always first).
+    pub text: String,
 }
 
 impl SessionView {
@@ -316,7 +337,62 @@ fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields>
             let active = state.sessions.values().filter(|s| s.holds_slot()).count();
             crate::model::AutoDispatch::of(p, active)
         }),
+        plan_results: plan.and_then(|p| plan_results(state, p)),
     })
+}
+
+/// How plan `plan`'s work stands, by each assignment's newest attempt; None
+/// while none has work recorded.
+pub fn plan_results(state: &State, plan: &crate::model::Plan) -> Option<PlanResults> {
+    let mut r = PlanResults::default();
+    for a in &plan.assignments {
+        let Some(mut id) = a.session_id.as_deref() else {
+            continue;
+        };
+        // A send-back's successor is the attempt that counts (a few hops at most).
+        for _ in 0..state.sessions.len() {
+            match state
+                .sessions
+                .get(id)
+                .and_then(|s| s.workspace())
+                .and_then(|w| w.successor.as_deref())
+            {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        let Some(w) = state.sessions.get(id).and_then(|s| s.workspace()) else {
+            continue;
+        };
+        match w.state {
+            WorkspaceState::Applied | WorkspaceState::Merged | WorkspaceState::PrMerged => {
+                r.integrated += 1
+            }
+            WorkspaceState::Discarded | WorkspaceState::PrClosed => r.discarded += 1,
+            WorkspaceState::Pending => r.waiting += 1,
+            WorkspaceState::Conflicting => r.conflicting += 1,
+            WorkspaceState::InReview => r.in_review += 1,
+            _ => {}
+        }
+    }
+    let parts: Vec<String> = [
+        (r.integrated, "integrated"),
+        (r.discarded, "discarded"),
+        (r.waiting, "waiting for your review"),
+        (r.conflicting, "conflicting"),
+        (r.in_review, "in review"),
+    ]
+    .into_iter()
+    .enumerate()
+    // "N integrated" always, the others when there are any.
+    .filter(|(i, (n, _))| *i == 0 || *n > 0)
+    .map(|(_, (n, what))| format!("{n} {what}"))
+    .collect();
+    if r == PlanResults::default() {
+        return None;
+    }
+    r.text = format!("Results: {}.", parts.join(", "));
+    Some(r)
 }
 
 /// Whether the files a plan names are still shown: while it goes on, or while

@@ -1,12 +1,13 @@
 //! What the page shows first (issue 49 items 9 and 10), in headless Chromium
 //! against a real in-process launcher whose agents are the fake agent.
 //!
-//! A planner whose plan finished and of which nothing runs is finished, not
-//! running: the header does not count it, its tile comes after every other,
+//! A planner whose plan finished and of which nothing runs or waits for
+//! review is finished, not running: the header does not count it, its tile comes after every other,
 //! and Needs you offers to close it (one action for all such planners,
 //! through the API). After a send-back the tiles show the newest attempt,
 //! never the superseded one, and each row of the Sessions list opens its
-//! attempt's conversation in the drawer. Screenshots at 1440x900 and 390x844
+//! attempt's conversation in the drawer; the plan's results count the
+//! discarded work too (item 14). Screenshots at 1440x900 and 390x844
 //! go to `tests/artifacts/attempts-*.png`.
 //!
 //! Needs chromium and chromedriver (tools/test.sh installs them); missing ones
@@ -32,20 +33,23 @@ async fn finished_planners_yield_and_tiles_follow_the_newest_attempt() {
         .await
         .with_failure_artifact("attempts-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
-    let (z, first) = a_plan_that_finished(&api, &repo).await;
-    the_finished_planner_is_not_running_work(&d, &z, &first).await;
+    let (z, first) = a_plan_whose_work_waits(&api, &repo).await;
+    d.wait_text("the header's count", "#stats", "1 planner running")
+        .await;
     let second = the_tiles_follow_the_newest_attempt(&d, &api, &z, &first).await;
     each_row_opens_its_attempts_conversation(&d, &first, &second).await;
-    close_the_finished_planners(&d, &api, &z, &second).await;
+    the_results_count_the_discarded_work(&d, &api, &second).await;
+    the_finished_planner_is_not_running_work(&d, &z, &second).await;
+    close_the_finished_planners(&d, &api, &z).await;
     assert_eq!(d.open_alert().await, None);
     d.quit().await;
     launcher.stop().await;
 }
 
-/// A plan of one department that documents README.md and reports: once it
-/// did, the planner is done with its plan. Returns the planner and the
-/// department.
-async fn a_plan_that_finished(api: &Api, repo: &TestRepo) -> (String, String) {
+/// A plan of one department that documents README.md and reports. Its plan
+/// finished, but its planner is not done while the work waits for review (a
+/// send-back needs it). Returns the planner and the department.
+async fn a_plan_whose_work_waits(api: &Api, repo: &TestRepo) -> (String, String) {
     let plan = repo.write_json(
         "plan.json",
         &json!({
@@ -63,10 +67,13 @@ async fn a_plan_that_finished(api: &Api, repo: &TestRepo) -> (String, String) {
         ))
         .await;
     let st = api
-        .wait_status("its plan finished and its planner done", |s| {
-            s["finished_planners"] == json!([z])
+        .wait_status("its plan finished, its work waiting", |s| {
+            s["zhongshu_sessions"][0]["plan_status"] == "finished"
+                && s["department_sessions"][0]["workspace"]["state"] == "pending"
         })
         .await;
+    assert_eq!(st["finished_planners"], json!([]), "{st}");
+    assert_eq!(st["planners_running"], 1, "{st}");
     let first = departments_of(&st, &z)[0]["id"]
         .as_str()
         .unwrap()
@@ -84,9 +91,10 @@ fn departments_of(st: &Value, z: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The planner still runs, idle; the page counts no planner running, puts
-/// its tile after the department's and offers to close it.
-async fn the_finished_planner_is_not_running_work(d: &Browser, z: &str, first: &str) {
+/// Once its work is settled the planner still runs, idle, and is done: the
+/// page counts no planner running, puts its tile after the department's and
+/// offers to close it.
+async fn the_finished_planner_is_not_running_work(d: &Browser, z: &str, last: &str) {
     d.wait_text("the header's count", "#stats", "0 planners running")
         .await;
     let item = d
@@ -105,7 +113,7 @@ async fn the_finished_planner_is_not_running_work(d: &Browser, z: &str, first: &
     assert_eq!(d.data_of(&planner_tile, "state").await, "finished");
     assert_eq!(
         d.data_of("#grid .slot[data-slot=\"0\"]", "session").await,
-        first,
+        last,
         "the department's work comes before the planner done with its plan"
     );
     d.shoot_at("attempts-finished-1440x900.png", 1440, 900, None)
@@ -187,16 +195,40 @@ async fn each_row_opens_its_attempts_conversation(d: &Browser, first: &str, seco
     }
 }
 
-/// Once the next attempt reported, the planner is done again: one click on
-/// the offer closes it through the API, and the offer goes.
-async fn close_the_finished_planners(d: &Browser, api: &Api, z: &str, second: &str) {
-    api.wait_session(second, "reported", |s| s["status"] == "exited")
-        .await;
-    d.present(
-        "the offer to close it",
-        &format!("{CLOSE_ITEM} button[data-action=\"close-finished\"]"),
+/// The next attempt reports; the plan's results count each assignment by its
+/// newest attempt, the discarded one included (issue 49 item 14).
+async fn the_results_count_the_discarded_work(d: &Browser, api: &Api, second: &str) {
+    api.wait_session(second, "its work recorded", |s| {
+        s["status"] == "exited" && s["workspace"]["state"] == "pending"
+    })
+    .await;
+    d.wait_text(
+        "the plan's results",
+        ".plan-integration",
+        "Results: 0 integrated, 1 waiting for your review.",
     )
     .await;
+    api.post_ok("/api/discard", &json!({"session_id": second}))
+        .await;
+    d.wait_text(
+        "the discarded work in the plan's results",
+        ".plan-integration",
+        "Results: 0 integrated, 1 discarded.",
+    )
+    .await;
+    d.shoot_at(
+        "attempts-results-1440x900.png",
+        1440,
+        900,
+        Some(".plan-integration"),
+    )
+    .await;
+    d.resize(1440, 900).await;
+}
+
+/// One click on the offer closes every finished planner through the API, and
+/// the offer goes.
+async fn close_the_finished_planners(d: &Browser, api: &Api, z: &str) {
     d.click(&format!(
         "{CLOSE_ITEM} button[data-action=\"close-finished\"]"
     ))
