@@ -38,6 +38,9 @@ pub struct StatusView {
     /// Planners done with their plan (`policy::plan::planner_finished`),
     /// oldest first: the page offers to close them in one go.
     pub finished_planners: Vec<String>,
+    /// Files of the user's tree that hold a department's applied change and
+    /// that a running plan names, each once however many plans name it.
+    pub applied_files: Vec<crate::model::AppliedFile>,
     pub active_department_sessions: usize,
     pub active_terminals: usize,
     pub active_sessions_total: usize,
@@ -174,6 +177,16 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         .filter(|s| shown(s) && crate::policy::plan::planner_finished(state, s))
         .map(|s| s.id.clone())
         .collect();
+    let mut applied_files: Vec<crate::model::AppliedFile> = Vec::new();
+    for f in sessions
+        .iter()
+        .filter_map(|s| s.zhongshu.as_ref())
+        .flat_map(|z| &z.plan_applied_files)
+    {
+        if !applied_files.contains(f) {
+            applied_files.push(f.clone());
+        }
+    }
     let config = snap.config;
     let l = &config.launcher;
     let department_list = config.assignable_departments();
@@ -197,6 +210,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
                 .count(),
         ),
         finished_planners,
+        applied_files,
         active_department_sessions: active_departments,
         active_terminals: active_departments,
         active_sessions_total: active_departments + active_zhongshu,

@@ -126,7 +126,7 @@ function itemsOf(status) {
   const finished = finishedPlannersItem(status.finished_planners || []);
   if (finished) items.push(finished);
   items.push(...confirmationItems(sessions, title, showSession));
-  items.push(...worktreeItems(sessions, title, showSession));
+  items.push(...worktreeItems(status, title, showSession));
   const queue = queueItem();
   if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
