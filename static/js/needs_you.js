@@ -8,7 +8,10 @@
 // user has not committed (worktree_needs.js) and one item for all the work
 // that waits for the user's review (review_queue.js); near the usage limit, the
 // offer Codex's own terminal made (switch the running sessions to a lighter
-// model for their next turns, keep them, or keep them and stop asking).
+// model for their next turns, keep them, or keep them and stop asking); a
+// planner that ended its turn without a plan, with what it said last and a
+// box to answer it; one item closing every planner done with its plan (the
+// views decide which).
 // Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
