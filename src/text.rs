@@ -66,6 +66,30 @@ pub fn push_bounded(text: &mut String, more: &str, max: usize) -> bool {
     true
 }
 
+/// An operating system's error as people say it: its "(os error N)" tail
+/// goes, and the commonest two are said in words ("No such file or
+/// directory (os error 2)" is "not found").
+pub fn os_error_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" (os error ") {
+        let Some(end) = rest[at..].find(')') else {
+            break;
+        };
+        let said = &rest[..at];
+        let words = [
+            ("No such file or directory", "not found"),
+            ("Permission denied", "not allowed (permission denied)"),
+        ]
+        .iter()
+        .find_map(|(raw, plain)| said.strip_suffix(raw).map(|head| format!("{head}{plain}")));
+        out.push_str(&words.unwrap_or_else(|| said.to_string()));
+        rest = &rest[at + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +122,19 @@ mod tests {
         let mut t = String::new();
         assert!(!push_bounded(&mut t, "ab", 2));
         assert_eq!(t, "ab");
+    }
+
+    #[test]
+    fn an_os_error_is_said_in_words() {
+        assert_eq!(
+            os_error_words("codex: No such file or directory (os error 2); try again"),
+            "codex: not found; try again"
+        );
+        assert_eq!(
+            os_error_words("open x: Permission denied (os error 13)"),
+            "open x: not allowed (permission denied)"
+        );
+        assert_eq!(os_error_words("busy (os error 16)"), "busy");
+        assert_eq!(os_error_words("nothing raw"), "nothing raw");
     }
 }

@@ -182,6 +182,8 @@ struct Live {
     /// Whether writing failed once (said once in the log).
     write_failed: bool,
     activity: Option<(Instant, SystemTime)>,
+    /// The text of the agent's last finished message (its question, as a rule).
+    last_message: Option<String>,
 }
 
 impl Live {
@@ -230,6 +232,9 @@ impl Conversation {
         let mut live = self.live.lock().unwrap();
         live.open.retain(|e| e.id != entry.id);
         self.append(&mut live, std::slice::from_ref(&entry));
+        if let What::Agent { text } = &entry.what {
+            live.last_message = Some(text.clone());
+        }
         live.recent.push_back(entry);
         if live.recent.len() > RECENT {
             live.recent.pop_front();
@@ -263,11 +268,18 @@ impl Conversation {
             .into_iter()
             .map(|e| e.id)
             .collect();
+        let said = done.iter().rev().find_map(|e| match &e.what {
+            What::Agent { text } => Some(text.clone()),
+            _ => None,
+        });
         let missing: Vec<Entry> = done
             .into_iter()
             .filter(|e| !known.contains(&e.id))
             .collect();
         let mut live = self.live.lock().unwrap();
+        if said.is_some() {
+            live.last_message = said;
+        }
         self.append(&mut live, &missing);
         live.open = open;
         live.touch();
@@ -313,6 +325,11 @@ impl Conversation {
                 live.write_failed = true;
             }
         }
+    }
+
+    /// What the agent said last (its last finished message), if anything yet.
+    pub fn last_message(&self) -> Option<String> {
+        self.live.lock().unwrap().last_message.clone()
     }
 
     pub fn rev(&self) -> u64 {

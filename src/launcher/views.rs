@@ -210,7 +210,8 @@ impl Launcher {
         Some(Live {
             activity,
             preview: crate::sessions::preview::live(conversation.as_deref(), pty.as_ref()),
-            conversation_rev: conversation.map(|c| c.rev()),
+            conversation_rev: conversation.as_ref().map(|c| c.rev()),
+            last_message: conversation.and_then(|c| c.last_message()),
             terminal_viewers,
         })
     }

@@ -90,14 +90,14 @@ pub fn plain_state(s: &Session) -> PlainState {
     } else if s.is_department() {
         match s.exit_code {
             Some(code) if code != 0 && s.close_reason.is_none() => {
-                (StateWord::Failed, format!("failed: exit {code}"))
+                (StateWord::Failed, failed_words(s, code))
             }
             _ => (StateWord::NoReport, "no report".to_string()),
         }
     } else {
         match s.exit_code {
             Some(code) if code != 0 && s.close_reason.is_none() => {
-                (StateWord::Failed, format!("failed: exit {code}"))
+                (StateWord::Failed, failed_words(s, code))
             }
             _ => (StateWord::Finished, "finished".to_string()),
         }
@@ -134,7 +134,17 @@ fn ended_words(s: &Session) -> Option<String> {
         "launcher_restart" => Some("the launcher restarted and could not resume it".into()),
         "launcher_stopped" => Some("the launcher stopped".into()),
         "exited" | "closed" => None,
-        other => Some(other.replace('_', " ")),
+        other => Some(crate::text::os_error_words(&other.replace('_', " "))),
+    }
+}
+
+/// A failure in words: its exit code, unless it never exited by itself (the
+/// launcher could not resume it after a restart: no exit code to speak of).
+fn failed_words(s: &Session, code: i32) -> String {
+    if s.ended_reason.as_deref() == Some("launcher_restart") {
+        "failed: not resumed".into()
+    } else {
+        format!("failed: exit {code}")
     }
 }
 
@@ -151,6 +161,29 @@ mod tests {
 
     fn ended(s: Session, code: i32, reason: Option<CloseReason>) -> Session {
         s.ended_for_test(code, reason)
+    }
+
+    /// Issue 49 item 14: no raw "exit -1" for a session the launcher could
+    /// not resume, no "(os error 2)" in a reason.
+    #[test]
+    fn a_failure_is_said_in_words() {
+        let mut s = ended(department(), -1, None);
+        s.ended_reason = Some("launcher_restart".into());
+        let p = plain_state(&s);
+        assert_eq!(p.state_text, "failed: not resumed");
+        assert_eq!(
+            p.state_reason.as_deref(),
+            Some("the launcher restarted and could not resume it")
+        );
+        s.ended_reason = Some("spawn_failed: No such file or directory (os error 2)".into());
+        assert_eq!(
+            plain_state(&s).state_reason.as_deref(),
+            Some("spawn failed: not found")
+        );
+        assert_eq!(
+            plain_state(&ended(department(), 3, None)).state_text,
+            "failed: exit 3"
+        );
     }
 
     #[test]

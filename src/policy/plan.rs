@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::Refusal;
 use crate::config::LauncherSettings;
-use crate::model::{Assignment, AssignmentStatus, SessionKind};
+use crate::model::{AgentState, Assignment, AssignmentStatus, Session, SessionKind, State};
 
 /// An assignment as a request carries it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -180,6 +180,38 @@ pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> 
     }
     let set = crate::glob::PatternSet::new(&named);
     dirty.iter().filter(|d| set.is_match(d)).cloned().collect()
+}
+
+/// Whether `planner` is done: it still runs, but its plan finished (or was
+/// stopped), no turn of its runs, none of its departments runs or waits in
+/// the queue, and none's work waits for the user's review (a send-back
+/// needs its planner). Such a planner only costs (an idle agent, a terminal
+/// of about 100 MB) and crowds the page: it counts as finished, not running,
+/// keeps no terminal for nobody, yields its tile and may be closed in one go.
+/// An agent that reports no turns (a PTY agent) is done with its plan.
+pub fn planner_finished(state: &State, planner: &Session) -> bool {
+    if !planner.is_zhongshu() || !planner.is_running() {
+        return false;
+    }
+    let plan_ended = state
+        .plans
+        .get(&planner.id)
+        .is_some_and(|p| p.outcome.is_some());
+    let turns = crate::agents::capabilities_of(&planner.agent).reports_turns;
+    let in_turn = turns && planner.agent.agent_state != AgentState::Idle;
+    let waits_for_review = |d: &Session| {
+        d.workspace().is_some_and(|w| {
+            !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
+        })
+    };
+    let works = state
+        .children_of(&planner.id)
+        .any(|d| d.holds_slot() || waits_for_review(d))
+        || state
+            .queue
+            .iter()
+            .any(|q| q.parent_session_id.as_deref() == Some(planner.id.as_str()));
+    plan_ended && !in_turn && !works
 }
 
 #[cfg(test)]

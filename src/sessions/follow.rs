@@ -120,7 +120,10 @@ impl Sessions {
     /// suspended (their slots and places kept), each saying what it waits
     /// for, audited once each.
     pub fn wait_for_agent(&self, ids: &[String], why: &str) {
-        let text = format!("waiting for its agent program: {why}");
+        let text = format!(
+            "waiting for its agent program: {}",
+            crate::text::os_error_words(why)
+        );
         let saved = self.ctx.store.update(|tx| {
             for id in ids {
                 if let Some(x) = tx.session_mut(id) {

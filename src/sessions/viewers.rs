@@ -3,7 +3,9 @@
 //! backend starts it on demand (Codex's TUI, about 90 MB a session), it runs
 //! only for viewers: opening the session's terminal starts it, and once nobody
 //! has watched it for `launcher.tui_idle_seconds` it stops; the agent goes on
-//! without it. A planner may keep its own (`launcher.planner_keeps_tui`).
+//! without it. A planner may keep its own (`launcher.planner_keeps_tui`)
+//! while its plan goes on; once it is done with it
+//! (`policy::plan::planner_finished`) its terminal goes as a department's does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,7 @@ impl SessionTerminals {
             }
             return;
         }
-        if planner && self.on_demand_settings().planner_keeps {
+        if planner && self.kept_for_nobody(id) {
             if let Err(e) = self.attach(id, true).await {
                 tracing::warn!("no terminal for the planner {id}: {e}");
             }
@@ -58,6 +60,18 @@ impl SessionTerminals {
     /// settings: `launcher.tui_idle_seconds`, `launcher.planner_keeps_tui`).
     fn on_demand_settings(&self) -> TerminalOnDemand {
         self.ctx.config.launcher.agent.backend.terminal()
+    }
+
+    /// Whether session `id`'s on-demand terminal runs with nobody watching: a
+    /// planner's, while it is not done with its plan and
+    /// `launcher.planner_keeps_tui` holds.
+    fn kept_for_nobody(&self, id: &str) -> bool {
+        self.on_demand_settings().planner_keeps
+            && self.ctx.store.read(|state| {
+                state.sessions.get(id).is_some_and(|s| {
+                    s.is_zhongshu() && !crate::policy::plan::planner_finished(state, s)
+                })
+            })
     }
 
     /// `POST /api/session_terminal/attach`: the session's own terminal, started
@@ -146,7 +160,9 @@ impl SessionTerminals {
     }
 
     /// Follows an on-demand terminal: it goes once nobody watched it for
-    /// `tui_idle_seconds` (unless `keep`), or when it ends by itself.
+    /// `tui_idle_seconds` (unless `keep` and [`Self::kept_for_nobody`] still
+    /// holds then: a planner's goes that long after its plan is done), or
+    /// when it ends by itself.
     fn watch_viewers(self: &Arc<Self>, id: &str, terminal_id: &str, pty: Arc<Pty>, keep: bool) {
         let Some(mut viewers) = self.listeners.viewers(terminal_id) else {
             return;
@@ -159,8 +175,7 @@ impl SessionTerminals {
             loop {
                 let now = *viewers.borrow_and_update();
                 watched |= now > 0;
-                let unwatched = now == 0 && !keep;
-                let wait = if watched {
+                let wait = if watched || keep {
                     idle
                 } else {
                     idle.max(FIRST_VIEWER_GRACE)
@@ -168,7 +183,10 @@ impl SessionTerminals {
                 tokio::select! {
                     _ = pty.wait() => break,
                     changed = viewers.changed() => if changed.is_err() { return },
-                    _ = tokio::time::sleep(wait), if unwatched => {
+                    _ = tokio::time::sleep(wait), if now == 0 => {
+                        if keep && this.kept_for_nobody(&id) {
+                            continue;
+                        }
                         tracing::info!("{id}: nobody watched its terminal for {wait:?}: stopped");
                         break;
                     }

@@ -70,6 +70,23 @@ pub struct SessionView {
     /// Moves whenever its live conversation does (`GET /api/session_conversation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_rev: Option<u64>,
+    /// It runs and has work in progress: a department, or a planner not yet
+    /// done with its plan (`policy::plan::planner_finished`). The tiles go to
+    /// these first.
+    pub in_progress: bool,
+    /// A planner whose turn ended without a plan: it waits for the user, and
+    /// what it said last (its question, as a rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaits_reply: Option<AwaitsReply>,
+}
+
+/// A planner that ended a turn without registering a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitsReply {
+    /// The turn it ended (an item per turn: a new turn is a new question).
+    pub turn: u32,
+    /// Its last message, when its live conversation has one.
+    pub last_message: Option<String>,
 }
 
 /// A report's request for the developer's confirmation.
@@ -105,15 +122,40 @@ pub struct ZhongshuFields {
     /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
     pub plan_reported_at: Option<String>,
     pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
+    /// How its assignments' work stands (each by its newest attempt); absent
+    /// before any work was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_results: Option<PlanResults>,
+}
+
+/// How a plan's recorded work stands, counted by each assignment's newest
+/// attempt, and the line that says it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanResults {
+    /// Applied, merged, or merged on the forge.
+    pub integrated: usize,
+    /// Thrown away by the user, or its pull request closed unmerged.
+    pub discarded: usize,
+    /// Recorded and waiting for the user's review.
+    pub waiting: usize,
+    pub conflicting: usize,
+    /// A pull request is open.
+    pub in_review: usize,
+    /// "Results: 2 integrated, 1 discarded." ("N integrated" always first).
+    pub text: String,
 }
 
 impl SessionView {
     /// The view an agent's token may see: no terminal URL (it carries a token
-    /// that types into a PTY) and no transcript (preview or typed input).
+    /// that types into a PTY) and no transcript (preview, typed input, a
+    /// planner's last message).
     pub fn hide_from_agents(&mut self) {
         self.browser_terminal_url = None;
         self.transcript_preview = None;
         self.session.input_history.clear();
+        if let Some(waits) = &mut self.awaits_reply {
+            waits.last_message = None;
+        }
     }
 }
 
@@ -146,7 +188,11 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         .or_else(|| snap.facts.previews.get(&s.id).cloned())
         .unwrap_or_default();
     let (report_needs_confirmation, confirmation) = report_confirmation(snap, s);
-    let plain = shown_words(&snap.state, s, &mut record);
+    let mut plain = shown_words(&snap.state, s, &mut record);
+    let finished = crate::policy::plan::planner_finished(&snap.state, s);
+    if finished {
+        plain = finished_planner_words();
+    }
     let mut view = SessionView {
         plain,
         session: record,
@@ -171,6 +217,8 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         interruptible: capabilities.interrupts,
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
+        in_progress: s.is_running() && !finished,
+        awaits_reply: awaits_reply(&snap.state, s, live),
         cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
             let price = launcher.model_prices.get(&s.model)?;
             Some(crate::policy::quota::cost_usd(usage, price))
@@ -178,6 +226,34 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     };
     own_terminal(snap, s, live, &mut view);
     view
+}
+
+/// How a planner done with its plan stands (it still runs, idle).
+fn finished_planner_words() -> PlainState {
+    PlainState {
+        state: crate::model::StateWord::Finished,
+        state_text: "finished".into(),
+        state_reason: Some(
+            "its plan finished and nothing of it runs: close it to free its memory, or message it to go on"
+                .into(),
+        ),
+    }
+}
+
+/// A planner whose agent ended a turn (it reports turns) and registered no
+/// plan: it waits, idle, most often on a question to the user.
+fn awaits_reply(state: &State, s: &Session, live: &Live) -> Option<AwaitsReply> {
+    let turns = s.agent.capabilities.unwrap_or_default().reports_turns;
+    let no_plan = state
+        .plans
+        .get(&s.id)
+        .is_none_or(|p| p.status == PlanStatus::None);
+    let idle = s.agent.agent_state == crate::model::AgentState::Idle;
+    let waits = s.is_zhongshu() && s.is_running() && turns && idle && s.agent.turn_count > 0;
+    (waits && no_plan).then(|| AwaitsReply {
+        turn: s.agent.turn_count,
+        last_message: live.last_message.clone(),
+    })
 }
 
 /// The session's own browser terminal, as its view shows it.
@@ -261,7 +337,62 @@ fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields>
             let active = state.sessions.values().filter(|s| s.holds_slot()).count();
             crate::model::AutoDispatch::of(p, active)
         }),
+        plan_results: plan.and_then(|p| plan_results(state, p)),
     })
+}
+
+/// How plan `plan`'s work stands, by each assignment's newest attempt; None
+/// while none has work recorded.
+pub fn plan_results(state: &State, plan: &crate::model::Plan) -> Option<PlanResults> {
+    let mut r = PlanResults::default();
+    for a in &plan.assignments {
+        let Some(mut id) = a.session_id.as_deref() else {
+            continue;
+        };
+        // A send-back's successor is the attempt that counts (a few hops at most).
+        for _ in 0..state.sessions.len() {
+            match state
+                .sessions
+                .get(id)
+                .and_then(|s| s.workspace())
+                .and_then(|w| w.successor.as_deref())
+            {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        let Some(w) = state.sessions.get(id).and_then(|s| s.workspace()) else {
+            continue;
+        };
+        match w.state {
+            WorkspaceState::Applied | WorkspaceState::Merged | WorkspaceState::PrMerged => {
+                r.integrated += 1
+            }
+            WorkspaceState::Discarded | WorkspaceState::PrClosed => r.discarded += 1,
+            WorkspaceState::Pending => r.waiting += 1,
+            WorkspaceState::Conflicting => r.conflicting += 1,
+            WorkspaceState::InReview => r.in_review += 1,
+            _ => {}
+        }
+    }
+    let parts: Vec<String> = [
+        (r.integrated, "integrated"),
+        (r.discarded, "discarded"),
+        (r.waiting, "waiting for your review"),
+        (r.conflicting, "conflicting"),
+        (r.in_review, "in review"),
+    ]
+    .into_iter()
+    .enumerate()
+    // "N integrated" always, the others when there are any.
+    .filter(|(i, (n, _))| *i == 0 || *n > 0)
+    .map(|(_, (n, what))| format!("{n} {what}"))
+    .collect();
+    if r == PlanResults::default() {
+        return None;
+    }
+    r.text = format!("Results: {}.", parts.join(", "));
+    Some(r)
 }
 
 /// Whether the files a plan names are still shown: while it goes on, or while

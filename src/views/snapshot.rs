@@ -60,6 +60,8 @@ pub struct Live {
     pub preview: Option<String>,
     /// Moves whenever its live conversation does.
     pub conversation_rev: Option<u64>,
+    /// What its agent said last, from its live conversation.
+    pub last_message: Option<String>,
     /// How many pages watch its own terminal now.
     pub terminal_viewers: Option<usize>,
 }

@@ -29,7 +29,18 @@ pub struct StatusView {
     /// The Python tool's `departments`: key -> [title, duty].
     pub departments: BTreeMap<String, (String, String)>,
     pub department_list: Vec<Department>,
+    /// Every planner that runs (the Python tool's count), those done with
+    /// their plan included.
     pub active_zhongshu_sessions: usize,
+    /// Planners that run and are not done with their plan: what the page
+    /// counts as running.
+    pub planners_running: usize,
+    /// Planners done with their plan (`policy::plan::planner_finished`),
+    /// oldest first: the page offers to close them in one go.
+    pub finished_planners: Vec<String>,
+    /// Files of the user's tree that hold a department's applied change and
+    /// that a running plan names, each once however many plans name it.
+    pub applied_files: Vec<crate::model::AppliedFile>,
     pub active_department_sessions: usize,
     pub active_terminals: usize,
     pub active_sessions_total: usize,
@@ -163,6 +174,22 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             .collect()
     };
     let (active_zhongshu, active_departments) = active_counts(state);
+    let finished_planners: Vec<String> = state
+        .sessions
+        .values()
+        .filter(|s| shown(s) && crate::policy::plan::planner_finished(state, s))
+        .map(|s| s.id.clone())
+        .collect();
+    let mut applied_files: Vec<crate::model::AppliedFile> = Vec::new();
+    for f in sessions
+        .iter()
+        .filter_map(|s| s.zhongshu.as_ref())
+        .flat_map(|z| &z.plan_applied_files)
+    {
+        if !applied_files.contains(f) {
+            applied_files.push(f.clone());
+        }
+    }
     let config = snap.config;
     let l = &config.launcher;
     let department_list = config.assignable_departments();
@@ -178,6 +205,15 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             .collect(),
         department_list,
         active_zhongshu_sessions: active_zhongshu,
+        planners_running: active_zhongshu.saturating_sub(
+            state
+                .sessions
+                .values()
+                .filter(|s| crate::policy::plan::planner_finished(state, s))
+                .count(),
+        ),
+        finished_planners,
+        applied_files,
         active_department_sessions: active_departments,
         active_terminals: active_departments,
         active_sessions_total: active_departments + active_zhongshu,
@@ -484,6 +520,100 @@ mod tests {
         assert_eq!(
             mine["quota"]["model_switch"]["sessions"],
             json!(["zhongshu-1"])
+        );
+    }
+
+    /// Issue 49 item 9: a planner whose plan finished and of which nothing
+    /// runs is finished, not running: its state says so, it holds no tile
+    /// first, the page's count leaves it out and the status lists it to close.
+    #[test]
+    fn a_planner_done_with_its_plan_counts_as_finished_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut state = state(&gone);
+        let before =
+            serde_json::to_value(status(&snapshot(state.clone(), &config, &gone))).unwrap();
+        assert_eq!(before["planners_running"], 1, "its plan goes on");
+        assert_eq!(before["finished_planners"], json!([]));
+        let plan = state.plans.get_mut("zhongshu-1").unwrap();
+        plan.status = crate::model::PlanStatus::Finished;
+        plan.outcome = Some(crate::model::PlanOutcome {
+            assignments: 1,
+            reported: 1,
+            failed: 0,
+            no_report: 0,
+            stopped: 0,
+        });
+        let after = serde_json::to_value(status(&snapshot(state, &config, &gone))).unwrap();
+        assert_eq!(
+            after["active_zhongshu_sessions"], 1,
+            "the Python tool's count"
+        );
+        assert_eq!(after["planners_running"], 0, "{after}");
+        assert_eq!(after["finished_planners"], json!(["zhongshu-1"]));
+        let z = &after["zhongshu_sessions"][0];
+        assert_eq!(
+            (&z["state"], &z["in_progress"]),
+            (&json!("finished"), &json!(false)),
+            "{z}"
+        );
+        assert_eq!(z["status"], "running", "it still runs until closed");
+    }
+
+    /// Issue 49 item 12: a planner whose turn ended without a plan waits for
+    /// the user, and its view carries what it said last (its question).
+    #[test]
+    fn a_planner_without_a_plan_shows_what_it_said_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut state = state(&gone);
+        state.plans.clear();
+        let z = state.sessions.get_mut("zhongshu-1").unwrap();
+        z.agent.capabilities = Some(Capabilities {
+            reports_turns: true,
+            ..Capabilities::default()
+        });
+        z.agent.agent_state = crate::model::AgentState::Working;
+        z.agent.turn_count = 1;
+        let live = crate::views::Live {
+            last_message: Some("Which module should I look at first?".into()),
+            ..Default::default()
+        };
+        let mut snap = snapshot(state.clone(), &config, &gone);
+        snap.live.insert("zhongshu-1".into(), live.clone());
+        let working = crate::views::session::by_id(&snap, "zhongshu-1").unwrap();
+        assert!(
+            working.awaits_reply.is_none(),
+            "in its turn it asks nothing yet"
+        );
+        state
+            .sessions
+            .get_mut("zhongshu-1")
+            .unwrap()
+            .agent
+            .agent_state = crate::model::AgentState::Idle;
+        let mut snap = snapshot(state, &config, &gone);
+        snap.live.insert("zhongshu-1".into(), live);
+        let z = serde_json::to_value(crate::views::session::by_id(&snap, "zhongshu-1").unwrap())
+            .unwrap();
+        assert_eq!(
+            z["awaits_reply"],
+            json!({"turn": 1, "last_message": "Which module should I look at first?"}),
+            "{z}"
+        );
+        // An agent's token sees no transcript: not the planner's words either.
+        let who = AgentGroup {
+            session_id: "lingyubu-1",
+            zhongshu: Some("zhongshu-1"),
+        };
+        let theirs = serde_json::to_value(for_agent(&snap, &who)).unwrap();
+        let z = &theirs["zhongshu_sessions"][0];
+        assert_eq!(
+            z["awaits_reply"],
+            json!({"turn": 1, "last_message": null}),
+            "{z}"
         );
     }
 }

@@ -7,11 +7,14 @@
 // its keys while it shows, and where it stands in the review queue with
 // Review next). Opened from any button carrying data-open-handoff,
 // data-open-diff (inbox cards, the governance report, the timeline's report
-// marks) or data-open-changes (session rows, plan assignments); Esc or Close
+// marks), data-open-changes (session rows, plan assignments) or
+// data-open-conversation (every session row: that attempt's conversation,
+// or its transcript, kept current while it shows); Esc or Close
 // shuts it and gives the focus back to the button that opened it (or, when a
 // redraw replaced that button, to its successor).
 
 import { api } from "./api.js";
+import { conversationView } from "./conversation.js";
 import { showChanges } from "./decision.js";
 import { diffTables } from "./diff_table.js";
 import { readable } from "./packet.js";
@@ -41,6 +44,8 @@ function node(tag, cls, text, children = []) {
 }
 
 function open(title, ...content) {
+  if (unfollow) unfollow();
+  unfollow = null;
   keys = null;
   loads += 1;
   const drawer = $("#drawer");
@@ -50,7 +55,24 @@ function open(title, ...content) {
   $("#drawer-close").focus();
 }
 
+/** Unsubscribes the conversation the drawer shows from the store, if one. */
+let unfollow = null;
+
+/** Session `id`'s conversation (its transcript for a terminal agent), as it goes on. */
+function showConversation(id) {
+  const conv = conversationView(id, { input: false });
+  open(`Conversation of ${id}`, conv.root);
+  const s = store.session(id);
+  if (s) conv.update(s);
+  unfollow = store.subscribe((changed) => {
+    const now = store.session(id);
+    if (changed.has("status") && now) conv.update(now);
+  });
+}
+
 function close() {
+  if (unfollow) unfollow();
+  unfollow = null;
   keys = null;
   $("#drawer").hidden = true;
   $("#drawer-body").replaceChildren();
@@ -230,7 +252,7 @@ export function mount() {
 }
 
 function onClick(event) {
-  const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff], [data-open-changes]");
+  const b = event.target.closest && event.target.closest("[data-open-handoff], [data-open-diff], [data-open-changes], [data-open-conversation]");
   if (!b) return;
   event.preventDefault();
   if (!$("#drawer").contains(b)) {
@@ -239,9 +261,12 @@ function onClick(event) {
       ? { openHandoff: "1", department: b.dataset.department, report: b.dataset.report }
       : b.dataset.openChanges
         ? { openChanges: b.dataset.openChanges }
-        : { openDiff: "1", path: b.dataset.path };
+        : b.dataset.openConversation
+          ? { openConversation: b.dataset.openConversation }
+          : { openDiff: "1", path: b.dataset.path };
   }
   if (b.dataset.openHandoff) showHandoff(b);
   else if (b.dataset.openChanges) changes(b.dataset.openChanges);
+  else if (b.dataset.openConversation) showConversation(b.dataset.openConversation);
   else showDiff(b);
 }

@@ -1,5 +1,6 @@
-// The terminal grid: up to four sessions (pinned ones first, then running
-// ones, newest Zhongshu with its departments), one hint when there are none;
+// The terminal grid: up to four sessions (pinned ones first, then those with
+// work in progress, newest Zhongshu with its departments; a planner done with
+// its plan after them, a superseded attempt never), one hint when there are none;
 // one tile takes the whole width. A tile shows the session's conversation
 // where its backend keeps one (conversation.js; its "terminal" button opens
 // the agent's own terminal, started on demand, and "conversation" closes it
@@ -78,7 +79,8 @@ function slotSessions(st) {
   const ds = st.department_sessions || [];
   const order = [];
   const placed = new Set();
-  const live = (z) => store.isRunning(z) || ds.some((d) => d.parent_session_id === z.id && store.isRunning(d));
+  // `in_progress` (views): running, and not a planner done with its plan.
+  const live = (z) => z.in_progress || ds.some((d) => d.parent_session_id === z.id && d.in_progress);
   for (const z of [...zs.filter(live), ...zs.filter((z) => !live(z))]) {
     order.push(z);
     placed.add(z.id);
@@ -90,10 +92,15 @@ function slotSessions(st) {
     }
   }
   for (const d of ds) if (!placed.has(d.id)) order.push(d);
-  const chosen = new Set(order.filter((s) => pinned.has(s.id)).slice(0, SLOTS).map((s) => s.id));
-  for (const s of order.filter(store.isRunning)) if (chosen.size < SLOTS) chosen.add(s.id);
-  for (const s of order) if (chosen.size < SLOTS) chosen.add(s.id);
-  const rank = (s) => (pinned.has(s.id) ? 0 : 1);
+  // A superseded attempt (sent back, retried) gives its place to the newest.
+  const newest = order.filter((s) => !s.superseded_by);
+  const chosen = new Set(newest.filter((s) => pinned.has(s.id)).slice(0, SLOTS).map((s) => s.id));
+  for (const s of newest.filter((s) => s.in_progress)) if (chosen.size < SLOTS) chosen.add(s.id);
+  // Then what ended, and planners done with their plan (views) only last.
+  const done = new Set(st.finished_planners || []);
+  for (const s of newest) if (chosen.size < SLOTS && !done.has(s.id)) chosen.add(s.id);
+  for (const s of newest) if (chosen.size < SLOTS) chosen.add(s.id);
+  const rank = (s) => (pinned.has(s.id) ? 0 : s.in_progress ? 1 : done.has(s.id) ? 3 : 2);
   return order.filter((s) => chosen.has(s.id)).sort((a, b) => rank(a) - rank(b));
 }
 
@@ -268,7 +275,7 @@ function render() {
   grid.dataset.count = String(chosen.length);
   const lone = chosen.length === 1 ? chosen[0].id : null;
   for (const [id, t] of tiles) t.root.classList.toggle("whole-width", id === lone);
-  setText($("#grid-info"), chosen.length ? `${chosen.length} of ${SLOTS} slots · pinned first, then running sessions` : "");
+  setText($("#grid-info"), chosen.length ? `${chosen.length} of ${SLOTS} slots · pinned first, then work in progress` : "");
 }
 
 /** The terminal in this frame has the keyboard (or let it go): its bar says the keys. */

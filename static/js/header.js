@@ -10,7 +10,8 @@ let modelKey = "";
 
 function renderStats(st) {
   const items = [
-    [(st.active_zhongshu_sessions || 0) === 1 ? "planner running" : "planners running", st.active_zhongshu_sessions || 0],
+    // Planners done with their plan are not running work (views say which).
+    [(st.planners_running || 0) === 1 ? "planner running" : "planners running", st.planners_running || 0],
     ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
     ["queued", st.queued_count || 0],
   ];

@@ -8,7 +8,10 @@
 // user has not committed (worktree_needs.js) and one item for all the work
 // that waits for the user's review (review_queue.js); near the usage limit, the
 // offer Codex's own terminal made (switch the running sessions to a lighter
-// model for their next turns, keep them, or keep them and stop asking).
+// model for their next turns, keep them, or keep them and stop asking); a
+// planner that ended its turn without a plan, with what it said last and a
+// box to answer it; one item closing every planner done with its plan (the
+// views decide which).
 // Dismissals and answers are kept by the
 // launcher, so they hold in every tab; items of a closed planner resolve
 // themselves. The first three items show, the rest behind "Show N more", so
@@ -123,8 +126,10 @@ function itemsOf(status) {
     }
   }
   if (suspended.length) items.push(suspendedItem(suspended));
+  const finished = finishedPlannersItem(status.finished_planners || []);
+  if (finished) items.push(finished);
   items.push(...confirmationItems(sessions, title, showSession));
-  items.push(...worktreeItems(sessions, title, showSession));
+  items.push(...worktreeItems(status, title, showSession));
   const queue = queueItem();
   if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
@@ -149,30 +154,79 @@ function suspendedItem(suspended) {
 /** What the planner is asked when its turn ended without a plan. */
 const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
 
-/** A planner whose turn ended (its agent reports turns) and left no plan: it waits, idle. */
+/** Sends `input` to planner `id` as its next turn; says so, or why not. */
+async function sendTurn(id, input, b, said) {
+  b.disabled = true;
+  try {
+    await api("/api/session_input", { session_id: id, input });
+    toast(said);
+    return true;
+  } catch (e) {
+    toast(`Could not send to ${id}: ${e.message}`, "error");
+    return false;
+  } finally {
+    b.disabled = false;
+  }
+}
+
+/** A planner whose turn ended without a plan (views: `awaits_reply`): what it
+ * said last, a box to answer it, and Ask for the plan. */
 function noPlanItem(s) {
-  const noPlan = !s.plan_status || s.plan_status === "none";
-  const turns = !!(s.capabilities && s.capabilities.reports_turns);
-  if (s.session_kind !== "zhongshu" || !store.isRunning(s) || !turns) return null;
-  if (s.agent_state !== "idle" || !(s.turn_count > 0) || !noPlan) return null;
-  const ask = button("Ask for the plan", "primary", async (ev) => {
-    ev.target.disabled = true;
-    try {
-      await api("/api/session_input", { session_id: s.id, input: ASK_FOR_PLAN });
-      toast(`Asked ${s.id} for its plan.`);
-    } catch (e) {
-      ev.target.disabled = false;
-      toast(`Could not ask ${s.id}: ${e.message}`, "error");
+  const waits = s.awaits_reply;
+  if (!waits) return null;
+  const ask = button("Ask for the plan", "", (ev) => sendTurn(s.id, ASK_FOR_PLAN, ev.target, `Asked ${s.id} for its plan.`), { action: "ask-plan" });
+  const reply = node("textarea", "need-reply");
+  reply.rows = 2;
+  reply.setAttribute("aria-label", `your answer to ${s.id}`);
+  reply.placeholder = "Your answer; it goes to the planner as its next turn";
+  const send = button("Send answer", "primary", async (ev) => {
+    const text = reply.value.trim();
+    if (!text) {
+      toast("Write an answer first.", "error");
+      return;
     }
-  }, { action: "ask-plan" });
+    if (await sendTurn(s.id, text, ev.target, `Sent your answer to ${s.id}.`)) reply.value = "";
+  }, { action: "reply" });
+  const said = waits.last_message;
   return {
-    key: `no-plan:${s.id}:${s.turn_count}`,
+    key: `no-plan:${s.id}:${waits.turn}`,
     at: s.last_activity_at || s.started_at,
     kind: "no-plan",
-    text: `${title(s)} ended its turn without a plan`,
-    detail: "It is idle and registered no plan: it may have asked you something in its terminal. Ask it for the plan, or answer it there.",
+    text: `${title(s)} ended its turn without a plan${said ? " and says:" : ""}`,
+    detail: said ? "" : "It is idle and registered no plan. Answer it below, or ask it for the plan.",
+    body: [said ? node("blockquote", "need-said", said) : null, reply].filter(Boolean),
     session: s.id,
-    actions: [ask, button("Show", "", () => showSession(s.id), { action: "show" })],
+    sig: said || "",
+    actions: [send, ask, button("Show", "", () => showSession(s.id), { action: "show" })],
+  };
+}
+
+/** Planners done with their plan (views: `finished_planners`): one action closes them all. */
+function finishedPlannersItem(ids) {
+  const n = ids.length;
+  if (!n) return null;
+  const close = button(`Close ${n} finished planner${n === 1 ? "" : "s"}`, "primary", async (ev) => {
+    ev.target.disabled = true;
+    const failed = [];
+    for (const id of ids) {
+      try {
+        await api("/api/close_session", { session_id: id, stop_departments: false });
+      } catch (e) {
+        failed.push(`${id}: ${e.message}`);
+      }
+    }
+    ev.target.disabled = false;
+    if (failed.length) toast(`Could not close ${failed.join("; ")}`, "error");
+    else toast(`Closed ${n} finished planner${n === 1 ? "" : "s"}.`);
+  }, { action: "close-finished" });
+  return {
+    key: `finished-planners:${ids.join(",")}`,
+    at: "",
+    kind: "finished-planners",
+    text: `${n === 1 ? `Planner ${ids[0]} is` : `${n} planners are`} done with ${n === 1 ? "its plan" : "their plans"}`,
+    detail: `${n === 1 ? "It waits" : "They wait"} idle, each holding memory: ${ids.join(", ")}. Closing keeps ${n === 1 ? "its" : "their"} plans, results and conversations.`,
+    sig: ids.join(","),
+    actions: [close],
   };
 }
 

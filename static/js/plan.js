@@ -56,24 +56,16 @@ function reruns(a) {
   return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
 }
 
-/** How the plan's results stand (integrated, waiting for your review,
- * conflicting), with Review next when any wait: the review queue. */
+/** How the plan's results stand, as the planner's view says it
+ * (`plan_results`: integrated, discarded, waiting, conflicting, in review),
+ * with Review next when any wait: the review queue. */
 function integrationLine(plan) {
-  const counts = { integrated: 0, pending: 0, conflicting: 0 };
-  for (const a of plan.assignments) {
-    const ws = a.session_id && store.session(a.session_id)?.workspace;
-    if (!ws) continue;
-    if (ws.state === "applied" || ws.state === "merged") counts.integrated += 1;
-    else if (ws.state === "pending") counts.pending += 1;
-    else if (ws.state === "conflicting") counts.conflicting += 1;
-  }
-  if (!counts.integrated && !counts.pending && !counts.conflicting) return null;
-  const parts = [`${counts.integrated} integrated`];
-  if (counts.pending) parts.push(`${counts.pending} waiting for your review`);
-  if (counts.conflicting) parts.push(`${counts.conflicting} conflicting`);
+  const results = store.session(plan.session_id)?.plan_results;
+  if (!results) return null;
   const first = waiting(plan.session_id)[0];
-  return el("p", { class: "plan-integration" }, `Results: ${parts.join(", ")}. `,
-    first ? reviewNextButton(first, counts.pending + counts.conflicting > 1 ? "Review them" : "Review it") : null);
+  const waits = results.waiting + results.conflicting;
+  return el("p", { class: "plan-integration" }, `${results.text} `,
+    first ? reviewNextButton(first, waits > 1 ? "Review them" : "Review it") : null);
 }
 
 /** "Resume plan" when the launcher's stop cut some of its departments off. */

@@ -1,6 +1,7 @@
 // Sessions, grouped by Zhongshu: each row has one state word, how long it ran,
 // its heartbeat, model, tokens (and cost when prices are set), and its actions
-// (continue, interrupt, resume, stop plan, close, retry, open the terminal;
+// (continue, interrupt, resume, stop plan, close, retry, the attempt's
+// conversation in the drawer, open the terminal;
 // control.js asks before stopping anything). A finished group (nothing
 // running or queued) says how its plan ended and is collapsed to its Zhongshu
 // row until opened.
@@ -91,6 +92,7 @@ function buildRow(id, kind) {
   r.btnContinue = el("button", { type: "button", class: "small act-continue", text: "Message…", title: "type your own message into this session's terminal" });
   r.btnClose = el("button", { type: "button", class: "small act-close", text: "Close", title: "stop this session" });
   r.btnInterrupt = actionButton("Interrupt", "act-interrupt", "stop the agent's running turn (the session stays)", () => interrupt(id));
+  r.conversation = el("button", { type: "button", class: "small act-conversation", text: "Conversation", title: "what this attempt said and did, in the drawer", data: { openConversation: id }, attrs: { "aria-label": `conversation of ${id}` } });
   r.open = el("a", { class: "act-open small-link", text: "terminal ↗", attrs: { target: "_blank", rel: "noopener noreferrer", "aria-label": `terminal of ${id}, in a new tab` } });
   const actions = [r.btnContinue, r.btnInterrupt];
   if (kind === "zhongshu") {
@@ -121,7 +123,7 @@ function buildRow(id, kind) {
     r.btnChanges.hidden = true;
     actions.push(r.btnChanges);
   }
-  actions.push(r.btnClose, r.open);
+  actions.push(r.conversation, r.btnClose, r.open);
   continueForm(r, id);
   if (kind === "zhongshu") resumeForm(r, id);
   r.root = el("div", { class: `session-row kind-${kind}`, data: { id, kind } },

@@ -51,37 +51,39 @@ function dirtyItem(s, title, showSession) {
   };
 }
 
-/** Files the plan names that hold a department's applied change: the
- * department's work, waiting for the user's commit (never "revert"). */
-function appliedItem(s, title, showSession) {
-  const applied = s.plan_applied_files || [];
-  if (s.session_kind !== "zhongshu" || !applied.length) return null;
+/** Files running plans name that hold a department's applied change (views:
+ * `applied_files`, each once however many plans name it): the department's
+ * work, waiting for the user's commit (never "revert"). */
+function appliedItem(applied, showSession) {
+  if (!applied.length) return null;
   const said = applied.map((f) => `${f.path} holds ${f.session_id}'s applied change`);
   return {
-    key: `applied:${s.id}`,
-    at: s.last_activity_at || s.started_at,
+    key: "applied",
+    at: "",
     kind: "applied",
     text: `${said.join("; ")}: commit ${applied.length === 1 ? "it" : "them"} when ready`,
     detail: "You applied this department's work into your working tree, uncommitted. Review it there and commit it when ready.",
-    session: s.id,
+    session: applied[0].session_id,
     sig: JSON.stringify(applied),
     body: [pathList("applied, not committed", applied.map((f) => f.path))],
     actions: [
       button("Check again", "check-dirty", { on: { click: () => refresh() } }),
-      button("Show", "show", { on: { click: () => showSession(s.id) } }),
+      button("Show", "show", { on: { click: () => showSession(applied[0].session_id) } }),
     ],
   };
 }
 
-/** The isolation items of `sessions`, as Needs you items. */
-export function worktreeItems(sessions, title, showSession) {
+/** The isolation items of the status, as Needs you items. */
+export function worktreeItems(status, title, showSession) {
   const items = [];
-  for (const s of sessions) {
-    for (const make of [dirtyItem, appliedItem, pullRequestItem]) {
+  for (const s of status.sessions || []) {
+    for (const make of [dirtyItem, pullRequestItem]) {
       const item = make(s, title, showSession);
       if (item) items.push(item);
     }
   }
+  const applied = appliedItem(status.applied_files || [], showSession);
+  if (applied) items.push(applied);
   keepChecking(items.some((i) => i.kind === "dirty" || i.kind === "applied"));
   return items;
 }

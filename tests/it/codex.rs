@@ -428,8 +428,11 @@ async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
     c.stop().await;
 }
 
-/// Issue 37 item 5: a planner whose turn ended without a plan is a Needs
-/// you item with its action; Ask for the plan reaches the model as a turn.
+/// Issue 37 item 5 and issue 49 item 12: a planner whose turn ended without
+/// a plan is a Needs you item that shows what it said last (its question,
+/// from the view) with a box whose answer reaches the model as its next
+/// turn; Ask for the plan does too. Screenshots of the item at 1440x900 and
+/// 390x844 go to `tests/artifacts/codex-question-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     let mut c = Scenario::codex().start().await;
@@ -453,7 +456,31 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         text.starts_with(&format!("planner {z} ended its turn without a plan")),
         "{text}"
     );
-    d.click(&format!("{item} button[data-action=\"ask-plan\"]"))
+    assert_eq!(
+        d.text_of(&format!("{item} .need-said")).await,
+        "Which module should I look at first?",
+        "its question, in the item"
+    );
+    d.shoot_at("codex-question-1440x900.png", 1440, 900, None)
+        .await;
+    d.shoot_at("codex-question-390x844.png", 390, 844, Some(&item))
+        .await;
+    d.resize(1440, 900).await;
+    d.type_into(
+        &format!("{item} textarea.need-reply"),
+        "Start with the parser. REPLY-MARK",
+    )
+    .await;
+    d.click(&format!("{item} button[data-action=\"reply\"]"))
+        .await;
+    c.told("Start with the parser. REPLY-MARK").await;
+    c.wait_agent(&z, "idle after the answer's turn", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 1
+    })
+    .await;
+    let next = format!("{item}[data-key=\"no-plan:{z}:2\"]");
+    d.present("the item of its next turn", &next).await;
+    d.click(&format!("{next} button[data-action=\"ask-plan\"]"))
         .await;
     c.told("register your plan now with the governance_register_plan tool")
         .await;
@@ -2703,6 +2730,60 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
     );
     assert_eq!(patch["plain"]["paths"], json!(["NOTES.md"]), "{patch}");
     d.quit().await;
+    c.stop().await;
+}
+
+/// Issue 49 item 9: a planner keeps its TUI while its plan goes on; once the
+/// plan finished and nothing of it runs it is finished, not running, and its
+/// TUI stops after `tui_idle_seconds` as a department's does (the planner
+/// goes on without it, on its thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_done_with_its_plan_drops_its_tui() {
+    let mut c = Scenario::codex()
+        .launcher("  tui_idle_seconds: 1\n")
+        .committed()
+        .start()
+        .await;
+    c.plans_one_notes_department();
+    let report = c.server.on_held(
+        "department (zhilibu)",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "NOTES-SUMMARY", "changed_files": []}),
+        )],
+    );
+    let z = c.api().start_zhongshu("Plan one change").await;
+    let planner = c
+        .wait_agent(&z, "its thread", |s| s["thread_id"].is_string())
+        .await;
+    let thread = planner["thread_id"].as_str().unwrap().to_string();
+    wait_until(
+        "the planner's TUI while its plan goes on",
+        CODEX_PATIENCE,
+        || async { (!tuis_of(&thread).is_empty()).then_some(()) },
+    )
+    .await;
+    let going = c.api().status().await;
+    assert_eq!(going["planners_running"], 1, "{going}");
+    report.notify_one();
+    let done = c
+        .api()
+        .wait_status("the planner done with its plan", |s| {
+            s["finished_planners"] == json!([z])
+        })
+        .await;
+    assert_eq!(done["planners_running"], 0, "{done}");
+    wait_until(
+        "the finished planner's TUI stopped after the idle time",
+        CODEX_PATIENCE,
+        || async { tuis_of(&thread).is_empty().then_some(()) },
+    )
+    .await;
+    let s = c.api().session(&z).await;
+    assert_eq!(s["status"], "running", "it goes on without its TUI: {s}");
+    assert_eq!(s["state"], "finished", "{s}");
+    assert_eq!(s["thread_id"], thread.as_str());
     c.stop().await;
 }
 

@@ -1543,6 +1543,7 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
 /// Issue 34 item 6: a file that holds a department's applied change is the
 /// department's, not the user's: Needs you asks to commit it when ready and
 /// never to revert it; the user's own uncommitted file is still named.
+/// Issue 49 item 14: two plans that name it make one item, not two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     let (repo, server) = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")])
@@ -1584,8 +1585,30 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
         json!([{"path": "src/a.rs", "session_id": d}]),
         "{z2_view}"
     );
+    // A third plan names it too.
+    let z3 = plan(
+        api,
+        vec![json!({"department": "zhilibu", "files": ["src/a.rs"],
+                    "task": "more on a [[fake-agent: --work-seconds 600]]"})],
+    )
+    .await;
+    wait_until("both plans name it", PATIENCE, || async {
+        let v = api.session(&z3).await;
+        (v["plan_applied_files"] == z2_view["plan_applied_files"]).then_some(())
+    })
+    .await;
     let page = page(&server, "isolation-applied-failure").await;
-    let applied = need_item(&page, "the applied file", &format!("applied:{z2}"), "true").await;
+    let applied = need_item(&page, "the applied file", "applied", "true").await;
+    assert_eq!(
+        page.count("#needs-you-list > li[data-kind=\"applied\"]")
+            .await,
+        1,
+        "one item for the file however many plans name it"
+    );
+    page.shoot_at("applied-once-1440x900.png", 1440, 900, None)
+        .await;
+    page.shoot_at("applied-once-390x844.png", 390, 844, None)
+        .await;
     assert!(
         applied.contains(&format!("src/a.rs holds {d}'s applied change"))
             && applied.contains("commit it when ready")

@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod attacks;
 #[cfg(unix)]
+mod attempts_browser;
+#[cfg(unix)]
 mod codex;
 #[cfg(unix)]
 mod codex_confined;

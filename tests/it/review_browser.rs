@@ -528,7 +528,7 @@ impl Review<'_> {
         d.wait_text(
             "the results line",
             "#plan .plan-integration",
-            "Results: 2 integrated.",
+            "Results: 2 integrated, 1 discarded.",
         )
         .await;
     }
