@@ -668,6 +668,49 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
     c.stop().await;
 }
 
+/// Issue 50 item 7: the app-server a `kill -9`ed launcher left, which no
+/// session of the next launcher takes over (its only session had closed), is
+/// ended by that next launcher; it no longer outlives both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_server_a_killed_launcher_left_and_no_session_takes_over_is_ended_at_the_next_start()
+{
+    crate::needs!(Codex);
+    let mut c = Scenario::codex().start().await;
+    c.server
+        .on("You are Zhongshu", vec![model_server::message("Looking.")]);
+    let z = c.api().start_zhongshu("Look around").await;
+    c.wait_agent(&z, "idle after its turn", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    c.api()
+        .post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let record = c.repo.state_dir().join("codex").join("app-server.json");
+    let recorded: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let server = recorded["pid"].as_u64().expect("the app-server's pid") as i32;
+    c.launcher.kill9();
+    assert!(
+        runs(server),
+        "the app-server outlives a killed launcher by design"
+    );
+    c.relaunch();
+    // Ended, and its record with it.
+    wait_until("the next launcher ends it", CODEX_PATIENCE, || async {
+        (!runs(server) && !record.exists()).then_some(())
+    })
+    .await;
+    c.stop().await;
+}
+
+/// Whether process `pid` runs (a zombie waiting for its reaper does not).
+fn runs(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
 /// Whether the page's Start button is off.
 async fn start_is_off(d: &browser::Browser) -> bool {
     d.js(
