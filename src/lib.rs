@@ -40,6 +40,8 @@ pub mod sessions;
 pub mod signals;
 pub mod store;
 pub mod terminal;
+#[cfg(test)]
+mod test_tools;
 pub mod text;
 pub mod tools;
 pub mod views;

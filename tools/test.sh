@@ -3,8 +3,9 @@
 # the browser tests, git, Node for the pinned Codex CLI, mingw and Wine for the
 # Windows lane), runs the Windows lane under Wine, then `cargo test` on Linux.
 # A missing tool is installed here, never skipped by a test: a bare `cargo test`
-# returns from a test whose tier (Chromium, the Codex CLI) is missing, saying
-# so; here every tier must run, and a missing one fails (tests/it/common/tier.rs).
+# returns from a test whose tier (Chromium, the Codex CLI, gpg, git-lfs) is
+# missing, saying so; here every tier must run, and a missing one fails
+# (tests/it/common/tier.rs, src/test_tools.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CODEX_GOVERNANCE_TEST_ALL_TIERS=1
