@@ -18,6 +18,9 @@
 mod model_server;
 #[path = "../tests/it/common/launcher.rs"]
 mod support;
+#[path = "../tests/it/common/tier.rs"]
+#[allow(dead_code, unused_macros)]
+mod tier;
 
 #[path = "common/quick.rs"]
 mod quick;

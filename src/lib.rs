@@ -43,6 +43,8 @@ pub mod signals;
 pub mod store;
 pub mod suggest;
 pub mod terminal;
+#[cfg(test)]
+mod test_tools;
 pub mod text;
 pub mod tools;
 pub mod views;

@@ -2,12 +2,16 @@
 # The whole test suite: installs what the tests need (Chromium and its driver for
 # the browser tests, git, Node for the pinned Codex CLI, mingw and Wine for the
 # Windows lane), runs the Windows lane under Wine, then `cargo test` on Linux.
-# A missing tool is installed here, never skipped by a test.
+# A missing tool is installed here, never skipped by a test: a bare `cargo test`
+# returns from a test whose tier (Chromium, the Codex CLI, gpg, git-lfs) is
+# missing, saying so; here every tier must run, and a missing one fails
+# (tests/it/common/tier.rs, src/test_tools.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CODEX_GOVERNANCE_TEST_ALL_TIERS=1
 
 missing=()
-# The browser tests run /usr/bin/chromium (tests/it/common/browser.rs): look where they look.
+# The browser tests run /usr/bin/chromium (tests/it/common/tier.rs): look where they look.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v git >/dev/null 2>&1 || missing+=(git)
@@ -44,7 +48,7 @@ fi
 pyenv_lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
 [ -e "$pyenv_lock" ] && rm -f "$pyenv_lock" && echo "tools/test.sh: removed a stale pyenv rehash lock"
 
-# The real Codex CLI, pinned, from the npm registry (tests/it/common/model_server.rs finds it here).
+# The real Codex CLI, pinned, from the npm registry (tests/it/common/tier.rs finds it here).
 CODEX_VERSION=0.169.0
 codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
 if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then

@@ -241,6 +241,12 @@ pub trait AgentBackend: Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// After a start's resumes: ends what a crashed launcher of `state_dir`
+    /// left running that no resumed agent took over.
+    fn end_left_running<'a>(&'a self, state_dir: &'a std::path::Path) -> BoxFuture<'a, ()> {
+        let _ = state_dir;
+        Box::pin(async {})
+    }
     /// Sends account-wide news (usage limits) to `tx` from now on; a backend
     /// that has none never sends.
     fn watch_account(&self, tx: mpsc::UnboundedSender<AccountEvent>) {

@@ -273,6 +273,12 @@ impl Launcher {
         self.integrations
             .follow_pull_requests(&self.ctx, self.stopping.subscribe());
         self.resume_sessions().await;
+        // An app-server a crashed launcher left that no resumed session took
+        // over would otherwise outlive this launcher too.
+        self.sessions
+            .backend()
+            .end_left_running(&self.ctx.paths.state_dir)
+            .await;
         self.mailbox.start().await;
         self.dispatcher.pump_queue().await;
     }

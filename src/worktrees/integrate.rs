@@ -986,6 +986,9 @@ mod tests {
     #[test]
     #[cfg_attr(windows, ignore = "the Wine lane has neither git nor git-lfs")]
     fn apply_and_merge_run_the_lfs_smudge_and_read_lfs_files_back_as_their_pointers() {
+        let Some(_) = crate::test_tools::program("git-lfs", "git-lfs") else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let (repo, _) = repo_with(
             dir.path(),

@@ -180,6 +180,9 @@ mod tests {
 
     #[test]
     fn with_gpgsign_and_no_key_the_commit_is_refused_in_words() {
+        let Some(_) = crate::test_tools::program("gpg", "gnupg") else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("gnupg-empty");
         private_dir(&home);
@@ -194,6 +197,9 @@ mod tests {
 
     #[test]
     fn with_gpgsign_and_a_key_the_commit_is_signed_by_the_users_git() {
+        let Some(_) = crate::test_tools::program("gpg", "gnupg") else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("gnupg");
         private_dir(&home);

@@ -20,6 +20,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plan_and_report_through_the_governance_tools() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.server.set_usage(
         json!({"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 400},
@@ -232,6 +233,7 @@ fn environ(pid: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_agents_hold_no_key_and_reach_no_network() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let api = c.api();
     let state = c.repo.state_dir();
@@ -315,6 +317,7 @@ fn the_probe_reached_nothing(c: &Codex, out: &str, z: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_agent_network_on_the_state_folder_stays_hidden() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex()
         .launcher("  agent_network: on\n")
         .start()
@@ -354,6 +357,7 @@ async fn with_agent_network_on_the_state_folder_stays_hidden() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_dropped_file_cannot_close_a_live_codex_department() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let api = c.api();
     let hold = c.server.on_held(
@@ -393,6 +397,7 @@ async fn a_hand_dropped_file_cannot_close_a_live_codex_department() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let api = c.api();
     // The first answer is held: the Zhongshu keeps working until it is released.
@@ -435,6 +440,7 @@ async fn codex_notice_steers_a_working_zhongshu_and_starts_an_idle_one() {
 /// 390x844 go to `tests/artifacts/codex-question-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     c.server.on(
         "You are Zhongshu",
@@ -490,6 +496,7 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_approvals_are_accepted_and_declined_through_the_api() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let accepted = outside.path().join("accepted.txt");
@@ -551,6 +558,7 @@ async fn codex_approvals_are_accepted_and_declined_through_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_department_without_a_report_is_reminded_then_falls_back() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let api = c.api();
     let z = api.start_zhongshu("Plan").await;
@@ -576,6 +584,7 @@ async fn codex_department_without_a_report_is_reminded_then_falls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_threads_resume_after_kill_9_with_their_history() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let z = c.api().start_zhongshu("Remember this").await;
     c.idle(&z).await;
@@ -642,6 +651,7 @@ fn files_containing(dir: &Path, needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_restart() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let hold = c.server.on_held(
         "You are Zhongshu",
@@ -685,6 +695,49 @@ async fn a_tool_call_pending_when_the_launcher_dies_is_answered_once_after_resta
     c.stop().await;
 }
 
+/// Issue 50 item 7: the app-server a `kill -9`ed launcher left, which no
+/// session of the next launcher takes over (its only session had closed), is
+/// ended by that next launcher; it no longer outlives both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_server_a_killed_launcher_left_and_no_session_takes_over_is_ended_at_the_next_start()
+{
+    crate::needs!(Codex);
+    let mut c = Scenario::codex().start().await;
+    c.server
+        .on("You are Zhongshu", vec![model_server::message("Looking.")]);
+    let z = c.api().start_zhongshu("Look around").await;
+    c.wait_agent(&z, "idle after its turn", |s| {
+        s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    c.api()
+        .post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let record = c.repo.state_dir().join("codex").join("app-server.json");
+    let recorded: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let server = recorded["pid"].as_u64().expect("the app-server's pid") as i32;
+    c.launcher.kill9();
+    assert!(
+        runs(server),
+        "the app-server outlives a killed launcher by design"
+    );
+    c.relaunch();
+    // Ended, and its record with it.
+    wait_until("the next launcher ends it", CODEX_PATIENCE, || async {
+        (!runs(server) && !record.exists()).then_some(())
+    })
+    .await;
+    c.stop().await;
+}
+
+/// Whether process `pid` runs (a zombie waiting for its reaper does not).
+fn runs(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
 /// Whether the page's Start button is off.
 async fn start_is_off(d: &browser::Browser) -> bool {
     d.js(
@@ -700,6 +753,7 @@ const AGENTS_PROBLEM: &str = "#agents-banner:not([hidden]) .agents-problem";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_not_logged_in_or_missing_is_a_clear_4xx() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().logged_out().start().await;
     logged_out_blocks_the_start_with_its_fix(&c).await;
     c.stop().await;
@@ -825,6 +879,7 @@ async fn missing_then_installed_is_found_by_check_again(c: &mut Codex) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_over_the_token_guarded_websocket_transport() {
+    crate::needs!(Codex);
     // Windows' transport (Codex cannot listen on a unix socket there), proven here.
     let mut c = Scenario::codex()
         .env("CODEX_GOVERNANCE_CODEX_TRANSPORT", "ws")
@@ -852,6 +907,7 @@ async fn codex_over_the_token_guarded_websocket_transport() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_approvals_are_answered_from_the_dashboard() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let accepted = outside.path().join("from-the-page.txt");
@@ -997,6 +1053,7 @@ impl OutOfBounds {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_works_in_its_worktree_as_its_writable_root() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
     c.plans_one_notes_department();
     let bounds = OutOfBounds::of(&c, "planted");
@@ -1184,6 +1241,7 @@ async fn the_proposal_waits_for_the_user(c: &Codex, z: &str, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_sent_back_carries_on_its_conversation() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
     script_a_first_try_and_a_second_after_the_note(&c);
     let api = c.api();
@@ -1270,6 +1328,7 @@ fn script_a_first_try_and_a_second_after_the_note(c: &Codex) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_interrupt_from_the_tile_stops_the_running_turn_and_the_session_stays() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     let api = c.api().clone();
     // The first answer never comes on its own: the turn keeps working.
@@ -1401,6 +1460,7 @@ async fn timeline(api: &Api, kinds: &[&str]) -> Vec<(u64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_at_the_usage_limit_parks_holds_the_queue_and_continues_at_the_reset() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.server.set_headers(NORMAL_LIMITS);
     hit_the_limit(&c, "department (zhilibu)", "{now+25}");
@@ -1470,6 +1530,7 @@ fn the_credits_run_out(c: &Codex, needle: &str) {
 /// and the meter says which limit it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_whose_workspace_ran_out_of_credits_parks_and_the_meter_says_so() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.server.set_headers(NORMAL_LIMITS);
     the_credits_run_out(&c, "department (zhilibu)");
@@ -1633,6 +1694,7 @@ async fn the_continue_and_the_notice_go_to_their_own_threads(c: &Codex, z: &str,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.server.set_headers(NORMAL_LIMITS);
     hit_the_limit(&c, "department (zhilibu)", "{now+30}");
@@ -1661,6 +1723,7 @@ async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_shows_as_reconnecting_and_recovers() {
+    crate::needs!(Codex);
     // Codex's own retries on (the other tests turn them off).
     let mut c = Scenario::codex().codex_retries(5).start().await;
     let busy = json!({"error": {"type": "rate_limit_exceeded", "message": "Slow down"}});
@@ -1710,6 +1773,7 @@ async fn a_429_with_retry_after_shows_as_reconnecting_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_that_spent_its_budget_starts_no_more_departments_until_raised() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex()
         .launcher("  plan_budget_tokens: 1000\n")
         .start()
@@ -1780,6 +1844,7 @@ async fn the_next_department_waits_for_the_budget(c: &Codex, z: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_anyway_from_needs_you_lifts_the_hold_and_the_meter_shows_the_limit() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     c.server.set_headers(NORMAL_LIMITS);
     // The reset is far away: only the user's "start anyway" lets work start.
@@ -1894,6 +1959,7 @@ async fn the_meter_collapses_on_a_phone(d: &browser::Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.server.on_status(
         "FAIL-500",
@@ -1940,6 +2006,7 @@ async fn a_model_error_and_a_cut_stream_fail_the_turn_not_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_for_the_session_is_asked_once_and_cancel_stops_the_turn() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let once = outside.path().join("asked-once.txt");
@@ -2018,6 +2085,7 @@ async fn audited_words(api: &Api, event: &str, field: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_waiting_when_the_launcher_dies_is_asked_again_and_answered() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let outside = tempfile::tempdir().unwrap();
     let approved = outside.path().join("approved-after-restart.txt");
@@ -2090,6 +2158,7 @@ const PATCHES: [&str; 3] = ["call_decl", "call_acc", "call_s1"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_is_shown_with_its_diff_then_declined_approved_and_approved_for_the_session()
 {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     // Outside what Codex's workspace lets it write, so the default
     // `on-request` policy makes Codex ask.
@@ -2263,6 +2332,7 @@ async fn asked_three_times_and_decided_on_the_page(api: &Api, shown_path: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_diff_and_applied() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     let outside = not_writable_by_codex();
     let target = outside.path().join("across.txt");
@@ -2306,6 +2376,7 @@ async fn a_file_change_waiting_when_the_launcher_dies_is_shown_again_with_its_di
 /// folder itself) nor /tmp.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_in_tmp() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
     assert!(
         c.repo.path.starts_with(std::env::temp_dir()),
@@ -2360,6 +2431,7 @@ async fn a_codex_zhongshu_keeps_out_of_the_worktrees_folder_with_the_repository_
 /// result, and the plan goes on. Prints the audit lines of the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_and_a_restart_resume_a_working_department_on_its_thread() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().start().await;
     c.plans_one_notes_department();
     // The department's turn stays in flight until the stop (only its requests
@@ -2509,6 +2581,7 @@ fn extra_audit_lines(state: &Path) -> Vec<Value> {
 /// forged result, the sibling runs on, the database takes later changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
     let outside = tempfile::tempdir().unwrap();
     script_an_attacker_beside_a_working_sibling(&c, outside.path());
@@ -2649,6 +2722,7 @@ fn tile_of(dept: &str) -> String {
 /// file change with its diff, the approval), whole characters and all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the_page() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex()
         .launcher("  tui_idle_seconds: 1\n")
         // The model whose edit tool is the freeform apply_patch.
@@ -3021,6 +3095,7 @@ async fn what_it_did_in_the_drawer(d: &browser::Browser, dept: &str) {
 /// sessions' next turns to the lighter model through the app-server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().start().await;
     c.server.set_headers(&[
         ("x-codex-primary-used-percent", "93"),
@@ -3098,6 +3173,7 @@ async fn near_the_limit_needs_you_offers_the_lighter_model_for_the_next_turns() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is_never_written_through(
 ) {
+    crate::needs!(Codex);
     let resume = tempfile::tempdir().unwrap();
     let resume_file = resume.path().join("go");
     let mut c = Scenario::codex()
@@ -3209,6 +3285,7 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
 /// reports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_them() {
+    crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().committed().start().await;
     c.plans_one_notes_department();
     let _cut = c.server.on_held(

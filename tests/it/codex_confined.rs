@@ -45,6 +45,7 @@ fn offered_to(c: &Codex, needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_threads_are_offered_no_sub_agents_web_search_or_tool_search() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
     c.plans_one_notes_department();
     c.server.on(
@@ -107,6 +108,7 @@ fn hostile_codex_config(marker: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloned_repositorys_codex_config_neither_runs_nor_widens_the_sandbox() {
+    crate::needs!(Codex);
     let outside = crate::codex::not_writable_by_codex();
     let marker = outside.path().join("mcp-ran");
     let c = Scenario::codex()
@@ -134,6 +136,7 @@ async fn a_cloned_repositorys_codex_config_neither_runs_nor_widens_the_sandbox()
 /// the launcher's old name there is not the launcher's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repository_the_user_trusts_keeps_its_codex_config_but_not_the_launchers_profile() {
+    crate::needs!(Codex);
     let outside = crate::codex::not_writable_by_codex();
     let marker = outside.path().join("mcp-ran");
     let c = Scenario::codex()
@@ -208,6 +211,7 @@ fn env_vars(out: &str) -> std::collections::BTreeMap<String, String> {
 /// never the secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_agents_commands_get_the_allowlist_and_the_named_variables_but_no_secret() {
+    crate::needs!(Codex);
     let c = Scenario::codex()
         .launcher("  agent_env: [MY_NAMED_VAR]\n")
         .env("MY_SECRET_TOKEN", "secret-value-48")

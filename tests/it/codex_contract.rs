@@ -171,6 +171,7 @@ fn problems_of(root: &Value, m: &Message) -> Vec<String> {
 
 #[test]
 fn every_method_and_field_the_backend_uses_is_in_the_pinned_codex_schema() {
+    crate::needs!(Codex);
     let dir = tempfile::tempdir().unwrap();
     let root = generate_schema(dir.path());
     let mut problems = Vec::new();
@@ -196,6 +197,7 @@ fn every_method_and_field_the_backend_uses_is_in_the_pinned_codex_schema() {
 /// is not there, a value its enum does not allow.
 #[test]
 fn the_checker_sees_a_renamed_method_a_missing_field_and_a_wrong_value() {
+    crate::needs!(Codex);
     let dir = tempfile::tempdir().unwrap();
     let root = generate_schema(dir.path());
     let wrong = [
@@ -264,6 +266,7 @@ fn features_of_the_pinned_codex(home: &Path) -> Vec<(String, String)> {
 /// back under a new name), and each setting's value is one its config allows.
 #[test]
 fn the_switches_that_turn_sub_agents_and_web_search_off_are_the_pinned_codexs() {
+    crate::needs!(Codex);
     let dir = tempfile::tempdir().unwrap();
     let features = features_of_the_pinned_codex(dir.path());
     assert!(

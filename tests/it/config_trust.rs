@@ -54,6 +54,7 @@ fn asking(home: &Path) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() {
+    crate::needs!(Chromium);
     let dir = tempfile::tempdir().unwrap();
     let (marker, home) = (dir.path().join("agent-ran"), dir.path().join("config"));
     let repo = cloned_repo(&marker);

@@ -51,6 +51,7 @@ async fn shoot_both(d: &Browser, name: &str, at: Option<&str>, tab: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_walked_to_its_end_confirmed_retried_and_another_stopped() {
+    crate::needs!(Chromium);
     let repo = flaky::flaky_repo(2);
     // A preflight violation, so its path is on the page for the contrast check.
     std::fs::write(
@@ -349,6 +350,7 @@ async fn stop_a_second_plan_from_its_row(d: &Browser, api: &Api, repo: &support:
 /// does. Shot at both sizes (`control-demo-*.png`); axe finds nothing serious.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_demo_from_a_plain_task_to_a_finished_plan_in_the_page() {
+    crate::needs!(Chromium);
     let (mut l, repo, _) = demo::start_demo("press Start planner").await;
     let _cleanup = demo::DemoRepo(repo.clone());
     let d = Browser::start(1440, 900)

@@ -207,6 +207,7 @@ fn plan_file(scene: &Scene, name: &str, plan: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_end_to_end() {
+    crate::needs!(Chromium);
     let _ = std::fs::remove_file(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts/dashboard-failure.png"),
     );
@@ -949,6 +950,7 @@ impl Steps<'_> {
 /// the characters around every cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_pty_sessions_whole_transcript_is_in_its_tile() {
+    crate::needs!(Chromium);
     // 2,000 lines of 64 bytes (128 KB) after the first, then the split character.
     let script = "printf 'FIRST-LINE 治理部\\n'; \
          i=0; while [ $i -lt 2000 ]; do \

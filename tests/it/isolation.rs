@@ -757,6 +757,7 @@ async fn recorded_at_the_restart_and_applied(api: &Api, killed: &str, killed_fil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_back_work_goes_on_in_the_same_worktree() {
+    crate::needs!(Chromium);
     let (_repo, server, z, d) = one_assigned("", a1_in_src("first try")).await;
     let api = &server.api;
     let first = id_of(&d);
@@ -1233,6 +1234,7 @@ async fn click_when(d: &browser::Browser, what: &str, css: &str) {
 /// into the working tree and the plan then counts the result as integrated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_a_departments_changes_and_applies_them() {
+    crate::needs!(Chromium);
     let (repo, server, _, id) =
         one_recorded("", &[("src/a.rs", "A-FROM-DEPT")], &["src/a.rs"]).await;
     let d = page(&server, "isolation-changes-failure").await;
@@ -1357,6 +1359,7 @@ fn by_task(ds: &[Value], task: &str) -> String {
 /// conflicting work discarded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_resolved() {
+    crate::needs!(Chromium);
     let repo = isolated(
         "  scope: block\n",
         &[
@@ -1546,6 +1549,7 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
 /// Issue 49 item 14: two plans that name it make one item, not two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
+    crate::needs!(Chromium);
     let (repo, server) = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")])
         .serve()
         .await;
@@ -1750,6 +1754,7 @@ async fn the_plan_review_names_files_outside_the_globs_and_an_open_scope_under_b
 /// own worktree, its work so far in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pty_plan_cut_off_by_a_stop_resumes_in_its_worktrees() {
+    crate::needs!(Chromium);
     let repo = isolated("", &[("src/a.rs", "a\n")]).repo();
     let mut first = spawn_launcher(&repo.path, &[]);
     let api = first.api.clone();

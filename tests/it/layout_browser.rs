@@ -47,6 +47,7 @@ async fn shoot(d: &Browser, name: &str, panel: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layout_live_deltas_and_every_view() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();
@@ -265,6 +266,7 @@ async fn one_view_at_a_time_on_a_phone(d: &Browser) {
 /// test: `#focus` read "" right after the new plan's form showed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_focused_before_the_status_lists_it_is_the_selects_choice() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let launcher = InProcess::start(&repo).await;
     let d = Browser::start(1440, 900)
@@ -296,6 +298,7 @@ async fn a_planner_focused_before_the_status_lists_it_is_the_selects_choice() {
 /// toast's centre is the toast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_toast_raised_from_the_drawer_is_painted_above_it() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let launcher = InProcess::start(&repo).await;
     let d = Browser::start(1440, 900)

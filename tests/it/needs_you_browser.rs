@@ -27,6 +27,7 @@ const HOSTILE: &str = "<img src=x onerror=alert(1)> <script>alert(2)</script>";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_plain_states_keyboard_theme_and_phone() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();

@@ -46,6 +46,7 @@ return bad;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions {
         max_departments: 3,
         ..Default::default()

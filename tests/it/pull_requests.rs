@@ -870,6 +870,7 @@ async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_com
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drawer_opens_a_pull_request_shows_its_checks_and_sends_the_failure_back() {
+    crate::needs!(Chromium);
     let w = World::new("", true).await;
     let (mut launcher, _z, id, _branch) =
         one_recorded(&w, "by-the-department", "Tidied the notes").await;
@@ -996,6 +997,7 @@ const CODEX_PATIENCE: Duration = Duration::from_secs(180);
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_department_report_pull_request_failing_check_send_back_fix_and_merge() {
+    crate::needs!(Codex);
     let w = World::new("", true).await;
     let (server, mut launcher) = a_codex_launcher_with_a_notes_department(&w).await;
     let base = w.head();

@@ -69,6 +69,7 @@ async fn drawer_on(d: &Browser, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_queue_and_the_changes_drawer_decide_by_keyboard() {
+    crate::needs!(Chromium);
     let repo = repo_of_three_files();
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();

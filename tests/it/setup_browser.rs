@@ -23,6 +23,7 @@ fn with_launcher_lines(repo: &TestRepo, extra: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelt_key_is_a_warning_in_the_page_with_its_line_and_the_closest_key() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     with_launcher_lines(&repo, "  max_departmens: 4\n");
     let line = std::fs::read_to_string(repo.path.join("governance.yaml"))

@@ -55,6 +55,7 @@ fn buffer_contains(needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_in_the_browser() {
+    crate::needs!(Chromium);
     let (t, browser) = on_the_page(
         "/bin/bash",
         &["--norc", "--noprofile"],
@@ -146,6 +147,7 @@ async fn the_pty_takes_the_pages_size(browser: &Browser, pty: &Arc<Pty>) -> (u16
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_says_it_is_read_only() {
+    crate::needs!(Chromium);
     let (t, browser) = on_the_page(
         "/bin/sh",
         &["-c", "echo preview-content; exec cat"],
@@ -205,6 +207,7 @@ async fn a_preview_says_it_is_read_only() {
 /// screen and draws at cursor positions; emoji and CJK take two cells each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_screen_programs_and_wide_characters_render() {
+    crate::needs!(Chromium);
     // Waits for a key, then draws: the page has fitted the PTY by then.
     let script = r#"read -r _; printf '\033[?1049h\033[2J\033[5;10HTUI-OK 🦀 中文|\033[12;3Hbottom'; read -r _; printf '\033[?1049l'; echo back-on-main"#;
     let (t, browser) = on_the_page(

@@ -29,6 +29,7 @@ async fn texts(d: &Browser, css: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();

@@ -174,6 +174,17 @@ impl AgentBackend for CodexBackend {
     fn watch_account(&self, tx: mpsc::UnboundedSender<AccountEvent>) {
         *self.account.lock().unwrap() = Some(tx);
     }
+
+    fn end_left_running<'a>(&'a self, state_dir: &'a std::path::Path) -> BoxFuture<'a, ()> {
+        async move {
+            // Held throughout: a session starting meanwhile adopts it or waits.
+            let slot = self.server.lock().await;
+            if slot.is_none() {
+                super::server::AppServer::end_left_running(state_dir).await;
+            }
+        }
+        .boxed()
+    }
 }
 
 /// A live Codex session: the conversation, and the TUI showing it while

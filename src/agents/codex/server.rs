@@ -2,10 +2,14 @@
 //!
 //! It runs detached (its own process session, no terminal, output to a log),
 //! so it outlives a launcher that crashes: the next launcher finds it through
-//! `codex/app-server.json` and connects again, and every thread resumes with
-//! its turn, its pending approvals and its pending tool calls intact (Codex
-//! sends those again to a client that resumes the thread). A clean stop ends
-//! it. Nothing here reads its screen.
+//! `codex/app-server.json` (written as soon as it is spawned) and connects
+//! again, and every thread resumes with its turn, its pending approvals and
+//! its pending tool calls intact (Codex sends those again to a client that
+//! resumes the thread). One that no resumed session adopts is ended once the
+//! next launcher has resumed what it could ([`AppServer::end_left_running`]),
+//! so it never outlives the launcher after the crash. A clean stop ends it.
+//! Nothing here reads its screen. (On Windows its job object ends it with the
+//! launcher.)
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -50,7 +54,7 @@ impl AppServer {
     pub async fn open(
         spec: ServerSpec<'_>,
     ) -> Result<(AppServer, Rpc, mpsc::UnboundedReceiver<Incoming>), CodexError> {
-        if let Some(found) = Self::left_running(&spec) {
+        if let Some(found) = Self::left_running(spec.state_dir, &spec.log_path) {
             match found.connect(Duration::from_secs(5)).await {
                 Ok((rpc, rx)) => {
                     tracing::info!("reconnected to the Codex app-server (pid {})", found.pid);
@@ -65,23 +69,39 @@ impl AppServer {
         Self::start(spec).await
     }
 
-    /// The server a crashed launcher left, if it still runs (checked by its marker).
-    fn left_running(spec: &ServerSpec<'_>) -> Option<AppServer> {
-        let record = spec.state_dir.join("codex").join(RECORD);
+    /// Ends the server a crashed launcher of `state_dir` left running, if
+    /// there is one: called when nothing adopted it. True when one was ended.
+    pub async fn end_left_running(state_dir: &Path) -> bool {
+        // Its log is not read: a server being ended shows no tail.
+        let Some(found) = Self::left_running(state_dir, Path::new("")) else {
+            return false;
+        };
+        tracing::info!(
+            "ending the Codex app-server a previous launcher left (pid {})",
+            found.pid
+        );
+        found.stop().await;
+        true
+    }
+
+    /// The server a crashed launcher left, if it still runs: the recorded pid
+    /// must carry this state folder's marker, so a reused pid is never taken.
+    fn left_running(state_dir: &Path, log_path: &Path) -> Option<AppServer> {
+        let record = state_dir.join("codex").join(RECORD);
         let text = std::fs::read_to_string(&record).ok()?;
         let v: Value = serde_json::from_str(&text).ok()?;
         let pid = u32::try_from(v["pid"].as_u64()?).ok()?;
-        let marker = spec.state_dir.display().to_string();
+        let marker = state_dir.display().to_string();
         if !crate::platform::has_env(pid, MARKER_ENV, &marker) {
             let _ = std::fs::remove_file(&record);
             return None;
         }
-        let endpoint = Endpoint::from_record(spec.state_dir, &v["endpoint"])?;
+        let endpoint = Endpoint::from_record(state_dir, &v["endpoint"])?;
         Some(AppServer {
             pid,
             endpoint,
             record,
-            log_path: spec.log_path.clone(),
+            log_path: log_path.to_path_buf(),
         })
     }
 
@@ -129,14 +149,15 @@ impl AppServer {
             record,
             log_path: spec.log_path,
         };
-        let connected = server.connect(LISTEN_TIMEOUT).await;
-        match connected {
-            Ok(pair) => {
-                let note = json!({"pid": pid, "endpoint": server.endpoint.to_record()});
-                crate::files::write_atomic(&server.record, note.to_string().as_bytes())
-                    .map_err(|e| CodexError::Io(format!("{}: {e}", server.record.display())))?;
-                Ok((server, pair.0, pair.1))
-            }
+        // Recorded before it is waited for: a launcher that dies while it
+        // comes up leaves it findable.
+        let note = json!({"pid": pid, "endpoint": server.endpoint.to_record()});
+        if let Err(e) = crate::files::write_atomic(&server.record, note.to_string().as_bytes()) {
+            server.stop().await;
+            return Err(CodexError::Io(format!("{}: {e}", server.record.display())));
+        }
+        match server.connect(LISTEN_TIMEOUT).await {
+            Ok(pair) => Ok((server, pair.0, pair.1)),
             Err(e) => {
                 server.stop().await;
                 Err(e)

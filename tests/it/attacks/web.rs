@@ -371,6 +371,7 @@ async fn page_token(d: &browser::Browser) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_in_the_drawer_or_the_page_cannot_replace_the_token() {
+    crate::needs!(Chromium);
     let (_repo, server) = serve(&[]).await;
     let api = &server.api;
     let r = reported(api, "drawer").await;
@@ -476,6 +477,7 @@ async fn shows(d: &browser::Browser, item: &str, revision: u64, task: &str) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_shows_the_new_plan_and_never_starts_one_it_did_not_show() {
+    crate::needs!(Chromium);
     let (_repo, server) = confirming().await;
     let api = &server.api;
     let z = api.start_zhongshu("plan, then plan again").await;

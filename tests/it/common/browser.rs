@@ -4,7 +4,8 @@
 //! fantoccini 0.22 without its TLS features has no public HTTP connector (it wants
 //! a `hyper_util` connector, which is not among our dependencies), so this helper
 //! talks WebDriver itself with reqwest; the protocol subset it needs is small.
-//! Missing Chromium or chromedriver is a test failure, never a skip.
+//! A test asks for Chromium first (`needs!(Chromium)`, see `tier`); reached
+//! without it, a missing Chromium or chromedriver is a failure here.
 //!
 //! Beside the protocol it holds the page queries every browser test uses
 //! (present, gone, text, counts), a default patience ([`WAIT`]), waits for a
@@ -23,7 +24,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// The key WebDriver sends for Enter.
 pub const ENTER: &str = "\u{E007}";
@@ -87,9 +87,11 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile and a
     /// `width` × `height` window.
     pub async fn start(width: u32, height: u32) -> Browser {
+        let chromium = super::tier::chromium();
         assert!(
-            Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing: {INSTALL_HINT}"
+            chromium.exists(),
+            "{} is missing (a browser test starts with `needs!(Chromium)`): {INSTALL_HINT}",
+            chromium.display()
         );
         let port = free_port();
         let mut command = Command::new(CHROMEDRIVER);
@@ -132,7 +134,7 @@ impl Browser {
             "browserName": "chrome",
             // An alert must stay open so a test can see it fired.
             "unhandledPromptBehavior": "ignore",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": {"binary": chromium, "args": args},
         }}});
         let created = b.call("POST", "/session", Some(caps)).await;
         b.session = created["sessionId"]

@@ -29,5 +29,7 @@ pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
 pub mod terminal;
+#[cfg(unix)]
+pub mod tier;
 
 pub use launcher::git;

@@ -382,16 +382,14 @@ async fn unknown(uri: axum::http::Uri) -> Response {
     (axum::http::StatusCode::NOT_FOUND, "unknown").into_response()
 }
 
-/// The pinned Codex CLI that `tools/test.sh` installs.
+/// The pinned Codex CLI that `tools/test.sh` installs (a Codex test starts
+/// with `needs!(Codex)`, see `tier`).
 pub fn codex_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CODEX_GOVERNANCE_TEST_CODEX") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").expect("HOME is set");
-    let p = Path::new(&home).join(".cache/codex-governance/codex-0.169.0/node_modules/.bin/codex");
+    let p = super::tier::codex();
     assert!(
         p.exists(),
-        "the Codex CLI 0.169.0 is not installed at {}: run tools/test.sh (it installs it from npm)",
+        "the Codex CLI {} is not installed at {}: run tools/test.sh (it installs it from npm)",
+        super::tier::CODEX_VERSION,
         p.display()
     );
     p

@@ -1,0 +1,113 @@
+//! The tiers of the suite that need more than Rust and git: headless Chromium
+//! (the browser tests) and the pinned Codex CLI (the Codex tests).
+//!
+//! A fresh `cargo test` without them passes: a test that needs a missing one
+//! returns at its first line, after one line on stderr naming the test, what
+//! it needs and `tools/test.sh`. That line is written past the harness's
+//! output capture, so it shows in a passing run. `tools/test.sh` (and so CI)
+//! installs every tier and sets [`ALL_TIERS`]: there a missing one fails the
+//! test, so a tier that stopped being installed cannot pass unseen. A test
+//! that uses a tier without asking first still fails where it is missing
+//! (`Browser::start`, `codex_bin`), as before.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Set by `tools/test.sh`: every tier must run, a missing one is a failure.
+pub const ALL_TIERS: &str = "CODEX_GOVERNANCE_TEST_ALL_TIERS";
+/// Where the browser tests find Chromium (default `/usr/bin/chromium`).
+pub const CHROMIUM_ENV: &str = "CODEX_GOVERNANCE_TEST_CHROMIUM";
+/// Where the Codex tests find the Codex CLI (default: where `tools/test.sh` installs it).
+pub const CODEX_ENV: &str = "CODEX_GOVERNANCE_TEST_CODEX";
+/// The Codex CLI version `tools/test.sh` installs.
+pub const CODEX_VERSION: &str = "0.169.0";
+
+/// What a tier needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Chromium and chromedriver.
+    Chromium,
+    /// The pinned Codex CLI.
+    Codex,
+}
+
+impl Tier {
+    /// What is missing, in words; None when the tier can run.
+    pub fn missing(self) -> Option<String> {
+        match self {
+            Tier::Chromium => {
+                let chromium = chromium();
+                if !chromium.exists() {
+                    return Some(format!("chromium ({} is missing)", chromium.display()));
+                }
+                if codex_governance::platform::find_program("chromedriver").is_none() {
+                    return Some("chromedriver (not on PATH)".into());
+                }
+                None
+            }
+            Tier::Codex => {
+                let codex = codex();
+                (!codex.exists()).then(|| {
+                    format!(
+                        "the Codex CLI {CODEX_VERSION} ({} is missing)",
+                        codex.display()
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// True when every tier in `tiers` can run. Otherwise: under [`ALL_TIERS`]
+/// a panic saying what is missing; else one line on stderr, and false (the
+/// test returns).
+pub fn ready(tiers: &[Tier]) -> bool {
+    let missing: Vec<String> = tiers.iter().filter_map(|t| t.missing()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let needs = missing.join(" and ");
+    assert!(
+        std::env::var_os(ALL_TIERS).is_none(),
+        "{test} needs {needs}, and {ALL_TIERS} asks for every tier: run tools/test.sh (it installs them)"
+    );
+    // Past the capture of `eprintln!`, which a passing test would swallow.
+    let _ = writeln!(
+        std::io::stderr(),
+        "not run: {test}: needs {needs}; run tools/test.sh (it installs it and runs every tier)"
+    );
+    false
+}
+
+/// Returns from the test unless every tier named can run (see [`ready`]):
+/// `needs!(Chromium)`, `needs!(Codex, Chromium)`.
+#[macro_export]
+macro_rules! needs {
+    ($($tier:ident),+) => {
+        if !$crate::common::tier::ready(&[$($crate::common::tier::Tier::$tier),+]) {
+            return;
+        }
+    };
+}
+
+/// The Chromium the browser tests run.
+pub fn chromium() -> PathBuf {
+    std::env::var_os(CHROMIUM_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// The Codex CLI the Codex tests run.
+pub fn codex() -> PathBuf {
+    if let Some(p) = std::env::var_os(CODEX_ENV) {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(format!(
+        ".cache/codex-governance/codex-{CODEX_VERSION}/node_modules/.bin/codex"
+    ))
+}
