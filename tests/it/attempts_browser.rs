@@ -24,6 +24,7 @@ const CLOSE_ITEM: &str = "#needs-you-list .need[data-kind=\"finished-planners\"]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_planners_yield_and_tiles_follow_the_newest_attempt() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     // Committed: each attempt works in its own worktree, so it can be sent back.
     crate::common::git::commit_all(&repo.path, "initial");

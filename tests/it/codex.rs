@@ -2813,6 +2813,7 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
 /// goes on without it, on its thread).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_done_with_its_plan_drops_its_tui() {
+    crate::needs!(Codex);
     let mut c = Scenario::codex()
         .launcher("  tui_idle_seconds: 1\n")
         .committed()

@@ -109,6 +109,7 @@ fn an_invalid_glob_is_an_error_at_load_naming_the_pattern() {
 /// line; put back as it was, the banner goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_while_running_is_a_banner_naming_the_keys_and_when_they_apply() {
+    crate::needs!(Chromium);
     let repo = TestRepo::new(RepoOptions::default());
     let config = repo.path.join("governance.yaml");
     let started = std::fs::read_to_string(&config).unwrap();
