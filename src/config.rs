@@ -241,6 +241,9 @@ struct FileConfig {
     provinces: Option<serde_yaml_ng::Value>,
 }
 
+/// The most of a `governance.yaml` that is read (a larger one is refused).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// The Python tool's places, in its order: the repository root, then
 /// `tools/codex_governance/governance.yaml`; the root's name when neither exists.
 pub fn config_path(repo: &Path) -> PathBuf {
@@ -284,30 +287,31 @@ impl Config {
         let path = config_path(repo);
         let file_name = path.display().to_string();
         let mut text = String::new();
-        let (file, source, mut warnings, trust) = match std::fs::read_to_string(&path) {
-            Ok(read) => {
-                text = read;
-                let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
-                let trust = trust::of(
-                    file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
-                    &file.backends,
-                    text.as_bytes(),
-                );
-                (file, Some(path), warnings, trust)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                FileConfig::default(),
-                None,
-                Vec::new(),
-                trust::ConfigTrust::default(),
-            ),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    file: path.display().to_string(),
-                    source,
-                })
-            }
-        };
+        let (file, source, mut warnings, trust) =
+            match crate::files::read_regular_text(&path, MAX_CONFIG_BYTES) {
+                Ok(read) => {
+                    text = read;
+                    let (file, warnings) = parse_file(&path.display().to_string(), &text)?;
+                    let trust = trust::of(
+                        file.launcher.as_ref().unwrap_or(&FileLauncher::default()),
+                        &file.backends,
+                        text.as_bytes(),
+                    );
+                    (file, Some(path), warnings, trust)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                    FileConfig::default(),
+                    None,
+                    Vec::new(),
+                    trust::ConfigTrust::default(),
+                ),
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        file: path.display().to_string(),
+                        source,
+                    })
+                }
+            };
         // What the lenient readers say names a key: said with its line.
         // Without departments, risk rules or preflight paths in a file (or
         // without a file), what `init` would write for this repository

@@ -87,7 +87,8 @@ impl TrustStore {
             .trusted
             .into_values()
             .filter(|r| r.file == file && !r.asks.is_empty())
-            .max_by(|a, b| a.at.cmp(&b.at))
+            // By the instant, not the text: the offsets of local times differ.
+            .max_by_key(|r| chrono::DateTime::parse_from_rfc3339(&r.at).ok())
             .map(|r| r.asks)
     }
 
@@ -158,9 +159,9 @@ impl TrustGate {
     }
 
     /// Open when the file asks for nothing, the user granted it for this run
-    /// (`granted`), the store remembers this version of it, or an earlier
-    /// version the user trusted asked for exactly the same (an edit that
-    /// changed nothing that needs trust does not ask again).
+    /// (`granted`), the store remembers this version of it, or the newest
+    /// version the user trusted asked for all it asks, as written (an edit
+    /// that changed or added nothing that needs trust does not ask again).
     pub fn new(asked: ConfigTrust, file: String, store: Option<TrustStore>, granted: bool) -> Self {
         let remembered = match (&asked.hash, &store) {
             (Some(h), Some(s)) => s.trusts(h),
@@ -170,14 +171,10 @@ impl TrustGate {
             .as_ref()
             .and_then(|s| s.last_trusted_asks(&file))
             .unwrap_or_default();
-        let same_as_before = !before.is_empty() && {
-            let mut now: Vec<String> = asked.asks.iter().map(said).collect();
-            let mut then = before.clone();
-            now.sort();
-            then.sort();
-            now == then
-        };
-        let trusted = granted || !asked.asks_anything() || remembered || same_as_before;
+        // Nothing it asks for is new or changed (some may be gone).
+        let nothing_new =
+            !before.is_empty() && asked.asks.iter().all(|a| before.contains(&said(a)));
+        let trusted = granted || !asked.asks_anything() || remembered || nothing_new;
         TrustGate {
             asked,
             file,
@@ -294,8 +291,17 @@ mod tests {
         assert_eq!(request.trusted_before, ["launcher.agent_command"]);
         assert!(!changed.refusal().unwrap().contains("agent_command"));
         // Another version asking for exactly what was trusted does not ask
-        // (its hash differs: an edit elsewhere in the file).
+        // (its hash differs: an edit elsewhere in the file), nor one that
+        // asks for less.
         assert!(TrustGate::new(asked("h3"), "g.yaml".into(), Some(store.clone()), false).is_open());
+        let mut less = asked("h4");
+        less.asks.clear();
+        less.asks.push(TrustAsk {
+            key: "launcher.isolation".into(),
+            value: "shared".into(),
+            meaning: "m".into(),
+        });
+        assert!(!TrustGate::new(less, "g.yaml".into(), Some(store.clone()), false).is_open());
         let calm = TrustGate::new(ConfigTrust::default(), "g.yaml".into(), None, false);
         assert!(calm.is_open());
         assert!(matches!(calm.trust("x"), Err(TrustError::NothingAsked)));

@@ -86,6 +86,39 @@ pub fn open_regular(path: &Path) -> Option<File> {
     file.metadata().ok()?.is_file().then_some(file)
 }
 
+/// The text of the regular file at `path`, at most `max` bytes, opened as
+/// [`open_regular`] opens it: a link, a FIFO or a device planted there (by an
+/// agent that can write the user's tree) is an error that says what it is,
+/// never a read that follows it, blocks or never ends. A missing file is
+/// `NotFound`.
+pub fn read_regular_text(path: &Path, max: u64) -> std::io::Result<String> {
+    use crate::platform::OpenRefusal;
+    use std::io::{Error, ErrorKind, Read};
+    let file = crate::platform::open_no_follow(path).map_err(|(why, e)| match why {
+        OpenRefusal::NotRegular(what) => Error::new(
+            ErrorKind::InvalidInput,
+            format!("it is {what}, not a regular file: only a file of its own is read there"),
+        ),
+        OpenRefusal::Gone | OpenRefusal::Other => e,
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "it is not a regular file (a folder, a FIFO or a device): only a file of its own is read there",
+        ));
+    }
+    if meta.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("it is {} bytes; at most {max} are read", meta.len()),
+        ));
+    }
+    let mut text = String::new();
+    file.take(max).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The last `max` bytes of the regular file at `path`, opened as
 /// [`open_regular`] opens it, and the offset they start at; `None` when there
 /// is no such file or it cannot be read.

@@ -6,7 +6,14 @@
 /// The allowed word closest to `word` by edit distance, if close enough to
 /// be a typo (at most a third of the word's letters, and at most 3).
 pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let chars = word.chars().count();
+    let limit = (chars / 3).clamp(1, 3);
+    // A word far longer than any allowed one is no typo (and the distance
+    // would cost its length times theirs).
+    let longest = allowed.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    if chars > longest + limit {
+        return None;
+    }
     allowed
         .iter()
         .map(|k| (strsim::damerau_levenshtein(word, k), *k))
@@ -15,12 +22,19 @@ pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
+/// Bytes of a value that is not allowed echoed in its error (on a character boundary).
+const SHOWN_BYTES: usize = 64;
+
 /// `"warm" is not allowed: one of warn, block (did you mean warn?)`: a
 /// value outside a fixed set, with the set and the closest word (compared
 /// without case, as a typo in case is a typo too).
 pub fn one_of(value: &str, allowed: &[&str]) -> String {
     let lower = value.trim().to_lowercase();
-    let mut said = format!("{value:?} is not allowed: one of {}", allowed.join(", "));
+    let mut said = format!(
+        "{:?} is not allowed: one of {}",
+        crate::text::head(value, SHOWN_BYTES),
+        allowed.join(", ")
+    );
     if let Some(c) = closest(&lower, allowed) {
         said.push_str(&format!(" (did you mean {c}?)"));
     }
@@ -45,5 +59,9 @@ mod tests {
             one_of("rebase", &["squash", "history"]),
             "\"rebase\" is not allowed: one of squash, history"
         );
+        // A huge value costs nothing and is echoed cut.
+        let huge = "w".repeat(4 << 20);
+        let said = one_of(&huge, &["warn", "block"]);
+        assert!(said.len() < 200, "{}", said.len());
     }
 }

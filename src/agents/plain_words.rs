@@ -69,8 +69,11 @@ fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
     let text = match what {
         What::Command { command, .. } => relative(&unwrap_shell(command), places),
         What::ToolCall {
-            tool, arguments, ..
-        } => tool_words(tool, arguments)?,
+            tool,
+            arguments,
+            success,
+            ..
+        } => tool_words(tool, arguments, *success)?,
         What::Approval {
             kind: ApprovalKind::Command,
             summary,
@@ -100,91 +103,152 @@ fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
 /// Shells whose `-c` script is the command itself.
 const SHELLS: [&str; 6] = ["bash", "sh", "zsh", "dash", "ksh", "fish"];
 
+/// Folders whose programs are the system's own: a shell found there (or by
+/// its bare name) is unwrapped; one anywhere else (`./bash`, a copy in the
+/// repository or a temp folder) is shown as it was run.
+const SYSTEM_FOLDERS: [&str; 7] = [
+    "/bin",
+    "/usr/bin",
+    "/usr/local/bin",
+    "/opt/homebrew/bin",
+    "/run/current-system/sw/bin",
+    r"c:\windows\system32\windowspowershell\v1.0",
+    r"c:\program files\powershell\7",
+];
+
+/// PowerShell's switches that change nothing of what `-Command` runs.
+const QUIET_POWERSHELL: [&str; 3] = ["-noprofile", "-nologo", "-noninteractive"];
+
+/// The program's name (lower case, no `.exe`) when it is the system's own.
+fn system_program(word: &str) -> Option<String> {
+    let (folder, base) = match word.rfind(['/', '\\']) {
+        Some(at) => (Some(&word[..at]), &word[at + 1..]),
+        None => (None, word),
+    };
+    if let Some(folder) = folder {
+        let folder = folder.to_ascii_lowercase();
+        if !SYSTEM_FOLDERS.contains(&folder.as_str()) {
+            return None;
+        }
+    }
+    let base = base.to_ascii_lowercase();
+    Some(
+        base.strip_suffix(".exe")
+            .map(str::to_string)
+            .unwrap_or(base),
+    )
+}
+
 /// What a shell was asked to run: the script of `bash -lc SCRIPT` (any of
-/// [`SHELLS`], by path or name, with a login or interactive flag),
-/// `pwsh -Command SCRIPT`, `cmd /c REST`; any other command as it is.
+/// [`SHELLS`], the system's, with a login or interactive flag) or of
+/// `pwsh -NoProfile -Command SCRIPT`; any other command as it is (`cmd /c`
+/// too: its words do not split as a POSIX shell's do).
 pub fn unwrap_shell(command: &str) -> String {
     let Ok(words) = shell_words::split(command) else {
         return command.to_string();
     };
-    let name = |w: &str| {
-        let base = w
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(w)
-            .to_ascii_lowercase();
-        base.strip_suffix(".exe")
-            .map(str::to_string)
-            .unwrap_or(base)
+    let Some(program) = words.first().and_then(|w| system_program(w)) else {
+        return command.to_string();
     };
-    match words.as_slice() {
-        [shell, flag, script]
-            if SHELLS.contains(&name(shell).as_str())
+    match &words[1..] {
+        [flag, script]
+            if SHELLS.contains(&program.as_str())
+                && flag.len() >= 2
                 && flag.starts_with('-')
                 && flag.ends_with('c')
                 && flag[1..].chars().all(|c| "lic".contains(c)) =>
         {
             script.clone()
         }
-        [shell, rest @ ..] if matches!(name(shell).as_str(), "pwsh" | "powershell") => {
-            match rest
-                .iter()
-                .position(|w| w.eq_ignore_ascii_case("-command") || w.eq_ignore_ascii_case("-c"))
-            {
-                Some(at) if at + 2 == rest.len() => rest[at + 1].clone(),
-                _ => command.to_string(),
-            }
-        }
-        [shell, flag, rest @ ..]
-            if name(shell) == "cmd" && flag.eq_ignore_ascii_case("/c") && !rest.is_empty() =>
+        [switches @ .., command_flag, script]
+            if matches!(program.as_str(), "pwsh" | "powershell")
+                && (command_flag.eq_ignore_ascii_case("-command")
+                    || command_flag.eq_ignore_ascii_case("-c"))
+                && switches
+                    .iter()
+                    .all(|w| QUIET_POWERSHELL.contains(&w.to_ascii_lowercase().as_str())) =>
         {
-            rest.join(" ")
+            script.clone()
         }
         _ => command.to_string(),
     }
 }
 
-/// `text` with the worktree's and the repository's absolute paths made
-/// relative (`<root>/a.rs` → `a.rs`, the root alone → `.`).
+/// `text` with the session's own folder made relative (`<root>/a.rs` →
+/// `a.rs`, `<root>/` → `./`, the root alone → `.`). For a department (with a
+/// worktree) the repository is the user's tree, not its own: shown as
+/// `<repo>`, so a path there never reads as one in its worktree. A root is
+/// matched only as a whole path (at a word's start, ending at a separator
+/// or the word's end).
 pub fn relative(text: &str, places: Places<'_>) -> String {
     let mut out = text.to_string();
-    for root in places.worktree.into_iter().chain([places.repo]) {
+    let roots: Vec<(&Path, &str)> = match places.worktree {
+        Some(own) => vec![(own, "."), (places.repo, "<repo>")],
+        None => vec![(places.repo, ".")],
+    };
+    for (root, shown) in roots {
         let root = root.to_string_lossy();
         let root = root.trim_end_matches(['/', '\\']);
-        if root.len() < 2 {
-            continue;
+        if root.len() >= 2 {
+            out = replace_root(&out, root, shown);
         }
-        for sep in ['/', '\\'] {
-            out = out.replace(&format!("{root}{sep}"), "");
-        }
-        out = replace_whole(&out, root, ".");
     }
     out
 }
 
-/// Replaces `from` where it is not part of a longer path or name.
-fn replace_whole(text: &str, from: &str, to: &str) -> String {
+/// Replaces the path `root` in `text` with `shown` where it is a whole path.
+fn replace_root(text: &str, root: &str, shown: &str) -> String {
+    let starts_word = |before: Option<char>| {
+        before.is_none_or(|c| c.is_whitespace() || "'\"=(:;,[{<>|&`".contains(c))
+    };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find(from) {
-        let after = &rest[at + from.len()..];
-        let ends = after
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_alphanumeric() || "._-".contains(c)));
+    let mut before: Option<char> = None;
+    while let Some(at) = rest.find(root) {
+        let left = rest[..at].chars().next_back().or(before);
+        let after = &rest[at + root.len()..];
+        let mut next = after.chars();
+        let replaced = match (starts_word(left), next.next()) {
+            (true, Some(sep @ ('/' | '\\'))) => {
+                let tail = next.next();
+                let ends = tail.is_none_or(|c| c.is_whitespace() || "'\";|&)".contains(c));
+                Some(match (ends, shown) {
+                    (true, ".") => ("./".to_string(), 1),
+                    (true, _) => (format!("{shown}{sep}"), 1),
+                    (false, ".") => (String::new(), 1),
+                    (false, _) => (format!("{shown}{sep}"), 1),
+                })
+            }
+            (true, None) => Some((shown.to_string(), 0)),
+            (true, Some(c)) if c.is_whitespace() || "'\";|&)".contains(c) => {
+                Some((shown.to_string(), 0))
+            }
+            _ => None,
+        };
         out.push_str(&rest[..at]);
-        out.push_str(if ends { to } else { from });
-        rest = after;
+        match replaced {
+            Some((with, skip)) => {
+                out.push_str(&with);
+                rest = &after[skip..];
+            }
+            None => {
+                out.push_str(root);
+                rest = after;
+            }
+        }
+        before = out.chars().next_back();
     }
     out.push_str(rest);
     out
 }
 
-/// The launcher's own tools, said as what they did.
-fn tool_words(tool: &str, arguments: &str) -> Option<String> {
+/// The launcher's own tools, said as what they did; what the agent chose
+/// (a path) is quoted, and a call the launcher refused says so.
+fn tool_words(tool: &str, arguments: &str, success: Option<bool>) -> Option<String> {
     let args: serde_json::Value = serde_json::from_str(arguments).ok()?;
     let count = |key: &str| args[key].as_array().map_or(0, Vec::len);
     let named = |n: usize, one: &str| format!("{n} {one}{}", plural(n));
+    let refused = success == Some(false);
     Some(match tool {
         "governance_report_result" => {
             let mut parts = vec![
@@ -194,21 +258,30 @@ fn tool_words(tool: &str, arguments: &str) -> Option<String> {
             if count("risks") > 0 {
                 parts.push(named(count("risks"), "risk"));
             }
-            format!("reported: {}", parts.join(", "))
+            let verb = if refused {
+                "tried to report"
+            } else {
+                "reported"
+            };
+            format!("{verb}: {}", parts.join(", "))
         }
         "governance_register_plan" => {
-            format!("planned: {}", named(count("assignments"), "assignment"))
+            let verb = if refused { "tried to plan" } else { "planned" };
+            format!("{verb}: {}", named(count("assignments"), "assignment"))
         }
+        _ if refused => return None,
         "governance_read_inbox" => "read its inbox".into(),
         "governance_read_report" => "read the governance report".into(),
         "governance_plan_status" => "read its plan's status".into(),
         "governance_read_changes" => match args["path"].as_str() {
-            Some(path) => format!("read the changes to {path}"),
+            Some(path) => format!("read the changes to {}", serde_json::json!(path)),
             None => "read a department's changes".into(),
         },
         "governance_propose_integration" => match args["mode"].as_str() {
-            Some(mode) => format!("proposed to {}", mode.replace('_', " ")),
-            None => "proposed an integration".into(),
+            Some(mode @ ("apply" | "merge" | "pull_request")) => {
+                format!("proposed to {}", mode.replace('_', " "))
+            }
+            _ => return None,
         },
         _ => return None,
     })
@@ -240,12 +313,20 @@ mod tests {
                 r#""C:\Program Files\PowerShell\7\pwsh.exe" -NoProfile -Command "Get-ChildItem""#,
                 "Get-ChildItem",
             ),
-            ("cmd.exe /c dir /b", "dir /b"),
-            // Not a wrapper: as it is.
+            // Not a wrapper, or not the system's shell: as it is.
             ("cargo test -p x", "cargo test -p x"),
             ("bash script.sh", "bash script.sh"),
             ("bash -lc 'a' extra", "bash -lc 'a' extra"),
+            ("bash -c -- 'a'", "bash -c -- 'a'"),
             ("python -c 'print(1)'", "python -c 'print(1)'"),
+            ("./bash -c 'ls'", "./bash -c 'ls'"),
+            ("/tmp/x/bash -lc 'ls'", "/tmp/x/bash -lc 'ls'"),
+            ("/home/u/r/bash -c ls", "/home/u/r/bash -c ls"),
+            (
+                "pwsh -File evil.ps1 -Command x",
+                "pwsh -File evil.ps1 -Command x",
+            ),
+            (r"cmd /c C:\evil\x.exe", r"cmd /c C:\evil\x.exe"),
             // Unbalanced quotes: as it is.
             ("bash -lc 'oops", "bash -lc 'oops"),
         ];
@@ -255,22 +336,32 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_relative_to_the_worktree_then_the_repository() {
-        let places = Places {
+    fn paths_are_relative_to_the_sessions_own_folder() {
+        let department = Places {
             worktree: Some(Path::new("/home/u/r.worktrees/zhilibu-3")),
             repo: Path::new("/home/u/r"),
         };
         let cases = [
             ("cat /home/u/r.worktrees/zhilibu-3/src/a.rs", "cat src/a.rs"),
             ("cd /home/u/r.worktrees/zhilibu-3 && ls", "cd . && ls"),
-            ("diff /home/u/r/README.md x", "diff README.md x"),
-            // A sibling whose name starts the same is not the root.
+            ("rm -rf /home/u/r.worktrees/zhilibu-3/", "rm -rf ./"),
+            // The user's tree is not the department's own.
+            ("diff /home/u/r/README.md x", "diff <repo>/README.md x"),
+            ("rm -rf /home/u/r/", "rm -rf <repo>/"),
+            // Only whole paths: a sibling, or the root inside another path.
             ("ls /home/u/r2/x /home/u/rx", "ls /home/u/r2/x /home/u/rx"),
+            ("ls /srv/home/u/r/x", "ls /srv/home/u/r/x"),
             ("ls /tmp/elsewhere", "ls /tmp/elsewhere"),
         ];
         for (raw, shown) in cases {
-            assert_eq!(relative(raw, places), shown, "{raw}");
+            assert_eq!(relative(raw, department), shown, "{raw}");
         }
+        let planner = Places {
+            worktree: None,
+            repo: Path::new("/home/u/r"),
+        };
+        assert_eq!(relative("cat '/home/u/r/a b.md'", planner), "cat 'a b.md'");
+        assert_eq!(relative("rm -rf /home/u/r/", planner), "rm -rf ./");
         let windows = Places {
             worktree: None,
             repo: Path::new(r"C:\Users\u\r"),
@@ -286,18 +377,19 @@ mod tests {
         let report =
             r#"{"summary":"s","changed_files":["a.rs"],"verifications_run":["cargo test: ok"]}"#;
         assert_eq!(
-            tool_words("governance_report_result", report).unwrap(),
+            tool_words("governance_report_result", report, Some(true)).unwrap(),
             "reported: 1 file, 1 check"
         );
         let empty = r#"{"summary":"nothing","risks":["r1","r2"]}"#;
         assert_eq!(
-            tool_words("governance_report_result", empty).unwrap(),
+            tool_words("governance_report_result", empty, None).unwrap(),
             "reported: 0 files, 0 checks, 2 risks"
         );
         assert_eq!(
             tool_words(
                 "governance_register_plan",
-                r#"{"summary":"s","assignments":[{},{}]}"#
+                r#"{"summary":"s","assignments":[{},{}]}"#,
+                None
             )
             .unwrap(),
             "planned: 2 assignments"
@@ -305,13 +397,35 @@ mod tests {
         assert_eq!(
             tool_words(
                 "governance_propose_integration",
-                r#"{"mode":"pull_request"}"#
+                r#"{"mode":"pull_request"}"#,
+                None
             )
             .unwrap(),
             "proposed to pull request"
         );
         // Another server's tool, or arguments that are not JSON: the raw form.
-        assert_eq!(tool_words("search", "{}"), None);
-        assert_eq!(tool_words("governance_report_result", "not json"), None);
+        assert_eq!(
+            tool_words("governance_report_result", report, Some(false)).unwrap(),
+            "tried to report: 1 file, 1 check"
+        );
+        // What the agent chose is quoted, or left to the raw form.
+        assert_eq!(
+            tool_words("governance_read_changes", r#"{"path":"a b.md"}"#, None).unwrap(),
+            r#"read the changes to "a b.md""#
+        );
+        assert_eq!(
+            tool_words(
+                "governance_propose_integration",
+                r#"{"mode":"merge everything"}"#,
+                None
+            ),
+            None
+        );
+        // Another server's tool, or arguments that are not JSON: the raw form.
+        assert_eq!(tool_words("search", "{}", None), None);
+        assert_eq!(
+            tool_words("governance_report_result", "not json", None),
+            None
+        );
     }
 }

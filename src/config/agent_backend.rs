@@ -181,7 +181,7 @@ fn bad_variable_name(name: &str) -> Option<String> {
 }
 
 /// `on`/`off`, `true`/`false`, `yes`/`no` (YAML reads some of them as booleans).
-fn switch(v: &serde_yaml_ng::Value) -> Option<bool> {
+pub(super) fn switch(v: &serde_yaml_ng::Value) -> Option<bool> {
     match v {
         serde_yaml_ng::Value::Bool(b) => Some(*b),
         serde_yaml_ng::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {

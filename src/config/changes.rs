@@ -115,27 +115,45 @@ impl Watch {
         }
     }
 
+    /// The file, from the repository's root.
+    fn shown_file(&self) -> String {
+        self.path
+            .strip_prefix(&self.repo)
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
+
     /// Some(what the page should say) when the file moved since the last
     /// look (None inside: it is as the launcher started with it again);
     /// None when it did not move.
     pub fn look(&mut self) -> Option<Option<ConfigChange>> {
-        let stamp = std::fs::metadata(&self.path)
+        let stamp = std::fs::symlink_metadata(&self.path)
             .ok()
             .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
         if self.stamp == Some(stamp) {
             return None;
         }
         self.stamp = Some(stamp);
-        let now = std::fs::read_to_string(&self.path).unwrap_or_default();
+        // Read as the launcher reads it at start: a link, a FIFO or a device
+        // planted there is a problem to show, never followed or waited on.
+        let now = match crate::files::read_regular_text(&self.path, super::MAX_CONFIG_BYTES) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                let file = self.shown_file();
+                return Some(Some(ConfigChange {
+                    problem: Some(format!("{file}: {e}")),
+                    file,
+                    keys: Vec::new(),
+                    applies: APPLIES.into(),
+                }));
+            }
+        };
         if now == self.started {
             return Some(None);
         }
-        let file = self
-            .path
-            .strip_prefix(&self.repo)
-            .unwrap_or(&self.path)
-            .display()
-            .to_string();
+        let file = self.shown_file();
         let (keys, problem) = match changed_keys(&self.started, &now) {
             Ok(keys) => (keys, Config::load(&self.repo).err().map(|e| e.to_string())),
             Err(e) => (Vec::new(), Some(format!("{file}: not YAML: {e}"))),
@@ -206,5 +224,36 @@ mod tests {
         );
         std::fs::write(&file, "launcher:\n  scope: warn\n").unwrap();
         assert_eq!(watch.look(), Some(None), "back as it started");
+    }
+
+    /// An agent that can write the user's tree plants a FIFO or a link to an
+    /// endless device at `governance.yaml`: the watcher and the next load say
+    /// what is there; neither waits on it nor reads through it.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_link_planted_at_the_file_is_said_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(super::super::CONFIG_FILE);
+        std::fs::write(&file, "launcher:\n  scope: warn\n").unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let mut watch = Watch::new(dir.path(), &config);
+        assert_eq!(watch.look(), Some(None));
+        std::fs::remove_file(&file).unwrap();
+        crate::files::make_fifo(&file);
+        let change = watch.look().expect("moved").expect("said");
+        let problem = change.problem.unwrap();
+        assert!(problem.contains("not a regular file"), "{problem}");
+        let loaded = Config::load_with_env(dir.path(), &Default::default()).unwrap_err();
+        assert!(
+            loaded.to_string().contains("not a regular file"),
+            "{loaded}"
+        );
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+        let change = watch.look().expect("moved").expect("said");
+        let problem = change.problem.unwrap();
+        assert!(problem.contains("a symbolic link"), "{problem}");
+        let loaded = Config::load_with_env(dir.path(), &Default::default()).unwrap_err();
+        assert!(loaded.to_string().contains("a symbolic link"), "{loaded}");
     }
 }

@@ -14,8 +14,12 @@ const PYTHON_FILES: &[&str] = &[
     "tools/codex_governance/codex_governance.py",
     "tools/codex_governance/codex_launcher.py",
 ];
-/// Commits of history looked at, newest first (a bound on a huge history).
-const HISTORY_LIMIT: usize = 20_000;
+/// Commits of history looked at, newest first: a team that switched removed
+/// the Python tool lately, and every `report` and start pays for the walk
+/// (each commit's tree is read), so it stays short.
+const HISTORY_LIMIT: usize = 2_000;
+/// Bytes of the audit log's first line read to tell whose log it is.
+const FIRST_LINE_BYTES: u64 = 64 * 1024;
 
 /// What shows that `repo` had the Python tool, in words; None when nothing does.
 pub fn python_tool_signs(repo: &Path) -> Option<String> {
@@ -56,8 +60,16 @@ fn python_runtime_folder(tmp: &Path) -> Option<String> {
         ));
     }
     let audit = tmp.join("codex_governance_audit.jsonl");
-    let first = std::fs::read_to_string(&audit).ok()?;
-    let line: serde_json::Value = serde_json::from_str(first.lines().next()?).ok()?;
+    // Its first line only (a launcher's own log may be large), from a
+    // regular file (never a link, a FIFO or a device).
+    let mut first = String::new();
+    let file = crate::files::open_regular(&audit)?;
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(std::io::Read::take(file, FIRST_LINE_BYTES)),
+        &mut first,
+    )
+    .ok()?;
+    let line: serde_json::Value = serde_json::from_str(first.trim_end()).ok()?;
     (line.get("event").is_some() && line.get("hash").is_none())
         .then(|| format!("{} is the Python tool's audit log", audit.display()))
 }

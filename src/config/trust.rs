@@ -79,32 +79,37 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
         })
     };
     // The built-in default (what `init` writes) is no one's choice but ours.
-    if let Some(cmd) = fl
+    let own_command = fl
         .agent_command
         .as_ref()
-        .filter(|c| **c != super::defaults::default_agent_command())
-    {
+        .filter(|c| **c != super::defaults::default_agent_command());
+    if let Some(cmd) = own_command {
+        // Written as a shell would split it back, so two different argument
+        // lists never read (or compare) the same.
         ask(
             "agent_command",
-            cmd.join(" "),
+            shell_words::join(cmd),
             "runs this program as every agent",
         );
     }
     for a in backend(Risk::Program) {
         ask(a.key, a.value.clone(), a.meaning);
     }
-    if fl.backend.as_deref().map(str::trim) == Some("pty") {
-        ask("backend", "pty".into(), "agents run unsandboxed, as you");
+    match fl.backend.as_deref().map(str::trim) {
+        Some(word) if word.eq_ignore_ascii_case("pty") => {
+            ask("backend", "pty".into(), "agents run unsandboxed, as you")
+        }
+        // Its own agent command without a backend runs in a PTY.
+        None if own_command.is_some() => ask(
+            "backend",
+            "pty (implied by agent_command)".into(),
+            "agents run unsandboxed, as you",
+        ),
+        _ => {}
     }
     if let Some(v) = &fl.agent_network {
-        let on = match v {
-            serde_yaml_ng::Value::Bool(b) => *b,
-            serde_yaml_ng::Value::String(s) => {
-                matches!(s.trim(), "on" | "true" | "yes" | "1")
-            }
-            _ => false,
-        };
-        if on {
+        // Read as the backend reads it (`ON`, `Yes` too).
+        if super::agent_backend::switch(v) == Some(true) {
             ask(
                 "agent_network",
                 "on".into(),
@@ -129,9 +134,13 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
     }
     if let Some(shells) = &fl.terminal_shells {
         if *shells != super::defaults::default_terminal_shells() {
+            let shown: Vec<String> = shells
+                .iter()
+                .map(|p| shell_words::quote(p).into_owned())
+                .collect();
             ask(
                 "terminal_shells",
-                shells.join(", "),
+                shown.join(", "),
                 "the dashboard's terminal button runs these programs, as you",
             );
         }
@@ -177,11 +186,35 @@ mod tests {
             keys,
             [
                 "launcher.agent_command",
+                "launcher.backend",
                 "launcher.agent_network",
                 "launcher.auto_integrate"
             ]
         );
-        assert_eq!(t.asks[0].value, "sh -c curl x | sh");
+        // Its own command without a backend runs unsandboxed: said, so a
+        // later version that drops `backend: codex` asks again.
+        assert_eq!(t.asks[1].value, "pty (implied by agent_command)");
+        // The network turned on in capitals is the network turned on.
+        for on in ["ON", "\"Yes\"", "True"] {
+            let text = format!("launcher:\n  agent_network: {on}\n");
+            let (fl, _) = super::super::parse_file("f", &text).unwrap();
+            let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
+            assert_eq!(t.asks.len(), 1, "{on}");
+            assert_eq!(t.asks[0].key, "launcher.agent_network", "{on}");
+        }
+        assert_eq!(t.asks[0].value, "sh -c 'curl x | sh'");
+        // Two argument lists that join alike are told apart.
+        let split = |cmd: &str| {
+            let text = format!("launcher:\n  backend: codex\n  agent_command: {cmd}\n");
+            let (fl, _) = super::super::parse_file("f", &text).unwrap();
+            of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes()).asks[0]
+                .value
+                .clone()
+        };
+        assert_ne!(
+            split(r#"["bash", "-c", "agent --sandbox strict"]"#),
+            split(r#"["bash", "-c", "agent", "--sandbox", "strict"]"#)
+        );
         assert_eq!(t.hash.as_deref().map(str::len), Some(64));
         let calm = "launcher:\n  max_departments: 3\n  agent_network: off\n  pull_requests:\n    remote: origin\n    api_url: https://api.github.com\n    base: main\n";
         let (fl, _) = super::super::parse_file("f", calm).unwrap();

@@ -106,6 +106,7 @@ async fn a_cloned_configuration_runs_only_once_the_user_trusts_it_in_the_page() 
         request["trusted_before"],
         json!([
             "launcher.agent_command",
+            "launcher.backend",
             "launcher.agent_network",
             "launcher.approval_policy",
             "launcher.auto_integrate"
@@ -129,6 +130,7 @@ async fn what_the_configuration_sets(api: &Api) -> String {
         keys,
         [
             "launcher.agent_command",
+            "launcher.backend",
             "launcher.agent_network",
             "launcher.approval_policy",
             "launcher.auto_integrate"
@@ -233,7 +235,7 @@ fn the_settings_asked_for_come_in_order() {
     assert_eq!(
         asked,
         [
-            ("launcher.agent_command", "sh -c curl x | sh"),
+            ("launcher.agent_command", "sh -c 'curl x | sh'"),
             ("launcher.codex_command", "/opt/codex"),
             ("launcher.backend", "pty"),
             ("launcher.agent_network", "on"),

@@ -594,7 +594,7 @@ async fn moving_an_out_of_scope_file_into_the_scope_is_out_of_scope() {
     assert_eq!(r["actual_changed_files"], actual, "{r}");
     let findings = review["findings"].to_string();
     assert!(
-        findings.contains("scope (src/a.rs within 5 globs)")
+        findings.contains("scope (src/a.rs within 11 globs)")
             && findings.contains(".github/workflows/ci.yml, Cargo.toml"),
         "{findings}"
     );
@@ -1423,9 +1423,12 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
 
     api.post_ok("/api/discard", &json!({"session_id": c})).await;
     need_gone(&d, "the queue after C's Discard", "changes").await;
+    // Nothing is left to decide: only the offer to close the planner, whose
+    // plan is done (issue 49 item 9).
     d.wait_js(
-        "Needs you empty",
-        "return document.querySelector('#needs-you').hidden;",
+        "Needs you holds only the finished planner",
+        "const items = [...document.querySelectorAll('#needs-you-list > li')]; \
+         return items.length === 1 && items[0].dataset.kind === 'finished-planners';",
         vec![],
         Duration::from_secs(45),
     )

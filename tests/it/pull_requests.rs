@@ -331,7 +331,7 @@ fn the_body_is_the_review(w: &World, z: &str, id: &str, branch: &str) {
         "### Scope: every change is in scope",
         "Claimed and changed:\n\n- `src/a.rs`",
         "No risk rule fired on its diff.",
-        "Assigned: `src/a.rs`, `src/**`, `app/**`, and 3 more",
+        "Assigned: `src/a.rs`, `src/**`, `app/**`, and 9 more",
     ] {
         assert!(opened.body.contains(want), "{want:?} in\n{}", opened.body);
     }
