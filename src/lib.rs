@@ -43,6 +43,7 @@ pub mod signals;
 pub mod store;
 pub mod suggest;
 pub mod terminal;
+pub mod terminal_text;
 #[cfg(test)]
 mod test_tools;
 pub mod text;

@@ -2,5 +2,6 @@
 //! the HTTP API. `spec` says what each role may call and checks the arguments;
 //! `runner` carries a call out through the same services as the API.
 
+mod answers;
 pub mod runner;
 pub mod spec;

@@ -18,11 +18,12 @@ use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
 use crate::integration::Integrations;
 use crate::mailbox::Mailbox;
-use crate::model::{AuditEvent, Plan, Session, SessionKind, TaskResult, ToolReceipt};
+use crate::model::{AuditEvent, Plan, Session, SessionKind, ToolReceipt};
 use crate::plans::queue::PlanInput;
 use crate::plans::Dispatcher;
 use crate::review::changes::{change_diff, changes_view};
 use crate::sessions::Sessions;
+use crate::tools::answers::{ToolAssignment, ToolInbox, ToolPlan, ToolResult};
 use crate::tools::spec::{self, Request, Tool};
 
 /// Tool answers stay under this many characters (the model's context is not a log).
@@ -366,93 +367,4 @@ fn cut(text: String) -> String {
 
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("(cannot show: {e})"))
-}
-
-#[derive(Serialize)]
-struct ToolInbox {
-    results: Vec<ToolResult>,
-    result_count: Option<usize>,
-    /// Pass as `before` for older results.
-    next_before: Option<i64>,
-    running_departments: Vec<String>,
-    finished_departments: Vec<String>,
-    queued_departments: Vec<String>,
-}
-
-/// One result: the launcher's facts first, then the department's words.
-#[derive(Serialize)]
-struct ToolResult {
-    department: String,
-    department_session_id: String,
-    report_id: String,
-    source: String,
-    verified: bool,
-    read: bool,
-    reported_at: String,
-    needs_user_confirmation: bool,
-    risk_count: usize,
-    /// The launcher's record of its worktree (isolated departments only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actual_changed_files: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diff_stat: Option<crate::model::DiffStat>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    review: Option<crate::model::ChangeReview>,
-    summary: String,
-    changed_files: Vec<String>,
-    verifications_run: Vec<String>,
-    verifications_skipped: Vec<String>,
-    risks: Vec<String>,
-    next_action: Option<String>,
-}
-
-impl From<&TaskResult> for ToolResult {
-    fn from(r: &TaskResult) -> Self {
-        ToolResult {
-            department: r.department.clone(),
-            department_session_id: r.department_session_id.clone(),
-            report_id: r.report_id.clone(),
-            source: r.source.to_string(),
-            verified: r.verified,
-            read: r.read,
-            reported_at: r.reported_at.clone(),
-            needs_user_confirmation: r.needs_user_confirmation,
-            risk_count: r.risks.len(),
-            commit: r.commit.clone(),
-            actual_changed_files: r.actual_changed_files.clone(),
-            diff_stat: r.diff_stat,
-            review: r.review.clone(),
-            summary: r.summary.clone(),
-            changed_files: r.changed_files.clone(),
-            verifications_run: r.verifications_run.clone(),
-            verifications_skipped: r.verifications_skipped.clone(),
-            risks: r.risks.clone(),
-            next_action: r.next_action.clone(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ToolPlan {
-    status: String,
-    /// How its assignments ended, once it finished or was stopped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<String>,
-    needs_confirmation: bool,
-    departments_running: usize,
-    departments_queued: usize,
-    max_departments: usize,
-    summary: String,
-    assignments: Vec<ToolAssignment>,
-}
-
-#[derive(Serialize)]
-struct ToolAssignment {
-    department: String,
-    task: String,
-    status: String,
-    session_id: Option<String>,
-    error: Option<String>,
 }
