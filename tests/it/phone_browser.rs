@@ -77,26 +77,69 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
             .await;
     }
     d.shoot("phone-top-390x844.png", None).await;
-    // The tiles' titles do wrap (they are longer than a phone's line) and
-    // still only at a space or a '-'.
+    // A tile's title has a line of its own (its state and buttons go below),
+    // and where it wraps, only at a space or a '-' (checked above).
     d.click(".view-tab[data-panel=\"terminals-panel\"]").await;
-    let lines = d
+    let own_line = d
         .js(
-            "return [...document.querySelectorAll('.slot-title')].map((t) => Math.round(t.getBoundingClientRect().height / parseFloat(getComputedStyle(t).lineHeight)));",
+            "return [...document.querySelectorAll('#grid .slot')].filter((s) => s.offsetParent).map((s) => {
+               const t = s.querySelector('.slot-title').getBoundingClientRect();
+               const bar = s.querySelector('.slot-bar').getBoundingClientRect();
+               return t.width >= 0.8 * bar.width;
+             });",
             vec![],
         )
         .await;
+    let own_line = own_line.as_array().unwrap();
     assert!(
-        lines
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_u64().unwrap_or(0) > 1),
-        "some title wraps: {lines}"
+        !own_line.is_empty() && own_line.iter().all(|x| x == true),
+        "each title on a line of its own: {own_line:?}"
     );
+    nothing_is_cut(&d, "on a phone").await;
+    let keys = d
+        .js(
+            "return getComputedStyle(document.querySelector('#shortcuts-button')).display;",
+            vec![],
+        )
+        .await;
+    assert_eq!(keys, "none", "no keyboard hints on a phone");
+    // Four tiles side by side on a desktop: their titles are whole too.
+    d.resize(1440, 900).await;
+    d.settle().await;
+    nothing_is_cut(&d, "at 1440x900").await;
+    d.shoot("tiles-whole-1440x900.png", Some("#terminals-panel"))
+        .await;
     assert_eq!(d.open_alert().await, None);
     d.quit().await;
     launcher.stop().await;
+}
+
+/// Issue 49 item 14: the view tabs fit their row (no scrollbar), no tile's
+/// title is cut short ("lingy…") and no button of a tile's bar pokes out of
+/// the tile.
+async fn nothing_is_cut(d: &Browser, at: &str) {
+    let cut = d
+        .js(
+            "const bad = [];
+             const tabs = document.querySelector('.view-tabs');
+             if (tabs.offsetParent && tabs.scrollWidth > tabs.clientWidth)
+               bad.push(`the tabs: ${tabs.scrollWidth} > ${tabs.clientWidth}`);
+             for (const slot of document.querySelectorAll('#grid .slot')) {
+               if (!slot.offsetParent) continue;
+               const t = slot.querySelector('.slot-title');
+               if (t && t.scrollWidth > t.clientWidth + 1)
+                 bad.push(`title cut: ${t.textContent}`);
+               const edge = slot.getBoundingClientRect().right;
+               for (const b of slot.querySelectorAll('.slot-bar button, .slot-bar a')) {
+                 if (b.offsetParent && b.getBoundingClientRect().right > edge + 0.5)
+                   bad.push(`${b.textContent} clipped in ${t && t.textContent}`);
+               }
+             }
+             return bad;",
+            vec![],
+        )
+        .await;
+    assert_eq!(cut, json!([]), "cut {at}");
 }
 
 /// A planner whose three departments write a file each and report, then wait.
