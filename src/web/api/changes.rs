@@ -156,10 +156,7 @@ pub(super) async fn undo(State(l): L, JsonBody(b): JsonBody<Discard>) -> Respons
 /// `POST /api/worktrees/prune`: `codex-governance worktrees --prune` while
 /// the launcher runs (the developer's token only).
 /// `POST /api/worktrees/prune {}`: as every POST, an object body.
-pub(super) async fn prune(
-    State(l): L,
-    JsonBody(_): JsonBody<super::quota::NoFields>,
-) -> Response {
+pub(super) async fn prune(State(l): L, JsonBody(_): JsonBody<super::quota::NoFields>) -> Response {
     reply(l.integrations.prune().await)
 }
 

@@ -295,6 +295,11 @@ impl Api {
             client: reqwest::Client::builder()
                 .no_proxy()
                 .timeout(Duration::from_secs(60))
+                // The launcher closes a connection that sends no request head
+                // for 10 s (net::listener::HEADER_TIMEOUT): a pooled one idle
+                // that long could be reused as it closes ("error sending
+                // request", seen once in the Wine lane), so none is kept 5 s.
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()
                 .unwrap(),
         }
@@ -306,13 +311,22 @@ impl Api {
 
     /// GET with the bearer token: (status, JSON body or `null`).
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let send = || {
+            self.client
+                .get(self.url(path))
+                .bearer_auth(&self.token)
+                .send()
+        };
+        // A GET is idempotent: one sent on a kept-alive connection the
+        // launcher closed meanwhile (an idle one made to give way to other
+        // clients, net::peers) is sent once more on a new one, as browsers do.
+        let resp = match send().await {
+            Ok(resp) => resp,
+            Err(e) if e.is_request() && e.status().is_none() => send()
+                .await
+                .unwrap_or_else(|again| panic!("GET {path}: {e}; again: {again}")),
+            Err(e) => panic!("GET {path}: {e}"),
+        };
         split(resp).await
     }
 
