@@ -34,33 +34,62 @@ pub(crate) fn loopback_authority(url: &str) -> anyhow::Result<String> {
 pub fn submit(url: &str, token: &str, report: &Map<String, Value>) -> anyhow::Result<Submitted> {
     let authority = loopback_authority(url)?;
     let body = serde_json::to_vec(report)?;
+    match post_json(&authority, token, "/api/submit_result", body)? {
+        None => Ok(Submitted::Unreachable),
+        Some(answer) => answer.accepted("the report").map(Submitted::Registered),
+    }
+}
+
+/// A launcher's JSON answer and its status.
+pub(crate) struct Answer {
+    status: hyper::StatusCode,
+    body: Value,
+}
+
+impl Answer {
+    /// The body of a success; a refusal of `what` with the launcher's reason.
+    pub(crate) fn accepted(self, what: &str) -> anyhow::Result<Value> {
+        if !self.status.is_success() {
+            bail!(
+                "the launcher refused {what} ({}): {}",
+                self.status,
+                self.body["error"].as_str().unwrap_or("no reason given")
+            );
+        }
+        Ok(self.body)
+    }
+}
+
+/// `POST path` with a JSON `body` and the bearer `token` to the launcher at
+/// the loopback `authority`, on a runtime of its own; None when nothing
+/// answers there.
+pub(crate) fn post_json(
+    authority: &str,
+    token: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Option<Answer>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let Ok(stream) = tokio::net::TcpStream::connect(authority.as_str()).await else {
-            return Ok(Submitted::Unreachable);
+        let Ok(stream) = tokio::net::TcpStream::connect(authority).await else {
+            return Ok(None);
         };
         let io = hyper_util::rt::TokioIo::new(stream);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
         tokio::spawn(conn);
-        let request = hyper::Request::post("/api/submit_result")
-            .header(hyper::header::HOST, authority.as_str())
+        let request = hyper::Request::post(path)
+            .header(hyper::header::HOST, authority)
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))?;
         let response = sender.send_request(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let answer: Value = serde_json::from_slice(&bytes)
+        let body: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("the launcher answered {status} with no JSON"))?;
-        if !status.is_success() {
-            bail!(
-                "the launcher refused the report ({status}): {}",
-                answer["error"].as_str().unwrap_or("no reason given")
-            );
-        }
-        Ok(Submitted::Registered(answer))
+        Ok(Some(Answer { status, body }))
     })
 }
 
