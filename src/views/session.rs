@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::heartbeat::{heartbeat, HeartbeatStatus};
+use super::heartbeat::{heartbeat, HeartbeatStatus, Running};
 use super::snapshot::{Live, Snapshot};
 use super::terminals::{terminal, TerminalView};
 use crate::model::{
@@ -171,12 +171,12 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     let capabilities = s.agent.capabilities.unwrap_or_default();
     let launcher = &snap.config.launcher;
     let stale = Duration::from_secs(launcher.department_stale_seconds);
-    let hb = heartbeat(
-        s.is_running(),
-        live.activity.map(|a| a.0),
-        snap.at.instant,
-        stale,
-    );
+    let running = match (s.is_running(), s.agent.agent_state) {
+        (false, _) => Running::No,
+        (true, crate::model::AgentState::Idle) => Running::TurnEnded,
+        (true, _) => Running::Working,
+    };
+    let hb = heartbeat(running, live.activity.map(|a| a.0), snap.at.instant, stale);
     let mut record = s.clone();
     if let Some((_, t)) = live.activity {
         let t = chrono::DateTime::<chrono::Local>::from(t);

@@ -54,6 +54,7 @@ export function heartbeatText(s) {
   const hb = s.heartbeat_status || "unknown";
   const idle = store.idleNow(s);
   if (hb === "exited") return s.ended_at ? `ended ${clock(s.ended_at)}` : "ended";
+  if (hb === "waiting") return s.last_activity_at ? `since ${clock(s.last_activity_at)}` : "";
   if (idle === null) {
     if (s.last_activity_at) return `last output ${clock(s.last_activity_at)}`;
     return (s.transcript_preview || "").trim() ? "output" : "no output yet";

@@ -224,7 +224,9 @@ function finishedPlannersItem(ids) {
     at: "",
     kind: "finished-planners",
     text: `${n === 1 ? `Planner ${ids[0]} is` : `${n} planners are`} done with ${n === 1 ? "its plan" : "their plans"}`,
-    detail: `${n === 1 ? "It waits" : "They wait"} idle, each holding memory: ${ids.join(", ")}. Closing keeps ${n === 1 ? "its" : "their"} plans, results and conversations.`,
+    detail: n === 1
+      ? "It waits idle, holding memory. Closing keeps its plan, results and conversation."
+      : `They wait idle, each holding memory: ${ids.join(", ")}. Closing keeps their plans, results and conversations.`,
     sig: ids.join(","),
     actions: [close],
   };

@@ -33,7 +33,8 @@ function render() {
   const t0 = Math.min(...sessions.map((s) => parseTime(s.started_at)));
   const ends = sessions.map((s) => (store.isRunning(s) ? now : parseTime(s.ended_at) || now));
   const t1 = Math.max(now, ...ends, t0 + 10000);
-  const width = Math.max(320, container.clientWidth || 800);
+  if (!container.clientWidth) return; // hidden: drawn when its tab shows it
+  const width = Math.max(320, container.clientWidth);
   const narrow = width < 600;
   const labelW = narrow ? 112 : 230;
   const rowH = 24;
@@ -75,7 +76,7 @@ function render() {
     const label = s.session_kind === "zhongshu" ? `${s.id}` : `${s.department || ""} ${s.id.replace(`${s.department}-`, "#")}`;
     g.appendChild(svg("title", {}, `${s.title}\n${s.task || ""}\nstarted ${dateTime(s.started_at)}${s.ended_at ? `\nended ${dateTime(s.ended_at)}` : "\nrunning"}${s.reported_at ? `\nreported ${dateTime(s.reported_at)}` : ""}`));
     if (i % 2 === 0) g.appendChild(svg("rect", { class: "tl-stripe", x: 0, y, width, height: rowH }));
-    g.appendChild(svg("text", { class: "tl-label", x: kind === "department" ? 14 : 4, y: y + rowH / 2 + 4 }, narrow ? cutText(label, 16) : label));
+    g.appendChild(svg("text", { class: "tl-label", x: kind === "department" ? 14 : 4, y: y + rowH / 2 + 4, "data-full": label }, label));
     const bx = x(start);
     const bw = Math.max(3, x(end) - bx);
     g.appendChild(svg("rect", { class: "tl-bar", x: bx, y: y + 5, width: bw, height: rowH - 10, rx: 3 }));
@@ -92,6 +93,21 @@ function render() {
     root.appendChild(g);
   });
   replaceChildren(container, root);
+  fitLabels(root, labelW - 10);
+}
+
+/** Cuts each row's label short (with "…") until it ends before `right`,
+ *  where the bars and their markers begin; measured, since widths vary. */
+function fitLabels(root, right) {
+  for (const text of root.querySelectorAll(".tl-label")) {
+    const full = text.getAttribute("data-full") || "";
+    const room = right - Number(text.getAttribute("x"));
+    let keep = full.length;
+    while (keep > 1 && text.getComputedTextLength() > room) {
+      keep -= 1;
+      text.textContent = cutText(full, keep);
+    }
+  }
 }
 
 export function mount() {
@@ -103,11 +119,15 @@ export function mount() {
     const row = event.target.closest("[data-show-session]");
     if (row) document.dispatchEvent(new CustomEvent("codex-governance:show-session", { detail: row.dataset.showSession }));
   });
-  let resizeTimer = null;
-  window.addEventListener("resize", () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(render, 150);
-  });
+  // Drawn again when its width changes, and when its tab shows it: a
+  // hidden timeline has no width to fit its labels to.
+  let lastWidth = -1;
+  new ResizeObserver(() => {
+    const width = $("#timeline").clientWidth;
+    if (width === lastWidth) return;
+    lastWidth = width;
+    render();
+  }).observe($("#timeline"));
   // Once a second the "now" line moves while anything runs.
   setInterval(() => {
     if (store.sessions().some(store.isRunning)) render();

@@ -467,6 +467,20 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         "Which module should I look at first?",
         "its question, in the item"
     );
+    // Issue 49 item 14: its tile and its row say "idle" once (the state),
+    // not again in the heartbeat ("active · idle 4s" was beside it).
+    let idle_words = d
+        .js(
+            "return [`#grid .slot[data-session='${arguments[0]}'] .slot-meta`,
+                     `.session-row[data-id='${arguments[0]}'] .row-head, .session-row[data-id='${arguments[0]}'] .row-meta`]
+               .map((css) => [...document.querySelectorAll(css)].map((e) => e.textContent).join(' '))
+               .map((text) => [text, (text.match(/idle/g) || []).length]);",
+            vec![json!(z)],
+        )
+        .await;
+    for pair in idle_words.as_array().unwrap() {
+        assert_eq!(pair[1], 1, "\"idle\" once: {pair}");
+    }
     d.shoot_at("codex-question-1440x900.png", 1440, 900, None)
         .await;
     d.shoot_at("codex-question-390x844.png", 390, 844, Some(&item))

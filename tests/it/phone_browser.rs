@@ -73,6 +73,9 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
         page::assert_no_sideways_scroll(&d, &format!("{panel} on a phone")).await;
         let cut = d.js(MID_WORD_BREAKS, vec![]).await;
         assert_eq!(cut, json!([]), "titles broken inside a word in {panel}");
+        if panel == "timeline-panel" {
+            labels_clear_of_their_bars(&d).await;
+        }
         d.shoot(&format!("phone-{name}-390x844.png"), Some(".view-tabs"))
             .await;
     }
@@ -112,6 +115,25 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     assert_eq!(d.open_alert().await, None);
     d.quit().await;
     launcher.stop().await;
+}
+
+/// Issue 49 item 14: a Timeline row's label ends before its bar and its
+/// markers begin ("gongchengbu #1" ran under its report's diamond).
+async fn labels_clear_of_their_bars(d: &Browser) {
+    let overlaps = d
+        .js(
+            "const rows = [...document.querySelectorAll('#timeline .tl-row')];
+             return rows.length ? rows.flatMap((g) => {
+               const label = g.querySelector('.tl-label').getBoundingClientRect();
+               const marks = [...g.querySelectorAll('.tl-bar, .tl-report, .tl-exit')]
+                 .map((m) => m.getBoundingClientRect().left);
+               const first = Math.min(...marks);
+               return label.right > first ? [`${g.querySelector('.tl-label').textContent}: ${label.right} > ${first}`] : [];
+             }) : ['no rows'];",
+            vec![],
+        )
+        .await;
+    assert_eq!(overlaps, json!([]), "timeline labels under their markers");
 }
 
 /// Issue 49 item 14: the view tabs fit their row (no scrollbar), no tile's
