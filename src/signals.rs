@@ -22,13 +22,6 @@ pub enum Signal {
     Tell { zhongshu_id: String, text: String },
     /// A Zhongshu session started: its mailbox folder is new.
     ZhongshuStarted(String),
-    /// A session's agent called a governance tool; the caller is the session.
-    ToolCall {
-        session_id: String,
-        call_id: String,
-        tool: String,
-        arguments: serde_json::Value,
-    },
 }
 
 pub type SignalTx = mpsc::UnboundedSender<Signal>;

@@ -103,12 +103,46 @@ pub struct ToolSpec {
     pub input_schema: Value,
 }
 
-/// A call the agent made; the caller is the agent it came from, never an argument.
-#[derive(Debug, Clone, PartialEq)]
+/// A call the agent made; the caller is the agent it came from, never an
+/// argument. It carries its own way back to the agent ([`ToolReply`]).
+#[derive(Debug, Clone)]
 pub struct ToolCall {
     pub call_id: String,
     pub tool: String,
     pub arguments: Value,
+    pub reply: ToolReply,
+}
+
+/// Answers one tool call in the backend it came from (the call's JSON-RPC
+/// request, for Codex); made by the backend, used once by the tool handler.
+#[derive(Clone)]
+pub struct ToolReply(Arc<AnswerFn>);
+
+type AnswerFn = dyn Fn(&ToolAnswer) -> Result<(), AgentError> + Send + Sync;
+
+impl ToolReply {
+    pub fn new(
+        answer: impl Fn(&ToolAnswer) -> Result<(), AgentError> + Send + Sync + 'static,
+    ) -> Self {
+        ToolReply(Arc::new(answer))
+    }
+
+    /// Gives the agent its answer.
+    pub fn send(&self, answer: &ToolAnswer) -> Result<(), AgentError> {
+        (self.0)(answer)
+    }
+}
+
+impl std::fmt::Debug for ToolReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ToolReply")
+    }
+}
+
+/// Carries out an agent's tool calls: given the calling session and the call,
+/// answers through the call's own [`ToolReply`].
+pub trait ToolHandler: Send + Sync {
+    fn answer(self: Arc<Self>, session_id: String, call: ToolCall) -> BoxFuture<'static, ()>;
 }
 
 /// What the function returns to the agent.
@@ -144,7 +178,7 @@ pub enum AgentEvent {
     },
     /// The agent asks the user something only its terminal can answer.
     NeedsInput(String),
-    /// The agent called one of its tools; answer with [`Agent::answer_tool`].
+    /// The agent called one of its tools; the call says how to answer it.
     ToolCall(ToolCall),
     /// The backend's connection to the agent is gone.
     Closed,
@@ -190,6 +224,9 @@ pub enum AgentError {
     },
     #[error("{0}")]
     Failed(String),
+    /// The agent is gone (its connection closed, or the session ended).
+    #[error("the agent is gone")]
+    Gone,
 }
 
 /// A started agent and what it will say.
@@ -311,7 +348,6 @@ pub trait Agent: Send + Sync {
     /// Stops the running turn (Codex `turn/interrupt`; a PTY gets Ctrl-C).
     fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>>;
     fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError>;
-    fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError>;
     /// Ends the agent's processes (the terminal first); the exit code of the terminal.
     fn stop(&self) -> BoxFuture<'_, i32>;
 }

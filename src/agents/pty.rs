@@ -11,8 +11,7 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use super::{
-    Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, ToolAnswer, START_COLS,
-    START_ROWS,
+    Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started, START_COLS, START_ROWS,
 };
 use crate::model::{ApprovalDecision, Backend};
 use crate::pty::{self, Pty, SpawnSpec, Transcript};
@@ -127,13 +126,6 @@ impl Agent for PtyAgent {
         Err(AgentError::Unsupported {
             backend: "pty",
             what: "answer approvals (it asks in its terminal)",
-        })
-    }
-
-    fn answer_tool(&self, _: &str, _: &ToolAnswer) -> Result<(), AgentError> {
-        Err(AgentError::Unsupported {
-            backend: "pty",
-            what: "answer tool calls",
         })
     }
 

@@ -42,8 +42,9 @@ pub struct Launcher {
     pub sessions: Arc<Sessions>,
     pub dispatcher: Arc<Dispatcher>,
     pub mailbox: Arc<Mailbox>,
-    /// The governance tools' calls, carried out.
-    tools: Arc<crate::tools::runner::Runner>,
+    /// Answers the agents' governance tool calls: held here, as the sessions
+    /// hold it weakly (it holds them).
+    _tool_handler: Arc<dyn crate::agents::ToolHandler>,
     /// The account's usage limits, the queue's hold and the plans' budgets.
     pub quota: Arc<Quota>,
     /// The departments' worktrees under the user's control.
@@ -131,13 +132,17 @@ impl Launcher {
             facts::FactsCache::new(ctx.repo.clone())
                 .watch_config(crate::config::changes::Watch::new(&ctx.repo, &ctx.config)),
         );
-        let tools = Arc::new(crate::tools::runner::Runner::new(
-            Arc::clone(&ctx),
-            Arc::clone(&sessions),
-            Arc::clone(&dispatcher),
-            Arc::clone(&mailbox),
-            Arc::clone(&integrations),
-        ));
+        let tool_handler: Arc<dyn crate::agents::ToolHandler> =
+            Arc::new(crate::tools::runner::Runner::new(
+                Arc::clone(&ctx),
+                Arc::clone(&sessions),
+                Arc::clone(&dispatcher),
+                Arc::clone(&mailbox),
+                Arc::clone(&integrations),
+            ));
+        sessions
+            .live
+            .answer_tools_with(Arc::downgrade(&tool_handler));
         let (token, _) =
             crate::dashboard_token::load_or_make(&ctx.paths.state_dir).map_err(|e| {
                 anyhow::anyhow!(
@@ -151,7 +156,7 @@ impl Launcher {
             dispatcher,
             mailbox,
             quota,
-            tools,
+            _tool_handler: tool_handler,
             integrations,
             token,
             credentials,
@@ -466,16 +471,6 @@ impl Launcher {
                 }
             }
             Signal::SlotFreed => self.dispatcher.pump_queue().await,
-            Signal::ToolCall {
-                session_id,
-                call_id,
-                tool,
-                arguments,
-            } => {
-                self.tools
-                    .answer(&session_id, &call_id, &tool, &arguments)
-                    .await
-            }
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),
             Signal::PlanFinished(id) => self.mailbox.notices.plan_finished(&id),
             Signal::Tell { zhongshu_id, text } => self.mailbox.notices.tell(&zhongshu_id, &text),

@@ -16,7 +16,9 @@ use super::settings::ApprovalPolicy;
 use super::shared::SharedServer;
 use super::CodexError;
 use crate::agents::conversation::{Conversation, Entry, EntryStatus, What};
-use crate::agents::{AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolSpec};
+use crate::agents::{
+    AgentError, AgentEvent, Delivery, Sandbox, ToolAnswer, ToolCall, ToolReply, ToolSpec,
+};
 use crate::model::{ApprovalDecision, ApprovalKind, PatchChange, PendingApproval, TokenUsage};
 
 /// The permission profiles of the launcher's threads: this word and a random
@@ -421,7 +423,7 @@ impl CodexAgent {
     }
 
     /// Answers a waiting tool call; the text reaches the model as the function's output.
-    pub fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), CodexError> {
+    fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), CodexError> {
         let id = self
             .tool_calls
             .lock()
@@ -614,17 +616,26 @@ impl CodexAgent {
         })
     }
 
-    fn on_request(&self, id: Value, method: &str, p: &Value) -> Option<AgentEvent> {
+    fn on_request(self: &Arc<Self>, id: Value, method: &str, p: &Value) -> Option<AgentEvent> {
         if !self.ours(p) {
             return None;
         }
         if method == "item/tool/call" {
             let call_id = p["callId"].as_str()?.to_string();
             self.tool_calls.lock().unwrap().insert(call_id.clone(), id);
+            let agent = Arc::downgrade(self);
+            let answered = call_id.clone();
+            let reply = ToolReply::new(move |answer| {
+                let agent = agent.upgrade().ok_or(AgentError::Gone)?;
+                agent
+                    .answer_tool(&answered, answer)
+                    .map_err(super::backend::agent_error)
+            });
             return Some(AgentEvent::ToolCall(ToolCall {
                 call_id,
                 tool: p["tool"].as_str().unwrap_or_default().to_string(),
                 arguments: p["arguments"].clone(),
+                reply,
             }));
         }
         let kind = match method {

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{
     AccountEvent, Agent, AgentBackend, AgentError, AgentSpec, Channel, Delivery, Started,
-    ToolAnswer, START_COLS, START_ROWS,
+    START_COLS, START_ROWS,
 };
 use crate::model::{ApprovalDecision, Backend};
 use crate::pty::{self, Pty, SpawnSpec, Transcript};
@@ -285,12 +285,6 @@ impl Agent for CodexSession {
             .map_err(agent_error)
     }
 
-    fn answer_tool(&self, call_id: &str, answer: &ToolAnswer) -> Result<(), AgentError> {
-        self.conversation
-            .answer_tool(call_id, answer)
-            .map_err(agent_error)
-    }
-
     /// The exit code of its TUI, when one ran; 0 otherwise (the thread ended as asked).
     fn stop(&self) -> BoxFuture<'_, i32> {
         async move {
@@ -307,7 +301,7 @@ impl Agent for CodexSession {
 }
 
 /// Codex's errors in the seam's terms: the user's to fix, or not.
-fn agent_error(e: CodexError) -> AgentError {
+pub(super) fn agent_error(e: CodexError) -> AgentError {
     match e {
         CodexError::Missing(_) => AgentError::Missing(e.to_string()),
         CodexError::NotLoggedIn => AgentError::NotLoggedIn(e.to_string()),

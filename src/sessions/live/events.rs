@@ -119,6 +119,9 @@ impl LiveAgents {
     }
 
     /// A call of a governance tool: audited, then handed to the launcher's loop.
+    /// Hands a tool call to the tool handler, which answers it through the
+    /// call's own reply; one task per call, awaited at stop. A call made while
+    /// the launcher stops stays unanswered: Codex sends it again on resume.
     fn pass_tool_call(&self, id: &str, call: &ToolCall) {
         let audit = AuditEvent::ToolCalled {
             session_id: id.to_string(),
@@ -126,14 +129,12 @@ impl LiveAgents {
             tool: call.tool.clone(),
         };
         self.ctx.store.audit_or_log(audit);
-        let signal = Signal::ToolCall {
-            session_id: id.to_string(),
-            call_id: call.call_id.clone(),
-            tool: call.tool.clone(),
-            arguments: call.arguments.clone(),
-        };
-        if self.signals.send(signal).is_err() {
-            tracing::warn!("{id} called {} while the launcher stops", call.tool);
+        let handler = self.tool_handler.get().and_then(std::sync::Weak::upgrade);
+        match handler {
+            Some(handler) if !self.is_stopping() => {
+                self.ctx.spawn(handler.answer(id.to_string(), call.clone()));
+            }
+            _ => tracing::warn!("{id} called {} while the launcher stops", call.tool),
         }
     }
 }

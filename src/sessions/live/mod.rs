@@ -1,5 +1,5 @@
 //! The live agents of the sessions: looking them up, putting text in,
-//! interrupting, answering their tool calls, resuming their conversations
+//! interrupting, handing their tool calls to the tool handler, resuming their conversations
 //! after a launcher restart, and waiting for one that is still resuming.
 
 use std::sync::Arc;
@@ -10,11 +10,11 @@ mod exits;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, Weak};
 
 use tokio::sync::{watch, Notify};
 
-use crate::agents::{Agent, AgentBackend, AgentError, Delivery, ToolAnswer};
+use crate::agents::{Agent, AgentBackend, AgentError, Delivery, ToolHandler};
 use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::error::{LResult, LauncherError};
@@ -51,6 +51,8 @@ pub struct LiveAgents {
     signals: SignalTx,
     /// Told when a session parks: the quota clock looks again when to wake.
     quota_changed: Arc<Notify>,
+    /// Who answers the agents' tool calls (held weakly: it holds the sessions).
+    tool_handler: OnceLock<Weak<dyn ToolHandler>>,
 }
 
 impl LiveAgents {
@@ -72,6 +74,14 @@ impl LiveAgents {
             credentials,
             signals,
             quota_changed,
+            tool_handler: OnceLock::new(),
+        }
+    }
+
+    /// Names who answers the agents' tool calls (once, at the launcher's start).
+    pub fn answer_tools_with(&self, handler: Weak<dyn ToolHandler>) {
+        if self.tool_handler.set(handler).is_err() {
+            tracing::warn!("the tool handler was already set");
         }
     }
 
@@ -235,14 +245,6 @@ impl LiveAgents {
         })?;
         Ok(())
     }
-
-    /// Answers a tool call of a session's agent.
-    pub fn answer_tool(&self, id: &str, call_id: &str, answer: &ToolAnswer) -> LResult<()> {
-        let agent = self
-            .agent(id)
-            .ok_or_else(|| LauncherError::Conflict(format!("session {id} has no live agent")))?;
-        agent.answer_tool(call_id, answer).map_err(agent_failure)
-    }
 }
 
 /// Why text or a model switch did not reach a session's agent.
@@ -258,7 +260,7 @@ pub enum DeliveryError {
 pub(super) fn agent_failure(e: AgentError) -> LauncherError {
     match e {
         AgentError::Missing(_) => LauncherError::BadRequest(e.to_string()),
-        AgentError::NotLoggedIn(_) | AgentError::Unsupported { .. } => {
+        AgentError::NotLoggedIn(_) | AgentError::Unsupported { .. } | AgentError::Gone => {
             LauncherError::Conflict(e.to_string())
         }
         AgentError::NoSuchRequest(_) => LauncherError::NotFound(e.to_string()),
