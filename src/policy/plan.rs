@@ -188,7 +188,9 @@ pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> 
 /// needs its planner). Such a planner only costs (an idle agent, a terminal
 /// of about 100 MB) and crowds the page: it counts as finished, not running,
 /// keeps no terminal for nobody, yields its tile and may be closed in one go.
-/// An agent that reports no turns (a PTY agent) is done with its plan.
+/// An agent that reports no turns (a PTY agent) is done with its plan. A
+/// planner resumed as a new session carries its predecessors' plan on: their
+/// departments count as its own.
 pub fn planner_finished(state: &State, planner: &Session) -> bool {
     if !planner.is_zhongshu() || !planner.is_running() {
         return false;
@@ -204,19 +206,87 @@ pub fn planner_finished(state: &State, planner: &Session) -> bool {
             !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
         })
     };
-    let works = state
-        .children_of(&planner.id)
-        .any(|d| d.holds_slot() || waits_for_review(d))
-        || state
-            .queue
-            .iter()
-            .any(|q| q.parent_session_id.as_deref() == Some(planner.id.as_str()));
+    let lineage = lineage(state, planner);
+    let works = lineage.iter().any(|id| {
+        state
+            .children_of(id)
+            .any(|d| d.holds_slot() || waits_for_review(d))
+    }) || state.queue.iter().any(|q| {
+        q.parent_session_id
+            .as_deref()
+            .is_some_and(|p| lineage.contains(&p))
+    });
     plan_ended && !in_turn && !works
+}
+
+/// A planner and those it was resumed from (as a new session), newest first.
+fn lineage<'a>(state: &'a State, planner: &'a Session) -> Vec<&'a str> {
+    let mut ids = vec![planner.id.as_str()];
+    let mut from = planner
+        .zhongshu()
+        .and_then(|z| z.resumed_from_session_id.as_deref());
+    while let Some(id) = from.filter(|id| !ids.contains(id)) {
+        ids.push(id);
+        from = state
+            .sessions
+            .get(id)
+            .and_then(|s| s.zhongshu())
+            .and_then(|z| z.resumed_from_session_id.as_deref());
+    }
+    ids
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 49 item 9: "Resumed zhongshu-2 as zhongshu-3", and zhongshu-3
+    /// was "done with its plan" while zhongshu-2's departments waited for
+    /// review. A resumed planner's predecessors' work is its own.
+    #[test]
+    fn a_resumed_planner_is_not_finished_while_its_predecessors_work_waits() {
+        let planner = |id: &str, from: Option<&str>| -> Session {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "session_kind": "zhongshu", "role": "planner", "title": "t",
+                "model": "m", "task": "x", "pid": 1, "status": "running", "exit_code": null,
+                "started_at": "s", "ended_at": null, "prompt_path": "", "log_path": "",
+                "resumed_from_session_id": from,
+            }))
+            .unwrap()
+        };
+        let mut state = State::default();
+        let old = planner("zhongshu-2", None).ended_for_test(0, None);
+        let new = planner("zhongshu-3", Some("zhongshu-2"));
+        let mut d = Session::sample_department("lingyubu-1").ended_for_test(0, None);
+        if let Some(dep) = d.department_mut() {
+            dep.parent_session_id = Some("zhongshu-2".into());
+        }
+        let plan: crate::model::Plan = serde_json::from_value(serde_json::json!({
+            "session_id": "zhongshu-3", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "t",
+            "outcome": {"assignments": 1, "reported": 1, "failed": 0, "no_report": 0, "stopped": 0},
+        }))
+        .unwrap();
+        state.plans.insert("zhongshu-3".into(), plan);
+        for s in [old, new.clone()] {
+            state.sessions.insert(s.id.clone(), s);
+        }
+        state.sessions.insert(d.id.clone(), d.clone());
+        assert!(
+            planner_finished(&state, &new),
+            "nothing of its lineage waits"
+        );
+        if let Some(dep) = d.department_mut() {
+            let pending = serde_json::json!({"path": "p", "branch": "b", "base": "c",
+                                             "name": "n", "state": "pending"});
+            dep.workspace = Some(serde_json::from_value(pending).unwrap());
+        }
+        state.sessions.insert(d.id.clone(), d);
+        assert!(
+            !planner_finished(&state, &new),
+            "its predecessor's department waits for review"
+        );
+    }
 
     fn rules() -> Rules {
         Rules {

@@ -171,12 +171,6 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     let capabilities = s.agent.capabilities.unwrap_or_default();
     let launcher = &snap.config.launcher;
     let stale = Duration::from_secs(launcher.department_stale_seconds);
-    let running = match (s.is_running(), s.agent.agent_state) {
-        (false, _) => Running::No,
-        (true, crate::model::AgentState::Idle) => Running::TurnEnded,
-        (true, _) => Running::Working,
-    };
-    let hb = heartbeat(running, live.activity.map(|a| a.0), snap.at.instant, stale);
     let mut record = s.clone();
     if let Some((_, t)) = live.activity {
         let t = chrono::DateTime::<chrono::Local>::from(t);
@@ -193,6 +187,13 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     if finished {
         plain = finished_planner_words();
     }
+    let running = match (s.is_running(), s.agent.agent_state) {
+        (false, _) => Running::No,
+        (true, crate::model::AgentState::Idle) => Running::TurnEnded,
+        (true, _) if finished => Running::TurnEnded,
+        (true, _) => Running::Working,
+    };
+    let hb = heartbeat(running, live.activity.map(|a| a.0), snap.at.instant, stale);
     let mut view = SessionView {
         plain,
         session: record,

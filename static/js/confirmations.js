@@ -43,38 +43,53 @@ function button(label, cls, action) {
   return b;
 }
 
-/** The unanswered questions of departments whose Zhongshu still runs, as items. */
+/** The unanswered questions of departments, as items. The answer goes to the
+ *  department's planner as a turn: while that planner does not run, the item
+ *  says so and offers to put the question aside or show the planner (its row
+ *  has Resume), so a question is never lost with a restart. */
 export function confirmationItems(sessions, title, showSession) {
   const running = new Set(sessions.filter((s) => s.status === "running").map((s) => s.id));
   const items = [];
   for (const s of sessions) {
     const c = s.confirmation;
-    if (!c || c.answer || !running.has(s.parent_session_id)) continue;
+    if (!c || c.answer) continue;
     const key = `confirm:${s.id}:${c.report_id}`;
     const area = note(key, s.id);
-    const confirm = button("Confirm", "primary", "confirm");
-    const reject = button("Reject", "danger", "reject");
     const aside = button("Put aside", "", "dismiss");
-    const all = [confirm, reject, aside];
-    confirm.addEventListener("click", () => answer(s, "confirm", area, all));
-    reject.addEventListener("click", () => answer(s, "reject", area, all));
-    aside.addEventListener("click", () => answer(s, "dismiss", area, all));
     const open = el("button", {
       type: "button",
       class: "small",
       text: "Open the report",
       data: { openHandoff: "1", session: s.parent_session_id, department: s.id, report: c.report_id },
     });
-    items.push({
+    const item = {
       key,
       at: s.reported_at || s.ended_at || s.started_at,
       kind: "confirm",
       text: `${title(s)}: its report asks for your confirmation`,
       detail: c.question,
       session: s.id,
+    };
+    if (!running.has(s.parent_session_id)) {
+      const planner = s.parent_session_id;
+      aside.addEventListener("click", () => answer(s, "dismiss", area, [aside]));
+      const show = el("button", { type: "button", class: "small", text: `Show ${planner}`, data: { action: "show-planner" }, on: { click: () => showSession(planner) } });
+      items.push(Object.assign(item, {
+        body: [el("p", { class: "need-why", text: `Its planner ${planner} is not running, so an answer would reach no one: resume ${planner} (its row has Resume…) to answer, or put the question aside.` })],
+        actions: [show, aside, open],
+      }));
+      continue;
+    }
+    const confirm = button("Confirm", "primary", "confirm");
+    const reject = button("Reject", "danger", "reject");
+    const all = [confirm, reject, aside];
+    confirm.addEventListener("click", () => answer(s, "confirm", area, all));
+    reject.addEventListener("click", () => answer(s, "reject", area, all));
+    aside.addEventListener("click", () => answer(s, "dismiss", area, all));
+    items.push(Object.assign(item, {
       body: [area],
       actions: [confirm, reject, aside, open, el("button", { type: "button", class: "small", text: "Show", data: { action: "show" }, on: { click: () => showSession(s.id) } })],
-    });
+    }));
   }
   for (const key of notes.keys()) if (!items.some((i) => i.key === key)) notes.delete(key);
   return items;

@@ -42,7 +42,9 @@ export function runText(s) {
   const running = s.status === "running";
   const end = running ? Date.now() : parseTime(s.ended_at);
   if (end === null) return "";
-  return `${running ? "running" : "ran"} ${duration((end - start) / 1000)}`;
+  // A planner done with its plan still runs, but works on nothing: "up".
+  const word = running ? (s.in_progress === false ? "up" : "running") : "ran";
+  return `${word} ${duration((end - start) / 1000)}`;
 }
 
 /** "3 of 3 ended: 2 reported, 1 failed" (as the launcher says it to the Zhongshu). */

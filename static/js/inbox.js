@@ -22,12 +22,12 @@ function renderSelect() {
   // A planner just started is the focus before the status lists it: it gets
   // its option at once, so the select never shows nothing beside its plan.
   const early = focus && !zs.some((z) => z.id === focus) ? focus : "";
-  const key = JSON.stringify([zs.map((z) => [z.id, z.status, z.task]), early]);
+  const key = JSON.stringify([zs.map((z) => [z.id, z.state_text || z.status, z.task]), early]);
   if (key !== selectKey) {
     selectKey = key;
     const options = zs.map((z) => {
       const task = cutText(z.task, 60);
-      return el("option", { text: `${z.id} (${z.status}) — ${task}`, attrs: { value: z.id } });
+      return el("option", { text: `${z.id} (${z.state_text || z.status}) — ${task}`, attrs: { value: z.id } });
     });
     if (early) options.unshift(el("option", { text: `${early} (starting)`, attrs: { value: early } }));
     if (!options.length) options.push(el("option", { text: "no planner yet", attrs: { value: "" } }));

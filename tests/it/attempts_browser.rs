@@ -112,6 +112,14 @@ async fn the_finished_planner_is_not_running_work(d: &Browser, z: &str, last: &s
     let planner_tile = format!("#grid .slot[data-session=\"{z}\"]");
     d.present("the planner's tile", &planner_tile).await;
     assert_eq!(d.data_of(&planner_tile, "state").await, "finished");
+    // Its row says it waits, not "active · idle 32s … running 2m" beside
+    // "finished" (found walking the demo).
+    let row = format!(".session-row[data-id=\"{z}\"] .row-meta");
+    let meta = d.wait_text("the planner's row", &row, "since").await;
+    assert!(
+        !meta.contains("active") && !meta.contains("idle") && !meta.contains("running"),
+        "{meta}"
+    );
     assert_eq!(
         d.data_of("#grid .slot[data-slot=\"0\"]", "session").await,
         last,

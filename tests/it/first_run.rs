@@ -436,6 +436,15 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
             .then_some(())
     })
     .await;
+    // ... and tells it as an agent would, not as an echo of the notice
+    // (found walking the demo: "Heard: [codex-governance] 3 new results | …").
+    let log = wait_until("the planner's words", PATIENCE, || async {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("My plan finished (3 of 3 ended: 3 reported)")
+            .then_some(log)
+    })
+    .await;
+    assert!(!log.contains("Heard:"), "{log}");
     l.terminate();
 }
 

@@ -334,3 +334,80 @@ async fn on_a_phone_nothing_overflows_and_titles_are_whole(d: &Browser) {
     d.shoot_at("needs-you-phone-390x844.png", 390, 844, None)
         .await;
 }
+
+/// Found walking the demo (issue 49 item 1, nothing lost): a department's
+/// question stayed unanswered while its planner stopped (a restart whose PTY
+/// planner did not come back), and the question left Needs you. It stays,
+/// saying why it cannot be answered now, with Put aside and the planner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_whose_planner_stopped_stays_in_needs_you() {
+    crate::needs!(Chromium);
+    let repo = TestRepo::with_flags(&[]);
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "ask", "assignments": [
+            {"department": "zhilibu",
+             "task": "docs [[fake-agent: --needs-confirmation --next-action 'Keep the old heading?']]"},
+        ]}),
+    );
+    repo.write_config(&RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan.display().to_string()],
+        ..Default::default()
+    });
+    let launcher = InProcess::start(&repo).await;
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("ask").await;
+    let status = api
+        .wait_status("the question asked", |s| {
+            s["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["confirmation"]["question"] == "Keep the old heading?")
+        })
+        .await;
+    let dept = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["confirmation"]["question"].is_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.post_ok("/api/close_session", &json!({"session_id": z}))
+        .await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("needs-you-question-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    let item = format!("#needs-you-list .need[data-kind=\"confirm\"][data-session=\"{dept}\"]");
+    let text = d
+        .wait_text("the question in Needs you", &item, "Keep the old heading?")
+        .await;
+    assert!(
+        text.contains(&format!("Its planner {z} is not running")),
+        "{text}"
+    );
+    let confirms = d
+        .js(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(format!("{item} button[data-action=\"confirm\"]"))],
+        )
+        .await;
+    assert_eq!(confirms, json!(0), "no Confirm that would reach no one");
+    d.shoot_at(
+        "needs-you-question-no-planner-1440x900.png",
+        1440,
+        900,
+        None,
+    )
+    .await;
+    d.click(&format!("{item} button[data-action=\"dismiss\"]"))
+        .await;
+    d.gone("the question, put aside", &item).await;
+    let answered = api.session(&dept).await;
+    assert_eq!(answered["confirmation"]["answer"]["decision"], "dismissed");
+    d.quit().await;
+    launcher.stop().await;
+}

@@ -66,6 +66,23 @@ pub const ASK_FIRST: &str = "asking the user whether the README should say it";
 pub const QUESTION: &str =
     "Should README.md mention this, or only docs/notes.md? Confirm keeps the README line; Reject asks me to take it out.";
 
+/// Takes the lines `department` added out of README.md; whether any were there.
+pub fn remove_readme_lines(repo: &Path, department: &str) -> Result<bool, String> {
+    let path = repo.join("README.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mine = format!("{department} (");
+    let kept: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with(&mine))
+        .collect();
+    if kept.concat() == text {
+        return Ok(false);
+    }
+    let new = kept.concat().replace("\n\n\n", "\n\n");
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(true)
+}
+
 /// Inserts `line` before README.md's `## Usage` heading (at the end when it has none).
 pub fn add_readme_line(repo: &Path, line: &str) -> Result<(), String> {
     let path = repo.join("README.md");
@@ -106,16 +123,57 @@ fn zhongshu_task(prompt: &str) -> String {
     first_line(task, "the demo task")
 }
 
+/// The first non-empty line, at most 120 characters, cut at a space with "…".
 fn first_line(text: &str, fallback: &str) -> String {
-    let line: String = text
+    let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or(fallback)
-        .chars()
-        .take(120)
-        .collect();
-    line
+        .unwrap_or(fallback);
+    cut_words(line, 120)
+}
+
+fn cut_words(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max - 1).collect();
+    let at = head
+        .rfind(' ')
+        .filter(|&i| i > max / 2)
+        .unwrap_or(head.len());
+    format!("{}…", head[..at].trim_end())
+}
+
+/// What the demo agent says when it hears a line in its terminal: a
+/// launcher notice read as an agent would tell it, the user's words answered.
+pub fn heard(text: &str) -> String {
+    let Some(notice) = text.strip_prefix("[codex-governance]") else {
+        return format!(
+            "You said: \"{}\". I am a scripted demo agent: I cannot act on it, but it reached me.",
+            cut_words(text.trim(), 200)
+        );
+    };
+    let parts: Vec<&str> = notice.split(" | ").map(str::trim).collect();
+    let head = parts.first().copied().unwrap_or("");
+    if notice.contains("the user CONFIRMED") || notice.contains("the user REJECTED") {
+        let verdict = if notice.contains("CONFIRMED") {
+            "confirmed"
+        } else {
+            "rejected"
+        };
+        return format!("The launcher says you {verdict} a department's question. Noted: nothing more for me to do.");
+    }
+    if let Some(finished) = parts
+        .iter()
+        .find_map(|p| p.strip_prefix("your plan finished:"))
+    {
+        return format!(
+            "Read the inbox: {head}. My plan finished ({}). Summary for you: each department left its change for your review; the next step is yours: apply, merge or send back.",
+            finished.trim()
+        );
+    }
+    format!("Read the inbox: {head}. I will wait for the rest of my plan.")
 }
 
 /// The departments the prompt lists as `   - key (title): duty`.
@@ -144,6 +202,8 @@ pub struct Work {
     pub files: Vec<String>,
     pub readme: bool,
     pub asks: bool,
+    /// The user's note when the work was sent back.
+    pub sent_back: Option<String>,
 }
 
 pub fn work(prompt: &str) -> Work {
@@ -168,6 +228,7 @@ pub fn work(prompt: &str) -> Work {
         files,
         readme: task.contains(README_LINE),
         asks: task.contains(ASK_FIRST),
+        sent_back: between(prompt, "[Sent back by the user]", &["\n"]).map(str::to_string),
     }
 }
 
@@ -238,6 +299,41 @@ mod tests {
         assert_eq!(w.files, ["docs/notes.md", "b.md"]);
         let bare = work("Task:\nx\n\nWhen you are done");
         assert!(bare.files.is_empty());
+    }
+
+    #[test]
+    fn the_demo_agent_tells_what_it_heard_and_cuts_at_a_space() {
+        let notice = "[codex-governance] 3 new results | risks: 0 | your plan finished: 3 of 3 ended: 3 reported | inbox: http://x";
+        let said = heard(notice);
+        assert!(
+            said.starts_with(
+                "Read the inbox: 3 new results. My plan finished (3 of 3 ended: 3 reported)"
+            ),
+            "{said}"
+        );
+        assert!(!said.contains("http"), "{said}");
+        assert!(heard("hello there").starts_with("You said: \"hello there\""));
+        let long = "word ".repeat(40);
+        let cut = first_line(&long, "x");
+        assert!(
+            cut.ends_with("word…") && cut.chars().count() <= 120,
+            "{cut}"
+        );
+        let w = work("Task:\nTidy it\n\n[Sent back by the user] Leave README.md alone\n\nYour earlier work\n\nWhen you are done");
+        assert_eq!(w.sent_back.as_deref(), Some("Leave README.md alone"));
+    }
+
+    #[test]
+    fn a_departments_readme_lines_come_out_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("README.md"), "# P\n\nIntro.\n\n## Usage\n").unwrap();
+        add_readme_line(dir.path(), "lingyubu (2026): x").unwrap();
+        assert!(remove_readme_lines(dir.path(), "lingyubu").unwrap());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+            "# P\n\nIntro.\n\n## Usage\n"
+        );
+        assert!(!remove_readme_lines(dir.path(), "lingyubu").unwrap());
     }
 
     #[test]

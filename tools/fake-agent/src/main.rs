@@ -343,6 +343,10 @@ fn write_work(item: &str) {
 /// binary the environment names.
 fn demo_department(o: &Options, dept: String) {
     let work = demo::work(&o.prompt());
+    if let Some(note) = &work.sent_back {
+        demo_send_back(o, dept, note);
+        return;
+    }
     out(&format!("My task: {}", work.task));
     if !work.files.is_empty() {
         out(&format!("Files in my scope: {}", work.files.join(", ")));
@@ -472,4 +476,41 @@ fn stream_forever(kib: f64) -> ! {
         drop(stdout);
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A demo department sent back with a note: it reads the note, takes its
+/// README.md line out when the note names README (its notes line stays, as
+/// its worktree kept it), and reports what it did.
+fn demo_send_back(o: &Options, dept: String, note: &str) {
+    out(&format!("Sent back to me with your note: \"{note}\"."));
+    let mut changed = Vec::new();
+    let summary = if note.to_lowercase().contains("readme") {
+        match demo::remove_readme_lines(std::path::Path::new("."), &dept) {
+            Ok(true) => {
+                out("Took my line out of README.md; my notes line stays.");
+                changed.push("README.md".to_string());
+                "Took my line out of README.md as asked; the notes line stays.".to_string()
+            }
+            Ok(false) => "README.md had no line of mine; nothing else to change.".to_string(),
+            Err(e) => format!("I could not change README.md: {e}"),
+        }
+    } else {
+        "Read your note; my change already does what it asks, so I left it as it is.".to_string()
+    };
+    out(&summary);
+    let report = Report {
+        department_session_id: env("SESSION_ID").unwrap_or_default(),
+        department: dept,
+        summary,
+        changed_files: changed,
+        verifications_run: Vec::new(),
+        verifications_skipped: vec!["checks: the demo agent runs none".into()],
+        risks: Vec::new(),
+        next_action: "none".into(),
+        needs_user_confirmation: false,
+        parent_session_id: env("PARENT_SESSION_ID").filter(|p| !p.is_empty()),
+        report_id: None,
+    };
+    let bin = env("BIN").unwrap_or_else(|| o.text("bin").unwrap_or("codex-governance").into());
+    report::send_with_cli(&bin, &report);
 }

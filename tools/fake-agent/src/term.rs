@@ -142,7 +142,7 @@ pub fn echo_stdin_forever(record: Option<&str>, plain_paste: bool) {
             continue;
         }
         let text = strip_escapes(text);
-        say(&format!("ECHO: {text}"), &format!("Heard: {text}"));
+        say(&format!("ECHO: {text}"), &crate::demo::heard(&text));
     }
 }
 
