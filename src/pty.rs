@@ -504,10 +504,10 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "cannot start \"codex-governance-no-such-program\": `codex-governance-no-such-program` \
-             is not in any absolute folder of PATH (relative entries such as `.` or an empty one \
-             are never searched: they would find a program written in the current folder); \
-             install it there or name it by its full path"
+            format!(
+                "cannot start \"codex-governance-no-such-program\": {}",
+                crate::platform::NotOnPath::searched("codex-governance-no-such-program", None)
+            )
         );
     }
 }

@@ -44,8 +44,8 @@ pub use worktree_files::{
 };
 
 pub use program::{
-    cmd_command_line_from, cmd_special_in, find_program, program_path, resolve as resolve_program,
-    Launch, LaunchError, NotOnPath,
+    cmd_command_line_from, cmd_special_in, find_program, is_bare_name, program_path,
+    resolve as resolve_program, Launch, LaunchError, NotOnPath,
 };
 
 /// The pseudo-terminals agents run in: the system's on Unix; on Windows

@@ -42,14 +42,52 @@ pub enum LaunchError {
     NotOnPath(#[from] NotOnPath),
 }
 
-/// A bare program name found in none of PATH's absolute folders.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "`{0}` is not in any absolute folder of PATH (relative entries such as `.` or an empty \
-     one are never searched: they would find a program written in the current folder); \
-     install it there or name it by its full path"
-)]
-pub struct NotOnPath(pub String);
+/// A bare program name found in none of PATH's absolute folders. Why PATH's
+/// relative entries were not searched is said only when PATH has some.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOnPath {
+    pub name: String,
+    /// PATH has relative entries (`.`, an empty one), which are never searched.
+    pub relative_entries: bool,
+}
+
+impl NotOnPath {
+    /// `name`, searched for in `path` (this process's PATH when None).
+    pub fn searched(name: &str, path: Option<&OsStr>) -> NotOnPath {
+        let path = path
+            .map(OsStr::to_os_string)
+            .or_else(|| std::env::var_os("PATH"));
+        let relative_entries =
+            path.is_some_and(|p| std::env::split_paths(&p).any(|dir| !dir.is_absolute()));
+        NotOnPath {
+            name: name.to_string(),
+            relative_entries,
+        }
+    }
+}
+
+impl std::fmt::Display for NotOnPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.relative_entries {
+            write!(
+                f,
+                "`{}` is not in any absolute folder of PATH (its relative entries, such as `.` \
+                 or an empty one, are never searched: they would find a program written in the \
+                 current folder); install it there or name it by its full path",
+                self.name
+            )
+        } else {
+            write!(
+                f,
+                "`{}` is not installed, or not in a folder on PATH; install it or name it by its \
+                 full path",
+                self.name
+            )
+        }
+    }
+}
+
+impl std::error::Error for NotOnPath {}
 
 /// Whether `program` is a bare name (no folder): one PATH would be searched for.
 pub fn is_bare_name(program: &Path) -> bool {
@@ -99,7 +137,7 @@ pub fn program_path(program: &Path) -> Result<PathBuf, NotOnPath> {
         return Ok(program.to_path_buf());
     }
     let name = program.to_string_lossy();
-    find_program(&name).ok_or_else(|| NotOnPath(name.into_owned()))
+    find_program(&name).ok_or_else(|| NotOnPath::searched(&name, None))
 }
 
 /// Where the program `program` is found, and how to start it with `args`.
@@ -128,7 +166,7 @@ pub fn resolve(
                 .map(|(_, v)| std::ffi::OsString::from(v))
                 .or_else(|| std::env::var_os("PATH"));
             find_program_in(program, path.as_deref())
-                .ok_or_else(|| NotOnPath(program.to_string()))?
+                .ok_or_else(|| NotOnPath::searched(program, path.as_deref()))?
         } else {
             as_named
         };
@@ -177,6 +215,8 @@ const RUNNABLE: &[&str] = &[".exe", ".com", ".bat", ".cmd"];
 struct Lookup {
     dirs: Vec<PathBuf>,
     exts: Vec<String>,
+    /// PATH had relative entries (left out of `dirs`).
+    relative_entries: bool,
 }
 
 #[cfg_attr(not(windows), allow(dead_code))]
@@ -191,17 +231,18 @@ impl Lookup {
                 .map(|(_, v)| std::ffi::OsString::from(v))
                 .or_else(|| std::env::var_os(name))
         };
-        let dirs = var("PATH")
-            .map(|p| {
-                std::env::split_paths(&p)
-                    .filter(|d| d.is_absolute())
-                    .collect()
-            })
+        let all: Vec<PathBuf> = var("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
+        let relative_entries = all.iter().any(|d| !d.is_absolute());
+        let dirs = all.into_iter().filter(|d| d.is_absolute()).collect();
         let pathext = var("PATHEXT")
             .and_then(|v| v.into_string().ok())
             .unwrap_or_else(|| ".COM;.EXE;.BAT;.CMD".into());
-        Lookup::new(dirs, &pathext)
+        Lookup {
+            relative_entries,
+            ..Lookup::new(dirs, &pathext)
+        }
     }
 
     fn new(dirs: Vec<PathBuf>, pathext: &str) -> Lookup {
@@ -210,7 +251,11 @@ impl Lookup {
             .map(|e| e.trim().to_ascii_lowercase())
             .filter(|e| RUNNABLE.contains(&e.as_str()))
             .collect();
-        Lookup { dirs, exts }
+        Lookup {
+            dirs,
+            exts,
+            relative_entries: false,
+        }
     }
 
     fn launch(&self, program: &str, args: &[String], cwd: &Path) -> Result<Launch, LaunchError> {
@@ -222,7 +267,11 @@ impl Lookup {
             // A bare name is never left to CreateProcess's own search (which
             // takes PATH's relative entries); a path says what failed itself.
             if is_bare_name(Path::new(program)) {
-                return Err(NotOnPath(program.to_string()).into());
+                return Err(NotOnPath {
+                    name: program.to_string(),
+                    relative_entries: self.relative_entries,
+                }
+                .into());
             }
             return Ok(as_given());
         };
@@ -449,7 +498,11 @@ mod tests {
         let err = lookup
             .launch("nothing", &words(&["x"]), dir.path())
             .unwrap_err();
-        assert_eq!(err, LaunchError::NotOnPath(NotOnPath("nothing".into())));
+        let missing = NotOnPath {
+            name: "nothing".into(),
+            relative_entries: false,
+        };
+        assert_eq!(err, LaunchError::NotOnPath(missing));
         // Extensions PATHEXT does not list, or Windows cannot start, are skipped.
         let lookup = Lookup::new(vec![a.clone()], ".EXE;.JS");
         assert_eq!(lookup.find("tool", dir.path()), None);
@@ -555,8 +608,21 @@ mod tests {
         executable(&dir.path().join("agent"));
         let env = vec![("PATH".to_string(), ".:".to_string())];
         let err = resolve("agent", &[], &env, dir.path()).unwrap_err();
-        assert_eq!(err, LaunchError::NotOnPath(NotOnPath("agent".into())));
+        let missing = NotOnPath {
+            name: "agent".into(),
+            relative_entries: true,
+        };
+        assert_eq!(err, LaunchError::NotOnPath(missing));
         assert!(err.to_string().contains("absolute folder of PATH"), "{err}");
+        // Without relative entries, no word about them.
+        let env = vec![("PATH".to_string(), bin.display().to_string())];
+        let err = resolve("agent", &[], &env, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "`agent` is not installed, or not in a folder on PATH; install it or name it by its full path"
+        );
         // A path is the user's own choice, started as written.
         let launch = resolve("./agent", &[], &env, dir.path()).unwrap();
         assert_eq!(launch.program, PathBuf::from("./agent"));

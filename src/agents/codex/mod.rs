@@ -107,9 +107,22 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 /// A warning for the start-up log when Codex is missing or too old.
 pub fn version_warning(codex: &str) -> Option<String> {
     match installed_version(codex) {
+        Err(VersionError::CannotRun { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            // A bare name's error says where it was looked for; a path, in words.
+            let why = if crate::platform::is_bare_name(std::path::Path::new(codex)) {
+                source.to_string()
+            } else {
+                format!("{codex} does not exist")
+            };
+            Some(format!(
+                "Codex sessions cannot start until Codex is installed: run \
+                 `npm install -g @openai/codex`, then `codex login` ({why})"
+            ))
+        }
         Err(e) => Some(format!(
-            "{e}: Codex sessions cannot start until Codex is installed \
-             (npm install -g @openai/codex)"
+            "{e}: Codex sessions cannot start until it runs (npm install -g @openai/codex)"
         )),
         Ok(v) if v < MIN_VERSION => Some(format!(
             "Codex {}.{}.{} is older than {}.{}.{}, the oldest this launcher supports: \
