@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::answer::failure;
 use super::query::{IdQuery, Params};
 use super::routes::Routes;
 use crate::credentials::Principal;
+use crate::error::LauncherError;
 use crate::launcher::Launcher;
 
 mod changes;
@@ -108,9 +107,9 @@ type Caller = axum::Extension<Principal>;
 /// 403 unless the caller acts for session `id` (a session token owns only itself).
 fn not_owner(p: &Principal, id: &str) -> Option<Response> {
     (!p.owns(id)).then(|| {
-        failure(
-            StatusCode::FORBIDDEN,
-            &format!("this session's token may not touch the data of session {id}"),
-        )
+        LauncherError::Forbidden(format!(
+            "this session's token may not touch the data of session {id}"
+        ))
+        .into_response()
     })
 }

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{not_owner, Caller, IdQuery, L};
 use crate::credentials::Principal;
+use crate::error::LauncherError;
 use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
-use crate::web::answer::{failure, reply};
+use crate::web::answer::reply;
 use crate::web::query::{flag, whole};
 use crate::web::JsonBody;
 
@@ -106,7 +106,7 @@ pub(super) struct ResumePlan {
 /// assignments queued again in their worktrees.
 pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) -> Response {
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        return LauncherError::from(e).into_response();
     }
     reply(crate::launcher::resume_plan::resume_plan(&l, &b.session_id).await)
 }
@@ -174,14 +174,14 @@ pub(super) async fn report_plan(
         Some(id) => id,
         None => match named_or_newest(&l, &p, None) {
             Ok(id) => id,
-            Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+            Err(e) => return e.into_response(),
         },
     };
     if let Some(r) = not_owner(&p, &b.session_id) {
         return r;
     }
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        return LauncherError::from(e).into_response();
     }
     let session_id = b.session_id.clone();
     reply(
@@ -203,10 +203,8 @@ pub(super) struct Propose {
 
 pub(super) async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>) -> Response {
     let launcher = Arc::clone(&l);
-    match tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task)).await {
-        Ok(r) => reply(r),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    let proposed = tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task));
+    reply(proposed.await.map_err(LauncherError::from).and_then(|r| r))
 }
 
 #[derive(Deserialize)]
@@ -232,7 +230,7 @@ pub(super) async fn start_assignments(
     let named = first_named([b.parent_session_id.as_ref(), b.zhongshu_session_id.as_ref()]);
     let parent = match named_or_newest(&l, &p, named) {
         Ok(id) => id,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+        Err(e) => return e.into_response(),
     };
     reply(
         l.dispatcher
@@ -249,7 +247,7 @@ pub(super) async fn notify_zhongshu(
 ) -> Response {
     b.parent_session_id = match named_or_newest(&l, &p, b.named_zhongshu()) {
         Ok(id) => id,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+        Err(e) => return e.into_response(),
     };
     if let Some(r) = not_owner(&p, &b.parent_session_id) {
         return r;
@@ -264,7 +262,7 @@ fn named_or_newest(
     l: &crate::launcher::Launcher,
     p: &crate::credentials::Principal,
     named: Option<String>,
-) -> Result<String, &'static str> {
+) -> Result<String, LauncherError> {
     if let Some(id) = named {
         return Ok(id);
     }
@@ -274,7 +272,11 @@ fn named_or_newest(
     l.ctx
         .store
         .read(|s| s.newest_running_zhongshu().map(|z| z.id.clone()))
-        .ok_or("parent_session_id is required because no Zhongshu session is running")
+        .ok_or_else(|| {
+            LauncherError::BadRequest(
+                "parent_session_id is required because no Zhongshu session is running".into(),
+            )
+        })
 }
 
 /// The registered plan as `GET /api/zhongshu_plan` shows it (the Python
