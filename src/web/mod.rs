@@ -11,6 +11,7 @@ mod approvals;
 pub use crate::mailbox::notices::inbox::NotifyInput;
 mod dashboard;
 mod events;
+mod owned;
 mod query;
 
 pub mod routes;

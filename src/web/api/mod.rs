@@ -6,12 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
 
 use super::query::{IdQuery, Params};
 use super::routes::Routes;
-use crate::credentials::Principal;
-use crate::error::LauncherError;
 use crate::launcher::Launcher;
 
 mod changes;
@@ -100,16 +97,4 @@ pub fn routes() -> Routes {
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
         .post("/api/check_agents", check_agents)
-}
-
-type Caller = axum::Extension<Principal>;
-
-/// 403 unless the caller acts for session `id` (a session token owns only itself).
-fn not_owner(p: &Principal, id: &str) -> Option<Response> {
-    (!p.owns(id)).then(|| {
-        LauncherError::Forbidden(format!(
-            "this session's token may not touch the data of session {id}"
-        ))
-        .into_response()
-    })
 }

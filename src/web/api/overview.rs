@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, Params, L};
+use super::{Params, L};
 use crate::credentials::Principal;
 use crate::error::{ErrorCode, LauncherError};
 use crate::report::Report;
@@ -16,6 +16,7 @@ use crate::views::status::IngestionView;
 use crate::views::terminals::TerminalView;
 use crate::web::answer::reply;
 use crate::web::answer::{ok, with_status};
+use crate::web::owned::Caller;
 use crate::web::query::whole;
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
@@ -52,7 +53,7 @@ pub(super) struct Chain {
     problem: Option<String>,
 }
 
-pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response {
+pub(super) async fn status(State(l): L, Caller(p): Caller) -> Response {
     if let Principal::Session(grant) = &p {
         // An agent sees its own group only, without transcripts or terminal URLs.
         return Json(l.status_for_agent(grant)).into_response();
@@ -164,7 +165,11 @@ pub(super) async fn audit(State(l): L, Params(q): Params<AuditQuery>) -> Respons
                 next_before,
             })
         }
-        Err(e) => LauncherError::Internal(e.to_string()).into_response(),
+        Err(source) => LauncherError::Io {
+            what: "cannot read the audit log".into(),
+            source,
+        }
+        .into_response(),
     }
 }
 

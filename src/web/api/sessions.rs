@@ -5,8 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, L};
-use crate::credentials::Principal;
+use super::L;
 use crate::error::LauncherError;
 use crate::model::QueueItem;
 use crate::plans::queue::{AssignmentInput, Dispatch};
@@ -14,6 +13,7 @@ use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
 use crate::views::session::{SessionView, StartedView};
 use crate::web::answer::reply;
+use crate::web::owned::FromSession;
 use crate::web::JsonBody;
 
 #[derive(Deserialize)]
@@ -253,16 +253,8 @@ pub(super) struct TerminalClosed {
 /// `POST /api/submit_result`: a department's report, bound to its session.
 pub(super) async fn submit_result(
     State(l): L,
-    axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<serde_json::Map<String, serde_json::Value>>,
+    FromSession { grant, body: b }: FromSession<serde_json::Map<String, serde_json::Value>>,
 ) -> Response {
-    let Principal::Session(grant) = p else {
-        return LauncherError::Forbidden(
-            "results are submitted with a department session's token (codex-governance mailbox send)"
-                .into(),
-        )
-        .into_response();
-    };
     reply(l.mailbox.submit_result(&grant, b, None).await)
 }
 
