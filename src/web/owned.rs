@@ -239,3 +239,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FromSession<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SessionKind;
+
+    fn parts(uri: &str, caller: Option<Principal>) -> Parts {
+        let mut parts = axum::http::Request::builder()
+            .uri(uri)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        if let Some(p) = caller {
+            parts.extensions.insert(p);
+        }
+        parts
+    }
+
+    fn zhongshu(id: &str) -> Principal {
+        Principal::Session(Grant {
+            session_id: id.into(),
+            kind: SessionKind::Zhongshu,
+            parent_session_id: None,
+            department: None,
+        })
+    }
+
+    async fn owned(uri: &str, caller: Option<Principal>) -> Result<String, u16> {
+        Owned::<Nothing>::from_request_parts(&mut parts(uri, caller), &())
+            .await
+            .map(|o| o.id)
+            .map_err(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn a_session_token_reaches_its_own_id_only_and_anything_else_is_403() {
+        let own = owned("/x?id=zhongshu-1", Some(zhongshu("zhongshu-1"))).await;
+        assert_eq!(own, Ok("zhongshu-1".to_string()));
+        let other = owned("/x?id=zhongshu-2", Some(zhongshu("zhongshu-1"))).await;
+        assert_eq!(other, Err(403));
+        let user = owned("/x?session_id=zhongshu-2", Some(Principal::User)).await;
+        assert_eq!(user, Ok("zhongshu-2".to_string()));
+        // The id is read first (400), and no caller is no access (401).
+        assert_eq!(owned("/x", Some(zhongshu("zhongshu-1"))).await, Err(400));
+        assert_eq!(owned("/x?id=zhongshu-1", None).await, Err(401));
+    }
+}
