@@ -8,7 +8,9 @@
 //! listener too (else 421). Both the API listener and every terminal listener
 //! use this check.
 
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Uri};
+
+use crate::error::LauncherError;
 
 /// Why a request is not for this listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +24,6 @@ pub enum AuthorityProblem {
 }
 
 impl AuthorityProblem {
-    pub fn status(self) -> StatusCode {
-        match self {
-            AuthorityProblem::DuplicateHost => StatusCode::BAD_REQUEST,
-            AuthorityProblem::WrongHost | AuthorityProblem::WrongTarget => {
-                StatusCode::MISDIRECTED_REQUEST
-            }
-        }
-    }
-
     pub fn message(self) -> &'static str {
         match self {
             AuthorityProblem::DuplicateHost => "a request must carry exactly one Host header",
@@ -39,6 +32,18 @@ impl AuthorityProblem {
             }
             AuthorityProblem::WrongTarget => {
                 "an absolute request target must name this listener (http://, its address and port)"
+            }
+        }
+    }
+}
+
+impl From<AuthorityProblem> for LauncherError {
+    fn from(p: AuthorityProblem) -> Self {
+        let words = p.message().to_string();
+        match p {
+            AuthorityProblem::DuplicateHost => LauncherError::BadRequest(words),
+            AuthorityProblem::WrongHost | AuthorityProblem::WrongTarget => {
+                LauncherError::Misdirected(words)
             }
         }
     }
@@ -76,6 +81,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn ours(h: &str) -> bool {
         h == "127.0.0.1:6211" || h == "localhost:6211"
@@ -87,6 +93,10 @@ mod tests {
             headers.append(header::HOST, h.parse().unwrap());
         }
         check(&target.parse().unwrap(), &headers, ours)
+    }
+
+    fn code(p: AuthorityProblem) -> ErrorCode {
+        LauncherError::from(p).code()
     }
 
     #[test]
@@ -104,7 +114,7 @@ mod tests {
         ] {
             let got = run("/", &hosts);
             assert_eq!(got, Err(AuthorityProblem::DuplicateHost), "{hosts:?}");
-            assert_eq!(got.unwrap_err().status(), StatusCode::BAD_REQUEST);
+            assert_eq!(code(got.unwrap_err()), ErrorCode::BadRequest);
         }
     }
 
@@ -115,10 +125,7 @@ mod tests {
             run("/", &["evil.example"]),
             Err(AuthorityProblem::WrongHost)
         );
-        assert_eq!(
-            AuthorityProblem::WrongHost.status(),
-            StatusCode::MISDIRECTED_REQUEST
-        );
+        assert_eq!(code(AuthorityProblem::WrongHost), ErrorCode::Misdirected);
     }
 
     #[test]

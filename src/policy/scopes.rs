@@ -4,9 +4,10 @@
 //! its role needs: any agent may read the status and the governance report; a
 //! Zhongshu may read its own plan, inbox and context and its departments'
 //! changes, register its own plan, propose integrating them and notify itself; a department may submit its own result.
-//! Ownership (the id in the request naming the caller's own session) is checked
-//! by the handlers; this table decides the route, and the web layer's
-//! security check asks it before any handler runs.
+//! This table decides the route, and the web layer's security check asks it
+//! before any handler runs; ownership (the record a request names belongs to
+//! the caller) is [`may_act_for`], which the web layer's extractors
+//! (`web::owned`) ask before the handler runs.
 
 use super::Refusal;
 use crate::credentials::Principal;
@@ -68,6 +69,23 @@ pub fn may_call(principal: &Principal, method: &str, path: &str) -> Result<(), R
             SessionKind::Department => "department",
         }
     )))
+}
+
+/// Whether `principal` may act for session `id`: the developer for every
+/// session, a session's token for that session only.
+pub fn may_act_for(principal: &Principal, id: &str) -> Result<(), Refusal> {
+    if principal.owns(id) {
+        return Ok(());
+    }
+    Err(Refusal::Forbidden(format!(
+        "this session's token may not touch the data of session {id}"
+    )))
+}
+
+/// Whose a session's records are: a department's (its changes, a proposal to
+/// integrate it) are its Zhongshu's; a Zhongshu's are its own.
+pub fn owner_of(session: &crate::model::Session) -> &str {
+    session.parent_session_id().unwrap_or(&session.id)
 }
 
 #[cfg(test)]
@@ -169,5 +187,14 @@ mod tests {
         assert!(refusal(&session(SessionKind::Department), GET, changes).is_some());
         // Where pull requests go is the developer's to read.
         assert_eq!(scope(GET, "/api/pull_requests"), Scope::User);
+    }
+
+    #[test]
+    fn a_session_acts_for_itself_only_and_the_developer_for_all() {
+        let z = session(SessionKind::Zhongshu);
+        assert_eq!(may_act_for(&z, "x-1"), Ok(()));
+        let other = may_act_for(&z, "x-2").unwrap_err();
+        assert!(matches!(other, Refusal::Forbidden(_)), "{other}");
+        assert_eq!(may_act_for(&Principal::User, "x-2"), Ok(()));
     }
 }

@@ -2,7 +2,9 @@
 //! script and style, and the dashboard's assets), served with a fitting
 //! Content-Type and `nosniff`.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
+
+use crate::error::LauncherError;
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -40,7 +42,7 @@ pub fn static_response(path: &str) -> Response {
 
 /// The JSON 404 every route of ours answers for unknown paths.
 pub fn not_found() -> Response {
-    crate::net::failure(StatusCode::NOT_FOUND, "not found")
+    LauncherError::NotFound("not found".into()).into_response()
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -69,7 +71,7 @@ mod tests {
     #[test]
     fn serves_vendor_files_with_types() {
         let r = static_response("vendor/xterm/xterm.mjs");
-        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.status().as_u16(), 200);
         assert_eq!(
             r.headers()[header::CONTENT_TYPE],
             "text/javascript; charset=utf-8"
@@ -86,7 +88,7 @@ mod tests {
             "nope.js",
             "a//b",
         ] {
-            assert_eq!(static_response(p).status(), StatusCode::NOT_FOUND, "{p}");
+            assert_eq!(static_response(p).status().as_u16(), 404, "{p}");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use super::shared::Shared;
 use super::{assets, connection};
+use crate::error::LauncherError;
 
 /// Largest frame a client may send (an input paste or a resize).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
@@ -41,25 +42,20 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(|| async { assets::not_found() })
         .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            LauncherError::MethodNotAllowed("method not allowed".into()).into_response()
         })
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
         .with_state(shared)
 }
 
-/// `{"ok":false,"error":...}` with `status`.
-fn error(status: StatusCode, message: &str) -> Response {
-    crate::net::failure(status, message)
-}
-
 /// Host names this listener (421 otherwise: DNS rebinding); a foreign Origin is 403.
 async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     if let Err(problem) = crate::net::authority::check(req.uri(), req.headers(), |h| s.host_ok(h)) {
-        return error(problem.status(), problem.message());
+        return LauncherError::from(problem).into_response();
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         if !origin.to_str().is_ok_and(|o| s.origin_allowed(o)) {
-            return error(StatusCode::FORBIDDEN, "origin not allowed");
+            return LauncherError::Forbidden("origin not allowed".into()).into_response();
         }
     }
     next.run(req).await
@@ -88,7 +84,7 @@ async fn page(
     q: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if !s.token_ok(query_token(&q)) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+        return wrong_token();
     }
     let html = TerminalPage {
         id: &s.id,
@@ -101,7 +97,7 @@ async fn page(
         Ok(html) => html,
         Err(e) => {
             tracing::error!("terminal page failed to render: {e}");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "page failed to render");
+            return LauncherError::Internal("page failed to render".into()).into_response();
         }
     };
     let mut response = html.into_response();
@@ -119,6 +115,10 @@ async fn page(
         }
     }
     response
+}
+
+fn wrong_token() -> Response {
+    LauncherError::Unauthorized("missing or wrong token".into()).into_response()
 }
 
 /// Only our own scripts; the socket only to this listener; framed only by the
@@ -141,15 +141,18 @@ async fn websocket(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !s.token_ok(query_token(&q)) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+        return wrong_token();
     }
     // Browsers always send Origin on a WebSocket handshake; the guard vetted its value.
     if !headers.contains_key(header::ORIGIN) {
-        return error(StatusCode::FORBIDDEN, "origin required");
+        return LauncherError::Forbidden("origin required".into()).into_response();
     }
     let ws = match ws {
         Ok(ws) => ws,
-        Err(rejection) => return error(rejection.status(), "expected a WebSocket upgrade"),
+        // axum's own status (405, 400 or 426), passed on.
+        Err(rejection) => {
+            return crate::net::failure(rejection.status(), "expected a WebSocket upgrade")
+        }
     };
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)

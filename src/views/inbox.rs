@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::redact::Redact;
 use crate::model::{QueueItem, Session, State, TaskResult};
 
 /// The inbox answer.
@@ -32,10 +33,10 @@ pub struct InboxView {
     pub peek: bool,
 }
 
-impl InboxView {
+impl Redact for InboxView {
     /// What an agent's token may see of it: the records without what was
     /// typed into them (as `SessionView::hide_from_agents`).
-    pub fn hide_from_agents(&mut self) {
+    fn hide_from_agents(&mut self) {
         let records = [
             &mut self.running_departments,
             &mut self.completed_departments,

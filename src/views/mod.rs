@@ -19,6 +19,7 @@ pub mod heartbeat;
 pub mod inbox;
 pub mod plan;
 pub mod quota;
+pub mod redact;
 pub mod session;
 pub mod snapshot;
 pub mod status;

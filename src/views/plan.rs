@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::redact::Redact;
 use super::session::{active_counts, by_id, session, SessionView};
 use super::snapshot::Snapshot;
 use crate::model::{AssignmentStatus, AutoDispatch, Plan, PlanStatus, QueueItem, TaskResult};
@@ -106,19 +107,19 @@ pub struct PlanView {
     pub plan: PlanBody,
 }
 
-impl PlanView {
+impl Redact for PlanView {
     /// What an agent's token may see of it (`SessionView::hide_from_agents`).
-    pub fn hide_from_agents(&mut self) {
+    fn hide_from_agents(&mut self) {
         if let Some(s) = &mut self.session {
             s.hide_from_agents();
         }
     }
 }
 
-impl ContextView {
+impl Redact for ContextView {
     /// What an agent's token may see of it: its sessions without
     /// transcripts or terminal URLs (`SessionView::hide_from_agents`).
-    pub fn hide_from_agents(&mut self) {
+    fn hide_from_agents(&mut self) {
         for c in [&mut self.flat, &mut self.context] {
             c.session.hide_from_agents();
             c.children

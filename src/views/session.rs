@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::heartbeat::{heartbeat, HeartbeatStatus, Running};
+use super::redact::Redact;
 use super::snapshot::{Live, Snapshot};
 use super::terminals::{terminal, TerminalView};
 use crate::model::{
@@ -145,11 +146,11 @@ pub struct PlanResults {
     pub text: String,
 }
 
-impl SessionView {
+impl Redact for SessionView {
     /// The view an agent's token may see: no terminal URL (it carries a token
     /// that types into a PTY) and no transcript (preview, typed input, a
     /// planner's last message).
-    pub fn hide_from_agents(&mut self) {
+    fn hide_from_agents(&mut self) {
         self.browser_terminal_url = None;
         self.transcript_preview = None;
         self.session.input_history.clear();

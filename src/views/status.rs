@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::agents::{agents, AgentsView};
 use super::quota::{quota, QuotaView};
+use super::redact::Redact;
 use super::session::{active_counts, session, SessionView};
 use super::snapshot::Snapshot;
 use super::terminals::{listed_terminals, TerminalView};

@@ -1,13 +1,14 @@
 //! The one shape of every answer: `{"ok": true, ...}` around a typed view, or
-//! `{"ok": false, "error": ...}` with a status. Domain errors become HTTP
-//! statuses here and nowhere else.
+//! `{"ok": false, "error": ...}` with the error's status. A `LauncherError` is
+//! a response (`net`); its kind gives the status (`ErrorCode::status`), so no
+//! handler names one.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::launcher::{LResult, LauncherError};
+use crate::error::ErrorCode;
+use crate::launcher::LResult;
 
 /// A successful answer: `ok` beside the view's own fields.
 #[derive(Serialize)]
@@ -30,24 +31,10 @@ pub fn reply<T: Serialize>(result: LResult<T>) -> Response {
     }
 }
 
-pub use crate::net::failure;
-
-impl IntoResponse for LauncherError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            LauncherError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            LauncherError::NotFound(_) => StatusCode::NOT_FOUND,
-            LauncherError::Forbidden(_) => StatusCode::FORBIDDEN,
-            LauncherError::Conflict(_) => StatusCode::CONFLICT,
-            LauncherError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            LauncherError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            LauncherError::Store(crate::store::StoreError::Fenced(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            LauncherError::Store(_) | LauncherError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        failure(status, &self.to_string())
-    }
+/// A body that is not a failure, answered with the status of `code` (the
+/// health check's 503 while it reports what is stuck).
+pub fn with_status<T: Serialize>(code: ErrorCode, body: T) -> Response {
+    (code.status(), Json(body)).into_response()
 }
+
+pub use crate::net::failure;

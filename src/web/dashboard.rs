@@ -10,12 +10,12 @@
 use super::routes::Routes;
 use askama::Template;
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::failure;
 use super::query::Params;
+use crate::error::LauncherError;
 
 pub fn routes() -> Routes {
     Routes::new().get("/", page).get("/static/{*path}", asset)
@@ -34,10 +34,10 @@ struct PageQuery {
 async fn page(Params(q): Params<PageQuery>) -> Response {
     if q.token.is_some() {
         // A token in the query would travel in the request line (logs, history).
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "the token goes in the URL fragment, never the query: open the URL the launcher printed (…/#token=…)",
-        );
+        return LauncherError::BadRequest(
+            "the token goes in the URL fragment, never the query: open the URL the launcher printed (…/#token=…)".into(),
+        )
+        .into_response();
     }
     let html = Dashboard.render();
     match html {
@@ -53,7 +53,7 @@ async fn page(Params(q): Params<PageQuery>) -> Response {
             Html(html),
         )
             .into_response(),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => LauncherError::Internal(e.to_string()).into_response(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::routes::Routes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::failure;
 use super::query::IdQuery;
+use crate::error::LauncherError;
 use crate::launcher::Launcher;
 
 pub fn routes() -> Routes {
@@ -81,7 +81,7 @@ async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response 
 
 async fn session_stream(State(l): State<Arc<Launcher>>, IdQuery(id, _): IdQuery) -> Response {
     let Some(pty) = l.sessions.live.pty(&id) else {
-        return failure(StatusCode::NOT_FOUND, &format!("no live session {id}"));
+        return LauncherError::NotFound(format!("no live session {id}")).into_response();
     };
     let (scrollback, rx) = pty.subscribe();
     let first = Event::default()

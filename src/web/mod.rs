@@ -11,6 +11,7 @@ mod approvals;
 pub use crate::mailbox::notices::inbox::NotifyInput;
 mod dashboard;
 mod events;
+mod owned;
 mod query;
 
 pub mod routes;
@@ -21,14 +22,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::FromRequest;
-use axum::http::{header, StatusCode};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::error::{ErrorCode, LauncherError};
 use crate::launcher::Launcher;
 use crate::model::AuditEvent;
 use security::Guard;
@@ -43,29 +46,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                failure(status, "request body is larger than 1 MiB")
-            } else {
-                failure(status, &e.body_text())
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                LauncherError::TooLarge("request body is larger than 1 MiB".into()).into_response()
             }
+            // axum's own status for a body it could not read, passed on.
+            other => failure(other.status(), &other.body_text()),
         })?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                &format!("body is not valid JSON: {e}"),
-            )
+            LauncherError::BadRequest(format!("body is not valid JSON: {e}")).into_response()
         })?;
         if !value.is_object() {
-            return Err(failure(
-                StatusCode::BAD_REQUEST,
-                "body must be a JSON object",
-            ));
+            return Err(
+                LauncherError::BadRequest("body must be a JSON object".into()).into_response(),
+            );
         }
-        serde_json::from_value(value)
-            .map(JsonBody)
-            .map_err(|e| failure(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")))
+        serde_json::from_value(value).map(JsonBody).map_err(|e| {
+            LauncherError::BadRequest(format!("bad request body: {e}")).into_response()
+        })
     }
 }
 
@@ -275,10 +273,10 @@ fn router(launcher: Arc<Launcher>, guard: Arc<Guard>) -> Router {
 
 /// axum answers 405 with an empty body; give it the failure shape.
 async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+    if response.status() == ErrorCode::MethodNotAllowed.status()
         && response.headers().get(header::CONTENT_TYPE).is_none()
     {
-        return failure(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        return LauncherError::MethodNotAllowed("method not allowed".into()).into_response();
     }
     response
 }

@@ -10,12 +10,11 @@ use std::str::FromStr;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
-use super::failure;
+use crate::error::LauncherError;
 
 /// What a whole-number parameter's deserializer says when it is not one.
 const NOT_WHOLE: &str = "must be a whole number";
@@ -40,17 +39,17 @@ pub struct NotAWholeNumber {
     name: String,
 }
 
-impl IntoResponse for NotAWholeNumber {
-    fn into_response(self) -> Response {
-        failure(StatusCode::BAD_REQUEST, &self.to_string())
+impl From<NotAWholeNumber> for LauncherError {
+    fn from(e: NotAWholeNumber) -> Self {
+        LauncherError::BadRequest(e.to_string())
     }
 }
 
 /// The answer to a query string `T` cannot be read from.
 fn refused(e: QueryRejection) -> Response {
     match not_whole(&e) {
-        Some(name) => NotAWholeNumber { name }.into_response(),
-        None => failure(StatusCode::BAD_REQUEST, &format!("bad query string: {e}")),
+        Some(name) => LauncherError::from(NotAWholeNumber { name }).into_response(),
+        None => LauncherError::BadRequest(format!("bad query string: {e}")).into_response(),
     }
 }
 
@@ -113,9 +112,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for IdQuery<T> {
         let id = ids
             .id
             .or(ids.session_id)
-            .ok_or_else(|| failure(StatusCode::BAD_REQUEST, "missing ?id="))?;
-        crate::ids::check_id("id", &id)
-            .map_err(|e| failure(StatusCode::BAD_REQUEST, &e.to_string()))?;
+            .ok_or_else(|| LauncherError::BadRequest("missing ?id=".into()).into_response())?;
+        crate::ids::check_id("id", &id).map_err(|e| LauncherError::from(e).into_response())?;
         let Params(rest) = Params::<T>::from_request_parts(parts, state).await?;
         Ok(IdQuery(id, rest))
     }
@@ -146,14 +144,14 @@ mod tests {
             .0
     }
 
-    async fn params<T: DeserializeOwned>(uri: &str) -> Result<T, (StatusCode, String)> {
+    async fn params<T: DeserializeOwned>(uri: &str) -> Result<T, (u16, String)> {
         match Params::<T>::from_request_parts(&mut parts(uri), &()).await {
             Ok(Params(q)) => Ok(q),
             Err(r) => Err(answer(r).await),
         }
     }
 
-    async fn with_id<T: DeserializeOwned>(uri: &str) -> Result<(String, T), (StatusCode, String)> {
+    async fn with_id<T: DeserializeOwned>(uri: &str) -> Result<(String, T), (u16, String)> {
         match IdQuery::<T>::from_request_parts(&mut parts(uri), &()).await {
             Ok(IdQuery(id, q)) => Ok((id, q)),
             Err(r) => Err(answer(r).await),
@@ -161,8 +159,8 @@ mod tests {
     }
 
     /// The status and the failure's `error` words.
-    async fn answer(r: Response) -> (StatusCode, String) {
-        let status = r.status();
+    async fn answer(r: Response) -> (u16, String) {
+        let status = r.status().as_u16();
         let body = to_bytes(r.into_body(), 1 << 16).await.unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["ok"], false, "{json}");
@@ -186,7 +184,7 @@ mod tests {
             ("/x?size=", "size must be a whole number"),
         ] {
             let err = params::<Span>(uri).await.unwrap_err();
-            assert_eq!(err, (StatusCode::BAD_REQUEST, words.to_string()), "{uri}");
+            assert_eq!(err, (400, words.to_string()), "{uri}");
         }
     }
 
@@ -199,15 +197,12 @@ mod tests {
         let (id, _) = with_id::<Nothing>("/x?id=a&session_id=b").await.unwrap();
         assert_eq!(id, "a", "id wins");
         let missing = with_id::<Nothing>("/x?all=1").await.unwrap_err();
-        assert_eq!(
-            missing,
-            (StatusCode::BAD_REQUEST, "missing ?id=".to_string())
-        );
+        assert_eq!(missing, (400, "missing ?id=".to_string()));
         let (status, words) = with_id::<Span>("/x?id=..%2Fetc&size=x").await.unwrap_err();
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(status, 400);
         assert!(words.starts_with("id must match"), "{words}");
         let empty = with_id::<Nothing>("/x?id=").await.unwrap_err();
-        assert_eq!(empty.0, StatusCode::BAD_REQUEST, "{empty:?}");
+        assert_eq!(empty.0, 400, "{empty:?}");
         let (_, words) = with_id::<Span>("/x?id=z&size=x").await.unwrap_err();
         assert_eq!(words, "size must be a whole number");
     }

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::failure;
 use crate::credentials::{Credentials, Principal};
+use crate::error::LauncherError;
 use crate::net::peers::Connection;
 
 /// What requests must look like to reach this server.
@@ -106,79 +106,83 @@ pub fn token_eq(a: &str, b: &str) -> bool {
 
 /// Middleware applying the whole layer.
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    if let Err(problem) = crate::net::authority::check(request.uri(), headers, |h| guard.host_ok(h))
-    {
-        return failure(problem.status(), problem.message());
+    match admit(&guard, &request) {
+        Err(refused) => refused.into_response(),
+        Ok(granted) => {
+            if let Some(principal) = granted {
+                request.extensions_mut().insert(principal);
+            }
+            let mut response = next.run(request).await;
+            let h = response.headers_mut();
+            h.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+            h.insert("x-content-type-options", "nosniff".parse().unwrap());
+            h.insert("referrer-policy", "no-referrer".parse().unwrap());
+            response
+        }
     }
+}
+
+/// Whether the request may reach a route, and who calls it (for `/api/`).
+fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, LauncherError> {
+    let headers = request.headers();
+    crate::net::authority::check(request.uri(), headers, |h| guard.host_ok(h))?;
     if let Some(reason) = guard.origin_problem(headers) {
-        return failure(StatusCode::FORBIDDEN, &reason);
+        return Err(LauncherError::Forbidden(reason));
     }
     let path = request.uri().path();
-    let mut granted = None;
     if request.method() == Method::OPTIONS {
         // No CORS: preflights get no allow headers, so browsers refuse the call.
-        return failure(StatusCode::FORBIDDEN, "cross-origin requests are refused");
+        return Err(LauncherError::Forbidden(
+            "cross-origin requests are refused".into(),
+        ));
     }
-    if path.starts_with("/api/") {
-        let Some(principal) = guard
-            .presented_token(headers)
-            .and_then(|t| guard.principal(t))
-        else {
-            return failure(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong token: send Authorization: Bearer <token>",
-            );
-        };
-        if let Err(why) =
-            crate::policy::scopes::may_call(&principal, request.method().as_str(), path)
-        {
-            return failure(StatusCode::FORBIDDEN, &why.to_string());
-        }
-        granted = Some(principal);
-        // A connection that presented a token is the last to give way when full.
-        if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
-            conn.authenticated();
-        }
-        if request.method() == Method::POST {
-            let json = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| {
-                    v.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .eq_ignore_ascii_case("application/json")
-                })
-                .unwrap_or(false);
-            if !json {
-                return failure(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "POST bodies must be application/json",
-                );
-            }
-        }
+    if !path.starts_with("/api/") {
+        return Ok(None);
     }
-    if let Some(principal) = granted {
-        request.extensions_mut().insert(principal);
+    let principal = guard
+        .presented_token(headers)
+        .and_then(|t| guard.principal(t))
+        .ok_or_else(|| {
+            LauncherError::Unauthorized(
+                "missing or wrong token: send Authorization: Bearer <token>".into(),
+            )
+        })?;
+    crate::policy::scopes::may_call(&principal, request.method().as_str(), path)?;
+    // A connection that presented a token is the last to give way when full.
+    if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
+        conn.authenticated();
     }
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
-    h.insert("x-content-type-options", "nosniff".parse().unwrap());
-    h.insert("referrer-policy", "no-referrer".parse().unwrap());
-    response
+    if request.method() == Method::POST && !is_json(headers) {
+        return Err(LauncherError::UnsupportedMedia(
+            "POST bodies must be application/json".into(),
+        ));
+    }
+    Ok(Some(principal))
+}
+
+/// The body is declared `application/json` (parameters aside).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false)
 }
 
 /// A JSON 404 for every unknown route.
 pub async fn not_found() -> Response {
-    failure(StatusCode::NOT_FOUND, "no such route").into_response()
+    LauncherError::NotFound("no such route".into()).into_response()
 }
 
 /// A JSON 500 for a panic in a handler.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    failure(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    LauncherError::Internal("internal error".into()).into_response()
 }
 
 #[cfg(test)]

@@ -2646,6 +2646,24 @@ async fn a_zhongshus_token_reaches_its_own_data_only(
         )
         .await;
     assert_eq!(status, 403, "a plan for another Zhongshu: {answer}");
+    // Proposing to integrate another Zhongshu's department is a forbidden too.
+    let (status, answer) = other_api
+        .post(
+            "/api/propose_integration",
+            &json!({"session_id": d, "mode": "apply"}),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "a proposal for another Zhongshu's department: {answer}"
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("session {z}")),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,17 @@ impl From<crate::policy::Refusal> for Rejection {
     }
 }
 
+/// Through a channel that answers (a token, a tool call): a forbidden report
+/// is a forbidden, a malformed one a bad request.
+impl From<Rejection> for crate::error::LauncherError {
+    fn from(r: Rejection) -> Self {
+        match r.forbidden {
+            true => crate::error::LauncherError::Forbidden(r.reason),
+            false => crate::error::LauncherError::BadRequest(r.reason),
+        }
+    }
+}
+
 /// A report's fields, checked for presence, types and id syntax.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportFields {

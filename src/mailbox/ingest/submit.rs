@@ -31,13 +31,9 @@ impl Mailbox {
         };
         debug_assert_eq!(grant.kind, SessionKind::Department);
         speak_for_itself(grant, parent, department, &mut body)?;
-        let mut result = self
-            .ingest
-            .validate(parent, &body, crate::policy::report::Channel::Token)
-            .map_err(|r| match r.forbidden {
-                true => LauncherError::Forbidden(r.reason),
-                false => LauncherError::BadRequest(r.reason),
-            })?;
+        let mut result =
+            self.ingest
+                .validate(parent, &body, crate::policy::report::Channel::Token)?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
         let bytes = serde_json::to_vec_pretty(&Value::Object(body))

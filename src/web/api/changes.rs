@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{not_owner, Caller, IdQuery, L};
+use super::L;
 use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
 use crate::integration::record::fence;
@@ -20,6 +20,7 @@ use crate::model::{IntegrationMode, Session};
 use crate::review::changes::{change_diff, changes_view, ReportBrief, Surroundings};
 use crate::review::overlaps::Neighbour;
 use crate::web::answer::reply;
+use crate::web::owned::{Caller, ForDepartment, NamesDepartment, OwnedDepartment};
 use crate::web::JsonBody;
 
 /// Runs blocking work (the store, libgit2) off the runtime.
@@ -47,16 +48,9 @@ pub(super) struct ChangesQuery {
 /// token reads only its own departments.
 pub(super) async fn changes(
     State(l): L,
-    axum::Extension(p): Caller,
-    IdQuery(id, q): IdQuery<ChangesQuery>,
+    OwnedDepartment { session, params: q }: OwnedDepartment<ChangesQuery>,
 ) -> Response {
-    let session = match l.sessions.require_session(&id) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    if let Some(refused) = not_owner(&p, session.parent_session_id().unwrap_or(&session.id)) {
-        return refused;
-    }
+    let id = session.id.clone();
     let repo = l.ctx.repo.clone();
     let scope = l.ctx.config.launcher.isolation.scope;
     match q.path {
@@ -186,10 +180,18 @@ pub(super) struct Propose {
     parent_session_id: Option<String>,
 }
 
+impl NamesDepartment for Propose {
+    fn department(&self) -> &str {
+        &self.session_id
+    }
+}
+
 pub(super) async fn propose(
     State(l): L,
-    axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<Propose>,
+    ForDepartment {
+        caller: Caller(p),
+        body: b,
+    }: ForDepartment<Propose>,
 ) -> Response {
     let by = match (&p, &b.parent_session_id) {
         (Principal::Session(g), _) => g.session_id.clone(),

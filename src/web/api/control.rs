@@ -4,15 +4,15 @@
 //! token reaches them: `policy::scopes`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::L;
+use crate::error::LauncherError;
 use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
 use crate::plans::control::{RetryTarget, Stopped};
 use crate::views::session::SessionView;
-use crate::web::answer::{failure, reply};
+use crate::web::answer::reply;
 use crate::web::JsonBody;
 
 #[derive(Deserialize)]
@@ -80,11 +80,12 @@ pub(super) async fn retry(State(l): L, JsonBody(b): JsonBody<Retry>) -> Response
         (Some(s), None) => RetryTarget::Session(s),
         (None, Some(q)) => RetryTarget::Queued(q),
         _ => {
-            return failure(
-                StatusCode::BAD_REQUEST,
+            return LauncherError::BadRequest(
                 "name what to retry: session_id (a department that failed or ended without a \
-                 report) or queue_id (a start that failed), not both",
+                 report) or queue_id (a start that failed), not both"
+                    .into(),
             )
+            .into_response()
         }
     };
     reply(

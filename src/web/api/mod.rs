@@ -6,13 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
-use super::answer::failure;
 use super::query::{IdQuery, Params};
 use super::routes::Routes;
-use crate::credentials::Principal;
 use crate::launcher::Launcher;
 
 mod changes;
@@ -101,16 +97,4 @@ pub fn routes() -> Routes {
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
         .post("/api/check_agents", check_agents)
-}
-
-type Caller = axum::Extension<Principal>;
-
-/// 403 unless the caller acts for session `id` (a session token owns only itself).
-fn not_owner(p: &Principal, id: &str) -> Option<Response> {
-    (!p.owns(id)).then(|| {
-        failure(
-            StatusCode::FORBIDDEN,
-            &format!("this session's token may not touch the data of session {id}"),
-        )
-    })
 }

@@ -4,18 +4,19 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, Params, L};
+use super::{Params, L};
 use crate::credentials::Principal;
+use crate::error::{ErrorCode, LauncherError};
 use crate::report::Report;
 use crate::views::status::IngestionView;
 use crate::views::terminals::TerminalView;
 use crate::web::answer::reply;
-use crate::web::answer::{failure, ok};
+use crate::web::answer::{ok, with_status};
+use crate::web::owned::Caller;
 use crate::web::query::whole;
 
 /// 200 while the launcher works; 503 when the mailbox ingestion is stuck.
@@ -32,7 +33,7 @@ pub(super) async fn healthz(State(l): L) -> Response {
         },
     };
     if ingestion.is_stuck() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        return with_status(ErrorCode::Unavailable, body);
     }
     ok(body)
 }
@@ -52,7 +53,7 @@ pub(super) struct Chain {
     problem: Option<String>,
 }
 
-pub(super) async fn status(State(l): L, axum::Extension(p): Caller) -> Response {
+pub(super) async fn status(State(l): L, Caller(p): Caller) -> Response {
     if let Principal::Session(grant) = &p {
         // An agent sees its own group only, without transcripts or terminal URLs.
         return Json(l.status_for_agent(grant)).into_response();
@@ -91,22 +92,21 @@ pub(super) struct ReportQuery {
 pub(super) async fn report(State(l): L, Params(q): Params<ReportQuery>) -> Response {
     let mode = match crate::report::Mode::parse(q.mode.as_deref(), q.base.as_deref()) {
         Ok(m) => m,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return LauncherError::BadRequest(e.to_string()).into_response(),
     };
     let launcher = Arc::clone(&l);
     let built = tokio::task::spawn_blocking(move || {
         crate::report::build_report(&launcher.ctx.repo, &launcher.ctx.config, &mode)
     })
     .await;
-    match built {
-        // The Python tool's shape (`{ok, report}`), and ours flat beside it.
-        Ok(Ok(report)) => ok(ReportView {
-            flat: report.clone(),
-            report,
-        }),
-        Ok(Err(e)) => failure(StatusCode::BAD_REQUEST, &e.to_string()),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    let built = built
+        .map_err(LauncherError::from)
+        .and_then(|r| r.map_err(|e| LauncherError::BadRequest(e.to_string())));
+    // The Python tool's shape (`{ok, report}`), and ours flat beside it.
+    reply(built.map(|report| ReportView {
+        flat: report.clone(),
+        report,
+    }))
 }
 
 pub(super) async fn browser_terminals(State(l): L) -> Response {
@@ -165,7 +165,11 @@ pub(super) async fn audit(State(l): L, Params(q): Params<AuditQuery>) -> Respons
                 next_before,
             })
         }
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(source) => LauncherError::Io {
+            what: "cannot read the audit log".into(),
+            source,
+        }
+        .into_response(),
     }
 }
 

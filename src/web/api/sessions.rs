@@ -2,18 +2,18 @@
 //! result submission.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, L};
-use crate::credentials::Principal;
+use super::L;
+use crate::error::LauncherError;
 use crate::model::QueueItem;
 use crate::plans::queue::{AssignmentInput, Dispatch};
 use crate::sessions::StartSpec;
 use crate::terminal::TerminalInfo;
 use crate::views::session::{SessionView, StartedView};
-use crate::web::answer::{failure, reply};
+use crate::web::answer::reply;
+use crate::web::owned::FromSession;
 use crate::web::JsonBody;
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ pub(super) async fn start_department_for_zhongshu(
     ])
     .is_none()
     {
-        return failure(StatusCode::BAD_REQUEST, "parent_session_id is required");
+        return LauncherError::BadRequest("parent_session_id is required".into()).into_response();
     }
     start_department(state, JsonBody(b)).await
 }
@@ -96,7 +96,7 @@ pub(super) struct SessionInput {
 
 pub(super) async fn session_input(State(l): L, JsonBody(b): JsonBody<SessionInput>) -> Response {
     if b.input.is_empty() {
-        return failure(StatusCode::BAD_REQUEST, "input must not be empty");
+        return LauncherError::BadRequest("input must not be empty".into()).into_response();
     }
     reply(
         l.sessions
@@ -230,7 +230,7 @@ pub(super) async fn browser_terminal_close(
     JsonBody(b): JsonBody<TerminalRef>,
 ) -> Response {
     if let Err(e) = crate::ids::check_id("id", &b.id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        return LauncherError::from(e).into_response();
     }
     reply(
         l.sessions
@@ -253,15 +253,8 @@ pub(super) struct TerminalClosed {
 /// `POST /api/submit_result`: a department's report, bound to its session.
 pub(super) async fn submit_result(
     State(l): L,
-    axum::Extension(p): Caller,
-    JsonBody(b): JsonBody<serde_json::Map<String, serde_json::Value>>,
+    FromSession { grant, body: b }: FromSession<serde_json::Map<String, serde_json::Value>>,
 ) -> Response {
-    let Principal::Session(grant) = p else {
-        return failure(
-            StatusCode::FORBIDDEN,
-            "results are submitted with a department session's token (codex-governance mailbox send)",
-        );
-    };
     reply(l.mailbox.submit_result(&grant, b, None).await)
 }
 

@@ -4,49 +4,29 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{not_owner, Caller, IdQuery, L};
-use crate::credentials::Principal;
+use super::L;
+use crate::error::LauncherError;
 use crate::plans::queue::{first_named, AssignmentInput, PlanInput};
-use crate::web::answer::{failure, reply};
+use crate::web::answer::reply;
+use crate::web::owned::{named_or_newest, Caller, ForZhongshu, Owned};
 use crate::web::query::{flag, whole};
 use crate::web::JsonBody;
 
-pub(super) async fn zhongshu_plan(
-    State(l): L,
-    axum::Extension(p): Caller,
-    IdQuery(id, _): IdQuery,
-) -> Response {
-    if let Some(r) = not_owner(&p, &id) {
-        return r;
-    }
-    reply(l.sessions.require_session(&id).map(|_| {
-        let mut view = l.zhongshu_plan_view(&id);
-        if is_agent(&p) {
-            view.hide_from_agents();
-        }
-        view
-    }))
+pub(super) async fn zhongshu_plan(State(l): L, own: Owned) -> Response {
+    let id = &own.id;
+    reply(
+        l.sessions
+            .require_session(id)
+            .map(|_| own.show(l.zhongshu_plan_view(id))),
+    )
 }
 
 /// `GET /api/zhongshu_context`: what a restart needs (its own data for a Zhongshu token).
-pub(super) async fn zhongshu_context(
-    State(l): L,
-    axum::Extension(p): Caller,
-    IdQuery(id, _): IdQuery,
-) -> Response {
-    if let Some(r) = not_owner(&p, &id) {
-        return r;
-    }
-    reply(l.zhongshu_context_view(&id).map(|mut view| {
-        if is_agent(&p) {
-            view.hide_from_agents();
-        }
-        view
-    }))
+pub(super) async fn zhongshu_context(State(l): L, own: Owned) -> Response {
+    reply(l.zhongshu_context_view(&own.id).map(|view| own.show(view)))
 }
 
 /// `GET /api/zhongshu_inbox`'s parameters beside the id.
@@ -66,28 +46,11 @@ pub(super) struct InboxQuery {
     count: bool,
 }
 
-pub(super) async fn zhongshu_inbox(
-    State(l): L,
-    axum::Extension(p): Caller,
-    IdQuery(id, q): IdQuery<InboxQuery>,
-) -> Response {
-    if let Some(r) = not_owner(&p, &id) {
-        return r;
-    }
+pub(super) async fn zhongshu_inbox(State(l): L, own: Owned<InboxQuery>) -> Response {
+    let q = &own.params;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let read = l.inbox_view(&id, q.peek, (limit, q.before), q.count);
-    reply(read.map(|mut view| {
-        if is_agent(&p) {
-            view.hide_from_agents();
-        }
-        view
-    }))
-}
-
-/// Whether the caller is an agent's token: what it reads has no
-/// transcripts, typed input or terminal URLs, as its status.
-fn is_agent(p: &Principal) -> bool {
-    matches!(p, Principal::Session(_))
+    let read = l.inbox_view(&own.id, q.peek, (limit, q.before), q.count);
+    reply(read.map(|view| own.show(view)))
 }
 
 #[derive(Deserialize)]
@@ -106,7 +69,7 @@ pub(super) struct ResumePlan {
 /// assignments queued again in their worktrees.
 pub(super) async fn resume_plan(State(l): L, JsonBody(b): JsonBody<ResumePlan>) -> Response {
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        return LauncherError::from(e).into_response();
     }
     reply(crate::launcher::resume_plan::resume_plan(&l, &b.session_id).await)
 }
@@ -163,25 +126,11 @@ impl StartFacts {
     }
 }
 
-pub(super) async fn report_plan(
-    State(l): L,
-    axum::Extension(p): Caller,
-    JsonBody(mut b): JsonBody<PlanInput>,
-) -> Response {
-    // Named by any of the Python tool's keys; else the caller's own session
-    // (an agent's token), else the newest running Zhongshu, as Python did.
-    b.session_id = match b.named_zhongshu() {
-        Some(id) => id,
-        None => match named_or_newest(&l, &p, None) {
-            Ok(id) => id,
-            Err(e) => return failure(StatusCode::BAD_REQUEST, e),
-        },
-    };
-    if let Some(r) = not_owner(&p, &b.session_id) {
-        return r;
-    }
+pub(super) async fn report_plan(State(l): L, plan: ForZhongshu<PlanInput>) -> Response {
+    let mut b = plan.body;
+    b.session_id = plan.id;
     if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
-        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        return LauncherError::from(e).into_response();
     }
     let session_id = b.session_id.clone();
     reply(
@@ -203,10 +152,8 @@ pub(super) struct Propose {
 
 pub(super) async fn plan_assignments(State(l): L, JsonBody(b): JsonBody<Propose>) -> Response {
     let launcher = Arc::clone(&l);
-    match tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task)).await {
-        Ok(r) => reply(r),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    let proposed = tokio::task::spawn_blocking(move || launcher.dispatcher.propose_plan(&b.task));
+    reply(proposed.await.map_err(LauncherError::from).and_then(|r| r))
 }
 
 #[derive(Deserialize)]
@@ -226,13 +173,13 @@ pub(super) struct StartAssignments {
 
 pub(super) async fn start_assignments(
     State(l): L,
-    axum::Extension(p): Caller,
+    Caller(p): Caller,
     JsonBody(b): JsonBody<StartAssignments>,
 ) -> Response {
     let named = first_named([b.parent_session_id.as_ref(), b.zhongshu_session_id.as_ref()]);
     let parent = match named_or_newest(&l, &p, named) {
         Ok(id) => id,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+        Err(e) => return e.into_response(),
     };
     reply(
         l.dispatcher
@@ -244,37 +191,11 @@ pub(super) async fn start_assignments(
 
 pub(super) async fn notify_zhongshu(
     State(l): L,
-    axum::Extension(p): Caller,
-    JsonBody(mut b): JsonBody<crate::mailbox::notices::inbox::NotifyInput>,
+    notice: ForZhongshu<crate::mailbox::notices::inbox::NotifyInput>,
 ) -> Response {
-    b.parent_session_id = match named_or_newest(&l, &p, b.named_zhongshu()) {
-        Ok(id) => id,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
-    };
-    if let Some(r) = not_owner(&p, &b.parent_session_id) {
-        return r;
-    }
+    let mut b = notice.body;
+    b.parent_session_id = notice.id;
     reply(l.mailbox.notices.notify_zhongshu_request(b).await)
-}
-
-/// The Zhongshu a request names, else (as the Python tool did) the caller's
-/// own session for an agent's token and the newest running Zhongshu for the
-/// developer's; why not (a 400) when there is none.
-fn named_or_newest(
-    l: &crate::launcher::Launcher,
-    p: &crate::credentials::Principal,
-    named: Option<String>,
-) -> Result<String, &'static str> {
-    if let Some(id) = named {
-        return Ok(id);
-    }
-    if let crate::credentials::Principal::Session(g) = p {
-        return Ok(g.session_id.clone());
-    }
-    l.ctx
-        .store
-        .read(|s| s.newest_running_zhongshu().map(|z| z.id.clone()))
-        .ok_or("parent_session_id is required because no Zhongshu session is running")
 }
 
 /// The registered plan as `GET /api/zhongshu_plan` shows it (the Python
