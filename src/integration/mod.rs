@@ -331,13 +331,11 @@ impl Integrations {
                 files: files.clone(),
             });
         })?;
-        let why = if !prediction.unsafe_paths.is_empty() {
-            "they would be written through a link, into .git or into the launcher's state folder"
-        } else if prediction.uncommitted.is_empty() {
-            "the same lines changed on both sides"
-        } else {
-            "they conflict, or hold uncommitted, untracked or ignored files of yours"
-        };
+        let why = crate::policy::integration::conflict_reason(
+            &files,
+            &prediction.uncommitted,
+            !prediction.unsafe_paths.is_empty(),
+        );
         Ok(LauncherError::Conflict(format!(
             "{mode} of {id} would conflict in {} ({why}); nothing was changed",
             files.join(", ")

@@ -87,9 +87,57 @@ pub fn auto_integrates_at_exit(auto: bool, ws: &Workspace) -> Option<Integration
     ws.proposal.as_ref().filter(|_| auto).map(|p| p.mode)
 }
 
+/// Why an integration of `files` would conflict, in the user's words: the
+/// files the user's working tree holds changes to (`uncommitted`) named as
+/// such, the others as changed on both sides.
+pub fn conflict_reason(files: &[String], uncommitted: &[String], unsafe_paths: bool) -> String {
+    if unsafe_paths {
+        return "they would be written through a link, into .git or into the launcher's state \
+                folder"
+            .to_string();
+    }
+    let yours: Vec<&str> = files
+        .iter()
+        .filter(|f| uncommitted.contains(f))
+        .map(String::as_str)
+        .collect();
+    if yours.is_empty() {
+        "the same lines changed on both sides".to_string()
+    } else if yours.len() == files.len() {
+        "your working tree has uncommitted, untracked or ignored changes to them".to_string()
+    } else {
+        format!(
+            "your working tree has uncommitted changes to {}; the others changed on both sides",
+            yours.join(", ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "would conflict in README.md (they conflict, or hold uncommitted,
+    /// untracked or ignored files of yours)" said neither (found walking the
+    /// demo): now the user's changed files are named as such.
+    #[test]
+    fn a_conflict_says_which_files_are_the_users() {
+        let files = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let both = files(&["README.md", "src/a.rs"]);
+        assert_eq!(
+            conflict_reason(&both, &[], false),
+            "the same lines changed on both sides"
+        );
+        assert_eq!(
+            conflict_reason(&both, &files(&["README.md"]), false),
+            "your working tree has uncommitted changes to README.md; the others changed on both sides"
+        );
+        assert_eq!(
+            conflict_reason(&files(&["README.md"]), &files(&["README.md", "x"]), false),
+            "your working tree has uncommitted, untracked or ignored changes to them"
+        );
+        assert!(conflict_reason(&both, &[], true).contains("through a link"));
+    }
     use crate::model::{Proposal, SessionStatus};
 
     fn waiting(state: WorkspaceState, out_of_scope: &[&str]) -> Workspace {

@@ -44,7 +44,7 @@ export function decisionActions(v, after) {
       toast(done);
       after("done");
     } catch (e) {
-      toast(`${id}: ${e.message}`, "error");
+      toast(e.message.includes(id) ? e.message : `${id}: ${e.message}`, "error");
       after("failed");
     }
   };
@@ -162,7 +162,7 @@ function undoRow(v, after) {
       await api("/api/undo_integration", { session_id: id });
       toast(`Undid the ${applied ? "Apply" : "Merge"} of ${id}: its work waits for you again.`);
     } catch (e) {
-      toast(`${id}: ${e.message}`, "error");
+      toast(e.message.includes(id) ? e.message : `${id}: ${e.message}`, "error");
     }
     after("undo");
   });

@@ -56,7 +56,12 @@ function dirtyItem(s, title, showSession) {
  * work, waiting for the user's commit (never "revert"). */
 function appliedItem(applied, showSession) {
   if (!applied.length) return null;
-  const said = applied.map((f) => `${f.path} holds ${f.session_id}'s applied change`);
+  // "README.md and docs/notes.md hold zhilibu-1's applied change", one
+  // clause per department.
+  const bySession = new Map();
+  for (const f of applied) bySession.set(f.session_id, [...(bySession.get(f.session_id) || []), f.path]);
+  const said = [...bySession].map(([id, paths]) =>
+    `${paths.length === 1 ? `${paths[0]} holds` : `${paths.slice(0, -1).join(", ")} and ${paths[paths.length - 1]} hold`} ${id}'s applied change`);
   return {
     key: "applied",
     at: "",
