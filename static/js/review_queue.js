@@ -7,7 +7,7 @@
 // it), so nothing here imports the drawer.
 
 import { el, pathList } from "./dom.js";
-import { count, list } from "./format.js";
+import { count, cutText, list, taskWords } from "./format.js";
 import * as store from "./store.js";
 
 const waits = (s) => {
@@ -95,7 +95,12 @@ function headline(all) {
   const n = all.length;
   if (ended) {
     const count = NUMBERS[n] || String(n);
-    return `${plans.size === 1 ? "Plan finished" : "Plans finished"}: apply or merge the ${n === 1 ? "department's changes" : `${count} departments' changes`}`;
+    // With other planners about, say whose plan it is.
+    const planners = store.sessions().filter((s) => s.session_kind === "zhongshu").length;
+    const whose = plans.size === 1 && planners > 1
+      ? ` (${[...plans][0]}: ${cutText(taskWords((store.session([...plans][0]) || {}).task || ""), 40)})`
+      : "";
+    return `${plans.size === 1 ? "Plan finished" : "Plans finished"}${whose}: apply or merge the ${n === 1 ? "department's changes" : `${count} departments' changes`}`;
   }
   return `${n === 1 ? "1 department's changes wait" : `${n} departments' changes wait`} for you`;
 }

@@ -106,6 +106,17 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
         )
         .await;
     assert_eq!(keys, "none", "no keyboard hints on a phone");
+    // The task box's example is whole, without a scrollbar (found walking).
+    let task = d
+        .js(
+            "const t = document.querySelector('#task'); return [t.scrollHeight, t.clientHeight];",
+            vec![],
+        )
+        .await;
+    assert!(
+        task[0].as_f64() <= task[1].as_f64(),
+        "the task box scrolls: {task}"
+    );
     // Four tiles side by side on a desktop: their titles are whole too.
     d.resize(1440, 900).await;
     d.settle().await;

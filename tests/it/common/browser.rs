@@ -141,6 +141,9 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session id in {created}"))
             .to_string();
+        // Headless Chromium keeps a window at least 500 px wide whatever
+        // --window-size says; a phone's 390 px is set (and waited for) here.
+        b.resize(width, height).await;
         b
     }
 
