@@ -42,10 +42,19 @@ export function adoptFragmentToken() {
   return true;
 }
 
-/** A `#token=…` that appeared after the page loaded: cleared, never used. */
+/** A `#token=…` that appeared after the page loaded: cleared, never used.
+ * The page's own token opened again (the same URL) is no news: no warning. */
 export function refuseLateFragmentToken() {
-  if (!fragmentToken()) return;
+  const match = fragmentToken();
+  if (!match) return;
   history.replaceState(null, "", location.pathname + location.search);
+  let late = "";
+  try {
+    late = decodeURIComponent(match[1]);
+  } catch (e) {
+    late = "";
+  }
+  if (late && late === token()) return;
   toast("A token that appeared in the address after the page loaded was ignored (a link inside the page can put one there). To use a new token, open the launcher's URL in a new tab.", "error");
 }
 

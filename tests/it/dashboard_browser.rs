@@ -933,6 +933,29 @@ impl Steps<'_> {
             .await;
         d.wait_text("live again", "#conn", "live").await;
         assert!(d.hidden("#auth-banner").await, "the token banner went away");
+        // The same URL opened again in this tab is no news: no warning
+        // (found walking as a new user).
+        d.js(
+            "document.querySelectorAll('.toast').forEach((t) => t.remove());",
+            vec![],
+        )
+        .await;
+        d.goto(&format!("{}/#token={}", second.url, second.token))
+            .await;
+        d.wait(
+            "the address cleared",
+            "return location.hash === '';",
+            vec![],
+        )
+        .await;
+        d.settle().await;
+        let warned = d
+            .js(
+                "return [...document.querySelectorAll('.toast')].filter(t => t.textContent.includes('was ignored')).length;",
+                vec![],
+            )
+            .await;
+        assert_eq!(warned, json!(0), "the page's own token is not a late one");
         d.present(
             "the sessions after the restart",
             ".session-row[data-id=\"zhongshu-2\"][data-status=\"exited\"]",
