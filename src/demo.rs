@@ -30,7 +30,10 @@ pub enum DemoError {
     AgentMissing(String),
     #[error("building the demo's scripted agent failed ({0}): {HOW_TO_GET_IT}")]
     BuildFailed(String),
-    #[error("{0} exists and is not empty: choose a new folder for the demo repository")]
+    #[error(
+        "{0} exists, is not empty and is no demo repository made with this agent: choose a new \
+         folder for the demo repository"
+    )]
     NotEmpty(String),
     #[error("{0}: another user could change the demo's files; choose a folder of your own")]
     NotYours(String),
@@ -159,6 +162,27 @@ const FILES: &[(&str, &str)] = &[
     ("tests/notes.md", "# Notes on the tests\n\n"),
 ];
 
+/// The demo repository at `dir`: the one an earlier `demo --dir` made there
+/// with the same agent (its `governance.yaml` exactly as `demo` writes it, so
+/// trusting it trusts nothing a cloned folder could have put there), else a
+/// new one. Whether it was there already.
+pub fn open_or_create(dir: &Path, agent: &Path) -> Result<(PathBuf, bool), DemoError> {
+    let config = dir.join(crate::config::CONFIG_FILE);
+    let own =
+        std::fs::metadata(dir).is_ok_and(|meta| crate::platform::not_own(&meta, true).is_none());
+    let regular = std::fs::symlink_metadata(&config).is_ok_and(|m| m.file_type().is_file());
+    let same =
+        regular && std::fs::read_to_string(&config).is_ok_and(|text| text == config_text(agent));
+    if own && same && dir.join(".git").is_dir() {
+        let write_err = |source| DemoError::Write {
+            path: dir.display().to_string(),
+            source,
+        };
+        return Ok((dunce::canonicalize(dir).map_err(write_err)?, true));
+    }
+    create_repo(dir, agent).map(|made| (made, false))
+}
+
 /// Writes the demo repository at `dir` (new, or an empty folder) and commits
 /// its files, so the departments' changes are what the report shows.
 pub fn create_repo(dir: &Path, agent: &Path) -> Result<PathBuf, DemoError> {
@@ -248,6 +272,21 @@ mod tests {
         std::fs::write(root.join("stray"), "x").unwrap();
         assert!(matches!(
             create_repo(&root, &agent),
+            Err(DemoError::NotEmpty(_))
+        ));
+        // `demo --dir` again on it: the same demo, served again.
+        let (again, reused) = open_or_create(&root, &agent).unwrap();
+        assert_eq!((again, reused), (root.clone(), true));
+        // Not with another agent, nor with its configuration changed.
+        let other = dir.path().join("other-agent");
+        assert!(matches!(
+            open_or_create(&root, &other),
+            Err(DemoError::NotEmpty(_))
+        ));
+        let changed = std::fs::read_to_string(root.join("governance.yaml")).unwrap() + "# more\n";
+        std::fs::write(root.join("governance.yaml"), changed).unwrap();
+        assert!(matches!(
+            open_or_create(&root, &agent),
             Err(DemoError::NotEmpty(_))
         ));
     }

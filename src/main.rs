@@ -381,14 +381,17 @@ fn demo(args: DemoArgs) -> ExitCode {
             Some(dir) => dir,
             None => d::default_dir()?,
         };
-        d::create_repo(&dir, &agent)
+        d::open_or_create(&dir, &agent)
     });
-    let repo = match made {
+    let (repo, again) = match made {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
     eprintln!(
-        "codex-governance: demo repository at {} (it stays after you stop; delete it when done)",
+        "codex-governance: demo repository at {}{} (it stays after you stop: `demo --dir {}` \
+         serves it again; delete it when done)",
+        repo.display(),
+        if again { ", as you left it" } else { "" },
         repo.display()
     );
     eprintln!(
