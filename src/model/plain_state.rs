@@ -77,6 +77,11 @@ pub fn plain_state(s: &Session) -> PlainState {
             AgentState::Idle => (StateWord::Idle, "idle".to_string()),
             AgentState::Working | AgentState::Exited => (StateWord::Working, "working".into()),
         }
+    } else if s.close_reason == Some(CloseReason::Api)
+        && s.zhongshu().and_then(|z| z.plan_status) == Some(super::PlanStatus::Finished)
+    {
+        // A planner closed once its plan had finished ("Close finished planners").
+        (StateWord::Finished, "finished".to_string())
     } else if matches!(
         s.close_reason,
         Some(CloseReason::Api | CloseReason::TerminalClosed | CloseReason::PlanStopped)
@@ -184,6 +189,30 @@ mod tests {
             plain_state(&ended(department(), 3, None)).state_text,
             "failed: exit 3"
         );
+    }
+
+    /// Found walking the demo: a planner closed with "Close 1 finished
+    /// planner" read "stopped by you", as if its plan had been cut short.
+    #[test]
+    fn a_finished_planner_closed_by_you_is_finished() {
+        let mut z: Session = serde_json::from_value(serde_json::json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner", "title": "t",
+            "model": "m", "task": "x", "pid": 1, "status": "running", "exit_code": null,
+            "started_at": "s", "ended_at": null, "prompt_path": "", "log_path": "",
+            "plan_status": "finished",
+        }))
+        .unwrap();
+        z = ended(z, 0, Some(CloseReason::Api));
+        let p = plain_state(&z);
+        assert_eq!(
+            (p.state, p.state_text.as_str()),
+            (StateWord::Finished, "finished")
+        );
+        assert_eq!(p.state_reason.as_deref(), Some("closed by you"));
+        if let Some(part) = z.zhongshu_mut() {
+            part.plan_status = Some(crate::model::PlanStatus::Dispatched);
+        }
+        assert_eq!(plain_state(&z).state_text, "stopped by you");
     }
 
     #[test]
