@@ -41,6 +41,9 @@ pub struct ChangesView {
     pub department: Option<String>,
     pub parent_session_id: Option<String>,
     pub running: bool,
+    /// Its work waits for the user: integrate, discard or send back (the
+    /// page asks this, never the state words).
+    pub awaits_user: bool,
     pub workspace: Workspace,
     /// Each changed file (the first [`MAX_FILES`]).
     pub files: Vec<FileChange>,
@@ -136,6 +139,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         department: s.department.clone(),
         parent_session_id: s.parent_session_id().map(str::to_string),
         running: s.is_running(),
+        awaits_user: !s.is_running() && ws.state.awaits_user(),
         workspace: ws,
         files,
         truncated,

@@ -75,6 +75,9 @@ pub struct SessionView {
     /// done with its plan (`policy::plan::planner_finished`). The tiles go to
     /// these first.
     pub in_progress: bool,
+    /// Its work waits for the user (integrate, discard or send back) and no
+    /// later attempt took it over: what the review queue lists.
+    pub awaits_user: bool,
     /// A planner whose turn ended without a plan: it waits for the user, and
     /// what it said last (its question, as a rule).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,6 +223,9 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
         in_progress: s.is_running() && !finished,
+        awaits_user: !s.is_running()
+            && s.workspace().is_some_and(|w| w.state.awaits_user())
+            && superseded_by(&snap.state, s).is_none(),
         awaits_reply: awaits_reply(&snap.state, s, live),
         cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
             let price = launcher.model_prices.get(&s.model)?;

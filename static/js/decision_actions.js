@@ -22,7 +22,7 @@ const EXPLAIN = {
 export function decisionActions(v, after) {
   const id = v.session_id;
   const ws = v.workspace;
-  const waits = !v.running && (ws.state === "pending" || ws.state === "conflicting");
+  const waits = v.awaits_user;
   const section = el("section", { class: "drawer-section changes-actions decision-actions", attrs: { "aria-label": "your decision" } });
   section.append(el("h3", { class: "sub", text: "Your decision" }));
   if (!waits && (ws.state === "applied" || ws.state === "merged")) {

@@ -122,7 +122,7 @@ export async function pullRequestSection(v, reload) {
     }
     return out;
   }
-  const waits = !v.running && (ws.state === "pending" || ws.state === "conflicting");
+  const waits = v.awaits_user;
   if (!waits) {
     out.append(el("p", { class: "hint", text: "No pull request." }));
     return out;

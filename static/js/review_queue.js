@@ -10,10 +10,8 @@ import { el, pathList } from "./dom.js";
 import { count, cutText, list, taskWords } from "./format.js";
 import * as store from "./store.js";
 
-const waits = (s) => {
-  const ws = s && s.workspace;
-  return !!ws && !store.isRunning(s) && !s.superseded_by && (ws.state === "pending" || ws.state === "conflicting");
-};
+/** Work that waits for the user (the server says so: `awaits_user`). */
+const waits = (s) => !!s && !!s.awaits_user;
 
 /** The departments whose work waits for the user, oldest first; of one plan when `zhongshu` is given. */
 export function waiting(zhongshu) {
