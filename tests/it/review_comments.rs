@@ -1,0 +1,147 @@
+//! Review comments on a department's diff lines (issue 51) end to end: a
+//! real launcher, a real Git repository, the fake agent in a real PTY. The
+//! reviewer comments on lines (a line outside the diff is refused); drafts
+//! are kept, deleted and resolved.
+
+use crate::common::launcher::*;
+use crate::common::scenario::{self, id_of, recorded, Scenario};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const BEFORE: &str = "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n";
+/// The first attempt: lines 3 and 7 changed.
+const FIRST: &str = r"l1\\nl2\\nL3\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
+
+fn work(text: &str) -> String {
+    format!("[[fake-agent: --work-seconds 1 --write src/a.rs={text} --changed-file src/a.rs]]")
+}
+
+/// A launcher on a repository holding `src/a.rs`, one department's first
+/// attempt recorded: the server, its Zhongshu and the department.
+pub async fn one_attempt_recorded() -> (TestRepo, InProcess, String, String) {
+    let (repo, server) = Scenario::new()
+        .files(&[("src/a.rs", BEFORE)])
+        .committed()
+        .serve()
+        .await;
+    let z = scenario::start_plan(
+        &server.api,
+        "review comments",
+        "comments",
+        vec![json!({"department": "lingyubu", "files": ["src/"],
+                    "task": format!("edit a {}", work(FIRST))})],
+    )
+    .await;
+    let d = recorded(&server.api, &z, 1).await.remove(0);
+    (repo, server, z, id_of(&d))
+}
+
+pub async fn comment(api: &Api, d: &str, line: u32, side: &str, body: &str) -> (StatusCode, Value) {
+    api.post(
+        "/api/review_comments",
+        &json!({"session_id": d, "path": "src/a.rs", "line": line, "side": side, "body": body}),
+    )
+    .await
+}
+
+async fn comments(api: &Api, d: &str) -> Value {
+    api.get_ok(&format!("/api/review_comments?session_id={d}"))
+        .await
+}
+
+/// The comment whose body is `body` in a `GET /api/review_comments` answer.
+fn named<'a>(list: &'a Value, body: &str) -> &'a Value {
+    list["comments"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["body"] == body))
+        .unwrap_or_else(|| panic!("no comment {body:?} in {list}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_diffs_lines_take_comments_and_drafts_are_kept_deleted_and_resolved() {
+    let (_repo, server, _z, first) = one_attempt_recorded().await;
+    let api = &server.api;
+    only_lines_of_the_diff_take_comments(api, &first).await;
+    let (_, added) = comment(api, &first, 3, "new", "name it three").await;
+    assert_eq!(added["comment"]["id"], "rc-1", "{added}");
+    assert_eq!(added["comment"]["side"], "new", "{added}");
+    comment(api, &first, 3, "old", "why drop l3?").await;
+    let (_, extra) = comment(api, &first, 4, "new", "never mind").await;
+    let extra_id = extra["comment"]["id"].as_str().unwrap();
+    api.post_ok("/api/review_comments/delete", &json!({"id": extra_id}))
+        .await;
+    let (status, gone) = api
+        .post("/api/review_comments/delete", &json!({"id": extra_id}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    let kept = comments(api, &first).await;
+    assert_eq!(kept["drafts"], 2, "{kept}");
+    assert_eq!(kept["comments"].as_array().unwrap().len(), 2, "{kept}");
+    let old = named(&kept, "why drop l3?");
+    assert_eq!(
+        (old["state"].as_str(), old["side"].as_str()),
+        (Some("draft"), Some("old"))
+    );
+    let id = old["id"].as_str().unwrap();
+    for (resolved, state, drafts) in [(true, "resolved", 1), (false, "draft", 2)] {
+        api.post_ok(
+            "/api/review_comments/resolve",
+            &json!({"id": id, "resolved": resolved}),
+        )
+        .await;
+        let now = comments(api, &first).await;
+        assert_eq!(named(&now, "why drop l3?")["state"], state, "{now}");
+        assert_eq!(now["drafts"], drafts, "{now}");
+    }
+    assert_eq!(api.audit_events("review_comment_added").await.len(), 3);
+    assert_eq!(api.audit_events("review_comment_deleted").await.len(), 1);
+    let resolved = api.audit_events("review_comment_resolved").await;
+    assert_eq!(resolved.len(), 2, "{resolved:?}");
+    assert_eq!(resolved[0]["resolved"], true, "{resolved:?}");
+    let (status, body) = api.get("/api/review_comments?session_id=lingyubu-99").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    server.stop().await;
+}
+
+/// A line or a file the attempt's diff does not show, an empty or an
+/// oversized comment: each refused with a 400 that says why.
+async fn only_lines_of_the_diff_take_comments(api: &Api, d: &str) {
+    let (status, body) = comment(api, d, 40, "new", "here?").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let why = body["error"].as_str().unwrap();
+    assert!(
+        why.contains("line 40 of src/a.rs (new side) is not in the diff"),
+        "{why}"
+    );
+    let (status, body) = api
+        .post(
+            "/api/review_comments",
+            &json!({"session_id": d, "path": "src/b.rs", "line": 1, "side": "new", "body": "b"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("src/b.rs is not among the changes"),
+        "{body}"
+    );
+    let (status, body) = comment(api, d, 3, "new", "  ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = comment(api, d, 3, "new", &"x".repeat(8001)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 8000"),
+        "{body}"
+    );
+    let (status, body) = comment(api, d, 3, "middle", "x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let none = comments(api, d).await;
+    assert_eq!(
+        none["comments"],
+        json!([]),
+        "nothing refused was kept: {none}"
+    );
+}
