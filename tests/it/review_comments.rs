@@ -1,7 +1,9 @@
 //! Review comments on a department's diff lines (issue 51) end to end: a
 //! real launcher, a real Git repository, the fake agent in a real PTY. The
-//! reviewer comments on lines (a line outside the diff is refused); drafts
-//! are kept, deleted and resolved.
+//! reviewer comments on lines (a line outside the diff is refused), sends
+//! the work back, and the next attempt's turn holds each `path:line`, the
+//! lines around it and the reviewer's words; the next attempt then shows
+//! each comment as addressed or open.
 
 use crate::common::launcher::*;
 use crate::common::scenario::{self, id_of, recorded, Scenario};
@@ -12,6 +14,8 @@ use serde_json::{json, Value};
 const BEFORE: &str = "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n";
 /// The first attempt: lines 3 and 7 changed.
 const FIRST: &str = r"l1\\nl2\\nL3\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
+/// The second: line 3 fixed as asked, line 7 left as it was.
+const SECOND: &str = r"l1\\nl2\\nthree\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
 
 fn work(text: &str) -> String {
     format!("[[fake-agent: --work-seconds 1 --write src/a.rs={text} --changed-file src/a.rs]]")
@@ -104,6 +108,68 @@ async fn only_the_diffs_lines_take_comments_and_drafts_are_kept_deleted_and_reso
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_go_back_as_one_review_and_follow_the_next_attempt() {
+    let (_repo, server, z, first) = one_attempt_recorded().await;
+    let api = &server.api;
+    comment(api, &first, 3, "new", "name it three").await;
+    comment(api, &first, 7, "new", "and seven, too").await;
+    comment(api, &first, 3, "old", "why drop l3?").await;
+    let (_, extra) = comment(api, &first, 4, "new", "never mind").await;
+    let extra_id = extra["comment"]["id"].as_str().unwrap();
+    api.post_ok("/api/review_comments/delete", &json!({"id": extra_id}))
+        .await;
+    let drafts = comments(api, &first).await;
+    assert_eq!(drafts["drafts"], 3, "{drafts}");
+    assert_eq!(
+        named(&drafts, "name it three")["state"],
+        "draft",
+        "{drafts}"
+    );
+
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": first, "note": format!("please {}", work(SECOND))}),
+        )
+        .await;
+    assert_eq!(sent["comments"], 3, "{sent}");
+    let second = sent["successor"].as_str().expect("a successor").to_string();
+    let next = api
+        .wait_session(&second, "recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    the_turn_holds_each_comment(&next);
+
+    let was = comments(api, &first).await;
+    assert_eq!(named(&was, "name it three")["state"], "sent", "{was}");
+    let now = comments(api, &second).await;
+    assert_eq!(now["drafts"], 0, "{now}");
+    let three = named(&now, "name it three");
+    assert_eq!(three["state"], "addressed", "line 3 changed: {now}");
+    let seven = named(&now, "and seven, too");
+    assert_eq!(seven["state"], "open", "line 7 untouched: {now}");
+    assert_eq!(seven["current_line"], 7, "{now}");
+    assert_eq!(
+        named(&now, "why drop l3?")["state"],
+        "addressed",
+        "what replaced base line 3 changed: {now}"
+    );
+    let seven_id = seven["id"].as_str().unwrap();
+    for (resolved, state) in [(true, "resolved"), (false, "open")] {
+        api.post_ok(
+            "/api/review_comments/resolve",
+            &json!({"id": seven_id, "resolved": resolved}),
+        )
+        .await;
+        let now = comments(api, &second).await;
+        assert_eq!(named(&now, "and seven, too")["state"], state, "{now}");
+    }
+    the_record_holds_them(api, &z, &second).await;
+    server.stop().await;
+}
+
 /// A line or a file the attempt's diff does not show, an empty or an
 /// oversized comment: each refused with a 400 that says why.
 async fn only_lines_of_the_diff_take_comments(api: &Api, d: &str) {
@@ -143,5 +209,44 @@ async fn only_lines_of_the_diff_take_comments(api: &Api, d: &str) {
         none["comments"],
         json!([]),
         "nothing refused was kept: {none}"
+    );
+}
+
+/// The next attempt's first turn (its prompt: the fake agent's department
+/// was not running) holds each comment's `path:line`, its lines as the
+/// first attempt left them, and the reviewer's words, marked as theirs.
+fn the_turn_holds_each_comment(next: &Value) {
+    let prompt = std::fs::read_to_string(next["prompt_path"].as_str().unwrap()).unwrap();
+    for expected in [
+        "The user's review: 3 comments",
+        "1. src/a.rs:3\n",
+        "   >    3 | L3\n",
+        "        4 | l4\n",
+        "   | name it three\n",
+        "2. src/a.rs:7\n",
+        "   >    7 | L7\n",
+        "   | and seven, too\n",
+        "3. src/a.rs:3\n   The lines around it in the base you started from",
+        "   >    3 | l3\n",
+        "   | why drop l3?\n",
+        "The user's comment (the user's own words):",
+    ] {
+        assert!(prompt.contains(expected), "{expected:?} in\n{prompt}");
+    }
+    assert!(!prompt.contains("never mind"), "a deleted draft: {prompt}");
+}
+
+/// The audit log and the plan say what was sent.
+async fn the_record_holds_them(api: &Api, z: &str, second: &str) {
+    assert_eq!(api.audit_events("review_comment_added").await.len(), 4);
+    assert_eq!(api.audit_events("review_comment_deleted").await.len(), 1);
+    let sent = api.audit_events("review_sent_back").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["comments"], 3, "{sent:?}");
+    assert_eq!(sent[0]["successor"], second, "{sent:?}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(
+        plan["plan"]["assignments"][0]["review_comments"], 3,
+        "{plan}"
     );
 }
