@@ -14,8 +14,9 @@ use serde_json::{json, Value};
 const BEFORE: &str = "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n";
 /// The first attempt: lines 3 and 7 changed.
 const FIRST: &str = r"l1\\nl2\\nL3\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
-/// The second: line 3 fixed as asked, line 7 left as it was.
-const SECOND: &str = r"l1\\nl2\\nthree\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
+/// The second: a line added on top, line 3 fixed as asked, line 7 left
+/// as it was (now line 8).
+const SECOND: &str = r"l0\\nl1\\nl2\\nthree\\nl4\\nl5\\nl6\\nL7\\nl8\\nl9\\n";
 
 fn work(text: &str) -> String {
     format!("[[fake-agent: --work-seconds 1 --write src/a.rs={text} --changed-file src/a.rs]]")
@@ -148,9 +149,11 @@ async fn comments_go_back_as_one_review_and_follow_the_next_attempt() {
     assert_eq!(now["drafts"], 0, "{now}");
     let three = named(&now, "name it three");
     assert_eq!(three["state"], "addressed", "line 3 changed: {now}");
+    assert_eq!(three["current_line"], 4, "where the change now is: {now}");
     let seven = named(&now, "and seven, too");
     assert_eq!(seven["state"], "open", "line 7 untouched: {now}");
-    assert_eq!(seven["current_line"], 7, "{now}");
+    assert_eq!(seven["current_line"], 8, "one line added above it: {now}");
+    assert_eq!(seven["line"], 7, "where it was written: {now}");
     assert_eq!(
         named(&now, "why drop l3?")["state"],
         "addressed",
