@@ -6,7 +6,10 @@
 //! each comment as addressed or open.
 
 use crate::common::launcher::*;
-use crate::common::scenario::{self, id_of, recorded, Scenario};
+use crate::common::model_server::{exec, tool_call};
+use crate::common::scenario::{self, id_of, recorded, Codex, Scenario, CODEX_PATIENCE};
+
+use std::path::Path;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -251,5 +254,111 @@ async fn the_record_holds_them(api: &Api, z: &str, second: &str) {
     assert_eq!(
         plan["plan"]["assignments"][0]["review_comments"], 3,
         "{plan}"
+    );
+}
+
+/// The real Codex CLI (against the scripted model server): a department
+/// sent back with two line comments gets them on its own thread, with their
+/// lines, and fixes both; the next attempt shows both addressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_fixes_both_commented_lines_on_its_thread() {
+    crate::needs!(Codex);
+    let mut c = Scenario::codex().committed().start().await;
+    script_seven_lines_then_the_two_fixes(&c);
+    let api = c.api();
+    api.start_zhongshu("Plan one change").await;
+    let dept = c.first_recorded().await;
+    let id = id_of(&dept);
+    let thread = dept["thread_id"].as_str().expect("a thread").to_string();
+    for (line, words) in [(2, "REVIEW-TWO make it TWO"), (6, "REVIEW-SIX make it SIX")] {
+        let (status, body) = api
+            .post(
+                "/api/review_comments",
+                &json!({"session_id": id, "path": "NOTES.md", "line": line, "side": "new",
+                        "body": words}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": id, "note": "REVIEW-MARK fix the lines I commented on"}),
+        )
+        .await;
+    assert_eq!(sent["comments"], 2, "{sent}");
+    let successor = sent["successor"]
+        .as_str()
+        .expect("a new session")
+        .to_string();
+    for said in [
+        "NOTES.md:2",
+        ">    2 | two",
+        "REVIEW-TWO make it TWO",
+        "NOTES.md:6",
+        ">    6 | six",
+        "REVIEW-SIX make it SIX",
+    ] {
+        c.told(said).await;
+    }
+    let (asked, _) = wait_until("the review on the thread", CODEX_PATIENCE, || async {
+        c.server.first_asking("REVIEW-MARK")
+    })
+    .await;
+    assert_eq!(
+        asked.thread(),
+        Some(thread.as_str()),
+        "the same conversation"
+    );
+    let done = c
+        .wait_agent(&successor, "reported again and recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    let worktree = done["workspace"]["path"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(Path::new(worktree).join("NOTES.md")).unwrap(),
+        "one\nTWO\nthree\nfour\nfive\nSIX\nseven\n"
+    );
+    let now = comments(api, &successor).await;
+    for words in ["REVIEW-TWO make it TWO", "REVIEW-SIX make it SIX"] {
+        assert_eq!(named(&now, words)["state"], "addressed", "{now}");
+    }
+    c.stop().await;
+}
+
+/// The department writes seven lines and reports; the review's turn
+/// (`REVIEW-MARK`) rewrites lines 2 and 6 and it reports again.
+fn script_seven_lines_then_the_two_fixes(c: &Codex) {
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec(
+            "call_seven",
+            "printf 'one\\ntwo\\nthree\\nfour\\nfive\\nsix\\nseven\\n' > NOTES.md",
+        )],
+    );
+    c.server.on(
+        "call_seven",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "SEVEN-LINES", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.server.on(
+        "REVIEW-MARK",
+        vec![exec(
+            "call_fix",
+            "sed -i -e '2s/.*/TWO/' -e '6s/.*/SIX/' NOTES.md",
+        )],
+    );
+    c.server.on(
+        "call_fix",
+        vec![tool_call(
+            "call_report_again",
+            "governance_report_result",
+            json!({"summary": "FIXED-BOTH", "changed_files": ["NOTES.md"]}),
+        )],
     );
 }
