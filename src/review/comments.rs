@@ -419,8 +419,12 @@ pub fn review_text(repo: &Path, ws: &Workspace, drafts: &[ReviewComment]) -> LRe
     Ok(out)
 }
 
+/// Characters of one context line kept in the turn (a minified file's line
+/// may be megabytes long).
+const CONTEXT_LINE_CHARS: usize = 400;
+
 /// Lines `line - CONTEXT_LINES ..= line + CONTEXT_LINES` of `text`, numbered,
-/// the commented one marked `>`.
+/// the commented one marked `>`, each cut at [`CONTEXT_LINE_CHARS`].
 fn around(text: &str, line: u32) -> String {
     let first = line.saturating_sub(CONTEXT_LINES).max(1);
     let last = line + CONTEXT_LINES;
@@ -430,7 +434,11 @@ fn around(text: &str, line: u32) -> String {
         .filter(|(n, _)| (first..=last).contains(n))
         .map(|(n, l)| {
             let mark = if n == line { ">" } else { " " };
-            format!("   {mark} {n:>4} | {l}\n")
+            let cut = match l.char_indices().nth(CONTEXT_LINE_CHARS) {
+                Some((at, _)) => format!("{}…", &l[..at]),
+                None => l.to_string(),
+            };
+            format!("   {mark} {n:>4} | {cut}\n")
         })
         .collect()
 }
@@ -485,6 +493,17 @@ mod tests {
             got,
             "        1 | a\n   >    2 | b\n        3 | c\n        4 | d\n        5 | e\n"
         );
+    }
+
+    #[test]
+    fn a_long_context_line_is_cut() {
+        let long = "x".repeat(5000);
+        let got = around(&format!("a\n{long}\n"), 1);
+        assert!(
+            got.contains(&format!("| {}…\n", "x".repeat(CONTEXT_LINE_CHARS))),
+            "{got}"
+        );
+        assert!(got.len() < 600, "{}", got.len());
     }
 
     #[test]

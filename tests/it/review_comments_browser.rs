@@ -7,7 +7,7 @@
 //! `tests/artifacts/review-comments-*.png`.
 
 use crate::common::axe;
-use crate::common::browser::{Browser, CONTROL, ENTER, ESCAPE};
+use crate::common::browser::{Browser, CONTROL, ENTER, ESCAPE, WAIT};
 use crate::common::launcher::*;
 use crate::common::page;
 use crate::review_comments::one_attempt_recorded;
@@ -243,6 +243,18 @@ async fn comments_by_tap_and_keyboard_on_a_phone_and_the_next_attempt_shows_them
             s["workspace"]["state"] == "pending" && s["status"] == "exited"
         })
         .await;
+    // Its row says what went back: the note and how many comments.
+    let task = d
+        .wait_js(
+            "the sent-back session's task",
+            "const t = document.querySelector(`.session-row[data-id=\"${arguments[0]}\"] .row-task`); return t && t.textContent.includes('Sent back by you') ? t.textContent : null;",
+            vec![json!(second)],
+            WAIT,
+        )
+        .await;
+    let task = task.as_str().unwrap();
+    assert!(task.ends_with("(with 2 line comments)"), "{task:?}");
+    assert!(!task.contains("The user's review"), "{task:?}");
     d.press_keys(ESCAPE).await;
     d.click(&format!("#needs-you-list [data-open-changes=\"{second}\"]"))
         .await;
