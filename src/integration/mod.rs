@@ -60,6 +60,10 @@ pub struct SentBack {
     pub comments: usize,
 }
 
+/// What a send-back with line comments and no note says in the note's
+/// place (the page's `format.js` knows it, to show no words as the user's).
+const NO_NOTE: &str = "see the comments below";
+
 /// Runs Git work off the runtime.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, WorktreeError> + Send + 'static,
@@ -518,7 +522,7 @@ impl Integrations {
             .map_err(|e| LauncherError::Internal(format!("the review text: {e}")))??
         };
         let said = if note.is_empty() {
-            "see the comments below".to_string()
+            NO_NOTE.to_string()
         } else {
             note.to_string()
         };

@@ -210,6 +210,21 @@ async fn comments_by_mouse_and_keyboard_go_back_with_send_back_on_a_desktop() {
         )
         .await;
     assert!(card.contains(&format!("earlier {first}")), "{card}");
+    // The new attempt's row: no note, so no words are shown as the user's.
+    let row = d
+        .wait_text(
+            "the new attempt's row",
+            &format!(
+                ".session-row[data-id=\"{}\"] .row-task",
+                sent["successor"].as_str().unwrap()
+            ),
+            "Sent back by you",
+        )
+        .await;
+    assert!(
+        row.ends_with("\nSent back by you with 2 line comments"),
+        "{row:?}"
+    );
     d.shoot("review-comments-plan-card-1440x900.png", Some(".plan-view"))
         .await;
     d.quit().await;
