@@ -4,3 +4,10 @@
 
 /// Largest message accepted: an HTTP body, a report, tool arguments.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// Longest review comment on a diff line, in characters: a reviewer's
+/// remark, and every one of them goes into one send-back turn.
+pub const MAX_REVIEW_COMMENT_CHARS: usize = 8000;
+
+/// Review comments one attempt may hold (all of them go into one turn).
+pub const MAX_REVIEW_COMMENTS: usize = 100;

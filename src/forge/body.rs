@@ -22,6 +22,9 @@ pub struct Part {
     pub diff_stat: Option<DiffStat>,
     pub review: Option<ChangeReview>,
     pub verifications: Vec<String>,
+    /// The reviewer's line comments on its attempts, each
+    /// `path:line · state · words` (issue 51).
+    pub review_comments: Vec<String>,
 }
 
 /// The longest title a pull request gets.
@@ -142,6 +145,11 @@ fn section(out: &mut String, p: &Part) {
         out,
         "Verification the department reported running",
         &p.verifications,
+    );
+    list(
+        out,
+        "### Review comments (the reviewer's, on its attempts)\n",
+        &p.review_comments,
     );
 }
 
@@ -301,6 +309,9 @@ mod tests {
                 findings: vec!["REVIEW: out of scope".into()],
             }),
             verifications: vec!["cargo test".into()],
+            review_comments: vec![
+                "src/a.rs:3 · addressed · name it `three`\n## not a heading".into()
+            ],
         }
     }
 
@@ -320,6 +331,8 @@ mod tests {
             "- **high** ``src/`x`.rs`` `source`: `code`",
             "- `cargo test`",
             "Assigned: `NOTES.md`",
+            "### Review comments (the reviewer's, on its attempts)\n\n\
+             - ``src/a.rs:3 · addressed · name it `three` ## not a heading``",
         ] {
             assert!(body.contains(want), "{want:?} in {body}");
         }

@@ -56,7 +56,13 @@ pub struct SentBack {
     /// The session that works on in the worktree; None when the running
     /// department got the note as a turn.
     pub successor: Option<String>,
+    /// The draft review comments it carried.
+    pub comments: usize,
 }
+
+/// What a send-back with line comments and no note says in the note's
+/// place (the page's `format.js` knows it, to show no words as the user's).
+const NO_NOTE: &str = "see the comments below";
 
 /// Runs Git work off the runtime.
 async fn blocking<T: Send + 'static>(
@@ -493,25 +499,44 @@ impl Integrations {
     /// Sends a department's work back with the user's note: a turn for a
     /// running department; otherwise a new department session of the same
     /// assignment that works on in the same worktree.
+    ///
+    /// The attempt's draft review comments go with the note, in the same
+    /// turn (issue 51); with drafts the note may be empty.
     pub async fn send_back(&self, id: &str, note: &str) -> LResult<SentBack> {
         let note = note.trim();
-        if note.is_empty() {
+        let (s, ws) = self.department(id)?;
+        let drafts = crate::review::comments::drafts(&self.ctx, id)?;
+        if note.is_empty() && drafts.is_empty() {
             return Err(LauncherError::BadRequest(
-                "the note must not be empty".into(),
+                "the note must not be empty (or comment on lines of the diff)".into(),
             ));
         }
-        let (s, ws) = self.department(id)?;
+        let review = {
+            let (repo, ws, drafts) = (self.ctx.repo.clone(), ws.clone(), drafts.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::review::comments::review_text(&repo, &ws, &drafts)
+            })
+            .await
+            .map_err(|e| LauncherError::Internal(format!("the review text: {e}")))??
+        };
+        let said = if note.is_empty() {
+            NO_NOTE.to_string()
+        } else {
+            note.to_string()
+        };
         if s.is_running() {
-            let text = format!("[codex-governance] The user sent your work back: {note}");
+            let text = format!("[codex-governance] The user sent your work back: {said}{review}");
             self.sessions.session_input(id, &text).await?;
             self.ctx.store.audit_or_log(AuditEvent::SentBack {
                 session_id: id.to_string(),
                 chars: note.chars().count(),
                 successor: None,
             });
+            self.review_sent(id, &drafts, None);
             return Ok(SentBack {
                 session_id: id.to_string(),
                 successor: None,
+                comments: drafts.len(),
             });
         }
         let _one = self.working_tree.lock().await;
@@ -532,15 +557,15 @@ impl Integrations {
         let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {
             thread_id,
             text: format!(
-                "[codex-governance] The user sent your work back: {note}\nYour worktree still \
-                 holds your work. Continue from it, then report again with \
+                "[codex-governance] The user sent your work back: {said}{review}\nYour worktree \
+                 still holds your work. Continue from it, then report again with \
                  governance_report_result."
             ),
         });
         let commit = ws.commit.as_deref().unwrap_or("nothing yet");
         let task = format!(
-            "{}\n\n[Sent back by the user] {note}\n\nYour earlier work on this task is in your \
-             worktree (recorded as commit {commit}): continue from it, then report again.",
+            "{}\n\n[Sent back by the user] {said}{review}\n\nYour earlier work on this task is in \
+             your worktree (recorded as commit {commit}): continue from it, then report again.",
             s.task
         );
         let started = self
@@ -560,10 +585,28 @@ impl Integrations {
                 continues,
             })
             .await?;
+        self.review_sent(id, &drafts, Some(&started.id));
         Ok(SentBack {
             session_id: id.to_string(),
             successor: Some(started.id),
+            comments: drafts.len(),
         })
+    }
+
+    /// Records that a send-back carried `drafts` (they went: a failure to
+    /// record it is logged, not returned).
+    fn review_sent(
+        &self,
+        id: &str,
+        drafts: &[crate::model::ReviewComment],
+        successor: Option<&str>,
+    ) {
+        if drafts.is_empty() {
+            return;
+        }
+        if let Err(e) = crate::review::comments::mark_sent(&self.ctx, id, drafts, successor) {
+            tracing::error!("recording the review comments sent back to {id}: {e}");
+        }
     }
 
     /// A Zhongshu proposes integrating one of its departments' results; with

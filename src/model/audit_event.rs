@@ -447,6 +447,32 @@ pub enum AuditEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         successor: Option<String>,
     },
+    /// The reviewer commented on a line of a department's diff (a draft).
+    ReviewCommentAdded {
+        session_id: String,
+        comment_id: String,
+        path: String,
+        line: u32,
+        side: super::DiffSide,
+    },
+    /// A draft review comment was deleted before it was sent.
+    ReviewCommentDeleted {
+        session_id: String,
+        comment_id: String,
+    },
+    /// A review comment was resolved, or reopened.
+    ReviewCommentResolved {
+        session_id: String,
+        comment_id: String,
+        resolved: bool,
+    },
+    /// A send-back carried the attempt's draft review comments.
+    ReviewSentBack {
+        session_id: String,
+        comments: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        successor: Option<String>,
+    },
     /// A Zhongshu proposed integrating a department's result.
     IntegrationProposed {
         session_id: String,

@@ -43,6 +43,7 @@ mod pull_request;
 pub mod quota;
 mod records;
 mod review;
+mod review_comment;
 mod session;
 mod workspace;
 
@@ -58,6 +59,7 @@ pub use quota::{
 };
 pub use records::*;
 pub use review::*;
+pub use review_comment::*;
 pub use session::*;
 pub use workspace::*;
 

@@ -149,6 +149,7 @@ pub(crate) mod tests {
             error: None,
             earlier_sessions: Vec::new(),
             sent_back: 0,
+            review_comments: 0,
         }
     }
 

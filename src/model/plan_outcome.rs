@@ -142,6 +142,7 @@ mod tests {
             error: None,
             earlier_sessions: vec![],
             sent_back: 0,
+            review_comments: 0,
         }
     }
 

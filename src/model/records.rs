@@ -190,6 +190,9 @@ pub struct Assignment {
     /// How many of the earlier sessions were sent back (the rest were retried).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sent_back: u32,
+    /// The review comments the last send-back carried.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub review_comments: u32,
 }
 
 fn yes() -> bool {

@@ -405,5 +405,6 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         error: None,
         earlier_sessions: Vec::new(),
         sent_back: 0,
+        review_comments: 0,
     }
 }

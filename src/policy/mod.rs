@@ -8,8 +8,9 @@
 //! changed path meets ([`routing`]), and what a department's actual changes
 //! say against its mandate (scope, claim, risk) and whether they may be
 //! integrated ([`changes`]), what no way back in may carry ([`carried`]),
-//! and which of the user's environment variables an agent gets
-//! ([`agent_env`]). Every rule is a pure function over typed inputs: the
+//! which of the user's environment variables an agent gets
+//! ([`agent_env`]), and where a review comment stands on a later attempt
+//! ([`review_comments`]). Every rule is a pure function over typed inputs: the
 //! services gather the facts (the store, Git, the configuration) and ask
 //! here. Nothing in this module does I/O.
 
@@ -23,6 +24,7 @@ pub mod queue;
 pub mod quota;
 pub mod remote_branch;
 pub mod report;
+pub mod review_comments;
 pub mod routing;
 pub mod scopes;
 pub mod start;

@@ -105,6 +105,7 @@ pub fn validate_assignment(
         error: None,
         earlier_sessions: Vec::new(),
         sent_back: 0,
+        review_comments: 0,
     })
 }
 

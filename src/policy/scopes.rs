@@ -185,6 +185,19 @@ mod tests {
         let changes = "/api/changes";
         assert!(refusal(&session(SessionKind::Zhongshu), GET, changes).is_none());
         assert!(refusal(&session(SessionKind::Department), GET, changes).is_some());
+        // The reviewer's comments are the developer's words: no agent adds,
+        // reads, deletes or resolves them (issue 51).
+        for (method, path) in [
+            (POST, "/api/review_comments"),
+            (GET, "/api/review_comments"),
+            (POST, "/api/review_comments/delete"),
+            (POST, "/api/review_comments/resolve"),
+        ] {
+            assert_eq!(scope(method, path), Scope::User, "{path}");
+            for kind in [SessionKind::Zhongshu, SessionKind::Department] {
+                assert!(refusal(&session(kind), method, path).is_some(), "{path}");
+            }
+        }
         // Where pull requests go is the developer's to read.
         assert_eq!(scope(GET, "/api/pull_requests"), Scope::User);
     }

@@ -11,7 +11,9 @@
 //! - [`diff`]: one changed file's diff against HEAD or a base revision, through
 //!   libgit2, for a path checked by [`repo_path`];
 //! - [`changes`]: what an isolated department changed (its recorded commit
-//!   against its base), file by file.
+//!   against its base), file by file;
+//! - [`comments`]: the reviewer's comments on lines of that diff, sent back
+//!   to the department as one review.
 //!
 //! Agent text reaches all three (reports, packets, the files agents wrote), so
 //! nothing here trusts it: files are read only inside the launcher's state
@@ -21,6 +23,7 @@
 //! maps [`crate::error::LauncherError`] kinds to statuses.
 
 pub mod changes;
+pub mod comments;
 pub mod diff;
 pub mod handoff;
 pub mod markdown;

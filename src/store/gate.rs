@@ -17,8 +17,9 @@ use rusqlite::{Connection, OpenFlags};
 /// `CGOV`: SQLite's `application_id` of every database this launcher creates.
 pub const APPLICATION_ID: i32 = 0x4347_4F56;
 /// The schema version, kept in `user_version` (and `meta.schema`). 1: before
-/// the application id; 2: the id, outbox lines rendered, the audit anchor.
-pub const SCHEMA_VERSION: i32 = 2;
+/// the application id; 2: the id, outbox lines rendered, the audit anchor;
+/// 3: review comments.
+pub const SCHEMA_VERSION: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

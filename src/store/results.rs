@@ -76,6 +76,21 @@ impl Store {
             .map(|r| !r.is_empty())
     }
 
+    /// The review comments written on one attempt, oldest first.
+    pub fn review_comments_of(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<crate::model::ReviewComment>, StoreError> {
+        self.query(|c| schema::review_comments_of(c, session_id))
+    }
+
+    pub fn review_comment(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::model::ReviewComment>, StoreError> {
+        self.query(|c| schema::get_review_comment(c, id))
+    }
+
     /// The results filed for a department session, oldest first.
     pub fn results_of_department(
         &self,

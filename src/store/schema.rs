@@ -51,6 +51,17 @@ UPDATE terminals SET json = json_set(json, '$.url',
   WHERE instr(json_extract(json, '$.url'), '?') > 0;
 ";
 
+/// From schema 2 to 3: review comments on a department's diff lines (issue
+/// 51), kept by the attempt they were written on.
+const TO_SCHEMA_3: &str = "
+CREATE TABLE IF NOT EXISTS review_comments (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS review_comments_by_session ON review_comments (session_id);
+";
+
 /// Opens the database for writing, as [`gate::inspect`] found it: creates a
 /// new one (owner-only, with our id, in one transaction), migrates an older
 /// one of ours in one transaction, or opens ours. Nothing else reaches here.
@@ -111,6 +122,9 @@ fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
     if from <= 1 {
         tx.execute_batch(SCHEMA_1)?;
         tx.execute_batch(TO_SCHEMA_2)?;
+    }
+    if from <= 2 {
+        tx.execute_batch(TO_SCHEMA_3)?;
     }
     tx.execute_batch(&format!(
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
@@ -196,6 +210,50 @@ pub fn load_state(conn: &Connection) -> rusqlite::Result<State> {
         }
     }
     Ok(state)
+}
+
+/// Writes a review comment (new or changed).
+pub fn put_review_comment(
+    conn: &Connection,
+    c: &crate::model::ReviewComment,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO review_comments (id, session_id, json) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+    )?
+    .execute(params![c.id, c.session_id, to_json(c)])?;
+    Ok(())
+}
+
+pub fn delete_review_comment(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM review_comments WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+pub fn get_review_comment(
+    conn: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<crate::model::ReviewComment>> {
+    conn.prepare_cached("SELECT json FROM review_comments WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|json| from_json("review_comments", &json))
+        .transpose()
+}
+
+/// The comments written on one attempt, oldest first.
+pub fn review_comments_of(
+    conn: &Connection,
+    session_id: &str,
+) -> rusqlite::Result<Vec<crate::model::ReviewComment>> {
+    let rows: Vec<String> = conn
+        .prepare_cached("SELECT json FROM review_comments WHERE session_id = ?1 ORDER BY rowid")?
+        .query_map([session_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    rows.iter()
+        .map(|json| from_json("review_comments", json))
+        .collect()
 }
 
 /// A table of small records kept as JSON by their key.
@@ -522,6 +580,52 @@ mod tests {
         let raw = std::fs::read(&path).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("token=00ff"));
         verify_audit(dir.path()).unwrap();
+    }
+
+    fn comment(id: &str, session_id: &str) -> crate::model::ReviewComment {
+        crate::model::ReviewComment {
+            id: id.into(),
+            session_id: session_id.into(),
+            path: "src/a.rs".into(),
+            line: 3,
+            side: crate::model::DiffSide::New,
+            body: "rename it".into(),
+            created_at: "2025-01-01T00:00:00Z".into(),
+            commit: "c".into(),
+            base: "b".into(),
+            sent_at: None,
+            resolved: false,
+        }
+    }
+
+    #[test]
+    fn a_schema_2_database_gains_the_review_comments_and_they_outlive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        drop(Store::open(dir.path()).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE review_comments; PRAGMA user_version = 2;")
+            .unwrap();
+        drop(conn);
+        assert_eq!(gate::inspect(&path).unwrap(), Found::Ours(2));
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .update(|tx| {
+                tx.put_review_comment(&comment("rc-1", "lingyubu-1"));
+                tx.put_review_comment(&comment("rc-2", "lingyubu-1"));
+                tx.put_review_comment(&comment("rc-3", "lingyubu-2"));
+                tx.delete_review_comment("rc-2");
+            })
+            .unwrap();
+        drop(store);
+        assert_eq!(gate::inspect(&path).unwrap(), Found::Ours(SCHEMA_VERSION));
+        let store = Store::open(dir.path()).unwrap();
+        let first = store.review_comments_of("lingyubu-1").unwrap();
+        assert_eq!(first, vec![comment("rc-1", "lingyubu-1")]);
+        assert_eq!(
+            store.review_comment("rc-3").unwrap(),
+            Some(comment("rc-3", "lingyubu-2"))
+        );
     }
 
     #[test]

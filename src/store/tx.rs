@@ -342,4 +342,26 @@ impl<'a> Tx<'a> {
         let r = schema::copy_results(self.conn, from, to);
         self.sql(r)
     }
+
+    /// Writes a review comment, with this change.
+    pub fn put_review_comment(&mut self, c: &crate::model::ReviewComment) {
+        let r = schema::put_review_comment(self.conn, c);
+        self.sql(r)
+    }
+
+    pub fn delete_review_comment(&mut self, id: &str) {
+        let r = schema::delete_review_comment(self.conn, id);
+        self.sql(r)
+    }
+
+    pub fn review_comment(&mut self, id: &str) -> Option<crate::model::ReviewComment> {
+        let r = schema::get_review_comment(self.conn, id);
+        self.sql(r)
+    }
+
+    /// The comments written on one attempt, oldest first.
+    pub fn review_comments_of(&mut self, session_id: &str) -> Vec<crate::model::ReviewComment> {
+        let r = schema::review_comments_of(self.conn, session_id);
+        self.sql(r)
+    }
 }

@@ -13,6 +13,7 @@ import { el } from "./dom.js";
 import { decisionActions } from "./decision_actions.js";
 import { diffCounts, diffTables } from "./diff_table.js";
 import { pullRequestSection } from "./pull_request.js";
+import { reviewComments } from "./review_comments.js";
 import { count, enc, list } from "./format.js";
 import { WORDS } from "./changes.js";
 import * as store from "./store.js";
@@ -102,7 +103,7 @@ function fileMarks(v, path) {
 }
 
 /** One changed file as a collapsible inline diff, fetched when first opened. */
-function fileBlock(v, f, i) {
+function fileBlock(v, f, i, comments) {
   const large = f.binary || f.added + f.removed > LARGE_LINES;
   const body = el("div", { class: "file-diff-body" }, el("p", { class: "hint", text: "Loading…" }));
   const block = el("details", { class: "file-diff", data: { path: f.path, index: i } },
@@ -119,6 +120,7 @@ function fileBlock(v, f, i) {
     try {
       const d = await api(`/api/changes?session_id=${enc(v.session_id)}&path=${enc(f.path)}`);
       body.replaceChildren(...diffTables(d));
+      comments.attach(block, body);
     } catch (e) {
       loaded = false;
       body.replaceChildren(el("p", { class: "form-msg error", text: `Cannot show the diff: ${e.message}` }));
@@ -131,11 +133,11 @@ function fileBlock(v, f, i) {
   return block;
 }
 
-function files(v) {
+function files(v, comments) {
   const out = el("section", { class: "drawer-section decision-files" },
     el("h3", { class: "sub", text: `Changed files (${v.files.length})` }));
   if (!v.files.length) out.append(el("p", { class: "empty-note", text: v.workspace.commit ? "No file changed." : "Nothing is recorded yet." }));
-  out.append(...v.files.map((f, i) => fileBlock(v, f, i)));
+  out.append(...v.files.map((f, i) => fileBlock(v, f, i, comments)));
   if (v.truncated) out.append(el("p", { class: "hint", text: "More files changed than are listed." }));
   return out;
 }
@@ -214,8 +216,11 @@ export function decisionTitle(v) {
 /** The drawer's content for department `id`'s changes: {title, parts, keys}. */
 export async function showChanges(id, reload) {
   const v = await api(`/api/changes?${new URLSearchParams({ session_id: id })}`);
-  const actions = decisionActions(v, reload);
-  const sections = [lead(v), whatItDid(v), conflicts(v), files(v), scope(v), findings(v), actions.section,
+  const comments = reviewComments(v);
+  await comments.load();
+  const actions = decisionActions(v, reload, comments.drafts);
+  const sections = [lead(v), whatItDid(v), conflicts(v), comments.section, files(v, comments), scope(v), findings(v), actions.section,
     await pullRequestSection(v, reload)];
-  return { title: decisionTitle(v), parts: sections.filter(Boolean), keys: actions.keys };
+  const keys = (event) => comments.keys(event) || actions.keys(event);
+  return { title: decisionTitle(v), badge: comments.badge, parts: sections.filter(Boolean), keys };
 }

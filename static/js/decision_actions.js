@@ -19,7 +19,7 @@ const EXPLAIN = {
 
 /** The user's choices for department `v`'s work; `after(what)` runs once one
  * is done (the drawer shows the next waiting work, or the same anew). */
-export function decisionActions(v, after) {
+export function decisionActions(v, after, drafts = () => 0) {
   const id = v.session_id;
   const ws = v.workspace;
   const waits = v.awaits_user;
@@ -55,11 +55,14 @@ export function decisionActions(v, after) {
       `Merged ${id} onto your branch.`),
     discard: () => run("/api/discard", { session_id: id },
       `Discarded ${id}'s worktree; its branch ${ws.branch} stays for a while (worktrees --prune deletes it later).`),
-    send_back: (note) => run("/api/send_back", { session_id: id, note },
-      `Sent ${id} back with your note.`),
+    send_back: (note) => {
+      const n = drafts();
+      const what = [note ? "your note" : null, n ? count(n, "comment") : null].filter(Boolean).join(" and ");
+      return run("/api/send_back", { session_id: id, note }, `Sent ${id} back with ${what}.`);
+    },
   };
   const confirm = el("div", { class: "decision-confirm", attrs: { role: "group", "aria-label": "confirm", hidden: true } });
-  const ask = (what) => askFor(what, v, confirm, act, section);
+  const ask = (what) => askFor(what, v, confirm, act, section, drafts());
   const button = (text, cls, what, title) => el("button", {
     type: "button", class: cls, text, title, data: { decide: what }, on: { click: () => (what === "apply" || what === "merge" ? act[what]() : ask(what)) },
   });
@@ -73,10 +76,10 @@ export function decisionActions(v, after) {
       button("Merge", "secondary decide-merge", "merge", "commit its changes onto your current branch (m)"),
       el("span", { class: "decision-explain", text: EXPLAIN.merge })),
     el("div", { class: "row-actions decision-more" },
-      button("Send back…", "decide-send-back", "send_back", "a new turn for the department with your note (s)"),
+      button("Send back…", "decide-send-back", "send_back", "a new turn for the department with your note and your line comments (s)"),
       button("Discard…", "danger decide-discard", "discard", "remove its worktree; its branch stays for a while (d)")),
     confirm,
-    el("p", { class: "hint decision-keys", text: "Keys: j / k next and previous file · a apply · m merge · d discard · s send back (each asks first)" }),
+    el("p", { class: "hint decision-keys", text: "Keys: j / k next and previous file · c comment on a line · a apply · m merge · d discard · s send back (each asks first)" }),
   ].filter(Boolean));
   const files = fileKeys(section);
   const keys = (event) => {
@@ -98,14 +101,16 @@ export function decisionActions(v, after) {
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 
 /** The question before a choice: what it does, then confirm or cancel. */
-function askFor(what, v, confirm, act, section) {
+function askFor(what, v, confirm, act, section, drafts) {
   const id = v.session_id;
   const files = v.files.length;
   const question = {
     apply: `Apply ${id}'s ${count(files, "changed file")} into your working tree, uncommitted?`,
     merge: `Merge ${id}'s ${count(files, "changed file")} as one commit on your current branch?`,
     discard: `Discard ${id}'s work? Its worktree goes; its branch ${v.workspace.branch} stays for a while.`,
-    send_back: `Send ${id} back: what should it change?`,
+    send_back: drafts
+      ? `Send ${id} back with your ${count(drafts, "comment")} on its lines: anything to add?`
+      : `Send ${id} back: what should it change?`,
   }[what];
   const label = { apply: "Apply", merge: "Merge", discard: "Discard", send_back: "Send back" }[what];
   const yes = el("button", { type: "button", class: what === "discard" ? "danger" : "primary", text: label, data: { confirm: what } });
@@ -114,12 +119,14 @@ function askFor(what, v, confirm, act, section) {
   let note = null;
   if (what === "send_back") {
     note = el("textarea", { class: "send-back-note", attrs: { rows: 3, "aria-label": `note for ${id}`, placeholder: "Your note: what to change, what to keep" } });
-    yes.disabled = true;
+    // With drafts the note may stay empty: the comments say what to change.
+    const ready = () => Boolean(drafts || note.value.trim());
+    yes.disabled = !ready();
     note.addEventListener("input", () => {
-      yes.disabled = !note.value.trim();
+      yes.disabled = !ready();
     });
     note.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && note.value.trim()) yes.click();
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && ready()) yes.click();
     });
     parts.push(note);
   }

@@ -7,6 +7,14 @@ import { el } from "./dom.js";
 const MARK = { add: "+", del: "−", ctx: " " };
 const number = (n) => (n === null || n === undefined ? "" : String(n));
 
+/** A row's line numbers as data (`data-old-line`, `data-new-line`), for review comments. */
+function lineNumbers(line) {
+  const data = {};
+  if (line.old_line !== null && line.old_line !== undefined) data.oldLine = line.old_line;
+  if (line.new_line !== null && line.new_line !== undefined) data.newLine = line.new_line;
+  return data;
+}
+
 /** The tables of a FileDiff's hunks, plus a note for a binary file. */
 export function diffTables(d) {
   const parts = [];
@@ -14,7 +22,7 @@ export function diffTables(d) {
   for (const h of d.hunks || []) {
     parts.push(el("table", { class: "diff" },
       el("caption", { text: h.header }),
-      el("tbody", {}, (h.lines || []).map((line) => el("tr", { class: `diff-${line.kind}` },
+      el("tbody", {}, (h.lines || []).map((line) => el("tr", { class: `diff-line diff-${line.kind}`, data: lineNumbers(line) },
         el("td", { class: "ln", text: number(line.old_line) }),
         el("td", { class: "ln", text: number(line.new_line) }),
         el("td", { class: "mark", text: MARK[line.kind] || " " }),

@@ -196,7 +196,7 @@ async function changes(id) {
       if (mine === loads && !$("#drawer").hidden) changes(id);
     });
     if (mine !== loads || $("#drawer").hidden) return;
-    $("#drawer-title").textContent = shown.title;
+    $("#drawer-title").replaceChildren(...[shown.title, shown.badge].filter(Boolean));
     $("#drawer-body").replaceChildren(...[queueNav(id), ...shown.parts].filter(Boolean));
     keys = shown.keys;
     packetShown = { label: "← Back to the changes", reopen: () => changes(id) };

@@ -84,8 +84,9 @@ export function cutText(text, max) {
 
 /** Where the launcher's words to the agent begin in a sent-back session's
  * task (src/integration/mod.rs, send_back): "<task>\n\n[Sent back by the
- * user] <note>\n\nYour earlier work…". */
+ * user] <note>\n\n[The user's review: N comments…\n\n]Your earlier work…". */
 const SENT_BACK = "\n\n[Sent back by the user] ";
+const NO_NOTE = "see the comments below";
 
 /** A session's task as the user wrote it: a sent-back one shows its task
  * and the user's note, not the launcher's instructions around them. */
@@ -93,8 +94,14 @@ export function taskWords(task) {
   const text = task || "";
   const at = text.indexOf(SENT_BACK);
   if (at < 0) return text;
-  const note = text.slice(at + SENT_BACK.length).split("\n\n")[0];
-  return `${text.slice(0, at)}\nSent back by you: ${note}`;
+  const [note, next] = text.slice(at + SENT_BACK.length).split("\n\n");
+  // With line comments (src/review/comments.rs, review_text): their count.
+  const review = /^The user's review: (\d+) comment/.exec(next || "");
+  if (!review) return `${text.slice(0, at)}\nSent back by you: ${note}`;
+  const comments = `${review[1]} line comment${review[1] === "1" ? "" : "s"}`;
+  // No note: the launcher's stand-in words (NO_NOTE in src/integration/mod.rs) are not the user's.
+  if (note === NO_NOTE) return `${text.slice(0, at)}\nSent back by you with ${comments}`;
+  return `${text.slice(0, at)}\nSent back by you: ${note} (with ${comments})`;
 }
 
 /** The parts as sentences, each ending in a full stop (unless it has one). */

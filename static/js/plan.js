@@ -46,13 +46,17 @@ function assignmentBadge(a) {
   return badge;
 }
 
-/** An assignment's earlier attempts: "sent back once; earlier lingyubu-1". */
+/** An assignment's earlier attempts: "sent back once; earlier lingyubu-1",
+ * "sent back once with 3 comments; ..." when the last send-back carried
+ * review comments. */
 function reruns(a) {
   const earlier = list(a.earlier_sessions);
   const times = (n) => (n === 1 ? "once" : `${n} times`);
   const sent = a.sent_back || 0;
   const retried = earlier.length - sent;
-  const how = [sent ? `sent back ${times(sent)}` : null, retried > 0 ? `retried ${times(retried)}` : null].filter(Boolean);
+  const comments = a.review_comments || 0;
+  const carried = comments ? ` with ${comments} comment${comments === 1 ? "" : "s"}` : "";
+  const how = [sent ? `sent back ${times(sent)}${carried}` : null, retried > 0 ? `retried ${times(retried)}` : null].filter(Boolean);
   return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
 }
 

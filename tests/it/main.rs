@@ -50,6 +50,10 @@ mod review;
 #[cfg(unix)]
 mod review_browser;
 #[cfg(unix)]
+mod review_comments;
+#[cfg(unix)]
+mod review_comments_browser;
+#[cfg(unix)]
 mod review_findings;
 #[cfg(unix)]
 mod setup_browser;

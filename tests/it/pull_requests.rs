@@ -243,6 +243,13 @@ async fn a_department_goes_to_a_pull_request_whose_body_is_its_review_then_ci_an
     assert_eq!(settings["on"], true, "{settings}");
     assert_eq!(settings["repo"], "acme/tool", "{settings}");
 
+    // A line comment is part of the record the review carries (issue 51).
+    api.post_ok(
+        "/api/review_comments",
+        &json!({"session_id": id, "path": "src/a.rs", "line": 1, "side": "new",
+                "body": "keep it short"}),
+    )
+    .await;
     let tip = opened_as_one_squashed_commit_on_the_base(&w, &api, &z, &id, &branch, &base).await;
     the_body_is_the_review(&w, &z, &id, &branch);
     let audited = wait_audit(&api, "pull_request_opened", |e| {
@@ -332,6 +339,7 @@ fn the_body_is_the_review(w: &World, z: &str, id: &str, branch: &str) {
         "Claimed and changed:\n\n- `src/a.rs`",
         "No risk rule fired on its diff.",
         "Assigned: `src/a.rs`, `src/**`, `app/**`, and 9 more",
+        "### Review comments (the reviewer's, on its attempts)\n\n- `src/a.rs:1 · draft · keep it short`",
     ] {
         assert!(opened.body.contains(want), "{want:?} in\n{}", opened.body);
     }

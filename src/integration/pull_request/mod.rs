@@ -186,7 +186,7 @@ impl PullRequests {
             ws.review.as_ref(),
             override_scope,
         )?;
-        let part = self.part(s, &ws);
+        let part = self.part(s, &ws).await;
         Ok(Ready {
             session: s.clone(),
             ws,
@@ -196,7 +196,16 @@ impl PullRequests {
     }
 
     /// The review of `s`'s work, for the body.
-    fn part(&self, s: &Session, ws: &Workspace) -> Part {
+    async fn part(&self, s: &Session, ws: &Workspace) -> Part {
+        let ctx = self.ctx.clone();
+        let id = s.id.clone();
+        let comments = tokio::task::spawn_blocking(move || {
+            crate::review::comments::list(&ctx, &id).map(|v| v.comments)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
         let report = self
             .ctx
             .store
@@ -221,6 +230,15 @@ impl PullRequests {
                 .as_ref()
                 .map(|r| r.verifications_run.clone())
                 .unwrap_or_default(),
+            review_comments: comments
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}:{} · {} · {}",
+                        c.comment.path, c.current_line, c.state, c.comment.body
+                    )
+                })
+                .collect(),
         }
     }
 

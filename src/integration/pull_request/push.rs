@@ -251,7 +251,7 @@ impl PullRequests {
             .find(|c| c.branch == ws.branch)
             .map(|c| c.commit.clone())
             .unwrap_or_else(|| ws.base.clone());
-        let part = self.part(&s, &ws);
+        let part = self.part(&s, &ws).await;
         let new_head = if since == commit {
             pr.head.clone()
         } else {

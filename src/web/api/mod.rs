@@ -17,6 +17,7 @@ mod overview;
 mod pull_requests;
 mod quota;
 mod review;
+mod review_comments;
 mod sessions;
 mod trust;
 mod zhongshu;
@@ -83,6 +84,10 @@ pub fn routes() -> Routes {
         .post("/api/worktrees/prune", changes::prune)
         .post("/api/send_back", changes::send_back)
         .post("/api/propose_integration", changes::propose)
+        .post("/api/review_comments", review_comments::add)
+        .get("/api/review_comments", review_comments::list)
+        .post("/api/review_comments/delete", review_comments::delete)
+        .post("/api/review_comments/resolve", review_comments::resolve)
         .get("/api/pull_requests", pull_requests::settings)
         .post("/api/integrate_plan", pull_requests::integrate_plan)
         .post("/api/send_back_failure", pull_requests::send_back_failure)
