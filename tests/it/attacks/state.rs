@@ -464,6 +464,7 @@ fn a_database_of_ours_from_before_the_application_id_still_opens() {
     conn.execute_batch(
         "PRAGMA application_id = 0; PRAGMA user_version = 0;
          ALTER TABLE outbox DROP COLUMN line;
+         DROP TABLE review_comments;
          DELETE FROM meta WHERE key = 'audit_head';
          UPDATE meta SET value = '1' WHERE key = 'schema';",
     )
