@@ -329,6 +329,16 @@ pub fn descriptor_path(file: &std::fs::File, _full: &Path) -> Option<String> {
     Some(format!("/dev/fd/{}", file.as_raw_fd()))
 }
 
+/// A command line of the user's configuration run by the platform's shell
+/// (`sh -c`), in a process group of its own so [`kill_tree`] stops all it
+/// started.
+pub fn shell_command(line: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(line).process_group(0);
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -424,3 +434,4 @@ mod tests {
         assert!(!runs_session(std::process::id(), "zhongshu-999"));
     }
 }
+

@@ -306,3 +306,13 @@ pub const CODEX_OVER_WEBSOCKET: bool = true;
 pub fn descriptor_path(_file: &std::fs::File, full: &Path) -> Option<String> {
     full.to_str().map(str::to_string)
 }
+
+/// A command line of the user's configuration run by the platform's shell
+/// (`cmd /S /C`, the line as written); [`contain`] its process so
+/// [`kill_tree`] stops all it started.
+pub fn shell_command(line: &str) -> std::process::Command {
+    use std::os::windows::process::CommandExt;
+    let mut cmd = std::process::Command::new("cmd");
+    cmd.raw_arg(format!("/D /S /C \"{line}\""));
+    cmd
+}

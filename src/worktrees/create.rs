@@ -247,11 +247,19 @@ fn prune_admin(repo: &Repository, name: &str) {
     }
 }
 
+/// The user's `launcher.worktree.teardown` commands, run in a worktree
+/// before it is removed (none when the configuration is not trusted).
+#[derive(Debug, Clone, Default)]
+pub struct Teardown {
+    pub commands: Vec<String>,
+    pub timeout: std::time::Duration,
+}
+
 /// Removes a department's worktree (its folder, its temporary folder and
-/// Git's record of it); its branch, and so every commit the launcher
-/// recorded, stays. A folder holding anything its last record lacks
-/// (ignored files aside) is kept, and the error names what.
-pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
+/// Git's record of it) after its `teardown` commands; its branch, and so
+/// every commit the launcher recorded, stays. A folder holding anything its
+/// last record lacks (ignored files aside) is kept, and the error names what.
+pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), WorktreeError> {
     let path = Path::new(&ws.path);
     if path.exists() {
         let left = super::record::unrecorded(repo, ws)?;
@@ -261,6 +269,21 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
                 ws.path,
                 left.join(", ")
             )));
+        }
+        if !teardown.commands.is_empty() {
+            let ran = super::setup::run_commands(
+                &teardown.commands,
+                &super::setup::RunIn {
+                    repo,
+                    worktree: path,
+                    session: &ws.name,
+                    timeout: teardown.timeout,
+                },
+            );
+            // A failed teardown is said; the worktree still goes.
+            if let Some(why) = ran.failure {
+                tracing::warn!("the teardown of {}: {why}\n{}", ws.path, ran.output);
+            }
         }
         std::fs::remove_dir_all(path).map_err(io_error(path))?;
     }
@@ -276,8 +299,8 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
 
 /// Deletes a worktree and its branch: only for a start that failed before
 /// the department did anything.
-pub fn undo(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
-    remove(repo, ws)?;
+pub fn undo(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), WorktreeError> {
+    remove(repo, ws, teardown)?;
     let git = Repository::open(repo)?;
     if let Ok(mut b) = git.find_branch(&ws.branch, git2::BranchType::Local) {
         b.delete()?;
@@ -335,7 +358,7 @@ mod tests {
         // A second one for the same id (a state folder started afresh) gets its own names.
         let again = create(&spec).unwrap().unwrap().workspace;
         assert_eq!(again.branch, "governance/zhongshu-1/lingyubu-1-2");
-        remove(&repo, ws).unwrap();
+        remove(&repo, ws, &Teardown::default()).unwrap();
         assert!(!path.exists());
         let git = Repository::open(&repo).unwrap();
         assert!(git.find_branch(&ws.branch, git2::BranchType::Local).is_ok());

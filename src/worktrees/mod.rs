@@ -40,6 +40,7 @@ pub mod list;
 pub mod populate;
 mod prune;
 pub mod record;
+pub mod setup;
 pub mod signing;
 pub mod tree_writer;
 
@@ -51,7 +52,7 @@ use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
 
 use crate::model::{Assignment, PlanBase, Workspace};
 
-pub use create::{create, CreateSpec, Created};
+pub use create::{create, CreateSpec, Created, Teardown};
 pub use fence::StateFence;
 pub use record::{record, RecordRules, Recorded};
 

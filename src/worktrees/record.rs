@@ -321,7 +321,7 @@ mod tests {
         let r = record(&repo, &ws, &author, "work", &RecordRules::default()).unwrap();
         assert_eq!(r.files, ["a.txt"]);
         assert_eq!(unrecorded(&repo, &ws).unwrap(), ["vendor/lib/"]);
-        let e = super::super::create::remove(&repo, &ws).unwrap_err();
+        let e = super::super::create::remove(&repo, &ws, &Default::default()).unwrap_err();
         assert!(e.to_string().contains("vendor/lib/"), "{e}");
         assert!(
             nested.join("work.rs").exists(),
@@ -330,7 +330,7 @@ mod tests {
         // Once it is gone, the folder goes (ignored output with it).
         std::fs::remove_dir_all(wt.join("vendor")).unwrap();
         assert!(unrecorded(&repo, &ws).unwrap().is_empty());
-        super::super::create::remove(&repo, &ws).unwrap();
+        super::super::create::remove(&repo, &ws, &Default::default()).unwrap();
         assert!(!wt.exists());
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub mod command;
 mod prompt;
 pub mod prompts;
+pub mod setup;
 pub(crate) mod workspace;
 
 use super::live::agent_failure;
@@ -76,6 +77,7 @@ impl StartSpec {
 }
 
 /// A start request, checked.
+#[derive(Clone)]
 pub(super) struct Checked {
     pub(super) task: String,
     pub(super) model: String,
@@ -158,6 +160,16 @@ impl<'a> Starter<'a> {
         let mut checked = checked;
         let made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
+        // A new worktree with set-up commands: the agent waits for them.
+        let sets_up =
+            spec.workspace_from.is_none() && !self.ctx.config.launcher.worktree.setup.is_empty();
+        if let Some(ws) = checked.workspace.as_mut().filter(|_| sets_up) {
+            ws.setup = Some(crate::model::WorktreeSetup {
+                state: crate::model::SetupState::Running,
+                output: String::new(),
+                failure: None,
+            });
+        }
         let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
             Ok(p) => p,
             Err(e) => {
@@ -192,10 +204,35 @@ impl<'a> Starter<'a> {
             workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
+        let waiting = setup::Waiting {
+            checked,
+            prompt,
+            prompt_path,
+            log_path,
+        };
+        if checked_sets_up(&waiting.checked) {
+            setup::begin(self.sessions, &id, waiting);
+            return Ok(self.sessions.session(&id).unwrap_or(session));
+        }
+        self.launch(&id, waiting).await?;
+        Ok(self.sessions.session(&id).unwrap_or(session))
+    }
+
+    /// Starts the agent of the recorded session `id` and shows its terminal.
+    pub(super) async fn launch(&self, id: &str, w: setup::Waiting) -> LResult<()> {
+        let setup::Waiting {
+            checked,
+            prompt,
+            prompt_path,
+            log_path,
+        } = w;
+        let id = id.to_string();
+        let kind = checked.kind();
+        let title = checked.title_hint(&id);
         let terminal = self
             .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
             .await?;
-        if spec.kind == SessionKind::Zhongshu
+        if kind == SessionKind::Zhongshu
             && self
                 .sessions
                 .signals
@@ -206,14 +243,9 @@ impl<'a> Starter<'a> {
         }
         self.sessions
             .terminals
-            .show(
-                &id,
-                terminal,
-                spec.kind == SessionKind::Zhongshu,
-                &session.title,
-            )
+            .show(&id, terminal, kind == SessionKind::Zhongshu, &title)
             .await;
-        Ok(self.sessions.session(&id).unwrap_or(session))
+        Ok(())
     }
 
     /// Task, model, department and parent of a start request, or why not.
@@ -403,6 +435,14 @@ impl<'a> Starter<'a> {
         self.sessions.follow_agent(id, started.events);
         Ok(pty)
     }
+}
+
+/// Whether the session waits for its worktree's set-up commands.
+fn checked_sets_up(c: &Checked) -> bool {
+    c.workspace
+        .as_ref()
+        .and_then(|w| w.setup.as_ref())
+        .is_some_and(|s| s.state == crate::model::SetupState::Running)
 }
 
 /// What a Codex session is asked first: the task (the role prompt is its

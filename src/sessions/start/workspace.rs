@@ -205,7 +205,11 @@ pub(super) fn drop_workspace(ctx: &Context, id: &str, ws: Option<&Workspace>, sp
     let Some(ws) = ws.filter(|_| spec.workspace_from.is_none()) else {
         return;
     };
-    if let Err(e) = worktrees::create::undo(&ctx.repo, ws) {
+    if let Err(e) = worktrees::create::undo(
+        &ctx.repo,
+        ws,
+        &crate::config_trust::teardown_of(&ctx.config),
+    ) {
         tracing::warn!("removing the unused worktree of {id}: {e}");
     }
 }
@@ -233,7 +237,11 @@ pub(crate) fn release_workspace(ctx: &Context, id: &str) {
             }
         }
         None if ws.commit.is_none() => {
-            if let Err(e) = worktrees::create::undo(&ctx.repo, &ws) {
+            if let Err(e) = worktrees::create::undo(
+                &ctx.repo,
+                &ws,
+                &crate::config_trust::teardown_of(&ctx.config),
+            ) {
                 tracing::warn!("removing the unused worktree of {id}: {e}");
             }
             ctx.store.audit_or_log(AuditEvent::WorktreeRemoved {
