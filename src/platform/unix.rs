@@ -434,4 +434,3 @@ mod tests {
         assert!(!runs_session(std::process::id(), "zhongshu-999"));
     }
 }
-
