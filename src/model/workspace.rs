@@ -263,6 +263,10 @@ pub struct Workspace {
     /// Its `launcher.worktree.setup` commands (issue 52): None when none ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<WorktreeSetup>,
+    /// Files of the user's tree copied in (`launcher.worktree.copy`): the
+    /// user's, never recorded as the department's work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copied: Vec<String>,
 }
 
 /// Where a new worktree's set-up commands stand: its agent starts only after
@@ -317,6 +321,7 @@ impl Workspace {
             predecessor: None,
             pull_request: None,
             setup: None,
+            copied: Vec::new(),
         }
     }
 }

@@ -30,6 +30,7 @@
 //! clean and the recorded commit keeps them as they were.
 
 pub mod checkout;
+pub mod copy;
 pub mod create;
 pub mod dirty;
 pub mod fence;

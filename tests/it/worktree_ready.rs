@@ -25,14 +25,26 @@ fn edit_a() -> Value {
 /// `launcher.worktree:`); each department's agent first notes, in the
 /// ignored `agent.ready`, whether the set-up's `setup.ready` was there.
 async fn served(worktree: &str, extra_files: &[(&str, &str)]) -> (TestRepo, InProcess) {
+    served_with(
+        worktree,
+        extra_files,
+        "if [ -f setup.ready ]; then echo saw > agent.ready; else echo none > agent.ready; fi",
+    )
+    .await
+}
+
+/// As [`served`], each department's agent running `script` first.
+async fn served_with(
+    worktree: &str,
+    extra_files: &[(&str, &str)],
+    script: &str,
+) -> (TestRepo, InProcess) {
     Scenario::new()
         .launcher(&format!("  worktree:\n{worktree}"))
-        .files(&[(".gitignore", "*.ready\n"), ("src/a.rs", "a\n")])
+        .files(&[(".gitignore", "*.ready\n.env\n"), ("src/a.rs", "a\n")])
         .files(extra_files)
         .committed()
-        .department_script(
-            "if [ -f setup.ready ]; then echo saw > agent.ready; else echo none > agent.ready; fi",
-        )
+        .department_script(script)
         .serve()
         .await
 }
@@ -213,6 +225,59 @@ async fn start_anyway_starts_the_agent_after_a_failed_setup() {
             .unwrap()
             .trim(),
         "none"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_files_are_there_for_the_agent_and_never_recorded_or_integrated() {
+    let (repo, server) = served_with(
+        "    copy: [.env, local/]\n",
+        &[],
+        "cat .env local/settings.json > agent.ready; echo changed >> local/settings.json; echo X >> .env",
+    )
+    .await;
+    // Ignored and untracked files of the user's tree, made after the commit.
+    std::fs::write(repo.path.join(".env"), "TOKEN=mine\n").unwrap();
+    std::fs::create_dir_all(repo.path.join("local")).unwrap();
+    std::fs::write(repo.path.join("local/settings.json"), "{}\n").unwrap();
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let d = recorded(api, &z, 1).await.remove(0);
+    let wt = worktree_of(&d);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready")).unwrap(),
+        "TOKEN=mine\n{}\n",
+        "the agent read the copied files"
+    );
+    assert_eq!(
+        d["workspace"]["copied"],
+        json!([".env", "local/settings.json"]),
+        "{d}"
+    );
+    assert_eq!(
+        d["workspace"]["actual_changed_files"],
+        json!(["src/a.rs"]),
+        "the copied files, changed or not, are not the department's work: {d}"
+    );
+    let id = id_of(&d);
+    api.post_ok(
+        "/api/integrate",
+        &json!({"session_id": id, "mode": "apply"}),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
+        "A1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("local/settings.json")).unwrap(),
+        "{}\n",
+        "never integrated back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join(".env")).unwrap(),
+        "TOKEN=mine\n"
     );
     server.stop().await;
 }
