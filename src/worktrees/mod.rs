@@ -25,7 +25,8 @@
 //! but for a department's own worktree and temporary folder.
 //!
 //! Large trees check out sparsely: a department gets its scope, the files at
-//! the root, `.gitignore`s and `launcher.worktree_include`; the other files
+//! the root, `.gitignore`s, `launcher.worktree_include` and what its build
+//! needs ([`sparse_builds`]); the other files
 //! are in the index marked skip-worktree, so `git status` in the worktree is
 //! clean and the recorded commit keeps them as they were.
 
@@ -43,6 +44,7 @@ mod prune;
 pub mod record;
 pub mod setup;
 pub mod signing;
+pub mod sparse_builds;
 pub mod tree_writer;
 
 pub use prune::{prune, prune_store, PruneError, Pruned};
