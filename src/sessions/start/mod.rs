@@ -214,12 +214,14 @@ impl<'a> Starter<'a> {
             setup::begin(self.sessions, &id, waiting);
             return Ok(self.sessions.session(&id).unwrap_or(session));
         }
-        self.launch(&id, waiting).await?;
+        self.launch(&id, waiting, false).await?;
         Ok(self.sessions.session(&id).unwrap_or(session))
     }
 
     /// Starts the agent of the recorded session `id` and shows its terminal.
-    pub(super) async fn launch(&self, id: &str, w: setup::Waiting) -> LResult<()> {
+    /// A failure forgets the session (a start's caller is told), or, once it
+    /// was shown (`shown`: after its set-up), ends it as failed.
+    pub(super) async fn launch(&self, id: &str, w: setup::Waiting, shown: bool) -> LResult<()> {
         let setup::Waiting {
             checked,
             prompt,
@@ -230,7 +232,7 @@ impl<'a> Starter<'a> {
         let kind = checked.kind();
         let title = checked.title_hint(&id);
         let terminal = self
-            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
+            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path, shown)
             .await?;
         if kind == SessionKind::Zhongshu
             && self
@@ -364,6 +366,7 @@ impl<'a> Starter<'a> {
         prompt: &str,
         prompt_path: &Path,
         log_path: &Path,
+        shown: bool,
     ) -> LResult<Option<Arc<Pty>>> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.sessions.require_session(id)?;
@@ -395,7 +398,7 @@ impl<'a> Starter<'a> {
         let started = match started {
             Ok(started) => started,
             Err(e) => {
-                self.sessions.forget_session(id);
+                self.unstarted(id, shown).await;
                 return Err(agent_failure(e));
             }
         };
@@ -428,7 +431,7 @@ impl<'a> Starter<'a> {
         });
         if let Err(e) = recorded {
             agent.stop().await;
-            self.sessions.forget_session(id);
+            self.unstarted(id, shown).await;
             return Err(e.into());
         }
         self.sessions.live.adopt_agent(id, agent);
@@ -443,6 +446,22 @@ fn checked_sets_up(c: &Checked) -> bool {
         .as_ref()
         .and_then(|w| w.setup.as_ref())
         .is_some_and(|s| s.state == crate::model::SetupState::Running)
+}
+
+impl Starter<'_> {
+    /// An agent that did not start: a session not shown yet is forgotten;
+    /// one shown (waiting for its set-up) ends failed, as an agent that
+    /// exited at once, so its plan and "Needs you" follow it.
+    async fn unstarted(&self, id: &str, shown: bool) {
+        if !shown {
+            self.sessions.forget_session(id);
+            return;
+        }
+        self.sessions
+            .live
+            .record_exit(id, -1, Some("agent_start_failed"));
+        self.sessions.live.after_exit(id).await;
+    }
 }
 
 /// What a Codex session is asked first: the task (the role prompt is its

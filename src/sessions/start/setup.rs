@@ -122,8 +122,8 @@ async fn launch(sessions: &Arc<Sessions>, id: &str, setup: &WorktreeSetup) {
         return;
     };
     waiting.checked.task = format!("{}\n\n{}", note(setup), waiting.checked.task);
-    if let Err(e) = Starter::new(sessions).launch(id, waiting).await {
-        // The agent did not start: its record is gone with it, as at a start.
+    if let Err(e) = Starter::new(sessions).launch(id, waiting, true).await {
+        // The session ended failed (`Starter::unstarted`).
         tracing::warn!("{id}: the agent did not start after its set-up: {e}");
     }
 }
