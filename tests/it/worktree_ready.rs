@@ -281,3 +281,46 @@ async fn copied_files_are_there_for_the_agent_and_never_recorded_or_integrated()
     );
     server.stop().await;
 }
+
+/// The page's item for a failed set-up: what failed, the commands' output
+/// (as text), and Retry set-up starting the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_lists_a_failed_setup_in_needs_you_and_retries_it() {
+    crate::needs!(Chromium);
+    let (repo, server) = served(
+        "    setup:\n      - test -f \"$CODEX_GOVERNANCE_REPO/../go.flag\" || { echo '<b>not yet</b>'; exit 7; }\n",
+        &[],
+    )
+    .await;
+    let api = &server.api;
+    let d = crate::common::browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("worktree-setup-failure.png");
+    d.open_dashboard(&server.url, &server.token).await;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let id = id_of(&with_setup(api, &z, "failed").await);
+    let item = format!("#needs-you li[data-key=\"setup:{id}\"]");
+    let text = d
+        .wait_text("the failed set-up's item", &item, "exited with 7")
+        .await;
+    assert!(
+        text.contains("<b>not yet</b>"),
+        "the output, as text: {text}"
+    );
+    for action in ["setup-retry", "setup-start-anyway", "setup-discard"] {
+        d.wait_count(
+            action,
+            &format!("{item} button[data-action=\"{action}\"]"),
+            1,
+        )
+        .await;
+    }
+    std::fs::write(beside(&repo, "go.flag"), "").unwrap();
+    d.click(&format!("{item} button[data-action=\"setup-retry\"]"))
+        .await;
+    d.gone("the retried set-up's item", &item).await;
+    let done = recorded(api, &z, 1).await.remove(0);
+    assert_eq!(done["workspace"]["setup"]["state"], "done", "{done}");
+    d.quit().await;
+    server.stop().await;
+}
