@@ -91,6 +91,8 @@ async fn run(sessions: Arc<Sessions>, id: String) {
         failure: ran.failure,
     };
     if !record(&sessions, &id, outcome.clone()) {
+        // Closed meanwhile: nothing waits any more.
+        sessions.waiting_setup.lock().unwrap().remove(&id);
         return;
     }
     if state == SetupState::Done {
