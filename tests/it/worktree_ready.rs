@@ -90,6 +90,12 @@ async fn setup_runs_before_the_agent_and_teardown_before_the_worktree_goes() {
     assert_eq!(d["workspace"]["setup"]["state"], "done", "{d}");
     let output = d["workspace"]["setup"]["output"].as_str().unwrap();
     assert!(output.contains("set-up said hello"), "{output}");
+    let transcript = repo.log(&id);
+    assert!(
+        transcript.contains("set-up commands (launcher.worktree.setup) ran before you started")
+            && transcript.contains("set-up said hello"),
+        "its transcript opens with the set-up: {transcript}"
+    );
     let said = std::fs::read_to_string(wt.join("setup.ready")).unwrap();
     assert_eq!(
         said.trim(),

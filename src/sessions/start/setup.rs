@@ -123,7 +123,23 @@ async fn launch(sessions: &Arc<Sessions>, id: &str, setup: &WorktreeSetup) {
     let Some(mut waiting) = sessions.waiting_setup.lock().unwrap().remove(id) else {
         return;
     };
-    waiting.checked.task = format!("{}\n\n{}", note(setup), waiting.checked.task);
+    let said = note(setup);
+    // A terminal agent's transcript (its conversation in the page) opens with it.
+    let log = crate::files::open_own(
+        &sessions.ctx.paths.state_dir,
+        &waiting.log_path,
+        crate::files::Access::Append,
+    );
+    let written = log.and_then(|mut f| {
+        std::io::Write::write_all(
+            &mut f,
+            format!("{said}\n\n").replace('\n', "\r\n").as_bytes(),
+        )
+    });
+    if let Err(e) = written {
+        tracing::warn!("{id}: the set-up's output in its transcript: {e}");
+    }
+    waiting.checked.task = format!("{said}\n\n{}", waiting.checked.task);
     if let Err(e) = Starter::new(sessions).launch(id, waiting, true).await {
         // The session ended failed (`Starter::unstarted`).
         tracing::warn!("{id}: the agent did not start after its set-up: {e}");
