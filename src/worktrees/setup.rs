@@ -35,7 +35,8 @@ pub struct RunIn<'a> {
 }
 
 /// Runs `commands` in order in the worktree; the first that fails (or the
-/// time limit) stops the rest, and whatever it started is stopped with it.
+/// time limit) stops the rest. A command past the time limit is stopped
+/// with all it started (its process group; on Windows its job).
 pub fn run_commands(commands: &[String], at: &RunIn<'_>) -> CommandsRun {
     let deadline = Instant::now() + at.timeout;
     let mut output = String::new();
@@ -107,8 +108,7 @@ fn run_one(line: &str, at: &RunIn<'_>, deadline: Instant) -> (String, Option<Str
             Err(e) => break Some(format!("`{line}`: {e}")),
         }
     };
-    // Nothing it started in the background outlives it.
-    crate::platform::kill_tree(pid);
+    crate::platform::release_tree(pid);
     let mut bytes = Vec::new();
     let len = sink.seek(SeekFrom::End(0)).unwrap_or(0);
     let from = len.saturating_sub(OUTPUT_BYTES);
