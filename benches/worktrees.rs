@@ -99,7 +99,7 @@ fn main() {
         took
     };
     let remove = |m: Made| match m {
-        Made::Ours(ws) => worktrees::create::undo(&repo, &ws).expect("undo"),
+        Made::Ours(ws) => worktrees::create::undo(&repo, &ws, &Default::default()).expect("undo"),
         Made::Git(at) => repo44k::git(&repo, &["worktree", "remove", "--force", path(&at)]),
         Made::Plain(at) => std::fs::remove_dir_all(at).expect("remove"),
     };

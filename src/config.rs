@@ -27,6 +27,7 @@ pub mod pull_requests;
 mod python_env;
 mod python_signs;
 pub mod trust;
+pub mod worktree_ready;
 pub use agent_backend::AgentSettings;
 use defaults::menxia_department;
 pub use defaults::{
@@ -101,6 +102,8 @@ pub struct LauncherSettings {
     pub plan_budget_tokens: Option<u64>,
     /// `launcher.pull_requests` (issue 38).
     pub pull_requests: pull_requests::PullRequestSettings,
+    /// `launcher.worktree` (issue 52): set-up, teardown and copied files.
+    pub worktree: worktree_ready::WorktreeReady,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -213,6 +216,8 @@ struct FileLauncher {
     plan_budget_tokens: Option<u64>,
     #[serde(default)]
     pull_requests: Option<pull_requests::FilePullRequests>,
+    #[serde(default)]
+    worktree: Option<worktree_ready::FileWorktree>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -522,6 +527,13 @@ fn check_globs(
     let include = launcher.as_ref().and_then(|l| l.worktree_include.as_ref());
     for (i, p) in include.into_iter().flatten().enumerate() {
         all.push((format!("launcher.worktree_include[{i}]"), p));
+    }
+    let copy = launcher
+        .as_ref()
+        .and_then(|l| l.worktree.as_ref())
+        .and_then(|w| w.copy.as_ref());
+    for (i, p) in copy.into_iter().flatten().enumerate() {
+        all.push((format!("launcher.worktree.copy[{i}]"), p));
     }
     for (key, pattern) in all {
         if let Some(why) = located::glob_problem(pattern) {

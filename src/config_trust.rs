@@ -245,6 +245,19 @@ impl TrustGate {
     }
 }
 
+/// The teardown commands of `config` (`launcher.worktree.teardown`), only
+/// when the user trusts it: a cloned file's commands never run unasked.
+pub fn teardown_of(config: &crate::config::Config) -> crate::worktrees::Teardown {
+    let w = &config.launcher.worktree;
+    if w.teardown.is_empty() || !TrustGate::of(config).is_open() {
+        return crate::worktrees::Teardown::default();
+    }
+    crate::worktrees::Teardown {
+        commands: w.teardown.clone(),
+        timeout: std::time::Duration::from_secs(w.setup_timeout_seconds),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

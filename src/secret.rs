@@ -33,9 +33,84 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Whether a file's name looks like it holds a secret (`.env`, keys,
+/// credentials): such a file copied into a department's worktree is named
+/// in the trust prompt of a cloned configuration.
+pub fn looks_secret_name(path: &str) -> bool {
+    let name = path
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    const NAMES: &[&str] = &[
+        ".env",
+        ".npmrc",
+        ".netrc",
+        ".pypirc",
+        ".pgpass",
+        "id_rsa",
+        "id_ed25519",
+        "id_ecdsa",
+    ];
+    const EXTENSIONS: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".jks", ".keystore"];
+    const WORDS: &[&str] = &["secret", "credential", "password", "token", "private"];
+    NAMES
+        .iter()
+        .any(|n| name == *n || name.starts_with(&format!("{n}.")))
+        || EXTENSIONS.iter().any(|e| name.ends_with(e))
+        || WORDS.iter().any(|w| name.contains(w))
+}
+
+/// Whether a copy glob takes a file with a secret-looking name: the glob
+/// itself looks like one, or it matches such a name in the folder it names.
+pub fn glob_takes_secret_looking(glob: &str) -> bool {
+    const SAMPLES: &[&str] = &[
+        ".env",
+        ".env.local",
+        "id_rsa",
+        "server.pem",
+        "credentials.json",
+        "secrets.yaml",
+        ".npmrc",
+    ];
+    let compiled = crate::glob::Glob::new(glob);
+    let start = compiled.literal_start();
+    let folder = start.rfind('/').map_or("", |i| &start[..=i]);
+    looks_secret_name(glob.trim_end_matches('*'))
+        || SAMPLES
+            .iter()
+            .any(|s| compiled.is_match(&format!("{folder}{s}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_looking_names_and_the_globs_that_take_them() {
+        for secret in [
+            ".env",
+            "app/.env.local",
+            "deploy/server.pem",
+            "aws_credentials",
+            "id_rsa",
+        ] {
+            assert!(looks_secret_name(secret), "{secret}");
+        }
+        for plain in [
+            "config.local.json",
+            "node_modules",
+            ".envrc-notes/readme.md",
+        ] {
+            assert!(!looks_secret_name(plain), "{plain}");
+        }
+        for glob in [".env", ".env*", "*", "config/*", "keys/*.pem"] {
+            assert!(glob_takes_secret_looking(glob), "{glob}");
+        }
+        for glob in ["config/*.local.json", "fixtures/big.bin", "*.sqlite"] {
+            assert!(!glob_takes_secret_looking(glob), "{glob}");
+        }
+    }
 
     #[test]
     fn tokens_are_long_and_fresh() {

@@ -23,11 +23,14 @@ pub fn worktrees(args: WorktreesArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if args.prune {
-        let keep_days = match Config::load(&root) {
-            Ok(c) => c.launcher.isolation.keep_discarded_days,
+        let (keep_days, teardown) = match Config::load(&root) {
+            Ok(c) => (
+                c.launcher.isolation.keep_discarded_days,
+                codex_governance::config_trust::teardown_of(&c),
+            ),
             Err(e) => return fail(&e.to_string()),
         };
-        let pruned = match codex_governance::worktrees::prune(&root, &dir, keep_days) {
+        let pruned = match codex_governance::worktrees::prune(&root, &dir, keep_days, &teardown) {
             Ok(p) => p,
             // A launcher runs here: it prunes, under its own locks.
             Err(PruneError::Instance(InstanceError::AlreadyRunning { .. })) => {

@@ -89,6 +89,14 @@ pub fn commented_defaults(repo: &Path) -> String {
          # A merged pull request's branch is deleted on the remote unless kept.\n    \
          keep_branch: false\n",
     );
+    out.push_str(
+        "  # A new department worktree made ready before its agent starts (README:\n  \
+         # \"Worktrees that build\"): setup commands run in it as you (a failure\n  \
+         # waits for you), teardown before it is removed, copy brings untracked or\n  \
+         # ignored files (globs) from your tree.\n  \
+         worktree:\n    setup: []\n    setup_timeout_seconds: 600\n    teardown: []\n    \
+         copy: []\n",
+    );
     out
 }
 

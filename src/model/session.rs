@@ -227,7 +227,22 @@ impl Session {
     /// Recorded, but its agent has not started yet (no process, no thread):
     /// views leave it out, so a start that fails never shows a session.
     pub fn launching(&self) -> bool {
-        self.is_running() && self.pid.is_none() && self.agent.thread_id.is_none()
+        self.is_running()
+            && self.pid.is_none()
+            && self.agent.thread_id.is_none()
+            && !self.waits_for_setup()
+    }
+    /// Its agent waits for its worktree's set-up commands (issue 52): shown,
+    /// though no process runs yet.
+    pub fn waits_for_setup(&self) -> bool {
+        self.workspace()
+            .and_then(|w| w.setup.as_ref())
+            .is_some_and(|x| {
+                matches!(
+                    x.state,
+                    super::SetupState::Running | super::SetupState::Failed
+                )
+            })
     }
     /// A Zhongshu the developer closed (or whose plan was stopped): its
     /// queued departments never start.

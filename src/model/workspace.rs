@@ -260,6 +260,39 @@ pub struct Workspace {
     /// backs, so the next report updates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::PullRequest>,
+    /// Its `launcher.worktree.setup` commands (issue 52): None when none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<WorktreeSetup>,
+    /// Files of the user's tree copied in (`launcher.worktree.copy`): the
+    /// user's, never recorded as the department's work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copied: Vec<String>,
+}
+
+/// Where a new worktree's set-up commands stand: its agent starts only after
+/// they succeed, or when the user says "Start anyway".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeSetup {
+    pub state: SetupState,
+    /// What the commands wrote (each after `$ command`), its newest part.
+    #[serde(default)]
+    pub output: String,
+    /// Why it failed: the command and its exit code, or the time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupState {
+    /// The commands run; the agent waits.
+    Running,
+    /// They succeeded and the agent started.
+    Done,
+    /// One failed: a Needs-you item asks Retry set-up / Start anyway / Discard.
+    Failed,
+    /// They failed and the user started the agent anyway.
+    Overridden,
 }
 
 impl Workspace {
@@ -287,6 +320,8 @@ impl Workspace {
             successor: None,
             predecessor: None,
             pull_request: None,
+            setup: None,
+            copied: Vec::new(),
         }
     }
 }

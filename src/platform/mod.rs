@@ -27,7 +27,7 @@ use std::path::Path;
 pub use os::{
     connect_local, contain, copy_link, describe_file_type, detach, has_env, hide_start_environment,
     kill_leftovers, kill_tree, link_count, open_no_follow, private_dir, process_alive,
-    runs_session, stop_signal, terminate_tree, LocalStream,
+    release_tree, runs_session, shell_command, stop_signal, terminate_tree, LocalStream,
 };
 pub use os::{
     create_private_dir, descriptor_path, make_private, not_own, open_no_follow_with,

@@ -329,6 +329,21 @@ pub fn descriptor_path(file: &std::fs::File, _full: &Path) -> Option<String> {
     Some(format!("/dev/fd/{}", file.as_raw_fd()))
 }
 
+/// After a command run by [`shell_command`] exited and was reaped: nothing
+/// on Unix (its process group may be gone and its number reused, so no
+/// signal is sent to it).
+pub fn release_tree(_pid: u32) {}
+
+/// A command line of the user's configuration run by the platform's shell
+/// (`sh -c`), in a process group of its own so [`kill_tree`] stops all it
+/// started.
+pub fn shell_command(line: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(line).process_group(0);
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

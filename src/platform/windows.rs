@@ -306,3 +306,19 @@ pub const CODEX_OVER_WEBSOCKET: bool = true;
 pub fn descriptor_path(_file: &std::fs::File, full: &Path) -> Option<String> {
     full.to_str().map(str::to_string)
 }
+
+/// After a command run by [`shell_command`] exited: its job is closed (what
+/// it left running ends with it), so no handle is kept.
+pub fn release_tree(pid: u32) {
+    kill_tree(pid);
+}
+
+/// A command line of the user's configuration run by the platform's shell
+/// (`cmd /S /C`, the line as written); [`contain`] its process so
+/// [`kill_tree`] stops all it started.
+pub fn shell_command(line: &str) -> std::process::Command {
+    use std::os::windows::process::CommandExt;
+    let mut cmd = std::process::Command::new("cmd");
+    cmd.raw_arg(format!("/D /S /C \"{line}\""));
+    cmd
+}

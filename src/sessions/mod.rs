@@ -54,6 +54,9 @@ pub struct Sessions {
     /// The governance tools each kind of session gets (with a backend that
     /// takes tools), given by the launcher.
     tool_specs: fn(SessionKind) -> Vec<ToolSpec>,
+    /// Departments whose agent waits for their worktree's set-up (issue 52).
+    pub(crate) waiting_setup:
+        std::sync::Mutex<std::collections::HashMap<String, start::setup::Waiting>>,
 }
 
 impl Sessions {
@@ -82,6 +85,7 @@ impl Sessions {
             credentials,
             zhongshu_start: tokio::sync::Mutex::new(()),
             signals,
+            waiting_setup: Default::default(),
         }
     }
 

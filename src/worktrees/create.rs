@@ -11,6 +11,7 @@ use git2::{Oid, Repository};
 
 use super::index_file;
 use super::populate::{self, populate, Entry};
+use super::sparse_builds;
 use super::{branch_name, head_commit, io_error, WorktreeError};
 use crate::config::{Checkout, IsolationSettings};
 use crate::glob::PatternSet;
@@ -156,12 +157,22 @@ fn free_names(
 fn sparse_patterns(spec: &CreateSpec<'_>) -> Vec<String> {
     let mut p: Vec<String> = spec.scope.to_vec();
     p.extend(spec.settings.include.iter().cloned());
-    p.push("(files at the root, .gitignore, .gitattributes)".into());
+    p.push(
+        "(files at the root, .gitignore, .gitattributes, build manifests and lock files, the \
+         Cargo packages the scope's depend on by path)"
+            .into(),
+    );
     p
 }
 
-/// The paths to check out when sparse; None for a full checkout.
-fn kept_paths(entries: &[Entry], spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
+/// The paths to check out when sparse; None for a full checkout. Besides
+/// the scope, the root's files and `include`: what the build needs
+/// (`sparse_builds`), with `manifest` reading a file of the tree.
+fn kept_paths(
+    entries: &[Entry],
+    spec: &CreateSpec<'_>,
+    manifest: &dyn Fn(&str) -> Option<String>,
+) -> Option<Vec<bool>> {
     let sparse = match spec.settings.checkout {
         Checkout::Full => false,
         Checkout::Sparse => !spec.scope.is_empty(),
@@ -172,16 +183,25 @@ fn kept_paths(entries: &[Entry], spec: &CreateSpec<'_>) -> Option<Vec<bool>> {
     }
     let scope = PatternSet::new(spec.scope);
     let include = PatternSet::new(&spec.settings.include);
+    let paths: Vec<String> = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+        .collect();
+    let all: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let scoped: Vec<&str> = all.iter().copied().filter(|p| scope.is_match(p)).collect();
+    let packages = sparse_builds::cargo_packages(&all);
+    let crates = sparse_builds::cargo_closure(&all, &scoped, manifest);
     Some(
-        entries
-            .iter()
-            .map(|e| {
-                let path = String::from_utf8_lossy(&e.path);
+        all.iter()
+            .map(|path| {
                 let name = path.rsplit('/').next().unwrap_or("");
                 !path.contains('/')
                     || matches!(name, ".gitignore" | ".gitattributes")
-                    || scope.is_match(&path)
-                    || include.is_match(&path)
+                    || scope.is_match(path)
+                    || include.is_match(path)
+                    || sparse_builds::is_manifest(path)
+                    || sparse_builds::is_target_root(&packages, path)
+                    || sparse_builds::in_kept_package(&packages, &crates, path)
             })
             .collect(),
     )
@@ -207,7 +227,12 @@ fn fill(
 ) -> Result<Filled, WorktreeError> {
     let wt = Repository::open(path)?;
     let entries = index_file::read_tree(&wt, tree)?;
-    let kept = kept_paths(&entries, spec);
+    let by_path = |path: &str| {
+        let e = entries.iter().find(|e| e.path == path.as_bytes())?;
+        let blob = wt.find_blob(e.id).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    };
+    let kept = kept_paths(&entries, spec, &by_path);
     let skip = |i: usize| kept.as_ref().is_some_and(|k| !k[i]);
     let checkout: Vec<Entry> = (0..entries.len())
         .filter(|i| !skip(*i))
@@ -247,11 +272,19 @@ fn prune_admin(repo: &Repository, name: &str) {
     }
 }
 
+/// The user's `launcher.worktree.teardown` commands, run in a worktree
+/// before it is removed (none when the configuration is not trusted).
+#[derive(Debug, Clone, Default)]
+pub struct Teardown {
+    pub commands: Vec<String>,
+    pub timeout: std::time::Duration,
+}
+
 /// Removes a department's worktree (its folder, its temporary folder and
-/// Git's record of it); its branch, and so every commit the launcher
-/// recorded, stays. A folder holding anything its last record lacks
-/// (ignored files aside) is kept, and the error names what.
-pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
+/// Git's record of it) after its `teardown` commands; its branch, and so
+/// every commit the launcher recorded, stays. A folder holding anything its
+/// last record lacks (ignored files aside) is kept, and the error names what.
+pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), WorktreeError> {
     let path = Path::new(&ws.path);
     if path.exists() {
         let left = super::record::unrecorded(repo, ws)?;
@@ -261,6 +294,21 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
                 ws.path,
                 left.join(", ")
             )));
+        }
+        if !teardown.commands.is_empty() {
+            let ran = super::setup::run_commands(
+                &teardown.commands,
+                &super::setup::RunIn {
+                    repo,
+                    worktree: path,
+                    session: &ws.name,
+                    timeout: teardown.timeout,
+                },
+            );
+            // A failed teardown is said; the worktree still goes.
+            if let Some(why) = ran.failure {
+                tracing::warn!("the teardown of {}: {why}\n{}", ws.path, ran.output);
+            }
         }
         std::fs::remove_dir_all(path).map_err(io_error(path))?;
     }
@@ -276,8 +324,8 @@ pub fn remove(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
 
 /// Deletes a worktree and its branch: only for a start that failed before
 /// the department did anything.
-pub fn undo(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
-    remove(repo, ws)?;
+pub fn undo(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), WorktreeError> {
+    remove(repo, ws, teardown)?;
     let git = Repository::open(repo)?;
     if let Ok(mut b) = git.find_branch(&ws.branch, git2::BranchType::Local) {
         b.delete()?;
@@ -335,7 +383,7 @@ mod tests {
         // A second one for the same id (a state folder started afresh) gets its own names.
         let again = create(&spec).unwrap().unwrap().workspace;
         assert_eq!(again.branch, "governance/zhongshu-1/lingyubu-1-2");
-        remove(&repo, ws).unwrap();
+        remove(&repo, ws, &Teardown::default()).unwrap();
         assert!(!path.exists());
         let git = Repository::open(&repo).unwrap();
         assert!(git.find_branch(&ws.branch, git2::BranchType::Local).is_ok());
@@ -390,6 +438,75 @@ mod tests {
                 "git sees it clean"
             );
         }
+    }
+
+    /// Issue 52 item 4: a sparse worktree of one crate of a Cargo workspace
+    /// keeps every manifest, the crates it depends on by path and the
+    /// others' target roots, and builds.
+    #[test]
+    #[cfg(unix)]
+    fn a_sparse_cargo_workspace_checkout_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(
+            dir.path(),
+            &[
+                ("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n\n[workspace.dependencies]\nc = { path = \"crates/c\" }\n"),
+                ("crates/a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nb = { path = \"../b\" }\n"),
+                ("crates/a/src/lib.rs", "pub fn a() -> u32 { b::b() + 1 }\n"),
+                ("crates/b/Cargo.toml", "[package]\nname = \"b\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nc.workspace = true\n"),
+                ("crates/b/src/lib.rs", "mod inner;\npub fn b() -> u32 { inner::one() + c::c() }\n"),
+                ("crates/b/src/inner.rs", "pub fn one() -> u32 { 1 }\n"),
+                ("crates/b/docs/notes.md", "not built\n"),
+                ("crates/c/Cargo.toml", "[package]\nname = \"c\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+                ("crates/c/src/lib.rs", "pub fn c() -> u32 { 2 }\n"),
+                ("crates/d/Cargo.toml", "[package]\nname = \"d\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+                ("crates/d/src/lib.rs", "mod big;\n"),
+                ("crates/d/src/big.rs", "\n"),
+                ("web/package.json", "{}\n"),
+                ("web/src/index.js", "\n"),
+            ],
+        );
+        let s = settings(Checkout::Sparse);
+        let scope = vec!["crates/a/**".to_string()];
+        let made = create(&CreateSpec {
+            repo: &repo,
+            zhongshu: "zhongshu-1",
+            session: "bingbu-1",
+            base: None,
+            scope: &scope,
+            settings: &s,
+        })
+        .unwrap()
+        .unwrap();
+        let wt = PathBuf::from(&made.workspace.path);
+        for kept in [
+            "crates/b/src/inner.rs",
+            "crates/c/src/lib.rs",
+            "crates/d/Cargo.toml",
+            "crates/d/src/lib.rs",
+            "web/package.json",
+        ] {
+            assert!(wt.join(kept).exists(), "{kept} is kept");
+        }
+        for left in [
+            "crates/d/src/big.rs",
+            "crates/b/docs/notes.md",
+            "web/src/index.js",
+        ] {
+            assert!(!wt.join(left).exists(), "{left} is left out");
+        }
+        let target = dir.path().join("target");
+        let build = std::process::Command::new("cargo")
+            .args(["build", "--offline", "--quiet", "-p", "a"])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(&wt)
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
     }
 
     #[test]

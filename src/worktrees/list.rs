@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::create::remove;
+use super::create::{remove, Teardown};
 use super::WorktreeError;
 use crate::model::{State, Workspace, WorkspaceState};
 
@@ -87,8 +87,8 @@ pub fn prunable(state: &State) -> Vec<(String, Workspace)> {
 
 /// Removes the folder of one integrated or discarded worktree (its branch
 /// stays); a folder holding what no record has is kept (see `remove`).
-pub fn prune(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
-    remove(repo, ws)
+pub fn prune(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), WorktreeError> {
+    remove(repo, ws, teardown)
 }
 
 /// Whose branch `worktrees --prune` deletes, and why: integrated or found

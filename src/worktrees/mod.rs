@@ -25,11 +25,13 @@
 //! but for a department's own worktree and temporary folder.
 //!
 //! Large trees check out sparsely: a department gets its scope, the files at
-//! the root, `.gitignore`s and `launcher.worktree_include`; the other files
+//! the root, `.gitignore`s, `launcher.worktree_include` and what its build
+//! needs ([`sparse_builds`]); the other files
 //! are in the index marked skip-worktree, so `git status` in the worktree is
 //! clean and the recorded commit keeps them as they were.
 
 pub mod checkout;
+pub mod copy;
 pub mod create;
 pub mod dirty;
 pub mod fence;
@@ -40,7 +42,9 @@ pub mod list;
 pub mod populate;
 mod prune;
 pub mod record;
+pub mod setup;
 pub mod signing;
+pub mod sparse_builds;
 pub mod tree_writer;
 
 pub use prune::{prune, prune_store, PruneError, Pruned};
@@ -51,7 +55,7 @@ use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
 
 use crate::model::{Assignment, PlanBase, Workspace};
 
-pub use create::{create, CreateSpec, Created};
+pub use create::{create, CreateSpec, Created, Teardown};
 pub use fence::StateFence;
 pub use record::{record, RecordRules, Recorded};
 

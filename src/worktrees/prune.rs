@@ -6,6 +6,7 @@
 //! lock of the working tree, so a prune never races an integration. The
 //! launcher also prunes the branches at each start ([`prune_store`]).
 
+use super::create::Teardown;
 use std::path::Path;
 
 use serde::Serialize;
@@ -64,13 +65,18 @@ impl Pruned {
 /// `worktrees --prune` without a launcher: under the state folder's lock.
 /// [`crate::instance::InstanceError::AlreadyRunning`] when a launcher runs
 /// (the caller then asks it).
-pub fn prune(root: &Path, dir: &Path, keep_days: u32) -> Result<Pruned, PruneError> {
+pub fn prune(
+    root: &Path,
+    dir: &Path,
+    keep_days: u32,
+    teardown: &Teardown,
+) -> Result<Pruned, PruneError> {
     let _lock = crate::instance::lock(dir).map_err(PruneError::Instance)?;
     let store = Store::open(dir).map_err(|e| PruneError::State {
         dir: dir.display().to_string(),
         reason: format!("{e:#}"),
     })?;
-    prune_store(root, &store, keep_days, "pruned")
+    prune_store(root, &store, keep_days, "pruned", teardown)
 }
 
 /// Removes the folders of settled worktrees and deletes the branches whose
@@ -83,10 +89,11 @@ pub fn prune_store(
     store: &Store,
     keep_days: u32,
     reason: &str,
+    teardown: &Teardown,
 ) -> Result<Pruned, PruneError> {
     let mut done = Pruned::default();
     for (id, ws) in store.read(list::prunable) {
-        if let Err(e) = list::prune(root, &ws) {
+        if let Err(e) = list::prune(root, &ws, teardown) {
             done.kept.push(format!("kept {}: {e}", ws.path));
             continue;
         }

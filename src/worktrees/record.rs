@@ -66,7 +66,7 @@ pub fn record(
         return changes(&git, &ws.base, commit, false, rules, Staged::default());
     }
     let wt = open_worktree(repo, ws)?;
-    let (tree, staged) = stage_all(&wt, rules)?;
+    let (tree, staged) = stage_all(&wt, rules, &ws.copied)?;
     let refname = format!("refs/heads/{}", ws.branch);
     let tip = wt.find_reference(&refname)?.peel_to_commit()?;
     let (commit, new_commit) = if tip.tree_id() == tree {
@@ -102,8 +102,9 @@ struct Entry {
 }
 
 /// The worktree's changes Git sees against its index: untracked files
-/// included, ignored files and a sparse checkout's left-out files not.
-fn status_entries(wt: &Repository) -> Result<Vec<Entry>, WorktreeError> {
+/// included, ignored files, a sparse checkout's left-out files and the
+/// user's `copied` files not.
+fn status_entries(wt: &Repository, copied: &[String]) -> Result<Vec<Entry>, WorktreeError> {
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -123,6 +124,7 @@ fn status_entries(wt: &Repository) -> Result<Vec<Entry>, WorktreeError> {
                 status: e.status(),
             }
         })
+        .filter(|e| !(e.status.is_wt_new() && copied.contains(&e.path)))
         .filter(|e| {
             let sparse = e.status.is_wt_deleted()
                 && index
@@ -143,11 +145,15 @@ struct Staged {
 /// `git add -A` in the worktree's index, leaving entries outside a sparse
 /// checkout as they are, and out what `rules` keep out; writes the index and
 /// returns its tree.
-fn stage_all(wt: &Repository, rules: &RecordRules) -> Result<(Oid, Staged), WorktreeError> {
+fn stage_all(
+    wt: &Repository,
+    rules: &RecordRules,
+    copied: &[String],
+) -> Result<(Oid, Staged), WorktreeError> {
     let mut index = wt.index()?;
     let mut staged = Staged::default();
     let root = wt.workdir().unwrap_or(Path::new("."));
-    for e in status_entries(wt)? {
+    for e in status_entries(wt, copied)? {
         if rules.fence.names(&e.path) {
             staged.fenced.push(e.path);
             continue;
@@ -191,7 +197,10 @@ fn stage_all(wt: &Repository, rules: &RecordRules) -> Result<(Oid, Staged), Work
 /// (ignored files aside): a folder with such files must not be deleted.
 pub fn unrecorded(repo: &Path, ws: &Workspace) -> Result<Vec<String>, WorktreeError> {
     let wt = open_worktree(repo, ws)?;
-    let mut left: Vec<String> = status_entries(&wt)?.into_iter().map(|e| e.path).collect();
+    let mut left: Vec<String> = status_entries(&wt, &ws.copied)?
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
     left.sort();
     Ok(left)
 }
@@ -321,7 +330,7 @@ mod tests {
         let r = record(&repo, &ws, &author, "work", &RecordRules::default()).unwrap();
         assert_eq!(r.files, ["a.txt"]);
         assert_eq!(unrecorded(&repo, &ws).unwrap(), ["vendor/lib/"]);
-        let e = super::super::create::remove(&repo, &ws).unwrap_err();
+        let e = super::super::create::remove(&repo, &ws, &Default::default()).unwrap_err();
         assert!(e.to_string().contains("vendor/lib/"), "{e}");
         assert!(
             nested.join("work.rs").exists(),
@@ -330,7 +339,7 @@ mod tests {
         // Once it is gone, the folder goes (ignored output with it).
         std::fs::remove_dir_all(wt.join("vendor")).unwrap();
         assert!(unrecorded(&repo, &ws).unwrap().is_empty());
-        super::super::create::remove(&repo, &ws).unwrap();
+        super::super::create::remove(&repo, &ws, &Default::default()).unwrap();
         assert!(!wt.exists());
     }
 

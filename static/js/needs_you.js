@@ -105,6 +105,8 @@ function itemsOf(status) {
         actions: [button("Show", "", () => showSession(s.id), { action: "show" })],
       });
     }
+    const setup = s.workspace && s.workspace.setup;
+    if (s.status === "running" && setup && setup.state === "failed") items.push(setupItem(s, setup));
     const stalled = noPlanItem(s);
     if (stalled) items.push(stalled);
     const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
@@ -135,6 +137,37 @@ function itemsOf(status) {
   items.push(...quotaItems(status.quota, status.queued_count || 0));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** Answers a department's failed worktree set-up (issue 52). */
+async function answerSetup(id, action, b) {
+  b.disabled = true;
+  try {
+    await api("/api/worktree_setup", { session_id: id, action });
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not ${action.replace("_", " ")} for ${id}: ${e.message}`, "error");
+  }
+}
+
+/** A department whose worktree's set-up failed: its agent waits for the user. */
+function setupItem(s, setup) {
+  const output = node("pre", "need-output", setup.output || "(no output)");
+  return {
+    key: `setup:${s.id}`,
+    at: s.started_at,
+    kind: "setup",
+    text: `${title(s)}: its worktree's set-up failed; its agent has not started`,
+    detail: setup.failure || "",
+    session: s.id,
+    sig: setup.output,
+    body: [output],
+    actions: [
+      button("Retry set-up", "primary", (ev) => answerSetup(s.id, "retry", ev.target), { action: "setup-retry" }),
+      button("Start anyway", "", (ev) => answerSetup(s.id, "start_anyway", ev.target), { action: "setup-start-anyway" }),
+      button("Discard", "", (ev) => answerSetup(s.id, "discard", ev.target), { action: "setup-discard" }),
+    ],
+  };
 }
 
 /** One item for every session suspended while its agent program cannot start. */

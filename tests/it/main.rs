@@ -64,3 +64,5 @@ mod windows_loop;
 mod windows_terminal;
 #[cfg(unix)]
 mod words_browser;
+#[cfg(unix)]
+mod worktree_ready;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub mod command;
 mod prompt;
 pub mod prompts;
+pub mod setup;
 pub(crate) mod workspace;
 
 use super::live::agent_failure;
@@ -76,6 +77,7 @@ impl StartSpec {
 }
 
 /// A start request, checked.
+#[derive(Clone)]
 pub(super) struct Checked {
     pub(super) task: String,
     pub(super) model: String,
@@ -158,6 +160,16 @@ impl<'a> Starter<'a> {
         let mut checked = checked;
         let made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
+        // A new worktree with set-up commands: the agent waits for them.
+        let sets_up =
+            spec.workspace_from.is_none() && !self.ctx.config.launcher.worktree.setup.is_empty();
+        if let Some(ws) = checked.workspace.as_mut().filter(|_| sets_up) {
+            ws.setup = Some(crate::model::WorktreeSetup {
+                state: crate::model::SetupState::Running,
+                output: String::new(),
+                failure: None,
+            });
+        }
         let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
             Ok(p) => p,
             Err(e) => {
@@ -192,10 +204,37 @@ impl<'a> Starter<'a> {
             workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e.into());
         }
+        let waiting = setup::Waiting {
+            checked,
+            prompt,
+            prompt_path,
+            log_path,
+        };
+        if checked_sets_up(&waiting.checked) {
+            setup::begin(self.sessions, &id, waiting);
+            return Ok(self.sessions.session(&id).unwrap_or(session));
+        }
+        self.launch(&id, waiting, false).await?;
+        Ok(self.sessions.session(&id).unwrap_or(session))
+    }
+
+    /// Starts the agent of the recorded session `id` and shows its terminal.
+    /// A failure forgets the session (a start's caller is told), or, once it
+    /// was shown (`shown`: after its set-up), ends it as failed.
+    pub(super) async fn launch(&self, id: &str, w: setup::Waiting, shown: bool) -> LResult<()> {
+        let setup::Waiting {
+            checked,
+            prompt,
+            prompt_path,
+            log_path,
+        } = w;
+        let id = id.to_string();
+        let kind = checked.kind();
+        let title = checked.title_hint(&id);
         let terminal = self
-            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path)
+            .spawn_agent(&checked, &id, &prompt, &prompt_path, &log_path, shown)
             .await?;
-        if spec.kind == SessionKind::Zhongshu
+        if kind == SessionKind::Zhongshu
             && self
                 .sessions
                 .signals
@@ -206,14 +245,9 @@ impl<'a> Starter<'a> {
         }
         self.sessions
             .terminals
-            .show(
-                &id,
-                terminal,
-                spec.kind == SessionKind::Zhongshu,
-                &session.title,
-            )
+            .show(&id, terminal, kind == SessionKind::Zhongshu, &title)
             .await;
-        Ok(self.sessions.session(&id).unwrap_or(session))
+        Ok(())
     }
 
     /// Task, model, department and parent of a start request, or why not.
@@ -332,6 +366,7 @@ impl<'a> Starter<'a> {
         prompt: &str,
         prompt_path: &Path,
         log_path: &Path,
+        shown: bool,
     ) -> LResult<Option<Arc<Pty>>> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.sessions.require_session(id)?;
@@ -363,7 +398,7 @@ impl<'a> Starter<'a> {
         let started = match started {
             Ok(started) => started,
             Err(e) => {
-                self.sessions.forget_session(id);
+                self.unstarted(id, shown).await;
                 return Err(agent_failure(e));
             }
         };
@@ -396,12 +431,36 @@ impl<'a> Starter<'a> {
         });
         if let Err(e) = recorded {
             agent.stop().await;
-            self.sessions.forget_session(id);
+            self.unstarted(id, shown).await;
             return Err(e.into());
         }
         self.sessions.live.adopt_agent(id, agent);
         self.sessions.follow_agent(id, started.events);
         Ok(pty)
+    }
+}
+
+/// Whether the session waits for its worktree's set-up commands.
+fn checked_sets_up(c: &Checked) -> bool {
+    c.workspace
+        .as_ref()
+        .and_then(|w| w.setup.as_ref())
+        .is_some_and(|s| s.state == crate::model::SetupState::Running)
+}
+
+impl Starter<'_> {
+    /// An agent that did not start: a session not shown yet is forgotten;
+    /// one shown (waiting for its set-up) ends failed, as an agent that
+    /// exited at once, so its plan and "Needs you" follow it.
+    async fn unstarted(&self, id: &str, shown: bool) {
+        if !shown {
+            self.sessions.forget_session(id);
+            return;
+        }
+        self.sessions
+            .live
+            .record_exit(id, -1, Some("agent_start_failed"));
+        self.sessions.live.after_exit(id).await;
     }
 }
 

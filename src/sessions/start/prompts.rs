@@ -59,3 +59,37 @@ pub struct ResumePrompt<'a> {
     /// The Zhongshu reads its inbox through its tools.
     pub tools: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 52 item 4: a sparse department is told to name a file its
+    /// build missed in its report; a full one is not.
+    #[test]
+    fn a_sparse_department_is_told_to_name_what_its_build_missed() {
+        let prompt = |sparse: bool| {
+            DepartmentPrompt {
+                project_name: "p",
+                repo: "/r",
+                title: "t",
+                department: "bingbu",
+                duty: "d",
+                parent_session_id: "zhongshu-1",
+                session_id: "bingbu-1",
+                task: "x",
+                files: &[],
+                verify: &[],
+                mailbox: "/m",
+                bin: "/b",
+                tools: true,
+                worktree: Some(("/w", "governance/zhongshu-1/bingbu-1", sparse)),
+            }
+            .render()
+            .unwrap()
+        };
+        let told = "When a\nbuild or check fails for a file that is not checked out, say so in your report";
+        assert!(prompt(true).contains(told), "{}", prompt(true));
+        assert!(!prompt(false).contains("not checked out"));
+    }
+}

@@ -119,15 +119,23 @@ pub(super) async fn prepare_workspace(
         .collect();
     let repo = ctx.repo.clone();
     let id = id.to_string();
+    let copy = ctx.config.launcher.worktree.copy.clone();
+    let state_dir = ctx.paths.state_dir.clone();
     let made = tokio::task::spawn_blocking(move || {
-        worktrees::create(&CreateSpec {
+        let mut made = worktrees::create(&CreateSpec {
             repo: &repo,
             zhongshu: &parent,
             session: &id,
             base: base.as_deref(),
             scope: &scope,
             settings: &settings,
-        })
+        })?;
+        // The user's untracked or ignored files its builds need (issue 52).
+        if let Some(m) = made.as_mut() {
+            let path = PathBuf::from(&m.workspace.path);
+            m.workspace.copied = worktrees::copy::copy_into(&repo, &path, &copy, &state_dir);
+        }
+        Ok::<_, worktrees::WorktreeError>(made)
     })
     .await
     .map_err(|e| LauncherError::Internal(format!("creating the worktree: {e}")))?
@@ -205,7 +213,11 @@ pub(super) fn drop_workspace(ctx: &Context, id: &str, ws: Option<&Workspace>, sp
     let Some(ws) = ws.filter(|_| spec.workspace_from.is_none()) else {
         return;
     };
-    if let Err(e) = worktrees::create::undo(&ctx.repo, ws) {
+    if let Err(e) = worktrees::create::undo(
+        &ctx.repo,
+        ws,
+        &crate::config_trust::teardown_of(&ctx.config),
+    ) {
         tracing::warn!("removing the unused worktree of {id}: {e}");
     }
 }
@@ -233,7 +245,11 @@ pub(crate) fn release_workspace(ctx: &Context, id: &str) {
             }
         }
         None if ws.commit.is_none() => {
-            if let Err(e) = worktrees::create::undo(&ctx.repo, &ws) {
+            if let Err(e) = worktrees::create::undo(
+                &ctx.repo,
+                &ws,
+                &crate::config_trust::teardown_of(&ctx.config),
+            ) {
                 tracing::warn!("removing the unused worktree of {id}: {e}");
             }
             ctx.store.audit_or_log(AuditEvent::WorktreeRemoved {

@@ -150,3 +150,18 @@ pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> R
         session: l.session_view(&b.session_id),
     }))
 }
+
+#[derive(Deserialize)]
+pub(super) struct SetupAnswer {
+    session_id: String,
+    action: crate::sessions::start::setup::SetupAction,
+}
+
+/// `POST /api/worktree_setup`: the answer to a department's failed worktree
+/// set-up (issue 52): `retry`, `start_anyway` or `discard`.
+pub(super) async fn worktree_setup(State(l): L, JsonBody(b): JsonBody<SetupAnswer>) -> Response {
+    let answered = crate::sessions::start::setup::answer(&l.sessions, &b.session_id, b.action);
+    reply(answered.await.map(|()| SessionAnswer {
+        session: l.session_view(&b.session_id),
+    }))
+}

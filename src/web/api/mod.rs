@@ -97,6 +97,7 @@ pub fn routes() -> Routes {
         .post("/api/retry", control::retry)
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
+        .post("/api/worktree_setup", control::worktree_setup)
         .post("/api/quota/start_anyway", quota::start_anyway)
         .post("/api/quota/model_switch", quota::model_switch)
         .post("/api/plan_budget", quota::plan_budget)

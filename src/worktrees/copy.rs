@@ -1,0 +1,207 @@
+//! Files a build or a test needs that Git does not hold (issue 52 item 2):
+//! `launcher.worktree.copy` globs name untracked or ignored files of the
+//! user's tree (`.env`, local settings) copied into each new department
+//! worktree before its agent starts. They are the user's, not the
+//! department's work: the worktree's record leaves them out (by the list
+//! kept with the workspace, which the department cannot write), so they are
+//! never committed, reviewed or integrated back.
+//!
+//! A hostile repository can plant links: nothing here follows one. The walk
+//! does not enter linked folders, a file is opened without following a link
+//! and copied only when the opened file is a regular one, and in the
+//! worktree each folder on the way is made or found as a real folder (a
+//! committed link there skips the file) and the file is created new,
+//! without following a link. `std::io::copy` between two files uses the
+//! kernel's copy (`copy_file_range` on Linux), which shares the blocks on a
+//! file system that can (Btrfs, XFS).
+
+use std::fs::OpenOptions;
+use std::path::{Component, Path};
+
+use crate::glob::{Glob, PatternSet};
+
+/// Copies the user's untracked or ignored files matching `globs` from `repo`
+/// into the new worktree `worktree`; `skip` is a folder of the tree never
+/// copied from (the launcher's state folder). Returns the paths copied
+/// (relative, `/`-separated, sorted); a file that cannot be copied is
+/// skipped and said in the log.
+pub fn copy_into(repo: &Path, worktree: &Path, globs: &[String], skip: &Path) -> Vec<String> {
+    if globs.is_empty() {
+        return Vec::new();
+    }
+    let tracked = match git2::Repository::open(repo).and_then(|g| g.index()) {
+        Ok(index) => index,
+        Err(e) => {
+            tracing::warn!("copying files into {}: {e}", worktree.display());
+            return Vec::new();
+        }
+    };
+    let set = PatternSet::new(globs);
+    let starts: Vec<String> = globs
+        .iter()
+        .map(|g| Glob::new(g).literal_start().to_string())
+        .collect();
+    // A folder may hold a match when a glob's literal start and its path agree.
+    let may_hold = |folder: &str| {
+        let folder = format!("{folder}/");
+        starts
+            .iter()
+            .any(|s| folder.starts_with(s.as_str()) || s.starts_with(folder.as_str()))
+    };
+    let mut copied = Vec::new();
+    let walk = walkdir::WalkDir::new(repo)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let Some(rel) = relative(repo, e.path()) else {
+                return e.depth() == 0;
+            };
+            if !e.file_type().is_dir() {
+                return true;
+            }
+            rel != ".git" && !rel.ends_with("/.git") && e.path() != skip && may_hold(&rel)
+        });
+    for entry in walk.flatten() {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Some(rel) = relative(repo, entry.path()) else {
+            continue;
+        };
+        if !set.is_match(&rel) || tracked.get_path(Path::new(&rel), 0).is_some() {
+            continue;
+        }
+        match copy_one(entry.path(), worktree, &rel) {
+            Ok(true) => copied.push(rel),
+            Ok(false) => {}
+            Err(why) => tracing::warn!("not copied into {}: {rel}: {why}", worktree.display()),
+        }
+    }
+    copied.sort();
+    copied
+}
+
+/// `path` relative to `root`, `/`-separated; None for the root itself or a
+/// name that is not UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(n) => n.to_str(),
+            _ => None,
+        })
+        .collect();
+    let parts = parts?;
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Copies one regular file to `rel` in the worktree; false when the
+/// worktree already holds that path (a checked-out file is never replaced).
+fn copy_one(from: &Path, worktree: &Path, rel: &str) -> Result<bool, String> {
+    let mut source = crate::platform::open_no_follow(from).map_err(|(_, e)| e.to_string())?;
+    let meta = source.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut folder = worktree.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len() - 1] {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not a folder in the worktree",
+                    folder.display()
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&folder).map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let to = folder.join(parts[parts.len() - 1]);
+    if std::fs::symlink_metadata(&to).is_ok() {
+        return Ok(false);
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    let mut target =
+        crate::platform::open_no_follow_with(&mut options, &to).map_err(|e| e.to_string())?;
+    std::io::copy(&mut source, &mut target).map_err(|e| e.to_string())?;
+    target
+        .set_permissions(meta.permissions())
+        .map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untracked_and_ignored_matches_are_copied_and_links_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = super::super::testing::repo_with(
+            dir.path(),
+            &[
+                (".gitignore", ".env\nconfig/*.local.json\n"),
+                ("config/app.json", "{}\n"),
+            ],
+        );
+        std::fs::write(repo.join(".env"), "TOKEN=1\n").unwrap();
+        std::fs::write(repo.join("config/dev.local.json"), "{\"dev\":1}\n").unwrap();
+        std::fs::write(repo.join("config/other.txt"), "no\n").unwrap();
+        // Planted links: a file and a folder pointing out of the tree.
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret.local.json"), "stolen\n").unwrap();
+        std::os::unix::fs::symlink(
+            outside.join("secret.local.json"),
+            repo.join("config/link.local.json"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&outside, repo.join("linked")).unwrap();
+        let wt = super::super::testing::fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&wt.path);
+        let globs: Vec<String> = [".env", "config/*.json", "linked/*"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let copied = copy_into(&repo, wt, &globs, &repo.join(".tmp"));
+        assert_eq!(
+            copied,
+            [".env", "config/dev.local.json"],
+            "tracked config/app.json and links are not copied"
+        );
+        assert_eq!(
+            std::fs::read_to_string(wt.join(".env")).unwrap(),
+            "TOKEN=1\n"
+        );
+        assert!(!wt.join("config/link.local.json").exists());
+        assert!(!wt.join("linked").exists());
+    }
+
+    #[test]
+    fn a_link_in_the_worktree_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let (repo, _) = super::super::testing::repo_with(dir.path(), &[(".gitignore", "conf/\n")]);
+        std::fs::create_dir_all(repo.join("conf")).unwrap();
+        std::fs::write(repo.join("conf/x.env"), "x\n").unwrap();
+        let wt = super::super::testing::fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&wt.path);
+        // As a link the repository committed at `conf` would check out.
+        std::os::unix::fs::symlink(&outside, wt.join("conf")).unwrap();
+        let copied = copy_into(&repo, wt, &["conf/*".to_string()], &repo.join(".tmp"));
+        assert!(copied.is_empty(), "{copied:?}");
+        assert!(
+            !outside.join("x.env").exists(),
+            "nothing written through the link"
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! A worktree ready to work (issue 52) end to end: the user's set-up
+//! commands run in a department's new worktree before its agent starts (a
+//! failure or the time limit waits in "Needs you" with the agent not
+//! started: Retry set-up, Start anyway, Discard), teardown commands run
+//! before the worktree goes, and copied files are there for the agent and
+//! never recorded or integrated.
+
+use crate::common::launcher as support;
+use crate::common::scenario::{self, id_of, recorded, Scenario};
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use support::*;
+
+/// One lingyubu assignment of `src/` whose fake agent writes `src/a.rs`.
+fn edit_a() -> Value {
+    json!({"department": "lingyubu",
+           "task": "edit a [[fake-agent: --work-seconds 1 --write src/a.rs=A1 --changed-file src/a.rs]]",
+           "files": ["src/a.rs"]})
+}
+
+/// A launcher on a committed repository with `worktree` (lines under
+/// `launcher.worktree:`); each department's agent first notes, in the
+/// ignored `agent.ready`, whether the set-up's `setup.ready` was there.
+async fn served(worktree: &str, extra_files: &[(&str, &str)]) -> (TestRepo, InProcess) {
+    served_with(
+        worktree,
+        extra_files,
+        "if [ -f setup.ready ]; then echo saw > agent.ready; else echo none > agent.ready; fi",
+    )
+    .await
+}
+
+/// As [`served`], each department's agent running `script` first.
+async fn served_with(
+    worktree: &str,
+    extra_files: &[(&str, &str)],
+    script: &str,
+) -> (TestRepo, InProcess) {
+    Scenario::new()
+        .launcher(&format!("  worktree:\n{worktree}"))
+        .files(&[(".gitignore", "*.ready\n.env\n"), ("src/a.rs", "a\n")])
+        .files(extra_files)
+        .committed()
+        .department_script(script)
+        .serve()
+        .await
+}
+
+/// The department of `z` once its worktree's set-up stands at `state`.
+async fn with_setup(api: &Api, z: &str, state: &str) -> Value {
+    let status = api
+        .wait_status(
+            &format!("a department of {z} whose set-up is {state}"),
+            |s| {
+                departments(s).iter().any(|d| {
+                    d["parent_session_id"] == z && d["workspace"]["setup"]["state"] == state
+                })
+            },
+        )
+        .await;
+    departments(&status)
+        .into_iter()
+        .find(|d| d["parent_session_id"] == z)
+        .unwrap()
+}
+
+fn worktree_of(d: &Value) -> PathBuf {
+    PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree"))
+}
+
+/// A file outside every repository, in the test's folder (beside the repository).
+fn beside(repo: &TestRepo, name: &str) -> PathBuf {
+    repo.path.parent().unwrap().join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_runs_before_the_agent_and_teardown_before_the_worktree_goes() {
+    let (repo, server) = served(
+        "    setup:\n      - echo \"$CODEX_GOVERNANCE_SESSION $CODEX_GOVERNANCE_WORKTREE\" > setup.ready; echo set-up said hello\n    teardown:\n      - echo \"$CODEX_GOVERNANCE_WORKTREE\" >> \"$CODEX_GOVERNANCE_REPO/../teardown.log\"\n",
+        &[],
+    )
+    .await;
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let d = recorded(api, &z, 1).await.remove(0);
+    let (id, wt) = (id_of(&d), worktree_of(&d));
+    assert_eq!(d["workspace"]["setup"]["state"], "done", "{d}");
+    let output = d["workspace"]["setup"]["output"].as_str().unwrap();
+    assert!(output.contains("set-up said hello"), "{output}");
+    let transcript = repo.log(&id);
+    assert!(
+        transcript.contains("set-up commands (launcher.worktree.setup) ran before you started")
+            && transcript.contains("set-up said hello"),
+        "its transcript opens with the set-up: {transcript}"
+    );
+    let said = std::fs::read_to_string(wt.join("setup.ready")).unwrap();
+    assert_eq!(
+        said.trim(),
+        format!("{id} {}", wt.display()),
+        "the names it was given"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready"))
+            .unwrap()
+            .trim(),
+        "saw",
+        "the agent started after the set-up"
+    );
+    api.post_ok("/api/discard", &json!({"session_id": id}))
+        .await;
+    let log = beside(&repo, "teardown.log");
+    let torn = wait_until("the teardown to run", PATIENCE, || async {
+        std::fs::read_to_string(&log).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(torn.trim(), wt.display().to_string());
+    wait_until("the worktree to go", PATIENCE, || async {
+        (!wt.exists()).then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_setup_waits_for_the_user_with_the_agent_not_started_and_retry_starts_it() {
+    let (repo, server) = served(
+        "    setup:\n      - test -f \"$CODEX_GOVERNANCE_REPO/../go.flag\" || { echo not yet; exit 7; }\n      - touch setup.ready\n",
+        &[],
+    )
+    .await;
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let d = with_setup(api, &z, "failed").await;
+    let (id, wt) = (id_of(&d), worktree_of(&d));
+    let setup = &d["workspace"]["setup"];
+    assert!(
+        setup["failure"].as_str().unwrap().contains("exited with 7"),
+        "{setup}"
+    );
+    assert!(
+        setup["output"].as_str().unwrap().contains("not yet"),
+        "{setup}"
+    );
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["state_text"], "set-up failed", "{d}");
+    assert!(d["pid"].is_null(), "no agent process: {d}");
+    assert!(!wt.join("agent.ready").exists(), "the agent did not start");
+    assert!(
+        !wt.join("setup.ready").exists(),
+        "the commands after the failure did not run"
+    );
+    std::fs::write(beside(&repo, "go.flag"), "").unwrap();
+    api.post_ok(
+        "/api/worktree_setup",
+        &json!({"session_id": id, "action": "retry"}),
+    )
+    .await;
+    let d = recorded(api, &z, 1).await.remove(0);
+    assert_eq!(d["workspace"]["setup"]["state"], "done", "{d}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready"))
+            .unwrap()
+            .trim(),
+        "saw"
+    );
+    // Answered once: nothing waits any more.
+    let (code, _) = api
+        .post(
+            "/api/worktree_setup",
+            &json!({"session_id": id, "action": "retry"}),
+        )
+        .await;
+    assert_eq!(code, reqwest::StatusCode::CONFLICT);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_past_its_time_limit_fails_and_discard_ends_the_department() {
+    let (_repo, server) = served(
+        "    setup_timeout_seconds: 1\n    setup:\n      - echo slow; sleep 30; touch setup.ready\n",
+        &[],
+    )
+    .await;
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let d = with_setup(api, &z, "failed").await;
+    let (id, wt) = (id_of(&d), worktree_of(&d));
+    let failure = d["workspace"]["setup"]["failure"].as_str().unwrap();
+    assert!(failure.contains("time limit"), "{failure}");
+    assert!(!wt.join("agent.ready").exists() && !wt.join("setup.ready").exists());
+    api.post_ok(
+        "/api/worktree_setup",
+        &json!({"session_id": id, "action": "discard"}),
+    )
+    .await;
+    let s = api
+        .wait_status("the department to end", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["id"] == id.as_str() && d["status"] == "exited")
+        })
+        .await;
+    let d = departments(&s)
+        .into_iter()
+        .find(|d| d["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(d["state_text"], "stopped by you", "{d}");
+    assert!(!wt.join("agent.ready").exists(), "its agent never started");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_anyway_starts_the_agent_after_a_failed_setup() {
+    let (_repo, server) = served("    setup:\n      - exit 3\n", &[]).await;
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let id = id_of(&with_setup(api, &z, "failed").await);
+    api.post_ok(
+        "/api/worktree_setup",
+        &json!({"session_id": id, "action": "start_anyway"}),
+    )
+    .await;
+    let d = recorded(api, &z, 1).await.remove(0);
+    assert_eq!(d["workspace"]["setup"]["state"], "overridden", "{d}");
+    let wt = worktree_of(&d);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready"))
+            .unwrap()
+            .trim(),
+        "none"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_files_are_there_for_the_agent_and_never_recorded_or_integrated() {
+    let (repo, server) = served_with(
+        "    copy: [.env, local/]\n",
+        &[],
+        "cat .env local/settings.json > agent.ready; echo changed >> local/settings.json; echo X >> .env",
+    )
+    .await;
+    // Ignored and untracked files of the user's tree, made after the commit.
+    std::fs::write(repo.path.join(".env"), "TOKEN=mine\n").unwrap();
+    std::fs::create_dir_all(repo.path.join("local")).unwrap();
+    std::fs::write(repo.path.join("local/settings.json"), "{}\n").unwrap();
+    let api = &server.api;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let d = recorded(api, &z, 1).await.remove(0);
+    let wt = worktree_of(&d);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready")).unwrap(),
+        "TOKEN=mine\n{}\n",
+        "the agent read the copied files"
+    );
+    assert_eq!(
+        d["workspace"]["copied"],
+        json!([".env", "local/settings.json"]),
+        "{d}"
+    );
+    assert_eq!(
+        d["workspace"]["actual_changed_files"],
+        json!(["src/a.rs"]),
+        "the copied files, changed or not, are not the department's work: {d}"
+    );
+    let id = id_of(&d);
+    api.post_ok(
+        "/api/integrate",
+        &json!({"session_id": id, "mode": "apply"}),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/a.rs")).unwrap(),
+        "A1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("local/settings.json")).unwrap(),
+        "{}\n",
+        "never integrated back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join(".env")).unwrap(),
+        "TOKEN=mine\n"
+    );
+    server.stop().await;
+}
+
+/// The page's item for a failed set-up: what failed, the commands' output
+/// (as text), and Retry set-up starting the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_lists_a_failed_setup_in_needs_you_and_retries_it() {
+    crate::needs!(Chromium);
+    let (repo, server) = served(
+        "    setup:\n      - test -f \"$CODEX_GOVERNANCE_REPO/../go.flag\" || { echo '<b>not yet</b>'; exit 7; }\n",
+        &[],
+    )
+    .await;
+    let api = &server.api;
+    let d = crate::common::browser::Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("worktree-setup-failure.png");
+    d.open_dashboard(&server.url, &server.token).await;
+    let z = scenario::start_plan(api, "ready", "ready", vec![edit_a()]).await;
+    let id = id_of(&with_setup(api, &z, "failed").await);
+    let item = format!("#needs-you li[data-key=\"setup:{id}\"]");
+    let text = d
+        .wait_text("the failed set-up's item", &item, "exited with 7")
+        .await;
+    assert!(
+        text.contains("<b>not yet</b>"),
+        "the output, as text: {text}"
+    );
+    for action in ["setup-retry", "setup-start-anyway", "setup-discard"] {
+        d.wait_count(
+            action,
+            &format!("{item} button[data-action=\"{action}\"]"),
+            1,
+        )
+        .await;
+    }
+    std::fs::write(beside(&repo, "go.flag"), "").unwrap();
+    d.click(&format!("{item} button[data-action=\"setup-retry\"]"))
+        .await;
+    d.gone("the retried set-up's item", &item).await;
+    let done = recorded(api, &z, 1).await.remove(0);
+    assert_eq!(done["workspace"]["setup"]["state"], "done", "{done}");
+    d.quit().await;
+    server.stop().await;
+}
