@@ -506,7 +506,10 @@ mod tests {
             e,
             format!(
                 "cannot start \"codex-governance-no-such-program\": {}",
-                crate::platform::NotOnPath::searched("codex-governance-no-such-program", None)
+                crate::platform::NotOnPath::searched(
+                    "codex-governance-no-such-program",
+                    Some(std::ffi::OsStr::new("/nowhere/a:/nowhere/b"))
+                )
             )
         );
     }
