@@ -303,6 +303,7 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
                     worktree: path,
                     session: &ws.name,
                     timeout: teardown.timeout,
+                    stopping: &|| false,
                 },
             );
             // A failed teardown is said; the worktree still goes.

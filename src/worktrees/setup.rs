@@ -32,6 +32,9 @@ pub struct RunIn<'a> {
     pub session: &'a str,
     /// All the commands together may take this long.
     pub timeout: Duration,
+    /// Asked while a command runs: true stops it with all it started (the
+    /// launcher is stopping and waits for this set-up to end).
+    pub stopping: &'a (dyn Fn() -> bool + Sync),
 }
 
 /// Runs `commands` in order in the worktree; the first that fails (or the
@@ -96,6 +99,11 @@ fn run_one(line: &str, at: &RunIn<'_>, deadline: Instant) -> (String, Option<Str
                     None => format!("`{line}` was stopped by a signal"),
                 })
             }
+            Ok(None) if (at.stopping)() => {
+                crate::platform::kill_tree(pid);
+                let _ = child.wait();
+                break Some(format!("`{line}` was stopped: the launcher is stopping"));
+            }
             Ok(None) if Instant::now() >= deadline => {
                 crate::platform::kill_tree(pid);
                 let _ = child.wait();
@@ -145,9 +153,39 @@ mod tests {
                 worktree: dir.path(),
                 session: "bingbu-1",
                 timeout,
+                stopping: &|| false,
             },
         );
         (dir, ran)
+    }
+
+    /// A stopping launcher waits for its set-up tasks: the command running
+    /// then is stopped at once, not left to run to its time limit.
+    #[test]
+    fn a_stopping_launcher_stops_the_running_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let ran = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            run_commands(
+                &["sleep 600".to_string(), "echo never".to_string()],
+                &RunIn {
+                    repo: Path::new("/the/repo"),
+                    worktree: dir.path(),
+                    session: "bingbu-1",
+                    timeout: Duration::from_secs(900),
+                    stopping: &|| stop.load(std::sync::atomic::Ordering::SeqCst),
+                },
+            )
+        });
+        assert_eq!(
+            ran.failure.as_deref(),
+            Some("`sleep 600` was stopped: the launcher is stopping")
+        );
+        assert!(!ran.output.contains("never"), "{}", ran.output);
     }
 
     #[test]

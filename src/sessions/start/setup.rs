@@ -48,10 +48,11 @@ pub(super) fn begin(sessions: &Arc<Sessions>, id: &str, waiting: Waiting) {
     run_in_background(Arc::clone(sessions), id.to_string());
 }
 
-/// Not tracked by the launcher's shutdown: a set-up may take minutes, and a
-/// stopping launcher does not wait for it.
+/// Tracked by the launcher's shutdown, which waits for it: a stopping
+/// launcher stops the running command (with all it started) at once.
 fn run_in_background(sessions: Arc<Sessions>, id: String) {
-    tokio::spawn(async move { run(sessions, id).await });
+    let ctx = Arc::clone(&sessions.ctx);
+    ctx.spawn(async move { run(sessions, id).await });
 }
 
 async fn run(sessions: Arc<Sessions>, id: String) {
@@ -62,6 +63,7 @@ async fn run(sessions: Arc<Sessions>, id: String) {
     let settings = ctx.config.launcher.worktree.clone();
     let repo = ctx.repo.clone();
     let session = id.clone();
+    let live = Arc::clone(&sessions);
     let ran = tokio::task::spawn_blocking(move || {
         run_commands(
             &settings.setup,
@@ -70,6 +72,7 @@ async fn run(sessions: Arc<Sessions>, id: String) {
                 worktree: std::path::Path::new(&ws.path),
                 session: &session,
                 timeout: Duration::from_secs(settings.setup_timeout_seconds),
+                stopping: &|| live.live.is_stopping(),
             },
         )
     })
