@@ -23,6 +23,7 @@
 //! maps [`crate::error::LauncherError`] kinds to statuses.
 
 pub mod changes;
+mod comment_lines;
 pub mod comments;
 pub mod diff;
 pub mod handoff;
