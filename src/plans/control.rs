@@ -153,7 +153,9 @@ impl Dispatcher {
 
     /// The running planner that resumed `zhongshu`, if one did.
     pub fn resumed_by(&self, zhongshu: &str) -> Option<String> {
-        self.ctx.store.read(|st| resumed_planner(st, zhongshu))
+        self.ctx
+            .store
+            .read(|st| crate::policy::plan::resumed_planner(st, zhongshu))
     }
 
     /// The departments of `zhongshu`'s plan that the launcher's stop cut off
@@ -319,7 +321,7 @@ impl Dispatcher {
         // Resumed as a new planner: that one carries the plan on.
         self.ctx
             .store
-            .read(|st| resumed_planner(st, parent))
+            .read(|st| crate::policy::plan::resumed_planner(st, parent))
             .ok_or_else(|| not_running(parent))
     }
 
@@ -350,33 +352,6 @@ fn not_running(parent: &str) -> LauncherError {
          Resume {parent} (it carries the plan on), then Retry again: the retry goes to \
          the resumed planner"
     ))
-}
-
-/// The running planner that resumed `parent` (directly or through earlier
-/// resumes), newest first: the one a retry of `parent`'s assignments reports to.
-fn resumed_planner(st: &crate::model::State, parent: &str) -> Option<String> {
-    let descends = |z: &Session| {
-        let mut from = z.zhongshu().and_then(|p| p.resumed_from_session_id.clone());
-        for _ in 0..64 {
-            match from {
-                Some(p) if p == parent => return true,
-                Some(p) => {
-                    from = st
-                        .sessions
-                        .get(&p)
-                        .and_then(|up| up.zhongshu())
-                        .and_then(|up| up.resumed_from_session_id.clone());
-                }
-                None => return false,
-            }
-        }
-        false
-    };
-    st.sessions
-        .values()
-        .filter(|z| z.is_zhongshu() && z.is_running() && !z.closed_by_user() && descends(z))
-        .max_by(|a, b| a.started_at.cmp(&b.started_at))
-        .map(|z| z.id.clone())
 }
 
 /// A department's work as an assignment, for one started outside a plan.

@@ -220,6 +220,42 @@ pub fn planner_finished(state: &State, planner: &Session) -> bool {
     plan_ended && !in_turn && !works
 }
 
+/// The running planner that resumed `parent` (directly or through earlier
+/// resumes), newest first: the one a retry of `parent`'s assignments reports to.
+pub fn resumed_planner(st: &State, parent: &str) -> Option<String> {
+    let descends = |z: &Session| {
+        let mut from = z.zhongshu().and_then(|p| p.resumed_from_session_id.clone());
+        for _ in 0..64 {
+            match from {
+                Some(p) if p == parent => return true,
+                Some(p) => {
+                    from = st
+                        .sessions
+                        .get(&p)
+                        .and_then(|up| up.zhongshu())
+                        .and_then(|up| up.resumed_from_session_id.clone());
+                }
+                None => return false,
+            }
+        }
+        false
+    };
+    st.sessions
+        .values()
+        .filter(|z| z.is_zhongshu() && z.is_running() && !z.closed_by_user() && descends(z))
+        .max_by(|a, b| a.started_at.cmp(&b.started_at))
+        .map(|z| z.id.clone())
+}
+
+/// Who hears the answer to a question of `parent`'s department: `parent`
+/// while it runs, else the planner that resumed it (None: no one runs).
+pub fn answering_planner(st: &State, parent: &str) -> Option<String> {
+    match st.sessions.get(parent) {
+        Some(p) if p.is_running() => Some(parent.to_string()),
+        _ => resumed_planner(st, parent),
+    }
+}
+
 /// A planner and those it was resumed from (as a new session), newest first.
 fn lineage<'a>(state: &'a State, planner: &'a Session) -> Vec<&'a str> {
     let mut ids = vec![planner.id.as_str()];

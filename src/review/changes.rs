@@ -56,6 +56,10 @@ pub struct ChangesView {
     /// now (a conflict, or an uncommitted file of the user's there); only
     /// while its work waits.
     pub tree_conflicts: Vec<String>,
+    /// Those of `tree_conflicts` that hold the user's uncommitted, untracked
+    /// or ignored changes; the others changed on both sides (the user's
+    /// commits and the department's).
+    pub tree_uncommitted: Vec<String>,
     /// Other departments whose waiting work conflicts with this one's.
     pub department_conflicts: Vec<DepartmentConflict>,
 }
@@ -146,6 +150,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         scope_mode,
         report: None,
         tree_conflicts: Vec::new(),
+        tree_uncommitted: Vec::new(),
         department_conflicts: Vec::new(),
     })
 }
@@ -161,7 +166,10 @@ impl ChangesView {
             return self;
         };
         match predict(repo, ws, &commit, around.fence) {
-            Ok(p) => self.tree_conflicts = p.blocking(),
+            Ok(p) => {
+                self.tree_conflicts = p.blocking();
+                self.tree_uncommitted = p.uncommitted.clone();
+            }
             Err(e) => tracing::debug!("cannot predict {}: {e}", self.session_id),
         }
         match department_conflicts(repo, &commit, &around.waiting) {

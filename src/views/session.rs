@@ -99,6 +99,9 @@ pub struct ConfirmationView {
     pub report_id: String,
     pub question: String,
     pub answer: Option<crate::model::ConfirmationAnswer>,
+    /// The running planner an answer goes to: the department's, or the one
+    /// that resumed it (None: no planner of it runs).
+    pub answered_by: Option<String>,
 }
 
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
@@ -438,6 +441,9 @@ fn report_confirmation(
         report_id: report.report_id.clone(),
         question: report.question.clone(),
         answer: report.answer.clone(),
+        answered_by: session
+            .parent_session_id()
+            .and_then(|p| crate::policy::plan::answering_planner(&snap.state, p)),
     });
     (Some(report.needs_confirmation), view)
 }

@@ -31,7 +31,7 @@ async function answer(s, decision, area, buttons) {
       decision,
       note: area.value.trim() || undefined,
     });
-    toast(decision === "dismiss" ? `Put aside ${s.id}'s question.` : `Told ${s.parent_session_id}: you ${decision === "confirm" ? "confirmed" : "rejected"} ${s.id}'s question.`);
+    toast(decision === "dismiss" ? `Put aside ${s.id}'s question.` : `Told ${s.confirmation.answered_by || s.parent_session_id}: you ${decision === "confirm" ? "confirmed" : "rejected"} ${s.id}'s question.`);
   } catch (e) {
     buttons.forEach((b) => { b.disabled = false; });
     toast(`Could not answer ${s.id}: ${e.message}`, "error");
@@ -48,7 +48,6 @@ function button(label, cls, action) {
  *  says so and offers to put the question aside or show the planner (its row
  *  has Resume), so a question is never lost with a restart. */
 export function confirmationItems(sessions, title, showSession) {
-  const running = new Set(sessions.filter((s) => s.status === "running").map((s) => s.id));
   const items = [];
   for (const s of sessions) {
     const c = s.confirmation;
@@ -70,7 +69,7 @@ export function confirmationItems(sessions, title, showSession) {
       detail: c.question,
       session: s.id,
     };
-    if (!running.has(s.parent_session_id)) {
+    if (!c.answered_by) {
       const planner = s.parent_session_id;
       aside.addEventListener("click", () => answer(s, "dismiss", area, [aside]));
       const show = el("button", { type: "button", class: "small", text: `Show ${planner}`, data: { action: "show-planner" }, on: { click: () => showSession(planner) } });

@@ -60,8 +60,9 @@ export function verdict(v) {
   const risks = highRisks(v);
   if (risks.length) said.push(`High risk: ${names(risks.map((x) => `${x.path} (${x.name})`))}`);
   const clash = [];
-  const tree = list(v.tree_conflicts);
-  if (tree.length) clash.push(`Integrating it now conflicts with your working tree in ${names(tree)}`);
+  const { yours, both } = treeConflicts(v);
+  if (yours.length) clash.push(`Integrating it now meets your uncommitted changes to ${names(yours)}`);
+  if (both.length) clash.push(`Integrating it now conflicts with what your branch changed since its base in ${names(both)}`);
   const others = list(v.department_conflicts).map((o) => o.session_id);
   if (others.length) clash.push(`It conflicts with ${names(others)}, also waiting for you`);
   const fine = r.scope && r.scope.open
@@ -186,14 +187,24 @@ function clashText(v, other, spot) {
   return `${v.session_id} and ${other.session_id} both change ${spot.path}${where}`;
 }
 
+/** The files in the way in the user's tree: those holding the user's
+ * uncommitted changes, and those both sides changed (committed). */
+function treeConflicts(v) {
+  const yours = list(v.tree_uncommitted);
+  const both = list(v.tree_conflicts).filter((p) => !yours.includes(p));
+  return { yours, both };
+}
+
 function conflicts(v) {
   const ws = v.workspace;
   const tree = list(v.tree_conflicts);
+  const { yours, both } = treeConflicts(v);
   const others = list(v.department_conflicts);
   const refused = ws.state === "conflicting" && !tree.length ? list(ws.conflicts) : [];
   if (!tree.length && !others.length && !refused.length) return null;
   const lines = [];
-  if (tree.length) lines.push(el("li", { text: `With your working tree: ${names(tree)}. Commit, stash or revert ${tree.length === 1 ? "it" : "them"} first, or send it back.` }));
+  if (yours.length) lines.push(el("li", { text: `Your uncommitted changes to ${names(yours)}: commit, stash or revert ${yours.length === 1 ? "it" : "them"} first, or send it back.` }));
+  if (both.length) lines.push(el("li", { text: `Changed on both sides since its base: ${names(both)}. Send it back to redo it on your current branch, or discard it.` }));
   if (refused.length) lines.push(el("li", { text: `The last integration was refused for ${names(refused)}; nothing stands in the way now: try again.` }));
   for (const o of others) {
     for (const spot of list(o.spots)) {

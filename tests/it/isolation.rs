@@ -295,6 +295,17 @@ async fn the_second_merge_names_the_conflict(
     assert_eq!(head_of(&repo.path), head.to_string());
     let b_now = api.session(b_id).await;
     assert_eq!(b_now["workspace"]["state"], "conflicting", "{b_now}");
+    // The drawer's data: the file is in the way because both sides changed
+    // it, not because of uncommitted changes of yours (the second walk found
+    // "conflicts with your working tree … Commit, stash or revert them" after
+    // a clean commit).
+    let changes = api.get_ok(&format!("/api/changes?session_id={b_id}")).await;
+    assert_eq!(
+        changes["tree_conflicts"],
+        json!(["src/shared.rs"]),
+        "{changes}"
+    );
+    assert_eq!(changes["tree_uncommitted"], json!([]), "{changes}");
     assert_eq!(
         b_now["workspace"]["conflicts"],
         json!(["src/shared.rs"]),

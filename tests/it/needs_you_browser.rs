@@ -403,11 +403,29 @@ async fn a_question_whose_planner_stopped_stays_in_needs_you() {
         None,
     )
     .await;
-    d.click(&format!("{item} button[data-action=\"dismiss\"]"))
+    // Resumed as a new session, the planner carries the plan on: the answer
+    // goes to it (found on the second walk: the item stayed unanswerable).
+    api.wait_session(&z, "exited", |s| s["status"] == "exited")
         .await;
-    d.gone("the question, put aside", &item).await;
+    let resumed = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    let heir = resumed["session_id"].as_str().unwrap().to_string();
+    assert_ne!(heir, z, "{resumed}");
+    d.present(
+        "Confirm, now that a planner hears it",
+        &format!("{item} button[data-action=\"confirm\"]"),
+    )
+    .await;
+    d.click(&format!("{item} button[data-action=\"confirm\"]"))
+        .await;
+    d.gone("the question, answered", &item).await;
     let answered = api.session(&dept).await;
-    assert_eq!(answered["confirmation"]["answer"]["decision"], "dismissed");
+    assert_eq!(answered["confirmation"]["answer"]["decision"], "confirmed");
+    support::wait_until("the resumed planner told", WAIT, || async {
+        repo.log(&heir).contains("the user CONFIRMED").then_some(())
+    })
+    .await;
     d.quit().await;
     launcher.stop().await;
 }

@@ -445,12 +445,11 @@ impl Review<'_> {
         drawer_on(d, &self.gongchengbu).await;
         assert_eq!(
             d.text_of("#drawer .decision-verdict").await,
-            "In scope, as reported. Integrating it now conflicts with your working tree in tools/build.sh."
+            "In scope, as reported. Integrating it now meets your uncommitted changes to tools/build.sh."
         );
-        assert!(d
-            .text_of("#drawer .decision-conflicts")
-            .await
-            .contains("With your working tree: tools/build.sh."));
+        assert!(d.text_of("#drawer .decision-conflicts").await.contains(
+            "Your uncommitted changes to tools/build.sh: commit, stash or revert it first"
+        ));
         let large = "#drawer details.file-diff[data-path=\"tools/big.txt\"]";
         assert_eq!(
             d.js(

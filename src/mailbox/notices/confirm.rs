@@ -49,30 +49,30 @@ impl Notices {
             ConfirmationDecision::Dismissed => None,
             _ => {
                 let text = answer_text(&result, &answer);
-                let z = self.sessions.require_session(&parent)?;
-                if !z.is_running() {
+                self.sessions.require_session(&parent)?;
+                // The planner, or the one that resumed it and carries its plan on.
+                let Some(to) = self
+                    .ctx
+                    .store
+                    .read(|st| crate::policy::plan::answering_planner(st, &parent))
+                else {
                     return Err(LauncherError::Conflict(format!(
                         "its Zhongshu {parent} is not running, so the answer would reach no one: \
                          resume {parent} first, or dismiss the question"
                     )));
-                }
-                let how = self
-                    .sessions
-                    .live
-                    .deliver(&parent, &text)
-                    .await
-                    .map_err(|e| {
-                        LauncherError::Conflict(format!("cannot give {parent} the answer: {e}"))
-                    })?;
-                Some((text, how))
+                };
+                let how = self.sessions.live.deliver(&to, &text).await.map_err(|e| {
+                    LauncherError::Conflict(format!("cannot give {to} the answer: {e}"))
+                })?;
+                Some((text, how, to))
             }
         };
         self.ctx.store.update(|tx| {
             let mut stored = tx.result(&key).unwrap_or_else(|| result.clone());
             stored.confirmation = Some(answer.clone());
             tx.put_result(&key, &stored);
-            if let Some((text, _)) = &sent {
-                if let Some(z) = tx.session_mut(&parent) {
+            if let Some((text, _, to)) = &sent {
+                if let Some(z) = tx.session_mut(to) {
                     z.input_history.push(InputRecord {
                         at: answer.at.clone(),
                         input: text.clone(),
@@ -85,7 +85,7 @@ impl Notices {
                 report_id: report_id.to_string(),
                 decision,
                 note_chars: answer.note.as_deref().map_or(0, |n| n.chars().count()),
-                delivery: sent.as_ref().map(|(_, how)| how.as_str().to_string()),
+                delivery: sent.as_ref().map(|(_, how, _)| how.as_str().to_string()),
             });
         })?;
         Ok(answer)

@@ -64,7 +64,7 @@ pub const README_LINE: &str = "and a line to README.md before its Usage section"
 pub const ASK_FIRST: &str = "asking the user whether the README should say it";
 /// The question the department asks (its report's next action).
 pub const QUESTION: &str =
-    "Should README.md mention this, or only docs/notes.md? Confirm keeps the README line; Reject asks me to take it out.";
+    "Should README.md mention this, or only docs/notes.md? Confirm keeps the README line; if you reject it, send my work back to take the line out.";
 
 /// Takes the lines `department` added out of README.md; whether any were there.
 pub fn remove_readme_lines(repo: &Path, department: &str) -> Result<bool, String> {

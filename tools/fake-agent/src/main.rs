@@ -344,7 +344,7 @@ fn write_work(item: &str) {
 fn demo_department(o: &Options, dept: String) {
     let work = demo::work(&o.prompt());
     if let Some(note) = &work.sent_back {
-        demo_send_back(o, dept, note);
+        demo_send_back(o, dept, &work, note);
         return;
     }
     out(&format!("My task: {}", work.task));
@@ -480,21 +480,22 @@ fn stream_forever(kib: f64) -> ! {
 
 /// A demo department sent back with a note: it reads the note, takes its
 /// README.md line out when the note names README (its notes line stays, as
-/// its worktree kept it), and reports what it did.
-fn demo_send_back(o: &Options, dept: String, note: &str) {
-    out(&format!("Sent back to me with your note: \"{note}\"."));
-    let mut changed = Vec::new();
+/// its worktree kept it), and reports its work as it now stands: the notes
+/// file it changed (the review compares the worktree with the plan's base).
+fn demo_send_back(o: &Options, dept: String, work: &demo::Work, note: &str) {
+    out(&format!("Sent back to me with your note: {note:?}"));
+    let mut changed: Vec<String> = work.files.first().cloned().into_iter().collect();
     let summary = if note.to_lowercase().contains("readme") {
         match demo::remove_readme_lines(std::path::Path::new("."), &dept) {
-            Ok(true) => {
-                out("Took my line out of README.md; my notes line stays.");
-                changed.push("README.md".to_string());
-                "Took my line out of README.md as asked; the notes line stays.".to_string()
-            }
+            Ok(true) => "Took my line out of README.md as asked; my notes line stays.".to_string(),
             Ok(false) => "README.md had no line of mine; nothing else to change.".to_string(),
             Err(e) => format!("I could not change README.md: {e}"),
         }
     } else {
+        if work.readme {
+            // Its README line stays, so it stays in the report.
+            changed.push("README.md".to_string());
+        }
         "Read your note; my change already does what it asks, so I left it as it is.".to_string()
     };
     out(&summary);

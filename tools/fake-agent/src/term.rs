@@ -125,6 +125,9 @@ pub fn echo_stdin_forever(record: Option<&str>, plain_paste: bool) {
         return;
     }
     os::ignore_interrupts();
+    if PLAIN_VOICE.load(Ordering::Relaxed) {
+        os::no_echo();
+    }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut line = Vec::new();
@@ -242,6 +245,19 @@ mod os {
         }
     }
 
+    /// The terminal no longer echoes what is typed (the demo agent tells
+    /// what it heard in its own words instead).
+    pub fn no_echo() {
+        // SAFETY: termios of stdin, read then written back without ECHO.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) == 0 {
+                t.c_lflag &= !libc::ECHO;
+                libc::tcsetattr(0, libc::TCSANOW, &t);
+            }
+        }
+    }
+
     pub fn raw_mode() {
         // SAFETY: termios of stdin, read then written back with cfmakeraw applied.
         unsafe {
@@ -308,6 +324,9 @@ mod os {
             std::process::exit(142);
         });
     }
+
+    /// Windows' console echo stays (ConPTY echoes through its own mode).
+    pub fn no_echo() {}
 
     pub fn raw_mode() {
         // SAFETY: the console mode of this process's own input handle.
