@@ -113,6 +113,22 @@ pub fn running(state_dir: &Path) -> Option<LauncherFile> {
     }
 }
 
+/// Where the port the last launcher on a state folder served is kept (the
+/// launcher file goes at a clean stop; this stays).
+const PORT_FILE: &str = "codex_governance_last_port";
+
+/// Keeps the port this launcher serves, for [`last_port`].
+pub fn remember_port(state_dir: &Path, port: u16) -> std::io::Result<()> {
+    crate::files::write_atomic(&state_dir.join(PORT_FILE), port.to_string().as_bytes())
+}
+
+/// The port the last launcher on this state folder served: a tab open on it
+/// works again when the next launcher takes the same port.
+pub fn last_port(state_dir: &Path) -> Option<u16> {
+    let (bytes, _) = crate::files::read_tail(&state_dir.join(PORT_FILE), 16)?;
+    String::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
 fn read_launcher_file(state_dir: &Path) -> Option<LauncherFile> {
     let text = std::fs::read(state_dir.join(LAUNCHER_FILE)).ok()?;
     serde_json::from_slice(&text).ok()

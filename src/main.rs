@@ -400,10 +400,18 @@ fn demo(args: DemoArgs) -> ExitCode {
          and report (one asks you a question, one strays outside its scope, two of them clash), \
          and Needs you ends with their changes to review, apply or merge"
     );
+    // A demo served again takes its last port when it is free, so a tab
+    // left open on it comes back by itself.
+    let port = match (again, args.port) {
+        (true, 0) => codex_governance::instance::last_port(&repo.join(".tmp"))
+            .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+            .unwrap_or(0),
+        (_, port) => port,
+    };
     serve(ServeArgs {
         repo,
         host: args.host,
-        port: args.port,
+        port,
         state_dir: None,
         // The demo's configuration is the one `demo` just wrote.
         trust_config: true,

@@ -242,6 +242,11 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
     std::fs::write(tmp.path(), body)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&path)?;
+    if let Some(port) = url.rsplit(':').next().and_then(|p| p.parse().ok()) {
+        if let Err(e) = crate::instance::remember_port(dir, port) {
+            tracing::warn!("cannot keep the port for the next start: {e}");
+        }
+    }
     Ok(())
 }
 

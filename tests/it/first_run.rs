@@ -445,6 +445,30 @@ async fn the_readme_demo_runs_a_plain_task_to_a_finished_plan() {
     l.terminate();
 }
 
+/// `demo --dir DIR` again serves the same demo, trusted, on the port it had,
+/// so a tab left open on it comes back (the second walk: a new port each
+/// start left the tab "reconnecting…" for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_comes_back_on_its_folder_and_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let folder_arg = folder.display().to_string();
+    let (mut first, path, _) = demo::start_demo_with("press Start", &["--dir", &folder_arg]).await;
+    let _repo = demo::DemoRepo(path.clone());
+    let url = first.url.clone();
+    first.terminate();
+    let (mut again, path_again, said) =
+        demo::start_demo_with("press Start", &["--dir", &folder_arg]).await;
+    assert_eq!(path_again, path, "{said}");
+    assert!(said.contains("as you left it"), "{said}");
+    assert!(
+        !said.contains("trust"),
+        "its own configuration asks nothing: {said}"
+    );
+    assert_eq!(again.url, url, "the same port: {said}");
+    again.terminate();
+}
+
 /// Each department changed its notes file in its own worktree and said so
 /// in a verified report; zhilibu asks about its README line, lingyubu
 /// wrote README.md outside its scope without saying so (issue 37 item 7).

@@ -13,9 +13,14 @@ use super::launcher::{
 /// tell the user what to press). Returns the launcher, the demo repository
 /// it named, and all it said.
 pub async fn start_demo(ready: &str) -> (Subprocess, PathBuf, String) {
+    start_demo_with(ready, &[]).await
+}
+
+/// [`start_demo`] with more arguments for `demo` (`--dir DIR`).
+pub async fn start_demo_with(ready: &str, args: &[&str]) -> (Subprocess, PathBuf, String) {
     fake_agent();
     let mut cmd = base_command();
-    cmd.arg("demo");
+    cmd.arg("demo").args(args);
     // Under Wine the Linux cargo cannot run: the agent beside the binary is used.
     if cfg!(windows) {
         cmd.env_remove("CARGO");
@@ -30,6 +35,7 @@ pub async fn start_demo(ready: &str) -> (Subprocess, PathBuf, String) {
         .split("demo repository at ")
         .nth(1)
         .and_then(|rest| rest.split(" (it stays").next())
+        .map(|named| named.trim_end_matches(", as you left it"))
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("no demo repository named: {said}"));
     (l, repo, said)
