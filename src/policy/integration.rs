@@ -104,7 +104,8 @@ pub fn conflict_reason(files: &[String], uncommitted: &[String], unsafe_paths: b
     if yours.is_empty() {
         "the same lines changed on both sides".to_string()
     } else if yours.len() == files.len() {
-        "your working tree has uncommitted, untracked or ignored changes to them".to_string()
+        let them = if files.len() == 1 { "it" } else { "them" };
+        format!("your working tree has uncommitted, untracked or ignored changes to {them}")
     } else {
         format!(
             "your working tree has uncommitted changes to {}; the others changed on both sides",
@@ -134,6 +135,10 @@ mod tests {
         );
         assert_eq!(
             conflict_reason(&files(&["README.md"]), &files(&["README.md", "x"]), false),
+            "your working tree has uncommitted, untracked or ignored changes to it"
+        );
+        assert_eq!(
+            conflict_reason(&both, &both, false),
             "your working tree has uncommitted, untracked or ignored changes to them"
         );
         assert!(conflict_reason(&both, &[], true).contains("through a link"));
