@@ -3372,8 +3372,12 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         "2 sessions suspended",
     )
     .await;
-    d.wait_text("why they wait", "#needs-you", "cannot run")
-        .await;
+    d.wait_text(
+        "why they wait",
+        "#needs-you",
+        "Codex sessions cannot start until Codex is installed",
+    )
+    .await;
     d.shoot("codex-suspended-1440x900.png", None).await;
     // Codex is back: Check again resumes each on its own thread.
     let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();
