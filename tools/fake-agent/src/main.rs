@@ -402,7 +402,13 @@ fn demo_department(o: &Options, dept: String) {
             files.join(" and ")
         ),
     };
-    let report = Report {
+    send_demo_report(o, demo_report(dept, summary, changed, asks));
+}
+
+/// A demo department's report: what it changed, no checks run, and its
+/// question when it asks one.
+fn demo_report(dept: String, summary: String, changed: Vec<String>, asks: bool) -> Report {
+    Report {
         department_session_id: env("SESSION_ID").unwrap_or_default(),
         department: dept,
         summary,
@@ -418,7 +424,11 @@ fn demo_department(o: &Options, dept: String) {
         needs_user_confirmation: asks,
         parent_session_id: env("PARENT_SESSION_ID").filter(|p| !p.is_empty()),
         report_id: None,
-    };
+    }
+}
+
+/// Sends `report` through the launcher binary the environment names.
+fn send_demo_report(o: &Options, report: Report) {
     let bin = env("BIN").unwrap_or_else(|| o.text("bin").unwrap_or("codex-governance").into());
     report::send_with_cli(&bin, &report);
 }
@@ -499,19 +509,5 @@ fn demo_send_back(o: &Options, dept: String, work: &demo::Work, note: &str) {
         "Read your note; my change already does what it asks, so I left it as it is.".to_string()
     };
     out(&summary);
-    let report = Report {
-        department_session_id: env("SESSION_ID").unwrap_or_default(),
-        department: dept,
-        summary,
-        changed_files: changed,
-        verifications_run: Vec::new(),
-        verifications_skipped: vec!["checks: the demo agent runs none".into()],
-        risks: Vec::new(),
-        next_action: "none".into(),
-        needs_user_confirmation: false,
-        parent_session_id: env("PARENT_SESSION_ID").filter(|p| !p.is_empty()),
-        report_id: None,
-    };
-    let bin = env("BIN").unwrap_or_else(|| o.text("bin").unwrap_or("codex-governance").into());
-    report::send_with_cli(&bin, &report);
+    send_demo_report(o, demo_report(dept, summary, changed, false));
 }
