@@ -212,8 +212,17 @@ fn env_vars(out: &str) -> std::collections::BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_agents_commands_get_the_allowlist_and_the_named_variables_but_no_secret() {
     crate::needs!(Codex);
+    // The user's shell start-up file exports a secret of its own: Codex's
+    // shell snapshot would replay it into every command.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".bashrc"),
+        "export BASHRC_SECRET=bashrc-secret-49\n",
+    )
+    .unwrap();
     let c = Scenario::codex()
         .launcher("  agent_env: [MY_NAMED_VAR]\n")
+        .env("HOME", home.path().to_str().unwrap())
         .env("MY_SECRET_TOKEN", "secret-value-48")
         .env("MY_NAMED_VAR", "named-value-48")
         .committed()
@@ -256,6 +265,7 @@ async fn codex_agents_commands_get_the_allowlist_and_the_named_variables_but_no_
         let vars = env_vars(&out);
         println!("[{who} env] {:?}", vars.keys().collect::<Vec<_>>());
         assert!(!out.contains("MY_SECRET_TOKEN"), "{who}: {out}");
+        assert!(!out.contains("bashrc-secret-49"), "{who}: {out}");
         assert!(out.contains("PROCS-WITH-SECRET=0"), "{who}: {out}");
         assert_eq!(
             vars.get("MY_NAMED_VAR").map(String::as_str),

@@ -174,11 +174,15 @@ impl CodexAgent {
     /// (`contract::FEATURES_OFF`, `contract::SETTINGS`).
     fn thread_params(t: &ThreadSpec, untrusted: &[String]) -> Value {
         let profile = fresh_profile_name();
-        let set: serde_json::Map<String, Value> = t
+        let mut set: serde_json::Map<String, Value> = t
             .shell_env
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
+        // Codex hands a command's shell a socket for its input, and bash
+        // (Debian's, Ubuntu's) then reads `~/.bashrc` as if run by ssh, which
+        // would export the user's secrets again: only a first-level shell does.
+        set.insert("SHLVL".into(), json!("1"));
         let mut filesystem = serde_json::Map::new();
         for dir in &t.sandbox.hidden {
             filesystem.insert(dir.display().to_string(), json!("deny"));
