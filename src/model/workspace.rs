@@ -73,6 +73,39 @@ impl WorkspaceState {
     }
 }
 
+/// Where a workspace stands, in the terms the page shows it: the page reads
+/// these and never compares state words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WorkspaceFacts {
+    /// Its department changed something: its diff is worth a figure.
+    pub changed: bool,
+    /// The last attempt to integrate it predicted a conflict.
+    pub conflicting: bool,
+    /// Its department still works in it.
+    pub working: bool,
+    /// Its pull request is open on the forge.
+    pub in_review: bool,
+    /// It is in the user's repository and Undo may take it back: how it came in.
+    pub undoable: Option<IntegrationMode>,
+}
+
+impl WorkspaceState {
+    /// What the page shows of this state.
+    pub fn facts(self) -> WorkspaceFacts {
+        WorkspaceFacts {
+            changed: self != WorkspaceState::NoChanges,
+            conflicting: self == WorkspaceState::Conflicting,
+            working: self == WorkspaceState::Working,
+            in_review: self == WorkspaceState::InReview,
+            undoable: match self {
+                WorkspaceState::Applied => Some(IntegrationMode::Apply),
+                WorkspaceState::Merged => Some(IntegrationMode::Merge),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// How much a diff changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffStat {

@@ -45,6 +45,8 @@ pub struct ChangesView {
     /// page asks this, never the state words).
     pub awaits_user: bool,
     pub workspace: Workspace,
+    /// Where the workspace stands, in the page's terms.
+    pub workspace_facts: crate::model::WorkspaceFacts,
     /// Each changed file (the first [`MAX_FILES`]).
     pub files: Vec<FileChange>,
     pub truncated: bool,
@@ -144,6 +146,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         parent_session_id: s.parent_session_id().map(str::to_string),
         running: s.is_running(),
         awaits_user: !s.is_running() && ws.state.awaits_user(),
+        workspace_facts: ws.state.facts(),
         workspace: ws,
         files,
         truncated,

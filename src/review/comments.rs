@@ -43,6 +43,10 @@ pub struct CommentView {
     #[serde(flatten)]
     pub comment: ReviewComment,
     pub state: CommentState,
+    /// A draft of the attempt asked about: the page offers Edit and Delete.
+    pub draft: bool,
+    /// Resolved by the reviewer: the page offers Reopen, otherwise Resolve.
+    pub resolved: bool,
     /// Where it is on the attempt asked about (its `line` on its own attempt).
     pub current_line: u32,
 }
@@ -237,8 +241,11 @@ pub fn list(ctx: &Context, id: &str) -> LResult<CommentsView> {
                 (Some(now), false) => Some(follow(&git, &c, now)),
                 _ => None,
             };
+            let state = state(&c, id, followed);
             comments.push(CommentView {
-                state: state(&c, id, followed),
+                draft: state == CommentState::Draft,
+                resolved: state == CommentState::Resolved,
+                state,
                 current_line: followed.map_or(c.line, Followed::line),
                 comment: c,
             });

@@ -18,6 +18,7 @@ pub mod deltas;
 pub mod heartbeat;
 pub mod inbox;
 pub mod plan;
+pub mod planner;
 pub mod quota;
 pub mod redact;
 pub mod session;

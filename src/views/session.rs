@@ -11,8 +11,8 @@ use super::redact::Redact;
 use super::snapshot::{Live, Snapshot};
 use super::terminals::{terminal, TerminalView};
 use crate::model::{
-    plain_state, AppliedFile, MailboxPaths, PlainState, PlanStatus, ReportStatus, Session, State,
-    TerminalKind, TerminalStatus, WorkspaceState,
+    plain_state, MailboxPaths, PlainState, PlanStatus, ReportStatus, Session, State, StateWord,
+    TerminalKind, TerminalStatus,
 };
 
 /// One session as the API shows it.
@@ -40,7 +40,7 @@ pub struct SessionView {
     pub browser_terminal_scope: Option<&'static str>,
     pub browser_terminal_title: Option<String>,
     #[serde(flatten)]
-    pub zhongshu: Option<ZhongshuFields>,
+    pub zhongshu: Option<super::planner::ZhongshuFields>,
     /// What the conversation cost in US dollars, when its model has a price.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
@@ -62,8 +62,22 @@ pub struct SessionView {
     /// sent back, retried or resumed): this one is history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
-    /// The page offers Interrupt: its agent's running turn can be stopped.
+    /// The page offers Interrupt: its agent is at work on a turn it can stop.
     pub interruptible: bool,
+    /// It reported its work (a launcher's fallback counts): done.
+    pub reported: bool,
+    /// It ended failing: the page says why as an error.
+    pub failed: bool,
+    /// A department that ended without a report of its own (failed, or
+    /// exited silently): Needs you offers Retry and Dismiss.
+    pub ended_without_report: bool,
+    /// The launcher's stop cut it off: its plan can resume it.
+    pub cut_by_stop: bool,
+    /// It runs and waits for the user (its `attention` says what for).
+    pub asks_user: bool,
+    /// Where its workspace stands, in the page's terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_facts: Option<crate::model::WorkspaceFacts>,
     /// How many pages watch its own terminal right now (a terminal started on
     /// demand stops a while after the last one left).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,54 +116,6 @@ pub struct ConfirmationView {
     /// The running planner an answer goes to: the department's, or the one
     /// that resumed it (None: no planner of it runs).
     pub answered_by: Option<String>,
-}
-
-/// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
-#[derive(Debug, Clone, Serialize)]
-pub struct ZhongshuFields {
-    pub child_department_ids: Vec<String>,
-    pub unread_result_count: usize,
-    /// The registered plan's revision (null before one): a page showing a plan
-    /// knows it is stale when this moves.
-    pub plan_revision: Option<u64>,
-    /// The user's uncommitted files the plan names, as long as they stay
-    /// uncommitted and the plan goes on: its departments start from the
-    /// plan's base commit and do not see them (Needs you says so).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub plan_dirty_files: Vec<String>,
-    /// Uncommitted files the plan names that hold a department's applied
-    /// change, unchanged since: the department's, not the user's (commit them
-    /// when ready; nobody asks to revert them).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub plan_applied_files: Vec<AppliedFile>,
-    /// How the plan's assignments ended, once it finished or was stopped.
-    pub plan_outcome: Option<crate::model::PlanOutcome>,
-    pub plan_finished_at: Option<String>,
-    /// When the plan was registered, and what it started and queued (the
-    /// Python tool's `plan_reported_at`, `plan_auto_dispatch`); null before one.
-    pub plan_reported_at: Option<String>,
-    pub plan_auto_dispatch: Option<crate::model::AutoDispatch>,
-    /// How its assignments' work stands (each by its newest attempt); absent
-    /// before any work was recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan_results: Option<PlanResults>,
-}
-
-/// How a plan's recorded work stands, counted by each assignment's newest
-/// attempt, and the line that says it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PlanResults {
-    /// Applied, merged, or merged on the forge.
-    pub integrated: usize,
-    /// Thrown away by the user, or its pull request closed unmerged.
-    pub discarded: usize,
-    /// Recorded and waiting for the user's review.
-    pub waiting: usize,
-    pub conflicting: usize,
-    /// A pull request is open.
-    pub in_review: usize,
-    /// "Results: 2 integrated, 1 discarded." ("N integrated" always first).
-    pub text: String,
 }
 
 impl Redact for SessionView {
@@ -202,7 +168,6 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     };
     let hb = heartbeat(running, live.activity.map(|a| a.0), snap.at.instant, stale);
     let mut view = SessionView {
-        plain,
         session: record,
         heartbeat_status: hb.status,
         idle_seconds: hb.idle_seconds,
@@ -213,7 +178,7 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         browser_terminal_started_at: None,
         browser_terminal_scope: None,
         browser_terminal_title: None,
-        zhongshu: zhongshu_fields(snap, s),
+        zhongshu: super::planner::zhongshu_fields(snap, s),
         report_needs_confirmation,
         confirmation,
         mailbox: department_mailbox(snap, s),
@@ -222,7 +187,16 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             s.workspace(),
         ),
         superseded_by: superseded_by(&snap.state, s),
-        interruptible: capabilities.interrupts,
+        interruptible: capabilities.interrupts
+            && s.is_running()
+            && plain.state == StateWord::Working,
+        reported: plain.state == StateWord::Reported,
+        failed: plain.state == StateWord::Failed,
+        ended_without_report: s.is_department()
+            && matches!(plain.state, StateWord::Failed | StateWord::NoReport),
+        cut_by_stop: plain.state == StateWord::StoppedWithLauncher,
+        asks_user: s.is_running() && plain.state == StateWord::NeedsYou,
+        workspace_facts: s.workspace().map(|w| w.state.facts()),
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
         in_progress: s.is_running() && !finished,
@@ -230,6 +204,7 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             && s.workspace().is_some_and(|w| w.state.awaits_user())
             && superseded_by(&snap.state, s).is_none(),
         awaits_reply: awaits_reply(&snap.state, s, live),
+        plain,
         cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
             let price = launcher.model_prices.get(&s.model)?;
             Some(crate::policy::quota::cost_usd(usage, price))
@@ -317,107 +292,6 @@ fn shown_words(state: &State, session: &Session, record: &mut Session) -> PlainS
         z.plan_status = Some(plan.unwrap_or(PlanStatus::None));
     }
     plain.unwrap_or_else(|| plain_state(record))
-}
-
-/// A Zhongshu's plan fields: its departments, unread results, and its plan's
-/// revision, outcome and the user's files it names (from the facts).
-fn zhongshu_fields(snap: &Snapshot, session: &Session) -> Option<ZhongshuFields> {
-    if !session.is_zhongshu() {
-        return None;
-    }
-    let state = &snap.state;
-    let plan = state.plans.get(&session.id);
-    let files = plan
-        .filter(|p| plan_files_shown(state, p))
-        .and_then(|_| snap.facts.plan_files.get(&session.id))
-        .cloned()
-        .unwrap_or_default();
-    Some(ZhongshuFields {
-        child_department_ids: state
-            .children_of(&session.id)
-            .map(|c| c.id.clone())
-            .collect(),
-        unread_result_count: snap.facts.unread.get(&session.id).copied().unwrap_or(0),
-        plan_revision: plan.map(|p| p.revision),
-        plan_dirty_files: files.dirty,
-        plan_applied_files: files.applied,
-        plan_outcome: plan.and_then(|p| p.outcome),
-        plan_finished_at: plan.and_then(|p| p.finished_at.clone()),
-        plan_reported_at: plan.map(|p| p.registered_at.clone()),
-        plan_auto_dispatch: plan.map(|p| {
-            let active = state.sessions.values().filter(|s| s.holds_slot()).count();
-            crate::model::AutoDispatch::of(p, active)
-        }),
-        plan_results: plan.and_then(|p| plan_results(state, p)),
-    })
-}
-
-/// How plan `plan`'s work stands, by each assignment's newest attempt; None
-/// while none has work recorded.
-pub fn plan_results(state: &State, plan: &crate::model::Plan) -> Option<PlanResults> {
-    let mut r = PlanResults::default();
-    for a in &plan.assignments {
-        let Some(mut id) = a.session_id.as_deref() else {
-            continue;
-        };
-        // A send-back's successor is the attempt that counts (a few hops at most).
-        for _ in 0..state.sessions.len() {
-            match state
-                .sessions
-                .get(id)
-                .and_then(|s| s.workspace())
-                .and_then(|w| w.successor.as_deref())
-            {
-                Some(next) => id = next,
-                None => break,
-            }
-        }
-        let Some(w) = state.sessions.get(id).and_then(|s| s.workspace()) else {
-            continue;
-        };
-        match w.state {
-            WorkspaceState::Applied | WorkspaceState::Merged | WorkspaceState::PrMerged => {
-                r.integrated += 1
-            }
-            WorkspaceState::Discarded | WorkspaceState::PrClosed => r.discarded += 1,
-            WorkspaceState::Pending => r.waiting += 1,
-            WorkspaceState::Conflicting => r.conflicting += 1,
-            WorkspaceState::InReview => r.in_review += 1,
-            _ => {}
-        }
-    }
-    let parts: Vec<String> = [
-        (r.integrated, "integrated"),
-        (r.discarded, "discarded"),
-        (r.waiting, "waiting for your review"),
-        (r.conflicting, "conflicting"),
-        (r.in_review, "in review"),
-    ]
-    .into_iter()
-    .enumerate()
-    // "N integrated" always, the others when there are any.
-    .filter(|(i, (n, _))| *i == 0 || *n > 0)
-    .map(|(_, (n, what))| format!("{n} {what}"))
-    .collect();
-    if r == PlanResults::default() {
-        return None;
-    }
-    r.text = format!("Results: {}.", parts.join(", "));
-    Some(r)
-}
-
-/// Whether the files a plan names are still shown: while it goes on, or while
-/// its work waits.
-pub fn plan_files_shown(state: &State, plan: &crate::model::Plan) -> bool {
-    plan.outcome.is_none() || work_waits(state, &plan.session_id)
-}
-
-/// Whether a department of Zhongshu `z` has work not yet integrated or discarded.
-fn work_waits(state: &State, z: &str) -> bool {
-    state.children_of(z).any(|c| {
-        c.workspace()
-            .is_some_and(|w| !w.state.is_settled() && w.state != WorkspaceState::SentBack)
-    })
 }
 
 /// For a department that reported: does its last report ask the user,

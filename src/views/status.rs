@@ -453,7 +453,9 @@ mod tests {
         assert_eq!(d["report_needs_confirmation"], true);
         assert_eq!(d["confirmation"]["question"], "Ship it?");
         assert_eq!(d["capabilities"]["interrupts"], true, "as recorded");
-        assert_eq!(d["interruptible"], true, "{d}");
+        // It can be interrupted, but it has exited: nothing to interrupt.
+        assert_eq!(d["interruptible"], false, "{d}");
+        assert_eq!(d["reported"], true, "{d}");
         assert_eq!(d["heartbeat_status"], "exited");
         assert_eq!(status["audit_seq"], 7);
         assert!(!gone.exists());

@@ -24,11 +24,11 @@ export const WORDS = {
 export function workspaceBadge(s) {
   const ws = s && s.workspace;
   if (!ws) return null;
-  const stat = ws.diff_stat && ws.state !== "no_changes" ? ` · ${count(ws.diff_stat.files, "file")}` : "";
+  const stat = ws.diff_stat && s.workspace_facts.changed ? ` · ${count(ws.diff_stat.files, "file")}` : "";
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${WORDS[ws.state] || ws.state}${stat}${review}${pullRequestSuffix(ws)}`,
+    text: `${WORDS[ws.state] || ws.state}${stat}${review}${pullRequestSuffix(s)}`,
     title: `worktree ${ws.path} on ${ws.branch}`,
   });
 }

@@ -11,7 +11,7 @@ import * as store from "./store.js";
 
 /** A session whose running turn can be interrupted: a working agent whose backend can. */
 export function interruptible(s) {
-  return !!s && store.isRunning(s) && !!s.interruptible && s.state === "working";
+  return !!s && !!s.interruptible;
 }
 
 /** A department that ended without a report and was not retried yet. */

@@ -81,7 +81,7 @@ function lead(v) {
     ? rep.fallback ? `It ended without a report: ${rep.summary}` : rep.summary
     : v.running ? "It is still working and has not reported yet." : "It did not report.";
   const said = verdict(v);
-  const stat = ws.diff_stat && ws.state !== "no_changes"
+  const stat = ws.diff_stat && v.workspace_facts.changed
     ? `${count(ws.diff_stat.files, "file")}, +${ws.diff_stat.insertions} −${ws.diff_stat.deletions}` : "";
   const state = [WORDS[ws.state] || ws.state, stat, `branch ${ws.branch}`].filter(Boolean).join(" · ");
   return el("section", { class: "drawer-section decision-lead" },
@@ -200,7 +200,7 @@ function conflicts(v) {
   const tree = list(v.tree_conflicts);
   const { yours, both } = treeConflicts(v);
   const others = list(v.department_conflicts);
-  const refused = ws.state === "conflicting" && !tree.length ? list(ws.conflicts) : [];
+  const refused = v.workspace_facts.conflicting && !tree.length ? list(ws.conflicts) : [];
   if (!tree.length && !others.length && !refused.length) return null;
   const lines = [];
   if (yours.length) lines.push(el("li", { text: `Your uncommitted changes to ${names(yours)}: commit, stash or revert ${yours.length === 1 ? "it" : "them"} first, or send it back.` }));

@@ -25,7 +25,7 @@ export function decisionActions(v, after, drafts = () => 0) {
   const waits = v.awaits_user;
   const section = el("section", { class: "drawer-section changes-actions decision-actions", attrs: { "aria-label": "your decision" } });
   section.append(el("h3", { class: "sub", text: "Your decision" }));
-  if (!waits && (ws.state === "applied" || ws.state === "merged")) {
+  if (!waits && v.workspace_facts.undoable) {
     section.append(el("p", { class: "hint", text: `${WORDS[ws.state]}.` }), undoRow(v, after));
     return { section, keys: fileKeys(section) };
   }
@@ -155,7 +155,7 @@ function closeConfirm(confirm, section) {
 /** Undo on applied or merged work. */
 function undoRow(v, after) {
   const id = v.session_id;
-  const applied = v.workspace.state === "applied";
+  const applied = v.workspace_facts.undoable === "apply";
   const undo = el("button", {
     type: "button",
     class: "small undo-integration",

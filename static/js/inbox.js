@@ -43,7 +43,7 @@ function counts(focus) {
   const by = (state) => kids.filter((d) => d.state === state).length;
   const queued = ((st && st.queue) || []).filter((q) => q.parent_session_id === focus).length;
   return {
-    running: kids.filter((d) => store.isRunning(d) && d.state !== "reported").length,
+    running: kids.filter((d) => store.isRunning(d) && !d.reported).length,
     reported: by("reported"),
     failed: by("failed"),
     noReport: by("no_report"),

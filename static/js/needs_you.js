@@ -94,7 +94,7 @@ function itemsOf(status) {
       suspended.push(s);
       continue;
     }
-    if (s.status === "running" && s.state === "needs_you" && attention && attention.kind !== "approval") {
+    if (s.asks_user && attention && attention.kind !== "approval") {
       items.push({
         key: `attention:${s.id}:${attention.kind}:${attention.text}`,
         at: s.last_activity_at || s.started_at,
@@ -109,7 +109,7 @@ function itemsOf(status) {
     if (s.status === "running" && setup && setup.state === "failed") items.push(setupItem(s, setup));
     const stalled = noPlanItem(s);
     if (stalled) items.push(stalled);
-    const ended = s.session_kind === "department" && (s.state === "failed" || s.state === "no_report");
+    const ended = s.ended_without_report;
     // Put aside, retried, or its planner closed: nothing left to decide.
     if (ended && !s.dismissed && !s.retried_as && running.has(s.parent_session_id)) {
       const actions = [button("Show", "", () => showSession(s.id), { action: "show" })];

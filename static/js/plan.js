@@ -74,7 +74,7 @@ function integrationLine(plan) {
 
 /** "Resume plan" when the launcher's stop cut some of its departments off. */
 function resumeLine(plan) {
-  const cut = plan.assignments.filter((a) => store.session(a.session_id)?.state === "stopped_with_launcher");
+  const cut = plan.assignments.filter((a) => store.session(a.session_id)?.cut_by_stop);
   if (!cut.length) return null;
   const button = el("button", { type: "button", class: "small primary resume-plan", text: "Resume plan",
     title: "bring the planner back and queue the cut-off departments again, each in its worktree" });

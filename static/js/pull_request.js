@@ -30,9 +30,9 @@ export function verdict(pr) {
 }
 
 /** What the card adds after the state: the pull request and CI's verdict. */
-export function pullRequestSuffix(ws) {
-  const pr = ws && ws.pull_request;
-  if (!pr || ws.state !== "in_review") return "";
+export function pullRequestSuffix(s) {
+  const pr = s.workspace && s.workspace.pull_request;
+  if (!pr || !s.workspace_facts.in_review) return "";
   const v = verdict(pr);
   return ` · #${pr.number}${v ? ` · checks ${v}` : ""}`;
 }
@@ -115,9 +115,10 @@ export async function pullRequestSection(v, reload) {
         ? el("ul", { class: "pr-checks", attrs: { "aria-label": "checks" } }, pr.checks.map(checkRow))
         : el("p", { class: "hint", text: pr.state === "open" ? "No check has reported on its head yet." : "" }));
     if (pr.send_backs) out.append(el("p", { class: "hint", text: `Sent back with a failure ${pr.send_backs} time${pr.send_backs === 1 ? "" : "s"}.` }));
-    if (ws.state === "in_review" && v2 === "failed") {
+    const inReview = v.workspace_facts.in_review;
+    if (inReview && v2 === "failed") {
       out.append(el("div", { class: "row-actions" }, sendBackFailureButton(id, pr, reload)));
-    } else if (ws.state === "in_review") {
+    } else if (inReview) {
       out.append(el("p", { class: "hint", text: "Its review and CI decide on the forge; merged or closed there, its worktree and branch go." }));
     }
     return out;
@@ -149,7 +150,7 @@ export async function pullRequestSection(v, reload) {
 export function pullRequestItem(s, title, showSession, reload = () => {}) {
   const ws = s.workspace;
   const pr = ws && ws.pull_request;
-  if (!pr || ws.state !== "in_review" || verdict(pr) !== "failed") return null;
+  if (!pr || !s.workspace_facts.in_review || verdict(pr) !== "failed") return null;
   const failing = pr.checks.filter((c) => c.verdict === "failed").map((c) => c.name);
   return {
     key: `pr-failed:${s.id}`,

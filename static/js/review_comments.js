@@ -26,7 +26,7 @@ export function reviewComments(v) {
   // Comments need a recorded diff that is still this attempt's to send back.
   const open = Boolean(v.workspace && v.workspace.commit) && !v.workspace.successor;
 
-  const drafts = () => all.filter((c) => c.state === "draft");
+  const drafts = () => all.filter((c) => c.draft);
 
   async function load() {
     try {
@@ -112,9 +112,9 @@ export function reviewComments(v) {
   function commentCard(c) {
     const where = `${c.path}:${c.side === "new" ? c.current_line : c.line}${c.side === "old" ? " (old side)" : ""}`;
     const from = c.session_id !== id ? ` · written on ${c.session_id}` : "";
-    const actions = c.state === "draft"
+    const actions = c.draft
       ? [button("Edit", `edit this draft on ${where}`, () => editDraft(c)), button("Delete", `delete this draft on ${where}`, () => remove(c))]
-      : [button(c.state === "resolved" ? "Reopen" : "Resolve", `${c.state === "resolved" ? "reopen" : "resolve"} the comment on ${where}`, () => resolve(c, c.state !== "resolved"))];
+      : [button(c.resolved ? "Reopen" : "Resolve", `${c.resolved ? "reopen" : "resolve"} the comment on ${where}`, () => resolve(c, !c.resolved))];
     return el("div", { class: "comment-card", data: { commentId: c.id } },
       el("div", { class: "comment-head" },
         el("span", { class: `badge comment-state state-${c.state}`, text: c.state }), " ",

@@ -46,7 +46,7 @@ export function shortLine(s, all) {
   const flags = [
     ws.diff_stat ? count(ws.diff_stat.files, "file") : "",
     ws.review && ws.review.decision === "REVIEW" ? "REVIEW" : "",
-    ws.state === "conflicting" ? "conflicts" : "",
+    s.workspace_facts.conflicting ? "conflicts" : "",
   ].filter(Boolean);
   return `${who}${flags.length ? ` (${flags.join(" · ")})` : ""}`;
 }
@@ -73,7 +73,7 @@ function details(s) {
     pathList("changed but not reported", claim.unreported),
     pathList("reported but not changed", claim.unchanged),
     pathList("risks", risks.map((x) => `${x.path} (${x.name}, ${x.level})`)),
-    ws.state === "conflicting" ? pathList("conflicting", ws.conflicts) : null,
+    s.workspace_facts.conflicting ? pathList("conflicting", ws.conflicts) : null,
     s.integration_needs_override
       ? el("div", { class: "need-detail", text: "launcher.scope is block: integrating it needs your override for the files out of its scope (audited)." })
       : null,
@@ -88,7 +88,7 @@ function headline(all) {
   const plans = new Set(all.map((s) => s.parent_session_id));
   // Finished, and none of their departments still at work or being recorded.
   const busy = store.sessions().some((s) => plans.has(s.parent_session_id) &&
-    (store.isRunning(s) || (s.workspace && s.workspace.state === "working")));
+    (store.isRunning(s) || (s.workspace_facts && s.workspace_facts.working)));
   const ended = !busy && [...plans].every((id) => ["finished", "stopped"].includes((store.session(id) || {}).plan_status));
   const n = all.length;
   if (ended) {

@@ -155,7 +155,7 @@ function updateDepartment(r, s) {
   const why = s.state_reason || "";
   setText(r.error, why);
   r.error.hidden = !why;
-  r.error.className = s.state === "failed" ? "row-error" : "row-note";
+  r.error.className = s.failed ? "row-error" : "row-note";
 }
 
 function updateZhongshu(r, s) {
@@ -239,8 +239,8 @@ function renderGroup(z, ds, queue) {
   const g = group(z.id);
   const kids = ds.filter((d) => d.parent_session_id === z.id);
   const queued = queue.filter((q) => q.parent_session_id === z.id).length;
-  // `state`, not `report_status`: a launcher_fallback shows "reported" there, as in Python.
-  const done = kids.filter((d) => d.state === "reported").length;
+  // `reported`, not `report_status`: a launcher_fallback counts as reported, as in Python.
+  const done = kids.filter((d) => d.reported).length;
   const running = kids.filter(store.isRunning).length;
   const planDone = (z.plan_status === "finished" || z.plan_status === "stopped") && z.plan_outcome;
   const finished = !store.isRunning(z) && running === 0 && queued === 0;

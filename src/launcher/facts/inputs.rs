@@ -353,7 +353,7 @@ fn file_bytes(s: &Session) -> Option<u64> {
 fn plans_with_named_files(state: &State) -> impl Iterator<Item = (&str, &[String])> {
     state.plans.values().filter_map(|p| {
         let dirty = &p.base.as_ref()?.dirty_files;
-        let shown = crate::views::session::plan_files_shown(state, p);
+        let shown = crate::views::planner::plan_files_shown(state, p);
         (shown && !dirty.is_empty()).then_some((p.session_id.as_str(), dirty.as_slice()))
     })
 }
