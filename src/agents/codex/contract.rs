@@ -337,6 +337,7 @@ mod tests {
         ("login.rs", include_str!("login.rs")),
         ("rpc.rs", include_str!("rpc.rs")),
         ("shared.rs", include_str!("shared.rs")),
+        ("thread.rs", include_str!("thread.rs")),
         ("server.rs", include_str!("server.rs")),
     ];
 

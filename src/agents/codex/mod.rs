@@ -24,10 +24,12 @@ mod rpc;
 mod server;
 pub mod settings;
 mod shared;
+mod thread;
 
-pub(super) use agent::{CodexAgent, ThreadSpec};
+pub(super) use agent::CodexAgent;
 pub(super) use backend::CodexBackend;
 pub use settings::Settings;
+pub(super) use thread::ThreadSpec;
 
 /// The oldest Codex CLI whose app-server this backend was verified against.
 pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);
