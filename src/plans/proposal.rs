@@ -6,7 +6,9 @@
 
 use serde::Serialize;
 
+use super::queue::Dispatcher;
 use crate::config::{Config, RiskLevel, MENXIA};
+use crate::error::{LResult, LauncherError};
 use crate::report::{Report, Risk};
 
 /// The answer: the task, the proposed plan and the report it came from.
@@ -169,6 +171,31 @@ pub fn proposal(task: &str, report: Report, config: &Config, active: Active) -> 
             assignments,
         },
         report,
+    }
+}
+
+impl Dispatcher {
+    /// `POST /api/plan_assignments`: a proposal from the governance report; starts nothing.
+    pub fn propose_plan(&self, task: &str) -> LResult<Proposal> {
+        let task = task.trim();
+        if task.is_empty() {
+            return Err(LauncherError::BadRequest("task must not be empty".into()));
+        }
+        let report = crate::report::build_report(
+            &self.ctx.repo,
+            &self.ctx.config,
+            &crate::report::Mode::Worktree,
+        )
+        .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
+        let active = self.ctx.store.read(|s| {
+            let zhongshu = s
+                .sessions
+                .values()
+                .filter(|x| x.is_zhongshu() && x.is_running())
+                .count();
+            (zhongshu, s.slots_in_use())
+        });
+        Ok(proposal(task, report, &self.ctx.config, active))
     }
 }
 

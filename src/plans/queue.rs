@@ -435,32 +435,4 @@ impl Dispatcher {
             }
         }
     }
-
-    /// `POST /api/plan_assignments`: a proposal from the governance report; starts nothing.
-    pub fn propose_plan(&self, task: &str) -> LResult<super::proposal::Proposal> {
-        let task = task.trim();
-        if task.is_empty() {
-            return Err(LauncherError::BadRequest("task must not be empty".into()));
-        }
-        let report = crate::report::build_report(
-            &self.ctx.repo,
-            &self.ctx.config,
-            &crate::report::Mode::Worktree,
-        )
-        .map_err(|e| LauncherError::BadRequest(e.to_string()))?;
-        let active = self.ctx.store.read(|s| {
-            let zhongshu = s
-                .sessions
-                .values()
-                .filter(|x| x.is_zhongshu() && x.is_running())
-                .count();
-            (zhongshu, s.slots_in_use())
-        });
-        Ok(super::proposal::proposal(
-            task,
-            report,
-            &self.ctx.config,
-            active,
-        ))
-    }
 }
