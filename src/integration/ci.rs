@@ -23,6 +23,7 @@ use crate::forge::log::excerpt;
 use crate::model::{
     verdict_of, AuditEvent, Check, CheckVerdict, PullRequest, PullRequestState, WorkspaceState,
 };
+use crate::policy::workspace::{enter, Event};
 
 /// The longest excerpt of a log a send back carries, in characters.
 const NOTE_LOG_CHARS: usize = crate::forge::log::EXCERPT_CHARS;
@@ -242,9 +243,8 @@ impl Integrations {
     /// The pull request was merged or closed: every piece of work it carries
     /// is settled, and its worktree and branch go.
     async fn settle_pull_request(&self, pr: &PullRequest, state: PullRequestState) {
-        let settled = match state {
-            PullRequestState::Merged => WorkspaceState::PrMerged,
-            _ => WorkspaceState::PrClosed,
+        let closed = Event::PullRequestClosed {
+            merged: state == PullRequestState::Merged,
         };
         let now = clock::now_rfc3339();
         let mut done = Vec::new();
@@ -255,13 +255,11 @@ impl Integrations {
                     if let Some(p) = w.pull_request.as_mut() {
                         p.state = state;
                     }
-                    if matches!(
-                        w.state,
-                        WorkspaceState::InReview
-                            | WorkspaceState::Pending
-                            | WorkspaceState::Conflicting
-                    ) {
-                        w.state = settled;
+                    let before = w.state;
+                    if let Err(e) = enter(w, closed) {
+                        tracing::error!("{sid}: {e}");
+                    }
+                    if w.state != before {
                         w.settled_at = Some(now.clone());
                         done.push(sid.to_string());
                     }

@@ -34,6 +34,7 @@ use crate::model::{
     WorkspaceState,
 };
 use crate::policy::integration::{self as integration_rules, may_integrate, Gate};
+use crate::policy::workspace::{enter, Event};
 use crate::sessions::{Continuation, Sessions, StartSpec};
 use crate::worktrees::integrate::{self as git, Prediction, Recovered};
 use crate::worktrees::{self, StateFence, WorktreeError};
@@ -247,7 +248,7 @@ impl Integrations {
         };
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Integrating;
+                enter(w, Event::IntegrationBegun)?;
                 w.integrating = Some(pending.clone());
                 w.conflicts.clear();
             }
@@ -264,7 +265,8 @@ impl Integrations {
                 paths: pending.paths.len(),
                 target: target.clone(),
             });
-        })?;
+            Ok::<(), crate::policy::Refusal>(())
+        })??;
         self.carry_out_or_undo(id, mode, &ws.branch, &pending, fence)
             .await?;
         self.finished(id, mode, target, false)?;
@@ -304,7 +306,9 @@ impl Integrations {
         if let Err(e) = written {
             self.ctx.store.update(|tx| {
                 if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                    w.state = WorkspaceState::Pending;
+                    if let Err(e) = enter(w, Event::IntegrationUndone) {
+                        tracing::error!("{id}: {e}");
+                    }
                     w.integrating = None;
                 }
                 tx.audit(AuditEvent::IntegrationUndone {
@@ -328,7 +332,9 @@ impl Integrations {
     ) -> LResult<LauncherError> {
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Conflicting;
+                if let Err(e) = enter(w, Event::Conflict) {
+                    tracing::error!("{id}: {e}");
+                }
                 w.conflicts = files.clone();
             }
             tx.audit(AuditEvent::IntegrationConflict {
@@ -380,11 +386,9 @@ impl Integrations {
     ) -> LResult<()> {
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = match mode {
-                    IntegrationMode::Apply => WorkspaceState::Applied,
-                    IntegrationMode::Merge => WorkspaceState::Merged,
-                    IntegrationMode::PullRequest => WorkspaceState::InReview,
-                };
+                if let Err(e) = enter(w, Event::Integrated(mode)) {
+                    tracing::error!("{id}: {e}");
+                }
                 w.settled_at = Some(clock::now_rfc3339());
                 w.integrated = w.integrating.take();
                 w.conflicts.clear();
@@ -483,7 +487,7 @@ impl Integrations {
         let ws = self.record_now(&s, "discard").await?;
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Discarded;
+                enter(w, Event::Discarded)?;
                 w.settled_at = Some(clock::now_rfc3339());
                 w.conflicts.clear();
             }
@@ -492,7 +496,8 @@ impl Integrations {
                 branch: ws.branch.clone(),
                 commit: ws.commit.clone(),
             });
-        })?;
+            Ok::<(), crate::policy::Refusal>(())
+        })??;
         self.remove_folder(id, "discarded").await;
         Ok(self.department(id)?.1)
     }
@@ -710,7 +715,9 @@ impl Integrations {
         }
         let saved = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::NoChanges;
+                if let Err(e) = enter(w, Event::SettledEmpty) {
+                    tracing::error!("{id}: {e}");
+                }
                 w.removed = true;
                 w.branch_deleted = true;
                 w.settled_at = Some(clock::now_rfc3339());
@@ -797,7 +804,9 @@ impl Integrations {
                     .store
                     .update(|tx| {
                         if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                            w.state = WorkspaceState::Pending;
+                            if let Err(e) = enter(w, Event::IntegrationUndone) {
+                                tracing::error!("{id}: {e}");
+                            }
                             w.integrating = None;
                         }
                         tx.audit(AuditEvent::IntegrationUndone {

@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
 use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
+use crate::policy::workspace::{enter, Event};
 use crate::store::Tx;
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
 
@@ -127,8 +128,8 @@ pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) -> bo
         ws.diff_stat = Some(r.stat);
         ws.review = Some(snap.review.clone());
         ws.nothing_to_review = nothing_to_review(&r.files, &r.fenced, &r.left_out);
-        if ws.state == WorkspaceState::Working {
-            ws.state = WorkspaceState::Pending;
+        if let Err(e) = enter(ws, Event::Recorded) {
+            tracing::error!("{session_id}: {e}");
         }
     }
     tx.audit(AuditEvent::WorktreeRecorded {

@@ -4,7 +4,8 @@
 use super::{blocking, carry_out, launcher_error, record, Failed, Integrations};
 use crate::clock;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AuditEvent, IntegrationMode, PendingIntegration, Workspace, WorkspaceState};
+use crate::model::{AuditEvent, PendingIntegration, Workspace, WorkspaceState};
+use crate::policy::workspace::{enter, Event};
 use crate::worktrees::integrate as git;
 
 impl Integrations {
@@ -43,11 +44,11 @@ impl Integrations {
         }
         let back = done.reversed(clock::now_rfc3339());
         self.ctx.store.update(|tx| {
-            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Integrating;
-                w.integrating = Some(back.clone());
+            match tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                Some(w) => enter(w, Event::UndoBegun).map(|()| w.integrating = Some(back.clone())),
+                None => Ok(()),
             }
-        })?;
+        })??;
         let written = {
             let (back, message) = (back.clone(), format!("undo the {} of {id}", done.mode));
             blocking(move || Ok(carry_out(&repo, &back, &message, &fence))).await?
@@ -86,7 +87,9 @@ impl Integrations {
         }
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = WorkspaceState::Pending;
+                if let Err(e) = enter(w, Event::IntegrationUndone) {
+                    tracing::error!("{id}: {e}");
+                }
                 w.integrating = None;
                 w.integrated = None;
                 w.settled_at = None;
@@ -108,11 +111,9 @@ impl Integrations {
     pub(super) fn not_reverted(&self, id: &str, back: &PendingIntegration) -> LResult<()> {
         self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                w.state = match back.mode {
-                    IntegrationMode::Apply => WorkspaceState::Applied,
-                    IntegrationMode::Merge => WorkspaceState::Merged,
-                    IntegrationMode::PullRequest => WorkspaceState::InReview,
-                };
+                if let Err(e) = enter(w, Event::Integrated(back.mode)) {
+                    tracing::error!("{id}: {e}");
+                }
                 w.integrating = None;
                 w.integrated = Some(back.reversed(back.started_at.clone()));
             }

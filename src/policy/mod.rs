@@ -9,8 +9,9 @@
 //! say against its mandate (scope, claim, risk) and whether they may be
 //! integrated ([`changes`]), what no way back in may carry ([`carried`]),
 //! which of the user's environment variables an agent gets
-//! ([`agent_env`]), and where a review comment stands on a later attempt
-//! ([`review_comments`]). Every rule is a pure function over typed inputs: the
+//! ([`agent_env`]), where a review comment stands on a later attempt
+//! ([`review_comments`]), and which step a department's workspace may take
+//! next ([`workspace`]). Every rule is a pure function over typed inputs: the
 //! services gather the facts (the store, Git, the configuration) and ask
 //! here. Nothing in this module does I/O.
 
@@ -28,6 +29,7 @@ pub mod review_comments;
 pub mod routing;
 pub mod scopes;
 pub mod start;
+pub mod workspace;
 
 pub use crate::model::Decision;
 

@@ -13,7 +13,8 @@ use crate::forge::body::{self, Part};
 use crate::forge::push;
 use crate::forge::{commits, NewPull, Opened, Setup};
 use crate::integration::message::merge_message_after;
-use crate::model::{AuditEvent, Carried, PullRequest, PullRequestState, Workspace, WorkspaceState};
+use crate::model::{AuditEvent, Carried, PullRequest, PullRequestState, Workspace};
+use crate::policy::workspace::{enter, Event};
 
 const NOTHING_PUSHED: &str = "nothing was pushed; the work stays pending";
 
@@ -203,7 +204,9 @@ impl PullRequests {
                     .session_mut(&c.session_id)
                     .and_then(|s| s.workspace_mut())
                 {
-                    w.state = WorkspaceState::InReview;
+                    if let Err(e) = enter(w, Event::PullRequestOpened) {
+                        tracing::error!("{}: {e}", c.session_id);
+                    }
                     w.pull_request = Some(record.clone());
                     w.conflicts.clear();
                 }
@@ -329,7 +332,9 @@ impl PullRequests {
                     }
                 }
                 if sid == id {
-                    w.state = WorkspaceState::InReview;
+                    if let Err(e) = enter(w, Event::PullRequestOpened) {
+                        tracing::error!("{id}: {e}");
+                    }
                 }
             });
             tx.audit(AuditEvent::PullRequestUpdated {
