@@ -201,7 +201,13 @@ pub fn planner_finished(state: &State, planner: &Session) -> bool {
         .get(&planner.id)
         .is_some_and(|p| p.outcome.is_some());
     let turns = crate::agents::capabilities_of(&planner.agent).reports_turns;
-    let in_turn = turns && planner.agent.agent_state != AgentState::Idle;
+    // Starting is not a turn: a planner suspended until Codex can start, or
+    // coming back after a restart, is as done with its plan as it was.
+    let in_turn = turns
+        && matches!(
+            planner.agent.agent_state,
+            AgentState::Working | AgentState::NeedsUser
+        );
     let waits_for_review = |d: &Session| {
         d.workspace().is_some_and(|w| {
             !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
@@ -323,6 +329,39 @@ mod tests {
             !planner_finished(&state, &new),
             "its predecessor's department waits for review"
         );
+    }
+
+    /// Walk 3 of issue 49: a start without Codex suspends every session; a
+    /// planner whose plan had finished then counted as running again ("3
+    /// planners running") and its "Close finished planner" item went away.
+    /// Waiting to resume is not a turn.
+    #[test]
+    fn a_suspended_planner_whose_plan_finished_is_still_finished() {
+        let suspended: Session = serde_json::from_value(serde_json::json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner", "title": "t",
+            "model": "m", "task": "x", "pid": null, "status": "running", "exit_code": null,
+            "started_at": "s", "ended_at": null, "prompt_path": "", "log_path": "",
+            "backend": "codex", "agent_state": "starting", "thread_id": "th",
+            "attention": {"kind": "backend", "text": "Codex is not installed"},
+        }))
+        .unwrap();
+        assert!(crate::agents::capabilities_of(&suspended.agent).reports_turns);
+        let mut state = State::default();
+        let plan: crate::model::Plan = serde_json::from_value(serde_json::json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "finished", "registered_at": "t",
+            "outcome": {"assignments": 1, "reported": 1, "failed": 0, "no_report": 0, "stopped": 0},
+        }))
+        .unwrap();
+        state.plans.insert("zhongshu-1".into(), plan);
+        state
+            .sessions
+            .insert(suspended.id.clone(), suspended.clone());
+        assert!(planner_finished(&state, &suspended));
+        let mut working = suspended;
+        working.agent.agent_state = AgentState::Working;
+        working.agent.attention = None;
+        assert!(!planner_finished(&state, &working), "in a turn");
     }
 
     fn rules() -> Rules {
