@@ -228,6 +228,12 @@ impl Integrations {
         if !blocking_files.is_empty() {
             return Err(self.conflicting(id, mode, &prediction, blocking_files)?);
         }
+        if prediction.paths.is_empty() {
+            return Err(LauncherError::Conflict(format!(
+                "{id}'s changes are already on your branch: nothing to apply or merge; \
+                 Discard it to settle it"
+            )));
+        }
         if mode == IntegrationMode::Merge && prediction.branch.is_none() {
             return Err(LauncherError::Conflict(
                 "HEAD is detached: check out a branch to merge onto, or Apply".into(),

@@ -186,6 +186,40 @@ async fn two_departments_edit_one_file_apart_and_the_second_merge_names_the_conf
     server.stop().await;
 }
 
+/// Walk 3 of issue 49: two departments made the same edit; merging the
+/// second made an empty commit. Work already on the user's branch is refused
+/// with what to do, and the branch gets no commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_already_on_the_branch_is_not_merged_as_an_empty_commit() {
+    let repo = isolated("", &[("src/shared.rs", "fn one() {}\n")]).repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![edit_shared("edit A", "same"), edit_shared("edit B", "same")],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    for (i, mode) in ["merge", "merge", "apply"].into_iter().enumerate() {
+        let id = id_of(&ds[i.min(1)]);
+        let (status, body) = api
+            .post("/api/integrate", &json!({"session_id": id, "mode": mode}))
+            .await;
+        if i == 0 {
+            assert_eq!(status, StatusCode::OK, "{body}");
+            continue;
+        }
+        let head = head_of(&repo.path);
+        assert_eq!(status, StatusCode::CONFLICT, "{mode}: {body}");
+        let words = body["error"].as_str().unwrap_or_default();
+        assert!(words.contains("already on your branch"), "{words}");
+        assert!(words.contains("Discard"), "{words}");
+        assert_eq!(head_of(&repo.path), head, "no commit");
+        assert_eq!(api.session(&id).await["workspace"]["state"], "pending");
+    }
+    server.stop().await;
+}
+
 /// Each department of `ds` wrote in its own worktree (its transcript says
 /// so), on its own branch, from the plan's base.
 fn each_worked_in_its_own_worktree(repo: &TestRepo, z: &str, base: &str, ds: &[Value]) {
