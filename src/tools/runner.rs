@@ -205,11 +205,14 @@ impl Runner {
         limit: usize,
         before: Option<i64>,
     ) -> LResult<ToolAnswer> {
+        // Its first page marks its unread results read, as a read of the
+        // API without `peek` does; paging further back marks nothing more.
+        let peek = before.is_some();
         let read = crate::mailbox::inbox_read::read_inbox(
             &self.ctx,
             &self.sessions,
             &session.id,
-            true,
+            peek,
             (limit, before),
             true,
         )?;

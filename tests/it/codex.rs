@@ -167,6 +167,11 @@ async fn the_report_reaches_the_zhongshu_as_a_turn(c: &Codex, z: &str, dept_id: 
             && read.contains("departments' own words"),
         "{read}"
     );
+    // Walk 3 of issue 49: "planner hasn't read 1" stayed after this read.
+    c.wait_agent(z, "its inbox read through the tool", |s| {
+        s["unread_result_count"] == 0
+    })
+    .await;
     let closed = c
         .wait_agent(dept_id, "closed after its report", |s| {
             s["status"] == "exited"
