@@ -9,8 +9,9 @@
 //! say against its mandate (scope, claim, risk) and whether they may be
 //! integrated ([`changes`]), what no way back in may carry ([`carried`]),
 //! which of the user's environment variables an agent gets
-//! ([`agent_env`]), and where a review comment stands on a later attempt
-//! ([`review_comments`]). Every rule is a pure function over typed inputs: the
+//! ([`agent_env`]), where a review comment stands on a later attempt
+//! ([`review_comments`]), and which forge reviews go back to a department
+//! ([`forge_review`]). Every rule is a pure function over typed inputs: the
 //! services gather the facts (the store, Git, the configuration) and ask
 //! here. Nothing in this module does I/O.
 
@@ -18,6 +19,7 @@ pub mod agent_env;
 pub mod carried;
 pub mod changes;
 pub mod commit_words;
+pub mod forge_review;
 pub mod integration;
 pub mod plan;
 pub mod queue;
