@@ -1955,3 +1955,36 @@ async fn with_auto_send_back_a_forge_review_goes_by_itself_until_max_send_backs(
     assert_eq!(api.audit_events("forge_review_sent_back").await.len(), 1);
     launcher.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_you_offers_send_back_with_the_review_and_it_goes_back() {
+    crate::needs!(Chromium);
+    let w = World::new("", true).await;
+    let (mut launcher, _z, id, _branch) = one_recorded(&w, "first", "Edited a").await;
+    let api = launcher.api.clone();
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let page = browser::Browser::start(1280, 900)
+        .await
+        .with_failure_artifact("pull-request-review-failure.png");
+    page.goto(&format!("{}/#token={}", launcher.url, launcher.token))
+        .await;
+    review_on_the_forge(&w, 1);
+    let item = format!("li.need.need-pull-request[data-session='{id}']");
+    let text = page
+        .wait_text(
+            "the Needs you item",
+            &item,
+            "a review on its pull request #1 asks for changes",
+        )
+        .await;
+    assert!(text.contains("3 notes by alice, bob, carol"), "{text}");
+    page.click(&format!("{item} button.send-back-review")).await;
+    let sent = wait_audit(&api, "forge_review_sent_back", |e| {
+        e["session_id"] == id.as_str()
+    })
+    .await;
+    assert_eq!(sent["notes"], 3, "{sent}");
+    page.quit().await;
+    launcher.terminate();
+}
