@@ -1849,6 +1849,13 @@ async fn a_forge_review_waits_in_needs_you_goes_back_quoted_and_its_comments_are
     more_looks(&w, 12).await;
     assert_eq!(api.audit_events("forge_review_read").await.len(), 1);
     assert!(api.audit_events("forge_review_sent_back").await.is_empty());
+    // Read conditionally, as the checks are: an unchanged list costs a 304.
+    let conditional = w.forge.seen().into_iter().any(|r| {
+        r.path.starts_with("/repos/acme/tool/pulls/1/comments")
+            && r.header("if-none-match").is_some()
+            && r.status == 304
+    });
+    assert!(conditional, "the line comments read with If-None-Match");
     let s = api.session(&id).await;
     assert_eq!(
         s["workspace"]["pull_request"]["review_waiting"]
@@ -1930,14 +1937,27 @@ async fn with_auto_send_back_a_forge_review_goes_by_itself_until_max_send_backs(
     let api = launcher.api.clone();
     let (code, answer) = pull_request(&api, &id).await;
     assert_eq!(code, StatusCode::OK, "{answer}");
-    review_on_the_forge(&w, 1);
+    // The forge fails the first reply: audited, the other reply posted.
+    w.forge.fail_next(
+        "POST",
+        "/repos/acme/tool/pulls/1/comments/",
+        502,
+        &[],
+        json!({"message": "Server Error"}),
+    );
+    let (c1, c2) = review_on_the_forge(&w, 1);
     let sent = wait_audit(&api, "forge_review_sent_back", |e| {
         e["session_id"] == id.as_str()
     })
     .await;
     assert_eq!(sent["automatic"], true, "{sent}");
     let successor = sent["successor"].as_str().expect("a successor").to_string();
-    wait_audit(&api, "forge_reply_posted", |_| true).await;
+    let failed = wait_audit(&api, "forge_reply_failed", |e| e["comment_id"] == c1).await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("502"),
+        "{failed}"
+    );
+    wait_audit(&api, "forge_reply_posted", |e| e["comment_id"] == c2).await;
     wait_session(&api, &successor, "in review again", |s| {
         s["workspace"]["state"] == "in_review"
     })
