@@ -28,6 +28,8 @@ pub struct FilePullRequests {
     pub poll_seconds: Option<u64>,
     #[serde(default)]
     pub keep_branch: Option<bool>,
+    #[serde(default)]
+    pub reply_to_comments: Option<bool>,
 }
 
 /// How pull requests are opened and followed.
@@ -42,7 +44,8 @@ pub struct PullRequestSettings {
     pub repo: Option<String>,
     /// The branch pull requests target; None: the user's current branch.
     pub base: Option<String>,
-    /// A failing check sends the work back without a click.
+    /// A failing check, or a review asking for changes, sends the work back
+    /// without a click.
     pub auto_send_back: bool,
     /// At most this many such send backs per pull request.
     pub max_send_backs: u32,
@@ -52,6 +55,9 @@ pub struct PullRequestSettings {
     /// A merged pull request's branch stays on the remote (default: the
     /// launcher deletes the branch it pushed).
     pub keep_branch: bool,
+    /// Each forge line comment sent back gets a reply naming the commit
+    /// that answers it, once pushed.
+    pub reply_to_comments: bool,
 }
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -67,6 +73,7 @@ impl Default for PullRequestSettings {
             max_send_backs: 2,
             poll_seconds: 30,
             keep_branch: false,
+            reply_to_comments: true,
         }
     }
 }
@@ -124,6 +131,7 @@ pub fn resolve(
         max_send_backs: w.max_send_backs.unwrap_or(d.max_send_backs),
         poll_seconds,
         keep_branch: w.keep_branch.unwrap_or(d.keep_branch),
+        reply_to_comments: w.reply_to_comments.unwrap_or(d.reply_to_comments),
     })
 }
 
@@ -194,11 +202,13 @@ mod tests {
             max_send_backs: Some(3),
             poll_seconds: Some(5),
             keep_branch: Some(true),
+            reply_to_comments: Some(false),
         };
         let s = resolve("g.yaml", Some(words)).unwrap();
         assert_eq!(s.api_url, "https://ghe.example/api/v3");
         assert_eq!((s.auto_send_back, s.max_send_backs), (true, 3));
         assert!(s.keep_branch, "off by default, on when set");
+        assert!(!s.reply_to_comments, "on by default, off when set");
         for (words, key) in [
             (
                 FilePullRequests {

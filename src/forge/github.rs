@@ -2,7 +2,8 @@
 //! `octocrab`: its client, base URL, authentication and redirects (a job's
 //! log is a redirect to storage; credentials are not sent across origins).
 //! Only the REST subset the launcher uses: the repository, pulls, a commit's
-//! check runs and combined status, a job's log.
+//! check runs and combined status, a job's log, a pull request's reviews and
+//! line comments, and a reply to one.
 //!
 //! Polled reads are conditional: each answer's `ETag` is kept with its body
 //! and sent back as `If-None-Match`, so an unchanged pull request or check
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
-use crate::model::{Check, CheckKind, CheckVerdict, PullRequestState};
+use crate::model::{Check, CheckKind, CheckVerdict, ForgeNote, PullRequestState};
 
 /// At most this much of a job's log is read.
 const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
@@ -361,6 +362,50 @@ struct StatusJson {
     target_url: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+struct UserJson {
+    #[serde(default)]
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct ReviewJson {
+    id: u64,
+    #[serde(default)]
+    user: Option<UserJson>,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommentJson {
+    id: u64,
+    #[serde(default)]
+    user: Option<UserJson>,
+    #[serde(default)]
+    path: String,
+    /// None on an outdated comment (its line is gone from the head).
+    #[serde(default)]
+    line: Option<u32>,
+    #[serde(default)]
+    original_line: Option<u32>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    in_reply_to_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CreatedJson {
+    id: u64,
+}
+
+fn login(user: Option<UserJson>) -> String {
+    user.unwrap_or_default().login
+}
+
 /// A check run's verdict from its status and conclusion.
 fn run_verdict(status: &str, conclusion: Option<&str>) -> CheckVerdict {
     match (status, conclusion) {
@@ -511,6 +556,66 @@ impl Forge for GitHub {
             }
             let body = self.checked(a)?;
             Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+        })
+    }
+
+    fn reviews(&self, number: u64) -> ForgeFuture<'_, Vec<ForgeNote>> {
+        Box::pin(async move {
+            let body = self
+                .read(&self.route(&format!("/pulls/{number}/reviews?per_page=100")))
+                .await?;
+            let reviews: Vec<ReviewJson> = parse(&body)?;
+            Ok(reviews
+                .into_iter()
+                .map(|r| ForgeNote {
+                    id: r.id,
+                    line_comment: false,
+                    author: login(r.user),
+                    verdict: Some(r.state),
+                    path: None,
+                    line: None,
+                    body: r.body.unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+
+    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<(ForgeNote, Option<u64>)>> {
+        Box::pin(async move {
+            let body = self
+                .read(&self.route(&format!("/pulls/{number}/comments?per_page=100")))
+                .await?;
+            let comments: Vec<CommentJson> = parse(&body)?;
+            Ok(comments
+                .into_iter()
+                .map(|c| {
+                    let note = ForgeNote {
+                        id: c.id,
+                        line_comment: true,
+                        author: login(c.user),
+                        verdict: None,
+                        path: Some(c.path),
+                        line: c.line.or(c.original_line),
+                        body: c.body,
+                    };
+                    (note, c.in_reply_to_id)
+                })
+                .collect())
+        })
+    }
+
+    fn reply(&self, number: u64, comment: u64, body: String) -> ForgeFuture<'_, u64> {
+        Box::pin(async move {
+            let route = self.route(&format!("/pulls/{number}/comments/{comment}/replies"));
+            let a = self
+                .send(
+                    http::Method::POST,
+                    &route,
+                    Some(&json!({"body": body})),
+                    None,
+                )
+                .await?;
+            Ok(parse::<CreatedJson>(&self.checked(a)?)?.id)
         })
     }
 

@@ -3,7 +3,8 @@
 //! request is opened there through the forge's API ([`Forge`]), its body the
 //! governance review ([`body`]). While it is open, its checks are read back
 //! (ETags and rate limits respected) so a failing job's log can go back to
-//! the department ([`log`]).
+//! the department ([`log`]), and so are its reviews and line comments, so a
+//! teammate's "changes requested" comes back the same way.
 //!
 //! [`Forge`] is the one small interface the rest of the launcher sees: GitHub
 //! (and GitHub Enterprise, by `api_url`) implements it through `octocrab`
@@ -27,7 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{Check, PullRequestState};
+use crate::model::{Check, ForgeNote, PullRequestState};
 
 /// A forge call in flight.
 pub type ForgeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -112,6 +113,13 @@ pub trait Forge: Send + Sync {
     /// The log of a failed check (a GitHub Actions job's), when the forge
     /// keeps one; None for checks without a log.
     fn job_log(&self, check: Check) -> ForgeFuture<'_, Option<String>>;
+    /// The pull request's reviews (cached by ETag), oldest first.
+    fn reviews(&self, number: u64) -> ForgeFuture<'_, Vec<ForgeNote>>;
+    /// The pull request's line comments (cached by ETag), oldest first;
+    /// each with the id of the comment it answers, if it is a reply.
+    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<(ForgeNote, Option<u64>)>>;
+    /// Answers line comment `comment` on pull request `number`: the reply's id.
+    fn reply(&self, number: u64, comment: u64, body: String) -> ForgeFuture<'_, u64>;
     /// How long to wait before the next call, as the forge's rate-limit
     /// headers last asked (None: no wait).
     fn wait_hint(&self) -> Option<Duration>;

@@ -8,7 +8,9 @@
 //!   the job's name, a trimmed log excerpt quoted as untrusted text, and the
 //!   pull request's link ("Send back with the failure"); with
 //!   `launcher.pull_requests.auto_send_back` that happens without a click, at
-//!   most `max_send_backs` times per pull request, once per failure.
+//!   most `max_send_backs` times per pull request, once per failure;
+//! - its reviews and line comments are read too, and a review asking for
+//!   changes goes back the same way ([`super::forge_review`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::forge::log::excerpt;
 use crate::model::{
     verdict_of, AuditEvent, Check, CheckVerdict, PullRequest, PullRequestState, WorkspaceState,
 };
+use crate::policy::forge_review::sends_by_itself;
 use crate::policy::workspace::{enter, Event};
 
 /// The longest excerpt of a log a send back carries, in characters.
@@ -99,6 +102,12 @@ impl Integrations {
                 }
             };
             self.keep_checks(&pr, checks);
+            if let Err(e) = self
+                .read_reviews(setup.forge.as_ref(), &pr, &carriers[0])
+                .await
+            {
+                tracing::warn!("reading the reviews of pull request #{}: {e}", pr.number);
+            }
             self.maybe_send_back(&carriers).await;
         }
         setup.forge.wait_hint()
@@ -165,8 +174,9 @@ impl Integrations {
         }
     }
 
-    /// `launcher.pull_requests.auto_send_back`: a failure goes back to the
-    /// department of a one-department pull request, within the limit.
+    /// `launcher.pull_requests.auto_send_back`: a failure, else a waiting
+    /// review, goes back to the department of a one-department pull
+    /// request, within the limit.
     async fn maybe_send_back(&self, carriers: &[String]) {
         let settings = &self.ctx.config.launcher.pull_requests;
         let [id] = carriers else { return };
@@ -181,14 +191,26 @@ impl Integrations {
         else {
             return;
         };
-        let Some(check) = pr.failing() else { return };
-        if pr.send_backs >= settings.max_send_backs
-            || pr.sent_failure.as_deref() == Some(pr.failure_key(check).as_str())
-        {
+        if let Some(check) = pr.failing() {
+            if pr.send_backs >= settings.max_send_backs
+                || pr.sent_failure.as_deref() == Some(pr.failure_key(check).as_str())
+            {
+                return;
+            }
+            if let Err(e) = self.send_back_failure(id, true).await {
+                tracing::warn!("sending the failure of {id}'s pull request back: {e}");
+            }
             return;
         }
-        if let Err(e) = self.send_back_failure(id, true).await {
-            tracing::warn!("sending the failure of {id}'s pull request back: {e}");
+        if sends_by_itself(
+            true,
+            &pr.review_waiting,
+            pr.send_backs,
+            settings.max_send_backs,
+        ) {
+            if let Err(e) = self.send_back_review(id, true).await {
+                tracing::warn!("sending the review of {id}'s pull request back: {e}");
+            }
         }
     }
 
@@ -254,6 +276,7 @@ impl Integrations {
                 each_carrier(tx, pr, |sid, w| {
                     if let Some(p) = w.pull_request.as_mut() {
                         p.state = state;
+                        p.review_waiting.clear();
                     }
                     let before = w.state;
                     if let Err(e) = enter(w, closed) {
@@ -334,6 +357,9 @@ mod tests {
             checked_at: None,
             send_backs: 0,
             sent_failure: None,
+            seen_notes: Vec::new(),
+            review_waiting: Vec::new(),
+            replies_due: Vec::new(),
         };
         let check = Check {
             name: "test (ubuntu)".into(),

@@ -15,12 +15,14 @@
 
 mod ci;
 mod cleanup;
+mod forge_review;
 mod message;
 mod pull_request;
 pub mod record;
 mod undo;
 
 pub use ci::failure_note;
+pub use forge_review::review_note;
 pub use pull_request::PullRequests;
 
 use std::path::PathBuf;
@@ -683,7 +685,9 @@ impl Integrations {
         if ws.state == WorkspaceState::Pending
             && ws.pull_request.as_ref().is_some_and(|p| p.is_open())
         {
+            let before = ws.pull_request.as_ref().map(|p| p.head.clone());
             self.pull_requests.update_after_report(id).await;
+            self.answer_forge_comments(id, before).await;
             return;
         }
         if ws.state == WorkspaceState::Pending && ws.nothing_to_review {

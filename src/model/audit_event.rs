@@ -531,6 +531,40 @@ pub enum AuditEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         successor: Option<String>,
     },
+    /// New reviews or line comments were read from a pull request; `waiting`
+    /// of them wait to be sent back.
+    ForgeReviewRead {
+        session_id: String,
+        number: u64,
+        read: usize,
+        waiting: usize,
+    },
+    /// The forge's review was sent back to the department, its comments
+    /// quoted as untrusted text.
+    ForgeReviewSentBack {
+        session_id: String,
+        number: u64,
+        notes: usize,
+        #[serde(skip_serializing_if = "is_false")]
+        automatic: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        successor: Option<String>,
+    },
+    /// A forge line comment was answered with the commit of its fix.
+    ForgeReplyPosted {
+        session_id: String,
+        number: u64,
+        comment_id: u64,
+        commit: String,
+    },
+    /// Answering a forge line comment failed (or replies are off); it is
+    /// not tried again.
+    ForgeReplyFailed {
+        session_id: String,
+        number: u64,
+        comment_id: u64,
+        error: String,
+    },
 }
 
 /// A registered result, as the log records it. A launcher fallback has no file.

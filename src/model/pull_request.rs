@@ -98,6 +98,44 @@ pub struct PullRequest {
     /// the same failure is not sent twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_failure: Option<String>,
+    /// The forge's reviews and line comments already read, by key
+    /// ([`ForgeNote::key`]): a restart neither drops nor repeats them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_notes: Vec<String>,
+    /// Read from the forge and waiting to be sent back ("Send back with the
+    /// review"); empty when nothing waits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review_waiting: Vec<ForgeNote>,
+    /// Line comments sent back whose reply (naming the fix's commit) is
+    /// posted once the fix is pushed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies_due: Vec<ForgeNote>,
+}
+
+/// A review or a line comment someone wrote on the forge: untrusted text
+/// with its author, never the user's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeNote {
+    /// The forge's id of the review or comment.
+    pub id: u64,
+    /// A line comment (else a review).
+    pub line_comment: bool,
+    pub author: String,
+    /// A review's verdict as the forge words it (`CHANGES_REQUESTED`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub body: String,
+}
+
+impl ForgeNote {
+    /// Its key among the seen ones (reviews and comments are counted apart).
+    pub fn key(&self) -> String {
+        format!("{}{}", if self.line_comment { "c" } else { "r" }, self.id)
+    }
 }
 
 impl PullRequest {

@@ -10,7 +10,8 @@
 //! integrated ([`changes`]), what no way back in may carry ([`carried`]),
 //! which of the user's environment variables an agent gets
 //! ([`agent_env`]), where a review comment stands on a later attempt
-//! ([`review_comments`]), and which step a department's workspace may take
+//! ([`review_comments`]), which forge reviews go back to a department
+//! ([`forge_review`]), and which step a department's workspace may take
 //! next ([`workspace`]). Every rule is a pure function over typed inputs: the
 //! services gather the facts (the store, Git, the configuration) and ask
 //! here. Nothing in this module does I/O.
@@ -19,6 +20,7 @@ pub mod agent_env;
 pub mod carried;
 pub mod changes;
 pub mod commit_words;
+pub mod forge_review;
 pub mod integration;
 pub mod plan;
 pub mod queue;

@@ -172,6 +172,7 @@ mod tests {
             "/api/worktrees/prune",
             "/api/integrate_plan",
             "/api/send_back_failure",
+            "/api/send_back_review",
         ] {
             assert_eq!(scope(POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {

@@ -167,6 +167,15 @@ pub fn review_text(repo: &Path, ws: &Workspace, drafts: &[ReviewComment]) -> LRe
     Ok(out)
 }
 
+/// The lines around line `line` of `path` as commit `commit` has them
+/// (numbered, the line marked), read from Git's objects; None when the file
+/// is not there or cannot be read.
+pub fn lines_at(repo: &Path, commit: &str, path: &str, line: u32) -> Option<String> {
+    let git = Repository::open(repo).ok()?;
+    let bytes = file_at(&git, commit, path).ok().flatten()?;
+    Some(around(&String::from_utf8_lossy(&bytes), line))
+}
+
 /// Characters of one context line kept in the turn (a minified file's line
 /// may be megabytes long).
 const CONTEXT_LINE_CHARS: usize = 400;

@@ -25,7 +25,7 @@ use crate::model::{AuditEvent, CommentState, DiffSide, ReviewComment, Session, W
 use crate::policy::review_comments::{state, Followed};
 
 use super::comment_lines::{follow, from_git};
-pub use super::comment_lines::{review_text, CONTEXT_LINES};
+pub use super::comment_lines::{lines_at, review_text, CONTEXT_LINES};
 
 /// `POST /api/review_comments`.
 #[derive(Debug, Clone)]

@@ -3,8 +3,10 @@
 // branch pushed to the configured remote, the governance review as its
 // body); while one is open, its checks show here and in Needs you, and a
 // failing one can be sent back to the same department with its log
-// ("Send back with the failure"). The changes drawer calls
-// pullRequestSection; Needs you calls pullRequestItem. Everything from the
+// ("Send back with the failure"); a review from the forge that the launcher
+// holds for sending (pr.review_waiting) goes back the same way ("Send back
+// with the review"). The changes drawer calls pullRequestSection; Needs you
+// calls pullRequestItem and pullRequestReviewItem. Everything from the
 // forge (check names, summaries) is set as text; links open only http(s)
 // addresses, in a new tab, without a referrer.
 
@@ -84,6 +86,21 @@ export function sendBackFailureButton(id, pr, reload) {
   return b;
 }
 
+/** The button that sends the forge's waiting review back to its department. */
+export function sendBackReviewButton(id, pr, reload) {
+  const n = ((pr && pr.review_waiting) || []).length;
+  const b = el("button", {
+    type: "button",
+    class: "small primary send-back-review",
+    text: "Send back with the review",
+    title: "the forge's review and line comments (quoted as untrusted text, with their authors) go to the same department as its next turn; its next report updates this pull request and answers each comment",
+    attrs: { "aria-label": `send ${id} back with the review of its pull request (${n} note${n === 1 ? "" : "s"})` },
+  });
+  b.addEventListener("click", () => post("/api/send_back_review", { session_id: id },
+    `Sent ${id} back with the review.`, id, reload));
+  return b;
+}
+
 /** Where pull requests go, once per drawer. */
 async function settings() {
   try {
@@ -144,6 +161,30 @@ export async function pullRequestSection(v, reload) {
       : s.off }),
     el("div", { class: "row-actions" }, open));
   return out;
+}
+
+/** A Needs you item for a pull request whose review on the forge waits. */
+export function pullRequestReviewItem(s, title, showSession, reload = () => {}) {
+  const pr = s.workspace && s.workspace.pull_request;
+  const waiting = (pr && pr.review_waiting) || [];
+  if (!waiting.length) return null;
+  const authors = [...new Set(waiting.map((n) => n.author))];
+  return {
+    key: `pr-review:${s.id}`,
+    at: pr.checked_at || s.ended_at || s.started_at,
+    kind: "pull-request",
+    text: `${title(s)}: a review on its pull request #${pr.number} asks for changes (${waiting.length} note${waiting.length === 1 ? "" : "s"} by ${authors.join(", ")})`,
+    detail: "Send it back with the review (its comments go to the same department as untrusted text; its next report updates the pull request and answers them), or review its changes.",
+    session: s.id,
+    sig: JSON.stringify(waiting.map((n) => n.id)),
+    body: [el("p", { class: "need-files" }, link(pr.url, pr.url))],
+    actions: [
+      sendBackReviewButton(s.id, pr, reload),
+      el("button", { type: "button", class: "small", text: "Review changes…", data: { action: "review-changes", openChanges: s.id },
+        attrs: { "aria-label": `review the changes of ${s.id}` } }),
+      el("button", { type: "button", class: "small", text: "Show", data: { action: "show" }, on: { click: () => showSession(s.id) } }),
+    ],
+  };
 }
 
 /** A Needs you item for work whose pull request's checks fail. */

@@ -5,14 +5,15 @@
 //   or reverted ("Check again", and a status refresh every few seconds while
 //   it shows: no event tells the page that the user's tree changed);
 // - files the plan names that hold a department's applied change;
-// - work in review whose pull request's checks fail (pull_request.js).
+// - work in review whose pull request's checks fail, or whose review on
+//   the forge waits to go back (pull_request.js).
 // A department's waiting work, findings and conflicts included, is one item
 // for all of them: the review queue (review_queue.js). File names come from
 // agents: they are only ever set as text.
 
 import { el, pathList } from "./dom.js";
 import { refresh } from "./live.js";
-import { pullRequestItem } from "./pull_request.js";
+import { pullRequestItem, pullRequestReviewItem } from "./pull_request.js";
 
 /** How often the status is fetched while a plan's files are dirty. */
 const DIRTY_RECHECK_MS = 5000;
@@ -82,7 +83,7 @@ function appliedItem(applied, showSession) {
 export function worktreeItems(status, title, showSession) {
   const items = [];
   for (const s of status.sessions || []) {
-    for (const make of [dirtyItem, pullRequestItem]) {
+    for (const make of [dirtyItem, pullRequestItem, pullRequestReviewItem]) {
       const item = make(s, title, showSession);
       if (item) items.push(item);
     }

@@ -94,6 +94,9 @@ impl PullRequests {
             checked_at: None,
             send_backs: 0,
             sent_failure: None,
+            seen_notes: Vec::new(),
+            review_waiting: Vec::new(),
+            replies_due: Vec::new(),
         };
         self.record_opened(owner, &record, opened.reused, plan.is_some())?;
         self.changed.notify_one();

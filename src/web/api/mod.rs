@@ -91,6 +91,7 @@ pub fn routes() -> Routes {
         .get("/api/pull_requests", pull_requests::settings)
         .post("/api/integrate_plan", pull_requests::integrate_plan)
         .post("/api/send_back_failure", pull_requests::send_back_failure)
+        .post("/api/send_back_review", pull_requests::send_back_review)
         .post("/forge/webhook", pull_requests::forge_webhook)
         .post("/api/interrupt", control::interrupt)
         .post("/api/stop_plan", control::stop_plan)

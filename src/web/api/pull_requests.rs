@@ -2,7 +2,8 @@
 //! where they go (`GET /api/pull_requests`), one pull request for a plan's
 //! waiting work (`POST /api/integrate_plan {parent_session_id, mode:
 //! "pull_request"}`) and a failing check sent back to its department
-//! (`POST /api/send_back_failure {session_id}`). A department's own pull
+//! (`POST /api/send_back_failure {session_id}`), and the forge's review
+//! waiting on it (`POST /api/send_back_review {session_id}`). A department's own pull
 //! request is `POST /api/integrate {mode: "pull_request"}`.
 
 use axum::extract::State;
@@ -108,13 +109,22 @@ pub(super) async fn send_back_failure(State(l): L, JsonBody(b): JsonBody<Failure
     reply(l.integrations.send_back_failure(&b.session_id, false).await)
 }
 
+pub(super) async fn send_back_review(State(l): L, JsonBody(b): JsonBody<FailureBody>) -> Response {
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return LauncherError::from(e).into_response();
+    }
+    reply(l.integrations.send_back_review(&b.session_id, false).await)
+}
+
 #[derive(Serialize)]
 struct Nudged {
     ok: bool,
 }
 
 /// A forge's webhook delivery (`POST /forge/webhook`, signed, no token: the
-/// forge has none of ours): the open pull requests are read back from the
+/// forge has none of ours): the open pull requests (their checks, reviews
+/// and line comments: `check_run`, `pull_request_review`,
+/// `pull_request_review_comment` deliveries alike) are read back from the
 /// forge at once. Nothing in the body is trusted or read.
 pub(super) async fn forge_webhook(
     State(l): L,

@@ -1,6 +1,6 @@
 //! A scripted forge on loopback: the subset of GitHub's REST API the launcher
 //! uses (the repository, pulls, a commit's check runs and combined status, a
-//! job's log) with GitHub's rate-limit headers, `ETag`/`If-None-Match` (304),
+//! job's log, a pull request's reviews and line comments, replies) with GitHub's rate-limit headers, `ETag`/`If-None-Match` (304),
 //! 401 for a wrong token, 422 "A pull request already exists" and faults the
 //! test scripts (a status with a body, once). A pull request's head is read
 //! from the real bare repository it serves as the remote, so what the forge
@@ -79,6 +79,12 @@ struct Script {
     faults: Vec<Fault>,
     seen: Vec<Seen>,
     remaining: u64,
+    /// pull number → reviews (GitHub's JSON).
+    reviews: HashMap<u64, Vec<Value>>,
+    /// pull number → line comments, replies included.
+    comments: HashMap<u64, Vec<Value>>,
+    /// The last review or comment id given.
+    last_id: u64,
 }
 
 #[derive(Clone)]
@@ -104,6 +110,9 @@ impl Forge {
             faults: Vec::new(),
             seen: Vec::new(),
             remaining: 5000,
+            reviews: HashMap::new(),
+            comments: HashMap::new(),
+            last_id: 100,
         }));
         let app = Router::new()
             .fallback(answer)
@@ -241,6 +250,47 @@ impl Forge {
             .expect("the pull request");
         p.state = "closed".into();
         p.merged = merged;
+    }
+
+    /// A review of pull request `number` by `user`, its `state` as GitHub
+    /// words it (`CHANGES_REQUESTED`…): its id.
+    pub fn add_review(&self, number: u64, user: &str, state: &str, body: &str) -> u64 {
+        let mut s = self.script.lock().unwrap();
+        s.last_id += 1;
+        let id = s.last_id;
+        s.reviews.entry(number).or_default().push(json!({
+            "id": id, "user": {"login": user}, "state": state, "body": body,
+            "commit_id": "0".repeat(40)
+        }));
+        id
+    }
+
+    /// A line comment on pull request `number`: its id.
+    pub fn add_line_comment(
+        &self,
+        number: u64,
+        user: &str,
+        path: &str,
+        line: u32,
+        body: &str,
+    ) -> u64 {
+        let mut s = self.script.lock().unwrap();
+        s.last_id += 1;
+        let id = s.last_id;
+        s.comments.entry(number).or_default().push(json!({
+            "id": id, "user": {"login": user}, "path": path, "line": line,
+            "original_line": line, "side": "RIGHT", "body": body
+        }));
+        id
+    }
+
+    /// The replies posted on pull request `number`'s line comments.
+    pub fn replies(&self, number: u64) -> Vec<Value> {
+        let s = self.script.lock().unwrap();
+        let all = s.comments.get(&number).cloned().unwrap_or_default();
+        all.into_iter()
+            .filter(|c| !c["in_reply_to_id"].is_null())
+            .collect()
     }
 
     /// Sets the rate limit's remaining count (0: every call is refused until
@@ -470,6 +520,21 @@ fn repo_api(
             let edit = (method == Method::PATCH).then_some(body);
             edit_pull(s, n, edit).ok_or_else(|| not_found(limit))
         }
+        ("GET", ["pulls", n, "reviews"]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            Ok(json!(s.reviews.get(&n).cloned().unwrap_or_default()))
+        }
+        ("GET", ["pulls", n, "comments"]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            Ok(json!(s.comments.get(&n).cloned().unwrap_or_default()))
+        }
+        ("POST", ["pulls", n, "comments", id, "replies"]) => {
+            let (n, id): (u64, u64) = (n.parse().unwrap_or(0), id.parse().unwrap_or(0));
+            reply_to(s, n, id, body)
+                .ok_or_else(|| not_found(limit))
+                .map(|reply| json_answer(201, limit.clone(), reply))
+                .and_then(Err)
+        }
         ("GET", ["commits", sha, "check-runs"]) => {
             let runs = s.check_runs.get(*sha).cloned().unwrap_or_default();
             Ok(json!({"total_count": runs.len(), "check_runs": runs}))
@@ -520,6 +585,21 @@ fn open_pull(s: &mut Script, body: &str, limit: Vec<(String, String)>) -> Answer
     };
     s.pulls.push(p.clone());
     json_answer(201, limit, pull_json(s, &p, BASE_URL))
+}
+
+/// `POST /pulls/N/comments/ID/replies`: the reply, kept among the pull
+/// request's comments as GitHub keeps it; None when there is no comment ID.
+fn reply_to(s: &mut Script, n: u64, id: u64, body: &str) -> Option<Value> {
+    let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let original = s.comments.get(&n)?.iter().find(|c| c["id"] == id)?.clone();
+    s.last_id += 1;
+    let reply = json!({
+        "id": s.last_id, "user": {"login": "codex-governance-user"},
+        "path": original["path"], "line": original["line"], "original_line": original["line"],
+        "body": b["body"], "in_reply_to_id": id
+    });
+    s.comments.get_mut(&n)?.push(reply.clone());
+    Some(reply)
 }
 
 /// `GET /pulls?head=OWNER:BRANCH`: the open pull requests of that head.
