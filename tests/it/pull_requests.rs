@@ -1976,6 +1976,36 @@ async fn with_auto_send_back_a_forge_review_goes_by_itself_until_max_send_backs(
     launcher.terminate();
 }
 
+/// `pull_requests.reply_to_comments: false`: the review goes back and the
+/// fix lands on the pull request, but no comment is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_reply_to_comments_off_the_fix_lands_and_no_comment_is_answered() {
+    let w = World::new(
+        "    auto_send_back: true\n    reply_to_comments: false\n",
+        true,
+    )
+    .await;
+    let (mut launcher, _z, id, _branch) = one_recorded(&w, "first", "Edited a").await;
+    let api = launcher.api.clone();
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    review_on_the_forge(&w, 1);
+    let sent = wait_audit(&api, "forge_review_sent_back", |e| {
+        e["session_id"] == id.as_str()
+    })
+    .await;
+    let successor = sent["successor"].as_str().expect("a successor").to_string();
+    wait_session(&api, &successor, "in review again", |s| {
+        s["workspace"]["state"] == "in_review"
+    })
+    .await;
+    more_looks(&w, 6).await;
+    assert!(w.forge.replies(1).is_empty(), "{:?}", w.forge.replies(1));
+    assert!(api.audit_events("forge_reply_posted").await.is_empty());
+    assert!(api.audit_events("forge_reply_failed").await.is_empty());
+    launcher.terminate();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_you_offers_send_back_with_the_review_and_it_goes_back() {
     crate::needs!(Chromium);
