@@ -66,6 +66,20 @@ impl Tool {
         matches!(self, Tool::RegisterPlan | Tool::ReportResult)
     }
 
+    /// The arguments its schema names (a plan may also come nested under
+    /// `plan`, as the HTTP API takes it): a call with another is refused, so
+    /// a misnamed one is said, not dropped.
+    fn argument_names(self) -> Vec<String> {
+        let mut names: Vec<String> = self.spec().input_schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        if self == Tool::RegisterPlan {
+            names.push("plan".into());
+        }
+        names
+    }
+
     fn spec(self) -> ToolSpec {
         let (description, schema) = match self {
             Tool::RegisterPlan => (
@@ -268,6 +282,21 @@ pub fn parse(kind: SessionKind, tool: &str, arguments: &Value) -> Result<(Tool, 
             )));
         }
     }
+    let known = t.argument_names();
+    if let Some(key) = args
+        .keys()
+        .find(|k| !known.contains(k) && !IDENTITY_KEYS.contains(&k.as_str()))
+    {
+        return Err(BadCall(format!(
+            "there is no argument {key:?}: {} takes {}",
+            t.name(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
     Ok((t, request(t, &args)?))
 }
 
@@ -451,6 +480,30 @@ mod tests {
             }
         );
         assert!(Tool::RegisterPlan.changes_state() && !Tool::ReadInbox.changes_state());
+    }
+
+    /// Walk 3 of issue 49: a report with `verification` for
+    /// `verifications_run` became "0 checks" and the agent was not told.
+    #[test]
+    fn an_argument_the_tool_does_not_take_is_said_not_dropped() {
+        let e = parse(
+            SessionKind::Department,
+            "governance_report_result",
+            &json!({"summary": "s", "verification": ["cargo test: ok"]}),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("\"verification\""), "{e}");
+        assert!(e.0.contains("verifications_run"), "{e}");
+        let e = parse(
+            SessionKind::Zhongshu,
+            "governance_plan_status",
+            &json!({"x": 1}),
+        )
+        .unwrap_err();
+        assert!(e.0.ends_with("takes none"), "{e}");
+        // The nested form the HTTP API takes is a plan's argument too.
+        let nested = json!({"plan": {"summary": "s", "assignments": []}});
+        assert!(parse(SessionKind::Zhongshu, "governance_register_plan", &nested).is_ok());
     }
 
     #[test]

@@ -184,7 +184,7 @@ async fn a_department_writes_outside_its_worktree_and_is_refused(
     let out = c.output("call_out").await;
     println!("[department probe] {out}");
     c.output("call_report").await;
-    c.idle(&dept).await;
+    c.turn_ended(&dept).await;
     assert!(
         out.contains("WT-RC=0"),
         "its worktree stays writable: {out}"

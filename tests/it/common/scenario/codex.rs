@@ -234,6 +234,16 @@ impl Codex {
             .await
     }
 
+    /// Waits until `id`'s turn has ended: idle, or already closed (a
+    /// department that reported is closed once its turn ends, and a slow poll
+    /// may not see the moment it was idle).
+    pub async fn turn_ended(&self, id: &str) -> Value {
+        self.wait_agent(id, "its turn ended", |s| {
+            s["agent_state"] == "idle" || s["agent_state"] == "exited"
+        })
+        .await
+    }
+
     /// The first audit event named `event` that `pred` accepts, once there is one.
     pub async fn wait_audit(&self, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
         wait_until(&format!("audit event {event}"), CODEX_PATIENCE, || async {
