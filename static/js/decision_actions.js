@@ -29,6 +29,14 @@ export function decisionActions(v, after, drafts = () => 0) {
     section.append(el("p", { class: "hint", text: `${WORDS[ws.state]}.` }), undoRow(v, after));
     return { section, keys: fileKeys(section) };
   }
+  if (!waits && ws.successor) {
+    section.append(el("p", { class: "hint", text: `Sent back: its work goes on in ${ws.successor}.` }),
+      el("div", { class: "row-actions" }, el("button", {
+        type: "button", class: "small primary", text: `Open ${ws.successor}`,
+        title: "the attempt that works on in this worktree", data: { openChanges: ws.successor },
+      })));
+    return { section, keys: fileKeys(section) };
+  }
   if (!waits) {
     section.append(el("p", { class: "hint", text: v.running
       ? "It is still working: its changes are recorded when it reports or exits."

@@ -196,6 +196,16 @@ async fn comments_by_mouse_and_keyboard_go_back_with_send_back_on_a_desktop() {
     })
     .await;
     assert_eq!(sent["comments"], 2, "{sent}");
+    // Walk 3 of issue 49: the drawer said "Nothing to decide: sent back."
+    // and led nowhere; it names the new attempt and opens it.
+    let successor = sent["successor"].as_str().unwrap();
+    let next = format!("#drawer .decision-actions [data-open-changes=\"{successor}\"]");
+    d.present("the way to the new attempt", &next).await;
+    let words = d.text_of("#drawer .decision-actions").await;
+    assert!(words.contains(&format!("goes on in {successor}")), "{words}");
+    d.click(&next).await;
+    d.wait_text("the new attempt's drawer", "#drawer-title", successor)
+        .await;
     d.press_keys(ESCAPE).await;
     d.js(
         "const t = document.querySelector('.view-tab[data-panel=\"focus-panel\"]'); if (t && t.offsetParent) t.click();",
