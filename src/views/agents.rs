@@ -70,10 +70,11 @@ fn start_off(
     trust: Option<&crate::config_trust::TrustRequest>,
 ) -> Option<String> {
     if !problems.is_empty() {
-        return Some(format!(
-            "Start is off until this is fixed: {}",
-            problems.join(" ")
-        ));
+        // The banner above says what and how to fix it, once.
+        return Some(match problems.len() {
+            1 => "Start is off until the problem above is fixed.".to_string(),
+            n => format!("Start is off until the {n} problems above are fixed."),
+        });
     }
     trust.map(|t| {
         let file = std::path::Path::new(&t.file)

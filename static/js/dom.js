@@ -39,6 +39,11 @@ function applyOpts(node, opts) {
   for (const [k, v] of Object.entries(opts.on || {})) node.addEventListener(k, v);
 }
 
+/** `text` as nodes, its `quoted` parts (commands, names) as code. */
+export function withCode(text) {
+  return String(text).split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part));
+}
+
 /** Replaces a node's children with `nodes`. */
 export function replaceChildren(parent, ...nodes) {
   parent.replaceChildren(...nodes.flat().filter(Boolean));

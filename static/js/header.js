@@ -1,7 +1,7 @@
 // The top of the page: project, activity counts, tokens and cost in all, the
 // banners (audit chain, stuck mailbox), and the form that starts a Zhongshu.
 
-import { $, el, replaceChildren, setText } from "./dom.js";
+import { $, el, replaceChildren, setText, withCode } from "./dom.js";
 import { api, toast } from "./api.js";
 import { costText, list, tokensText } from "./format.js";
 import * as store from "./store.js";
@@ -103,7 +103,7 @@ function renderAgentsBanner(agents) {
       ? el("button", { type: "button", class: "small check-agents", text: "Check again", title: "ask again, after installing Codex or logging in" })
       : null;
     if (check) check.addEventListener("click", () => checkAgents(check));
-    replaceChildren(banner, ...problems.map((p) => el("p", { class: "banner-line agents-problem", text: p })), check,
+    replaceChildren(banner, ...problems.map((p) => el("p", { class: "banner-line agents-problem" }, withCode(p))), check,
       reach ? el("p", { class: `banner-line ${agents.demo ? "agents-demo" : "agents-reach"}`, text: reach }) : null);
   }
   banner.hidden = !problems.length && !reach;

@@ -23,7 +23,7 @@
 import { api, toast } from "./api.js";
 import { confirmationItems } from "./confirmations.js";
 import { retry, retryable } from "./control.js";
-import { syncChildren } from "./dom.js";
+import { el, syncChildren, withCode } from "./dom.js";
 import { sentences } from "./format.js";
 import { checkAgents } from "./header.js";
 import { reviewPlan } from "./plan_dialog.js";
@@ -434,7 +434,7 @@ function nodeOf(item) {
   if (item.session) li.dataset.session = item.session;
   if (item.revision !== undefined) li.dataset.revision = String(item.revision);
   li.append(node("div", "need-text", item.text));
-  if (item.detail) li.append(node("div", "need-detail", item.detail));
+  if (item.detail) li.append(el("div", { class: "need-detail" }, withCode(item.detail)));
   if (item.body) li.append(...item.body);
   const actions = node("div", "need-actions");
   actions.append(...item.actions);

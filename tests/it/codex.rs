@@ -851,10 +851,10 @@ async fn logged_out_blocks_the_start_with_its_fix(c: &Codex) {
         start_is_off(&d).await,
         "Start is off while Codex is logged out"
     );
-    assert!(d
-        .text_of("#start-msg")
-        .await
-        .contains("Codex is not logged in: run codex login"));
+    assert_eq!(
+        d.text_of("#start-msg").await,
+        "Start is off until the problem above is fixed."
+    );
     d.click("#agents-banner button.check-agents").await;
     d.wait_text(
         "Check again's answer",
@@ -882,6 +882,25 @@ async fn missing_then_installed_is_found_by_check_again(c: &mut Codex) {
     assert!(
         start_is_off(&d).await,
         "Start is off while Codex is missing"
+    );
+    // Walk 3 of issue 49: said three times, with Markdown's backticks.
+    let said = d
+        .js(
+            "return [document.body.innerText.split('npm install -g @openai/codex').length - 1,
+                     document.querySelector('#agents-banner').innerText.includes('`'),
+                     [...document.querySelectorAll('#agents-banner code')].map((c) => c.textContent)];",
+            vec![],
+        )
+        .await;
+    assert_eq!(said[0], 1, "said once: {said}");
+    assert_eq!(said[1], false, "no raw backticks: {said}");
+    assert!(
+        said[2]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "npm install -g @openai/codex"),
+        "{said}"
     );
     d.shoot("codex-start-blocked-1440x900.png", None).await;
     let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();

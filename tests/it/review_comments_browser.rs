@@ -202,7 +202,10 @@ async fn comments_by_mouse_and_keyboard_go_back_with_send_back_on_a_desktop() {
     let next = format!("#drawer .decision-actions [data-open-changes=\"{successor}\"]");
     d.present("the way to the new attempt", &next).await;
     let words = d.text_of("#drawer .decision-actions").await;
-    assert!(words.contains(&format!("goes on in {successor}")), "{words}");
+    assert!(
+        words.contains(&format!("goes on in {successor}")),
+        "{words}"
+    );
     d.click(&next).await;
     d.wait_text("the new attempt's drawer", "#drawer-title", successor)
         .await;
