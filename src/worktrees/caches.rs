@@ -10,7 +10,8 @@
 //!   only). Hard links were ruled out: a department writing a linked file
 //!   would write the user's. The kernel's copy (`copy_file_range`) shares
 //!   the blocks where the file system can (Btrfs, XFS); elsewhere it is a
-//!   full copy, measured worthwhile (benches/worktree_caches.rs).
+//!   full copy, measured worthwhile (benches/worktree_caches.rs). rustc's
+//!   incremental caches are left out: they hold the folder the build ran in.
 //!   Cargo decides freshness from file times, so the copy keeps the times of
 //!   the user's build, and every checked-out file whose bytes equal the
 //!   user's takes the user's file's time: Cargo sees the worktree as it sees
@@ -111,7 +112,12 @@ pub fn seed_cargo(
 /// never followed), keeping each file's permissions and modified time.
 fn copy_tree(from: &Path, to: &Path, seed: &mut CargoSeed) -> Result<(), CacheError> {
     std::fs::create_dir(to).map_err(io_error(to))?;
-    for entry in walkdir::WalkDir::new(from).follow_links(false).min_depth(1) {
+    let walk = walkdir::WalkDir::new(from)
+        .follow_links(false)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !is_incremental_cache(e));
+    for entry in walk {
         let entry = entry.map_err(|e| CacheError::Io {
             path: from.display().to_string(),
             source: e.into(),
@@ -126,6 +132,13 @@ fn copy_tree(from: &Path, to: &Path, seed: &mut CargoSeed) -> Result<(), CacheEr
         }
     }
     Ok(())
+}
+
+/// `target/<profile>/incremental`: rustc's incremental caches record the
+/// folder the build ran in, so a worktree elsewhere cannot use them (measured:
+/// no faster with them, and they were over half of the copy).
+fn is_incremental_cache(entry: &walkdir::DirEntry) -> bool {
+    entry.depth() == 2 && entry.file_type().is_dir() && entry.file_name() == "incremental"
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<u64, CacheError> {
@@ -204,6 +217,8 @@ mod tests {
         );
         std::fs::create_dir_all(repo.join("target/debug")).unwrap();
         std::fs::write(repo.join("target/debug/liba.rlib"), "built").unwrap();
+        std::fs::create_dir_all(repo.join("target/debug/incremental/a-1")).unwrap();
+        std::fs::write(repo.join("target/debug/incremental/a-1/q.bin"), "cache").unwrap();
         let wt = super::super::testing::fresh_worktree(&repo, "lingyubu-1");
         (repo, wt.path.into())
     }
@@ -219,6 +234,10 @@ mod tests {
         std::fs::write(repo.join("src/other.rs"), "pub fn changed() {}\n").unwrap();
         let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
         assert_eq!((seed.files, seed.bytes), (1, 5));
+        assert!(
+            !wt.join("target/debug/incremental").exists(),
+            "rustc's incremental caches, of no use at another path, are left out"
+        );
         let copied = wt.join("target/debug/liba.rlib");
         assert_eq!(std::fs::read_to_string(&copied).unwrap(), "built");
         let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
