@@ -393,3 +393,57 @@ async fn caches_off_gives_a_department_none() {
     assert!(output.contains("prefer offline=[]"), "{output}");
     server.stop().await;
 }
+
+/// Under real Codex's sandbox, a department builds over its own copy of the
+/// user's `target/`; the user's `target/` and another department's copy
+/// refuse its writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_writes_its_own_target_never_the_users_or_another_departments() {
+    crate::needs!(Codex);
+    let mut c = Scenario::codex()
+        .file(".gitignore", "/target\n")
+        .file("Cargo.toml", "[workspace]\nmembers = []\n")
+        .committed()
+        .start()
+        .await;
+    let users = c.repo.path.join("target/debug/built.txt");
+    std::fs::create_dir_all(users.parent().unwrap()).unwrap();
+    std::fs::write(&users, "the user's build\n").unwrap();
+    let others = c
+        .repo
+        .root
+        .join("repo.worktrees/lingyubu-9/target/debug/built.txt");
+    std::fs::create_dir_all(others.parent().unwrap()).unwrap();
+    std::fs::write(&others, "another's build\n").unwrap();
+    c.plans_one_notes_department();
+    let work = format!(
+        "cat target/debug/built.txt; echo mine >> target/debug/built.txt; echo \" OWN-RC=$?\"; \
+         echo x >> {}; echo \" USERS-RC=$?\"; echo x >> {}; echo \" OTHERS-RC=$?\"",
+        users.display(),
+        others.display()
+    );
+    c.server.on(
+        "department (zhilibu)",
+        vec![crate::common::model_server::exec("call_work", &work)],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let out = c.output("call_work").await;
+    println!("[target probe] {out}");
+    assert!(out.contains("the user's build"), "its copy: {out}");
+    assert!(out.contains("OWN-RC=0"), "its copy is writable: {out}");
+    for rc in ["USERS-RC", "OTHERS-RC"] {
+        assert!(
+            out.contains(&format!("{rc}=")) && !out.contains(&format!("{rc}=0")),
+            "{rc}: {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&users).unwrap(),
+        "the user's build\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&others).unwrap(),
+        "another's build\n"
+    );
+    c.stop().await;
+}
