@@ -42,6 +42,21 @@ pub enum CacheError {
     },
     #[error("git: {0}")]
     Git(String),
+    #[error(
+        "not copied: the copy ({} MiB) would take more than half of the {} MiB free",
+        needed / MIB,
+        free / MIB
+    )]
+    NoRoom { needed: u64, free: u64 },
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Whether a copy of `needed` bytes leaves room: it may take at most half
+/// of what is free, so departments' copies never fill the disk the user
+/// builds on.
+pub fn copy_fits(needed: u64, free: u64) -> bool {
+    needed <= free / 2
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -99,6 +114,11 @@ pub fn seed_cargo(
     if !ignored {
         return Ok(None);
     }
+    let needed = bytes_to_copy(&from);
+    let free = crate::platform::free_bytes(worktree).map_err(io_error(worktree))?;
+    if !copy_fits(needed, free) {
+        return Err(CacheError::NoRoom { needed, free });
+    }
     let mut seed = CargoSeed::default();
     if let Err(e) = copy_tree(&from, &to, &mut seed) {
         let _ = std::fs::remove_dir_all(&to);
@@ -132,6 +152,20 @@ fn copy_tree(from: &Path, to: &Path, seed: &mut CargoSeed) -> Result<(), CacheEr
         }
     }
     Ok(())
+}
+
+/// The bytes of the regular files [`copy_tree`] would copy.
+fn bytes_to_copy(from: &Path) -> u64 {
+    walkdir::WalkDir::new(from)
+        .follow_links(false)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !is_incremental_cache(e))
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// `target/<profile>/incremental`: rustc's incremental caches record the
@@ -270,6 +304,21 @@ mod tests {
         let (repo, wt) = cargo_repo(dir.path(), "*.log\n");
         assert_eq!(seed_cargo(&repo, &wt, Caches::Auto).unwrap(), None);
         assert!(!wt.join("target").exists());
+    }
+
+    #[test]
+    fn a_copy_takes_at_most_half_of_the_free_space() {
+        assert!(copy_fits(50, 100));
+        assert!(!copy_fits(51, 100));
+        assert!(!copy_fits(1, 0));
+        let e = CacheError::NoRoom {
+            needed: 600 * MIB,
+            free: 1000 * MIB,
+        };
+        assert_eq!(
+            e.to_string(),
+            "not copied: the copy (600 MiB) would take more than half of the 1000 MiB free"
+        );
     }
 
     #[test]
