@@ -5,6 +5,8 @@
 //! user's tree (`.env`, local settings) into it. The commands come only from
 //! this file: a cloned repository's file must be trusted before they run,
 //! and a copy of secret-looking files is named in that trust prompt.
+//! `caches` says whether a new worktree gets the caches that make its first
+//! build fast (`crate::worktrees::caches`).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +23,30 @@ pub struct FileWorktree {
     pub teardown: Option<Vec<String>>,
     #[serde(default)]
     pub copy: Option<Vec<String>>,
+    /// Read as text so a wrong word gets this file's own message.
+    #[serde(default)]
+    pub caches: Option<String>,
 }
 
 /// The keys of `launcher.worktree`, for did-you-mean.
-pub const KEYS: &[&str] = &["setup", "setup_timeout_seconds", "teardown", "copy"];
+pub const KEYS: &[&str] = &[
+    "setup",
+    "setup_timeout_seconds",
+    "teardown",
+    "copy",
+    "caches",
+];
+
+/// `launcher.worktree.caches`: whether a new department worktree gets the
+/// caches of its ecosystems (a copy of the user's Cargo `target/`, set-up
+/// commands that take packages from the package manager's own store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Caches {
+    #[default]
+    Auto,
+    Off,
+}
 
 /// How a new worktree is made ready, and what runs before one goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +60,7 @@ pub struct WorktreeReady {
     pub teardown: Vec<String>,
     /// Globs of untracked or ignored files copied from the user's tree.
     pub copy: Vec<String>,
+    pub caches: Caches,
 }
 
 pub const DEFAULT_SETUP_TIMEOUT_SECONDS: u64 = 600;
@@ -49,6 +72,7 @@ impl Default for WorktreeReady {
             setup_timeout_seconds: DEFAULT_SETUP_TIMEOUT_SECONDS,
             teardown: Vec::new(),
             copy: Vec::new(),
+            caches: Caches::Auto,
         }
     }
 }
@@ -93,7 +117,18 @@ pub fn resolve(file: &str, words: Option<FileWorktree>) -> Result<WorktreeReady,
             ));
         }
     }
+    let caches = match w.caches.as_deref().map(str::trim) {
+        None | Some("auto") => Caches::Auto,
+        Some("off") => Caches::Off,
+        Some(other) => {
+            return Err(invalid(
+                "caches".into(),
+                format!("{other:?} is not a choice: auto (the default) or off"),
+            ))
+        }
+    };
     Ok(WorktreeReady {
+        caches,
         setup: w.setup.unwrap_or_default(),
         setup_timeout_seconds: w.setup_timeout_seconds.unwrap_or(d.setup_timeout_seconds),
         teardown: w.teardown.unwrap_or_default(),
@@ -155,6 +190,7 @@ mod tests {
             setup_timeout_seconds: Some(5),
             teardown: Some(vec!["rm -rf node_modules".into()]),
             copy: Some(vec![".env".into(), "config/*.local.json".into()]),
+            caches: None,
         };
         let s = resolve("g.yaml", Some(words.clone())).unwrap();
         assert_eq!((s.setup.len(), s.setup_timeout_seconds), (1, 5));
@@ -190,5 +226,30 @@ mod tests {
             let e = resolve("g.yaml", Some(bad)).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn caches_are_auto_unless_off_and_a_wrong_word_says_the_choices() {
+        let with = |word: &str| FileWorktree {
+            caches: Some(word.into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve("g.yaml", None).unwrap().caches, Caches::Auto);
+        assert_eq!(
+            resolve("g.yaml", Some(with("off"))).unwrap().caches,
+            Caches::Off
+        );
+        assert_eq!(
+            resolve("g.yaml", Some(with("auto"))).unwrap().caches,
+            Caches::Auto
+        );
+        let e = resolve("g.yaml", Some(with("shared")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("launcher.worktree.caches")
+                && e.contains("\"shared\" is not a choice: auto (the default) or off"),
+            "{e}"
+        );
     }
 }

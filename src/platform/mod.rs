@@ -30,7 +30,7 @@ pub use os::{
     release_tree, runs_session, shell_command, stop_signal, terminate_tree, LocalStream,
 };
 pub use os::{
-    create_private_dir, descriptor_path, make_private, not_own, open_no_follow_with,
+    create_private_dir, descriptor_path, free_bytes, make_private, not_own, open_no_follow_with,
     private_file_mode, reuse_address, shared_folder, tighten,
 };
 pub use os::{

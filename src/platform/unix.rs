@@ -344,6 +344,20 @@ pub fn shell_command(line: &str) -> std::process::Command {
     cmd
 }
 
+/// Bytes an unprivileged user may still write on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `name` is a NUL-terminated path and `stats` a zeroed statvfs
+    // the call fills.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(name.as_ptr(), &mut stats) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok(stats.f_bavail as u64 * stats.f_frsize as u64)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

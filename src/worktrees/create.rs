@@ -304,6 +304,7 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
                     session: &ws.name,
                     timeout: teardown.timeout,
                     stopping: &|| false,
+                    env: &[],
                 },
             );
             // A failed teardown is said; the worktree still goes.

@@ -35,6 +35,8 @@ pub struct RunIn<'a> {
     /// Asked while a command runs: true stops it with all it started (the
     /// launcher is stopping and waits for this set-up to end).
     pub stopping: &'a (dyn Fn() -> bool + Sync),
+    /// More environment for the commands (`caches::setup_env`).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// Runs `commands` in order in the worktree; the first that fails (or the
@@ -81,6 +83,7 @@ fn run_one(line: &str, at: &RunIn<'_>, deadline: Instant) -> (String, Option<Str
         .env("CODEX_GOVERNANCE_REPO", at.repo)
         .env("CODEX_GOVERNANCE_WORKTREE", at.worktree)
         .env("CODEX_GOVERNANCE_SESSION", at.session)
+        .envs(at.env.iter().copied())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -154,6 +157,7 @@ mod tests {
                 session: "bingbu-1",
                 timeout,
                 stopping: &|| false,
+                env: &[],
             },
         );
         (dir, ran)
@@ -178,6 +182,7 @@ mod tests {
                     session: "bingbu-1",
                     timeout: Duration::from_secs(900),
                     stopping: &|| stop.load(std::sync::atomic::Ordering::SeqCst),
+                    env: &[],
                 },
             )
         });

@@ -3,7 +3,8 @@
 //! failure or the time limit waits in "Needs you" with the agent not
 //! started: Retry set-up, Start anyway, Discard), teardown commands run
 //! before the worktree goes, and copied files are there for the agent and
-//! never recorded or integrated.
+//! never recorded or integrated. With `caches: auto` a Cargo department
+//! finds its own copy of the user's build in its `target/`.
 
 use crate::common::launcher as support;
 use crate::common::scenario::{self, id_of, recorded, Scenario};
@@ -329,4 +330,120 @@ async fn the_page_lists_a_failed_setup_in_needs_you_and_retries_it() {
     assert_eq!(done["workspace"]["setup"]["state"], "done", "{done}");
     d.quit().await;
     server.stop().await;
+}
+
+/// A Cargo workspace whose user built it (an ignored `target/` made after
+/// the commit) under `caches`; its department's agent notes in `agent.ready`
+/// what it found in its own `target/`, then builds over it. Returns the
+/// department, its worktree and the user's build file.
+async fn cargo_department(caches: &str) -> (TestRepo, InProcess, Value, PathBuf) {
+    let (repo, server) = served_with(
+        &format!(
+            "    caches: {caches}\n    setup:\n      - echo \"prefer offline=[$npm_config_prefer_offline]\"\n"
+        ),
+        &[
+            (".gitignore", "*.ready\n/target\n"),
+            ("Cargo.toml", "[workspace]\nmembers = []\n"),
+        ],
+        "cat target/debug/built.txt > agent.ready 2>/dev/null || echo none > agent.ready; \
+         echo department >> target/debug/built.txt",
+    )
+    .await;
+    let built = repo.path.join("target/debug/built.txt");
+    std::fs::create_dir_all(built.parent().unwrap()).unwrap();
+    std::fs::write(&built, "the user's build\n").unwrap();
+    let z = scenario::start_plan(&server.api, "ready", "ready", vec![edit_a()]).await;
+    let d = recorded(&server.api, &z, 1).await.remove(0);
+    (repo, server, d, built)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_auto_gives_a_department_its_own_copy_of_the_users_cargo_build() {
+    let (_repo, server, d, built) = cargo_department("auto").await;
+    let wt = worktree_of(&d);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready")).unwrap(),
+        "the user's build\n",
+        "the agent found the user's build in its target/"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&built).unwrap(),
+        "the user's build\n",
+        "its build wrote its copy, not the user's target/"
+    );
+    assert_eq!(
+        d["workspace"]["actual_changed_files"],
+        json!(["src/a.rs"]),
+        "its target/ is not its work: {d}"
+    );
+    let output = d["workspace"]["setup"]["output"].as_str().unwrap();
+    assert!(output.contains("prefer offline=[true]"), "{output}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_off_gives_a_department_none() {
+    let (_repo, server, d, _built) = cargo_department("off").await;
+    let wt = worktree_of(&d);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("agent.ready")).unwrap(),
+        "none\n"
+    );
+    let output = d["workspace"]["setup"]["output"].as_str().unwrap();
+    assert!(output.contains("prefer offline=[]"), "{output}");
+    server.stop().await;
+}
+
+/// Under real Codex's sandbox, a department builds over its own copy of the
+/// user's `target/`; the user's `target/` and another department's copy
+/// refuse its writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_writes_its_own_target_never_the_users_or_another_departments() {
+    crate::needs!(Codex);
+    let mut c = Scenario::codex()
+        .file(".gitignore", "/target\n")
+        .file("Cargo.toml", "[workspace]\nmembers = []\n")
+        .committed()
+        .start()
+        .await;
+    let users = c.repo.path.join("target/debug/built.txt");
+    std::fs::create_dir_all(users.parent().unwrap()).unwrap();
+    std::fs::write(&users, "the user's build\n").unwrap();
+    let others = c
+        .repo
+        .root
+        .join("repo.worktrees/lingyubu-9/target/debug/built.txt");
+    std::fs::create_dir_all(others.parent().unwrap()).unwrap();
+    std::fs::write(&others, "another's build\n").unwrap();
+    c.plans_one_notes_department();
+    let work = format!(
+        "cat target/debug/built.txt; echo mine >> target/debug/built.txt; echo \" OWN-RC=$?\"; \
+         echo x >> {}; echo \" USERS-RC=$?\"; echo x >> {}; echo \" OTHERS-RC=$?\"",
+        users.display(),
+        others.display()
+    );
+    c.server.on(
+        "department (zhilibu)",
+        vec![crate::common::model_server::exec("call_work", &work)],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let out = c.output("call_work").await;
+    println!("[target probe] {out}");
+    assert!(out.contains("the user's build"), "its copy: {out}");
+    assert!(out.contains("OWN-RC=0"), "its copy is writable: {out}");
+    for rc in ["USERS-RC", "OTHERS-RC"] {
+        assert!(
+            out.contains(&format!("{rc}=")) && !out.contains(&format!("{rc}=0")),
+            "{rc}: {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&users).unwrap(),
+        "the user's build\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&others).unwrap(),
+        "another's build\n"
+    );
+    c.stop().await;
 }

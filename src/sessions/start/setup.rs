@@ -73,6 +73,7 @@ async fn run(sessions: Arc<Sessions>, id: String) {
                 session: &session,
                 timeout: Duration::from_secs(settings.setup_timeout_seconds),
                 stopping: &|| live.live.is_stopping(),
+                env: crate::worktrees::caches::setup_env(settings.caches),
             },
         )
     })

@@ -121,6 +121,7 @@ pub(super) async fn prepare_workspace(
     let repo = ctx.repo.clone();
     let id = id.to_string();
     let copy = ctx.config.launcher.worktree.copy.clone();
+    let caches = ctx.config.launcher.worktree.caches;
     let state_dir = ctx.paths.state_dir.clone();
     let made = tokio::task::spawn_blocking(move || {
         let mut made = worktrees::create(&CreateSpec {
@@ -135,6 +136,11 @@ pub(super) async fn prepare_workspace(
         if let Some(m) = made.as_mut() {
             let path = PathBuf::from(&m.workspace.path);
             m.workspace.copied = worktrees::copy::copy_into(&repo, &path, &copy, &state_dir);
+            match worktrees::caches::seed_cargo(&repo, &path, caches) {
+                Ok(Some(seed)) => tracing::info!("{id}: the user's target/ copied: {seed:?}"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("{id}: the user's target/ not copied: {e}"),
+            }
         }
         Ok::<_, worktrees::WorktreeError>(made)
     })
