@@ -67,6 +67,24 @@ impl WorkspaceState {
         )
     }
 
+    /// The state in words, as the page says it.
+    pub fn words(self) -> &'static str {
+        match self {
+            WorkspaceState::Working => "working",
+            WorkspaceState::Pending => "changes pending",
+            WorkspaceState::Conflicting => "conflicting",
+            WorkspaceState::Integrating => "integrating",
+            WorkspaceState::Applied => "integrated (applied)",
+            WorkspaceState::Merged => "integrated (merged)",
+            WorkspaceState::Discarded => "discarded",
+            WorkspaceState::SentBack => "sent back",
+            WorkspaceState::NoChanges => "no changes",
+            WorkspaceState::InReview => "in review (pull request)",
+            WorkspaceState::PrMerged => "pull request merged",
+            WorkspaceState::PrClosed => "pull request closed",
+        }
+    }
+
     /// Waits for the user to integrate, discard or send it back.
     pub fn awaits_user(self) -> bool {
         matches!(self, WorkspaceState::Pending | WorkspaceState::Conflicting)

@@ -158,9 +158,9 @@ pub fn render(listed: &[Listed]) -> String {
     let mut out = String::new();
     for l in listed {
         let state = match (&l.state, l.exists, l.branch_deleted) {
-            (Some(s), _, true) => format!("{s} (branch deleted)"),
-            (Some(s), true, false) => s.as_str().to_string(),
-            (Some(s), false, false) => format!("{s} (folder removed)"),
+            (Some(s), _, true) => format!("{} · branch deleted", s.words()),
+            (Some(s), true, false) => s.words().to_string(),
+            (Some(s), false, false) => format!("{} · folder removed", s.words()),
             (None, ..) => "not recorded by the launcher (kept)".into(),
         };
         out.push_str(&format!(
@@ -176,4 +176,33 @@ pub fn render(listed: &[Listed]) -> String {
         ));
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walk 3 of issue 49: `worktrees` printed the raw `sent_back`.
+    #[test]
+    fn the_list_says_each_state_in_words() {
+        let one = |state, exists, branch_deleted| Listed {
+            session_id: Some("lingyubu-1".into()),
+            department: Some("lingyubu".into()),
+            state: Some(state),
+            branch: Some("governance/zhongshu-1/lingyubu-1".into()),
+            commit: None,
+            path: "/w/lingyubu-1".into(),
+            exists,
+            branch_deleted,
+        };
+        let text = render(&[
+            one(WorkspaceState::SentBack, true, false),
+            one(WorkspaceState::NoChanges, false, true),
+            one(WorkspaceState::Pending, false, false),
+        ]);
+        assert!(!text.contains("sent_back"), "{text}");
+        assert!(text.contains("sent back"), "{text}");
+        assert!(text.contains("no changes · branch deleted"), "{text}");
+        assert!(text.contains("changes pending · folder removed"), "{text}");
+    }
 }

@@ -482,7 +482,7 @@ fn prune_deletes_a_discarded_branch_after_its_days(repo: &TestRepo, b_branch: &s
         "{err}"
     );
     assert!(!branch_exists(&repo.path, b_branch));
-    assert!(listed.contains("discarded (branch deleted)"), "{listed}");
+    assert!(listed.contains("discarded · branch deleted"), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1116,7 +1116,10 @@ fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
         "{out}"
     );
     // Applied work is in the user's tree: its branch goes (issue 34 item 4).
-    assert!(out.contains("applied (branch deleted)"), "{out}");
+    assert!(
+        out.contains("integrated (applied) · branch deleted"),
+        "{out}"
+    );
     assert!(!workspace_path(&applied).exists());
     let git = git2::Repository::open(&repo.path).unwrap();
     let branch_of = |d: &Value| d["workspace"]["branch"].as_str().unwrap().to_string();
@@ -2086,7 +2089,7 @@ async fn prune_works_through_the_running_launcher() {
         )),
         "{err}"
     );
-    assert!(out.contains("discarded (branch deleted)"), "{out}");
+    assert!(out.contains("discarded · branch deleted"), "{out}");
     assert!(!branch_exists(&repo.path, &branch));
     let deleted = api.audit_events("branch_deleted").await;
     assert_eq!(deleted.len(), 1, "{deleted:?}");
