@@ -77,7 +77,7 @@ async function dismiss(id, b) {
 }
 
 /** How an item names a session: "planner zhongshu-1", a department by its title. */
-const title = (s) => (s.session_kind === "zhongshu" ? `planner ${s.id}` : s.title || s.id);
+const title = (s) => (s.session_kind === "zhongshu" ? `Planner ${s.id}` : s.title || s.id);
 
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {

@@ -464,7 +464,7 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         .wait_text("the planner in Needs you", &item, "without a plan")
         .await;
     assert!(
-        text.starts_with(&format!("planner {z} ended its turn without a plan")),
+        text.starts_with(&format!("Planner {z} ended its turn without a plan")),
         "{text}"
     );
     assert_eq!(
