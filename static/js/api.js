@@ -4,7 +4,7 @@
 // it as `Authorization: Bearer` on every call. No cookie is used (browsers
 // share cookies across ports).
 
-import { $, el } from "./dom.js";
+import { $, $$, el } from "./dom.js";
 
 const TOKEN_KEY = "codex_governance_token";
 let memoryToken = ""; // when sessionStorage is not available
@@ -116,6 +116,10 @@ export function hideAuthProblem() {
 }
 
 export function toast(message, kind = "info") {
+  // The same words again (a button pressed twice) replace the ones shown.
+  for (const old of $$("#toasts .toast")) {
+    if (old.textContent === message && old.classList.contains(`toast-${kind}`)) old.remove();
+  }
   const node = el("div", { class: `toast toast-${kind}`, text: message, attrs: { role: kind === "error" ? "alert" : "status" } });
   $("#toasts").appendChild(node);
   setTimeout(() => node.remove(), kind === "error" ? 8000 : 4000);

@@ -332,6 +332,25 @@ async fn a_toast_raised_from_the_drawer_is_painted_above_it() {
             "at {w}x{h}: the toast over the drawer is seen"
         );
     }
+    // Walk 3 of issue 49: Merge pressed twice stacked two identical toasts.
+    let shown = d
+        .js(
+            "return import('/static/js/api.js').then((m) => {
+                 m.toast('would conflict in README.md; nothing was changed', 'error');
+                 m.toast('would conflict in README.md; nothing was changed', 'error');
+                 m.toast('Merged lingyubu-1 onto your branch.');
+                 return [...document.querySelectorAll('#toasts .toast')].map((t) => t.textContent);
+             });",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([
+            "would conflict in README.md; nothing was changed",
+            "Merged lingyubu-1 onto your branch."
+        ])
+    );
     // Issue 49 item 14: one planner is "1 planner running", not "1 planners".
     launcher.api.start_zhongshu("one planner").await;
     d.wait_js(
