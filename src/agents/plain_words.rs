@@ -65,8 +65,18 @@ pub fn word(view: View, places: Places<'_>) -> WordedView {
     }
 }
 
+/// How the launcher's notices to an agent begin.
+const NOTICE_MARK: &str = "[codex-governance] ";
+
 fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
     let text = match what {
+        // A notice's parts, one a line, without the mark the agent reads it by.
+        What::User { text } => text
+            .strip_prefix(NOTICE_MARK)?
+            .split(" | ")
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("\n"),
         What::Command { command, .. } => relative(&unwrap_shell(command), places),
         What::ToolCall {
             tool,
@@ -370,6 +380,29 @@ mod tests {
             relative(r"type C:\Users\u\r\src\a.rs", windows),
             r"type src\a.rs"
         );
+    }
+
+    /// Walk 3 of issue 49: a planner's tile showed "told [codex-governance]
+    /// 2 new results | risks: 0 | …" as one line.
+    #[test]
+    fn the_launchers_notice_is_one_part_a_line_and_the_users_words_stay_as_they_are() {
+        let places = Places {
+            worktree: None,
+            repo: Path::new("/r"),
+        };
+        let notice = What::User {
+            text:
+                "[codex-governance] 2 new results | risks: 0 | read them with governance_read_inbox"
+                    .into(),
+        };
+        assert_eq!(
+            plain(&notice, places).map(|p| p.text),
+            Some("2 new results\nrisks: 0\nread them with governance_read_inbox".into())
+        );
+        let users = What::User {
+            text: "Add a flag | and document it".into(),
+        };
+        assert_eq!(plain(&users, places), None);
     }
 
     #[test]

@@ -2832,6 +2832,29 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         "{command}"
     );
     assert_ne!(command["command"], command["plain"]["text"], "{command}");
+    // The planner's notice of the report: one part a line (walk 3 of issue 49).
+    let z = c.api().session(&dept).await["parent_session_id"]
+        .as_str()
+        .expect("its planner")
+        .to_string();
+    let notice = wait_until("the planner's notice in words", CODEX_PATIENCE, || async {
+        let planner = c
+            .api()
+            .get_ok(&format!("/api/session_conversation?id={z}"))
+            .await;
+        planner["entries"].as_array()?.iter().find_map(|e| {
+            let text = e["plain"]["text"].as_str()?;
+            (e["type"] == "user" && text.starts_with("1 new result\n")).then(|| e.clone())
+        })
+    })
+    .await;
+    assert!(
+        notice["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[codex-governance] 1 new result | "),
+        "{notice}"
+    );
     let patch = entries
         .iter()
         .find(|e| e["type"] == "file_change")
