@@ -234,8 +234,14 @@ fn awaits_reply(state: &State, s: &Session, live: &Live) -> Option<AwaitsReply> 
         .plans
         .get(&s.id)
         .is_none_or(|p| p.status == PlanStatus::None);
-    let idle = s.agent.agent_state == crate::model::AgentState::Idle;
-    let waits = s.is_zhongshu() && s.is_running() && turns && idle && s.agent.turn_count > 0;
+    // Between turns: idle, or suspended until Codex can start (its question
+    // stands meanwhile), or coming back after a restart.
+    let between_turns = !matches!(
+        s.agent.agent_state,
+        crate::model::AgentState::Working | crate::model::AgentState::NeedsUser
+    );
+    let waits =
+        s.is_zhongshu() && s.is_running() && turns && between_turns && s.agent.turn_count > 0;
     (waits && no_plan).then(|| AwaitsReply {
         turn: s.agent.turn_count,
         last_message: live.last_message.clone(),

@@ -606,6 +606,24 @@ mod tests {
             json!({"turn": 1, "last_message": "Which module should I look at first?"}),
             "{z}"
         );
+        // Walk 4 of issue 49: suspended until Codex can start, its question
+        // stays in Needs you.
+        let mut state = snap.state.clone();
+        let record = state.sessions.get_mut("zhongshu-1").unwrap();
+        record.agent.agent_state = crate::model::AgentState::Starting;
+        record.agent.attention = Some(crate::model::Attention {
+            kind: crate::model::AttentionKind::Backend,
+            text: "Codex is not installed".into(),
+        });
+        let mut suspended = snapshot(state, &config, &gone);
+        suspended
+            .live
+            .insert("zhongshu-1".into(), snap.live["zhongshu-1"].clone());
+        let view = crate::views::session::by_id(&suspended, "zhongshu-1").unwrap();
+        assert_eq!(
+            view.awaits_reply.map(|a| a.last_message),
+            Some(Some("Which module should I look at first?".into()))
+        );
         // An agent's token sees no transcript: not the planner's words either.
         let who = AgentGroup {
             session_id: "lingyubu-1",

@@ -92,6 +92,9 @@ function itemsOf(status) {
     const attention = s.attention;
     if (attention && attention.kind === "backend") {
       suspended.push(s);
+      // A suspended planner's question stands meanwhile.
+      const asked = noPlanItem(s);
+      if (asked) items.push(asked);
       continue;
     }
     if (s.asks_user && attention && attention.kind !== "approval") {
