@@ -214,10 +214,8 @@ impl Integrations {
         }
     }
 
-    /// Sends department `id`'s failing check back to it: the job's name, its
-    /// log's excerpt (quoted as untrusted text) and the pull request's link,
-    /// as a send back. Its next report updates the same pull request.
-    pub async fn send_back_failure(&self, id: &str, automatic: bool) -> LResult<SentBack> {
+    /// Department `id`'s workspace and the open pull request it is in review on.
+    pub(super) fn in_review(&self, id: &str) -> LResult<(crate::model::Workspace, PullRequest)> {
         let (_, ws) = self.department(id)?;
         let pr = ws
             .pull_request
@@ -226,6 +224,14 @@ impl Integrations {
             .ok_or_else(|| {
                 LauncherError::Conflict(format!("{id} has no open pull request in review"))
             })?;
+        Ok((ws, pr))
+    }
+
+    /// Sends department `id`'s failing check back to it: the job's name, its
+    /// log's excerpt (quoted as untrusted text) and the pull request's link,
+    /// as a send back. Its next report updates the same pull request.
+    pub async fn send_back_failure(&self, id: &str, automatic: bool) -> LResult<SentBack> {
+        let (_, pr) = self.in_review(id)?;
         let check = pr.failing().cloned().ok_or_else(|| {
             LauncherError::Conflict(format!(
                 "no check fails on pull request #{} of {id} (as last read)",

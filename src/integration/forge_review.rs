@@ -17,7 +17,7 @@ use super::pull_request::{each_carrier, forge_error};
 use super::{Integrations, SentBack};
 use crate::error::{LResult, LauncherError};
 use crate::forge::{Forge, ForgeError};
-use crate::model::{AuditEvent, PullRequest, Workspace, WorkspaceState};
+use crate::model::{AuditEvent, PullRequest, Workspace};
 use crate::policy::forge_review::{reply_text, take};
 use crate::sanitize::quoted;
 
@@ -74,14 +74,7 @@ impl Integrations {
     /// Sends the review waiting on department `id`'s pull request back to it
     /// as its next turn, each note quoted as untrusted text with its author.
     pub async fn send_back_review(&self, id: &str, automatic: bool) -> LResult<SentBack> {
-        let (_, ws) = self.department(id)?;
-        let pr = ws
-            .pull_request
-            .clone()
-            .filter(|p| p.is_open() && ws.state == WorkspaceState::InReview)
-            .ok_or_else(|| {
-                LauncherError::Conflict(format!("{id} has no open pull request in review"))
-            })?;
+        let (ws, pr) = self.in_review(id)?;
         if pr.review_waiting.is_empty() {
             return Err(LauncherError::Conflict(format!(
                 "no review from the forge waits on pull request #{} of {id} (as last read)",
