@@ -77,10 +77,7 @@ pub fn plain_state(s: &Session) -> PlainState {
         match s.agent.agent_state {
             // A conversation that exists and is starting is coming back.
             // Suspended: its agent program cannot start now (Codex missing).
-            AgentState::Starting
-                if s.agent.attention.as_ref().map(|a| a.kind)
-                    == Some(crate::model::AttentionKind::Backend) =>
-            {
+            AgentState::Starting if s.is_suspended() => {
                 let why = s.agent.attention.as_ref().map(|a| a.text.clone());
                 return PlainState {
                     state: StateWord::Starting,

@@ -213,6 +213,14 @@ impl Session {
         self.department_part()
             .is_some_and(|d| d.report_status == Some(ReportStatus::Reported))
     }
+    /// It runs, but its agent program cannot start now (Codex missing after a
+    /// restart): it resumes on the same conversation once it can, and holds
+    /// no process meanwhile.
+    pub fn is_suspended(&self) -> bool {
+        self.is_running()
+            && self.agent.agent_state == super::AgentState::Starting
+            && self.agent.attention.as_ref().map(|a| a.kind) == Some(super::AttentionKind::Backend)
+    }
     /// A department holds a queue slot while it runs and has not reported.
     pub fn holds_slot(&self) -> bool {
         self.is_department() && self.is_running() && !self.has_reported()

@@ -75,6 +75,8 @@ pub struct SessionView {
     pub cut_by_stop: bool,
     /// It runs and waits for the user (its `attention` says what for).
     pub asks_user: bool,
+    /// Suspended until its agent program can start: nothing of it runs.
+    pub suspended: bool,
     /// Where its workspace stands, in the page's terms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_facts: Option<crate::model::WorkspaceFacts>,
@@ -158,7 +160,7 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     let mut plain = shown_words(&snap.state, s, &mut record);
     let finished = crate::policy::plan::planner_finished(&snap.state, s);
     if finished {
-        plain = finished_planner_words();
+        plain = finished_planner_words(s.is_suspended());
     }
     let running = match (s.is_running(), s.agent.agent_state) {
         (false, _) => Running::No,
@@ -196,6 +198,7 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             && matches!(plain.state, StateWord::Failed | StateWord::NoReport),
         cut_by_stop: plain.state == StateWord::StoppedWithLauncher,
         asks_user: s.is_running() && plain.state == StateWord::NeedsYou,
+        suspended: s.is_suspended(),
         workspace_facts: s.workspace().map(|w| w.state.facts()),
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
@@ -215,14 +218,18 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
 }
 
 /// How a planner done with its plan stands (it still runs, idle).
-fn finished_planner_words() -> PlainState {
+fn finished_planner_words(suspended: bool) -> PlainState {
+    let reason = if suspended {
+        // It holds nothing while suspended: no memory to free.
+        "its plan finished; it is suspended until Codex can start and holds no memory meanwhile: \
+         close it, or message it once it is back"
+    } else {
+        "its plan finished and nothing of it runs: close it to free its memory, or message it to go on"
+    };
     PlainState {
         state: crate::model::StateWord::Finished,
         state_text: "finished".into(),
-        state_reason: Some(
-            "its plan finished and nothing of it runs: close it to free its memory, or message it to go on"
-                .into(),
-        ),
+        state_reason: Some(reason.into()),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct StatusView {
     /// Planners that run and are not done with their plan: what the page
     /// counts as running.
     pub planners_running: usize,
+    /// Sessions suspended until their agent program can start: they run
+    /// nothing, whatever slot they keep for their resume.
+    pub suspended_sessions: usize,
     /// Planners done with their plan (`policy::plan::planner_finished`),
     /// oldest first: the page offers to close them in one go.
     pub finished_planners: Vec<String>,
@@ -210,10 +213,14 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             state
                 .sessions
                 .values()
-                .filter(|s| crate::policy::plan::planner_finished(state, s))
+                .filter(|s| {
+                    s.is_zhongshu()
+                        && (crate::policy::plan::planner_finished(state, s) || s.is_suspended())
+                })
                 .count(),
         ),
         finished_planners,
+        suspended_sessions: state.sessions.values().filter(|s| s.is_suspended()).count(),
         applied_files,
         active_department_sessions: active_departments,
         active_terminals: active_departments,
@@ -562,6 +569,42 @@ mod tests {
             "{z}"
         );
         assert_eq!(z["status"], "running", "it still runs until closed");
+    }
+
+    /// Walk 4 of issue 49: sessions suspended until Codex can start run
+    /// nothing: the status counts them apart and their views say so.
+    #[test]
+    fn suspended_sessions_are_counted_apart_from_running_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut state = state(&gone);
+        let before =
+            serde_json::to_value(status(&snapshot(state.clone(), &config, &gone))).unwrap();
+        assert_eq!(
+            (&before["planners_running"], &before["suspended_sessions"]),
+            (&json!(1), &json!(0))
+        );
+        for id in ["zhongshu-1", "lingyubu-1"] {
+            let record = state.sessions.get_mut(id).unwrap();
+            record.agent.agent_state = crate::model::AgentState::Starting;
+            record.agent.attention = Some(crate::model::Attention {
+                kind: crate::model::AttentionKind::Backend,
+                text: "Codex is not installed".into(),
+            });
+        }
+        let after = serde_json::to_value(status(&snapshot(state, &config, &gone))).unwrap();
+        assert_eq!(after["planners_running"], 0, "{after}");
+        // The fixture's department has exited: only the planner is suspended.
+        assert_eq!(after["suspended_sessions"], 1, "{after}");
+        let sessions = after["department_sessions"]
+            .as_array()
+            .into_iter()
+            .chain(after["zhongshu_sessions"].as_array())
+            .flatten();
+        for s in sessions {
+            assert_eq!(s["suspended"], s["status"] == "running", "{s}");
+        }
     }
 
     /// Issue 49 item 12: a planner whose turn ended without a plan waits for

@@ -26,9 +26,11 @@ export function workspaceBadge(s) {
   if (!ws) return null;
   const stat = ws.diff_stat && s.workspace_facts.changed ? ` · ${count(ws.diff_stat.files, "file")}` : "";
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
+  // Nothing works in the worktree of a suspended session: its work waits there.
+  const words = s.suspended && s.workspace_facts.working ? "its work waits in its worktree" : WORDS[ws.state] || ws.state;
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${WORDS[ws.state] || ws.state}${stat}${review}${pullRequestSuffix(s)}`,
+    text: `${words}${stat}${review}${pullRequestSuffix(s)}`,
     title: `worktree ${ws.path} on ${ws.branch}`,
   });
 }

@@ -42,7 +42,9 @@ export function runText(s) {
   const running = s.status === "running";
   const end = running ? Date.now() : parseTime(s.ended_at);
   if (end === null) return "";
-  // A planner done with its plan still runs, but works on nothing: "up".
+  // A planner done with its plan still runs, but works on nothing: "up";
+  // a suspended session runs nothing until its agent program starts.
+  if (running && s.suspended) return "nothing runs meanwhile";
   const word = running ? (s.in_progress === false ? "up" : "running") : "ran";
   return `${word} ${duration((end - start) / 1000)}`;
 }

@@ -15,6 +15,8 @@ function renderStats(st) {
     ["departments", `${st.active_department_sessions || 0}/${st.max_department_sessions}`],
     ["queued", st.queued_count || 0],
   ];
+  // Suspended sessions run nothing until their agent program starts.
+  if (st.suspended_sessions) items.push(["suspended", st.suspended_sessions]);
   replaceChildren($("#stats"), items.map(([k, v]) =>
     el("span", { class: "stat" }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
   setText($("#slots-info"), `${st.active_department_sessions || 0} of ${st.max_department_sessions} department slots in use`);

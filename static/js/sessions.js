@@ -241,12 +241,13 @@ function renderGroup(z, ds, queue) {
   const queued = queue.filter((q) => q.parent_session_id === z.id).length;
   // `reported`, not `report_status`: a launcher_fallback counts as reported, as in Python.
   const done = kids.filter((d) => d.reported).length;
-  const running = kids.filter(store.isRunning).length;
+  const running = kids.filter((d) => store.isRunning(d) && !d.suspended).length;
+  const suspended = kids.filter((d) => d.suspended).length;
   const planDone = (z.plan_status === "finished" || z.plan_status === "stopped") && z.plan_outcome;
-  const finished = !store.isRunning(z) && running === 0 && queued === 0;
+  const finished = !store.isRunning(z) && running === 0 && suspended === 0 && queued === 0;
   const usage = usageText([z, ...kids]);
   const counts = kids.length || queued
-    ? `${kids.length} department${kids.length === 1 ? "" : "s"}: ${running} running, ${done} reported, ${queued} queued`
+    ? `${kids.length} department${kids.length === 1 ? "" : "s"}: ${running} running, ${suspended ? `${suspended} suspended, ` : ""}${done} reported, ${queued} queued`
     : "no departments yet";
   setText(g.info, (planDone ? `plan ${z.plan_status} · ${outcomeWords(z.plan_outcome)}` : counts) + (usage ? ` · ${usage} in all` : ""));
   g.info.classList.toggle("zgroup-done", !!planDone);

@@ -3429,6 +3429,29 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         "Codex sessions cannot start until Codex is installed",
     )
     .await;
+    // Nothing of them runs: counted apart, and no running time or work in
+    // progress is claimed (walk 4 of issue 49).
+    d.wait_text("suspended apart in the header", "#stats", "2 suspended")
+        .await;
+    d.wait_text("the planner's count", "#stats", "0 planners running")
+        .await;
+    d.wait_text(
+        "the plan's count",
+        "#sessions",
+        "1 department: 0 running, 1 suspended",
+    )
+    .await;
+    d.wait_text(
+        "the worktree's badge",
+        "#sessions",
+        "its work waits in its worktree",
+    )
+    .await;
+    let rows = d.text_of("#sessions").await;
+    assert!(
+        !rows.contains("running 0") && !rows.contains("working in its worktree"),
+        "{rows}"
+    );
     d.shoot("codex-suspended-1440x900.png", None).await;
     // Codex is back: Check again resumes each on its own thread.
     let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();

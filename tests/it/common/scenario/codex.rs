@@ -184,10 +184,19 @@ impl Codex {
     }
 
     pub async fn assert_no_codex_left(&self) {
-        wait_until("no Codex process left", CODEX_PATIENCE, || async {
-            self.codex_processes().is_empty().then_some(())
-        })
-        .await;
+        let deadline = std::time::Instant::now() + CODEX_PATIENCE;
+        loop {
+            let left = self.codex_processes();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Codex processes left {CODEX_PATIENCE:?} after the stop:\n{}",
+                left.join("\n")
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// See [`plans_one_notes_department`].
