@@ -4,7 +4,7 @@
 // it as `Authorization: Bearer` on every call. No cookie is used (browsers
 // share cookies across ports).
 
-import { $, $$, el } from "./dom.js";
+import { $, $$, el, replaceChildren, withCode } from "./dom.js";
 
 const TOKEN_KEY = "codex_governance_token";
 let memoryToken = ""; // when sessionStorage is not available
@@ -92,6 +92,8 @@ export async function api(path, body) {
   }
   if (response.status === 401) {
     showAuthProblem();
+    // The banner says what to do; the protocol's words are for programs.
+    throw new ApiError(NOT_ACCEPTED, 401);
   } else if (response.ok && authProblem) {
     hideAuthProblem();
   }
@@ -101,18 +103,40 @@ export async function api(path, body) {
   return data;
 }
 
+const NOT_ACCEPTED = "this page's token is not accepted: open the launcher's URL again (see the note at the top)";
+
 export function showAuthProblem() {
   authProblem = true;
   const banner = $("#auth-banner");
-  banner.textContent = token()
+  replaceChildren(banner, ...withCode(token()
     ? "The launcher does not accept this page's token (it may have restarted with a new one). Open the URL it printed (…/#token=…) again, in a new tab; `codex-governance url` prints it."
-    : "This page has no token. Open the URL the launcher printed (…/#token=…) in a new tab; `codex-governance url`, run in the repository, prints it again.";
+    : "This page has no token. Open the URL the launcher printed (…/#token=…) in a new tab; `codex-governance url`, run in the repository, prints it again."));
   banner.hidden = false;
+  // Nothing this page asks is accepted: Start is off, and says why.
+  document.body.classList.add("auth-blocked");
+  const start = $("#start-zhongshu");
+  start.disabled = true;
+  start.title = "Start is off until this page has the launcher's token (see the note at the top).";
+  const msg = $("#start-msg");
+  msg.className = "form-msg error start-blocked";
+  msg.textContent = start.title;
 }
 
 export function hideAuthProblem() {
   authProblem = false;
   $("#auth-banner").hidden = true;
+  document.body.classList.remove("auth-blocked");
+  // The next status says whether Start is off for another reason.
+  const start = $("#start-zhongshu");
+  start.disabled = document.body.classList.contains("agents-blocked");
+  if (!start.disabled) {
+    start.title = "";
+    const msg = $("#start-msg");
+    if (msg.classList.contains("start-blocked")) {
+      msg.className = "form-msg";
+      msg.textContent = "";
+    }
+  }
 }
 
 export function toast(message, kind = "info") {

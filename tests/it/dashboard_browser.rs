@@ -915,6 +915,25 @@ impl Steps<'_> {
             vec![],
         )
         .await;
+        // Said in words, the command as code; Start is off and says why
+        // (walk 4 of issue 49: raw backticks, and Start pressable into
+        // "missing or wrong token: send Authorization: Bearer <token>").
+        let said = d
+            .js(
+                "const b = document.querySelector('#auth-banner'); \
+                 return [b.textContent, (b.querySelector('code') || {}).textContent || null, \
+                 document.querySelector('#start-zhongshu').disabled, \
+                 document.querySelector('#start-msg').textContent];",
+                vec![],
+            )
+            .await;
+        assert!(!said[0].as_str().unwrap().contains('`'), "{said}");
+        assert_eq!(said[1], "codex-governance url", "{said}");
+        assert_eq!(said[2], true, "Start is off: {said}");
+        assert!(
+            said[3].as_str().unwrap().contains("the launcher's token"),
+            "{said}"
+        );
         // Same page, new fragment: a token that appears after the page loaded is
         // never taken, since an in-page link could put one there (issue 23); the
         // page clears it and says how to use it.
@@ -933,6 +952,12 @@ impl Steps<'_> {
             .await;
         d.wait_text("live again", "#conn", "live").await;
         assert!(d.hidden("#auth-banner").await, "the token banner went away");
+        d.wait(
+            "Start on again",
+            "return !document.querySelector('#start-zhongshu').disabled || null;",
+            vec![],
+        )
+        .await;
         // The same URL opened again in this tab is no news: no warning
         // (found walking as a new user).
         d.js(
