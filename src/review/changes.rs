@@ -64,6 +64,10 @@ pub struct ChangesView {
     pub tree_uncommitted: Vec<String>,
     /// Other departments whose waiting work conflicts with this one's.
     pub department_conflicts: Vec<DepartmentConflict>,
+    /// Why Apply and Merge would be refused now, said before they are
+    /// pressed (its changes are already on the branch, or files stand in
+    /// the way); None when nothing is known to stop them.
+    pub integration_blocked: Option<String>,
 }
 
 /// A department's last report, as the drawer leads with it.
@@ -155,6 +159,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         tree_conflicts: Vec::new(),
         tree_uncommitted: Vec::new(),
         department_conflicts: Vec::new(),
+        integration_blocked: None,
     })
 }
 
@@ -172,6 +177,7 @@ impl ChangesView {
             Ok(p) => {
                 self.tree_conflicts = p.blocking();
                 self.tree_uncommitted = p.uncommitted.clone();
+                self.integration_blocked = blocked_by(&p);
             }
             Err(e) => tracing::debug!("cannot predict {}: {e}", self.session_id),
         }
@@ -181,6 +187,22 @@ impl ChangesView {
         }
         self
     }
+}
+
+/// Why an integration predicted as `p` would be refused, in the words the
+/// refusal would use.
+fn blocked_by(p: &crate::worktrees::integrate::Prediction) -> Option<String> {
+    if !p.blocking().is_empty() {
+        return Some(
+            "Apply and Merge would be refused now: the files under Conflicts stand in the way. \
+             Check again once they are out of the way."
+                .into(),
+        );
+    }
+    p.paths.is_empty().then(|| {
+        "Its changes are already on your branch: nothing to apply or merge. Discard it to settle it."
+            .into()
+    })
 }
 
 /// One file's diff in the department's recorded commit against its base.

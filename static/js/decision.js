@@ -65,6 +65,8 @@ export function verdict(v) {
   if (both.length) clash.push(`Integrating it now conflicts with what your branch changed since its base in ${names(both)}`);
   const others = list(v.department_conflicts).map((o) => o.session_id);
   if (others.length) clash.push(`It conflicts with ${names(others)}, also waiting for you`);
+  // Said before Merge is pressed: its changes are already on your branch.
+  if (v.integration_blocked && !yours.length && !both.length) clash.push(v.integration_blocked.replace(/\.$/, ""));
   const fine = r.scope && r.scope.open
     ? c ? "Open scope (no files or globs to keep to), as reported" : "Open scope (no files or globs to keep to)"
     : c ? "In scope, as reported" : "In scope (it did not report, so there is no claim to check)";

@@ -71,12 +71,19 @@ export function decisionActions(v, after, drafts = () => 0) {
   };
   const confirm = el("div", { class: "decision-confirm", attrs: { role: "group", "aria-label": "confirm", hidden: true } });
   const ask = (what) => askFor(what, v, confirm, act, section, drafts());
+  // Apply and Merge are off while the server says they would be refused.
+  const refused = (what) => (what === "apply" || what === "merge") && v.integration_blocked;
   const button = (text, cls, what, title) => el("button", {
-    type: "button", class: cls, text, title, data: { decide: what }, on: { click: () => (what === "apply" || what === "merge" ? act[what]() : ask(what)) },
+    type: "button", class: cls, text, title: refused(what) || title, data: { decide: what },
+    attrs: { disabled: refused(what) ? true : undefined },
+    on: { click: () => (what === "apply" || what === "merge" ? act[what]() : ask(what)) },
   });
+  const check = v.integration_blocked ? el("p", { class: "hint decision-blocked" }, `${v.integration_blocked} `,
+    el("button", { type: "button", class: "small decide-check", text: "Check again", title: "look at your branch and working tree again", on: { click: () => after("check") } })) : null;
   // A part left out is left out (Element.append would print "null").
   section.append(...[
     blocked ? el("label", { class: "row-error" }, override, ` ${count(outOfScope.length, "file")} out of its scope (launcher.scope: block): integrate them all the same (audited)`) : null,
+    check,
     el("div", { class: "decision-choice" },
       button("Apply", "primary decide-apply", "apply", "bring its changes into your working tree, uncommitted (a)"),
       el("span", { class: "decision-explain", text: EXPLAIN.apply })),
@@ -97,6 +104,10 @@ export function decisionActions(v, after, drafts = () => 0) {
     }
     if (typing(event.target)) return false;
     const what = { a: "apply", m: "merge", d: "discard", s: "send_back" }[event.key];
+    if (what && refused(what)) {
+      toast(refused(what), "error");
+      return true;
+    }
     if (what) {
       ask(what);
       return true;

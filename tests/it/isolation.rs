@@ -211,6 +211,10 @@ async fn work_already_on_the_branch_is_not_merged_as_an_empty_commit() {
         }
         let head = head_of(&repo.path);
         assert_eq!(status, StatusCode::CONFLICT, "{mode}: {body}");
+        // Said before it is pressed, in the drawer's view (walk 4 of issue 49).
+        let view = api.get_ok(&format!("/api/changes?session_id={id}")).await;
+        let said = view["integration_blocked"].as_str().unwrap_or_default();
+        assert!(said.contains("already on your branch"), "{view}");
         let words = body["error"].as_str().unwrap_or_default();
         assert!(words.contains("already on your branch"), "{words}");
         assert!(words.contains("Discard"), "{words}");
@@ -340,6 +344,9 @@ async fn the_second_merge_names_the_conflict(
         "{changes}"
     );
     assert_eq!(changes["tree_uncommitted"], json!([]), "{changes}");
+    // Apply and Merge are off in the drawer, and say why.
+    let said = changes["integration_blocked"].as_str().unwrap_or_default();
+    assert!(said.contains("would be refused"), "{changes}");
     assert_eq!(
         b_now["workspace"]["conflicts"],
         json!(["src/shared.rs"]),
@@ -1454,6 +1461,7 @@ async fn needs_you_names_dirty_plan_files_review_findings_and_conflicts_until_re
         "{dirty}"
     );
     findings_and_the_conflict_in_the_one_item(&d, &c).await;
+    merge_is_off_in_the_drawer_of_conflicting_work(&d, &c).await;
     discarded_from_the_drawer_the_queue_opens(&d, &a).await;
     assert_eq!(api.session(&a).await["workspace"]["state"], "discarded");
 
@@ -1527,6 +1535,42 @@ async fn findings_and_the_conflict_in_the_one_item(d: &browser::Browser, c: &str
     let (tags, count) = markup.as_str().unwrap().split_once(':').unwrap();
     assert_eq!(tags, "0", "no <i> element from a file name");
     assert!(count.parse::<usize>().unwrap() >= 2, "count {count}");
+}
+
+/// C's drawer says its Apply and Merge would be refused before either is
+/// pressed: both are off, with the reason and Check again (walk 4 of issue 49).
+async fn merge_is_off_in_the_drawer_of_conflicting_work(d: &browser::Browser, c: &str) {
+    d.js(
+        "document.querySelector(`#needs-you-list .queue-entry[data-session=\"${arguments[0]}\"] [data-open-changes]`).click();",
+        vec![json!(c)],
+    )
+    .await;
+    let state = d
+        .wait_js(
+            "C's decision in the drawer",
+            "const m = document.querySelector('#drawer-body [data-decide=merge]'); \
+             const a = document.querySelector('#drawer-body [data-decide=apply]'); \
+             const why = document.querySelector('#drawer-body .decision-blocked'); \
+             return m && a && why ? [m.disabled, a.disabled, m.title, why.textContent] : null;",
+            vec![],
+            Duration::from_secs(45),
+        )
+        .await;
+    assert_eq!(
+        (&state[0], &state[1]),
+        (&json!(true), &json!(true)),
+        "{state}"
+    );
+    assert!(
+        state[2].as_str().unwrap().contains("would be refused"),
+        "{state}"
+    );
+    assert!(
+        state[3].as_str().unwrap().contains("Check again"),
+        "{state}"
+    );
+    d.js("document.querySelector('#drawer-close').click();", vec![])
+        .await;
 }
 
 /// The queue's entry opens A's changes by keyboard; Discard there (it asks
