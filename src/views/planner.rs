@@ -142,10 +142,20 @@ pub fn plan_results(state: &State, plan: &crate::model::Plan) -> Option<PlanResu
     Some(r)
 }
 
-/// Whether the files a plan names are still shown: while it goes on, or while
-/// its work waits.
+/// Whether the files a plan names are still shown: while it goes on, while
+/// its work waits, or while a department's Apply may still be uncommitted.
 pub fn plan_files_shown(state: &State, plan: &crate::model::Plan) -> bool {
-    plan.outcome.is_none() || work_waits(state, &plan.session_id)
+    plan.outcome.is_none()
+        || work_waits(state, &plan.session_id)
+        || applied(state, &plan.session_id)
+}
+
+/// Whether a department of Zhongshu `z` has its work applied.
+fn applied(state: &State, z: &str) -> bool {
+    state.children_of(z).any(|c| {
+        c.workspace()
+            .is_some_and(|w| w.state == WorkspaceState::Applied)
+    })
 }
 
 /// Whether a department of Zhongshu `z` has work not yet integrated or discarded.

@@ -1663,6 +1663,13 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     let d = id_of(&ds[0]);
     let (status, answer) = integrate(api, &d, "apply").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+    // Its own plan reminds of it, with no other plan under way (walk 4 of
+    // issue 49: the reminder came and went with unrelated plans).
+    let alone = json!([{"path": "src/a.rs", "session_id": d}]);
+    wait_until("the applied file's reminder", PATIENCE, || async {
+        (api.status().await["applied_files"] == alone).then_some(())
+    })
+    .await;
     std::fs::write(repo.path.join("src/b.rs"), "the user's own edit\n").unwrap();
     // A second plan names both files; its department works on.
     let z2 = plan(
@@ -1727,6 +1734,19 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     })
     .await;
     assert!(z2_view.get("plan_applied_files").is_none(), "{z2_view}");
+    // And its own plan neither reminds of it nor calls it dirty.
+    wait_until("no reminder left", PATIENCE, || async {
+        let st = api.status().await;
+        (st["applied_files"] == json!([])).then_some(())
+    })
+    .await;
+    let z1_view = api.session(&z1).await;
+    assert!(
+        z1_view["plan_dirty_files"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{z1_view}"
+    );
     server.stop().await;
 }
 

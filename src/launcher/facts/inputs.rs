@@ -32,7 +32,11 @@ pub(super) struct Inputs {
 /// A plan's named files and the applied departments' commits.
 #[derive(Debug, Clone, PartialEq)]
 struct PlanInputs {
+    /// The files the user had changed when the plan registered.
     named: Vec<String>,
+    /// The files its own departments' Applies wrote (a reminder to commit
+    /// them stands until they are committed, whatever other plans do).
+    applied_paths: Vec<String>,
     applied: Vec<(String, String)>,
 }
 
@@ -245,9 +249,10 @@ impl Inputs {
     fn plans_moved(&self, state: &State, all: bool, work: &mut Work) {
         let applied = applied_commits(state);
         let mut named: HashMap<&str, PlanInputs> = plans_with_named_files(state)
-            .map(|(z, files)| {
+            .map(|(z, files, applied_paths)| {
                 let inputs = PlanInputs {
                     named: files.to_vec(),
+                    applied_paths,
                     applied: applied.clone(),
                 };
                 (z, inputs)
@@ -349,13 +354,36 @@ fn file_bytes(s: &Session) -> Option<u64> {
 }
 
 /// The plans whose named files the user's tree may still change: those with
-/// dirty files at registration that go on or whose work waits.
-fn plans_with_named_files(state: &State) -> impl Iterator<Item = (&str, &[String])> {
+/// dirty files at registration that go on or whose work waits, and those
+/// whose departments' Applies wrote files (with those files).
+fn plans_with_named_files(state: &State) -> impl Iterator<Item = (&str, &[String], Vec<String>)> {
     state.plans.values().filter_map(|p| {
-        let dirty = &p.base.as_ref()?.dirty_files;
+        let dirty = p
+            .base
+            .as_ref()
+            .map_or(&[][..], |b| b.dirty_files.as_slice());
+        let applied = applied_paths(state, &p.session_id);
         let shown = crate::views::planner::plan_files_shown(state, p);
-        (shown && !dirty.is_empty()).then_some((p.session_id.as_str(), dirty.as_slice()))
+        (shown && !(dirty.is_empty() && applied.is_empty())).then_some((
+            p.session_id.as_str(),
+            dirty,
+            applied,
+        ))
     })
+}
+
+/// The files Zhongshu `z`'s departments' Applies wrote.
+fn applied_paths(state: &State, z: &str) -> Vec<String> {
+    let mut paths: Vec<String> = state
+        .children_of(z)
+        .filter_map(|c| c.workspace())
+        .filter(|w| w.state == WorkspaceState::Applied)
+        .filter_map(|w| w.integrated.as_ref())
+        .flat_map(|i| i.paths.iter().map(|p| p.path.clone()))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// The department sessions whose work is applied in the user's tree, with
@@ -375,7 +403,14 @@ fn applied_commits(state: &State) -> Vec<(String, String)> {
 /// Which of a plan's named files the user's tree still changes, the user's
 /// and the departments' applied ones apart.
 fn plan_files(repo: &Path, read: &PlanInputs) -> PlanFiles {
-    let (applied, dirty) = crate::worktrees::dirty::plan_files(repo, &read.named, &read.applied);
+    let mut all = read.named.clone();
+    all.extend(read.applied_paths.iter().cloned());
+    all.sort();
+    all.dedup();
+    let (applied, mut dirty) = crate::worktrees::dirty::plan_files(repo, &all, &read.applied);
+    // A file its Apply wrote and the user changed since is the user's own
+    // business, not a file the plan found dirty.
+    dirty.retain(|f| read.named.contains(f));
     PlanFiles { dirty, applied }
 }
 
