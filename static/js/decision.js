@@ -85,7 +85,9 @@ function lead(v) {
   const said = verdict(v);
   const stat = ws.diff_stat && v.workspace_facts.changed
     ? `${count(ws.diff_stat.files, "file")}, +${ws.diff_stat.insertions} −${ws.diff_stat.deletions}` : "";
-  const state = [WORDS[ws.state] || ws.state, stat, `branch ${ws.branch}`].filter(Boolean).join(" · ");
+  // An integrated attempt's branch is gone: say so rather than name it as if it were there.
+  const branch = ws.branch_deleted ? `its branch ${ws.branch} is deleted` : `branch ${ws.branch}`;
+  const state = [WORDS[ws.state] || ws.state, stat, branch].filter(Boolean).join(" · ");
   return el("section", { class: "drawer-section decision-lead" },
     el("p", { class: "decision-said-label", text: rep && !rep.fallback ? `${name(v)} says:` : "" }),
     el("blockquote", { class: "decision-summary", text: summary }),

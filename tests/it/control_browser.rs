@@ -482,6 +482,14 @@ async fn discard_the_stray_department_and_apply_the_others(
         })
         .await;
         d.present("Undo", "#drawer button.undo-integration").await;
+        // Its branch went with the Apply (walk 4 of issue 49: the drawer
+        // still named it as if it were there).
+        d.wait_text(
+            "the deleted branch said",
+            "#drawer .decision-state",
+            "is deleted",
+        )
+        .await;
     }
     let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     assert!(

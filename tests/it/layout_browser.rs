@@ -241,6 +241,17 @@ async fn one_view_at_a_time_on_a_phone(d: &Browser) {
     d.wait("the phone width", "return window.innerWidth < 450;", vec![])
         .await;
     assert!(d.visible(".view-tabs").await, "tabs on a phone");
+    // A hyphenated repository name stays on one line (walk 4 of issue 49:
+    // "walk4- / repo").
+    let lines = d
+        .js(
+            "const p = document.getElementById('project-name'); \
+             const was = p.textContent; p.textContent = 'walk4-regex-syntax-repo'; \
+             const n = p.getClientRects().length; p.textContent = was; return n;",
+            vec![],
+        )
+        .await;
+    assert_eq!(lines, 1, "the project's name in one piece");
     for (panel, name) in [
         ("terminals-panel", "terminals"),
         ("sessions-panel", "sessions"),
