@@ -20,6 +20,10 @@ pub struct AgentsView {
     pub problems: Vec<String>,
     /// A scripted demo (`codex-governance demo`): no Codex, a banner says so.
     pub demo: bool,
+    /// Whether a session's model reaches its agent: Codex takes it; a PTY
+    /// agent only when its command names `{model}` (the demo's scripted
+    /// agent uses none). The page shows model chips only then.
+    pub models_apply: bool,
     /// Why *Start* is off, when it is: agents cannot start, or the
     /// repository's configuration waits for the user's trust.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +64,15 @@ pub fn agents(
         problems: backend.problems.clone(),
         // The demo's scripted agent runs unsandboxed, in its terminal.
         demo: !sandboxed && is_demo(config),
+        // The demo's scripted agent is handed `{model}` and uses no model.
+        models_apply: sandboxed
+            || (!is_demo(config)
+                && (backend.kind != crate::model::Backend::Pty
+                    || config
+                        .launcher
+                        .agent_command
+                        .iter()
+                        .any(|a| a.contains("{model}")))),
         start_off: start_off(&backend.problems, trust),
     }
 }

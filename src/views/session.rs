@@ -161,6 +161,16 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     let finished = crate::policy::plan::planner_finished(&snap.state, s);
     if finished {
         plain = finished_planner_words(s.is_suspended());
+    } else if plan_ended_unheard(&snap.state, s) && plain.state == StateWord::Working {
+        // A PTY planner says nothing of its turns: after its plan ended it
+        // waits on the user's decisions, not "working".
+        plain = PlainState {
+            state: StateWord::Idle,
+            state_text: "waiting for your review".into(),
+            state_reason: Some(
+                "its plan ended: its departments' work waits for your decision".into(),
+            ),
+        };
     }
     let running = match (s.is_running(), s.agent.agent_state) {
         (false, _) => Running::No,
@@ -215,6 +225,15 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     };
     own_terminal(snap, s, live, &mut view);
     view
+}
+
+/// A running planner whose plan ended and whose agent does not report its
+/// turns (a PTY agent): whether it works is not known, and nothing asks it to.
+fn plan_ended_unheard(state: &State, s: &Session) -> bool {
+    s.is_zhongshu()
+        && s.is_running()
+        && !crate::agents::capabilities_of(&s.agent).reports_turns
+        && state.plans.get(&s.id).is_some_and(|p| p.outcome.is_some())
 }
 
 /// How a planner done with its plan stands (it still runs, idle).

@@ -186,18 +186,31 @@ async function startZhongshu(event) {
   try {
     const res = await api("/api/start_zhongshu_session", { task, model: $("#model").value || undefined });
     $("#task").value = "";
-    msg.textContent = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Plan & inbox".`;
+    const said = `Started ${res.session_id}. Its terminal is in Terminals; its plan and inbox are in "Plan & inbox".`;
+    msg.textContent = said;
     store.setFocus(res.session_id, false);
+    // News, not a state: it goes after a while, or once the next task is typed.
+    setTimeout(() => {
+      if (msg.textContent === said) msg.textContent = "";
+    }, STARTED_SHOWN_MS);
   } catch (e) {
     msg.className = "form-msg error";
     msg.textContent = `Could not start: ${e.message}`;
   } finally {
-    button.disabled = document.body.classList.contains("agents-blocked");
+    button.disabled = ["agents-blocked", "auth-blocked"].some((c) => document.body.classList.contains(c));
   }
 }
 
+/** How long "Started zhongshu-N…" stays under the form. */
+const STARTED_SHOWN_MS = 15000;
+
 export function mount() {
   $("#start-form").addEventListener("submit", startZhongshu);
+  $("#task").addEventListener("input", () => {
+    const msg = $("#start-msg");
+    // What the last start said goes once a new task is typed; a reason Start is off stays.
+    if (!msg.classList.contains("start-blocked") && !msg.classList.contains("error")) msg.textContent = "";
+  });
   $("#task").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();

@@ -105,7 +105,7 @@ function view(plan) {
             a.session_id ? el("button", { type: "button", class: "small badge-link", text: a.session_id, title: `show ${a.session_id}`, data: { showSession: a.session_id } }) : null,
             workspaceBadge(store.session(a.session_id)),
             store.session(a.session_id)?.workspace ? changesButton(a.session_id) : null,
-            el("span", { class: "badge model", text: a.model }))),
+            store.modelShown(a.model) ? el("span", { class: "badge model", text: a.model }) : null)),
         el("div", { class: "row-task", text: a.task }),
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
         a.scope_note ? el("div", { class: "row-note scope-note", text: `scope: ${a.scope_note}` }) : null,

@@ -15,7 +15,7 @@ function assignment(a) {
       el("span", { class: "row-name" }, breakable(store.deptTitle(a.department))),
       el("span", { class: "row-badges" },
         a.selected === false ? el("span", { class: "badge", text: "not ticked: will not start" }) : null,
-        el("span", { class: "badge model", text: a.model }))),
+        store.modelShown(a.model) ? el("span", { class: "badge model", text: a.model }) : null)),
     el("div", { class: "row-task", text: a.task }),
     a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
     listBlock("files", a.files),

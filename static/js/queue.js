@@ -24,7 +24,7 @@ function render(queue) {
           q.attempts ? el("span", { class: "badge", text: `${q.attempts} attempt${q.attempts === 1 ? "" : "s"}` }) : null)),
       el("div", { class: "row-meta" },
         el("span", { text: `for ${q.parent_session_id || "?"}` }),
-        el("span", { class: "row-model", text: q.model }),
+        store.modelShown(q.model) ? el("span", { class: "row-model", text: q.model }) : null,
         el("span", { class: "row-time", text: `queued ${clock(q.queued_at)}` })),
       el("div", { class: "row-task", text: q.task, title: q.task }),
       q.error ? el("div", { class: "row-error", text: `start failed: ${q.error}` }) : null))));

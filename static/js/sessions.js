@@ -191,7 +191,7 @@ function updateRow(r, s) {
   r.root.dataset.status = s.status;
   r.root.dataset.state = s.state || "";
   updateHeartbeat(r.hb, s);
-  setText(r.model, [s.model, usageText([s])].filter(Boolean).join(" · "));
+  setText(r.model, [store.modelShown(s.model), usageText([s])].filter(Boolean).join(" · "));
   setText(r.started, [runText(s), `started ${clock(s.started_at)}`].filter(Boolean).join(" · "));
   r.started.title = `started ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)} (${s.ended_reason || "exited"})` : ""}`;
   setText(r.task, taskWords(s.task));

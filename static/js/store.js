@@ -39,6 +39,13 @@ export const sessions = () => (state.status && state.status.sessions) || [];
 export const session = (id) => state.byId.get(id) || null;
 export const isRunning = (s) => !!s && s.status === "running";
 
+/** A model's name as a chip, or null where models do not reach the agents
+ * (a PTY command without `{model}`, the demo's scripted agent). */
+export const modelShown = (model) => {
+  const agents = state.status && state.status.agents;
+  return agents && agents.models_apply === false ? null : model;
+};
+
 /** English beside the built-in departments' Chinese titles (issue 37). */
 const BUILT_IN = {
   menxia: ["门下省", "review"],

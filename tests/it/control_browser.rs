@@ -393,6 +393,19 @@ async fn run_a_plain_task_from_the_form(d: &Browser, api: &Api, repo: &Path) {
     .await;
     let summary = d.text_of("#inbox-summary").await;
     assert!(summary.contains("3 reported"), "{summary}");
+    // Its plan ended: the planner waits on you, not "working", and the demo's
+    // scripted agents take no model, so none is shown (walk 4 of issue 49).
+    let planner = api.session(&z).await;
+    assert_eq!(
+        planner["state_text"], "waiting for your review",
+        "{planner}"
+    );
+    d.wait(
+        "no model chip for the scripted agents",
+        "return document.querySelector('.plan-assignment') && !document.querySelector('.plan-assignment .badge.model') || null;",
+        vec![],
+    )
+    .await;
     for file in ["docs/notes.md", "tests/notes.md", "src/notes.md"] {
         let notes = std::fs::read_to_string(repo.join(file)).unwrap();
         assert!(!notes.contains("Tidy the notes"), "{file}: {notes}");

@@ -352,6 +352,19 @@ impl Steps<'_> {
             .await;
         assert!(shown.contains(HOSTILE), "{shown}");
         assert_eq!(d.value_of("#task").await, json!(""), "the form was cleared");
+        assert!(d
+            .text_of("#start-msg")
+            .await
+            .starts_with("Started zhongshu-1"));
+        // It goes once the next task is typed (walk 4 of issue 49: it stayed).
+        d.type_into("#task", "n").await;
+        d.wait(
+            "the start's news gone",
+            "return document.querySelector('#start-msg').textContent === '' || null;",
+            vec![],
+        )
+        .await;
+        d.clear("#task").await;
         assert_no_injected_markup(d, "after starting with a hostile task").await;
     }
 
