@@ -538,6 +538,19 @@ impl State {
                 .count()
     }
 
+    /// The department sessions whose work is applied in the user's tree,
+    /// with their recorded commits.
+    pub fn applied_commits(&self) -> Vec<(String, String)> {
+        self.sessions
+            .values()
+            .filter_map(|s| {
+                let w = s.workspace()?;
+                let commit = w.commit.clone()?;
+                (w.state == super::WorkspaceState::Applied).then(|| (s.id.clone(), commit))
+            })
+            .collect()
+    }
+
     pub fn children_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
         self.sessions
             .values()

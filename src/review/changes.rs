@@ -64,6 +64,9 @@ pub struct ChangesView {
     pub tree_uncommitted: Vec<String>,
     /// Other departments whose waiting work conflicts with this one's.
     pub department_conflicts: Vec<DepartmentConflict>,
+    /// Those of `tree_uncommitted` that hold another department's applied
+    /// change, not yet committed (the user's own edits are not among them).
+    pub tree_applied: Vec<crate::model::AppliedFile>,
     /// Why Apply and Merge would be refused now, said before they are
     /// pressed (its changes are already on the branch, or files stand in
     /// the way); None when nothing is known to stop them.
@@ -97,6 +100,9 @@ pub struct Surroundings<'a> {
     pub fence: &'a StateFence,
     /// The other departments whose work waits for the user.
     pub waiting: Vec<Neighbour<'a>>,
+    /// The department sessions whose work is applied, with their commits:
+    /// an uncommitted file holding one's change is that Apply's, not the user's.
+    pub applied: Vec<(String, String)>,
 }
 
 fn from_git(e: git2::Error) -> LauncherError {
@@ -160,6 +166,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         tree_uncommitted: Vec::new(),
         department_conflicts: Vec::new(),
         integration_blocked: None,
+        tree_applied: Vec::new(),
     })
 }
 
@@ -177,6 +184,8 @@ impl ChangesView {
             Ok(p) => {
                 self.tree_conflicts = p.blocking();
                 self.tree_uncommitted = p.uncommitted.clone();
+                self.tree_applied =
+                    crate::worktrees::dirty::plan_files(repo, &p.uncommitted, &around.applied).0;
                 self.integration_blocked = blocked_by(&p);
             }
             Err(e) => tracing::debug!("cannot predict {}: {e}", self.session_id),

@@ -60,8 +60,9 @@ export function verdict(v) {
   const risks = highRisks(v);
   if (risks.length) said.push(`High risk: ${names(risks.map((x) => `${x.path} (${x.name})`))}`);
   const clash = [];
-  const { yours, both } = treeConflicts(v);
+  const { yours, both, applied } = treeConflicts(v);
   if (yours.length) clash.push(`Integrating it now meets your uncommitted changes to ${names(yours)}`);
+  for (const words of appliedWords(applied)) clash.push(`Integrating it now meets ${words}, not yet committed`);
   if (both.length) clash.push(`Integrating it now conflicts with what your branch changed since its base in ${names(both)}`);
   const others = list(v.department_conflicts).map((o) => o.session_id);
   if (others.length) clash.push(`It conflicts with ${names(others)}, also waiting for you`);
@@ -194,20 +195,31 @@ function clashText(v, other, spot) {
 /** The files in the way in the user's tree: those holding the user's
  * uncommitted changes, and those both sides changed (committed). */
 function treeConflicts(v) {
-  const yours = list(v.tree_uncommitted);
-  const both = list(v.tree_conflicts).filter((p) => !yours.includes(p));
-  return { yours, both };
+  const applied = list(v.tree_applied);
+  const appliedPaths = applied.map((a) => a.path);
+  const uncommitted = list(v.tree_uncommitted);
+  const yours = uncommitted.filter((p) => !appliedPaths.includes(p));
+  const both = list(v.tree_conflicts).filter((p) => !uncommitted.includes(p));
+  return { yours, both, applied };
+}
+
+/** "lingyubu-1's applied change to src/a.rs", one per department. */
+function appliedWords(applied) {
+  const by = new Map();
+  for (const a of applied) by.set(a.session_id, [...(by.get(a.session_id) || []), a.path]);
+  return [...by].map(([id, paths]) => `${id}'s applied change to ${names(paths)}`);
 }
 
 function conflicts(v) {
   const ws = v.workspace;
   const tree = list(v.tree_conflicts);
-  const { yours, both } = treeConflicts(v);
+  const { yours, both, applied } = treeConflicts(v);
   const others = list(v.department_conflicts);
   const refused = v.workspace_facts.conflicting && !tree.length ? list(ws.conflicts) : [];
   if (!tree.length && !others.length && !refused.length) return null;
   const lines = [];
   if (yours.length) lines.push(el("li", { text: `Your uncommitted changes to ${names(yours)}: commit, stash or revert ${yours.length === 1 ? "it" : "them"} first, or send it back.` }));
+  for (const words of appliedWords(applied)) lines.push(el("li", { text: `${words} is not committed yet: commit it first (or Undo that Apply), or send this one back.` }));
   if (both.length) lines.push(el("li", { text: `Changed on both sides since its base: ${names(both)}. Send it back to redo it on your current branch, or discard it.` }));
   if (refused.length) lines.push(el("li", { text: `The last integration was refused for ${names(refused)}; nothing stands in the way now: try again.` }));
   for (const o of others) {

@@ -224,6 +224,37 @@ async fn work_already_on_the_branch_is_not_merged_as_an_empty_commit() {
     server.stop().await;
 }
 
+/// Walk 4 of issue 49: a file holding one department's Apply, not yet
+/// committed, is that Apply's in another's drawer, not "your uncommitted
+/// changes".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncommitted_apply_in_the_way_is_named_as_the_departments() {
+    let repo = isolated("", &[("src/shared.rs", "fn one() {}\n")]).repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![edit_shared("edit A", "by-a"), edit_shared("edit B", "by-b")],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a, b) = (id_of(&ds[0]), id_of(&ds[1]));
+    let (status, body) = integrate(api, &a, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view = api.get_ok(&format!("/api/changes?session_id={b}")).await;
+    assert_eq!(
+        view["tree_applied"],
+        json!([{"path": "src/shared.rs", "session_id": a}]),
+        "{view}"
+    );
+    // The user edits it too: then it is the user's.
+    std::fs::write(repo.path.join("src/shared.rs"), "the user's\n").unwrap();
+    let view = api.get_ok(&format!("/api/changes?session_id={b}")).await;
+    assert_eq!(view["tree_applied"], json!([]), "{view}");
+    assert_eq!(view["tree_uncommitted"], json!(["src/shared.rs"]), "{view}");
+    server.stop().await;
+}
+
 /// Each department of `ds` wrote in its own worktree (its transcript says
 /// so), on its own branch, from the plan's base.
 fn each_worked_in_its_own_worktree(repo: &TestRepo, z: &str, base: &str, ds: &[Value]) {

@@ -247,7 +247,7 @@ impl Inputs {
     /// The plans whose files to read again: those whose inputs moved (all
     /// of them when `all`), and those that name none any more.
     fn plans_moved(&self, state: &State, all: bool, work: &mut Work) {
-        let applied = applied_commits(state);
+        let applied = state.applied_commits();
         let mut named: HashMap<&str, PlanInputs> = plans_with_named_files(state)
             .map(|(z, files, applied_paths)| {
                 let inputs = PlanInputs {
@@ -384,20 +384,6 @@ fn applied_paths(state: &State, z: &str) -> Vec<String> {
     paths.sort();
     paths.dedup();
     paths
-}
-
-/// The department sessions whose work is applied in the user's tree, with
-/// their recorded commits.
-fn applied_commits(state: &State) -> Vec<(String, String)> {
-    state
-        .sessions
-        .values()
-        .filter_map(|s| {
-            let w = s.workspace()?;
-            let commit = w.commit.clone()?;
-            (w.state == WorkspaceState::Applied).then(|| (s.id.clone(), commit))
-        })
-        .collect()
 }
 
 /// Which of a plan's named files the user's tree still changes, the user's

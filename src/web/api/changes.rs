@@ -64,13 +64,18 @@ pub(super) async fn changes(
             let report = session
                 .last_report_key()
                 .and_then(|key| l.ctx.store.result(&key).ok().flatten());
-            let waiting: Vec<Session> = l.ctx.store.read(|st| {
-                st.sessions
-                    .values()
-                    .filter(|o| o.id != id && o.workspace().is_some_and(|w| w.state.awaits_user()))
-                    .cloned()
-                    .collect()
-            });
+            let (waiting, applied): (Vec<Session>, Vec<(String, String)>) =
+                l.ctx.store.read(|st| {
+                    let waiting = st
+                        .sessions
+                        .values()
+                        .filter(|o| {
+                            o.id != id && o.workspace().is_some_and(|w| w.state.awaits_user())
+                        })
+                        .cloned()
+                        .collect();
+                    (waiting, st.applied_commits())
+                });
             let fence = fence(&l.ctx);
             reply(
                 blocking(move || {
@@ -86,6 +91,7 @@ pub(super) async fn changes(
                                 })
                             })
                             .collect(),
+                        applied,
                     };
                     let mut view = changes_view(&repo, &session, scope)?.decide(&repo, &around);
                     view.report = report.as_ref().map(ReportBrief::from);
