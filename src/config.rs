@@ -26,6 +26,7 @@ mod plain_errors;
 pub mod pull_requests;
 mod python_env;
 mod python_signs;
+pub mod remotes;
 pub mod trust;
 pub mod worktree_ready;
 pub use agent_backend::AgentSettings;
@@ -104,6 +105,8 @@ pub struct LauncherSettings {
     pub pull_requests: pull_requests::PullRequestSettings,
     /// `launcher.worktree` (issue 52): set-up, teardown and copied files.
     pub worktree: worktree_ready::WorktreeReady,
+    /// `launcher.remotes` (issue 53): other machines departments may work on.
+    pub remotes: Vec<remotes::Remote>,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).
@@ -218,6 +221,8 @@ struct FileLauncher {
     pull_requests: Option<pull_requests::FilePullRequests>,
     #[serde(default)]
     worktree: Option<worktree_ready::FileWorktree>,
+    #[serde(default)]
+    remotes: Option<std::collections::BTreeMap<String, remotes::FileRemote>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -86,6 +86,7 @@ pub(super) fn resolve(
         plan_budget_tokens: fl.plan_budget_tokens,
         pull_requests: super::pull_requests::resolve(file_name, fl.pull_requests.clone())?,
         worktree: super::worktree_ready::resolve(file_name, fl.worktree.clone())?,
+        remotes: super::remotes::resolve(file_name, fl.remotes.clone())?,
     })
 }
 

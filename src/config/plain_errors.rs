@@ -45,6 +45,7 @@ const KNOWN: [(&str, &[&str]); 5] = [
             "keep_discarded_days",
             "pull_requests",
             "worktree",
+            "remotes",
         ],
     ),
     ("launcher.worktree", super::worktree_ready::KEYS),
@@ -128,6 +129,11 @@ fn known_keys(section: &str) -> Vec<&'static str> {
         .unwrap_or_default();
     if section == "launcher" {
         keys.extend(BackendWords::keys());
+    }
+    // A host under `launcher.remotes` (its name is the user's).
+    let host = section.strip_prefix("launcher.remotes.");
+    if host.is_some_and(|name| !name.contains('.')) {
+        keys.extend(super::remotes::KEYS);
     }
     keys
 }

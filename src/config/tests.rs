@@ -327,3 +327,32 @@ fn every_error_and_warning_names_line_key_allowed_and_a_suggestion() {
         );
     }
 }
+
+/// Issue 53: hosts load from `launcher.remotes`; a typo in one names the
+/// closest key, a bad value stops the load naming its line.
+#[test]
+fn remote_hosts_load_and_their_mistakes_are_named() {
+    let cfg = load_text(
+        "launcher:\n  remotes:\n    gpu1:\n      ssh: gpu1\n      repo: /srv/p\n      max_departmnts: 3\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.launcher.remotes.len(), 1);
+    assert_eq!(cfg.launcher.remotes[0].repo, "/srv/p");
+    assert!(
+        cfg.warnings[0].contains(
+            "unknown key launcher.remotes.gpu1.max_departmnts ignored (did you mean launcher.remotes.gpu1.max_departments?)"
+        ),
+        "{:?}",
+        cfg.warnings
+    );
+    let err = load_text(
+        "launcher:\n  remotes:\n    gpu1:\n      ssh: -oProxyCommand=sh\n      repo: /p\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("governance.yaml:4: launcher.remotes.gpu1.ssh")
+            && err.contains("option of ssh"),
+        "{err}"
+    );
+}

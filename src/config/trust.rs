@@ -137,6 +137,11 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             ask(key, value, &meaning);
         }
     }
+    if let Some(hosts) = &fl.remotes {
+        for (key, value, meaning) in super::remotes::trust_asks(hosts) {
+            ask(&key, value, meaning);
+        }
+    }
     if let Some(shells) = &fl.terminal_shells {
         if *shells != super::defaults::default_terminal_shells() {
             let shown: Vec<String> = shells

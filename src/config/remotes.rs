@@ -1,0 +1,260 @@
+//! `launcher.remotes` (issue 53): other machines departments may work on.
+//! Each is reached with the user's own `ssh` (their `~/.ssh/config`, agent,
+//! ProxyJump and known hosts apply), so a host is whatever that `ssh`
+//! accepts. The values reach a command line, here and on the host: a host
+//! that could read as an option, a path that is not absolute, and a name
+//! that is not an id are refused here, and the remote command is quoted
+//! word by word where it is built (`crate::remote::ssh`). A host named in a
+//! cloned repository's file asks for the user's trust before anything runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// The file's words for one host under `launcher.remotes`.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct FileRemote {
+    #[serde(default)]
+    pub ssh: Option<String>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub codex: Option<String>,
+    #[serde(default)]
+    pub max_departments: Option<usize>,
+    /// Read as text so a wrong word gets this file's own message.
+    #[serde(default)]
+    pub sandbox: Option<String>,
+}
+
+/// The keys of one host, for did-you-mean.
+pub const KEYS: &[&str] = &["ssh", "repo", "codex", "max_departments", "sandbox"];
+
+/// Whether a host's departments must run in Codex's sandbox there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteSandbox {
+    /// The pre-flight proves the sandbox works there, or the host is refused.
+    #[default]
+    Required,
+    /// The user knowingly lets departments run unsandboxed there.
+    None,
+}
+
+/// A host departments may work on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Remote {
+    /// Its name in this file (`where: NAME`), an id.
+    pub name: String,
+    /// What the user's `ssh` is given as the destination.
+    pub ssh: String,
+    /// The repository's clone on the host (absolute).
+    pub repo: String,
+    /// The Codex program on the host.
+    pub codex: String,
+    pub max_departments: usize,
+    pub sandbox: RemoteSandbox,
+}
+
+pub const DEFAULT_MAX_DEPARTMENTS: usize = 2;
+
+/// Checks the file's words; `file` names the file in errors.
+pub fn resolve(
+    file: &str,
+    words: Option<BTreeMap<String, FileRemote>>,
+) -> Result<Vec<Remote>, ConfigError> {
+    let mut remotes = Vec::new();
+    for (name, w) in words.unwrap_or_default() {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            file: file.to_string(),
+            key: if key.is_empty() {
+                format!("launcher.remotes.{name}")
+            } else {
+                format!("launcher.remotes.{name}.{key}")
+            },
+            message,
+        };
+        if !crate::ids::is_valid_id(&name) {
+            return Err(invalid(
+                "",
+                "not allowed as a host's name: letters, digits, _ and -, at most 128".into(),
+            ));
+        }
+        let ssh = w.ssh.as_deref().map(str::trim).unwrap_or_default();
+        if let Some(why) = bad_destination(ssh) {
+            return Err(invalid("ssh", why));
+        }
+        let repo = w.repo.as_deref().map(str::trim).unwrap_or_default();
+        if let Some(why) = bad_remote_path(repo) {
+            return Err(invalid("repo", why));
+        }
+        let codex = w.codex.as_deref().map(str::trim).unwrap_or("codex");
+        if codex.is_empty() || codex.starts_with('-') || has_control(codex) {
+            return Err(invalid(
+                "codex",
+                format!("{codex:?} is not a program: a name on the host's PATH or a path, such as codex or /usr/local/bin/codex"),
+            ));
+        }
+        let max_departments = w.max_departments.unwrap_or(DEFAULT_MAX_DEPARTMENTS);
+        if max_departments == 0 {
+            return Err(invalid(
+                "max_departments",
+                format!("0 is not allowed: a number above 0 (did you mean {DEFAULT_MAX_DEPARTMENTS}, the default?)"),
+            ));
+        }
+        let sandbox = match w.sandbox.as_deref().map(str::trim) {
+            None | Some("required") => RemoteSandbox::Required,
+            Some("none") => RemoteSandbox::None,
+            Some(other) => {
+                return Err(invalid(
+                    "sandbox",
+                    format!("{other:?} is not a choice: required (the default) or none"),
+                ))
+            }
+        };
+        remotes.push(Remote {
+            name,
+            ssh: ssh.to_string(),
+            repo: repo.to_string(),
+            codex: codex.to_string(),
+            max_departments,
+            sandbox,
+        });
+    }
+    Ok(remotes)
+}
+
+/// Why `ssh` cannot be handed to `ssh` as a destination, if it cannot.
+fn bad_destination(ssh: &str) -> Option<String> {
+    if ssh.is_empty() {
+        return Some(
+            "missing: the host as your ssh knows it, such as gpu1 or me@gpu1.example.com".into(),
+        );
+    }
+    if ssh.starts_with('-') {
+        return Some(format!(
+            "{ssh:?} would read as an option of ssh: a host, such as gpu1"
+        ));
+    }
+    if ssh.len() > 255 || ssh.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "{ssh:?} is not a host: one word, such as gpu1 or me@gpu1.example.com"
+        ));
+    }
+    None
+}
+
+/// Why `repo` is not a path on the host the launcher may use, if it is not.
+fn bad_remote_path(repo: &str) -> Option<String> {
+    if repo.is_empty() {
+        return Some(
+            "missing: the repository's clone on the host, such as /home/me/src/project".into(),
+        );
+    }
+    if !repo.starts_with('/') || repo.split('/').any(|part| part == "..") || has_control(repo) {
+        return Some(format!(
+            "{repo:?} is not allowed: an absolute path on the host, without .., such as /home/me/src/project"
+        ));
+    }
+    None
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// What a repository's own file sets here that needs the user's say-so:
+/// every host it names (departments would run there, over the user's ssh,
+/// with the user's keys), and every host it lets run unsandboxed.
+pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, &'static str)> {
+    let mut asks = Vec::new();
+    for (name, w) in words {
+        let ssh = w.ssh.as_deref().unwrap_or_default().trim();
+        let repo = w.repo.as_deref().unwrap_or_default().trim();
+        asks.push((
+            format!("remotes.{name}"),
+            format!("{ssh}:{repo}"),
+            "departments may work on this machine, reached with your ssh and your keys",
+        ));
+        if w.sandbox.as_deref().map(str::trim) == Some("none") {
+            asks.push((
+                format!("remotes.{name}.sandbox"),
+                "none".into(),
+                "departments' commands run unsandboxed on that machine, as you",
+            ));
+        }
+    }
+    asks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(yaml: &str) -> Result<Vec<Remote>, ConfigError> {
+        let words: BTreeMap<String, FileRemote> = serde_yaml_ng::from_str(yaml).unwrap();
+        resolve("governance.yaml", Some(words))
+    }
+
+    #[test]
+    fn a_host_takes_the_defaults_it_does_not_name() {
+        let r = one("gpu1: {ssh: me@gpu1.example.com, repo: /home/me/p}").unwrap();
+        assert_eq!(
+            r,
+            vec![Remote {
+                name: "gpu1".into(),
+                ssh: "me@gpu1.example.com".into(),
+                repo: "/home/me/p".into(),
+                codex: "codex".into(),
+                max_departments: DEFAULT_MAX_DEPARTMENTS,
+                sandbox: RemoteSandbox::Required,
+            }]
+        );
+    }
+
+    #[test]
+    fn what_could_reach_a_command_line_as_something_else_is_refused() {
+        for (yaml, key, said) in [
+            (
+                "gpu1: {ssh: -oProxyCommand=x, repo: /p}",
+                "ssh",
+                "option of ssh",
+            ),
+            ("gpu1: {ssh: 'a b', repo: /p}", "ssh", "one word"),
+            ("gpu1: {repo: /p}", "ssh", "missing"),
+            ("gpu1: {ssh: h, repo: p}", "repo", "absolute path"),
+            ("gpu1: {ssh: h, repo: /a/../b}", "repo", "without .."),
+            (
+                "gpu1: {ssh: h, repo: /p, codex: --help}",
+                "codex",
+                "not a program",
+            ),
+            (
+                "gpu1: {ssh: h, repo: /p, max_departments: 0}",
+                "max_departments",
+                "above 0",
+            ),
+            (
+                "gpu1: {ssh: h, repo: /p, sandbox: off}",
+                "sandbox",
+                "required (the default) or none",
+            ),
+            ("'../x': {ssh: h, repo: /p}", "", "host's name"),
+        ] {
+            let e = one(yaml).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(said), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_named_host_and_an_unsandboxed_one_ask_for_trust() {
+        let words: BTreeMap<String, FileRemote> = serde_yaml_ng::from_str(
+            "gpu1: {ssh: gpu1, repo: /p}\nbox: {ssh: box, repo: /q, sandbox: none}",
+        )
+        .unwrap();
+        let keys: Vec<String> = trust_asks(&words).into_iter().map(|a| a.0).collect();
+        assert_eq!(keys, ["remotes.box", "remotes.box.sandbox", "remotes.gpu1"]);
+    }
+}
