@@ -9,8 +9,8 @@ use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
 use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
-use crate::policy::workspace::{enter, Event};
-use crate::store::Tx;
+use crate::policy::workspace::{enter, record_moved, Event};
+use crate::store::{StoreError, Tx};
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
 
 /// One record at a time: a report and an exit of the same department may
@@ -110,17 +110,27 @@ pub fn take(
 
 /// Keeps a record on the department's workspace, with its audit line: a
 /// department that was working now waits for the user. False, and nothing
-/// kept, when the record checked no claim but a report has registered one
-/// since it was taken (an exit racing its report): take it again.
+/// kept, when the record is [`stale`]: take it again.
 pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) -> bool {
-    if !snap.claimed
+    if stale(tx, session_id, snap) {
+        return false;
+    }
+    keep(tx, session_id, snap, reason);
+    true
+}
+
+/// Whether a record checked no claim but a report has registered one since
+/// it was taken (an exit racing its report).
+pub fn stale(tx: &mut Tx, session_id: &str, snap: &Snapshot) -> bool {
+    !snap.claimed
         && tx
             .results_of_department(session_id)
             .iter()
             .any(|r| r.source == ResultSource::Mailbox)
-    {
-        return false;
-    }
+}
+
+/// [`store`] without the [`stale`] check, for a caller that made it.
+pub fn keep(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
     let r = &snap.recorded;
     if let Some(ws) = tx.session_mut(session_id).and_then(|s| s.workspace_mut()) {
         ws.commit = Some(r.commit.clone());
@@ -143,7 +153,30 @@ pub fn store(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) -> bo
         decision: snap.review.decision,
         out_of_scope: snap.review.out_of_scope().len(),
     });
-    true
+}
+
+/// The files the department's last report claims (None: it never reported).
+pub fn last_claim(ctx: &Context, session_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    Ok(ctx
+        .store
+        .results_of_department(session_id)?
+        .into_iter()
+        .rev()
+        .find(|r| r.source == ResultSource::Mailbox)
+        .map(|r| r.changed_files))
+}
+
+/// [`take`] for a step that writes a record only when it says more than the
+/// one kept ([`record_moved`]): None when the worktree did not move.
+pub fn take_if_moved(
+    ctx: &Context,
+    session: &Session,
+    claimed: Option<&[String]>,
+) -> Result<Option<Snapshot>, WorktreeError> {
+    let Some(ws) = session.workspace() else {
+        return Ok(None);
+    };
+    Ok(take(ctx, session, claimed)?.filter(|snap| record_moved(ws, &snap.recorded.commit)))
 }
 
 /// What a result carries of the record.

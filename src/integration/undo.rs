@@ -1,7 +1,8 @@
 //! Undo of an Apply or a Merge: the integration's record run reversed,
 //! through the same carry-out and crash recovery as an integration.
 
-use super::{blocking, carry_out, launcher_error, record, Failed, Integrations};
+use super::saga::{carry_out, Failed};
+use super::{blocking, launcher_error, record, Integrations};
 use crate::clock;
 use crate::error::{LResult, LauncherError};
 use crate::model::{AuditEvent, PendingIntegration, Workspace, WorkspaceState};

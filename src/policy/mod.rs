@@ -7,8 +7,9 @@
 //! speak for a department ([`report`]), which departments and risk rules a
 //! changed path meets ([`routing`]), and what a department's actual changes
 //! say against its mandate (scope, claim, risk) and whether they may be
-//! integrated ([`changes`]), what no way back in may carry ([`carried`]),
-//! which of the user's environment variables an agent gets
+//! integrated ([`changes`]), what the next start does with an integration a
+//! crash cut ([`integration_recovery`]), what no way back in may carry
+//! ([`carried`]), which of the user's environment variables an agent gets
 //! ([`agent_env`]), where a review comment stands on a later attempt
 //! ([`review_comments`]), which forge reviews go back to a department
 //! ([`forge_review`]), and which step a department's workspace may take
@@ -22,6 +23,7 @@ pub mod changes;
 pub mod commit_words;
 pub mod forge_review;
 pub mod integration;
+pub mod integration_recovery;
 pub mod plan;
 pub mod queue;
 pub mod quota;

@@ -84,6 +84,15 @@ pub fn enter(w: &mut Workspace, event: Event) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether a record just taken (its branch tip `commit`) says more than the
+/// one the workspace keeps: the worktree moved since (a new commit), it was
+/// never recorded or reviewed, or it is still at work. An integration or a
+/// discard writes its record only then, so a worktree is recorded once per
+/// attempt, not again at each step.
+pub fn record_moved(w: &Workspace, commit: &str) -> bool {
+    w.commit.as_deref() != Some(commit) || w.review.is_none() || w.state == S::Working
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +215,32 @@ mod tests {
         assert!(e.to_string().contains("merged"), "{e}");
         enter(&mut w, Event::UndoBegun).unwrap();
         assert_eq!(w.state, S::Integrating);
+    }
+
+    #[test]
+    fn a_record_is_written_again_only_when_the_worktree_moved() {
+        let mut w: Workspace = serde_json::from_value(serde_json::json!({
+            "path": "/w", "branch": "b", "base": "0", "name": "n", "state": "pending",
+            "commit": "c1",
+            "review": {"decision": "PASS", "scope": {"open": true, "patterns": [], "out_of_scope": []},
+                       "claim": null, "risks": [], "findings": []},
+        }))
+        .unwrap();
+        assert!(
+            !record_moved(&w, "c1"),
+            "the same commit, reviewed, waiting"
+        );
+        assert!(record_moved(&w, "c2"), "a new commit");
+        w.state = S::Working;
+        assert!(
+            record_moved(&w, "c1"),
+            "still at work: the record settles it"
+        );
+        w.state = S::Pending;
+        let review = w.review.take();
+        assert!(record_moved(&w, "c1"), "never reviewed");
+        w.review = review;
+        w.commit = None;
+        assert!(record_moved(&w, "c1"), "never recorded");
     }
 }

@@ -25,6 +25,7 @@ use super::tree_writer::TreeWriter;
 use super::{head_commit, tree_of, StateFence, WorktreeError};
 use crate::config::MergeStyle;
 use crate::model::{PathChange, PendingIntegration, Workspace};
+use crate::policy::integration_recovery::{recovery, Held, Recovery, Seen};
 
 const SUBMODULE: u32 = 0o160000;
 
@@ -396,11 +397,17 @@ fn in_the_way(git: &Repository, repo: &Path, c: &PathChange) -> Result<bool, Wor
 /// at a known point of the writes. With `CODEX_GOVERNANCE_TEST_RESUME_FILE`
 /// it goes on once that file exists (a test acts in the pause).
 fn pause_for_tests(at: Option<usize>) {
+    pause_at(&at.map_or("end".to_string(), |n| n.to_string()));
+}
+
+/// [`pause_for_tests`] at a named point of an integration's saga (`intent`:
+/// after its intent is stored, before Git is touched; `done`: after its Git
+/// job, before it is recorded done).
+pub fn pause_at(here: &str) {
     #[cfg(debug_assertions)]
     if let Ok(wanted) = std::env::var("CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION") {
-        let here = at.map_or("end".to_string(), |n| n.to_string());
         if wanted == here {
-            tracing::warn!("integration paused at path {here} (test setting)");
+            tracing::warn!("integration paused at {here} (test setting)");
             let resume = std::env::var_os("CODEX_GOVERNANCE_TEST_RESUME_FILE");
             loop {
                 match &resume {
@@ -412,7 +419,7 @@ fn pause_for_tests(at: Option<usize>) {
         }
     }
     #[cfg(not(debug_assertions))]
-    let _ = at;
+    let _ = here;
 }
 
 /// The blob a working tree path holds now (read through the repository's
@@ -479,13 +486,18 @@ pub enum Recovered {
     Done { untouched: Vec<String> },
     /// Undone: nothing of it is in.
     Undone { untouched: Vec<String> },
+    /// Cut before it wrote anything: nothing of it is in, nothing was
+    /// written back.
+    NothingWritten { untouched: Vec<String> },
 }
 
-/// Finishes or undoes an integration a crash interrupted. A merge whose
-/// branch already names its commit is finished; Apply with every path
-/// written is done; anything else is undone. Paths holding neither side (the
-/// user changed them meanwhile), and paths nothing may be written to (never
-/// written, see [`write`]), are left as they are, and named.
+/// Finishes or undoes an integration a crash interrupted, as
+/// [`policy::integration_recovery::recovery`] decides from what HEAD and
+/// each path hold. Paths holding neither side (the user changed them
+/// meanwhile), and paths nothing may be written to (never written, see
+/// [`write`]), are left as they are, and named.
+///
+/// [`policy::integration_recovery::recovery`]: crate::policy::integration_recovery::recovery
 pub fn recover(
     repo: &Path,
     p: &PendingIntegration,
@@ -501,40 +513,44 @@ pub fn recover(
         tree.clear_temp(&c.path);
         at.push(current(&git, repo, &c.path)?);
     }
-    let committed = match &p.target {
-        Some(target) => {
-            let head = head_commit(&git)?.map(|h| h.id().to_string());
-            head.as_deref() == Some(target.as_str())
-        }
-        None => p.paths.iter().zip(&at).all(|(c, now)| *now == c.after),
+    let seen = Seen {
+        head: head_commit(&git)?.map(|h| h.id().to_string()),
+        held: p
+            .paths
+            .iter()
+            .zip(&at)
+            .map(|(c, now)| Held::of(c, now.as_deref()))
+            .collect(),
     };
-    let wanted = if committed { Side::After } else { Side::Before };
+    let decided = recovery(p, &seen);
+    let wanted = match decided {
+        Recovery::Finish => Side::After,
+        // Nothing written: a Merge's index entries are set back all the same.
+        Recovery::Undo | Recovery::Nothing => Side::Before,
+    };
     let mut fix = Vec::new();
     let mut untouched = Vec::new();
-    for (c, now) in p.paths.iter().zip(&at) {
+    for (c, held) in p.paths.iter().zip(&seen.held) {
         if unsafe_path(repo, &c.path, fence).is_some() {
             untouched.push(c.path.clone()); // never written: nothing to undo
             continue;
         }
-        let (want, other) = match wanted {
-            Side::After => (&c.after, &c.before),
-            Side::Before => (&c.before, &c.after),
-        };
-        if now == want {
-            if merge {
-                fix.push(c); // the index may not have followed yet
+        match (held, wanted) {
+            // The index may not have followed yet.
+            (Held::After, Side::After) | (Held::Before, Side::Before) => {
+                if merge {
+                    fix.push(c);
+                }
             }
-        } else if now == other {
-            fix.push(c);
-        } else {
-            untouched.push(c.path.clone());
+            (Held::Before, Side::After) | (Held::After, Side::Before) => fix.push(c),
+            (Held::Other, _) => untouched.push(c.path.clone()),
         }
     }
     write(repo, &fix, wanted, merge, fence)?;
-    Ok(if committed {
-        Recovered::Done { untouched }
-    } else {
-        Recovered::Undone { untouched }
+    Ok(match decided {
+        Recovery::Finish => Recovered::Done { untouched },
+        Recovery::Undo => Recovered::Undone { untouched },
+        Recovery::Nothing => Recovered::NothingWritten { untouched },
     })
 }
 
@@ -874,7 +890,7 @@ mod tests {
         );
         // Crash recovery leaves them alone, and names them.
         let r = recover(&repo, &pending(&p, None), &fence).unwrap();
-        let Recovered::Undone { untouched } = r else {
+        let Recovered::NothingWritten { untouched } = r else {
             panic!("{r:?}")
         };
         assert_eq!(untouched, p.unsafe_paths);

@@ -1197,27 +1197,32 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
         .max_departments(3)
         .repo();
     let rt = test_runtime();
+    let tasks = ["one", "two", "three", "four", "five"];
     let ids: Vec<String> = rt.block_on(async {
         let server = InProcess::start(&repo).await;
         let api = &server.api;
         let a = |t: &str| json!({"department": "lingyubu", "task": t, "files": ["gen/"]});
-        let z = plan(api, vec![a("one"), a("two"), a("three")]).await;
-        let ds = recorded(api, &z, 3).await;
+        let z = plan(api, tasks.iter().map(|t| a(t)).collect()).await;
+        let ds = recorded(api, &z, tasks.len()).await;
         server.stop().await;
         ds.iter().map(id_of).collect()
     });
-    // Each integration stops at a known point of its writes (a debug-build
+    // Each integration stops at a known point of its saga (a debug-build
     // setting), the launcher is killed there, and the next one settles it:
-    // half an Apply is undone, a whole Apply is finished, a Merge whose
-    // branch has not moved is undone.
+    // cut after its intent, before the Git job, nothing was written; half an
+    // Apply is undone, a whole Apply is finished, a Merge whose branch has
+    // not moved is undone; cut after the Git job, before its done change, a
+    // Merge is finished (last: it moves HEAD).
     let head_before = head_of(&repo.path);
     let cycles = [
+        ("apply", "intent".to_string(), "pending"),
         ("apply", (MANY / 2).to_string(), "pending"),
         ("apply", "end".to_string(), "applied"),
         ("merge", "end".to_string(), "pending"),
+        ("merge", "done".to_string(), "merged"),
     ];
     for (cycle, (id, (mode, pause, expected))) in ids.iter().zip(cycles).enumerate() {
-        killed_at_the_pause(&rt, &repo, id, mode, &pause);
+        let branch = killed_at_the_pause(&rt, &repo, id, mode, &pause);
         let mut launcher = spawn_launcher(&repo.path, &[]);
         let (state, settled) = rt.block_on(settled_after_the_restart(&launcher.api, id));
         assert_eq!(state, expected, "cycle {cycle}: {mode} paused at {pause}");
@@ -1229,47 +1234,102 @@ fn kill_9_during_an_integration_leaves_it_done_or_undone() {
                 // The next department integrates onto a clean tree again.
                 std::fs::remove_dir_all(repo.path.join("gen")).unwrap();
             }
+            "merged" => {
+                merged_by_the_restart(&rt, &launcher.api, &repo, id, &branch, &settled);
+                assert_eq!(head_parent(&repo.path), head_before, "cycle {cycle}");
+            }
             _ => {
                 assert_eq!(settled["event"], "integration_undone", "{settled}");
-                assert!(
-                    settled["error"]
-                        .as_str()
-                        .unwrap_or("")
-                        .contains("launcher stopped"),
-                    "{settled}"
-                );
+                let error = settled["error"].as_str().unwrap_or("");
+                assert!(error.contains("launcher stopped"), "{settled}");
+                let nothing_written = error.contains("before the integration wrote anything");
+                assert_eq!(nothing_written, pause == "intent", "{settled}");
                 assert_eq!(present(&repo), 0, "cycle {cycle}: nothing done");
             }
         }
-        assert_eq!(
-            head_of(&repo.path),
-            head_before,
-            "cycle {cycle}: HEAD stays"
-        );
+        if state != "merged" {
+            assert_eq!(
+                head_of(&repo.path),
+                head_before,
+                "cycle {cycle}: HEAD stays"
+            );
+        }
         assert!(clean(&repo.path), "cycle {cycle}: a clean tree");
         launcher.terminate();
     }
 }
 
+/// The first parent of HEAD in `root`.
+fn head_parent(root: &Path) -> String {
+    let git = git2::Repository::open(root).unwrap();
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    let parent = head.parent_id(0).unwrap();
+    parent.to_string()
+}
+
+/// A Merge whose Git job was done (files, index, branch, the worktree and
+/// its branch gone) when the launcher was killed: the restart records it
+/// done, recovered, with the removal, once.
+fn merged_by_the_restart(
+    rt: &tokio::runtime::Runtime,
+    api: &Api,
+    repo: &TestRepo,
+    id: &str,
+    branch: &str,
+    settled: &Value,
+) {
+    assert_eq!(settled["event"], "integration_done", "{settled}");
+    assert_eq!(settled["recovered"], true, "{settled}");
+    assert_eq!(present(repo), MANY, "all merged");
+    assert!(!branch_exists(&repo.path, branch), "{branch} went");
+    rt.block_on(async {
+        let ws = api.session(id).await["workspace"].clone();
+        let tidied = (&ws["removed"], &ws["branch_deleted"]);
+        assert_eq!(
+            tidied,
+            (&json!(true), &json!(true)),
+            "removed, branch_deleted"
+        );
+        for event in ["worktree_removed", "branch_deleted"] {
+            let mine: Vec<Value> = api
+                .audit_events(event)
+                .await
+                .into_iter()
+                .filter(|e| e["session_id"] == id)
+                .collect();
+            assert_eq!(mine.len(), 1, "{event} once: {mine:?}");
+        }
+    });
+}
+
 /// A launcher told to pause integrations at `pause` integrates `id` in
-/// `mode`, and is killed (-9) once the integration started and wrote up to
-/// the pause.
+/// `mode`, and is killed (-9) once the integration reached the pause: its
+/// intent stored, its writes up to the pause done (after the Git job: the
+/// department's branch deleted, its last step). Returns that branch.
 fn killed_at_the_pause(
     rt: &tokio::runtime::Runtime,
     repo: &TestRepo,
     id: &str,
     mode: &'static str,
     pause: &str,
-) {
+) -> String {
     let env = [(
         "CODEX_GOVERNANCE_TEST_PAUSE_INTEGRATION".to_string(),
         pause.to_string(),
     )];
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = launcher.api.clone();
+    let branch = rt.block_on(async {
+        let s = api.session(id).await;
+        s["workspace"]["branch"].as_str().unwrap().to_string()
+    });
     let id2 = id.to_string();
     let call = rt.spawn(async move { integrate(&api, &id2, mode).await });
-    let written = if pause == "end" { MANY } else { MANY / 2 };
+    let written = match pause {
+        "intent" => 0,
+        "end" | "done" => MANY,
+        _ => MANY / 2,
+    };
     rt.block_on(async {
         wait_until("the integration started", PATIENCE, || async {
             let started = launcher.api.audit_events("integration_started").await;
@@ -1280,18 +1340,25 @@ fn killed_at_the_pause(
             (present(repo) == written).then_some(())
         })
         .await;
+        if pause == "done" {
+            wait_until("the Git job's last step", PATIENCE, || async {
+                (!branch_exists(&repo.path, &branch)).then_some(())
+            })
+            .await;
+        }
     });
     launcher.kill9();
     call.abort();
+    branch
 }
 
-/// The state `id`'s integration settled in after the restart (applied or
-/// pending), and the one audit event that ended it.
+/// The state `id`'s integration settled in after the restart (applied,
+/// merged or pending), and the one audit event that ended it.
 async fn settled_after_the_restart(api: &Api, id: &str) -> (String, Value) {
     let state = wait_until("the integration settled", PATIENCE, || async {
         let s = api.session(id).await;
         let st = s["workspace"]["state"].as_str().unwrap_or("").to_string();
-        (st == "applied" || st == "pending").then_some(st)
+        matches!(st.as_str(), "applied" | "merged" | "pending").then_some(st)
     })
     .await;
     let mut events = api.audit_events("integration_done").await;

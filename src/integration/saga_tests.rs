@@ -1,0 +1,127 @@
+//! The saga counted: store changes and records of a Merge, an Apply and a
+//! Discard on a real repository and store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::integrate;
+use crate::config::Config;
+use crate::context::Context;
+use crate::integration::discard::discard;
+use crate::integration::record;
+use crate::model::{IntegrationMode, Session, Workspace, WorkspaceState};
+use crate::store::{Paths, Store};
+use crate::worktrees::testing::{fresh_worktree, repo_with};
+
+const ID: &str = "lingyubu-1";
+
+/// A context on `repo` with its state folder beside it.
+fn context(dir: &Path, repo: &Path) -> Arc<Context> {
+    let paths = Paths::new(dir.join("state"));
+    let store = Store::open(&paths.state_dir).unwrap();
+    let config = Config::load_with_env(repo, &Default::default()).unwrap();
+    Arc::new(Context::new(repo.to_path_buf(), config, paths, store))
+}
+
+/// A department that wrote `src/a.rs` in its worktree and exited: its work
+/// recorded as its exit records it (the last record before the user acts).
+fn exited_department(dir: &Path) -> (Arc<Context>, Workspace) {
+    let (repo, _) = repo_with(dir, &[("src/a.rs", "a\n"), ("README.md", "r\n")]);
+    let ctx = context(dir, &repo);
+    let ws = fresh_worktree(&repo, ID);
+    std::fs::write(Path::new(&ws.path).join("src/a.rs"), "A\n").unwrap();
+    let mut s = Session::sample_department(ID).ended_for_test(0, None);
+    s.department_mut().unwrap().workspace = Some(Box::new(ws.clone()));
+    ctx.store.update(|tx| tx.insert_session(s.clone())).unwrap();
+    let snap = record::take(&ctx, &s, None).unwrap().unwrap();
+    assert!(ctx
+        .store
+        .update(|tx| record::store(tx, ID, &snap, "exit"))
+        .unwrap());
+    (ctx, ws)
+}
+
+fn session(ctx: &Context) -> Session {
+    ctx.store.read(|st| st.sessions.get(ID).cloned()).unwrap()
+}
+
+/// The audit events after `seq`, by name.
+fn events_since(ctx: &Context, seq: u64) -> Vec<String> {
+    ctx.store
+        .audit_log()
+        .read_since(seq, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_right_after_the_exit_is_two_store_changes_and_records_nothing_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, ws) = exited_department(dir.path());
+    let (version, seq) = (ctx.store.version(), ctx.store.audit_log().last_seq());
+    integrate(&ctx, &session(&ctx), IntegrationMode::Merge, false)
+        .await
+        .unwrap();
+    assert_eq!(ctx.store.version() - version, 2, "the intent and done");
+    assert_eq!(
+        events_since(&ctx, seq),
+        [
+            "integration_started",
+            "integration_done",
+            "worktree_removed",
+            "branch_deleted"
+        ],
+        "no second worktree_recorded: the worktree did not move since its exit"
+    );
+    let w = session(&ctx).workspace().cloned().unwrap();
+    assert_eq!(w.state, WorkspaceState::Merged);
+    assert!(
+        w.removed && w.branch_deleted && w.integrating.is_none(),
+        "{w:?}"
+    );
+    assert!(w.integrated.is_some() && w.settled_at.is_some(), "{w:?}");
+    assert!(!Path::new(&ws.path).exists(), "the worktree went");
+    let root = ctx.repo.join("src/a.rs");
+    assert_eq!(std::fs::read_to_string(root).unwrap(), "A\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_that_moved_since_the_exit_is_recorded_in_the_intent_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, ws) = exited_department(dir.path());
+    std::fs::write(Path::new(&ws.path).join("README.md"), "later\n").unwrap();
+    let (version, seq) = (ctx.store.version(), ctx.store.audit_log().last_seq());
+    integrate(&ctx, &session(&ctx), IntegrationMode::Apply, false)
+        .await
+        .unwrap();
+    assert_eq!(ctx.store.version() - version, 2, "the intent and done");
+    assert_eq!(
+        events_since(&ctx, seq),
+        [
+            "worktree_recorded",
+            "integration_started",
+            "integration_done",
+            "worktree_removed",
+            "branch_deleted"
+        ]
+    );
+    let w = session(&ctx).workspace().cloned().unwrap();
+    assert_eq!(w.state, WorkspaceState::Applied);
+    assert_eq!(w.actual_changed_files, ["README.md", "src/a.rs"]);
+    let readme = std::fs::read_to_string(ctx.repo.join("README.md")).unwrap();
+    assert_eq!(readme, "later\n", "what moved is applied too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discard_right_after_the_exit_records_nothing_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _) = exited_department(dir.path());
+    let (version, seq) = (ctx.store.version(), ctx.store.audit_log().last_seq());
+    discard(&ctx, &session(&ctx)).await.unwrap();
+    assert_eq!(ctx.store.version() - version, 1, "the decision");
+    assert_eq!(events_since(&ctx, seq), ["worktree_discarded"]);
+    let w = session(&ctx).workspace().cloned().unwrap();
+    assert_eq!(w.state, WorkspaceState::Discarded);
+}

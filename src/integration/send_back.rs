@@ -1,0 +1,138 @@
+//! Sending a department's work back with the user's note (and the
+//! attempt's draft review comments): a turn for a running department, or a
+//! new department session that works on in the same worktree.
+
+use super::Integrations;
+use crate::error::{LResult, LauncherError};
+use crate::model::{AuditEvent, WorkspaceState};
+use crate::sessions::{Continuation, StartSpec};
+
+/// What a send back did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SentBack {
+    pub session_id: String,
+    /// The session that works on in the worktree; None when the running
+    /// department got the note as a turn.
+    pub successor: Option<String>,
+    /// The draft review comments it carried.
+    pub comments: usize,
+}
+
+/// What a send-back with line comments and no note says in the note's
+/// place (the page's `format.js` knows it, to show no words as the user's).
+const NO_NOTE: &str = "see the comments below";
+
+impl Integrations {
+    /// Sends a department's work back with the user's note: a turn for a
+    /// running department; otherwise a new department session of the same
+    /// assignment that works on in the same worktree.
+    ///
+    /// The attempt's draft review comments go with the note, in the same
+    /// turn (issue 51); with drafts the note may be empty.
+    pub async fn send_back(&self, id: &str, note: &str) -> LResult<SentBack> {
+        let note = note.trim();
+        let (s, ws) = self.department(id)?;
+        let drafts = crate::review::comments::drafts(&self.ctx, id)?;
+        if note.is_empty() && drafts.is_empty() {
+            return Err(LauncherError::BadRequest(
+                "the note must not be empty (or comment on lines of the diff)".into(),
+            ));
+        }
+        let review = {
+            let (repo, ws, drafts) = (self.ctx.repo.clone(), ws.clone(), drafts.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::review::comments::review_text(&repo, &ws, &drafts)
+            })
+            .await
+            .map_err(|e| LauncherError::Internal(format!("the review text: {e}")))??
+        };
+        let said = if note.is_empty() {
+            NO_NOTE.to_string()
+        } else {
+            note.to_string()
+        };
+        if s.is_running() {
+            let text = format!("[codex-governance] The user sent your work back: {said}{review}");
+            self.sessions.session_input(id, &text).await?;
+            self.ctx.store.audit_or_log(AuditEvent::SentBack {
+                session_id: id.to_string(),
+                chars: note.chars().count(),
+                successor: None,
+            });
+            self.review_sent(id, &drafts, None);
+            return Ok(SentBack {
+                session_id: id.to_string(),
+                successor: None,
+                comments: drafts.len(),
+            });
+        }
+        let _one = self.working_tree.lock().await;
+        // Work in review on the forge may go back too (a failing check).
+        if ws.state != WorkspaceState::InReview {
+            self.ready(&s, &ws)?;
+        }
+        let d = s.department_part().cloned().unwrap_or_default();
+        // It starts a department as the queue does: not while the queue is
+        // held, its plan is over budget or every slot is taken.
+        let room = self
+            .ctx
+            .store
+            .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
+        crate::policy::queue::may_start(d.parent_session_id.as_deref(), &room)?;
+        // A Codex department's conversation goes on: its thread resumes in
+        // the new session, with the note as its next turn.
+        let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {
+            thread_id,
+            text: format!(
+                "[codex-governance] The user sent your work back: {said}{review}\nYour worktree \
+                 still holds your work. Continue from it, then report again with \
+                 governance_report_result."
+            ),
+        });
+        let commit = ws.commit.as_deref().unwrap_or("nothing yet");
+        let task = format!(
+            "{}\n\n[Sent back by the user] {said}{review}\n\nYour earlier work on this task is in \
+             your worktree (recorded as commit {commit}): continue from it, then report again.",
+            s.task
+        );
+        let started = self
+            .sessions
+            .start_session(StartSpec {
+                kind: crate::model::SessionKind::Department,
+                task,
+                model: Some(s.model.clone()),
+                department: s.department.clone(),
+                parent_session_id: d.parent_session_id.clone(),
+                files: d.files.clone(),
+                verify: d.verify.clone(),
+                prompt_override: None,
+                resumed_from_session_id: None,
+                queue_id: None,
+                workspace_from: Some(id.to_string()),
+                continues,
+            })
+            .await?;
+        self.review_sent(id, &drafts, Some(&started.id));
+        Ok(SentBack {
+            session_id: id.to_string(),
+            successor: Some(started.id),
+            comments: drafts.len(),
+        })
+    }
+
+    /// Records that a send-back carried `drafts` (they went: a failure to
+    /// record it is logged, not returned).
+    fn review_sent(
+        &self,
+        id: &str,
+        drafts: &[crate::model::ReviewComment],
+        successor: Option<&str>,
+    ) {
+        if drafts.is_empty() {
+            return;
+        }
+        if let Err(e) = crate::review::comments::mark_sent(&self.ctx, id, drafts, successor) {
+            tracing::error!("recording the review comments sent back to {id}: {e}");
+        }
+    }
+}
