@@ -107,6 +107,9 @@ pub struct LauncherSettings {
     pub worktree: worktree_ready::WorktreeReady,
     /// `launcher.remotes` (issue 53): other machines departments may work on.
     pub remotes: Vec<remotes::Remote>,
+    /// The user's `ssh` that reaches them (`CODEX_GOVERNANCE_SSH`, else
+    /// `ssh` from PATH's absolute folders).
+    pub ssh_program: String,
 }
 
 /// What a model costs, in US dollars per million tokens (`launcher.model_prices`).

@@ -76,6 +76,8 @@ pub struct Launcher {
     /// When this launcher started: the terminals it opened since are listed,
     /// ended ones too (those of earlier runs are history).
     run_started: chrono::DateTime<chrono::FixedOffset>,
+    /// The hosts of `launcher.remotes` as their pre-flight found them.
+    pub hosts: Arc<crate::remote::Hosts>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -172,6 +174,7 @@ impl Launcher {
             lock_watch: Mutex::new(None),
             deltas: deltas::Deltas::default(),
             run_started: crate::clock::now().fixed_offset(),
+            hosts: Arc::default(),
         });
         launcher.recover()?;
         launcher.facts.keep(&launcher.ctx.store);
@@ -273,6 +276,8 @@ impl Launcher {
         // rest does not wait for it.
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.check_remotes().await });
         self.integrations.recover().await;
         self.start_quota_clock();
         self.integrations
@@ -340,6 +345,26 @@ impl Launcher {
         if known.is_none() {
             *known = Some(problems);
         }
+    }
+
+    /// Checks every host of `launcher.remotes` (at start, and when the user
+    /// asks again): what each pre-flight found, in name order.
+    pub async fn check_remotes(&self) -> Vec<crate::model::RemoteHost> {
+        let here = match &self.ctx.config.launcher.agent.backend {
+            crate::agents::BackendSettings::Codex(codex) => {
+                let command = codex.command.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::agents::codex::installed_version(&command).ok()
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+            _ => None,
+        };
+        let trusted = self.sessions.trust.request().is_none();
+        self.hosts.check_all(&self.ctx, here, trusted).await;
+        self.hosts.all()
     }
 
     /// *Check again*: asks the backend anew (Codex installed since, logged in

@@ -231,6 +231,7 @@ impl Launcher {
             trust: self.sessions.trust.request(),
             model_switch: crate::quota::model_switch::offer(state, &self.ctx.config.launcher),
             run_started: self.run_started,
+            remotes: self.hosts.all(),
         }
     }
 }

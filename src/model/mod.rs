@@ -42,6 +42,7 @@ mod plan_outcome;
 mod pull_request;
 pub mod quota;
 mod records;
+mod remote_host;
 mod review;
 mod review_comment;
 mod session;
@@ -58,6 +59,7 @@ pub use quota::{
     AccountQuota, Hold, HoldReason, LimitBucket, Parked, QuotaState, QuotaWindow, SwitchOffer,
 };
 pub use records::*;
+pub use remote_host::*;
 pub use review::*;
 pub use review_comment::*;
 pub use session::*;

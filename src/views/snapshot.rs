@@ -79,6 +79,8 @@ pub struct LauncherFacts {
     pub model_switch: Option<SwitchOffer>,
     /// When this launcher started: terminals it opened are listed, ended ones too.
     pub run_started: chrono::DateTime<chrono::FixedOffset>,
+    /// The hosts of `launcher.remotes`, as their pre-flight found them.
+    pub remotes: Vec<crate::model::RemoteHost>,
 }
 
 /// How this launcher drives agents.

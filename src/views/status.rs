@@ -39,6 +39,8 @@ pub struct StatusView {
     /// Sessions suspended until their agent program can start: they run
     /// nothing, whatever slot they keep for their resume.
     pub suspended_sessions: usize,
+    /// The hosts of `launcher.remotes` and where each stands (issue 53).
+    pub remotes: Vec<crate::model::RemoteHost>,
     /// Planners done with their plan (`policy::plan::planner_finished`),
     /// oldest first: the page offers to close them in one go.
     pub finished_planners: Vec<String>,
@@ -221,6 +223,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         ),
         finished_planners,
         suspended_sessions: state.sessions.values().filter(|s| s.is_suspended()).count(),
+        remotes: snap.launcher.remotes.clone(),
         applied_files,
         active_department_sessions: active_departments,
         active_terminals: active_departments,
@@ -427,6 +430,7 @@ mod tests {
                 trust: None,
                 model_switch: None,
                 run_started: chrono::Utc::now().fixed_offset(),
+                remotes: Vec::new(),
             },
             at: Moment::now(),
         }

@@ -44,6 +44,8 @@ mod pull_requests;
 mod python_compat;
 #[cfg(unix)]
 mod python_parity;
+#[cfg(unix)]
+mod remotes;
 mod report;
 #[cfg(unix)]
 mod review;

@@ -23,7 +23,8 @@ mod trust;
 mod zhongshu;
 
 use overview::{
-    audit, browser_terminals, check_agents, healthz, report, status, zhongshu_sessions,
+    audit, browser_terminals, check_agents, check_remotes, healthz, report, status,
+    zhongshu_sessions,
 };
 use sessions::{
     browser_terminal_close, browser_terminal_start, close_session, session_browser_terminal_start,
@@ -104,4 +105,5 @@ pub fn routes() -> Routes {
         .post("/api/plan_budget", quota::plan_budget)
         .post("/api/trust_config", trust::trust_config)
         .post("/api/check_agents", check_agents)
+        .post("/api/check_remotes", check_remotes)
 }

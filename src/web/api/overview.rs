@@ -78,6 +78,18 @@ pub(super) async fn check_agents(
     ))
 }
 
+/// `POST /api/check_remotes`: the pre-flight of every host of
+/// `launcher.remotes` again; what each found.
+pub(super) async fn check_remotes(
+    State(l): L,
+    crate::web::JsonBody(_): crate::web::JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let remotes = l.check_remotes().await;
+    reply(Ok::<_, crate::error::LauncherError>(
+        serde_json::json!({ "remotes": remotes }),
+    ))
+}
+
 pub(super) async fn zhongshu_sessions(State(l): L) -> Response {
     Json(l.zhongshu_sessions_view()).into_response()
 }

@@ -45,5 +45,10 @@ pub(super) async fn trust_config(State(l): L, JsonBody(b): JsonBody<TrustInput>)
                 trusted: b.hash.clone(),
             })
         });
+    if answer.is_ok() && !l.ctx.config.launcher.remotes.is_empty() {
+        // The hosts the file names may be reached now.
+        let l = std::sync::Arc::clone(&l);
+        tokio::spawn(async move { l.check_remotes().await });
+    }
     reply(answer)
 }

@@ -28,6 +28,8 @@ pub mod plans;
 pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
+#[cfg(unix)]
+pub mod sshd;
 pub mod terminal;
 #[cfg(unix)]
 pub mod tier;

@@ -19,6 +19,8 @@ pub const ALL_TIERS: &str = "CODEX_GOVERNANCE_TEST_ALL_TIERS";
 pub const CHROMIUM_ENV: &str = "CODEX_GOVERNANCE_TEST_CHROMIUM";
 /// Where the Codex tests find the Codex CLI (default: where `tools/test.sh` installs it).
 pub const CODEX_ENV: &str = "CODEX_GOVERNANCE_TEST_CODEX";
+/// Where Debian's package puts OpenSSH's server.
+pub const SSHD: &str = "/usr/sbin/sshd";
 /// The Codex CLI version `tools/test.sh` installs.
 pub const CODEX_VERSION: &str = "0.169.0";
 
@@ -29,6 +31,8 @@ pub enum Tier {
     Chromium,
     /// The pinned Codex CLI.
     Codex,
+    /// OpenSSH's server (`/usr/sbin/sshd`) and client, for hosts on loopback.
+    Sshd,
 }
 
 impl Tier {
@@ -44,6 +48,14 @@ impl Tier {
                     return Some("chromedriver (not on PATH)".into());
                 }
                 None
+            }
+            Tier::Sshd => {
+                if !Path::new(SSHD).exists() {
+                    return Some(format!("OpenSSH's server ({} is missing)", SSHD));
+                }
+                codex_governance::platform::find_program("ssh")
+                    .is_none()
+                    .then(|| "OpenSSH's client (ssh is not on PATH)".into())
             }
             Tier::Codex => {
                 let codex = codex();

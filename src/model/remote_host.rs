@@ -1,0 +1,39 @@
+//! Where a host of `launcher.remotes` stands (issue 53), as its pre-flight
+//! found it: what the status and the page show of each.
+
+use serde::Serialize;
+
+/// A host's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteState {
+    /// The repository's configuration names it and waits for the user's
+    /// trust: nothing is run, not even ssh, until then.
+    AwaitsTrust,
+    /// Its pre-flight runs.
+    Checking,
+    /// Departments may be placed there.
+    Ready,
+    /// Something the user must change first (a Codex version mismatch, a
+    /// sandbox that does not hold, a host key or ssh key refused).
+    Refused,
+    /// ssh could not reach it: it is checked again.
+    Unreachable,
+}
+
+/// One host and what its last pre-flight found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteHost {
+    pub name: String,
+    pub ssh: String,
+    pub repo: String,
+    pub max_departments: usize,
+    /// Whether its departments must run in Codex's sandbox there.
+    pub sandbox_required: bool,
+    pub state: RemoteState,
+    /// Why it is refused or unreachable; what was found when ready.
+    pub detail: String,
+    /// `codex --version` there, when it answered.
+    pub codex_version: Option<String>,
+    pub checked_at: Option<String>,
+}

@@ -1,0 +1,100 @@
+//! The hosts of `launcher.remotes` and what their last pre-flight found,
+//! kept for the status; a check of every host runs at start and when the
+//! user asks again, each host in parallel, and announces its result.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use crate::config::remotes::{Remote, RemoteSandbox};
+use crate::context::Context;
+use crate::model::{RemoteHost, RemoteState};
+
+pub use crate::model::RemoteHost as HostView;
+
+use super::ssh::Ssh;
+
+/// Every host, by name, as last checked.
+#[derive(Default)]
+pub struct Hosts {
+    found: RwLock<BTreeMap<String, RemoteHost>>,
+}
+
+impl Hosts {
+    /// The hosts as last checked, in name order.
+    pub fn all(&self) -> Vec<RemoteHost> {
+        self.found.read().unwrap().values().cloned().collect()
+    }
+
+    /// Checks every configured host (`here`: this launcher's Codex version);
+    /// returns once all are checked. While the configuration waits for the
+    /// user's trust (`trusted` false), none is reached: a cloned file must
+    /// not have the user's ssh connect anywhere before the user agrees.
+    pub async fn check_all(
+        self: &Arc<Self>,
+        ctx: &Arc<Context>,
+        here: Option<(u32, u32, u32)>,
+        trusted: bool,
+    ) {
+        let remotes = ctx.config.launcher.remotes.clone();
+        if remotes.is_empty() {
+            return;
+        }
+        if !trusted {
+            for host in &remotes {
+                let why = "named by the repository's configuration, which waits for your trust: \
+                           nothing is run there until you trust it";
+                self.set(host, RemoteState::AwaitsTrust, why.into(), None);
+            }
+            return;
+        }
+        let ssh = Ssh::new(&ctx.config.launcher.ssh_program);
+        let mut checks = Vec::new();
+        for host in remotes {
+            self.set(&host, RemoteState::Checking, "checking".into(), None);
+            let (this, ssh) = (Arc::clone(self), ssh.clone());
+            checks.push(tokio::spawn(async move {
+                let found = match &ssh {
+                    Ok(ssh) => super::preflight::check(ssh, &host, here).await,
+                    Err(e) => super::preflight::Found {
+                        state: RemoteState::Refused,
+                        detail: e.to_string(),
+                        codex_version: None,
+                    },
+                };
+                this.set(&host, found.state, found.detail, found.codex_version);
+            }));
+        }
+        for check in checks {
+            let _ = check.await;
+        }
+        ctx.store.notify(
+            "remotes_checked",
+            serde_json::json!({ "remotes": self.all() }),
+        );
+    }
+
+    fn set(
+        &self,
+        host: &Remote,
+        state: RemoteState,
+        detail: String,
+        codex_version: Option<String>,
+    ) {
+        let view = RemoteHost {
+            name: host.name.clone(),
+            ssh: host.ssh.clone(),
+            repo: host.repo.clone(),
+            max_departments: host.max_departments,
+            sandbox_required: host.sandbox == RemoteSandbox::Required,
+            state,
+            detail,
+            codex_version,
+            checked_at: matches!(
+                state,
+                RemoteState::Ready | RemoteState::Refused | RemoteState::Unreachable
+            )
+            .then(crate::clock::now_rfc3339),
+        };
+        self.found.write().unwrap().insert(host.name.clone(), view);
+    }
+}

@@ -1,0 +1,207 @@
+//! Departments on other machines (issue 53), first step: the hosts of
+//! `launcher.remotes` are checked over the user's ssh before any department
+//! is placed there. A real OpenSSH server on loopback, the pinned Codex CLI
+//! on both sides.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::scenario::{Codex, Scenario};
+use crate::common::sshd::{Sshd, HOST};
+use crate::common::tier::codex;
+
+/// The host's clone of the repository: a plain clone in a folder of its own.
+fn clone_on_host(repo: &Path, dir: &Path) -> String {
+    let there = tempfile::Builder::new()
+        .prefix("host-clone-")
+        .tempdir_in(dir)
+        .unwrap()
+        .keep();
+    let out = std::process::Command::new("git")
+        .arg("clone")
+        .arg("-q")
+        .arg(repo)
+        .arg(&there)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    there.display().to_string()
+}
+
+/// A launcher whose `launcher.remotes` names the loopback host as gpu1, with
+/// `codex` as the Codex program there.
+async fn with_host(sshd: &Sshd, dir: &Path, codex_there: &str, extra: &str) -> Codex {
+    let seed = Scenario::codex().committed().start().await;
+    let clone = clone_on_host(&seed.repo.path, dir);
+    drop(seed);
+    Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {codex_there}\n{extra}"
+        ))
+        .env("CODEX_GOVERNANCE_SSH", &sshd.ssh_wrapper().display().to_string())
+        .start()
+        .await
+}
+
+/// The status's word on gpu1 once its pre-flight ran.
+async fn checked(c: &Codex) -> Value {
+    let status = c
+        .api()
+        .wait_status("gpu1 checked", |s| {
+            s["remotes"][0]["state"]
+                .as_str()
+                .is_some_and(|w| ["ready", "refused", "unreachable"].contains(&w))
+        })
+        .await;
+    status["remotes"][0].clone()
+}
+
+/// A Codex program for the host: `codex-cli <version>` for `--version`, the
+/// real one for everything else, or with `sandbox` run without one.
+fn codex_there(dir: &Path, version: Option<&str>, unsandboxed: bool) -> String {
+    let real = codex().display().to_string();
+    let mut script = String::from("#!/bin/sh\n");
+    if let Some(v) = version {
+        script.push_str(&format!(
+            "[ \"$1\" = --version ] && {{ echo 'codex-cli {v}'; exit 0; }}\n"
+        ));
+    }
+    if unsandboxed {
+        script.push_str("[ \"$1\" = sandbox ] && { shift; shift; exec \"$@\"; }\n");
+    }
+    script.push_str(&format!("exec {real} \"$@\"\n"));
+    let path = dir.join(format!("codex-{}-{unsandboxed}", version.unwrap_or("real")));
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_the_same_codex_git_and_a_holding_sandbox_is_ready() {
+    crate::needs!(Codex, Sshd);
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let real = codex().display().to_string();
+    let c = with_host(&sshd, dir.path(), &real, "").await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
+    let detail = gpu1["detail"].as_str().unwrap();
+    assert!(detail.contains("in Codex's sandbox"), "{detail}");
+    assert!(
+        gpu1["codex_version"].as_str().unwrap().contains("0.169.0"),
+        "{gpu1}"
+    );
+    assert_eq!(gpu1["max_departments"], 2);
+    // Its host key changes: refused, nothing run; the server gone: unreachable.
+    let mut sshd = sshd;
+    sshd.change_host_key();
+    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
+    let gpu1 = &answer["remotes"][0];
+    assert_eq!(gpu1["state"], "refused", "{gpu1}");
+    assert!(
+        gpu1["detail"].as_str().unwrap().contains("host key"),
+        "{gpu1}"
+    );
+    sshd.stop();
+    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
+    assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");
+    let mut c = c;
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
+    crate::needs!(Codex, Sshd);
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let other = codex_there(dir.path(), Some("0.170.0"), false);
+    let mut c = with_host(&sshd, dir.path(), &other, "").await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "refused", "{gpu1}");
+    assert_eq!(
+        gpu1["detail"],
+        "Codex 0.170.0 on gpu1 and 0.169.0 here: install the same version on both",
+    );
+    c.stop().await;
+
+    let loose = codex_there(dir.path(), None, true);
+    let mut c = with_host(&sshd, dir.path(), &loose, "").await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "refused", "{gpu1}");
+    let detail = gpu1["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("let a command write to your home folder"),
+        "{detail}"
+    );
+    let home = std::env::var("HOME").unwrap();
+    assert!(
+        !Path::new(&home)
+            .join(".codex-governance-sandbox-probe")
+            .exists(),
+        "the probe is cleaned up"
+    );
+    c.stop().await;
+
+    // Knowingly unsandboxed: ready, and said so.
+    let mut c = with_host(&sshd, dir.path(), &loose, "      sandbox: none\n").await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "ready", "{gpu1}");
+    assert!(
+        gpu1["detail"].as_str().unwrap().contains("unsandboxed"),
+        "{gpu1}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
+    crate::needs!(Codex, Sshd);
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let real = codex().display().to_string();
+    let seed = Scenario::codex().committed().start().await;
+    let clone = clone_on_host(&seed.repo.path, dir.path());
+    drop(seed);
+    let mut c = Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n"
+        ))
+        .env(
+            "CODEX_GOVERNANCE_SSH",
+            &sshd.ssh_wrapper().display().to_string(),
+        )
+        .env("CODEX_GOVERNANCE_TRUST_CONFIG", "0")
+        .start()
+        .await;
+    let status = c
+        .api()
+        .wait_status("gpu1 waits for trust", |s| {
+            s["remotes"][0]["state"] == "awaits_trust"
+        })
+        .await;
+    let trust = &status["config_trust"];
+    assert!(
+        trust.to_string().contains("launcher.remotes.gpu1"),
+        "{trust}"
+    );
+    // Nothing reached the host meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sshd.log().contains("Accepted publickey"), "{}", sshd.log());
+    let hash = trust["hash"].as_str().unwrap().to_string();
+    c.api()
+        .post_ok("/api/trust_config", &json!({"hash": hash}))
+        .await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "ready", "{gpu1}");
+    assert!(sshd.log().contains("Accepted publickey"), "{}", sshd.log());
+    c.stop().await;
+}
