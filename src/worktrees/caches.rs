@@ -11,7 +11,8 @@
 //!   would write the user's. The kernel's copy (`copy_file_range`) shares
 //!   the blocks where the file system can (Btrfs, XFS); elsewhere it is a
 //!   full copy, measured worthwhile (benches/worktree_caches.rs). rustc's
-//!   incremental caches are left out: they hold the folder the build ran in.
+//!   incremental caches (`incremental/` beside `.fingerprint/`, in every
+//!   profile's folder) are left out: they hold the folder the build ran in.
 //!   Cargo decides freshness from file times, so the copy keeps the times of
 //!   the user's build, and every checked-out file whose bytes equal the
 //!   user's takes the user's file's time: Cargo sees the worktree as it sees
@@ -168,11 +169,17 @@ fn bytes_to_copy(from: &Path) -> u64 {
         .sum()
 }
 
-/// `target/<profile>/incremental`: rustc's incremental caches record the
-/// folder the build ran in, so a worktree elsewhere cannot use them (measured:
-/// no faster with them, and they were over half of the copy).
+/// rustc's incremental caches, `incremental/` in a profile's folder (the one
+/// with Cargo's `.fingerprint/`: `target/debug`, `target/<triple>/debug`):
+/// rustc drops a cache made in another folder, so a worktree cannot use them
+/// (measured: no faster with them, and they were over half of the copy).
 fn is_incremental_cache(entry: &walkdir::DirEntry) -> bool {
-    entry.depth() == 2 && entry.file_type().is_dir() && entry.file_name() == "incremental"
+    entry.file_type().is_dir()
+        && entry.file_name() == "incremental"
+        && entry
+            .path()
+            .parent()
+            .is_some_and(|profile| profile.join(".fingerprint").is_dir())
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<u64, CacheError> {
@@ -249,7 +256,7 @@ mod tests {
                 ("src/other.rs", "pub fn b() {}\n"),
             ],
         );
-        std::fs::create_dir_all(repo.join("target/debug")).unwrap();
+        std::fs::create_dir_all(repo.join("target/debug/.fingerprint")).unwrap();
         std::fs::write(repo.join("target/debug/liba.rlib"), "built").unwrap();
         std::fs::create_dir_all(repo.join("target/debug/incremental/a-1")).unwrap();
         std::fs::write(repo.join("target/debug/incremental/a-1/q.bin"), "cache").unwrap();
@@ -292,6 +299,37 @@ mod tests {
                 .ino(),
             "a copy, never a link to the user's file"
         );
+    }
+
+    /// A Cargo build folder's units as Cargo leaves them: `.fingerprint/`
+    /// entries and what says what each unit read.
+    fn unit(target: &Path, profile: &str, name: &str) -> std::path::PathBuf {
+        let entry = target.join(profile).join(".fingerprint").join(name);
+        std::fs::create_dir_all(&entry).unwrap();
+        std::fs::write(entry.join("lib-x"), "fingerprint").unwrap();
+        target.join(profile)
+    }
+
+    #[test]
+    fn incremental_caches_of_a_build_for_a_named_target_are_left_out_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = cargo_repo(dir.path(), "/target\n");
+        let triple = unit(
+            &repo.join("target"),
+            "x86_64-unknown-linux-gnu/debug",
+            "a-1",
+        );
+        std::fs::create_dir_all(triple.join("incremental/a-2")).unwrap();
+        std::fs::write(triple.join("incremental/a-2/q.bin"), "cache").unwrap();
+        // Documentation of a crate named `incremental` is not a cache.
+        std::fs::create_dir_all(repo.join("target/doc/incremental")).unwrap();
+        std::fs::write(repo.join("target/doc/incremental/index.html"), "doc").unwrap();
+        seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let copied = wt.join("target/x86_64-unknown-linux-gnu/debug");
+        assert!(copied.join(".fingerprint/a-1/lib-x").is_file());
+        assert!(!copied.join("incremental").exists());
+        assert!(!wt.join("target/debug/incremental").exists());
+        assert!(wt.join("target/doc/incremental/index.html").is_file());
     }
 
     #[test]
