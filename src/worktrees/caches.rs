@@ -11,18 +11,27 @@
 //!   would write the user's. The kernel's copy (`copy_file_range`) shares
 //!   the blocks where the file system can (Btrfs, XFS); elsewhere it is a
 //!   full copy, measured worthwhile (benches/worktree_caches.rs). rustc's
-//!   incremental caches (`incremental/` beside `.fingerprint/`, in every
-//!   profile's folder) are left out: they hold the folder the build ran in.
+//!   incremental caches (`incremental/` beside `.fingerprint/`) are left out:
+//!   rustc counts the folder it runs in among its options and drops a cache
+//!   made in another folder whole (measured: `-Z incremental-info` says
+//!   "completely ignoring cache because of differing commandline arguments"
+//!   when only the folder differs), so they would be disk for nothing.
 //!   Cargo decides freshness from file times, so the copy keeps the times of
 //!   the user's build, and every checked-out file whose bytes equal the
 //!   user's takes the user's file's time: Cargo sees the worktree as it sees
 //!   the user's tree. A file that differs keeps its checkout time, newer than
 //!   any build of the user's, so what depends on it is rebuilt.
+//!   Cargo does not notice that a unit built into itself a path of the
+//!   user's tree (`env!("CARGO_MANIFEST_DIR")`, `CARGO_BIN_EXE_*`, a build
+//!   script's output naming a source folder): fresh in the copy, it would
+//!   read, run or write the user's files. Such units are forgotten in the
+//!   copy (their `.fingerprint/` entry removed), so Cargo builds them anew.
 //! - npm, pnpm, yarn: set-up commands take packages from the package
 //!   manager's own content store (checked by hash on every read) before the
 //!   network, and pnpm copies from its store instead of hard-linking to it,
 //!   so a department cannot write through its `node_modules` into the store.
 
+use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::SystemTime;
@@ -74,6 +83,8 @@ pub struct CargoSeed {
     pub bytes: u64,
     /// Checked-out files given the time of the user's same file.
     pub sources_matched: u64,
+    /// Units of the copy Cargo will build anew: they named the user's tree.
+    pub units_forgotten: u64,
 }
 
 /// Environment for set-up commands, so package managers install from their
@@ -121,9 +132,14 @@ pub fn seed_cargo(
         return Err(CacheError::NoRoom { needed, free });
     }
     let mut seed = CargoSeed::default();
-    if let Err(e) = copy_tree(&from, &to, &mut seed) {
-        let _ = std::fs::remove_dir_all(&to);
-        return Err(e);
+    let copied = copy_tree(&from, &to, &mut seed)
+        .and_then(|()| forget_units_naming(&to, &user_tree_names(repo)));
+    match copied {
+        Ok(forgotten) => seed.units_forgotten = forgotten,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&to);
+            return Err(e);
+        }
     }
     seed.sources_matched = match_source_times(&git, repo, worktree)?;
     Ok(Some(seed))
@@ -180,6 +196,168 @@ fn is_incremental_cache(entry: &walkdir::DirEntry) -> bool {
             .path()
             .parent()
             .is_some_and(|profile| profile.join(".fingerprint").is_dir())
+}
+
+/// The user's tree as a build may have recorded it: as given and resolved.
+fn user_tree_names(repo: &Path) -> Vec<String> {
+    let mut names = vec![repo.display().to_string()];
+    if let Ok(real) = std::fs::canonicalize(repo) {
+        let real = real.display().to_string();
+        if !names.contains(&real) {
+            names.push(real);
+        }
+    }
+    names
+}
+
+/// Whether `text` names `tree` or a path under it (not a sibling that only
+/// starts the same, `/src/app2` for `/src/app`).
+fn names_tree(text: &str, tree: &str) -> bool {
+    !tree.is_empty()
+        && text.match_indices(tree).any(|(at, _)| {
+            matches!(
+                text[at + tree.len()..].chars().next(),
+                None | Some('/' | '\\' | '\n' | '\r' | '"' | ' ' | ':' | ';')
+            )
+        })
+}
+
+/// Whether a unit whose rustc dep-info (`deps/<unit>.d`) is `dep_info` built
+/// a path of the user's tree into itself: an environment variable it read at
+/// compile time (`# env-dep:NAME=value`) names the tree. `OUT_DIR` is left
+/// to Cargo: it gives the copy its own, whose files are copied too, and
+/// counting it would rebuild every crate that includes generated code.
+pub fn dep_info_names_tree(dep_info: &str, trees: &[String]) -> bool {
+    dep_info
+        .lines()
+        .filter_map(|line| line.strip_prefix("# env-dep:"))
+        .filter_map(|var| var.split_once('='))
+        .filter(|(name, _)| *name != "OUT_DIR")
+        .any(|(_, value)| {
+            let value = unescape_dep_env(value);
+            trees.iter().any(|tree| names_tree(&value, tree))
+        })
+}
+
+/// Whether a build script's recorded output (`build/<unit>/output`) names
+/// the user's tree anywhere but in the script's own `OUT_DIR` (`out_dir`,
+/// from its `root-output`), which Cargo moves to the copy's.
+pub fn script_output_names_tree(output: &str, out_dir: &str, trees: &[String]) -> bool {
+    let rest = if out_dir.is_empty() {
+        output.to_string()
+    } else {
+        output.replace(out_dir, "")
+    };
+    trees.iter().any(|tree| names_tree(&rest, tree))
+}
+
+/// rustc escapes `\`, newlines and returns in `env-dep` values.
+fn unescape_dep_env(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Removes, in the copied `target`, the `.fingerprint/` entry of each unit
+/// that named the user's tree, so Cargo builds it (and what uses it) anew;
+/// returns how many. Only the department's copy is touched.
+fn forget_units_naming(target: &Path, trees: &[String]) -> Result<u64, CacheError> {
+    let mut forgotten = 0;
+    for profile in profile_dirs(target) {
+        let units = units_naming(&profile, trees);
+        if units.is_empty() {
+            continue;
+        }
+        let fingerprints = profile.join(".fingerprint");
+        for entry in read_dir(&fingerprints)? {
+            if unit_hash(Some(&entry.file_name())).is_some_and(|u| units.contains(&u)) {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
+                forgotten += 1;
+            }
+        }
+    }
+    Ok(forgotten)
+}
+
+/// The profile folders of a Cargo build folder: those holding `.fingerprint/`
+/// (`debug`, `release`, `<triple>/debug`, …).
+fn profile_dirs(target: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(target)
+        .follow_links(false)
+        .min_depth(1)
+        .max_depth(2)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_dir() && e.path().join(".fingerprint").is_dir())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// The units of `profile` that named the tree, by the hash Cargo puts in
+/// their files' names and their `.fingerprint/` entry: crates, tests,
+/// examples and build scripts by their dep-info (`deps/c-<hash>.d`,
+/// `build/c-<hash>/build_script_build-<hash>.d`), build script runs by their
+/// output (`build/c-<hash>/output`).
+fn units_naming(profile: &Path, trees: &[String]) -> BTreeSet<String> {
+    let mut units = BTreeSet::new();
+    for dir in ["deps", "examples", "build"] {
+        let files = walkdir::WalkDir::new(profile.join(dir))
+            .follow_links(false)
+            .min_depth(1)
+            .max_depth(2)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file());
+        for file in files {
+            let path = file.path();
+            let (unit, named) = if path.extension().is_some_and(|e| e == "d") {
+                let named = read_text(path).is_some_and(|t| dep_info_names_tree(&t, trees));
+                (unit_hash(path.file_stem()), named)
+            } else if dir == "build" && file.depth() == 2 && file.file_name() == "output" {
+                let out_dir = read_text(&path.with_file_name("root-output")).unwrap_or_default();
+                let named = read_text(path)
+                    .is_some_and(|t| script_output_names_tree(&t, out_dir.trim_end(), trees));
+                (unit_hash(path.parent().and_then(Path::file_name)), named)
+            } else {
+                continue;
+            };
+            if let Some(unit) = unit.filter(|_| named) {
+                units.insert(unit);
+            }
+        }
+    }
+    units
+}
+
+/// `<hash>` of a unit's `<name>-<hash>`.
+fn unit_hash(name: Option<&std::ffi::OsStr>) -> Option<String> {
+    let (_, hash) = name?.to_str()?.rsplit_once('-')?;
+    Some(hash.to_string())
+}
+
+fn read_text(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, CacheError> {
+    std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect())
+        .map_err(io_error(dir))
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<u64, CacheError> {
@@ -311,6 +489,99 @@ mod tests {
     }
 
     #[test]
+    fn units_that_built_in_a_path_of_the_users_tree_are_built_anew_in_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = cargo_repo(dir.path(), "/target\n");
+        let target = repo.join("target");
+        let user = repo.display().to_string();
+        let debug = unit(&target, "debug", "a-1111111111111111");
+        for name in [
+            "a-2222222222222222",
+            "b-3333333333333333",
+            "s-4444444444444444",
+            "s-5555555555555555",
+            "s-6666666666666666",
+        ] {
+            unit(&target, "debug", name);
+        }
+        let write = |rel: &str, text: String| {
+            let path = debug.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        // A test reading its fixtures through env!("CARGO_MANIFEST_DIR").
+        write(
+            "deps/a-1111111111111111.d",
+            format!("{user}/target/debug/deps/a-1111111111111111.d: a/src/lib.rs\n\n# env-dep:CARGO_MANIFEST_DIR={user}/a\n"),
+        );
+        // Generated code and the crate's name: Cargo moves OUT_DIR itself.
+        write(
+            "deps/a-2222222222222222.d",
+            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:CARGO_PKG_NAME=a\n"),
+        );
+        // A sibling folder whose name starts like the user's tree.
+        write(
+            "deps/b-3333333333333333.d",
+            format!("# env-dep:CARGO_MANIFEST_DIR={user}2/b\n"),
+        );
+        write(
+            "build/s-4444444444444444/build_script_build-4444444444444444.d",
+            "build.rs:\n".into(),
+        );
+        // A build script that told the crate where the user's fixtures are.
+        let out_dir = |hash: &str| format!("{user}/target/debug/build/s-{hash}/out");
+        write(
+            "build/s-5555555555555555/root-output",
+            out_dir("5555555555555555"),
+        );
+        write(
+            "build/s-5555555555555555/output",
+            format!(
+                "cargo:rustc-link-search=native={}\ncargo:rustc-env=FIXTURES={user}/fixtures\n",
+                out_dir("5555555555555555")
+            ),
+        );
+        // One that named only its own OUT_DIR.
+        write(
+            "build/s-6666666666666666/root-output",
+            out_dir("6666666666666666"),
+        );
+        write(
+            "build/s-6666666666666666/output",
+            format!(
+                "cargo:rustc-link-search=native={}\n",
+                out_dir("6666666666666666")
+            ),
+        );
+
+        let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let entries = |target: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            entries(&wt.join("target")),
+            [
+                "a-2222222222222222",
+                "b-3333333333333333",
+                "s-4444444444444444",
+                "s-6666666666666666"
+            ],
+            "the units that named the user's tree are forgotten in the copy"
+        );
+        assert_eq!(seed.units_forgotten, 2);
+        assert_eq!(
+            entries(&target).len(),
+            6,
+            "the user's build folder is untouched"
+        );
+    }
+
+    #[test]
     fn incremental_caches_of_a_build_for_a_named_target_are_left_out_too() {
         let dir = tempfile::tempdir().unwrap();
         let (repo, wt) = cargo_repo(dir.path(), "/target\n");
@@ -330,6 +601,34 @@ mod tests {
         assert!(!copied.join("incremental").exists());
         assert!(!wt.join("target/debug/incremental").exists());
         assert!(wt.join("target/doc/incremental/index.html").is_file());
+    }
+
+    #[test]
+    fn a_dep_info_names_the_tree_by_an_environment_variable_other_than_out_dir() {
+        let trees = ["/src/app".to_string()];
+        let names = |d: &str| dep_info_names_tree(d, &trees);
+        assert!(names("# env-dep:CARGO_MANIFEST_DIR=/src/app/crates/a\n"));
+        assert!(names(
+            "# env-dep:CARGO_BIN_EXE_app=/src/app/target/debug/app\n"
+        ));
+        assert!(names("# env-dep:ROOT=/src/app\n"));
+        assert!(!names(
+            "# env-dep:OUT_DIR=/src/app/target/debug/build/a-1/out\n"
+        ));
+        assert!(!names("# env-dep:CARGO_MANIFEST_DIR=/src/app2/a\n"));
+        assert!(!names(
+            "# env-dep:HOME\n/src/app/target/debug/deps/a.d: a/src/lib.rs\n"
+        ));
+        // rustc escapes backslashes: a Windows path.
+        let windows = [r"C:\src\app".to_string()];
+        assert!(dep_info_names_tree(
+            r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\app\\a",
+            &windows
+        ));
+        assert!(!dep_info_names_tree(
+            r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\apps",
+            &windows
+        ));
     }
 
     #[test]
