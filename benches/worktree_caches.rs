@@ -14,9 +14,10 @@
 //! the same run: a second department whose copy also has rustc's incremental
 //! caches (rustc drops them: they were made in another folder), and the same
 //! change built in the user's tree without its incremental caches (the floor
-//! of a build in another folder). The first crate's test reads its
-//! `CARGO_MANIFEST_DIR`; the department runs it, and it must name the
-//! department's worktree, not the user's tree.
+//! of a build in another folder). The first crate's tests read its
+//! `CARGO_MANIFEST_DIR` and include a file at the workspace's root; the
+//! department changes that file and runs them, and they must see the
+//! department's worktree and file, not the user's.
 //!
 //! npm: a project with express, lodash, chalk, commander and their
 //! dependencies. The reference is `npm ci` in the user's tree with a warm
@@ -96,7 +97,8 @@ fn cargo_figures(dir: &Path) {
     one_line_change(&wt.join(&changed));
     let dept_build = cargo(&wt, &["build"]);
     let dept_test = cargo(&wt, &["test", "--no-run"]);
-    // Fails when the test still names the user's tree.
+    // Fails when the tests still name the user's tree or its fixture.
+    std::fs::write(wt.join(FIXTURE), "the department's\n").unwrap();
     cargo(&wt, &["test", "-p", "c00", "--lib"]);
 
     // A department whose copy has rustc's incremental caches too.
@@ -299,6 +301,7 @@ fn write_workspace(repo: &Path, crates: usize, registry: bool) {
     )
     .unwrap();
     std::fs::write(repo.join(".gitignore"), "/target\n").unwrap();
+    std::fs::write(repo.join(FIXTURE), "the user's\n").unwrap();
     let registry_deps = "serde = { version = \"1\", features = [\"derive\"] }\n\
          serde_json = \"1\"\nindexmap = \"2\"\nsmallvec = \"1\"\nmemchr = \"2\"\n\
          itoa = \"1\"\nlog = \"0.4\"\nonce_cell = \"1\"\n";
@@ -379,13 +382,20 @@ fn crate_source(i: usize, earlier: &[usize], registry: bool) -> String {
     s
 }
 
-/// A test that finds its files through `CARGO_MANIFEST_DIR`, as tests with
-/// fixtures do (cargo runs it in its package's folder).
+/// A file at the workspace's root that the first crate's test includes.
+const FIXTURE: &str = "fixture.txt";
+
+/// Tests that find their files through `CARGO_MANIFEST_DIR` and include one
+/// from outside their crate, as tests with fixtures do (cargo runs them in
+/// their package's folder).
 const READS_ITS_MANIFEST_DIR: &str = "#[cfg(test)]\n\
     mod manifest_dir {\n    #[test]\n    fn names_the_tree_it_runs_in() {\n        \
     let here = std::env::current_dir().unwrap().canonicalize().unwrap();\n        \
     let manifest = std::path::Path::new(env!(\"CARGO_MANIFEST_DIR\"));\n        \
-    assert_eq!(manifest.canonicalize().unwrap(), here);\n    }\n}\n";
+    assert_eq!(manifest.canonicalize().unwrap(), here);\n    }\n    #[test]\n    \
+    fn includes_the_fixture_of_the_tree_it_runs_in() {\n        \
+    let read = std::fs::read_to_string(\"../../fixture.txt\").unwrap();\n        \
+    assert_eq!(include_str!(\"../../../fixture.txt\"), read);\n    }\n}\n";
 
 /// Copies a folder's files with their times (the bench's own copy).
 fn copy_dir(from: &Path, to: &Path) {

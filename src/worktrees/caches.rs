@@ -26,8 +26,10 @@
 //!   any build of the user's, so what depends on it is rebuilt.
 //!   Cargo does not notice that a unit built into itself a path of the
 //!   user's tree (`env!("CARGO_MANIFEST_DIR")`, `CARGO_BIN_EXE_*`, a build
-//!   script's output naming a source folder): fresh in the copy, it would
-//!   read, run or write the user's files. Such units are forgotten in the
+//!   script's output naming a source folder), nor that it records a file
+//!   outside its crate by its absolute path (`include_str!("../../x.json")`):
+//!   fresh in the copy, it would read, run or write the user's files, or miss
+//!   the department's change to that file. Such units are forgotten in the
 //!   copy (their `.fingerprint/` entry removed), so Cargo builds them anew.
 //! - npm, pnpm, yarn: set-up commands take packages from the package
 //!   manager's own content store (checked by hash on every read) before the
@@ -227,31 +229,49 @@ fn names_tree(text: &str, tree: &str) -> bool {
 
 /// Whether a unit whose rustc dep-info (`deps/<unit>.d`) is `dep_info` built
 /// a path of the user's tree into itself: an environment variable it read at
-/// compile time (`# env-dep:NAME=value`) names the tree. `OUT_DIR` is left
-/// to Cargo: it gives the copy its own, whose files are copied too, and
-/// counting it would rebuild every crate that includes generated code.
-pub fn dep_info_names_tree(dep_info: &str, trees: &[String]) -> bool {
+/// compile time (`# env-dep:NAME=value`) names the tree. A build script's
+/// `OUT_DIR` (`OUT_DIR` itself, or a path under one of `out_dirs`, the
+/// scripts' `root-output`) is left to Cargo: it gives the copy its own, whose
+/// files are copied too, and counting it would rebuild every crate that
+/// includes generated code.
+pub fn dep_info_names_tree(dep_info: &str, trees: &[String], out_dirs: &[String]) -> bool {
     dep_info
         .lines()
         .filter_map(|line| line.strip_prefix("# env-dep:"))
         .filter_map(|var| var.split_once('='))
         .filter(|(name, _)| *name != "OUT_DIR")
-        .any(|(_, value)| {
-            let value = unescape_dep_env(value);
-            trees.iter().any(|tree| names_tree(&value, tree))
-        })
+        .any(|(_, value)| names_tree_beyond(&unescape_dep_env(value), out_dirs, trees))
 }
 
 /// Whether a build script's recorded output (`build/<unit>/output`) names
 /// the user's tree anywhere but in the script's own `OUT_DIR` (`out_dir`,
 /// from its `root-output`), which Cargo moves to the copy's.
 pub fn script_output_names_tree(output: &str, out_dir: &str, trees: &[String]) -> bool {
-    let rest = if out_dir.is_empty() {
-        output.to_string()
-    } else {
-        output.replace(out_dir, "")
-    };
+    names_tree_beyond(output, &[out_dir.to_string()], trees)
+}
+
+/// Whether `text` names one of `trees` once the `out_dirs` are taken out.
+fn names_tree_beyond(text: &str, out_dirs: &[String], trees: &[String]) -> bool {
+    let mut rest = text.to_string();
+    for out_dir in out_dirs.iter().filter(|d| !d.is_empty()) {
+        rest = rest.replace(out_dir.as_str(), "");
+    }
     trees.iter().any(|tree| names_tree(&rest, tree))
+}
+
+/// Whether Cargo's own record of the files a unit read
+/// (`.fingerprint/<unit>/dep-*`, binary) lists a file of the user's tree by
+/// its absolute path. Cargo keeps a path in the package or the build folder
+/// relative and any other absolute (a workspace file a crate includes,
+/// `include_str!("../../schema.json")`): in the copy it would check the
+/// user's file, not the department's, and miss the department's change.
+pub fn fingerprint_names_file_in_tree(dep_info: &[u8], trees: &[String]) -> bool {
+    trees.iter().map(|t| t.as_bytes()).any(|tree| {
+        !tree.is_empty()
+            && dep_info
+                .windows(tree.len() + 1)
+                .any(|w| w.starts_with(tree) && matches!(w[tree.len()], b'/' | b'\\'))
+    })
 }
 
 /// rustc escapes `\`, newlines and returns in `env-dep` values.
@@ -311,23 +331,32 @@ fn profile_dirs(target: &Path) -> Vec<std::path::PathBuf> {
 
 /// The units of `profile` that named the tree, by the hash Cargo puts in
 /// their files' names and their `.fingerprint/` entry: crates, tests,
-/// examples and build scripts by their dep-info (`deps/c-<hash>.d`,
-/// `build/c-<hash>/build_script_build-<hash>.d`), build script runs by their
-/// output (`build/c-<hash>/output`).
+/// examples and build scripts by rustc's dep-info (`deps/c-<hash>.d`,
+/// `build/c-<hash>/build_script_build-<hash>.d`) and Cargo's
+/// (`.fingerprint/c-<hash>/dep-lib-c`), build script runs by their output
+/// (`build/c-<hash>/output`).
 fn units_naming(profile: &Path, trees: &[String]) -> BTreeSet<String> {
-    let mut units = BTreeSet::new();
-    for dir in ["deps", "examples", "build"] {
-        let files = walkdir::WalkDir::new(profile.join(dir))
+    let files_under = |dir: &str| {
+        walkdir::WalkDir::new(profile.join(dir))
             .follow_links(false)
             .min_depth(1)
             .max_depth(2)
             .into_iter()
             .flatten()
-            .filter(|e| e.file_type().is_file());
-        for file in files {
+            .filter(|e| e.file_type().is_file())
+    };
+    let out_dirs: Vec<String> = files_under("build")
+        .filter(|f| f.depth() == 2 && f.file_name() == "root-output")
+        .filter_map(|f| read_text(f.path()))
+        .map(|d| d.trim_end().to_string())
+        .collect();
+    let mut units = BTreeSet::new();
+    for dir in ["deps", "examples", "build"] {
+        for file in files_under(dir) {
             let path = file.path();
             let (unit, named) = if path.extension().is_some_and(|e| e == "d") {
-                let named = read_text(path).is_some_and(|t| dep_info_names_tree(&t, trees));
+                let named =
+                    read_text(path).is_some_and(|t| dep_info_names_tree(&t, trees, &out_dirs));
                 (unit_hash(path.file_stem()), named)
             } else if dir == "build" && file.depth() == 2 && file.file_name() == "output" {
                 let out_dir = read_text(&path.with_file_name("root-output")).unwrap_or_default();
@@ -340,6 +369,20 @@ fn units_naming(profile: &Path, trees: &[String]) -> BTreeSet<String> {
             if let Some(unit) = unit.filter(|_| named) {
                 units.insert(unit);
             }
+        }
+    }
+    for file in files_under(".fingerprint") {
+        let is_dep_info = file.depth() == 2
+            && file
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("dep-"));
+        let named = is_dep_info
+            && std::fs::read(file.path())
+                .is_ok_and(|bytes| fingerprint_names_file_in_tree(&bytes, trees));
+        let unit = file.path().parent().and_then(Path::file_name);
+        if let Some(unit) = unit_hash(unit).filter(|_| named) {
+            units.insert(unit);
         }
     }
     units
@@ -504,6 +547,8 @@ mod tests {
             "s-4444444444444444",
             "s-5555555555555555",
             "s-6666666666666666",
+            "b-7777777777777777",
+            "c-8888888888888888",
         ] {
             unit(&target, "debug", name);
         }
@@ -517,10 +562,10 @@ mod tests {
             "deps/a-1111111111111111.d",
             format!("{user}/target/debug/deps/a-1111111111111111.d: a/src/lib.rs\n\n# env-dep:CARGO_MANIFEST_DIR={user}/a\n"),
         );
-        // Generated code and the crate's name: Cargo moves OUT_DIR itself.
+        // Generated code and the crate's name: Cargo moves OUT_DIRs itself.
         write(
             "deps/a-2222222222222222.d",
-            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:CARGO_PKG_NAME=a\n"),
+            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:GEN={user}/target/debug/build/s-6666666666666666/out/gen.rs\n# env-dep:CARGO_PKG_NAME=a\n"),
         );
         // A sibling folder whose name starts like the user's tree.
         write(
@@ -557,6 +602,24 @@ mod tests {
             ),
         );
 
+        // Cargo's own dep-info (binary): a workspace file outside the crate
+        // by its absolute path, and one with package and target relative ones.
+        let fingerprint_dep_info = |unit: &str, paths: &[&str]| {
+            let mut bytes = vec![1, 0, 0, 0, 0xff, 1];
+            for p in paths {
+                bytes.extend((p.len() as u32).to_le_bytes());
+                bytes.extend(p.as_bytes());
+                bytes.push(1);
+            }
+            std::fs::write(debug.join(format!(".fingerprint/{unit}/dep-lib-x")), bytes).unwrap();
+        };
+        let shared = format!("{user}/b/src/../../shared/schema.json");
+        fingerprint_dep_info("b-7777777777777777", &["src/lib.rs", &shared]);
+        fingerprint_dep_info(
+            "c-8888888888888888",
+            &["src/lib.rs", "debug/build/s-5555555555555555/out/gen.rs"],
+        );
+
         let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
         let entries = |target: &Path| -> Vec<String> {
             let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
@@ -571,15 +634,16 @@ mod tests {
             [
                 "a-2222222222222222",
                 "b-3333333333333333",
+                "c-8888888888888888",
                 "s-4444444444444444",
                 "s-6666666666666666"
             ],
             "the units that named the user's tree are forgotten in the copy"
         );
-        assert_eq!(seed.units_forgotten, 2);
+        assert_eq!(seed.units_forgotten, 3);
         assert_eq!(
             entries(&target).len(),
-            6,
+            8,
             "the user's build folder is untouched"
         );
     }
@@ -607,9 +671,25 @@ mod tests {
     }
 
     #[test]
+    fn cargos_dep_info_names_a_file_in_the_tree_by_its_absolute_path() {
+        let trees = ["/src/app".to_string()];
+        let names = |bytes: &[u8]| fingerprint_names_file_in_tree(bytes, &trees);
+        assert!(names(b"\x01\x00\x15\x00/src/app/shared/a.json\x00"));
+        assert!(!names(b"\x01\x00\x0a\x00src/lib.rs\x00"));
+        assert!(!names(b"\x01\x00\x10\x00/src/app2/a.json\x00"));
+        assert!(!names(b"\x01\x00\x08\x00/src/app\x00"));
+        let windows = [r"C:\src\app".to_string()];
+        assert!(fingerprint_names_file_in_tree(
+            br"C:\src\app\shared\a.json",
+            &windows
+        ));
+    }
+
+    #[test]
     fn a_dep_info_names_the_tree_by_an_environment_variable_other_than_out_dir() {
         let trees = ["/src/app".to_string()];
-        let names = |d: &str| dep_info_names_tree(d, &trees);
+        let out_dirs = ["/src/app/target/debug/build/s-1/out".to_string()];
+        let names = |d: &str| dep_info_names_tree(d, &trees, &out_dirs);
         assert!(names("# env-dep:CARGO_MANIFEST_DIR=/src/app/crates/a\n"));
         assert!(names(
             "# env-dep:CARGO_BIN_EXE_app=/src/app/target/debug/app\n"
@@ -619,6 +699,13 @@ mod tests {
             "# env-dep:OUT_DIR=/src/app/target/debug/build/a-1/out\n"
         ));
         assert!(!names("# env-dep:CARGO_MANIFEST_DIR=/src/app2/a\n"));
+        // A path a build script put in its OUT_DIR, which Cargo moves.
+        assert!(!names(
+            "# env-dep:GEN=/src/app/target/debug/build/s-1/out/gen.rs\n"
+        ));
+        assert!(names(
+            "# env-dep:GEN=/src/app/target/debug/build/s-2/gen.rs\n"
+        ));
         assert!(!names(
             "# env-dep:HOME\n/src/app/target/debug/deps/a.d: a/src/lib.rs\n"
         ));
@@ -626,11 +713,13 @@ mod tests {
         let windows = [r"C:\src\app".to_string()];
         assert!(dep_info_names_tree(
             r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\app\\a",
-            &windows
+            &windows,
+            &[]
         ));
         assert!(!dep_info_names_tree(
             r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\apps",
-            &windows
+            &windows,
+            &[]
         ));
     }
 
