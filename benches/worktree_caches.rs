@@ -10,7 +10,14 @@
 //! (`caches::seed_cargo`), one line of a middle crate changed, and both
 //! commands run there; the reference is the same change built incrementally
 //! in the user's tree. Target: at most 1.5x. Without the caches the
-//! department's first build is the cold build (printed too).
+//! department's first build is the cold build (printed too). Beside them, in
+//! the same run: a second department whose copy also has rustc's incremental
+//! caches (rustc drops them: they were made in another folder), and the same
+//! change built in the user's tree without its incremental caches (the floor
+//! of a build in another folder). The first crate's tests read its
+//! `CARGO_MANIFEST_DIR` and include a file at the workspace's root; the
+//! department changes that file and runs them, and they must see the
+//! department's worktree and file, not the user's.
 //!
 //! npm: a project with express, lodash, chalk, commander and their
 //! dependencies. The reference is `npm ci` in the user's tree with a warm
@@ -90,13 +97,45 @@ fn cargo_figures(dir: &Path) {
     one_line_change(&wt.join(&changed));
     let dept_build = cargo(&wt, &["build"]);
     let dept_test = cargo(&wt, &["test", "--no-run"]);
+    // Fails when the tests still name the user's tree or its fixture.
+    std::fs::write(wt.join(FIXTURE), "the department's\n").unwrap();
+    cargo(&wt, &["test", "-p", "c00", "--lib"]);
+
+    // A department whose copy has rustc's incremental caches too.
+    let with_incremental = worktrees::create(&CreateSpec {
+        repo: &repo,
+        zhongshu: "bench",
+        session: "bench-2",
+        base: None,
+        scope: &[],
+        settings: &settings,
+    })
+    .unwrap()
+    .unwrap();
+    let wt2 = PathBuf::from(&with_incremental.workspace.path);
+    caches::seed_cargo(&repo, &wt2, Caches::Auto)
+        .unwrap()
+        .expect("the user's target/ copied");
+    copy_dir(
+        &repo.join("target/debug/incremental"),
+        &wt2.join("target/debug/incremental"),
+    );
+    one_line_change(&wt2.join(&changed));
+    let incremental_copied_build = cargo(&wt2, &["build"]);
 
     // The reference: the same change, incrementally in the user's tree.
     one_line_change(&repo.join(&changed));
     let user_build = cargo(&repo, &["build"]);
     let user_test = cargo(&repo, &["test", "--no-run"]);
-
     let user_target = du(&repo.join("target"));
+    let incremental_bytes = du(&repo.join("target/debug/incremental"));
+
+    // The floor in another folder: the user's tree without its incremental
+    // caches, the same change again.
+    std::fs::remove_dir_all(repo.join("target/debug/incremental")).unwrap();
+    one_line_change(&repo.join(&changed));
+    let user_cold_incremental_build = cargo(&repo, &["build"]);
+
     println!(
         "cargo: {crates} crates{}; a one-line change in {changed}",
         if registry {
@@ -112,12 +151,13 @@ fn cargo_figures(dir: &Path) {
         secs(cold_test)
     );
     println!(
-        "  department: worktree {} + copy of target/ {} ({} files, {} matched sources), \
-         then cargo build {}, cargo test --no-run {}",
+        "  department: worktree {} + copy of target/ {} ({} files, {} matched sources, {} \
+         units naming your tree forgotten), then cargo build {}, cargo test --no-run {}",
         secs(create),
         secs(seeding),
         seed.files,
         seed.sources_matched,
+        seed.units_forgotten,
         secs(dept_build),
         secs(dept_test)
     );
@@ -127,20 +167,30 @@ fn cargo_figures(dir: &Path) {
         secs(user_test)
     );
     println!(
+        "  department with rustc's incremental caches copied too: cargo build {}; user's tree \
+         without its incremental caches: cargo build {}",
+        secs(incremental_copied_build),
+        secs(user_cold_incremental_build)
+    );
+    println!(
         "  ratio (copy + build vs incremental build): {:.2}x; build alone {:.2}x; test --no-run \
-         {:.2}x (target <= 1.5x)",
+         {:.2}x (target <= 1.5x); with incremental caches copied {:.2}x; the user's own \
+         build without them {:.2}x",
         ratio(seeding + dept_build, user_build),
         ratio(dept_build, user_build),
-        ratio(dept_test, user_test)
+        ratio(dept_test, user_test),
+        ratio(incremental_copied_build, user_build),
+        ratio(user_cold_incremental_build, user_build)
     );
     println!(
         "  disk: the department's copy {} MiB, the user's target/ {} MiB (a full copy; {} MiB \
          of it rustc's incremental caches)",
         seed.bytes / MIB,
         user_target / MIB,
-        du(&repo.join("target/debug/incremental")) / MIB
+        incremental_bytes / MIB
     );
     let _ = worktrees::create::remove(&repo, &made.workspace, &no_teardown());
+    let _ = worktrees::create::remove(&repo, &with_incremental.workspace, &no_teardown());
 }
 
 fn npm_figures(dir: &Path) {
@@ -251,6 +301,7 @@ fn write_workspace(repo: &Path, crates: usize, registry: bool) {
     )
     .unwrap();
     std::fs::write(repo.join(".gitignore"), "/target\n").unwrap();
+    std::fs::write(repo.join(FIXTURE), "the user's\n").unwrap();
     let registry_deps = "serde = { version = \"1\", features = [\"derive\"] }\n\
          serde_json = \"1\"\nindexmap = \"2\"\nsmallvec = \"1\"\nmemchr = \"2\"\n\
          itoa = \"1\"\nlog = \"0.4\"\nonce_cell = \"1\"\n";
@@ -278,7 +329,11 @@ fn write_workspace(repo: &Path, crates: usize, registry: bool) {
             ),
         )
         .unwrap();
-        std::fs::write(dir.join("lib.rs"), crate_source(i, &earlier, registry)).unwrap();
+        let mut source = crate_source(i, &earlier, registry);
+        if i == 0 {
+            source.push_str(READS_ITS_MANIFEST_DIR);
+        }
+        std::fs::write(dir.join("lib.rs"), source).unwrap();
     }
 }
 
@@ -327,10 +382,47 @@ fn crate_source(i: usize, earlier: &[usize], registry: bool) -> String {
     s
 }
 
-/// Appends one line to the file.
+/// A file at the workspace's root that the first crate's test includes.
+const FIXTURE: &str = "fixture.txt";
+
+/// Tests that find their files through `CARGO_MANIFEST_DIR` and include one
+/// from outside their crate, as tests with fixtures do (cargo runs them in
+/// their package's folder).
+const READS_ITS_MANIFEST_DIR: &str = "#[cfg(test)]\n\
+    mod manifest_dir {\n    #[test]\n    fn names_the_tree_it_runs_in() {\n        \
+    let here = std::env::current_dir().unwrap().canonicalize().unwrap();\n        \
+    let manifest = std::path::Path::new(env!(\"CARGO_MANIFEST_DIR\"));\n        \
+    assert_eq!(manifest.canonicalize().unwrap(), here);\n    }\n    #[test]\n    \
+    fn includes_the_fixture_of_the_tree_it_runs_in() {\n        \
+    let read = std::fs::read_to_string(\"../../fixture.txt\").unwrap();\n        \
+    assert_eq!(include_str!(\"../../../fixture.txt\"), read);\n    }\n}\n";
+
+/// Copies a folder's files with their times (the bench's own copy).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &dest).unwrap();
+            let modified = entry.metadata().unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
+}
+
+/// Appends one line to the file (a new function each time).
 fn one_line_change(file: &Path) {
     let mut text = std::fs::read_to_string(file).unwrap();
-    text.push_str("pub fn changed() -> u32 { 42 }\n");
+    let n = text.matches("pub fn changed").count();
+    text.push_str(&format!("pub fn changed{n}() -> u32 {{ 42 }}\n"));
     std::fs::write(file, text).unwrap();
 }
 

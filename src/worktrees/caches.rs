@@ -11,17 +11,33 @@
 //!   would write the user's. The kernel's copy (`copy_file_range`) shares
 //!   the blocks where the file system can (Btrfs, XFS); elsewhere it is a
 //!   full copy, measured worthwhile (benches/worktree_caches.rs). rustc's
-//!   incremental caches are left out: they hold the folder the build ran in.
+//!   incremental caches (`incremental/` beside `.fingerprint/`) are left out:
+//!   rustc counts the folder it runs in among its options and drops a cache
+//!   made in another folder whole (measured: `-Z incremental-info` says
+//!   "completely ignoring cache because of differing commandline arguments"
+//!   when only the folder differs), so they would be disk for nothing. So
+//!   what depends on a change rebuilds whole in a department: slower than the
+//!   user's incremental build (measured 2.7x and 2.8x on a shared machine,
+//!   beside 2.3x and 3.2x for the user's own build without its incremental
+//!   caches), faster than a cold one.
 //!   Cargo decides freshness from file times, so the copy keeps the times of
 //!   the user's build, and every checked-out file whose bytes equal the
 //!   user's takes the user's file's time: Cargo sees the worktree as it sees
 //!   the user's tree. A file that differs keeps its checkout time, newer than
 //!   any build of the user's, so what depends on it is rebuilt.
+//!   Cargo does not notice that a unit built into itself a path of the
+//!   user's tree (`env!("CARGO_MANIFEST_DIR")`, `CARGO_BIN_EXE_*`, a build
+//!   script's output naming a source folder), nor that it records a file
+//!   outside its crate by its absolute path (`include_str!("../../x.json")`):
+//!   fresh in the copy, it would read, run or write the user's files, or miss
+//!   the department's change to that file. Such units are forgotten in the
+//!   copy (their `.fingerprint/` entry removed), so Cargo builds them anew.
 //! - npm, pnpm, yarn: set-up commands take packages from the package
 //!   manager's own content store (checked by hash on every read) before the
 //!   network, and pnpm copies from its store instead of hard-linking to it,
 //!   so a department cannot write through its `node_modules` into the store.
 
+use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::SystemTime;
@@ -73,6 +89,8 @@ pub struct CargoSeed {
     pub bytes: u64,
     /// Checked-out files given the time of the user's same file.
     pub sources_matched: u64,
+    /// Units of the copy Cargo will build anew: they named the user's tree.
+    pub units_forgotten: u64,
 }
 
 /// Environment for set-up commands, so package managers install from their
@@ -120,9 +138,14 @@ pub fn seed_cargo(
         return Err(CacheError::NoRoom { needed, free });
     }
     let mut seed = CargoSeed::default();
-    if let Err(e) = copy_tree(&from, &to, &mut seed) {
-        let _ = std::fs::remove_dir_all(&to);
-        return Err(e);
+    let copied = copy_tree(&from, &to, &mut seed)
+        .and_then(|()| forget_units_naming(&to, &user_tree_names(repo)));
+    match copied {
+        Ok(forgotten) => seed.units_forgotten = forgotten,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&to);
+            return Err(e);
+        }
     }
     seed.sources_matched = match_source_times(&git, repo, worktree)?;
     Ok(Some(seed))
@@ -168,11 +191,220 @@ fn bytes_to_copy(from: &Path) -> u64 {
         .sum()
 }
 
-/// `target/<profile>/incremental`: rustc's incremental caches record the
-/// folder the build ran in, so a worktree elsewhere cannot use them (measured:
-/// no faster with them, and they were over half of the copy).
+/// rustc's incremental caches, `incremental/` in a profile's folder (the one
+/// with Cargo's `.fingerprint/`: `target/debug`, `target/<triple>/debug`):
+/// rustc drops a cache made in another folder, so a worktree cannot use them
+/// (measured: no faster with them, and they were over half of the copy).
 fn is_incremental_cache(entry: &walkdir::DirEntry) -> bool {
-    entry.depth() == 2 && entry.file_type().is_dir() && entry.file_name() == "incremental"
+    entry.file_type().is_dir()
+        && entry.file_name() == "incremental"
+        && entry
+            .path()
+            .parent()
+            .is_some_and(|profile| profile.join(".fingerprint").is_dir())
+}
+
+/// The user's tree as a build may have recorded it: as given and resolved.
+fn user_tree_names(repo: &Path) -> Vec<String> {
+    let mut names = vec![repo.display().to_string()];
+    if let Ok(real) = std::fs::canonicalize(repo) {
+        let real = real.display().to_string();
+        if !names.contains(&real) {
+            names.push(real);
+        }
+    }
+    names
+}
+
+/// Whether `text` names `tree` or a path under it (not a sibling that only
+/// starts the same, `/src/app2` for `/src/app`).
+fn names_tree(text: &str, tree: &str) -> bool {
+    !tree.is_empty()
+        && text.match_indices(tree).any(|(at, _)| {
+            matches!(
+                text[at + tree.len()..].chars().next(),
+                None | Some('/' | '\\' | '\n' | '\r' | '"' | ' ' | ':' | ';')
+            )
+        })
+}
+
+/// Whether a unit whose rustc dep-info (`deps/<unit>.d`) is `dep_info` built
+/// a path of the user's tree into itself: an environment variable it read at
+/// compile time (`# env-dep:NAME=value`) names the tree. A build script's
+/// `OUT_DIR` (`OUT_DIR` itself, or a path under one of `out_dirs`, the
+/// scripts' `root-output`) is left to Cargo: it gives the copy its own, whose
+/// files are copied too, and counting it would rebuild every crate that
+/// includes generated code.
+pub fn dep_info_names_tree(dep_info: &str, trees: &[String], out_dirs: &[String]) -> bool {
+    dep_info
+        .lines()
+        .filter_map(|line| line.strip_prefix("# env-dep:"))
+        .filter_map(|var| var.split_once('='))
+        .filter(|(name, _)| *name != "OUT_DIR")
+        .any(|(_, value)| names_tree_beyond(&unescape_dep_env(value), out_dirs, trees))
+}
+
+/// Whether a build script's recorded output (`build/<unit>/output`) names
+/// the user's tree anywhere but in the script's own `OUT_DIR` (`out_dir`,
+/// from its `root-output`), which Cargo moves to the copy's.
+pub fn script_output_names_tree(output: &str, out_dir: &str, trees: &[String]) -> bool {
+    names_tree_beyond(output, &[out_dir.to_string()], trees)
+}
+
+/// Whether `text` names one of `trees` once the `out_dirs` are taken out.
+fn names_tree_beyond(text: &str, out_dirs: &[String], trees: &[String]) -> bool {
+    let mut rest = text.to_string();
+    for out_dir in out_dirs.iter().filter(|d| !d.is_empty()) {
+        rest = rest.replace(out_dir.as_str(), "");
+    }
+    trees.iter().any(|tree| names_tree(&rest, tree))
+}
+
+/// Whether Cargo's own record of the files a unit read
+/// (`.fingerprint/<unit>/dep-*`, binary) lists a file of the user's tree by
+/// its absolute path. Cargo keeps a path in the package or the build folder
+/// relative and any other absolute (a workspace file a crate includes,
+/// `include_str!("../../schema.json")`): in the copy it would check the
+/// user's file, not the department's, and miss the department's change.
+pub fn fingerprint_names_file_in_tree(dep_info: &[u8], trees: &[String]) -> bool {
+    trees.iter().map(|t| t.as_bytes()).any(|tree| {
+        !tree.is_empty()
+            && dep_info
+                .windows(tree.len() + 1)
+                .any(|w| w.starts_with(tree) && matches!(w[tree.len()], b'/' | b'\\'))
+    })
+}
+
+/// rustc escapes `\`, newlines and returns in `env-dep` values.
+fn unescape_dep_env(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Removes, in the copied `target`, the `.fingerprint/` entry of each unit
+/// that named the user's tree, so Cargo builds it (and what uses it) anew;
+/// returns how many. Only the department's copy is touched.
+fn forget_units_naming(target: &Path, trees: &[String]) -> Result<u64, CacheError> {
+    let mut forgotten = 0;
+    for profile in profile_dirs(target) {
+        let units = units_naming(&profile, trees);
+        if units.is_empty() {
+            continue;
+        }
+        let fingerprints = profile.join(".fingerprint");
+        for entry in read_dir(&fingerprints)? {
+            if unit_hash(Some(&entry.file_name())).is_some_and(|u| units.contains(&u)) {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
+                forgotten += 1;
+            }
+        }
+    }
+    Ok(forgotten)
+}
+
+/// The profile folders of a Cargo build folder: those holding `.fingerprint/`
+/// (`debug`, `release`, `<triple>/debug`, …).
+fn profile_dirs(target: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(target)
+        .follow_links(false)
+        .min_depth(1)
+        .max_depth(2)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_dir() && e.path().join(".fingerprint").is_dir())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// The units of `profile` that named the tree, by the hash Cargo puts in
+/// their files' names and their `.fingerprint/` entry: crates, tests,
+/// examples and build scripts by rustc's dep-info (`deps/c-<hash>.d`,
+/// `build/c-<hash>/build_script_build-<hash>.d`) and Cargo's
+/// (`.fingerprint/c-<hash>/dep-lib-c`), build script runs by their output
+/// (`build/c-<hash>/output`).
+fn units_naming(profile: &Path, trees: &[String]) -> BTreeSet<String> {
+    let files_under = |dir: &str| {
+        walkdir::WalkDir::new(profile.join(dir))
+            .follow_links(false)
+            .min_depth(1)
+            .max_depth(2)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+    };
+    let out_dirs: Vec<String> = files_under("build")
+        .filter(|f| f.depth() == 2 && f.file_name() == "root-output")
+        .filter_map(|f| read_text(f.path()))
+        .map(|d| d.trim_end().to_string())
+        .collect();
+    let mut units = BTreeSet::new();
+    for dir in ["deps", "examples", "build"] {
+        for file in files_under(dir) {
+            let path = file.path();
+            let (unit, named) = if path.extension().is_some_and(|e| e == "d") {
+                let named =
+                    read_text(path).is_some_and(|t| dep_info_names_tree(&t, trees, &out_dirs));
+                (unit_hash(path.file_stem()), named)
+            } else if dir == "build" && file.depth() == 2 && file.file_name() == "output" {
+                let out_dir = read_text(&path.with_file_name("root-output")).unwrap_or_default();
+                let named = read_text(path)
+                    .is_some_and(|t| script_output_names_tree(&t, out_dir.trim_end(), trees));
+                (unit_hash(path.parent().and_then(Path::file_name)), named)
+            } else {
+                continue;
+            };
+            if let Some(unit) = unit.filter(|_| named) {
+                units.insert(unit);
+            }
+        }
+    }
+    for file in files_under(".fingerprint") {
+        let is_dep_info = file.depth() == 2
+            && file
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("dep-"));
+        let named = is_dep_info
+            && std::fs::read(file.path())
+                .is_ok_and(|bytes| fingerprint_names_file_in_tree(&bytes, trees));
+        let unit = file.path().parent().and_then(Path::file_name);
+        if let Some(unit) = unit_hash(unit).filter(|_| named) {
+            units.insert(unit);
+        }
+    }
+    units
+}
+
+/// `<hash>` of a unit's `<name>-<hash>`.
+fn unit_hash(name: Option<&std::ffi::OsStr>) -> Option<String> {
+    let (_, hash) = name?.to_str()?.rsplit_once('-')?;
+    Some(hash.to_string())
+}
+
+fn read_text(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, CacheError> {
+    std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect())
+        .map_err(io_error(dir))
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<u64, CacheError> {
@@ -249,7 +481,7 @@ mod tests {
                 ("src/other.rs", "pub fn b() {}\n"),
             ],
         );
-        std::fs::create_dir_all(repo.join("target/debug")).unwrap();
+        std::fs::create_dir_all(repo.join("target/debug/.fingerprint")).unwrap();
         std::fs::write(repo.join("target/debug/liba.rlib"), "built").unwrap();
         std::fs::create_dir_all(repo.join("target/debug/incremental/a-1")).unwrap();
         std::fs::write(repo.join("target/debug/incremental/a-1/q.bin"), "cache").unwrap();
@@ -292,6 +524,204 @@ mod tests {
                 .ino(),
             "a copy, never a link to the user's file"
         );
+    }
+
+    /// A Cargo build folder's units as Cargo leaves them: `.fingerprint/`
+    /// entries and what says what each unit read.
+    fn unit(target: &Path, profile: &str, name: &str) -> std::path::PathBuf {
+        let entry = target.join(profile).join(".fingerprint").join(name);
+        std::fs::create_dir_all(&entry).unwrap();
+        std::fs::write(entry.join("lib-x"), "fingerprint").unwrap();
+        target.join(profile)
+    }
+
+    #[test]
+    fn units_that_built_in_a_path_of_the_users_tree_are_built_anew_in_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = cargo_repo(dir.path(), "/target\n");
+        let target = repo.join("target");
+        let user = repo.display().to_string();
+        let debug = unit(&target, "debug", "a-1111111111111111");
+        for name in [
+            "a-2222222222222222",
+            "b-3333333333333333",
+            "s-4444444444444444",
+            "s-5555555555555555",
+            "s-6666666666666666",
+            "b-7777777777777777",
+            "c-8888888888888888",
+        ] {
+            unit(&target, "debug", name);
+        }
+        let write = |rel: &str, text: String| {
+            let path = debug.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        // A test reading its fixtures through env!("CARGO_MANIFEST_DIR").
+        write(
+            "deps/a-1111111111111111.d",
+            format!("{user}/target/debug/deps/a-1111111111111111.d: a/src/lib.rs\n\n# env-dep:CARGO_MANIFEST_DIR={user}/a\n"),
+        );
+        // Generated code and the crate's name: Cargo moves OUT_DIRs itself.
+        write(
+            "deps/a-2222222222222222.d",
+            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:GEN={user}/target/debug/build/s-6666666666666666/out/gen.rs\n# env-dep:CARGO_PKG_NAME=a\n"),
+        );
+        // A sibling folder whose name starts like the user's tree.
+        write(
+            "deps/b-3333333333333333.d",
+            format!("# env-dep:CARGO_MANIFEST_DIR={user}2/b\n"),
+        );
+        write(
+            "build/s-4444444444444444/build_script_build-4444444444444444.d",
+            "build.rs:\n".into(),
+        );
+        // A build script that told the crate where the user's fixtures are.
+        let out_dir = |hash: &str| format!("{user}/target/debug/build/s-{hash}/out");
+        write(
+            "build/s-5555555555555555/root-output",
+            out_dir("5555555555555555"),
+        );
+        write(
+            "build/s-5555555555555555/output",
+            format!(
+                "cargo:rustc-link-search=native={}\ncargo:rustc-env=FIXTURES={user}/fixtures\n",
+                out_dir("5555555555555555")
+            ),
+        );
+        // One that named only its own OUT_DIR.
+        write(
+            "build/s-6666666666666666/root-output",
+            out_dir("6666666666666666"),
+        );
+        write(
+            "build/s-6666666666666666/output",
+            format!(
+                "cargo:rustc-link-search=native={}\n",
+                out_dir("6666666666666666")
+            ),
+        );
+
+        // Cargo's own dep-info (binary): a workspace file outside the crate
+        // by its absolute path, and one with package and target relative ones.
+        let fingerprint_dep_info = |unit: &str, paths: &[&str]| {
+            let mut bytes = vec![1, 0, 0, 0, 0xff, 1];
+            for p in paths {
+                bytes.extend((p.len() as u32).to_le_bytes());
+                bytes.extend(p.as_bytes());
+                bytes.push(1);
+            }
+            std::fs::write(debug.join(format!(".fingerprint/{unit}/dep-lib-x")), bytes).unwrap();
+        };
+        let shared = format!("{user}/b/src/../../shared/schema.json");
+        fingerprint_dep_info("b-7777777777777777", &["src/lib.rs", &shared]);
+        fingerprint_dep_info(
+            "c-8888888888888888",
+            &["src/lib.rs", "debug/build/s-5555555555555555/out/gen.rs"],
+        );
+
+        let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let entries = |target: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            entries(&wt.join("target")),
+            [
+                "a-2222222222222222",
+                "b-3333333333333333",
+                "c-8888888888888888",
+                "s-4444444444444444",
+                "s-6666666666666666"
+            ],
+            "the units that named the user's tree are forgotten in the copy"
+        );
+        assert_eq!(seed.units_forgotten, 3);
+        assert_eq!(
+            entries(&target).len(),
+            8,
+            "the user's build folder is untouched"
+        );
+    }
+
+    #[test]
+    fn incremental_caches_of_a_build_for_a_named_target_are_left_out_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = cargo_repo(dir.path(), "/target\n");
+        let triple = unit(
+            &repo.join("target"),
+            "x86_64-unknown-linux-gnu/debug",
+            "a-1",
+        );
+        std::fs::create_dir_all(triple.join("incremental/a-2")).unwrap();
+        std::fs::write(triple.join("incremental/a-2/q.bin"), "cache").unwrap();
+        // Documentation of a crate named `incremental` is not a cache.
+        std::fs::create_dir_all(repo.join("target/doc/incremental")).unwrap();
+        std::fs::write(repo.join("target/doc/incremental/index.html"), "doc").unwrap();
+        seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let copied = wt.join("target/x86_64-unknown-linux-gnu/debug");
+        assert!(copied.join(".fingerprint/a-1/lib-x").is_file());
+        assert!(!copied.join("incremental").exists());
+        assert!(!wt.join("target/debug/incremental").exists());
+        assert!(wt.join("target/doc/incremental/index.html").is_file());
+    }
+
+    #[test]
+    fn cargos_dep_info_names_a_file_in_the_tree_by_its_absolute_path() {
+        let trees = ["/src/app".to_string()];
+        let names = |bytes: &[u8]| fingerprint_names_file_in_tree(bytes, &trees);
+        assert!(names(b"\x01\x00\x15\x00/src/app/shared/a.json\x00"));
+        assert!(!names(b"\x01\x00\x0a\x00src/lib.rs\x00"));
+        assert!(!names(b"\x01\x00\x10\x00/src/app2/a.json\x00"));
+        assert!(!names(b"\x01\x00\x08\x00/src/app\x00"));
+        let windows = [r"C:\src\app".to_string()];
+        assert!(fingerprint_names_file_in_tree(
+            br"C:\src\app\shared\a.json",
+            &windows
+        ));
+    }
+
+    #[test]
+    fn a_dep_info_names_the_tree_by_an_environment_variable_other_than_out_dir() {
+        let trees = ["/src/app".to_string()];
+        let out_dirs = ["/src/app/target/debug/build/s-1/out".to_string()];
+        let names = |d: &str| dep_info_names_tree(d, &trees, &out_dirs);
+        assert!(names("# env-dep:CARGO_MANIFEST_DIR=/src/app/crates/a\n"));
+        assert!(names(
+            "# env-dep:CARGO_BIN_EXE_app=/src/app/target/debug/app\n"
+        ));
+        assert!(names("# env-dep:ROOT=/src/app\n"));
+        assert!(!names(
+            "# env-dep:OUT_DIR=/src/app/target/debug/build/a-1/out\n"
+        ));
+        assert!(!names("# env-dep:CARGO_MANIFEST_DIR=/src/app2/a\n"));
+        // A path a build script put in its OUT_DIR, which Cargo moves.
+        assert!(!names(
+            "# env-dep:GEN=/src/app/target/debug/build/s-1/out/gen.rs\n"
+        ));
+        assert!(names(
+            "# env-dep:GEN=/src/app/target/debug/build/s-2/gen.rs\n"
+        ));
+        assert!(!names(
+            "# env-dep:HOME\n/src/app/target/debug/deps/a.d: a/src/lib.rs\n"
+        ));
+        // rustc escapes backslashes: a Windows path.
+        let windows = [r"C:\src\app".to_string()];
+        assert!(dep_info_names_tree(
+            r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\app\\a",
+            &windows,
+            &[]
+        ));
+        assert!(!dep_info_names_tree(
+            r"# env-dep:CARGO_MANIFEST_DIR=C:\\src\\apps",
+            &windows,
+            &[]
+        ));
     }
 
     #[test]
