@@ -415,8 +415,19 @@ impl Launcher {
     /// every later start, on the same thread: no fallback result, no failed
     /// plan. One that cannot resume otherwise ends its session as a restart
     /// always did (a department's fallback result follows).
-    async fn resume_sessions(self: &Arc<Self>) {
+    pub async fn resume_sessions(self: &Arc<Self>) {
         let ids = std::mem::take(&mut *self.resumable.lock().unwrap());
+        if ids.is_empty() {
+            return;
+        }
+        // A configuration waiting for trust rules nothing yet: the sessions
+        // wait with it (they would resume under its settings).
+        if let Some(why) = self.sessions.trust.refusal() {
+            self.sessions
+                .wait_for_agent(&ids, &why, crate::sessions::Suspension::Trust);
+            *self.resumable.lock().unwrap() = ids;
+            return;
+        }
         let mut waiting = Vec::new();
         let mut unavailable: Option<String> = None;
         for id in ids {
@@ -442,7 +453,8 @@ impl Launcher {
             }
         }
         if let Some(why) = unavailable {
-            self.sessions.wait_for_agent(&waiting, &why);
+            self.sessions
+                .wait_for_agent(&waiting, &why, crate::sessions::Suspension::AgentProgram);
             *self.resumable.lock().unwrap() = waiting;
         }
     }

@@ -13,8 +13,10 @@ word_enum!(
     AgentState { Starting => "starting", Working => "working", Idle => "idle", NeedsUser => "needs_user", Exited => "exited" }
 );
 word_enum!(
-    /// Why an agent needs the user.
-    AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit", Backend => "backend" }
+    /// Why an agent needs the user. `Backend`: suspended until its agent
+    /// program can start; `ConfigTrust`: suspended until the user trusts
+    /// the repository's changed configuration.
+    AttentionKind { Approval => "approval", Login => "login", Trust => "trust", Input => "input", Error => "error", RateLimit => "rate_limit", Backend => "backend", ConfigTrust => "config_trust" }
 );
 word_enum!(
     /// What an approval request asks for.

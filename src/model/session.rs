@@ -219,7 +219,10 @@ impl Session {
     pub fn is_suspended(&self) -> bool {
         self.is_running()
             && self.agent.agent_state == super::AgentState::Starting
-            && self.agent.attention.as_ref().map(|a| a.kind) == Some(super::AttentionKind::Backend)
+            && matches!(
+                self.agent.attention.as_ref().map(|a| a.kind),
+                Some(super::AttentionKind::Backend | super::AttentionKind::ConfigTrust)
+            )
     }
     /// A department holds a queue slot while it runs and has not reported.
     pub fn holds_slot(&self) -> bool {

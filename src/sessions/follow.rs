@@ -17,6 +17,16 @@ use crate::agents::{AgentEvent, AgentSpec, Channel};
 use crate::error::{LResult, LauncherError};
 use crate::model::{AgentState, AuditEvent, CloseReason, Session};
 
+/// What a session of the previous run waits for before it resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suspension {
+    /// Its agent program cannot start (Codex missing, too old, logged out).
+    AgentProgram,
+    /// The repository's configuration changed and waits for the user's
+    /// trust: nothing resumes under settings the user has not seen.
+    Trust,
+}
+
 /// Sent to a resumed department that has not reported.
 const CONTINUE_AFTER_RESTART: &str = "[codex-governance] The launcher restarted and your \
      conversation was resumed. Continue your task where it stopped, then report as instructed.";
@@ -116,26 +126,36 @@ impl Sessions {
         }
     }
 
-    /// Sessions of the previous run whose agent program cannot start now:
-    /// suspended (their slots and places kept), each saying what it waits
-    /// for, audited once each.
-    pub fn wait_for_agent(&self, ids: &[String], why: &str) {
-        let text = format!(
-            "waiting for its agent program: {}",
-            crate::text::os_error_words(why)
-        );
+    /// Sessions of the previous run that cannot resume now: suspended (their
+    /// slots and places kept), each saying what it waits for in a few words
+    /// (the note at the top of the page says the whole of it, once), audited
+    /// once each with the whole reason.
+    pub fn wait_for_agent(&self, ids: &[String], why: &str, waits_for: Suspension) {
+        let text = match waits_for {
+            Suspension::AgentProgram => {
+                "waiting for its agent program to start: the note at the top says what to do"
+            }
+            Suspension::Trust => {
+                "waiting for your trust of the repository's configuration, which changed: \
+                 the note at the top shows it"
+            }
+        }
+        .to_string();
         let saved = self.ctx.store.update(|tx| {
             for id in ids {
                 if let Some(x) = tx.session_mut(id) {
                     x.agent.agent_state = AgentState::Starting;
                     x.agent.attention = Some(crate::model::Attention {
-                        kind: crate::model::AttentionKind::Backend,
+                        kind: match waits_for {
+                            Suspension::AgentProgram => crate::model::AttentionKind::Backend,
+                            Suspension::Trust => crate::model::AttentionKind::ConfigTrust,
+                        },
                         text: text.clone(),
                     });
                 }
                 tx.audit(AuditEvent::SessionWaitingForAgent {
                     session_id: id.clone(),
-                    reason: why.to_string(),
+                    reason: crate::text::os_error_words(why),
                 });
             }
         });

@@ -25,6 +25,7 @@ use crate::error::{LResult, LauncherError};
 use crate::model::{AuditEvent, CloseReason, InputRecord, Session, SessionKind, TerminalRecord};
 use crate::signals::SignalTx;
 
+pub use follow::Suspension;
 pub use live::LiveAgents;
 pub use start::{Continuation, StartSpec};
 pub use terminals::SessionTerminals;

@@ -75,8 +75,11 @@ pub struct SessionView {
     pub cut_by_stop: bool,
     /// It runs and waits for the user (its `attention` says what for).
     pub asks_user: bool,
-    /// Suspended until its agent program can start: nothing of it runs.
+    /// Suspended until its agent program can start, or until the user trusts
+    /// the repository's changed configuration: nothing of it runs.
     pub suspended: bool,
+    /// Suspended until its agent program can start: *Check again* may resume it.
+    pub resumes_on_check: bool,
     /// Where its workspace stands, in the page's terms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_facts: Option<crate::model::WorkspaceFacts>,
@@ -209,6 +212,9 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         cut_by_stop: plain.state == StateWord::StoppedWithLauncher,
         asks_user: s.is_running() && plain.state == StateWord::NeedsYou,
         suspended: s.is_suspended(),
+        resumes_on_check: s.is_suspended()
+            && s.agent.attention.as_ref().map(|a| a.kind)
+                == Some(crate::model::AttentionKind::Backend),
         workspace_facts: s.workspace().map(|w| w.state.facts()),
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,

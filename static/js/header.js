@@ -133,7 +133,9 @@ export async function checkAgents(button) {
   button.textContent = "Checking…";
   try {
     const res = await api("/api/check_agents", {});
-    toast(list(res.problems).length ? `Still: ${list(res.problems).join(" ")}` : "Agents can start now.", list(res.problems).length ? "error" : "info");
+    // A toast is plain text: the commands' backticks go (the note shows them as code).
+    const still = list(res.problems).join(" ").replaceAll("`", "");
+    toast(still ? `Still: ${still}` : "Agents can start now.", still ? "error" : "info");
   } catch (e) {
     toast(`Could not check: ${e.message}`, "error");
   } finally {

@@ -90,7 +90,7 @@ function itemsOf(status) {
       items.push(planItem(s));
     }
     const attention = s.attention;
-    if (attention && attention.kind === "backend") {
+    if (s.suspended) {
       suspended.push(s);
       // A suspended planner's question stands meanwhile.
       const asked = noPlanItem(s);
@@ -173,17 +173,20 @@ function setupItem(s, setup) {
   };
 }
 
-/** One item for every session suspended while its agent program cannot start. */
+/** One item for every session suspended (its agent program cannot start,
+ * or the repository's changed configuration waits for your trust); the note
+ * at the top of the page says what to do, once. */
 function suspendedItem(suspended) {
   const n = suspended.length;
+  const check = suspended.some((s) => s.resumes_on_check);
   return {
     key: `suspended:${suspended.map((s) => s.id).join(",")}`,
     at: suspended[0].last_activity_at || suspended[0].started_at,
     kind: "suspended",
-    text: `${n === 1 ? title(suspended[0]) : `${n} sessions`} suspended: ${n === 1 ? "it resumes" : "they resume"} on the same conversation once the agent program starts`,
+    text: `${n === 1 ? title(suspended[0]) : `${n} sessions`} suspended: ${n === 1 ? "it resumes" : "they resume"} on the same conversation once the note at the top is dealt with`,
     detail: sentences(suspended[0].attention.text, "Nothing is lost meanwhile"),
     session: suspended[0].id,
-    actions: [button("Check again", "primary", (ev) => checkAgents(ev.target), { action: "check-agents" })],
+    actions: check ? [button("Check again", "primary", (ev) => checkAgents(ev.target), { action: "check-agents" })] : [],
   };
 }
 

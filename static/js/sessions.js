@@ -6,7 +6,7 @@
 // running or queued) says how its plan ended and is collapsed to its Zhongshu
 // row until opened.
 
-import { $, armedButton, el, emptyNote, replaceChildren, setBreakable, setText, syncChildren } from "./dom.js";
+import { $, armedButton, el, emptyNote, replaceChildren, setBreakable, setText, syncChildren, withCode } from "./dom.js";
 import { api, toast } from "./api.js";
 import { clock, costText, dateTime, list, outcomeWords, planWords, runText, taskWords, tokensText } from "./format.js";
 import { actionButton, closePlanner, interrupt, interruptible, retry, retryable, stopPlan } from "./control.js";
@@ -153,7 +153,8 @@ function updateDepartment(r, s) {
   r.btnChanges.hidden = !ws;
   r.btnRetry.hidden = !retryable(s);
   const why = s.state_reason || "";
-  setText(r.error, why);
+  // Commands in a reason show as code, never as raw backticks.
+  replaceChildren(r.error, ...withCode(why));
   r.error.hidden = !why;
   r.error.className = s.failed ? "row-error" : "row-note";
 }

@@ -3423,12 +3423,22 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         "2 sessions suspended",
     )
     .await;
+    // Why is said once, in the note at the top; the item points there.
     d.wait_text(
         "why they wait",
-        "#needs-you",
+        "#agents-banner",
         "Codex sessions cannot start until Codex is installed",
     )
     .await;
+    let item = d
+        .wait_text("the item points to it", "#needs-you", "the note at the top")
+        .await;
+    assert!(!item.contains("npm install"), "said once: {item}");
+    let rows = d.text_of("#sessions").await;
+    assert!(
+        !rows.contains("npm install") && !rows.contains('`'),
+        "{rows}"
+    );
     // Nothing of them runs: counted apart, and no running time or work in
     // progress is claimed (walk 4 of issue 49).
     d.wait_text("suspended apart in the header", "#stats", "2 suspended")
@@ -3474,5 +3484,80 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
     let z_now = api.session(&z).await;
     assert_ne!(z_now["state"], "failed", "{z_now}");
     d.quit().await;
+    c.stop().await;
+}
+
+/// Walk 5 of issue 49 (security): a restart under a changed configuration
+/// that waits for trust resumes nothing under it: every session waits,
+/// suspended, saying why; once the user trusts the file, each resumes on
+/// its own thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_under_an_untrusted_configuration_resumes_nothing_until_trusted() {
+    crate::needs!(Codex);
+    let mut c = Scenario::codex().committed().start().await;
+    c.plans_one_notes_department();
+    let _cut = c.server.on_held(
+        "department (zhilibu)",
+        vec![model_server::message("working on it")],
+    );
+    let z = c.api().start_zhongshu("Plan one department").await;
+    let dept = c.first_department().await;
+    let before = c
+        .wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
+        .await;
+    let thread = before["thread_id"].as_str().unwrap().to_string();
+    c.stop().await;
+
+    // The file now hands agents a variable of the user's: it asks for trust.
+    let config = c.repo.path.join("governance.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let changed = text.replacen(
+        "launcher:\n",
+        "launcher:\n  agent_env: [\"CG_WALK_SECRET\"]\n",
+        1,
+    );
+    assert_ne!(text, changed, "{text}");
+    std::fs::write(&config, changed).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut env = c.env.clone();
+    env.retain(|(k, _)| k != "CODEX_GOVERNANCE_TRUST_CONFIG");
+    env.extend([
+        ("CODEX_GOVERNANCE_TRUST_CONFIG".to_string(), "0".to_string()),
+        (
+            "CODEX_GOVERNANCE_CONFIG_HOME".to_string(),
+            home.path().display().to_string(),
+        ),
+        ("CG_WALK_SECRET".to_string(), "leak123".to_string()),
+    ]);
+    c.relaunch_with(&env);
+    for id in [&z, &dept] {
+        let s = c
+            .wait_agent(id, "suspended for trust", |s| {
+                s["attention"]["kind"] == "config_trust"
+            })
+            .await;
+        assert_eq!(s["state_text"], "suspended", "{s}");
+        assert!(s["state_reason"].as_str().unwrap().contains("trust"), "{s}");
+    }
+    let api = c.api().clone();
+    let resumed = api.audit_events("session_resumed").await;
+    assert!(
+        resumed.is_empty(),
+        "nothing resumed under the untrusted file: {resumed:?}"
+    );
+    let status = api.status().await;
+    let hash = status["config_trust"]["hash"].as_str().unwrap().to_string();
+    api.post_ok("/api/trust_config", &json!({"hash": hash}))
+        .await;
+    for id in [&z, &dept] {
+        c.wait_audit("session_resumed", |e| e["session_id"] == id.as_str())
+            .await;
+    }
+    let back = c
+        .wait_agent(&dept, "no longer suspended", |s| {
+            s["state_text"] != "suspended"
+        })
+        .await;
+    assert_eq!(back["thread_id"], thread.as_str(), "{back}");
     c.stop().await;
 }

@@ -180,6 +180,10 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
             &sshd.ssh_wrapper().display().to_string(),
         )
         .env("CODEX_GOVERNANCE_TRUST_CONFIG", "0")
+        .env(
+            "CODEX_GOVERNANCE_CONFIG_HOME",
+            &dir.path().join("config").display().to_string(),
+        )
         .start()
         .await;
     let status = c

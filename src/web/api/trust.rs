@@ -45,10 +45,16 @@ pub(super) async fn trust_config(State(l): L, JsonBody(b): JsonBody<TrustInput>)
                 trusted: b.hash.clone(),
             })
         });
-    if answer.is_ok() && !l.ctx.config.launcher.remotes.is_empty() {
-        // The hosts the file names may be reached now.
+    if answer.is_ok() {
+        // Sessions that waited for the trust resume now, and the hosts the
+        // file names may be reached.
         let l = std::sync::Arc::clone(&l);
-        tokio::spawn(async move { l.check_remotes().await });
+        tokio::spawn(async move {
+            l.resume_sessions().await;
+            if !l.ctx.config.launcher.remotes.is_empty() {
+                l.check_remotes().await;
+            }
+        });
     }
     reply(answer)
 }
