@@ -217,7 +217,16 @@ pub struct AgentInfo {
     /// Codex retries the model's request (k of its 5) in this turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrying: Option<u32>,
+    /// What a planner said last when its turn ended (cut to
+    /// [`LAST_MESSAGE_MAX`]): its question stays in Needs you while it is
+    /// suspended and its live conversation is not back yet. Never shown in
+    /// a session's record (the views take it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
 }
+
+/// The most of a planner's last message a session record keeps.
+pub const LAST_MESSAGE_MAX: usize = 4000;
 
 /// A state-changing tool call that took effect, recorded in the same
 /// transaction as its effect.

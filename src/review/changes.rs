@@ -201,10 +201,17 @@ impl ChangesView {
 /// Why an integration predicted as `p` would be refused, in the words the
 /// refusal would use.
 fn blocked_by(p: &crate::worktrees::integrate::Prediction) -> Option<String> {
+    if !p.uncommitted.is_empty() {
+        return Some(
+            "Apply and Merge would be refused now: files under Conflicts hold uncommitted \
+             changes. Check again once they are committed or put aside."
+                .into(),
+        );
+    }
     if !p.blocking().is_empty() {
         return Some(
-            "Apply and Merge would be refused now: the files under Conflicts stand in the way. \
-             Check again once they are out of the way."
+            "Apply and Merge would be refused now: your branch changed the same files since \
+             its base (see Conflicts)."
                 .into(),
         );
     }

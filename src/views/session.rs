@@ -150,6 +150,8 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
     let launcher = &snap.config.launcher;
     let stale = Duration::from_secs(launcher.department_stale_seconds);
     let mut record = s.clone();
+    // Its words are the transcript's business, not the record's.
+    record.agent.last_message = None;
     if let Some((_, t)) = live.activity {
         let t = chrono::DateTime::<chrono::Local>::from(t);
         record.last_activity_at = Some(crate::clock::rfc3339(&t));
@@ -276,7 +278,12 @@ fn awaits_reply(state: &State, s: &Session, live: &Live) -> Option<AwaitsReply> 
         s.is_zhongshu() && s.is_running() && turns && between_turns && s.agent.turn_count > 0;
     (waits && no_plan).then(|| AwaitsReply {
         turn: s.agent.turn_count,
-        last_message: live.last_message.clone(),
+        // Live words first; the ones kept at its turn's end while its live
+        // conversation is not back (suspended, resuming).
+        last_message: live
+            .last_message
+            .clone()
+            .or_else(|| s.agent.last_message.clone()),
     })
 }
 

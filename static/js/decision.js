@@ -220,7 +220,8 @@ function conflicts(v) {
   const lines = [];
   if (yours.length) lines.push(el("li", { text: `Your uncommitted changes to ${names(yours)}: commit, stash or revert ${yours.length === 1 ? "it" : "them"} first, or send it back.` }));
   for (const words of appliedWords(applied)) lines.push(el("li", { text: `${words} is not committed yet: commit it first (or Undo that Apply), or send this one back.` }));
-  if (both.length) lines.push(el("li", { text: `Changed on both sides since its base: ${names(both)}. Send it back to redo it on your current branch, or discard it.` }));
+  // Sending it back keeps its worktree on its base: say what does help.
+  if (both.length) lines.push(el("li", { text: `Changed on both sides since its base: ${names(both)}. Its worktree stays on its base, so a send-back meets the same conflict: merge its branch ${ws.branch} yourself with git, or discard it and give the task again.` }));
   if (refused.length) lines.push(el("li", { text: `The last integration was refused for ${names(refused)}; nothing stands in the way now: try again.` }));
   for (const o of others) {
     for (const spot of list(o.spots)) {

@@ -71,12 +71,26 @@ export function decisionActions(v, after, drafts = () => 0) {
   };
   const confirm = el("div", { class: "decision-confirm", attrs: { role: "group", "aria-label": "confirm", hidden: true } });
   const ask = (what) => askFor(what, v, confirm, act, section, drafts());
-  // Apply and Merge are off while the server says they would be refused.
+  // Apply and Merge are marked off while the server says they would be
+  // refused. The user's tree may have changed since (a file reverted or
+  // committed): a press asks again first and goes on once nothing stands in
+  // the way, else says why.
   const refused = (what) => (what === "apply" || what === "merge") && v.integration_blocked;
+  const unlessRefused = async (what, go) => {
+    if (!refused(what)) return go();
+    let why = v.integration_blocked;
+    try {
+      why = (await api(`/api/changes?${new URLSearchParams({ session_id: id })}`)).integration_blocked;
+    } catch (e) {
+      // The answer we have stands.
+    }
+    if (why) toast(why, "error");
+    else go();
+  };
   const button = (text, cls, what, title) => el("button", {
-    type: "button", class: cls, text, title: refused(what) || title, data: { decide: what },
-    attrs: { disabled: refused(what) ? true : undefined },
-    on: { click: () => (what === "apply" || what === "merge" ? act[what]() : ask(what)) },
+    type: "button", class: `${cls}${refused(what) ? " decide-blocked" : ""}`, text, title: refused(what) || title, data: { decide: what },
+    attrs: { "aria-disabled": refused(what) ? "true" : undefined },
+    on: { click: () => unlessRefused(what, () => (what === "apply" || what === "merge" ? act[what]() : ask(what))) },
   });
   const check = v.integration_blocked ? el("p", { class: "hint decision-blocked" }, `${v.integration_blocked} `,
     el("button", { type: "button", class: "small decide-check", text: "Check again", title: "look at your branch and working tree again", on: { click: () => after("check") } })) : null;
@@ -104,12 +118,8 @@ export function decisionActions(v, after, drafts = () => 0) {
     }
     if (typing(event.target)) return false;
     const what = { a: "apply", m: "merge", d: "discard", s: "send_back" }[event.key];
-    if (what && refused(what)) {
-      toast(refused(what), "error");
-      return true;
-    }
     if (what) {
-      ask(what);
+      unlessRefused(what, () => ask(what));
       return true;
     }
     return files(event);

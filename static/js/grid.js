@@ -72,6 +72,8 @@ export function updateHeartbeat(node, s) {
 export function showState(node, s) {
   setText(node, s.state_text || s.status);
   setClass(node, "badge", `state-${s.state || s.status}`);
+  // Suspended: nothing runs, something waits for you; not a healthy green.
+  node.classList.toggle("state-suspended", Boolean(s.suspended));
   node.title = s.state_reason || "";
 }
 

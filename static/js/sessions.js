@@ -180,6 +180,8 @@ function updateZhongshu(r, s) {
   // Running, it is reminded of its plan and results; ended, a new planner
   // takes over the plan.
   const running = store.isRunning(s);
+  // A running planner with no plan has nothing to be reminded of.
+  r.btnResume.hidden = running && !s.plan_revision;
   r.btnResume.textContent = running ? "Remind of its plan…" : "Resume…";
   r.btnResume.title = running
     ? "type the launcher's reminder of the task, the plan and the results into it"

@@ -472,6 +472,11 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         "Which module should I look at first?",
         "its question, in the item"
     );
+    // No plan: nothing to be reminded of (walk 5 of issue 49).
+    assert!(
+        d.hidden(&format!(".session-row[data-id=\"{z}\"] .act-resume"))
+            .await
+    );
     // Issue 49 item 14: its tile and its row say "idle" once (the state),
     // not again in the heartbeat ("active · idle 4s" was beside it).
     let idle_words = d
@@ -510,6 +515,31 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     c.told("register your plan now with the governance_register_plan tool")
         .await;
     d.quit().await;
+    // Walk 5 of issue 49: suspended after a restart without Codex, it still
+    // says what it asked (its live conversation is not back yet).
+    let asked = c
+        .wait_agent(&z, "idle after the third turn", |s| {
+            s["agent_state"] == "idle"
+                && s["turn_count"].as_u64().unwrap_or(0) > 2
+                && s["awaits_reply"]["last_message"].is_string()
+        })
+        .await;
+    let said = asked["awaits_reply"]["last_message"].clone();
+    c.stop().await;
+    let gone = tempfile::tempdir().unwrap();
+    let env = c.env_with_codex_bin(&gone.path().join("codex").display().to_string());
+    c.relaunch_with(&env);
+    let suspended = c
+        .wait_agent(&z, "suspended", |s| s["state_text"] == "suspended")
+        .await;
+    assert_eq!(
+        suspended["awaits_reply"]["last_message"], said,
+        "{suspended}"
+    );
+    assert!(
+        suspended["agent"].get("last_message").is_none() && suspended.get("last_message").is_none(),
+        "the record does not carry it: {suspended}"
+    );
     c.stop().await;
 }
 

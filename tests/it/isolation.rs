@@ -1649,7 +1649,7 @@ async fn merge_is_off_in_the_drawer_of_conflicting_work(d: &browser::Browser, c:
             "const m = document.querySelector('#drawer-body [data-decide=merge]'); \
              const a = document.querySelector('#drawer-body [data-decide=apply]'); \
              const why = document.querySelector('#drawer-body .decision-blocked'); \
-             return m && a && why ? [m.disabled, a.disabled, m.title, why.textContent] : null;",
+             return m && a && why ? [m.getAttribute('aria-disabled') === 'true', a.getAttribute('aria-disabled') === 'true', m.title, why.textContent] : null;",
             vec![],
             Duration::from_secs(45),
         )
@@ -1667,6 +1667,14 @@ async fn merge_is_off_in_the_drawer_of_conflicting_work(d: &browser::Browser, c:
         state[3].as_str().unwrap().contains("Check again"),
         "{state}"
     );
+    // Pressed all the same: asked again, still refused, and said why.
+    d.click("#drawer-body [data-decide=merge]").await;
+    d.wait(
+        "the reason, said",
+        "return [...document.querySelectorAll('#toasts .toast-error')].some((t) => t.textContent.includes('would be refused')) || null;",
+        vec![],
+    )
+    .await;
     d.js("document.querySelector('#drawer-close').click();", vec![])
         .await;
 }

@@ -80,10 +80,19 @@ impl LiveAgents {
             _ => {}
         }
         let audit = audit_of(id, &event);
+        // What it said last, kept at a turn's end (a planner's question must
+        // outlive its live conversation: a restart, a suspension).
+        let said = matches!(event, AgentEvent::TurnCompleted { .. })
+            .then(|| self.agent(id)?.conversation()?.last_message())
+            .flatten()
+            .map(|m| crate::text::head(&m, crate::model::LAST_MESSAGE_MAX).to_string());
         let saved = self.ctx.store.update(|tx| {
             if let Some(x) = tx.session_mut(id) {
                 if x.is_running() {
                     apply(&mut x.agent, &event, working);
+                    if said.is_some() && x.is_zhongshu() {
+                        x.agent.last_message = said.clone();
+                    }
                 }
             }
             if let Some(audit) = audit {
