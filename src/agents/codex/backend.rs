@@ -126,7 +126,7 @@ impl CodexBackend {
             conversation,
             tui_spec: tui,
             tui: std::sync::Mutex::new(None),
-            attaching: tokio::sync::Mutex::new(()),
+            attaching: tokio::sync::Mutex::new(false),
         });
         Ok(Started { agent, events })
     }
@@ -194,8 +194,9 @@ struct CodexSession {
     /// How its TUI starts.
     tui_spec: SpawnSpec,
     tui: std::sync::Mutex<Option<Arc<Pty>>>,
-    /// One TUI start at a time.
-    attaching: tokio::sync::Mutex<()>,
+    /// One TUI start at a time; a stop waits for one under way. True once
+    /// stopped: no TUI starts after (it would outlive the session).
+    attaching: tokio::sync::Mutex<bool>,
 }
 
 impl CodexSession {
@@ -215,7 +216,10 @@ impl Agent for CodexSession {
 
     fn attach_terminal(&self) -> BoxFuture<'_, Result<Arc<Pty>, AgentError>> {
         async move {
-            let _one = self.attaching.lock().await;
+            let stopped = self.attaching.lock().await;
+            if *stopped {
+                return Err(AgentError::Gone);
+            }
             if let Some(tui) = self.running_tui() {
                 return Ok(tui);
             }
@@ -288,6 +292,10 @@ impl Agent for CodexSession {
     /// The exit code of its TUI, when one ran; 0 otherwise (the thread ended as asked).
     fn stop(&self) -> BoxFuture<'_, i32> {
         async move {
+            // A TUI starting now is started first, then stopped with the rest.
+            let mut stopped = self.attaching.lock().await;
+            *stopped = true;
+            drop(stopped);
             let tui = self.tui.lock().unwrap().take();
             let code = match tui {
                 Some(tui) => tui.terminate(pty::KILL_GRACE).await,
