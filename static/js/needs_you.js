@@ -184,7 +184,9 @@ function suspendedItem(suspended) {
     at: suspended[0].last_activity_at || suspended[0].started_at,
     kind: "suspended",
     text: `${n === 1 ? title(suspended[0]) : `${n} sessions`} suspended: ${n === 1 ? "it resumes" : "they resume"} on the same conversation once the note at the top is dealt with`,
-    detail: sentences(suspended[0].attention.text, "Nothing is lost meanwhile"),
+    // One session's own words; for several, theirs in the plural.
+    detail: n === 1 ? sentences(suspended[0].attention.text, "Nothing is lost meanwhile")
+      : "The note at the top says what they wait for. Nothing is lost meanwhile.",
     session: suspended[0].id,
     actions: check ? [button("Check again", "primary", (ev) => checkAgents(ev.target), { action: "check-agents" })] : [],
   };
@@ -196,6 +198,8 @@ const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now w
 /** Sends `input` to planner `id` as its next turn; says so, or why not. */
 async function sendTurn(id, input, b, said) {
   b.disabled = true;
+  // A suspended session takes it when it resumes: the call waits till then.
+  if (store.session(id)?.suspended) toast(`${id} is suspended: your words reach it as soon as it resumes; nothing is lost meanwhile.`);
   try {
     await api("/api/session_input", { session_id: id, input });
     toast(said);
