@@ -252,6 +252,15 @@ async fn one_view_at_a_time_on_a_phone(d: &Browser) {
         )
         .await;
     assert_eq!(lines, 1, "the project's name in one piece");
+    // The five view tabs share one row (walk 6 of issue 49: Timeline alone
+    // on a second line).
+    let rows = d
+        .js(
+            "return new Set([...document.querySelectorAll('.view-tab')].map((t) => Math.round(t.getBoundingClientRect().top))).size;",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, 1, "one row of tabs at 390 px");
     for (panel, name) in [
         ("terminals-panel", "terminals"),
         ("sessions-panel", "sessions"),
