@@ -99,6 +99,8 @@ pub struct Watch {
     started: String,
     /// The file's size and time when last looked at; None: not looked at yet.
     stamp: Option<Option<(u64, SystemTime)>>,
+    /// The file as the last look loaded it, when it changed and loads.
+    loaded: Option<Config>,
 }
 
 impl Watch {
@@ -112,7 +114,14 @@ impl Watch {
                 .unwrap_or_else(|| super::config_path(repo)),
             started: config.text.clone(),
             stamp: None,
+            loaded: None,
         }
+    }
+
+    /// The changed file as the last look loaded it (None: unchanged, or it
+    /// does not load), for what the next start will ask.
+    pub fn loaded(&self) -> Option<&Config> {
+        self.loaded.as_ref()
     }
 
     /// The file, from the repository's root.
@@ -135,6 +144,7 @@ impl Watch {
             return None;
         }
         self.stamp = Some(stamp);
+        self.loaded = None;
         // Read as the launcher reads it at start: a link, a FIFO or a device
         // planted there is a problem to show, never followed or waited on.
         let now = match crate::files::read_regular_text(&self.path, super::MAX_CONFIG_BYTES) {
@@ -155,7 +165,13 @@ impl Watch {
         }
         let file = self.shown_file();
         let (keys, problem) = match changed_keys(&self.started, &now) {
-            Ok(keys) => (keys, Config::load(&self.repo).err().map(|e| e.to_string())),
+            Ok(keys) => match Config::load(&self.repo) {
+                Ok(config) => {
+                    self.loaded = Some(config);
+                    (keys, None)
+                }
+                Err(e) => (keys, Some(e.to_string())),
+            },
             Err(e) => (Vec::new(), Some(format!("{file}: not YAML: {e}"))),
         };
         if keys.is_empty() && problem.is_none() {

@@ -294,3 +294,36 @@ async fn a_cloned_files_forge_and_shells_wait_for_trust_and_the_shell_button_run
     assert!(!marker.exists(), "the cloned file's shell ran");
     launcher.terminate();
 }
+
+/// Walk 5 of issue 49: a `governance.yaml` edited while the launcher runs
+/// with a setting that needs trust says, before the restart, that the next
+/// start will ask for trust first and hold everything until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_needs_trust_says_the_next_start_will_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new(RepoOptions::default());
+    let launcher = spawn_launcher_env(&repo.path, &[], &asking(&dir.path().join("config")));
+    let config = repo.path.join("governance.yaml");
+    let before = std::fs::read_to_string(&config).unwrap_or_default();
+    let edited = if before.contains("launcher:\n") {
+        before.replacen("launcher:\n", "launcher:\n  agent_env: [\"MY_TOKEN\"]\n", 1)
+    } else {
+        format!("{before}\nlauncher:\n  agent_env: [\"MY_TOKEN\"]\n")
+    };
+    std::fs::write(&config, edited).unwrap();
+    let status = launcher
+        .api
+        .wait_status("the change seen", |s| {
+            !s["config_file"]["changed"].is_null()
+        })
+        .await;
+    let applies = status["config_file"]["changed"]["applies"]
+        .as_str()
+        .unwrap();
+    assert!(
+        applies.starts_with("at the next start, which first asks for your trust (")
+            && applies.contains("launcher.agent_env")
+            && applies.contains("nothing resumes or starts until you trust it"),
+        "{applies}"
+    );
+}

@@ -70,9 +70,22 @@ impl FactsCache {
     /// start when it moved. Whether a fact changed.
     fn look_at_config(&self) -> bool {
         let mut watch = self.config.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(change) = watch.as_mut().and_then(|w| w.look()) else {
+        let Some(mut change) = watch.as_mut().and_then(|w| w.look()) else {
             return false;
         };
+        // A change that needs trust holds the next start: say so now.
+        let asks = watch
+            .as_ref()
+            .and_then(|w| w.loaded())
+            .and_then(|c| crate::config_trust::TrustGate::of(c).request());
+        if let (Some(change), Some(asks)) = (change.as_mut(), asks) {
+            let keys: Vec<&str> = asks.settings.iter().map(|a| a.key.as_str()).collect();
+            change.applies = format!(
+                "at the next start, which first asks for your trust ({}): nothing resumes \
+                 or starts until you trust it",
+                keys.join(", ")
+            );
+        }
         // Under the inputs' lock, as every reading is: none publishes over another.
         let _inputs = self.inputs();
         let mut next = (*self.current()).clone();
