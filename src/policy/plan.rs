@@ -183,16 +183,28 @@ pub fn dirty_named(dirty: &[String], assignments: &[Assignment]) -> Vec<String> 
     dirty.iter().filter(|d| set.is_match(d)).cloned().collect()
 }
 
-/// Whether `planner` is done: it still runs, but its plan finished (or was
-/// stopped), no turn of its runs, none of its departments runs or waits in
-/// the queue, and none's work waits for the user's review (a send-back
+/// Whether `planner`'s plan ended and nothing of it runs: it still runs,
+/// but no turn of its runs and none of its departments runs or waits in the
+/// queue. Its departments' work may still wait for the user's review: what
+/// is left is the user's, so it is not running work (the page's count, its
+/// tile, its running time), though it may not be done yet.
+pub fn plan_at_rest(state: &State, planner: &Session) -> bool {
+    rests(state, planner, false)
+}
+
+/// Whether `planner` is done: its plan is at rest ([`plan_at_rest`]) and
+/// none of its departments' work waits for the user's review (a send-back
 /// needs its planner). Such a planner only costs (an idle agent, a terminal
-/// of about 100 MB) and crowds the page: it counts as finished, not running,
-/// keeps no terminal for nobody, yields its tile and may be closed in one go.
-/// An agent that reports no turns (a PTY agent) is done with its plan. A
-/// planner resumed as a new session carries its predecessors' plan on: their
-/// departments count as its own.
+/// of about 100 MB) and crowds the page: it counts as finished, keeps no
+/// terminal for nobody, yields its tile and may be closed in one go. An
+/// agent that reports no turns (a PTY agent) is done with its plan. A
+/// planner resumed as a new session carries its predecessors' plan on:
+/// their departments count as its own.
 pub fn planner_finished(state: &State, planner: &Session) -> bool {
+    rests(state, planner, true)
+}
+
+fn rests(state: &State, planner: &Session, review_too: bool) -> bool {
     if !planner.is_zhongshu() || !planner.is_running() {
         return false;
     }
@@ -209,9 +221,10 @@ pub fn planner_finished(state: &State, planner: &Session) -> bool {
             AgentState::Working | AgentState::NeedsUser
         );
     let waits_for_review = |d: &Session| {
-        d.workspace().is_some_and(|w| {
-            !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
-        })
+        review_too
+            && d.workspace().is_some_and(|w| {
+                !w.state.is_settled() && w.state != crate::model::WorkspaceState::SentBack
+            })
     };
     let lineage = lineage(state, planner);
     let works = lineage.iter().any(|id| {
@@ -328,6 +341,11 @@ mod tests {
         assert!(
             !planner_finished(&state, &new),
             "its predecessor's department waits for review"
+        );
+        // Walk 6 of issue 49: not done, but not running work either.
+        assert!(
+            plan_at_rest(&state, &new),
+            "what is left is the user's review"
         );
     }
 

@@ -220,7 +220,11 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         workspace_facts: s.workspace().map(|w| w.state.facts()),
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,
-        in_progress: s.is_running() && !finished,
+        // A planner whose plan ended waits on the user's review: not work
+        // in progress, though not done either (a send-back needs it).
+        in_progress: s.is_running()
+            && !finished
+            && !crate::policy::plan::plan_at_rest(&snap.state, s),
         awaits_user: !s.is_running()
             && s.workspace().is_some_and(|w| w.state.awaits_user())
             && superseded_by(&snap.state, s).is_none(),

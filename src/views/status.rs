@@ -217,7 +217,9 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
                 .values()
                 .filter(|s| {
                     s.is_zhongshu()
-                        && (crate::policy::plan::planner_finished(state, s) || s.is_suspended())
+                        && (crate::policy::plan::planner_finished(state, s)
+                            || crate::policy::plan::plan_at_rest(state, s)
+                            || s.is_suspended())
                 })
                 .count(),
         ),
