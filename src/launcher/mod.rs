@@ -276,8 +276,11 @@ impl Launcher {
         // rest does not wait for it.
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
+        // Tracked: the stop waits for it (its ssh children end with it).
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.check_remotes().await });
+        self.ctx.spawn(async move {
+            this.check_remotes().await;
+        });
         self.integrations.recover().await;
         self.start_quota_clock();
         self.integrations

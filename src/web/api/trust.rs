@@ -48,11 +48,11 @@ pub(super) async fn trust_config(State(l): L, JsonBody(b): JsonBody<TrustInput>)
     if answer.is_ok() {
         // Sessions that waited for the trust resume now, and the hosts the
         // file names may be reached.
-        let l = std::sync::Arc::clone(&l);
-        tokio::spawn(async move {
-            l.resume_sessions().await;
-            if !l.ctx.config.launcher.remotes.is_empty() {
-                l.check_remotes().await;
+        let this = std::sync::Arc::clone(&l);
+        l.ctx.spawn(async move {
+            this.resume_sessions().await;
+            if !this.ctx.config.launcher.remotes.is_empty() {
+                this.check_remotes().await;
             }
         });
     }
