@@ -353,6 +353,10 @@ impl Launcher {
     /// Checks every host of `launcher.remotes` (at start, and when the user
     /// asks again): what each pre-flight found, in name order.
     pub async fn check_remotes(&self) -> Vec<crate::model::RemoteHost> {
+        // No hosts: no `codex --version` at every start for nothing.
+        if self.ctx.config.launcher.remotes.is_empty() {
+            return Vec::new();
+        }
         let here = match &self.ctx.config.launcher.agent.backend {
             crate::agents::BackendSettings::Codex(codex) => {
                 let command = codex.command.clone();

@@ -3383,11 +3383,6 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
 async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_them() {
     crate::needs!(Codex, Chromium);
     let mut c = Scenario::codex().committed().start().await;
-    c.plans_one_notes_department();
-    let _cut = c.server.on_held(
-        "department (zhilibu)",
-        vec![model_server::message("working on it")],
-    );
     c.server.on(
         "The launcher restarted",
         vec![tool_call(
@@ -3396,13 +3391,7 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
             json!({"summary": "NOTES after the restart", "changed_files": []}),
         )],
     );
-    let z = c.api().start_zhongshu("Plan one department").await;
-    let dept = c.first_department().await;
-    let before = c
-        .wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
-        .await;
-    let thread = before["thread_id"].as_str().unwrap().to_string();
-    c.stop().await;
+    let (z, dept, thread, _cut) = stopped_mid_turn(&mut c).await;
 
     // Codex is not where the launcher looks: every session waits, suspended.
     let later = tempfile::tempdir().unwrap();
@@ -3501,16 +3490,7 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
     // Each resumes on its own thread. (Whether the cut-off turn then goes on
     // to its report depends on how the stop left the turn: see the closing
     // note; the clean-stop test covers the continue turn.)
-    for id in [&z, &dept] {
-        c.wait_audit("session_resumed", |e| e["session_id"] == id.as_str())
-            .await;
-    }
-    let resumed = c
-        .wait_agent(&dept, "no longer suspended", |s| {
-            s["state_text"] != "suspended"
-        })
-        .await;
-    assert_eq!(resumed["thread_id"], thread.as_str(), "{resumed}");
+    resumed_on_their_threads(&c, &z, &dept, &thread).await;
     let z_now = api.session(&z).await;
     assert_ne!(z_now["state"], "failed", "{z_now}");
     d.quit().await;
@@ -3525,18 +3505,7 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
 async fn a_restart_under_an_untrusted_configuration_resumes_nothing_until_trusted() {
     crate::needs!(Codex);
     let mut c = Scenario::codex().committed().start().await;
-    c.plans_one_notes_department();
-    let _cut = c.server.on_held(
-        "department (zhilibu)",
-        vec![model_server::message("working on it")],
-    );
-    let z = c.api().start_zhongshu("Plan one department").await;
-    let dept = c.first_department().await;
-    let before = c
-        .wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
-        .await;
-    let thread = before["thread_id"].as_str().unwrap().to_string();
-    c.stop().await;
+    let (z, dept, thread, _cut) = stopped_mid_turn(&mut c).await;
 
     // The file now hands agents a variable of the user's: it asks for trust.
     let config = c.repo.path.join("governance.yaml");
@@ -3579,15 +3548,41 @@ async fn a_restart_under_an_untrusted_configuration_resumes_nothing_until_truste
     let hash = status["config_trust"]["hash"].as_str().unwrap().to_string();
     api.post_ok("/api/trust_config", &json!({"hash": hash}))
         .await;
-    for id in [&z, &dept] {
-        c.wait_audit("session_resumed", |e| e["session_id"] == id.as_str())
+    resumed_on_their_threads(&c, &z, &dept, &thread).await;
+    c.stop().await;
+}
+
+/// A plan of one department whose turn the model holds; the launcher is
+/// stopped mid-turn. (planner, department, the department's thread, the
+/// hold: the turn goes on while it is kept.)
+async fn stopped_mid_turn(
+    c: &mut Codex,
+) -> (String, String, String, std::sync::Arc<tokio::sync::Notify>) {
+    c.plans_one_notes_department();
+    let cut = c.server.on_held(
+        "department (zhilibu)",
+        vec![model_server::message("working on it")],
+    );
+    let z = c.api().start_zhongshu("Plan one department").await;
+    let dept = c.first_department().await;
+    let before = c
+        .wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
+        .await;
+    let thread = before["thread_id"].as_str().unwrap().to_string();
+    c.stop().await;
+    (z, dept, thread, cut)
+}
+
+/// Both sessions resumed, the department on its own thread, no longer suspended.
+async fn resumed_on_their_threads(c: &Codex, z: &str, dept: &str, thread: &str) {
+    for id in [z, dept] {
+        c.wait_audit("session_resumed", |e| e["session_id"] == id)
             .await;
     }
     let back = c
-        .wait_agent(&dept, "no longer suspended", |s| {
+        .wait_agent(dept, "no longer suspended", |s| {
             s["state_text"] != "suspended"
         })
         .await;
-    assert_eq!(back["thread_id"], thread.as_str(), "{back}");
-    c.stop().await;
+    assert_eq!(back["thread_id"], thread, "{back}");
 }
