@@ -53,6 +53,10 @@ pub struct Department {
     pub duty: String,
     pub globs: Vec<String>,
     pub verify: Vec<String>,
+    /// The host of `launcher.remotes` its sessions work on (`where:`);
+    /// None: this machine.
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 pub use crate::model::RiskLevel;
@@ -389,6 +393,8 @@ impl Config {
             &mut said,
         )
         .map_err(|e| plain_errors::at_line(e, &text))?;
+        check_placements(&file_name, &departments, &launcher.remotes)
+            .map_err(|e| plain_errors::at_line(e, &text))?;
         warnings.extend(
             said.iter()
                 .map(|w| plain_errors::located(&file_name, &text, w)),
@@ -550,6 +556,31 @@ fn check_globs(
                 line: located::line_of(text, &key).unwrap_or(0),
                 key,
                 message: format!("the glob {pattern:?} is not valid: {why}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every `departments.KEY.where` names a host of `launcher.remotes`.
+fn check_placements(
+    file: &str,
+    departments: &[Department],
+    remotes: &[remotes::Remote],
+) -> Result<(), ConfigError> {
+    for d in departments {
+        let Some(name) = &d.remote else { continue };
+        if !remotes.iter().any(|r| &r.name == name) {
+            let known: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
+            let hint = match crate::suggest::closest(name, &known) {
+                Some(m) => format!(" (did you mean {m}?)"),
+                None if known.is_empty() => " (no host is named under launcher.remotes)".into(),
+                None => format!(" (the hosts are {})", known.join(", ")),
+            };
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                key: format!("departments.{}.where", d.key),
+                message: format!("{name} is not a host of launcher.remotes{hint}"),
             });
         }
     }

@@ -63,6 +63,23 @@ pub struct AgentSpec {
     pub sandbox: Sandbox,
     /// Resume this conversation instead of starting one (backends that keep them).
     pub resume: Option<String>,
+    /// Another machine the agent's commands and file changes run on
+    /// (backends with remote environments); None: this one.
+    pub environment: Option<RemoteEnvironment>,
+}
+
+/// A machine an agent's commands run on, as its backend reaches it
+/// (issue 53): a loopback relay to the host's Codex exec-server.
+#[derive(Debug, Clone)]
+pub struct RemoteEnvironment {
+    /// The host's name (`launcher.remotes`), the environment's id.
+    pub id: String,
+    /// The relay's WebSocket URL (loopback).
+    pub url: String,
+    /// The relay's bearer secret.
+    pub secret: crate::secret::Secret,
+    /// The agent's working folder there (its worktree on the host).
+    pub cwd: PathBuf,
 }
 
 /// The sandbox an agent's commands run in, where the backend has one: they

@@ -14,6 +14,7 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
         duty: duty.into(),
         globs: strings(globs),
         verify: strings(verify),
+        remote: None,
     }
 }
 

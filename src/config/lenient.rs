@@ -38,7 +38,7 @@ fn texts(v: Option<&Value>, slashes: bool) -> Vec<String> {
         .collect()
 }
 
-const DEPARTMENT_KEYS: &[&str] = &["title", "duty", "globs", "verify"];
+const DEPARTMENT_KEYS: &[&str] = &["title", "duty", "globs", "verify", "where"];
 const RULE_KEYS: &[&str] = &["name", "level", "pattern", "message", "allow_pattern"];
 
 /// Keys the launcher does not read are named (and ignored, as Python does).
@@ -97,6 +97,7 @@ pub fn departments(
             duty: field(d, "duty").and_then(text).unwrap_or_default(),
             globs: texts(field(d, "globs"), true),
             verify: texts(field(d, "verify"), false),
+            remote: field(d, "where").and_then(text),
             key,
         });
     }

@@ -10,6 +10,7 @@ use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, 
 use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
 use crate::policy::workspace::{enter, record_moved, Event};
+use crate::remote::Remotes;
 use crate::store::{StoreError, Tx};
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
 
@@ -24,6 +25,8 @@ pub struct Snapshot {
     pub review: ChangeReview,
     /// Whether the review checked a report's claim.
     pub claimed: bool,
+    /// A remote department's work fetched back for this record: the commit.
+    pub fetched: Option<String>,
 }
 
 /// The launcher's state folder as no department's work may touch it.
@@ -66,6 +69,10 @@ pub fn take(
     if ws.removed || ws.state.is_settled() || ws.state == WorkspaceState::SentBack {
         return Ok(None);
     }
+    let fetched = match &ws.remote {
+        Some(work) => Some(fetch_remote(ctx, session, ws, work)?),
+        None => None,
+    };
     let department = session.department.as_deref().unwrap_or("department");
     let first_line = session.task.lines().next().unwrap_or("").trim();
     let message = format!("{department} {}: {first_line}", session.id);
@@ -105,7 +112,30 @@ pub fn take(
         recorded,
         review,
         claimed: claimed.is_some(),
+        fetched,
     }))
+}
+
+/// A remote department's work (issue 53): committed on its host, fetched
+/// back, and written into its worktree here for the record that follows.
+fn fetch_remote(
+    ctx: &Context,
+    session: &Session,
+    ws: &crate::model::Workspace,
+    work: &crate::model::RemoteWork,
+) -> Result<String, WorktreeError> {
+    let refused =
+        |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
+    let host = Remotes::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
+    let ssh = Remotes::ssh(ctx).map_err(|e| refused(e.to_string()))?;
+    let tree = crate::remote::git::RemoteTree {
+        path: work.path.clone(),
+        branch: work.branch.clone(),
+    };
+    let commit = crate::remote::git::fetch_back(&ssh, &host, &ctx.repo, &session.id, &tree)
+        .map_err(|e| refused(e.to_string()))?;
+    worktrees::mirror::write_commit(&ctx.repo, ws, &commit)?;
+    Ok(commit)
 }
 
 /// Keeps a record on the department's workspace, with its audit line: a
@@ -140,6 +170,16 @@ pub fn keep(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
         ws.nothing_to_review = nothing_to_review(&r.files, &r.fenced, &r.left_out);
         if let Err(e) = enter(ws, Event::Recorded) {
             tracing::error!("{session_id}: {e}");
+        }
+        if let (Some(work), Some(commit)) = (ws.remote.as_mut(), &snap.fetched) {
+            work.fetched = Some(commit.clone());
+            let fetched = AuditEvent::RemoteWorkFetched {
+                session_id: session_id.to_string(),
+                host: work.host.clone(),
+                remote_path: work.path.clone(),
+                commit: commit.clone(),
+            };
+            tx.audit(fetched);
         }
     }
     tx.audit(AuditEvent::WorktreeRecorded {

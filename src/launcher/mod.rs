@@ -152,6 +152,7 @@ impl Launcher {
                     ctx.paths.state_dir.display()
                 )
             })?;
+        let hosts = Arc::clone(&sessions.remotes.hosts);
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
@@ -174,7 +175,7 @@ impl Launcher {
             lock_watch: Mutex::new(None),
             deltas: deltas::Deltas::default(),
             run_started: crate::clock::now().fixed_offset(),
-            hosts: Arc::default(),
+            hosts,
         });
         launcher.recover()?;
         launcher.facts.keep(&launcher.ctx.store);
@@ -585,6 +586,8 @@ impl Launcher {
         self.sessions.terminate_all().await;
         // Their exits came after the signal loop ended: their work is recorded here.
         self.integrations.record_cut_off().await;
+        // The relays to hosts, and their ssh connections, end with the sessions.
+        self.sessions.remotes.close().await;
         self.mailbox.stop().await;
         // What the mailbox's last batch started (notices) is recorded too.
         self.ctx.wait_tasks().await;

@@ -344,6 +344,28 @@ pub enum AuditEvent {
         decision: Decision,
         out_of_scope: usize,
     },
+    /// A department's worktree was added on another machine (issue 53): its
+    /// commands and file changes run there, in Codex's environment `host`.
+    RemoteWorktreeAdded {
+        session_id: String,
+        host: String,
+        remote_path: String,
+        branch: String,
+        base: String,
+    },
+    /// A remote department's work was committed there and fetched back.
+    RemoteWorkFetched {
+        session_id: String,
+        host: String,
+        remote_path: String,
+        commit: String,
+    },
+    /// A remote department's worktree, branch and refs there were removed.
+    RemoteWorktreeRemoved {
+        session_id: String,
+        host: String,
+        remote_path: String,
+    },
     /// A worktree's folder was removed (its branch stays).
     WorktreeRemoved {
         session_id: String,

@@ -37,3 +37,16 @@ pub struct RemoteHost {
     pub codex_version: Option<String>,
     pub checked_at: Option<String>,
 }
+
+/// A department's work on a host: its worktree and branch there, and the
+/// commit last fetched back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RemoteWork {
+    /// The host's name under `launcher.remotes`.
+    pub host: String,
+    /// Its worktree folder on the host.
+    pub path: String,
+    pub branch: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<String>,
+}

@@ -318,6 +318,10 @@ pub struct Workspace {
     /// user's, never recorded as the department's work.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copied: Vec<String>,
+    /// Where the department works when it is on another machine (issue 53):
+    /// this worktree then holds what was last fetched back from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<super::RemoteWork>,
 }
 
 /// Where a new worktree's set-up commands stand: its agent starts only after
@@ -373,6 +377,7 @@ impl Workspace {
             pull_request: None,
             setup: None,
             copied: Vec::new(),
+            remote: None,
         }
     }
 }

@@ -1,14 +1,169 @@
 //! Departments on other machines (issue 53): hosts named under
 //! `launcher.remotes`, reached with the user's own `ssh` and nothing of ours
-//! on the host. This first step checks each host before any department is
-//! placed there ([`preflight`]): the same Codex version on both sides, git
-//! and the repository's clone present, and Codex's sandbox working there
-//! (a host whose commands would run unsandboxed is refused unless the user
-//! set `sandbox: none` for it). What it finds is kept in [`Hosts`] for the
-//! status and the page.
+//! on the host. Each host is checked before any department is placed there
+//! ([`preflight`]): the same Codex version on both sides, git and the
+//! repository's clone present, and Codex's sandbox working there (a host
+//! whose commands would run unsandboxed is refused unless the user set
+//! `sandbox: none` for it). What it finds is kept in [`Hosts`].
+//!
+//! A department placed on a host keeps its thread on the launcher's own
+//! Codex app-server (tools, approvals, quota and conversation as for any
+//! department); its commands and file changes run on the host through
+//! Codex's `exec-server`, which the user's ssh starts there and a loopback
+//! [`relay`] joins to the app-server. Its worktree lives on the host and
+//! its work comes back through [`git`].
 
+pub mod git;
 pub mod hosts;
 pub mod preflight;
+pub mod relay;
 pub mod ssh;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 pub use hosts::{HostView, Hosts};
+
+use crate::config::remotes::Remote;
+use crate::context::Context;
+use crate::model::RemoteState;
+use relay::Relay;
+use ssh::Ssh;
+
+/// The hosts, and the relay to each that a department uses (made at its
+/// first department, kept until the launcher stops).
+#[derive(Default)]
+pub struct Remotes {
+    pub hosts: Arc<Hosts>,
+    relays: tokio::sync::Mutex<HashMap<String, Arc<Relay>>>,
+    closed: Mutex<bool>,
+}
+
+/// Why a department cannot be placed on a host now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    #[error("no host named {0} under launcher.remotes")]
+    Unknown(String),
+    #[error("{name} is not ready for departments ({state:?}): {detail}")]
+    NotReady {
+        name: String,
+        state: RemoteState,
+        detail: String,
+    },
+    #[error("{0}")]
+    Ssh(String),
+}
+
+impl Remotes {
+    /// The configured host `name`.
+    pub fn host(ctx: &Context, name: &str) -> Result<Remote, PlacementError> {
+        ctx.config
+            .launcher
+            .remotes
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .ok_or_else(|| PlacementError::Unknown(name.to_string()))
+    }
+
+    /// The user's ssh, as the configuration names it.
+    pub fn ssh(ctx: &Context) -> Result<Ssh, PlacementError> {
+        Ssh::new(&ctx.config.launcher.ssh_program).map_err(|e| PlacementError::Ssh(e.to_string()))
+    }
+
+    /// Host `name` when its pre-flight found it ready.
+    pub fn ready(&self, ctx: &Context, name: &str) -> Result<Remote, PlacementError> {
+        let host = Self::host(ctx, name)?;
+        match self.hosts.all().into_iter().find(|h| h.name == name) {
+            Some(h) if h.state == RemoteState::Ready => Ok(host),
+            Some(h) => Err(PlacementError::NotReady {
+                name: h.name,
+                state: h.state,
+                detail: h.detail,
+            }),
+            None => Err(PlacementError::NotReady {
+                name: name.to_string(),
+                state: RemoteState::Checking,
+                detail: "not checked yet".into(),
+            }),
+        }
+    }
+
+    /// The relay to `host`, started at the first call.
+    pub async fn relay(
+        &self,
+        ctx: &Arc<Context>,
+        host: &Remote,
+    ) -> Result<Arc<Relay>, PlacementError> {
+        let mut relays = self.relays.lock().await;
+        if *self.closed.lock().unwrap() {
+            return Err(PlacementError::Ssh("the launcher stops".into()));
+        }
+        if let Some(r) = relays.get(&host.name) {
+            return Ok(Arc::clone(r));
+        }
+        let ssh = Self::ssh(ctx)?;
+        let tasks = Arc::clone(ctx);
+        let relay = Relay::start(ssh, host.clone(), move |work| tasks.spawn(work))
+            .await
+            .map_err(|e| PlacementError::Ssh(format!("the relay to {}: {e}", host.name)))?;
+        relays.insert(host.name.clone(), Arc::clone(&relay));
+        Ok(relay)
+    }
+
+    /// Closes every relay (their ssh connections end): the launcher stops.
+    pub async fn close(&self) {
+        *self.closed.lock().unwrap() = true;
+        for relay in self.relays.lock().await.values() {
+            relay.close();
+        }
+    }
+}
+
+/// A remote agent's environment from the one built for this machine: what
+/// names this machine's folders and programs (PATH, HOME, the mailbox) is
+/// left to the host, and the temporary folder is the one there.
+pub fn environment_there(vars: Vec<(String, String)>, temp: &str) -> Vec<(String, String)> {
+    const HOSTS_OWN: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        "CODEX_GOVERNANCE_MAILBOX",
+        "CODEX_GOVERNANCE_PROMPT_FILE",
+        "CODEX_GOVERNANCE_BIN",
+    ];
+    let mut there: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(k, _)| !HOSTS_OWN.contains(&k.as_str()))
+        .collect();
+    for name in ["TMPDIR", "TMP", "TEMP"] {
+        there.push((name.to_string(), temp.to_string()));
+    }
+    there
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_agent_keeps_nothing_that_names_this_machine() {
+        let here = vec![
+            ("PATH".to_string(), "/home/me/bin".to_string()),
+            ("CODEX_GOVERNANCE_SESSION_ID".into(), "gong-1".into()),
+            ("TMPDIR".into(), "/local/tmp".into()),
+            ("CODEX_GOVERNANCE_MAILBOX".into(), "/local/state".into()),
+        ];
+        let there = environment_there(here, "/srv/r.governance/gong-1.tmp");
+        assert!(there
+            .iter()
+            .all(|(k, _)| k != "PATH" && k != "CODEX_GOVERNANCE_MAILBOX"));
+        assert!(there.contains(&("CODEX_GOVERNANCE_SESSION_ID".into(), "gong-1".into())));
+        assert!(there.contains(&("TMPDIR".into(), "/srv/r.governance/gong-1.tmp".into())));
+    }
+}

@@ -80,17 +80,77 @@ impl Ssh {
                 seconds: patience.as_secs(),
             })?
             .map_err(|e| SshError::Missing(e.to_string()))?;
-        let ran = Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        // 255 is ssh's own failure; anything else is the command's.
-        match ran.code {
-            Some(255) => Err(ssh_failure(host, &ran.stderr)),
-            _ => Ok(ran),
-        }
+        ended(host, &out)
     }
+
+    /// [`Ssh::run`] for a thread that may block (a record, an integration):
+    /// no overall limit, ssh's keep-alive ends a connection that died.
+    pub fn run_blocking(&self, host: &str, words: &[&str]) -> Result<Ran, SshError> {
+        let mut args = alive_options();
+        args.extend(argv(host, words));
+        let out = std::process::Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))?;
+        ended(host, &out)
+    }
+
+    /// Starts `words` on `host` for a long talk over its standard input and
+    /// output (its error output goes to the launcher's); a connection that
+    /// stops answering is ended by ssh's own keep-alive.
+    pub fn spawn_stdio(
+        &self,
+        host: &str,
+        words: &[&str],
+    ) -> Result<tokio::process::Child, SshError> {
+        let mut args = alive_options();
+        args.extend(argv(host, words));
+        tokio::process::Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))
+    }
+
+    /// The command line git is given to reach a host with this ssh
+    /// (`GIT_SSH_COMMAND`): the program quoted, BatchMode on.
+    pub fn git_ssh_command(&self) -> String {
+        format!(
+            "{} -o BatchMode=yes -o ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
+            shell_words::quote(&self.program.display().to_string())
+        )
+    }
+}
+
+/// How often a long connection asks the host whether it is still there.
+const ALIVE_SECONDS: u32 = 10;
+
+/// How a command on `host` ended: 255 is ssh's own failure; anything else
+/// is the command's.
+fn ended(host: &str, out: &std::process::Output) -> Result<Ran, SshError> {
+    let ran = Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    match ran.code {
+        Some(255) => Err(ssh_failure(host, &ran.stderr)),
+        _ => Ok(ran),
+    }
+}
+
+/// ssh asks a long connection's host whether it is still there.
+fn alive_options() -> Vec<String> {
+    vec![
+        "-o".to_string(),
+        format!("ServerAliveInterval={ALIVE_SECONDS}"),
+        "-o".into(),
+        "ServerAliveCountMax=3".into(),
+    ]
 }
 
 /// The arguments given to ssh for `words` on `host`.

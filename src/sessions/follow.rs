@@ -175,6 +175,13 @@ impl Sessions {
         let prompt_path = PathBuf::from(&s.prompt_path);
         let starter = Starter::new(self);
         let env = starter.agent_env(&s);
+        let environment = match starter.environment_for(&s).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.credentials.revoke(id);
+                return Err(e);
+            }
+        };
         let started = self
             .live
             .backend()
@@ -193,6 +200,7 @@ impl Sessions {
                 tools: Vec::new(),
                 sandbox: starter.sandbox_for(&s),
                 resume: Some(thread.clone()),
+                environment,
             })
             .await;
         let started = match started {

@@ -58,6 +58,8 @@ pub struct Sessions {
     /// Departments whose agent waits for their worktree's set-up (issue 52).
     pub(crate) waiting_setup:
         std::sync::Mutex<std::collections::HashMap<String, start::setup::Waiting>>,
+    /// The hosts departments may work on, and the connections to them.
+    pub remotes: Arc<crate::remote::Remotes>,
 }
 
 impl Sessions {
@@ -87,6 +89,7 @@ impl Sessions {
             zhongshu_start: tokio::sync::Mutex::new(()),
             signals,
             waiting_setup: Default::default(),
+            remotes: Arc::default(),
         }
     }
 

@@ -40,6 +40,7 @@ mod filters;
 mod index_file;
 pub mod integrate;
 pub mod list;
+pub mod mirror;
 pub mod populate;
 mod prune;
 pub mod record;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::common::model_server::{exec, tool_call};
 use crate::common::scenario::{Codex, Scenario};
 use crate::common::sshd::{Sshd, HOST};
 use crate::common::tier::codex;
@@ -34,12 +35,16 @@ fn clone_on_host(repo: &Path, dir: &Path) -> String {
     there.display().to_string()
 }
 
+/// The host's clone of a repository like the scenarios' (committed).
+async fn seeded_clone(dir: &Path) -> String {
+    let seed = Scenario::codex().committed().start().await;
+    clone_on_host(&seed.repo.path, dir)
+}
+
 /// A launcher whose `launcher.remotes` names the loopback host as gpu1, with
 /// `codex` as the Codex program there.
 async fn with_host(sshd: &Sshd, dir: &Path, codex_there: &str, extra: &str) -> Codex {
-    let seed = Scenario::codex().committed().start().await;
-    let clone = clone_on_host(&seed.repo.path, dir);
-    drop(seed);
+    let clone = seeded_clone(dir).await;
     Scenario::codex()
         .committed()
         .launcher(&format!(
@@ -167,9 +172,7 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
     let real = codex().display().to_string();
-    let seed = Scenario::codex().committed().start().await;
-    let clone = clone_on_host(&seed.repo.path, dir.path());
-    drop(seed);
+    let clone = seeded_clone(dir.path()).await;
     let mut c = Scenario::codex()
         .committed()
         .launcher(&format!(
@@ -207,5 +210,113 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
     let gpu1 = checked(&c).await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}");
     assert!(sshd.log().contains("Accepted publickey"), "{}", sshd.log());
+    c.stop().await;
+}
+
+/// A hook in the host's clone that leaves a mark when it runs.
+fn plant_hooks(clone: &Path, marks: &Path) {
+    let hooks = clone.join(".git/hooks");
+    for hook in [
+        "post-checkout",
+        "pre-receive",
+        "reference-transaction",
+        "pre-commit",
+    ] {
+        let path = hooks.join(hook);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho {hook} >> {}\n", marks.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Issue 53 items 1-3 and 5: a department placed on gpu1 works in a
+/// worktree there through Codex's exec-server over the user's ssh; its
+/// report brings the work back, the review shows it and Merge lands it;
+/// the clone's hooks never run; the audit names the host, the remote path
+/// and the fetched commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here() {
+    crate::needs!(Codex, Sshd);
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let real = codex().display().to_string();
+    let clone = seeded_clone(dir.path()).await;
+    let marks = dir.path().join("hook-marks");
+    plant_hooks(Path::new(&clone), &marks);
+    let c = Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
+             departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
+        ))
+        .env(
+            "CODEX_GOVERNANCE_SSH",
+            &sshd.ssh_wrapper().display().to_string(),
+        )
+        .start()
+        .await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec(
+            "call_write",
+            "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"",
+        )],
+    );
+    c.server.on(
+        "call_write",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "notes written", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    let out = c.output("call_write").await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(out.contains("WT-RC=0"), "{out}");
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&there).join("NOTES.md")).unwrap(),
+        "notes\n"
+    );
+    c.output("call_report").await;
+    c.turn_ended(&dept).await;
+    let fetched = c
+        .wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+    assert_eq!(fetched["host"], "gpu1", "{fetched}");
+    assert_eq!(fetched["remote_path"], there.as_str(), "{fetched}");
+    let added = c
+        .wait_audit("remote_worktree_added", |e| e["session_id"] == dept)
+        .await;
+    assert_eq!(added["remote_path"], there.as_str(), "{added}");
+    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
+        .await;
+    c.api()
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    let landed = std::process::Command::new("git")
+        .args(["show", "HEAD:NOTES.md"])
+        .current_dir(&c.repo.path)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&landed.stdout), "notes\n");
+    assert!(
+        !marks.exists(),
+        "a hook of the host's clone ran: {}",
+        std::fs::read_to_string(&marks).unwrap_or_default()
+    );
+    let mut c = c;
     c.stop().await;
 }

@@ -40,6 +40,8 @@ pub struct CodexAgent {
     /// The thread's items as the page shows them.
     pub conversation: Arc<Conversation>,
     events: mpsc::UnboundedSender<AgentEvent>,
+    /// Each turn runs there (issue 53): a resumed thread is told again.
+    environments: Option<Value>,
 }
 
 impl CodexAgent {
@@ -75,6 +77,7 @@ impl CodexAgent {
             untrusted,
             conversation,
             events,
+            environments: thread.environment.as_ref().map(super::thread::environments),
         });
         tokio::spawn(Arc::clone(&agent).follow(incoming));
         Ok((agent, rx))
@@ -130,14 +133,11 @@ impl CodexAgent {
                 Err(e) => tracing::info!("steering {}: {e}; starting a turn", self.session_id),
             }
         }
-        let answer = self
-            .server
-            .rpc
-            .request(
-                "turn/start",
-                json!({"threadId": self.thread_id, "input": input}),
-            )
-            .await?;
+        let mut params = json!({"threadId": self.thread_id, "input": input});
+        if let Some(environments) = &self.environments {
+            params["environments"] = environments.clone();
+        }
+        let answer = self.server.rpc.request("turn/start", params).await?;
         if let Some(id) = answer["turn"]["id"].as_str() {
             let status = answer["turn"]["status"].as_str().unwrap_or("inProgress");
             if status == "inProgress" {

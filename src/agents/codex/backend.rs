@@ -96,6 +96,7 @@ impl CodexBackend {
                 tools: spec.tools.clone(),
                 sandbox: spec.sandbox.clone(),
                 resume: spec.resume.clone(),
+                environment: spec.environment.clone(),
             },
             items,
         )

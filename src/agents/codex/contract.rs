@@ -203,8 +203,17 @@ pub const MESSAGES: &[Message] = &[
             "dynamicTools[].name",
             "dynamicTools[].description",
             "dynamicTools[].inputSchema",
+            // A department on another machine (issue 53).
+            "environments[].environmentId",
+            "environments[].cwd",
         ],
         &["thread.id"],
+    ),
+    // Issue 53: a host's exec-server, reached through the launcher's relay.
+    request(
+        "environment/add",
+        &["environmentId", "execServerUrl", "authBearerToken"],
+        &[],
     ),
     request(
         "thread/resume",
@@ -221,7 +230,13 @@ pub const MESSAGES: &[Message] = &[
     request("thread/name/set", &["threadId", "name"], &[]),
     request(
         "turn/start",
-        &["threadId", "input[].type=text", "input[].text"],
+        &[
+            "threadId",
+            "input[].type=text",
+            "input[].text",
+            "environments[].environmentId",
+            "environments[].cwd",
+        ],
         &["turn.id", "turn.status=inProgress"],
     ),
     request(

@@ -26,6 +26,8 @@ pub struct SharedServer {
     pub rpc: Rpc,
     routes: Routes,
     connected: Arc<AtomicBool>,
+    /// The remote environments added to this server (issue 53), by id.
+    environments: tokio::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl SharedServer {
@@ -50,11 +52,37 @@ impl SharedServer {
             rpc,
             routes,
             connected,
+            environments: Default::default(),
         });
         if let Some(account) = account {
             tokio::spawn(read_account(Arc::clone(&shared), account));
         }
         Ok(shared)
+    }
+
+    /// Adds the host `env` to the server once (`environment/add`): its
+    /// exec-server is reached through the launcher's relay, with the
+    /// relay's secret as the bearer token (loopback only).
+    pub async fn add_environment(
+        &self,
+        env: &crate::agents::RemoteEnvironment,
+    ) -> Result<(), CodexError> {
+        let mut added = self.environments.lock().await;
+        if added.contains(&env.id) {
+            return Ok(());
+        }
+        self.rpc
+            .request(
+                "environment/add",
+                json!({
+                    "environmentId": env.id,
+                    "execServerUrl": env.url,
+                    "authBearerToken": env.secret.expose(),
+                }),
+            )
+            .await?;
+        added.insert(env.id.clone());
+        Ok(())
     }
 
     /// What the server says about `thread_id`, from now on (requests it makes

@@ -44,6 +44,8 @@ pub struct ThreadSpec {
     pub sandbox: Sandbox,
     /// Resume this thread instead of starting one.
     pub resume: Option<String>,
+    /// The host its commands and file changes run on (issue 53).
+    pub environment: Option<crate::agents::RemoteEnvironment>,
 }
 
 /// A thread as it was opened.
@@ -72,6 +74,9 @@ pub(super) async fn open(server: &SharedServer, t: &ThreadSpec) -> Result<Opened
         return Err(CodexError::NotLoggedIn);
     }
     let untrusted = untrusted_keys(server, t).await;
+    if let Some(env) = &t.environment {
+        server.add_environment(env).await?;
+    }
     let params = params(t, &untrusted);
     let mut opened = match &t.resume {
         Some(id) => resume(server, params, id).await,
@@ -167,16 +172,30 @@ fn params(t: &ThreadSpec, untrusted: &[String]) -> Value {
             super::project_trust::untrusted(untrusted),
         );
     }
+    if let Some(env) = &t.environment {
+        // The host's own environment (its PATH, HOME) for its commands,
+        // with the launcher's allowlisted variables set over it.
+        params["config"]["shell_environment_policy"]["inherit"] = json!("core");
+        params["cwd"] = json!(env.cwd);
+        params["environments"] = environments(env);
+    }
     params
+}
+
+/// A thread's sticky environments: the host alone, at its worktree there.
+pub(super) fn environments(env: &crate::agents::RemoteEnvironment) -> Value {
+    json!([{"environmentId": env.id, "cwd": env.cwd}])
 }
 
 /// Takes up thread `id` again: its history, the turn under way and that
 /// turn's patches still waiting.
 async fn resume(server: &SharedServer, mut params: Value, id: &str) -> Result<Opened, CodexError> {
-    // The thread keeps the instructions and tools it was started with.
-    params
-        .as_object_mut()
-        .map(|o| o.remove("developerInstructions"));
+    // The thread keeps the instructions and tools it was started with (and
+    // its environments: resume takes none, turns name them).
+    params.as_object_mut().map(|o| {
+        o.remove("developerInstructions");
+        o.remove("environments")
+    });
     params["threadId"] = json!(id);
     // Subscribed first: what it waits for is sent again on resume, maybe before the answer.
     let incoming = server.subscribe(id);

@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use super::{workspace, Starter};
-use crate::agents::{Channel, Sandbox};
+use crate::agents::{Channel, RemoteEnvironment, Sandbox};
 use crate::credentials::Grant;
-use crate::model::{Session, SessionKind};
+use crate::error::{LResult, LauncherError};
+use crate::model::{RemoteWork, Session, SessionKind};
 use crate::policy::agent_env;
+use crate::remote::Remotes;
 
 /// The environment every agent gets (SPEC 6): the URL and token only for
 /// agents that report over the API.
@@ -117,12 +119,45 @@ impl Starter<'_> {
         } else {
             agent_env::System::Unix
         };
-        agent_env::for_agent(
+        let vars = agent_env::for_agent(
             launchers,
             &self.ctx.config.launcher.agent.agent_env,
             system,
             vars,
-        )
+        );
+        match remote_work(session) {
+            Some(work) => {
+                crate::remote::environment_there(vars, &crate::remote::git::temp_path(&work.path))
+            }
+            None => vars,
+        }
+    }
+
+    /// Where a department on another machine works (issue 53): the relay
+    /// to its host and its worktree there; None for one on this machine.
+    pub(in crate::sessions) async fn environment_for(
+        &self,
+        session: &Session,
+    ) -> LResult<Option<RemoteEnvironment>> {
+        let Some(work) = remote_work(session) else {
+            return Ok(None);
+        };
+        let placed = |e: crate::remote::PlacementError| {
+            LauncherError::Conflict(format!("{} cannot work on {}: {e}", session.id, work.host))
+        };
+        let host = Remotes::host(self.ctx, &work.host).map_err(placed)?;
+        let relay = self
+            .sessions
+            .remotes
+            .relay(self.ctx, &host)
+            .await
+            .map_err(placed)?;
+        Ok(Some(RemoteEnvironment {
+            id: host.name,
+            url: relay.url(),
+            secret: relay.secret().clone(),
+            cwd: PathBuf::from(&work.path),
+        }))
     }
 
     /// What a sandboxed agent may touch: its working folder (a department's
@@ -134,6 +169,9 @@ impl Starter<'_> {
     /// for a department's own drop folder; the network only when
     /// `launcher.agent_network` is on.
     pub(in crate::sessions) fn sandbox_for(&self, session: &Session) -> Sandbox {
+        if let Some(work) = remote_work(session) {
+            return self.sandbox_there(work);
+        }
         let drop_folder = session
             .department_part()
             .and_then(|d| d.drop_folder.clone())
@@ -162,6 +200,31 @@ impl Starter<'_> {
             temp: Some(workspace::temp_dir(self.ctx, session)),
         }
     }
+}
+
+impl Starter<'_> {
+    /// A department on another machine: its worktree and temporary folder
+    /// there writable, the host's clone readable only, the network as here.
+    fn sandbox_there(&self, work: &RemoteWork) -> Sandbox {
+        let read_only = Remotes::host(self.ctx, &work.host)
+            .map(|h| vec![PathBuf::from(h.repo)])
+            .unwrap_or_default();
+        Sandbox {
+            network: self.ctx.config.launcher.agent.agent_network,
+            hidden: Vec::new(),
+            read_only,
+            writable: vec![PathBuf::from(&work.path)],
+            temp: Some(PathBuf::from(crate::remote::git::temp_path(&work.path))),
+        }
+    }
+}
+
+/// The session's work on another machine, while its worktree is there.
+fn remote_work(session: &Session) -> Option<&RemoteWork> {
+    session
+        .workspace()
+        .filter(|w| !w.removed)
+        .and_then(|w| w.remote.as_ref())
 }
 
 /// PATH for the agent's commands: the launcher's folder first, then the launcher's PATH.

@@ -25,6 +25,7 @@ use crate::model::{
 };
 use crate::policy::start;
 use crate::pty::Pty;
+use crate::remote::Remotes;
 use crate::signals::Signal;
 
 /// What to start.
@@ -158,7 +159,11 @@ impl<'a> Starter<'a> {
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let mut checked = checked;
-        let made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
+        let mut made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
+        if let Err(e) = self.place_on_host(spec, &checked, made.as_mut()).await {
+            workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
+            return Err(e);
+        }
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
         // A new worktree with set-up commands: the agent waits for them.
         let sets_up =
@@ -371,6 +376,13 @@ impl<'a> Starter<'a> {
         let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.sessions.require_session(id)?;
         let env = self.agent_env(&session);
+        let environment = match self.environment_for(&session).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.unstarted(id, shown).await;
+                return Err(e);
+            }
+        };
         let kind = c.kind();
         let started = self
             .sessions
@@ -393,6 +405,7 @@ impl<'a> Starter<'a> {
                 tools: (self.sessions.tool_specs)(kind),
                 sandbox: self.sandbox_for(&session),
                 resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
+                environment,
             })
             .await;
         let started = match started {
@@ -437,6 +450,57 @@ impl<'a> Starter<'a> {
         self.sessions.live.adopt_agent(id, agent);
         self.sessions.follow_agent(id, started.events);
         Ok(pty)
+    }
+}
+
+impl Starter<'_> {
+    /// A department whose configuration says `where: HOST` gets its
+    /// worktree there too (issue 53): the plan's base pushed to the host's
+    /// clone and a worktree added on its branch. One that continues a
+    /// worktree keeps the host it was on.
+    async fn place_on_host(
+        &self,
+        spec: &StartSpec,
+        c: &Checked,
+        made: Option<&mut workspace::Made>,
+    ) -> LResult<()> {
+        let Some(name) = c.department.as_ref().and_then(|d| d.remote.clone()) else {
+            return Ok(());
+        };
+        if spec.workspace_from.is_some() {
+            return Ok(());
+        }
+        let Some(made) = made else {
+            return Err(LauncherError::Conflict(format!(
+                "a department on another machine ({name}) needs its own worktree: set \
+                 launcher.isolation: worktree"
+            )));
+        };
+        let placed = |e: String| LauncherError::Conflict(format!("cannot start on {name}: {e}"));
+        let host = self
+            .sessions
+            .remotes
+            .ready(self.ctx, &name)
+            .map_err(|e| placed(e.to_string()))?;
+        let ssh = Remotes::ssh(self.ctx).map_err(|e| placed(e.to_string()))?;
+        let ws = &mut made.workspace;
+        let tree = crate::remote::git::prepare(
+            &ssh,
+            &host,
+            &self.ctx.repo,
+            &ws.base,
+            &ws.name,
+            &ws.branch,
+        )
+        .await
+        .map_err(|e| placed(e.to_string()))?;
+        ws.remote = Some(crate::model::RemoteWork {
+            host: name,
+            path: tree.path,
+            branch: tree.branch,
+            fetched: None,
+        });
+        Ok(())
     }
 }
 

@@ -205,14 +205,25 @@ pub(super) fn workspace_taken(tx: &mut Tx, id: &str, made: &Made, spec: &StartSp
                 successor: Some(id.to_string()),
             });
         }
-        None => tx.audit(AuditEvent::WorktreeCreated {
-            session_id: id.to_string(),
-            path: ws.path.clone(),
-            branch: ws.branch.clone(),
-            base: ws.base.clone(),
-            files: made.files,
-            total: made.total,
-        }),
+        None => {
+            tx.audit(AuditEvent::WorktreeCreated {
+                session_id: id.to_string(),
+                path: ws.path.clone(),
+                branch: ws.branch.clone(),
+                base: ws.base.clone(),
+                files: made.files,
+                total: made.total,
+            });
+            if let Some(work) = &ws.remote {
+                tx.audit(AuditEvent::RemoteWorktreeAdded {
+                    session_id: id.to_string(),
+                    host: work.host.clone(),
+                    remote_path: work.path.clone(),
+                    branch: work.branch.clone(),
+                    base: ws.base.clone(),
+                });
+            }
+        }
     }
 }
 

@@ -1,0 +1,330 @@
+//! A remote department's Git round trip (issue 53 item 3), with the user's
+//! own `git` and `ssh`:
+//! - the plan's base commit is pushed to the host's clone under
+//!   `refs/governance/base/<session>`;
+//! - the department's worktree is added there on its branch;
+//! - its work is committed there and fetched back to
+//!   `refs/governance/remote/<host>/<session>`, then written into the local
+//!   worktree, where the launcher records and reviews it as any department's.
+//!
+//! Nothing of the host's clone runs for the launcher: every git there is
+//! given `core.hooksPath=/dev/null` (so `post-checkout`, `pre-receive`,
+//! `reference-transaction`… stay quiet), `core.fsmonitor=false`, and
+//! attributes read from the empty tree (so no filter or `ident` runs).
+//! Fetched objects are checked (`fetch.fsckObjects`) and then treated as
+//! what a department wrote: untrusted.
+
+use std::path::Path;
+
+use super::ssh::{Ssh, SshError};
+use crate::config::remotes::Remote;
+
+/// Why a step of the round trip failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteGitError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{step} on {host} failed: {detail}")]
+    There {
+        step: &'static str,
+        host: String,
+        detail: String,
+    },
+    #[error("{step} failed: {detail}")]
+    Here { step: &'static str, detail: String },
+}
+
+/// Where a department works on a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTree {
+    /// Its worktree folder there.
+    pub path: String,
+    pub branch: String,
+}
+
+/// The folder of `session`'s worktree on the host: beside the host's clone.
+pub fn worktree_path(host: &Remote, session: &str) -> String {
+    format!("{}.governance/{session}", host.repo.trim_end_matches('/'))
+}
+
+/// Git's own record of that worktree in the host's clone: the launcher
+/// reaches the worktree through it, never through the `.git` file in the
+/// worktree's folder, which the department can rewrite.
+fn admin_dir(host: &Remote, session: &str) -> String {
+    format!(
+        "{}/.git/worktrees/{session}",
+        host.repo.trim_end_matches('/')
+    )
+}
+
+/// The ref the fetched work is kept under here.
+pub fn fetched_ref(host: &Remote, session: &str) -> String {
+    format!("refs/governance/remote/{}/{session}", host.name)
+}
+
+fn base_ref(session: &str) -> String {
+    format!("refs/governance/base/{session}")
+}
+
+/// git on the host, with nothing of the clone's own running.
+fn git_there<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "git",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "core.fsmonitor=false",
+    ];
+    all.push(ATTR_SOURCE);
+    all.extend_from_slice(words);
+    all
+}
+
+/// Attributes read from Git's empty tree: none, so no filter runs.
+const ATTR_SOURCE: &str = "--attr-source=4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// The host's programs for a push or a fetch, hooks off.
+const RECEIVE_PACK: &str = "git -c core.hooksPath=/dev/null receive-pack";
+const UPLOAD_PACK: &str = "git -c core.hooksPath=/dev/null upload-pack";
+
+/// Pushes `base` to the host and adds `session`'s worktree there on
+/// `branch` (kept when it is already there: a restart, a send back).
+pub async fn prepare(
+    ssh: &Ssh,
+    host: &Remote,
+    repo: &Path,
+    base: &str,
+    session: &str,
+    branch: &str,
+) -> Result<RemoteTree, RemoteGitError> {
+    let tree = RemoteTree {
+        path: worktree_path(host, session),
+        branch: branch.to_string(),
+    };
+    let admin = format!("--git-dir={}", admin_dir(host, session));
+    let present = ssh
+        .run(
+            &host.ssh,
+            &git_there(&[&admin, "rev-parse", "--git-dir"]),
+            STEP,
+        )
+        .await?;
+    if present.ok() {
+        return Ok(tree);
+    }
+    let (s2, h2, r2) = (ssh.clone(), host.clone(), repo.to_path_buf());
+    let (b2, n2) = (base.to_string(), session.to_string());
+    tokio::task::spawn_blocking(move || push_base(&s2, &h2, &r2, &b2, &n2))
+        .await
+        .map_err(|e| here("pushing the plan's base", e.to_string()))??;
+    let base_ref = base_ref(session);
+    let words = git_there(&[
+        "-C", &host.repo, "worktree", "add", "-q", "-b", branch, &tree.path, &base_ref,
+    ]);
+    let ran = ssh.run(&host.ssh, &words, STEP).await?;
+    if !ran.ok() {
+        return Err(there("adding the worktree", host, &ran.stderr));
+    }
+    let temp = temp_path(&tree.path);
+    let ran = ssh
+        .run(&host.ssh, &["mkdir", "-p", "-m", "700", "--", &temp], STEP)
+        .await?;
+    if !ran.ok() {
+        return Err(there("making the temporary folder", host, &ran.stderr));
+    }
+    Ok(tree)
+}
+
+/// The agent's temporary folder on the host, beside its worktree there.
+pub fn temp_path(worktree: &str) -> String {
+    format!("{worktree}.tmp")
+}
+
+fn push_base(
+    ssh: &Ssh,
+    host: &Remote,
+    repo: &Path,
+    base: &str,
+    session: &str,
+) -> Result<(), RemoteGitError> {
+    let refspec = format!("{base}:{}", base_ref(session));
+    let url = format!("{}:{}", host.ssh, host.repo);
+    let mut cmd = local_git(ssh, repo);
+    cmd.args(["push", "-q", "--no-verify", "--receive-pack", RECEIVE_PACK])
+        .arg("--")
+        .arg(&url)
+        .arg(&refspec);
+    run_here(cmd, "pushing the plan's base")
+}
+
+/// Commits what the department left in its worktree on the host (when
+/// anything changed) and fetches its branch back; the fetched commit. It
+/// blocks: it runs where the launcher records a worktree.
+pub fn fetch_back(
+    ssh: &Ssh,
+    host: &Remote,
+    repo: &Path,
+    session: &str,
+    tree: &RemoteTree,
+) -> Result<String, RemoteGitError> {
+    // One ssh: add everything, and commit only when something is staged.
+    let script = "G=$1; W=$2; M=$3; A=$4; \
+        g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
+            -c core.fsmonitor=false -c commit.gpgsign=false -c user.name=codex-governance \
+            -c user.email=codex-governance@localhost \"$A\" \"$@\"; }; \
+        cd \"$W\" || exit 3; \
+        g add -A || exit 4; \
+        if g diff --cached --quiet; then exit 0; fi; \
+        g commit -q --no-verify -m \"$M\"";
+    let message = format!("{session}: the department's work on {}", host.name);
+    let admin = admin_dir(host, tree_name(tree));
+    let words = [
+        "sh",
+        "-c",
+        script,
+        "sh",
+        &admin,
+        &tree.path,
+        &message,
+        ATTR_SOURCE,
+    ];
+    let ran = ssh.run_blocking(&host.ssh, &words)?;
+    if !ran.ok() {
+        return Err(there("committing the work", host, &ran.stderr));
+    }
+    let target = fetched_ref(host, tree_name(tree));
+    let refspec = format!("+refs/heads/{}:{target}", tree.branch);
+    let url = format!("{}:{}", host.ssh, host.repo);
+    let mut cmd = local_git(ssh, repo);
+    cmd.args([
+        "-c",
+        "fetch.fsckObjects=true",
+        "fetch",
+        "-q",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--upload-pack",
+        UPLOAD_PACK,
+    ])
+    .arg("--")
+    .arg(&url)
+    .arg(&refspec);
+    run_here(cmd, "fetching the work back")?;
+    let mut cmd = local_git(ssh, repo);
+    cmd.args(["rev-parse", "--verify", "-q"])
+        .arg(format!("{target}^{{commit}}"));
+    let out = cmd
+        .output()
+        .map_err(|e| here("reading the fetched commit", e.to_string()))?;
+    let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || commit.len() < 40 {
+        return Err(here("reading the fetched commit", "no commit".into()));
+    }
+    Ok(commit)
+}
+
+/// The worktree's name: its folder's, the session that made it.
+fn tree_name(tree: &RemoteTree) -> &str {
+    tree.path.rsplit('/').next().unwrap_or_default()
+}
+
+/// Removes the worktree, its branch and base ref on the host, and the
+/// fetched ref here. What is already gone is not an error. It blocks.
+pub fn remove(
+    ssh: &Ssh,
+    host: &Remote,
+    repo: &Path,
+    tree: &RemoteTree,
+) -> Result<(), RemoteGitError> {
+    let name = tree_name(tree);
+    let base = base_ref(name);
+    let script = "cd \"$1\" || exit 3; \
+        git -c core.hooksPath=/dev/null worktree remove --force \"$2\" 2>/dev/null; \
+        git -c core.hooksPath=/dev/null worktree prune; \
+        git -c core.hooksPath=/dev/null branch -q -D \"$3\" 2>/dev/null; \
+        git -c core.hooksPath=/dev/null update-ref -d \"$4\"; rm -rf -- \"$5\"; exit 0";
+    let temp = temp_path(&tree.path);
+    let words = [
+        "sh",
+        "-c",
+        script,
+        "sh",
+        &host.repo,
+        &tree.path,
+        &tree.branch,
+        &base,
+        &temp,
+    ];
+    let ran = ssh.run_blocking(&host.ssh, &words)?;
+    if !ran.ok() {
+        return Err(there("removing the worktree", host, &ran.stderr));
+    }
+    let mut cmd = local_git(ssh, repo);
+    cmd.args(["update-ref", "-d", &fetched_ref(host, name)]);
+    run_here(cmd, "removing the fetched ref")
+}
+
+/// How long one step may take (a push of a large base included).
+const STEP: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The user's git in the repository here, reaching hosts with the user's
+/// ssh, with the repository's hooks and fsmonitor off.
+fn local_git(ssh: &Ssh, repo: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .env("GIT_SSH_COMMAND", ssh.git_ssh_command())
+        .env("GIT_SSH_VARIANT", "ssh")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+fn run_here(mut cmd: std::process::Command, step: &'static str) -> Result<(), RemoteGitError> {
+    let out = cmd.output().map_err(|e| here(step, e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(here(step, last_line(&String::from_utf8_lossy(&out.stderr))))
+    }
+}
+
+fn here(step: &'static str, detail: String) -> RemoteGitError {
+    RemoteGitError::Here { step, detail }
+}
+
+fn there(step: &'static str, host: &Remote, stderr: &str) -> RemoteGitError {
+    RemoteGitError::There {
+        step,
+        host: host.name.clone(),
+        detail: last_line(stderr),
+    }
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("it said nothing")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_there_runs_nothing_of_the_clone() {
+        let words = git_there(&["-C", "/r", "status"]);
+        assert!(words.contains(&"core.hooksPath=/dev/null"));
+        assert!(words.contains(&"core.fsmonitor=false"));
+        assert!(words.contains(&ATTR_SOURCE));
+        assert_eq!(&words[words.len() - 3..], ["-C", "/r", "status"]);
+    }
+}

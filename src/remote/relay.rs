@@ -1,0 +1,233 @@
+//! The bridge between the launcher's Codex app-server and a host's
+//! `codex exec-server` (issue 53 item 2). Codex adds a remote environment
+//! by a WebSocket URL (`environment/add`); the host must open no port, so
+//! the launcher listens on loopback for the app-server alone and, for each
+//! connection that shows its fresh bearer secret, runs the user's `ssh` to
+//! start `codex exec-server --listen stdio` on the host and passes each
+//! message across (a WebSocket text frame here, a JSON line there). When
+//! ssh drops, the connection closes and Codex reconnects, which starts a
+//! new ssh: the host coming back is a reconnect, not a restart.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::ssh::Ssh;
+use crate::config::remotes::Remote;
+use crate::secret::Secret;
+
+/// One host's relay: where the app-server connects and with what secret.
+pub struct Relay {
+    pub port: u16,
+    secret: Secret,
+    stop: CancellationToken,
+}
+
+impl Relay {
+    /// Listens on a free loopback port for `host`; `tasks` runs the relay's
+    /// work so the launcher's stop waits for it (and its ssh children).
+    pub async fn start(
+        ssh: Ssh,
+        host: Remote,
+        spawn: impl Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    ) -> std::io::Result<Arc<Relay>> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let relay = Arc::new(Relay {
+            port,
+            secret: Secret::new(crate::secret::new_token()),
+            stop: CancellationToken::new(),
+        });
+        let this = Arc::clone(&relay);
+        spawn(Box::pin(async move {
+            this.accept(listener, ssh, host).await;
+        }));
+        Ok(relay)
+    }
+
+    /// The URL Codex is given.
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// The bearer secret Codex shows (never logged, never in the page).
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Closes the listener and every bridge (their ssh ends with them).
+    pub fn close(&self) {
+        self.stop.cancel();
+    }
+
+    async fn accept(self: Arc<Self>, listener: TcpListener, ssh: Ssh, host: Remote) {
+        let bridges = tokio_util::task::TaskTracker::new();
+        loop {
+            let stream = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!("the relay to {}: {e}", host.name);
+                        continue;
+                    }
+                },
+            };
+            let (this, ssh, host) = (Arc::clone(&self), ssh.clone(), host.clone());
+            bridges.spawn(async move {
+                if let Err(e) = this.bridge(stream, &ssh, &host).await {
+                    tracing::info!("the connection to {} ended: {e}", host.name);
+                }
+            });
+        }
+        bridges.close();
+        bridges.wait().await;
+    }
+
+    /// One connection: the secret checked, then messages passed both ways
+    /// until either side ends.
+    async fn bridge(&self, stream: TcpStream, ssh: &Ssh, host: &Remote) -> Result<(), String> {
+        let expected = format!("Bearer {}", self.secret.expose());
+        // The handshake's callback type is tungstenite's.
+        #[allow(clippy::result_large_err)]
+        let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            let shown = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let same = shown.len() == expected.len()
+                && bool::from(subtle::ConstantTimeEq::ct_eq(shown, expected.as_bytes()));
+            if same {
+                Ok(resp)
+            } else {
+                let mut refused = ErrorResponse::new(None);
+                *refused.status_mut() = StatusCode::UNAUTHORIZED;
+                Err(refused)
+            }
+        };
+        let ws = tokio_tungstenite::accept_hdr_async(stream, check)
+            .await
+            .map_err(|e| format!("refused: {e}"))?;
+        let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
+        let mut child = ssh
+            .spawn_stdio(&host.ssh, &words)
+            .map_err(|e| e.to_string())?;
+        let mut to_host = child.stdin.take().ok_or("no stdin")?;
+        let mut from_host = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let (mut to_codex, mut from_codex) = ws.split();
+        let ended = loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => break "the launcher stops".to_string(),
+                msg = from_codex.next() => match msg {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(e) = forward(&mut to_host, text.as_bytes()).await {
+                            break e;
+                        }
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if let Err(e) = forward(&mut to_host, &bytes).await {
+                            break e;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break "Codex closed it".into(),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break e.to_string(),
+                },
+                line = from_host.next_line() => match line {
+                    Ok(Some(line)) => {
+                        if let Err(e) = to_codex.send(Message::Text(line.into())).await {
+                            break e.to_string();
+                        }
+                    }
+                    Ok(None) => break format!("ssh to {} ended", host.name),
+                    Err(e) => break e.to_string(),
+                },
+            }
+        };
+        let _ = to_codex.send(Message::Close(None)).await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        Err(ended)
+    }
+}
+
+/// One message to the host as one JSON line (re-encoded, so a frame with a
+/// line break inside cannot split it into two).
+async fn forward(to_host: &mut tokio::process::ChildStdin, frame: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(frame).map_err(|e| format!("not JSON from Codex: {e}"))?;
+    let mut line = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    to_host.write_all(&line).await.map_err(|e| e.to_string())?;
+    to_host.flush().await.map_err(|e| e.to_string())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// An "ssh" that ignores where it is sent and echoes every line back.
+    fn echoing_ssh(dir: &std::path::Path) -> Ssh {
+        let path = dir.join("echo-ssh");
+        std::fs::write(&path, "#!/bin/sh\nexec cat\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Ssh::new(path.to_str().unwrap()).unwrap()
+    }
+
+    fn host() -> Remote {
+        Remote {
+            name: "gpu1".into(),
+            ssh: "gpu1".into(),
+            repo: "/srv/r".into(),
+            codex: "codex".into(),
+            max_departments: 1,
+            sandbox: crate::config::remotes::RemoteSandbox::Required,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_relay_listens_on_loopback_and_passes_only_with_its_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(echoing_ssh(dir.path()), host(), |work| {
+            tokio::spawn(work);
+        })
+        .await
+        .unwrap();
+        assert!(relay.url().starts_with("ws://127.0.0.1:"));
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        for shown in [None, Some("Bearer wrong")] {
+            let mut req = relay.url().into_client_request().unwrap();
+            if let Some(s) = shown {
+                req.headers_mut()
+                    .insert("authorization", s.parse().unwrap());
+            }
+            let refused = tokio_tungstenite::connect_async(req).await.unwrap_err();
+            assert!(refused.to_string().contains("401"), "{refused}");
+        }
+        let mut req = relay.url().into_client_request().unwrap();
+        let bearer = format!("Bearer {}", relay.secret().expose());
+        req.headers_mut()
+            .insert("authorization", bearer.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        // A frame with a line break inside reaches the host as one line.
+        ws.send(Message::Text(
+            "{\"id\": 1,\n \"method\": \"initialize\"}".into(),
+        ))
+        .await
+        .unwrap();
+        let back = ws.next().await.unwrap().unwrap();
+        assert_eq!(
+            back.into_text().unwrap().as_str(),
+            r#"{"id":1,"method":"initialize"}"#
+        );
+        relay.close();
+    }
+}
