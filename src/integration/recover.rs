@@ -66,11 +66,12 @@ impl Integrations {
             let repo = self.ctx.repo.clone();
             let fence = record::fence(&self.ctx);
             let teardown = crate::config_trust::teardown_of(&self.ctx.config);
+            let hosts = crate::remote::Departure::of(&self.ctx.config);
             let (p, ws) = (p.clone(), ws.clone());
             off_runtime(move || {
                 let recovered = git::recover(&repo, &p, &fence).map_err(super::launcher_error)?;
                 let tidied = match recovered {
-                    Recovered::Done { .. } if !p.undo => tidy(&repo, &ws, true, &teardown),
+                    Recovered::Done { .. } if !p.undo => tidy(&repo, &ws, true, &teardown, &hosts),
                     _ => Tidied::default(),
                 };
                 Ok((recovered, tidied))

@@ -324,13 +324,14 @@ async fn run(ctx: &Arc<Context>, id: &str, pending: PendingIntegration) -> LResu
         let repo = ctx.repo.clone();
         let fence = record::fence(ctx);
         let teardown = crate::config_trust::teardown_of(&ctx.config);
+        let hosts = crate::remote::Departure::of(&ctx.config);
         let message = format!("{} {id}: {mode}", ws.branch);
         let pending = pending.clone();
         off_runtime(move || {
             pause_at("intent");
             Ok(match carry_out(&repo, &pending, &message, &fence) {
                 Ok(()) => {
-                    let tidied = tidy(&repo, &ws, true, &teardown);
+                    let tidied = tidy(&repo, &ws, true, &teardown, &hosts);
                     pause_at("done");
                     Job::Done(tidied)
                 }

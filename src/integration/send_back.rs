@@ -109,6 +109,7 @@ impl Integrations {
                 resumed_from_session_id: None,
                 queue_id: None,
                 workspace_from: Some(id.to_string()),
+                remote: None,
                 continues,
             })
             .await?;

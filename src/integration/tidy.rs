@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::{off_runtime, Integrations};
 use crate::model::{AuditEvent, Workspace, WorkspaceState};
+use crate::remote::Departure;
 use crate::store::Tx;
 use crate::worktrees::create::Teardown;
 use crate::worktrees::{self, WorktreeError};
@@ -19,11 +20,19 @@ pub(super) struct Tidied {
     pub removed: bool,
     /// The branch went (or was gone already).
     pub branch_deleted: bool,
+    /// Its worktree on another machine went (issue 53).
+    pub remote_removed: bool,
 }
 
 /// Removes the folder of settled worktree `ws` and, when its work is
 /// `integrated`, its branch; what failed is logged and stays for later.
-pub(super) fn tidy(repo: &Path, ws: &Workspace, integrated: bool, teardown: &Teardown) -> Tidied {
+pub(super) fn tidy(
+    repo: &Path,
+    ws: &Workspace,
+    integrated: bool,
+    teardown: &Teardown,
+    hosts: &Departure,
+) -> Tidied {
     let removed = !ws.removed
         && match worktrees::create::remove(repo, ws, teardown) {
             Ok(()) => true,
@@ -38,9 +47,12 @@ pub(super) fn tidy(repo: &Path, ws: &Workspace, integrated: bool, teardown: &Tea
             tracing::warn!("deleting the branch {}: {e}", ws.branch);
             false
         });
+    // Its worktree on a host goes once this one did.
+    let remote_removed = (removed || ws.removed) && hosts.remove(repo, ws);
     Tidied {
         removed,
         branch_deleted,
+        remote_removed,
     }
 }
 
@@ -61,6 +73,9 @@ fn delete_branch(repo: &Path, ws: &Workspace) -> Result<bool, WorktreeError> {
 pub(super) fn mark(w: &mut Workspace, t: &Tidied) {
     w.removed |= t.removed;
     w.branch_deleted |= t.branch_deleted;
+    if let Some(r) = w.remote.as_mut() {
+        r.removed |= t.remote_removed;
+    }
 }
 
 /// The audit lines of what a tidy did, `reason` saying why.
@@ -70,6 +85,13 @@ pub(super) fn audit(tx: &mut Tx, id: &str, ws: &Workspace, t: &Tidied, reason: &
             session_id: id.to_string(),
             path: ws.path.clone(),
             reason: reason.to_string(),
+        });
+    }
+    if let Some(work) = ws.remote.as_ref().filter(|_| t.remote_removed) {
+        tx.audit(AuditEvent::RemoteWorktreeRemoved {
+            session_id: id.to_string(),
+            host: work.host.clone(),
+            remote_path: work.path.clone(),
         });
     }
     if t.branch_deleted {
@@ -108,7 +130,8 @@ impl Integrations {
         let tidied = {
             let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
             let teardown = crate::config_trust::teardown_of(&self.ctx.config);
-            off_runtime(move || Ok(tidy(&repo, &ws, integrated, &teardown))).await
+            let hosts = Departure::of(&self.ctx.config);
+            off_runtime(move || Ok(tidy(&repo, &ws, integrated, &teardown, &hosts))).await
         };
         let tidied = match tidied {
             Ok(t) if t != Tidied::default() => t,

@@ -372,6 +372,8 @@ impl Launcher {
         };
         let trusted = self.sessions.trust.request().is_none();
         self.hosts.check_all(&self.ctx, here, trusted).await;
+        // Departments waiting for a host that is ready now start.
+        self.dispatcher.pump_queue().await;
         self.hosts.all()
     }
 

@@ -231,7 +231,14 @@ impl Launcher {
             trust: self.sessions.trust.request(),
             model_switch: crate::quota::model_switch::offer(state, &self.ctx.config.launcher),
             run_started: self.run_started,
-            remotes: self.hosts.all(),
+            remotes: {
+                let taken = state.slots_by_host();
+                let mut hosts = self.hosts.all();
+                for h in &mut hosts {
+                    h.in_use = taken.get(&Some(h.name.clone())).copied().unwrap_or(0);
+                }
+                hosts
+            },
         }
     }
 }

@@ -91,6 +91,8 @@ pub fn new_queue_item(
         error: None,
         attempts: 0,
         workspace_from: None,
+        remote: a.remote.clone(),
+        waiting: None,
     }
 }
 
@@ -148,6 +150,7 @@ pub(crate) mod tests {
             queue_id: None,
             error: None,
             earlier_sessions: Vec::new(),
+            remote: None,
             sent_back: 0,
             review_comments: 0,
         }

@@ -193,6 +193,9 @@ pub struct Assignment {
     /// The review comments the last send-back carried.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub review_comments: u32,
+    /// The host of `launcher.remotes` it works on (issue 53); None: here.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 fn yes() -> bool {
@@ -263,6 +266,12 @@ pub struct QueueItem {
     /// cut-off assignment resumed with its plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_from: Option<String>,
+    /// The host it starts on (issue 53); None: here.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// Why it waits though a slot is free (its host is not ready), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -530,12 +539,28 @@ impl State {
 
     /// Departments holding a slot, plus queue items being started.
     pub fn slots_in_use(&self) -> usize {
-        self.sessions.values().filter(|s| s.holds_slot()).count()
-            + self
-                .queue
-                .iter()
-                .filter(|q| q.status == QueueStatus::Starting)
-                .count()
+        self.slots_by_host().remove(&None).unwrap_or(0)
+    }
+
+    /// The department slots taken on this machine (None) and on each host
+    /// of `launcher.remotes` (issue 53): working departments and starts
+    /// under way.
+    pub fn slots_by_host(&self) -> BTreeMap<Option<String>, usize> {
+        let mut taken = BTreeMap::new();
+        let sessions = self.sessions.values().filter(|s| s.holds_slot()).map(|s| {
+            s.workspace()
+                .and_then(|w| w.remote.as_ref())
+                .map(|r| r.host.clone())
+        });
+        let starting = self
+            .queue
+            .iter()
+            .filter(|q| q.status == QueueStatus::Starting)
+            .map(|q| q.remote.clone());
+        for host in sessions.chain(starting) {
+            *taken.entry(host).or_insert(0) += 1;
+        }
+        taken
     }
 
     /// The department sessions whose work is applied in the user's tree,

@@ -28,9 +28,16 @@ pub struct RemoteHost {
     pub ssh: String,
     pub repo: String,
     pub max_departments: usize,
+    /// Its department slots taken now (the status fills it in).
+    #[serde(default)]
+    pub in_use: usize,
     /// Whether its departments must run in Codex's sandbox there.
     pub sandbox_required: bool,
     pub state: RemoteState,
+    /// What the header says beside it while it takes no department (None
+    /// when ready).
+    #[serde(default)]
+    pub note: Option<String>,
     /// Why it is refused or unreachable; what was found when ready.
     pub detail: String,
     /// `codex --version` there, when it answered.
@@ -49,4 +56,7 @@ pub struct RemoteWork {
     pub branch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched: Option<String>,
+    /// Its worktree, branch and refs there are gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }

@@ -379,6 +379,10 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         queue_id: None,
         error: None,
         earlier_sessions: Vec::new(),
+        remote: s
+            .workspace()
+            .and_then(|w| w.remote.as_ref())
+            .map(|r| r.host.clone()),
         sent_back: 0,
         review_comments: 0,
     }

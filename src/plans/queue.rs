@@ -112,12 +112,18 @@ impl Dispatcher {
             .iter()
             .map(|d| (d.key.clone(), (d.title.clone(), d.duty.clone())))
             .collect();
+        let placements = all
+            .iter()
+            .filter_map(|d| Some((d.key.clone(), d.remote.clone()?)))
+            .collect();
         let departments = all.into_iter().map(|d| d.key).collect();
         let rules = crate::policy::plan::Rules {
             departments,
             titles,
             models: c.launcher.models.clone(),
             default_model: c.launcher.department_model.clone(),
+            hosts: c.launcher.remotes.iter().map(|r| r.name.clone()).collect(),
+            placements,
         };
         let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c
@@ -361,6 +367,18 @@ impl Dispatcher {
         let max = launcher.max_departments;
         loop {
             let mut told = Vec::new();
+            // Each host's readiness as its last pre-flight found it (issue 53).
+            let unready: std::collections::HashMap<String, Option<String>> = self
+                .sessions
+                .remotes
+                .hosts
+                .all()
+                .into_iter()
+                .map(|h| {
+                    let why = (h.state != crate::model::RemoteState::Ready).then_some(h.detail);
+                    (h.name, why)
+                })
+                .collect();
             let next = self.ctx.store.update(|tx| {
                 super::queue_records::drop_orphaned(tx);
                 let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
@@ -380,12 +398,16 @@ impl Dispatcher {
                 for (zhongshu, text) in &over.newly {
                     told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
                 }
-                let room = Room {
-                    slots_in_use: tx.state().slots_in_use(),
-                    max_departments: max,
-                    hold,
-                    over_budget: over.plans,
-                };
+                let mut room = quota::room(tx.state(), launcher);
+                room.max_departments = max;
+                room.hold = hold;
+                room.over_budget = over.plans;
+                for (name, host) in room.hosts.iter_mut() {
+                    host.unready = unready.get(name).cloned().unwrap_or_else(|| {
+                        Some(format!("{name} has not been checked yet"))
+                    });
+                }
+                note_host_waits(tx, &room);
                 let i = crate::policy::queue::next_start(tx.queue(), &room).ok()?;
                 let item = &mut tx.queue_mut()[i];
                 item.status = QueueStatus::Starting;
@@ -422,6 +444,7 @@ impl Dispatcher {
                 queue_id: Some(item.id.clone()),
                 workspace_from: item.workspace_from.clone(),
                 continues: None,
+                remote: item.remote.clone(),
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),
@@ -433,6 +456,26 @@ impl Dispatcher {
             if let Err(e) = outcome {
                 tracing::error!("queue: {e}");
             }
+        }
+    }
+}
+
+/// Marks each queued item that waits for its host with why (and clears
+/// the mark of one that no longer does), so the page can say so.
+fn note_host_waits(tx: &mut crate::store::Tx, room: &Room) {
+    let waits: Vec<Option<String>> = tx
+        .queue()
+        .iter()
+        .map(|q| {
+            (q.status == QueueStatus::Queued)
+                .then(|| crate::policy::queue::waits_for_host(q, room))
+                .flatten()
+        })
+        .collect();
+    let changed = tx.queue().iter().zip(&waits).any(|(q, w)| &q.waiting != w);
+    if changed {
+        for (q, w) in tx.queue_mut().iter_mut().zip(waits) {
+            q.waiting = w;
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct AssignmentInput {
     pub model_reason: Option<String>,
     #[serde(default)]
     pub selected: Option<bool>,
+    /// The host it works on (issue 53); None: its department's, else here.
+    #[serde(default, rename = "where")]
+    pub remote: Option<String>,
 }
 
 /// What an assignment is checked against.
@@ -41,6 +44,9 @@ pub struct Rules {
     pub models: Vec<String>,
     /// The model of a department that names none.
     pub default_model: String,
+    /// The hosts of `launcher.remotes`, and each department's own (`where:`).
+    pub hosts: Vec<String>,
+    pub placements: HashMap<String, String>,
 }
 
 /// A requested model, or the default; one outside `models` is an error.
@@ -87,6 +93,22 @@ pub fn validate_assignment(
         .get(&a.department)
         .cloned()
         .unwrap_or_else(|| (a.department.clone(), String::new()));
+    let remote = a
+        .remote
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .or_else(|| rules.placements.get(&a.department).cloned());
+    if let Some(host) = remote.as_ref().filter(|h| !rules.hosts.contains(h)) {
+        return Err(name(match rules.hosts.is_empty() {
+            true => format!("where: {host:?}, but no host is named under launcher.remotes"),
+            false => format!(
+                "where: {host:?} is not a host of launcher.remotes; known: {}",
+                rules.hosts.join(", ")
+            ),
+        }));
+    }
     Ok(Assignment {
         department: a.department.clone(),
         title,
@@ -106,6 +128,7 @@ pub fn validate_assignment(
         earlier_sessions: Vec::new(),
         sent_back: 0,
         review_comments: 0,
+        remote,
     })
 }
 
@@ -391,7 +414,25 @@ mod tests {
             )]),
             models: vec!["gpt-5.5".into(), "gpt-5.4".into()],
             default_model: "gpt-5.4".into(),
+            hosts: vec!["gpu1".into()],
+            placements: HashMap::from([("lingyubu".to_string(), "gpu1".to_string())]),
         }
+    }
+
+    #[test]
+    fn an_assignment_works_where_it_says_else_where_its_department_does() {
+        let placed = validate_assignment(&rules(), 0, &input("lingyubu", "t")).unwrap();
+        assert_eq!(placed.remote.as_deref(), Some("gpu1"));
+        let here = validate_assignment(&rules(), 0, &input("menxia", "t")).unwrap();
+        assert_eq!(here.remote, None);
+        let mut elsewhere = input("menxia", "t");
+        elsewhere.remote = Some("gpu2".into());
+        let refused = validate_assignment(&rules(), 0, &elsewhere).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "assignment 1 (\"menxia\"): where: \"gpu2\" is not a host of launcher.remotes; \
+             known: gpu1"
+        );
     }
 
     fn input(department: &str, task: &str) -> AssignmentInput {

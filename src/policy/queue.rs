@@ -21,6 +21,19 @@ pub struct Room {
     pub hold: Option<Hold>,
     /// Plans over their budget: the Zhongshu's id and what it spent, in words.
     pub over_budget: BTreeMap<String, String>,
+    /// The hosts of `launcher.remotes` (issue 53), by name: their own slots,
+    /// apart from this machine's.
+    pub hosts: BTreeMap<String, HostRoom>,
+}
+
+/// A host's slots, and why departments cannot start there now, if so.
+#[derive(Debug, Clone, Default)]
+pub struct HostRoom {
+    pub in_use: usize,
+    /// Its `max_departments`.
+    pub max: usize,
+    /// Why it takes no department now (not ready), in words.
+    pub unready: Option<String>,
 }
 
 /// Whether a plan of `assignments` assignments waits for the user: when the
@@ -60,20 +73,59 @@ pub fn confirmable(parent: &str, current: Option<&Plan>, seen: Option<u64>) -> R
 }
 
 /// The queue item that starts next: the first queued (FIFO) whose plan is not
-/// over its budget, while no hold is on and a slot is free.
+/// over its budget and whose machine has a free slot (this one's, or its
+/// host's when it is ready), while no hold is on.
 pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
     held(room)?;
-    free_slot(room)?;
-    queue
-        .iter()
-        .position(|q| {
-            q.status == QueueStatus::Queued
-                && !q
-                    .parent_session_id
-                    .as_ref()
-                    .is_some_and(|p| room.over_budget.contains_key(p))
-        })
-        .ok_or_else(|| Refusal::Unknown("no queued department may start".into()))
+    let mut first_refusal = None;
+    let waiting = queue.iter().enumerate().filter(|(_, q)| {
+        q.status == QueueStatus::Queued
+            && !q
+                .parent_session_id
+                .as_ref()
+                .is_some_and(|p| room.over_budget.contains_key(p))
+    });
+    for (i, q) in waiting {
+        match room_for(q, room) {
+            Ok(()) => return Ok(i),
+            Err(r) => {
+                first_refusal.get_or_insert(r);
+            }
+        }
+    }
+    Err(first_refusal.unwrap_or_else(|| Refusal::Unknown("no queued department may start".into())))
+}
+
+/// Why a queued item waits for its host though it may start otherwise
+/// (its host is not ready, or every slot there is taken); None when it
+/// does not wait for a host.
+pub fn waits_for_host(q: &QueueItem, room: &Room) -> Option<String> {
+    let name = q.remote.as_ref()?;
+    room_for(q, room)
+        .err()
+        .map(|r| format!("waiting for {name}: {r}"))
+}
+
+/// Whether `q`'s machine has a slot for it.
+fn room_for(q: &QueueItem, room: &Room) -> Result<(), Refusal> {
+    let Some(name) = &q.remote else {
+        return free_slot(room);
+    };
+    let Some(host) = room.hosts.get(name) else {
+        return Err(Refusal::Unknown(format!(
+            "{name} is no longer under launcher.remotes"
+        )));
+    };
+    if let Some(why) = &host.unready {
+        return Err(Refusal::Conflict(why.clone()));
+    }
+    if host.in_use >= host.max {
+        return Err(Refusal::TooMany(format!(
+            "every slot there is in use ({} of its max_departments {})",
+            host.in_use, host.max
+        )));
+    }
+    Ok(())
 }
 
 /// A department of `parent`'s plan starting outside the queue (Send back)
@@ -175,6 +227,45 @@ mod tests {
             Err(Refusal::TooMany(_))
         ));
         assert!(next_start(&q[..1], &room(0, 2)).is_err());
+    }
+
+    #[test]
+    fn a_department_placed_on_a_host_waits_for_it_and_takes_its_slots_not_these() {
+        let mut on_gpu1 = item("q-1", "z-1", QueueStatus::Queued);
+        on_gpu1.remote = Some("gpu1".into());
+        let q = vec![on_gpu1, item("q-2", "z-1", QueueStatus::Queued)];
+        let mut r = room(2, 2);
+        r.hosts.insert(
+            "gpu1".into(),
+            HostRoom {
+                in_use: 0,
+                max: 1,
+                unready: Some("gpu1 is not reachable: Connection refused".into()),
+            },
+        );
+        let e = next_start(&q, &r).unwrap_err();
+        assert!(e.to_string().contains("not reachable"), "{e}");
+        assert_eq!(
+            waits_for_host(&q[0], &r).as_deref(),
+            Some("waiting for gpu1: gpu1 is not reachable: Connection refused")
+        );
+        assert_eq!(
+            waits_for_host(&q[1], &r),
+            None,
+            "a local one waits for no host"
+        );
+        r.hosts.get_mut("gpu1").unwrap().unready = None;
+        assert_eq!(
+            next_start(&q, &r),
+            Ok(0),
+            "this machine's slots are not its"
+        );
+        r.hosts.get_mut("gpu1").unwrap().in_use = 1;
+        assert!(waits_for_host(&q[0], &r)
+            .unwrap()
+            .contains("every slot there"));
+        r.slots_in_use = 1;
+        assert_eq!(next_start(&q, &r), Ok(1), "the local one goes first then");
     }
 
     #[test]

@@ -191,11 +191,25 @@ pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> R
             plan_over_budget(state, &p.session_id, config).map(|t| (p.session_id.clone(), t))
         })
         .collect();
+    let taken = state.slots_by_host();
+    let hosts = config
+        .remotes
+        .iter()
+        .map(|r| {
+            let room = crate::policy::queue::HostRoom {
+                in_use: taken.get(&Some(r.name.clone())).copied().unwrap_or(0),
+                max: r.max_departments,
+                unready: None,
+            };
+            (r.name.clone(), room)
+        })
+        .collect();
     Room {
-        slots_in_use: state.slots_in_use(),
+        slots_in_use: taken.get(&None).copied().unwrap_or(0),
         max_departments: config.max_departments,
         hold: current_hold(state, config.quota_reserve_percent),
         over_budget,
+        hosts,
     }
 }
 

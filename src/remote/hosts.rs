@@ -85,8 +85,16 @@ impl Hosts {
             ssh: host.ssh.clone(),
             repo: host.repo.clone(),
             max_departments: host.max_departments,
+            in_use: 0,
             sandbox_required: host.sandbox == RemoteSandbox::Required,
             state,
+            note: match state {
+                RemoteState::Ready => None,
+                RemoteState::AwaitsTrust => Some("awaits your trust".into()),
+                RemoteState::Checking => Some("checking".into()),
+                RemoteState::Refused => Some("refused".into()),
+                RemoteState::Unreachable => Some("unreachable".into()),
+            },
             detail,
             codex_version,
             checked_at: matches!(

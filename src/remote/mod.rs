@@ -120,6 +120,50 @@ impl Remotes {
     }
 }
 
+/// What removing a settled department's worktree on its host needs (issue
+/// 53): the hosts and the user's ssh, read once from the configuration.
+pub struct Departure {
+    remotes: Vec<Remote>,
+    ssh: Option<Ssh>,
+}
+
+impl Departure {
+    pub fn of(config: &crate::config::Config) -> Departure {
+        Departure {
+            remotes: config.launcher.remotes.clone(),
+            ssh: Ssh::new(&config.launcher.ssh_program).ok(),
+        }
+    }
+
+    /// Removes `ws`'s worktree, branch and refs on its host (blocking);
+    /// true when they are gone. A failure is logged and tried again later.
+    pub fn remove(&self, repo: &std::path::Path, ws: &crate::model::Workspace) -> bool {
+        let Some(work) = ws.remote.as_ref().filter(|w| !w.removed) else {
+            return false;
+        };
+        let Some(host) = self.remotes.iter().find(|r| r.name == work.host) else {
+            tracing::warn!(
+                "{} is no longer under launcher.remotes: {} stays",
+                work.host,
+                work.path
+            );
+            return false;
+        };
+        let Some(ssh) = &self.ssh else { return false };
+        let tree = git::RemoteTree {
+            path: work.path.clone(),
+            branch: work.branch.clone(),
+        };
+        match git::remove(ssh, host, repo, &tree) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("removing {} on {}: {e}", work.path, work.host);
+                false
+            }
+        }
+    }
+}
+
 /// A remote agent's environment from the one built for this machine: what
 /// names this machine's folders and programs (PATH, HOME, the mailbox) is
 /// left to the host, and the temporary folder is the one there.

@@ -84,6 +84,18 @@ pub(super) struct ToolPlan {
     pub(super) max_departments: usize,
     pub(super) summary: String,
     pub(super) assignments: Vec<ToolAssignment>,
+    /// The hosts an assignment may name in `where` (issue 53).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) hosts: Vec<ToolHost>,
+}
+
+/// A host of `launcher.remotes` as the planner sees it.
+#[derive(Serialize)]
+pub(super) struct ToolHost {
+    pub(super) name: String,
+    /// `ready`, `refused`, `unreachable`, `checking`, `awaits_trust`.
+    pub(super) state: String,
+    pub(super) free_slots: usize,
 }
 
 #[derive(Serialize)]
@@ -93,4 +105,6 @@ pub(super) struct ToolAssignment {
     pub(super) status: String,
     pub(super) session_id: Option<String>,
     pub(super) error: Option<String>,
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub(super) remote: Option<String>,
 }

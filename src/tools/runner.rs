@@ -343,10 +343,37 @@ impl Runner {
                     status: a.status.to_string(),
                     session_id: a.session_id.clone(),
                     error: a.error.clone(),
+                    remote: a.remote.clone(),
                 })
                 .collect(),
+            hosts: self.hosts(),
         };
         to_json(&status)
+    }
+}
+
+impl Runner {
+    /// Each host with its state and free slots, for the planner's placements.
+    fn hosts(&self) -> Vec<super::answers::ToolHost> {
+        let taken = self.ctx.store.read(|s| s.slots_by_host());
+        self.sessions
+            .remotes
+            .hosts
+            .all()
+            .into_iter()
+            .map(|h| {
+                let used = taken.get(&Some(h.name.clone())).copied().unwrap_or(0);
+                let state = serde_json::to_value(h.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                super::answers::ToolHost {
+                    free_slots: h.max_departments.saturating_sub(used),
+                    name: h.name,
+                    state,
+                }
+            })
+            .collect()
     }
 }
 

@@ -180,7 +180,10 @@ fn assignment_schema() -> Value {
         "model": {"type": "string"},
         "reason": {"type": "string"},
         "model_reason": {"type": "string"},
-        "selected": {"type": "boolean", "description": "Default true."}
+        "selected": {"type": "boolean", "description": "Default true."},
+        "where": {"type": "string", "description": "A host of launcher.remotes it works on \
+            (governance_plan_status lists them with their free slots); omitted: where its \
+            department is placed, else this machine."}
     }, "required": ["department", "task"]})
 }
 

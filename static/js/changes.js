@@ -28,10 +28,15 @@ export function workspaceBadge(s) {
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
   // Nothing works in the worktree of a suspended session: its work waits there.
   const words = s.suspended && s.workspace_facts.working ? "its work waits in its worktree" : WORDS[ws.state] || ws.state;
+  // A department on another machine says where (issue 53).
+  const remote = ws.remote;
+  const where = remote ? ` · on ${remote.host}` : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${words}${stat}${review}${pullRequestSuffix(s)}`,
-    title: `worktree ${ws.path} on ${ws.branch}`,
+    text: `${words}${stat}${review}${where}${pullRequestSuffix(s)}`,
+    title: remote
+      ? `worktree ${remote.path} on ${remote.host}, its work fetched back to ${ws.path} on ${ws.branch}`
+      : `worktree ${ws.path} on ${ws.branch}`,
   });
 }
 

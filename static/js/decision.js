@@ -88,7 +88,11 @@ function lead(v) {
     ? `${count(ws.diff_stat.files, "file")}, +${ws.diff_stat.insertions} −${ws.diff_stat.deletions}` : "";
   // An integrated attempt's branch is gone: say so rather than name it as if it were there.
   const branch = ws.branch_deleted ? `its branch ${ws.branch} is deleted` : `branch ${ws.branch}`;
-  const state = [WORDS[ws.state] || ws.state, stat, branch].filter(Boolean).join(" · ");
+  // A department on another machine: where it worked and what came back (issue 53).
+  const remote = ws.remote
+    ? `worked on ${ws.remote.host} in ${ws.remote.path}${ws.remote.fetched ? `, fetched ${ws.remote.fetched.slice(0, 10)}` : ""}`
+    : "";
+  const state = [WORDS[ws.state] || ws.state, stat, branch, remote].filter(Boolean).join(" · ");
   return el("section", { class: "drawer-section decision-lead" },
     el("p", { class: "decision-said-label", text: rep && !rep.fallback ? `${name(v)} says:` : "" }),
     el("blockquote", { class: "decision-summary", text: summary }),

@@ -220,7 +220,8 @@ function updateFrame(t, s) {
 
 function updateTile(t, s) {
   // The id first (it is what a tile is told apart by), the role after it.
-  const role = s.session_kind === "zhongshu" ? "planner" : store.deptTitle(s.department);
+  const remote = s.workspace && s.workspace.remote;
+  const role = (s.session_kind === "zhongshu" ? "planner" : store.deptTitle(s.department)) + (remote ? ` on ${remote.host}` : "");
   const titleKey = `${s.id}|${role}`;
   if (t.title.dataset.key !== titleKey) {
     t.title.dataset.key = titleKey;

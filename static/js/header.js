@@ -17,6 +17,10 @@ function renderStats(st) {
   ];
   // Suspended sessions run nothing until their agent program starts.
   if (st.suspended_sessions) items.push(["suspended", st.suspended_sessions]);
+  // Each host departments may work on: its slots, and its state unless ready (issue 53).
+  for (const h of st.remotes || []) {
+    items.push([`on ${h.name}${h.note ? ` (${h.note})` : ""}`, `${h.in_use}/${h.max_departments}`]);
+  }
   replaceChildren($("#stats"), items.map(([k, v]) =>
     el("span", { class: "stat" }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
   setText($("#slots-info"), `${st.active_department_sessions || 0} of ${st.max_department_sessions} department slots in use`);

@@ -138,8 +138,43 @@ function itemsOf(status) {
   const queue = queueItem();
   if (queue) items.push(queue);
   items.push(...quotaItems(status.quota, status.queued_count || 0));
+  items.push(...hostItems(status.queue || []));
   items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   return items;
+}
+
+/** Queued departments that wait for their host (issue 53): one item per
+ * host, with why, and *Check again* (the host's pre-flight anew). */
+function hostItems(queue) {
+  const byHost = new Map();
+  for (const q of queue) {
+    if (!q.waiting) continue;
+    const host = q.where || "";
+    if (!byHost.has(host)) byHost.set(host, []);
+    byHost.get(host).push(q);
+  }
+  return [...byHost].map(([host, waiting]) => ({
+    key: `host:${host}:${waiting[0].waiting}`,
+    at: waiting[0].queued_at,
+    kind: "host",
+    text: `${waiting.length === 1 ? "1 queued department waits" : `${waiting.length} queued departments wait`} for ${host}`,
+    detail: waiting[0].waiting,
+    sig: 1,
+    actions: [button("Check again", "primary", (ev) => checkHosts(ev.target), { action: "check-hosts" })],
+  }));
+}
+
+async function checkHosts(btn) {
+  btn.disabled = true;
+  try {
+    const answer = await api("/api/check_remotes", {});
+    const words = (answer.remotes || []).map((h) => `${h.name}: ${h.note || "ready"}`).join("; ");
+    toast(`Checked again: ${words}`);
+  } catch (e) {
+    toast(`Could not check the hosts: ${e.message}`, "error");
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 /** Answers a department's failed worktree set-up (issue 52). */

@@ -266,7 +266,12 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         "department (zhilibu)",
         vec![exec(
             "call_write",
-            "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"",
+            &format!(
+                "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"; \
+                 touch {clone}/PLANTED; echo \" CLONE-RC=$?\"; \
+                 touch {outside}; echo \" OUT-RC=$?\"",
+                outside = dir.path().join("outside.txt").display()
+            ),
         )],
     );
     c.server.on(
@@ -282,6 +287,14 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     let out = c.output("call_write").await;
     let there = format!("{clone}.governance/{dept}");
     assert!(out.contains("WT-RC=0"), "{out}");
+    for refused in ["CLONE-RC=", "OUT-RC="] {
+        assert!(
+            out.contains(refused) && !out.contains(&format!("{refused}0")),
+            "a write outside its worktree there is refused: {out}"
+        );
+    }
+    assert!(!Path::new(&clone).join("PLANTED").exists());
+    assert!(!dir.path().join("outside.txt").exists());
     assert!(out.contains(&format!("AT={there}")), "{out}");
     assert_eq!(
         std::fs::read_to_string(Path::new(&there).join("NOTES.md")).unwrap(),
@@ -312,11 +325,100 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&landed.stdout), "notes\n");
+    // Settled: its worktree, branch and base ref on the host are gone.
+    c.wait_audit("remote_worktree_removed", |e| e["session_id"] == dept)
+        .await;
+    assert!(!Path::new(&there).exists(), "{there}");
+    let refs = std::process::Command::new("git")
+        .args(["for-each-ref", "--format=%(refname)"])
+        .current_dir(&clone)
+        .output()
+        .unwrap();
+    let refs = String::from_utf8_lossy(&refs.stdout).to_string();
+    assert!(!refs.contains(&dept), "{refs}");
     assert!(
         !marks.exists(),
         "a hook of the host's clone ran: {}",
         std::fs::read_to_string(&marks).unwrap_or_default()
     );
+    let mut c = c;
+    c.stop().await;
+}
+
+/// Issue 53 items 4 and 5: a department placed on a host that does not
+/// answer waits in the queue, saying for what (in Needs you and the
+/// header), and never fails; once the host is back and the user presses
+/// *Check again*, it starts there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_waits_for_its_host_and_starts_once_it_is_back() {
+    crate::needs!(Codex, Sshd, Chromium);
+    let mut sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let real = codex().display().to_string();
+    let clone = seeded_clone(dir.path()).await;
+    let c = Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
+             departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
+        ))
+        .env(
+            "CODEX_GOVERNANCE_SSH",
+            &sshd.ssh_wrapper().display().to_string(),
+        )
+        .start()
+        .await;
+    assert_eq!(checked(&c).await["state"], "ready");
+    sshd.stop();
+    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
+    assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "nothing to change", "changed_files": []}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let status = c
+        .api()
+        .wait_status("the assignment waits for gpu1", |s| {
+            s["queue"][0]["waiting"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("waiting for gpu1:"))
+        })
+        .await;
+    let item = &status["queue"][0];
+    assert_eq!(item["status"], "queued", "{item}");
+    assert_eq!(item["where"], "gpu1", "{item}");
+    assert!(
+        crate::common::launcher::departments(&status).is_empty(),
+        "nothing started: {status}"
+    );
+    let page = c.dashboard("remote-waits").await;
+    let item = page
+        .wait_text(
+            "the host's item",
+            "#needs-you-list",
+            "1 queued department waits for gpu1",
+        )
+        .await;
+    assert!(item.contains("not reachable"), "{item}");
+    page.wait_text("the host in the header", "#stats", "on gpu1 (unreachable)")
+        .await;
+    sshd.restart();
+    page.click("#needs-you-list button[data-action=\"check-hosts\"]")
+        .await;
+    let dept = c.first_department().await;
+    page.wait_text("the host's slot taken", "#stats", "1/2 on gpu1")
+        .await;
+    c.output("call_report").await;
+    let added = c
+        .wait_audit("remote_worktree_added", |e| e["session_id"] == dept)
+        .await;
+    assert_eq!(added["host"], "gpu1", "{added}");
     let mut c = c;
     c.stop().await;
 }

@@ -49,6 +49,8 @@ pub struct StartSpec {
     /// A conversation this session carries on (a send back of a Codex
     /// department): its thread resumes, and `text` is its next turn.
     pub continues: Option<Continuation>,
+    /// The host of `launcher.remotes` a department works on (issue 53).
+    pub remote: Option<String>,
 }
 
 /// The thread a new session resumes, and what it is told first.
@@ -73,6 +75,7 @@ impl StartSpec {
             queue_id: None,
             workspace_from: None,
             continues: None,
+            remote: None,
         }
     }
 }
@@ -160,7 +163,7 @@ impl<'a> Starter<'a> {
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let mut checked = checked;
         let mut made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
-        if let Err(e) = self.place_on_host(spec, &checked, made.as_mut()).await {
+        if let Err(e) = self.place_on_host(spec, made.as_mut()).await {
             workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e);
         }
@@ -454,17 +457,16 @@ impl<'a> Starter<'a> {
 }
 
 impl Starter<'_> {
-    /// A department whose configuration says `where: HOST` gets its
-    /// worktree there too (issue 53): the plan's base pushed to the host's
+    /// A department placed on a host (its assignment's or its
+    /// configuration's `where: HOST`) gets its worktree there too (issue 53): the plan's base pushed to the host's
     /// clone and a worktree added on its branch. One that continues a
     /// worktree keeps the host it was on.
     async fn place_on_host(
         &self,
         spec: &StartSpec,
-        c: &Checked,
         made: Option<&mut workspace::Made>,
     ) -> LResult<()> {
-        let Some(name) = c.department.as_ref().and_then(|d| d.remote.clone()) else {
+        let Some(name) = spec.remote.clone() else {
             return Ok(());
         };
         if spec.workspace_from.is_some() {
@@ -499,6 +501,7 @@ impl Starter<'_> {
             path: tree.path,
             branch: tree.branch,
             fetched: None,
+            removed: false,
         });
         Ok(())
     }

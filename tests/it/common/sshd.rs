@@ -141,6 +141,12 @@ impl Sshd {
         self.spawn();
     }
 
+    /// The server back on the same port, with the same keys.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
