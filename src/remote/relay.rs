@@ -122,17 +122,18 @@ impl Relay {
         let mut to_host = child.stdin.take().ok_or("no stdin")?;
         let mut from_host = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let (mut to_codex, mut from_codex) = ws.split();
+        let mut session = Session::default();
         let ended = loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break "the launcher stops".to_string(),
                 msg = from_codex.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
-                        if let Err(e) = forward(&mut to_host, text.as_bytes()).await {
+                        if let Err(e) = forward(&mut to_host, text.as_bytes(), &mut session).await {
                             break e;
                         }
                     }
                     Some(Ok(Message::Binary(bytes))) => {
-                        if let Err(e) = forward(&mut to_host, &bytes).await {
+                        if let Err(e) = forward(&mut to_host, &bytes, &mut session).await {
                             break e;
                         }
                     }
@@ -142,6 +143,7 @@ impl Relay {
                 },
                 line = from_host.next_line() => match line {
                     Ok(Some(line)) => {
+                        let line = session.towards_codex(line);
                         if let Err(e) = to_codex.send(Message::Text(line.into())).await {
                             break e.to_string();
                         }
@@ -160,13 +162,82 @@ impl Relay {
 
 /// One message to the host as one JSON line (re-encoded, so a frame with a
 /// line break inside cannot split it into two).
-async fn forward(to_host: &mut tokio::process::ChildStdin, frame: &[u8]) -> Result<(), String> {
+async fn forward(
+    to_host: &mut tokio::process::ChildStdin,
+    frame: &[u8],
+    session: &mut Session,
+) -> Result<(), String> {
     let value: serde_json::Value =
         serde_json::from_slice(frame).map_err(|e| format!("not JSON from Codex: {e}"))?;
-    let mut line = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_vec(&session.towards_host(value)).map_err(|e| e.to_string())?;
     line.push(b'\n');
     to_host.write_all(&line).await.map_err(|e| e.to_string())?;
     to_host.flush().await.map_err(|e| e.to_string())
+}
+
+/// One connection's exec-server session as Codex knows it. Each connection
+/// reaches a new exec-server (ssh starts one per connection, and a dropped
+/// ssh ends it), which knows no earlier session; Codex's reconnect asks to
+/// resume its last one and refuses any other. So the relay asks the new
+/// server for a new session and shows Codex the id it asked for, swapping
+/// the two ids both ways on this connection. What ran in the old session
+/// ended with its ssh: Codex is told so when it asks after it.
+#[derive(Debug, Default)]
+struct Session {
+    /// The `initialize` that asked to resume: its request id and the id.
+    asked: Option<(serde_json::Value, String)>,
+    /// Codex's id and the server's, once swapped.
+    swap: Option<(String, String)>,
+}
+
+impl Session {
+    fn towards_host(&mut self, mut message: serde_json::Value) -> serde_json::Value {
+        if message["method"] == "initialize" {
+            let request = message["id"].clone();
+            let resume = message
+                .get_mut("params")
+                .and_then(|p| p.get_mut("resumeSessionId"));
+            if let Some(resume) = resume {
+                if let Some(id) = resume.as_str() {
+                    self.asked = Some((request, id.to_string()));
+                }
+                *resume = serde_json::Value::Null;
+            }
+            return message;
+        }
+        if let Some((codex, server)) = &self.swap {
+            replace_text(&mut message, codex, server);
+        }
+        message
+    }
+
+    fn towards_codex(&mut self, line: String) -> String {
+        if self.asked.is_none() && self.swap.is_none() {
+            return line;
+        }
+        let Ok(mut message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            return line;
+        };
+        if let Some((_, wanted)) = self.asked.take_if(|(id, _)| message["id"] == *id) {
+            if let Some(given) = message["result"]["sessionId"].as_str() {
+                self.swap = Some((wanted, given.to_string()));
+            }
+        }
+        if let Some((codex, server)) = &self.swap {
+            replace_text(&mut message, server, codex);
+        }
+        message.to_string()
+    }
+}
+
+/// Every string in `value` that is exactly `from` becomes `to`.
+fn replace_text(value: &mut serde_json::Value, from: &str, to: &str) {
+    match value {
+        serde_json::Value::String(s) if s == from => *s = to.to_string(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace_text(v, from, to)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| replace_text(v, from, to)),
+        _ => {}
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -229,5 +300,21 @@ mod tests {
             r#"{"id":1,"method":"initialize"}"#
         );
         relay.close();
+    }
+
+    #[test]
+    fn a_reconnect_gets_a_new_session_shown_under_the_id_codex_asked_for() {
+        let mut session = Session::default();
+        let init = serde_json::json!({"id": 1, "method": "initialize",
+            "params": {"clientName": "codex-environment", "resumeSessionId": "old"}});
+        let sent = session.towards_host(init);
+        assert!(sent["params"]["resumeSessionId"].is_null(), "{sent}");
+        let answer = session.towards_codex(r#"{"id":1,"result":{"sessionId":"new"}}"#.into());
+        assert_eq!(answer, r#"{"id":1,"result":{"sessionId":"old"}}"#);
+        let later =
+            session.towards_host(serde_json::json!({"id": 2, "params": {"sessionId": "old"}}));
+        assert_eq!(later["params"]["sessionId"], "new");
+        let told = session.towards_codex(r#"{"method":"x","params":{"sessionId":"new"}}"#.into());
+        assert!(told.contains("\"old\""), "{told}");
     }
 }

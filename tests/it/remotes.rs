@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::model_server::{exec, tool_call};
+use crate::common::model_server::{exec, message, tool_call};
 use crate::common::scenario::{Codex, Scenario};
 use crate::common::sshd::{Sshd, HOST};
 use crate::common::tier::codex;
@@ -213,6 +213,37 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
     c.stop().await;
 }
 
+/// A launcher whose zhilibu department works on gpu1 (the loopback host,
+/// `clone` its clone there), once gpu1's pre-flight found it ready.
+async fn placed_on_gpu1(sshd: &Sshd, clone: &str) -> Codex {
+    let real = codex().display().to_string();
+    let c = Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
+             departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
+        ))
+        .env(
+            "CODEX_GOVERNANCE_SSH",
+            &sshd.ssh_wrapper().display().to_string(),
+        )
+        .start()
+        .await;
+    let gpu1 = checked(&c).await;
+    assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
+    c
+}
+
+/// A loopback host, a folder for the test, the host's clone in it, and a
+/// launcher whose zhilibu works there.
+async fn placed() -> (Sshd, tempfile::TempDir, String, Codex) {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = seeded_clone(dir.path()).await;
+    let c = placed_on_gpu1(&sshd, &clone).await;
+    (sshd, dir, clone, c)
+}
+
 /// A hook in the host's clone that leaves a mark when it runs.
 fn plant_hooks(clone: &Path, marks: &Path) {
     let hooks = clone.join(".git/hooks");
@@ -243,24 +274,10 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     crate::needs!(Codex, Sshd);
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let real = codex().display().to_string();
     let clone = seeded_clone(dir.path()).await;
     let marks = dir.path().join("hook-marks");
     plant_hooks(Path::new(&clone), &marks);
-    let c = Scenario::codex()
-        .committed()
-        .launcher(&format!(
-            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
-             departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
-        ))
-        .env(
-            "CODEX_GOVERNANCE_SSH",
-            &sshd.ssh_wrapper().display().to_string(),
-        )
-        .start()
-        .await;
-    let gpu1 = checked(&c).await;
-    assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
+    let c = placed_on_gpu1(&sshd, &clone).await;
     c.plans_one_notes_department();
     c.server.on(
         "department (zhilibu)",
@@ -354,21 +371,8 @@ async fn a_department_waits_for_its_host_and_starts_once_it_is_back() {
     crate::needs!(Codex, Sshd, Chromium);
     let mut sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let real = codex().display().to_string();
     let clone = seeded_clone(dir.path()).await;
-    let c = Scenario::codex()
-        .committed()
-        .launcher(&format!(
-            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
-             departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
-        ))
-        .env(
-            "CODEX_GOVERNANCE_SSH",
-            &sshd.ssh_wrapper().display().to_string(),
-        )
-        .start()
-        .await;
-    assert_eq!(checked(&c).await["state"], "ready");
+    let c = placed_on_gpu1(&sshd, &clone).await;
     sshd.stop();
     let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
     assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");
@@ -421,4 +425,125 @@ async fn a_department_waits_for_its_host_and_starts_once_it_is_back() {
     assert_eq!(added["host"], "gpu1", "{added}");
     let mut c = c;
     c.stop().await;
+}
+
+/// Issue 53 item 4: the launcher stops while a department on gpu1 is
+/// mid-turn; the next launcher rebuilds the connection, the thread resumes
+/// on the same worktree there, and what it did before and after the restart
+/// comes back together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_a_remote_department_on_its_worktree_there() {
+    crate::needs!(Codex, Sshd);
+    let (_sshd, _dir, clone, mut c) = placed().await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_before", "echo before > NOTES.md")],
+    );
+    let _held = c
+        .server
+        .on_held("call_before", vec![message("still working")]);
+    c.server.on(
+        "The launcher restarted",
+        vec![exec(
+            "call_after",
+            "echo after >> NOTES.md; echo \" AT=$(pwd)\"",
+        )],
+    );
+    c.server.on(
+        "call_after",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "notes before and after", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    c.output("call_before").await;
+    c.wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
+        .await;
+    c.stop().await;
+
+    c.relaunch();
+    assert_eq!(checked(&c).await["state"], "ready");
+    c.wait_audit("session_resumed", |e| e["session_id"] == dept)
+        .await;
+    let out = c.output("call_after").await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    c.output("call_report").await;
+    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+    let changes = c
+        .api()
+        .get_ok(&format!("/api/changes?session_id={dept}"))
+        .await;
+    let files = changes["files"].to_string();
+    assert!(files.contains("NOTES.md"), "{changes}");
+    let mirror = changes["workspace"]["path"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(Path::new(mirror).join("NOTES.md")).unwrap(),
+        "before\nafter\n"
+    );
+    c.stop().await;
+}
+
+/// Issue 53 item 4: the ssh under a department's connection to gpu1 dies
+/// between two of its commands; Codex reconnects through the relay (a new
+/// ssh) and the next command runs on the same worktree there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
+    crate::needs!(Codex, Sshd);
+    let (_sshd, _dir, clone, mut c) = placed().await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_one", "echo one > ONE.md")],
+    );
+    let go_on = c.server.on_held(
+        "call_one",
+        vec![exec("call_two", "echo two > TWO.md; echo \" AT=$(pwd)\"")],
+    );
+    c.server.on(
+        "call_two",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "two notes", "changed_files": ["ONE.md", "TWO.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    c.output("call_one").await;
+    let killed = kill_exec_server_ssh();
+    assert!(killed > 0, "an ssh carried the exec-server");
+    go_on.notify_one();
+    let out = c.output("call_two").await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    assert!(Path::new(&there).join("TWO.md").exists());
+    c.output("call_report").await;
+    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+    c.stop().await;
+}
+
+/// Kills (SIGKILL) every ssh client that carries a `codex exec-server`:
+/// the connection drops as a network would drop it. How many.
+fn kill_exec_server_ssh() -> usize {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", "ssh .*exec-server --listen stdio"])
+        .output()
+        .unwrap();
+    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    for pid in &pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+    pids.len()
 }
