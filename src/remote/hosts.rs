@@ -73,6 +73,22 @@ impl Hosts {
         );
     }
 
+    /// What a department's connection found of `host` (it answers, or
+    /// not); true when that changed its state. Its version stays.
+    pub fn mark(&self, host: &Remote, state: RemoteState, detail: String) -> bool {
+        let before = self.found.read().unwrap().get(&host.name).cloned();
+        if before.as_ref().is_some_and(|b| b.state == state) {
+            return false;
+        }
+        let version = before.and_then(|b| b.codex_version);
+        let detail = match state {
+            RemoteState::Ready => format!("{}: its departments' connection answers", host.name),
+            _ => detail,
+        };
+        self.set(host, state, detail, version);
+        true
+    }
+
     fn set(
         &self,
         host: &Remote,

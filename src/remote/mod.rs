@@ -104,7 +104,16 @@ impl Remotes {
         }
         let ssh = Self::ssh(ctx)?;
         let tasks = Arc::clone(ctx);
-        let relay = Relay::start(ssh, host.clone(), move |work| tasks.spawn(work))
+        let (hosts, named, told) = (Arc::clone(&self.hosts), host.clone(), Arc::clone(ctx));
+        let on_state = Box::new(move |state, detail: String| {
+            if hosts.mark(&named, state, detail) {
+                told.store.notify(
+                    "remotes_checked",
+                    serde_json::json!({ "remotes": hosts.all() }),
+                );
+            }
+        });
+        let relay = Relay::start(ssh, host.clone(), move |work| tasks.spawn(work), on_state)
             .await
             .map_err(|e| PlacementError::Ssh(format!("the relay to {}: {e}", host.name)))?;
         relays.insert(host.name.clone(), Arc::clone(&relay));

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ssh::Ssh;
 use crate::config::remotes::Remote;
+use crate::model::RemoteState;
 use crate::secret::Secret;
 
 /// One host's relay: where the app-server connects and with what secret.
@@ -27,6 +28,8 @@ pub struct Relay {
     pub port: u16,
     secret: Secret,
     stop: CancellationToken,
+    /// Told whether the host answers (its state in the status).
+    on_state: Box<dyn Fn(RemoteState, String) + Send + Sync>,
 }
 
 impl Relay {
@@ -36,6 +39,7 @@ impl Relay {
         ssh: Ssh,
         host: Remote,
         spawn: impl Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+        on_state: Box<dyn Fn(RemoteState, String) + Send + Sync>,
     ) -> std::io::Result<Arc<Relay>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
@@ -43,6 +47,7 @@ impl Relay {
             port,
             secret: Secret::new(crate::secret::new_token()),
             stop: CancellationToken::new(),
+            on_state,
         });
         let this = Arc::clone(&relay);
         spawn(Box::pin(async move {
@@ -115,63 +120,122 @@ impl Relay {
         let ws = tokio_tungstenite::accept_hdr_async(stream, check)
             .await
             .map_err(|e| format!("refused: {e}"))?;
-        let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
-        let mut child = ssh
-            .spawn_stdio(&host.ssh, &words)
-            .map_err(|e| e.to_string())?;
-        let mut to_host = child.stdin.take().ok_or("no stdin")?;
-        let mut from_host = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let (mut to_codex, mut from_codex) = ws.split();
         let mut session = Session::default();
-        let ended = loop {
-            tokio::select! {
-                _ = self.stop.cancelled() => break "the launcher stops".to_string(),
-                msg = from_codex.next() => match msg {
-                    Some(Ok(Message::Text(text))) => {
-                        if let Err(e) = forward(&mut to_host, text.as_bytes(), &mut session).await {
-                            break e;
+        // Codex's messages until the host first answers: a new ssh gets them again.
+        let mut unanswered: Vec<Vec<u8>> = Vec::new();
+        let mut answered = false;
+        let mut patience = FIRST_RETRY;
+        let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
+        let ended = 'connect: loop {
+            let mut child = ssh
+                .spawn_stdio(&host.ssh, &words)
+                .map_err(|e| e.to_string())?;
+            let mut to_host = child.stdin.take().ok_or("no stdin")?;
+            let mut from_host = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+            for line in &unanswered {
+                let _ = write_line(&mut to_host, line).await;
+            }
+            let outcome = loop {
+                tokio::select! {
+                    _ = self.stop.cancelled() => break Err("the launcher stops".to_string()),
+                    msg = from_codex.next() => match frame_of(msg) {
+                        Frame::Message(frame) => {
+                            let line = encode(&frame, &mut session)?;
+                            if !answered {
+                                unanswered.push(line.clone());
+                            }
+                            if let Err(e) = write_line(&mut to_host, &line).await {
+                                if answered {
+                                    break Err(e);
+                                }
+                            }
+                        }
+                        Frame::Closed(why) => break Err(why),
+                        Frame::Other => {}
+                    },
+                    line = from_host.next_line() => match line {
+                        Ok(Some(line)) => {
+                            if !answered {
+                                answered = true;
+                                unanswered.clear();
+                                (self.on_state)(RemoteState::Ready, "answering".into());
+                            }
+                            let line = session.towards_codex(line);
+                            if let Err(e) = to_codex.send(Message::Text(line.into())).await {
+                                break Err(e.to_string());
+                            }
+                        }
+                        Ok(None) | Err(_) => break Ok(()),
+                    },
+                }
+            };
+            let _ = child.start_kill();
+            let code = child.wait().await.ok().and_then(|s| s.code());
+            match outcome {
+                Err(why) => break why,
+                // ssh itself failed before the host answered: the host is not
+                // there now. Codex's connection is held (its request waits)
+                // and ssh tried again, less and less often.
+                Ok(()) if !answered && code == Some(255) => {
+                    let why = format!("{} does not answer ssh; trying again", host.name);
+                    (self.on_state)(RemoteState::Unreachable, why);
+                    let pause = tokio::time::sleep(patience);
+                    tokio::pin!(pause);
+                    loop {
+                        tokio::select! {
+                            _ = self.stop.cancelled() => break 'connect "the launcher stops".to_string(),
+                            _ = &mut pause => break,
+                            msg = from_codex.next() => match frame_of(msg) {
+                                Frame::Message(frame) => unanswered.push(encode(&frame, &mut session)?),
+                                Frame::Closed(why) => break 'connect why,
+                                Frame::Other => {}
+                            },
                         }
                     }
-                    Some(Ok(Message::Binary(bytes))) => {
-                        if let Err(e) = forward(&mut to_host, &bytes, &mut session).await {
-                            break e;
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | None => break "Codex closed it".into(),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break e.to_string(),
-                },
-                line = from_host.next_line() => match line {
-                    Ok(Some(line)) => {
-                        let line = session.towards_codex(line);
-                        if let Err(e) = to_codex.send(Message::Text(line.into())).await {
-                            break e.to_string();
-                        }
-                    }
-                    Ok(None) => break format!("ssh to {} ended", host.name),
-                    Err(e) => break e.to_string(),
-                },
+                    patience = (patience * 2).min(LAST_RETRY);
+                }
+                Ok(()) => break format!("ssh to {} ended", host.name),
             }
         };
         let _ = to_codex.send(Message::Close(None)).await;
-        let _ = child.start_kill();
-        let _ = child.wait().await;
         Err(ended)
     }
 }
 
-/// One message to the host as one JSON line (re-encoded, so a frame with a
-/// line break inside cannot split it into two).
-async fn forward(
-    to_host: &mut tokio::process::ChildStdin,
-    frame: &[u8],
-    session: &mut Session,
-) -> Result<(), String> {
+/// How long the relay waits before it tries ssh again, at first and at most.
+const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What Codex sent: a message, the connection's end, or nothing to pass.
+enum Frame {
+    Message(Vec<u8>),
+    Closed(String),
+    Other,
+}
+
+fn frame_of(msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Frame {
+    match msg {
+        Some(Ok(Message::Text(text))) => Frame::Message(text.as_bytes().to_vec()),
+        Some(Ok(Message::Binary(bytes))) => Frame::Message(bytes.to_vec()),
+        Some(Ok(Message::Close(_))) | None => Frame::Closed("Codex closed it".into()),
+        Some(Ok(_)) => Frame::Other,
+        Some(Err(e)) => Frame::Closed(e.to_string()),
+    }
+}
+
+/// One message for the host as one JSON line (re-encoded, so a frame with
+/// a line break inside cannot split it into two).
+fn encode(frame: &[u8], session: &mut Session) -> Result<Vec<u8>, String> {
     let value: serde_json::Value =
         serde_json::from_slice(frame).map_err(|e| format!("not JSON from Codex: {e}"))?;
     let mut line = serde_json::to_vec(&session.towards_host(value)).map_err(|e| e.to_string())?;
     line.push(b'\n');
-    to_host.write_all(&line).await.map_err(|e| e.to_string())?;
+    Ok(line)
+}
+
+async fn write_line(to_host: &mut tokio::process::ChildStdin, line: &[u8]) -> Result<(), String> {
+    to_host.write_all(line).await.map_err(|e| e.to_string())?;
     to_host.flush().await.map_err(|e| e.to_string())
 }
 
@@ -267,9 +331,14 @@ mod tests {
     #[tokio::test]
     async fn the_relay_listens_on_loopback_and_passes_only_with_its_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let relay = Relay::start(echoing_ssh(dir.path()), host(), |work| {
-            tokio::spawn(work);
-        })
+        let relay = Relay::start(
+            echoing_ssh(dir.path()),
+            host(),
+            |work| {
+                tokio::spawn(work);
+            },
+            Box::new(|_, _| {}),
+        )
         .await
         .unwrap();
         assert!(relay.url().starts_with("ws://127.0.0.1:"));

@@ -496,6 +496,23 @@ async fn a_restart_resumes_a_remote_department_on_its_worktree_there() {
 async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     crate::needs!(Codex, Sshd);
     let (_sshd, _dir, clone, mut c) = placed().await;
+    let (dept, go_on) = between_two_commands(&c).await;
+    let killed = kill_exec_server_ssh();
+    assert!(killed > 0, "an ssh carried the exec-server");
+    go_on.notify_one();
+    let out = c.output("call_two").await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    assert!(Path::new(&there).join("TWO.md").exists());
+    c.output("call_report").await;
+    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+    c.stop().await;
+}
+
+/// A planned department on gpu1 runs one command, and its second waits
+/// until the test lets it go on (its id, and the word that lets it).
+async fn between_two_commands(c: &Codex) -> (String, std::sync::Arc<tokio::sync::Notify>) {
     c.plans_one_notes_department();
     c.server.on(
         "department (zhilibu)",
@@ -516,17 +533,7 @@ async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     c.api().start_zhongshu("Plan one change").await;
     let dept = c.first_department().await;
     c.output("call_one").await;
-    let killed = kill_exec_server_ssh();
-    assert!(killed > 0, "an ssh carried the exec-server");
-    go_on.notify_one();
-    let out = c.output("call_two").await;
-    let there = format!("{clone}.governance/{dept}");
-    assert!(out.contains(&format!("AT={there}")), "{out}");
-    assert!(Path::new(&there).join("TWO.md").exists());
-    c.output("call_report").await;
-    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
-        .await;
-    c.stop().await;
+    (dept, go_on)
 }
 
 /// Kills (SIGKILL) every ssh client that carries a `codex exec-server`:
@@ -546,4 +553,42 @@ fn kill_exec_server_ssh() -> usize {
             .status();
     }
     pids.len()
+}
+
+/// Issue 53 item 4: gpu1 goes away mid-turn (its ssh killed, its server
+/// down); the department's next command waits, the header says gpu1 is
+/// unreachable, and when gpu1 is back the command runs there and the work
+/// comes back. Nothing failed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_down_mid_turn_holds_the_department_until_it_is_back() {
+    crate::needs!(Codex, Sshd);
+    let (mut sshd, _dir, clone, mut c) = placed().await;
+    let (dept, go_on) = between_two_commands(&c).await;
+    sshd.stop();
+    assert!(kill_exec_server_ssh() > 0, "an ssh carried the exec-server");
+    go_on.notify_one();
+    c.api()
+        .wait_status("gpu1 unreachable", |s| {
+            s["remotes"][0]["state"] == "unreachable"
+        })
+        .await;
+    let s = c
+        .wait_agent(&dept, "still working", |s| s["status"] == "running")
+        .await;
+    assert_ne!(s["failed"], true, "{s}");
+    assert!(c.server.outputs("call_two").is_empty(), "the command waits");
+    sshd.restart();
+    let out = c.output("call_two").await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    c.output("call_report").await;
+    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+    let status = c.api().status().await;
+    assert_eq!(
+        status["remotes"][0]["state"], "ready",
+        "{}",
+        status["remotes"]
+    );
+    c.stop().await;
 }
