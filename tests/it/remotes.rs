@@ -592,3 +592,117 @@ async fn a_host_down_mid_turn_holds_the_department_until_it_is_back() {
     );
     c.stop().await;
 }
+
+/// Issue 53, done when: one plan with a department here and one on gpu1,
+/// both reviewed and merged; prints the audit lines that tell the story
+/// (the closing note shows them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
+    crate::needs!(Codex, Sshd);
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = seeded_clone(dir.path()).await;
+    let real = codex().display().to_string();
+    let c = Scenario::codex()
+        .committed()
+        .launcher(&format!(
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
+             departments:\n  zhilibu:\n    title: Notes\n    globs: ['notes/**']\n    where: gpu1\n\
+             \x20 wenshu:\n    title: Docs\n    globs: ['docs/**']\n"
+        ))
+        .env(
+            "CODEX_GOVERNANCE_SSH",
+            &sshd.ssh_wrapper().display().to_string(),
+        )
+        .start()
+        .await;
+    assert_eq!(checked(&c).await["state"], "ready");
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "notes there, docs here", "assignments": [
+                {"department": "zhilibu", "task": "Write notes/A.md", "files": ["notes/A.md"]},
+                {"department": "wenshu", "task": "Write docs/B.md", "files": ["docs/B.md"]}]}),
+        )],
+    );
+    for (dept, file, call) in [
+        ("zhilibu", "notes/A.md", "call_notes"),
+        ("wenshu", "docs/B.md", "call_docs"),
+    ] {
+        c.server.on(
+            &format!("department ({dept})"),
+            vec![exec(
+                call,
+                &format!("mkdir -p $(dirname {file}) && echo {dept} > {file}; hostname"),
+            )],
+        );
+        c.server.on(
+            call,
+            vec![tool_call(
+                &format!("{call}_report"),
+                "governance_report_result",
+                json!({"summary": format!("{file} written"), "changed_files": [file]}),
+            )],
+        );
+    }
+    c.api().start_zhongshu("Notes there, docs here").await;
+    let mut ids = Vec::new();
+    for dept in ["zhilibu", "wenshu"] {
+        let s = c
+            .api()
+            .wait_status(&format!("{dept} started"), |s| {
+                crate::common::launcher::departments(s)
+                    .iter()
+                    .any(|d| d["department"] == dept)
+            })
+            .await;
+        let id = crate::common::launcher::departments(&s)
+            .into_iter()
+            .find(|d| d["department"] == dept)
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .unwrap();
+        ids.push(id);
+    }
+    for id in &ids {
+        c.wait_agent(id, "closed", |s| s["agent_state"] == "exited")
+            .await;
+        c.api()
+            .post_ok(
+                "/api/integrate",
+                &json!({"session_id": id, "mode": "merge"}),
+            )
+            .await;
+    }
+    for (file, text) in [("notes/A.md", "zhilibu\n"), ("docs/B.md", "wenshu\n")] {
+        let landed = std::process::Command::new("git")
+            .args(["show", &format!("HEAD:{file}")])
+            .current_dir(&c.repo.path)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&landed.stdout), text, "{file}");
+    }
+    let all = c.api().get_ok("/api/audit?limit=1000").await;
+    println!("[audit of the mixed plan]");
+    for e in all["events"].as_array().unwrap() {
+        let told = [
+            "session_started",
+            "worktree_created",
+            "remote_worktree_added",
+            "remote_work_fetched",
+            "worktree_recorded",
+            "integration_done",
+            "remote_worktree_removed",
+            "worktree_removed",
+        ];
+        if told.contains(&e["event"].as_str().unwrap_or_default()) {
+            println!("{e}");
+        }
+    }
+    let fetched = c.api().audit_events("remote_work_fetched").await;
+    assert!(fetched.iter().any(|e| e["session_id"] == ids[0].as_str()));
+    assert!(!fetched.iter().any(|e| e["session_id"] == ids[1].as_str()));
+    let mut c = c;
+    c.stop().await;
+}
