@@ -31,21 +31,13 @@ mod procfs;
 use std::time::{Duration, Instant};
 
 use model_server::{codex_bin, codex_env, codex_home, ModelServer};
+use quick::ms;
 use serde_json::json;
 use support::*;
 
 fn main() {
     quick::announce("codex");
-    let drops: usize = std::env::var("CODEX_BENCH_DROPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(quick::pick(20, 1));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(measure(drops));
+    quick::run(measure(quick::count("CODEX_BENCH_DROPS", 20, 1)));
 }
 
 async fn measure(drops: usize) {
@@ -152,7 +144,7 @@ async fn measure(drops: usize) {
     let own_server_kib = own_server_rss_kib(&home);
     println!(
         "Codex backend, real Codex {} ({} drops, 1 and {} idle departments beside the Zhongshu)",
-        codex_version(),
+        model_server::codex_version(),
         drops,
         sessions
     );
@@ -410,18 +402,6 @@ async fn idle(api: &Api, z: &str) {
         (api.session(z).await["agent_state"] == "idle").then_some(())
     })
     .await
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn codex_version() -> String {
-    let out = std::process::Command::new(codex_bin())
-        .arg("--version")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn ps_rows() -> Vec<(u32, u32, u64)> {

@@ -24,3 +24,27 @@ pub fn announce(bench: &str) {
         println!("{bench}: quick run (--quick): once and small; the figures mean nothing");
     }
 }
+
+/// A count from the environment variable `name`, else `full`, or `small`
+/// in a quick run.
+pub fn count(name: &str, full: usize, small: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(pick(full, small))
+}
+
+/// Runs `work` on a two-thread runtime, as the tests do.
+pub fn run<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
+/// Milliseconds, for a table.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

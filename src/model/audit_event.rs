@@ -216,6 +216,13 @@ pub enum AuditEvent {
         parent_session_id: Option<String>,
         retried_session_id: Option<String>,
     },
+    /// The developer moved a queued assignment to another machine (issue
+    /// 53): `host` a host of `launcher.remotes`, or None for this one.
+    AssignmentPlaced {
+        queue_id: String,
+        department: String,
+        host: Option<String>,
+    },
     /// The developer stopped a plan: its departments and its planner are
     /// closed, its queued assignments dropped.
     PlanStopped {

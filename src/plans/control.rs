@@ -151,6 +151,62 @@ impl Dispatcher {
         Ok(item)
     }
 
+    /// `POST /api/queue/place`: a queued assignment waits for another
+    /// machine instead (`host`: a host of `launcher.remotes`, or None for
+    /// this one). Only one not started yet moves; the check and the move
+    /// are one change.
+    pub async fn place(
+        self: &Arc<Self>,
+        queue_id: &str,
+        host: Option<String>,
+    ) -> LResult<QueueItem> {
+        crate::ids::check_id("queue_id", queue_id)?;
+        let hosts: Vec<String> = self
+            .ctx
+            .config
+            .launcher
+            .remotes
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        if let Some(h) = host.as_ref().filter(|h| !hosts.contains(h)) {
+            return Err(LauncherError::BadRequest(match hosts.is_empty() {
+                true => format!("{h} is not a host: no host is named under launcher.remotes"),
+                false => format!(
+                    "{h} is not a host of launcher.remotes; known: {}",
+                    hosts.join(", ")
+                ),
+            }));
+        }
+        let placed = self.ctx.store.update(|tx| {
+            let Some(q) = tx.queue_mut().iter_mut().find(|q| q.id == queue_id) else {
+                return Err(LauncherError::NotFound(format!("no queue item {queue_id}")));
+            };
+            if q.status != QueueStatus::Queued {
+                return Err(LauncherError::Conflict(format!(
+                    "queue item {queue_id} is {}: only an assignment still waiting to start moves",
+                    q.status
+                )));
+            }
+            q.remote = host.clone();
+            q.waiting = None;
+            let item = q.clone();
+            if let (Some(parent), Some(i)) = (&item.parent_session_id, item.assignment_index) {
+                if let Some(a) = tx.plan_mut(parent).and_then(|p| p.assignments.get_mut(i)) {
+                    a.remote = host.clone();
+                }
+            }
+            tx.audit(AuditEvent::AssignmentPlaced {
+                queue_id: queue_id.to_string(),
+                department: item.department.clone(),
+                host: host.clone(),
+            });
+            Ok(item)
+        })??;
+        self.pump_queue().await;
+        Ok(placed)
+    }
+
     /// The running planner that resumed `zhongshu`, if one did.
     pub fn resumed_by(&self, zhongshu: &str) -> Option<String> {
         self.ctx

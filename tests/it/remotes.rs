@@ -101,7 +101,7 @@ async fn a_host_with_the_same_codex_git_and_a_holding_sandbox_is_ready() {
     let detail = gpu1["detail"].as_str().unwrap();
     assert!(detail.contains("in Codex's sandbox"), "{detail}");
     assert!(
-        gpu1["codex_version"].as_str().unwrap().contains("0.169.0"),
+        gpu1["codex_version"] == crate::common::model_server::codex_version().as_str(),
         "{gpu1}"
     );
     assert_eq!(gpu1["max_departments"], 2);
@@ -244,6 +244,13 @@ async fn placed() -> (Sshd, tempfile::TempDir, String, Codex) {
     (sshd, dir, clone, c)
 }
 
+/// gpu1's server stops, and a check finds it unreachable.
+async fn gpu1_goes_away(sshd: &mut Sshd, c: &Codex) {
+    sshd.stop();
+    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
+    assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");
+}
+
 /// A hook in the host's clone that leaves a mark when it runs.
 fn plant_hooks(clone: &Path, marks: &Path) {
     let hooks = clone.join(".git/hooks");
@@ -369,13 +376,8 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_waits_for_its_host_and_starts_once_it_is_back() {
     crate::needs!(Codex, Sshd, Chromium);
-    let mut sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let clone = seeded_clone(dir.path()).await;
-    let c = placed_on_gpu1(&sshd, &clone).await;
-    sshd.stop();
-    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
-    assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");
+    let (mut sshd, _dir, _clone, c) = placed().await;
+    gpu1_goes_away(&mut sshd, &c).await;
     c.plans_one_notes_department();
     c.server.on(
         "department (zhilibu)",
@@ -704,5 +706,54 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
     assert!(fetched.iter().any(|e| e["session_id"] == ids[0].as_str()));
     assert!(!fetched.iter().any(|e| e["session_id"] == ids[1].as_str()));
     let mut c = c;
+    c.stop().await;
+}
+
+/// Issue 53 item 1: the user moves an assignment that waits for gpu1 to
+/// this machine; it starts here. A host that is not configured is refused,
+/// naming the known ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_assignment_moved_here_starts_here() {
+    crate::needs!(Codex, Sshd);
+    let (mut sshd, _dir, _clone, mut c) = placed().await;
+    gpu1_goes_away(&mut sshd, &c).await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_here", "echo \" AT=$(pwd)\"")],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let status = c
+        .api()
+        .wait_status("the assignment waits for gpu1", |s| {
+            s["queue"][0]["waiting"].is_string()
+        })
+        .await;
+    let queue_id = status["queue"][0]["id"].as_str().unwrap().to_string();
+    let (code, refused) = c
+        .api()
+        .post(
+            "/api/queue/place",
+            &json!({"queue_id": queue_id, "where": "gpu9"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{refused}");
+    assert!(refused.to_string().contains("known: gpu1"), "{refused}");
+    let moved = c
+        .api()
+        .post_ok(
+            "/api/queue/place",
+            &json!({"queue_id": queue_id, "where": null}),
+        )
+        .await;
+    assert!(moved["queue_item"]["where"].is_null(), "{moved}");
+    let dept = c.first_department().await;
+    let out = c.output("call_here").await;
+    assert!(!out.contains(".governance/"), "it works here: {out}");
+    let placed = c.api().audit_events("assignment_placed").await;
+    assert_eq!(placed[0]["queue_id"], queue_id.as_str(), "{placed:?}");
+    let added = c.api().audit_events("remote_worktree_added").await;
+    assert!(added.is_empty(), "{added:?}");
+    drop(dept);
     c.stop().await;
 }

@@ -96,6 +96,30 @@ pub(super) async fn retry(State(l): L, JsonBody(b): JsonBody<Retry>) -> Response
     )
 }
 
+/// A queued assignment and the machine it should wait for.
+#[derive(Deserialize)]
+pub(super) struct Place {
+    queue_id: String,
+    /// A host of `launcher.remotes`; null or absent: this machine.
+    #[serde(default, rename = "where")]
+    host: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Placed {
+    queue_item: QueueItem,
+}
+
+/// `POST /api/queue/place`.
+pub(super) async fn place(State(l): L, JsonBody(b): JsonBody<Place>) -> Response {
+    reply(
+        l.dispatcher
+            .place(&b.queue_id, b.host)
+            .await
+            .map(|queue_item| Placed { queue_item }),
+    )
+}
+
 /// The developer's answer as the request words it.
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]

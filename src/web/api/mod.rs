@@ -97,6 +97,7 @@ pub fn routes() -> Routes {
         .post("/api/interrupt", control::interrupt)
         .post("/api/stop_plan", control::stop_plan)
         .post("/api/retry", control::retry)
+        .post("/api/queue/place", control::place)
         .post("/api/answer_confirmation", control::answer_confirmation)
         .post("/api/dismiss", control::dismiss)
         .post("/api/worktree_setup", control::worktree_setup)
