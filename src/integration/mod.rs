@@ -27,6 +27,11 @@ mod send_back;
 mod tidy;
 mod undo;
 
+#[cfg(test)]
+mod exit_tests;
+#[cfg(test)]
+mod fixture;
+
 pub use ci::failure_note;
 pub use forge_review::review_note;
 pub use pull_request::PullRequests;
@@ -124,7 +129,10 @@ fn department(sessions: &Sessions, id: &str) -> LResult<(Session, Workspace)> {
     Ok((s, ws))
 }
 
-/// Records the worktree again (what changed since its report is kept too).
+/// Records the worktree again when it moved since its last record (what
+/// changed since its report is kept too), as the saga does
+/// ([`record::take_if_moved`]): an exit or a pull request after a report
+/// with no new work writes nothing.
 async fn record_now(
     ctx: &Arc<Context>,
     sessions: &Sessions,
@@ -132,27 +140,16 @@ async fn record_now(
     reason: &'static str,
 ) -> LResult<Workspace> {
     // A report registered while this record was taken: taken again with its claim.
-    for _ in 0..3 {
-        let shared = Arc::clone(ctx);
-        let session = s.clone();
-        let claimed = ctx
-            .store
-            .results_of_department(&s.id)?
-            .into_iter()
-            .rev()
-            .find(|r| r.source == crate::model::ResultSource::Mailbox)
-            .map(|r| r.changed_files);
-        let snap = tokio::task::spawn_blocking(move || {
-            record::take(&shared, &session, claimed.as_deref())
-        })
-        .await
-        .map_err(|e| LauncherError::Internal(format!("recording: {e}")))?
-        .map_err(|e| {
-            LauncherError::Conflict(format!(
-                "the worktree of {} could not be recorded ({e}): nothing was done to it",
-                s.id
-            ))
-        })?;
+    for _ in 0..saga::ATTEMPTS {
+        let claimed = record::last_claim(ctx, &s.id)?;
+        let snap = {
+            let (shared, session) = (Arc::clone(ctx), saga::latest(ctx, s));
+            off_runtime(move || {
+                record::take_if_moved(&shared, &session, claimed.as_deref())
+                    .map_err(|e| saga::not_recorded(&session.id, e))
+            })
+            .await?
+        };
         let Some(snap) = snap else { break };
         if ctx
             .store

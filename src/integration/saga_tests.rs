@@ -2,59 +2,11 @@
 //! Discard on a real repository and store.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use super::integrate;
-use crate::config::Config;
-use crate::context::Context;
 use crate::integration::discard::discard;
-use crate::integration::record;
-use crate::model::{IntegrationMode, Session, Workspace, WorkspaceState};
-use crate::store::{Paths, Store};
-use crate::worktrees::testing::{fresh_worktree, repo_with};
-
-const ID: &str = "lingyubu-1";
-
-/// A context on `repo` with its state folder beside it.
-fn context(dir: &Path, repo: &Path) -> Arc<Context> {
-    let paths = Paths::new(dir.join("state"));
-    let store = Store::open(&paths.state_dir).unwrap();
-    let config = Config::load_with_env(repo, &Default::default()).unwrap();
-    Arc::new(Context::new(repo.to_path_buf(), config, paths, store))
-}
-
-/// A department that wrote `src/a.rs` in its worktree and exited: its work
-/// recorded as its exit records it (the last record before the user acts).
-fn exited_department(dir: &Path) -> (Arc<Context>, Workspace) {
-    let (repo, _) = repo_with(dir, &[("src/a.rs", "a\n"), ("README.md", "r\n")]);
-    let ctx = context(dir, &repo);
-    let ws = fresh_worktree(&repo, ID);
-    std::fs::write(Path::new(&ws.path).join("src/a.rs"), "A\n").unwrap();
-    let mut s = Session::sample_department(ID).ended_for_test(0, None);
-    s.department_mut().unwrap().workspace = Some(Box::new(ws.clone()));
-    ctx.store.update(|tx| tx.insert_session(s.clone())).unwrap();
-    let snap = record::take(&ctx, &s, None).unwrap().unwrap();
-    assert!(ctx
-        .store
-        .update(|tx| record::store(tx, ID, &snap, "exit"))
-        .unwrap());
-    (ctx, ws)
-}
-
-fn session(ctx: &Context) -> Session {
-    ctx.store.read(|st| st.sessions.get(ID).cloned()).unwrap()
-}
-
-/// The audit events after `seq`, by name.
-fn events_since(ctx: &Context, seq: u64) -> Vec<String> {
-    ctx.store
-        .audit_log()
-        .read_since(seq, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_string())
-        .collect()
-}
+use crate::integration::fixture::{events_since, exited_department, session};
+use crate::model::{IntegrationMode, WorkspaceState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_right_after_the_exit_is_two_store_changes_and_records_nothing_again() {

@@ -65,8 +65,8 @@ impl Launcher {
     async fn follow_changes(self: Arc<Self>) {
         let mut rx = self.ctx.store.subscribe();
         let mut stopped = Box::pin(self.stopped());
+        // Nothing is built until a page listens (see `next_delta`).
         let mut seen = Seen::default();
-        self.diff(&mut seen, &[]);
         loop {
             let mut events = Vec::new();
             tokio::select! {
@@ -84,10 +84,9 @@ impl Launcher {
             while let Ok(ev) = rx.try_recv() {
                 events.push(ev);
             }
-            let delta = self.diff(&mut seen, &events);
-            if delta.is_empty() || self.deltas.tx.receiver_count() == 0 {
+            let Some(delta) = self.next_delta(&mut seen, &events) else {
                 continue;
-            }
+            };
             match serde_json::to_string(&delta) {
                 Ok(text) => {
                     let _ = self.deltas.tx.send(Arc::from(text));
@@ -95,6 +94,18 @@ impl Launcher {
                 Err(e) => tracing::error!("cannot serialize a delta: {e}"),
             }
         }
+    }
+
+    /// The delta to publish now; None when nothing changed, or while no
+    /// page listens: then no status is built (an idle launcher with no page
+    /// open holds none, nor the code that builds it) and `seen` stays as last
+    /// sent, so a page's first delta carries all that changed since (the
+    /// whole status the first time, as after a lag).
+    fn next_delta(&self, seen: &mut Seen, events: &[Arc<Event>]) -> Option<Delta> {
+        if self.deltas.tx.receiver_count() == 0 {
+            return None;
+        }
+        Some(self.diff(seen, events)).filter(|d| !d.is_empty())
     }
 
     /// What changed since `seen`, which then becomes the present.
@@ -159,5 +170,32 @@ impl Launcher {
             })
             .filter_map(|key| self.ctx.store.result(&key).ok().flatten())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::launcher::Launcher;
+    use crate::views::deltas::Seen;
+
+    #[test]
+    fn no_status_is_built_while_no_page_listens_and_the_first_page_gets_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        crate::launcher::facts::tests::repo_with_a_file(&repo);
+        let config = Config::load_with_env(&repo, &Default::default()).unwrap();
+        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        let mut seen = Seen::default();
+        assert!(
+            l.next_delta(&mut seen, &[]).is_none(),
+            "no page listens: nothing built"
+        );
+        let _page = l.deltas.subscribe();
+        let first = l.next_delta(&mut seen, &[]).expect("a page listens");
+        assert!(
+            first.fields.contains_key("zhongshu_model") && first.fields.contains_key("quota"),
+            "nothing was sent before: the first delta is the whole status"
+        );
     }
 }

@@ -278,10 +278,13 @@ impl Launcher {
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
         // Tracked: the stop waits for it (its ssh children end with it).
-        let this = Arc::clone(self);
-        self.ctx.spawn(async move {
-            this.check_remotes().await;
-        });
+        // No hosts: no task (an idle launcher runs none of its code).
+        if !self.ctx.config.launcher.remotes.is_empty() {
+            let this = Arc::clone(self);
+            self.ctx.spawn(async move {
+                this.check_remotes().await;
+            });
+        }
         self.integrations.recover().await;
         self.start_quota_clock();
         self.integrations

@@ -1008,19 +1008,6 @@ async fn shared_isolation_and_a_repository_without_a_commit_keep_the_one_tree() 
     }
 }
 
-/// Waits until department `id`'s worktree was recorded at its exit (the
-/// last record the launcher takes by itself).
-async fn recorded_at_its_exit(api: &Api, id: &str) {
-    wait_until("its record at its exit", PATIENCE, || async {
-        let records = api.audit_events("worktree_recorded").await;
-        records
-            .iter()
-            .any(|e| e["session_id"] == id && e["reason"] == "exit")
-            .then_some(())
-    })
-    .await;
-}
-
 #[test]
 fn report_session_is_the_governance_report_of_one_departments_diff() {
     let repo = isolated("", &[("src/a.rs", "a\n"), ("docs/x.md", "x\n")]).repo();
@@ -1044,17 +1031,16 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
         .await;
         let ds = recorded(api, &z, 1).await;
         let id = id_of(&ds[0]);
-        // Its exit records it again after its report (what changed since is
-        // kept too): the folder changes below come after that record.
-        recorded_at_its_exit(api, &id).await;
         // The user's own change is not the department's.
         std::fs::write(repo.path.join("docs/x.md"), "the user's\n").unwrap();
-        // Its folder changed after the record (the agent, or anyone): the
-        // report reads what was recorded.
+        // The stop ends its agent and records what its exit left: nothing
+        // records the folder after it.
+        server.stop().await;
+        // Its folder changed after the last record (the agent, or anyone):
+        // the report reads what was recorded.
         let wt = workspace_path(&ds[0]);
         std::fs::write(wt.join("AGENTS.md"), "clean\n").unwrap();
         std::fs::write(wt.join("README.md"), "see /home/bob/late\n").unwrap();
-        server.stop().await;
         id
     });
     let repo_arg = repo.path.display().to_string();
