@@ -9,6 +9,7 @@
 
 use super::needs_you::{NeedItem, NeedKind};
 use super::Refusal;
+pub use crate::config::notify::{Detail, QuietHours, RemoteDecisions};
 
 /// The rules' settings (`launcher.notify`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,24 +19,6 @@ pub struct Timing {
     /// Two notices of one session are at least this far apart (milliseconds).
     pub cooldown_ms: u64,
     pub quiet: Option<QuietHours>,
-}
-
-/// A span of the day, in minutes since local midnight; it may wrap midnight
-/// (22:00–07:00). Start included, end excluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuietHours {
-    pub start: u16,
-    pub end: u16,
-}
-
-impl QuietHours {
-    pub fn contains(self, minute_of_day: u16) -> bool {
-        if self.start <= self.end {
-            (self.start..self.end).contains(&minute_of_day)
-        } else {
-            minute_of_day >= self.start || minute_of_day < self.end
-        }
-    }
 }
 
 /// What the notifier knows of one item at the moment it asks.
@@ -98,17 +81,6 @@ pub fn tell_now(t: Timing, m: Moment) -> Result<(), NotNow> {
         return Err(NotNow::QuietHours);
     }
     Ok(())
-}
-
-/// How much a notice shows (`launcher.notify.detail`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Detail {
-    /// The kind, the plan, the department.
-    #[default]
-    Minimal,
-    /// Also the agent's words (a command, a question), cut short.
-    Full,
 }
 
 /// The most of an agent's words a full notice carries.
@@ -174,20 +146,6 @@ pub fn notice(item: &NeedItem, detail: Detail, dashboard: &str) -> Notice {
         plan: item.plan.clone(),
         department: item.department.clone(),
     }
-}
-
-/// What the phone may decide (`launcher.notify.remote_decisions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RemoteDecisions {
-    /// Only what stops or sets aside: decline an approval.
-    #[default]
-    DeclineOnly,
-    /// Also approve a file change (it lands in the department's worktree,
-    /// reviewed before it reaches the user's tree).
-    LowRisk,
-    /// Also approve a command and confirm a plan.
-    All,
 }
 
 /// A decision a phone's button carries.
