@@ -313,6 +313,22 @@ pub enum AuditEvent {
         decision: Option<ApprovalDecision>,
         by: String,
     },
+    /// A notice of a Needs-you item reached a channel (issue 54).
+    NoticeDelivered {
+        item_id: String,
+        kind: String,
+        channel: String,
+        attempt: u32,
+    },
+    /// A notice did not reach a channel; `retrying`: it is tried again.
+    NoticeFailed {
+        item_id: String,
+        kind: String,
+        channel: String,
+        attempt: u32,
+        error: String,
+        retrying: bool,
+    },
     AgentError {
         session_id: String,
         message: String,

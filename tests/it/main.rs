@@ -38,6 +38,8 @@ mod mailbox_crash;
 #[cfg(unix)]
 mod needs_you_browser;
 #[cfg(unix)]
+mod notify;
+#[cfg(unix)]
 mod phone_browser;
 #[cfg(unix)]
 mod pull_requests;

@@ -1,0 +1,185 @@
+//! Notices away from the desk (issue 54): a scripted ntfy on loopback and a
+//! notice program, the launcher as the user runs it (a subprocess, its ntfy
+//! token in its environment only).
+
+use serde_json::{json, Value};
+
+use crate::common::launcher::{spawn_launcher_env, wait_until};
+use crate::common::model_server::exec_escalated;
+use crate::common::ntfy::Ntfy;
+use crate::common::scenario::Scenario;
+
+const TOKEN: &str = "tk_NTFY_SECRET_0123456789";
+
+/// `launcher.notify` publishing to `ntfy`, topic `cg-test`, no dwell.
+fn notify_yaml(ntfy: &Ntfy, extra: &str) -> String {
+    format!(
+        "  notify:\n    ntfy: {{server: \"{}\", topic: cg-test}}\n    dwell_seconds: 0\n{extra}",
+        ntfy.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing_ntfy_is_tried_again(
+) {
+    let ntfy = Ntfy::start().await;
+    // The first publish fails: the delivery is audited as failing and tried again.
+    ntfy.answer(&[503]);
+    let out = tempfile::tempdir().unwrap();
+    let got = out.path().join("notice.json");
+    let program = format!(
+        "    command: [/bin/sh, -c, 'cat > \"$0\"', \"{}\"]\n",
+        got.display()
+    );
+    let repo = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, &program))
+        .repo();
+    let env = [("CODEX_GOVERNANCE_NTFY_TOKEN".to_string(), TOKEN.to_string())];
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    api.post_ok("/api/notify/test", &json!({})).await;
+    let published = ntfy.wait_published("the retry of the test notice", 2).await;
+    for p in &published {
+        assert_eq!(p.topic, "cg-test");
+        assert_eq!(
+            p.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(p.header("title"), Some("codex-governance: test notice"));
+        assert!(
+            p.header("priority").is_some() && p.header("tags").is_some(),
+            "{p:?}"
+        );
+    }
+    let delivered = wait_until(
+        "the ntfy delivery audited",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("notice_delivered").await;
+            (d.iter().filter(|e| e["channel"] == "ntfy").count() == 1).then_some(d)
+        },
+    )
+    .await;
+    let ntfy_delivered: Vec<&Value> = delivered
+        .iter()
+        .filter(|e| e["channel"] == "ntfy")
+        .collect();
+    assert_eq!(ntfy_delivered[0]["attempt"], 2, "{delivered:?}");
+    let failed = api.audit_events("notice_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0]["error"], "the ntfy server answered 503",
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["retrying"], true, "{failed:?}");
+    // The program got the notice as JSON on its standard input.
+    let notice: Value = wait_until(
+        "the program's notice",
+        std::time::Duration::from_secs(60),
+        || async {
+            let text = std::fs::read_to_string(&got).ok()?;
+            serde_json::from_str(&text).ok()
+        },
+    )
+    .await;
+    assert_eq!(notice["title"], "codex-governance: test notice", "{notice}");
+    // No agent inherits it: the launcher took it out of its environment at start.
+    let z = api.start_zhongshu("Wait").await;
+    let pid = wait_until(
+        "the planner's process",
+        std::time::Duration::from_secs(60),
+        || async { api.session(&z).await["pid"].as_u64() },
+    )
+    .await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&environ).contains(TOKEN),
+        "the agent's environment holds the ntfy token"
+    );
+    // The page sees the channels and their deliveries, never the token.
+    let view = api.get_ok("/api/notify").await;
+    let channels = view["notify"]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 2, "{view}");
+    assert_eq!(channels[0]["token_set"], true, "{view}");
+    let status = api.get_ok("/api/status").await;
+    let audit = api.get_ok("/api/audit?limit=1000").await;
+    for (what, text) in [
+        ("the notify view", view.to_string()),
+        ("the status", status.to_string()),
+        ("the audit", audit.to_string()),
+        ("the program's notice", notice.to_string()),
+    ] {
+        assert!(!text.contains(TOKEN), "the token in {what}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
+    crate::needs!(Codex);
+    let ntfy = Ntfy::start().await;
+    let c = Scenario::codex()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .env("CODEX_GOVERNANCE_NTFY_TOKEN", TOKEN)
+        .start()
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let secret_path = outside.path().join("SECRET-PATH-marker.txt");
+    c.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_n",
+            &format!("touch {}", secret_path.display()),
+            "NOTICE-ME",
+        )],
+    );
+    let api = c.api();
+    let z = api.start_zhongshu("Write outside the repository").await;
+    let pending = c
+        .wait_approval("the approval", |a| a["reason"] == "NOTICE-ME")
+        .await;
+    let published = ntfy.wait_published("the approval's notice", 1).await;
+    let p = &published[0];
+    assert_eq!(
+        p.header("title"),
+        Some("codex-governance: approval"),
+        "{p:?}"
+    );
+    assert_eq!(
+        p.body,
+        format!("Planner {z} asks for an approval."),
+        "{p:?}"
+    );
+    let click = p.header("click").unwrap_or_default();
+    assert!(
+        click.starts_with("http://127.0.0.1:") && click.ends_with(&format!("/#session={z}")),
+        "{p:?}"
+    );
+    // Minimal: none of the agent's words, no path, no token of the dashboard's.
+    let all = format!("{p:?}");
+    for secret in [
+        "SECRET-PATH-marker",
+        "NOTICE-ME",
+        "touch",
+        c.launcher.token.as_str(),
+    ] {
+        assert!(!all.contains(secret), "{secret} in the notice: {all}");
+    }
+    c.decide(&z, &pending["request_id"], "decline").await;
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    let item = format!("approval:{z}:");
+    let told: Vec<Value> = api
+        .audit_events("notice_delivered")
+        .await
+        .into_iter()
+        .filter(|e| e["item_id"].as_str().is_some_and(|i| i.starts_with(&item)))
+        .collect();
+    assert_eq!(told.len(), 1, "one notice per item: {told:?}");
+    assert_eq!(told[0]["kind"], "approval", "{told:?}");
+    let approvals = ntfy
+        .published()
+        .iter()
+        .filter(|p| p.header("title") == Some("codex-governance: approval"))
+        .count();
+    assert_eq!(approvals, 1, "{:?}", ntfy.published());
+}
