@@ -9,6 +9,7 @@
 //! every failure is audited, and the last ones are kept for the page.
 
 pub mod channels;
+pub mod decision_token;
 pub mod token;
 
 use std::collections::{HashMap, HashSet, VecDeque};
