@@ -7,6 +7,7 @@
 
 pub mod deltas;
 mod facts;
+mod notify_hooks;
 
 /// How often the deltas and the facts look for what moves without a change
 /// of ours (late transcript bytes, the user's tree).
@@ -275,7 +276,13 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
-        self.notifier.start(self.stopping.subscribe());
+        self.notifier.start(
+            self.stopping.subscribe(),
+            Arc::new(notify_hooks::Deciders {
+                sessions: Arc::clone(&self.sessions),
+                dispatcher: Arc::clone(&self.dispatcher),
+            }),
+        );
         self.facts
             .start_ticks(&self.ctx, Arc::clone(&self.sessions.live), self.stopped());
         // Asking Codex (its version, its login) takes a second or two: the

@@ -320,6 +320,20 @@ pub enum AuditEvent {
         channel: String,
         attempt: u32,
     },
+    /// A phone's button decided an item (its signed token checked).
+    PhoneDecided {
+        item_id: String,
+        decision: String,
+        channel: String,
+        nonce: String,
+    },
+    /// A reply on the phone's topic was refused, with why.
+    PhoneDecisionRefused {
+        item_id: Option<String>,
+        decision: Option<String>,
+        channel: String,
+        reason: String,
+    },
     /// A notice did not reach a channel; `retrying`: it is tried again.
     NoticeFailed {
         item_id: String,

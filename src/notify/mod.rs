@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod decision_token;
+pub mod replies;
 pub mod token;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -25,7 +26,8 @@ use crate::context::Context;
 use crate::model::AuditEvent;
 use crate::policy::needs_you::{self, NeedItem};
 use crate::policy::notice::{self, Moment, NotNow, Notice, Timing};
-use channels::{DeliveryError, Http};
+use channels::{Button, DeliveryError, Http};
+pub use replies::Deciders;
 
 /// A tab that said it was visible this recently is in use.
 pub const PRESENCE_FRESH: Duration = Duration::from_secs(45);
@@ -122,6 +124,13 @@ pub struct Notifier {
     tracker: Mutex<Tracker>,
     deliveries: Mutex<VecDeque<Delivery>>,
     next_delivery: AtomicU64,
+    /// Signs the buttons' tokens; None when it could not be kept (no buttons then).
+    key: Option<decision_token::Key>,
+    deciders: std::sync::OnceLock<Arc<dyn Deciders>>,
+    /// Nonces of the tokens used in this run.
+    used_nonces: Mutex<HashSet<String>>,
+    /// Refusals audited in the current minute: (its start, count).
+    refusals: Mutex<(u64, u32)>,
 }
 
 impl Notifier {
@@ -130,6 +139,12 @@ impl Notifier {
     pub fn new(ctx: Arc<Context>, env: &crate::config::Env) -> Arc<Notifier> {
         let settings = ctx.config.launcher.notify.clone();
         let ntfy_token = token::ntfy_token(env);
+        let key = match settings.ntfy {
+            Some(_) => decision_token::Key::load_or_make(&ctx.paths.state_dir)
+                .map_err(|e| tracing::warn!("no key for the notices' buttons: {e}"))
+                .ok(),
+            None => None,
+        };
         Arc::new(Notifier {
             ctx,
             settings,
@@ -140,6 +155,10 @@ impl Notifier {
             tracker: Mutex::default(),
             deliveries: Mutex::default(),
             next_delivery: AtomicU64::new(1),
+            key,
+            deciders: std::sync::OnceLock::new(),
+            used_nonces: Mutex::default(),
+            refusals: Mutex::default(),
         })
     }
 
@@ -166,13 +185,21 @@ impl Notifier {
         }
     }
 
-    /// Follows the store until `stopping` turns true, as one tracked task.
-    pub fn start(self: &Arc<Self>, stopping: watch::Receiver<bool>) {
+    /// Follows the store, and the reply topic, until `stopping` turns true,
+    /// each as one tracked task; a phone's decisions call `deciders`.
+    pub fn start(self: &Arc<Self>, stopping: watch::Receiver<bool>, deciders: Arc<dyn Deciders>) {
         if !self.settings.any_channel() {
             return;
         }
+        let _first_start_wins = self.deciders.set(deciders);
         let this = Arc::clone(self);
-        self.ctx.spawn(async move { this.follow(stopping).await });
+        let stop = stopping.clone();
+        self.ctx.spawn(async move { this.follow(stop).await });
+        if self.settings.ntfy.is_some() && self.key.is_some() {
+            let this = Arc::clone(self);
+            self.ctx
+                .spawn(async move { this.follow_replies(stopping).await });
+        }
     }
 
     async fn follow(self: Arc<Self>, mut stopping: watch::Receiver<bool>) {
@@ -252,8 +279,12 @@ impl Notifier {
             let this = Arc::clone(self);
             let notice = notice.clone();
             let stopping = stopping.clone();
+            let buttons = match channel {
+                Channel::Ntfy => self.buttons_for(item),
+                Channel::Command => Vec::new(),
+            };
             self.ctx
-                .spawn(async move { this.deliver(channel, notice, stopping).await });
+                .spawn(async move { this.deliver(channel, notice, buttons, stopping).await });
         }
     }
 
@@ -279,6 +310,7 @@ impl Notifier {
             department: None,
             detail: String::new(),
             digest: String::new(),
+            answers: needs_you::Answers::Nothing,
         };
         let mut notice = notice::notice(&item, self.settings.detail, &self.dashboard());
         notice.title = "codex-governance: test notice".into();
@@ -289,7 +321,7 @@ impl Notifier {
             let notice = notice.clone();
             let stopping = stopping.clone();
             self.ctx
-                .spawn(async move { this.deliver(channel, notice, stopping).await });
+                .spawn(async move { this.deliver(channel, notice, Vec::new(), stopping).await });
         }
         (first..first + self.channels().len() as u64).collect()
     }
@@ -300,6 +332,7 @@ impl Notifier {
         self: Arc<Self>,
         channel: Channel,
         notice: Notice,
+        buttons: Vec<Button>,
         mut stopping: watch::Receiver<bool>,
     ) {
         let id = self.record(channel, &notice);
@@ -314,7 +347,7 @@ impl Notifier {
                             n,
                             self.ntfy_token.as_ref().map(crate::secret::Secret::expose),
                             &notice,
-                            &[],
+                            &buttons,
                         )
                         .await
                     }

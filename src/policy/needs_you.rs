@@ -58,6 +58,23 @@ pub struct NeedItem {
     pub detail: String,
     /// Hex SHA-256 over the id, the kind and the detail.
     pub digest: String,
+    /// What a decision on it answers: an approval's request, a plan's revision.
+    pub answers: Answers,
+}
+
+/// What a decision on an item answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answers {
+    /// An approval request of the item's session; `file_change`: it asks
+    /// to change files only, not to run a command.
+    Approval {
+        request_id: String,
+        file_change: bool,
+    },
+    /// The plan of the item's session, at this revision.
+    Plan { revision: u64 },
+    /// Nothing a phone answers.
+    Nothing,
 }
 
 impl NeedItem {
@@ -67,6 +84,7 @@ impl NeedItem {
         session: Option<&Session>,
         plan: Option<String>,
         detail: String,
+        answers: Answers,
     ) -> NeedItem {
         let mut h = Sha256::new();
         for part in [id.as_str(), kind.as_str(), detail.as_str()] {
@@ -83,6 +101,7 @@ impl NeedItem {
             kind,
             plan,
             detail,
+            answers,
         }
     }
 }
@@ -111,6 +130,10 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                     Some(s),
                     plan_of(s),
                     crate::sanitize::shown(&a.summary()),
+                    Answers::Approval {
+                        request_id: a.request_id.clone(),
+                        file_change: a.kind == crate::model::ApprovalKind::FileChange,
+                    },
                 ));
             }
         }
@@ -125,6 +148,7 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                     Some(s.id.clone()),
                     plan.map(|p| crate::sanitize::shown(&p.summary))
                         .unwrap_or_default(),
+                    Answers::Plan { revision },
                 ));
             }
         }
@@ -136,6 +160,7 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                 Some(s),
                 plan_of(s),
                 crate::sanitize::shown(text),
+                Answers::Nothing,
             ));
         }
         if ended_without_report(s, state) {
@@ -145,6 +170,7 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                 Some(s),
                 plan_of(s),
                 s.ended_reason.clone().unwrap_or_default(),
+                Answers::Nothing,
             ));
         }
     }
@@ -155,6 +181,7 @@ pub fn items(state: &State) -> Vec<NeedItem> {
             None,
             None,
             hold.text.clone(),
+            Answers::Nothing,
         ));
     }
     out

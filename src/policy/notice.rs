@@ -207,7 +207,14 @@ pub fn may_decide(
 
 /// The buttons a notice of `item` carries (at most three), each a decision
 /// the phone may take.
-pub fn buttons(allowed: RemoteDecisions, item: &NeedItem, file_change: bool) -> Vec<PhoneDecision> {
+pub fn buttons(allowed: RemoteDecisions, item: &NeedItem) -> Vec<PhoneDecision> {
+    let file_change = matches!(
+        item.answers,
+        super::needs_you::Answers::Approval {
+            file_change: true,
+            ..
+        }
+    );
     [
         PhoneDecision::Approve,
         PhoneDecision::ConfirmPlan,
@@ -306,6 +313,10 @@ mod tests {
             department: Some("lingyubu".into()),
             detail: detail.into(),
             digest: "d".into(),
+            answers: crate::policy::needs_you::Answers::Approval {
+                request_id: "7".into(),
+                file_change: false,
+            },
         }
     }
 
@@ -331,19 +342,18 @@ mod tests {
     fn the_phone_declines_by_default_and_approves_only_when_allowed() {
         let item = approval("ls");
         use PhoneDecision::*;
+        assert_eq!(buttons(RemoteDecisions::DeclineOnly, &item), [Decline]);
+        assert_eq!(buttons(RemoteDecisions::LowRisk, &item), [Decline]);
+        let mut patch = item.clone();
+        patch.answers = crate::policy::needs_you::Answers::Approval {
+            request_id: "7".into(),
+            file_change: true,
+        };
         assert_eq!(
-            buttons(RemoteDecisions::DeclineOnly, &item, false),
-            [Decline]
-        );
-        assert_eq!(buttons(RemoteDecisions::LowRisk, &item, false), [Decline]);
-        assert_eq!(
-            buttons(RemoteDecisions::LowRisk, &item, true),
+            buttons(RemoteDecisions::LowRisk, &patch),
             [Approve, Decline]
         );
-        assert_eq!(
-            buttons(RemoteDecisions::All, &item, false),
-            [Approve, Decline]
-        );
+        assert_eq!(buttons(RemoteDecisions::All, &item), [Approve, Decline]);
         assert!(matches!(
             may_decide(
                 RemoteDecisions::DeclineOnly,

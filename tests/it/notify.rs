@@ -183,3 +183,124 @@ async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
         .count();
     assert_eq!(approvals, 1, "{:?}", ntfy.published());
 }
+
+/// The buttons of an ntfy `Actions` header: (label, url, body).
+fn actions(header: &str) -> Vec<(String, String, String)> {
+    header
+        .split("; ")
+        .map(|a| {
+            let parts: Vec<&str> = a.split(", ").collect();
+            let body = parts
+                .iter()
+                .find_map(|p| p.strip_prefix("body="))
+                .unwrap_or_default();
+            (parts[1].to_string(), parts[2].to_string(), body.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_and_audited() {
+    use codex_governance::notify::decision_token::{sign, verify, Key};
+    crate::needs!(Codex);
+    let ntfy = Ntfy::start().await;
+    let c = Scenario::codex()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .start()
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let never = outside.path().join("declined-from-the-phone.txt");
+    c.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_p",
+            &format!("touch {}", never.display()),
+            "PHONE-ME",
+        )],
+    );
+    let api = c.api();
+    let z = api.start_zhongshu("Write outside the repository").await;
+    c.wait_approval("the approval", |a| a["reason"] == "PHONE-ME")
+        .await;
+    let published = ntfy.wait_published("the approval's notice", 1).await;
+    let buttons = actions(published[0].header("actions").expect("buttons"));
+    // decline_only, the default: one button.
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    let (label, reply_url, decline) = buttons[0].clone();
+    assert_eq!(label, "Decline");
+    assert!(
+        reply_url.starts_with(&format!("{}/cg-test-reply-", ntfy.url())),
+        "{reply_url}"
+    );
+    ntfy.wait_subscribed().await;
+    // Tokens a thief of the topic could make, signed with the key itself
+    // where the launcher's own checks must refuse them.
+    let key = Key::load_or_make(&c.repo.state_dir()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claim = verify(&key, &decline, now).expect("the button's token is ours");
+    let approve = sign(
+        &key,
+        &codex_governance::notify::decision_token::Claim {
+            decision: codex_governance::policy::notice::PhoneDecision::Approve,
+            nonce: "a1".into(),
+            ..claim.clone()
+        },
+    );
+    let changed = sign(
+        &key,
+        &codex_governance::notify::decision_token::Claim {
+            digest: "0".repeat(64),
+            nonce: "a2".into(),
+            ..claim.clone()
+        },
+    );
+    let forged = format!("v1.{}.{}", "00".repeat(8), "0".repeat(64));
+    for body in [
+        "junk",
+        forged.as_str(),
+        &approve,
+        &changed,
+        &decline,
+        &decline,
+    ] {
+        ntfy.phone_publishes(&reply_url, body).await;
+    }
+    let refused = wait_until(
+        "five replies refused",
+        std::time::Duration::from_secs(60),
+        || async {
+            let r = api.audit_events("phone_decision_refused").await;
+            (r.len() >= 5).then_some(r)
+        },
+    )
+    .await;
+    let reasons: Vec<&str> = refused
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(reasons[0], "not a decision token", "{refused:?}");
+    assert_eq!(
+        reasons[1], "its signature does not match (forged or changed)",
+        "{refused:?}"
+    );
+    assert!(reasons[2].contains("remote_decisions"), "{refused:?}");
+    assert_eq!(
+        reasons[3], "its item changed since the notice",
+        "{refused:?}"
+    );
+    assert_eq!(reasons[4], "it was used already", "{refused:?}");
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    // The decision landed once, as the page's would, audited with its channel.
+    let decided = api.audit_events("approval_decided").await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["decision"], "decline", "{decided:?}");
+    assert_eq!(decided[0]["by"], "phone (ntfy)", "{decided:?}");
+    let phone = api.audit_events("phone_decided").await;
+    assert_eq!(phone.len(), 1, "{phone:?}");
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    assert!(!never.exists(), "the declined command did not run");
+    assert!(api.session(&z).await["pending_approvals"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+}

@@ -91,6 +91,25 @@ impl Ntfy {
         self.shared.script.lock().unwrap().published.clone()
     }
 
+    /// Waits until someone reads a topic's stream.
+    pub async fn wait_subscribed(&self) {
+        wait_until("a subscriber", Duration::from_secs(60), || async {
+            (self.shared.messages.receiver_count() > 0).then_some(())
+        })
+        .await
+    }
+
+    /// Publishes `body` to `url` as a phone's button does.
+    pub async fn phone_publishes(&self, url: &str, body: &str) {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("publish to the scripted ntfy");
+        assert!(resp.status().is_success(), "{resp:?}");
+    }
+
     /// Waits until `n` publishes were received (whatever they were answered).
     pub async fn wait_published(&self, what: &str, n: usize) -> Vec<Published> {
         wait_until(what, Duration::from_secs(60), || async {
