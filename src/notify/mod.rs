@@ -91,6 +91,8 @@ pub struct NotifyView {
     pub remote_decisions: notice::RemoteDecisions,
     pub dwell_seconds: u64,
     pub quiet_hours: Option<String>,
+    /// A dashboard tab is in use now: notices wait.
+    pub tab_in_use: bool,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -460,6 +462,7 @@ impl Notifier {
             remote_decisions: self.settings.remote_decisions,
             dwell_seconds: self.settings.dwell_seconds,
             quiet_hours: self.settings.quiet_hours.clone(),
+            tab_in_use: self.tab_in_use(self.now_ms()),
             deliveries,
         }
     }

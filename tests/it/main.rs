@@ -40,6 +40,8 @@ mod needs_you_browser;
 #[cfg(unix)]
 mod notify;
 #[cfg(unix)]
+mod notify_browser;
+#[cfg(unix)]
 mod phone_browser;
 #[cfg(unix)]
 mod pull_requests;
