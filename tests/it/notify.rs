@@ -304,3 +304,53 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
         .as_array()
         .is_none_or(|a| a.is_empty()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms_the_plan_shown() {
+    let ntfy = Ntfy::start().await;
+    let (_repo, server) = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, "    remote_decisions: all\n"))
+        .serve()
+        .await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                "assignments": [{"department": "zhilibu", "task": "t", "files": ["README.md"]}]}),
+    )
+    .await;
+    let published = ntfy.wait_published("the plan's notice", 1).await;
+    let p = &published[0];
+    assert_eq!(
+        p.header("title"),
+        Some("codex-governance: plan confirmation"),
+        "{p:?}"
+    );
+    let buttons = actions(p.header("actions").expect("buttons"));
+    let labels: Vec<&str> = buttons.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(labels, ["Confirm plan"], "{buttons:?}");
+    let (_, reply_url, confirm) = buttons[0].clone();
+    ntfy.wait_subscribed().await;
+    // A flood: junk, and a line longer than the reader takes (skipped unread).
+    for i in 0..40 {
+        ntfy.phone_publishes(&reply_url, &format!("junk {i}")).await;
+    }
+    ntfy.phone_publishes(&reply_url, &"x".repeat(20_000)).await;
+    ntfy.phone_publishes(&reply_url, &confirm).await;
+    // Read in order: the confirmation after the flood still lands.
+    wait_until(
+        "the phone's confirmation",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("phone_decided").await;
+            (!d.is_empty()).then_some(d)
+        },
+    )
+    .await;
+    let refused = api.audit_events("phone_decision_refused").await;
+    assert_eq!(refused.len(), 20, "at most 20 a minute, of 40 junk lines");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
+    server.stop().await;
+}
