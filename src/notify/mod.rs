@@ -168,10 +168,13 @@ impl Notifier {
         self.origin.elapsed().as_millis() as u64
     }
 
-    /// A dashboard tab says whether it is visible (and so in use).
+    /// A dashboard tab says whether it is visible and used. Only a "yes"
+    /// counts, for [`PRESENCE_FRESH`]: one tab going hidden does not make
+    /// another, still in use, absent.
     pub fn page_seen(&self, visible: bool) {
-        let v = if visible { self.now_ms() + 1 } else { 0 };
-        self.seen_ms.store(v, Ordering::Relaxed);
+        if visible {
+            self.seen_ms.store(self.now_ms() + 1, Ordering::Relaxed);
+        }
     }
 
     fn tab_in_use(&self, now_ms: u64) -> bool {

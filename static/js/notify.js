@@ -2,13 +2,14 @@
 // launcher.notify, whether a token is set, never the token), what a phone may
 // decide, the last deliveries with their state, and "Send a test notice". The
 // launcher decides everything (GET /api/notify); this only draws it. While
-// this tab is visible it tells the launcher so (POST /api/notify/presence):
-// no notice goes out while the user is at the page.
+// this tab is visible and was used lately it tells the launcher so
+// (POST /api/notify/presence): no notice goes out while the user is at the
+// page, and a page left open on a desk the user walked away from holds none.
 
 import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
 
-/** How often a visible tab says so (the launcher trusts it for 45 s). */
+/** How often a tab in use says so (the launcher trusts it for 45 s). */
 const PRESENCE_EVERY_MS = 20000;
 const DECIDES = {
   decline_only: "decline only",
@@ -16,11 +17,17 @@ const DECIDES = {
   all: "decline, approve and confirm plans",
 };
 
-let open = false;
+/** A visible page counts as in use this long after the user's last input. */
+const IDLE_AFTER_MS = 120000;
 
+let open = false;
+let lastInput = Date.now();
+
+/** Says "in use" while this tab is visible and used (the launcher trusts
+ * each word for 45 s; a tab that stops saying it stops holding notices). */
 function sayPresence() {
-  const visible = document.visibilityState === "visible";
-  api("/api/notify/presence", { visible }).catch(() => {});
+  const inUse = document.visibilityState === "visible" && Date.now() - lastInput < IDLE_AFTER_MS;
+  if (inUse) api("/api/notify/presence", { visible: true }).catch(() => {});
 }
 
 function channelRow(c) {
@@ -94,10 +101,18 @@ export function mount() {
   setInterval(() => {
     if (open && document.visibilityState === "visible") load();
   }, 3000);
-  document.addEventListener("visibilitychange", sayPresence);
-  setInterval(() => {
-    if (document.visibilityState === "visible") sayPresence();
-  }, PRESENCE_EVERY_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") lastInput = Date.now();
+    sayPresence();
+  });
+  for (const kind of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+    window.addEventListener(kind, () => {
+      const wasIdle = Date.now() - lastInput >= IDLE_AFTER_MS;
+      lastInput = Date.now();
+      if (wasIdle) sayPresence();
+    }, { passive: true, capture: true });
+  }
+  setInterval(sayPresence, PRESENCE_EVERY_MS);
   sayPresence();
   load();
 }
