@@ -22,6 +22,7 @@ mod isolation;
 mod launcher_settings;
 mod lenient;
 mod located;
+pub mod notify;
 mod plain_errors;
 pub mod pull_requests;
 mod python_env;
@@ -111,6 +112,8 @@ pub struct LauncherSettings {
     pub worktree: worktree_ready::WorktreeReady,
     /// `launcher.remotes` (issue 53): other machines departments may work on.
     pub remotes: Vec<remotes::Remote>,
+    /// `launcher.notify` (issue 54): notices away from the desk.
+    pub notify: notify::NotifySettings,
     /// The user's `ssh` that reaches them (`CODEX_GOVERNANCE_SSH`, else
     /// `ssh` from PATH's absolute folders).
     pub ssh_program: String,
@@ -230,6 +233,8 @@ struct FileLauncher {
     worktree: Option<worktree_ready::FileWorktree>,
     #[serde(default)]
     remotes: Option<std::collections::BTreeMap<String, remotes::FileRemote>>,
+    #[serde(default)]
+    notify: Option<notify::FileNotify>,
 }
 
 #[derive(Debug, Default, Deserialize)]

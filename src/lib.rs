@@ -26,6 +26,7 @@ pub mod limits;
 pub mod mailbox;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod paste_mode;
 pub mod plans;
 pub mod platform;

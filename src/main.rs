@@ -188,10 +188,12 @@ fn main() -> ExitCode {
     // agent, terminal and helper would inherit (it stays in memory).
     codex_governance::forge::token::claim_environment();
     codex_governance::forge::webhook::claim_environment();
+    codex_governance::notify::token::claim_environment();
     // The start block of the environment still holds them: /proc shows it
     // to the user's other processes (agents among them) unless hidden.
     if codex_governance::forge::token::any_claimed()
         || codex_governance::forge::webhook::secret().is_some()
+        || codex_governance::notify::token::claimed()
     {
         codex_governance::platform::hide_start_environment();
     }

@@ -87,6 +87,7 @@ pub(super) fn resolve(
         pull_requests: super::pull_requests::resolve(file_name, fl.pull_requests.clone())?,
         worktree: super::worktree_ready::resolve(file_name, fl.worktree.clone())?,
         remotes: super::remotes::resolve(file_name, fl.remotes.clone())?,
+        notify: super::notify::resolve(file_name, fl.notify.clone())?,
         ssh_program: env
             .get("CODEX_GOVERNANCE_SSH")
             .map_or_else(|| "ssh".to_string(), |s| s.to_string()),

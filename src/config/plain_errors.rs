@@ -6,7 +6,7 @@ use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
 /// own `launcher:` keys are theirs: [`BackendWords::keys`]).
-const KNOWN: [(&str, &[&str]); 5] = [
+const KNOWN: [(&str, &[&str]); 7] = [
     (
         "",
         &[
@@ -46,9 +46,12 @@ const KNOWN: [(&str, &[&str]); 5] = [
             "pull_requests",
             "worktree",
             "remotes",
+            "notify",
         ],
     ),
     ("launcher.worktree", super::worktree_ready::KEYS),
+    ("launcher.notify", super::notify::KEYS),
+    ("launcher.notify.ntfy", &["server", "topic"]),
     ("preflight", &["portability_paths"]),
     (
         "risk_rules",

@@ -137,6 +137,11 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             ask(key, value, &meaning);
         }
     }
+    if let Some(n) = &fl.notify {
+        for (key, value, meaning) in super::notify::trust_asks(n) {
+            ask(key, value, meaning);
+        }
+    }
     if let Some(hosts) = &fl.remotes {
         for (key, value, meaning) in super::remotes::trust_asks(hosts) {
             ask(&key, value, meaning);

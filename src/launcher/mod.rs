@@ -7,6 +7,7 @@
 
 pub mod deltas;
 mod facts;
+mod notify_hooks;
 
 /// How often the deltas and the facts look for what moves without a change
 /// of ours (late transcript bytes, the user's tree).
@@ -78,6 +79,8 @@ pub struct Launcher {
     run_started: chrono::DateTime<chrono::FixedOffset>,
     /// The hosts of `launcher.remotes` as their pre-flight found them.
     pub hosts: Arc<crate::remote::Hosts>,
+    /// Notices away from the desk (`launcher.notify`, issue 54).
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -153,6 +156,8 @@ impl Launcher {
                 )
             })?;
         let hosts = Arc::clone(&sessions.remotes.hosts);
+        let notifier =
+            crate::notify::Notifier::new(Arc::clone(&ctx), &crate::config::process_env());
         let launcher = Arc::new(Launcher {
             ctx,
             sessions,
@@ -176,6 +181,7 @@ impl Launcher {
             deltas: deltas::Deltas::default(),
             run_started: crate::clock::now().fixed_offset(),
             hosts,
+            notifier,
         });
         launcher.recover()?;
         launcher.facts.keep(&launcher.ctx.store);
@@ -271,6 +277,13 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
+        self.notifier.start(
+            self.stopping.subscribe(),
+            Arc::new(notify_hooks::Deciders {
+                sessions: Arc::clone(&self.sessions),
+                dispatcher: Arc::clone(&self.dispatcher),
+            }),
+        );
         self.facts
             .start_ticks(&self.ctx, Arc::clone(&self.sessions.live), self.stopped());
         // Asking Codex (its version, its login) takes a second or two: the
@@ -560,6 +573,11 @@ impl Launcher {
     }
 
     /// Resolves when the launcher begins to stop.
+    /// Turns true when the launcher stops (for work that must end with it).
+    pub fn stopping_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.stopping.subscribe();
         async move {

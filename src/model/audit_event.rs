@@ -320,6 +320,36 @@ pub enum AuditEvent {
         decision: Option<ApprovalDecision>,
         by: String,
     },
+    /// A notice of a Needs-you item reached a channel (issue 54).
+    NoticeDelivered {
+        item_id: String,
+        kind: String,
+        channel: String,
+        attempt: u32,
+    },
+    /// A phone's button decided an item (its signed token checked).
+    PhoneDecided {
+        item_id: String,
+        decision: String,
+        channel: String,
+        nonce: String,
+    },
+    /// A reply on the phone's topic was refused, with why.
+    PhoneDecisionRefused {
+        item_id: Option<String>,
+        decision: Option<String>,
+        channel: String,
+        reason: String,
+    },
+    /// A notice did not reach a channel; `retrying`: it is tried again.
+    NoticeFailed {
+        item_id: String,
+        kind: String,
+        channel: String,
+        attempt: u32,
+        error: String,
+        retrying: bool,
+    },
     AgentError {
         session_id: String,
         message: String,

@@ -8,6 +8,7 @@ mod answer;
 mod api;
 pub use answer::failure;
 mod approvals;
+mod notify;
 pub use crate::mailbox::notices::inbox::NotifyInput;
 mod dashboard;
 mod events;
@@ -253,6 +254,7 @@ fn write_launcher_file(launcher: &Launcher, url: &str) -> anyhow::Result<()> {
 fn all_routes() -> routes::Routes {
     api::routes()
         .merge(approvals::routes())
+        .merge(notify::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
 }

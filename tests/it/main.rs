@@ -38,6 +38,10 @@ mod mailbox_crash;
 #[cfg(unix)]
 mod needs_you_browser;
 #[cfg(unix)]
+mod notify;
+#[cfg(unix)]
+mod notify_browser;
+#[cfg(unix)]
 mod phone_browser;
 #[cfg(unix)]
 mod pull_requests;

@@ -44,6 +44,18 @@ impl LiveAgents {
         request_id: &str,
         decision: ApprovalDecision,
     ) -> LResult<Session> {
+        self.decide_by(session_id, request_id, decision, "dashboard")
+            .await
+    }
+
+    /// [`Self::decide`], audited as decided `by` (the dashboard, a phone).
+    pub async fn decide_by(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        decision: ApprovalDecision,
+        by: &'static str,
+    ) -> LResult<Session> {
         let session = self.require_session(session_id)?;
         let agent = self.agent(session_id).ok_or_else(|| {
             LauncherError::Conflict(format!("session {session_id} has no live agent"))
@@ -57,7 +69,7 @@ impl LiveAgents {
         let resolved = AgentEvent::ApprovalResolved {
             request_id: request_id.to_string(),
             decision: Some(decision),
-            by: "dashboard",
+            by,
         };
         // An answered approval asks for nothing more.
         let _nothing = self.on_agent_event(session_id, resolved).await;

@@ -22,6 +22,8 @@ pub mod mailbox;
 #[cfg(unix)]
 pub mod model_server;
 #[cfg(unix)]
+pub mod ntfy;
+#[cfg(unix)]
 pub mod page;
 #[cfg(unix)]
 pub mod plans;

@@ -1,0 +1,50 @@
+//! What a phone's decision calls (`notify::Deciders`): the same service
+//! calls the page's handlers make (`POST /api/approval`,
+//! `POST /api/start_assignments` with the revision shown).
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::model::ApprovalDecision;
+use crate::plans::queue::Dispatcher;
+use crate::sessions::Sessions;
+
+pub(super) struct Deciders {
+    pub sessions: Arc<Sessions>,
+    pub dispatcher: Arc<Dispatcher>,
+}
+
+impl crate::notify::Deciders for Deciders {
+    fn approval(
+        &self,
+        session_id: String,
+        request_id: String,
+        accept: bool,
+        by: &'static str,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let decision = if accept {
+                ApprovalDecision::Accept
+            } else {
+                ApprovalDecision::Decline
+            };
+            self.sessions
+                .live
+                .decide_by(&session_id, &request_id, decision, by)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn confirm_plan(&self, zhongshu: String, revision: u64) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.dispatcher
+                .start_assignments(&zhongshu, None, Some(revision))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,472 @@
+//! Notices away from the desk (issue 54, tier 0). The dashboard tells the
+//! user what waits only while it is watched; this service follows the store's
+//! committed changes, derives what waits (`policy::needs_you`), asks the
+//! rules whether to tell it now (`policy::notice`: dwell, a tab in use, once
+//! per item, cooldown, quiet hours) and hands each notice to the configured
+//! channels (`channels`: ntfy, a program). One tracked task follows the
+//! store; each delivery runs as its own tracked task with back-off, so a
+//! slow or failing channel never holds the launcher. Every delivery and
+//! every failure is audited, and the last ones are kept for the page.
+
+pub mod channels;
+pub mod decision_token;
+pub mod replies;
+pub mod token;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::notify::NotifySettings;
+use crate::context::Context;
+use crate::model::AuditEvent;
+use crate::policy::needs_you::{self, NeedItem};
+use crate::policy::notice::{self, Moment, NotNow, Notice, Timing};
+use channels::{Button, DeliveryError, Http};
+pub use replies::Deciders;
+
+/// A tab that said it was visible this recently is in use.
+pub const PRESENCE_FRESH: Duration = Duration::from_secs(45);
+/// The longest the notifier sleeps between two looks.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Waits before the 2nd, 3rd and 4th try of a delivery (429: at least the last).
+const BACK_OFF: [Duration; 3] = [
+    Duration::from_secs(2),
+    Duration::from_secs(8),
+    Duration::from_secs(30),
+];
+/// Deliveries kept for the page.
+const KEPT: usize = 20;
+
+/// A channel's name, as the audit and the page say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Ntfy,
+    Command,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Ntfy => "ntfy",
+            Channel::Command => "command",
+        }
+    }
+}
+
+/// Where one delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Sending,
+    Sent,
+    Retrying,
+    Failed,
+}
+
+/// One delivery, as the page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: u64,
+    pub at: String,
+    pub item_id: String,
+    pub kind: needs_you::NeedKind,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// What the page shows of the notifier: no token, no topic's secret beyond
+/// what the user configured.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifyView {
+    pub channels: Vec<ChannelView>,
+    pub detail: notice::Detail,
+    pub remote_decisions: notice::RemoteDecisions,
+    pub dwell_seconds: u64,
+    pub quiet_hours: Option<String>,
+    /// A dashboard tab is in use now: notices wait.
+    pub tab_in_use: bool,
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelView {
+    pub channel: Channel,
+    /// `server/topic` or the program's name.
+    pub target: String,
+    /// A token is set (never the token).
+    pub token_set: bool,
+    /// The last delivery on it failed, in words.
+    pub failing: Option<String>,
+}
+
+/// What the notifier remembers of the items it saw.
+#[derive(Default)]
+struct Tracker {
+    first_seen_ms: HashMap<String, u64>,
+    told: HashSet<String>,
+    session_told_ms: HashMap<String, u64>,
+}
+
+pub struct Notifier {
+    ctx: Arc<Context>,
+    settings: NotifySettings,
+    ntfy_token: Option<crate::secret::Secret>,
+    http: Http,
+    origin: Instant,
+    /// When a tab last said it was visible (ms since `origin`, +1; 0: never).
+    seen_ms: AtomicU64,
+    tracker: Mutex<Tracker>,
+    deliveries: Mutex<VecDeque<Delivery>>,
+    next_delivery: AtomicU64,
+    /// Signs the buttons' tokens; None when it could not be kept (no buttons then).
+    key: Option<decision_token::Key>,
+    deciders: std::sync::OnceLock<Arc<dyn Deciders>>,
+    /// Nonces of the tokens used in this run.
+    used_nonces: Mutex<HashSet<String>>,
+    /// Refusals audited in the current minute: (its start, count).
+    refusals: Mutex<(u64, u32)>,
+}
+
+impl Notifier {
+    /// The notifier of `ctx`'s configuration; the ntfy token is read from
+    /// `env` here and kept in memory only.
+    pub fn new(ctx: Arc<Context>, env: &crate::config::Env) -> Arc<Notifier> {
+        let settings = ctx.config.launcher.notify.clone();
+        let ntfy_token = token::ntfy_token(env);
+        let key = match settings.ntfy {
+            Some(_) => decision_token::Key::load_or_make(&ctx.paths.state_dir)
+                .map_err(|e| tracing::warn!("no key for the notices' buttons: {e}"))
+                .ok(),
+            None => None,
+        };
+        Arc::new(Notifier {
+            ctx,
+            settings,
+            ntfy_token,
+            http: channels::http(),
+            origin: Instant::now(),
+            seen_ms: AtomicU64::new(0),
+            tracker: Mutex::default(),
+            deliveries: Mutex::default(),
+            next_delivery: AtomicU64::new(1),
+            key,
+            deciders: std::sync::OnceLock::new(),
+            used_nonces: Mutex::default(),
+            refusals: Mutex::default(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// A dashboard tab says whether it is visible and used. Only a "yes"
+    /// counts, for [`PRESENCE_FRESH`]: one tab going hidden does not make
+    /// another, still in use, absent.
+    pub fn page_seen(&self, visible: bool) {
+        if visible {
+            self.seen_ms.store(self.now_ms() + 1, Ordering::Relaxed);
+        }
+    }
+
+    fn tab_in_use(&self, now_ms: u64) -> bool {
+        let seen = self.seen_ms.load(Ordering::Relaxed);
+        seen != 0 && now_ms < seen - 1 + PRESENCE_FRESH.as_millis() as u64
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            dwell_ms: self.settings.dwell_seconds * 1000,
+            cooldown_ms: self.settings.cooldown_seconds * 1000,
+            quiet: self.settings.quiet(),
+        }
+    }
+
+    /// Follows the store, and the reply topic, until `stopping` turns true,
+    /// each as one tracked task; a phone's decisions call `deciders`.
+    pub fn start(self: &Arc<Self>, stopping: watch::Receiver<bool>, deciders: Arc<dyn Deciders>) {
+        if !self.settings.any_channel() {
+            return;
+        }
+        let _first_start_wins = self.deciders.set(deciders);
+        let this = Arc::clone(self);
+        let stop = stopping.clone();
+        self.ctx.spawn(async move { this.follow(stop).await });
+        if self.settings.ntfy.is_some() && self.key.is_some() {
+            let this = Arc::clone(self);
+            self.ctx
+                .spawn(async move { this.follow_replies(stopping).await });
+        }
+    }
+
+    async fn follow(self: Arc<Self>, mut stopping: watch::Receiver<bool>) {
+        let mut rx = self.ctx.store.subscribe();
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                _ = stopping.wait_for(|v| *v) => break,
+                _ = tokio::time::sleep(wait) => {}
+                ev = rx.recv() => if let Err(broadcast::error::RecvError::Closed) = ev { break },
+            }
+            while rx.try_recv().is_ok() {}
+            let (due, next) = self.look();
+            wait = next;
+            for item in due {
+                self.send_all(&item, stopping.clone());
+            }
+        }
+    }
+
+    /// The items to tell now, and how long until the next look.
+    fn look(&self) -> (Vec<NeedItem>, Duration) {
+        let items = self.ctx.store.read(needs_you::items);
+        let now_ms = self.now_ms();
+        let tab_in_use = self.tab_in_use(now_ms);
+        let minute_of_day = {
+            use chrono::Timelike;
+            let t = crate::clock::now();
+            (t.hour() * 60 + t.minute()) as u16
+        };
+        let timing = self.timing();
+        let mut t = self.tracker.lock().unwrap();
+        let waiting: HashSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        // An item answered is forgotten: asked again later, it is new.
+        t.first_seen_ms
+            .retain(|id, _| waiting.contains(id.as_str()));
+        t.told.retain(|id| waiting.contains(id.as_str()));
+        let mut due = Vec::new();
+        let mut next = LOOK_EVERY;
+        for item in items {
+            let first_seen_ms = *t.first_seen_ms.entry(item.id.clone()).or_insert(now_ms);
+            let session = item.session_id.clone().unwrap_or_default();
+            let m = Moment {
+                first_seen_ms,
+                now_ms,
+                tab_in_use,
+                already_told: t.told.contains(&item.id),
+                session_last_told_ms: t.session_told_ms.get(&session).copied(),
+                minute_of_day,
+            };
+            match notice::tell_now(timing, m) {
+                Ok(()) => {
+                    t.told.insert(item.id.clone());
+                    t.session_told_ms.insert(session, now_ms);
+                    due.push(item);
+                }
+                Err(NotNow::Dwell { until_ms } | NotNow::Cooldown { until_ms }) => {
+                    next = next.min(Duration::from_millis(until_ms.saturating_sub(now_ms)));
+                }
+                Err(_) => {}
+            }
+        }
+        (due, next)
+    }
+
+    fn dashboard(&self) -> String {
+        self.settings
+            .dashboard_url
+            .clone()
+            .unwrap_or_else(|| self.ctx.url().to_string())
+    }
+
+    /// Hands `item`'s notice to every channel, each as its own tracked task.
+    fn send_all(self: &Arc<Self>, item: &NeedItem, stopping: watch::Receiver<bool>) {
+        let notice = notice::notice(item, self.settings.detail, &self.dashboard());
+        for channel in self.channels() {
+            let this = Arc::clone(self);
+            let notice = notice.clone();
+            let stopping = stopping.clone();
+            let buttons = match channel {
+                Channel::Ntfy => self.buttons_for(item),
+                Channel::Command => Vec::new(),
+            };
+            self.ctx
+                .spawn(async move { this.deliver(channel, notice, buttons, stopping).await });
+        }
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        let mut out = Vec::new();
+        if self.settings.ntfy.is_some() {
+            out.push(Channel::Ntfy);
+        }
+        if self.settings.command.is_some() {
+            out.push(Channel::Command);
+        }
+        out
+    }
+
+    /// *Send a test notice*: one notice on every channel, now, whatever the
+    /// rules say; returns the ids of the deliveries started.
+    pub fn send_test(self: &Arc<Self>, stopping: watch::Receiver<bool>) -> Vec<u64> {
+        let item = NeedItem {
+            id: "test".into(),
+            kind: needs_you::NeedKind::Question,
+            session_id: None,
+            plan: None,
+            department: None,
+            detail: String::new(),
+            digest: String::new(),
+            answers: needs_you::Answers::Nothing,
+        };
+        let mut notice = notice::notice(&item, self.settings.detail, &self.dashboard());
+        notice.title = "codex-governance: test notice".into();
+        notice.body = "Notices from codex-governance reach you here.".into();
+        let first = self.next_delivery.load(Ordering::Relaxed);
+        for channel in self.channels() {
+            let this = Arc::clone(self);
+            let notice = notice.clone();
+            let stopping = stopping.clone();
+            self.ctx
+                .spawn(async move { this.deliver(channel, notice, Vec::new(), stopping).await });
+        }
+        (first..first + self.channels().len() as u64).collect()
+    }
+
+    /// One notice on one channel, tried again with back-off until it goes,
+    /// a try fails for good, or the launcher stops.
+    async fn deliver(
+        self: Arc<Self>,
+        channel: Channel,
+        notice: Notice,
+        buttons: Vec<Button>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let id = self.record(channel, &notice);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = match channel {
+                Channel::Ntfy => match &self.settings.ntfy {
+                    Some(n) => {
+                        channels::publish_ntfy(
+                            &self.http,
+                            n,
+                            self.ntfy_token.as_ref().map(crate::secret::Secret::expose),
+                            &notice,
+                            &buttons,
+                        )
+                        .await
+                    }
+                    None => return,
+                },
+                Channel::Command => match &self.settings.command {
+                    Some(argv) => channels::run_command(argv, &notice).await,
+                    None => return,
+                },
+            };
+            let error = result.as_ref().err();
+            let again = error
+                .filter(|e| e.retryable())
+                .and_then(|e| Some((e, *BACK_OFF.get(attempt as usize - 1)?)));
+            self.ctx.store.audit_or_log(match error {
+                None => AuditEvent::NoticeDelivered {
+                    item_id: notice.item_id.clone(),
+                    kind: notice.kind.as_str().to_string(),
+                    channel: channel.as_str().to_string(),
+                    attempt,
+                },
+                Some(e) => AuditEvent::NoticeFailed {
+                    item_id: notice.item_id.clone(),
+                    kind: notice.kind.as_str().to_string(),
+                    channel: channel.as_str().to_string(),
+                    attempt,
+                    error: e.to_string(),
+                    retrying: again.is_some(),
+                },
+            });
+            let state = match (error, again) {
+                (None, _) => DeliveryState::Sent,
+                (Some(_), Some(_)) => DeliveryState::Retrying,
+                (Some(_), None) => DeliveryState::Failed,
+            };
+            self.update(id, state, attempt, error.map(ToString::to_string));
+            let Some((e, wait)) = again else { return };
+            let wait = if *e == DeliveryError::RateLimited {
+                wait.max(BACK_OFF[2])
+            } else {
+                wait
+            };
+            tokio::select! {
+                _ = stopping.wait_for(|v| *v) => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    fn record(&self, channel: Channel, notice: &Notice) -> u64 {
+        let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
+        let mut kept = self.deliveries.lock().unwrap();
+        kept.push_front(Delivery {
+            id,
+            at: crate::clock::now_rfc3339(),
+            item_id: notice.item_id.clone(),
+            kind: notice.kind,
+            channel,
+            state: DeliveryState::Sending,
+            attempts: 0,
+            error: None,
+        });
+        kept.truncate(KEPT);
+        id
+    }
+
+    fn update(&self, id: u64, state: DeliveryState, attempts: u32, error: Option<String>) {
+        let mut kept = self.deliveries.lock().unwrap();
+        if let Some(d) = kept.iter_mut().find(|d| d.id == id) {
+            d.state = state;
+            d.attempts = attempts;
+            d.error = error;
+        }
+        drop(kept);
+        self.ctx
+            .store
+            .notify("notice_delivery", serde_json::json!({ "id": id }));
+    }
+
+    /// What the page shows.
+    pub fn view(&self) -> NotifyView {
+        let deliveries: Vec<Delivery> = self.deliveries.lock().unwrap().iter().cloned().collect();
+        let failing = |c: Channel| {
+            deliveries
+                .iter()
+                .find(|d| d.channel == c && d.state != DeliveryState::Sending)
+                .filter(|d| d.state != DeliveryState::Sent)
+                .and_then(|d| d.error.clone())
+        };
+        let mut channels = Vec::new();
+        if let Some(n) = &self.settings.ntfy {
+            channels.push(ChannelView {
+                channel: Channel::Ntfy,
+                target: format!("{}/{}", n.server, n.topic),
+                token_set: self.ntfy_token.is_some(),
+                failing: failing(Channel::Ntfy),
+            });
+        }
+        if let Some(argv) = &self.settings.command {
+            channels.push(ChannelView {
+                channel: Channel::Command,
+                target: argv[0].clone(),
+                token_set: false,
+                failing: failing(Channel::Command),
+            });
+        }
+        NotifyView {
+            channels,
+            detail: self.settings.detail,
+            remote_decisions: self.settings.remote_decisions,
+            dwell_seconds: self.settings.dwell_seconds,
+            quiet_hours: self.settings.quiet_hours.clone(),
+            tab_in_use: self.tab_in_use(self.now_ms()),
+            deliveries,
+        }
+    }
+}

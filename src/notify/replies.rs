@@ -1,0 +1,247 @@
+//! Answers from the phone without an inbound port (issue 54, tier 1): the
+//! launcher reads its private reply topic as an outbound stream (ntfy's
+//! `GET /TOPIC/json`, JSON lines) and acts only on a token it signed
+//! (`decision_token`), for an item still waiting as the notice showed it,
+//! once, within what `remote_decisions` allows. The decision takes the same
+//! service call as the page's (`Deciders`, given by the launcher) and is
+//! audited with its channel; every refusal is audited too, at most
+//! [`REFUSALS_PER_MINUTE`] a minute, so a flooded topic fills no disk. A
+//! line longer than [`MAX_LINE`] is skipped unread.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use tokio::sync::watch;
+
+use super::decision_token::{self, Claim};
+use super::Notifier;
+use crate::model::AuditEvent;
+use crate::policy::needs_you::{self, Answers};
+use crate::policy::notice::{self, PhoneDecision};
+
+/// The longest line of the stream read.
+pub const MAX_LINE: usize = 8 * 1024;
+/// Refusals audited per minute at most (the rest are counted).
+pub const REFUSALS_PER_MINUTE: u32 = 20;
+/// How the audit names a phone's decisions.
+pub const BY_PHONE: &str = "phone (ntfy)";
+
+/// What a phone's decision calls: the same services the page's handlers call.
+pub trait Deciders: Send + Sync {
+    /// Accepts or declines an approval request, audited as decided `by`.
+    fn approval(
+        &self,
+        session_id: String,
+        request_id: String,
+        accept: bool,
+        by: &'static str,
+    ) -> BoxFuture<'_, Result<(), String>>;
+    /// Confirms a plan at the revision the notice showed.
+    fn confirm_plan(&self, zhongshu: String, revision: u64) -> BoxFuture<'_, Result<(), String>>;
+}
+
+impl Notifier {
+    /// Reads the reply topic until the launcher stops, reconnecting with back-off.
+    pub(super) async fn follow_replies(self: Arc<Self>, mut stopping: watch::Receiver<bool>) {
+        let (Some(ntfy), Some(key)) = (&self.settings.ntfy, &self.key) else {
+            return;
+        };
+        let url = format!("{}/{}/json", ntfy.server, key.reply_topic(&ntfy.topic));
+        let mut failures = 0usize;
+        loop {
+            let read = tokio::select! {
+                _ = stopping.wait_for(|v| *v) => return,
+                r = self.read_replies(&url) => r,
+            };
+            if let Err(e) = read {
+                tracing::warn!("the reply topic: {e}");
+            }
+            failures += 1;
+            let wait = super::BACK_OFF[(failures - 1).min(super::BACK_OFF.len() - 1)];
+            tokio::select! {
+                _ = stopping.wait_for(|v| *v) => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn read_replies(&self, url: &str) -> Result<(), String> {
+        let mut req = http::Request::get(url);
+        if let Some(t) = &self.ntfy_token {
+            req = req.header("Authorization", format!("Bearer {}", t.expose()));
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .map_err(|_| "cannot reach the ntfy server".to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "the ntfy server answered {}",
+                resp.status().as_u16()
+            ));
+        }
+        let mut body = resp.into_body();
+        let mut line = Vec::new();
+        let mut skipping = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| "the stream broke".to_string())?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            for &b in data.iter() {
+                if b == b'\n' {
+                    if !skipping {
+                        self.on_line(&line).await;
+                    }
+                    line.clear();
+                    skipping = false;
+                } else if !skipping {
+                    line.push(b);
+                    if line.len() > MAX_LINE {
+                        line.clear();
+                        skipping = true;
+                    }
+                }
+            }
+        }
+        Err("the stream ended".into())
+    }
+
+    async fn on_line(&self, line: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+            return self.refuse(None, "a line that is not JSON");
+        };
+        if v["event"] != "message" {
+            return; // open, keepalive
+        }
+        match v["message"].as_str() {
+            Some(text) => self.on_token(text).await,
+            None => self.refuse(None, "a message without text"),
+        }
+    }
+
+    /// One reply: checked, then decided once, or refused with why.
+    pub(super) async fn on_token(&self, text: &str) {
+        let Some(key) = &self.key else { return };
+        let now = crate::clock::now().timestamp();
+        let claim = match decision_token::verify(key, text, now) {
+            Ok(c) => c,
+            Err(e) => return self.refuse(None, &e.to_string()),
+        };
+        if !self.used_nonces.lock().unwrap().insert(claim.nonce.clone()) {
+            return self.refuse(Some(&claim), "it was used already");
+        }
+        let item = self
+            .ctx
+            .store
+            .read(needs_you::items)
+            .into_iter()
+            .find(|i| i.id == claim.item);
+        let Some(item) = item else {
+            return self.refuse(Some(&claim), "its item is answered already or unknown");
+        };
+        if item.digest != claim.digest {
+            return self.refuse(Some(&claim), "its item changed since the notice");
+        }
+        if let Err(e) = notice::may_decide(
+            self.settings.remote_decisions,
+            item.kind,
+            claim.decision,
+            matches!(
+                item.answers,
+                Answers::Approval {
+                    file_change: true,
+                    ..
+                }
+            ),
+        ) {
+            return self.refuse(Some(&claim), &e.to_string());
+        }
+        let Some(deciders) = self.deciders.get() else {
+            return self.refuse(Some(&claim), "the launcher is not ready for decisions");
+        };
+        let session = item.session_id.clone().unwrap_or_default();
+        let done = match (&item.answers, claim.decision) {
+            (Answers::Approval { request_id, .. }, d) => {
+                let accept = d == PhoneDecision::Approve;
+                deciders
+                    .approval(session, request_id.clone(), accept, BY_PHONE)
+                    .await
+            }
+            (Answers::Plan { revision }, PhoneDecision::ConfirmPlan) => {
+                deciders.confirm_plan(session, *revision).await
+            }
+            _ => Err("nothing a phone answers".into()),
+        };
+        match done {
+            Ok(()) => self.ctx.store.audit_or_log(AuditEvent::PhoneDecided {
+                item_id: claim.item.clone(),
+                decision: claim.decision.as_str().into(),
+                channel: "ntfy".into(),
+                nonce: claim.nonce.clone(),
+            }),
+            Err(e) => self.refuse(Some(&claim), &e),
+        }
+    }
+
+    fn refuse(&self, claim: Option<&Claim>, reason: &str) {
+        let now_ms = self.now_ms();
+        {
+            let mut r = self.refusals.lock().unwrap();
+            if now_ms.saturating_sub(r.0) >= 60_000 {
+                *r = (now_ms, 0);
+            }
+            r.1 += 1;
+            if r.1 > REFUSALS_PER_MINUTE {
+                return;
+            }
+        }
+        self.ctx
+            .store
+            .audit_or_log(AuditEvent::PhoneDecisionRefused {
+                item_id: claim.map(|c| c.item.clone()),
+                decision: claim.map(|c| c.decision.as_str().to_string()),
+                channel: "ntfy".into(),
+                reason: reason.to_string(),
+            });
+    }
+
+    /// The buttons of `item`'s ntfy notice: each a signed token published to
+    /// the reply topic.
+    pub(super) fn buttons_for(&self, item: &needs_you::NeedItem) -> Vec<super::channels::Button> {
+        let (Some(ntfy), Some(key)) = (&self.settings.ntfy, &self.key) else {
+            return Vec::new();
+        };
+        let url = format!("{}/{}", ntfy.server, key.reply_topic(&ntfy.topic));
+        let expires = crate::clock::now().timestamp() + decision_token::MAX_LIFE_SECONDS;
+        notice::buttons(self.settings.remote_decisions, item)
+            .into_iter()
+            .map(|decision| super::channels::Button {
+                decision,
+                label: match decision {
+                    PhoneDecision::Decline => "Decline",
+                    PhoneDecision::Approve => "Approve",
+                    PhoneDecision::ConfirmPlan => "Confirm plan",
+                }
+                .to_string(),
+                url: url.clone(),
+                body: decision_token::sign(
+                    key,
+                    &Claim {
+                        item: item.id.clone(),
+                        decision,
+                        digest: item.digest.clone(),
+                        expires,
+                        nonce: decision_token::nonce(),
+                    },
+                ),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,300 @@
+//! What waits for the user, derived on the server (issue 54): the page keeps
+//! its own richer list (`static/js/needs_you.js`), but a notice to a phone
+//! must be decided where no page is open. Each item has a stable id (the
+//! same decision asked again keeps it, so one notice per item holds across
+//! deltas and restarts), its kind, the plan and department it belongs to,
+//! and a digest of everything a full notice could show, so an answer given
+//! to what the phone saw is refused once the item changed.
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{AttentionKind, PlanStatus, Session, State};
+
+/// Why an item waits for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedKind {
+    Approval,
+    PlanConfirmation,
+    Question,
+    Login,
+    Error,
+    Trust,
+    QuotaHold,
+    EndedWithoutReport,
+}
+
+impl NeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NeedKind::Approval => "approval",
+            NeedKind::PlanConfirmation => "plan_confirmation",
+            NeedKind::Question => "question",
+            NeedKind::Login => "login",
+            NeedKind::Error => "error",
+            NeedKind::Trust => "trust",
+            NeedKind::QuotaHold => "quota_hold",
+            NeedKind::EndedWithoutReport => "ended_without_report",
+        }
+    }
+}
+
+/// One thing waiting for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedItem {
+    /// Stable while the same decision waits: `approval:SESSION:REQUEST`,
+    /// `plan:ZHONGSHU:REVISION`, `attention:SESSION:KIND`, `ended:SESSION`,
+    /// `quota:hold`.
+    pub id: String,
+    pub kind: NeedKind,
+    /// The session it belongs to (the planner's for a plan); none for the quota hold.
+    pub session_id: Option<String>,
+    /// The plan (its planner's session id).
+    pub plan: Option<String>,
+    /// The department's key.
+    pub department: Option<String>,
+    /// What a full notice may show (an agent's words: a command, a question,
+    /// a plan's summary); never shown at `detail: minimal`.
+    pub detail: String,
+    /// Hex SHA-256 over the id, the kind and the detail.
+    pub digest: String,
+    /// What a decision on it answers: an approval's request, a plan's revision.
+    pub answers: Answers,
+}
+
+/// What a decision on an item answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answers {
+    /// An approval request of the item's session; `file_change`: it asks
+    /// to change files only, not to run a command.
+    Approval {
+        request_id: String,
+        file_change: bool,
+    },
+    /// The plan of the item's session, at this revision.
+    Plan { revision: u64 },
+    /// Nothing a phone answers.
+    Nothing,
+}
+
+impl NeedItem {
+    fn new(
+        id: String,
+        kind: NeedKind,
+        session: Option<&Session>,
+        plan: Option<String>,
+        detail: String,
+        answers: Answers,
+    ) -> NeedItem {
+        let mut h = Sha256::new();
+        for part in [id.as_str(), kind.as_str(), detail.as_str()] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        NeedItem {
+            digest: hex::encode(h.finalize()),
+            session_id: session.map(|s| s.id.clone()),
+            department: session
+                .filter(|s| s.is_department())
+                .and_then(|s| s.department.clone()),
+            id,
+            kind,
+            plan,
+            detail,
+            answers,
+        }
+    }
+}
+
+/// The plan a session belongs to: a planner's own id, a department's planner.
+fn plan_of(s: &Session) -> Option<String> {
+    if s.is_zhongshu() {
+        Some(s.id.clone())
+    } else {
+        s.parent_session_id().map(str::to_string)
+    }
+}
+
+/// Everything waiting for the user in `state`, in the store's session order.
+pub fn items(state: &State) -> Vec<NeedItem> {
+    let mut out = Vec::new();
+    for s in state.sessions.values() {
+        if s.launching() {
+            continue;
+        }
+        if s.is_running() {
+            for a in &s.agent.pending_approvals {
+                out.push(NeedItem::new(
+                    format!("approval:{}:{}", s.id, a.request_id),
+                    NeedKind::Approval,
+                    Some(s),
+                    plan_of(s),
+                    crate::sanitize::shown(&a.summary()),
+                    Answers::Approval {
+                        request_id: a.request_id.clone(),
+                        file_change: a.kind == crate::model::ApprovalKind::FileChange,
+                    },
+                ));
+            }
+        }
+        if let Some(z) = s.zhongshu() {
+            if s.is_running() && z.plan_status == Some(PlanStatus::AwaitingConfirmation) {
+                let plan = state.plans.get(&s.id);
+                let revision = plan.map_or(0, |p| p.revision);
+                out.push(NeedItem::new(
+                    format!("plan:{}:{revision}", s.id),
+                    NeedKind::PlanConfirmation,
+                    Some(s),
+                    Some(s.id.clone()),
+                    plan.map(|p| crate::sanitize::shown(&p.summary))
+                        .unwrap_or_default(),
+                    Answers::Plan { revision },
+                ));
+            }
+        }
+        if let Some(kind) = attention_kind(s) {
+            let text = s.agent.attention.as_ref().map_or("", |a| a.text.as_str());
+            out.push(NeedItem::new(
+                format!("attention:{}:{}", s.id, kind.as_str()),
+                kind,
+                Some(s),
+                plan_of(s),
+                crate::sanitize::shown(text),
+                Answers::Nothing,
+            ));
+        }
+        if ended_without_report(s, state) {
+            out.push(NeedItem::new(
+                format!("ended:{}", s.id),
+                NeedKind::EndedWithoutReport,
+                Some(s),
+                plan_of(s),
+                s.ended_reason.clone().unwrap_or_default(),
+                Answers::Nothing,
+            ));
+        }
+    }
+    if let Some(hold) = &state.quota.hold {
+        out.push(NeedItem::new(
+            "quota:hold".into(),
+            NeedKind::QuotaHold,
+            None,
+            None,
+            hold.text.clone(),
+            Answers::Nothing,
+        ));
+    }
+    out
+}
+
+/// A running session's attention other than an approval (those are items of
+/// their own, one per request).
+fn attention_kind(s: &Session) -> Option<NeedKind> {
+    if !s.is_running() {
+        return None;
+    }
+    match s.agent.attention.as_ref()?.kind {
+        AttentionKind::Approval | AttentionKind::RateLimit => None,
+        AttentionKind::Input => Some(NeedKind::Question),
+        AttentionKind::Login => Some(NeedKind::Login),
+        AttentionKind::Error | AttentionKind::Backend => Some(NeedKind::Error),
+        AttentionKind::Trust | AttentionKind::ConfigTrust => Some(NeedKind::Trust),
+    }
+}
+
+/// A department that ended without a report while its planner still runs,
+/// neither put aside nor retried (the page's "Retry / Dismiss" item).
+fn ended_without_report(s: &Session, state: &State) -> bool {
+    let Some(d) = s.department_part() else {
+        return false;
+    };
+    !s.is_running()
+        && !s.has_reported()
+        && !d.dismissed
+        && d.retried_as.is_none()
+        && s.close_reason.is_none_or(|r| !r.by_user())
+        && s.parent_session_id()
+            .and_then(|p| state.sessions.get(p))
+            .is_some_and(Session::is_running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Attention, PendingApproval};
+
+    fn approval(session: &str, request: &str, command: &str) -> PendingApproval {
+        serde_json::from_value(serde_json::json!({
+            "request_id": request, "session_id": session, "kind": "command",
+            "command": command, "requested_at": "now",
+        }))
+        .unwrap()
+    }
+
+    fn state_with(sessions: Vec<Session>) -> State {
+        let mut state = State::default();
+        for s in sessions {
+            state.sessions.insert(s.id.clone(), s);
+        }
+        state
+    }
+
+    #[test]
+    fn an_approval_is_one_item_with_its_plan_and_department_and_a_stable_id() {
+        let mut d = Session::sample_department("lingyubu-1");
+        d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "rm -rf build")];
+        let state = state_with(vec![d]);
+        let items = items(&state);
+        assert_eq!(items.len(), 1, "{items:?}");
+        let item = &items[0];
+        assert_eq!(item.id, "approval:lingyubu-1:7");
+        assert_eq!(item.kind, NeedKind::Approval);
+        assert_eq!(item.plan.as_deref(), Some("zhongshu-1"));
+        assert_eq!(item.department.as_deref(), Some("lingyubu"));
+        assert_eq!(item.detail, "rm -rf build");
+        assert_eq!(
+            items,
+            super::items(&state),
+            "the same state, the same items"
+        );
+    }
+
+    #[test]
+    fn the_digest_moves_when_what_is_asked_changes() {
+        let mut d = Session::sample_department("lingyubu-1");
+        d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "ls")];
+        let before = items(&state_with(vec![d.clone()]))[0].digest.clone();
+        d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "rm -rf /")];
+        let after = items(&state_with(vec![d]))[0].digest.clone();
+        assert_ne!(before, after);
+    }
+
+    #[test]
+    fn an_ended_session_asks_nothing_and_a_question_is_an_item() {
+        let mut asking = Session::sample_department("lingyubu-1");
+        asking.agent.attention = Some(Attention {
+            kind: AttentionKind::Input,
+            text: "which branch?".into(),
+        });
+        let mut gone = Session::sample_department("lingyubu-2")
+            .ended_for_test(0, Some(crate::model::CloseReason::Api));
+        gone.agent.pending_approvals = vec![approval("lingyubu-2", "1", "ls")];
+        let items = items(&state_with(vec![asking, gone]));
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["attention:lingyubu-1:question"]);
+    }
+
+    #[test]
+    fn a_quota_hold_is_one_item() {
+        let mut state = State::default();
+        state.quota.hold = Some(crate::model::Hold {
+            reason: crate::model::HoldReason::Reserve,
+            until: None,
+            text: "held".into(),
+        });
+        let items = items(&state);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].kind, NeedKind::QuotaHold);
+        assert_eq!(items[0].plan, None);
+    }
+}

@@ -1,0 +1,356 @@
+//! Notices away from the desk (issue 54): a scripted ntfy on loopback and a
+//! notice program, the launcher as the user runs it (a subprocess, its ntfy
+//! token in its environment only).
+
+use serde_json::{json, Value};
+
+use crate::common::launcher::{spawn_launcher_env, wait_until};
+use crate::common::model_server::exec_escalated;
+use crate::common::ntfy::Ntfy;
+use crate::common::scenario::Scenario;
+
+const TOKEN: &str = "tk_NTFY_SECRET_0123456789";
+
+/// `launcher.notify` publishing to `ntfy`, topic `cg-test`, no dwell.
+fn notify_yaml(ntfy: &Ntfy, extra: &str) -> String {
+    format!(
+        "  notify:\n    ntfy: {{server: \"{}\", topic: cg-test}}\n    dwell_seconds: 0\n{extra}",
+        ntfy.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing_ntfy_is_tried_again(
+) {
+    let ntfy = Ntfy::start().await;
+    // The first publish fails: the delivery is audited as failing and tried again.
+    ntfy.answer(&[503]);
+    let out = tempfile::tempdir().unwrap();
+    let got = out.path().join("notice.json");
+    let program = format!(
+        "    command: [/bin/sh, -c, 'cat > \"$0\"', \"{}\"]\n",
+        got.display()
+    );
+    let repo = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, &program))
+        .repo();
+    let env = [("CODEX_GOVERNANCE_NTFY_TOKEN".to_string(), TOKEN.to_string())];
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    api.post_ok("/api/notify/test", &json!({})).await;
+    let published = ntfy.wait_published("the retry of the test notice", 2).await;
+    for p in &published {
+        assert_eq!(p.topic, "cg-test");
+        assert_eq!(
+            p.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(p.header("title"), Some("codex-governance: test notice"));
+        assert!(
+            p.header("priority").is_some() && p.header("tags").is_some(),
+            "{p:?}"
+        );
+    }
+    let delivered = wait_until(
+        "the ntfy delivery audited",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("notice_delivered").await;
+            (d.iter().filter(|e| e["channel"] == "ntfy").count() == 1).then_some(d)
+        },
+    )
+    .await;
+    let ntfy_delivered: Vec<&Value> = delivered
+        .iter()
+        .filter(|e| e["channel"] == "ntfy")
+        .collect();
+    assert_eq!(ntfy_delivered[0]["attempt"], 2, "{delivered:?}");
+    let failed = api.audit_events("notice_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0]["error"], "the ntfy server answered 503",
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["retrying"], true, "{failed:?}");
+    // The program got the notice as JSON on its standard input.
+    let notice: Value = wait_until(
+        "the program's notice",
+        std::time::Duration::from_secs(60),
+        || async {
+            let text = std::fs::read_to_string(&got).ok()?;
+            serde_json::from_str(&text).ok()
+        },
+    )
+    .await;
+    assert_eq!(notice["title"], "codex-governance: test notice", "{notice}");
+    // No agent inherits it: the launcher took it out of its environment at start.
+    let z = api.start_zhongshu("Wait").await;
+    let pid = wait_until(
+        "the planner's process",
+        std::time::Duration::from_secs(60),
+        || async { api.session(&z).await["pid"].as_u64() },
+    )
+    .await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&environ).contains(TOKEN),
+        "the agent's environment holds the ntfy token"
+    );
+    // The page sees the channels and their deliveries, never the token.
+    let view = api.get_ok("/api/notify").await;
+    let channels = view["notify"]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 2, "{view}");
+    assert_eq!(channels[0]["token_set"], true, "{view}");
+    let status = api.get_ok("/api/status").await;
+    let audit = api.get_ok("/api/audit?limit=1000").await;
+    for (what, text) in [
+        ("the notify view", view.to_string()),
+        ("the status", status.to_string()),
+        ("the audit", audit.to_string()),
+        ("the program's notice", notice.to_string()),
+    ] {
+        assert!(!text.contains(TOKEN), "the token in {what}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
+    crate::needs!(Codex);
+    let ntfy = Ntfy::start().await;
+    let c = Scenario::codex()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .env("CODEX_GOVERNANCE_NTFY_TOKEN", TOKEN)
+        .start()
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let secret_path = outside.path().join("SECRET-PATH-marker.txt");
+    c.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_n",
+            &format!("touch {}", secret_path.display()),
+            "NOTICE-ME",
+        )],
+    );
+    let api = c.api();
+    let z = api.start_zhongshu("Write outside the repository").await;
+    let pending = c
+        .wait_approval("the approval", |a| a["reason"] == "NOTICE-ME")
+        .await;
+    let published = ntfy.wait_published("the approval's notice", 1).await;
+    let p = &published[0];
+    assert_eq!(
+        p.header("title"),
+        Some("codex-governance: approval"),
+        "{p:?}"
+    );
+    assert_eq!(
+        p.body,
+        format!("Planner {z} asks for an approval."),
+        "{p:?}"
+    );
+    let click = p.header("click").unwrap_or_default();
+    assert!(
+        click.starts_with("http://127.0.0.1:") && click.ends_with(&format!("/#session={z}")),
+        "{p:?}"
+    );
+    // Minimal: none of the agent's words, no path, no token of the dashboard's.
+    let all = format!("{p:?}");
+    for secret in [
+        "SECRET-PATH-marker",
+        "NOTICE-ME",
+        "touch",
+        c.launcher.token.as_str(),
+    ] {
+        assert!(!all.contains(secret), "{secret} in the notice: {all}");
+    }
+    c.decide(&z, &pending["request_id"], "decline").await;
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    let item = format!("approval:{z}:");
+    let told: Vec<Value> = api
+        .audit_events("notice_delivered")
+        .await
+        .into_iter()
+        .filter(|e| e["item_id"].as_str().is_some_and(|i| i.starts_with(&item)))
+        .collect();
+    assert_eq!(told.len(), 1, "one notice per item: {told:?}");
+    assert_eq!(told[0]["kind"], "approval", "{told:?}");
+    let approvals = ntfy
+        .published()
+        .iter()
+        .filter(|p| p.header("title") == Some("codex-governance: approval"))
+        .count();
+    assert_eq!(approvals, 1, "{:?}", ntfy.published());
+}
+
+/// The buttons of an ntfy `Actions` header: (label, url, body).
+fn actions(header: &str) -> Vec<(String, String, String)> {
+    header
+        .split("; ")
+        .map(|a| {
+            let parts: Vec<&str> = a.split(", ").collect();
+            let body = parts
+                .iter()
+                .find_map(|p| p.strip_prefix("body="))
+                .unwrap_or_default();
+            (parts[1].to_string(), parts[2].to_string(), body.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_and_audited() {
+    use codex_governance::notify::decision_token::{sign, verify, Key};
+    crate::needs!(Codex);
+    let ntfy = Ntfy::start().await;
+    let c = Scenario::codex()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .start()
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let never = outside.path().join("declined-from-the-phone.txt");
+    c.server.on(
+        "You are Zhongshu",
+        vec![exec_escalated(
+            "call_p",
+            &format!("touch {}", never.display()),
+            "PHONE-ME",
+        )],
+    );
+    let api = c.api();
+    let z = api.start_zhongshu("Write outside the repository").await;
+    c.wait_approval("the approval", |a| a["reason"] == "PHONE-ME")
+        .await;
+    let published = ntfy.wait_published("the approval's notice", 1).await;
+    let buttons = actions(published[0].header("actions").expect("buttons"));
+    // decline_only, the default: one button.
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    let (label, reply_url, decline) = buttons[0].clone();
+    assert_eq!(label, "Decline");
+    assert!(
+        reply_url.starts_with(&format!("{}/cg-test-reply-", ntfy.url())),
+        "{reply_url}"
+    );
+    ntfy.wait_subscribed().await;
+    // Tokens a thief of the topic could make, signed with the key itself
+    // where the launcher's own checks must refuse them.
+    let key = Key::load_or_make(&c.repo.state_dir()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claim = verify(&key, &decline, now).expect("the button's token is ours");
+    let approve = sign(
+        &key,
+        &codex_governance::notify::decision_token::Claim {
+            decision: codex_governance::policy::notice::PhoneDecision::Approve,
+            nonce: "a1".into(),
+            ..claim.clone()
+        },
+    );
+    let changed = sign(
+        &key,
+        &codex_governance::notify::decision_token::Claim {
+            digest: "0".repeat(64),
+            nonce: "a2".into(),
+            ..claim.clone()
+        },
+    );
+    let forged = format!("v1.{}.{}", "00".repeat(8), "0".repeat(64));
+    for body in [
+        "junk",
+        forged.as_str(),
+        &approve,
+        &changed,
+        &decline,
+        &decline,
+    ] {
+        ntfy.phone_publishes(&reply_url, body).await;
+    }
+    let refused = wait_until(
+        "five replies refused",
+        std::time::Duration::from_secs(60),
+        || async {
+            let r = api.audit_events("phone_decision_refused").await;
+            (r.len() >= 5).then_some(r)
+        },
+    )
+    .await;
+    let reasons: Vec<&str> = refused
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(reasons[0], "not a decision token", "{refused:?}");
+    assert_eq!(
+        reasons[1], "its signature does not match (forged or changed)",
+        "{refused:?}"
+    );
+    assert!(reasons[2].contains("remote_decisions"), "{refused:?}");
+    assert_eq!(
+        reasons[3], "its item changed since the notice",
+        "{refused:?}"
+    );
+    assert_eq!(reasons[4], "it was used already", "{refused:?}");
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    // The decision landed once, as the page's would, audited with its channel.
+    let decided = api.audit_events("approval_decided").await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["decision"], "decline", "{decided:?}");
+    assert_eq!(decided[0]["by"], "phone (ntfy)", "{decided:?}");
+    let phone = api.audit_events("phone_decided").await;
+    assert_eq!(phone.len(), 1, "{phone:?}");
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    assert!(!never.exists(), "the declined command did not run");
+    assert!(api.session(&z).await["pending_approvals"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms_the_plan_shown() {
+    let ntfy = Ntfy::start().await;
+    let (_repo, server) = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, "    remote_decisions: all\n"))
+        .serve()
+        .await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan").await;
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                "assignments": [{"department": "zhilibu", "task": "t", "files": ["README.md"]}]}),
+    )
+    .await;
+    let published = ntfy.wait_published("the plan's notice", 1).await;
+    let p = &published[0];
+    assert_eq!(
+        p.header("title"),
+        Some("codex-governance: plan confirmation"),
+        "{p:?}"
+    );
+    let buttons = actions(p.header("actions").expect("buttons"));
+    let labels: Vec<&str> = buttons.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(labels, ["Confirm plan"], "{buttons:?}");
+    let (_, reply_url, confirm) = buttons[0].clone();
+    ntfy.wait_subscribed().await;
+    // A flood: junk, and a line longer than the reader takes (skipped unread).
+    for i in 0..40 {
+        ntfy.phone_publishes(&reply_url, &format!("junk {i}")).await;
+    }
+    ntfy.phone_publishes(&reply_url, &"x".repeat(20_000)).await;
+    ntfy.phone_publishes(&reply_url, &confirm).await;
+    // Read in order: the confirmation after the flood still lands.
+    wait_until(
+        "the phone's confirmation",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("phone_decided").await;
+            (!d.is_empty()).then_some(d)
+        },
+    )
+    .await;
+    let refused = api.audit_events("phone_decision_refused").await;
+    assert_eq!(refused.len(), 20, "at most 20 a minute, of 40 junk lines");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
+    server.stop().await;
+}
