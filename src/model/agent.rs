@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 word_enum!(
     /// How a session's agent is driven.
-    Backend { Pty => "pty", Codex => "codex" }
+    Backend { Pty => "pty", Codex => "codex", Acp => "acp" }
 );
 word_enum!(
     /// What the agent is doing.

@@ -1,0 +1,95 @@
+//! The ACP backend: any agent that speaks the Agent Client Protocol (Claude
+//! Code's and Codex's ACP adapters, `gemini --acp`, `opencode acp`, …),
+//! driven with the `agent-client-protocol` crate as its client over the
+//! agent's stdio. One agent process per session, in the session's working
+//! folder with the session's environment only (no launcher URL, no token:
+//! the channel is [`Channel::Tools`]).
+//!
+//! What it guarantees so far: the session's turns are `session/prompt`s and
+//! their end is the prompt's answer (working, idle); *Stop* is
+//! `session/cancel` (waiting permission requests are answered cancelled, as
+//! the protocol asks); `session/update`s fill the same conversation view as a
+//! Codex thread; `session/request_permission` is a Needs-you approval
+//! answered with the agent's own option of the kind the user chose (never
+//! another kind). The agent gets no file system or terminal of the client's
+//! (it advertises none), and it is not sandboxed (its capabilities say so).
+
+mod agent;
+pub mod settings;
+mod updates;
+
+use futures_util::future::BoxFuture;
+
+pub use settings::Settings;
+
+use super::{AgentBackend, AgentError, AgentSpec, Channel, Started};
+use crate::model::Backend;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcpError {
+    #[error(
+        "no ACP agent is named: set launcher.acp_agent (claude, gemini, opencode, codex) \
+         or launcher.acp_command"
+    )]
+    NoCommand,
+    #[error("cannot run the ACP agent ({0}): install it or set launcher.acp_command")]
+    Missing(String),
+    #[error("the ACP agent exited ({0}) before its session opened: see the session's log")]
+    Exited(i32),
+    #[error("timed out waiting for {0}")]
+    Timeout(String),
+    #[error("the ACP agent answered: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<AcpError> for AgentError {
+    fn from(e: AcpError) -> Self {
+        match e {
+            AcpError::NoCommand | AcpError::Missing(_) => AgentError::Missing(e.to_string()),
+            other => AgentError::Failed(other.to_string()),
+        }
+    }
+}
+
+pub(super) struct AcpBackend {
+    command: Option<Vec<String>>,
+}
+
+impl AcpBackend {
+    pub(super) fn new(settings: &Settings) -> AcpBackend {
+        AcpBackend {
+            command: settings.command.clone(),
+        }
+    }
+}
+
+impl AgentBackend for AcpBackend {
+    fn kind(&self) -> Backend {
+        Backend::Acp
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Tools
+    }
+
+    fn problems(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let Some(program) = self.command.as_ref().and_then(|c| c.first()) else {
+                return vec![AcpError::NoCommand.to_string()];
+            };
+            match crate::platform::program_path(std::path::Path::new(program)) {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![AcpError::Missing(format!("{program}: {e}")).to_string()],
+            }
+        })
+    }
+
+    fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
+        Box::pin(async move {
+            let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
+            Ok(agent::start(command, spec).await?)
+        })
+    }
+}

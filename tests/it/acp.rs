@@ -1,0 +1,152 @@
+//! The ACP backend against the scripted ACP agent (`fake-agent --acp`): a
+//! session's agent process in its working folder, its turns as
+//! `session/prompt`s filling the conversation, *Stop* as `session/cancel`,
+//! a message as a new prompt, and `session/request_permission` as a Needs-you
+//! approval answered with the agent's own option.
+
+use crate::common::launcher::*;
+
+use serde_json::{json, Value};
+
+/// A repository whose agents are the fake agent speaking ACP.
+fn acp_repo() -> TestRepo {
+    let repo = TestRepo::with_flags(&[]);
+    let command =
+        serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
+    let yaml = format!(
+        "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: {command}\n  \
+         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n"
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    repo
+}
+
+/// The session's conversation entries.
+async fn entries(api: &Api, id: &str) -> Vec<Value> {
+    let body = api
+        .get_ok(&format!("/api/session_conversation?id={id}"))
+        .await;
+    body["conversation"]["entries"]
+        .as_array()
+        .or_else(|| body["entries"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn wait_entry(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(what, PATIENCE, || async {
+        entries(api, id).await.into_iter().find(|e| pred(e))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_turns_fill_the_conversation_stop_cancels_and_a_message_is_a_new_prompt() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: wait]]").await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    // The agent runs in the session's folder, its role prompt before the task.
+    assert!(
+        log.contains(&format!("cwd={}", repo.path.display())),
+        "{log}"
+    );
+    assert!(log.contains("You are Zhongshu"), "{log}");
+    let s = api
+        .wait_session(&z, "working", |s| s["agent_state"] == "working")
+        .await;
+    assert_eq!(s["backend"], "acp", "{s}");
+    let session = s["thread_id"].clone();
+    assert!(
+        session.as_str().is_some_and(|t| t.starts_with("fake-acp-")),
+        "{s}"
+    );
+    wait_entry(api, &z, "the agent's message", |e| {
+        e["type"] == "agent"
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("[[acp: wait]]"))
+    })
+    .await;
+
+    // Stop: session/cancel, and the turn ends as interrupted.
+    api.post_ok("/api/interrupt", &json!({"session_id": z}))
+        .await;
+    wait_log(&repo, &z, "FAKE_ACP_CANCELLED").await;
+    let s = api
+        .wait_session(&z, "idle after the cancel", |s| s["agent_state"] == "idle")
+        .await;
+    assert_eq!(s["last_turn_status"], "interrupted", "{s}");
+
+    // A message: a new prompt on the same session, with its tool call.
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "carry on"}),
+    )
+    .await;
+    wait_entry(api, &z, "the tool call of the second turn", |e| {
+        e["type"] == "tool_call" && e["tool"] == "echo done" && e["success"] == true
+    })
+    .await;
+    let s = api
+        .wait_session(&z, "the second turn completed", |s| {
+            s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
+        })
+        .await;
+    assert_eq!(s["thread_id"], session, "{s}");
+    let all = entries(api, &z).await;
+    let told: Vec<&str> = all
+        .iter()
+        .filter(|e| e["type"] == "user")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(told.last(), Some(&"carry on"), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|e| e["type"] == "agent" && e["text"] == "heard: carry on"),
+        "{all:?}"
+    );
+    // One agent process: the second prompt went to the same session.
+    let log = repo.log(&z);
+    assert_eq!(log.matches("FAKE_ACP_START").count(), 1, "{log}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_permission_is_a_needs_you_approval_answered_with_the_agents_own_option() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: ask]]").await;
+    let approval = wait_until("the agent's permission request", PATIENCE, || async {
+        let all = api.get_ok("/api/approvals").await;
+        all["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["session_id"] == z.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(approval["command"], "touch asked.txt", "{approval}");
+    let s = api
+        .wait_session(&z, "needs the user", |s| s["agent_state"] == "needs_user")
+        .await;
+    assert_eq!(s["attention"]["kind"], "approval", "{s}");
+    let body = json!({"session_id": z, "request_id": approval["request_id"],
+                      "decision": "accept_for_session"});
+    api.post_ok("/api/approval", &body).await;
+    // The agent got its own "allow always" option, by its id.
+    let log = wait_log(&repo, &z, "FAKE_ACP_PERMISSION").await;
+    let outcome = log_json(&log, "FAKE_ACP_PERMISSION ").expect("the outcome");
+    assert_eq!(
+        outcome,
+        json!({"outcome": "selected", "optionId": "yes-always"})
+    );
+    api.wait_session(&z, "the turn completed", |s| {
+        s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
+    })
+    .await;
+    server.stop().await;
+}
