@@ -150,3 +150,89 @@ async fn acp_permission_is_a_needs_you_approval_answered_with_the_agents_own_opt
     .await;
     server.stop().await;
 }
+
+/// The `FAKE_ACP_TOOL <name> {..}` answers in a transcript, in order.
+fn tool_answers(log: &str, tool: &str) -> Vec<Value> {
+    let prefix = format!("FAKE_ACP_TOOL {tool} ");
+    log.lines()
+        .filter_map(|l| l.find(&prefix).map(|i| &l[i + prefix.len()..]))
+        .filter_map(|rest| serde_json::from_str(rest.trim()).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_another() {
+    let repo = acp_repo();
+    let dept_script = repo.files.join("dept.txt");
+    std::fs::write(
+        &dept_script,
+        "governance_report_result {\"summary\": \"as another\", \"department_session_id\": \"zhongshu-1\"}\n\
+         governance_report_result {\"summary\": \"the change is made\"}\n",
+    )
+    .unwrap();
+    let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
+        "task": format!("Change it [[acp: script {}]]", dept_script.display())}]});
+    let z_script = repo.files.join("z.txt");
+    std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
+    // The launcher binary itself, so the relay it names is its own.
+    let launcher = spawn_launcher(&repo.path, &[]);
+    let api = &launcher.api;
+    let z = api
+        .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
+        .await;
+    let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    let offered = log_json(&z_log, "FAKE_ACP_TOOLS ").expect("the planner's tools");
+    assert!(
+        offered
+            .as_array()
+            .unwrap()
+            .contains(&json!("governance_register_plan"))
+            && !offered
+                .as_array()
+                .unwrap()
+                .contains(&json!("governance_report_result")),
+        "{offered}"
+    );
+    let answers = tool_answers(&z_log, "governance_register_plan");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["error"], false, "{answers:?}");
+    // The agent's MCP server entry carries no way into the launcher's API.
+    let session = log_json(&z_log, "FAKE_ACP_SESSION ").expect("session/new's params");
+    let entry = session["mcpServers"][0].to_string();
+    assert!(
+        entry.contains("mcp-serve") && entry.contains(".sock"),
+        "{entry}"
+    );
+    for secret in [launcher.token.as_str(), "TOKEN", "http"] {
+        assert!(!entry.contains(secret), "{secret} in {entry}");
+    }
+
+    let status = api
+        .wait_status("a department", |s| !departments(s).is_empty())
+        .await;
+    let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
+    let d_log = wait_until("both report answers", PATIENCE, || async {
+        let log = repo.log(&dept);
+        (tool_answers(&log, "governance_report_result").len() == 2).then_some(log)
+    })
+    .await;
+    let offered = log_json(&d_log, "FAKE_ACP_TOOLS ").expect("the department's tools");
+    assert_eq!(offered, json!(["governance_report_result"]));
+    let answers = tool_answers(&d_log, "governance_report_result");
+    // Speaking for another session is refused; its own report is taken.
+    assert_eq!(answers[0]["error"], true, "{answers:?}");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("department_session_id"),
+        "{answers:?}"
+    );
+    assert_eq!(answers[1]["error"], false, "{answers:?}");
+    let reported = api
+        .wait_session(&dept, "reported", |s| s["report_status"] == "reported")
+        .await;
+    assert_eq!(reported["backend"], "acp", "{reported}");
+    let z_now = api.session(&z).await;
+    assert_ne!(z_now["report_status"], "reported", "{z_now}");
+}

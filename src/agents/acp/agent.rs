@@ -14,10 +14,10 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     AgentCapabilities, CancelNotification, ClientCapabilities, ContentBlock,
-    FileSystemCapabilities, Implementation, InitializeRequest, NewSessionRequest,
-    PermissionOptionKind, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
-    SessionNotification, StopReason, TextContent,
+    FileSystemCapabilities, Implementation, InitializeRequest, McpServer, McpServerStdio,
+    NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    SelectedPermissionOutcome, SessionId, SessionNotification, StopReason, TextContent,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use futures_util::future::BoxFuture;
@@ -28,6 +28,7 @@ use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
+use crate::mcp::{SessionTools, ToolsSocket};
 use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
 use crate::pty::Pty;
 
@@ -71,6 +72,8 @@ pub(super) struct AcpAgent {
     acp_session: String,
     pid: u32,
     child: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    /// Its governance tools' socket, served while it runs.
+    tools: Mutex<Option<ToolsSocket>>,
 }
 
 /// What the agent said of itself at `initialize` and `session/new`.
@@ -91,6 +94,9 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         crate::files::Access::Append,
     )
     .map_err(|e| AcpError::Io(format!("{}: {e}", spec.log_path.display())))?;
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let tools = serve_tools(&spec, &events)?;
+    let mcp_servers: Vec<McpServer> = tools.iter().map(relay_entry).collect();
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(args)
         .current_dir(&spec.cwd)
@@ -111,7 +117,6 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         end(pid, &mut child).await;
         return Err(AcpError::Io("the agent's stdio is not connected".into()));
     };
-    let (events, events_rx) = mpsc::unbounded_channel();
     let (asks, asks_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         session_id: spec.session_id.clone(),
@@ -135,6 +140,7 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         Arc::clone(&shared),
         transport,
         spec.cwd.clone(),
+        mcp_servers,
         asks_rx,
         opened_tx,
     ));
@@ -158,6 +164,7 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         acp_session: opened.session_id.to_string(),
         pid,
         child: tokio::sync::Mutex::new(Some(child)),
+        tools: Mutex::new(tools),
     });
     if let Some(text) = &spec.first_turn {
         if let Err(e) = agent.send(text).await {
@@ -169,6 +176,36 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         agent,
         events: events_rx,
     })
+}
+
+/// The session's governance tools on a socket of its own in the launcher's
+/// private state folder (none without tools).
+fn serve_tools(
+    spec: &AgentSpec,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+) -> Result<Option<ToolsSocket>, AcpError> {
+    if spec.tools.is_empty() {
+        return Ok(None);
+    }
+    let dir = spec.state_dir.join("acp");
+    let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", dir.display()));
+    crate::platform::create_private_dir(&dir).map_err(io)?;
+    let path = dir.join(format!("{}.sock", spec.session_id));
+    let tools = SessionTools::new(spec.tools.clone(), events.clone());
+    let socket = ToolsSocket::open(&path, tools)
+        .map_err(|e| AcpError::Io(format!("{}: {e}", path.display())))?;
+    Ok(Some(socket))
+}
+
+/// The `mcpServers` entry that reaches the session's tools: this binary's
+/// relay to its socket, and nothing else (no key, no URL).
+fn relay_entry(socket: &ToolsSocket) -> McpServer {
+    let relay = std::env::current_exe().unwrap_or_else(|_| "codex-governance".into());
+    McpServer::Stdio(McpServerStdio::new("codex-governance", relay).args(vec![
+        "mcp-serve".into(),
+        "--socket".into(),
+        socket.path().display().to_string(),
+    ]))
 }
 
 /// Ends the agent's process tree; its exit code.
@@ -197,6 +234,7 @@ async fn connection(
         tokio_util::compat::Compat<tokio::process::ChildStdout>,
     >,
     cwd: std::path::PathBuf,
+    mcp_servers: Vec<McpServer>,
     mut asks: mpsc::UnboundedReceiver<Ask>,
     opened: oneshot::Sender<Result<Opened, AcpError>>,
 ) {
@@ -231,7 +269,7 @@ async fn connection(
             let opening = async {
                 let init = cx.send_request(init).block_task().await?;
                 let new = cx
-                    .send_request(NewSessionRequest::new(cwd.clone()))
+                    .send_request(NewSessionRequest::new(cwd.clone()).mcp_servers(mcp_servers))
                     .block_task()
                     .await?;
                 Ok::<_, agent_client_protocol::Error>(Opened {
@@ -525,7 +563,9 @@ impl Agent for AcpAgent {
             let Some(mut child) = self.child.lock().await.take() else {
                 return -1;
             };
-            end(self.pid, &mut child).await
+            let code = end(self.pid, &mut child).await;
+            drop(self.tools.lock().unwrap().take());
+            code
         })
     }
 }

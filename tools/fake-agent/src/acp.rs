@@ -8,6 +8,10 @@
 //! [[acp: ask]]        asks session/request_permission (allow once, allow always, reject once),
 //!                     then says which option it got and ends the turn
 //! [[acp: refuse]]     answers the prompt with a JSON-RPC error
+//! [[acp: tool NAME {JSON}]]  first calls the tool NAME with these arguments through the
+//!                     first MCP server session/new named (started as given: stdio),
+//!                     each such directive in order
+//! [[acp: script PATH]]  the same for each line `NAME {JSON}` of the file PATH
 //! ```
 //!
 //! What it prints on stderr (the session's log), one line each:
@@ -18,10 +22,13 @@
 //! FAKE_ACP_PROMPT <JSON of the prompt's text>
 //! FAKE_ACP_CANCELLED
 //! FAKE_ACP_PERMISSION <JSON of the answer's outcome>
+//! FAKE_ACP_TOOLS <JSON list of the MCP server's tool names>
+//! FAKE_ACP_TOOL <name> <JSON: {"error": bool, "text": the answer's text}>
 //! FAKE_ACP_EOF
 //! ```
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{json, Value};
 
@@ -44,6 +51,8 @@ pub fn run() -> ! {
     let stdin = std::io::stdin();
     let mut turn: Option<Turn> = None;
     let mut session = String::new();
+    let mut servers = Value::Null;
+    let mut mcp: Option<Mcp> = None;
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -62,6 +71,7 @@ pub fn run() -> ! {
             ),
             "session/new" => {
                 eprintln!("FAKE_ACP_SESSION {params}");
+                servers = params["mcpServers"].clone();
                 session = format!("fake-acp-{}", std::process::id());
                 reply(&msg["id"], json!({"sessionId": session}));
             }
@@ -84,6 +94,18 @@ pub fn run() -> ! {
                     continue;
                 }
                 say(&session, &format!("heard: {last}"));
+                for (name, args) in tool_directives(&text) {
+                    if mcp.is_none() {
+                        mcp = Mcp::start(&servers[0]);
+                    }
+                    match mcp.as_mut() {
+                        Some(m) => m.call(&name, args),
+                        None => eprintln!(
+                            "FAKE_ACP_TOOL {name} {}",
+                            json!({"error": true, "text": "no MCP server"})
+                        ),
+                    }
+                }
                 if text.contains("[[acp: wait]]") {
                     turn = Some(Turn {
                         id: msg["id"].clone(),
@@ -166,4 +188,152 @@ fn say(session: &str, text: &str) {
         session,
         json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}),
     );
+}
+
+/// The `[[acp: tool NAME {JSON}]]` directives of a prompt, in order, then
+/// the lines of its `[[acp: script PATH]]` files; each once (the role prompt
+/// before the first turn repeats the task).
+fn tool_directives(text: &str) -> Vec<(String, Value)> {
+    let mut found: Vec<(String, Value)> = Vec::new();
+    for call in calls_in(text) {
+        if !found.contains(&call) {
+            found.push(call);
+        }
+    }
+    let mut scripts: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("[[acp: script ") {
+        let after = &rest[i + "[[acp: script ".len()..];
+        let Some(end) = after.find("]]") else { break };
+        let path = after[..end].trim();
+        rest = &after[end..];
+        if scripts.contains(&path) {
+            continue;
+        }
+        scripts.push(path);
+        let script = std::fs::read_to_string(path).unwrap_or_default();
+        for line in script.lines().filter(|l| !l.trim().is_empty()) {
+            found.push(call_of(line));
+        }
+    }
+    found
+}
+
+fn calls_in(text: &str) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("[[acp: tool ") {
+        let after = &rest[i + "[[acp: tool ".len()..];
+        let Some(end) = after.find("]]") else { break };
+        found.push(call_of(&after[..end]));
+        rest = &after[end..];
+    }
+    found
+}
+
+/// `NAME {JSON}`: a tool and its arguments.
+fn call_of(body: &str) -> (String, Value) {
+    let (name, args) = body.trim().split_once(' ').unwrap_or((body.trim(), "{}"));
+    let args = serde_json::from_str(args.trim()).unwrap_or_else(|_| json!({}));
+    (name.to_string(), args)
+}
+
+/// An MCP server the agent started, as its `mcpServers` entry says.
+struct Mcp {
+    _child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    next: u64,
+}
+
+impl Mcp {
+    fn start(entry: &Value) -> Option<Mcp> {
+        let command = entry["command"].as_str()?;
+        let args: Vec<&str> = entry["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut cmd = Command::new(command);
+        cmd.args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for var in entry["env"].as_array().into_iter().flatten() {
+            if let (Some(k), Some(v)) = (var["name"].as_str(), var["value"].as_str()) {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd.spawn().ok()?;
+        let mut mcp = Mcp {
+            input: child.stdin.take()?,
+            output: BufReader::new(child.stdout.take()?),
+            _child: child,
+            next: 0,
+        };
+        mcp.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "fake-acp", "version": "0"}}),
+        )?;
+        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        let list = mcp.request("tools/list", json!({}))?;
+        let names: Vec<&str> = list["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        eprintln!("FAKE_ACP_TOOLS {}", json!(names));
+        Some(mcp)
+    }
+
+    fn send(&mut self, v: &Value) {
+        let _ = writeln!(self.input, "{v}");
+        let _ = self.input.flush();
+    }
+
+    /// Sends a request and reads lines until its answer; its result (or error).
+    fn request(&mut self, method: &str, params: Value) -> Option<Value> {
+        self.next += 1;
+        let id = self.next;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.output.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if msg["id"] == id {
+                return Some(if msg.get("error").is_some() {
+                    json!({"isError": true, "content": [{"type": "text", "text": msg["error"]["message"]}]})
+                } else {
+                    msg["result"].clone()
+                });
+            }
+        }
+    }
+
+    fn call(&mut self, name: &str, arguments: Value) {
+        let result = self
+            .request("tools/call", json!({"name": name, "arguments": arguments}))
+            .unwrap_or_else(
+                || json!({"isError": true, "content": [{"type": "text", "text": "no answer"}]}),
+            );
+        let text: String = result["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["text"].as_str())
+            .collect();
+        let error = result["isError"] == true;
+        eprintln!(
+            "FAKE_ACP_TOOL {name} {}",
+            json!({"error": error, "text": text})
+        );
+    }
 }
