@@ -8,13 +8,18 @@ use crate::common::launcher::*;
 
 use serde_json::{json, Value};
 
-/// A repository whose agents are the fake agent speaking ACP.
+/// A repository whose agents are the fake agent speaking ACP, let run unconfined.
 fn acp_repo() -> TestRepo {
+    acp_repo_unsandboxed(true)
+}
+
+fn acp_repo_unsandboxed(unsandboxed: bool) -> TestRepo {
     let repo = TestRepo::with_flags(&[]);
     let command =
         serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: {command}\n  \
+         acp_unsandboxed: {unsandboxed}\n  \
          max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n"
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
@@ -235,4 +240,31 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
     assert_eq!(reported["backend"], "acp", "{reported}");
     let z_now = api.session(&z).await;
     assert_ne!(z_now["report_status"], "reported", "{z_now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_run_unsandboxed() {
+    let repo = acp_repo_unsandboxed(false);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let agents = api.status().await["agents"].clone();
+    let problems = agents["problems"].to_string();
+    assert!(problems.contains("acp_unsandboxed: true"), "{agents}");
+    assert_eq!(agents["sandboxed"], false, "{agents}");
+    let (code, body) = api
+        .post(
+            "/api/start_zhongshu_session",
+            &json!({"task": "Plan one change"}),
+        )
+        .await;
+    assert!(!code.is_success(), "{code} {body}");
+    // No agent process ever ran.
+    let logs = repo.state_dir().join("logs");
+    let ran = std::fs::read_dir(&logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains("FAKE_ACP_START")));
+    assert!(!ran, "an agent started");
+    server.stop().await;
 }

@@ -12,7 +12,10 @@
 //! Codex thread; `session/request_permission` is a Needs-you approval
 //! answered with the agent's own option of the kind the user chose (never
 //! another kind). The agent gets no file system or terminal of the client's
-//! (it advertises none), and it is not sandboxed (its capabilities say so).
+//! (it advertises none). It is not confined (its capabilities say so): no
+//! sandbox of the launcher's holds it yet, so none starts unless the user
+//! set `launcher.acp_unsandboxed: true` (with `isolation: worktree`), and the
+//! page names the backend's problem until then.
 
 mod agent;
 pub mod settings;
@@ -32,6 +35,12 @@ pub enum AcpError {
          or launcher.acp_command"
     )]
     NoCommand,
+    #[error(
+        "ACP agents cannot be confined yet: no sandbox of the launcher's holds them, so they \
+         start only with launcher.acp_unsandboxed: true (they then run as you, each department \
+         in its own worktree)"
+    )]
+    NotConfined,
     #[error("cannot run the ACP agent ({0}): install it or set launcher.acp_command")]
     Missing(String),
     #[error("the ACP agent exited ({0}) before its session opened: see the session's log")]
@@ -47,7 +56,9 @@ pub enum AcpError {
 impl From<AcpError> for AgentError {
     fn from(e: AcpError) -> Self {
         match e {
-            AcpError::NoCommand | AcpError::Missing(_) => AgentError::Missing(e.to_string()),
+            AcpError::NoCommand | AcpError::NotConfined | AcpError::Missing(_) => {
+                AgentError::Missing(e.to_string())
+            }
             other => AgentError::Failed(other.to_string()),
         }
     }
@@ -55,12 +66,14 @@ impl From<AcpError> for AgentError {
 
 pub(super) struct AcpBackend {
     command: Option<Vec<String>>,
+    unsandboxed: bool,
 }
 
 impl AcpBackend {
     pub(super) fn new(settings: &Settings) -> AcpBackend {
         AcpBackend {
             command: settings.command.clone(),
+            unsandboxed: settings.unsandboxed,
         }
     }
 }
@@ -76,18 +89,27 @@ impl AgentBackend for AcpBackend {
 
     fn problems(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let Some(program) = self.command.as_ref().and_then(|c| c.first()) else {
-                return vec![AcpError::NoCommand.to_string()];
-            };
-            match crate::platform::program_path(std::path::Path::new(program)) {
-                Ok(_) => Vec::new(),
-                Err(e) => vec![AcpError::Missing(format!("{program}: {e}")).to_string()],
+            let mut problems = Vec::new();
+            if !self.unsandboxed {
+                problems.push(AcpError::NotConfined.to_string());
             }
+            match self.command.as_ref().and_then(|c| c.first()) {
+                None => problems.push(AcpError::NoCommand.to_string()),
+                Some(program) => {
+                    if let Err(e) = crate::platform::program_path(std::path::Path::new(program)) {
+                        problems.push(AcpError::Missing(format!("{program}: {e}")).to_string());
+                    }
+                }
+            }
+            problems
         })
     }
 
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
         Box::pin(async move {
+            if !self.unsandboxed {
+                return Err(AcpError::NotConfined.into());
+            }
             let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
             Ok(agent::start(command, spec).await?)
         })

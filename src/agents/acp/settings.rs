@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::agents::settings::{Risk, SettingsError, TrustAsk};
 
 /// The `launcher:` keys this backend reads.
-pub const KEYS: &[&str] = &["acp_agent", "acp_command"];
+pub const KEYS: &[&str] = &["acp_agent", "acp_command", "acp_unsandboxed"];
 
 /// The agents the launcher knows by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +75,9 @@ pub struct Settings {
     /// The agent's program and arguments; `None` when neither the file, the
     /// environment nor the profile names one (a backend that cannot start).
     pub command: Option<Vec<String>>,
+    /// The user lets ACP agents run unconfined, as they are (no sandbox of
+    /// the launcher's holds them yet); without it none starts.
+    pub unsandboxed: bool,
 }
 
 /// The file's words for ACP, as written.
@@ -84,6 +87,12 @@ pub struct FileWords {
     acp_agent: Option<String>,
     #[serde(default)]
     acp_command: Option<Vec<String>>,
+    #[serde(default)]
+    acp_unsandboxed: Option<bool>,
+    /// `launcher.isolation` (config's key), read only to check that
+    /// unconfined agents at least work in worktrees of their own.
+    #[serde(default)]
+    isolation: Option<String>,
 }
 
 /// The settings from the file's words, the environment's command winning.
@@ -106,7 +115,24 @@ pub fn resolve(words: FileWords, env: &HashMap<String, String>) -> Result<Settin
         .or(words.acp_command)
         .filter(|argv| argv.first().is_some_and(|p| !p.trim().is_empty()))
         .or_else(|| agent.default_command());
-    Ok(Settings { agent, command })
+    let unsandboxed = words.acp_unsandboxed.unwrap_or(false);
+    let isolation = env
+        .get("CODEX_GOVERNANCE_ISOLATION")
+        .cloned()
+        .or(words.isolation);
+    if unsandboxed && isolation.as_deref().map(str::trim) == Some("shared") {
+        return Err(SettingsError::File {
+            key: "acp_unsandboxed",
+            message: "unconfined ACP agents need launcher.isolation: worktree (each \
+                      department in a worktree of its own), not shared"
+                .into(),
+        });
+    }
+    Ok(Settings {
+        agent,
+        command,
+        unsandboxed,
+    })
 }
 
 /// What the file's words set that the user must agree to before it runs.
@@ -117,7 +143,7 @@ pub fn trust_asks(words: &FileWords) -> Vec<TrustAsk> {
             risk: Risk::Program,
             key: "acp_command",
             value: shell_words::join(command),
-            meaning: "runs this program as every ACP agent, unsandboxed, as you",
+            meaning: "runs this program as every ACP agent",
         });
     }
     if let Some(agent) = &words.acp_agent {
@@ -125,7 +151,15 @@ pub fn trust_asks(words: &FileWords) -> Vec<TrustAsk> {
             risk: Risk::Program,
             key: "acp_agent",
             value: agent.trim().to_string(),
-            meaning: "runs this agent (its usual command unless acp_command is set), unsandboxed, as you",
+            meaning: "runs this agent (its usual command unless acp_command is set)",
+        });
+    }
+    if words.acp_unsandboxed == Some(true) {
+        asks.push(TrustAsk {
+            risk: Risk::Sandbox,
+            key: "acp_unsandboxed",
+            value: "true".into(),
+            meaning: "ACP agents run unsandboxed, as you",
         });
     }
     asks
@@ -135,13 +169,40 @@ pub fn trust_asks(words: &FileWords) -> Vec<TrustAsk> {
 pub fn commented_defaults() -> String {
     "  # With backend: acp, any agent speaking the Agent Client Protocol:\n  \
      # acp_agent: gemini            # claude, gemini, opencode, codex or other\n  \
-     # acp_command: [gemini, --acp]\n"
+     # acp_command: [gemini, --acp]\n  \
+     # No sandbox holds ACP agents yet: they start only with this (and isolation: worktree).\n  \
+     # acp_unsandboxed: false\n"
         .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unconfined_agents_are_off_unless_asked_and_never_in_a_shared_tree() {
+        let env = HashMap::new();
+        let s = resolve(words("acp_agent: gemini\n"), &env).unwrap();
+        assert!(!s.unsandboxed);
+        let s = resolve(words("acp_unsandboxed: true\nisolation: worktree\n"), &env).unwrap();
+        assert!(s.unsandboxed);
+        let e = resolve(words("acp_unsandboxed: true\nisolation: shared\n"), &env).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SettingsError::File {
+                    key: "acp_unsandboxed",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let shared = HashMap::from([(
+            "CODEX_GOVERNANCE_ISOLATION".to_string(),
+            "shared".to_string(),
+        )]);
+        assert!(resolve(words("acp_unsandboxed: true\n"), &shared).is_err());
+    }
 
     fn words(text: &str) -> FileWords {
         serde_yaml_ng::from_str(text).unwrap()
@@ -195,7 +256,13 @@ mod tests {
                 ("acp_agent", "claude".to_string())
             ]
         );
-        assert_eq!(KEYS.len(), 2);
+        assert_eq!(KEYS.len(), 3);
+        let w = words("acp_unsandboxed: true\n");
+        let asks: Vec<(&str, Risk)> = trust_asks(&w)
+            .into_iter()
+            .map(|a| (a.key, a.risk))
+            .collect();
+        assert_eq!(asks, [("acp_unsandboxed", Risk::Sandbox)]);
         assert!(trust_asks(&FileWords::default()).is_empty());
     }
 }
