@@ -268,3 +268,56 @@ async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_
     assert!(!ran, "an agent started");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agents_file_requests_are_held_to_its_folder() {
+    let repo = acp_repo();
+    let outside = repo.files.join("outside.txt");
+    std::fs::write(&outside, "not the agent's").unwrap();
+    std::os::unix::fs::symlink(&outside, repo.path.join("link.txt")).unwrap();
+    let escaped = repo.files.join("escaped.txt");
+    let p = |path: &std::path::Path| path.display().to_string();
+    let task = format!(
+        "Look [[acp: fs-read {}]] [[acp: fs-read {}]] [[acp: fs-read {}]] \
+         [[acp: fs-write {}]] [[acp: fs-write {}]]",
+        p(&repo.path.join("README.md")),
+        p(&repo.state_dir().join("launcher.json")),
+        p(&repo.path.join("link.txt")),
+        p(&escaped),
+        p(&repo.path.join("notes.txt")),
+    );
+    let server = InProcess::start(&repo).await;
+    let z = server.api.start_zhongshu(&task).await;
+    let log = wait_until("the five answers", PATIENCE, || async {
+        let log = repo.log(&z);
+        (log.matches("FAKE_ACP_FS ").count() == 5).then_some(log)
+    })
+    .await;
+    let answers: Vec<Value> = log
+        .lines()
+        .filter_map(|l| l.split_once("FAKE_ACP_FS ").map(|(_, r)| r))
+        .filter_map(|r| {
+            r.split_once(' ')
+                .and_then(|(_, j)| serde_json::from_str(j).ok())
+        })
+        .collect();
+    assert_eq!(answers[0]["content"], "# test repo\n", "{answers:?}");
+    let error = |i: usize| answers[i]["error"].as_str().unwrap_or("").to_string();
+    assert!(error(1).contains("state folder"), "{answers:?}");
+    assert!(error(2).contains("a link"), "{answers:?}");
+    assert!(
+        error(3).contains("not an absolute path inside"),
+        "{answers:?}"
+    );
+    assert!(answers[4].get("error").is_none(), "{answers:?}");
+    assert!(!escaped.exists(), "a write outside the folder");
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "not the agent's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("notes.txt")).unwrap(),
+        "written by fake-acp"
+    );
+    server.stop().await;
+}

@@ -15,15 +15,17 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     AgentCapabilities, CancelNotification, ClientCapabilities, ContentBlock,
     FileSystemCapabilities, Implementation, InitializeRequest, McpServer, McpServerStdio,
-    NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SelectedPermissionOutcome, SessionId, SessionNotification, StopReason, TextContent,
+    NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse, ReadTextFileRequest,
+    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
+    StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
+use super::files::Fence;
 use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
@@ -63,6 +65,10 @@ struct Shared {
     permissions: Mutex<HashMap<String, Waiting>>,
     next_request: AtomicU64,
     asks: mpsc::UnboundedSender<Ask>,
+    /// Its ACP session, once open.
+    acp_session: Mutex<Option<String>>,
+    /// Where its `fs/*` requests may read and write.
+    fence: Fence,
     /// The role prompt, put before the first text the agent is sent.
     preamble: Mutex<Option<String>>,
 }
@@ -132,6 +138,8 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         permissions: Mutex::new(HashMap::new()),
         next_request: AtomicU64::new(0),
         asks,
+        acp_session: Mutex::new(None),
+        fence: Fence::new(&spec.cwd, &spec.state_dir),
         preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
     });
     let (opened_tx, opened_rx) = oneshot::channel();
@@ -240,6 +248,8 @@ async fn connection(
 ) {
     let on_update = Arc::clone(&shared);
     let on_permission = Arc::clone(&shared);
+    let on_read = Arc::clone(&shared);
+    let on_write = Arc::clone(&shared);
     let main = Arc::clone(&shared);
     let mut opened = Some(opened);
     let result = Client
@@ -256,6 +266,27 @@ async fn connection(
             async move |r: RequestPermissionRequest, responder, _cx| {
                 on_permission.ask_permission(r, responder);
                 Ok(())
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |r: ReadTextFileRequest, responder, _cx| {
+                let read = on_read.own(&r.session_id).and_then(|()| {
+                    on_read
+                        .fence
+                        .read(&r.path, r.line, r.limit)
+                        .map_err(refused)
+                });
+                responder.respond_with_result(read.map(ReadTextFileResponse::new))
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |r: WriteTextFileRequest, responder, _cx| {
+                let written = on_write
+                    .own(&r.session_id)
+                    .and_then(|()| on_write.fence.write(&r.path, &r.content).map_err(refused));
+                responder.respond_with_result(written.map(|()| WriteTextFileResponse::new()))
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -280,6 +311,7 @@ async fn connection(
             let session_id = match opening.await {
                 Ok(o) => {
                     let id = o.session_id.clone();
+                    *main.acp_session.lock().unwrap() = Some(id.to_string());
                     if let Some(tx) = opened.take() {
                         let _ = tx.send(Ok(o));
                     }
@@ -334,7 +366,26 @@ async fn connection(
     let _ = shared.events.send(AgentEvent::Closed);
 }
 
+/// A refused file request, in the agent's terms.
+fn refused(e: super::files::FenceError) -> agent_client_protocol::Error {
+    agent_client_protocol::Error::new(
+        agent_client_protocol::ErrorCode::INVALID_PARAMS,
+        e.to_string(),
+    )
+}
+
 impl Shared {
+    /// Whether a request names this agent's own ACP session.
+    fn own(&self, session: &SessionId) -> Result<(), agent_client_protocol::Error> {
+        match self.acp_session.lock().unwrap().as_deref() {
+            Some(own) if own == session.to_string() => Ok(()),
+            _ => Err(agent_client_protocol::Error::new(
+                agent_client_protocol::ErrorCode::INVALID_PARAMS,
+                format!("no session {session} here"),
+            )),
+        }
+    }
+
     /// A new turn with `text` (the role prompt before the first).
     fn prompt(&self, text: &str) -> Result<(), AgentError> {
         self.turn_started(text);

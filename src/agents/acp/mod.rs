@@ -11,13 +11,14 @@
 //! the protocol asks); `session/update`s fill the same conversation view as a
 //! Codex thread; `session/request_permission` is a Needs-you approval
 //! answered with the agent's own option of the kind the user chose (never
-//! another kind). The agent gets no file system or terminal of the client's
-//! (it advertises none). It is not confined (its capabilities say so): no
+//! another kind). The client's `fs/*` (read and write a text file) is held
+//! to the session's folder (`files`); it offers no terminal. It is not confined (its capabilities say so): no
 //! sandbox of the launcher's holds it yet, so none starts unless the user
 //! set `launcher.acp_unsandboxed: true` (with `isolation: worktree`), and the
 //! page names the backend's problem until then.
 
 mod agent;
+mod files;
 pub mod settings;
 mod updates;
 

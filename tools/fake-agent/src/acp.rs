@@ -12,6 +12,8 @@
 //!                     first MCP server session/new named (started as given: stdio),
 //!                     each such directive in order
 //! [[acp: script PATH]]  the same for each line `NAME {JSON}` of the file PATH
+//! [[acp: fs-read PATH]]   asks the client fs/read_text_file PATH
+//! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
 //! ```
 //!
 //! What it prints on stderr (the session's log), one line each:
@@ -24,6 +26,7 @@
 //! FAKE_ACP_PERMISSION <JSON of the answer's outcome>
 //! FAKE_ACP_TOOLS <JSON list of the MCP server's tool names>
 //! FAKE_ACP_TOOL <name> <JSON: {"error": bool, "text": the answer's text}>
+//! FAKE_ACP_FS <read|write> <JSON: the client's result, or {"error": its message}>
 //! FAKE_ACP_EOF
 //! ```
 
@@ -53,7 +56,9 @@ pub fn run() -> ! {
     let mut session = String::new();
     let mut servers = Value::Null;
     let mut mcp: Option<Mcp> = None;
-    for line in stdin.lock().lines() {
+    let mut lines = stdin.lock().lines();
+    let mut fs_requests = 0;
+    while let Some(line) = lines.next() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
             eprintln!("FAKE_ACP_BAD_LINE {line}");
@@ -94,6 +99,36 @@ pub fn run() -> ! {
                     continue;
                 }
                 say(&session, &format!("heard: {last}"));
+                for (write, path) in fs_directives(&text) {
+                    fs_requests += 1;
+                    let id = format!("fs-{fs_requests}");
+                    let (method, params) = if write {
+                        (
+                            "fs/write_text_file",
+                            json!({"sessionId": session, "path": path, "content": "written by fake-acp"}),
+                        )
+                    } else {
+                        (
+                            "fs/read_text_file",
+                            json!({"sessionId": session, "path": path}),
+                        )
+                    };
+                    send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+                    let answer = lines
+                        .by_ref()
+                        .map_while(Result::ok)
+                        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+                        .find(|m| m["id"] == id.as_str())
+                        .unwrap_or(Value::Null);
+                    let shown = match answer.get("error") {
+                        Some(e) => json!({"error": e["message"]}),
+                        None => answer["result"].clone(),
+                    };
+                    eprintln!(
+                        "FAKE_ACP_FS {} {shown}",
+                        if write { "write" } else { "read" }
+                    );
+                }
                 for (name, args) in tool_directives(&text) {
                     if mcp.is_none() {
                         mcp = Mcp::start(&servers[0]);
@@ -227,6 +262,28 @@ fn calls_in(text: &str) -> Vec<(String, Value)> {
         let Some(end) = after.find("]]") else { break };
         found.push(call_of(&after[..end]));
         rest = &after[end..];
+    }
+    found
+}
+
+/// The `[[acp: fs-read PATH]]` and `[[acp: fs-write PATH]]` directives, in
+/// order, each once: (whether a write, the path).
+fn fs_directives(text: &str) -> Vec<(bool, String)> {
+    let mut found: Vec<(bool, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("[[acp: fs-") {
+        let after = &rest[i + "[[acp: fs-".len()..];
+        let Some(end) = after.find("]]") else { break };
+        let body = &after[..end];
+        rest = &after[end..];
+        let call = match body.split_once(' ') {
+            Some(("read", path)) => (false, path.trim().to_string()),
+            Some(("write", path)) => (true, path.trim().to_string()),
+            _ => continue,
+        };
+        if !found.contains(&call) {
+            found.push(call);
+        }
     }
     found
 }
