@@ -62,11 +62,6 @@ async fn acp_turns_fill_the_conversation_stop_cancels_and_a_message_is_a_new_pro
         .wait_session(&z, "working", |s| s["agent_state"] == "working")
         .await;
     assert_eq!(s["backend"], "acp", "{s}");
-    let session = s["thread_id"].clone();
-    assert!(
-        session.as_str().is_some_and(|t| t.starts_with("fake-acp-")),
-        "{s}"
-    );
     wait_entry(api, &z, "the agent's message", |e| {
         e["type"] == "agent"
             && e["text"]
@@ -99,7 +94,7 @@ async fn acp_turns_fill_the_conversation_stop_cancels_and_a_message_is_a_new_pro
             s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
         })
         .await;
-    assert_eq!(s["thread_id"], session, "{s}");
+    assert_eq!(s["turn_count"], 2, "{s}");
     let all = entries(api, &z).await;
     let told: Vec<&str> = all
         .iter()
@@ -319,5 +314,32 @@ async fn an_acp_agents_file_requests_are_held_to_its_folder() {
         std::fs::read_to_string(repo.path.join("notes.txt")).unwrap(),
         "written by fake-acp"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_stranger() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: wait]]").await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    let pid: i32 = log
+        .split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid");
+    // SAFETY: a signal to the agent this test's launcher started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let s = api
+        .wait_session(&z, "ended", |s| s["status"] == "exited")
+        .await;
+    assert!(s["thread_id"].is_null(), "{s}");
+    // Not started again without its conversation.
+    let log = repo.log(&z);
+    assert_eq!(log.matches("FAKE_ACP_START").count(), 1, "{log}");
     server.stop().await;
 }

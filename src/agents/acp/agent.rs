@@ -75,7 +75,6 @@ struct Shared {
 
 pub(super) struct AcpAgent {
     shared: Arc<Shared>,
-    acp_session: String,
     pid: u32,
     child: tokio::sync::Mutex<Option<tokio::process::Child>>,
     /// Its governance tools' socket, served while it runs.
@@ -152,8 +151,9 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         asks_rx,
         opened_tx,
     ));
-    let opened = match tokio::time::timeout(START_PATIENCE, opened_rx).await {
-        Ok(Ok(Ok(opened))) => opened,
+    // Open: its session id and capabilities are the connection's.
+    match tokio::time::timeout(START_PATIENCE, opened_rx).await {
+        Ok(Ok(Ok(_opened))) => {}
         Ok(Ok(Err(e))) => {
             end(pid, &mut child).await;
             return Err(e);
@@ -166,10 +166,9 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
             end(pid, &mut child).await;
             return Err(AcpError::Timeout("the agent's session".into()));
         }
-    };
+    }
     let agent = Arc::new(AcpAgent {
         shared,
-        acp_session: opened.session_id.to_string(),
         pid,
         child: tokio::sync::Mutex::new(Some(child)),
         tools: Mutex::new(tools),
@@ -554,8 +553,11 @@ impl Agent for AcpAgent {
         self.shared.conversation.activity()
     }
 
+    /// None: nothing loads an ACP session again yet (`session/load`), so a
+    /// closed agent ends its session instead of "resuming" as a stranger
+    /// without its conversation, and a stopped launcher ends it too.
     fn thread_id(&self) -> Option<&str> {
-        Some(&self.acp_session)
+        None
     }
 
     fn helper_pid(&self) -> Option<u32> {
