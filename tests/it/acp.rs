@@ -343,3 +343,27 @@ async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_s
     assert_eq!(log.matches("FAKE_ACP_START").count(), 1, "{log}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
+    let repo = acp_repo();
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let z = launcher
+        .api
+        .start_zhongshu("Plan one change [[acp: wait]] [[acp: linger]]")
+        .await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    let pid: u32 = log
+        .split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid");
+    launcher.kill9();
+    wait_log(&repo, &z, "FAKE_ACP_EOF").await;
+    assert!(!process_gone(pid), "the stuck agent outlived its launcher");
+    let again = spawn_launcher(&repo.path, &[]);
+    wait_gone(pid, "the agent a crashed launcher left").await;
+    let s = again.api.session(&z).await;
+    assert_eq!(s["ended_reason"], "launcher_restart", "{s}");
+}

@@ -12,6 +12,7 @@
 //!                     first MCP server session/new named (started as given: stdio),
 //!                     each such directive in order
 //! [[acp: script PATH]]  the same for each line `NAME {JSON}` of the file PATH
+//! [[acp: linger]]      outlives the end of its stdin (two minutes), as a stuck agent would
 //! [[acp: fs-read PATH]]   asks the client fs/read_text_file PATH
 //! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
 //! ```
@@ -58,6 +59,7 @@ pub fn run() -> ! {
     let mut mcp: Option<Mcp> = None;
     let mut lines = stdin.lock().lines();
     let mut fs_requests = 0;
+    let mut linger = false;
     while let Some(line) = lines.next() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -88,6 +90,7 @@ pub fn run() -> ! {
                     .filter_map(|b| b["text"].as_str())
                     .collect();
                 eprintln!("FAKE_ACP_PROMPT {}", Value::String(text.clone()));
+                linger |= text.contains("[[acp: linger]]");
                 let last = text
                     .lines()
                     .rev()
@@ -200,6 +203,9 @@ pub fn run() -> ! {
         }
     }
     eprintln!("FAKE_ACP_EOF");
+    if linger {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    }
     std::process::exit(0)
 }
 
