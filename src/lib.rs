@@ -24,6 +24,7 @@ pub mod launcher;
 pub mod launcher_client;
 pub mod limits;
 pub mod mailbox;
+pub mod mcp;
 pub mod model;
 pub mod net;
 pub mod notify;

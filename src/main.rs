@@ -51,6 +51,14 @@ enum Command {
     /// Try it without Codex: a scratch repository whose agents are the scripted
     /// fake agent, served on a free port.
     Demo(DemoArgs),
+    /// Relays an ACP agent's MCP connection (its stdio) to its session's
+    /// governance tools; the launcher names it in the agent's `mcpServers`.
+    #[command(hide = true)]
+    McpServe {
+        /// The session's socket.
+        #[arg(long)]
+        socket: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -245,6 +253,22 @@ fn main() -> ExitCode {
         Some(Command::Worktrees(args)) => worktrees(args),
         Some(Command::Init(args)) => init(args),
         Some(Command::Demo(args)) => demo(args),
+        Some(Command::McpServe { socket }) => mcp_serve(&socket),
+    }
+}
+
+/// `mcp-serve`: the relay, until the agent or the launcher ends it.
+fn mcp_serve(socket: &std::path::Path) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    match runtime.block_on(codex_governance::mcp::relay(socket)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("{}: {e}", socket.display())),
     }
 }
 

@@ -3,12 +3,14 @@
 //! The sessions service starts, resumes, talks to and stops agents only through
 //! [`AgentBackend`] and [`Agent`]; what an agent says comes back as
 //! [`AgentEvent`]s. Each backend lives in its own module here: `codex` (Codex's
-//! app-server, with its TUI attached in a PTY only while someone watches) and
-//! `pty` (any command in a PTY). What a backend can do beyond the basics is
+//! app-server, with its TUI attached in a PTY only while someone watches),
+//! `acp` (any agent speaking the Agent Client Protocol) and `pty` (any
+//! command in a PTY). What a backend can do beyond the basics is
 //! its [`Capabilities`]: the page and the rules learn from them, never from
 //! its name. A new backend is one folder here (its settings inside), one arm
 //! and one word: `registry.rs` says what each is and sketches a third.
 
+pub mod acp;
 pub mod codex;
 pub mod conversation;
 pub mod plain_words;
@@ -266,6 +268,17 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             reports_turns: true,
             interrupts: true,
             resumes: true,
+            runs_elsewhere: true,
+        },
+        // Its approvals and conversation are the page's; no terminal (the
+        // view is its conversation), no sandbox yet.
+        Backend::Acp => Capabilities {
+            conversation: true,
+            terminal_on_demand: true,
+            approvals: true,
+            reports_turns: true,
+            interrupts: true,
+            ..Capabilities::default()
         },
         Backend::Pty => Capabilities::default(),
     }

@@ -48,7 +48,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::settings::{launcher_section, SettingsError, TerminalOnDemand, TrustAsk, WordsError};
-use super::{codex, pty, AgentBackend};
+use super::{acp, codex, pty, AgentBackend};
 use crate::model::Backend;
 
 /// The settings of the backend that drives the agents.
@@ -59,6 +59,8 @@ pub enum BackendSettings {
     Pty,
     /// Codex's app-server.
     Codex(codex::Settings),
+    /// Any agent speaking the Agent Client Protocol.
+    Acp(acp::Settings),
 }
 
 impl BackendSettings {
@@ -71,8 +73,10 @@ impl BackendSettings {
         env: &HashMap<String, String>,
     ) -> Result<BackendSettings, SettingsError> {
         let codex = codex::settings::resolve(words.codex, env)?;
+        let acp = acp::settings::resolve(words.acp, env)?;
         Ok(match kind {
             Backend::Codex => BackendSettings::Codex(codex),
+            Backend::Acp => BackendSettings::Acp(acp),
             Backend::Pty => BackendSettings::Pty,
         })
     }
@@ -82,6 +86,7 @@ impl BackendSettings {
         match self {
             BackendSettings::Pty => Backend::Pty,
             BackendSettings::Codex(_) => Backend::Codex,
+            BackendSettings::Acp(_) => Backend::Acp,
         }
     }
 
@@ -90,7 +95,7 @@ impl BackendSettings {
     pub fn terminal(&self) -> TerminalOnDemand {
         match self {
             BackendSettings::Codex(codex) => codex.terminal,
-            BackendSettings::Pty => TerminalOnDemand::default(),
+            BackendSettings::Pty | BackendSettings::Acp(_) => TerminalOnDemand::default(),
         }
     }
 }
@@ -100,6 +105,7 @@ impl BackendSettings {
 #[derive(Debug, Default)]
 pub struct BackendWords {
     codex: codex::settings::FileWords,
+    acp: acp::settings::FileWords,
 }
 
 impl BackendWords {
@@ -107,23 +113,29 @@ impl BackendWords {
     pub fn read(text: &str) -> Result<BackendWords, WordsError> {
         Ok(BackendWords {
             codex: launcher_section(text)?,
+            acp: launcher_section(text)?,
         })
     }
 
     /// Every backend's `launcher:` keys.
     pub fn keys() -> impl Iterator<Item = &'static str> {
-        [codex::settings::KEYS].into_iter().flatten().copied()
+        [codex::settings::KEYS, acp::settings::KEYS]
+            .into_iter()
+            .flatten()
+            .copied()
     }
 
     /// What they set that the user must agree to before it runs.
     pub fn trust_asks(&self) -> Vec<TrustAsk> {
-        codex::settings::trust_asks(&self.codex)
+        let mut asks = codex::settings::trust_asks(&self.codex);
+        asks.extend(acp::settings::trust_asks(&self.acp));
+        asks
     }
 
     /// The backends' lines in `codex-governance init`'s commented
     /// `launcher:` section.
     pub fn commented_defaults() -> String {
-        codex::settings::commented_defaults()
+        codex::settings::commented_defaults() + &acp::settings::commented_defaults()
     }
 }
 
@@ -131,6 +143,7 @@ impl BackendWords {
 pub fn backend_for(settings: &BackendSettings, agent_command: &[String]) -> Arc<dyn AgentBackend> {
     match settings {
         BackendSettings::Codex(codex) => Arc::new(codex::CodexBackend::new(codex)),
+        BackendSettings::Acp(acp) => Arc::new(acp::AcpBackend::new(acp)),
         BackendSettings::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
     }
 }
@@ -164,6 +177,10 @@ mod tests {
         let words = BackendWords::read("launcher:\n  codex_command: /opt/codex\n").unwrap();
         let asks: Vec<&str> = words.trust_asks().iter().map(|a| a.key).collect();
         assert_eq!(asks, ["codex_command"]);
+        let words = BackendWords::read("launcher:\n  acp_agent: gemini\n").unwrap();
+        let acp = BackendSettings::resolve(Backend::Acp, words, &HashMap::new()).unwrap();
+        assert_eq!(acp.kind(), Backend::Acp);
+        assert!(BackendWords::keys().any(|k| k == "acp_command"));
         assert!(BackendWords::keys().any(|k| k == "planner_keeps_tui"));
         assert!(BackendWords::commented_defaults().contains("  tui_idle_seconds: 300\n"));
     }

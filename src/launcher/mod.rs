@@ -220,7 +220,8 @@ impl Launcher {
                     session.ended_at = Some(now.clone());
                     session.ended_reason = Some("launcher_restart".into());
                     session.closing = false;
-                    stale.push((id.clone(), session.pid));
+                    // Its terminal's process, else its agent's own (ACP).
+                    stale.push((id.clone(), session.pid.or(session.agent.server_pid)));
                 }
                 tx.audit(AuditEvent::SessionExited {
                     session_id: id.clone(),

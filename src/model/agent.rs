@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 word_enum!(
     /// How a session's agent is driven.
-    Backend { Pty => "pty", Codex => "codex" }
+    Backend { Pty => "pty", Codex => "codex", Acp => "acp" }
 );
 word_enum!(
     /// What the agent is doing.
@@ -173,6 +173,9 @@ pub struct Capabilities {
     pub interrupts: bool,
     /// Its conversation goes on in a new process after a restart or a send back.
     pub resumes: bool,
+    /// Its commands and file changes can run on another machine
+    /// (`AgentSpec::environment`, issue 53).
+    pub runs_elsewhere: bool,
 }
 
 /// The agent side of a session.

@@ -235,11 +235,13 @@ impl Session {
     pub fn workspace_mut(&mut self) -> Option<&mut super::Workspace> {
         self.department_mut()?.workspace.as_deref_mut()
     }
-    /// Recorded, but its agent has not started yet (no process, no thread):
-    /// views leave it out, so a start that fails never shows a session.
+    /// Recorded, but its agent has not started yet (no process, no helper
+    /// process, no thread): views leave it out, so a start that fails never
+    /// shows a session.
     pub fn launching(&self) -> bool {
         self.is_running()
             && self.pid.is_none()
+            && self.agent.server_pid.is_none()
             && self.agent.thread_id.is_none()
             && !self.waits_for_setup()
     }

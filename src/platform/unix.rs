@@ -274,6 +274,20 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
     tokio::net::UnixStream::connect(path).await
 }
 
+/// A listener on a local socket the launcher serves (a session's MCP tools).
+pub type LocalListener = tokio::net::UnixListener;
+
+/// Listens on the unix socket `path` (in a private folder; a file left there
+/// by an earlier run is replaced).
+pub fn listen_local(path: &Path) -> std::io::Result<LocalListener> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    tokio::net::UnixListener::bind(path)
+}
+
 /// Where output goes to nothing, and under which no file can exist.
 pub const NULL_DEVICE: &str = "/dev/null";
 

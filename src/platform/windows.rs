@@ -247,6 +247,20 @@ pub async fn stop_signal() -> std::io::Result<()> {
     Ok(())
 }
 
+/// A listener on a local socket the launcher serves (a session's MCP tools).
+pub type LocalListener = tokio::net::TcpListener;
+
+/// Not on Windows yet: a session's MCP tools need a unix socket.
+pub fn listen_local(path: &Path) -> std::io::Result<LocalListener> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "an ACP agent's tools need a unix socket ({}), which Windows builds do not use yet",
+            path.display()
+        ),
+    ))
+}
+
 /// Codex on Windows cannot listen on a unix socket; its loopback WebSocket
 /// listener (with a capability token) is not wired yet.
 pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {

@@ -50,6 +50,11 @@ pub fn agents(
             (launcher.agent_network): they write only the repository and cannot see the \
             launcher's state folder, but they can reach any address, loopback included."
         }
+        (false, _) if backend.kind == crate::model::Backend::Acp => {
+            "ACP agents run unsandboxed, as you (launcher.acp_unsandboxed): they can read \
+            and change every file you can (the launcher's state folder included), use the \
+            network, and start any program. Use them only with agents you trust."
+        }
         (false, _) => {
             "PTY agents run unsandboxed, as you: they can read and change every file \
             you can (the launcher's state folder and its token included), use the network, and \

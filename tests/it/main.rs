@@ -8,6 +8,8 @@
 mod common;
 
 #[cfg(unix)]
+mod acp;
+#[cfg(unix)]
 mod attacks;
 #[cfg(unix)]
 mod attempts_browser;

@@ -472,6 +472,12 @@ impl Starter<'_> {
         if spec.workspace_from.is_some() {
             return Ok(());
         }
+        if !self.sessions.backend().capabilities().runs_elsewhere {
+            return Err(LauncherError::Conflict(format!(
+                "a department on another machine ({name}) needs an agent whose commands can \
+                 run there: the configured backend's cannot (Codex's can)"
+            )));
+        }
         let Some(made) = made else {
             return Err(LauncherError::Conflict(format!(
                 "a department on another machine ({name}) needs its own worktree: set \

@@ -42,9 +42,13 @@
 //! what it reads, plans or changes, and what the launcher answered.
 //! ```
 //!
+//! `--acp` makes it an agent speaking the Agent Client Protocol instead
+//! (see `acp`: the ACP backend's tests).
+//!
 //! `--stream-kib N` prints N KiB every 10 ms until killed (the load bench);
 //! `--sleep S` only sleeps S seconds, silently (what `--spawn-child` starts).
 
+mod acp;
 mod demo;
 mod http;
 mod options;
@@ -69,6 +73,9 @@ fn env(name: &str) -> Option<String> {
 fn main() {
     term::use_console_if_unset();
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--acp") {
+        acp::run();
+    }
     let o = match Options::parse(&argv[1..]) {
         Ok(o) => o,
         Err(e) => {

@@ -1,0 +1,648 @@
+//! One ACP agent: its process (in the session's working folder, with the
+//! session's environment only), the ACP connection over its stdio, and what
+//! the session asks of it. A turn is a `session/prompt`; *Stop* is
+//! `session/cancel`; a text sent while a turn runs waits for its end (ACP has
+//! no steering); `session/request_permission` waits for the user's decision.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::schema::{
+    AgentCapabilities, CancelNotification, ClientCapabilities, ContentBlock,
+    FileSystemCapabilities, Implementation, InitializeRequest, McpServer, McpServerStdio,
+    NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse, ReadTextFileRequest,
+    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
+    StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
+};
+use agent_client_protocol::{ByteStreams, Client};
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use super::files::Fence;
+use super::updates::Transcript;
+use super::AcpError;
+use crate::agents::conversation::{self, Conversation};
+use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
+use crate::mcp::{SessionTools, ToolsSocket};
+use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
+use crate::pty::Pty;
+
+/// How long an agent may take to start and open its session.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+/// How long a stopped agent may take to end before it is killed.
+const STOP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// What the session asks of the connection.
+enum Ask {
+    Prompt(String),
+    Cancel,
+}
+
+/// A permission request waiting for the user: the agent's options and the
+/// way to answer it.
+struct Waiting {
+    options: Vec<(PermissionOptionKind, String)>,
+    responder: agent_client_protocol::v1::Responder<RequestPermissionResponse>,
+}
+
+/// What the connection's handlers and the agent share.
+struct Shared {
+    session_id: String,
+    conversation: Arc<Conversation>,
+    transcript: Mutex<Transcript>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    working: AtomicBool,
+    turns: AtomicU64,
+    /// Texts sent while a turn ran, each the next turn.
+    queued: Mutex<VecDeque<String>>,
+    permissions: Mutex<HashMap<String, Waiting>>,
+    next_request: AtomicU64,
+    asks: mpsc::UnboundedSender<Ask>,
+    /// Its ACP session, once open.
+    acp_session: Mutex<Option<String>>,
+    /// Where its `fs/*` requests may read and write.
+    fence: Fence,
+    /// The role prompt, put before the first text the agent is sent.
+    preamble: Mutex<Option<String>>,
+}
+
+pub(super) struct AcpAgent {
+    shared: Arc<Shared>,
+    pid: u32,
+    child: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    /// Its governance tools' socket, served while it runs.
+    tools: Mutex<Option<ToolsSocket>>,
+}
+
+/// What the agent said of itself at `initialize` and `session/new`.
+struct Opened {
+    session_id: SessionId,
+    #[allow(dead_code)] // read by the capability checks of later slices
+    capabilities: AgentCapabilities,
+}
+
+/// Starts the agent of `spec` with `command` and opens its session.
+pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started, AcpError> {
+    let (program, args) = command.split_first().ok_or(AcpError::NoCommand)?;
+    let path = crate::platform::program_path(Path::new(program))
+        .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
+    let log = crate::files::open_own(
+        &spec.state_dir,
+        &spec.log_path,
+        crate::files::Access::Append,
+    )
+    .map_err(|e| AcpError::Io(format!("{}: {e}", spec.log_path.display())))?;
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let tools = serve_tools(&spec, &events)?;
+    let mcp_servers: Vec<McpServer> = tools.iter().map(relay_entry).collect();
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        // What the agent prints beside the protocol is the session's log.
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true);
+    crate::platform::detach(cmd.as_std_mut());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
+    let pid = child.id().unwrap_or_default();
+    crate::platform::contain(pid);
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        end(pid, &mut child).await;
+        return Err(AcpError::Io("the agent's stdio is not connected".into()));
+    };
+    let (asks, asks_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        session_id: spec.session_id.clone(),
+        conversation: Arc::new(Conversation::new(
+            &spec.state_dir,
+            conversation::path_for(&spec.log_path),
+        )),
+        transcript: Mutex::new(Transcript::default()),
+        events,
+        working: AtomicBool::new(false),
+        turns: AtomicU64::new(0),
+        queued: Mutex::new(VecDeque::new()),
+        permissions: Mutex::new(HashMap::new()),
+        next_request: AtomicU64::new(0),
+        asks,
+        acp_session: Mutex::new(None),
+        fence: Fence::new(&spec.cwd, &spec.state_dir),
+        preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
+    });
+    let (opened_tx, opened_rx) = oneshot::channel();
+    let transport = ByteStreams::new(stdin.compat_write(), stdout.compat());
+    tokio::spawn(connection(
+        Arc::clone(&shared),
+        transport,
+        spec.cwd.clone(),
+        mcp_servers,
+        asks_rx,
+        opened_tx,
+    ));
+    // Open: its session id and capabilities are the connection's.
+    match tokio::time::timeout(START_PATIENCE, opened_rx).await {
+        Ok(Ok(Ok(_opened))) => {}
+        Ok(Ok(Err(e))) => {
+            end(pid, &mut child).await;
+            return Err(e);
+        }
+        Ok(Err(_)) => {
+            let status = end(pid, &mut child).await;
+            return Err(AcpError::Exited(status));
+        }
+        Err(_) => {
+            end(pid, &mut child).await;
+            return Err(AcpError::Timeout("the agent's session".into()));
+        }
+    }
+    let agent = Arc::new(AcpAgent {
+        shared,
+        pid,
+        child: tokio::sync::Mutex::new(Some(child)),
+        tools: Mutex::new(tools),
+    });
+    if let Some(text) = &spec.first_turn {
+        if let Err(e) = agent.send(text).await {
+            agent.stop().await;
+            return Err(AcpError::Io(e.to_string()));
+        }
+    }
+    Ok(Started {
+        agent,
+        events: events_rx,
+    })
+}
+
+/// The session's governance tools on a socket of its own in the launcher's
+/// private state folder (none without tools).
+fn serve_tools(
+    spec: &AgentSpec,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+) -> Result<Option<ToolsSocket>, AcpError> {
+    if spec.tools.is_empty() {
+        return Ok(None);
+    }
+    let dir = spec.state_dir.join("acp");
+    let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", dir.display()));
+    crate::platform::create_private_dir(&dir).map_err(io)?;
+    let path = dir.join(format!("{}.sock", spec.session_id));
+    let tools = SessionTools::new(spec.tools.clone(), events.clone());
+    let socket = ToolsSocket::open(&path, tools)
+        .map_err(|e| AcpError::Io(format!("{}: {e}", path.display())))?;
+    Ok(Some(socket))
+}
+
+/// The `mcpServers` entry that reaches the session's tools: this binary's
+/// relay to its socket, and nothing else (no key, no URL).
+fn relay_entry(socket: &ToolsSocket) -> McpServer {
+    let relay = std::env::current_exe().unwrap_or_else(|_| "codex-governance".into());
+    McpServer::Stdio(McpServerStdio::new("codex-governance", relay).args(vec![
+        "mcp-serve".into(),
+        "--socket".into(),
+        socket.path().display().to_string(),
+    ]))
+}
+
+/// Ends the agent's process tree; its exit code.
+async fn end(pid: u32, child: &mut tokio::process::Child) -> i32 {
+    if pid != 0 {
+        crate::platform::terminate_tree(pid);
+    }
+    let status = match tokio::time::timeout(STOP_PATIENCE, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            if pid != 0 {
+                crate::platform::kill_tree(pid);
+            }
+            child.wait().await.ok()
+        }
+    };
+    status.and_then(|s| s.code()).unwrap_or(-1)
+}
+
+/// Runs the ACP connection: opens the session, then carries the session's
+/// asks until they end or the agent goes; then says it is closed.
+async fn connection(
+    shared: Arc<Shared>,
+    transport: ByteStreams<
+        tokio_util::compat::Compat<tokio::process::ChildStdin>,
+        tokio_util::compat::Compat<tokio::process::ChildStdout>,
+    >,
+    cwd: std::path::PathBuf,
+    mcp_servers: Vec<McpServer>,
+    mut asks: mpsc::UnboundedReceiver<Ask>,
+    opened: oneshot::Sender<Result<Opened, AcpError>>,
+) {
+    let on_update = Arc::clone(&shared);
+    let on_permission = Arc::clone(&shared);
+    let on_read = Arc::clone(&shared);
+    let on_write = Arc::clone(&shared);
+    let main = Arc::clone(&shared);
+    let mut opened = Some(opened);
+    let result = Client
+        .v1()
+        .name("codex-governance")
+        .on_receive_notification(
+            async move |n: SessionNotification, _cx| {
+                on_update.update(n);
+                Ok(())
+            },
+            agent_client_protocol::on_receive_notification!(),
+        )
+        .on_receive_request(
+            async move |r: RequestPermissionRequest, responder, _cx| {
+                on_permission.ask_permission(r, responder);
+                Ok(())
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |r: ReadTextFileRequest, responder, _cx| {
+                let read = on_read.own(&r.session_id).and_then(|()| {
+                    on_read
+                        .fence
+                        .read(&r.path, r.line, r.limit)
+                        .map_err(refused)
+                });
+                responder.respond_with_result(read.map(ReadTextFileResponse::new))
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |r: WriteTextFileRequest, responder, _cx| {
+                let written = on_write
+                    .own(&r.session_id)
+                    .and_then(|()| on_write.fence.write(&r.path, &r.content).map_err(refused));
+                responder.respond_with_result(written.map(|()| WriteTextFileResponse::new()))
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .connect_with(transport, async |cx| {
+            let init = InitializeRequest::new(ProtocolVersion::V1)
+                .client_capabilities(ClientCapabilities::new().fs(FileSystemCapabilities::new()))
+                .client_info(Implementation::new(
+                    "codex-governance",
+                    env!("CARGO_PKG_VERSION"),
+                ));
+            let opening = async {
+                let init = cx.send_request(init).block_task().await?;
+                let new = cx
+                    .send_request(NewSessionRequest::new(cwd.clone()).mcp_servers(mcp_servers))
+                    .block_task()
+                    .await?;
+                Ok::<_, agent_client_protocol::Error>(Opened {
+                    session_id: new.session_id,
+                    capabilities: init.agent_capabilities,
+                })
+            };
+            let session_id = match opening.await {
+                Ok(o) => {
+                    let id = o.session_id.clone();
+                    *main.acp_session.lock().unwrap() = Some(id.to_string());
+                    if let Some(tx) = opened.take() {
+                        let _ = tx.send(Ok(o));
+                    }
+                    id
+                }
+                Err(e) => {
+                    if let Some(tx) = opened.take() {
+                        let _ = tx.send(Err(AcpError::Protocol(e.to_string())));
+                    }
+                    return Ok(());
+                }
+            };
+            loop {
+                let ask = tokio::select! {
+                    ask = asks.recv() => ask,
+                    () = cx.incoming_closed() => None,
+                };
+                let Some(ask) = ask else { break };
+                match ask {
+                    Ask::Prompt(text) => {
+                        let done = Arc::clone(&main);
+                        let prompt = PromptRequest::new(
+                            session_id.clone(),
+                            vec![ContentBlock::Text(TextContent::new(text))],
+                        );
+                        cx.send_request(prompt)
+                            .on_receiving_result(move |result| async move {
+                                done.turn_ended(result);
+                                Ok(())
+                            })?;
+                    }
+                    Ask::Cancel => {
+                        // The spec: the client answers its waiting permission
+                        // requests as cancelled.
+                        main.cancel_permissions();
+                        cx.send_notification(CancelNotification::new(session_id.clone()))?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!("{}: the ACP connection ended: {e}", shared.session_id);
+    }
+    if let Some(tx) = opened.take() {
+        let _ = tx.send(Err(AcpError::Protocol(
+            "the agent closed its connection".into(),
+        )));
+    }
+    shared.cancel_permissions();
+    let _ = shared.events.send(AgentEvent::Closed);
+}
+
+/// A refused file request, in the agent's terms.
+fn refused(e: super::files::FenceError) -> agent_client_protocol::Error {
+    agent_client_protocol::Error::new(
+        agent_client_protocol::ErrorCode::INVALID_PARAMS,
+        e.to_string(),
+    )
+}
+
+impl Shared {
+    /// Whether a request names this agent's own ACP session.
+    fn own(&self, session: &SessionId) -> Result<(), agent_client_protocol::Error> {
+        match self.acp_session.lock().unwrap().as_deref() {
+            Some(own) if own == session.to_string() => Ok(()),
+            _ => Err(agent_client_protocol::Error::new(
+                agent_client_protocol::ErrorCode::INVALID_PARAMS,
+                format!("no session {session} here"),
+            )),
+        }
+    }
+
+    /// A new turn with `text` (the role prompt before the first).
+    fn prompt(&self, text: &str) -> Result<(), AgentError> {
+        self.turn_started(text);
+        let preamble = self.preamble.lock().unwrap().take();
+        let full = match preamble {
+            Some(role) => format!("{role}\n\n{text}"),
+            None => text.to_string(),
+        };
+        self.asks
+            .send(Ask::Prompt(full))
+            .map_err(|_| AgentError::Gone)
+    }
+
+    fn update(&self, n: SessionNotification) {
+        let mut transcript = self.transcript.lock().unwrap();
+        transcript.apply(&self.conversation, n.update);
+    }
+
+    /// A turn is starting with `text`.
+    fn turn_started(&self, text: &str) -> String {
+        let n = self.turns.fetch_add(1, Ordering::SeqCst) + 1;
+        let turn_id = format!("turn-{n}");
+        {
+            let mut transcript = self.transcript.lock().unwrap();
+            transcript.turn(&self.conversation, &turn_id);
+            transcript.told(&self.conversation, text);
+        }
+        self.working.store(true, Ordering::SeqCst);
+        let _ = self.events.send(AgentEvent::TurnStarted {
+            turn_id: turn_id.clone(),
+        });
+        turn_id
+    }
+
+    fn turn_ended(&self, result: Result<PromptResponse, agent_client_protocol::Error>) {
+        let turn_id = format!("turn-{}", self.turns.load(Ordering::SeqCst));
+        self.transcript
+            .lock()
+            .unwrap()
+            .end_message(&self.conversation);
+        let (status, error) = match result {
+            Ok(r) => match r.stop_reason {
+                StopReason::EndTurn => ("completed", None),
+                StopReason::Cancelled => ("interrupted", None),
+                other => (
+                    "failed",
+                    Some(format!("the agent stopped: {}", stop_word(&other))),
+                ),
+            },
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        self.working.store(false, Ordering::SeqCst);
+        let _ = self.events.send(AgentEvent::TurnCompleted {
+            turn_id,
+            status: status.into(),
+            error,
+        });
+        let next = self.queued.lock().unwrap().pop_front();
+        if let Some(text) = next {
+            if self.prompt(&text).is_err() {
+                tracing::warn!(
+                    "{}: a queued text was lost: the agent is gone",
+                    self.session_id
+                );
+            }
+        }
+    }
+
+    fn ask_permission(
+        &self,
+        request: RequestPermissionRequest,
+        responder: agent_client_protocol::v1::Responder<RequestPermissionResponse>,
+    ) {
+        let n = self.next_request.fetch_add(1, Ordering::SeqCst) + 1;
+        let request_id = format!("permission-{n}");
+        let call = &request.tool_call.fields;
+        let command = call.title.clone().unwrap_or_else(|| "a tool call".into());
+        let options = request
+            .options
+            .iter()
+            .map(|o| (o.kind, o.option_id.to_string()))
+            .collect();
+        let reason = request
+            .options
+            .iter()
+            .map(|o| o.name.clone())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        self.permissions
+            .lock()
+            .unwrap()
+            .insert(request_id.clone(), Waiting { options, responder });
+        let _ = self
+            .events
+            .send(AgentEvent::ApprovalRequested(PendingApproval {
+                request_id,
+                session_id: self.session_id.clone(),
+                kind: ApprovalKind::Command,
+                command: Some(command),
+                changes: Vec::new(),
+                cwd: None,
+                reason: Some(format!("the agent offers: {reason}")),
+                requested_at: crate::clock::now_rfc3339(),
+            }));
+    }
+
+    fn cancel_permissions(&self) {
+        let waiting: Vec<(String, Waiting)> = self.permissions.lock().unwrap().drain().collect();
+        for (request_id, w) in waiting {
+            let _ = w.responder.respond(RequestPermissionResponse::new(
+                RequestPermissionOutcome::Cancelled,
+            ));
+            let _ = self.events.send(AgentEvent::ApprovalResolved {
+                request_id,
+                decision: Some(ApprovalDecision::Cancel),
+                by: "acp",
+            });
+        }
+    }
+}
+
+/// The agent's option for a decision: its own option of that kind, else
+/// none (the request is then cancelled, never answered with another kind).
+fn option_for(
+    options: &[(PermissionOptionKind, String)],
+    decision: ApprovalDecision,
+) -> Option<String> {
+    let kind = match decision {
+        ApprovalDecision::Accept => PermissionOptionKind::AllowOnce,
+        ApprovalDecision::AcceptForSession => PermissionOptionKind::AllowAlways,
+        ApprovalDecision::Decline => PermissionOptionKind::RejectOnce,
+        ApprovalDecision::Cancel => return None,
+    };
+    options
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, id)| id.clone())
+}
+
+fn stop_word(reason: &StopReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{reason:?}"))
+}
+
+impl Agent for AcpAgent {
+    fn terminal(&self) -> Option<Arc<Pty>> {
+        None
+    }
+
+    fn attach_terminal(&self) -> BoxFuture<'_, Result<Arc<Pty>, AgentError>> {
+        Box::pin(async {
+            Err(AgentError::Unsupported {
+                backend: "acp",
+                what: "show a terminal (its conversation is the view)",
+            })
+        })
+    }
+
+    fn conversation(&self) -> Option<&Arc<Conversation>> {
+        Some(&self.shared.conversation)
+    }
+
+    fn activity(&self) -> Option<(std::time::Instant, std::time::SystemTime)> {
+        self.shared.conversation.activity()
+    }
+
+    /// None: nothing loads an ACP session again yet (`session/load`), so a
+    /// closed agent ends its session instead of "resuming" as a stranger
+    /// without its conversation, and a stopped launcher ends it too.
+    fn thread_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn helper_pid(&self) -> Option<u32> {
+        Some(self.pid).filter(|p| *p != 0)
+    }
+
+    fn working(&self) -> bool {
+        self.shared.working.load(Ordering::SeqCst)
+    }
+
+    fn send<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Delivery, AgentError>> {
+        Box::pin(async move {
+            if self.working() {
+                self.shared
+                    .queued
+                    .lock()
+                    .unwrap()
+                    .push_back(text.to_string());
+                return Ok(Delivery::Started);
+            }
+            self.shared.prompt(text)?;
+            Ok(Delivery::Started)
+        })
+    }
+
+    fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>> {
+        Box::pin(async move {
+            self.shared
+                .asks
+                .send(Ask::Cancel)
+                .map_err(|_| AgentError::Gone)
+        })
+    }
+
+    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError> {
+        let waiting = self
+            .shared
+            .permissions
+            .lock()
+            .unwrap()
+            .remove(request_id)
+            .ok_or_else(|| AgentError::NoSuchRequest(request_id.to_string()))?;
+        let outcome = match option_for(&waiting.options, decision) {
+            Some(id) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(id)),
+            None => RequestPermissionOutcome::Cancelled,
+        };
+        waiting
+            .responder
+            .respond(RequestPermissionResponse::new(outcome))
+            .map_err(|e| AgentError::Failed(e.to_string()))?;
+        Ok(())
+    }
+
+    fn stop(&self) -> BoxFuture<'_, i32> {
+        Box::pin(async move {
+            let Some(mut child) = self.child.lock().await.take() else {
+                return -1;
+            };
+            let code = end(self.pid, &mut child).await;
+            drop(self.tools.lock().unwrap().take());
+            code
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_picks_the_agents_own_option_of_its_kind_and_never_another() {
+        let options = vec![
+            (PermissionOptionKind::AllowOnce, "yes".to_string()),
+            (PermissionOptionKind::AllowAlways, "always".to_string()),
+        ];
+        assert_eq!(
+            option_for(&options, ApprovalDecision::Accept).as_deref(),
+            Some("yes")
+        );
+        assert_eq!(
+            option_for(&options, ApprovalDecision::AcceptForSession).as_deref(),
+            Some("always")
+        );
+        // No reject option offered: cancelled, not answered with an allow.
+        assert_eq!(option_for(&options, ApprovalDecision::Decline), None);
+        assert_eq!(option_for(&options, ApprovalDecision::Cancel), None);
+    }
+}

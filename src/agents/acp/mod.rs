@@ -1,0 +1,118 @@
+//! The ACP backend: any agent that speaks the Agent Client Protocol (Claude
+//! Code's and Codex's ACP adapters, `gemini --acp`, `opencode acp`, …),
+//! driven with the `agent-client-protocol` crate as its client over the
+//! agent's stdio. One agent process per session, in the session's working
+//! folder with the session's environment only (no launcher URL, no token:
+//! the channel is [`Channel::Tools`]).
+//!
+//! What it guarantees so far: the session's turns are `session/prompt`s and
+//! their end is the prompt's answer (working, idle); *Stop* is
+//! `session/cancel` (waiting permission requests are answered cancelled, as
+//! the protocol asks); `session/update`s fill the same conversation view as a
+//! Codex thread; `session/request_permission` is a Needs-you approval
+//! answered with the agent's own option of the kind the user chose (never
+//! another kind). The client's `fs/*` (read and write a text file) is held
+//! to the session's folder (`files`); it offers no terminal. It is not confined (its capabilities say so): no
+//! sandbox of the launcher's holds it yet, so none starts unless the user
+//! set `launcher.acp_unsandboxed: true` (with `isolation: worktree`), and the
+//! page names the backend's problem until then.
+
+mod agent;
+mod files;
+pub mod settings;
+mod updates;
+
+use futures_util::future::BoxFuture;
+
+pub use settings::Settings;
+
+use super::{AgentBackend, AgentError, AgentSpec, Channel, Started};
+use crate::model::Backend;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcpError {
+    #[error(
+        "no ACP agent is named: set launcher.acp_agent (claude, gemini, opencode, codex) \
+         or launcher.acp_command"
+    )]
+    NoCommand,
+    #[error(
+        "ACP agents cannot be confined yet: no sandbox of the launcher's holds them, so they \
+         start only with launcher.acp_unsandboxed: true (they then run as you, each department \
+         in its own worktree)"
+    )]
+    NotConfined,
+    #[error("cannot run the ACP agent ({0}): install it or set launcher.acp_command")]
+    Missing(String),
+    #[error("the ACP agent exited ({0}) before its session opened: see the session's log")]
+    Exited(i32),
+    #[error("timed out waiting for {0}")]
+    Timeout(String),
+    #[error("the ACP agent answered: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<AcpError> for AgentError {
+    fn from(e: AcpError) -> Self {
+        match e {
+            AcpError::NoCommand | AcpError::NotConfined | AcpError::Missing(_) => {
+                AgentError::Missing(e.to_string())
+            }
+            other => AgentError::Failed(other.to_string()),
+        }
+    }
+}
+
+pub(super) struct AcpBackend {
+    command: Option<Vec<String>>,
+    unsandboxed: bool,
+}
+
+impl AcpBackend {
+    pub(super) fn new(settings: &Settings) -> AcpBackend {
+        AcpBackend {
+            command: settings.command.clone(),
+            unsandboxed: settings.unsandboxed,
+        }
+    }
+}
+
+impl AgentBackend for AcpBackend {
+    fn kind(&self) -> Backend {
+        Backend::Acp
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Tools
+    }
+
+    fn problems(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut problems = Vec::new();
+            if !self.unsandboxed {
+                problems.push(AcpError::NotConfined.to_string());
+            }
+            match self.command.as_ref().and_then(|c| c.first()) {
+                None => problems.push(AcpError::NoCommand.to_string()),
+                Some(program) => {
+                    if let Err(e) = crate::platform::program_path(std::path::Path::new(program)) {
+                        problems.push(AcpError::Missing(format!("{program}: {e}")).to_string());
+                    }
+                }
+            }
+            problems
+        })
+    }
+
+    fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
+        Box::pin(async move {
+            if !self.unsandboxed {
+                return Err(AcpError::NotConfined.into());
+            }
+            let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
+            Ok(agent::start(command, spec).await?)
+        })
+    }
+}

@@ -1,0 +1,369 @@
+//! The ACP backend against the scripted ACP agent (`fake-agent --acp`): a
+//! session's agent process in its working folder, its turns as
+//! `session/prompt`s filling the conversation, *Stop* as `session/cancel`,
+//! a message as a new prompt, and `session/request_permission` as a Needs-you
+//! approval answered with the agent's own option.
+
+use crate::common::launcher::*;
+
+use serde_json::{json, Value};
+
+/// A repository whose agents are the fake agent speaking ACP, let run unconfined.
+fn acp_repo() -> TestRepo {
+    acp_repo_unsandboxed(true)
+}
+
+fn acp_repo_unsandboxed(unsandboxed: bool) -> TestRepo {
+    let repo = TestRepo::with_flags(&[]);
+    let command =
+        serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
+    let yaml = format!(
+        "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: {command}\n  \
+         acp_unsandboxed: {unsandboxed}\n  \
+         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n"
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    repo
+}
+
+/// The session's conversation entries.
+async fn entries(api: &Api, id: &str) -> Vec<Value> {
+    let body = api
+        .get_ok(&format!("/api/session_conversation?id={id}"))
+        .await;
+    body["conversation"]["entries"]
+        .as_array()
+        .or_else(|| body["entries"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn wait_entry(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(what, PATIENCE, || async {
+        entries(api, id).await.into_iter().find(|e| pred(e))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_turns_fill_the_conversation_stop_cancels_and_a_message_is_a_new_prompt() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: wait]]").await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    // The agent runs in the session's folder, its role prompt before the task.
+    assert!(
+        log.contains(&format!("cwd={}", repo.path.display())),
+        "{log}"
+    );
+    assert!(log.contains("You are Zhongshu"), "{log}");
+    let s = api
+        .wait_session(&z, "working", |s| s["agent_state"] == "working")
+        .await;
+    assert_eq!(s["backend"], "acp", "{s}");
+    wait_entry(api, &z, "the agent's message", |e| {
+        e["type"] == "agent"
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("[[acp: wait]]"))
+    })
+    .await;
+
+    // Stop: session/cancel, and the turn ends as interrupted.
+    api.post_ok("/api/interrupt", &json!({"session_id": z}))
+        .await;
+    wait_log(&repo, &z, "FAKE_ACP_CANCELLED").await;
+    let s = api
+        .wait_session(&z, "idle after the cancel", |s| s["agent_state"] == "idle")
+        .await;
+    assert_eq!(s["last_turn_status"], "interrupted", "{s}");
+
+    // A message: a new prompt on the same session, with its tool call.
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "carry on"}),
+    )
+    .await;
+    wait_entry(api, &z, "the tool call of the second turn", |e| {
+        e["type"] == "tool_call" && e["tool"] == "echo done" && e["success"] == true
+    })
+    .await;
+    let s = api
+        .wait_session(&z, "the second turn completed", |s| {
+            s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
+        })
+        .await;
+    assert_eq!(s["turn_count"], 2, "{s}");
+    let all = entries(api, &z).await;
+    let told: Vec<&str> = all
+        .iter()
+        .filter(|e| e["type"] == "user")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(told.last(), Some(&"carry on"), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|e| e["type"] == "agent" && e["text"] == "heard: carry on"),
+        "{all:?}"
+    );
+    // One agent process: the second prompt went to the same session.
+    let log = repo.log(&z);
+    assert_eq!(log.matches("FAKE_ACP_START").count(), 1, "{log}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_permission_is_a_needs_you_approval_answered_with_the_agents_own_option() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: ask]]").await;
+    let approval = wait_until("the agent's permission request", PATIENCE, || async {
+        let all = api.get_ok("/api/approvals").await;
+        all["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["session_id"] == z.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(approval["command"], "touch asked.txt", "{approval}");
+    let s = api
+        .wait_session(&z, "needs the user", |s| s["agent_state"] == "needs_user")
+        .await;
+    assert_eq!(s["attention"]["kind"], "approval", "{s}");
+    let body = json!({"session_id": z, "request_id": approval["request_id"],
+                      "decision": "accept_for_session"});
+    api.post_ok("/api/approval", &body).await;
+    // The agent got its own "allow always" option, by its id.
+    let log = wait_log(&repo, &z, "FAKE_ACP_PERMISSION").await;
+    let outcome = log_json(&log, "FAKE_ACP_PERMISSION ").expect("the outcome");
+    assert_eq!(
+        outcome,
+        json!({"outcome": "selected", "optionId": "yes-always"})
+    );
+    api.wait_session(&z, "the turn completed", |s| {
+        s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
+    })
+    .await;
+    server.stop().await;
+}
+
+/// The `FAKE_ACP_TOOL <name> {..}` answers in a transcript, in order.
+fn tool_answers(log: &str, tool: &str) -> Vec<Value> {
+    let prefix = format!("FAKE_ACP_TOOL {tool} ");
+    log.lines()
+        .filter_map(|l| l.find(&prefix).map(|i| &l[i + prefix.len()..]))
+        .filter_map(|rest| serde_json::from_str(rest.trim()).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_another() {
+    let repo = acp_repo();
+    let dept_script = repo.files.join("dept.txt");
+    std::fs::write(
+        &dept_script,
+        "governance_report_result {\"summary\": \"as another\", \"department_session_id\": \"zhongshu-1\"}\n\
+         governance_report_result {\"summary\": \"the change is made\"}\n",
+    )
+    .unwrap();
+    let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
+        "task": format!("Change it [[acp: script {}]]", dept_script.display())}]});
+    let z_script = repo.files.join("z.txt");
+    std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
+    // The launcher binary itself, so the relay it names is its own.
+    let launcher = spawn_launcher(&repo.path, &[]);
+    let api = &launcher.api;
+    let z = api
+        .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
+        .await;
+    let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    let offered = log_json(&z_log, "FAKE_ACP_TOOLS ").expect("the planner's tools");
+    assert!(
+        offered
+            .as_array()
+            .unwrap()
+            .contains(&json!("governance_register_plan"))
+            && !offered
+                .as_array()
+                .unwrap()
+                .contains(&json!("governance_report_result")),
+        "{offered}"
+    );
+    let answers = tool_answers(&z_log, "governance_register_plan");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["error"], false, "{answers:?}");
+    // The agent's MCP server entry carries no way into the launcher's API.
+    let session = log_json(&z_log, "FAKE_ACP_SESSION ").expect("session/new's params");
+    let entry = session["mcpServers"][0].to_string();
+    assert!(
+        entry.contains("mcp-serve") && entry.contains(".sock"),
+        "{entry}"
+    );
+    for secret in [launcher.token.as_str(), "TOKEN", "http"] {
+        assert!(!entry.contains(secret), "{secret} in {entry}");
+    }
+
+    let status = api
+        .wait_status("a department", |s| !departments(s).is_empty())
+        .await;
+    let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
+    let d_log = wait_until("both report answers", PATIENCE, || async {
+        let log = repo.log(&dept);
+        (tool_answers(&log, "governance_report_result").len() == 2).then_some(log)
+    })
+    .await;
+    let offered = log_json(&d_log, "FAKE_ACP_TOOLS ").expect("the department's tools");
+    assert_eq!(offered, json!(["governance_report_result"]));
+    let answers = tool_answers(&d_log, "governance_report_result");
+    // Speaking for another session is refused; its own report is taken.
+    assert_eq!(answers[0]["error"], true, "{answers:?}");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("department_session_id"),
+        "{answers:?}"
+    );
+    assert_eq!(answers[1]["error"], false, "{answers:?}");
+    let reported = api
+        .wait_session(&dept, "reported", |s| s["report_status"] == "reported")
+        .await;
+    assert_eq!(reported["backend"], "acp", "{reported}");
+    let z_now = api.session(&z).await;
+    assert_ne!(z_now["report_status"], "reported", "{z_now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_run_unsandboxed() {
+    let repo = acp_repo_unsandboxed(false);
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let agents = api.status().await["agents"].clone();
+    let problems = agents["problems"].to_string();
+    assert!(problems.contains("acp_unsandboxed: true"), "{agents}");
+    assert_eq!(agents["sandboxed"], false, "{agents}");
+    let (code, body) = api
+        .post(
+            "/api/start_zhongshu_session",
+            &json!({"task": "Plan one change"}),
+        )
+        .await;
+    assert!(!code.is_success(), "{code} {body}");
+    // No agent process ever ran.
+    let logs = repo.state_dir().join("logs");
+    let ran = std::fs::read_dir(&logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains("FAKE_ACP_START")));
+    assert!(!ran, "an agent started");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agents_file_requests_are_held_to_its_folder() {
+    let repo = acp_repo();
+    let outside = repo.files.join("outside.txt");
+    std::fs::write(&outside, "not the agent's").unwrap();
+    std::os::unix::fs::symlink(&outside, repo.path.join("link.txt")).unwrap();
+    let escaped = repo.files.join("escaped.txt");
+    let p = |path: &std::path::Path| path.display().to_string();
+    let task = format!(
+        "Look [[acp: fs-read {}]] [[acp: fs-read {}]] [[acp: fs-read {}]] \
+         [[acp: fs-write {}]] [[acp: fs-write {}]]",
+        p(&repo.path.join("README.md")),
+        p(&repo.state_dir().join("launcher.json")),
+        p(&repo.path.join("link.txt")),
+        p(&escaped),
+        p(&repo.path.join("notes.txt")),
+    );
+    let server = InProcess::start(&repo).await;
+    let z = server.api.start_zhongshu(&task).await;
+    let log = wait_until("the five answers", PATIENCE, || async {
+        let log = repo.log(&z);
+        (log.matches("FAKE_ACP_FS ").count() == 5).then_some(log)
+    })
+    .await;
+    let answers: Vec<Value> = log
+        .lines()
+        .filter_map(|l| l.split_once("FAKE_ACP_FS ").map(|(_, r)| r))
+        .filter_map(|r| {
+            r.split_once(' ')
+                .and_then(|(_, j)| serde_json::from_str(j).ok())
+        })
+        .collect();
+    assert_eq!(answers[0]["content"], "# test repo\n", "{answers:?}");
+    let error = |i: usize| answers[i]["error"].as_str().unwrap_or("").to_string();
+    assert!(error(1).contains("state folder"), "{answers:?}");
+    assert!(error(2).contains("a link"), "{answers:?}");
+    assert!(
+        error(3).contains("not an absolute path inside"),
+        "{answers:?}"
+    );
+    assert!(answers[4].get("error").is_none(), "{answers:?}");
+    assert!(!escaped.exists(), "a write outside the folder");
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "not the agent's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("notes.txt")).unwrap(),
+        "written by fake-acp"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_stranger() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan one change [[acp: wait]]").await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    let pid: i32 = log
+        .split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid");
+    // SAFETY: a signal to the agent this test's launcher started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let s = api
+        .wait_session(&z, "ended", |s| s["status"] == "exited")
+        .await;
+    assert!(s["thread_id"].is_null(), "{s}");
+    // Not started again without its conversation.
+    let log = repo.log(&z);
+    assert_eq!(log.matches("FAKE_ACP_START").count(), 1, "{log}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
+    let repo = acp_repo();
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let z = launcher
+        .api
+        .start_zhongshu("Plan one change [[acp: wait]] [[acp: linger]]")
+        .await;
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    let pid: u32 = log
+        .split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid");
+    launcher.kill9();
+    wait_log(&repo, &z, "FAKE_ACP_EOF").await;
+    assert!(!process_gone(pid), "the stuck agent outlived its launcher");
+    let again = spawn_launcher(&repo.path, &[]);
+    wait_gone(pid, "the agent a crashed launcher left").await;
+    let s = again.api.session(&z).await;
+    assert_eq!(s["ended_reason"], "launcher_restart", "{s}");
+}
