@@ -757,3 +757,86 @@ async fn a_waiting_assignment_moved_here_starts_here() {
     drop(dept);
     c.stop().await;
 }
+
+/// Issue 53 item 3: sent back, a department on gpu1 carries on its thread
+/// on the same worktree there; before its work is fetched back nothing of
+/// it is in its worktree here, and the second fetch brings both attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_department_sent_back_goes_on_in_its_worktree_there() {
+    crate::needs!(Codex, Sshd);
+    let (_sshd, _dir, clone, mut c) = placed().await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_first", "echo first > NOTES.md")],
+    );
+    let report = c.server.on_held(
+        "call_first",
+        vec![tool_call(
+            "call_report_first",
+            "governance_report_result",
+            json!({"summary": "first", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.server.on(
+        "SENDBACK-MARK",
+        vec![exec(
+            "call_second",
+            "echo second >> NOTES.md; echo \" AT=$(pwd)\"",
+        )],
+    );
+    c.server.on(
+        "call_second",
+        vec![tool_call(
+            "call_report_second",
+            "governance_report_result",
+            json!({"summary": "second", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    let there = format!("{clone}.governance/{dept}");
+    c.output("call_first").await;
+    let here = c
+        .wait_agent(&dept, "its worktree here", |s| {
+            s["workspace"]["path"].is_string()
+        })
+        .await;
+    let mirror = here["workspace"]["path"].as_str().unwrap().to_string();
+    assert!(Path::new(&there).join("NOTES.md").exists());
+    assert!(
+        !Path::new(&mirror).join("NOTES.md").exists(),
+        "nothing comes here before its work is fetched back"
+    );
+    report.notify_one();
+    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
+        .await;
+    let sent = c
+        .api()
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": dept, "note": "SENDBACK-MARK add a second line"}),
+        )
+        .await;
+    let successor = sent["successor"].as_str().unwrap().to_string();
+    let out = c.output("call_second").await;
+    assert!(
+        out.contains(&format!("AT={there}")),
+        "the same worktree there: {out}"
+    );
+    let done = c
+        .wait_agent(&successor, "reported again and recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    assert_eq!(
+        done["workspace"]["remote"]["path"],
+        there.as_str(),
+        "{done}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&mirror).join("NOTES.md")).unwrap(),
+        "first\nsecond\n"
+    );
+    c.stop().await;
+}
