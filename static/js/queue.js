@@ -1,13 +1,33 @@
 // The department queue: assignments waiting for a free slot, in order.
 
 import { $, breakable, el, replaceChildren } from "./dom.js";
+import { api, toast } from "./api.js";
 import { clock } from "./format.js";
 import * as store from "./store.js";
 
 let queueKey = "";
 
-function render(queue) {
-  const key = JSON.stringify(queue);
+/** Where a queued assignment will run, and the machines it may move to
+ * (issue 53): this one and each host of launcher.remotes. */
+function placeControl(q, hosts) {
+  if (!hosts.length) return null;
+  const select = el("select", { class: "queue-place", attrs: { "aria-label": `where ${q.id} runs` } },
+    [["", "here"], ...hosts.map((h) => [h.name, `on ${h.name}`])].map(([value, text]) =>
+      el("option", { text, attrs: { value, ...(value === (q.where || "") ? { selected: "" } : {}) } })));
+  select.addEventListener("change", async () => {
+    try {
+      await api("/api/queue/place", { queue_id: q.id, where: select.value || null });
+      toast(`${q.id} now runs ${select.value ? `on ${select.value}` : "here"}.`);
+    } catch (e) {
+      toast(`Could not move ${q.id}: ${e.message}`, "error");
+      select.value = q.where || "";
+    }
+  });
+  return el("label", { class: "row-place" }, "runs ", select);
+}
+
+function render(queue, hosts) {
+  const key = JSON.stringify([queue, hosts.map((h) => h.name)]);
   if (key === queueKey) return;
   queueKey = key;
   const container = $("#queue");
@@ -25,14 +45,16 @@ function render(queue) {
       el("div", { class: "row-meta" },
         el("span", { text: `for ${q.parent_session_id || "?"}` }),
         store.modelShown(q.model) ? el("span", { class: "row-model", text: q.model }) : null,
-        el("span", { class: "row-time", text: `queued ${clock(q.queued_at)}` })),
+        el("span", { class: "row-time", text: `queued ${clock(q.queued_at)}` }),
+        placeControl(q, hosts)),
       el("div", { class: "row-task", text: q.task, title: q.task }),
+      q.waiting ? el("div", { class: "row-note", text: q.waiting }) : null,
       q.error ? el("div", { class: "row-error", text: `start failed: ${q.error}` }) : null))));
 }
 
 export function mount() {
   store.subscribe((changed) => {
     const st = store.get().status;
-    if (st && changed.has("status")) render(st.queue || []);
+    if (st && changed.has("status")) render(st.queue || [], st.remotes || []);
   });
 }

@@ -714,7 +714,7 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
 /// naming the known ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_assignment_moved_here_starts_here() {
-    crate::needs!(Codex, Sshd);
+    crate::needs!(Codex, Sshd, Chromium);
     let (mut sshd, _dir, _clone, mut c) = placed().await;
     gpu1_goes_away(&mut sshd, &c).await;
     c.plans_one_notes_department();
@@ -739,14 +739,16 @@ async fn a_waiting_assignment_moved_here_starts_here() {
         .await;
     assert_eq!(code, 400, "{refused}");
     assert!(refused.to_string().contains("known: gpu1"), "{refused}");
-    let moved = c
-        .api()
-        .post_ok(
-            "/api/queue/place",
-            &json!({"queue_id": queue_id, "where": null}),
-        )
+    // In the page: the queue says why it waits, and its place moves here.
+    let page = c.dashboard("remote-move").await;
+    page.wait_text("why it waits", "#queue", "waiting for gpu1")
         .await;
-    assert!(moved["queue_item"]["where"].is_null(), "{moved}");
+    page.js(
+        "const s = document.querySelector('#queue .queue-place'); s.value = ''; \
+         s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
     let dept = c.first_department().await;
     let out = c.output("call_here").await;
     assert!(!out.contains(".governance/"), "it works here: {out}");
