@@ -24,7 +24,6 @@ pub mod launcher;
 pub mod launcher_client;
 pub mod limits;
 pub mod mailbox;
-pub mod mcp;
 pub mod model;
 pub mod net;
 pub mod notify;

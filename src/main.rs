@@ -266,7 +266,7 @@ fn mcp_serve(socket: &std::path::Path) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start: {e}")),
     };
-    match runtime.block_on(codex_governance::mcp::relay(socket)) {
+    match runtime.block_on(codex_governance::agents::acp::mcp::relay(socket)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("{}: {e}", socket.display())),
     }

@@ -30,7 +30,7 @@ use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
-use crate::mcp::{SessionTools, ToolsSocket};
+use super::mcp::{SessionTools, ToolsSocket};
 use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
 use crate::pty::Pty;
 

@@ -19,6 +19,7 @@
 
 mod agent;
 mod files;
+pub mod mcp;
 pub mod settings;
 mod updates;
 
