@@ -337,6 +337,19 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     assert_eq!(added["remote_path"], there.as_str(), "{added}");
     c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
         .await;
+    // Apply writes its work into the user's tree; Undo takes it back.
+    c.api()
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "apply"}),
+        )
+        .await;
+    let applied = c.repo.path.join("NOTES.md");
+    assert_eq!(std::fs::read_to_string(&applied).unwrap(), "notes\n");
+    c.api()
+        .post_ok("/api/undo_integration", &json!({"session_id": dept}))
+        .await;
+    assert!(!applied.exists(), "Undo took the applied file back");
     c.api()
         .post_ok(
             "/api/integrate",
@@ -629,6 +642,14 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
                 {"department": "wenshu", "task": "Write docs/B.md", "files": ["docs/B.md"]}]}),
         )],
     );
+    c.server.on(
+        "call_plan",
+        vec![tool_call(
+            "call_status",
+            "governance_plan_status",
+            json!({}),
+        )],
+    );
     for (dept, file, call) in [
         ("zhilibu", "notes/A.md", "call_notes"),
         ("wenshu", "docs/B.md", "call_docs"),
@@ -650,6 +671,12 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
         );
     }
     c.api().start_zhongshu("Notes there, docs here").await;
+    // The planner sees the hosts it may place assignments on, with their free slots.
+    let seen = c.output("call_status").await;
+    assert!(
+        seen.contains("\"hosts\"") && seen.contains("gpu1") && seen.contains("free_slots"),
+        "{seen}"
+    );
     let mut ids = Vec::new();
     for dept in ["zhilibu", "wenshu"] {
         let s = c

@@ -26,11 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use super::files::Fence;
+use super::mcp::{SessionTools, ToolsSocket};
 use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
-use super::mcp::{SessionTools, ToolsSocket};
 use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
 use crate::pty::Pty;
 
