@@ -69,17 +69,20 @@ pub fn take(
     if ws.removed || ws.state.is_settled() || ws.state == WorkspaceState::SentBack {
         return Ok(None);
     }
-    let fetched = match &ws.remote {
-        Some(work) => Some(fetch_remote(ctx, session, ws, work)?),
-        None => None,
-    };
     let department = session.department.as_deref().unwrap_or("department");
     let first_line = session.task.lines().next().unwrap_or("").trim();
     let message = format!("{department} {}: {first_line}", session.id);
-    let recorded = {
+    // A remote department's work is written into its worktree here under
+    // the same lock: a report's record and an exit's both write its index.
+    let (fetched, recorded) = {
         let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-        worktrees::author(department, &session.id)
-            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &rules(ctx)))
+        let fetched = match &ws.remote {
+            Some(work) => Some(fetch_remote(ctx, session, ws, work)?),
+            None => None,
+        };
+        let recorded = worktrees::author(department, &session.id)
+            .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &rules(ctx)));
+        (fetched, recorded)
     };
     let recorded = recorded?;
     let globs = ctx
