@@ -22,6 +22,6 @@ pub fn write_commit(repo: &Path, ws: &Workspace, commit: &str) -> Result<(), Wor
     let tree = git.find_commit(oid)?.tree()?;
     let mut how = CheckoutBuilder::new();
     how.force().remove_untracked(true).remove_ignored(false);
-    git.checkout_tree(tree.as_object(), Some(&mut how))?;
+    super::while_index_locked(|| git.checkout_tree(tree.as_object(), Some(&mut how)))?;
     Ok(())
 }

@@ -155,6 +155,29 @@ pub fn open_worktree(repo: &Path, ws: &Workspace) -> Result<Repository, Worktree
     Ok(git)
 }
 
+/// Runs `write` again while another process holds the index's lock (an
+/// editor's `git status` refreshing it, the user's own git), waiting up to
+/// about five seconds before its refusal stands.
+pub(crate) fn while_index_locked<T>(
+    mut write: impl FnMut() -> Result<T, git2::Error>,
+) -> Result<T, git2::Error> {
+    let mut wait = std::time::Duration::from_millis(20);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match write() {
+            Err(e) if e.code() == ErrorCode::Locked && waited < INDEX_LOCK_PATIENCE => {
+                std::thread::sleep(wait);
+                waited += wait;
+                wait = (wait * 2).min(std::time::Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long [`while_index_locked`] waits for another process's index lock.
+const INDEX_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Whether the index entry is outside a sparse checkout.
 pub(crate) fn skips_worktree(entry: &git2::IndexEntry) -> bool {
     entry.flags_extended & git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits() != 0

@@ -189,7 +189,7 @@ fn stage_all(
             }
         }
     }
-    index.write()?;
+    super::while_index_locked(|| index.write())?;
     Ok((index.write_tree()?, staged))
 }
 
@@ -311,6 +311,29 @@ mod tests {
         assert!(decoy
             .find_branch(&ws.branch, git2::BranchType::Local)
             .is_err());
+    }
+
+    #[test]
+    fn a_record_waits_for_an_index_lock_another_process_holds_a_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("a.txt", "a\n")]);
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        std::fs::write(Path::new(&ws.path).join("a.txt"), "A\n").unwrap();
+        // The user's `git status` (an editor's) refreshing the index.
+        let lock = repo.join(".git/worktrees/lingyubu-1/index.lock");
+        std::fs::write(&lock, "").unwrap();
+        let released = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                std::fs::remove_file(lock).unwrap();
+            })
+        };
+        let author = super::super::author("lingyubu", "lingyubu-1").unwrap();
+        let r = record(&repo, &ws, &author, "work", &RecordRules::default()).unwrap();
+        released.join().unwrap();
+        assert_eq!(r.files, ["a.txt"]);
+        assert!(!lock.exists());
     }
 
     #[test]
