@@ -75,7 +75,9 @@ pub type Observer = Box<dyn Fn(&Store, &Change) + Send + Sync>;
 pub struct Store {
     state: Mutex<State>,
     writer: Mutex<Writer>,
-    reader: Mutex<Connection>,
+    /// The results' reader, opened at the first query: an idle launcher
+    /// whose page is closed never needs it.
+    reader: Mutex<Option<Connection>>,
     audit: AuditLog,
     events: broadcast::Sender<Arc<Event>>,
     version: AtomicU64,
@@ -123,7 +125,6 @@ impl Store {
         let state =
             schema::load_state(&conn).map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
         let audit = AuditLog::open(state_dir)?;
-        let reader = schema::open_reader(&db_path)?;
         let (events, _) = broadcast::channel(1024);
         let recovered = anchor::recover(&mut conn, &audit)
             .map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
@@ -135,7 +136,7 @@ impl Store {
                 pending: recovered.pending,
                 head: recovered.head,
             }),
-            reader: Mutex::new(reader),
+            reader: Mutex::new(None),
             audit,
             events,
             version: AtomicU64::new(0),

@@ -14,7 +14,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        f(&self.reader.lock().unwrap()).map_err(StoreError::Persist)
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match reader.as_mut() {
+            Some(conn) => conn,
+            None => reader.insert(schema::open_reader(&self.db_path).map_err(StoreError::Persist)?),
+        };
+        f(conn).map_err(StoreError::Persist)
     }
 
     pub fn result(&self, key: &str) -> Result<Option<TaskResult>, StoreError> {
@@ -137,6 +142,18 @@ mod tests {
 
     fn result(n: usize) -> TaskResult {
         TaskResult::sample(&format!("r-{n}"), &format!("report {n}"))
+    }
+
+    #[test]
+    fn the_reader_opens_at_the_first_query_and_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.reader.lock().unwrap().is_none(), "no reader at open");
+        assert!(store.result("none").unwrap().is_none());
+        assert!(
+            store.reader.lock().unwrap().is_some(),
+            "kept for the next query"
+        );
     }
 
     #[test]
