@@ -124,6 +124,7 @@ impl Dispatcher {
             default_model: c.launcher.department_model.clone(),
             hosts: c.launcher.remotes.iter().map(|r| r.name.clone()).collect(),
             placements,
+            runs_elsewhere: self.sessions.backend().capabilities().runs_elsewhere,
         };
         let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c

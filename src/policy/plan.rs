@@ -47,6 +47,8 @@ pub struct Rules {
     /// The hosts of `launcher.remotes`, and each department's own (`where:`).
     pub hosts: Vec<String>,
     pub placements: HashMap<String, String>,
+    /// Whether the backend's agents can run their commands on a host.
+    pub runs_elsewhere: bool,
 }
 
 /// A requested model, or the default; one outside `models` is an error.
@@ -108,6 +110,12 @@ pub fn validate_assignment(
                 rules.hosts.join(", ")
             ),
         }));
+    }
+    if let Some(host) = remote.as_ref().filter(|_| !rules.runs_elsewhere) {
+        return Err(name(format!(
+            "where: {host:?}, but the configured backend's agents run their commands on \
+             this machine only (Codex's can run on a host)"
+        )));
     }
     Ok(Assignment {
         department: a.department.clone(),
@@ -416,6 +424,7 @@ mod tests {
             default_model: "gpt-5.4".into(),
             hosts: vec!["gpu1".into()],
             placements: HashMap::from([("lingyubu".to_string(), "gpu1".to_string())]),
+            runs_elsewhere: true,
         }
     }
 
@@ -433,6 +442,22 @@ mod tests {
             "assignment 1 (\"menxia\"): where: \"gpu2\" is not a host of launcher.remotes; \
              known: gpu1"
         );
+    }
+
+    #[test]
+    fn a_backend_whose_agents_run_here_only_places_nothing_on_a_host() {
+        let here_only = Rules {
+            runs_elsewhere: false,
+            ..rules()
+        };
+        let refused = validate_assignment(&here_only, 0, &input("lingyubu", "t")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "assignment 1 (\"lingyubu\"): where: \"gpu1\", but the configured backend's agents \
+             run their commands on this machine only (Codex's can run on a host)"
+        );
+        let here = validate_assignment(&here_only, 0, &input("menxia", "t")).unwrap();
+        assert_eq!(here.remote, None, "a department placed nowhere starts here");
     }
 
     fn input(department: &str, task: &str) -> AssignmentInput {

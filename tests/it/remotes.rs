@@ -869,3 +869,47 @@ async fn a_remote_department_sent_back_goes_on_in_its_worktree_there() {
     );
     c.stop().await;
 }
+
+/// A backend whose commands run on this machine only (the PTY backend here)
+/// is never placed on a host: the start is refused, saying why; nothing is
+/// queued, made here, or asked of the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_of_a_backend_that_runs_here_only_is_not_placed_on_a_host() {
+    let repo = Scenario::new()
+        .launcher(
+            "  remotes:\n    gpu1:\n      ssh: gpu1.invalid\n      \
+             repo: /srv/never\ndepartments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    \
+             where: gpu1\n",
+        )
+        .committed()
+        .repo();
+    let server = crate::common::launcher::InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan").await;
+    let (status, body) = api
+        .post(
+            "/api/start_department",
+            &json!({"parent_session_id": z, "department": "zhilibu", "task": "Notes"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("\"gpu1\"") && error.contains("this machine only"),
+        "{body}"
+    );
+    let status = api.get_ok("/api/status").await;
+    assert_eq!(status["queue"], json!([]), "nothing queued: {status}");
+    let sessions = api.get_ok("/api/sessions").await;
+    assert!(
+        !sessions.to_string().contains("zhilibu-"),
+        "no department session was left: {sessions}"
+    );
+    let worktrees = repo.root.join("repo.worktrees");
+    assert!(
+        std::fs::read_dir(&worktrees).map_or(true, |d| d
+            .filter_map(Result::ok)
+            .all(|e| e.file_name().to_string_lossy().starts_with('.'))),
+        "no worktree was made here"
+    );
+}
