@@ -188,6 +188,8 @@ pub enum AgentEvent {
         request_id: String,
         decision: Option<ApprovalDecision>,
         by: &'static str,
+        /// The phone's decision token that answered it, if one did.
+        nonce: Option<String>,
     },
     TokenUsage(TokenUsage),
     Error {

@@ -22,6 +22,7 @@ impl crate::notify::Deciders for Deciders {
         request_id: String,
         accept: bool,
         by: &'static str,
+        nonce: String,
     ) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             let decision = if accept {
@@ -31,17 +32,22 @@ impl crate::notify::Deciders for Deciders {
             };
             self.sessions
                 .live
-                .decide_by(&session_id, &request_id, decision, by)
+                .decide_by(&session_id, &request_id, decision, by, Some(nonce))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })
     }
 
-    fn confirm_plan(&self, zhongshu: String, revision: u64) -> BoxFuture<'_, Result<(), String>> {
+    fn confirm_plan(
+        &self,
+        zhongshu: String,
+        revision: u64,
+        nonce: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             self.dispatcher
-                .start_assignments(&zhongshu, None, Some(revision))
+                .start_assignments(&zhongshu, None, Some(revision), Some(nonce))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

@@ -179,6 +179,9 @@ pub enum AuditEvent {
         /// The plan's revision the user confirmed.
         revision: u64,
         queued: usize,
+        /// A phone's decision token's nonce, kept with the decision it made.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
     },
     AssignmentQueued {
         queue_id: String,
@@ -319,6 +322,9 @@ pub enum AuditEvent {
         request_id: String,
         decision: Option<ApprovalDecision>,
         by: String,
+        /// A phone's decision token's nonce, kept with the decision it made.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
     },
     /// A notice of a Needs-you item reached a channel (issue 54).
     NoticeDelivered {
@@ -326,6 +332,9 @@ pub enum AuditEvent {
         kind: String,
         channel: String,
         attempt: u32,
+        /// What the notice showed, digested: after a restart an item still
+        /// waiting with this digest is not told again.
+        digest: String,
     },
     /// A phone's button decided an item (its signed token checked).
     PhoneDecided {

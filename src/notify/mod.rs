@@ -113,6 +113,35 @@ struct Tracker {
     first_seen_ms: HashMap<String, u64>,
     told: HashSet<String>,
     session_told_ms: HashMap<String, u64>,
+    /// Items told before this start (the audit's `notice_delivered`), by id,
+    /// with what their notice showed: one still waiting unchanged is told.
+    told_earlier: HashMap<String, String>,
+}
+
+/// How far back in the audit log a start looks for notices delivered and
+/// tokens used before it.
+const REMEMBERED_LINES: usize = 2000;
+
+/// What the audit's `lines` say was told, by item (with its digest), and
+/// which decision tokens' nonces were used.
+fn remembered(lines: &[serde_json::Value]) -> (HashMap<String, String>, HashSet<String>) {
+    let mut told = HashMap::new();
+    let mut used = HashSet::new();
+    for line in lines {
+        let text = |k: &str| line[k].as_str().map(str::to_string);
+        match line["event"].as_str() {
+            Some("notice_delivered") => {
+                if let (Some(item), Some(digest)) = (text("item_id"), text("digest")) {
+                    told.insert(item, digest);
+                }
+            }
+            Some("approval_decided" | "plan_confirmed" | "phone_decided") => {
+                used.extend(text("nonce"));
+            }
+            _ => {}
+        }
+    }
+    (told, used)
 }
 
 pub struct Notifier {
@@ -129,7 +158,7 @@ pub struct Notifier {
     /// Signs the buttons' tokens; None when it could not be kept (no buttons then).
     key: Option<decision_token::Key>,
     deciders: std::sync::OnceLock<Arc<dyn Deciders>>,
-    /// Nonces of the tokens used in this run.
+    /// Nonces of the tokens used, in this run and (from the audit) before it.
     used_nonces: Mutex<HashSet<String>>,
     /// Refusals audited in the current minute: (its start, count).
     refusals: Mutex<(u64, u32)>,
@@ -141,6 +170,18 @@ impl Notifier {
     pub fn new(ctx: Arc<Context>, env: &crate::config::Env) -> Arc<Notifier> {
         let settings = ctx.config.launcher.notify.clone();
         let ntfy_token = token::ntfy_token(env);
+        let (told_earlier, used_nonces) = match settings.any_channel() {
+            true => ctx
+                .store
+                .audit_log()
+                .read_before(u64::MAX, REMEMBERED_LINES)
+                .map(|lines| remembered(&lines))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("reading the notices told before this start: {e}");
+                    Default::default()
+                }),
+            false => Default::default(),
+        };
         let key = match settings.ntfy {
             Some(_) => decision_token::Key::load_or_make(&ctx.paths.state_dir)
                 .map_err(|e| tracing::warn!("no key for the notices' buttons: {e}"))
@@ -154,12 +195,15 @@ impl Notifier {
             http: channels::http(),
             origin: Instant::now(),
             seen_ms: AtomicU64::new(0),
-            tracker: Mutex::default(),
+            tracker: Mutex::new(Tracker {
+                told_earlier,
+                ..Default::default()
+            }),
             deliveries: Mutex::default(),
             next_delivery: AtomicU64::new(1),
             key,
             deciders: std::sync::OnceLock::new(),
-            used_nonces: Mutex::default(),
+            used_nonces: Mutex::new(used_nonces),
             refusals: Mutex::default(),
         })
     }
@@ -245,6 +289,10 @@ impl Notifier {
         let mut due = Vec::new();
         let mut next = LOOK_EVERY;
         for item in items {
+            if t.told_earlier.get(&item.id) == Some(&item.digest) {
+                t.told_earlier.remove(&item.id);
+                t.told.insert(item.id.clone());
+            }
             let first_seen_ms = *t.first_seen_ms.entry(item.id.clone()).or_insert(now_ms);
             let session = item.session_id.clone().unwrap_or_default();
             let m = Moment {
@@ -373,6 +421,7 @@ impl Notifier {
                     kind: notice.kind.as_str().to_string(),
                     channel: channel.as_str().to_string(),
                     attempt,
+                    digest: notice.digest.clone(),
                 },
                 Some(e) => AuditEvent::NoticeFailed {
                     item_id: notice.item_id.clone(),
@@ -468,5 +517,31 @@ impl Notifier {
             tab_in_use: self.tab_in_use(self.now_ms()),
             deliveries,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::remembered;
+
+    #[test]
+    fn a_start_remembers_the_notices_told_and_the_tokens_used_before_it() {
+        let lines = [
+            json!({"event": "notice_delivered", "item_id": "plan:zhongshu-1", "digest": "d1"}),
+            json!({"event": "notice_delivered", "item_id": "plan:zhongshu-1", "digest": "d2"}),
+            json!({"event": "notice_failed", "item_id": "approval:z:1", "digest": "x"}),
+            json!({"event": "approval_decided", "by": "phone (ntfy)", "nonce": "n1"}),
+            json!({"event": "approval_decided", "by": "dashboard"}),
+            json!({"event": "plan_confirmed", "nonce": "n2"}),
+            json!({"event": "phone_decided", "nonce": "n3"}),
+        ];
+        let (told, used) = remembered(&lines);
+        assert_eq!(told.len(), 1, "a failed notice was not told: {told:?}");
+        assert_eq!(told["plan:zhongshu-1"], "d2", "the last notice of an item");
+        let mut used: Vec<_> = used.into_iter().collect();
+        used.sort();
+        assert_eq!(used, ["n1", "n2", "n3"]);
     }
 }

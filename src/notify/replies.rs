@@ -30,16 +30,24 @@ pub const BY_PHONE: &str = "phone (ntfy)";
 
 /// What a phone's decision calls: the same services the page's handlers call.
 pub trait Deciders: Send + Sync {
-    /// Accepts or declines an approval request, audited as decided `by`.
+    /// Accepts or declines an approval request, audited as decided `by`
+    /// with the token's `nonce` in the decision's own store change.
     fn approval(
         &self,
         session_id: String,
         request_id: String,
         accept: bool,
         by: &'static str,
+        nonce: String,
     ) -> BoxFuture<'_, Result<(), String>>;
-    /// Confirms a plan at the revision the notice showed.
-    fn confirm_plan(&self, zhongshu: String, revision: u64) -> BoxFuture<'_, Result<(), String>>;
+    /// Confirms a plan at the revision the notice showed (the `nonce` kept
+    /// as for an approval).
+    fn confirm_plan(
+        &self,
+        zhongshu: String,
+        revision: u64,
+        nonce: String,
+    ) -> BoxFuture<'_, Result<(), String>>;
 }
 
 impl Notifier {
@@ -171,11 +179,19 @@ impl Notifier {
             (Answers::Approval { request_id, .. }, d) => {
                 let accept = d == PhoneDecision::Approve;
                 deciders
-                    .approval(session, request_id.clone(), accept, BY_PHONE)
+                    .approval(
+                        session,
+                        request_id.clone(),
+                        accept,
+                        BY_PHONE,
+                        claim.nonce.clone(),
+                    )
                     .await
             }
             (Answers::Plan { revision }, PhoneDecision::ConfirmPlan) => {
-                deciders.confirm_plan(session, *revision).await
+                deciders
+                    .confirm_plan(session, *revision, claim.nonce.clone())
+                    .await
             }
             _ => Err("nothing a phone answers".into()),
         };

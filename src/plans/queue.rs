@@ -220,6 +220,7 @@ impl Dispatcher {
         parent: &str,
         edited: Option<Vec<AssignmentInput>>,
         seen: Option<u64>,
+        nonce: Option<String>,
     ) -> LResult<Plan> {
         self.sessions.require_zhongshu(parent)?;
         let existing = self.ctx.store.read(|s| s.plans.get(parent).cloned());
@@ -277,6 +278,7 @@ impl Dispatcher {
                 session_id: pid.clone(),
                 revision: plan.revision,
                 queued: queued.len(),
+                nonce: nonce.clone(),
             });
             assign_queue_ids(tx, &pid, queued);
             Ok::<_, crate::policy::Refusal>(())

@@ -100,6 +100,8 @@ pub struct Notice {
     pub link: String,
     pub plan: Option<String>,
     pub department: Option<String>,
+    /// The item's digest: told again after a restart only when it moved.
+    pub digest: String,
 }
 
 /// What a notice of `item` says; `dashboard` is the dashboard's address
@@ -145,6 +147,7 @@ pub fn notice(item: &NeedItem, detail: Detail, dashboard: &str) -> Notice {
         link,
         plan: item.plan.clone(),
         department: item.department.clone(),
+        digest: item.digest.clone(),
     }
 }
 

@@ -354,3 +354,125 @@ async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms
     assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
     server.stop().await;
 }
+
+/// The JSON a planner posts for one zhilibu assignment awaiting confirmation.
+fn plan_of(z: &str) -> Value {
+    json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+           "assignments": [{"department": "zhilibu", "task": "t", "files": ["README.md"]}]})
+}
+
+/// The notices published for `z`'s items (their link names its session).
+fn told_of(ntfy: &Ntfy, z: &str) -> Vec<crate::common::ntfy::Published> {
+    let at = format!("#session={z}");
+    ntfy.published()
+        .into_iter()
+        .filter(|p| p.header("click").is_some_and(|c| c.ends_with(&at)))
+        .collect()
+}
+
+/// A restart does not make a button used before it usable again: its nonce
+/// is kept in the confirmation's own audit line (the store change that
+/// confirmed the plan), and the next start reads it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_button_used_before_it_stays_used() {
+    use codex_governance::notify::decision_token::{verify, Key};
+    let ntfy = Ntfy::start().await;
+    let (repo, server) = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, "    remote_decisions: all\n"))
+        .serve()
+        .await;
+    let api = &server.api;
+    let one = api.start_zhongshu("Plan one").await;
+    api.post_ok("/api/report_zhongshu_plan", &plan_of(&one))
+        .await;
+    ntfy.wait_published("the plan's notice", 1).await;
+    let buttons = actions(told_of(&ntfy, &one)[0].header("actions").expect("buttons"));
+    let (_, reply_url, confirm) = buttons[0].clone();
+    ntfy.wait_subscribed().await;
+    ntfy.phone_publishes(&reply_url, &confirm).await;
+    wait_until(
+        "the phone's confirmation",
+        std::time::Duration::from_secs(60),
+        || async { (!api.audit_events("phone_decided").await.is_empty()).then_some(()) },
+    )
+    .await;
+    let key = Key::load_or_make(&repo.state_dir()).unwrap();
+    let claim = verify(&key, &confirm, chrono::Utc::now().timestamp()).unwrap();
+    let confirmed = api.audit_events("plan_confirmed").await;
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    assert_eq!(confirmed[0]["nonce"], claim.nonce.as_str(), "{confirmed:?}");
+    server.stop().await;
+
+    let server = crate::common::launcher::InProcess::start(&repo).await;
+    let api = &server.api;
+    // The phone sends the used button again (until the new launcher reads it).
+    let refused = wait_until(
+        "the replay refused",
+        std::time::Duration::from_secs(60),
+        || async {
+            let r = api.audit_events("phone_decision_refused").await;
+            if r.is_empty() {
+                ntfy.phone_publishes(&reply_url, &confirm).await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                return None;
+            }
+            Some(r)
+        },
+    )
+    .await;
+    assert_eq!(refused[0]["reason"], "it was used already", "{refused:?}");
+    assert_eq!(api.audit_events("plan_confirmed").await.len(), 1);
+    server.stop().await;
+}
+
+/// A Codex planner started on `task` posts a plan awaiting confirmation;
+/// returns its id once its notice is published.
+async fn a_plan_told(c: &crate::common::scenario::Codex, ntfy: &Ntfy, task: &str) -> String {
+    let z = c.api().start_zhongshu(task).await;
+    c.idle(&z).await;
+    c.api()
+        .post_ok("/api/report_zhongshu_plan", &plan_of(&z))
+        .await;
+    wait_until(
+        "the plan's notice",
+        std::time::Duration::from_secs(60),
+        || async { (!told_of(ntfy, &z).is_empty()).then_some(()) },
+    )
+    .await;
+    z
+}
+
+/// A plan still awaiting confirmation when the launcher is killed is told
+/// once: its planner resumes, the item is the same, and what its notice
+/// showed has not changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_still_waiting_after_a_kill_9_is_not_told_again() {
+    crate::needs!(Codex);
+    let ntfy = Ntfy::start().await;
+    let mut c = Scenario::codex()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .start()
+        .await;
+    let z = a_plan_told(&c, &ntfy, "Plan").await;
+    // Told and recorded (a kill between the two tells it again: at least once).
+    c.wait_audit("notice_delivered", |e| e["kind"] == "plan_confirmation")
+        .await;
+    let before = c.api().session(&z).await;
+    c.launcher.kill9();
+    c.relaunch();
+    c.wait_agent(&z, "resumed", |s| {
+        s["status"] == "running" && s["pid"] != before["pid"] && s["agent_state"] == "idle"
+    })
+    .await;
+    // Another plan told after the restart: the notifier has looked since.
+    a_plan_told(&c, &ntfy, "Another plan").await;
+    let still = c.api().get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(still["plan"]["status"], "awaiting_confirmation", "{still}");
+    assert_eq!(
+        told_of(&ntfy, &z).len(),
+        1,
+        "told once, before the kill: {:?}",
+        ntfy.published()
+    );
+    c.stop().await;
+}

@@ -501,6 +501,7 @@ impl Shared {
                 request_id,
                 decision: Some(ApprovalDecision::Cancel),
                 by: "acp",
+                nonce: None,
             });
         }
     }

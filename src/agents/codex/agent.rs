@@ -366,6 +366,7 @@ impl CodexAgent {
             request_id: key,
             decision: None,
             by: "codex",
+            nonce: None,
         })
     }
 

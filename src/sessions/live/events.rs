@@ -44,7 +44,7 @@ impl LiveAgents {
         request_id: &str,
         decision: ApprovalDecision,
     ) -> LResult<Session> {
-        self.decide_by(session_id, request_id, decision, "dashboard")
+        self.decide_by(session_id, request_id, decision, "dashboard", None)
             .await
     }
 
@@ -55,6 +55,7 @@ impl LiveAgents {
         request_id: &str,
         decision: ApprovalDecision,
         by: &'static str,
+        nonce: Option<String>,
     ) -> LResult<Session> {
         let session = self.require_session(session_id)?;
         let agent = self.agent(session_id).ok_or_else(|| {
@@ -70,6 +71,7 @@ impl LiveAgents {
             request_id: request_id.to_string(),
             decision: Some(decision),
             by,
+            nonce,
         };
         // An answered approval asks for nothing more.
         let _nothing = self.on_agent_event(session_id, resolved).await;
@@ -260,11 +262,13 @@ fn audit_of(id: &str, event: &AgentEvent) -> Option<AuditEvent> {
             request_id,
             decision,
             by,
+            nonce,
         } => Some(AuditEvent::ApprovalDecided {
             session_id: id.to_string(),
             request_id: request_id.clone(),
             decision: *decision,
             by: by.to_string(),
+            nonce: nonce.clone(),
         }),
         AgentEvent::Error {
             message,

@@ -29,6 +29,7 @@ fn events_drive_the_state() {
         request_id: "0".into(),
         decision: Some(ApprovalDecision::Decline),
         by: "launcher",
+        nonce: None,
     };
     apply(&mut a, &resolved, true);
     assert_eq!(a.agent_state, AgentState::Working);

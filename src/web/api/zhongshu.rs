@@ -183,7 +183,7 @@ pub(super) async fn start_assignments(
     };
     reply(
         l.dispatcher
-            .start_assignments(&parent, b.assignments, b.revision)
+            .start_assignments(&parent, b.assignments, b.revision, None)
             .await
             .map(|plan| l.assignments_view(&plan)),
     )
