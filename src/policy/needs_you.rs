@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{AttentionKind, PlanStatus, Session, State};
+use crate::model::{AttentionKind, CheckVerdict, PlanStatus, Session, State, WorkspaceState};
 
 /// Why an item waits for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -22,6 +22,10 @@ pub enum NeedKind {
     Trust,
     QuotaHold,
     EndedWithoutReport,
+    /// A department's work is recorded and waits for the user's review.
+    ReviewReady,
+    /// A check of the pull request that carries a department's work failed.
+    CheckFailed,
 }
 
 impl NeedKind {
@@ -35,6 +39,8 @@ impl NeedKind {
             NeedKind::Trust => "trust",
             NeedKind::QuotaHold => "quota_hold",
             NeedKind::EndedWithoutReport => "ended_without_report",
+            NeedKind::ReviewReady => "review_ready",
+            NeedKind::CheckFailed => "check_failed",
         }
     }
 }
@@ -44,7 +50,7 @@ impl NeedKind {
 pub struct NeedItem {
     /// Stable while the same decision waits: `approval:SESSION:REQUEST`,
     /// `plan:ZHONGSHU:REVISION`, `attention:SESSION:KIND`, `ended:SESSION`,
-    /// `quota:hold`.
+    /// `review:SESSION:COMMIT`, `checks:SESSION:HEAD`, `quota:hold`.
     pub id: String,
     pub kind: NeedKind,
     /// The session it belongs to (the planner's for a plan); none for the quota hold.
@@ -163,6 +169,9 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                 Answers::Nothing,
             ));
         }
+        if let Some(item) = review_ready(s).or_else(|| check_failed(s)) {
+            out.push(item);
+        }
         if ended_without_report(s, state) {
             out.push(NeedItem::new(
                 format!("ended:{}", s.id),
@@ -204,6 +213,54 @@ fn attention_kind(s: &Session) -> Option<NeedKind> {
 
 /// A department that ended without a report while its planner still runs,
 /// neither put aside nor retried (the page's "Retry / Dismiss" item).
+/// A department's recorded work waiting for the user (changes pending, or
+/// a conflict the last attempt predicted), once per recorded commit.
+fn review_ready(s: &Session) -> Option<NeedItem> {
+    let ws = s.workspace().filter(|w| !w.removed)?;
+    if !matches!(
+        ws.state,
+        WorkspaceState::Pending | WorkspaceState::Conflicting
+    ) {
+        return None;
+    }
+    let commit = ws.commit.as_deref()?;
+    Some(NeedItem::new(
+        format!("review:{}:{commit}", s.id),
+        NeedKind::ReviewReady,
+        Some(s),
+        plan_of(s),
+        ws.state.words().to_string(),
+        Answers::Nothing,
+    ))
+}
+
+/// A failed check of the open pull request carrying a department's work,
+/// once per pushed head.
+fn check_failed(s: &Session) -> Option<NeedItem> {
+    let pr = s
+        .workspace()?
+        .pull_request
+        .as_ref()
+        .filter(|p| p.is_open())?;
+    if crate::model::verdict_of(&pr.checks) != Some(CheckVerdict::Failed) {
+        return None;
+    }
+    let failed: Vec<&str> = pr
+        .checks
+        .iter()
+        .filter(|c| c.verdict == CheckVerdict::Failed)
+        .map(|c| c.name.as_str())
+        .collect();
+    Some(NeedItem::new(
+        format!("checks:{}:{}", s.id, pr.head),
+        NeedKind::CheckFailed,
+        Some(s),
+        plan_of(s),
+        crate::sanitize::shown(&format!("#{} failed: {}", pr.number, failed.join(", "))),
+        Answers::Nothing,
+    ))
+}
+
 fn ended_without_report(s: &Session, state: &State) -> bool {
     let Some(d) = s.department_part() else {
         return false;
@@ -282,6 +339,70 @@ mod tests {
         let items = items(&state_with(vec![asking, gone]));
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["attention:lingyubu-1:question"]);
+    }
+
+    /// A department whose worktree is recorded at `commit` in `state`.
+    fn recorded(id: &str, state: WorkspaceState, commit: &str) -> Session {
+        let mut d = Session::sample_department(id).ended_for_test(0, None);
+        let mut ws =
+            crate::model::Workspace::new("/w".into(), "b".into(), "base".into(), id.into());
+        ws.state = state;
+        ws.commit = Some(commit.into());
+        d.department_mut().unwrap().workspace = Some(Box::new(ws));
+        d
+    }
+
+    #[test]
+    fn recorded_work_waiting_for_review_is_an_item_per_commit() {
+        let pending = recorded("lingyubu-1", WorkspaceState::Pending, "c1");
+        let merged = recorded("lingyubu-2", WorkspaceState::Merged, "c2");
+        let working = recorded("lingyubu-3", WorkspaceState::Working, "c3");
+        let items = items(&state_with(vec![pending.clone(), merged, working]));
+        let review: Vec<_> = items
+            .iter()
+            .filter(|i| i.kind == NeedKind::ReviewReady)
+            .collect();
+        assert_eq!(review.len(), 1, "{items:?}");
+        assert_eq!(review[0].id, "review:lingyubu-1:c1");
+        assert_eq!(review[0].detail, "changes pending");
+        assert_eq!(review[0].plan.as_deref(), Some("zhongshu-1"));
+        let again = recorded("lingyubu-1", WorkspaceState::Pending, "c9");
+        let later = super::items(&state_with(vec![again]));
+        assert!(
+            later.iter().any(|i| i.id == "review:lingyubu-1:c9"),
+            "a new record is a new item: {later:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_check_of_an_open_pull_request_is_an_item_per_head() {
+        let mut d = recorded("lingyubu-1", WorkspaceState::InReview, "c1");
+        let pr = |state: &str, verdicts: &[&str]| -> crate::model::PullRequest {
+            let checks: Vec<_> = verdicts
+                .iter()
+                .enumerate()
+                .map(|(n, v)| serde_json::json!({"name": format!("ci-{n}"), "kind": "check_run", "verdict": v}))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "url": "u", "number": 7, "state": state, "repo": "a/b", "remote": "origin",
+                "branch": "b", "base": "main", "head": "h1", "opened_at": "now", "checks": checks,
+            }))
+            .unwrap()
+        };
+        let with = |d: &mut Session, p| d.workspace_mut().unwrap().pull_request = Some(p);
+        with(&mut d, pr("open", &["passed", "failed"]));
+        let items = items(&state_with(vec![d.clone()]));
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0].kind, NeedKind::CheckFailed);
+        assert_eq!(items[0].id, "checks:lingyubu-1:h1");
+        assert_eq!(items[0].detail, "#7 failed: ci-1");
+        for quiet in [
+            pr("open", &["passed", "pending"]),
+            pr("closed", &["failed"]),
+        ] {
+            with(&mut d, quiet);
+            assert!(super::items(&state_with(vec![d.clone()])).is_empty());
+        }
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub fn notice(item: &NeedItem, detail: Detail, dashboard: &str) -> Notice {
         NeedKind::Trust => ("waits for trust", 3, "shield"),
         NeedKind::QuotaHold => ("holds the queue: usage limit", 3, "hourglass"),
         NeedKind::EndedWithoutReport => ("ended without a report", 3, "x"),
+        NeedKind::ReviewReady => ("has work ready for your review", 3, "eyes"),
+        NeedKind::CheckFailed => ("has a pull request whose check failed", 4, "rotating_light"),
     };
     let who = match (&item.department, &item.plan) {
         (Some(d), Some(p)) => format!("Department {d} (plan {p})"),

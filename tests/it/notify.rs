@@ -476,3 +476,64 @@ async fn a_plan_still_waiting_after_a_kill_9_is_not_told_again() {
     );
     c.stop().await;
 }
+
+/// A department's recorded work is a notice of its own ("ready for your
+/// review"), once, naming its plan and department and nothing of the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_ready_for_review_is_told_once_with_nothing_of_the_work() {
+    let ntfy = Ntfy::start().await;
+    let (_repo, server) = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, ""))
+        .files(&[("src/a.rs", "a\n")])
+        .committed()
+        .serve()
+        .await;
+    let api = &server.api;
+    let task = "edit a [[fake-agent: --work-seconds 1 --write src/a.rs=SECRET-EDIT \
+                --changed-file src/a.rs]]";
+    let z = crate::common::scenario::start_plan(
+        api,
+        "review",
+        "review",
+        vec![json!({"department": "lingyubu", "task": task, "files": ["src/a.rs"]})],
+    )
+    .await;
+    let told = wait_until(
+        "the review's notice",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("notice_delivered").await;
+            let review: Vec<Value> = d
+                .into_iter()
+                .filter(|e| e["kind"] == "review_ready")
+                .collect();
+            (!review.is_empty()).then_some(review)
+        },
+    )
+    .await;
+    let item = told[0]["item_id"].as_str().unwrap();
+    assert!(item.starts_with("review:lingyubu-"), "{told:?}");
+    let published: Vec<_> = ntfy
+        .published()
+        .into_iter()
+        .filter(|p| p.header("title") == Some("codex-governance: review ready"))
+        .collect();
+    assert_eq!(published.len(), 1, "{:?}", ntfy.published());
+    let p = &published[0];
+    assert!(
+        p.body.contains("lingyubu") && p.body.contains("ready for your review"),
+        "{p:?}"
+    );
+    let all = format!("{p:?}");
+    for secret in ["SECRET-EDIT", "src/a.rs"] {
+        assert!(!all.contains(secret), "{secret} in the notice: {all}");
+    }
+    assert!(
+        p.header("click").is_some_and(|c| c.contains(&format!(
+            "#session={}",
+            &item["review:".len()..item.rfind(':').unwrap()]
+        ))),
+        "{p:?} {z}"
+    );
+    server.stop().await;
+}
