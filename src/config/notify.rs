@@ -14,6 +14,10 @@ use super::ConfigError;
 pub const NTFY_TOKEN_VAR: &str = "CODEX_GOVERNANCE_NTFY_TOKEN";
 /// The public ntfy server.
 pub const DEFAULT_NTFY_SERVER: &str = "https://ntfy.sh";
+/// The environment variable holding the Telegram bot's token.
+pub const TELEGRAM_TOKEN_VAR: &str = "CODEX_GOVERNANCE_TELEGRAM_TOKEN";
+/// Telegram's Bot API.
+pub const DEFAULT_TELEGRAM_API: &str = "https://api.telegram.org";
 
 /// A span of the day, in minutes since local midnight; it may wrap midnight
 /// (22:00–07:00). Start included, end excluded.
@@ -61,6 +65,7 @@ pub enum RemoteDecisions {
 /// The keys under `launcher.notify`, for did-you-mean.
 pub const KEYS: &[&str] = &[
     "ntfy",
+    "telegram",
     "command",
     "detail",
     "dwell_seconds",
@@ -75,6 +80,8 @@ pub const KEYS: &[&str] = &[
 pub struct FileNotify {
     #[serde(default)]
     pub ntfy: Option<FileNtfy>,
+    #[serde(default)]
+    pub telegram: Option<FileTelegram>,
     #[serde(default)]
     pub command: Option<Vec<String>>,
     #[serde(default)]
@@ -100,6 +107,25 @@ pub struct FileNtfy {
     pub topic: Option<String>,
 }
 
+/// The file's words under `launcher.notify.telegram`.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct FileTelegram {
+    #[serde(default)]
+    pub chat_id: Option<i64>,
+    #[serde(default)]
+    pub api: Option<String>,
+}
+
+/// The Telegram chat notices go to, through the user's own bot (its token
+/// from [`TELEGRAM_TOKEN_VAR`] only). Buttons pressed in any other chat are
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Telegram {
+    pub chat_id: i64,
+    /// The Bot API's address, without a trailing `/`.
+    pub api: String,
+}
+
 /// An ntfy topic notices are published to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ntfy {
@@ -112,6 +138,7 @@ pub struct Ntfy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotifySettings {
     pub ntfy: Option<Ntfy>,
+    pub telegram: Option<Telegram>,
     /// argv of a program given each notice as JSON on standard input.
     pub command: Option<Vec<String>>,
     pub detail: Detail,
@@ -128,6 +155,7 @@ impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings {
             ntfy: None,
+            telegram: None,
             command: None,
             detail: Detail::Minimal,
             dwell_seconds: 10,
@@ -142,7 +170,7 @@ impl Default for NotifySettings {
 impl NotifySettings {
     /// Some channel is configured.
     pub fn any_channel(&self) -> bool {
-        self.ntfy.is_some() || self.command.is_some()
+        self.ntfy.is_some() || self.telegram.is_some() || self.command.is_some()
     }
 
     /// The quiet hours (checked when the file loaded).
@@ -219,6 +247,30 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
             })
         }
     };
+    let telegram = match w.telegram {
+        None => None,
+        Some(t) => {
+            let api = text(t.api).unwrap_or_else(|| DEFAULT_TELEGRAM_API.into());
+            if !is_http_url(&api) {
+                return Err(invalid(
+                    "telegram.api",
+                    "an http(s) URL, such as https://api.telegram.org".into(),
+                ));
+            }
+            let chat_id = t.chat_id.ok_or_else(|| {
+                invalid(
+                    "telegram.chat_id",
+                    "the id of your chat with your bot is missing (a number; the bot's \
+                     getUpdates shows it after you write to the bot)"
+                        .into(),
+                )
+            })?;
+            Some(Telegram {
+                chat_id,
+                api: api.trim_end_matches('/').to_string(),
+            })
+        }
+    };
     let command = match w.command {
         Some(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
             return Err(invalid(
@@ -266,6 +318,7 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
     }
     Ok(NotifySettings {
         ntfy,
+        telegram,
         command,
         detail,
         dwell_seconds: w.dwell_seconds.unwrap_or(d.dwell_seconds),
@@ -304,6 +357,18 @@ pub fn trust_asks(w: &FileNotify) -> Vec<(&'static str, String, &'static str)> {
             "notify.ntfy",
             format!("{}/{topic}", server.trim_end_matches('/')),
             "notices of what waits for you are published to this topic (whoever reads it learns them)",
+        ));
+    }
+    if let Some(t) = &w.telegram {
+        let api = set(&t.api).unwrap_or_else(|| DEFAULT_TELEGRAM_API.into());
+        asks.push((
+            "notify.telegram",
+            format!(
+                "chat {} through {}",
+                t.chat_id.map_or("?".into(), |c| c.to_string()),
+                api.trim_end_matches('/')
+            ),
+            "notices of what waits for you are sent to this Telegram chat, and its buttons answer them",
         ));
     }
     if let Some(argv) = w.command.as_ref().filter(|a| !a.is_empty()) {
@@ -373,6 +438,8 @@ mod tests {
             ),
             ("quiet_hours: '22-7'", "quiet_hours", "22:00-07:00"),
             ("quiet_hours: '25:00-07:00'", "quiet_hours", "22:00-07:00"),
+            ("telegram: {api: 'x'}", "telegram.api", "http"),
+            ("telegram: {}", "telegram.chat_id", "missing"),
         ] {
             let e = resolve("g.yaml", Some(words(yaml)))
                 .unwrap_err()
@@ -394,19 +461,31 @@ mod tests {
     fn what_leaves_the_machine_or_runs_or_approves_asks_for_trust() {
         assert!(trust_asks(&words("dwell_seconds: 5\nremote_decisions: decline_only")).is_empty());
         let asks = trust_asks(&words(
-            "ntfy: {topic: t}\ncommand: [notify-send, x]\ndetail: full\nremote_decisions: all",
+            "ntfy: {topic: t}\ntelegram: {chat_id: 42}\ncommand: [notify-send, x]\ndetail: full\n\
+             remote_decisions: all",
         ));
         let keys: Vec<&str> = asks.iter().map(|a| a.0).collect();
         assert_eq!(
             keys,
             [
                 "notify.ntfy",
+                "notify.telegram",
                 "notify.command",
                 "notify.detail",
                 "notify.remote_decisions"
             ]
         );
         assert_eq!(asks[0].1, "https://ntfy.sh/t");
+        assert_eq!(asks[1].1, "chat 42 through https://api.telegram.org");
+        let s = resolve("g.yaml", Some(words("telegram: {chat_id: -100123}"))).unwrap();
+        assert!(s.any_channel());
+        assert_eq!(
+            s.telegram,
+            Some(Telegram {
+                chat_id: -100123,
+                api: DEFAULT_TELEGRAM_API.into()
+            })
+        );
     }
 
     #[test]

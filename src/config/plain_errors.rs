@@ -6,7 +6,7 @@ use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
 /// own `launcher:` keys are theirs: [`BackendWords::keys`]).
-const KNOWN: [(&str, &[&str]); 7] = [
+const KNOWN: [(&str, &[&str]); 8] = [
     (
         "",
         &[
@@ -52,6 +52,7 @@ const KNOWN: [(&str, &[&str]); 7] = [
     ("launcher.worktree", super::worktree_ready::KEYS),
     ("launcher.notify", super::notify::KEYS),
     ("launcher.notify.ntfy", &["server", "topic"]),
+    ("launcher.notify.telegram", &["chat_id", "api"]),
     ("preflight", &["portability_paths"]),
     (
         "risk_rules",

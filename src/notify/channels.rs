@@ -1,4 +1,4 @@
-//! The two ways a notice leaves the launcher: one publish to an ntfy topic
+//! Two of the ways a notice leaves the launcher (Telegram is `telegram.rs`): one publish to an ntfy topic
 //! (an HTTP POST, the notice's words in ntfy's headers, the body in the
 //! request's body) and a program of the user's given the notice as JSON on
 //! its standard input (run directly, never through a shell). A failure is a
@@ -35,12 +35,24 @@ pub enum DeliveryError {
     CommandFailed(String),
     #[error("the delivery took longer than {}s", DELIVERY_TIMEOUT.as_secs())]
     TimedOut,
+    #[error("Telegram answered {0}")]
+    Telegram(u16),
+    #[error("cannot reach Telegram: {0}")]
+    TelegramUnreachable(String),
+    #[error(
+        "no Telegram bot token: set {}",
+        crate::config::notify::TELEGRAM_TOKEN_VAR
+    )]
+    NoTelegramToken,
 }
 
 impl DeliveryError {
     /// A later try may succeed (a program that said no will say it again).
     pub fn retryable(&self) -> bool {
-        !matches!(self, DeliveryError::CommandStart(_))
+        !matches!(
+            self,
+            DeliveryError::CommandStart(_) | DeliveryError::NoTelegramToken
+        )
     }
 }
 

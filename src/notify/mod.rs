@@ -11,6 +11,7 @@
 pub mod channels;
 pub mod decision_token;
 pub mod replies;
+mod telegram;
 pub mod token;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,6 +48,7 @@ const KEPT: usize = 20;
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Ntfy,
+    Telegram,
     Command,
 }
 
@@ -54,6 +56,7 @@ impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Ntfy => "ntfy",
+            Channel::Telegram => "telegram",
             Channel::Command => "command",
         }
     }
@@ -148,6 +151,9 @@ pub struct Notifier {
     ctx: Arc<Context>,
     settings: NotifySettings,
     ntfy_token: Option<crate::secret::Secret>,
+    telegram_token: Option<crate::secret::Secret>,
+    /// The Telegram buttons handed out this run, by nonce.
+    pressable: Mutex<telegram::Pressable>,
     http: Http,
     origin: Instant,
     /// When a tab last said it was visible (ms since `origin`, +1; 0: never).
@@ -170,6 +176,7 @@ impl Notifier {
     pub fn new(ctx: Arc<Context>, env: &crate::config::Env) -> Arc<Notifier> {
         let settings = ctx.config.launcher.notify.clone();
         let ntfy_token = token::ntfy_token(env);
+        let telegram_token = token::telegram_token(env);
         let (told_earlier, used_nonces) = match settings.any_channel() {
             true => ctx
                 .store
@@ -182,16 +189,18 @@ impl Notifier {
                 }),
             false => Default::default(),
         };
-        let key = match settings.ntfy {
-            Some(_) => decision_token::Key::load_or_make(&ctx.paths.state_dir)
+        let key = match settings.ntfy.is_some() || settings.telegram.is_some() {
+            true => decision_token::Key::load_or_make(&ctx.paths.state_dir)
                 .map_err(|e| tracing::warn!("no key for the notices' buttons: {e}"))
                 .ok(),
-            None => None,
+            false => None,
         };
         Arc::new(Notifier {
             ctx,
             settings,
             ntfy_token,
+            telegram_token,
+            pressable: Mutex::default(),
             http: channels::http(),
             origin: Instant::now(),
             seen_ms: AtomicU64::new(0),
@@ -246,8 +255,14 @@ impl Notifier {
         self.ctx.spawn(async move { this.follow(stop).await });
         if self.settings.ntfy.is_some() && self.key.is_some() {
             let this = Arc::clone(self);
+            let stopping = stopping.clone();
             self.ctx
                 .spawn(async move { this.follow_replies(stopping).await });
+        }
+        if self.settings.telegram.is_some() && self.key.is_some() && self.telegram_token.is_some() {
+            let this = Arc::clone(self);
+            self.ctx
+                .spawn(async move { this.follow_telegram(stopping).await });
         }
     }
 
@@ -333,7 +348,7 @@ impl Notifier {
             let notice = notice.clone();
             let stopping = stopping.clone();
             let buttons = match channel {
-                Channel::Ntfy => self.buttons_for(item),
+                Channel::Ntfy | Channel::Telegram => self.buttons_for(item),
                 Channel::Command => Vec::new(),
             };
             self.ctx
@@ -345,6 +360,9 @@ impl Notifier {
         let mut out = Vec::new();
         if self.settings.ntfy.is_some() {
             out.push(Channel::Ntfy);
+        }
+        if self.settings.telegram.is_some() {
+            out.push(Channel::Telegram);
         }
         if self.settings.command.is_some() {
             out.push(Channel::Command);
@@ -405,6 +423,14 @@ impl Notifier {
                         .await
                     }
                     None => return,
+                },
+                Channel::Telegram => match (&self.settings.telegram, &self.telegram_token) {
+                    (Some(tg), Some(token)) => {
+                        let inline = self.telegram_buttons(buttons.clone());
+                        telegram::send(&self.http, tg, token.expose(), &notice, &inline).await
+                    }
+                    (Some(_), None) => Err(DeliveryError::NoTelegramToken),
+                    (None, _) => return,
                 },
                 Channel::Command => match &self.settings.command {
                     Some(argv) => channels::run_command(argv, &notice).await,
@@ -498,6 +524,14 @@ impl Notifier {
                 target: format!("{}/{}", n.server, n.topic),
                 token_set: self.ntfy_token.is_some(),
                 failing: failing(Channel::Ntfy),
+            });
+        }
+        if let Some(t) = &self.settings.telegram {
+            channels.push(ChannelView {
+                channel: Channel::Telegram,
+                target: format!("chat {}", t.chat_id),
+                token_set: self.telegram_token.is_some(),
+                failing: failing(Channel::Telegram),
             });
         }
         if let Some(argv) = &self.settings.command {

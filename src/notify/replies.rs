@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::watch;
 
 use super::decision_token::{self, Claim};
-use super::Notifier;
+use super::{Channel, Notifier};
 use crate::model::AuditEvent;
 use crate::policy::needs_you::{self, Answers};
 use crate::policy::notice::{self, PhoneDecision};
@@ -25,8 +25,13 @@ use crate::policy::notice::{self, PhoneDecision};
 pub const MAX_LINE: usize = 8 * 1024;
 /// Refusals audited per minute at most (the rest are counted).
 pub const REFUSALS_PER_MINUTE: u32 = 20;
-/// How the audit names a phone's decisions.
-pub const BY_PHONE: &str = "phone (ntfy)";
+/// How the audit names a phone's decisions, by the channel they came on.
+pub fn by_phone(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Telegram => "phone (telegram)",
+        _ => "phone (ntfy)",
+    }
+}
 
 /// What a phone's decision calls: the same services the page's handlers call.
 pub trait Deciders: Send + Sync {
@@ -123,27 +128,36 @@ impl Notifier {
 
     async fn on_line(&self, line: &[u8]) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
-            return self.refuse(None, "a line that is not JSON");
+            return self.refuse(None, "a line that is not JSON", Channel::Ntfy);
         };
         if v["event"] != "message" {
             return; // open, keepalive
         }
         match v["message"].as_str() {
-            Some(text) => self.on_token(text).await,
-            None => self.refuse(None, "a message without text"),
+            Some(text) => {
+                let _told_in_the_audit = self.on_token(text, Channel::Ntfy).await;
+            }
+            None => self.refuse(None, "a message without text", Channel::Ntfy),
         }
     }
 
-    /// One reply: checked, then decided once, or refused with why.
-    pub(super) async fn on_token(&self, text: &str) {
-        let Some(key) = &self.key else { return };
+    /// One reply on `channel`: checked, then decided once, or refused with
+    /// why (audited, and returned for a channel that answers the press).
+    pub(super) async fn on_token(&self, text: &str, channel: Channel) -> Result<(), String> {
+        let refused = |claim: Option<&Claim>, why: &str| {
+            self.refuse(claim, why, channel);
+            Err(why.to_string())
+        };
+        let Some(key) = &self.key else {
+            return Err("no key".into());
+        };
         let now = crate::clock::now().timestamp();
         let claim = match decision_token::verify(key, text, now) {
             Ok(c) => c,
-            Err(e) => return self.refuse(None, &e.to_string()),
+            Err(e) => return refused(None, &e.to_string()),
         };
         if !self.used_nonces.lock().unwrap().insert(claim.nonce.clone()) {
-            return self.refuse(Some(&claim), "it was used already");
+            return refused(Some(&claim), "it was used already");
         }
         let item = self
             .ctx
@@ -152,10 +166,10 @@ impl Notifier {
             .into_iter()
             .find(|i| i.id == claim.item);
         let Some(item) = item else {
-            return self.refuse(Some(&claim), "its item is answered already or unknown");
+            return refused(Some(&claim), "its item is answered already or unknown");
         };
         if item.digest != claim.digest {
-            return self.refuse(Some(&claim), "its item changed since the notice");
+            return refused(Some(&claim), "its item changed since the notice");
         }
         if let Err(e) = notice::may_decide(
             self.settings.remote_decisions,
@@ -169,10 +183,10 @@ impl Notifier {
                 }
             ),
         ) {
-            return self.refuse(Some(&claim), &e.to_string());
+            return refused(Some(&claim), &e.to_string());
         }
         let Some(deciders) = self.deciders.get() else {
-            return self.refuse(Some(&claim), "the launcher is not ready for decisions");
+            return refused(Some(&claim), "the launcher is not ready for decisions");
         };
         let session = item.session_id.clone().unwrap_or_default();
         let done = match (&item.answers, claim.decision) {
@@ -183,7 +197,7 @@ impl Notifier {
                         session,
                         request_id.clone(),
                         accept,
-                        BY_PHONE,
+                        by_phone(channel),
                         claim.nonce.clone(),
                     )
                     .await
@@ -196,17 +210,20 @@ impl Notifier {
             _ => Err("nothing a phone answers".into()),
         };
         match done {
-            Ok(()) => self.ctx.store.audit_or_log(AuditEvent::PhoneDecided {
-                item_id: claim.item.clone(),
-                decision: claim.decision.as_str().into(),
-                channel: "ntfy".into(),
-                nonce: claim.nonce.clone(),
-            }),
-            Err(e) => self.refuse(Some(&claim), &e),
+            Ok(()) => {
+                self.ctx.store.audit_or_log(AuditEvent::PhoneDecided {
+                    item_id: claim.item.clone(),
+                    decision: claim.decision.as_str().into(),
+                    channel: channel.as_str().into(),
+                    nonce: claim.nonce.clone(),
+                });
+                Ok(())
+            }
+            Err(e) => refused(Some(&claim), &e),
         }
     }
 
-    fn refuse(&self, claim: Option<&Claim>, reason: &str) {
+    pub(super) fn refuse(&self, claim: Option<&Claim>, reason: &str, channel: Channel) {
         let now_ms = self.now_ms();
         {
             let mut r = self.refusals.lock().unwrap();
@@ -223,18 +240,23 @@ impl Notifier {
             .audit_or_log(AuditEvent::PhoneDecisionRefused {
                 item_id: claim.map(|c| c.item.clone()),
                 decision: claim.map(|c| c.decision.as_str().to_string()),
-                channel: "ntfy".into(),
+                channel: channel.as_str().into(),
                 reason: reason.to_string(),
             });
     }
 
-    /// The buttons of `item`'s ntfy notice: each a signed token published to
-    /// the reply topic.
+    /// The buttons of `item`'s notice: each a signed token, which an ntfy
+    /// button publishes to the reply topic (a Telegram button carries its
+    /// nonce).
     pub(super) fn buttons_for(&self, item: &needs_you::NeedItem) -> Vec<super::channels::Button> {
-        let (Some(ntfy), Some(key)) = (&self.settings.ntfy, &self.key) else {
+        let Some(key) = &self.key else {
             return Vec::new();
         };
-        let url = format!("{}/{}", ntfy.server, key.reply_topic(&ntfy.topic));
+        // Telegram's buttons carry only the token's nonce: no reply topic.
+        let url = match &self.settings.ntfy {
+            Some(ntfy) => format!("{}/{}", ntfy.server, key.reply_topic(&ntfy.topic)),
+            None => String::new(),
+        };
         let expires = crate::clock::now().timestamp() + decision_token::MAX_LIFE_SECONDS;
         notice::buttons(self.settings.remote_decisions, item)
             .into_iter()

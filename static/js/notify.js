@@ -56,7 +56,7 @@ function render(n) {
   test.disabled = !n.channels.length;
   if (!n.channels.length) {
     replaceChildren(body,
-      el("p", { class: "empty-note", text: "No channel is set. Add launcher.notify to governance.yaml (an ntfy topic or a program); the README's Notifications section shows how." }));
+      el("p", { class: "empty-note", text: "No channel is set. Add launcher.notify to governance.yaml (an ntfy topic, a Telegram chat or a program); the README's Notifications section shows how." }));
     return;
   }
   const settings = `Detail: ${n.detail}; a phone may ${DECIDES[n.remote_decisions] || n.remote_decisions}; after ${n.dwell_seconds} s` +

@@ -85,17 +85,7 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
     assert_eq!(notice["title"], "codex-governance: test notice", "{notice}");
     // No agent inherits it: the launcher took it out of its environment at start.
     let z = api.start_zhongshu("Wait").await;
-    let pid = wait_until(
-        "the planner's process",
-        std::time::Duration::from_secs(60),
-        || async { api.session(&z).await["pid"].as_u64() },
-    )
-    .await;
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    assert!(
-        !String::from_utf8_lossy(&environ).contains(TOKEN),
-        "the agent's environment holds the ntfy token"
-    );
+    not_in_the_agents_environment(api, &z, TOKEN).await;
     // The page sees the channels and their deliveries, never the token.
     let view = api.get_ok("/api/notify").await;
     let channels = view["notify"]["channels"].as_array().unwrap();
@@ -182,6 +172,21 @@ async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
         .filter(|p| p.header("title") == Some("codex-governance: approval"))
         .count();
     assert_eq!(approvals, 1, "{:?}", ntfy.published());
+}
+
+/// Asserts that the process of session `z` was not given `secret`.
+async fn not_in_the_agents_environment(api: &crate::common::launcher::Api, z: &str, secret: &str) {
+    let pid = wait_until(
+        "the planner's process",
+        std::time::Duration::from_secs(60),
+        || async { api.session(z).await["pid"].as_u64() },
+    )
+    .await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&environ).contains(secret),
+        "the agent's environment holds a channel's token"
+    );
 }
 
 /// The buttons of an ntfy `Actions` header: (label, url, body).
@@ -536,4 +541,99 @@ async fn work_ready_for_review_is_told_once_with_nothing_of_the_work() {
         "{p:?} {z}"
     );
     server.stop().await;
+}
+
+const BOT: &str = "424242:BOT-SECRET-TOKEN_abc";
+
+/// Telegram (issue 54 item 3): the user's bot sends the notice to their
+/// chat with an inline button carrying only a nonce; a press from another
+/// chat is refused, the user's press confirms the plan once, a second press
+/// is refused, each press is answered, and the bot's token reaches neither
+/// the agents, the page, nor the audit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat() {
+    use crate::common::telegram::TelegramApi;
+    let tg = TelegramApi::start().await;
+    let repo = Scenario::new()
+        .launcher(&format!(
+            "  notify:\n    telegram: {{chat_id: 4242, api: \"{}\"}}\n    dwell_seconds: 0\n    \
+             remote_decisions: all\n",
+            tg.url()
+        ))
+        .repo();
+    let env = [(
+        "CODEX_GOVERNANCE_TELEGRAM_TOKEN".to_string(),
+        BOT.to_string(),
+    )];
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let z = api.start_zhongshu("Plan").await;
+    api.post_ok("/api/report_zhongshu_plan", &plan_of(&z)).await;
+    let sent = tg.wait_sent("the plan's message", 1).await;
+    let (token, message) = &sent[0];
+    assert_eq!(token, BOT, "sent by the user's bot");
+    assert_eq!(message["chat_id"], 4242, "{message}");
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("codex-governance: plan confirmation")
+            && text.contains(&format!("#session={z}")),
+        "{message}"
+    );
+    let button = &message["reply_markup"]["inline_keyboard"][0][0];
+    assert_eq!(button["text"], "Confirm plan", "{message}");
+    let data = button["callback_data"].as_str().unwrap();
+    assert!(
+        data.len() <= 64 && data.chars().all(|c| c.is_ascii_hexdigit()),
+        "only a nonce: {data}"
+    );
+    tg.wait_polled().await;
+    // Another chat presses the same button: refused, and nothing is decided.
+    let stranger = tg.press(999, data);
+    let answer = tg.wait_answered(&stranger).await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("another chat"),
+        "{answer}"
+    );
+    // The user presses it: the plan is confirmed, once.
+    let press = tg.press(4242, data);
+    let answer = tg.wait_answered(&press).await;
+    assert_eq!(answer["text"], "Done.", "{answer}");
+    let again = tg.press(4242, data);
+    let answer = tg.wait_answered(&again).await;
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("Not done"),
+        "{answer}"
+    );
+    let decided = api.audit_events("phone_decided").await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["channel"], "telegram", "{decided:?}");
+    let confirmed = api.audit_events("plan_confirmed").await;
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    let refused = api.audit_events("phone_decision_refused").await;
+    let reasons: Vec<&str> = refused
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "a button pressed in another chat",
+            "its button is used, expired or from before a restart"
+        ],
+        "{refused:?}"
+    );
+    assert!(refused.iter().all(|e| e["channel"] == "telegram"));
+    // The token: never in an agent's environment, the page or the audit.
+    not_in_the_agents_environment(api, &z, BOT).await;
+    let view = api.get_ok("/api/notify").await;
+    let channels = view["notify"]["channels"].as_array().unwrap();
+    assert_eq!(channels[0]["channel"], "telegram", "{view}");
+    assert_eq!(channels[0]["token_set"], true, "{view}");
+    for text in [
+        view.to_string(),
+        api.get_ok("/api/status").await.to_string(),
+        api.get_ok("/api/audit?limit=1000").await.to_string(),
+    ] {
+        assert!(!text.contains("BOT-SECRET"), "the bot token shown: {text}");
+    }
 }

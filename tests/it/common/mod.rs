@@ -32,6 +32,8 @@ pub mod scenario;
 pub mod scopes;
 #[cfg(unix)]
 pub mod sshd;
+#[cfg(unix)]
+pub mod telegram;
 pub mod terminal;
 #[cfg(unix)]
 pub mod tier;
