@@ -913,3 +913,56 @@ async fn a_department_of_a_backend_that_runs_here_only_is_not_placed_on_a_host()
         "no worktree was made here"
     );
 }
+
+/// An approval a remote department's command asks for is a Needs-you
+/// approval here, like a local one's: answered from the page's API, the
+/// command runs on the host (in its worktree there), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_departments_approval_is_asked_here_and_the_command_runs_there() {
+    use crate::common::model_server::exec_escalated;
+    crate::needs!(Codex, Sshd);
+    let (_sshd, _dir, clone, c) = placed().await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec_escalated(
+            "call_ask",
+            "echo asked > ASKED.md; echo \" AT=$(pwd)\"",
+            "REMOTE-ASK",
+        )],
+    );
+    c.server.on(
+        "call_ask",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "asked", "changed_files": ["ASKED.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    let pending = c
+        .wait_approval("the remote department's approval", |a| {
+            a["reason"] == "REMOTE-ASK"
+        })
+        .await;
+    assert_eq!(pending["session_id"], dept.as_str(), "{pending}");
+    let there = format!("{clone}.governance/{dept}");
+    assert!(
+        !Path::new(&there).join("ASKED.md").exists(),
+        "nothing ran before the answer"
+    );
+    c.decide(&dept, &pending["request_id"], "accept").await;
+    let out = c.output("call_ask").await;
+    assert!(out.contains(&format!("AT={there}")), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&there).join("ASKED.md")).unwrap(),
+        "asked\n"
+    );
+    let decided = c.api().audit_events("approval_decided").await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["session_id"], dept.as_str(), "{decided:?}");
+    c.output("call_report").await;
+    c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
+        .await;
+}
