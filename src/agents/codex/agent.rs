@@ -214,11 +214,24 @@ impl CodexAgent {
         if self.working() {
             let interrupted =
                 tokio::time::timeout(std::time::Duration::from_secs(5), self.interrupt()).await;
-            if !matches!(interrupted, Ok(Ok(()))) {
+            if !matches!(interrupted, Ok(Ok(()))) && !self.ended_meanwhile().await {
                 tracing::warn!("{}: its turn did not stop when asked", self.session_id);
             }
         }
         self.server.unsubscribe(&self.thread_id);
+    }
+
+    /// Whether a turn that refused the interrupt had just ended on its own
+    /// (Codex answers an interrupt that comes after the turn with an error,
+    /// and its `turn/completed` may follow the answer): given a moment.
+    async fn ended_meanwhile(&self) -> bool {
+        for _ in 0..20 {
+            if !self.working() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        !self.working()
     }
 
     /// Turns the server's messages into events until the connection ends.
