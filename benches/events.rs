@@ -57,7 +57,7 @@ fn main() {
     rt.block_on(async move {
         let config = Config::load_with_env(&repo, &Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())])).expect("config");
         let running = web::serve(
-            ServeOptions { repo: repo.clone(), host: "127.0.0.1".into(), port: 0, state_dir: Some(state_dir) },
+            ServeOptions { repo: repo.clone(), host: "127.0.0.1".into(), port: 0, state_dir: Some(state_dir) , allow_host: None},
             config,
         )
         .await

@@ -228,6 +228,7 @@ async fn run() {
             host: "127.0.0.1".into(),
             port: 0,
             state_dir: Some(state_dir.clone()),
+            allow_host: None,
         },
         config,
     )

@@ -122,7 +122,7 @@ fn main() {
         let env = Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())]);
         let config = Config::load_with_env(&repo, &env).expect("config");
         let running = web::serve(
-            ServeOptions { repo: repo.clone(), host: "127.0.0.1".into(), port: 0, state_dir: Some(repo.join(".tmp")) },
+            ServeOptions { repo: repo.clone(), host: "127.0.0.1".into(), port: 0, state_dir: Some(repo.join(".tmp")) , allow_host: None},
             config,
         )
         .await

@@ -80,6 +80,7 @@ fn main() {
                 host: "127.0.0.1".into(),
                 port: 0,
                 state_dir: Some(state_dir.clone()),
+                allow_host: None,
             },
             config,
         ))

@@ -19,6 +19,9 @@ pub enum Principal {
     User,
     /// An agent session, with the rights of its role.
     Session(Grant),
+    /// A phone the user paired for the page through their tailnet: the
+    /// user's own sessions, within a phone's scope (`policy::scopes`).
+    Phone(crate::phones::PhoneGrant),
 }
 
 /// What a session token stands for.
@@ -35,7 +38,7 @@ impl Principal {
     /// Whether this principal may act for session `id` (its own data only).
     pub fn owns(&self, id: &str) -> bool {
         match self {
-            Principal::User => true,
+            Principal::User | Principal::Phone(_) => true,
             Principal::Session(g) => g.session_id == id,
         }
     }

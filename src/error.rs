@@ -167,6 +167,17 @@ impl From<crate::config_trust::TrustError> for LauncherError {
     }
 }
 
+impl From<crate::phones::PairingError> for LauncherError {
+    fn from(e: crate::phones::PairingError) -> Self {
+        use crate::phones::PairingError;
+        match e {
+            PairingError::Full => LauncherError::Conflict(e.to_string()),
+            PairingError::Unknown(_) => LauncherError::NotFound(e.to_string()),
+            PairingError::Write { .. } => LauncherError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::ids::BadId> for LauncherError {
     fn from(e: crate::ids::BadId) -> Self {
         LauncherError::BadRequest(e.to_string())

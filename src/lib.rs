@@ -28,6 +28,7 @@ pub mod model;
 pub mod net;
 pub mod notify;
 pub mod paste_mode;
+pub mod phones;
 pub mod plans;
 pub mod platform;
 pub mod policy;

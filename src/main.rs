@@ -9,7 +9,7 @@ use codex_governance::instance;
 use codex_governance::{audit, mailbox, repository, store};
 
 mod cli;
-use cli::{report::run_report, serve::serve, worktrees::worktrees};
+use cli::{phones::pair_phone, report::run_report, serve::serve, worktrees::worktrees};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,9 @@ enum Command {
     /// Write a commented governance.yaml with the defaults (never beside or
     /// over an existing one; `--force` replaces the file that is read).
     Init(InitArgs),
+    /// Pair a phone for the page through your tailnet (the launcher runs with
+    /// --allow-host): prints its address and QR code once.
+    PairPhone(PairPhoneArgs),
     /// Try it without Codex: a scratch repository whose agents are the scripted
     /// fake agent, served on a free port.
     Demo(DemoArgs),
@@ -128,6 +131,19 @@ struct ServeArgs {
     /// asking in the dashboard.
     #[arg(long)]
     trust_config: bool,
+    /// Also answer to this one TLS host name, for the page on a paired phone
+    /// through your own `tailscale serve` (never Funnel): a phone's token only.
+    #[arg(long, value_name = "NAME")]
+    allow_host: Option<String>,
+}
+
+#[derive(Args)]
+struct PairPhoneArgs {
+    #[command(flatten)]
+    locate: LocateArgs,
+    /// The phone's name, as the page lists it.
+    #[arg(long, default_value = "phone")]
+    label: String,
 }
 
 #[derive(Args)]
@@ -253,6 +269,7 @@ fn main() -> ExitCode {
         Some(Command::Worktrees(args)) => worktrees(args),
         Some(Command::Init(args)) => init(args),
         Some(Command::Demo(args)) => demo(args),
+        Some(Command::PairPhone(args)) => pair_phone(args),
         Some(Command::McpServe { socket }) => mcp_serve(&socket),
     }
 }
@@ -295,14 +312,20 @@ fn state_dir_of(repo: &std::path::Path, state_dir: Option<PathBuf>) -> Result<Pa
     }
 }
 
+/// A command that prints a token is refused inside an agent's session.
+fn refused_in_agent_session(command: &str, what: &str) -> Option<ExitCode> {
+    let session = std::env::var("CODEX_GOVERNANCE_SESSION_ID").ok()?;
+    eprintln!(
+        "codex-governance: `{command}` prints {what} and is refused inside an agent \
+         session ({session}); run it in your own shell"
+    );
+    Some(ExitCode::from(2))
+}
+
 fn print_url(args: UrlArgs) -> ExitCode {
     // The URL carries the developer's token: an agent must not get it this way.
-    if let Ok(session) = std::env::var("CODEX_GOVERNANCE_SESSION_ID") {
-        eprintln!(
-            "codex-governance: `url` prints the developer's token and is refused inside an agent \
-             session ({session}); run it in your own shell"
-        );
-        return ExitCode::from(2);
+    if let Some(refused) = refused_in_agent_session("url", "the developer's token") {
+        return refused;
     }
     let dir = match state_dir_of(&args.locate.repo, args.locate.state_dir) {
         Ok(d) => d,
@@ -441,6 +464,7 @@ fn demo(args: DemoArgs) -> ExitCode {
         state_dir: None,
         // The demo's configuration is the one `demo` just wrote.
         trust_config: true,
+        allow_host: None,
     })
 }
 

@@ -18,6 +18,7 @@ import * as keys from "./js/keys.js";
 import * as layout from "./js/layout.js";
 import * as needsYou from "./js/needs_you.js";
 import * as notify from "./js/notify.js";
+import * as phones from "./js/phones.js";
 import * as plan from "./js/plan.js";
 import * as queue from "./js/queue.js";
 import * as report from "./js/report.js";
@@ -28,7 +29,7 @@ import * as trust from "./js/trust.js";
 function init() {
   adoptFragmentToken();
   if (!token()) showAuthProblem();
-  for (const view of [header, trust, keys, layout, needsYou, approvals, grid, sessions, queue, inbox, plan, report, timeline, notify, drawer]) {
+  for (const view of [header, trust, keys, layout, needsYou, approvals, grid, sessions, queue, inbox, plan, report, timeline, notify, phones, drawer]) {
     view.mount();
   }
   // The focused Zhongshu's plan and inbox are fetched when the focus moves.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::{fail, root_of};
 use codex_governance::config::Config;
 use codex_governance::instance::InstanceError;
+use codex_governance::net::allowed_host::AllowedHost;
 use codex_governance::web;
 
 use crate::ServeArgs;
@@ -14,6 +15,11 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
     if let Err(e) = web::loopback_ip(&args.host) {
         return fail(&e.to_string());
     }
+    let allow_host = match args.allow_host.as_deref().map(AllowedHost::parse) {
+        Some(Err(e)) => return fail(&e.to_string()),
+        Some(Ok(name)) => Some(name),
+        None => None,
+    };
     let root = match root_of(&args.repo) {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -58,7 +64,7 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
             repo: args.repo,
             host: args.host,
             port: args.port,
-            state_dir: args.state_dir,
+            state_dir: args.state_dir, allow_host,
         };
         let running = match web::serve(opts, config).await {
             Ok(r) => r,
@@ -74,6 +80,13 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
             }
         };
         println!("codex-governance listening on {}", running.dashboard_url());
+        if let Some(name) = running.launcher.tailnet() {
+            eprintln!(
+                "codex-governance: the page also answers at {} through your tailscale serve, \
+                 to paired phones only (pair one in Notifications, or `codex-governance pair-phone`)",
+                name.origin()
+            );
+        }
         wait_for_stop_signal().await;
         eprintln!(
             "codex-governance: stopping (sessions with a thread are suspended and resume at the \

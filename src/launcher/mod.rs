@@ -8,6 +8,7 @@
 pub mod deltas;
 mod facts;
 mod notify_hooks;
+pub mod phones;
 
 /// How often the deltas and the facts look for what moves without a change
 /// of ours (late transcript bytes, the user's tree).
@@ -81,6 +82,10 @@ pub struct Launcher {
     pub hosts: Arc<crate::remote::Hosts>,
     /// Notices away from the desk (`launcher.notify`, issue 54).
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The phones paired for the page through the tailnet.
+    pub phones: Arc<crate::phones::Phones>,
+    /// `--allow-host`: where a paired phone finds the page.
+    tailnet: OnceLock<crate::net::allowed_host::AllowedHost>,
 }
 
 /// Says on stderr and in the audit log that the state folder was tightened.
@@ -156,6 +161,7 @@ impl Launcher {
                 )
             })?;
         let hosts = Arc::clone(&sessions.remotes.hosts);
+        let ctx_state_dir = ctx.paths.state_dir.clone();
         let notifier =
             crate::notify::Notifier::new(Arc::clone(&ctx), &crate::config::process_env());
         let launcher = Arc::new(Launcher {
@@ -182,6 +188,8 @@ impl Launcher {
             run_started: crate::clock::now().fixed_offset(),
             hosts,
             notifier,
+            phones: Arc::new(crate::phones::Phones::load(&ctx_state_dir)),
+            tailnet: OnceLock::new(),
         });
         launcher.recover()?;
         launcher.facts.keep(&launcher.ctx.store);
@@ -265,6 +273,16 @@ impl Launcher {
 
     pub fn url(&self) -> &str {
         self.ctx.url()
+    }
+
+    /// Called once when served with `--allow-host`.
+    pub fn set_tailnet(&self, name: crate::net::allowed_host::AllowedHost) {
+        let _ = self.tailnet.set(name);
+    }
+
+    /// The page's address for a paired phone, when served with `--allow-host`.
+    pub fn tailnet(&self) -> Option<&crate::net::allowed_host::AllowedHost> {
+        self.tailnet.get()
     }
 
     /// Work after the server is ready: follow the services' signals, watch

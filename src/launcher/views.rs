@@ -51,6 +51,15 @@ impl Launcher {
         crate::views::status::status(&self.snapshot(|_| true))
     }
 
+    /// `GET /api/status` for a paired phone's token.
+    pub fn status_for_phone(&self, phone: &crate::phones::PhoneGrant) -> StatusView {
+        crate::views::status::for_phone(
+            &self.snapshot(|_| true),
+            &phone.label,
+            self.notifier.remote_decisions(),
+        )
+    }
+
     /// `GET /api/status` for an agent's token: its own group only.
     pub fn status_for_agent(&self, grant: &Grant) -> StatusView {
         let zhongshu = match grant.kind {

@@ -343,6 +343,16 @@ pub enum AuditEvent {
         channel: String,
         nonce: String,
     },
+    /// The user paired a phone for the page through the tailnet.
+    PhonePaired {
+        phone_id: String,
+        label: String,
+    },
+    /// A paired phone's token was ended.
+    PhoneUnpaired {
+        phone_id: String,
+        label: String,
+    },
     /// A reply on the phone's topic was refused, with why.
     PhoneDecisionRefused {
         item_id: Option<String>,

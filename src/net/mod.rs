@@ -1,5 +1,6 @@
 //! Network plumbing shared by the API server and the terminal listeners.
 
+pub mod allowed_host;
 pub mod authority;
 pub mod listener;
 pub mod peers;

@@ -224,6 +224,11 @@ impl Notifier {
     /// A dashboard tab says whether it is visible and used. Only a "yes"
     /// counts, for [`PRESENCE_FRESH`]: one tab going hidden does not make
     /// another, still in use, absent.
+    /// What a phone may decide (`launcher.notify.remote_decisions`).
+    pub fn remote_decisions(&self) -> notice::RemoteDecisions {
+        self.settings.remote_decisions
+    }
+
     pub fn page_seen(&self, visible: bool) {
         if visible {
             self.seen_ms.store(self.now_ms() + 1, Ordering::Relaxed);

@@ -210,6 +210,44 @@ pub fn may_decide(
     }
 }
 
+/// What a paired phone's page (issue 54, tier 2) answers: the same rules as
+/// a notice's button, and a department's question confirmed only with `all`
+/// (a rejection or putting it aside is safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAnswer {
+    Approval { accept: bool, file_change: bool },
+    ConfirmPlan,
+    Question { confirm: bool },
+}
+
+pub fn phone_page_may(allowed: RemoteDecisions, answer: PageAnswer) -> Result<(), Refusal> {
+    match answer {
+        PageAnswer::Approval {
+            accept,
+            file_change,
+        } => {
+            let decision = if accept {
+                PhoneDecision::Approve
+            } else {
+                PhoneDecision::Decline
+            };
+            may_decide(allowed, NeedKind::Approval, decision, file_change)
+        }
+        PageAnswer::ConfirmPlan => may_decide(
+            allowed,
+            NeedKind::PlanConfirmation,
+            PhoneDecision::ConfirmPlan,
+            false,
+        ),
+        PageAnswer::Question { confirm: false } => Ok(()),
+        PageAnswer::Question { confirm: true } if allowed == RemoteDecisions::All => Ok(()),
+        PageAnswer::Question { confirm: true } => Err(Refusal::Forbidden(
+            "launcher.notify.remote_decisions does not let a phone confirm a question (allow it there)"
+                .into(),
+        )),
+    }
+}
+
 /// The buttons a notice of `item` carries (at most three), each a decision
 /// the phone may take.
 pub fn buttons(allowed: RemoteDecisions, item: &NeedItem) -> Vec<PhoneDecision> {
@@ -234,6 +272,35 @@ pub fn buttons(allowed: RemoteDecisions, item: &NeedItem) -> Vec<PhoneDecision> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phones_page_answers_within_what_the_user_allowed() {
+        use PageAnswer::*;
+        let decline = Approval {
+            accept: false,
+            file_change: false,
+        };
+        let run = Approval {
+            accept: true,
+            file_change: false,
+        };
+        let patch = Approval {
+            accept: true,
+            file_change: true,
+        };
+        let only = RemoteDecisions::DeclineOnly;
+        assert!(phone_page_may(only, decline).is_ok());
+        assert!(phone_page_may(only, Question { confirm: false }).is_ok());
+        for refused in [run, patch, ConfirmPlan, Question { confirm: true }] {
+            let why = phone_page_may(only, refused).unwrap_err();
+            assert!(matches!(why, Refusal::Forbidden(_)), "{refused:?}");
+        }
+        assert!(phone_page_may(RemoteDecisions::LowRisk, patch).is_ok());
+        assert!(phone_page_may(RemoteDecisions::LowRisk, run).is_err());
+        for allowed in [run, patch, ConfirmPlan, Question { confirm: true }] {
+            assert!(phone_page_may(RemoteDecisions::All, allowed).is_ok());
+        }
+    }
 
     const T: Timing = Timing {
         dwell_ms: 5_000,

@@ -45,10 +45,52 @@ pub fn scope(method: &str, path: &str) -> Scope {
     }
 }
 
+/// What a paired phone reaches (issue 54, tier 2): it reads what the page
+/// shows of the work, answers what waits for the user (within
+/// `notify.remote_decisions`, which the handlers ask) and interrupts. No
+/// terminal, transcript, audit, trust, configuration, notice setting or
+/// integration: a thief of the phone gets no more.
+pub fn phone_may_call(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        (
+            "GET",
+            "/api/status"
+                | "/api/sessions"
+                | "/api/events"
+                | "/api/approvals"
+                | "/api/quota"
+                | "/api/report"
+                | "/api/changes"
+                | "/api/diff"
+                | "/api/session_conversation"
+                | "/api/zhongshu_plan"
+                | "/api/zhongshu_sessions"
+        ) | (
+            "POST",
+            "/api/approval"
+                | "/api/start_assignments"
+                | "/api/answer_confirmation"
+                | "/api/interrupt"
+                | "/api/mark_seen"
+                | "/api/notify/presence"
+        )
+    )
+}
+
 /// Whether `principal` may call the route; refused as [`Refusal::Forbidden`].
 pub fn may_call(principal: &Principal, method: &str, path: &str) -> Result<(), Refusal> {
-    let Principal::Session(grant) = principal else {
-        return Ok(());
+    let grant = match principal {
+        Principal::User => return Ok(()),
+        Principal::Phone(phone) if phone_may_call(method, path) => return Ok(()),
+        Principal::Phone(phone) => {
+            return Err(Refusal::Forbidden(format!(
+                "the paired phone {:?} may not call {method} {path}: a phone reads, \
+                 answers and interrupts; terminals, trust and settings stay at the desk",
+                phone.label
+            )))
+        }
+        Principal::Session(grant) => grant,
     };
     let allowed = match scope(method, path) {
         Scope::User => false,
@@ -201,6 +243,51 @@ mod tests {
         }
         // Where pull requests go is the developer's to read.
         assert_eq!(scope(GET, "/api/pull_requests"), Scope::User);
+    }
+
+    #[test]
+    fn a_phone_reads_answers_and_interrupts_and_nothing_more() {
+        let phone = Principal::Phone(crate::phones::PhoneGrant {
+            id: "phone-1".into(),
+            label: "pocket".into(),
+        });
+        for (method, path) in [
+            (GET, "/api/status"),
+            (GET, "/api/events"),
+            (GET, "/api/approvals"),
+            (GET, "/api/session_conversation"),
+            (POST, "/api/approval"),
+            (POST, "/api/start_assignments"),
+            (POST, "/api/interrupt"),
+        ] {
+            assert!(refusal(&phone, method, path).is_none(), "{path}");
+        }
+        for (method, path) in [
+            (POST, "/api/browser_terminal/start"),
+            (POST, "/api/session_terminal/attach"),
+            (POST, "/api/session_input"),
+            (GET, "/api/session_stream"),
+            (GET, "/api/browser_terminals"),
+            (POST, "/api/trust_config"),
+            (GET, "/api/notify"),
+            (POST, "/api/notify/test"),
+            (POST, "/api/phones/pair"),
+            (GET, "/api/phones"),
+            (GET, "/api/audit"),
+            (GET, "/api/handoff"),
+            (GET, "/api/result_raw"),
+            (POST, "/api/integrate"),
+            (POST, "/api/plan_budget"),
+            (POST, "/api/close_session"),
+            (POST, "/api/submit_result"),
+        ] {
+            let why = refusal(&phone, method, path);
+            assert!(
+                why.is_some_and(|w| w.contains("stay at the desk")),
+                "{path}"
+            );
+        }
+        assert!(phone.owns("zhongshu-1"));
     }
 
     #[test]

@@ -84,6 +84,20 @@ pub struct StatusView {
     /// Which `governance.yaml` is read (and which is not, when both the
     /// root's and the Python tool's installed one exist).
     pub config_file: ConfigFileView,
+    /// Present for a paired phone's token only: what the phone may do, so the
+    /// page offers nothing it would refuse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneView>,
+}
+
+/// What the page on a paired phone offers (issue 54, tier 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct PhoneView {
+    pub label: String,
+    pub approve_commands: bool,
+    pub approve_file_changes: bool,
+    pub confirm_plans: bool,
+    pub confirm_questions: bool,
 }
 
 /// The configuration file in use, as `/api/status` says it.
@@ -263,7 +277,48 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             note: config.shadow_note(),
             changed: snap.facts.config_change.as_deref().cloned(),
         },
+        phone: None,
     }
+}
+
+/// `GET /api/status` for a paired phone's token: the user's view without
+/// terminal URLs (each carries a token that types into a PTY), the terminal
+/// list, typed input or the trust request (decided at the desk), and with
+/// what `remote_decisions` lets the phone answer.
+pub fn for_phone(
+    snap: &Snapshot,
+    label: &str,
+    allowed: crate::policy::notice::RemoteDecisions,
+) -> StatusView {
+    use crate::policy::notice::{phone_page_may, PageAnswer};
+    let mut v = status(snap);
+    v.browser_terminals = None;
+    v.config_trust = None;
+    for list in [
+        &mut v.sessions,
+        &mut v.zhongshu_sessions,
+        &mut v.department_sessions,
+    ] {
+        for s in list.iter_mut() {
+            s.browser_terminal_url = None;
+            s.session.input_history.clear();
+        }
+    }
+    let may = |a| phone_page_may(allowed, a).is_ok();
+    v.phone = Some(PhoneView {
+        label: label.to_string(),
+        approve_commands: may(PageAnswer::Approval {
+            accept: true,
+            file_change: false,
+        }),
+        approve_file_changes: may(PageAnswer::Approval {
+            accept: true,
+            file_change: true,
+        }),
+        confirm_plans: may(PageAnswer::ConfirmPlan),
+        confirm_questions: may(PageAnswer::Question { confirm: true }),
+    });
+    v
 }
 
 /// The configuration's warnings, each naming its file from the repository's root.

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::owned::Caller;
 use super::routes::Routes;
 use super::JsonBody;
 use crate::launcher::Launcher;
 use crate::model::{ApprovalDecision, PendingApproval};
+use crate::policy::notice::PageAnswer;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -51,15 +53,35 @@ struct Decided {
     pending_approvals: Vec<PendingApproval>,
 }
 
-async fn decide(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Decision>) -> Response {
+async fn decide(
+    State(l): State<Arc<Launcher>>,
+    caller: Caller,
+    JsonBody(b): JsonBody<Decision>,
+) -> Response {
     let request_id = match &b.request_id {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    let file_change = l.sessions.live.approvals().iter().any(|a| {
+        a.session_id == b.session_id
+            && a.request_id == request_id
+            && a.kind == crate::model::ApprovalKind::FileChange
+    });
+    let accept = matches!(
+        b.decision,
+        ApprovalDecision::Accept | ApprovalDecision::AcceptForSession
+    );
+    let answer = PageAnswer::Approval {
+        accept,
+        file_change,
+    };
+    if let Err(e) = caller.may_answer(&l, answer) {
+        return e.into_response();
+    }
     match l
         .sessions
         .live
-        .decide(&b.session_id, &request_id, b.decision)
+        .decide_by(&b.session_id, &request_id, b.decision, caller.by(), None)
         .await
     {
         Ok(session) => Json(Decided {

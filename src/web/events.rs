@@ -17,9 +17,41 @@ use serde_json::json;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::owned::Caller;
 use super::query::IdQuery;
+use crate::credentials::Principal;
 use crate::error::LauncherError;
 use crate::launcher::Launcher;
+
+/// A paired phone's stream: no audit line and no delta (they carry command
+/// text, paths and terminal URLs), only `event: changed` when something did,
+/// at most once a second; the page fetches the phone's status then.
+fn phone_events(l: &Arc<Launcher>) -> Response {
+    let hello = Event::default()
+        .event("hello")
+        .data(json!({"audit_seq": l.ctx.store.audit_log().last_seq()}).to_string());
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let paced = stream::unfold(l.ctx.store.subscribe(), |mut rx| async move {
+        if let Err(RecvError::Closed) = rx.recv().await {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // What came meanwhile is told by this one event.
+        while !matches!(
+            rx.try_recv(),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Closed)
+        ) {}
+        Some((Ok(Event::default().event("changed").data("{}")), rx))
+    });
+    let stream: EventStream = Box::pin(
+        stream::once(async move { Ok(hello) })
+            .chain(paced)
+            .take_until(l.stopped()),
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -29,7 +61,10 @@ pub fn routes() -> Routes {
 
 type EventStream = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;
 
-async fn events(State(l): State<Arc<Launcher>>, headers: HeaderMap) -> Response {
+async fn events(State(l): State<Arc<Launcher>>, Caller(p): Caller, headers: HeaderMap) -> Response {
+    if let Principal::Phone(_) = p {
+        return phone_events(&l);
+    }
     let rx = l.ctx.store.subscribe();
     // A reconnecting client gets what it missed from the audit log first.
     let last: Option<u64> = headers

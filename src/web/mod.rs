@@ -9,6 +9,7 @@ mod api;
 pub use answer::failure;
 mod approvals;
 mod notify;
+mod phones;
 pub use crate::mailbox::notices::inbox::NotifyInput;
 mod dashboard;
 mod events;
@@ -75,6 +76,9 @@ pub struct ServeOptions {
     pub host: String,
     pub port: u16,
     pub state_dir: Option<PathBuf>,
+    /// `--allow-host`: the one TLS name (the user's `tailscale serve`) the
+    /// page also answers to, for paired phones only.
+    pub allow_host: Option<crate::net::allowed_host::AllowedHost>,
 }
 
 /// A running server.
@@ -152,11 +156,16 @@ pub async fn serve(opts: ServeOptions, config: Config) -> anyhow::Result<Running
     };
     let url = format!("http://{host}:{}", addr.port());
     launcher.set_url(url.clone());
+    if let Some(name) = &opts.allow_host {
+        launcher.set_tailnet(name.clone());
+    }
     let guard = Arc::new(Guard::new(
         addr.port(),
         ip,
         launcher.token.clone(),
         Arc::clone(&launcher.credentials),
+        Arc::clone(&launcher.phones),
+        opts.allow_host.clone(),
     ));
     let app = router(Arc::clone(&launcher), guard);
     let (tx, mut rx) = tokio::sync::watch::channel(false);
@@ -255,6 +264,7 @@ fn all_routes() -> routes::Routes {
     api::routes()
         .merge(approvals::routes())
         .merge(notify::routes())
+        .merge(phones::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
 }

@@ -34,6 +34,30 @@ impl Caller {
         view
     }
 
+    /// A paired phone's answer within `notify.remote_decisions` (403
+    /// otherwise); the developer's and anyone else's pass.
+    pub fn may_answer(
+        &self,
+        l: &Launcher,
+        answer: crate::policy::notice::PageAnswer,
+    ) -> Result<(), LauncherError> {
+        match self.0 {
+            Principal::Phone(_) => Ok(crate::policy::notice::phone_page_may(
+                l.notifier.remote_decisions(),
+                answer,
+            )?),
+            _ => Ok(()),
+        }
+    }
+
+    /// Who decided, as the audit says it: the page at the desk or a phone's.
+    pub fn by(&self) -> &'static str {
+        match self.0 {
+            Principal::Phone(_) => "phone (page)",
+            _ => "dashboard",
+        }
+    }
+
     /// 403 unless the caller may act for session `id`.
     fn may_act_for(&self, id: &str) -> Result<(), LauncherError> {
         Ok(may_act_for(&self.0, id)?)
@@ -231,7 +255,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FromSession<T> {
             JsonBody::<T>::from_request(Request::from_parts(parts, body), state).await?;
         match caller.0 {
             Principal::Session(grant) => Ok(FromSession { grant, body }),
-            Principal::User => Err(LauncherError::Forbidden(
+            Principal::User | Principal::Phone(_) => Err(LauncherError::Forbidden(
                 "results are submitted with a department session's token (codex-governance mailbox send)"
                     .into(),
             )

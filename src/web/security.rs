@@ -7,6 +7,11 @@
 //! needs the token as a bearer header, compared in constant time (401; no cookie
 //! is set or accepted: browsers share cookies across ports); POST bodies must be
 //! JSON (415). No CORS header is ever sent.
+//!
+//! With `--allow-host NAME` the page also answers to that one TLS name (the
+//! user's `tailscale serve`, see [`crate::net::allowed_host`]): through it,
+//! only HTTPS as the proxy says, never Tailscale Funnel, `Origin` only
+//! `https://NAME`, and only a paired phone's token (`crate::phones`).
 
 use std::sync::Arc;
 
@@ -18,7 +23,9 @@ use subtle::ConstantTimeEq;
 
 use crate::credentials::{Credentials, Principal};
 use crate::error::LauncherError;
+use crate::net::allowed_host::AllowedHost;
 use crate::net::peers::Connection;
+use crate::phones::Phones;
 
 /// What requests must look like to reach this server.
 #[derive(Debug, Clone)]
@@ -30,6 +37,10 @@ pub struct Guard {
     pub token: String,
     /// Session tokens, each scoped to its session's role.
     pub credentials: Arc<Credentials>,
+    /// Paired phones' tokens, each scoped to what a phone may do.
+    pub phones: Arc<Phones>,
+    /// `--allow-host`: the one TLS name the page answers to besides loopback.
+    pub tailnet: Option<AllowedHost>,
 }
 
 impl Guard {
@@ -38,6 +49,8 @@ impl Guard {
         bound_ip: std::net::IpAddr,
         token: String,
         credentials: Arc<Credentials>,
+        phones: Arc<Phones>,
+        tailnet: Option<AllowedHost>,
     ) -> Guard {
         let mut hosts = vec![format!("localhost:{port}")];
         match bound_ip {
@@ -50,6 +63,8 @@ impl Guard {
             origins,
             token,
             credentials,
+            phones,
+            tailnet,
         }
     }
 
@@ -57,24 +72,42 @@ impl Guard {
         token_eq(candidate, &self.token)
     }
 
-    /// Who a presented token belongs to: the developer, a session, or nobody.
+    /// Who a presented token belongs to: the developer, a session, a paired
+    /// phone, or nobody.
     pub fn principal(&self, candidate: &str) -> Option<Principal> {
         if self.token_matches(candidate) {
             return Some(Principal::User);
         }
-        self.credentials.resolve(candidate).map(Principal::Session)
+        if let Some(grant) = self.credentials.resolve(candidate) {
+            return Some(Principal::Session(grant));
+        }
+        self.phones.resolve(candidate).map(Principal::Phone)
     }
 
     /// `host` (lower case) names this listener.
     fn host_ok(&self, host: &str) -> bool {
-        self.hosts.iter().any(|h| h == host)
+        self.hosts.iter().any(|h| h == host) || self.tailnet.as_ref().is_some_and(|t| t.names(host))
+    }
+
+    /// The `--allow-host` name when the request came through it.
+    fn through_tailnet(&self, headers: &HeaderMap) -> Option<&AllowedHost> {
+        let host = headers
+            .get(header::HOST)?
+            .to_str()
+            .ok()?
+            .to_ascii_lowercase();
+        self.tailnet.as_ref().filter(|t| t.names(&host))
     }
 
     /// None when the request may come from this origin, else the reason.
-    fn origin_problem(&self, headers: &HeaderMap) -> Option<String> {
+    fn origin_problem(&self, headers: &HeaderMap, tailnet: Option<&AllowedHost>) -> Option<String> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
-            if !self.origins.contains(&origin) {
+            let allowed = match tailnet {
+                Some(t) => origin == t.origin(),
+                None => self.origins.contains(&origin),
+            };
+            if !allowed {
                 return Some(format!(
                     "cross-origin requests are refused (Origin {origin:?})"
                 ));
@@ -126,7 +159,11 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
 fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, LauncherError> {
     let headers = request.headers();
     crate::net::authority::check(request.uri(), headers, |h| guard.host_ok(h))?;
-    if let Some(reason) = guard.origin_problem(headers) {
+    let tailnet = guard.through_tailnet(headers);
+    if let Some(t) = tailnet {
+        tailnet_problem(t, headers)?;
+    }
+    if let Some(reason) = guard.origin_problem(headers, tailnet) {
         return Err(LauncherError::Forbidden(reason));
     }
     let path = request.uri().path();
@@ -147,6 +184,12 @@ fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, Launcher
                 "missing or wrong token: send Authorization: Bearer <token>".into(),
             )
         })?;
+    if let (Some(t), false) = (tailnet, matches!(principal, Principal::Phone(_))) {
+        return Err(LauncherError::Forbidden(format!(
+            "through {} only a paired phone's token is accepted: pair the phone at the desk",
+            t.origin()
+        )));
+    }
     crate::policy::scopes::may_call(&principal, request.method().as_str(), path)?;
     // A connection that presented a token is the last to give way when full.
     if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
@@ -158,6 +201,30 @@ fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, Launcher
         ));
     }
     Ok(Some(principal))
+}
+
+/// A request through the tailnet name came over TLS from the tailnet: the
+/// proxy says HTTPS and did not bring it from the public internet.
+fn tailnet_problem(t: &AllowedHost, headers: &HeaderMap) -> Result<(), LauncherError> {
+    if headers.contains_key("tailscale-funnel-request") {
+        return Err(LauncherError::Forbidden(format!(
+            "{} is not served to the public internet (this request came through Tailscale \
+             Funnel): use tailscale serve, which keeps it on your tailnet",
+            t.origin()
+        )));
+    }
+    let mut protos = headers.get_all("x-forwarded-proto").iter();
+    let https = protos
+        .next()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    if !https || protos.next().is_some() {
+        return Err(LauncherError::Forbidden(format!(
+            "{} is served over HTTPS only, through tailscale serve",
+            t.origin()
+        )));
+    }
+    Ok(())
 }
 
 /// The body is declared `application/json` (parameters aside).
@@ -188,6 +255,89 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn guard(dir: &std::path::Path) -> Guard {
+        Guard::new(
+            6211,
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            "u".repeat(64),
+            Default::default(),
+            Arc::new(Phones::load(dir)),
+            Some(AllowedHost::parse("desk.tail1.ts.net").unwrap()),
+        )
+    }
+
+    fn request(host: &str, headers: &[(&str, &str)], token: &str, path: &str) -> Request {
+        let mut b = axum::http::Request::builder()
+            .uri(path)
+            .header("host", host)
+            .header("authorization", format!("Bearer {token}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn through_the_tailnet_name_only_a_phone_over_tls_and_never_through_funnel() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = guard(dir.path());
+        let (_, phone) = g.phones.pair("pocket").unwrap();
+        let user = g.token.clone();
+        let tls = [("x-forwarded-proto", "https")];
+        let name = "desk.tail1.ts.net";
+        let status = "/api/status";
+        let admitted = |r: Request| admit(&g, &r).map_err(|e| e.to_string());
+        assert!(matches!(
+            admitted(request(name, &tls, &phone, status)),
+            Ok(Some(Principal::Phone(_)))
+        ));
+        let why = admitted(request(name, &tls, &user, status)).unwrap_err();
+        assert!(why.contains("only a paired phone"), "{why}");
+        let why = admitted(request(name, &[], &phone, status)).unwrap_err();
+        assert!(why.contains("HTTPS only"), "{why}");
+        let funnel = [
+            ("x-forwarded-proto", "https"),
+            ("tailscale-funnel-request", "?1"),
+        ];
+        let why = admitted(request(name, &funnel, &phone, status)).unwrap_err();
+        assert!(why.contains("public internet"), "{why}");
+        let foreign = [
+            ("x-forwarded-proto", "https"),
+            ("origin", "http://127.0.0.1:6211"),
+        ];
+        let why = admitted(request(name, &foreign, &phone, status)).unwrap_err();
+        assert!(why.contains("cross-origin"), "{why}");
+        let own = [
+            ("x-forwarded-proto", "https"),
+            ("origin", "https://desk.tail1.ts.net"),
+        ];
+        assert!(admitted(request(name, &own, &phone, status)).is_ok());
+        let why = admitted(request(name, &tls, &phone, "/api/browser_terminals")).unwrap_err();
+        assert!(why.contains("stay at the desk"), "{why}");
+        // The page itself loads through the name, tokens aside.
+        assert!(matches!(admitted(request(name, &tls, "", "/")), Ok(None)));
+        // Another name is not this listener; loopback keeps the user's token.
+        assert!(admitted(request("evil.tail1.ts.net", &tls, &phone, status)).is_err());
+        assert!(matches!(
+            admitted(request("127.0.0.1:6211", &[], &user, status)),
+            Ok(Some(Principal::User))
+        ));
+    }
+
+    #[test]
+    fn without_allow_host_the_tailnet_name_is_misdirected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = guard(dir.path());
+        g.tailnet = None;
+        let r = request(
+            "desk.tail1.ts.net",
+            &[("x-forwarded-proto", "https")],
+            "",
+            "/",
+        );
+        assert!(matches!(admit(&g, &r), Err(LauncherError::Misdirected(_))));
+    }
 
     #[test]
     fn constant_time_eq_semantics() {

@@ -9,8 +9,18 @@ import * as store from "./store.js";
 
 let key = "";
 
-/** A button that answers approval `a` with `decision` (the agent sees it). */
+/** Whether this page may approve `a`: at the desk always; on a paired phone
+ * as the status says the user allowed (notify.remote_decisions). */
+function mayApprove(a) {
+  const phone = (store.get().status || {}).phone;
+  if (!phone) return true;
+  return a.kind === "file_change" ? phone.approve_file_changes : phone.approve_commands;
+}
+
+/** A button that answers approval `a` with `decision` (the agent sees it);
+ * none for an approval this page may not give. */
 export function decisionButton(a, decision, label) {
+  if (decision !== "decline" && !mayApprove(a)) return null;
   return el("button", {
     type: "button",
     class: decision === "decline" ? "danger" : "primary",

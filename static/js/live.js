@@ -154,7 +154,8 @@ function onStreamEvent(type, data) {
   if (type === "hello") {
     refresh(); // anything may have changed while we were away
     reportMayChange(0);
-  } else if (type === "lagged") {
+  } else if (type === "lagged" || type === "changed") {
+    // "changed": a paired phone's stream says only that (no audit line, no delta).
     refresh();
   } else if (type === "delta") {
     if (!store.get().status) refresh();

@@ -66,6 +66,10 @@ mod review_findings;
 #[cfg(unix)]
 mod setup_browser;
 #[cfg(unix)]
+mod tailnet;
+#[cfg(unix)]
+mod tailnet_browser;
+#[cfg(unix)]
 mod terminal_browser;
 mod terminal_ws;
 mod windows_loop;

@@ -201,8 +201,8 @@ pub(super) async fn propose(
 ) -> Response {
     let by = match (&p, &b.parent_session_id) {
         (Principal::Session(g), _) => g.session_id.clone(),
-        (Principal::User, Some(z)) => z.clone(),
-        (Principal::User, None) => {
+        (Principal::User | Principal::Phone(_), Some(z)) => z.clone(),
+        (Principal::User | Principal::Phone(_), None) => {
             return LauncherError::BadRequest("missing parent_session_id".into()).into_response()
         }
     };

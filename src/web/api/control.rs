@@ -13,6 +13,7 @@ use crate::model::{ConfirmationAnswer, ConfirmationDecision, QueueItem};
 use crate::plans::control::{RetryTarget, Stopped};
 use crate::views::session::SessionView;
 use crate::web::answer::reply;
+use crate::web::owned::Caller;
 use crate::web::JsonBody;
 
 #[derive(Deserialize)]
@@ -148,7 +149,16 @@ pub(super) struct Answered {
 
 /// `POST /api/answer_confirmation`: confirm or reject (the Zhongshu is told,
 /// with the note), or dismiss (nothing is sent).
-pub(super) async fn answer_confirmation(State(l): L, JsonBody(b): JsonBody<Answer>) -> Response {
+pub(super) async fn answer_confirmation(
+    State(l): L,
+    caller: Caller,
+    JsonBody(b): JsonBody<Answer>,
+) -> Response {
+    let confirm = matches!(b.decision, Decision::Confirm);
+    let answer = crate::policy::notice::PageAnswer::Question { confirm };
+    if let Err(e) = caller.may_answer(&l, answer) {
+        return e.into_response();
+    }
     let decision = match b.decision {
         Decision::Confirm => ConfirmationDecision::Confirmed,
         Decision::Reject => ConfirmationDecision::Rejected,

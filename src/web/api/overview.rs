@@ -58,6 +58,9 @@ pub(super) async fn status(State(l): L, Caller(p): Caller) -> Response {
         // An agent sees its own group only, without transcripts or terminal URLs.
         return Json(l.status_for_agent(grant)).into_response();
     }
+    if let Principal::Phone(phone) = &p {
+        return Json(l.status_for_phone(phone)).into_response();
+    }
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         l.status_bytes(),

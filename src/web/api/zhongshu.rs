@@ -181,6 +181,16 @@ pub(super) async fn start_assignments(
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
+    let caller = Caller(p);
+    if let (crate::credentials::Principal::Phone(_), Some(_)) = (&caller.0, &b.assignments) {
+        return LauncherError::Forbidden(
+            "a phone confirms a plan as it stands: edit its assignments at the desk".into(),
+        )
+        .into_response();
+    }
+    if let Err(e) = caller.may_answer(&l, crate::policy::notice::PageAnswer::ConfirmPlan) {
+        return e.into_response();
+    }
     reply(
         l.dispatcher
             .start_assignments(&parent, b.assignments, b.revision, None)

@@ -604,12 +604,27 @@ impl InProcess {
     }
 
     pub async fn start_with_state_dir(repo: &TestRepo, state_dir: Option<PathBuf>) -> InProcess {
+        InProcess::start_with(repo, state_dir, None).await
+    }
+
+    /// Served with `--allow-host NAME` too (the tailnet page).
+    pub async fn start_allowing(repo: &TestRepo, name: &str) -> InProcess {
+        let name = codex_governance::net::allowed_host::AllowedHost::parse(name).unwrap();
+        InProcess::start_with(repo, Some(repo.state_dir()), Some(name)).await
+    }
+
+    async fn start_with(
+        repo: &TestRepo,
+        state_dir: Option<PathBuf>,
+        allow_host: Option<codex_governance::net::allowed_host::AllowedHost>,
+    ) -> InProcess {
         let running = web::serve(
             ServeOptions {
                 repo: repo.path.clone(),
                 host: "127.0.0.1".into(),
                 port: 0,
                 state_dir,
+                allow_host,
             },
             repo.config(),
         )

@@ -30,6 +30,7 @@ pub struct CodexScenario {
     retries: u32,
     env: Vec<(String, String)>,
     trusted: bool,
+    args: Vec<String>,
 }
 
 impl Scenario {
@@ -42,6 +43,7 @@ impl Scenario {
             retries: 0,
             env: Vec::new(),
             trusted: false,
+            args: Vec::new(),
         }
     }
 }
@@ -89,6 +91,12 @@ impl CodexScenario {
         self
     }
 
+    /// `arg` on the launcher's command line.
+    pub fn arg(mut self, arg: &str) -> CodexScenario {
+        self.args.push(arg.into());
+        self
+    }
+
     /// The repository, the model server and the launcher, started.
     pub async fn start(self) -> Codex {
         let repo = self.repo.repo();
@@ -120,7 +128,8 @@ impl CodexScenario {
         }
         let mut env = codex_env(&home, &codex_bin());
         env.extend(self.env);
-        let launcher = spawn_launcher_env(&repo.path, &[], &env);
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let launcher = spawn_launcher_env(&repo.path, &args, &env);
         Codex {
             repo,
             server,

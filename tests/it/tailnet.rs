@@ -1,0 +1,346 @@
+//! The page on a phone through the user's tailnet (issue 54, tier 2): the
+//! launcher as the user runs it with `--allow-host`, a phone paired with
+//! `codex-governance pair-phone`, and the phone's requests as `tailscale
+//! serve` forwards them (the `Host` the phone asked for, `X-Forwarded-Proto:
+//! https`; Funnel's marker on a public request).
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::launcher::Api;
+use crate::common::launcher::{base_command, spawn_launcher_env, Subprocess};
+use crate::common::scenario::Scenario;
+
+const NAME: &str = "desk.tail1234.ts.net";
+
+/// A request as the tailnet proxy forwards it to the launcher's port.
+async fn through_tailnet(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut req = match method {
+        "GET" => client.get(&url),
+        _ => client.post(&url),
+    };
+    req = req
+        .header("host", NAME)
+        .header("authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("the launcher answers");
+    let status = resp.status();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+const TLS: &[(&str, &str)] = &[("x-forwarded-proto", "https")];
+
+/// `codex-governance pair-phone` against the running launcher: its address
+/// for the phone, with the token in the fragment.
+fn pair_with_the_cli(repo: &std::path::Path, label: &str) -> (String, String) {
+    let out = base_command()
+        .args(["pair-phone", "--repo"])
+        .arg(repo)
+        .args(["--label", label])
+        .output()
+        .expect("pair-phone runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = stdout
+        .lines()
+        .find(|l| l.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no address in {stdout}"))
+        .to_string();
+    let token = url.split("#token=").nth(1).unwrap().to_string();
+    assert!(
+        stdout.contains('█') || stdout.contains('▀'),
+        "a QR code: {stdout}"
+    );
+    (url, token)
+}
+
+/// `z` registers one zhilibu assignment that waits for the user's confirmation.
+async fn plan_waiting(api: &Api, z: &str) {
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                "assignments": [{"department": "zhilibu", "task": "t", "files": ["README.md"]}]}),
+    )
+    .await;
+}
+
+fn launch(repo: &std::path::Path) -> Subprocess {
+    spawn_launcher_env(repo, &["--allow-host", NAME], &[])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_scope_only() {
+    let repo = Scenario::new()
+        .launcher("  notify:\n    remote_decisions: decline_only\n")
+        .repo();
+    // Without --allow-host, no phone can be paired.
+    let mut plain = spawn_launcher_env(&repo.path, &[], &[]);
+    let (status, body) = plain.api.post("/api/phones/pair", &json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("--allow-host"), "{body}");
+    plain.terminate();
+
+    let mut launcher = launch(&repo.path);
+    let port = launcher.port;
+    let (url, phone) = pair_with_the_cli(&repo.path, "pocket");
+    assert_eq!(url, format!("https://{NAME}/#token={phone}"));
+    let user = launcher.token.clone();
+
+    // The page and the phone's status, with what the phone may do.
+    let (status, page) = through_tailnet(port, "GET", "/", "", None, TLS).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("codex-governance"), "{page}");
+    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["phone"]["label"], "pocket", "{view}");
+    assert_eq!(view["phone"]["confirm_plans"], false, "{view}");
+    assert_eq!(view["phone"]["approve_commands"], false, "{view}");
+    assert!(view.get("browser_terminals").is_none(), "{view}");
+    // The desk's own status says nothing of a phone.
+    assert!(launcher
+        .api
+        .get_ok("/api/status")
+        .await
+        .get("phone")
+        .is_none());
+
+    // Through the name: only the phone, only over TLS, never from Funnel.
+    let refusals = [
+        (user.as_str(), TLS.to_vec(), "only a paired phone"),
+        (phone.as_str(), vec![], "HTTPS only"),
+        (
+            phone.as_str(),
+            vec![
+                ("x-forwarded-proto", "https"),
+                ("tailscale-funnel-request", "?1"),
+            ],
+            "public internet",
+        ),
+        (
+            phone.as_str(),
+            vec![
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://evil.example"),
+            ],
+            "cross-origin",
+        ),
+    ];
+    for (token, headers, why) in refusals {
+        let (status, body) =
+            through_tailnet(port, "GET", "/api/status", token, None, &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{why}: {body}");
+        assert!(body.contains(why), "{why}: {body}");
+    }
+    // The phone's scope: no terminal, audit, settings, trust or pairing.
+    for (method, path) in [
+        ("POST", "/api/browser_terminal/start"),
+        ("GET", "/api/audit"),
+        ("GET", "/api/notify"),
+        ("POST", "/api/trust_config"),
+        ("POST", "/api/phones/pair"),
+        ("POST", "/api/integrate"),
+    ] {
+        let (status, body) =
+            through_tailnet(port, method, path, &phone, Some(json!({})), TLS).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("stay at the desk"), "{path}: {body}");
+    }
+
+    // A plan awaiting confirmation: the phone may not confirm it (decline_only).
+    let z = launcher.api.start_zhongshu("Plan").await;
+    plan_waiting(&launcher.api, &z).await;
+    let confirm = json!({"parent_session_id": z});
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/start_assignments",
+        &phone,
+        Some(confirm.clone()),
+        TLS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("remote_decisions"), "{body}");
+    let plan = launcher
+        .api
+        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
+        .await;
+    assert_eq!(plan["plan"]["needs_confirmation"], true, "{plan}");
+    assert!(plan["plan"]["confirmed_at"].is_null(), "{plan}");
+    launcher.terminate();
+
+    // The user allows plans from the phone; the pairing survived the restart.
+    let config = repo.path.join("governance.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("decline_only", "all")).unwrap();
+    let mut launcher = launch(&repo.path);
+    let port = launcher.port;
+    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["phone"]["confirm_plans"], true, "{view}");
+    let z = launcher.api.start_zhongshu("Plan again").await;
+    plan_waiting(&launcher.api, &z).await;
+    // Edited assignments stay at the desk; the plan as it stands is confirmed.
+    let edited = json!({"parent_session_id": z, "assignments": []});
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/start_assignments",
+        &phone,
+        Some(edited),
+        TLS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("at the desk"), "{body}");
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/start_assignments",
+        &phone,
+        Some(json!({"parent_session_id": z})),
+        TLS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let confirmed = launcher.api.audit_events("plan_confirmed").await;
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    let paired = launcher.api.audit_events("phone_paired").await;
+    assert_eq!(paired.len(), 1, "{paired:?}");
+    assert_eq!(paired[0]["label"], "pocket");
+
+    // The phone's stream says only that something changed.
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/events"))
+        .header("host", NAME)
+        .header("x-forwarded-proto", "https")
+        .header("authorization", format!("Bearer {phone}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp;
+    launcher.api.start_zhongshu("Something changes").await;
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.contains("event: changed") && std::time::Instant::now() < deadline {
+        if let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk()).await
+        {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    assert!(seen.contains("event: changed"), "{seen}");
+    assert!(!seen.contains("session_started"), "no audit line: {seen}");
+    assert!(!seen.contains("event: delta"), "no delta: {seen}");
+
+    // Unpaired at the desk: the phone's token is refused at once, and the file
+    // the pairing was kept in holds no token.
+    let listed = launcher.api.get_ok("/api/phones").await;
+    let id = listed["phones"]["phones"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(listed["phones"]["tailnet"], format!("https://{NAME}"));
+    assert!(!listed.to_string().contains(&phone), "{listed}");
+    launcher
+        .api
+        .post_ok("/api/phones/unpair", &json!({"phone_id": id}))
+        .await;
+    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let kept = std::fs::read_to_string(repo.state_dir().join("paired_phones.json")).unwrap();
+    assert!(!kept.contains(&phone), "{kept}");
+    let audit = launcher
+        .api
+        .get_ok("/api/audit?limit=1000")
+        .await
+        .to_string();
+    assert!(!audit.contains(&phone), "the token in the audit");
+    launcher.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_phone_declines_a_codex_approval_in_the_page_and_may_not_approve_it() {
+    crate::needs!(Codex);
+    let c = Scenario::codex()
+        .arg("--allow-host")
+        .arg(NAME)
+        .start()
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let never = outside.path().join("declined-on-the-phone.txt");
+    c.server.on(
+        "You are Zhongshu",
+        vec![crate::common::model_server::exec_escalated(
+            "call_t",
+            &format!("touch {}", never.display()),
+            "PHONE-PAGE",
+        )],
+    );
+    let api = c.api();
+    let z = api.start_zhongshu("Write outside the repository").await;
+    let pending = c
+        .wait_approval("the approval", |a| a["reason"] == "PHONE-PAGE")
+        .await;
+    let (_, phone) = pair_with_the_cli(&c.repo.path, "pocket");
+    let port = c.launcher.port;
+    // The phone's page sees what waits, and may not approve a command.
+    let (status, body) = through_tailnet(port, "GET", "/api/approvals", &phone, None, TLS).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("PHONE-PAGE"), "{body}");
+    let answer = |decision: &str| {
+        json!({"session_id": pending["session_id"], "request_id": pending["request_id"],
+               "decision": decision})
+    };
+    for refused in ["accept", "accept_for_session"] {
+        let (status, body) = through_tailnet(
+            port,
+            "POST",
+            "/api/approval",
+            &phone,
+            Some(answer(refused)),
+            TLS,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}: {body}");
+        assert!(body.contains("remote_decisions"), "{body}");
+    }
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/approval",
+        &phone,
+        Some(answer("decline")),
+        TLS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let decided = api.audit_events("approval_decided").await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["decision"], "decline", "{decided:?}");
+    assert_eq!(decided[0]["by"], "phone (page)", "{decided:?}");
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    assert!(!never.exists(), "the declined command did not run");
+}
