@@ -2038,3 +2038,69 @@ async fn needs_you_offers_send_back_with_the_review_and_it_goes_back() {
     page.quit().await;
     launcher.terminate();
 }
+
+/// Issue 54: a pull request's failed check reaches the phone once, as a
+/// notice naming the department and nothing of the work (no file, no log,
+/// no check output), linking to its session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_check_is_told_to_the_phone_once_with_nothing_of_the_work() {
+    let ntfy = crate::common::ntfy::Ntfy::start().await;
+    let w = World::new("", true).await;
+    let config = w.repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(&format!(
+        "  notify:\n    ntfy: {{server: \"{}\", topic: cg-checks}}\n    dwell_seconds: 0\n    cooldown_seconds: 0\n",
+        ntfy.url()
+    ));
+    std::fs::write(&config, yaml).unwrap();
+    let (mut launcher, _z, id, branch) = one_recorded(&w, "SECRET-EDIT", "Edited a").await;
+    let api = launcher.api.clone();
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let tip = w.remote_tip(&branch).unwrap().to_string();
+    w.forge.set_check(
+        &tip,
+        "test",
+        "completed",
+        Some("failure"),
+        91,
+        Some("error: SECRET-LOG-LINE in src/a.rs\n"),
+    );
+    let told = wait_audit(&api, "notice_delivered", |e| e["kind"] == "check_failed").await;
+    assert_eq!(
+        told["item_id"],
+        format!("checks:{id}:{tip}"),
+        "the item names the session and the commit: {told}"
+    );
+    let checks: Vec<_> = ntfy
+        .published()
+        .into_iter()
+        .filter(|p| p.header("title") == Some("codex-governance: check failed"))
+        .collect();
+    assert_eq!(checks.len(), 1, "{:?}", ntfy.published());
+    let p = &checks[0];
+    assert!(
+        p.body.contains("lingyubu") && p.body.contains("check failed"),
+        "{p:?}"
+    );
+    assert_eq!(p.header("priority"), Some("4"), "{p:?}");
+    assert!(
+        p.header("click")
+            .is_some_and(|c| c.contains(&format!("#session={id}"))),
+        "{p:?}"
+    );
+    let all = format!("{p:?}");
+    for secret in ["SECRET-EDIT", "SECRET-LOG-LINE", "src/a.rs", TOKEN] {
+        assert!(!all.contains(secret), "{secret} in the notice: {all}");
+    }
+    // Still failing a while later: told once.
+    let polls = w.forge.seen().len();
+    wait_until("a few more looks at the pull request", PATIENCE, || async {
+        (w.forge.seen().len() >= polls + 5).then_some(())
+    })
+    .await;
+    let again = api.audit_events("notice_delivered").await;
+    let n = again.iter().filter(|e| e["kind"] == "check_failed").count();
+    assert_eq!(n, 1, "{again:?}");
+    launcher.terminate();
+}
