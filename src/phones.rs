@@ -22,6 +22,9 @@ pub const PAIRING_DAYS: i64 = 30;
 pub const MAX_PHONES: usize = 8;
 /// The longest label kept.
 const MAX_LABEL: usize = 60;
+/// At most this many event streams are open to phones at once: they share
+/// the loopback peer with the desk's page (the proxy connects from there).
+pub const MAX_STREAMS: usize = 4;
 
 /// What a phone's token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,19 @@ pub enum PairingError {
 pub struct Phones {
     file: PathBuf,
     pairings: Mutex<Vec<Pairing>>,
+    streams: std::sync::atomic::AtomicUsize,
+}
+
+/// One of the phones' open event streams; gives its place back when dropped.
+#[derive(Debug)]
+pub struct StreamPlace(std::sync::Arc<Phones>);
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        self.0
+            .streams
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn digest(token: &str) -> String {
@@ -87,7 +103,20 @@ impl Phones {
         Phones {
             file,
             pairings: Mutex::new(pairings),
+            streams: Default::default(),
         }
+    }
+
+    /// A place for one more phone's event stream, while fewer than
+    /// [`MAX_STREAMS`] are open.
+    pub fn open_stream(self: &std::sync::Arc<Self>) -> Option<StreamPlace> {
+        use std::sync::atomic::Ordering;
+        self.streams
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_STREAMS).then_some(n + 1)
+            })
+            .ok()?;
+        Some(StreamPlace(std::sync::Arc::clone(self)))
     }
 
     /// Pairs a phone: its pairing and a new token, shown to the user once.
@@ -237,6 +266,18 @@ mod tests {
         }
         assert!(!phones.list().iter().any(|p| p.id == old.id));
         assert!(matches!(phones.pair("one more"), Err(PairingError::Full)));
+    }
+
+    #[test]
+    fn phones_hold_at_most_a_few_event_streams_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let phones = std::sync::Arc::new(Phones::load(dir.path()));
+        let places: Vec<_> = (0..MAX_STREAMS)
+            .map(|_| phones.open_stream().unwrap())
+            .collect();
+        assert!(phones.open_stream().is_none());
+        drop(places);
+        assert!(phones.open_stream().is_some());
     }
 
     #[cfg(unix)]

@@ -211,20 +211,37 @@ pub fn may_decide(
 }
 
 /// What a paired phone's page (issue 54, tier 2) answers: the same rules as
-/// a notice's button, and a department's question confirmed only with `all`
-/// (a rejection or putting it aside is safe).
+/// a notice's button; approving for the rest of the session only with `all`;
+/// a department's question confirmed, or answered with a note (words the
+/// planner reads as the user's), only with `all` (a bare rejection or
+/// putting it aside is safe).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageAnswer {
-    Approval { accept: bool, file_change: bool },
+    Approval {
+        accept: bool,
+        file_change: bool,
+        for_session: bool,
+    },
     ConfirmPlan,
-    Question { confirm: bool },
+    Question {
+        confirm: bool,
+        with_note: bool,
+    },
 }
 
 pub fn phone_page_may(allowed: RemoteDecisions, answer: PageAnswer) -> Result<(), Refusal> {
     match answer {
         PageAnswer::Approval {
+            for_session: true, ..
+        } if allowed != RemoteDecisions::All => Err(Refusal::Forbidden(
+            "launcher.notify.remote_decisions does not let a phone approve for the rest of a \
+             session (allow all there)"
+                .into(),
+        )),
+        PageAnswer::Approval {
             accept,
             file_change,
+            ..
         } => {
             let decision = if accept {
                 PhoneDecision::Approve
@@ -239,10 +256,14 @@ pub fn phone_page_may(allowed: RemoteDecisions, answer: PageAnswer) -> Result<()
             PhoneDecision::ConfirmPlan,
             false,
         ),
-        PageAnswer::Question { confirm: false } => Ok(()),
-        PageAnswer::Question { confirm: true } if allowed == RemoteDecisions::All => Ok(()),
-        PageAnswer::Question { confirm: true } => Err(Refusal::Forbidden(
-            "launcher.notify.remote_decisions does not let a phone confirm a question (allow it there)"
+        PageAnswer::Question {
+            confirm: false,
+            with_note: false,
+        } => Ok(()),
+        PageAnswer::Question { .. } if allowed == RemoteDecisions::All => Ok(()),
+        PageAnswer::Question { .. } => Err(Refusal::Forbidden(
+            "launcher.notify.remote_decisions does not let a phone confirm a question or send \
+             the planner a note (allow all there)"
                 .into(),
         )),
     }
@@ -276,28 +297,40 @@ mod tests {
     #[test]
     fn a_phones_page_answers_within_what_the_user_allowed() {
         use PageAnswer::*;
-        let decline = Approval {
-            accept: false,
-            file_change: false,
+        let approval = |accept, file_change, for_session| Approval {
+            accept,
+            file_change,
+            for_session,
         };
-        let run = Approval {
-            accept: true,
-            file_change: false,
-        };
-        let patch = Approval {
-            accept: true,
-            file_change: true,
-        };
+        let question = |confirm, with_note| Question { confirm, with_note };
+        let decline = approval(false, false, false);
+        let run = approval(true, false, false);
+        let patch = approval(true, true, false);
+        let patch_for_session = approval(true, true, true);
         let only = RemoteDecisions::DeclineOnly;
         assert!(phone_page_may(only, decline).is_ok());
-        assert!(phone_page_may(only, Question { confirm: false }).is_ok());
-        for refused in [run, patch, ConfirmPlan, Question { confirm: true }] {
+        assert!(phone_page_may(only, question(false, false)).is_ok());
+        for refused in [
+            run,
+            patch,
+            ConfirmPlan,
+            question(true, false),
+            question(false, true),
+        ] {
             let why = phone_page_may(only, refused).unwrap_err();
             assert!(matches!(why, Refusal::Forbidden(_)), "{refused:?}");
         }
         assert!(phone_page_may(RemoteDecisions::LowRisk, patch).is_ok());
         assert!(phone_page_may(RemoteDecisions::LowRisk, run).is_err());
-        for allowed in [run, patch, ConfirmPlan, Question { confirm: true }] {
+        assert!(phone_page_may(RemoteDecisions::LowRisk, patch_for_session).is_err());
+        for allowed in [
+            run,
+            patch,
+            patch_for_session,
+            ConfirmPlan,
+            question(true, false),
+            question(false, true),
+        ] {
             assert!(phone_page_may(RemoteDecisions::All, allowed).is_ok());
         }
     }

@@ -46,10 +46,12 @@ pub fn scope(method: &str, path: &str) -> Scope {
 }
 
 /// What a paired phone reaches (issue 54, tier 2): it reads what the page
-/// shows of the work, answers what waits for the user (within
+/// shows of the work (the status, a session's conversation, the plan and
+/// its changes), answers what waits for the user (within
 /// `notify.remote_decisions`, which the handlers ask) and interrupts. No
-/// terminal, transcript, audit, trust, configuration, notice setting or
-/// integration: a thief of the phone gets no more.
+/// terminal, file contents or diffs, audit, trust, configuration, notice
+/// setting, presence, unread marks or integration: a thief of the phone
+/// gets no more.
 pub fn phone_may_call(method: &str, path: &str) -> bool {
     matches!(
         (method, path),
@@ -62,18 +64,14 @@ pub fn phone_may_call(method: &str, path: &str) -> bool {
                 | "/api/quota"
                 | "/api/report"
                 | "/api/changes"
-                | "/api/diff"
                 | "/api/session_conversation"
                 | "/api/zhongshu_plan"
-                | "/api/zhongshu_sessions"
         ) | (
             "POST",
             "/api/approval"
                 | "/api/start_assignments"
                 | "/api/answer_confirmation"
                 | "/api/interrupt"
-                | "/api/mark_seen"
-                | "/api/notify/presence"
         )
     )
 }
@@ -276,6 +274,10 @@ mod tests {
             (GET, "/api/audit"),
             (GET, "/api/handoff"),
             (GET, "/api/result_raw"),
+            (GET, "/api/diff"),
+            (GET, "/api/zhongshu_sessions"),
+            (POST, "/api/mark_seen"),
+            (POST, "/api/notify/presence"),
             (POST, "/api/integrate"),
             (POST, "/api/plan_budget"),
             (POST, "/api/close_session"),

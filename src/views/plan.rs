@@ -116,6 +116,15 @@ impl Redact for PlanView {
     }
 }
 
+impl Redact for AssignmentsView {
+    /// Its started sessions as the caller may see them.
+    fn hide_from_agents(&mut self) {
+        self.started
+            .iter_mut()
+            .for_each(SessionView::hide_from_agents);
+    }
+}
+
 impl Redact for ContextView {
     /// What an agent's token may see of it: its sessions without
     /// transcripts or terminal URLs (`SessionView::hide_from_agents`).

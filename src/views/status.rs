@@ -96,6 +96,7 @@ pub struct PhoneView {
     pub label: String,
     pub approve_commands: bool,
     pub approve_file_changes: bool,
+    pub approve_for_session: bool,
     pub confirm_plans: bool,
     pub confirm_questions: bool,
 }
@@ -310,13 +311,23 @@ pub fn for_phone(
         approve_commands: may(PageAnswer::Approval {
             accept: true,
             file_change: false,
+            for_session: false,
         }),
         approve_file_changes: may(PageAnswer::Approval {
             accept: true,
             file_change: true,
+            for_session: false,
+        }),
+        approve_for_session: may(PageAnswer::Approval {
+            accept: true,
+            file_change: true,
+            for_session: true,
         }),
         confirm_plans: may(PageAnswer::ConfirmPlan),
-        confirm_questions: may(PageAnswer::Question { confirm: true }),
+        confirm_questions: may(PageAnswer::Question {
+            confirm: true,
+            with_note: true,
+        }),
     });
     v
 }

@@ -74,6 +74,7 @@ async fn decide(
     let answer = PageAnswer::Approval {
         accept,
         file_change,
+        for_session: b.decision == ApprovalDecision::AcceptForSession,
     };
     if let Err(e) = caller.may_answer(&l, answer) {
         return e.into_response();

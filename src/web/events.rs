@@ -26,23 +26,29 @@ use crate::launcher::Launcher;
 /// A paired phone's stream: no audit line and no delta (they carry command
 /// text, paths and terminal URLs), only `event: changed` when something did,
 /// at most once a second; the page fetches the phone's status then.
-fn phone_events(l: &Arc<Launcher>) -> Response {
+fn phone_events(l: &Arc<Launcher>, place: crate::phones::StreamPlace) -> Response {
     let hello = Event::default()
         .event("hello")
         .data(json!({"audit_seq": l.ctx.store.audit_log().last_seq()}).to_string());
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-    let paced = stream::unfold(l.ctx.store.subscribe(), |mut rx| async move {
-        if let Err(RecvError::Closed) = rx.recv().await {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        // What came meanwhile is told by this one event.
-        while !matches!(
-            rx.try_recv(),
-            Err(TryRecvError::Empty) | Err(TryRecvError::Closed)
-        ) {}
-        Some((Ok(Event::default().event("changed").data("{}")), rx))
-    });
+    let paced = stream::unfold(
+        (l.ctx.store.subscribe(), place),
+        |(mut rx, place)| async move {
+            if let Err(RecvError::Closed) = rx.recv().await {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            // What came meanwhile is told by this one event.
+            while !matches!(
+                rx.try_recv(),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed)
+            ) {}
+            Some((
+                Ok(Event::default().event("changed").data("{}")),
+                (rx, place),
+            ))
+        },
+    );
     let stream: EventStream = Box::pin(
         stream::once(async move { Ok(hello) })
             .chain(paced)
@@ -63,7 +69,14 @@ type EventStream = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>
 
 async fn events(State(l): State<Arc<Launcher>>, Caller(p): Caller, headers: HeaderMap) -> Response {
     if let Principal::Phone(_) = p {
-        return phone_events(&l);
+        return match l.phones.open_stream() {
+            Some(place) => phone_events(&l, place),
+            None => LauncherError::TooMany(format!(
+                "{} event streams are open to phones already: close a tab",
+                crate::phones::MAX_STREAMS
+            ))
+            .into_response(),
+        };
     }
     let rx = l.ctx.store.subscribe();
     // A reconnecting client gets what it missed from the audit log first.

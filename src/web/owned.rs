@@ -26,9 +26,11 @@ use crate::views::redact::Redact;
 pub struct Caller(pub Principal);
 
 impl Caller {
-    /// `view` as this caller may see it.
+    /// `view` as this caller may see it: an agent's token and a paired
+    /// phone's see no terminal URL (it carries a token that types into a
+    /// PTY), typed input or transcript.
     pub fn show<V: Redact>(&self, mut view: V) -> V {
-        if let Principal::Session(_) = self.0 {
+        if let Principal::Session(_) | Principal::Phone(_) = self.0 {
             view.hide_from_agents();
         }
         view

@@ -159,14 +159,24 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
 fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, LauncherError> {
     let headers = request.headers();
     crate::net::authority::check(request.uri(), headers, |h| guard.host_ok(h))?;
+    let path = request.uri().path();
     let tailnet = guard.through_tailnet(headers);
-    if let Some(t) = tailnet {
-        tailnet_problem(t, headers)?;
+    match tailnet {
+        Some(t) => tailnet_problem(t, headers, path)?,
+        // A proxy (tailscale serve keeps the Host its client chose) never
+        // makes a request a loopback one: only the signed webhook passes.
+        None if proxied(headers) && path != "/forge/webhook" => {
+            return Err(LauncherError::Forbidden(
+                "a request forwarded by a proxy reaches this page only by the --allow-host name \
+                 (tailscale serve), as a paired phone"
+                    .into(),
+            ))
+        }
+        None => {}
     }
     if let Some(reason) = guard.origin_problem(headers, tailnet) {
         return Err(LauncherError::Forbidden(reason));
     }
-    let path = request.uri().path();
     if request.method() == Method::OPTIONS {
         // No CORS: preflights get no allow headers, so browsers refuse the call.
         return Err(LauncherError::Forbidden(
@@ -203,9 +213,33 @@ fn admit(guard: &Guard, request: &Request) -> Result<Option<Principal>, Launcher
     Ok(Some(principal))
 }
 
-/// A request through the tailnet name came over TLS from the tailnet: the
-/// proxy says HTTPS and did not bring it from the public internet.
-fn tailnet_problem(t: &AllowedHost, headers: &HeaderMap) -> Result<(), LauncherError> {
+/// Whether a proxy forwarded the request (it says so in a header only a
+/// proxy sets: tailscale serve always sets `X-Forwarded-Host`).
+fn proxied(headers: &HeaderMap) -> bool {
+    headers.keys().any(|name| {
+        let name = name.as_str();
+        matches!(
+            name,
+            "x-forwarded-for"
+                | "x-forwarded-host"
+                | "x-forwarded-proto"
+                | "forwarded"
+                | "x-real-ip"
+        ) || name.starts_with("tailscale-")
+    })
+}
+
+/// A request through the tailnet name came over TLS from the tailnet (the
+/// proxy says HTTPS and did not bring it from the public internet) for the
+/// page, its files or the API: nothing else (`/healthz`, the webhook) is
+/// served to the tailnet.
+fn tailnet_problem(t: &AllowedHost, headers: &HeaderMap, path: &str) -> Result<(), LauncherError> {
+    if !(path == "/" || path.starts_with("/static/") || path.starts_with("/api/")) {
+        return Err(LauncherError::Forbidden(format!(
+            "{} serves the page and its API to paired phones only",
+            t.origin()
+        )));
+    }
     if headers.contains_key("tailscale-funnel-request") {
         return Err(LauncherError::Forbidden(format!(
             "{} is not served to the public internet (this request came through Tailscale \
@@ -323,6 +357,47 @@ mod tests {
             admitted(request("127.0.0.1:6211", &[], &user, status)),
             Ok(Some(Principal::User))
         ));
+    }
+
+    #[test]
+    fn a_proxied_request_naming_loopback_is_refused_whatever_its_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = guard(dir.path());
+        let user = g.token.clone();
+        // tailscale serve passes the Host its client chose: naming loopback
+        // must not make the desk's rules apply.
+        for headers in [
+            vec![
+                ("x-forwarded-host", "127.0.0.1:6211"),
+                ("x-forwarded-proto", "https"),
+            ],
+            vec![("x-forwarded-for", "100.64.0.2")],
+            vec![("tailscale-funnel-request", "?1")],
+            vec![("forwarded", "for=100.64.0.2;proto=https")],
+        ] {
+            let r = request("127.0.0.1:6211", &headers, &user, "/api/status");
+            let why = admit(&g, &r).unwrap_err().to_string();
+            assert!(why.contains("forwarded by a proxy"), "{headers:?}: {why}");
+        }
+        // The signed webhook may come through the user's own forwarder.
+        let hook = request(
+            "127.0.0.1:6211",
+            &[("x-forwarded-for", "1.2.3.4")],
+            "",
+            "/forge/webhook",
+        );
+        assert!(admit(&g, &hook).is_ok());
+        // Through the name, only the page, its files and the API.
+        let tls = [("x-forwarded-proto", "https")];
+        for path in ["/healthz", "/forge/webhook"] {
+            let r = request("desk.tail1.ts.net", &tls, "", path);
+            assert!(admit(&g, &r).is_err(), "{path}");
+        }
+        assert!(admit(
+            &g,
+            &request("desk.tail1.ts.net", &tls, "", "/static/dashboard.js")
+        )
+        .is_ok());
     }
 
     #[test]

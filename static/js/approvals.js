@@ -11,16 +11,17 @@ let key = "";
 
 /** Whether this page may approve `a`: at the desk always; on a paired phone
  * as the status says the user allowed (notify.remote_decisions). */
-function mayApprove(a) {
+function mayApprove(a, decision) {
   const phone = (store.get().status || {}).phone;
   if (!phone) return true;
+  if (decision === "accept_for_session" && !phone.approve_for_session) return false;
   return a.kind === "file_change" ? phone.approve_file_changes : phone.approve_commands;
 }
 
 /** A button that answers approval `a` with `decision` (the agent sees it);
  * none for an approval this page may not give. */
 export function decisionButton(a, decision, label) {
-  if (decision !== "decline" && !mayApprove(a)) return null;
+  if (decision !== "decline" && !mayApprove(a, decision)) return null;
   return el("button", {
     type: "button",
     class: decision === "decline" ? "danger" : "primary",

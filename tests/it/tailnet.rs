@@ -150,6 +150,25 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         assert_eq!(status, StatusCode::FORBIDDEN, "{why}: {body}");
         assert!(body.contains(why), "{why}: {body}");
     }
+    // tailscale serve keeps the Host its client sends: naming loopback
+    // through it gains nothing, whatever the token.
+    let client = reqwest::Client::new();
+    let sneaked = client
+        .get(format!("http://127.0.0.1:{port}/api/status"))
+        .header("x-forwarded-host", format!("127.0.0.1:{port}"))
+        .header("x-forwarded-for", "100.64.0.9")
+        .header("x-forwarded-proto", "https")
+        .header("authorization", format!("Bearer {user}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sneaked.status(), StatusCode::FORBIDDEN);
+    let (status, _) = through_tailnet(port, "GET", "/healthz", "", None, TLS).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "nothing but the page and the API"
+    );
     // The phone's scope: no terminal, audit, settings, trust or pairing.
     for (method, path) in [
         ("POST", "/api/browser_terminal/start"),
@@ -158,6 +177,10 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         ("POST", "/api/trust_config"),
         ("POST", "/api/phones/pair"),
         ("POST", "/api/integrate"),
+        ("GET", "/api/diff"),
+        ("GET", "/api/zhongshu_sessions"),
+        ("POST", "/api/notify/presence"),
+        ("POST", "/api/mark_seen"),
     ] {
         let (status, body) =
             through_tailnet(port, method, path, &phone, Some(json!({})), TLS).await;
@@ -213,6 +236,7 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("at the desk"), "{body}");
+    // Only the plan it was shown: its revision.
     let (status, body) = through_tailnet(
         port,
         "POST",
@@ -222,7 +246,24 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         TLS,
     )
     .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("revision"), "{body}");
+    let shown = launcher
+        .api
+        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
+        .await;
+    let revision = shown["plan"]["revision"].clone();
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/start_assignments",
+        &phone,
+        Some(json!({"parent_session_id": z, "revision": revision})),
+        TLS,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains("token="), "no terminal address: {body}");
     let confirmed = launcher.api.audit_events("plan_confirmed").await;
     assert_eq!(confirmed.len(), 1, "{confirmed:?}");
     let paired = launcher.api.audit_events("phone_paired").await;

@@ -28,14 +28,18 @@ pub(super) struct SessionAnswer {
 
 /// `POST /api/interrupt`: stops the session's running turn (Codex
 /// `turn/interrupt`; Ctrl-C for a PTY agent). The session keeps running.
-pub(super) async fn interrupt(State(l): L, JsonBody(b): JsonBody<SessionRef>) -> Response {
+pub(super) async fn interrupt(
+    State(l): L,
+    caller: Caller,
+    JsonBody(b): JsonBody<SessionRef>,
+) -> Response {
     reply(
         l.sessions
             .live
             .interrupt(&b.session_id)
             .await
             .map(|()| SessionAnswer {
-                session: l.session_view(&b.session_id),
+                session: l.session_view(&b.session_id).map(|v| caller.show(v)),
             }),
     )
 }
@@ -155,7 +159,8 @@ pub(super) async fn answer_confirmation(
     JsonBody(b): JsonBody<Answer>,
 ) -> Response {
     let confirm = matches!(b.decision, Decision::Confirm);
-    let answer = crate::policy::notice::PageAnswer::Question { confirm };
+    let with_note = b.note.as_deref().is_some_and(|n| !n.trim().is_empty());
+    let answer = crate::policy::notice::PageAnswer::Question { confirm, with_note };
     if let Err(e) = caller.may_answer(&l, answer) {
         return e.into_response();
     }

@@ -191,11 +191,17 @@ pub(super) async fn start_assignments(
     if let Err(e) = caller.may_answer(&l, crate::policy::notice::PageAnswer::ConfirmPlan) {
         return e.into_response();
     }
+    if matches!(caller.0, crate::credentials::Principal::Phone(_)) && b.revision.is_none() {
+        return LauncherError::BadRequest(
+            "a phone confirms the plan it was shown: send its revision".into(),
+        )
+        .into_response();
+    }
     reply(
         l.dispatcher
             .start_assignments(&parent, b.assignments, b.revision, None)
             .await
-            .map(|plan| l.assignments_view(&plan)),
+            .map(|plan| caller.show(l.assignments_view(&plan))),
     )
 }
 
