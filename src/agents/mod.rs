@@ -371,6 +371,11 @@ pub trait Agent: Send + Sync {
     }
     /// The conversation that outlives the agent's processes, if the backend keeps one.
     fn thread_id(&self) -> Option<&str>;
+    /// What this agent said it can do when it started, where that differs
+    /// from its backend's agents (an ACP agent's `initialize`); None: those.
+    fn capabilities(&self) -> Option<Capabilities> {
+        None
+    }
     /// A helper process beside the terminal (Codex's app-server), for clean-up after a crash.
     fn helper_pid(&self) -> Option<u32>;
     /// Whether a turn is in progress.

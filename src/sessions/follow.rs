@@ -197,7 +197,9 @@ impl Sessions {
                 env,
                 log_path: PathBuf::from(&s.log_path),
                 state_dir: self.ctx.paths.state_dir.clone(),
-                tools: Vec::new(),
+                // A loaded ACP session gets its tools again (Codex keeps a
+                // thread's own and takes none on resume).
+                tools: (self.tool_specs)(kind),
                 sandbox: starter.sandbox_for(&s),
                 resume: Some(thread.clone()),
                 environment,

@@ -80,6 +80,10 @@ pub struct SessionView {
     pub suspended: bool,
     /// Suspended until its agent program can start: *Check again* may resume it.
     pub resumes_on_check: bool,
+    /// It runs a conversation its agent cannot load again (an ACP agent
+    /// without `session/load`): stopping the launcher ends it, and the page
+    /// says so beforehand.
+    pub ends_at_stop: bool,
     /// Where its workspace stands, in the page's terms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_facts: Option<crate::model::WorkspaceFacts>,
@@ -217,6 +221,10 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
         resumes_on_check: s.is_suspended()
             && s.agent.attention.as_ref().map(|a| a.kind)
                 == Some(crate::model::AttentionKind::Backend),
+        ends_at_stop: s.is_running() && {
+            let can = crate::agents::capabilities_of(&s.agent);
+            can.conversation && !can.resumes
+        },
         workspace_facts: s.workspace().map(|w| w.state.facts()),
         terminal_viewers: None,
         conversation_rev: live.conversation_rev,

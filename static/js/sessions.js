@@ -87,6 +87,7 @@ function buildRow(id, kind) {
   r.hb = el("span", { class: "hb" });
   r.model = el("span", { class: "row-model" });
   r.started = el("span", { class: "row-time" });
+  r.endsAtStop = el("span", { class: "hint ends-at-stop", text: "ends when the launcher stops", title: "its agent cannot load its conversation again after a restart (it offers no session/load): stopping the launcher ends this session", hidden: true });
   r.task = el("div", { class: "row-task" });
   r.error = el("div", { class: "row-error" });
   r.btnContinue = el("button", { type: "button", class: "small act-continue", text: "Message…", title: "type your own message into this session's terminal" });
@@ -128,7 +129,7 @@ function buildRow(id, kind) {
   if (kind === "zhongshu") resumeForm(r, id);
   r.root = el("div", { class: `session-row kind-${kind}`, data: { id, kind } },
     el("div", { class: "row-head" }, r.name, el("span", { class: "row-badges" }, r.status, r.report, r.workspace || null, r.plan, r.unread)),
-    el("div", { class: "row-meta" }, r.hb, r.model, r.started),
+    el("div", { class: "row-meta" }, r.hb, r.model, r.started, r.endsAtStop),
     r.task, r.error,
     el("div", { class: "row-actions" }, actions),
     r.continueForm, r.resumeForm || null);
@@ -197,6 +198,7 @@ function updateRow(r, s) {
   setText(r.model, [store.modelShown(s.model), usageText([s])].filter(Boolean).join(" · "));
   setText(r.started, [runText(s), `started ${clock(s.started_at)}`].filter(Boolean).join(" · "));
   r.started.title = `started ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)} (${s.ended_reason || "exited"})` : ""}`;
+  r.endsAtStop.hidden = !s.ends_at_stop;
   setText(r.task, taskWords(s.task));
   r.task.title = taskWords(s.task);
   if (s.session_kind === "department") updateDepartment(r, s);

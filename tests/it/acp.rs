@@ -14,9 +14,15 @@ fn acp_repo() -> TestRepo {
 }
 
 fn acp_repo_unsandboxed(unsandboxed: bool) -> TestRepo {
+    acp_repo_of(&["--acp"], unsandboxed)
+}
+
+/// As [`acp_repo`], the fake agent run with `args`.
+fn acp_repo_of(args: &[&str], unsandboxed: bool) -> TestRepo {
     let repo = TestRepo::with_flags(&[]);
-    let command =
-        serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
+    let mut argv = vec![fake_agent().display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let command = serde_json::to_string(&argv).unwrap();
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: {command}\n  \
          acp_unsandboxed: {unsandboxed}\n  \
@@ -366,4 +372,83 @@ async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
     wait_gone(pid, "the agent a crashed launcher left").await;
     let s = again.api.session(&z).await;
     assert_eq!(s["ended_reason"], "launcher_restart", "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_loads_its_session_goes_on_with_it_after_a_restart_and_one_that_cannot_says_so(
+) {
+    let repo = acp_repo_of(&["--acp", "--load-session"], true);
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let api = launcher.api.clone();
+    let z = api.start_zhongshu("Plan one change").await;
+    let s = api
+        .wait_session(&z, "its first turn done", |s| {
+            s["agent_state"] == "idle" && s["last_turn_status"] == "completed"
+        })
+        .await;
+    // Its capabilities are what it said at initialize: it loads sessions.
+    let thread = s["thread_id"]
+        .as_str()
+        .expect("its ACP session")
+        .to_string();
+    assert!(thread.starts_with("fake-acp-"), "{s}");
+    assert_eq!(s["capabilities"]["resumes"], true, "{s}");
+    assert_eq!(s["ends_at_stop"], false, "{s}");
+    let before = entries(&api, &z).await;
+    // A clean stop suspends it; the next start loads the same ACP session.
+    launcher.terminate();
+    let again = spawn_launcher(&repo.path, &[]);
+    let api = again.api.clone();
+    let resumed = wait_until("the session resumed", PATIENCE, || async {
+        api.audit_events("session_resumed")
+            .await
+            .into_iter()
+            .find(|e| e["session_id"] == z.as_str())
+    })
+    .await;
+    assert_eq!(resumed["thread_id"], thread.as_str(), "{resumed}");
+    let log = wait_log(&repo, &z, "FAKE_ACP_LOAD").await;
+    assert!(
+        log.contains(&format!("\"sessionId\":\"{thread}\"")),
+        "{log}"
+    );
+    // Its governance tools come with the loaded session too.
+    let load_line = log
+        .lines()
+        .find(|l| l.starts_with("FAKE_ACP_LOAD"))
+        .unwrap();
+    assert!(load_line.contains("mcp-serve"), "{load_line}");
+    api.post_ok(
+        "/api/session_input",
+        &json!({"session_id": z, "input": "after the restart"}),
+    )
+    .await;
+    wait_entry(&api, &z, "the answer after the restart", |e| {
+        e["type"] == "agent" && e["text"] == "heard: after the restart"
+    })
+    .await;
+    let all = entries(&api, &z).await;
+    // The replay at load is not recorded twice: what the page had, then the new turn.
+    assert!(
+        !all.iter().any(|e| e["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("replayed:"))),
+        "{all:?}"
+    );
+    assert_eq!(&all[..before.len()], &before[..], "{all:?}");
+    let s = api.session(&z).await;
+    assert_eq!(s["status"], "running", "{s}");
+    drop(again);
+
+    // An agent without session/load: the page says beforehand that a stop ends it.
+    let plain = acp_repo();
+    let server = InProcess::start(&plain).await;
+    let y = server.api.start_zhongshu("Plan one change").await;
+    let s = server
+        .api
+        .wait_session(&y, "its first turn done", |s| s["agent_state"] == "idle")
+        .await;
+    assert!(s["thread_id"].is_null(), "{s}");
+    assert_eq!(s["ends_at_stop"], true, "{s}");
+    server.stop().await;
 }

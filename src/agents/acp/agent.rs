@@ -14,9 +14,9 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     AgentCapabilities, CancelNotification, ClientCapabilities, ContentBlock,
-    FileSystemCapabilities, Implementation, InitializeRequest, McpServer, McpServerStdio,
-    NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse, ReadTextFileRequest,
-    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    FileSystemCapabilities, Implementation, InitializeRequest, LoadSessionRequest, McpServer,
+    McpServerStdio, NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse,
+    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
     StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
 };
@@ -31,7 +31,7 @@ use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
-use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
+use crate::model::{ApprovalDecision, ApprovalKind, Capabilities, PendingApproval};
 use crate::pty::Pty;
 
 /// How long an agent may take to start and open its session.
@@ -71,6 +71,9 @@ struct Shared {
     fence: Fence,
     /// The role prompt, put before the first text the agent is sent.
     preamble: Mutex<Option<String>>,
+    /// While `session/load` runs: the agent replays the conversation the
+    /// page has already, so its updates are not recorded twice.
+    replaying: AtomicBool,
 }
 
 pub(super) struct AcpAgent {
@@ -79,12 +82,23 @@ pub(super) struct AcpAgent {
     child: tokio::sync::Mutex<Option<tokio::process::Child>>,
     /// Its governance tools' socket, served while it runs.
     tools: Mutex<Option<ToolsSocket>>,
+    /// Its ACP session, when the agent can load it again (`session/load`).
+    thread: Option<String>,
+    /// What it said it can do at `initialize`.
+    capabilities: Capabilities,
 }
 
-/// What the agent said of itself at `initialize` and `session/new`.
+/// How the connection opens its session: a new one, or `resume` loaded again.
+struct Opening {
+    cwd: std::path::PathBuf,
+    mcp_servers: Vec<McpServer>,
+    resume: Option<String>,
+}
+
+/// What the agent said of itself at `initialize` and `session/new` (or
+/// `session/load`).
 struct Opened {
     session_id: SessionId,
-    #[allow(dead_code)] // read by the capability checks of later slices
     capabilities: AgentCapabilities,
 }
 
@@ -123,16 +137,20 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         return Err(AcpError::Io("the agent's stdio is not connected".into()));
     };
     let (asks, asks_rx) = mpsc::unbounded_channel();
+    let conversation_path = conversation::path_for(&spec.log_path);
+    // A loaded session goes on numbering its turns and entries where the
+    // page's conversation left off, so no new entry takes an earlier's id.
+    let (turns, next) = match spec.resume {
+        Some(_) => numbered_so_far(&conversation_path),
+        None => (0, 0),
+    };
     let shared = Arc::new(Shared {
         session_id: spec.session_id.clone(),
-        conversation: Arc::new(Conversation::new(
-            &spec.state_dir,
-            conversation::path_for(&spec.log_path),
-        )),
-        transcript: Mutex::new(Transcript::default()),
+        conversation: Arc::new(Conversation::new(&spec.state_dir, conversation_path)),
+        transcript: Mutex::new(Transcript::continuing(next)),
         events,
         working: AtomicBool::new(false),
-        turns: AtomicU64::new(0),
+        turns: AtomicU64::new(turns),
         queued: Mutex::new(VecDeque::new()),
         permissions: Mutex::new(HashMap::new()),
         next_request: AtomicU64::new(0),
@@ -140,20 +158,24 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         acp_session: Mutex::new(None),
         fence: Fence::new(&spec.cwd, &spec.state_dir),
         preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
+        replaying: AtomicBool::new(false),
     });
     let (opened_tx, opened_rx) = oneshot::channel();
     let transport = ByteStreams::new(stdin.compat_write(), stdout.compat());
     tokio::spawn(connection(
         Arc::clone(&shared),
         transport,
-        spec.cwd.clone(),
-        mcp_servers,
+        Opening {
+            cwd: spec.cwd.clone(),
+            mcp_servers,
+            resume: spec.resume.clone(),
+        },
         asks_rx,
         opened_tx,
     ));
     // Open: its session id and capabilities are the connection's.
-    match tokio::time::timeout(START_PATIENCE, opened_rx).await {
-        Ok(Ok(Ok(_opened))) => {}
+    let opened = match tokio::time::timeout(START_PATIENCE, opened_rx).await {
+        Ok(Ok(Ok(opened))) => opened,
         Ok(Ok(Err(e))) => {
             end(pid, &mut child).await;
             return Err(e);
@@ -166,12 +188,19 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
             end(pid, &mut child).await;
             return Err(AcpError::Timeout("the agent's session".into()));
         }
-    }
+    };
+    // Its conversation outlives the process only where it can load it again.
+    let loads = opened.capabilities.load_session;
     let agent = Arc::new(AcpAgent {
         shared,
         pid,
         child: tokio::sync::Mutex::new(Some(child)),
         tools: Mutex::new(tools),
+        thread: loads.then(|| opened.session_id.to_string()),
+        capabilities: Capabilities {
+            resumes: loads,
+            ..crate::agents::capabilities(crate::model::Backend::Acp)
+        },
     });
     if let Some(text) = &spec.first_turn {
         if let Err(e) = agent.send(text).await {
@@ -183,6 +212,25 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         agent,
         events: events_rx,
     })
+}
+
+/// The last turn number and entry number of a conversation kept so far.
+fn numbered_so_far(path: &Path) -> (u64, u64) {
+    let number = |text: &str, prefix: &str| -> Option<u64> {
+        text.strip_prefix(prefix)?.rsplit('-').next()?.parse().ok()
+    };
+    let entries = conversation::read(path).entries;
+    let turns = entries
+        .iter()
+        .filter_map(|e| number(e.turn_id.as_deref()?, "turn-"))
+        .max()
+        .unwrap_or(0);
+    let next = entries
+        .iter()
+        .filter_map(|e| number(&e.id, "acp-"))
+        .max()
+        .unwrap_or(0);
+    (turns, next)
 }
 
 /// The session's governance tools on a socket of its own in the launcher's
@@ -240,11 +288,15 @@ async fn connection(
         tokio_util::compat::Compat<tokio::process::ChildStdin>,
         tokio_util::compat::Compat<tokio::process::ChildStdout>,
     >,
-    cwd: std::path::PathBuf,
-    mcp_servers: Vec<McpServer>,
+    opening: Opening,
     mut asks: mpsc::UnboundedReceiver<Ask>,
     opened: oneshot::Sender<Result<Opened, AcpError>>,
 ) {
+    let Opening {
+        cwd,
+        mcp_servers,
+        resume,
+    } = opening;
     let on_update = Arc::clone(&shared);
     let on_permission = Arc::clone(&shared);
     let on_read = Arc::clone(&shared);
@@ -298,13 +350,31 @@ async fn connection(
                 ));
             let opening = async {
                 let init = cx.send_request(init).block_task().await?;
-                let new = cx
-                    .send_request(NewSessionRequest::new(cwd.clone()).mcp_servers(mcp_servers))
-                    .block_task()
-                    .await?;
+                let capabilities = init.agent_capabilities;
+                let session_id =
+                    match resume {
+                        Some(id) if capabilities.load_session => {
+                            let id = SessionId::new(id);
+                            main.replaying.store(true, Ordering::SeqCst);
+                            let load = LoadSessionRequest::new(id.clone(), cwd.clone())
+                                .mcp_servers(mcp_servers);
+                            let loaded = cx.send_request(load).block_task().await;
+                            main.replaying.store(false, Ordering::SeqCst);
+                            loaded?;
+                            id
+                        }
+                        Some(_) => return Err(agent_client_protocol::Error::new(
+                            agent_client_protocol::ErrorCode::METHOD_NOT_FOUND,
+                            "it no longer offers session/load, so its conversation cannot go on",
+                        )),
+                        None => {
+                            let new = NewSessionRequest::new(cwd.clone()).mcp_servers(mcp_servers);
+                            cx.send_request(new).block_task().await?.session_id
+                        }
+                    };
                 Ok::<_, agent_client_protocol::Error>(Opened {
-                    session_id: new.session_id,
-                    capabilities: init.agent_capabilities,
+                    session_id,
+                    capabilities,
                 })
             };
             let session_id = match opening.await {
@@ -399,6 +469,9 @@ impl Shared {
     }
 
     fn update(&self, n: SessionNotification) {
+        if self.replaying.load(Ordering::SeqCst) {
+            return;
+        }
         let mut transcript = self.transcript.lock().unwrap();
         transcript.apply(&self.conversation, n.update);
     }
@@ -554,11 +627,16 @@ impl Agent for AcpAgent {
         self.shared.conversation.activity()
     }
 
-    /// None: nothing loads an ACP session again yet (`session/load`), so a
+    /// Its ACP session where the agent offers `session/load`: a stopped
+    /// launcher suspends it and the next loads it again; else None, so a
     /// closed agent ends its session instead of "resuming" as a stranger
     /// without its conversation, and a stopped launcher ends it too.
     fn thread_id(&self) -> Option<&str> {
-        None
+        self.thread.as_deref()
+    }
+
+    fn capabilities(&self) -> Option<Capabilities> {
+        Some(self.capabilities)
     }
 
     fn helper_pid(&self) -> Option<u32> {

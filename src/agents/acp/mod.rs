@@ -11,7 +11,10 @@
 //! the protocol asks); `session/update`s fill the same conversation view as a
 //! Codex thread; `session/request_permission` is a Needs-you approval
 //! answered with the agent's own option of the kind the user chose (never
-//! another kind). The client's `fs/*` (read and write a text file) is held
+//! another kind). An agent that offers `session/load` (its `initialize`
+//! says so) keeps its session across a launcher's restart: the session is
+//! loaded again in a new process, numbering on where the page's conversation
+//! left off, its replay not recorded twice. The client's `fs/*` (read and write a text file) is held
 //! to the session's folder (`files`); it offers no terminal. It is not confined (its capabilities say so): no
 //! sandbox of the launcher's holds it yet, so none starts unless the user
 //! set `launcher.acp_unsandboxed: true` (with `isolation: worktree`), and the

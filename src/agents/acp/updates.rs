@@ -25,6 +25,15 @@ pub(super) struct Transcript {
 }
 
 impl Transcript {
+    /// A transcript whose new entries are numbered after `next` (a loaded
+    /// session's: its earlier entries keep their ids).
+    pub(super) fn continuing(next: u64) -> Transcript {
+        Transcript {
+            next,
+            ..Transcript::default()
+        }
+    }
+
     /// A turn began: what follows belongs to it.
     pub(super) fn turn(&mut self, conversation: &Conversation, turn_id: &str) {
         self.end_message(conversation);

@@ -438,6 +438,9 @@ impl<'a> Starter<'a> {
                 x.pid = pid;
                 x.agent.thread_id = thread_id.clone();
                 x.agent.server_pid = server_pid;
+                if let Some(own) = agent.capabilities() {
+                    x.agent.capabilities = Some(own);
+                }
                 // An agent that does not report its turns works while it runs.
                 if !crate::agents::capabilities_of(&x.agent).reports_turns {
                     x.agent.agent_state = AgentState::Working;

@@ -17,11 +17,16 @@
 //! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
 //! ```
 //!
+//! With `--load-session` (after `--acp`) it offers `session/load`: it takes
+//! the session id it is given, replays one message ("replayed: <id>") as
+//! the protocol has an agent replay its conversation, and answers.
+//!
 //! What it prints on stderr (the session's log), one line each:
 //!
 //! ```text
 //! FAKE_ACP_START pid=<pid> cwd=<its working folder>
 //! FAKE_ACP_SESSION <JSON of session/new's params>
+//! FAKE_ACP_LOAD <JSON of session/load's params>
 //! FAKE_ACP_PROMPT <JSON of the prompt's text>
 //! FAKE_ACP_CANCELLED
 //! FAKE_ACP_PERMISSION <JSON of the answer's outcome>
@@ -60,6 +65,7 @@ pub fn run() -> ! {
     let mut lines = stdin.lock().lines();
     let mut fs_requests = 0;
     let mut linger = false;
+    let loads = std::env::args().any(|a| a == "--load-session");
     while let Some(line) = lines.next() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -72,7 +78,7 @@ pub fn run() -> ! {
             "initialize" => reply(
                 &msg["id"],
                 json!({"protocolVersion": 1,
-                       "agentCapabilities": {"loadSession": false},
+                       "agentCapabilities": {"loadSession": loads},
                        "agentInfo": {"name": "fake-acp", "version": "0"},
                        "authMethods": []}),
             ),
@@ -81,6 +87,13 @@ pub fn run() -> ! {
                 servers = params["mcpServers"].clone();
                 session = format!("fake-acp-{}", std::process::id());
                 reply(&msg["id"], json!({"sessionId": session}));
+            }
+            "session/load" if loads => {
+                eprintln!("FAKE_ACP_LOAD {params}");
+                servers = params["mcpServers"].clone();
+                session = params["sessionId"].as_str().unwrap_or_default().to_string();
+                say(&session, &format!("replayed: {session}"));
+                reply(&msg["id"], json!({}));
             }
             "session/prompt" => {
                 let text: String = params["prompt"]
@@ -167,7 +180,9 @@ pub fn run() -> ! {
                 } else {
                     update(
                         &session,
-                        json!({"sessionUpdate": "tool_call", "toolCallId": "call-1", "title": "echo done",
+                        // Unique in the session, as the protocol asks (a
+                        // loaded session's process numbers on from its pid).
+                        json!({"sessionUpdate": "tool_call", "toolCallId": format!("call-{}-{}", std::process::id(), msg["id"]), "title": "echo done",
                                "kind": "execute", "status": "completed",
                                "content": [{"type": "content", "content": {"type": "text", "text": "done"}}]}),
                     );
