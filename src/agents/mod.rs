@@ -192,6 +192,8 @@ pub enum AgentEvent {
         nonce: Option<String>,
     },
     TokenUsage(TokenUsage),
+    /// What the agent reports of its context window and cost (ACP).
+    UsageReported(crate::model::ReportedUsage),
     Error {
         message: String,
         will_retry: bool,

@@ -74,6 +74,30 @@ pub struct TokenUsage {
     pub total_tokens: u64,
 }
 
+/// What an agent itself reports of its usage (an ACP agent's
+/// `usage_update`): its context window, and what the session cost so far
+/// where it says.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReportedUsage {
+    /// Tokens in its context now.
+    pub context_used: u64,
+    /// Its context window.
+    pub context_size: u64,
+    /// The session's cost so far, in `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+impl ReportedUsage {
+    /// Its cost in US dollars, when it reported one in them.
+    pub fn cost_usd(&self) -> Option<f64> {
+        let usd = self.currency.as_deref()?.eq_ignore_ascii_case("USD");
+        self.cost.filter(|c| usd && c.is_finite() && *c >= 0.0)
+    }
+}
+
 /// A request of the agent's that waits for a decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PendingApproval {
@@ -199,6 +223,9 @@ pub struct AgentInfo {
     pub last_turn_status: Option<String>,
     #[serde(default)]
     pub token_usage: Option<TokenUsage>,
+    /// What the agent itself reports of its context and cost (ACP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_usage: Option<ReportedUsage>,
     #[serde(default)]
     pub pending_approvals: Vec<PendingApproval>,
     /// The app-server's process (group leader), for cleanup after a crash.

@@ -227,11 +227,16 @@ pub(crate) fn plan_over_budget(
     }
     let (mut usd, mut tokens) = (0.0, 0u64);
     for s in state.children_of(zhongshu_id) {
+        // What an agent reports it cost counts as it says (ACP).
+        let reported = s.agent.reported_usage.as_ref().and_then(|r| r.cost_usd());
+        if let Some(cost) = reported {
+            usd += cost;
+        }
         let Some(usage) = &s.agent.token_usage else {
             continue;
         };
         tokens += usage.total_tokens;
-        if let Some(price) = config.model_prices.get(&s.model) {
+        if let (None, Some(price)) = (reported, config.model_prices.get(&s.model)) {
             usd += cost_usd(usage, price);
         }
     }

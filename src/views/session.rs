@@ -238,10 +238,17 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             && superseded_by(&snap.state, s).is_none(),
         awaits_reply: awaits_reply(&snap.state, s, live),
         plain,
-        cost_usd: s.agent.token_usage.as_ref().and_then(|usage| {
-            let price = launcher.model_prices.get(&s.model)?;
-            Some(crate::policy::quota::cost_usd(usage, price))
-        }),
+        // What the agent reports it cost, else its tokens at the model's price.
+        cost_usd: s
+            .agent
+            .reported_usage
+            .as_ref()
+            .and_then(|r| r.cost_usd())
+            .or_else(|| {
+                let usage = s.agent.token_usage.as_ref()?;
+                let price = launcher.model_prices.get(&s.model)?;
+                Some(crate::policy::quota::cost_usd(usage, price))
+            }),
     };
     own_terminal(snap, s, live, &mut view);
     view

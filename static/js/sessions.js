@@ -23,7 +23,10 @@ export function usageText(sessions) {
   const tokens = sessions.reduce((n, s) => n + ((s.token_usage && s.token_usage.total_tokens) || 0), 0);
   const priced = sessions.filter((s) => typeof s.cost_usd === "number");
   const cost = priced.length ? priced.reduce((n, s) => n + s.cost_usd, 0) : null;
-  return [tokensText(tokens), costText(cost)].filter(Boolean).join(" · ");
+  // One session's context, as its agent reports it (ACP): used of its window.
+  const r = sessions.length === 1 ? sessions[0].reported_usage : null;
+  const context = r && r.context_size ? `context ${Math.round((100 * r.context_used) / r.context_size)}%` : "";
+  return [tokensText(tokens), context, costText(cost)].filter(Boolean).join(" · ");
 }
 
 function continueForm(r, id) {

@@ -452,3 +452,50 @@ async fn an_acp_agent_that_loads_its_session_goes_on_with_it_after_a_restart_and
     assert_eq!(s["ends_at_stop"], true, "{s}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agents_reported_usage_is_its_meter_and_its_cost_counts_against_the_plans_budget() {
+    let repo = acp_repo();
+    let config = repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str("  plan_budget_usd: 0.04\n");
+    std::fs::write(&config, yaml).unwrap();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = crate::common::scenario::start_plan(
+        api,
+        "Plan one change [[acp: wait]]",
+        "one change",
+        vec![json!({"department": "zhilibu", "task": "Change it", "files": ["README.md"]})],
+    )
+    .await;
+    let d = wait_until("the department's turn reported", PATIENCE, || async {
+        let status = api.get_ok("/api/status").await;
+        status["department_sessions"]
+            .as_array()?
+            .iter()
+            .find(|s| s["parent_session_id"] == z.as_str() && !s["reported_usage"].is_null())
+            .cloned()
+    })
+    .await;
+    // The meter is what the agent reports: its context and its cost.
+    assert_eq!(
+        d["reported_usage"],
+        json!({"context_used": 1200, "context_size": 200000, "cost": 0.05, "currency": "USD"}),
+        "{d}"
+    );
+    assert_eq!(d["cost_usd"], 0.05, "{d}");
+    // Its cost counts against the plan's budget ($0.04): reached.
+    let reached = wait_until("the plan's budget reached", PATIENCE, || async {
+        api.audit_events("budget_reached")
+            .await
+            .into_iter()
+            .find(|e| e["zhongshu_id"] == z.as_str())
+    })
+    .await;
+    assert!(
+        reached["text"].as_str().is_some_and(|t| t.contains('$')),
+        "{reached}"
+    );
+    server.stop().await;
+}

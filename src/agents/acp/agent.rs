@@ -18,7 +18,7 @@ use agent_client_protocol::v1::schema::{
     McpServerStdio, NewSessionRequest, PermissionOptionKind, PromptRequest, PromptResponse,
     ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
-    StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
+    SessionUpdate, StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use futures_util::future::BoxFuture;
@@ -31,7 +31,7 @@ use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
 use crate::agents::{Agent, AgentError, AgentEvent, AgentSpec, Delivery, Started};
-use crate::model::{ApprovalDecision, ApprovalKind, Capabilities, PendingApproval};
+use crate::model::{ApprovalDecision, ApprovalKind, Capabilities, PendingApproval, ReportedUsage};
 use crate::pty::Pty;
 
 /// How long an agent may take to start and open its session.
@@ -470,6 +470,15 @@ impl Shared {
 
     fn update(&self, n: SessionNotification) {
         if self.replaying.load(Ordering::SeqCst) {
+            return;
+        }
+        if let SessionUpdate::UsageUpdate(u) = &n.update {
+            let _ = self.events.send(AgentEvent::UsageReported(ReportedUsage {
+                context_used: u.used,
+                context_size: u.size,
+                cost: u.cost.as_ref().map(|c| c.amount),
+                currency: u.cost.as_ref().map(|c| c.currency.clone()),
+            }));
             return;
         }
         let mut transcript = self.transcript.lock().unwrap();

@@ -122,7 +122,12 @@ impl LiveAgents {
             let l = &self.ctx.config.launcher;
             l.plan_budget_usd.is_some() || l.plan_budget_tokens.is_some()
         };
-        if budgets && matches!(event, AgentEvent::TokenUsage(_)) {
+        if budgets
+            && matches!(
+                event,
+                AgentEvent::TokenUsage(_) | AgentEvent::UsageReported(_)
+            )
+        {
             // Spending moved: a plan may have reached its budget.
             let _ = self.signals.send(Signal::SlotFreed);
         }
@@ -195,6 +200,7 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
             a.pending_approvals.retain(|x| &x.request_id != request_id);
             a.attention = None;
         }
+        AgentEvent::UsageReported(u) => a.reported_usage = Some(u.clone()),
         AgentEvent::TokenUsage(t) => {
             a.token_usage = Some(t.clone());
             // A response came through: Codex's retries worked.
@@ -283,7 +289,10 @@ fn audit_of(id: &str, event: &AgentEvent) -> Option<AuditEvent> {
             session_id: id.to_string(),
             text: text.clone(),
         }),
-        AgentEvent::ToolCall(_) | AgentEvent::TokenUsage(_) | AgentEvent::Closed => None,
+        AgentEvent::ToolCall(_)
+        | AgentEvent::TokenUsage(_)
+        | AgentEvent::UsageReported(_)
+        | AgentEvent::Closed => None,
     }
 }
 

@@ -35,6 +35,9 @@
 //! FAKE_ACP_FS <read|write> <JSON: the client's result, or {"error": its message}>
 //! FAKE_ACP_EOF
 //! ```
+//!
+//! Each turn that ends by itself reports its usage (`usage_update`: 1,200
+//! tokens of context more, of 200,000, and $0.05 more).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -66,6 +69,7 @@ pub fn run() -> ! {
     let mut fs_requests = 0;
     let mut linger = false;
     let loads = std::env::args().any(|a| a == "--load-session");
+    let mut turns: u64 = 0;
     while let Some(line) = lines.next() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -185,6 +189,13 @@ pub fn run() -> ! {
                         json!({"sessionUpdate": "tool_call", "toolCallId": format!("call-{}-{}", std::process::id(), msg["id"]), "title": "echo done",
                                "kind": "execute", "status": "completed",
                                "content": [{"type": "content", "content": {"type": "text", "text": "done"}}]}),
+                    );
+                    turns += 1;
+                    // What it used and cost so far, as an agent reports it.
+                    update(
+                        &session,
+                        json!({"sessionUpdate": "usage_update", "used": 1200 * turns, "size": 200000,
+                               "cost": {"amount": 0.05 * turns as f64, "currency": "USD"}}),
                     );
                     reply(&msg["id"], json!({"stopReason": "end_turn"}));
                 }
