@@ -510,9 +510,9 @@ async fn a_restart_resumes_a_remote_department_on_its_worktree_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     crate::needs!(Codex, Sshd);
-    let (_sshd, _dir, clone, mut c) = placed().await;
+    let (sshd, _dir, clone, mut c) = placed().await;
     let (dept, go_on) = between_two_commands(&c).await;
-    let killed = kill_exec_server_ssh();
+    let killed = kill_exec_server_ssh(&sshd);
     assert!(killed > 0, "an ssh carried the exec-server");
     go_on.notify_one();
     let out = c.output("call_two").await;
@@ -553,9 +553,15 @@ async fn between_two_commands(c: &Codex) -> (String, std::sync::Arc<tokio::sync:
 
 /// Kills (SIGKILL) every ssh client that carries a `codex exec-server`:
 /// the connection drops as a network would drop it. How many.
-fn kill_exec_server_ssh() -> usize {
+/// Kills the ssh clients carrying an exec-server to `sshd` (this test's own:
+/// tests beside it keep theirs); how many.
+fn kill_exec_server_ssh(sshd: &Sshd) -> usize {
+    let config = sshd.ssh_wrapper().with_file_name("ssh_config");
     let out = std::process::Command::new("pgrep")
-        .args(["-f", "ssh .*exec-server --listen stdio"])
+        .args([
+            "-f",
+            &format!("ssh -F {} .*exec-server --listen stdio", config.display()),
+        ])
         .output()
         .unwrap();
     let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -580,7 +586,10 @@ async fn a_host_down_mid_turn_holds_the_department_until_it_is_back() {
     let (mut sshd, _dir, clone, mut c) = placed().await;
     let (dept, go_on) = between_two_commands(&c).await;
     sshd.stop();
-    assert!(kill_exec_server_ssh() > 0, "an ssh carried the exec-server");
+    assert!(
+        kill_exec_server_ssh(&sshd) > 0,
+        "an ssh carried the exec-server"
+    );
     go_on.notify_one();
     c.api()
         .wait_status("gpu1 unreachable", |s| {
