@@ -200,7 +200,7 @@ impl Launcher {
     /// in one change with its audit events.
     fn recover(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_rfc3339();
-        let (stale, resumable) = self.ctx.store.update(|tx| {
+        let (stale, resumable, own_agents) = self.ctx.store.update(|tx| {
             let running: Vec<String> = tx
                 .state()
                 .sessions
@@ -210,11 +210,17 @@ impl Launcher {
                 .collect();
             let mut stale = Vec::new();
             let mut resumable = Vec::new();
+            let mut own_agents = Vec::new();
             for id in running {
                 if let Some(session) = tx.session_mut(&id).filter(|s| s.agent.thread_id.is_some()) {
                     // A Codex thread outlives its processes: it resumes after
                     // start, on the app-server left running if there is one.
+                    // An agent process of the session's own (an ACP agent's,
+                    // whose session is loaded again in a new one) goes.
                     stale.push((id.clone(), session.pid));
+                    if let Some(helper) = session.agent.server_pid {
+                        own_agents.push((id.clone(), helper));
+                    }
                     session.pid = None;
                     session.agent.server_pid = None;
                     session.closing = false;
@@ -246,9 +252,15 @@ impl Launcher {
                     }
                 }
             }
-            (stale, resumable)
+            (stale, resumable, own_agents)
         })?;
         *self.resumable.lock().unwrap() = resumable;
+        for (id, pid) in &own_agents {
+            // The shared app-server carries no session's id: it stays.
+            if runs_session(*pid, id) {
+                pty::kill_tree(*pid);
+            }
+        }
         for (id, pid) in &stale {
             if let Some(pid) = *pid {
                 // The session led its own process group and session; what is

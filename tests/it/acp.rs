@@ -499,3 +499,42 @@ async fn an_acp_agents_reported_usage_is_its_meter_and_its_cost_counts_against_t
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_a_crashed_launcher_left_is_ended_and_its_session_loaded_in_a_new_one() {
+    let repo = acp_repo_of(&["--acp", "--load-session"], true);
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let z = launcher
+        .api
+        .start_zhongshu("Plan one change [[acp: linger]]")
+        .await;
+    let s = launcher
+        .api
+        .wait_session(&z, "its first turn done", |s| s["agent_state"] == "idle")
+        .await;
+    let thread = s["thread_id"].as_str().unwrap().to_string();
+    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
+    let pid: u32 = log
+        .split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid");
+    launcher.kill9();
+    wait_log(&repo, &z, "FAKE_ACP_EOF").await;
+    assert!(!process_gone(pid), "the stuck agent outlived its launcher");
+    let again = spawn_launcher(&repo.path, &[]);
+    wait_gone(pid, "the agent a crashed launcher left").await;
+    let resumed = wait_until("the session resumed", PATIENCE, || async {
+        again
+            .api
+            .audit_events("session_resumed")
+            .await
+            .into_iter()
+            .find(|e| e["session_id"] == z.as_str())
+    })
+    .await;
+    assert_eq!(resumed["thread_id"], thread.as_str(), "{resumed}");
+    let log = wait_log(&repo, &z, "FAKE_ACP_LOAD").await;
+    assert_eq!(log.matches("FAKE_ACP_START").count(), 2, "{log}");
+}
