@@ -152,7 +152,7 @@ pub struct Notifier {
     settings: NotifySettings,
     ntfy_token: Option<crate::secret::Secret>,
     telegram_token: Option<crate::secret::Secret>,
-    /// The Telegram buttons handed out this run, by nonce.
+    /// The Telegram buttons handed out and not yet pressed, by nonce.
     pressable: Mutex<telegram::Pressable>,
     http: Http,
     origin: Instant,
@@ -195,12 +195,16 @@ impl Notifier {
                 .ok(),
             false => None,
         };
+        let pressable = match settings.telegram.is_some() {
+            true => telegram::Pressable::load(&ctx.paths.state_dir),
+            false => telegram::Pressable::default(),
+        };
         Arc::new(Notifier {
             ctx,
             settings,
             ntfy_token,
+            pressable: Mutex::new(pressable),
             telegram_token,
-            pressable: Mutex::default(),
             http: channels::http(),
             origin: Instant::now(),
             seen_ms: AtomicU64::new(0),

@@ -28,32 +28,73 @@ const POLL_SECONDS: u64 = 25;
 /// Buttons handed out and not yet pressed, at most (the oldest go first).
 const KEPT_BUTTONS: usize = 1000;
 
-/// The buttons of the notices sent this run: nonce → (signed token, its
-/// expiry in unix seconds).
+/// The buttons' file in the state folder (0600): nonce → (signed token,
+/// its expiry in unix seconds).
+pub(super) const BUTTONS_FILE: &str = "notify_telegram_buttons.json";
+
+/// The buttons of the notices sent and not yet pressed: nonce → (signed
+/// token, its expiry in unix seconds), kept in `file` when there is one.
 #[derive(Default)]
-pub(super) struct Pressable(HashMap<String, (String, i64)>);
+pub(super) struct Pressable {
+    buttons: HashMap<String, (String, i64)>,
+    file: Option<std::path::PathBuf>,
+}
 
 impl Pressable {
+    /// The buttons kept in `state_dir` that have not expired (none when the
+    /// file is missing, a link or not such a map).
+    pub(super) fn load(state_dir: &std::path::Path) -> Pressable {
+        let file = state_dir.join(BUTTONS_FILE);
+        let now = crate::clock::now().timestamp();
+        let mut buttons: HashMap<String, (String, i64)> =
+            crate::files::read_tail(&file, 4 * 1024 * 1024)
+                .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+        buttons.retain(|_, (_, until)| *until > now);
+        Pressable {
+            buttons,
+            file: Some(file),
+        }
+    }
+
     /// Keeps `button`'s token under its nonce; returns the nonce.
     fn keep(&mut self, nonce: String, token: String, expires: i64) -> String {
         let now = crate::clock::now().timestamp();
-        self.0.retain(|_, (_, until)| *until > now);
-        if self.0.len() >= KEPT_BUTTONS {
+        self.buttons.retain(|_, (_, until)| *until > now);
+        if self.buttons.len() >= KEPT_BUTTONS {
             if let Some(oldest) = self
-                .0
+                .buttons
                 .iter()
                 .min_by_key(|(_, (_, t))| *t)
                 .map(|(n, _)| n.clone())
             {
-                self.0.remove(&oldest);
+                self.buttons.remove(&oldest);
             }
         }
-        self.0.insert(nonce.clone(), (token, expires));
+        self.buttons.insert(nonce.clone(), (token, expires));
+        self.save();
         nonce
     }
 
     fn take(&mut self, nonce: &str) -> Option<String> {
-        self.0.remove(nonce).map(|(token, _)| token)
+        let token = self.buttons.remove(nonce).map(|(token, _)| token);
+        if token.is_some() {
+            self.save();
+        }
+        token
+    }
+
+    /// Writes the buttons kept (atomically, owner-only); a failure costs
+    /// only their use after a restart, and is logged.
+    fn save(&self) {
+        let Some(file) = &self.file else { return };
+        let bytes = serde_json::to_vec(&self.buttons).expect("buttons serialize");
+        if let Err(e) = crate::files::write_atomic(file, &bytes) {
+            tracing::warn!(
+                "cannot keep the Telegram buttons in {}: {e}",
+                file.display()
+            );
+        }
     }
 }
 
@@ -204,7 +245,7 @@ impl Notifier {
             match signed {
                 Some(signed) => self.on_token(&signed, Channel::Telegram).await,
                 None => {
-                    let why = "its button is used, expired or from before a restart";
+                    let why = "its button is used, expired or unknown";
                     self.refuse(None, why, Channel::Telegram);
                     Err(why.to_string())
                 }
@@ -219,5 +260,36 @@ impl Notifier {
         if let Err(e) = call(&self.http, &url, &answer, DELIVERY_TIMEOUT).await {
             tracing::warn!("answering a Telegram button: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buttons_outlive_a_restart_until_pressed_or_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::clock::now().timestamp();
+        let mut before = Pressable::load(dir.path());
+        before.keep("n1".into(), "token-1".into(), now + 600);
+        before.keep("n2".into(), "token-2".into(), now + 600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.path().join(BUTTONS_FILE);
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // The next launcher presses what this one handed out, once.
+        let mut after = Pressable::load(dir.path());
+        assert_eq!(after.take("n1").as_deref(), Some("token-1"));
+        assert_eq!(after.take("n1"), None);
+        let mut later = Pressable::load(dir.path());
+        assert_eq!(later.take("n1"), None, "a pressed button stays pressed");
+        assert_eq!(later.take("n2").as_deref(), Some("token-2"));
+        // An expired one is not kept.
+        later.keep("old".into(), "token-old".into(), now - 1);
+        assert_eq!(Pressable::load(dir.path()).take("old"), None);
     }
 }

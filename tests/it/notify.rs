@@ -618,7 +618,7 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
         reasons,
         [
             "a button pressed in another chat",
-            "its button is used, expired or from before a restart"
+            "its button is used, expired or unknown"
         ],
         "{refused:?}"
     );
@@ -636,4 +636,56 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
     ] {
         assert!(!text.contains("BOT-SECRET"), "the bot token shown: {text}");
     }
+}
+
+/// A Telegram button handed out before a clean restart still works after
+/// it (the buttons are kept owner-only in the state folder), once: the
+/// Codex planner resumes, its plan still waits unchanged, and the press
+/// confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_button_handed_out_before_a_restart_confirms_the_plan_after_it() {
+    use crate::common::telegram::TelegramApi;
+    crate::needs!(Codex);
+    let tg = TelegramApi::start().await;
+    let mut c = Scenario::codex()
+        .launcher(&format!(
+            "  notify:\n    telegram: {{chat_id: 4242, api: \"{}\"}}\n    dwell_seconds: 0\n    \
+             remote_decisions: all\n",
+            tg.url()
+        ))
+        .env("CODEX_GOVERNANCE_TELEGRAM_TOKEN", BOT)
+        .start()
+        .await;
+    let z = c.api().start_zhongshu("Plan").await;
+    c.idle(&z).await;
+    c.api()
+        .post_ok("/api/report_zhongshu_plan", &plan_of(&z))
+        .await;
+    let sent = tg.wait_sent("the plan's message", 1).await;
+    let data = sent[0].1["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept =
+        std::fs::read_to_string(c.repo.state_dir().join("notify_telegram_buttons.json")).unwrap();
+    assert!(kept.contains(&data), "{kept}");
+    c.launcher.terminate();
+    c.relaunch();
+    c.wait_agent(&z, "resumed", |s| {
+        s["status"] == "running" && s["agent_state"] == "idle"
+    })
+    .await;
+    tg.wait_polled().await;
+    let press = tg.press(4242, &data);
+    let answer = tg.wait_answered(&press).await;
+    assert_eq!(answer["text"], "Done.", "{answer}");
+    let confirmed = c.api().audit_events("plan_confirmed").await;
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    let again = tg.press(4242, &data);
+    let answer = tg.wait_answered(&again).await;
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("Not done"),
+        "{answer}"
+    );
+    c.stop().await;
 }
