@@ -14,6 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::json;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -30,7 +31,6 @@ fn phone_events(l: &Arc<Launcher>, place: crate::phones::StreamPlace) -> Respons
     let hello = Event::default()
         .event("hello")
         .data(json!({"audit_seq": l.ctx.store.audit_log().last_seq()}).to_string());
-    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let paced = stream::unfold(
         (l.ctx.store.subscribe(), place),
         |(mut rx, place)| async move {

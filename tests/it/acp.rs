@@ -44,6 +44,15 @@ async fn entries(api: &Api, id: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The agent's pid, as its log's first line says it.
+fn agent_pid(log: &str) -> u32 {
+    log.split("FAKE_ACP_START pid=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's pid")
+}
+
 async fn wait_entry(api: &Api, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     wait_until(what, PATIENCE, || async {
         entries(api, id).await.into_iter().find(|e| pred(e))
@@ -329,13 +338,7 @@ async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_s
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("Plan one change [[acp: wait]]").await;
-    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
-    let pid: i32 = log
-        .split("FAKE_ACP_START pid=")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .expect("the agent's pid");
+    let pid = agent_pid(&wait_log(&repo, &z, "FAKE_ACP_PROMPT").await) as i32;
     // SAFETY: a signal to the agent this test's launcher started.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
@@ -358,13 +361,7 @@ async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
         .api
         .start_zhongshu("Plan one change [[acp: wait]] [[acp: linger]]")
         .await;
-    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
-    let pid: u32 = log
-        .split("FAKE_ACP_START pid=")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .expect("the agent's pid");
+    let pid = agent_pid(&wait_log(&repo, &z, "FAKE_ACP_PROMPT").await);
     launcher.kill9();
     wait_log(&repo, &z, "FAKE_ACP_EOF").await;
     assert!(!process_gone(pid), "the stuck agent outlived its launcher");
@@ -513,13 +510,7 @@ async fn an_acp_agent_a_crashed_launcher_left_is_ended_and_its_session_loaded_in
         .wait_session(&z, "its first turn done", |s| s["agent_state"] == "idle")
         .await;
     let thread = s["thread_id"].as_str().unwrap().to_string();
-    let log = wait_log(&repo, &z, "FAKE_ACP_PROMPT").await;
-    let pid: u32 = log
-        .split("FAKE_ACP_START pid=")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .expect("the agent's pid");
+    let pid = agent_pid(&wait_log(&repo, &z, "FAKE_ACP_PROMPT").await);
     launcher.kill9();
     wait_log(&repo, &z, "FAKE_ACP_EOF").await;
     assert!(!process_gone(pid), "the stuck agent outlived its launcher");
