@@ -76,7 +76,10 @@ impl BackendSettings {
         let acp = acp::settings::resolve(words.acp, env)?;
         Ok(match kind {
             Backend::Codex => BackendSettings::Codex(codex),
-            Backend::Acp => BackendSettings::Acp(acp),
+            Backend::Acp => BackendSettings::Acp(acp::Settings {
+                confiner: codex.command,
+                ..acp
+            }),
             Backend::Pty => BackendSettings::Pty,
         })
     }

@@ -39,7 +39,14 @@ pub fn agents(
 ) -> AgentsView {
     let network = config.launcher.agent.agent_network;
     let sandboxed = backend.capabilities.sandboxed;
+    let acp = backend.kind == crate::model::Backend::Acp;
     let reach = match (sandboxed, network) {
+        (true, _) if acp => {
+            "ACP agents run in Codex's sandbox: each writes only its own worktree and \
+            temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
+            the launcher only through its governance tools. Its network stays ON, so it can \
+            reach its model (and so can the commands it runs itself)."
+        }
         (true, false) => {
             "Codex agents run in Codex's sandbox: they write only the repository \
             (their own mailbox folder aside), cannot see the launcher's state folder, have no \
@@ -50,7 +57,7 @@ pub fn agents(
             (launcher.agent_network): they write only the repository and cannot see the \
             launcher's state folder, but they can reach any address, loopback included."
         }
-        (false, _) if backend.kind == crate::model::Backend::Acp => {
+        (false, _) if acp => {
             "ACP agents run unsandboxed, as you (launcher.acp_unsandboxed): they can read \
             and change every file you can (the launcher's state folder included), use the \
             network, and start any program. Use them only with agents you trust."
@@ -64,7 +71,8 @@ pub fn agents(
     AgentsView {
         backend: backend.kind,
         sandboxed,
-        network,
+        // An ACP agent reaches its model: its network is on, confined or not.
+        network: network || acp,
         reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
         problems: backend.problems.clone(),
         // The demo's scripted agent runs unsandboxed, in its terminal.

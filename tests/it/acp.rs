@@ -19,6 +19,11 @@ fn acp_repo_unsandboxed(unsandboxed: bool) -> TestRepo {
 
 /// As [`acp_repo`], the fake agent run with `args`.
 fn acp_repo_of(args: &[&str], unsandboxed: bool) -> TestRepo {
+    acp_repo_with(args, unsandboxed, "")
+}
+
+/// As [`acp_repo_of`], with more `launcher:` lines (each ending in a newline).
+fn acp_repo_with(args: &[&str], unsandboxed: bool, more: &str) -> TestRepo {
     let repo = TestRepo::with_flags(&[]);
     let mut argv = vec![fake_agent().display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
@@ -26,7 +31,7 @@ fn acp_repo_of(args: &[&str], unsandboxed: bool) -> TestRepo {
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: {command}\n  \
          acp_unsandboxed: {unsandboxed}\n  \
-         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n"
+         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n{more}"
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
     repo
@@ -254,13 +259,19 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_run_unsandboxed() {
-    let repo = acp_repo_unsandboxed(false);
+    // No Codex, so no sandbox to hold it.
+    let repo = acp_repo_with(&["--acp"], false, "  codex_command: /nonexistent/codex\n");
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let agents = api.status().await["agents"].clone();
     let problems = agents["problems"].to_string();
+    assert!(
+        problems.contains("Codex's sandbox") && problems.contains("/nonexistent/codex"),
+        "{agents}"
+    );
     assert!(problems.contains("acp_unsandboxed: true"), "{agents}");
-    assert_eq!(agents["sandboxed"], false, "{agents}");
+    // They would run confined; none runs unconfined meanwhile.
+    assert_eq!(agents["sandboxed"], true, "{agents}");
     let (code, body) = api
         .post(
             "/api/start_zhongshu_session",
@@ -528,4 +539,133 @@ async fn an_acp_agent_a_crashed_launcher_left_is_ended_and_its_session_loaded_in
     assert_eq!(resumed["thread_id"], thread.as_str(), "{resumed}");
     let log = wait_log(&repo, &z, "FAKE_ACP_LOAD").await;
     assert_eq!(log.matches("FAKE_ACP_START").count(), 2, "{log}");
+}
+
+/// What the agent's own writes came to (`FAKE_ACP_WRITE`): path → error.
+fn own_writes(log: &str) -> Vec<(String, Option<String>)> {
+    log.lines()
+        .filter_map(|l| l.split_once("FAKE_ACP_WRITE ").map(|(_, r)| r))
+        .filter_map(|r| serde_json::from_str::<Value>(r.trim()).ok())
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap_or("").to_string(),
+                v["error"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Processes still running for session `id` (their environment names it).
+fn processes_of(id: &str) -> Vec<u32> {
+    let needle = format!("CODEX_GOVERNANCE_SESSION_ID={id}\0");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktree() {
+    crate::needs!(Codex);
+    let codex = crate::common::model_server::codex_bin();
+    let more = format!(
+        "  codex_command: {}\n  isolation: worktree\n",
+        codex.display()
+    );
+    let repo = acp_repo_with(&["--acp"], false, &more);
+    // A commit, so the department gets a worktree of its own.
+    crate::common::git::commit_all(&repo.path, "start");
+    let codex_home = repo.files.join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let escaped = repo.path.join("escaped.txt");
+    let in_state = repo.state_dir().join("planted.txt");
+    let in_tmp = std::env::temp_dir().join(format!("acp-escape-{}", std::process::id()));
+    let outside = repo.files.join("outside.txt");
+    let p = |path: &std::path::Path| path.display().to_string();
+    let dept_script = repo.files.join("dept.txt");
+    std::fs::write(
+        &dept_script,
+        "governance_report_result {\"summary\": \"wrote inside.txt\"}\n",
+    )
+    .unwrap();
+    let task = format!(
+        "Write [[acp: write inside.txt]] [[acp: write {}]] [[acp: write {}]] \
+         [[acp: write {}]] [[acp: write {}]] [[acp: script {}]]",
+        p(&escaped),
+        p(&in_state),
+        p(&in_tmp),
+        p(&outside),
+        p(&dept_script),
+    );
+    let plan =
+        json!({"summary": "one change", "assignments": [{"department": "zhilibu", "task": task}]});
+    let z_script = repo.files.join("z.txt");
+    std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
+    let env = vec![("CODEX_HOME".to_string(), p(&codex_home))];
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["sandboxed"], true, "{agents}");
+    assert_eq!(agents["problems"], json!([]), "{agents}");
+    assert!(
+        agents["reach"]
+            .as_str()
+            .unwrap()
+            .contains("Codex's sandbox"),
+        "{agents}"
+    );
+    let z = api
+        .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
+        .await;
+    // The planner, confined too, reaches its tools through its own socket.
+    let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    assert_eq!(
+        tool_answers(&z_log, "governance_register_plan")[0]["error"],
+        false,
+        "{z_log}"
+    );
+    let status = api
+        .wait_status("a department", |s| !departments(s).is_empty())
+        .await;
+    let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
+    let d_log = wait_log(&repo, &dept, "FAKE_ACP_TOOL governance_report_result").await;
+    let writes = own_writes(&d_log);
+    assert_eq!(writes.len(), 5, "{d_log}");
+    assert_eq!(writes[0], ("inside.txt".to_string(), None), "{writes:?}");
+    for (path, error) in &writes[1..] {
+        assert!(error.is_some(), "{path} was written: {writes:?}");
+    }
+    for path in [&escaped, &in_state, &in_tmp, &outside] {
+        assert!(!path.exists(), "{} exists", path.display());
+    }
+    assert_eq!(
+        tool_answers(&d_log, "governance_report_result")[0]["error"],
+        false,
+        "{d_log}"
+    );
+    let session = api
+        .wait_session(&dept, "reported", |s| s["report_status"] == "reported")
+        .await;
+    let worktree = session["workspace"]["path"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .expect("its worktree");
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("inside.txt")).unwrap(),
+        "written by fake-acp's process"
+    );
+    // Its agent, inside the sandbox, ends with the launcher.
+    assert!(!processes_of(&dept).is_empty(), "its agent runs");
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    wait_until("the agents ended", PATIENCE, || async {
+        (processes_of(&dept).is_empty() && processes_of(&z).is_empty()).then_some(())
+    })
+    .await;
 }

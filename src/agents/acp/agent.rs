@@ -102,8 +102,13 @@ struct Opened {
     capabilities: AgentCapabilities,
 }
 
-/// Starts the agent of `spec` with `command` and opens its session.
-pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started, AcpError> {
+/// Starts the agent of `spec` with `command` and opens its session; in
+/// Codex's sandbox when `confiner` (the Codex CLI) is given.
+pub(super) async fn start(
+    command: &[String],
+    confiner: Option<&Path>,
+    spec: AgentSpec,
+) -> Result<Started, AcpError> {
     let (program, args) = command.split_first().ok_or(AcpError::NoCommand)?;
     let path = crate::platform::program_path(Path::new(program))
         .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
@@ -116,8 +121,31 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
     let (events, events_rx) = mpsc::unbounded_channel();
     let tools = serve_tools(&spec, &events)?;
     let mcp_servers: Vec<McpServer> = tools.iter().map(relay_entry).collect();
-    let mut cmd = tokio::process::Command::new(path);
-    cmd.args(args)
+    let agent: Vec<String> = std::iter::once(path.display().to_string())
+        .chain(args.iter().cloned())
+        .collect();
+    let argv = match confiner {
+        Some(codex) => {
+            let reach: Vec<std::path::PathBuf> = tools
+                .iter()
+                .filter_map(|t| t.path().parent().map(Path::to_path_buf))
+                .collect();
+            let untrusted: Vec<std::path::PathBuf> = std::iter::once(spec.cwd.clone())
+                .chain(spec.sandbox.read_only.iter().cloned())
+                .collect();
+            super::confine::Confinement {
+                codex,
+                sandbox: &spec.sandbox,
+                cwd: &spec.cwd,
+                reach: &reach,
+                untrusted: &untrusted,
+            }
+            .command(&agent)
+        }
+        None => agent,
+    };
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -126,6 +154,12 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         // What the agent prints beside the protocol is the session's log.
         .stderr(Stdio::from(log))
         .kill_on_drop(true);
+    if confiner.is_some() {
+        // The sandbox reads the user's Codex settings where Codex does.
+        if let Some(home) = std::env::var_os("CODEX_HOME") {
+            cmd.env("CODEX_HOME", home);
+        }
+    }
     crate::platform::detach(cmd.as_std_mut());
     let mut child = cmd
         .spawn()
@@ -199,6 +233,7 @@ pub(super) async fn start(command: &[String], spec: AgentSpec) -> Result<Started
         thread: loads.then(|| opened.session_id.to_string()),
         capabilities: Capabilities {
             resumes: loads,
+            sandboxed: confiner.is_some(),
             ..crate::agents::capabilities(crate::model::Backend::Acp)
         },
     });
@@ -233,8 +268,9 @@ fn numbered_so_far(path: &Path) -> (u64, u64) {
     (turns, next)
 }
 
-/// The session's governance tools on a socket of its own in the launcher's
-/// private state folder (none without tools).
+/// The session's governance tools on a socket in a folder of its own in the
+/// launcher's private state folder (none without tools): a confined agent
+/// reaches that folder and no other session's.
 fn serve_tools(
     spec: &AgentSpec,
     events: &mpsc::UnboundedSender<AgentEvent>,
@@ -242,10 +278,12 @@ fn serve_tools(
     if spec.tools.is_empty() {
         return Ok(None);
     }
-    let dir = spec.state_dir.join("acp");
+    let root = spec.state_dir.join("acp");
+    let dir = root.join(&spec.session_id);
     let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", dir.display()));
+    crate::platform::create_private_dir(&root).map_err(io)?;
     crate::platform::create_private_dir(&dir).map_err(io)?;
-    let path = dir.join(format!("{}.sock", spec.session_id));
+    let path = dir.join("tools.sock");
     let tools = SessionTools::new(spec.tools.clone(), events.clone());
     let socket = ToolsSocket::open(&path, tools)
         .map_err(|e| AcpError::Io(format!("{}: {e}", path.display())))?;

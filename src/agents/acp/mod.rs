@@ -5,7 +5,7 @@
 //! folder with the session's environment only (no launcher URL, no token:
 //! the channel is [`Channel::Tools`]).
 //!
-//! What it guarantees so far: the session's turns are `session/prompt`s and
+//! What it guarantees: the session's turns are `session/prompt`s and
 //! their end is the prompt's answer (working, idle); *Stop* is
 //! `session/cancel` (waiting permission requests are answered cancelled, as
 //! the protocol asks); `session/update`s fill the same conversation view as a
@@ -14,13 +14,19 @@
 //! another kind). An agent that offers `session/load` (its `initialize`
 //! says so) keeps its session across a launcher's restart: the session is
 //! loaded again in a new process, numbering on where the page's conversation
-//! left off, its replay not recorded twice. The client's `fs/*` (read and write a text file) is held
-//! to the session's folder (`files`); it offers no terminal. It is not confined (its capabilities say so): no
-//! sandbox of the launcher's holds it yet, so none starts unless the user
-//! set `launcher.acp_unsandboxed: true` (with `isolation: worktree`), and the
-//! page names the backend's problem until then.
+//! left off, its replay not recorded twice. The client's `fs/*` (read and
+//! write a text file) is held to the session's folder (`files`); it offers
+//! no terminal.
+//!
+//! On Linux the whole agent process runs in Codex's sandbox (`confine`):
+//! it writes only its own folders and cannot see the launcher's state
+//! folder; its network stays on for its model. Elsewhere, or without Codex,
+//! none starts unless the user set `launcher.acp_unsandboxed: true` (with
+//! `isolation: worktree`), and the page names the backend's problem until
+//! then.
 
 mod agent;
+mod confine;
 mod files;
 pub mod mcp;
 pub mod settings;
@@ -41,11 +47,17 @@ pub enum AcpError {
     )]
     NoCommand,
     #[error(
-        "ACP agents cannot be confined yet: no sandbox of the launcher's holds them, so they \
-         start only with launcher.acp_unsandboxed: true (they then run as you, each department \
-         in its own worktree)"
+        "ACP agents are confined by Codex's sandbox, which is only on Linux here: they start \
+         only with launcher.acp_unsandboxed: true (they then run as you, each department in \
+         its own worktree)"
     )]
     NotConfined,
+    #[error(
+        "ACP agents run in Codex's sandbox, and Codex cannot be run ({0}): install it \
+         (npm install -g @openai/codex) or set launcher.codex_command, or let them run \
+         unconfined with launcher.acp_unsandboxed: true"
+    )]
+    NoConfiner(String),
     #[error("cannot run the ACP agent ({0}): install it or set launcher.acp_command")]
     Missing(String),
     #[error("the ACP agent exited ({0}) before its session opened: see the session's log")]
@@ -61,9 +73,10 @@ pub enum AcpError {
 impl From<AcpError> for AgentError {
     fn from(e: AcpError) -> Self {
         match e {
-            AcpError::NoCommand | AcpError::NotConfined | AcpError::Missing(_) => {
-                AgentError::Missing(e.to_string())
-            }
+            AcpError::NoCommand
+            | AcpError::NotConfined
+            | AcpError::NoConfiner(_)
+            | AcpError::Missing(_) => AgentError::Missing(e.to_string()),
             other => AgentError::Failed(other.to_string()),
         }
     }
@@ -71,14 +84,36 @@ impl From<AcpError> for AgentError {
 
 pub(super) struct AcpBackend {
     command: Option<Vec<String>>,
-    unsandboxed: bool,
+    /// How its agents are held: Codex's sandbox (the CLI), or nothing
+    /// (`None`: unconfined by the user's choice).
+    confiner: Option<String>,
 }
 
 impl AcpBackend {
     pub(super) fn new(settings: &Settings) -> AcpBackend {
         AcpBackend {
             command: settings.command.clone(),
-            unsandboxed: settings.unsandboxed,
+            confiner: (!settings.unsandboxed).then(|| settings.confiner.clone()),
+        }
+    }
+
+    /// The Codex CLI that confines its agents, or why there is none; `None`
+    /// when they run unconfined.
+    fn confiner(&self) -> Result<Option<std::path::PathBuf>, AcpError> {
+        let Some(command) = &self.confiner else {
+            return Ok(None);
+        };
+        if !cfg!(target_os = "linux") {
+            return Err(AcpError::NotConfined);
+        }
+        let program = crate::agents::codex::native::resolve(command).path;
+        match crate::platform::program_path(&program) {
+            Ok(path) if path.is_file() => Ok(Some(path)),
+            Ok(path) => Err(AcpError::NoConfiner(format!(
+                "{command}: no program at {}",
+                path.display()
+            ))),
+            Err(e) => Err(AcpError::NoConfiner(format!("{command}: {e}"))),
         }
     }
 }
@@ -88,6 +123,13 @@ impl AgentBackend for AcpBackend {
         Backend::Acp
     }
 
+    fn capabilities(&self) -> crate::model::Capabilities {
+        crate::model::Capabilities {
+            sandboxed: self.confiner.is_some(),
+            ..crate::agents::capabilities(Backend::Acp)
+        }
+    }
+
     fn channel(&self) -> Channel {
         Channel::Tools
     }
@@ -95,8 +137,8 @@ impl AgentBackend for AcpBackend {
     fn problems(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async move {
             let mut problems = Vec::new();
-            if !self.unsandboxed {
-                problems.push(AcpError::NotConfined.to_string());
+            if let Err(e) = self.confiner() {
+                problems.push(e.to_string());
             }
             match self.command.as_ref().and_then(|c| c.first()) {
                 None => problems.push(AcpError::NoCommand.to_string()),
@@ -112,11 +154,9 @@ impl AgentBackend for AcpBackend {
 
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
         Box::pin(async move {
-            if !self.unsandboxed {
-                return Err(AcpError::NotConfined.into());
-            }
+            let confiner = self.confiner()?;
             let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
-            Ok(agent::start(command, spec).await?)
+            Ok(agent::start(command, confiner.as_deref(), spec).await?)
         })
     }
 }

@@ -75,9 +75,12 @@ pub struct Settings {
     /// The agent's program and arguments; `None` when neither the file, the
     /// environment nor the profile names one (a backend that cannot start).
     pub command: Option<Vec<String>>,
-    /// The user lets ACP agents run unconfined, as they are (no sandbox of
-    /// the launcher's holds them yet); without it none starts.
+    /// The user lets ACP agents run unconfined, as they are, where Codex's
+    /// sandbox cannot hold them (or by choice).
     pub unsandboxed: bool,
+    /// The Codex CLI whose sandbox confines them (`launcher.codex_command`,
+    /// `CODEX_GOVERNANCE_CODEX_BIN`, else `codex`): set by the registry.
+    pub confiner: String,
 }
 
 /// The file's words for ACP, as written.
@@ -132,6 +135,7 @@ pub fn resolve(words: FileWords, env: &HashMap<String, String>) -> Result<Settin
         agent,
         command,
         unsandboxed,
+        confiner: String::new(),
     })
 }
 
@@ -170,7 +174,7 @@ pub fn commented_defaults() -> String {
     "  # With backend: acp, any agent speaking the Agent Client Protocol:\n  \
      # acp_agent: gemini            # claude, gemini, opencode, codex or other\n  \
      # acp_command: [gemini, --acp]\n  \
-     # No sandbox holds ACP agents yet: they start only with this (and isolation: worktree).\n  \
+     # They run in Codex's sandbox (Linux); without it, only with this (and isolation: worktree).\n  \
      # acp_unsandboxed: false\n"
         .to_string()
 }

@@ -18,7 +18,7 @@ mod endpoint;
 mod file_change;
 mod items;
 mod login;
-mod native;
+pub(super) mod native;
 mod project_trust;
 mod rpc;
 mod server;

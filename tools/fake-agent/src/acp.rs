@@ -15,6 +15,8 @@
 //! [[acp: linger]]      outlives the end of its stdin (two minutes), as a stuck agent would
 //! [[acp: fs-read PATH]]   asks the client fs/read_text_file PATH
 //! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
+//! [[acp: write PATH]]     writes PATH itself, as an agent's own command would
+//!                         ("written by fake-acp's process"), before any fs or tool directive
 //! ```
 //!
 //! With `--load-session` (after `--acp`) it offers `session/load`: it takes
@@ -33,6 +35,7 @@
 //! FAKE_ACP_TOOLS <JSON list of the MCP server's tool names>
 //! FAKE_ACP_TOOL <name> <JSON: {"error": bool, "text": the answer's text}>
 //! FAKE_ACP_FS <read|write> <JSON: the client's result, or {"error": its message}>
+//! FAKE_ACP_WRITE <JSON: {"path": PATH, "error": null or the OS's message}>
 //! FAKE_ACP_EOF
 //! ```
 //!
@@ -119,6 +122,12 @@ pub fn run() -> ! {
                     continue;
                 }
                 say(&session, &format!("heard: {last}"));
+                for path in own_writes(&text) {
+                    let error = std::fs::write(&path, "written by fake-acp's process")
+                        .err()
+                        .map(|e| e.to_string());
+                    eprintln!("FAKE_ACP_WRITE {}", json!({"path": path, "error": error}));
+                }
                 for (write, path) in fs_directives(&text) {
                     fs_requests += 1;
                     let id = format!("fs-{fs_requests}");
@@ -315,6 +324,22 @@ fn fs_directives(text: &str) -> Vec<(bool, String)> {
         };
         if !found.contains(&call) {
             found.push(call);
+        }
+    }
+    found
+}
+
+/// The `[[acp: write PATH]]` directives, in order, each once.
+fn own_writes(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("[[acp: write ") {
+        let after = &rest[i + "[[acp: write ".len()..];
+        let Some(end) = after.find("]]") else { break };
+        let path = after[..end].trim().to_string();
+        rest = &after[end..];
+        if !found.contains(&path) {
+            found.push(path);
         }
     }
     found

@@ -109,7 +109,8 @@ impl ServerHandler for SessionTools {
     }
 }
 
-/// A session's socket, served while it is held; removed when dropped.
+/// A session's socket, served while it is held; removed when dropped (with
+/// its folder, once empty).
 pub struct ToolsSocket {
     path: PathBuf,
     task: tokio::task::JoinHandle<()>,
@@ -155,5 +156,8 @@ impl Drop for ToolsSocket {
     fn drop(&mut self) {
         self.task.abort();
         let _ = std::fs::remove_file(&self.path);
+        if let Some(folder) = self.path.parent() {
+            let _ = std::fs::remove_dir(folder);
+        }
     }
 }
