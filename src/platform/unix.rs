@@ -76,6 +76,12 @@ fn session_of(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// This user's id.
+pub fn user_id() -> Option<u32> {
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    Some(unsafe { libc::getuid() })
+}
+
 /// True while a process with this pid exists.
 pub fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.

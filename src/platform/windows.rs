@@ -99,6 +99,11 @@ pub fn kill_tree(pid: u32) {
     }
 }
 
+/// This user's id (none on Windows: users are named by SIDs).
+pub fn user_id() -> Option<u32> {
+    None
+}
+
 /// True while the process runs.
 pub fn process_alive(pid: u32) -> bool {
     // SAFETY: a query handle, closed before returning.

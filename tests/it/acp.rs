@@ -607,6 +607,12 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         json!({"summary": "one change", "assignments": [{"department": "zhilibu", "task": task}]});
     let z_script = repo.files.join("z.txt");
     std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
+    // A cloned repository's link where the planner's socket folder goes,
+    // to the state folder: it must not become the planner's to write.
+    let planted = repo.state_dir().join("codex_governance_acp");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::os::unix::fs::symlink(repo.state_dir(), planted.join("zhongshu-1")).unwrap();
+    let by_planner = repo.state_dir().join("written-by-the-planner.txt");
     let env = vec![("CODEX_HOME".to_string(), p(&codex_home))];
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
@@ -621,10 +627,17 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         "{agents}"
     );
     let z = api
-        .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
+        .start_zhongshu(&format!(
+            "Plan [[acp: write {}]] [[acp: script {}]]",
+            p(&by_planner),
+            z_script.display()
+        ))
         .await;
     // The planner, confined too, reaches its tools through its own socket.
     let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    let planner_writes = own_writes(&z_log);
+    assert!(planner_writes[0].1.is_some(), "{planner_writes:?}");
+    assert!(!by_planner.exists(), "the planner wrote the state folder");
     assert_eq!(
         tool_answers(&z_log, "governance_register_plan")[0]["error"],
         false,

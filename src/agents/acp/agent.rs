@@ -130,8 +130,9 @@ pub(super) async fn start(
                 .iter()
                 .filter_map(|t| t.path().parent().map(Path::to_path_buf))
                 .collect();
-            let untrusted: Vec<std::path::PathBuf> = std::iter::once(spec.cwd.clone())
-                .chain(spec.sandbox.read_only.iter().cloned())
+            let untrusted: Vec<String> = std::iter::once(&spec.cwd)
+                .chain(&spec.sandbox.read_only)
+                .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
                 .collect();
             super::confine::Confinement {
                 codex,
@@ -141,6 +142,7 @@ pub(super) async fn start(
                 untrusted: &untrusted,
             }
             .command(&agent)
+            .map_err(|e| AcpError::Io(e.to_string()))?
         }
         None => agent,
     };
@@ -278,16 +280,42 @@ fn serve_tools(
     if spec.tools.is_empty() {
         return Ok(None);
     }
-    let root = spec.state_dir.join("acp");
+    let root = spec.state_dir.join(TOOLS_FOLDER);
     let dir = root.join(&spec.session_id);
     let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", dir.display()));
-    crate::platform::create_private_dir(&root).map_err(io)?;
-    crate::platform::create_private_dir(&dir).map_err(io)?;
+    own_folder(&spec.state_dir, &root).map_err(io)?;
+    // A folder left by a crash goes first (a link is removed, never followed):
+    // a confined agent may write this one, so it must be new and the launcher's.
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&dir).map_err(io)?,
+        Ok(_) => std::fs::remove_file(&dir).map_err(io)?,
+        Err(_) => {}
+    }
+    crate::files::create_own_dir(&spec.state_dir, &dir).map_err(io)?;
     let path = dir.join("tools.sock");
     let tools = SessionTools::new(spec.tools.clone(), events.clone());
     let socket = ToolsSocket::open(&path, tools)
         .map_err(|e| AcpError::Io(format!("{}: {e}", path.display())))?;
     Ok(Some(socket))
+}
+
+/// The state folder's folder of the sessions' tools sockets (a launcher's
+/// name: a planted one is set aside at start, `private_state`).
+const TOOLS_FOLDER: &str = "codex_governance_acp";
+
+/// `dir` in `root`: the launcher's own folder, made if missing; a link or
+/// anything else there is refused.
+fn own_folder(root: &Path, dir: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() && crate::platform::not_own(&meta, true).is_none() => Ok(()),
+        Ok(_) => Err(std::io::Error::other(
+            "it is not a folder of the launcher's own (a link, or another user's)",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::files::create_own_dir(root, dir)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The `mcpServers` entry that reaches the session's tools: this binary's

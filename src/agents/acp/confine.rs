@@ -30,20 +30,66 @@ pub(super) struct Confinement<'a> {
     pub cwd: &'a Path,
     /// Folders of its own inside hidden ones (its tools' socket folder).
     pub reach: &'a [PathBuf],
-    /// Folders whose Codex settings must not apply (the working folder and
-    /// the repository it was checked out from).
-    pub untrusted: &'a [PathBuf],
+    /// Codex's project keys whose settings must not apply (the working
+    /// folder and the repository it was checked out from, as Codex looks
+    /// them up: `codex::project_trust::lookup_keys`).
+    pub untrusted: &'a [String],
+}
+
+/// A path the profile cannot name faithfully (not UTF-8: Codex would read
+/// another path, and a deny on a path that is not there holds nothing).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot confine the agent: the path {0} is not UTF-8")]
+pub struct NotUtf8(pub String);
+
+/// The user's local sockets a process with the network on could connect to
+/// and have commands run outside the sandbox (the session bus and the user's
+/// systemd, tmux, X11, ssh-agent, Docker), denied. Abstract sockets stay
+/// reachable: only a network namespace holds those.
+pub(super) fn user_sockets() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        found.push(dir.into());
+    }
+    if let Some(uid) = crate::platform::user_id() {
+        found.push(format!("/run/user/{uid}").into());
+        found.push(format!("/tmp/tmux-{uid}").into());
+    }
+    if let Some(agent) = std::env::var_os("SSH_AUTH_SOCK") {
+        if let Some(dir) = Path::new(&agent).parent() {
+            found.push(dir.to_path_buf());
+        }
+    }
+    for fixed in [
+        "/tmp/.X11-unix",
+        "/tmp/.ICE-unix",
+        "/run/docker.sock",
+        "/var/run/docker.sock",
+        "/run/dbus",
+        "/var/run/dbus",
+    ] {
+        found.push(fixed.into());
+    }
+    // As the kernel names them: bwrap cannot mount over a path through a
+    // link (`/var/run` is `/run`).
+    let mut real: Vec<PathBuf> = Vec::new();
+    for path in found.into_iter().filter_map(|p| p.canonicalize().ok()) {
+        if path != Path::new("/") && !real.contains(&path) {
+            real.push(path);
+        }
+    }
+    real
 }
 
 impl Confinement<'_> {
     /// The program and arguments that run `agent` confined.
-    pub fn command(&self, agent: &[String]) -> Vec<String> {
+    pub fn command(&self, agent: &[String]) -> Result<Vec<String>, NotUtf8> {
         let name = format!("{PROFILE_PREFIX}-{}", &crate::secret::new_token()[..16]);
         let mut argv = vec![
-            self.codex.display().to_string(),
+            utf8(self.codex)?.to_string(),
             "sandbox".into(),
             "-c".into(),
-            format!("permissions.{name}={}", self.profile()),
+            format!("permissions.{name}={}", self.profile(&user_sockets())?),
             "-c".into(),
             format!("projects={}", self.untrusted_projects()),
             // The agent's environment is the session's, already allowlisted.
@@ -54,24 +100,27 @@ impl Confinement<'_> {
             "-P".into(),
             name,
             "-C".into(),
-            self.cwd.display().to_string(),
+            utf8(self.cwd)?.to_string(),
             "--".into(),
         ];
         argv.extend(agent.iter().cloned());
-        argv
+        Ok(argv)
     }
 
-    /// The permission profile, as an inline TOML table.
-    fn profile(&self) -> String {
+    /// The permission profile, as an inline TOML table; `sockets` denied.
+    fn profile(&self, sockets: &[PathBuf]) -> Result<String, NotUtf8> {
         let sandbox = self.sandbox;
         // One entry per path (TOML refuses a key twice): the later, wider one.
         let mut filesystem: Vec<(String, &str)> = Vec::new();
-        let mut put = |path: &Path, access: &'static str| {
-            let path = path.display().to_string();
-            filesystem.retain(|(p, _)| *p != path);
-            filesystem.push((path, access));
+        let mut bad: Option<NotUtf8> = None;
+        let mut put = |path: &Path, access: &'static str| match utf8(path) {
+            Ok(path) => {
+                filesystem.retain(|(p, _)| p != path);
+                filesystem.push((path.to_string(), access));
+            }
+            Err(e) => bad = Some(e),
         };
-        for dir in &sandbox.hidden {
+        for dir in sockets.iter().chain(&sandbox.hidden) {
             put(dir, "deny");
         }
         for dir in &sandbox.read_only {
@@ -90,29 +139,38 @@ impl Confinement<'_> {
             put(Path::new(":tmpdir"), "read");
             put(temp, "write");
         }
+        if let Some(e) = bad {
+            return Err(e);
+        }
         let entries: Vec<String> = filesystem
             .into_iter()
             .map(|(path, access)| format!("{}=\"{access}\"", quoted(&path)))
             .collect();
-        format!(
+        Ok(format!(
             "{{extends=\":workspace\", filesystem={{{}}}, network={{enabled=true}}}}",
             entries.join(", ")
-        )
+        ))
     }
 
     fn untrusted_projects(&self) -> String {
-        let entries: Vec<String> = self
-            .untrusted
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}={{trust_level=\"untrusted\"}}",
-                    quoted(&p.display().to_string())
-                )
-            })
+        // Each key once: TOML refuses a key twice.
+        let mut keys: Vec<&String> = Vec::new();
+        for key in self.untrusted {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let entries: Vec<String> = keys
+            .into_iter()
+            .map(|key| format!("{}={{trust_level=\"untrusted\"}}", quoted(key)))
             .collect();
         format!("{{{}}}", entries.join(", "))
     }
+}
+
+fn utf8(path: &Path) -> Result<&str, NotUtf8> {
+    path.to_str()
+        .ok_or_else(|| NotUtf8(path.display().to_string()))
 }
 
 /// A TOML basic string (JSON's escapes are TOML's).
@@ -138,7 +196,7 @@ mod tests {
     fn the_agent_runs_under_a_fresh_profile_that_writes_only_its_own_folders() {
         let sandbox = sandbox();
         let reach = [PathBuf::from("/r/.tmp/state/acp/d1")];
-        let untrusted = [PathBuf::from("/r.worktrees/d1"), PathBuf::from("/r")];
+        let untrusted = ["/r.worktrees/d1".to_string(), "/r".into(), "/r".into()];
         let c = Confinement {
             codex: Path::new("/bin/codex"),
             sandbox: &sandbox,
@@ -146,7 +204,7 @@ mod tests {
             reach: &reach,
             untrusted: &untrusted,
         };
-        let argv = c.command(&["agent".into(), "--acp".into()]);
+        let argv = c.command(&["agent".into(), "--acp".into()]).unwrap();
         assert_eq!(argv[..2], ["/bin/codex", "sandbox"]);
         assert_eq!(argv[argv.len() - 3..], ["--", "agent", "--acp"]);
         let profile = argv
@@ -181,15 +239,40 @@ mod tests {
             cwd: Path::new("/r"),
             ..c
         };
-        let defined = planner.profile();
+        let defined = planner.profile(&[]).unwrap();
         assert_eq!(defined.matches("\"/r\"=").count(), 1, "{defined}");
         assert!(defined.contains("\"/r\"=\"write\""), "{defined}");
         // A second start gets another name: a repository cannot target it.
-        let again = c.command(&["agent".into()]);
+        let again = c.command(&["agent".into()]).unwrap();
         assert_ne!(
             again.iter().position(|a| a == "-P").map(|i| &again[i + 1]),
             Some(profile)
         );
+    }
+
+    #[test]
+    fn the_users_sockets_are_denied_and_a_path_not_utf8_refused() {
+        let sandbox = sandbox();
+        let c = Confinement {
+            codex: Path::new("/bin/codex"),
+            sandbox: &sandbox,
+            cwd: Path::new("/r.worktrees/d1"),
+            reach: &[],
+            untrusted: &[],
+        };
+        let defined = c.profile(&[PathBuf::from("/run/user/1000")]).unwrap();
+        assert!(defined.contains("\"/run/user/1000\"=\"deny\""), "{defined}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"/r/st\xff"));
+            let bad = Sandbox {
+                hidden: vec![odd],
+                ..sandbox.clone()
+            };
+            let c = Confinement { sandbox: &bad, ..c };
+            assert!(c.command(&["agent".into()]).is_err());
+        }
     }
 
     #[test]

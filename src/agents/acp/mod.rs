@@ -107,7 +107,10 @@ impl AcpBackend {
             return Err(AcpError::NotConfined);
         }
         let program = crate::agents::codex::native::resolve(command).path;
-        match crate::platform::program_path(&program) {
+        // Absolute: the agent starts in its worktree, where a relative
+        // path would name a file the agent may have put there.
+        match crate::platform::program_path(&program).map(|p| std::path::absolute(&p).unwrap_or(p))
+        {
             Ok(path) if path.is_file() => Ok(Some(path)),
             Ok(path) => Err(AcpError::NoConfiner(format!(
                 "{command}: no program at {}",

@@ -19,7 +19,7 @@ mod file_change;
 mod items;
 mod login;
 pub(super) mod native;
-mod project_trust;
+pub(super) mod project_trust;
 mod rpc;
 mod server;
 pub mod settings;
