@@ -79,7 +79,7 @@ struct Shared {
 pub(super) struct AcpAgent {
     shared: Arc<Shared>,
     pid: u32,
-    child: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    child: tokio::sync::Mutex<Option<Process>>,
     /// Its governance tools' socket, served while it runs.
     tools: Mutex<Option<ToolsSocket>>,
     /// Its ACP session, when the agent can load it again (`session/load`).
@@ -165,11 +165,12 @@ pub(super) async fn start(
     crate::platform::detach(cmd.as_std_mut());
     let mut child = cmd
         .spawn()
+        .map(Process)
         .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
-    let pid = child.id().unwrap_or_default();
+    let pid = child.0.id().unwrap_or_default();
     crate::platform::contain(pid);
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        end(pid, &mut child).await;
+    let (Some(stdin), Some(stdout)) = (child.0.stdin.take(), child.0.stdout.take()) else {
+        end(pid, &mut child.0).await;
         return Err(AcpError::Io("the agent's stdio is not connected".into()));
     };
     let (asks, asks_rx) = mpsc::unbounded_channel();
@@ -213,15 +214,15 @@ pub(super) async fn start(
     let opened = match tokio::time::timeout(START_PATIENCE, opened_rx).await {
         Ok(Ok(Ok(opened))) => opened,
         Ok(Ok(Err(e))) => {
-            end(pid, &mut child).await;
+            end(pid, &mut child.0).await;
             return Err(e);
         }
         Ok(Err(_)) => {
-            let status = end(pid, &mut child).await;
+            let status = end(pid, &mut child.0).await;
             return Err(AcpError::Exited(status));
         }
         Err(_) => {
-            end(pid, &mut child).await;
+            end(pid, &mut child.0).await;
             return Err(AcpError::Timeout("the agent's session".into()));
         }
     };
@@ -327,6 +328,20 @@ fn relay_entry(socket: &ToolsSocket) -> McpServer {
         "--socket".into(),
         socket.path().display().to_string(),
     ]))
+}
+
+/// The agent's process. Dropped while it runs (a start given up half-way,
+/// an agent dropped without `stop`), its whole tree is ended: the child's
+/// `kill_on_drop` would end its first process only, and a sandbox's would
+/// stay. Not once reaped: its pid may be another's by then.
+struct Process(tokio::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let (Ok(None), Some(pid)) = (self.0.try_wait(), self.0.id()) {
+            crate::platform::kill_tree(pid);
+        }
+    }
 }
 
 /// Ends the agent's process tree; its exit code.
@@ -770,7 +785,7 @@ impl Agent for AcpAgent {
             let Some(mut child) = self.child.lock().await.take() else {
                 return -1;
             };
-            let code = end(self.pid, &mut child).await;
+            let code = end(self.pid, &mut child.0).await;
             drop(self.tools.lock().unwrap().take());
             code
         })
@@ -780,6 +795,47 @@ impl Agent for AcpAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_process_dropped_while_it_runs_takes_its_whole_tree_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild");
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("sleep 300 & echo $! > {}; wait", marker.display()),
+        ]);
+        crate::platform::detach(cmd.as_std_mut());
+        let child = Process(cmd.spawn().unwrap());
+        let grandchild: u32 = loop {
+            if let Some(pid) = std::fs::read_to_string(&marker)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break pid;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(crate::platform::process_alive(grandchild));
+        drop(child);
+        let mut gone = false;
+        for _ in 0..250 {
+            // Reaped by init, or a zombie of the shell that was killed too.
+            let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(|r| r.trim().chars().next()));
+            if matches!(state, None | Some(Some('Z'))) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            gone,
+            "the grandchild {grandchild} outlived the dropped process"
+        );
+    }
 
     #[test]
     fn a_decision_picks_the_agents_own_option_of_its_kind_and_never_another() {
