@@ -60,6 +60,17 @@ if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
 fi
 "$codex_dir/node_modules/.bin/codex" --version
 
+# Codex's ACP adapter, pinned, for the ACP backend's test with a real agent
+# (tests/it/acp_codex.rs). Its own Codex dependency is optional and skipped:
+# the launcher points it at the pinned Codex above (CODEX_PATH).
+CODEX_ACP_VERSION=2.6.0
+acp_dir="$HOME/.cache/codex-governance/codex-acp-$CODEX_ACP_VERSION"
+if [ ! -x "$acp_dir/node_modules/.bin/codex-acp" ]; then
+    echo "tools/test.sh: installing @agentclientprotocol/codex-acp@$CODEX_ACP_VERSION into $acp_dir"
+    npm install --prefix "$acp_dir" --no-audit --no-fund --loglevel=error --omit=optional \
+        "@agentclientprotocol/codex-acp@$CODEX_ACP_VERSION"
+fi
+
 # Windows: the build stays clean (clippy); then the Windows lane builds the
 # .exe and its tests and runs the tests that matter there under Wine
 # (.cargo/config.toml names tools/wine-runner.sh as the runner). A test Wine

@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod acp;
 #[cfg(unix)]
+mod acp_codex;
+#[cfg(unix)]
 mod attacks;
 #[cfg(unix)]
 mod attempts_browser;

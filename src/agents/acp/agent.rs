@@ -25,6 +25,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
+use super::confine::{Confinement, Hold};
 use super::files::Fence;
 use super::mcp::{SessionTools, ToolsSocket};
 use super::updates::Transcript;
@@ -102,11 +103,11 @@ struct Opened {
     capabilities: AgentCapabilities,
 }
 
-/// Starts the agent of `spec` with `command` and opens its session; in
-/// Codex's sandbox when `confiner` (the Codex CLI) is given.
+/// Starts the agent of `spec` with `command` and opens its session, held
+/// as `hold` says.
 pub(super) async fn start(
     command: &[String],
-    confiner: Option<&Path>,
+    hold: Hold,
     spec: AgentSpec,
 ) -> Result<Started, AcpError> {
     let (program, args) = command.split_first().ok_or(AcpError::NoCommand)?;
@@ -124,39 +125,49 @@ pub(super) async fn start(
     let agent: Vec<String> = std::iter::once(path.display().to_string())
         .chain(args.iter().cloned())
         .collect();
-    let argv = match confiner {
-        Some(codex) => {
-            let reach: Vec<std::path::PathBuf> = tools
-                .iter()
-                .filter_map(|t| t.path().parent().map(Path::to_path_buf))
-                .collect();
-            let untrusted: Vec<String> = std::iter::once(&spec.cwd)
-                .chain(&spec.sandbox.read_only)
-                .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
-                .collect();
-            super::confine::Confinement {
-                codex,
-                sandbox: &spec.sandbox,
-                cwd: &spec.cwd,
-                reach: &reach,
-                untrusted: &untrusted,
-            }
-            .command(&agent)
-            .map_err(|e| AcpError::Io(e.to_string()))?
+    let reach: Vec<std::path::PathBuf> = tools
+        .iter()
+        .filter_map(|t| t.path().parent().map(Path::to_path_buf))
+        .collect();
+    let untrusted: Vec<String> = std::iter::once(&spec.cwd)
+        .chain(&spec.sandbox.read_only)
+        .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
+        .collect();
+    let confinement = |codex, reach| Confinement {
+        codex,
+        sandbox: &spec.sandbox,
+        cwd: &spec.cwd,
+        reach,
+        untrusted: &untrusted,
+    };
+    let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
+    let (argv, added_env) = match &hold {
+        Hold::Unconfined => (agent, Vec::new()),
+        Hold::Whole(codex) => (
+            confinement(codex, &reach).command(&agent).map_err(unfit)?,
+            Vec::new(),
+        ),
+        Hold::CodexAdapter(codex) => {
+            let home = codex_home_for(&spec)?;
+            let c = confinement(codex, &reach);
+            (
+                c.command(&agent).map_err(unfit)?,
+                c.codex_adapter_env(&home).map_err(unfit)?,
+            )
         }
-        None => agent,
     };
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(added_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         // What the agent prints beside the protocol is the session's log.
         .stderr(Stdio::from(log))
         .kill_on_drop(true);
-    if confiner.is_some() {
+    if matches!(hold, Hold::Whole(_)) {
         // The sandbox reads the user's Codex settings where Codex does.
         if let Some(home) = std::env::var_os("CODEX_HOME") {
             cmd.env("CODEX_HOME", home);
@@ -236,7 +247,7 @@ pub(super) async fn start(
         thread: loads.then(|| opened.session_id.to_string()),
         capabilities: Capabilities {
             resumes: loads,
-            sandboxed: confiner.is_some(),
+            sandboxed: !matches!(hold, Hold::Unconfined),
             ..crate::agents::capabilities(crate::model::Backend::Acp)
         },
     });
@@ -298,6 +309,42 @@ fn serve_tools(
     let socket = ToolsSocket::open(&path, tools)
         .map_err(|e| AcpError::Io(format!("{}: {e}", path.display())))?;
     Ok(Some(socket))
+}
+
+/// A Codex home of the session's own, in its temporary folder, for Codex's
+/// ACP adapter: the user's settings and login copied in (owner-only), so its
+/// app-server writes there and the user's home stays read-only to it.
+fn codex_home_for(spec: &AgentSpec) -> Result<std::path::PathBuf, AcpError> {
+    let temp = spec
+        .sandbox
+        .temp
+        .as_ref()
+        .ok_or_else(|| AcpError::Io("the session has no temporary folder".into()))?;
+    let home = temp.join("codex-home");
+    let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", home.display()));
+    // The agent wrote this folder before (a send-back): made new, so no link
+    // it left sends the copies elsewhere.
+    match std::fs::symlink_metadata(&home) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&home).map_err(io)?,
+        Ok(_) => std::fs::remove_file(&home).map_err(io)?,
+        Err(_) => {}
+    }
+    std::fs::create_dir(&home).map_err(io)?;
+    crate::platform::tighten(&home).map_err(io)?;
+    let user = std::env::var_os("CODEX_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".codex")));
+    for name in ["config.toml", "auth.json"] {
+        let Some(from) = user.as_ref().map(|u| u.join(name)) else {
+            continue;
+        };
+        match std::fs::read(&from) {
+            Ok(bytes) => crate::files::write_atomic(&home.join(name), &bytes).map_err(io)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(home)
 }
 
 /// The state folder's folder of the sessions' tools sockets (a launcher's

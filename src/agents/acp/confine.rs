@@ -20,6 +20,17 @@ use crate::agents::Sandbox;
 /// The profile names this launcher uses (each run adds a fresh suffix).
 const PROFILE_PREFIX: &str = "codex-governance-acp";
 
+/// How an ACP agent is held.
+pub(super) enum Hold {
+    /// As it is: the user let it run unconfined.
+    Unconfined,
+    /// Its whole process in Codex's sandbox (this Codex CLI).
+    Whole(PathBuf),
+    /// Codex's own adapter, whole in Codex's sandbox (this Codex CLI), with
+    /// a Codex home of its own ([`Confinement::codex_adapter_env`]).
+    CodexAdapter(PathBuf),
+}
+
 /// What a confined agent is started with: Codex's CLI and where the
 /// session's tools socket lives.
 pub(super) struct Confinement<'a> {
@@ -107,11 +118,38 @@ impl Confinement<'_> {
         Ok(argv)
     }
 
+    /// What Codex's own adapter (`codex-acp`), run whole in the sandbox, is
+    /// started with: Codex's CLI underneath (`CODEX_PATH`), a Codex home of
+    /// its own in its temporary folder (`home`, seeded by the caller: the
+    /// app-server writes its home, and the user's stays read-only), and its
+    /// commands left to the sandbox around it (Codex's own cannot nest in
+    /// it: `agent-full-access`).
+    pub fn codex_adapter_env(&self, home: &Path) -> Result<Vec<(String, String)>, NotUtf8> {
+        Ok(vec![
+            ("CODEX_PATH".into(), utf8(self.codex)?.to_string()),
+            ("CODEX_HOME".into(), utf8(home)?.to_string()),
+            ("INITIAL_AGENT_MODE".into(), "agent-full-access".into()),
+        ])
+    }
+
     /// The permission profile, as an inline TOML table; `sockets` denied.
     fn profile(&self, sockets: &[PathBuf]) -> Result<String, NotUtf8> {
+        let entries: Vec<String> = self
+            .entries(sockets)?
+            .into_iter()
+            .map(|(path, access)| format!("{}=\"{access}\"", quoted(&path)))
+            .collect();
+        Ok(format!(
+            "{{extends=\":workspace\", filesystem={{{}}}, network={{enabled=true}}}}",
+            entries.join(", ")
+        ))
+    }
+
+    /// The profile's folders and their access, one entry per path (TOML
+    /// refuses a key twice): the later, wider one.
+    fn entries(&self, sockets: &[PathBuf]) -> Result<Vec<(String, &'static str)>, NotUtf8> {
         let sandbox = self.sandbox;
-        // One entry per path (TOML refuses a key twice): the later, wider one.
-        let mut filesystem: Vec<(String, &str)> = Vec::new();
+        let mut filesystem: Vec<(String, &'static str)> = Vec::new();
         let mut bad: Option<NotUtf8> = None;
         let mut put = |path: &Path, access: &'static str| match utf8(path) {
             Ok(path) => {
@@ -139,17 +177,10 @@ impl Confinement<'_> {
             put(Path::new(":tmpdir"), "read");
             put(temp, "write");
         }
-        if let Some(e) = bad {
-            return Err(e);
+        match bad {
+            Some(e) => Err(e),
+            None => Ok(filesystem),
         }
-        let entries: Vec<String> = filesystem
-            .into_iter()
-            .map(|(path, access)| format!("{}=\"{access}\"", quoted(&path)))
-            .collect();
-        Ok(format!(
-            "{{extends=\":workspace\", filesystem={{{}}}, network={{enabled=true}}}}",
-            entries.join(", ")
-        ))
     }
 
     fn untrusted_projects(&self) -> String {
@@ -273,6 +304,25 @@ mod tests {
             let c = Confinement { sandbox: &bad, ..c };
             assert!(c.command(&["agent".into()]).is_err());
         }
+    }
+
+    #[test]
+    fn codexs_adapter_gets_the_cli_a_home_of_its_own_and_leaves_commands_to_the_sandbox() {
+        let sandbox = sandbox();
+        let c = Confinement {
+            codex: Path::new("/opt/codex"),
+            sandbox: &sandbox,
+            cwd: Path::new("/r.worktrees/d1"),
+            reach: &[],
+            untrusted: &[],
+        };
+        let env = c
+            .codex_adapter_env(Path::new("/r.worktrees/.tmp/d1/codex-home"))
+            .unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CODEX_PATH"), Some("/opt/codex"));
+        assert_eq!(get("CODEX_HOME"), Some("/r.worktrees/.tmp/d1/codex-home"));
+        assert_eq!(get("INITIAL_AGENT_MODE"), Some("agent-full-access"));
     }
 
     #[test]

@@ -20,7 +20,9 @@
 //!
 //! On Linux the whole agent process runs in Codex's sandbox (`confine`):
 //! it writes only its own folders and cannot see the launcher's state
-//! folder; its network stays on for its model. Elsewhere, or without Codex,
+//! folder; its network stays on for its model. Codex's own adapter
+//! (`acp_agent: codex`) too, with a Codex home of its own in its
+//! temporary folder (its app-server writes there). Elsewhere, or without Codex,
 //! none starts unless the user set `launcher.acp_unsandboxed: true` (with
 //! `isolation: worktree`), and the page names the backend's problem until
 //! then.
@@ -84,6 +86,9 @@ impl From<AcpError> for AgentError {
 
 pub(super) struct AcpBackend {
     command: Option<Vec<String>>,
+    /// Which agent it is: Codex's adapter holds its commands in Codex's own
+    /// sandbox, any other runs whole in it.
+    profile: settings::Profile,
     /// How its agents are held: Codex's sandbox (the CLI), or nothing
     /// (`None`: unconfined by the user's choice).
     confiner: Option<String>,
@@ -93,6 +98,7 @@ impl AcpBackend {
     pub(super) fn new(settings: &Settings) -> AcpBackend {
         AcpBackend {
             command: settings.command.clone(),
+            profile: settings.agent,
             confiner: (!settings.unsandboxed).then(|| settings.confiner.clone()),
         }
     }
@@ -157,9 +163,15 @@ impl AgentBackend for AcpBackend {
 
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>> {
         Box::pin(async move {
-            let confiner = self.confiner()?;
+            let hold = match self.confiner()? {
+                None => confine::Hold::Unconfined,
+                Some(codex) if self.profile == settings::Profile::Codex => {
+                    confine::Hold::CodexAdapter(codex)
+                }
+                Some(codex) => confine::Hold::Whole(codex),
+            };
             let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
-            Ok(agent::start(command, confiner.as_deref(), spec).await?)
+            Ok(agent::start(command, hold, spec).await?)
         })
     }
 }

@@ -23,6 +23,8 @@ pub const CODEX_ENV: &str = "CODEX_GOVERNANCE_TEST_CODEX";
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// The Codex CLI version `tools/test.sh` installs.
 pub const CODEX_VERSION: &str = "0.169.0";
+/// The `codex-acp` adapter version `tools/test.sh` installs.
+pub const CODEX_ACP_VERSION: &str = "2.6.0";
 
 /// What a tier needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum Tier {
     Codex,
     /// OpenSSH's server (`/usr/sbin/sshd`) and client, for hosts on loopback.
     Sshd,
+    /// Codex's ACP adapter, `codex-acp` (with Node).
+    CodexAcp,
 }
 
 impl Tier {
@@ -56,6 +60,15 @@ impl Tier {
                 codex_governance::platform::find_program("ssh")
                     .is_none()
                     .then(|| "OpenSSH's client (ssh is not on PATH)".into())
+            }
+            Tier::CodexAcp => {
+                let acp = codex_acp();
+                (!acp.exists()).then(|| {
+                    format!(
+                        "the codex-acp adapter {CODEX_ACP_VERSION} ({} is missing)",
+                        acp.display()
+                    )
+                })
             }
             Tier::Codex => {
                 let codex = codex();
@@ -111,6 +124,14 @@ pub fn chromium() -> PathBuf {
     std::env::var_os(CHROMIUM_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// The `codex-acp` adapter the ACP tests run (where `tools/test.sh` installs it).
+pub fn codex_acp() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(format!(
+        ".cache/codex-governance/codex-acp-{CODEX_ACP_VERSION}/node_modules/.bin/codex-acp"
+    ))
 }
 
 /// The Codex CLI the Codex tests run.
