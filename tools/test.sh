@@ -70,6 +70,15 @@ if [ ! -x "$acp_dir/node_modules/.bin/codex-acp" ]; then
     npm install --prefix "$acp_dir" --no-audit --no-fund --loglevel=error --omit=optional \
         "@agentclientprotocol/codex-acp@$CODEX_ACP_VERSION"
 fi
+# Claude Code's ACP adapter, pinned (tests/it/acp_claude.rs, against a
+# scripted Anthropic API on loopback).
+CLAUDE_ACP_VERSION=0.101.0
+claude_dir="$HOME/.cache/codex-governance/claude-agent-acp-$CLAUDE_ACP_VERSION"
+if [ ! -x "$claude_dir/node_modules/.bin/claude-agent-acp" ]; then
+    echo "tools/test.sh: installing @agentclientprotocol/claude-agent-acp@$CLAUDE_ACP_VERSION into $claude_dir"
+    npm install --prefix "$claude_dir" --no-audit --no-fund --loglevel=error \
+        "@agentclientprotocol/claude-agent-acp@$CLAUDE_ACP_VERSION"
+fi
 
 # Windows: the build stays clean (clippy); then the Windows lane builds the
 # .exe and its tests and runs the tests that matter there under Wine

@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod acp;
 #[cfg(unix)]
+mod acp_claude;
+#[cfg(unix)]
 mod acp_codex;
 #[cfg(unix)]
 mod attacks;

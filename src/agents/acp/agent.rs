@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
-use super::confine::{Confinement, Hold};
+use super::confine::{AgentHome, Confinement, Hold};
 use super::files::Fence;
 use super::mcp::{SessionTools, ToolsSocket};
 use super::updates::Transcript;
@@ -87,6 +87,19 @@ pub(super) struct AcpAgent {
     thread: Option<String>,
     /// What it said it can do at `initialize`.
     capabilities: Capabilities,
+    /// Its settings folder of its own, removed when it stops.
+    _own_dir: OwnDir,
+}
+
+/// A folder removed when dropped (an agent's settings folder of its own).
+struct OwnDir(Option<std::path::PathBuf>);
+
+impl Drop for OwnDir {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// How the connection opens its session: a new one, or `resume` loaded again.
@@ -141,21 +154,24 @@ pub(super) async fn start(
         untrusted: &untrusted,
     };
     let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
-    let (argv, added_env) = match &hold {
-        Hold::Unconfined => (agent, Vec::new()),
+    let (argv, added_env, own_dir) = match &hold {
+        Hold::Unconfined => (agent, Vec::new(), None),
         Hold::Whole(codex) => (
             confinement(codex, &reach).command(&agent).map_err(unfit)?,
             Vec::new(),
+            None,
         ),
-        Hold::CodexAdapter(codex) => {
-            let home = codex_home_for(&spec)?;
+        Hold::WithHome(codex, home) => {
             let c = confinement(codex, &reach);
-            (
-                c.command(&agent).map_err(unfit)?,
-                c.codex_adapter_env(&home).map_err(unfit)?,
-            )
+            // Refused before anything is copied.
+            let argv = c.command(&agent).map_err(unfit)?;
+            let dir = own_home(&spec, *home)?;
+            let env = c.home_env(*home, &dir).map_err(unfit)?;
+            (argv, env, Some(dir))
         }
     };
+    // Its settings folder (a copy of the user's settings) goes with it.
+    let own_dir = OwnDir(own_dir);
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
@@ -250,6 +266,7 @@ pub(super) async fn start(
             sandboxed: !matches!(hold, Hold::Unconfined),
             ..crate::agents::capabilities(crate::model::Backend::Acp)
         },
+        _own_dir: own_dir,
     });
     if let Some(text) = &spec.first_turn {
         if let Err(e) = agent.send(text).await {
@@ -311,40 +328,58 @@ fn serve_tools(
     Ok(Some(socket))
 }
 
-/// A Codex home of the session's own, in its temporary folder, for Codex's
-/// ACP adapter: the user's settings and login copied in (owner-only), so its
-/// app-server writes there and the user's home stays read-only to it.
-fn codex_home_for(spec: &AgentSpec) -> Result<std::path::PathBuf, AcpError> {
+/// The agent's settings folder of the session's own, in its temporary
+/// folder, with the user's settings and login copied in (owner-only).
+fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpError> {
     let temp = spec
         .sandbox
         .temp
         .as_ref()
         .ok_or_else(|| AcpError::Io("the session has no temporary folder".into()))?;
-    let home = temp.join("codex-home");
+    let home = temp.join(of.folder);
     let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", home.display()));
     // The agent wrote this folder before (a send-back): made new, so no link
     // it left sends the copies elsewhere.
     match std::fs::symlink_metadata(&home) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&home).map_err(io)?,
+        Ok(meta) if meta.is_dir() => {
+            // One it made unremovable (a folder of mode 000) is set aside.
+            if std::fs::remove_dir_all(&home).is_err() {
+                let aside = temp.join(format!(".{}-{}", of.folder, crate::secret::new_token()));
+                std::fs::rename(&home, aside).map_err(io)?;
+            }
+        }
         Ok(_) => std::fs::remove_file(&home).map_err(io)?,
         Err(_) => {}
     }
     std::fs::create_dir(&home).map_err(io)?;
     crate::platform::tighten(&home).map_err(io)?;
-    let user = std::env::var_os("CODEX_HOME")
+    let user = std::env::var_os(of.variable)
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".codex")));
-    for name in ["config.toml", "auth.json"] {
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(of.users)));
+    for name in of.copies {
         let Some(from) = user.as_ref().map(|u| u.join(name)) else {
             continue;
         };
         match std::fs::read(&from) {
+            Ok(bytes) if *name == "auth.json" && !is_key_login(&bytes) => {}
             Ok(bytes) => crate::files::write_atomic(&home.join(name), &bytes).map_err(io)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
     }
+    if let Some((name, text)) = of.written {
+        crate::files::write_atomic(&home.join(name), text.as_bytes()).map_err(io)?;
+    }
     Ok(home)
+}
+
+/// Whether a Codex `auth.json` holds an API key and no ChatGPT tokens: a
+/// copy of a ChatGPT login would refresh it and spend the user's token.
+fn is_key_login(bytes: &[u8]) -> bool {
+    let Ok(auth) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return false;
+    };
+    auth["OPENAI_API_KEY"].is_string() && auth["tokens"].is_null()
 }
 
 /// The state folder's folder of the sessions' tools sockets (a launcher's

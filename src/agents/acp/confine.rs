@@ -26,10 +26,53 @@ pub(super) enum Hold {
     Unconfined,
     /// Its whole process in Codex's sandbox (this Codex CLI).
     Whole(PathBuf),
-    /// Codex's own adapter, whole in Codex's sandbox (this Codex CLI), with
-    /// a Codex home of its own ([`Confinement::codex_adapter_env`]).
-    CodexAdapter(PathBuf),
+    /// Whole in Codex's sandbox (this Codex CLI), with a settings folder of
+    /// its own in the session's temporary folder (an agent that writes its
+    /// settings folder: Codex's adapter, Claude Code's).
+    WithHome(PathBuf, AgentHome),
 }
+
+/// An agent's settings folder of the session's own: the agent writes it,
+/// and the user's stays read-only to it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AgentHome {
+    /// Its name in the session's temporary folder.
+    pub folder: &'static str,
+    /// The variable that points the agent at it.
+    pub variable: &'static str,
+    /// The user's own, under `HOME`, where the variable is not set.
+    pub users: &'static str,
+    /// What of the user's is copied in (settings, login).
+    pub copies: &'static [&'static str],
+    /// A file the launcher writes there: its name and text.
+    pub written: Option<(&'static str, &'static str)>,
+}
+
+/// Codex's adapter: its app-server writes its home. Its login is copied
+/// only when it is a key (`own_home`): a ChatGPT login's refresh would
+/// spend the user's token.
+pub(super) const CODEX_HOME: AgentHome = AgentHome {
+    folder: "codex-home",
+    variable: "CODEX_HOME",
+    users: ".codex",
+    copies: &["config.toml", "auth.json"],
+    written: None,
+};
+
+/// Claude Code: it writes its settings folder and `.claude.json` there. Its
+/// login is not copied (a refresh would spend the user's token): it uses
+/// the key `agent_env` passes. It asks before each tool use, so each is a
+/// Needs-you approval (its auto mode would ask a model instead).
+pub(super) const CLAUDE_HOME: AgentHome = AgentHome {
+    folder: "claude-config",
+    variable: "CLAUDE_CONFIG_DIR",
+    users: ".claude",
+    copies: &[],
+    written: Some((
+        "settings.json",
+        "{\"permissions\": {\"defaultMode\": \"default\"}}\n",
+    )),
+};
 
 /// What a confined agent is started with: Codex's CLI and where the
 /// session's tools socket lives.
@@ -53,18 +96,29 @@ pub(super) struct Confinement<'a> {
 #[error("cannot confine the agent: the path {0} is not UTF-8")]
 pub struct NotUtf8(pub String);
 
-/// The user's local sockets a process with the network on could connect to
-/// and have commands run outside the sandbox (the session bus and the user's
-/// systemd, tmux, X11, ssh-agent, Docker), denied. Abstract sockets stay
-/// reachable: only a network namespace holds those.
+/// What a process with the network on could connect to and have commands
+/// run outside the sandbox, denied: the user's local sockets (the session
+/// bus and the user's systemd, tmux, X11, ssh-agent, Docker) and the user's
+/// Codex home (its app-server's control socket; its login and past
+/// conversations too). Abstract sockets stay reachable: only a network
+/// namespace holds those.
 pub(super) fn user_sockets() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = Vec::new();
+    match std::env::var_os("CODEX_HOME") {
+        Some(home) => found.push(home.into()),
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                found.push(Path::new(&home).join(".codex"));
+            }
+        }
+    }
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         found.push(dir.into());
     }
     if let Some(uid) = crate::platform::user_id() {
         found.push(format!("/run/user/{uid}").into());
         found.push(format!("/tmp/tmux-{uid}").into());
+        found.push(format!("/tmp/codex-daemon-{uid}").into());
     }
     if let Some(agent) = std::env::var_os("SSH_AUTH_SOCK") {
         if let Some(dir) = Path::new(&agent).parent() {
@@ -118,18 +172,20 @@ impl Confinement<'_> {
         Ok(argv)
     }
 
-    /// What Codex's own adapter (`codex-acp`), run whole in the sandbox, is
-    /// started with: Codex's CLI underneath (`CODEX_PATH`), a Codex home of
-    /// its own in its temporary folder (`home`, seeded by the caller: the
-    /// app-server writes its home, and the user's stays read-only), and its
-    /// commands left to the sandbox around it (Codex's own cannot nest in
-    /// it: `agent-full-access`).
-    pub fn codex_adapter_env(&self, home: &Path) -> Result<Vec<(String, String)>, NotUtf8> {
-        Ok(vec![
-            ("CODEX_PATH".into(), utf8(self.codex)?.to_string()),
-            ("CODEX_HOME".into(), utf8(home)?.to_string()),
-            ("INITIAL_AGENT_MODE".into(), "agent-full-access".into()),
-        ])
+    /// What an agent with a settings folder of its own (`home`, at `dir`,
+    /// seeded by the caller) is started with. Codex's adapter also gets the
+    /// Codex CLI underneath (`CODEX_PATH`) and leaves its commands to the
+    /// sandbox around it: Codex's own cannot nest in it (`agent-full-access`).
+    pub fn home_env(&self, home: AgentHome, dir: &Path) -> Result<Vec<(String, String)>, NotUtf8> {
+        let mut env = vec![(home.variable.to_string(), utf8(dir)?.to_string())];
+        if home.variable == CODEX_HOME.variable {
+            env.push(("CODEX_PATH".into(), utf8(self.codex)?.to_string()));
+            env.push(("INITIAL_AGENT_MODE".into(), "agent-full-access".into()));
+            // The launcher's MCP server is the session's, even where a Codex
+            // setting names one `codex-governance`.
+            env.push(("DISABLE_MCP_CONFIG_FILTERING".into(), "true".into()));
+        }
+        Ok(env)
     }
 
     /// The permission profile, as an inline TOML table; `sockets` denied.
@@ -307,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn codexs_adapter_gets_the_cli_a_home_of_its_own_and_leaves_commands_to_the_sandbox() {
+    fn an_agent_gets_a_settings_folder_of_its_own_and_codexs_adapter_the_cli() {
         let sandbox = sandbox();
         let c = Confinement {
             codex: Path::new("/opt/codex"),
@@ -317,12 +373,22 @@ mod tests {
             untrusted: &[],
         };
         let env = c
-            .codex_adapter_env(Path::new("/r.worktrees/.tmp/d1/codex-home"))
+            .home_env(CODEX_HOME, Path::new("/r.worktrees/.tmp/d1/codex-home"))
             .unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("CODEX_PATH"), Some("/opt/codex"));
         assert_eq!(get("CODEX_HOME"), Some("/r.worktrees/.tmp/d1/codex-home"));
         assert_eq!(get("INITIAL_AGENT_MODE"), Some("agent-full-access"));
+        let env = c
+            .home_env(CLAUDE_HOME, Path::new("/t/claude-config"))
+            .unwrap();
+        assert_eq!(
+            env,
+            [(
+                "CLAUDE_CONFIG_DIR".to_string(),
+                "/t/claude-config".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -20,9 +20,9 @@
 //!
 //! On Linux the whole agent process runs in Codex's sandbox (`confine`):
 //! it writes only its own folders and cannot see the launcher's state
-//! folder; its network stays on for its model. Codex's own adapter
-//! (`acp_agent: codex`) too, with a Codex home of its own in its
-//! temporary folder (its app-server writes there). Elsewhere, or without Codex,
+//! folder; its network stays on for its model. Codex's adapter and Claude
+//! Code (`acp_agent: codex`, `claude`) get a settings folder of their own
+//! in the session's temporary folder (they write theirs). Elsewhere, or without Codex,
 //! none starts unless the user set `launcher.acp_unsandboxed: true` (with
 //! `isolation: worktree`), and the page names the backend's problem until
 //! then.
@@ -166,7 +166,10 @@ impl AgentBackend for AcpBackend {
             let hold = match self.confiner()? {
                 None => confine::Hold::Unconfined,
                 Some(codex) if self.profile == settings::Profile::Codex => {
-                    confine::Hold::CodexAdapter(codex)
+                    confine::Hold::WithHome(codex, confine::CODEX_HOME)
+                }
+                Some(codex) if self.profile == settings::Profile::Claude => {
+                    confine::Hold::WithHome(codex, confine::CLAUDE_HOME)
                 }
                 Some(codex) => confine::Hold::Whole(codex),
             };

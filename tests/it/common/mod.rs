@@ -6,6 +6,8 @@
 //! lane (`tools/test.sh`) builds just what it runs.
 
 #[cfg(unix)]
+pub mod anthropic_server;
+#[cfg(unix)]
 pub mod attack;
 #[cfg(unix)]
 pub mod axe;

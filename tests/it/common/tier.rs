@@ -25,6 +25,8 @@ pub const SSHD: &str = "/usr/sbin/sshd";
 pub const CODEX_VERSION: &str = "0.169.0";
 /// The `codex-acp` adapter version `tools/test.sh` installs.
 pub const CODEX_ACP_VERSION: &str = "2.6.0";
+/// The Claude Code ACP adapter version `tools/test.sh` installs.
+pub const CLAUDE_ACP_VERSION: &str = "0.101.0";
 
 /// What a tier needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub enum Tier {
     Sshd,
     /// Codex's ACP adapter, `codex-acp` (with Node).
     CodexAcp,
+    /// Claude Code's ACP adapter, `claude-agent-acp` (with Node).
+    ClaudeAcp,
 }
 
 impl Tier {
@@ -60,6 +64,15 @@ impl Tier {
                 codex_governance::platform::find_program("ssh")
                     .is_none()
                     .then(|| "OpenSSH's client (ssh is not on PATH)".into())
+            }
+            Tier::ClaudeAcp => {
+                let acp = claude_acp();
+                (!acp.exists()).then(|| {
+                    format!(
+                        "the claude-agent-acp adapter {CLAUDE_ACP_VERSION} ({} is missing)",
+                        acp.display()
+                    )
+                })
             }
             Tier::CodexAcp => {
                 let acp = codex_acp();
@@ -131,6 +144,14 @@ pub fn codex_acp() -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_default();
     Path::new(&home).join(format!(
         ".cache/codex-governance/codex-acp-{CODEX_ACP_VERSION}/node_modules/.bin/codex-acp"
+    ))
+}
+
+/// The Claude Code ACP adapter the ACP tests run (where `tools/test.sh` installs it).
+pub fn claude_acp() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(format!(
+        ".cache/codex-governance/claude-agent-acp-{CLAUDE_ACP_VERSION}/node_modules/.bin/claude-agent-acp"
     ))
 }
 
