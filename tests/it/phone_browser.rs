@@ -205,14 +205,15 @@ async fn three_departments_reported(api: &Api) {
 async fn the_meter_collapses_to_its_percentages(d: &Browser, api: &Api) {
     let window = |used: f64| json!({"used_percent": used, "window_minutes": 300, "resets_local": "2026-11-30 14:05"});
     let quota: Value = json!({"primary": window(21.0), "secondary": window(64.0), "reserve_percent": 90, "parked": [], "budgets": []});
-    page::inject_status(d, api, json!({}), quota).await;
-    let meter = d
-        .wait(
-            "the meter",
-            "const m = document.querySelector('#quota-meter'); return m && !m.hidden && m.innerText;",
-            vec![],
-        )
-        .await;
+    let meter = page::inject_until(
+        d,
+        api,
+        json!({}),
+        quota,
+        "the meter",
+        "const m = document.querySelector('#quota-meter'); return m && !m.hidden && m.innerText;",
+    )
+    .await;
     let meter = meter.as_str().unwrap();
     assert!(
         meter.contains("5h 21%") && meter.contains("week 64%") && !meter.contains("resets"),

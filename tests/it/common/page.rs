@@ -66,6 +66,28 @@ pub async fn wait_group_says(d: &Browser, z: &str, text: &str) {
 /// Puts `fields` into the page's status, and `quota` over its quota, as a
 /// delta of the event stream would. It is applied on top of what the page
 /// has (first waited for): a delta older than the page's status is dropped.
+/// [`inject_status`] again until `script` is truthy, and its value: a delta
+/// of the launcher's own that lands after the injection (a session's state
+/// moving on a loaded machine) sets the status back.
+pub async fn inject_until(
+    d: &Browser,
+    api: &Api,
+    fields: Value,
+    quota: Value,
+    what: &str,
+    script: &str,
+) -> Value {
+    for _ in 0..50 {
+        inject_status(d, api, fields.clone(), quota.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let v = d.js(script, vec![]).await;
+        if !matches!(&v, Value::Null | Value::Bool(false)) && v != serde_json::json!("") {
+            return v;
+        }
+    }
+    d.wait(what, script, vec![]).await
+}
+
 pub async fn inject_status(d: &Browser, api: &Api, fields: Value, quota: Value) {
     let seq = api.status().await["audit_seq"].clone();
     d.wait_applied(seq.as_u64().expect("an audit seq")).await;
