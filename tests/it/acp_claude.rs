@@ -4,6 +4,7 @@
 //! each tool use a Needs-you approval (Claude asks), the whole agent in
 //! Codex's sandbox with a settings folder of its own, the work merged.
 
+use crate::acp_codex::its_notes_are_merged;
 use crate::common::anthropic_server::{AnthropicServer, Block};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
@@ -139,23 +140,7 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         !server.results("tu-token").join("\n").contains(token.trim()),
         "the token reached the model"
     );
-    let session = api
-        .wait_session(&dept, "its work waits for review", |s| {
-            s["status"] == "exited" && s["workspace"]["state"] == "pending"
-        })
-        .await;
-    assert_eq!(session["backend"], "acp", "{session}");
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
-        "notes\n"
-    );
+    its_notes_are_merged(api, &repo, &dept).await;
     // The planner heard of the result through its tools' notice.
     api.wait_session(&z, "the planner is told", |s| s["agent_state"] == "idle")
         .await;

@@ -20,6 +20,28 @@ fn governance_call(call_id: &str, tool: &str, arguments: Value) -> Value {
            "name": tool, "arguments": arguments.to_string()})
 }
 
+/// An ACP department's session ends with its work waiting for review; the
+/// user merges it and its `NOTES.md` is in the tree.
+pub(crate) async fn its_notes_are_merged(api: &Api, repo: &TestRepo, dept: &str) {
+    let session = api
+        .wait_session(dept, "its work waits for review", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    assert_eq!(session["backend"], "acp", "{session}");
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
+        "notes\n"
+    );
+}
+
 /// Accepts every waiting approval of `id` that is a tool call, until `done`.
 async fn approve_tool_calls_until<F, Fut>(api: &Api, what: &str, done: F)
 where
@@ -124,23 +146,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         !seen.contains(token.trim()),
         "the token reached the model: {seen}"
     );
-    let session = api
-        .wait_session(&dept, "its work waits for review", |s| {
-            s["status"] == "exited" && s["workspace"]["state"] == "pending"
-        })
-        .await;
-    assert_eq!(session["backend"], "acp", "{session}");
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
-        "notes\n"
-    );
+    its_notes_are_merged(api, &repo, &dept).await;
     let events: Vec<String> = api.get_ok("/api/audit?limit=200").await["events"]
         .as_array()
         .unwrap()

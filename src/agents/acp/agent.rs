@@ -315,11 +315,7 @@ fn serve_tools(
     own_folder(&spec.state_dir, &root).map_err(io)?;
     // A folder left by a crash goes first (a link is removed, never followed):
     // a confined agent may write this one, so it must be new and the launcher's.
-    match std::fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&dir).map_err(io)?,
-        Ok(_) => std::fs::remove_file(&dir).map_err(io)?,
-        Err(_) => {}
-    }
+    clear(&dir, &root).map_err(io)?;
     crate::files::create_own_dir(&spec.state_dir, &dir).map_err(io)?;
     let path = dir.join("tools.sock");
     let tools = SessionTools::new(spec.tools.clone(), events.clone());
@@ -340,17 +336,7 @@ fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpEr
     let io = |e: std::io::Error| AcpError::Io(format!("{}: {e}", home.display()));
     // The agent wrote this folder before (a send-back): made new, so no link
     // it left sends the copies elsewhere.
-    match std::fs::symlink_metadata(&home) {
-        Ok(meta) if meta.is_dir() => {
-            // One it made unremovable (a folder of mode 000) is set aside.
-            if std::fs::remove_dir_all(&home).is_err() {
-                let aside = temp.join(format!(".{}-{}", of.folder, crate::secret::new_token()));
-                std::fs::rename(&home, aside).map_err(io)?;
-            }
-        }
-        Ok(_) => std::fs::remove_file(&home).map_err(io)?,
-        Err(_) => {}
-    }
+    clear(&home, temp).map_err(io)?;
     std::fs::create_dir(&home).map_err(io)?;
     crate::platform::tighten(&home).map_err(io)?;
     let user = std::env::var_os(of.variable)
@@ -371,6 +357,23 @@ fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpEr
         crate::files::write_atomic(&home.join(name), text.as_bytes()).map_err(io)?;
     }
     Ok(home)
+}
+
+/// Removes whatever is at `path` (a link itself, never what it names); a
+/// folder that cannot be removed (one made mode 000) is set aside in `parent`.
+fn clear(path: &Path, parent: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            if std::fs::remove_dir_all(path).is_err() {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                let aside = parent.join(format!(".{name}-{}", crate::secret::new_token()));
+                std::fs::rename(path, aside)?;
+            }
+            Ok(())
+        }
+        Ok(_) => std::fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Whether a Codex `auth.json` holds an API key and no ChatGPT tokens: a
