@@ -17,6 +17,7 @@ mod agent_backend;
 pub mod changes;
 mod defaults;
 mod defaults_file;
+mod department_agents;
 mod fitted;
 mod isolation;
 mod launcher_settings;
@@ -58,6 +59,29 @@ pub struct Department {
     /// None: this machine.
     #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Its own agent, where it is not the launcher's, as written.
+    #[serde(flatten)]
+    pub agent: DepartmentAgent,
+}
+
+/// The words a department chooses its own agent with (`backend`,
+/// `acp_agent`, `acp_command` under it), as written; resolved with the
+/// launcher's in [`AgentSettings::departments`].
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DepartmentAgent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acp_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acp_command: Option<Vec<String>>,
+}
+
+impl DepartmentAgent {
+    /// Whether the department names an agent of its own.
+    pub fn is_named(&self) -> bool {
+        self.backend.is_some() || self.acp_agent.is_some() || self.acp_command.is_some()
+    }
 }
 
 pub use crate::model::RiskLevel;
@@ -389,7 +413,8 @@ impl Config {
         }
         let portability_paths =
             portability_paths.unwrap_or_else(|| fitted::fitted_portability_paths(python()));
-        let launcher = launcher_settings::resolve(
+        let department_words = file.backends.clone();
+        let mut launcher = launcher_settings::resolve(
             file.launcher.unwrap_or_default(),
             file.backends,
             env,
@@ -400,6 +425,18 @@ impl Config {
         .map_err(|e| plain_errors::at_line(e, &text))?;
         check_placements(&file_name, &departments, &launcher.remotes)
             .map_err(|e| plain_errors::at_line(e, &text))?;
+        launcher.agent.departments = department_agents::resolve(
+            &file_name,
+            &departments,
+            &department_words,
+            &launcher.agent.backend,
+            env,
+        )
+        .map_err(|e| plain_errors::at_line(e, &text))?;
+        let mut trust = trust;
+        trust
+            .asks
+            .extend(department_agents::trust_asks(&departments));
         warnings.extend(
             said.iter()
                 .map(|w| plain_errors::located(&file_name, &text, w)),

@@ -17,8 +17,10 @@ pub mod plain_words;
 mod pty;
 mod registry;
 pub mod settings;
+mod team;
 
-pub use registry::{backend_for, BackendSettings, BackendWords};
+pub use registry::{backend_for, team_for, BackendSettings, BackendWords};
+pub use team::Team;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +67,8 @@ pub struct AgentSpec {
     pub sandbox: Sandbox,
     /// Resume this conversation instead of starting one (backends that keep them).
     pub resume: Option<String>,
+    /// It works in a worktree of its own (a department's), not the user's tree.
+    pub own_worktree: bool,
     /// Another machine the agent's commands and file changes run on
     /// (backends with remote environments); None: this one.
     pub environment: Option<RemoteEnvironment>,

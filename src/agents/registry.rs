@@ -93,6 +93,25 @@ impl BackendSettings {
         }
     }
 
+    /// The agent these settings run, in a few words ("Codex", "ACP agent
+    /// claude").
+    pub fn agent_in_words(&self) -> String {
+        match self {
+            BackendSettings::Pty => "an agent in a terminal".into(),
+            BackendSettings::Codex(_) => "Codex".into(),
+            BackendSettings::Acp(acp) => format!("ACP agent {}", acp.agent.as_str()),
+        }
+    }
+
+    /// Whether its agents run unconfined by the user's choice.
+    pub fn unsandboxed(&self) -> bool {
+        match self {
+            BackendSettings::Pty => true,
+            BackendSettings::Codex(_) => false,
+            BackendSettings::Acp(acp) => acp.unsandboxed,
+        }
+    }
+
     /// How a terminal started for viewers outlives them (backends whose
     /// terminal runs on demand; the defaults for the others).
     pub fn terminal(&self) -> TerminalOnDemand {
@@ -105,7 +124,7 @@ impl BackendSettings {
 
 /// Every backend's words in the file's `launcher:` section, each backend's
 /// read by its own type.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BackendWords {
     codex: codex::settings::FileWords,
     acp: acp::settings::FileWords,
@@ -118,6 +137,15 @@ impl BackendWords {
             codex: launcher_section(text)?,
             acp: launcher_section(text)?,
         })
+    }
+
+    /// These words with a department's own ACP agent in place of the
+    /// launcher's (`departments.<key>.acp_agent`, `acp_command`).
+    pub fn with_acp_agent(&self, agent: Option<&str>, command: Option<&[String]>) -> BackendWords {
+        BackendWords {
+            codex: self.codex.clone(),
+            acp: self.acp.with_agent(agent, command),
+        }
     }
 
     /// Every backend's `launcher:` keys.
@@ -149,6 +177,16 @@ pub fn backend_for(settings: &BackendSettings, agent_command: &[String]) -> Arc<
         BackendSettings::Acp(acp) => Arc::new(acp::AcpBackend::new(acp)),
         BackendSettings::Pty => Arc::new(pty::PtyBackend::new(agent_command.to_vec())),
     }
+}
+
+/// The launcher's backend and its departments' own (`departments`: key →
+/// settings, those that differ from the launcher's).
+pub fn team_for(
+    own: &BackendSettings,
+    departments: &std::collections::BTreeMap<String, BackendSettings>,
+    agent_command: &[String],
+) -> super::Team {
+    super::Team::new(own, departments, |s| backend_for(s, agent_command))
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub struct AgentSettings {
     /// The user's variables agents get besides the allowlist
     /// (`launcher.agent_env`): names, or prefixes ending in `*`.
     pub agent_env: Vec<String>,
+    /// The departments that run an agent of their own (key → its backend's
+    /// settings; only those that differ from the launcher's).
+    pub departments: std::collections::BTreeMap<String, BackendSettings>,
 }
 
 /// The file's words for the agents.
@@ -67,11 +70,12 @@ pub fn resolve(
         backend,
         agent_network,
         agent_env,
+        departments: Default::default(),
     })
 }
 
 /// A backend's refusal, naming the file or the environment as the rest do.
-fn backend_error(file: &str, e: SettingsError) -> ConfigError {
+pub(super) fn backend_error(file: &str, e: SettingsError) -> ConfigError {
     match e {
         SettingsError::File { key, message } => ConfigError::Invalid {
             file: file.to_string(),

@@ -38,7 +38,16 @@ fn texts(v: Option<&Value>, slashes: bool) -> Vec<String> {
         .collect()
 }
 
-const DEPARTMENT_KEYS: &[&str] = &["title", "duty", "globs", "verify", "where"];
+const DEPARTMENT_KEYS: &[&str] = &[
+    "title",
+    "duty",
+    "globs",
+    "verify",
+    "where",
+    "backend",
+    "acp_agent",
+    "acp_command",
+];
 const RULE_KEYS: &[&str] = &["name", "level", "pattern", "message", "allow_pattern"];
 
 /// Keys the launcher does not read are named (and ignored, as Python does).
@@ -98,6 +107,11 @@ pub fn departments(
             globs: texts(field(d, "globs"), true),
             verify: texts(field(d, "verify"), false),
             remote: field(d, "where").and_then(text),
+            agent: super::DepartmentAgent {
+                backend: field(d, "backend").and_then(text),
+                acp_agent: field(d, "acp_agent").and_then(text),
+                acp_command: field(d, "acp_command").map(|v| texts(Some(v), false)),
+            },
             key,
         });
     }

@@ -356,3 +356,32 @@ fn remote_hosts_load_and_their_mistakes_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_department_names_its_own_agent_and_a_cloned_file_asks_for_trust() {
+    let cfg = load_text(
+        "launcher:\n  backend: codex\ndepartments:\n  docs:\n    globs: [docs/**]\n  \
+         code:\n    globs: [src/**]\n    backend: acp\n    acp_agent: claude\n",
+    )
+    .unwrap();
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let own: Vec<&str> = cfg
+        .launcher
+        .agent
+        .departments
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(own, ["code"]);
+    assert_eq!(
+        cfg.launcher.agent.departments["code"].kind(),
+        crate::model::Backend::Acp
+    );
+    let asks: Vec<&str> = cfg.trust.asks.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(asks, ["departments.code.acp_agent"]);
+    let e =
+        load_text("departments:\n  code:\n    globs: [src/**]\n    backend: pty\n").unwrap_err();
+    let said = e.to_string();
+    assert!(said.contains("departments.code.backend"), "{said}");
+    assert!(said.contains("governance.yaml:4: "), "{said}");
+}

@@ -47,8 +47,9 @@ pub fn exited_department(dir: &Path) -> (Arc<Context>, Workspace) {
 
 /// The integrations of `ctx`, with sessions that start no agent.
 pub fn integrations(ctx: &Arc<Context>) -> Integrations {
-    let backend = crate::agents::backend_for(
+    let backend = crate::agents::team_for(
         &ctx.config.launcher.agent.backend,
+        &ctx.config.launcher.agent.departments,
         &ctx.config.launcher.agent_command,
     );
     let (signals, _) = crate::signals::channel();

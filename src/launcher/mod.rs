@@ -118,8 +118,9 @@ impl Launcher {
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
-        let backend = crate::agents::backend_for(
+        let backend = crate::agents::team_for(
             &ctx.config.launcher.agent.backend,
+            &ctx.config.launcher.agent.departments,
             &ctx.config.launcher.agent_command,
         );
         let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
@@ -337,7 +338,8 @@ impl Launcher {
         // An app-server a crashed launcher left that no resumed session took
         // over would otherwise outlive this launcher too.
         self.sessions
-            .backend()
+            .live
+            .backends()
             .end_left_running(&self.ctx.paths.state_dir)
             .await;
         self.mailbox.start().await;
@@ -386,7 +388,7 @@ impl Launcher {
     /// Warns at start when the agent backend cannot run (Codex missing, old or
     /// not logged in).
     async fn check_backend(&self) {
-        let problems = self.sessions.backend().problems().await;
+        let problems = self.sessions.live.backends().problems().await;
         for w in &problems {
             // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
@@ -428,7 +430,7 @@ impl Launcher {
     /// since), keeps the answer and tells the pages; returns it.
     /// Sessions suspended while it could not start resume now.
     pub async fn recheck_backend(self: &Arc<Self>) -> Vec<String> {
-        let problems = self.sessions.backend().problems().await;
+        let problems = self.sessions.live.backends().problems().await;
         *self.backend_problems.write().unwrap() = Some(problems.clone());
         self.ctx.store.notify(
             "agents_checked",
@@ -452,7 +454,7 @@ impl Launcher {
     /// The account listener and the quota clock, on the context's tasks.
     fn start_quota_clock(self: &Arc<Self>) {
         let (news, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.sessions.backend().watch_account(news);
+        self.sessions.live.backends().watch_account(news);
         let dispatcher = Arc::clone(&self.dispatcher);
         let pump: crate::quota::clock::Pump = Arc::new(move || {
             let dispatcher = Arc::clone(&dispatcher);
@@ -493,7 +495,7 @@ impl Launcher {
                 continue;
             }
             if let Err(e) = self.sessions.resume_agent(&id).await {
-                let problems = self.sessions.backend().problems().await;
+                let problems = self.sessions.live.backends().problems().await;
                 if !problems.is_empty() {
                     unavailable = Some(problems.join(" "));
                     waiting.push(id);

@@ -124,7 +124,11 @@ impl Dispatcher {
             default_model: c.launcher.department_model.clone(),
             hosts: c.launcher.remotes.iter().map(|r| r.name.clone()).collect(),
             placements,
-            runs_elsewhere: self.sessions.backend().capabilities().runs_elsewhere,
+            runs_elsewhere: self
+                .sessions
+                .backend_for(Some(a.department.trim()))
+                .capabilities()
+                .runs_elsewhere,
         };
         let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c

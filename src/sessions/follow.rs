@@ -87,7 +87,7 @@ impl Sessions {
             if let Err(e) = saved {
                 tracing::error!("recording the reminder to {id}: {e}");
             }
-            let text = reminder(&s, self.live.backend().channel());
+            let text = reminder(&s, self.live.backend_of(&s).channel());
             if let Err(e) = self.live.deliver(id, &text).await {
                 tracing::warn!("reminding {id}: {e}");
             }
@@ -171,6 +171,15 @@ impl Sessions {
         let thread = s.agent.thread_id.clone().ok_or_else(|| {
             LauncherError::Conflict(format!("session {id} has no conversation to resume"))
         })?;
+        let backend = self.live.backend_of(&s);
+        if backend.kind() != s.agent.backend {
+            return Err(LauncherError::Conflict(format!(
+                "session {id} ran on the {} backend; its department now runs on {}: its \
+                 conversation cannot go on there",
+                s.agent.backend.as_str(),
+                backend.kind().as_str()
+            )));
+        }
         let kind = s.session_kind();
         let prompt_path = PathBuf::from(&s.prompt_path);
         let starter = Starter::new(self);
@@ -182,9 +191,7 @@ impl Sessions {
                 return Err(e);
             }
         };
-        let started = self
-            .live
-            .backend()
+        let started = backend
             .start(AgentSpec {
                 session_id: id.to_string(),
                 kind,
@@ -201,6 +208,7 @@ impl Sessions {
                 // thread's own and takes none on resume).
                 tools: (self.tool_specs)(kind),
                 sandbox: starter.sandbox_for(&s),
+                own_worktree: s.workspace().is_some_and(|w| !w.removed),
                 resume: Some(thread.clone()),
                 environment,
             })

@@ -65,7 +65,7 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(
         ctx: Arc<Context>,
-        backend: Arc<dyn AgentBackend>,
+        backends: crate::agents::Team,
         credentials: Arc<Credentials>,
         signals: SignalTx,
         quota_changed: Arc<tokio::sync::Notify>,
@@ -73,7 +73,7 @@ impl Sessions {
     ) -> Sessions {
         let live = LiveAgents::new(
             Arc::clone(&ctx),
-            backend,
+            backends,
             Arc::clone(&credentials),
             signals.clone(),
             quota_changed,
@@ -93,14 +93,21 @@ impl Sessions {
         }
     }
 
-    /// How this launcher drives agents.
+    /// The launcher's own backend: the planner's, and that of every
+    /// department that names none.
     pub fn backend(&self) -> &Arc<dyn AgentBackend> {
         self.live.backend()
     }
 
-    /// Whether agents reach the launcher through tools rather than the API.
-    pub fn has_tools(&self) -> bool {
-        self.backend().channel() == crate::agents::Channel::Tools
+    /// The backend that drives the agents of `department` (None: a planner).
+    pub fn backend_for(&self, department: Option<&str>) -> &Arc<dyn AgentBackend> {
+        self.live.backends().of(department)
+    }
+
+    /// Whether the agents of `department` (None: a planner) reach the
+    /// launcher through tools rather than the API.
+    pub fn has_tools(&self, department: Option<&str>) -> bool {
+        self.backend_for(department).channel() == crate::agents::Channel::Tools
     }
 
     /// Starts a session now (the queue decides when departments may start).
@@ -192,7 +199,7 @@ impl Sessions {
         }
         self.terminals.close_all().await;
         // What the agents shared (Codex's app-server) goes after them.
-        self.backend().shutdown().await;
+        self.live.backends().shutdown().await;
         // Every session's process is gone: what followed them ends now.
         self.ctx.wait_tasks().await;
     }

@@ -49,9 +49,14 @@ impl SessionTerminals {
         }
     }
 
-    /// Whether this launcher's agents start their terminals on demand.
-    pub fn on_demand(&self) -> bool {
-        self.live.backend().capabilities().terminal_on_demand
+    /// Whether session `id`'s agent starts its terminal on demand (as its
+    /// department's backend does).
+    pub fn on_demand(&self, id: Option<&str>) -> bool {
+        let backend = match id.and_then(|id| self.live.session(id)) {
+            Some(s) => std::sync::Arc::clone(self.live.backend_of(&s)),
+            None => std::sync::Arc::clone(self.live.backend()),
+        };
+        backend.capabilities().terminal_on_demand
     }
 
     /// Opens a browser terminal on a PTY and records it.
@@ -192,14 +197,16 @@ impl SessionTerminals {
             return Ok((t, true));
         }
         let pty = self.live.pty(session_id).ok_or_else(|| {
-            LauncherError::Conflict(if session.is_running() && self.on_demand() {
-                format!(
-                    "session {session_id} has no terminal running (it starts on demand): open \
+            LauncherError::Conflict(
+                if session.is_running() && self.on_demand(Some(session_id)) {
+                    format!(
+                        "session {session_id} has no terminal running (it starts on demand): open \
                      it with POST /api/session_terminal/attach, or read its conversation"
-                )
-            } else {
-                format!("session {session_id} has no live terminal: read its conversation")
-            })
+                    )
+                } else {
+                    format!("session {session_id} has no live terminal: read its conversation")
+                },
+            )
         })?;
         let info = self
             .open(
@@ -216,7 +223,8 @@ impl SessionTerminals {
     /// agent), if any; NotFound for no such terminal.
     pub(super) fn ends_session(&self, id: &str) -> LResult<Option<String>> {
         let record = self.record(id)?;
-        let own = record.kind == TerminalKind::AgentSession && !self.on_demand();
+        let own = record.kind == TerminalKind::AgentSession
+            && !self.on_demand(record.session_id.as_deref());
         Ok(record.session_id.filter(|_| own))
     }
 
@@ -233,7 +241,7 @@ impl SessionTerminals {
         let record = self.record(id)?;
         match record.kind {
             // A terminal started on demand goes; its session stays.
-            TerminalKind::AgentSession if self.on_demand() => {
+            TerminalKind::AgentSession if self.on_demand(record.session_id.as_deref()) => {
                 let pty = record
                     .session_id
                     .as_deref()

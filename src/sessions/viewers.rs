@@ -33,7 +33,7 @@ impl SessionTerminals {
         planner: bool,
         title: &str,
     ) {
-        if !self.on_demand() {
+        if !self.on_demand(Some(id)) {
             let Some(pty) = terminal else { return };
             self.live.watch_exit(id, &pty);
             let opened = self

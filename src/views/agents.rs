@@ -24,10 +24,23 @@ pub struct AgentsView {
     /// agent only when its command names `{model}` (the demo's scripted
     /// agent uses none). The page shows model chips only then.
     pub models_apply: bool,
+    /// The departments that run an agent of their own, and how.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<OwnAgentView>,
     /// Why *Start* is off, when it is: agents cannot start, or the
     /// repository's configuration waits for the user's trust.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_off: Option<String>,
+}
+
+/// A department that runs an agent of its own (`departments.<key>.backend`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnAgentView {
+    pub department: String,
+    pub backend: crate::model::Backend,
+    /// Its agent, in a few words ("ACP agent claude").
+    pub agent: String,
+    pub sandboxed: bool,
 }
 
 /// How agents run and what they reach (the dashboard says it plainly);
@@ -68,12 +81,43 @@ pub fn agents(
             start any program. Use them only with agents you trust."
         }
     };
+    let departments: Vec<OwnAgentView> = config
+        .launcher
+        .agent
+        .departments
+        .iter()
+        .map(|(key, s)| OwnAgentView {
+            department: key.clone(),
+            backend: s.kind(),
+            agent: s.agent_in_words(),
+            sandboxed: !s.unsandboxed(),
+        })
+        .collect();
+    let mut reach = reach.to_string();
+    for d in &departments {
+        reach.push_str(&format!(
+            " Department {} runs {} instead, {}.",
+            d.department,
+            d.agent,
+            match (d.sandboxed, d.backend) {
+                (true, crate::model::Backend::Acp) => {
+                    "in Codex's sandbox with its network on, so it can reach its model"
+                }
+                (true, _) => "in Codex's sandbox",
+                (false, _) => "unsandboxed, as you",
+            }
+        ));
+    }
+    let own_network = departments
+        .iter()
+        .any(|d| d.backend == crate::model::Backend::Acp);
     AgentsView {
         backend: backend.kind,
         sandboxed,
         // An ACP agent reaches its model: its network is on, confined or not.
-        network: network || acp,
+        network: network || acp || own_network,
         reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
+        departments,
         problems: backend.problems.clone(),
         // The demo's scripted agent runs unsandboxed, in its terminal.
         demo: !sandboxed && is_demo(config),

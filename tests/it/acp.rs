@@ -22,9 +22,17 @@ fn acp_repo_of(args: &[&str], unsandboxed: bool) -> TestRepo {
     acp_repo_with(args, unsandboxed, "")
 }
 
-/// As [`acp_repo_of`], with more `launcher:` lines (each ending in a newline).
+/// As [`acp_repo_of`], with more `launcher:` lines (each ending in a newline);
+/// committed, so that departments work in worktrees of their own.
 fn acp_repo_with(args: &[&str], unsandboxed: bool, more: &str) -> TestRepo {
     let repo = TestRepo::with_flags(&[]);
+    write_acp_config(&repo, args, unsandboxed, more);
+    crate::common::git::commit_all(&repo.path, "start");
+    repo
+}
+
+/// `repo`'s agents are the fake agent speaking ACP with `args`.
+fn write_acp_config(repo: &TestRepo, args: &[&str], unsandboxed: bool, more: &str) {
     let mut argv = vec![fake_agent().display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
     let command = serde_json::to_string(&argv).unwrap();
@@ -34,7 +42,6 @@ fn acp_repo_with(args: &[&str], unsandboxed: bool, more: &str) -> TestRepo {
          max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n{more}"
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
-    repo
 }
 
 /// The session's conversation entries.
@@ -280,7 +287,7 @@ async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_
         .await;
     assert!(!code.is_success(), "{code} {body}");
     // No agent process ever ran.
-    let logs = repo.state_dir().join("logs");
+    let logs = repo.state_dir().join("codex_governance_logs");
     let ran = std::fs::read_dir(&logs)
         .into_iter()
         .flatten()
@@ -681,4 +688,182 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         (processes_of(&dept).is_empty() && processes_of(&z).is_empty()).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_mixes_backends_each_department_driven_by_its_own() {
+    // The launcher's agents run in a PTY; one department names an ACP agent.
+    let repo = TestRepo::with_flags(&[]);
+    let config = repo.path.join("governance.yaml");
+    let acp = serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(&format!(
+        "  acp_unsandboxed: true\ndepartments:\n  zhilibu:\n    title: Docs\n    \
+         globs: [docs/**]\n  gongbu:\n    title: Code\n    globs: [src/**]\n    \
+         backend: acp\n    acp_command: {acp}\n"
+    ));
+    std::fs::write(&config, yaml).unwrap();
+    crate::common::git::commit_all(&repo.path, "start");
+    let launcher = spawn_launcher(&repo.path, &[]);
+    let api = &launcher.api;
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["backend"], "pty", "{agents}");
+    assert_eq!(agents["departments"][0]["department"], "gongbu", "{agents}");
+    assert_eq!(agents["departments"][0]["backend"], "acp", "{agents}");
+    assert!(
+        agents["reach"]
+            .as_str()
+            .unwrap()
+            .contains("Department gongbu runs ACP agent other instead"),
+        "{agents}"
+    );
+    let z = api.start_zhongshu("Plan two changes").await;
+    let script = repo.files.join("gongbu.txt");
+    std::fs::write(
+        &script,
+        "governance_report_result {\"summary\": \"the code is changed\"}\n",
+    )
+    .unwrap();
+    crate::common::scenario::register_plan(
+        api,
+        &z,
+        "two changes",
+        json!([
+            {"department": "zhilibu", "task": "Write the docs"},
+            {"department": "gongbu",
+             "task": format!("Change the code [[acp: script {}]]", script.display())},
+        ]),
+    )
+    .await;
+    let status = api
+        .wait_status("both departments reported", |s| {
+            let ds = departments(s);
+            ds.len() == 2 && ds.iter().all(|d| d["report_status"] == "reported")
+        })
+        .await;
+    for d in departments(&status) {
+        let id = d["id"].as_str().unwrap();
+        let session = api.session(id).await;
+        match d["department"].as_str().unwrap() {
+            // The ACP department reported through its own tool, in its own
+            // worktree; the PTY one through its drop folder.
+            "gongbu" => {
+                let log = wait_log(&repo, id, "FAKE_ACP_TOOL governance_report_result").await;
+                assert_eq!(session["backend"], "acp", "{session}");
+                assert!(log.contains(".worktrees/gongbu-1"), "{log}");
+                let answers = tool_answers(&log, "governance_report_result");
+                assert_eq!(answers.len(), 1, "{log}");
+                assert_eq!(answers[0]["error"], false, "{answers:?}");
+                assert!(log.contains("FAKE_ACP_START"), "{log}");
+            }
+            "zhilibu" => {
+                let log = repo.log(id);
+                assert_eq!(session["backend"], "pty", "{session}");
+                assert!(!log.contains("FAKE_ACP_START"), "{log}");
+                assert!(log.contains("FAKE_AGENT_REPORT_WRITTEN"), "{log}");
+            }
+            other => panic!("a department of no assignment: {other}"),
+        }
+    }
+    let z_now = api.session(&z).await;
+    assert_eq!(z_now["backend"], "pty", "{z_now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfined_acp_department_starts_only_in_a_worktree_of_its_own() {
+    // No commit yet: a department would work in the user's own tree.
+    let repo = TestRepo::with_flags(&[]);
+    write_acp_config(&repo, &["--acp"], true, "");
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = crate::common::scenario::start_plan(
+        api,
+        "Plan one change",
+        "one change",
+        vec![json!({"department": "zhilibu", "task": "Change it"})],
+    )
+    .await;
+    let status = api
+        .wait_status("the department's start refused", |s| {
+            s["queue"].as_array().into_iter().flatten().any(|q| {
+                q["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("worktree of its own"))
+            })
+        })
+        .await;
+    assert!(departments(&status).is_empty(), "{status}");
+    // Only the planner's agent ever ran.
+    let logs = repo.state_dir().join("codex_governance_logs");
+    let ran: Vec<String> = std::fs::read_dir(&logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains("FAKE_ACP_START")))
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(ran[0].contains(&z), "{ran:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_that_names_a_usage_limit_is_parked_and_another_failure_is_not() {
+    let repo = acp_repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = crate::common::scenario::start_plan(
+        api,
+        "Plan two changes",
+        "two changes",
+        // The plain failure first: a parked session holds the queue.
+        vec![
+            json!({"department": "gongchengbu", "task": "Change that [[acp: refuse]]"}),
+            json!({"department": "zhilibu", "task": "Change it [[acp: limit]]"}),
+        ],
+    )
+    .await;
+    let status = api
+        .wait_status("both departments started", |s| departments(s).len() == 2)
+        .await;
+    let (limited, failed) = (
+        department_id(&status, "zhilibu"),
+        department_id(&status, "gongchengbu"),
+    );
+    // The error that names a limit parks its session, as Codex's does.
+    let parked = api
+        .wait_session(&limited, "parked", |s| s["state"] == "waiting_for_quota")
+        .await;
+    assert!(
+        parked["state_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("usage limit (rate_limit)"),
+        "{parked}"
+    );
+    let q = api.get_ok("/api/quota").await;
+    assert_eq!(q["parked"][0]["session_id"], limited.as_str(), "{q}");
+    assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    // A plain failure is a failed turn, not a limit.
+    wait_until("its turn failed", PATIENCE, || async {
+        let audit = api.get_ok("/api/audit?limit=200").await;
+        audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| {
+                e["event"] == "turn_completed"
+                    && e["session_id"] == failed.as_str()
+                    && e["status"] == "failed"
+            })
+            .then_some(())
+    })
+    .await;
+    let other = api.session(&failed).await;
+    assert_ne!(other["state"], "waiting_for_quota", "{other}");
+    let q = api.get_ok("/api/quota").await;
+    assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    let planner = api.session(&z).await;
+    assert_ne!(planner["state"], "waiting_for_quota", "{planner}");
+    server.stop().await;
 }

@@ -23,6 +23,19 @@ fn bash(id: &str, command: &str) -> Vec<Block> {
     )
 }
 
+/// What Claude Code needs to reach the scripted API, and nothing else.
+fn claude_env(server: &AnthropicServer) -> Vec<(String, String)> {
+    [
+        ("ANTHROPIC_BASE_URL", format!("http://{}", server.addr)),
+        ("ANTHROPIC_API_KEY", "test-key".into()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_is_merged() {
     crate::needs!(Codex, ClaudeAcp);
@@ -70,18 +83,7 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
             json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
         ),
     );
-    let env = vec![
-        (
-            "ANTHROPIC_BASE_URL".to_string(),
-            format!("http://{}", server.addr),
-        ),
-        ("ANTHROPIC_API_KEY".into(), "test-key".into()),
-        (
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
-            "1".into(),
-        ),
-        ("DISABLE_AUTOUPDATER".into(), "1".into()),
-    ];
+    let env = claude_env(&server);
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
     let agents = api.status().await["agents"].clone();
@@ -89,29 +91,9 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     assert_eq!(agents["problems"], json!([]), "{agents}");
     let z = api.start_zhongshu("PLAN-TASK plan it").await;
     // Every tool use asks: the user allows each in Needs you.
-    let approve_until = |what: &'static str, done: Box<dyn Fn() -> bool + Send + Sync>| {
-        let done = std::sync::Arc::new(done);
-        async move {
-            wait_until(what, std::time::Duration::from_secs(120), || {
-                let done = std::sync::Arc::clone(&done);
-                async move {
-                    let all = api.get_ok("/api/approvals").await;
-                    for a in all["approvals"].as_array().into_iter().flatten() {
-                        let body = json!({"session_id": a["session_id"],
-                            "request_id": a["request_id"], "decision": "accept"});
-                        api.post("/api/approval", &body).await;
-                    }
-                    done().then_some(())
-                }
-            })
-            .await
-        }
-    };
-    let s = &server;
-    approve_until(
-        "the plan is registered",
-        Box::new(move || !s.results("tu-plan").is_empty()),
-    )
+    approve_until(api, "the plan is registered", || async {
+        !server.results("tu-plan").is_empty()
+    })
     .await;
     assert!(
         server.results("tu-plan")[0].contains("Plan registered"),
@@ -122,10 +104,9 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         .wait_status("a department", |s| !departments(s).is_empty())
         .await;
     let dept = departments(&dept)[0]["id"].as_str().unwrap().to_string();
-    approve_until(
-        "the department reports",
-        Box::new(move || !s.results("tu-report").is_empty()),
-    )
+    approve_until(api, "the department reports", || async {
+        !server.results("tu-report").is_empty()
+    })
     .await;
     // Its commands ran in the sandbox: the one outside its worktree failed,
     // and the launcher's token was out of its reach.
@@ -144,6 +125,161 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     // The planner heard of the result through its tools' notice.
     api.wait_session(&z, "the planner is told", |s| s["agent_state"] == "idle")
         .await;
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// Accepts every waiting approval until `done` (Claude asks before each
+/// tool use; Codex's departments ask nothing here).
+async fn approve_until<F, Fut>(api: &Api, what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_until(what, std::time::Duration::from_secs(180), || async {
+        let all = api.get_ok("/api/approvals").await;
+        for a in all["approvals"].as_array().into_iter().flatten() {
+            let body = json!({"session_id": a["session_id"],
+                "request_id": a["request_id"], "decision": "accept"});
+            api.post("/api/approval", &body).await;
+        }
+        done().await.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and_both_are_merged() {
+    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
+    crate::needs!(Codex, ClaudeAcp);
+    let openai = ModelServer::start().await;
+    let anthropic = AnthropicServer::start().await;
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    let home = codex_home(&repo.root, &openai, true);
+    // The planner and zhilibu run the launcher's Codex; gongbu runs Claude
+    // Code through its ACP adapter.
+    let yaml = format!(
+        "launcher:\n  backend: codex\n  codex_command: {codex}\n  agent_env: [ANTHROPIC_BASE_URL, \
+         ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  \
+         max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  \
+         require_plan_confirmation: false\n\
+         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
+         gongbu:\n    title: Claude's notes\n    globs: [CLAUDE.md]\n    backend: acp\n    \
+         acp_agent: claude\n    acp_command: [{claude}]\n",
+        codex = codex_bin().display(),
+        claude = crate::common::tier::claude_acp().display(),
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    let escaped = repo.files.join("escaped.txt");
+    let plan = json!({"summary": "two notes", "assignments": [
+        {"department": "zhilibu", "task": "CODEX-DEPT write NOTES.md"},
+        {"department": "gongbu", "task": "CLAUDE-DEPT write CLAUDE.md"}]});
+    openai.on(
+        "PLAN-TASK",
+        vec![tool_call("call-plan", "governance_register_plan", plan)],
+    );
+    // The Codex department: its note, a write outside (refused), its report.
+    openai.on(
+        "your session id is zhilibu-1",
+        vec![exec(
+            "call-in",
+            &format!(
+                "printf 'notes\\n' > NOTES.md; printf x > {}; echo \" OUT-RC=$?\"",
+                escaped.display()
+            ),
+        )],
+    );
+    openai.on(
+        "call-in",
+        vec![tool_call(
+            "call-report",
+            "governance_report_result",
+            json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    // The Claude department: the same through its own tools.
+    anthropic.on(
+        "your session id is gongbu-1",
+        bash("tu-in", "printf 'claude\\n' > CLAUDE.md"),
+    );
+    anthropic.on(
+        "tu-in",
+        bash("tu-out", &format!("printf y > {}", escaped.display())),
+    );
+    anthropic.on(
+        "tu-out",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
+        ),
+    );
+    let mut env = codex_env(&home, &codex_bin());
+    env.extend(claude_env(&anthropic));
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["backend"], "codex", "{agents}");
+    assert_eq!(agents["problems"], json!([]), "{agents}");
+    assert_eq!(agents["departments"][0]["department"], "gongbu", "{agents}");
+    assert_eq!(agents["departments"][0]["sandboxed"], true, "{agents}");
+    let z = api.start_zhongshu("PLAN-TASK plan it").await;
+    let status = api
+        .wait_status("two departments", |s| departments(s).len() == 2)
+        .await;
+    let (codex_dept, claude_dept) = (
+        department_id(&status, "zhilibu"),
+        department_id(&status, "gongbu"),
+    );
+    approve_until(api, "both departments report", || async {
+        api.session(&codex_dept).await["report_status"] == "reported"
+            && api.session(&claude_dept).await["report_status"] == "reported"
+    })
+    .await;
+    // Each ran confined: its write outside its worktree failed.
+    let codex_out = openai.outputs("call-in").join("\n");
+    assert!(codex_out.contains("OUT-RC=1"), "{codex_out}");
+    let claude_out = anthropic.results("tu-out").join("\n");
+    assert!(claude_out.contains("Read-only file system"), "{claude_out}");
+    assert!(!escaped.exists(), "a command wrote outside its worktree");
+    // Both are reviewed and merged.
+    for (id, backend, file, text) in [
+        (&codex_dept, "codex", "NOTES.md", "notes\n"),
+        (&claude_dept, "acp", "CLAUDE.md", "claude\n"),
+    ] {
+        let session = api
+            .wait_session(id, "its work waits for review", |s| {
+                s["status"] == "exited" && s["workspace"]["state"] == "pending"
+            })
+            .await;
+        assert_eq!(session["backend"], backend, "{session}");
+        let merged = api
+            .post_ok(
+                "/api/integrate",
+                &json!({"session_id": id, "mode": "merge"}),
+            )
+            .await;
+        assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+        assert_eq!(std::fs::read_to_string(repo.path.join(file)).unwrap(), text);
+    }
+    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            [z.as_str(), codex_dept.as_str(), claude_dept.as_str()]
+                .contains(&e["session_id"].as_str().unwrap_or(""))
+        })
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["session_id"].as_str().unwrap_or(""),
+                e["event"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    eprintln!("audit of the mixed plan: {events:#?}");
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

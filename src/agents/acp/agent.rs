@@ -682,7 +682,17 @@ impl Shared {
                     Some(format!("the agent stopped: {}", stop_word(&other))),
                 ),
             },
-            Err(e) => ("failed", Some(e.to_string())),
+            Err(e) => {
+                if let Some(kind) = limit_kind(&e) {
+                    // Parked when its turn ends, as a Codex session at its limit.
+                    let _ = self.events.send(AgentEvent::Error {
+                        message: format!("the agent reached a usage limit ({kind})"),
+                        will_retry: false,
+                        rate_limit: true,
+                    });
+                }
+                ("failed", Some(e.to_string()))
+            }
         };
         self.working.store(false, Ordering::SeqCst);
         let _ = self.events.send(AgentEvent::TurnCompleted {
@@ -771,6 +781,16 @@ fn option_for(
         .iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, id)| id.clone())
+}
+
+/// The kind of usage limit a failed prompt names, when the agent names one
+/// explicitly: Claude Code's adapter puts the SDK's error kind in the
+/// error's data (`{"errorKind": "rate_limit"}`, `billing_error` for a spent
+/// balance). Anything else is a failure, never a guessed limit.
+fn limit_kind(e: &agent_client_protocol::Error) -> Option<String> {
+    const LIMITS: [&str; 2] = ["rate_limit", "billing_error"];
+    let kind = e.data.as_ref()?.get("errorKind")?.as_str()?;
+    LIMITS.contains(&kind).then(|| kind.to_string())
 }
 
 fn stop_word(reason: &StopReason) -> String {
@@ -880,6 +900,30 @@ impl Agent for AcpAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_error_that_names_a_limit_is_one() {
+        use serde_json::json;
+        let with = |data: Option<serde_json::Value>| {
+            agent_client_protocol::Error::internal_error().data(data)
+        };
+        let limit = |d| limit_kind(&with(Some(d)));
+        assert_eq!(
+            limit(json!({"errorKind": "rate_limit"})).as_deref(),
+            Some("rate_limit")
+        );
+        assert_eq!(
+            limit(json!({"errorKind": "billing_error"})).as_deref(),
+            Some("billing_error")
+        );
+        assert_eq!(limit(json!({"errorKind": "overloaded"})), None);
+        assert_eq!(limit(json!("rate_limit")), None);
+        assert_eq!(limit_kind(&with(None)), None);
+        // Words in a message are no limit.
+        let mut said = with(None);
+        said.message = "rate limit exceeded".into();
+        assert_eq!(limit_kind(&said), None);
+    }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]

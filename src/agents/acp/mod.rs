@@ -60,6 +60,12 @@ pub enum AcpError {
          unconfined with launcher.acp_unsandboxed: true"
     )]
     NoConfiner(String),
+    #[error(
+        "an unconfined ACP agent works only in a worktree of its own, and this department has \
+         none (the repository has no commit yet, or launcher.isolation is shared): commit \
+         once, or let Codex's sandbox hold it (without acp_unsandboxed)"
+    )]
+    NoWorktree,
     #[error("cannot run the ACP agent ({0}): install it or set launcher.acp_command")]
     Missing(String),
     #[error("the ACP agent exited ({0}) before its session opened: see the session's log")]
@@ -78,6 +84,7 @@ impl From<AcpError> for AgentError {
             AcpError::NoCommand
             | AcpError::NotConfined
             | AcpError::NoConfiner(_)
+            | AcpError::NoWorktree
             | AcpError::Missing(_) => AgentError::Missing(e.to_string()),
             other => AgentError::Failed(other.to_string()),
         }
@@ -173,6 +180,10 @@ impl AgentBackend for AcpBackend {
                 }
                 Some(codex) => confine::Hold::Whole(codex),
             };
+            let department = spec.kind == crate::model::SessionKind::Department;
+            if matches!(hold, confine::Hold::Unconfined) && department && !spec.own_worktree {
+                return Err(AcpError::NoWorktree.into());
+            }
             let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
             Ok(agent::start(command, hold, spec).await?)
         })

@@ -84,7 +84,7 @@ pub struct Settings {
 }
 
 /// The file's words for ACP, as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct FileWords {
     #[serde(default)]
     acp_agent: Option<String>,
@@ -96,6 +96,18 @@ pub struct FileWords {
     /// unconfined agents at least work in worktrees of their own.
     #[serde(default)]
     isolation: Option<String>,
+}
+
+impl FileWords {
+    /// These words with another agent in place of theirs (a department's
+    /// own `acp_agent` and `acp_command`): neither of theirs carries over.
+    pub fn with_agent(&self, agent: Option<&str>, command: Option<&[String]>) -> FileWords {
+        FileWords {
+            acp_agent: agent.map(str::to_string),
+            acp_command: command.map(<[String]>::to_vec),
+            ..self.clone()
+        }
+    }
 }
 
 /// The settings from the file's words, the environment's command winning.

@@ -64,7 +64,7 @@ pub struct Settings {
 }
 
 /// The file's words for Codex, as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct FileWords {
     #[serde(default)]
     codex_command: Option<String>,

@@ -33,7 +33,7 @@ impl Mailbox {
         let z = self.sessions.require_zhongshu(id)?;
         let what = self.resume_context(&z)?;
         if z.is_running() && self.sessions.live.agent(id).is_some() {
-            let prompt = what.render(id, self.ctx.url(), self.sessions.has_tools())?;
+            let prompt = what.render(id, self.ctx.url(), self.sessions.has_tools(None))?;
             self.sessions.session_input(id, &prompt).await?;
             self.ctx.store.audit_or_log(AuditEvent::ZhongshuResumed {
                 session_id: id.to_string(),
@@ -81,8 +81,11 @@ impl Mailbox {
         let mut spec = StartSpec::zhongshu(z.task.clone(), Some(model));
         spec.resumed_from_session_id = Some(id.to_string());
         // `{session_id}` becomes the new session's id when it starts.
-        spec.prompt_override =
-            Some(what.render("{session_id}", self.ctx.url(), self.sessions.has_tools())?);
+        spec.prompt_override = Some(what.render(
+            "{session_id}",
+            self.ctx.url(),
+            self.sessions.has_tools(None),
+        )?);
         let new = self.sessions.start_session(spec).await?;
         let new_id = new.id.clone();
         self.ctx.store.update(|tx| {

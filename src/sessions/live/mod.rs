@@ -35,7 +35,7 @@ const RESUME_WAIT: Duration = Duration::from_secs(90);
 pub struct LiveAgents {
     ctx: Arc<Context>,
     /// How agents are driven.
-    backend: Arc<dyn AgentBackend>,
+    backends: crate::agents::Team,
     ptys: Mutex<HashMap<String, Arc<Pty>>>,
     /// The live agents, by session.
     agents: Mutex<HashMap<String, Arc<dyn Agent>>>,
@@ -58,14 +58,14 @@ pub struct LiveAgents {
 impl LiveAgents {
     pub(super) fn new(
         ctx: Arc<Context>,
-        backend: Arc<dyn AgentBackend>,
+        backends: crate::agents::Team,
         credentials: Arc<Credentials>,
         signals: SignalTx,
         quota_changed: Arc<Notify>,
     ) -> LiveAgents {
         LiveAgents {
             ctx,
-            backend,
+            backends,
             ptys: Mutex::new(HashMap::new()),
             agents: Mutex::new(HashMap::new()),
             agents_changed: watch::Sender::new(0),
@@ -85,9 +85,20 @@ impl LiveAgents {
         }
     }
 
-    /// How this launcher drives agents.
+    /// The launcher's own backend: the planner's, and that of every
+    /// department that names none.
     pub fn backend(&self) -> &Arc<dyn AgentBackend> {
-        &self.backend
+        self.backends.own()
+    }
+
+    /// Every backend this launcher drives agents with.
+    pub fn backends(&self) -> &crate::agents::Team {
+        &self.backends
+    }
+
+    /// The backend that drives `session`'s agent (its department's).
+    pub fn backend_of(&self, session: &Session) -> &Arc<dyn AgentBackend> {
+        self.backends.of(session.department.as_deref())
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {

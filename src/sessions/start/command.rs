@@ -76,7 +76,7 @@ impl Starter<'_> {
         let kind = session.session_kind();
         let parent = session.parent_session_id();
         let department = session.department.as_deref();
-        let token = match self.sessions.backend().channel() {
+        let token = match self.sessions.backend_for(department).channel() {
             Channel::Api => Some(self.sessions.credentials.issue(Grant {
                 session_id: id.to_string(),
                 kind,

@@ -186,7 +186,9 @@ impl<'a> Starter<'a> {
             }
         };
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let backend = self.sessions.backend();
+        let backend = self
+            .sessions
+            .backend_for(checked.department.as_ref().map(|d| d.key.as_str()));
         let agent = AgentInfo {
             backend: backend.kind(),
             capabilities: Some(backend.capabilities()),
@@ -389,7 +391,7 @@ impl<'a> Starter<'a> {
         let kind = c.kind();
         let started = self
             .sessions
-            .backend()
+            .backend_for(department)
             .start(AgentSpec {
                 session_id: id.to_string(),
                 kind,
@@ -407,6 +409,7 @@ impl<'a> Starter<'a> {
                 state_dir: self.ctx.paths.state_dir.clone(),
                 tools: (self.sessions.tool_specs)(kind),
                 sandbox: self.sandbox_for(&session),
+                own_worktree: session.workspace().is_some_and(|w| !w.removed),
                 resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
                 environment,
             })
@@ -475,7 +478,8 @@ impl Starter<'_> {
         if spec.workspace_from.is_some() {
             return Ok(());
         }
-        if !self.sessions.backend().capabilities().runs_elsewhere {
+        let backend = self.sessions.backend_for(spec.department.as_deref());
+        if !backend.capabilities().runs_elsewhere {
             return Err(LauncherError::Conflict(format!(
                 "a department on another machine ({name}) needs an agent whose commands can \
                  run there: the configured backend's cannot (Codex's can)"

@@ -24,7 +24,7 @@ impl Starter<'_> {
         let prompt = match (&spec.prompt_override, &c.department) {
             (Some(p), _) => p.replace("{session_id}", id),
             (None, None) => {
-                render_zhongshu_prompt(self.ctx, id, &c.task, self.sessions.has_tools())?
+                render_zhongshu_prompt(self.ctx, id, &c.task, self.sessions.has_tools(None))?
             }
             (None, Some(d)) => self.render_department_prompt(spec, c, d, id)?,
         };
@@ -68,7 +68,7 @@ impl Starter<'_> {
                 .display()
                 .to_string(),
             bin: &launcher_bin(),
-            tools: self.sessions.has_tools(),
+            tools: self.sessions.has_tools(Some(&d.key)),
             worktree: c
                 .workspace
                 .as_ref()

@@ -431,6 +431,15 @@ pub fn departments(status: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The id of the department session of `department` in a status.
+pub fn department_id(status: &Value, department: &str) -> String {
+    departments(status)
+        .into_iter()
+        .find(|d| d["department"] == department)
+        .and_then(|d| d["id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no session of {department}: {status}"))
+}
+
 pub fn running(sessions: &[Value]) -> Vec<Value> {
     sessions
         .iter()

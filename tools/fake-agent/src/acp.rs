@@ -8,6 +8,8 @@
 //! [[acp: ask]]        asks session/request_permission (allow once, allow always, reject once),
 //!                     then says which option it got and ends the turn
 //! [[acp: refuse]]     answers the prompt with a JSON-RPC error
+//! [[acp: limit]]      answers it as Claude Code's adapter does at a usage limit (an
+//!                     internal error whose data says `errorKind: rate_limit`)
 //! [[acp: tool NAME {JSON}]]  first calls the tool NAME with these arguments through the
 //!                     first MCP server session/new named (started as given: stdio),
 //!                     each such directive in order
@@ -119,6 +121,12 @@ pub fn run() -> ! {
                 if text.contains("[[acp: refuse]]") {
                     send(&json!({"jsonrpc": "2.0", "id": msg["id"],
                         "error": {"code": -32603, "message": "fake-acp refuses"}}));
+                    continue;
+                }
+                if text.contains("[[acp: limit]]") {
+                    send(&json!({"jsonrpc": "2.0", "id": msg["id"],
+                        "error": {"code": -32603, "message": "Internal error",
+                                  "data": {"errorKind": "rate_limit"}}}));
                     continue;
                 }
                 say(&session, &format!("heard: {last}"));
