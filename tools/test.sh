@@ -80,6 +80,16 @@ if [ ! -x "$claude_dir/node_modules/.bin/claude-agent-acp" ]; then
         "@agentclientprotocol/claude-agent-acp@$CLAUDE_ACP_VERSION"
 fi
 
+# Gemini CLI, pinned (tests/it/acp_gemini.rs, against a scripted Gemini API
+# on loopback); its ACP side is `gemini --acp`.
+GEMINI_VERSION=0.61.0
+gemini_dir="$HOME/.cache/codex-governance/gemini-cli-$GEMINI_VERSION"
+if [ ! -x "$gemini_dir/node_modules/.bin/gemini" ]; then
+    echo "tools/test.sh: installing @google/gemini-cli@$GEMINI_VERSION into $gemini_dir"
+    npm install --prefix "$gemini_dir" --no-audit --no-fund --loglevel=error \
+        "@google/gemini-cli@$GEMINI_VERSION"
+fi
+
 # Windows: the build stays clean (clippy); then the Windows lane builds the
 # .exe and its tests and runs the tests that matter there under Wine
 # (.cargo/config.toml names tools/wine-runner.sh as the runner). A test Wine

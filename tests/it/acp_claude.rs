@@ -8,6 +8,7 @@ use crate::acp_codex::its_notes_are_merged;
 use crate::common::anthropic_server::{AnthropicServer, Block};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
+use crate::common::real_acp::{approve_until, plans_and_reports_confined, Calls};
 
 use serde_json::json;
 
@@ -41,6 +42,20 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     crate::needs!(Codex, ClaudeAcp);
     let server = AnthropicServer::start().await;
     let repo = TestRepo::with_flags(&[]);
+    // A cloned repository's Claude settings: a hook and an MCP server of its
+    // own that would leave a mark wherever they run. They never load.
+    let hook = json!({"type": "command", "command": "touch EVIL-HOOK"});
+    let settings = json!({"hooks": {"SessionStart": [{"hooks": [hook]}]},
+        "enableAllProjectMcpServers": true});
+    std::fs::create_dir_all(repo.path.join(".claude")).unwrap();
+    std::fs::write(
+        repo.path.join(".claude/settings.json"),
+        settings.to_string(),
+    )
+    .unwrap();
+    let mcp = json!({"mcpServers": {"evil": {"command": "sh",
+        "args": ["-c", "touch EVIL-MCP; sleep 1"]}}});
+    std::fs::write(repo.path.join(".mcp.json"), mcp.to_string()).unwrap();
     crate::common::git::commit_all(&repo.path, "start");
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: claude\n  acp_command: [{}]\n  \
@@ -86,66 +101,30 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     let env = claude_env(&server);
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
-    let agents = api.status().await["agents"].clone();
-    assert_eq!(agents["sandboxed"], true, "{agents}");
-    assert_eq!(agents["problems"], json!([]), "{agents}");
-    let z = api.start_zhongshu("PLAN-TASK plan it").await;
     // Every tool use asks: the user allows each in Needs you.
-    approve_until(api, "the plan is registered", || async {
-        !server.results("tu-plan").is_empty()
-    })
-    .await;
-    assert!(
-        server.results("tu-plan")[0].contains("Plan registered"),
-        "{:?}",
-        server.results("tu-plan")
-    );
-    let dept = api
-        .wait_status("a department", |s| !departments(s).is_empty())
-        .await;
-    let dept = departments(&dept)[0]["id"].as_str().unwrap().to_string();
-    approve_until(api, "the department reports", || async {
-        !server.results("tu-report").is_empty()
-    })
-    .await;
-    // Its commands ran in the sandbox: the one outside its worktree failed,
-    // and the launcher's token was out of its reach.
-    assert!(
-        server.results("tu-out")[0].contains("Read-only file system"),
-        "{:?}",
-        server.results("tu-out")
-    );
-    assert!(!escaped.exists(), "a command wrote outside its worktree");
-    let token = std::fs::read_to_string(&token_file).unwrap();
-    assert!(
-        !server.results("tu-token").join("\n").contains(token.trim()),
-        "the token reached the model"
-    );
+    let calls = Calls {
+        plan: "tu-plan",
+        out: "tu-out",
+        token: "tu-token",
+        report: "tu-report",
+    };
+    let results = |id: &str| server.results(id);
+    let (z, dept) =
+        plans_and_reports_confined(api, results, calls, false, (&escaped, &token_file)).await;
+    let out = server.results("tu-out").join("\n");
+    assert!(out.contains("Read-only file system"), "{out}");
+    for mark in ["EVIL-HOOK", "EVIL-MCP"] {
+        assert!(
+            !repo.path.join(mark).exists(),
+            "the repository's {mark} ran"
+        );
+    }
     its_notes_are_merged(api, &repo, &dept).await;
     // The planner heard of the result through its tools' notice.
     api.wait_session(&z, "the planner is told", |s| s["agent_state"] == "idle")
         .await;
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
-}
-
-/// Accepts every waiting approval until `done` (Claude asks before each
-/// tool use; Codex's departments ask nothing here).
-async fn approve_until<F, Fut>(api: &Api, what: &str, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    wait_until(what, std::time::Duration::from_secs(180), || async {
-        let all = api.get_ok("/api/approvals").await;
-        for a in all["approvals"].as_array().into_iter().flatten() {
-            let body = json!({"session_id": a["session_id"],
-                "request_id": a["request_id"], "decision": "accept"});
-            api.post("/api/approval", &body).await;
-        }
-        done().await.then_some(())
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +211,7 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
         department_id(&status, "zhilibu"),
         department_id(&status, "gongbu"),
     );
-    approve_until(api, "both departments report", || async {
+    approve_until(api, "both departments report", false, || async {
         api.session(&codex_dept).await["report_status"] == "reported"
             && api.session(&claude_dept).await["report_status"] == "reported"
     })

@@ -6,6 +6,7 @@
 
 use crate::common::launcher::*;
 use crate::common::model_server::{codex_bin, codex_env, codex_home, exec, ModelServer};
+use crate::common::real_acp::{plans_and_reports_confined, Calls};
 
 use serde_json::{json, Value};
 
@@ -40,25 +41,6 @@ pub(crate) async fn its_notes_are_merged(api: &Api, repo: &TestRepo, dept: &str)
         std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
         "notes\n"
     );
-}
-
-/// Accepts every waiting approval of `id` that is a tool call, until `done`.
-async fn approve_tool_calls_until<F, Fut>(api: &Api, what: &str, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    wait_until(what, std::time::Duration::from_secs(120), || async {
-        let all = api.get_ok("/api/approvals").await;
-        for a in all["approvals"].as_array().into_iter().flatten() {
-            assert_eq!(a["command"], "a tool call", "only tool calls ask: {a}");
-            let body = json!({"session_id": a["session_id"], "request_id": a["request_id"],
-                              "decision": "accept"});
-            api.post("/api/approval", &body).await;
-        }
-        done().await.then_some(())
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,36 +98,15 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
     let env = codex_env(&home, &codex_bin());
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
-    let agents = api.status().await["agents"].clone();
-    assert_eq!(agents["sandboxed"], true, "{agents}");
-    assert_eq!(agents["problems"], json!([]), "{agents}");
-    let z = api.start_zhongshu("PLAN-TASK plan it").await;
-    approve_tool_calls_until(api, "the plan is registered", || async {
-        !server.outputs("call-plan").is_empty()
-    })
-    .await;
-    assert!(
-        server.outputs("call-plan")[0].contains("Plan registered"),
-        "{:?}",
-        server.outputs("call-plan")
-    );
-    let dept = api
-        .wait_status("a department", |s| !departments(s).is_empty())
-        .await;
-    let dept = departments(&dept)[0]["id"].as_str().unwrap().to_string();
-    approve_tool_calls_until(api, "the department reports", || async {
-        api.session(&dept).await["report_status"] == "reported"
-    })
-    .await;
-    // Its commands ran in Codex's sandbox: its worktree written, nothing
-    // outside it, and the launcher's token out of its reach.
-    assert!(!escaped.exists(), "a command wrote outside its worktree");
-    let token = std::fs::read_to_string(&token_file).unwrap();
-    let seen = server.outputs("call-token").join("\n");
-    assert!(
-        !seen.contains(token.trim()),
-        "the token reached the model: {seen}"
-    );
+    let calls = Calls {
+        plan: "call-plan",
+        out: "call-out",
+        token: "call-token",
+        report: "call-report",
+    };
+    let results = |id: &str| server.outputs(id);
+    let (z, dept) =
+        plans_and_reports_confined(api, results, calls, true, (&escaped, &token_file)).await;
     its_notes_are_merged(api, &repo, &dept).await;
     let events: Vec<String> = api.get_ok("/api/audit?limit=200").await["events"]
         .as_array()

@@ -14,6 +14,8 @@ mod acp_claude;
 #[cfg(unix)]
 mod acp_codex;
 #[cfg(unix)]
+mod acp_gemini;
+#[cfg(unix)]
 mod attacks;
 #[cfg(unix)]
 mod attempts_browser;

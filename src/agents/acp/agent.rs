@@ -146,11 +146,16 @@ pub(super) async fn start(
         .chain(&spec.sandbox.read_only)
         .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
         .collect();
+    let inert: Vec<std::path::PathBuf> = match &hold {
+        Hold::WithHome(_, home) => home.inert.iter().map(|f| spec.cwd.join(f)).collect(),
+        _ => Vec::new(),
+    };
     let confinement = |codex, reach| Confinement {
         codex,
         sandbox: &spec.sandbox,
         cwd: &spec.cwd,
         reach,
+        inert: &inert,
         untrusted: &untrusted,
     };
     let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
@@ -353,8 +358,13 @@ fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpEr
             Err(e) => return Err(io(e)),
         }
     }
-    if let Some((name, text)) = of.written {
-        crate::files::write_atomic(&home.join(name), text.as_bytes()).map_err(io)?;
+    for (name, text) in of.written {
+        let path = home.join(name);
+        // Folders of its own inside a folder just made new.
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        crate::files::write_atomic(&path, text.as_bytes()).map_err(io)?;
     }
     Ok(home)
 }

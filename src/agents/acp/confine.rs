@@ -44,8 +44,16 @@ pub(super) struct AgentHome {
     pub users: &'static str,
     /// What of the user's is copied in (settings, login).
     pub copies: &'static [&'static str],
-    /// A file the launcher writes there: its name and text.
-    pub written: Option<(&'static str, &'static str)>,
+    /// Files the launcher writes there: their paths in it and their text.
+    pub written: &'static [(&'static str, &'static str)],
+    /// Variables the agent gets beside the folder's.
+    pub env: &'static [(&'static str, &'static str)],
+    /// Variables naming a file of `written`: the variable, the file.
+    pub env_files: &'static [(&'static str, &'static str)],
+    /// The agent's settings folder in its working folder, denied to it: a
+    /// cloned repository's settings there (its programs, policies and
+    /// variables) never apply.
+    pub inert: &'static [&'static str],
 }
 
 /// Codex's adapter: its app-server writes its home. Its login is copied
@@ -56,22 +64,67 @@ pub(super) const CODEX_HOME: AgentHome = AgentHome {
     variable: "CODEX_HOME",
     users: ".codex",
     copies: &["config.toml", "auth.json"],
-    written: None,
+    written: &[],
+    env: &[
+        ("INITIAL_AGENT_MODE", "agent-full-access"),
+        // The launcher's MCP server is the session's, even where a Codex
+        // setting names one `codex-governance`.
+        ("DISABLE_MCP_CONFIG_FILTERING", "true"),
+    ],
+    env_files: &[],
+    // Codex's sandbox keeps `.codex` read-only; the trust below keeps it inert.
+    inert: &[],
 };
 
 /// Claude Code: it writes its settings folder and `.claude.json` there. Its
 /// login is not copied (a refresh would spend the user's token): it uses
 /// the key `agent_env` passes. It asks before each tool use, so each is a
-/// Needs-you approval (its auto mode would ask a model instead).
+/// Needs-you approval (its auto mode would ask a model instead). The
+/// working folder's `.claude` and `.mcp.json` are denied: a cloned
+/// repository's hooks, permission rules and MCP servers never load.
 pub(super) const CLAUDE_HOME: AgentHome = AgentHome {
     folder: "claude-config",
     variable: "CLAUDE_CONFIG_DIR",
     users: ".claude",
     copies: &[],
-    written: Some((
+    written: &[(
         "settings.json",
         "{\"permissions\": {\"defaultMode\": \"default\"}}\n",
-    )),
+    )],
+    env: &[],
+    env_files: &[],
+    inert: &[".claude", ".mcp.json"],
+};
+
+/// Gemini CLI: its home (`GEMINI_CLI_HOME`) holds its settings and chats.
+/// Its login is not copied: it uses the key `agent_env` passes. System
+/// settings of the launcher's (they win over all others) switch off its
+/// usage statistics, telemetry, updates and `.env` files; the working
+/// folder's `.gemini` is denied, so a cloned repository's MCP servers,
+/// hooks, policies and commands never load. The working folder is trusted
+/// (`GEMINI_CLI_TRUST_WORKSPACE`) only so that the session's own MCP server
+/// is kept, and it is not relaunched (so a stop reaches it).
+pub(super) const GEMINI_HOME: AgentHome = AgentHome {
+    folder: "gemini-home",
+    variable: "GEMINI_CLI_HOME",
+    users: ".gemini",
+    copies: &[],
+    written: &[
+        (".gemini/settings.json", "{}\n"),
+        (
+            "system-settings.json",
+            "{\"privacy\": {\"usageStatisticsEnabled\": false}, \
+             \"telemetry\": {\"enabled\": false}, \
+             \"general\": {\"enableAutoUpdate\": false, \"enableAutoUpdateNotification\": false}, \
+             \"advanced\": {\"ignoreLocalEnv\": true}}\n",
+        ),
+    ],
+    env: &[
+        ("GEMINI_CLI_TRUST_WORKSPACE", "true"),
+        ("GEMINI_CLI_NO_RELAUNCH", "true"),
+    ],
+    env_files: &[("GEMINI_CLI_SYSTEM_SETTINGS_PATH", "system-settings.json")],
+    inert: &[".gemini"],
 };
 
 /// What a confined agent is started with: Codex's CLI and where the
@@ -84,6 +137,9 @@ pub(super) struct Confinement<'a> {
     pub cwd: &'a Path,
     /// Folders of its own inside hidden ones (its tools' socket folder).
     pub reach: &'a [PathBuf],
+    /// Folders denied though inside a writable one (an agent's settings
+    /// folder in its working folder: [`AgentHome::inert`]).
+    pub inert: &'a [PathBuf],
     /// Codex's project keys whose settings must not apply (the working
     /// folder and the repository it was checked out from, as Codex looks
     /// them up: `codex::project_trust::lookup_keys`).
@@ -180,10 +236,12 @@ impl Confinement<'_> {
         let mut env = vec![(home.variable.to_string(), utf8(dir)?.to_string())];
         if home.variable == CODEX_HOME.variable {
             env.push(("CODEX_PATH".into(), utf8(self.codex)?.to_string()));
-            env.push(("INITIAL_AGENT_MODE".into(), "agent-full-access".into()));
-            // The launcher's MCP server is the session's, even where a Codex
-            // setting names one `codex-governance`.
-            env.push(("DISABLE_MCP_CONFIG_FILTERING".into(), "true".into()));
+        }
+        for (name, value) in home.env {
+            env.push((name.to_string(), value.to_string()));
+        }
+        for (name, file) in home.env_files {
+            env.push((name.to_string(), utf8(&dir.join(file))?.to_string()));
         }
         Ok(env)
     }
@@ -226,6 +284,9 @@ impl Confinement<'_> {
         put(self.cwd, "write");
         for dir in &sandbox.writable {
             put(dir, "write");
+        }
+        for dir in self.inert {
+            put(dir, "deny");
         }
         if let Some(temp) = &sandbox.temp {
             // `:workspace` lets a process write /tmp and $TMPDIR: not here.
@@ -289,6 +350,7 @@ mod tests {
             sandbox: &sandbox,
             cwd: Path::new("/r.worktrees/d1"),
             reach: &reach,
+            inert: &[],
             untrusted: &untrusted,
         };
         let argv = c.command(&["agent".into(), "--acp".into()]).unwrap();
@@ -345,6 +407,7 @@ mod tests {
             sandbox: &sandbox,
             cwd: Path::new("/r.worktrees/d1"),
             reach: &[],
+            inert: &[],
             untrusted: &[],
         };
         let defined = c.profile(&[PathBuf::from("/run/user/1000")]).unwrap();
@@ -370,6 +433,7 @@ mod tests {
             sandbox: &sandbox,
             cwd: Path::new("/r.worktrees/d1"),
             reach: &[],
+            inert: &[],
             untrusted: &[],
         };
         let env = c
@@ -388,6 +452,39 @@ mod tests {
                 "CLAUDE_CONFIG_DIR".to_string(),
                 "/t/claude-config".to_string()
             )]
+        );
+        let env = c
+            .home_env(GEMINI_HOME, Path::new("/t/gemini-home"))
+            .unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("GEMINI_CLI_HOME"), Some("/t/gemini-home"));
+        assert_eq!(
+            get("GEMINI_CLI_SYSTEM_SETTINGS_PATH"),
+            Some("/t/gemini-home/system-settings.json")
+        );
+        assert_eq!(get("GEMINI_CLI_NO_RELAUNCH"), Some("true"));
+    }
+
+    #[test]
+    fn an_agents_settings_folder_in_its_working_folder_is_denied_inside_the_writable_one() {
+        let sandbox = sandbox();
+        let inert = [PathBuf::from("/r.worktrees/d1/.gemini")];
+        let c = Confinement {
+            codex: Path::new("/bin/codex"),
+            sandbox: &sandbox,
+            cwd: Path::new("/r.worktrees/d1"),
+            reach: &[],
+            inert: &inert,
+            untrusted: &[],
+        };
+        let defined = c.profile(&[]).unwrap();
+        assert!(
+            defined.contains("\"/r.worktrees/d1\"=\"write\""),
+            "{defined}"
+        );
+        assert!(
+            defined.contains("\"/r.worktrees/d1/.gemini\"=\"deny\""),
+            "{defined}"
         );
     }
 

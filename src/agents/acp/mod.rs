@@ -178,6 +178,9 @@ impl AgentBackend for AcpBackend {
                 Some(codex) if self.profile == settings::Profile::Claude => {
                     confine::Hold::WithHome(codex, confine::CLAUDE_HOME)
                 }
+                Some(codex) if self.profile == settings::Profile::Gemini => {
+                    confine::Hold::WithHome(codex, confine::GEMINI_HOME)
+                }
                 Some(codex) => confine::Hold::Whole(codex),
             };
             let department = spec.kind == crate::model::SessionKind::Department;

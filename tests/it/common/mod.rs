@@ -19,6 +19,8 @@ pub mod flaky;
 pub mod footprint;
 #[cfg(unix)]
 pub mod forge;
+#[cfg(unix)]
+pub mod gemini_server;
 pub mod launcher;
 pub mod mailbox;
 #[cfg(unix)]
@@ -29,6 +31,8 @@ pub mod ntfy;
 pub mod page;
 #[cfg(unix)]
 pub mod plans;
+#[cfg(unix)]
+pub mod real_acp;
 pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;

@@ -27,6 +27,8 @@ pub const CODEX_VERSION: &str = "0.169.0";
 pub const CODEX_ACP_VERSION: &str = "2.6.0";
 /// The Claude Code ACP adapter version `tools/test.sh` installs.
 pub const CLAUDE_ACP_VERSION: &str = "0.101.0";
+/// The Gemini CLI version `tools/test.sh` installs.
+pub const GEMINI_VERSION: &str = "0.61.0";
 
 /// What a tier needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum Tier {
     CodexAcp,
     /// Claude Code's ACP adapter, `claude-agent-acp` (with Node).
     ClaudeAcp,
+    /// Gemini CLI (`gemini --acp`, with Node).
+    GeminiAcp,
 }
 
 impl Tier {
@@ -71,6 +75,15 @@ impl Tier {
                     format!(
                         "the claude-agent-acp adapter {CLAUDE_ACP_VERSION} ({} is missing)",
                         acp.display()
+                    )
+                })
+            }
+            Tier::GeminiAcp => {
+                let gemini = gemini_cli();
+                (!gemini.exists()).then(|| {
+                    format!(
+                        "the Gemini CLI {GEMINI_VERSION} ({} is missing)",
+                        gemini.display()
                     )
                 })
             }
@@ -152,6 +165,14 @@ pub fn claude_acp() -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_default();
     Path::new(&home).join(format!(
         ".cache/codex-governance/claude-agent-acp-{CLAUDE_ACP_VERSION}/node_modules/.bin/claude-agent-acp"
+    ))
+}
+
+/// The Gemini CLI the ACP tests run (where `tools/test.sh` installs it).
+pub fn gemini_cli() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(format!(
+        ".cache/codex-governance/gemini-cli-{GEMINI_VERSION}/node_modules/.bin/gemini"
     ))
 }
 
