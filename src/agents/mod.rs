@@ -20,7 +20,7 @@ pub mod settings;
 mod team;
 
 pub use registry::{backend_for, team_for, BackendSettings, BackendWords};
-pub use team::Team;
+pub use team::{Problems, Team};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -201,7 +201,8 @@ pub enum AgentEvent {
     Error {
         message: String,
         will_retry: bool,
-        rate_limit: bool,
+        /// A usage limit stopped the turn, and whose.
+        limit: Option<Limit>,
     },
     /// The agent asks the user something only its terminal can answer.
     NeedsInput(String),
@@ -327,6 +328,17 @@ pub trait AgentBackend: Send + Sync {
     fn watch_account(&self, tx: mpsc::UnboundedSender<AccountEvent>) {
         let _ = tx;
     }
+}
+
+/// Whose usage limit stopped a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The account's, as its backend reports it (Codex): every agent on it
+    /// waits, and the queue holds.
+    Account,
+    /// The agent's own, as it says (an ACP agent): it waits alone, and no
+    /// account's reset applies.
+    Own,
 }
 
 /// News about the account the agents run on, not about one of them.

@@ -12,6 +12,22 @@ use tokio::sync::mpsc;
 
 use super::{AccountEvent, AgentBackend, BackendSettings};
 
+/// What keeps agents from starting: the launcher's own backend's problems
+/// (no planner starts), and those of departments' own backends (only those
+/// departments wait).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Problems {
+    pub own: Vec<String>,
+    pub departments: Vec<String>,
+}
+
+impl Problems {
+    /// All of them, the launcher's first.
+    pub fn all(&self) -> Vec<String> {
+        self.own.iter().chain(&self.departments).cloned().collect()
+    }
+}
+
 /// A launcher's backends.
 pub struct Team {
     own: Arc<dyn AgentBackend>,
@@ -83,21 +99,23 @@ impl Team {
 
     /// What keeps agents from starting, each backend's; a department's own
     /// backend's problems name the departments it drives.
-    pub async fn problems(&self) -> Vec<String> {
-        let mut all = Vec::new();
+    pub async fn problems(&self) -> Problems {
+        let mut found = Problems::default();
         for (backend, departments) in &self.distinct {
             let problems = backend.problems().await;
-            if departments.is_empty() || problems.is_empty() {
-                all.extend(problems);
+            if departments.is_empty() {
+                found.own.extend(problems);
                 continue;
             }
             let whose = match departments.as_slice() {
                 [one] => format!("department {one}"),
                 many => format!("departments {}", many.join(", ")),
             };
-            all.extend(problems.into_iter().map(|p| format!("{whose}: {p}")));
+            found
+                .departments
+                .extend(problems.into_iter().map(|p| format!("{whose}: {p}")));
         }
-        all
+        found
     }
 
     /// Ends what each backend shares between its agents (after they stopped).
@@ -183,8 +201,10 @@ mod tests {
         assert!(!Arc::ptr_eq(team.of(Some("a")), team.of(Some("c"))));
         assert!(Arc::ptr_eq(team.of(Some("d")), team.own()));
         assert!(Arc::ptr_eq(team.of(Some("unnamed")), team.own()));
+        let problems = team.problems().await;
+        assert_eq!(problems.own, ["no pty"]);
         assert_eq!(
-            team.problems().await,
+            problems.all(),
             [
                 "no pty",
                 "departments a, b: no claude",

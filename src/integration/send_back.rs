@@ -80,8 +80,12 @@ impl Integrations {
             .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
         crate::policy::queue::may_start(d.parent_session_id.as_deref(), &room)?;
         // A Codex department's conversation goes on: its thread resumes in
-        // the new session, with the note as its next turn.
-        let continues = s.agent.thread_id.clone().map(|thread_id| Continuation {
+        // the new session, with the note as its next turn (on the backend
+        // it ran on: one its department no longer runs starts afresh).
+        let same_backend =
+            self.sessions.backend_for(s.department.as_deref()).kind() == s.agent.backend;
+        let thread = s.agent.thread_id.clone().filter(|_| same_backend);
+        let continues = thread.map(|thread_id| Continuation {
             thread_id,
             text: format!(
                 "[codex-governance] The user sent your work back: {said}{review}\nYour worktree \

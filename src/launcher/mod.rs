@@ -57,7 +57,7 @@ pub struct Launcher {
     audit_chain_problem: OnceLock<String>,
     /// What keeps agents from starting, found at start and by each
     /// *Check again* (`POST /api/check_agents`); None before the first check.
-    backend_problems: std::sync::RwLock<Option<Vec<String>>>,
+    backend_problems: std::sync::RwLock<Option<crate::agents::Problems>>,
     /// The last status body, for the pages that poll it.
     status_cache: crate::views::cache::StatusCache,
     /// What the views read that costs git, file or database reads.
@@ -386,10 +386,15 @@ impl Launcher {
     }
 
     /// Warns at start when the agent backend cannot run (Codex missing, old or
-    /// not logged in).
+    /// not logged in). Not while the file waits for the user's trust: asking
+    /// runs the programs it names (`codex_command --version`); the answer
+    /// asks then.
     async fn check_backend(&self) {
+        if self.sessions.trust.refusal().is_some() {
+            return;
+        }
         let problems = self.sessions.live.backends().problems().await;
-        for w in &problems {
+        for w in &problems.all() {
             // Said once, plainly (the status and the dashboard's banner carry it too).
             eprintln!("codex-governance: warning: {w}");
         }
@@ -407,8 +412,10 @@ impl Launcher {
         if self.ctx.config.launcher.remotes.is_empty() {
             return Vec::new();
         }
+        let trusted = self.sessions.trust.request().is_none();
         let here = match &self.ctx.config.launcher.agent.backend {
-            crate::agents::BackendSettings::Codex(codex) => {
+            // The file's Codex runs only once the user trusts the file.
+            crate::agents::BackendSettings::Codex(codex) if trusted => {
                 let command = codex.command.clone();
                 tokio::task::spawn_blocking(move || {
                     crate::agents::codex::installed_version(&command).ok()
@@ -419,7 +426,6 @@ impl Launcher {
             }
             _ => None,
         };
-        let trusted = self.sessions.trust.request().is_none();
         self.hosts.check_all(&self.ctx, here, trusted).await;
         // Departments waiting for a host that is ready now start.
         self.dispatcher.pump_queue().await;
@@ -430,13 +436,19 @@ impl Launcher {
     /// since), keeps the answer and tells the pages; returns it.
     /// Sessions suspended while it could not start resume now.
     pub async fn recheck_backend(self: &Arc<Self>) -> Vec<String> {
+        // The programs a file waiting for trust names do not run yet.
+        if self.sessions.trust.refusal().is_some() {
+            return self.backend_problems();
+        }
         let problems = self.sessions.live.backends().problems().await;
         *self.backend_problems.write().unwrap() = Some(problems.clone());
+        let problems = problems.all();
         self.ctx.store.notify(
             "agents_checked",
             serde_json::json!({ "problems": problems }),
         );
-        if problems.is_empty() && !self.resumable.lock().unwrap().is_empty() {
+        // Each waits for its own backend: those that can resume do.
+        if !self.resumable.lock().unwrap().is_empty() {
             self.resume_sessions().await;
         }
         problems
@@ -447,7 +459,18 @@ impl Launcher {
         self.backend_problems
             .read()
             .unwrap()
-            .clone()
+            .as_ref()
+            .map(crate::agents::Problems::all)
+            .unwrap_or_default()
+    }
+
+    /// What keeps a planner from starting: the launcher's own backend's.
+    pub fn planner_problems(&self) -> Vec<String> {
+        self.backend_problems
+            .read()
+            .unwrap()
+            .as_ref()
+            .map(|p| p.own.clone())
             .unwrap_or_default()
     }
 
@@ -487,18 +510,22 @@ impl Launcher {
             *self.resumable.lock().unwrap() = ids;
             return;
         }
-        let mut waiting = Vec::new();
-        let mut unavailable: Option<String> = None;
+        // Each session waits only for its own backend (its department's).
+        let mut waiting: Vec<(String, String)> = Vec::new();
+        let mut unavailable: HashMap<Option<String>, String> = HashMap::new();
         for id in ids {
-            if unavailable.is_some() {
-                waiting.push(id);
+            let department = self.sessions.session(&id).and_then(|s| s.department);
+            if let Some(why) = unavailable.get(&department) {
+                waiting.push((id, why.clone()));
                 continue;
             }
             if let Err(e) = self.sessions.resume_agent(&id).await {
-                let problems = self.sessions.live.backends().problems().await;
+                let backend = self.sessions.backend_for(department.as_deref());
+                let problems = backend.problems().await;
                 if !problems.is_empty() {
-                    unavailable = Some(problems.join(" "));
-                    waiting.push(id);
+                    let why = problems.join(" ");
+                    unavailable.insert(department, why.clone());
+                    waiting.push((id, why));
                     continue;
                 }
                 tracing::warn!("cannot resume {id}: {e}");
@@ -511,11 +538,16 @@ impl Launcher {
                 self.sessions.live.end_unresumable(&id).await;
             }
         }
-        if let Some(why) = unavailable {
+        for why in unavailable.values() {
+            let ids: Vec<String> = waiting
+                .iter()
+                .filter(|(_, w)| w == why)
+                .map(|(id, _)| id.clone())
+                .collect();
             self.sessions
-                .wait_for_agent(&waiting, &why, crate::sessions::Suspension::AgentProgram);
-            *self.resumable.lock().unwrap() = waiting;
+                .wait_for_agent(&ids, why, crate::sessions::Suspension::AgentProgram);
         }
+        *self.resumable.lock().unwrap() = waiting.into_iter().map(|(id, _)| id).collect();
     }
 
     /// What follows each signal; each runs as its own task, all awaited at stop.

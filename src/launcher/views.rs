@@ -236,6 +236,7 @@ impl Launcher {
                 kind: backend.kind(),
                 capabilities: backend.capabilities(),
                 problems: self.backend_problems(),
+                planner_problems: self.planner_problems(),
             },
             trust: self.sessions.trust.request(),
             model_switch: crate::quota::model_switch::offer(state, &self.ctx.config.launcher),

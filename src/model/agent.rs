@@ -244,6 +244,9 @@ pub struct AgentInfo {
     /// The usage limit stopped the running turn (parked when it ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_hit: Option<String>,
+    /// That limit is the agent's own, not the account's (see `Parked::own`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub limit_own: bool,
     /// Codex retries the model's request (k of its 5) in this turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrying: Option<u32>,

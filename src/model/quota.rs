@@ -190,6 +190,11 @@ pub struct Parked {
     /// `until` is the reset Codex reported (not a guess made before it did).
     #[serde(default)]
     pub known_reset: bool,
+    /// The agent's own limit (an ACP agent said so): it waits alone, for
+    /// the back-off; the queue is not held for it and no account's reset
+    /// moves it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own: bool,
 }
 
 #[cfg(test)]

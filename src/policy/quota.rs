@@ -268,6 +268,7 @@ mod tests {
             since: "t".into(),
             order: 1,
             known_reset: false,
+            own: false,
         };
         assert_eq!(known_reset(&guess, &a, 1000, 2), None, "still unknown");
         a.primary = w(100.0, Some(1100));

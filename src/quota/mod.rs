@@ -35,13 +35,14 @@ fn jitter_secs() -> i64 {
     1 + i64::from(b[0] % 3)
 }
 
-/// The latest reset a running parked session waits for.
+/// The latest reset a running session parked at the account's limit
+/// waits for (one parked at its agent's own limit holds nothing else).
 fn parked_until(state: &State) -> Option<i64> {
     state
         .sessions
         .values()
         .filter(|s| s.is_running())
-        .filter_map(|s| s.agent.parked.as_ref().map(|p| p.until))
+        .filter_map(|s| s.agent.parked.as_ref().filter(|p| !p.own).map(|p| p.until))
         .max()
 }
 
@@ -55,7 +56,12 @@ pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
         return false;
     };
     let now = unix_now();
-    let (until, known_reset) = rules::park_until(&tx.state().quota.account, now, jitter_secs());
+    let own = s.agent.limit_own;
+    let (until, known_reset) = match own {
+        // No account's reset is its: the back-off, final.
+        true => rules::park_until(&Default::default(), now, jitter_secs()),
+        false => rules::park_until(&tx.state().quota.account, now, jitter_secs()),
+    };
     let order = {
         let q = tx.quota_mut();
         q.parked_count += 1;
@@ -64,12 +70,14 @@ pub(crate) fn park_if_limited(tx: &mut Tx, id: &str) -> bool {
     let since = crate::clock::now_rfc3339();
     if let Some(s) = tx.session_mut(id) {
         s.agent.limit_hit = None;
+        s.agent.limit_own = false;
         s.agent.parked = Some(Parked {
             until,
             reason: reason.clone(),
             since,
             order,
-            known_reset,
+            known_reset: known_reset || own,
+            own,
         });
     }
     tx.audit(AuditEvent::SessionParked {
@@ -478,5 +486,56 @@ impl Quota {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+
+    /// A running department whose turn a usage limit stopped (`own`: its
+    /// agent's own).
+    fn limited(id: &str, own: bool) -> crate::model::Session {
+        let mut s: crate::model::Session = serde_json::from_value(json!({
+            "id": id, "session_kind": "department", "role": "department",
+            "department": "zhilibu", "status": "running", "log_path": "x.log",
+            "parent_session_id": "zhongshu-1", "backend": "acp", "title": "t", "model": "m",
+            "task": "do", "pid": 1, "exit_code": null, "started_at": "2026-01-01T00:00:00Z",
+            "ended_at": null, "prompt_path": "",
+        }))
+        .unwrap();
+        s.agent.limit_hit = Some("the limit".into());
+        s.agent.limit_own = own;
+        s
+    }
+
+    #[test]
+    fn an_agents_own_limit_parks_it_alone_and_the_accounts_holds_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        store
+            .update(|tx| {
+                tx.insert_session(limited("own-1", true));
+                assert!(park_if_limited(tx, "own-1"));
+            })
+            .unwrap();
+        let parked = store.read(|s| s.sessions["own-1"].agent.parked.clone().unwrap());
+        assert!(parked.own && parked.known_reset, "{parked:?}");
+        assert_eq!(
+            store.read(parked_until),
+            None,
+            "the queue is not held for it"
+        );
+        store
+            .update(|tx| {
+                tx.insert_session(limited("account-1", false));
+                assert!(park_if_limited(tx, "account-1"));
+            })
+            .unwrap();
+        let account = store.read(|s| s.sessions["account-1"].agent.parked.clone().unwrap());
+        assert!(!account.own, "{account:?}");
+        assert_eq!(store.read(parked_until), Some(account.until));
     }
 }

@@ -58,15 +58,21 @@ impl SessionTerminals {
 
     /// How long an on-demand terminal outlives its viewers (the backend's
     /// settings: `launcher.tui_idle_seconds`, `launcher.planner_keeps_tui`).
-    fn on_demand_settings(&self) -> TerminalOnDemand {
-        self.ctx.config.launcher.agent.backend.terminal()
+    fn on_demand_settings(&self, id: &str) -> TerminalOnDemand {
+        let agent = &self.ctx.config.launcher.agent;
+        self.live
+            .session(id)
+            .and_then(|s| s.department)
+            .and_then(|d| agent.departments.get(&d))
+            .unwrap_or(&agent.backend)
+            .terminal()
     }
 
     /// Whether session `id`'s on-demand terminal runs with nobody watching: a
     /// planner's, while it is not done with its plan and
     /// `launcher.planner_keeps_tui` holds.
     fn kept_for_nobody(&self, id: &str) -> bool {
-        self.on_demand_settings().planner_keeps
+        self.on_demand_settings(id).planner_keeps
             && self.ctx.store.read(|state| {
                 state.sessions.get(id).is_some_and(|s| {
                     s.is_zhongshu() && !crate::policy::plan::planner_finished(state, s)
@@ -84,7 +90,7 @@ impl SessionTerminals {
             )));
         }
         self.live.wait_until_live(id).await?;
-        let keep = session.is_zhongshu() && self.on_demand_settings().planner_keeps;
+        let keep = session.is_zhongshu() && self.on_demand_settings(&session.id).planner_keeps;
         self.attach(id, keep).await
     }
 
@@ -167,7 +173,7 @@ impl SessionTerminals {
         let Some(mut viewers) = self.listeners.viewers(terminal_id) else {
             return;
         };
-        let idle = self.on_demand_settings().idle();
+        let idle = self.on_demand_settings(id).idle();
         let this = Arc::clone(self);
         let id = id.to_string();
         self.ctx.spawn(async move {

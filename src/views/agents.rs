@@ -130,7 +130,7 @@ pub fn agents(
                         .agent_command
                         .iter()
                         .any(|a| a.contains("{model}")))),
-        start_off: start_off(&backend.problems, trust),
+        start_off: start_off(&backend.planner_problems, trust),
     }
 }
 

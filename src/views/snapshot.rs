@@ -90,6 +90,9 @@ pub struct BackendFacts {
     pub capabilities: Capabilities,
     /// What keeps agents from starting (Codex missing, old or not logged in).
     pub problems: Vec<String>,
+    /// Those that keep a planner from starting (the launcher's own backend's;
+    /// a department's own backend's keep only that department waiting).
+    pub planner_problems: Vec<String>,
 }
 
 /// What the status shows that costs git, file or database reads: computed

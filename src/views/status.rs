@@ -494,6 +494,7 @@ mod tests {
                     kind: Backend::Pty,
                     capabilities: Capabilities::default(),
                     problems: vec![],
+                    planner_problems: vec![],
                 },
                 trust: None,
                 model_switch: None,
@@ -559,6 +560,7 @@ mod tests {
             since: "s".into(),
             order: 1,
             known_reset: false,
+            own: false,
         });
         let mut plan = state.plans["zhongshu-1"].clone();
         plan.session_id = "zhongshu-2".into();

@@ -844,6 +844,9 @@ async fn an_acp_agent_that_names_a_usage_limit_is_parked_and_another_failure_is_
     let q = api.get_ok("/api/quota").await;
     assert_eq!(q["parked"][0]["session_id"], limited.as_str(), "{q}");
     assert_eq!(q["parked"].as_array().unwrap().len(), 1, "{q}");
+    // It waits alone: the queue is not held for an agent's own word.
+    assert!(q["hold"].is_null(), "{q}");
+    eprintln!("quota: {q}");
     // A plain failure is a failed turn, not a limit.
     wait_until("its turn failed", PATIENCE, || async {
         let audit = api.get_ok("/api/audit?limit=200").await;

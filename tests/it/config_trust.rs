@@ -327,3 +327,50 @@ async fn an_edit_that_needs_trust_says_the_next_start_will_ask() {
         "{applies}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_files_codex_is_not_even_asked_its_version_before_the_user_trusts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (marker, home) = (dir.path().join("codex-ran"), dir.path().join("config"));
+    // The file's "Codex": a program of its choosing that leaves a mark when
+    // asked anything (its version first).
+    let program = dir.path().join("not-codex");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho 'codex-cli 0.169.0'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let repo = TestRepo::new(RepoOptions::default());
+    let yaml = format!(
+        "launcher:\n  backend: codex\n  codex_command: {}\n",
+        program.display()
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    commit_all(&repo.path, "a cloned repository");
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &asking(&home));
+    let api = &launcher.api;
+    let status = api
+        .wait_status("the file waits for trust", |s| !s["config_trust"].is_null())
+        .await;
+    let hash = status["config_trust"]["hash"].as_str().unwrap().to_string();
+    // Check again asks nothing of it either.
+    let checked = api.post_ok("/api/check_agents", &json!({})).await;
+    assert!(checked["problems"].is_array(), "{checked}");
+    assert!(
+        !marker.exists(),
+        "the file's program ran before the user trusted it"
+    );
+    // Trusted: now it is asked.
+    api.post_ok("/api/trust_config", &json!({"hash": hash}))
+        .await;
+    wait_until("the file's Codex is asked", PATIENCE, || async {
+        marker.exists().then_some(())
+    })
+    .await;
+    launcher.terminate();
+}

@@ -698,7 +698,7 @@ impl Shared {
                     let _ = self.events.send(AgentEvent::Error {
                         message: format!("the agent reached a usage limit ({kind})"),
                         will_retry: false,
-                        rate_limit: true,
+                        limit: Some(crate::agents::Limit::Own),
                     });
                 }
                 ("failed", Some(e.to_string()))

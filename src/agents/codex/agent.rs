@@ -297,14 +297,15 @@ impl CodexAgent {
             "thread/tokenUsage/updated" => Some(token_usage(p)),
             "serverRequest/resolved" => self.request_resolved(p),
             "error" => {
-                let rate_limit = super::account::is_limit(&p["error"]["codexErrorInfo"]);
+                let limit = super::account::is_limit(&p["error"]["codexErrorInfo"])
+                    .then_some(crate::agents::Limit::Account);
                 Some(AgentEvent::Error {
                     message: p["error"]["message"]
                         .as_str()
                         .unwrap_or("Codex reported an error")
                         .to_string(),
                     will_retry: p["willRetry"].as_bool().unwrap_or(false),
-                    rate_limit,
+                    limit,
                 })
             }
             _ => None,

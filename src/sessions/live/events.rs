@@ -210,12 +210,15 @@ fn apply(a: &mut AgentInfo, event: &AgentEvent, working: bool) {
         AgentEvent::Error {
             will_retry: true, ..
         } => a.retrying = Some(a.retrying.unwrap_or(0) + 1),
-        // The account's limit: the session is parked when its turn ends.
+        // A limit: the session is parked when its turn ends.
         AgentEvent::Error {
             message,
-            rate_limit: true,
+            limit: Some(whose),
             ..
-        } => a.limit_hit = Some(message.clone()),
+        } => {
+            a.limit_hit = Some(message.clone());
+            a.limit_own = *whose == crate::agents::Limit::Own;
+        }
         AgentEvent::Error { message, .. } => {
             a.attention = Some(Attention {
                 kind: AttentionKind::Error,

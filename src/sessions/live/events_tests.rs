@@ -59,7 +59,7 @@ fn errors_need_the_user_until_the_next_turn() {
     let failed = AgentEvent::Error {
         message: "the model is unavailable".into(),
         will_retry: false,
-        rate_limit: false,
+        limit: None,
     };
     apply(&mut a, &failed, true);
     assert_eq!(a.agent_state, AgentState::NeedsUser);
@@ -92,7 +92,7 @@ fn retries_are_reconnecting_and_the_limit_waits_for_the_turn_to_end() {
     let retry = AgentEvent::Error {
         message: "Reconnecting... 1/5".into(),
         will_retry: true,
-        rate_limit: true,
+        limit: Some(crate::agents::Limit::Account),
     };
     apply(&mut a, &retry, true);
     apply(&mut a, &retry, true);
@@ -104,7 +104,7 @@ fn retries_are_reconnecting_and_the_limit_waits_for_the_turn_to_end() {
     let limit = AgentEvent::Error {
         message: "You've hit your usage limit.".into(),
         will_retry: false,
-        rate_limit: true,
+        limit: Some(crate::agents::Limit::Account),
     };
     apply(&mut a, &limit, true);
     assert_eq!(a.limit_hit.as_deref(), Some("You've hit your usage limit."));
