@@ -309,13 +309,7 @@ impl Launcher {
         self.check_audit_chain().await;
         self.watch_instance_lock();
         self.start_deltas();
-        self.notifier.start(
-            self.stopping.subscribe(),
-            Arc::new(notify_hooks::Deciders {
-                sessions: Arc::clone(&self.sessions),
-                dispatcher: Arc::clone(&self.dispatcher),
-            }),
-        );
+        self.start_notifier();
         self.facts
             .start_ticks(&self.ctx, Arc::clone(&self.sessions.live), self.stopped());
         // Asking Codex (its version, its login) takes a second or two: the
@@ -383,6 +377,22 @@ impl Launcher {
                 _ = stopped => {}
             }
         }));
+    }
+
+    /// Tells the user's phone from now on, once the configuration may run:
+    /// a file waiting for trust names programs (`notify.command`) and
+    /// servers that would get the user's tokens (ntfy, Telegram).
+    pub fn start_notifier(&self) {
+        if self.sessions.trust.refusal().is_some() {
+            return;
+        }
+        self.notifier.start(
+            self.stopping.subscribe(),
+            Arc::new(notify_hooks::Deciders {
+                sessions: Arc::clone(&self.sessions),
+                dispatcher: Arc::clone(&self.dispatcher),
+            }),
+        );
     }
 
     /// Warns at start when the agent backend cannot run (Codex missing, old or

@@ -252,13 +252,18 @@ impl Notifier {
         }
     }
 
+    /// Whether it follows the store (it was started, with a channel to tell).
+    pub fn started(&self) -> bool {
+        self.deciders.get().is_some()
+    }
+
     /// Follows the store, and the reply topic, until `stopping` turns true,
-    /// each as one tracked task; a phone's decisions call `deciders`.
+    /// each as one tracked task; a phone's decisions call `deciders`. Once:
+    /// a later call does nothing.
     pub fn start(self: &Arc<Self>, stopping: watch::Receiver<bool>, deciders: Arc<dyn Deciders>) {
-        if !self.settings.any_channel() {
+        if !self.settings.any_channel() || self.deciders.set(deciders).is_err() {
             return;
         }
-        let _first_start_wins = self.deciders.set(deciders);
         let this = Arc::clone(self);
         let stop = stopping.clone();
         self.ctx.spawn(async move { this.follow(stop).await });

@@ -56,6 +56,14 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     let mcp = json!({"mcpServers": {"evil": {"command": "sh",
         "args": ["-c", "touch EVIL-MCP; sleep 1"]}}});
     std::fs::write(repo.path.join(".mcp.json"), mcp.to_string()).unwrap();
+    // Local settings Claude reads from the main checkout for a worktree.
+    let local = json!({"type": "command", "command": "touch EVIL-LOCAL"});
+    let local = json!({"hooks": {"SessionStart": [{"hooks": [local]}]}});
+    std::fs::write(
+        repo.path.join(".claude/settings.local.json"),
+        local.to_string(),
+    )
+    .unwrap();
     crate::common::git::commit_all(&repo.path, "start");
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: claude\n  acp_command: [{}]\n  \
@@ -113,13 +121,15 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         plans_and_reports_confined(api, results, calls, false, (&escaped, &token_file)).await;
     let out = server.results("tu-out").join("\n");
     assert!(out.contains("Read-only file system"), "{out}");
-    for mark in ["EVIL-HOOK", "EVIL-MCP"] {
+    its_notes_are_merged(api, &repo, &dept).await;
+    // Nothing of the repository's settings ran, for the planner (in the
+    // tree) or the department (its worktree's marks would be merged).
+    for mark in ["EVIL-HOOK", "EVIL-MCP", "EVIL-LOCAL"] {
         assert!(
             !repo.path.join(mark).exists(),
             "the repository's {mark} ran"
         );
     }
-    its_notes_are_merged(api, &repo, &dept).await;
     // The planner heard of the result through its tools' notice.
     api.wait_session(&z, "the planner is told", |s| s["agent_state"] == "idle")
         .await;
@@ -241,6 +251,11 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
             .await;
         assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
         assert_eq!(std::fs::read_to_string(repo.path.join(file)).unwrap(), text);
+    }
+    // The folders the sandbox hid from Claude were not the department's
+    // changes: nothing of them came back.
+    for hidden in [".claude", ".mcp.json"] {
+        assert!(!repo.path.join(hidden).exists(), "{hidden} was merged");
     }
     let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
         .as_array()

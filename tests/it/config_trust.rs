@@ -374,3 +374,53 @@ async fn a_cloned_files_codex_is_not_even_asked_its_version_before_the_user_trus
     .await;
     launcher.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_files_phone_channels_and_forge_wait_for_trust_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("config");
+    let repo = TestRepo::new(RepoOptions::default());
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap()
+        + "  notify:\n    command: [sh, -c, 'cat > /dev/null']\n  \
+           pull_requests:\n    api_url: https://forge.example.invalid/api\n";
+    std::fs::write(&config, yaml).unwrap();
+    commit_all(&repo.path, "a cloned repository");
+    let server = InProcess::start_untrusted(&repo, &home).await;
+    let l = &server.launcher;
+    // Its notice command and its forge (which would get the user's token)
+    // wait with the rest.
+    assert!(
+        !l.notifier.started(),
+        "the file's notice command is followed"
+    );
+    let refused = l
+        .integrations
+        .pull_requests
+        .setup()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(refused.contains("trust"), "{refused}");
+    let status = server.api.status().await;
+    let hash = status["config_trust"]["hash"].as_str().unwrap().to_string();
+    server
+        .api
+        .post_ok("/api/trust_config", &json!({"hash": hash}))
+        .await;
+    wait_until("the notifier follows the store", PATIENCE, || async {
+        l.notifier.started().then_some(())
+    })
+    .await;
+    let now = l
+        .integrations
+        .pull_requests
+        .setup()
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        !now.unwrap_or_default().contains("trust"),
+        "still refused for trust"
+    );
+    server.stop().await;
+}

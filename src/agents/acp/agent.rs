@@ -91,15 +91,56 @@ pub(super) struct AcpAgent {
     _own_dir: OwnDir,
 }
 
-/// A folder removed when dropped (an agent's settings folder of its own).
-struct OwnDir(Option<std::path::PathBuf>);
+/// What an agent's start made that goes when it stops: its settings folder
+/// of its own (removed whole), and the empty folders made where its working
+/// folder had no settings folder (removed while still empty).
+struct OwnDir {
+    home: Option<std::path::PathBuf>,
+    placeholders: Vec<std::path::PathBuf>,
+}
 
 impl Drop for OwnDir {
     fn drop(&mut self) {
-        if let Some(dir) = &self.0 {
+        if let Some(dir) = &self.home {
             let _ = std::fs::remove_dir_all(dir);
         }
+        for dir in &self.placeholders {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
+}
+
+/// The settings folders (`names`) an agent must not read: in its working
+/// folder, and in the main checkout it was checked out from where one is
+/// there (Claude Code falls back to it for a linked worktree).
+fn inert_paths(cwd: &Path, names: &[&str]) -> Vec<std::path::PathBuf> {
+    let main = crate::agents::codex::project_trust::repository_root(cwd)
+        .filter(|root| dunce::canonicalize(root).ok() != dunce::canonicalize(cwd).ok());
+    let mut paths: Vec<std::path::PathBuf> = names.iter().map(|n| cwd.join(n)).collect();
+    if let Some(root) = main {
+        let there = names.iter().map(|n| root.join(n));
+        paths.extend(there.filter(|p| std::fs::symlink_metadata(p).is_ok()));
+    }
+    paths
+}
+
+/// Makes each missing path of the working folder (`cwd`) an empty folder,
+/// so the sandbox finds something to deny there: Codex would put an empty
+/// file in its place for the run, which a report would record, and Git
+/// records no empty folder. The ones made, for removal at stop.
+fn placeholders(
+    cwd: &Path,
+    inert: &[std::path::PathBuf],
+) -> Result<Vec<std::path::PathBuf>, AcpError> {
+    let mut made = Vec::new();
+    for path in inert.iter().filter(|p| p.parent() == Some(cwd)) {
+        match std::fs::create_dir(path) {
+            Ok(()) => made.push(path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(AcpError::Io(format!("{}: {e}", path.display()))),
+        }
+    }
+    Ok(made)
 }
 
 /// How the connection opens its session: a new one, or `resume` loaded again.
@@ -147,7 +188,7 @@ pub(super) async fn start(
         .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
         .collect();
     let inert: Vec<std::path::PathBuf> = match &hold {
-        Hold::WithHome(_, home) => home.inert.iter().map(|f| spec.cwd.join(f)).collect(),
+        Hold::WithHome(_, home) => inert_paths(&spec.cwd, home.inert),
         _ => Vec::new(),
     };
     let confinement = |codex, reach| Confinement {
@@ -176,7 +217,11 @@ pub(super) async fn start(
         }
     };
     // Its settings folder (a copy of the user's settings) goes with it.
-    let own_dir = OwnDir(own_dir);
+    let mut own_dir = OwnDir {
+        home: own_dir,
+        placeholders: Vec::new(),
+    };
+    own_dir.placeholders = placeholders(&spec.cwd, &inert)?;
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)

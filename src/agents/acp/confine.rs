@@ -48,8 +48,6 @@ pub(super) struct AgentHome {
     pub written: &'static [(&'static str, &'static str)],
     /// Variables the agent gets beside the folder's.
     pub env: &'static [(&'static str, &'static str)],
-    /// Variables naming a file of `written`: the variable, the file.
-    pub env_files: &'static [(&'static str, &'static str)],
     /// The agent's settings folder in its working folder, denied to it: a
     /// cloned repository's settings there (its programs, policies and
     /// variables) never apply.
@@ -71,7 +69,6 @@ pub(super) const CODEX_HOME: AgentHome = AgentHome {
         // setting names one `codex-governance`.
         ("DISABLE_MCP_CONFIG_FILTERING", "true"),
     ],
-    env_files: &[],
     // Codex's sandbox keeps `.codex` read-only; the trust below keeps it inert.
     inert: &[],
 };
@@ -92,38 +89,35 @@ pub(super) const CLAUDE_HOME: AgentHome = AgentHome {
         "{\"permissions\": {\"defaultMode\": \"default\"}}\n",
     )],
     env: &[],
-    env_files: &[],
     inert: &[".claude", ".mcp.json"],
 };
 
 /// Gemini CLI: its home (`GEMINI_CLI_HOME`) holds its settings and chats.
-/// Its login is not copied: it uses the key `agent_env` passes. System
-/// settings of the launcher's (they win over all others) switch off its
-/// usage statistics, telemetry, updates and `.env` files; the working
-/// folder's `.gemini` is denied, so a cloned repository's MCP servers,
-/// hooks, policies and commands never load. The working folder is trusted
-/// (`GEMINI_CLI_TRUST_WORKSPACE`) only so that the session's own MCP server
-/// is kept, and it is not relaunched (so a stop reaches it).
+/// Its login is not copied: it uses the key `agent_env` passes. Its user
+/// settings there switch off its usage statistics, telemetry, updates and
+/// `.env` files (a system settings file would win over all, but Gemini
+/// skips one not owned by root in root-owned folders); the working folder's
+/// `.gemini` is denied, so nothing of a cloned repository's (its settings,
+/// MCP servers, hooks, policies, commands) loads above them. The working
+/// folder is trusted (`GEMINI_CLI_TRUST_WORKSPACE`) only so that the
+/// session's own MCP server is kept, and it is not relaunched (so a stop
+/// reaches it).
 pub(super) const GEMINI_HOME: AgentHome = AgentHome {
     folder: "gemini-home",
     variable: "GEMINI_CLI_HOME",
     users: ".gemini",
     copies: &[],
-    written: &[
-        (".gemini/settings.json", "{}\n"),
-        (
-            "system-settings.json",
-            "{\"privacy\": {\"usageStatisticsEnabled\": false}, \
-             \"telemetry\": {\"enabled\": false}, \
-             \"general\": {\"enableAutoUpdate\": false, \"enableAutoUpdateNotification\": false}, \
-             \"advanced\": {\"ignoreLocalEnv\": true}}\n",
-        ),
-    ],
+    written: &[(
+        ".gemini/settings.json",
+        "{\"privacy\": {\"usageStatisticsEnabled\": false}, \
+         \"telemetry\": {\"enabled\": false}, \
+         \"general\": {\"enableAutoUpdate\": false, \"enableAutoUpdateNotification\": false}, \
+         \"advanced\": {\"ignoreLocalEnv\": true}}\n",
+    )],
     env: &[
         ("GEMINI_CLI_TRUST_WORKSPACE", "true"),
         ("GEMINI_CLI_NO_RELAUNCH", "true"),
     ],
-    env_files: &[("GEMINI_CLI_SYSTEM_SETTINGS_PATH", "system-settings.json")],
     inert: &[".gemini"],
 };
 
@@ -239,9 +233,6 @@ impl Confinement<'_> {
         }
         for (name, value) in home.env {
             env.push((name.to_string(), value.to_string()));
-        }
-        for (name, file) in home.env_files {
-            env.push((name.to_string(), utf8(&dir.join(file))?.to_string()));
         }
         Ok(env)
     }
@@ -458,10 +449,6 @@ mod tests {
             .unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("GEMINI_CLI_HOME"), Some("/t/gemini-home"));
-        assert_eq!(
-            get("GEMINI_CLI_SYSTEM_SETTINGS_PATH"),
-            Some("/t/gemini-home/system-settings.json")
-        );
         assert_eq!(get("GEMINI_CLI_NO_RELAUNCH"), Some("true"));
     }
 

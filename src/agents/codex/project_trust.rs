@@ -42,8 +42,9 @@ pub fn lookup_keys(cwd: &Path) -> Vec<String> {
 }
 
 /// The main checkout's root of the repository `cwd` is in (a linked
-/// worktree's main checkout, as Codex resolves it for trust).
-fn repository_root(cwd: &Path) -> Option<PathBuf> {
+/// worktree's main checkout, as Codex resolves it for trust; other agents
+/// look there for settings too).
+pub fn repository_root(cwd: &Path) -> Option<PathBuf> {
     let repo = git2::Repository::discover(cwd).ok()?;
     let common = repo.commondir();
     if common.file_name()? == ".git" {

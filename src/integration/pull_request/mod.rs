@@ -113,8 +113,13 @@ impl PullRequests {
         super::department(&self.sessions, id)
     }
 
-    /// Pull requests as configured, or why they are off.
+    /// Pull requests as configured, or why they are off: off while the
+    /// repository's configuration waits for the user's trust (its forge
+    /// would get the user's token).
     pub fn setup(&self) -> LResult<Setup> {
+        if let Some(why) = self.sessions.trust.refusal() {
+            return Err(LauncherError::Conflict(why));
+        }
         let settings = &self.ctx.config.launcher.pull_requests;
         let url = crate::forge::remote::url_of(&self.ctx.repo, &settings.remote)
             .map_err(|off| LauncherError::Conflict(off.0))?;

@@ -50,7 +50,9 @@ pub(super) async fn trust_config(State(l): L, JsonBody(b): JsonBody<TrustInput>)
         // file names may be reached.
         let this = std::sync::Arc::clone(&l);
         l.ctx.spawn(async move {
-            // What the file names may run now: the backend is asked.
+            // What the file names may run now: the backend is asked, the
+            // phone is told.
+            this.start_notifier();
             this.recheck_backend().await;
             this.resume_sessions().await;
             if !this.ctx.config.launcher.remotes.is_empty() {

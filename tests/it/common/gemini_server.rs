@@ -25,7 +25,8 @@ pub enum Part {
 #[derive(Default)]
 struct Script {
     rules: Vec<(String, Vec<Part>)>,
-    requests: Vec<(String, Value)>,
+    /// Each request: its path, its headers' names, its body.
+    requests: Vec<(String, Vec<String>, Value)>,
     answered: u64,
 }
 
@@ -64,7 +65,13 @@ impl GeminiServer {
     /// Every request's path, in order.
     pub fn paths(&self) -> Vec<String> {
         let s = self.script.lock().unwrap();
-        s.requests.iter().map(|(p, _)| p.clone()).collect()
+        s.requests.iter().map(|(p, _, _)| p.clone()).collect()
+    }
+
+    /// Every request's header names (lower case), in order.
+    pub fn header_names(&self) -> Vec<Vec<String>> {
+        let s = self.script.lock().unwrap();
+        s.requests.iter().map(|(_, h, _)| h.clone()).collect()
     }
 
     /// What the model was given for function call `id` (its
@@ -72,7 +79,7 @@ impl GeminiServer {
     pub fn results(&self, id: &str) -> Vec<String> {
         let requests: Vec<Value> = {
             let s = self.script.lock().unwrap();
-            s.requests.iter().map(|(_, r)| r.clone()).collect()
+            s.requests.iter().map(|(_, _, r)| r.clone()).collect()
         };
         let mut found = Vec::new();
         for r in requests {
@@ -92,13 +99,19 @@ impl GeminiServer {
     }
 }
 
-async fn answer(State(script): State<Arc<Mutex<Script>>>, uri: Uri, body: Bytes) -> Response {
+async fn answer(
+    State(script): State<Arc<Mutex<Script>>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = uri.path().to_string();
     let text = request.to_string();
     let parts = {
         let mut s = script.lock().unwrap();
-        s.requests.push((path.clone(), request.clone()));
+        let names = headers.keys().map(|k| k.as_str().to_string()).collect();
+        s.requests.push((path.clone(), names, request.clone()));
         s.answered += 1;
         let n = s.answered;
         let streams = path.ends_with(":streamGenerateContent");

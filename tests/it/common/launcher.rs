@@ -622,10 +622,33 @@ impl InProcess {
         InProcess::start_with(repo, Some(repo.state_dir()), Some(name)).await
     }
 
+    /// Started as a cloned repository's launcher: its configuration waits
+    /// for the user's trust (answers kept in `config_home`).
+    pub async fn start_untrusted(repo: &TestRepo, config_home: &Path) -> InProcess {
+        let env = Env::from([
+            ("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "0".into()),
+            (
+                "CODEX_GOVERNANCE_CONFIG_HOME".into(),
+                config_home.display().to_string(),
+            ),
+        ]);
+        let config = Config::load_with_env(&repo.path, &env).expect("governance.yaml loads");
+        InProcess::start_config(repo, Some(repo.state_dir()), None, config).await
+    }
+
     async fn start_with(
         repo: &TestRepo,
         state_dir: Option<PathBuf>,
         allow_host: Option<codex_governance::net::allowed_host::AllowedHost>,
+    ) -> InProcess {
+        InProcess::start_config(repo, state_dir, allow_host, repo.config()).await
+    }
+
+    async fn start_config(
+        repo: &TestRepo,
+        state_dir: Option<PathBuf>,
+        allow_host: Option<codex_governance::net::allowed_host::AllowedHost>,
+        config: Config,
     ) -> InProcess {
         let running = web::serve(
             ServeOptions {
@@ -635,7 +658,7 @@ impl InProcess {
                 state_dir,
                 allow_host,
             },
-            repo.config(),
+            config,
         )
         .await
         .expect("launcher starts");
