@@ -558,13 +558,7 @@ impl Steps<'_> {
             .text_of("#report .report-uncategorized")
             .await
             .contains("notes.txt"));
-        d.click("#report .report-verify .copy-btn").await;
-        d.wait_text(
-            "the copy button to confirm",
-            "#report .report-verify .copy-btn",
-            "copied",
-        )
-        .await;
+        the_copy_button_confirms(d, "#report .report-verify .copy-btn").await;
     }
 
     /// The staged tab: only the staged file, no base form.
@@ -1073,4 +1067,29 @@ async fn a_finished_pty_sessions_whole_transcript_is_in_its_tile() {
     page::accessible_then_toggled(&d, "a finished PTY transcript").await;
     d.quit().await;
     launcher.stop().await;
+}
+
+/// Clicks the copy button at `css` until it says "copied": that shows for
+/// 1.5 s only, and a live update may draw the report anew under the click
+/// (it failed so once in a fresh-clone run), so an observer set before the
+/// click catches it, and a click a new drawing took is made again.
+async fn the_copy_button_confirms(d: &Browser, css: &str) {
+    let watch = "window.__copied = false; const sel = arguments[0]; \
+        new MutationObserver(() => { \
+          if ([...document.querySelectorAll(sel)].some(b => b.textContent === 'copied')) \
+            window.__copied = true; \
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); \
+        return true;";
+    d.js(watch, vec![serde_json::json!(css)]).await;
+    for _ in 0..5 {
+        d.click(css).await;
+        for _ in 0..30 {
+            if d.js("return window.__copied === true", vec![]).await == serde_json::json!(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    d.wait_text("the copy button to confirm", css, "copied")
+        .await;
 }
