@@ -278,6 +278,8 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             interrupts: true,
             resumes: true,
             runs_elsewhere: true,
+            // Its commands' network is off (or wholly on: agent_network).
+            model_only_network: false,
         },
         // Its approvals and conversation are the page's; no terminal (the
         // view is its conversation), no sandbox yet.

@@ -200,6 +200,9 @@ pub struct Capabilities {
     /// Its commands and file changes can run on another machine
     /// (`AgentSpec::environment`, issue 53).
     pub runs_elsewhere: bool,
+    /// Its network holds only its model: its commands reach no other host
+    /// and no port of the machine (a confined ACP agent of a known profile).
+    pub model_only_network: bool,
 }
 
 /// The agent side of a session.

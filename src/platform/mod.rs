@@ -11,6 +11,25 @@
 
 #[cfg(windows)]
 mod conpty;
+#[cfg(target_os = "linux")]
+pub mod net_fence;
+/// No network of its own elsewhere: an agent is fenced only on Linux.
+#[cfg(not(target_os = "linux"))]
+pub mod net_fence {
+    use std::net::{SocketAddr, TcpListener};
+
+    pub struct Pending;
+
+    pub fn fence(_: &mut std::process::Command, _: &[SocketAddr]) -> std::io::Result<Pending> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    impl Pending {
+        pub fn listeners(self) -> std::io::Result<Vec<(SocketAddr, TcpListener)>> {
+            Ok(Vec::new())
+        }
+    }
+}
 mod program;
 #[cfg(unix)]
 mod unix;

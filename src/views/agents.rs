@@ -41,6 +41,8 @@ pub struct OwnAgentView {
     /// Its agent, in a few words ("ACP agent claude").
     pub agent: String,
     pub sandboxed: bool,
+    /// Its network holds only its model.
+    pub model_only_network: bool,
 }
 
 /// How agents run and what they reach (the dashboard says it plainly);
@@ -53,7 +55,14 @@ pub fn agents(
     let network = config.launcher.agent.agent_network;
     let sandboxed = backend.capabilities.sandboxed;
     let acp = backend.kind == crate::model::Backend::Acp;
+    let fenced = backend.capabilities.model_only_network;
     let reach = match (sandboxed, network) {
+        (true, _) if acp && fenced => {
+            "ACP agents run in Codex's sandbox: each writes only its own worktree and \
+            temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
+            the launcher only through its governance tools. Its network holds only its model: \
+            the commands it runs reach no other host and no port of this machine."
+        }
         (true, _) if acp => {
             "ACP agents run in Codex's sandbox: each writes only its own worktree and \
             temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
@@ -91,6 +100,7 @@ pub fn agents(
             backend: s.kind(),
             agent: s.agent_in_words(),
             sandboxed: !s.unsandboxed(),
+            model_only_network: s.model_only_network(),
         })
         .collect();
     let mut reach = reach.to_string();
@@ -100,6 +110,9 @@ pub fn agents(
             d.department,
             d.agent,
             match (d.sandboxed, d.backend) {
+                (true, crate::model::Backend::Acp) if d.model_only_network => {
+                    "in Codex's sandbox, its network holding only its model"
+                }
                 (true, crate::model::Backend::Acp) => {
                     "in Codex's sandbox with its network on, so it can reach its model"
                 }
@@ -110,12 +123,13 @@ pub fn agents(
     }
     let own_network = departments
         .iter()
-        .any(|d| d.backend == crate::model::Backend::Acp);
+        .any(|d| d.backend == crate::model::Backend::Acp && !d.model_only_network);
     AgentsView {
         backend: backend.kind,
         sandboxed,
-        // An ACP agent reaches its model: its network is on, confined or not.
-        network: network || acp || own_network,
+        // An ACP agent reaches its model: its network is on, unless it holds
+        // only that model.
+        network: network || (acp && !fenced) || own_network,
         reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
         departments,
         problems: backend.problems.clone(),

@@ -8,7 +8,7 @@ use crate::acp_codex::its_notes_are_merged;
 use crate::common::anthropic_server::{AnthropicServer, Block};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
-use crate::common::real_acp::{approve_until, plans_and_reports_confined, Calls};
+use crate::common::real_acp::{approve_until, plans_and_reports_confined, Calls, Outside};
 
 use serde_json::json;
 
@@ -35,6 +35,19 @@ fn claude_env(server: &AnthropicServer) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// A launcher whose agents are Claude Code's, confined by the pinned Codex.
+fn write_claude_settings(repo: &TestRepo) {
+    let yaml = format!(
+        "launcher:\n  backend: acp\n  acp_agent: claude\n  acp_command: [{}]\n  \
+         codex_command: {}\n  agent_env: [ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, \
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  max_departments: 2\n  \
+         models: [m1]\n  require_plan_confirmation: false\n",
+        crate::common::tier::claude_acp().display(),
+        codex_bin().display()
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,16 +78,9 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     )
     .unwrap();
     crate::common::git::commit_all(&repo.path, "start");
-    let yaml = format!(
-        "launcher:\n  backend: acp\n  acp_agent: claude\n  acp_command: [{}]\n  \
-         codex_command: {}\n  agent_env: [ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, \
-         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  max_departments: 2\n  \
-         models: [m1]\n  require_plan_confirmation: false\n",
-        crate::common::tier::claude_acp().display(),
-        codex_bin().display()
-    );
-    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    write_claude_settings(&repo);
     let escaped = repo.files.join("escaped.txt");
+    let outside = Outside::new();
     let token_file = repo.state_dir().join("codex_governance_token");
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
@@ -90,10 +96,7 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         "your session id is zhilibu-1",
         bash("tu-in", "printf 'notes\\n' > NOTES.md"),
     );
-    server.on(
-        "tu-in",
-        bash("tu-out", &format!("printf x > {}", escaped.display())),
-    );
+    server.on("tu-in", bash("tu-out", &outside.command(&escaped)));
     server.on(
         "tu-out",
         bash("tu-token", &format!("cat {}", token_file.display())),
@@ -274,6 +277,92 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
         })
         .collect();
     eprintln!("audit of the mixed plan: {events:#?}");
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// This machine's address off loopback (where its default route leaves).
+fn address_off_loopback() -> String {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe
+        .connect("192.0.2.1:9")
+        .expect("this test needs an address off loopback (a default route)");
+    let ip = probe.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+    ip.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_off_loopback_is_reached_through_the_tunnel_and_nothing_else_is() {
+    crate::needs!(Codex, ClaudeAcp);
+    // The model on this machine's own address, as a model elsewhere is: the
+    // agent reaches it only through the launcher's tunnel.
+    let ip = address_off_loopback();
+    let server = AnthropicServer::start_at(&ip).await;
+    let other = std::net::TcpListener::bind((ip.as_str(), 0)).unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let model_port = server.addr.port();
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    write_claude_settings(&repo);
+    // Its command tries the model's port straight, another port of the
+    // same host straight and through the tunnel, and the tunnel's own way
+    // to its model.
+    let tunnel = |port: u16| {
+        format!(
+            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; \
+             printf \"CONNECT {ip}:{port} HTTP/1.1\\r\\n\\r\\n\" >&3; head -1 <&3'"
+        )
+    };
+    let direct = |port: u16, name: &str| {
+        format!(
+            "bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null && echo {name}-OPEN || echo {name}-FENCED"
+        )
+    };
+    let probe = format!(
+        "{}; {}; echo OTHER-TUNNEL $({}); echo MODEL-TUNNEL $({})",
+        direct(model_port, "MODEL"),
+        direct(other_port, "OTHER"),
+        tunnel(other_port),
+        tunnel(model_port)
+    );
+    let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
+        "task": "DEPT-TASK write NOTES.md"}]});
+    server.on("PLAN-TASK", bash("tu-probe", &probe));
+    server.on(
+        "tu-probe",
+        tool(
+            "tu-plan",
+            "mcp__codex-governance__governance_register_plan",
+            plan,
+        ),
+    );
+    let mut env = claude_env(&server);
+    env.retain(|(k, _)| k != "ANTHROPIC_BASE_URL");
+    env.push((
+        "ANTHROPIC_BASE_URL".into(),
+        format!("http://{ip}:{model_port}"),
+    ));
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let agents = api.status().await["agents"].clone();
+    assert_eq!(agents["network"], false, "{agents}");
+    api.start_zhongshu("PLAN-TASK plan it").await;
+    approve_until(api, "the plan is registered", false, || async {
+        !server.results("tu-plan").is_empty()
+    })
+    .await;
+    // Every model call went through the tunnel; its commands reached
+    // nothing straight and nothing else through it.
+    let out = server.results("tu-probe").join("\n");
+    assert!(out.contains("MODEL-FENCED"), "{out}");
+    assert!(out.contains("OTHER-FENCED"), "{out}");
+    assert!(out.contains("OTHER-TUNNEL HTTP/1.1 403"), "{out}");
+    assert!(out.contains("MODEL-TUNNEL HTTP/1.1 200"), "{out}");
+    assert!(!out.contains("-OPEN"), "{out}");
+    let plan = server.results("tu-plan");
+    assert!(plan[0].contains("Plan registered"), "{plan:?}");
+    drop(other);
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

@@ -6,7 +6,7 @@
 
 use crate::common::launcher::*;
 use crate::common::model_server::{codex_bin, codex_env, codex_home, exec, ModelServer};
-use crate::common::real_acp::{plans_and_reports_confined, Calls};
+use crate::common::real_acp::{plans_and_reports_confined, Calls, Outside};
 
 use serde_json::{json, Value};
 
@@ -67,6 +67,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
     let escaped = repo.files.join("escaped.txt");
+    let outside = Outside::new();
     let token_file = repo.state_dir().join("codex_governance_token");
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
@@ -83,7 +84,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         "your session id is zhilibu-1",
         vec![
             exec("call-in", "printf 'notes\\n' > NOTES.md"),
-            exec("call-out", &format!("printf x > {}", escaped.display())),
+            exec("call-out", &outside.command(&escaped)),
             exec("call-token", &format!("cat {}", token_file.display())),
         ],
     );

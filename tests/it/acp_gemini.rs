@@ -9,7 +9,7 @@ use crate::acp_codex::its_notes_are_merged;
 use crate::common::gemini_server::{GeminiServer, Part};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
-use crate::common::real_acp::{plans_and_reports_confined, Calls};
+use crate::common::real_acp::{plans_and_reports_confined, Calls, Outside};
 
 use serde_json::{json, Value};
 
@@ -51,6 +51,7 @@ async fn the_real_gemini_cli_plans_and_reports_through_its_tools_confined_and_is
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
     crate::common::git::commit_all(&repo.path, "start");
     let escaped = repo.files.join("escaped.txt");
+    let outside = Outside::new();
     let token_file = repo.state_dir().join("codex_governance_token");
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
@@ -66,10 +67,7 @@ async fn the_real_gemini_cli_plans_and_reports_through_its_tools_confined_and_is
         "your session id is zhilibu-1",
         shell("fc-in", "printf 'notes\\n' > NOTES.md"),
     );
-    server.on(
-        "fc-in",
-        shell("fc-out", &format!("printf x > {}", escaped.display())),
-    );
+    server.on("fc-in", shell("fc-out", &outside.command(&escaped)));
     server.on(
         "fc-out",
         shell("fc-token", &format!("cat {}", token_file.display())),

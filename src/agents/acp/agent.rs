@@ -28,6 +28,8 @@ use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 use super::confine::{AgentHome, Confinement, Hold};
 use super::files::Fence;
 use super::mcp::{SessionTools, ToolsSocket};
+use super::reach::Reach;
+use super::relay::Relay;
 use super::updates::Transcript;
 use super::AcpError;
 use crate::agents::conversation::{self, Conversation};
@@ -89,6 +91,8 @@ pub(super) struct AcpAgent {
     capabilities: Capabilities,
     /// Its settings folder of its own, removed when it stops.
     _own_dir: OwnDir,
+    /// Its network's listeners served (a fenced agent's).
+    _relay: Option<Relay>,
 }
 
 /// What an agent's start made that goes when it stops: its settings folder
@@ -240,12 +244,42 @@ pub(super) async fn start(
         }
     }
     crate::platform::detach(cmd.as_std_mut());
+    // An agent whose model the launcher knows reaches that, and nothing else.
+    let fenced = match (&hold, &own_dir.home) {
+        (Hold::WithHome(_, home), Some(dir)) => {
+            let settings = (home.variable == super::confine::CODEX_HOME.variable)
+                .then(|| std::fs::read_to_string(dir.join("config.toml")).ok())
+                .flatten();
+            let env: Vec<(String, String)> = spec.env.iter().chain(&added_env).cloned().collect();
+            let reach = Reach::of(home.model, &env, settings.as_deref());
+            cmd.envs(reach.env());
+            let pending = crate::platform::net_fence::fence(cmd.as_std_mut(), &reach.binds())
+                .map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?;
+            Some((reach, pending))
+        }
+        _ => None,
+    };
     let mut child = cmd
         .spawn()
         .map(Process)
         .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
     let pid = child.0.id().unwrap_or_default();
     crate::platform::contain(pid);
+    let relay = match fenced {
+        Some((reach, pending)) => {
+            let served = pending
+                .listeners()
+                .and_then(|listeners| Relay::serve(listeners, &reach));
+            match served {
+                Ok(relay) => Some(relay),
+                Err(e) => {
+                    end(pid, &mut child.0).await;
+                    return Err(AcpError::Io(format!("the agent's network: {e}")));
+                }
+            }
+        }
+        None => None,
+    };
     let (Some(stdin), Some(stdout)) = (child.0.stdin.take(), child.0.stdout.take()) else {
         end(pid, &mut child.0).await;
         return Err(AcpError::Io("the agent's stdio is not connected".into()));
@@ -314,9 +348,11 @@ pub(super) async fn start(
         capabilities: Capabilities {
             resumes: loads,
             sandboxed: !matches!(hold, Hold::Unconfined),
+            model_only_network: relay.is_some(),
             ..crate::agents::capabilities(crate::model::Backend::Acp)
         },
         _own_dir: own_dir,
+        _relay: relay,
     });
     if let Some(text) = &spec.first_turn {
         if let Err(e) = agent.send(text).await {

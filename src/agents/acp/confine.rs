@@ -5,8 +5,10 @@
 //! see the launcher's state folder but for its own tools' socket folder
 //! (writable: Codex's sandbox opens a folder inside a denied one only so;
 //! it holds nothing but that socket); the user's tree and the other
-//! worktrees are read-only; `/tmp` and `$TMPDIR` too. The network stays on:
-//! the agent reaches its model through it (and so can its commands).
+//! worktrees are read-only; `/tmp` and `$TMPDIR` too. The sandbox's network
+//! stays on: an agent with a settings folder of its own ([`AgentHome`])
+//! starts in a network that holds only its model (`super::reach`); any
+//! other reaches its model, and so can its commands, through the machine's.
 //!
 //! The profile's name is fresh per launch, and the repository's own Codex
 //! settings are made inert for the run (`projects.<path>.trust_level =
@@ -15,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::reach::ModelReach;
 use crate::agents::Sandbox;
 
 /// The profile names this launcher uses (each run adds a fresh suffix).
@@ -52,6 +55,8 @@ pub(super) struct AgentHome {
     /// cloned repository's settings there (its programs, policies and
     /// variables) never apply.
     pub inert: &'static [&'static str],
+    /// Where its model is: all its network reaches.
+    pub model: ModelReach,
 }
 
 /// Codex's adapter: its app-server writes its home. Its login is copied
@@ -71,6 +76,10 @@ pub(super) const CODEX_HOME: AgentHome = AgentHome {
     ],
     // Codex's sandbox keeps `.codex` read-only; the trust below keeps it inert.
     inert: &[],
+    model: ModelReach {
+        variable: "OPENAI_BASE_URL",
+        default_host: "api.openai.com:443",
+    },
 };
 
 /// Claude Code: it writes its settings folder and `.claude.json` there. Its
@@ -90,6 +99,10 @@ pub(super) const CLAUDE_HOME: AgentHome = AgentHome {
     )],
     env: &[],
     inert: &[".claude", ".mcp.json"],
+    model: ModelReach {
+        variable: "ANTHROPIC_BASE_URL",
+        default_host: "api.anthropic.com:443",
+    },
 };
 
 /// Gemini CLI: its home (`GEMINI_CLI_HOME`) holds its settings and chats.
@@ -119,6 +132,10 @@ pub(super) const GEMINI_HOME: AgentHome = AgentHome {
         ("GEMINI_CLI_NO_RELAUNCH", "true"),
     ],
     inert: &[".gemini"],
+    model: ModelReach {
+        variable: "GOOGLE_GEMINI_BASE_URL",
+        default_host: "generativelanguage.googleapis.com:443",
+    },
 };
 
 /// What a confined agent is started with: Codex's CLI and where the
@@ -150,8 +167,8 @@ pub struct NotUtf8(pub String);
 /// run outside the sandbox, denied: the user's local sockets (the session
 /// bus and the user's systemd, tmux, X11, ssh-agent, Docker) and the user's
 /// Codex home (its app-server's control socket; its login and past
-/// conversations too). Abstract sockets stay reachable: only a network
-/// namespace holds those.
+/// conversations too). Abstract sockets stay reachable but for an agent in
+/// a network of its own (`platform::net_fence`), which holds those too.
 pub(super) fn user_sockets() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = Vec::new();
     match std::env::var_os("CODEX_HOME") {

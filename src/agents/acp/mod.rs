@@ -20,9 +20,10 @@
 //!
 //! On Linux the whole agent process runs in Codex's sandbox (`confine`):
 //! it writes only its own folders and cannot see the launcher's state
-//! folder; its network stays on for its model. Codex's adapter and Claude
-//! Code (`acp_agent: codex`, `claude`) get a settings folder of their own
-//! in the session's temporary folder (they write theirs). Elsewhere, or without Codex,
+//! folder. Codex's adapter, Claude Code and Gemini CLI (`acp_agent: codex`,
+//! `claude`, `gemini`) get a settings folder of their own in the session's
+//! temporary folder (they write theirs) and a network that holds only their
+//! model (`reach`, `relay`); another agent's network stays on for its model. Elsewhere, or without Codex,
 //! none starts unless the user set `launcher.acp_unsandboxed: true` (with
 //! `isolation: worktree`), and the page names the backend's problem until
 //! then.
@@ -31,6 +32,8 @@ mod agent;
 mod confine;
 mod files;
 pub mod mcp;
+mod reach;
+mod relay;
 pub mod settings;
 mod updates;
 
@@ -142,6 +145,7 @@ impl AgentBackend for AcpBackend {
     fn capabilities(&self) -> crate::model::Capabilities {
         crate::model::Capabilities {
             sandboxed: self.confiner.is_some(),
+            model_only_network: self.confiner.is_some() && self.profile.knows_its_model(),
             ..crate::agents::capabilities(Backend::Acp)
         }
     }

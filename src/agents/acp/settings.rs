@@ -55,6 +55,12 @@ impl Profile {
         .find(|p| p.as_str() == word)
     }
 
+    /// Whether the launcher knows where its model is (its settings folder
+    /// is its own, and a confined one's network holds only that model).
+    pub fn knows_its_model(self) -> bool {
+        matches!(self, Profile::Claude | Profile::Gemini | Profile::Codex)
+    }
+
     /// The command that runs the agent's ACP side when none is set.
     pub fn default_command(self) -> Option<Vec<String>> {
         let argv: &[&str] = match self {

@@ -37,12 +37,17 @@ pub struct AnthropicServer {
 
 impl AnthropicServer {
     pub async fn start() -> AnthropicServer {
+        AnthropicServer::start_at("127.0.0.1").await
+    }
+
+    /// On another address of this machine (a model that is not on loopback).
+    pub async fn start_at(ip: &str) -> AnthropicServer {
         let script: Arc<Mutex<Script>> = Arc::default();
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "{}") })
             .with_state(Arc::clone(&script));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
             .expect("bind the scripted Anthropic server");
         let addr = listener.local_addr().unwrap();

@@ -18,6 +18,31 @@ pub struct Calls<'a> {
     pub report: &'a str,
 }
 
+/// A port open on the host's loopback (its model's server is another),
+/// and the command that tries to write `escaped` and to connect to it:
+/// a confined agent's command does neither.
+pub struct Outside {
+    open: std::net::TcpListener,
+}
+
+impl Outside {
+    pub fn new() -> Outside {
+        Outside {
+            open: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        }
+    }
+
+    /// The command: `NET-FENCED` where the port is out of its reach.
+    pub fn command(&self, escaped: &Path) -> String {
+        let port = self.open.local_addr().unwrap().port();
+        format!(
+            "printf x > {}; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null \
+             && echo NET-OPEN || echo NET-FENCED",
+            escaped.display()
+        )
+    }
+}
+
 /// Accepts every waiting approval until `done` (`tool_calls_only`: each
 /// must be a tool call).
 pub async fn approve_until<F, Fut>(api: &Api, what: &str, tool_calls_only: bool, done: F)
@@ -56,6 +81,10 @@ where
 {
     let agents = api.status().await["agents"].clone();
     assert_eq!(agents["sandboxed"], true, "{agents}");
+    // The page says its network holds only its model.
+    assert_eq!(agents["network"], false, "{agents}");
+    let reach = agents["reach"].as_str().unwrap();
+    assert!(reach.contains("holds only its model"), "{reach}");
     assert_eq!(agents["problems"], json!([]), "{agents}");
     let z = api.start_zhongshu("PLAN-TASK plan it").await;
     approve_until(api, "the plan is registered", tool_calls_only, || async {
@@ -73,11 +102,17 @@ where
     })
     .await;
     // Its commands ran in the sandbox: the one outside its worktree wrote
-    // nothing, and the launcher's token was out of its reach.
+    // nothing and reached no port of the host's, and the launcher's token
+    // was out of its reach.
     let out = results(calls.out).join("\n");
     assert!(
         !escaped.exists(),
         "a command wrote outside its worktree: {out}"
+    );
+    assert!(out.contains("NET-FENCED"), "{out}");
+    assert!(
+        !out.contains("NET-OPEN"),
+        "a command reached the host: {out}"
     );
     let token = std::fs::read_to_string(token_file).unwrap();
     let seen = results(calls.token).join("\n");
