@@ -389,23 +389,24 @@ impl Dispatcher {
             let next = self.ctx.store.update(|tx| {
                 super::queue_records::drop_orphaned(tx);
                 let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
+                let mut room = quota::room(tx.state(), launcher);
+                // The hold keeps waiting only the departments that draw on
+                // the Codex account; another agent's start as before.
                 if let Some(h) = &hold {
                     let text = format!(
-                        "work is held: your queued departments do not start while {} \
-                         (the user can start them anyway)",
+                        "work is held: your queued departments that run Codex do not start \
+                         while {} (the user can start them anyway)",
                         h.text
                     );
-                    told = quota::untold_waiting(tx)
+                    told = quota::untold_waiting(tx, &room.account)
                         .into_iter()
                         .map(|z| (z, text.clone()))
                         .collect();
-                    return None;
                 }
                 let over = quota::budget_stops(tx, launcher);
                 for (zhongshu, text) in &over.newly {
                     told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
                 }
-                let mut room = quota::room(tx.state(), launcher);
                 room.max_departments = max;
                 room.hold = hold;
                 room.over_budget = over.plans;

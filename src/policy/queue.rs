@@ -17,13 +17,45 @@ pub struct Room {
     pub slots_in_use: usize,
     /// `launcher.max_departments`.
     pub max_departments: usize,
-    /// The queue's hold (the usage limit or the reserve), if any.
+    /// The queue's hold (the Codex account's usage limit or its reserve),
+    /// if any: it keeps waiting only the departments that draw on it.
     pub hold: Option<Hold>,
+    /// Which departments' agents draw on the Codex account.
+    pub account: AccountUse,
     /// Plans over their budget: the Zhongshu's id and what it spent, in words.
     pub over_budget: BTreeMap<String, String>,
     /// The hosts of `launcher.remotes` (issue 53), by name: their own slots,
     /// apart from this machine's.
     pub hosts: BTreeMap<String, HostRoom>,
+}
+
+/// Which departments' agents spend the Codex account whose limits hold
+/// the queue: a department running another agent (its own quota, its own
+/// key) is not held by them.
+#[derive(Debug, Clone)]
+pub struct AccountUse {
+    /// Whether a department that names no agent of its own does.
+    pub by_default: bool,
+    /// The departments that name their own agent, and whether it does.
+    pub departments: BTreeMap<String, bool>,
+}
+
+impl Default for AccountUse {
+    fn default() -> AccountUse {
+        AccountUse {
+            by_default: true,
+            departments: BTreeMap::new(),
+        }
+    }
+}
+
+impl AccountUse {
+    pub fn draws(&self, department: &str) -> bool {
+        self.departments
+            .get(department)
+            .copied()
+            .unwrap_or(self.by_default)
+    }
 }
 
 /// A host's slots, and why departments cannot start there now, if so.
@@ -76,7 +108,6 @@ pub fn confirmable(parent: &str, current: Option<&Plan>, seen: Option<u64>) -> R
 /// over its budget and whose machine has a free slot (this one's, or its
 /// host's when it is ready), while no hold is on.
 pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
-    held(room)?;
     let mut first_refusal = None;
     let waiting = queue.iter().enumerate().filter(|(_, q)| {
         q.status == QueueStatus::Queued
@@ -86,7 +117,7 @@ pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
                 .is_some_and(|p| room.over_budget.contains_key(p))
     });
     for (i, q) in waiting {
-        match room_for(q, room) {
+        match held(room, &q.department).and_then(|()| room_for(q, room)) {
             Ok(()) => return Ok(i),
             Err(r) => {
                 first_refusal.get_or_insert(r);
@@ -130,8 +161,8 @@ fn room_for(q: &QueueItem, room: &Room) -> Result<(), Refusal> {
 
 /// A department of `parent`'s plan starting outside the queue (Send back)
 /// waits for what a queued one waits for: the hold, its plan's budget, a slot.
-pub fn may_start(parent: Option<&str>, room: &Room) -> Result<(), Refusal> {
-    held(room)?;
+pub fn may_start(parent: Option<&str>, department: &str, room: &Room) -> Result<(), Refusal> {
+    held(room, department)?;
     if let Some(text) = parent.and_then(|p| room.over_budget.get(p)) {
         return Err(Refusal::Conflict(format!(
             "its plan {text}: no more of its departments start until the user raises its budget"
@@ -168,8 +199,17 @@ pub fn may_start_zhongshu(running: usize, max: usize) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn held(room: &Room) -> Result<(), Refusal> {
-    match &room.hold {
+/// Whether the hold keeps `department` waiting.
+pub fn holds(room: &Room, department: &str) -> bool {
+    room.hold.is_some() && room.account.draws(department)
+}
+
+fn held(room: &Room, department: &str) -> Result<(), Refusal> {
+    match room
+        .hold
+        .as_ref()
+        .filter(|_| room.account.draws(department))
+    {
         Some(h) => Err(Refusal::Conflict(format!(
             "work is held: no department starts while {} (the user can start anyway)",
             h.text
@@ -278,9 +318,9 @@ mod tests {
         r.over_budget
             .insert("z-1".into(), "used 5000 of its 1000 token budget".into());
         assert_eq!(next_start(&q, &r), Ok(1), "z-1's plan is over budget");
-        let e = may_start(Some("z-1"), &r).unwrap_err();
+        let e = may_start(Some("z-1"), "lingyubu", &r).unwrap_err();
         assert!(e.to_string().contains("token budget"), "{e}");
-        assert_eq!(may_start(Some("z-2"), &r), Ok(()));
+        assert_eq!(may_start(Some("z-2"), "lingyubu", &r), Ok(()));
         r.hold = Some(Hold {
             reason: HoldReason::Reserve,
             until: None,
@@ -288,16 +328,41 @@ mod tests {
         });
         assert!(matches!(next_start(&q, &r), Err(Refusal::Conflict(m)) if m.contains("held")));
         assert!(
-            matches!(may_start(Some("z-2"), &r), Err(Refusal::Conflict(m)) if m.contains("97%"))
+            matches!(may_start(Some("z-2"), "lingyubu", &r), Err(Refusal::Conflict(m)) if m.contains("97%"))
         );
         assert!(matches!(
-            may_start(None, &room(2, 2)),
+            may_start(None, "lingyubu", &room(2, 2)),
             Err(Refusal::TooMany(_))
         ));
         assert!(matches!(
             may_start_by_hand(&room(2, 2)),
             Err(Refusal::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn the_codex_accounts_hold_keeps_waiting_only_the_departments_that_draw_on_it() {
+        let mut claude = item("q-1", "z-1", QueueStatus::Queued);
+        claude.department = "gongbu".into();
+        let q = vec![item("q-0", "z-1", QueueStatus::Queued), claude];
+        let mut r = room(0, 2);
+        r.hold = Some(Hold {
+            reason: HoldReason::Limit,
+            until: None,
+            text: "the weekly window is used up".into(),
+        });
+        r.account.departments.insert("gongbu".into(), false);
+        assert_eq!(next_start(&q, &r), Ok(1), "gongbu runs another agent");
+        assert!(holds(&r, "lingyubu") && !holds(&r, "gongbu"));
+        assert_eq!(may_start(Some("z-1"), "gongbu", &r), Ok(()));
+        assert!(may_start(Some("z-1"), "lingyubu", &r).is_err());
+        // A launcher whose own agent is not Codex: only a Codex department waits.
+        r.account = AccountUse {
+            by_default: false,
+            departments: [("lingyubu".to_string(), true)].into(),
+        };
+        assert_eq!(next_start(&q, &r), Ok(1));
+        assert!(holds(&r, "lingyubu") && !holds(&r, "zhilibu"));
     }
 
     #[test]

@@ -130,11 +130,15 @@ pub(crate) fn settle_hold(tx: &mut Tx, reserve_percent: f64) -> Option<Hold> {
 
 /// The Zhongshus with departments waiting under the hold that were not told
 /// yet, now marked told: each hears once why its work waits.
-pub(crate) fn untold_waiting(tx: &mut Tx) -> Vec<String> {
+pub(crate) fn untold_waiting(
+    tx: &mut Tx,
+    account: &crate::policy::queue::AccountUse,
+) -> Vec<String> {
     let waiting: std::collections::BTreeSet<String> = tx
         .queue()
         .iter()
         .filter(|q| q.status == crate::model::QueueStatus::Queued)
+        .filter(|q| account.draws(&q.department))
         .filter_map(|q| q.parent_session_id.clone())
         .collect();
     let untold: Vec<String> = waiting
@@ -216,8 +220,23 @@ pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> R
         slots_in_use: taken.get(&None).copied().unwrap_or(0),
         max_departments: config.max_departments,
         hold: current_hold(state, config.quota_reserve_percent),
+        account: account_use(&config.agent),
         over_budget,
         hosts,
+    }
+}
+
+/// Which departments' agents draw on the Codex account: all but ACP agents
+/// (their quota and key are their own).
+fn account_use(agents: &crate::config::AgentSettings) -> crate::policy::queue::AccountUse {
+    let codex = |b: &crate::agents::BackendSettings| b.kind() != crate::model::Backend::Acp;
+    crate::policy::queue::AccountUse {
+        by_default: codex(&agents.backend),
+        departments: agents
+            .departments
+            .iter()
+            .map(|(key, b)| (key.clone(), codex(b)))
+            .collect(),
     }
 }
 

@@ -99,7 +99,13 @@ pub fn quota(snap: &Snapshot) -> QuotaView {
     let (state, config) = (&snap.state, &snap.config.launcher);
     let q = &state.quota;
     let parked = parked(snap);
-    let binding = !parked.is_empty()
+    // A session parked at its agent's own limit says nothing of the account.
+    let account_parked = state
+        .sessions
+        .values()
+        .filter(|s| s.is_running())
+        .any(|s| s.agent.parked.as_ref().is_some_and(|p| !p.own));
+    let binding = account_parked
         || q.hold
             .as_ref()
             .is_some_and(|h| h.reason == HoldReason::Limit);

@@ -572,6 +572,34 @@ mod tests {
         state
     }
 
+    /// The meter names the account's limit as binding for a session parked
+    /// at it, never for one parked at its agent's own limit.
+    #[test]
+    fn only_a_session_parked_at_the_accounts_limit_makes_it_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut state = with_another_group(state(&gone), &gone);
+        state.quota.account.primary = Some(crate::model::QuotaWindow {
+            used_percent: 100.0,
+            window_minutes: Some(300),
+            resets_at: None,
+        });
+        let parked = |state: &mut State, own: bool| {
+            let p = state.sessions.get_mut("zhilibu-2").unwrap();
+            p.agent.parked.as_mut().unwrap().own = own;
+        };
+        parked(&mut state, true);
+        let snap = snapshot(state.clone(), &config, &gone);
+        let meter = crate::views::quota::quota(&snap);
+        assert_eq!(meter.limit, None, "an agent's own limit");
+        assert_eq!(meter.parked.len(), 1, "it is parked all the same");
+        parked(&mut state, false);
+        let snap = snapshot(state, &config, &gone);
+        let meter = crate::views::quota::quota(&snap);
+        assert_eq!(meter.limit.as_deref(), Some("5-hour window"));
+    }
+
     /// An agent's status shows nothing of another group: not its sessions,
     /// nor those the quota names (parked, over budget, offered a lighter
     /// model).
