@@ -121,7 +121,8 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
         ask(
             "agent_env",
             names.join(", "),
-            "agents get these variables of your environment, whatever secrets they hold",
+            "agents get these variables of your environment, whatever secrets they hold \
+             (and a confined ACP agent's network reaches the address a *_BASE_URL among them names)",
         );
     }
     for a in backend(Risk::Sandbox) {

@@ -254,7 +254,8 @@ unsafe fn send_fd(channel: RawFd, index: u8, fd: RawFd) -> io::Result<()> {
     (*header).cmsg_type = libc::SCM_RIGHTS;
     (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
     std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
-    if libc::sendmsg(channel, &message, 0) != 1 {
+    // Nobody reads until the spawn returns: never wait for room.
+    if libc::sendmsg(channel, &message, libc::MSG_DONTWAIT) != 1 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -336,9 +337,17 @@ mod tests {
 
     #[test]
     fn a_fenced_process_reaches_its_own_listeners_and_nothing_of_the_hosts() {
-        // An open port on the host's loopback.
+        // An open port on the host's loopback, and one on its address off
+        // loopback (where its default route leaves).
         let host = TcpListener::bind("127.0.0.1:0").unwrap();
         let host_port = host.local_addr().unwrap().port();
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        probe
+            .connect("192.0.2.1:9")
+            .expect("this test needs an address off loopback (a default route)");
+        let away_ip = probe.local_addr().unwrap().ip();
+        let away = TcpListener::bind((away_ip, 0)).unwrap();
+        let away_port = away.local_addr().unwrap().port();
         // An abstract unix socket of the host's (such as a session bus's).
         use std::os::linux::net::SocketAddrExt;
         let name = format!("cg-fence-test-{}", std::process::id());
@@ -347,9 +356,10 @@ mod tests {
         let own: SocketAddr = "127.0.0.1:47811".parse().unwrap();
         // perl-base is essential on Debian.
         let script = format!(
-            "if exec 3<>/dev/tcp/127.0.0.1/{host_port}; then echo HOST-OPEN; else echo HOST-FENCED; fi; \
+            "echo SOCKETS=$(ls -l /proc/$$/fd | grep -c socket); \
+             if exec 3<>/dev/tcp/127.0.0.1/{host_port}; then echo HOST-OPEN; else echo HOST-FENCED; fi; \
              exec 4<>/dev/tcp/127.0.0.1/47811 && head -1 <&4; \
-             exec 5<>/dev/tcp/203.0.113.9/80 && echo AWAY-OPEN || echo AWAY-FENCED; \
+             exec 5<>/dev/tcp/{away_ip}/{away_port} && echo AWAY-OPEN || echo AWAY-FENCED; \
              perl -MSocket -e 'socket(S, PF_UNIX, SOCK_STREAM, 0) or die; \
                print connect(S, pack_sockaddr_un(\"\\0{name}\")) ? \"ABSTRACT-OPEN\\n\" : \"ABSTRACT-FENCED\\n\"'; \
              echo UID=$(id -u)"
@@ -359,6 +369,10 @@ mod tests {
         assert!(!out.contains("HOST-OPEN"), "{out}");
         assert!(out.contains("FROM-OUTSIDE"), "{out}");
         assert!(out.contains("AWAY-FENCED"), "{out}");
+        assert!(
+            out.contains("SOCKETS=0"),
+            "a socket leaked into the child: {out}"
+        );
         assert!(out.contains("ABSTRACT-FENCED"), "{out}");
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
@@ -366,7 +380,9 @@ mod tests {
         assert_eq!(listeners.len(), 1);
         assert_eq!(listeners[0].0, own);
         // The host's listener saw nothing.
-        host.set_nonblocking(true).unwrap();
-        assert!(host.accept().is_err(), "the host's port was reached");
+        for listener in [&host, &away] {
+            listener.set_nonblocking(true).unwrap();
+            assert!(listener.accept().is_err(), "the host's port was reached");
+        }
     }
 }

@@ -8,7 +8,9 @@ use crate::acp_codex::its_notes_are_merged;
 use crate::common::anthropic_server::{AnthropicServer, Block};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
-use crate::common::real_acp::{approve_until, plans_and_reports_confined, Calls, Outside};
+use crate::common::real_acp::{
+    approve_until, plans_and_reports_confined, write_refused, Calls, Outside,
+};
 
 use serde_json::json;
 
@@ -79,9 +81,7 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     .unwrap();
     crate::common::git::commit_all(&repo.path, "start");
     write_claude_settings(&repo);
-    let escaped = repo.files.join("escaped.txt");
-    let outside = Outside::new();
-    let token_file = repo.state_dir().join("codex_governance_token");
+    let outside = Outside::new(&repo);
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
     server.on(
@@ -96,11 +96,8 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         "your session id is zhilibu-1",
         bash("tu-in", "printf 'notes\\n' > NOTES.md"),
     );
-    server.on("tu-in", bash("tu-out", &outside.command(&escaped)));
-    server.on(
-        "tu-out",
-        bash("tu-token", &format!("cat {}", token_file.display())),
-    );
+    server.on("tu-in", bash("tu-out", &outside.command()));
+    server.on("tu-out", bash("tu-token", &outside.read_token()));
     server.on(
         "tu-token",
         tool(
@@ -120,10 +117,7 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
         report: "tu-report",
     };
     let results = |id: &str| server.results(id);
-    let (z, dept) =
-        plans_and_reports_confined(api, results, calls, false, (&escaped, &token_file)).await;
-    let out = server.results("tu-out").join("\n");
-    assert!(out.contains("Read-only file system"), "{out}");
+    let (z, dept) = plans_and_reports_confined(api, results, calls, false, &outside).await;
     its_notes_are_merged(api, &repo, &dept).await;
     // Nothing of the repository's settings ran, for the planner (in the
     // tree) or the department (its worktree's marks would be merged).
@@ -233,7 +227,7 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
     let codex_out = openai.outputs("call-in").join("\n");
     assert!(codex_out.contains("OUT-RC=1"), "{codex_out}");
     let claude_out = anthropic.results("tu-out").join("\n");
-    assert!(claude_out.contains("Read-only file system"), "{claude_out}");
+    assert!(write_refused(&claude_out), "{claude_out}");
     assert!(!escaped.exists(), "a command wrote outside its worktree");
     // Both are reviewed and merged.
     for (id, backend, file, text) in [

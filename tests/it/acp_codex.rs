@@ -66,9 +66,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         codex_bin().display()
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
-    let escaped = repo.files.join("escaped.txt");
-    let outside = Outside::new();
-    let token_file = repo.state_dir().join("codex_governance_token");
+    let outside = Outside::new(&repo);
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
     server.on(
@@ -84,8 +82,8 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         "your session id is zhilibu-1",
         vec![
             exec("call-in", "printf 'notes\\n' > NOTES.md"),
-            exec("call-out", &outside.command(&escaped)),
-            exec("call-token", &format!("cat {}", token_file.display())),
+            exec("call-out", &outside.command()),
+            exec("call-token", &outside.read_token()),
         ],
     );
     server.on(
@@ -106,8 +104,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         report: "call-report",
     };
     let results = |id: &str| server.outputs(id);
-    let (z, dept) =
-        plans_and_reports_confined(api, results, calls, true, (&escaped, &token_file)).await;
+    let (z, dept) = plans_and_reports_confined(api, results, calls, true, &outside).await;
     its_notes_are_merged(api, &repo, &dept).await;
     let events: Vec<String> = api.get_ok("/api/audit?limit=200").await["events"]
         .as_array()

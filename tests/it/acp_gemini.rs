@@ -50,9 +50,7 @@ async fn the_real_gemini_cli_plans_and_reports_through_its_tools_confined_and_is
     );
     std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
     crate::common::git::commit_all(&repo.path, "start");
-    let escaped = repo.files.join("escaped.txt");
-    let outside = Outside::new();
-    let token_file = repo.state_dir().join("codex_governance_token");
+    let outside = Outside::new(&repo);
     let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
         "task": "DEPT-TASK write NOTES.md"}]});
     server.on(
@@ -67,11 +65,8 @@ async fn the_real_gemini_cli_plans_and_reports_through_its_tools_confined_and_is
         "your session id is zhilibu-1",
         shell("fc-in", "printf 'notes\\n' > NOTES.md"),
     );
-    server.on("fc-in", shell("fc-out", &outside.command(&escaped)));
-    server.on(
-        "fc-out",
-        shell("fc-token", &format!("cat {}", token_file.display())),
-    );
+    server.on("fc-in", shell("fc-out", &outside.command()));
+    server.on("fc-out", shell("fc-token", &outside.read_token()));
     server.on(
         "fc-token",
         call(
@@ -96,10 +91,7 @@ async fn the_real_gemini_cli_plans_and_reports_through_its_tools_confined_and_is
         report: "fc-report",
     };
     let results = |id: &str| server.results(id);
-    let (z, dept) =
-        plans_and_reports_confined(api, results, calls, false, (&escaped, &token_file)).await;
-    let out = server.results("fc-out").join("\n");
-    assert!(out.contains("Read-only file system"), "{out}");
+    let (z, dept) = plans_and_reports_confined(api, results, calls, false, &outside).await;
     // Only the scripted API was asked, and the repository's MCP server
     // never ran, for the planner (in the tree) or the department.
     assert!(

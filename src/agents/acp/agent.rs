@@ -202,8 +202,11 @@ pub(super) async fn start(
         reach,
         inert: &inert,
         untrusted: &untrusted,
+        fenced: matches!(hold, Hold::WithHome(..)),
     };
     let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
+    // The user's Codex settings as copied (read before the agent runs).
+    let mut codex_settings: Option<String> = None;
     let (argv, added_env, own_dir) = match &hold {
         Hold::Unconfined => (agent, Vec::new(), None),
         Hold::Whole(codex) => (
@@ -215,7 +218,8 @@ pub(super) async fn start(
             let c = confinement(codex, &reach);
             // Refused before anything is copied.
             let argv = c.command(&agent).map_err(unfit)?;
-            let dir = own_home(&spec, *home)?;
+            let (dir, settings) = own_home(&spec, *home)?;
+            codex_settings = settings;
             let env = c.home_env(*home, &dir).map_err(unfit)?;
             (argv, env, Some(dir))
         }
@@ -245,13 +249,10 @@ pub(super) async fn start(
     }
     crate::platform::detach(cmd.as_std_mut());
     // An agent whose model the launcher knows reaches that, and nothing else.
-    let fenced = match (&hold, &own_dir.home) {
-        (Hold::WithHome(_, home), Some(dir)) => {
-            let settings = (home.variable == super::confine::CODEX_HOME.variable)
-                .then(|| std::fs::read_to_string(dir.join("config.toml")).ok())
-                .flatten();
+    let fenced = match &hold {
+        Hold::WithHome(_, home) => {
             let env: Vec<(String, String)> = spec.env.iter().chain(&added_env).cloned().collect();
-            let reach = Reach::of(home.model, &env, settings.as_deref());
+            let reach = Reach::of(home.model, &env, codex_settings.as_deref());
             cmd.envs(reach.env());
             let pending = crate::platform::net_fence::fence(cmd.as_std_mut(), &reach.binds())
                 .map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?;
@@ -412,7 +413,12 @@ fn serve_tools(
 
 /// The agent's settings folder of the session's own, in its temporary
 /// folder, with the user's settings and login copied in (owner-only).
-fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpError> {
+/// Its settings folder, and the text of the Codex settings copied there
+/// (Codex's adapter: where its model is).
+fn own_home(
+    spec: &AgentSpec,
+    of: AgentHome,
+) -> Result<(std::path::PathBuf, Option<String>), AcpError> {
     let temp = spec
         .sandbox
         .temp
@@ -428,13 +434,19 @@ fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpEr
     let user = std::env::var_os(of.variable)
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(of.users)));
+    let mut settings = None;
     for name in of.copies {
         let Some(from) = user.as_ref().map(|u| u.join(name)) else {
             continue;
         };
         match std::fs::read(&from) {
             Ok(bytes) if *name == "auth.json" && !is_key_login(&bytes) => {}
-            Ok(bytes) => crate::files::write_atomic(&home.join(name), &bytes).map_err(io)?,
+            Ok(bytes) => {
+                if *name == "config.toml" {
+                    settings = Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                crate::files::write_atomic(&home.join(name), &bytes).map_err(io)?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
@@ -447,7 +459,7 @@ fn own_home(spec: &AgentSpec, of: AgentHome) -> Result<std::path::PathBuf, AcpEr
         }
         crate::files::write_atomic(&path, text.as_bytes()).map_err(io)?;
     }
-    Ok(home)
+    Ok((home, settings))
 }
 
 /// Removes whatever is at `path` (a link itself, never what it names); a

@@ -155,6 +155,11 @@ pub(super) struct Confinement<'a> {
     /// folder and the repository it was checked out from, as Codex looks
     /// them up: `codex::project_trust::lookup_keys`).
     pub untrusted: &'a [String],
+    /// Its network holds only its model (`platform::net_fence`): the local
+    /// sockets that are files are denied too where the launcher knows they
+    /// gather (`/run`, the user's `~/.ssh`, a database's and an editor's in
+    /// `/tmp`).
+    pub fenced: bool,
 }
 
 /// A path the profile cannot name faithfully (not UTF-8: Codex would read
@@ -221,7 +226,7 @@ impl Confinement<'_> {
             utf8(self.codex)?.to_string(),
             "sandbox".into(),
             "-c".into(),
-            format!("permissions.{name}={}", self.profile(&user_sockets())?),
+            format!("permissions.{name}={}", self.profile(&self.sockets())?),
             "-c".into(),
             format!("projects={}", self.untrusted_projects()),
             // The agent's environment is the session's, already allowlisted.
@@ -252,6 +257,35 @@ impl Confinement<'_> {
             env.push((name.to_string(), value.to_string()));
         }
         Ok(env)
+    }
+
+    /// The folders of local sockets denied to the agent.
+    fn sockets(&self) -> Vec<PathBuf> {
+        let mut sockets = user_sockets();
+        if self.fenced {
+            // Outside its network, a socket that is a file still connects
+            // (even on a read-only mount): a database's, a resolver's, an
+            // ssh connection's, a screen session's.
+            let mut more: Vec<PathBuf> = vec![
+                "/run".into(),
+                "/var/run".into(),
+                "/tmp/.s.PGSQL.5432".into(),
+                "/tmp/mysql.sock".into(),
+            ];
+            if let Some(home) = std::env::var_os("HOME") {
+                more.push(Path::new(&home).join(".ssh"));
+            }
+            if let Some(uid) = crate::platform::user_id() {
+                more.push(format!("/tmp/emacs{uid}").into());
+                more.push(format!("/tmp/screens/S-{uid}").into());
+            }
+            for path in more.into_iter().filter_map(|p| p.canonicalize().ok()) {
+                if !sockets.iter().any(|s| path.starts_with(s) || s == &path) {
+                    sockets.push(path);
+                }
+            }
+        }
+        sockets
     }
 
     /// The permission profile, as an inline TOML table; `sockets` denied.
@@ -304,7 +338,7 @@ impl Confinement<'_> {
         }
         match bad {
             Some(e) => Err(e),
-            None => Ok(filesystem),
+            None => Ok(without_nested_denies(filesystem)),
         }
     }
 
@@ -322,6 +356,34 @@ impl Confinement<'_> {
             .collect();
         format!("{{{}}}", entries.join(", "))
     }
+}
+
+/// The entries less each deny whose nearest listed folder above it is
+/// denied already: Codex's sandbox cannot make a mount point inside a
+/// denied folder (bwrap: "Can't mkdir … Read-only file system").
+fn without_nested_denies(entries: Vec<(String, &'static str)>) -> Vec<(String, &'static str)> {
+    let as_path = |p: &str| -> PathBuf {
+        match p {
+            ":slash_tmp" => PathBuf::from("/tmp"),
+            other => PathBuf::from(other),
+        }
+    };
+    let covered = |path: &str| {
+        let path = as_path(path);
+        entries
+            .iter()
+            .filter(|(other, _)| {
+                let other = as_path(other);
+                other != path && path.starts_with(&other)
+            })
+            .max_by_key(|(other, _)| as_path(other).components().count())
+            .is_some_and(|(_, access)| *access == "deny")
+    };
+    entries
+        .iter()
+        .filter(|(path, access)| *access != "deny" || !covered(path))
+        .cloned()
+        .collect()
 }
 
 fn utf8(path: &Path) -> Result<&str, NotUtf8> {
@@ -348,6 +410,47 @@ mod tests {
         }
     }
 
+    /// A department's confinement with nothing of its own beside its folder.
+    fn plain(sandbox: &Sandbox, fenced: bool) -> Confinement<'_> {
+        Confinement {
+            codex: Path::new("/bin/codex"),
+            sandbox,
+            cwd: Path::new("/r.worktrees/d1"),
+            reach: &[],
+            inert: &[],
+            untrusted: &[],
+            fenced,
+        }
+    }
+
+    #[test]
+    fn a_fenced_agent_sees_no_local_socket_that_is_a_file() {
+        let sandbox = sandbox();
+        let c = |fenced| plain(&sandbox, fenced);
+        let entries = |fenced| c(fenced).entries(&c(fenced).sockets()).unwrap();
+        let access = |entries: &[(String, &str)], path: &str| {
+            entries
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, a)| a.to_string())
+        };
+        let fenced = entries(true);
+        assert_eq!(
+            access(&fenced, "/run").as_deref(),
+            Some("deny"),
+            "{fenced:?}"
+        );
+        assert!(
+            fenced.iter().all(|(p, _)| !p.starts_with("/run/")),
+            "a deny inside a denied folder: {fenced:?}"
+        );
+        let open = entries(false);
+        assert_eq!(access(&open, ":slash_tmp").as_deref(), Some("read"));
+        assert_eq!(access(&open, "/run"), None);
+        // Its own folders stay as they were.
+        assert_eq!(access(&fenced, "/r.worktrees/d1").as_deref(), Some("write"));
+    }
+
     #[test]
     fn the_agent_runs_under_a_fresh_profile_that_writes_only_its_own_folders() {
         let sandbox = sandbox();
@@ -360,6 +463,7 @@ mod tests {
             reach: &reach,
             inert: &[],
             untrusted: &untrusted,
+            fenced: false,
         };
         let argv = c.command(&["agent".into(), "--acp".into()]).unwrap();
         assert_eq!(argv[..2], ["/bin/codex", "sandbox"]);
@@ -410,14 +514,7 @@ mod tests {
     #[test]
     fn the_users_sockets_are_denied_and_a_path_not_utf8_refused() {
         let sandbox = sandbox();
-        let c = Confinement {
-            codex: Path::new("/bin/codex"),
-            sandbox: &sandbox,
-            cwd: Path::new("/r.worktrees/d1"),
-            reach: &[],
-            inert: &[],
-            untrusted: &[],
-        };
+        let c = plain(&sandbox, false);
         let defined = c.profile(&[PathBuf::from("/run/user/1000")]).unwrap();
         assert!(defined.contains("\"/run/user/1000\"=\"deny\""), "{defined}");
         #[cfg(unix)]
@@ -443,6 +540,7 @@ mod tests {
             reach: &[],
             inert: &[],
             untrusted: &[],
+            fenced: false,
         };
         let env = c
             .home_env(CODEX_HOME, Path::new("/r.worktrees/.tmp/d1/codex-home"))
@@ -480,6 +578,7 @@ mod tests {
             reach: &[],
             inert: &inert,
             untrusted: &[],
+            fenced: false,
         };
         let defined = c.profile(&[]).unwrap();
         assert!(

@@ -29,6 +29,7 @@
 //! then.
 
 mod agent;
+mod client_hello;
 mod confine;
 mod files;
 pub mod mcp;

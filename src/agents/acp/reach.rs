@@ -32,6 +32,9 @@ pub(super) struct Reach {
     pub hosts: Vec<String>,
 }
 
+/// At most this many model ports on loopback (each is two listeners).
+const MAX_LOOPBACK_PORTS: usize = 8;
+
 /// The port of the tunnel on the agent's loopback (another if a model's
 /// loopback port takes it).
 const PROXY_PORT: u16 = 3128;
@@ -59,11 +62,12 @@ impl Reach {
                 continue;
             };
             if is_loopback(&host) {
-                if !reach.loopback.iter().any(|(_, p)| *p == port) {
+                let known = reach.loopback.iter().any(|(_, p)| *p == port);
+                if !known && reach.loopback.len() < MAX_LOOPBACK_PORTS {
                     reach.loopback.push((host, port));
                 }
             } else {
-                let place = format!("{host}:{port}");
+                let place = join(&host, port);
                 if !reach.hosts.contains(&place) {
                     reach.hosts.push(place);
                 }
@@ -145,8 +149,10 @@ pub(super) fn join(host: &str, port: u16) -> String {
 /// model providers'), as written.
 fn base_urls(text: &str) -> Vec<&str> {
     text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
         .filter_map(|line| {
             let (key, value) = line.split_once('=')?;
+            let value = value.split(" #").next().unwrap_or(value);
             let key = key.trim().trim_matches('"');
             key.ends_with("base_url")
                 .then(|| value.trim().trim_matches('"').trim_matches('\''))

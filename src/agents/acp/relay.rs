@@ -1,9 +1,13 @@
 //! The launcher's side of a fenced agent's network ([`super::reach`]): each
 //! listener made in the agent's network is served here, outside it. A
 //! model's loopback port is relayed to the same port on the host's
-//! loopback; the tunnel answers an HTTP proxy's `CONNECT` (or a plain
-//! request in absolute form) only for the model's hosts and refuses any
-//! other with 403. Its tasks end with the agent (dropping the relay).
+//! loopback; the tunnel answers an HTTP proxy's `CONNECT` only for the
+//! model's places and refuses any other with 403. A tunnel to a host by
+//! name carries only a TLS session whose ClientHello names that host (a
+//! shared front end routes by that name); a plain request in absolute form
+//! is served only for a model on loopback or given by its address. An agent holds at most
+//! [`MAX_CONNECTIONS`] at once, and a request head comes within
+//! [`HEAD_PATIENCE`]. Its tasks end with the agent (dropping the relay).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -12,10 +16,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
+use super::client_hello::{server_name, Hello};
 use super::reach::{join, Reach};
 
 /// The longest request head the tunnel reads.
 const HEAD_LIMIT: usize = 16 * 1024;
+/// How long a request head (or a tunnel's ClientHello) may take to come.
+const HEAD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The connections one agent may hold open at once, over all its listeners.
+pub(super) const MAX_CONNECTIONS: usize = 64;
 
 /// The tasks serving one agent's listeners; they end when it is dropped.
 pub(super) struct Relay {
@@ -28,12 +37,17 @@ impl Relay {
         listeners: Vec<(SocketAddr, TcpListener)>,
         reach: &Reach,
     ) -> std::io::Result<Relay> {
-        let allowed: Arc<Vec<String>> = Arc::new(reach.allowed());
+        let allowed: Arc<Allowed> = Arc::new(Allowed {
+            places: reach.allowed(),
+            loopback: reach.loopback.iter().map(|(h, p)| join(h, *p)).collect(),
+        });
+        let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let mut tasks = JoinSet::new();
         for (bind, listener) in listeners {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let target = reach.target(bind);
             let allowed = Arc::clone(&allowed);
+            let open = Arc::clone(&open);
             tasks.spawn(async move {
                 // The connections go with the listener's task.
                 let mut connections = JoinSet::new();
@@ -41,6 +55,10 @@ impl Relay {
                     tokio::select! {
                         accepted = listener.accept() => match accepted {
                             Ok((stream, _)) => {
+                                // Over the limit, a connection is closed at once.
+                                let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+                                    continue;
+                                };
                                 let target = target.clone();
                                 let allowed = Arc::clone(&allowed);
                                 connections.spawn(async move {
@@ -48,6 +66,7 @@ impl Relay {
                                         Some((host, port)) => relay(stream, &host, port).await,
                                         None => tunnel(stream, &allowed).await,
                                     };
+                                    drop(permit);
                                 });
                             }
                             Err(e) => {
@@ -68,6 +87,13 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.tasks.abort_all();
     }
+}
+
+/// Where the tunnel opens to: every place, and those on loopback (a
+/// model's own server there, which takes plain requests).
+struct Allowed {
+    places: Vec<String>,
+    loopback: Vec<String>,
 }
 
 /// Copies `stream` to and from `host:port` on the host.
@@ -113,21 +139,12 @@ fn split_place(place: &str) -> Option<(String, u16)> {
 }
 
 /// Serves one proxy connection: only a place in `allowed` is reached.
-async fn tunnel(mut stream: TcpStream, allowed: &[String]) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        let read = stream.read(&mut buffer).await?;
-        if read == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buffer[..read]);
-        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        if head.len() > HEAD_LIMIT {
-            return refuse(&mut stream, "431 Request Header Fields Too Large").await;
-        }
+async fn tunnel(mut stream: TcpStream, allowed: &Allowed) -> std::io::Result<()> {
+    let Ok(head) = tokio::time::timeout(HEAD_PATIENCE, read_head(&mut stream)).await else {
+        return refuse(&mut stream, "408 Request Timeout").await;
+    };
+    let Some((head, end)) = head? else {
+        return refuse(&mut stream, "431 Request Header Fields Too Large").await;
     };
     let text = String::from_utf8_lossy(&head[..end]).into_owned();
     let Some(asked) = asked(&text) else {
@@ -136,11 +153,17 @@ async fn tunnel(mut stream: TcpStream, allowed: &[String]) -> std::io::Result<()
     let place = match &asked {
         Asked::Tunnel(place) | Asked::Plain(place) => place.clone(),
     };
-    if !allowed.contains(&place) {
-        tracing::info!("an agent's network: {place} refused (not its model's)");
+    let (host, port) = split_place(&place).ok_or_else(|| std::io::Error::other("no place"))?;
+    // A host by name may be a shared front end that routes by the name a
+    // client gives: only a TLS session naming it goes there. A model the
+    // user gave by address (or on loopback) takes the bytes as they come.
+    let by_name = host.parse::<std::net::IpAddr>().is_err() && !allowed.loopback.contains(&place);
+    let plain_by_name = matches!(asked, Asked::Plain(_)) && by_name;
+    if !allowed.places.contains(&place) || plain_by_name {
+        let shown: String = place.chars().take(80).collect();
+        tracing::info!("an agent's network: {shown:?} refused (not its model's)");
         return refuse(&mut stream, "403 Forbidden").await;
     }
-    let (host, port) = split_place(&place).ok_or_else(|| std::io::Error::other("no place"))?;
     let mut upstream = match TcpStream::connect((host.as_str(), port)).await {
         Ok(upstream) => upstream,
         Err(_) => return refuse(&mut stream, "502 Bad Gateway").await,
@@ -150,13 +173,62 @@ async fn tunnel(mut stream: TcpStream, allowed: &[String]) -> std::io::Result<()
             stream
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 .await?;
-            upstream.write_all(&head[end..]).await?;
+            let mut first = head[end..].to_vec();
+            if by_name {
+                // Only a TLS session with the model's host goes through.
+                match tokio::time::timeout(HEAD_PATIENCE, hello(&mut stream, &mut first)).await {
+                    Ok(Ok(Some(name))) if name == host => {}
+                    _ => return stream.shutdown().await,
+                }
+            }
+            upstream.write_all(&first).await?;
         }
         // The request as it came: a server takes its absolute form.
         Asked::Plain(_) => upstream.write_all(&head).await?,
     }
     tokio::io::copy_bidirectional(&mut stream, &mut upstream).await?;
     Ok(())
+}
+
+/// A request head and where it ends, or `None` when it is too long.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, usize)>> {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Ok(Some((head, at + 4)));
+        }
+        if head.len() > HEAD_LIMIT {
+            return Ok(None);
+        }
+    }
+}
+
+/// Reads the tunnel's first bytes into `first` until its ClientHello names
+/// a server; `None` for anything else.
+async fn hello(stream: &mut TcpStream, first: &mut Vec<u8>) -> std::io::Result<Option<String>> {
+    let mut buffer = [0u8; 4096];
+    loop {
+        match server_name(first) {
+            Hello::Names(name) => return Ok(Some(name)),
+            Hello::Refused(why) => {
+                tracing::info!("an agent's network: a tunnel refused ({why})");
+                return Ok(None);
+            }
+            Hello::Partial if first.len() > HEAD_LIMIT + 5 => return Ok(None),
+            Hello::Partial => {}
+        }
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        first.extend_from_slice(&buffer[..read]);
+    }
 }
 
 async fn refuse(stream: &mut TcpStream, status: &str) -> std::io::Result<()> {
@@ -268,6 +340,81 @@ mod tests {
             let got = exchange(proxy, &asked).await;
             assert!(got.starts_with("HTTP/1.1 403"), "{asked}: {got}");
         }
+    }
+
+    /// Serves `reach`'s tunnel on a loopback port of the test's.
+    fn tunnel_of(reach: &Reach) -> (SocketAddr, Relay) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let proxy = listener.local_addr().unwrap();
+        (proxy, Relay::serve(vec![(proxy, listener)], reach).unwrap())
+    }
+
+    /// Opens a tunnel to `place` and sends `bytes` through it; what came back.
+    async fn through(proxy: SocketAddr, place: &str, bytes: &[u8]) -> String {
+        let mut s = TcpStream::connect(proxy).await.unwrap();
+        let head = format!("CONNECT {place} HTTP/1.1\r\n\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 39];
+        s.read_exact(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+        s.write_all(bytes).await.unwrap();
+        let mut got = Vec::new();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut got)).await;
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_to_a_host_by_name_carries_only_tls_naming_that_host() {
+        let model = answering().await;
+        let place = format!("localhost:{}", model.port());
+        let reach = Reach {
+            loopback: Vec::new(),
+            hosts: vec![place.clone()],
+        };
+        let (proxy, _relay) = tunnel_of(&reach);
+        let to_it = crate::agents::acp::client_hello::hello_to("localhost");
+        assert!(through(proxy, &place, &to_it).await.contains("WHO"));
+        let elsewhere = crate::agents::acp::client_hello::hello_to("site.attacker.example");
+        let got = through(proxy, &place, &elsewhere).await;
+        assert_eq!(got, "", "a session naming another site went through");
+        let got = through(proxy, &place, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(got, "", "plain bytes to a host by name went through");
+        let plain = format!("GET http://{place}/ HTTP/1.1\r\n\r\n");
+        let got = exchange(proxy, &plain).await;
+        assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    }
+
+    #[tokio::test]
+    async fn an_agent_holds_only_so_many_connections_at_once() {
+        let reach = Reach {
+            loopback: Vec::new(),
+            hosts: vec!["localhost:1".into()],
+        };
+        let (proxy, _relay) = tunnel_of(&reach);
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            held.push(TcpStream::connect(proxy).await.unwrap());
+        }
+        // Each of those is accepted and waits for its head; one more is
+        // closed at once.
+        let mut closed = false;
+        for _ in 0..500 {
+            let mut extra = TcpStream::connect(proxy).await.unwrap();
+            let mut byte = [0u8; 1];
+            match tokio::time::timeout(std::time::Duration::from_secs(2), extra.read(&mut byte))
+                .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert!(closed, "a connection over the limit was kept");
+        drop(held);
     }
 
     #[tokio::test]

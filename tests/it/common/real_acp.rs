@@ -3,8 +3,6 @@
 //! worktree and to read the launcher's token, and reports through its tool;
 //! the user allows each tool call in Needs you.
 
-use std::path::Path;
-
 use serde_json::json;
 
 use super::launcher::{departments, wait_until, Api};
@@ -23,24 +21,51 @@ pub struct Calls<'a> {
 /// a confined agent's command does neither.
 pub struct Outside {
     open: std::net::TcpListener,
+    /// A file outside every worktree, which no command may write.
+    pub escaped: std::path::PathBuf,
+    /// The launcher's token, which no command may read.
+    pub token_file: std::path::PathBuf,
 }
 
 impl Outside {
-    pub fn new() -> Outside {
+    pub fn new(repo: &super::launcher::TestRepo) -> Outside {
         Outside {
             open: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            escaped: repo.files.join("escaped.txt"),
+            token_file: repo.state_dir().join("codex_governance_token"),
         }
     }
 
+    /// The command that reads the launcher's token.
+    pub fn read_token(&self) -> String {
+        format!("cat {}", self.token_file.display())
+    }
+
+    /// Nothing connected to the open port.
+    pub fn untouched(&self) {
+        self.open.set_nonblocking(true).unwrap();
+        let got = self.open.accept();
+        assert!(
+            matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "a command reached the host's port: {got:?}"
+        );
+    }
+
     /// The command: `NET-FENCED` where the port is out of its reach.
-    pub fn command(&self, escaped: &Path) -> String {
+    pub fn command(&self) -> String {
         let port = self.open.local_addr().unwrap().port();
         format!(
             "printf x > {}; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null \
              && echo NET-OPEN || echo NET-FENCED",
-            escaped.display()
+            self.escaped.display()
         )
     }
+}
+
+/// Whether a shell's output says its write was refused by the sandbox: a
+/// read-only folder, or one it cannot see at all (`/tmp` of a fenced agent).
+pub fn write_refused(out: &str) -> bool {
+    out.contains("Read-only file system") || out.contains("No such file or directory")
 }
 
 /// Accepts every waiting approval until `done` (`tool_calls_only`: each
@@ -74,7 +99,7 @@ pub async fn plans_and_reports_confined<F>(
     results: F,
     calls: Calls<'_>,
     tool_calls_only: bool,
-    (escaped, token_file): (&Path, &Path),
+    outside: &Outside,
 ) -> (String, String)
 where
     F: Fn(&str) -> Vec<String>,
@@ -106,7 +131,7 @@ where
     // was out of its reach.
     let out = results(calls.out).join("\n");
     assert!(
-        !escaped.exists(),
+        !outside.escaped.exists(),
         "a command wrote outside its worktree: {out}"
     );
     assert!(out.contains("NET-FENCED"), "{out}");
@@ -114,7 +139,9 @@ where
         !out.contains("NET-OPEN"),
         "a command reached the host: {out}"
     );
-    let token = std::fs::read_to_string(token_file).unwrap();
+    assert!(write_refused(&out), "{out}");
+    outside.untouched();
+    let token = std::fs::read_to_string(&outside.token_file).unwrap();
     let seen = results(calls.token).join("\n");
     assert!(
         !seen.contains(token.trim()),
