@@ -115,7 +115,7 @@ impl BackendSettings {
     /// Whether its agents' network holds only their model.
     pub fn model_only_network(&self) -> bool {
         match self {
-            BackendSettings::Acp(acp) => !acp.unsandboxed && acp.agent.knows_its_model(),
+            BackendSettings::Acp(acp) => !acp.unsandboxed,
             _ => false,
         }
     }

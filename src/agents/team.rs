@@ -171,6 +171,7 @@ mod tests {
             command: agent.default_command(),
             unsandboxed: false,
             confiner: "codex".into(),
+            model_hosts: Vec::new(),
         })
     }
 

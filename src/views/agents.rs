@@ -57,17 +57,12 @@ pub fn agents(
     let acp = backend.kind == crate::model::Backend::Acp;
     let fenced = backend.capabilities.model_only_network;
     let reach = match (sandboxed, network) {
-        (true, _) if acp && fenced => {
-            "ACP agents run in Codex's sandbox: each writes only its own worktree and \
-            temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
-            the launcher only through its governance tools. Its network holds only its model: \
-            the commands it runs reach no other host and no port of this machine."
-        }
         (true, _) if acp => {
             "ACP agents run in Codex's sandbox: each writes only its own worktree and \
             temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
-            the launcher only through its governance tools. Its network stays ON, so it can \
-            reach its model (and so can the commands it runs itself)."
+            the launcher only through its governance tools. Its network holds only its model \
+            (its base URL, its usual host, or launcher.acp_model_hosts): the commands it runs \
+            reach no other host and no port of this machine."
         }
         (true, false) => {
             "Codex agents run in Codex's sandbox: they write only the repository \
@@ -110,11 +105,8 @@ pub fn agents(
             d.department,
             d.agent,
             match (d.sandboxed, d.backend) {
-                (true, crate::model::Backend::Acp) if d.model_only_network => {
-                    "in Codex's sandbox, its network holding only its model"
-                }
                 (true, crate::model::Backend::Acp) => {
-                    "in Codex's sandbox with its network on, so it can reach its model"
+                    "in Codex's sandbox, its network holding only its model"
                 }
                 (true, _) => "in Codex's sandbox",
                 (false, _) => "unsandboxed, as you",

@@ -550,12 +550,18 @@ async fn an_acp_agent_a_crashed_launcher_left_is_ended_and_its_session_loaded_in
 
 /// What the agent's own writes came to (`FAKE_ACP_WRITE`): path → error.
 fn own_writes(log: &str) -> Vec<(String, Option<String>)> {
+    attempts(log, "FAKE_ACP_WRITE ", "path")
+}
+
+/// What the agent's own attempts of one kind (`FAKE_ACP_WRITE `,
+/// `FAKE_ACP_CONNECT `) in its log were: each thing tried and its error.
+fn attempts(log: &str, mark: &str, what: &str) -> Vec<(String, Option<String>)> {
     log.lines()
-        .filter_map(|l| l.split_once("FAKE_ACP_WRITE ").map(|(_, r)| r))
+        .filter_map(|l| l.split_once(mark).map(|(_, r)| r))
         .filter_map(|r| serde_json::from_str::<Value>(r.trim()).ok())
         .map(|v| {
             (
-                v["path"].as_str().unwrap_or("").to_string(),
+                v[what].as_str().unwrap_or("").to_string(),
                 v["error"].as_str().map(str::to_string),
             )
         })
@@ -581,8 +587,15 @@ fn processes_of(id: &str) -> Vec<u32> {
 async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktree() {
     crate::needs!(Codex);
     let codex = crate::common::model_server::codex_bin();
+    // A port of the host's, and its model's (named in acp_model_hosts).
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let model = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (host_port, model_port) = (
+        host.local_addr().unwrap().port(),
+        model.local_addr().unwrap().port(),
+    );
     let more = format!(
-        "  codex_command: {}\n  isolation: worktree\n",
+        "  codex_command: {}\n  isolation: worktree\n  acp_model_hosts: [\"127.0.0.1:{model_port}\"]\n",
         codex.display()
     );
     let repo = acp_repo_with(&["--acp"], false, &more);
@@ -603,7 +616,8 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
     .unwrap();
     let task = format!(
         "Write [[acp: write inside.txt]] [[acp: write {}]] [[acp: write {}]] \
-         [[acp: write {}]] [[acp: write {}]] [[acp: script {}]]",
+         [[acp: write {}]] [[acp: write {}]] [[acp: connect 127.0.0.1:{host_port}]] \
+         [[acp: connect 127.0.0.1:{model_port}]] [[acp: script {}]]",
         p(&escaped),
         p(&in_state),
         p(&in_tmp),
@@ -664,6 +678,19 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
     for path in [&escaped, &in_state, &in_tmp, &outside] {
         assert!(!path.exists(), "{} exists", path.display());
     }
+    // Its network holds only its model: the host's port is out of reach.
+    let connects = attempts(&d_log, "FAKE_ACP_CONNECT ", "place");
+    assert_eq!(connects.len(), 2, "{d_log}");
+    assert!(connects[0].1.is_some(), "{connects:?}");
+    assert_eq!(connects[1].1, None, "{connects:?}");
+    host.set_nonblocking(true).unwrap();
+    assert!(host.accept().is_err(), "the host's port was reached");
+    model.set_nonblocking(true).unwrap();
+    let reached = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        model.accept().is_ok()
+    });
+    assert!(reached, "its model's port was not relayed");
     assert_eq!(
         tool_answers(&d_log, "governance_report_result")[0]["error"],
         false,

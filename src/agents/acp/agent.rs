@@ -162,10 +162,12 @@ struct Opened {
 }
 
 /// Starts the agent of `spec` with `command` and opens its session, held
-/// as `hold` says.
+/// as `hold` says (a confined one's network reaching its model: the places
+/// its profile and environment name, and `model_hosts`).
 pub(super) async fn start(
     command: &[String],
     hold: Hold,
+    model_hosts: &[String],
     spec: AgentSpec,
 ) -> Result<Started, AcpError> {
     let (program, args) = command.split_first().ok_or(AcpError::NoCommand)?;
@@ -202,7 +204,7 @@ pub(super) async fn start(
         reach,
         inert: &inert,
         untrusted: &untrusted,
-        fenced: matches!(hold, Hold::WithHome(..)),
+        fenced: true,
     };
     let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
     // The user's Codex settings as copied (read before the agent runs).
@@ -250,15 +252,19 @@ pub(super) async fn start(
     crate::platform::detach(cmd.as_std_mut());
     // An agent whose model the launcher knows reaches that, and nothing else.
     let fenced = match &hold {
-        Hold::WithHome(_, home) => {
+        Hold::Unconfined => None,
+        Hold::Whole(_) | Hold::WithHome(..) => {
+            let model = match &hold {
+                Hold::WithHome(_, home) => Some(home.model),
+                _ => None,
+            };
             let env: Vec<(String, String)> = spec.env.iter().chain(&added_env).cloned().collect();
-            let reach = Reach::of(home.model, &env, codex_settings.as_deref());
+            let reach = Reach::of(model, &env, codex_settings.as_deref(), model_hosts);
             cmd.envs(reach.env());
             let pending = crate::platform::net_fence::fence(cmd.as_std_mut(), &reach.binds())
                 .map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?;
             Some((reach, pending))
         }
-        _ => None,
     };
     let mut child = cmd
         .spawn()

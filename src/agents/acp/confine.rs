@@ -6,9 +6,8 @@
 //! (writable: Codex's sandbox opens a folder inside a denied one only so;
 //! it holds nothing but that socket); the user's tree and the other
 //! worktrees are read-only; `/tmp` and `$TMPDIR` too. The sandbox's network
-//! stays on: an agent with a settings folder of its own ([`AgentHome`])
-//! starts in a network that holds only its model (`super::reach`); any
-//! other reaches its model, and so can its commands, through the machine's.
+//! stays on, but the agent starts in a network of its own that holds only
+//! its model (`super::reach`, `platform::net_fence`).
 //!
 //! The profile's name is fresh per launch, and the repository's own Codex
 //! settings are made inert for the run (`projects.<path>.trust_level =

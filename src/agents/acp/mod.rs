@@ -22,8 +22,8 @@
 //! it writes only its own folders and cannot see the launcher's state
 //! folder. Codex's adapter, Claude Code and Gemini CLI (`acp_agent: codex`,
 //! `claude`, `gemini`) get a settings folder of their own in the session's
-//! temporary folder (they write theirs) and a network that holds only their
-//! model (`reach`, `relay`); another agent's network stays on for its model. Elsewhere, or without Codex,
+//! temporary folder (they write theirs). Each confined agent's network holds
+//! only its model (`reach`, `relay`). Elsewhere, or without Codex,
 //! none starts unless the user set `launcher.acp_unsandboxed: true` (with
 //! `isolation: worktree`), and the page names the backend's problem until
 //! then.
@@ -103,6 +103,9 @@ pub(super) struct AcpBackend {
     /// How its agents are held: Codex's sandbox (the CLI), or nothing
     /// (`None`: unconfined by the user's choice).
     confiner: Option<String>,
+    /// `acp_model_hosts`: what a confined agent's network reaches besides
+    /// what its profile and environment name.
+    model_hosts: Vec<String>,
 }
 
 impl AcpBackend {
@@ -111,6 +114,7 @@ impl AcpBackend {
             command: settings.command.clone(),
             profile: settings.agent,
             confiner: (!settings.unsandboxed).then(|| settings.confiner.clone()),
+            model_hosts: settings.model_hosts.clone(),
         }
     }
 
@@ -146,7 +150,7 @@ impl AgentBackend for AcpBackend {
     fn capabilities(&self) -> crate::model::Capabilities {
         crate::model::Capabilities {
             sandboxed: self.confiner.is_some(),
-            model_only_network: self.confiner.is_some() && self.profile.knows_its_model(),
+            model_only_network: self.confiner.is_some(),
             ..crate::agents::capabilities(Backend::Acp)
         }
     }
@@ -193,7 +197,7 @@ impl AgentBackend for AcpBackend {
                 return Err(AcpError::NoWorktree.into());
             }
             let command = self.command.as_deref().ok_or(AcpError::NoCommand)?;
-            Ok(agent::start(command, hold, spec).await?)
+            Ok(agent::start(command, hold, &self.model_hosts, spec).await?)
         })
     }
 }

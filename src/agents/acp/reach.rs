@@ -42,22 +42,29 @@ const PROXY_PORT: u16 = 3128;
 impl Reach {
     /// What an agent of `model` reaches, given its environment `env` and
     /// (Codex's adapter) the text of its Codex settings.
-    pub fn of(model: ModelReach, env: &[(String, String)], codex_settings: Option<&str>) -> Reach {
-        let mut urls: Vec<&str> = env
+    pub fn of(
+        model: Option<ModelReach>,
+        env: &[(String, String)],
+        codex_settings: Option<&str>,
+        named: &[String],
+    ) -> Reach {
+        let variable = model.map(|m| m.variable);
+        let mut urls: Vec<String> = env
             .iter()
-            .filter(|(name, _)| name.ends_with("_BASE_URL") || name == model.variable)
-            .map(|(_, value)| value.as_str())
+            .filter(|(name, _)| name.ends_with("_BASE_URL") || Some(name.as_str()) == variable)
+            .map(|(_, value)| value.clone())
             .collect();
         if let Some(text) = codex_settings {
-            urls.extend(base_urls(text));
+            urls.extend(base_urls(text).into_iter().map(str::to_string));
         }
-        let moved = env.iter().any(|(name, _)| name == model.variable)
+        let moved = env.iter().any(|(name, _)| Some(name.as_str()) == variable)
             || codex_settings.is_some_and(|t| !base_urls(t).is_empty());
         let mut reach = Reach::default();
-        if !moved {
+        if let Some(model) = model.filter(|_| !moved) {
             reach.hosts.push(model.default_host.to_string());
         }
-        for url in urls {
+        urls.extend(named.iter().map(|place| format!("https://{place}")));
+        for url in &urls {
             let Some((host, port)) = host_and_port(url) else {
                 continue;
             };
@@ -136,6 +143,16 @@ impl Reach {
     }
 }
 
+/// A model's place as the user names it: an http(s) URL, `host:port`, or
+/// a host (port 443).
+pub(super) fn place_of(word: &str) -> Option<(String, u16)> {
+    let word = word.trim();
+    if word.contains("://") {
+        return host_and_port(word);
+    }
+    host_and_port(&format!("https://{word}")).filter(|_| !word.contains(['/', '?', '#', '@']))
+}
+
 /// `host:port`, with an IPv6 host in brackets.
 pub(super) fn join(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -212,7 +229,7 @@ mod tests {
 
     #[test]
     fn an_agent_reaches_its_default_host_through_the_tunnel_only() {
-        let reach = Reach::of(CLAUDE, &env(&[("HOME", "/home/u")]), None);
+        let reach = Reach::of(Some(CLAUDE), &env(&[("HOME", "/home/u")]), None, &[]);
         assert_eq!(reach.hosts, ["api.anthropic.com:443"]);
         assert!(reach.loopback.is_empty());
         assert_eq!(reach.proxy_port(), Some(3128));
@@ -225,9 +242,10 @@ mod tests {
     #[test]
     fn a_model_on_loopback_is_relayed_at_its_own_port_and_no_tunnel_is_made() {
         let reach = Reach::of(
-            CLAUDE,
+            Some(CLAUDE),
             &env(&[("ANTHROPIC_BASE_URL", "http://127.0.0.1:3128/v1")]),
             None,
+            &[],
         );
         assert_eq!(reach.loopback, [("127.0.0.1".to_string(), 3128)]);
         assert!(reach.hosts.is_empty());
@@ -248,12 +266,13 @@ mod tests {
             default_host: "api.openai.com:443",
         };
         let reach = Reach::of(
-            codex,
+            Some(codex),
             &env(&[
                 ("EXTRA_BASE_URL", "https://[::1]:3128/"),
                 ("PAGE", "https://x.example/"),
             ]),
             Some(settings),
+            &[],
         );
         assert_eq!(
             reach.loopback,
@@ -266,6 +285,29 @@ mod tests {
         );
         assert_eq!(reach.proxy_port(), Some(3129), "3128 is a model's");
         assert!(reach.allowed().contains(&"[::1]:3128".to_string()));
+    }
+
+    #[test]
+    fn an_agent_of_no_known_profile_reaches_only_the_hosts_it_is_given() {
+        let nothing = Reach::of(None, &env(&[("HOME", "/h")]), None, &[]);
+        assert_eq!(nothing, Reach::default());
+        assert!(nothing.binds().is_empty() && nothing.env().is_empty());
+        let named = [
+            "models.example:443".to_string(),
+            "localhost:11434".to_string(),
+        ];
+        let reach = Reach::of(None, &[], None, &named);
+        assert_eq!(reach.hosts, ["models.example:443"]);
+        assert_eq!(reach.loopback, [("localhost".to_string(), 11434)]);
+        assert_eq!(
+            place_of("https://h.example:8443/v1"),
+            Some(("h.example".into(), 8443))
+        );
+        assert_eq!(place_of("h.example"), Some(("h.example".into(), 443)));
+        assert_eq!(place_of("[::1]:9"), Some(("::1".into(), 9)));
+        for bad in ["h.example/x", "u@h.example", "ftp://h", ""] {
+            assert_eq!(place_of(bad), None, "{bad}");
+        }
     }
 
     #[test]

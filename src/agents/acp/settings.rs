@@ -15,7 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::agents::settings::{Risk, SettingsError, TrustAsk};
 
 /// The `launcher:` keys this backend reads.
-pub const KEYS: &[&str] = &["acp_agent", "acp_command", "acp_unsandboxed"];
+pub const KEYS: &[&str] = &[
+    "acp_agent",
+    "acp_command",
+    "acp_unsandboxed",
+    "acp_model_hosts",
+];
 
 /// The agents the launcher knows by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,12 +60,6 @@ impl Profile {
         .find(|p| p.as_str() == word)
     }
 
-    /// Whether the launcher knows where its model is (its settings folder
-    /// is its own, and a confined one's network holds only that model).
-    pub fn knows_its_model(self) -> bool {
-        matches!(self, Profile::Claude | Profile::Gemini | Profile::Codex)
-    }
-
     /// The command that runs the agent's ACP side when none is set.
     pub fn default_command(self) -> Option<Vec<String>> {
         let argv: &[&str] = match self {
@@ -87,6 +86,10 @@ pub struct Settings {
     /// The Codex CLI whose sandbox confines them (`launcher.codex_command`,
     /// `CODEX_GOVERNANCE_CODEX_BIN`, else `codex`): set by the registry.
     pub confiner: String,
+    /// Where their models are beside what the launcher knows (`host:port`,
+    /// as `acp_model_hosts` names them): all a confined agent's network
+    /// reaches besides.
+    pub model_hosts: Vec<String>,
 }
 
 /// The file's words for ACP, as written.
@@ -98,6 +101,8 @@ pub struct FileWords {
     acp_command: Option<Vec<String>>,
     #[serde(default)]
     acp_unsandboxed: Option<bool>,
+    #[serde(default)]
+    acp_model_hosts: Option<Vec<String>>,
     /// `launcher.isolation` (config's key), read only to check that
     /// unconfined agents at least work in worktrees of their own.
     #[serde(default)]
@@ -149,11 +154,23 @@ pub fn resolve(words: FileWords, env: &HashMap<String, String>) -> Result<Settin
                 .into(),
         });
     }
+    let mut model_hosts = Vec::new();
+    for word in words.acp_model_hosts.iter().flatten() {
+        let (host, port) = super::reach::place_of(word).ok_or_else(|| SettingsError::File {
+            key: "acp_model_hosts",
+            message: format!("{word:?} is not a host:port, a host (port 443) or an http(s) URL"),
+        })?;
+        let place = super::reach::join(&host, port);
+        if !model_hosts.contains(&place) {
+            model_hosts.push(place);
+        }
+    }
     Ok(Settings {
         agent,
         command,
         unsandboxed,
         confiner: String::new(),
+        model_hosts,
     })
 }
 
@@ -176,6 +193,14 @@ pub fn trust_asks(words: &FileWords) -> Vec<TrustAsk> {
             meaning: "runs this agent (its usual command unless acp_command is set)",
         });
     }
+    if let Some(hosts) = words.acp_model_hosts.as_ref().filter(|h| !h.is_empty()) {
+        asks.push(TrustAsk {
+            risk: Risk::Sandbox,
+            key: "acp_model_hosts",
+            value: hosts.join(", "),
+            meaning: "confined ACP agents (and their commands) may reach these hosts",
+        });
+    }
     if words.acp_unsandboxed == Some(true) {
         asks.push(TrustAsk {
             risk: Risk::Sandbox,
@@ -193,7 +218,9 @@ pub fn commented_defaults() -> String {
      # acp_agent: gemini            # claude, gemini, opencode, codex or other\n  \
      # acp_command: [gemini, --acp]\n  \
      # They run in Codex's sandbox (Linux); without it, only with this (and isolation: worktree).\n  \
-     # acp_unsandboxed: false\n"
+     # acp_unsandboxed: false\n  \
+     # Their network holds only their model; name another agent's model host here.\n  \
+     # acp_model_hosts: [api.example.com:443]\n"
         .to_string()
 }
 
@@ -278,7 +305,18 @@ mod tests {
                 ("acp_agent", "claude".to_string())
             ]
         );
-        assert_eq!(KEYS.len(), 3);
+        assert_eq!(KEYS.len(), 4);
+        let w = words("acp_model_hosts: [\"https://models.example/v1\", \"10.0.0.5:8080\"]\n");
+        let asks: Vec<(&str, Risk, String)> = trust_asks(&w)
+            .into_iter()
+            .map(|a| (a.key, a.risk, a.value))
+            .collect();
+        assert_eq!(asks[0].0, "acp_model_hosts");
+        assert_eq!(asks[0].1, Risk::Sandbox);
+        let s = resolve(w, &HashMap::new()).unwrap();
+        assert_eq!(s.model_hosts, ["models.example:443", "10.0.0.5:8080"]);
+        let e = resolve(words("acp_model_hosts: [\"ftp://x\"]\n"), &HashMap::new()).unwrap_err();
+        assert!(e.to_string().contains("host:port"), "{e}");
         let w = words("acp_unsandboxed: true\n");
         let asks: Vec<(&str, Risk)> = trust_asks(&w)
             .into_iter()

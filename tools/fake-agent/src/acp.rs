@@ -18,6 +18,7 @@
 //! [[acp: fs-read PATH]]   asks the client fs/read_text_file PATH
 //! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
 //! [[acp: write PATH]]     writes PATH itself, as an agent's own command would
+//! [[acp: connect HOST:PORT]]  opens a TCP connection itself, as a command would
 //!                         ("written by fake-acp's process"), before any fs or tool directive
 //! ```
 //!
@@ -130,7 +131,16 @@ pub fn run() -> ! {
                     continue;
                 }
                 say(&session, &format!("heard: {last}"));
-                for path in own_writes(&text) {
+                for place in directives(&text, "[[acp: connect ") {
+                    let error = std::net::TcpStream::connect(&place)
+                        .err()
+                        .map(|e| e.to_string());
+                    eprintln!(
+                        "FAKE_ACP_CONNECT {}",
+                        json!({"place": place, "error": error})
+                    );
+                }
+                for path in directives(&text, "[[acp: write ") {
                     let error = std::fs::write(&path, "written by fake-acp's process")
                         .err()
                         .map(|e| e.to_string());
@@ -337,12 +347,13 @@ fn fs_directives(text: &str) -> Vec<(bool, String)> {
     found
 }
 
-/// The `[[acp: write PATH]]` directives, in order, each once.
-fn own_writes(text: &str) -> Vec<String> {
+/// The words of the `opening ...]]` directives (`[[acp: write PATH]]`), in
+/// order, each once.
+fn directives(text: &str, opening: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut rest = text;
-    while let Some(i) = rest.find("[[acp: write ") {
-        let after = &rest[i + "[[acp: write ".len()..];
+    while let Some(i) = rest.find(opening) {
+        let after = &rest[i + opening.len()..];
         let Some(end) = after.find("]]") else { break };
         let path = after[..end].trim().to_string();
         rest = &after[end..];
