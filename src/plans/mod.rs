@@ -7,6 +7,7 @@
 //! service, never the other way round.
 
 pub mod control;
+mod plan_input;
 pub mod proposal;
 pub mod queue;
 mod queue_records;

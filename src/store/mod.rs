@@ -14,6 +14,7 @@ mod busy;
 pub mod gate;
 mod legacy;
 mod paths;
+mod result_rows;
 mod results;
 mod schema;
 mod trim;

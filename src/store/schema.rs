@@ -14,7 +14,11 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::gate::{Found, SchemaError, APPLICATION_ID, SCHEMA_VERSION};
 use crate::audit::{Head, Rendered};
 
-use crate::model::{State, TaskResult};
+pub use super::result_rows::{
+    copy_results, delete_result, get_result, mark_read, mark_seen, put_result, result_from_row,
+    results_of_department,
+};
+use crate::model::State;
 
 pub const DB_FILE: &str = "codex_governance.db";
 /// The tables of schema 1 (created `IF NOT EXISTS`: a migration adds any a
@@ -150,7 +154,7 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn from_json<T: DeserializeOwned>(table: &str, json: &str) -> rusqlite::Result<T> {
+pub(super) fn from_json<T: DeserializeOwned>(table: &str, json: &str) -> rusqlite::Result<T> {
     serde_json::from_str(json).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, {
             Box::new(std::io::Error::other(format!("a row of {table}: {e}")))
@@ -158,7 +162,7 @@ fn from_json<T: DeserializeOwned>(table: &str, json: &str) -> rusqlite::Result<T
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
+pub(super) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("records serialize")
 }
 
@@ -339,114 +343,6 @@ pub fn put_meta<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqli
     Ok(())
 }
 
-/// Inserts or replaces a result; it becomes the newest of its Zhongshu.
-pub fn put_result(conn: &Connection, key: &str, r: &TaskResult) -> rusqlite::Result<()> {
-    // A bare MAX is answered from the index's last entry; wrapped in an
-    // expression it would scan the whole index.
-    let last: Option<i64> = conn
-        .prepare_cached("SELECT MAX(ord) FROM results")?
-        .query_row([], |row| row.get(0))?;
-    let ord = last.unwrap_or(0) + 1;
-    conn.prepare_cached(
-        "INSERT INTO results (key, ord, parent, department_session_id, read, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(key) DO UPDATE SET ord = excluded.ord, parent = excluded.parent,
-           department_session_id = excluded.department_session_id, read = excluded.read,
-           json = excluded.json",
-    )?
-    .execute(params![
-        key,
-        ord,
-        r.parent_session_id,
-        r.department_session_id,
-        r.read,
-        to_json(r)
-    ])?;
-    Ok(())
-}
-
-pub fn delete_result(conn: &Connection, key: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM results WHERE key = ?1")?
-        .execute([key])?;
-    Ok(())
-}
-
-/// A result row: its paging cursor and the result (read state from its column).
-pub fn result_from_row(row: &rusqlite::Row) -> rusqlite::Result<(i64, TaskResult)> {
-    let ord: i64 = row.get("ord")?;
-    let read: bool = row.get("read")?;
-    let json: String = row.get("json")?;
-    let mut r: TaskResult = from_json("results", &json)?;
-    r.read = read;
-    Ok((ord, r))
-}
-
-pub fn get_result(conn: &Connection, key: &str) -> rusqlite::Result<Option<TaskResult>> {
-    conn.prepare_cached("SELECT ord, read, json FROM results WHERE key = ?1")?
-        .query_row([key], result_from_row)
-        .optional()
-        .map(|r| r.map(|(_, r)| r))
-}
-
-/// Results filed for one department session (a fallback, or its reports).
-pub fn results_of_department(
-    conn: &Connection,
-    department_session_id: &str,
-) -> rusqlite::Result<Vec<TaskResult>> {
-    conn.prepare_cached(
-        "SELECT ord, read, json FROM results WHERE department_session_id = ?1 ORDER BY ord",
-    )?
-    .query_map([department_session_id], result_from_row)?
-    .map(|r| r.map(|(_, r)| r))
-    .collect()
-}
-
-/// Marks a Zhongshu's unread results read; returns them as they were (unread).
-pub fn mark_read(conn: &Connection, parent: &str) -> rusqlite::Result<Vec<TaskResult>> {
-    let unread: Vec<TaskResult> = conn
-        .prepare_cached(
-            "SELECT ord, read, json FROM results WHERE parent = ?1 AND read = 0 ORDER BY ord DESC",
-        )?
-        .query_map([parent], result_from_row)?
-        .map(|r| r.map(|(_, r)| r))
-        .collect::<Result<_, _>>()?;
-    conn.prepare_cached("UPDATE results SET read = 1 WHERE parent = ?1 AND read = 0")?
-        .execute([parent])?;
-    Ok(unread)
-}
-
-/// Marks the developer's unseen results of `parent` seen (of one department
-/// session, or one report of it, when given); returns them as now stored.
-/// The flag lives in the result's JSON: its row keeps its place and the
-/// planner's read state.
-pub fn mark_seen(
-    conn: &Connection,
-    parent: &str,
-    department: Option<&str>,
-    report: Option<&str>,
-) -> rusqlite::Result<Vec<TaskResult>> {
-    let rows: Vec<TaskResult> = conn
-        .prepare_cached(
-            "SELECT ord, read, json FROM results WHERE parent = ?1
-               AND (?2 IS NULL OR department_session_id = ?2) ORDER BY ord DESC",
-        )?
-        .query_map(params![parent, department], result_from_row)?
-        .map(|r| r.map(|(_, r)| r))
-        .collect::<Result<_, _>>()?;
-    let mut marked = Vec::new();
-    for mut r in rows {
-        if r.seen || report.is_some_and(|id| id != r.report_id) {
-            continue;
-        }
-        r.seen = true;
-        let key = crate::model::result_key(parent, &r.department_session_id, &r.report_id);
-        conn.prepare_cached("UPDATE results SET json = ?2 WHERE key = ?1")?
-            .execute(params![key, to_json(&r)])?;
-        marked.push(r);
-    }
-    Ok(marked)
-}
-
 /// An outbox row: the event, its fields and its rendered line.
 pub fn put_outbox(
     conn: &Connection,
@@ -511,18 +407,6 @@ pub fn put_audit_anchor(conn: &Connection, head: &Head) -> rusqlite::Result<()> 
     )?
     .execute([to_json(head)])?;
     Ok(())
-}
-
-pub fn copy_results(conn: &Connection, from: &str, to: &str) -> rusqlite::Result<usize> {
-    conn.execute(
-        "INSERT OR REPLACE INTO results (key, ord, parent, department_session_id, read, json)
-         SELECT ?2 || '/' || json_extract(json, '$.report_id'),
-                (SELECT MAX(ord) FROM results) + ROW_NUMBER() OVER (ORDER BY ord),
-                ?2, department_session_id, 1,
-                json_set(json, '$.parent_session_id', ?2, '$.read', json('true'))
-         FROM results WHERE parent = ?1 ORDER BY ord",
-        params![from, to],
-    )
 }
 
 #[cfg(test)]

@@ -422,6 +422,8 @@ mod tests {
         }
     }
 
+    /// Linux only: the paths are the kernel's (confinement is Linux's).
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_fenced_agent_sees_no_local_socket_that_is_a_file() {
         let sandbox = sandbox();

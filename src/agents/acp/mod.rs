@@ -32,6 +32,7 @@ mod agent;
 mod client_hello;
 mod confine;
 mod files;
+mod home;
 pub mod mcp;
 mod reach;
 mod relay;
