@@ -201,7 +201,7 @@ pub struct Capabilities {
     /// (`AgentSpec::environment`, issue 53).
     pub runs_elsewhere: bool,
     /// Its network holds only its model: its commands reach no other host
-    /// and no port of the machine (a confined ACP agent of a known profile).
+    /// and no port of the machine but its model's (a confined ACP agent).
     pub model_only_network: bool,
 }
 

@@ -61,8 +61,9 @@ pub fn agents(
             "ACP agents run in Codex's sandbox: each writes only its own worktree and \
             temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
             the launcher only through its governance tools. Its network holds only its model \
-            (its base URL, its usual host, or launcher.acp_model_hosts): the commands it runs \
-            reach no other host and no port of this machine."
+            (its base URL, its usual host, or launcher.acp_model_hosts; none for an agent of no \
+            known profile that names none): the commands it runs reach no other host and no \
+            port of this machine but its model's."
         }
         (true, false) => {
             "Codex agents run in Codex's sandbox: they write only the repository \

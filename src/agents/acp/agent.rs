@@ -199,7 +199,7 @@ pub(super) async fn start(
         }
     }
     crate::platform::detach(cmd.as_std_mut());
-    // An agent whose model the launcher knows reaches that, and nothing else.
+    // A confined agent's network reaches its model, and nothing else.
     let fenced = match &hold {
         Hold::Unconfined => None,
         Hold::Whole(_) | Hold::WithHome(..) => {

@@ -132,7 +132,7 @@ pub(super) fn clear(path: &Path, parent: &Path) -> std::io::Result<()> {
 
 /// Whether a Codex `auth.json` holds an API key and no ChatGPT tokens: a
 /// copy of a ChatGPT login would refresh it and spend the user's token.
-pub(super) fn is_key_login(bytes: &[u8]) -> bool {
+fn is_key_login(bytes: &[u8]) -> bool {
     let Ok(auth) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return false;
     };

@@ -1,7 +1,6 @@
 //! What a confined agent's network reaches: its model, and nothing else.
 //!
-//! A confined agent whose profile the launcher knows (Claude Code, Gemini
-//! CLI, Codex's adapter) runs in a network of its own
+//! A confined agent runs in a network of its own
 //! (`platform::net_fence`): its commands reach no host, the host's loopback
 //! or its abstract sockets. Its model is reached through listeners in that
 //! network which the launcher serves: a model on loopback (a local server,
@@ -9,7 +8,8 @@
 //! proxy on the agent's loopback that opens a tunnel (`CONNECT`) only to
 //! the model's hosts. Those are read from where the agent reads them: its
 //! base-URL variables, Codex's `base_url` settings, else the profile's
-//! default host.
+//! default host (an agent of no known profile has none), and the hosts the
+//! user names in `launcher.acp_model_hosts`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -147,10 +147,31 @@ impl Reach {
 /// a host (port 443).
 pub(super) fn place_of(word: &str) -> Option<(String, u16)> {
     let word = word.trim();
+    // No user part (`https://api.example@127.0.0.1:5432` is 127.0.0.1), and
+    // one place per word.
+    if word.is_empty() || word.contains(['@', ',']) || word.contains(char::is_whitespace) {
+        return None;
+    }
     if word.contains("://") {
         return host_and_port(word);
     }
-    host_and_port(&format!("https://{word}")).filter(|_| !word.contains(['/', '?', '#', '@']))
+    host_and_port(&format!("https://{word}")).filter(|_| !word.contains(['/', '?', '#']))
+}
+
+/// A user's list of places as a trust prompt shows it: each normalized, one
+/// on this machine said so.
+pub(super) fn in_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| match place_of(word) {
+            Some((host, port)) if is_loopback(&host) => {
+                format!("{} (a port of this machine)", join(&host, port))
+            }
+            Some((host, port)) => join(&host, port),
+            None => format!("{word:?} (not a place)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `host:port`, with an IPv6 host in brackets.
@@ -181,8 +202,8 @@ fn base_urls(text: &str) -> Vec<&str> {
 fn host_and_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.trim().split_once("://")?;
     let default = match scheme.to_ascii_lowercase().as_str() {
-        "https" | "wss" => 443,
-        "http" | "ws" => 80,
+        "https" => 443,
+        "http" => 80,
         _ => return None,
     };
     let authority = rest.split(['/', '?', '#']).next()?;
@@ -197,17 +218,29 @@ fn host_and_port(url: &str) -> Option<(String, u16)> {
         }
     };
     let port = match port {
-        Some(p) => p.parse().ok()?,
+        Some(p) => p.parse().ok().filter(|&p| p != 0)?,
         None => default,
     };
-    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+    // An IPv6 address without brackets, or digits that are no IPv4 address
+    // (`127.1`, which a resolver reads as one), name no place faithfully.
+    let digits = host.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let bracketed = authority.starts_with('[');
+    if host.is_empty()
+        || (host.contains(':') && !bracketed)
+        || (digits && host.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port))
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` is this machine (a loopback or an unspecified address,
+/// which connects here too).
+pub(super) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
+            .map(|ip| ip.is_loopback() || ip.is_unspecified())
             .unwrap_or(false)
 }
 
@@ -305,9 +338,27 @@ mod tests {
         );
         assert_eq!(place_of("h.example"), Some(("h.example".into(), 443)));
         assert_eq!(place_of("[::1]:9"), Some(("::1".into(), 9)));
-        for bad in ["h.example/x", "u@h.example", "ftp://h", ""] {
+        for bad in [
+            "h.example/x",
+            "u@h.example",
+            "https://api.openai.com@127.0.0.1:5432",
+            "a, b",
+            "a b",
+            "ftp://h",
+            "wss://h",
+            "::1",
+            "2001:db8::1",
+            "h.example:0",
+            "127.1",
+            "",
+        ] {
             assert_eq!(place_of(bad), None, "{bad}");
         }
+        assert_eq!(
+            in_words(&["localhost:11434".into(), "API.example".into()]),
+            "localhost:11434 (a port of this machine), api.example:443"
+        );
+        assert!(is_loopback("0.0.0.0") && is_loopback("::1") && !is_loopback("10.0.0.1"));
     }
 
     #[test]

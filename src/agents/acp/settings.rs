@@ -197,7 +197,7 @@ pub fn trust_asks(words: &FileWords) -> Vec<TrustAsk> {
         asks.push(TrustAsk {
             risk: Risk::Sandbox,
             key: "acp_model_hosts",
-            value: hosts.join(", "),
+            value: super::reach::in_words(hosts),
             meaning: "confined ACP agents (and their commands) may reach these hosts",
         });
     }
