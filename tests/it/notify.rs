@@ -487,8 +487,11 @@ async fn a_plan_still_waiting_after_a_kill_9_is_not_told_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_ready_for_review_is_told_once_with_nothing_of_the_work() {
     let ntfy = Ntfy::start().await;
+    // No cooldown: with no dwell, an item seen for a moment on a loaded
+    // machine (its exit seen before its report) is told at once, and the
+    // session's cooldown would then hold the review's notice back.
     let (_repo, server) = Scenario::new()
-        .launcher(&notify_yaml(&ntfy, ""))
+        .launcher(&notify_yaml(&ntfy, "    cooldown_seconds: 0\n"))
         .files(&[("src/a.rs", "a\n")])
         .committed()
         .serve()
