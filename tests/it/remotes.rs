@@ -514,6 +514,15 @@ async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     let (dept, go_on) = between_two_commands(&c).await;
     let killed = kill_exec_server_ssh(&sshd);
     assert!(killed > 0, "an ssh carried the exec-server");
+    // Codex reconnects at once (a new ssh); a command sent in the instant
+    // before it is refused by Codex ("transport disconnected"), which a model's
+    // turn never is this fast: the next command goes once it has.
+    crate::common::launcher::wait_until(
+        "Codex reconnected",
+        crate::common::launcher::PATIENCE,
+        || async { (!exec_server_ssh(&sshd).is_empty()).then_some(()) },
+    )
+    .await;
     go_on.notify_one();
     let out = c.output("call_two").await;
     let there = format!("{clone}.governance/{dept}");
@@ -556,6 +565,17 @@ async fn between_two_commands(c: &Codex) -> (String, std::sync::Arc<tokio::sync:
 /// Kills the ssh clients carrying an exec-server to `sshd` (this test's own:
 /// tests beside it keep theirs); how many.
 fn kill_exec_server_ssh(sshd: &Sshd) -> usize {
+    let pids = exec_server_ssh(sshd);
+    for pid in &pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+    pids.len()
+}
+
+/// The ssh clients carrying an exec-server to `sshd`, by pid.
+fn exec_server_ssh(sshd: &Sshd) -> Vec<String> {
     let config = sshd.ssh_wrapper().with_file_name("ssh_config");
     let out = std::process::Command::new("pgrep")
         .args([
@@ -564,16 +584,10 @@ fn kill_exec_server_ssh(sshd: &Sshd) -> usize {
         ])
         .output()
         .unwrap();
-    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_string)
-        .collect();
-    for pid in &pids {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", pid])
-            .status();
-    }
-    pids.len()
+        .collect()
 }
 
 /// Issue 53 item 4: gpu1 goes away mid-turn (its ssh killed, its server
