@@ -112,14 +112,6 @@ impl BackendSettings {
         }
     }
 
-    /// Whether its agents' network holds only their model.
-    pub fn model_only_network(&self) -> bool {
-        match self {
-            BackendSettings::Acp(acp) => !acp.unsandboxed,
-            _ => false,
-        }
-    }
-
     /// How a terminal started for viewers outlives them (backends whose
     /// terminal runs on demand; the defaults for the others).
     pub fn terminal(&self) -> TerminalOnDemand {

@@ -40,9 +40,8 @@ pub struct OwnAgentView {
     pub backend: crate::model::Backend,
     /// Its agent, in a few words ("ACP agent claude").
     pub agent: String,
+    /// Confined (an ACP agent's network then holds only its model).
     pub sandboxed: bool,
-    /// Its network holds only its model.
-    pub model_only_network: bool,
 }
 
 /// How agents run and what they reach (the dashboard says it plainly);
@@ -96,7 +95,6 @@ pub fn agents(
             backend: s.kind(),
             agent: s.agent_in_words(),
             sandboxed: !s.unsandboxed(),
-            model_only_network: s.model_only_network(),
         })
         .collect();
     let mut reach = reach.to_string();
@@ -116,7 +114,7 @@ pub fn agents(
     }
     let own_network = departments
         .iter()
-        .any(|d| d.backend == crate::model::Backend::Acp && !d.model_only_network);
+        .any(|d| d.backend == crate::model::Backend::Acp && !d.sandboxed);
     AgentsView {
         backend: backend.kind,
         sandboxed,
