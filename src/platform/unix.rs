@@ -280,8 +280,24 @@ pub async fn connect_local(path: &Path) -> std::io::Result<LocalStream> {
     tokio::net::UnixStream::connect(path).await
 }
 
-/// A listener on a local socket the launcher serves (a session's MCP tools).
-pub type LocalListener = tokio::net::UnixListener;
+/// A listener on a local socket the launcher serves (a session's MCP tools):
+/// a unix socket in a private folder.
+pub struct LocalListener {
+    listener: tokio::net::UnixListener,
+    address: std::path::PathBuf,
+}
+
+impl LocalListener {
+    /// What a client names to reach it ([`connect_tools`]): the socket's path.
+    pub fn address(&self) -> &Path {
+        &self.address
+    }
+
+    /// The next connection.
+    pub async fn accept(&mut self) -> std::io::Result<ToolsStream> {
+        Ok(self.listener.accept().await?.0)
+    }
+}
 
 /// Listens on the unix socket `path` (in a private folder; a file left there
 /// by an earlier run is replaced).
@@ -291,7 +307,18 @@ pub fn listen_local(path: &Path) -> std::io::Result<LocalListener> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    tokio::net::UnixListener::bind(path)
+    Ok(LocalListener {
+        listener: tokio::net::UnixListener::bind(path)?,
+        address: path.to_path_buf(),
+    })
+}
+
+/// One connection to a [`LocalListener`], either side.
+pub type ToolsStream = tokio::net::UnixStream;
+
+/// Connects to the [`LocalListener`] at `address`.
+pub async fn connect_tools(address: &Path) -> std::io::Result<ToolsStream> {
+    tokio::net::UnixStream::connect(address).await
 }
 
 /// Where output goes to nothing, and under which no file can exist.

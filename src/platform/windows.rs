@@ -252,18 +252,66 @@ pub async fn stop_signal() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A listener on a local socket the launcher serves (a session's MCP tools).
-pub type LocalListener = tokio::net::TcpListener;
+/// A listener the launcher serves locally (a session's MCP tools): a named
+/// pipe of a fresh random name, made by this process first (a planted pipe of
+/// that name fails the start), refusing clients of other machines.
+pub struct LocalListener {
+    name: std::path::PathBuf,
+    next: tokio::net::windows::named_pipe::NamedPipeServer,
+}
 
-/// Not on Windows yet: a session's MCP tools need a unix socket.
-pub fn listen_local(path: &Path) -> std::io::Result<LocalListener> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!(
-            "an ACP agent's tools need a unix socket ({}), which Windows builds do not use yet",
-            path.display()
-        ),
-    ))
+impl LocalListener {
+    /// What a client names to reach it ([`connect_tools`]): `\\.\pipe\…`.
+    pub fn address(&self) -> &Path {
+        &self.name
+    }
+
+    /// The next connection; a new instance of the pipe waits for the one after.
+    pub async fn accept(&mut self) -> std::io::Result<ToolsStream> {
+        self.next.connect().await?;
+        let after = pipe_options(false).create(&self.name)?;
+        Ok(std::mem::replace(&mut self.next, after))
+    }
+}
+
+fn pipe_options(first: bool) -> tokio::net::windows::named_pipe::ServerOptions {
+    let mut options = tokio::net::windows::named_pipe::ServerOptions::new();
+    options
+        .first_pipe_instance(first)
+        .reject_remote_clients(true);
+    options
+}
+
+/// A named pipe of a fresh name for what `_path` would be on Unix (the pipe
+/// is not a file, so nothing is left in its folder).
+pub fn listen_local(_path: &Path) -> std::io::Result<LocalListener> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    let name =
+        std::path::PathBuf::from(format!(r"\\.\pipe\codex-governance-{}", hex::encode(bytes)));
+    let next = pipe_options(true).create(&name)?;
+    Ok(LocalListener { name, next })
+}
+
+/// The server's end of a [`LocalListener`]'s connection.
+pub type ToolsStream = tokio::net::windows::named_pipe::NamedPipeServer;
+
+/// Connects to the [`LocalListener`] at `address`, waiting while every
+/// instance of the pipe is busy.
+pub async fn connect_tools(
+    address: &Path,
+) -> std::io::Result<tokio::net::windows::named_pipe::NamedPipeClient> {
+    const ERROR_PIPE_BUSY: i32 = 231;
+    let mut tries = 0;
+    loop {
+        match tokio::net::windows::named_pipe::ClientOptions::new().open(address) {
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY) && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Codex on Windows cannot listen on a unix socket; its loopback WebSocket

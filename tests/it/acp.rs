@@ -4,6 +4,11 @@
 //! a message as a new prompt, and `session/request_permission` as a Needs-you
 //! approval answered with the agent's own option.
 
+// A session's turns, its approvals, its tools and the unconfined department's
+// worktree are tried on Windows too (under Wine); the rest drive a sandbox,
+// links, `ps` or signals.
+#![cfg_attr(windows, allow(dead_code, unused_imports))]
+
 use crate::common::launcher::*;
 
 use serde_json::{json, Value};
@@ -226,8 +231,14 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
     // The agent's MCP server entry carries no way into the launcher's API.
     let session = log_json(&z_log, "FAKE_ACP_SESSION ").expect("session/new's params");
     let entry = session["mcpServers"][0].to_string();
+    // A socket in the state folder; on Windows a named pipe of a random name.
+    let reached = if cfg!(windows) {
+        r#"\\\\.\\pipe\\codex-governance-"#
+    } else {
+        ".sock"
+    };
     assert!(
-        entry.contains("mcp-serve") && entry.contains(".sock"),
+        entry.contains("mcp-serve") && entry.contains(reached),
         "{entry}"
     );
     for secret in [launcher.token.as_str(), "TOKEN", "http"] {
@@ -264,6 +275,7 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
     assert_ne!(z_now["report_status"], "reported", "{z_now}");
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_run_unsandboxed() {
     // No Codex, so no sandbox to hold it.
@@ -297,6 +309,7 @@ async fn an_acp_agent_that_cannot_be_confined_starts_only_when_the_user_lets_it_
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agents_file_requests_are_held_to_its_folder() {
     let repo = acp_repo();
@@ -350,6 +363,7 @@ async fn an_acp_agents_file_requests_are_held_to_its_folder() {
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_stranger() {
     let repo = acp_repo();
@@ -371,6 +385,7 @@ async fn an_acp_agent_that_dies_ends_its_session_and_is_not_started_again_as_a_s
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
     let repo = acp_repo();
@@ -389,6 +404,7 @@ async fn an_acp_agent_left_by_a_crashed_launcher_is_ended_at_the_next_start() {
     assert_eq!(s["ended_reason"], "launcher_restart", "{s}");
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_that_loads_its_session_goes_on_with_it_after_a_restart_and_one_that_cannot_says_so(
 ) {
@@ -468,6 +484,7 @@ async fn an_acp_agent_that_loads_its_session_goes_on_with_it_after_a_restart_and
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agents_reported_usage_is_its_meter_and_its_cost_counts_against_the_plans_budget() {
     let repo = acp_repo();
@@ -515,6 +532,7 @@ async fn an_acp_agents_reported_usage_is_its_meter_and_its_cost_counts_against_t
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_a_crashed_launcher_left_is_ended_and_its_session_loaded_in_a_new_one() {
     let repo = acp_repo_of(&["--acp", "--load-session"], true);
@@ -583,6 +601,7 @@ fn processes_of(id: &str) -> Vec<u32> {
         .collect()
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktree() {
     crate::needs!(Codex);
@@ -717,6 +736,7 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
     .await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_mixes_backends_each_department_driven_by_its_own() {
     // The launcher's agents run in a PTY; one department names an ACP agent.
@@ -834,6 +854,7 @@ async fn an_unconfined_acp_department_starts_only_in_a_worktree_of_its_own() {
     server.stop().await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_agent_that_names_a_usage_limit_is_parked_and_another_failure_is_not() {
     let repo = acp_repo();

@@ -7,7 +7,6 @@
 
 mod common;
 
-#[cfg(unix)]
 mod acp;
 #[cfg(unix)]
 mod acp_claude;

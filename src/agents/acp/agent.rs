@@ -373,7 +373,7 @@ fn relay_entry(socket: &ToolsSocket) -> McpServer {
     McpServer::Stdio(McpServerStdio::new("codex-governance", relay).args(vec![
         "mcp-serve".into(),
         "--socket".into(),
-        socket.path().display().to_string(),
+        socket.address().display().to_string(),
     ]))
 }
 

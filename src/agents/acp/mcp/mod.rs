@@ -13,7 +13,9 @@
 //! reaches the launcher's HTTP API, a tool call's caller is the session whose
 //! socket it came on, and a session cannot call tools as another without
 //! reaching that other's socket, which lives in the launcher's private state
-//! folder (a confined agent sees only its own).
+//! folder (a confined agent sees only its own). On Windows the socket is a
+//! named pipe of a fresh random name: there ACP agents run unconfined, as the
+//! user, so like any unconfined agent they could reach another's tools.
 
 mod server;
 
@@ -22,9 +24,10 @@ pub use server::{SessionTools, ToolsSocket};
 use std::path::Path;
 
 /// `codex-governance mcp-serve --socket PATH`: copies stdin to the session's
-/// socket and the socket to stdout until either side ends.
+/// socket (on Windows its named pipe) and the socket to stdout until either
+/// side ends.
 pub async fn relay(socket: &Path) -> std::io::Result<()> {
-    let stream = crate::platform::connect_local(socket).await?;
+    let stream = crate::platform::connect_tools(socket).await?;
     let (mut from_socket, mut to_socket) = tokio::io::split(stream);
     let mut stdin = tokio::io::stdin();
     let mut stdout = tokio::io::stdout();

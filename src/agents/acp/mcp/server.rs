@@ -113,18 +113,20 @@ impl ServerHandler for SessionTools {
 /// its folder, once empty).
 pub struct ToolsSocket {
     path: PathBuf,
+    address: PathBuf,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl ToolsSocket {
-    /// Listens on `path` (a new file in a private folder) and serves
-    /// `tools` to every connection.
+    /// Listens on `path` (a new file in a private folder; on Windows a named
+    /// pipe instead) and serves `tools` to every connection.
     pub fn open(path: &Path, tools: SessionTools) -> std::io::Result<ToolsSocket> {
-        let listener = crate::platform::listen_local(path)?;
+        let mut listener = crate::platform::listen_local(path)?;
+        let address = listener.address().to_path_buf();
         let task = tokio::spawn(async move {
             loop {
                 let stream = match listener.accept().await {
-                    Ok((stream, _)) => stream,
+                    Ok(stream) => stream,
                     Err(e) => {
                         tracing::warn!("the MCP socket stopped accepting: {e}");
                         return;
@@ -143,12 +145,20 @@ impl ToolsSocket {
         });
         Ok(ToolsSocket {
             path: path.to_path_buf(),
+            address,
             task,
         })
     }
 
+    /// The socket's file (its folder is the agent's to reach).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the relay names to reach it: the socket's path (a named pipe's
+    /// name on Windows).
+    pub fn address(&self) -> &Path {
+        &self.address
     }
 }
 
