@@ -2716,8 +2716,15 @@ async fn a_codex_departments_files_under_the_state_folders_name_never_reach_it()
         std::fs::read_to_string(c.repo.path.join("README.md")).unwrap(),
         "changed\n"
     );
+    // SQLite's own journal of that name comes and goes with each write of
+    // the launcher's store (journal_mode=DELETE): only the attacker's bytes
+    // there would be the attack.
     let state = c.repo.state_dir();
-    assert!(!state.join("codex_governance.db-journal").exists());
+    let planted = std::fs::read(outside.path().join("journal")).unwrap();
+    match std::fs::read(state.join("codex_governance.db-journal")) {
+        Ok(bytes) => assert_ne!(bytes, planted, "the hot journal reached the state folder"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
+    }
     assert!(!state
         .join("codex_governance_mailbox/zhongshu-1/incoming/zhilibu-1/forged.json")
         .exists());
@@ -3377,8 +3384,14 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
         body["error"].as_str().unwrap().contains("b is a link"),
         "{body}"
     );
+    // SQLite's own journal of that name comes and goes with each write of
+    // the launcher's store (journal_mode=DELETE): only the department's bytes
+    // there would be the attack.
     let state = c.repo.state_dir();
-    assert!(!state.join("codex_governance.db-journal").exists());
+    match std::fs::read(state.join("codex_governance.db-journal")) {
+        Ok(bytes) => assert_ne!(bytes, b"hot journal", "written through the link"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
+    }
     assert!(!repo.join("a/one.txt").exists(), "the Apply was undone");
     let s = api.session(&id).await;
     assert_eq!(s["workspace"]["state"], "pending", "{s}");
