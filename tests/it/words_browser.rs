@@ -211,8 +211,10 @@ async fn opening_a_packet_reads_it_for_the_user_only(d: &Browser, api: &Api, z: 
         "opening the packet read it"
     );
     let inbox = api.get_ok(&inbox_url).await;
-    assert_eq!(
-        inbox["unread_count"], unread_before,
+    // The page clears none of the planner's unread (another department's
+    // fallback result may come in meanwhile: the count may grow, never fall).
+    assert!(
+        inbox["unread_count"].as_u64() >= unread_before.as_u64(),
         "the planner's unread is the planner's: {inbox}"
     );
     let zhilibu_result = inbox["results"]
