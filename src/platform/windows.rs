@@ -267,10 +267,13 @@ impl LocalListener {
     }
 
     /// The next connection; a new instance of the pipe waits for the one after.
+    /// The new instance is made while the old one is still held, also when
+    /// the connection failed: the name is never free for another to take.
     pub async fn accept(&mut self) -> std::io::Result<ToolsStream> {
-        self.next.connect().await?;
+        let connected = self.next.connect().await;
         let after = pipe_options(false).create(&self.name)?;
-        Ok(std::mem::replace(&mut self.next, after))
+        let this = std::mem::replace(&mut self.next, after);
+        connected.map(|()| this)
     }
 }
 

@@ -127,9 +127,12 @@ impl ToolsSocket {
             loop {
                 let stream = match listener.accept().await {
                     Ok(stream) => stream,
+                    // One failed connection (or a moment out of descriptors)
+                    // does not end the session's tools.
                     Err(e) => {
-                        tracing::warn!("the MCP socket stopped accepting: {e}");
-                        return;
+                        tracing::warn!("the MCP socket failed to accept a connection: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
                     }
                 };
                 let tools = tools.clone();
