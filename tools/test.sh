@@ -115,6 +115,8 @@ for b in benches/*.rs; do benches+=(--bench "$(basename "$b" .rs)"); done
 cargo test "${benches[@]}" -- --quick
 # Most integration tests wait on agents, git and browsers rather than compute:
 # at the default of one test per core (2 here) the run used 0.7 of a core for
-# 630 s; at 4 it used 1.1 and took 410 s. Tests never time themselves, they wait.
-export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+# 630 s; at 4 (RUST_TEST_THREADS=4) it used 1.1 and took 410 s, but two
+# fresh-clone runs there met races that two at a time hide (sessions of the
+# same ids in other tests, a real agent slowed past its wait): the default
+# stays until those are gone.
 exec cargo test "$@"

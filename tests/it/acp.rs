@@ -587,16 +587,22 @@ fn attempts(log: &str, mark: &str, what: &str) -> Vec<(String, Option<String>)> 
 }
 
 /// Processes still running for session `id` (their environment names it).
-fn processes_of(id: &str) -> Vec<u32> {
+fn processes_of(repo: &TestRepo, id: &str) -> Vec<u32> {
+    // Other tests run sessions of the same ids at the same time: only a
+    // process whose environment also names this test's state folder (its
+    // temporary folder, its prompt) is this one's.
     let needle = format!("CODEX_GOVERNANCE_SESSION_ID={id}\0");
+    let state = repo.state_dir().display().to_string();
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                let env = String::from_utf8_lossy(&env);
+                env.contains(&needle) && env.contains(&state)
+            })
         })
         .collect()
 }
@@ -727,11 +733,11 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         "written by fake-acp's process"
     );
     // Its agent, inside the sandbox, ends with the launcher.
-    assert!(!processes_of(&dept).is_empty(), "its agent runs");
+    assert!(!processes_of(&repo, &dept).is_empty(), "its agent runs");
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
     wait_until("the agents ended", PATIENCE, || async {
-        (processes_of(&dept).is_empty() && processes_of(&z).is_empty()).then_some(())
+        (processes_of(&repo, &dept).is_empty() && processes_of(&repo, &z).is_empty()).then_some(())
     })
     .await;
 }
