@@ -313,7 +313,7 @@ pub fn listen_local(path: &Path) -> std::io::Result<LocalListener> {
     })
 }
 
-/// One connection to a [`LocalListener`], either side.
+/// A connection to a [`LocalListener`], either end (a unix socket both ways).
 pub type ToolsStream = tokio::net::UnixStream;
 
 /// Connects to the [`LocalListener`] at `address`.
