@@ -154,7 +154,9 @@ pub struct Notifier {
     telegram_token: Option<crate::secret::Secret>,
     /// The Telegram buttons handed out and not yet pressed, by nonce.
     pressable: Mutex<telegram::Pressable>,
-    http: Http,
+    /// Made on the first notice: loading the system's roots costs memory and
+    /// start-up time a launcher without a notice channel never needs.
+    http: std::sync::OnceLock<Http>,
     origin: Instant,
     /// When a tab last said it was visible (ms since `origin`, +1; 0: never).
     seen_ms: AtomicU64,
@@ -205,7 +207,7 @@ impl Notifier {
             ntfy_token,
             pressable: Mutex::new(pressable),
             telegram_token,
-            http: channels::http(),
+            http: std::sync::OnceLock::new(),
             origin: Instant::now(),
             seen_ms: AtomicU64::new(0),
             tracker: Mutex::new(Tracker {
@@ -219,6 +221,11 @@ impl Notifier {
             used_nonces: Mutex::new(used_nonces),
             refusals: Mutex::default(),
         })
+    }
+
+    /// The client notices go out on, made when first needed.
+    fn http(&self) -> &Http {
+        self.http.get_or_init(channels::http)
     }
 
     fn now_ms(&self) -> u64 {
@@ -428,7 +435,7 @@ impl Notifier {
                 Channel::Ntfy => match &self.settings.ntfy {
                     Some(n) => {
                         channels::publish_ntfy(
-                            &self.http,
+                            self.http(),
                             n,
                             self.ntfy_token.as_ref().map(crate::secret::Secret::expose),
                             &notice,
@@ -441,7 +448,7 @@ impl Notifier {
                 Channel::Telegram => match (&self.settings.telegram, &self.telegram_token) {
                     (Some(tg), Some(token)) => {
                         let inline = self.telegram_buttons(buttons.clone());
-                        telegram::send(&self.http, tg, token.expose(), &notice, &inline).await
+                        telegram::send(self.http(), tg, token.expose(), &notice, &inline).await
                     }
                     (Some(_), None) => Err(DeliveryError::NoTelegramToken),
                     (None, _) => return,

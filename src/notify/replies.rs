@@ -89,7 +89,7 @@ impl Notifier {
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
         let resp = self
-            .http
+            .http()
             .request(req)
             .await
             .map_err(|_| "cannot reach the ntfy server".to_string())?;

@@ -202,7 +202,7 @@ impl Notifier {
             let wait = Duration::from_secs(POLL_SECONDS + 10);
             let got = tokio::select! {
                 _ = stopping.wait_for(|v| *v) => return,
-                r = call(&self.http, &url, &body, wait) => r,
+                r = call(self.http(), &url, &body, wait) => r,
             };
             match got {
                 Ok(answer) => {
@@ -257,7 +257,7 @@ impl Notifier {
         };
         let answer = json!({"callback_query_id": press_id, "text": text});
         let url = method_url(tg, token, "answerCallbackQuery");
-        if let Err(e) = call(&self.http, &url, &answer, DELIVERY_TIMEOUT).await {
+        if let Err(e) = call(self.http(), &url, &answer, DELIVERY_TIMEOUT).await {
             tracing::warn!("answering a Telegram button: {e}");
         }
     }

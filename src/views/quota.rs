@@ -45,6 +45,8 @@ pub struct ParkedView {
     pub until_local: String,
     pub reason: String,
     pub since: String,
+    /// `until` is the reset Codex reported, not a back-off guessed before it did.
+    pub known_reset: bool,
 }
 
 /// A plan whose departments spent its budget.
@@ -174,6 +176,7 @@ fn parked(snap: &Snapshot) -> Vec<ParkedView> {
                     until_local: crate::clock::local_time(p.until),
                     reason: p.reason.clone(),
                     since: p.since.clone(),
+                    known_reset: p.known_reset,
                 },
             ))
         })

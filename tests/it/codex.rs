@@ -1772,9 +1772,14 @@ async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset(
     let parked = c
         .wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
         .await;
-    let until = c.api().get_ok("/api/quota").await["parked"][0]["until"]
-        .as_i64()
-        .expect("a parked session has its reset");
+    // Codex's rate-limit report (the reset the 429 named) may come after the
+    // turn ended: until it does, the park waits a guessed back-off, which the
+    // report then brings forward. The kill comes once the reset is known.
+    let until = wait_until("the park to know its reset", CODEX_PATIENCE, || async {
+        let parked = c.api().get_ok("/api/quota").await["parked"][0].clone();
+        (parked["known_reset"] == true).then(|| parked["until"].as_i64())?
+    })
+    .await;
     c.launcher.kill9();
 
     c.relaunch();
