@@ -221,17 +221,17 @@ fn main() -> ExitCode {
     {
         codex_governance::platform::hide_start_environment();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CODEX_GOVERNANCE_LOG")
-                // The file watcher's own notes (a watch on a folder that went
-                // away) are not the user's business: its errors still show.
-                .unwrap_or_else(|_| "warn,notify=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: a log file or a pipe gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            // Colour codes only for a terminal: a log file or a pipe gets plain text.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish()
+            .with(log_filter())
+            .init();
+    }
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve),
@@ -271,6 +271,28 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo(args),
         Some(Command::PairPhone(args)) => pair_phone(args),
         Some(Command::McpServe { socket }) => mcp_serve(&socket),
+    }
+}
+
+/// What the launcher's own log shows: `CODEX_GOVERNANCE_LOG` (`info`, or
+/// `warn,codex_governance=debug`: a level, or targets with theirs), else
+/// warnings. The file watcher's own notes (a watch on a folder that went away)
+/// are not the user's business: its errors still show.
+fn log_filter() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let quiet = Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("notify", LevelFilter::ERROR);
+    match std::env::var("CODEX_GOVERNANCE_LOG") {
+        Ok(v) => v.parse().unwrap_or_else(|e| {
+            eprintln!(
+                "codex-governance: CODEX_GOVERNANCE_LOG={v:?} is not a log filter ({e}): \
+                 write a level (info) or targets with levels (warn,codex_governance=debug); \
+                 logging warnings"
+            );
+            quiet
+        }),
+        Err(_) => quiet,
     }
 }
 

@@ -110,6 +110,9 @@ rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target
 windows=(--target x86_64-pc-windows-gnu)
 windows_dir="$PWD/target/windows-lane"
 windows_log="$(mktemp)"
+# Made here: Cargo makes a missing target folder inside its parent, which the
+# Linux build is only now making.
+mkdir -p "$windows_dir"
 run_start=$SECONDS
 (
     export CARGO_TARGET_DIR="$windows_dir"

@@ -291,6 +291,31 @@ fn a_port_in_use_says_what_to_do() {
 }
 
 #[test]
+fn a_log_filter_it_cannot_read_is_said_and_the_command_still_runs() {
+    let repo = TestRepo::with_flags(&[]);
+    let run = |filter: &str| {
+        base_command()
+            .env("CODEX_GOVERNANCE_LOG", filter)
+            .args(["report", "--json", "--repo", repo.path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let bad = run("codex_governance=loudest");
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(bad.status.success(), "{said}");
+    assert!(
+        said.contains("CODEX_GOVERNANCE_LOG=\"codex_governance=loudest\" is not a log filter"),
+        "{said}"
+    );
+    for good in ["info", "warn,codex_governance::forge=debug"] {
+        let out = run(good);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{said}");
+        assert!(!said.contains("is not a log filter"), "{good}: {said}");
+    }
+}
+
+#[test]
 fn report_into_a_closed_pipe_ends_quietly() {
     let repo = TestRepo::with_flags(&[]);
     // Long names: the report lists every file, far more than a pipe holds
