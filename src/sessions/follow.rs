@@ -250,8 +250,9 @@ impl Sessions {
         self.terminals
             .show(id, terminal, s.is_zhongshu(), &s.title)
             .await;
-        if s.is_department() && !s.has_reported() && !working {
-            // Its interrupted turn would otherwise never end in a report.
+        if s.is_department() && !s.has_reported() && !working && s.agent.parked.is_none() {
+            // Its interrupted turn would otherwise never end in a report. A
+            // parked one waits: the quota clock continues it at its reset.
             if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {
                 tracing::warn!("continuing {id}: {e}");
             }

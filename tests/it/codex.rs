@@ -1810,6 +1810,14 @@ async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset(
     c.inbox_with(&z, "AFTER-RESTART-MARK").await;
     let continues = model_server::user_texts_everywhere(&c.server.requests(), "stopped your turn");
     assert_eq!(continues, 1, "exactly one continue turn across the restart");
+    // Parked, it is not also told to go on when its conversation resumes
+    // after the restart: that turn would come before the reset.
+    let nudged =
+        model_server::user_texts_everywhere(&c.server.requests(), "The launcher restarted");
+    assert_eq!(
+        nudged, 0,
+        "a parked department is continued only at its reset"
+    );
     c.stop().await;
 }
 

@@ -604,12 +604,16 @@ async fn a_host_down_mid_turn_holds_the_department_until_it_is_back() {
         kill_exec_server_ssh(&sshd) > 0,
         "an ssh carried the exec-server"
     );
-    go_on.notify_one();
+    // Codex reconnects to the relay, which finds the host down and holds
+    // the connection: the command goes out then. (One sent in the instant
+    // before Codex sees its connection closed is refused by Codex: a known
+    // race, seen under load, not what this test is about.)
     c.api()
         .wait_status("gpu1 unreachable", |s| {
             s["remotes"][0]["state"] == "unreachable"
         })
         .await;
+    go_on.notify_one();
     let s = c
         .wait_agent(&dept, "still working", |s| s["status"] == "running")
         .await;
