@@ -224,11 +224,14 @@ fn main() -> ExitCode {
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
-        tracing_subscriber::fmt()
+        // A bare layer: `fmt()`'s own builder would cap the log at INFO
+        // whatever the filter lets through.
+        let output = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             // Colour codes only for a terminal: a log file or a pipe gets plain text.
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .finish()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        tracing_subscriber::registry()
+            .with(output)
             .with(log_filter())
             .init();
     }
@@ -283,16 +286,30 @@ fn log_filter() -> tracing_subscriber::filter::Targets {
     let quiet = Targets::new()
         .with_default(LevelFilter::WARN)
         .with_target("notify", LevelFilter::ERROR);
-    match std::env::var("CODEX_GOVERNANCE_LOG") {
-        Ok(v) => v.parse().unwrap_or_else(|e| {
+    let Ok(given) = std::env::var("CODEX_GOVERNANCE_LOG") else {
+        return quiet;
+    };
+    // Spaces around the parts and empty parts are not targets.
+    let parts: Vec<&str> = given
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return quiet;
+    }
+    match parts.join(",").parse::<Targets>() {
+        // Only targets named: everything else logs warnings, as without it.
+        Ok(t) if t.default_level().is_none() => t.with_default(LevelFilter::WARN),
+        Ok(t) => t,
+        Err(e) => {
             eprintln!(
-                "codex-governance: CODEX_GOVERNANCE_LOG={v:?} is not a log filter ({e}): \
+                "codex-governance: CODEX_GOVERNANCE_LOG={given:?} is not a log filter ({e}): \
                  write a level (info) or targets with levels (warn,codex_governance=debug); \
                  logging warnings"
             );
             quiet
-        }),
-        Err(_) => quiet,
+        }
     }
 }
 

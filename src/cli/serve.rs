@@ -80,6 +80,11 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
             }
         };
         println!("codex-governance listening on {}", running.dashboard_url());
+        tracing::debug!(
+            "serving {} on {}",
+            running.launcher.ctx.repo.display(),
+            running.addr
+        );
         if let Some(name) = running.launcher.tailnet() {
             eprintln!(
                 "codex-governance: the page also answers at {} through your tailscale serve, \

@@ -228,6 +228,8 @@ fn continue_text(p: &Parked) -> String {
 pub trait Agents: Send + Sync {
     /// Err (why) unless `id` is a Zhongshu session.
     fn require_zhongshu(&self, id: &str) -> LResult<()>;
+    /// Whether a running session has its agent now (not while it resumes).
+    fn is_live(&self, id: &str) -> bool;
     /// Waits until a running session has its agent (one may be resuming).
     fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>>;
     /// Puts text into a live session.
@@ -321,12 +323,19 @@ impl Quota {
     }
 
     /// Gives each parked session whose reset has come its one continue turn,
-    /// in parking order. The ids resumed.
-    pub async fn resume_parked(&self, agents: &dyn Agents) -> Vec<String> {
+    /// in parking order: the ids resumed, and whether a due one waits for its
+    /// agent (resuming after a restart: it stays parked until it is live, so
+    /// its continue turn is this one and no other).
+    pub async fn resume_parked(&self, agents: &dyn Agents) -> (Vec<String>, bool) {
         let now = unix_now();
         let mut resumed = Vec::new();
+        let mut waiting = false;
         for (id, parked) in self.parked() {
             if parked.until > now {
+                continue;
+            }
+            if !agents.is_live(&id) {
+                waiting = true;
                 continue;
             }
             // Unparked first (at most one continue turn, even across a crash).
@@ -357,7 +366,7 @@ impl Quota {
                 Err(e) => tracing::warn!("continuing {id} after the reset: {e}"),
             }
         }
-        resumed
+        (resumed, waiting)
     }
 
     /// The user's "start anyway": departments start despite the hold until
@@ -383,8 +392,11 @@ impl Quota {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::LauncherError;
     use crate::store::Store;
     use serde_json::json;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
 
     /// A running department whose turn a usage limit stopped (`own`: its
     /// agent's own).
@@ -428,5 +440,82 @@ mod tests {
         let account = store.read(|s| s.sessions["account-1"].agent.parked.clone().unwrap());
         assert!(!account.own, "{account:?}");
         assert_eq!(store.read(parked_until), Some(account.until));
+    }
+
+    /// Sessions whose agents are live (`live`), and what each was told.
+    #[derive(Default)]
+    struct Told {
+        live: Mutex<HashSet<String>>,
+        texts: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Agents for Told {
+        fn require_zhongshu(&self, _: &str) -> LResult<()> {
+            Ok(())
+        }
+        fn is_live(&self, id: &str) -> bool {
+            self.live.lock().unwrap().contains(id)
+        }
+        fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>> {
+            let live = self.is_live(id);
+            Box::pin(async move {
+                match live {
+                    true => Ok(()),
+                    false => Err(LauncherError::Conflict(format!("{id} is not live"))),
+                }
+            })
+        }
+        fn deliver<'a>(&'a self, id: &'a str, text: &'a str) -> BoxFuture<'a, LResult<()>> {
+            self.texts.lock().unwrap().push((id.into(), text.into()));
+            Box::pin(async { Ok(()) })
+        }
+        fn set_model<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, LResult<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_due_park_waits_for_its_resuming_agent_then_gets_one_continue_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = crate::store::Paths::new(dir.path().join("state"));
+        let store = Store::open(&paths.state_dir).unwrap();
+        let config = crate::config::Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let ctx = Arc::new(Context::new(dir.path().to_path_buf(), config, paths, store));
+        ctx.store
+            .update(|tx| {
+                tx.insert_session(limited("dept-1", false));
+                assert!(park_if_limited(tx, "dept-1"));
+                // Its reset came while the launcher was down.
+                if let Some(p) = tx
+                    .session_mut("dept-1")
+                    .and_then(|s| s.agent.parked.as_mut())
+                {
+                    p.until = unix_now() - 5;
+                }
+            })
+            .unwrap();
+        let quota = Quota::new(Arc::clone(&ctx));
+        let agents = Told::default();
+        // Its conversation is still resuming: it stays parked, and the clock
+        // knows it waits for the agent.
+        let (resumed, waiting) = quota.resume_parked(&agents).await;
+        assert!(resumed.is_empty() && waiting);
+        assert!(ctx
+            .store
+            .read(|s| s.sessions["dept-1"].agent.parked.is_some()));
+        assert!(agents.texts.lock().unwrap().is_empty());
+        // Live: one continue turn, and it is no longer parked.
+        agents.live.lock().unwrap().insert("dept-1".into());
+        let (resumed, waiting) = quota.resume_parked(&agents).await;
+        assert_eq!(resumed, ["dept-1"]);
+        assert!(!waiting);
+        assert!(ctx
+            .store
+            .read(|s| s.sessions["dept-1"].agent.parked.is_none()));
+        let (again, _) = quota.resume_parked(&agents).await;
+        assert!(again.is_empty());
+        let texts = agents.texts.lock().unwrap();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert!(texts[0].1.contains("stopped your turn"), "{texts:?}");
     }
 }

@@ -250,9 +250,12 @@ impl Sessions {
         self.terminals
             .show(id, terminal, s.is_zhongshu(), &s.title)
             .await;
-        if s.is_department() && !s.has_reported() && !working && s.agent.parked.is_none() {
-            // Its interrupted turn would otherwise never end in a report. A
-            // parked one waits: the quota clock continues it at its reset.
+        if s.agent.parked.is_some() {
+            // Parked: the quota clock gives it its one continue turn at the
+            // reset (it waited for this agent if the reset came meanwhile).
+            self.live.quota_changed();
+        } else if s.is_department() && !s.has_reported() && !working {
+            // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {
                 tracing::warn!("continuing {id}: {e}");
             }

@@ -316,6 +316,10 @@ impl crate::quota::Agents for Sessions {
         Sessions::require_zhongshu(self, id).map(|_| ())
     }
 
+    fn is_live(&self, id: &str) -> bool {
+        self.live.agent(id).is_some()
+    }
+
     fn wait_until_live<'a>(&'a self, id: &'a str) -> BoxFuture<'a, LResult<()>> {
         Box::pin(self.live.wait_until_live(id))
     }

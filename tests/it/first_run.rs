@@ -307,11 +307,52 @@ fn a_log_filter_it_cannot_read_is_said_and_the_command_still_runs() {
         said.contains("CODEX_GOVERNANCE_LOG=\"codex_governance=loudest\" is not a log filter"),
         "{said}"
     );
-    for good in ["info", "warn,codex_governance::forge=debug"] {
+    for good in ["info", "warn,codex_governance::forge=debug", " warn , ", ""] {
         let out = run(good);
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{said}");
         assert!(!said.contains("is not a log filter"), "{good}: {said}");
+    }
+    // What a filter lets through is logged, debug too; what it does not, is not.
+    let serve_said = |filter: Option<&str>| {
+        let mut cmd = base_command();
+        if let Some(f) = filter {
+            cmd.env("CODEX_GOVERNANCE_LOG", f);
+        }
+        let mut child = cmd
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--repo",
+                repo.path.to_str().unwrap(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert!(ready.contains("listening on"), "{ready}");
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let serving = format!("serving {}", repo.path.display());
+    for (filter, shown) in [
+        (Some("codex_governance=debug"), true),
+        (Some("debug"), true),
+        (Some("codex_governance::forge=debug"), false),
+        (Some("info"), false),
+        (None, false),
+    ] {
+        let said = serve_said(filter);
+        assert_eq!(said.contains(&serving), shown, "{filter:?}: {said}");
     }
 }
 

@@ -157,6 +157,11 @@ impl LiveAgents {
         }
     }
 
+    /// Tells the quota clock to look again (a parked session's agent is live).
+    pub(super) fn quota_changed(&self) {
+        self.quota_changed.notify_one();
+    }
+
     pub(crate) fn agent(&self, id: &str) -> Option<Arc<dyn Agent>> {
         self.agents.lock().unwrap().get(id).cloned()
     }
