@@ -79,12 +79,13 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
                 return ExitCode::from(if taken { 1 } else { 2 });
             }
         };
-        println!("codex-governance listening on {}", running.dashboard_url());
+        // Before the ready line, which a reader may take as the end of start-up.
         tracing::debug!(
             "serving {} on {}",
             running.launcher.ctx.repo.display(),
             running.addr
         );
+        println!("codex-governance listening on {}", running.dashboard_url());
         if let Some(name) = running.launcher.tailnet() {
             eprintln!(
                 "codex-governance: the page also answers at {} through your tailscale serve, \

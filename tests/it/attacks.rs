@@ -2725,10 +2725,11 @@ async fn a_department_cannot_replace_or_speak_for_a_sibling() {
 /// own environment; it must report its result verified.
 async fn mailbox_send_as(server: &InProcess, id: &str, summary: &str) {
     let pid = server.api.session(id).await["pid"].as_u64().unwrap() as u32;
+    let env = scopes::started_agent_env(pid).await;
     let out = std::process::Command::new(BIN)
         .args(["mailbox", "send", "--summary", summary])
         .env_clear()
-        .envs(scopes::agent_env(pid))
+        .envs(env)
         .output()
         .unwrap();
     assert!(

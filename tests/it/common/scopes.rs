@@ -18,6 +18,18 @@ pub fn agent_env(pid: u32) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The environment of a started agent: the pid is known from the fork, and
+/// until the agent's program runs its environment is still the launcher's.
+pub async fn started_agent_env(pid: u32) -> Vec<(String, String)> {
+    super::launcher::wait_until("the agent's own environment", PATIENCE, || async {
+        let env = agent_env(pid);
+        env.iter()
+            .any(|(k, _)| k == "CODEX_GOVERNANCE_SESSION_ID")
+            .then_some(env)
+    })
+    .await
+}
+
 /// A session's own token and an API client that uses it.
 pub async fn agent_api(server: &InProcess, session_id: &str) -> (String, Api) {
     let s = server
@@ -25,12 +37,15 @@ pub async fn agent_api(server: &InProcess, session_id: &str) -> (String, Api) {
         .wait_session(session_id, "has a pid", |s| s["pid"].is_u64())
         .await;
     let pid = s["pid"].as_u64().unwrap() as u32;
-    let env = agent_env(pid);
-    let token = env
-        .iter()
-        .find(|(k, _)| k == "CODEX_GOVERNANCE_TOKEN")
-        .map(|(_, v)| v.clone())
-        .expect("the agent has a token");
+    // The pid is known from the fork: until the agent's program is running,
+    // its environment is still the launcher's (seen at four tests at a time).
+    let token = super::launcher::wait_until("the agent has a token", PATIENCE, || async {
+        agent_env(pid)
+            .into_iter()
+            .find(|(k, _)| k == "CODEX_GOVERNANCE_TOKEN")
+            .map(|(_, v)| v)
+    })
+    .await;
     (token.clone(), Api::new(&server.url, &token))
 }
 
