@@ -19,8 +19,6 @@ use crate::context::Context;
 /// The longest the clock sleeps without looking again (a snapshot can move a
 /// reset; a suspended laptop's timers run late).
 const LOOK_AGAIN: Duration = Duration::from_secs(60);
-/// How often a due session whose agent is still resuming is looked at again.
-const AGENT_AWAITED: Duration = Duration::from_secs(1);
 
 /// The queue's pump: run after account news and after each reset.
 pub type Pump = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
@@ -73,27 +71,25 @@ impl Clock {
 
     async fn run(&self) {
         let changed = Arc::clone(self.quota.changed());
-        let mut agent_awaited = false;
+        let agents = self.agents.as_ref();
         loop {
-            let mut wait = match self.quota.next_wake() {
+            let wait = match self.quota.next_wake(agents) {
                 Some(at) => {
                     let secs = (at - unix_now()).max(0) as u64;
                     Duration::from_secs(secs).min(LOOK_AGAIN)
                 }
                 None => LOOK_AGAIN,
             };
-            if agent_awaited {
-                // A due session is resuming: its start says when it is live.
-                wait = wait.max(AGENT_AWAITED);
-            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = changed.notified() => continue,
             }
-            let due = self.quota.next_wake().is_some_and(|at| at <= unix_now());
+            let due = self
+                .quota
+                .next_wake(agents)
+                .is_some_and(|at| at <= unix_now());
             if due {
-                let (resumed, waiting) = self.quota.resume_parked(self.agents.as_ref()).await;
-                agent_awaited = waiting;
+                let resumed = self.quota.resume_parked(agents).await;
                 if !resumed.is_empty() {
                     tracing::info!("continued after the usage limit's reset: {resumed:?}");
                 }

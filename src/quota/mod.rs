@@ -39,14 +39,17 @@ fn jitter_secs() -> i64 {
     1 + i64::from(b[0] % 3)
 }
 
-/// The latest reset a running session parked at the account's limit
-/// waits for (one parked at its agent's own limit holds nothing else).
+/// The latest reset still to come that a running session parked at the
+/// account's limit waits for (one parked at its agent's own limit holds
+/// nothing else; one whose reset came holds nothing while its agent resumes).
 fn parked_until(state: &State) -> Option<i64> {
+    let now = unix_now();
     state
         .sessions
         .values()
         .filter(|s| s.is_running())
         .filter_map(|s| s.agent.parked.as_ref().filter(|p| !p.own).map(|p| p.until))
+        .filter(|until| *until > now)
         .max()
 }
 
@@ -315,27 +318,29 @@ impl Quota {
     }
 
     /// When the quota clock must look again: the first parked session's
-    /// reset, or the end of the queue's hold.
-    pub fn next_wake(&self) -> Option<i64> {
-        let parked = self.parked().into_iter().map(|(_, p)| p.until).min();
+    /// reset, or the end of the queue's hold. A session whose reset came while
+    /// its agent resumes is left out: the resume tells the clock when it is live.
+    pub fn next_wake(&self, agents: &dyn Agents) -> Option<i64> {
+        let now = unix_now();
+        let parked = self
+            .parked()
+            .into_iter()
+            .filter(|(id, p)| p.until > now || agents.is_live(id))
+            .map(|(_, p)| p.until)
+            .min();
         let hold = self.ctx.store.read(|s| s.quota.hold.as_ref()?.until);
         parked.into_iter().chain(hold).min()
     }
 
     /// Gives each parked session whose reset has come its one continue turn,
-    /// in parking order: the ids resumed, and whether a due one waits for its
-    /// agent (resuming after a restart: it stays parked until it is live, so
-    /// its continue turn is this one and no other).
-    pub async fn resume_parked(&self, agents: &dyn Agents) -> (Vec<String>, bool) {
+    /// in parking order. The ids resumed. One whose agent is resuming (after a
+    /// restart) stays parked until it is live, so that its continue turn is
+    /// this one and no other.
+    pub async fn resume_parked(&self, agents: &dyn Agents) -> Vec<String> {
         let now = unix_now();
         let mut resumed = Vec::new();
-        let mut waiting = false;
         for (id, parked) in self.parked() {
-            if parked.until > now {
-                continue;
-            }
-            if !agents.is_live(&id) {
-                waiting = true;
+            if parked.until > now || !agents.is_live(&id) {
                 continue;
             }
             // Unparked first (at most one continue turn, even across a crash).
@@ -366,7 +371,7 @@ impl Quota {
                 Err(e) => tracing::warn!("continuing {id} after the reset: {e}"),
             }
         }
-        (resumed, waiting)
+        resumed
     }
 
     /// The user's "start anyway": departments start despite the hold until
@@ -496,24 +501,23 @@ mod tests {
             .unwrap();
         let quota = Quota::new(Arc::clone(&ctx));
         let agents = Told::default();
-        // Its conversation is still resuming: it stays parked, and the clock
-        // knows it waits for the agent.
-        let (resumed, waiting) = quota.resume_parked(&agents).await;
-        assert!(resumed.is_empty() && waiting);
+        // Its conversation is still resuming: it stays parked, holds nothing,
+        // and the clock does not wake for it.
+        assert!(quota.resume_parked(&agents).await.is_empty());
         assert!(ctx
             .store
             .read(|s| s.sessions["dept-1"].agent.parked.is_some()));
+        assert_eq!(ctx.store.read(parked_until), None, "its reset came");
+        assert_eq!(quota.next_wake(&agents), None);
         assert!(agents.texts.lock().unwrap().is_empty());
-        // Live: one continue turn, and it is no longer parked.
+        // Live: the clock is due, one continue turn, and it is no longer parked.
         agents.live.lock().unwrap().insert("dept-1".into());
-        let (resumed, waiting) = quota.resume_parked(&agents).await;
-        assert_eq!(resumed, ["dept-1"]);
-        assert!(!waiting);
+        assert!(quota.next_wake(&agents).is_some_and(|at| at <= unix_now()));
+        assert_eq!(quota.resume_parked(&agents).await, ["dept-1"]);
         assert!(ctx
             .store
             .read(|s| s.sessions["dept-1"].agent.parked.is_none()));
-        let (again, _) = quota.resume_parked(&agents).await;
-        assert!(again.is_empty());
+        assert!(quota.resume_parked(&agents).await.is_empty());
         let texts = agents.texts.lock().unwrap();
         assert_eq!(texts.len(), 1, "{texts:?}");
         assert!(texts[0].1.contains("stopped your turn"), "{texts:?}");

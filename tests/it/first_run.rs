@@ -319,6 +319,8 @@ fn a_log_filter_it_cannot_read_is_said_and_the_command_still_runs() {
         if let Some(f) = filter {
             cmd.env("CODEX_GOVERNANCE_LOG", f);
         }
+        // Into a file: a pipe nobody reads before the ready line could fill.
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = cmd
             .args([
                 "serve",
@@ -329,7 +331,7 @@ fn a_log_filter_it_cannot_read_is_said_and_the_command_still_runs() {
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
         let mut ready = String::new();
@@ -340,8 +342,8 @@ fn a_log_filter_it_cannot_read_is_said_and_the_command_still_runs() {
         .unwrap();
         assert!(ready.contains("listening on"), "{ready}");
         let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let _ = child.wait();
+        std::fs::read_to_string(log.path()).unwrap()
     };
     let serving = format!("serving {}", repo.path.display());
     for (filter, shown) in [
