@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CODEX_GOVERNANCE_TEST_ALL_TIERS=1
+# A failing test's panic message names its line; a backtrace beside it (dozens
+# of tokio frames per failure) pushed the messages out of the output's tail
+# that CI keeps. Run one test by hand with RUST_BACKTRACE=1 to get it.
+export RUST_BACKTRACE=0
 
 missing=()
 # The browser tests run /usr/bin/chromium (tests/it/common/tier.rs): look where they look.

@@ -151,14 +151,15 @@ async fn acp_permission_is_a_needs_you_approval_answered_with_the_agents_own_opt
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let z = api.start_zhongshu("Plan one change [[acp: ask]]").await;
-    let approval = wait_until("the agent's permission request", PATIENCE, || async {
+    let approval = wait_showing("the agent's permission request", PATIENCE, || async {
         let all = api.get_ok("/api/approvals").await;
-        all["approvals"]
+        let found = all["approvals"]
             .as_array()
             .into_iter()
             .flatten()
             .find(|a| a["session_id"] == z.as_str())
-            .cloned()
+            .cloned();
+        found.ok_or_else(|| format!("{all}; the session: {}", repo.log(&z)))
     })
     .await;
     assert_eq!(approval["command"], "touch asked.txt", "{approval}");

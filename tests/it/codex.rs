@@ -1769,17 +1769,19 @@ async fn a_parked_session_survives_a_launcher_kill_9_and_continues_at_the_reset(
     reports_on(&c, "stopped your turn", "call_after", "AFTER-RESTART-MARK");
     let z = c.api().start_zhongshu("Plan").await;
     let id = c.one_department(&z, "Write NOTES.md").await;
-    let parked = c
-        .wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
+    c.wait_agent(&id, "parked", |s| s["state"] == "waiting_for_quota")
         .await;
     // Codex's rate-limit report (the reset the 429 named) may come after the
     // turn ended: until it does, the park waits a guessed back-off, which the
-    // report then brings forward. The kill comes once the reset is known.
+    // report then brings forward (and its words with it). The kill comes once
+    // the reset is known.
     let until = wait_until("the park to know its reset", CODEX_PATIENCE, || async {
         let parked = c.api().get_ok("/api/quota").await["parked"][0].clone();
         (parked["known_reset"] == true).then(|| parked["until"].as_i64())?
     })
     .await;
+    let parked = c.api().session(&id).await;
+    assert_eq!(parked["state"], "waiting_for_quota", "{parked}");
     c.launcher.kill9();
 
     c.relaunch();

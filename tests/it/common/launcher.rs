@@ -408,9 +408,13 @@ impl Api {
 
     /// Waits until session `id` satisfies `pred`.
     pub async fn wait_session(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        wait_until(&format!("{id}: {what}"), PATIENCE, || async {
+        wait_showing(&format!("{id}: {what}"), PATIENCE, || async {
             let s = self.session(id).await;
-            (!s.is_null() && pred(&s)).then_some(s)
+            if !s.is_null() && pred(&s) {
+                Ok(s)
+            } else {
+                Err(s.to_string())
+            }
         })
         .await
     }
@@ -474,14 +478,42 @@ where
     }
 }
 
+/// As [`wait_until`]; a failure shows what `f` saw last (its `Err`), so a
+/// run that only keeps the output says where things stood.
+pub async fn wait_showing<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(last) if Instant::now() > deadline => {
+                panic!("timed out after {timeout:?} waiting for: {what}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Waits until the transcript of `id` contains `needle`; returns the transcript.
 pub async fn wait_log(repo: &TestRepo, id: &str, needle: &str) -> String {
-    wait_until(
+    wait_showing(
         &format!("{needle:?} in the transcript of {id}"),
         PATIENCE,
         || async {
             let log = repo.log(id);
-            log.contains(needle).then_some(log)
+            if log.contains(needle) {
+                Ok(log)
+            } else {
+                // Its end: what the agent did last.
+                let start = log.len().saturating_sub(2000);
+                let start = (start..log.len())
+                    .find(|&i| log.is_char_boundary(i))
+                    .unwrap_or(log.len());
+                Err(log[start..].to_string())
+            }
         },
     )
     .await
