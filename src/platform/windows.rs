@@ -13,13 +13,13 @@ use windows_sys::Win32::Storage::FileSystem::{
     FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_OPEN_REPARSE_POINT,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
+    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_LIMITED_INFORMATION,
-    PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_INFORMATION,
+    PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
 };
 
 use super::OpenRefusal;
@@ -38,10 +38,23 @@ fn jobs() -> &'static Mutex<HashMap<u32, usize>> {
 }
 
 /// Puts the agent `pid` (and every process it starts) into a kill-on-close job,
-/// once (the ConPTY spawner already did, before the program ran).
+/// once (the ConPTY spawner already did, before the program ran). A job kept
+/// for an earlier process of the same pid (one that ended by itself: Windows
+/// gives its pid to the next process) is not this one's: it is closed, ending
+/// what is left of that tree, and the new process gets a job of its own.
 pub fn contain(pid: u32) {
-    if jobs().lock().unwrap().contains_key(&pid) {
-        return;
+    let stale = {
+        let mut jobs = jobs().lock().unwrap();
+        match jobs.get(&pid).copied() {
+            // SAFETY: a job handle of the map, open while it is there.
+            Some(job) if unsafe { job_holds(job as HANDLE, pid) } != Some(false) => return,
+            Some(_) => jobs.remove(&pid),
+            None => None,
+        }
+    };
+    if let Some(job) = stale {
+        // SAFETY: removed from the map above, so closed once, here.
+        unsafe { CloseHandle(job as HANDLE) };
     }
     // SAFETY: plain Win32 calls on handles this function owns; the limit
     // structure is zeroed and sized as the API requires.
@@ -69,6 +82,24 @@ pub fn contain(pid: u32) {
         CloseHandle(process);
         jobs().lock().unwrap().insert(pid, job as usize);
     }
+}
+
+/// Whether the live process `pid` is in `job`; None when that cannot be
+/// asked (then the job is kept: closing a live agent's job would end it).
+///
+/// # Safety
+/// `job` is an open job handle.
+unsafe fn job_holds(job: HANDLE, pid: u32) -> Option<bool> {
+    // Wine asks for the full query right (Windows takes the limited one).
+    let process = OpenProcess(PROCESS_QUERY_INFORMATION, 0, pid);
+    if process.is_null() {
+        // No such process: the job's was another.
+        return Some(false);
+    }
+    let mut inside = 0;
+    let asked = IsProcessInJob(process, job, &mut inside) != 0;
+    CloseHandle(process);
+    asked.then_some(inside != 0)
 }
 
 /// No signal reaches a ConPTY child from here: false tells the PTY to type
@@ -412,4 +443,44 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(available)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that runs until its input closes.
+    fn waiting_process() -> std::process::Child {
+        std::process::Command::new("cmd")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cmd starts")
+    }
+
+    #[test]
+    fn a_job_kept_for_an_earlier_process_of_the_same_pid_is_replaced() {
+        let mut child = waiting_process();
+        let pid = child.id();
+        // SAFETY: a new job, handed to the map as `contain` would.
+        let stale = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) } as usize;
+        assert_ne!(stale, 0);
+        // SAFETY: the open job handle just made.
+        assert_eq!(unsafe { job_holds(stale as HANDLE, pid) }, Some(false));
+        jobs().lock().unwrap().insert(pid, stale);
+
+        // (The new job's handle may reuse the closed one's value.)
+        contain(pid);
+        let job = jobs().lock().unwrap().get(&pid).copied().unwrap();
+        // SAFETY: the map's open job handle.
+        assert_eq!(unsafe { job_holds(job as HANDLE, pid) }, Some(true));
+        contain(pid);
+        assert_eq!(jobs().lock().unwrap().get(&pid).copied(), Some(job));
+
+        // Its tree ends with its own job.
+        kill_tree(pid);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "ended by its job: {status:?}");
+        assert!(!jobs().lock().unwrap().contains_key(&pid));
+    }
 }
