@@ -13,13 +13,13 @@ use windows_sys::Win32::Storage::FileSystem::{
     FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_OPEN_REPARSE_POINT,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob, JobObjectExtendedLimitInformation,
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_INFORMATION,
-    PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    PROCESS_SET_QUOTA, PROCESS_TERMINATE,
 };
 
 use super::OpenRefusal;
@@ -30,76 +30,67 @@ pub type LocalStream = tokio::net::TcpStream;
 /// `GetExitCodeProcess` while the process runs.
 const STILL_ACTIVE: u32 = 259;
 
-/// Job handles by the pid of the agent they contain (as integers: handles are
-/// process-wide values, not memory).
-fn jobs() -> &'static Mutex<HashMap<u32, usize>> {
-    static JOBS: std::sync::OnceLock<Mutex<HashMap<u32, usize>>> = std::sync::OnceLock::new();
-    JOBS.get_or_init(Default::default)
+/// An agent held by the launcher: its kill-on-close job (none when Windows
+/// refused one) and a handle to its process, kept open so that Windows gives
+/// its pid to no other process while the entry lasts (handles as integers:
+/// they are process-wide values, not memory).
+struct Contained {
+    job: Option<usize>,
+    process: usize,
+}
+
+/// The agents held, by pid.
+fn contained() -> &'static Mutex<HashMap<u32, Contained>> {
+    static HELD: std::sync::OnceLock<Mutex<HashMap<u32, Contained>>> = std::sync::OnceLock::new();
+    HELD.get_or_init(Default::default)
 }
 
 /// Puts the agent `pid` (and every process it starts) into a kill-on-close job,
-/// once (the ConPTY spawner already did, before the program ran). A job kept
-/// for an earlier process of the same pid (one that ended by itself: Windows
-/// gives its pid to the next process) is not this one's: it is closed, ending
-/// what is left of that tree, and the new process gets a job of its own.
+/// once (the ConPTY spawner already did, before the program ran). The entry
+/// holds the process, so a pid found here is still this process's: an agent
+/// that ended cannot pass its entry to a new process given its pid, and a
+/// late [`kill_tree`] of its owner reaches only its own tree.
 pub fn contain(pid: u32) {
-    let stale = {
-        let mut jobs = jobs().lock().unwrap();
-        match jobs.get(&pid).copied() {
-            // SAFETY: a job handle of the map, open while it is there.
-            Some(job) if unsafe { job_holds(job as HANDLE, pid) } != Some(false) => return,
-            Some(_) => jobs.remove(&pid),
-            None => None,
-        }
-    };
-    if let Some(job) = stale {
-        // SAFETY: removed from the map above, so closed once, here.
-        unsafe { CloseHandle(job as HANDLE) };
+    let mut held = contained().lock().unwrap();
+    if held.contains_key(&pid) {
+        return;
     }
-    // SAFETY: plain Win32 calls on handles this function owns; the limit
+    // SAFETY: plain Win32 calls on handles this function owns (the process
+    // handle and the job go into the map, or are closed here); the limit
     // structure is zeroed and sized as the API requires.
     unsafe {
-        let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
-        if job.is_null() {
-            return;
-        }
-        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
-        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-        SetInformationJobObject(
-            job,
-            JobObjectExtendedLimitInformation,
-            &info as *const _ as *const core::ffi::c_void,
-            std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
-        );
         let process = OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, 0, pid);
-        if process.is_null() || AssignProcessToJobObject(job, process) == 0 {
-            if !process.is_null() {
-                CloseHandle(process);
-            }
-            CloseHandle(job);
+        if process.is_null() {
+            tracing::warn!(
+                "agent process {pid} cannot be held: {}",
+                std::io::Error::last_os_error()
+            );
             return;
         }
-        CloseHandle(process);
-        jobs().lock().unwrap().insert(pid, job as usize);
+        let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+        let job = (!job.is_null()).then_some(job).filter(|&job| {
+            let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            SetInformationJobObject(
+                job,
+                JobObjectExtendedLimitInformation,
+                &info as *const _ as *const core::ffi::c_void,
+                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+            );
+            let assigned = AssignProcessToJobObject(job, process) != 0;
+            if !assigned {
+                CloseHandle(job);
+            }
+            assigned
+        });
+        held.insert(
+            pid,
+            Contained {
+                job: job.map(|j| j as usize),
+                process: process as usize,
+            },
+        );
     }
-}
-
-/// Whether the live process `pid` is in `job`; None when that cannot be
-/// asked (then the job is kept: closing a live agent's job would end it).
-///
-/// # Safety
-/// `job` is an open job handle.
-unsafe fn job_holds(job: HANDLE, pid: u32) -> Option<bool> {
-    // Wine asks for the full query right (Windows takes the limited one).
-    let process = OpenProcess(PROCESS_QUERY_INFORMATION, 0, pid);
-    if process.is_null() {
-        // No such process: the job's was another.
-        return Some(false);
-    }
-    let mut inside = 0;
-    let asked = IsProcessInJob(process, job, &mut inside) != 0;
-    CloseHandle(process);
-    asked.then_some(inside != 0)
 }
 
 /// No signal reaches a ConPTY child from here: false tells the PTY to type
@@ -108,25 +99,25 @@ pub fn terminate_tree(_pid: u32) -> bool {
     false
 }
 
-/// Ends the agent's whole tree (its job), or the process itself.
+/// Ends the agent's whole tree (its job, or the process itself when it has
+/// none) and lets it go. An agent not held (never, or already let go) is left
+/// alone: its pid may be another process's by now.
 pub fn kill_tree(pid: u32) {
-    let job = jobs().lock().unwrap().remove(&pid);
-    // SAFETY: the job handle came from `contain` and is closed once, here.
+    let Some(agent) = contained().lock().unwrap().remove(&pid) else {
+        return;
+    };
+    // SAFETY: both handles came from `contain` and are closed once, here.
     unsafe {
-        match job {
+        match agent.job {
             Some(job) => {
-                let job = job as HANDLE;
-                TerminateJobObject(job, 1);
-                CloseHandle(job);
+                TerminateJobObject(job as HANDLE, 1);
+                CloseHandle(job as HANDLE);
             }
             None => {
-                let process = OpenProcess(PROCESS_TERMINATE, 0, pid);
-                if !process.is_null() {
-                    TerminateProcess(process, 1);
-                    CloseHandle(process);
-                }
+                TerminateProcess(agent.process as HANDLE, 1);
             }
         }
+        CloseHandle(agent.process as HANDLE);
     }
 }
 
@@ -458,29 +449,24 @@ mod tests {
             .expect("cmd starts")
     }
 
+    fn job_of(pid: u32) -> Option<usize> {
+        contained().lock().unwrap().get(&pid).and_then(|c| c.job)
+    }
+
     #[test]
-    fn a_job_kept_for_an_earlier_process_of_the_same_pid_is_replaced() {
+    fn an_agent_is_held_once_and_its_tree_ends_with_its_job() {
         let mut child = waiting_process();
         let pid = child.id();
-        // SAFETY: a new job, handed to the map as `contain` would.
-        let stale = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) } as usize;
-        assert_ne!(stale, 0);
-        // SAFETY: the open job handle just made.
-        assert_eq!(unsafe { job_holds(stale as HANDLE, pid) }, Some(false));
-        jobs().lock().unwrap().insert(pid, stale);
-
-        // (The new job's handle may reuse the closed one's value.)
         contain(pid);
-        let job = jobs().lock().unwrap().get(&pid).copied().unwrap();
-        // SAFETY: the map's open job handle.
-        assert_eq!(unsafe { job_holds(job as HANDLE, pid) }, Some(true));
+        let job = job_of(pid).expect("a kill-on-close job");
         contain(pid);
-        assert_eq!(jobs().lock().unwrap().get(&pid).copied(), Some(job));
+        assert_eq!(job_of(pid), Some(job), "the same job, not a second one");
 
-        // Its tree ends with its own job.
         kill_tree(pid);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(1), "ended by its job: {status:?}");
-        assert!(!jobs().lock().unwrap().contains_key(&pid));
+        assert!(!contained().lock().unwrap().contains_key(&pid));
+        // Let go: a late second call reaches nothing.
+        kill_tree(pid);
     }
 }
