@@ -12,9 +12,12 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-/// `/bin/sh` with `args` behind an interactive terminal titled `sh`.
+/// `/bin/sh` with `args` behind an interactive terminal titled `sh`; on
+/// Windows its own `cmd` (under Wine a native `/bin/sh` started in a pseudo
+/// console left the test process's handles unusable for the tests beside it).
 fn shell(args: &[&str]) -> TerminalScenario {
-    Scenario::terminal("/bin/sh", args)
+    let program = if cfg!(windows) { "cmd" } else { "/bin/sh" };
+    Scenario::terminal(program, args)
         .env("LANG", "C.UTF-8")
         .env("PS1", "$ ")
 }
