@@ -71,13 +71,14 @@ pub fn contain(pid: u32) {
         let job = (!job.is_null()).then_some(job).filter(|&job| {
             let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
             info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-            SetInformationJobObject(
+            // A job that would not kill its tree when closed is none.
+            let assigned = SetInformationJobObject(
                 job,
                 JobObjectExtendedLimitInformation,
                 &info as *const _ as *const core::ffi::c_void,
                 std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
-            );
-            let assigned = AssignProcessToJobObject(job, process) != 0;
+            ) != 0
+                && AssignProcessToJobObject(job, process) != 0;
             if !assigned {
                 CloseHandle(job);
             }

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use git2::{Commit, Oid, Repository, Signature, Tree};
 
@@ -40,7 +40,7 @@ pub fn commit_as_user(
         return Ok(git.commit(None, me, me, message, tree, parents)?);
     }
     let workdir = git.workdir().unwrap_or(git.path());
-    let id = signed_commit(workdir, tree.id(), parents, message)?;
+    let id = signed_commit(workdir, tree.id(), parents, message, SIGNING_TIME_LIMIT)?;
     let made = git.find_commit(id)?;
     if git.extract_signature(&id, None).is_err() {
         return Err(refusal(&format!("git made {id} without a signature")));
@@ -66,6 +66,7 @@ fn signed_commit(
     tree: Oid,
     parents: &[&Commit<'_>],
     message: &str,
+    limit: Duration,
 ) -> Result<Oid, WorktreeError> {
     let program = crate::platform::find_program("git").ok_or_else(|| {
         refusal("`git` is not in an absolute folder of PATH, and libgit2 cannot sign")
@@ -87,26 +88,39 @@ fn signed_commit(
     let mut child = cmd
         .spawn()
         .map_err(|e| refusal(&format!("git could not be run ({e})")))?;
-    let pid = child.id();
+    // git is held here and waited for with a limit; its input is written and
+    // its output read beside it.
     let mut stdin = child.stdin.take();
     let text = message.as_bytes().to_vec();
-    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         if let Some(stdin) = stdin.as_mut() {
             let _closed_early = stdin.write_all(&text);
         }
-        drop(stdin);
-        let _ = tx.send(child.wait_with_output());
     });
-    let out = match rx.recv_timeout(SIGNING_TIME_LIMIT) {
-        Ok(out) => out.map_err(|e| refusal(&format!("git could not be run ({e})")))?,
-        Err(_) => {
-            crate::platform::kill_tree(pid);
-            return Err(refusal(&format!(
-                "signing did not finish within {} s and was stopped",
-                SIGNING_TIME_LIMIT.as_secs()
-            )));
+    let stdout = read_to_end(child.stdout.take());
+    let stderr = read_to_end(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                // git itself, through its own handle (a signing agent it
+                // started stays the user's).
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(refusal(&format!(
+                    "signing did not finish within {} s and was stopped",
+                    limit.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(refusal(&format!("git could not be run ({e})"))),
         }
+    };
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     };
     if !out.status.success() {
         let said = crate::sanitize::pasted_text(&String::from_utf8_lossy(&out.stderr));
@@ -123,6 +137,19 @@ fn signed_commit(
     }
     let id = String::from_utf8_lossy(&out.stdout);
     Oid::from_str(id.trim()).map_err(|_| refusal(&format!("git answered {:?}", id.trim())))
+}
+
+/// A pipe read to its end on a thread of its own.
+fn read_to_end(
+    pipe: Option<impl std::io::Read + Send + 'static>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }
 
 #[cfg(all(test, unix))]
@@ -193,6 +220,57 @@ mod tests {
         assert!(err.contains("git commit-tree -S failed"), "{err}");
         assert!(err.contains("commit.gpgsign=false"), "{err}");
         assert_eq!(git.head().unwrap().target(), before);
+    }
+
+    /// Processes whose command line holds every one of `words`.
+    fn running(words: &[&str]) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| words.iter().all(|w| c.contains(w)))
+            .collect()
+    }
+
+    #[test]
+    fn signing_past_its_limit_stops_git_and_says_so() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let git = Repository::init(dir.path().join("repo")).unwrap();
+        let head = {
+            let tree = git
+                .find_tree(git.index().unwrap().write_tree().unwrap())
+                .unwrap();
+            let me = Signature::now("The User", "user@example.com").unwrap();
+            let id = git
+                .commit(Some("HEAD"), &me, &me, "first", &tree, &[])
+                .unwrap();
+            git.find_commit(id).unwrap()
+        };
+        // A signing program that never answers (a pinentry nobody types into).
+        let slow = dir.path().join("slow-gpg");
+        std::fs::write(&slow, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut config = git.config().unwrap();
+        config
+            .set_str("gpg.program", &slow.display().to_string())
+            .unwrap();
+        config.set_str("user.name", "The User").unwrap();
+        config.set_str("user.email", "user@example.com").unwrap();
+
+        let workdir = git.workdir().unwrap().to_path_buf();
+        let tree = head.tree_id();
+        let err = signed_commit(&workdir, tree, &[&head], "m", Duration::from_secs(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did not finish within 1 s and was stopped"),
+            "{err}"
+        );
+        let tree = tree.to_string();
+        let left = running(&["commit-tree", &tree]);
+        assert!(left.is_empty(), "git still runs: {left:?}");
     }
 
     #[test]

@@ -405,6 +405,10 @@ async fn end(pid: u32, child: &mut tokio::process::Child) -> i32 {
             child.wait().await.ok()
         }
     };
+    if pid != 0 {
+        // Windows: what it left running ends with its job, which is let go.
+        crate::platform::release_tree(pid);
+    }
     status.and_then(|s| s.code()).unwrap_or(-1)
 }
 
