@@ -29,3 +29,31 @@ pub fn program(name: &str, package: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// The process id a test's program wrote to `marker`, once it has.
+#[cfg(target_os = "linux")]
+pub async fn pid_written(marker: &std::path::Path) -> u32 {
+    loop {
+        let said = std::fs::read_to_string(marker).unwrap_or_default();
+        if let Ok(pid) = said.trim().parse() {
+            return pid;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// True once `pid` has ended (reaped, or a zombie whose parent ended too),
+/// false if it still runs after about 5 s.
+#[cfg(target_os = "linux")]
+pub async fn ends(pid: u32) -> bool {
+    for _ in 0..250 {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim().chars().next()));
+        if matches!(state, None | Some(Some('Z'))) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

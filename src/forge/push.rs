@@ -235,6 +235,9 @@ async fn git_push_with(
     let mut child = cmd.kill_on_drop(true).spawn().map_err(PushError::NoGit)?;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let pid = child.id();
+    if let Some(pid) = pid {
+        crate::platform::contain(pid);
+    }
     let ran = async {
         let (stdout, stderr, status) =
             tokio::join!(read_capped(stdout), read_capped(stderr), child.wait());
@@ -244,13 +247,35 @@ async fn git_push_with(
             stderr,
         })
     };
-    match tokio::time::timeout(limit, ran).await {
-        Ok(done) => done.map(Some).map_err(PushError::NoGit),
-        Err(_) => {
-            if let Some(pid) = pid {
-                crate::platform::kill_tree(pid);
-            }
-            Ok(None)
+    tokio::pin!(ran);
+    // Past its limit, or dropped, git and what it started (ssh) end; done,
+    // what it left is let go (ended, on Windows). Dropped before `ran`, so
+    // git is not yet reaped and its number still its own.
+    let mut tree = GitTree(pid);
+    match tokio::time::timeout(limit, &mut ran).await {
+        Ok(done) => {
+            tree.release();
+            done.map(Some).map_err(PushError::NoGit)
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// A push's git and what it started, ended when dropped unless released.
+struct GitTree(Option<u32>);
+
+impl GitTree {
+    fn release(&mut self) {
+        if let Some(pid) = self.0.take() {
+            crate::platform::release_tree(pid);
+        }
+    }
+}
+
+impl Drop for GitTree {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            crate::platform::kill_tree(pid);
         }
     }
 }
@@ -484,6 +509,35 @@ mod tests {
             e => panic!("{e:?}"),
         }
         drop(held);
+    }
+
+    /// A push given up (its request dropped) ends git and what git started:
+    /// the ssh it runs does not go on holding the connection.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_push_dropped_midway_ends_git_and_the_ssh_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let (work, _bare, first) = with_origin(dir.path());
+        let marker = dir.path().join("ssh.pid");
+        let repo = git2::Repository::open(&work).unwrap();
+        repo.remote_set_url("origin", "ssh://example.invalid/acme/tool.git")
+            .unwrap();
+        let ssh = format!("sh -c 'echo $$ > {}; exec sleep 300'", marker.display());
+        repo.config()
+            .unwrap()
+            .set_str("core.sshCommand", &ssh)
+            .unwrap();
+        let refspec = format!("{first}:refs/heads/governance/a");
+        let limit = Duration::from_secs(300);
+        let push = send_within(&work, "origin", &refspec, "governance/a", limit);
+        let ssh = tokio::select! {
+            done = push => panic!("the push ended by itself: {done:?}"),
+            pid = crate::test_tools::pid_written(&marker) => pid,
+        };
+        assert!(
+            crate::test_tools::ends(ssh).await,
+            "ssh ({ssh}) still runs after its push was dropped"
+        );
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl SlavePty for Slave {
                 OwnedHandle::from_raw_handle(info.hThread as RawHandle),
             )
         };
-        super::contain(info.dwProcessId);
+        super::windows::hold(info.dwProcessId);
         // SAFETY: the suspended main thread of the process just created.
         unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
         Ok(Box::new(ConsoleChild {

@@ -376,8 +376,7 @@ pub fn descriptor_path(file: &std::fs::File, _full: &Path) -> Option<String> {
     Some(format!("/dev/fd/{}", file.as_raw_fd()))
 }
 
-/// After a command run by [`shell_command`] exited and was reaped: nothing
-/// on Unix (its process group may be gone and its number reused, so no
+/// After a contained process exited and was reaped: nothing on Unix (its process group may be gone and its number reused, so no
 /// signal is sent to it).
 pub fn release_tree(_pid: u32) {}
 

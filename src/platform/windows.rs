@@ -8,9 +8,13 @@ use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 
+use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_OPEN_REPARSE_POINT,
+};
+use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+    CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
@@ -18,8 +22,9 @@ use windows_sys::Win32::System::JobObjects::{
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, TerminateProcess, PROCESS_QUERY_LIMITED_INFORMATION,
-    PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+    GetExitCodeProcess, OpenProcess, OpenThread, ResumeThread, TerminateProcess, CREATE_NO_WINDOW,
+    CREATE_SUSPENDED, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+    THREAD_SUSPEND_RESUME,
 };
 
 use super::OpenRefusal;
@@ -45,15 +50,27 @@ fn contained() -> &'static Mutex<HashMap<u32, Contained>> {
     HELD.get_or_init(Default::default)
 }
 
-/// Puts the agent `pid` (and every process it starts) into a kill-on-close job,
-/// once (the ConPTY spawner already did, before the program ran). The entry
+/// Puts the process `pid` (and every process it starts) into a kill-on-close
+/// job, then lets it run: a process started by [`detach`] or [`shell_command`]
+/// waits, suspended, until it is in its job, so nothing it starts escapes. A
+/// process held already (a ConPTY agent, held and resumed by its spawner) is
+/// left as it is.
+pub fn contain(pid: u32) {
+    if pid != 0 && hold(pid) {
+        resume(pid);
+    }
+}
+
+/// The job part of [`contain`], once per process (the ConPTY spawner calls it
+/// for its suspended process, then resumes the thread it has); false when the
+/// process was held already. The entry
 /// holds the process, so a pid found here is still this process's: an agent
 /// that ended cannot pass its entry to a new process given its pid, and a
 /// late [`kill_tree`] of its owner reaches only its own tree.
-pub fn contain(pid: u32) {
+pub(super) fn hold(pid: u32) -> bool {
     let mut held = contained().lock().unwrap();
     if held.contains_key(&pid) {
-        return;
+        return false;
     }
     // SAFETY: plain Win32 calls on handles this function owns (the process
     // handle and the job go into the map, or are closed here); the limit
@@ -65,7 +82,7 @@ pub fn contain(pid: u32) {
                 "agent process {pid} cannot be held: {}",
                 std::io::Error::last_os_error()
             );
-            return;
+            return true;
         }
         let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
         let job = (!job.is_null()).then_some(job).filter(|&job| {
@@ -91,6 +108,76 @@ pub fn contain(pid: u32) {
                 process: process as usize,
             },
         );
+    }
+    true
+}
+
+/// Resumes `pid`, a process just started suspended (its one thread). One
+/// that cannot be resumed is ended: it would otherwise wait for ever, holding
+/// what its owner waits on. (Its owner's child handle keeps its pid from
+/// being reused meanwhile.)
+fn resume(pid: u32) {
+    let resumed = threads_of(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&id| {
+            // SAFETY: a thread handle opened and closed here.
+            unsafe {
+                let thread = OpenThread(THREAD_SUSPEND_RESUME, 0, id);
+                if thread.is_null() {
+                    return false;
+                }
+                let before = ResumeThread(thread);
+                CloseHandle(thread);
+                before != u32::MAX && before > 0
+            }
+        });
+    if resumed.count() == 0 {
+        tracing::warn!(
+            "process {pid} could not be let run: {}",
+            std::io::Error::last_os_error()
+        );
+        end_process(pid);
+    }
+}
+
+/// Ends `pid`: its tree when held, else the process alone.
+fn end_process(pid: u32) {
+    if contained().lock().unwrap().contains_key(&pid) {
+        kill_tree(pid);
+        return;
+    }
+    // SAFETY: a handle opened and closed here.
+    unsafe {
+        let process = OpenProcess(PROCESS_TERMINATE, 0, pid);
+        if !process.is_null() {
+            TerminateProcess(process, 1);
+            CloseHandle(process);
+        }
+    }
+}
+
+/// The ids of the threads of `pid`, or none when Windows would not say.
+fn threads_of(pid: u32) -> Option<Vec<u32>> {
+    // SAFETY: a snapshot this function opens and closes; the entry is zeroed
+    // and sized as the API requires.
+    unsafe {
+        let snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+        if snapshot == INVALID_HANDLE_VALUE {
+            return None;
+        }
+        let mut entry: THREADENTRY32 = std::mem::zeroed();
+        entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+        let mut threads = Vec::new();
+        let mut more = Thread32First(snapshot, &mut entry) != 0;
+        while more {
+            if entry.th32OwnerProcessID == pid {
+                threads.push(entry.th32ThreadID);
+            }
+            more = Thread32Next(snapshot, &mut entry) != 0;
+        }
+        CloseHandle(snapshot);
+        Some(threads)
     }
 }
 
@@ -361,11 +448,12 @@ pub fn kill_leftovers(_leader: u32, _id: &str) {}
 /// Where output goes to nothing, and under which no file can exist.
 pub const NULL_DEVICE: &str = "NUL";
 
-/// No console window; the Job Object (`contain`) ends it with the launcher.
+/// No console window, and started suspended: [`contain`] puts it in its Job
+/// Object (which ends it with the launcher) before it runs, so every process
+/// started this way must be contained.
 pub fn detach(cmd: &mut std::process::Command) {
     use std::os::windows::process::CommandExt;
-    const CREATE_NO_WINDOW: u32 = 0x0800_0000;
-    cmd.creation_flags(CREATE_NO_WINDOW);
+    cmd.creation_flags(CREATE_NO_WINDOW | CREATE_SUSPENDED);
 }
 
 /// Never on Windows: reusing an address there would let another program take
@@ -400,19 +488,22 @@ pub fn descriptor_path(_file: &std::fs::File, full: &Path) -> Option<String> {
     full.to_str().map(str::to_string)
 }
 
-/// After a command run by [`shell_command`] exited: its job is closed (what
-/// it left running ends with it), so no handle is kept.
+/// After a contained process exited (a set-up command, a push's git, an ACP
+/// agent): its job is closed (what it left running ends with it), so no
+/// handle is kept.
 pub fn release_tree(pid: u32) {
     kill_tree(pid);
 }
 
 /// A command line of the user's configuration run by the platform's shell
-/// (`cmd /S /C`, the line as written); [`contain`] its process so
-/// [`kill_tree`] stops all it started.
+/// (`cmd /S /C`, the line as written), started as [`detach`] starts one:
+/// [`contain`] its process to let it run, so [`kill_tree`] stops all it
+/// started.
 pub fn shell_command(line: &str) -> std::process::Command {
     use std::os::windows::process::CommandExt;
     let mut cmd = std::process::Command::new("cmd");
     cmd.raw_arg(format!("/D /S /C \"{line}\""));
+    detach(&mut cmd);
     cmd
 }
 
@@ -441,10 +532,11 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    /// A process that runs until its input closes.
+    /// A process that runs until its input closes, started as agents are.
     fn waiting_process() -> std::process::Child {
-        std::process::Command::new("cmd")
-            .stdin(std::process::Stdio::piped())
+        let mut cmd = std::process::Command::new("cmd");
+        detach(&mut cmd);
+        cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("cmd starts")
@@ -469,5 +561,39 @@ mod tests {
         assert!(!contained().lock().unwrap().contains_key(&pid));
         // Let go: a late second call reaches nothing.
         kill_tree(pid);
+    }
+
+    /// How many times each thread of `pid` is suspended.
+    fn suspensions(pid: u32) -> Vec<u32> {
+        let threads = threads_of(pid).expect("a thread snapshot");
+        threads
+            .into_iter()
+            .map(|id| unsafe {
+                use windows_sys::Win32::System::Threading::SuspendThread;
+                let thread = OpenThread(THREAD_SUSPEND_RESUME, 0, id);
+                assert!(!thread.is_null(), "thread {id} opens");
+                let before = SuspendThread(thread);
+                ResumeThread(thread);
+                CloseHandle(thread);
+                before
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shell_command_waits_for_its_job_then_runs() {
+        let mut child = shell_command("exit 7").spawn().expect("cmd starts");
+        let pid = child.id();
+        let before = suspensions(pid);
+        assert!(
+            !before.is_empty() && before.iter().all(|&n| n == 1),
+            "every thread suspended until it is contained: {before:?}"
+        );
+        contain(pid);
+        assert!(job_of(pid).is_some(), "in its kill-on-close job");
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(7), "it ran: {status:?}");
+        release_tree(pid);
+        assert!(!contained().lock().unwrap().contains_key(&pid));
     }
 }

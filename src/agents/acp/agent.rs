@@ -903,31 +903,11 @@ mod tests {
         ]);
         crate::platform::detach(cmd.as_std_mut());
         let child = Process(cmd.spawn().unwrap());
-        let grandchild: u32 = loop {
-            if let Some(pid) = std::fs::read_to_string(&marker)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
-                break pid;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let grandchild = crate::test_tools::pid_written(&marker).await;
         assert!(crate::platform::process_alive(grandchild));
         drop(child);
-        let mut gone = false;
-        for _ in 0..250 {
-            // Reaped by init, or a zombie of the shell that was killed too.
-            let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit(')').next().map(|r| r.trim().chars().next()));
-            if matches!(state, None | Some(Some('Z'))) {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         assert!(
-            gone,
+            crate::test_tools::ends(grandchild).await,
             "the grandchild {grandchild} outlived the dropped process"
         );
     }

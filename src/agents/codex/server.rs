@@ -133,9 +133,12 @@ impl AppServer {
             endpoint.clean();
             CodexError::Missing(format!("{}: {e}", spec.codex.path.display()))
         })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| CodexError::Io("the app-server has no pid".into()))?;
+        let Some(pid) = child.id() else {
+            endpoint.clean();
+            let mut child = child;
+            let _ = child.start_kill();
+            return Err(CodexError::Io("the app-server has no pid".into()));
+        };
         crate::platform::contain(pid);
         // Reaped in the background; whether it runs is asked of the pid.
         tokio::spawn(async move {
