@@ -187,8 +187,13 @@ impl Pty {
             size: Mutex::new((spec.cols, spec.rows)),
         });
 
-        read_output(Arc::clone(&pty), reader, log)?;
-        wait_for_exit(Arc::downgrade(&pty), child, exit_tx)?;
+        let watched = read_output(Arc::clone(&pty), reader, log)
+            .and_then(|()| wait_for_exit(Arc::downgrade(&pty), child, exit_tx));
+        if let Err(e) = watched {
+            // Nothing would read it or see it end: it goes, with what it started.
+            platform::kill_tree(pid);
+            return Err(e);
+        }
         Ok(pty)
     }
 

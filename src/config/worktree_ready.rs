@@ -141,8 +141,13 @@ pub fn resolve(file: &str, words: Option<FileWorktree>) -> Result<WorktreeReady,
 /// like secrets are named (the agent reads its worktree).
 pub fn trust_asks(w: &FileWorktree) -> Vec<(&'static str, String, String)> {
     let mut asks = Vec::new();
-    let lines =
-        |v: &Option<Vec<String>>| v.as_ref().filter(|l| !l.is_empty()).map(|l| l.join(" ; "));
+    // One command as written; several as a list, so ["a ; b"] and ["a", "b"]
+    // never read the same.
+    let lines = |v: &Option<Vec<String>>| match v.as_deref() {
+        None | Some([]) => None,
+        Some([one]) => Some(one.clone()),
+        Some(many) => Some(serde_json::to_string(many).unwrap_or_default()),
+    };
     if let Some(setup) = lines(&w.setup) {
         asks.push((
             "worktree.setup",

@@ -503,6 +503,9 @@ pub fn shell_command(line: &str) -> std::process::Command {
     use std::os::windows::process::CommandExt;
     let mut cmd = std::process::Command::new("cmd");
     cmd.raw_arg(format!("/D /S /C \"{line}\""));
+    // A program named bare is looked for on PATH only, never first in the
+    // worktree a department wrote.
+    cmd.env("NoDefaultCurrentDirectoryInExePath", "1");
     detach(&mut cmd);
     cmd
 }

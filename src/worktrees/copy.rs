@@ -48,6 +48,9 @@ pub fn copy_into(repo: &Path, worktree: &Path, globs: &[String], skip: &Path) ->
             .iter()
             .any(|s| folder.starts_with(s.as_str()) || s.starts_with(folder.as_str()))
     };
+    // The state folder as given, and as it resolves (a `..` or a link in its
+    // path names the same folder).
+    let fence = super::fence::StateFence::new(repo, skip);
     let mut copied = Vec::new();
     let walk = walkdir::WalkDir::new(repo)
         .follow_links(false)
@@ -57,11 +60,16 @@ pub fn copy_into(repo: &Path, worktree: &Path, globs: &[String], skip: &Path) ->
             let Some(rel) = relative(repo, e.path()) else {
                 return e.depth() == 0;
             };
+            if fence.names(&rel) {
+                return false;
+            }
             if !e.file_type().is_dir() {
                 return true;
             }
-            rel != ".git" && !rel.ends_with("/.git") && e.path() != skip && may_hold(&rel)
+            rel != ".git" && !rel.ends_with("/.git") && may_hold(&rel)
         });
+    let mut chosen = Vec::new();
+    let mut needed = 0u64;
     for entry in walk.flatten() {
         if !entry.file_type().is_file() {
             continue;
@@ -72,6 +80,21 @@ pub fn copy_into(repo: &Path, worktree: &Path, globs: &[String], skip: &Path) ->
         if !set.is_match(&rel) || tracked.get_path(Path::new(&rel), 0).is_some() {
             continue;
         }
+        needed += entry.metadata().map_or(0, |m| m.len());
+        chosen.push((entry, rel));
+    }
+    // Copies never fill the disk the user works on (as the Cargo cache's).
+    let free = crate::platform::free_bytes(worktree).unwrap_or(0);
+    if !super::caches::copy_fits(needed, free) {
+        tracing::warn!(
+            "nothing copied into {}: the {} files `worktree.copy` names take {needed} bytes, \
+             more than half of the {free} free",
+            worktree.display(),
+            chosen.len()
+        );
+        return Vec::new();
+    }
+    for (entry, rel) in chosen {
         match copy_one(entry.path(), worktree, &rel) {
             Ok(true) => copied.push(rel),
             Ok(false) => {}
@@ -183,6 +206,47 @@ mod tests {
         );
         assert!(!wt.join("config/link.local.json").exists());
         assert!(!wt.join("linked").exists());
+    }
+
+    #[test]
+    fn the_state_folder_is_never_copied_however_its_path_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) =
+            super::super::testing::repo_with(dir.path(), &[(".gitignore", ".tmp/\nlocal/\n")]);
+        std::fs::create_dir_all(repo.join(".tmp")).unwrap();
+        std::fs::write(repo.join(".tmp/codex_governance_token"), "secret\n").unwrap();
+        std::fs::create_dir_all(repo.join("local")).unwrap();
+        std::fs::write(repo.join("local/settings"), "s\n").unwrap();
+        let wt = super::super::testing::fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&wt.path);
+        let globs = vec![".tmp/codex_governance_t".to_string(), "local/*".to_string()];
+        // `--state-dir local/../.tmp`, and the same through a link.
+        let link = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&repo, &link).unwrap();
+        for given in [repo.join("local/../.tmp"), link.join(".tmp")] {
+            let copied = copy_into(&repo, wt, &globs, &given);
+            assert!(!wt.join(".tmp").exists(), "{}: {copied:?}", given.display());
+        }
+        assert!(wt.join("local/settings").exists());
+    }
+
+    #[test]
+    fn files_that_would_take_half_the_free_disk_are_not_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = super::super::testing::repo_with(dir.path(), &[(".gitignore", "*.bin\n")]);
+        let wt = super::super::testing::fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&wt.path);
+        std::fs::write(repo.join("small.bin"), "s").unwrap();
+        // A sparse file as long as the free space: no block of it is written.
+        let free = crate::platform::free_bytes(wt).unwrap();
+        let big = std::fs::File::create(repo.join("big.bin")).unwrap();
+        big.set_len(free + 1).unwrap();
+        let copied = copy_into(&repo, wt, &["*.bin".to_string()], &repo.join(".tmp"));
+        assert!(copied.is_empty(), "{copied:?}");
+        assert!(!wt.join("big.bin").exists() && !wt.join("small.bin").exists());
+        std::fs::remove_file(repo.join("big.bin")).unwrap();
+        let copied = copy_into(&repo, wt, &["*.bin".to_string()], &repo.join(".tmp"));
+        assert_eq!(copied, ["small.bin"]);
     }
 
     #[test]

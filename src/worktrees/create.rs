@@ -295,7 +295,18 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
                 left.join(", ")
             )));
         }
-        if !teardown.commands.is_empty() {
+        // Never over the department's files: see `teardown`.
+        let restored = !teardown.commands.is_empty()
+            && super::teardown::restore_base(repo, ws)
+                .map_err(|e| {
+                    tracing::warn!(
+                        "the teardown of {} did not run: its files could not be put back \
+                         as set-up saw them ({e})",
+                        ws.path
+                    )
+                })
+                .is_ok();
+        if restored {
             let ran = super::setup::run_commands(
                 &teardown.commands,
                 &super::setup::RunIn {

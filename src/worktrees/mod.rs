@@ -47,6 +47,7 @@ pub mod record;
 pub mod setup;
 pub mod signing;
 pub mod sparse_builds;
+mod teardown;
 pub mod tree_writer;
 
 pub use prune::{prune, prune_store, PruneError, Pruned};
