@@ -194,9 +194,53 @@ pub(crate) fn make_fifo(path: &Path) {
     panic!("no FIFOs on this platform: {}", path.display());
 }
 
+/// Whether `path` (absolute, no `..`) lies inside `root` as the file system
+/// resolves it now: the deepest part of it that exists, links followed, then
+/// the rest. A patch through a link a department made points where the link
+/// does.
+pub fn resolves_inside(root: &Path, path: &Path) -> bool {
+    use std::path::Component;
+    if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
+        return false;
+    }
+    let Ok(root) = root.canonicalize() else {
+        return false;
+    };
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let full = rest.iter().rev().fold(real, |full, part| full.join(part));
+            return full.starts_with(&root);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_inside_a_root_as_its_links_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("wt"), dir.path().join("home"));
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        assert!(resolves_inside(&root, &root.join("src/new/file.rs")));
+        assert!(resolves_inside(&root, &root.join("src")));
+        assert!(!resolves_inside(&root, &root.join("link/.bashrc")));
+        assert!(!resolves_inside(&root, &root.join("src/../../home/x")));
+        assert!(!resolves_inside(&root, Path::new("src/relative.rs")));
+        assert!(!resolves_inside(&root, &outside.join("x")));
+    }
 
     #[test]
     fn a_tail_is_read_from_a_regular_file_only_never_through_a_link_or_from_a_fifo() {

@@ -99,6 +99,8 @@ impl Phones {
             .unwrap_or_default()
             .into_iter()
             .filter(|p| p.digest.len() == 64 && crate::ids::check_id("phone", &p.id).is_ok())
+            // None lasts longer than a pairing made now would.
+            .filter(|p| p.expires_unix <= now_unix() + PAIRING_DAYS * 24 * 60 * 60)
             .collect();
         Phones {
             file,

@@ -54,6 +54,7 @@ impl Tightened {
 /// Whether an entry directly in the state folder is the launcher's own.
 fn ours(name: &str) -> bool {
     name.starts_with("codex_governance")
+        || name == crate::phones::PHONES_FILE
         || name == "codex"
         || name == ".gitignore"
         || name.starts_with(".tmp-")
@@ -109,11 +110,14 @@ pub const SET_ASIDE: &str = "codex_governance_set_aside";
 /// Moves out of the launcher's way every link, and every file that is not a
 /// regular file of this user's with one name, found under the launcher's own
 /// names in `state_dir` (a cloned repository can carry
-/// `.tmp/codex_governance_logs/zhongshu-1.log` as a link to a shell rc file).
+/// `.tmp/codex_governance_logs/zhongshu-1.log` as a link to a shell rc file),
+/// and every file there that the repository `repo` tracks (a clone brought
+/// it: a phone pairing whose token its author knows, a database).
 /// They go to `codex_governance_set_aside/<stamp>/`, kept as they were.
 /// Run with the instance lock held.
 /// Returns what was moved.
-pub fn set_aside_planted(state_dir: &Path) -> anyhow::Result<Vec<SetAside>> {
+pub fn set_aside_planted(repo: &Path, state_dir: &Path) -> anyhow::Result<Vec<SetAside>> {
+    let tracked = tracked_in(repo, state_dir);
     let mut moved = Vec::new();
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
     let aside = state_dir.join(SET_ASIDE).join(stamp);
@@ -134,7 +138,13 @@ pub fn set_aside_planted(state_dir: &Path) -> anyhow::Result<Vec<SetAside>> {
             .into_iter();
         while let Some(item) = walk.next() {
             let Ok(item) = item else { continue };
-            let Some(why) = planted(item.path()) else {
+            let brought = || {
+                let real = item.path().canonicalize().ok()?;
+                tracked
+                    .contains(&real)
+                    .then(|| "a file the repository tracks (a clone brought it)".to_string())
+            };
+            let Some(why) = planted(item.path()).or_else(brought) else {
                 continue;
             };
             let rel = item.path().strip_prefix(state_dir).unwrap_or(item.path());
@@ -160,6 +170,24 @@ pub fn set_aside_planted(state_dir: &Path) -> anyhow::Result<Vec<SetAside>> {
         }
     }
     Ok(moved)
+}
+
+/// The files of `state_dir` that the index of `repo` holds (resolved paths);
+/// none when it is not a repository or the folder lies outside its tree.
+fn tracked_in(repo: &Path, state_dir: &Path) -> std::collections::HashSet<PathBuf> {
+    let fence = crate::worktrees::fence::StateFence::new(repo, state_dir);
+    let Ok(index) = git2::Repository::open(repo).and_then(|git| git.index()) else {
+        return Default::default();
+    };
+    index
+        .iter()
+        .filter_map(|entry| {
+            let rel = std::str::from_utf8(&entry.path).ok()?;
+            fence
+                .names(rel)
+                .then(|| repo.join(rel).canonicalize().ok())?
+        })
+        .collect()
 }
 
 /// Why an entry under the launcher's names is not the launcher's: a link, a
@@ -298,5 +326,41 @@ mod tests {
         let e = secure(&repo, &shared).unwrap_err().to_string();
         assert!(e.contains("sticky"), "{e}");
         assert_eq!(mode(&shared), 0o1777, "left as it was");
+    }
+
+    #[test]
+    fn files_a_clone_brought_into_the_state_folder_are_set_aside() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        let state = repo.join(".tmp");
+        std::fs::create_dir_all(&state).unwrap();
+        let git = git2::Repository::init(&repo).unwrap();
+        // The repository's author committed a pairing whose token they know.
+        std::fs::write(state.join(crate::phones::PHONES_FILE), "[]").unwrap();
+        std::fs::write(state.join("codex_governance.db"), "planted").unwrap();
+        let mut index = git.index().unwrap();
+        index
+            .add_path(Path::new(".tmp/paired_phones.json"))
+            .unwrap();
+        index
+            .add_path(Path::new(".tmp/codex_governance.db"))
+            .unwrap();
+        index.write().unwrap();
+        // The launcher's own, untracked.
+        std::fs::write(state.join("codex_governance_notify_key"), "k").unwrap();
+
+        let moved = set_aside_planted(&repo, &state).unwrap();
+        let mut names: Vec<String> = moved
+            .iter()
+            .map(|m| m.from.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["codex_governance.db", "paired_phones.json"]);
+        assert!(moved
+            .iter()
+            .all(|m| m.why.contains("the repository tracks")));
+        assert!(!state.join(crate::phones::PHONES_FILE).exists());
+        assert!(state.join("codex_governance_notify_key").exists());
+        assert!(moved.iter().all(|m| m.to.exists()), "kept as they were");
     }
 }

@@ -382,6 +382,13 @@ pub fn trust_asks(w: &FileNotify) -> Vec<(&'static str, String, &'static str)> {
             "this program runs, as you, for every notice",
         ));
     }
+    if let Some(url) = set(&w.dashboard_url) {
+        asks.push((
+            "notify.dashboard_url",
+            url,
+            "every notice links here for the dashboard (a page elsewhere could ask for its token)",
+        ));
+    }
     if set(&w.detail).as_deref() == Some("full") {
         asks.push((
             "notify.detail",
@@ -462,7 +469,7 @@ mod tests {
         assert!(trust_asks(&words("dwell_seconds: 5\nremote_decisions: decline_only")).is_empty());
         let asks = trust_asks(&words(
             "ntfy: {topic: t}\ntelegram: {chat_id: 42}\ncommand: [notify-send, x]\ndetail: full\n\
-             remote_decisions: all",
+             remote_decisions: all\ndashboard_url: https://look-alike.example/",
         ));
         let keys: Vec<&str> = asks.iter().map(|a| a.0).collect();
         assert_eq!(
@@ -471,6 +478,7 @@ mod tests {
                 "notify.ntfy",
                 "notify.telegram",
                 "notify.command",
+                "notify.dashboard_url",
                 "notify.detail",
                 "notify.remote_decisions"
             ]

@@ -746,7 +746,7 @@ fn open_state(
     let tightened = crate::private_state::secure(repo, &state_dir)?;
     // Nothing of a running launcher is touched: the lock comes first.
     let instance = crate::instance::lock(&state_dir)?;
-    let set_aside = crate::private_state::set_aside_planted(&state_dir)?;
+    let set_aside = crate::private_state::set_aside_planted(repo, &state_dir)?;
     let paths = Paths::new(state_dir);
     for dir in [
         paths.state_dir.clone(),

@@ -39,6 +39,11 @@ impl crate::notify::Deciders for Deciders {
         })
     }
 
+    fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool {
+        self.sessions
+            .patch_stays_in_worktree(session_id, request_id)
+    }
+
     fn confirm_plan(
         &self,
         zhongshu: String,

@@ -135,6 +135,15 @@ pub struct PatchChange {
 }
 
 impl PendingApproval {
+    /// Every path a patch names: its files, where it moves them, and the
+    /// root it asks to write (Codex's `grantRoot`, kept as `cwd`).
+    pub fn patched_paths(&self) -> impl Iterator<Item = &str> {
+        self.changes
+            .iter()
+            .flat_map(|c| std::iter::once(c.path.as_str()).chain(c.move_to.as_deref()))
+            .chain(self.cwd.as_deref())
+    }
+
     /// The approval as it may be shown: every text the agent chose (the
     /// command, its folder, the reason, the files and diffs of a patch) with
     /// controls and bidirectional marks written out (`\u{202e}`), so what the

@@ -45,6 +45,9 @@ pub trait Deciders: Send + Sync {
         by: &'static str,
         nonce: String,
     ) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether the approval is a patch whose files all resolve inside the
+    /// session's own worktree (what `low_risk` lets a phone approve).
+    fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool;
     /// Confirms a plan at the revision the notice showed (the `nonce` kept
     /// as for an approval).
     fn confirm_plan(
@@ -171,24 +174,25 @@ impl Notifier {
         if item.digest != claim.digest {
             return refused(Some(&claim), "its item changed since the notice");
         }
-        if let Err(e) = notice::may_decide(
-            self.settings.remote_decisions,
-            item.kind,
-            claim.decision,
-            matches!(
-                item.answers,
-                Answers::Approval {
-                    file_change: true,
-                    ..
-                }
-            ),
-        ) {
-            return refused(Some(&claim), &e.to_string());
-        }
         let Some(deciders) = self.deciders.get() else {
             return refused(Some(&claim), "the launcher is not ready for decisions");
         };
         let session = item.session_id.clone().unwrap_or_default();
+        let file_change = match &item.answers {
+            Answers::Approval {
+                file_change: true,
+                request_id,
+            } => deciders.patch_stays_in_worktree(&session, request_id),
+            _ => false,
+        };
+        if let Err(e) = notice::may_decide(
+            self.settings.remote_decisions,
+            item.kind,
+            claim.decision,
+            file_change,
+        ) {
+            return refused(Some(&claim), &e.to_string());
+        }
         let done = match (&item.answers, claim.decision) {
             (Answers::Approval { request_id, .. }, d) => {
                 let accept = d == PhoneDecision::Approve;

@@ -228,6 +228,22 @@ impl Sessions {
         self.live.session(id)
     }
 
+    /// Whether the pending approval `request_id` of `session_id` is a patch
+    /// naming files, every one of which resolves, now, inside the session's
+    /// own worktree: what a phone may approve at `low_risk`. Codex asks
+    /// about a patch that writes outside its sandbox, through a link too.
+    pub fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool {
+        let Some(root) = self
+            .session(session_id)
+            .and_then(|s| s.workspace().map(|w| std::path::PathBuf::from(&w.path)))
+        else {
+            return false;
+        };
+        self.live.approvals().iter().any(|a| {
+            a.session_id == session_id && a.request_id == request_id && patch_within(a, &root)
+        })
+    }
+
     /// Looks up a session by a validated id from a request.
     pub fn require_session(&self, id: &str) -> LResult<Session> {
         self.live.require_session(id)
@@ -341,5 +357,71 @@ impl crate::quota::Agents for Sessions {
                 .await
                 .map_err(|e| LauncherError::Conflict(e.to_string()))
         })
+    }
+}
+
+/// Whether `a` is a patch naming files, every one of which (and where it
+/// moves them, and any root it asks to write) resolves inside `root` now.
+fn patch_within(a: &crate::model::PendingApproval, root: &std::path::Path) -> bool {
+    a.kind == crate::model::ApprovalKind::FileChange
+        && !a.changes.is_empty()
+        && a.patched_paths()
+            .all(|p| crate::files::resolves_inside(root, std::path::Path::new(p)))
+}
+
+#[cfg(all(test, unix))]
+mod patch_tests {
+    use super::patch_within;
+    use crate::model::{ApprovalKind, PatchChange, PatchKind, PendingApproval};
+
+    fn patch(paths: &[&str], grant_root: Option<&str>) -> PendingApproval {
+        PendingApproval {
+            request_id: "1".into(),
+            session_id: "d".into(),
+            kind: ApprovalKind::FileChange,
+            command: None,
+            changes: paths
+                .iter()
+                .map(|p| PatchChange {
+                    path: p.to_string(),
+                    kind: PatchKind::Update,
+                    move_to: None,
+                    diff: String::new(),
+                    diff_cut: false,
+                })
+                .collect(),
+            cwd: grant_root.map(str::to_string),
+            reason: None,
+            requested_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn only_a_patch_that_stays_in_the_worktree_is_low_risk() {
+        let dir = tempfile::tempdir().unwrap();
+        let wt = dir.path().join("wt");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(wt.join("src")).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::symlink(&home, wt.join("dotfiles")).unwrap();
+        let at = |rel: &str| wt.join(rel).display().to_string();
+        assert!(patch_within(
+            &patch(&[&at("src/a.rs"), &at("new.rs")], None),
+            &wt
+        ));
+        // Through a link the department made, to a file outside, or asking
+        // for a wider root: Codex would write outside its sandbox.
+        assert!(!patch_within(&patch(&[&at("dotfiles/.bashrc")], None), &wt));
+        let outside = home.join(".bashrc").display().to_string();
+        assert!(!patch_within(
+            &patch(&[&at("src/a.rs"), &outside], None),
+            &wt
+        ));
+        let wider = dir.path().display().to_string();
+        assert!(!patch_within(&patch(&[&at("src/a.rs")], Some(&wider)), &wt));
+        assert!(!patch_within(&patch(&[], None), &wt), "a patch of no file");
+        let mut command = patch(&[&at("src/a.rs")], None);
+        command.kind = ApprovalKind::Command;
+        assert!(!patch_within(&command, &wt));
     }
 }

@@ -62,11 +62,9 @@ async fn decide(
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let file_change = l.sessions.live.approvals().iter().any(|a| {
-        a.session_id == b.session_id
-            && a.request_id == request_id
-            && a.kind == crate::model::ApprovalKind::FileChange
-    });
+    let file_change = l
+        .sessions
+        .patch_stays_in_worktree(&b.session_id, &request_id);
     let accept = matches!(
         b.decision,
         ApprovalDecision::Accept | ApprovalDecision::AcceptForSession

@@ -32,6 +32,11 @@ async fn view(State(l): State<Arc<Launcher>>) -> Response {
 struct NoFields {}
 
 async fn test(State(l): State<Arc<Launcher>>, JsonBody(_): JsonBody<NoFields>) -> Response {
+    // The channels are the file's: a program it names, servers that would get
+    // the user's tokens. Nothing of them runs before the file is trusted.
+    if let Some(why) = l.sessions.trust.refusal() {
+        return crate::error::LauncherError::Conflict(why).into_response();
+    }
     let started = l.notifier.send_test(l.stopping_signal());
     Json(serde_json::json!({ "ok": true, "deliveries": started })).into_response()
 }

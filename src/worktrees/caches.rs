@@ -147,7 +147,15 @@ pub fn seed_cargo(
             return Err(e);
         }
     }
-    seed.sources_matched = match_source_times(&git, repo, worktree)?;
+    // Without the user's times, checked-out files look newer than the copy:
+    // Cargo rebuilds more, never less, so the copy stays.
+    seed.sources_matched = match_source_times(&git, repo, worktree).unwrap_or_else(|e| {
+        tracing::warn!(
+            "{}: the checked-out files keep their own times: {e}",
+            worktree.display()
+        );
+        0
+    });
     Ok(Some(seed))
 }
 

@@ -103,6 +103,44 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
     }
 }
 
+/// A cloned file's channels (a program, a server that would get the token)
+/// run nothing before the user trusts the file: the test button neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_notice_of_a_file_not_yet_trusted_runs_nothing() {
+    let ntfy = Ntfy::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("program-ran");
+    let program = format!(
+        "    command: [/bin/sh, -c, 'touch \"$0\"', \"{}\"]\n",
+        ran.display()
+    );
+    let repo = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, &program))
+        .repo();
+    let env = [
+        ("CODEX_GOVERNANCE_TRUST_CONFIG".to_string(), "0".to_string()),
+        (
+            "CODEX_GOVERNANCE_CONFIG_HOME".to_string(),
+            dir.path().join("config").display().to_string(),
+        ),
+        ("CODEX_GOVERNANCE_NTFY_TOKEN".to_string(), TOKEN.to_string()),
+    ];
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let (status, body) = launcher.api.post("/api/notify/test", &json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not trusted"),
+        "{body}"
+    );
+    // Had anything been started, the program and the publish would be under way.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!ran.exists(), "the notice program ran");
+    assert!(ntfy.published().is_empty(), "a notice reached ntfy");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
     crate::needs!(Codex);
