@@ -91,11 +91,8 @@ pub fn resolve(
             return Err(invalid("repo", why));
         }
         let codex = w.codex.as_deref().map(str::trim).unwrap_or("codex");
-        if codex.is_empty() || codex.starts_with('-') || has_control(codex) {
-            return Err(invalid(
-                "codex",
-                format!("{codex:?} is not a program: a name on the host's PATH or a path, such as codex or /usr/local/bin/codex"),
-            ));
+        if let Some(why) = bad_program(codex, repo) {
+            return Err(invalid("codex", why));
         }
         let max_departments = w.max_departments.unwrap_or(DEFAULT_MAX_DEPARTMENTS);
         if max_departments == 0 {
@@ -138,12 +135,53 @@ fn bad_destination(ssh: &str) -> Option<String> {
             "{ssh:?} would read as an option of ssh: a host, such as gpu1"
         ));
     }
-    if ssh.len() > 255 || ssh.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // `[user@]host` of letters, digits, `.`, `_` and `-` only: git reads a
+    // `/` as a local path and `::` as a remote helper, and a shell in the
+    // user's ssh configuration (`ProxyCommand %h`) would read `$` or a quote.
+    let plain = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    let (user_fits, host) = match ssh.split_once('@') {
+        Some((user, host)) => (plain(user), host),
+        None => (true, ssh),
+    };
+    if ssh.len() > 255 || !user_fits || !plain(host) {
         return Some(format!(
-            "{ssh:?} is not a host: one word, such as gpu1 or me@gpu1.example.com"
+            "{ssh:?} is not a host: [user@]host of letters, digits, '.', '_' and '-', such as \
+             gpu1 or me@gpu1.example.com"
         ));
     }
     None
+}
+
+/// Why `codex` cannot be the program run on the host, if it cannot: a bare
+/// name (looked up on the host's PATH) or an absolute path outside the
+/// repository's clone (whose files the repository's author wrote).
+fn bad_program(codex: &str, repo: &str) -> Option<String> {
+    let bare = !codex.contains('/');
+    let inside = |root: &str| {
+        let root = root.trim_end_matches('/');
+        codex == root || codex.starts_with(&format!("{root}/"))
+    };
+    let fine = !codex.is_empty()
+        && !codex.starts_with('-')
+        && !has_control(codex)
+        && !codex.chars().any(char::is_whitespace)
+        && (bare
+            || (codex.starts_with('/')
+                && !codex.split('/').any(|part| part == "..")
+                && !inside(repo)
+                && !inside(&format!("{}.governance", repo.trim_end_matches('/')))));
+    (!fine).then(|| {
+        format!(
+            "{codex:?} is not a program the launcher runs: a name on the host's PATH or an \
+             absolute path outside the repository's clone, such as codex or \
+             /usr/local/bin/codex"
+        )
+    })
 }
 
 /// Why `repo` is not a path on the host the launcher may use, if it is not.
@@ -173,9 +211,11 @@ pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, 
     for (name, w) in words {
         let ssh = w.ssh.as_deref().unwrap_or_default().trim();
         let repo = w.repo.as_deref().unwrap_or_default().trim();
+        // The program it runs there is part of what is trusted.
+        let codex = w.codex.as_deref().map(str::trim).unwrap_or("codex");
         asks.push((
             format!("remotes.{name}"),
-            format!("{ssh}:{repo}"),
+            format!("{ssh}:{repo} running {codex}"),
             "departments may work on this machine, reached with your ssh and your keys",
         ));
         if w.sandbox.as_deref().map(str::trim) == Some("none") {
@@ -222,7 +262,7 @@ mod tests {
                 "ssh",
                 "option of ssh",
             ),
-            ("gpu1: {ssh: 'a b', repo: /p}", "ssh", "one word"),
+            ("gpu1: {ssh: 'a b', repo: /p}", "ssh", "[user@]host"),
             ("gpu1: {repo: /p}", "ssh", "missing"),
             ("gpu1: {ssh: h, repo: p}", "repo", "absolute path"),
             ("gpu1: {ssh: h, repo: /a/../b}", "repo", "without .."),
@@ -231,6 +271,27 @@ mod tests {
                 "codex",
                 "not a program",
             ),
+            // The repository's own file as the program, or a relative one.
+            (
+                "gpu1: {ssh: h, repo: /p, codex: /p/.ci/codex}",
+                "codex",
+                "outside the repository",
+            ),
+            (
+                "gpu1: {ssh: h, repo: /p, codex: /p.governance/x}",
+                "codex",
+                "outside the repository",
+            ),
+            (
+                "gpu1: {ssh: h, repo: /p, codex: bin/codex}",
+                "codex",
+                "absolute path",
+            ),
+            // What git or a shell would read as something else.
+            ("gpu1: {ssh: a/b, repo: /p}", "ssh", "[user@]host"),
+            ("gpu1: {ssh: 'fe80::1', repo: /p}", "ssh", "[user@]host"),
+            ("gpu1: {ssh: 'h$(id)', repo: /p}", "ssh", "[user@]host"),
+            ("gpu1: {ssh: '@h', repo: /p}", "ssh", "[user@]host"),
             (
                 "gpu1: {ssh: h, repo: /p, max_departments: 0}",
                 "max_departments",

@@ -117,11 +117,14 @@ impl Ssh {
     }
 
     /// The command line git is given to reach a host with this ssh
-    /// (`GIT_SSH_COMMAND`): the program quoted, BatchMode on.
+    /// (`GIT_SSH_COMMAND`): the program quoted, BatchMode on, and a fetch
+    /// or push over a connection that went silent given up within about 30 s
+    /// (not the hours TCP would wait).
     pub fn git_ssh_command(&self) -> String {
         format!(
-            "{} -o BatchMode=yes -o ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
-            shell_words::quote(&self.program.display().to_string())
+            "{} -o BatchMode=yes -o ConnectTimeout={CONNECT_TIMEOUT_SECONDS} {}",
+            shell_words::quote(&self.program.display().to_string()),
+            alive_options().join(" ")
         )
     }
 }
@@ -213,6 +216,20 @@ mod tests {
         assert!(a.contains(&"BatchMode=yes".to_string()));
         assert!(!a.iter().any(|w| w.contains("StrictHostKeyChecking")));
         assert_eq!(a[end + 2], "codex --version 'it'\\''s; rm -rf ~'");
+    }
+
+    #[test]
+    fn gits_ssh_gives_up_a_silent_connection() {
+        let ssh = Ssh {
+            program: "/usr/bin/my ssh".into(),
+        };
+        let line = ssh.git_ssh_command();
+        assert!(
+            line.starts_with("'/usr/bin/my ssh' -o BatchMode=yes"),
+            "{line}"
+        );
+        assert!(line.contains("ServerAliveInterval=10"), "{line}");
+        assert!(line.contains("ServerAliveCountMax=3"), "{line}");
     }
 
     #[test]
