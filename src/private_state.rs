@@ -138,11 +138,15 @@ pub fn set_aside_planted(repo: &Path, state_dir: &Path) -> anyhow::Result<Vec<Se
             .into_iter();
         while let Some(item) = walk.next() {
             let Ok(item) = item else { continue };
+            // As committed: a clone brought it. (A file the user once
+            // committed and the launcher has written since is the user's.)
             let brought = || {
                 let real = item.path().canonicalize().ok()?;
-                tracked
-                    .contains(&real)
-                    .then(|| "a file the repository tracks (a clone brought it)".to_string())
+                let committed = tracked.get(&real)?;
+                let now = git2::Oid::hash_file(git2::ObjectType::Blob, &real).ok()?;
+                (now == *committed).then(|| {
+                    "a file the repository tracks, as committed (a clone brought it)".to_string()
+                })
             };
             let Some(why) = planted(item.path()).or_else(brought) else {
                 continue;
@@ -172,9 +176,10 @@ pub fn set_aside_planted(repo: &Path, state_dir: &Path) -> anyhow::Result<Vec<Se
     Ok(moved)
 }
 
-/// The files of `state_dir` that the index of `repo` holds (resolved paths);
-/// none when it is not a repository or the folder lies outside its tree.
-fn tracked_in(repo: &Path, state_dir: &Path) -> std::collections::HashSet<PathBuf> {
+/// The files of `state_dir` that the index of `repo` holds (resolved paths),
+/// with their blobs; none when it is not a repository or the folder lies
+/// outside its tree.
+fn tracked_in(repo: &Path, state_dir: &Path) -> std::collections::HashMap<PathBuf, git2::Oid> {
     let fence = crate::worktrees::fence::StateFence::new(repo, state_dir);
     let Ok(index) = git2::Repository::open(repo).and_then(|git| git.index()) else {
         return Default::default();
@@ -183,9 +188,10 @@ fn tracked_in(repo: &Path, state_dir: &Path) -> std::collections::HashSet<PathBu
         .iter()
         .filter_map(|entry| {
             let rel = std::str::from_utf8(&entry.path).ok()?;
-            fence
+            let real = fence
                 .names(rel)
-                .then(|| repo.join(rel).canonicalize().ok())?
+                .then(|| repo.join(rel).canonicalize().ok())??;
+            Some((real, entry.id))
         })
         .collect()
 }
@@ -349,6 +355,14 @@ mod tests {
         // The launcher's own, untracked.
         std::fs::write(state.join("codex_governance_notify_key"), "k").unwrap();
 
+        // One the user committed long ago and the launcher wrote since.
+        std::fs::write(state.join("codex_governance_audit.jsonl"), "old\n").unwrap();
+        index
+            .add_path(Path::new(".tmp/codex_governance_audit.jsonl"))
+            .unwrap();
+        index.write().unwrap();
+        std::fs::write(state.join("codex_governance_audit.jsonl"), "old\nnew\n").unwrap();
+
         let moved = set_aside_planted(&repo, &state).unwrap();
         let mut names: Vec<String> = moved
             .iter()
@@ -356,11 +370,13 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["codex_governance.db", "paired_phones.json"]);
-        assert!(moved
-            .iter()
-            .all(|m| m.why.contains("the repository tracks")));
+        assert!(moved.iter().all(|m| m.why.contains("as committed")));
         assert!(!state.join(crate::phones::PHONES_FILE).exists());
         assert!(state.join("codex_governance_notify_key").exists());
+        assert!(
+            state.join("codex_governance_audit.jsonl").exists(),
+            "the user's own"
+        );
         assert!(moved.iter().all(|m| m.to.exists()), "kept as they were");
     }
 }

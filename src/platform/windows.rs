@@ -53,8 +53,8 @@ fn contained() -> &'static Mutex<HashMap<u32, Contained>> {
 /// Puts the process `pid` (and every process it starts) into a kill-on-close
 /// job, then lets it run: a process started by [`detach`] or [`shell_command`]
 /// waits, suspended, until it is in its job, so nothing it starts escapes. A
-/// process held already (a ConPTY agent, held and resumed by its spawner) is
-/// left as it is.
+/// process held already is left as it is. (A ConPTY agent is held and
+/// resumed by its spawner, and never passed here.)
 pub fn contain(pid: u32) {
     if pid != 0 && hold(pid) {
         resume(pid);
@@ -503,9 +503,6 @@ pub fn shell_command(line: &str) -> std::process::Command {
     use std::os::windows::process::CommandExt;
     let mut cmd = std::process::Command::new("cmd");
     cmd.raw_arg(format!("/D /S /C \"{line}\""));
-    // A program named bare is looked for on PATH only, never first in the
-    // worktree a department wrote.
-    cmd.env("NoDefaultCurrentDirectoryInExePath", "1");
     detach(&mut cmd);
     cmd
 }

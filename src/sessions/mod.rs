@@ -362,11 +362,14 @@ impl crate::quota::Agents for Sessions {
 
 /// Whether `a` is a patch naming files, every one of which (and where it
 /// moves them, and any root it asks to write) resolves inside `root` now.
+/// A path shown with a character written out (`\u{202e}`) is not the path
+/// Codex writes: it is never low risk.
 fn patch_within(a: &crate::model::PendingApproval, root: &std::path::Path) -> bool {
     a.kind == crate::model::ApprovalKind::FileChange
         && !a.changes.is_empty()
-        && a.patched_paths()
-            .all(|p| crate::files::resolves_inside(root, std::path::Path::new(p)))
+        && a.patched_paths().all(|p| {
+            !p.contains("\\u{") && crate::files::resolves_inside(root, std::path::Path::new(p))
+        })
 }
 
 #[cfg(all(test, unix))]
@@ -420,6 +423,9 @@ mod patch_tests {
         let wider = dir.path().display().to_string();
         assert!(!patch_within(&patch(&[&at("src/a.rs")], Some(&wider)), &wt));
         assert!(!patch_within(&patch(&[], None), &wt), "a patch of no file");
+        // A name shown with a character written out is not the name written.
+        let hidden = at("dotfiles\\u{202e}/.bashrc");
+        assert!(!patch_within(&patch(&[&hidden], None), &wt));
         let mut command = patch(&[&at("src/a.rs")], None);
         command.kind = ApprovalKind::Command;
         assert!(!patch_within(&command, &wt));

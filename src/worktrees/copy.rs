@@ -84,7 +84,7 @@ pub fn copy_into(repo: &Path, worktree: &Path, globs: &[String], skip: &Path) ->
         chosen.push((entry, rel));
     }
     // Copies never fill the disk the user works on (as the Cargo cache's).
-    let free = crate::platform::free_bytes(worktree).unwrap_or(0);
+    let free = crate::platform::free_bytes(worktree).unwrap_or(u64::MAX);
     if !super::caches::copy_fits(needed, free) {
         tracing::warn!(
             "nothing copied into {}: the {} files `worktree.copy` names take {needed} bytes, \

