@@ -194,10 +194,37 @@ pub(crate) fn make_fifo(path: &Path) {
     panic!("no FIFOs on this platform: {}", path.display());
 }
 
+/// Where `path` lands as the file system stands now: its deepest part that
+/// resolves (links followed), then the rest as written.
+pub struct Landing {
+    pub path: std::path::PathBuf,
+    /// A part past the resolved one exists but does not resolve: a link to
+    /// nothing, which a write would follow.
+    pub through_dangling: bool,
+}
+
+/// [`Landing`] of `path`; None when no part of it resolves.
+pub fn landing(path: &Path) -> Option<Landing> {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    let mut through_dangling = false;
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let path = rest.iter().rev().fold(real, |full, part| full.join(part));
+            return Some(Landing {
+                path,
+                through_dangling,
+            });
+        }
+        through_dangling |= std::fs::symlink_metadata(existing).is_ok();
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
 /// Whether `path` (absolute, no `..`) lies inside `root` as the file system
-/// resolves it now: the deepest part of it that exists, links followed, then
-/// the rest. A patch through a link a department made points where the link
-/// does.
+/// resolves it now ([`landing`]). A patch through a link a department made
+/// points where the link does; one through a link to nothing is not inside.
 pub fn resolves_inside(root: &Path, path: &Path) -> bool {
     use std::path::Component;
     if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
@@ -206,26 +233,7 @@ pub fn resolves_inside(root: &Path, path: &Path) -> bool {
     let Ok(root) = root.canonicalize() else {
         return false;
     };
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let full = rest.iter().rev().fold(real, |full, part| full.join(part));
-            return full.starts_with(&root);
-        }
-        // Only a name that is not there is taken as new: a link whose
-        // target is missing would be written through.
-        if std::fs::symlink_metadata(existing).is_ok() {
-            return false;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return false,
-        }
-    }
+    landing(path).is_some_and(|at| !at.through_dangling && at.path.starts_with(&root))
 }
 
 #[cfg(all(test, unix))]

@@ -181,6 +181,10 @@ pub fn set_aside_planted(repo: &Path, state_dir: &Path) -> anyhow::Result<Vec<Se
 /// outside its tree.
 fn tracked_in(repo: &Path, state_dir: &Path) -> std::collections::HashMap<PathBuf, git2::Oid> {
     let fence = crate::worktrees::fence::StateFence::new(repo, state_dir);
+    if fence.shown().is_empty() {
+        // Outside the tree: nothing the repository tracks is there.
+        return Default::default();
+    }
     let Ok(index) = git2::Repository::open(repo).and_then(|git| git.index()) else {
         return Default::default();
     };

@@ -72,26 +72,8 @@ impl StateFence {
         let Some(state) = &self.resolved else {
             return false;
         };
-        let target = root.join(path);
         // The deepest existing folder on the way, resolved, plus the rest.
-        let mut existing = target.as_path();
-        let mut rest = Vec::new();
-        loop {
-            if let Ok(real) = existing.canonicalize() {
-                let mut full = real;
-                for part in rest.iter().rev() {
-                    full.push(part);
-                }
-                return within(&folded(&full), state);
-            }
-            match (existing.parent(), existing.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_os_string());
-                    existing = parent;
-                }
-                _ => return false,
-            }
-        }
+        crate::files::landing(&root.join(path)).is_some_and(|at| within(&folded(&at.path), state))
     }
 
     /// Refuses, before anything is written or pushed, work from `since` to
