@@ -123,6 +123,32 @@ fn cargo_figures(dir: &Path) {
     one_line_change(&wt2.join(&changed));
     let incremental_copied_build = cargo(&wt2, &["build"]);
 
+    // A department whose build runs at the user's tree's path: its worktree
+    // mounted there in a mount namespace of its own, incremental caches copied.
+    let same_path = worktrees::create(&CreateSpec {
+        repo: &repo,
+        zhongshu: "bench",
+        session: "bench-3",
+        base: None,
+        scope: &[],
+        settings: &settings,
+    })
+    .unwrap()
+    .unwrap();
+    let wt3 = PathBuf::from(&same_path.workspace.path);
+    let start = Instant::now();
+    caches::seed_cargo(&repo, &wt3, Caches::Auto)
+        .unwrap()
+        .expect("the user's target/ copied");
+    copy_dir(
+        &repo.join("target/debug/incremental"),
+        &wt3.join("target/debug/incremental"),
+    );
+    let same_path_seeding = start.elapsed();
+    one_line_change(&wt3.join(&changed));
+    let same_path_build = cargo_at_users_path(&wt3, &repo, "build");
+    let same_path_test = cargo_at_users_path(&wt3, &repo, "test --no-run");
+
     // The reference: the same change, incrementally in the user's tree.
     one_line_change(&repo.join(&changed));
     let user_build = cargo(&repo, &["build"]);
@@ -182,6 +208,20 @@ fn cargo_figures(dir: &Path) {
         ratio(incremental_copied_build, user_build),
         ratio(user_cold_incremental_build, user_build)
     );
+    match (same_path_build, same_path_test) {
+        (Some(build), Some(test)) => println!(
+            "  department at your tree's path (its worktree mounted there, incremental caches \
+             copied {}): cargo build {} ({:.2}x with the copy, {:.2}x alone), cargo test \
+             --no-run {} ({:.2}x)",
+            secs(same_path_seeding),
+            secs(build),
+            ratio(same_path_seeding + build, user_build),
+            ratio(build, user_build),
+            secs(test),
+            ratio(test, user_test)
+        ),
+        _ => println!("  department at your tree's path: skipped, no unshare here"),
+    }
     println!(
         "  disk: the department's copy {} MiB, the user's target/ {} MiB (a full copy; {} MiB \
          of it rustc's incremental caches)",
@@ -191,6 +231,7 @@ fn cargo_figures(dir: &Path) {
     );
     let _ = worktrees::create::remove(&repo, &made.workspace, &no_teardown());
     let _ = worktrees::create::remove(&repo, &with_incremental.workspace, &no_teardown());
+    let _ = worktrees::create::remove(&repo, &same_path.workspace, &no_teardown());
 }
 
 fn npm_figures(dir: &Path) {
@@ -438,6 +479,24 @@ fn cargo(dir: &Path, args: &[&str]) -> Duration {
         .unwrap();
     assert!(status.success(), "cargo {args:?} in {}", dir.display());
     start.elapsed()
+}
+
+/// `cargo <args>` with `worktree` mounted at `users` in a mount namespace of
+/// its own, so rustc sees the user's path; `None` where that cannot be made.
+fn cargo_at_users_path(worktree: &Path, users: &Path, args: &str) -> Option<Duration> {
+    let script =
+        format!("mount --bind \"$1\" \"$2\" && cd \"$2\" && exec cargo {args} --offline --quiet");
+    let start = Instant::now();
+    let status = Command::new("unshare")
+        .args(["--map-current-user", "--mount", "--propagation", "private"])
+        .args(["sh", "-c", &script, "sh"])
+        .arg(worktree)
+        .arg(users)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_INCREMENTAL", "1")
+        .status()
+        .ok()?;
+    status.success().then(|| start.elapsed())
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -214,6 +214,19 @@ impl TrustGate {
         })
     }
 
+    /// Whether what the file says under `key` (the setting or one below
+    /// it) is new or changed since the user last trusted it.
+    pub fn waits_on(&self, key: &str) -> bool {
+        self.request().is_some_and(|r| {
+            r.settings.iter().any(|a| {
+                a.key == key
+                    || a.key
+                        .strip_prefix(key)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    }
+
     /// Why a session may not start yet; None when it may.
     pub fn refusal(&self) -> Option<String> {
         let r = self.request()?;
@@ -335,6 +348,9 @@ mod tests {
             meaning: "m".into(),
         });
         assert!(!TrustGate::new(less, "g.yaml".into(), Some(store.clone()), false).is_open());
+        // What waits is known by its key, and by the keys below it.
+        assert!(changed.waits_on("launcher.backend") && changed.waits_on("launcher"));
+        assert!(!changed.waits_on("launcher.agent_command") && !changed.waits_on("launcher.back"));
         let calm = TrustGate::new(ConfigTrust::default(), "g.yaml".into(), None, false);
         assert!(calm.is_open());
         assert!(matches!(calm.trust("x"), Err(TrustError::NothingAsked)));

@@ -84,7 +84,12 @@ pub fn take(
             .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &rules(ctx)));
         (fetched, recorded)
     };
-    let recorded = recorded?;
+    let mut recorded = recorded?;
+    // What stays on the host is left out as what stays in a worktree here.
+    let fetched = fetched.map(|f| {
+        recorded.left_out.extend(f.left_out);
+        f.commit
+    });
     let globs = ctx
         .config
         .department(department)
@@ -126,7 +131,7 @@ fn fetch_remote(
     session: &Session,
     ws: &crate::model::Workspace,
     work: &crate::model::RemoteWork,
-) -> Result<String, WorktreeError> {
+) -> Result<crate::remote::git::Fetched, WorktreeError> {
     let refused =
         |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
     let host = Remotes::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
@@ -135,10 +140,11 @@ fn fetch_remote(
         path: work.path.clone(),
         branch: work.branch.clone(),
     };
-    let commit = crate::remote::git::fetch_back(&ssh, &host, &ctx.repo, &session.id, &tree)
+    let limit = ctx.config.launcher.isolation.max_file_bytes;
+    let fetched = crate::remote::git::fetch_back(&ssh, &host, &ctx.repo, &session.id, &tree, limit)
         .map_err(|e| refused(e.to_string()))?;
-    worktrees::mirror::write_commit(&ctx.repo, ws, &commit)?;
-    Ok(commit)
+    worktrees::mirror::write_commit(&ctx.repo, ws, &fetched.commit)?;
+    Ok(fetched)
 }
 
 /// Keeps a record on the department's workspace, with its audit line: a

@@ -157,27 +157,52 @@ fn push_base(
     run_here(cmd, "pushing the plan's base")
 }
 
+/// What a fetch-back brought: the commit, and the files it left on the host.
+#[derive(Debug)]
+pub struct Fetched {
+    pub commit: String,
+    /// Files over the size limit the department's work holds there: neither
+    /// hashed nor fetched (a sparse file of a terabyte reads as one).
+    pub left_out: Vec<crate::model::LeftOut>,
+}
+
 /// Commits what the department left in its worktree on the host (when
-/// anything changed) and fetches its branch back; the fetched commit. It
-/// blocks: it runs where the launcher records a worktree.
+/// anything changed; files over `max_file_bytes` stay there, unread) and
+/// fetches its branch back. It blocks: it runs where the launcher records a
+/// worktree.
 pub fn fetch_back(
     ssh: &Ssh,
     host: &Remote,
     repo: &Path,
     session: &str,
     tree: &RemoteTree,
-) -> Result<String, RemoteGitError> {
-    // One ssh: add everything, and commit only when something is staged.
-    let script = "G=$1; W=$2; M=$3; A=$4; \
+    max_file_bytes: u64,
+) -> Result<Fetched, RemoteGitError> {
+    // One ssh: every file over the limit that git would add is named (size,
+    // tab, path, NUL) and excluded, then everything else is added, and
+    // committed only when something is staged.
+    let script = "G=$1; W=$2; M=$3; A=$4; N=$5; L=\"$G/governance-add\"; export G W A L; \
         g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
             -c core.fsmonitor=false -c commit.gpgsign=false -c user.name=codex-governance \
             -c user.email=codex-governance@localhost \"$A\" \"$@\"; }; \
         cd \"$W\" || exit 3; \
-        g add -A || exit 4; \
+        printf '.\\0' > \"$L\" || exit 5; \
+        find . -path ./.git -prune -o -type f -size +\"$N\"c -exec sh -c \"$6\" sh {} + || exit 5; \
+        g add -A --pathspec-from-file=\"$L\" --pathspec-file-nul || exit 4; \
+        rm -f \"$L\"; \
         if g diff --cached --quiet; then exit 0; fi; \
         g commit -q --no-verify -m \"$M\"";
+    let over_the_limit =
+        "g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
+            -c core.fsmonitor=false \"$A\" \"$@\"; }; \
+        for f; do f=${f#./}; \
+            [ -n \"$(g ls-files -o -m --exclude-standard -- \":(literal)$f\")\" ] || continue; \
+            printf ':(exclude,literal)%s\\0' \"$f\" >> \"$L\" || exit 5; \
+            printf '%s\\t%s\\0' \"$(wc -c < \"$f\" | tr -d ' ')\" \"$f\"; \
+        done";
     let message = format!("{session}: the department's work on {}", host.name);
     let admin = admin_dir(host, tree_name(tree));
+    let limit = max_file_bytes.to_string();
     let words = [
         "sh",
         "-c",
@@ -187,6 +212,8 @@ pub fn fetch_back(
         &tree.path,
         &message,
         ATTR_SOURCE,
+        &limit,
+        over_the_limit,
     ];
     let ran = ssh.run_blocking(&host.ssh, &words)?;
     if !ran.ok() {
@@ -220,7 +247,22 @@ pub fn fetch_back(
     if !out.status.success() || commit.len() < 40 {
         return Err(here("reading the fetched commit", "no commit".into()));
     }
-    Ok(commit)
+    Ok(Fetched {
+        commit,
+        left_out: left_out_of(&ran.stdout, max_file_bytes),
+    })
+}
+
+/// The files the host's script named as over the limit (`size\tpath\0`).
+fn left_out_of(said: &str, limit: u64) -> Vec<crate::model::LeftOut> {
+    said.split('\0')
+        .filter_map(|record| record.split_once('\t'))
+        .map(|(size, path)| crate::model::LeftOut::TooLarge {
+            path: path.to_string(),
+            bytes: size.trim().parse().unwrap_or(limit.saturating_add(1)),
+            limit,
+        })
+        .collect()
 }
 
 /// The worktree's name: its folder's, the session that made it.
@@ -318,6 +360,19 @@ fn last_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_a_host_left_out_are_read_from_what_it_said() {
+        let said = "73\tbig.bin\0x\ty\tz\0\0junk";
+        let named: Vec<String> = left_out_of(said, 50)
+            .into_iter()
+            .map(|l| match l {
+                crate::model::LeftOut::TooLarge { path, bytes, .. } => format!("{path}={bytes}"),
+                other => other.path().to_string(),
+            })
+            .collect();
+        assert_eq!(named, ["big.bin=73", "y\tz=51"]);
+    }
 
     #[test]
     fn git_there_runs_nothing_of_the_clone() {

@@ -75,9 +75,17 @@ impl Hosts {
 
     /// What a department's connection found of `host` (it answers, or
     /// not); true when that changed its state. Its version stays.
+    /// Only moves a host between Ready and Unreachable: what a pre-flight
+    /// found (Refused, awaiting trust, being checked) a connection that
+    /// answers does not lift.
     pub fn mark(&self, host: &Remote, state: RemoteState, detail: String) -> bool {
         let before = self.found.read().unwrap().get(&host.name).cloned();
-        if before.as_ref().is_some_and(|b| b.state == state) {
+        let movable = |s: RemoteState| matches!(s, RemoteState::Ready | RemoteState::Unreachable);
+        if !movable(state)
+            || !before
+                .as_ref()
+                .is_some_and(|b| movable(b.state) && b.state != state)
+        {
             return false;
         }
         let version = before.and_then(|b| b.codex_version);
@@ -120,5 +128,51 @@ impl Hosts {
             .then(crate::clock::now_rfc3339),
         };
         self.found.write().unwrap().insert(host.name.clone(), view);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Remote {
+        Remote {
+            name: "gpu1".into(),
+            ssh: "gpu1".into(),
+            repo: "/srv/r".into(),
+            codex: "codex".into(),
+            max_departments: 1,
+            sandbox: RemoteSandbox::Required,
+        }
+    }
+
+    /// A department's connection answering does not make a refused host
+    /// ready; one that went unreachable comes back.
+    #[test]
+    fn a_connection_moves_a_host_only_between_ready_and_unreachable() {
+        let hosts = Hosts::default();
+        let gpu1 = host();
+        assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
+        assert!(hosts.all().is_empty(), "an unchecked host stays unchecked");
+        for kept in [
+            RemoteState::Refused,
+            RemoteState::AwaitsTrust,
+            RemoteState::Checking,
+        ] {
+            hosts.set(&gpu1, kept, "found so".into(), None);
+            assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
+            assert_eq!(hosts.all()[0].state, kept);
+        }
+        hosts.set(
+            &gpu1,
+            RemoteState::Ready,
+            "ready".into(),
+            Some("0.169.0".into()),
+        );
+        assert!(hosts.mark(&gpu1, RemoteState::Unreachable, "gone".into()));
+        assert!(!hosts.mark(&gpu1, RemoteState::Refused, "no".into()));
+        assert!(hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
+        assert_eq!(hosts.all()[0].state, RemoteState::Ready);
+        assert_eq!(hosts.all()[0].codex_version.as_deref(), Some("0.169.0"));
     }
 }

@@ -50,20 +50,29 @@ pub enum PlacementError {
         state: RemoteState,
         detail: String,
     },
+    #[error(
+        "what governance.yaml says of {0} waits for your trust: nothing reaches that host \
+         until you trust the file in the dashboard"
+    )]
+    Untrusted(String),
     #[error("{0}")]
     Ssh(String),
 }
 
 impl Remotes {
-    /// The configured host `name`.
+    /// The configured host `name`, as the user trusted it: while what the
+    /// file now says of it (its ssh, its folder, its program) waits for
+    /// trust, no fetch, removal or placement reaches it.
     pub fn host(ctx: &Context, name: &str) -> Result<Remote, PlacementError> {
-        ctx.config
-            .launcher
-            .remotes
-            .iter()
+        trusted_hosts(&ctx.config)
+            .into_iter()
             .find(|r| r.name == name)
-            .cloned()
-            .ok_or_else(|| PlacementError::Unknown(name.to_string()))
+            .ok_or_else(
+                || match ctx.config.launcher.remotes.iter().any(|r| r.name == name) {
+                    true => PlacementError::Untrusted(name.to_string()),
+                    false => PlacementError::Unknown(name.to_string()),
+                },
+            )
     }
 
     /// The user's ssh, as the configuration names it.
@@ -139,7 +148,7 @@ pub struct Departure {
 impl Departure {
     pub fn of(config: &crate::config::Config) -> Departure {
         Departure {
-            remotes: config.launcher.remotes.clone(),
+            remotes: trusted_hosts(config),
             ssh: Ssh::new(&config.launcher.ssh_program).ok(),
         }
     }
@@ -152,7 +161,8 @@ impl Departure {
         };
         let Some(host) = self.remotes.iter().find(|r| r.name == work.host) else {
             tracing::warn!(
-                "{} is no longer under launcher.remotes: {} stays",
+                "{} is no longer under launcher.remotes, or what the file says of it waits for \
+                 your trust: {} stays until it can be reached",
                 work.host,
                 work.path
             );
@@ -171,6 +181,19 @@ impl Departure {
             }
         }
     }
+}
+
+/// The hosts of `config` whose words the user trusted (all of them when the
+/// file asks for no trust: the user's own file, or one trusted as it is).
+pub fn trusted_hosts(config: &crate::config::Config) -> Vec<Remote> {
+    let gate = crate::config_trust::TrustGate::of(config);
+    config
+        .launcher
+        .remotes
+        .iter()
+        .filter(|r| !gate.waits_on(&format!("launcher.remotes.{}", r.name)))
+        .cloned()
+        .collect()
 }
 
 /// A remote agent's environment from the one built for this machine: what
@@ -203,6 +226,42 @@ pub fn environment_there(vars: Vec<(String, String)>, temp: &str) -> Vec<(String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file whose words for a host changed since the user trusted it
+    /// reaches that host no more (fetch-back, removal, placement) until
+    /// trusted again; its other hosts, as trusted, still.
+    #[test]
+    fn a_host_whose_words_wait_for_trust_is_not_reached() {
+        use crate::config::{Config, CONFIG_FILE};
+        let repo = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let env = crate::config::Env::from([(
+            "CODEX_GOVERNANCE_CONFIG_HOME".into(),
+            home.path().display().to_string(),
+        )]);
+        let write = |gpu1: &str| {
+            let text = format!(
+                "launcher:\n  remotes:\n    gpu1:\n      ssh: {gpu1}\n      repo: /srv/p\n    \
+                 gpu2:\n      ssh: me@gpu2\n      repo: /srv/p\n"
+            );
+            std::fs::write(repo.path().join(CONFIG_FILE), text).unwrap();
+            Config::load_with_env(repo.path(), &env).unwrap()
+        };
+        let names = |hosts: Vec<crate::config::remotes::Remote>| -> Vec<String> {
+            hosts.into_iter().map(|h| h.name).collect()
+        };
+        let first = write("me@gpu1");
+        assert!(
+            names(trusted_hosts(&first)).is_empty(),
+            "nothing trusted yet"
+        );
+        let gate = crate::config_trust::TrustGate::of(&first);
+        gate.trust(first.trust.hash.as_deref().unwrap()).unwrap();
+        assert_eq!(names(trusted_hosts(&first)), ["gpu1", "gpu2"]);
+        let changed = write("someone@elsewhere");
+        assert_eq!(names(trusted_hosts(&changed)), ["gpu2"]);
+        assert_eq!(names(Departure::of(&changed).remotes), ["gpu2"]);
+    }
 
     #[test]
     fn a_remote_agent_keeps_nothing_that_names_this_machine() {

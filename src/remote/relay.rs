@@ -11,11 +11,12 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use super::ssh::Ssh;
@@ -117,9 +118,14 @@ impl Relay {
                 Err(refused)
             }
         };
-        let ws = tokio_tungstenite::accept_hdr_async(stream, check)
-            .await
-            .map_err(|e| format!("refused: {e}"))?;
+        // A connection that never finishes its handshake is dropped.
+        let ws = tokio::time::timeout(
+            HANDSHAKE,
+            tokio_tungstenite::accept_hdr_async(stream, check),
+        )
+        .await
+        .map_err(|_| "no handshake within 10 s".to_string())?
+        .map_err(|e| format!("refused: {e}"))?;
         let (mut to_codex, mut from_codex) = ws.split();
         let mut session = Session::default();
         // Codex's messages until the host first answers: a new ssh gets them again.
@@ -132,7 +138,10 @@ impl Relay {
                 .spawn_stdio(&host.ssh, &words)
                 .map_err(|e| e.to_string())?;
             let mut to_host = child.stdin.take().ok_or("no stdin")?;
-            let mut from_host = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+            let mut from_host = FramedRead::new(
+                child.stdout.take().ok_or("no stdout")?,
+                LinesCodec::new_with_max_length(MAX_LINE),
+            );
             for line in &unanswered {
                 let _ = write_line(&mut to_host, line).await;
             }
@@ -154,8 +163,8 @@ impl Relay {
                         Frame::Closed(why) => break Err(why),
                         Frame::Other => {}
                     },
-                    line = from_host.next_line() => match line {
-                        Ok(Some(line)) => {
+                    line = from_host.next() => match line {
+                        Some(Ok(line)) => {
                             if !answered {
                                 answered = true;
                                 unanswered.clear();
@@ -166,7 +175,10 @@ impl Relay {
                                 break Err(e.to_string());
                             }
                         }
-                        Ok(None) | Err(_) => break Ok(()),
+                        Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                            break Err(format!("{} sent a line of over 64 MiB", host.name))
+                        }
+                        None | Some(Err(_)) => break Ok(()),
                     },
                 }
             };
@@ -202,6 +214,12 @@ impl Relay {
         Err(ended)
     }
 }
+
+/// How long a connection may take to show its secret.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest line a host may send (what a WebSocket message to Codex may
+/// carry by default): a host that sends more is cut off, not buffered.
+const MAX_LINE: usize = 64 << 20;
 
 /// How long the relay waits before it tries ssh again, at first and at most.
 const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -368,6 +386,56 @@ mod tests {
             back.into_text().unwrap().as_str(),
             r#"{"id":1,"method":"initialize"}"#
         );
+        relay.close();
+    }
+
+    /// A host that sends a line without end is cut off at 64 MiB, not
+    /// buffered until it stops; a connection that never shows its secret
+    /// is dropped.
+    #[tokio::test]
+    async fn a_host_without_line_ends_and_a_silent_connection_are_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flood-ssh");
+        std::fs::write(
+            &path,
+            "#!/bin/sh\nhead -c 70000000 /dev/zero | tr '\\0' a\nexec sleep 600\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let relay = Relay::start(
+            Ssh::new(path.to_str().unwrap()).unwrap(),
+            host(),
+            |work| {
+                tokio::spawn(work);
+            },
+            Box::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = relay.url().into_client_request().unwrap();
+        let bearer = format!("Bearer {}", relay.secret().expose());
+        req.headers_mut()
+            .insert("authorization", bearer.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        // Guards against a hang only: the host sleeps for ten minutes.
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(120), ws.next())
+            .await
+            .expect("the relay cut the host off");
+        assert!(
+            matches!(ended, Some(Ok(Message::Close(_))) | None | Some(Err(_))),
+            "{ended:?}"
+        );
+
+        let mut silent = TcpStream::connect(("127.0.0.1", relay.port)).await.unwrap();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+        )
+        .await
+        .expect("the relay dropped a connection that said nothing");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
         relay.close();
     }
 

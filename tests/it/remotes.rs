@@ -292,6 +292,7 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
             "call_write",
             &format!(
                 "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"; \
+                 truncate -s 3G BIG.bin; echo \" BIG-RC=$?\"; \
                  touch {clone}/PLANTED; echo \" CLONE-RC=$?\"; \
                  touch {outside}; echo \" OUT-RC=$?\"",
                 outside = dir.path().join("outside.txt").display()
@@ -331,6 +332,21 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         .await;
     assert_eq!(fetched["host"], "gpu1", "{fetched}");
     assert_eq!(fetched["remote_path"], there.as_str(), "{fetched}");
+    // A file over worktree_max_file_bytes stays there, unread (a sparse
+    // 3 GiB file), and the review says so.
+    assert!(out.contains("BIG-RC=0"), "{out}");
+    let recorded = c
+        .wait_agent(&dept, "recorded", |s| {
+            s["workspace"]["review"]["findings"]
+                .to_string()
+                .contains("BIG.bin")
+        })
+        .await;
+    let findings = recorded["workspace"]["review"]["findings"].to_string();
+    assert!(
+        findings.contains("not recorded, kept in its worktree"),
+        "{findings}"
+    );
     let added = c
         .wait_audit("remote_worktree_added", |e| e["session_id"] == dept)
         .await;
@@ -362,6 +378,13 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&landed.stdout), "notes\n");
+    let big = std::process::Command::new("git")
+        .args(["cat-file", "-e", "HEAD:BIG.bin"])
+        .current_dir(&c.repo.path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!big.success(), "the file over the limit was not merged");
     // Settled: its worktree, branch and base ref on the host are gone.
     c.wait_audit("remote_worktree_removed", |e| e["session_id"] == dept)
         .await;
