@@ -14,7 +14,10 @@
 //! the same run: a second department whose copy also has rustc's incremental
 //! caches (rustc drops them: they were made in another folder), and the same
 //! change built in the user's tree without its incremental caches (the floor
-//! of a build in another folder). The first crate's tests read its
+//! of a build in another folder); and a third department built at the
+//! user's tree's path, its worktree mounted there in a mount namespace of
+//! its own (`unshare`; skipped where none can be made), with rustc's
+//! incremental caches copied: what the 1.5x needs. The first crate's tests read its
 //! `CARGO_MANIFEST_DIR` and include a file at the workspace's root; the
 //! department changes that file and runs them, and they must see the
 //! department's worktree and file, not the user's.
