@@ -178,13 +178,7 @@ impl Notifier {
             return refused(Some(&claim), "the launcher is not ready for decisions");
         };
         let session = item.session_id.clone().unwrap_or_default();
-        let file_change = match &item.answers {
-            Answers::Approval {
-                file_change: true,
-                request_id,
-            } => deciders.patch_stays_in_worktree(&session, request_id),
-            _ => false,
-        };
+        let file_change = self.patch_in_its_worktree(&item);
         if let Err(e) = notice::may_decide(
             self.settings.remote_decisions,
             item.kind,
@@ -249,6 +243,24 @@ impl Notifier {
             });
     }
 
+    /// Whether `item` asks to approve a patch that stays, as its paths
+    /// resolve now, inside its session's worktree: what `low_risk` lets a
+    /// phone approve. A notice offers Approve for it only then, as a press
+    /// is checked.
+    fn patch_in_its_worktree(&self, item: &needs_you::NeedItem) -> bool {
+        let Answers::Approval {
+            file_change: true,
+            request_id,
+        } = &item.answers
+        else {
+            return false;
+        };
+        let session = item.session_id.as_deref().unwrap_or_default();
+        self.deciders
+            .get()
+            .is_some_and(|d| d.patch_stays_in_worktree(session, request_id))
+    }
+
     /// The buttons of `item`'s notice: each a signed token, which an ntfy
     /// button publishes to the reply topic (a Telegram button carries its
     /// nonce).
@@ -262,7 +274,8 @@ impl Notifier {
             None => String::new(),
         };
         let expires = crate::clock::now().timestamp() + decision_token::MAX_LIFE_SECONDS;
-        notice::buttons(self.settings.remote_decisions, item)
+        let file_change = self.patch_in_its_worktree(item);
+        notice::buttons(self.settings.remote_decisions, item.kind, file_change)
             .into_iter()
             .map(|decision| super::channels::Button {
                 decision,

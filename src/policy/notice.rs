@@ -269,23 +269,17 @@ pub fn phone_page_may(allowed: RemoteDecisions, answer: PageAnswer) -> Result<()
     }
 }
 
-/// The buttons a notice of `item` carries (at most three), each a decision
-/// the phone may take.
-pub fn buttons(allowed: RemoteDecisions, item: &NeedItem) -> Vec<PhoneDecision> {
-    let file_change = matches!(
-        item.answers,
-        super::needs_you::Answers::Approval {
-            file_change: true,
-            ..
-        }
-    );
+/// The buttons a notice of a `kind` item carries (at most three), each a
+/// decision the phone may take; `file_change`: it asks to approve a patch
+/// that stays inside its department's worktree.
+pub fn buttons(allowed: RemoteDecisions, kind: NeedKind, file_change: bool) -> Vec<PhoneDecision> {
     [
         PhoneDecision::Approve,
         PhoneDecision::ConfirmPlan,
         PhoneDecision::Decline,
     ]
     .into_iter()
-    .filter(|d| may_decide(allowed, item.kind, *d, file_change).is_ok())
+    .filter(|d| may_decide(allowed, kind, *d, file_change).is_ok())
     .take(3)
     .collect()
 }
@@ -445,20 +439,29 @@ mod tests {
 
     #[test]
     fn the_phone_declines_by_default_and_approves_only_when_allowed() {
-        let item = approval("ls");
         use PhoneDecision::*;
-        assert_eq!(buttons(RemoteDecisions::DeclineOnly, &item), [Decline]);
-        assert_eq!(buttons(RemoteDecisions::LowRisk, &item), [Decline]);
-        let mut patch = item.clone();
-        patch.answers = crate::policy::needs_you::Answers::Approval {
-            request_id: "7".into(),
-            file_change: true,
-        };
+        let approval = NeedKind::Approval;
         assert_eq!(
-            buttons(RemoteDecisions::LowRisk, &patch),
+            buttons(RemoteDecisions::DeclineOnly, approval, false),
+            [Decline]
+        );
+        assert_eq!(
+            buttons(RemoteDecisions::LowRisk, approval, false),
+            [Decline]
+        );
+        // A patch staying in its worktree: Approve at low_risk.
+        assert_eq!(
+            buttons(RemoteDecisions::LowRisk, approval, true),
             [Approve, Decline]
         );
-        assert_eq!(buttons(RemoteDecisions::All, &item), [Approve, Decline]);
+        assert_eq!(
+            buttons(RemoteDecisions::All, approval, false),
+            [Approve, Decline]
+        );
+        assert_eq!(
+            buttons(RemoteDecisions::All, NeedKind::PlanConfirmation, false),
+            [ConfirmPlan]
+        );
         assert!(matches!(
             may_decide(
                 RemoteDecisions::DeclineOnly,
