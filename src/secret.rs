@@ -76,10 +76,16 @@ pub fn glob_takes_secret_looking(glob: &str) -> bool {
     let compiled = crate::glob::Glob::new(glob);
     let start = compiled.literal_start();
     let folder = start.rfind('/').map_or("", |i| &start[..=i]);
+    // A glob also takes what lies under the folder it names (`keys`, `.ssh`
+    // copy their whole folder); a name with an extension reads as a file.
+    let named = glob.trim_end_matches(['*', '/']);
+    let last = named.rsplit('/').next().unwrap_or(named);
+    let folder_like = !last.is_empty() && !last.chars().skip(1).any(|c| c == '.');
     looks_secret_name(glob.trim_end_matches('*'))
-        || SAMPLES
-            .iter()
-            .any(|s| compiled.is_match(&format!("{folder}{s}")))
+        || SAMPLES.iter().any(|s| {
+            compiled.is_match(&format!("{folder}{s}"))
+                || (folder_like && compiled.is_match(&format!("{named}/{s}")))
+        })
 }
 
 #[cfg(test)]
@@ -104,10 +110,24 @@ mod tests {
         ] {
             assert!(!looks_secret_name(plain), "{plain}");
         }
-        for glob in [".env", ".env*", "*", "config/*", "keys/*.pem"] {
+        for glob in [
+            ".env",
+            ".env*",
+            "*",
+            "config/*",
+            "keys/*.pem",
+            "keys",
+            ".ssh",
+            "deploy/secrets/",
+        ] {
             assert!(glob_takes_secret_looking(glob), "{glob}");
         }
-        for glob in ["config/*.local.json", "fixtures/big.bin", "*.sqlite"] {
+        for glob in [
+            "config/*.local.json",
+            "fixtures/big.bin",
+            "*.sqlite",
+            "é.db",
+        ] {
             assert!(!glob_takes_secret_looking(glob), "{glob}");
         }
     }
