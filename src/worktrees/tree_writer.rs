@@ -83,6 +83,21 @@ impl<'f> TreeWriter<'f> {
         self.still_there(path, &folder, false)
     }
 
+    /// Removes the folders holding `path` that are left empty, deepest first
+    /// (a folder where a file comes back); stops at the first that is not.
+    pub fn remove_empty_folders(&self, path: &str) {
+        let mut upto = path;
+        while let Some((folder, _)) = upto.rsplit_once('/') {
+            let Ok(Some(parent)) = self.existing_folder(folder) else {
+                return;
+            };
+            if parent.dir.remove_dir(parent.name).is_err() {
+                return;
+            }
+            upto = folder;
+        }
+    }
+
     /// Removes what a crash left between a file's write and its rename.
     pub fn clear_temp(&self, path: &str) {
         if let Ok(Some(folder)) = self.existing_folder(path) {
