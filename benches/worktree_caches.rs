@@ -16,7 +16,7 @@
 //! change built in the user's tree without its incremental caches (the floor
 //! of a build in another folder); and a third department built at the
 //! user's tree's path, its worktree mounted there in a mount namespace of
-//! its own (`unshare`; skipped where none can be made), with rustc's
+//! its own (`worktrees::at_users_path`; skipped where none can be made), with rustc's
 //! incremental caches copied: what the 1.5x needs. The first crate's tests read its
 //! `CARGO_MANIFEST_DIR` and include a file at the workspace's root; the
 //! department changes that file and runs them, and they must see the
@@ -149,8 +149,8 @@ fn cargo_figures(dir: &Path) {
     );
     let same_path_seeding = start.elapsed();
     one_line_change(&wt3.join(&changed));
-    let same_path_build = cargo_at_users_path(&wt3, &repo, "build");
-    let same_path_test = cargo_at_users_path(&wt3, &repo, "test --no-run");
+    let same_path_build = cargo_at_users_path(&repo, &same_path.workspace, "build");
+    let same_path_test = cargo_at_users_path(&repo, &same_path.workspace, "test --no-run");
 
     // The reference: the same change, incrementally in the user's tree.
     one_line_change(&repo.join(&changed));
@@ -223,7 +223,9 @@ fn cargo_figures(dir: &Path) {
             secs(test),
             ratio(test, user_test)
         ),
-        _ => println!("  department at your tree's path: skipped, no unshare here"),
+        _ => println!(
+            "  department at your tree's path: skipped, no mount namespace can be made here"
+        ),
     }
     println!(
         "  disk: the department's copy {} MiB, the user's target/ {} MiB (a full copy; {} MiB \
@@ -484,22 +486,33 @@ fn cargo(dir: &Path, args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-/// `cargo <args>` with `worktree` mounted at `users` in a mount namespace of
-/// its own, so rustc sees the user's path; `None` where that cannot be made.
-fn cargo_at_users_path(worktree: &Path, users: &Path, args: &str) -> Option<Duration> {
-    let script =
-        format!("mount --bind \"$1\" \"$2\" && cd \"$2\" && exec cargo {args} --offline --quiet");
-    let start = Instant::now();
-    let status = Command::new("unshare")
-        .args(["--map-current-user", "--mount", "--propagation", "private"])
-        .args(["sh", "-c", &script, "sh"])
-        .arg(worktree)
-        .arg(users)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("CARGO_INCREMENTAL", "1")
-        .status()
-        .ok()?;
-    status.success().then(|| start.elapsed())
+/// `cargo <args>` in `ws`'s worktree shown at the user's tree's path
+/// (`worktrees::at_users_path`, in a mount namespace of its own); `None`
+/// where that cannot be made (not Linux, or no user namespace allowed).
+fn cargo_at_users_path(
+    repo: &Path,
+    ws: &codex_governance::model::Workspace,
+    args: &str,
+) -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        let shown = worktrees::at_users_path::prepare(repo, ws).ok()?;
+        let mut cmd = Command::new("cargo");
+        cmd.args(args.split(' '))
+            .args(["--offline", "--quiet"])
+            .env_remove("CARGO_TARGET_DIR")
+            .env("CARGO_INCREMENTAL", "1");
+        codex_governance::platform::mount_ns::bind(&mut cmd, &shown.binds, &shown.cwd).ok()?;
+        let start = Instant::now();
+        let status = cmd.status().ok()?;
+        assert!(status.success(), "cargo {args} at the user's path");
+        Some(start.elapsed())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (repo, ws, args);
+        None
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

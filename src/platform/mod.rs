@@ -12,7 +12,11 @@
 #[cfg(windows)]
 mod conpty;
 #[cfg(target_os = "linux")]
+pub mod mount_ns;
+#[cfg(target_os = "linux")]
 pub mod net_fence;
+#[cfg(target_os = "linux")]
+mod user_ns;
 /// No network of its own elsewhere: an agent is fenced only on Linux.
 #[cfg(not(target_os = "linux"))]
 pub mod net_fence {

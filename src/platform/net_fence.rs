@@ -94,23 +94,15 @@ pub fn fence(cmd: &mut std::process::Command, binds: &[SocketAddr]) -> io::Resul
     }
     // SAFETY: socketpair just made both, and nothing else owns them.
     let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
-    // SAFETY: getuid and getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let uid_map = format!("{uid} {uid} 1\n").into_bytes();
-    let gid_map = format!("{gid} {gid} 1\n").into_bytes();
+    let maps = super::user_ns::Maps::of_current_user();
     let addrs: Vec<RawAddr> = binds.iter().map(raw).collect();
     let channel = theirs.as_raw_fd();
     // SAFETY: the closure makes only system calls, on memory it owns (made
     // before the fork), as a child between fork and exec must.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
-                return Err(io::Error::last_os_error());
-            }
             // Its user is the user's, within the namespace too.
-            write_proc(c"/proc/self/setgroups", b"deny")?;
-            write_proc(c"/proc/self/uid_map", &uid_map)?;
-            write_proc(c"/proc/self/gid_map", &gid_map)?;
+            super::user_ns::enter(libc::CLONE_NEWNET, &maps)?;
             loopback_up()?;
             for (index, addr) in addrs.iter().enumerate() {
                 if let Some(listener) = listen(addr)? {
@@ -146,20 +138,6 @@ impl Pending {
         }
         Ok(found)
     }
-}
-
-/// Writes `text` to a file of `/proc` (after fork: no allocation).
-unsafe fn write_proc(path: &std::ffi::CStr, text: &[u8]) -> io::Result<()> {
-    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let written = libc::write(fd, text.as_ptr().cast(), text.len());
-    libc::close(fd);
-    if written != text.len() as isize {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// Brings the namespace's loopback interface up (it starts down).

@@ -329,6 +329,7 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
     if temp.exists() {
         std::fs::remove_dir_all(&temp).map_err(io_error(&temp))?;
     }
+    super::at_users_path::forget(repo, &ws.name);
     super::remove_empty_temp_root(repo);
     let git = Repository::open(repo)?;
     prune_admin(&git, &ws.name);

@@ -30,6 +30,7 @@
 //! are in the index marked skip-worktree, so `git status` in the worktree is
 //! clean and the recorded commit keeps them as they were.
 
+pub mod at_users_path;
 pub mod caches;
 pub mod checkout;
 pub mod copy;
