@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod bounded_run;
 pub mod clock;
 pub mod config;
 pub mod config_trust;

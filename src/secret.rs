@@ -76,15 +76,15 @@ pub fn glob_takes_secret_looking(glob: &str) -> bool {
     let compiled = crate::glob::Glob::new(glob);
     let start = compiled.literal_start();
     let folder = start.rfind('/').map_or("", |i| &start[..=i]);
-    // A glob also takes what lies under the folder it names (`keys`, `.ssh`
-    // copy their whole folder); a name with an extension reads as a file.
-    let named = glob.trim_end_matches(['*', '/']);
-    let last = named.rsplit('/').next().unwrap_or(named);
-    let folder_like = !last.is_empty() && !last.chars().skip(1).any(|c| c == '.');
-    looks_secret_name(glob.trim_end_matches('*'))
+    // A glob also takes what lies under a folder it names (`keys` copies
+    // the whole folder): the folders keys are kept in are tried too.
+    const FOLDERS: &[&str] = &[".ssh", "keys", "certs", "secrets", ".aws", ".gnupg"];
+    looks_secret_name(glob.trim_end_matches(['*', '/']))
         || SAMPLES.iter().any(|s| {
             compiled.is_match(&format!("{folder}{s}"))
-                || (folder_like && compiled.is_match(&format!("{named}/{s}")))
+                || FOLDERS
+                    .iter()
+                    .any(|f| compiled.is_match(&format!("{folder}{f}/{s}")))
         })
 }
 
@@ -119,6 +119,8 @@ mod tests {
             "keys",
             ".ssh",
             "deploy/secrets/",
+            "[.k]eys*",
+            "[s.]ecrets*",
         ] {
             assert!(glob_takes_secret_looking(glob), "{glob}");
         }
@@ -127,6 +129,9 @@ mod tests {
             "fixtures/big.bin",
             "*.sqlite",
             "é.db",
+            "node_modules",
+            "target",
+            ".venv",
         ] {
             assert!(!glob_takes_secret_looking(glob), "{glob}");
         }

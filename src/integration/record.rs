@@ -143,6 +143,15 @@ fn fetch_remote(
     let limit = ctx.config.launcher.isolation.max_file_bytes;
     let fetched = crate::remote::git::fetch_back(&ssh, &host, &ctx.repo, &session.id, &tree, limit)
         .map_err(|e| refused(e.to_string()))?;
+    let over = crate::remote::git::oversized(&ctx.repo, &ws.base, &fetched.commit, limit)
+        .map_err(|e| refused(format!("reading what was fetched: {}", e.message())))?;
+    if !over.is_empty() {
+        return Err(refused(format!(
+            "it brings files over launcher.worktree_max_file_bytes ({limit} bytes), which \
+             grew while it was recorded there: {}; nothing is written here",
+            over.join(", ")
+        )));
+    }
     worktrees::mirror::write_commit(&ctx.repo, ws, &fetched.commit)?;
     Ok(fetched)
 }

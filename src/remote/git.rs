@@ -186,8 +186,10 @@ pub fn fetch_back(
             -c core.fsmonitor=false -c commit.gpgsign=false -c user.name=codex-governance \
             -c user.email=codex-governance@localhost \"$A\" \"$@\"; }; \
         cd \"$W\" || exit 3; \
-        printf '.\\0' > \"$L\" || exit 5; \
-        find . -path ./.git -prune -o -type f -size +\"$N\"c -exec sh -c \"$6\" sh {} + || exit 5; \
+        rm -f \"$L.many\"; printf '.\\0' > \"$L\" || exit 5; \
+        find . -path ./.git -prune -o -type f -size +\"$N\"c -exec sh -c \"$6\" sh {} + 2>/dev/null; \
+        if [ -e \"$L.many\" ]; then rm -f \"$L\" \"$L.many\"; \
+            echo \"more than 100 files over the size limit: none is recorded\" >&2; exit 8; fi; \
         g add -A --pathspec-from-file=\"$L\" --pathspec-file-nul || exit 4; \
         rm -f \"$L\"; \
         if g diff --cached --quiet; then exit 0; fi; \
@@ -197,8 +199,9 @@ pub fn fetch_back(
             -c core.fsmonitor=false \"$A\" \"$@\"; }; \
         for f; do f=${f#./}; \
             [ -n \"$(g ls-files -o -m --exclude-standard -- \":(literal)$f\")\" ] || continue; \
+            [ \"$(tr -cd '\\0' < \"$L\" | wc -c)\" -le 100 ] || { : > \"$L.many\"; exit 0; }; \
             printf ':(exclude,literal)%s\\0' \"$f\" >> \"$L\" || exit 5; \
-            printf '%s\\t%s\\0' \"$(wc -c < \"$f\" | tr -d ' ')\" \"$f\"; \
+            printf '%s\\t%s\\0' \"$(ls -ln -- \"$f\" | awk 'NR==1{print $5}')\" \"$f\"; \
         done";
     let message = format!("{session}: the department's work on {}", host.name);
     let admin = admin_dir(host, tree_name(tree));
@@ -215,7 +218,7 @@ pub fn fetch_back(
         &limit,
         over_the_limit,
     ];
-    let ran = ssh.run_blocking(&host.ssh, &words)?;
+    let ran = ssh.run_blocking(&host.ssh, &words, RECORD)?;
     if !ran.ok() {
         return Err(there("committing the work", host, &ran.stderr));
     }
@@ -253,6 +256,41 @@ pub fn fetch_back(
     })
 }
 
+/// The files `commit` brings over `limit` bytes, against `base` (read from
+/// the object store's headers, never whole): what a department grew on its
+/// host between the size check there and `git add`.
+pub fn oversized(
+    repo: &Path,
+    base: &str,
+    commit: &str,
+    limit: u64,
+) -> Result<Vec<String>, git2::Error> {
+    let git = git2::Repository::open(repo)?;
+    let tree = |id: &str| {
+        git2::Oid::from_str(id)
+            .and_then(|oid| git.find_commit(oid))
+            .and_then(|c| c.tree())
+    };
+    let (old, new) = (tree(base)?, tree(commit)?);
+    let diff = git.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let odb = git.odb()?;
+    let mut over = Vec::new();
+    for delta in diff.deltas() {
+        let file = delta.new_file();
+        if file.id().is_zero() {
+            continue;
+        }
+        if odb.read_header(file.id())?.0 as u64 > limit {
+            over.push(
+                file.path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(over)
+}
+
 /// The files the host's script named as over the limit (`size\tpath\0`).
 fn left_out_of(said: &str, limit: u64) -> Vec<crate::model::LeftOut> {
     said.split('\0')
@@ -280,12 +318,22 @@ pub fn remove(
 ) -> Result<(), RemoteGitError> {
     let name = tree_name(tree);
     let base = base_ref(name);
+    // A worktree holding what no record has (files over the size limit
+    // left there, work since the last record) is kept, as one here is.
     let script = "cd \"$1\" || exit 3; \
+        if [ -d \"$2\" ]; then \
+            left=$(git --git-dir=\"$6\" --work-tree=\"$2\" -c core.hooksPath=/dev/null \
+                -c core.fsmonitor=false \"$7\" status --porcelain --untracked-files=all) \
+                || { echo \"kept: what it holds could not be read\" >&2; exit 7; }; \
+            if [ -n \"$left\" ]; then \
+                echo \"kept: it holds what no record has: $(echo \"$left\" | head -n 3 | tr '\\n' ' ')\" >&2; \
+                exit 7; fi; fi; \
         git -c core.hooksPath=/dev/null worktree remove --force \"$2\" 2>/dev/null; \
         git -c core.hooksPath=/dev/null worktree prune; \
         git -c core.hooksPath=/dev/null branch -q -D \"$3\" 2>/dev/null; \
         git -c core.hooksPath=/dev/null update-ref -d \"$4\"; rm -rf -- \"$5\"; exit 0";
     let temp = temp_path(&tree.path);
+    let admin = admin_dir(host, name);
     let words = [
         "sh",
         "-c",
@@ -296,8 +344,10 @@ pub fn remove(
         &tree.branch,
         &base,
         &temp,
+        &admin,
+        ATTR_SOURCE,
     ];
-    let ran = ssh.run_blocking(&host.ssh, &words)?;
+    let ran = ssh.run_blocking(&host.ssh, &words, STEP)?;
     if !ran.ok() {
         return Err(there("removing the worktree", host, &ran.stderr));
     }
@@ -308,6 +358,8 @@ pub fn remove(
 
 /// How long one step may take (a push of a large base included).
 const STEP: std::time::Duration = std::time::Duration::from_secs(300);
+/// How long committing a department's work there, or fetching it, may take.
+const RECORD: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The user's git in the repository here, reaching hosts with the user's
 /// ssh, with the repository's hooks and fsmonitor off.
@@ -328,8 +380,17 @@ fn local_git(ssh: &Ssh, repo: &Path) -> std::process::Command {
     cmd
 }
 
+/// Runs git here for `step`, killed past [`RECORD`] (what ssh it started
+/// ends with its pipes).
 fn run_here(mut cmd: std::process::Command, step: &'static str) -> Result<(), RemoteGitError> {
-    let out = cmd.output().map_err(|e| here(step, e.to_string()))?;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| here(step, e.to_string()))?;
+    let out = crate::bounded_run::wait_within(&mut child, RECORD)
+        .map_err(|e| here(step, e.to_string()))?
+        .ok_or_else(|| here(step, format!("stopped after {} s", RECORD.as_secs())))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -372,6 +433,37 @@ mod tests {
             })
             .collect();
         assert_eq!(named, ["big.bin=73", "y\tz=51"]);
+    }
+
+    /// A file that grew past the limit after the host's check is found in
+    /// what was fetched, from its header.
+    #[test]
+    fn what_was_fetched_is_checked_for_files_over_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
+                .arg(dir.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(ok.status.success(), "{ok:?}");
+            String::from_utf8_lossy(&ok.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("a"), "a").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "base"]);
+        let base = git(&["rev-parse", "HEAD"]);
+        std::fs::write(dir.path().join("big"), vec![b'x'; 2000]).unwrap();
+        std::fs::write(dir.path().join("a"), "small").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "work"]);
+        let work = git(&["rev-parse", "HEAD"]);
+        assert_eq!(oversized(dir.path(), &base, &work, 1000).unwrap(), ["big"]);
+        assert!(oversized(dir.path(), &base, &work, 5000)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

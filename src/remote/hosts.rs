@@ -17,6 +17,9 @@ use super::ssh::Ssh;
 #[derive(Default)]
 pub struct Hosts {
     found: RwLock<BTreeMap<String, RemoteHost>>,
+    /// Hosts a department's connection found gone after their pre-flight
+    /// found them ready: only these come back when a connection answers.
+    dropped: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Hosts {
@@ -61,6 +64,7 @@ impl Hosts {
                         codex_version: None,
                     },
                 };
+                this.dropped.lock().unwrap().remove(&host.name);
                 this.set(&host, found.state, found.detail, found.codex_version);
             }));
         }
@@ -74,20 +78,25 @@ impl Hosts {
     }
 
     /// What a department's connection found of `host` (it answers, or
-    /// not); true when that changed its state. Its version stays.
-    /// Only moves a host between Ready and Unreachable: what a pre-flight
-    /// found (Refused, awaiting trust, being checked) a connection that
-    /// answers does not lift.
+    /// not); true when that changed its state. Its version stays. It only
+    /// takes a ready host away (Unreachable) and gives back one it took:
+    /// what a pre-flight found (refused; unreachable, so unproven; awaiting
+    /// trust; being checked) a connection that answers never lifts.
     pub fn mark(&self, host: &Remote, state: RemoteState, detail: String) -> bool {
-        let before = self.found.read().unwrap().get(&host.name).cloned();
-        let movable = |s: RemoteState| matches!(s, RemoteState::Ready | RemoteState::Unreachable);
-        if !movable(state)
-            || !before
-                .as_ref()
-                .is_some_and(|b| movable(b.state) && b.state != state)
-        {
+        let Some(before) = self.found.read().unwrap().get(&host.name).cloned() else {
+            return false;
+        };
+        let mut dropped = self.dropped.lock().unwrap();
+        let moves = match (before.state, state) {
+            (RemoteState::Ready, RemoteState::Unreachable) => dropped.insert(host.name.clone()),
+            (RemoteState::Unreachable, RemoteState::Ready) => dropped.remove(&host.name),
+            _ => false,
+        };
+        drop(dropped);
+        if !moves {
             return false;
         }
+        let before = Some(before);
         let version = before.and_then(|b| b.codex_version);
         let detail = match state {
             RemoteState::Ready => format!("{}: its departments' connection answers", host.name),
@@ -163,6 +172,9 @@ mod tests {
             assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
             assert_eq!(hosts.all()[0].state, kept);
         }
+        // Unreachable by its pre-flight (its sandbox unproven): it stays so.
+        hosts.set(&gpu1, RemoteState::Unreachable, "timed out".into(), None);
+        assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
         hosts.set(
             &gpu1,
             RemoteState::Ready,

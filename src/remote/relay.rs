@@ -176,7 +176,7 @@ impl Relay {
                             }
                         }
                         Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                            break Err(format!("{} sent a line of over 64 MiB", host.name))
+                            break Err(format!("{} sent a line of over 16 MiB", host.name))
                         }
                         None | Some(Err(_)) => break Ok(()),
                     },
@@ -217,9 +217,10 @@ impl Relay {
 
 /// How long a connection may take to show its secret.
 const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
-/// The longest line a host may send (what a WebSocket message to Codex may
-/// carry by default): a host that sends more is cut off, not buffered.
-const MAX_LINE: usize = 64 << 20;
+/// The longest line a host may send (the largest frame Codex's WebSocket
+/// reads by default: a line goes as one frame): a host that sends more is
+/// cut off, not buffered.
+const MAX_LINE: usize = 16 << 20;
 
 /// How long the relay waits before it tries ssh again, at first and at most.
 const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -389,7 +390,7 @@ mod tests {
         relay.close();
     }
 
-    /// A host that sends a line without end is cut off at 64 MiB, not
+    /// A host that sends a line without end is cut off at 16 MiB, not
     /// buffered until it stops; a connection that never shows its secret
     /// is dropped.
     #[tokio::test]
@@ -398,7 +399,7 @@ mod tests {
         let path = dir.path().join("flood-ssh");
         std::fs::write(
             &path,
-            "#!/bin/sh\nhead -c 70000000 /dev/zero | tr '\\0' a\nexec sleep 600\n",
+            "#!/bin/sh\nhead -c 20000000 /dev/zero | tr '\\0' a\nexec sleep 600\n",
         )
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -84,15 +84,31 @@ impl Ssh {
     }
 
     /// [`Ssh::run`] for a thread that may block (a record, an integration):
-    /// no overall limit, ssh's keep-alive ends a connection that died.
-    pub fn run_blocking(&self, host: &str, words: &[&str]) -> Result<Ran, SshError> {
+    /// ssh's keep-alive ends a connection that died, and `patience` one
+    /// that lives on (a department's files can make its host's work slow).
+    pub fn run_blocking(
+        &self,
+        host: &str,
+        words: &[&str],
+        patience: Duration,
+    ) -> Result<Ran, SshError> {
         let mut args = alive_options();
         args.extend(argv(host, words));
-        let out = std::process::Command::new(&self.program)
+        let missing =
+            |e: std::io::Error| SshError::Missing(format!("{}: {e}", self.program.display()));
+        let mut child = std::process::Command::new(&self.program)
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))?;
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(missing)?;
+        let out = crate::bounded_run::wait_within(&mut child, patience)
+            .map_err(missing)?
+            .ok_or_else(|| SshError::TimedOut {
+                host: host.to_string(),
+                seconds: patience.as_secs(),
+            })?;
         ended(host, &out)
     }
 

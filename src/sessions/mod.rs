@@ -233,10 +233,13 @@ impl Sessions {
     /// own worktree: what a phone may approve at `low_risk`. Codex asks
     /// about a patch that writes outside its sandbox, through a link too.
     pub fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool {
-        let Some(root) = self
-            .session(session_id)
-            .and_then(|s| s.workspace().map(|w| std::path::PathBuf::from(&w.path)))
-        else {
+        // A department on another machine writes there: nothing here says
+        // where its paths land.
+        let Some(root) = self.session(session_id).and_then(|s| {
+            s.workspace()
+                .filter(|w| w.remote.is_none())
+                .map(|w| std::path::PathBuf::from(&w.path))
+        }) else {
             return false;
         };
         self.live.approvals().iter().any(|a| {

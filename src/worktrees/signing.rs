@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use git2::{Commit, Oid, Repository, Signature, Tree};
 
@@ -97,31 +97,16 @@ fn signed_commit(
             let _closed_early = stdin.write_all(&text);
         }
     });
-    let stdout = read_to_end(child.stdout.take());
-    let stderr = read_to_end(child.stderr.take());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                // git itself, through its own handle (a signing agent it
-                // started stays the user's).
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(refusal(&format!(
-                    "signing did not finish within {} s and was stopped",
-                    limit.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(refusal(&format!("git could not be run ({e})"))),
-        }
-    };
-    let out = std::process::Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
+    // git itself is killed at the limit, through its own handle (a signing
+    // agent it started stays the user's).
+    let out = crate::bounded_run::wait_within(&mut child, limit)
+        .map_err(|e| refusal(&format!("git could not be run ({e})")))?
+        .ok_or_else(|| {
+            refusal(&format!(
+                "signing did not finish within {} s and was stopped",
+                limit.as_secs()
+            ))
+        })?;
     if !out.status.success() {
         let said = crate::sanitize::pasted_text(&String::from_utf8_lossy(&out.stderr));
         let said: Vec<&str> = said
@@ -137,19 +122,6 @@ fn signed_commit(
     }
     let id = String::from_utf8_lossy(&out.stdout);
     Oid::from_str(id.trim()).map_err(|_| refusal(&format!("git answered {:?}", id.trim())))
-}
-
-/// A pipe read to its end on a thread of its own.
-fn read_to_end(
-    pipe: Option<impl std::io::Read + Send + 'static>,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
-        }
-        bytes
-    })
 }
 
 #[cfg(all(test, unix))]

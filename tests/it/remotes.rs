@@ -292,7 +292,6 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
             "call_write",
             &format!(
                 "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"; \
-                 truncate -s 3G BIG.bin; echo \" BIG-RC=$?\"; \
                  touch {clone}/PLANTED; echo \" CLONE-RC=$?\"; \
                  touch {outside}; echo \" OUT-RC=$?\"",
                 outside = dir.path().join("outside.txt").display()
@@ -332,21 +331,6 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         .await;
     assert_eq!(fetched["host"], "gpu1", "{fetched}");
     assert_eq!(fetched["remote_path"], there.as_str(), "{fetched}");
-    // A file over worktree_max_file_bytes stays there, unread (a sparse
-    // 3 GiB file), and the review says so.
-    assert!(out.contains("BIG-RC=0"), "{out}");
-    let recorded = c
-        .wait_agent(&dept, "recorded", |s| {
-            s["workspace"]["review"]["findings"]
-                .to_string()
-                .contains("BIG.bin")
-        })
-        .await;
-    let findings = recorded["workspace"]["review"]["findings"].to_string();
-    assert!(
-        findings.contains("not recorded, kept in its worktree"),
-        "{findings}"
-    );
     let added = c
         .wait_audit("remote_worktree_added", |e| e["session_id"] == dept)
         .await;
@@ -378,13 +362,6 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&landed.stdout), "notes\n");
-    let big = std::process::Command::new("git")
-        .args(["cat-file", "-e", "HEAD:BIG.bin"])
-        .current_dir(&c.repo.path)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!big.success(), "the file over the limit was not merged");
     // Settled: its worktree, branch and base ref on the host are gone.
     c.wait_audit("remote_worktree_removed", |e| e["session_id"] == dept)
         .await;
@@ -834,6 +811,90 @@ async fn a_waiting_assignment_moved_here_starts_here() {
     let added = c.api().audit_events("remote_worktree_added").await;
     assert!(added.is_empty(), "{added:?}");
     drop(dept);
+    c.stop().await;
+}
+
+/// A file over `worktree_max_file_bytes` a department leaves on its host
+/// (a sparse 3 GiB file) is neither read nor fetched: the review names it,
+/// Merge brings the rest, and its worktree there is kept with it, as a
+/// worktree here holding what no record has is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_limit_stays_on_its_host_with_its_worktree() {
+    crate::needs!(Codex, Sshd);
+    let (_sshd, _dir, clone, mut c) = placed().await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec(
+            "call_write",
+            "echo notes > NOTES.md; truncate -s 3G BIG.bin; echo \" BIG-RC=$?\"",
+        )],
+    );
+    c.server.on(
+        "call_write",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "notes written", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    let there = format!("{clone}.governance/{dept}");
+    assert!(c.output("call_write").await.contains("BIG-RC=0"));
+    c.output("call_report").await;
+    let recorded = c
+        .wait_agent(&dept, "recorded", |s| {
+            s["workspace"]["review"]["findings"]
+                .to_string()
+                .contains("BIG.bin")
+        })
+        .await;
+    let findings = recorded["workspace"]["review"]["findings"].to_string();
+    assert!(
+        findings.contains("not recorded, kept in its worktree"),
+        "{findings}"
+    );
+    c.turn_ended(&dept).await;
+    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
+        .await;
+    c.api()
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&c.repo.path)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&git(&["show", "HEAD:NOTES.md"]).stdout),
+        "notes\n"
+    );
+    assert!(!git(&["cat-file", "-e", "HEAD:BIG.bin"]).status.success());
+    // Settled, its worktree there is kept with the file, and the log says why.
+    crate::common::launcher::wait_until(
+        "the host's worktree kept",
+        Duration::from_secs(60),
+        || async {
+            c.launcher
+                .stderr()
+                .contains("kept: it holds what no record has")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(Path::new(&there).join("BIG.bin").exists(), "{there}");
+    assert!(c
+        .api()
+        .audit_events("remote_worktree_removed")
+        .await
+        .is_empty());
     c.stop().await;
 }
 
