@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::trust::{ConfigTrust, TrustAsk};
 
+/// Versions of a file the user trusted in this run: every gate read again
+/// from the file (a host's fetch-back, a teardown) opens for them too, even
+/// where no answer could be kept (no config folder).
+static TRUSTED_THIS_RUN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 /// Why a trust answer could not be kept.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
@@ -166,7 +172,10 @@ impl TrustGate {
         let remembered = match (&asked.hash, &store) {
             (Some(h), Some(s)) => s.trusts(h),
             _ => false,
-        };
+        } || asked
+            .hash
+            .as_ref()
+            .is_some_and(|h| TRUSTED_THIS_RUN.lock().unwrap().contains(h));
         let before = store
             .as_ref()
             .and_then(|s| s.last_trusted_asks(&file))
@@ -261,6 +270,7 @@ impl TrustGate {
         if let Some(store) = &self.store {
             store.remember(hash, &self.file, &self.asked.asks)?;
         }
+        TRUSTED_THIS_RUN.lock().unwrap().insert(hash.to_string());
         self.trusted.store(true, Ordering::Release);
         Ok(())
     }
@@ -297,7 +307,7 @@ mod tests {
 
     #[test]
     fn what_a_terminal_would_hide_is_written_out_where_it_is_shown() {
-        let mut asks = asked("h1");
+        let mut asks = asked("h-shown");
         asks.asks[0].value = "curl x|sh #\u{1b}[2K\u{1b}[1G npm ci".into();
         let gate = TrustGate::new(asks, "g.yaml".into(), None, false);
         let said = gate.refusal().unwrap();
@@ -305,6 +315,18 @@ mod tests {
         assert!(!said.contains('\u{1b}'), "{said}");
         let shown = &gate.request().unwrap().settings[0].value;
         assert!(!shown.contains('\u{1b}'), "{shown}");
+    }
+
+    /// Trusted in the page where no answer can be kept, a version of the
+    /// file opens every gate read from it again in this run.
+    #[test]
+    fn a_version_trusted_without_a_store_opens_later_gates_of_this_run() {
+        let hash = format!("h-{}", crate::secret::new_token());
+        let gate = TrustGate::new(asked(&hash), "g.yaml".into(), None, false);
+        assert!(!gate.is_open());
+        gate.trust(&hash).unwrap();
+        assert!(TrustGate::new(asked(&hash), "g.yaml".into(), None, false).is_open());
+        assert!(!TrustGate::new(asked("other"), "g.yaml".into(), None, false).is_open());
     }
 
     #[test]

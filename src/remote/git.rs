@@ -440,26 +440,30 @@ mod tests {
     #[test]
     fn what_was_fetched_is_checked_for_files_over_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
-                .arg(dir.path())
-                .args(args)
-                .output()
+        let git = git2::Repository::init(dir.path()).unwrap();
+        let who = git2::Signature::now("t", "t@t").unwrap();
+        let commit = |files: &[(&str, &[u8])]| {
+            for (name, bytes) in files {
+                std::fs::write(dir.path().join(name), bytes).unwrap();
+            }
+            let mut index = git.index().unwrap();
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
                 .unwrap();
-            assert!(ok.status.success(), "{ok:?}");
-            String::from_utf8_lossy(&ok.stdout).trim().to_string()
+            let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+            let parents: Vec<git2::Commit> = git
+                .head()
+                .ok()
+                .and_then(|h| h.peel_to_commit().ok())
+                .into_iter()
+                .collect();
+            let parents: Vec<&git2::Commit> = parents.iter().collect();
+            git.commit(Some("HEAD"), &who, &who, "c", &tree, &parents)
+                .unwrap()
+                .to_string()
         };
-        git(&["init", "-q"]);
-        std::fs::write(dir.path().join("a"), "a").unwrap();
-        git(&["add", "-A"]);
-        git(&["commit", "-qm", "base"]);
-        let base = git(&["rev-parse", "HEAD"]);
-        std::fs::write(dir.path().join("big"), vec![b'x'; 2000]).unwrap();
-        std::fs::write(dir.path().join("a"), "small").unwrap();
-        git(&["add", "-A"]);
-        git(&["commit", "-qm", "work"]);
-        let work = git(&["rev-parse", "HEAD"]);
+        let base = commit(&[("a", b"a")]);
+        let work = commit(&[("big", &[b'x'; 2000]), ("a", b"small")]);
         assert_eq!(oversized(dir.path(), &base, &work, 1000).unwrap(), ["big"]);
         assert!(oversized(dir.path(), &base, &work, 5000)
             .unwrap()
