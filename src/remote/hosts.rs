@@ -144,23 +144,12 @@ impl Hosts {
 mod tests {
     use super::*;
 
-    fn host() -> Remote {
-        Remote {
-            name: "gpu1".into(),
-            ssh: "gpu1".into(),
-            repo: "/srv/r".into(),
-            codex: "codex".into(),
-            max_departments: 1,
-            sandbox: RemoteSandbox::Required,
-        }
-    }
-
     /// A department's connection answering does not make a refused host
     /// ready; one that went unreachable comes back.
     #[test]
     fn a_connection_moves_a_host_only_between_ready_and_unreachable() {
         let hosts = Hosts::default();
-        let gpu1 = host();
+        let gpu1 = crate::remote::tests::sample_host();
         assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
         assert!(hosts.all().is_empty(), "an unchecked host stays unchecked");
         for kept in [

@@ -224,8 +224,20 @@ pub fn environment_there(vars: Vec<(String, String)>, temp: &str) -> Vec<(String
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A host as its tests name it.
+    pub(crate) fn sample_host() -> Remote {
+        Remote {
+            name: "gpu1".into(),
+            ssh: "gpu1".into(),
+            repo: "/srv/r".into(),
+            codex: "codex".into(),
+            max_departments: 1,
+            sandbox: crate::config::remotes::RemoteSandbox::Required,
+        }
+    }
 
     /// A file whose words for a host changed since the user trusted it
     /// reaches that host no more (fetch-back, removal, placement) until

@@ -328,54 +328,57 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    /// An "ssh" that ignores where it is sent and echoes every line back.
-    fn echoing_ssh(dir: &std::path::Path) -> Ssh {
-        let path = dir.join("echo-ssh");
-        std::fs::write(&path, "#!/bin/sh\nexec cat\n").unwrap();
+    /// An "ssh" that ignores where it is sent and runs `script`.
+    fn fake_ssh(dir: &std::path::Path, script: &str) -> Ssh {
+        let path = dir.join("fake-ssh");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         Ssh::new(path.to_str().unwrap()).unwrap()
     }
 
-    fn host() -> Remote {
-        Remote {
-            name: "gpu1".into(),
-            ssh: "gpu1".into(),
-            repo: "/srv/r".into(),
-            codex: "codex".into(),
-            max_departments: 1,
-            sandbox: crate::config::remotes::RemoteSandbox::Required,
-        }
-    }
-
-    #[tokio::test]
-    async fn the_relay_listens_on_loopback_and_passes_only_with_its_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = Relay::start(
-            echoing_ssh(dir.path()),
-            host(),
+    async fn started(ssh: Ssh) -> Arc<Relay> {
+        Relay::start(
+            ssh,
+            crate::remote::tests::sample_host(),
             |work| {
                 tokio::spawn(work);
             },
             Box::new(|_, _| {}),
         )
         .await
-        .unwrap();
-        assert!(relay.url().starts_with("ws://127.0.0.1:"));
+        .unwrap()
+    }
+
+    type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+    /// Connects to `relay` showing `bearer` (None: no header).
+    async fn connect(relay: &Relay, bearer: Option<&str>) -> Result<Client, String> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        for shown in [None, Some("Bearer wrong")] {
-            let mut req = relay.url().into_client_request().unwrap();
-            if let Some(s) = shown {
-                req.headers_mut()
-                    .insert("authorization", s.parse().unwrap());
-            }
-            let refused = tokio_tungstenite::connect_async(req).await.unwrap_err();
-            assert!(refused.to_string().contains("401"), "{refused}");
-        }
         let mut req = relay.url().into_client_request().unwrap();
-        let bearer = format!("Bearer {}", relay.secret().expose());
-        req.headers_mut()
-            .insert("authorization", bearer.parse().unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        if let Some(b) = bearer {
+            req.headers_mut()
+                .insert("authorization", b.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(req)
+            .await
+            .map(|(ws, _)| ws)
+            .map_err(|e| e.to_string())
+    }
+
+    fn bearer(relay: &Relay) -> String {
+        format!("Bearer {}", relay.secret().expose())
+    }
+
+    #[tokio::test]
+    async fn the_relay_listens_on_loopback_and_passes_only_with_its_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = started(fake_ssh(dir.path(), "exec cat")).await;
+        assert!(relay.url().starts_with("ws://127.0.0.1:"));
+        for shown in [None, Some("Bearer wrong")] {
+            let refused = connect(&relay, shown).await.err().unwrap();
+            assert!(refused.contains("401"), "{refused}");
+        }
+        let mut ws = connect(&relay, Some(&bearer(&relay))).await.unwrap();
         // A frame with a line break inside reaches the host as one line.
         ws.send(Message::Text(
             "{\"id\": 1,\n \"method\": \"initialize\"}".into(),
@@ -396,29 +399,9 @@ mod tests {
     #[tokio::test]
     async fn a_host_without_line_ends_and_a_silent_connection_are_cut_off() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flood-ssh");
-        std::fs::write(
-            &path,
-            "#!/bin/sh\nhead -c 20000000 /dev/zero | tr '\\0' a\nexec sleep 600\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let relay = Relay::start(
-            Ssh::new(path.to_str().unwrap()).unwrap(),
-            host(),
-            |work| {
-                tokio::spawn(work);
-            },
-            Box::new(|_, _| {}),
-        )
-        .await
-        .unwrap();
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = relay.url().into_client_request().unwrap();
-        let bearer = format!("Bearer {}", relay.secret().expose());
-        req.headers_mut()
-            .insert("authorization", bearer.parse().unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let flood = "head -c 20000000 /dev/zero | tr '\\0' a\nexec sleep 600";
+        let relay = started(fake_ssh(dir.path(), flood)).await;
+        let mut ws = connect(&relay, Some(&bearer(&relay))).await.unwrap();
         // Guards against a hang only: the host sleeps for ten minutes.
         let ended = tokio::time::timeout(std::time::Duration::from_secs(120), ws.next())
             .await
