@@ -193,6 +193,20 @@ fn tool_answers(log: &str, tool: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `id`'s transcript once it holds `n` whole answers of `tool` (a line
+/// read while it is written is not one yet).
+async fn wait_answers(repo: &TestRepo, id: &str, tool: &str, n: usize) -> String {
+    wait_until(
+        &format!("{n} answers of {tool} to {id}"),
+        PATIENCE,
+        || async {
+            let log = repo.log(id);
+            (tool_answers(&log, tool).len() >= n).then_some(log)
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_another() {
     let repo = acp_repo();
@@ -213,7 +227,7 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
     let z = api
         .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
         .await;
-    let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    let z_log = wait_answers(&repo, &z, "governance_register_plan", 1).await;
     let offered = log_json(&z_log, "FAKE_ACP_TOOLS ").expect("the planner's tools");
     assert!(
         offered
@@ -250,14 +264,11 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
         .wait_status("a department", |s| !departments(s).is_empty())
         .await;
     let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
-    let d_log = wait_until("both report answers", PATIENCE, || async {
-        let log = repo.log(&dept);
-        (tool_answers(&log, "governance_report_result").len() == 2).then_some(log)
-    })
-    .await;
+    let d_log = wait_answers(&repo, &dept, "governance_report_result", 2).await;
     let offered = log_json(&d_log, "FAKE_ACP_TOOLS ").expect("the department's tools");
     assert_eq!(offered, json!(["governance_report_result"]));
     let answers = tool_answers(&d_log, "governance_report_result");
+    assert_eq!(answers.len(), 2, "{answers:?}");
     // Speaking for another session is refused; its own report is taken.
     assert_eq!(answers[0]["error"], true, "{answers:?}");
     assert!(
@@ -681,7 +692,7 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         ))
         .await;
     // The planner, confined too, reaches its tools through its own socket.
-    let z_log = wait_log(&repo, &z, "FAKE_ACP_TOOL governance_register_plan").await;
+    let z_log = wait_answers(&repo, &z, "governance_register_plan", 1).await;
     let planner_writes = own_writes(&z_log);
     assert!(planner_writes[0].1.is_some(), "{planner_writes:?}");
     assert!(!by_planner.exists(), "the planner wrote the state folder");
@@ -694,7 +705,7 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         .wait_status("a department", |s| !departments(s).is_empty())
         .await;
     let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
-    let d_log = wait_log(&repo, &dept, "FAKE_ACP_TOOL governance_report_result").await;
+    let d_log = wait_answers(&repo, &dept, "governance_report_result", 1).await;
     let writes = own_writes(&d_log);
     assert_eq!(writes.len(), 5, "{d_log}");
     assert_eq!(writes[0], ("inside.txt".to_string(), None), "{writes:?}");
