@@ -93,7 +93,7 @@ fn cargo_figures(dir: &Path) {
     let create = start.elapsed();
     let wt = PathBuf::from(&made.workspace.path);
     let start = Instant::now();
-    let seed = caches::seed_cargo(&repo, &wt, Caches::Auto)
+    let seed = caches::seed_cargo(&repo, &wt, Caches::Auto, false)
         .unwrap()
         .expect("the user's target/ copied");
     let seeding = start.elapsed();
@@ -116,13 +116,9 @@ fn cargo_figures(dir: &Path) {
     .unwrap()
     .unwrap();
     let wt2 = PathBuf::from(&with_incremental.workspace.path);
-    caches::seed_cargo(&repo, &wt2, Caches::Auto)
+    caches::seed_cargo(&repo, &wt2, Caches::Auto, true)
         .unwrap()
         .expect("the user's target/ copied");
-    copy_dir(
-        &repo.join("target/debug/incremental"),
-        &wt2.join("target/debug/incremental"),
-    );
     one_line_change(&wt2.join(&changed));
     let incremental_copied_build = cargo(&wt2, &["build"]);
 
@@ -140,13 +136,9 @@ fn cargo_figures(dir: &Path) {
     .unwrap();
     let wt3 = PathBuf::from(&same_path.workspace.path);
     let start = Instant::now();
-    caches::seed_cargo(&repo, &wt3, Caches::Auto)
+    let same_path_seed = caches::seed_cargo(&repo, &wt3, Caches::Auto, true)
         .unwrap()
         .expect("the user's target/ copied");
-    copy_dir(
-        &repo.join("target/debug/incremental"),
-        &wt3.join("target/debug/incremental"),
-    );
     let same_path_seeding = start.elapsed();
     one_line_change(&wt3.join(&changed));
     let same_path_build = cargo_at_users_path(&repo, &same_path.workspace, "build");
@@ -228,9 +220,10 @@ fn cargo_figures(dir: &Path) {
         ),
     }
     println!(
-        "  disk: the department's copy {} MiB, the user's target/ {} MiB (a full copy; {} MiB \
-         of it rustc's incremental caches)",
+        "  disk: the department's copy {} MiB ({} MiB at your tree's path, with the incremental \
+         caches), the user's target/ {} MiB (a full copy; {} MiB of it rustc's incremental caches)",
         seed.bytes / MIB,
+        same_path_seed.bytes / MIB,
         user_target / MIB,
         incremental_bytes / MIB
     );
@@ -443,27 +436,6 @@ const READS_ITS_MANIFEST_DIR: &str = "#[cfg(test)]\n\
     let read = std::fs::read_to_string(\"../../fixture.txt\").unwrap();\n        \
     assert_eq!(include_str!(\"../../../fixture.txt\"), read);\n    }\n}\n";
 
-/// Copies a folder's files with their times (the bench's own copy).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &dest).unwrap();
-            let modified = entry.metadata().unwrap().modified().unwrap();
-            std::fs::File::options()
-                .write(true)
-                .open(&dest)
-                .unwrap()
-                .set_modified(modified)
-                .unwrap();
-        }
-    }
-}
-
 /// Appends one line to the file (a new function each time).
 fn one_line_change(file: &Path) {
     let mut text = std::fs::read_to_string(file).unwrap();
@@ -496,7 +468,7 @@ fn cargo_at_users_path(
 ) -> Option<Duration> {
     #[cfg(target_os = "linux")]
     {
-        let shown = worktrees::at_users_path::prepare(repo, ws).ok()?;
+        let shown = worktrees::at_users_path::prepare(repo, ws, &[]).ok()?;
         let mut cmd = Command::new("cargo");
         cmd.args(args.split(' '))
             .args(["--offline", "--quiet"])

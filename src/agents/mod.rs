@@ -86,6 +86,17 @@ pub struct RemoteEnvironment {
     pub secret: crate::secret::Secret,
     /// The agent's working folder there (its worktree on the host).
     pub cwd: PathBuf,
+    /// It is this machine, with the agent's worktree shown at the user's
+    /// tree's path (issue 52): its commands get the environment built here.
+    pub here: bool,
+}
+
+/// A backend's program that runs commands for its agents (issue 52).
+#[derive(Debug, Clone)]
+pub struct ExecServer {
+    pub program: PathBuf,
+    /// What it needs set besides the launcher's environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// The sandbox an agent's commands run in, where the backend has one: they
@@ -315,6 +326,11 @@ pub trait AgentBackend: Send + Sync {
     fn problems(&self) -> BoxFuture<'_, Vec<String>>;
     /// Starts (or resumes) an agent. A failure leaves no process behind.
     fn start(&self, spec: AgentSpec) -> BoxFuture<'_, Result<Started, AgentError>>;
+    /// The program that runs its agents' commands outside its own process
+    /// (Codex's `exec-server`), as it starts it here; None: it has none.
+    fn exec_server(&self) -> Option<ExecServer> {
+        None
+    }
     /// Ends what the backend shares between its agents (after they stopped).
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})

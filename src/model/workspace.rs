@@ -322,6 +322,11 @@ pub struct Workspace {
     /// this worktree then holds what was last fetched back from there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<super::RemoteWork>,
+    /// Its department's commands run at the user's tree's path, where the
+    /// user's incremental build caches apply (issue 52): in a namespace of
+    /// their own that shows this worktree there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_users_path: bool,
 }
 
 /// Where a new worktree's set-up commands stand: its agent starts only after
@@ -377,6 +382,7 @@ impl Workspace {
             pull_request: None,
             setup: None,
             copied: Vec::new(),
+            at_users_path: false,
             remote: None,
         }
     }

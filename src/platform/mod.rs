@@ -17,6 +17,15 @@ pub mod mount_ns;
 pub mod net_fence;
 #[cfg(target_os = "linux")]
 mod user_ns;
+/// Whether a program can be started with folders shown at other paths
+/// ([`mount_ns`]: Linux's user and mount namespaces), or why not.
+pub fn namespaces_work() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    return mount_ns::works();
+    #[cfg(not(target_os = "linux"))]
+    return Err("only Linux shows a folder at another path".into());
+}
+
 /// No network of its own elsewhere: an agent is fenced only on Linux.
 #[cfg(not(target_os = "linux"))]
 pub mod net_fence {

@@ -50,9 +50,40 @@ pub fn bind(
                 return Err(io::Error::last_os_error());
             }
             for (from, to) in &binds {
-                let flags = libc::MS_BIND | libc::MS_REC;
-                if libc::mount(from.as_ptr(), to.as_ptr(), none, flags, none.cast()) != 0 {
+                // The target is opened without following a link and the
+                // bind made onto that handle: a link planted there (a
+                // department's `.git`) is refused, never followed.
+                let fd = libc::open(
+                    to.as_ptr(),
+                    libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                );
+                if fd < 0 {
                     return Err(io::Error::last_os_error());
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                let kind = if libc::fstat(fd, &mut st) == 0 {
+                    st.st_mode & libc::S_IFMT
+                } else {
+                    0
+                };
+                if kind != libc::S_IFDIR && kind != libc::S_IFREG {
+                    libc::close(fd);
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let mut handle = [0u8; 32];
+                fd_path(fd, &mut handle);
+                let flags = libc::MS_BIND | libc::MS_REC;
+                let bound = libc::mount(
+                    from.as_ptr(),
+                    handle.as_ptr().cast(),
+                    none,
+                    flags,
+                    none.cast(),
+                );
+                let error = io::Error::last_os_error();
+                libc::close(fd);
+                if bound != 0 {
+                    return Err(error);
                 }
             }
             if libc::chdir(cwd.as_ptr()) != 0 {
@@ -64,9 +95,85 @@ pub fn bind(
     Ok(())
 }
 
+/// `/proc/self/fd/<fd>` with its NUL, written into `out` without
+/// allocating (between fork and exec).
+fn fd_path(fd: libc::c_int, out: &mut [u8; 32]) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    out[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let (mut n, mut len) = (fd.unsigned_abs(), 0);
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        out[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    out[PREFIX.len() + len] = 0;
+}
+
+/// Whether this machine lets the launcher make such a namespace (Ubuntu's
+/// AppArmor can refuse unprivileged user namespaces): tried once, with a
+/// program that binds nothing. The error says why not.
+pub fn works() -> Result<(), String> {
+    static TRIED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    TRIED
+        .get_or_init(|| {
+            let mut cmd = std::process::Command::new("/bin/sh");
+            cmd.args(["-c", "exit 0"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            bind(&mut cmd, &[], Path::new("/")).map_err(|e| e.to_string())?;
+            match cmd.status() {
+                Ok(s) if s.success() => Ok(()),
+                Ok(s) => Err(format!(
+                    "a program in a namespace of its own ended with {s}"
+                )),
+                Err(e) => Err(format!("no user and mount namespace of its own: {e}")),
+            }
+        })
+        .clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handle_path_names_the_descriptor() {
+        let mut out = [0u8; 32];
+        fd_path(1234, &mut out);
+        assert_eq!(&out[..19], b"/proc/self/fd/1234\0");
+        fd_path(7, &mut out);
+        assert_eq!(&out[..16], b"/proc/self/fd/7\0");
+    }
+
+    /// A link where a bind goes is refused, not followed.
+    #[test]
+    fn a_link_at_a_binds_place_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, aimed) = (dir.path().join("from"), dir.path().join("aimed"));
+        std::fs::write(&from, "bound\n").unwrap();
+        std::fs::write(&aimed, "untouched\n").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&aimed, &link).unwrap();
+        let mut cmd = std::process::Command::new("cat");
+        cmd.arg(&aimed);
+        bind(&mut cmd, &[(from, link)], dir.path()).unwrap();
+        let refused = cmd.output().expect_err("the link is refused");
+        assert_eq!(refused.raw_os_error(), Some(libc::ELOOP), "{refused}");
+    }
+
+    #[test]
+    fn this_machine_makes_namespaces() {
+        // The suite's machines allow them (the bench and isolation tests need them).
+        assert_eq!(works(), Ok(()));
+    }
 
     /// The program sees the other folder at the path, writes land there,
     /// and the folder it covers is untouched.

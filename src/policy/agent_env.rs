@@ -158,8 +158,62 @@ fn starts_with(name: &str, prefix: &str, ignore_case: bool) -> bool {
     }
 }
 
+/// The environment of a program the launcher starts where a department's
+/// worktree covers `tree` (its exec-server at the user's path, issue 52):
+/// nothing there may choose what it loads, so no `LD_*` or `DYLD_*`
+/// variable, no `PATH` entry that is relative or in `tree`, and no other
+/// variable that names a path in `tree` (`PWD`, a `CODEX_HOME` there).
+pub fn outside_tree<I>(environment: I, tree: &str) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let inside = |p: &str| names_path_in(p, tree);
+    environment
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("LD_") && !k.starts_with("DYLD_"))
+        .filter_map(|(k, v)| {
+            if k == "PATH" {
+                let kept: Vec<&str> = v
+                    .split(':')
+                    .filter(|p| p.starts_with('/') && !inside(p))
+                    .collect();
+                return Some((k, kept.join(":")));
+            }
+            (!v.split(':').any(inside)).then_some((k, v))
+        })
+        .collect()
+}
+
+/// Whether `path` is `tree` or in it.
+pub fn names_path_in(path: &str, tree: &str) -> bool {
+    let tree = tree.trim_end_matches('/');
+    path == tree
+        || path
+            .strip_prefix(tree)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_program_under_a_worktree_at_the_users_path_gets_nothing_that_names_the_tree() {
+        let vars = [
+            ("PATH", "/repo/target/debug:/usr/bin:bin:/repo2/bin"),
+            ("LD_LIBRARY_PATH", "/usr/lib"),
+            ("PWD", "/repo"),
+            ("CODEX_HOME", "/repo/.codex"),
+            ("HOME", "/home/me"),
+            ("RUST_LOG", "warn"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let kept = super::outside_tree(vars, "/repo");
+        let names: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["PATH", "HOME", "RUST_LOG"]);
+        assert_eq!(kept[0].1, "/usr/bin:/repo2/bin");
+        assert!(super::names_path_in("/repo", "/repo/"));
+        assert!(!super::names_path_in("/repo2", "/repo"));
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

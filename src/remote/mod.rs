@@ -36,6 +36,8 @@ use ssh::Ssh;
 pub struct Remotes {
     pub hosts: Arc<Hosts>,
     relays: tokio::sync::Mutex<HashMap<String, Arc<Relay>>>,
+    /// The relays of departments at the user's path, with their worktrees.
+    here: tokio::sync::Mutex<HashMap<String, (Arc<Relay>, std::path::PathBuf)>>,
     closed: Mutex<bool>,
 }
 
@@ -122,10 +124,51 @@ impl Remotes {
                 );
             }
         });
-        let relay = Relay::start(ssh, host.clone(), move |work| tasks.spawn(work), on_state)
+        let reach = relay::Reach::Ssh {
+            ssh,
+            host: host.clone(),
+        };
+        let relay = Relay::start(reach, move |work| tasks.spawn(work), on_state)
             .await
             .map_err(|e| PlacementError::Ssh(format!("the relay to {}: {e}", host.name)))?;
         relays.insert(host.name.clone(), Arc::clone(&relay));
+        Ok(relay)
+    }
+
+    /// The relay that runs a department's commands on this machine at the
+    /// user's tree's path (issue 52), started at its first call; its
+    /// environment id is [`here_id`] of `here.name`. Those whose worktree
+    /// is gone are closed (their exec-servers end).
+    pub async fn relay_here(
+        &self,
+        ctx: &Arc<Context>,
+        here: relay::Here,
+        worktree: &std::path::Path,
+    ) -> Result<Arc<Relay>, PlacementError> {
+        let mut relays = self.here.lock().await;
+        if *self.closed.lock().unwrap() {
+            return Err(PlacementError::Ssh("the launcher stops".into()));
+        }
+        relays.retain(|_, (relay, path)| {
+            let kept = path.is_dir();
+            if !kept {
+                relay.close();
+            }
+            kept
+        });
+        let key = here_id(&here.name);
+        if let Some((r, _)) = relays.get(&key) {
+            return Ok(Arc::clone(r));
+        }
+        let tasks = Arc::clone(ctx);
+        let relay = Relay::start(
+            relay::Reach::Here(here),
+            move |work| tasks.spawn(work),
+            Box::new(|_, _| {}),
+        )
+        .await
+        .map_err(|e| PlacementError::Ssh(format!("the relay to {key}: {e}")))?;
+        relays.insert(key, (Arc::clone(&relay), worktree.to_path_buf()));
         Ok(relay)
     }
 
@@ -135,7 +178,16 @@ impl Remotes {
         for relay in self.relays.lock().await.values() {
             relay.close();
         }
+        for (relay, _) in self.here.lock().await.values() {
+            relay.close();
+        }
     }
+}
+
+/// The environment id of worktree `name`'s commands run here at the user's
+/// path: never a host's (a host's name has no dot).
+pub fn here_id(name: &str) -> String {
+    format!("here.{name}")
 }
 
 /// What removing a settled department's worktree on its host needs (issue

@@ -7,6 +7,11 @@
 //! message across (a WebSocket text frame here, a JSON line there). When
 //! ssh drops, the connection closes and Codex reconnects, which starts a
 //! new ssh: the host coming back is a reconnect, not a restart.
+//!
+//! The same bridge runs a department's commands on this machine at the
+//! user's tree's path (issue 52): there each connection starts the
+//! exec-server here, in a namespace of its own that shows the department's
+//! worktree at that path ([`Reach::Here`]).
 
 use std::sync::Arc;
 
@@ -19,10 +24,85 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
+use std::path::PathBuf;
+
 use super::ssh::Ssh;
 use crate::config::remotes::Remote;
 use crate::model::RemoteState;
 use crate::secret::Secret;
+
+/// Where the relay starts a Codex `exec-server` for each connection.
+#[derive(Clone)]
+pub enum Reach {
+    /// On a host, through the user's ssh.
+    Ssh { ssh: Ssh, host: Remote },
+    /// On this machine, with folders shown at other paths (Linux).
+    Here(Here),
+}
+
+/// An exec-server on this machine: the launcher's own Codex, started in a
+/// user and mount namespace where `binds` are made, in `cwd`.
+#[derive(Clone)]
+pub struct Here {
+    /// What messages call it (the department's worktree).
+    pub name: String,
+    pub program: PathBuf,
+    /// Its whole environment (nothing else of the launcher's).
+    pub env: Vec<(String, String)>,
+    pub binds: Vec<(PathBuf, PathBuf)>,
+    pub cwd: PathBuf,
+}
+
+impl Reach {
+    fn name(&self) -> &str {
+        match self {
+            Reach::Ssh { host, .. } => &host.name,
+            Reach::Here(here) => &here.name,
+        }
+    }
+
+    fn spawn(&self) -> Result<tokio::process::Child, String> {
+        match self {
+            Reach::Ssh { ssh, host } => {
+                let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
+                ssh.spawn_stdio(&host.ssh, &words)
+                    .map_err(|e| e.to_string())
+            }
+            Reach::Here(here) => here.spawn(),
+        }
+    }
+
+    /// Whether the program ended because the place is not there now (ssh's
+    /// own failure), so trying again later may reach it.
+    fn unreachable(&self, code: Option<i32>) -> bool {
+        matches!(self, Reach::Ssh { .. }) && code == Some(255)
+    }
+}
+
+impl Here {
+    #[cfg(target_os = "linux")]
+    fn spawn(&self) -> Result<tokio::process::Child, String> {
+        use std::process::Stdio;
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.args(["exec-server", "--listen", "stdio"])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        crate::platform::mount_ns::bind(&mut cmd, &self.binds, &self.cwd)
+            .map_err(|e| e.to_string())?;
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(true);
+        cmd.spawn()
+            .map_err(|e| format!("{}: {e}", self.program.display()))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn spawn(&self) -> Result<tokio::process::Child, String> {
+        Err("folders shown at other paths need Linux".into())
+    }
+}
 
 /// One host's relay: where the app-server connects and with what secret.
 pub struct Relay {
@@ -37,8 +117,7 @@ impl Relay {
     /// Listens on a free loopback port for `host`; `tasks` runs the relay's
     /// work so the launcher's stop waits for it (and its ssh children).
     pub async fn start(
-        ssh: Ssh,
-        host: Remote,
+        reach: Reach,
         spawn: impl Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
         on_state: Box<dyn Fn(RemoteState, String) + Send + Sync>,
     ) -> std::io::Result<Arc<Relay>> {
@@ -52,7 +131,7 @@ impl Relay {
         });
         let this = Arc::clone(&relay);
         spawn(Box::pin(async move {
-            this.accept(listener, ssh, host).await;
+            this.accept(listener, reach).await;
         }));
         Ok(relay)
     }
@@ -72,7 +151,7 @@ impl Relay {
         self.stop.cancel();
     }
 
-    async fn accept(self: Arc<Self>, listener: TcpListener, ssh: Ssh, host: Remote) {
+    async fn accept(self: Arc<Self>, listener: TcpListener, reach: Reach) {
         let bridges = tokio_util::task::TaskTracker::new();
         loop {
             let stream = tokio::select! {
@@ -80,15 +159,15 @@ impl Relay {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => stream,
                     Err(e) => {
-                        tracing::warn!("the relay to {}: {e}", host.name);
+                        tracing::warn!("the relay to {}: {e}", reach.name());
                         continue;
                     }
                 },
             };
-            let (this, ssh, host) = (Arc::clone(&self), ssh.clone(), host.clone());
+            let (this, reach) = (Arc::clone(&self), reach.clone());
             bridges.spawn(async move {
-                if let Err(e) = this.bridge(stream, &ssh, &host).await {
-                    tracing::info!("the connection to {} ended: {e}", host.name);
+                if let Err(e) = this.bridge(stream, &reach).await {
+                    tracing::info!("the connection to {} ended: {e}", reach.name());
                 }
             });
         }
@@ -98,7 +177,7 @@ impl Relay {
 
     /// One connection: the secret checked, then messages passed both ways
     /// until either side ends.
-    async fn bridge(&self, stream: TcpStream, ssh: &Ssh, host: &Remote) -> Result<(), String> {
+    async fn bridge(&self, stream: TcpStream, reach: &Reach) -> Result<(), String> {
         let expected = format!("Bearer {}", self.secret.expose());
         // The handshake's callback type is tungstenite's.
         #[allow(clippy::result_large_err)]
@@ -132,11 +211,9 @@ impl Relay {
         let mut unanswered: Vec<Vec<u8>> = Vec::new();
         let mut answered = false;
         let mut patience = FIRST_RETRY;
-        let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
+        let name = reach.name();
         let ended = 'connect: loop {
-            let mut child = ssh
-                .spawn_stdio(&host.ssh, &words)
-                .map_err(|e| e.to_string())?;
+            let mut child = reach.spawn()?;
             let mut to_host = child.stdin.take().ok_or("no stdin")?;
             let mut from_host = FramedRead::new(
                 child.stdout.take().ok_or("no stdout")?,
@@ -176,7 +253,7 @@ impl Relay {
                             }
                         }
                         Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                            break Err(format!("{} sent a line of over 16 MiB", host.name))
+                            break Err(format!("{name} sent a line of over 16 MiB"))
                         }
                         None | Some(Err(_)) => break Ok(()),
                     },
@@ -189,8 +266,8 @@ impl Relay {
                 // ssh itself failed before the host answered: the host is not
                 // there now. Codex's connection is held (its request waits)
                 // and ssh tried again, less and less often.
-                Ok(()) if !answered && code == Some(255) => {
-                    let why = format!("{} does not answer ssh; trying again", host.name);
+                Ok(()) if !answered && reach.unreachable(code) => {
+                    let why = format!("{name} does not answer ssh; trying again");
                     (self.on_state)(RemoteState::Unreachable, why);
                     let pause = tokio::time::sleep(patience);
                     tokio::pin!(pause);
@@ -207,7 +284,7 @@ impl Relay {
                     }
                     patience = (patience * 2).min(LAST_RETRY);
                 }
-                Ok(()) => break format!("ssh to {} ended", host.name),
+                Ok(()) => break format!("the exec-server of {name} ended"),
             }
         };
         let _ = to_codex.send(Message::Close(None)).await;
@@ -337,9 +414,9 @@ mod tests {
     }
 
     async fn started(ssh: Ssh) -> Arc<Relay> {
+        let host = crate::remote::tests::sample_host();
         Relay::start(
-            ssh,
-            crate::remote::tests::sample_host(),
+            Reach::Ssh { ssh, host },
             |work| {
                 tokio::spawn(work);
             },

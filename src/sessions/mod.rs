@@ -233,11 +233,11 @@ impl Sessions {
     /// own worktree: what a phone may approve at `low_risk`. Codex asks
     /// about a patch that writes outside its sandbox, through a link too.
     pub fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool {
-        // A department on another machine writes there: nothing here says
-        // where its paths land.
+        // A department on another machine writes there, one at the user's
+        // path in its namespace: nothing here says where its paths land.
         let Some(root) = self.session(session_id).and_then(|s| {
             s.workspace()
-                .filter(|w| w.remote.is_none())
+                .filter(|w| w.remote.is_none() && !w.at_users_path)
                 .map(|w| std::path::PathBuf::from(&w.path))
         }) else {
             return false;

@@ -5,6 +5,9 @@
 //! build takes about as long as the user's next one (`worktree_caches`
 //! bench). The binds are for [`crate::platform::mount_ns`] (Linux):
 //!
+//! 0. each folder or file to `carry` (the department's drop folder, in the
+//!    state folder in the tree) to a launcher folder beside the worktrees,
+//!    where the program finds it by another path (the next binds hide it);
 //! 1. the repository's Git folder, when it lies in the tree, to a folder of
 //!    the launcher's beside the worktrees (the next binds hide it), and
 //!    over Git's record of the worktree's `commondir`, one naming it there;
@@ -29,6 +32,8 @@ pub struct Shown {
     pub binds: Vec<(PathBuf, PathBuf)>,
     /// The user's tree's path: the worktree there.
     pub cwd: PathBuf,
+    /// Where each path to carry is seen (None: it was not there).
+    pub carried: Vec<Option<PathBuf>>,
 }
 
 /// The folder of `name`'s binds' own files (gone with its worktree).
@@ -38,11 +43,18 @@ pub fn folder_for(repo: &Path, name: &str) -> PathBuf {
         .join(format!("{name}.shown"))
 }
 
-/// Prepares the binds that show `ws`'s worktree at `repo`'s path.
-pub fn prepare(repo: &Path, ws: &Workspace) -> Result<Shown, WorktreeError> {
+/// Where [`prepare`] shows the `i`th path it carries for `name`.
+pub fn carried_path(repo: &Path, name: &str, i: usize) -> PathBuf {
+    let repo = dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+    folder_for(&repo, name).join(format!("carried-{i}"))
+}
+
+/// Prepares the binds that show `ws`'s worktree at `repo`'s path, and
+/// `carry` where the program can still reach it.
+pub fn prepare(repo: &Path, ws: &Workspace, carry: &[PathBuf]) -> Result<Shown, WorktreeError> {
     let common = Repository::open(repo)?.commondir().to_path_buf();
     let common = common.canonicalize().map_err(io_error(&common))?;
-    let repo = repo.canonicalize().map_err(io_error(repo))?;
+    let repo = dunce::canonicalize(repo).map_err(io_error(repo))?;
     let worktree = PathBuf::from(&ws.path);
     let own = folder_for(&repo, &ws.name);
     crate::platform::create_private_dir(&own).map_err(io_error(&own))?;
@@ -52,6 +64,21 @@ pub fn prepare(repo: &Path, ws: &Workspace) -> Result<Shown, WorktreeError> {
         Ok::<_, WorktreeError>(file)
     };
     let mut binds = Vec::new();
+    let mut carried = Vec::new();
+    for (i, from) in carry.iter().enumerate() {
+        let Ok(meta) = std::fs::symlink_metadata(from) else {
+            carried.push(None);
+            continue;
+        };
+        let at = carried_path(&repo, &ws.name, i);
+        if meta.is_dir() {
+            crate::platform::create_private_dir(&at).map_err(io_error(&at))?;
+        } else {
+            write(&format!("carried-{i}"), String::new())?;
+        }
+        binds.push((from.clone(), at.clone()));
+        carried.push(Some(at));
+    }
     let mut record = common.join("worktrees").join(&ws.name);
     if common.starts_with(&repo) {
         let stage = own.join("git");
@@ -65,7 +92,11 @@ pub fn prepare(repo: &Path, ws: &Workspace) -> Result<Shown, WorktreeError> {
     let gitfile = write("gitfile", format!("gitdir: {}\n", record.display()))?;
     binds.push((worktree, repo.clone()));
     binds.push((gitfile, repo.join(".git")));
-    Ok(Shown { binds, cwd: repo })
+    Ok(Shown {
+        binds,
+        cwd: repo,
+        carried,
+    })
 }
 
 /// Removes what [`prepare`] made for `name`.
@@ -93,11 +124,20 @@ mod tests {
         let ws = fresh_worktree(&repo, "lingyubu-1");
         let wt = Path::new(&ws.path);
         std::fs::write(wt.join("f"), "department\n").unwrap();
-        let shown = prepare(&repo, &ws).unwrap();
+        // A folder of the launcher's in the tree, carried where it is seen.
+        let drop = repo.join(".tmp/drop");
+        std::fs::create_dir_all(&drop).unwrap();
+        let shown = prepare(&repo, &ws, &[drop.clone(), repo.join("gone")]).unwrap();
+        let carried = shown.carried[0].clone().unwrap();
+        assert_eq!(shown.carried[1], None);
         let mut cmd = std::process::Command::new("sh");
         cmd.args([
             "-c",
-            "pwd; cat f; echo new > made; git status --porcelain; git rev-parse --show-toplevel",
+            &format!(
+                "pwd; cat f; echo new > made; git status --porcelain; \
+                 git rev-parse --show-toplevel; echo dropped > {}/note",
+                carried.display()
+            ),
         ]);
         crate::platform::mount_ns::bind(&mut cmd, &shown.binds, &shown.cwd).unwrap();
         let out = cmd.output().unwrap();
@@ -111,6 +151,10 @@ mod tests {
         assert_eq!(said, format!("{at}\ndepartment\n M f\n?? made\n{at}\n"));
         assert_eq!(std::fs::read_to_string(wt.join("made")).unwrap(), "new\n");
         assert!(!repo.join("made").exists());
+        assert_eq!(
+            std::fs::read_to_string(drop.join("note")).unwrap(),
+            "dropped\n"
+        );
         assert_eq!(std::fs::read_to_string(repo.join("f")).unwrap(), "base\n");
         forget(&repo, &ws.name);
         assert!(!folder_for(&repo, &ws.name).exists());

@@ -11,9 +11,11 @@
 //!   would write the user's. The kernel's copy (`copy_file_range`) shares
 //!   the blocks where the file system can (Btrfs, XFS); elsewhere it is a
 //!   full copy, measured worthwhile (benches/worktree_caches.rs). rustc's
-//!   incremental caches (`incremental/` beside `.fingerprint/`) are left out:
-//!   rustc counts the folder it runs in among its options and drops a cache
-//!   made in another folder whole (measured: `-Z incremental-info` says
+//!   incremental caches (`incremental/` beside `.fingerprint/`) are left out
+//!   unless the department builds at the user's tree's path
+//!   ([`super::at_users_path`], then its first build takes about what the
+//!   user's next one takes): rustc counts the folder it runs in among its
+//!   options and drops a cache made in another folder whole (measured: `-Z incremental-info` says
 //!   "completely ignoring cache because of differing commandline arguments"
 //!   when only the folder differs), so they would be disk for nothing. So
 //!   what depends on a change rebuilds whole in a department: slower than the
@@ -109,11 +111,14 @@ pub fn setup_env(caches: Caches) -> &'static [(&'static str, &'static str)] {
 /// Copies the user's Cargo build folder into the new worktree when `caches`
 /// is auto, the worktree is a Cargo project, its `target/` is ignored by Git
 /// (so it is never recorded as the department's work) and not there yet.
-/// None when there is nothing to copy; a failed copy leaves no partial one.
+/// rustc's incremental caches come too when `incremental` (a department
+/// that builds at the user's path). None when there is nothing to copy; a
+/// failed copy leaves no partial one.
 pub fn seed_cargo(
     repo: &Path,
     worktree: &Path,
     caches: Caches,
+    incremental: bool,
 ) -> Result<Option<CargoSeed>, CacheError> {
     let from = repo.join(CARGO_TARGET);
     let to = worktree.join(CARGO_TARGET);
@@ -132,13 +137,13 @@ pub fn seed_cargo(
     if !ignored {
         return Ok(None);
     }
-    let needed = bytes_to_copy(&from);
+    let needed = bytes_to_copy(&from, incremental);
     let free = crate::platform::free_bytes(worktree).map_err(io_error(worktree))?;
     if !copy_fits(needed, free) {
         return Err(CacheError::NoRoom { needed, free });
     }
     let mut seed = CargoSeed::default();
-    let copied = copy_tree(&from, &to, &mut seed)
+    let copied = copy_tree(&from, &to, incremental, &mut seed)
         .and_then(|()| forget_units_naming(&to, &user_tree_names(repo)));
     match copied {
         Ok(forgotten) => seed.units_forgotten = forgotten,
@@ -161,13 +166,18 @@ pub fn seed_cargo(
 
 /// Copies the folders and regular files under `from` (links are skipped,
 /// never followed), keeping each file's permissions and modified time.
-fn copy_tree(from: &Path, to: &Path, seed: &mut CargoSeed) -> Result<(), CacheError> {
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    incremental: bool,
+    seed: &mut CargoSeed,
+) -> Result<(), CacheError> {
     std::fs::create_dir(to).map_err(io_error(to))?;
     let walk = walkdir::WalkDir::new(from)
         .follow_links(false)
         .min_depth(1)
         .into_iter()
-        .filter_entry(|e| !is_incremental_cache(e));
+        .filter_entry(|e| incremental || !is_incremental_cache(e));
     for entry in walk {
         let entry = entry.map_err(|e| CacheError::Io {
             path: from.display().to_string(),
@@ -186,12 +196,12 @@ fn copy_tree(from: &Path, to: &Path, seed: &mut CargoSeed) -> Result<(), CacheEr
 }
 
 /// The bytes of the regular files [`copy_tree`] would copy.
-fn bytes_to_copy(from: &Path) -> u64 {
+fn bytes_to_copy(from: &Path, incremental: bool) -> u64 {
     walkdir::WalkDir::new(from)
         .follow_links(false)
         .min_depth(1)
         .into_iter()
-        .filter_entry(|e| !is_incremental_cache(e))
+        .filter_entry(|e| incremental || !is_incremental_cache(e))
         .flatten()
         .filter(|e| e.file_type().is_file())
         .filter_map(|e| e.metadata().ok())
@@ -506,7 +516,9 @@ mod tests {
         set(&repo.join("target/debug/liba.rlib"));
         set(&repo.join("src/lib.rs"));
         std::fs::write(repo.join("src/other.rs"), "pub fn changed() {}\n").unwrap();
-        let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let seed = seed_cargo(&repo, &wt, Caches::Auto, false)
+            .unwrap()
+            .unwrap();
         assert_eq!((seed.files, seed.bytes), (1, 5));
         assert!(
             !wt.join("target/debug/incremental").exists(),
@@ -629,7 +641,9 @@ mod tests {
             &["src/lib.rs", "debug/build/s-5555555555555555/out/gen.rs"],
         );
 
-        let seed = seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        let seed = seed_cargo(&repo, &wt, Caches::Auto, false)
+            .unwrap()
+            .unwrap();
         let entries = |target: &Path| -> Vec<String> {
             let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
                 .unwrap()
@@ -671,12 +685,23 @@ mod tests {
         // Documentation of a crate named `incremental` is not a cache.
         std::fs::create_dir_all(repo.join("target/doc/incremental")).unwrap();
         std::fs::write(repo.join("target/doc/incremental/index.html"), "doc").unwrap();
-        seed_cargo(&repo, &wt, Caches::Auto).unwrap().unwrap();
+        seed_cargo(&repo, &wt, Caches::Auto, false)
+            .unwrap()
+            .unwrap();
         let copied = wt.join("target/x86_64-unknown-linux-gnu/debug");
         assert!(copied.join(".fingerprint/a-1/lib-x").is_file());
         assert!(!copied.join("incremental").exists());
         assert!(!wt.join("target/debug/incremental").exists());
         assert!(wt.join("target/doc/incremental/index.html").is_file());
+        // A department that builds at the user's path takes them too.
+        let wt2 = std::path::PathBuf::from(
+            super::super::testing::fresh_worktree(&repo, "lingyubu-2").path,
+        );
+        seed_cargo(&repo, &wt2, Caches::Auto, true)
+            .unwrap()
+            .unwrap();
+        let cache = wt2.join("target/x86_64-unknown-linux-gnu/debug/incremental/a-2/q.bin");
+        assert_eq!(std::fs::read_to_string(cache).unwrap(), "cache");
     }
 
     #[test]
@@ -736,11 +761,11 @@ mod tests {
     fn off_or_a_target_git_would_record_gets_no_copy() {
         let dir = tempfile::tempdir().unwrap();
         let (repo, wt) = cargo_repo(dir.path(), "/target\n");
-        assert_eq!(seed_cargo(&repo, &wt, Caches::Off).unwrap(), None);
+        assert_eq!(seed_cargo(&repo, &wt, Caches::Off, false).unwrap(), None);
         assert!(!wt.join("target").exists());
         let dir = tempfile::tempdir().unwrap();
         let (repo, wt) = cargo_repo(dir.path(), "*.log\n");
-        assert_eq!(seed_cargo(&repo, &wt, Caches::Auto).unwrap(), None);
+        assert_eq!(seed_cargo(&repo, &wt, Caches::Auto, false).unwrap(), None);
         assert!(!wt.join("target").exists());
     }
 

@@ -108,18 +108,25 @@ fn workspace_path(d: &Value) -> PathBuf {
     PathBuf::from(d["workspace"]["path"].as_str().expect("a worktree path"))
 }
 
-/// The inbox results of `z`, by department session.
+/// The inbox result of `z` from `department_session`, once it is in (its
+/// report may be read after its worktree's record).
 async fn result_of(api: &Api, z: &str, department_session: &str) -> Value {
-    let inbox = api
-        .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
-        .await;
-    inbox["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r["department_session_id"] == department_session)
-        .cloned()
-        .unwrap_or_else(|| panic!("no result of {department_session}: {inbox}"))
+    wait_until(
+        &format!("a result of {department_session}"),
+        PATIENCE,
+        || async {
+            let inbox = api
+                .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
+                .await;
+            inbox["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["department_session_id"] == department_session)
+                .cloned()
+        },
+    )
+    .await
 }
 
 /// The dashboard of `server`; a failure leaves `<artifact>.png`.

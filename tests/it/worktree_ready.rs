@@ -394,18 +394,35 @@ async fn caches_off_gives_a_department_none() {
     server.stop().await;
 }
 
-/// Under real Codex's sandbox, a department builds over its own copy of the
-/// user's `target/`; the user's `target/` and another department's copy
-/// refuse its writes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_codex_department_writes_its_own_target_never_the_users_or_another_departments() {
-    crate::needs!(Codex);
-    let mut c = Scenario::codex()
+/// A launcher with real Codex on a committed Cargo workspace that ignores
+/// its `target/`.
+async fn cargo_codex() -> crate::common::scenario::Codex {
+    Scenario::codex()
         .file(".gitignore", "/target\n")
         .file("Cargo.toml", "[workspace]\nmembers = []\n")
         .committed()
         .start()
-        .await;
+        .await
+}
+
+/// Issue 52: under real Codex, a Cargo department given a copy of the
+/// user's build works at the user's tree's path, its worktree shown there
+/// in a namespace of its own (where rustc's incremental caches of the
+/// user's build apply): `pwd` is the user's path and `git status` there is
+/// its worktree's; what it writes by the user's paths (a file, the user's
+/// `target/`, an `apply_patch` edit) lands in its worktree and its own copy
+/// of the build, never in the user's tree; another department's copy and a
+/// folder outside refuse its writes; its drop folder is where its
+/// environment says, and the state folder around it is not readable, by its
+/// path or through another process's `/proc/<pid>/cwd`. Its record holds
+/// its two files. (Codex 0.169 offers no `apply_patch` tool where an
+/// exec-server runs a thread's commands; it applies the same patch given as
+/// a command.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_cargo_department_works_at_the_users_path_in_its_own_worktree() {
+    crate::needs!(Codex);
+    use crate::common::model_server::{exec, tool_call};
+    let mut c = cargo_codex().await;
     let users = c.repo.path.join("target/debug/built.txt");
     std::fs::create_dir_all(users.parent().unwrap()).unwrap();
     std::fs::write(&users, "the user's build\n").unwrap();
@@ -415,23 +432,54 @@ async fn a_codex_department_writes_its_own_target_never_the_users_or_another_dep
         .join("repo.worktrees/lingyubu-9/target/debug/built.txt");
     std::fs::create_dir_all(others.parent().unwrap()).unwrap();
     std::fs::write(&others, "another's build\n").unwrap();
+    let outside = c.repo.root.join("outside.txt");
     c.plans_one_notes_department();
     let work = format!(
-        "cat target/debug/built.txt; echo mine >> target/debug/built.txt; echo \" OWN-RC=$?\"; \
-         echo x >> {}; echo \" USERS-RC=$?\"; echo x >> {}; echo \" OTHERS-RC=$?\"",
-        users.display(),
-        others.display()
+        "echo \" AT=$(pwd)\"; cat {users}; echo mine >> {users}; echo \" USERS-RC=$?\"; \
+         echo x >> {others}; echo \" OTHERS-RC=$?\"; touch {outside}; echo \" OUT-RC=$?\"; \
+         echo made > MADE.txt; git status --porcelain | sed 's/^/ GIT /'; \
+         touch \"$CODEX_GOVERNANCE_MAILBOX/probe\"; echo \" DROP-RC=$?\"; \
+         head -c1 \"$CODEX_GOVERNANCE_MAILBOX/../../../../codex_governance.db\" >/dev/null; \
+         echo \" STATE-RC=$?\"; \
+         echo \" PROC-STATE=$(ls /proc/*/cwd/.tmp/codex_governance.db 2>/dev/null | wc -l)\"",
+        users = users.display(),
+        others = others.display(),
+        outside = outside.display(),
+    );
+    c.server
+        .on("department (zhilibu)", vec![exec("call_work", &work)]);
+    c.server.on(
+        "call_work",
+        vec![exec(
+            "call_patch",
+            "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: PATCHED.txt\n+patched\n*** End Patch\nEOF",
+        )],
     );
     c.server.on(
-        "department (zhilibu)",
-        vec![crate::common::model_server::exec("call_work", &work)],
+        "call_patch",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "worked at the user's path",
+                   "changed_files": ["MADE.txt", "PATCHED.txt"]}),
+        )],
     );
     c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
     let out = c.output("call_work").await;
-    println!("[target probe] {out}");
+    println!("[at the user's path] {out}");
+    let wt = c.repo.root.join(format!("repo.worktrees/{dept}"));
+    assert!(
+        out.contains(&format!("AT={}\n", c.repo.path.display())),
+        "{out}"
+    );
     assert!(out.contains("the user's build"), "its copy: {out}");
-    assert!(out.contains("OWN-RC=0"), "its copy is writable: {out}");
-    for rc in ["USERS-RC", "OTHERS-RC"] {
+    let status: Vec<&str> = out.lines().filter(|l| l.starts_with(" GIT ")).collect();
+    assert_eq!(status, [" GIT ?? MADE.txt"], "{out}");
+    for ok in ["USERS-RC=0", "DROP-RC=0", "PROC-STATE=0"] {
+        assert!(out.contains(ok), "{ok}: {out}");
+    }
+    for rc in ["OTHERS-RC", "OUT-RC", "STATE-RC"] {
         assert!(
             out.contains(&format!("{rc}=")) && !out.contains(&format!("{rc}=0")),
             "{rc}: {out}"
@@ -442,8 +490,96 @@ async fn a_codex_department_writes_its_own_target_never_the_users_or_another_dep
         "the user's build\n"
     );
     assert_eq!(
+        std::fs::read_to_string(wt.join("target/debug/built.txt")).unwrap(),
+        "the user's build\nmine\n"
+    );
+    assert_eq!(
         std::fs::read_to_string(&others).unwrap(),
         "another's build\n"
     );
+    assert!(!outside.exists());
+    println!("[its patch] {}", c.output("call_patch").await);
+    c.output("call_report").await;
+    let d = c
+        .wait_agent(&dept, "its record", |s| {
+            s["workspace"]["actual_changed_files"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+        })
+        .await;
+    assert_eq!(d["workspace"]["at_users_path"], true, "{d}");
+    assert_eq!(
+        d["workspace"]["actual_changed_files"],
+        json!(["MADE.txt", "PATCHED.txt"]),
+        "{d}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("PATCHED.txt")).unwrap(),
+        "patched\n"
+    );
+    for made in ["MADE.txt", "PATCHED.txt"] {
+        assert!(
+            !c.repo.path.join(made).exists(),
+            "{made} in the user's tree"
+        );
+    }
+    c.stop().await;
+}
+
+/// Issue 52: a restart resumes a department that works at the user's path
+/// mid-turn; its next command runs there again, in the same worktree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_a_department_at_the_users_path() {
+    crate::needs!(Codex);
+    use crate::common::model_server::{exec, message, tool_call};
+    let mut c = cargo_codex().await;
+    std::fs::create_dir_all(c.repo.path.join("target/debug")).unwrap();
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_before", "echo before > NOTES.md")],
+    );
+    let _held = c
+        .server
+        .on_held("call_before", vec![message("still working")]);
+    c.server.on(
+        "The launcher restarted",
+        vec![exec(
+            "call_after",
+            "echo after >> NOTES.md; echo \" AT=$(pwd)\"",
+        )],
+    );
+    c.server.on(
+        "call_after",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "notes before and after", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    c.output("call_before").await;
+    c.wait_agent(&dept, "mid-turn", |s| s["agent_state"] == "working")
+        .await;
+    c.stop().await;
+
+    c.relaunch();
+    c.wait_audit("session_resumed", |e| e["session_id"] == dept)
+        .await;
+    let out = c.output("call_after").await;
+    assert!(
+        out.contains(&format!("AT={}\n", c.repo.path.display())),
+        "{out}"
+    );
+    c.output("call_report").await;
+    let wt = c.repo.root.join(format!("repo.worktrees/{dept}"));
+    assert_eq!(
+        std::fs::read_to_string(wt.join("NOTES.md")).unwrap(),
+        "before\nafter\n"
+    );
+    assert!(!c.repo.path.join("NOTES.md").exists());
+    let d = c.api().session(&dept).await;
+    assert_eq!(d["workspace"]["at_users_path"], true, "{d}");
     c.stop().await;
 }

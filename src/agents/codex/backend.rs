@@ -176,6 +176,14 @@ impl AgentBackend for CodexBackend {
         *self.account.lock().unwrap() = Some(tx);
     }
 
+    fn exec_server(&self) -> Option<crate::agents::ExecServer> {
+        let program = crate::platform::program_path(&self.program.path).ok()?;
+        Some(crate::agents::ExecServer {
+            program,
+            env: self.program.env.clone(),
+        })
+    }
+
     fn end_left_running<'a>(&'a self, state_dir: &'a std::path::Path) -> BoxFuture<'a, ()> {
         async move {
             // Held throughout: a session starting meanwhile adopts it or waits.

@@ -173,9 +173,11 @@ fn params(t: &ThreadSpec, untrusted: &[String]) -> Value {
         );
     }
     if let Some(env) = &t.environment {
-        // The host's own environment (its PATH, HOME) for its commands,
-        // with the launcher's allowlisted variables set over it.
-        params["config"]["shell_environment_policy"]["inherit"] = json!("core");
+        if !env.here {
+            // The host's own environment (its PATH, HOME) for its commands,
+            // with the launcher's allowlisted variables set over it.
+            params["config"]["shell_environment_policy"]["inherit"] = json!("core");
+        }
         params["cwd"] = json!(env.cwd);
         params["environments"] = environments(env);
     }

@@ -112,8 +112,7 @@ impl Starter<'_> {
         for name in ["TMPDIR", "TMP", "TEMP"] {
             vars.push((name.into(), temp.clone()));
         }
-        let launchers = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let launchers = launchers_env();
         let system = if crate::platform::WINDOWS_ENVIRONMENT {
             agent_env::System::Windows
         } else {
@@ -125,6 +124,9 @@ impl Starter<'_> {
             system,
             vars,
         );
+        if let Some(ws) = at_users_path(session) {
+            return shown_vars(&self.ctx.repo, &self.ctx.paths.state_dir, ws, vars);
+        }
         match remote_work(session) {
             Some(work) => {
                 crate::remote::environment_there(vars, &crate::remote::git::temp_path(&work.path))
@@ -139,6 +141,9 @@ impl Starter<'_> {
         &self,
         session: &Session,
     ) -> LResult<Option<RemoteEnvironment>> {
+        if let Some(ws) = at_users_path(session) {
+            return self.environment_here(session, ws).await.map(Some);
+        }
         let Some(work) = remote_work(session) else {
             return Ok(None);
         };
@@ -157,7 +162,63 @@ impl Starter<'_> {
             url: relay.url(),
             secret: relay.secret().clone(),
             cwd: PathBuf::from(&work.path),
+            here: false,
         }))
+    }
+
+    /// A department whose commands run at the user's tree's path (issue
+    /// 52): an exec-server here, in a namespace that shows its worktree
+    /// there, the state folder carried where it still finds its drop
+    /// folder. The binds name nothing of one session, so the session that
+    /// goes on in the worktree after a send back keeps its relay.
+    async fn environment_here(
+        &self,
+        session: &Session,
+        ws: &crate::model::Workspace,
+    ) -> LResult<RemoteEnvironment> {
+        let refused = |why: String| {
+            LauncherError::Conflict(format!(
+                "{} cannot work at the user's tree's path: {why}",
+                session.id
+            ))
+        };
+        crate::platform::namespaces_work().map_err(refused)?;
+        let server = self
+            .sessions
+            .backend_for(session.department.as_deref())
+            .exec_server()
+            .ok_or_else(|| refused("its agent cannot run commands outside itself".into()))?;
+        let repo = users_path(&self.ctx.repo);
+        exec_server_outside(&repo, &server).map_err(refused)?;
+        let shown = crate::worktrees::at_users_path::prepare(
+            &self.ctx.repo,
+            ws,
+            std::slice::from_ref(&self.ctx.paths.state_dir),
+        )
+        .map_err(|e| refused(e.to_string()))?;
+        let mut env = agent_env::outside_tree(launchers_env(), &repo.display().to_string());
+        env.extend(server.env);
+        env.push(("RUST_LOG".into(), "warn".into()));
+        let here = crate::remote::relay::Here {
+            name: ws.name.clone(),
+            program: server.program,
+            env,
+            binds: shown.binds,
+            cwd: shown.cwd.clone(),
+        };
+        let relay = self
+            .sessions
+            .remotes
+            .relay_here(self.ctx, here, Path::new(&ws.path))
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        Ok(RemoteEnvironment {
+            id: crate::remote::here_id(&ws.name),
+            url: relay.url(),
+            secret: relay.secret().clone(),
+            cwd: shown.cwd,
+            here: true,
+        })
     }
 
     /// What a sandboxed agent may touch: its working folder (a department's
@@ -171,6 +232,9 @@ impl Starter<'_> {
     pub(in crate::sessions) fn sandbox_for(&self, session: &Session) -> Sandbox {
         if let Some(work) = remote_work(session) {
             return self.sandbox_there(work);
+        }
+        if let Some(ws) = at_users_path(session) {
+            return self.sandbox_at_users_path(session, ws);
         }
         let drop_folder = session
             .department_part()
@@ -217,6 +281,110 @@ impl Starter<'_> {
             temp: Some(PathBuf::from(crate::remote::git::temp_path(&work.path))),
         }
     }
+}
+
+impl Starter<'_> {
+    /// A department working at the user's tree's path: there (its worktree,
+    /// in its namespace) and its drop folder writable, the worktrees folder
+    /// readable only, the state folder hidden where it is carried (and where
+    /// it is, when outside the tree).
+    fn sandbox_at_users_path(&self, session: &Session, ws: &crate::model::Workspace) -> Sandbox {
+        let repo = users_path(&self.ctx.repo);
+        let state = &self.ctx.paths.state_dir;
+        let carried = state_carried(&repo, ws);
+        let drop = session
+            .department_part()
+            .and_then(|d| d.drop_folder.as_deref())
+            .and_then(|d| seen_in_state(state, &carried, Path::new(d)));
+        let mut hidden = vec![carried];
+        // In the tree, the worktree covers it (a rule for it there would
+        // make a folder in the worktree).
+        if !users_path(state).starts_with(&repo) {
+            hidden.push(state.clone());
+        }
+        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
+        Sandbox {
+            network: self.ctx.config.launcher.agent.agent_network,
+            hidden,
+            read_only: vec![worktrees].into_iter().filter(|w| w.is_dir()).collect(),
+            writable: std::iter::once(repo).chain(drop).collect(),
+            temp: Some(workspace::temp_dir(self.ctx, session)),
+        }
+    }
+}
+
+/// Where a department at the user's path sees the state folder.
+fn state_carried(repo: &Path, ws: &crate::model::Workspace) -> PathBuf {
+    crate::worktrees::at_users_path::carried_path(repo, &ws.name, 0)
+}
+
+/// Where `real`, in the state folder, is seen through `carried`.
+fn seen_in_state(state: &Path, carried: &Path, real: &Path) -> Option<PathBuf> {
+    real.strip_prefix(state).ok().map(|rel| carried.join(rel))
+}
+
+/// Its environment names its drop folder and prompt file where it sees them.
+fn shown_vars(
+    repo: &Path,
+    state: &Path,
+    ws: &crate::model::Workspace,
+    vars: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let carried = state_carried(&users_path(repo), ws);
+    vars.into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "CODEX_GOVERNANCE_MAILBOX" | "CODEX_GOVERNANCE_PROMPT_FILE" => {
+                match seen_in_state(state, &carried, Path::new(&v)) {
+                    Some(seen) => (k, seen.display().to_string()),
+                    None => (k, v),
+                }
+            }
+            _ => (k, v),
+        })
+        .collect()
+}
+
+/// The launcher's own environment, as text.
+fn launchers_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+/// Refuses an exec-server that the worktree shown over `repo` would hand
+/// the department: its program, or a path its settings name, in the tree.
+pub(in crate::sessions) fn exec_server_outside(
+    repo: &Path,
+    server: &crate::agents::ExecServer,
+) -> Result<(), String> {
+    let program = dunce::canonicalize(&server.program).unwrap_or_else(|_| server.program.clone());
+    let tree = repo.display().to_string();
+    if !program.is_absolute() || agent_env::names_path_in(&program.display().to_string(), &tree) {
+        return Err(format!(
+            "its program {} lies in the tree its worktree is shown over",
+            program.display()
+        ));
+    }
+    if let Some((k, _)) = server
+        .env
+        .iter()
+        .find(|(_, v)| v.split(':').any(|p| agent_env::names_path_in(p, &tree)))
+    {
+        return Err(format!(
+            "{k} names a path in the tree its worktree is shown over"
+        ));
+    }
+    Ok(())
+}
+
+/// The user's tree's path as the namespace shows the worktree there.
+fn users_path(repo: &Path) -> PathBuf {
+    dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf())
+}
+
+/// The session's worktree, while its commands run at the user's path.
+fn at_users_path(session: &Session) -> Option<&crate::model::Workspace> {
+    session
+        .workspace()
+        .filter(|w| !w.removed && w.at_users_path && w.remote.is_none())
 }
 
 /// The session's work on another machine, while its worktree is there.

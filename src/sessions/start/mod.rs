@@ -162,7 +162,9 @@ impl<'a> Starter<'a> {
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
         let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
         let mut checked = checked;
-        let mut made = workspace::prepare_workspace(self.ctx, spec, &checked, &id).await?;
+        let at_users_path = self.may_work_at_users_path(spec);
+        let mut made =
+            workspace::prepare_workspace(self.ctx, spec, &checked, &id, at_users_path).await?;
         if let Err(e) = self.place_on_host(spec, made.as_mut()).await {
             workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
             return Err(e);
@@ -463,6 +465,36 @@ impl<'a> Starter<'a> {
 }
 
 impl Starter<'_> {
+    /// Whether a new department's commands may run at the user's tree's
+    /// path (issue 52): `worktree.caches: auto`, a backend whose commands
+    /// can run outside its own process (Codex's exec-server), a machine that
+    /// makes user and mount namespaces, and no host to work on. Where the
+    /// namespaces are refused it works in its worktree's own folder, as
+    /// before, and the log says why.
+    fn may_work_at_users_path(&self, spec: &StartSpec) -> bool {
+        let backend = self.sessions.backend_for(spec.department.as_deref());
+        let caches = self.ctx.config.launcher.worktree.caches;
+        let repo = &self.ctx.repo;
+        let server = backend.exec_server();
+        let place = crate::policy::start::BuildPlace {
+            caches: caches != crate::config::worktree_ready::Caches::Off,
+            cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
+            elsewhere_or_handed_over: spec.remote.is_some() || spec.workspace_from.is_some(),
+            runs_elsewhere: backend.capabilities().runs_elsewhere && server.is_some(),
+            namespaces: crate::platform::namespaces_work().and_then(|()| match &server {
+                Some(server) => command::exec_server_outside(repo, server),
+                None => Ok(()),
+            }),
+        };
+        crate::policy::start::at_users_path(&place).unwrap_or_else(|why| {
+            tracing::warn!(
+                "a department's first build cannot reuse the user's incremental caches \
+                 (it builds in its worktree's own folder): {why}"
+            );
+            false
+        })
+    }
+
     /// A department placed on a host (its assignment's or its
     /// configuration's `where: HOST`) gets its worktree there too (issue 53): the plan's base pushed to the host's
     /// clone and a worktree added on its branch. One that continues a

@@ -78,12 +78,15 @@ pub(crate) fn release_ended_temp_dirs(ctx: &Context) {
 
 /// The worktree a department starts in: handed over (a send back) or
 /// made now; None for a Zhongshu, with `launcher.isolation: shared`, or in
-/// a repository without a commit.
+/// a repository without a commit. A new one given a copy of the user's
+/// Cargo build runs its commands at the user's path when `at_users_path`
+/// (its copy then has rustc's incremental caches too).
 pub(super) async fn prepare_workspace(
     ctx: &Context,
     spec: &StartSpec,
     c: &Checked,
     id: &str,
+    at_users_path: bool,
 ) -> LResult<Option<Made>> {
     let Some(department) = &c.department else {
         return Ok(None);
@@ -136,9 +139,21 @@ pub(super) async fn prepare_workspace(
         if let Some(m) = made.as_mut() {
             let path = PathBuf::from(&m.workspace.path);
             m.workspace.copied = worktrees::copy::copy_into(&repo, &path, &copy, &state_dir);
-            match worktrees::caches::seed_cargo(&repo, &path, caches) {
-                Ok(Some(seed)) => tracing::info!("{id}: the user's target/ copied: {seed:?}"),
-                Ok(None) => {}
+            // Without room for rustc's incremental caches too, the copy
+            // without them (and the department builds in its own folder).
+            let seeded = match worktrees::caches::seed_cargo(&repo, &path, caches, at_users_path) {
+                Err(e @ worktrees::caches::CacheError::NoRoom { .. }) if at_users_path => {
+                    tracing::warn!("{id}: rustc's incremental caches not copied: {e}");
+                    worktrees::caches::seed_cargo(&repo, &path, caches, false).map(|s| (s, false))
+                }
+                other => other.map(|s| (s, at_users_path)),
+            };
+            match seeded {
+                Ok((Some(seed), at_users_path)) => {
+                    tracing::info!("{id}: the user's target/ copied: {seed:?}");
+                    m.workspace.at_users_path = at_users_path;
+                }
+                Ok((None, _)) => {}
                 Err(e) => tracing::warn!("{id}: the user's target/ not copied: {e}"),
             }
         }
