@@ -583,3 +583,84 @@ async fn a_restart_resumes_a_department_at_the_users_path() {
     assert_eq!(d["workspace"]["at_users_path"], true, "{d}");
     c.stop().await;
 }
+
+/// Issue 52: a department at the user's path sent back goes on there in
+/// the same worktree, its relay kept; the drop folder its environment names
+/// is writable there (the namespace carries the state folder, not one
+/// session's folder).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_at_the_users_path_sent_back_goes_on_there() {
+    crate::needs!(Codex);
+    use crate::common::model_server::{exec, tool_call};
+    let mut c = cargo_codex().await;
+    std::fs::create_dir_all(c.repo.path.join("target/debug")).unwrap();
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_first", "echo first > NOTES.md")],
+    );
+    c.server.on(
+        "call_first",
+        vec![tool_call(
+            "call_report_first",
+            "governance_report_result",
+            json!({"summary": "first", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.server.on(
+        "SENDBACK-MARK",
+        vec![exec(
+            "call_second",
+            "echo second >> NOTES.md; echo \" AT=$(pwd)\"; \
+             echo \" DROP=$CODEX_GOVERNANCE_MAILBOX\"; \
+             touch \"$CODEX_GOVERNANCE_MAILBOX/probe\"; echo \" DROP-RC=$?\"",
+        )],
+    );
+    c.server.on(
+        "call_second",
+        vec![tool_call(
+            "call_report_second",
+            "governance_report_result",
+            json!({"summary": "second", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    c.output("call_report_first").await;
+    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
+        .await;
+    let sent = c
+        .api()
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": dept, "note": "SENDBACK-MARK add a second line"}),
+        )
+        .await;
+    let successor = sent["successor"].as_str().unwrap().to_string();
+    let out = c.output("call_second").await;
+    assert!(
+        out.contains(&format!("AT={}\n", c.repo.path.display())),
+        "{out}"
+    );
+    // The drop folder its environment names (the thread's, resumed as it
+    // was: Codex keeps a loaded thread's settings) is reached through the
+    // carried state folder.
+    assert!(out.contains("DROP-RC=0"), "{out}");
+    assert!(
+        out.contains(".shown/carried-0/codex_governance_mailbox/"),
+        "{out}"
+    );
+    let done = c
+        .wait_agent(&successor, "reported again and recorded", |s| {
+            s["status"] == "exited" && s["workspace"]["state"] == "pending"
+        })
+        .await;
+    assert_eq!(done["workspace"]["at_users_path"], true, "{done}");
+    let wt = c.repo.root.join(format!("repo.worktrees/{dept}"));
+    assert_eq!(
+        std::fs::read_to_string(wt.join("NOTES.md")).unwrap(),
+        "first\nsecond\n"
+    );
+    assert!(!c.repo.path.join("NOTES.md").exists());
+    c.stop().await;
+}
