@@ -18,10 +18,16 @@
 /// Someone else's text to show the user as it is, lines and all, with every
 /// character that could hide or reorder what is shown (controls, bidirectional
 /// marks, zero-width no-break space) written out as `\u{..}`. Tabs and line
-/// feeds stay.
+/// feeds stay; a `\r\n` line end is a line feed. The one rule for agent
+/// words wherever they are shown or forwarded (a conversation, an approval,
+/// a file's lines quoted back to an agent).
 pub fn shown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue;
+        }
         if is_control(c) || is_bidi(c) {
             out.push_str(&format!("\\u{{{:04x}}}", c as u32));
         } else {

@@ -108,6 +108,77 @@ pub enum What {
     },
 }
 
+impl What {
+    /// Every text of it as the user is shown agent words
+    /// ([`crate::sanitize::shown`]): bidirectional marks and controls written
+    /// out, so none reorders or hides what the page shows.
+    pub fn shown(self) -> What {
+        use crate::sanitize::shown as s;
+        let opt = |o: Option<String>| o.map(|t| s(&t));
+        match self {
+            What::User { text } => What::User { text: s(&text) },
+            What::Agent { text } => What::Agent { text: s(&text) },
+            What::Command {
+                command,
+                cwd,
+                output,
+                exit_code,
+                duration_ms,
+            } => What::Command {
+                command: s(&command),
+                cwd: opt(cwd),
+                output: s(&output),
+                exit_code,
+                duration_ms,
+            },
+            What::FileChange { changes } => What::FileChange {
+                changes: changes
+                    .into_iter()
+                    .map(|c| PatchChange {
+                        path: s(&c.path),
+                        move_to: opt(c.move_to),
+                        diff: s(&c.diff),
+                        ..c
+                    })
+                    .collect(),
+            },
+            What::ToolCall {
+                tool,
+                arguments,
+                result,
+                success,
+            } => What::ToolCall {
+                tool: s(&tool),
+                arguments: s(&arguments),
+                result: s(&result),
+                success,
+            },
+            What::Approval {
+                request_id,
+                kind,
+                summary,
+                reason,
+                decision,
+                by,
+            } => What::Approval {
+                request_id,
+                kind,
+                summary: s(&summary),
+                reason: opt(reason),
+                decision,
+                by,
+            },
+            What::Error { message } => What::Error {
+                message: s(&message),
+            },
+            What::Other { name, text } => What::Other {
+                name: s(&name),
+                text: s(&text),
+            },
+        }
+    }
+}
+
 impl Entry {
     /// The entry's text that grows while it is in progress.
     fn growing(&mut self) -> Option<&mut String> {

@@ -57,9 +57,16 @@ pub fn word(view: View, places: Places<'_>) -> WordedView {
         entries: view
             .entries
             .into_iter()
-            .map(|entry| Worded {
-                plain: plain(&entry.what, places),
-                entry,
+            .map(|entry| {
+                // Agent words as every place shows them: nothing reorders or hides.
+                let entry = Entry {
+                    what: entry.what.shown(),
+                    ..entry
+                };
+                Worded {
+                    plain: plain(&entry.what, places),
+                    entry,
+                }
             })
             .collect(),
     }
@@ -308,6 +315,58 @@ fn plural(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 69 item 7: an agent's message and tool-call title reach the
+    /// page with their bidirectional marks and controls written out.
+    #[test]
+    fn agent_words_reach_the_page_with_nothing_reordering_them() {
+        use super::super::conversation::EntryStatus;
+        let entry = |id: &str, what: What| Entry {
+            id: id.into(),
+            turn_id: None,
+            status: EntryStatus::Completed,
+            cut: false,
+            what,
+        };
+        let view = View {
+            rev: 1,
+            truncated: false,
+            entries: vec![
+                entry(
+                    "1",
+                    What::Agent {
+                        text: "all good \u{202e}txt.exe\r\nnext".into(),
+                    },
+                ),
+                entry(
+                    "2",
+                    What::ToolCall {
+                        tool: "Read \u{2067}secret\u{1b}[2K".into(),
+                        arguments: "{}".into(),
+                        result: String::new(),
+                        success: Some(true),
+                    },
+                ),
+            ],
+        };
+        let places = Places {
+            worktree: None,
+            repo: Path::new("/r"),
+        };
+        let text = serde_json::to_string(&word(view, places)).unwrap();
+        for raw in ['\u{202e}', '\u{2067}', '\u{1b}', '\r'] {
+            assert!(!text.contains(raw), "{raw:?} in {text}");
+        }
+        // JSON would write a raw ESC as \u001b: it was written out before.
+        assert!(
+            !text.contains(r"\u001b") && text.contains(r"\\u{001b}"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r"txt.exe\nnext") && text.contains(r"\\u{202e}"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_shell_wrapper_shows_the_script_inside() {

@@ -1,7 +1,11 @@
 //! The tamper-evident audit log: one JSON object per line, hash-chained.
 //!
 //! Each line carries `seq`, `ts`, `event`, its fields, `prev_hash` and `hash`, where
-//! `hash` is SHA-256 (hex) of `prev_hash` followed by the line's JSON without `hash`.
+//! `hash` is SHA-256 (hex) of `prev_hash` followed by the line's stored text with
+//! its top-level `hash` member taken out. Lines are written in the launcher's own
+//! canonical form ([`canonical`]), never in whatever order a dependency's feature
+//! flags give serde_json, and checked against their stored bytes, so a log written
+//! by any earlier release still verifies.
 //! A line is written with one `write` and synced before the change it records is
 //! acknowledged, so a crash leaves at worst a torn last line, which the next start
 //! sets aside (the chain continues from the last whole line).
@@ -14,6 +18,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub mod canonical;
 mod seek;
 
 pub const AUDIT_FILE: &str = "codex_governance_audit.jsonl";
@@ -215,10 +220,10 @@ pub fn render(seq: u64, event: &str, fields: &Value, prev: &str) -> std::io::Res
 pub fn seal(mut obj: Map<String, Value>, prev: &str) -> serde_json::Result<(String, String)> {
     obj.remove("hash");
     obj.insert("prev_hash".into(), prev.into());
-    let without = serde_json::to_string(&obj)?;
-    let hash = hash_line(prev, &without);
-    obj.insert("hash".into(), hash.clone().into());
-    Ok((serde_json::to_string(&obj)?, hash))
+    let mut line = Value::Object(obj);
+    let hash = hash_line(prev, &canonical::to_string(&line));
+    line["hash"] = hash.clone().into();
+    Ok((canonical::to_string(&line), hash))
 }
 
 /// The head of the log at `path` (genesis when there is none), read from its end.
@@ -298,11 +303,11 @@ struct Chain {
 impl Chain {
     fn check(&mut self, n: usize, line: &str) -> Result<(), VerifyError> {
         let bad = |reason: String| VerifyError::Bad { line: n, reason };
-        let mut obj: Map<String, Value> = match serde_json::from_str(line) {
+        let obj: Map<String, Value> = match serde_json::from_str(line) {
             Ok(Value::Object(o)) => o,
             _ => return Err(bad("not a JSON object".into())),
         };
-        let Some(Value::String(hash)) = obj.remove("hash") else {
+        let Some(Value::String(hash)) = obj.get("hash").cloned() else {
             return Err(bad("no hash".into()));
         };
         let claimed_prev = obj.get("prev_hash").and_then(Value::as_str).unwrap_or("");
@@ -315,7 +320,8 @@ impl Chain {
         if seq != self.head.seq + 1 {
             return Err(bad(format!("seq {seq} follows {}", self.head.seq)));
         }
-        let without = serde_json::to_string(&obj).map_err(|e| bad(e.to_string()))?;
+        // The bytes it was hashed from, as this line stores them.
+        let without = canonical::without_member(line, "hash").map_err(|e| bad(e.to_string()))?;
         if hash_line(&self.head.hash, &without) != hash {
             return Err(bad("hash does not match the line's content".into()));
         }

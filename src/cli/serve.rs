@@ -59,7 +59,7 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let opts = web::ServeOptions {
             repo: args.repo,
             host: args.host,
@@ -100,8 +100,16 @@ pub fn serve(mut args: ServeArgs) -> ExitCode {
         );
         running.stop().await;
         ExitCode::SUCCESS
-    })
+    });
+    // The stop above awaited every task it owns; a blocking thread still
+    // held by the file system (an agent's file request on a stalled mount)
+    // must not keep the process: the runtime lets go of it.
+    runtime.shutdown_timeout(STOP_GRACE);
+    code
 }
+
+/// How long the runtime waits for blocking threads once the launcher stopped.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn wait_for_stop_signal() {
     if let Err(e) = codex_governance::platform::stop_signal().await {

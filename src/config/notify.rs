@@ -112,16 +112,22 @@ pub struct FileNtfy {
 pub struct FileTelegram {
     #[serde(default)]
     pub chat_id: Option<i64>,
+    /// Whose presses count (Telegram user ids); default: a private chat's own.
+    #[serde(default)]
+    pub user_ids: Option<Vec<i64>>,
     #[serde(default)]
     pub api: Option<String>,
 }
 
 /// The Telegram chat notices go to, through the user's own bot (its token
-/// from [`TELEGRAM_TOKEN_VAR`] only). Buttons pressed in any other chat are
-/// refused.
+/// from [`TELEGRAM_TOKEN_VAR`] only). Buttons pressed in any other chat, or
+/// by anyone but `user_ids`, are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Telegram {
     pub chat_id: i64,
+    /// The Telegram users whose presses decide: those the file names, else
+    /// the chat's own id when it is a private chat (a positive id), else none.
+    pub user_ids: Vec<i64>,
     /// The Bot API's address, without a trailing `/`.
     pub api: String,
 }
@@ -265,8 +271,14 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
                         .into(),
                 )
             })?;
+            let user_ids = match t.user_ids {
+                Some(ids) => ids,
+                None if chat_id > 0 => vec![chat_id],
+                None => Vec::new(),
+            };
             Some(Telegram {
                 chat_id,
+                user_ids,
                 api: api.trim_end_matches('/').to_string(),
             })
         }
@@ -491,9 +503,19 @@ mod tests {
             s.telegram,
             Some(Telegram {
                 chat_id: -100123,
+                user_ids: vec![],
                 api: DEFAULT_TELEGRAM_API.into()
             })
         );
+        // A private chat's presses are its own user's; a group names them.
+        let private = resolve("g.yaml", Some(words("telegram: {chat_id: 42}"))).unwrap();
+        assert_eq!(private.telegram.unwrap().user_ids, vec![42]);
+        let group = resolve(
+            "g.yaml",
+            Some(words("telegram: {chat_id: -100123, user_ids: [7, 9]}")),
+        )
+        .unwrap();
+        assert_eq!(group.telegram.unwrap().user_ids, vec![7, 9]);
     }
 
     #[test]

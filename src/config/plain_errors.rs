@@ -52,7 +52,7 @@ const KNOWN: [(&str, &[&str]); 8] = [
     ("launcher.worktree", super::worktree_ready::KEYS),
     ("launcher.notify", super::notify::KEYS),
     ("launcher.notify.ntfy", &["server", "topic"]),
-    ("launcher.notify.telegram", &["chat_id", "api"]),
+    ("launcher.notify.telegram", &["chat_id", "user_ids", "api"]),
     ("preflight", &["portability_paths"]),
     (
         "risk_rules",

@@ -132,6 +132,32 @@ fn fetch_remote(
     ws: &crate::model::Workspace,
     work: &crate::model::RemoteWork,
 ) -> Result<crate::remote::git::Fetched, WorktreeError> {
+    let fetched = fetch_remote_once(ctx, session, ws, work);
+    // Kept on the workspace, so the drawer and a Merge say why (issue 69 item 9).
+    let refused = fetched.as_ref().err().map(ToString::to_string);
+    if refused != work.refused {
+        let kept = ctx.store.update(|tx| {
+            let remote = tx
+                .session_mut(&session.id)
+                .and_then(|s| s.workspace_mut())
+                .and_then(|w| w.remote.as_mut());
+            if let Some(remote) = remote {
+                remote.refused = refused.clone();
+            }
+        });
+        if let Err(e) = kept {
+            tracing::error!("{}: keeping why its work was refused: {e}", session.id);
+        }
+    }
+    fetched
+}
+
+fn fetch_remote_once(
+    ctx: &Context,
+    session: &Session,
+    ws: &crate::model::Workspace,
+    work: &crate::model::RemoteWork,
+) -> Result<crate::remote::git::Fetched, WorktreeError> {
     let refused =
         |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
     let host = Remotes::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;

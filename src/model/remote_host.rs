@@ -59,4 +59,8 @@ pub struct RemoteWork {
     /// Its worktree, branch and refs there are gone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub removed: bool,
+    /// Why its last fetch back was refused (fsck, a size limit): nothing of
+    /// it was written here. Cleared by the next fetch that is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }

@@ -228,17 +228,20 @@ impl Notifier {
         }
     }
 
-    /// One press: from the user's chat, for a button of this run, it takes
+    /// One press: in the user's chat by a user it names
+    /// (`policy::notice::telegram_press_may`), for a button of this run, it takes
     /// the signed token's path; anything else is refused and audited.
     async fn on_press(&self, tg: &Telegram, token: &str, press: &Value) {
         let Some(press_id) = press["id"].as_str() else {
             return;
         };
         let chat = press["message"]["chat"]["id"].as_i64();
-        let outcome = if chat != Some(tg.chat_id) {
-            let why = "a button pressed in another chat";
-            self.refuse(None, why, Channel::Telegram);
-            Err(why.to_string())
+        let by = press["from"]["id"].as_i64();
+        let may = crate::policy::notice::telegram_press_may(tg.chat_id, &tg.user_ids, chat, by);
+        let outcome = if let Err(refusal) = may {
+            let why = refusal.to_string();
+            self.refuse(None, &why, Channel::Telegram);
+            Err(why)
         } else {
             let nonce = press["data"].as_str().unwrap_or_default();
             let signed = self.pressable.lock().unwrap().take(nonce);

@@ -74,6 +74,14 @@ impl Dispatcher {
                 .backend_for(Some(a.department.trim()))
                 .capabilities()
                 .runs_elsewhere,
+            state_folder: self
+                .ctx
+                .paths
+                .state_dir
+                .strip_prefix(&self.ctx.repo)
+                .ok()
+                .and_then(|p| p.to_str())
+                .map(|p| p.replace('\\', "/")),
         };
         let mut checked = crate::policy::plan::validate_assignment(&rules, index, a)?;
         let globs = c

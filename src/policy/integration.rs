@@ -18,10 +18,21 @@ pub fn ready(s: &Session, ws: &Workspace) -> Result<(), Refusal> {
     }
     match ws.state {
         WorkspaceState::Pending | WorkspaceState::Conflicting => Ok(()),
-        WorkspaceState::Working => Err(Refusal::Conflict(format!(
-            "{} has not been recorded yet: wait for its exit",
-            s.id
-        ))),
+        WorkspaceState::Working => match ws
+            .remote
+            .as_ref()
+            .and_then(|r| Some((r, r.refused.as_ref()?)))
+        {
+            Some((remote, why)) => Err(Refusal::Conflict(format!(
+                "{}'s work on {} was not brought back here, so there is nothing to integrate: \
+                 {why}. Discard it (its branch on {} keeps the work) and start its task again",
+                s.id, remote.host, remote.host
+            ))),
+            None => Err(Refusal::Conflict(format!(
+                "{} has not been recorded yet: wait for its exit",
+                s.id
+            ))),
+        },
         WorkspaceState::SentBack => Err(Refusal::Conflict(format!(
             "{} was sent back: its work goes on in {}",
             s.id,
@@ -196,5 +207,36 @@ mod tests {
         );
         assert_eq!(auto_integrates_at_exit(false, &proposed), None);
         assert_eq!(auto_integrates_at_exit(true, &ws), None);
+    }
+
+    /// Issue 69 item 9: a host's work whose fetch back was refused says why
+    /// it cannot be integrated and what the user can do, not "wait".
+    #[test]
+    fn refused_work_from_a_host_says_why_and_what_to_do() {
+        let mut s = Session::sample_department("d-1");
+        s.status = SessionStatus::Exited;
+        let mut ws = waiting(WorkspaceState::Working, &[]);
+        assert!(
+            matches!(ready(&s, &ws), Err(Refusal::Conflict(m)) if m.contains("not been recorded"))
+        );
+        ws.remote = Some(crate::model::RemoteWork {
+            host: "gpu1".into(),
+            path: "/w".into(),
+            branch: "b".into(),
+            fetched: None,
+            removed: false,
+            refused: Some("fetching the work back failed: error in commit: bad tree".into()),
+        });
+        let Err(Refusal::Conflict(m)) = ready(&s, &ws) else {
+            panic!("refused work was let through");
+        };
+        assert!(
+            m.contains("on gpu1 was not brought back") && m.contains("bad tree"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Discard it") && !m.contains("wait for its exit"),
+            "{m}"
+        );
     }
 }

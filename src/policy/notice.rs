@@ -210,6 +210,33 @@ pub fn may_decide(
     }
 }
 
+/// Whether a Telegram button press counts: pressed in the configured chat,
+/// by one of the users the configuration names (in a group chat any member
+/// could press it otherwise).
+pub fn telegram_press_may(
+    chat_id: i64,
+    user_ids: &[i64],
+    pressed_in: Option<i64>,
+    pressed_by: Option<i64>,
+) -> Result<(), Refusal> {
+    if pressed_in != Some(chat_id) {
+        return Err(Refusal::Forbidden(
+            "a button pressed in another chat".into(),
+        ));
+    }
+    match pressed_by {
+        Some(user) if user_ids.contains(&user) => Ok(()),
+        _ if user_ids.is_empty() => Err(Refusal::Forbidden(
+            "pressed in a group chat, whose deciders launcher.notify.telegram.user_ids does \
+             not name"
+                .into(),
+        )),
+        _ => Err(Refusal::Forbidden(
+            "pressed by someone launcher.notify.telegram.user_ids does not name".into(),
+        )),
+    }
+}
+
 /// What a paired phone's page (issue 54, tier 2) answers: the same rules as
 /// a notice's button; approving for the rest of the session only with `all`;
 /// a department's question confirmed, or answered with a note (words the
@@ -484,5 +511,19 @@ mod tests {
             may_decide(RemoteDecisions::All, NeedKind::Question, Decline, false),
             Err(Refusal::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_telegram_press_counts_from_the_named_users_in_the_chat_only() {
+        assert_eq!(telegram_press_may(42, &[42], Some(42), Some(42)), Ok(()));
+        let why = |r: Result<(), Refusal>| r.unwrap_err().to_string();
+        assert!(why(telegram_press_may(42, &[42], Some(43), Some(42))).contains("another chat"));
+        assert!(why(telegram_press_may(-100, &[7], Some(-100), Some(8))).contains("does not name"));
+        assert!(why(telegram_press_may(-100, &[7], Some(-100), None)).contains("does not name"));
+        assert!(why(telegram_press_may(-100, &[], Some(-100), Some(7))).contains("group chat"));
+        assert_eq!(
+            telegram_press_may(-100, &[7, 9], Some(-100), Some(9)),
+            Ok(())
+        );
     }
 }

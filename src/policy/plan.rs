@@ -49,6 +49,8 @@ pub struct Rules {
     pub placements: HashMap<String, String>,
     /// Whether the backend's agents can run their commands on a host.
     pub runs_elsewhere: bool,
+    /// The launcher's state folder, relative to the repository when inside it.
+    pub state_folder: Option<String>,
 }
 
 /// A requested model, or the default; one outside `models` is an error.
@@ -90,6 +92,11 @@ pub fn validate_assignment(
     }
     let model = pick_model(a.model.as_deref(), &rules.models, &rules.default_model)
         .map_err(|r| name(r.to_string()))?;
+    for file in a.files.iter().flatten() {
+        if let Some(why) = unassignable(file, rules.state_folder.as_deref()) {
+            return Err(name(format!("files: {file:?} {why}")));
+        }
+    }
     let (title, duty) = rules
         .titles
         .get(&a.department)
@@ -138,6 +145,46 @@ pub fn validate_assignment(
         review_comments: 0,
         remote,
     })
+}
+
+/// Why a plan's `files` entry (a path or glob) cannot be a department's
+/// scope: outside the repository, Git's own folder, or the launcher's state
+/// folder. None when it can.
+pub fn unassignable(file: &str, state_folder: Option<&str>) -> Option<&'static str> {
+    let path = file.trim();
+    let bytes = path.as_bytes();
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/')
+        || path.starts_with('\\')
+        || path.starts_with('~')
+        || (bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic())
+    {
+        return Some("is not a path inside the repository (it is absolute)");
+    }
+    let parts: Vec<&str> = path
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Some("leaves the repository (..)");
+    }
+    let first = parts.first().copied().unwrap_or("");
+    if first.eq_ignore_ascii_case(".git") {
+        return Some("is Git's own folder, which only git writes");
+    }
+    let state = state_folder.unwrap_or(".tmp").trim_matches('/');
+    let in_state = !state.is_empty()
+        && parts
+            .iter()
+            .take(state.split('/').count())
+            .copied()
+            .eq(state.split('/'));
+    if in_state {
+        return Some("is the launcher's state folder, which no department changes");
+    }
+    None
 }
 
 /// What the plan review says of an assignment's scope, once: an open scope
@@ -425,7 +472,44 @@ mod tests {
             hosts: vec!["gpu1".into()],
             placements: HashMap::from([("lingyubu".to_string(), "gpu1".to_string())]),
             runs_elsewhere: true,
+            state_folder: Some(".tmp".into()),
         }
+    }
+
+    /// Issue 69 item 8: a plan cannot assign what no department may change.
+    #[test]
+    fn files_outside_the_repository_or_in_git_or_the_state_folder_are_refused() {
+        for (file, why) in [
+            (".tmp/**", "state folder"),
+            ("./.tmp/launcher.json", "state folder"),
+            (".git/**", "Git's own folder"),
+            (".GIT/config", "Git's own folder"),
+            ("../outside/**", "leaves the repository"),
+            ("src/../../x", "leaves the repository"),
+            ("/etc/passwd", "absolute"),
+            ("C:/Windows", "absolute"),
+            ("~/.ssh/id_ed25519", "absolute"),
+        ] {
+            let mut a = input("menxia", "t");
+            a.files = Some(vec!["src/lib.rs".into(), file.into()]);
+            let refused = validate_assignment(&rules(), 0, &a)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.starts_with("assignment 1 (\"menxia\"): files: ") && refused.contains(why),
+                "{file}: {refused}"
+            );
+        }
+        for fine in [
+            "src/**",
+            "./docs/",
+            ".github/workflows/ci.yml",
+            ".tmpfile",
+            "a/.tmp/x",
+        ] {
+            assert_eq!(unassignable(fine, Some(".tmp")), None, "{fine}");
+        }
+        assert!(unassignable("state/x", Some("state")).is_some());
     }
 
     #[test]

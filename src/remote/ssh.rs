@@ -1,7 +1,9 @@
 //! The user's own `ssh`, so their configuration, agent, ProxyJump and known
 //! hosts apply. It is always run with `BatchMode=yes` (no password or
-//! passphrase prompt, and an unknown or changed host key is refused, never
-//! accepted); host-key checking is never weakened. The destination comes
+//! passphrase prompt) and `StrictHostKeyChecking=yes`: a host key must
+//! already be known, so an unknown or changed one is refused, never accepted,
+//! whatever the user's configuration says for the host (`accept-new`, `no`);
+//! options on the command line win over every configuration file. The destination comes
 //! after `--`, so it cannot read as an option, and the command the host's
 //! shell runs is built here with every word quoted.
 
@@ -19,7 +21,10 @@ pub enum SshError {
     Missing(String),
     #[error("{host} is not reachable: {detail}")]
     Unreachable { host: String, detail: String },
-    #[error("{host}'s host key is not the one your ssh knows (nothing was run): {detail}")]
+    #[error(
+        "{host}'s host key is unknown or not the one your ssh knows (nothing was run): \
+         {detail}; check the key and add it by running `ssh {host}` once, as you"
+    )]
     HostKey { host: String, detail: String },
     #[error("{host} refused your ssh key: {detail}")]
     AuthRefused { host: String, detail: String },
@@ -138,7 +143,8 @@ impl Ssh {
     /// (not the hours TCP would wait).
     pub fn git_ssh_command(&self) -> String {
         format!(
-            "{} -o BatchMode=yes -o ConnectTimeout={CONNECT_TIMEOUT_SECONDS} {}",
+            "{} -o BatchMode=yes -o StrictHostKeyChecking=yes \
+             -o ConnectTimeout={CONNECT_TIMEOUT_SECONDS} {}",
             shell_words::quote(&self.program.display().to_string()),
             alive_options().join(" ")
         )
@@ -177,6 +183,8 @@ pub fn argv(host: &str, words: &[&str]) -> Vec<String> {
     vec![
         "-o".into(),
         "BatchMode=yes".into(),
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
         "-o".into(),
         format!("ConnectTimeout={CONNECT_TIMEOUT_SECONDS}"),
         "-T".into(),
@@ -230,7 +238,9 @@ mod tests {
         let end = a.iter().position(|w| w == "--").unwrap();
         assert_eq!(a[end + 1], "gpu1");
         assert!(a.contains(&"BatchMode=yes".to_string()));
-        assert!(!a.iter().any(|w| w.contains("StrictHostKeyChecking")));
+        // A key must be known already, whatever the user's config says.
+        assert!(a.contains(&"StrictHostKeyChecking=yes".to_string()));
+        assert!(a.iter().position(|w| w == "StrictHostKeyChecking=yes") < Some(end));
         assert_eq!(a[end + 2], "codex --version 'it'\\''s; rm -rf ~'");
     }
 
@@ -241,7 +251,7 @@ mod tests {
         };
         let line = ssh.git_ssh_command();
         assert!(
-            line.starts_with("'/usr/bin/my ssh' -o BatchMode=yes"),
+            line.starts_with("'/usr/bin/my ssh' -o BatchMode=yes -o StrictHostKeyChecking=yes"),
             "{line}"
         );
         assert!(line.contains("ServerAliveInterval=10"), "{line}");

@@ -195,6 +195,8 @@ fn around(text: &str, line: u32) -> String {
                 Some((at, _)) => format!("{}…", &l[..at]),
                 None => l.to_string(),
             };
+            // A department's line, shown as agent words are everywhere.
+            let cut = crate::sanitize::shown(&cut);
             format!("   {mark} {n:>4} | {cut}\n")
         })
         .collect()
@@ -211,6 +213,17 @@ mod tests {
         assert_eq!(
             got,
             "        1 | a\n   >    2 | b\n        3 | c\n        4 | d\n        5 | e\n"
+        );
+    }
+
+    /// Issue 69 item 7: a line's bidirectional marks and controls are
+    /// written out, as everywhere agent words are shown.
+    #[test]
+    fn a_quoted_line_cannot_reorder_or_hide_what_follows() {
+        let got = around("let ok = \"\u{202e}\u{2066}evil\u{1b}[2K\";\n", 1);
+        assert_eq!(
+            got,
+            "   >    1 | let ok = \"\\u{202e}\\u{2066}evil\\u{001b}[2K\";\n"
         );
     }
 

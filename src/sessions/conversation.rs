@@ -68,6 +68,19 @@ impl Sessions {
     }
 }
 
+impl ConversationAnswer {
+    /// The answer for a token that sees no transcript (a paired phone's, an
+    /// agent's): a terminal's transcript holds what was typed into it and
+    /// all it printed, so only the desk reads it.
+    pub fn without_transcript(mut self) -> ConversationAnswer {
+        if let What::Transcript { text, truncated } = &mut self.what {
+            *text = "(a terminal's transcript is shown at the desk only)".into();
+            *truncated = false;
+        }
+        self
+    }
+}
+
 /// The newest [`TRANSCRIPT_BYTES`] of a transcript file as readable text.
 fn transcript(path: &Path) -> (String, bool) {
     match crate::files::read_tail(path, TRANSCRIPT_BYTES) {

@@ -203,6 +203,61 @@ mod tests {
         schema::audit_anchor(&conn).unwrap().unwrap()
     }
 
+    /// A state folder each earlier release wrote (tests/fixtures/audit):
+    /// its audit log and database, as bytes.
+    const EARLIER_RELEASES: [(&str, &[u8], &[u8]); 2] = [
+        (
+            "6bb12bf (before ACP: keys sorted)",
+            include_bytes!("../../tests/fixtures/audit/6bb12bf/codex_governance_audit.jsonl"),
+            include_bytes!("../../tests/fixtures/audit/6bb12bf/codex_governance.db"),
+        ),
+        (
+            "1dacb00 (ACP: keys in insertion order)",
+            include_bytes!("../../tests/fixtures/audit/1dacb00/codex_governance_audit.jsonl"),
+            include_bytes!("../../tests/fixtures/audit/1dacb00/codex_governance.db"),
+        ),
+    ];
+
+    /// Issue 69 item 2: a log (and the database's anchor) written by any
+    /// earlier release verifies after an upgrade, and the lines this release
+    /// adds chain on from it in the launcher's own canonical form.
+    #[test]
+    fn logs_and_anchors_written_by_earlier_releases_verify_and_go_on() {
+        for (release, log, db) in EARLIER_RELEASES {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(log_path(dir.path()), log).unwrap();
+            std::fs::write(dir.path().join(DB_FILE), db).unwrap();
+            let before = lines(dir.path()).len();
+            assert_eq!(
+                audit::verify(&log_path(dir.path())).unwrap(),
+                before,
+                "{release}"
+            );
+            let v = verify_audit(dir.path()).unwrap();
+            assert_eq!(
+                (v.lines, v.anchor.seq),
+                (before, before as u64),
+                "{release}"
+            );
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.audit_anchor_problem(), None, "{release}");
+            store
+                .update(|tx| tx.audit(AuditEvent::LauncherStopped { pid: 7 }))
+                .unwrap();
+            drop(store);
+            let all = lines(dir.path());
+            assert_eq!(all.len(), before + 1, "{release}");
+            let v = verify_audit(dir.path()).unwrap();
+            assert_eq!(v.lines, before + 1, "{release}");
+            let added: Value = serde_json::from_str(&all[before]).unwrap();
+            assert_eq!(
+                all[before],
+                audit::canonical::to_string(&added),
+                "{release}: the new line in the canonical form"
+            );
+        }
+    }
+
     #[test]
     fn each_change_stores_the_chains_head_with_its_outbox_rows() {
         let dir = tempfile::tempdir().unwrap();

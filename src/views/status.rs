@@ -282,9 +282,10 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
     }
 }
 
-/// `GET /api/status` for a paired phone's token: the user's view without
-/// terminal URLs (each carries a token that types into a PTY), the terminal
-/// list, typed input or the trust request (decided at the desk), and with
+/// `GET /api/status` for a paired phone's token: the user's view redacted as
+/// an agent's ([`Redact`]: no terminal URL, terminal list, transcript
+/// preview, typed input or planner's last message), without the trust
+/// request (decided at the desk), and with
 /// what `remote_decisions` lets the phone answer.
 pub fn for_phone(
     snap: &Snapshot,
@@ -293,18 +294,8 @@ pub fn for_phone(
 ) -> StatusView {
     use crate::policy::notice::{phone_page_may, PageAnswer};
     let mut v = status(snap);
-    v.browser_terminals = None;
+    v.hide_from_agents();
     v.config_trust = None;
-    for list in [
-        &mut v.sessions,
-        &mut v.zhongshu_sessions,
-        &mut v.department_sessions,
-    ] {
-        for s in list.iter_mut() {
-            s.browser_terminal_url = None;
-            s.session.input_history.clear();
-        }
-    }
     let may = |a| phone_page_may(allowed, a).is_ok();
     v.phone = Some(PhoneView {
         label: label.to_string(),
@@ -330,6 +321,21 @@ pub fn for_phone(
         }),
     });
     v
+}
+
+impl Redact for StatusView {
+    /// What an agent's token and a paired phone's see alike: no terminal
+    /// list, and every session as `SessionView::hide_from_agents` leaves it.
+    fn hide_from_agents(&mut self) {
+        self.browser_terminals = None;
+        for list in [
+            &mut self.sessions,
+            &mut self.zhongshu_sessions,
+            &mut self.department_sessions,
+        ] {
+            list.iter_mut().for_each(SessionView::hide_from_agents);
+        }
+    }
 }
 
 /// The configuration's warnings, each naming its file from the repository's root.
@@ -375,14 +381,7 @@ pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
     if let Some(offer) = &mut v.quota.model_switch {
         offer.sessions.retain(|id| visible(id));
     }
-    v.browser_terminals = None;
-    for list in [
-        &mut v.sessions,
-        &mut v.zhongshu_sessions,
-        &mut v.department_sessions,
-    ] {
-        list.iter_mut().for_each(SessionView::hide_from_agents);
-    }
+    v.hide_from_agents();
     for queue in [&mut v.queue, &mut v.department_queue] {
         queue.retain(|q| who.holds(q.parent_session_id.as_deref()));
     }
@@ -539,6 +538,40 @@ mod tests {
         assert_eq!(d["heartbeat_status"], "exited");
         assert_eq!(status["audit_seq"], 7);
         assert!(!gone.exists());
+    }
+
+    /// Issue 69 item 1: a paired phone's status shows no session's
+    /// transcript preview or typed input, exactly as an agent's token's view
+    /// of the same sessions (one redaction for both).
+    #[test]
+    fn a_phones_status_holds_no_transcript_nor_typed_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let mut state = state(&gone);
+        let typed = crate::model::InputRecord {
+            at: "2026-01-01T00:00:00Z".into(),
+            input: "RT6-TYPED-INPUT please".into(),
+        };
+        for s in state.sessions.values_mut() {
+            s.input_history.push(typed.clone());
+        }
+        let snap = snapshot(state, &config, &gone);
+        let desk = serde_json::to_string(&status(&snap)).unwrap();
+        assert!(desk.contains("the last line") && desk.contains("RT6-TYPED-INPUT"));
+        let phone = for_phone(&snap, "my phone", Default::default());
+        let text = serde_json::to_string(&phone).unwrap();
+        for secret in ["the last line", "RT6-TYPED-INPUT"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let who = AgentGroup {
+            session_id: "lingyubu-1",
+            zhongshu: Some("zhongshu-1"),
+        };
+        let agent = for_agent(&snap, &who);
+        let sessions = |v: &StatusView| serde_json::to_value(&v.sessions).unwrap();
+        assert_eq!(sessions(&phone), sessions(&agent));
+        assert!(phone.browser_terminals.is_none() && phone.config_trust.is_none());
     }
 
     /// Another group beside `state`'s: Zhongshu 2, its plan stopped by its

@@ -30,10 +30,16 @@ impl Caller {
     /// phone's see no terminal URL (it carries a token that types into a
     /// PTY), typed input or transcript.
     pub fn show<V: Redact>(&self, mut view: V) -> V {
-        if let Principal::Session(_) | Principal::Phone(_) = self.0 {
+        if !self.sees_transcripts() {
             view.hide_from_agents();
         }
         view
+    }
+
+    /// Only the developer at the desk reads transcripts, typed input and
+    /// terminal URLs; an agent's token and a paired phone's never do.
+    pub fn sees_transcripts(&self) -> bool {
+        matches!(self.0, Principal::User)
     }
 
     /// A paired phone's answer within `notify.remote_decisions` (403

@@ -329,10 +329,19 @@ async fn an_acp_agents_file_requests_are_held_to_its_folder() {
     std::fs::write(&outside, "not the agent's").unwrap();
     std::os::unix::fs::symlink(&outside, repo.path.join("link.txt")).unwrap();
     let escaped = repo.files.join("escaped.txt");
+    // A FIFO it made in its own folder (issue 69 item 3): refused at once,
+    // and the requests after it are answered.
+    let fifo = repo.path.join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let p = |path: &std::path::Path| path.display().to_string();
     let task = format!(
-        "Look [[acp: fs-read {}]] [[acp: fs-read {}]] [[acp: fs-read {}]] \
+        "Look [[acp: fs-read {}]] [[acp: fs-read {}]] [[acp: fs-read {}]] [[acp: fs-read {}]] \
          [[acp: fs-write {}]] [[acp: fs-write {}]]",
+        p(&fifo),
         p(&repo.path.join("README.md")),
         p(&repo.state_dir().join("launcher.json")),
         p(&repo.path.join("link.txt")),
@@ -341,12 +350,12 @@ async fn an_acp_agents_file_requests_are_held_to_its_folder() {
     );
     let server = InProcess::start(&repo).await;
     let z = server.api.start_zhongshu(&task).await;
-    let log = wait_until("the five answers", PATIENCE, || async {
+    let log = wait_until("the six answers", PATIENCE, || async {
         let log = repo.log(&z);
-        (log.matches("FAKE_ACP_FS ").count() == 5).then_some(log)
+        (log.matches("FAKE_ACP_FS ").count() == 6).then_some(log)
     })
     .await;
-    let answers: Vec<Value> = log
+    let mut answers: Vec<Value> = log
         .lines()
         .filter_map(|l| l.split_once("FAKE_ACP_FS ").map(|(_, r)| r))
         .filter_map(|r| {
@@ -354,6 +363,13 @@ async fn an_acp_agents_file_requests_are_held_to_its_folder() {
                 .and_then(|(_, j)| serde_json::from_str(j).ok())
         })
         .collect();
+    let fifo_answer = answers.remove(0);
+    assert!(
+        fifo_answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a regular file")),
+        "{fifo_answer}"
+    );
     assert_eq!(answers[0]["content"], "# test repo\n", "{answers:?}");
     let error = |i: usize| answers[i]["error"].as_str().unwrap_or("").to_string();
     assert!(error(1).contains("state folder"), "{answers:?}");

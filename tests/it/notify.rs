@@ -717,6 +717,17 @@ async fn a_telegram_button_handed_out_before_a_restart_confirms_the_plan_after_i
     })
     .await;
     tg.wait_polled().await;
+    // Issue 69 item 6: someone else in the chat decides nothing, and the
+    // button stays for its user.
+    let stranger = tg.press_as(4242, 777, &data);
+    let answer = tg.wait_answered(&stranger).await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("user_ids does not name"),
+        "{answer}"
+    );
     let press = tg.press(4242, &data);
     let answer = tg.wait_answered(&press).await;
     assert_eq!(answer["text"], "Done.", "{answer}");

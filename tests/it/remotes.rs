@@ -115,6 +115,22 @@ async fn a_host_with_the_same_codex_git_and_a_holding_sandbox_is_ready() {
         gpu1["detail"].as_str().unwrap().contains("host key"),
         "{gpu1}"
     );
+    // Issue 69 item 4: a key in no known_hosts is refused even where the
+    // user's ssh config says accept-new, and it is not written.
+    let known = sshd.forget_host_key_accepting_new();
+    let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
+    let gpu1 = &answer["remotes"][0];
+    assert_eq!(gpu1["state"], "refused", "{gpu1}");
+    let detail = gpu1["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("host key") && detail.contains("once, as you"),
+        "{gpu1}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&known).unwrap(),
+        "",
+        "a key was accepted"
+    );
     sshd.stop();
     let answer = c.api().post_ok("/api/check_remotes", &json!({})).await;
     assert_eq!(answer["remotes"][0]["state"], "unreachable", "{answer}");

@@ -86,6 +86,54 @@ fn launch(repo: &std::path::Path) -> Subprocess {
     spawn_launcher_env(repo, &["--allow-host", NAME], &[])
 }
 
+/// Issue 69 item 1: what the desk typed into a terminal agent and what it
+/// printed reach no phone: not its status, sessions, plan or conversation.
+async fn phone_reads_no_transcript(launcher: &Subprocess, phone: &str, z: &str) {
+    let typed = "RT6-TYPED-INPUT please";
+    launcher
+        .api
+        .post_ok(
+            "/api/session_input",
+            &json!({"session_id": z, "input": typed}),
+        )
+        .await;
+    let desk = launcher
+        .api
+        .wait_status("the typed input in the desk's status", |s| {
+            s.to_string().contains("RT6-TYPED-INPUT")
+        })
+        .await;
+    let mine = desk["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == z)
+        .cloned()
+        .unwrap();
+    let preview = mine["transcript_preview"].as_str().unwrap_or_default();
+    // Its longest line, as a JSON body writes it.
+    let line = preview.lines().max_by_key(|l| l.len()).unwrap_or_default();
+    let line = serde_json::to_string(line).unwrap();
+    let line = line.trim_matches('"');
+    assert!(line.len() > 8, "the desk reads its transcript: {mine}");
+    let port = launcher.port;
+    for path in [
+        "/api/status".to_string(),
+        "/api/sessions".to_string(),
+        format!("/api/zhongshu_plan?id={z}"),
+        format!("/api/session_conversation?id={z}"),
+    ] {
+        let (status, body) = through_tailnet(port, "GET", &path, phone, None, TLS).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(!body.contains("RT6-TYPED-INPUT"), "{path}: {body}");
+        assert!(!body.contains(line), "{path} holds the transcript: {body}");
+        let view: Value = serde_json::from_str(&body).unwrap();
+        for s in view["sessions"].as_array().into_iter().flatten() {
+            assert!(s["transcript_preview"].is_null(), "{path}: {s}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_scope_only() {
     let repo = Scenario::new()
@@ -191,6 +239,7 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     // A plan awaiting confirmation: the phone may not confirm it (decline_only).
     let z = launcher.api.start_zhongshu("Plan").await;
     plan_waiting(&launcher.api, &z).await;
+    phone_reads_no_transcript(&launcher, &phone, &z).await;
     let confirm = json!({"parent_session_id": z});
     let (status, body) = through_tailnet(
         port,

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use super::confine::{Confinement, Hold};
-use super::files::Fence;
+use super::files::{Fence, FenceError, FILE_REQUEST_TIME};
 use super::home::{clear, inert_paths, own_folder, own_home, placeholders, OwnDir, TOOLS_FOLDER};
 use super::mcp::{SessionTools, ToolsSocket};
 use super::reach::Reach;
@@ -454,22 +454,38 @@ async fn connection(
         )
         .on_receive_request(
             async move |r: ReadTextFileRequest, responder, _cx| {
-                let read = on_read.own(&r.session_id).and_then(|()| {
-                    on_read
-                        .fence
-                        .read(&r.path, r.line, r.limit)
-                        .map_err(refused)
+                let shared = Arc::clone(&on_read);
+                // Answered off the connection's loop: the next request never waits.
+                tokio::spawn(async move {
+                    let read = match shared.own(&r.session_id) {
+                        Ok(()) => {
+                            let (line, limit) = (r.line, r.limit);
+                            let path = r.path.clone();
+                            file_request(shared, r.path, move |f| f.read(&path, line, limit)).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    answer(responder.respond_with_result(read.map(ReadTextFileResponse::new)));
                 });
-                responder.respond_with_result(read.map(ReadTextFileResponse::new))
+                Ok(())
             },
             agent_client_protocol::on_receive_request!(),
         )
         .on_receive_request(
             async move |r: WriteTextFileRequest, responder, _cx| {
-                let written = on_write
-                    .own(&r.session_id)
-                    .and_then(|()| on_write.fence.write(&r.path, &r.content).map_err(refused));
-                responder.respond_with_result(written.map(|()| WriteTextFileResponse::new()))
+                let shared = Arc::clone(&on_write);
+                tokio::spawn(async move {
+                    let written = match shared.own(&r.session_id) {
+                        Ok(()) => {
+                            let (path, content) = (r.path.clone(), r.content);
+                            file_request(shared, r.path, move |f| f.write(&path, &content)).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let written = written.map(|()| WriteTextFileResponse::new());
+                    answer(responder.respond_with_result(written));
+                });
+                Ok(())
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -565,6 +581,29 @@ async fn connection(
     }
     shared.cancel_permissions();
     let _ = shared.events.send(AgentEvent::Closed);
+}
+
+/// Runs one client file request on a blocking thread, answered within
+/// [`FILE_REQUEST_TIME`] whatever the file system does.
+async fn file_request<T: Send + 'static>(
+    shared: Arc<Shared>,
+    path: std::path::PathBuf,
+    work: impl FnOnce(&Fence) -> Result<T, FenceError> + Send + 'static,
+) -> Result<T, agent_client_protocol::Error> {
+    let shown = path.display().to_string();
+    let done = tokio::task::spawn_blocking(move || work(&shared.fence));
+    match tokio::time::timeout(FILE_REQUEST_TIME, done).await {
+        Ok(Ok(result)) => result.map_err(refused),
+        Ok(Err(e)) => Err(refused(FenceError::Io(shown, e.to_string()))),
+        Err(_) => Err(refused(FenceError::TimedOut(shown))),
+    }
+}
+
+/// A response that could not be sent: the agent is gone.
+fn answer(sent: Result<(), agent_client_protocol::Error>) {
+    if let Err(e) = sent {
+        tracing::debug!("answering an ACP agent's file request: {e}");
+    }
 }
 
 /// A refused file request, in the agent's terms.

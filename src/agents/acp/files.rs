@@ -4,7 +4,11 @@
 //! launcher's state folder nor (for a write) `.git`, and at most
 //! [`MAX_BYTES`] read or written. Each folder on the way is opened without
 //! following links (`cap-std`), so a link swapped in between the check and
-//! the open is refused too.
+//! the open is refused too. The file itself is opened without blocking (a
+//! FIFO opens at once) and must be a regular file by its open handle: a
+//! FIFO, a device or a socket is refused at once, so no request can wait on
+//! what an agent planted. Each request runs off the connection's loop within
+//! [`FILE_REQUEST_TIME`] (`super::agent`), so a slow one never holds the next.
 
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -14,6 +18,10 @@ use cap_std::fs::{Dir, OpenOptions};
 
 /// The most a read returns or a write takes.
 pub(super) const MAX_BYTES: u64 = 1024 * 1024;
+
+/// The longest a client file request may take before it is answered with an
+/// error (a file on a stalled network mount).
+pub(super) const FILE_REQUEST_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(super) enum FenceError {
@@ -27,6 +35,10 @@ pub(super) enum FenceError {
     Link(String),
     #[error("{0}: larger than {MAX_BYTES} bytes")]
     TooLarge(String),
+    #[error("{0}: not a regular file (a FIFO, device or socket is neither read nor written)")]
+    NotAFile(String),
+    #[error("{0}: not answered within {secs} s", secs = FILE_REQUEST_TIME.as_secs())]
+    TimedOut(String),
     #[error("{0}: {1}")]
     Io(String, String),
 }
@@ -123,9 +135,17 @@ impl Fence {
         if meta.len() > MAX_BYTES {
             return Err(FenceError::TooLarge(shown));
         }
+        if !meta.is_file() {
+            return Err(FenceError::NotAFile(shown));
+        }
         let mut options = OpenOptions::new();
         options.read(true).follow(FollowSymlinks::No);
+        without_blocking(&mut options);
         let file = dir.open_with(&name, &options).map_err(io)?;
+        // What was opened, not what was looked at: a FIFO swapped in between.
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(FenceError::NotAFile(shown));
+        }
         let mut text = String::new();
         file.take(MAX_BYTES + 1)
             .read_to_string(&mut text)
@@ -160,18 +180,31 @@ impl Fence {
         let dir = self.folder(&folders, &shown)?;
         match dir.symlink_metadata(&name) {
             Ok(m) if m.is_symlink() => return Err(FenceError::Link(shown)),
+            Ok(m) if !m.is_file() => return Err(FenceError::NotAFile(shown)),
             _ => {}
         }
+        // Truncated only once the handle is known to be a regular file.
         let mut options = OpenOptions::new();
-        options
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .follow(FollowSymlinks::No);
+        options.write(true).create(true).follow(FollowSymlinks::No);
+        without_blocking(&mut options);
         let mut file = dir.open_with(&name, &options).map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(FenceError::NotAFile(shown));
+        }
+        file.set_len(0).map_err(io)?;
         file.write_all(content.as_bytes()).map_err(io)
     }
 }
+
+/// Opens without waiting for a FIFO's other end (or a device's carrier).
+#[cfg(unix)]
+fn without_blocking(options: &mut OpenOptions) {
+    use cap_std::fs::OpenOptionsExt;
+    options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+}
+
+#[cfg(not(unix))]
+fn without_blocking(_: &mut OpenOptions) {}
 
 #[cfg(all(test, unix))]
 mod tests {
@@ -256,6 +289,41 @@ mod tests {
             fence.write(&root.join(".git/config"), "x"),
             Err(FenceError::Git(_))
         ));
+    }
+
+    /// Issue 69 item 3: a FIFO (or a socket) the agent made in its own
+    /// folder is refused at once, read or written, with nothing waiting on
+    /// its other end; the next request is answered as usual.
+    #[test]
+    fn a_fifo_or_socket_is_refused_at_once_and_never_waited_on() {
+        let (_dir, root, fence) = setup();
+        let fifo = root.join("src/pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let socket = root.join("src/sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        for path in [&fifo, &socket] {
+            assert!(
+                matches!(fence.read(path, None, None), Err(FenceError::NotAFile(_))),
+                "{path:?}"
+            );
+            assert!(
+                matches!(fence.write(path, "x"), Err(FenceError::NotAFile(_))),
+                "{path:?}"
+            );
+        }
+        assert!(fence
+            .read(&fifo, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
+        assert_eq!(
+            fence.read(&root.join("src/a.txt"), None, Some(1)).unwrap(),
+            "one\n"
+        );
     }
 
     #[test]

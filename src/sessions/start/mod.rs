@@ -547,6 +547,7 @@ impl Starter<'_> {
             branch: tree.branch,
             fetched: None,
             removed: false,
+            refused: None,
         });
         Ok(())
     }

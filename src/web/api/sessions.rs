@@ -216,8 +216,16 @@ pub(super) async fn attach_terminal(State(l): L, JsonBody(b): JsonBody<SessionRe
 }
 
 /// `GET /api/session_conversation?id=`: what the session did, live or finished.
-pub(super) async fn conversation(State(l): L, super::IdQuery(id, _): super::IdQuery) -> Response {
-    reply(l.sessions.conversation(&id))
+pub(super) async fn conversation(
+    State(l): L,
+    caller: crate::web::owned::Caller,
+    super::IdQuery(id, _): super::IdQuery,
+) -> Response {
+    let answer = l.sessions.conversation(&id);
+    reply(answer.map(|a| match caller.sees_transcripts() {
+        true => a,
+        false => a.without_transcript(),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -141,6 +141,18 @@ impl Sshd {
         self.spawn();
     }
 
+    /// The client knows no host key, and the user's configuration says to
+    /// accept a new one (`StrictHostKeyChecking accept-new`). Returns the
+    /// known-hosts file, which must stay empty.
+    pub fn forget_host_key_accepting_new(&self) -> PathBuf {
+        std::fs::write(self.path("known_hosts"), "").unwrap();
+        let config = self.path("ssh_config");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str("  StrictHostKeyChecking accept-new\n");
+        std::fs::write(&config, text).unwrap();
+        self.path("known_hosts")
+    }
+
     /// The server back on the same port, with the same keys.
     pub fn restart(&mut self) {
         self.stop();

@@ -86,11 +86,16 @@ impl TelegramApi {
 
     /// Someone in chat `chat` presses a button whose data is `data`.
     pub fn press(&self, chat: i64, data: &str) -> String {
+        self.press_as(chat, chat, data)
+    }
+
+    /// User `from` presses a button in chat `chat`.
+    pub fn press_as(&self, chat: i64, from: i64, data: &str) -> String {
         let mut s = self.shared.script.lock().unwrap();
         s.next_update += 1;
         let id = format!("press-{}", s.next_update);
         let update = json!({"update_id": s.next_update, "callback_query": {
-            "id": id, "from": {"id": chat}, "data": data,
+            "id": id, "from": {"id": from}, "data": data,
             "message": {"message_id": 1, "chat": {"id": chat, "type": "private"}}}});
         s.updates.push(update);
         drop(s);
