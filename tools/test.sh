@@ -56,7 +56,7 @@ pyenv_lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
 [ -e "$pyenv_lock" ] && rm -f "$pyenv_lock" && echo "tools/test.sh: removed a stale pyenv rehash lock"
 
 # The real Codex CLI, pinned, from the npm registry (tests/it/common/tier.rs finds it here).
-CODEX_VERSION=0.169.0
+CODEX_VERSION=0.171.0
 codex_dir="$HOME/.cache/codex-governance/codex-$CODEX_VERSION"
 if [ ! -x "$codex_dir/node_modules/.bin/codex" ]; then
     echo "tools/test.sh: installing @openai/codex@$CODEX_VERSION into $codex_dir"

@@ -54,15 +54,16 @@ pub(super) fn merge_message_after(
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();
     let subject = match style {
-        MergeStyle::Squash if first.chars().count() > 72 => {
-            let cut = format!("{}…", first.chars().take(71).collect::<String>());
-            commit_words::subject(&cut, &department)
+        MergeStyle::Squash if first.chars().count() > commit_words::SUBJECT_CHARS => {
+            commit_words::subject(&commit_words::cut_subject(first), &department)
         }
         MergeStyle::Squash => commit_words::subject(first, &department),
         MergeStyle::History => format!("Merge {} ({department} {})", ws.branch, s.id),
     };
     let rest: Vec<&str> = match style {
-        MergeStyle::Squash if first.chars().count() <= 72 => lines.collect(),
+        MergeStyle::Squash if first.chars().count() <= commit_words::SUBJECT_CHARS => {
+            lines.collect()
+        }
         _ => text.lines().collect(),
     };
     let body = commit_words::quoted_body(rest.join("\n").trim_matches('\n'));

@@ -316,12 +316,18 @@ impl Launcher {
         // rest does not wait for it.
         let this = Arc::clone(self);
         tokio::spawn(async move { this.check_backend().await });
-        // Tracked: the stop waits for it (its ssh children end with it).
+        // Tracked, and given up at the stop: a host that takes its time to
+        // answer (ssh's connect timeout is 15 s) never holds a stop; its ssh
+        // children end with the check (`kill_on_drop`).
         // No hosts: no task (an idle launcher runs none of its code).
         if !self.ctx.config.launcher.remotes.is_empty() {
             let this = Arc::clone(self);
+            let stopped = self.stopped();
             self.ctx.spawn(async move {
-                this.check_remotes().await;
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = this.check_remotes() => {}
+                }
             });
         }
         self.integrations.recover().await;

@@ -110,6 +110,37 @@ pub fn subject(first: &str, department: &str) -> String {
     }
 }
 
+/// The longest a commit subject is kept whole, in characters.
+pub const SUBJECT_CHARS: usize = 72;
+
+/// A first line as a subject of at most [`SUBJECT_CHARS`] characters: whole
+/// when it fits, else cut at its last clause boundary (`.`, `;`, `:`, `,`,
+/// a dash) past the middle, else at its last space, never inside a word,
+/// and marked `…`. The whole line stays in the body.
+pub fn cut_subject(first: &str) -> String {
+    if first.chars().count() <= SUBJECT_CHARS {
+        return first.to_string();
+    }
+    let room: String = first.chars().take(SUBJECT_CHARS - 1).collect();
+    let clause = room
+        .char_indices()
+        .filter(|&(i, c)| {
+            matches!(c, '.' | ';' | ':' | ',' | '—' | '–')
+                && room[i + c.len_utf8()..].starts_with(' ')
+        })
+        .map(|(i, c)| i + c.len_utf8())
+        .rfind(|&end| room[..end].chars().count() >= SUBJECT_CHARS / 2);
+    let word = || {
+        room.char_indices()
+            .filter(|&(_, c)| c == ' ')
+            .map(|(i, _)| i)
+            .rfind(|&i| i > 0)
+    };
+    let end = clause.or_else(word).unwrap_or(room.len());
+    let kept = room[..end].trim_end_matches([' ', '.', ';', ':', ',', '—', '–']);
+    format!("{kept}…")
+}
+
 /// The department's body lines, inert and indented by four spaces (blank
 /// lines stay blank, so paragraphs stay).
 pub fn quoted_body(text: &str) -> String {
@@ -128,6 +159,30 @@ pub fn quoted_body(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 70 item 8: a long subject is cut at a clause or a word, never
+    /// in one ("…and a docte…").
+    #[test]
+    fn a_long_subject_is_cut_at_a_clause_or_a_word() {
+        let short = "Tightened the README";
+        assert_eq!(cut_subject(short), short);
+        let clauses = "Parse pre-release identifiers by the spec, compare them numerically; \
+                       add tests and a doctest for each rule";
+        assert_eq!(
+            cut_subject(clauses),
+            "Parse pre-release identifiers by the spec, compare them numerically…"
+        );
+        let words = "Parse pre-release identifiers by the spec and compare numeric ones \
+                     numerically and a doctest";
+        let cut = cut_subject(words);
+        assert_eq!(
+            cut,
+            "Parse pre-release identifiers by the spec and compare numeric ones…"
+        );
+        assert!(cut.chars().count() <= SUBJECT_CHARS, "{cut}");
+        let one_word = "x".repeat(100);
+        assert_eq!(cut_subject(&one_word).chars().count(), SUBJECT_CHARS);
+    }
 
     #[test]
     fn references_mentions_and_keyword_urls_get_a_joiner() {

@@ -55,7 +55,8 @@ impl Hosts {
         for host in remotes {
             self.set(&host, RemoteState::Checking, "checking".into(), None);
             let (this, ssh) = (Arc::clone(self), ssh.clone());
-            checks.push(tokio::spawn(async move {
+            // Futures, not tasks: dropped at the stop, their ssh ends with them.
+            checks.push(async move {
                 let found = match &ssh {
                     Ok(ssh) => super::preflight::check(ssh, &host, here).await,
                     Err(e) => super::preflight::Found {
@@ -66,11 +67,9 @@ impl Hosts {
                 };
                 this.dropped.lock().unwrap().remove(&host.name);
                 this.set(&host, found.state, found.detail, found.codex_version);
-            }));
+            });
         }
-        for check in checks {
-            let _ = check.await;
-        }
+        futures_util::future::join_all(checks).await;
         ctx.store.notify(
             "remotes_checked",
             serde_json::json!({ "remotes": self.all() }),

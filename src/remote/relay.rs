@@ -287,7 +287,9 @@ impl Relay {
                 Ok(()) => break format!("the exec-server of {name} ended"),
             }
         };
-        let _ = to_codex.send(Message::Close(None)).await;
+        // Codex may have stopped reading: the close is said, not waited for long.
+        let close = to_codex.send(Message::Close(None));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
         Err(ended)
     }
 }

@@ -149,7 +149,10 @@ async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
     assert_eq!(gpu1["state"], "refused", "{gpu1}");
     assert_eq!(
         gpu1["detail"],
-        "Codex 0.170.0 on gpu1 and 0.169.0 here: install the same version on both",
+        format!(
+            "Codex 0.170.0 on gpu1 and {} here: install the same version on both",
+            crate::common::tier::CODEX_VERSION
+        ),
     );
     c.stop().await;
 

@@ -33,6 +33,34 @@ pub(super) use thread::ThreadSpec;
 
 /// The oldest Codex CLI whose app-server this backend was verified against.
 pub const MIN_VERSION: (u32, u32, u32) = (0, 169, 0);
+/// The newest Codex CLI the suite ran (the version `tools/test.sh` pins);
+/// a newer one is used, with a note that it is not proven yet.
+pub const NEWEST_PROVEN: (u32, u32, u32) = (0, 171, 0);
+
+/// The supported range in words: `0.169.0 to 0.171.0`.
+pub fn supported_range() -> String {
+    let (a, b) = (MIN_VERSION, NEWEST_PROVEN);
+    format!("{}.{}.{} to {}.{}.{}", a.0, a.1, a.2, b.0, b.1, b.2)
+}
+
+/// A note for a Codex newer than any the launcher was proven with: it
+/// runs, and the note says which one is proven.
+pub fn newer_than_proven(version: (u32, u32, u32)) -> Option<String> {
+    (version > NEWEST_PROVEN).then(|| {
+        let v = version;
+        format!(
+            "Codex {}.{}.{} is newer than the versions this launcher was proven with ({}): \
+             it is used; if something misbehaves, `npm install -g @openai/codex@{}.{}.{}`",
+            v.0,
+            v.1,
+            v.2,
+            supported_range(),
+            NEWEST_PROVEN.0,
+            NEWEST_PROVEN.1,
+            NEWEST_PROVEN.2
+        )
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodexError {
@@ -127,11 +155,19 @@ pub fn version_warning(codex: &str) -> Option<String> {
             "{e}: Codex sessions cannot start until it runs (npm install -g @openai/codex)"
         )),
         Ok(v) if v < MIN_VERSION => Some(format!(
-            "Codex {}.{}.{} is older than {}.{}.{}, the oldest this launcher supports: \
+            "Codex {}.{}.{} is older than the versions this launcher supports ({}): \
              update it with `npm install -g @openai/codex@latest`",
-            v.0, v.1, v.2, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
+            v.0,
+            v.1,
+            v.2,
+            supported_range()
         )),
-        Ok(_) => None,
+        Ok(v) => {
+            if let Some(note) = newer_than_proven(v) {
+                tracing::warn!("{note}");
+            }
+            None
+        }
     }
 }
 
@@ -146,6 +182,19 @@ mod tests {
         assert_eq!(parse_version("codex 0.170"), Some((0, 170, 0)));
         assert_eq!(parse_version("no digits"), None);
         assert!(parse_version("codex-cli 0.168.9").unwrap() < MIN_VERSION);
+    }
+
+    #[test]
+    fn a_codex_outside_the_proven_range_is_named_with_the_range() {
+        assert_eq!(supported_range(), "0.169.0 to 0.171.0");
+        for proven in ["0.169.0", "0.170.2", "0.171.0"] {
+            assert_eq!(newer_than_proven(parse_version(proven).unwrap()), None);
+        }
+        let note = newer_than_proven((0, 172, 1)).unwrap();
+        assert!(
+            note.starts_with("Codex 0.172.1 is newer than") && note.contains("0.169.0 to 0.171.0"),
+            "{note}"
+        );
     }
 
     #[test]

@@ -459,7 +459,7 @@ pub fn user_texts_everywhere(requests: &[Value], text: &str) -> usize {
     seen.len()
 }
 
-/// What the pinned Codex says of its version (`codex-cli 0.169.0`).
+/// What the pinned Codex says of its version (`codex-cli 0.171.0`).
 pub fn codex_version() -> String {
     let out = std::process::Command::new(codex_bin())
         .arg("--version")

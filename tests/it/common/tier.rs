@@ -22,7 +22,7 @@ pub const CODEX_ENV: &str = "CODEX_GOVERNANCE_TEST_CODEX";
 /// Where Debian's package puts OpenSSH's server.
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// The Codex CLI version `tools/test.sh` installs.
-pub const CODEX_VERSION: &str = "0.169.0";
+pub const CODEX_VERSION: &str = "0.171.0";
 /// The `codex-acp` adapter version `tools/test.sh` installs.
 pub const CODEX_ACP_VERSION: &str = "2.6.0";
 /// The Claude Code ACP adapter version `tools/test.sh` installs.
