@@ -12,6 +12,8 @@ use crate::common::mailbox as extra;
 use crate::common::terminal as client;
 
 mod agents;
+// Its attacks read agents' environments through /proc.
+#[cfg(target_os = "linux")]
 mod forge;
 mod integration;
 mod state;
