@@ -39,7 +39,9 @@ pub enum RemoteSandbox {
     /// The pre-flight proves the sandbox works there, or the host is refused.
     #[default]
     Required,
-    /// The user knowingly lets departments run unsandboxed there.
+    /// The user skips the pre-flight's proof: the host is ready without it.
+    /// Its departments' commands still ask Codex for its sandbox there; what
+    /// runs where it cannot start is Codex's to say, unproven.
     None,
 }
 

@@ -251,6 +251,7 @@ impl Notifier {
         let Answers::Approval {
             file_change: true,
             request_id,
+            ..
         } = &item.answers
         else {
             return false;

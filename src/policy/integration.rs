@@ -10,6 +10,10 @@ use crate::model::{ChangeReview, IntegrationMode, Session, Workspace, WorkspaceS
 
 /// Refuses a department still at work, or one whose work is settled.
 pub fn ready(s: &Session, ws: &Workspace) -> Result<(), Refusal> {
+    let recorded = ws.commit.is_some() && ws.state.awaits_user();
+    if s.is_running() && recorded {
+        return Err(Refusal::Conflict(finishing_turn(&s.id)));
+    }
     if s.is_running() {
         return Err(Refusal::Conflict(format!(
             "{} is still running: wait for its report or close it first",
@@ -40,6 +44,12 @@ pub fn ready(s: &Session, ws: &Workspace) -> Result<(), Refusal> {
         ))),
         other => Err(Refusal::Conflict(format!("{} is {other}", s.id))),
     }
+}
+
+/// A department whose report came and whose agent is still ending its
+/// turn (issue 70 item 6): never asked for the report again.
+pub fn finishing_turn(id: &str) -> String {
+    format!("{id} reported and is finishing its turn: Apply and Merge are ready in a moment")
 }
 
 /// An integration the gate let through: plainly, or by the user's override of
@@ -238,5 +248,22 @@ mod tests {
             m.contains("Discard it") && !m.contains("wait for its exit"),
             "{m}"
         );
+    }
+
+    /// Issue 70 item 6: right after its report, while its agent ends its
+    /// turn, a Merge says so rather than asking for the report that came.
+    #[test]
+    fn a_department_that_reported_and_ends_its_turn_is_ready_in_a_moment() {
+        let mut s = Session::sample_department("d-1");
+        s.status = SessionStatus::Running;
+        let mut ws = waiting(WorkspaceState::Pending, &[]);
+        ws.commit = Some("c0ffee".into());
+        let Err(Refusal::Conflict(m)) = ready(&s, &ws) else {
+            panic!("a running department was let through");
+        };
+        assert_eq!(m, finishing_turn("d-1"));
+        assert!(!m.contains("wait for its report"), "{m}");
+        s.status = SessionStatus::Exited;
+        assert_eq!(ready(&s, &ws), Ok(()));
     }
 }

@@ -125,6 +125,11 @@ pub fn notice(item: &NeedItem, detail: Detail, dashboard: &str) -> Notice {
         (None, Some(p)) => format!("Planner {p}"),
         (None, None) => "The launcher".to_string(),
     };
+    // An approval says what it asks, in words safe at every detail.
+    let what = match &item.answers {
+        crate::policy::needs_you::Answers::Approval { gist, .. } if !gist.is_empty() => gist,
+        _ => what,
+    };
     let mut body = format!("{who} {what}.");
     if detail == Detail::Full && !item.detail.is_empty() {
         let cut: String = item.detail.chars().take(FULL_DETAIL_CHARS).collect();
@@ -442,6 +447,7 @@ mod tests {
             answers: crate::policy::needs_you::Answers::Approval {
                 request_id: "7".into(),
                 file_change: false,
+                gist: "asks to run a command (curl)".into(),
             },
         }
     }
@@ -457,7 +463,7 @@ mod tests {
         );
         assert_eq!(
             n.body,
-            "Department lingyubu (plan zhongshu-1) asks for an approval."
+            "Department lingyubu (plan zhongshu-1) asks to run a command (curl)."
         );
         assert_eq!(n.link, "http://127.0.0.1:8765/#session=lingyubu-1");
         let full = notice(&approval(secret), Detail::Full, "http://127.0.0.1:8765");

@@ -116,7 +116,11 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
         ));
     }
     let sandbox = match host.sandbox {
-        RemoteSandbox::None => "unsandboxed, as you set (sandbox: none)".to_string(),
+        // `sandbox: none` skips this check and nothing else (issue 70 item 3):
+        // the department's thread asks Codex for its sandbox as everywhere.
+        RemoteSandbox::None => "in Codex's sandbox if it starts there: not checked, as you \
+             set (sandbox: none)"
+            .to_string(),
         RemoteSandbox::Required => sandbox_holds(ssh, host)
             .await
             .map_err(|why| Found::refused(why, version.clone()))?,

@@ -180,6 +180,12 @@ impl ChangesView {
         let Some(commit) = ws.commit.clone().filter(|_| ws.state.awaits_user()) else {
             return self;
         };
+        if self.running {
+            // Its report came; its agent is ending its turn (the drawer waits).
+            self.integration_blocked =
+                Some(crate::policy::integration::finishing_turn(&self.session_id));
+            return self;
+        }
         match predict(repo, ws, &commit, around.fence) {
             Ok(p) => {
                 self.tree_conflicts = p.blocking();

@@ -295,8 +295,10 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
                 left.join(", ")
             )));
         }
-        // Never over the department's files: see `teardown`.
+        // Never over the department's files: see `teardown`. Not for a host's
+        // department: its set-up never ran here (issue 70 item 1).
         let restored = !teardown.commands.is_empty()
+            && ws.remote.is_none()
             && super::teardown::restore_base(repo, ws)
                 .map_err(|e| {
                     tracing::warn!(

@@ -172,9 +172,10 @@ async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
         Some("codex-governance: approval"),
         "{p:?}"
     );
+    // What kind of approval and its program (issue 70 item 11), no more.
     assert_eq!(
         p.body,
-        format!("Planner {z} asks for an approval."),
+        format!("Planner {z} asks to run a command (touch)."),
         "{p:?}"
     );
     let click = p.header("click").unwrap_or_default();
@@ -182,12 +183,13 @@ async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
         click.starts_with("http://127.0.0.1:") && click.ends_with(&format!("/#session={z}")),
         "{p:?}"
     );
-    // Minimal: none of the agent's words, no path, no token of the dashboard's.
+    // Minimal: none of the agent's words but the program's name, no path,
+    // no token of the dashboard's.
     let all = format!("{p:?}");
     for secret in [
         "SECRET-PATH-marker",
         "NOTICE-ME",
-        "touch",
+        outside.path().to_str().unwrap(),
         c.launcher.token.as_str(),
     ] {
         assert!(!all.contains(secret), "{secret} in the notice: {all}");

@@ -174,12 +174,15 @@ async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
     );
     c.stop().await;
 
-    // Knowingly unsandboxed: ready, and said so.
+    // The check knowingly skipped: ready, and said so as it is (issue 70
+    // item 3: the thread still asks for Codex's sandbox there).
     let mut c = with_host(&sshd, dir.path(), &loose, "      sandbox: none\n").await;
     let gpu1 = checked(&c).await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}");
+    let detail = gpu1["detail"].as_str().unwrap();
     assert!(
-        gpu1["detail"].as_str().unwrap().contains("unsandboxed"),
+        detail.contains("not checked, as you set (sandbox: none)")
+            && !detail.contains("unsandboxed"),
         "{gpu1}"
     );
     c.stop().await;
@@ -235,11 +238,16 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
 /// A launcher whose zhilibu department works on gpu1 (the loopback host,
 /// `clone` its clone there), once gpu1's pre-flight found it ready.
 async fn placed_on_gpu1(sshd: &Sshd, clone: &str) -> Codex {
+    placed_on_gpu1_with(sshd, clone, "").await
+}
+
+/// [`placed_on_gpu1`] with more of `launcher:` (`extra`, indented as its keys).
+async fn placed_on_gpu1_with(sshd: &Sshd, clone: &str, extra: &str) -> Codex {
     let real = codex().display().to_string();
     let c = Scenario::codex()
         .committed()
         .launcher(&format!(
-            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
+            "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n{extra}\
              departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: gpu1\n"
         ))
         .env(
@@ -303,7 +311,10 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     let clone = seeded_clone(dir.path()).await;
     let marks = dir.path().join("hook-marks");
     plant_hooks(Path::new(&clone), &marks);
-    let c = placed_on_gpu1(&sshd, &clone).await;
+    // Set-up commands run only on this machine (issue 70 item 1): never in
+    // the local worktree of a department that works on gpu1, nor there.
+    let setup = "  worktree:\n    setup:\n      - touch SETUP-RAN\n";
+    let c = placed_on_gpu1_with(&sshd, &clone, setup).await;
     c.plans_one_notes_department();
     c.server.on(
         "department (zhilibu)",
@@ -339,6 +350,17 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     assert!(!Path::new(&clone).join("PLANTED").exists());
     assert!(!dir.path().join("outside.txt").exists());
     assert!(out.contains(&format!("AT={there}")), "{out}");
+    assert!(!Path::new(&there).join("SETUP-RAN").exists());
+    let local = c.repo.path.parent().unwrap().join(format!(
+        "{}.worktrees/{dept}",
+        c.repo.path.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(!local.join("SETUP-RAN").exists(), "the set-up ran here");
+    assert!(
+        c.server
+            .saw_user_text("set-up commands (launcher.worktree.setup) did not run"),
+        "its first turn says where its set-up did not run"
+    );
     assert_eq!(
         std::fs::read_to_string(Path::new(&there).join("NOTES.md")).unwrap(),
         "notes\n"

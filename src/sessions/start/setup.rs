@@ -172,6 +172,17 @@ fn note(setup: &WorktreeSetup) -> String {
     )
 }
 
+/// What a host's department is told of the set-up it did not get: the
+/// commands run only on this machine, never on a host.
+pub(super) fn not_on_hosts(host: &str) -> String {
+    format!(
+        "Your worktree's set-up commands (launcher.worktree.setup) did not run: they run only \
+         for departments on the launcher's machine, and you work on {host}, in a worktree of \
+         the host's clone (nothing of the user's build there was copied for you). Build \
+         what you need there yourself."
+    )
+}
+
 /// `POST /api/worktree_setup`: the user's answer to a failed set-up.
 pub async fn answer(sessions: &Arc<Sessions>, id: &str, action: SetupAction) -> LResult<()> {
     let s = sessions.require_session(id)?;
