@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod decision_token;
+mod presence;
 pub mod replies;
 mod telegram;
 pub mod token;
@@ -30,8 +31,7 @@ use crate::policy::notice::{self, Moment, NotNow, Notice, Timing};
 use channels::{Button, DeliveryError, Http};
 pub use replies::Deciders;
 
-/// A tab that said it was visible this recently is in use.
-pub const PRESENCE_FRESH: Duration = Duration::from_secs(45);
+pub use presence::PRESENCE_FRESH;
 /// The longest the notifier sleeps between two looks.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// Waits before the 2nd, 3rd and 4th try of a delivery (429: at least the last).
@@ -158,8 +158,10 @@ pub struct Notifier {
     /// start-up time a launcher without a notice channel never needs.
     http: std::sync::OnceLock<Http>,
     origin: Instant,
-    /// When a tab last said it was visible (ms since `origin`, +1; 0: never).
-    seen_ms: AtomicU64,
+    /// Which dashboard tabs are in use.
+    presence: presence::Presence,
+    /// Wakes the follower when a tab leaves: what it held may go now.
+    left: tokio::sync::Notify,
     tracker: Mutex<Tracker>,
     deliveries: Mutex<VecDeque<Delivery>>,
     next_delivery: AtomicU64,
@@ -209,7 +211,8 @@ impl Notifier {
             telegram_token,
             http: std::sync::OnceLock::new(),
             origin: Instant::now(),
-            seen_ms: AtomicU64::new(0),
+            presence: presence::Presence::default(),
+            left: tokio::sync::Notify::new(),
             tracker: Mutex::new(Tracker {
                 told_earlier,
                 ..Default::default()
@@ -232,23 +235,23 @@ impl Notifier {
         self.origin.elapsed().as_millis() as u64
     }
 
-    /// A dashboard tab says whether it is visible and used. Only a "yes"
-    /// counts, for [`PRESENCE_FRESH`]: one tab going hidden does not make
-    /// another, still in use, absent.
     /// What a phone may decide (`launcher.notify.remote_decisions`).
     pub fn remote_decisions(&self) -> notice::RemoteDecisions {
         self.settings.remote_decisions
     }
 
-    pub fn page_seen(&self, visible: bool) {
-        if visible {
-            self.seen_ms.store(self.now_ms() + 1, Ordering::Relaxed);
+    /// Dashboard tab `tab` is visible and used, or left (hidden, closed):
+    /// a "yes" counts for [`PRESENCE_FRESH`], a "left" at once, for that tab
+    /// only ([`presence`]).
+    pub fn page_seen(&self, tab: Option<&str>, visible: bool) {
+        self.presence.said(tab, visible, self.now_ms());
+        if !visible {
+            self.left.notify_one();
         }
     }
 
     fn tab_in_use(&self, now_ms: u64) -> bool {
-        let seen = self.seen_ms.load(Ordering::Relaxed);
-        seen != 0 && now_ms < seen - 1 + PRESENCE_FRESH.as_millis() as u64
+        self.presence.in_use_until(now_ms).is_some()
     }
 
     fn timing(&self) -> Timing {
@@ -294,6 +297,7 @@ impl Notifier {
             tokio::select! {
                 _ = stopping.wait_for(|v| *v) => break,
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.left.notified() => {}
                 ev = rx.recv() => if let Err(broadcast::error::RecvError::Closed) = ev { break },
             }
             while rx.try_recv().is_ok() {}

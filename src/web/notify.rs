@@ -44,9 +44,12 @@ async fn test(State(l): State<Arc<Launcher>>, JsonBody(_): JsonBody<NoFields>) -
 #[derive(Deserialize)]
 struct Presence {
     visible: bool,
+    /// The tab's own id (a page of an older launcher sends none).
+    #[serde(default)]
+    tab: Option<String>,
 }
 
 async fn presence(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Presence>) -> Response {
-    l.notifier.page_seen(b.visible);
+    l.notifier.page_seen(b.tab.as_deref(), b.visible);
     Json(serde_json::json!({ "ok": true })).into_response()
 }

@@ -7,7 +7,7 @@
 // page, and a page left open on a desk the user walked away from holds none.
 
 import { $, el, replaceChildren } from "./dom.js";
-import { api, toast } from "./api.js";
+import { api, authHeaders, toast } from "./api.js";
 
 /** How often a tab in use says so (the launcher trusts it for 45 s). */
 const PRESENCE_EVERY_MS = 20000;
@@ -23,11 +23,28 @@ const IDLE_AFTER_MS = 120000;
 let open = false;
 let lastInput = Date.now();
 
+/** This tab's own name for the launcher: one tab leaving never makes
+ * another, still in use, absent. */
+const TAB = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+
 /** Says "in use" while this tab is visible and used (the launcher trusts
- * each word for 45 s; a tab that stops saying it stops holding notices). */
+ * each word for 45 s), and "left" as it is hidden or closed, which counts at
+ * once: what waited for you goes to your phone without waiting for 45 s. */
+let saidInUse = false;
 function sayPresence() {
   const inUse = document.visibilityState === "visible" && Date.now() - lastInput < IDLE_AFTER_MS;
-  if (inUse) api("/api/notify/presence", { visible: true }).catch(() => {});
+  if (inUse) api("/api/notify/presence", { visible: true, tab: TAB }).catch(() => {});
+  else if (saidInUse) sayLeft();
+  saidInUse = inUse;
+}
+
+/** "Left", sent so that it outlives the page (keepalive). */
+function sayLeft() {
+  fetch("/api/notify/presence", {
+    method: "POST", keepalive: true, credentials: "omit", cache: "no-store",
+    headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
+    body: JSON.stringify({ visible: false, tab: TAB }),
+  }).catch(() => {});
 }
 
 function channelRow(c) {
@@ -112,6 +129,7 @@ export function mount() {
       if (wasIdle) sayPresence();
     }, { passive: true, capture: true });
   }
+  window.addEventListener("pagehide", sayLeft);
   setInterval(sayPresence, PRESENCE_EVERY_MS);
   sayPresence();
   load();

@@ -37,6 +37,20 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
     let env = [("CODEX_GOVERNANCE_NTFY_TOKEN".to_string(), TOKEN.to_string())];
     let launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
+    // Issue 70 item 12: a tab that is hidden or closed counts as gone at
+    // once (not 45 s later), and only that tab: another in use still holds.
+    let say = |tab: &'static str, visible: bool| async move {
+        api.post_ok(
+            "/api/notify/presence",
+            &json!({"tab": tab, "visible": visible}),
+        )
+        .await;
+        api.get_ok("/api/notify").await["notify"]["tab_in_use"].clone()
+    };
+    assert_eq!(say("a", true).await, true);
+    assert_eq!(say("b", true).await, true);
+    assert_eq!(say("a", false).await, true, "b is still in use");
+    assert_eq!(say("b", false).await, false, "both left");
     api.post_ok("/api/notify/test", &json!({})).await;
     let published = ntfy.wait_published("the retry of the test notice", 2).await;
     for p in &published {
