@@ -58,4 +58,19 @@ impl crate::notify::Deciders for Deciders {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn decline_plan(
+        &self,
+        zhongshu: String,
+        revision: u64,
+        by: &'static str,
+        nonce: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.dispatcher
+                .decline_plan(&zhongshu, revision, by, Some(nonce))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }

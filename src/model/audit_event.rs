@@ -233,6 +233,16 @@ pub enum AuditEvent {
         departments: Vec<String>,
         dropped: usize,
     },
+    /// The user declined a plan awaiting confirmation (from a phone): none
+    /// of it started, and its planner was told.
+    PlanDeclined {
+        session_id: String,
+        revision: u64,
+        by: String,
+        /// The phone's decision token's nonce.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
     /// Every assignment of a plan ended (or, for a stopped plan, every
     /// department it had).
     PlanFinished {

@@ -56,6 +56,15 @@ pub trait Deciders: Send + Sync {
         revision: u64,
         nonce: String,
     ) -> BoxFuture<'_, Result<(), String>>;
+    /// Declines a plan at the revision the notice showed: nothing of it
+    /// starts and its planner is told.
+    fn decline_plan(
+        &self,
+        zhongshu: String,
+        revision: u64,
+        by: &'static str,
+        nonce: String,
+    ) -> BoxFuture<'_, Result<(), String>>;
 }
 
 impl Notifier {
@@ -203,6 +212,11 @@ impl Notifier {
             (Answers::Plan { revision }, PhoneDecision::ConfirmPlan) => {
                 deciders
                     .confirm_plan(session, *revision, claim.nonce.clone())
+                    .await
+            }
+            (Answers::Plan { revision }, PhoneDecision::Decline) => {
+                deciders
+                    .decline_plan(session, *revision, by_phone(channel), claim.nonce.clone())
                     .await
             }
             _ => Err("nothing a phone answers".into()),

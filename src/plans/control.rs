@@ -51,6 +51,53 @@ impl Dispatcher {
             .await
     }
 
+    /// The user declines the plan of `zhongshu_id` awaiting confirmation at
+    /// `revision` (a phone's Decline, issue 70 item 10): nothing of it
+    /// starts, the plan goes back to its planner (no longer awaiting you),
+    /// and the planner is told to revise it or wait for the user.
+    pub async fn decline_plan(
+        self: &Arc<Self>,
+        zhongshu_id: &str,
+        revision: u64,
+        by: &str,
+        nonce: Option<String>,
+    ) -> LResult<()> {
+        self.sessions.require_zhongshu(zhongshu_id)?;
+        let declined = self.ctx.store.update(|tx| {
+            let waits = tx.plan_mut(zhongshu_id).is_some_and(|p| {
+                p.status == PlanStatus::AwaitingConfirmation && p.revision == revision
+            });
+            if !waits {
+                return false;
+            }
+            if let Some(p) = tx.plan_mut(zhongshu_id) {
+                p.status = PlanStatus::None;
+            }
+            if let Some(z) = tx.session_mut(zhongshu_id).and_then(|z| z.zhongshu_mut()) {
+                z.plan_status = Some(PlanStatus::None);
+            }
+            tx.audit(AuditEvent::PlanDeclined {
+                session_id: zhongshu_id.to_string(),
+                revision,
+                by: by.to_string(),
+                nonce: nonce.clone(),
+            });
+            true
+        })?;
+        if !declined {
+            return Err(LauncherError::Conflict(format!(
+                "the plan of {zhongshu_id} no longer waits for confirmation at revision {revision}"
+            )));
+        }
+        let told = format!(
+            "[codex-governance] The user declined your plan (revision {revision}) from their \
+             phone: nothing of it was started. Revise it and register it again, or wait for \
+             the user's word."
+        );
+        self.sessions.session_input(zhongshu_id, &told).await?;
+        Ok(())
+    }
+
     /// Closing a planner (`POST /api/close_session` on a Zhongshu): its queued
     /// assignments are dropped; its running departments stop too when
     /// `stop_departments`, else they finish and report to its inbox.

@@ -186,12 +186,16 @@ pub fn may_decide(
     decision: PhoneDecision,
     file_change: bool,
 ) -> Result<(), Refusal> {
+    // Declining is always there (issue 70 item 10): an approval and a plan.
     let fits = matches!(
         (kind, decision),
         (
             NeedKind::Approval,
             PhoneDecision::Decline | PhoneDecision::Approve
-        ) | (NeedKind::PlanConfirmation, PhoneDecision::ConfirmPlan)
+        ) | (
+            NeedKind::PlanConfirmation,
+            PhoneDecision::ConfirmPlan | PhoneDecision::Decline
+        )
     );
     if !fits {
         return Err(Refusal::Invalid(format!(
@@ -493,7 +497,16 @@ mod tests {
         );
         assert_eq!(
             buttons(RemoteDecisions::All, NeedKind::PlanConfirmation, false),
-            [ConfirmPlan]
+            [ConfirmPlan, Decline]
+        );
+        // Declining a plan is always there, at decline_only too (issue 70 item 10).
+        assert_eq!(
+            buttons(
+                RemoteDecisions::DeclineOnly,
+                NeedKind::PlanConfirmation,
+                false
+            ),
+            [Decline]
         );
         assert!(matches!(
             may_decide(

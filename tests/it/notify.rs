@@ -388,7 +388,7 @@ async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms
     );
     let buttons = actions(p.header("actions").expect("buttons"));
     let labels: Vec<&str> = buttons.iter().map(|b| b.0.as_str()).collect();
-    assert_eq!(labels, ["Confirm plan"], "{buttons:?}");
+    assert_eq!(labels, ["Confirm plan", "Decline"], "{buttons:?}");
     let (_, reply_url, confirm) = buttons[0].clone();
     ntfy.wait_subscribed().await;
     // A flood: junk, and a line longer than the reader takes (skipped unread).
@@ -411,6 +411,51 @@ async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms
     assert_eq!(refused.len(), 20, "at most 20 a minute, of 40 junk lines");
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
     assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
+    server.stop().await;
+}
+
+/// Issue 70 item 10: a plan's notice carries Decline, at decline_only too;
+/// pressed, nothing of the plan starts, it no longer waits for the user,
+/// and its planner is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_declines_a_plan_at_decline_only_and_its_planner_is_told() {
+    let ntfy = Ntfy::start().await;
+    let (repo, server) = Scenario::new()
+        .launcher(&notify_yaml(&ntfy, "    remote_decisions: decline_only\n"))
+        .serve()
+        .await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan").await;
+    api.post_ok("/api/report_zhongshu_plan", &plan_of(&z)).await;
+    let published = ntfy.wait_published("the plan's notice", 1).await;
+    let buttons = actions(published[0].header("actions").expect("buttons"));
+    let labels: Vec<&str> = buttons.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(labels, ["Decline"], "{buttons:?}");
+    let (_, reply_url, decline) = buttons[0].clone();
+    ntfy.wait_subscribed().await;
+    ntfy.phone_publishes(&reply_url, &decline).await;
+    let declined = wait_until(
+        "the plan declined",
+        std::time::Duration::from_secs(60),
+        || async {
+            let d = api.audit_events("plan_declined").await;
+            (!d.is_empty()).then_some(d)
+        },
+    )
+    .await;
+    assert_eq!(declined[0]["session_id"], z.as_str(), "{declined:?}");
+    assert_eq!(declined[0]["by"], "phone (ntfy)", "{declined:?}");
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
+    assert!(api.audit_events("plan_confirmed").await.is_empty());
+    let queued = api.get_ok("/api/status").await["queued_count"].clone();
+    assert_eq!(queued, 0, "nothing of it started");
+    wait_until(
+        "the planner told",
+        std::time::Duration::from_secs(30),
+        || async { repo.log(&z).contains("declined your plan").then_some(()) },
+    )
+    .await;
     server.stop().await;
 }
 
