@@ -295,6 +295,7 @@ mod tests {
                     open: false,
                     patterns: vec!["NOTES.md".into()],
                     out_of_scope: vec!["src/`x`.rs".into()],
+                    assigned_outside: Vec::new(),
                 },
                 claim: Some(ClaimCheck {
                     unreported: vec!["src/`x`.rs".into()],

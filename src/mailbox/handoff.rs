@@ -137,6 +137,7 @@ mod tests {
                 open: false,
                 patterns: vec!["src/**".into()],
                 out_of_scope: vec!["x".into()],
+                assigned_outside: Vec::new(),
             },
             claim: Some(ClaimCheck {
                 unreported: vec!["x".into()],

@@ -89,6 +89,10 @@ pub struct ScopeCheck {
     pub patterns: Vec<String>,
     /// Actual changes outside the patterns.
     pub out_of_scope: Vec<String>,
+    /// Those of them the assignment's `files` named: the planner assigned
+    /// them outside the department's globs, which a plan cannot widen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assigned_outside: Vec<String>,
 }
 
 /// A report's claimed `changed_files` against the actual ones.

@@ -89,6 +89,13 @@ pub fn review(
         .filter(|p| !mandate.covers(p))
         .cloned()
         .collect();
+    // What the planner itself put outside the globs (issue 70 item 5): said
+    // as its choice, once, not as the department's stray.
+    let assigned = PatternSet::new(&cleaned(mandate.files));
+    let (assigned_outside, strayed): (Vec<String>, Vec<String>) = out_of_scope
+        .iter()
+        .cloned()
+        .partition(|p| !mandate.files.is_empty() && assigned.is_match(p));
     let claim = claimed.map(|c| check_claim(c, actual, roots));
     let mut findings = Vec::new();
     if open {
@@ -98,17 +105,26 @@ pub fn review(
                 .to_string(),
         );
     }
-    if !out_of_scope.is_empty() {
+    if !assigned_outside.is_empty() {
+        findings.push(format!(
+            "REVIEW: the planner assigned {} outside the department's globs ({}): a plan \
+             narrows a scope and never widens it, so {} out of scope",
+            assigned_outside.join(", "),
+            cleaned(mandate.globs).join(", "),
+            if assigned_outside.len() == 1 {
+                "this change is"
+            } else {
+                "these changes are"
+            }
+        ));
+    }
+    if !strayed.is_empty() {
         findings.push(format!(
             "REVIEW: {} changed {} outside the department's scope ({}): {}",
-            out_of_scope.len(),
-            if out_of_scope.len() == 1 {
-                "file"
-            } else {
-                "files"
-            },
+            strayed.len(),
+            if strayed.len() == 1 { "file" } else { "files" },
             mandate.described(),
-            out_of_scope.join(", ")
+            strayed.join(", ")
         ));
     }
     if let Some(c) = claim.as_ref().filter(|c| !c.holds()) {
@@ -136,6 +152,7 @@ pub fn review(
             open,
             patterns,
             out_of_scope,
+            assigned_outside,
         },
         claim,
         risks: router.risks_of(actual),
@@ -284,6 +301,31 @@ mod tests {
             r.findings[0].contains("1 changed file outside the department's scope (docs/guide.md within docs/**, *.md)"),
             "{:?}",
             r.findings
+        );
+        // A file the planner assigned outside the globs (issue 70 item 5):
+        // out of scope, and said once as the planner's choice.
+        let files = strings(&["tests/stress.rs"]);
+        let globs = strings(&["src/**"]);
+        let actual = strings(&["src/lib.rs", "tests/stress.rs", "tools/x.sh"]);
+        let mandate = Mandate {
+            files: &files,
+            globs: &globs,
+        };
+        let r = review(mandate, &actual, None, &[], &router());
+        assert_eq!(
+            r.scope.out_of_scope,
+            ["src/lib.rs", "tests/stress.rs", "tools/x.sh"]
+        );
+        assert_eq!(r.scope.assigned_outside, ["tests/stress.rs"]);
+        assert_eq!(
+            r.findings,
+            [
+                "REVIEW: the planner assigned tests/stress.rs outside the department's globs \
+                 (src/**): a plan narrows a scope and never widens it, so this change is out of \
+                 scope",
+                "REVIEW: 2 changed files outside the department's scope (tests/stress.rs within \
+                 src/**): src/lib.rs, tools/x.sh"
+            ]
         );
         // A long glob list is counted, not repeated (issue 37); a file
         // named twice, as an assigned file and a glob, is listed once.

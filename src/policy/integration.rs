@@ -177,6 +177,7 @@ mod tests {
                 open: false,
                 patterns: vec!["src/**".into()],
                 out_of_scope: out_of_scope.iter().map(|s| s.to_string()).collect(),
+                assigned_outside: Vec::new(),
             },
             claim: None,
             risks: Vec::new(),

@@ -27,6 +27,8 @@ const LARGE_LINES = 300;
 const name = (v) => v.department || v.session_id;
 const review = (v) => (v.workspace && v.workspace.review) || null;
 const outOfScope = (v) => list(review(v) && review(v).scope && review(v).scope.out_of_scope);
+/** Out-of-scope files the planner assigned outside the globs (its choice, said as such). */
+const assignedOutside = (v) => list(review(v) && review(v).scope && review(v).scope.assigned_outside);
 const claim = (v) => (review(v) && review(v).claim) || null;
 const highRisks = (v) => list(review(v) && review(v).risks).filter((r) => r.level === "high");
 
@@ -47,8 +49,11 @@ export function verdict(v) {
   const c = claim(v);
   const unreported = new Set(list(c && c.unreported));
   const said = [];
-  const outUnreported = out.filter((p) => unreported.has(p));
-  const outReported = out.filter((p) => !unreported.has(p));
+  const planned = assignedOutside(v);
+  if (planned.length) said.push(`The planner assigned ${names(planned)} outside ${name(v)}'s globs: a plan narrows a scope and never widens it, so ${is("it stays", "they stay")(planned.length)} out of scope`);
+  const strays = out.filter((p) => !planned.includes(p));
+  const outUnreported = strays.filter((p) => unreported.has(p));
+  const outReported = strays.filter((p) => !unreported.has(p));
   if (outUnreported.length) {
     said.push(`${names(outUnreported)} ${is("is", "are")(outUnreported.length)} outside ${name(v)}'s scope and ${is("was", "were")(outUnreported.length)} not in its report`);
   }
@@ -155,13 +160,17 @@ function files(v, comments) {
 /** "scope: src/number.rs + 11 globs": the assignment's files by name, the
  * department's globs counted; the list behind it. `patterns` are the files
  * first, then the globs, each once (as the review keeps them). */
-export function scopeLine(patterns, assigned) {
+export function scopeLine(patterns, assigned, outside) {
   const all = [...new Set(list(patterns))];
-  const files = [...new Set(list(assigned).map((f) => f.trim()))].filter((f) => all.includes(f));
-  const globs = all.filter((p) => !files.includes(p));
+  const off = new Set(list(outside));
+  const named = [...new Set(list(assigned).map((f) => f.trim()))].filter((f) => all.includes(f));
+  // A file the planner assigned outside the globs is not part of the scope.
+  const files = named.filter((f) => !off.has(f));
+  const globs = all.filter((p) => !named.includes(p));
   const shown = files.slice(0, 2);
   const parts = [shown.join(", "), files.length > 2 ? count(files.length - 2, "more file") : "", globs.length ? count(globs.length, "glob") : ""];
-  return { text: `scope: ${parts.filter(Boolean).join(" + ")}`, files, globs };
+  const beyond = off.size ? ` (not ${names([...off])}: assigned outside the globs)` : "";
+  return { text: `scope: ${parts.filter(Boolean).join(" + ")}${beyond}`, files, globs };
 }
 
 function scope(v) {
@@ -169,7 +178,7 @@ function scope(v) {
   if (!r || !r.scope) return null;
   if (r.scope.open) return el("p", { class: "hint decision-scope", text: "scope: open (the assignment names no files and the department no globs)" });
   const s = store.session(v.session_id);
-  const { text, files, globs } = scopeLine(r.scope.patterns, s && s.files);
+  const { text, files, globs } = scopeLine(r.scope.patterns, s && s.files, r.scope.assigned_outside);
   const block = (label, items) => (items.length
     ? el("div", { class: "kv" }, el("span", { class: "kv-key", text: label }), el("ul", { class: "kv-list" }, items.map((p) => el("li", {}, el("code", { text: p })))))
     : null);

@@ -68,8 +68,11 @@ function details(s) {
   const r = ws.review;
   const claim = (r && r.claim) || {};
   const risks = list(r && r.risks).filter((x) => x.level !== "low");
+  const scope = (r && r.scope) || {};
+  const planned = list(scope.assigned_outside);
   return [
-    pathList("out of its scope", r && r.scope && r.scope.out_of_scope),
+    pathList("assigned by the planner outside its globs (out of scope)", planned),
+    pathList("out of its scope", list(scope.out_of_scope).filter((p) => !planned.includes(p))),
     pathList("changed but not reported", claim.unreported),
     pathList("reported but not changed", claim.unchanged),
     pathList("risks", risks.map((x) => `${x.path} (${x.name}, ${x.level})`)),
