@@ -77,13 +77,21 @@ const NOTICE_MARK: &str = "[codex-governance] ";
 
 fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
     let text = match what {
-        // A notice's parts, one a line, without the mark the agent reads it by.
-        What::User { text } => text
-            .strip_prefix(NOTICE_MARK)?
-            .split(" | ")
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("\n"),
+        // A notice's parts, one a line, without the mark the agent reads it
+        // by. A turn of several lines (a send-back with the lines around each
+        // comment, `  > 12 | code`) is shown as the agent got it: its own
+        // ` | ` gutters are not parts (issue 70 item 7).
+        What::User { text } => {
+            let said = text.strip_prefix(NOTICE_MARK)?;
+            match said.contains('\n') {
+                true => said.to_string(),
+                false => said
+                    .split(" | ")
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        }
         What::Command { command, .. } => relative(&unwrap_shell(command), places),
         What::ToolCall {
             tool,
@@ -315,6 +323,34 @@ fn plural(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 70 item 7: a send-back turn's quoted lines keep their numbers
+    /// and gutters where the user reads what the agent was told.
+    #[test]
+    fn a_turn_of_several_lines_is_shown_as_the_agent_got_it() {
+        let turn = "[codex-governance] The user sent your work back: fix it\n\
+                    1. src/lib.rs:7\n   The lines around it in your worktree:\n\
+                    \x20  >    7 | let x = 1;\n        8 | }\n";
+        let places = Places {
+            worktree: None,
+            repo: Path::new("/r"),
+        };
+        let said = plain(&What::User { text: turn.into() }, places)
+            .unwrap()
+            .text;
+        assert!(
+            said.contains("   >    7 | let x = 1;\n        8 | }"),
+            "{said}"
+        );
+        let one = "[codex-governance] Department zhilibu-1 reported | 1 file | read its inbox";
+        let parts = plain(&What::User { text: one.into() }, places)
+            .unwrap()
+            .text;
+        assert_eq!(
+            parts,
+            "Department zhilibu-1 reported\n1 file\nread its inbox"
+        );
+    }
 
     /// Issue 69 item 7: an agent's message and tool-call title reach the
     /// page with their bidirectional marks and controls written out.

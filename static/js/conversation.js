@@ -22,8 +22,10 @@ function statusBadge(e) {
 function userEntry(e) {
   // The launcher's notice: its parts a line each, the words it was sent one click away.
   if (e.plain) {
+    // A turn of several lines (a send-back quoting code) as the agent got it.
+    const lines = e.plain.text.includes("\n");
     return [el("div", { class: "conv-who", text: "the launcher told it" }),
-      el("div", { class: "conv-text conv-plain conv-notice", text: e.plain.text }),
+      el(lines ? "pre" : "div", { class: `conv-text conv-plain conv-notice${lines ? " conv-turn" : ""}`, text: e.plain.text }),
       raw("as sent", el("div", { class: "conv-text", text: e.text }))];
   }
   return [el("div", { class: "conv-who", text: "told" }), el("div", { class: "conv-text", text: e.text })];
