@@ -138,6 +138,10 @@ pub struct TrustRequest {
     /// Settings that need trust and are as the user trusted them before.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_before: Vec<String>,
+    /// The user trusted an earlier version of this file: the request is
+    /// about an edit of it, not a stranger's file (issue 70 item 9).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 /// The gate every session start passes.
@@ -220,6 +224,7 @@ impl TrustGate {
                 })
                 .collect(),
             trusted_before: unchanged.into_iter().map(|a| a.key.clone()).collect(),
+            edited: !self.before.is_empty(),
         })
     }
 
@@ -305,6 +310,12 @@ mod tests {
         }
     }
 
+    /// The gate of a file no version of which was trusted in `dir`'s store.
+    fn gate_of_a_new_file(dir: &tempfile::TempDir) -> TrustGate {
+        let store = TrustStore::in_dir(dir.path());
+        TrustGate::new(asked("n1"), "other.yaml".into(), Some(store), false)
+    }
+
     #[test]
     fn what_a_terminal_would_hide_is_written_out_where_it_is_shown() {
         let mut asks = asked("h-shown");
@@ -357,6 +368,8 @@ mod tests {
         let keys: Vec<&str> = request.settings.iter().map(|a| a.key.as_str()).collect();
         assert_eq!(keys, ["launcher.backend"]);
         assert_eq!(request.trusted_before, ["launcher.agent_command"]);
+        // An edit of a file the user trusted (issue 70 item 9), not a stranger's.
+        assert!(request.edited && !gate_of_a_new_file(&dir).request().unwrap().edited);
         assert!(!changed.refusal().unwrap().contains("agent_command"));
         // Another version asking for exactly what was trusted does not ask
         // (its hash differs: an edit elsewhere in the file), nor one that

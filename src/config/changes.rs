@@ -24,6 +24,10 @@ pub struct ConfigChange {
     pub applies: String,
     /// Why the file as it is now would not load, if it would not.
     pub problem: Option<String>,
+    /// What the start would warn of in the file as it is now (an unknown
+    /// key with its did-you-mean), named as the start names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The launcher reads its configuration once: every change waits for it.
@@ -157,6 +161,7 @@ impl Watch {
                     file,
                     keys: Vec::new(),
                     applies: APPLIES.into(),
+                    warnings: Vec::new(),
                 }));
             }
         };
@@ -179,11 +184,17 @@ impl Watch {
             return Some(None);
         }
         let root = format!("{}{}", self.repo.display(), std::path::MAIN_SEPARATOR);
+        let warnings = self
+            .loaded
+            .as_ref()
+            .map(|c| c.warnings.iter().map(|w| w.replace(&root, "")).collect())
+            .unwrap_or_default();
         Some(Some(ConfigChange {
             file,
             keys,
             applies: APPLIES.into(),
             problem: problem.map(|p| p.replace(&root, "")),
+            warnings,
         }))
     }
 }
@@ -240,6 +251,17 @@ mod tests {
         );
         std::fs::write(&file, "launcher:\n  scope: warn\n").unwrap();
         assert_eq!(watch.look(), Some(None), "back as it started");
+        // An unknown key is named with its did-you-mean, as the start names
+        // it (issue 70 item 9).
+        std::fs::write(&file, "launcher:\n  scope: warn\n  max_departmens: 3\n").unwrap();
+        let change = watch.look().expect("moved").expect("changed");
+        assert!(
+            change.warnings.iter().any(|w| w.contains("max_departmens")
+                && w.contains("max_departments")
+                && !w.contains(&dir.path().display().to_string())),
+            "{:?}",
+            change.warnings
+        );
     }
 
     /// An agent that can write the user's tree plants a FIFO or a link to an

@@ -210,7 +210,7 @@ pub fn items(state: &State) -> Vec<NeedItem> {
                 ));
             }
         }
-        if let Some(kind) = attention_kind(s) {
+        if let Some(kind) = attention_kind(s).filter(|k| !idle_but_for_trust(state, s, *k)) {
             let text = s.agent.attention.as_ref().map_or("", |a| a.text.as_str());
             out.push(NeedItem::new(
                 format!("attention:{}:{}", s.id, kind.as_str()),
@@ -246,6 +246,18 @@ pub fn items(state: &State) -> Vec<NeedItem> {
         ));
     }
     out
+}
+
+/// A planner done with its plan that only waits for the configuration's
+/// trust (issue 70 item 9): nothing of it waits for the user, so the trust
+/// banner alone says it, not an item of its own.
+fn idle_but_for_trust(state: &State, s: &Session, kind: NeedKind) -> bool {
+    if kind != NeedKind::Trust || !s.is_zhongshu() {
+        return false;
+    }
+    let mut idle = s.clone();
+    idle.agent.agent_state = crate::model::AgentState::Idle;
+    super::plan::planner_finished(state, &idle)
 }
 
 /// A running session's attention other than an approval (those are items of
@@ -395,6 +407,36 @@ mod tests {
         ] {
             assert_eq!(change(&[outside]), "asks to change files", "{outside}");
         }
+    }
+
+    /// Issue 70 item 9: a planner done with its plan and waiting only for
+    /// the configuration's trust is no item (the banner says it); one whose
+    /// plan goes on is.
+    #[test]
+    fn a_finished_planner_waiting_for_trust_is_no_item() {
+        let mut z: Session = serde_json::from_value(serde_json::json!({
+            "id": "zhongshu-1", "session_kind": "zhongshu", "role": "planner",
+            "department": null, "title": "t", "model": "m", "task": "x", "pid": 1,
+            "status": "running", "exit_code": null, "started_at": "s", "ended_at": null,
+            "prompt_path": "", "log_path": "", "agent_state": "needs_user",
+            "backend": "codex", "capabilities": {"reports_turns": true},
+        }))
+        .unwrap();
+        z.agent.attention = Some(crate::model::Attention {
+            kind: AttentionKind::ConfigTrust,
+            text: "waits for your trust".into(),
+        });
+        let mut state = state_with(vec![z]);
+        let plan: crate::model::Plan = serde_json::from_value(serde_json::json!({
+            "session_id": "zhongshu-1", "revision": 1, "summary": "s", "assignments": [],
+            "needs_confirmation": false, "status": "dispatched", "registered_at": "r",
+        }))
+        .unwrap();
+        state.plans.insert("zhongshu-1".into(), plan);
+        let kinds = |state: &State| items(state).iter().map(|i| i.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&state), [NeedKind::Trust], "its plan goes on");
+        state.plans.get_mut("zhongshu-1").unwrap().outcome = Some(Default::default());
+        assert_eq!(kinds(&state), [], "done with its plan: the banner says it");
     }
 
     fn state_with(sessions: Vec<Session>) -> State {

@@ -162,6 +162,7 @@ function renderConfigBanner(st) {
     note ? el("p", { class: "banner-line config-note", text: note }) : null,
     changed ? el("p", { class: "banner-line config-changed", text: configChangeWords(changed) }) : null,
     changed && changed.problem ? el("p", { class: "banner-line config-changed-problem" }, "As it is now it would not load: ", el("code", { text: changed.problem })) : null,
+    changed && list(changed.warnings).length ? el("ul", { class: "config-warnings config-changed-warnings" }, list(changed.warnings).map((w) => el("li", {}, el("code", { text: w })))) : null,
     warnings.length ? el("p", { class: "banner-line", text: `Configuration: ${warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}` }) : null,
     warnings.length ? el("ul", { class: "config-warnings" }, warnings.map((w) => el("li", {}, el("code", { text: w })))) : null);
   banner.hidden = !note && warnings.length === 0 && !changed;

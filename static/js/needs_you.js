@@ -83,6 +83,8 @@ const title = (s) => (s.session_kind === "zhongshu" ? `Planner ${s.id}` : s.titl
 function itemsOf(status) {
   const sessions = status.sessions || [];
   const running = new Set(sessions.filter(store.isRunning).map((s) => s.id));
+  // A planner done with its plan waits for nothing of yours, suspended or not.
+  const restful = new Set(status.finished_planners || []);
   const items = [];
   const suspended = [];
   for (const s of sessions) {
@@ -90,6 +92,7 @@ function itemsOf(status) {
       items.push(planItem(s));
     }
     const attention = s.attention;
+    if (s.suspended && restful.has(s.id)) continue;
     if (s.suspended) {
       suspended.push(s);
       // A suspended planner's question stands meanwhile.

@@ -37,9 +37,11 @@ function render(request) {
     }
   });
   const before = request.trusted_before || [];
+  // An edit of a file you trusted is said as one, not as a stranger's file.
+  const edited = request.edited || before.length > 0;
   replaceChildren(panel,
-    el("strong", { text: before.length ? "This repository's configuration changed since you trusted it. " : "This repository's configuration asks for more than the defaults. " }),
-    el("span", { text: `Nothing starts until you trust ${request.file}. ${before.length ? "What changed:" : "It sets:"}` }),
+    el("strong", { text: edited ? `Your edit of ${request.file} (or another's since you trusted it) adds settings that run programs or send data. ` : "This repository's configuration asks for more than the defaults. " }),
+    el("span", { text: `Nothing starts until you trust ${request.file}. ${edited ? "What it adds or changes:" : "It sets:"}` }),
     el("ul", { class: "trust-settings" }, settings),
     before.length ? el("p", { class: "hint trust-before", text: `As you trusted them before: ${before.join(", ")}.` }) : null,
     button);
