@@ -291,6 +291,7 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             runs_elsewhere: true,
             // Its commands' network is off (or wholly on: agent_network).
             model_only_network: false,
+            shares_codex_account: true,
         },
         // Its approvals and conversation are the page's; no terminal (the
         // view is its conversation), no sandbox yet.
@@ -302,7 +303,11 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             interrupts: true,
             ..Capabilities::default()
         },
-        Backend::Pty => Capabilities::default(),
+        // Codex's TUI by default: on the Codex account.
+        Backend::Pty => Capabilities {
+            shares_codex_account: true,
+            ..Capabilities::default()
+        },
     }
 }
 

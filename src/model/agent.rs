@@ -212,6 +212,10 @@ pub struct Capabilities {
     /// Its network holds only its model: its commands reach no other host
     /// and no port of the machine but its model's (a confined ACP agent).
     pub model_only_network: bool,
+    /// Its agents draw on the user's Codex account and its usage limits
+    /// (Codex's; a terminal agent's, Codex's TUI by default); an ACP agent's
+    /// quota and key are its own.
+    pub shares_codex_account: bool,
 }
 
 /// The agent side of a session.

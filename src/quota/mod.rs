@@ -192,10 +192,12 @@ pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> R
     }
 }
 
-/// Which departments' agents draw on the Codex account: all but ACP agents
-/// (their quota and key are their own).
+/// Which departments' agents draw on the Codex account, as their backends
+/// say (`Capabilities::shares_codex_account`): a new backend says so itself.
 fn account_use(agents: &crate::config::AgentSettings) -> crate::policy::queue::AccountUse {
-    let codex = |b: &crate::agents::BackendSettings| b.kind() != crate::model::Backend::Acp;
+    let codex = |b: &crate::agents::BackendSettings| {
+        crate::agents::capabilities(b.kind()).shares_codex_account
+    };
     crate::policy::queue::AccountUse {
         by_default: codex(&agents.backend),
         departments: agents
