@@ -63,6 +63,39 @@ impl Mandate<'_> {
     }
 }
 
+/// The review's words on what lies out of scope: what the planner assigned
+/// outside the globs (its choice), then the department's own strays.
+fn scope_findings(
+    mandate: &Mandate<'_>,
+    assigned_outside: &[String],
+    strayed: &[String],
+) -> Vec<String> {
+    let mut findings = Vec::new();
+    if !assigned_outside.is_empty() {
+        findings.push(format!(
+            "REVIEW: the planner assigned {} outside the department's globs ({}): a plan \
+             narrows a scope and never widens it, so {} out of scope",
+            assigned_outside.join(", "),
+            cleaned(mandate.globs).join(", "),
+            if assigned_outside.len() == 1 {
+                "this change is"
+            } else {
+                "these changes are"
+            }
+        ));
+    }
+    if !strayed.is_empty() {
+        findings.push(format!(
+            "REVIEW: {} changed {} outside the department's scope ({}): {}",
+            strayed.len(),
+            if strayed.len() == 1 { "file" } else { "files" },
+            mandate.described(),
+            strayed.join(", ")
+        ));
+    }
+    findings
+}
+
 /// Patterns trimmed, empty ones dropped.
 fn cleaned(patterns: &[String]) -> Vec<String> {
     patterns
@@ -105,28 +138,7 @@ pub fn review(
                 .to_string(),
         );
     }
-    if !assigned_outside.is_empty() {
-        findings.push(format!(
-            "REVIEW: the planner assigned {} outside the department's globs ({}): a plan \
-             narrows a scope and never widens it, so {} out of scope",
-            assigned_outside.join(", "),
-            cleaned(mandate.globs).join(", "),
-            if assigned_outside.len() == 1 {
-                "this change is"
-            } else {
-                "these changes are"
-            }
-        ));
-    }
-    if !strayed.is_empty() {
-        findings.push(format!(
-            "REVIEW: {} changed {} outside the department's scope ({}): {}",
-            strayed.len(),
-            if strayed.len() == 1 { "file" } else { "files" },
-            mandate.described(),
-            strayed.join(", ")
-        ));
-    }
+    findings.extend(scope_findings(&mandate, &assigned_outside, &strayed));
     if let Some(c) = claim.as_ref().filter(|c| !c.holds()) {
         if !c.unreported.is_empty() {
             findings.push(format!(

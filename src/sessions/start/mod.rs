@@ -170,25 +170,7 @@ impl<'a> Starter<'a> {
             return Err(e);
         }
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
-        // A new worktree with set-up commands: the agent waits for them. A
-        // host's department works in its worktree there, where the set-up
-        // does not run: its first turn says so (issue 70 item 1).
-        let host = made
-            .as_ref()
-            .and_then(|m| m.workspace.remote.as_ref())
-            .map(|r| r.host.clone());
-        let configured = !self.ctx.config.launcher.worktree.setup.is_empty();
-        if let (Some(host), true) = (&host, configured && spec.workspace_from.is_none()) {
-            checked.task = format!("{}\n\n{}", setup::not_on_hosts(host), checked.task);
-        }
-        let sets_up = spec.workspace_from.is_none() && configured && host.is_none();
-        if let Some(ws) = checked.workspace.as_mut().filter(|_| sets_up) {
-            ws.setup = Some(crate::model::WorktreeSetup {
-                state: crate::model::SetupState::Running,
-                output: String::new(),
-                failure: None,
-            });
-        }
+        self.plan_setup(spec, &mut checked);
         let (prompt, prompt_path) = match self.write_prompt(spec, &checked, &id) {
             Ok(p) => p,
             Err(e) => {
@@ -237,6 +219,32 @@ impl<'a> Starter<'a> {
         }
         self.launch(&id, waiting, false).await?;
         Ok(self.sessions.session(&id).unwrap_or(session))
+    }
+
+    /// A new worktree with set-up commands: the agent waits for them. A
+    /// host's department works in its worktree there, where the set-up does
+    /// not run: its first turn says so (issue 70 item 1).
+    fn plan_setup(&self, spec: &StartSpec, checked: &mut Checked) {
+        let configured = !self.ctx.config.launcher.worktree.setup.is_empty();
+        if !configured || spec.workspace_from.is_some() {
+            return;
+        }
+        let host = checked
+            .workspace
+            .as_ref()
+            .and_then(|w| w.remote.as_ref())
+            .map(|r| r.host.clone());
+        if let Some(host) = host {
+            checked.task = format!("{}\n\n{}", setup::not_on_hosts(&host), checked.task);
+            return;
+        }
+        if let Some(ws) = checked.workspace.as_mut() {
+            ws.setup = Some(crate::model::WorktreeSetup {
+                state: crate::model::SetupState::Running,
+                output: String::new(),
+                failure: None,
+            });
+        }
     }
 
     /// Starts the agent of the recorded session `id` and shows its terminal.
