@@ -139,6 +139,9 @@ cargo test "${benches[@]}" -- --quick
 # Linux tests below, at the lowest priority and in a target folder of its
 # own (Cargo holds a folder's lock while its tests run): those mostly wait on
 # agents, git and browsers. Its output goes to a log; a failure fails the run.
+# Clippy for one Apple target is part of the check before a commit, with the
+# Windows one (`CARGO_TARGET_DIR=target/macos cargo-zigbuild clippy
+# --all-targets --target aarch64-apple-darwin -- -D warnings`: 35 s after it).
 rustup target list --installed | grep -qx aarch64-apple-darwin || rustup target add aarch64-apple-darwin
 rustup target list --installed | grep -qx x86_64-apple-darwin || rustup target add x86_64-apple-darwin
 # Zig, pinned, from PyPI's ziglang wheel (its `zig` binary), into a folder of
