@@ -9,7 +9,9 @@
 //!   from the host included;
 //! - the launcher's memory (RSS) with the host ready and no department there,
 //!   and with departments there waiting on their model, and the ssh client
-//!   that carries the host's exec-server.
+//!   that carries the host's exec-server;
+//! - a stop (SIGTERM to exit) with departments mid-turn there, beside a
+//!   launcher of its own with one mid-turn here (issue 70 item 4: <= 2 s).
 //!
 //! Target (issue 53): at most 2 s added to each time, at most 5 MB of the
 //! launcher's memory per remote department. Run: `cargo bench --bench
@@ -221,7 +223,56 @@ async fn measure(trials: usize) {
         "| ssh clients carrying exec-servers (all hosts), RSS | {:.1} MiB |",
         ssh_kib as f64 / 1024.0
     );
+    // A stop (SIGTERM) with departments mid-turn there, beside one with a
+    // department mid-turn here only (issue 70 item 4: at most 2 s).
+    let t0 = Instant::now();
+    let mut launcher = launcher;
+    launcher.terminate();
+    let stop_there = t0.elapsed();
+    let alarmed = launcher.stderr().contains("still running after");
     drop(holds);
+    let stop_here = stop_with_a_local_department_mid_turn(&server).await;
+    println!();
+    println!("| stop (SIGTERM to exit) | with {waiting} mid-turn on gpu1 | one mid-turn here (reference) |");
+    println!("|---|---|---|");
+    println!(
+        "| time | {:.0} ms{} | {:.0} ms | (target <= 2000) |",
+        ms(stop_there),
+        if alarmed {
+            ", 'tasks still running' printed"
+        } else {
+            ""
+        },
+        ms(stop_here)
+    );
+}
+
+/// A launcher of its own, with one department mid-turn on this machine:
+/// how long its stop takes.
+async fn stop_with_a_local_department_mid_turn(server: &ModelServer) -> Duration {
+    let repo = TestRepo::new(RepoOptions::default());
+    std::fs::write(
+        repo.path.join("governance.yaml"),
+        "launcher:\n  backend: codex\ndepartments:\n  wenshu:\n    title: Here\n",
+    )
+    .unwrap();
+    let home = codex_home(&repo.root, server, true);
+    let env = codex_env(&home, &codex_bin());
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let hold = server.on_held("WAIT-HERE", vec![]);
+    let z = api.start_zhongshu("Wait for the bench here").await;
+    let body = json!({"parent_session_id": z, "department": "wenshu", "task": "WAIT-HERE: wait"});
+    api.post_ok("/api/start_department", &body).await;
+    wait_until("its turn reaches the model", PATIENCE, || async {
+        server.saw_user_text("WAIT-HERE").then_some(())
+    })
+    .await;
+    let t0 = Instant::now();
+    launcher.terminate();
+    let took = t0.elapsed();
+    drop(hold);
+    took
 }
 
 fn median(v: &mut [Duration]) -> Duration {

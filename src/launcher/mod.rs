@@ -690,8 +690,6 @@ impl Launcher {
         self.sessions.terminate_all().await;
         // Their exits came after the signal loop ended: their work is recorded here.
         self.integrations.record_cut_off().await;
-        // The relays to hosts, and their ssh connections, end with the sessions.
-        self.sessions.remotes.close().await;
         self.mailbox.stop().await;
         // What the mailbox's last batch started (notices) is recorded too.
         self.ctx.wait_tasks().await;

@@ -200,6 +200,10 @@ impl Sessions {
         self.terminals.close_all().await;
         // What the agents shared (Codex's app-server) goes after them.
         self.live.backends().shutdown().await;
+        // Then the relays to hosts and their ssh connections: nothing is left
+        // to serve, and the tasks waited on next include them (issue 70
+        // item 4: a stop waited 10 s for a host's relay).
+        self.remotes.close().await;
         // Every session's process is gone: what followed them ends now.
         self.ctx.wait_tasks().await;
     }
