@@ -49,6 +49,8 @@ mod notify;
 #[cfg(unix)]
 mod notify_browser;
 #[cfg(unix)]
+mod page_scripts;
+#[cfg(unix)]
 mod phone_browser;
 #[cfg(unix)]
 mod pull_requests;
