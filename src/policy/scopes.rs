@@ -70,6 +70,7 @@ pub fn phone_may_call(method: &str, path: &str) -> bool {
             "POST",
             "/api/approval"
                 | "/api/start_assignments"
+                | "/api/decline_plan"
                 | "/api/answer_confirmation"
                 | "/api/interrupt"
         )
@@ -168,6 +169,7 @@ mod tests {
             "/api/session_input",
             "/api/browser_terminal/start",
             "/api/start_assignments",
+            "/api/decline_plan",
             "/api/start_department",
             "/api/interrupt",
             "/api/stop_plan",
@@ -256,6 +258,7 @@ mod tests {
             (GET, "/api/session_conversation"),
             (POST, "/api/approval"),
             (POST, "/api/start_assignments"),
+            (POST, "/api/decline_plan"),
             (POST, "/api/interrupt"),
         ] {
             assert!(refusal(&phone, method, path).is_none(), "{path}");

@@ -66,6 +66,18 @@ function button(label, cls, onClick, data = {}) {
   return b;
 }
 
+/** Declines planner `id`'s plan at `revision`: nothing of it starts, the planner is told. */
+async function declinePlan(id, revision, b) {
+  b.disabled = true;
+  try {
+    await api("/api/decline_plan", { parent_session_id: id, revision });
+    toast(`Declined ${id}'s plan: nothing of it started, and its planner was told to revise it or wait for you.`);
+  } catch (e) {
+    b.disabled = false;
+    toast(`Could not decline ${id}'s plan: ${e.message}`, "error");
+  }
+}
+
 async function dismiss(id, b) {
   b.disabled = true;
   try {
@@ -454,6 +466,8 @@ function planItem(s) {
     return item;
   }
   item.revision = shown.revision;
+  // Declining is always there, at the desk and on a phone (issue 70 item 10).
+  item.actions.push(button("Decline", "", (ev) => declinePlan(s.id, shown.revision, ev.target), { action: "decline-plan" }));
   if (!firstShown.has(s.id)) firstShown.set(s.id, shown.revision);
   const first = firstShown.get(s.id);
   const body = [node("div", "need-revision", `revision ${shown.revision}`)];

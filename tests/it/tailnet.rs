@@ -258,6 +258,26 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         .await;
     assert_eq!(plan["plan"]["needs_confirmation"], true, "{plan}");
     assert!(plan["plan"]["confirmed_at"].is_null(), "{plan}");
+    // Declining is always the phone's (issue 70 item 10): at decline_only too.
+    let decline = json!({"parent_session_id": z, "revision": plan["plan"]["revision"]});
+    let (status, body) = through_tailnet(
+        port,
+        "POST",
+        "/api/decline_plan",
+        &phone,
+        Some(decline),
+        TLS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let declined = launcher.api.audit_events("plan_declined").await;
+    assert_eq!(declined.len(), 1, "{declined:?}");
+    assert_eq!(declined[0]["by"], "phone (page)", "{declined:?}");
+    let plan = launcher
+        .api
+        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
+        .await;
+    assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
     launcher.terminate();
 
     // The user allows plans from the phone; the pairing survived the restart.

@@ -31,8 +31,8 @@ use sessions::{
     session_input, start_department, start_zhongshu, submit_result,
 };
 use zhongshu::{
-    notify_zhongshu, plan_assignments, report_plan, restart_zhongshu, start_assignments,
-    zhongshu_context, zhongshu_inbox, zhongshu_plan,
+    decline_plan, notify_zhongshu, plan_assignments, report_plan, restart_zhongshu,
+    start_assignments, zhongshu_context, zhongshu_inbox, zhongshu_plan,
 };
 
 type L = State<Arc<Launcher>>;
@@ -61,6 +61,7 @@ pub fn routes() -> Routes {
         .post("/api/report_zhongshu_plan", report_plan)
         .post("/api/plan_assignments", plan_assignments)
         .post("/api/start_assignments", start_assignments)
+        .post("/api/decline_plan", decline_plan)
         .post("/api/start_department", start_department)
         .post(
             "/api/start_department_for_zhongshu",

@@ -205,6 +205,29 @@ pub(super) async fn start_assignments(
     )
 }
 
+/// `POST /api/decline_plan`'s body: the plan the user was shown.
+#[derive(Deserialize)]
+pub(super) struct DeclinePlan {
+    parent_session_id: String,
+    revision: u64,
+}
+
+/// `POST /api/decline_plan`: the plan awaiting confirmation at `revision`
+/// is declined (issue 70 item 10): nothing of it starts, its planner is told.
+/// Declining is always a phone's to do, whatever `remote_decisions` says.
+pub(super) async fn decline_plan(
+    State(l): L,
+    caller: Caller,
+    JsonBody(b): JsonBody<DeclinePlan>,
+) -> Response {
+    reply(
+        l.dispatcher
+            .decline_plan(&b.parent_session_id, b.revision, caller.by(), None)
+            .await
+            .map(|()| serde_json::json!({"declined": b.parent_session_id, "revision": b.revision})),
+    )
+}
+
 pub(super) async fn notify_zhongshu(
     State(l): L,
     notice: ForZhongshu<crate::mailbox::notices::inbox::NotifyInput>,
