@@ -23,7 +23,7 @@ impl crate::notify::Deciders for Deciders {
         accept: bool,
         by: &'static str,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, crate::error::LResult<()>> {
         Box::pin(async move {
             let decision = if accept {
                 ApprovalDecision::Accept
@@ -35,7 +35,6 @@ impl crate::notify::Deciders for Deciders {
                 .decide_by(&session_id, &request_id, decision, by, Some(nonce))
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string())
         })
     }
 
@@ -49,13 +48,12 @@ impl crate::notify::Deciders for Deciders {
         zhongshu: String,
         revision: u64,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, crate::error::LResult<()>> {
         Box::pin(async move {
             self.dispatcher
                 .start_assignments(&zhongshu, None, Some(revision), Some(nonce))
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string())
         })
     }
 
@@ -65,12 +63,11 @@ impl crate::notify::Deciders for Deciders {
         revision: u64,
         by: &'static str,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, crate::error::LResult<()>> {
         Box::pin(async move {
             self.dispatcher
                 .decline_plan(&zhongshu, revision, by, Some(nonce))
                 .await
-                .map_err(|e| e.to_string())
         })
     }
 }

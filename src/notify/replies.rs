@@ -44,7 +44,7 @@ pub trait Deciders: Send + Sync {
         accept: bool,
         by: &'static str,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, crate::error::LResult<()>>;
     /// Whether the approval is a patch whose files all resolve inside the
     /// session's own worktree (what `low_risk` lets a phone approve).
     fn patch_stays_in_worktree(&self, session_id: &str, request_id: &str) -> bool;
@@ -55,7 +55,7 @@ pub trait Deciders: Send + Sync {
         zhongshu: String,
         revision: u64,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, crate::error::LResult<()>>;
     /// Declines a plan at the revision the notice showed: nothing of it
     /// starts and its planner is told.
     fn decline_plan(
@@ -64,7 +64,7 @@ pub trait Deciders: Send + Sync {
         revision: u64,
         by: &'static str,
         nonce: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, crate::error::LResult<()>>;
 }
 
 impl Notifier {
@@ -219,7 +219,9 @@ impl Notifier {
                     .decline_plan(session, *revision, by_phone(channel), claim.nonce.clone())
                     .await
             }
-            _ => Err("nothing a phone answers".into()),
+            _ => Err(crate::error::LauncherError::BadRequest(
+                "nothing a phone answers".into(),
+            )),
         };
         match done {
             Ok(()) => {
@@ -231,7 +233,7 @@ impl Notifier {
                 });
                 Ok(())
             }
-            Err(e) => refused(Some(&claim), &e),
+            Err(e) => refused(Some(&claim), &e.to_string()),
         }
     }
 
