@@ -121,14 +121,28 @@ pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
         return false;
     };
     let Ok(out) = std::process::Command::new(ps)
-        .args(["-E", "-ww", "-o", "command=", "-p", &pid.to_string()])
+        .args(ps_environment_args(pid))
         .output()
     else {
         return false;
     };
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w == wanted)
+    printed_environment_has(&String::from_utf8_lossy(&out.stdout), &wanted)
+}
+
+/// `ps` asked for one process's command line and environment, unabridged
+/// (macOS and the BSDs: `-E` prints the environment after the command).
+fn ps_environment_args(pid: u32) -> Vec<String> {
+    let mut args: Vec<String> = ["-E", "-ww", "-o", "command=", "-p"]
+        .map(String::from)
+        .into();
+    args.push(pid.to_string());
+    args
+}
+
+/// Whether what `ps -E` printed holds `key=value` as one word of its own
+/// (never a prefix of another: `ID=a` is not in `ID=ab`).
+fn printed_environment_has(printed: &str, wanted: &str) -> bool {
+    printed.split_whitespace().any(|w| w == wanted)
 }
 
 /// Creates a folder only its owner can enter (0700).
@@ -406,6 +420,22 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The macOS path of "is this still our agent" (issue 72 item 3), tested
+    /// here: the arguments ps gets, and a match that is never a prefix.
+    #[test]
+    fn ps_is_asked_for_one_process_and_its_environment_is_matched_whole() {
+        assert_eq!(
+            ps_environment_args(4242),
+            ["-E", "-ww", "-o", "command=", "-p", "4242"]
+        );
+        let printed = "codex --model m CODEX_GOVERNANCE_SESSION_ID=zhilibu-12 HOME=/h\n";
+        let id = |v: &str| format!("CODEX_GOVERNANCE_SESSION_ID={v}");
+        assert!(printed_environment_has(printed, &id("zhilibu-12")));
+        assert!(!printed_environment_has(printed, &id("zhilibu-1")));
+        assert!(!printed_environment_has("", &id("zhilibu-12")));
+    }
+
     #[test]
     fn a_process_that_leaves_the_group_but_not_the_session_goes_with_it() {
         use std::os::unix::process::CommandExt;
