@@ -54,6 +54,22 @@ fi
 # lock older than this run is stale.
 pyenv_lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
 [ -e "$pyenv_lock" ] && rm -f "$pyenv_lock" && echo "tools/test.sh: removed a stale pyenv rehash lock"
+# The same can happen mid-run (seen twice: a lock made at 03:23 and one at
+# 05:21, each in the integration tier, and two Codex tests whose commands then
+# waited past their time). A rehash holds its lock for well under a second: while
+# the tests run, one older than 10 s is stale and is swept.
+if [ -d "$(dirname "$pyenv_lock")" ]; then
+    (
+        while sleep 5; do
+            if [ -e "$pyenv_lock" ] &&
+                [ $(($(date +%s) - $(stat -c %Y "$pyenv_lock" 2>/dev/null || date +%s))) -gt 10 ]; then
+                rm -f "$pyenv_lock" && echo "tools/test.sh: swept a stale pyenv rehash lock" >&2
+            fi
+        done
+    ) &
+    sweeper=$!
+    trap 'kill "$sweeper" 2>/dev/null || true' EXIT
+fi
 
 # The real Codex CLI, pinned, from the npm registry (tests/it/common/tier.rs finds it here).
 CODEX_VERSION=0.171.0
