@@ -2468,13 +2468,20 @@ async fn a_report_that_cannot_be_archived_is_rejected_and_audited() {
         "nothing written through the link"
     );
     assert_eq!(extra::loose_names(&mb.incoming), Vec::<String>::new());
-    let audit = extra::audit_lines(&repo.state_dir());
-    let rejected = extra::audit_events(&audit, "result_rejected");
-    assert!(
-        rejected.iter().any(|l| l["file"] == json!("good.json")
-            && l["error"].as_str().unwrap().contains("archive/")),
-        "{rejected:?}"
-    );
+    // The audit line follows the rejected file's move: wait for it (read at
+    // once, it was not there yet once under load).
+    wait_until("the rejection audited", PATIENCE, || async {
+        let audit = extra::audit_lines(&repo.state_dir());
+        let rejected = extra::audit_events(&audit, "result_rejected");
+        rejected
+            .iter()
+            .any(|l| {
+                l["file"] == json!("good.json")
+                    && l["error"].as_str().unwrap_or("").contains("archive/")
+            })
+            .then_some(())
+    })
+    .await;
     let inbox = extra::inbox(api, &z).await;
     assert_eq!(
         extra::results(&inbox).len(),
