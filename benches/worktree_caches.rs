@@ -296,6 +296,8 @@ fn npm_figures(dir: &Path) {
                 timeout: Duration::from_secs(600),
                 stopping: &|| false,
                 env: caches::setup_env(Caches::Auto),
+                start: None,
+                limit: setup::SETUP_LIMIT,
             },
         );
         departments.push(start.elapsed());

@@ -20,6 +20,7 @@ mod defaults_file;
 mod department_agents;
 mod fitted;
 mod isolation;
+pub mod landing;
 mod launcher_settings;
 mod lenient;
 mod located;
@@ -59,6 +60,10 @@ pub struct Department {
     /// None: this machine.
     #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Its own `landing: {verify: [...]}` (issue 73), over
+    /// `launcher.landing.verify`; `[]`: its work lands unverified.
+    #[serde(rename = "landing_verify", skip_serializing_if = "Option::is_none")]
+    pub landing_verify: Option<Vec<String>>,
     /// Its own agent, where it is not the launcher's, as written.
     #[serde(flatten)]
     pub agent: DepartmentAgent,
@@ -138,6 +143,8 @@ pub struct LauncherSettings {
     pub remotes: Vec<remotes::Remote>,
     /// `launcher.notify` (issue 54): notices away from the desk.
     pub notify: notify::NotifySettings,
+    /// `launcher.landing` (issue 73): the checks a Merge's candidate passes.
+    pub landing: landing::LandingSettings,
     /// The user's `ssh` that reaches them (`CODEX_GOVERNANCE_SSH`, else
     /// `ssh` from PATH's absolute folders).
     pub ssh_program: String,
@@ -259,6 +266,8 @@ struct FileLauncher {
     remotes: Option<std::collections::BTreeMap<String, remotes::FileRemote>>,
     #[serde(default)]
     notify: Option<notify::FileNotify>,
+    #[serde(default)]
+    landing: Option<landing::FileLanding>,
 }
 
 #[derive(Debug, Default, Deserialize)]

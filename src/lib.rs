@@ -21,6 +21,7 @@ pub mod glob;
 pub mod ids;
 pub mod instance;
 pub mod integration;
+pub mod landing;
 pub mod launcher;
 pub mod launcher_client;
 pub mod limits;

@@ -131,6 +131,13 @@ pub struct BackendWords {
 }
 
 impl BackendWords {
+    /// The Codex CLI whose sandbox confines what the launcher runs over an
+    /// agent's work (a confined ACP agent, a landing's checks), whatever
+    /// backend drives the agents.
+    pub fn confiner(&self, env: &HashMap<String, String>) -> Result<String, SettingsError> {
+        Ok(codex::settings::resolve(self.codex.clone(), env)?.command)
+    }
+
     /// Reads them from the file's text (which `config/` has read once).
     pub fn read(text: &str) -> Result<BackendWords, WordsError> {
         Ok(BackendWords {

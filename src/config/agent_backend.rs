@@ -24,6 +24,9 @@ pub struct AgentSettings {
     /// The departments that run an agent of their own (key → its backend's
     /// settings; only those that differ from the launcher's).
     pub departments: std::collections::BTreeMap<String, BackendSettings>,
+    /// The Codex CLI whose sandbox confines the launcher's own runs over an
+    /// agent's work (a landing's checks), whatever the backend.
+    pub confiner: String,
 }
 
 /// The file's words for the agents.
@@ -64,6 +67,7 @@ pub fn resolve(
     };
     let agent_network = network(file, agent_network.as_ref(), env)?;
     let agent_env = environment_names(file, agent_env, env)?;
+    let confiner = backends.confiner(env).map_err(|e| backend_error(file, e))?;
     let backend =
         BackendSettings::resolve(backend, backends, env).map_err(|e| backend_error(file, e))?;
     Ok(AgentSettings {
@@ -71,6 +75,7 @@ pub fn resolve(
         agent_network,
         agent_env,
         departments: Default::default(),
+        confiner,
     })
 }
 

@@ -15,6 +15,7 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
         globs: strings(globs),
         verify: strings(verify),
         remote: None,
+        landing_verify: None,
         agent: Default::default(),
     }
 }

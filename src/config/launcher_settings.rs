@@ -88,6 +88,7 @@ pub(super) fn resolve(
         worktree: super::worktree_ready::resolve(file_name, fl.worktree.clone())?,
         remotes: super::remotes::resolve(file_name, fl.remotes.clone())?,
         notify: super::notify::resolve(file_name, fl.notify.clone())?,
+        landing: super::landing::resolve(file_name, fl.landing.clone())?,
         ssh_program: env
             .get("CODEX_GOVERNANCE_SSH")
             .map_or_else(|| "ssh".to_string(), |s| s.to_string()),

@@ -44,6 +44,7 @@ const DEPARTMENT_KEYS: &[&str] = &[
     "globs",
     "verify",
     "where",
+    "landing",
     "backend",
     "acp_agent",
     "acp_command",
@@ -107,6 +108,12 @@ pub fn departments(
             globs: texts(field(d, "globs"), true),
             verify: texts(field(d, "verify"), false),
             remote: field(d, "where").and_then(text),
+            landing_verify: field(d, "landing")
+                .and_then(|l| match l {
+                    Value::Mapping(l) => field(l, "verify"),
+                    _ => None,
+                })
+                .map(|v| texts(Some(v), false)),
             agent: super::DepartmentAgent {
                 backend: field(d, "backend").and_then(text),
                 acp_agent: field(d, "acp_agent").and_then(text),

@@ -6,7 +6,7 @@ use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
 /// own `launcher:` keys are theirs: [`BackendWords::keys`]).
-const KNOWN: [(&str, &[&str]); 8] = [
+const KNOWN: [(&str, &[&str]); 9] = [
     (
         "",
         &[
@@ -47,8 +47,10 @@ const KNOWN: [(&str, &[&str]); 8] = [
             "worktree",
             "remotes",
             "notify",
+            "landing",
         ],
     ),
+    ("launcher.landing", super::landing::KEYS),
     ("launcher.worktree", super::worktree_ready::KEYS),
     ("launcher.notify", super::notify::KEYS),
     ("launcher.notify.ntfy", &["server", "topic"]),

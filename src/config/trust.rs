@@ -138,6 +138,11 @@ pub(super) fn of(fl: &FileLauncher, backends: &BackendWords, text: &[u8]) -> Con
             ask(key, value, &meaning);
         }
     }
+    if let Some(l) = &fl.landing {
+        for (key, value, meaning) in super::landing::trust_asks(l) {
+            ask(key, value, meaning);
+        }
+    }
     if let Some(n) = &fl.notify {
         for (key, value, meaning) in super::notify::trust_asks(n) {
             ask(key, value, meaning);

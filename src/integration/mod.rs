@@ -18,6 +18,7 @@ mod ci;
 mod cleanup;
 mod discard;
 mod forge_review;
+mod landing;
 mod message;
 mod pull_request;
 pub mod record;
@@ -194,14 +195,85 @@ impl Integrations {
         mode: IntegrationMode,
         override_scope: bool,
     ) -> LResult<Workspace> {
+        self.integrate_checked(id, mode, override_scope, None).await
+    }
+
+    /// As [`Integrations::integrate`]; a Merge with checks (issue 73) waits
+    /// its turn in the train, and lands only when its candidate passes
+    /// them; `without_checks`: the user's reason to land it unverified.
+    /// A red run lands nothing and, with `landing.on_failure: send_back`,
+    /// sends the failure back to the department.
+    pub async fn integrate_checked(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        override_scope: bool,
+        without_checks: Option<&str>,
+    ) -> LResult<Workspace> {
         if mode == IntegrationMode::PullRequest {
             return self.pull_requests.open_for(id, override_scope).await;
         }
-        let _one = self.working_tree.lock().await;
-        let (s, ws) = self.department(id)?;
-        self.ready(&s, &ws)?;
-        saga::integrate(&self.ctx, &s, mode, override_scope).await?;
-        Ok(self.department(id)?.1)
+        let verification = {
+            let (s, ws) = self.department(id)?;
+            self.ready(&s, &ws)?;
+            landing::verification(&self.ctx, &s, mode, without_checks)?
+        };
+        if let saga::Verification::Checks(commands) = &verification {
+            landing::queue(&self.ctx, id, commands)?;
+        }
+        let outcome = {
+            let _one = self.working_tree.lock().await;
+            let stopping: saga::Stopping = {
+                let sessions = Arc::clone(&self.sessions);
+                Arc::new(move || sessions.live.is_stopping())
+            };
+            match self.department(id) {
+                Ok((s, ws)) => match self.ready(&s, &ws) {
+                    Ok(()) => {
+                        saga::integrate(
+                            &self.ctx,
+                            &s,
+                            mode,
+                            override_scope,
+                            &verification,
+                            stopping,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        };
+        match outcome {
+            Ok(saga::Outcome::Integrated) => Ok(self.department(id)?.1),
+            Ok(saga::Outcome::Red(verdict)) => Err(self.red(id, &verdict).await),
+            Err(e) => {
+                landing::leave(&self.ctx, id);
+                Err(e)
+            }
+        }
+    }
+
+    /// A red landing: nothing landed; the failure goes back to the
+    /// department when the settings say so. The error to answer with.
+    async fn red(&self, id: &str, verdict: &crate::landing::Verdict) -> LauncherError {
+        let failure = verdict.failure.clone().unwrap_or_default();
+        let sent = match self.ctx.config.launcher.landing.on_failure {
+            crate::config::landing::OnFailure::SendBack => {
+                match self.send_back(id, &landing::failure_note(verdict)).await {
+                    Ok(sent) => format!(
+                        "; the failure was sent back to {}",
+                        sent.successor.as_deref().unwrap_or(id)
+                    ),
+                    Err(e) => format!("; sending it back failed ({e}): send it back yourself"),
+                }
+            }
+            crate::config::landing::OnFailure::Wait => String::new(),
+        };
+        LauncherError::Conflict(format!(
+            "Merge of {id}: the checks failed on its candidate ({failure}); nothing landed{sent}"
+        ))
     }
 
     /// Removes a department's worktree without integrating it; its branch

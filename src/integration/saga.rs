@@ -26,10 +26,12 @@ use super::{earlier_attempts, launcher_error, off_runtime};
 use crate::clock;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
+use crate::landing::Verdict;
 use crate::model::{
-    AuditEvent, IntegrationMode, PathChange, PendingIntegration, Session, Workspace,
+    AuditEvent, IntegrationMode, LandingState, PathChange, PendingIntegration, Session, Workspace,
 };
 use crate::policy::integration::{conflict_reason, may_integrate, Gate};
+use crate::policy::landing as landing_rules;
 use crate::policy::workspace::{enter, next, Event};
 use crate::policy::Refusal;
 use crate::worktrees::integrate::{self as git, pause_at, Prediction};
@@ -42,20 +44,48 @@ pub(super) const ATTEMPTS: usize = 3;
 /// The reason an integration's record gives (`worktree_recorded`).
 const RECORDED_FOR: &str = "integrate";
 
+/// How a Merge is verified before it lands (issue 73).
+pub(super) enum Verification {
+    /// These checks run on the candidate; it lands only when they pass.
+    Checks(Vec<String>),
+    /// None is configured: it lands unverified (shown so).
+    Unverified,
+    /// The user asked it to land without its checks, saying why.
+    Without(String),
+}
+
+/// What an integration came to.
+pub(super) enum Outcome {
+    /// It is in.
+    Integrated,
+    /// Its candidate failed its checks: nothing landed.
+    Red(Verdict),
+}
+
+/// How many times a candidate is built and verified again when the
+/// branch moved while its checks ran.
+const VERIFY_ROUNDS: usize = 3;
+
 /// Integrates `s`'s recorded work (Apply or Merge); the caller holds the
-/// working tree's lock and checked that the work waits for the user.
+/// working tree's lock and checked that the work waits for the user. A
+/// Merge with checks lands only a tree that passed them: the candidate is
+/// built on the branch as it is, verified, built again, and lands when the
+/// branch did not move meanwhile (else it is verified again).
 pub(super) async fn integrate(
     ctx: &Arc<Context>,
     s: &Session,
     mode: IntegrationMode,
     override_scope: bool,
-) -> LResult<()> {
+    verification: &Verification,
+    stopping: Stopping,
+) -> LResult<Outcome> {
     let id = s.id.as_str();
     let message = match (mode, s.workspace()) {
-        (IntegrationMode::Merge, Some(ws)) => Some(merge_message(ctx, s, ws)),
+        (IntegrationMode::Merge, Some(ws)) => Some(merge_message(ctx, s, ws, verification)),
         _ => None,
     };
-    for _ in 0..ATTEMPTS {
+    let mut verified: Option<(String, Verdict)> = None;
+    for _ in 0..ATTEMPTS + VERIFY_ROUNDS {
         let claimed = record::last_claim(ctx, id)?;
         // Again on a later attempt: a report recorded it meanwhile.
         let s = latest(ctx, s);
@@ -87,11 +117,116 @@ pub(super) async fn integrate(
                 return Err(why);
             }
         };
-        if let Some(pending) = begin(ctx, id, mode, prepared.snap.as_ref(), &ready)? {
-            return run(ctx, id, pending).await;
+        if let (Verification::Checks(commands), Some(tree)) =
+            (verification, ready.prediction.merged_tree.as_deref())
+        {
+            if verified.as_ref().map(|(t, _)| t.as_str()) != Some(tree) {
+                let verdict = verify(ctx, id, tree, commands, Arc::clone(&stopping)).await?;
+                if !verdict.passed() {
+                    return Ok(Outcome::Red(verdict));
+                }
+                // Built again: the branch may have moved while they ran.
+                verified = Some((tree.to_string(), verdict));
+                continue;
+            }
+        }
+        let landed = Landed {
+            verification,
+            verified: verified.as_ref().map(|(_, v)| v),
+        };
+        if let Some(pending) = begin(ctx, id, mode, prepared.snap.as_ref(), &ready, &landed)? {
+            run(ctx, id, pending).await?;
+            return Ok(Outcome::Integrated);
         }
     }
     Err(changing(id))
+}
+
+/// True once the launcher is stopping.
+pub(super) type Stopping = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Runs a candidate's checks off the runtime, its state on the workspace
+/// while they run, and keeps how they went.
+async fn verify(
+    ctx: &Arc<Context>,
+    id: &str,
+    tree: &str,
+    commands: &[String],
+    stopping: Stopping,
+) -> LResult<Verdict> {
+    ctx.store.update(|tx| {
+        if let Some(l) = tx
+            .session_mut(id)
+            .and_then(|s| s.workspace_mut())
+            .and_then(|w| w.landing.as_mut())
+        {
+            l.state = LandingState::Verifying;
+            l.tree = Some(tree.to_string());
+            l.started_at = Some(clock::now_rfc3339());
+        }
+    })?;
+    let verdict = {
+        let (ctx, id, tree, commands) = (
+            Arc::clone(ctx),
+            id.to_string(),
+            tree.to_string(),
+            commands.to_vec(),
+        );
+        off_runtime(move || {
+            crate::landing::verify(
+                &ctx,
+                &crate::landing::Candidate {
+                    session: &id,
+                    tree: &tree,
+                    commands: &commands,
+                    stopping: &*stopping,
+                },
+            )
+            .map_err(|e| LauncherError::Conflict(e.to_string()))
+        })
+        .await?
+    };
+    if !verdict.passed() {
+        failed(ctx, id, tree, commands, &verdict)?;
+    }
+    Ok(verdict)
+}
+
+/// A red run: the failure on the workspace and its audit line, in one change.
+fn failed(
+    ctx: &Context,
+    id: &str,
+    tree: &str,
+    commands: &[String],
+    verdict: &Verdict,
+) -> LResult<()> {
+    let failure = verdict.failure.clone().unwrap_or_default();
+    ctx.store.update(|tx| {
+        if let Some(l) = tx
+            .session_mut(id)
+            .and_then(|s| s.workspace_mut())
+            .and_then(|w| w.landing.as_mut())
+        {
+            l.state = LandingState::Failed;
+            l.failure = Some(failure.clone());
+            l.output = verdict.output.clone();
+            l.seconds = Some(verdict.seconds);
+        }
+        tx.audit(AuditEvent::LandingFailed {
+            session_id: id.to_string(),
+            tree: tree.to_string(),
+            commands: commands.to_vec(),
+            failure: failure.clone(),
+            seconds: verdict.seconds,
+        });
+    })?;
+    Ok(())
+}
+
+/// How what lands was verified, for the intent's change.
+struct Landed<'a> {
+    verification: &'a Verification,
+    verified: Option<&'a Verdict>,
 }
 
 /// `s` as the store holds it now.
@@ -202,7 +337,12 @@ fn judge(
 }
 
 /// The words of a Merge's commit.
-fn merge_message(ctx: &Context, s: &Session, ws: &Workspace) -> String {
+fn merge_message(
+    ctx: &Context,
+    s: &Session,
+    ws: &Workspace,
+    verification: &Verification,
+) -> String {
     let summary = ctx
         .store
         .results_of_department(&s.id)
@@ -211,7 +351,12 @@ fn merge_message(ctx: &Context, s: &Session, ws: &Workspace) -> String {
         .unwrap_or_default();
     let earlier = earlier_attempts(ctx, ws);
     let style = ctx.config.launcher.isolation.merge;
-    super::message::merge_message_after(style, s, ws, &summary, &earlier)
+    let mut message = super::message::merge_message_after(style, s, ws, &summary, &earlier);
+    if let Verification::Checks(commands) = verification {
+        message.push_str(&landing_rules::trailer(commands));
+        message.push('\n');
+    }
+    message
 }
 
 /// Keeps a predicted conflict (and the record, when it moved) on the
@@ -260,6 +405,7 @@ fn begin(
     mode: IntegrationMode,
     snap: Option<&Snapshot>,
     ready: &Ready,
+    landed: &Landed<'_>,
 ) -> LResult<Option<PendingIntegration>> {
     let p = &ready.prediction;
     let pending = PendingIntegration {
@@ -293,6 +439,7 @@ fn begin(
                 files: files.clone(),
             });
         }
+        landing_begun(tx, id, p, pending.target.as_deref(), landed);
         tx.audit(AuditEvent::IntegrationStarted {
             session_id: id.to_string(),
             mode,
@@ -303,6 +450,45 @@ fn begin(
         Ok::<bool, Refusal>(true)
     })??;
     Ok(begun.then_some(pending))
+}
+
+/// A Merge's landing in its intent's change: a verified one's audit line
+/// naming the commit that lands and its tree, or the user's reason for
+/// landing without the checks.
+fn landing_begun(
+    tx: &mut crate::store::Tx<'_>,
+    id: &str,
+    p: &Prediction,
+    target: Option<&str>,
+    landed: &Landed<'_>,
+) {
+    match (landed.verification, landed.verified, target) {
+        (Verification::Checks(commands), Some(verdict), Some(commit)) => {
+            if let Some(l) = tx
+                .session_mut(id)
+                .and_then(|s| s.workspace_mut())
+                .and_then(|w| w.landing.as_mut())
+            {
+                l.state = LandingState::Passed;
+                l.failure = None;
+                l.output = verdict.output.clone();
+                l.seconds = Some(verdict.seconds);
+            }
+            tx.audit(AuditEvent::LandingVerified {
+                session_id: id.to_string(),
+                commit: commit.to_string(),
+                tree: p.merged_tree.clone().unwrap_or_default(),
+                commands: commands.clone(),
+                exit: 0,
+                seconds: verdict.seconds,
+            });
+        }
+        (Verification::Without(reason), _, Some(_)) => tx.audit(AuditEvent::LandedUnverified {
+            session_id: id.to_string(),
+            reason: reason.clone(),
+        }),
+        _ => {}
+    }
 }
 
 /// What the Git job did.

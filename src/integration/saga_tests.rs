@@ -3,19 +3,30 @@
 
 use std::path::Path;
 
-use super::integrate;
+use super::{integrate, Stopping, Verification};
 use crate::integration::discard::discard;
 use crate::integration::fixture::{events_since, exited_department, session};
 use crate::model::{IntegrationMode, WorkspaceState};
+
+fn never() -> Stopping {
+    std::sync::Arc::new(|| false)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_right_after_the_exit_is_two_store_changes_and_records_nothing_again() {
     let dir = tempfile::tempdir().unwrap();
     let (ctx, ws) = exited_department(dir.path());
     let (version, seq) = (ctx.store.version(), ctx.store.audit_log().last_seq());
-    integrate(&ctx, &session(&ctx), IntegrationMode::Merge, false)
-        .await
-        .unwrap();
+    integrate(
+        &ctx,
+        &session(&ctx),
+        IntegrationMode::Merge,
+        false,
+        &Verification::Unverified,
+        never(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ctx.store.version() - version, 2, "the intent and done");
     assert_eq!(
         events_since(&ctx, seq),
@@ -45,9 +56,16 @@ async fn work_that_moved_since_the_exit_is_recorded_in_the_intent_change() {
     let (ctx, ws) = exited_department(dir.path());
     std::fs::write(Path::new(&ws.path).join("README.md"), "later\n").unwrap();
     let (version, seq) = (ctx.store.version(), ctx.store.audit_log().last_seq());
-    integrate(&ctx, &session(&ctx), IntegrationMode::Apply, false)
-        .await
-        .unwrap();
+    integrate(
+        &ctx,
+        &session(&ctx),
+        IntegrationMode::Apply,
+        false,
+        &Verification::Unverified,
+        never(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ctx.store.version() - version, 2, "the intent and done");
     assert_eq!(
         events_since(&ctx, seq),

@@ -504,6 +504,29 @@ pub enum AuditEvent {
         mode: IntegrationMode,
         error: String,
     },
+    /// A Merge's candidate passed the launcher's own checks and lands as
+    /// `commit`, whose tree is `tree` (issue 73).
+    LandingVerified {
+        session_id: String,
+        commit: String,
+        tree: String,
+        commands: Vec<String>,
+        exit: i32,
+        seconds: u64,
+    },
+    /// A Merge's candidate failed the checks: nothing landed.
+    LandingFailed {
+        session_id: String,
+        tree: String,
+        commands: Vec<String>,
+        failure: String,
+        seconds: u64,
+    },
+    /// A Merge landed without the checks, as the user asked.
+    LandedUnverified {
+        session_id: String,
+        reason: String,
+    },
     /// The user trusted this version of the repository's configuration.
     ConfigTrusted {
         file: String,

@@ -327,6 +327,49 @@ pub struct Workspace {
     /// their own that shows this worktree there.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub at_users_path: bool,
+    /// Its Merge's verified landing (issue 73): asked, its checks running,
+    /// or how the last run went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing: Option<Landing>,
+}
+
+/// A Merge's verified landing: the launcher's own checks on the exact tree
+/// that would land.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Landing {
+    pub state: LandingState,
+    /// When the Merge was asked (its place in the train).
+    pub asked_at: String,
+    /// The checks it runs.
+    pub commands: Vec<String>,
+    /// The tree the last run verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// When its checks started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// What failed: the command and its exit, or its time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// What the checks wrote, its newest part.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    /// How long the last run took, in whole seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LandingState {
+    /// Waits for the Merges asked before it.
+    Queued,
+    /// Its checks run on the candidate.
+    Verifying,
+    /// Its candidate passed and landed.
+    Passed,
+    /// Its candidate failed: nothing landed.
+    Failed,
 }
 
 /// Where a new worktree's set-up commands stand: its agent starts only after
@@ -384,6 +427,7 @@ impl Workspace {
             copied: Vec::new(),
             at_users_path: false,
             remote: None,
+            landing: None,
         }
     }
 }

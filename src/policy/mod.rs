@@ -24,6 +24,7 @@ pub mod commit_words;
 pub mod forge_review;
 pub mod integration;
 pub mod integration_recovery;
+pub mod landing;
 pub mod needs_you;
 pub mod notice;
 pub mod plan;

@@ -318,6 +318,8 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
                     timeout: teardown.timeout,
                     stopping: &|| false,
                     env: &[],
+                    start: None,
+                    limit: crate::worktrees::setup::SETUP_LIMIT,
                 },
             );
             // A failed teardown is said; the worktree still goes.

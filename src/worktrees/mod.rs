@@ -36,6 +36,7 @@ pub mod checkout;
 pub mod copy;
 pub mod create;
 pub mod dirty;
+pub mod export;
 pub mod fence;
 mod filters;
 mod index_file;

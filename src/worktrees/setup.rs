@@ -12,6 +12,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// The setting that limits set-up and teardown commands.
+pub const SETUP_LIMIT: &str = "launcher.worktree.setup_timeout_seconds";
+
 /// The most of the commands' output kept.
 pub const OUTPUT_BYTES: u64 = 16 * 1024;
 
@@ -37,7 +40,17 @@ pub struct RunIn<'a> {
     pub stopping: &'a (dyn Fn() -> bool + Sync),
     /// More environment for the commands (`caches::setup_env`).
     pub env: &'a [(&'a str, &'a str)],
+    /// How a command line starts: None, through the platform's shell as the
+    /// user; else as this builds it (a landing's checks: confined, their
+    /// environment set).
+    pub start: Option<StartLine<'a>>,
+    /// What a command past the time limit is said to have passed (the
+    /// setting that sets it).
+    pub limit: &'static str,
 }
+
+/// Builds the process a command line runs as.
+pub type StartLine<'a> = &'a (dyn Fn(&str) -> std::io::Result<std::process::Command> + Sync);
 
 /// Runs `commands` in order in the worktree; the first that fails (or the
 /// time limit) stops the rest. A command past the time limit is stopped
@@ -78,7 +91,13 @@ fn run_one(line: &str, at: &RunIn<'_>, deadline: Instant) -> (String, Option<Str
             "`{line}` did not run: its output could not be kept"
         ));
     };
-    let mut cmd = crate::platform::shell_command(line);
+    let mut cmd = match at.start {
+        None => crate::platform::shell_command(line),
+        Some(start) => match start(line) {
+            Ok(cmd) => cmd,
+            Err(e) => return failed(format!("`{line}` did not run: {e}")),
+        },
+    };
     cmd.current_dir(at.worktree)
         .env("CODEX_GOVERNANCE_REPO", at.repo)
         .env("CODEX_GOVERNANCE_WORKTREE", at.worktree)
@@ -111,8 +130,8 @@ fn run_one(line: &str, at: &RunIn<'_>, deadline: Instant) -> (String, Option<Str
                 crate::platform::kill_tree(pid);
                 let _ = child.wait();
                 break Some(format!(
-                    "`{line}` did not finish within the set-up's time limit \
-                     (launcher.worktree.setup_timeout_seconds) and was stopped"
+                    "`{line}` did not finish within its time limit ({}) and was stopped",
+                    at.limit
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
@@ -158,6 +177,8 @@ mod tests {
                 timeout,
                 stopping: &|| false,
                 env: &[],
+                start: None,
+                limit: SETUP_LIMIT,
             },
         );
         (dir, ran)
@@ -183,6 +204,8 @@ mod tests {
                     timeout: Duration::from_secs(900),
                     stopping: &|| stop.load(std::sync::atomic::Ordering::SeqCst),
                     env: &[],
+                    start: None,
+                    limit: SETUP_LIMIT,
                 },
             )
         });

@@ -37,6 +37,8 @@ mod faults;
 mod first_run;
 #[cfg(unix)]
 mod isolation;
+#[cfg(unix)]
+mod landing;
 mod launcher;
 #[cfg(unix)]
 mod layout_browser;

@@ -137,9 +137,11 @@ pub(super) const GEMINI_HOME: AgentHome = AgentHome {
     },
 };
 
-/// What a confined agent is started with: Codex's CLI and where the
-/// session's tools socket lives.
-pub(super) struct Confinement<'a> {
+/// What a confined program is started with: Codex's CLI and where the
+/// session's tools socket lives. Also what the launcher's own runs over an
+/// agent's work are confined by (`crate::landing`): the same profile, the
+/// network off unless the sandbox allows it.
+pub(crate) struct Confinement<'a> {
     /// The Codex CLI (its `sandbox` subcommand).
     pub codex: &'a Path,
     pub sandbox: &'a Sandbox,
@@ -157,7 +159,8 @@ pub(super) struct Confinement<'a> {
     /// Its network holds only its model (`platform::net_fence`): the local
     /// sockets that are files are denied too where the launcher knows they
     /// gather (`/run`, the user's `~/.ssh`, a database's and an editor's in
-    /// `/tmp`).
+    /// `/tmp`). Unfenced, the sandbox's network is on only when the
+    /// [`Sandbox`] allows it.
     pub fenced: bool,
 }
 
@@ -247,7 +250,11 @@ impl Confinement<'_> {
     /// seeded by the caller) is started with. Codex's adapter also gets the
     /// Codex CLI underneath (`CODEX_PATH`) and leaves its commands to the
     /// sandbox around it: Codex's own cannot nest in it (`agent-full-access`).
-    pub fn home_env(&self, home: AgentHome, dir: &Path) -> Result<Vec<(String, String)>, NotUtf8> {
+    pub(super) fn home_env(
+        &self,
+        home: AgentHome,
+        dir: &Path,
+    ) -> Result<Vec<(String, String)>, NotUtf8> {
         let mut env = vec![(home.variable.to_string(), utf8(dir)?.to_string())];
         if home.variable == CODEX_HOME.variable {
             env.push(("CODEX_PATH".into(), utf8(self.codex)?.to_string()));
@@ -289,13 +296,14 @@ impl Confinement<'_> {
 
     /// The permission profile, as an inline TOML table; `sockets` denied.
     fn profile(&self, sockets: &[PathBuf]) -> Result<String, NotUtf8> {
+        let network = self.fenced || self.sandbox.network;
         let entries: Vec<String> = self
             .entries(sockets)?
             .into_iter()
             .map(|(path, access)| format!("{}=\"{access}\"", quoted(&path)))
             .collect();
         Ok(format!(
-            "{{extends=\":workspace\", filesystem={{{}}}, network={{enabled=true}}}}",
+            "{{extends=\":workspace\", filesystem={{{}}}, network={{enabled={network}}}}}",
             entries.join(", ")
         ))
     }

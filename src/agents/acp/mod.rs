@@ -30,7 +30,7 @@
 
 mod agent;
 mod client_hello;
-mod confine;
+pub(crate) mod confine;
 mod files;
 mod home;
 pub mod mcp;

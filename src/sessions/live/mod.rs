@@ -138,7 +138,7 @@ impl LiveAgents {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
-    pub(super) fn is_stopping(&self) -> bool {
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
 

@@ -74,6 +74,8 @@ async fn run(sessions: Arc<Sessions>, id: String) {
                 timeout: Duration::from_secs(settings.setup_timeout_seconds),
                 stopping: &|| live.live.is_stopping(),
                 env: crate::worktrees::caches::setup_env(settings.caches),
+                start: None,
+                limit: crate::worktrees::setup::SETUP_LIMIT,
             },
         )
     })

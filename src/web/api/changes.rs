@@ -110,6 +110,11 @@ pub(super) struct Integrate {
     /// `launcher.scope: block`: integrate out-of-scope changes all the same (audited).
     #[serde(default)]
     override_scope: bool,
+    /// A Merge lands without its checks (issue 73), for `reason` (audited).
+    #[serde(default)]
+    without_checks: bool,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> Response {
@@ -118,7 +123,12 @@ pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> 
     }
     let answer = l
         .integrations
-        .integrate(&b.session_id, b.mode, b.override_scope)
+        .integrate_checked(
+            &b.session_id,
+            b.mode,
+            b.override_scope,
+            b.without_checks.then(|| b.reason.as_deref().unwrap_or("")),
+        )
         .await;
     reply(answer.map(|workspace| Answer {
         session_id: b.session_id,
