@@ -63,6 +63,41 @@ pub(super) fn queue(ctx: &Context, id: &str, commands: &[String]) -> LResult<()>
     Ok(())
 }
 
+/// The Merges that wait in the train (queued, or cut while their checks
+/// ran), in the order asked, with their checks: each is queued again.
+pub(super) fn waiting(ctx: &Context) -> Vec<(String, Vec<String>)> {
+    let mut waiting: Vec<(String, String, Vec<String>)> = ctx.store.read(|st| {
+        st.sessions
+            .values()
+            .filter_map(|s| {
+                let l = s.workspace()?.landing.as_ref()?;
+                matches!(l.state, LandingState::Queued | LandingState::Verifying)
+                    .then(|| (l.asked_at.clone(), s.id.clone(), l.commands.clone()))
+            })
+            .collect()
+    });
+    waiting.sort();
+    for (_, id, _) in &waiting {
+        let requeued = ctx.store.update(|tx| {
+            if let Some(l) = tx
+                .session_mut(id)
+                .and_then(|s| s.workspace_mut())
+                .and_then(|w| w.landing.as_mut())
+            {
+                l.state = LandingState::Queued;
+                l.started_at = None;
+            }
+        });
+        if let Err(e) = requeued {
+            tracing::error!("{id}: queued again: {e}");
+        }
+    }
+    waiting
+        .into_iter()
+        .map(|(_, id, commands)| (id, commands))
+        .collect()
+}
+
 /// A Merge that left the train before its checks gave a verdict (refused,
 /// conflicting, stopped): its place is given up.
 pub(super) fn leave(ctx: &Context, id: &str) {

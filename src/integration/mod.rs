@@ -221,6 +221,18 @@ impl Integrations {
         if let saga::Verification::Checks(commands) = &verification {
             landing::queue(&self.ctx, id, commands)?;
         }
+        self.land(id, mode, override_scope, &verification).await
+    }
+
+    /// Integrates `id` once its turn on the working tree's lock comes (a
+    /// Merge with checks waits there, queued, in the order asked).
+    async fn land(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        override_scope: bool,
+        verification: &saga::Verification,
+    ) -> LResult<Workspace> {
         let outcome = {
             let _one = self.working_tree.lock().await;
             let stopping: saga::Stopping = {
@@ -230,15 +242,8 @@ impl Integrations {
             match self.department(id) {
                 Ok((s, ws)) => match self.ready(&s, &ws) {
                     Ok(()) => {
-                        saga::integrate(
-                            &self.ctx,
-                            &s,
-                            mode,
-                            override_scope,
-                            &verification,
-                            stopping,
-                        )
-                        .await
+                        saga::integrate(&self.ctx, &s, mode, override_scope, verification, stopping)
+                            .await
                     }
                     Err(e) => Err(e),
                 },
@@ -251,6 +256,31 @@ impl Integrations {
             Err(e) => {
                 landing::leave(&self.ctx, id);
                 Err(e)
+            }
+        }
+    }
+
+    /// At start, after [`Integrations::recover`]: the train a stop or a
+    /// crash cut goes on, in the order its Merges were asked. One whose
+    /// intent was stored was finished or undone by the recovery (its
+    /// landing says `passed`): it never lands twice.
+    pub async fn resume_train(&self) {
+        {
+            let _one = self.working_tree.lock().await;
+            let repo = self.ctx.repo.clone();
+            let cleared = tokio::task::spawn_blocking(move || crate::landing::clear_stale(&repo));
+            if let Err(e) = cleared.await {
+                tracing::warn!("clearing landings left from before: {e}");
+            }
+        }
+        for (id, commands) in landing::waiting(&self.ctx) {
+            tracing::info!("{id}: its Merge waited in the train at the last stop; it goes on");
+            let verification = saga::Verification::Checks(commands);
+            if let Err(e) = self
+                .land(&id, IntegrationMode::Merge, false, &verification)
+                .await
+            {
+                tracing::warn!("the resumed Merge of {id}: {e}");
             }
         }
     }

@@ -28,6 +28,10 @@ use crate::worktrees::export::export_tree;
 use crate::worktrees::setup::{run_commands, RunIn};
 use crate::worktrees::WorktreeError;
 
+/// Names a run's folder in the environment of everything its checks run,
+/// so what a crash left of them is found and ended at the next start.
+const MARKER: &str = "CODEX_GOVERNANCE_LANDING";
+
 /// The setting that limits a landing's checks.
 const LIMIT: &str = "launcher.landing.timeout_seconds";
 
@@ -172,6 +176,28 @@ impl Folders {
     }
 }
 
+/// At start (one launcher per repository): candidates a crash left behind
+/// go, with their folder.
+pub fn clear_stale(repo: &Path) {
+    let root = landing_root(repo);
+    let runs: Vec<String> = std::fs::read_dir(&root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ended = crate::platform::kill_marked(MARKER, &runs);
+    if ended > 0 {
+        tracing::info!("ended {ended} processes of checks a previous launcher left running");
+    }
+    if root.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&root) {
+            tracing::warn!("landings' folder left from before: {}: {e}", root.display());
+        }
+    }
+}
+
 /// The folder landings' candidates are written in, beside the worktrees.
 pub fn landing_root(repo: &Path) -> PathBuf {
     crate::worktrees::root_for(repo).join(".landing")
@@ -203,7 +229,10 @@ fn run_confined(
             .command(&["sh".into(), "-c".into(), line.to_string()])
             .map_err(std::io::Error::other)?;
         let mut cmd = std::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..]).env_clear().envs(env.iter().cloned());
+        cmd.args(&argv[1..])
+            .env_clear()
+            .envs(env.iter().cloned())
+            .env(MARKER, &folders.tree);
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         Ok(cmd)

@@ -331,6 +331,17 @@ impl Launcher {
             });
         }
         self.integrations.recover().await;
+        {
+            // After the sessions are back: a resumed Merge may send work back.
+            let integrations = Arc::clone(&self.integrations);
+            let stopped = self.stopped();
+            self.ctx.spawn(async move {
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = integrations.resume_train() => {}
+                }
+            });
+        }
         self.start_quota_clock();
         self.integrations
             .follow_pull_requests(&self.ctx, self.stopping.subscribe());

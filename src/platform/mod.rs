@@ -58,9 +58,9 @@ use std::path::Path;
 
 pub use os::{
     connect_local, connect_tools, contain, copy_link, describe_file_type, detach, has_env,
-    hide_start_environment, kill_leftovers, kill_tree, link_count, listen_local, open_no_follow,
-    private_dir, process_alive, release_tree, runs_session, shell_command, stop_signal,
-    terminate_tree, user_id, LocalListener, LocalStream,
+    hide_start_environment, kill_leftovers, kill_marked, kill_tree, link_count, listen_local,
+    open_no_follow, private_dir, process_alive, release_tree, runs_session, shell_command,
+    stop_signal, terminate_tree, user_id, LocalListener, LocalStream,
 };
 pub use os::{
     create_private_dir, descriptor_path, free_bytes, make_private, not_own, open_no_follow_with,

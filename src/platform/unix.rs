@@ -56,6 +56,31 @@ pub fn kill_leftovers(leader: u32, id: &str) {
     }
 }
 
+/// After a crash: kills every process whose environment holds `key` set to
+/// one of `values` (Linux `/proc`; elsewhere nothing), so a run the
+/// previous launcher left (a landing's checks in their sandbox, which
+/// outlives the program that started it) ends; a reused pid is never taken.
+pub fn kill_marked(key: &str, values: &[String]) -> usize {
+    if values.is_empty() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let pids: Vec<u32> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| values.iter().any(|v| has_env(*pid, key, v)))
+        .collect();
+    for pid in &pids {
+        // SAFETY: kill(2) on one process; no memory is touched.
+        unsafe {
+            libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+    pids.len()
+}
+
 /// Processes whose session is `leader`'s (Linux `/proc`; none elsewhere).
 fn session_members(leader: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -307,3 +307,198 @@ async fn wait_landing(api: &Api, id: &str, states: &[&str]) {
     })
     .await
 }
+
+/// Your branch moved while the checks ran (you committed): the candidate
+/// is built again on it and verified again, and the tree that lands is the
+/// one that passed, on your commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
+    crate::needs!(Codex);
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("go");
+    // The check waits for the test's word (a file it may read, not write).
+    let repo = crate_repo(&format!(
+        "    verify: [\"while [ ! -e '{}' ]; do sleep 0.1; done\", \"cargo test --offline --quiet\"]\n",
+        gate.display()
+    ))
+    .repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one change",
+        "one",
+        vec![writes(
+            "A: a test",
+            "tests/a.rs",
+            "#[test]\nfn a() {\n    assert_eq!(tiny::greet(\"a\"), \"hi a\");\n}\n",
+        )],
+    )
+    .await;
+    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
+    let merge = {
+        let (api, d) = (api.clone(), d.clone());
+        tokio::spawn(async move {
+            api.post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
+                .await
+        })
+    };
+    wait_landing(api, &d, &["verifying"]).await;
+    let first_tree = landing_of(api, &d).await["tree"].clone();
+    // You commit meanwhile.
+    std::fs::write(repo.path.join("NOTES.md"), "mine\n").unwrap();
+    crate::common::git::commit_all(&repo.path, "my own commit");
+    let mine = head(&repo.path);
+    std::fs::write(&gate, "").unwrap();
+    let (code, body) = merge.await.unwrap();
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let landed = head(&repo.path);
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let commit = git
+        .find_commit(git2::Oid::from_str(&landed).unwrap())
+        .unwrap();
+    assert_eq!(
+        commit.parent_id(0).unwrap().to_string(),
+        mine,
+        "on your commit"
+    );
+    let verified = audited(&repo, "landing_verified");
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert_eq!(verified[0]["commit"], landed.as_str());
+    assert_eq!(verified[0]["tree"], tree_of(&repo.path, &landed).as_str());
+    assert_ne!(
+        verified[0]["tree"], first_tree,
+        "verified again on the new head"
+    );
+    assert!(repo.path.join("NOTES.md").exists() && repo.path.join("tests/a.rs").exists());
+    server.stop().await;
+}
+
+/// `kill -9` while B's checks run, with C queued behind it: at the next
+/// start A stays landed once, B's run starts again, and C lands once after
+/// it, in the order asked.
+#[test]
+fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
+    crate::needs!(Codex);
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("go");
+    // B's candidate holds its check until the test's word.
+    let repo = crate_repo(&format!(
+        "    verify: [\"if [ -e tests/b.rs ]; then while [ ! -e '{}' ]; do sleep 0.1; done; fi\", \
+         \"cargo test --offline --quiet\"]\n",
+        gate.display()
+    ))
+    .repo();
+    let rt = test_runtime();
+    let test = |name: &str| {
+        format!("#[test]\nfn {name}() {{\n    assert_eq!(tiny::greet(\"{name}\"), \"hi {name}\");\n}}\n")
+    };
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let (a, b, c, base) = rt.block_on(async {
+        let api = &launcher.api;
+        let z = scenario::start_plan(
+            api,
+            "three tests",
+            "three",
+            vec![
+                writes("A: a", "tests/a.rs", &test("a")),
+                writes("B: b", "tests/b.rs", &test("b")),
+                writes("C: c", "tests/c.rs", &test("c")),
+            ],
+        )
+        .await;
+        let ds = scenario::recorded(api, &z, 3).await;
+        let ids = ["A:", "B:", "C:"].map(|t| id_of(by_task(&ds, t)));
+        let base = head(&repo.path);
+        for id in &ids {
+            let (client, id2) = (api.clone(), id.clone());
+            tokio::spawn(async move {
+                // Cut by the kill: no answer comes.
+                let _no_answer = client
+                    .client
+                    .post(client.url("/api/integrate"))
+                    .bearer_auth(&client.token)
+                    .json(&json!({"session_id": id2, "mode": "merge"}))
+                    .send()
+                    .await;
+            });
+            wait_landing(api, id, &["queued", "verifying", "passed"]).await;
+        }
+        wait_landing(api, &ids[1], &["verifying"]).await;
+        let [a, b, c] = ids;
+        (a, b, c, base)
+    });
+    let landing_dir = repo
+        .path
+        .with_file_name(format!(
+            "{}.worktrees",
+            repo.path.file_name().unwrap().to_string_lossy()
+        ))
+        .join(".landing");
+    let before: Vec<_> = std::fs::read_dir(&landing_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    launcher.kill9();
+    let git = || git2::Repository::open(&repo.path).unwrap();
+    let parent_of_head = git().head().unwrap().peel_to_commit().unwrap().parent_id(0);
+    assert_eq!(
+        parent_of_head.unwrap().to_string(),
+        base,
+        "A landed before the kill"
+    );
+
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let api = &launcher.api;
+        // B's run starts again (the candidate the kill left is gone first).
+        wait_landing(api, &b, &["verifying"]).await;
+        std::fs::write(&gate, "").unwrap();
+        for id in [&b, &c] {
+            wait_until(
+                &format!("{id} merged after the restart"),
+                PATIENCE * 2,
+                || async {
+                    (api.session(id).await["workspace"]["state"] == "merged").then_some(())
+                },
+            )
+            .await;
+        }
+    });
+    launcher.terminate();
+    let repository = git();
+    let mut walk = repository.revwalk().unwrap();
+    walk.push_head().unwrap();
+    let messages: Vec<String> = walk
+        .map(|c| {
+            let commit = repository.find_commit(c.unwrap()).unwrap();
+            commit.message().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(messages.len(), 4, "base, A, B, C once each: {messages:?}");
+    for (at, id) in [(2, &a), (1, &b), (0, &c)] {
+        assert!(
+            messages[at].contains(id.as_str()),
+            "{at} {id}: {messages:?}"
+        );
+    }
+    let verified: Vec<String> = audited(&repo, "landing_verified")
+        .iter()
+        .map(|l| l["session_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(verified, [a, b, c], "each verified landing once");
+    let landing = repo
+        .path
+        .with_file_name(format!(
+            "{}.worktrees",
+            repo.path.file_name().unwrap().to_string_lossy()
+        ))
+        .join(".landing");
+    let left: Vec<_> = std::fs::read_dir(&landing)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !landing.exists(),
+        "no candidate left behind: {left:?} (before the kill: {before:?})\n{}",
+        launcher.stderr()
+    );
+}
