@@ -29,16 +29,36 @@ pub(super) fn verification(
     if mode != IntegrationMode::Merge {
         return Ok(Verification::Unverified);
     }
+    Ok(match checks_of(ctx, s) {
+        Checks::Run(commands) => Verification::Checks(commands),
+        Checks::Unverified => Verification::Unverified,
+    })
+}
+
+/// The checks a Merge of `s`'s work runs: its department's own, else the
+/// launcher's (`policy::landing::checks_for`).
+pub fn checks_of(ctx: &Context, s: &Session) -> Checks {
     let department = s
         .department
         .as_deref()
         .and_then(|key| ctx.config.departments.iter().find(|c| c.key == key));
     let own = department.and_then(|d| d.landing_verify.as_deref());
     let launcher = ctx.config.launcher.landing.verify.as_deref();
-    Ok(match rules::checks_for(own, launcher) {
-        Checks::Run(commands) => Verification::Checks(commands),
-        Checks::Unverified => Verification::Unverified,
-    })
+    rules::checks_for(own, launcher)
+}
+
+/// The note that sends a red landing back, from what the workspace kept of
+/// it; None when its last landing did not fail.
+pub(super) fn kept_failure_note(ws: &crate::model::Workspace) -> Option<String> {
+    let l = ws
+        .landing
+        .as_ref()
+        .filter(|l| l.state == LandingState::Failed)?;
+    Some(failure_note(&Verdict {
+        failure: l.failure.clone(),
+        output: l.output.clone(),
+        seconds: l.seconds.unwrap_or(0),
+    }))
 }
 
 /// A Merge with checks takes its place in the train: queued on its
@@ -96,6 +116,40 @@ pub(super) fn waiting(ctx: &Context) -> Vec<(String, Vec<String>)> {
         .into_iter()
         .map(|(_, id, commands)| (id, commands))
         .collect()
+}
+
+/// Takes a queued Merge out of the train (the user's *Remove from the
+/// train*): its request answers that it was taken out once its turn comes.
+/// One whose checks already run stays.
+pub(super) fn remove(ctx: &Context, id: &str) -> LResult<()> {
+    ctx.store.update(|tx| {
+        let w = tx.session_mut(id).and_then(|s| s.workspace_mut());
+        let state = w.as_ref().and_then(|w| w.landing.as_ref()).map(|l| l.state);
+        match (w, state) {
+            (Some(w), Some(LandingState::Queued)) => {
+                w.landing = None;
+                Ok(())
+            }
+            (_, Some(LandingState::Verifying)) => Err(crate::policy::Refusal::Conflict(format!(
+                "{id}'s checks are running: wait for them, or stop the launcher"
+            ))),
+            _ => Err(crate::policy::Refusal::Conflict(format!(
+                "{id} is not in the landing train"
+            ))),
+        }
+    })??;
+    Ok(())
+}
+
+/// Whether `id` still holds its place (the user did not take it out).
+pub(super) fn still_queued(ctx: &Context, id: &str) -> bool {
+    ctx.store.read(|st| {
+        st.sessions
+            .get(id)
+            .and_then(|s| s.workspace())
+            .and_then(|w| w.landing.as_ref())
+            .is_some_and(|l| l.state == LandingState::Queued)
+    })
 }
 
 /// A Merge that left the train before its checks gave a verdict (refused,

@@ -18,7 +18,7 @@ mod ci;
 mod cleanup;
 mod discard;
 mod forge_review;
-mod landing;
+pub mod landing;
 mod message;
 mod pull_request;
 pub mod record;
@@ -239,7 +239,14 @@ impl Integrations {
                 let sessions = Arc::clone(&self.sessions);
                 Arc::new(move || sessions.live.is_stopping())
             };
+            let taken_out = matches!(verification, saga::Verification::Checks(_))
+                && !landing::still_queued(&self.ctx, id);
             match self.department(id) {
+                Ok(_) if taken_out => {
+                    return Err(LauncherError::Conflict(format!(
+                        "{id} was taken out of the landing train: nothing landed"
+                    )))
+                }
                 Ok((s, ws)) => match self.ready(&s, &ws) {
                     Ok(()) => {
                         saga::integrate(&self.ctx, &s, mode, override_scope, verification, stopping)
@@ -258,6 +265,12 @@ impl Integrations {
                 Err(e)
             }
         }
+    }
+
+    /// Takes `id`'s queued Merge out of the landing train.
+    pub fn remove_from_train(&self, id: &str) -> LResult<Workspace> {
+        landing::remove(&self.ctx, id)?;
+        Ok(self.department(id)?.1)
     }
 
     /// At start, after [`Integrations::recover`]: the train a stop or a

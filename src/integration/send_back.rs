@@ -23,6 +23,24 @@ pub struct SentBack {
 const NO_NOTE: &str = "see the comments below";
 
 impl Integrations {
+    /// Sends a red landing's failure back (issue 73), with the user's note
+    /// after it when there is one; refused when its last landing did not fail.
+    pub async fn send_back_landing_failure(&self, id: &str, note: &str) -> LResult<SentBack> {
+        let (_, ws) = self.department(id)?;
+        let failure = super::landing::kept_failure_note(&ws).ok_or_else(|| {
+            LauncherError::Conflict(format!(
+                "{id}'s last Merge did not fail its checks: nothing to send back with it"
+            ))
+        })?;
+        let note = note.trim();
+        let text = if note.is_empty() {
+            failure
+        } else {
+            format!("{failure}\n\nThe user adds: {note}")
+        };
+        self.send_back(id, &text).await
+    }
+
     /// Sends a department's work back with the user's note: a turn for a
     /// running department; otherwise a new department session of the same
     /// assignment that works on in the same worktree.

@@ -215,6 +215,7 @@ mod tests {
             "/api/integrate_plan",
             "/api/send_back_failure",
             "/api/send_back_review",
+            "/api/landing/remove",
         ] {
             assert_eq!(scope(POST, path), Scope::User, "{path}");
             for kind in [SessionKind::Zhongshu, SessionKind::Department] {

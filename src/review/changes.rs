@@ -71,6 +71,9 @@ pub struct ChangesView {
     /// pressed (its changes are already on the branch, or files stand in
     /// the way); None when nothing is known to stop them.
     pub integration_blocked: Option<String>,
+    /// The checks a Merge of it runs before it lands (issue 73); None: it
+    /// lands unverified.
+    pub landing_checks: Option<Vec<String>>,
 }
 
 /// A department's last report, as the drawer leads with it.
@@ -166,6 +169,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         tree_uncommitted: Vec::new(),
         department_conflicts: Vec::new(),
         integration_blocked: None,
+        landing_checks: None,
         tree_applied: Vec::new(),
     })
 }

@@ -20,12 +20,20 @@ export const WORDS = {
   ...PR_WORDS,
 };
 
+/** Where its Merge's verified landing stands (issue 73), after the state. */
+const LANDING_WORDS = {
+  queued: " · queued to land",
+  verifying: " · checks running",
+  failed: " · checks failed",
+};
+
 /** A badge for a department's worktree, or null when it shares the tree. */
 export function workspaceBadge(s) {
   const ws = s && s.workspace;
   if (!ws) return null;
   const stat = ws.diff_stat && s.workspace_facts.changed ? ` · ${count(ws.diff_stat.files, "file")}` : "";
   const review = ws.review && ws.review.decision === "REVIEW" ? " · REVIEW" : "";
+  const landing = LANDING_WORDS[ws.landing && ws.landing.state] || "";
   // Nothing works in the worktree of a suspended session: its work waits there.
   const words = s.suspended && s.workspace_facts.working ? "its work waits in its worktree" : WORDS[ws.state] || ws.state;
   // A department on another machine says where (issue 53).
@@ -33,7 +41,7 @@ export function workspaceBadge(s) {
   const where = remote ? ` · on ${remote.host}` : "";
   return el("span", {
     class: `badge workspace workspace-${ws.state}`,
-    text: `${words}${stat}${review}${where}${pullRequestSuffix(s)}`,
+    text: `${words}${stat}${review}${landing}${where}${pullRequestSuffix(s)}`,
     title: remote
       ? `worktree ${remote.path} on ${remote.host}, its work fetched back to ${ws.path} on ${ws.branch}`
       : `worktree ${ws.path} on ${ws.branch}`,

@@ -77,6 +77,9 @@ function details(s) {
     pathList("reported but not changed", claim.unchanged),
     pathList("risks", risks.map((x) => `${x.path} (${x.name}, ${x.level})`)),
     s.workspace_facts.conflicting ? pathList("conflicting", ws.conflicts) : null,
+    ws.landing && ws.landing.state === "failed"
+      ? el("div", { class: "need-detail landing-failed", text: `its Merge's checks failed, nothing landed: ${ws.landing.failure || "failed"}` })
+      : null,
     s.integration_needs_override
       ? el("div", { class: "need-detail", text: "launcher.scope is block: integrating it needs your override for the files out of its scope (audited)." })
       : null,
@@ -121,7 +124,8 @@ export function queueItem() {
     kind: "changes",
     text: `${headline(all)}: ${lines.join(", ")}`,
     detail: "Review next opens each in the drawer, one after the other: apply, merge, discard or send it back.",
-    sig: JSON.stringify(all.map((s) => [s.id, s.workspace.state, s.workspace.review, s.workspace.conflicts, s.integration_needs_override])),
+    sig: JSON.stringify(all.map((s) => [s.id, s.workspace.state, s.workspace.review, s.workspace.conflicts, s.integration_needs_override,
+      s.workspace.landing && s.workspace.landing.state])),
     body: [el("ul", { class: "queue-list", attrs: { "aria-label": "waiting changes" } }, items)],
     actions: [reviewNextButton(all[0])],
   };

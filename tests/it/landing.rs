@@ -502,3 +502,246 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
         launcher.stderr()
     );
 }
+
+/// The drawer of a red landing (1440×900 and 390×844): the failing check
+/// and the tail of its output, as text; *Send back with the failure* sends
+/// it to the department, which works on in the same worktree. The badge
+/// says the checks failed. axe finds nothing serious; nothing overflows
+/// sideways on a phone. Screenshots: `tests/artifacts/landing-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
+    crate::needs!(Codex, Chromium);
+    use crate::common::{axe, page};
+    let repo = crate_repo(
+        "    verify: [\"test ! -e tests/broken.rs || { echo 'error: <b>broken</b> on purpose' >&2; exit 3; }\"]\n    on_failure: wait\n",
+    )
+    .repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one change",
+        "one",
+        vec![writes("A: a broken test", "tests/broken.rs", "// broken\n")],
+    )
+    .await;
+    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
+    let (code, body) = api
+        .post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+
+    let b = scenario::dashboard(&server.url, &server.token, "landing-red").await;
+    b.wait_text("the badge", ".badge.workspace", "checks failed")
+        .await;
+    b.wait_text(
+        "the Needs you item",
+        "#needs-you-list",
+        "its Merge's checks failed, nothing landed: `test ! -e",
+    )
+    .await;
+    b.js(
+        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
+        vec![json!(d)],
+    )
+    .await;
+    let text = b
+        .wait_text(
+            "the red landing in the drawer",
+            "#drawer-body .decision-landing",
+            "failed the checks",
+        )
+        .await;
+    assert!(text.contains("exited with 3"), "{text}");
+    assert!(
+        text.contains("error: <b>broken</b> on purpose"),
+        "as text: {text}"
+    );
+    assert_eq!(b.count("#drawer-body .decision-landing b").await, 0);
+    b.shoot(
+        "landing-red-1440x900.png",
+        Some("#drawer-body .decision-landing"),
+    )
+    .await;
+    axe::accessible(&b, "a red landing in the drawer").await;
+    b.resize(390, 844).await;
+    b.settle().await;
+    page::assert_no_sideways_scroll(&b, "a red landing on a phone").await;
+    b.shoot(
+        "landing-red-390x844.png",
+        Some("#drawer-body .decision-landing"),
+    )
+    .await;
+    b.resize(1440, 900).await;
+    b.click("#drawer-body .landing-send-back").await;
+    let sent = wait_until("the failure sent back", PATIENCE, || async {
+        audited(&repo, "sent_back").into_iter().next()
+    })
+    .await;
+    assert_eq!(sent["session_id"], d.as_str(), "{sent}");
+    let successor = sent["successor"].as_str().unwrap_or_default().to_string();
+    assert!(!successor.is_empty(), "a new attempt: {sent}");
+    let next = api.session(&successor).await;
+    let task = next["task"].as_str().unwrap_or_default();
+    assert!(
+        task.contains("did not land") && task.contains("exited with 3"),
+        "{next}"
+    );
+    server.stop().await;
+}
+
+/// A queued Merge taken out of the train does not run: its request says so,
+/// nothing of it lands, and its work waits for you again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_taken_out_of_the_train_does_not_land() {
+    crate::needs!(Codex);
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("go");
+    let repo = crate_repo(&format!(
+        "    verify: [\"while [ ! -e '{}' ]; do sleep 0.1; done\"]\n",
+        gate.display()
+    ))
+    .repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "two notes",
+        "two",
+        vec![
+            writes("A: a", "src/a_note.rs", "// a\n"),
+            writes("B: b", "src/b_note.rs", "// b\n"),
+        ],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
+    let merge = |id: String| {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.post(
+                "/api/integrate",
+                &json!({"session_id": id, "mode": "merge"}),
+            )
+            .await
+        })
+    };
+    let a_merge = merge(a.clone());
+    wait_landing(api, &a, &["verifying"]).await;
+    let b_merge = merge(b.clone());
+    wait_landing(api, &b, &["queued"]).await;
+    let (code, body) = api
+        .post("/api/landing/remove", &json!({"session_id": a}))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "running checks stay: {body}");
+    let removed = api
+        .post_ok("/api/landing/remove", &json!({"session_id": b}))
+        .await;
+    assert!(removed["workspace"].get("landing").is_none(), "{removed}");
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(a_merge.await.unwrap().0, StatusCode::OK);
+    let (code, body) = b_merge.await.unwrap();
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("taken out of the landing train"),
+        "{body}"
+    );
+    assert!(!repo.path.join("src/b_note.rs").exists());
+    assert_eq!(api.session(&b).await["workspace"]["state"], "pending");
+    server.stop().await;
+}
+
+/// A real Codex department (the scripted model) whose change fails the
+/// checks on the merged tree is sent back with the failure on its own
+/// thread, fixes it, and its second Merge lands verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_department_whose_merge_fails_the_checks_fixes_it_and_lands() {
+    use crate::common::model_server::{exec, tool_call};
+    use crate::common::scenario::CODEX_PATIENCE;
+    crate::needs!(Codex);
+    let mut c = Scenario::codex()
+        .launcher("  landing:\n    verify: [\"grep -q second NOTES.md\"]\n")
+        .committed()
+        .start()
+        .await;
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_first", "echo first > NOTES.md")],
+    );
+    c.server.on(
+        "call_first",
+        vec![tool_call(
+            "call_report",
+            "governance_report_result",
+            json!({"summary": "FIRST-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    // The failure comes back on its thread: it adds what the checks want.
+    c.server.on(
+        "did not land",
+        vec![exec("call_second", "echo second >> NOTES.md")],
+    );
+    c.server.on(
+        "call_second",
+        vec![tool_call(
+            "call_report_again",
+            "governance_report_result",
+            json!({"summary": "SECOND-REPORT", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    let api = c.api().clone();
+    api.start_zhongshu("Plan one change").await;
+    let dept = c.first_recorded().await;
+    let id = id_of(&dept);
+    let thread = dept["thread_id"].as_str().expect("a thread").to_string();
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sent back"),
+        "{body}"
+    );
+    let (asked, _) = wait_until("the failure on its thread", CODEX_PATIENCE, || async {
+        c.server.first_asking("did not land")
+    })
+    .await;
+    assert_eq!(
+        asked.thread(),
+        Some(thread.as_str()),
+        "the same conversation"
+    );
+    assert!(
+        asked.body.to_string().contains("grep -q second NOTES.md"),
+        "the failing command: {}",
+        asked.body
+    );
+    let successor = api.session(&id).await["workspace"]["successor"]
+        .as_str()
+        .expect("a successor")
+        .to_string();
+    c.wait_agent(&successor, "reported again and recorded", |s| {
+        s["status"] == "exited" && s["workspace"]["state"] == "pending"
+    })
+    .await;
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": successor, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    let notes = std::fs::read_to_string(c.repo.path.join("NOTES.md")).unwrap();
+    assert_eq!(notes, "first\nsecond\n");
+    c.stop().await;
+}

@@ -17,6 +17,7 @@ use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
 use crate::integration::record::fence;
 use crate::model::{IntegrationMode, Session};
+use crate::policy::landing::Checks;
 use crate::review::changes::{change_diff, changes_view, ReportBrief, Surroundings};
 use crate::review::overlaps::Neighbour;
 use crate::web::answer::reply;
@@ -77,6 +78,7 @@ pub(super) async fn changes(
                     (waiting, st.applied_commits())
                 });
             let fence = fence(&l.ctx);
+            let landing_checks = crate::integration::landing::checks_of(&l.ctx, &session);
             reply(
                 blocking(move || {
                     let around = Surroundings {
@@ -95,6 +97,10 @@ pub(super) async fn changes(
                     };
                     let mut view = changes_view(&repo, &session, scope)?.decide(&repo, &around);
                     view.report = report.as_ref().map(ReportBrief::from);
+                    view.landing_checks = match landing_checks {
+                        Checks::Run(commands) => Some(commands),
+                        Checks::Unverified => None,
+                    };
                     Ok(view)
                 })
                 .await,
@@ -152,6 +158,18 @@ pub(super) async fn discard(State(l): L, JsonBody(b): JsonBody<Discard>) -> Resp
     }))
 }
 
+/// `POST /api/landing/remove {session_id}`: a queued Merge leaves the train.
+pub(super) async fn remove_from_train(State(l): L, JsonBody(b): JsonBody<Discard>) -> Response {
+    if let Err(e) = checked(&b.session_id) {
+        return e.into_response();
+    }
+    let answer = l.integrations.remove_from_train(&b.session_id);
+    reply(answer.map(|workspace| Answer {
+        session_id: b.session_id,
+        workspace,
+    }))
+}
+
 pub(super) async fn undo(State(l): L, JsonBody(b): JsonBody<Discard>) -> Response {
     if let Err(e) = checked(&b.session_id) {
         return e.into_response();
@@ -175,13 +193,23 @@ pub(super) struct SendBack {
     session_id: String,
     #[serde(default)]
     note: String,
+    /// Its red landing's failure goes with the note (issue 73).
+    #[serde(default)]
+    with_landing_failure: bool,
 }
 
 pub(super) async fn send_back(State(l): L, JsonBody(b): JsonBody<SendBack>) -> Response {
     if let Err(e) = checked(&b.session_id) {
         return e.into_response();
     }
-    reply(l.integrations.send_back(&b.session_id, &b.note).await)
+    let sent = if b.with_landing_failure {
+        l.integrations
+            .send_back_landing_failure(&b.session_id, &b.note)
+            .await
+    } else {
+        l.integrations.send_back(&b.session_id, &b.note).await
+    };
+    reply(sent)
 }
 
 #[derive(Deserialize)]

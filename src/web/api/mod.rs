@@ -82,6 +82,7 @@ pub fn routes() -> Routes {
         .get("/api/changes", changes::changes)
         .post("/api/integrate", changes::integrate)
         .post("/api/discard", changes::discard)
+        .post("/api/landing/remove", changes::remove_from_train)
         .post("/api/undo_integration", changes::undo)
         .post("/api/worktrees/prune", changes::prune)
         .post("/api/send_back", changes::send_back)
