@@ -21,7 +21,6 @@
 #[allow(dead_code)]
 mod model_server;
 #[path = "../tests/it/common/launcher.rs"]
-#[allow(dead_code)]
 mod support;
 #[path = "../tests/it/common/tier.rs"]
 #[allow(dead_code, unused_macros)]

@@ -254,18 +254,36 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&e),
             };
             let path = dir.join(audit::AUDIT_FILE);
-            match store::verify_audit(&dir) {
-                Ok(v) => out(
+            let chain = match store::verify_audit(&dir) {
+                Ok(v) => v,
+                Err(e) => return out(&format!("{}: {e}", path.display()), ExitCode::from(1)),
+            };
+            let said = format!(
+                "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
+                chain.lines,
+                chain.anchor.seq,
+                chain.anchor.hash,
+                path.display()
+            );
+            match audit::landings::check(&repo, &path) {
+                Ok(l) if l.unbacked.is_empty() => out(
                     &format!(
-                        "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
-                        v.lines,
-                        v.anchor.seq,
-                        v.anchor.hash,
-                        path.display()
+                        "{said}\nok: {} verified landings on the branch, each with its landing_verified line",
+                        l.verified
                     ),
                     ExitCode::SUCCESS,
                 ),
-                Err(e) => out(&format!("{}: {e}", path.display()), ExitCode::from(1)),
+                Ok(l) => out(
+                    &format!(
+                        "{said}\nnot ok: {} commits on the branch carry {} without a landing_verified line \
+                         naming them and their tree: {}",
+                        l.unbacked.len(),
+                        audit::landings::TRAILER,
+                        l.unbacked.join(", ")
+                    ),
+                    ExitCode::from(1),
+                ),
+                Err(e) => out(&format!("{said}\nthe branch: {e}"), ExitCode::from(1)),
             }
         }
         Some(Command::Url(args)) => print_url(args),

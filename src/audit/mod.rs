@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 pub mod canonical;
+pub mod landings;
 mod seek;
 
 pub const AUDIT_FILE: &str = "codex_governance_audit.jsonl";

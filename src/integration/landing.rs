@@ -12,27 +12,46 @@ use crate::landing::Verdict;
 use crate::model::{IntegrationMode, Landing, LandingState, Session};
 use crate::policy::landing::{self as rules, Checks};
 
-/// How `s`'s integration in `mode` is verified; `without`: the user's
-/// reason to land a Merge without its checks.
+/// What the user asked of an integration's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked<'a> {
+    /// As configured: a Merge runs its checks, an Apply none.
+    AsConfigured,
+    /// A Merge without its checks, for this reason.
+    Without(&'a str),
+    /// *Apply verified*: an Apply runs the checks a Merge would first.
+    ApplyVerified,
+}
+
+/// How `s`'s integration in `mode` is verified, as the user `asked`.
 pub(super) fn verification(
     ctx: &Context,
     s: &Session,
     mode: IntegrationMode,
-    without: Option<&str>,
+    asked: Asked<'_>,
 ) -> LResult<Verification> {
-    if let Some(reason) = without {
-        return Ok(Verification::Without(rules::without_checks(
+    match asked {
+        Asked::Without(reason) => Ok(Verification::Without(rules::without_checks(
             mode,
             Some(reason),
-        )?));
+        )?)),
+        Asked::ApplyVerified => match (mode, checks_of(ctx, s)) {
+            (IntegrationMode::Apply, Checks::Run(commands)) => Ok(Verification::Checks(commands)),
+            (IntegrationMode::Apply, Checks::Unverified) => Err(crate::policy::Refusal::Conflict(
+                format!("no landing checks are set for {}: Apply it as it is", s.id),
+            )
+            .into()),
+            _ => Err(crate::policy::Refusal::Invalid(
+                "verify is for an Apply: a Merge runs its checks as configured".into(),
+            )
+            .into()),
+        },
+        Asked::AsConfigured if mode != IntegrationMode::Merge => Ok(Verification::Unverified),
+        Asked::AsConfigured => Ok(match checks_of(ctx, s) {
+            Checks::Run(commands) => Verification::Checks(commands),
+            Checks::Unverified => Verification::Unverified,
+        }),
     }
-    if mode != IntegrationMode::Merge {
-        return Ok(Verification::Unverified);
-    }
-    Ok(match checks_of(ctx, s) {
-        Checks::Run(commands) => Verification::Checks(commands),
-        Checks::Unverified => Verification::Unverified,
-    })
 }
 
 /// The checks a Merge of `s`'s work runs: its department's own, else the

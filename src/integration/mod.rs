@@ -195,12 +195,14 @@ impl Integrations {
         mode: IntegrationMode,
         override_scope: bool,
     ) -> LResult<Workspace> {
-        self.integrate_checked(id, mode, override_scope, None).await
+        self.integrate_checked(id, mode, override_scope, landing::Asked::AsConfigured)
+            .await
     }
 
     /// As [`Integrations::integrate`]; a Merge with checks (issue 73) waits
     /// its turn in the train, and lands only when its candidate passes
-    /// them; `without_checks`: the user's reason to land it unverified.
+    /// them; `asked`: a Merge without its checks (the user's reason), or an
+    /// Apply verified first.
     /// A red run lands nothing and, with `landing.on_failure: send_back`,
     /// sends the failure back to the department.
     pub async fn integrate_checked(
@@ -208,7 +210,7 @@ impl Integrations {
         id: &str,
         mode: IntegrationMode,
         override_scope: bool,
-        without_checks: Option<&str>,
+        asked: landing::Asked<'_>,
     ) -> LResult<Workspace> {
         if mode == IntegrationMode::PullRequest {
             return self.pull_requests.open_for(id, override_scope).await;
@@ -216,7 +218,7 @@ impl Integrations {
         let verification = {
             let (s, ws) = self.department(id)?;
             self.ready(&s, &ws)?;
-            landing::verification(&self.ctx, &s, mode, without_checks)?
+            landing::verification(&self.ctx, &s, mode, asked)?
         };
         if let saga::Verification::Checks(commands) = &verification {
             landing::queue(&self.ctx, id, commands)?;
@@ -259,7 +261,7 @@ impl Integrations {
         };
         match outcome {
             Ok(saga::Outcome::Integrated) => Ok(self.department(id)?.1),
-            Ok(saga::Outcome::Red(verdict)) => Err(self.red(id, &verdict).await),
+            Ok(saga::Outcome::Red(verdict)) => Err(self.red(id, mode, &verdict).await),
             Err(e) => {
                 landing::leave(&self.ctx, id);
                 Err(e)
@@ -300,7 +302,12 @@ impl Integrations {
 
     /// A red landing: nothing landed; the failure goes back to the
     /// department when the settings say so. The error to answer with.
-    async fn red(&self, id: &str, verdict: &crate::landing::Verdict) -> LauncherError {
+    async fn red(
+        &self,
+        id: &str,
+        mode: IntegrationMode,
+        verdict: &crate::landing::Verdict,
+    ) -> LauncherError {
         let failure = verdict.failure.clone().unwrap_or_default();
         let sent = match self.ctx.config.launcher.landing.on_failure {
             crate::config::landing::OnFailure::SendBack => {
@@ -315,7 +322,7 @@ impl Integrations {
             crate::config::landing::OnFailure::Wait => String::new(),
         };
         LauncherError::Conflict(format!(
-            "Merge of {id}: the checks failed on its candidate ({failure}); nothing landed{sent}"
+            "{mode} of {id}: the checks failed on its candidate ({failure}); nothing landed{sent}"
         ))
     }
 

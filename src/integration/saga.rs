@@ -463,7 +463,7 @@ fn landing_begun(
     landed: &Landed<'_>,
 ) {
     match (landed.verification, landed.verified, target) {
-        (Verification::Checks(commands), Some(verdict), Some(commit)) => {
+        (Verification::Checks(commands), Some(verdict), commit) => {
             if let Some(l) = tx
                 .session_mut(id)
                 .and_then(|s| s.workspace_mut())
@@ -476,7 +476,7 @@ fn landing_begun(
             }
             tx.audit(AuditEvent::LandingVerified {
                 session_id: id.to_string(),
-                commit: commit.to_string(),
+                commit: commit.map(str::to_string),
                 tree: p.merged_tree.clone().unwrap_or_default(),
                 commands: commands.clone(),
                 exit: 0,

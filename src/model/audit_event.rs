@@ -508,7 +508,9 @@ pub enum AuditEvent {
     /// `commit`, whose tree is `tree` (issue 73).
     LandingVerified {
         session_id: String,
-        commit: String,
+        /// The commit that lands (a Merge's; an Apply verified has none).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
         tree: String,
         commands: Vec<String>,
         exit: i32,

@@ -333,6 +333,10 @@ pub struct Workspace {
     pub landing: Option<Landing>,
 }
 
+/// The trailer of a commit the launcher landed verified (its checks named
+/// after it); `audit verify` looks for its `landing_verified` line.
+pub const VERIFIED_TRAILER: &str = "Governance-Verified:";
+
 /// A Merge's verified landing: the launcher's own checks on the exact tree
 /// that would land.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

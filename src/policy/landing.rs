@@ -59,7 +59,7 @@ pub fn trailer(commands: &[String]) -> String {
         .iter()
         .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-    format!("Governance-Verified: {}", shown.join("; "))
+    format!("{} {}", crate::model::VERIFIED_TRAILER, shown.join("; "))
 }
 
 #[cfg(test)]

@@ -34,8 +34,9 @@ export function landingSection(v, reload) {
   const lines = [];
   if (!l) {
     lines.push(checks
-      ? el("p", {}, ...withCode(`A Merge lands only after its checks pass: ${quoted(checks)}.`))
+      ? el("p", {}, ...withCode(`A Merge lands only after its checks pass: ${quoted(checks)}. Apply does not run them; Apply verified does.`))
       : el("p", { class: "landing-unverified", text: "Lands unverified: no landing checks are set (launcher.landing.verify)." }));
+    if (checks && v.awaits_user) lines.push(applyVerifiedButton(v, reload));
   } else {
     const running = l.state === "verifying" ? since(l.started_at) : "";
     lines.push(el("p", { class: `landing-state landing-${l.state}`, text: `${STATE_WORDS[l.state] || l.state}${running}` }));
@@ -47,6 +48,29 @@ export function landingSection(v, reload) {
   }
   return el("section", { class: "drawer-section decision-landing", attrs: { "aria-label": "landing" } },
     el("h3", { class: "sub", text: "Verified landing" }), ...lines);
+}
+
+/** Apply verified: the checks first, then the Apply. */
+function applyVerifiedButton(v, reload) {
+  const id = v.session_id;
+  return el("button", {
+    type: "button",
+    class: "landing-apply-verified",
+    text: "Apply verified",
+    title: "runs the landing checks on it first; applies it only when they pass",
+    on: {
+      click: async () => {
+        try {
+          await api("/api/integrate", { session_id: id, mode: "apply", verify: true });
+          toast(`Applied ${id} after its checks passed: its changes are in your working tree, uncommitted.`);
+          reload();
+        } catch (e) {
+          toast(e.message.includes(id) ? e.message : `${id}: ${e.message}`, "error");
+          reload();
+        }
+      },
+    },
+  });
 }
 
 /** Takes a queued Merge out of the train. */

@@ -486,6 +486,20 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
         .map(|l| l["session_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(verified, [a, b, c], "each verified landing once");
+    // `audit verify` finds each landed commit's line; a trailer typed on a
+    // commit of your own is named.
+    let repo_arg = repo.path.display().to_string();
+    let (code, out, err) = run_binary(&["audit", "verify", "--repo", &repo_arg]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ok: 3 verified landings on the branch"),
+        "{out}"
+    );
+    std::fs::write(repo.path.join("mine.txt"), "mine\n").unwrap();
+    crate::common::git::commit_all(&repo.path, "mine\n\nGovernance-Verified: trust me\n");
+    let (code, out, _) = run_binary(&["audit", "verify", "--repo", &repo_arg]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&head(&repo.path)), "{out}");
     let landing = repo
         .path
         .with_file_name(format!(

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::L;
 use crate::credentials::Principal;
 use crate::error::{LResult, LauncherError};
+use crate::integration::landing::Asked;
 use crate::integration::record::fence;
 use crate::model::{IntegrationMode, Session};
 use crate::policy::landing::Checks;
@@ -121,6 +122,9 @@ pub(super) struct Integrate {
     without_checks: bool,
     #[serde(default)]
     reason: Option<String>,
+    /// *Apply verified*: an Apply runs the landing checks first.
+    #[serde(default)]
+    verify: bool,
 }
 
 pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> Response {
@@ -133,7 +137,11 @@ pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> 
             &b.session_id,
             b.mode,
             b.override_scope,
-            b.without_checks.then(|| b.reason.as_deref().unwrap_or("")),
+            match (b.without_checks, b.verify) {
+                (true, _) => Asked::Without(b.reason.as_deref().unwrap_or("")),
+                (false, true) => Asked::ApplyVerified,
+                (false, false) => Asked::AsConfigured,
+            },
         )
         .await;
     reply(answer.map(|workspace| Answer {
