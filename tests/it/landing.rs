@@ -604,11 +604,12 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
     server.stop().await;
 }
 
-/// A queued Merge taken out of the train does not run: its request says so,
-/// nothing of it lands, and its work waits for you again.
+/// A queued Merge taken out of the train (its drawer's *Remove from the
+/// train*) does not run: its request says so, nothing of it lands, and its
+/// work waits for you again. Screenshots: `landing-train-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_taken_out_of_the_train_does_not_land() {
-    crate::needs!(Codex);
+    crate::needs!(Codex, Chromium);
     let gate_dir = tempfile::tempdir().unwrap();
     let gate = gate_dir.path().join("go");
     let repo = crate_repo(&format!(
@@ -648,10 +649,43 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
         .post("/api/landing/remove", &json!({"session_id": a}))
         .await;
     assert_eq!(code, StatusCode::CONFLICT, "running checks stay: {body}");
-    let removed = api
-        .post_ok("/api/landing/remove", &json!({"session_id": b}))
+    // The train in the page: A's checks run, B waits; B leaves it by its button.
+    let page = scenario::dashboard(&server.url, &server.token, "landing-train").await;
+    page.wait_text("A's badge", ".badge.workspace", "checks running")
         .await;
-    assert!(removed["workspace"].get("landing").is_none(), "{removed}");
+    page.js(
+        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
+        vec![json!(b)],
+    )
+    .await;
+    let text = page
+        .wait_text(
+            "B queued in the drawer",
+            "#drawer-body .decision-landing",
+            "Waits in the landing train",
+        )
+        .await;
+    assert!(text.contains("while [ ! -e"), "{text}");
+    page.shoot(
+        "landing-train-1440x900.png",
+        Some("#drawer-body .decision-landing"),
+    )
+    .await;
+    crate::common::axe::accessible(&page, "a queued Merge in the drawer").await;
+    page.resize(390, 844).await;
+    page.settle().await;
+    crate::common::page::assert_no_sideways_scroll(&page, "the train on a phone").await;
+    page.shoot(
+        "landing-train-390x844.png",
+        Some("#drawer-body .decision-landing"),
+    )
+    .await;
+    page.resize(1440, 900).await;
+    page.click("#drawer-body .landing-remove").await;
+    wait_until("B out of the train", PATIENCE, || async {
+        landing_of(api, &b).await.is_null().then_some(())
+    })
+    .await;
     std::fs::write(&gate, "").unwrap();
     assert_eq!(a_merge.await.unwrap().0, StatusCode::OK);
     let (code, body) = b_merge.await.unwrap();
