@@ -38,7 +38,7 @@ pub use defaults::{
     default_agent_command, default_departments, default_portability_paths, default_risk_rules,
 };
 pub use defaults_file::commented_defaults;
-pub use fitted::{departments_for, portability_paths_for, risk_rules_for};
+pub use fitted::{departments_for, landing_checks_for, portability_paths_for, risk_rules_for};
 pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
 pub use python_env::ignored_python_variables;
 pub use python_signs::python_tool_signs;

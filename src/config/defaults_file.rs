@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use super::{default_agent_command, departments_for, portability_paths_for, risk_rules_for};
+use super::{
+    default_agent_command, departments_for, landing_checks_for, portability_paths_for,
+    risk_rules_for,
+};
 
 /// The defaults for `repo` (its checks come from what it is), as a YAML file
 /// with a comment per section.
@@ -97,6 +100,16 @@ pub fn commented_defaults(repo: &Path) -> String {
          worktree:\n    setup: []\n    setup_timeout_seconds: 600\n    teardown: []\n    \
          copy: []\n",
     );
+    // Off until you turn it on: its commands would ask for trust, and where
+    // no sandbox runs them (macOS, Windows) every Merge would be refused.
+    out.push_str(
+        "  # Verified landing (README): a Merge lands only after these checks pass on\n  \
+         # its exact tree (your branch as it is now, plus its change), run by the\n  \
+         # launcher in Codex's sandbox on Linux (no network unless agent_network).\n  \
+         # landing:\n",
+    );
+    out.push_str(&list("  #   verify", &landing_checks_for(repo)));
+    out.push_str("  #   timeout_seconds: 1800\n  #   on_failure: send_back\n");
     out
 }
 
@@ -122,6 +135,10 @@ mod tests {
             super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
         let written = commented_defaults(dir.path());
         assert!(written.contains("cargo test"), "{written}");
+        assert!(
+            written.contains("  # landing:\n  #   verify: [\"cargo test\"]\n"),
+            "{written}"
+        );
         assert!(!written.contains("codex_governance.py"), "{written}");
         std::fs::write(dir.path().join(super::super::CONFIG_FILE), written).unwrap();
         let loaded = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();

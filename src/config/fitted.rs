@@ -67,6 +67,12 @@ pub(super) fn fitted_departments(repo: &Path, python: bool) -> Vec<Department> {
 
 /// The risk rules `init` writes for `repo`: the Python tool's, in English
 /// where it never was.
+/// The checks a verified landing would run for `repo` (issue 73): its tests
+/// as its ecosystem runs them; none when it shows none.
+pub fn landing_checks_for(repo: &Path) -> Vec<String> {
+    Checks::of(repo).test
+}
+
 pub fn risk_rules_for(repo: &Path) -> Vec<RiskRule> {
     fitted_risk_rules(python_tool_signs(repo).is_some())
 }

@@ -288,12 +288,31 @@ fn review_ready(s: &Session) -> Option<NeedItem> {
         return None;
     }
     let commit = ws.commit.as_deref()?;
+    // A red landing of the same work is news of its own (issue 73).
+    let red = ws
+        .landing
+        .as_ref()
+        .filter(|l| l.state == crate::model::LandingState::Failed);
+    let (id, detail) = match red {
+        Some(l) => (
+            format!("review:{}:{commit}:landing-failed", s.id),
+            format!(
+                "{}; its Merge's checks failed, nothing landed: {}",
+                ws.state.words(),
+                l.failure.as_deref().unwrap_or("failed")
+            ),
+        ),
+        None => (
+            format!("review:{}:{commit}", s.id),
+            ws.state.words().to_string(),
+        ),
+    };
     Some(NeedItem::new(
-        format!("review:{}:{commit}", s.id),
+        id,
         NeedKind::ReviewReady,
         Some(s),
         plan_of(s),
-        ws.state.words().to_string(),
+        detail,
         Answers::Nothing,
     ))
 }
@@ -522,6 +541,33 @@ mod tests {
         assert!(
             later.iter().any(|i| i.id == "review:lingyubu-1:c9"),
             "a new record is a new item: {later:?}"
+        );
+    }
+
+    /// A red landing of the same recorded work is news of its own, and says
+    /// which check failed (issue 73).
+    #[test]
+    fn a_red_landing_is_a_new_item_naming_the_failing_check() {
+        let mut red = recorded("lingyubu-1", WorkspaceState::Pending, "c1");
+        red.workspace_mut().unwrap().landing = Some(crate::model::Landing {
+            state: crate::model::LandingState::Failed,
+            asked_at: "t".into(),
+            commands: vec!["cargo test".into()],
+            tree: None,
+            started_at: None,
+            failure: Some("`cargo test` exited with 101".into()),
+            output: String::new(),
+            seconds: Some(3),
+        });
+        let items = items(&state_with(vec![red]));
+        let review = items
+            .iter()
+            .find(|i| i.kind == NeedKind::ReviewReady)
+            .unwrap();
+        assert_eq!(review.id, "review:lingyubu-1:c1:landing-failed");
+        assert_eq!(
+            review.detail,
+            "changes pending; its Merge's checks failed, nothing landed: `cargo test` exited with 101"
         );
     }
 
