@@ -22,7 +22,7 @@ use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
+use super::{CommitStatus, Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
 use crate::model::{Check, CheckKind, CheckVerdict, ForgeNote, PullRequestState};
 
 /// At most this much of a job's log is read.
@@ -616,6 +616,23 @@ impl Forge for GitHub {
                 )
                 .await?;
             Ok(parse::<CreatedJson>(&self.checked(a)?)?.id)
+        })
+    }
+
+    fn set_status(&self, sha: String, status: CommitStatus) -> ForgeFuture<'_, ()> {
+        Box::pin(async move {
+            let description: String = status.description.chars().take(140).collect();
+            let body = json!({"state": status.state, "description": description,
+                              "context": status.context});
+            let a = self
+                .send(
+                    http::Method::POST,
+                    &self.route(&format!("/statuses/{}", percent(&sha))),
+                    Some(&body),
+                    None,
+                )
+                .await?;
+            self.checked(a).map(drop)
         })
     }
 

@@ -120,9 +120,22 @@ pub trait Forge: Send + Sync {
     fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<(ForgeNote, Option<u64>)>>;
     /// Answers line comment `comment` on pull request `number`: the reply's id.
     fn reply(&self, number: u64, comment: u64, body: String) -> ForgeFuture<'_, u64>;
+    /// Sets the commit status `status.context` on `sha` (issue 73: the
+    /// launcher's own verification of a pull request's head).
+    fn set_status(&self, sha: String, status: CommitStatus) -> ForgeFuture<'_, ()>;
     /// How long to wait before the next call, as the forge's rate-limit
     /// headers last asked (None: no wait).
     fn wait_hint(&self) -> Option<Duration>;
+}
+
+/// A commit status the launcher posts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatus {
+    /// `pending`, `success`, `failure` or `error`.
+    pub state: &'static str,
+    /// At most 140 characters (the forge's limit).
+    pub description: String,
+    pub context: &'static str,
 }
 
 /// Pull requests as configured for this repository: the remote and its URL,

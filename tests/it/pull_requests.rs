@@ -2021,14 +2021,14 @@ async fn needs_you_offers_send_back_with_the_review_and_it_goes_back() {
         .await;
     review_on_the_forge(&w, 1);
     let item = format!("li.need.need-pull-request[data-session='{id}']");
+    // The notes come in one poll or several: wait for all three.
     let text = page
-        .wait_text(
-            "the Needs you item",
-            &item,
-            "a review on its pull request #1 asks for changes",
-        )
+        .wait_text("the Needs you item", &item, "3 notes by alice, bob, carol")
         .await;
-    assert!(text.contains("3 notes by alice, bob, carol"), "{text}");
+    assert!(
+        text.contains("a review on its pull request #1 asks for changes"),
+        "{text}"
+    );
     page.click(&format!("{item} button.send-back-review")).await;
     let sent = wait_audit(&api, "forge_review_sent_back", |e| {
         e["session_id"] == id.as_str()
@@ -2103,4 +2103,64 @@ async fn a_failed_check_is_told_to_the_phone_once_with_nothing_of_the_work() {
     let n = again.iter().filter(|e| e["kind"] == "check_failed").count();
     assert_eq!(n, 1, "{again:?}");
     launcher.terminate();
+}
+
+/// Issue 73 item 5: a pull request's head is verified by the launcher, its
+/// landing checks confined as a Merge's, and the verdict posted on the head
+/// as the commit status `governance/verify`: success for a head that passes,
+/// failure naming the failing check for one that does not; each audited.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_launcher_posts_its_own_verification_on_each_pull_requests_head() {
+    crate::needs!(Codex);
+    let w = World::new("", true).await;
+    let config = w.repo.path.join("governance.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(&format!(
+        "  codex_command: {}\n  landing:\n    verify: [\"grep -q A1 src/a.rs\"]\n",
+        codex_bin().display()
+    ));
+    std::fs::write(&config, yaml).unwrap();
+    let launcher = w.launch();
+    let api = &launcher.api;
+    let z = plan(
+        api,
+        vec![
+            assignment("edit a", &[("src/a.rs", "A1")], "wrote A1"),
+            assignment("edit b", &[("src/b.rs", "B1")], "wrote B1"),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    for (d, want) in ds.iter().zip(["success", "failure"]) {
+        let id = id_of(d);
+        let (code, body) = pull_request(api, &id).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let head = body["workspace"]["pull_request"]["head"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let status = wait_until(&format!("{id}'s governance/verify"), PATIENCE, || async {
+            w.forge
+                .statuses(&head)
+                .into_iter()
+                .find(|x| x["context"] == "governance/verify" && x["state"] != "pending")
+        })
+        .await;
+        assert_eq!(status["state"], want, "{status}");
+        if want == "failure" {
+            assert!(
+                status["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("`grep -q A1 src/a.rs` exited with 1"),
+                "{status}"
+            );
+        }
+    }
+    let verified = wait_audit(api, "landing_verified", |_| true).await;
+    assert_eq!(verified["session_id"], id_of(&ds[0]).as_str(), "{verified}");
+    let failed = wait_audit(api, "landing_failed", |_| true).await;
+    assert_eq!(failed["session_id"], id_of(&ds[1]).as_str(), "{failed}");
+    drop(launcher);
 }

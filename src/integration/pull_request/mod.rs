@@ -13,6 +13,7 @@
 //! (`pull_request_failed`). Pushing to the forge is [`push`]'s.
 
 mod push;
+mod verify;
 
 use std::sync::Arc;
 

@@ -99,6 +99,13 @@ impl PullRequests {
             replies_due: Vec::new(),
         };
         self.record_opened(owner, &record, opened.reused, plan.is_some())?;
+        super::verify::start(
+            &self.ctx,
+            &self.sessions,
+            setup,
+            &record.carries[0].session_id,
+            &record.head,
+        );
         self.changed.notify_one();
         Ok(self.department(&record.carries[0].session_id)?.1)
     }
@@ -271,6 +278,9 @@ impl PullRequests {
             self.refresh_body(&setup, &pr, &part).await;
         }
         self.record_update(id, &pr, &ws.branch, &new_head, &commit)?;
+        if new_head != pr.head {
+            super::verify::start(&self.ctx, &self.sessions, &setup, id, &new_head);
+        }
         self.changed.notify_one();
         Ok(self.department(id)?.1)
     }

@@ -231,6 +231,12 @@ impl Forge {
         );
     }
 
+    /// The commit statuses set on `sha` (by the test or the launcher).
+    pub fn statuses(&self, sha: &str) -> Vec<Value> {
+        let s = self.script.lock().unwrap();
+        s.statuses.get(sha).cloned().unwrap_or_default()
+    }
+
     /// Merges pull request `number`, as a reviewer on the forge would.
     pub fn merge(&self, number: u64) {
         self.finish(number, true);
@@ -540,6 +546,13 @@ fn repo_api(
             Ok(json!({"total_count": runs.len(), "check_runs": runs}))
         }
         ("GET", ["commits", sha, "status"]) => Ok(combined_status(s, sha)),
+        ("POST", ["statuses", sha]) => {
+            let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let all = s.statuses.entry(sha.to_string()).or_default();
+            all.retain(|x| x["context"] != b["context"]);
+            all.push(b.clone());
+            Err(json_answer(201, limit.clone(), b))
+        }
         ("GET", ["actions", "jobs", id, "logs"]) => {
             let id: u64 = id.parse().unwrap_or(0);
             if !s.logs.contains_key(&id) {
