@@ -51,6 +51,14 @@ pub fn bind(
 
 /// Whether a registered result `old` gives way to a department's real
 /// report: the launcher's fallback stands in only until one comes.
+/// Whether a report's question still waits for the user: until it is
+/// answered, or until the user settled the department's work (applied,
+/// merged, discarded), which makes it moot (issue 70 item 13: the demo kept
+/// asking after the work was applied).
+pub fn question_waits(answered: bool, work_settled: bool) -> bool {
+    !answered && !work_settled
+}
+
 pub fn superseded_by_report(old: &TaskResult) -> bool {
     old.source == ResultSource::LauncherFallback
 }

@@ -375,6 +375,11 @@ fn report_confirmation(
     else {
         return (None, None);
     };
+    let settled = session.workspace().is_some_and(|w| w.state.is_settled());
+    let moot = !crate::policy::report::question_waits(report.answer.is_some(), settled);
+    if moot && report.answer.is_none() {
+        return (Some(report.needs_confirmation), None);
+    }
     let view = report.needs_confirmation.then(|| ConfirmationView {
         report_id: report.report_id.clone(),
         question: report.question.clone(),

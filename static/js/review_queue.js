@@ -41,8 +41,10 @@ export function position(id) {
 /** How one waiting department reads in the list: "lingyubu (2 files · REVIEW)". */
 export function shortLine(s, all) {
   const ws = s.workspace;
-  const shared = all.filter((o) => o.department === s.department).length > 1;
-  const who = shared || !s.department ? s.id : s.department;
+  // One naming for the whole list: departments' names while each is one,
+  // else every session's id (never "gongchengbu-1 … lingyubu" side by side).
+  const byId = all.some((o) => !o.department || all.filter((x) => x.department === o.department).length > 1);
+  const who = byId ? s.id : s.department;
   const flags = [
     ws.diff_stat ? count(ws.diff_stat.files, "file") : "",
     ws.review && ws.review.decision === "REVIEW" ? "REVIEW" : "",

@@ -367,6 +367,38 @@ async fn a_confirmation_is_answered_to_the_zhongshu_or_put_aside_and_failures_di
     l.stop().await;
 }
 
+/// A question whose work the user settled (here: discarded) is moot: it
+/// leaves Needs you (issue 70 item 13: the demo kept asking after Apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_leaves_needs_you_once_its_work_is_settled() {
+    let repo = repo_with_plan(
+        &json!({"summary": "ask", "assignments": [
+            {"department": "zhilibu", "files": ["docs/"],
+             "task": format!("docs [[fake-agent: --needs-confirmation --next-action '{ASK}' --write docs/x.md=x --changed-file docs/x.md]]")},
+        ]}),
+        1,
+    );
+    std::fs::write(repo.path.join("README.md"), "# r\n").unwrap();
+    commit_all(&repo.path, "initial");
+    let l = InProcess::start(&repo).await;
+    let api = &l.api;
+    api.start_zhongshu("confirm").await;
+    let status = api
+        .wait_status("the question asked and the work recorded", |s| {
+            departments(s).iter().any(|d| {
+                d["confirmation"]["question"].is_string() && d["workspace"]["state"] == "pending"
+            })
+        })
+        .await;
+    let id = departments(&status)[0]["id"].as_str().unwrap().to_string();
+    api.post_ok("/api/discard", &json!({"session_id": id}))
+        .await;
+    let after = api.session(&id).await;
+    assert_eq!(after["workspace"]["state"], "discarded", "{after}");
+    assert!(after["confirmation"].is_null(), "{after}");
+    l.stop().await;
+}
+
 /// zhilibu's question, confirmed with a note: the Zhongshu is told both; a
 /// second answer is refused; the answer is kept and audited.
 async fn confirm_with_a_note_once(api: &Api, repo: &TestRepo, z: &str, docs: &Value) {

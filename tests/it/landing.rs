@@ -51,6 +51,50 @@ fn by_task<'a>(ds: &'a [Value], task: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no department on {task}: {ds:?}"))
 }
 
+/// The file a check waits for (it may read it, never write it): written
+/// when the test says, or when it ends failed ([`Gate::opened_at_end`]), so
+/// no check outlives the test and holds its launcher's stop.
+struct Gate {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        let dir = tempfile::tempdir().unwrap();
+        Gate {
+            path: dir.path().join("go"),
+            _dir: dir,
+        }
+    }
+
+    /// The check's shell words that wait for it.
+    fn waited(&self) -> String {
+        format!(
+            "while [ ! -e '{}' ]; do sleep 0.1; done",
+            self.path.display()
+        )
+    }
+
+    fn open(&self) {
+        std::fs::write(&self.path, "").unwrap();
+    }
+
+    /// Opens the gate when it is dropped: declared after the launcher, it
+    /// goes first on a panic, so the launcher's stop never waits on a check.
+    fn opened_at_end(&self) -> OpenAtEnd {
+        OpenAtEnd(self.path.clone())
+    }
+}
+
+struct OpenAtEnd(std::path::PathBuf);
+
+impl Drop for OpenAtEnd {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
+}
+
 /// The audit log's lines of `event`.
 fn audited(repo: &TestRepo, event: &str) -> Vec<Value> {
     let log = std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl"))
@@ -314,15 +358,15 @@ async fn wait_landing(api: &Api, id: &str, states: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
     crate::needs!(Codex);
-    let gate_dir = tempfile::tempdir().unwrap();
-    let gate = gate_dir.path().join("go");
-    // The check waits for the test's word (a file it may read, not write).
+    // The check waits for the test's word.
+    let gate = Gate::new();
     let repo = crate_repo(&format!(
-        "    verify: [\"while [ ! -e '{}' ]; do sleep 0.1; done\", \"cargo test --offline --quiet\"]\n",
-        gate.display()
+        "    verify: [\"{}\", \"cargo test --offline --quiet\"]\n",
+        gate.waited()
     ))
     .repo();
     let server = InProcess::start(&repo).await;
+    let _gate = gate.opened_at_end();
     let api = &server.api;
     let z = scenario::start_plan(
         api,
@@ -349,7 +393,7 @@ async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
     std::fs::write(repo.path.join("NOTES.md"), "mine\n").unwrap();
     crate::common::git::commit_all(&repo.path, "my own commit");
     let mine = head(&repo.path);
-    std::fs::write(&gate, "").unwrap();
+    gate.open();
     let (code, body) = merge.await.unwrap();
     assert_eq!(code, StatusCode::OK, "{body}");
     let landed = head(&repo.path);
@@ -380,13 +424,11 @@ async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
 #[test]
 fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
     crate::needs!(Codex);
-    let gate_dir = tempfile::tempdir().unwrap();
-    let gate = gate_dir.path().join("go");
     // B's candidate holds its check until the test's word.
+    let gate = Gate::new();
     let repo = crate_repo(&format!(
-        "    verify: [\"if [ -e tests/b.rs ]; then while [ ! -e '{}' ]; do sleep 0.1; done; fi\", \
-         \"cargo test --offline --quiet\"]\n",
-        gate.display()
+        "    verify: [\"if [ -e tests/b.rs ]; then {}; fi\", \"cargo test --offline --quiet\"]\n",
+        gate.waited()
     ))
     .repo();
     let rt = test_runtime();
@@ -394,6 +436,7 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
         format!("#[test]\nfn {name}() {{\n    assert_eq!(tiny::greet(\"{name}\"), \"hi {name}\");\n}}\n")
     };
     let mut launcher = spawn_launcher(&repo.path, &[]);
+    let _gate = gate.opened_at_end();
     let (a, b, c, base) = rt.block_on(async {
         let api = &launcher.api;
         let z = scenario::start_plan(
@@ -452,7 +495,7 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
         let api = &launcher.api;
         // B's run starts again (the candidate the kill left is gone first).
         wait_landing(api, &b, &["verifying"]).await;
-        std::fs::write(&gate, "").unwrap();
+        gate.open();
         for id in [&b, &c] {
             wait_until(
                 &format!("{id} merged after the restart"),
@@ -595,7 +638,12 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
     assert_eq!(sent["session_id"], d.as_str(), "{sent}");
     let successor = sent["successor"].as_str().unwrap_or_default().to_string();
     assert!(!successor.is_empty(), "a new attempt: {sent}");
-    let next = api.session(&successor).await;
+    // Its audit line is written before the status shows the new session.
+    let next = wait_until("the new attempt in the status", PATIENCE, || async {
+        let s = api.session(&successor).await;
+        (!s.is_null()).then_some(s)
+    })
+    .await;
     let task = next["task"].as_str().unwrap_or_default();
     assert!(
         task.contains("did not land") && task.contains("exited with 3"),
@@ -610,26 +658,27 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_taken_out_of_the_train_does_not_land() {
     crate::needs!(Codex, Chromium);
-    let gate_dir = tempfile::tempdir().unwrap();
-    let gate = gate_dir.path().join("go");
-    let repo = crate_repo(&format!(
-        "    verify: [\"while [ ! -e '{}' ]; do sleep 0.1; done\"]\n",
-        gate.display()
-    ))
-    .repo();
+    let gate = Gate::new();
+    let repo = crate_repo(&format!("    verify: [\"{}\"]\n", gate.waited())).repo();
     let server = InProcess::start(&repo).await;
+    let _gate = gate.opened_at_end();
     let api = &server.api;
+    let mut docs = writes("C: c", "docs/c.md", "c\n");
+    docs["department"] = json!("zhilibu");
+    docs["files"] = json!(["docs/"]);
     let z = scenario::start_plan(
         api,
-        "two notes",
-        "two",
+        "two notes and a doc",
+        "three",
         vec![
             writes("A: a", "src/a_note.rs", "// a\n"),
             writes("B: b", "src/b_note.rs", "// b\n"),
+            docs,
         ],
     )
     .await;
-    let ds = scenario::recorded(api, &z, 2).await;
+    let ds = scenario::recorded(api, &z, 3).await;
+    let c = id_of(by_task(&ds, "C:"));
     let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
     let merge = |id: String| {
         let api = api.clone();
@@ -651,6 +700,23 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     assert_eq!(code, StatusCode::CONFLICT, "running checks stay: {body}");
     // The train in the page: A's checks run, B waits; B leaves it by its button.
     let page = scenario::dashboard(&server.url, &server.token, "landing-train").await;
+    // Issue 70 item 13: the waiting work is named one way, here by ids
+    // (two lingyubu), never a name beside ids.
+    let chips = page
+        .wait(
+            "three chips in Needs you",
+            "const c = [...document.querySelectorAll('#needs-you-list .queue-entry .badge-link')]\
+               .map((b) => b.textContent); return c.length === 3 ? c : null;",
+            vec![],
+        )
+        .await;
+    for chip in chips.as_array().unwrap() {
+        let chip = chip.as_str().unwrap();
+        assert!(
+            [&a, &b, &c].iter().any(|id| chip.starts_with(id.as_str())),
+            "{chips}"
+        );
+    }
     page.wait_text("A's badge", ".badge.workspace", "checks running")
         .await;
     page.js(
@@ -686,7 +752,7 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
         landing_of(api, &b).await.is_null().then_some(())
     })
     .await;
-    std::fs::write(&gate, "").unwrap();
+    gate.open();
     assert_eq!(a_merge.await.unwrap().0, StatusCode::OK);
     let (code, body) = b_merge.await.unwrap();
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
