@@ -446,6 +446,9 @@ impl Config {
         trust
             .asks
             .extend(department_agents::trust_asks(&departments));
+        trust
+            .asks
+            .extend(landing::department_trust_asks(&departments));
         warnings.extend(
             said.iter()
                 .map(|w| plain_errors::located(&file_name, &text, w)),

@@ -124,9 +124,57 @@ pub fn trust_asks(w: &FileLanding) -> Vec<(&'static str, String, &'static str)> 
     }
 }
 
+/// What departments' own `landing.verify` lists set that needs the user's
+/// say-so: a list runs commands, and `[]` lets the work land unverified
+/// whatever `launcher.landing` says.
+pub fn department_trust_asks(departments: &[super::Department]) -> Vec<super::trust::TrustAsk> {
+    departments
+        .iter()
+        .filter_map(|d| {
+            let lines = d.landing_verify.as_ref()?;
+            Some(super::trust::TrustAsk {
+                key: format!("departments.{}.landing.verify", d.key),
+                value: serde_json::to_string(lines).unwrap_or_default(),
+                meaning: if lines.is_empty() {
+                    "its work lands unverified, whatever launcher.landing says".into()
+                } else {
+                    "runs these commands, confined, on its Merges' candidates instead of \
+                     launcher.landing's: a green run lets it land"
+                        .into()
+                },
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cloned file's department that lands unverified, or with checks of
+    /// its own, asks for trust (found by the review of issue 73).
+    #[test]
+    fn a_departments_own_landing_list_asks_for_trust() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("governance.yaml"),
+            "departments:\n  lingyubu:\n    globs: [\"src/**\"]\n    landing: {verify: []}\n  \
+             zhilibu:\n    globs: [\"docs/**\"]\n    landing: {verify: [\"true\"]}\n",
+        )
+        .unwrap();
+        let c = super::super::Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let keys: Vec<&str> = c.trust.asks.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "departments.lingyubu.landing.verify",
+                "departments.zhilibu.landing.verify"
+            ],
+            "{:?}",
+            c.trust.asks
+        );
+        assert_eq!(c.departments[0].landing_verify, Some(Vec::new()));
+    }
 
     #[test]
     fn defaults_words_and_refusals() {

@@ -82,7 +82,13 @@ pub(super) fn kept_failure_note(ws: &crate::model::Workspace) -> Option<String> 
 
 /// A Merge with checks takes its place in the train: queued on its
 /// workspace until the Merges asked before it have landed or failed.
-pub(super) fn queue(ctx: &Context, id: &str, commands: &[String]) -> LResult<()> {
+pub(super) fn queue(
+    ctx: &Context,
+    id: &str,
+    commands: &[String],
+    mode: IntegrationMode,
+    override_scope: bool,
+) -> LResult<()> {
     ctx.store.update(|tx| {
         let w = tx.session_mut(id).and_then(|s| s.workspace_mut());
         let Some(w) = w else { return Ok(()) };
@@ -91,6 +97,8 @@ pub(super) fn queue(ctx: &Context, id: &str, commands: &[String]) -> LResult<()>
             state: LandingState::Queued,
             asked_at: clock::now_rfc3339(),
             commands: commands.to_vec(),
+            mode,
+            override_scope,
             tree: None,
             started_at: None,
             failure: None,
@@ -102,39 +110,44 @@ pub(super) fn queue(ctx: &Context, id: &str, commands: &[String]) -> LResult<()>
     Ok(())
 }
 
+/// A Merge (or an Apply verified) that waits in the train, as asked.
+pub(super) struct Waiting {
+    pub id: String,
+    pub commands: Vec<String>,
+    pub mode: IntegrationMode,
+    pub override_scope: bool,
+}
+
 /// The Merges that wait in the train (queued, or cut while their checks
-/// ran), in the order asked, with their checks: each is queued again.
-pub(super) fn waiting(ctx: &Context) -> Vec<(String, Vec<String>)> {
-    let mut waiting: Vec<(String, String, Vec<String>)> = ctx.store.read(|st| {
-        st.sessions
-            .values()
-            .filter_map(|s| {
-                let l = s.workspace()?.landing.as_ref()?;
-                matches!(l.state, LandingState::Queued | LandingState::Verifying)
-                    .then(|| (l.asked_at.clone(), s.id.clone(), l.commands.clone()))
-            })
-            .collect()
-    });
-    waiting.sort();
-    for (_, id, _) in &waiting {
-        let requeued = ctx.store.update(|tx| {
-            if let Some(l) = tx
-                .session_mut(id)
-                .and_then(|s| s.workspace_mut())
-                .and_then(|w| w.landing.as_mut())
-            {
-                l.state = LandingState::Queued;
-                l.started_at = None;
-            }
+/// ran), in the order asked, each queued again.
+pub(super) fn waiting(ctx: &Context) -> Vec<Waiting> {
+    let instant = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
+    let mut waiting: Vec<(Option<chrono::DateTime<chrono::FixedOffset>>, Waiting)> =
+        ctx.store.read(|st| {
+            st.sessions
+                .values()
+                .filter_map(|s| {
+                    let l = s.workspace()?.landing.as_ref()?;
+                    matches!(l.state, LandingState::Queued | LandingState::Verifying).then(|| {
+                        (
+                            instant(&l.asked_at),
+                            Waiting {
+                                id: s.id.clone(),
+                                commands: l.commands.clone(),
+                                mode: l.mode,
+                                override_scope: l.override_scope,
+                            },
+                        )
+                    })
+                })
+                .collect()
         });
-        if let Err(e) = requeued {
-            tracing::error!("{id}: queued again: {e}");
-        }
+    // By the instant asked, whatever offset each was written with.
+    waiting.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    for (_, w) in &waiting {
+        requeue(ctx, &w.id);
     }
-    waiting
-        .into_iter()
-        .map(|(_, id, commands)| (id, commands))
-        .collect()
+    waiting.into_iter().map(|(_, w)| w).collect()
 }
 
 /// Takes a queued Merge out of the train (the user's *Remove from the
@@ -160,15 +173,43 @@ pub(super) fn remove(ctx: &Context, id: &str) -> LResult<()> {
     Ok(())
 }
 
-/// Whether `id` still holds its place (the user did not take it out).
-pub(super) fn still_queued(ctx: &Context, id: &str) -> bool {
-    ctx.store.read(|st| {
-        st.sessions
-            .get(id)
-            .and_then(|s| s.workspace())
-            .and_then(|w| w.landing.as_ref())
-            .is_some_and(|l| l.state == LandingState::Queued)
-    })
+/// Its turn came (the caller holds the working tree's lock): a queued Merge
+/// takes it, in one change, so *Remove from the train* refuses from here on;
+/// false when the user took it out meanwhile.
+pub(super) fn claim(ctx: &Context, id: &str) -> LResult<bool> {
+    let claimed = ctx.store.update(|tx| {
+        let landing = tx
+            .session_mut(id)
+            .and_then(|s| s.workspace_mut())
+            .and_then(|w| w.landing.as_mut())
+            .filter(|l| l.state == LandingState::Queued);
+        match landing {
+            Some(l) => {
+                l.state = LandingState::Verifying;
+                true
+            }
+            None => false,
+        }
+    })?;
+    Ok(claimed)
+}
+
+/// The launcher stopped while `id`'s checks ran: its Merge keeps its place
+/// and goes on at the next start (no verdict, nothing sent back).
+pub(super) fn requeue(ctx: &Context, id: &str) {
+    let kept = ctx.store.update(|tx| {
+        if let Some(l) = tx
+            .session_mut(id)
+            .and_then(|s| s.workspace_mut())
+            .and_then(|w| w.landing.as_mut())
+        {
+            l.state = LandingState::Queued;
+            l.started_at = None;
+        }
+    });
+    if let Err(e) = kept {
+        tracing::error!("{id} keeping its place in the landing train: {e}");
+    }
 }
 
 /// A Merge that left the train before its checks gave a verdict (refused,

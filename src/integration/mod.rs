@@ -221,7 +221,7 @@ impl Integrations {
             landing::verification(&self.ctx, &s, mode, asked)?
         };
         if let saga::Verification::Checks(commands) = &verification {
-            landing::queue(&self.ctx, id, commands)?;
+            landing::queue(&self.ctx, id, commands, mode, override_scope)?;
         }
         self.land(id, mode, override_scope, &verification).await
     }
@@ -242,7 +242,7 @@ impl Integrations {
                 Arc::new(move || sessions.live.is_stopping())
             };
             let taken_out = matches!(verification, saga::Verification::Checks(_))
-                && !landing::still_queued(&self.ctx, id);
+                && !landing::claim(&self.ctx, id)?;
             match self.department(id) {
                 Ok(_) if taken_out => {
                     return Err(LauncherError::Conflict(format!(
@@ -262,6 +262,10 @@ impl Integrations {
         match outcome {
             Ok(saga::Outcome::Integrated) => Ok(self.department(id)?.1),
             Ok(saga::Outcome::Red(verdict)) => Err(self.red(id, mode, &verdict).await),
+            Ok(saga::Outcome::Stopped) => Err(LauncherError::Conflict(format!(
+                "the launcher stopped while {id}'s checks ran: its {mode} keeps its place in \
+                 the train and goes on at the next start"
+            ))),
             Err(e) => {
                 landing::leave(&self.ctx, id);
                 Err(e)
@@ -288,14 +292,15 @@ impl Integrations {
                 tracing::warn!("clearing landings left from before: {e}");
             }
         }
-        for (id, commands) in landing::waiting(&self.ctx) {
-            tracing::info!("{id}: its Merge waited in the train at the last stop; it goes on");
-            let verification = saga::Verification::Checks(commands);
-            if let Err(e) = self
-                .land(&id, IntegrationMode::Merge, false, &verification)
-                .await
-            {
-                tracing::warn!("the resumed Merge of {id}: {e}");
+        for w in landing::waiting(&self.ctx) {
+            let id = &w.id;
+            tracing::info!(
+                "{id}: its {} waited in the train at the last stop; it goes on",
+                w.mode
+            );
+            let verification = saga::Verification::Checks(w.commands);
+            if let Err(e) = self.land(id, w.mode, w.override_scope, &verification).await {
+                tracing::warn!("the resumed {} of {id}: {e}", w.mode);
             }
         }
     }

@@ -60,6 +60,9 @@ pub(super) enum Outcome {
     Integrated,
     /// Its candidate failed its checks: nothing landed.
     Red(Verdict),
+    /// The launcher stopped while its checks ran: no verdict; it keeps its
+    /// place in the train.
+    Stopped,
 }
 
 /// How many times a candidate is built and verified again when the
@@ -122,7 +125,13 @@ pub(super) async fn integrate(
         {
             if verified.as_ref().map(|(t, _)| t.as_str()) != Some(tree) {
                 let verdict = verify(ctx, id, tree, commands, Arc::clone(&stopping)).await?;
+                if stopping() {
+                    // Cut by the stop, not red: it goes on at the next start.
+                    super::landing::requeue(ctx, id);
+                    return Ok(Outcome::Stopped);
+                }
                 if !verdict.passed() {
+                    failed(ctx, id, tree, commands, &verdict)?;
                     return Ok(Outcome::Red(verdict));
                 }
                 // Built again: the branch may have moved while they ran.
@@ -186,9 +195,6 @@ async fn verify(
         })
         .await?
     };
-    if !verdict.passed() {
-        failed(ctx, id, tree, commands, &verdict)?;
-    }
     Ok(verdict)
 }
 
@@ -483,10 +489,16 @@ fn landing_begun(
                 seconds: verdict.seconds,
             });
         }
-        (Verification::Without(reason), _, Some(_)) => tx.audit(AuditEvent::LandedUnverified {
-            session_id: id.to_string(),
-            reason: reason.clone(),
-        }),
+        (Verification::Without(reason), _, Some(_)) => {
+            // An earlier red run or place in the train no longer says anything.
+            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+                w.landing = None;
+            }
+            tx.audit(AuditEvent::LandedUnverified {
+                session_id: id.to_string(),
+                reason: reason.clone(),
+            })
+        }
         _ => {}
     }
 }
@@ -600,6 +612,13 @@ pub(super) fn undone(ctx: &Context, id: &str, mode: IntegrationMode, error: &str
                 tracing::error!("{id}: {e}");
             }
             w.integrating = None;
+            // Verified but not landed: it is asked again as any Merge.
+            if w.landing
+                .as_ref()
+                .is_some_and(|l| l.state == LandingState::Passed)
+            {
+                w.landing = None;
+            }
         }
         tx.audit(AuditEvent::IntegrationUndone {
             session_id: id.to_string(),

@@ -154,9 +154,16 @@ impl Folders {
 
     fn make(&self, repo: &Path, tree: &str) -> Result<(), LandingError> {
         let root = self.tree.parent().unwrap_or(&self.tree);
-        std::fs::create_dir_all(root)
-            .and_then(|()| std::fs::create_dir(&self.temp))
-            .map_err(|e| LandingError::Candidate(crate::worktrees::io_error(root)(e)))?;
+        // The folder of candidates goes when a run leaves it empty: another
+        // run (a pull request's) may take it away between two steps here.
+        let mut made = Ok(());
+        for _ in 0..3 {
+            made = std::fs::create_dir_all(root).and_then(|()| std::fs::create_dir(&self.temp));
+            if !matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+                break;
+            }
+        }
+        made.map_err(|e| LandingError::Candidate(crate::worktrees::io_error(root)(e)))?;
         export_tree(repo, tree, &self.tree).map_err(LandingError::Candidate)?;
         Ok(())
     }

@@ -346,6 +346,13 @@ pub struct Landing {
     pub asked_at: String,
     /// The checks it runs.
     pub commands: Vec<String>,
+    /// What was asked: a Merge, or an Apply verified (kept, so a restart
+    /// goes on with what was asked).
+    #[serde(default = "merge_mode")]
+    pub mode: IntegrationMode,
+    /// `launcher.scope: block`'s override, as asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub override_scope: bool,
     /// The tree the last run verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree: Option<String>,
@@ -361,6 +368,10 @@ pub struct Landing {
     /// How long the last run took, in whole seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<u64>,
+}
+
+fn merge_mode() -> IntegrationMode {
+    IntegrationMode::Merge
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -70,7 +70,19 @@ pub fn kill_marked(key: &str, values: &[String]) -> usize {
     let pids: Vec<u32> = entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| values.iter().any(|v| has_env(*pid, key, v)))
+        .filter(|pid| {
+            // `/proc` only: a process whose environment cannot be read is
+            // not ours to end (and asking `ps` for each would be slow).
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            values.iter().any(|v| {
+                let wanted = format!("{key}={v}");
+                environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == wanted.as_bytes())
+            })
+        })
         .collect();
     for pid in &pids {
         // SAFETY: kill(2) on one process; no memory is touched.

@@ -553,6 +553,8 @@ mod tests {
             state: crate::model::LandingState::Failed,
             asked_at: "t".into(),
             commands: vec!["cargo test".into()],
+            mode: crate::model::IntegrationMode::Merge,
+            override_scope: false,
             tree: None,
             started_at: None,
             failure: Some("`cargo test` exited with 101".into()),

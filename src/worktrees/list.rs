@@ -56,8 +56,11 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
     if let Ok(entries) = std::fs::read_dir(super::root_for(repo)) {
         let mut strays: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            // `.tmp` holds the departments' temporary folders, not a worktree.
-            .filter(|p| p.is_dir() && !known.contains(p) && !p.ends_with(".tmp"))
+            // `.tmp` holds the departments' temporary folders, `.landing`
+            // the candidates of landings being verified: no worktree.
+            .filter(|p| {
+                p.is_dir() && !known.contains(p) && !p.ends_with(".tmp") && !p.ends_with(".landing")
+            })
             .collect();
         strays.sort();
         out.extend(strays.into_iter().map(|p| Listed {

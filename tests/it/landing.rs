@@ -859,3 +859,84 @@ async fn a_codex_department_whose_merge_fails_the_checks_fixes_it_and_lands() {
     assert_eq!(notes, "first\nsecond\n");
     c.stop().await;
 }
+
+/// Found by the review of issue 73: a Merge goes on when the page that
+/// asked is closed (its request gone), and a stop while its checks run is
+/// no verdict: nothing red is audited or sent back, it keeps its place and
+/// lands at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_outlives_its_page_and_a_stop_is_no_red_run() {
+    crate::needs!(Codex);
+    let gate = Gate::new();
+    let repo = crate_repo(&format!("    verify: [\"{}\"]\n", gate.waited())).repo();
+    let server = InProcess::start(&repo).await;
+    let _gate = gate.opened_at_end();
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "two notes",
+        "two",
+        vec![
+            writes("A: a", "src/a_note.rs", "// a\n"),
+            writes("B: b", "src/b_note.rs", "// b\n"),
+        ],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
+    // A's page goes while its checks wait: the request is dropped.
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(api.url("/api/integrate"))
+        .bearer_auth(&api.token)
+        .json(&json!({"session_id": a, "mode": "merge"}))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the page gave up first");
+    wait_landing(api, &a, &["verifying"]).await;
+    gate.open();
+    wait_until("A merged without its page", PATIENCE, || async {
+        (api.session(&a).await["workspace"]["state"] == "merged").then_some(())
+    })
+    .await;
+    // B: the launcher stops while its checks run.
+    std::fs::remove_file(&gate.path).unwrap();
+    let b_merge = {
+        let (api, b) = (api.clone(), b.clone());
+        tokio::spawn(async move {
+            let _cut_by_the_stop = api
+                .client
+                .post(api.url("/api/integrate"))
+                .bearer_auth(&api.token)
+                .json(&json!({"session_id": b, "mode": "merge"}))
+                .send()
+                .await;
+        })
+    };
+    wait_landing(api, &b, &["verifying"]).await;
+    server.stop().await;
+    let _ = b_merge.await;
+    assert!(
+        audited(&repo, "landing_failed").is_empty(),
+        "a stop is no red run"
+    );
+    assert!(audited(&repo, "sent_back").is_empty());
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    wait_landing(api, &b, &["verifying"]).await;
+    gate.open();
+    wait_until("B merged at the next start", PATIENCE, || async {
+        (api.session(&b).await["workspace"]["state"] == "merged").then_some(())
+    })
+    .await;
+    let verified: Vec<String> = audited(&repo, "landing_verified")
+        .iter()
+        .map(|l| l["session_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(verified, [a, b]);
+    server.stop().await;
+}

@@ -47,6 +47,7 @@ async fn verify(
     commands: Vec<String>,
 ) {
     post(&setup, &head, "pending", "the launcher runs its checks").await;
+    let live = Arc::clone(&sessions);
     let run = {
         let (ctx, id, head, commands) =
             (Arc::clone(&ctx), id.clone(), head.clone(), commands.clone());
@@ -77,6 +78,10 @@ async fn verify(
             return;
         }
     };
+    if live.live.is_stopping() {
+        // Cut by the stop: no verdict; its status stays pending.
+        return;
+    }
     let event = match &verdict.failure {
         None => AuditEvent::LandingVerified {
             session_id: id.clone(),

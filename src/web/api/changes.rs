@@ -131,19 +131,22 @@ pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> 
     if let Err(e) = checked(&b.session_id) {
         return e.into_response();
     }
-    let answer = l
-        .integrations
-        .integrate_checked(
-            &b.session_id,
-            b.mode,
-            b.override_scope,
-            match (b.without_checks, b.verify) {
-                (true, _) => Asked::Without(b.reason.as_deref().unwrap_or("")),
-                (false, true) => Asked::ApplyVerified,
-                (false, false) => Asked::AsConfigured,
-            },
-        )
-        .await;
+    // Its own task: a Merge waiting in the landing train, or running its
+    // checks, goes on when the page that asked is closed or reloaded.
+    let integrations = std::sync::Arc::clone(&l.integrations);
+    let (id, mode, override_scope) = (b.session_id.clone(), b.mode, b.override_scope);
+    let (without, verify, reason) = (b.without_checks, b.verify, b.reason.clone());
+    let task = tokio::spawn(async move {
+        let asked = match (without, verify) {
+            (true, _) => Asked::Without(reason.as_deref().unwrap_or("")),
+            (false, true) => Asked::ApplyVerified,
+            (false, false) => Asked::AsConfigured,
+        };
+        integrations
+            .integrate_checked(&id, mode, override_scope, asked)
+            .await
+    });
+    let answer = task.await.unwrap_or_else(|e| Err(e.into()));
     reply(answer.map(|workspace| Answer {
         session_id: b.session_id,
         workspace,
