@@ -168,7 +168,8 @@ export function pullRequestReviewItem(s, title, showSession, reload = () => {}) 
   const pr = s.workspace && s.workspace.pull_request;
   const waiting = (pr && pr.review_waiting) || [];
   if (!waiting.length) return null;
-  const authors = [...new Set(waiting.map((n) => n.author))];
+  // In one order whatever order the forge listed them in (seen varying).
+  const authors = [...new Set(waiting.map((n) => n.author))].sort();
   return {
     key: `pr-review:${s.id}`,
     at: pr.checked_at || s.ended_at || s.started_at,

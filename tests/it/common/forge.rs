@@ -232,6 +232,7 @@ impl Forge {
     }
 
     /// The commit statuses set on `sha` (by the test or the launcher).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fn statuses(&self, sha: &str) -> Vec<Value> {
         let s = self.script.lock().unwrap();
         s.statuses.get(sha).cloned().unwrap_or_default()
