@@ -2419,14 +2419,15 @@ async fn a_report_name_that_is_not_utf8_is_rejected_with_a_reason() {
         "incoming/ is empty: {:?}",
         extra::names(&mb.incoming)
     );
-    let audit = extra::audit_lines(&repo.state_dir());
-    let rejected = extra::audit_events(&audit, "result_rejected");
-    assert!(
-        rejected
+    // The audit line follows the file's move (seen missing when read at once).
+    wait_until("the rejection's audit line", PATIENCE, || async {
+        let audit = extra::audit_lines(&repo.state_dir());
+        extra::audit_events(&audit, "result_rejected")
             .iter()
-            .any(|l| l["file"] == json!("report-\u{fffd}\u{fffd}.json")),
-        "{rejected:?}"
-    );
+            .any(|l| l["file"] == json!("report-\u{fffd}\u{fffd}.json"))
+            .then_some(())
+    })
+    .await;
     server.stop().await;
 }
 

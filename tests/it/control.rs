@@ -386,7 +386,9 @@ async fn a_question_leaves_needs_you_once_its_work_is_settled() {
     let status = api
         .wait_status("the question asked and the work recorded", |s| {
             departments(s).iter().any(|d| {
-                d["confirmation"]["question"].is_string() && d["workspace"]["state"] == "pending"
+                d["confirmation"]["question"].is_string()
+                    && d["workspace"]["state"] == "pending"
+                    && d["status"] == "exited"
             })
         })
         .await;
