@@ -21,6 +21,7 @@ import * as notify from "./js/notify.js";
 import * as phones from "./js/phones.js";
 import * as plan from "./js/plan.js";
 import * as queue from "./js/queue.js";
+import * as train from "./js/train.js";
 import * as report from "./js/report.js";
 import * as sessions from "./js/sessions.js";
 import * as timeline from "./js/timeline.js";
@@ -29,7 +30,7 @@ import * as trust from "./js/trust.js";
 function init() {
   adoptFragmentToken();
   if (!token()) showAuthProblem();
-  for (const view of [header, trust, keys, layout, needsYou, approvals, grid, sessions, queue, inbox, plan, report, timeline, notify, phones, drawer]) {
+  for (const view of [header, trust, keys, layout, needsYou, approvals, grid, sessions, queue, train, inbox, plan, report, timeline, notify, phones, drawer]) {
     view.mount();
   }
   // The focused Zhongshu's plan and inbox are fetched when the focus moves.

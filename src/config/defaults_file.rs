@@ -109,7 +109,7 @@ pub fn commented_defaults(repo: &Path) -> String {
          # landing:\n",
     );
     out.push_str(&list("  #   verify", &landing_checks_for(repo)));
-    out.push_str("  #   timeout_seconds: 1800\n  #   on_failure: send_back\n");
+    out.push_str("  #   timeout_seconds: 1800\n  #   on_failure: send_back\n  #   parallel: 1\n");
     out
 }
 

@@ -23,10 +23,12 @@ pub struct FileLanding {
     /// Read as text so a wrong word gets this file's own message.
     #[serde(default)]
     pub on_failure: Option<String>,
+    #[serde(default)]
+    pub parallel: Option<u64>,
 }
 
 /// The keys of `launcher.landing`, for did-you-mean.
-pub const KEYS: &[&str] = &["verify", "timeout_seconds", "on_failure"];
+pub const KEYS: &[&str] = &["verify", "timeout_seconds", "on_failure", "parallel"];
 
 /// What a red landing does to the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -48,7 +50,13 @@ pub struct LandingSettings {
     /// All the checks of one candidate together may take this long.
     pub timeout_seconds: u64,
     pub on_failure: OnFailure,
+    /// How many candidates of the train are verified at once: the next
+    /// one's, and those after it ahead of their turn (1: one at a time).
+    pub parallel: usize,
 }
+
+/// The most `parallel` may say: each candidate is a build of its own.
+pub const MAX_PARALLEL: u64 = 8;
 
 /// `timeout_seconds` unless set: 30 minutes.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 1800;
@@ -59,6 +67,7 @@ impl Default for LandingSettings {
             verify: None,
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             on_failure: OnFailure::SendBack,
+            parallel: 1,
         }
     }
 }
@@ -94,10 +103,24 @@ pub fn resolve(file: &str, words: Option<FileLanding>) -> Result<LandingSettings
             ))
         }
     };
+    let parallel = match w.parallel {
+        None => d.parallel,
+        Some(n @ 1..=MAX_PARALLEL) => n as usize,
+        Some(n) => {
+            return Err(invalid(
+                "parallel",
+                format!(
+                    "{n} is not allowed: 1 (one candidate at a time, the default) to \
+                     {MAX_PARALLEL}"
+                ),
+            ))
+        }
+    };
     Ok(LandingSettings {
         verify: w.verify,
         timeout_seconds: w.timeout_seconds.unwrap_or(d.timeout_seconds),
         on_failure,
+        parallel,
     })
 }
 
@@ -183,8 +206,10 @@ mod tests {
             verify: Some(vec!["cargo test --locked".into()]),
             timeout_seconds: Some(60),
             on_failure: Some("wait".into()),
+            parallel: Some(3),
         };
         let s = resolve("g.yaml", Some(words.clone())).unwrap();
+        assert_eq!(s.parallel, 3);
         assert_eq!(
             s.verify.as_deref(),
             Some(&["cargo test --locked".to_string()][..])
@@ -207,6 +232,13 @@ mod tests {
             ..Default::default()
         })
         .contains("\"retry\" is not a choice: send_back (the default) or wait"));
+        for n in [0, MAX_PARALLEL + 1] {
+            assert!(bad(FileLanding {
+                parallel: Some(n),
+                ..Default::default()
+            })
+            .contains(&format!("launcher.landing.parallel: {n} is not allowed: 1")));
+        }
         assert!(trust_asks(&FileLanding {
             verify: Some(Vec::new()),
             ..Default::default()

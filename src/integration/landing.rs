@@ -4,13 +4,25 @@
 //! working tree's lock, which hands itself over in the order asked: each
 //! candidate is built on the branch as the last landing left it.
 
-use super::saga::Verification;
 use crate::clock;
 use crate::context::Context;
 use crate::error::LResult;
 use crate::landing::Verdict;
 use crate::model::{IntegrationMode, Landing, LandingState, Session};
 use crate::policy::landing::{self as rules, Checks};
+
+/// How a Merge is verified before it lands (issue 73).
+pub(super) enum Verification {
+    /// These checks run on the candidate; it lands only when they pass.
+    Checks(Vec<String>),
+    /// None is configured: it lands unverified (shown so).
+    Unverified,
+    /// The user asked it to land without its checks, saying why.
+    Without(String),
+}
+
+/// True once the launcher is stopping.
+pub(super) type Stopping = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// What the user asked of an integration's checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +113,7 @@ pub(super) fn queue(
             override_scope,
             tree: None,
             started_at: None,
+            running: None,
             failure: None,
             output: String::new(),
             seconds: None,
@@ -121,33 +134,39 @@ pub(super) struct Waiting {
 /// The Merges that wait in the train (queued, or cut while their checks
 /// ran), in the order asked, each queued again.
 pub(super) fn waiting(ctx: &Context) -> Vec<Waiting> {
-    let instant = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
-    let mut waiting: Vec<(Option<chrono::DateTime<chrono::FixedOffset>>, Waiting)> =
-        ctx.store.read(|st| {
-            st.sessions
-                .values()
-                .filter_map(|s| {
-                    let l = s.workspace()?.landing.as_ref()?;
-                    matches!(l.state, LandingState::Queued | LandingState::Verifying).then(|| {
-                        (
-                            instant(&l.asked_at),
-                            Waiting {
-                                id: s.id.clone(),
-                                commands: l.commands.clone(),
-                                mode: l.mode,
-                                override_scope: l.override_scope,
-                            },
-                        )
-                    })
-                })
-                .collect()
-        });
-    // By the instant asked, whatever offset each was written with.
-    waiting.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    for (_, w) in &waiting {
+    let waiting = train(ctx);
+    for w in &waiting {
         requeue(ctx, &w.id);
     }
-    waiting.into_iter().map(|(_, w)| w).collect()
+    waiting
+}
+
+/// The Merges in the train (queued, or their checks running), in the order
+/// asked.
+pub(super) fn train(ctx: &Context) -> Vec<Waiting> {
+    let mut train: Vec<(String, Waiting)> = ctx.store.read(|st| {
+        st.sessions
+            .values()
+            .filter_map(|s| {
+                let l = s
+                    .workspace()?
+                    .landing
+                    .as_ref()
+                    .filter(|l| rules::in_train(l))?;
+                Some((
+                    l.asked_at.clone(),
+                    Waiting {
+                        id: s.id.clone(),
+                        commands: l.commands.clone(),
+                        mode: l.mode,
+                        override_scope: l.override_scope,
+                    },
+                ))
+            })
+            .collect()
+    });
+    train.sort_by(|a, b| rules::train_order((&a.0, &a.1.id), (&b.0, &b.1.id)));
+    train.into_iter().map(|(_, w)| w).collect()
 }
 
 /// Takes a queued Merge out of the train (the user's *Remove from the
@@ -205,6 +224,7 @@ pub(super) fn requeue(ctx: &Context, id: &str) {
         {
             l.state = LandingState::Queued;
             l.started_at = None;
+            l.running = None;
         }
     });
     if let Err(e) = kept {
@@ -242,4 +262,22 @@ pub(super) fn failure_note(verdict: &Verdict) -> String {
         q(verdict.failure.as_deref().unwrap_or("failed"), 300),
         q(crate::text::tail(&verdict.output, 4000), 4000)
     )
+}
+
+/// The check `id`'s landing runs now, for the page's train; `ahead`: a run
+/// ahead of its turn, kept only while the Merge waits for it.
+pub(super) fn set_running(ctx: &Context, id: &str, line: Option<&str>, ahead: bool) {
+    let set = ctx.store.update(|tx| {
+        if let Some(l) = tx
+            .session_mut(id)
+            .and_then(|s| s.workspace_mut())
+            .and_then(|w| w.landing.as_mut())
+            .filter(|l| !ahead || l.state == LandingState::Queued)
+        {
+            l.running = line.map(str::to_string);
+        }
+    });
+    if let Err(e) = set {
+        tracing::warn!("{id}'s running check could not be kept: {e}");
+    }
 }

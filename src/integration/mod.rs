@@ -14,6 +14,7 @@
 //! after Apply, Merge or Discard ([`tidy`]): never by a shutdown, a restart
 //! or closing a session. Here: the commands; the pieces do the steps.
 
+mod ahead;
 mod ci;
 mod cleanup;
 mod discard;
@@ -58,6 +59,8 @@ pub struct Integrations {
     working_tree: Arc<tokio::sync::Mutex<()>>,
     /// Pull requests: the fourth way to integrate.
     pub pull_requests: PullRequests,
+    /// Landing checks run ahead of their turn (`landing.parallel`).
+    ahead: Arc<ahead::Ahead>,
 }
 
 /// Runs Git work off the runtime.
@@ -174,6 +177,7 @@ impl Integrations {
             ctx,
             sessions,
             working_tree,
+            ahead: Arc::default(),
         }
     }
 
@@ -222,8 +226,17 @@ impl Integrations {
         };
         if let saga::Verification::Checks(commands) = &verification {
             landing::queue(&self.ctx, id, commands, mode, override_scope)?;
+            // Its checks may run ahead of its turn, on the candidate whose
+            // checks run now.
+            self.ahead.joined(&self.ctx, &self.stopping());
         }
         self.land(id, mode, override_scope, &verification).await
+    }
+
+    /// True once the launcher is stopping.
+    fn stopping(&self) -> saga::Stopping {
+        let sessions = Arc::clone(&self.sessions);
+        Arc::new(move || sessions.live.is_stopping())
     }
 
     /// Integrates `id` once its turn on the working tree's lock comes (a
@@ -237,9 +250,9 @@ impl Integrations {
     ) -> LResult<Workspace> {
         let outcome = {
             let _one = self.working_tree.lock().await;
-            let stopping: saga::Stopping = {
-                let sessions = Arc::clone(&self.sessions);
-                Arc::new(move || sessions.live.is_stopping())
+            let train = saga::Train {
+                stopping: self.stopping(),
+                ahead: Arc::clone(&self.ahead),
             };
             let taken_out = matches!(verification, saga::Verification::Checks(_))
                 && !landing::claim(&self.ctx, id)?;
@@ -251,7 +264,7 @@ impl Integrations {
                 }
                 Ok((s, ws)) => match self.ready(&s, &ws) {
                     Ok(()) => {
-                        saga::integrate(&self.ctx, &s, mode, override_scope, verification, stopping)
+                        saga::integrate(&self.ctx, &s, mode, override_scope, verification, &train)
                             .await
                     }
                     Err(e) => Err(e),

@@ -20,6 +20,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::ahead::Ahead;
+pub(super) use super::landing::{Stopping, Verification};
 use super::record::{self, Snapshot};
 use super::tidy::{self, tidy, Tidied};
 use super::{earlier_attempts, launcher_error, off_runtime};
@@ -43,16 +45,6 @@ pub(super) const ATTEMPTS: usize = 3;
 
 /// The reason an integration's record gives (`worktree_recorded`).
 const RECORDED_FOR: &str = "integrate";
-
-/// How a Merge is verified before it lands (issue 73).
-pub(super) enum Verification {
-    /// These checks run on the candidate; it lands only when they pass.
-    Checks(Vec<String>),
-    /// None is configured: it lands unverified (shown so).
-    Unverified,
-    /// The user asked it to land without its checks, saying why.
-    Without(String),
-}
 
 /// What an integration came to.
 pub(super) enum Outcome {
@@ -80,7 +72,7 @@ pub(super) async fn integrate(
     mode: IntegrationMode,
     override_scope: bool,
     verification: &Verification,
-    stopping: Stopping,
+    train: &Train,
 ) -> LResult<Outcome> {
     let id = s.id.as_str();
     let message = match (mode, s.workspace()) {
@@ -124,13 +116,14 @@ pub(super) async fn integrate(
             (verification, ready.prediction.merged_tree.as_deref())
         {
             if verified.as_ref().map(|(t, _)| t.as_str()) != Some(tree) {
-                let verdict = verify(ctx, id, tree, commands, Arc::clone(&stopping)).await?;
-                if stopping() {
+                let verdict = verify(ctx, id, tree, commands, train).await?;
+                if (train.stopping)() {
                     // Cut by the stop, not red: it goes on at the next start.
                     super::landing::requeue(ctx, id);
                     return Ok(Outcome::Stopped);
                 }
                 if !verdict.passed() {
+                    train.ahead.red(tree);
                     failed(ctx, id, tree, commands, &verdict)?;
                     return Ok(Outcome::Red(verdict));
                 }
@@ -151,8 +144,12 @@ pub(super) async fn integrate(
     Err(changing(id))
 }
 
-/// True once the launcher is stopping.
-pub(super) type Stopping = Arc<dyn Fn() -> bool + Send + Sync>;
+/// What a Merge's turn in the train runs with.
+pub(super) struct Train {
+    pub stopping: Stopping,
+    /// The checks run ahead of their turn (`landing.parallel`).
+    pub ahead: Arc<Ahead>,
+}
 
 /// Runs a candidate's checks off the runtime, its state on the workspace
 /// while they run, and keeps how they went.
@@ -161,8 +158,9 @@ async fn verify(
     id: &str,
     tree: &str,
     commands: &[String],
-    stopping: Stopping,
+    train: &Train,
 ) -> LResult<Verdict> {
+    let stopping = Arc::clone(&train.stopping);
     ctx.store.update(|tx| {
         if let Some(l) = tx
             .session_mut(id)
@@ -174,6 +172,16 @@ async fn verify(
             l.started_at = Some(clock::now_rfc3339());
         }
     })?;
+    // Its run ahead, if one ran on this very tree, before the chain after
+    // it is laid (which ends runs it no longer holds).
+    let taken = train.ahead.take(tree, commands);
+    train.ahead.run_after(ctx, id, tree, &stopping);
+    if let Some(verdict) = match taken {
+        Some(taken) => taken.verdict().await,
+        None => None,
+    } {
+        return Ok(verdict);
+    }
     let verdict = {
         let (ctx, id, tree, commands) = (
             Arc::clone(ctx),
@@ -182,6 +190,7 @@ async fn verify(
             commands.to_vec(),
         );
         off_runtime(move || {
+            let running = |line: &str| super::landing::set_running(&ctx, &id, Some(line), false);
             crate::landing::verify(
                 &ctx,
                 &crate::landing::Candidate {
@@ -189,13 +198,15 @@ async fn verify(
                     tree: &tree,
                     commands: &commands,
                     stopping: &*stopping,
+                    on_command: &running,
                 },
             )
             .map_err(|e| LauncherError::Conflict(e.to_string()))
         })
-        .await?
+        .await
     };
-    Ok(verdict)
+    super::landing::set_running(ctx, id, None, false);
+    verdict
 }
 
 /// A red run: the failure on the workspace and its audit line, in one change.

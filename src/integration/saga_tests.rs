@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
-use super::{integrate, Stopping, Verification};
+use super::{integrate, Train, Verification};
 use crate::integration::discard::discard;
 use crate::integration::fixture::{events_since, exited_department, session};
 use crate::model::{IntegrationMode, WorkspaceState};
 
-fn never() -> Stopping {
-    std::sync::Arc::new(|| false)
+fn never() -> Train {
+    Train {
+        stopping: std::sync::Arc::new(|| false),
+        ahead: std::sync::Arc::default(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +26,7 @@ async fn a_merge_right_after_the_exit_is_two_store_changes_and_records_nothing_a
         IntegrationMode::Merge,
         false,
         &Verification::Unverified,
-        never(),
+        &never(),
     )
     .await
     .unwrap();
@@ -62,7 +65,7 @@ async fn work_that_moved_since_the_exit_is_recorded_in_the_intent_change() {
         IntegrationMode::Apply,
         false,
         &Verification::Unverified,
-        never(),
+        &never(),
     )
     .await
     .unwrap();

@@ -14,6 +14,12 @@
 //! ends. Where no sandbox can run, checks are refused with the reason and
 //! only a Merge without checks lands.
 //!
+//! A Cargo candidate gets a copy of the user's `target/` (the caches of
+//! issue 52, [`crate::worktrees::caches`]), and where the machine makes
+//! user and mount namespaces its checks see it at the user's tree's path
+//! (the real tree hidden under it), so rustc's incremental caches apply and
+//! `cargo test` rebuilds what the user's own next build would.
+//!
 //! Here: one candidate's run, blocking (callers run it off the runtime).
 //! The saga (`integration::saga`) decides when a candidate is built and
 //! what a verdict does.
@@ -24,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::agents::acp::confine::Confinement;
 use crate::agents::Sandbox;
 use crate::context::Context;
+use crate::worktrees::caches::seed_cargo_candidate;
 use crate::worktrees::export::export_tree;
 use crate::worktrees::setup::{run_commands, RunIn};
 use crate::worktrees::WorktreeError;
@@ -96,6 +103,8 @@ pub struct Candidate<'a> {
     pub commands: &'a [String],
     /// True once the launcher is stopping: the running check is stopped.
     pub stopping: &'a (dyn Fn() -> bool + Sync),
+    /// Told each command line as it starts.
+    pub on_command: &'a (dyn Fn(&str) + Sync),
 }
 
 /// The Codex CLI whose sandbox runs the checks, or why there is none.
@@ -122,8 +131,9 @@ pub fn confiner(ctx: &Context) -> Result<PathBuf, LandingError> {
 /// Writes the candidate out, runs its checks confined, and removes it.
 pub fn verify(ctx: &Context, candidate: &Candidate<'_>) -> Result<Verdict, LandingError> {
     let codex = confiner(ctx)?;
-    let folders = Folders::new(&ctx.repo, candidate.session);
-    let result = folders.make(&ctx.repo, candidate.tree).map(|()| {
+    let mut folders = Folders::new(&ctx.repo, candidate.session);
+    folders.shown_at = shown_at_users_path(ctx, &codex);
+    let result = folders.make(ctx, candidate.tree).map(|()| {
         let started = Instant::now();
         let ran = run_confined(ctx, &codex, &folders, candidate);
         Verdict {
@@ -140,6 +150,9 @@ pub fn verify(ctx: &Context, candidate: &Candidate<'_>) -> Result<Verdict, Landi
 struct Folders {
     tree: PathBuf,
     temp: PathBuf,
+    /// The user's tree's path, where the checks see the candidate; None:
+    /// they see it in its own folder.
+    shown_at: Option<PathBuf>,
 }
 
 impl Folders {
@@ -149,10 +162,17 @@ impl Folders {
         Folders {
             tree: root.join(&run),
             temp: root.join(format!("{run}.tmp")),
+            shown_at: None,
         }
     }
 
-    fn make(&self, repo: &Path, tree: &str) -> Result<(), LandingError> {
+    /// Where the checks run: the candidate as they see it.
+    fn cwd(&self) -> &Path {
+        self.shown_at.as_deref().unwrap_or(&self.tree)
+    }
+
+    fn make(&self, ctx: &Context, tree: &str) -> Result<(), LandingError> {
+        let repo = &ctx.repo;
         let root = self.tree.parent().unwrap_or(&self.tree);
         // The folder of candidates goes when a run leaves it empty: another
         // run (a pull request's) may take it away between two steps here.
@@ -164,7 +184,20 @@ impl Folders {
             }
         }
         made.map_err(|e| LandingError::Candidate(crate::worktrees::io_error(root)(e)))?;
-        export_tree(repo, tree, &self.tree).map_err(LandingError::Candidate)?;
+        let files = export_tree(repo, tree, &self.tree).map_err(LandingError::Candidate)?;
+        let caches = ctx.config.launcher.worktree.caches;
+        let incremental = self.shown_at.is_some();
+        match seed_cargo_candidate(repo, &self.tree, caches, incremental, &files) {
+            Ok(Some(seed)) => tracing::debug!(
+                "a landing's candidate got the user's Cargo build ({} files, {} sources at \
+                 the user's times)",
+                seed.files,
+                seed.sources_matched
+            ),
+            Ok(None) => {}
+            // Slower, not wrong: it builds from nothing.
+            Err(e) => tracing::warn!("a landing's candidate builds without caches: {e}"),
+        }
         Ok(())
     }
 
@@ -224,14 +257,20 @@ fn run_confined(
     let confinement = Confinement {
         codex,
         sandbox: &sandbox,
-        cwd: &folders.tree,
+        cwd: folders.cwd(),
         reach: &[],
         inert: &[],
         untrusted: &untrusted,
         fenced: false,
     };
-    let env = environment(ctx, &folders.temp);
+    let mut env = environment(ctx, &folders.temp);
+    if let Some(at) = &folders.shown_at {
+        // There the tree's paths are the candidate's: nothing in it may
+        // choose what Codex's sandbox loads before it holds.
+        env = crate::policy::agent_env::outside_tree(env, &at.display().to_string());
+    }
     let start = |line: &str| -> std::io::Result<std::process::Command> {
+        (candidate.on_command)(line);
         let argv = confinement
             .command(&["sh".into(), "-c".into(), line.to_string()])
             .map_err(std::io::Error::other)?;
@@ -242,6 +281,10 @@ fn run_confined(
             .env(MARKER, &folders.tree);
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        #[cfg(target_os = "linux")]
+        if let Some(at) = &folders.shown_at {
+            crate::platform::mount_ns::bind(&mut cmd, &[(folders.tree.clone(), at.clone())], at)?;
+        }
         Ok(cmd)
     };
     run_commands(
@@ -259,9 +302,55 @@ fn run_confined(
     )
 }
 
+/// Whether the candidate's checks see it at the user's tree's path (the
+/// rule a department's start follows, `policy::start::at_users_path`): a
+/// Cargo project the user built, caches on, namespaces, and a confiner that
+/// the candidate shown there does not hide.
+fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
+    let repo = dunce::canonicalize(&ctx.repo).ok()?;
+    let tree = repo.display().to_string();
+    let place = crate::policy::start::BuildPlace {
+        caches: ctx.config.launcher.worktree.caches != crate::config::worktree_ready::Caches::Off,
+        cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
+        elsewhere_or_handed_over: false,
+        runs_elsewhere: true,
+        namespaces: crate::platform::namespaces_work().and_then(|()| {
+            if crate::policy::agent_env::names_path_in(&codex.display().to_string(), &tree) {
+                Err(format!(
+                    "the Codex CLI {} lies in the tree",
+                    codex.display()
+                ))
+            } else {
+                Ok(())
+            }
+        }),
+    };
+    match crate::policy::start::at_users_path(&place) {
+        Ok(true) => Some(repo),
+        Ok(false) => None,
+        Err(why) => {
+            tracing::warn!(
+                "a landing's checks cannot reuse the user's incremental caches (they run in \
+                 the candidate's own folder): {why}"
+            );
+            None
+        }
+    }
+}
+
 /// What the checks may touch: the candidate and their temporary folder.
 fn sandbox(ctx: &Context, folders: &Folders) -> Sandbox {
-    let mut hidden = vec![ctx.paths.state_dir.clone()];
+    let state = &ctx.paths.state_dir;
+    let mut hidden = Vec::new();
+    // Shown over the user's tree, the candidate covers a state folder there
+    // (a rule for it would make a folder in the candidate).
+    if !folders.shown_at.as_ref().is_some_and(|at| {
+        dunce::canonicalize(state)
+            .unwrap_or_else(|_| state.clone())
+            .starts_with(at)
+    }) {
+        hidden.push(state.clone());
+    }
     if let Some(home) = std::env::var_os("HOME") {
         let home = Path::new(&home);
         hidden.extend(
@@ -271,14 +360,17 @@ fn sandbox(ctx: &Context, folders: &Folders) -> Sandbox {
         );
     }
     let worktrees = crate::worktrees::root_for(&ctx.repo);
+    // Shown over the user's tree, the candidate is all the checks see there.
+    let users_tree = folders.shown_at.is_none().then(|| ctx.repo.clone());
     Sandbox {
         network: ctx.config.launcher.agent.agent_network,
         hidden,
-        read_only: [ctx.repo.clone(), worktrees]
+        read_only: users_tree
             .into_iter()
+            .chain([worktrees])
             .filter(|p| p.is_dir())
             .collect(),
-        writable: vec![folders.tree.clone()],
+        writable: vec![folders.cwd().to_path_buf()],
         temp: Some(folders.temp.clone()),
     }
 }

@@ -359,6 +359,10 @@ pub struct Landing {
     /// When its checks started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The check running now (ahead of its turn too, with
+    /// `landing.parallel`); None between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
     /// What failed: the command and its exit, or its time limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,

@@ -52,6 +52,19 @@ pub fn may_queue(landing: Option<&Landing>) -> Result<(), Refusal> {
     }
 }
 
+/// Whether a Merge is in the landing train: waiting for its turn, or its
+/// checks running.
+pub fn in_train(l: &Landing) -> bool {
+    matches!(l.state, LandingState::Queued | LandingState::Verifying)
+}
+
+/// The train's order: by the instant each Merge was asked (whatever offset
+/// it was written with; one unreadable goes first), then by session id.
+pub fn train_order(a: (&str, &str), b: (&str, &str)) -> std::cmp::Ordering {
+    let instant = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
+    instant(a.0).cmp(&instant(b.0)).then_with(|| a.1.cmp(b.1))
+}
+
 /// The trailer a verified Merge's commit carries: the checks that passed on
 /// its tree.
 pub fn trailer(commands: &[String]) -> String {

@@ -557,6 +557,7 @@ mod tests {
             override_scope: false,
             tree: None,
             started_at: None,
+            running: None,
             failure: Some("`cargo test` exited with 101".into()),
             output: String::new(),
             seconds: Some(3),

@@ -25,6 +25,7 @@ pub mod session;
 pub mod snapshot;
 pub mod status;
 pub mod terminals;
+pub mod train;
 
 pub use snapshot::{
     BackendFacts, Facts, LauncherFacts, Live, Moment, PlanFiles, ReportFact, Snapshot,

@@ -54,6 +54,9 @@ pub struct StatusView {
     pub max_department_sessions: usize,
     pub max_terminals: usize,
     pub department_queue: Vec<QueueItem>,
+    /// The landing train (issue 73): Merges waiting for their turn or
+    /// running their checks, in order.
+    pub landing_train: Vec<super::train::TrainEntry>,
     /// The Python tool used ttyd; terminals are built in here.
     pub ttyd: Ttyd,
     pub model_choices: Vec<String>,
@@ -249,6 +252,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         max_department_sessions: l.max_departments,
         max_terminals: l.max_departments,
         department_queue: state.queue.clone(),
+        landing_train: super::train::train(state),
         ttyd: Ttyd {
             enabled: false,
             available: false,

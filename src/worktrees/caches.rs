@@ -120,17 +120,50 @@ pub fn seed_cargo(
     caches: Caches,
     incremental: bool,
 ) -> Result<Option<CargoSeed>, CacheError> {
-    let from = repo.join(CARGO_TARGET);
-    let to = worktree.join(CARGO_TARGET);
-    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
-    if caches == Caches::Off
-        || !worktree.join("Cargo.toml").is_file()
-        || !is_dir(&from)
-        || std::fs::symlink_metadata(&to).is_ok()
-    {
+    if !worth_seeding(repo, worktree, caches) {
         return Ok(None);
     }
     let git = git2::Repository::open(worktree).map_err(|e| CacheError::Git(e.to_string()))?;
+    seed_from(repo, worktree, incremental, &git, || checked_out(&git))
+}
+
+/// The same for a landing's candidate (`crate::landing`): plain files
+/// written from a tree (`files`, paths in it), with no Git of their own; the
+/// user's repository says whether `target/` is ignored.
+pub fn seed_cargo_candidate(
+    repo: &Path,
+    candidate: &Path,
+    caches: Caches,
+    incremental: bool,
+    files: &[String],
+) -> Result<Option<CargoSeed>, CacheError> {
+    if !worth_seeding(repo, candidate, caches) {
+        return Ok(None);
+    }
+    let git = git2::Repository::open(repo).map_err(|e| CacheError::Git(e.to_string()))?;
+    seed_from(repo, candidate, incremental, &git, || Ok(files.to_vec()))
+}
+
+/// Caches on, a Cargo project, the user's `target/` there and the copy's not.
+fn worth_seeding(repo: &Path, worktree: &Path, caches: Caches) -> bool {
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    caches != Caches::Off
+        && worktree.join("Cargo.toml").is_file()
+        && is_dir(&repo.join(CARGO_TARGET))
+        && std::fs::symlink_metadata(worktree.join(CARGO_TARGET)).is_err()
+}
+
+/// Copies `repo`'s `target/` into `worktree` when `git` ignores it, then
+/// gives each of `files` whose bytes equal the user's the user's time.
+fn seed_from(
+    repo: &Path,
+    worktree: &Path,
+    incremental: bool,
+    git: &git2::Repository,
+    files: impl FnOnce() -> Result<Vec<String>, CacheError>,
+) -> Result<Option<CargoSeed>, CacheError> {
+    let from = repo.join(CARGO_TARGET);
+    let to = worktree.join(CARGO_TARGET);
     let ignored = git
         .is_path_ignored(format!("{CARGO_TARGET}/debug"))
         .map_err(|e| CacheError::Git(e.to_string()))?;
@@ -154,13 +187,15 @@ pub fn seed_cargo(
     }
     // Without the user's times, checked-out files look newer than the copy:
     // Cargo rebuilds more, never less, so the copy stays.
-    seed.sources_matched = match_source_times(&git, repo, worktree).unwrap_or_else(|e| {
-        tracing::warn!(
-            "{}: the checked-out files keep their own times: {e}",
-            worktree.display()
-        );
-        0
-    });
+    seed.sources_matched = files()
+        .and_then(|files| match_source_times(&files, repo, worktree))
+        .unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}: the checked-out files keep their own times: {e}",
+                worktree.display()
+            );
+            0
+        });
     Ok(Some(seed))
 }
 
@@ -443,21 +478,20 @@ fn copy_file(from: &Path, to: &Path) -> Result<u64, CacheError> {
 
 /// Gives each checked-out file of the worktree whose bytes equal the user's
 /// same file that file's modified time; returns how many.
-fn match_source_times(
-    git: &git2::Repository,
-    repo: &Path,
-    worktree: &Path,
-) -> Result<u64, CacheError> {
+/// The files Git checked out in the worktree (a sparse checkout marks what
+/// is not there skip-worktree).
+fn checked_out(git: &git2::Repository) -> Result<Vec<String>, CacheError> {
     let index = git.index().map_err(|e| CacheError::Git(e.to_string()))?;
+    Ok(index
+        .iter()
+        .filter(|e| e.flags_extended & git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits() == 0)
+        .filter_map(|e| String::from_utf8(e.path).ok())
+        .collect())
+}
+
+fn match_source_times(files: &[String], repo: &Path, worktree: &Path) -> Result<u64, CacheError> {
     let mut matched = 0;
-    for entry in index.iter() {
-        // Sparse checkouts mark what is not there skip-worktree.
-        if entry.flags_extended & (git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits()) != 0 {
-            continue;
-        }
-        let Ok(rel) = std::str::from_utf8(&entry.path) else {
-            continue;
-        };
+    for rel in files {
         let theirs = worktree.join(rel);
         let users = repo.join(rel);
         if let Some(time) = same_bytes_time(&users, &theirs) {

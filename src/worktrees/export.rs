@@ -13,14 +13,14 @@ use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::{io_error, WorktreeError};
 
-/// Writes `tree` of `repo` into `dest`, which must not exist yet; how many
-/// files it wrote.
-pub fn export_tree(repo: &Path, tree: &str, dest: &Path) -> Result<usize, WorktreeError> {
+/// Writes `tree` of `repo` into `dest`, which must not exist yet; the
+/// files it wrote (their paths in the tree, links among them).
+pub fn export_tree(repo: &Path, tree: &str, dest: &Path) -> Result<Vec<String>, WorktreeError> {
     let git = Repository::open(repo)?;
     let tree = git.find_tree(Oid::from_str(tree)?)?;
     std::fs::create_dir(dest).map_err(io_error(dest))?;
     let root = Dir::open_ambient_dir(dest, cap_std::ambient_authority()).map_err(io_error(dest))?;
-    let mut written = 0usize;
+    let mut written = Vec::new();
     let mut failure: Option<WorktreeError> = None;
     let walked = tree.walk(TreeWalkMode::PreOrder, |folder, entry| {
         let Some(name) = entry.name().filter(|n| fit_name(n)) else {
@@ -43,7 +43,9 @@ pub fn export_tree(repo: &Path, tree: &str, dest: &Path) -> Result<usize, Worktr
         };
         match done {
             Ok(file) => {
-                written += usize::from(file);
+                if file {
+                    written.push(path);
+                }
                 TreeWalkResult::Ok
             }
             Err(e) => {
@@ -107,7 +109,7 @@ mod tests {
         top.insert("up", blob(b"/etc"), 0o120000).unwrap();
         let tree = top.write().unwrap().to_string();
         let out = dir.path().join("out");
-        assert_eq!(export_tree(dir.path(), &tree, &out).unwrap(), 3);
+        assert_eq!(export_tree(dir.path(), &tree, &out).unwrap().len(), 3);
         assert_eq!(
             std::fs::read_to_string(out.join("src/lib.rs")).unwrap(),
             "pub fn a() {}\n"

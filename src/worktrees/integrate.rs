@@ -155,6 +155,26 @@ pub fn predict(
     Ok(prediction)
 }
 
+/// The tree a Merge of `commit` (worked from `base`) would build on a
+/// branch whose tree is `on` (a tree id), as [`predict`] merges them; None
+/// when they conflict. Writes the tree's object, nothing else.
+pub fn merged_on(
+    repo: &Path,
+    base: &str,
+    on: &str,
+    commit: &str,
+) -> Result<Option<String>, WorktreeError> {
+    let git = Repository::open(repo)?;
+    let base = tree_of(&git, base)?;
+    let ours = git.find_tree(git2::Oid::from_str(on)?)?;
+    let theirs = tree_of(&git, commit)?;
+    let mut merged = git.merge_trees(&base, &ours, &theirs, None)?;
+    if merged.has_conflicts() {
+        return Ok(None);
+    }
+    Ok(Some(merged.write_tree_to(&git)?.to_string()))
+}
+
 /// The commit a Merge puts on the user's branch (an object only: no branch
 /// moves), in the user's name as author and committer: the merged tree on
 /// HEAD alone (squash) or with the department's commit as second parent.

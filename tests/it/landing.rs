@@ -123,6 +123,19 @@ async fn landing_of(api: &Api, id: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Asks `id`'s Merge from a task of its own (it answers once it landed or
+/// failed; others may be asked meanwhile).
+fn merge_in_background(api: &Api, id: String) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let api = api.clone();
+    tokio::spawn(async move {
+        api.post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge"}),
+        )
+        .await
+    })
+}
+
 /// Three departments from one base: A changes `greet`'s signature and its
 /// callers; B, written before A, calls the old one in a test of its own and
 /// passes alone; C is independent. Merged A, B, C together: A lands, B's
@@ -132,7 +145,11 @@ async fn landing_of(api: &Api, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
     crate::needs!(Codex);
-    let repo = crate_repo("    verify: [\"cargo test --offline --quiet\"]\n").repo();
+    // B's and C's checks may run ahead of their turn (on A + B, A + B + C):
+    // B's red verdict there is its own; C's run ahead, built on B, ends, and
+    // C is verified at its turn on A + C. Whichever ran, the outcome is one.
+    let repo =
+        crate_repo("    parallel: 3\n    verify: [\"cargo test --offline --quiet\"]\n").repo();
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let lib_a = "pub fn greet(name: &str, loud: bool) -> String {\n    let s = String::from(\"hi \") + name;\n    if loud { s.to_uppercase() } else { s }\n}\n";
@@ -164,16 +181,7 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
     let base = head(&repo.path);
 
     // Asked in this order: each waits in the train for those before it.
-    let merge = |id: String| {
-        let api = api.clone();
-        tokio::spawn(async move {
-            api.post(
-                "/api/integrate",
-                &json!({"session_id": id, "mode": "merge"}),
-            )
-            .await
-        })
-    };
+    let merge = |id: String| merge_in_background(api, id);
     let a_merge = merge(a.clone());
     wait_landing(api, &a, &["queued", "verifying"]).await;
     let b_merge = merge(b.clone());
@@ -337,6 +345,83 @@ async fn a_check_cannot_write_your_tree_read_the_state_or_reach_the_network() {
     server.stop().await;
 }
 
+/// A Cargo project you built: its candidate gets a copy of your `target/`
+/// (rustc's incremental caches too) and its checks see it at your tree's
+/// path, so Cargo finds your build fresh. Your tree is hidden under it: a
+/// check writing there writes the candidate, never your files, and the
+/// state folder in your tree is out of its sight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cargo_candidate_is_checked_at_your_path_with_your_build_and_your_tree_untouched() {
+    crate::needs!(Codex);
+    let probe = "    verify:\n      \
+         - \"pwd\"\n      \
+         - \"test -d target/debug/incremental && echo SEEDED-$((40+2))\"\n      \
+         - \"echo planted > \\\"$CODEX_GOVERNANCE_REPO/planted.txt\\\" && echo IN-CANDIDATE-$((40+2))\"\n      \
+         - \"cat \\\"$CODEX_GOVERNANCE_REPO/.tmp/codex_governance_audit.jsonl\\\" || echo STATE-HIDDEN-$((40+2))\"\n      \
+         - \"cargo test --offline -v 2>&1 | grep -E 'Fresh|Compiling|Running'\"\n      \
+         - \"echo probed; exit 3\"\n    \
+         on_failure: wait\n";
+    let repo = crate_repo(probe).repo();
+    let built = std::process::Command::new("cargo")
+        .args(["test", "--offline", "--no-run", "--quiet"])
+        .current_dir(&repo.path)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let yours = |p: &str| {
+        let mut names: Vec<_> = std::fs::read_dir(repo.path.join(p))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let deps = yours("target/debug/deps");
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one change",
+        "one",
+        vec![writes("A: a note", "tests/note.txt", "a note\n")],
+    )
+    .await;
+    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
+    let (code, body) = api
+        .post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    let landing = landing_of(api, &d).await;
+    let output = landing["output"].as_str().unwrap_or_default();
+    let at = dunce::canonicalize(&repo.path).unwrap();
+    assert!(
+        output.contains(&format!("$ pwd\n{}\n", at.display())),
+        "the checks run at your tree's path: {output}"
+    );
+    for said in [
+        "SEEDED-42",
+        "IN-CANDIDATE-42",
+        "STATE-HIDDEN-42",
+        "Fresh tiny",
+        "probed",
+    ] {
+        assert!(output.contains(said), "{said}: {output}");
+    }
+    assert!(
+        !output.contains("Compiling tiny"),
+        "your build was not used: {output}"
+    );
+    assert!(!output.contains("audit_chain"), "{output}");
+    assert!(
+        !repo.path.join("planted.txt").exists(),
+        "your tree was written"
+    );
+    assert_eq!(yours("target/debug/deps"), deps, "your build was written");
+    assert_eq!(landing["state"], "failed", "{landing}");
+    server.stop().await;
+}
+
 fn head(root: &Path) -> String {
     let git = git2::Repository::open(root).unwrap();
     let id = git.head().unwrap().peel_to_commit().unwrap().id();
@@ -380,13 +465,7 @@ async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
     )
     .await;
     let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
-    let merge = {
-        let (api, d) = (api.clone(), d.clone());
-        tokio::spawn(async move {
-            api.post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
-                .await
-        })
-    };
+    let merge = merge_in_background(api, d.clone());
     wait_landing(api, &d, &["verifying"]).await;
     let first_tree = landing_of(api, &d).await["tree"].clone();
     // You commit meanwhile.
@@ -680,16 +759,7 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     let ds = scenario::recorded(api, &z, 3).await;
     let c = id_of(by_task(&ds, "C:"));
     let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
-    let merge = |id: String| {
-        let api = api.clone();
-        tokio::spawn(async move {
-            api.post(
-                "/api/integrate",
-                &json!({"session_id": id, "mode": "merge"}),
-            )
-            .await
-        })
-    };
+    let merge = |id: String| merge_in_background(api, id);
     let a_merge = merge(a.clone());
     wait_landing(api, &a, &["verifying"]).await;
     let b_merge = merge(b.clone());
@@ -719,6 +789,35 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     }
     page.wait_text("A's badge", ".badge.workspace", "checks running")
         .await;
+    // The train in the sessions panel: A's check running, B waiting with
+    // its Remove (A's has none: its checks run).
+    let train = page
+        .wait(
+            "the train's two entries",
+            "const items = [...document.querySelectorAll('#train-panel:not([hidden]) .train-item')];\
+               return items.length === 2 ? items.map((i) => ({text: i.textContent, \
+                 remove: !!i.querySelector('.train-remove')})) : null;",
+            vec![],
+        )
+        .await;
+    let first = train[0]["text"].as_str().unwrap();
+    assert!(first.starts_with(&format!("1. {a}")), "{train}");
+    assert!(first.contains("Its checks run: while [ ! -e"), "{train}");
+    assert_eq!(train[0]["remove"], false, "{train}");
+    let second = train[1]["text"].as_str().unwrap();
+    assert!(second.starts_with(&format!("2. {b}")), "{train}");
+    assert!(second.contains("Waits for the Merges before it"), "{train}");
+    assert_eq!(train[1]["remove"], true, "{train}");
+    page.shoot_centered("landing-train-panel-1440x900.png", "#train-panel")
+        .await;
+    page.resize(390, 844).await;
+    page.settle().await;
+    page.click(".view-tab[data-panel=\"sessions-panel\"]").await;
+    crate::common::page::assert_no_sideways_scroll(&page, "the train panel on a phone").await;
+    page.shoot_centered("landing-train-panel-390x844.png", "#train-panel")
+        .await;
+    page.resize(1440, 900).await;
+    page.settle().await;
     page.js(
         "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
         vec![json!(b)],
@@ -938,5 +1037,82 @@ async fn a_merge_outlives_its_page_and_a_stop_is_no_red_run() {
         .map(|l| l["session_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(verified, [a, b]);
+    server.stop().await;
+}
+
+/// `landing.parallel: 2`: while A's checks run, B's run ahead of its turn
+/// on A + B (the page's train says so). B's check passes only while a file
+/// of the test's exists; the test removes it once B's run ahead is done and
+/// before A lands: B lands green, so its verdict is the run ahead's (run at
+/// its turn, it would fail), and the tree that landed is the one it ran on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_merge_is_verified_ahead_on_the_one_before_it() {
+    crate::needs!(Codex);
+    let (gate_a, gate_b) = (Gate::new(), Gate::new());
+    let allow = tempfile::tempdir().unwrap();
+    let allow_b = allow.path().join("allow-b");
+    std::fs::write(&allow_b, "").unwrap();
+    let check = format!(
+        "if [ -e src/b_note.rs ]; then {}; test -e '{}'; else {}; fi",
+        gate_b.waited(),
+        allow_b.display(),
+        gate_a.waited()
+    );
+    let repo = crate_repo(&format!("    parallel: 2\n    verify: [\"{check}\"]\n")).repo();
+    let server = InProcess::start(&repo).await;
+    let (_a_open, _b_open) = (gate_a.opened_at_end(), gate_b.opened_at_end());
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "two notes",
+        "two",
+        vec![
+            writes("A: a", "src/a_note.rs", "// a\n"),
+            writes("B: b", "src/b_note.rs", "// b\n"),
+        ],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
+    let merge = |id: String| merge_in_background(api, id);
+    let a_merge = merge(a.clone());
+    wait_landing(api, &a, &["verifying"]).await;
+    let b_merge = merge(b.clone());
+    let entry = |train: &Value, id: &str| {
+        train
+            .as_array()
+            .and_then(|t| t.iter().find(|e| e["session_id"] == id))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let ahead = wait_until("B's checks running ahead", PATIENCE, || async {
+        let train = api.get_ok("/api/status").await["landing_train"].clone();
+        (entry(&train, &b)["ahead"] == true).then_some(train)
+    })
+    .await;
+    assert_eq!(entry(&ahead, &a)["state"], "verifying", "{ahead}");
+    assert_eq!(entry(&ahead, &b)["state"], "queued", "{ahead}");
+    assert_eq!(entry(&ahead, &b)["place"], 2, "{ahead}");
+    gate_b.open();
+    wait_until("B's run ahead done", PATIENCE, || async {
+        let train = api.get_ok("/api/status").await["landing_train"].clone();
+        entry(&train, &b)["running"].is_null().then_some(())
+    })
+    .await;
+    // Run again at its turn, B's check would fail now.
+    std::fs::remove_file(&allow_b).unwrap();
+    gate_a.open();
+    let (code, body) = a_merge.await.unwrap();
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, body) = b_merge.await.unwrap();
+    assert_eq!(code, StatusCode::OK, "B landed on its run ahead: {body}");
+    let verified = audited(&repo, "landing_verified");
+    let ids: Vec<&str> = verified
+        .iter()
+        .map(|l| l["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()], "{verified:?}");
+    assert_eq!(verified[1]["tree"], tree_of(&repo.path, &head(&repo.path)));
+    assert!(repo.path.join("src/a_note.rs").exists() && repo.path.join("src/b_note.rs").exists());
     server.stop().await;
 }

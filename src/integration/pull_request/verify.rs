@@ -61,6 +61,7 @@ async fn verify(
                     tree: &tree,
                     commands: &commands,
                     stopping: &stopping,
+                    on_command: &|_| {},
                 },
             )?;
             Ok::<_, NotRun>((tree, verdict))

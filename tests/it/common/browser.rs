@@ -449,6 +449,20 @@ impl Browser {
         save_artifact(file, &png);
     }
 
+    /// [`Browser::shoot`] with `at` in the middle of the window, clear of a
+    /// sticky header (a panel that scrolls inside itself too).
+    pub async fn shoot_centered(&self, file: &str, at: &str) {
+        self.settle().await;
+        self.js(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![json!(at)],
+        )
+        .await;
+        self.settle().await;
+        let png = self.screenshot_png().await.expect("a screenshot");
+        save_artifact(file, &png);
+    }
+
     /// [`Browser::shoot`] in a `width` × `height` window (left at that size).
     pub async fn shoot_at(&self, file: &str, width: u32, height: u32, at: Option<&str>) {
         self.resize(width, height).await;
