@@ -64,6 +64,9 @@ pub struct Department {
     /// `launcher.landing.verify`; `[]`: its work lands unverified.
     #[serde(rename = "landing_verify", skip_serializing_if = "Option::is_none")]
     pub landing_verify: Option<Vec<String>>,
+    /// Its assignments' attempts unless one says (issue 74).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<crate::model::AttemptsInput>,
     /// Its own agent, where it is not the launcher's, as written.
     #[serde(flatten)]
     pub agent: DepartmentAgent,

@@ -93,6 +93,21 @@ impl BackendSettings {
         }
     }
 
+    /// The word an attempt names this agent by (`attempts: [codex,
+    /// claude]`, issue 74): `codex` for Codex's app-server, the ACP agent's
+    /// profile (`codex-acp` for Codex through ACP); None for a PTY command.
+    pub fn attempt_word(&self) -> Option<&'static str> {
+        match self {
+            BackendSettings::Pty => None,
+            BackendSettings::Codex(_) => Some("codex"),
+            BackendSettings::Acp(s) if s.agent == acp::settings::Profile::Codex => {
+                Some("codex-acp")
+            }
+            BackendSettings::Acp(s) if s.agent == acp::settings::Profile::Other => None,
+            BackendSettings::Acp(s) => Some(s.agent.as_str()),
+        }
+    }
+
     /// The agent these settings run, in a few words ("Codex", "ACP agent
     /// claude").
     pub fn agent_in_words(&self) -> String {

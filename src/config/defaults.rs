@@ -16,6 +16,7 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
         verify: strings(verify),
         remote: None,
         landing_verify: None,
+        attempts: None,
         agent: Default::default(),
     }
 }

@@ -48,6 +48,7 @@ const DEPARTMENT_KEYS: &[&str] = &[
     "backend",
     "acp_agent",
     "acp_command",
+    "attempts",
 ];
 const RULE_KEYS: &[&str] = &["name", "level", "pattern", "message", "allow_pattern"];
 
@@ -114,6 +115,18 @@ pub fn departments(
                     _ => None,
                 })
                 .map(|v| texts(Some(v), false)),
+            attempts: field(d, "attempts").and_then(|v| {
+                match serde_yaml_ng::from_value::<crate::model::AttemptsInput>(v.clone()) {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        warnings.push(format!(
+                            "departments.{key}.attempts: ignored: a number (2 runs its agent \
+                             twice) or a list of agents ([codex, claude])"
+                        ));
+                        None
+                    }
+                }
+            }),
             agent: super::DepartmentAgent {
                 backend: field(d, "backend").and_then(text),
                 acp_agent: field(d, "acp_agent").and_then(text),

@@ -57,19 +57,22 @@ impl Ahead {
         self.lock().remove(&key).map(|run| Taken(run.verdict))
     }
 
-    /// A red verdict on `tree`: the runs built on it are ended.
+    /// A red verdict on `tree`: the runs built on it are ended and
+    /// forgotten.
     pub(super) fn red(&self, tree: &str) {
-        for run in self.lock().values() {
-            if run.on.iter().any(|t| t == tree) {
+        self.lock().retain(|_, run| {
+            let built_on_it = run.on.iter().any(|t| t == tree);
+            if built_on_it {
                 run.ended.store(true, Ordering::SeqCst);
             }
-        }
+            !built_on_it
+        });
     }
 
     /// `id`'s candidate is `tree` and its checks start: the Merges after it
     /// in the train (up to `launcher.landing.parallel` − 1) are verified
     /// ahead, each on the tree before it; runs no longer in that chain end.
-    pub(super) fn run_after(
+    pub(super) async fn run_after(
         self: &Arc<Self>,
         ctx: &Arc<Context>,
         id: &str,
@@ -80,7 +83,11 @@ impl Ahead {
         let chain = if ahead == 0 {
             Vec::new()
         } else {
-            chain_after(ctx, id, tree, ahead)
+            // Git merges: off the runtime.
+            let (ctx2, id2, tree2) = (Arc::clone(ctx), id.to_string(), tree.to_string());
+            tokio::task::spawn_blocking(move || chain_after(&ctx2, &id2, &tree2, ahead))
+                .await
+                .unwrap_or_default()
         };
         let wanted: Vec<Key> = chain.iter().map(|c| c.key.clone()).collect();
         let mut runs = self.lock();
@@ -118,7 +125,7 @@ impl Ahead {
 
     /// A Merge joined the train: the chain after the Merge whose checks
     /// run now is laid again (nothing when none runs).
-    pub(super) fn joined(self: &Arc<Self>, ctx: &Arc<Context>, stopping: &Stopping) {
+    pub(super) async fn joined(self: &Arc<Self>, ctx: &Arc<Context>, stopping: &Stopping) {
         if ctx.config.launcher.landing.parallel < 2 {
             return;
         }
@@ -133,7 +140,7 @@ impl Ahead {
             })
         });
         if let Some((id, tree)) = running {
-            self.run_after(ctx, &id, &tree, stopping);
+            self.run_after(ctx, &id, &tree, stopping).await;
         }
     }
 

@@ -205,6 +205,8 @@ pub(super) fn claim(ctx: &Context, id: &str) -> LResult<bool> {
         match landing {
             Some(l) => {
                 l.state = LandingState::Verifying;
+                // Its own run stores the tree it verifies.
+                l.tree = None;
                 true
             }
             None => false,
@@ -225,6 +227,7 @@ pub(super) fn requeue(ctx: &Context, id: &str) {
             l.state = LandingState::Queued;
             l.started_at = None;
             l.running = None;
+            l.tree = None;
         }
     });
     if let Err(e) = kept {

@@ -228,7 +228,7 @@ impl Integrations {
             landing::queue(&self.ctx, id, commands, mode, override_scope)?;
             // Its checks may run ahead of its turn, on the candidate whose
             // checks run now.
-            self.ahead.joined(&self.ctx, &self.stopping());
+            self.ahead.joined(&self.ctx, &self.stopping()).await;
         }
         self.land(id, mode, override_scope, &verification).await
     }

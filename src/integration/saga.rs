@@ -161,6 +161,10 @@ async fn verify(
     train: &Train,
 ) -> LResult<Verdict> {
     let stopping = Arc::clone(&train.stopping);
+    // Its run ahead, if one ran on this very tree: taken before the tree is
+    // stored, so a Merge joining meanwhile lays its chain after this one
+    // and never ends it.
+    let taken = train.ahead.take(tree, commands);
     ctx.store.update(|tx| {
         if let Some(l) = tx
             .session_mut(id)
@@ -172,14 +176,12 @@ async fn verify(
             l.started_at = Some(clock::now_rfc3339());
         }
     })?;
-    // Its run ahead, if one ran on this very tree, before the chain after
-    // it is laid (which ends runs it no longer holds).
-    let taken = train.ahead.take(tree, commands);
-    train.ahead.run_after(ctx, id, tree, &stopping);
+    train.ahead.run_after(ctx, id, tree, &stopping).await;
     if let Some(verdict) = match taken {
         Some(taken) => taken.verdict().await,
         None => None,
     } {
+        super::landing::set_running(ctx, id, None, false);
         return Ok(verdict);
     }
     let verdict = {

@@ -101,8 +101,7 @@ impl Integrations {
         // A Codex department's conversation goes on: its thread resumes in
         // the new session, with the note as its next turn (on the backend
         // it ran on: one its department no longer runs starts afresh).
-        let same_backend =
-            self.sessions.backend_for(s.department.as_deref()).kind() == s.agent.backend;
+        let same_backend = self.sessions.backend_for(s.agent_key()).kind() == s.agent.backend;
         let thread = s.agent.thread_id.clone().filter(|_| same_backend);
         let continues = thread.map(|thread_id| Continuation {
             thread_id,
@@ -134,6 +133,7 @@ impl Integrations {
                 workspace_from: Some(id.to_string()),
                 remote: None,
                 continues,
+                attempt: d.attempt.clone(),
             })
             .await?;
         self.review_sent(id, &drafts, Some(&started.id));

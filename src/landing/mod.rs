@@ -267,7 +267,11 @@ fn run_confined(
     if let Some(at) = &folders.shown_at {
         // There the tree's paths are the candidate's: nothing in it may
         // choose what Codex's sandbox loads before it holds.
-        env = crate::policy::agent_env::outside_tree(env, &at.display().to_string());
+        env = crate::policy::agent_env::outside_tree_resolved(
+            env,
+            &at.display().to_string(),
+            crate::platform::real_path_text,
+        );
     }
     let start = |line: &str| -> std::io::Result<std::process::Command> {
         (candidate.on_command)(line);
@@ -315,6 +319,9 @@ fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
         elsewhere_or_handed_over: false,
         runs_elsewhere: true,
         namespaces: crate::platform::namespaces_work().and_then(|()| {
+            // By its real path: a link into the tree would start the
+            // candidate's file once it is shown there.
+            let codex = dunce::canonicalize(codex).unwrap_or_else(|_| codex.to_path_buf());
             if crate::policy::agent_env::names_path_in(&codex.display().to_string(), &tree) {
                 Err(format!(
                     "the Codex CLI {} lies in the tree",
@@ -340,16 +347,20 @@ fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
 
 /// What the checks may touch: the candidate and their temporary folder.
 fn sandbox(ctx: &Context, folders: &Folders) -> Sandbox {
-    let state = &ctx.paths.state_dir;
+    // By its real path: a state folder reached through a link lies
+    // elsewhere, and shown over the user's tree the link's own path is the
+    // candidate's.
+    let state =
+        dunce::canonicalize(&ctx.paths.state_dir).unwrap_or_else(|_| ctx.paths.state_dir.clone());
     let mut hidden = Vec::new();
     // Shown over the user's tree, the candidate covers a state folder there
     // (a rule for it would make a folder in the candidate).
-    if !folders.shown_at.as_ref().is_some_and(|at| {
-        dunce::canonicalize(state)
-            .unwrap_or_else(|_| state.clone())
-            .starts_with(at)
-    }) {
-        hidden.push(state.clone());
+    if !folders
+        .shown_at
+        .as_ref()
+        .is_some_and(|at| state.starts_with(at))
+    {
+        hidden.push(state);
     }
     if let Some(home) = std::env::var_os("HOME") {
         let home = Path::new(&home);

@@ -541,7 +541,10 @@ impl Launcher {
         let mut waiting: Vec<(String, String)> = Vec::new();
         let mut unavailable: HashMap<Option<String>, String> = HashMap::new();
         for id in ids {
-            let department = self.sessions.session(&id).and_then(|s| s.department);
+            let department = self
+                .sessions
+                .session(&id)
+                .and_then(|s| s.agent_key().map(str::to_string));
             if let Some(why) = unavailable.get(&department) {
                 waiting.push((id, why.clone()));
                 continue;

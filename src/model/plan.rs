@@ -93,6 +93,7 @@ pub fn new_queue_item(
         workspace_from: None,
         remote: a.remote.clone(),
         waiting: None,
+        attempt: a.attempt.clone(),
     }
 }
 
@@ -150,6 +151,7 @@ pub(crate) mod tests {
             queue_id: None,
             error: None,
             earlier_sessions: Vec::new(),
+            attempt: None,
             remote: None,
             sent_back: 0,
             review_comments: 0,

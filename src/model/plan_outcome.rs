@@ -138,6 +138,7 @@ mod tests {
             selected: status != AssignmentStatus::Skipped,
             status,
             session_id: session.map(str::to_string),
+            attempt: None,
             remote: None,
             queue_id: None,
             error: None,

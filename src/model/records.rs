@@ -193,6 +193,9 @@ pub struct Assignment {
     /// The review comments the last send-back carried.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub review_comments: u32,
+    /// One of several attempts at the planner's assignment (issue 74).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Attempt>,
     /// The host of `launcher.remotes` it works on (issue 53); None: here.
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
@@ -237,6 +240,31 @@ pub struct Plan {
     pub budget_reached: Option<String>,
 }
 
+/// `attempts` as an assignment or a department writes it (issue 74).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum AttemptsInput {
+    /// This many, each by its department's own agent.
+    Count(usize),
+    /// One per agent named.
+    Agents(Vec<String>),
+}
+
+/// One of several attempts at one assignment of a plan (issue 74): each
+/// an assignment of its own, from the plan's one base commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The planner's assignment they come from (its place in the plan as
+    /// sent, from 0): the attempts of one group are compared.
+    pub group: usize,
+    /// From 1.
+    pub n: usize,
+    pub of: usize,
+    /// The department key whose agent drives it; None: its own department's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QueueItem {
     pub id: String,
@@ -272,6 +300,9 @@ pub struct QueueItem {
     /// Why it waits though a slot is free (its host is not ready), in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// One of several attempts at its assignment (issue 74).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Attempt>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

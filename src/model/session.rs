@@ -153,6 +153,9 @@ pub struct DepartmentPart {
     /// The developer dismissed its failure from "Needs you".
     #[serde(default, skip_serializing_if = "is_false")]
     pub dismissed: bool,
+    /// One of several attempts at its assignment (issue 74).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<super::Attempt>,
 }
 
 impl Session {
@@ -191,6 +194,15 @@ impl Session {
             &self.id,
             d.last_report_id.as_deref()?,
         ))
+    }
+
+    /// The department key whose agent drives it: an attempt's borrowed
+    /// agent (issue 74), else its department's (None: a planner).
+    pub fn agent_key(&self) -> Option<&str> {
+        self.department_part()
+            .and_then(|d| d.attempt.as_ref())
+            .and_then(|a| a.agent.as_deref())
+            .or(self.department.as_deref())
     }
 
     pub fn department_part(&self) -> Option<&DepartmentPart> {

@@ -488,5 +488,6 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
             .map(|r| r.host.clone()),
         sent_back: 0,
         review_comments: 0,
+        attempt: part.and_then(|d| d.attempt.clone()),
     }
 }

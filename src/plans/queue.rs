@@ -94,6 +94,95 @@ impl Dispatcher {
         Ok(checked)
     }
 
+    /// A plan's assignments checked; one asking for several attempts (or
+    /// whose department asks by default) becomes one assignment per
+    /// attempt (issue 74), each naming its group and agent.
+    fn checked_assignments(&self, raw: &[AssignmentInput]) -> LResult<Vec<Assignment>> {
+        let agents = self.named_agents();
+        let mut out = Vec::new();
+        for (i, a) in raw.iter().enumerate() {
+            let checked = self.validate_assignment(i, a)?;
+            // An edited plan sends its attempts back as they were laid out.
+            if checked.attempt.is_some() && a.attempts.is_none() {
+                out.push(checked);
+                continue;
+            }
+            let default = self
+                .ctx
+                .config
+                .department(&checked.department)
+                .and_then(|d| d.attempts);
+            let each = crate::policy::attempts::lay_out(
+                a.attempts.as_ref(),
+                default.as_ref(),
+                &checked.department,
+                &agents,
+            )
+            .map_err(|r| {
+                crate::policy::Refusal::Invalid(format!(
+                    "assignment {} ({:?}): {r}",
+                    i + 1,
+                    checked.department
+                ))
+            })?;
+            if each.is_empty() {
+                out.push(checked);
+                continue;
+            }
+            for attempt in crate::policy::attempts::attempts_of(i, &each) {
+                if let (Some(host), Some(agent)) = (&checked.remote, &attempt.agent) {
+                    if !self
+                        .sessions
+                        .backend_for(Some(agent))
+                        .capabilities()
+                        .runs_elsewhere
+                    {
+                        return Err(crate::policy::Refusal::Invalid(format!(
+                            "assignment {} ({:?}): attempt {} works on {host}, and the agent it \
+                             borrows runs its commands on this machine only",
+                            i + 1,
+                            checked.department,
+                            attempt.n
+                        ))
+                        .into());
+                    }
+                }
+                let mut one = checked.clone();
+                one.attempt = Some(attempt);
+                out.push(one);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The agents an attempt may name: the launcher's own, and each
+    /// department's (its own where it has one).
+    fn named_agents(&self) -> Vec<crate::policy::attempts::NamedAgent> {
+        let c = &self.ctx.config;
+        let words = |s: &crate::agents::BackendSettings| {
+            s.attempt_word()
+                .map(str::to_string)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        let mut agents = vec![crate::policy::attempts::NamedAgent {
+            key: None,
+            words: words(&c.launcher.agent.backend),
+            own: false,
+        }];
+        for d in c.assignable_departments() {
+            let own = c.launcher.agent.departments.get(&d.key);
+            let mut named = vec![d.key.clone()];
+            named.extend(own.map(words).unwrap_or_default());
+            agents.push(crate::policy::attempts::NamedAgent {
+                key: Some(d.key),
+                words: named,
+                own: own.is_some(),
+            });
+        }
+        agents
+    }
+
     /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,
     /// whose receipt is recorded with the plan).
     pub async fn register_plan(
@@ -107,11 +196,7 @@ impl Dispatcher {
         let summary = body.summary.unwrap_or_default();
         let raw = body.assignments.unwrap_or_default();
         let asked = body.needs_confirmation.unwrap_or(false);
-        let assignments = raw
-            .iter()
-            .enumerate()
-            .map(|(i, a)| self.validate_assignment(i, a))
-            .collect::<LResult<Vec<_>>>()?;
+        let assignments = self.checked_assignments(&raw)?;
         let needs_confirmation = rules::needs_confirmation(
             asked,
             self.ctx.config.launcher.require_plan_confirmation,
@@ -185,11 +270,7 @@ impl Dispatcher {
         let expected = seen.or(existing.as_ref().map(|p| p.revision));
         let mut plan = match (existing, edited) {
             (_, Some(list)) => {
-                let assignments = list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| self.validate_assignment(i, a))
-                    .collect::<LResult<Vec<_>>>()?;
+                let assignments = self.checked_assignments(&list)?;
                 let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
                 let old_budget = old
                     .as_ref()
@@ -406,6 +487,7 @@ impl Dispatcher {
                 workspace_from: item.workspace_from.clone(),
                 continues: None,
                 remote: item.remote.clone(),
+                attempt: item.attempt.clone(),
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),

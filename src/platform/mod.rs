@@ -17,6 +17,14 @@ pub mod mount_ns;
 pub mod net_fence;
 #[cfg(target_os = "linux")]
 mod user_ns;
+/// `path` with every link followed, as text; itself when it cannot be
+/// resolved (missing).
+pub fn real_path_text(path: &str) -> String {
+    dunce::canonicalize(path)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
+}
+
 /// Whether a program can be started with folders shown at other paths
 /// ([`mount_ns`]: Linux's user and mount namespaces), or why not.
 pub fn namespaces_work() -> Result<(), String> {

@@ -184,6 +184,30 @@ where
         .collect()
 }
 
+/// [`outside_tree`], also without a `PATH` entry or path whose real path
+/// (`resolve`: links followed) lies in `tree`: an alias of the tree names
+/// what is shown there too.
+pub fn outside_tree_resolved<I>(
+    environment: I,
+    tree: &str,
+    resolve: impl Fn(&str) -> String,
+) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let inside = |p: &str| names_path_in(p, tree) || names_path_in(&resolve(p), tree);
+    outside_tree(environment, tree)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            if k == "PATH" {
+                let kept: Vec<&str> = v.split(':').filter(|p| !inside(p)).collect();
+                return Some((k, kept.join(":")));
+            }
+            (!v.split(':').any(|p| p.starts_with('/') && inside(p))).then_some((k, v))
+        })
+        .collect()
+}
+
 /// Whether `path` is `tree` or in it.
 pub fn names_path_in(path: &str, tree: &str) -> bool {
     let tree = tree.trim_end_matches('/');
@@ -323,6 +347,31 @@ mod tests {
             names(&allowed(launcher, &[], System::Unix)),
             Vec::<&str>::new(),
             "case counts elsewhere, and Windows' names are Windows' only"
+        );
+    }
+
+    #[test]
+    fn an_alias_of_the_tree_is_the_tree() {
+        let resolve = |p: &str| match p {
+            "/home/u/bin" => "/repo/bin".to_string(),
+            "/home/u/codex-home" => "/repo/.codex".to_string(),
+            other => other.to_string(),
+        };
+        let env = vec![
+            (
+                "PATH".to_string(),
+                "/home/u/bin:/usr/bin:/repo/x".to_string(),
+            ),
+            ("CODEX_HOME".to_string(), "/home/u/codex-home".to_string()),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+        ];
+        let kept = outside_tree_resolved(env, "/repo", resolve);
+        assert_eq!(
+            kept,
+            [
+                ("PATH".to_string(), "/usr/bin".to_string()),
+                ("LANG".to_string(), "C.UTF-8".to_string())
+            ]
         );
     }
 }

@@ -18,6 +18,7 @@
 //! here. Nothing in this module does I/O.
 
 pub mod agent_env;
+pub mod attempts;
 pub mod carried;
 pub mod changes;
 pub mod commit_words;

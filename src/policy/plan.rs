@@ -32,6 +32,13 @@ pub struct AssignmentInput {
     /// The host it works on (issue 53); None: its department's, else here.
     #[serde(default, rename = "where")]
     pub remote: Option<String>,
+    /// Several attempts at it (issue 74): a number, or one agent per attempt.
+    #[serde(default)]
+    pub attempts: Option<super::attempts::AttemptsInput>,
+    /// Which attempt it is, as the plan shows it (a plan edited before it
+    /// starts keeps its attempts).
+    #[serde(default)]
+    pub attempt: Option<crate::model::Attempt>,
 }
 
 /// What an assignment is checked against.
@@ -143,6 +150,10 @@ pub fn validate_assignment(
         earlier_sessions: Vec::new(),
         sent_back: 0,
         review_comments: 0,
+        attempt: a
+            .attempt
+            .clone()
+            .filter(|t| t.n >= 1 && t.n <= t.of && t.of <= super::attempts::MAX_ATTEMPTS),
         remote,
     })
 }

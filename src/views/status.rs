@@ -390,6 +390,7 @@ pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
         queue.retain(|q| who.holds(q.parent_session_id.as_deref()));
     }
     v.queued_count = v.queue.len();
+    v.landing_train.retain(|e| visible(&e.session_id));
     v
 }
 

@@ -76,7 +76,7 @@ impl Starter<'_> {
         let kind = session.session_kind();
         let parent = session.parent_session_id();
         let department = session.department.as_deref();
-        let token = match self.sessions.backend_for(department).channel() {
+        let token = match self.sessions.backend_for(session.agent_key()).channel() {
             Channel::Api => Some(self.sessions.credentials.issue(Grant {
                 session_id: id.to_string(),
                 kind,
@@ -185,7 +185,7 @@ impl Starter<'_> {
         crate::platform::namespaces_work().map_err(refused)?;
         let server = self
             .sessions
-            .backend_for(session.department.as_deref())
+            .backend_for(session.agent_key())
             .exec_server()
             .ok_or_else(|| refused("its agent cannot run commands outside itself".into()))?;
         let repo = users_path(&self.ctx.repo);
@@ -196,7 +196,11 @@ impl Starter<'_> {
             std::slice::from_ref(&self.ctx.paths.state_dir),
         )
         .map_err(|e| refused(e.to_string()))?;
-        let mut env = agent_env::outside_tree(launchers_env(), &repo.display().to_string());
+        let mut env = agent_env::outside_tree_resolved(
+            launchers_env(),
+            &repo.display().to_string(),
+            crate::platform::real_path_text,
+        );
         env.extend(server.env);
         env.push(("RUST_LOG".into(), "warn".into()));
         let here = crate::remote::relay::Here {
@@ -298,9 +302,11 @@ impl Starter<'_> {
             .and_then(|d| seen_in_state(state, &carried, Path::new(d)));
         let mut hidden = vec![carried];
         // In the tree, the worktree covers it (a rule for it there would
-        // make a folder in the worktree).
-        if !users_path(state).starts_with(&repo) {
-            hidden.push(state.clone());
+        // make a folder in the worktree); elsewhere by its real path, since
+        // a link's own path in the tree is the worktree's there.
+        let real_state = users_path(state);
+        if !real_state.starts_with(&repo) {
+            hidden.push(real_state);
         }
         let worktrees = crate::worktrees::root_for(&self.ctx.repo);
         Sandbox {

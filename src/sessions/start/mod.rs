@@ -51,6 +51,9 @@ pub struct StartSpec {
     pub continues: Option<Continuation>,
     /// The host of `launcher.remotes` a department works on (issue 53).
     pub remote: Option<String>,
+    /// One of several attempts at its assignment (issue 74): its agent may
+    /// be another department's.
+    pub attempt: Option<crate::model::Attempt>,
 }
 
 /// The thread a new session resumes, and what it is told first.
@@ -61,6 +64,14 @@ pub struct Continuation {
 }
 
 impl StartSpec {
+    /// The department key whose agent drives it ([`Session::agent_key`]).
+    pub fn agent_key(&self) -> Option<&str> {
+        self.attempt
+            .as_ref()
+            .and_then(|a| a.agent.as_deref())
+            .or(self.department.as_deref())
+    }
+
     pub fn zhongshu(task: String, model: Option<String>) -> StartSpec {
         StartSpec {
             kind: SessionKind::Zhongshu,
@@ -76,6 +87,7 @@ impl StartSpec {
             workspace_from: None,
             continues: None,
             remote: None,
+            attempt: None,
         }
     }
 }
@@ -179,9 +191,7 @@ impl<'a> Starter<'a> {
             }
         };
         let log_path = self.ctx.paths.logs_dir().join(format!("{id}.log"));
-        let backend = self
-            .sessions
-            .backend_for(checked.department.as_ref().map(|d| d.key.as_str()));
+        let backend = self.sessions.backend_for(spec.agent_key());
         let agent = AgentInfo {
             backend: backend.kind(),
             capabilities: Some(backend.capabilities()),
@@ -410,7 +420,7 @@ impl<'a> Starter<'a> {
         let kind = c.kind();
         let started = self
             .sessions
-            .backend_for(department)
+            .backend_for(session.agent_key())
             .start(AgentSpec {
                 session_id: id.to_string(),
                 kind,
@@ -489,7 +499,7 @@ impl Starter<'_> {
     /// namespaces are refused it works in its worktree's own folder, as
     /// before, and the log says why.
     fn may_work_at_users_path(&self, spec: &StartSpec) -> bool {
-        let backend = self.sessions.backend_for(spec.department.as_deref());
+        let backend = self.sessions.backend_for(spec.agent_key());
         let caches = self.ctx.config.launcher.worktree.caches;
         let repo = &self.ctx.repo;
         let server = backend.exec_server();
@@ -527,7 +537,7 @@ impl Starter<'_> {
         if spec.workspace_from.is_some() {
             return Ok(());
         }
-        let backend = self.sessions.backend_for(spec.department.as_deref());
+        let backend = self.sessions.backend_for(spec.agent_key());
         if !backend.capabilities().runs_elsewhere {
             return Err(LauncherError::Conflict(format!(
                 "a department on another machine ({name}) needs an agent whose commands can \
@@ -649,6 +659,7 @@ fn new_record(
                 queue_id: spec.queue_id.clone(),
                 drop_folder: drop_folder.map(|d| d.display().to_string()),
                 workspace: c.workspace.clone().map(Box::new),
+                attempt: spec.attempt.clone(),
                 ..DepartmentPart::default()
             })
         },

@@ -68,7 +68,7 @@ impl Starter<'_> {
                 .display()
                 .to_string(),
             bin: &launcher_bin(),
-            tools: self.sessions.has_tools(Some(&d.key)),
+            tools: self.sessions.has_tools(spec.agent_key()),
             worktree: c
                 .workspace
                 .as_ref()

@@ -1,0 +1,240 @@
+//! Several attempts at one assignment (issue 74): how many, by whose agent,
+//! and which attempt may be chosen. An assignment asks `attempts: 2` (its
+//! department's agent twice) or `attempts: [codex, claude]` (one per agent
+//! named: a word an agent of this launcher answers to, or a department key
+//! whose agent it borrows); its department may set a default. Each attempt
+//! becomes an assignment of its own, from the plan's one base commit.
+
+use super::Refusal;
+use crate::model::Attempt;
+pub use crate::model::AttemptsInput;
+
+/// An attempt's agent when it is the launcher's own, beside a department
+/// that has one of its own (no department key has this form).
+pub const LAUNCHERS_AGENT: &str = "(launcher)";
+
+/// The most attempts one assignment may ask for.
+pub const MAX_ATTEMPTS: usize = 5;
+
+/// An agent of this launcher an attempt may name: the department key whose
+/// agent it is (None: the launcher's own), the words it answers to
+/// (`codex`, its `acp_agent`, the department's key), and whether it is a
+/// department's agent of its own (else the launcher's drives it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedAgent {
+    pub key: Option<String>,
+    pub words: Vec<String>,
+    pub own: bool,
+}
+
+/// What each attempt of an assignment of `department` runs with: one entry
+/// per attempt, the department key whose agent drives it (None: its own
+/// department's). Empty: a plain assignment (one attempt, asked or not).
+pub fn lay_out(
+    asked: Option<&AttemptsInput>,
+    default: Option<&AttemptsInput>,
+    department: &str,
+    agents: &[NamedAgent],
+) -> Result<Vec<Option<String>>, Refusal> {
+    let Some(asked) = asked.or(default) else {
+        return Ok(Vec::new());
+    };
+    let each: Vec<Option<String>> = match asked {
+        AttemptsInput::Count(0) => {
+            return Err(Refusal::Invalid(
+                "attempts: 0 is not allowed: 1 or more (2 runs its agent twice)".into(),
+            ))
+        }
+        AttemptsInput::Count(n) => vec![None; *n],
+        AttemptsInput::Agents(words) if words.is_empty() => {
+            return Err(Refusal::Invalid(
+                "attempts: [] names no agent: name one per attempt, or give a number".into(),
+            ))
+        }
+        AttemptsInput::Agents(words) => words
+            .iter()
+            .map(|w| agent_key(w, department, agents))
+            .collect::<Result<_, _>>()?,
+    };
+    if each.len() > MAX_ATTEMPTS {
+        return Err(Refusal::Invalid(format!(
+            "attempts: {} is more than {MAX_ATTEMPTS}: each attempt is an agent and a worktree of \
+             its own",
+            each.len()
+        )));
+    }
+    Ok(if each.len() == 1 && each[0].is_none() {
+        Vec::new()
+    } else {
+        each
+    })
+}
+
+/// The department key whose agent `word` names for an attempt at
+/// `department`'s assignment; None when that is its own department's.
+fn agent_key(
+    word: &str,
+    department: &str,
+    agents: &[NamedAgent],
+) -> Result<Option<String>, Refusal> {
+    let word = word.trim();
+    let by_key = agents
+        .iter()
+        .find(|a| a.key.as_deref() == Some(word))
+        .or_else(|| agents.iter().find(|a| a.words.iter().any(|w| w == word)));
+    let own_agent = agents
+        .iter()
+        .any(|a| a.key.as_deref() == Some(department) && a.own);
+    match by_key {
+        Some(a) if a.key.as_deref() == Some(department) => Ok(None),
+        // The launcher's agent, or a department's that is the launcher's.
+        Some(a) if !a.own => Ok(own_agent.then(|| LAUNCHERS_AGENT.to_string())),
+        Some(a) => Ok(a.key.clone()),
+        None => {
+            let mut known: Vec<&str> = agents
+                .iter()
+                .flat_map(|a| a.words.iter().map(String::as_str))
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            Err(Refusal::Invalid(format!(
+                "attempts: no agent of this launcher is {word:?}: name a department whose agent \
+                 to borrow, or an agent one runs ({}); an agent of its own is set under \
+                 departments.<key>.acp_agent",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+/// The attempts of group `group` laid out as `each` says.
+pub fn attempts_of(group: usize, each: &[Option<String>]) -> Vec<Attempt> {
+    each.iter()
+        .enumerate()
+        .map(|(i, agent)| Attempt {
+            group,
+            n: i + 1,
+            of: each.len(),
+            agent: agent.clone(),
+        })
+        .collect()
+}
+
+/// Whether `session` may be chosen among its attempts: it is one, its work
+/// waits, and none of them was chosen.
+pub fn may_choose(
+    session: &str,
+    attempt: Option<&Attempt>,
+    waits: bool,
+    chosen: Option<&str>,
+) -> Result<(), Refusal> {
+    if attempt.is_none() {
+        return Err(Refusal::Invalid(format!(
+            "{session} is not an attempt: its work goes on as any department's"
+        )));
+    }
+    if let Some(chosen) = chosen {
+        return Err(Refusal::Conflict(format!(
+            "{chosen} was chosen among these attempts already"
+        )));
+    }
+    if !waits {
+        return Err(Refusal::Conflict(format!(
+            "{session}'s work does not wait for you: only recorded work can be chosen"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agents() -> Vec<NamedAgent> {
+        vec![
+            NamedAgent {
+                key: None,
+                words: vec!["codex".into()],
+                own: false,
+            },
+            NamedAgent {
+                key: Some("lingyubu".into()),
+                words: vec!["lingyubu".into()],
+                own: false,
+            },
+            NamedAgent {
+                key: Some("hubu".into()),
+                words: vec!["claude".into(), "hubu".into()],
+                own: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn a_count_or_agents_lay_out_the_attempts() {
+        let a = agents();
+        assert_eq!(lay_out(None, None, "lingyubu", &a), Ok(vec![]));
+        assert_eq!(
+            lay_out(Some(&AttemptsInput::Count(1)), None, "lingyubu", &a),
+            Ok(vec![])
+        );
+        assert_eq!(
+            lay_out(None, Some(&AttemptsInput::Count(2)), "lingyubu", &a),
+            Ok(vec![None, None])
+        );
+        let words = AttemptsInput::Agents(vec!["codex".into(), "claude".into()]);
+        assert_eq!(
+            lay_out(Some(&words), None, "lingyubu", &a),
+            Ok(vec![None, Some("hubu".into())])
+        );
+        // Its own department's agent by its key is its own; the launcher's
+        // beside a department with its own agent is named apart.
+        let own = AttemptsInput::Agents(vec!["hubu".into(), "codex".into(), "lingyubu".into()]);
+        assert_eq!(
+            lay_out(Some(&own), None, "hubu", &a),
+            Ok(vec![
+                None,
+                Some(LAUNCHERS_AGENT.into()),
+                Some(LAUNCHERS_AGENT.into())
+            ])
+        );
+    }
+
+    #[test]
+    fn wrong_attempts_are_refused_saying_what_to_write() {
+        let a = agents();
+        let said = |x: AttemptsInput| {
+            lay_out(Some(&x), None, "lingyubu", &a)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(said(AttemptsInput::Count(0)).contains("attempts: 0 is not allowed"));
+        assert!(said(AttemptsInput::Count(6)).contains("more than 5"));
+        assert!(said(AttemptsInput::Agents(vec![])).contains("names no agent"));
+        let unknown = said(AttemptsInput::Agents(vec!["gemini".into()]));
+        assert!(unknown.contains("\"gemini\""), "{unknown}");
+        assert!(
+            unknown.contains("claude, codex, hubu, lingyubu"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn one_choice_per_group_of_waiting_work() {
+        let a = attempts_of(0, &[None, None]);
+        assert_eq!((a[1].n, a[1].of, a[1].group), (2, 2, 0));
+        assert!(may_choose("x-1", Some(&a[0]), true, None).is_ok());
+        assert!(matches!(
+            may_choose("x-1", Some(&a[0]), true, Some("x-2")),
+            Err(Refusal::Conflict(_))
+        ));
+        assert!(matches!(
+            may_choose("x-1", None, true, None),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            may_choose("x-1", Some(&a[0]), false, None),
+            Err(Refusal::Conflict(_))
+        ));
+    }
+}
