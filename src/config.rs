@@ -39,7 +39,9 @@ pub use defaults::{
 };
 pub use defaults_file::commented_defaults;
 pub use fitted::{departments_for, landing_checks_for, portability_paths_for, risk_rules_for};
-pub use isolation::{Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode};
+pub use isolation::{
+    AttemptsChoose, AttemptsStop, Checkout, Isolation, IsolationSettings, MergeStyle, ScopeMode,
+};
 pub use python_env::ignored_python_variables;
 pub use python_signs::python_tool_signs;
 
@@ -255,6 +257,10 @@ struct FileLauncher {
     merge: Option<String>,
     #[serde(default)]
     keep_discarded_days: Option<u32>,
+    #[serde(default)]
+    attempts_choose: Option<String>,
+    #[serde(default)]
+    attempts_stop: Option<String>,
     #[serde(default)]
     quota_reserve_percent: Option<f64>,
     #[serde(default)]

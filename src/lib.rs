@@ -4,6 +4,7 @@
 //! domain and can be used and tested without the HTTP server.
 
 pub mod agents;
+pub mod attempts;
 pub mod audit;
 pub mod bounded_run;
 pub mod clock;

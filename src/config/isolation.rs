@@ -66,6 +66,32 @@ pub struct IsolationSettings {
     /// Days a discarded department's branch is kept before
     /// `worktrees --prune` deletes it.
     pub keep_discarded_days: u32,
+    /// Who chooses among an assignment's attempts (issue 74).
+    pub attempts_choose: AttemptsChoose,
+    /// Whether the other attempts stop once one is verified.
+    pub attempts_stop: AttemptsStop,
+}
+
+/// `launcher.attempts_choose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptsChoose {
+    /// You do (the default).
+    User,
+    /// The launcher, when exactly one attempt's own verification is green
+    /// and its scope clean; else you.
+    Verified,
+}
+
+/// `launcher.attempts_stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptsStop {
+    /// Every attempt runs to its end (the default).
+    Never,
+    /// The others stop once one attempt's verification is green (their
+    /// work kept for review).
+    FirstVerified,
 }
 
 /// `launcher.worktree_max_file_bytes` unless set: 50 MiB.
@@ -82,6 +108,8 @@ impl Default for IsolationSettings {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             merge: MergeStyle::Squash,
             keep_discarded_days: 7,
+            attempts_choose: AttemptsChoose::User,
+            attempts_stop: AttemptsStop::Never,
         }
     }
 }
@@ -97,6 +125,8 @@ pub struct FileWords {
     pub worktree_max_file_bytes: Option<u64>,
     pub merge: Option<String>,
     pub keep_discarded_days: Option<u32>,
+    pub attempts_choose: Option<String>,
+    pub attempts_stop: Option<String>,
 }
 
 /// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
@@ -161,7 +191,33 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
             ),
         });
     }
+    let attempts_choose = match words.attempts_choose.as_deref().map(str::trim) {
+        None | Some("user") => AttemptsChoose::User,
+        Some("verified") => AttemptsChoose::Verified,
+        Some(v) => {
+            return Err(invalid(
+                file,
+                "launcher.attempts_choose",
+                v,
+                &["user", "verified"],
+            ))
+        }
+    };
+    let attempts_stop = match words.attempts_stop.as_deref().map(str::trim) {
+        None | Some("never") => AttemptsStop::Never,
+        Some("first_verified") => AttemptsStop::FirstVerified,
+        Some(v) => {
+            return Err(invalid(
+                file,
+                "launcher.attempts_stop",
+                v,
+                &["never", "first_verified"],
+            ))
+        }
+    };
     Ok(IsolationSettings {
+        attempts_choose,
+        attempts_stop,
         isolation,
         scope,
         auto_integrate: words.auto_integrate.unwrap_or(d.auto_integrate),
@@ -199,8 +255,20 @@ mod tests {
             worktree_max_file_bytes: Some(1000),
             merge: Some("history".into()),
             keep_discarded_days: Some(0),
+            attempts_choose: Some("verified".into()),
+            attempts_stop: Some("first_verified".into()),
         };
         let s = resolve("g.yaml", words, &Env::new()).unwrap();
+        assert_eq!(
+            (s.attempts_choose, s.attempts_stop),
+            (AttemptsChoose::Verified, AttemptsStop::FirstVerified)
+        );
+        let wrong = FileWords {
+            attempts_choose: Some("planner".into()),
+            ..FileWords::default()
+        };
+        let said = resolve("g.yaml", wrong, &Env::new()).unwrap_err().to_string();
+        assert!(said.contains("launcher.attempts_choose"), "{said}");
         assert_eq!(s.merge, MergeStyle::History);
         assert_eq!(s.keep_discarded_days, 0);
         assert_eq!(

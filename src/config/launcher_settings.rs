@@ -166,6 +166,8 @@ fn isolation_words(fl: &FileLauncher) -> isolation::FileWords {
         worktree_max_file_bytes: fl.worktree_max_file_bytes,
         merge: fl.merge.clone(),
         keep_discarded_days: fl.keep_discarded_days,
+        attempts_choose: fl.attempts_choose.clone(),
+        attempts_stop: fl.attempts_stop.clone(),
     }
 }
 

@@ -43,6 +43,8 @@ const KNOWN: [(&str, &[&str]); 9] = [
             "worktree_max_file_bytes",
             "merge",
             "keep_discarded_days",
+            "attempts_choose",
+            "attempts_stop",
             "pull_requests",
             "worktree",
             "remotes",

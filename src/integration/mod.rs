@@ -216,6 +216,15 @@ impl Integrations {
         override_scope: bool,
         asked: landing::Asked<'_>,
     ) -> LResult<Workspace> {
+        // One of several attempts goes on only once chosen (issue 74).
+        self.ctx
+            .store
+            .read(|st| {
+                let s = st.sessions.get(id)?;
+                let chosen = crate::policy::attempts::chosen_of(st, s);
+                Some(crate::policy::attempts::may_integrate(s, chosen))
+            })
+            .unwrap_or(Ok(()))?;
         if mode == IntegrationMode::PullRequest {
             return self.pull_requests.open_for(id, override_scope).await;
         }

@@ -51,6 +51,8 @@ pub struct Launcher {
     pub quota: Arc<Quota>,
     /// The departments' worktrees under the user's control.
     pub integrations: Arc<Integrations>,
+    /// Several attempts at one task, compared and chosen (issue 74).
+    pub attempts: Arc<crate::attempts::Attempts>,
     /// The developer's token (the dashboard's); agents never get it.
     pub token: String,
     pub credentials: Arc<Credentials>,
@@ -139,6 +141,11 @@ impl Launcher {
         ));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&ctx), Arc::clone(&sessions), tx));
         let integrations = Arc::new(Integrations::new(Arc::clone(&ctx), Arc::clone(&sessions)));
+        let attempts = Arc::new(crate::attempts::Attempts::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+            Arc::clone(&integrations),
+        ));
         let facts = Arc::new(
             facts::FactsCache::new(ctx.repo.clone())
                 .watch_config(crate::config::changes::Watch::new(&ctx.repo, &ctx.config)),
@@ -173,6 +180,7 @@ impl Launcher {
             quota,
             _tool_handler: tool_handler,
             integrations,
+            attempts,
             token,
             credentials,
             audit_chain_problem: OnceLock::new(),
@@ -334,11 +342,15 @@ impl Launcher {
         {
             // After the sessions are back: a resumed Merge may send work back.
             let integrations = Arc::clone(&self.integrations);
+            let attempts = Arc::clone(&self.attempts);
             let stopped = self.stopped();
             self.ctx.spawn(async move {
                 tokio::select! {
                     _ = stopped => {}
-                    _ = integrations.resume_train() => {}
+                    _ = async {
+                        integrations.resume_train().await;
+                        attempts.resume().await;
+                    } => {}
                 }
             });
         }
@@ -610,6 +622,10 @@ impl Launcher {
                     self.mailbox.department_exited(&id);
                 }
                 self.dispatcher.pump_queue().await;
+                if department {
+                    // Its checks may take a while: after the queue moved.
+                    self.attempts.exited(&id).await;
+                }
             }
             Signal::ResultsRegistered { registered, .. } => {
                 self.dispatcher.pump_queue().await;

@@ -516,6 +516,37 @@ pub enum AuditEvent {
         exit: i32,
         seconds: u64,
     },
+    /// A department started as one of several attempts at one assignment
+    /// of `zhongshu_id`'s plan (issue 74).
+    AttemptStarted {
+        session_id: String,
+        zhongshu_id: Option<String>,
+        group: usize,
+        n: usize,
+        of: usize,
+        /// The department whose agent it borrows.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// One attempt was chosen (`by`: the user, or `attempts_choose:
+    /// verified`); the others are settled.
+    AttemptChosen {
+        zhongshu_id: String,
+        group: usize,
+        chosen: String,
+        others: Vec<String>,
+        by: String,
+    },
+    /// An attempt's recorded tree went through the landing checks, without
+    /// landing (`failure` None: green).
+    AttemptChecked {
+        session_id: String,
+        tree: String,
+        commands: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
+        seconds: u64,
+    },
     /// A Merge's candidate failed the checks: nothing landed.
     LandingFailed {
         session_id: String,

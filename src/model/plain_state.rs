@@ -146,6 +146,7 @@ fn reason_words(r: CloseReason) -> &'static str {
         CloseReason::HelperExited => "Codex's app-server under it ended",
         CloseReason::Reported => "closed after its report",
         CloseReason::PlanStopped => "you stopped its plan",
+        CloseReason::AttemptSettled => "another attempt at its task was chosen or verified first",
     }
 }
 

@@ -160,6 +160,7 @@ mod tests {
             confirmed_at: None,
             finished_at: None,
             outcome: None,
+            attempt_choices: Default::default(),
             budget_usd: None,
             budget_tokens: None,
             budget_reached: None,

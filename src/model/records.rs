@@ -42,6 +42,9 @@ word_enum!(
         Reported => "mailbox_report_received",
         /// The developer stopped the plan it belongs to.
         PlanStopped => "plan_stopped",
+        /// Another attempt at its assignment was chosen, or verified first
+        /// under `attempts_stop: first_verified` (issue 74).
+        AttemptSettled => "attempt_settled",
     }
 );
 
@@ -230,6 +233,9 @@ pub struct Plan {
     /// How its assignments ended, once the plan is finished or stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::PlanOutcome>,
+    /// The attempt chosen in each group of attempts (issue 74), by group.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attempt_choices: std::collections::BTreeMap<String, String>,
     /// The budget the user raised this plan's to (over `launcher.plan_budget_*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_usd: Option<f64>,

@@ -331,6 +331,27 @@ pub struct Workspace {
     /// or how the last run went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landing: Option<Landing>,
+    /// An attempt's own tree through the landing checks, without landing
+    /// (issue 74): the launcher's verification the comparison shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_check: Option<AttemptCheck>,
+}
+
+/// The launcher's checks on an attempt's recorded tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptCheck {
+    /// The tree checked (its recorded commit's).
+    pub tree: String,
+    pub commands: Vec<String>,
+    /// Running while None, then whether every command passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
 }
 
 /// The trailer of a commit the launcher landed verified (its checks named
@@ -447,6 +468,7 @@ impl Workspace {
             at_users_path: false,
             remote: None,
             landing: None,
+            attempt_check: None,
         }
     }
 }

@@ -219,6 +219,7 @@ impl Dispatcher {
             budget_tokens: None,
             budget_reached: None,
             outcome: None,
+            attempt_choices: Default::default(),
         };
         let queued = if needs_confirmation {
             Vec::new()
@@ -292,6 +293,7 @@ impl Dispatcher {
                     budget_tokens: old_budget.1,
                     budget_reached: None,
                     outcome: None,
+                    attempt_choices: Default::default(),
                 }
             }
             (Some(p), None) => p,

@@ -6,8 +6,8 @@
 //! becomes an assignment of its own, from the plan's one base commit.
 
 use super::Refusal;
-use crate::model::Attempt;
 pub use crate::model::AttemptsInput;
+use crate::model::{Attempt, Session, State};
 
 /// An attempt's agent when it is the launcher's own, beside a department
 /// that has one of its own (no department key has this form).
@@ -144,6 +144,89 @@ pub fn may_choose(
         )));
     }
     Ok(())
+}
+
+/// The attempt `s` is, with the planner whose plan holds its group.
+pub fn attempt_of(s: &Session) -> Option<(&str, &Attempt)> {
+    let d = s.department_part()?;
+    Some((d.parent_session_id.as_deref()?, d.attempt.as_ref()?))
+}
+
+/// The attempts of `s`'s group, in their order: one session each (an
+/// attempt sent back is the session that goes on with it).
+pub fn members<'a>(state: &'a State, s: &Session) -> Vec<&'a Session> {
+    let Some((parent, attempt)) = attempt_of(s) else {
+        return Vec::new();
+    };
+    let mut all: Vec<&Session> = state
+        .sessions
+        .values()
+        .filter(|x| {
+            attempt_of(x).is_some_and(|(p, a)| p == parent && a.group == attempt.group)
+                && x.workspace().is_none_or(|w| w.successor.is_none())
+        })
+        .collect();
+    all.sort_by_key(|x| attempt_of(x).map(|(_, a)| a.n));
+    all
+}
+
+/// The attempt chosen in `s`'s group, if one was.
+pub fn chosen_of<'a>(state: &'a State, s: &Session) -> Option<&'a str> {
+    let (parent, attempt) = attempt_of(s)?;
+    state
+        .plans
+        .get(parent)?
+        .attempt_choices
+        .get(&attempt.group.to_string())
+        .map(String::as_str)
+}
+
+/// An attempt's work goes on to Apply, Merge or a pull request only once it
+/// was chosen among its group (another's chosen: it is settled).
+pub fn may_integrate(s: &Session, chosen: Option<&str>) -> Result<(), Refusal> {
+    let Some((_, attempt)) = attempt_of(s) else {
+        return Ok(());
+    };
+    let own =
+        |c: &str| c == s.id || s.workspace().and_then(|w| w.predecessor.as_deref()) == Some(c);
+    match chosen {
+        Some(c) if own(c) => Ok(()),
+        Some(c) => Err(Refusal::Conflict(format!(
+            "{c} was chosen among these attempts, not {}: its work is settled",
+            s.id
+        ))),
+        None => Err(Refusal::Conflict(format!(
+            "{} is attempt {} of {}: choose it among them first (Compare, POST \
+             /api/choose_attempt)",
+            s.id, attempt.n, attempt.of
+        ))),
+    }
+}
+
+/// Which attempt `attempts_choose: verified` chooses: the one attempt whose
+/// own verification is green and whose scope is clean, once every attempt
+/// has ended; None while any runs or when not exactly one qualifies.
+pub fn verified_choice<'a>(members: &[&'a Session]) -> Option<&'a str> {
+    if members.is_empty() || members.iter().any(|m| m.is_running()) {
+        return None;
+    }
+    let green: Vec<&str> = members
+        .iter()
+        .filter(|m| {
+            m.workspace().is_some_and(|w| {
+                w.state.awaits_user()
+                    && w.attempt_check.as_ref().and_then(|c| c.passed) == Some(true)
+                    && w.review
+                        .as_ref()
+                        .is_some_and(|r| r.decision == crate::model::Decision::Pass)
+            })
+        })
+        .map(|m| m.id.as_str())
+        .collect();
+    match green.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ pub struct ChangesView {
     /// The checks a Merge of it runs before it lands (issue 73); None: it
     /// lands unverified.
     pub landing_checks: Option<Vec<String>>,
+    /// One of several attempts at its assignment (issue 74): the drawer
+    /// offers to compare them.
+    pub attempt: Option<crate::model::Attempt>,
 }
 
 /// A department's last report, as the drawer leads with it.
@@ -170,6 +173,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         department_conflicts: Vec::new(),
         integration_blocked: None,
         landing_checks: None,
+        attempt: None,
         tree_applied: Vec::new(),
     })
 }

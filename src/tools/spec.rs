@@ -181,6 +181,11 @@ fn assignment_schema() -> Value {
         "reason": {"type": "string"},
         "model_reason": {"type": "string"},
         "selected": {"type": "boolean", "description": "Default true."},
+        "attempts": {"description": "Several attempts at this task, compared before one is \
+            chosen: a number (its department's agent that many times), or one agent per \
+            attempt (codex, an ACP agent's name, or a department key whose agent to borrow).",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 5},
+                      {"type": "array", "items": {"type": "string"}, "maxItems": 5}]},
         "where": {"type": "string", "description": "A host of launcher.remotes it works on \
             (governance_plan_status lists them with their free slots); omitted: where its \
             department is placed, else this machine."}

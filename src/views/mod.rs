@@ -13,6 +13,7 @@
 //! policies and small shared pieces; no service imports them.
 
 pub mod agents;
+pub mod attempts;
 pub mod cache;
 pub mod deltas;
 pub mod heartbeat;

@@ -238,20 +238,24 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             && superseded_by(&snap.state, s).is_none(),
         awaits_reply: awaits_reply(&snap.state, s, live),
         plain,
-        // What the agent reports it cost, else its tokens at the model's price.
-        cost_usd: s
-            .agent
-            .reported_usage
-            .as_ref()
-            .and_then(|r| r.cost_usd())
-            .or_else(|| {
-                let usage = s.agent.token_usage.as_ref()?;
-                let price = launcher.model_prices.get(&s.model)?;
-                Some(crate::policy::quota::cost_usd(usage, price))
-            }),
+        cost_usd: cost_usd(s, launcher),
     };
     own_terminal(snap, s, live, &mut view);
     view
+}
+
+/// What `s`'s conversation cost in US dollars: what its agent reports, else
+/// its tokens at the model's price.
+pub fn cost_usd(s: &Session, launcher: &crate::config::LauncherSettings) -> Option<f64> {
+    s.agent
+        .reported_usage
+        .as_ref()
+        .and_then(|r| r.cost_usd())
+        .or_else(|| {
+            let usage = s.agent.token_usage.as_ref()?;
+            let price = launcher.model_prices.get(&s.model)?;
+            Some(crate::policy::quota::cost_usd(usage, price))
+        })
 }
 
 /// A running planner whose plan ended and whose agent does not report its

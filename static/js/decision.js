@@ -11,6 +11,7 @@
 import { api } from "./api.js";
 import { el } from "./dom.js";
 import { decisionActions } from "./decision_actions.js";
+import { attemptsSection } from "./attempts.js";
 import { landingSection } from "./landing.js";
 import { diffCounts, diffTables } from "./diff_table.js";
 import { pullRequestSection } from "./pull_request.js";
@@ -261,7 +262,7 @@ export async function showChanges(id, reload) {
   const comments = reviewComments(v);
   await comments.load();
   const actions = decisionActions(v, reload, comments.drafts);
-  const sections = [lead(v), whatItDid(v), conflicts(v), landingSection(v, reload), comments.section, files(v, comments), scope(v), findings(v), actions.section,
+  const sections = [lead(v), await attemptsSection(v, reload), whatItDid(v), conflicts(v), landingSection(v, reload), comments.section, files(v, comments), scope(v), findings(v), actions.section,
     await pullRequestSection(v, reload)];
   const keys = (event) => comments.keys(event) || actions.keys(event);
   return { title: decisionTitle(v), badge: comments.badge, parts: sections.filter(Boolean), keys };

@@ -19,6 +19,8 @@ mod attacks;
 #[cfg(unix)]
 mod attempts_browser;
 #[cfg(unix)]
+mod attempts_compared;
+#[cfg(unix)]
 mod codex;
 #[cfg(unix)]
 mod codex_confined;

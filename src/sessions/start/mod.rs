@@ -479,6 +479,22 @@ impl<'a> Starter<'a> {
                 }
             }
             tx.audit(audit);
+            // An attempt sent back goes on: it started once.
+            let attempt = tx
+                .session(id)
+                .filter(|s| s.workspace().is_none_or(|w| w.predecessor.is_none()))
+                .and_then(|s| s.department_part())
+                .and_then(|d| d.attempt.clone());
+            if let Some(a) = attempt {
+                tx.audit(AuditEvent::AttemptStarted {
+                    session_id: id.to_string(),
+                    zhongshu_id: c.parent.clone(),
+                    group: a.group,
+                    n: a.n,
+                    of: a.of,
+                    agent: a.agent,
+                });
+            }
         });
         if let Err(e) = recorded {
             agent.stop().await;

@@ -102,6 +102,7 @@ pub(super) async fn changes(
                         Checks::Run(commands) => Some(commands),
                         Checks::Unverified => None,
                     };
+                    view.attempt = session.department_part().and_then(|d| d.attempt.clone());
                     Ok(view)
                 })
                 .await,

@@ -11,6 +11,7 @@ use super::query::{IdQuery, Params};
 use super::routes::Routes;
 use crate::launcher::Launcher;
 
+mod attempts;
 mod changes;
 mod control;
 mod overview;
@@ -83,6 +84,9 @@ pub fn routes() -> Routes {
         .post("/api/integrate", changes::integrate)
         .post("/api/discard", changes::discard)
         .post("/api/landing/remove", changes::remove_from_train)
+        .get("/api/attempts", attempts::list)
+        .get("/api/attempts/diff", attempts::diff)
+        .post("/api/choose_attempt", attempts::choose)
         .post("/api/undo_integration", changes::undo)
         .post("/api/worktrees/prune", changes::prune)
         .post("/api/send_back", changes::send_back)

@@ -325,9 +325,11 @@ fn department(o: &Options) {
 }
 
 /// `--write PATH=TEXT`: the department's work, written in its working folder
-/// (`\n` in TEXT becomes a new line).
+/// (`\n` in TEXT becomes a new line, `{session}` its session's id: attempts
+/// at one task then differ).
 fn write_work(item: &str) {
     let (path, text) = item.split_once('=').unwrap_or((item, ""));
+    let text = text.replace("{session}", &env("SESSION_ID").unwrap_or_default());
     let path = std::path::Path::new(path);
     let written = path
         .parent()

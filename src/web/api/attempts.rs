@@ -1,0 +1,173 @@
+//! Attempts compared and chosen (issue 74), for the developer's token:
+//! `GET /api/attempts?session_id=|queue_id=` (one group side by side),
+//! `GET /api/attempts/diff?a=&b=` (attempt A's tree against B's), `POST
+//! /api/choose_attempt {session_id}`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::L;
+use crate::error::{LResult, LauncherError};
+use crate::web::answer::reply;
+use crate::web::query::Params;
+use crate::web::JsonBody;
+
+/// The largest diff between two attempts answered, in bytes.
+const DIFF_MAX: usize = 512 * 1024;
+
+#[derive(Deserialize)]
+pub(super) struct GroupQuery {
+    session_id: Option<String>,
+    queue_id: Option<String>,
+}
+
+pub(super) async fn list(State(l): L, Params(q): Params<GroupQuery>) -> Response {
+    let id = match (q.session_id, q.queue_id) {
+        (Some(id), _) => crate::ids::check_id("session_id", &id).map(|_| id.clone()),
+        (None, Some(id)) => crate::ids::check_id("queue_id", &id).map(|_| id.clone()),
+        (None, None) => {
+            return LauncherError::BadRequest("name session_id or queue_id".into()).into_response()
+        }
+    };
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => return LauncherError::from(e).into_response(),
+    };
+    let ids = match l.attempts.group_of(&id) {
+        Ok(ids) => ids,
+        Err(e) => return e.into_response(),
+    };
+    let reported = {
+        let (l, ids) = (std::sync::Arc::clone(&l), ids.clone());
+        tokio::task::spawn_blocking(move || last_reports(&l, &ids))
+            .await
+            .unwrap_or_default()
+    };
+    let view = l
+        .ctx
+        .store
+        .read(|st| crate::views::attempts::attempts(st, &l.ctx.config.launcher, &ids, &reported));
+    reply(view.ok_or_else(|| LauncherError::NotFound(format!("no attempts of {id}"))))
+}
+
+/// Each attempt's last report's summary.
+fn last_reports(l: &crate::launcher::Launcher, ids: &[String]) -> HashMap<String, String> {
+    ids.iter()
+        .filter_map(|id| {
+            let results = l.ctx.store.results_of_department(id).ok()?;
+            let last = results.into_iter().last()?;
+            Some((
+                id.clone(),
+                crate::text::head(&last.summary, 2000).to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub(super) struct Choose {
+    session_id: String,
+}
+
+pub(super) async fn choose(State(l): L, JsonBody(b): JsonBody<Choose>) -> Response {
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return LauncherError::from(e).into_response();
+    }
+    reply(
+        l.attempts
+            .choose(&b.session_id, crate::attempts::BY_USER)
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct DiffQuery {
+    a: String,
+    b: String,
+}
+
+#[derive(Serialize)]
+struct Between {
+    a: String,
+    b: String,
+    /// A unified diff of A's recorded tree against B's.
+    diff: String,
+    truncated: bool,
+}
+
+pub(super) async fn diff(State(l): L, Params(q): Params<DiffQuery>) -> Response {
+    for id in [&q.a, &q.b] {
+        if let Err(e) = crate::ids::check_id("session_id", id) {
+            return LauncherError::from(e).into_response();
+        }
+    }
+    let group = match l.attempts.group_of(&q.a) {
+        Ok(g) => g,
+        Err(e) => return e.into_response(),
+    };
+    if !group.contains(&q.b) {
+        return LauncherError::BadRequest(format!("{} is not an attempt of {}'s group", q.b, q.a))
+            .into_response();
+    }
+    let commit = |id: &str| {
+        l.ctx.store.read(|st| {
+            st.sessions
+                .get(id)
+                .and_then(|s| s.workspace())
+                .and_then(|w| w.commit.clone())
+        })
+    };
+    let (Some(ca), Some(cb)) = (commit(&q.a), commit(&q.b)) else {
+        return LauncherError::Conflict("both attempts must have recorded work to compare".into())
+            .into_response();
+    };
+    let repo = l.ctx.repo.clone();
+    let answer = tokio::task::spawn_blocking(move || between(&repo, &ca, &cb))
+        .await
+        .map_err(LauncherError::from)
+        .and_then(|r| r);
+    reply(answer.map(|(diff, truncated)| Between {
+        a: q.a,
+        b: q.b,
+        diff,
+        truncated,
+    }))
+}
+
+/// A unified diff of `a`'s tree against `b`'s, cut at [`DIFF_MAX`].
+fn between(repo: &std::path::Path, a: &str, b: &str) -> LResult<(String, bool)> {
+    let git = git2::Repository::open(repo).map_err(|e| LauncherError::Internal(e.to_string()))?;
+    let tree = |c: &str| {
+        git2::Oid::from_str(c)
+            .and_then(|oid| git.find_commit(oid))
+            .and_then(|c| c.tree())
+            .map_err(|e| LauncherError::Internal(e.to_string()))
+    };
+    let (ta, tb) = (tree(a)?, tree(b)?);
+    let d = git
+        .diff_tree_to_tree(Some(&ta), Some(&tb), None)
+        .map_err(|e| LauncherError::Internal(e.to_string()))?;
+    let mut text = String::new();
+    let mut truncated = false;
+    let printed = d.print(git2::DiffFormat::Patch, |_, _, line| {
+        if text.len() > DIFF_MAX {
+            truncated = true;
+            return false;
+        }
+        let origin = line.origin();
+        if matches!(origin, '+' | '-' | ' ') {
+            text.push(origin);
+        }
+        text.push_str(&String::from_utf8_lossy(line.content()));
+        true
+    });
+    if let Err(e) = printed {
+        if !truncated {
+            return Err(LauncherError::Internal(e.to_string()));
+        }
+    }
+    Ok((text, truncated))
+}
