@@ -267,7 +267,9 @@ mod tests {
             attempts_choose: Some("planner".into()),
             ..FileWords::default()
         };
-        let said = resolve("g.yaml", wrong, &Env::new()).unwrap_err().to_string();
+        let said = resolve("g.yaml", wrong, &Env::new())
+            .unwrap_err()
+            .to_string();
         assert!(said.contains("launcher.attempts_choose"), "{said}");
         assert_eq!(s.merge, MergeStyle::History);
         assert_eq!(s.keep_discarded_days, 0);

@@ -155,6 +155,133 @@ impl Dispatcher {
         Ok(out)
     }
 
+    /// *Try again with…* (issue 74): one more attempt at `id`'s assignment,
+    /// from the plan's same base and task (with the user's `note`), by
+    /// `agent` (a word an attempt may name; None: its department's own),
+    /// queued as any assignment. Refused once the group was chosen.
+    pub async fn another_attempt(
+        self: &Arc<Self>,
+        id: &str,
+        agent: Option<&str>,
+        note: Option<&str>,
+    ) -> LResult<QueueItem> {
+        use crate::policy::attempts;
+        let s = self.sessions.require_session(id)?;
+        let Some((parent, attempt)) = attempts::attempt_of(&s) else {
+            return Err(crate::policy::Refusal::Invalid(format!(
+                "{id} is not one of several attempts"
+            ))
+            .into());
+        };
+        let (parent, group) = (parent.to_string(), attempt.group);
+        let department = s.department.clone().unwrap_or_default();
+        let each = match agent.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(word) => attempts::lay_out(
+                Some(&attempts::AttemptsInput::Agents(vec![
+                    word.to_string(),
+                    word.to_string(),
+                ])),
+                None,
+                &department,
+                &self.named_agents(),
+            )?,
+            None => vec![None],
+        };
+        let borrowed = each.first().cloned().flatten();
+        let note = note
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| crate::text::head(n, 2000).to_string());
+        let item = self.ctx.store.update(|tx| {
+            if let Some(chosen) = tx
+                .state()
+                .sessions
+                .get(id)
+                .and_then(|s| attempts::chosen_of(tx.state(), s).map(str::to_string))
+            {
+                return Err(crate::policy::Refusal::Conflict(format!(
+                    "{chosen} was chosen among these attempts: no more start"
+                )));
+            }
+            let plan = tx
+                .plan_mut(&parent)
+                .ok_or_else(|| crate::policy::Refusal::Unknown(format!("{parent} has no plan")))?;
+            let group_of =
+                |a: &Assignment| a.attempt.as_ref().filter(|t| t.group == group).cloned();
+            let n = plan
+                .assignments
+                .iter()
+                .filter_map(group_of)
+                .map(|t| t.n)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            if n > attempts::MAX_ATTEMPTS {
+                return Err(crate::policy::Refusal::TooMany(format!(
+                    "{} attempts at this task already: at most {}",
+                    n - 1,
+                    attempts::MAX_ATTEMPTS
+                )));
+            }
+            let Some(template) = plan
+                .assignments
+                .iter()
+                .find(|a| group_of(a).is_some())
+                .cloned()
+            else {
+                return Err(crate::policy::Refusal::Unknown(format!(
+                    "the plan of {parent} holds no attempt of {id}'s task"
+                )));
+            };
+            for a in plan.assignments.iter_mut() {
+                if let Some(t) = a.attempt.as_mut().filter(|t| t.group == group) {
+                    t.of = n;
+                }
+            }
+            let mut one = template;
+            one.attempt = Some(crate::model::Attempt {
+                group,
+                n,
+                of: n,
+                agent: borrowed.clone(),
+            });
+            if let Some(note) = &note {
+                one.task = format!("{}\n\n[Another attempt; the user's note] {note}", one.task);
+            }
+            one.status = crate::model::AssignmentStatus::Queued;
+            one.session_id = None;
+            one.queue_id = None;
+            one.error = None;
+            one.earlier_sessions = Vec::new();
+            one.sent_back = 0;
+            one.review_comments = 0;
+            plan.assignments.push(one.clone());
+            let index = plan.assignments.len() - 1;
+            assign_queue_ids(tx, &parent, vec![(index, one)]);
+            let ids: Vec<String> = tx
+                .state()
+                .sessions
+                .values()
+                .filter(|x| {
+                    attempts::attempt_of(x).is_some_and(|(p, a)| p == parent && a.group == group)
+                })
+                .map(|x| x.id.clone())
+                .collect();
+            for x in ids {
+                if let Some(a) = tx
+                    .session_mut(&x)
+                    .and_then(|s| s.department_mut())
+                    .and_then(|d| d.attempt.as_mut())
+                {
+                    a.of = n;
+                }
+            }
+            Ok(tx.state().queue.last().cloned())
+        })??;
+        self.pump_queue().await;
+        item.ok_or_else(|| LauncherError::Internal("the new attempt was not queued".into()))
+    }
+
     /// The agents an attempt may name: the launcher's own, and each
     /// department's (its own where it has one).
     fn named_agents(&self) -> Vec<crate::policy::attempts::NamedAgent> {

@@ -205,9 +205,16 @@ pub fn may_integrate(s: &Session, chosen: Option<&str>) -> Result<(), Refusal> {
 
 /// Which attempt `attempts_choose: verified` chooses: the one attempt whose
 /// own verification is green and whose scope is clean, once every attempt
-/// has ended; None while any runs or when not exactly one qualifies.
+/// has ended and each one's work that waits has its verdict; None before,
+/// or when not exactly one qualifies.
 pub fn verified_choice<'a>(members: &[&'a Session]) -> Option<&'a str> {
-    if members.is_empty() || members.iter().any(|m| m.is_running()) {
+    let undecided = |m: &&Session| {
+        m.is_running()
+            || m.workspace().is_some_and(|w| {
+                w.state.awaits_user() && w.attempt_check.as_ref().and_then(|c| c.passed).is_none()
+            })
+    };
+    if members.is_empty() || members.iter().any(undecided) {
         return None;
     }
     let green: Vec<&str> = members
@@ -319,5 +326,75 @@ mod tests {
             may_choose("x-1", Some(&a[0]), false, None),
             Err(Refusal::Conflict(_))
         ));
+    }
+
+    /// An attempt of group 0 of zhongshu-1 whose work waits, its check as given.
+    fn waiting(id: &str, n: usize, passed: Option<bool>) -> Session {
+        let mut s = Session::sample_department(id).ended_for_test(0, None);
+        let d = s.department_mut().unwrap();
+        d.attempt = Some(Attempt {
+            group: 0,
+            n,
+            of: 2,
+            agent: None,
+        });
+        let mut ws =
+            crate::model::Workspace::new("/w".into(), "b".into(), "base".into(), id.into());
+        ws.state = crate::model::WorkspaceState::Pending;
+        ws.commit = Some("c".into());
+        ws.review = Some(crate::model::ChangeReview {
+            decision: crate::model::Decision::Pass,
+            scope: crate::model::ScopeCheck {
+                open: false,
+                patterns: vec!["src/**".into()],
+                out_of_scope: Vec::new(),
+                assigned_outside: Vec::new(),
+            },
+            claim: None,
+            risks: Vec::new(),
+            findings: Vec::new(),
+        });
+        ws.attempt_check = Some(crate::model::AttemptCheck {
+            tree: "t".into(),
+            commands: vec!["true".into()],
+            passed,
+            failure: None,
+            output: String::new(),
+            seconds: None,
+        });
+        d.workspace = Some(Box::new(ws));
+        s
+    }
+
+    #[test]
+    fn the_launcher_chooses_only_the_one_green_attempt_once_all_have_their_verdict() {
+        let (a, b) = (
+            waiting("x-1", 1, Some(true)),
+            waiting("x-2", 2, Some(false)),
+        );
+        assert_eq!(verified_choice(&[&a, &b]), Some("x-1"));
+        let still_checking = waiting("x-2", 2, None);
+        assert_eq!(
+            verified_choice(&[&a, &still_checking]),
+            None,
+            "x-2 may be green too"
+        );
+        let both = waiting("x-2", 2, Some(true));
+        assert_eq!(
+            verified_choice(&[&a, &both]),
+            None,
+            "two green: the user chooses"
+        );
+        let mut running = waiting("x-2", 2, Some(false));
+        running.status = crate::model::SessionStatus::Running;
+        assert_eq!(verified_choice(&[&a, &running]), None);
+        let mut state = State::default();
+        state.sessions.insert(a.id.clone(), a.clone());
+        state.sessions.insert(b.id.clone(), b.clone());
+        let ids: Vec<&str> = members(&state, &b).iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["x-1", "x-2"]);
+        assert!(may_integrate(&a, None).is_err(), "not chosen yet");
+        assert!(may_integrate(&a, Some("x-1")).is_ok());
+        assert!(may_integrate(&b, Some("x-1")).is_err());
     }
 }

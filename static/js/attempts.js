@@ -88,6 +88,7 @@ export async function attemptsSection(v, reload) {
     return el("section", { class: "drawer-section attempts" }, el("p", { class: "form-msg", text: `Its attempts could not be read: ${e.message}` }));
   }
   diffBox = el("div", { class: "attempt-diff-box", hidden: true });
+  const again = view.chosen ? null : tryAgain(v, reload);
   const said = view.chosen
     ? `${view.chosen} was chosen; the others are settled (their branches kept).`
     : view.chosen_by_verification
@@ -97,5 +98,30 @@ export async function attemptsSection(v, reload) {
     el("h3", { class: "sub", text: `Attempts compared (${view.attempts.length})` }),
     el("p", { class: "hint", text: said }),
     el("div", { class: "attempt-grid" }, ...view.attempts.map((a) => card(view, a, reload))),
+    again,
     diffBox);
+}
+
+/** Try again with…: one more attempt from the same base and task. */
+function tryAgain(v, reload) {
+  const agent = el("input", { type: "text", class: "attempt-agent", attrs: { placeholder: "agent (empty: the same)", "aria-label": "agent of the new attempt", maxlength: 64 } });
+  const note = el("input", { type: "text", class: "attempt-note", attrs: { placeholder: "a note for it (optional)", "aria-label": "note for the new attempt", maxlength: 2000 } });
+  const go = el("button", {
+    type: "button",
+    class: "small attempt-again",
+    text: "Try again with…",
+    title: "starts one more attempt at this task from the same base commit",
+    on: {
+      click: async () => {
+        try {
+          const q = await api("/api/attempts/another", { session_id: v.session_id, agent: agent.value.trim() || null, note: note.value.trim() || null });
+          toast(`Queued another attempt (${q.id}).`);
+          reload();
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      },
+    },
+  });
+  return el("div", { class: "attempt-actions attempt-again-row" }, agent, note, go);
 }

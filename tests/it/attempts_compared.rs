@@ -15,9 +15,14 @@ use serde_json::{json, Value};
 const CHECK: &str = "grep -q -- '-1$' src/who.txt";
 
 fn repo() -> TestRepo {
+    repo_with(CHECK, "")
+}
+
+/// A repository whose landing check is `check`, `more` under `launcher:`.
+fn repo_with(check: &str, more: &str) -> TestRepo {
     Scenario::new()
         .launcher(&format!(
-            "  codex_command: {}\n  landing:\n    verify: [\"{CHECK}\"]\n",
+            "  codex_command: {}\n  landing:\n    verify: [\"{check}\"]\n{more}",
             crate::common::model_server::codex_bin().display()
         ))
         .files(&[("src/lib.rs", "// a crate\n")])
@@ -26,18 +31,32 @@ fn repo() -> TestRepo {
         .repo()
 }
 
-/// `id`'s attempts as `GET /api/attempts` compares them, once each has its
-/// verification.
+/// `id`'s attempts as `GET /api/attempts` compares them, once both have
+/// their verification.
 async fn compared(api: &Api, id: &str) -> Value {
-    wait_until("both attempts verified", PATIENCE, || async {
+    compared_n(api, id, 2).await
+}
+
+/// The same, once `n` attempts have theirs.
+async fn compared_n(api: &Api, id: &str, n: usize) -> Value {
+    wait_until(&format!("{n} attempts verified"), PATIENCE, || async {
         let (code, v) = api.get(&format!("/api/attempts?session_id={id}")).await;
         let done = code == StatusCode::OK
             && v["attempts"]
                 .as_array()
-                .is_some_and(|a| a.len() == 2 && a.iter().all(|x| !x["check"]["passed"].is_null()));
+                .is_some_and(|a| a.len() == n && a.iter().all(|x| !x["check"]["passed"].is_null()));
         done.then_some(v)
     })
     .await
+}
+
+/// One assignment of lingyubu asking for two attempts; each writes its own
+/// session id into `src/who.txt` after `--work-seconds 1` (`extra`: more of
+/// the fake agent's words).
+fn two_attempts(extra: &str) -> Value {
+    json!({"department": "lingyubu", "files": ["src/"], "attempts": 2,
+        "task": format!("Say who [[fake-agent: --work-seconds 1 --write 'src/who.txt={{session}}' \
+                 --changed-file src/who.txt --summary 'I wrote who I am' {extra}]]")})
 }
 
 fn audited(repo: &TestRepo, event: &str) -> Vec<Value> {
@@ -106,6 +125,20 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
             assert_eq!(a["awaits_user"], true, "{v}");
             assert_eq!(a["of"], 2, "{v}");
         }
+        let (code, body) = api
+            .post(
+                "/api/attempts/another",
+                &json!({"session_id": g, "agent": "gemini"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("no agent of this launcher is \"gemini\""),
+            "{body}"
+        );
         // Their trees, one against the other.
         let between = api.get_ok(&format!("/api/attempts/diff?a={g}&b={r}")).await;
         let diff = between["diff"].as_str().unwrap();
@@ -113,6 +146,26 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
             diff.contains(&format!("-{g}")) && diff.contains(&format!("+{r}")),
             "{diff}"
         );
+        // Try again with…: a third attempt from the same base and task.
+        let queued = api
+            .post_ok(
+                "/api/attempts/another",
+                &json!({"session_id": r, "agent": "lingyubu", "note": "mind the suffix"}),
+            )
+            .await;
+        assert_eq!(queued["attempt"]["n"], 3, "{queued}");
+        assert!(
+            queued["task"]
+                .as_str()
+                .unwrap()
+                .ends_with("mind the suffix"),
+            "{queued}"
+        );
+        let v = compared_n(api, &g, 3).await;
+        let third = &v["attempts"][2];
+        assert_eq!(third["n"], 3, "{v}");
+        assert_eq!(third["check"]["passed"], false, "{v}");
+        let t = third["session_id"].as_str().unwrap().to_string();
         // Neither goes on before it is chosen.
         let (code, body) = api
             .post("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
@@ -128,7 +181,7 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
         let chosen = api
             .post_ok("/api/choose_attempt", &json!({"session_id": g}))
             .await;
-        assert_eq!(chosen["others"], json!([r]), "{chosen}");
+        assert_eq!(chosen["others"], json!([r, t]), "{chosen}");
         let (code, body) = api
             .post("/api/choose_attempt", &json!({"session_id": r}))
             .await;
@@ -164,11 +217,141 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
         let v = api.get_ok(&format!("/api/attempts?session_id={g}")).await;
         assert_eq!(v["chosen"], g.as_str(), "{v}");
     });
-    assert_eq!(audited(&repo, "attempt_started").len(), 2);
-    assert_eq!(audited(&repo, "attempt_checked").len(), 2);
+    assert_eq!(audited(&repo, "attempt_started").len(), 3);
+    assert_eq!(audited(&repo, "attempt_checked").len(), 3);
     let chosen = audited(&repo, "attempt_chosen");
     assert_eq!(chosen.len(), 1, "{chosen:?}");
     assert_eq!(chosen[0]["zhongshu_id"], z.as_str());
     assert_eq!(chosen[0]["by"], "user");
     drop(launcher);
+}
+
+/// `attempts_stop: first_verified` stops the slow attempt once the other is
+/// verified green (its close says why); `attempts_choose: verified` then
+/// chooses the green one by itself, audited so, and it merges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_verified_attempt_stops_the_other_and_is_chosen_by_itself() {
+    crate::needs!(Codex);
+    let repo = repo_with(
+        CHECK,
+        "  attempts_choose: verified\n  attempts_stop: first_verified\n",
+    );
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one task, a fast and a slow attempt",
+        "two attempts",
+        vec![two_attempts("--slow-session -2=300")],
+    )
+    .await;
+    let settled = api
+        .wait_status("one attempt chosen, the other stopped", |s| {
+            let ds = departments(s);
+            let of_z: Vec<&Value> = ds.iter().filter(|d| d["parent_session_id"] == z).collect();
+            of_z.len() == 2
+                && of_z.iter().any(|d| d["close_reason"] == "attempt_settled")
+                && !audited(&repo, "attempt_chosen").is_empty()
+        })
+        .await;
+    let ds = departments(&settled);
+    let slow = ds
+        .iter()
+        .find(|d| d["close_reason"] == "attempt_settled")
+        .unwrap();
+    assert!(id_of(slow).ends_with("-2"), "{slow}");
+    let chosen = audited(&repo, "attempt_chosen");
+    assert_eq!(chosen[0]["by"], "attempts_choose: verified", "{chosen:?}");
+    let fast = chosen[0]["chosen"].as_str().unwrap().to_string();
+    assert!(fast.ends_with("-1"), "{chosen:?}");
+    assert_eq!(chosen[0]["others"], json!([id_of(slow)]));
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": fast, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    server.stop().await;
+}
+
+/// Two attempts both verified green: `attempts_choose: verified` leaves the
+/// choice to you. The drawer compares them side by side (screenshots
+/// `attempts-compare-{1440x900,390x844}.png`), shows one tree against the
+/// other, and *Choose this one* chooses. Agent words are set as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
+    crate::needs!(Codex, Chromium);
+    let repo = repo_with("test -s src/who.txt", "  attempts_choose: verified\n");
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one task, two attempts",
+        "two attempts",
+        vec![two_attempts("")],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let first = id_of(&ds[0]);
+    let v = compared(api, &first).await;
+    assert!(
+        v["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["check"]["passed"] == true),
+        "{v}"
+    );
+    assert_eq!(v["chosen"], Value::Null, "two green: you choose");
+    assert!(audited(&repo, "attempt_chosen").is_empty());
+    let page = scenario::dashboard(&server.url, &server.token, "attempts-compare").await;
+    page.js(
+        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
+        vec![json!(first)],
+    )
+    .await;
+    let text = page
+        .wait_text(
+            "the attempts compared",
+            "#drawer-body .attempts",
+            "Attempt 2 of 2",
+        )
+        .await;
+    assert!(
+        text.contains("Attempt 1 of 2") && text.contains("passed"),
+        "{text}"
+    );
+    assert!(text.contains("I wrote who I am"), "{text}");
+    page.click("#drawer-body .attempt-diff").await;
+    page.wait_text(
+        "one tree against the other",
+        "#drawer-body .attempt-diff-text",
+        "who.txt",
+    )
+    .await;
+    page.shoot_centered("attempts-compare-1440x900.png", "#drawer-body .attempts")
+        .await;
+    crate::common::axe::accessible(&page, "attempts compared in the drawer").await;
+    page.resize(390, 844).await;
+    page.settle().await;
+    crate::common::page::assert_no_sideways_scroll(&page, "attempts compared on a phone").await;
+    page.shoot_centered("attempts-compare-390x844.png", "#drawer-body .attempts")
+        .await;
+    page.resize(1440, 900).await;
+    page.settle().await;
+    page.click(&format!(
+        "#drawer-body .attempt-card[data-id=\"{first}\"] .attempt-choose"
+    ))
+    .await;
+    wait_until("the choice made from the page", PATIENCE, || async {
+        let v = api
+            .get_ok(&format!("/api/attempts?session_id={first}"))
+            .await;
+        (v["chosen"] == first.as_str()).then_some(())
+    })
+    .await;
+    let chosen = audited(&repo, "attempt_chosen");
+    assert_eq!(chosen[0]["by"], "user", "{chosen:?}");
+    server.stop().await;
 }

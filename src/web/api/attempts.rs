@@ -1,7 +1,8 @@
 //! Attempts compared and chosen (issue 74), for the developer's token:
 //! `GET /api/attempts?session_id=|queue_id=` (one group side by side),
 //! `GET /api/attempts/diff?a=&b=` (attempt A's tree against B's), `POST
-//! /api/choose_attempt {session_id}`.
+//! /api/choose_attempt {session_id}`, `POST /api/attempts/another
+//! {session_id, agent?, note?}` (*Try again with…*).
 
 use std::collections::HashMap;
 
@@ -79,6 +80,28 @@ pub(super) async fn choose(State(l): L, JsonBody(b): JsonBody<Choose>) -> Respon
     reply(
         l.attempts
             .choose(&b.session_id, crate::attempts::BY_USER)
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct Another {
+    session_id: String,
+    /// A word an attempt may name (`codex`, an ACP agent, a department key);
+    /// absent: its department's own agent.
+    agent: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST /api/attempts/another {session_id, agent?, note?}`: *Try again
+/// with…*, one more attempt from the same base and task.
+pub(super) async fn another(State(l): L, JsonBody(b): JsonBody<Another>) -> Response {
+    if let Err(e) = crate::ids::check_id("session_id", &b.session_id) {
+        return LauncherError::from(e).into_response();
+    }
+    reply(
+        l.dispatcher
+            .another_attempt(&b.session_id, b.agent.as_deref(), b.note.as_deref())
             .await,
     )
 }

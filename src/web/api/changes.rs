@@ -80,6 +80,14 @@ pub(super) async fn changes(
                 });
             let fence = fence(&l.ctx);
             let landing_checks = crate::integration::landing::checks_of(&l.ctx, &session);
+            // An attempt not chosen (yet) is not applied or merged (issue 74).
+            let not_chosen = l.ctx.store.read(|st| {
+                let s = st.sessions.get(&id)?;
+                let chosen = crate::policy::attempts::chosen_of(st, s);
+                crate::policy::attempts::may_integrate(s, chosen)
+                    .err()
+                    .map(|r| r.to_string())
+            });
             reply(
                 blocking(move || {
                     let around = Surroundings {
@@ -103,6 +111,9 @@ pub(super) async fn changes(
                         Checks::Unverified => None,
                     };
                     view.attempt = session.department_part().and_then(|d| d.attempt.clone());
+                    if not_chosen.is_some() {
+                        view.integration_blocked = not_chosen;
+                    }
                     Ok(view)
                 })
                 .await,

@@ -87,6 +87,7 @@ pub fn routes() -> Routes {
         .get("/api/attempts", attempts::list)
         .get("/api/attempts/diff", attempts::diff)
         .post("/api/choose_attempt", attempts::choose)
+        .post("/api/attempts/another", attempts::another)
         .post("/api/undo_integration", changes::undo)
         .post("/api/worktrees/prune", changes::prune)
         .post("/api/send_back", changes::send_back)

@@ -280,7 +280,13 @@ fn department(o: &Options) {
     for i in 1..=lines {
         out(&format!("fake {dept} output line {i}/{lines}"));
     }
-    let work = o.float("work_seconds");
+    let mut work = o.float("work_seconds");
+    if let Some((suffix, seconds)) = o.text("slow_session").and_then(|s| s.split_once('=')) {
+        let me = env("SESSION_ID").unwrap_or_default();
+        if me.ends_with(suffix) {
+            work = seconds.parse().unwrap_or(work);
+        }
+    }
     if work > 0.0 {
         out(&format!("FAKE_AGENT_WORKING {work:.1}s"));
         std::thread::sleep(Duration::from_secs_f64(work));

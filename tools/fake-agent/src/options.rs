@@ -38,6 +38,9 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
     // Department
     ("--lines", "lines", Kind::Int),
     ("--work-seconds", "work_seconds", Kind::Float),
+    // SUFFIX=SECONDS: a session whose id ends so works that long instead
+    // (attempts at one task then differ).
+    ("--slow-session", "slow_session", Kind::Text),
     ("--no-report", "no_report", Kind::Flag),
     ("--report-via", "report_via", Kind::Choice(&["file", "cli"])),
     ("--bin", "bin", Kind::Text),
