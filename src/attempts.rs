@@ -61,6 +61,12 @@ impl Attempts {
     /// A department ended and its work was recorded: an attempt's tree is
     /// checked; then what its group's settings and choice say is done.
     pub async fn exited(&self, id: &str) {
+        self.ended(id, false).await;
+    }
+
+    /// `exited`'s work; at start (`at_start`) nothing is stopped: what runs
+    /// was started after the fact that would stop it.
+    async fn ended(&self, id: &str, at_start: bool) {
         let Some(s) = self.sessions.session(id) else {
             return;
         };
@@ -71,7 +77,7 @@ impl Attempts {
             return;
         }
         self.check(&s).await;
-        self.after_check(id).await;
+        self.after_check(id, at_start).await;
     }
 
     /// At start: checks a stop cut are run again, and a group chosen before
@@ -85,7 +91,7 @@ impl Attempts {
                 .collect()
         });
         for id in ids {
-            self.exited(&id).await;
+            self.ended(&id, true).await;
         }
     }
 
@@ -113,9 +119,32 @@ impl Attempts {
                 .filter(|m| m.id != id)
                 .map(|m| m.id.clone())
                 .collect();
+            let plan = tx.plan_mut(&parent).ok_or_else(|| {
+                crate::policy::Refusal::Conflict(format!(
+                    "{id}'s plan is not {parent}'s any more (retried under another planner): \
+                     integrate it as any department's work"
+                ))
+            })?;
+            plan.attempt_choices
+                .insert(group.to_string(), id.to_string());
+            // Attempts still waiting for a slot do not start.
+            let queued: Vec<String> = tx
+                .state()
+                .queue
+                .iter()
+                .filter(|q| {
+                    q.parent_session_id.as_deref() == Some(parent.as_str())
+                        && q.attempt.as_ref().is_some_and(|a| a.group == group)
+                })
+                .map(|q| q.id.clone())
+                .collect();
+            tx.queue_mut().retain(|q| !queued.contains(&q.id));
             if let Some(plan) = tx.plan_mut(&parent) {
-                plan.attempt_choices
-                    .insert(group.to_string(), id.to_string());
+                for a in plan.assignments.iter_mut() {
+                    if a.queue_id.as_ref().is_some_and(|q| queued.contains(q)) {
+                        a.status = crate::model::AssignmentStatus::Skipped;
+                    }
+                }
             }
             tx.audit(AuditEvent::AttemptChosen {
                 zhongshu_id: parent,
@@ -141,12 +170,12 @@ impl Attempts {
     /// is stopped (its exit settles it), an ended one is discarded. True
     /// when it was not chosen.
     async fn settle_if_not_chosen(&self, s: &Session) -> bool {
-        let chosen = self.ctx.store.read(|st| {
+        let settled = self.ctx.store.read(|st| {
             let live = st.sessions.get(&s.id)?;
-            rules::chosen_of(st, live).map(str::to_string)
+            let chosen = rules::chosen_of(st, live)?;
+            Some(!rules::continues(st, live, chosen))
         });
-        let Some(chosen) = chosen else { return false };
-        if rules::may_integrate(s, Some(&chosen)).is_ok() {
+        if settled != Some(true) {
             return false;
         }
         if s.is_running() {
@@ -245,10 +274,12 @@ impl Attempts {
                 output: String::new(),
                 seconds: 0,
             },
-            Err(e) => {
-                tracing::warn!("{id}: its checks: {e}");
-                return;
-            }
+            // Its run ended without a verdict: said so, not left running.
+            Err(e) => crate::landing::Verdict {
+                failure: Some(format!("the checks did not finish: {e}")),
+                output: String::new(),
+                seconds: 0,
+            },
         };
         let kept = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
@@ -277,12 +308,22 @@ impl Attempts {
     /// After `id`'s check: the others stop when it is green and the
     /// settings say so; the launcher chooses when they say so and one
     /// qualifies.
-    async fn after_check(&self, id: &str) {
+    async fn after_check(&self, id: &str, at_start: bool) {
         let isolation = &self.ctx.config.launcher.isolation;
         let (green, running_others, choice) = self.ctx.store.read(|st| {
             let Some(s) = st.sessions.get(id) else {
                 return (false, Vec::new(), None);
             };
+            // Chosen already: nothing to stop or choose.
+            if rules::chosen_of(st, s).is_some() {
+                return (false, Vec::new(), None);
+            }
+            let queued = rules::attempt_of(s).is_some_and(|(p, a)| {
+                st.queue.iter().any(|q| {
+                    q.parent_session_id.as_deref() == Some(p)
+                        && q.attempt.as_ref().is_some_and(|x| x.group == a.group)
+                })
+            });
             let green = s
                 .workspace()
                 .and_then(|w| w.attempt_check.as_ref())
@@ -294,12 +335,13 @@ impl Attempts {
                 .filter(|m| m.id != id && m.is_running())
                 .map(|m| m.id.clone())
                 .collect();
-            let choice = (rules::chosen_of(st, s).is_none())
+            // An attempt still waiting for its slot may be green too.
+            let choice = (!queued)
                 .then(|| rules::verified_choice(&members).map(str::to_string))
                 .flatten();
             (green, running, choice)
         });
-        if green && isolation.attempts_stop == AttemptsStop::FirstVerified {
+        if green && !at_start && isolation.attempts_stop == AttemptsStop::FirstVerified {
             for other in running_others {
                 tracing::info!("{other} stops: {id}, another attempt at its task, is verified");
                 if let Err(e) = self

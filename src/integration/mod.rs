@@ -222,7 +222,7 @@ impl Integrations {
             .read(|st| {
                 let s = st.sessions.get(id)?;
                 let chosen = crate::policy::attempts::chosen_of(st, s);
-                Some(crate::policy::attempts::may_integrate(s, chosen))
+                Some(crate::policy::attempts::may_integrate(st, s, chosen))
             })
             .unwrap_or(Ok(()))?;
         if mode == IntegrationMode::PullRequest {

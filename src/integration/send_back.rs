@@ -96,8 +96,8 @@ impl Integrations {
             .ctx
             .store
             .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
-        let department = s.department.as_deref().unwrap_or_default();
-        crate::policy::queue::may_start(d.parent_session_id.as_deref(), department, &room)?;
+        let agent = s.agent_key().unwrap_or_default();
+        crate::policy::queue::may_start(d.parent_session_id.as_deref(), agent, &room)?;
         // A Codex department's conversation goes on: its thread resumes in
         // the new session, with the note as its next turn (on the backend
         // it ran on: one its department no longer runs starts afresh).

@@ -43,8 +43,33 @@ pub fn revised(mut new: Plan, old: Option<&Plan>) -> Plan {
     if let Some(old) = old {
         new.budget_usd = new.budget_usd.or(old.budget_usd);
         new.budget_tokens = new.budget_tokens.or(old.budget_tokens);
+        // The user's choices among attempts stand (groups are never
+        // numbered again: see `first_free_group`).
+        for (group, chosen) in &old.attempt_choices {
+            new.attempt_choices
+                .entry(group.clone())
+                .or_insert_with(|| chosen.clone());
+        }
     }
     new
+}
+
+/// The first group number no attempt of `plan` (nor a choice in it) uses:
+/// a plan registered again numbers its groups from there, so an earlier
+/// group's attempts and choice are never mixed with a new one's.
+pub fn first_free_group(plan: Option<&Plan>) -> usize {
+    let Some(plan) = plan else { return 0 };
+    let used = plan
+        .assignments
+        .iter()
+        .filter_map(|a| a.attempt.as_ref().map(|t| t.group + 1))
+        .chain(
+            plan.attempt_choices
+                .keys()
+                .filter_map(|g| g.parse::<usize>().ok().map(|g| g + 1)),
+        )
+        .max();
+    used.unwrap_or(0)
 }
 
 /// Marks selected, not yet queued assignments queued; returns (index, assignment).
@@ -226,11 +251,34 @@ pub(crate) mod tests {
         // The user sets a budget; the Zhongshu registers again.
         first.budget_usd = Some(2.5);
         first.budget_tokens = Some(90_000);
+        // The user chose among group 0's attempts.
+        first
+            .attempt_choices
+            .insert("0".into(), "lingyubu-2".into());
+        let mut attempt = tests::assignment("lingyubu", "a", true);
+        attempt.attempt = Some(crate::model::Attempt {
+            group: 3,
+            n: 1,
+            of: 2,
+            agent: None,
+        });
+        first.assignments.push(attempt);
+        assert_eq!(first_free_group(Some(&first)), 4);
+        assert_eq!(first_free_group(None), 0);
         let second = revised(plan("P2"), Some(&first));
         assert_eq!(second.revision, 2);
         assert_eq!(
             (second.budget_usd, second.budget_tokens),
             (Some(2.5), Some(90_000))
+        );
+        assert_eq!(
+            second.attempt_choices.get("0").map(String::as_str),
+            Some("lingyubu-2")
+        );
+        assert_eq!(
+            first_free_group(Some(&second)),
+            1,
+            "its choice's group stays taken"
         );
     }
 

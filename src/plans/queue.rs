@@ -97,12 +97,35 @@ impl Dispatcher {
     /// A plan's assignments checked; one asking for several attempts (or
     /// whose department asks by default) becomes one assignment per
     /// attempt (issue 74), each naming its group and agent.
-    fn checked_assignments(&self, raw: &[AssignmentInput]) -> LResult<Vec<Assignment>> {
+    /// `first_group` numbers the groups (past an earlier plan's); `as_laid`:
+    /// the user's edited plan, whose attempts come back as they were laid out
+    /// (a planner's `attempt` is ignored: only `attempts` asks for them).
+    fn checked_assignments(
+        &self,
+        raw: &[AssignmentInput],
+        first_group: usize,
+        as_laid: bool,
+    ) -> LResult<Vec<Assignment>> {
         let agents = self.named_agents();
         let mut out = Vec::new();
         for (i, a) in raw.iter().enumerate() {
-            let checked = self.validate_assignment(i, a)?;
-            // An edited plan sends its attempts back as they were laid out.
+            let mut checked = self.validate_assignment(i, a)?;
+            if !as_laid {
+                checked.attempt = None;
+            }
+            if let Some(t) = &checked.attempt {
+                let known = t.agent.as_deref().is_none_or(|k| {
+                    k == crate::policy::attempts::LAUNCHERS_AGENT
+                        || agents.iter().any(|n| n.key.as_deref() == Some(k))
+                });
+                if !known {
+                    return Err(crate::policy::Refusal::Invalid(format!(
+                        "assignment {}: its attempt names no agent of this launcher",
+                        i + 1
+                    ))
+                    .into());
+                }
+            }
             if checked.attempt.is_some() && a.attempts.is_none() {
                 out.push(checked);
                 continue;
@@ -129,7 +152,7 @@ impl Dispatcher {
                 out.push(checked);
                 continue;
             }
-            for attempt in crate::policy::attempts::attempts_of(i, &each) {
+            for attempt in crate::policy::attempts::attempts_of(first_group + i, &each) {
                 if let (Some(host), Some(agent)) = (&checked.remote, &attempt.agent) {
                     if !self
                         .sessions
@@ -323,7 +346,11 @@ impl Dispatcher {
         let summary = body.summary.unwrap_or_default();
         let raw = body.assignments.unwrap_or_default();
         let asked = body.needs_confirmation.unwrap_or(false);
-        let assignments = self.checked_assignments(&raw)?;
+        let first_group = self
+            .ctx
+            .store
+            .read(|st| plan::first_free_group(st.plans.get(&session_id)));
+        let assignments = self.checked_assignments(&raw, first_group, false)?;
         let needs_confirmation = rules::needs_confirmation(
             asked,
             self.ctx.config.launcher.require_plan_confirmation,
@@ -398,8 +425,9 @@ impl Dispatcher {
         let expected = seen.or(existing.as_ref().map(|p| p.revision));
         let mut plan = match (existing, edited) {
             (_, Some(list)) => {
-                let assignments = self.checked_assignments(&list)?;
                 let old = self.ctx.store.read(|s| s.plans.get(parent).cloned());
+                let first_group = plan::first_free_group(old.as_ref());
+                let assignments = self.checked_assignments(&list, first_group, true)?;
                 let old_budget = old
                     .as_ref()
                     .map_or((None, None), |p| (p.budget_usd, p.budget_tokens));
@@ -413,14 +441,18 @@ impl Dispatcher {
                     confirmed_at: None,
                     base: old.as_ref().and_then(|p| p.base.clone()),
                     registered_at: old
-                        .map(|p| p.registered_at)
+                        .as_ref()
+                        .map(|p| p.registered_at.clone())
                         .unwrap_or_else(clock::now_rfc3339),
                     finished_at: None,
                     budget_usd: old_budget.0,
                     budget_tokens: old_budget.1,
                     budget_reached: None,
                     outcome: None,
-                    attempt_choices: Default::default(),
+                    attempt_choices: old
+                        .as_ref()
+                        .map(|p| p.attempt_choices.clone())
+                        .unwrap_or_default(),
                 }
             }
             (Some(p), None) => p,

@@ -181,16 +181,35 @@ pub fn chosen_of<'a>(state: &'a State, s: &Session) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// Whether `s` is `chosen` or goes on with its work (sent back, once or
+/// more).
+pub fn continues(state: &State, s: &Session, chosen: &str) -> bool {
+    let mut at = Some(s.id.clone());
+    for _ in 0..64 {
+        match at {
+            Some(id) if id == chosen => return true,
+            Some(id) => {
+                at = state
+                    .sessions
+                    .get(&id)
+                    .or(Some(s).filter(|s| s.id == id))
+                    .and_then(|x| x.workspace())
+                    .and_then(|w| w.predecessor.clone());
+            }
+            None => return false,
+        }
+    }
+    false
+}
+
 /// An attempt's work goes on to Apply, Merge or a pull request only once it
 /// was chosen among its group (another's chosen: it is settled).
-pub fn may_integrate(s: &Session, chosen: Option<&str>) -> Result<(), Refusal> {
+pub fn may_integrate(state: &State, s: &Session, chosen: Option<&str>) -> Result<(), Refusal> {
     let Some((_, attempt)) = attempt_of(s) else {
         return Ok(());
     };
-    let own =
-        |c: &str| c == s.id || s.workspace().and_then(|w| w.predecessor.as_deref()) == Some(c);
     match chosen {
-        Some(c) if own(c) => Ok(()),
+        Some(c) if continues(state, s, c) => Ok(()),
         Some(c) => Err(Refusal::Conflict(format!(
             "{c} was chosen among these attempts, not {}: its work is settled",
             s.id
@@ -393,8 +412,15 @@ mod tests {
         state.sessions.insert(b.id.clone(), b.clone());
         let ids: Vec<&str> = members(&state, &b).iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["x-1", "x-2"]);
-        assert!(may_integrate(&a, None).is_err(), "not chosen yet");
-        assert!(may_integrate(&a, Some("x-1")).is_ok());
-        assert!(may_integrate(&b, Some("x-1")).is_err());
+        assert!(may_integrate(&state, &a, None).is_err(), "not chosen yet");
+        assert!(may_integrate(&state, &a, Some("x-1")).is_ok());
+        assert!(may_integrate(&state, &b, Some("x-1")).is_err());
+        // Sent back twice, it is still the chosen one's work.
+        let mut again = waiting("x-3", 1, Some(true));
+        again.workspace_mut().unwrap().predecessor = Some("x-1b".into());
+        let mut between = waiting("x-1b", 1, Some(true));
+        between.workspace_mut().unwrap().predecessor = Some("x-1".into());
+        state.sessions.insert(between.id.clone(), between);
+        assert!(may_integrate(&state, &again, Some("x-1")).is_ok());
     }
 }

@@ -117,7 +117,13 @@ pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
                 .is_some_and(|p| room.over_budget.contains_key(p))
     });
     for (i, q) in waiting {
-        match held(room, &q.department).and_then(|()| room_for(q, room)) {
+        // Whose account it draws on: its agent's (an attempt may borrow one).
+        let agent = q
+            .attempt
+            .as_ref()
+            .and_then(|a| a.agent.as_deref())
+            .unwrap_or(&q.department);
+        match held(room, agent).and_then(|()| room_for(q, room)) {
             Ok(()) => return Ok(i),
             Err(r) => {
                 first_refusal.get_or_insert(r);

@@ -62,7 +62,7 @@ impl SessionTerminals {
         let agent = &self.ctx.config.launcher.agent;
         self.live
             .session(id)
-            .and_then(|s| s.department)
+            .and_then(|s| s.agent_key().map(str::to_string))
             .and_then(|d| agent.departments.get(&d))
             .unwrap_or(&agent.backend)
             .terminal()

@@ -46,6 +46,7 @@ export function shortLine(s, all) {
   const byId = all.some((o) => !o.department || all.filter((x) => x.department === o.department).length > 1);
   const who = byId ? s.id : s.department;
   const flags = [
+    s.attempt ? `attempt ${s.attempt.n} of ${s.attempt.of}: compare` : "",
     ws.diff_stat ? count(ws.diff_stat.files, "file") : "",
     ws.review && ws.review.decision === "REVIEW" ? "REVIEW" : "",
     s.workspace_facts.conflicting ? "conflicts" : "",

@@ -134,6 +134,23 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }
 
+/// A team of the launcher's Codex (the planner, zhilibu) and Claude Code
+/// through its ACP adapter (gongbu), `launcher_more` under `launcher:`.
+fn write_mixed_team(repo: &TestRepo, launcher_more: &str) {
+    let yaml = format!(
+        "launcher:\n  backend: codex\n  codex_command: {codex}\n  agent_env: [ANTHROPIC_BASE_URL, \
+         ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  \
+         max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  \
+         require_plan_confirmation: false\n{launcher_more}\
+         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
+         gongbu:\n    title: Claude's notes\n    globs: [CLAUDE.md]\n    backend: acp\n    \
+         acp_agent: claude\n    acp_command: [{claude}]\n",
+        codex = codex_bin().display(),
+        claude = crate::common::tier::claude_acp().display(),
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and_both_are_merged() {
     use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
@@ -145,18 +162,7 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
     let home = codex_home(&repo.root, &openai, true);
     // The planner and zhilibu run the launcher's Codex; gongbu runs Claude
     // Code through its ACP adapter.
-    let yaml = format!(
-        "launcher:\n  backend: codex\n  codex_command: {codex}\n  agent_env: [ANTHROPIC_BASE_URL, \
-         ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  \
-         max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  \
-         require_plan_confirmation: false\n\
-         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
-         gongbu:\n    title: Claude's notes\n    globs: [CLAUDE.md]\n    backend: acp\n    \
-         acp_agent: claude\n    acp_command: [{claude}]\n",
-        codex = codex_bin().display(),
-        claude = crate::common::tier::claude_acp().display(),
-    );
-    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    write_mixed_team(&repo, "");
     let escaped = repo.files.join("escaped.txt");
     let plan = json!({"summary": "two notes", "assignments": [
         {"department": "zhilibu", "task": "CODEX-DEPT write NOTES.md"},
@@ -271,6 +277,142 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
         })
         .collect();
     eprintln!("audit of the mixed plan: {events:#?}");
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// Issue 74's pair: one assignment attempted by the real Codex CLI and by
+/// Claude Code through its ACP adapter (borrowing the agent of a department
+/// that runs it), both confined, both reporting through their tools; each
+/// attempt's tree verified by the launcher's checks; compared, one chosen
+/// and merged, the other settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_task_attempted_by_codex_and_by_claude_is_compared_and_the_choice_merged() {
+    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
+    crate::needs!(Codex, ClaudeAcp);
+    let openai = ModelServer::start().await;
+    let anthropic = AnthropicServer::start().await;
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    let home = codex_home(&repo.root, &openai, true);
+    write_mixed_team(
+        &repo,
+        "  landing:\n    verify: [\"grep -q notes NOTES.md\"]\n",
+    );
+    let plan = json!({"summary": "one note, two attempts", "assignments": [
+        {"department": "zhilibu", "attempts": ["codex", "claude"], "task": "ATTEMPT write NOTES.md"}]});
+    openai.on(
+        "PLAN-TASK",
+        vec![tool_call("call-plan", "governance_register_plan", plan)],
+    );
+    // Whichever session each agent gets, it writes its note and reports.
+    for id in ["zhilibu-1", "zhilibu-2"] {
+        openai.on(
+            &format!("your session id is {id}"),
+            vec![exec("call-in", "printf 'notes by codex\\n' > NOTES.md")],
+        );
+        anthropic.on(
+            &format!("your session id is {id}"),
+            bash("tu-in", "printf 'claude wrote this\\n' > NOTES.md"),
+        );
+    }
+    openai.on(
+        "call-in",
+        vec![tool_call(
+            "call-report",
+            "governance_report_result",
+            json!({"summary": "NOTES.md by Codex", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    anthropic.on(
+        "tu-in",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "NOTES.md by Claude", "changed_files": ["NOTES.md"]}),
+        ),
+    );
+    let mut env = codex_env(&home, &codex_bin());
+    env.extend(claude_env(&anthropic));
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    api.start_zhongshu("PLAN-TASK plan it").await;
+    let status = api
+        .wait_status("two attempts", |s| departments(s).len() == 2)
+        .await;
+    let ids: Vec<String> = departments(&status)
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    approve_until(api, "both attempts report", false, || async {
+        let mut reported = true;
+        for id in &ids {
+            reported &= api.session(id).await["report_status"] == "reported";
+        }
+        reported
+    })
+    .await;
+    let compared = wait_until("both attempts verified", PATIENCE, || async {
+        let v = api
+            .get_ok(&format!("/api/attempts?session_id={}", ids[0]))
+            .await;
+        let done = v["attempts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|x| !x["check"]["passed"].is_null()));
+        done.then_some(v)
+    })
+    .await;
+    let attempts = compared["attempts"].as_array().unwrap();
+    let backends: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(backends, ["codex", "acp"], "{compared}");
+    assert_eq!(attempts[1]["borrowed_agent"], "gongbu", "{compared}");
+    assert_eq!(attempts[0]["reported"], "NOTES.md by Codex", "{compared}");
+    assert_eq!(attempts[1]["reported"], "NOTES.md by Claude", "{compared}");
+    // Codex wrote "notes": its tree passes the check; Claude's does not.
+    assert_eq!(attempts[0]["check"]["passed"], true, "{compared}");
+    assert_eq!(attempts[1]["check"]["passed"], false, "{compared}");
+    let codex_attempt = attempts[0]["session_id"].as_str().unwrap().to_string();
+    api.post_ok("/api/choose_attempt", &json!({"session_id": codex_attempt}))
+        .await;
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": codex_attempt, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
+        "notes by codex\n"
+    );
+    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["event"].as_str().unwrap_or("").starts_with("attempt_")
+                || e["event"] == "landing_verified"
+        })
+        .map(|e| e.to_string())
+        .collect();
+    eprintln!("audit of the attempts: {events:#?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.contains("attempt_started"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.contains("attempt_chosen"))
+            .count(),
+        1
+    );
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

@@ -362,8 +362,13 @@ async fn a_cargo_candidate_is_checked_at_your_path_with_your_build_and_your_tree
          - \"echo probed; exit 3\"\n    \
          on_failure: wait\n";
     let repo = crate_repo(probe).repo();
+    // As a user whose shell sets none of Cargo's build settings: the
+    // checks get only the agents' allowlisted environment (CI sets
+    // CARGO_INCREMENTAL=0, which would make them build differently).
     let built = std::process::Command::new("cargo")
         .args(["test", "--offline", "--no-run", "--quiet"])
+        .env_remove("CARGO_INCREMENTAL")
+        .env_remove("RUSTFLAGS")
         .current_dir(&repo.path)
         .output()
         .unwrap();

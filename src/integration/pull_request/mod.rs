@@ -159,6 +159,11 @@ impl PullRequests {
                 .filter(|c| !c.is_running())
                 .filter(|c| c.workspace().is_some_and(|w| w.state.awaits_user()))
                 .filter(|c| c.workspace().is_some_and(|w| w.pull_request.is_none()))
+                // An attempt goes only once chosen (issue 74).
+                .filter(|c| {
+                    let chosen = crate::policy::attempts::chosen_of(st, c);
+                    crate::policy::attempts::may_integrate(st, c, chosen).is_ok()
+                })
                 .cloned()
                 .collect()
         });

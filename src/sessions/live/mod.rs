@@ -96,9 +96,10 @@ impl LiveAgents {
         &self.backends
     }
 
-    /// The backend that drives `session`'s agent (its department's).
+    /// The backend that drives `session`'s agent (its department's, or the
+    /// one an attempt borrows).
     pub fn backend_of(&self, session: &Session) -> &Arc<dyn AgentBackend> {
-        self.backends.of(session.department.as_deref())
+        self.backends.of(session.agent_key())
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {

@@ -176,15 +176,20 @@ fn between(repo: &std::path::Path, a: &str, b: &str) -> LResult<(String, bool)> 
     let mut text = String::new();
     let mut truncated = false;
     let printed = d.print(git2::DiffFormat::Patch, |_, _, line| {
-        if text.len() > DIFF_MAX {
-            truncated = true;
-            return false;
-        }
         let origin = line.origin();
         if matches!(origin, '+' | '-' | ' ') {
             text.push(origin);
         }
         text.push_str(&String::from_utf8_lossy(line.content()));
+        if text.len() > DIFF_MAX {
+            let mut end = DIFF_MAX;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            truncated = true;
+            return false;
+        }
         true
     });
     if let Err(e) = printed {

@@ -84,7 +84,7 @@ pub(super) async fn changes(
             let not_chosen = l.ctx.store.read(|st| {
                 let s = st.sessions.get(&id)?;
                 let chosen = crate::policy::attempts::chosen_of(st, s);
-                crate::policy::attempts::may_integrate(s, chosen)
+                crate::policy::attempts::may_integrate(st, s, chosen)
                     .err()
                     .map(|r| r.to_string())
             });
