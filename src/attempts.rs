@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::config::{AttemptsChoose, AttemptsStop};
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
+use crate::integration::choice::{self, Chosen};
 use crate::integration::Integrations;
 use crate::model::{AttemptCheck, AuditEvent, CloseReason, Session};
 use crate::policy::attempts as rules;
@@ -30,14 +31,6 @@ use crate::sessions::Sessions;
 /// Who chose an attempt, as the audit says.
 pub const BY_USER: &str = "user";
 pub const BY_VERIFICATION: &str = "attempts_choose: verified";
-
-/// What a choice did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Chosen {
-    pub chosen: String,
-    /// The other attempts, settled (or to be, once they end).
-    pub others: Vec<String>,
-}
 
 pub struct Attempts {
     ctx: Arc<Context>,
@@ -99,102 +92,15 @@ impl Attempts {
     /// [`BY_VERIFICATION`]): one change records the choice and its audit
     /// line; the others are then stopped and settled.
     pub async fn choose(&self, id: &str, by: &str) -> LResult<Chosen> {
-        let chosen = self.ctx.store.update(|tx| {
-            let st = tx.state();
-            let s = st
-                .sessions
-                .get(id)
-                .ok_or_else(|| crate::policy::Refusal::Unknown(format!("no session {id}")))?;
-            let waits = !s.is_running() && s.workspace().is_some_and(|w| w.state.awaits_user());
-            rules::may_choose(
-                id,
-                rules::attempt_of(s).map(|(_, a)| a),
-                waits,
-                rules::chosen_of(st, s),
-            )?;
-            let (parent, attempt) = rules::attempt_of(s).expect("checked: an attempt");
-            let (parent, group) = (parent.to_string(), attempt.group);
-            let others: Vec<String> = rules::members(st, s)
-                .iter()
-                .filter(|m| m.id != id)
-                .map(|m| m.id.clone())
-                .collect();
-            let plan = tx.plan_mut(&parent).ok_or_else(|| {
-                crate::policy::Refusal::Conflict(format!(
-                    "{id}'s plan is not {parent}'s any more (retried under another planner): \
-                     integrate it as any department's work"
-                ))
-            })?;
-            plan.attempt_choices
-                .insert(group.to_string(), id.to_string());
-            // Attempts still waiting for a slot do not start.
-            let queued: Vec<String> = tx
-                .state()
-                .queue
-                .iter()
-                .filter(|q| {
-                    q.parent_session_id.as_deref() == Some(parent.as_str())
-                        && q.attempt.as_ref().is_some_and(|a| a.group == group)
-                })
-                .map(|q| q.id.clone())
-                .collect();
-            tx.queue_mut().retain(|q| !queued.contains(&q.id));
-            if let Some(plan) = tx.plan_mut(&parent) {
-                for a in plan.assignments.iter_mut() {
-                    if a.queue_id.as_ref().is_some_and(|q| queued.contains(q)) {
-                        a.status = crate::model::AssignmentStatus::Skipped;
-                    }
-                }
-            }
-            tx.audit(AuditEvent::AttemptChosen {
-                zhongshu_id: parent,
-                group,
-                chosen: id.to_string(),
-                others: others.clone(),
-                by: by.to_string(),
-            });
-            Ok::<_, crate::policy::Refusal>(Chosen {
-                chosen: id.to_string(),
-                others,
-            })
-        })??;
-        for other in &chosen.others {
-            if let Some(s) = self.sessions.session(other) {
-                self.settle_if_not_chosen(&s).await;
-            }
-        }
+        let chosen = choice::record(&self.ctx, id, by)?;
+        choice::settle_others(&self.integrations, &chosen).await;
         Ok(chosen)
     }
 
-    /// `s` is an attempt of a group whose choice is another: a running one
-    /// is stopped (its exit settles it), an ended one is discarded. True
+    /// `s` is an attempt of a group whose choice is another: settled. True
     /// when it was not chosen.
     async fn settle_if_not_chosen(&self, s: &Session) -> bool {
-        let settled = self.ctx.store.read(|st| {
-            let live = st.sessions.get(&s.id)?;
-            let chosen = rules::chosen_of(st, live)?;
-            Some(!rules::continues(st, live, chosen))
-        });
-        if settled != Some(true) {
-            return false;
-        }
-        if s.is_running() {
-            if let Err(e) = self
-                .sessions
-                .close_session(&s.id, CloseReason::AttemptSettled)
-                .await
-            {
-                tracing::warn!("stopping {}, not the chosen attempt: {e}", s.id);
-            }
-            return true;
-        }
-        let waits = s.workspace().is_some_and(|w| w.state.awaits_user());
-        if waits {
-            if let Err(e) = self.integrations.discard(&s.id).await {
-                tracing::warn!("settling {}, not the chosen attempt: {e}", s.id);
-            }
-        }
-        true
+        choice::settle_if_not_chosen(&self.integrations, s).await
     }
 
     /// Runs the landing checks on `s`'s recorded tree, confined, without

@@ -15,6 +15,7 @@
 //! or closing a session. Here: the commands; the pieces do the steps.
 
 mod ahead;
+pub mod choice;
 mod ci;
 mod cleanup;
 mod discard;
@@ -400,6 +401,16 @@ impl Integrations {
             &s,
             &ws,
         ) {
+            // One of several attempts, none chosen: `auto_integrate` chooses
+            // the one proposed (the planner alone never does).
+            let unchosen = self.ctx.store.read(|st| {
+                crate::policy::attempts::attempt_of(&s).is_some()
+                    && crate::policy::attempts::chosen_of(st, &s).is_none()
+            });
+            if unchosen {
+                let chosen = choice::record(&self.ctx, id, choice::BY_AUTO_INTEGRATE)?;
+                choice::settle_others(self, &chosen).await;
+            }
             return self.integrate(id, mode, false).await;
         }
         Ok(self.department(id)?.1)

@@ -66,6 +66,21 @@ function card(view, a, reload) {
 
 let diffBox = null;
 
+/** Each attempt's own change (its base against its tree), in columns. */
+async function showSideBySide(attempts) {
+  try {
+    const diffs = await Promise.all(attempts.map((a) => api(`/api/attempts/diff?${new URLSearchParams({ a: a.session_id })}`)));
+    diffBox.replaceChildren(
+      el("h4", { text: "Each attempt's changes" }),
+      el("div", { class: "attempt-grid" }, ...attempts.map((a, i) => el("div", { class: "attempt-column" },
+        el("h5", { text: `Attempt ${a.n} · ${a.session_id}${diffs[i].truncated ? " (cut)" : ""}` }),
+        el("pre", { class: "need-output attempt-diff-text", text: diffs[i].diff || "No change." })))));
+    diffBox.hidden = false;
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
 async function showDiff(a, b) {
   try {
     const r = await api(`/api/attempts/diff?${new URLSearchParams({ a: a.session_id, b: b.session_id })}`);
@@ -89,6 +104,10 @@ export async function attemptsSection(v, reload) {
   }
   diffBox = el("div", { class: "attempt-diff-box", hidden: true });
   const again = view.chosen ? null : tryAgain(v, reload);
+  const recorded = view.attempts.filter((a) => a.diff_stat);
+  const sideBySide = recorded.length > 1
+    ? el("button", { type: "button", class: "small attempt-side-by-side", text: "Changes side by side", on: { click: () => showSideBySide(recorded) } })
+    : null;
   const said = view.chosen
     ? `${view.chosen} was chosen; the others are settled (their branches kept).`
     : view.chosen_by_verification
@@ -98,6 +117,7 @@ export async function attemptsSection(v, reload) {
     el("h3", { class: "sub", text: `Attempts compared (${view.attempts.length})` }),
     el("p", { class: "hint", text: said }),
     el("div", { class: "attempt-grid" }, ...view.attempts.map((a) => card(view, a, reload))),
+    el("div", { class: "attempt-actions" }, sideBySide),
     again,
     diffBox);
 }

@@ -166,6 +166,13 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
         assert_eq!(third["n"], 3, "{v}");
         assert_eq!(third["check"]["passed"], false, "{v}");
         let t = third["session_id"].as_str().unwrap().to_string();
+        // Each one's own change, to set side by side.
+        let own = api.get_ok(&format!("/api/attempts/diff?a={g}")).await;
+        let own = own["diff"].as_str().unwrap();
+        assert!(
+            own.contains(&format!("+{g}")) && !own.contains(&format!("+{r}")),
+            "{own}"
+        );
         // Neither goes on before it is chosen.
         let (code, body) = api
             .post("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
@@ -216,6 +223,18 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
         );
         let v = api.get_ok(&format!("/api/attempts?session_id={g}")).await;
         assert_eq!(v["chosen"], g.as_str(), "{v}");
+        // Undo brings the choice back: its work waits, still chosen, and
+        // goes on again; the others stay settled.
+        let undone = api
+            .post_ok("/api/undo_integration", &json!({"session_id": g}))
+            .await;
+        assert_eq!(undone["workspace"]["state"], "pending", "{undone}");
+        let v = api.get_ok(&format!("/api/attempts?session_id={g}")).await;
+        assert_eq!(v["chosen"], g.as_str(), "{v}");
+        let again = api
+            .post_ok("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
+            .await;
+        assert_eq!(again["workspace"]["state"], "merged", "{again}");
     });
     assert_eq!(audited(&repo, "attempt_started").len(), 3);
     assert_eq!(audited(&repo, "attempt_checked").len(), 3);
@@ -330,6 +349,24 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
         "who.txt",
     )
     .await;
+    page.click("#drawer-body .attempt-side-by-side").await;
+    let second = id_of(&ds[1]);
+    let columns = page
+        .wait(
+            "each attempt's changes side by side",
+            "const c = [...document.querySelectorAll('#drawer-body .attempt-column pre')]\
+               .map((p) => p.textContent); return c.length === 2 ? c : null;",
+            vec![],
+        )
+        .await;
+    assert!(
+        columns[0].as_str().unwrap().contains(&format!("+{first}")),
+        "{columns}"
+    );
+    assert!(
+        columns[1].as_str().unwrap().contains(&format!("+{second}")),
+        "{columns}"
+    );
     page.shoot_centered("attempts-compare-1440x900.png", "#drawer-body .attempts")
         .await;
     crate::common::axe::accessible(&page, "attempts compared in the drawer").await;
@@ -353,5 +390,50 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
     .await;
     let chosen = audited(&repo, "attempt_chosen");
     assert_eq!(chosen[0]["by"], "user", "{chosen:?}");
+    server.stop().await;
+}
+
+/// With `launcher.auto_integrate`, the planner's proposal of one attempt is
+/// carried out: the launcher chooses it (audited `by: auto_integrate`),
+/// settles the other and merges it. Without the proposal nothing is chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_integrate_chooses_the_attempt_the_planner_proposes() {
+    crate::needs!(Codex);
+    let repo = repo_with(CHECK, "  auto_integrate: true\n");
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one task, two attempts",
+        "two attempts",
+        vec![two_attempts("")],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let v = compared(api, &id_of(&ds[0])).await;
+    assert_eq!(v["chosen"], Value::Null, "{v}");
+    // The green one (its id ends in -1), proposed as the planner would.
+    let ids: Vec<String> = ds.iter().map(id_of).collect();
+    let proposed = ids.iter().find(|i| i.ends_with("-1")).unwrap().clone();
+    let other = ids.iter().find(|i| **i != proposed).unwrap().clone();
+    let merged = api
+        .post_ok(
+            "/api/propose_integration",
+            &json!({"session_id": proposed, "mode": "merge", "parent_session_id": z}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    let chosen = audited(&repo, "attempt_chosen");
+    assert_eq!(chosen.len(), 1, "{chosen:?}");
+    assert_eq!(
+        (chosen[0]["chosen"].as_str(), chosen[0]["by"].as_str()),
+        (Some(proposed.as_str()), Some("auto_integrate"))
+    );
+    api.wait_status("the other attempt settled", |s| {
+        departments(s)
+            .iter()
+            .any(|d| d["id"] == other && d["workspace"]["state"] == "discarded")
+    })
+    .await;
     server.stop().await;
 }

@@ -109,20 +109,22 @@ pub(super) async fn another(State(l): L, JsonBody(b): JsonBody<Another>) -> Resp
 #[derive(Deserialize)]
 pub(super) struct DiffQuery {
     a: String,
-    b: String,
+    /// Absent: `a`'s own change (its base against its tree), to set the
+    /// attempts' changes side by side.
+    b: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Between {
     a: String,
-    b: String,
+    b: Option<String>,
     /// A unified diff of A's recorded tree against B's.
     diff: String,
     truncated: bool,
 }
 
 pub(super) async fn diff(State(l): L, Params(q): Params<DiffQuery>) -> Response {
-    for id in [&q.a, &q.b] {
+    for id in std::iter::once(&q.a).chain(q.b.as_ref()) {
         if let Err(e) = crate::ids::check_id("session_id", id) {
             return LauncherError::from(e).into_response();
         }
@@ -131,21 +133,30 @@ pub(super) async fn diff(State(l): L, Params(q): Params<DiffQuery>) -> Response 
         Ok(g) => g,
         Err(e) => return e.into_response(),
     };
-    if !group.contains(&q.b) {
-        return LauncherError::BadRequest(format!("{} is not an attempt of {}'s group", q.b, q.a))
+    if let Some(b) = q.b.as_ref().filter(|b| !group.contains(b)) {
+        return LauncherError::BadRequest(format!("{b} is not an attempt of {}'s group", q.a))
             .into_response();
     }
-    let commit = |id: &str| {
+    let recorded = |id: &str| {
         l.ctx.store.read(|st| {
-            st.sessions
-                .get(id)
-                .and_then(|s| s.workspace())
-                .and_then(|w| w.commit.clone())
+            let w = st.sessions.get(id)?.workspace()?;
+            Some((w.base.clone(), w.commit.clone()?))
         })
     };
-    let (Some(ca), Some(cb)) = (commit(&q.a), commit(&q.b)) else {
-        return LauncherError::Conflict("both attempts must have recorded work to compare".into())
+    let Some((base, ca)) = recorded(&q.a) else {
+        return LauncherError::Conflict(format!("{} has no recorded work to compare", q.a))
             .into_response();
+    };
+    // Against another attempt's tree, or its own base.
+    let (ca, cb) = match &q.b {
+        Some(b) => match recorded(b) {
+            Some((_, cb)) => (ca, cb),
+            None => {
+                return LauncherError::Conflict(format!("{b} has no recorded work to compare"))
+                    .into_response()
+            }
+        },
+        None => (base, ca),
     };
     let repo = l.ctx.repo.clone();
     let answer = tokio::task::spawn_blocking(move || between(&repo, &ca, &cb))
