@@ -31,6 +31,8 @@ mod tier;
 
 #[path = "common/quick.rs"]
 mod quick;
+#[path = "common/sandbox.rs"]
+mod sandbox;
 
 use std::path::Path;
 use std::process::Command;
@@ -141,48 +143,6 @@ async fn merge(api: &Api, id: &str, without: bool) -> Duration {
     took
 }
 
-/// The native Codex binary the npm package runs (what the launcher runs).
-fn native_codex() -> std::path::PathBuf {
-    let modules = model_server::codex_bin()
-        .parent()
-        .and_then(Path::parent)
-        .expect("node_modules")
-        .join("@openai");
-    for package in std::fs::read_dir(&modules).unwrap().flatten() {
-        let vendor = package.path().join("vendor");
-        for target in std::fs::read_dir(&vendor).into_iter().flatten().flatten() {
-            let bin = target.path().join("bin/codex");
-            if bin.is_file() {
-                return bin;
-            }
-        }
-    }
-    panic!("no native Codex under {}", modules.display())
-}
-
-/// `codex sandbox` running `sh -c true` in a folder, alone.
-fn sandbox_true(dir: &Path) -> Duration {
-    let t0 = Instant::now();
-    let ran = Command::new(native_codex())
-        .args([
-            "sandbox",
-            "-c",
-            &format!(
-                "permissions.bench={{extends=\":workspace\", filesystem={{{}=\"write\"}}, network={{enabled=false}}}}",
-                serde_json::Value::String(dir.display().to_string())
-            ),
-            "-P",
-            "bench",
-            "-C",
-        ])
-        .arg(dir)
-        .args(["--", "sh", "-c", "true"])
-        .status()
-        .unwrap();
-    assert!(ran.success());
-    t0.elapsed()
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -202,7 +162,7 @@ async fn measure(trials: usize) {
     for pair in ids.chunks(2) {
         plain.push(merge(api, &pair[0], true).await);
         verified.push(merge(api, &pair[1], false).await);
-        alone.push(sandbox_true(&repo.root));
+        alone.push(sandbox::sandbox_true(&repo.root));
     }
     let (p, v, a) = (median(plain), median(verified), median(alone));
     let verified_true = v;
