@@ -437,3 +437,42 @@ async fn auto_integrate_chooses_the_attempt_the_planner_proposes() {
     .await;
     server.stop().await;
 }
+
+/// Attempts that failed (exited with 3, no report) stay comparable with the
+/// work they left: recorded, verified, listed with their changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_stay_comparable_with_their_partial_work() {
+    crate::needs!(Codex);
+    let repo = repo();
+    let server = InProcess::start(&repo).await;
+    let api = &server.api;
+    let z = scenario::start_plan(
+        api,
+        "one task, two attempts that fail",
+        "two attempts",
+        vec![two_attempts("--no-report --exit-code 3")],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    for d in &ds {
+        assert_eq!(d["exit_code"], 3, "{d}");
+    }
+    let v = compared(api, &id_of(&ds[0])).await;
+    for a in v["attempts"].as_array().unwrap() {
+        assert_eq!(a["diff_stat"]["files"], 1, "{v}");
+        assert_eq!(a["awaits_user"], true, "{v}");
+        assert_eq!(a["state"], "pending", "{v}");
+    }
+    let green: Vec<&Value> = v["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["check"]["passed"] == true)
+        .collect();
+    assert_eq!(
+        green.len(),
+        1,
+        "its partial work still passes or fails the checks: {v}"
+    );
+    server.stop().await;
+}

@@ -202,7 +202,14 @@ async fn trust_it_in_the_page(launcher: &Subprocess, hash: &str, home: &Path) {
         vec![],
     )
     .await;
-    let trusted = launcher.api.audit_events("config_trusted").await;
+    // The audit line follows the change that the page already shows (the
+    // log is appended after the change's commit): waited for, not raced.
+    let trusted =
+        crate::common::launcher::wait_until("config_trusted audited", PATIENCE, || async {
+            let t = launcher.api.audit_events("config_trusted").await;
+            (!t.is_empty()).then_some(t)
+        })
+        .await;
     assert_eq!(trusted.len(), 1, "{trusted:?}");
     assert_eq!(trusted[0]["config_hash"], hash);
     let kept = std::fs::read_to_string(home.join("trusted-configs.json")).unwrap();
