@@ -227,10 +227,13 @@ pub fn may_integrate(state: &State, s: &Session, chosen: Option<&str>) -> Result
 /// has ended and each one's work that waits has its verdict; None before,
 /// or when not exactly one qualifies.
 pub fn verified_choice<'a>(members: &[&'a Session]) -> Option<&'a str> {
+    // Ended but not recorded yet, or recorded and its check not done.
     let undecided = |m: &&Session| {
         m.is_running()
             || m.workspace().is_some_and(|w| {
-                w.state.awaits_user() && w.attempt_check.as_ref().and_then(|c| c.passed).is_none()
+                w.state == crate::model::WorkspaceState::Working
+                    || (w.state.awaits_user()
+                        && w.attempt_check.as_ref().and_then(|c| c.passed).is_none())
             })
     };
     if members.is_empty() || members.iter().any(undecided) {

@@ -59,6 +59,16 @@ fn two_attempts(extra: &str) -> Value {
                  --changed-file src/who.txt --summary 'I wrote who I am' {extra}]]")})
 }
 
+/// The audit log's `event` lines once there are `n` (the log is appended
+/// after the change that the API already shows).
+async fn audited_once(repo: &TestRepo, event: &str, n: usize) -> Vec<Value> {
+    wait_until(&format!("{n} {event} lines"), PATIENCE, || async {
+        let lines = audited(repo, event);
+        (lines.len() >= n).then_some(lines)
+    })
+    .await
+}
+
 fn audited(repo: &TestRepo, event: &str) -> Vec<Value> {
     let log = std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl"))
         .unwrap_or_default();
@@ -388,7 +398,7 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
         (v["chosen"] == first.as_str()).then_some(())
     })
     .await;
-    let chosen = audited(&repo, "attempt_chosen");
+    let chosen = audited_once(&repo, "attempt_chosen", 1).await;
     assert_eq!(chosen[0]["by"], "user", "{chosen:?}");
     server.stop().await;
 }
@@ -423,7 +433,7 @@ async fn auto_integrate_chooses_the_attempt_the_planner_proposes() {
         )
         .await;
     assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    let chosen = audited(&repo, "attempt_chosen");
+    let chosen = audited_once(&repo, "attempt_chosen", 1).await;
     assert_eq!(chosen.len(), 1, "{chosen:?}");
     assert_eq!(
         (chosen[0]["chosen"].as_str(), chosen[0]["by"].as_str()),
