@@ -84,7 +84,7 @@ impl LiveAgents {
         id: &str,
         event: AgentEvent,
     ) -> FollowUp {
-        let agent = self.agent(id);
+        let working = self.agent(id).is_some_and(|a| a.working());
         match &event {
             AgentEvent::ToolCall(call) => {
                 self.pass_tool_call(id, call);
@@ -101,10 +101,6 @@ impl LiveAgents {
             .flatten()
             .map(|m| crate::text::head(&m, crate::model::LAST_MESSAGE_MAX).to_string());
         let saved = self.ctx.store.update(|tx| {
-            // Read inside the change, not before it: an answered approval's
-            // event recorded after the turn's end must see that end (read
-            // before, it left an ACP planner "working" with its turn done).
-            let working = agent.as_ref().is_some_and(|a| a.working());
             if let Some(x) = tx.session_mut(id) {
                 if x.is_running() {
                     apply(&mut x.agent, &event, working);
