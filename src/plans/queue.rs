@@ -198,19 +198,10 @@ impl Dispatcher {
         };
         let (parent, group) = (parent.to_string(), attempt.group);
         let department = s.department.clone().unwrap_or_default();
-        let each = match agent.map(str::trim).filter(|a| !a.is_empty()) {
-            Some(word) => attempts::lay_out(
-                Some(&attempts::AttemptsInput::Agents(vec![
-                    word.to_string(),
-                    word.to_string(),
-                ])),
-                None,
-                &department,
-                &self.named_agents(),
-            )?,
-            None => vec![None],
+        let borrowed = match agent.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(word) => attempts::agent_key(word, &department, &self.named_agents())?,
+            None => None,
         };
-        let borrowed = each.first().cloned().flatten();
         let note = note
             .map(str::trim)
             .filter(|n| !n.is_empty())

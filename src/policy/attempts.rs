@@ -72,7 +72,7 @@ pub fn lay_out(
 
 /// The department key whose agent `word` names for an attempt at
 /// `department`'s assignment; None when that is its own department's.
-fn agent_key(
+pub fn agent_key(
     word: &str,
     department: &str,
     agents: &[NamedAgent],
