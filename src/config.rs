@@ -30,6 +30,7 @@ pub mod pull_requests;
 mod python_env;
 mod python_signs;
 pub mod remotes;
+pub mod review;
 pub mod trust;
 pub mod worktree_ready;
 pub use agent_backend::AgentSettings;
@@ -150,6 +151,8 @@ pub struct LauncherSettings {
     pub notify: notify::NotifySettings,
     /// `launcher.landing` (issue 73): the checks a Merge's candidate passes.
     pub landing: landing::LandingSettings,
+    /// `launcher.review` (issue 75): a second opinion on recorded work.
+    pub review: review::ReviewSettings,
     /// The user's `ssh` that reaches them (`CODEX_GOVERNANCE_SSH`, else
     /// `ssh` from PATH's absolute folders).
     pub ssh_program: String,
@@ -277,6 +280,8 @@ struct FileLauncher {
     notify: Option<notify::FileNotify>,
     #[serde(default)]
     landing: Option<landing::FileLanding>,
+    #[serde(default)]
+    review: Option<review::FileReview>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -43,6 +43,7 @@ pub mod report;
 pub mod repository;
 pub mod review;
 pub mod sanitize;
+pub mod second_opinion;
 pub mod secret;
 pub mod sessions;
 pub mod signals;

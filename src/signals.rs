@@ -13,6 +13,8 @@ pub enum Signal {
         zhongshu_id: String,
         registered: Vec<(String, String)>,
     },
+    /// A reviewer reported its findings (issue 75): it is closed.
+    FindingsReported(String),
     /// A department slot may have freed (a fallback was registered).
     SlotFreed,
     /// Every assignment of this Zhongshu's plan ended: it is told.

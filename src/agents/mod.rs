@@ -117,6 +117,9 @@ pub struct Sandbox {
     /// The agent's private temporary folder (its `TMPDIR`, writable): when
     /// set, `/tmp` and the backend's own temporary folder are readable only.
     pub temp: Option<PathBuf>,
+    /// Its working folder is readable only (a reviewer, issue 75): it
+    /// writes nothing but `writable` and its temporary folder.
+    pub work_read_only: bool,
 }
 
 /// How an agent reaches the launcher.

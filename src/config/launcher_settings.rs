@@ -89,6 +89,7 @@ pub(super) fn resolve(
         remotes: super::remotes::resolve(file_name, fl.remotes.clone())?,
         notify: super::notify::resolve(file_name, fl.notify.clone())?,
         landing: super::landing::resolve(file_name, fl.landing.clone())?,
+        review: super::review::resolve(file_name, fl.review.clone())?,
         ssh_program: env
             .get("CODEX_GOVERNANCE_SSH")
             .map_or_else(|| "ssh".to_string(), |s| s.to_string()),

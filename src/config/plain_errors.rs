@@ -6,7 +6,7 @@ use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
 /// own `launcher:` keys are theirs: [`BackendWords::keys`]).
-const KNOWN: [(&str, &[&str]); 9] = [
+const KNOWN: [(&str, &[&str]); 10] = [
     (
         "",
         &[
@@ -50,9 +50,11 @@ const KNOWN: [(&str, &[&str]); 9] = [
             "remotes",
             "notify",
             "landing",
+            "review",
         ],
     ),
     ("launcher.landing", super::landing::KEYS),
+    ("launcher.review", super::review::KEYS),
     ("launcher.worktree", super::worktree_ready::KEYS),
     ("launcher.notify", super::notify::KEYS),
     ("launcher.notify.ntfy", &["server", "topic"]),

@@ -226,6 +226,8 @@ impl Integrations {
                 Some(crate::policy::attempts::may_integrate(st, s, chosen))
             })
             .unwrap_or(Ok(()))?;
+        // A reviewer's open important findings hold it (issue 75).
+        crate::review::gate::check_gate(&self.ctx, id)?;
         if mode == IntegrationMode::PullRequest {
             return self.pull_requests.open_for(id, override_scope).await;
         }

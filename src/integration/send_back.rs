@@ -134,6 +134,7 @@ impl Integrations {
                 remote: None,
                 continues,
                 attempt: d.attempt.clone(),
+                reviews: None,
             })
             .await?;
         self.review_sent(id, &drafts, Some(&started.id));

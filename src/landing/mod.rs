@@ -383,6 +383,7 @@ fn sandbox(ctx: &Context, folders: &Folders) -> Sandbox {
             .collect(),
         writable: vec![folders.cwd().to_path_buf()],
         temp: Some(folders.temp.clone()),
+        work_read_only: false,
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Launcher {
     pub integrations: Arc<Integrations>,
     /// Several attempts at one task, compared and chosen (issue 74).
     pub attempts: Arc<crate::attempts::Attempts>,
+    /// A reviewer agent's second opinion on recorded work (issue 75).
+    pub second_opinion: Arc<crate::second_opinion::SecondOpinion>,
     /// The developer's token (the dashboard's); agents never get it.
     pub token: String,
     pub credentials: Arc<Credentials>,
@@ -146,6 +148,10 @@ impl Launcher {
             Arc::clone(&sessions),
             Arc::clone(&integrations),
         ));
+        let second_opinion = Arc::new(crate::second_opinion::SecondOpinion::new(
+            Arc::clone(&ctx),
+            Arc::clone(&sessions),
+        ));
         let facts = Arc::new(
             facts::FactsCache::new(ctx.repo.clone())
                 .watch_config(crate::config::changes::Watch::new(&ctx.repo, &ctx.config)),
@@ -181,6 +187,7 @@ impl Launcher {
             _tool_handler: tool_handler,
             integrations,
             attempts,
+            second_opinion,
             token,
             credentials,
             audit_chain_problem: OnceLock::new(),
@@ -613,13 +620,16 @@ impl Launcher {
     async fn follow(self: &Arc<Self>, signal: Signal) {
         match signal {
             Signal::SessionExited(id) => {
-                let department = self
-                    .sessions
-                    .session(&id)
-                    .is_some_and(|s| s.is_department());
+                let ended = self.sessions.session(&id);
+                let department = ended.as_ref().is_some_and(|s| s.is_department());
+                if ended.as_ref().is_some_and(|s| s.reviewer().is_some()) {
+                    self.second_opinion.reviewer_exited(&id);
+                }
                 if department {
                     self.integrations.department_exited(&id).await;
                     self.mailbox.department_exited(&id);
+                    // Its work is recorded: a second opinion reads it.
+                    self.second_opinion.exited(&id).await;
                 }
                 self.dispatcher.pump_queue().await;
                 if department {
@@ -643,6 +653,13 @@ impl Launcher {
                         self.sessions.auto_close(&session_id).await;
                     }
                 }
+            }
+            Signal::FindingsReported(id) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(AUTO_CLOSE_GRACE) => {}
+                    _ = self.stopped() => return,
+                }
+                self.sessions.auto_close(&id).await;
             }
             Signal::SlotFreed => self.dispatcher.pump_queue().await,
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),

@@ -64,7 +64,7 @@ impl Launcher {
     pub fn status_for_agent(&self, grant: &Grant) -> StatusView {
         let zhongshu = match grant.kind {
             SessionKind::Zhongshu => Some(grant.session_id.as_str()),
-            SessionKind::Department => grant.parent_session_id.as_deref(),
+            SessionKind::Department | SessionKind::Reviewer => grant.parent_session_id.as_deref(),
         };
         let who = AgentGroup {
             session_id: &grant.session_id,

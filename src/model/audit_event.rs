@@ -610,6 +610,46 @@ pub enum AuditEvent {
         comment_id: String,
         resolved: bool,
     },
+    /// A reviewer agent was started on a department's recorded work (issue 75).
+    ReviewStarted {
+        session_id: String,
+        reviews: String,
+        commit: String,
+        agent: String,
+        #[serde(skip_serializing_if = "is_false")]
+        same_vendor: bool,
+    },
+    /// No reviewer could be started on a department's work.
+    ReviewFailed {
+        reviews: String,
+        error: String,
+    },
+    /// A reviewer reported its findings.
+    ReviewFindings {
+        session_id: String,
+        reviews: String,
+        important: usize,
+        minor: usize,
+        nit: usize,
+        file_notes: usize,
+    },
+    /// The user accepted a reviewer's finding as their own comment.
+    ReviewFindingAccepted {
+        session_id: String,
+        comment_id: String,
+    },
+    /// The user dismissed a reviewer's finding.
+    ReviewFindingDismissed {
+        session_id: String,
+        comment_id: String,
+        reason: String,
+    },
+    /// The user integrated past the reviewer's open important findings.
+    ReviewOverridden {
+        session_id: String,
+        findings: Vec<String>,
+        reason: String,
+    },
     /// A send-back carried the attempt's draft review comments.
     ReviewSentBack {
         session_id: String,

@@ -16,6 +16,9 @@ use super::Session;
 pub enum SessionKind {
     Zhongshu,
     Department,
+    /// A second opinion on a department's recorded work (issue 75): it
+    /// reads, and reports findings through its one tool.
+    Reviewer,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -614,9 +617,22 @@ impl State {
     }
 
     pub fn children_of<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
+        self.working_for(zhongshu_id).filter(|s| s.is_department())
+    }
+
+    /// Every session working for a Zhongshu: its departments and the
+    /// reviewers of their work (issue 75), whose cost is the plan's too.
+    pub fn working_for<'a>(&'a self, zhongshu_id: &'a str) -> impl Iterator<Item = &'a Session> {
         self.sessions
             .values()
             .filter(move |s| s.parent_session_id() == Some(zhongshu_id))
+    }
+
+    /// The reviewers of department session `id`'s work, oldest first.
+    pub fn reviewers_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Session> {
+        self.sessions
+            .values()
+            .filter(move |s| s.reviewer().is_some_and(|r| r.reviews == id))
     }
 
     /// A Zhongshu's departments: those holding a slot (running, not

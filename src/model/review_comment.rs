@@ -18,6 +18,39 @@ word_enum!(
     CommentState { Draft => "draft", Sent => "sent", Addressed => "addressed", Open => "open", Resolved => "resolved" }
 );
 
+word_enum!(
+    /// How much a reviewer agent's finding matters (issue 75): with
+    /// `review.gate: block_on_important`, an open `important` one holds
+    /// the merge.
+    Severity { Important => "important", Minor => "minor", Nit => "nit" }
+);
+
+/// A finding of a reviewer agent (issue 75), as a comment: the agent's
+/// words, never shown as the user's until the user accepts them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The reviewer session that reported it.
+    pub reviewer: String,
+    pub severity: Severity,
+    /// Its line is not one the diff shows: a note on the file (`line` is
+    /// the line it named, kept for the record).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub file_note: bool,
+    /// The user took it as their own: the next send-back carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<String>,
+    /// The user dismissed it, with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismissed: Option<String>,
+}
+
+impl Finding {
+    /// Still asks for something: neither accepted nor dismissed.
+    pub fn undecided(&self) -> bool {
+        self.accepted_at.is_none() && self.dismissed.is_none()
+    }
+}
+
 /// One stored comment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewComment {
@@ -42,4 +75,16 @@ pub struct ReviewComment {
     /// The reviewer resolved it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resolved: bool,
+    /// A reviewer agent's finding, not the user's words (issue 75).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+}
+
+impl ReviewComment {
+    /// The user's own words: written by them, or a finding they accepted.
+    pub fn users(&self) -> bool {
+        self.finding
+            .as_ref()
+            .is_none_or(|f| f.accepted_at.is_some())
+    }
 }

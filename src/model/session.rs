@@ -101,6 +101,37 @@ pub struct Session {
 pub enum KindPart {
     Zhongshu(ZhongshuPart),
     Department(DepartmentPart),
+    Reviewer(ReviewerPart),
+}
+
+/// What a reviewer session has (issue 75): the attempt it reviews, at
+/// which recorded commit, and the folder it reads that commit's tree in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReviewerPart {
+    /// The planner of the reviewed department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_session_id: Option<String>,
+    /// The department session whose work it reviews.
+    pub reviews: String,
+    /// That session's recorded commit.
+    pub commit: String,
+    /// The department key whose agent reviews.
+    pub agent_key: String,
+    /// The review ran on the department's own vendor, its other one's
+    /// account being held (`review.fallback: same_vendor`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub same_vendor: bool,
+    /// The folder holding the reviewed tree, read-only to it.
+    pub folder: String,
+    /// Its findings came (`governance_report_findings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<String>,
+    /// Its summary, the reviewer's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Its findings: important, minor, nit.
+    #[serde(default)]
+    pub counts: [usize; 3],
 }
 
 /// What a Zhongshu (planner) session has.
@@ -156,6 +187,10 @@ pub struct DepartmentPart {
     /// One of several attempts at its assignment (issue 74).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<super::Attempt>,
+    /// The user integrated it past its reviewer's important findings, with
+    /// this reason (issue 75).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_overridden: Option<String>,
 }
 
 impl Session {
@@ -166,6 +201,13 @@ impl Session {
         match self.kind {
             KindPart::Zhongshu(_) => SessionKind::Zhongshu,
             KindPart::Department(_) => SessionKind::Department,
+            KindPart::Reviewer(_) => SessionKind::Reviewer,
+        }
+    }
+    pub fn reviewer(&self) -> Option<&ReviewerPart> {
+        match &self.kind {
+            KindPart::Reviewer(r) => Some(r),
+            _ => None,
         }
     }
     pub fn is_department(&self) -> bool {
@@ -177,13 +219,13 @@ impl Session {
     pub fn zhongshu(&self) -> Option<&ZhongshuPart> {
         match &self.kind {
             KindPart::Zhongshu(z) => Some(z),
-            KindPart::Department(_) => None,
+            _ => None,
         }
     }
     pub fn zhongshu_mut(&mut self) -> Option<&mut ZhongshuPart> {
         match &mut self.kind {
             KindPart::Zhongshu(z) => Some(z),
-            KindPart::Department(_) => None,
+            _ => None,
         }
     }
     /// A department's last report's result key (see `records::result_key`).
@@ -199,6 +241,9 @@ impl Session {
     /// The department key whose agent drives it: an attempt's borrowed
     /// agent (issue 74), else its department's (None: a planner).
     pub fn agent_key(&self) -> Option<&str> {
+        if let Some(r) = self.reviewer() {
+            return Some(&r.agent_key);
+        }
         self.department_part()
             .and_then(|d| d.attempt.as_ref())
             .and_then(|a| a.agent.as_deref())
@@ -208,18 +253,22 @@ impl Session {
     pub fn department_part(&self) -> Option<&DepartmentPart> {
         match &self.kind {
             KindPart::Department(d) => Some(d),
-            KindPart::Zhongshu(_) => None,
+            _ => None,
         }
     }
     pub fn department_mut(&mut self) -> Option<&mut DepartmentPart> {
         match &mut self.kind {
             KindPart::Department(d) => Some(d),
-            KindPart::Zhongshu(_) => None,
+            _ => None,
         }
     }
-    /// The Zhongshu a department works for.
+    /// The Zhongshu a department (or the reviewer of its work) works for.
     pub fn parent_session_id(&self) -> Option<&str> {
-        self.department_part()?.parent_session_id.as_deref()
+        match &self.kind {
+            KindPart::Department(d) => d.parent_session_id.as_deref(),
+            KindPart::Reviewer(r) => r.parent_session_id.as_deref(),
+            KindPart::Zhongshu(_) => None,
+        }
     }
     pub fn has_reported(&self) -> bool {
         self.department_part()

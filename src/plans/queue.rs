@@ -299,29 +299,7 @@ impl Dispatcher {
     /// The agents an attempt may name: the launcher's own, and each
     /// department's (its own where it has one).
     fn named_agents(&self) -> Vec<crate::policy::attempts::NamedAgent> {
-        let c = &self.ctx.config;
-        let words = |s: &crate::agents::BackendSettings| {
-            s.attempt_word()
-                .map(str::to_string)
-                .into_iter()
-                .collect::<Vec<_>>()
-        };
-        let mut agents = vec![crate::policy::attempts::NamedAgent {
-            key: None,
-            words: words(&c.launcher.agent.backend),
-            own: false,
-        }];
-        for d in c.assignable_departments() {
-            let own = c.launcher.agent.departments.get(&d.key);
-            let mut named = vec![d.key.clone()];
-            named.extend(own.map(words).unwrap_or_default());
-            agents.push(crate::policy::attempts::NamedAgent {
-                key: Some(d.key),
-                words: named,
-                own: own.is_some(),
-            });
-        }
-        agents
+        named_agents(&self.ctx.config)
     }
 
     /// `POST /api/report_zhongshu_plan` (and the `governance_register_plan` tool,
@@ -640,6 +618,7 @@ impl Dispatcher {
                 continues: None,
                 remote: item.remote.clone(),
                 attempt: item.attempt.clone(),
+                reviews: None,
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),
@@ -673,4 +652,31 @@ fn note_host_waits(tx: &mut crate::store::Tx, room: &Room) {
             q.waiting = w;
         }
     }
+}
+
+/// The agents this launcher runs, by the words an attempt (or a reviewer)
+/// names them with.
+pub fn named_agents(c: &crate::config::Config) -> Vec<crate::policy::attempts::NamedAgent> {
+    let words = |s: &crate::agents::BackendSettings| {
+        s.attempt_word()
+            .map(str::to_string)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let mut agents = vec![crate::policy::attempts::NamedAgent {
+        key: None,
+        words: words(&c.launcher.agent.backend),
+        own: false,
+    }];
+    for d in c.assignable_departments() {
+        let own = c.launcher.agent.departments.get(&d.key);
+        let mut named = vec![d.key.clone()];
+        named.extend(own.map(words).unwrap_or_default());
+        agents.push(crate::policy::attempts::NamedAgent {
+            key: Some(d.key),
+            words: named,
+            own: own.is_some(),
+        });
+    }
+    agents
 }

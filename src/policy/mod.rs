@@ -36,6 +36,7 @@ pub mod report;
 pub mod review_comments;
 pub mod routing;
 pub mod scopes;
+pub mod second_opinion;
 pub mod start;
 pub mod workspace;
 

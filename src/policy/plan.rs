@@ -257,6 +257,11 @@ pub fn model_for(
     let default = match kind {
         SessionKind::Zhongshu => &settings.zhongshu_model,
         SessionKind::Department => &settings.department_model,
+        SessionKind::Reviewer => settings
+            .review
+            .model
+            .as_ref()
+            .unwrap_or(&settings.department_model),
     };
     pick_model(requested, &settings.models, default)
 }

@@ -188,6 +188,7 @@ mod tests {
             base: String::new(),
             sent_at: None,
             resolved: false,
+            finding: None,
         };
         assert_eq!(state(&c, "lingyubu-1", None), CommentState::Draft);
         c.sent_at = Some("t".into());

@@ -108,6 +108,7 @@ pub fn may_call(principal: &Principal, method: &str, path: &str) -> Result<(), R
         match grant.kind {
             SessionKind::Zhongshu => "zhongshu",
             SessionKind::Department => "department",
+            SessionKind::Reviewer => "reviewer",
         }
     )))
 }

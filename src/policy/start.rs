@@ -70,7 +70,7 @@ pub fn check_parent(kind: SessionKind, parent: Parent) -> Result<Option<String>,
         (Parent::Absent, SessionKind::Department) => Err(Refusal::Invalid(
             "a department needs parent_session_id".into(),
         )),
-        (Parent::Absent, SessionKind::Zhongshu) => Ok(None),
+        (Parent::Absent, SessionKind::Zhongshu | SessionKind::Reviewer) => Ok(None),
     }
 }
 

@@ -63,7 +63,7 @@ pub(crate) fn plan_over_budget(
         return None;
     }
     let (mut usd, mut tokens) = (0.0, 0u64);
-    for s in state.children_of(zhongshu_id) {
+    for s in state.working_for(zhongshu_id) {
         // What an agent reports it cost counts as it says (ACP).
         let reported = s.agent.reported_usage.as_ref().and_then(|r| r.cost_usd());
         if let Some(cost) = reported {

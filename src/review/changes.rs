@@ -71,6 +71,9 @@ pub struct ChangesView {
     /// pressed (its changes are already on the branch, or files stand in
     /// the way); None when nothing is known to stop them.
     pub integration_blocked: Option<String>,
+    /// What holds it is a reviewer's open important findings (issue 75):
+    /// the page offers *Override* with a reason.
+    pub review_held: bool,
     /// The checks a Merge of it runs before it lands (issue 73); None: it
     /// lands unverified.
     pub landing_checks: Option<Vec<String>>,
@@ -172,6 +175,7 @@ pub fn changes_view(repo: &Path, s: &Session, scope_mode: ScopeMode) -> LResult<
         tree_uncommitted: Vec::new(),
         department_conflicts: Vec::new(),
         integration_blocked: None,
+        review_held: false,
         landing_checks: None,
         attempt: None,
         tree_applied: Vec::new(),

@@ -49,6 +49,9 @@ pub struct CommentView {
     pub resolved: bool,
     /// Where it is on the attempt asked about (its `line` on its own attempt).
     pub current_line: u32,
+    /// `user`, or `reviewer`: a reviewer agent's finding (issue 75), its
+    /// words quoted, never shown as the user's until accepted.
+    pub author: &'static str,
 }
 
 /// `GET /api/review_comments?session_id=`: the attempt's comments and its
@@ -118,6 +121,7 @@ pub fn add(ctx: &Context, new: NewComment) -> LResult<ReviewComment> {
         base: ws.base.clone(),
         sent_at: None,
         resolved: false,
+        finding: None,
     };
     let saved = ctx.store.update(|tx| {
         if tx.review_comments_of(&made.session_id).len() >= MAX_REVIEW_COMMENTS {
@@ -243,7 +247,12 @@ pub fn list(ctx: &Context, id: &str) -> LResult<CommentsView> {
             };
             let state = state(&c, id, followed);
             comments.push(CommentView {
-                draft: state == CommentState::Draft,
+                author: if c.finding.is_some() {
+                    "reviewer"
+                } else {
+                    "user"
+                },
+                draft: state == CommentState::Draft && c.finding.is_none(),
                 resolved: state == CommentState::Resolved,
                 state,
                 current_line: followed.map_or(c.line, Followed::line),
@@ -253,7 +262,7 @@ pub fn list(ctx: &Context, id: &str) -> LResult<CommentsView> {
     }
     let drafts = comments
         .iter()
-        .filter(|c| c.state == CommentState::Draft)
+        .filter(|c| c.state == CommentState::Draft && c.comment.users())
         .count();
     Ok(CommentsView {
         session_id: id.to_string(),
@@ -268,7 +277,7 @@ pub fn drafts(ctx: &Context, id: &str) -> LResult<Vec<ReviewComment>> {
         .store
         .review_comments_of(id)?
         .into_iter()
-        .filter(|c| c.sent_at.is_none() && !c.resolved)
+        .filter(|c| c.sent_at.is_none() && !c.resolved && c.users())
         .collect())
 }
 
@@ -308,4 +317,206 @@ pub fn mark_sent(
         });
     })?;
     Ok(())
+}
+
+/// What a reviewer's report came to (issue 75).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    pub important: usize,
+    pub minor: usize,
+    pub nit: usize,
+    pub file_notes: usize,
+}
+
+/// Keeps a reviewer's findings on the work it reviewed, in one transaction
+/// with its audit line and the call's receipt: each on a line the diff
+/// shows is a line comment, one elsewhere (another line, a file the diff
+/// does not change) a note on its file. Marked as the reviewer's, never
+/// the user's.
+pub fn add_findings(
+    ctx: &Context,
+    reviewer: &Session,
+    input: &crate::policy::second_opinion::FindingsInput,
+    receipt: Option<crate::model::ToolReceipt>,
+) -> LResult<Reported> {
+    use crate::model::{Finding, KindPart};
+    crate::policy::second_opinion::check_findings(input)?;
+    let part = reviewer
+        .reviewer()
+        .cloned()
+        .ok_or_else(|| LauncherError::Forbidden(format!("{} is not a reviewer", reviewer.id)))?;
+    if part.reported_at.is_some() {
+        return Err(LauncherError::Conflict(format!(
+            "{} reported its findings already: a review is reported once",
+            reviewer.id
+        )));
+    }
+    let reviewed = session(ctx, &part.reviews)?;
+    let ws = reviewed.workspace().cloned().ok_or_else(|| {
+        LauncherError::Conflict(format!("{} has no worktree to review", reviewed.id))
+    })?;
+    let now = clock::now_rfc3339();
+    let mut made = Vec::with_capacity(input.findings.len());
+    for f in &input.findings {
+        super::repo_path::check_path(&f.path)?;
+        let asked = NewComment {
+            session_id: reviewed.id.clone(),
+            path: f.path.clone(),
+            line: f.line,
+            side: f.side,
+            body: f.body.clone(),
+        };
+        let on_line = match in_the_diff(&ctx.repo, &ws, &asked) {
+            Ok(()) => true,
+            Err(LauncherError::BadRequest(_)) => false,
+            Err(e) => return Err(e),
+        };
+        made.push(ReviewComment {
+            id: String::new(),
+            session_id: reviewed.id.clone(),
+            path: f.path.clone(),
+            line: f.line,
+            side: f.side,
+            body: f.body.trim().to_string(),
+            created_at: now.clone(),
+            commit: part.commit.clone(),
+            base: ws.base.clone(),
+            sent_at: None,
+            resolved: false,
+            finding: Some(Finding {
+                reviewer: reviewer.id.clone(),
+                severity: f.severity,
+                file_note: !on_line,
+                accepted_at: None,
+                dismissed: None,
+            }),
+        });
+    }
+    let (important, minor, nit) = crate::policy::second_opinion::counts(&made);
+    let reported = Reported {
+        important,
+        minor,
+        nit,
+        file_notes: made
+            .iter()
+            .filter(|c| c.finding.as_ref().is_some_and(|f| f.file_note))
+            .count(),
+    };
+    let summary = input.summary.trim().to_string();
+    ctx.store.update(|tx| {
+        let kept = tx.review_comments_of(&reviewed.id).len();
+        if kept + made.len() > MAX_REVIEW_COMMENTS * 2 {
+            return Err(LauncherError::TooMany(format!(
+                "{} already has {kept} review comments",
+                reviewed.id
+            )));
+        }
+        for c in &made {
+            let c = ReviewComment {
+                id: tx.next_id("rc"),
+                ..c.clone()
+            };
+            tx.put_review_comment(&c);
+        }
+        if let Some(s) = tx.session_mut(&reviewer.id) {
+            if let KindPart::Reviewer(r) = &mut s.kind {
+                r.reported_at = Some(now.clone());
+                r.summary = Some(summary.clone());
+                r.counts = [important, minor, nit];
+            }
+            if let Some(receipt) = receipt.clone() {
+                s.agent.record_tool_call(crate::model::ToolReceipt {
+                    outcome: format!("{} findings", made.len()),
+                    ..receipt
+                });
+            }
+        }
+        tx.audit(AuditEvent::ReviewFindings {
+            session_id: reviewer.id.clone(),
+            reviews: reviewed.id.clone(),
+            important,
+            minor,
+            nit,
+            file_notes: reported.file_notes,
+        });
+        Ok(())
+    })??;
+    Ok(reported)
+}
+
+/// A reviewer's finding, or why it is not one to decide on.
+fn finding_of(ctx: &Context, id: &str) -> LResult<(ReviewComment, crate::model::Finding)> {
+    let c = comment(ctx, id)?;
+    let f = c.finding.clone().ok_or_else(|| {
+        LauncherError::BadRequest(format!(
+            "{id} is your own comment, not a reviewer's finding: edit, delete or resolve it"
+        ))
+    })?;
+    Ok((c, f))
+}
+
+/// The user takes a reviewer's finding as their own: the next send-back
+/// of its attempt carries it, in the user's name.
+pub fn accept(ctx: &Context, id: &str) -> LResult<ReviewComment> {
+    let (c, f) = finding_of(ctx, id)?;
+    if f.dismissed.is_some() {
+        return Err(LauncherError::Conflict(format!(
+            "{id} was dismissed: it cannot be accepted as well"
+        )));
+    }
+    if f.accepted_at.is_some() {
+        return Ok(c);
+    }
+    let changed = ReviewComment {
+        finding: Some(crate::model::Finding {
+            accepted_at: Some(clock::now_rfc3339()),
+            ..f
+        }),
+        ..c.clone()
+    };
+    ctx.store.update(|tx| {
+        tx.put_review_comment(&changed);
+        tx.audit(AuditEvent::ReviewFindingAccepted {
+            session_id: c.session_id.clone(),
+            comment_id: id.to_string(),
+        });
+    })?;
+    Ok(changed)
+}
+
+/// The user dismisses a reviewer's finding, saying why.
+pub fn dismiss(ctx: &Context, id: &str, reason: &str) -> LResult<ReviewComment> {
+    let (c, f) = finding_of(ctx, id)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(LauncherError::BadRequest(
+            "say why you dismiss the finding (reason)".into(),
+        ));
+    }
+    if reason.chars().count() > MAX_REVIEW_COMMENT_CHARS {
+        return Err(LauncherError::BadRequest(format!(
+            "the reason is longer than {MAX_REVIEW_COMMENT_CHARS} characters"
+        )));
+    }
+    if f.accepted_at.is_some() {
+        return Err(LauncherError::Conflict(format!(
+            "{id} was accepted as yours: resolve it instead"
+        )));
+    }
+    let changed = ReviewComment {
+        finding: Some(crate::model::Finding {
+            dismissed: Some(reason.to_string()),
+            ..f
+        }),
+        ..c.clone()
+    };
+    ctx.store.update(|tx| {
+        tx.put_review_comment(&changed);
+        tx.audit(AuditEvent::ReviewFindingDismissed {
+            session_id: c.session_id.clone(),
+            comment_id: id.to_string(),
+            reason: reason.to_string(),
+        });
+    })?;
+    Ok(changed)
 }

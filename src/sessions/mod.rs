@@ -228,6 +228,13 @@ impl Sessions {
         }
     }
 
+    /// Tells the launcher what happened (a signal sent while it stops is dropped).
+    pub fn signal(&self, signal: crate::signals::Signal) {
+        if self.signals.send(signal).is_err() {
+            tracing::debug!("a signal while the launcher stops");
+        }
+    }
+
     pub fn session(&self, id: &str) -> Option<Session> {
         self.live.session(id)
     }

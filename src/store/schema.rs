@@ -479,6 +479,7 @@ mod tests {
             base: "b".into(),
             sent_at: None,
             resolved: false,
+            finding: None,
         }
     }
 

@@ -148,9 +148,33 @@ impl Runner {
                         ws.state
                     ))
                 }),
+            Request::ReportFindings(input) => {
+                self.tool_report_findings(session, input, receipt).await
+            }
         };
         let answer = answer.unwrap_or_else(|e| failed(e.to_string()));
         (answer, false)
+    }
+
+    async fn tool_report_findings(
+        &self,
+        session: &Session,
+        input: crate::policy::second_opinion::FindingsInput,
+        receipt: Option<ToolReceipt>,
+    ) -> LResult<ToolAnswer> {
+        let (ctx, reviewer) = (Arc::clone(&self.ctx), session.clone());
+        let reported = tokio::task::spawn_blocking(move || {
+            crate::review::comments::add_findings(&ctx, &reviewer, &input, receipt)
+        })
+        .await??;
+        self.sessions
+            .signal(crate::signals::Signal::FindingsReported(session.id.clone()));
+        Ok(ok(format!(
+            "Your review is registered: {} important, {} minor, {} nit ({} on lines the diff \
+             does not show, kept as notes on their files). The user decides what to do with \
+             them. Your work is done: stop now; the launcher closes this session.",
+            reported.important, reported.minor, reported.nit, reported.file_notes
+        )))
     }
 
     async fn tool_register_plan(
@@ -292,6 +316,11 @@ impl Runner {
     /// The answer to a call that already took effect before (sent again after a crash).
     fn repeat_answer(&self, session: &Session, receipt: &ToolReceipt) -> ToolAnswer {
         match Tool::from_name(&receipt.tool) {
+            Some(Tool::ReportFindings) => ok(format!(
+                "Your review was already registered ({}); it is not registered twice. Your \
+                 work is done: stop now.",
+                receipt.outcome
+            )),
             Some(Tool::ReportResult) => ok(format!(
                 "This report was already registered (result {}); it is not registered twice. \
                  Your work is done: stop now.",

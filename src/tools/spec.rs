@@ -23,10 +23,11 @@ pub enum Tool {
     PlanStatus,
     ReadChanges,
     ProposeIntegration,
+    ReportFindings,
 }
 
 impl Tool {
-    const ALL: [Tool; 7] = [
+    const ALL: [Tool; 8] = [
         Tool::RegisterPlan,
         Tool::ReportResult,
         Tool::ReadInbox,
@@ -34,6 +35,7 @@ impl Tool {
         Tool::PlanStatus,
         Tool::ReadChanges,
         Tool::ProposeIntegration,
+        Tool::ReportFindings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Tool {
             Tool::PlanStatus => "governance_plan_status",
             Tool::ReadChanges => "governance_read_changes",
             Tool::ProposeIntegration => "governance_propose_integration",
+            Tool::ReportFindings => "governance_report_findings",
         }
     }
 
@@ -56,6 +59,7 @@ impl Tool {
     pub fn role(self) -> SessionKind {
         match self {
             Tool::ReportResult => SessionKind::Department,
+            Tool::ReportFindings => SessionKind::Reviewer,
             _ => SessionKind::Zhongshu,
         }
     }
@@ -63,7 +67,10 @@ impl Tool {
     /// Whether a call changes state (and so must take effect once, whatever happens).
     /// A proposal is not counted: made twice, it says the same thing twice.
     pub fn changes_state(self) -> bool {
-        matches!(self, Tool::RegisterPlan | Tool::ReportResult)
+        matches!(
+            self,
+            Tool::RegisterPlan | Tool::ReportResult | Tool::ReportFindings
+        )
     }
 
     /// The arguments its schema names (a plan may also come nested under
@@ -158,6 +165,23 @@ impl Tool {
                     "note": {"type": "string", "description": "Why, for the user."}
                 }, "required": ["department_session_id", "mode"]}),
             ),
+            Tool::ReportFindings => (
+                "Report your review of the department's work, exactly once: each finding on a \
+                 line of the diff (path, line, side: new for the department's version, old for \
+                 the base's), its severity (important: it must be fixed before it lands; \
+                 minor; nit) and what is wrong; and a summary. Report an empty list when you \
+                 found nothing. Stop after it answers.",
+                json!({"type": "object", "properties": {
+                    "findings": {"type": "array", "items": {"type": "object", "properties": {
+                        "path": {"type": "string", "description": "Repository-relative path."},
+                        "line": {"type": "integer", "minimum": 1},
+                        "side": {"type": "string", "enum": ["new", "old"]},
+                        "severity": {"type": "string", "enum": ["important", "minor", "nit"]},
+                        "body": {"type": "string", "description": "What is wrong, and why."}
+                    }, "required": ["path", "line", "severity", "body"]}},
+                    "summary": {"type": "string", "description": "Your review in a sentence or two."}
+                }, "required": ["findings", "summary"]}),
+            ),
         };
         ToolSpec {
             name: self.name(),
@@ -226,6 +250,7 @@ pub enum Request {
         mode: IntegrationMode,
         note: Option<String>,
     },
+    ReportFindings(crate::policy::second_opinion::FindingsInput),
 }
 
 /// Keys that would let a call speak for someone else.
@@ -375,6 +400,10 @@ fn request(t: Tool, args: &Map<String, Value>) -> Result<Request, BadCall> {
             },
             note: optional_text(args, "note")?,
         },
+        Tool::ReportFindings => Request::ReportFindings(
+            serde_json::from_value(Value::Object(args.clone()))
+                .map_err(|e| BadCall(format!("the findings do not read: {e}")))?,
+        ),
     };
     Ok(request)
 }
@@ -406,6 +435,7 @@ fn role_word(kind: SessionKind) -> &'static str {
     match kind {
         SessionKind::Zhongshu => "Zhongshu",
         SessionKind::Department => "department",
+        SessionKind::Reviewer => "reviewer",
     }
 }
 

@@ -105,6 +105,44 @@ pub struct SessionView {
     /// what it said last (its question, as a rule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub awaits_reply: Option<AwaitsReply>,
+    /// A department's latest second opinion (issue 75): the plan card says
+    /// "reviewed by reviewer-3: 2 important, 1 minor".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_opinion: Option<SecondOpinionView>,
+}
+
+/// The latest reviewer of a department's work, and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondOpinionView {
+    pub reviewer: String,
+    /// Its agent (a department key).
+    pub agent: String,
+    /// It still reads (no findings yet).
+    pub reviewing: bool,
+    /// It ended without reporting.
+    pub failed: bool,
+    pub important: usize,
+    pub minor: usize,
+    pub nit: usize,
+    /// Its summary: the reviewer's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// The last reviewer of `s`'s work, as the plan card shows it.
+fn second_opinion(state: &crate::model::State, s: &Session) -> Option<SecondOpinionView> {
+    let r = state.reviewers_of(&s.id).last()?;
+    let part = r.reviewer()?;
+    Some(SecondOpinionView {
+        reviewer: r.id.clone(),
+        agent: part.agent_key.clone(),
+        reviewing: r.is_running() && part.reported_at.is_none(),
+        failed: !r.is_running() && part.reported_at.is_none(),
+        important: part.counts[0],
+        minor: part.counts[1],
+        nit: part.counts[2],
+        summary: part.summary.clone(),
+    })
 }
 
 /// A planner that ended a turn without registering a plan.
@@ -237,6 +275,7 @@ pub fn session(snap: &Snapshot, s: &Session) -> SessionView {
             && s.workspace().is_some_and(|w| w.state.awaits_user())
             && superseded_by(&snap.state, s).is_none(),
         awaits_reply: awaits_reply(&snap.state, s, live),
+        second_opinion: second_opinion(&snap.state, s),
         plain,
         cost_usd: cost_usd(s, launcher),
     };

@@ -11,6 +11,24 @@ import { el } from "./dom.js";
 import { count } from "./format.js";
 import { WORDS } from "./changes.js";
 
+/** Override the reviewer's findings: your reason first (audited). */
+function reviewOverride(id, run) {
+  const reason = el("input", { type: "text", class: "override-review-reason", attrs: { "aria-label": "why it lands past the reviewer's findings", placeholder: "Your reason (audited)" } });
+  const go = (mode) => () => {
+    const why = reason.value.trim();
+    if (!why) {
+      toast("Say why it lands past the reviewer's findings: it is audited.", "error");
+      reason.focus();
+      return;
+    }
+    run("/api/integrate", { session_id: id, mode, override_review: true, reason: why }, `${mode === "merge" ? "Merged" : "Applied"} ${id} past the reviewer's findings.`);
+  };
+  return el("div", { class: "row-actions review-override" },
+    el("span", { class: "hint", text: "Override the reviewer:" }), reason,
+    el("button", { type: "button", class: "small override-review-merge", text: "Override and merge", on: { click: go("merge") } }),
+    el("button", { type: "button", class: "small override-review-apply", text: "Override and apply", on: { click: go("apply") } }));
+}
+
 /** What each choice does, in one line (shown under its button). */
 const EXPLAIN = {
   apply: "Its changes land in your working tree, uncommitted, for you to look over and commit. Undo takes them back.",
@@ -94,8 +112,12 @@ export function decisionActions(v, after, drafts = () => 0) {
   });
   const check = v.integration_blocked ? el("p", { class: "hint decision-blocked" }, `${v.integration_blocked} `,
     el("button", { type: "button", class: "small decide-check", text: "Check again", title: "look at your branch and working tree again", on: { click: () => after("check") } })) : null;
+  // A reviewer agent's important findings hold it (issue 75): Send back
+  // with the accepted ones, dismiss them, or override with a reason.
+  const held = v.review_held ? reviewOverride(id, run) : null;
   // A part left out is left out (Element.append would print "null").
   section.append(...[
+    held,
     blocked ? el("label", { class: "row-error" }, override, ` ${count(outOfScope.length, "file")} out of its scope (launcher.scope: block): integrate them all the same (audited)`) : null,
     check,
     el("div", { class: "decision-choice" },

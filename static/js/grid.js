@@ -221,7 +221,7 @@ function updateFrame(t, s) {
 function updateTile(t, s) {
   // The id first (it is what a tile is told apart by), the role after it.
   const remote = s.workspace && s.workspace.remote;
-  const role = (s.session_kind === "zhongshu" ? "planner" : store.deptTitle(s.department)) + (remote ? ` on ${remote.host}` : "");
+  const role = ({ zhongshu: "planner", reviewer: "reviewer" }[s.session_kind] || store.deptTitle(s.department)) + (remote ? ` on ${remote.host}` : "");
   const titleKey = `${s.id}|${role}`;
   if (t.title.dataset.key !== titleKey) {
     t.title.dataset.key = titleKey;

@@ -60,6 +60,18 @@ function reruns(a) {
   return `${how.join(", ")}; earlier ${earlier.join(", ")}`;
 }
 
+/** The second opinion on an assignment's work (issue 75): "reviewed by
+ * reviewer-3 (gongbu): 2 important, 1 minor". */
+function secondOpinion(a) {
+  const r = store.session(a.session_id)?.second_opinion;
+  if (!r) return null;
+  const found = [["important", r.important], ["minor", r.minor], ["nit", r.nit]].filter(([, n]) => n).map(([w, n]) => `${n} ${w}`);
+  const said = r.reviewing ? `${r.reviewer} (${r.agent}) is reviewing it`
+    : r.failed ? `${r.reviewer} (${r.agent}) ended without a review`
+      : `reviewed by ${r.reviewer} (${r.agent}): ${found.length ? found.join(", ") : "nothing found"}`;
+  return el("div", { class: `row-note second-opinion${r.important ? " row-error" : ""}`, text: said });
+}
+
 /** How the plan's results stand, as the planner's view says it
  * (`plan_results`: integrated, discarded, waiting, conflicting, in review),
  * with Review next when any wait: the review queue. */
@@ -110,6 +122,7 @@ function view(plan) {
         a.reason ? el("div", { class: "row-note", text: `why: ${a.reason}` }) : null,
         a.scope_note ? el("div", { class: "row-note scope-note", text: `scope: ${a.scope_note}` }) : null,
         list(a.earlier_sessions).length ? el("div", { class: "row-note reruns", text: reruns(a) }) : null,
+        secondOpinion(a),
         listBlock("files", a.files),
         listBlock("verify", a.verify),
         a.error ? el("div", { class: "row-error", text: a.error }) : null))));

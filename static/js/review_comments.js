@@ -4,8 +4,10 @@
 // Send back carries them all, in one turn, with the note. Comments written
 // on earlier attempts show at the lines where they now are, addressed or
 // open, and can be resolved or reopened. Each file's head and the drawer's
-// title count the drafts. Everything comes from /api/review_comments; the
-// reviewer's words are set as text only.
+// title count the drafts. A reviewer agent's findings (issue 75) show quoted,
+// with their severity, and offer Accept (they become yours, sent with the
+// next Send back) and Dismiss (with your reason). Everything comes from
+// /api/review_comments; every comment's words are set as text only.
 
 import { api, toast } from "./api.js";
 import { el } from "./dom.js";
@@ -77,7 +79,14 @@ export function reviewComments(v) {
       : open ? "No review comments yet." : "";
     const hint = open ? "Click a line of a diff, or focus one (Tab, then ↑ ↓) and press c, to comment on it (C: its old side)." : "";
     const elsewhere = all.filter((c) => !placed(c));
+    const found = all.filter((c) => c.author === "reviewer" && c.session_id === id);
+    const severities = ["important", "minor", "nit"].map((s) => [s, found.filter((c) => c.finding.severity === s).length]).filter(([, n]) => n);
+    const reviewers = [...new Set(found.map((c) => c.finding.reviewer))];
+    const second = found.length
+      ? `Reviewed by ${reviewers.join(", ")}: ${severities.map(([s, n]) => `${n} ${s}`).join(", ")}.`
+      : "";
     section.replaceChildren(...[
+      second ? el("p", { class: "review-comments-second", text: second }) : null,
       said ? el("p", { class: "review-comments-said", text: said }) : null,
       hint ? el("p", { class: "hint review-comments-keys", text: hint }) : null,
       elsewhere.length ? el("ul", { class: "review-comments-elsewhere" }, elsewhere.map((c) => el("li", {}, commentCard(c)))) : null,
@@ -112,6 +121,7 @@ export function reviewComments(v) {
   function commentCard(c) {
     const where = `${c.path}:${c.side === "new" ? c.current_line : c.line}${c.side === "old" ? " (old side)" : ""}`;
     const from = c.session_id !== id ? ` · written on ${c.session_id}` : "";
+    if (c.author === "reviewer") return findingCard(c, where, from);
     const actions = c.draft
       ? [button("Edit", `edit this draft on ${where}`, () => editDraft(c)), button("Delete", `delete this draft on ${where}`, () => remove(c))]
       : [button(c.resolved ? "Reopen" : "Resolve", `${c.resolved ? "reopen" : "resolve"} the comment on ${where}`, () => resolve(c, !c.resolved))];
@@ -121,6 +131,41 @@ export function reviewComments(v) {
         el("span", { class: "hint", text: `${where}${from}` })),
       el("p", { class: "comment-body", text: c.body }),
       el("div", { class: "row-actions comment-actions" }, actions));
+  }
+
+  /** A reviewer agent's finding: its words quoted as the reviewer's, never as yours. */
+  function findingCard(c, where, from) {
+    const f = c.finding;
+    const mine = c.session_id === id;
+    const note = f.file_note ? " · a note on the file (its line is not in the diff)" : "";
+    const decided = f.dismissed ? `dismissed: ${f.dismissed}` : f.accepted_at ? "accepted as yours" : "";
+    const actions = [];
+    if (mine && !f.accepted_at && !f.dismissed) {
+      actions.push(button("Accept", `accept the finding on ${where} as your comment`, () => change("/api/review_comments/accept", { id: c.id }, `Accepted: it goes with the next Send back.`)));
+      actions.push(button("Dismiss", `dismiss the finding on ${where}`, () => dismissForm(c, card)));
+    } else if (f.accepted_at || !mine) {
+      actions.push(button(c.resolved ? "Reopen" : "Resolve", `${c.resolved ? "reopen" : "resolve"} the finding on ${where}`, () => resolve(c, !c.resolved)));
+    }
+    const card = el("div", { class: `comment-card finding severity-${f.severity}`, data: { commentId: c.id } },
+      el("div", { class: "comment-head" },
+        el("span", { class: `badge severity severity-${f.severity}`, text: f.severity }), " ",
+        el("span", { class: "badge comment-author", text: `reviewer ${f.reviewer}` }), " ",
+        el("span", { class: `badge comment-state state-${c.state}`, text: decided || c.state }), " ",
+        el("span", { class: "hint", text: `${where}${from}${note}` })),
+      el("blockquote", { class: "comment-body finding-body", text: c.body }),
+      el("div", { class: "row-actions comment-actions" }, actions));
+    return card;
+  }
+
+  function dismissForm(c, card) {
+    const reason = el("input", { type: "text", class: "dismiss-reason", attrs: { "aria-label": `why you dismiss the finding ${c.id}`, placeholder: "Why (required)" } });
+    const go = button("Dismiss", `dismiss the finding ${c.id} with this reason`, () => {
+      const why = reason.value.trim();
+      if (why) change("/api/review_comments/dismiss", { id: c.id, reason: why }, "Dismissed.");
+      else reason.focus();
+    });
+    card.querySelector(".comment-actions").replaceChildren(reason, go);
+    reason.focus();
   }
 
   const button = (text, label, run) => el("button", { type: "button", class: "small", text, attrs: { "aria-label": label }, on: { click: run } });

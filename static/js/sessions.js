@@ -193,7 +193,8 @@ function updateZhongshu(r, s) {
 }
 
 function updateRow(r, s) {
-  setBreakable(r.name, s.session_kind === "department" ? `${store.deptTitle(s.department)} · ${s.id}` : `planner · ${s.id}`);
+  const who = { department: () => store.deptTitle(s.department), reviewer: () => "reviewer", zhongshu: () => "planner" }[s.session_kind] || (() => s.session_kind);
+  setBreakable(r.name, `${who()} · ${s.id}`);
   showState(r.status, s);
   r.root.dataset.status = s.status;
   r.root.dataset.state = s.state || "";

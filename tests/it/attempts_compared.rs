@@ -6,6 +6,7 @@
 //! one base commit, a `kill -9` before the choice loses nothing, the green
 //! one is chosen and merges, and the other is settled with its branch kept.
 
+use crate::common::audit::{audited, audited_once};
 use crate::common::launcher::*;
 use crate::common::scenario::{self, id_of, Scenario};
 
@@ -57,25 +58,6 @@ fn two_attempts(extra: &str) -> Value {
     json!({"department": "lingyubu", "files": ["src/"], "attempts": 2,
         "task": format!("Say who [[fake-agent: --work-seconds 1 --write 'src/who.txt={{session}}' \
                  --changed-file src/who.txt --summary 'I wrote who I am' {extra}]]")})
-}
-
-/// The audit log's `event` lines once there are `n` (the log is appended
-/// after the change that the API already shows).
-async fn audited_once(repo: &TestRepo, event: &str, n: usize) -> Vec<Value> {
-    wait_until(&format!("{n} {event} lines"), PATIENCE, || async {
-        let lines = audited(repo, event);
-        (lines.len() >= n).then_some(lines)
-    })
-    .await
-}
-
-fn audited(repo: &TestRepo, event: &str) -> Vec<Value> {
-    let log = std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl"))
-        .unwrap_or_default();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["event"] == event)
-        .collect()
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! built on the branch as the last landing left it, and only a tree that
 //! passed the checks lands.
 
+use crate::common::audit::audited;
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
 use crate::common::scenario::{self, id_of, Scenario};
@@ -93,16 +94,6 @@ impl Drop for OpenAtEnd {
     fn drop(&mut self) {
         let _ = std::fs::write(&self.0, "");
     }
-}
-
-/// The audit log's lines of `event`.
-fn audited(repo: &TestRepo, event: &str) -> Vec<Value> {
-    let log = std::fs::read_to_string(repo.state_dir().join("codex_governance_audit.jsonl"))
-        .unwrap_or_default();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["event"] == event)
-        .collect()
 }
 
 fn tree_of(root: &Path, commit: &str) -> String {

@@ -75,6 +75,8 @@ mod review_comments_browser;
 #[cfg(unix)]
 mod review_findings;
 #[cfg(unix)]
+mod second_opinion;
+#[cfg(unix)]
 mod setup_browser;
 #[cfg(unix)]
 mod tailnet;

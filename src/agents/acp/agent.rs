@@ -260,7 +260,7 @@ pub(super) async fn start(
         next_request: AtomicU64::new(0),
         asks,
         acp_session: Mutex::new(None),
-        fence: Fence::new(&spec.cwd, &spec.state_dir),
+        fence: Fence::new(&spec.cwd, &spec.state_dir).read_only(spec.sandbox.work_read_only),
         preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
         replaying: AtomicBool::new(false),
     });

@@ -330,7 +330,13 @@ impl Confinement<'_> {
         for dir in self.reach {
             put(dir, "write");
         }
-        put(self.cwd, "write");
+        if sandbox.work_read_only {
+            // `:workspace` writes its roots (the working folder): not here.
+            put(Path::new(":workspace_roots"), "read");
+            put(self.cwd, "read");
+        } else {
+            put(self.cwd, "write");
+        }
         for dir in &sandbox.writable {
             put(dir, "write");
         }
@@ -414,6 +420,7 @@ mod tests {
             writable: vec!["/r/.tmp/state/drop/d1".into()],
             read_only: vec!["/r".into(), "/r.worktrees".into()],
             temp: Some("/r.worktrees/.tmp/d1".into()),
+            work_read_only: false,
         }
     }
 
@@ -428,6 +435,33 @@ mod tests {
             untrusted: &[],
             fenced,
         }
+    }
+
+    #[test]
+    fn a_reviewer_reads_its_folder_and_writes_only_its_temporary_one() {
+        let reviewer = Sandbox {
+            work_read_only: true,
+            writable: Vec::new(),
+            ..sandbox()
+        };
+        let c = plain(&reviewer, false);
+        let entries = c.entries(&[]).unwrap();
+        let access = |path: &str| {
+            entries
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, a)| a.to_string())
+        };
+        // `:workspace` writes its roots unless told: a path's "read" alone
+        // does not hold against it (tried with `codex sandbox`).
+        assert_eq!(access(":workspace_roots").as_deref(), Some("read"));
+        assert_eq!(access("/r.worktrees/d1").as_deref(), Some("read"));
+        let writes: Vec<&String> = entries
+            .iter()
+            .filter(|(_, a)| *a == "write")
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(writes, ["/r.worktrees/.tmp/d1"], "{entries:?}");
     }
 
     /// Linux only: the paths are the kernel's (confinement is Linux's).

@@ -31,6 +31,8 @@ pub(super) enum FenceError {
     State(String),
     #[error("{0}: .git is written only by git")]
     Git(String),
+    #[error("{0}: this session only reads (a reviewer writes nothing)")]
+    ReadOnly(String),
     #[error("{0}: a link, which is not followed")]
     Link(String),
     #[error("{0}: larger than {MAX_BYTES} bytes")]
@@ -49,6 +51,8 @@ pub(super) struct Fence {
     roots: Vec<PathBuf>,
     /// The launcher's state folder, relative to the root when inside it.
     state: Option<PathBuf>,
+    /// Every write is refused (a reviewer, issue 75).
+    read_only: bool,
 }
 
 impl Fence {
@@ -69,7 +73,16 @@ impl Fence {
                 .ok()
                 .map(Path::to_path_buf)
         });
-        Fence { roots, state }
+        Fence {
+            roots,
+            state,
+            read_only: false,
+        }
+    }
+
+    /// The same fence, refusing every write.
+    pub(super) fn read_only(self, read_only: bool) -> Fence {
+        Fence { read_only, ..self }
     }
 
     /// `path` as folders and a file name under the root, or why not.
@@ -168,6 +181,9 @@ impl Fence {
     pub(super) fn write(&self, path: &Path, content: &str) -> Result<(), FenceError> {
         let shown = path.display().to_string();
         let io = |e: std::io::Error| FenceError::Io(shown.clone(), e.to_string());
+        if self.read_only {
+            return Err(FenceError::ReadOnly(shown));
+        }
         if content.len() as u64 > MAX_BYTES {
             return Err(FenceError::TooLarge(shown));
         }
@@ -237,6 +253,17 @@ mod tests {
             "two\n"
         );
         fence.write(&root.join("src/new.txt"), "made").unwrap();
+        let reviewer = Fence::new(&root, &root.join(".tmp")).read_only(true);
+        assert!(matches!(
+            reviewer.write(&root.join("src/new.txt"), "x"),
+            Err(FenceError::ReadOnly(_))
+        ));
+        assert_eq!(
+            reviewer
+                .read(&root.join("src/new.txt"), None, None)
+                .unwrap(),
+            "made"
+        );
         assert_eq!(
             std::fs::read_to_string(root.join("src/new.txt")).unwrap(),
             "made"

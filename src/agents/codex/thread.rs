@@ -129,6 +129,11 @@ fn params(t: &ThreadSpec, untrusted: &[String]) -> Value {
     for dir in &t.sandbox.writable {
         filesystem.insert(dir.display().to_string(), json!("write"));
     }
+    if t.sandbox.work_read_only {
+        // `:workspace` writes its roots (the working folder): not here.
+        filesystem.insert(":workspace_roots".into(), json!("read"));
+        filesystem.insert(t.cwd.display().to_string(), json!("read"));
+    }
     if let Some(temp) = &t.sandbox.temp {
         // `:workspace` lets commands write /tmp and $TMPDIR: not here.
         filesystem.insert(":slash_tmp".into(), json!("read"));

@@ -76,14 +76,18 @@ impl Starter<'_> {
         let kind = session.session_kind();
         let parent = session.parent_session_id();
         let department = session.department.as_deref();
-        let token = match self.sessions.backend_for(session.agent_key()).channel() {
-            Channel::Api => Some(self.sessions.credentials.issue(Grant {
-                session_id: id.to_string(),
-                kind,
-                parent_session_id: parent.map(str::to_string),
-                department: department.map(str::to_string),
-            })),
-            Channel::Tools => None,
+        let channel = self.sessions.backend_for(session.agent_key()).channel();
+        let token = match channel {
+            // A reviewer reaches the launcher only through its one tool.
+            Channel::Api if kind != SessionKind::Reviewer => {
+                Some(self.sessions.credentials.issue(Grant {
+                    session_id: id.to_string(),
+                    kind,
+                    parent_session_id: parent.map(str::to_string),
+                    department: department.map(str::to_string),
+                }))
+            }
+            Channel::Api | Channel::Tools => None,
         };
         // Its own drop folder; the shared one for sessions of older launchers.
         let mailbox = session
@@ -99,6 +103,7 @@ impl Starter<'_> {
             kind: match kind {
                 SessionKind::Department => "department",
                 SessionKind::Zhongshu => "zhongshu",
+                SessionKind::Reviewer => "reviewer",
             },
             prompt_file: &prompt_file,
             model: &session.model,
@@ -234,6 +239,9 @@ impl Starter<'_> {
     /// for a department's own drop folder; the network only when
     /// `launcher.agent_network` is on.
     pub(in crate::sessions) fn sandbox_for(&self, session: &Session) -> Sandbox {
+        if let Some(r) = session.reviewer() {
+            return self.sandbox_for_reviewer(session, r);
+        }
         if let Some(work) = remote_work(session) {
             return self.sandbox_there(work);
         }
@@ -266,11 +274,31 @@ impl Starter<'_> {
             read_only,
             writable: std::iter::once(workdir).chain(drop_folder).collect(),
             temp: Some(workspace::temp_dir(self.ctx, session)),
+            work_read_only: false,
         }
     }
 }
 
 impl Starter<'_> {
+    /// A reviewer (issue 75) reads, and writes nothing but its temporary
+    /// folder: the tree it reviews, the repository and the worktrees are
+    /// read-only, the state folder hidden, the network as a department's.
+    fn sandbox_for_reviewer(&self, session: &Session, r: &crate::model::ReviewerPart) -> Sandbox {
+        let mut read_only = vec![self.ctx.repo.clone(), PathBuf::from(&r.folder)];
+        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
+        if worktrees.is_dir() {
+            read_only.push(worktrees);
+        }
+        Sandbox {
+            network: self.ctx.config.launcher.agent.agent_network,
+            hidden: vec![self.ctx.paths.state_dir.clone()],
+            read_only,
+            writable: Vec::new(),
+            temp: Some(workspace::temp_dir(self.ctx, session)),
+            work_read_only: true,
+        }
+    }
+
     /// A department on another machine: its worktree and temporary folder
     /// there writable, the host's clone readable only, the network as here.
     fn sandbox_there(&self, work: &RemoteWork) -> Sandbox {
@@ -283,6 +311,7 @@ impl Starter<'_> {
             read_only,
             writable: vec![PathBuf::from(&work.path)],
             temp: Some(PathBuf::from(crate::remote::git::temp_path(&work.path))),
+            work_read_only: false,
         }
     }
 }
@@ -315,6 +344,7 @@ impl Starter<'_> {
             read_only: vec![worktrees].into_iter().filter(|w| w.is_dir()).collect(),
             writable: std::iter::once(repo).chain(drop).collect(),
             temp: Some(workspace::temp_dir(self.ctx, session)),
+            work_read_only: false,
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct StartSpec {
     /// One of several attempts at its assignment (issue 74): its agent may
     /// be another department's.
     pub attempt: Option<crate::model::Attempt>,
+    /// A reviewer of a department's recorded work (issue 75), with its
+    /// prompt in `prompt_override`.
+    pub reviews: Option<crate::model::ReviewerPart>,
 }
 
 /// The thread a new session resumes, and what it is told first.
@@ -66,6 +69,9 @@ pub struct Continuation {
 impl StartSpec {
     /// The department key whose agent drives it ([`Session::agent_key`]).
     pub fn agent_key(&self) -> Option<&str> {
+        if let Some(r) = &self.reviews {
+            return Some(&r.agent_key);
+        }
         self.attempt
             .as_ref()
             .and_then(|a| a.agent.as_deref())
@@ -88,6 +94,7 @@ impl StartSpec {
             continues: None,
             remote: None,
             attempt: None,
+            reviews: None,
         }
     }
 }
@@ -103,11 +110,16 @@ pub(super) struct Checked {
     /// The department's own worktree, once made (or handed over).
     pub(super) workspace: Option<Workspace>,
     pub(super) continues: Option<Continuation>,
+    /// What a reviewer reviews.
+    pub(super) reviews: Option<crate::model::ReviewerPart>,
 }
 
 impl Checked {
     /// The session's title (also its Codex thread's name).
     fn title_hint(&self, id: &str) -> String {
+        if let Some(r) = &self.reviews {
+            return format!("Second opinion on {} · {id}", r.reviews);
+        }
         match &self.department {
             Some(d) => format!("{} {} · {}", d.key, d.title, id),
             None => format!("Zhongshu 中书省 · {id}"),
@@ -115,9 +127,10 @@ impl Checked {
     }
 
     fn kind(&self) -> SessionKind {
-        match self.department {
-            Some(_) => SessionKind::Department,
-            None => SessionKind::Zhongshu,
+        match (&self.department, &self.reviews) {
+            (Some(_), _) => SessionKind::Department,
+            (None, Some(_)) => SessionKind::Reviewer,
+            (None, None) => SessionKind::Zhongshu,
         }
     }
 }
@@ -148,16 +161,16 @@ impl<'a> Starter<'a> {
         // Zhongshu starts are serialized so the limit below cannot be overrun.
         let _zhongshu_start = match spec.kind {
             SessionKind::Zhongshu => Some(self.sessions.zhongshu_start.lock().await),
-            SessionKind::Department => None,
+            SessionKind::Department | SessionKind::Reviewer => None,
         };
         if spec.kind == SessionKind::Zhongshu {
             self.sessions.check_zhongshu_limit()?;
         }
-        let prefix = checked
-            .department
-            .as_ref()
-            .map(|d| d.key.clone())
-            .unwrap_or_else(|| "zhongshu".into());
+        let prefix = match (&checked.department, &checked.reviews) {
+            (Some(d), _) => d.key.clone(),
+            (None, Some(_)) => "reviewer".into(),
+            (None, None) => "zhongshu".into(),
+        };
         let id = self.ctx.store.update(|tx| tx.next_id(&prefix))?;
         match self.start_as(&spec, checked, &id).await {
             Ok(session) => Ok(session),
@@ -172,7 +185,10 @@ impl<'a> Starter<'a> {
     async fn start_as(&self, spec: &StartSpec, checked: Checked, id: &str) -> LResult<Session> {
         let (spec, id) = (spec, id.to_string());
         let mailbox = self.prepare_mailbox(spec.kind, &id)?;
-        let drop_folder = self.prepare_drop_folder(checked.parent.as_deref(), &id)?;
+        let drop_folder = match spec.kind {
+            SessionKind::Department => self.prepare_drop_folder(checked.parent.as_deref(), &id)?,
+            SessionKind::Zhongshu | SessionKind::Reviewer => None,
+        };
         let mut checked = checked;
         let at_users_path = self.may_work_at_users_path(spec);
         let mut made =
@@ -294,7 +310,7 @@ impl<'a> Starter<'a> {
         let task = start::check_task(&spec.task)?;
         let model = self.sessions.pick_model(spec.model.as_deref(), spec.kind)?;
         let department = match spec.kind {
-            SessionKind::Zhongshu => None,
+            SessionKind::Zhongshu | SessionKind::Reviewer => None,
             SessionKind::Department => {
                 let key = spec.department.clone().unwrap_or_default();
                 Some(self.ctx.config.department(&key).ok_or_else(|| {
@@ -326,6 +342,7 @@ impl<'a> Starter<'a> {
             resumed_from: spec.resumed_from_session_id.clone(),
             workspace: None,
             continues: spec.continues.clone(),
+            reviews: spec.reviews.clone(),
         })
     }
 
@@ -641,9 +658,14 @@ fn new_record(
 ) -> Session {
     let title = c.title_hint(id);
     let zhongshu = spec.kind == SessionKind::Zhongshu;
+    let role = match spec.kind {
+        SessionKind::Zhongshu => "planner",
+        SessionKind::Department => "department",
+        SessionKind::Reviewer => "reviewer",
+    };
     Session {
         id: id.to_string(),
-        role: if zhongshu { "planner" } else { "department" }.into(),
+        role: role.into(),
         department: c.department.as_ref().map(|d| d.key.clone()),
         title,
         model: c.model.clone(),
@@ -659,7 +681,12 @@ fn new_record(
         last_activity_at: None,
         input_history: Vec::new(),
         browser_terminal_id: None,
-        kind: if zhongshu {
+        kind: if let Some(r) = &c.reviews {
+            KindPart::Reviewer(crate::model::ReviewerPart {
+                parent_session_id: c.parent.clone(),
+                ..r.clone()
+            })
+        } else if zhongshu {
             KindPart::Zhongshu(ZhongshuPart {
                 mailbox,
                 plan_status: Some(PlanStatus::None),

@@ -47,6 +47,22 @@ pub struct DepartmentPrompt<'a> {
     pub worktree: Option<(&'a str, &'a str, bool)>,
 }
 
+/// A reviewer's prompt (issue 75): the work it reviews, as data.
+#[derive(Template)]
+#[template(path = "reviewer_prompt.txt", escape = "none")]
+pub struct ReviewerPrompt<'a> {
+    pub project_name: &'a str,
+    pub session_id: &'a str,
+    pub reviews: &'a str,
+    pub commit: &'a str,
+    pub base: &'a str,
+    pub folder: &'a str,
+    pub task: &'a str,
+    pub report: &'a str,
+    pub diff: &'a str,
+    pub truncated: bool,
+}
+
 #[derive(Template)]
 #[template(path = "resume_prompt.txt", escape = "none")]
 pub struct ResumePrompt<'a> {

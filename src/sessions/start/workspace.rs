@@ -24,6 +24,9 @@ pub(super) struct Made {
 
 /// The folder an agent works in: its worktree, else the repository.
 pub fn workdir(ctx: &Context, s: &Session) -> PathBuf {
+    if let Some(r) = s.reviewer() {
+        return PathBuf::from(&r.folder);
+    }
     s.workspace()
         .filter(|w| !w.removed)
         .map(|w| PathBuf::from(&w.path))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::L;
-use crate::error::{LResult, LauncherError};
+use crate::error::LauncherError;
 use crate::web::answer::reply;
 use crate::web::query::Params;
 use crate::web::JsonBody;
@@ -159,54 +159,16 @@ pub(super) async fn diff(State(l): L, Params(q): Params<DiffQuery>) -> Response 
         None => (base, ca),
     };
     let repo = l.ctx.repo.clone();
-    let answer = tokio::task::spawn_blocking(move || between(&repo, &ca, &cb))
-        .await
-        .map_err(LauncherError::from)
-        .and_then(|r| r);
+    let answer = tokio::task::spawn_blocking(move || {
+        crate::review::patch::between(&repo, &ca, &cb, DIFF_MAX)
+    })
+    .await
+    .map_err(LauncherError::from)
+    .and_then(|r| r);
     reply(answer.map(|(diff, truncated)| Between {
         a: q.a,
         b: q.b,
         diff,
         truncated,
     }))
-}
-
-/// A unified diff of `a`'s tree against `b`'s, cut at [`DIFF_MAX`].
-fn between(repo: &std::path::Path, a: &str, b: &str) -> LResult<(String, bool)> {
-    let git = git2::Repository::open(repo).map_err(|e| LauncherError::Internal(e.to_string()))?;
-    let tree = |c: &str| {
-        git2::Oid::from_str(c)
-            .and_then(|oid| git.find_commit(oid))
-            .and_then(|c| c.tree())
-            .map_err(|e| LauncherError::Internal(e.to_string()))
-    };
-    let (ta, tb) = (tree(a)?, tree(b)?);
-    let d = git
-        .diff_tree_to_tree(Some(&ta), Some(&tb), None)
-        .map_err(|e| LauncherError::Internal(e.to_string()))?;
-    let mut text = String::new();
-    let mut truncated = false;
-    let printed = d.print(git2::DiffFormat::Patch, |_, _, line| {
-        let origin = line.origin();
-        if matches!(origin, '+' | '-' | ' ') {
-            text.push(origin);
-        }
-        text.push_str(&String::from_utf8_lossy(line.content()));
-        if text.len() > DIFF_MAX {
-            let mut end = DIFF_MAX;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            truncated = true;
-            return false;
-        }
-        true
-    });
-    if let Err(e) = printed {
-        if !truncated {
-            return Err(LauncherError::Internal(e.to_string()));
-        }
-    }
-    Ok((text, truncated))
 }

@@ -88,8 +88,15 @@ pub(super) async fn changes(
                     .err()
                     .map(|r| r.to_string())
             });
+            let ctx = l.ctx.clone();
             reply(
                 blocking(move || {
+                    // A reviewer's open important findings hold it (issue 75).
+                    let held = match crate::review::gate::check_gate(&ctx, &id) {
+                        Ok(()) => None,
+                        Err(LauncherError::Conflict(why)) => Some(why),
+                        Err(e) => return Err(e),
+                    };
                     let around = Surroundings {
                         fence: &fence,
                         waiting: waiting
@@ -111,6 +118,10 @@ pub(super) async fn changes(
                         Checks::Unverified => None,
                     };
                     view.attempt = session.department_part().and_then(|d| d.attempt.clone());
+                    if held.is_some() {
+                        view.review_held = true;
+                        view.integration_blocked = held;
+                    }
                     if not_chosen.is_some() {
                         view.integration_blocked = not_chosen;
                     }
@@ -137,6 +148,10 @@ pub(super) struct Integrate {
     /// *Apply verified*: an Apply runs the landing checks first.
     #[serde(default)]
     verify: bool,
+    /// `review.gate: block_on_important`: integrate past the reviewer's
+    /// open important findings, for `reason` (audited `review_overridden`).
+    #[serde(default)]
+    override_review: bool,
 }
 
 pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> Response {
@@ -145,6 +160,17 @@ pub(super) async fn integrate(State(l): L, JsonBody(b): JsonBody<Integrate>) -> 
     }
     // Its own task: a Merge waiting in the landing train, or running its
     // checks, goes on when the page that asked is closed or reloaded.
+    if b.override_review {
+        let (ctx, id, reason) = (l.ctx.clone(), b.session_id.clone(), b.reason.clone());
+        let overridden = tokio::task::spawn_blocking(move || {
+            crate::review::gate::override_review(&ctx, &id, reason.as_deref())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.into()));
+        if let Err(e) = overridden {
+            return e.into_response();
+        }
+    }
     let integrations = std::sync::Arc::clone(&l.integrations);
     let (id, mode, override_scope) = (b.session_id.clone(), b.mode, b.override_scope);
     let (without, verify, reason) = (b.without_checks, b.verify, b.reason.clone());

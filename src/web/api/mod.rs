@@ -96,6 +96,8 @@ pub fn routes() -> Routes {
         .get("/api/review_comments", review_comments::list)
         .post("/api/review_comments/delete", review_comments::delete)
         .post("/api/review_comments/resolve", review_comments::resolve)
+        .post("/api/review_comments/accept", review_comments::accept)
+        .post("/api/review_comments/dismiss", review_comments::dismiss)
         .get("/api/pull_requests", pull_requests::settings)
         .post("/api/integrate_plan", pull_requests::integrate_plan)
         .post("/api/send_back_failure", pull_requests::send_back_failure)

@@ -2,7 +2,9 @@
 //! developer's token only (the route table's default: no agent writes the
 //! reviewer's words): `POST /api/review_comments`, `GET
 //! /api/review_comments?session_id=`, `POST /api/review_comments/delete`,
-//! `POST /api/review_comments/resolve`. Git and the store work off the
+//! `POST /api/review_comments/resolve`, and a reviewer agent's findings
+//! (issue 75): `POST /api/review_comments/accept {id}`, `POST
+//! /api/review_comments/dismiss {id, reason}`. Git and the store work off the
 //! runtime; every failure is a `LauncherError`, mapped in `web/answer.rs`.
 
 use axum::extract::State;
@@ -85,5 +87,30 @@ pub(super) struct Resolve {
 pub(super) async fn resolve(State(l): L, JsonBody(b): JsonBody<Resolve>) -> Response {
     let ctx = l.ctx.clone();
     let changed = blocking(move || comments::resolve(&ctx, &b.id, b.resolved)).await;
+    reply(changed.map(|comment| One { comment }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Accept {
+    id: String,
+}
+
+pub(super) async fn accept(State(l): L, JsonBody(b): JsonBody<Accept>) -> Response {
+    let ctx = l.ctx.clone();
+    let changed = blocking(move || comments::accept(&ctx, &b.id)).await;
+    reply(changed.map(|comment| One { comment }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Dismiss {
+    id: String,
+    reason: String,
+}
+
+pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<Dismiss>) -> Response {
+    let ctx = l.ctx.clone();
+    let changed = blocking(move || comments::dismiss(&ctx, &b.id, &b.reason)).await;
     reply(changed.map(|comment| One { comment }))
 }

@@ -9,6 +9,7 @@
 pub mod anthropic_server;
 #[cfg(unix)]
 pub mod attack;
+pub mod audit;
 #[cfg(unix)]
 pub mod axe;
 #[cfg(unix)]

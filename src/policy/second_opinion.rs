@@ -1,0 +1,320 @@
+//! A second opinion (issue 75): which recorded work a reviewer agent reads,
+//! what its findings may say, and whether its open findings hold an
+//! integration. Pure: the service gathers the facts.
+
+use serde::Deserialize;
+
+use super::Refusal;
+use crate::config::review::{ReviewGate, ReviewSettings, ReviewWhen};
+use crate::limits::{MAX_REVIEW_COMMENTS, MAX_REVIEW_COMMENT_CHARS};
+use crate::model::{DiffSide, ReviewComment, Severity};
+
+/// The facts about one department's recorded work that `when: risky` reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkFacts {
+    /// The mandate review flagged it (a REVIEW finding).
+    pub flagged: bool,
+    /// Files it changed outside its scope.
+    pub out_of_scope: usize,
+    /// Lines added and removed.
+    pub changed_lines: u64,
+    /// It changed nothing: there is nothing to review.
+    pub empty: bool,
+}
+
+/// Whether a reviewer reads this work.
+pub fn wanted(settings: &ReviewSettings, facts: &WorkFacts) -> bool {
+    if facts.empty {
+        return false;
+    }
+    match settings.when {
+        ReviewWhen::Off => false,
+        ReviewWhen::Always => true,
+        ReviewWhen::Risky => {
+            facts.flagged || facts.out_of_scope > 0 || facts.changed_lines >= settings.min_lines
+        }
+    }
+}
+
+/// One finding as the reviewer's tool takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingInput {
+    pub path: String,
+    pub line: u32,
+    #[serde(default = "new_side")]
+    pub side: DiffSide,
+    pub severity: Severity,
+    pub body: String,
+}
+
+fn new_side() -> DiffSide {
+    DiffSide::New
+}
+
+/// `governance_report_findings`' arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsInput {
+    #[serde(default)]
+    pub findings: Vec<FindingInput>,
+    pub summary: String,
+}
+
+/// Checks a reviewer's report: its size, each finding's words; a path is
+/// checked again where it meets the repository.
+pub fn check_findings(input: &FindingsInput) -> Result<(), Refusal> {
+    if input.findings.len() > MAX_REVIEW_COMMENTS {
+        return Err(Refusal::TooMany(format!(
+            "{} findings: at most {MAX_REVIEW_COMMENTS} are kept; report the most important",
+            input.findings.len()
+        )));
+    }
+    if input.summary.trim().is_empty() {
+        return Err(Refusal::Invalid(
+            "summary is empty: say in a sentence what you found".into(),
+        ));
+    }
+    for (i, f) in input.findings.iter().enumerate() {
+        let chars = f.body.trim().chars().count();
+        if chars == 0 {
+            return Err(Refusal::Invalid(format!(
+                "findings[{i}].body is empty: say what is wrong"
+            )));
+        }
+        if chars > MAX_REVIEW_COMMENT_CHARS {
+            return Err(Refusal::Invalid(format!(
+                "findings[{i}].body has {chars} characters; at most {MAX_REVIEW_COMMENT_CHARS}"
+            )));
+        }
+        if f.line == 0 {
+            return Err(Refusal::Invalid(format!(
+                "findings[{i}].line is 0: lines count from 1"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Holds an integration: an important finding neither dismissed nor
+/// resolved (accepted ones hold too, until a send-back carries them).
+pub fn holds(c: &ReviewComment) -> bool {
+    c.finding
+        .as_ref()
+        .is_some_and(|f| f.severity == Severity::Important && f.dismissed.is_none())
+        && !c.resolved
+}
+
+/// Where the second opinion on one attempt stands, for its gate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// A reviewer reads it now (its session id).
+    pub reviewing: Option<String>,
+    /// Its findings that hold it ([`holds`]): (id, path, line).
+    pub holding: Vec<(String, String, u32)>,
+    /// The user integrated past them, with this reason.
+    pub overridden: bool,
+}
+
+/// Whether attempt `id` may be integrated as the gate says.
+pub fn gate(gate: ReviewGate, id: &str, standing: &Standing) -> Result<(), Refusal> {
+    if gate == ReviewGate::Off || standing.overridden {
+        return Ok(());
+    }
+    if let Some(reviewer) = &standing.reviewing {
+        return Err(Refusal::Conflict(format!(
+            "{reviewer} is reviewing {id}'s work (review.gate: block_on_important): wait for \
+             its findings, or override with your reason"
+        )));
+    }
+    if standing.holding.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = standing
+        .holding
+        .iter()
+        .map(|(c, path, line)| format!("{c} ({path}:{line})"))
+        .collect();
+    Err(Refusal::Conflict(format!(
+        "the reviewer's important {} on {id}'s work {} open: {}; send back with the accepted \
+         findings, dismiss them, or override with your reason (override_review: true, reason)",
+        if named.len() == 1 {
+            "finding"
+        } else {
+            "findings"
+        },
+        if named.len() == 1 { "is" } else { "are" },
+        named.join(", ")
+    )))
+}
+
+/// An override's reason, checked.
+pub fn override_reason(reason: Option<&str>) -> Result<String, Refusal> {
+    let reason = reason.map(str::trim).unwrap_or_default();
+    if reason.is_empty() {
+        return Err(Refusal::Invalid(
+            "an override of the reviewer's findings needs your reason (reason: \"…\")".into(),
+        ));
+    }
+    if reason.chars().count() > MAX_REVIEW_COMMENT_CHARS {
+        return Err(Refusal::Invalid(format!(
+            "the reason is longer than {MAX_REVIEW_COMMENT_CHARS} characters"
+        )));
+    }
+    Ok(reason.to_string())
+}
+
+/// How many findings of each severity, for the plan card and the audit.
+pub fn counts(comments: &[ReviewComment]) -> (usize, usize, usize) {
+    let of = |s: Severity| {
+        comments
+            .iter()
+            .filter(|c| c.finding.as_ref().is_some_and(|f| f.severity == s))
+            .count()
+    };
+    (
+        of(Severity::Important),
+        of(Severity::Minor),
+        of(Severity::Nit),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Finding;
+
+    fn settings(when: ReviewWhen) -> ReviewSettings {
+        ReviewSettings {
+            agent: Some("claude".into()),
+            when,
+            gate: ReviewGate::BlockOnImportant,
+            model: None,
+            min_lines: 200,
+        }
+    }
+
+    fn finding(id: &str, severity: Severity) -> ReviewComment {
+        ReviewComment {
+            id: id.into(),
+            session_id: "lingyubu-1".into(),
+            path: "src/lib.rs".into(),
+            line: 7,
+            side: DiffSide::New,
+            body: "off by one".into(),
+            created_at: String::new(),
+            commit: String::new(),
+            base: String::new(),
+            sent_at: None,
+            resolved: false,
+            finding: Some(Finding {
+                reviewer: "reviewer-2".into(),
+                severity,
+                file_note: false,
+                accepted_at: None,
+                dismissed: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn risky_work_is_flagged_out_of_scope_or_big_and_empty_work_is_never_read() {
+        let small = WorkFacts {
+            changed_lines: 10,
+            ..WorkFacts::default()
+        };
+        assert!(wanted(&settings(ReviewWhen::Always), &small));
+        assert!(!wanted(&settings(ReviewWhen::Risky), &small));
+        assert!(!wanted(&settings(ReviewWhen::Off), &small));
+        for risky in [
+            WorkFacts {
+                flagged: true,
+                ..small
+            },
+            WorkFacts {
+                out_of_scope: 1,
+                ..small
+            },
+            WorkFacts {
+                changed_lines: 200,
+                ..small
+            },
+        ] {
+            assert!(wanted(&settings(ReviewWhen::Risky), &risky), "{risky:?}");
+        }
+        let empty = WorkFacts {
+            empty: true,
+            ..small
+        };
+        assert!(!wanted(&settings(ReviewWhen::Always), &empty));
+    }
+
+    #[test]
+    fn an_open_important_finding_holds_until_dismissed_resolved_or_overridden() {
+        let important = finding("rc-1", Severity::Important);
+        let minor = finding("rc-2", Severity::Minor);
+        assert!(holds(&important) && !holds(&minor));
+        let mut accepted = important.clone();
+        accepted.finding.as_mut().unwrap().accepted_at = Some("t".into());
+        assert!(holds(&accepted), "accepted: held until sent back");
+        let mut dismissed = important.clone();
+        dismissed.finding.as_mut().unwrap().dismissed = Some("not a bug".into());
+        let resolved = ReviewComment {
+            resolved: true,
+            ..important.clone()
+        };
+        assert!(!holds(&dismissed) && !holds(&resolved));
+
+        let held = Standing {
+            holding: vec![("rc-1".into(), "src/lib.rs".into(), 7)],
+            ..Standing::default()
+        };
+        let refused = gate(ReviewGate::BlockOnImportant, "lingyubu-1", &held).unwrap_err();
+        assert!(
+            refused.to_string().contains("rc-1 (src/lib.rs:7)"),
+            "{refused}"
+        );
+        assert!(gate(ReviewGate::Off, "lingyubu-1", &held).is_ok());
+        let overridden = Standing {
+            overridden: true,
+            ..held.clone()
+        };
+        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &overridden).is_ok());
+        let reviewing = Standing {
+            reviewing: Some("reviewer-2".into()),
+            ..Standing::default()
+        };
+        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &reviewing).is_err());
+        assert!(override_reason(Some("  ")).is_err());
+        assert_eq!(override_reason(Some(" hotfix ")).unwrap(), "hotfix");
+    }
+
+    #[test]
+    fn a_report_says_what_is_wrong_on_a_line_within_its_limits() {
+        let one = FindingInput {
+            path: "src/lib.rs".into(),
+            line: 7,
+            side: DiffSide::New,
+            severity: Severity::Important,
+            body: "off by one".into(),
+        };
+        let ok = FindingsInput {
+            findings: vec![one.clone()],
+            summary: "one bug".into(),
+        };
+        assert!(check_findings(&ok).is_ok());
+        let zero = FindingsInput {
+            findings: vec![FindingInput {
+                line: 0,
+                ..one.clone()
+            }],
+            ..ok.clone()
+        };
+        assert!(check_findings(&zero).is_err());
+        let many = FindingsInput {
+            findings: vec![one; MAX_REVIEW_COMMENTS + 1],
+            ..ok
+        };
+        assert!(matches!(check_findings(&many), Err(Refusal::TooMany(_))));
+    }
+}
