@@ -23,8 +23,9 @@ use askama::Template;
 use crate::config::review::ReviewWhen;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
-use crate::model::{AuditEvent, Decision, ReviewerPart, Session, SessionKind};
-use crate::policy::second_opinion::{self as rules, WorkFacts};
+use crate::integration::Integrations;
+use crate::model::{AuditEvent, ReviewerPart, Session, SessionKind};
+use crate::policy::second_opinion as rules;
 use crate::sessions::start::StartSpec;
 use crate::sessions::Sessions;
 
@@ -34,11 +35,20 @@ const DIFF_IN_PROMPT: usize = 60_000;
 pub struct SecondOpinion {
     ctx: Arc<Context>,
     sessions: Arc<Sessions>,
+    integrations: Arc<Integrations>,
 }
 
 impl SecondOpinion {
-    pub fn new(ctx: Arc<Context>, sessions: Arc<Sessions>) -> SecondOpinion {
-        SecondOpinion { ctx, sessions }
+    pub fn new(
+        ctx: Arc<Context>,
+        sessions: Arc<Sessions>,
+        integrations: Arc<Integrations>,
+    ) -> SecondOpinion {
+        SecondOpinion {
+            ctx,
+            sessions,
+            integrations,
+        }
     }
 
     /// A department ended and its work was recorded: a reviewer reads it
@@ -48,7 +58,7 @@ impl SecondOpinion {
         if self.ctx.config.launcher.review.when == ReviewWhen::Off {
             return;
         }
-        match self.review(id).await {
+        match self.review(id, false).await {
             Ok(Some(r)) => tracing::info!("{} reviews {id}'s work", r.id),
             Ok(None) => {}
             Err(e) => {
@@ -61,9 +71,95 @@ impl SecondOpinion {
         }
     }
 
-    /// Starts a reviewer on `id`'s recorded work, if it is wanted and not
-    /// read already.
-    async fn review(&self, id: &str) -> LResult<Option<Session>> {
+    /// The user asks for a (new) review of `id`'s recorded work: one whose
+    /// reviewer ended without a word, or one `review.when` did not ask for.
+    pub async fn review_again(&self, id: &str) -> LResult<Session> {
+        crate::ids::check_id("session_id", id)?;
+        if self.ctx.config.launcher.review.agent.is_none() {
+            return Err(LauncherError::Conflict(
+                "no reviewer is configured: set launcher.review.agent".into(),
+            ));
+        }
+        self.review(id, true).await?.ok_or_else(|| {
+            LauncherError::Conflict(format!(
+                "{id}'s recorded work is being read or was reviewed already, or nothing of it \
+                 waits for you"
+            ))
+        })
+    }
+
+    /// A reviewer reported: once the gate lets its work through, what the
+    /// department's exit held back goes on (a pull request's follow-up, the
+    /// planner's proposal).
+    pub async fn reported(&self, reviewer: &str) {
+        let Some(id) = self
+            .sessions
+            .session(reviewer)
+            .and_then(|s| s.reviewer().map(|r| r.reviews.clone()))
+        else {
+            return;
+        };
+        let ctx = Arc::clone(&self.ctx);
+        let (checked, clear) = {
+            let id = id.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                crate::review::gate::check_gate(&ctx, &id, None)
+            })
+            .await;
+            (done.is_ok(), matches!(done, Ok(Ok(()))))
+        };
+        if checked && clear {
+            self.integrations.after_review(&id).await;
+        }
+    }
+
+    /// At start: reviewers that reported are closed, folders no running
+    /// reviewer reads are removed, and work whose review was due when the
+    /// launcher stopped (or was recorded at this start) gets its reviewer.
+    pub async fn resume(&self) {
+        let (reported, reading, waiting): (Vec<String>, Vec<String>, Vec<String>) =
+            self.ctx.store.read(|st| {
+                let reviewers: Vec<&Session> = st
+                    .sessions
+                    .values()
+                    .filter(|s| s.reviewer().is_some())
+                    .collect();
+                let reported = reviewers
+                    .iter()
+                    .filter(|r| {
+                        r.is_running() && r.reviewer().is_some_and(|p| p.reported_at.is_some())
+                    })
+                    .map(|r| r.id.clone())
+                    .collect();
+                let reading = reviewers
+                    .iter()
+                    .filter(|r| r.is_running())
+                    .filter_map(|r| r.reviewer().map(|p| p.folder.clone()))
+                    .collect();
+                let waiting = st
+                    .sessions
+                    .values()
+                    .filter(|s| s.is_department() && !s.is_running())
+                    .filter(|s| s.workspace().is_some_and(|w| w.state.awaits_user()))
+                    .map(|s| s.id.clone())
+                    .collect();
+                (reported, reading, waiting)
+            });
+        for id in reported {
+            self.sessions.auto_close(&id).await;
+        }
+        sweep_folders(&self.ctx.repo, &reading);
+        if self.ctx.config.launcher.review.when == ReviewWhen::Off {
+            return;
+        }
+        for id in waiting {
+            self.exited(&id).await;
+        }
+    }
+
+    /// Starts a reviewer on `id`'s recorded work, if it is wanted (or
+    /// `asked` by the user) and not read or being read already.
+    async fn review(&self, id: &str, asked: bool) -> LResult<Option<Session>> {
         let settings = &self.ctx.config.launcher.review;
         let Some(s) = self.sessions.session(id) else {
             return Ok(None);
@@ -77,26 +173,36 @@ impl SecondOpinion {
         if !ws.state.awaits_user() {
             return Ok(None);
         }
-        let facts = WorkFacts {
-            flagged: ws
-                .review
-                .as_ref()
-                .is_some_and(|r| r.decision == Decision::Review),
-            out_of_scope: ws.review.as_ref().map_or(0, |r| r.out_of_scope().len()),
-            changed_lines: ws
-                .diff_stat
-                .as_ref()
-                .map_or(0, |d| (d.insertions + d.deletions) as u64),
-            empty: ws.nothing_to_review || ws.actual_changed_files.is_empty(),
-        };
-        if !rules::wanted(settings, &facts) {
+        let facts = rules::facts_of(&ws);
+        if facts.empty || !(asked || rules::wanted(settings, &facts)) {
             return Ok(None);
         }
+        // Read, or being read: a reviewer that ended without a word does
+        // not count (the user may ask again).
         let read_already = self.ctx.store.read(|st| {
-            st.reviewers_of(id)
-                .any(|r| r.reviewer().is_some_and(|p| p.commit == commit))
+            st.reviewers_of(id).any(|r| {
+                r.reviewer().is_some_and(|p| {
+                    p.commit == commit && (r.is_running() || p.reported_at.is_some())
+                })
+            })
         });
         if read_already {
+            return Ok(None);
+        }
+        // Its plan's budget and the quota's hold bind a reviewer as they
+        // bind a department.
+        let room = self
+            .ctx
+            .store
+            .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
+        let parent = s.parent_session_id().map(str::to_string);
+        let stopped = self.ctx.store.read(|st| {
+            parent
+                .as_ref()
+                .and_then(|p| st.plans.get(p))
+                .is_some_and(|p| p.status == crate::model::PlanStatus::Stopped)
+        });
+        if stopped && !asked {
             return Ok(None);
         }
         let word = settings.agent.clone().unwrap_or_default();
@@ -104,6 +210,7 @@ impl SecondOpinion {
         let agents = crate::plans::queue::named_agents(&self.ctx.config);
         let agent_key =
             crate::policy::attempts::agent_key(&word, &department, &agents)?.unwrap_or(department);
+        crate::policy::queue::may_review(parent.as_deref(), &agent_key, &room)?;
         if !self.sessions.has_tools(Some(&agent_key)) {
             return Err(LauncherError::Conflict(format!(
                 "review.agent {word:?} reaches the launcher only through the API: a reviewer \
@@ -246,7 +353,23 @@ fn prepare(ctx: &Context, s: &Session, base: &str, commit: &str, folder: &Path) 
         report: &report,
         diff: &diff,
         truncated,
+        marker: &crate::secret::new_token()[..16],
     }
     .render()
     .map_err(|e| LauncherError::Internal(format!("prompt template: {e}")))
+}
+
+/// Removes the folders under `.review/` that no running reviewer reads
+/// (`reading`): a crash or a stop left them.
+fn sweep_folders(repo: &Path, reading: &[String]) {
+    let root = crate::worktrees::root_for(repo).join(".review");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !reading.iter().any(|r| Path::new(r) == path) {
+            remove_folder(&path);
+        }
+    }
 }

@@ -62,6 +62,17 @@ pub(super) fn resolve(
     let isolation = isolation::resolve(file_name, isolation_words(&fl), env)?;
     let quota_reserve_percent = quota_reserve_percent(&fl, env, file_name)?;
     check_plan_budgets(&fl, file_name)?;
+    let review = super::review::resolve(file_name, fl.review.clone())?;
+    if let Some(m) = review.model.as_ref().filter(|m| !models.contains(m)) {
+        return Err(ConfigError::Invalid {
+            file: file_name.to_string(),
+            key: "launcher.review.model".into(),
+            message: format!(
+                "{m:?} is not one of launcher.models ({})",
+                models.join(", ")
+            ),
+        });
+    }
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -89,7 +100,7 @@ pub(super) fn resolve(
         remotes: super::remotes::resolve(file_name, fl.remotes.clone())?,
         notify: super::notify::resolve(file_name, fl.notify.clone())?,
         landing: super::landing::resolve(file_name, fl.landing.clone())?,
-        review: super::review::resolve(file_name, fl.review.clone())?,
+        review,
         ssh_program: env
             .get("CODEX_GOVERNANCE_SSH")
             .map_or_else(|| "ssh".to_string(), |s| s.to_string()),

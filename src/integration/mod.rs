@@ -227,7 +227,7 @@ impl Integrations {
             })
             .unwrap_or(Ok(()))?;
         // A reviewer's open important findings hold it (issue 75).
-        crate::review::gate::check_gate(&self.ctx, id)?;
+        crate::review::gate::check_gate(&self.ctx, id, None)?;
         if mode == IntegrationMode::PullRequest {
             return self.pull_requests.open_for(id, override_scope).await;
         }
@@ -446,6 +446,30 @@ impl Integrations {
         }
         if ws.state == WorkspaceState::Pending && ws.nothing_to_review {
             self.settle_empty(id).await;
+            return;
+        }
+        let auto = self.ctx.config.launcher.isolation.auto_integrate;
+        if let Some(mode) = integration_rules::auto_integrates_at_exit(auto, &ws) {
+            if let Err(e) = self.integrate(id, mode, false).await {
+                tracing::warn!("the proposed {mode} of {id}: {e}");
+            }
+        }
+    }
+
+    /// A reviewer's findings came and the gate let `id`'s work through
+    /// (issue 75): what its exit held back goes on: a follow-up pushed onto
+    /// its pull request, or the planner's proposal carried out.
+    pub async fn after_review(&self, id: &str) {
+        let Ok((_, ws)) = self.department(id) else {
+            return;
+        };
+        if ws.state != WorkspaceState::Pending {
+            return;
+        }
+        if ws.pull_request.as_ref().is_some_and(|p| p.is_open()) {
+            let before = ws.pull_request.as_ref().map(|p| p.head.clone());
+            self.pull_requests.update_after_report(id).await;
+            self.answer_forge_comments(id, before).await;
             return;
         }
         let auto = self.ctx.config.launcher.isolation.auto_integrate;

@@ -321,6 +321,9 @@ fn judge(
         .map(|x| x.recorded.commit.clone())
         .or_else(|| ws.commit.clone())
         .ok_or_else(|| LauncherError::Conflict(format!("nothing of {id} is recorded")))?;
+    // The commit about to land, as its reviewer read it (issue 75): checked
+    // here, under the working tree's lock, after the record is taken again.
+    crate::review::gate::check_gate(ctx, id, Some(&commit))?;
     let review = snap.map(|x| &x.review).or(ws.review.as_ref());
     let isolation = &ctx.config.launcher.isolation;
     let gate = may_integrate(isolation.scope, review, override_scope)?;

@@ -151,6 +151,7 @@ impl Launcher {
         let second_opinion = Arc::new(crate::second_opinion::SecondOpinion::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),
+            Arc::clone(&integrations),
         ));
         let facts = Arc::new(
             facts::FactsCache::new(ctx.repo.clone())
@@ -350,6 +351,7 @@ impl Launcher {
             // After the sessions are back: a resumed Merge may send work back.
             let integrations = Arc::clone(&self.integrations);
             let attempts = Arc::clone(&self.attempts);
+            let second_opinion = Arc::clone(&self.second_opinion);
             let stopped = self.stopped();
             self.ctx.spawn(async move {
                 tokio::select! {
@@ -357,6 +359,7 @@ impl Launcher {
                     _ = async {
                         integrations.resume_train().await;
                         attempts.resume().await;
+                        second_opinion.resume().await;
                     } => {}
                 }
             });
@@ -660,6 +663,7 @@ impl Launcher {
                     _ = self.stopped() => return,
                 }
                 self.sessions.auto_close(&id).await;
+                self.second_opinion.reported(&id).await;
             }
             Signal::SlotFreed => self.dispatcher.pump_queue().await,
             Signal::ZhongshuStarted(id) => self.mailbox.watch_zhongshu(&id),

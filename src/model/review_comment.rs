@@ -51,6 +51,15 @@ impl Finding {
     }
 }
 
+/// The user integrates a commit past its reviewer's hold (issue 75): the
+/// findings it passed, and why. A finding reported later holds again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewOverride {
+    pub commit: String,
+    pub findings: Vec<String>,
+    pub reason: String,
+}
+
 /// One stored comment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewComment {

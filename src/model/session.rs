@@ -190,7 +190,7 @@ pub struct DepartmentPart {
     /// The user integrated it past its reviewer's important findings, with
     /// this reason (issue 75).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_overridden: Option<String>,
+    pub review_overridden: Option<super::ReviewOverride>,
 }
 
 impl Session {

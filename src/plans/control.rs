@@ -133,9 +133,10 @@ impl Dispatcher {
                     PLANNER_CLOSED
                 };
                 let dropped = drop_queued(tx, zid, why);
+                // Its departments, and the reviewers of their work.
                 let running: Vec<String> = tx
                     .state()
-                    .children_of(zid)
+                    .working_for(zid)
                     .filter(|d| d.is_running())
                     .map(|d| d.id.clone())
                     .collect();

@@ -210,6 +210,18 @@ pub fn holds(room: &Room, department: &str) -> bool {
     room.hold.is_some() && room.account.draws(department)
 }
 
+/// A reviewer (issue 75) holds no department slot, but its plan's budget
+/// and the quota's hold on its agent's account bind it as they bind one.
+pub fn may_review(parent: Option<&str>, agent: &str, room: &Room) -> Result<(), Refusal> {
+    held(room, agent)?;
+    match parent.and_then(|p| room.over_budget.get(p)) {
+        Some(text) => Err(Refusal::Conflict(format!(
+            "its plan {text}: no reviewer starts until the user raises its budget"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn held(room: &Room, department: &str) -> Result<(), Refusal> {
     match room
         .hold

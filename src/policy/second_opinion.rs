@@ -36,6 +36,22 @@ pub fn wanted(settings: &ReviewSettings, facts: &WorkFacts) -> bool {
     }
 }
 
+/// The facts of a department's recorded work.
+pub fn facts_of(ws: &crate::model::Workspace) -> WorkFacts {
+    WorkFacts {
+        flagged: ws
+            .review
+            .as_ref()
+            .is_some_and(|r| r.decision == crate::model::Decision::Review),
+        out_of_scope: ws.review.as_ref().map_or(0, |r| r.out_of_scope().len()),
+        changed_lines: ws
+            .diff_stat
+            .as_ref()
+            .map_or(0, |d| (d.insertions + d.deletions) as u64),
+        empty: ws.nothing_to_review || ws.actual_changed_files.is_empty(),
+    }
+}
+
 /// One finding as the reviewer's tool takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,27 +121,62 @@ pub fn holds(c: &ReviewComment) -> bool {
         && !c.resolved
 }
 
-/// Where the second opinion on one attempt stands, for its gate.
+/// Where the second opinion on one attempt's recorded commit stands, for
+/// its gate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Review {
+    /// None is wanted for this work (`review.when`), or none could be.
+    #[default]
+    NotWanted,
+    /// One is wanted and none started yet for this commit.
+    Due,
+    /// A reviewer reads it now.
+    Reading(String),
+    /// Its reviewer ended without reporting.
+    EndedWithout(String),
+    /// Its reviewer reported.
+    Reported,
+}
+
+/// The facts the gate reads for one attempt.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Standing {
-    /// A reviewer reads it now (its session id).
-    pub reviewing: Option<String>,
-    /// Its findings that hold it ([`holds`]): (id, path, line).
+    pub review: Review,
+    /// Findings on this commit that hold it ([`holds`]), less those the
+    /// user overrode: (id, path, line).
     pub holding: Vec<(String, String, u32)>,
-    /// The user integrated past them, with this reason.
+    /// The user overrode the review of this very commit: a review not
+    /// read yet does not hold it (findings reported since do).
     pub overridden: bool,
 }
 
 /// Whether attempt `id` may be integrated as the gate says.
 pub fn gate(gate: ReviewGate, id: &str, standing: &Standing) -> Result<(), Refusal> {
-    if gate == ReviewGate::Off || standing.overridden {
+    if gate == ReviewGate::Off {
         return Ok(());
     }
-    if let Some(reviewer) = &standing.reviewing {
-        return Err(Refusal::Conflict(format!(
-            "{reviewer} is reviewing {id}'s work (review.gate: block_on_important): wait for \
-             its findings, or override with your reason"
-        )));
+    let override_hint = "or override with your reason (override_review: true, reason)";
+    match &standing.review {
+        _ if standing.overridden && standing.holding.is_empty() => return Ok(()),
+        Review::Due => {
+            return Err(Refusal::Conflict(format!(
+                "{id}: no reviewer has read this work yet (review.gate: block_on_important): one \
+                 starts once its plan may run one; ask for a review, {override_hint}"
+            )))
+        }
+        Review::Reading(reviewer) => {
+            return Err(Refusal::Conflict(format!(
+                "{id}: {reviewer} is reviewing this work (review.gate: block_on_important): wait \
+                 for its findings, {override_hint}"
+            )))
+        }
+        Review::EndedWithout(reviewer) => {
+            return Err(Refusal::Conflict(format!(
+                "{id}: {reviewer} ended without a review of this work: review it again, \
+                 {override_hint}"
+            )))
+        }
+        Review::NotWanted | Review::Reported => {}
     }
     if standing.holding.is_empty() {
         return Ok(());
@@ -136,8 +187,8 @@ pub fn gate(gate: ReviewGate, id: &str, standing: &Standing) -> Result<(), Refus
         .map(|(c, path, line)| format!("{c} ({path}:{line})"))
         .collect();
     Err(Refusal::Conflict(format!(
-        "the reviewer's important {} on {id}'s work {} open: {}; send back with the accepted \
-         findings, dismiss them, or override with your reason (override_review: true, reason)",
+        "{id}: the reviewer's important {} {} open: {}; send back with the accepted findings, \
+         dismiss them, {override_hint}",
         if named.len() == 1 {
             "finding"
         } else {
@@ -266,8 +317,9 @@ mod tests {
         assert!(!holds(&dismissed) && !holds(&resolved));
 
         let held = Standing {
+            review: Review::Reported,
             holding: vec![("rc-1".into(), "src/lib.rs".into(), 7)],
-            ..Standing::default()
+            overridden: false,
         };
         let refused = gate(ReviewGate::BlockOnImportant, "lingyubu-1", &held).unwrap_err();
         assert!(
@@ -275,16 +327,34 @@ mod tests {
             "{refused}"
         );
         assert!(gate(ReviewGate::Off, "lingyubu-1", &held).is_ok());
-        let overridden = Standing {
+        // A review still due, reading, or ended without a word holds it.
+        for review in [
+            Review::Due,
+            Review::Reading("reviewer-2".into()),
+            Review::EndedWithout("reviewer-2".into()),
+        ] {
+            let waiting = Standing {
+                review,
+                ..Standing::default()
+            };
+            assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &waiting).is_err());
+            let overridden = Standing {
+                overridden: true,
+                ..waiting
+            };
+            assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &overridden).is_ok());
+        }
+        // An override does not pass a finding reported after it.
+        let later = Standing {
             overridden: true,
             ..held.clone()
         };
-        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &overridden).is_ok());
-        let reviewing = Standing {
-            reviewing: Some("reviewer-2".into()),
+        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &later).is_err());
+        let read = Standing {
+            review: Review::Reported,
             ..Standing::default()
         };
-        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &reviewing).is_err());
+        assert!(gate(ReviewGate::BlockOnImportant, "lingyubu-1", &read).is_ok());
         assert!(override_reason(Some("  ")).is_err());
         assert_eq!(override_reason(Some(" hotfix ")).unwrap(), "hotfix");
     }

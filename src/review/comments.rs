@@ -124,7 +124,12 @@ pub fn add(ctx: &Context, new: NewComment) -> LResult<ReviewComment> {
         finding: None,
     };
     let saved = ctx.store.update(|tx| {
-        if tx.review_comments_of(&made.session_id).len() >= MAX_REVIEW_COMMENTS {
+        let yours = tx
+            .review_comments_of(&made.session_id)
+            .iter()
+            .filter(|c| c.users())
+            .count();
+        if yours >= MAX_REVIEW_COMMENTS {
             return Err(LauncherError::TooMany(format!(
                 "{} already has {MAX_REVIEW_COMMENTS} review comments",
                 made.session_id
@@ -319,6 +324,9 @@ pub fn mark_sent(
     Ok(())
 }
 
+/// A reviewer's summary is kept this long at most (it is shown on the plan card).
+const MAX_SUMMARY_BYTES: usize = 4000;
+
 /// What a reviewer's report came to (issue 75).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reported {
@@ -377,7 +385,7 @@ pub fn add_findings(
             path: f.path.clone(),
             line: f.line,
             side: f.side,
-            body: f.body.trim().to_string(),
+            body: crate::sanitize::pasted_text(f.body.trim()),
             created_at: now.clone(),
             commit: part.commit.clone(),
             base: ws.base.clone(),
@@ -402,8 +410,20 @@ pub fn add_findings(
             .filter(|c| c.finding.as_ref().is_some_and(|f| f.file_note))
             .count(),
     };
-    let summary = input.summary.trim().to_string();
+    let summary = crate::sanitize::pasted_text(input.summary.trim());
+    let summary = crate::text::head(&summary, MAX_SUMMARY_BYTES).to_string();
     ctx.store.update(|tx| {
+        // Checked again inside the change: two calls at once record one.
+        let done = tx
+            .session(&reviewer.id)
+            .and_then(|s| s.reviewer())
+            .is_none_or(|r| r.reported_at.is_some());
+        if done {
+            return Err(LauncherError::Conflict(format!(
+                "{} reported its findings already: a review is reported once",
+                reviewer.id
+            )));
+        }
         let kept = tx.review_comments_of(&reviewed.id).len();
         if kept + made.len() > MAX_REVIEW_COMMENTS * 2 {
             return Err(LauncherError::TooMany(format!(
@@ -445,48 +465,73 @@ pub fn add_findings(
 }
 
 /// A reviewer's finding, or why it is not one to decide on.
-fn finding_of(ctx: &Context, id: &str) -> LResult<(ReviewComment, crate::model::Finding)> {
-    let c = comment(ctx, id)?;
-    let f = c.finding.clone().ok_or_else(|| {
+fn finding_of(c: &ReviewComment) -> LResult<crate::model::Finding> {
+    c.finding.clone().ok_or_else(|| {
         LauncherError::BadRequest(format!(
-            "{id} is your own comment, not a reviewer's finding: edit, delete or resolve it"
+            "{} is your own comment, not a reviewer's finding: edit, delete or resolve it",
+            c.id
         ))
-    })?;
-    Ok((c, f))
+    })
+}
+
+/// Decides on finding `id` in one change, reading it there (a decision
+/// made at the same time as another, or as a send-back, sees it):
+/// `decide` gives the changed finding and its audit line, or why not.
+fn decide(
+    ctx: &Context,
+    id: &str,
+    decide: impl Fn(
+        &ReviewComment,
+        crate::model::Finding,
+    ) -> LResult<Option<(crate::model::Finding, AuditEvent)>>,
+) -> LResult<ReviewComment> {
+    crate::ids::check_id("id", id)?;
+    ctx.store.update(|tx| {
+        let c = tx
+            .review_comment(id)
+            .ok_or_else(|| LauncherError::NotFound(format!("no review comment {id}")))?;
+        let f = finding_of(&c)?;
+        let Some((f, line)) = decide(&c, f)? else {
+            return Ok(c);
+        };
+        let changed = ReviewComment {
+            finding: Some(f),
+            ..c
+        };
+        tx.put_review_comment(&changed);
+        tx.audit(line);
+        Ok(changed)
+    })?
 }
 
 /// The user takes a reviewer's finding as their own: the next send-back
 /// of its attempt carries it, in the user's name.
 pub fn accept(ctx: &Context, id: &str) -> LResult<ReviewComment> {
-    let (c, f) = finding_of(ctx, id)?;
-    if f.dismissed.is_some() {
-        return Err(LauncherError::Conflict(format!(
-            "{id} was dismissed: it cannot be accepted as well"
-        )));
-    }
-    if f.accepted_at.is_some() {
-        return Ok(c);
-    }
-    let changed = ReviewComment {
-        finding: Some(crate::model::Finding {
-            accepted_at: Some(clock::now_rfc3339()),
-            ..f
-        }),
-        ..c.clone()
-    };
-    ctx.store.update(|tx| {
-        tx.put_review_comment(&changed);
-        tx.audit(AuditEvent::ReviewFindingAccepted {
+    decide(ctx, id, |c, f| {
+        if f.dismissed.is_some() {
+            return Err(LauncherError::Conflict(format!(
+                "{id} was dismissed: it cannot be accepted as well"
+            )));
+        }
+        if f.accepted_at.is_some() {
+            return Ok(None);
+        }
+        let line = AuditEvent::ReviewFindingAccepted {
             session_id: c.session_id.clone(),
             comment_id: id.to_string(),
-        });
-    })?;
-    Ok(changed)
+        };
+        Ok(Some((
+            crate::model::Finding {
+                accepted_at: Some(clock::now_rfc3339()),
+                ..f
+            },
+            line,
+        )))
+    })
 }
 
 /// The user dismisses a reviewer's finding, saying why.
 pub fn dismiss(ctx: &Context, id: &str, reason: &str) -> LResult<ReviewComment> {
-    let (c, f) = finding_of(ctx, id)?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(LauncherError::BadRequest(
@@ -498,25 +543,23 @@ pub fn dismiss(ctx: &Context, id: &str, reason: &str) -> LResult<ReviewComment> 
             "the reason is longer than {MAX_REVIEW_COMMENT_CHARS} characters"
         )));
     }
-    if f.accepted_at.is_some() {
-        return Err(LauncherError::Conflict(format!(
-            "{id} was accepted as yours: resolve it instead"
-        )));
-    }
-    let changed = ReviewComment {
-        finding: Some(crate::model::Finding {
-            dismissed: Some(reason.to_string()),
-            ..f
-        }),
-        ..c.clone()
-    };
-    ctx.store.update(|tx| {
-        tx.put_review_comment(&changed);
-        tx.audit(AuditEvent::ReviewFindingDismissed {
+    decide(ctx, id, |c, f| {
+        if f.accepted_at.is_some() {
+            return Err(LauncherError::Conflict(format!(
+                "{id} was accepted as yours: resolve it instead"
+            )));
+        }
+        let line = AuditEvent::ReviewFindingDismissed {
             session_id: c.session_id.clone(),
             comment_id: id.to_string(),
             reason: reason.to_string(),
-        });
-    })?;
-    Ok(changed)
+        };
+        Ok(Some((
+            crate::model::Finding {
+                dismissed: Some(reason.to_string()),
+                ..f
+            },
+            line,
+        )))
+    })
 }

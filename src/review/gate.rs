@@ -5,61 +5,103 @@
 
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
-use crate::model::AuditEvent;
-use crate::policy::second_opinion::{self as rules, Standing};
+use crate::model::{AuditEvent, ReviewOverride};
+use crate::policy::second_opinion::{self as rules, Review, Standing};
 
-/// Where the second opinion on attempt `id` stands.
-pub fn standing(ctx: &Context, id: &str) -> LResult<Standing> {
-    let (reviewing, overridden) = ctx.store.read(|st| {
-        let reviewing = st
+/// Where the second opinion on attempt `id` stands, for its recorded
+/// commit (`at`: the commit about to land, when it was recorded again).
+pub fn standing(ctx: &Context, id: &str, at: Option<&str>) -> LResult<Standing> {
+    let settings = &ctx.config.launcher.review;
+    let read = ctx.store.read(|st| {
+        let s = st.sessions.get(id)?;
+        let ws = s.workspace()?;
+        let commit = at.map(str::to_string).or_else(|| ws.commit.clone())?;
+        let latest = st
             .reviewers_of(id)
-            .filter(|r| r.is_running() && r.reviewer().is_some_and(|p| p.reported_at.is_none()))
-            .map(|r| r.id.clone())
-            .last();
-        let overridden = st
-            .sessions
-            .get(id)
-            .and_then(|s| s.department_part())
-            .is_some_and(|d| d.review_overridden.is_some());
-        (reviewing, overridden)
+            .filter(|r| r.reviewer().is_some_and(|p| p.commit == commit))
+            .last()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.is_running(),
+                    r.reviewer().and_then(|p| p.reported_at.clone()),
+                )
+            });
+        let review = match latest {
+            Some((_, _, Some(_))) => Review::Reported,
+            Some((r, true, None)) => Review::Reading(r),
+            Some((r, false, None)) => Review::EndedWithout(r),
+            None if rules::wanted(settings, &rules::facts_of(ws)) => Review::Due,
+            None => Review::NotWanted,
+        };
+        let overridden = s
+            .department_part()
+            .and_then(|d| d.review_overridden.clone())
+            .filter(|o| o.commit == commit);
+        Some((commit, review, overridden))
     });
+    let Some((commit, review, overridden)) = read else {
+        return Ok(Standing::default());
+    };
+    let passed = overridden
+        .as_ref()
+        .map(|o| o.findings.clone())
+        .unwrap_or_default();
     let holding = ctx
         .store
         .review_comments_of(id)?
         .into_iter()
-        .filter(rules::holds)
+        .filter(|c| c.commit == commit && rules::holds(c) && !passed.contains(&c.id))
         .map(|c| (c.id, c.path, c.line))
         .collect();
     Ok(Standing {
-        reviewing,
+        review,
         holding,
-        overridden,
+        overridden: overridden.is_some(),
     })
 }
 
-/// Refuses integrating `id` while `review.gate` holds it.
-pub fn check_gate(ctx: &Context, id: &str) -> LResult<()> {
+/// Refuses integrating `id` while `review.gate` holds it (`at`: the commit
+/// about to land, when it differs from the recorded one).
+pub fn check_gate(ctx: &Context, id: &str, at: Option<&str>) -> LResult<()> {
     let gate = ctx.config.launcher.review.gate;
     if gate == crate::config::review::ReviewGate::Off {
         return Ok(());
     }
-    Ok(rules::gate(gate, id, &standing(ctx, id)?)?)
+    Ok(rules::gate(gate, id, &standing(ctx, id, at)?)?)
 }
 
-/// The user integrates `id` past its reviewer's findings: kept with the
-/// session and audited with the findings it passed, in one change.
+/// The user integrates `id` past its reviewer's hold: kept with the
+/// session (its commit and the findings it passed) and audited, in one
+/// change. A finding reported later holds again.
 pub fn override_review(ctx: &Context, id: &str, reason: Option<&str>) -> LResult<()> {
     let reason = rules::override_reason(reason)?;
     crate::ids::check_id("session_id", id)?;
-    let standing = standing(ctx, id)?;
+    let standing = standing(ctx, id, None)?;
     let findings: Vec<String> = standing.holding.iter().map(|(c, _, _)| c.clone()).collect();
     ctx.store.update(|tx| {
-        let Some(d) = tx.session_mut(id).and_then(|s| s.department_mut()) else {
-            return Err(LauncherError::NotFound(format!(
-                "no department session {id}"
+        let commit = tx
+            .session(id)
+            .and_then(|s| s.workspace())
+            .and_then(|w| w.commit.clone());
+        let (Some(d), Some(commit)) = (tx.session_mut(id).and_then(|s| s.department_mut()), commit)
+        else {
+            return Err(LauncherError::Conflict(format!(
+                "{id} has no recorded work to override a review of"
             )));
         };
-        d.review_overridden = Some(reason.clone());
+        let mut passed = d
+            .review_overridden
+            .take()
+            .filter(|o| o.commit == commit)
+            .map(|o| o.findings)
+            .unwrap_or_default();
+        passed.extend(findings.iter().cloned());
+        d.review_overridden = Some(ReviewOverride {
+            commit,
+            findings: passed,
+            reason: reason.clone(),
+        });
         tx.audit(AuditEvent::ReviewOverridden {
             session_id: id.to_string(),
             findings: findings.clone(),

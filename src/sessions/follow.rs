@@ -50,11 +50,15 @@ impl Sessions {
         });
     }
 
-    /// A department whose turn ended without a report gets one reminder; after
-    /// a second such turn it is closed (its fallback result follows the exit).
+    /// A department (or a reviewer, issue 75) whose turn ended without a
+    /// report gets one reminder; after a second such turn it is closed (a
+    /// department's fallback result follows the exit; a reviewer's work is
+    /// then held as reviewed by no one, until the user asks again).
     async fn after_turn(self: &Arc<Self>, id: &str) {
         let Some(s) = self.session(id) else { return };
-        if !s.is_department() || s.has_reported() || !s.is_running() || s.closing {
+        let reviewer = s.reviewer().map(|r| r.reported_at.is_some());
+        let reported = reviewer.unwrap_or_else(|| s.has_reported());
+        if (!s.is_department() && reviewer.is_none()) || reported || !s.is_running() || s.closing {
             return;
         }
         if self.live.is_stopping() {
@@ -254,7 +258,12 @@ impl Sessions {
             // Parked: the quota clock gives it its one continue turn at the
             // reset (it waited for this agent if the reset came meanwhile).
             self.live.quota_changed();
-        } else if s.is_department() && !s.has_reported() && !working {
+        } else if !working
+            && match s.reviewer() {
+                Some(r) => r.reported_at.is_none(),
+                None => s.is_department() && !s.has_reported(),
+            }
+        {
             // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {
                 tracing::warn!("continuing {id}: {e}");
@@ -266,6 +275,14 @@ impl Sessions {
 
 /// The one reminder a department gets: how to report on its channel.
 fn reminder(s: &Session, channel: Channel) -> String {
+    if s.reviewer().is_some() {
+        return format!(
+            "[codex-governance] Your turn ended without your review. Report it now, exactly once, \
+             with the governance_report_findings tool (an empty list when you found nothing). If \
+             you do not, the launcher closes session {id} and records that no review came.",
+            id = s.id
+        );
+    }
     let how = match channel {
         Channel::Tools => format!(
             "call the governance_report_result tool with your summary (and changed_files, \

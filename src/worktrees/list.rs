@@ -57,9 +57,14 @@ pub fn list(state: &State, repo: &Path) -> Vec<Listed> {
         let mut strays: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             // `.tmp` holds the departments' temporary folders, `.landing`
-            // the candidates of landings being verified: no worktree.
+            // the candidates of landings being verified, `.review` the trees
+            // reviewers read: no worktree.
             .filter(|p| {
-                p.is_dir() && !known.contains(p) && !p.ends_with(".tmp") && !p.ends_with(".landing")
+                p.is_dir()
+                    && !known.contains(p)
+                    && ![".tmp", ".landing", ".review"]
+                        .iter()
+                        .any(|n| p.ends_with(n))
             })
             .collect();
         strays.sort();

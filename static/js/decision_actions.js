@@ -23,7 +23,11 @@ function reviewOverride(id, run) {
     }
     run("/api/integrate", { session_id: id, mode, override_review: true, reason: why }, `${mode === "merge" ? "Merged" : "Applied"} ${id} past the reviewer's findings.`);
   };
+  const again = el("button", { type: "button", class: "small review-again", text: "Review again",
+    title: "a new reviewer reads this work (one that ended without a review, or none yet)",
+    on: { click: () => run("/api/review_again", { session_id: id }, `A reviewer reads ${id}'s work again.`) } });
   return el("div", { class: "row-actions review-override" },
+    again,
     el("span", { class: "hint", text: "Override the reviewer:" }), reason,
     el("button", { type: "button", class: "small override-review-merge", text: "Override and merge", on: { click: go("merge") } }),
     el("button", { type: "button", class: "small override-review-apply", text: "Override and apply", on: { click: go("apply") } }));

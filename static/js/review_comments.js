@@ -28,7 +28,8 @@ export function reviewComments(v) {
   // Comments need a recorded diff that is still this attempt's to send back.
   const open = Boolean(v.workspace && v.workspace.commit) && !v.workspace.successor;
 
-  const drafts = () => all.filter((c) => c.draft);
+  // What the next send-back carries: your drafts, and the findings you accepted.
+  const drafts = () => all.filter((c) => c.draft || (c.author === "reviewer" && c.session_id === id && c.finding.accepted_at && !c.sent_at && !c.resolved));
 
   async function load() {
     try {
@@ -71,15 +72,17 @@ export function reviewComments(v) {
 
   function summary() {
     const by = {};
-    for (const c of all) by[c.state] = (by[c.state] || 0) + 1;
+    // A reviewer agent's undecided findings are not your drafts: counted apart.
+    const yours = all.filter((x) => x.author !== "reviewer" || x.finding.accepted_at);
+    const found = all.filter((c) => c.author === "reviewer" && c.session_id === id);
+    for (const c of yours) by[c.state] = (by[c.state] || 0) + 1;
     const order = ["draft", "sent", "open", "addressed", "resolved"];
     const words = order.filter((s) => by[s]).map((s) => `${by[s]} ${s === "draft" ? (by[s] === 1 ? "draft" : "drafts") : s}`);
-    const said = all.length
+    const said = yours.length
       ? `Review comments: ${words.join(" · ")}.${by.draft ? " Send back… carries the drafts." : ""}`
-      : open ? "No review comments yet." : "";
+      : open && !found.length ? "No review comments yet." : "";
     const hint = open ? "Click a line of a diff, or focus one (Tab, then ↑ ↓) and press c, to comment on it (C: its old side)." : "";
     const elsewhere = all.filter((c) => !placed(c));
-    const found = all.filter((c) => c.author === "reviewer" && c.session_id === id);
     const severities = ["important", "minor", "nit"].map((s) => [s, found.filter((c) => c.finding.severity === s).length]).filter(([, n]) => n);
     const reviewers = [...new Set(found.map((c) => c.finding.reviewer))];
     const second = found.length
@@ -91,7 +94,7 @@ export function reviewComments(v) {
       hint ? el("p", { class: "hint review-comments-keys", text: hint }) : null,
       elsewhere.length ? el("ul", { class: "review-comments-elsewhere" }, elsewhere.map((c) => el("li", {}, commentCard(c)))) : null,
     ].filter(Boolean));
-    section.hidden = !said && !hint && !elsewhere.length;
+    section.hidden = !second && !said && !hint && !elsewhere.length;
   }
 
   /** The diff row comment `c` belongs under in its file, if that file's diff shows it. */
@@ -138,7 +141,7 @@ export function reviewComments(v) {
     const f = c.finding;
     const mine = c.session_id === id;
     const note = f.file_note ? " · a note on the file (its line is not in the diff)" : "";
-    const decided = f.dismissed ? `dismissed: ${f.dismissed}` : f.accepted_at ? "accepted as yours" : "";
+    const decided = f.dismissed ? `dismissed: ${f.dismissed}` : f.accepted_at ? "accepted as yours" : c.state === "draft" ? "to decide" : "";
     const actions = [];
     if (mine && !f.accepted_at && !f.dismissed) {
       actions.push(button("Accept", `accept the finding on ${where} as your comment`, () => change("/api/review_comments/accept", { id: c.id }, `Accepted: it goes with the next Send back.`)));

@@ -12,7 +12,10 @@ use crate::common::real_acp::{
     approve_until, plans_and_reports_confined, write_refused, Calls, Outside,
 };
 
-use serde_json::json;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 
 fn tool(id: &str, name: &str, input: serde_json::Value) -> Vec<Block> {
     vec![Block::ToolUse(id.into(), name.into(), input)]
@@ -499,6 +502,136 @@ async fn a_model_off_loopback_is_reached_through_the_tunnel_and_nothing_else_is(
     let plan = server.results("tu-plan");
     assert!(plan[0].contains("Plan registered"), "{plan:?}");
     drop(other);
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// Issue 75 with real agents: a Codex department's work reviewed by Claude
+/// Code through its ACP adapter, confined read-only (its write into the
+/// reviewed tree fails), reporting through its one tool; its important
+/// finding holds the merge until the user overrides it with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_finding_holds_the_merge()
+{
+    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
+    crate::needs!(Codex, ClaudeAcp);
+    let openai = ModelServer::start().await;
+    let anthropic = AnthropicServer::start().await;
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    let home = codex_home(&repo.root, &openai, true);
+    write_mixed_team(
+        &repo,
+        "  review:\n    agent: claude\n    gate: block_on_important\n",
+    );
+    let plan = json!({"summary": "one note", "assignments": [
+        {"department": "zhilibu", "task": "REVIEWED write NOTES.md"}]});
+    openai.on(
+        "PLAN-TASK",
+        vec![tool_call("call-plan", "governance_register_plan", plan)],
+    );
+    openai.on(
+        "your session id is zhilibu-1",
+        vec![exec(
+            "call-in",
+            "printf 'notes\\nTODO: remove me\\n' > NOTES.md",
+        )],
+    );
+    openai.on(
+        "call-in",
+        vec![tool_call(
+            "call-report",
+            "governance_report_result",
+            json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    // The reviewer: a write into the tree it reads (refused), then its findings.
+    anthropic.on(
+        "Your session id is reviewer-",
+        bash("tu-rw", "printf x > NOTES.md; echo \" RW-RC=$?\""),
+    );
+    anthropic.on(
+        "tu-rw",
+        tool(
+            "tu-findings",
+            "mcp__codex-governance__governance_report_findings",
+            json!({"findings": [{"path": "NOTES.md", "line": 2, "side": "new",
+                                 "severity": "important", "body": "a TODO left in the notes"}],
+                   "summary": "one leftover"}),
+        ),
+    );
+    let mut env = codex_env(&home, &codex_bin());
+    env.extend(claude_env(&anthropic));
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    api.start_zhongshu("PLAN-TASK plan it").await;
+    let status = api
+        .wait_status("the department", |s| !departments(s).is_empty())
+        .await;
+    let dept = department_id(&status, "zhilibu");
+    let v = Arc::new(tokio::sync::Mutex::new(Value::Null));
+    let url = format!("/api/review_comments?session_id={dept}");
+    approve_until(api, "the reviewer's findings", false, || {
+        let (v, url) = (Arc::clone(&v), url.clone());
+        async move {
+            let found = api.get_ok(&url).await;
+            let done = found["comments"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["author"] == "reviewer"));
+            *v.lock().await = found;
+            done
+        }
+    })
+    .await;
+    let v = v.lock().await.clone();
+    let finding = &v["comments"][0];
+    assert_eq!(finding["line"], 2, "{v}");
+    assert_eq!(finding["finding"]["severity"], "important", "{v}");
+    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
+    let session = api.session(&reviewer).await;
+    assert_eq!(session["backend"], "acp", "{session}");
+    assert_eq!(session["session_kind"], "reviewer", "{session}");
+    let rw = anthropic.results("tu-rw").join("\n");
+    eprintln!("the reviewer's write: {rw}");
+    assert!(
+        !rw.contains("RW-RC=0") && (rw.contains("RW-RC=") || write_refused(&rw)),
+        "the reviewer wrote into the tree it reads: {rw}"
+    );
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("(NOTES.md:2)"), "{body}");
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge", "override_review": true,
+                    "reason": "the TODO is tracked elsewhere"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
+        "notes\nTODO: remove me\n"
+    );
+    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"].as_str().unwrap_or("").starts_with("review_"))
+        .map(|e| e.to_string())
+        .collect();
+    eprintln!("audit of the review: {events:#?}");
+    for event in ["review_started", "review_findings", "review_overridden"] {
+        assert_eq!(
+            events.iter().filter(|e| e.contains(event)).count(),
+            1,
+            "{event}: {events:#?}"
+        );
+    }
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

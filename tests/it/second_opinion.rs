@@ -54,6 +54,25 @@ fn write_script(path: &std::path::Path, calls: &[Value]) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
+/// A plan of one department that writes `content` into `src/lib.rs`, its
+/// reviewer running `script`; the department's session once its work is
+/// recorded.
+async fn one_department(api: &Api, content: &str, script: &std::path::Path) -> String {
+    let task = format!(
+        "Sum a slice [[fake-agent: --write 'src/lib.rs={content}' --changed-file src/lib.rs \
+         --summary 'summed']] [[acp: write evil.txt]] [[acp: script {}]]",
+        script.display()
+    );
+    let z = scenario::start_plan(
+        api,
+        "sum",
+        "one department",
+        vec![json!({"department": "lingyubu", "files": ["src/"], "task": task})],
+    )
+    .await;
+    id_of(&scenario::recorded(api, &z, 1).await[0])
+}
+
 /// `id`'s review comments once `n` of them are its reviewer's (its earlier
 /// attempts' are listed too).
 async fn findings(api: &Api, id: &str, n: usize) -> Value {
@@ -94,19 +113,7 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
     let launcher = spawn_launcher(&repo.path, &[]);
     rt.block_on(async {
         let api = &launcher.api;
-        let task = format!(
-            "Sum a slice [[fake-agent: --write 'src/lib.rs={BUGGY}' --changed-file src/lib.rs \
-             --summary 'summed']] [[acp: write evil.txt]] [[acp: script {}]]",
-            script.display()
-        );
-        let z = scenario::start_plan(
-            api,
-            "sum",
-            "one department",
-            vec![json!({"department": "lingyubu", "files": ["src/"], "task": task})],
-        )
-        .await;
-        let first = id_of(&scenario::recorded(api, &z, 1).await[0]);
+        let first = one_department(api, BUGGY, &script).await;
         let v = findings(api, &first, 2).await;
         let comments = v["comments"].as_array().unwrap();
         let on_line = comments.iter().find(|c| c["line"] == 7).expect("line 7");
@@ -119,7 +126,7 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
         assert!(reviewer.starts_with("reviewer-"), "{v}");
 
         // What the reviewer tried and could not do.
-        let log = wait_log(&repo, &reviewer, "FAKE_ACP_TOOL governance_report_findings").await;
+        let log = wait_log(&repo, &reviewer, "Your review is registered").await;
         assert!(
             log.contains("FAKE_ACP_TOOLS [\"governance_report_findings\"]"),
             "{log}"
@@ -244,4 +251,183 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
         "{found:?}"
     );
     assert_eq!(audited(&repo, "review_finding_accepted").len(), 1);
+}
+
+/// The drawer shows the reviewer's findings quoted with their severity
+/// (screenshots `second-opinion-{1440x900,390x844}.png`, axe), holds Apply
+/// and Merge with the gate's words, and takes Accept, a Dismiss with its
+/// reason, and an Override with its reason, each from the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drawer_shows_the_findings_and_takes_accept_dismiss_and_an_override() {
+    crate::needs!(Codex, Chromium);
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("review.txt");
+    write_script(
+        &script,
+        &[json!({"findings": [
+            {"path": "src/lib.rs", "line": 7, "side": "new", "severity": "important",
+             "body": "v[i + 1] reads past the end: off by one"},
+            {"path": "src/lib.rs", "line": 3, "side": "new", "severity": "nit",
+             "body": "n is used once: inline it"},
+            {"path": "src/lib.rs", "line": 40, "side": "new", "severity": "minor",
+             "body": "the file has no tests"}],
+         "summary": "one bug, no tests"})],
+    );
+    let repo = repo(&script);
+    // The reviewer's tools relay through the launcher's own binary: a
+    // launcher of its own, not one in this test's process.
+    let mut server = spawn_launcher(&repo.path, &[]);
+    let api = &server.api;
+    let id = one_department(api, BUGGY, &script).await;
+    let v = findings(api, &id, 3).await;
+    let rc = |line: u64| {
+        v["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["line"] == line)
+            .and_then(|c| c["id"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let page = scenario::dashboard(&server.url, &server.token, "second-opinion").await;
+    page.wait_text(
+        "the plan card's second opinion",
+        ".plan-assignment .second-opinion",
+        "1 important, 1 minor, 1 nit",
+    )
+    .await;
+    page.click("[data-action=\"review-next\"]").await;
+    let said = page
+        .wait_text(
+            "the findings in the drawer",
+            "#drawer-body .review-comments",
+            "Reviewed by reviewer-",
+        )
+        .await;
+    assert!(said.contains("1 important, 1 minor, 1 nit"), "{said}");
+    page.wait_text(
+        "Merge held by the gate",
+        "#drawer-body .decision-blocked",
+        &format!("{} (src/lib.rs:7)", rc(7)),
+    )
+    .await;
+    page.present(
+        "the line 7 finding under its line",
+        &format!("#drawer-body tr.comment-row[data-comment-id=\"{}\"]", rc(7)),
+    )
+    .await;
+    page.settle().await;
+    page.shoot_centered(
+        "second-opinion-1440x900.png",
+        &format!("#drawer-body tr.comment-row[data-comment-id=\"{}\"]", rc(7)),
+    )
+    .await;
+    crate::common::axe::accessible(&page, "a reviewer's findings in the drawer").await;
+    page.resize(390, 844).await;
+    page.settle().await;
+    crate::common::page::assert_no_sideways_scroll(&page, "findings on a phone").await;
+    page.shoot_centered(
+        "second-opinion-390x844.png",
+        "#drawer-body .review-comments",
+    )
+    .await;
+    page.resize(1440, 900).await;
+    page.settle().await;
+
+    // Accept the nit, dismiss the minor with a reason.
+    let card = |c: &str| format!("#drawer-body .finding[data-comment-id=\"{c}\"]");
+    page.click(&format!("{} button[aria-label^=\"accept\"]", card(&rc(3))))
+        .await;
+    page.wait_text("accepted", &card(&rc(3)), "accepted as yours")
+        .await;
+    page.click(&format!(
+        "{} button[aria-label^=\"dismiss\"]",
+        card(&rc(40))
+    ))
+    .await;
+    page.type_into(
+        &format!("{} .dismiss-reason", card(&rc(40))),
+        "tests come next",
+    )
+    .await;
+    page.click(&format!("{} .comment-actions button", card(&rc(40))))
+        .await;
+    page.wait_text("dismissed", &card(&rc(40)), "dismissed: tests come next")
+        .await;
+    // Override from the page, with a reason.
+    page.type_into("#drawer-body .override-review-reason", "hotfix, tracked")
+        .await;
+    page.click("#drawer-body .override-review-merge").await;
+    wait_until("merged past the finding", PATIENCE, || async {
+        let s = api.session(&id).await;
+        (s["workspace"]["state"] == "merged").then_some(())
+    })
+    .await;
+    let overridden = audited_once(&repo, "review_overridden", 1).await;
+    assert_eq!(overridden[0]["reason"], "hotfix, tracked", "{overridden:?}");
+    assert_eq!(overridden[0]["findings"], json!([rc(7)]), "{overridden:?}");
+    assert_eq!(
+        audited_once(&repo, "review_finding_dismissed", 1).await[0]["reason"],
+        "tests come next"
+    );
+    page.quit().await;
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}\n{}", server.stderr());
+}
+
+/// A reviewer that ends without a review does not open the gate: it is
+/// reminded once, then closed, and Merge says so; *Review again* starts a
+/// new reviewer, whose empty report lets the work land.
+#[test]
+fn a_reviewer_that_ends_without_a_review_holds_the_work_until_it_is_reviewed_again() {
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    // No script yet: the first reviewer reports nothing.
+    let script = scratch.path().join("review.txt");
+    let repo = repo(&script);
+    let rt = test_runtime();
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let api = &launcher.api;
+        let id = one_department(api, FIXED, &script).await;
+        let body = wait_until("the silent reviewer closed", PATIENCE, || async {
+            let (code, body) = api
+                .post(
+                    "/api/integrate",
+                    &json!({"session_id": id, "mode": "merge"}),
+                )
+                .await;
+            assert_eq!(code, StatusCode::CONFLICT, "{body}");
+            body.to_string()
+                .contains("ended without a review")
+                .then_some(body)
+        })
+        .await;
+        assert!(body.to_string().contains("reviewer-1"), "{body}");
+        let log = wait_log(&repo, "reviewer-1", "Your turn ended without your review").await;
+        assert!(log.contains("governance_report_findings"), "{log}");
+        write_script(
+            &script,
+            &[json!({"findings": [], "summary": "nothing to add"})],
+        );
+        let again = api
+            .post_ok("/api/review_again", &json!({"session_id": id}))
+            .await;
+        assert_eq!(again["reviewer"], "reviewer-2", "{again}");
+        wait_until("merged once reviewed", PATIENCE, || async {
+            let (code, _) = api
+                .post(
+                    "/api/integrate",
+                    &json!({"session_id": id, "mode": "merge"}),
+                )
+                .await;
+            (code == StatusCode::OK).then_some(())
+        })
+        .await;
+    });
+    let found = rt.block_on(audited_once(&repo, "review_findings", 1));
+    assert_eq!(found[0]["session_id"], "reviewer-2", "{found:?}");
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

@@ -89,7 +89,13 @@ impl CodexBackend {
             ThreadSpec {
                 cwd: spec.cwd.clone(),
                 model: spec.model.clone(),
-                approval_policy: self.approval_policy,
+                // A session that only reads (a reviewer) asks nothing: an
+                // approved command would run outside its sandbox.
+                approval_policy: if spec.sandbox.work_read_only {
+                    ApprovalPolicy::Never
+                } else {
+                    self.approval_policy
+                },
                 instructions: spec.prompt.clone(),
                 name: spec.title.clone(),
                 shell_env: spec.env.clone(),

@@ -192,6 +192,8 @@ impl PullRequests {
             .commit
             .clone()
             .ok_or_else(|| LauncherError::Conflict(format!("nothing of {} is recorded", s.id)))?;
+        // A reviewer's open important findings hold it (issue 75).
+        crate::review::gate::check_gate(&self.ctx, &s.id, Some(&commit))?;
         may_integrate(
             self.ctx.config.launcher.isolation.scope,
             ws.review.as_ref(),
@@ -241,8 +243,11 @@ impl PullRequests {
                 .as_ref()
                 .map(|r| r.verifications_run.clone())
                 .unwrap_or_default(),
+            // The user's words only: a reviewer agent's findings are not
+            // published as theirs (issue 75).
             review_comments: comments
                 .iter()
+                .filter(|c| c.comment.users())
                 .map(|c| {
                     format!(
                         "{}:{} · {} · {}",

@@ -258,6 +258,8 @@ impl PullRequests {
             .commit
             .clone()
             .ok_or_else(|| LauncherError::Conflict(format!("nothing of {id} is recorded")))?;
+        // The follow-up waits for its second opinion as a first push does.
+        crate::review::gate::check_gate(&self.ctx, id, Some(&commit))?;
         let since = pr
             .carries
             .iter()

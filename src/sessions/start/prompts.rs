@@ -61,6 +61,9 @@ pub struct ReviewerPrompt<'a> {
     pub report: &'a str,
     pub diff: &'a str,
     pub truncated: bool,
+    /// A fresh random word on the lines that part the data: the data cannot
+    /// forge an end of itself.
+    pub marker: &'a str,
 }
 
 #[derive(Template)]

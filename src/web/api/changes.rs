@@ -92,7 +92,7 @@ pub(super) async fn changes(
             reply(
                 blocking(move || {
                     // A reviewer's open important findings hold it (issue 75).
-                    let held = match crate::review::gate::check_gate(&ctx, &id) {
+                    let held = match crate::review::gate::check_gate(&ctx, &id, None) {
                         Ok(()) => None,
                         Err(LauncherError::Conflict(why)) => Some(why),
                         Err(e) => return Err(e),

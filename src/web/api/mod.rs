@@ -98,6 +98,7 @@ pub fn routes() -> Routes {
         .post("/api/review_comments/resolve", review_comments::resolve)
         .post("/api/review_comments/accept", review_comments::accept)
         .post("/api/review_comments/dismiss", review_comments::dismiss)
+        .post("/api/review_again", review_comments::review_again)
         .get("/api/pull_requests", pull_requests::settings)
         .post("/api/integrate_plan", pull_requests::integrate_plan)
         .post("/api/send_back_failure", pull_requests::send_back_failure)

@@ -4,7 +4,8 @@
 //! /api/review_comments?session_id=`, `POST /api/review_comments/delete`,
 //! `POST /api/review_comments/resolve`, and a reviewer agent's findings
 //! (issue 75): `POST /api/review_comments/accept {id}`, `POST
-//! /api/review_comments/dismiss {id, reason}`. Git and the store work off the
+//! /api/review_comments/dismiss {id, reason}`, `POST /api/review_again
+//! {session_id}` (a new reviewer on the recorded work). Git and the store work off the
 //! runtime; every failure is a `LauncherError`, mapped in `web/answer.rs`.
 
 use axum::extract::State;
@@ -113,4 +114,21 @@ pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<Dismiss>) -> Resp
     let ctx = l.ctx.clone();
     let changed = blocking(move || comments::dismiss(&ctx, &b.id, &b.reason)).await;
     reply(changed.map(|comment| One { comment }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Again {
+    session_id: String,
+}
+
+/// The reviewer it started.
+#[derive(Serialize)]
+struct Started {
+    reviewer: String,
+}
+
+pub(super) async fn review_again(State(l): L, JsonBody(b): JsonBody<Again>) -> Response {
+    let started = l.second_opinion.review_again(&b.session_id).await;
+    reply(started.map(|s| Started { reviewer: s.id }))
 }
