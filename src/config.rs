@@ -70,6 +70,9 @@ pub struct Department {
     /// Its assignments' attempts unless one says (issue 74).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<crate::model::AttemptsInput>,
+    /// Its own `review: off | always | risky` (issue 75), over `launcher.review.when`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<review::ReviewWhen>,
     /// Its own agent, where it is not the launcher's, as written.
     #[serde(flatten)]
     pub agent: DepartmentAgent,

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use askama::Template;
 
-use crate::config::review::ReviewWhen;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::integration::Integrations;
@@ -55,9 +54,6 @@ impl SecondOpinion {
     /// when the settings want one. A reviewer that cannot start is logged
     /// and audited; the work waits for the user as it would without one.
     pub async fn exited(&self, id: &str) {
-        if self.ctx.config.launcher.review.when == ReviewWhen::Off {
-            return;
-        }
         match self.review(id, false).await {
             Ok(Some(r)) => tracing::info!("{} reviews {id}'s work", r.id),
             Ok(None) => {}
@@ -75,11 +71,6 @@ impl SecondOpinion {
     /// reviewer ended without a word, or one `review.when` did not ask for.
     pub async fn review_again(&self, id: &str) -> LResult<Session> {
         crate::ids::check_id("session_id", id)?;
-        if self.ctx.config.launcher.review.agent.is_none() {
-            return Err(LauncherError::Conflict(
-                "no reviewer is configured: set launcher.review.agent".into(),
-            ));
-        }
         self.review(id, true).await?.ok_or_else(|| {
             LauncherError::Conflict(format!(
                 "{id}'s recorded work is being read or was reviewed already, or nothing of it \
@@ -149,9 +140,6 @@ impl SecondOpinion {
             self.sessions.auto_close(&id).await;
         }
         sweep_folders(&self.ctx.repo, &reading);
-        if self.ctx.config.launcher.review.when == ReviewWhen::Off {
-            return;
-        }
         for id in waiting {
             self.exited(&id).await;
         }
@@ -174,7 +162,8 @@ impl SecondOpinion {
             return Ok(None);
         }
         let facts = rules::facts_of(&ws);
-        if facts.empty || !(asked || rules::wanted(settings, &facts)) {
+        let own = crate::review::gate::own_word(&self.ctx, &s);
+        if facts.empty || !(asked || rules::wanted(settings, own, &facts)) {
             return Ok(None);
         }
         // Read, or being read: a reviewer that ended without a word does
@@ -205,29 +194,7 @@ impl SecondOpinion {
         if stopped && !asked {
             return Ok(None);
         }
-        let word = settings.agent.clone().unwrap_or_default();
-        let department = s.department.clone().unwrap_or_default();
-        let agents = crate::plans::queue::named_agents(&self.ctx.config);
-        let agent_key =
-            crate::policy::attempts::agent_key(&word, &department, &agents)?.unwrap_or(department);
-        crate::policy::queue::may_review(parent.as_deref(), &agent_key, &room)?;
-        if !self.sessions.has_tools(Some(&agent_key)) {
-            return Err(LauncherError::Conflict(format!(
-                "review.agent {word:?} reaches the launcher only through the API: a reviewer \
-                 reports through its tool (Codex or an ACP agent)"
-            )));
-        }
-        if !self
-            .sessions
-            .backend_for(Some(&agent_key))
-            .capabilities()
-            .sandboxed
-        {
-            return Err(LauncherError::Conflict(format!(
-                "review.agent {word:?} runs unconfined (acp_unsandboxed): a reviewer only reads, \
-                 confined read-only; name an agent the launcher confines"
-            )));
-        }
+        let (agent_key, same_vendor) = self.agent_for(&s, parent.as_deref(), &room)?;
         let folder = reviewed_folder(&self.ctx.repo, id, &commit);
         let prompt = {
             let (ctx, s, ws, folder) =
@@ -242,7 +209,7 @@ impl SecondOpinion {
                 reviews: id.to_string(),
                 commit: commit.clone(),
                 agent_key: agent_key.clone(),
-                same_vendor: false,
+                same_vendor,
                 folder: folder.display().to_string(),
                 reported_at: None,
                 summary: None,
@@ -271,9 +238,73 @@ impl SecondOpinion {
             reviews: id.to_string(),
             commit,
             agent: agent_key,
-            same_vendor: false,
+            same_vendor,
         });
         Ok(Some(started))
+    }
+
+    /// The agent that reviews `s`'s work (a department key), and whether it
+    /// is the department's own vendor because the other's account is held
+    /// (`review.fallback: same_vendor`). Unnamed, it is another vendor's
+    /// than the department's, of those this launcher's departments run.
+    fn agent_for(
+        &self,
+        s: &Session,
+        parent: Option<&str>,
+        room: &crate::policy::queue::Room,
+    ) -> LResult<(String, bool)> {
+        let settings = &self.ctx.config.launcher.review;
+        let department = s.department.clone().unwrap_or_default();
+        let own_key = s.agent_key().unwrap_or(&department);
+        let usable = |key: &str| {
+            let backend = self.sessions.backend_for(Some(key));
+            self.sessions.has_tools(Some(key)) && backend.capabilities().sandboxed
+        };
+        let key = match &settings.agent {
+            Some(word) => {
+                let agents = crate::plans::queue::named_agents(&self.ctx.config);
+                crate::policy::attempts::agent_key(word, &department, &agents)?
+                    .unwrap_or_else(|| department.clone())
+            }
+            None => {
+                let own = self.sessions.backend_for(s.agent_key()).kind();
+                let candidates: Vec<(String, crate::model::Backend)> = self
+                    .ctx
+                    .config
+                    .assignable_departments()
+                    .into_iter()
+                    .filter(|d| usable(&d.key))
+                    .map(|d| {
+                        let kind = self.sessions.backend_for(Some(&d.key)).kind();
+                        (d.key, kind)
+                    })
+                    .collect();
+                rules::other_vendor(&own, &candidates).ok_or_else(|| {
+                    LauncherError::Conflict(format!(
+                        "no agent of another vendor than {department}'s reviews here: name one \
+                         in launcher.review.agent"
+                    ))
+                })?
+            }
+        };
+        if !usable(&key) {
+            return Err(LauncherError::Conflict(format!(
+                "the reviewer's agent ({key}) must report through its tools and run confined \
+                 (Codex, or an ACP agent without acp_unsandboxed): a reviewer only reads"
+            )));
+        }
+        match crate::policy::queue::may_review(parent, &key, room) {
+            Ok(()) => Ok((key, false)),
+            Err(held)
+                if settings.fallback == crate::config::review::ReviewFallback::SameVendor
+                    && usable(own_key)
+                    && crate::policy::queue::may_review(parent, own_key, room).is_ok() =>
+            {
+                tracing::info!("{}'s reviewer runs on its own vendor: {held}", s.id);
+                Ok((own_key.to_string(), true))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A reviewer ended: the tree it read is removed.

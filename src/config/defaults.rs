@@ -17,6 +17,7 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
         remote: None,
         landing_verify: None,
         attempts: None,
+        review: None,
         agent: Default::default(),
     }
 }

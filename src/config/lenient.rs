@@ -49,6 +49,7 @@ const DEPARTMENT_KEYS: &[&str] = &[
     "acp_agent",
     "acp_command",
     "attempts",
+    "review",
 ];
 const RULE_KEYS: &[&str] = &["name", "level", "pattern", "message", "allow_pattern"];
 
@@ -122,6 +123,17 @@ pub fn departments(
                         warnings.push(format!(
                             "departments.{key}.attempts: ignored: a number (2 runs its agent \
                              twice) or a list of agents ([codex, claude])"
+                        ));
+                        None
+                    }
+                }
+            }),
+            review: field(d, "review").and_then(text).and_then(|w| {
+                match super::review::ReviewWhen::from_word(&w) {
+                    Some(when) => Some(when),
+                    None => {
+                        warnings.push(format!(
+                            "departments.{key}.review: ignored: off, always or risky"
                         ));
                         None
                     }

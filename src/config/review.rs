@@ -24,10 +24,23 @@ pub struct FileReview {
     pub model: Option<String>,
     #[serde(default)]
     pub min_lines: Option<u64>,
+    #[serde(default)]
+    pub fallback: Option<String>,
 }
 
 /// The keys of `launcher.review`, for did-you-mean.
-pub const KEYS: &[&str] = &["agent", "when", "gate", "model", "min_lines"];
+pub const KEYS: &[&str] = &["agent", "when", "gate", "model", "min_lines", "fallback"];
+
+/// Where a review runs when its agent's account is held by the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewFallback {
+    /// It waits for the account (the default).
+    #[default]
+    Wait,
+    /// It runs on the department's own agent, stamped `same_vendor`.
+    SameVendor,
+}
 
 /// Which work a reviewer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -40,6 +53,17 @@ pub enum ReviewWhen {
     /// Work the mandate review flagged, with files out of scope, or a diff
     /// of `min_lines` or more.
     Risky,
+}
+
+impl ReviewWhen {
+    pub fn from_word(word: &str) -> Option<ReviewWhen> {
+        match word.trim() {
+            "off" => Some(ReviewWhen::Off),
+            "always" => Some(ReviewWhen::Always),
+            "risky" => Some(ReviewWhen::Risky),
+            _ => None,
+        }
+    }
 }
 
 /// What an open important finding does.
@@ -61,6 +85,7 @@ pub struct ReviewSettings {
     pub gate: ReviewGate,
     pub model: Option<String>,
     pub min_lines: u64,
+    pub fallback: ReviewFallback,
 }
 
 /// `min_lines` unless set.
@@ -83,26 +108,28 @@ pub fn resolve(file: &str, words: Option<FileReview>) -> Result<ReviewSettings, 
         .agent
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty());
+    // Unset, `agent` is another vendor's than the department's, when one
+    // of this launcher's departments runs one (`second_opinion.rs`).
     let when = match w.when.as_deref().map(str::trim) {
         None if agent.is_some() => ReviewWhen::Always,
-        None | Some("off") => ReviewWhen::Off,
-        Some("always") => ReviewWhen::Always,
-        Some("risky") => ReviewWhen::Risky,
+        None => ReviewWhen::Off,
+        Some(word) => ReviewWhen::from_word(word).ok_or_else(|| {
+            invalid(
+                "when",
+                format!("{word:?} is not a choice: always, risky or off"),
+            )
+        })?,
+    };
+    let fallback = match w.fallback.as_deref().map(str::trim) {
+        None | Some("wait") => ReviewFallback::Wait,
+        Some("same_vendor") => ReviewFallback::SameVendor,
         Some(other) => {
             return Err(invalid(
-                "when",
-                format!("{other:?} is not a choice: always, risky or off"),
+                "fallback",
+                format!("{other:?} is not a choice: wait (the default) or same_vendor"),
             ))
         }
     };
-    if when != ReviewWhen::Off && agent.is_none() {
-        return Err(invalid(
-            "agent",
-            "a reviewer needs an agent: a department key whose agent reviews, or an agent's \
-             word (claude, gemini, codex)"
-                .into(),
-        ));
-    }
     let gate = match w.gate.as_deref().map(str::trim) {
         None | Some("off") => ReviewGate::Off,
         Some("block_on_important") => ReviewGate::BlockOnImportant,
@@ -128,6 +155,7 @@ pub fn resolve(file: &str, words: Option<FileReview>) -> Result<ReviewSettings, 
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty()),
         min_lines: w.min_lines.unwrap_or(DEFAULT_MIN_LINES),
+        fallback,
     })
 }
 
@@ -163,9 +191,16 @@ mod tests {
             (ReviewWhen::Risky, ReviewGate::BlockOnImportant)
         );
         assert_eq!(resolve("g.yaml", None).unwrap().when, ReviewWhen::Off);
+        // No agent named: another vendor's, chosen per department.
+        let s = resolve(
+            "g.yaml",
+            Some(words("{when: risky, fallback: same_vendor}")),
+        )
+        .unwrap();
+        assert_eq!((s.agent, s.fallback), (None, ReviewFallback::SameVendor));
         for (bad, key) in [
             ("{agent: claude, when: sometimes}", "launcher.review.when"),
-            ("{when: always}", "launcher.review.agent"),
+            ("{agent: claude, fallback: any}", "launcher.review.fallback"),
             ("{agent: claude, gate: strict}", "launcher.review.gate"),
             ("{agent: claude, min_lines: 0}", "launcher.review.min_lines"),
         ] {

@@ -22,18 +22,33 @@ pub struct WorkFacts {
     pub empty: bool,
 }
 
-/// Whether a reviewer reads this work.
-pub fn wanted(settings: &ReviewSettings, facts: &WorkFacts) -> bool {
+/// Whether a reviewer reads this work: `department` is its own `review`
+/// word, over `launcher.review.when`.
+pub fn wanted(
+    settings: &ReviewSettings,
+    department: Option<ReviewWhen>,
+    facts: &WorkFacts,
+) -> bool {
     if facts.empty {
         return false;
     }
-    match settings.when {
+    match department.unwrap_or(settings.when) {
         ReviewWhen::Off => false,
         ReviewWhen::Always => true,
         ReviewWhen::Risky => {
             facts.flagged || facts.out_of_scope > 0 || facts.changed_lines >= settings.min_lines
         }
     }
+}
+
+/// The reviewer's agent when `launcher.review.agent` names none: the first
+/// agent of `candidates` (department key, its vendor) of another vendor
+/// than the department's own (`own`).
+pub fn other_vendor<V: PartialEq>(own: &V, candidates: &[(String, V)]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|(_, vendor)| vendor != own)
+        .map(|(key, _)| key.clone())
 }
 
 /// The facts of a department's recorded work.
@@ -242,6 +257,7 @@ mod tests {
             gate: ReviewGate::BlockOnImportant,
             model: None,
             min_lines: 200,
+            fallback: Default::default(),
         }
     }
 
@@ -274,9 +290,9 @@ mod tests {
             changed_lines: 10,
             ..WorkFacts::default()
         };
-        assert!(wanted(&settings(ReviewWhen::Always), &small));
-        assert!(!wanted(&settings(ReviewWhen::Risky), &small));
-        assert!(!wanted(&settings(ReviewWhen::Off), &small));
+        assert!(wanted(&settings(ReviewWhen::Always), None, &small));
+        assert!(!wanted(&settings(ReviewWhen::Risky), None, &small));
+        assert!(!wanted(&settings(ReviewWhen::Off), None, &small));
         for risky in [
             WorkFacts {
                 flagged: true,
@@ -291,13 +307,31 @@ mod tests {
                 ..small
             },
         ] {
-            assert!(wanted(&settings(ReviewWhen::Risky), &risky), "{risky:?}");
+            assert!(
+                wanted(&settings(ReviewWhen::Risky), None, &risky),
+                "{risky:?}"
+            );
         }
+        // A department's own word wins either way.
+        assert!(wanted(
+            &settings(ReviewWhen::Off),
+            Some(ReviewWhen::Always),
+            &small
+        ));
+        assert!(!wanted(
+            &settings(ReviewWhen::Always),
+            Some(ReviewWhen::Off),
+            &small
+        ));
+        let team = [("hubu".to_string(), 1), ("gongbu".to_string(), 2)];
+        assert_eq!(other_vendor(&1, &team).as_deref(), Some("gongbu"));
+        assert_eq!(other_vendor(&3, &team).as_deref(), Some("hubu"));
+        assert_eq!(other_vendor(&1, &team[..1]), None);
         let empty = WorkFacts {
             empty: true,
             ..small
         };
-        assert!(!wanted(&settings(ReviewWhen::Always), &empty));
+        assert!(!wanted(&settings(ReviewWhen::Always), None, &empty));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn standing(ctx: &Context, id: &str, at: Option<&str>) -> LResult<Standing> 
             Some((_, _, Some(_))) => Review::Reported,
             Some((r, true, None)) => Review::Reading(r),
             Some((r, false, None)) => Review::EndedWithout(r),
-            None if rules::wanted(settings, &rules::facts_of(ws)) => Review::Due,
+            None if rules::wanted(settings, own_word(ctx, s), &rules::facts_of(ws)) => Review::Due,
             None => Review::NotWanted,
         };
         let overridden = s
@@ -110,4 +110,15 @@ pub fn override_review(ctx: &Context, id: &str, reason: Option<&str>) -> LResult
         Ok(())
     })??;
     Ok(())
+}
+
+/// Department `s`'s own `review` word (issue 75), over `launcher.review.when`.
+pub fn own_word(
+    ctx: &Context,
+    s: &crate::model::Session,
+) -> Option<crate::config::review::ReviewWhen> {
+    s.department
+        .as_deref()
+        .and_then(|d| ctx.config.department(d))
+        .and_then(|d| d.review)
 }

@@ -117,6 +117,9 @@ pub struct SecondOpinionView {
     pub reviewer: String,
     /// Its agent (a department key).
     pub agent: String,
+    /// It ran on the department's own vendor, the other's account being
+    /// held (`review.fallback: same_vendor`).
+    pub same_vendor: bool,
     /// It still reads (no findings yet).
     pub reviewing: bool,
     /// It ended without reporting.
@@ -136,6 +139,7 @@ fn second_opinion(state: &crate::model::State, s: &Session) -> Option<SecondOpin
     Some(SecondOpinionView {
         reviewer: r.id.clone(),
         agent: part.agent_key.clone(),
+        same_vendor: part.same_vendor,
         reviewing: r.is_running() && part.reported_at.is_none(),
         failed: !r.is_running() && part.reported_at.is_none(),
         important: part.counts[0],

@@ -69,7 +69,8 @@ function secondOpinion(a) {
   const said = r.reviewing ? `${r.reviewer} (${r.agent}) is reviewing it`
     : r.failed ? `${r.reviewer} (${r.agent}) ended without a review`
       : `reviewed by ${r.reviewer} (${r.agent}): ${found.length ? found.join(", ") : "nothing found"}`;
-  return el("div", { class: `row-note second-opinion${r.important ? " row-error" : ""}`, text: said });
+  const stamp = r.same_vendor ? " · on the department's own vendor (the other's account is held)" : "";
+  return el("div", { class: `row-note second-opinion${r.important ? " row-error" : ""}`, text: said + stamp });
 }
 
 /** How the plan's results stand, as the planner's view says it
