@@ -10,9 +10,12 @@
 //!   in (`second_opinion` on the session), polled every 10 ms, less the
 //!   sandbox's own start (`codex sandbox … sh -c true` alone, the
 //!   reference). Target: at most 1 s.
-//! - Memory: the launcher's VmRSS with its planner alone; then (the highest
-//!   of a few samples) while N departments run, and while N reviewers run
-//!   (they wait for a stop); per department (the reference) and per
+//! - Memory: the launcher's VmRSS (the highest of a few samples) while N
+//!   departments run, over the launcher with its planner alone; then, their
+//!   work recorded and no review asked (`when: off`), while N reviewers run
+//!   (`POST /api/review_again`; they wait for a stop), over the launcher as
+//!   it was just before. Per department (the reference: the fake agent in a
+//!   PTY, and the same ACP agent the reviewer runs, as a department) and per
 //!   reviewer = the growth over N. Target: a reviewer as a department.
 //!
 //! Run: `cargo bench --bench second_opinion` (`REVIEW_BENCH_N=3` by default).
@@ -54,8 +57,9 @@ fn main() {
     quick::run(measure(quick::count("REVIEW_BENCH_N", 3, 1)));
 }
 
-/// A committed repository whose reviewer is the fake ACP agent.
-fn repo(n: usize) -> TestRepo {
+/// A committed repository whose reviewer is the fake ACP agent, reviewing
+/// `when` (`always`, or `off`: only when asked).
+fn repo(n: usize, when: &str) -> TestRepo {
     let repo = TestRepo::new(RepoOptions {
         max_departments: n,
         ..RepoOptions::default()
@@ -65,7 +69,7 @@ fn repo(n: usize) -> TestRepo {
     let reviewer =
         serde_json::to_string(&[fake_agent().display().to_string(), "--acp".into()]).unwrap();
     yaml.push_str(&format!(
-        "  codex_command: {codex}\n  review:\n    agent: gongbu\n\
+        "  codex_command: {codex}\n  review:\n    agent: gongbu\n    when: {when}\n\
          departments:\n  lingyubu:\n    title: Notes\n    globs: [\"notes/**\"]\n  \
          gongbu:\n    title: Reviewer\n    globs: [\"docs/**\"]\n    backend: acp\n    \
          acp_agent: other\n    acp_command: {reviewer}\n",
@@ -126,7 +130,7 @@ async fn peak_with(launcher: &Subprocess, kind: &str, n: usize) -> u64 {
 
 async fn measure(n: usize) {
     // Memory: N departments, then N reviewers that wait.
-    let repo_m = repo(n);
+    let repo_m = repo(n, "off");
     let launcher = spawn_launcher(&repo_m.path, &[]);
     let z = launcher.api.start_zhongshu("Wait for the bench").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -138,12 +142,31 @@ async fn measure(n: usize) {
     )
     .await;
     let with_departments = peak_with(&launcher, "department", n).await;
+    // Their work recorded, nothing reviewing: the launcher as it stands.
+    let ended = wait_until("the departments' work recorded", PATIENCE, || async {
+        let s = launcher.api.status().await;
+        let ids: Vec<String> = departments(&s)
+            .iter()
+            .filter(|d| d["status"] == "exited" && !d["workspace"]["commit"].is_null())
+            .map(|d| d["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (ids.len() == n).then_some(ids)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_reviews = procfs::rss(launcher.pid());
+    for id in &ended {
+        launcher
+            .api
+            .post_ok("/api/review_again", &json!({"session_id": id}))
+            .await;
+    }
     let reviewers = peak_with(&launcher, "reviewer", n).await;
     drop(launcher);
     drop(repo_m);
     let per = |peak: u64, alone: u64| peak.saturating_sub(alone) / n as u64;
     // The same agent as a department: N ACP departments that wait.
-    let repo_a = repo(n);
+    let repo_a = repo(n, "off");
     let launcher = spawn_launcher(&repo_a.path, &[]);
     let za = launcher.api.start_zhongshu("Wait for the bench").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -165,11 +188,11 @@ async fn measure(n: usize) {
     );
     println!(
         "second_opinion: launcher memory per running reviewer (the ACP agent)   {:>6} KiB",
-        per(reviewers, alone)
+        per(reviewers, before_reviews)
     );
 
     // Latency: each department's recorded work to its reviewer's report.
-    let repo_l = repo(n);
+    let repo_l = repo(n, "always");
     let script = repo_l.root.join("review.txt");
     std::fs::write(
         &script,

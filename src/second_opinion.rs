@@ -35,6 +35,8 @@ pub struct SecondOpinion {
     ctx: Arc<Context>,
     sessions: Arc<Sessions>,
     integrations: Arc<Integrations>,
+    /// Departments whose reviewer is being started: one at a time each.
+    starting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl SecondOpinion {
@@ -47,6 +49,7 @@ impl SecondOpinion {
             ctx,
             sessions,
             integrations,
+            starting: Default::default(),
         }
     }
 
@@ -90,6 +93,14 @@ impl SecondOpinion {
         else {
             return;
         };
+        self.recheck(&id).await;
+    }
+
+    /// Once the gate lets `id`'s work through (its findings came, or the
+    /// user dismissed, resolved or overrode what held it), what its exit
+    /// held back goes on.
+    pub async fn recheck(&self, id: &str) {
+        let id = id.to_string();
         let ctx = Arc::clone(&self.ctx);
         let (checked, clear) = {
             let id = id.clone();
@@ -108,37 +119,45 @@ impl SecondOpinion {
     /// reviewer reads are removed, and work whose review was due when the
     /// launcher stopped (or was recorded at this start) gets its reviewer.
     pub async fn resume(&self) {
-        let (reported, reading, waiting): (Vec<String>, Vec<String>, Vec<String>) =
-            self.ctx.store.read(|st| {
-                let reviewers: Vec<&Session> = st
-                    .sessions
-                    .values()
-                    .filter(|s| s.reviewer().is_some())
-                    .collect();
-                let reported = reviewers
-                    .iter()
-                    .filter(|r| {
-                        r.is_running() && r.reviewer().is_some_and(|p| p.reported_at.is_some())
+        let (reported, waiting): (Vec<(String, String)>, Vec<String>) = self.ctx.store.read(|st| {
+            let reported = st
+                .sessions
+                .values()
+                .filter(|r| r.is_running())
+                .filter_map(|r| {
+                    let p = r.reviewer().filter(|p| p.reported_at.is_some())?;
+                    Some((r.id.clone(), p.reviews.clone()))
+                })
+                .collect();
+            // Work no reviewer ever took up (one that ended without a
+            // word waits for the user's *Review again*).
+            let waiting = st
+                .sessions
+                .values()
+                .filter(|s| s.is_department() && !s.is_running())
+                .filter(|s| {
+                    s.workspace().is_some_and(|w| {
+                        w.state.awaits_user()
+                            && !st.reviewers_of(&s.id).any(|r| {
+                                r.reviewer().map(|p| Some(&p.commit)) == Some(w.commit.as_ref())
+                            })
                     })
-                    .map(|r| r.id.clone())
-                    .collect();
-                let reading = reviewers
-                    .iter()
-                    .filter(|r| r.is_running())
-                    .filter_map(|r| r.reviewer().map(|p| p.folder.clone()))
-                    .collect();
-                let waiting = st
-                    .sessions
-                    .values()
-                    .filter(|s| s.is_department() && !s.is_running())
-                    .filter(|s| s.workspace().is_some_and(|w| w.state.awaits_user()))
-                    .map(|s| s.id.clone())
-                    .collect();
-                (reported, reading, waiting)
-            });
-        for id in reported {
-            self.sessions.auto_close(&id).await;
+                })
+                .map(|s| s.id.clone())
+                .collect();
+            (reported, waiting)
+        });
+        for (reviewer, id) in reported {
+            self.sessions.auto_close(&reviewer).await;
+            self.recheck(&id).await;
         }
+        let reading: Vec<String> = self.ctx.store.read(|st| {
+            st.sessions
+                .values()
+                .filter(|r| r.is_running())
+                .filter_map(|r| r.reviewer().map(|p| p.folder.clone()))
+                .collect()
+        });
         sweep_folders(&self.ctx.repo, &reading);
         for id in waiting {
             self.exited(&id).await;
@@ -148,6 +167,15 @@ impl SecondOpinion {
     /// Starts a reviewer on `id`'s recorded work, if it is wanted (or
     /// `asked` by the user) and not read or being read already.
     async fn review(&self, id: &str, asked: bool) -> LResult<Option<Session>> {
+        if !self.starting.lock().unwrap().insert(id.to_string()) {
+            return Ok(None);
+        }
+        let started = self.review_one(id, asked).await;
+        self.starting.lock().unwrap().remove(id);
+        started
+    }
+
+    async fn review_one(&self, id: &str, asked: bool) -> LResult<Option<Session>> {
         let settings = &self.ctx.config.launcher.review;
         let Some(s) = self.sessions.session(id) else {
             return Ok(None);
@@ -267,16 +295,16 @@ impl SecondOpinion {
                     .unwrap_or_else(|| department.clone())
             }
             None => {
-                let own = self.sessions.backend_for(s.agent_key()).kind();
-                let candidates: Vec<(String, crate::model::Backend)> = self
+                let own = self.vendor_of(own_key);
+                let candidates: Vec<(String, String)> = self
                     .ctx
                     .config
                     .assignable_departments()
                     .into_iter()
                     .filter(|d| usable(&d.key))
                     .map(|d| {
-                        let kind = self.sessions.backend_for(Some(&d.key)).kind();
-                        (d.key, kind)
+                        let vendor = self.vendor_of(&d.key);
+                        (d.key, vendor)
                     })
                     .collect();
                 rules::other_vendor(&own, &candidates).ok_or_else(|| {
@@ -307,6 +335,13 @@ impl SecondOpinion {
         }
     }
 
+    /// Who makes department `key`'s agent (`policy::second_opinion::vendor`).
+    fn vendor_of(&self, key: &str) -> String {
+        let agent = &self.ctx.config.launcher.agent;
+        let settings = agent.departments.get(key).unwrap_or(&agent.backend);
+        rules::vendor(settings.attempt_word(), key)
+    }
+
     /// A reviewer ended: the tree it read is removed.
     pub fn reviewer_exited(&self, id: &str) {
         if let Some(r) = self
@@ -323,9 +358,11 @@ impl SecondOpinion {
 /// every agent), never in the state folder (hidden from agents).
 fn reviewed_folder(repo: &Path, id: &str, commit: &str) -> PathBuf {
     let short = &commit[..commit.len().min(12)];
+    // Each reviewer its own: one's end never removes another's tree.
+    let own = &crate::secret::new_token()[..8];
     crate::worktrees::root_for(repo)
         .join(".review")
-        .join(format!("{id}-{short}"))
+        .join(format!("{id}-{short}-{own}"))
 }
 
 fn remove_folder(folder: &Path) {

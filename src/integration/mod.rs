@@ -463,7 +463,8 @@ impl Integrations {
         let Ok((_, ws)) = self.department(id) else {
             return;
         };
-        if ws.state != WorkspaceState::Pending {
+        // A Merge the user asked for goes on as asked.
+        if ws.state != WorkspaceState::Pending || ws.landing.is_some() || ws.integrating.is_some() {
             return;
         }
         if ws.pull_request.as_ref().is_some_and(|p| p.is_open()) {

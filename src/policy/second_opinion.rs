@@ -51,6 +51,17 @@ pub fn other_vendor<V: PartialEq>(own: &V, candidates: &[(String, V)]) -> Option
         .map(|(key, _)| key.clone())
 }
 
+/// Who makes an agent, by the word an attempt names it with: Codex's app
+/// server and Codex's ACP adapter are one vendor's; an agent with no word
+/// (one of the user's own) is a vendor of its own (`key`).
+pub fn vendor(word: Option<&str>, key: &str) -> String {
+    match word {
+        Some("codex" | "codex-acp") => "openai".into(),
+        Some(w) => w.to_string(),
+        None => format!("own agent of {key}"),
+    }
+}
+
 /// The facts of a department's recorded work.
 pub fn facts_of(ws: &crate::model::Workspace) -> WorkFacts {
     WorkFacts {
@@ -175,8 +186,8 @@ pub fn gate(gate: ReviewGate, id: &str, standing: &Standing) -> Result<(), Refus
         _ if standing.overridden && standing.holding.is_empty() => return Ok(()),
         Review::Due => {
             return Err(Refusal::Conflict(format!(
-                "{id}: no reviewer has read this work yet (review.gate: block_on_important): one \
-                 starts once its plan may run one; ask for a review, {override_hint}"
+                "{id}: no reviewer has read this work yet (review.gate: block_on_important): ask \
+                 for a review (Review again), {override_hint}"
             )))
         }
         Review::Reading(reviewer) => {
@@ -323,6 +334,9 @@ mod tests {
             Some(ReviewWhen::Off),
             &small
         ));
+        assert_eq!(vendor(Some("codex-acp"), "a"), vendor(Some("codex"), "b"));
+        assert_ne!(vendor(Some("claude"), "a"), vendor(Some("gemini"), "a"));
+        assert_ne!(vendor(None, "a"), vendor(None, "b"));
         let team = [("hubu".to_string(), 1), ("gongbu".to_string(), 2)];
         assert_eq!(other_vendor(&1, &team).as_deref(), Some("gongbu"));
         assert_eq!(other_vendor(&3, &team).as_deref(), Some("hubu"));

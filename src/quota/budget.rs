@@ -124,8 +124,14 @@ impl Quota {
             });
             Ok(tx
                 .state()
-                .children_of(&b.zhongshu_id)
-                .filter(|s| s.is_running() && !s.has_reported() && s.agent.parked.is_none())
+                .working_for(&b.zhongshu_id)
+                .filter(|s| {
+                    let reported = match s.reviewer() {
+                        Some(r) => r.reported_at.is_some(),
+                        None => s.has_reported(),
+                    };
+                    s.is_running() && !reported && s.agent.parked.is_none()
+                })
                 .filter(|s| s.agent.agent_state == crate::model::AgentState::Idle)
                 .map(|s| s.id.clone())
                 .collect())

@@ -16,6 +16,15 @@ pub fn standing(ctx: &Context, id: &str, at: Option<&str>) -> LResult<Standing> 
         let s = st.sessions.get(id)?;
         let ws = s.workspace()?;
         let commit = at.map(str::to_string).or_else(|| ws.commit.clone())?;
+        // Work recorded again as it lands is judged unread: its facts are
+        // not the ones `ws` holds.
+        let facts = match ws.commit.as_deref() == Some(commit.as_str()) {
+            true => rules::facts_of(ws),
+            false => rules::WorkFacts {
+                flagged: true,
+                ..rules::WorkFacts::default()
+            },
+        };
         let latest = st
             .reviewers_of(id)
             .filter(|r| r.reviewer().is_some_and(|p| p.commit == commit))
@@ -31,7 +40,7 @@ pub fn standing(ctx: &Context, id: &str, at: Option<&str>) -> LResult<Standing> 
             Some((_, _, Some(_))) => Review::Reported,
             Some((r, true, None)) => Review::Reading(r),
             Some((r, false, None)) => Review::EndedWithout(r),
-            None if rules::wanted(settings, own_word(ctx, s), &rules::facts_of(ws)) => Review::Due,
+            None if rules::wanted(settings, own_word(ctx, s), &facts) => Review::Due,
             None => Review::NotWanted,
         };
         let overridden = s

@@ -88,6 +88,7 @@ pub(super) struct Resolve {
 pub(super) async fn resolve(State(l): L, JsonBody(b): JsonBody<Resolve>) -> Response {
     let ctx = l.ctx.clone();
     let changed = blocking(move || comments::resolve(&ctx, &b.id, b.resolved)).await;
+    after_decision(&l, &changed);
     reply(changed.map(|comment| One { comment }))
 }
 
@@ -113,6 +114,7 @@ pub(super) struct Dismiss {
 pub(super) async fn dismiss(State(l): L, JsonBody(b): JsonBody<Dismiss>) -> Response {
     let ctx = l.ctx.clone();
     let changed = blocking(move || comments::dismiss(&ctx, &b.id, &b.reason)).await;
+    after_decision(&l, &changed);
     reply(changed.map(|comment| One { comment }))
 }
 
@@ -131,4 +133,19 @@ struct Started {
 pub(super) async fn review_again(State(l): L, JsonBody(b): JsonBody<Again>) -> Response {
     let started = l.second_opinion.review_again(&b.session_id).await;
     reply(started.map(|s| Started { reviewer: s.id }))
+}
+
+/// A finding dismissed or resolved may let held work go on (a pull
+/// request's follow-up, the planner's proposal): checked in a task of the
+/// launcher's, after the answer.
+fn after_decision(l: &crate::launcher::Launcher, changed: &LResult<ReviewComment>) {
+    let Ok(c) = changed else { return };
+    if c.finding.is_none() {
+        return;
+    }
+    let (so, id) = (
+        std::sync::Arc::clone(&l.second_opinion),
+        c.session_id.clone(),
+    );
+    l.ctx.spawn(async move { so.recheck(&id).await });
 }
