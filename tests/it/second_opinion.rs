@@ -251,6 +251,18 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
         "{found:?}"
     );
     assert_eq!(audited(&repo, "review_finding_accepted").len(), 1);
+    // The story as the audit log tells it (for the record; hashes cut).
+    for line in crate::common::mailbox::audit_lines(&repo.state_dir()) {
+        let event = line["event"].as_str().unwrap_or_default();
+        if event.starts_with("review_") || event == "sent_back" || event == "integration_done" {
+            let mut line = line.clone();
+            if let Some(o) = line.as_object_mut() {
+                o.remove("hash");
+                o.remove("prev_hash");
+            }
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// The drawer shows the reviewer's findings quoted with their severity
