@@ -443,3 +443,59 @@ fn a_reviewer_that_ends_without_a_review_holds_the_work_until_it_is_reviewed_aga
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }
+
+/// `kill -9` after the reviewer reported: its findings, and the hold they
+/// put on the work, are there after the restart; a reviewed tree no
+/// reviewer reads any more is swept at the start.
+#[test]
+fn findings_and_their_hold_outlive_kill_9() {
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("review.txt");
+    write_script(
+        &script,
+        &[json!({"findings": [
+            {"path": "src/lib.rs", "line": 7, "side": "new", "severity": "important",
+             "body": "v[i + 1] reads past the end: off by one"}],
+         "summary": "one bug"})],
+    );
+    let repo = repo(&script);
+    let rt = test_runtime();
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    let (id, rc) = rt.block_on(async {
+        let api = &launcher.api;
+        let id = one_department(api, BUGGY, &script).await;
+        let v = findings(api, &id, 1).await;
+        (id, v["comments"][0]["id"].as_str().unwrap().to_string())
+    });
+    launcher.kill9();
+    // A tree a reviewer cut by the kill was reading (as its folder stays).
+    let review = repo.path.with_extension("worktrees").join(".review");
+    let stale = review.join("lingyubu-9-0123456789ab-deadbeef");
+    std::fs::create_dir_all(stale.join("src")).unwrap();
+    std::fs::write(stale.join("src/lib.rs"), "// left\n").unwrap();
+    let mut launcher = spawn_launcher(&repo.path, &[]);
+    rt.block_on(async {
+        let api = &launcher.api;
+        let v = findings(api, &id, 1).await;
+        assert_eq!(v["comments"][0]["id"], rc.as_str(), "{v}");
+        let (code, body) = api
+            .post(
+                "/api/integrate",
+                &json!({"session_id": id, "mode": "merge"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+        assert!(
+            body.to_string().contains(&format!("{rc} (src/lib.rs:7)")),
+            "{body}"
+        );
+        wait_until("the stale tree swept", PATIENCE, || async {
+            (!stale.exists()).then_some(())
+        })
+        .await;
+        assert!(review.is_dir(), "{}", review.display());
+    });
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
