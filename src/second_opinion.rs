@@ -93,6 +93,7 @@ impl SecondOpinion {
         else {
             return;
         };
+        self.integrations.post_findings(&id).await;
         self.recheck(&id).await;
     }
 

@@ -109,10 +109,11 @@ pub fn resolve(file: &str, words: Option<FileReview>) -> Result<ReviewSettings, 
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty());
     // Unset, `agent` is another vendor's than the department's, when one
-    // of this launcher's departments runs one (`second_opinion.rs`).
+    // of this launcher's departments runs one (`second_opinion.rs`). A
+    // `review:` section asks for reviews: unset, `when` is `always` (a
+    // gate alone must not hold nothing, silently).
     let when = match w.when.as_deref().map(str::trim) {
-        None if agent.is_some() => ReviewWhen::Always,
-        None => ReviewWhen::Off,
+        None => ReviewWhen::Always,
         Some(word) => ReviewWhen::from_word(word).ok_or_else(|| {
             invalid(
                 "when",
@@ -191,6 +192,9 @@ mod tests {
             (ReviewWhen::Risky, ReviewGate::BlockOnImportant)
         );
         assert_eq!(resolve("g.yaml", None).unwrap().when, ReviewWhen::Off);
+        // A section without `when` asks for reviews.
+        let gate_only = resolve("g.yaml", Some(words("{gate: block_on_important}")));
+        assert_eq!(gate_only.unwrap().when, ReviewWhen::Always);
         // No agent named: another vendor's, chosen per department.
         let s = resolve(
             "g.yaml",

@@ -22,8 +22,10 @@ use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{CommitStatus, Forge, ForgeError, ForgeFuture, NewPull, Opened, PullInfo, RepoInfo};
-use crate::model::{Check, CheckKind, CheckVerdict, ForgeNote, PullRequestState};
+use super::{
+    CommitStatus, Forge, ForgeError, ForgeFuture, NewPull, NewReview, Opened, PullInfo, RepoInfo,
+};
+use crate::model::{Check, CheckKind, CheckVerdict, ForgeComment, ForgeNote, PullRequestState};
 
 /// At most this much of a job's log is read.
 const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
@@ -395,6 +397,8 @@ struct CommentJson {
     body: String,
     #[serde(default)]
     in_reply_to_id: Option<u64>,
+    #[serde(default)]
+    pull_request_review_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -580,7 +584,7 @@ impl Forge for GitHub {
         })
     }
 
-    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<(ForgeNote, Option<u64>)>> {
+    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<ForgeComment>> {
         Box::pin(async move {
             let body = self
                 .read(&self.route(&format!("/pulls/{number}/comments?per_page=100")))
@@ -588,8 +592,8 @@ impl Forge for GitHub {
             let comments: Vec<CommentJson> = parse(&body)?;
             Ok(comments
                 .into_iter()
-                .map(|c| {
-                    let note = ForgeNote {
+                .map(|c| ForgeComment {
+                    note: ForgeNote {
                         id: c.id,
                         line_comment: true,
                         author: login(c.user),
@@ -597,10 +601,31 @@ impl Forge for GitHub {
                         path: Some(c.path),
                         line: c.line.or(c.original_line),
                         body: c.body,
-                    };
-                    (note, c.in_reply_to_id)
+                    },
+                    in_reply_to: c.in_reply_to_id,
+                    review: c.pull_request_review_id,
                 })
                 .collect())
+        })
+    }
+
+    fn post_review(&self, number: u64, review: NewReview) -> ForgeFuture<'_, u64> {
+        Box::pin(async move {
+            let lines: Vec<Value> = review
+                .lines
+                .iter()
+                .map(|l| {
+                    json!({"path": l.path, "line": l.line, "body": l.body,
+                           "side": if l.new_side { "RIGHT" } else { "LEFT" }})
+                })
+                .collect();
+            let body = json!({"commit_id": review.commit, "body": review.body,
+                              "event": "COMMENT", "comments": lines});
+            let route = self.route(&format!("/pulls/{number}/reviews"));
+            let a = self
+                .send(http::Method::POST, &route, Some(&body), None)
+                .await?;
+            Ok(parse::<CreatedJson>(&self.checked(a)?)?.id)
         })
     }
 

@@ -15,6 +15,7 @@
 
 pub mod body;
 pub mod commits;
+pub mod findings;
 pub mod github;
 pub mod log;
 pub mod push;
@@ -28,7 +29,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{Check, ForgeNote, PullRequestState};
+use crate::model::{Check, ForgeComment, ForgeNote, PullRequestState};
 
 /// A forge call in flight.
 pub type ForgeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -116,8 +117,11 @@ pub trait Forge: Send + Sync {
     /// The pull request's reviews (cached by ETag), oldest first.
     fn reviews(&self, number: u64) -> ForgeFuture<'_, Vec<ForgeNote>>;
     /// The pull request's line comments (cached by ETag), oldest first;
-    /// each with the id of the comment it answers, if it is a reply.
-    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<(ForgeNote, Option<u64>)>>;
+    /// each with the comment it answers and the review it belongs to.
+    fn line_comments(&self, number: u64) -> ForgeFuture<'_, Vec<ForgeComment>>;
+    /// Posts a review (a comment, never a verdict) on pull request `number`:
+    /// its id.
+    fn post_review(&self, number: u64, review: NewReview) -> ForgeFuture<'_, u64>;
     /// Answers line comment `comment` on pull request `number`: the reply's id.
     fn reply(&self, number: u64, comment: u64, body: String) -> ForgeFuture<'_, u64>;
     /// Sets the commit status `status.context` on `sha` (issue 73: the
@@ -126,6 +130,25 @@ pub trait Forge: Send + Sync {
     /// How long to wait before the next call, as the forge's rate-limit
     /// headers last asked (None: no wait).
     fn wait_hint(&self) -> Option<Duration>;
+}
+
+/// A review the launcher posts: its text and its line comments, on the
+/// head `commit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    pub commit: String,
+    pub body: String,
+    pub lines: Vec<ReviewLine>,
+}
+
+/// One line comment of a [`NewReview`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewLine {
+    pub path: String,
+    pub line: u32,
+    /// On the diff's new side (else the old one).
+    pub new_side: bool,
+    pub body: String,
 }
 
 /// A commit status the launcher posts.

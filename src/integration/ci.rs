@@ -108,6 +108,9 @@ impl Integrations {
             {
                 tracing::warn!("reading the reviews of pull request #{}: {e}", pr.number);
             }
+            for id in &carriers {
+                self.pull_requests.post_findings(id, false).await;
+            }
             self.maybe_send_back(&carriers).await;
         }
         setup.forge.wait_hint()
@@ -366,6 +369,8 @@ mod tests {
             seen_notes: Vec::new(),
             review_waiting: Vec::new(),
             replies_due: Vec::new(),
+            posted_reviews: Vec::new(),
+            findings_posted: Vec::new(),
         };
         let check = Check {
             name: "test (ubuntu)".into(),

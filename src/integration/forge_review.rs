@@ -33,6 +33,7 @@ impl Integrations {
         pr: &PullRequest,
         owner: &str,
     ) -> Result<(), ForgeError> {
+        let _one = self.pull_requests.notes.lock().await;
         let reviews = forge.reviews(pr.number).await?;
         let comments = forge.line_comments(pr.number).await?;
         let saved = self.ctx.store.update(|tx| {
@@ -46,6 +47,7 @@ impl Integrations {
             let taken = take(
                 &now.seen_notes,
                 !now.review_waiting.is_empty(),
+                &now.posted_reviews,
                 &reviews,
                 &comments,
             );

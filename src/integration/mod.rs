@@ -456,6 +456,12 @@ impl Integrations {
         }
     }
 
+    /// A reviewer reported on `id`'s work: its findings on what `id`'s open
+    /// pull request carries go there (issue 75, item 5).
+    pub async fn post_findings(&self, id: &str) {
+        self.pull_requests.post_findings(id, true).await;
+    }
+
     /// A reviewer's findings came and the gate let `id`'s work through
     /// (issue 75): what its exit held back goes on: a follow-up pushed onto
     /// its pull request, or the planner's proposal carried out.

@@ -741,6 +741,24 @@ pub enum AuditEvent {
         comment_id: u64,
         commit: String,
     },
+    /// A reviewer agent's findings went into the department's pull request
+    /// as one review (issue 75): `on_lines` of them as line comments, the
+    /// rest in its text; `accepted` of them the user's.
+    ForgeFindingsPosted {
+        session_id: String,
+        number: u64,
+        review_id: u64,
+        findings: Vec<String>,
+        on_lines: usize,
+        accepted: usize,
+    },
+    /// Posting them failed; they are tried again with the next look at the
+    /// pull request.
+    ForgeFindingsFailed {
+        session_id: String,
+        number: u64,
+        error: String,
+    },
     /// Answering a forge line comment failed (or replies are off); it is
     /// not tried again.
     ForgeReplyFailed {

@@ -110,6 +110,15 @@ pub struct PullRequest {
     /// posted once the fix is pushed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replies_due: Vec<ForgeNote>,
+    /// The reviews the launcher posted itself (a reviewer agent's findings,
+    /// issue 75): neither they nor their line comments are news to send
+    /// back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posted_reviews: Vec<u64>,
+    /// The review comments (`rc-N`, a reviewer agent's findings) already in
+    /// a posted review: each goes once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings_posted: Vec<String>,
 }
 
 /// A review or a line comment someone wrote on the forge: untrusted text
@@ -129,6 +138,15 @@ pub struct ForgeNote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     pub body: String,
+}
+
+/// A line comment as the forge lists it: the note, the comment it answers
+/// (a reply) and the review it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeComment {
+    pub note: ForgeNote,
+    pub in_reply_to: Option<u64>,
+    pub review: Option<u64>,
 }
 
 impl ForgeNote {

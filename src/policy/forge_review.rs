@@ -4,7 +4,7 @@
 //! a review without words is only noted; the launcher's own replies never
 //! count as news.
 
-use crate::model::ForgeNote;
+use crate::model::{ForgeComment, ForgeNote};
 
 /// How a reply the launcher posts begins (see [`reply_text`]).
 pub const REPLY_PREFIX: &str = "Addressed in ";
@@ -33,24 +33,28 @@ fn worth_carrying(note: &ForgeNote) -> bool {
     }
 }
 
-/// The new notes among `reviews` and `comments` (each comment with the id
-/// it replies to), given the keys already `seen` and whether a review
-/// already waits. New words without a request for changes join only a
-/// review that waits or arrives with them; otherwise they are only seen.
+/// The new notes among `reviews` and `comments`, given the keys already
+/// `seen`, the reviews the launcher posted itself (`own_reviews`: a
+/// reviewer agent's findings) and whether a review already waits. New words
+/// without a request for changes join only a review that waits or arrives
+/// with them; otherwise they are only seen. The launcher's own replies and
+/// reviews are seen, never carried.
 pub fn take(
     seen: &[String],
     already_waiting: bool,
+    own_reviews: &[u64],
     reviews: &[ForgeNote],
-    comments: &[(ForgeNote, Option<u64>)],
+    comments: &[ForgeComment],
 ) -> Taken {
     let mut taken = Taken::default();
-    let own_reply = |c: &ForgeNote, replying_to: Option<u64>| {
-        replying_to.is_some() && c.body.starts_with(REPLY_PREFIX)
+    let own_comment = |c: &ForgeComment| {
+        (c.in_reply_to.is_some() && c.note.body.starts_with(REPLY_PREFIX))
+            || c.review.is_some_and(|r| own_reviews.contains(&r))
     };
     let fresh = reviews
         .iter()
-        .map(|r| (r, false))
-        .chain(comments.iter().map(|(c, to)| (c, own_reply(c, *to))))
+        .map(|r| (r, own_reviews.contains(&r.id)))
+        .chain(comments.iter().map(|c| (&c.note, own_comment(c))))
         .filter(|(n, _)| !seen.contains(&n.key()));
     let mut candidates = Vec::new();
     for (note, ours) in fresh {
@@ -104,38 +108,70 @@ mod tests {
         }
     }
 
+    fn thread(note: ForgeNote, in_reply_to: Option<u64>, review: Option<u64>) -> ForgeComment {
+        ForgeComment {
+            note,
+            in_reply_to,
+            review,
+        }
+    }
+
     #[test]
     fn changes_requested_and_line_comments_wait_and_are_seen_once() {
         let reviews = [review(1, "CHANGES_REQUESTED", "")];
-        let comments = [(comment(10, "rename"), None), (comment(11, "why?"), None)];
-        let first = take(&[], false, &reviews, &comments);
+        let comments = [
+            thread(comment(10, "rename"), None, Some(1)),
+            thread(comment(11, "why?"), None, None),
+        ];
+        let first = take(&[], false, &[], &reviews, &comments);
         assert_eq!(first.seen, vec!["r1", "c10", "c11"]);
         assert_eq!(first.waiting.len(), 3);
-        let again = take(&first.seen, true, &reviews, &comments);
+        let again = take(&first.seen, true, &[], &reviews, &comments);
         assert_eq!(again, Taken::default(), "a repeat read brings nothing");
     }
 
     #[test]
     fn an_approval_or_a_comment_only_review_is_seen_but_asks_nothing() {
         let reviews = [review(1, "APPROVED", ""), review(2, "COMMENTED", "nice")];
-        let t = take(&[], false, &reviews, &[]);
+        let t = take(&[], false, &[], &reviews, &[]);
         assert_eq!(t.seen, vec!["r1", "r2"]);
         assert!(t.waiting.is_empty(), "{t:?}");
         // Words join a review that already waits.
-        let t = take(&[], true, &reviews, &[]);
+        let t = take(&[], true, &[], &reviews, &[]);
         assert_eq!(t.waiting, vec![reviews[1].clone()]);
         let drafts = [review(3, "PENDING", "draft"), review(4, "DISMISSED", "no")];
-        assert!(take(&[], true, &drafts, &[]).waiting.is_empty());
+        assert!(take(&[], true, &[], &drafts, &[]).waiting.is_empty());
     }
 
     #[test]
     fn the_launchers_own_replies_are_not_news() {
         let ours = comment(12, &reply_text("abc123"));
-        let t = take(&[], false, &[], &[(ours.clone(), Some(10))]);
+        let t = take(
+            &[],
+            false,
+            &[],
+            &[],
+            &[thread(ours.clone(), Some(10), None)],
+        );
         assert_eq!(t.seen, vec!["c12"]);
         assert!(t.waiting.is_empty());
         // The same words as a new thread are someone's comment.
-        assert_eq!(take(&[], false, &[], &[(ours, None)]).waiting.len(), 1);
+        let t = take(&[], false, &[], &[], &[thread(ours, None, None)]);
+        assert_eq!(t.waiting.len(), 1);
+    }
+
+    #[test]
+    fn the_launchers_own_review_and_its_line_comments_are_not_news() {
+        let posted = review(5, "COMMENTED", "A second opinion");
+        let on_line = thread(comment(13, "off by one"), None, Some(5));
+        let someone = thread(comment(14, "and this?"), None, Some(6));
+        let t = take(&[], false, &[5], &[posted], &[on_line, someone.clone()]);
+        assert_eq!(t.seen, vec!["r5", "c13", "c14"]);
+        assert_eq!(
+            t.waiting,
+            vec![someone.note],
+            "only a teammate's words wait"
+        );
     }
 
     #[test]

@@ -513,7 +513,7 @@ async fn a_model_off_loopback_is_reached_through_the_tunnel_and_nothing_else_is(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_finding_holds_the_merge()
 {
-    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
+    use crate::common::model_server::{codex_home, exec, tool_call, ModelServer};
     crate::needs!(Codex, ClaudeAcp);
     let openai = ModelServer::start().await;
     let anthropic = AnthropicServer::start().await;
@@ -560,15 +560,8 @@ async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_findin
                    "summary": "one leftover"}),
         ),
     );
-    let mut env = codex_env(&home, &codex_bin());
-    env.extend(claude_env(&anthropic));
-    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let (mut launcher, dept) = planned_one(&repo, &home, &anthropic, "zhilibu").await;
     let api = &launcher.api;
-    api.start_zhongshu("PLAN-TASK plan it").await;
-    let status = api
-        .wait_status("the department", |s| !departments(s).is_empty())
-        .await;
-    let dept = department_id(&status, "zhilibu");
     let v = Arc::new(tokio::sync::Mutex::new(Value::Null));
     let url = format!("/api/review_comments?session_id={dept}");
     approve_until(api, "the reviewer's findings", false, || {
@@ -632,6 +625,129 @@ async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_findin
             "{event}: {events:#?}"
         );
     }
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// A launcher on `repo` (Codex at `home`, Claude Code against `anthropic`)
+/// whose planner was started on `PLAN-TASK`: it, and the session of its one
+/// department `key`.
+async fn planned_one(
+    repo: &TestRepo,
+    home: &std::path::Path,
+    anthropic: &AnthropicServer,
+    key: &str,
+) -> (Subprocess, String) {
+    let mut env = crate::common::model_server::codex_env(home, &codex_bin());
+    env.extend(claude_env(anthropic));
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    launcher.api.start_zhongshu("PLAN-TASK plan it").await;
+    let status = launcher
+        .api
+        .wait_status("the department", |s| !departments(s).is_empty())
+        .await;
+    let dept = department_id(&status, key);
+    (launcher, dept)
+}
+
+/// The reverse (issue 75): a Claude Code department's work reviewed, by
+/// default, by the other maker's agent the team runs: Codex, through its
+/// app-server, confined read-only (its write into the reviewed tree fails)
+/// and never asking for an approval; its finding lands on the line, and a
+/// minor one holds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claude_departments_work_is_reviewed_by_codex_read_only_by_default() {
+    use crate::common::model_server::{codex_home, exec, tool_call, ModelServer};
+    crate::needs!(Codex, ClaudeAcp);
+    let openai = ModelServer::start().await;
+    let anthropic = AnthropicServer::start().await;
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    let home = codex_home(&repo.root, &openai, true);
+    write_mixed_team(&repo, "  review:\n    gate: block_on_important\n");
+    let plan = json!({"summary": "one note", "assignments": [
+        {"department": "gongbu", "task": "CLAUDE-DEPT write CLAUDE.md"}]});
+    openai.on(
+        "PLAN-TASK",
+        vec![tool_call("call-plan", "governance_register_plan", plan)],
+    );
+    anthropic.on(
+        "your session id is gongbu-1",
+        bash("tu-in", "printf 'claude\\nnotes\\n' > CLAUDE.md"),
+    );
+    anthropic.on(
+        "tu-in",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
+        ),
+    );
+    // The reviewer, Codex: a write into the tree it reads, then its findings.
+    openai.on(
+        "Your session id is reviewer-",
+        vec![exec("call-rw", "printf x > CLAUDE.md; echo \" RW-RC=$?\"")],
+    );
+    openai.on(
+        "call-rw",
+        vec![tool_call(
+            "call-findings",
+            "governance_report_findings",
+            json!({"findings": [{"path": "CLAUDE.md", "line": 2, "side": "new",
+                                 "severity": "minor", "body": "say what the notes are for"}],
+                   "summary": "fine"}),
+        )],
+    );
+    let (mut launcher, dept) = planned_one(&repo, &home, &anthropic, "gongbu").await;
+    let api = &launcher.api;
+    approve_until(api, "the department reports", false, || async {
+        api.session(&dept).await["report_status"] == "reported"
+    })
+    .await;
+    let url = format!("/api/review_comments?session_id={dept}");
+    let v = wait_until("the reviewer's findings", PATIENCE, || async {
+        let asked = api.get_ok("/api/approvals").await;
+        for a in asked["approvals"].as_array().into_iter().flatten() {
+            let by = a["session_id"].as_str().unwrap_or("");
+            assert!(!by.starts_with("reviewer-"), "a reviewer never asks: {a}");
+        }
+        let found = api.get_ok(&url).await;
+        let done = found["comments"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["author"] == "reviewer"));
+        done.then_some(found)
+    })
+    .await;
+    let finding = &v["comments"][0];
+    assert_eq!(
+        (
+            finding["line"].clone(),
+            finding["finding"]["severity"].clone()
+        ),
+        (json!(2), json!("minor")),
+        "{v}"
+    );
+    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
+    let session = api.session(&reviewer).await;
+    assert_eq!(session["backend"], "codex", "{session}");
+    assert_eq!(session["session_kind"], "reviewer", "{session}");
+    let rw = openai.outputs("call-rw").join("\n");
+    eprintln!("the reviewer's write: {rw}");
+    assert!(
+        rw.contains("RW-RC=") && !rw.contains("RW-RC=0"),
+        "the reviewer wrote into the tree it reads: {rw}"
+    );
+    let merged = api
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("CLAUDE.md")).unwrap(),
+        "claude\nnotes\n"
+    );
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }

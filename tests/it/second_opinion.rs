@@ -28,15 +28,22 @@ const FIXED: &str =
     i += 1;\\n    }\\n    total\\n}\\n";
 
 fn repo(script: &std::path::Path) -> TestRepo {
+    let _ = script;
+    repo_with("block_on_important", "", "")
+}
+
+/// The repository of these tests: `gate` for `review.gate`, `launcher`
+/// more settings under `launcher:` (two spaces in), `departments` more
+/// departments (two spaces in).
+fn repo_with(gate: &str, launcher: &str, departments: &str) -> TestRepo {
     let reviewer =
         serde_json::to_string(&vec![fake_agent().display().to_string(), "--acp".into()]).unwrap();
-    let _ = script;
     Scenario::new()
         .launcher(&format!(
-            "  codex_command: {codex}\n  review:\n    agent: gongbu\n    gate: block_on_important\n\
+            "  codex_command: {codex}\n  review:\n    agent: gongbu\n    gate: {gate}\n{launcher}\
              departments:\n  lingyubu:\n    title: Sums\n    globs: [\"src/**\"]\n  \
              gongbu:\n    title: Reviewer\n    globs: [\"docs/**\"]\n    backend: acp\n    \
-             acp_agent: other\n    acp_command: {reviewer}\n",
+             acp_agent: other\n    acp_command: {reviewer}\n{departments}",
             codex = crate::common::model_server::codex_bin().display(),
         ))
         .files(&[("src/lib.rs", "// sums\n")])
@@ -498,4 +505,205 @@ fn findings_and_their_hold_outlive_kill_9() {
     });
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
+
+/// The audit line of `id`'s findings posted into its pull request.
+async fn posted_for(repo: &TestRepo, id: &str) -> Value {
+    wait_until(&format!("{id}'s findings posted"), PATIENCE, || async {
+        let all = audited(repo, "forge_findings_posted");
+        all.into_iter().find(|e| e["session_id"] == id)
+    })
+    .await
+}
+
+/// A finding the test reads: its comment's id by line.
+fn finding_on(v: &Value, line: u64) -> String {
+    let c = v["comments"].as_array().unwrap().iter();
+    let mut c = c.filter(|c| c["author"] == "reviewer" && c["line"] == line);
+    c.next().expect("the finding")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Item 5: a reviewer's open findings go into the department's pull request
+/// as a review posted with the user's token, each saying whose words it
+/// is: the agent's (quoted, its session named) or, once accepted, the
+/// user's; a note on a file in the review's text. Findings that come after
+/// the pull request was opened follow it there. Reading the forge back
+/// never takes that review for a teammate's: nothing waits to be sent back.
+#[test]
+fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
+    use crate::common::forge::Forge;
+    use crate::pull_requests::{World, TOKEN};
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    let (early, late, go) = (
+        scratch.path().join("early.txt"),
+        scratch.path().join("late.txt"),
+        scratch.path().join("go"),
+    );
+    write_script(
+        &early,
+        &[json!({"findings": [
+            {"path": "src/lib.rs", "line": 7, "side": "new", "severity": "important",
+             "body": "v[i + 1] reads past the end @everyone"},
+            {"path": "src/lib.rs", "line": 3, "side": "new", "severity": "nit",
+             "body": "n could be inlined"},
+            {"path": "src/lib.rs", "line": 40, "side": "new", "severity": "minor",
+             "body": "the file has no tests"}],
+         "summary": "one bug"})],
+    );
+    write_script(
+        &late,
+        &[json!({"findings": [
+            {"path": "lib/two.rs", "line": 1, "side": "new", "severity": "important",
+             "body": "two is not three"}],
+         "summary": "late"})],
+    );
+    let rt = test_runtime();
+    rt.block_on(async {
+        let remote = scratch.path().join("remote.git");
+        git2::Repository::init_bare(&remote).unwrap();
+        let forge = Forge::start("acme/tool", TOKEN, remote.clone()).await;
+        let repo = repo_with(
+            "off",
+            &format!(
+                "  pull_requests:\n    repo: acme/tool\n    api_url: {}\n    poll_seconds: 1\n",
+                forge.api_url()
+            ),
+            "  hubu:\n    title: Two\n    globs: [\"lib/**\"]\n",
+        );
+        let w = World {
+            repo,
+            remote,
+            forge,
+        };
+        w.set_origin(&w.file_url());
+        w.push_base();
+        let mut launcher = w.launch();
+        let api = &launcher.api;
+        let z = scenario::start_plan(
+            api,
+            "sum",
+            "two departments",
+            vec![
+                json!({"department": "lingyubu", "files": ["src/"], "task": format!(
+                    "Sum [[fake-agent: --write 'src/lib.rs={BUGGY}' --changed-file src/lib.rs \
+                     --summary 'summed']] [[acp: script {}]]", early.display())}),
+                json!({"department": "hubu", "files": ["lib/"], "task": format!(
+                    "Two [[fake-agent: --write 'lib/two.rs=2\\n' --changed-file lib/two.rs \
+                     --summary 'two']] [[acp: await {}]] [[acp: script {}]]",
+                    go.display(), late.display())}),
+            ],
+        )
+        .await;
+        let done = scenario::recorded(api, &z, 2).await;
+        let id = |dept: &str| id_of(done.iter().find(|d| d["department"] == dept).expect(dept));
+        let (first, second) = (id("lingyubu"), id("hubu"));
+
+        // Findings first, one accepted, then the pull request.
+        let v = findings(api, &first, 3).await;
+        let (bug, nit, note) = (finding_on(&v, 7), finding_on(&v, 3), finding_on(&v, 40));
+        api.post_ok("/api/review_comments/accept", &json!({"id": nit}))
+            .await;
+        let (code, body) = api
+            .post(
+                "/api/integrate",
+                &json!({"session_id": first, "mode": "pull_request"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let posted = posted_for(&w.repo, &first).await;
+        assert_eq!(posted["findings"], json!([bug, nit, note]), "{posted}");
+        assert_eq!(
+            (posted["on_lines"].clone(), posted["accepted"].clone()),
+            (json!(2), json!(1))
+        );
+        let reviews = w.forge.reviews(1);
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        let review = &reviews[0];
+        assert_eq!(review["event"], "COMMENT", "{review}");
+        assert_eq!(review["id"], posted["review_id"], "{review}");
+        let text = review["body"].as_str().unwrap();
+        assert!(text.contains("**A second opinion**"), "{text}");
+        assert!(text.contains("`src/lib.rs:40`"), "{text}");
+        assert!(text.contains("\n        the file has no tests"), "{text}");
+        let lines = w
+            .forge
+            .comments_of_review(1, review["id"].as_u64().unwrap());
+        let on = |n: u64| {
+            lines
+                .iter()
+                .find(|c| c["line"] == n)
+                .expect("a line comment")
+        };
+        let agents = on(7)["body"].as_str().unwrap();
+        assert!(
+            agents.starts_with("**important**: from reviewer agent `reviewer-")
+                && agents.contains("(`gongbu`), its words, not the user's"),
+            "{agents}"
+        );
+        assert!(
+            agents.contains("\n    v[i + 1] reads past the end @everyone"),
+            "{agents}"
+        );
+        let accepted = on(3)["body"].as_str().unwrap();
+        assert!(
+            accepted.contains("that the user accepted as their own"),
+            "{accepted}"
+        );
+        assert_eq!(on(3)["side"], "RIGHT");
+
+        // Findings that come after the pull request was opened follow it.
+        let (code, body) = api
+            .post(
+                "/api/integrate",
+                &json!({"session_id": second, "mode": "pull_request"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert!(
+            w.forge.reviews(2).is_empty(),
+            "its reviewer has not reported"
+        );
+        std::fs::write(&go, "").unwrap();
+        let later = posted_for(&w.repo, &second).await;
+        let lines = w
+            .forge
+            .comments_of_review(2, later["review_id"].as_u64().unwrap());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(
+            (lines[0]["path"].clone(), lines[0]["line"].clone()),
+            (json!("lib/two.rs"), json!(1))
+        );
+
+        // Read back at the next looks: seen, never waiting to be sent back.
+        let reads = |w: &World| {
+            w.forge
+                .seen()
+                .iter()
+                .filter(|s| s.method == "GET" && s.path.contains("/reviews"))
+                .count()
+        };
+        let before = reads(&w);
+        wait_until("two more looks at the reviews", PATIENCE, || async {
+            (reads(&w) >= before + 4).then_some(())
+        })
+        .await;
+        for id in [&first, &second] {
+            let s = api.session(id).await;
+            let pr = &s["workspace"]["pull_request"];
+            assert_eq!(pr.get("review_waiting"), None, "{pr}");
+            assert!(pr["seen_notes"].as_array().unwrap().len() >= 2, "{pr}");
+        }
+        assert!(api.audit_events("forge_review_sent_back").await.is_empty());
+        assert_eq!(
+            api.audit_events("forge_findings_posted").await.len(),
+            2,
+            "each finding goes once"
+        );
+        let status = launcher.terminate();
+        assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    });
 }

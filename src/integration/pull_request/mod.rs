@@ -12,6 +12,7 @@
 //! again; the work stays pending through every failure, audited
 //! (`pull_request_failed`). Pushing to the forge is [`push`]'s.
 
+mod findings;
 mod push;
 mod verify;
 
@@ -39,6 +40,9 @@ pub struct PullRequests {
     forge: std::sync::Mutex<Option<Setup>>,
     /// A pull request was opened or updated: its checks are worth a look now.
     pub changed: tokio::sync::Notify,
+    /// One post or read of a pull request's reviews at a time: the
+    /// launcher's own review is known as its own before it is read back.
+    pub(super) notes: tokio::sync::Mutex<()>,
 }
 
 /// The work of one department, ready to go into a pull request.
@@ -107,6 +111,7 @@ impl PullRequests {
             working_tree,
             forge: std::sync::Mutex::new(None),
             changed: tokio::sync::Notify::new(),
+            notes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -256,6 +261,15 @@ impl PullRequests {
                 })
                 .collect(),
         }
+    }
+
+    /// Posts department `id`'s reviewer findings not yet in its open pull
+    /// request (issue 75); `loud`: a failure is audited, else only logged.
+    pub(super) async fn post_findings(&self, id: &str, loud: bool) {
+        let Ok(setup) = self.setup() else {
+            return;
+        };
+        findings::post(&self.ctx, &setup, &self.notes, id, loud).await;
     }
 
     /// Pushes a re-recorded department's work onto its open pull request

@@ -97,6 +97,8 @@ impl PullRequests {
             seen_notes: Vec::new(),
             review_waiting: Vec::new(),
             replies_due: Vec::new(),
+            posted_reviews: Vec::new(),
+            findings_posted: Vec::new(),
         };
         self.record_opened(owner, &record, opened.reused, plan.is_some())?;
         super::verify::start(
@@ -107,6 +109,9 @@ impl PullRequests {
             &record.head,
         );
         self.changed.notify_one();
+        for c in &record.carries {
+            super::findings::post(&self.ctx, setup, &self.notes, &c.session_id, true).await;
+        }
         Ok(self.department(&record.carries[0].session_id)?.1)
     }
 
@@ -283,6 +288,7 @@ impl PullRequests {
         if new_head != pr.head {
             super::verify::start(&self.ctx, &self.sessions, &setup, id, &new_head);
         }
+        super::findings::post(&self.ctx, &setup, &self.notes, id, true).await;
         self.changed.notify_one();
         Ok(self.department(id)?.1)
     }

@@ -300,6 +300,21 @@ impl Forge {
             .collect()
     }
 
+    /// The reviews on pull request `number`, the launcher's included.
+    pub fn reviews(&self, number: u64) -> Vec<Value> {
+        let s = self.script.lock().unwrap();
+        s.reviews.get(&number).cloned().unwrap_or_default()
+    }
+
+    /// The line comments of review `review` on pull request `number`.
+    pub fn comments_of_review(&self, number: u64, review: u64) -> Vec<Value> {
+        let s = self.script.lock().unwrap();
+        let all = s.comments.get(&number).cloned().unwrap_or_default();
+        all.into_iter()
+            .filter(|c| c["pull_request_review_id"] == review)
+            .collect()
+    }
+
     /// Sets the rate limit's remaining count (0: every call is refused until
     /// it is set again).
     pub fn set_remaining(&self, n: u64) {
@@ -535,6 +550,10 @@ fn repo_api(
             let n: u64 = n.parse().unwrap_or(0);
             Ok(json!(s.comments.get(&n).cloned().unwrap_or_default()))
         }
+        ("POST", ["pulls", n, "reviews"]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            Err(post_review(s, n, body, limit.clone()))
+        }
         ("POST", ["pulls", n, "comments", id, "replies"]) => {
             let (n, id): (u64, u64) = (n.parse().unwrap_or(0), id.parse().unwrap_or(0));
             reply_to(s, n, id, body)
@@ -599,6 +618,85 @@ fn open_pull(s: &mut Script, body: &str, limit: Vec<(String, String)>) -> Answer
     };
     s.pulls.push(p.clone());
     json_answer(201, limit, pull_json(s, &p, BASE_URL))
+}
+
+/// `POST /pulls/N/reviews`: as GitHub, 422 when a line comment's line is
+/// not in a hunk of the pull request's diff (on its side), else the review
+/// and its line comments are kept, 200.
+fn post_review(s: &mut Script, n: u64, body: &str, limit: Vec<(String, String)>) -> Answer {
+    let b: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let Some(pull) = s.pulls.iter().find(|p| p.number == n).cloned() else {
+        return json_answer(404, limit, json!({"message": "Not Found"}));
+    };
+    let lines = b["comments"].as_array().cloned().unwrap_or_default();
+    for c in &lines {
+        let (path, line) = (
+            c["path"].as_str().unwrap_or(""),
+            c["line"].as_u64().unwrap_or(0),
+        );
+        let right = c["side"].as_str() != Some("LEFT");
+        if !in_a_hunk(&s.remote, &pull, path, line as u32, right) {
+            return json_answer(
+                422,
+                limit,
+                json!({"message": "Unprocessable Entity",
+                       "errors": ["Line could not be resolved"]}),
+            );
+        }
+    }
+    s.last_id += 1;
+    let id = s.last_id;
+    let review = json!({
+        "id": id, "user": {"login": "codex-governance-user"}, "state": "COMMENTED",
+        "body": b["body"], "commit_id": b["commit_id"], "event": b["event"]
+    });
+    s.reviews.entry(n).or_default().push(review.clone());
+    for c in lines {
+        s.last_id += 1;
+        let comment = json!({
+            "id": s.last_id, "user": {"login": "codex-governance-user"}, "path": c["path"],
+            "line": c["line"], "original_line": c["line"], "side": c["side"], "body": c["body"],
+            "pull_request_review_id": id
+        });
+        s.comments.entry(n).or_default().push(comment);
+    }
+    json_answer(200, limit, review)
+}
+
+/// Whether `line` of `path` is in a hunk of the pull request's diff (its
+/// base branch's tip to its head's), on the new side or the old.
+fn in_a_hunk(remote: &PathBuf, pull: &Pull, path: &str, line: u32, new_side: bool) -> bool {
+    let Ok(git) = git2::Repository::open_bare(remote) else {
+        return false;
+    };
+    let tree = |branch: &str| {
+        let r = git.find_reference(&format!("refs/heads/{branch}")).ok()?;
+        r.peel_to_commit().ok()?.tree().ok()
+    };
+    let (Some(base), Some(head)) = (tree(&pull.base), tree(&pull.head)) else {
+        return false;
+    };
+    let mut opts = git2::DiffOptions::new();
+    opts.pathspec(path);
+    let Ok(diff) = git.diff_tree_to_tree(Some(&base), Some(&head), Some(&mut opts)) else {
+        return false;
+    };
+    let mut found = false;
+    let _ = diff.foreach(
+        &mut |_, _| true,
+        None,
+        Some(&mut |_, h| {
+            let (start, count) = if new_side {
+                (h.new_start(), h.new_lines())
+            } else {
+                (h.old_start(), h.old_lines())
+            };
+            found |= line >= start && line < start + count;
+            true
+        }),
+        None,
+    );
+    found
 }
 
 /// `POST /pulls/N/comments/ID/replies`: the reply, kept among the pull

@@ -14,6 +14,7 @@
 //!                     first MCP server session/new named (started as given: stdio),
 //!                     each such directive in order
 //! [[acp: script PATH]]  the same for each line `NAME {JSON}` of the file PATH
+//! [[acp: await PATH]]  before any tool directive, waits (two minutes at most) for PATH to exist
 //! [[acp: linger]]      outlives the end of its stdin (two minutes), as a stuck agent would
 //! [[acp: fs-read PATH]]   asks the client fs/read_text_file PATH
 //! [[acp: fs-write PATH]]  asks the client fs/write_text_file PATH ("written by fake-acp")
@@ -176,6 +177,7 @@ pub fn run() -> ! {
                         if write { "write" } else { "read" }
                     );
                 }
+                await_files(&text);
                 for (name, args) in tool_directives(&text) {
                     if mcp.is_none() {
                         mcp = Mcp::start(&servers[0]);
@@ -311,6 +313,21 @@ fn tool_directives(text: &str) -> Vec<(String, Value)> {
         }
     }
     found
+}
+
+/// Waits for each `[[acp: await PATH]]` file to exist (two minutes at most).
+fn await_files(text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find("[[acp: await ") {
+        let after = &rest[i + "[[acp: await ".len()..];
+        let Some(end) = after.find("]]") else { break };
+        let path = std::path::Path::new(after[..end].trim());
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !path.exists() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        rest = &after[end..];
+    }
 }
 
 fn calls_in(text: &str) -> Vec<(String, Value)> {
