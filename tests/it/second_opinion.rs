@@ -707,3 +707,91 @@ fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
         assert!(status.success(), "{status:?}\n{}", launcher.stderr());
     });
 }
+
+/// With the reviewer's account held by the quota and `fallback:
+/// same_vendor`, the review runs on the department's own agent, stamped so
+/// on the session, the plan card's view and the audit. Codex (the other
+/// vendor, the default reviewer of this ACP department) hits its usage limit
+/// first; the department reports only once the hold is in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_other_vendor_held_the_review_runs_on_the_departments_own_stamped() {
+    use crate::common::model_server::{unix_now, usage_limit_body};
+    use crate::common::scenario::CODEX_PATIENCE;
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    let (script, go) = (scratch.path().join("review.txt"), scratch.path().join("go"));
+    write_script(
+        &script,
+        &[json!({"findings": [
+            {"path": "OWN.md", "line": 1, "side": "new", "severity": "minor",
+             "body": "say whose file this is"}],
+         "summary": "fine"})],
+    );
+    let acp =
+        serde_json::to_string(&vec![fake_agent().display().to_string(), "--acp".into()]).unwrap();
+    let mut c = Scenario::codex()
+        .launcher(&format!(
+            "  review:\n    fallback: same_vendor\n    gate: block_on_important\n\
+             departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
+             gongbu:\n    title: Own\n    globs: [OWN.md]\n    backend: acp\n    \
+             acp_agent: other\n    acp_command: {acp}\n"
+        ))
+        .committed()
+        .start()
+        .await;
+    c.server.on_status(
+        "department (zhilibu)",
+        429,
+        &[
+            ("x-codex-primary-used-percent", "100"),
+            ("x-codex-primary-window-minutes", "300"),
+            ("x-codex-primary-reset-at", "{now+900}"),
+        ],
+        usage_limit_body(unix_now() + 900),
+    );
+    let api = c.api();
+    let report = json!({"summary": "own", "changed_files": ["OWN.md"]});
+    let z = scenario::start_plan(
+        api,
+        "two",
+        "two departments",
+        vec![
+            json!({"department": "gongbu", "files": ["OWN.md"], "task": format!(
+                "Own [[acp: await {}]] [[acp: write OWN.md]] \
+                 [[acp: tool governance_report_result {report}]] [[acp: script {}]]",
+                go.display(), script.display())}),
+            json!({"department": "zhilibu", "files": ["NOTES.md"], "task": "Write NOTES.md"}),
+        ],
+    )
+    .await;
+    wait_until("Codex's account held", CODEX_PATIENCE, || async {
+        let status = api.status().await;
+        (status["quota"]["hold"]["reason"] == "limit").then_some(())
+    })
+    .await;
+    std::fs::write(&go, "").unwrap();
+    let done = scenario::recorded(api, &z, 1).await;
+    let id = id_of(&done[0]);
+    assert_eq!(done[0]["department"], "gongbu", "{:?}", done[0]);
+    let v = findings(api, &id, 1).await;
+    let reviewer = v["comments"][0]["finding"]["reviewer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = c
+        .wait_audit("review_started", |e| e["session_id"] == reviewer.as_str())
+        .await;
+    assert_eq!(
+        (started["agent"].clone(), started["same_vendor"].clone()),
+        (json!("gongbu"), json!(true)),
+        "{started}"
+    );
+    let session = api.session(&reviewer).await;
+    assert_eq!(session["backend"], "acp", "{session}");
+    let card = api.session(&id).await;
+    assert_eq!(
+        card["second_opinion"]["same_vendor"], true,
+        "the plan card's view says so: {card}"
+    );
+    c.stop().await;
+}
