@@ -117,3 +117,105 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
     let status = launcher.terminate();
     assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }
+
+/// Issue 75, the reverse of Claude reviewing Codex: an ACP department's work
+/// (the scripted ACP agent, a maker of its own) reviewed by Codex through
+/// its ACP adapter, confined read-only (its write into the reviewed tree
+/// fails), its finding through its one MCP tool holding the merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_acp_reviews_an_acp_departments_work_read_only_and_its_finding_holds_the_merge() {
+    crate::needs!(Codex, CodexAcp);
+    let server = ModelServer::start().await;
+    let repo = TestRepo::with_flags(&[]);
+    crate::common::git::commit_all(&repo.path, "start");
+    let home = codex_home(&repo.root, &server, true);
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!("model = \"gpt-5.4\"\n{config}"),
+    )
+    .unwrap();
+    let yaml = format!(
+        "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: [{fake}, --acp]\n  \
+         codex_command: {codex}\n  agent_env: [CODEX_HOME, SCRIPTED_API_KEY]\n  \
+         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n  \
+         review:\n    gate: block_on_important\n\
+         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
+         menxia:\n    title: Reviewer\n    globs: [docs/**]\n    backend: acp\n    \
+         acp_agent: codex\n    acp_command: [{adapter}]\n",
+        fake = fake_agent().display(),
+        codex = codex_bin().display(),
+        adapter = codex_acp().display(),
+    );
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    server.on(
+        "Your session id is reviewer-",
+        vec![exec("call-rw", "printf x > NOTES.md; echo \" RW-RC=$?\"")],
+    );
+    server.on(
+        "call-rw",
+        vec![governance_call(
+            "call-findings",
+            "governance_report_findings",
+            json!({"findings": [{"path": "NOTES.md", "line": 1, "side": "new",
+                                 "severity": "important", "body": "the notes say nothing"}],
+                   "summary": "one finding"}),
+        )],
+    );
+    let env = codex_env(&home, &codex_bin());
+    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let report = json!({"summary": "notes", "changed_files": ["NOTES.md"]});
+    let z = crate::common::scenario::start_plan(
+        api,
+        "notes",
+        "one note",
+        vec![
+            json!({"department": "zhilibu", "files": ["NOTES.md"], "task": format!(
+            "Notes [[acp: write NOTES.md]] [[acp: tool governance_report_result {report}]]")}),
+        ],
+    )
+    .await;
+    let done = crate::common::scenario::recorded(api, &z, 1).await;
+    let dept = crate::common::scenario::id_of(&done[0]);
+    let url = format!("/api/review_comments?session_id={dept}");
+    let found = std::sync::Arc::new(tokio::sync::Mutex::new(Value::Null));
+    crate::common::real_acp::approve_until(api, "the reviewer's findings", true, || {
+        let (found, url) = (std::sync::Arc::clone(&found), url.clone());
+        async move {
+            let v = api.get_ok(&url).await;
+            let done = v["comments"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["author"] == "reviewer"));
+            *found.lock().await = v;
+            done
+        }
+    })
+    .await;
+    let v = found.lock().await.clone();
+    let finding = &v["comments"][0];
+    assert_eq!(finding["finding"]["severity"], "important", "{v}");
+    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
+    let session = api.session(&reviewer).await;
+    assert_eq!(
+        (session["backend"].clone(), session["session_kind"].clone()),
+        (json!("acp"), json!("reviewer")),
+        "{session}"
+    );
+    let rw = server.outputs("call-rw").join("\n");
+    eprintln!("the reviewer's write: {rw}");
+    assert!(
+        rw.contains("RW-RC=") && !rw.contains("RW-RC=0"),
+        "the reviewer wrote into the tree it reads: {rw}"
+    );
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(code, reqwest::StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("(NOTES.md:1)"), "{body}");
+    let status = launcher.terminate();
+    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+}
