@@ -4,8 +4,12 @@
 //! `sleep`) with a minimal ntfy of this file's own; each round registers a
 //! plan that waits for confirmation (the item), times its publish, then
 //! publishes the notice's Confirm plan token to the reply topic and times
-//! the plan leaving `awaiting_confirmation`. The reference beside them: one
-//! `GET /api/status` on the same launcher. Target: each ≤ 200 ms p99.
+//! the plan leaving `awaiting_confirmation`. Then, with a dashboard tab in
+//! use holding each item's notice, from the tab leaving (`POST
+//! /api/notify/presence {visible: false}`, as the page says when hidden or
+//! closed) to the notice's publish (issue 70 item 12). The reference beside
+//! them: one `GET /api/status` on the same launcher. Target: each ≤ 200 ms
+//! p99.
 //!
 //! Run: `cargo bench --bench notify`.
 
@@ -182,7 +186,43 @@ fn main() {
             status.push(t.elapsed());
             call("/api/close_session", Some(json!({"session_id": z}))).await;
         }
+        // Issue 70 item 12: the figure holds from the moment the page stops
+        // being used. A tab in use holds the item's notice; the tab leaves
+        // (as the page says when it is hidden or closed) and the notice goes.
+        let mut to_leave = Vec::new();
+        let mut told_while_in_use = 0;
+        for round in 0..rounds {
+            while arrivals.try_recv().is_ok() {}
+            let tab = format!("bench-tab-{round}");
+            call("/api/notify/presence", Some(json!({"visible": true, "tab": tab}))).await;
+            let z = call("/api/start_zhongshu_session", Some(json!({"task": "bench"}))).await["session_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            call(
+                "/api/report_zhongshu_plan",
+                Some(json!({"session_id": z, "summary": "s", "needs_confirmation": true,
+                            "assignments": [{"department": "zhilibu", "task": "t", "files": ["README.md"]}]})),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            while let Ok((topic, _, _)) = arrivals.try_recv() {
+                told_while_in_use += usize::from(topic == "bench");
+            }
+            let left = Instant::now();
+            call("/api/notify/presence", Some(json!({"visible": false, "tab": tab}))).await;
+            let at = loop {
+                let (topic, _, at) = arrivals.recv().await.unwrap();
+                if topic == "bench" {
+                    break at;
+                }
+            };
+            to_leave.push(at.duration_since(left));
+            call("/api/close_session", Some(json!({"session_id": z}))).await;
+        }
         report("item -> ntfy publish (dwell 0)", to_publish);
+        report("tab leaves -> ntfy publish (its item held while the tab was in use)", to_leave);
+        println!("notify: notices told while the tab was in use: {told_while_in_use} (expected 0)");
         report("phone reply -> decision recorded (polled every 2 ms)", to_decision);
         report("reference: GET /api/status", status);
         running.stop().await;

@@ -100,7 +100,9 @@ impl Remotes {
         }
     }
 
-    /// The relay to `host`, started at the first call.
+    /// The relay to `host`, started at the first call; what ssh and the
+    /// host's exec-server say on their error output goes to
+    /// [`host_log`]'s file.
     pub async fn relay(
         &self,
         ctx: &Arc<Context>,
@@ -127,6 +129,7 @@ impl Remotes {
         let reach = relay::Reach::Ssh {
             ssh,
             host: host.clone(),
+            errors: host_log(ctx, &host.name),
         };
         let relay = Relay::start(reach, move |work| tasks.spawn(work), on_state)
             .await
@@ -181,6 +184,16 @@ impl Remotes {
         for (relay, _) in self.here.lock().await.values() {
             relay.close();
         }
+    }
+}
+
+/// Where what ssh and a relay's exec-server say on their error output goes:
+/// `host-<name>.log` (a host) or `here-<worktree>.log` among the sessions'
+/// logs, never the user's terminal.
+pub fn host_log(ctx: &Context, name: &str) -> relay::ErrorLog {
+    relay::ErrorLog {
+        state_dir: ctx.paths.state_dir.clone(),
+        path: ctx.paths.logs_dir().join(format!("host-{name}.log")),
     }
 }
 

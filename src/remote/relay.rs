@@ -35,9 +35,51 @@ use crate::secret::Secret;
 #[derive(Clone)]
 pub enum Reach {
     /// On a host, through the user's ssh.
-    Ssh { ssh: Ssh, host: Remote },
+    Ssh {
+        ssh: Ssh,
+        host: Remote,
+        errors: ErrorLog,
+    },
     /// On this machine, with folders shown at other paths (Linux).
     Here(Here),
+}
+
+/// Where the error output of the programs a relay starts goes (ssh's own
+/// words, the exec-server's warnings): a log file in the state folder,
+/// never the user's terminal (issue 70 item 4).
+#[derive(Clone, Debug)]
+pub struct ErrorLog {
+    pub state_dir: PathBuf,
+    pub path: PathBuf,
+}
+
+impl ErrorLog {
+    /// The last line written to the log, if any (its last 4 KiB read).
+    fn last_line(&self) -> Option<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        let mut file = crate::platform::open_no_follow_with(&mut options, &self.path).ok()?;
+        let len = file.metadata().ok()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+        let mut tail = Vec::new();
+        file.take(4096).read_to_end(&mut tail).ok()?;
+        let text = crate::sanitize::pasted_text(&String::from_utf8_lossy(&tail));
+        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+        Some(line.chars().take(200).collect())
+    }
+
+    /// The log opened for appending, as the program's error output; where
+    /// it cannot be opened, the output is dropped (and that is logged).
+    fn stdio(&self) -> std::process::Stdio {
+        match crate::files::open_own(&self.state_dir, &self.path, crate::files::Access::Append) {
+            Ok(file) => std::process::Stdio::from(file),
+            Err(e) => {
+                tracing::warn!("{}: {e}", self.path.display());
+                std::process::Stdio::null()
+            }
+        }
+    }
 }
 
 /// An exec-server on this machine: the launcher's own Codex, started in a
@@ -51,6 +93,7 @@ pub struct Here {
     pub env: Vec<(String, String)>,
     pub binds: Vec<(PathBuf, PathBuf)>,
     pub cwd: PathBuf,
+    pub errors: ErrorLog,
 }
 
 impl Reach {
@@ -63,13 +106,23 @@ impl Reach {
 
     fn spawn(&self) -> Result<tokio::process::Child, String> {
         match self {
-            Reach::Ssh { ssh, host } => {
+            Reach::Ssh { ssh, host, errors } => {
                 let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
-                ssh.spawn_stdio(&host.ssh, &words)
+                ssh.spawn_stdio(&host.ssh, &words, errors.stdio())
                     .map_err(|e| e.to_string())
             }
             Reach::Here(here) => here.spawn(),
         }
+    }
+
+    /// The last line its programs wrote to their error log (ssh's reason,
+    /// as "Connection refused"), cut to a line the page can show.
+    fn last_said(&self) -> Option<String> {
+        let errors = match self {
+            Reach::Ssh { errors, .. } => errors,
+            Reach::Here(here) => &here.errors,
+        };
+        errors.last_line()
     }
 
     /// Whether the program ended because the place is not there now (ssh's
@@ -89,7 +142,7 @@ impl Here {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(self.errors.stdio());
         crate::platform::mount_ns::bind(&mut cmd, &self.binds, &self.cwd)
             .map_err(|e| e.to_string())?;
         let mut cmd = tokio::process::Command::from(cmd);
@@ -267,7 +320,10 @@ impl Relay {
                 // there now. Codex's connection is held (its request waits)
                 // and ssh tried again, less and less often.
                 Ok(()) if !answered && reach.unreachable(code) => {
-                    let why = format!("{name} does not answer ssh; trying again");
+                    let why = match reach.last_said() {
+                        Some(said) => format!("{name} does not answer ssh ({said}); trying again"),
+                        None => format!("{name} does not answer ssh; trying again"),
+                    };
                     (self.on_state)(RemoteState::Unreachable, why);
                     let pause = tokio::time::sleep(patience);
                     tokio::pin!(pause);
@@ -415,17 +471,58 @@ mod tests {
         Ssh::new(path.to_str().unwrap()).unwrap()
     }
 
-    async fn started(ssh: Ssh) -> Arc<Relay> {
+    /// A relay through `ssh`, its error log `host-gpu1.log` in `dir`.
+    async fn started(ssh: Ssh, dir: &std::path::Path) -> Arc<Relay> {
+        started_telling(ssh, dir, Box::new(|_, _| {})).await
+    }
+
+    async fn started_telling(
+        ssh: Ssh,
+        dir: &std::path::Path,
+        on_state: Box<dyn Fn(RemoteState, String) + Send + Sync>,
+    ) -> Arc<Relay> {
         let host = crate::remote::tests::sample_host();
+        let errors = ErrorLog {
+            state_dir: dir.to_path_buf(),
+            path: dir.join("host-gpu1.log"),
+        };
         Relay::start(
-            Reach::Ssh { ssh, host },
+            Reach::Ssh { ssh, host, errors },
             |work| {
                 tokio::spawn(work);
             },
-            Box::new(|_, _| {}),
+            on_state,
         )
         .await
         .unwrap()
+    }
+
+    /// A host ssh cannot reach: the reason ssh gave is in the state the
+    /// page shows, taken from the host's error log.
+    #[tokio::test]
+    async fn an_unreachable_host_says_what_ssh_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused =
+            "echo 'ssh: connect to host devbox port 22: Connection refused' >&2\nexit 255";
+        let (told, heard) = tokio::sync::mpsc::unbounded_channel();
+        let relay = started_telling(
+            fake_ssh(dir.path(), refused),
+            dir.path(),
+            Box::new(move |state, detail| {
+                let _ = told.send((state, detail));
+            }),
+        )
+        .await;
+        let mut heard = heard;
+        let _ws = connect(&relay, Some(&bearer(&relay))).await.unwrap();
+        let (state, detail) = heard.recv().await.unwrap();
+        assert_eq!(state, RemoteState::Unreachable);
+        assert_eq!(
+            detail,
+            "gpu1 does not answer ssh (ssh: connect to host devbox port 22: Connection \
+             refused); trying again"
+        );
+        relay.close();
     }
 
     type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
@@ -451,7 +548,11 @@ mod tests {
     #[tokio::test]
     async fn the_relay_listens_on_loopback_and_passes_only_with_its_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let relay = started(fake_ssh(dir.path(), "exec cat")).await;
+        let relay = started(
+            fake_ssh(dir.path(), "echo 'SSH-SAYS: warning' >&2\nexec cat"),
+            dir.path(),
+        )
+        .await;
         assert!(relay.url().starts_with("ws://127.0.0.1:"));
         for shown in [None, Some("Bearer wrong")] {
             let refused = connect(&relay, shown).await.err().unwrap();
@@ -469,6 +570,10 @@ mod tests {
             back.into_text().unwrap().as_str(),
             r#"{"id":1,"method":"initialize"}"#
         );
+        // What ssh and the host say on their error output is in the host's
+        // log, not on the user's terminal.
+        let said = std::fs::read_to_string(dir.path().join("host-gpu1.log")).unwrap();
+        assert_eq!(said, "SSH-SAYS: warning\n");
         relay.close();
     }
 
@@ -479,7 +584,7 @@ mod tests {
     async fn a_host_without_line_ends_and_a_silent_connection_are_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let flood = "head -c 20000000 /dev/zero | tr '\\0' a\nexec sleep 600";
-        let relay = started(fake_ssh(dir.path(), flood)).await;
+        let relay = started(fake_ssh(dir.path(), flood), dir.path()).await;
         let mut ws = connect(&relay, Some(&bearer(&relay))).await.unwrap();
         // Guards against a hang only: the host sleeps for ten minutes.
         let ended = tokio::time::timeout(std::time::Duration::from_secs(120), ws.next())

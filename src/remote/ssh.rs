@@ -118,12 +118,13 @@ impl Ssh {
     }
 
     /// Starts `words` on `host` for a long talk over its standard input and
-    /// output (its error output goes to the launcher's); a connection that
+    /// output, its error output (and ssh's) to `errors`; a connection that
     /// stops answering is ended by ssh's own keep-alive.
     pub fn spawn_stdio(
         &self,
         host: &str,
         words: &[&str],
+        errors: Stdio,
     ) -> Result<tokio::process::Child, SshError> {
         let mut args = alive_options();
         args.extend(argv(host, words));
@@ -131,7 +132,7 @@ impl Ssh {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(errors)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))

@@ -214,6 +214,14 @@ impl Starter<'_> {
             env,
             binds: shown.binds,
             cwd: shown.cwd.clone(),
+            errors: crate::remote::relay::ErrorLog {
+                state_dir: self.ctx.paths.state_dir.clone(),
+                path: self
+                    .ctx
+                    .paths
+                    .logs_dir()
+                    .join(format!("here-{}.log", ws.name)),
+            },
         };
         let relay = self
             .sessions
