@@ -116,6 +116,20 @@ impl SecondOpinion {
         }
     }
 
+    /// The quota's hold lifted, the user started anyway or raised a plan's
+    /// budget: the reviews that could not start then start now where the
+    /// room allows (their failure was audited when they could not).
+    pub async fn start_due(&self) {
+        let due = self.ctx.store.read(untaken);
+        for id in due {
+            match self.review(&id, false).await {
+                Ok(Some(r)) => tracing::info!("{} reviews {id}'s work", r.id),
+                Ok(None) => {}
+                Err(e) => tracing::debug!("no second opinion on {id}'s work yet: {e}"),
+            }
+        }
+    }
+
     /// At start: reviewers that reported are closed, folders no running
     /// reviewer reads are removed, and work whose review was due when the
     /// launcher stopped (or was recorded at this start) gets its reviewer.
@@ -130,23 +144,7 @@ impl SecondOpinion {
                     Some((r.id.clone(), p.reviews.clone()))
                 })
                 .collect();
-            // Work no reviewer ever took up (one that ended without a
-            // word waits for the user's *Review again*).
-            let waiting = st
-                .sessions
-                .values()
-                .filter(|s| s.is_department() && !s.is_running())
-                .filter(|s| {
-                    s.workspace().is_some_and(|w| {
-                        w.state.awaits_user()
-                            && !st.reviewers_of(&s.id).any(|r| {
-                                r.reviewer().map(|p| Some(&p.commit)) == Some(w.commit.as_ref())
-                            })
-                    })
-                })
-                .map(|s| s.id.clone())
-                .collect();
-            (reported, waiting)
+            (reported, untaken(st))
         });
         for (reviewer, id) in reported {
             self.sessions.auto_close(&reviewer).await;
@@ -356,6 +354,24 @@ impl SecondOpinion {
 }
 
 /// Where a reviewer reads `id`'s commit: beside the worktrees (read-only to
+/// Recorded work waiting for the user that no reviewer ever took up (one
+/// that ended without a word waits for the user's *Review again*).
+fn untaken(st: &crate::model::State) -> Vec<String> {
+    st.sessions
+        .values()
+        .filter(|s| s.is_department() && !s.is_running())
+        .filter(|s| {
+            s.workspace().is_some_and(|w| {
+                w.state.awaits_user()
+                    && !st
+                        .reviewers_of(&s.id)
+                        .any(|r| r.reviewer().map(|p| Some(&p.commit)) == Some(w.commit.as_ref()))
+            })
+        })
+        .map(|s| s.id.clone())
+        .collect()
+}
+
 /// every agent), never in the state folder (hidden from agents).
 fn reviewed_folder(repo: &Path, id: &str, commit: &str) -> PathBuf {
     let short = &commit[..commit.len().min(12)];

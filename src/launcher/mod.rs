@@ -527,10 +527,17 @@ impl Launcher {
     fn start_quota_clock(self: &Arc<Self>) {
         let (news, rx) = tokio::sync::mpsc::unbounded_channel();
         self.sessions.live.backends().watch_account(news);
-        let dispatcher = Arc::clone(&self.dispatcher);
+        let (dispatcher, reviews) = (
+            Arc::clone(&self.dispatcher),
+            Arc::clone(&self.second_opinion),
+        );
+        // The hold lifted: departments, and reviews that waited, start.
         let pump: crate::quota::clock::Pump = Arc::new(move || {
-            let dispatcher = Arc::clone(&dispatcher);
-            Box::pin(async move { dispatcher.pump_queue().await })
+            let (dispatcher, reviews) = (Arc::clone(&dispatcher), Arc::clone(&reviews));
+            Box::pin(async move {
+                dispatcher.pump_queue().await;
+                reviews.start_due().await;
+            })
         });
         let clock = crate::quota::clock::Clock {
             quota: Arc::clone(&self.quota),

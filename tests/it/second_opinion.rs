@@ -708,30 +708,23 @@ fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
     });
 }
 
-/// With the reviewer's account held by the quota and `fallback:
-/// same_vendor`, the review runs on the department's own agent, stamped so
-/// on the session, the plan card's view and the audit. Codex (the other
-/// vendor, the default reviewer of this ACP department) hits its usage limit
-/// first; the department reports only once the hold is in force.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_other_vendor_held_the_review_runs_on_the_departments_own_stamped() {
+/// A launcher whose Codex (the default reviewer of its ACP department,
+/// gongbu) is held by its usage limit, `review` its review settings; the
+/// department (which writes `OWN.md`, reports, and as a reviewer runs
+/// `script`) reports only once the hold is in force: the launcher and the
+/// department's session once its work is recorded.
+async fn held_codex_and_a_reported_acp_department(
+    review: &str,
+    script: &std::path::Path,
+    go: &std::path::Path,
+) -> (crate::common::scenario::Codex, String) {
     use crate::common::model_server::{unix_now, usage_limit_body};
     use crate::common::scenario::CODEX_PATIENCE;
-    crate::needs!(Codex);
-    let scratch = tempfile::tempdir().unwrap();
-    let (script, go) = (scratch.path().join("review.txt"), scratch.path().join("go"));
-    write_script(
-        &script,
-        &[json!({"findings": [
-            {"path": "OWN.md", "line": 1, "side": "new", "severity": "minor",
-             "body": "say whose file this is"}],
-         "summary": "fine"})],
-    );
     let acp =
         serde_json::to_string(&vec![fake_agent().display().to_string(), "--acp".into()]).unwrap();
-    let mut c = Scenario::codex()
+    let c = Scenario::codex()
         .launcher(&format!(
-            "  review:\n    fallback: same_vendor\n    gate: block_on_important\n\
+            "  review:\n{review}    gate: block_on_important\n\
              departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
              gongbu:\n    title: Own\n    globs: [OWN.md]\n    backend: acp\n    \
              acp_agent: other\n    acp_command: {acp}\n"
@@ -769,10 +762,38 @@ async fn with_the_other_vendor_held_the_review_runs_on_the_departments_own_stamp
         (status["quota"]["hold"]["reason"] == "limit").then_some(())
     })
     .await;
-    std::fs::write(&go, "").unwrap();
+    std::fs::write(go, "").unwrap();
     let done = scenario::recorded(api, &z, 1).await;
-    let id = id_of(&done[0]);
     assert_eq!(done[0]["department"], "gongbu", "{:?}", done[0]);
+    let id = id_of(&done[0]);
+    (c, id)
+}
+
+/// The finding the scripted reviewers of these tests report on `OWN.md`.
+fn own_finding(script: &std::path::Path) {
+    write_script(
+        script,
+        &[json!({"findings": [
+            {"path": "OWN.md", "line": 1, "side": "new", "severity": "minor",
+             "body": "say whose file this is"}],
+         "summary": "fine"})],
+    );
+}
+
+/// With the reviewer's account held by the quota and `fallback:
+/// same_vendor`, the review runs on the department's own agent, stamped so
+/// on the session, the plan card's view and the audit. Codex (the other
+/// vendor, the default reviewer of this ACP department) hits its usage limit
+/// first; the department reports only once the hold is in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_other_vendor_held_the_review_runs_on_the_departments_own_stamped() {
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    let (script, go) = (scratch.path().join("review.txt"), scratch.path().join("go"));
+    own_finding(&script);
+    let (mut c, id) =
+        held_codex_and_a_reported_acp_department("    fallback: same_vendor\n", &script, &go).await;
+    let api = c.api();
     let v = findings(api, &id, 1).await;
     let reviewer = v["comments"][0]["finding"]["reviewer"]
         .as_str()
@@ -792,6 +813,59 @@ async fn with_the_other_vendor_held_the_review_runs_on_the_departments_own_stamp
     assert_eq!(
         card["second_opinion"]["same_vendor"], true,
         "the plan card's view says so: {card}"
+    );
+    c.stop().await;
+}
+
+/// Without the fallback the review waits for the account: it does not start
+/// under the hold (said once in the audit), and starts on Codex as soon as
+/// the user starts anyway (as it would when the hold lifts at the reset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_held_by_the_quota_starts_once_the_user_starts_anyway() {
+    use crate::common::model_server::tool_call;
+    crate::needs!(Codex);
+    let scratch = tempfile::tempdir().unwrap();
+    let (script, go) = (scratch.path().join("review.txt"), scratch.path().join("go"));
+    let (mut c, id) = held_codex_and_a_reported_acp_department("", &script, &go).await;
+    c.server.on(
+        "Your session id is reviewer-",
+        vec![tool_call(
+            "call-findings",
+            "governance_report_findings",
+            json!({"findings": [{"path": "OWN.md", "line": 1, "side": "new",
+                                 "severity": "nit", "body": "a line of its own"}],
+                   "summary": "fine"}),
+        )],
+    );
+    let api = c.api();
+    let failed = c
+        .wait_audit("review_failed", |e| e["reviews"] == id.as_str())
+        .await;
+    assert!(
+        failed["error"].as_str().unwrap_or("").contains("held"),
+        "{failed}"
+    );
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "merge"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "its review is due: {body}");
+    api.post_ok("/api/quota/start_anyway", &json!({})).await;
+    let v = findings(api, &id, 1).await;
+    let reviewer = v["comments"][0]["finding"]["reviewer"].as_str().unwrap();
+    let started = c
+        .wait_audit("review_started", |e| e["session_id"] == reviewer)
+        .await;
+    // Codex's: another maker's than the department's, not stamped.
+    assert_ne!(started["agent"], "gongbu", "{started}");
+    assert_eq!(started.get("same_vendor"), None, "{started}");
+    assert_eq!(api.session(reviewer).await["backend"], "codex");
+    assert_eq!(
+        api.audit_events("review_failed").await.len(),
+        1,
+        "said once"
     );
     c.stop().await;
 }

@@ -26,6 +26,7 @@ pub(super) async fn start_anyway(State(l): L, JsonBody(_): JsonBody<NoFields>) -
     let started = l.quota.start_anyway();
     if started.is_ok() {
         l.dispatcher.pump_queue().await;
+        l.second_opinion.start_due().await;
     }
     reply(started.map(|_| l.quota_view()))
 }
@@ -51,6 +52,7 @@ pub(super) async fn plan_budget(State(l): L, JsonBody(b): JsonBody<BudgetInput>)
     let raised = l.quota.raise_budget(b, l.sessions.as_ref()).await;
     if raised.is_ok() {
         l.dispatcher.pump_queue().await;
+        l.second_opinion.start_due().await;
     }
     reply(raised.map(|()| l.quota_view()))
 }
