@@ -143,9 +143,11 @@ cargo test "${benches[@]}" -- --quick
 # 630 s; at four it used 1.1 and took 410 s. Races that two at a time hid were
 # found in fresh-clone runs at four and fixed (in the tests, and one in the
 # launcher: a parked department resumed after a restart was told to go on).
-# The suite grew to 380 tests: at four they took 838 s in CI; at six, on an
-# idle machine, 642 s using 1.25 cores (/usr/bin/time: 596 s user, 211 s
-# system), every test passing.
+# The suite grew to 380 tests: at four they took 838 s in CI. At six, alone
+# on an idle machine, 642 s using 1.25 cores (/usr/bin/time: 596 s user,
+# 211 s system), every test passing; but in CI, beside the macOS check lane
+# compiling, four tests that start node agents together timed out (the Claude
+# Code pair, a state-folder attack, the demo): four it stays.
 # The Windows lane stays first and in this target folder: built beside the
 # Linux run at the lowest priority, in a folder of its own (Cargo holds a
 # target folder's lock while its tests run), the whole run took longer (about
@@ -186,7 +188,7 @@ CARGO_TARGET_DIR=target/macos nice -n 19 cargo-zigbuild check --all-targets \
 mac_pid=$!
 
 set +e
-RUST_TEST_THREADS="${RUST_TEST_THREADS:-6}" cargo test "$@"
+RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test "$@"
 linux=$?
 wait "$mac_pid"
 mac=$?

@@ -17,12 +17,13 @@ function renderStats(st) {
   ];
   // Suspended sessions run nothing until their agent program starts.
   if (st.suspended_sessions) items.push(["suspended", st.suspended_sessions]);
-  // Each host departments may work on: its slots, and its state unless ready (issue 53).
+  // Each host departments may work on: its slots, and its state unless ready
+  // (issue 53); why it is not ready (ssh's own words) on hover.
   for (const h of st.remotes || []) {
-    items.push([`on ${h.name}${h.note ? ` (${h.note})` : ""}`, `${h.in_use}/${h.max_departments}`]);
+    items.push([`on ${h.name}${h.note ? ` (${h.note})` : ""}`, `${h.in_use}/${h.max_departments}`, h.note ? h.detail : undefined]);
   }
-  replaceChildren($("#stats"), items.map(([k, v]) =>
-    el("span", { class: "stat" }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
+  replaceChildren($("#stats"), items.map(([k, v, why]) =>
+    el("span", { class: "stat", attrs: { title: why } }, el("span", { class: "stat-value", text: v }), " ", el("span", { class: "stat-key", text: k }))));
   setText($("#slots-info"), `${st.active_department_sessions || 0} of ${st.max_department_sessions} department slots in use`);
   const all = st.sessions || [];
   const tokens = all.reduce((n, s) => n + ((s.token_usage && s.token_usage.total_tokens) || 0), 0);

@@ -261,6 +261,18 @@ async fn one_view_at_a_time_on_a_phone(d: &Browser) {
         )
         .await;
     assert_eq!(rows, 1, "one row of tabs at 390 px");
+    // The last tab keeps clear of the screen's edge (issue 70 item 13).
+    let gap = d
+        .js(
+            "const tabs = [...document.querySelectorAll('.view-tab')]; \
+             return Math.round(window.innerWidth - tabs[tabs.length - 1].getBoundingClientRect().right);",
+            vec![],
+        )
+        .await;
+    assert!(
+        gap.as_i64().unwrap() >= 4,
+        "the last tab's gap to the edge: {gap} px"
+    );
     for (panel, name) in [
         ("terminals-panel", "terminals"),
         ("sessions-panel", "sessions"),

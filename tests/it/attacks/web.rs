@@ -655,7 +655,10 @@ async fn a_token_bearing_request_gets_through_a_flood_of_half_sent_heads() {
     more_open_files();
     let (_repo, server) = serve(&[]).await;
     const FLOOD: usize = 1100;
-    const CALLS: usize = 174;
+    // Before the fix 34 of 174 calls were reset (one in five): 64 calls all
+    // answered by chance has odds under 1 in 1,000,000, at a third of the
+    // time (the flood costs both cores while it lasts).
+    const CALLS: usize = 64;
     let addr = server.addr;
     let half = format!(
         "GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
