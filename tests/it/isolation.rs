@@ -1728,7 +1728,12 @@ async fn a_department_that_changed_nothing_is_settled_and_its_worktree_and_branc
         !branch_exists(&repo.path, branch),
         "{branch} is still there"
     );
-    let settled = api.audit_events("worktree_settled_empty").await;
+    // Its audit line follows the store's change: waited for.
+    let settled = wait_until("the settled audit line", PATIENCE, || async {
+        let all = api.audit_events("worktree_settled_empty").await;
+        (!all.is_empty()).then_some(all)
+    })
+    .await;
     assert_eq!(settled.len(), 1, "{settled:?}");
     assert_eq!(settled[0]["session_id"], id);
     let (code, answer) = integrate(api, id, "apply").await;
