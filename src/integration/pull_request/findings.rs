@@ -101,7 +101,8 @@ fn due(ctx: &Context, id: &str) -> Option<Due> {
                 Some((r.id.clone(), part.agent_key.clone(), part.summary.clone()))
             })
             .collect();
-        Some((pr, reviewers))
+        // No reviewer, no finding: the comments are not read at each look.
+        (!reviewers.is_empty()).then_some((pr, reviewers))
     })?;
     let carried = pr
         .carries
