@@ -57,6 +57,15 @@ pub enum LauncherError {
         #[source]
         source: std::io::Error,
     },
+    /// The repository could not be read or written through libgit2.
+    #[error(transparent)]
+    Git(#[from] git2::Error),
+    /// A page's template could not be rendered.
+    #[error("the page: {0}")]
+    Render(#[from] askama::Error),
+    /// JSON the launcher writes could not be made.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("{0}")]
     Internal(String),
 }
@@ -120,6 +129,9 @@ impl LauncherError {
             LauncherError::Store(_)
             | LauncherError::Task(_)
             | LauncherError::Io { .. }
+            | LauncherError::Git(_)
+            | LauncherError::Render(_)
+            | LauncherError::Json(_)
             | LauncherError::Internal(_) => ErrorCode::Internal,
         }
     }

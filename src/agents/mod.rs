@@ -295,6 +295,8 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             // Its commands' network is off (or wholly on: agent_network).
             model_only_network: false,
             shares_codex_account: true,
+            own_model_traffic: false,
+            model_from_command: false,
         },
         // Its approvals and conversation are the page's; no terminal (the
         // view is its conversation), no sandbox yet.
@@ -304,11 +306,13 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             approvals: true,
             reports_turns: true,
             interrupts: true,
+            own_model_traffic: true,
             ..Capabilities::default()
         },
         // Codex's TUI by default: on the Codex account.
         Backend::Pty => Capabilities {
             shares_codex_account: true,
+            model_from_command: true,
             ..Capabilities::default()
         },
     }

@@ -127,6 +127,29 @@ impl BackendSettings {
         }
     }
 
+    /// The setting that turned its agents' confinement off, if one did
+    /// (an agent in a terminal has none to turn off).
+    pub fn unsandboxed_by(&self) -> Option<&'static str> {
+        match self {
+            BackendSettings::Acp(acp) if acp.unsandboxed => Some("launcher.acp_unsandboxed"),
+            _ => None,
+        }
+    }
+
+    /// What its agents can do, as these settings start them (a confined
+    /// ACP agent's network holds only its model).
+    pub fn capabilities(&self) -> crate::model::Capabilities {
+        let base = super::capabilities(self.kind());
+        match self {
+            BackendSettings::Acp(acp) => crate::model::Capabilities {
+                sandboxed: !acp.unsandboxed,
+                model_only_network: !acp.unsandboxed,
+                ..base
+            },
+            _ => base,
+        }
+    }
+
     /// How a terminal started for viewers outlives them (backends whose
     /// terminal runs on demand; the defaults for the others).
     pub fn terminal(&self) -> TerminalOnDemand {

@@ -1,6 +1,7 @@
 //! `codex-governance worktrees [--prune]`: the departments' worktrees, and
 //! their removal once integrated (through the running launcher when one runs).
 
+use anyhow::Context;
 use std::process::ExitCode;
 
 use crate::{fail, out, root_of, state_dir_of};
@@ -36,7 +37,7 @@ pub fn worktrees(args: WorktreesArgs) -> ExitCode {
             Err(PruneError::Instance(InstanceError::AlreadyRunning { .. })) => {
                 match prune_through_launcher(&dir) {
                     Ok(p) => p,
-                    Err(e) => return fail(&e),
+                    Err(e) => return fail(&format!("{e:#}")),
                 }
             }
             Err(e) => return fail(&e.to_string()),
@@ -60,18 +61,18 @@ pub fn worktrees(args: WorktreesArgs) -> ExitCode {
 /// `worktrees --prune` while a launcher runs: it prunes, and says what.
 fn prune_through_launcher(
     dir: &std::path::Path,
-) -> Result<codex_governance::worktrees::Pruned, String> {
+) -> anyhow::Result<codex_governance::worktrees::Pruned> {
     let Some(launcher) = instance::running(dir) else {
-        return Err(format!(
+        anyhow::bail!(
             "a launcher holds {} but has not said where it listens; try again in a moment",
             dir.display()
-        ));
+        );
     };
     let answer = codex_governance::launcher_client::post(
         &launcher,
         "/api/worktrees/prune",
         &serde_json::json!({}),
     )
-    .map_err(|e| format!("pruning through the launcher at {}: {e:#}", launcher.url))?;
-    serde_json::from_value(answer).map_err(|e| format!("the launcher's answer: {e}"))
+    .with_context(|| format!("pruning through the launcher at {}", launcher.url))?;
+    serde_json::from_value(answer).context("the launcher's answer")
 }

@@ -33,14 +33,14 @@ pub struct ConfigChange {
 /// The launcher reads its configuration once: every change waits for it.
 pub const APPLIES: &str = "at the next start";
 
-/// The key paths whose values differ between two texts of the file; an
-/// error in words when the new text is not YAML.
-pub fn changed_keys(before: &str, after: &str) -> Result<Vec<String>, String> {
-    let parse = |t: &str| -> Result<Value, String> {
+/// The key paths whose values differ between two texts of the file; YAML's
+/// error when the new text is not YAML.
+pub fn changed_keys(before: &str, after: &str) -> Result<Vec<String>, serde_yaml_ng::Error> {
+    let parse = |t: &str| -> Result<Value, serde_yaml_ng::Error> {
         if t.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_yaml_ng::from_str(t).map_err(|e| e.to_string())
+        serde_yaml_ng::from_str(t)
     };
     let before = parse(before).unwrap_or(Value::Null);
     let after = parse(after)?;

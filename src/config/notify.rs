@@ -187,20 +187,27 @@ impl NotifySettings {
     }
 }
 
+/// Why `quiet_hours` is not a span of local time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuietHoursError {
+    #[error("{0:?}: a span of local time such as 22:00-07:00")]
+    NotASpan(String),
+    #[error("{0:?}: the span is empty (start and end are the same)")]
+    Empty(String),
+}
+
 /// `HH:MM-HH:MM` as minutes of the day.
-pub fn quiet_hours(text: &str) -> Result<QuietHours, String> {
+pub fn quiet_hours(text: &str) -> Result<QuietHours, QuietHoursError> {
     let minute = |t: &str| -> Option<u16> {
         let (h, m) = t.trim().split_once(':')?;
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
         (h < 24 && m < 60 && !t.trim().starts_with('+')).then_some(h * 60 + m)
     };
-    let bad = || format!("{text:?}: a span of local time such as 22:00-07:00");
+    let bad = || QuietHoursError::NotASpan(text.to_string());
     let (start, end) = text.split_once('-').ok_or_else(bad)?;
     let (start, end) = (minute(start).ok_or_else(bad)?, minute(end).ok_or_else(bad)?);
     if start == end {
-        return Err(format!(
-            "{text:?}: the span is empty (start and end are the same)"
-        ));
+        return Err(QuietHoursError::Empty(text.to_string()));
     }
     Ok(QuietHours { start, end })
 }
@@ -322,7 +329,7 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
     };
     let quiet = text(w.quiet_hours);
     if let Some(q) = &quiet {
-        quiet_hours(q).map_err(|m| invalid("quiet_hours", m))?;
+        quiet_hours(q).map_err(|m| invalid("quiet_hours", m.to_string()))?;
     }
     let dashboard_url = text(w.dashboard_url);
     if dashboard_url.as_deref().is_some_and(|u| !is_http_url(u)) {

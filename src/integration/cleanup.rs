@@ -25,7 +25,7 @@ async fn prune_off_runtime(ctx: &Arc<Context>, reason: &'static str) -> LResult<
             .map_err(|e| LauncherError::Internal(e.to_string()))
     })
     .await
-    .unwrap_or_else(|e| Err(LauncherError::Internal(format!("pruning: {e}"))))
+    .unwrap_or_else(|e| Err(e.into()))
 }
 
 impl Integrations {

@@ -85,9 +85,7 @@ impl Integrations {
         }
         let note = {
             let (repo, ws, pr) = (self.ctx.repo.clone(), ws.clone(), pr.clone());
-            tokio::task::spawn_blocking(move || review_note(&repo, &ws, &pr))
-                .await
-                .map_err(|e| LauncherError::Internal(format!("the review's turn: {e}")))?
+            tokio::task::spawn_blocking(move || review_note(&repo, &ws, &pr)).await?
         };
         let sent = self.send_back(id, &note).await?;
         let notes = pr.review_waiting.clone();

@@ -70,7 +70,7 @@ async fn blocking<T: Send + 'static>(
 ) -> LResult<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(answer) => answer.map_err(launcher_error),
-        Err(e) => Err(LauncherError::Internal(format!("git task failed: {e}"))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -80,7 +80,7 @@ async fn off_runtime<T: Send + 'static>(
 ) -> LResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("git task failed: {e}"))))
+        .unwrap_or_else(|e| Err(e.into()))
 }
 
 /// A refusal is the user's to resolve (409); anything else is ours.

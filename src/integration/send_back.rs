@@ -61,8 +61,7 @@ impl Integrations {
             tokio::task::spawn_blocking(move || {
                 crate::review::comments::review_text(&repo, &ws, &drafts)
             })
-            .await
-            .map_err(|e| LauncherError::Internal(format!("the review text: {e}")))??
+            .await??
         };
         let said = if note.is_empty() {
             NO_NOTE.to_string()

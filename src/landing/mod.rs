@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::agents::acp::confine::Confinement;
 use crate::agents::Sandbox;
 use crate::context::Context;
+use crate::policy::start::NotShownThere;
 use crate::worktrees::caches::seed_cargo_candidate;
 use crate::worktrees::export::export_tree;
 use crate::worktrees::setup::{run_commands, RunIn};
@@ -318,19 +319,19 @@ fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
         cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
         elsewhere_or_handed_over: false,
         runs_elsewhere: true,
-        namespaces: crate::platform::namespaces_work().and_then(|()| {
-            // By its real path: a link into the tree would start the
-            // candidate's file once it is shown there.
-            let codex = dunce::canonicalize(codex).unwrap_or_else(|_| codex.to_path_buf());
-            if crate::policy::agent_env::names_path_in(&codex.display().to_string(), &tree) {
-                Err(format!(
-                    "the Codex CLI {} lies in the tree",
-                    codex.display()
-                ))
-            } else {
-                Ok(())
-            }
-        }),
+        namespaces: crate::platform::namespaces_work()
+            .map_err(NotShownThere::from)
+            .and_then(|()| {
+                // By its real path: a link into the tree would start the
+                // candidate's file once it is shown there.
+                let codex = dunce::canonicalize(codex).unwrap_or_else(|_| codex.to_path_buf());
+                let codex = codex.display().to_string();
+                if crate::policy::agent_env::names_path_in(&codex, &tree) {
+                    Err(NotShownThere::ProgramInTree(codex))
+                } else {
+                    Ok(())
+                }
+            }),
     };
     match crate::policy::start::at_users_path(&place) {
         Ok(true) => Some(repo),

@@ -43,6 +43,17 @@ impl ApprovalDecision {
     }
 }
 
+impl Backend {
+    /// Its agents, as the page names them ("ACP agents").
+    pub fn agents_noun(self) -> &'static str {
+        match self {
+            Backend::Pty => "PTY agents",
+            Backend::Codex => "Codex agents",
+            Backend::Acp => "ACP agents",
+        }
+    }
+}
+
 #[allow(clippy::derivable_impls)] // the enums are declared by `word_enum!`
 impl Default for Backend {
     fn default() -> Self {
@@ -216,6 +227,13 @@ pub struct Capabilities {
     /// (Codex's; a terminal agent's, Codex's TUI by default); an ACP agent's
     /// quota and key are its own.
     pub shares_codex_account: bool,
+    /// Its own process talks to its model, so its network is on unless it
+    /// holds only that model (an ACP agent; Codex's model calls are the
+    /// app-server's, outside its commands' sandbox).
+    pub own_model_traffic: bool,
+    /// It is handed a model only where its command names `{model}` (a
+    /// command in a terminal).
+    pub model_from_command: bool,
 }
 
 /// The agent side of a session.

@@ -15,11 +15,58 @@ use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use tokio::sync::watch;
 
-use super::decision_token::{self, Claim};
+use super::decision_token::{self, BadToken, Claim};
 use super::{Channel, Notifier};
+use crate::error::LauncherError;
 use crate::model::AuditEvent;
 use crate::policy::needs_you::{self, Answers};
 use crate::policy::notice::{self, PhoneDecision};
+use crate::policy::Refusal;
+
+/// Why a phone's answer was not carried out: audited with these words, and
+/// said back to a channel that answers the press ("Not done: …").
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneRefusal {
+    #[error("a line that is not JSON")]
+    NotJson,
+    #[error("a message without text")]
+    NoText,
+    #[error("no key")]
+    NoKey,
+    #[error(transparent)]
+    Token(#[from] BadToken),
+    #[error("it was used already")]
+    Used,
+    #[error("its item is answered already or unknown")]
+    NoItem,
+    #[error("its item changed since the notice")]
+    Changed,
+    #[error("the launcher is not ready for decisions")]
+    NotReady,
+    #[error("its button is used, expired or unknown")]
+    NoButton,
+    /// A rule refused it (what `remote_decisions` allows, who pressed).
+    #[error(transparent)]
+    Rule(#[from] Refusal),
+    /// The service call the page makes refused or failed.
+    #[error(transparent)]
+    Decision(#[from] LauncherError),
+}
+
+/// Why the reply topic's stream stopped (it is read again after a pause).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyStreamError {
+    #[error("the request: {0}")]
+    Request(#[from] http::Error),
+    #[error("cannot reach the ntfy server")]
+    Unreachable(#[source] hyper_util::client::legacy::Error),
+    #[error("the ntfy server answered {0}")]
+    Status(u16),
+    #[error("the stream broke")]
+    Broke(#[source] hyper::Error),
+    #[error("the stream ended")]
+    Ended,
+}
 
 /// The longest line of the stream read.
 pub const MAX_LINE: usize = 8 * 1024;
@@ -92,30 +139,25 @@ impl Notifier {
         }
     }
 
-    async fn read_replies(&self, url: &str) -> Result<(), String> {
+    async fn read_replies(&self, url: &str) -> Result<(), ReplyStreamError> {
         let mut req = http::Request::get(url);
         if let Some(t) = &self.ntfy_token {
             req = req.header("Authorization", format!("Bearer {}", t.expose()));
         }
-        let req = req
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
+        let req = req.body(Full::new(Bytes::new()))?;
         let resp = self
             .http()
             .request(req)
             .await
-            .map_err(|_| "cannot reach the ntfy server".to_string())?;
+            .map_err(ReplyStreamError::Unreachable)?;
         if !resp.status().is_success() {
-            return Err(format!(
-                "the ntfy server answered {}",
-                resp.status().as_u16()
-            ));
+            return Err(ReplyStreamError::Status(resp.status().as_u16()));
         }
         let mut body = resp.into_body();
         let mut line = Vec::new();
         let mut skipping = false;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| "the stream broke".to_string())?;
+            let frame = frame.map_err(ReplyStreamError::Broke)?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
@@ -135,12 +177,12 @@ impl Notifier {
                 }
             }
         }
-        Err("the stream ended".into())
+        Err(ReplyStreamError::Ended)
     }
 
     async fn on_line(&self, line: &[u8]) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
-            return self.refuse(None, "a line that is not JSON", Channel::Ntfy);
+            return self.refuse(None, &PhoneRefusal::NotJson, Channel::Ntfy);
         };
         if v["event"] != "message" {
             return; // open, keepalive
@@ -149,27 +191,27 @@ impl Notifier {
             Some(text) => {
                 let _told_in_the_audit = self.on_token(text, Channel::Ntfy).await;
             }
-            None => self.refuse(None, "a message without text", Channel::Ntfy),
+            None => self.refuse(None, &PhoneRefusal::NoText, Channel::Ntfy),
         }
     }
 
     /// One reply on `channel`: checked, then decided once, or refused with
     /// why (audited, and returned for a channel that answers the press).
-    pub(super) async fn on_token(&self, text: &str, channel: Channel) -> Result<(), String> {
-        let refused = |claim: Option<&Claim>, why: &str| {
-            self.refuse(claim, why, channel);
-            Err(why.to_string())
+    pub(super) async fn on_token(&self, text: &str, channel: Channel) -> Result<(), PhoneRefusal> {
+        let refused = |claim: Option<&Claim>, why: PhoneRefusal| {
+            self.refuse(claim, &why, channel);
+            Err(why)
         };
         let Some(key) = &self.key else {
-            return Err("no key".into());
+            return Err(PhoneRefusal::NoKey);
         };
         let now = crate::clock::now().timestamp();
         let claim = match decision_token::verify(key, text, now) {
             Ok(c) => c,
-            Err(e) => return refused(None, &e.to_string()),
+            Err(e) => return refused(None, e.into()),
         };
         if !self.used_nonces.lock().unwrap().insert(claim.nonce.clone()) {
-            return refused(Some(&claim), "it was used already");
+            return refused(Some(&claim), PhoneRefusal::Used);
         }
         let item = self
             .ctx
@@ -178,13 +220,13 @@ impl Notifier {
             .into_iter()
             .find(|i| i.id == claim.item);
         let Some(item) = item else {
-            return refused(Some(&claim), "its item is answered already or unknown");
+            return refused(Some(&claim), PhoneRefusal::NoItem);
         };
         if item.digest != claim.digest {
-            return refused(Some(&claim), "its item changed since the notice");
+            return refused(Some(&claim), PhoneRefusal::Changed);
         }
         let Some(deciders) = self.deciders.get() else {
-            return refused(Some(&claim), "the launcher is not ready for decisions");
+            return refused(Some(&claim), PhoneRefusal::NotReady);
         };
         let session = item.session_id.clone().unwrap_or_default();
         let file_change = self.patch_in_its_worktree(&item);
@@ -194,7 +236,7 @@ impl Notifier {
             claim.decision,
             file_change,
         ) {
-            return refused(Some(&claim), &e.to_string());
+            return refused(Some(&claim), e.into());
         }
         let done = match (&item.answers, claim.decision) {
             (Answers::Approval { request_id, .. }, d) => {
@@ -219,9 +261,7 @@ impl Notifier {
                     .decline_plan(session, *revision, by_phone(channel), claim.nonce.clone())
                     .await
             }
-            _ => Err(crate::error::LauncherError::BadRequest(
-                "nothing a phone answers".into(),
-            )),
+            _ => Err(LauncherError::BadRequest("nothing a phone answers".into())),
         };
         match done {
             Ok(()) => {
@@ -233,11 +273,11 @@ impl Notifier {
                 });
                 Ok(())
             }
-            Err(e) => refused(Some(&claim), &e.to_string()),
+            Err(e) => refused(Some(&claim), e.into()),
         }
     }
 
-    pub(super) fn refuse(&self, claim: Option<&Claim>, reason: &str, channel: Channel) {
+    pub(super) fn refuse(&self, claim: Option<&Claim>, reason: &PhoneRefusal, channel: Channel) {
         let now_ms = self.now_ms();
         {
             let mut r = self.refusals.lock().unwrap();

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::channels::{Button, DeliveryError, Http, DELIVERY_TIMEOUT};
+use super::replies::PhoneRefusal;
 use super::{Channel, Notifier};
 use crate::config::notify::Telegram;
 use crate::policy::notice::Notice;
@@ -239,7 +240,7 @@ impl Notifier {
         let by = press["from"]["id"].as_i64();
         let may = crate::policy::notice::telegram_press_may(tg.chat_id, &tg.user_ids, chat, by);
         let outcome = if let Err(refusal) = may {
-            let why = refusal.to_string();
+            let why = PhoneRefusal::Rule(refusal);
             self.refuse(None, &why, Channel::Telegram);
             Err(why)
         } else {
@@ -248,9 +249,9 @@ impl Notifier {
             match signed {
                 Some(signed) => self.on_token(&signed, Channel::Telegram).await,
                 None => {
-                    let why = "its button is used, expired or unknown";
-                    self.refuse(None, why, Channel::Telegram);
-                    Err(why.to_string())
+                    let why = PhoneRefusal::NoButton;
+                    self.refuse(None, &why, Channel::Telegram);
+                    Err(why)
                 }
             }
         };

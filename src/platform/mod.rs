@@ -25,13 +25,24 @@ pub fn real_path_text(path: &str) -> String {
         .unwrap_or_else(|_| path.to_string())
 }
 
+/// Why a program cannot be started with folders shown at other paths.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("only Linux shows a folder at another path")]
+    NotLinux,
+    #[error("no user and mount namespace of its own: {0}")]
+    Refused(#[source] std::sync::Arc<std::io::Error>),
+    #[error("a program in a namespace of its own ended with {0}")]
+    Failed(std::process::ExitStatus),
+}
+
 /// Whether a program can be started with folders shown at other paths
 /// ([`mount_ns`]: Linux's user and mount namespaces), or why not.
-pub fn namespaces_work() -> Result<(), String> {
+pub fn namespaces_work() -> Result<(), NamespaceError> {
     #[cfg(target_os = "linux")]
     return mount_ns::works();
     #[cfg(not(target_os = "linux"))]
-    return Err("only Linux shows a folder at another path".into());
+    return Err(NamespaceError::NotLinux);
 }
 
 /// No network of its own elsewhere: an agent is fenced only on Linux.

@@ -119,8 +119,9 @@ fn fd_path(fd: libc::c_int, out: &mut [u8; 32]) {
 /// Whether this machine lets the launcher make such a namespace (Ubuntu's
 /// AppArmor can refuse unprivileged user namespaces): tried once, with a
 /// program that binds nothing. The error says why not.
-pub fn works() -> Result<(), String> {
-    static TRIED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+pub fn works() -> Result<(), super::NamespaceError> {
+    use super::NamespaceError;
+    static TRIED: std::sync::OnceLock<Result<(), NamespaceError>> = std::sync::OnceLock::new();
     TRIED
         .get_or_init(|| {
             let mut cmd = std::process::Command::new("/bin/sh");
@@ -128,13 +129,12 @@ pub fn works() -> Result<(), String> {
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            bind(&mut cmd, &[], Path::new("/")).map_err(|e| e.to_string())?;
+            let refused = |e| NamespaceError::Refused(std::sync::Arc::new(e));
+            bind(&mut cmd, &[], Path::new("/")).map_err(refused)?;
             match cmd.status() {
                 Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(format!(
-                    "a program in a namespace of its own ended with {s}"
-                )),
-                Err(e) => Err(format!("no user and mount namespace of its own: {e}")),
+                Ok(s) => Err(NamespaceError::Failed(s)),
+                Err(e) => Err(refused(e)),
             }
         })
         .clone()
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn this_machine_makes_namespaces() {
         // The suite's machines allow them (the bench and isolation tests need them).
-        assert_eq!(works(), Ok(()));
+        works().unwrap();
     }
 
     /// The program sees the other folder at the path, writes land there,

@@ -123,7 +123,8 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
             .to_string(),
         RemoteSandbox::Required => sandbox_holds(ssh, host)
             .await
-            .map_err(|why| Found::refused(why, version.clone()))?,
+            .map(|()| "in Codex's sandbox".to_string())
+            .map_err(|why| Found::refused(why.to_string(), version.clone()))?,
     };
     Ok(Found {
         state: RemoteState::Ready,
@@ -132,25 +133,39 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
     })
 }
 
+/// Why Codex's sandbox does not hold on a host.
+#[derive(Debug, thiserror::Error)]
+enum SandboxFails {
+    #[error(transparent)]
+    Unreached(#[from] SshError),
+    #[error(
+        "Codex's sandbox does not start on {name}, so its commands would run unsandboxed \
+         (set sandbox: none for it to allow that): {said}"
+    )]
+    DoesNotStart { name: String, said: String },
+    #[error(
+        "Codex's sandbox on {0} let a command write to your home folder there: its \
+         commands would not be confined (set sandbox: none for it to allow that)"
+    )]
+    LetsWrite(String),
+}
+
 /// Whether Codex's sandbox starts on the host and refuses a write to the
-/// home folder; why not, in words.
-async fn sandbox_holds(ssh: &Ssh, host: &Remote) -> Result<String, String> {
+/// home folder, or why not.
+async fn sandbox_holds(ssh: &Ssh, host: &Remote) -> Result<(), SandboxFails> {
     let (name, codex) = (&host.name, host.codex.as_str());
-    let unreached = |e: SshError| e.to_string();
     let ran = ssh
         .run(
             &host.ssh,
             &[codex, "sandbox", "--", "/bin/echo", "inside"],
             STEP,
         )
-        .await
-        .map_err(unreached)?;
+        .await?;
     if !ran.ok() || ran.stdout.trim() != "inside" {
-        return Err(format!(
-            "Codex's sandbox does not start on {name}, so its commands would run unsandboxed \
-             (set sandbox: none for it to allow that): {}",
-            tail(&ran.stderr)
-        ));
+        return Err(SandboxFails::DoesNotStart {
+            name: name.clone(),
+            said: tail(&ran.stderr),
+        });
     }
     let write = format!(": > \"$HOME/{PROBE}\" && echo wrote");
     let ran = ssh
@@ -159,16 +174,12 @@ async fn sandbox_holds(ssh: &Ssh, host: &Remote) -> Result<String, String> {
             &[codex, "sandbox", "--", "/bin/sh", "-c", &write],
             STEP,
         )
-        .await
-        .map_err(unreached)?;
+        .await?;
     if ran.stdout.contains("wrote") {
         let _ = ssh.run(&host.ssh, &["rm", "-f", "--", PROBE], STEP).await;
-        return Err(format!(
-            "Codex's sandbox on {name} let a command write to your home folder there: its \
-             commands would not be confined (set sandbox: none for it to allow that)"
-        ));
+        return Err(SandboxFails::LetsWrite(name.clone()));
     }
-    Ok("in Codex's sandbox".into())
+    Ok(())
 }
 
 /// ssh's failure as the host's state: a refused key is the user's to fix; a

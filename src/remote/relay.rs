@@ -31,6 +31,46 @@ use crate::config::remotes::Remote;
 use crate::model::RemoteState;
 use crate::secret::Secret;
 
+/// Why one connection between Codex and its exec-server ended (logged; the
+/// host's state says what the user needs of it).
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeEnd {
+    #[error("no handshake within 10 s")]
+    NoHandshake,
+    #[error("refused: {0}")]
+    Refused(#[source] Box<tokio_tungstenite::tungstenite::Error>),
+    #[error(transparent)]
+    Ssh(#[from] super::ssh::SshError),
+    #[error("a namespace for its exec-server: {0}")]
+    Namespace(#[source] std::io::Error),
+    #[error("{program}: {source}")]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("folders shown at other paths need Linux")]
+    NeedsLinux,
+    #[error("its exec-server's program has no {0}")]
+    NoPipe(&'static str),
+    #[error("the launcher stops")]
+    Stopping,
+    #[error("Codex closed it")]
+    CodexClosed,
+    #[error("Codex's connection broke: {0}")]
+    CodexBroke(#[source] Box<tokio_tungstenite::tungstenite::Error>),
+    #[error("not JSON from Codex: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("writing to the exec-server: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("sending to Codex: {0}")]
+    ToCodex(#[source] Box<tokio_tungstenite::tungstenite::Error>),
+    #[error("{0} sent a line of over 16 MiB")]
+    LineTooLong(String),
+    #[error("the exec-server of {0} ended")]
+    Ended(String),
+}
+
 /// Where the relay starts a Codex `exec-server` for each connection.
 #[derive(Clone)]
 pub enum Reach {
@@ -104,12 +144,11 @@ impl Reach {
         }
     }
 
-    fn spawn(&self) -> Result<tokio::process::Child, String> {
+    fn spawn(&self) -> Result<tokio::process::Child, BridgeEnd> {
         match self {
             Reach::Ssh { ssh, host, errors } => {
                 let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
-                ssh.spawn_stdio(&host.ssh, &words, errors.stdio())
-                    .map_err(|e| e.to_string())
+                Ok(ssh.spawn_stdio(&host.ssh, &words, errors.stdio())?)
             }
             Reach::Here(here) => here.spawn(),
         }
@@ -134,7 +173,7 @@ impl Reach {
 
 impl Here {
     #[cfg(target_os = "linux")]
-    fn spawn(&self) -> Result<tokio::process::Child, String> {
+    fn spawn(&self) -> Result<tokio::process::Child, BridgeEnd> {
         use std::process::Stdio;
         let mut cmd = std::process::Command::new(&self.program);
         cmd.args(["exec-server", "--listen", "stdio"])
@@ -144,16 +183,18 @@ impl Here {
             .stdout(Stdio::piped())
             .stderr(self.errors.stdio());
         crate::platform::mount_ns::bind(&mut cmd, &self.binds, &self.cwd)
-            .map_err(|e| e.to_string())?;
+            .map_err(BridgeEnd::Namespace)?;
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.kill_on_drop(true);
-        cmd.spawn()
-            .map_err(|e| format!("{}: {e}", self.program.display()))
+        cmd.spawn().map_err(|source| BridgeEnd::Start {
+            program: self.program.clone(),
+            source,
+        })
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn spawn(&self) -> Result<tokio::process::Child, String> {
-        Err("folders shown at other paths need Linux".into())
+    fn spawn(&self) -> Result<tokio::process::Child, BridgeEnd> {
+        Err(BridgeEnd::NeedsLinux)
     }
 }
 
@@ -230,7 +271,7 @@ impl Relay {
 
     /// One connection: the secret checked, then messages passed both ways
     /// until either side ends.
-    async fn bridge(&self, stream: TcpStream, reach: &Reach) -> Result<(), String> {
+    async fn bridge(&self, stream: TcpStream, reach: &Reach) -> Result<(), BridgeEnd> {
         let expected = format!("Bearer {}", self.secret.expose());
         // The handshake's callback type is tungstenite's.
         #[allow(clippy::result_large_err)]
@@ -256,8 +297,8 @@ impl Relay {
             tokio_tungstenite::accept_hdr_async(stream, check),
         )
         .await
-        .map_err(|_| "no handshake within 10 s".to_string())?
-        .map_err(|e| format!("refused: {e}"))?;
+        .map_err(|_| BridgeEnd::NoHandshake)?
+        .map_err(|e| BridgeEnd::Refused(Box::new(e)))?;
         let (mut to_codex, mut from_codex) = ws.split();
         let mut session = Session::default();
         // Codex's messages until the host first answers: a new ssh gets them again.
@@ -267,9 +308,9 @@ impl Relay {
         let name = reach.name();
         let ended = 'connect: loop {
             let mut child = reach.spawn()?;
-            let mut to_host = child.stdin.take().ok_or("no stdin")?;
+            let mut to_host = child.stdin.take().ok_or(BridgeEnd::NoPipe("stdin"))?;
             let mut from_host = FramedRead::new(
-                child.stdout.take().ok_or("no stdout")?,
+                child.stdout.take().ok_or(BridgeEnd::NoPipe("stdout"))?,
                 LinesCodec::new_with_max_length(MAX_LINE),
             );
             for line in &unanswered {
@@ -277,7 +318,7 @@ impl Relay {
             }
             let outcome = loop {
                 tokio::select! {
-                    _ = self.stop.cancelled() => break Err("the launcher stops".to_string()),
+                    _ = self.stop.cancelled() => break Err(BridgeEnd::Stopping),
                     msg = from_codex.next() => match frame_of(msg) {
                         Frame::Message(frame) => {
                             let line = encode(&frame, &mut session)?;
@@ -302,11 +343,11 @@ impl Relay {
                             }
                             let line = session.towards_codex(line);
                             if let Err(e) = to_codex.send(Message::Text(line.into())).await {
-                                break Err(e.to_string());
+                                break Err(BridgeEnd::ToCodex(Box::new(e)));
                             }
                         }
                         Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                            break Err(format!("{name} sent a line of over 16 MiB"))
+                            break Err(BridgeEnd::LineTooLong(name.to_string()))
                         }
                         None | Some(Err(_)) => break Ok(()),
                     },
@@ -329,7 +370,7 @@ impl Relay {
                     tokio::pin!(pause);
                     loop {
                         tokio::select! {
-                            _ = self.stop.cancelled() => break 'connect "the launcher stops".to_string(),
+                            _ = self.stop.cancelled() => break 'connect BridgeEnd::Stopping,
                             _ = &mut pause => break,
                             msg = from_codex.next() => match frame_of(msg) {
                                 Frame::Message(frame) => unanswered.push(encode(&frame, &mut session)?),
@@ -340,7 +381,7 @@ impl Relay {
                     }
                     patience = (patience * 2).min(LAST_RETRY);
                 }
-                Ok(()) => break format!("the exec-server of {name} ended"),
+                Ok(()) => break BridgeEnd::Ended(name.to_string()),
             }
         };
         // Codex may have stopped reading: the close is said, not waited for long.
@@ -364,7 +405,7 @@ const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// What Codex sent: a message, the connection's end, or nothing to pass.
 enum Frame {
     Message(Vec<u8>),
-    Closed(String),
+    Closed(BridgeEnd),
     Other,
 }
 
@@ -372,25 +413,28 @@ fn frame_of(msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>)
     match msg {
         Some(Ok(Message::Text(text))) => Frame::Message(text.as_bytes().to_vec()),
         Some(Ok(Message::Binary(bytes))) => Frame::Message(bytes.to_vec()),
-        Some(Ok(Message::Close(_))) | None => Frame::Closed("Codex closed it".into()),
+        Some(Ok(Message::Close(_))) | None => Frame::Closed(BridgeEnd::CodexClosed),
         Some(Ok(_)) => Frame::Other,
-        Some(Err(e)) => Frame::Closed(e.to_string()),
+        Some(Err(e)) => Frame::Closed(BridgeEnd::CodexBroke(Box::new(e))),
     }
 }
 
 /// One message for the host as one JSON line (re-encoded, so a frame with
 /// a line break inside cannot split it into two).
-fn encode(frame: &[u8], session: &mut Session) -> Result<Vec<u8>, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(frame).map_err(|e| format!("not JSON from Codex: {e}"))?;
-    let mut line = serde_json::to_vec(&session.towards_host(value)).map_err(|e| e.to_string())?;
+fn encode(frame: &[u8], session: &mut Session) -> Result<Vec<u8>, BridgeEnd> {
+    let value: serde_json::Value = serde_json::from_slice(frame).map_err(BridgeEnd::NotJson)?;
+    // A `Value` always serializes.
+    let mut line = serde_json::to_vec(&session.towards_host(value)).unwrap_or_default();
     line.push(b'\n');
     Ok(line)
 }
 
-async fn write_line(to_host: &mut tokio::process::ChildStdin, line: &[u8]) -> Result<(), String> {
-    to_host.write_all(line).await.map_err(|e| e.to_string())?;
-    to_host.flush().await.map_err(|e| e.to_string())
+async fn write_line(
+    to_host: &mut tokio::process::ChildStdin,
+    line: &[u8],
+) -> Result<(), BridgeEnd> {
+    to_host.write_all(line).await.map_err(BridgeEnd::Write)?;
+    to_host.flush().await.map_err(BridgeEnd::Write)
 }
 
 /// One connection's exec-server session as Codex knows it. Each connection

@@ -9,17 +9,14 @@ use crate::error::{LResult, LauncherError};
 /// A unified diff of commit `a`'s tree against commit `b`'s, cut at `max`
 /// bytes (true: cut).
 pub fn between(repo: &Path, a: &str, b: &str, max: usize) -> LResult<(String, bool)> {
-    let git = git2::Repository::open(repo).map_err(|e| LauncherError::Internal(e.to_string()))?;
+    let git = git2::Repository::open(repo)?;
     let tree = |c: &str| {
         git2::Oid::from_str(c)
             .and_then(|oid| git.find_commit(oid))
             .and_then(|c| c.tree())
-            .map_err(|e| LauncherError::Internal(e.to_string()))
     };
     let (ta, tb) = (tree(a)?, tree(b)?);
-    let d = git
-        .diff_tree_to_tree(Some(&ta), Some(&tb), None)
-        .map_err(|e| LauncherError::Internal(e.to_string()))?;
+    let d = git.diff_tree_to_tree(Some(&ta), Some(&tb), None)?;
     let mut text = String::new();
     let mut truncated = false;
     let printed = d.print(git2::DiffFormat::Patch, |_, _, line| {
@@ -41,7 +38,7 @@ pub fn between(repo: &Path, a: &str, b: &str, max: usize) -> LResult<(String, bo
     });
     if let Err(e) = printed {
         if !truncated {
-            return Err(LauncherError::Internal(e.to_string()));
+            return Err(LauncherError::Git(e));
         }
     }
     Ok((text, truncated))

@@ -270,8 +270,7 @@ impl Runner {
         let built = tokio::task::spawn_blocking(move || {
             crate::report::build_report(&launcher.ctx.repo, &launcher.ctx.config, &mode)
         })
-        .await
-        .map_err(|e| crate::error::LauncherError::Internal(e.to_string()))?;
+        .await?;
         Ok(match built {
             Ok(report) => ok(crate::report::render::render_text(&report)),
             Err(e) => failed(e.to_string()),
@@ -305,8 +304,7 @@ impl Runner {
             }
             None => changes_view(&repo, &department, scope).map(|v| to_json(&v)),
         })
-        .await
-        .map_err(|e| LauncherError::Internal(e.to_string()))?;
+        .await?;
         Ok(match text {
             Ok(text) => ok(format!("{CHANGED_WORDS}\n{text}")),
             Err(e) => failed(e.to_string()),

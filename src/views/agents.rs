@@ -52,12 +52,13 @@ pub fn agents(
     trust: Option<&crate::config_trust::TrustRequest>,
 ) -> AgentsView {
     let network = config.launcher.agent.agent_network;
-    let sandboxed = backend.capabilities.sandboxed;
-    let acp = backend.kind == crate::model::Backend::Acp;
-    let fenced = backend.capabilities.model_only_network;
+    let can = backend.capabilities;
+    let sandboxed = can.sandboxed;
+    let fenced = can.model_only_network;
+    let noun = backend.kind.agents_noun();
     let reach = match (sandboxed, network) {
-        (true, _) if acp => {
-            "ACP agents run in Codex's sandbox: each writes only its own worktree and \
+        (true, _) if fenced => {
+            "run in Codex's sandbox: each writes only its own worktree and \
             temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
             the launcher only through its governance tools. Its network holds only its model \
             (its base URL, its usual host, or launcher.acp_model_hosts; none for an agent of no \
@@ -65,26 +66,28 @@ pub fn agents(
             port of this machine but its model's."
         }
         (true, false) => {
-            "Codex agents run in Codex's sandbox: they write only the repository \
+            "run in Codex's sandbox: they write only the repository \
             (their own mailbox folder aside), cannot see the launcher's state folder, have no \
             network and no key, and reach the launcher only through their governance tools."
         }
         (true, true) => {
-            "Codex agents run in Codex's sandbox with the network ON \
+            "run in Codex's sandbox with the network ON \
             (launcher.agent_network): they write only the repository and cannot see the \
             launcher's state folder, but they can reach any address, loopback included."
         }
-        (false, _) if acp => {
-            "ACP agents run unsandboxed, as you (launcher.acp_unsandboxed): they can read \
-            and change every file you can (the launcher's state folder included), use the \
-            network, and start any program. Use them only with agents you trust."
-        }
-        (false, _) => {
-            "PTY agents run unsandboxed, as you: they can read and change every file \
-            you can (the launcher's state folder and its token included), use the network, and \
-            start any program. Use them only with agents you trust."
-        }
+        (false, _) => "run unsandboxed, as you",
     };
+    let mut reach = format!("{noun} {reach}");
+    if !sandboxed {
+        if let Some(key) = config.launcher.agent.backend.unsandboxed_by() {
+            reach.push_str(&format!(" ({key})"));
+        }
+        reach.push_str(
+            ": they can read and change every file you can (the launcher's state folder and \
+             its token included), use the network, and start any program. Use them only with \
+             agents you trust.",
+        );
+    }
     let departments: Vec<OwnAgentView> = config
         .launcher
         .agent
@@ -97,30 +100,30 @@ pub fn agents(
             sandboxed: !s.unsandboxed(),
         })
         .collect();
-    let mut reach = reach.to_string();
-    for d in &departments {
+    let mut own_network = false;
+    for (d, s) in departments
+        .iter()
+        .zip(config.launcher.agent.departments.values())
+    {
+        let its = s.capabilities();
+        own_network |= its.own_model_traffic && !its.model_only_network;
         reach.push_str(&format!(
             " Department {} runs {} instead, {}.",
             d.department,
             d.agent,
-            match (d.sandboxed, d.backend) {
-                (true, crate::model::Backend::Acp) => {
-                    "in Codex's sandbox, its network holding only its model"
-                }
-                (true, _) => "in Codex's sandbox",
+            match (its.sandboxed, its.model_only_network) {
+                (true, true) => "in Codex's sandbox, its network holding only its model",
+                (true, false) => "in Codex's sandbox",
                 (false, _) => "unsandboxed, as you",
             }
         ));
     }
-    let own_network = departments
-        .iter()
-        .any(|d| d.backend == crate::model::Backend::Acp && !d.sandboxed);
     AgentsView {
         backend: backend.kind,
         sandboxed,
         // An ACP agent reaches its model: its network is on, unless it holds
         // only that model.
-        network: network || (acp && !fenced) || own_network,
+        network: network || (can.own_model_traffic && !fenced) || own_network,
         reach: reach.split_whitespace().collect::<Vec<_>>().join(" "),
         departments,
         problems: backend.problems.clone(),
@@ -129,7 +132,7 @@ pub fn agents(
         // The demo's scripted agent is handed `{model}` and uses no model.
         models_apply: sandboxed
             || (!is_demo(config)
-                && (backend.kind != crate::model::Backend::Pty
+                && (!can.model_from_command
                     || config
                         .launcher
                         .agent_command
@@ -167,4 +170,91 @@ fn is_demo(config: &Config) -> bool {
         .and_then(|p| p.file_stem())
         .is_some_and(|n| n.to_string_lossy() == "fake-agent")
         && command.iter().any(|a| a == "--demo")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::acp::settings::{Profile, Settings};
+    use crate::agents::BackendSettings;
+
+    fn acp(unsandboxed: bool) -> BackendSettings {
+        BackendSettings::Acp(Settings {
+            agent: Profile::Other,
+            command: Some(vec!["agent".into()]),
+            unsandboxed,
+            confiner: "codex".into(),
+            model_hosts: vec![],
+        })
+    }
+
+    /// The page's words and its network flag follow what each backend
+    /// says it can do, not its name.
+    #[test]
+    fn how_agents_run_is_said_from_their_capabilities() {
+        let repo = tempfile::tempdir().unwrap();
+        git2::Repository::init(repo.path()).unwrap();
+        let mut config = Config::load(repo.path()).unwrap();
+        let facts = |b: &BackendSettings| BackendFacts {
+            kind: b.kind(),
+            capabilities: b.capabilities(),
+            problems: vec![],
+            planner_problems: vec![],
+        };
+        let (confined, unconfined) = (acp(false), acp(true));
+        config.launcher.agent.backend = confined.clone();
+        let view = agents(&config, &facts(&confined), None);
+        assert!(
+            view.reach.starts_with("ACP agents run in Codex's sandbox"),
+            "{}",
+            view.reach
+        );
+        assert!(
+            !view.network,
+            "a confined ACP agent's network holds only its model"
+        );
+
+        config.launcher.agent.backend = unconfined.clone();
+        let view = agents(&config, &facts(&unconfined), None);
+        assert!(
+            view.reach.starts_with(
+                "ACP agents run unsandboxed, as you (launcher.acp_unsandboxed): they can read"
+            ),
+            "{}",
+            view.reach
+        );
+        assert!(view.network, "an unconfined ACP agent reaches its model");
+
+        let pty = BackendSettings::Pty;
+        config.launcher.agent.backend = pty.clone();
+        config
+            .launcher
+            .agent
+            .departments
+            .insert("gongbu".into(), confined);
+        config
+            .launcher
+            .agent
+            .departments
+            .insert("hubu".into(), unconfined);
+        let view = agents(&config, &facts(&pty), None);
+        assert!(
+            view.reach
+                .starts_with("PTY agents run unsandboxed, as you: "),
+            "{}",
+            view.reach
+        );
+        assert!(view.reach.contains(
+            "Department gongbu runs ACP agent other instead, in Codex's sandbox, its network \
+             holding only its model."
+        ));
+        assert!(view
+            .reach
+            .contains("Department hubu runs ACP agent other instead, unsandboxed"));
+        assert!(view.network, "hubu's agent reaches its model");
+        // A terminal command is handed a model only where it names `{model}`.
+        assert!(view.models_apply, "{:?}", config.launcher.agent_command);
+        config.launcher.agent_command = vec!["my-agent".into()];
+        assert!(!agents(&config, &facts(&pty), None).models_apply);
+    }
 }

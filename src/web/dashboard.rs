@@ -53,7 +53,7 @@ async fn page(Params(q): Params<PageQuery>) -> Response {
             Html(html),
         )
             .into_response(),
-        Err(e) => LauncherError::Internal(e.to_string()).into_response(),
+        Err(e) => LauncherError::from(e).into_response(),
     }
 }
 

@@ -120,13 +120,24 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// Why one file was not copied in (logged; the others still are).
+#[derive(Debug, thiserror::Error)]
+enum NotCopied {
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("{0} is not a folder in the worktree")]
+    NotAFolder(std::path::PathBuf),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Copies one regular file to `rel` in the worktree; false when the
 /// worktree already holds that path (a checked-out file is never replaced).
-fn copy_one(from: &Path, worktree: &Path, rel: &str) -> Result<bool, String> {
-    let mut source = crate::platform::open_no_follow(from).map_err(|(_, e)| e.to_string())?;
-    let meta = source.metadata().map_err(|e| e.to_string())?;
+fn copy_one(from: &Path, worktree: &Path, rel: &str) -> Result<bool, NotCopied> {
+    let mut source = crate::platform::open_no_follow(from).map_err(|(_, e)| e)?;
+    let meta = source.metadata()?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(NotCopied::NotAFile);
     }
     let mut folder = worktree.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
@@ -134,16 +145,9 @@ fn copy_one(from: &Path, worktree: &Path, rel: &str) -> Result<bool, String> {
         folder.push(part);
         match std::fs::symlink_metadata(&folder) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(format!(
-                    "{} is not a folder in the worktree",
-                    folder.display()
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&folder).map_err(|e| e.to_string())?
-            }
-            Err(e) => return Err(e.to_string()),
+            Ok(_) => return Err(NotCopied::NotAFolder(folder)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&folder)?,
+            Err(e) => return Err(e.into()),
         }
     }
     let to = folder.join(parts[parts.len() - 1]);
@@ -152,12 +156,9 @@ fn copy_one(from: &Path, worktree: &Path, rel: &str) -> Result<bool, String> {
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
-    let mut target =
-        crate::platform::open_no_follow_with(&mut options, &to).map_err(|e| e.to_string())?;
-    std::io::copy(&mut source, &mut target).map_err(|e| e.to_string())?;
-    target
-        .set_permissions(meta.permissions())
-        .map_err(|e| e.to_string())?;
+    let mut target = crate::platform::open_no_follow_with(&mut options, &to)?;
+    std::io::copy(&mut source, &mut target)?;
+    target.set_permissions(meta.permissions())?;
     Ok(true)
 }
 

@@ -96,7 +96,7 @@ async fn off_the_runtime<T: Send + 'static>(
 ) -> LResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("git task failed: {e}"))))
+        .unwrap_or_else(|e| Err(e.into()))
 }
 
 impl PullRequests {

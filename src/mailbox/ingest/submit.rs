@@ -36,8 +36,7 @@ impl Mailbox {
                 .validate(parent, &body, crate::policy::report::Channel::Token)?;
         result.verified = true;
         let paths = self.ctx.paths.mailbox(parent);
-        let bytes = serde_json::to_vec_pretty(&Value::Object(body))
-            .map_err(|e| LauncherError::Internal(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(&Value::Object(body))?;
         let name = format!("{}-{}.json", grant.session_id, crate::clock::file_stamp());
         let dest = unique_name(&paths.archive, &name, &mut HashSet::new());
         crate::platform::create_private_dir(&paths.archive)
@@ -64,8 +63,7 @@ impl Mailbox {
             );
             outcome
         })
-        .await
-        .map_err(|e| LauncherError::Internal(e.to_string()))?;
+        .await?;
         if let Some((_, reason)) = outcome.refused.first() {
             return Err(LauncherError::Conflict(reason.clone()));
         }

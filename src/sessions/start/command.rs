@@ -10,6 +10,7 @@ use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
 use crate::model::{RemoteWork, Session, SessionKind};
 use crate::policy::agent_env;
+use crate::policy::start::NotShownThere;
 use crate::remote::Remotes;
 
 /// The environment every agent gets (SPEC 6): the URL and token only for
@@ -181,26 +182,26 @@ impl Starter<'_> {
         session: &Session,
         ws: &crate::model::Workspace,
     ) -> LResult<RemoteEnvironment> {
-        let refused = |why: String| {
+        let refused = |why: &dyn std::fmt::Display| {
             LauncherError::Conflict(format!(
                 "{} cannot work at the user's tree's path: {why}",
                 session.id
             ))
         };
-        crate::platform::namespaces_work().map_err(refused)?;
+        crate::platform::namespaces_work().map_err(|e| refused(&e))?;
         let server = self
             .sessions
             .backend_for(session.agent_key())
             .exec_server()
-            .ok_or_else(|| refused("its agent cannot run commands outside itself".into()))?;
+            .ok_or_else(|| refused(&NotShownThere::NoExecServer))?;
         let repo = users_path(&self.ctx.repo);
-        exec_server_outside(&repo, &server).map_err(refused)?;
+        exec_server_outside(&repo, &server).map_err(|e| refused(&e))?;
         let shown = crate::worktrees::at_users_path::prepare(
             &self.ctx.repo,
             ws,
             std::slice::from_ref(&self.ctx.paths.state_dir),
         )
-        .map_err(|e| refused(e.to_string()))?;
+        .map_err(|e| refused(&e))?;
         let mut env = agent_env::outside_tree_resolved(
             launchers_env(),
             &repo.display().to_string(),
@@ -228,7 +229,7 @@ impl Starter<'_> {
             .remotes
             .relay_here(self.ctx, here, Path::new(&ws.path))
             .await
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| refused(&e))?;
         Ok(RemoteEnvironment {
             id: crate::remote::here_id(&ws.name),
             url: relay.url(),
@@ -398,23 +399,19 @@ fn launchers_env() -> impl Iterator<Item = (String, String)> {
 pub(in crate::sessions) fn exec_server_outside(
     repo: &Path,
     server: &crate::agents::ExecServer,
-) -> Result<(), String> {
+) -> Result<(), NotShownThere> {
     let program = dunce::canonicalize(&server.program).unwrap_or_else(|_| server.program.clone());
     let tree = repo.display().to_string();
-    if !program.is_absolute() || agent_env::names_path_in(&program.display().to_string(), &tree) {
-        return Err(format!(
-            "its program {} lies in the tree its worktree is shown over",
-            program.display()
-        ));
+    let program = program.display().to_string();
+    if !Path::new(&program).is_absolute() || agent_env::names_path_in(&program, &tree) {
+        return Err(NotShownThere::ProgramInTree(program));
     }
     if let Some((k, _)) = server
         .env
         .iter()
         .find(|(_, v)| v.split(':').any(|p| agent_env::names_path_in(p, &tree)))
     {
-        return Err(format!(
-            "{k} names a path in the tree its worktree is shown over"
-        ));
+        return Err(NotShownThere::SettingInTree(k.clone()));
     }
     Ok(())
 }

@@ -541,10 +541,12 @@ impl Starter<'_> {
             cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
             elsewhere_or_handed_over: spec.remote.is_some() || spec.workspace_from.is_some(),
             runs_elsewhere: backend.capabilities().runs_elsewhere && server.is_some(),
-            namespaces: crate::platform::namespaces_work().and_then(|()| match &server {
-                Some(server) => command::exec_server_outside(repo, server),
-                None => Ok(()),
-            }),
+            namespaces: crate::platform::namespaces_work()
+                .map_err(Into::into)
+                .and_then(|()| match &server {
+                    Some(server) => command::exec_server_outside(repo, server),
+                    None => Ok(()),
+                }),
         };
         crate::policy::start::at_users_path(&place).unwrap_or_else(|why| {
             tracing::warn!(

@@ -31,7 +31,7 @@ async fn blocking<T: Send + 'static>(
 ) -> LResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("changes task failed: {e}"))))
+        .unwrap_or_else(|e| Err(e.into()))
 }
 
 fn checked(id: &str) -> LResult<()> {

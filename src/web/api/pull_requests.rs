@@ -42,7 +42,7 @@ pub(super) async fn settings(State(l): L) -> Response {
     let integrations = std::sync::Arc::clone(&l.integrations);
     let setup = tokio::task::spawn_blocking(move || integrations.pull_requests.setup())
         .await
-        .unwrap_or_else(|e| Err(LauncherError::Internal(e.to_string())));
+        .unwrap_or_else(|e| Err(e.into()));
     let (on, off, remote_url, repo) = match setup {
         Ok(s) => (true, None, Some(s.remote_url), Some(s.repo)),
         Err(e) => (false, Some(e.to_string()), None, c.repo.clone()),

@@ -23,7 +23,7 @@ async fn blocking<T: Send + 'static>(
 ) -> LResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(LauncherError::Internal(format!("review task failed: {e}"))))
+        .unwrap_or_else(|e| Err(e.into()))
 }
 
 /// The ids that name a registered result: its Zhongshu (`session_id`), the

@@ -22,11 +22,9 @@ use crate::web::JsonBody;
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> LResult<T> + Send + 'static,
 ) -> LResult<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(LauncherError::Internal(format!(
-            "review comment task failed: {e}"
-        )))
-    })
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(e.into()))
 }
 
 #[derive(Deserialize)]
