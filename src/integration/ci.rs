@@ -26,7 +26,7 @@ use crate::model::{
     verdict_of, AuditEvent, Check, CheckVerdict, PullRequest, PullRequestState, WorkspaceState,
 };
 use crate::policy::forge_review::sends_by_itself;
-use crate::policy::workspace::{enter, Event};
+use crate::policy::workspace::{self, Event};
 
 /// The longest excerpt of a log a send back carries, in characters.
 const NOTE_LOG_CHARS: usize = crate::forge::log::EXCERPT_CHARS;
@@ -287,11 +287,7 @@ impl Integrations {
                         p.state = state;
                         p.review_waiting.clear();
                     }
-                    let before = w.state;
-                    if let Err(e) = enter(w, closed) {
-                        tracing::error!("{sid}: {e}");
-                    }
-                    if w.state != before {
+                    if workspace::observe(w, closed) {
                         w.settled_at = Some(now.clone());
                         done.push(sid.to_string());
                     }

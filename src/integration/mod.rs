@@ -48,7 +48,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::{AuditEvent, IntegrationMode, Proposal, Session, Workspace, WorkspaceState};
 use crate::policy::integration as integration_rules;
-use crate::policy::workspace::{enter, Event};
+use crate::policy::workspace::{self, Event};
 use crate::sessions::Sessions;
 use crate::worktrees::{self, WorktreeError};
 
@@ -510,9 +510,7 @@ impl Integrations {
         }
         let saved = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                if let Err(e) = enter(w, Event::SettledEmpty) {
-                    tracing::error!("{id}: {e}");
-                }
+                workspace::observe(w, Event::SettledEmpty);
                 w.removed = true;
                 w.branch_deleted = true;
                 w.settled_at = Some(clock::now_rfc3339());

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, WorkspaceState};
 use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
-use crate::policy::workspace::{enter, record_moved, Event};
+use crate::policy::workspace::{self, record_moved, Event};
 use crate::remote::Remotes;
 use crate::store::{StoreError, Tx};
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
@@ -212,9 +212,7 @@ pub fn keep(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
         ws.diff_stat = Some(r.stat);
         ws.review = Some(snap.review.clone());
         ws.nothing_to_review = nothing_to_review(&r.files, &r.fenced, &r.left_out);
-        if let Err(e) = enter(ws, Event::Recorded) {
-            tracing::error!("{session_id}: {e}");
-        }
+        workspace::observe(ws, Event::Recorded);
         if let (Some(work), Some(commit)) = (ws.remote.as_mut(), &snap.fetched) {
             work.fetched = Some(commit.clone());
             let fetched = AuditEvent::RemoteWorkFetched {

@@ -391,14 +391,17 @@ fn conflicting(
     prediction: &Prediction,
     files: Vec<String>,
 ) -> LResult<LauncherError> {
-    ctx.store.update(|tx| {
+    ctx.store.update(|tx| -> LResult<()> {
+        // A worktree that cannot take the conflict (settled meanwhile) keeps
+        // its record as it is: the step stops with the machine's refusal.
+        if let Some(w) = tx.session(id).and_then(|s| s.workspace()) {
+            next(w.state, Event::Conflict)?;
+        }
         if let Some(snap) = snap {
             record::store(tx, id, snap, RECORDED_FOR);
         }
         if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-            if let Err(e) = enter(w, Event::Conflict) {
-                tracing::error!("{id}: {e}");
-            }
+            enter(w, Event::Conflict)?;
             w.conflicts = files.clone();
         }
         tx.audit(AuditEvent::IntegrationConflict {
@@ -406,7 +409,8 @@ fn conflicting(
             mode,
             files: files.clone(),
         });
-    })?;
+        Ok(())
+    })??;
     let why = conflict_reason(
         &files,
         &prediction.uncommitted,
@@ -597,13 +601,13 @@ pub(super) struct Settled<'a> {
 /// Step 4, done: the state, `integrated`, the removal and their audit lines
 /// in one change.
 pub(super) fn settle(ctx: &Context, id: &str, done: &Settled<'_>) -> LResult<()> {
-    ctx.store.update(|tx| {
+    ctx.store.update(|tx| -> LResult<()> {
         let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) else {
-            return;
+            return Ok(());
         };
-        if let Err(e) = enter(w, Event::Integrated(done.mode)) {
-            tracing::error!("{id}: {e}");
-        }
+        // Only an integration begun settles; anything else is a second
+        // command on the worktree: the intent stays for the next start.
+        enter(w, Event::Integrated(done.mode))?;
         w.settled_at = Some(clock::now_rfc3339());
         w.integrated = w.integrating.take();
         w.conflicts.clear();
@@ -616,17 +620,15 @@ pub(super) fn settle(ctx: &Context, id: &str, done: &Settled<'_>) -> LResult<()>
             recovered: done.recovered,
         });
         tidy::audit(tx, id, &ws, &done.tidied, done.reason);
-    })?;
-    Ok(())
+        Ok(())
+    })?
 }
 
 /// An integration that was taken back: the work waits again, in one change.
 pub(super) fn undone(ctx: &Context, id: &str, mode: IntegrationMode, error: &str) -> LResult<()> {
-    ctx.store.update(|tx| {
+    ctx.store.update(|tx| -> LResult<()> {
         if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-            if let Err(e) = enter(w, Event::IntegrationUndone) {
-                tracing::error!("{id}: {e}");
-            }
+            enter(w, Event::IntegrationUndone)?;
             w.integrating = None;
             // Verified but not landed: it is asked again as any Merge.
             if w.landing
@@ -641,8 +643,8 @@ pub(super) fn undone(ctx: &Context, id: &str, mode: IntegrationMode, error: &str
             mode,
             error: error.to_string(),
         });
-    })?;
-    Ok(())
+        Ok(())
+    })?
 }
 
 /// Writes an integration's paths (the index too for a merge), then moves

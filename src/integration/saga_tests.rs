@@ -98,3 +98,40 @@ async fn a_discard_right_after_the_exit_records_nothing_again() {
     let w = session(&ctx).workspace().cloned().unwrap();
     assert_eq!(w.state, WorkspaceState::Discarded);
 }
+
+/// The state machine's refusals stop the step (issue 71 item 3): an
+/// integration settled or taken back on a worktree that no integration
+/// began (a second command on it, or a bug) is refused with the machine's
+/// words, and nothing of it is written: no state, no audit line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settle_or_undo_the_state_machine_refuses_writes_nothing() {
+    use super::{settle, undone, Settled};
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _) = exited_department(dir.path());
+    let id = session(&ctx).id.clone();
+    let before = session(&ctx).workspace().cloned().unwrap();
+    assert_eq!(before.state, WorkspaceState::Pending);
+    let seq = ctx.store.audit_log().last_seq();
+    let refused = settle(
+        &ctx,
+        &id,
+        &Settled {
+            mode: IntegrationMode::Merge,
+            commit: None,
+            recovered: false,
+            tidied: Default::default(),
+            reason: "merge",
+        },
+    )
+    .unwrap_err();
+    assert!(refused.to_string().contains("pending"), "{refused}");
+    let refused = undone(&ctx, &id, IntegrationMode::Merge, "failed").unwrap_err();
+    assert!(refused.to_string().contains("pending"), "{refused}");
+    assert_eq!(events_since(&ctx, seq), Vec::<String>::new());
+    let after = session(&ctx).workspace().cloned().unwrap();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap(),
+        "the worktree's record is as it was"
+    );
+}

@@ -86,11 +86,10 @@ impl Integrations {
                 }
             }
         }
-        self.ctx.store.update(|tx| {
+        self.ctx.store.update(|tx| -> LResult<()> {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                if let Err(e) = enter(w, Event::IntegrationUndone) {
-                    tracing::error!("{id}: {e}");
-                }
+                // Only an Undo begun is reverted: the intent stays otherwise.
+                enter(w, Event::IntegrationUndone)?;
                 w.integrating = None;
                 w.integrated = None;
                 w.settled_at = None;
@@ -104,21 +103,19 @@ impl Integrations {
                 paths: back.paths.len(),
                 head: back.target.clone(),
             });
-        })?;
-        Ok(())
+            Ok(())
+        })?
     }
 
     /// An Undo that did not happen: the integration stands as it was.
     pub(super) fn not_reverted(&self, id: &str, back: &PendingIntegration) -> LResult<()> {
-        self.ctx.store.update(|tx| {
+        self.ctx.store.update(|tx| -> LResult<()> {
             if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                if let Err(e) = enter(w, Event::Integrated(back.mode)) {
-                    tracing::error!("{id}: {e}");
-                }
+                enter(w, Event::Integrated(back.mode))?;
                 w.integrating = None;
                 w.integrated = Some(back.reversed(back.started_at.clone()));
             }
-        })?;
-        Ok(())
+            Ok(())
+        })?
     }
 }

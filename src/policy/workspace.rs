@@ -84,6 +84,26 @@ pub fn enter(w: &mut Workspace, event: Event) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Writes the state a fact that already happened outside leads to: a
+/// worktree recorded, a pull request opened, pushed to or closed on the
+/// forge, a department's worktree removed because it changed nothing, a
+/// successor started on a sent-back worktree or given it back. The fact
+/// stands whatever the record says, so it is kept beside the state (the
+/// caller writes it) and a state it does not fit is kept as it is: work
+/// applied, merged or discarded meanwhile stays so (a pull request opened
+/// over work discarded a moment before is still recorded, to be closed).
+/// Whether the state moved.
+pub fn observe(w: &mut Workspace, event: Event) -> bool {
+    match next(w.state, event) {
+        Ok(to) => {
+            let moved = to != w.state;
+            w.state = to;
+            moved
+        }
+        Err(_) => false,
+    }
+}
+
 /// Whether a record just taken (its branch tip `commit`) says more than the
 /// one the workspace keeps: the worktree moved since (a new commit), it was
 /// never recorded or reviewed, or it is still at work. An integration or a
@@ -242,5 +262,42 @@ mod tests {
         w.review = review;
         w.commit = None;
         assert!(record_moved(&w, "c1"), "never recorded");
+    }
+
+    /// What happened outside stands: a fact that does not fit the state
+    /// keeps the state as it is (the caller keeps the fact beside it), and
+    /// says so; one that fits moves it, as `enter` would.
+    #[test]
+    fn a_fact_from_outside_that_does_not_fit_keeps_the_state() {
+        let ws = |state: &str| -> Workspace {
+            serde_json::from_value(serde_json::json!({
+                "path": "/w", "branch": "b", "base": "0", "name": "n", "state": state,
+            }))
+            .unwrap()
+        };
+        // A pull request opened over work discarded a moment before.
+        let mut w = ws("discarded");
+        assert!(!observe(&mut w, Event::PullRequestOpened));
+        assert_eq!(w.state, S::Discarded);
+        // A worktree removed for changing nothing while it was being merged.
+        let mut w = ws("integrating");
+        assert!(!observe(&mut w, Event::SettledEmpty));
+        assert_eq!(w.state, S::Integrating);
+        // A successor given back a worktree that was not sent back.
+        let mut w = ws("applied");
+        assert!(!observe(&mut w, Event::SendBackReturned));
+        assert_eq!(w.state, S::Applied);
+        // Recorded never moves settled work, and a close on work settled
+        // otherwise keeps it.
+        let mut w = ws("merged");
+        assert!(!observe(&mut w, Event::Recorded));
+        assert!(!observe(&mut w, Event::PullRequestClosed { merged: true }));
+        assert_eq!(w.state, S::Merged);
+        // One that fits moves it.
+        let mut w = ws("working");
+        assert!(observe(&mut w, Event::Recorded));
+        assert_eq!(w.state, S::Pending);
+        assert!(observe(&mut w, Event::PullRequestOpened));
+        assert_eq!(w.state, S::InReview);
     }
 }

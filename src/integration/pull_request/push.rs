@@ -14,7 +14,7 @@ use crate::forge::push;
 use crate::forge::{commits, NewPull, Opened, Setup};
 use crate::integration::message::merge_message_after;
 use crate::model::{AuditEvent, Carried, PullRequest, PullRequestState, Workspace};
-use crate::policy::workspace::{enter, Event};
+use crate::policy::workspace::{self, Event};
 
 const NOTHING_PUSHED: &str = "nothing was pushed; the work stays pending";
 
@@ -219,9 +219,7 @@ impl PullRequests {
                     .session_mut(&c.session_id)
                     .and_then(|s| s.workspace_mut())
                 {
-                    if let Err(e) = enter(w, Event::PullRequestOpened) {
-                        tracing::error!("{}: {e}", c.session_id);
-                    }
+                    workspace::observe(w, Event::PullRequestOpened);
                     w.pull_request = Some(record.clone());
                     w.conflicts.clear();
                 }
@@ -353,9 +351,7 @@ impl PullRequests {
                     }
                 }
                 if sid == id {
-                    if let Err(e) = enter(w, Event::PullRequestOpened) {
-                        tracing::error!("{id}: {e}");
-                    }
+                    workspace::observe(w, Event::PullRequestOpened);
                 }
             });
             tx.audit(AuditEvent::PullRequestUpdated {

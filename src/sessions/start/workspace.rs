@@ -11,7 +11,7 @@ use crate::config::Isolation;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::{plan, AssignmentStatus, AuditEvent, Session, Workspace, WorkspaceState};
-use crate::policy::workspace::{enter, Event};
+use crate::policy::workspace::{self, Event};
 use crate::store::Tx;
 use crate::worktrees::{self, CreateSpec};
 
@@ -211,9 +211,7 @@ pub(super) fn workspace_taken(tx: &mut Tx, id: &str, made: &Made, spec: &StartSp
     match &spec.workspace_from {
         Some(from) => {
             if let Some(old) = tx.session_mut(from).and_then(|s| s.workspace_mut()) {
-                if let Err(e) = enter(old, Event::SentBack) {
-                    tracing::error!("{from}: {e}");
-                }
+                workspace::observe(old, Event::SentBack);
                 old.successor = Some(id.to_string());
             }
             follow_send_back(tx, from, id, false);
@@ -275,9 +273,7 @@ pub(crate) fn release_workspace(ctx: &Context, id: &str) {
         Some(from) => {
             let back = ctx.store.record(|tx| {
                 if let Some(old) = tx.session_mut(from).and_then(|s| s.workspace_mut()) {
-                    if let Err(e) = enter(old, Event::SendBackReturned) {
-                        tracing::error!("{from}: {e}");
-                    }
+                    workspace::observe(old, Event::SendBackReturned);
                     old.successor = None;
                 }
                 follow_send_back(tx, from, id, true);
