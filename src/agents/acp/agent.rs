@@ -20,6 +20,7 @@ use agent_client_protocol::v1::schema::{
     RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
     SessionUpdate, StopReason, TextContent, WriteTextFileRequest, WriteTextFileResponse,
 };
+use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::{ByteStreams, Client};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
@@ -110,6 +111,17 @@ struct Opened {
     capabilities: AgentCapabilities,
 }
 
+/// The agent's command as `hold` confines it, with what its start owns on
+/// disk and what its network may reach.
+struct Launch {
+    argv: Vec<String>,
+    /// Environment beside the spec's (a settings folder of its own).
+    added_env: Vec<(String, String)>,
+    own_dir: OwnDir,
+    /// The user's Codex settings as copied (read before the agent runs).
+    codex_settings: Option<String>,
+}
+
 /// Starts the agent of `spec` with `command` and opens its session, held
 /// as `hold` says (a confined one's network reaching its model: the places
 /// its profile and environment name, and `model_hosts`).
@@ -122,148 +134,21 @@ pub(super) async fn start(
     let (program, args) = command.split_first().ok_or(AcpError::NoCommand)?;
     let path = crate::platform::program_path(Path::new(program))
         .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
-    let log = crate::files::open_own(
-        &spec.state_dir,
-        &spec.log_path,
-        crate::files::Access::Append,
-    )
-    .map_err(|e| AcpError::Io(format!("{}: {e}", spec.log_path.display())))?;
     let (events, events_rx) = mpsc::unbounded_channel();
     let tools = serve_tools(&spec, &events)?;
     let mcp_servers: Vec<McpServer> = tools.iter().map(relay_entry).collect();
     let agent: Vec<String> = std::iter::once(path.display().to_string())
         .chain(args.iter().cloned())
         .collect();
-    let reach: Vec<std::path::PathBuf> = tools
-        .iter()
-        .filter_map(|t| t.path().parent().map(Path::to_path_buf))
-        .collect();
-    let untrusted: Vec<String> = std::iter::once(&spec.cwd)
-        .chain(&spec.sandbox.read_only)
-        .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
-        .collect();
-    let inert: Vec<std::path::PathBuf> = match &hold {
-        Hold::WithHome(_, home) => inert_paths(&spec.cwd, home.inert),
-        _ => Vec::new(),
-    };
-    let confinement = |codex, reach| Confinement {
-        codex,
-        sandbox: &spec.sandbox,
-        cwd: &spec.cwd,
-        reach,
-        inert: &inert,
-        untrusted: &untrusted,
-        fenced: true,
-    };
-    let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
-    // The user's Codex settings as copied (read before the agent runs).
-    let mut codex_settings: Option<String> = None;
-    let (argv, added_env, own_dir) = match &hold {
-        Hold::Unconfined => (agent, Vec::new(), None),
-        Hold::Whole(codex) => (
-            confinement(codex, &reach).command(&agent).map_err(unfit)?,
-            Vec::new(),
-            None,
-        ),
-        Hold::WithHome(codex, home) => {
-            let c = confinement(codex, &reach);
-            // Refused before anything is copied.
-            let argv = c.command(&agent).map_err(unfit)?;
-            let (dir, settings) = own_home(&spec, *home)?;
-            codex_settings = settings;
-            let env = c.home_env(*home, &dir).map_err(unfit)?;
-            (argv, env, Some(dir))
-        }
-    };
-    // Its settings folder (a copy of the user's settings) goes with it.
-    let mut own_dir = OwnDir {
-        home: own_dir,
-        placeholders: Vec::new(),
-    };
-    own_dir.placeholders = placeholders(&spec.cwd, &inert)?;
-    let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .envs(added_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        // What the agent prints beside the protocol is the session's log.
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true);
-    if matches!(hold, Hold::Whole(_)) {
-        // The sandbox reads the user's Codex settings where Codex does.
-        if let Some(home) = std::env::var_os("CODEX_HOME") {
-            cmd.env("CODEX_HOME", home);
-        }
-    }
-    crate::platform::detach(cmd.as_std_mut());
-    // A confined agent's network reaches its model, and nothing else.
-    let fenced = match &hold {
-        Hold::Unconfined => None,
-        Hold::Whole(_) | Hold::WithHome(..) => {
-            let model = match &hold {
-                Hold::WithHome(_, home) => Some(home.model),
-                _ => None,
-            };
-            let env: Vec<(String, String)> = spec.env.iter().chain(&added_env).cloned().collect();
-            let reach = Reach::of(model, &env, codex_settings.as_deref(), model_hosts);
-            cmd.envs(reach.env());
-            let pending = crate::platform::net_fence::fence(cmd.as_std_mut(), &reach.binds())
-                .map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?;
-            Some((reach, pending))
-        }
-    };
-    let mut child = cmd
-        .spawn()
-        .map(Process)
-        .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
+    let launch = launch(&spec, &hold, &tools, agent)?;
+    let (mut child, relay) = spawn(program, &spec, &hold, &launch, model_hosts)?;
     let pid = child.0.id().unwrap_or_default();
-    crate::platform::contain(pid);
-    let relay = match fenced {
-        Some((reach, pending)) => {
-            let served = pending
-                .listeners()
-                .and_then(|listeners| Relay::serve(listeners, &reach));
-            match served {
-                Ok(relay) => Some(relay),
-                Err(e) => {
-                    end(pid, &mut child.0).await;
-                    return Err(AcpError::Io(format!("the agent's network: {e}")));
-                }
-            }
-        }
-        None => None,
-    };
     let (Some(stdin), Some(stdout)) = (child.0.stdin.take(), child.0.stdout.take()) else {
         end(pid, &mut child.0).await;
         return Err(AcpError::Io("the agent's stdio is not connected".into()));
     };
     let (asks, asks_rx) = mpsc::unbounded_channel();
-    let conversation_path = conversation::path_for(&spec.log_path);
-    // A loaded session goes on numbering its turns and entries where the
-    // page's conversation left off, so no new entry takes an earlier's id.
-    let (turns, next) = match spec.resume {
-        Some(_) => numbered_so_far(&conversation_path),
-        None => (0, 0),
-    };
-    let shared = Arc::new(Shared {
-        session_id: spec.session_id.clone(),
-        conversation: Arc::new(Conversation::new(&spec.state_dir, conversation_path)),
-        transcript: Mutex::new(Transcript::continuing(next)),
-        events,
-        working: AtomicBool::new(false),
-        turns: AtomicU64::new(turns),
-        queued: Mutex::new(VecDeque::new()),
-        permissions: Mutex::new(HashMap::new()),
-        next_request: AtomicU64::new(0),
-        asks,
-        acp_session: Mutex::new(None),
-        fence: Fence::new(&spec.cwd, &spec.state_dir).read_only(spec.sandbox.work_read_only),
-        preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
-        replaying: AtomicBool::new(false),
-    });
+    let shared = Arc::new(Shared::new(&spec, events, asks));
     let (opened_tx, opened_rx) = oneshot::channel();
     let transport = ByteStreams::new(stdin.compat_write(), stdout.compat());
     tokio::spawn(connection(
@@ -277,22 +162,7 @@ pub(super) async fn start(
         asks_rx,
         opened_tx,
     ));
-    // Open: its session id and capabilities are the connection's.
-    let opened = match tokio::time::timeout(START_PATIENCE, opened_rx).await {
-        Ok(Ok(Ok(opened))) => opened,
-        Ok(Ok(Err(e))) => {
-            end(pid, &mut child.0).await;
-            return Err(e);
-        }
-        Ok(Err(_)) => {
-            let status = end(pid, &mut child.0).await;
-            return Err(AcpError::Exited(status));
-        }
-        Err(_) => {
-            end(pid, &mut child.0).await;
-            return Err(AcpError::Timeout("the agent's session".into()));
-        }
-    };
+    let opened = opened_within(opened_rx, pid, &mut child.0).await?;
     // Its conversation outlives the process only where it can load it again.
     let loads = opened.capabilities.load_session;
     let agent = Arc::new(AcpAgent {
@@ -307,7 +177,7 @@ pub(super) async fn start(
             model_only_network: relay.is_some(),
             ..crate::agents::capabilities(crate::model::Backend::Acp)
         },
-        _own_dir: own_dir,
+        _own_dir: launch.own_dir,
         _relay: relay,
     });
     if let Some(text) = &spec.first_turn {
@@ -320,6 +190,188 @@ pub(super) async fn start(
         agent,
         events: events_rx,
     })
+}
+
+/// The command that runs `agent` as `hold` confines it (refused before
+/// anything is copied), its settings folder made when it has one.
+fn launch(
+    spec: &AgentSpec,
+    hold: &Hold,
+    tools: &Option<ToolsSocket>,
+    agent: Vec<String>,
+) -> Result<Launch, AcpError> {
+    let reach: Vec<std::path::PathBuf> = tools
+        .iter()
+        .filter_map(|t| t.path().parent().map(Path::to_path_buf))
+        .collect();
+    let untrusted: Vec<String> = std::iter::once(&spec.cwd)
+        .chain(&spec.sandbox.read_only)
+        .flat_map(|p| crate::agents::codex::project_trust::lookup_keys(p))
+        .collect();
+    let inert: Vec<std::path::PathBuf> = match hold {
+        Hold::WithHome(_, home) => inert_paths(&spec.cwd, home.inert),
+        _ => Vec::new(),
+    };
+    let confinement = |codex| Confinement {
+        codex,
+        sandbox: &spec.sandbox,
+        cwd: &spec.cwd,
+        reach: &reach,
+        inert: &inert,
+        untrusted: &untrusted,
+        fenced: true,
+    };
+    let unfit = |e: super::confine::NotUtf8| AcpError::Io(e.to_string());
+    let mut codex_settings: Option<String> = None;
+    let (argv, added_env, home) = match hold {
+        Hold::Unconfined => (agent, Vec::new(), None),
+        Hold::Whole(codex) => (
+            confinement(codex).command(&agent).map_err(unfit)?,
+            Vec::new(),
+            None,
+        ),
+        Hold::WithHome(codex, home) => {
+            let c = confinement(codex);
+            let argv = c.command(&agent).map_err(unfit)?;
+            let (dir, settings) = own_home(spec, *home)?;
+            codex_settings = settings;
+            let env = c.home_env(*home, &dir).map_err(unfit)?;
+            (argv, env, Some(dir))
+        }
+    };
+    // Its settings folder (a copy of the user's settings) goes with it.
+    let mut own_dir = OwnDir {
+        home,
+        placeholders: Vec::new(),
+    };
+    own_dir.placeholders = placeholders(&spec.cwd, &inert)?;
+    Ok(Launch {
+        argv,
+        added_env,
+        own_dir,
+        codex_settings,
+    })
+}
+
+/// Starts the launch's command; a confined agent's network reaches its
+/// model (through the relay returned) and nothing else.
+fn spawn(
+    program: &str,
+    spec: &AgentSpec,
+    hold: &Hold,
+    launch: &Launch,
+    model_hosts: &[String],
+) -> Result<(Process, Option<Relay>), AcpError> {
+    let log = crate::files::open_own(
+        &spec.state_dir,
+        &spec.log_path,
+        crate::files::Access::Append,
+    )
+    .map_err(|e| AcpError::Io(format!("{}: {e}", spec.log_path.display())))?;
+    let argv = &launch.argv;
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(launch.added_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        // What the agent prints beside the protocol is the session's log.
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true);
+    if matches!(hold, Hold::Whole(_)) {
+        // The sandbox reads the user's Codex settings where Codex does.
+        if let Some(home) = std::env::var_os("CODEX_HOME") {
+            cmd.env("CODEX_HOME", home);
+        }
+    }
+    crate::platform::detach(cmd.as_std_mut());
+    let fenced = match hold {
+        Hold::Unconfined => None,
+        Hold::Whole(_) | Hold::WithHome(..) => {
+            let model = match hold {
+                Hold::WithHome(_, home) => Some(home.model),
+                _ => None,
+            };
+            let env: Vec<(String, String)> =
+                spec.env.iter().chain(&launch.added_env).cloned().collect();
+            let reach = Reach::of(model, &env, launch.codex_settings.as_deref(), model_hosts);
+            cmd.envs(reach.env());
+            let pending = crate::platform::net_fence::fence(cmd.as_std_mut(), &reach.binds())
+                .map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?;
+            Some((reach, pending))
+        }
+    };
+    let child = cmd
+        .spawn()
+        .map(Process)
+        .map_err(|e| AcpError::Missing(format!("{program}: {e}")))?;
+    crate::platform::contain(child.0.id().unwrap_or_default());
+    let relay = match fenced {
+        Some((reach, pending)) => {
+            let served = pending
+                .listeners()
+                .and_then(|listeners| Relay::serve(listeners, &reach));
+            // On failure the child goes with `child` (its tree killed).
+            Some(served.map_err(|e| AcpError::Io(format!("the agent's network: {e}")))?)
+        }
+        None => None,
+    };
+    Ok((child, relay))
+}
+
+/// The session the connection opened, within [`START_PATIENCE`]; the
+/// agent ended otherwise.
+async fn opened_within(
+    opened: oneshot::Receiver<Result<Opened, AcpError>>,
+    pid: u32,
+    child: &mut tokio::process::Child,
+) -> Result<Opened, AcpError> {
+    match tokio::time::timeout(START_PATIENCE, opened).await {
+        Ok(Ok(Ok(opened))) => Ok(opened),
+        Ok(Ok(Err(e))) => {
+            end(pid, child).await;
+            Err(e)
+        }
+        Ok(Err(_)) => Err(AcpError::Exited(end(pid, child).await)),
+        Err(_) => {
+            end(pid, child).await;
+            Err(AcpError::Timeout("the agent's session".into()))
+        }
+    }
+}
+
+impl Shared {
+    fn new(
+        spec: &AgentSpec,
+        events: mpsc::UnboundedSender<AgentEvent>,
+        asks: mpsc::UnboundedSender<Ask>,
+    ) -> Shared {
+        let conversation_path = conversation::path_for(&spec.log_path);
+        // A loaded session goes on numbering its turns and entries where the
+        // page's conversation left off, so no new entry takes an earlier's id.
+        let (turns, next) = match spec.resume {
+            Some(_) => numbered_so_far(&conversation_path),
+            None => (0, 0),
+        };
+        Shared {
+            session_id: spec.session_id.clone(),
+            conversation: Arc::new(Conversation::new(&spec.state_dir, conversation_path)),
+            transcript: Mutex::new(Transcript::continuing(next)),
+            events,
+            working: AtomicBool::new(false),
+            turns: AtomicU64::new(turns),
+            queued: Mutex::new(VecDeque::new()),
+            permissions: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(0),
+            asks,
+            acp_session: Mutex::new(None),
+            fence: Fence::new(&spec.cwd, &spec.state_dir).read_only(spec.sandbox.work_read_only),
+            preamble: Mutex::new(Some(spec.prompt.clone()).filter(|p| !p.trim().is_empty())),
+            replaying: AtomicBool::new(false),
+        }
+    }
 }
 
 /// The last turn number and entry number of a conversation kept so far.
@@ -424,11 +476,6 @@ async fn connection(
     mut asks: mpsc::UnboundedReceiver<Ask>,
     opened: oneshot::Sender<Result<Opened, AcpError>>,
 ) {
-    let Opening {
-        cwd,
-        mcp_servers,
-        resume,
-    } = opening;
     let on_update = Arc::clone(&shared);
     let on_permission = Arc::clone(&shared);
     let on_read = Arc::clone(&shared);
@@ -454,78 +501,21 @@ async fn connection(
         )
         .on_receive_request(
             async move |r: ReadTextFileRequest, responder, _cx| {
-                let shared = Arc::clone(&on_read);
                 // Answered off the connection's loop: the next request never waits.
-                tokio::spawn(async move {
-                    let read = match shared.own(&r.session_id) {
-                        Ok(()) => {
-                            let (line, limit) = (r.line, r.limit);
-                            let path = r.path.clone();
-                            file_request(shared, r.path, move |f| f.read(&path, line, limit)).await
-                        }
-                        Err(e) => Err(e),
-                    };
-                    answer(responder.respond_with_result(read.map(ReadTextFileResponse::new)));
-                });
+                tokio::spawn(Arc::clone(&on_read).read_file(r, responder));
                 Ok(())
             },
             agent_client_protocol::on_receive_request!(),
         )
         .on_receive_request(
             async move |r: WriteTextFileRequest, responder, _cx| {
-                let shared = Arc::clone(&on_write);
-                tokio::spawn(async move {
-                    let written = match shared.own(&r.session_id) {
-                        Ok(()) => {
-                            let (path, content) = (r.path.clone(), r.content);
-                            file_request(shared, r.path, move |f| f.write(&path, &content)).await
-                        }
-                        Err(e) => Err(e),
-                    };
-                    let written = written.map(|()| WriteTextFileResponse::new());
-                    answer(responder.respond_with_result(written));
-                });
+                tokio::spawn(Arc::clone(&on_write).write_file(r, responder));
                 Ok(())
             },
             agent_client_protocol::on_receive_request!(),
         )
         .connect_with(transport, async |cx| {
-            let init = InitializeRequest::new(ProtocolVersion::V1)
-                .client_capabilities(ClientCapabilities::new().fs(FileSystemCapabilities::new()))
-                .client_info(Implementation::new(
-                    "codex-governance",
-                    env!("CARGO_PKG_VERSION"),
-                ));
-            let opening = async {
-                let init = cx.send_request(init).block_task().await?;
-                let capabilities = init.agent_capabilities;
-                let session_id =
-                    match resume {
-                        Some(id) if capabilities.load_session => {
-                            let id = SessionId::new(id);
-                            main.replaying.store(true, Ordering::SeqCst);
-                            let load = LoadSessionRequest::new(id.clone(), cwd.clone())
-                                .mcp_servers(mcp_servers);
-                            let loaded = cx.send_request(load).block_task().await;
-                            main.replaying.store(false, Ordering::SeqCst);
-                            loaded?;
-                            id
-                        }
-                        Some(_) => return Err(agent_client_protocol::Error::new(
-                            agent_client_protocol::ErrorCode::METHOD_NOT_FOUND,
-                            "it no longer offers session/load, so its conversation cannot go on",
-                        )),
-                        None => {
-                            let new = NewSessionRequest::new(cwd.clone()).mcp_servers(mcp_servers);
-                            cx.send_request(new).block_task().await?.session_id
-                        }
-                    };
-                Ok::<_, agent_client_protocol::Error>(Opened {
-                    session_id,
-                    capabilities,
-                })
-            };
-            let session_id = match opening.await {
+            let session_id = match open_session(&cx, &main, opening).await {
                 Ok(o) => {
                     let id = o.session_id.clone();
                     *main.acp_session.lock().unwrap() = Some(id.to_string());
@@ -541,34 +531,7 @@ async fn connection(
                     return Ok(());
                 }
             };
-            loop {
-                let ask = tokio::select! {
-                    ask = asks.recv() => ask,
-                    () = cx.incoming_closed() => None,
-                };
-                let Some(ask) = ask else { break };
-                match ask {
-                    Ask::Prompt(text) => {
-                        let done = Arc::clone(&main);
-                        let prompt = PromptRequest::new(
-                            session_id.clone(),
-                            vec![ContentBlock::Text(TextContent::new(text))],
-                        );
-                        cx.send_request(prompt)
-                            .on_receiving_result(move |result| async move {
-                                done.turn_ended(result);
-                                Ok(())
-                            })?;
-                    }
-                    Ask::Cancel => {
-                        // The spec: the client answers its waiting permission
-                        // requests as cancelled.
-                        main.cancel_permissions();
-                        cx.send_notification(CancelNotification::new(session_id.clone()))?;
-                    }
-                }
-            }
-            Ok(())
+            carry_asks(&cx, &main, &session_id, &mut asks).await
         })
         .await;
     if let Err(e) = result {
@@ -581,6 +544,132 @@ async fn connection(
     }
     shared.cancel_permissions();
     let _ = shared.events.send(AgentEvent::Closed);
+}
+
+/// `initialize`, then `session/new`, or `session/load` of the conversation
+/// `resume` names (its replayed updates marked as such).
+async fn open_session(
+    cx: &ConnectionTo<agent_client_protocol::Agent>,
+    main: &Shared,
+    opening: Opening,
+) -> Result<Opened, agent_client_protocol::Error> {
+    let Opening {
+        cwd,
+        mcp_servers,
+        resume,
+    } = opening;
+    let init = InitializeRequest::new(ProtocolVersion::V1)
+        .client_capabilities(ClientCapabilities::new().fs(FileSystemCapabilities::new()))
+        .client_info(Implementation::new(
+            "codex-governance",
+            env!("CARGO_PKG_VERSION"),
+        ));
+    let init = cx.send_request(init).block_task().await?;
+    let capabilities = init.agent_capabilities;
+    let session_id = match resume {
+        Some(id) if capabilities.load_session => {
+            let id = SessionId::new(id);
+            main.replaying.store(true, Ordering::SeqCst);
+            let load = LoadSessionRequest::new(id.clone(), cwd).mcp_servers(mcp_servers);
+            let loaded = cx.send_request(load).block_task().await;
+            main.replaying.store(false, Ordering::SeqCst);
+            loaded?;
+            id
+        }
+        Some(_) => {
+            return Err(agent_client_protocol::Error::new(
+                agent_client_protocol::ErrorCode::METHOD_NOT_FOUND,
+                "it no longer offers session/load, so its conversation cannot go on",
+            ))
+        }
+        None => {
+            let new = NewSessionRequest::new(cwd).mcp_servers(mcp_servers);
+            cx.send_request(new).block_task().await?.session_id
+        }
+    };
+    Ok(Opened {
+        session_id,
+        capabilities,
+    })
+}
+
+/// Carries the session's asks (a prompt, a cancel) to the agent until they
+/// end or the agent closes the connection.
+async fn carry_asks(
+    cx: &ConnectionTo<agent_client_protocol::Agent>,
+    main: &Arc<Shared>,
+    session_id: &SessionId,
+    asks: &mut mpsc::UnboundedReceiver<Ask>,
+) -> Result<(), agent_client_protocol::Error> {
+    loop {
+        let ask = tokio::select! {
+            ask = asks.recv() => ask,
+            () = cx.incoming_closed() => None,
+        };
+        let Some(ask) = ask else { return Ok(()) };
+        match ask {
+            Ask::Prompt(text) => {
+                let done = Arc::clone(main);
+                let prompt = PromptRequest::new(
+                    session_id.clone(),
+                    vec![ContentBlock::Text(TextContent::new(text))],
+                );
+                cx.send_request(prompt)
+                    .on_receiving_result(move |result| async move {
+                        done.turn_ended(result);
+                        Ok(())
+                    })?;
+            }
+            Ask::Cancel => {
+                // The spec: the client answers its waiting permission
+                // requests as cancelled.
+                main.cancel_permissions();
+                cx.send_notification(CancelNotification::new(session_id.clone()))?;
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The agent reads a file: within its fence, off the connection's loop.
+    async fn read_file(
+        self: Arc<Self>,
+        r: ReadTextFileRequest,
+        responder: agent_client_protocol::Responder<
+            ReadTextFileResponse,
+            agent_client_protocol::V1,
+        >,
+    ) {
+        let read = match self.own(&r.session_id) {
+            Ok(()) => {
+                let (line, limit) = (r.line, r.limit);
+                let path = r.path.clone();
+                file_request(self, r.path, move |f| f.read(&path, line, limit)).await
+            }
+            Err(e) => Err(e),
+        };
+        answer(responder.respond_with_result(read.map(ReadTextFileResponse::new)));
+    }
+
+    /// The agent writes a file: within its fence, off the connection's loop.
+    async fn write_file(
+        self: Arc<Self>,
+        r: WriteTextFileRequest,
+        responder: agent_client_protocol::Responder<
+            WriteTextFileResponse,
+            agent_client_protocol::V1,
+        >,
+    ) {
+        let written = match self.own(&r.session_id) {
+            Ok(()) => {
+                let (path, content) = (r.path.clone(), r.content);
+                file_request(self, r.path, move |f| f.write(&path, &content)).await
+            }
+            Err(e) => Err(e),
+        };
+        let written = written.map(|()| WriteTextFileResponse::new());
+        answer(responder.respond_with_result(written));
+    }
 }
 
 /// Runs one client file request on a blocking thread, answered within
