@@ -314,6 +314,15 @@ impl Launcher {
         self.tailnet.get()
     }
 
+    /// Pairing phones for the page (`phones.rs`).
+    pub fn phone_desk(&self) -> phones::PhoneDesk<'_> {
+        phones::PhoneDesk {
+            tailnet: self.tailnet(),
+            phones: &self.phones,
+            store: &self.ctx.store,
+        }
+    }
+
     /// Work after the server is ready: follow the services' signals, watch
     /// mailboxes, register fallbacks owed from before a restart, resume the queue.
     pub async fn start_background(self: &Arc<Self>) {

@@ -7,9 +7,11 @@ use qrcode::render::svg;
 use qrcode::QrCode;
 use serde::Serialize;
 
-use super::{LResult, Launcher, LauncherError};
+use super::{LResult, LauncherError};
 use crate::model::AuditEvent;
-use crate::phones::Pairing;
+use crate::net::allowed_host::AllowedHost;
+use crate::phones::{Pairing, Phones};
+use crate::store::Store;
 
 /// A new pairing, as the desk shows it once.
 #[derive(Debug, Serialize)]
@@ -29,17 +31,25 @@ pub struct PhonesView {
     pub phones: Vec<Pairing>,
 }
 
-impl Launcher {
-    pub fn phones_view(&self) -> PhonesView {
+/// The desk's pairing of phones: the paired phones, the tailnet name the
+/// page answers phones by, and the audit (`Launcher::phone_desk`).
+pub struct PhoneDesk<'a> {
+    pub(super) tailnet: Option<&'a AllowedHost>,
+    pub(super) phones: &'a Phones,
+    pub(super) store: &'a Store,
+}
+
+impl PhoneDesk<'_> {
+    pub fn view(&self) -> PhonesView {
         PhonesView {
-            tailnet: self.tailnet().map(|t| t.origin()),
+            tailnet: self.tailnet.map(|t| t.origin()),
             phones: self.phones.list(),
         }
     }
 
     /// Pairs a phone: only when served with `--allow-host`.
-    pub fn pair_phone(&self, label: &str) -> LResult<PairedPhone> {
-        let Some(tailnet) = self.tailnet() else {
+    pub fn pair(&self, label: &str) -> LResult<PairedPhone> {
+        let Some(tailnet) = self.tailnet else {
             return Err(LauncherError::Conflict(
                 "a phone reaches the page through your tailnet: start the launcher with \
                  --allow-host NAME (the name your `tailscale serve` answers to) to pair one"
@@ -53,7 +63,7 @@ impl Launcher {
             .render::<svg::Color>()
             .min_dimensions(220, 220)
             .build();
-        self.ctx.store.audit_or_log(AuditEvent::PhonePaired {
+        self.store.audit_or_log(AuditEvent::PhonePaired {
             phone_id: phone.id.clone(),
             label: phone.label.clone(),
         });
@@ -61,10 +71,10 @@ impl Launcher {
     }
 
     /// Ends a phone's pairing: its token is refused from the next request.
-    pub fn unpair_phone(&self, id: &str) -> LResult<Pairing> {
+    pub fn unpair(&self, id: &str) -> LResult<Pairing> {
         crate::ids::check_id("phone_id", id)?;
         let gone = self.phones.unpair(id)?;
-        self.ctx.store.audit_or_log(AuditEvent::PhoneUnpaired {
+        self.store.audit_or_log(AuditEvent::PhoneUnpaired {
             phone_id: gone.id.clone(),
             label: gone.label.clone(),
         });

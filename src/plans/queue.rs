@@ -525,7 +525,7 @@ impl Dispatcher {
     /// started. Then plans whose assignments all ended are marked finished.
     pub async fn pump_queue(self: &Arc<Self>) {
         self.pump_starts().await;
-        for id in self.settle_plans() {
+        for id in super::settle::settle_plans(&self.ctx) {
             if self.signals.send(Signal::PlanFinished(id)).is_err() {
                 tracing::warn!("a plan finished while the launcher stops");
             }

@@ -63,6 +63,19 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// The dashboard's shell button: refused while the configuration waits
+    /// for the user's trust, since a cloned file may name the shell.
+    pub async fn start_shell(
+        &self,
+        shell: Option<String>,
+        args: Vec<String>,
+    ) -> LResult<(crate::terminal::TerminalInfo, bool)> {
+        if let Some(why) = self.trust.refusal() {
+            return Err(LauncherError::Conflict(why));
+        }
+        self.terminals.start_interactive(shell, args).await
+    }
+
     pub fn new(
         ctx: Arc<Context>,
         backends: crate::agents::Team,

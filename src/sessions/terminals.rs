@@ -11,7 +11,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::model::{AuditEvent, TerminalRecord, TerminalStatus};
 
-use super::{LiveAgents, Sessions};
+use super::LiveAgents;
 use crate::error::{LResult, LauncherError};
 use crate::pty::{self, Pty, SpawnSpec};
 use crate::terminal::{TerminalInfo, TerminalKind, Terminals};
@@ -275,20 +275,5 @@ impl SessionTerminals {
             }
         }
         self.listeners.close_all().await;
-    }
-}
-
-impl Sessions {
-    /// The dashboard's shell button: refused while the configuration waits
-    /// for the user's trust, since a cloned file may name the shell.
-    pub async fn start_shell(
-        &self,
-        shell: Option<String>,
-        args: Vec<String>,
-    ) -> LResult<(TerminalInfo, bool)> {
-        if let Some(why) = self.trust.refusal() {
-            return Err(LauncherError::Conflict(why));
-        }
-        self.terminals.start_interactive(shell, args).await
     }
 }

@@ -22,7 +22,7 @@ pub fn routes() -> Routes {
 }
 
 async fn list(State(l): State<Arc<Launcher>>) -> Response {
-    Json(serde_json::json!({ "ok": true, "phones": l.phones_view() })).into_response()
+    Json(serde_json::json!({ "ok": true, "phones": l.phone_desk().view() })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ struct Pair {
 }
 
 async fn pair(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Pair>) -> Response {
-    match l.pair_phone(&b.label) {
+    match l.phone_desk().pair(&b.label) {
         Ok(paired) => Json(serde_json::json!({ "ok": true, "paired": paired })).into_response(),
         Err(e) => e.into_response(),
     }
@@ -46,7 +46,7 @@ struct Unpair {
 }
 
 async fn unpair(State(l): State<Arc<Launcher>>, JsonBody(b): JsonBody<Unpair>) -> Response {
-    match l.unpair_phone(&b.phone_id) {
+    match l.phone_desk().unpair(&b.phone_id) {
         Ok(gone) => Json(serde_json::json!({ "ok": true, "unpaired": gone })).into_response(),
         Err(e) => e.into_response(),
     }

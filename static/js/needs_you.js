@@ -26,7 +26,10 @@ import { retry, retryable } from "./control.js";
 import { el, syncChildren, withCode } from "./dom.js";
 import { sentences } from "./format.js";
 import { checkAgents } from "./header.js";
+import { button, node, showSession, title } from "./needs_parts.js";
 import { reviewPlan } from "./plan_dialog.js";
+import { finishedPlannersItem, noPlanItem } from "./planner_needs.js";
+import { hostItems, quotaItems } from "./quota_needs.js";
 import * as store from "./store.js";
 import { queueItem } from "./review_queue.js";
 import { worktreeItems } from "./worktree_needs.js";
@@ -48,23 +51,7 @@ let showAll = false;
  * a note being typed survives redraws. */
 const drawn = new Map();
 
-const showSession = (id) => document.dispatchEvent(new CustomEvent("codex-governance:show-session", { detail: id }));
 const $ = (sel) => document.querySelector(sel);
-
-function node(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
-function button(label, cls, onClick, data = {}) {
-  const b = node("button", `small ${cls}`, label);
-  b.type = "button";
-  for (const [k, v] of Object.entries(data)) b.dataset[k] = v;
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 /** Declines planner `id`'s plan at `revision`: nothing of it starts, the planner is told. */
 async function declinePlan(id, revision, b) {
@@ -87,9 +74,6 @@ async function dismiss(id, b) {
     toast(`Could not dismiss ${id}: ${e.message}`, "error");
   }
 }
-
-/** How an item names a session: "planner zhongshu-1", a department by its title. */
-const title = (s) => (s.session_kind === "zhongshu" ? `Planner ${s.id}` : s.title || s.id);
 
 /** Everything waiting, as {key, at, kind, text, detail, session, actions}. */
 function itemsOf(status) {
@@ -158,40 +142,6 @@ function itemsOf(status) {
   return items;
 }
 
-/** Queued departments that wait for their host (issue 53): one item per
- * host, with why, and *Check again* (the host's pre-flight anew). */
-function hostItems(queue) {
-  const byHost = new Map();
-  for (const q of queue) {
-    if (!q.waiting) continue;
-    const host = q.where || "";
-    if (!byHost.has(host)) byHost.set(host, []);
-    byHost.get(host).push(q);
-  }
-  return [...byHost].map(([host, waiting]) => ({
-    key: `host:${host}:${waiting[0].waiting}`,
-    at: waiting[0].queued_at,
-    kind: "host",
-    text: `${waiting.length === 1 ? "1 queued department waits" : `${waiting.length} queued departments wait`} for ${host}`,
-    detail: waiting[0].waiting,
-    sig: 1,
-    actions: [button("Check again", "primary", (ev) => checkHosts(ev.target), { action: "check-hosts" })],
-  }));
-}
-
-async function checkHosts(btn) {
-  btn.disabled = true;
-  try {
-    const answer = await api("/api/check_remotes", {});
-    const words = (answer.remotes || []).map((h) => `${h.name}: ${h.note || "ready"}`).join("; ");
-    toast(`Checked again: ${words}`);
-  } catch (e) {
-    toast(`Could not check the hosts: ${e.message}`, "error");
-  } finally {
-    btn.disabled = false;
-  }
-}
-
 /** Answers a department's failed worktree set-up (issue 52). */
 async function answerSetup(id, action, b) {
   b.disabled = true;
@@ -240,187 +190,6 @@ function suspendedItem(suspended) {
     session: suspended[0].id,
     actions: check ? [button("Check again", "primary", (ev) => checkAgents(ev.target), { action: "check-agents" })] : [],
   };
-}
-
-/** What the planner is asked when its turn ended without a plan. */
-const ASK_FOR_PLAN = "[codex-governance] The user asks: register your plan now with the governance_register_plan tool, or say what you need to know first.";
-
-/** Sends `input` to planner `id` as its next turn; says so, or why not. */
-async function sendTurn(id, input, b, said) {
-  b.disabled = true;
-  // A suspended session takes it when it resumes: the call waits till then.
-  if (store.session(id)?.suspended) toast(`${id} is suspended: your words reach it as soon as it resumes; nothing is lost meanwhile.`);
-  try {
-    await api("/api/session_input", { session_id: id, input });
-    toast(said);
-    return true;
-  } catch (e) {
-    toast(`Could not send to ${id}: ${e.message}`, "error");
-    return false;
-  } finally {
-    b.disabled = false;
-  }
-}
-
-/** A planner whose turn ended without a plan (views: `awaits_reply`): what it
- * said last, a box to answer it, and Ask for the plan. */
-function noPlanItem(s) {
-  const waits = s.awaits_reply;
-  if (!waits) return null;
-  const ask = button("Ask for the plan", "", (ev) => sendTurn(s.id, ASK_FOR_PLAN, ev.target, `Asked ${s.id} for its plan.`), { action: "ask-plan" });
-  const reply = node("textarea", "need-reply");
-  reply.rows = 2;
-  reply.setAttribute("aria-label", `your answer to ${s.id}`);
-  reply.placeholder = "Your answer; it goes to the planner as its next turn";
-  const send = button("Send answer", "primary", async (ev) => {
-    const text = reply.value.trim();
-    if (!text) {
-      toast("Write an answer first.", "error");
-      return;
-    }
-    if (await sendTurn(s.id, text, ev.target, `Sent your answer to ${s.id}.`)) reply.value = "";
-  }, { action: "reply" });
-  const said = waits.last_message;
-  return {
-    key: `no-plan:${s.id}:${waits.turn}`,
-    at: s.last_activity_at || s.started_at,
-    kind: "no-plan",
-    text: `${title(s)} ended its turn without a plan${said ? " and says:" : ""}`,
-    detail: said ? "" : "It is idle and registered no plan. Answer it below, or ask it for the plan.",
-    body: [said ? node("blockquote", "need-said", said) : null, reply].filter(Boolean),
-    session: s.id,
-    sig: said || "",
-    actions: [send, ask, button("Show", "", () => showSession(s.id), { action: "show" })],
-  };
-}
-
-/** Planners done with their plan (views: `finished_planners`): one action closes them all. */
-function finishedPlannersItem(ids) {
-  const n = ids.length;
-  if (!n) return null;
-  const close = button(`Close ${n} finished planner${n === 1 ? "" : "s"}`, "primary", async (ev) => {
-    ev.target.disabled = true;
-    const failed = [];
-    for (const id of ids) {
-      try {
-        await api("/api/close_session", { session_id: id, stop_departments: false });
-      } catch (e) {
-        failed.push(`${id}: ${e.message}`);
-      }
-    }
-    ev.target.disabled = false;
-    if (failed.length) toast(`Could not close ${failed.join("; ")}`, "error");
-    else toast(`Closed ${n} finished planner${n === 1 ? "" : "s"}.`);
-  }, { action: "close-finished" });
-  return {
-    key: `finished-planners:${ids.join(",")}`,
-    at: "",
-    kind: "finished-planners",
-    text: `${n === 1 ? `Planner ${ids[0]} is` : `${n} planners are`} done with ${n === 1 ? "its plan" : "their plans"}`,
-    detail: n === 1
-      ? "It waits idle, holding memory. Closing keeps its plan, results and conversation."
-      : `They wait idle, each holding memory: ${ids.join(", ")}. Closing keeps their plans, results and conversations.`,
-    sig: ids.join(","),
-    actions: [close],
-  };
-}
-
-async function startAnyway(b) {
-  b.disabled = true;
-  try {
-    await api("/api/quota/start_anyway", {});
-    toast("Departments start despite the usage limit until it resets.", "info");
-  } catch (e) {
-    b.disabled = false;
-    toast(`Could not start anyway: ${e.message}`, "error");
-  }
-}
-
-async function answerSwitch(choice, b) {
-  b.disabled = true;
-  try {
-    await api("/api/quota/model_switch", { choice });
-    toast(choice === "switch" ? "The running sessions use the lighter model from their next turn." : "The sessions keep their models.", "info");
-  } catch (e) {
-    b.disabled = false;
-    toast(`Could not answer: ${e.message}`, "error");
-  }
-}
-
-async function raiseBudget(zhongshu, input, inTokens, b) {
-  const value = Number(input.value);
-  if (!(value > 0)) {
-    toast("A budget is a number above 0.", "error");
-    return;
-  }
-  b.disabled = true;
-  try {
-    await api("/api/plan_budget", inTokens
-      ? { zhongshu_id: zhongshu, budget_tokens: Math.round(value) }
-      : { zhongshu_id: zhongshu, budget_usd: value });
-  } catch (e) {
-    b.disabled = false;
-    toast(`Could not raise the budget: ${e.message}`, "error");
-  }
-}
-
-/** The usage limit (one item for every parked session and the held queue)
- * and each plan stopped by its budget. */
-function quotaItems(q, queued) {
-  if (!q) return [];
-  const items = [];
-  const parked = q.parked || [];
-  if (q.hold || parked.length) {
-    const until = (q.hold && q.hold.until_local) || (parked[0] && parked[0].until_local);
-    const who = parked.map((p) => p.session_id).join(", ");
-    const text = parked.length
-      ? `Waiting for quota until ${until}: ${parked.length} session${parked.length === 1 ? "" : "s"} parked`
-      : `New departments wait: ${q.hold.text}`;
-    const detail = [
-      q.limit && `Limit: ${q.limit}.`,
-      who && `Parked: ${who}; each continues by itself at the reset.`,
-      q.hold && queued ? `${queued === 1 ? "1 queued department waits" : `${queued} queued departments wait`}.` : "",
-      parked[0] && parked[0].reason,
-    ].filter(Boolean).join(" ");
-    const actions = [];
-    if (q.hold && queued) actions.push(button("Start anyway", "primary", (ev) => startAnyway(ev.target), { action: "start-anyway" }));
-    items.push({ key: `quota:${text}`, at: parked[0] ? parked[0].since : "", kind: "quota", text, detail, sig: actions.length, actions });
-  }
-  const offer = q.model_switch;
-  if (offer) {
-    const n = offer.sessions.length;
-    items.push({
-      key: `model-switch:${offer.model}:${offer.sessions.join(",")}`,
-      at: q.updated_at || "",
-      kind: "rate_limit",
-      text: `Approaching the usage limit (${Math.round(offer.used_percent)}% of the ${offer.window} window): switch to ${offer.model} for the next turns?`,
-      detail: `${n} running session${n === 1 ? "" : "s"} would switch: ${offer.sessions.join(", ")}. A lighter model uses less of the limit.`,
-      actions: [
-        button(`Switch to ${offer.model}`, "primary", (ev) => answerSwitch("switch", ev.target), { action: "switch-model" }),
-        button("Keep current models", "", (ev) => answerSwitch("keep", ev.target), { action: "keep-model" }),
-        button("Keep, and stop asking", "", (ev) => answerSwitch("never", ev.target), { action: "never-switch" }),
-      ],
-    });
-  }
-  for (const b of q.budgets || []) {
-    const inTokens = b.budget_usd == null;
-    const input = node("input", "budget-input");
-    input.type = "number";
-    input.min = "0";
-    input.step = inTokens ? "1000" : "0.5";
-    input.setAttribute("aria-label", inTokens ? "new budget in tokens" : "new budget in US dollars");
-    input.value = String(inTokens ? (b.budget_tokens || 0) * 2 : (b.budget_usd || 0) * 2);
-    items.push({
-      key: `budget:${b.zhongshu_id}:${b.text}`,
-      at: "",
-      kind: "budget",
-      text: `${b.zhongshu_id}: its plan ${b.text}`,
-      detail: "No more of its departments start, and running ones wait after their turn, until you raise the budget.",
-      session: b.zhongshu_id,
-      actions: [input, button("Raise budget", "primary", (ev) => raiseBudget(b.zhongshu_id, input, inTokens, ev.target), { action: "raise-budget" })],
-    });
-  }
-  return items;
 }
 
 /** The plan of `s` as of its current revision, fetched when it moved; null while loading. */
