@@ -136,6 +136,17 @@ impl Launcher {
             Arc::clone(quota.changed()),
             crate::tools::spec::specs,
         ));
+        {
+            // Held weakly: the sessions hold the hosts.
+            let held = Arc::downgrade(&sessions);
+            sessions
+                .remotes
+                .on_host_change(Arc::new(move |host, state| {
+                    if let Some(sessions) = held.upgrade() {
+                        sessions.host_changed(host, state);
+                    }
+                }));
+        }
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),

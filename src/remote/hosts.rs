@@ -76,6 +76,12 @@ impl Hosts {
         );
     }
 
+    /// Whether a department's connection found `host` gone (and it has not
+    /// answered since).
+    pub fn is_dropped(&self, name: &str) -> bool {
+        self.dropped.lock().unwrap().contains(name)
+    }
+
     /// What a department's connection found of `host` (it answers, or
     /// not); true when that changed its state. Its version stays. It only
     /// takes a ready host away (Unreachable) and gives back one it took:

@@ -13,6 +13,7 @@
 //! [`relay`] joins to the app-server. Its worktree lives on the host and
 //! its work comes back through [`git`].
 
+pub mod away;
 pub mod git;
 pub mod hosts;
 pub mod preflight;
@@ -22,6 +23,7 @@ pub mod ssh;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use away::HostWatcher;
 pub use hosts::{HostView, Hosts};
 
 use crate::config::remotes::Remote;
@@ -39,6 +41,10 @@ pub struct Remotes {
     /// The relays of departments at the user's path, with their worktrees.
     here: tokio::sync::Mutex<HashMap<String, (Arc<Relay>, std::path::PathBuf)>>,
     closed: Mutex<bool>,
+    /// Cancelled when the launcher stops (the tasks that ask a gone host).
+    stop: tokio_util::sync::CancellationToken,
+    /// Told when a host goes or comes back (`on_host_change`).
+    watcher: Arc<std::sync::OnceLock<HostWatcher>>,
 }
 
 /// Why a department cannot be placed on a host now.
@@ -82,6 +88,17 @@ impl Remotes {
         Ssh::new(&ctx.config.launcher.ssh_program).map_err(|e| PlacementError::Ssh(e.to_string()))
     }
 
+    /// From now on `watcher` is told when a host's departments' connection
+    /// stops or starts answering. One watcher.
+    pub fn on_host_change(&self, watcher: HostWatcher) {
+        let _ = self.watcher.set(watcher);
+    }
+
+    /// Ends when the launcher stops.
+    pub fn stopped(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.stop.clone().cancelled_owned()
+    }
+
     /// Host `name` when its pre-flight found it ready.
     pub fn ready(&self, ctx: &Context, name: &str) -> Result<Remote, PlacementError> {
         let host = Self::host(ctx, name)?;
@@ -118,12 +135,39 @@ impl Remotes {
         let ssh = Self::ssh(ctx)?;
         let tasks = Arc::clone(ctx);
         let (hosts, named, told) = (Arc::clone(&self.hosts), host.clone(), Arc::clone(ctx));
+        let (watcher, stop, asker) = (Arc::clone(&self.watcher), self.stop.clone(), ssh.clone());
         let on_state = Box::new(move |state, detail: String| {
-            if hosts.mark(&named, state, detail) {
-                told.store.notify(
-                    "remotes_checked",
-                    serde_json::json!({ "remotes": hosts.all() }),
+            if !hosts.mark(&named, state, detail) {
+                return;
+            }
+            let changed = {
+                let (hosts, told, watcher, name) = (
+                    Arc::clone(&hosts),
+                    Arc::clone(&told),
+                    Arc::clone(&watcher),
+                    named.name.clone(),
                 );
+                move |state| {
+                    told.store.notify(
+                        "remotes_checked",
+                        serde_json::json!({ "remotes": hosts.all() }),
+                    );
+                    if let Some(w) = watcher.get() {
+                        w(&name, state);
+                    }
+                }
+            };
+            changed(state);
+            if state == RemoteState::Unreachable {
+                // Nothing asks it again once Codex gives up: this task does.
+                let back = move || changed(RemoteState::Ready);
+                told.spawn(away::until_back(
+                    asker.clone(),
+                    named.clone(),
+                    Arc::clone(&hosts),
+                    back,
+                    stop.clone(),
+                ));
             }
         });
         let reach = relay::Reach::Ssh {
@@ -178,6 +222,7 @@ impl Remotes {
     /// Closes every relay (their ssh connections end): the launcher stops.
     pub async fn close(&self) {
         *self.closed.lock().unwrap() = true;
+        self.stop.cancel();
         for relay in self.relays.lock().await.values() {
             relay.close();
         }

@@ -1,8 +1,11 @@
 //! What the sessions do after their agents: each agent's events followed
 //! (recorded by the live agents), a department that ended its turn without
 //! reporting reminded once and then closed, a conversation whose connection
-//! closed resumed on a new agent (or the session ended), and the
-//! conversations of the previous run resumed after a restart.
+//! closed resumed on a new agent (or the session ended), the conversations
+//! of the previous run resumed after a restart, and a department's turn
+//! held while its host is away longer than Codex waits for it (issue 70
+//! item 2: interrupted before Codex would fail its command, then resumed on
+//! a new agent, told to run it again, once the host answers).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +28,21 @@ pub enum Suspension {
     /// The repository's configuration changed and waits for the user's
     /// trust: nothing resumes under settings the user has not seen.
     Trust,
+}
+
+/// How long a host may be away before its departments' turns are held:
+/// well within the time Codex's exec-server client waits for it (45 s),
+/// past a blip its own reconnect covers.
+const HOLD_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Sent to a department held while its host was away, once it is back.
+fn continue_after_host(host: &str) -> String {
+    format!(
+        "[codex-governance] Your host {host} was unreachable for a while, so the launcher \
+         paused your turn; it is back now and your conversation was resumed. A command you \
+         started while it was away did not run: run it again, then continue your task and \
+         report as instructed."
+    )
 }
 
 /// Sent to a resumed department that has not reported.
@@ -65,8 +83,9 @@ impl Sessions {
             // Its turn was interrupted by the stop: it resumes, unreminded.
             return;
         }
-        if s.agent.parked.is_some() {
-            // Stopped by the account's limit, not by choice: no reminder.
+        if s.agent.parked.is_some() || self.live.held_for_host(id) {
+            // Stopped by the account's limit or held while its host is
+            // away, not by choice: no reminder.
             return;
         }
         let over_budget = s.parent_session_id().and_then(|z| {
@@ -130,6 +149,92 @@ impl Sessions {
         }
     }
 
+    /// Host `host`'s departments' connection stopped or started answering.
+    /// Gone for [`HOLD_AFTER`]: each running department there is held (its
+    /// turn interrupted before Codex fails the command it waits on). Back:
+    /// each held one resumes on a new agent (Codex's client for the host
+    /// may have given up) and is told to run that command again.
+    pub fn host_changed(self: &Arc<Self>, host: &str, state: crate::model::RemoteState) {
+        use crate::model::RemoteState;
+        let this = Arc::clone(self);
+        let host = host.to_string();
+        match state {
+            RemoteState::Unreachable => {
+                let going = self.live.host_went(&host);
+                let stopped = self.remotes.stopped();
+                self.ctx.spawn(async move {
+                    tokio::select! {
+                        _ = stopped => {}
+                        _ = tokio::time::sleep(HOLD_AFTER) => {
+                            if this.live.host_away_since(&host, going) {
+                                this.hold_for_host(&host).await;
+                            }
+                        }
+                    }
+                });
+            }
+            RemoteState::Ready => {
+                for id in self.live.host_back(&host) {
+                    let (this, host) = (Arc::clone(&this), host.clone());
+                    self.ctx
+                        .spawn(async move { this.resume_after_host(&id, &host).await });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Holds every running department on `host`: a working one's turn is
+    /// interrupted (its command waits for no failure).
+    async fn hold_for_host(self: &Arc<Self>, host: &str) {
+        let on_host: Vec<String> = self.ctx.store.read(|st| {
+            st.sessions
+                .values()
+                .filter(|s| s.is_running() && !s.closing)
+                .filter(|s| {
+                    s.workspace()
+                        .and_then(|w| w.remote.as_ref())
+                        .is_some_and(|r| r.host == host)
+                })
+                .map(|s| s.id.clone())
+                .collect()
+        });
+        for id in on_host {
+            self.live.hold_for_host(&id, host);
+            let working = self.live.agent(&id).is_some_and(|a| a.working());
+            tracing::info!("{id}: its host {host} is away; its turn is held until it is back");
+            if working {
+                if let Err(e) = self.live.interrupt(&id).await {
+                    tracing::warn!("holding {id} while {host} is away: {e}");
+                }
+            }
+        }
+    }
+
+    /// A department held while its host was away goes on: a new agent on
+    /// its conversation, told to run again what did not run.
+    async fn resume_after_host(self: &Arc<Self>, id: &str, host: &str) {
+        let Some(agent) = self.live.agent(id) else {
+            return;
+        };
+        if self.live.is_stopping() || !self.session(id).is_some_and(|s| s.is_running()) {
+            return;
+        }
+        self.live.set_resuming(id, true);
+        self.live.forget_agent(id);
+        agent.stop().await;
+        let resumed = self
+            .resume_agent_saying(id, &continue_after_host(host))
+            .await;
+        self.live.set_resuming(id, false);
+        if let Err(e) = resumed {
+            tracing::warn!("{id} could not resume after {host} came back: {e}");
+            if let Err(e) = self.close_session(id, CloseReason::HelperExited).await {
+                tracing::warn!("closing {id}: {e}");
+            }
+        }
+    }
+
     /// Sessions of the previous run that cannot resume now: suspended (their
     /// slots and places kept), each saying what it waits for in a few words
     /// (the note at the top of the page says the whole of it, once), audited
@@ -171,6 +276,12 @@ impl Sessions {
     /// After a launcher restart: the session's conversation resumes with new
     /// processes; the session keeps its slot and place in the plan.
     pub async fn resume_agent(self: &Arc<Self>, id: &str) -> LResult<()> {
+        self.resume_agent_saying(id, CONTINUE_AFTER_RESTART).await
+    }
+
+    /// [`Sessions::resume_agent`], telling a department that has not
+    /// reported `go_on` as its next turn.
+    async fn resume_agent_saying(self: &Arc<Self>, id: &str, go_on: &str) -> LResult<()> {
         let s = self.require_session(id)?;
         let thread = s.agent.thread_id.clone().ok_or_else(|| {
             LauncherError::Conflict(format!("session {id} has no conversation to resume"))
@@ -265,7 +376,7 @@ impl Sessions {
             }
         {
             // Its interrupted turn would otherwise never end in a report.
-            if let Err(e) = self.live.deliver(id, CONTINUE_AFTER_RESTART).await {
+            if let Err(e) = self.live.deliver(id, go_on).await {
                 tracing::warn!("continuing {id}: {e}");
             }
         }

@@ -46,6 +46,11 @@ pub struct LiveAgents {
     stopping: AtomicBool,
     /// Sessions whose conversation is resuming on a new agent right now.
     resuming: Mutex<HashSet<String>>,
+    /// Hosts away now, each with the count of its goings (a hold started
+    /// for one going is not taken by the next), and the sessions held for
+    /// each (issue 70 item 2).
+    away: Mutex<HashMap<String, u64>>,
+    held_for_host: Mutex<HashMap<String, String>>,
     /// An ended session's token is revoked here.
     credentials: Arc<Credentials>,
     signals: SignalTx,
@@ -71,6 +76,8 @@ impl LiveAgents {
             agents_changed: watch::Sender::new(0),
             stopping: AtomicBool::new(false),
             resuming: Mutex::new(HashSet::new()),
+            away: Mutex::new(HashMap::new()),
+            held_for_host: Mutex::new(HashMap::new()),
             credentials,
             signals,
             quota_changed,
@@ -146,6 +153,50 @@ impl LiveAgents {
     /// Whether the session's conversation is resuming on a new agent now.
     pub(super) fn is_resuming(&self, id: &str) -> bool {
         self.resuming.lock().unwrap().contains(id)
+    }
+
+    /// Host `host` went away: the count of its goings.
+    pub(super) fn host_went(&self, host: &str) -> u64 {
+        let mut away = self.away.lock().unwrap();
+        let going = away.get(host).copied().unwrap_or(0) + 1;
+        away.insert(host.to_string(), going);
+        going
+    }
+
+    /// Whether `host` is still away since its `going`.
+    pub(super) fn host_away_since(&self, host: &str, going: u64) -> bool {
+        self.away.lock().unwrap().get(host) == Some(&going)
+    }
+
+    /// Session `id`'s turn is held while `host` is away.
+    pub(super) fn hold_for_host(&self, id: &str, host: &str) {
+        self.held_for_host
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), host.to_string());
+    }
+
+    /// Whether session `id`'s turn is held for its host.
+    pub(super) fn held_for_host(&self, id: &str) -> bool {
+        self.held_for_host.lock().unwrap().contains_key(id)
+    }
+
+    /// `host` is back: the sessions held for it, no longer held.
+    pub(super) fn host_back(&self, host: &str) -> Vec<String> {
+        if let Some(going) = self.away.lock().unwrap().get_mut(host) {
+            // A later hold's check sees a count it did not start with.
+            *going += 1;
+        }
+        let mut held = self.held_for_host.lock().unwrap();
+        let ids: Vec<String> = held
+            .iter()
+            .filter(|(_, h)| *h == host)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            held.remove(id);
+        }
+        ids
     }
 
     /// Marks the session's conversation as resuming on a new agent (or done).
