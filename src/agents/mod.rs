@@ -326,6 +326,12 @@ pub fn capabilities_of(agent: &AgentInfo) -> Capabilities {
         .unwrap_or_else(|| capabilities(agent.backend))
 }
 
+/// The version a host's exec-server printed (`codex --version`), as the
+/// backend whose agents run there reads it.
+pub fn exec_server_version_printed(text: &str) -> Option<(u32, u32, u32)> {
+    codex::parse_version(text)
+}
+
 /// A way of driving agents.
 pub trait AgentBackend: Send + Sync {
     fn kind(&self) -> Backend;

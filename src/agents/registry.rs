@@ -127,6 +127,17 @@ impl BackendSettings {
         }
     }
 
+    /// The version of the program that runs its agents' commands on a host
+    /// (Codex's `exec-server`), which a host must run too; None for a
+    /// backend whose agents run here only, or when it cannot be read.
+    /// Blocking: it runs the program.
+    pub fn exec_server_version(&self) -> Option<(u32, u32, u32)> {
+        match self {
+            BackendSettings::Codex(codex) => super::codex::installed_version(&codex.command).ok(),
+            _ => None,
+        }
+    }
+
     /// The setting that turned its agents' confinement off, if one did
     /// (an agent in a terminal has none to turn off).
     pub fn unsandboxed_by(&self) -> Option<&'static str> {

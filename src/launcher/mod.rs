@@ -482,18 +482,16 @@ impl Launcher {
             return Vec::new();
         }
         let trusted = self.sessions.trust.request().is_none();
-        let here = match &self.ctx.config.launcher.agent.backend {
-            // The file's Codex runs only once the user trusts the file.
-            crate::agents::BackendSettings::Codex(codex) if trusted => {
-                let command = codex.command.clone();
-                tokio::task::spawn_blocking(move || {
-                    crate::agents::codex::installed_version(&command).ok()
-                })
-                .await
-                .ok()
-                .flatten()
+        // The file's program runs only once the user trusts the file.
+        let here = match trusted {
+            true => {
+                let backend = self.ctx.config.launcher.agent.backend.clone();
+                tokio::task::spawn_blocking(move || backend.exec_server_version())
+                    .await
+                    .ok()
+                    .flatten()
             }
-            _ => None,
+            false => None,
         };
         self.hosts.check_all(&self.ctx, here, trusted).await;
         // Departments waiting for a host that is ready now start.

@@ -65,7 +65,7 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
             None,
         ));
     }
-    let there = crate::agents::codex::parse_version(&printed);
+    let there = crate::agents::exec_server_version_printed(&printed);
     let version = Some(printed.clone());
     match (there, here) {
         (Some(t), Some(h)) if t != h => {
