@@ -84,7 +84,7 @@ impl LiveAgents {
         id: &str,
         event: AgentEvent,
     ) -> FollowUp {
-        let working = self.agent(id).is_some_and(|a| a.working());
+        let agent = self.agent(id);
         match &event {
             AgentEvent::ToolCall(call) => {
                 self.pass_tool_call(id, call);
@@ -101,6 +101,11 @@ impl LiveAgents {
             .flatten()
             .map(|m| crate::text::head(&m, crate::model::LAST_MESSAGE_MAX).to_string());
         let saved = self.ctx.store.update(|tx| {
+            // Read in the change: an answer's event (from the request that
+            // answered) may race the turn's end, which is recorded after
+            // the agent stops working; read before, the answer's change
+            // could come last and keep a finished turn "working".
+            let working = agent.as_ref().is_some_and(|a| a.working());
             if let Some(x) = tx.session_mut(id) {
                 if x.is_running() {
                     apply(&mut x.agent, &event, working);
