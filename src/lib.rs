@@ -32,6 +32,7 @@ pub mod net;
 pub mod notify;
 pub mod paste_mode;
 pub mod phones;
+pub mod placement;
 pub mod plans;
 pub mod platform;
 pub mod policy;

@@ -76,7 +76,7 @@ pub fn take(
     // the same lock: a report's record and an exit's both write its index.
     let (fetched, recorded) = {
         let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-        let fetched = match &ws.remote {
+        let fetched = match ws.workplace.host() {
             Some(work) => Some(fetch_remote(ctx, session, ws, work)?),
             None => None,
         };
@@ -140,7 +140,7 @@ fn fetch_remote(
             let remote = tx
                 .session_mut(&session.id)
                 .and_then(|s| s.workspace_mut())
-                .and_then(|w| w.remote.as_mut());
+                .and_then(|w| w.workplace.host_mut());
             if let Some(remote) = remote {
                 remote.refused = refused.clone();
             }
@@ -213,7 +213,7 @@ pub fn keep(tx: &mut Tx, session_id: &str, snap: &Snapshot, reason: &str) {
         ws.review = Some(snap.review.clone());
         ws.nothing_to_review = nothing_to_review(&r.files, &r.fenced, &r.left_out);
         workspace::observe(ws, Event::Recorded);
-        if let (Some(work), Some(commit)) = (ws.remote.as_mut(), &snap.fetched) {
+        if let (Some(work), Some(commit)) = (ws.workplace.host_mut(), &snap.fetched) {
             work.fetched = Some(commit.clone());
             let fetched = AuditEvent::RemoteWorkFetched {
                 session_id: session_id.to_string(),

@@ -73,7 +73,7 @@ fn delete_branch(repo: &Path, ws: &Workspace) -> Result<bool, WorktreeError> {
 pub(super) fn mark(w: &mut Workspace, t: &Tidied) {
     w.removed |= t.removed;
     w.branch_deleted |= t.branch_deleted;
-    if let Some(r) = w.remote.as_mut() {
+    if let Some(r) = w.workplace.host_mut() {
         r.removed |= t.remote_removed;
     }
 }
@@ -87,7 +87,7 @@ pub(super) fn audit(tx: &mut Tx, id: &str, ws: &Workspace, t: &Tidied, reason: &
             reason: reason.to_string(),
         });
     }
-    if let Some(work) = ws.remote.as_ref().filter(|_| t.remote_removed) {
+    if let Some(work) = ws.workplace.host().filter(|_| t.remote_removed) {
         tx.audit(AuditEvent::RemoteWorktreeRemoved {
             session_id: id.to_string(),
             host: work.host.clone(),

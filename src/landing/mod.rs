@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crate::agents::acp::confine::Confinement;
 use crate::agents::Sandbox;
 use crate::context::Context;
-use crate::policy::start::NotShownThere;
+use crate::policy::placement::NotShownThere;
 use crate::worktrees::caches::seed_cargo_candidate;
 use crate::worktrees::export::export_tree;
 use crate::worktrees::setup::{run_commands, RunIn};
@@ -308,17 +308,16 @@ fn run_confined(
 }
 
 /// Whether the candidate's checks see it at the user's tree's path (the
-/// rule a department's start follows, `policy::start::at_users_path`): a
+/// rule a department's start follows, `policy::placement::at_users_path`): a
 /// Cargo project the user built, caches on, namespaces, and a confiner that
 /// the candidate shown there does not hide.
 fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
     let repo = dunce::canonicalize(&ctx.repo).ok()?;
     let tree = repo.display().to_string();
-    let place = crate::policy::start::BuildPlace {
+    let place = crate::policy::placement::BuildPlace {
         caches: ctx.config.launcher.worktree.caches != crate::config::worktree_ready::Caches::Off,
         cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
-        elsewhere_or_handed_over: false,
-        runs_elsewhere: true,
+        exec_server_here: true,
         namespaces: crate::platform::namespaces_work()
             .map_err(NotShownThere::from)
             .and_then(|()| {
@@ -333,7 +332,7 @@ fn shown_at_users_path(ctx: &Context, codex: &Path) -> Option<PathBuf> {
                 }
             }),
     };
-    match crate::policy::start::at_users_path(&place) {
+    match crate::policy::placement::at_users_path(&place) {
         Ok(true) => Some(repo),
         Ok(false) => None,
         Err(why) => {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::Launcher;
 use crate::model::{result_key, TaskResult};
-use crate::store::Event;
+use crate::store::{Event, News};
 use crate::views::deltas::{diff_plan, diff_status, Delta, Seen};
 
 /// How often output-only changes (previews, heartbeats) are looked for.
@@ -139,7 +139,7 @@ impl Launcher {
             .flat_map(|e| {
                 ["session_id", "parent_session_id", "zhongshu_session_id"]
                     .into_iter()
-                    .filter_map(|k| e.data.get(k).and_then(Value::as_str))
+                    .filter_map(|k| e.field(k))
             })
             .filter(|id| self.ctx.store.read(|s| s.plans.contains_key(*id)))
             .map(str::to_string)
@@ -150,24 +150,31 @@ impl Launcher {
         let mut seen = HashSet::new();
         events
             .iter()
-            .filter(|e| {
-                matches!(
-                    e.event.as_str(),
-                    "result_registered"
-                        | "result_updated"
-                        | "confirmation_answered"
-                        | "result_seen"
-                )
+            .filter_map(|e| match &**e {
+                Event::News {
+                    news:
+                        News::ResultSeen {
+                            parent,
+                            department,
+                            report,
+                        },
+                    ..
+                } => Some(result_key(parent, department, report)),
+                Event::Audited { name, .. }
+                    if matches!(
+                        name.as_str(),
+                        "result_registered" | "result_updated" | "confirmation_answered"
+                    ) =>
+                {
+                    Some(result_key(
+                        e.field("parent_session_id")?,
+                        e.field("department_session_id")?,
+                        e.field("report_id")?,
+                    ))
+                }
+                _ => None,
             })
-            .filter_map(|e| {
-                let field = |k: &str| e.data.get(k).and_then(Value::as_str);
-                let key = result_key(
-                    field("parent_session_id")?,
-                    field("department_session_id")?,
-                    field("report_id")?,
-                );
-                seen.insert(key.clone()).then_some(key)
-            })
+            .filter(|key| seen.insert(key.clone()))
             .filter_map(|key| self.ctx.store.result(&key).ok().flatten())
             .collect()
     }

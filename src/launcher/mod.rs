@@ -510,10 +510,9 @@ impl Launcher {
         let problems = self.sessions.live.backends().problems().await;
         *self.backend_problems.write().unwrap() = Some(problems.clone());
         let problems = problems.all();
-        self.ctx.store.notify(
-            "agents_checked",
-            serde_json::json!({ "problems": problems }),
-        );
+        self.ctx.store.tell(crate::store::News::AgentsChecked {
+            problems: problems.clone(),
+        });
         // Each waits for its own backend: those that can resume do.
         if !self.resumable.lock().unwrap().is_empty() {
             self.resume_sessions().await;

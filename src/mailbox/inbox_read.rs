@@ -2,8 +2,6 @@
 //! `governance_read_inbox` tool): a page of its results, marking what it had
 //! not read unless it only peeks. The answer is built by `views::inbox`.
 
-use serde_json::json;
-
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::TaskResult;
@@ -44,10 +42,10 @@ pub fn read_inbox(
     };
     let marked = newly_read.len();
     if marked > 0 {
-        ctx.store.notify(
-            "results_read",
-            json!({"parent_session_id": id, "count": marked}),
-        );
+        ctx.store.tell(crate::store::News::ResultsRead {
+            parent: id.to_string(),
+            count: marked,
+        });
     }
     // Counting costs a pass over this Zhongshu's results: only when asked.
     let (page, total) = if count {

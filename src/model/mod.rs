@@ -46,6 +46,7 @@ mod remote_host;
 mod review;
 mod review_comment;
 mod session;
+mod workplace;
 mod workspace;
 
 pub use agent::*;
@@ -63,6 +64,7 @@ pub use remote_host::*;
 pub use review::*;
 pub use review_comment::*;
 pub use session::*;
+pub use workplace::Workplace;
 pub use workspace::*;
 
 #[cfg(test)]

@@ -589,7 +589,7 @@ impl State {
         let mut taken = BTreeMap::new();
         let sessions = self.sessions.values().filter(|s| s.holds_slot()).map(|s| {
             s.workspace()
-                .and_then(|w| w.remote.as_ref())
+                .and_then(|w| w.workplace.host())
                 .map(|r| r.host.clone())
         });
         let starting = self

@@ -318,15 +318,11 @@ pub struct Workspace {
     /// user's, never recorded as the department's work.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copied: Vec<String>,
-    /// Where the department works when it is on another machine (issue 53):
-    /// this worktree then holds what was last fetched back from there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote: Option<super::RemoteWork>,
-    /// Its department's commands run at the user's tree's path, where the
-    /// user's incremental build caches apply (issue 52): in a namespace of
-    /// their own that shows this worktree there.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub at_users_path: bool,
+    /// Where its department's commands run: its own folder, the user's
+    /// path, or a host (issue 76). Written as the `remote` and
+    /// `at_users_path` keys earlier launchers wrote.
+    #[serde(flatten)]
+    pub workplace: super::Workplace,
     /// Its Merge's verified landing (issue 73): asked, its checks running,
     /// or how the last run went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,8 +461,7 @@ impl Workspace {
             pull_request: None,
             setup: None,
             copied: Vec::new(),
-            at_users_path: false,
-            remote: None,
+            workplace: super::Workplace::Own,
             landing: None,
             attempt_check: None,
         }

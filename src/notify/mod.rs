@@ -529,7 +529,7 @@ impl Notifier {
         drop(kept);
         self.ctx
             .store
-            .notify("notice_delivery", serde_json::json!({ "id": id }));
+            .tell(crate::store::News::NoticeDelivery { id: id.to_string() });
     }
 
     /// What the page shows.

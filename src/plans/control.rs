@@ -485,7 +485,7 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         earlier_sessions: Vec::new(),
         remote: s
             .workspace()
-            .and_then(|w| w.remote.as_ref())
+            .and_then(|w| w.workplace.host())
             .map(|r| r.host.clone()),
         sent_back: 0,
         review_comments: 0,

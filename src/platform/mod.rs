@@ -103,6 +103,12 @@ pub use program::{
 /// The pseudo-terminals agents run in: the system's on Unix; on Windows
 /// ConPTY without the cursor handshake that would hold back every agent's
 /// output until a browser answered it (see `conpty`).
+/// The launcher's own environment, the variables whose name and value are
+/// text (one that is not cannot be passed on as text anyway).
+pub fn text_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
 pub fn pty_system() -> Box<dyn portable_pty::PtySystem + Send> {
     #[cfg(windows)]
     {

@@ -23,8 +23,8 @@ pub fn ready(s: &Session, ws: &Workspace) -> Result<(), Refusal> {
     match ws.state {
         WorkspaceState::Pending | WorkspaceState::Conflicting => Ok(()),
         WorkspaceState::Working => match ws
-            .remote
-            .as_ref()
+            .workplace
+            .host()
             .and_then(|r| Some((r, r.refused.as_ref()?)))
         {
             Some((remote, why)) => Err(Refusal::Conflict(format!(
@@ -230,7 +230,7 @@ mod tests {
         assert!(
             matches!(ready(&s, &ws), Err(Refusal::Conflict(m)) if m.contains("not been recorded"))
         );
-        ws.remote = Some(crate::model::RemoteWork {
+        ws.workplace = crate::model::Workplace::Host(crate::model::RemoteWork {
             host: "gpu1".into(),
             path: "/w".into(),
             branch: "b".into(),

@@ -1,7 +1,8 @@
 //! One home for the launcher's rules (issue 26, item 7).
 //!
 //! Whether an assignment is valid and which model a session gets
-//! ([`plan`]), whether a session may start ([`start`]), which department
+//! ([`plan`]), whether a session may start ([`start`]), where a department works
+//! ([`placement`]), which department
 //! starts next and whether one may start outside the queue ([`queue`]), the
 //! usage limits' hold and the plans' budgets ([`quota`]), whether a report may
 //! speak for a department ([`report`]), which departments and risk rules a
@@ -28,6 +29,7 @@ pub mod integration_recovery;
 pub mod landing;
 pub mod needs_you;
 pub mod notice;
+pub mod placement;
 pub mod plan;
 pub mod queue;
 pub mod quota;

@@ -3,7 +3,6 @@
 
 use super::Refusal;
 use crate::model::SessionKind;
-use crate::platform::NamespaceError;
 
 /// What the launcher knows of the parent a start names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,52 +15,6 @@ pub enum Parent {
     NotZhongshu(String),
     /// No session has this id.
     Missing(String),
-}
-
-/// Why this machine keeps a department (or a landing's checks) from working
-/// at the user's tree's path.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum NotShownThere {
-    #[error(transparent)]
-    Namespaces(#[from] NamespaceError),
-    #[error("its program {0} lies in the tree its worktree is shown over")]
-    ProgramInTree(String),
-    #[error("{0} names a path in the tree its worktree is shown over")]
-    SettingInTree(String),
-    #[error("its agent cannot run commands outside itself")]
-    NoExecServer,
-}
-
-/// What decides where a new department's commands run (issue 52).
-#[derive(Debug, Clone)]
-pub struct BuildPlace {
-    /// `launcher.worktree.caches` is not off.
-    pub caches: bool,
-    /// The user's tree is a Cargo project they built (a `target/` to copy).
-    pub cargo_build: bool,
-    /// It goes to another machine, or continues a worktree already made.
-    pub elsewhere_or_handed_over: bool,
-    /// Its backend can run commands outside its own process (Codex's
-    /// exec-server).
-    pub runs_elsewhere: bool,
-    /// Whether this machine shows a folder at another path for one program
-    /// and the backend's exec-server can run there, or why not.
-    pub namespaces: Result<(), NotShownThere>,
-}
-
-/// Whether a new department may work at the user's tree's path (its
-/// worktree shown there), where the user's incremental build caches apply;
-/// `Err` says why not when only the machine refuses it: it then works in
-/// its worktree's own folder, as before.
-pub fn at_users_path(place: &BuildPlace) -> Result<bool, NotShownThere> {
-    if !place.caches
-        || !place.cargo_build
-        || place.elsewhere_or_handed_over
-        || !place.runs_elsewhere
-    {
-        return Ok(false);
-    }
-    place.namespaces.clone().map(|()| true)
 }
 
 /// The task, trimmed; an empty one is refused.
@@ -91,57 +44,6 @@ pub fn check_parent(kind: SessionKind, parent: Parent) -> Result<Option<String>,
 
 #[cfg(test)]
 mod tests {
-    use super::{at_users_path, BuildPlace, NamespaceError, NotShownThere};
-
-    #[test]
-    fn a_department_works_at_the_users_path_only_where_everything_allows_it() {
-        let all = BuildPlace {
-            caches: true,
-            cargo_build: true,
-            elsewhere_or_handed_over: false,
-            runs_elsewhere: true,
-            namespaces: Ok(()),
-        };
-        assert!(matches!(at_users_path(&all), Ok(true)));
-        for not in [
-            BuildPlace {
-                caches: false,
-                ..all.clone()
-            },
-            BuildPlace {
-                cargo_build: false,
-                ..all.clone()
-            },
-            BuildPlace {
-                elsewhere_or_handed_over: true,
-                ..all.clone()
-            },
-            BuildPlace {
-                runs_elsewhere: false,
-                ..all.clone()
-            },
-        ] {
-            assert!(matches!(at_users_path(&not), Ok(false)), "{not:?}");
-        }
-        // The machine refuses namespaces: its own folder, and the reason.
-        let refused = BuildPlace {
-            namespaces: Err(NamespaceError::NotLinux.into()),
-            ..all.clone()
-        };
-        assert!(matches!(
-            at_users_path(&refused),
-            Err(NotShownThere::Namespaces(NamespaceError::NotLinux))
-        ));
-        let refused_off = BuildPlace {
-            caches: false,
-            ..refused
-        };
-        assert!(
-            matches!(at_users_path(&refused_off), Ok(false)),
-            "nothing to say"
-        );
-    }
-
     use super::*;
 
     #[test]

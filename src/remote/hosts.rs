@@ -70,10 +70,8 @@ impl Hosts {
             });
         }
         futures_util::future::join_all(checks).await;
-        ctx.store.notify(
-            "remotes_checked",
-            serde_json::json!({ "remotes": self.all() }),
-        );
+        ctx.store
+            .tell(crate::store::News::HostsChecked { hosts: self.all() });
     }
 
     /// Whether a department's connection found `host` gone (and it has not

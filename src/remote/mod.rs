@@ -148,10 +148,8 @@ impl Remotes {
                     named.name.clone(),
                 );
                 move |state| {
-                    told.store.notify(
-                        "remotes_checked",
-                        serde_json::json!({ "remotes": hosts.all() }),
-                    );
+                    told.store
+                        .tell(crate::store::News::HostsChecked { hosts: hosts.all() });
                     if let Some(w) = watcher.get() {
                         w(&name, state);
                     }
@@ -266,7 +264,7 @@ impl Departure {
     /// Removes `ws`'s worktree, branch and refs on its host (blocking);
     /// true when they are gone. A failure is logged and tried again later.
     pub fn remove(&self, repo: &std::path::Path, ws: &crate::model::Workspace) -> bool {
-        let Some(work) = ws.remote.as_ref().filter(|w| !w.removed) else {
+        let Some(work) = ws.workplace.host().filter(|w| !w.removed) else {
             return false;
         };
         let Some(host) = self.remotes.iter().find(|r| r.name == work.host) else {

@@ -7,7 +7,7 @@
 //! Kept in the store, so every tab agrees; each result marked goes to the
 //! page's event stream (`result_seen`) with its ids.
 
-use serde_json::json;
+use crate::store::News;
 
 use crate::context::Context;
 use crate::error::LResult;
@@ -24,14 +24,11 @@ pub fn mark_seen(
         .store
         .update(|tx| tx.mark_seen(parent, department, report))?;
     for r in &marked {
-        ctx.store.notify(
-            "result_seen",
-            json!({
-                "parent_session_id": parent,
-                "department_session_id": r.department_session_id,
-                "report_id": r.report_id,
-            }),
-        );
+        ctx.store.tell(News::ResultSeen {
+            parent: parent.to_string(),
+            department: r.department_session_id.clone(),
+            report: r.report_id.clone(),
+        });
     }
     Ok(marked.len())
 }

@@ -193,7 +193,7 @@ impl Sessions {
                 .filter(|s| s.is_running() && !s.closing)
                 .filter(|s| {
                     s.workspace()
-                        .and_then(|w| w.remote.as_ref())
+                        .and_then(|w| w.workplace.host())
                         .is_some_and(|r| r.host == host)
                 })
                 .map(|s| s.id.clone())

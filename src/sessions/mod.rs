@@ -261,7 +261,7 @@ impl Sessions {
         // path in its namespace: nothing here says where its paths land.
         let Some(root) = self.session(session_id).and_then(|s| {
             s.workspace()
-                .filter(|w| w.remote.is_none() && !w.at_users_path)
+                .filter(|w| w.workplace == crate::model::Workplace::Own)
                 .map(|w| std::path::PathBuf::from(&w.path))
         }) else {
             return false;

@@ -13,6 +13,7 @@ mod anchor;
 mod busy;
 pub mod gate;
 mod legacy;
+mod news;
 mod paths;
 mod result_rows;
 mod results;
@@ -37,14 +38,7 @@ pub use paths::Paths;
 pub use schema::DB_FILE;
 pub use tx::{Change, Tx};
 
-/// A change the dashboard hears about on `/api/events`.
-#[derive(Debug, Clone)]
-pub struct Event {
-    /// The audit seq this event carries (the latest one when not audited).
-    pub seq: u64,
-    pub event: String,
-    pub data: Value,
-}
+pub use news::{Event, News};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -294,12 +288,9 @@ impl Store {
             Ok(entries) => {
                 w.pending.clear();
                 for entry in entries {
-                    let name = entry.line["event"].as_str().unwrap_or("").to_string();
-                    let _ = self.events.send(Arc::new(Event {
-                        seq: entry.seq,
-                        event: name,
-                        data: entry.line,
-                    }));
+                    let _ = self
+                        .events
+                        .send(Arc::new(Event::audited(entry.seq, entry.line)));
                 }
             }
             Err(e) => tracing::error!("audit log not written (kept in the outbox): {e}"),
@@ -315,12 +306,11 @@ impl Store {
         }
     }
 
-    /// Broadcasts a change that is not audited (read marks, heartbeats).
-    pub fn notify(&self, event: &str, data: Value) {
-        let _ = self.events.send(Arc::new(Event {
+    /// Broadcasts news that is not audited (read marks, checks).
+    pub fn tell(&self, news: News) {
+        let _ = self.events.send(Arc::new(Event::News {
             seq: self.audit.last_seq(),
-            event: event.to_string(),
-            data,
+            news,
         }));
     }
 

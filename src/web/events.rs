@@ -103,8 +103,8 @@ async fn events(State(l): State<Arc<Launcher>>, Caller(p): Caller, headers: Head
     });
     let live = BroadcastStream::new(rx).map(|item| match item {
         Ok(ev) => Ok(Event::default()
-            .id(ev.seq.to_string())
-            .data(json!({"event": ev.event, "seq": ev.seq, "data": ev.data}).to_string())),
+            .id(ev.seq().to_string())
+            .data(json!({"event": ev.name(), "seq": ev.seq(), "data": ev.data()}).to_string())),
         Err(BroadcastStreamRecvError::Lagged(n)) => Ok(Event::default()
             .event("lagged")
             .data(json!({"missed": n}).to_string())),

@@ -298,7 +298,7 @@ pub fn remove(repo: &Path, ws: &Workspace, teardown: &Teardown) -> Result<(), Wo
         // Never over the department's files: see `teardown`. Not for a host's
         // department: its set-up never ran here (issue 70 item 1).
         let restored = !teardown.commands.is_empty()
-            && ws.remote.is_none()
+            && ws.workplace.here()
             && super::teardown::restore_base(repo, ws)
                 .map_err(|e| {
                     tracing::warn!(

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use super::{workspace, Starter};
 use crate::agents::{Channel, RemoteEnvironment, Sandbox};
 use crate::credentials::Grant;
-use crate::error::{LResult, LauncherError};
-use crate::model::{RemoteWork, Session, SessionKind};
+use crate::error::LResult;
+use crate::model::{Session, SessionKind};
+use crate::placement::Placement;
 use crate::policy::agent_env;
-use crate::policy::start::NotShownThere;
-use crate::remote::Remotes;
 
 /// The environment every agent gets (SPEC 6): the URL and token only for
 /// agents that report over the API.
@@ -118,7 +117,7 @@ impl Starter<'_> {
         for name in ["TMPDIR", "TMP", "TEMP"] {
             vars.push((name.into(), temp.clone()));
         }
-        let launchers = launchers_env();
+        let launchers = crate::platform::text_env();
         let system = if crate::platform::WINDOWS_ENVIRONMENT {
             agent_env::System::Windows
         } else {
@@ -130,113 +129,24 @@ impl Starter<'_> {
             system,
             vars,
         );
-        if let Some(ws) = at_users_path(session) {
-            return shown_vars(&self.ctx.repo, &self.ctx.paths.state_dir, ws, vars);
-        }
-        match remote_work(session) {
-            Some(work) => {
-                crate::remote::environment_there(vars, &crate::remote::git::temp_path(&work.path))
-            }
-            None => vars,
+        self.placement().agent_vars(session, vars)
+    }
+
+    fn placement(&self) -> Placement<'_> {
+        Placement {
+            ctx: self.ctx,
+            remotes: &self.sessions.remotes,
         }
     }
 
-    /// Where a department on another machine works (issue 53): the relay
-    /// to its host and its worktree there; None for one on this machine.
+    /// Where a department placed on a host or at the user's path runs its
+    /// commands (`placement`); None for one in its own folder.
     pub(in crate::sessions) async fn environment_for(
         &self,
         session: &Session,
     ) -> LResult<Option<RemoteEnvironment>> {
-        if let Some(ws) = at_users_path(session) {
-            return self.environment_here(session, ws).await.map(Some);
-        }
-        let Some(work) = remote_work(session) else {
-            return Ok(None);
-        };
-        let placed = |e: crate::remote::PlacementError| {
-            LauncherError::Conflict(format!("{} cannot work on {}: {e}", session.id, work.host))
-        };
-        let host = Remotes::host(self.ctx, &work.host).map_err(placed)?;
-        let relay = self
-            .sessions
-            .remotes
-            .relay(self.ctx, &host)
-            .await
-            .map_err(placed)?;
-        Ok(Some(RemoteEnvironment {
-            id: host.name,
-            url: relay.url(),
-            secret: relay.secret().clone(),
-            cwd: PathBuf::from(&work.path),
-            here: false,
-        }))
-    }
-
-    /// A department whose commands run at the user's tree's path (issue
-    /// 52): an exec-server here, in a namespace that shows its worktree
-    /// there, the state folder carried where it still finds its drop
-    /// folder. The binds name nothing of one session, so the session that
-    /// goes on in the worktree after a send back keeps its relay.
-    async fn environment_here(
-        &self,
-        session: &Session,
-        ws: &crate::model::Workspace,
-    ) -> LResult<RemoteEnvironment> {
-        let refused = |why: &dyn std::fmt::Display| {
-            LauncherError::Conflict(format!(
-                "{} cannot work at the user's tree's path: {why}",
-                session.id
-            ))
-        };
-        crate::platform::namespaces_work().map_err(|e| refused(&e))?;
-        let server = self
-            .sessions
-            .backend_for(session.agent_key())
-            .exec_server()
-            .ok_or_else(|| refused(&NotShownThere::NoExecServer))?;
-        let repo = users_path(&self.ctx.repo);
-        exec_server_outside(&repo, &server).map_err(|e| refused(&e))?;
-        let shown = crate::worktrees::at_users_path::prepare(
-            &self.ctx.repo,
-            ws,
-            std::slice::from_ref(&self.ctx.paths.state_dir),
-        )
-        .map_err(|e| refused(&e))?;
-        let mut env = agent_env::outside_tree_resolved(
-            launchers_env(),
-            &repo.display().to_string(),
-            crate::platform::real_path_text,
-        );
-        env.extend(server.env);
-        env.push(("RUST_LOG".into(), "warn".into()));
-        let here = crate::remote::relay::Here {
-            name: ws.name.clone(),
-            program: server.program,
-            env,
-            binds: shown.binds,
-            cwd: shown.cwd.clone(),
-            errors: crate::remote::relay::ErrorLog {
-                state_dir: self.ctx.paths.state_dir.clone(),
-                path: self
-                    .ctx
-                    .paths
-                    .logs_dir()
-                    .join(format!("here-{}.log", ws.name)),
-            },
-        };
-        let relay = self
-            .sessions
-            .remotes
-            .relay_here(self.ctx, here, Path::new(&ws.path))
-            .await
-            .map_err(|e| refused(&e))?;
-        Ok(RemoteEnvironment {
-            id: crate::remote::here_id(&ws.name),
-            url: relay.url(),
-            secret: relay.secret().clone(),
-            cwd: shown.cwd,
-            here: true,
-        })
+        let server = self.sessions.backend_for(session.agent_key()).exec_server();
+        Ok(self.placement().environment(session, server).await?)
     }
 
     /// What a sandboxed agent may touch: its working folder (a department's
@@ -251,11 +161,9 @@ impl Starter<'_> {
         if let Some(r) = session.reviewer() {
             return self.sandbox_for_reviewer(session, r);
         }
-        if let Some(work) = remote_work(session) {
-            return self.sandbox_there(work);
-        }
-        if let Some(ws) = at_users_path(session) {
-            return self.sandbox_at_users_path(session, ws);
+        let temp = workspace::temp_dir(self.ctx, session);
+        if let Some(placed) = self.placement().sandbox(session, temp.clone()) {
+            return placed;
         }
         let drop_folder = session
             .department_part()
@@ -282,7 +190,7 @@ impl Starter<'_> {
             hidden: vec![self.ctx.paths.state_dir.clone()],
             read_only,
             writable: std::iter::once(workdir).chain(drop_folder).collect(),
-            temp: Some(workspace::temp_dir(self.ctx, session)),
+            temp: Some(temp),
             work_read_only: false,
         }
     }
@@ -307,133 +215,6 @@ impl Starter<'_> {
             work_read_only: true,
         }
     }
-
-    /// A department on another machine: its worktree and temporary folder
-    /// there writable, the host's clone readable only, the network as here.
-    fn sandbox_there(&self, work: &RemoteWork) -> Sandbox {
-        let read_only = Remotes::host(self.ctx, &work.host)
-            .map(|h| vec![PathBuf::from(h.repo)])
-            .unwrap_or_default();
-        Sandbox {
-            network: self.ctx.config.launcher.agent.agent_network,
-            hidden: Vec::new(),
-            read_only,
-            writable: vec![PathBuf::from(&work.path)],
-            temp: Some(PathBuf::from(crate::remote::git::temp_path(&work.path))),
-            work_read_only: false,
-        }
-    }
-}
-
-impl Starter<'_> {
-    /// A department working at the user's tree's path: there (its worktree,
-    /// in its namespace) and its drop folder writable, the worktrees folder
-    /// readable only, the state folder hidden where it is carried (and where
-    /// it is, when outside the tree).
-    fn sandbox_at_users_path(&self, session: &Session, ws: &crate::model::Workspace) -> Sandbox {
-        let repo = users_path(&self.ctx.repo);
-        let state = &self.ctx.paths.state_dir;
-        let carried = state_carried(&repo, ws);
-        let drop = session
-            .department_part()
-            .and_then(|d| d.drop_folder.as_deref())
-            .and_then(|d| seen_in_state(state, &carried, Path::new(d)));
-        let mut hidden = vec![carried];
-        // In the tree, the worktree covers it (a rule for it there would
-        // make a folder in the worktree); elsewhere by its real path, since
-        // a link's own path in the tree is the worktree's there.
-        let real_state = users_path(state);
-        if !real_state.starts_with(&repo) {
-            hidden.push(real_state);
-        }
-        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
-        Sandbox {
-            network: self.ctx.config.launcher.agent.agent_network,
-            hidden,
-            read_only: vec![worktrees].into_iter().filter(|w| w.is_dir()).collect(),
-            writable: std::iter::once(repo).chain(drop).collect(),
-            temp: Some(workspace::temp_dir(self.ctx, session)),
-            work_read_only: false,
-        }
-    }
-}
-
-/// Where a department at the user's path sees the state folder.
-fn state_carried(repo: &Path, ws: &crate::model::Workspace) -> PathBuf {
-    crate::worktrees::at_users_path::carried_path(repo, &ws.name, 0)
-}
-
-/// Where `real`, in the state folder, is seen through `carried`.
-fn seen_in_state(state: &Path, carried: &Path, real: &Path) -> Option<PathBuf> {
-    real.strip_prefix(state).ok().map(|rel| carried.join(rel))
-}
-
-/// Its environment names its drop folder and prompt file where it sees them.
-fn shown_vars(
-    repo: &Path,
-    state: &Path,
-    ws: &crate::model::Workspace,
-    vars: Vec<(String, String)>,
-) -> Vec<(String, String)> {
-    let carried = state_carried(&users_path(repo), ws);
-    vars.into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "CODEX_GOVERNANCE_MAILBOX" | "CODEX_GOVERNANCE_PROMPT_FILE" => {
-                match seen_in_state(state, &carried, Path::new(&v)) {
-                    Some(seen) => (k, seen.display().to_string()),
-                    None => (k, v),
-                }
-            }
-            _ => (k, v),
-        })
-        .collect()
-}
-
-/// The launcher's own environment, as text.
-fn launchers_env() -> impl Iterator<Item = (String, String)> {
-    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-}
-
-/// Refuses an exec-server that the worktree shown over `repo` would hand
-/// the department: its program, or a path its settings name, in the tree.
-pub(in crate::sessions) fn exec_server_outside(
-    repo: &Path,
-    server: &crate::agents::ExecServer,
-) -> Result<(), NotShownThere> {
-    let program = dunce::canonicalize(&server.program).unwrap_or_else(|_| server.program.clone());
-    let tree = repo.display().to_string();
-    let program = program.display().to_string();
-    if !Path::new(&program).is_absolute() || agent_env::names_path_in(&program, &tree) {
-        return Err(NotShownThere::ProgramInTree(program));
-    }
-    if let Some((k, _)) = server
-        .env
-        .iter()
-        .find(|(_, v)| v.split(':').any(|p| agent_env::names_path_in(p, &tree)))
-    {
-        return Err(NotShownThere::SettingInTree(k.clone()));
-    }
-    Ok(())
-}
-
-/// The user's tree's path as the namespace shows the worktree there.
-fn users_path(repo: &Path) -> PathBuf {
-    dunce::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf())
-}
-
-/// The session's worktree, while its commands run at the user's path.
-fn at_users_path(session: &Session) -> Option<&crate::model::Workspace> {
-    session
-        .workspace()
-        .filter(|w| !w.removed && w.at_users_path && w.remote.is_none())
-}
-
-/// The session's work on another machine, while its worktree is there.
-fn remote_work(session: &Session) -> Option<&RemoteWork> {
-    session
-        .workspace()
-        .filter(|w| !w.removed)
-        .and_then(|w| w.remote.as_ref())
 }
 
 /// PATH for the agent's commands: the launcher's folder first, then the launcher's PATH.

@@ -23,6 +23,7 @@ use crate::model::{
     AgentInfo, AgentState, AuditEvent, DepartmentPart, KindPart, MailboxPaths, PlanStatus,
     ReportStatus, Session, SessionKind, SessionStatus, Workspace, ZhongshuPart,
 };
+use crate::policy::placement::{self, BuildPlace, Chosen, Facts, PlacementRefusal};
 use crate::policy::start;
 use crate::pty::Pty;
 use crate::remote::Remotes;
@@ -190,12 +191,15 @@ impl<'a> Starter<'a> {
             SessionKind::Zhongshu | SessionKind::Reviewer => None,
         };
         let mut checked = checked;
-        let at_users_path = self.may_work_at_users_path(spec);
+        let place = self.choose_place(spec)?;
+        let at_users_path = place == Chosen::AtUsersPath;
         let mut made =
             workspace::prepare_workspace(self.ctx, spec, &checked, &id, at_users_path).await?;
-        if let Err(e) = self.place_on_host(spec, made.as_mut()).await {
-            workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
-            return Err(e);
+        if let Chosen::Host(name) = place {
+            if let Err(e) = self.place_on_host(name, made.as_mut()).await {
+                workspace::drop_workspace(self.ctx, &id, made.as_ref().map(|m| &m.workspace), spec);
+                return Err(e);
+            }
         }
         checked.workspace = made.as_ref().map(|m| m.workspace.clone());
         self.plan_setup(spec, &mut checked);
@@ -258,7 +262,7 @@ impl<'a> Starter<'a> {
         let host = checked
             .workspace
             .as_ref()
-            .and_then(|w| w.remote.as_ref())
+            .and_then(|w| w.workplace.host())
             .map(|r| r.host.clone());
         if let Some(host) = host {
             checked.task = format!("{}\n\n{}", setup::not_on_hosts(&host), checked.task);
@@ -525,65 +529,54 @@ impl<'a> Starter<'a> {
 }
 
 impl Starter<'_> {
-    /// Whether a new department's commands may run at the user's tree's
-    /// path (issue 52): `worktree.caches: auto`, a backend whose commands
-    /// can run outside its own process (Codex's exec-server), a machine that
-    /// makes user and mount namespaces, and no host to work on. Where the
-    /// namespaces are refused it works in its worktree's own folder, as
-    /// before, and the log says why.
-    fn may_work_at_users_path(&self, spec: &StartSpec) -> bool {
+    /// Where a new department works (`policy::placement::choose`): the
+    /// facts are its assignment's host, its backend, `launcher.isolation`
+    /// and, for the user's tree's path (issue 52), `worktree.caches`, a
+    /// Cargo build of the user's and a machine that makes user and mount
+    /// namespaces. Where only the machine refuses the user's path it works
+    /// in its worktree's own folder, and the log says why.
+    fn choose_place(&self, spec: &StartSpec) -> LResult<Chosen> {
         let backend = self.sessions.backend_for(spec.agent_key());
         let caches = self.ctx.config.launcher.worktree.caches;
         let repo = &self.ctx.repo;
         let server = backend.exec_server();
-        let place = crate::policy::start::BuildPlace {
-            caches: caches != crate::config::worktree_ready::Caches::Off,
-            cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
-            elsewhere_or_handed_over: spec.remote.is_some() || spec.workspace_from.is_some(),
-            runs_elsewhere: backend.capabilities().runs_elsewhere && server.is_some(),
-            namespaces: crate::platform::namespaces_work()
-                .map_err(Into::into)
-                .and_then(|()| match &server {
-                    Some(server) => command::exec_server_outside(repo, server),
-                    None => Ok(()),
-                }),
+        let runs_elsewhere = backend.capabilities().runs_elsewhere;
+        let facts = Facts {
+            host: spec.remote.clone(),
+            handed_over: spec.workspace_from.is_some(),
+            own_worktree: self.ctx.config.launcher.isolation.isolation
+                == crate::config::Isolation::Worktree,
+            runs_elsewhere,
+            build: BuildPlace {
+                caches: caches != crate::config::worktree_ready::Caches::Off,
+                cargo_build: repo.join("Cargo.toml").is_file() && repo.join("target").is_dir(),
+                exec_server_here: runs_elsewhere && server.is_some(),
+                namespaces: crate::platform::namespaces_work()
+                    .map_err(Into::into)
+                    .and_then(|()| match &server {
+                        Some(server) => crate::placement::exec_server_outside(repo, server),
+                        None => Ok(()),
+                    }),
+            },
         };
-        crate::policy::start::at_users_path(&place).unwrap_or_else(|why| {
+        let choice = placement::choose(&facts).map_err(crate::policy::Refusal::from)?;
+        if let Some(why) = choice.not_at_users_path {
             tracing::warn!(
                 "a department's first build cannot reuse the user's incremental caches \
                  (it builds in its worktree's own folder): {why}"
             );
-            false
-        })
+        }
+        Ok(choice.chosen)
     }
 
-    /// A department placed on a host (its assignment's or its
-    /// configuration's `where: HOST`) gets its worktree there too (issue 53): the plan's base pushed to the host's
-    /// clone and a worktree added on its branch. One that continues a
-    /// worktree keeps the host it was on.
-    async fn place_on_host(
-        &self,
-        spec: &StartSpec,
-        made: Option<&mut workspace::Made>,
-    ) -> LResult<()> {
-        let Some(name) = spec.remote.clone() else {
-            return Ok(());
-        };
-        if spec.workspace_from.is_some() {
-            return Ok(());
-        }
-        let backend = self.sessions.backend_for(spec.agent_key());
-        if !backend.capabilities().runs_elsewhere {
-            return Err(LauncherError::Conflict(format!(
-                "a department on another machine ({name}) needs an agent whose commands can \
-                 run there: the configured backend's cannot (Codex's can)"
-            )));
-        }
+    /// A department placed on host `name` (its assignment's or its
+    /// configuration's `where: HOST`) gets its worktree there too (issue 53):
+    /// the plan's base pushed to the host's clone and a worktree added on its
+    /// branch.
+    async fn place_on_host(&self, name: String, made: Option<&mut workspace::Made>) -> LResult<()> {
         let Some(made) = made else {
-            return Err(LauncherError::Conflict(format!(
-                "a department on another machine ({name}) needs its own worktree: set \
-                 launcher.isolation: worktree"
-            )));
+            let refused = PlacementRefusal::NoWorktree { host: name };
+            return Err(crate::policy::Refusal::from(refused).into());
         };
         let placed = |e: String| LauncherError::Conflict(format!("cannot start on {name}: {e}"));
         let host = self
@@ -603,7 +596,7 @@ impl Starter<'_> {
         )
         .await
         .map_err(|e| placed(e.to_string()))?;
-        ws.remote = Some(crate::model::RemoteWork {
+        ws.workplace = crate::model::Workplace::Host(crate::model::RemoteWork {
             host: name,
             path: tree.path,
             branch: tree.branch,

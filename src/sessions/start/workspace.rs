@@ -154,7 +154,9 @@ pub(super) async fn prepare_workspace(
             match seeded {
                 Ok((Some(seed), at_users_path)) => {
                     tracing::info!("{id}: the user's target/ copied: {seed:?}");
-                    m.workspace.at_users_path = at_users_path;
+                    if at_users_path {
+                        m.workspace.workplace = crate::model::Workplace::AtUsersPath;
+                    }
                 }
                 Ok((None, _)) => {}
                 Err(e) => tracing::warn!("{id}: the user's target/ not copied: {e}"),
@@ -230,7 +232,7 @@ pub(super) fn workspace_taken(tx: &mut Tx, id: &str, made: &Made, spec: &StartSp
                 files: made.files,
                 total: made.total,
             });
-            if let Some(work) = &ws.remote {
+            if let Some(work) = ws.workplace.host() {
                 tx.audit(AuditEvent::RemoteWorktreeAdded {
                     session_id: id.to_string(),
                     host: work.host.clone(),
