@@ -16,10 +16,10 @@
 pub mod body;
 pub mod commits;
 pub mod findings;
+pub mod git_remote;
 pub mod github;
 pub mod log;
 pub mod push;
-pub mod remote;
 pub mod token;
 pub mod webhook;
 pub mod words;
@@ -214,15 +214,15 @@ impl Setup {
         repo: &std::path::Path,
         settings: &crate::config::pull_requests::PullRequestSettings,
     ) -> Result<Setup, Off> {
-        let remote_url = remote::url_of(repo, &settings.remote)?;
+        let remote_url = git_remote::url_of(repo, &settings.remote)?;
         let forge_repo = match &settings.repo {
             Some(r) => r.clone(),
-            None => remote::owner_name(&remote_url).ok_or_else(|| {
+            None => git_remote::owner_name(&remote_url).ok_or_else(|| {
                 Off(format!(
                     "the forge's repository cannot be read from the URL of remote {:?} ({}): \
                      set launcher.pull_requests.repo to owner/name",
                     settings.remote,
-                    remote::without_password(&remote_url)
+                    git_remote::without_password(&remote_url)
                 ))
             })?,
         };
@@ -240,7 +240,7 @@ impl Setup {
         })?;
         Ok(Setup {
             remote: settings.remote.clone(),
-            remote_url: remote::without_password(&remote_url),
+            remote_url: git_remote::without_password(&remote_url),
             repo: forge_repo,
             api_url: settings.api_url.clone(),
             forge: Arc::new(forge),

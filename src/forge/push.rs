@@ -167,7 +167,7 @@ fn checked_remote(repo: &Path, remote_name: &str, branch: &str) -> Result<String
     let remote = git
         .find_remote(remote_name)
         .map_err(|e| fail(e.message().into()))?;
-    Ok(super::remote::without_password(
+    Ok(super::git_remote::without_password(
         remote.pushurl().or(remote.url()).unwrap_or(""),
     ))
 }
@@ -396,7 +396,7 @@ fn hide_passwords(text: &str) -> String {
             let quote = |c: char| matches!(c, '\'' | '"');
             let inner = word.trim_matches(quote);
             if inner.contains("://") {
-                word.replace(inner, &super::remote::without_password(inner))
+                word.replace(inner, &super::git_remote::without_password(inner))
             } else {
                 word.to_string()
             }

@@ -3,7 +3,7 @@
 //! start, and `worktrees --prune` runs through the running launcher, under
 //! its lock of the working tree, so a prune never races an integration. A
 //! merged pull request's branch is deleted on the remote, with the user's
-//! own git, when the rule allows it ([`crate::policy::remote_branch`]).
+//! own git, when the rule allows it ([`crate::policy::pushed_branch`]).
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::forge::{push, PullInfo, Setup};
 use crate::model::{AuditEvent, PullRequest};
-use crate::policy::remote_branch::{keeps, MergedBranch};
+use crate::policy::pushed_branch::{keeps, MergedBranch};
 use crate::worktrees::{self, Pruned};
 
 /// Prunes off the runtime, with `reason` in the audit lines.

@@ -10,7 +10,6 @@ use crate::model::{AuditEvent, ChangeReview, ResultSource, Session, TaskResult, 
 use crate::policy::changes::{flag_recording, nothing_to_review, review, Mandate};
 use crate::policy::routing::Router;
 use crate::policy::workspace::{self, record_moved, Event};
-use crate::remote::Remotes;
 use crate::store::{StoreError, Tx};
 use crate::worktrees::{self, RecordRules, Recorded, StateFence, WorktreeError};
 
@@ -76,10 +75,7 @@ pub fn take(
     // the same lock: a report's record and an exit's both write its index.
     let (fetched, recorded) = {
         let _one = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-        let fetched = match ws.workplace.host() {
-            Some(work) => Some(fetch_remote(ctx, session, ws, work)?),
-            None => None,
-        };
+        let fetched = crate::placement::bring_back(ctx, session, ws)?;
         let recorded = worktrees::author(department, &session.id)
             .and_then(|author| worktrees::record(&ctx.repo, ws, &author, &message, &rules(ctx)));
         (fetched, recorded)
@@ -122,64 +118,6 @@ pub fn take(
         claimed: claimed.is_some(),
         fetched,
     }))
-}
-
-/// A remote department's work (issue 53): committed on its host, fetched
-/// back, and written into its worktree here for the record that follows.
-fn fetch_remote(
-    ctx: &Context,
-    session: &Session,
-    ws: &crate::model::Workspace,
-    work: &crate::model::RemoteWork,
-) -> Result<crate::remote::git::Fetched, WorktreeError> {
-    let fetched = fetch_remote_once(ctx, session, ws, work);
-    // Kept on the workspace, so the drawer and a Merge say why (issue 69 item 9).
-    let refused = fetched.as_ref().err().map(ToString::to_string);
-    if refused != work.refused {
-        let kept = ctx.store.update(|tx| {
-            let remote = tx
-                .session_mut(&session.id)
-                .and_then(|s| s.workspace_mut())
-                .and_then(|w| w.workplace.host_mut());
-            if let Some(remote) = remote {
-                remote.refused = refused.clone();
-            }
-        });
-        if let Err(e) = kept {
-            tracing::error!("{}: keeping why its work was refused: {e}", session.id);
-        }
-    }
-    fetched
-}
-
-fn fetch_remote_once(
-    ctx: &Context,
-    session: &Session,
-    ws: &crate::model::Workspace,
-    work: &crate::model::RemoteWork,
-) -> Result<crate::remote::git::Fetched, WorktreeError> {
-    let refused =
-        |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
-    let host = Remotes::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
-    let ssh = Remotes::ssh(ctx).map_err(|e| refused(e.to_string()))?;
-    let tree = crate::remote::git::RemoteTree {
-        path: work.path.clone(),
-        branch: work.branch.clone(),
-    };
-    let limit = ctx.config.launcher.isolation.max_file_bytes;
-    let fetched = crate::remote::git::fetch_back(&ssh, &host, &ctx.repo, &session.id, &tree, limit)
-        .map_err(|e| refused(e.to_string()))?;
-    let over = crate::remote::git::oversized(&ctx.repo, &ws.base, &fetched.commit, limit)
-        .map_err(|e| refused(format!("reading what was fetched: {}", e.message())))?;
-    if !over.is_empty() {
-        return Err(refused(format!(
-            "it brings files over launcher.worktree_max_file_bytes ({limit} bytes), which \
-             grew while it was recorded there: {}; nothing is written here",
-            over.join(", ")
-        )));
-    }
-    worktrees::mirror::write_commit(&ctx.repo, ws, &fetched.commit)?;
-    Ok(fetched)
 }
 
 /// Keeps a record on the department's workspace, with its audit line: a

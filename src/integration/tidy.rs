@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{off_runtime, Integrations};
 use crate::model::{AuditEvent, Workspace, WorkspaceState};
-use crate::remote::Departure;
+use crate::placement::Departure;
 use crate::store::Tx;
 use crate::worktrees::create::Teardown;
 use crate::worktrees::{self, WorktreeError};
@@ -48,7 +48,7 @@ pub(super) fn tidy(
             false
         });
     // Its worktree on a host goes once this one did.
-    let remote_removed = (removed || ws.removed) && hosts.remove(repo, ws);
+    let remote_removed = (removed || ws.removed) && hosts.leave(repo, ws);
     Tidied {
         removed,
         branch_deleted,

@@ -4,8 +4,11 @@
 //! exec-server, or to one here that shows its worktree at the user's tree's
 //! path), the sandbox there, and its variables as it sees them. A
 //! department in its own folder gets nothing of this: its agent runs its
-//! commands itself. The choice is `policy::placement::choose`'s.
+//! commands itself. Its work comes back before each record
+//! ([`bring_back`]) and what is left where it worked goes once it is
+//! settled ([`Departure`]). The choice is `policy::placement::choose`'s.
 
+mod back;
 mod here;
 
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use crate::model::{RemoteWork, Session, Workspace};
 use crate::policy::placement::NotShownThere;
 use crate::remote::{PlacementError, Remotes};
 
+pub use back::{bring_back, Departure};
 pub use here::exec_server_outside;
 
 /// Why a placed department's environment could not be made now.

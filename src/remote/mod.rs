@@ -246,51 +246,6 @@ pub fn here_id(name: &str) -> String {
     format!("here.{name}")
 }
 
-/// What removing a settled department's worktree on its host needs (issue
-/// 53): the hosts and the user's ssh, read once from the configuration.
-pub struct Departure {
-    remotes: Vec<Remote>,
-    ssh: Option<Ssh>,
-}
-
-impl Departure {
-    pub fn of(config: &crate::config::Config) -> Departure {
-        Departure {
-            remotes: trusted_hosts(config),
-            ssh: Ssh::new(&config.launcher.ssh_program).ok(),
-        }
-    }
-
-    /// Removes `ws`'s worktree, branch and refs on its host (blocking);
-    /// true when they are gone. A failure is logged and tried again later.
-    pub fn remove(&self, repo: &std::path::Path, ws: &crate::model::Workspace) -> bool {
-        let Some(work) = ws.workplace.host().filter(|w| !w.removed) else {
-            return false;
-        };
-        let Some(host) = self.remotes.iter().find(|r| r.name == work.host) else {
-            tracing::warn!(
-                "{} is no longer under launcher.remotes, or what the file says of it waits for \
-                 your trust: {} stays until it can be reached",
-                work.host,
-                work.path
-            );
-            return false;
-        };
-        let Some(ssh) = &self.ssh else { return false };
-        let tree = git::RemoteTree {
-            path: work.path.clone(),
-            branch: work.branch.clone(),
-        };
-        match git::remove(ssh, host, repo, &tree) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!("removing {} on {}: {e}", work.path, work.host);
-                false
-            }
-        }
-    }
-}
-
 /// The hosts of `config` whose words the user trusted (all of them when the
 /// file asks for no trust: the user's own file, or one trusted as it is).
 pub fn trusted_hosts(config: &crate::config::Config) -> Vec<Remote> {
@@ -380,7 +335,6 @@ pub(crate) mod tests {
         assert_eq!(names(trusted_hosts(&first)), ["gpu1", "gpu2"]);
         let changed = write("someone@elsewhere");
         assert_eq!(names(trusted_hosts(&changed)), ["gpu2"]);
-        assert_eq!(names(Departure::of(&changed).remotes), ["gpu2"]);
     }
 
     #[test]

@@ -127,9 +127,9 @@ impl PullRequests {
             return Err(LauncherError::Conflict(why));
         }
         let settings = &self.ctx.config.launcher.pull_requests;
-        let url = crate::forge::remote::url_of(&self.ctx.repo, &settings.remote)
+        let url = crate::forge::git_remote::url_of(&self.ctx.repo, &settings.remote)
             .map_err(|off| LauncherError::Conflict(off.0))?;
-        let shown = crate::forge::remote::without_password(&url);
+        let shown = crate::forge::git_remote::without_password(&url);
         let mut held = self.forge.lock().unwrap();
         if let Some(s) = held.as_ref().filter(|s| s.remote_url == shown) {
             return Ok(s.clone());
