@@ -206,92 +206,14 @@ impl Dispatcher {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(|n| crate::text::head(n, 2000).to_string());
-        let item = self.ctx.store.update(|tx| {
-            if let Some(chosen) = tx
-                .state()
-                .sessions
-                .get(id)
-                .and_then(|s| attempts::chosen_of(tx.state(), s).map(str::to_string))
-            {
-                return Err(crate::policy::Refusal::Conflict(format!(
-                    "{chosen} was chosen among these attempts: no more start"
-                )));
-            }
-            let plan = tx
-                .plan_mut(&parent)
-                .ok_or_else(|| crate::policy::Refusal::Unknown(format!("{parent} has no plan")))?;
-            let group_of =
-                |a: &Assignment| a.attempt.as_ref().filter(|t| t.group == group).cloned();
-            let n = plan
-                .assignments
-                .iter()
-                .filter_map(group_of)
-                .map(|t| t.n)
-                .max()
-                .unwrap_or(0)
-                + 1;
-            if n > attempts::MAX_ATTEMPTS {
-                return Err(crate::policy::Refusal::TooMany(format!(
-                    "{} attempts at this task already: at most {}",
-                    n - 1,
-                    attempts::MAX_ATTEMPTS
-                )));
-            }
-            let Some(template) = plan
-                .assignments
-                .iter()
-                .find(|a| group_of(a).is_some())
-                .cloned()
-            else {
-                return Err(crate::policy::Refusal::Unknown(format!(
-                    "the plan of {parent} holds no attempt of {id}'s task"
-                )));
-            };
-            for a in plan.assignments.iter_mut() {
-                if let Some(t) = a.attempt.as_mut().filter(|t| t.group == group) {
-                    t.of = n;
-                }
-            }
-            let mut one = template;
-            one.attempt = Some(crate::model::Attempt {
-                group,
-                n,
-                of: n,
-                agent: borrowed.clone(),
-            });
-            if let Some(note) = &note {
-                one.task = format!("{}\n\n[Another attempt; the user's note] {note}", one.task);
-            }
-            one.status = crate::model::AssignmentStatus::Queued;
-            one.session_id = None;
-            one.queue_id = None;
-            one.error = None;
-            one.earlier_sessions = Vec::new();
-            one.sent_back = 0;
-            one.review_comments = 0;
-            plan.assignments.push(one.clone());
-            let index = plan.assignments.len() - 1;
-            assign_queue_ids(tx, &parent, vec![(index, one)]);
-            let ids: Vec<String> = tx
-                .state()
-                .sessions
-                .values()
-                .filter(|x| {
-                    attempts::attempt_of(x).is_some_and(|(p, a)| p == parent && a.group == group)
-                })
-                .map(|x| x.id.clone())
-                .collect();
-            for x in ids {
-                if let Some(a) = tx
-                    .session_mut(&x)
-                    .and_then(|s| s.department_mut())
-                    .and_then(|d| d.attempt.as_mut())
-                {
-                    a.of = n;
-                }
-            }
-            Ok(tx.state().queue.last().cloned())
-        })??;
+        let asked = NewAttempt {
+            id,
+            parent: &parent,
+            group,
+            agent: borrowed,
+            note,
+        };
+        let item = self.ctx.store.update(|tx| add_attempt(tx, &asked))??;
         self.pump_queue().await;
         item.ok_or_else(|| LauncherError::Internal("the new attempt was not queued".into()))
     }
@@ -679,4 +601,112 @@ pub fn named_agents(c: &crate::config::Config) -> Vec<crate::policy::attempts::N
         });
     }
     agents
+}
+
+/// One more attempt asked of session `id`'s task.
+struct NewAttempt<'a> {
+    id: &'a str,
+    parent: &'a str,
+    group: usize,
+    agent: Option<String>,
+    note: Option<String>,
+}
+
+/// Adds the attempt to its plan and the queue, each of its group told it
+/// is one of one more; the queue's item, or why not.
+fn add_attempt(
+    tx: &mut crate::store::Tx,
+    asked: &NewAttempt<'_>,
+) -> Result<Option<QueueItem>, crate::policy::Refusal> {
+    use crate::policy::attempts;
+    let NewAttempt {
+        id, parent, group, ..
+    } = *asked;
+    if let Some(chosen) = tx
+        .state()
+        .sessions
+        .get(id)
+        .and_then(|s| attempts::chosen_of(tx.state(), s).map(str::to_string))
+    {
+        return Err(crate::policy::Refusal::Conflict(format!(
+            "{chosen} was chosen among these attempts: no more start"
+        )));
+    }
+    let plan = tx
+        .plan_mut(parent)
+        .ok_or_else(|| crate::policy::Refusal::Unknown(format!("{parent} has no plan")))?;
+    let group_of = |a: &Assignment| a.attempt.as_ref().filter(|t| t.group == group).cloned();
+    let n = plan
+        .assignments
+        .iter()
+        .filter_map(group_of)
+        .map(|t| t.n)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    if n > attempts::MAX_ATTEMPTS {
+        return Err(crate::policy::Refusal::TooMany(format!(
+            "{} attempts at this task already: at most {}",
+            n - 1,
+            attempts::MAX_ATTEMPTS
+        )));
+    }
+    let Some(template) = plan
+        .assignments
+        .iter()
+        .find(|a| group_of(a).is_some())
+        .cloned()
+    else {
+        return Err(crate::policy::Refusal::Unknown(format!(
+            "the plan of {parent} holds no attempt of {id}'s task"
+        )));
+    };
+    for a in plan.assignments.iter_mut() {
+        if let Some(t) = a.attempt.as_mut().filter(|t| t.group == group) {
+            t.of = n;
+        }
+    }
+    let mut one = template;
+    one.attempt = Some(crate::model::Attempt {
+        group,
+        n,
+        of: n,
+        agent: asked.agent.clone(),
+    });
+    if let Some(note) = &asked.note {
+        one.task = format!("{}\n\n[Another attempt; the user's note] {note}", one.task);
+    }
+    one.status = crate::model::AssignmentStatus::Queued;
+    one.session_id = None;
+    one.queue_id = None;
+    one.error = None;
+    one.earlier_sessions = Vec::new();
+    one.sent_back = 0;
+    one.review_comments = 0;
+    plan.assignments.push(one.clone());
+    let index = plan.assignments.len() - 1;
+    assign_queue_ids(tx, parent, vec![(index, one)]);
+    one_more_for_each(tx, parent, group, n);
+    Ok(tx.state().queue.last().cloned())
+}
+
+/// Each started attempt of `parent`'s `group` is now one of `n`.
+fn one_more_for_each(tx: &mut crate::store::Tx, parent: &str, group: usize, n: usize) {
+    use crate::policy::attempts;
+    let ids: Vec<String> = tx
+        .state()
+        .sessions
+        .values()
+        .filter(|x| attempts::attempt_of(x).is_some_and(|(p, a)| p == parent && a.group == group))
+        .map(|x| x.id.clone())
+        .collect();
+    for x in ids {
+        if let Some(a) = tx
+            .session_mut(&x)
+            .and_then(|s| s.department_mut())
+            .and_then(|d| d.attempt.as_mut())
+        {
+            a.of = n;
+        }
+    }
 }

@@ -347,59 +347,20 @@ pub fn add_findings(
     input: &crate::policy::second_opinion::FindingsInput,
     receipt: Option<crate::model::ToolReceipt>,
 ) -> LResult<Reported> {
-    use crate::model::{Finding, KindPart};
     crate::policy::second_opinion::check_findings(input)?;
     let part = reviewer
         .reviewer()
         .cloned()
         .ok_or_else(|| LauncherError::Forbidden(format!("{} is not a reviewer", reviewer.id)))?;
     if part.reported_at.is_some() {
-        return Err(LauncherError::Conflict(format!(
-            "{} reported its findings already: a review is reported once",
-            reviewer.id
-        )));
+        return Err(reported_once(&reviewer.id));
     }
     let reviewed = session(ctx, &part.reviews)?;
     let ws = reviewed.workspace().cloned().ok_or_else(|| {
         LauncherError::Conflict(format!("{} has no worktree to review", reviewed.id))
     })?;
     let now = clock::now_rfc3339();
-    let mut made = Vec::with_capacity(input.findings.len());
-    for f in &input.findings {
-        super::repo_path::check_path(&f.path)?;
-        let asked = NewComment {
-            session_id: reviewed.id.clone(),
-            path: f.path.clone(),
-            line: f.line,
-            side: f.side,
-            body: f.body.clone(),
-        };
-        let on_line = match in_the_diff(&ctx.repo, &ws, &asked) {
-            Ok(()) => true,
-            Err(LauncherError::BadRequest(_)) => false,
-            Err(e) => return Err(e),
-        };
-        made.push(ReviewComment {
-            id: String::new(),
-            session_id: reviewed.id.clone(),
-            path: f.path.clone(),
-            line: f.line,
-            side: f.side,
-            body: crate::sanitize::pasted_text(f.body.trim()),
-            created_at: now.clone(),
-            commit: part.commit.clone(),
-            base: ws.base.clone(),
-            sent_at: None,
-            resolved: false,
-            finding: Some(Finding {
-                reviewer: reviewer.id.clone(),
-                severity: f.severity,
-                file_note: !on_line,
-                accepted_at: None,
-                dismissed: None,
-            }),
-        });
-    }
+    let made = as_comments(ctx, reviewer, &part, &reviewed.id, &ws, input, &now)?;
     let (important, minor, nit) = crate::policy::second_opinion::counts(&made);
     let reported = Reported {
         important,
@@ -419,10 +380,7 @@ pub fn add_findings(
             .and_then(|s| s.reviewer())
             .is_none_or(|r| r.reported_at.is_some());
         if done {
-            return Err(LauncherError::Conflict(format!(
-                "{} reported its findings already: a review is reported once",
-                reviewer.id
-            )));
+            return Err(reported_once(&reviewer.id));
         }
         let kept = tx.review_comments_of(&reviewed.id).len();
         if kept + made.len() > MAX_REVIEW_COMMENTS * 2 {
@@ -439,17 +397,14 @@ pub fn add_findings(
             tx.put_review_comment(&c);
         }
         if let Some(s) = tx.session_mut(&reviewer.id) {
-            if let KindPart::Reviewer(r) = &mut s.kind {
-                r.reported_at = Some(now.clone());
-                r.summary = Some(summary.clone());
-                r.counts = [important, minor, nit];
-            }
-            if let Some(receipt) = receipt.clone() {
-                s.agent.record_tool_call(crate::model::ToolReceipt {
-                    outcome: format!("{} findings", made.len()),
-                    ..receipt
-                });
-            }
+            mark_reported(
+                s,
+                &now,
+                &summary,
+                [important, minor, nit],
+                receipt.clone(),
+                made.len(),
+            );
         }
         tx.audit(AuditEvent::ReviewFindings {
             session_id: reviewer.id.clone(),
@@ -462,6 +417,86 @@ pub fn add_findings(
         Ok(())
     })??;
     Ok(reported)
+}
+
+fn reported_once(reviewer: &str) -> LauncherError {
+    LauncherError::Conflict(format!(
+        "{reviewer} reported its findings already: a review is reported once"
+    ))
+}
+
+/// A reviewer reported once: when, its summary and counts, and the call's
+/// receipt.
+fn mark_reported(
+    s: &mut Session,
+    now: &str,
+    summary: &str,
+    counts: [usize; 3],
+    receipt: Option<crate::model::ToolReceipt>,
+    findings: usize,
+) {
+    if let crate::model::KindPart::Reviewer(r) = &mut s.kind {
+        r.reported_at = Some(now.to_string());
+        r.summary = Some(summary.to_string());
+        r.counts = counts;
+    }
+    if let Some(receipt) = receipt {
+        s.agent.record_tool_call(crate::model::ToolReceipt {
+            outcome: format!("{findings} findings"),
+            ..receipt
+        });
+    }
+}
+
+/// A reviewer's findings as comments on the work it reviewed: one on a
+/// line the diff shows is a line comment, one elsewhere a note on its file.
+fn as_comments(
+    ctx: &Context,
+    reviewer: &Session,
+    part: &crate::model::ReviewerPart,
+    reviewed: &str,
+    ws: &crate::model::Workspace,
+    input: &crate::policy::second_opinion::FindingsInput,
+    now: &str,
+) -> LResult<Vec<ReviewComment>> {
+    use crate::model::Finding;
+    let mut made = Vec::with_capacity(input.findings.len());
+    for f in &input.findings {
+        super::repo_path::check_path(&f.path)?;
+        let asked = NewComment {
+            session_id: reviewed.to_string(),
+            path: f.path.clone(),
+            line: f.line,
+            side: f.side,
+            body: f.body.clone(),
+        };
+        let on_line = match in_the_diff(&ctx.repo, ws, &asked) {
+            Ok(()) => true,
+            Err(LauncherError::BadRequest(_)) => false,
+            Err(e) => return Err(e),
+        };
+        made.push(ReviewComment {
+            id: String::new(),
+            session_id: reviewed.to_string(),
+            path: f.path.clone(),
+            line: f.line,
+            side: f.side,
+            body: crate::sanitize::pasted_text(f.body.trim()),
+            created_at: now.to_string(),
+            commit: part.commit.clone(),
+            base: ws.base.clone(),
+            sent_at: None,
+            resolved: false,
+            finding: Some(Finding {
+                reviewer: reviewer.id.clone(),
+                severity: f.severity,
+                file_note: !on_line,
+                accepted_at: None,
+                dismissed: None,
+            }),
+        });
+    }
+    Ok(made)
 }
 
 /// A reviewer's finding, or why it is not one to decide on.

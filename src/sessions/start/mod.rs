@@ -428,7 +428,6 @@ impl<'a> Starter<'a> {
         log_path: &Path,
         shown: bool,
     ) -> LResult<Option<Arc<Pty>>> {
-        let department = c.department.as_ref().map(|d| d.key.as_str());
         let session = self.sessions.require_session(id)?;
         let env = self.agent_env(&session);
         let environment = match self.environment_for(&session).await {
@@ -439,32 +438,29 @@ impl<'a> Starter<'a> {
             }
         };
         let kind = c.kind();
-        let started = self
-            .sessions
-            .backend_for(session.agent_key())
-            .start(AgentSpec {
-                session_id: id.to_string(),
-                kind,
-                title: c.title_hint(id),
-                model: c.model.clone(),
-                cwd: workspace::workdir(self.ctx, &session),
-                prompt: prompt.to_string(),
-                prompt_path: prompt_path.to_path_buf(),
-                first_turn: Some(match &c.continues {
-                    Some(k) => k.text.clone(),
-                    None => spec_first_turn(c, prompt),
-                }),
-                env,
-                log_path: log_path.to_path_buf(),
-                state_dir: self.ctx.paths.state_dir.clone(),
-                tools: (self.sessions.tool_specs)(kind),
-                sandbox: self.sandbox_for(&session),
-                own_worktree: session.workspace().is_some_and(|w| !w.removed),
-                resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
-                environment,
-            })
-            .await;
-        let started = match started {
+        let spec = AgentSpec {
+            session_id: id.to_string(),
+            kind,
+            title: c.title_hint(id),
+            model: c.model.clone(),
+            cwd: workspace::workdir(self.ctx, &session),
+            prompt: prompt.to_string(),
+            prompt_path: prompt_path.to_path_buf(),
+            first_turn: Some(match &c.continues {
+                Some(k) => k.text.clone(),
+                None => spec_first_turn(c, prompt),
+            }),
+            env,
+            log_path: log_path.to_path_buf(),
+            state_dir: self.ctx.paths.state_dir.clone(),
+            tools: (self.sessions.tool_specs)(kind),
+            sandbox: self.sandbox_for(&session),
+            own_worktree: session.workspace().is_some_and(|w| !w.removed),
+            resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
+            environment,
+        };
+        let backend = self.sessions.backend_for(session.agent_key());
+        let started = match backend.start(spec).await {
             Ok(started) => started,
             Err(e) => {
                 self.unstarted(id, shown).await;
@@ -473,50 +469,13 @@ impl<'a> Starter<'a> {
         };
         let agent = started.agent;
         let pty = agent.terminal();
-        let pid = pty.as_ref().map(|p| p.pid());
-        let thread_id = agent.thread_id().map(str::to_string);
-        let server_pid = agent.helper_pid();
-        let audit = AuditEvent::SessionStarted {
-            session_id: id.to_string(),
-            session_kind: kind,
-            department: department.map(str::to_string),
-            parent_session_id: c.parent.clone(),
-            model: c.model.clone(),
-            pid: pid.or(server_pid).unwrap_or_default(),
-            resumed_from_session_id: c.resumed_from.clone(),
-            thread_id: thread_id.clone(),
+        let said = Said {
+            pid: pty.as_ref().map(|p| p.pid()),
+            thread_id: agent.thread_id().map(str::to_string),
+            server_pid: agent.helper_pid(),
+            capabilities: agent.capabilities(),
         };
-        let recorded = self.ctx.store.update(|tx| {
-            if let Some(x) = tx.session_mut(id) {
-                x.pid = pid;
-                x.agent.thread_id = thread_id.clone();
-                x.agent.server_pid = server_pid;
-                if let Some(own) = agent.capabilities() {
-                    x.agent.capabilities = Some(own);
-                }
-                // An agent that does not report its turns works while it runs.
-                if !crate::agents::capabilities_of(&x.agent).reports_turns {
-                    x.agent.agent_state = AgentState::Working;
-                }
-            }
-            tx.audit(audit);
-            // An attempt sent back goes on: it started once.
-            let attempt = tx
-                .session(id)
-                .filter(|s| s.workspace().is_none_or(|w| w.predecessor.is_none()))
-                .and_then(|s| s.department_part())
-                .and_then(|d| d.attempt.clone());
-            if let Some(a) = attempt {
-                tx.audit(AuditEvent::AttemptStarted {
-                    session_id: id.to_string(),
-                    zhongshu_id: c.parent.clone(),
-                    group: a.group,
-                    n: a.n,
-                    of: a.of,
-                    agent: a.agent,
-                });
-            }
-        });
+        let recorded = self.ctx.store.update(|tx| keep_started(tx, id, c, &said));
         if let Err(e) = recorded {
             agent.stop().await;
             self.unstarted(id, shown).await;
@@ -525,6 +484,57 @@ impl<'a> Starter<'a> {
         self.sessions.live.adopt_agent(id, agent);
         self.sessions.follow_agent(id, started.events);
         Ok(pty)
+    }
+}
+
+/// What a started agent says of itself.
+struct Said {
+    pid: Option<u32>,
+    thread_id: Option<String>,
+    server_pid: Option<u32>,
+    capabilities: Option<crate::agents::Capabilities>,
+}
+
+/// Keeps what a started agent said on session `id`, with its audit line (and
+/// an attempt's first start's).
+fn keep_started(tx: &mut crate::store::Tx, id: &str, c: &Checked, said: &Said) {
+    if let Some(x) = tx.session_mut(id) {
+        x.pid = said.pid;
+        x.agent.thread_id = said.thread_id.clone();
+        x.agent.server_pid = said.server_pid;
+        if let Some(own) = said.capabilities {
+            x.agent.capabilities = Some(own);
+        }
+        // An agent that does not report its turns works while it runs.
+        if !crate::agents::capabilities_of(&x.agent).reports_turns {
+            x.agent.agent_state = AgentState::Working;
+        }
+    }
+    tx.audit(AuditEvent::SessionStarted {
+        session_id: id.to_string(),
+        session_kind: c.kind(),
+        department: c.department.as_ref().map(|d| d.key.clone()),
+        parent_session_id: c.parent.clone(),
+        model: c.model.clone(),
+        pid: said.pid.or(said.server_pid).unwrap_or_default(),
+        resumed_from_session_id: c.resumed_from.clone(),
+        thread_id: said.thread_id.clone(),
+    });
+    // An attempt sent back goes on: it started once.
+    let attempt = tx
+        .session(id)
+        .filter(|s| s.workspace().is_none_or(|w| w.predecessor.is_none()))
+        .and_then(|s| s.department_part())
+        .and_then(|d| d.attempt.clone());
+    if let Some(a) = attempt {
+        tx.audit(AuditEvent::AttemptStarted {
+            session_id: id.to_string(),
+            zhongshu_id: c.parent.clone(),
+            group: a.group,
+            n: a.n,
+            of: a.of,
+            agent: a.agent,
+        });
     }
 }
 

@@ -130,42 +130,17 @@ pub(super) async fn prepare_workspace(
     let caches = ctx.config.launcher.worktree.caches;
     let state_dir = ctx.paths.state_dir.clone();
     let made = tokio::task::spawn_blocking(move || {
-        let mut made = worktrees::create(&CreateSpec {
+        let spec = CreateSpec {
             repo: &repo,
             zhongshu: &parent,
             session: &id,
             base: base.as_deref(),
             scope: &scope,
             settings: &settings,
-        })?;
-        // The user's untracked or ignored files its builds need (issue 52).
-        if let Some(m) = made.as_mut() {
-            let path = PathBuf::from(&m.workspace.path);
-            m.workspace.copied = worktrees::copy::copy_into(&repo, &path, &copy, &state_dir);
-            // Without room for rustc's incremental caches too, the copy
-            // without them (and the department builds in its own folder).
-            let seeded = match worktrees::caches::seed_cargo(&repo, &path, caches, at_users_path) {
-                Err(e @ worktrees::caches::CacheError::NoRoom { .. }) if at_users_path => {
-                    tracing::warn!("{id}: rustc's incremental caches not copied: {e}");
-                    worktrees::caches::seed_cargo(&repo, &path, caches, false).map(|s| (s, false))
-                }
-                other => other.map(|s| (s, at_users_path)),
-            };
-            match seeded {
-                Ok((Some(seed), at_users_path)) => {
-                    tracing::info!("{id}: the user's target/ copied: {seed:?}");
-                    if at_users_path {
-                        m.workspace.workplace = crate::model::Workplace::AtUsersPath;
-                    }
-                }
-                Ok((None, _)) => {}
-                Err(e) => tracing::warn!("{id}: the user's target/ not copied: {e}"),
-            }
-        }
-        Ok::<_, worktrees::WorktreeError>(made)
+        };
+        make_worktree(&spec, &copy, caches, &state_dir, at_users_path)
     })
-    .await
-    .map_err(|e| LauncherError::Internal(format!("creating the worktree: {e}")))?
+    .await?
     .map_err(|e| {
         LauncherError::Internal(format!("cannot create the department's worktree: {e}"))
     })?;
@@ -174,6 +149,45 @@ pub(super) async fn prepare_workspace(
         files: m.checked_out,
         total: m.total,
     }))
+}
+
+/// A new worktree (blocking), given the user's files its builds need
+/// (issue 52) and, for a Cargo build, a copy of the user's `target/`: with
+/// rustc's incremental caches too when its commands run at the user's path
+/// and there is room for them, else without them (it then builds in its
+/// own folder).
+fn make_worktree(
+    spec: &CreateSpec<'_>,
+    copy: &[String],
+    caches: crate::config::worktree_ready::Caches,
+    state_dir: &std::path::Path,
+    at_users_path: bool,
+) -> Result<Option<worktrees::Created>, worktrees::WorktreeError> {
+    let mut made = worktrees::create(spec)?;
+    let Some(m) = made.as_mut() else {
+        return Ok(made);
+    };
+    let (repo, id) = (spec.repo, spec.session);
+    let path = PathBuf::from(&m.workspace.path);
+    m.workspace.copied = worktrees::copy::copy_into(repo, &path, copy, state_dir);
+    let seeded = match worktrees::caches::seed_cargo(repo, &path, caches, at_users_path) {
+        Err(e @ worktrees::caches::CacheError::NoRoom { .. }) if at_users_path => {
+            tracing::warn!("{id}: rustc's incremental caches not copied: {e}");
+            worktrees::caches::seed_cargo(repo, &path, caches, false).map(|s| (s, false))
+        }
+        other => other.map(|s| (s, at_users_path)),
+    };
+    match seeded {
+        Ok((Some(seed), at_users_path)) => {
+            tracing::info!("{id}: the user's target/ copied: {seed:?}");
+            if at_users_path {
+                m.workspace.workplace = crate::model::Workplace::AtUsersPath;
+            }
+        }
+        Ok((None, _)) => {}
+        Err(e) => tracing::warn!("{id}: the user's target/ not copied: {e}"),
+    }
+    Ok(made)
 }
 
 /// The worktree of `from`, for the session that works on in it.
