@@ -35,6 +35,8 @@ mod control_browser;
 #[cfg(unix)]
 mod dashboard_browser;
 #[cfg(unix)]
+mod edges_browser;
+#[cfg(unix)]
 mod faults;
 mod first_run;
 #[cfg(unix)]
