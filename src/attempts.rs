@@ -103,6 +103,43 @@ impl Attempts {
         choice::settle_if_not_chosen(&self.integrations, s).await
     }
 
+    /// The landing checks run confined on `tree` (blocking, on its own
+    /// thread): their verdict, a failure to run them being a red one.
+    async fn run_checks(
+        &self,
+        id: &str,
+        tree: &str,
+        commands: &[String],
+    ) -> crate::landing::Verdict {
+        let (ctx, sessions) = (Arc::clone(&self.ctx), Arc::clone(&self.sessions));
+        let (id, tree, commands) = (id.to_string(), tree.to_string(), commands.to_vec());
+        let ran = tokio::task::spawn_blocking(move || {
+            let stopping = move || sessions.live.is_stopping();
+            crate::landing::verify(
+                &ctx,
+                &crate::landing::Candidate {
+                    session: &id,
+                    tree: &tree,
+                    commands: &commands,
+                    stopping: &stopping,
+                    on_command: &|_| {},
+                },
+            )
+        })
+        .await;
+        let failed = |failure: String| crate::landing::Verdict {
+            failure: Some(failure),
+            output: String::new(),
+            seconds: 0,
+        };
+        match ran {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => failed(e.to_string()),
+            // Its run ended without a verdict: said so, not left running.
+            Err(e) => failed(format!("the checks did not finish: {e}")),
+        }
+    }
+
     /// Runs the landing checks on `s`'s recorded tree, confined, without
     /// landing, and keeps the verdict on its workspace.
     async fn check(&self, s: &Session) {
@@ -151,42 +188,11 @@ impl Attempts {
             tracing::error!("{id}: its check could not be recorded: {e}");
             return;
         }
-        let verdict = {
-            let (ctx, sessions) = (Arc::clone(&self.ctx), Arc::clone(&self.sessions));
-            let (id, tree, commands) = (id.clone(), tree.clone(), commands.clone());
-            tokio::task::spawn_blocking(move || {
-                let stopping = move || sessions.live.is_stopping();
-                crate::landing::verify(
-                    &ctx,
-                    &crate::landing::Candidate {
-                        session: &id,
-                        tree: &tree,
-                        commands: &commands,
-                        stopping: &stopping,
-                        on_command: &|_| {},
-                    },
-                )
-            })
-            .await
-        };
+        let verdict = self.run_checks(&id, &tree, &commands).await;
         if self.sessions.live.is_stopping() {
             // Cut by the stop: checked again at the next start.
             return;
         }
-        let verdict = match verdict {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => crate::landing::Verdict {
-                failure: Some(e.to_string()),
-                output: String::new(),
-                seconds: 0,
-            },
-            // Its run ended without a verdict: said so, not left running.
-            Err(e) => crate::landing::Verdict {
-                failure: Some(format!("the checks did not finish: {e}")),
-                output: String::new(),
-                seconds: 0,
-            },
-        };
         let kept = self.ctx.store.update(|tx| {
             if let Some(w) = tx.session_mut(&id).and_then(|s| s.workspace_mut()) {
                 w.attempt_check = Some(AttemptCheck {

@@ -23,7 +23,7 @@ use askama::Template;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::integration::Integrations;
-use crate::model::{AuditEvent, ReviewerPart, Session, SessionKind};
+use crate::model::{AuditEvent, ReviewerPart, Session, SessionKind, Workspace};
 use crate::policy::second_opinion as rules;
 use crate::sessions::start::StartSpec;
 use crate::sessions::Sessions;
@@ -174,24 +174,22 @@ impl SecondOpinion {
         started
     }
 
-    async fn review_one(&self, id: &str, asked: bool) -> LResult<Option<Session>> {
+    /// The work of `id` a review is due on (its session, worktree and
+    /// recorded commit): none when nothing is recorded, it does not wait
+    /// for the user, `launcher.review` does not want one (unless `asked`),
+    /// it is read or being read, or its plan was stopped and no one asked.
+    fn due(&self, id: &str, asked: bool) -> Option<(Session, Workspace, String)> {
         let settings = &self.ctx.config.launcher.review;
-        let Some(s) = self.sessions.session(id) else {
-            return Ok(None);
-        };
-        let Some(ws) = s.workspace().cloned() else {
-            return Ok(None);
-        };
-        let Some(commit) = ws.commit.clone() else {
-            return Ok(None);
-        };
+        let s = self.sessions.session(id)?;
+        let ws = s.workspace().cloned()?;
+        let commit = ws.commit.clone()?;
         if !ws.state.awaits_user() {
-            return Ok(None);
+            return None;
         }
         let facts = rules::facts_of(&ws);
         let own = crate::review::gate::own_word(&self.ctx, &s);
         if facts.empty || !(asked || rules::wanted(settings, own, &facts)) {
-            return Ok(None);
+            return None;
         }
         // Read, or being read: a reviewer that ended without a word does
         // not count (the user may ask again).
@@ -202,9 +200,22 @@ impl SecondOpinion {
                 })
             })
         });
-        if read_already {
-            return Ok(None);
+        let stopped = self.ctx.store.read(|st| {
+            s.parent_session_id()
+                .and_then(|p| st.plans.get(p))
+                .is_some_and(|p| p.status == crate::model::PlanStatus::Stopped)
+        });
+        if read_already || (stopped && !asked) {
+            return None;
         }
+        Some((s, ws, commit))
+    }
+
+    async fn review_one(&self, id: &str, asked: bool) -> LResult<Option<Session>> {
+        let settings = &self.ctx.config.launcher.review;
+        let Some((s, ws, commit)) = self.due(id, asked) else {
+            return Ok(None);
+        };
         // Its plan's budget and the quota's hold bind a reviewer as they
         // bind a department.
         let room = self
@@ -212,15 +223,6 @@ impl SecondOpinion {
             .store
             .read(|st| crate::quota::room(st, &self.ctx.config.launcher));
         let parent = s.parent_session_id().map(str::to_string);
-        let stopped = self.ctx.store.read(|st| {
-            parent
-                .as_ref()
-                .and_then(|p| st.plans.get(p))
-                .is_some_and(|p| p.status == crate::model::PlanStatus::Stopped)
-        });
-        if stopped && !asked {
-            return Ok(None);
-        }
         let (agent_key, same_vendor) = self.agent_for(&s, parent.as_deref(), &room)?;
         let folder = reviewed_folder(&self.ctx.repo, id, &commit);
         let prompt = {

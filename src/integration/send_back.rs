@@ -68,25 +68,51 @@ impl Integrations {
         } else {
             note.to_string()
         };
+        let words = Words {
+            note,
+            said: &said,
+            review: &review,
+            drafts: &drafts,
+        };
         if s.is_running() {
-            let text = format!("[codex-governance] The user sent your work back: {said}{review}");
-            self.sessions.session_input(id, &text).await?;
-            self.ctx.store.audit_or_log(AuditEvent::SentBack {
-                session_id: id.to_string(),
-                chars: note.chars().count(),
-                successor: None,
-            });
-            self.review_sent(id, &drafts, None);
-            return Ok(SentBack {
-                session_id: id.to_string(),
-                successor: None,
-                comments: drafts.len(),
-            });
+            return self.as_a_turn(id, &words).await;
         }
+        self.to_a_successor(&s, &ws, &words).await
+    }
+
+    /// A running department gets the note as its next turn.
+    async fn as_a_turn(&self, id: &str, w: &Words<'_>) -> LResult<SentBack> {
+        let text = format!(
+            "[codex-governance] The user sent your work back: {}{}",
+            w.said, w.review
+        );
+        self.sessions.session_input(id, &text).await?;
+        self.ctx.store.audit_or_log(AuditEvent::SentBack {
+            session_id: id.to_string(),
+            chars: w.note.chars().count(),
+            successor: None,
+        });
+        self.review_sent(id, w.drafts, None);
+        Ok(SentBack {
+            session_id: id.to_string(),
+            successor: None,
+            comments: w.drafts.len(),
+        })
+    }
+
+    /// An ended department's assignment goes on in a new session in the
+    /// same worktree, started as the queue would start it.
+    async fn to_a_successor(
+        &self,
+        s: &crate::model::Session,
+        ws: &crate::model::Workspace,
+        w: &Words<'_>,
+    ) -> LResult<SentBack> {
+        let (id, said, review, drafts) = (s.id.as_str(), w.said, w.review, w.drafts);
         let _one = self.working_tree.lock().await;
         // Work in review on the forge may go back too (a failing check).
         if ws.state != WorkspaceState::InReview {
-            self.ready(&s, &ws)?;
+            self.ready(s, ws)?;
         }
         let d = s.department_part().cloned().unwrap_or_default();
         // It starts a department as the queue does: not while the queue is
@@ -136,7 +162,7 @@ impl Integrations {
                 reviews: None,
             })
             .await?;
-        self.review_sent(id, &drafts, Some(&started.id));
+        self.review_sent(id, drafts, Some(&started.id));
         Ok(SentBack {
             session_id: id.to_string(),
             successor: Some(started.id),
@@ -159,4 +185,13 @@ impl Integrations {
             tracing::error!("recording the review comments sent back to {id}: {e}");
         }
     }
+}
+
+/// What a send-back says: the user's note (or that there is none) and
+/// the review comments that go with it.
+struct Words<'a> {
+    note: &'a str,
+    said: &'a str,
+    review: &'a str,
+    drafts: &'a [crate::model::ReviewComment],
 }

@@ -299,13 +299,10 @@ impl Sessions {
         let prompt_path = PathBuf::from(&s.prompt_path);
         let starter = Starter::new(self);
         let env = starter.agent_env(&s);
-        let environment = match starter.environment_for(&s).await {
-            Ok(e) => e,
-            Err(e) => {
-                self.credentials.revoke(id);
-                return Err(e);
-            }
-        };
+        let environment = starter
+            .environment_for(&s)
+            .await
+            .inspect_err(|_| self.credentials.revoke(id))?;
         let started = backend
             .start(AgentSpec {
                 session_id: id.to_string(),
@@ -328,13 +325,9 @@ impl Sessions {
                 environment,
             })
             .await;
-        let started = match started {
-            Ok(started) => started,
-            Err(e) => {
-                self.credentials.revoke(id);
-                return Err(agent_failure(e));
-            }
-        };
+        let started = started
+            .inspect_err(|_| self.credentials.revoke(id))
+            .map_err(agent_failure)?;
         let agent = started.agent;
         let terminal = agent.terminal();
         let pid = terminal.as_ref().map(|t| t.pid());
@@ -342,24 +335,9 @@ impl Sessions {
         // A thread whose server kept running may be mid-turn; what it waits for
         // (approvals, tool calls) it asks again, in the events that follow.
         let working = agent.working();
-        self.ctx.store.update(|tx| {
-            if let Some(x) = tx.session_mut(id) {
-                x.pid = pid;
-                x.agent.server_pid = server_pid;
-                x.agent.pending_approvals.clear();
-                x.agent.attention = None;
-                x.agent.agent_state = if working {
-                    AgentState::Working
-                } else {
-                    AgentState::Idle
-                };
-            }
-            tx.audit(AuditEvent::SessionResumed {
-                session_id: id.to_string(),
-                thread_id: thread.clone(),
-                pid: pid.or(server_pid).unwrap_or_default(),
-            });
-        })?;
+        self.ctx
+            .store
+            .update(|tx| keep_resumed(tx, id, &thread, (pid, server_pid), working))?;
         self.live.adopt_agent(id, agent);
         self.follow_agent(id, started.events);
         self.terminals
@@ -369,12 +347,7 @@ impl Sessions {
             // Parked: the quota clock gives it its one continue turn at the
             // reset (it waited for this agent if the reset came meanwhile).
             self.live.quota_changed();
-        } else if !working
-            && match s.reviewer() {
-                Some(r) => r.reported_at.is_none(),
-                None => s.is_department() && !s.has_reported(),
-            }
-        {
+        } else if !working && owes_a_report(&s) {
             // Its interrupted turn would otherwise never end in a report.
             if let Err(e) = self.live.deliver(id, go_on).await {
                 tracing::warn!("continuing {id}: {e}");
@@ -412,4 +385,39 @@ fn reminder(s: &Session, channel: Channel) -> String {
          {how}. If you do not report, the launcher closes session {id} and records that no report came.",
         id = s.id
     )
+}
+
+/// Keeps a resumed agent's processes and state on session `id` (what it
+/// waited for it asks again), with its audit line.
+fn keep_resumed(
+    tx: &mut crate::store::Tx,
+    id: &str,
+    thread: &str,
+    (pid, server_pid): (Option<u32>, Option<u32>),
+    working: bool,
+) {
+    if let Some(x) = tx.session_mut(id) {
+        x.pid = pid;
+        x.agent.server_pid = server_pid;
+        x.agent.pending_approvals.clear();
+        x.agent.attention = None;
+        x.agent.agent_state = if working {
+            AgentState::Working
+        } else {
+            AgentState::Idle
+        };
+    }
+    tx.audit(AuditEvent::SessionResumed {
+        session_id: id.to_string(),
+        thread_id: thread.to_string(),
+        pid: pid.or(server_pid).unwrap_or_default(),
+    });
+}
+
+/// A department that has not reported, or a reviewer that has not.
+fn owes_a_report(s: &crate::model::Session) -> bool {
+    match s.reviewer() {
+        Some(r) => r.reported_at.is_none(),
+        None => s.is_department() && !s.has_reported(),
+    }
 }

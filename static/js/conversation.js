@@ -25,7 +25,12 @@ function userEntry(e) {
     // A turn of several lines (a send-back quoting code) as the agent got it.
     const lines = e.plain.text.includes("\n");
     return [el("div", { class: "conv-who", text: "the launcher told it" }),
-      el(lines ? "pre" : "div", { class: `conv-text conv-plain conv-notice${lines ? " conv-turn" : ""}`, text: e.plain.text }),
+      // Its lines scroll rather than wrap: reachable by the keyboard too.
+      el(lines ? "pre" : "div", {
+        class: `conv-text conv-plain conv-notice${lines ? " conv-turn" : ""}`,
+        text: e.plain.text,
+        attrs: lines ? { tabindex: "0", "aria-label": "the launcher's turn" } : {},
+      }),
       raw("as sent", el("div", { class: "conv-text", text: e.text }))];
   }
   return [el("div", { class: "conv-who", text: "told" }), el("div", { class: "conv-text", text: e.text })];
