@@ -112,6 +112,47 @@ fn report_tightened(store: &Store, dir: &Path, tightened: &crate::private_state:
     });
 }
 
+/// The dashboard's token, kept in the state folder (made at the first start).
+fn dashboard_token(state_dir: &Path) -> anyhow::Result<String> {
+    let (token, _) = crate::dashboard_token::load_or_make(state_dir)
+        .map_err(|e| anyhow::anyhow!("the dashboard's token in {}: {e}", state_dir.display()))?;
+    Ok(token)
+}
+
+/// The sessions of a launcher opening: its team of backends, and told
+/// when a host goes or comes back.
+fn sessions_of(
+    ctx: &Arc<Context>,
+    credentials: &Arc<Credentials>,
+    signals: crate::signals::SignalTx,
+    quota: &Arc<Quota>,
+) -> Arc<Sessions> {
+    let agent = &ctx.config.launcher.agent;
+    let backend = crate::agents::team_for(
+        &agent.backend,
+        &agent.departments,
+        &ctx.config.launcher.agent_command,
+    );
+    let sessions = Arc::new(Sessions::new(
+        Arc::clone(ctx),
+        backend,
+        Arc::clone(credentials),
+        signals,
+        Arc::clone(quota.changed()),
+        crate::tools::spec::specs,
+    ));
+    // Held weakly: the sessions hold the hosts.
+    let held = Arc::downgrade(&sessions);
+    sessions
+        .remotes
+        .on_host_change(Arc::new(move |host, state| {
+            if let Some(sessions) = held.upgrade() {
+                sessions.host_changed(host, state);
+            }
+        }));
+    sessions
+}
+
 impl Launcher {
     /// Opens the state directory and recovers from the previous run (SPEC 14).
     pub fn open(repo: &Path, config: Config, state_dir: PathBuf) -> anyhow::Result<Arc<Launcher>> {
@@ -122,31 +163,8 @@ impl Launcher {
         let ctx = Arc::new(Context::new(repo, config, paths, store));
         let credentials: Arc<Credentials> = Default::default();
         let (tx, rx) = crate::signals::channel();
-        let backend = crate::agents::team_for(
-            &ctx.config.launcher.agent.backend,
-            &ctx.config.launcher.agent.departments,
-            &ctx.config.launcher.agent_command,
-        );
         let quota = Arc::new(Quota::new(Arc::clone(&ctx)));
-        let sessions = Arc::new(Sessions::new(
-            Arc::clone(&ctx),
-            backend,
-            Arc::clone(&credentials),
-            tx.clone(),
-            Arc::clone(quota.changed()),
-            crate::tools::spec::specs,
-        ));
-        {
-            // Held weakly: the sessions hold the hosts.
-            let held = Arc::downgrade(&sessions);
-            sessions
-                .remotes
-                .on_host_change(Arc::new(move |host, state| {
-                    if let Some(sessions) = held.upgrade() {
-                        sessions.host_changed(host, state);
-                    }
-                }));
-        }
+        let sessions = sessions_of(&ctx, &credentials, tx.clone(), &quota);
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&ctx),
             Arc::clone(&sessions),
@@ -179,13 +197,7 @@ impl Launcher {
         sessions
             .live
             .answer_tools_with(Arc::downgrade(&tool_handler));
-        let (token, _) =
-            crate::dashboard_token::load_or_make(&ctx.paths.state_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "the dashboard's token in {}: {e}",
-                    ctx.paths.state_dir.display()
-                )
-            })?;
+        let token = dashboard_token(&ctx.paths.state_dir)?;
         let hosts = Arc::clone(&sessions.remotes.hosts);
         let ctx_state_dir = ctx.paths.state_dir.clone();
         let notifier =

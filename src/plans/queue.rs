@@ -457,7 +457,6 @@ impl Dispatcher {
     async fn pump_starts(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
         let launcher = &self.ctx.config.launcher;
-        let max = launcher.max_departments;
         loop {
             let mut told = Vec::new();
             // Each host's readiness as its last pre-flight found it (issue 53).
@@ -472,42 +471,10 @@ impl Dispatcher {
                     (h.name, why)
                 })
                 .collect();
-            let next = self.ctx.store.update(|tx| {
-                super::queue_records::drop_orphaned(tx);
-                let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
-                let mut room = quota::room(tx.state(), launcher);
-                // The hold keeps waiting only the departments that draw on
-                // the Codex account; another agent's start as before.
-                if let Some(h) = &hold {
-                    let text = format!(
-                        "work is held: your queued departments that run Codex do not start \
-                         while {} (the user can start them anyway)",
-                        h.text
-                    );
-                    told = quota::untold_waiting(tx, &room.account)
-                        .into_iter()
-                        .map(|z| (z, text.clone()))
-                        .collect();
-                }
-                let over = quota::budget_stops(tx, launcher);
-                for (zhongshu, text) in &over.newly {
-                    told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
-                }
-                room.max_departments = max;
-                room.hold = hold;
-                room.over_budget = over.plans;
-                for (name, host) in room.hosts.iter_mut() {
-                    host.unready = unready.get(name).cloned().unwrap_or_else(|| {
-                        Some(format!("{name} has not been checked yet"))
-                    });
-                }
-                note_host_waits(tx, &room);
-                let i = crate::policy::queue::next_start(tx.queue(), &room).ok()?;
-                let item = &mut tx.queue_mut()[i];
-                item.status = QueueStatus::Starting;
-                item.attempts += 1;
-                Some(item.clone())
-            });
+            let next = self
+                .ctx
+                .store
+                .update(|tx| take_next(tx, launcher, &unready, &mut told));
             for (zhongshu_id, text) in told {
                 if self
                     .signals
@@ -709,4 +676,50 @@ fn one_more_for_each(tx: &mut crate::store::Tx, parent: &str, group: usize, n: u
             a.of = n;
         }
     }
+}
+
+/// In the queue's change: the hold and the budgets settled (what to tell
+/// each planner of them into `told`), the room there is here and on each
+/// host, and the next item that may start marked starting.
+fn take_next(
+    tx: &mut crate::store::Tx,
+    launcher: &crate::config::LauncherSettings,
+    unready: &std::collections::HashMap<String, Option<String>>,
+    told: &mut Vec<(String, String)>,
+) -> Option<QueueItem> {
+    super::queue_records::drop_orphaned(tx);
+    let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
+    let mut room = quota::room(tx.state(), launcher);
+    // The hold keeps waiting only the departments that draw on
+    // the Codex account; another agent's start as before.
+    if let Some(h) = &hold {
+        let text = format!(
+            "work is held: your queued departments that run Codex do not start \
+             while {} (the user can start them anyway)",
+            h.text
+        );
+        *told = quota::untold_waiting(tx, &room.account)
+            .into_iter()
+            .map(|z| (z, text.clone()))
+            .collect();
+    }
+    let over = quota::budget_stops(tx, launcher);
+    for (zhongshu, text) in &over.newly {
+        told.push((zhongshu.clone(), format!("your plan {text}: no more of its departments start until the user raises its budget")));
+    }
+    room.max_departments = launcher.max_departments;
+    room.hold = hold;
+    room.over_budget = over.plans;
+    for (name, host) in room.hosts.iter_mut() {
+        host.unready = unready
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Some(format!("{name} has not been checked yet")));
+    }
+    note_host_waits(tx, &room);
+    let i = crate::policy::queue::next_start(tx.queue(), &room).ok()?;
+    let item = &mut tx.queue_mut()[i];
+    item.status = QueueStatus::Starting;
+    item.attempts += 1;
+    Some(item.clone())
 }

@@ -180,6 +180,56 @@ pub fn status(snap: &Snapshot) -> StatusView {
     status_of(snap, |_| true)
 }
 
+/// The Python tool's ttyd, answered as off: terminals are the launcher's own.
+const BUILTIN_TERMINALS: Ttyd = Ttyd {
+    enabled: false,
+    available: false,
+    port: 0,
+    builtin_terminals: true,
+};
+
+/// Which configuration file is read, what it shadows, and its edits since
+/// the start.
+fn config_file(snap: &Snapshot) -> ConfigFileView {
+    let config = snap.config;
+    ConfigFileView {
+        path: config.source.as_ref().map(|p| p.display().to_string()),
+        shadowed: config.shadowed.as_ref().map(|p| p.display().to_string()),
+        note: config.shadow_note(),
+        changed: snap.facts.config_change.as_deref().cloned(),
+    }
+}
+
+/// The files the plans' applied work holds, each once.
+fn applied_files(sessions: &[SessionView]) -> Vec<crate::model::AppliedFile> {
+    let mut applied: Vec<crate::model::AppliedFile> = Vec::new();
+    for f in sessions
+        .iter()
+        .filter_map(|s| s.zhongshu.as_ref())
+        .flat_map(|z| &z.plan_applied_files)
+    {
+        if !applied.contains(f) {
+            applied.push(f.clone());
+        }
+    }
+    applied
+}
+
+/// Planners that run but do nothing now: finished, their plan at rest, or
+/// suspended.
+fn planners_at_rest(state: &crate::model::State) -> usize {
+    state
+        .sessions
+        .values()
+        .filter(|s| {
+            s.is_zhongshu()
+                && (crate::policy::plan::planner_finished(state, s)
+                    || crate::policy::plan::plan_at_rest(state, s)
+                    || s.is_suspended())
+        })
+        .count()
+}
+
 /// The status with the sessions `shown` keeps (the counts stay the launcher's).
 fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
     let state = &snap.state;
@@ -204,16 +254,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         .filter(|s| shown(s) && crate::policy::plan::planner_finished(state, s))
         .map(|s| s.id.clone())
         .collect();
-    let mut applied_files: Vec<crate::model::AppliedFile> = Vec::new();
-    for f in sessions
-        .iter()
-        .filter_map(|s| s.zhongshu.as_ref())
-        .flat_map(|z| &z.plan_applied_files)
-    {
-        if !applied_files.contains(f) {
-            applied_files.push(f.clone());
-        }
-    }
+    let applied_files = applied_files(&sessions);
     let config = snap.config;
     let l = &config.launcher;
     let department_list = config.assignable_departments();
@@ -229,18 +270,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
             .collect(),
         department_list,
         active_zhongshu_sessions: active_zhongshu,
-        planners_running: active_zhongshu.saturating_sub(
-            state
-                .sessions
-                .values()
-                .filter(|s| {
-                    s.is_zhongshu()
-                        && (crate::policy::plan::planner_finished(state, s)
-                            || crate::policy::plan::plan_at_rest(state, s)
-                            || s.is_suspended())
-                })
-                .count(),
-        ),
+        planners_running: active_zhongshu.saturating_sub(planners_at_rest(state)),
         finished_planners,
         suspended_sessions: state.sessions.values().filter(|s| s.is_suspended()).count(),
         remotes: snap.launcher.remotes.clone(),
@@ -253,12 +283,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         max_terminals: l.max_departments,
         department_queue: state.queue.clone(),
         landing_train: super::train::train(state),
-        ttyd: Ttyd {
-            enabled: false,
-            available: false,
-            port: 0,
-            builtin_terminals: true,
-        },
+        ttyd: BUILTIN_TERMINALS,
         model_choices: l.models.clone(),
         zhongshu_model: l.zhongshu_model.clone(),
         department_model: l.department_model.clone(),
@@ -276,12 +301,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         quota: quota(snap),
         config_trust: snap.launcher.trust.clone(),
         config_warnings: config_warnings(snap),
-        config_file: ConfigFileView {
-            path: config.source.as_ref().map(|p| p.display().to_string()),
-            shadowed: config.shadowed.as_ref().map(|p| p.display().to_string()),
-            note: config.shadow_note(),
-            changed: snap.facts.config_change.as_deref().cloned(),
-        },
+        config_file: config_file(snap),
         phone: None,
     }
 }
