@@ -109,28 +109,7 @@ pub fn validate_assignment(
         .get(&a.department)
         .cloned()
         .unwrap_or_else(|| (a.department.clone(), String::new()));
-    let remote = a
-        .remote
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .or_else(|| rules.placements.get(&a.department).cloned());
-    if let Some(host) = remote.as_ref().filter(|h| !rules.hosts.contains(h)) {
-        return Err(name(match rules.hosts.is_empty() {
-            true => format!("where: {host:?}, but no host is named under launcher.remotes"),
-            false => format!(
-                "where: {host:?} is not a host of launcher.remotes; known: {}",
-                rules.hosts.join(", ")
-            ),
-        }));
-    }
-    if let Some(host) = remote.as_ref().filter(|_| !rules.runs_elsewhere) {
-        return Err(name(format!(
-            "where: {host:?}, but the configured backend's agents run their commands on \
-             this machine only (Codex's can run on a host)"
-        )));
-    }
+    let remote = placed_on(rules, a).map_err(name)?;
     Ok(Assignment {
         department: a.department.clone(),
         title,
@@ -156,6 +135,34 @@ pub fn validate_assignment(
             .filter(|t| t.n >= 1 && t.n <= t.of && t.of <= super::attempts::MAX_ATTEMPTS),
         remote,
     })
+}
+
+/// The host an assignment goes to (its `where:`, else its department's),
+/// or why it cannot go there.
+fn placed_on(rules: &Rules, a: &AssignmentInput) -> Result<Option<String>, String> {
+    let remote = a
+        .remote
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .or_else(|| rules.placements.get(&a.department).cloned());
+    if let Some(host) = remote.as_ref().filter(|h| !rules.hosts.contains(h)) {
+        return Err(match rules.hosts.is_empty() {
+            true => format!("where: {host:?}, but no host is named under launcher.remotes"),
+            false => format!(
+                "where: {host:?} is not a host of launcher.remotes; known: {}",
+                rules.hosts.join(", ")
+            ),
+        });
+    }
+    if let Some(host) = remote.as_ref().filter(|_| !rules.runs_elsewhere) {
+        return Err(format!(
+            "where: {host:?}, but the configured backend's agents run their commands on \
+             this machine only (Codex's can run on a host)"
+        ));
+    }
+    Ok(remote)
 }
 
 /// Why a plan's `files` entry (a path or glob) cannot be a department's

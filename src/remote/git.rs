@@ -166,22 +166,11 @@ pub struct Fetched {
     pub left_out: Vec<crate::model::LeftOut>,
 }
 
-/// Commits what the department left in its worktree on the host (when
-/// anything changed; files over `max_file_bytes` stay there, unread) and
-/// fetches its branch back. It blocks: it runs where the launcher records a
-/// worktree.
-pub fn fetch_back(
-    ssh: &Ssh,
-    host: &Remote,
-    repo: &Path,
-    session: &str,
-    tree: &RemoteTree,
-    max_file_bytes: u64,
-) -> Result<Fetched, RemoteGitError> {
-    // One ssh: every file over the limit that git would add is named (size,
-    // tab, path, NUL) and excluded, then everything else is added, and
-    // committed only when something is staged.
-    let script = "G=$1; W=$2; M=$3; A=$4; N=$5; L=\"$G/governance-add\"; export G W A L; \
+/// The department's work committed on its host, in one ssh: every file
+/// over the limit that git would add is named (size, tab, path, NUL) and
+/// excluded, then everything else is added, and committed only when
+/// something is staged.
+const COMMIT_THERE: &str = "G=$1; W=$2; M=$3; A=$4; N=$5; L=\"$G/governance-add\"; export G W A L; \
         g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
             -c core.fsmonitor=false -c commit.gpgsign=false -c user.name=codex-governance \
             -c user.email=codex-governance@localhost \"$A\" \"$@\"; }; \
@@ -194,8 +183,10 @@ pub fn fetch_back(
         rm -f \"$L\"; \
         if g diff --cached --quiet; then exit 0; fi; \
         g commit -q --no-verify -m \"$M\"";
-    let over_the_limit =
-        "g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
+
+/// For each file `find` gives it: named and excluded when git would add it.
+const OVER_THE_LIMIT: &str =
+    "g() { git --git-dir=\"$G\" --work-tree=\"$W\" -c core.hooksPath=/dev/null \
             -c core.fsmonitor=false \"$A\" \"$@\"; }; \
         for f; do f=${f#./}; \
             [ -n \"$(g ls-files -o -m --exclude-standard -- \":(literal)$f\")\" ] || continue; \
@@ -203,20 +194,33 @@ pub fn fetch_back(
             printf ':(exclude,literal)%s\\0' \"$f\" >> \"$L\" || exit 5; \
             printf '%s\\t%s\\0' \"$(ls -ln -- \"$f\" | awk 'NR==1{print $5}')\" \"$f\"; \
         done";
+
+/// Commits what the department left in its worktree on the host (when
+/// anything changed; files over `max_file_bytes` stay there, unread) and
+/// fetches its branch back. It blocks: it runs where the launcher records a
+/// worktree.
+pub fn fetch_back(
+    ssh: &Ssh,
+    host: &Remote,
+    repo: &Path,
+    session: &str,
+    tree: &RemoteTree,
+    max_file_bytes: u64,
+) -> Result<Fetched, RemoteGitError> {
     let message = format!("{session}: the department's work on {}", host.name);
     let admin = admin_dir(host, tree_name(tree));
     let limit = max_file_bytes.to_string();
     let words = [
         "sh",
         "-c",
-        script,
+        COMMIT_THERE,
         "sh",
         &admin,
         &tree.path,
         &message,
         ATTR_SOURCE,
         &limit,
-        over_the_limit,
+        OVER_THE_LIMIT,
     ];
     let ran = ssh.run_blocking(&host.ssh, &words, RECORD)?;
     if !ran.ok() {

@@ -87,6 +87,29 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
         _ => {}
     }
     let repo = host.repo.as_str();
+    clone_there(ssh, host, &version).await?;
+    let sandbox = match host.sandbox {
+        // `sandbox: none` skips this check and nothing else (issue 70 item 3):
+        // the department's thread asks Codex for its sandbox as everywhere.
+        RemoteSandbox::None => "in Codex's sandbox if it starts there: not checked, as you \
+             set (sandbox: none)"
+            .to_string(),
+        RemoteSandbox::Required => sandbox_holds(ssh, host)
+            .await
+            .map(|()| "in Codex's sandbox".to_string())
+            .map_err(|why| Found::refused(why.to_string(), version.clone()))?,
+    };
+    Ok(Found {
+        state: RemoteState::Ready,
+        detail: format!("{printed}, git, {repo}; commands {sandbox}"),
+        codex_version: version,
+    })
+}
+
+/// The host has git and the repository's clone at `repo`.
+async fn clone_there(ssh: &Ssh, host: &Remote, version: &Option<String>) -> Result<(), Found> {
+    let (name, repo) = (&host.name, host.repo.as_str());
+    let version = version.clone();
     let words = [
         "git",
         "-c",
@@ -115,22 +138,7 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
             version,
         ));
     }
-    let sandbox = match host.sandbox {
-        // `sandbox: none` skips this check and nothing else (issue 70 item 3):
-        // the department's thread asks Codex for its sandbox as everywhere.
-        RemoteSandbox::None => "in Codex's sandbox if it starts there: not checked, as you \
-             set (sandbox: none)"
-            .to_string(),
-        RemoteSandbox::Required => sandbox_holds(ssh, host)
-            .await
-            .map(|()| "in Codex's sandbox".to_string())
-            .map_err(|why| Found::refused(why.to_string(), version.clone()))?,
-    };
-    Ok(Found {
-        state: RemoteState::Ready,
-        detail: format!("{printed}, git, {repo}; commands {sandbox}"),
-        codex_version: version,
-    })
+    Ok(())
 }
 
 /// Why Codex's sandbox does not hold on a host.

@@ -66,6 +66,55 @@ impl Prediction {
     }
 }
 
+/// The paths a merge conflicts on, sorted, each once.
+fn conflicts_of(merged: &git2::Index) -> Result<Vec<String>, WorktreeError> {
+    let mut conflicts = Vec::new();
+    for c in merged.conflicts()? {
+        let c = c?;
+        if let Some(e) = c.our.or(c.their).or(c.ancestor) {
+            conflicts.push(String::from_utf8_lossy(&e.path).into_owned());
+        }
+    }
+    conflicts.sort();
+    conflicts.dedup();
+    Ok(conflicts)
+}
+
+/// Each path that changes from `ours` to `merged`; a submodule refused
+/// (`branch` named: integrate it with git).
+fn changes_between(
+    git: &Repository,
+    ours: &git2::Tree<'_>,
+    merged: &git2::Tree<'_>,
+    branch: &str,
+) -> Result<Vec<PathChange>, WorktreeError> {
+    let diff = git.diff_tree_to_tree(Some(ours), Some(merged), None)?;
+    let mut paths = Vec::new();
+    for d in diff.deltas() {
+        let (old, new) = (d.old_file(), d.new_file());
+        let path = new
+            .path()
+            .or_else(|| old.path())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let side = |f: &git2::DiffFile<'_>| (!f.id().is_zero()).then(|| f.id().to_string());
+        let (before_mode, after_mode) = (u32::from(old.mode()), u32::from(new.mode()));
+        if before_mode == SUBMODULE || after_mode == SUBMODULE {
+            return Err(WorktreeError::Refused(format!(
+                "{path} is a submodule: integrate this branch with git ({branch})"
+            )));
+        }
+        paths.push(PathChange {
+            path,
+            before: side(&old),
+            before_mode,
+            after: side(&new),
+            after_mode,
+        });
+    }
+    Ok(paths)
+}
+
 /// Predicts integrating `commit` (the department's, on top of `ws.base`) into
 /// the repository at `repo`, against its HEAD and working tree.
 pub fn predict(
@@ -102,44 +151,11 @@ pub fn predict(
         merged_tree: None,
     };
     if merged.has_conflicts() {
-        for c in merged.conflicts()? {
-            let c = c?;
-            let entry = c.our.or(c.their).or(c.ancestor);
-            if let Some(e) = entry {
-                prediction
-                    .conflicts
-                    .push(String::from_utf8_lossy(&e.path).into_owned());
-            }
-        }
-        prediction.conflicts.sort();
-        prediction.conflicts.dedup();
+        prediction.conflicts = conflicts_of(&merged)?;
         return Ok(prediction);
     }
     let tree = git.find_tree(merged.write_tree_to(&git)?)?;
-    let diff = git.diff_tree_to_tree(Some(&ours), Some(&tree), None)?;
-    for d in diff.deltas() {
-        let (old, new) = (d.old_file(), d.new_file());
-        let path = new
-            .path()
-            .or_else(|| old.path())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let side = |f: &git2::DiffFile<'_>| (!f.id().is_zero()).then(|| f.id().to_string());
-        let (before_mode, after_mode) = (u32::from(old.mode()), u32::from(new.mode()));
-        if before_mode == SUBMODULE || after_mode == SUBMODULE {
-            return Err(WorktreeError::Refused(format!(
-                "{path} is a submodule: integrate this branch with git ({})",
-                ws.branch
-            )));
-        }
-        prediction.paths.push(PathChange {
-            path,
-            before: side(&old),
-            before_mode,
-            after: side(&new),
-            after_mode,
-        });
-    }
+    prediction.paths = changes_between(&git, &ours, &tree, &ws.branch)?;
     // Tracked files through Git's status (its filters, e.g. line endings);
     // a file HEAD lacks must not exist at all (untracked or ignored).
     let dirty = crate::report::changes::changed_paths(&git, &crate::report::Mode::Worktree)

@@ -80,25 +80,13 @@ impl PullRequests {
             .await
             .map_err(failed)?;
         let record = PullRequest {
-            url: opened.pull.url.clone(),
-            number: opened.pull.number,
-            state: PullRequestState::Open,
-            checks: Vec::new(),
             repo: repo_info.full_name.clone(),
             remote: setup.remote.clone(),
             branch,
             base,
             head,
             carries,
-            opened_at: clock::now_rfc3339(),
-            checked_at: None,
-            send_backs: 0,
-            sent_failure: None,
-            seen_notes: Vec::new(),
-            review_waiting: Vec::new(),
-            replies_due: Vec::new(),
-            posted_reviews: Vec::new(),
-            findings_posted: Vec::new(),
+            ..just_opened(&opened.pull)
         };
         self.record_opened(owner, &record, opened.reused, plan.is_some())?;
         super::verify::start(
@@ -361,5 +349,31 @@ impl PullRequests {
             });
         })?;
         Ok(())
+    }
+}
+
+/// A pull request's record as the forge just opened it (its place, head
+/// and work filled in by the caller).
+fn just_opened(pull: &crate::forge::PullInfo) -> PullRequest {
+    PullRequest {
+        url: pull.url.clone(),
+        number: pull.number,
+        state: PullRequestState::Open,
+        checks: Vec::new(),
+        repo: String::new(),
+        remote: String::new(),
+        branch: String::new(),
+        base: String::new(),
+        head: String::new(),
+        carries: Vec::new(),
+        opened_at: clock::now_rfc3339(),
+        checked_at: None,
+        send_backs: 0,
+        sent_failure: None,
+        seen_notes: Vec::new(),
+        review_waiting: Vec::new(),
+        replies_due: Vec::new(),
+        posted_reviews: Vec::new(),
+        findings_posted: Vec::new(),
     }
 }
