@@ -438,7 +438,14 @@ pub trait Agent: Send + Sync {
     fn send<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Delivery, AgentError>>;
     /// Stops the running turn (Codex `turn/interrupt`; a PTY gets Ctrl-C).
     fn interrupt(&self) -> BoxFuture<'_, Result<(), AgentError>>;
-    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError>;
+    /// Answers a waiting approval; `by` says who decided (`dashboard`, a
+    /// phone's channel), as its conversation shows it.
+    fn decide(
+        &self,
+        request_id: &str,
+        decision: ApprovalDecision,
+        by: &'static str,
+    ) -> Result<(), AgentError>;
     /// Ends the agent's processes (the terminal first); the exit code of the terminal.
     fn stop(&self) -> BoxFuture<'_, i32>;
 }

@@ -122,7 +122,7 @@ impl Agent for PtyAgent {
         .boxed()
     }
 
-    fn decide(&self, _: &str, _: ApprovalDecision) -> Result<(), AgentError> {
+    fn decide(&self, _: &str, _: ApprovalDecision, _: &'static str) -> Result<(), AgentError> {
         Err(AgentError::Unsupported {
             backend: "pty",
             what: "answer approvals (it asks in its terminal)",

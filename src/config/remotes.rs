@@ -230,7 +230,8 @@ pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, 
             asks.push((
                 format!("remotes.{name}.sandbox"),
                 "none".into(),
-                "departments' commands run unsandboxed on that machine, as you",
+                "Codex's sandbox is not checked on that machine: its departments' commands \
+                 still ask for it, and where it does not work there they run unsandboxed, as you",
             ));
         }
     }

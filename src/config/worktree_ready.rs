@@ -152,14 +152,18 @@ pub fn trust_asks(w: &FileWorktree) -> Vec<(&'static str, String, String)> {
         asks.push((
             "worktree.setup",
             setup,
-            "runs these commands, as you, in every new department worktree".into(),
+            "runs these commands, as you, in every new department worktree on this machine \
+             (never on a host)"
+                .into(),
         ));
     }
     if let Some(teardown) = lines(&w.teardown) {
         asks.push((
             "worktree.teardown",
             teardown,
-            "runs these commands, as you, before a department worktree is removed".into(),
+            "runs these commands, as you, before a department worktree on this machine is \
+             removed (never on a host)"
+                .into(),
         ));
     }
     let secret: Vec<&str> = w

@@ -496,13 +496,18 @@ pub fn started(snap: &Snapshot, id: &str) -> StartedView {
     }
 }
 
-/// (running Zhongshu sessions, departments holding a slot).
+/// (running Zhongshu sessions, departments holding a slot on this machine).
 pub fn active_counts(state: &State) -> (usize, usize) {
     let zhongshu = state
         .sessions
         .values()
         .filter(|s| s.is_zhongshu() && s.is_running())
         .count();
-    let departments = state.sessions.values().filter(|s| s.holds_slot()).count();
+    // This machine's slots (`launcher.max_departments`): a host's are its own.
+    let departments = state
+        .sessions
+        .values()
+        .filter(|s| s.holds_slot() && s.workspace().is_none_or(|w| w.workplace.here()))
+        .count();
     (zhongshu, departments)
 }

@@ -277,7 +277,8 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         applied_files,
         active_department_sessions: active_departments,
         active_terminals: active_departments,
-        active_sessions_total: active_departments + active_zhongshu,
+        active_sessions_total: active_zhongshu
+            + state.sessions.values().filter(|s| s.holds_slot()).count(),
         queued_count: state.queue.len(),
         max_department_sessions: l.max_departments,
         max_terminals: l.max_departments,

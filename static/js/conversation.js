@@ -86,9 +86,21 @@ function toolEntry(e) {
 
 const DECIDED = { accept: "approved", accept_for_session: "approved for the session", decline: "declined", cancel: "cancelled" };
 
+/** Where an approval was answered, by who the launcher says decided. */
+const DECIDED_WHERE = {
+  dashboard: "on this page",
+  "phone (page)": "on your phone's page",
+  "phone (ntfy)": "from your phone's notice",
+  "phone (telegram)": "from your phone, in Telegram",
+};
+
+function decidedWhere(by) {
+  return DECIDED_WHERE[by] || `in ${by}'s terminal`;
+}
+
 function approvalEntry(e, session) {
   const waiting = ((session && session.pending_approvals) || []).find((a) => a.request_id === e.request_id);
-  const outcome = e.decision ? `${DECIDED[e.decision] || e.decision}${e.by ? ` (${e.by === "dashboard" ? "on this page" : `in ${e.by}'s terminal`})` : ""}`
+  const outcome = e.decision ? `${DECIDED[e.decision] || e.decision}${e.by ? ` (${decidedWhere(e.by)})` : ""}`
     : (e.status === "in_progress" ? "" : "answered elsewhere");
   return [
     el("div", { class: "conv-head" }, el("span", { class: "conv-who", text: "asks" }), el("span", { class: "conv-text", text: e.plain ? e.plain.text : e.summary })),

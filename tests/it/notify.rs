@@ -354,6 +354,18 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
     assert_eq!(decided.len(), 1, "{decided:?}");
     assert_eq!(decided[0]["decision"], "decline", "{decided:?}");
     assert_eq!(decided[0]["by"], "phone (ntfy)", "{decided:?}");
+    // Its conversation says the phone answered, not the page.
+    let talk = api
+        .get_ok(&format!("/api/session_conversation?id={z}"))
+        .await;
+    let answered: Vec<&Value> = talk["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "approval" && !e["decision"].is_null())
+        .collect();
+    assert_eq!(answered.len(), 1, "{talk}");
+    assert_eq!(answered[0]["by"], "phone (ntfy)", "{talk}");
     let phone = api.audit_events("phone_decided").await;
     assert_eq!(phone.len(), 1, "{phone:?}");
     c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")

@@ -595,6 +595,14 @@ async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     crate::needs!(Codex, Sshd);
     let (sshd, _dir, clone, mut c) = placed().await;
     let (dept, go_on) = between_two_commands(&c).await;
+    // Working on gpu1, it takes gpu1's slot, not one of this machine's.
+    let status = c.api().get_ok("/api/status").await;
+    assert_eq!(
+        status["active_department_sessions"], 0,
+        "{}",
+        status["remotes"]
+    );
+    assert_eq!(status["remotes"][0]["in_use"], 1, "{}", status["remotes"]);
     let killed = kill_exec_server_ssh(&sshd);
     assert!(killed > 0, "an ssh carried the exec-server");
     // Codex reconnects at once (a new ssh); a command sent in the instant

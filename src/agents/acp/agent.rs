@@ -960,7 +960,12 @@ impl Agent for AcpAgent {
         })
     }
 
-    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError> {
+    fn decide(
+        &self,
+        request_id: &str,
+        decision: ApprovalDecision,
+        _by: &'static str,
+    ) -> Result<(), AgentError> {
         let waiting = self
             .shared
             .permissions

@@ -298,9 +298,14 @@ impl Agent for CodexSession {
         async move { self.conversation.interrupt().await.map_err(agent_error) }.boxed()
     }
 
-    fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), AgentError> {
+    fn decide(
+        &self,
+        request_id: &str,
+        decision: ApprovalDecision,
+        by: &'static str,
+    ) -> Result<(), AgentError> {
         self.conversation
-            .decide(request_id, decision)
+            .decide(request_id, decision, by)
             .map_err(agent_error)
     }
 

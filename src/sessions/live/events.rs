@@ -61,12 +61,14 @@ impl LiveAgents {
         let agent = self.agent(session_id).ok_or_else(|| {
             LauncherError::Conflict(format!("session {session_id} has no live agent"))
         })?;
-        agent.decide(request_id, decision).map_err(|e| match e {
-            AgentError::NoSuchRequest(_) => LauncherError::NotFound(format!(
-                "no waiting approval {request_id:?} in {session_id} (already answered?)"
-            )),
-            other => agent_failure(other),
-        })?;
+        agent
+            .decide(request_id, decision, by)
+            .map_err(|e| match e {
+                AgentError::NoSuchRequest(_) => LauncherError::NotFound(format!(
+                    "no waiting approval {request_id:?} in {session_id} (already answered?)"
+                )),
+                other => agent_failure(other),
+            })?;
         let resolved = AgentEvent::ApprovalResolved {
             request_id: request_id.to_string(),
             decision: Some(decision),

@@ -16,7 +16,12 @@ use crate::model::{ApprovalDecision, ApprovalKind, PendingApproval};
 
 impl CodexAgent {
     /// Answers a waiting approval (the caller records the decision).
-    pub fn decide(&self, request_id: &str, decision: ApprovalDecision) -> Result<(), CodexError> {
+    pub fn decide(
+        &self,
+        request_id: &str,
+        decision: ApprovalDecision,
+        by: &'static str,
+    ) -> Result<(), CodexError> {
         let waiting = self
             .requests
             .lock()
@@ -27,7 +32,7 @@ impl CodexAgent {
             .rpc
             .respond(&waiting.id, waiting.answer(decision))?;
         self.conversation
-            .finish_open(&waiting.entry, |e| decided(e, Some(decision), "dashboard"));
+            .finish_open(&waiting.entry, |e| decided(e, Some(decision), by));
         Ok(())
     }
 
