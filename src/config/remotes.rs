@@ -335,7 +335,19 @@ mod tests {
             "gpu1: {ssh: gpu1, repo: /p}\nbox: {ssh: box, repo: /q, sandbox: none}",
         )
         .unwrap();
-        let keys: Vec<String> = trust_asks(&words).into_iter().map(|a| a.0).collect();
+        let asks = trust_asks(&words);
+        let keys: Vec<&str> = asks.iter().map(|a| a.0.as_str()).collect();
         assert_eq!(keys, ["remotes.box", "remotes.box.sandbox", "remotes.gpu1"]);
+        // What `sandbox: none` does, and no more (issue 70 item 3): the
+        // pre-flight's check is skipped; the commands still ask for it.
+        let none = asks[1].2;
+        assert!(
+            none.contains("not checked") && none.contains("still ask for it"),
+            "{none}"
+        );
+        assert!(
+            !none.starts_with("departments' commands run unsandboxed"),
+            "{none}"
+        );
     }
 }

@@ -2468,7 +2468,13 @@ async fn a_report_that_cannot_be_archived_is_rejected_and_audited() {
         Vec::<String>::new(),
         "nothing written through the link"
     );
-    assert_eq!(extra::loose_names(&mb.incoming), Vec::<String>::new());
+    // The rejection's reason is written, then the file moved out of
+    // incoming/: wait for the move (read at once, it was not done yet once
+    // under load in a fresh-clone run).
+    wait_until("the report moved out of incoming/", PATIENCE, || async {
+        extra::loose_names(&mb.incoming).is_empty().then_some(())
+    })
+    .await;
     // The audit line follows the rejected file's move: wait for it (read at
     // once, it was not there yet once under load).
     wait_until("the rejection audited", PATIENCE, || async {

@@ -317,6 +317,12 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
     assert_eq!(v["chosen"], Value::Null, "two green: you choose");
     assert!(audited(&repo, "attempt_chosen").is_empty());
     let page = scenario::dashboard(&server.url, &server.token, "attempts-compare").await;
+    // Its row comes with the page's first answers: there before it is clicked.
+    page.present(
+        "its Review button",
+        &format!("[data-open-changes=\"{first}\"]"),
+    )
+    .await;
     page.js(
         "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
         vec![json!(first)],

@@ -672,6 +672,9 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
         "its Merge's checks failed, nothing landed: `test ! -e",
     )
     .await;
+    // Its row comes with the page's first answers: there before it is clicked.
+    b.present("its Review button", &format!("[data-open-changes=\"{d}\"]"))
+        .await;
     b.js(
         "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
         vec![json!(d)],
@@ -814,6 +817,9 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
         .await;
     page.resize(1440, 900).await;
     page.settle().await;
+    // Its row comes with the page's first answers: there before it is clicked.
+    page.present("its Review button", &format!("[data-open-changes=\"{b}\"]"))
+        .await;
     page.js(
         "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
         vec![json!(b)],
