@@ -587,11 +587,11 @@ impl State {
     /// under way.
     pub fn slots_by_host(&self) -> BTreeMap<Option<String>, usize> {
         let mut taken = BTreeMap::new();
-        let sessions = self.sessions.values().filter(|s| s.holds_slot()).map(|s| {
-            s.workspace()
-                .and_then(|w| w.workplace.host())
-                .map(|r| r.host.clone())
-        });
+        let sessions = self
+            .sessions
+            .values()
+            .filter(|s| s.holds_slot())
+            .map(|s| s.slot_host().map(str::to_string));
         let starting = self
             .queue
             .iter()

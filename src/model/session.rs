@@ -289,6 +289,13 @@ impl Session {
     pub fn holds_slot(&self) -> bool {
         self.is_department() && self.is_running() && !self.has_reported()
     }
+    /// Whose slot it takes: a host's of `launcher.remotes` (its name), or
+    /// this machine's (None).
+    pub fn slot_host(&self) -> Option<&str> {
+        self.workspace()
+            .and_then(|w| w.workplace.host())
+            .map(|r| r.host.as_str())
+    }
     /// A department's worktree, if it has one.
     pub fn workspace(&self) -> Option<&super::Workspace> {
         self.department_part()?.workspace.as_deref()

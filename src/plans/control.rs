@@ -483,10 +483,7 @@ fn assignment_of(s: &Session, config: &crate::config::Config) -> Assignment {
         queue_id: None,
         error: None,
         earlier_sessions: Vec::new(),
-        remote: s
-            .workspace()
-            .and_then(|w| w.workplace.host())
-            .map(|r| r.host.clone()),
+        remote: s.slot_host().map(str::to_string),
         sent_back: 0,
         review_comments: 0,
         attempt: part.and_then(|d| d.attempt.clone()),

@@ -191,11 +191,7 @@ impl Sessions {
             st.sessions
                 .values()
                 .filter(|s| s.is_running() && !s.closing)
-                .filter(|s| {
-                    s.workspace()
-                        .and_then(|w| w.workplace.host())
-                        .is_some_and(|r| r.host == host)
-                })
+                .filter(|s| s.slot_host() == Some(host))
                 .map(|s| s.id.clone())
                 .collect()
         });

@@ -507,7 +507,7 @@ pub fn active_counts(state: &State) -> (usize, usize) {
     let departments = state
         .sessions
         .values()
-        .filter(|s| s.holds_slot() && s.workspace().is_none_or(|w| w.workplace.here()))
+        .filter(|s| s.holds_slot() && s.slot_host().is_none())
         .count();
     (zhongshu, departments)
 }
