@@ -110,6 +110,46 @@ if [ ! -x "$gemini_dir/node_modules/.bin/gemini" ]; then
         "@google/gemini-cli@$GEMINI_VERSION"
 fi
 
+# macOS: compiled, not run (no Apple machine here; issue 72). Both Apple
+# targets are checked, all targets (lib, binary, tests, benches), with Zig
+# from PyPI as the C compiler of libgit2, SQLite and ring (through
+# cargo-zigbuild, which gives Zig the target's words). It starts first and
+# runs beside everything else, at the lowest priority and in a target folder
+# of its own (Cargo holds a folder's lock while its tests run): it takes the
+# cores the other lanes leave (Wine's runs, the builds' serial links, tests
+# waiting on agents, git and browsers). Started after the two builds, beside
+# the Linux tests alone, it ran 866 s and slowed them (717 s, against about
+# 560 s on a quiet machine). Its output goes to a log; a failure fails the run.
+# Clippy for one Apple target is part of the check before a commit, with the
+# Windows one (`CARGO_TARGET_DIR=target/macos cargo-zigbuild clippy
+# --all-targets --target aarch64-apple-darwin -- -D warnings`: 35 s after it).
+rustup target list --installed | grep -qx aarch64-apple-darwin || rustup target add aarch64-apple-darwin
+rustup target list --installed | grep -qx x86_64-apple-darwin || rustup target add x86_64-apple-darwin
+# Zig, pinned, from PyPI's ziglang wheel (its `zig` binary), into a folder of
+# its own by the interpreter itself: no pyenv shim runs, so no rehash lock.
+ZIG_VERSION=0.17.1
+zig_dir="$HOME/.cache/codex-governance/ziglang-$ZIG_VERSION"
+if [ ! -x "$zig_dir/ziglang/zig" ]; then
+    echo "tools/test.sh: installing ziglang==$ZIG_VERSION into $zig_dir"
+    python="$(python3 -c 'import sys; print(sys.executable)')"
+    "$python" -m pip install -q --disable-pip-version-check --target "$zig_dir" "ziglang==$ZIG_VERSION"
+fi
+export PATH="$zig_dir/ziglang:$PATH"
+CARGO_ZIGBUILD_VERSION=0.24.1
+if ! cargo-zigbuild --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION"; then
+    echo "tools/test.sh: installing cargo-zigbuild $CARGO_ZIGBUILD_VERSION"
+    cargo install -q --locked --version "$CARGO_ZIGBUILD_VERSION" cargo-zigbuild
+fi
+mac_log="target/macos-lane.log"
+mkdir -p target
+mac_start=$SECONDS
+# In a process group of its own, so that a lane failing before the end
+# stops it with everything it started.
+CARGO_TARGET_DIR=target/macos setsid nice -n 19 cargo-zigbuild check --all-targets \
+    --target aarch64-apple-darwin --target x86_64-apple-darwin >"$mac_log" 2>&1 &
+mac_pid=$!
+trap 'kill ${sweeper:-} 2>/dev/null || true; kill -- -"$mac_pid" 2>/dev/null || true' EXIT
+
 # Windows: the Windows lane builds the .exe and its tests and runs the tests
 # that matter there under Wine (.cargo/config.toml names tools/wine-runner.sh
 # as the runner, and fails that build on any compiler warning of ours). A
@@ -153,39 +193,6 @@ cargo test "${benches[@]}" -- --quick
 # target folder's lock while its tests run), the whole run took longer (about
 # 1,600 s against 1,550 s), its host build scripts and macros built twice.
 
-# macOS: compiled, not run (no Apple machine here; issue 72). Both Apple
-# targets are checked, all targets (lib, binary, tests, benches), with Zig
-# from PyPI as the C compiler of libgit2, SQLite and ring (through
-# cargo-zigbuild, which gives Zig the target's words). It runs beside the
-# Linux tests below, at the lowest priority and in a target folder of its
-# own (Cargo holds a folder's lock while its tests run): those mostly wait on
-# agents, git and browsers. Its output goes to a log; a failure fails the run.
-# Clippy for one Apple target is part of the check before a commit, with the
-# Windows one (`CARGO_TARGET_DIR=target/macos cargo-zigbuild clippy
-# --all-targets --target aarch64-apple-darwin -- -D warnings`: 35 s after it).
-rustup target list --installed | grep -qx aarch64-apple-darwin || rustup target add aarch64-apple-darwin
-rustup target list --installed | grep -qx x86_64-apple-darwin || rustup target add x86_64-apple-darwin
-# Zig, pinned, from PyPI's ziglang wheel (its `zig` binary), into a folder of
-# its own by the interpreter itself: no pyenv shim runs, so no rehash lock.
-ZIG_VERSION=0.17.1
-zig_dir="$HOME/.cache/codex-governance/ziglang-$ZIG_VERSION"
-if [ ! -x "$zig_dir/ziglang/zig" ]; then
-    echo "tools/test.sh: installing ziglang==$ZIG_VERSION into $zig_dir"
-    python="$(python3 -c 'import sys; print(sys.executable)')"
-    "$python" -m pip install -q --disable-pip-version-check --target "$zig_dir" "ziglang==$ZIG_VERSION"
-fi
-export PATH="$zig_dir/ziglang:$PATH"
-CARGO_ZIGBUILD_VERSION=0.24.1
-if ! cargo-zigbuild --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION"; then
-    echo "tools/test.sh: installing cargo-zigbuild $CARGO_ZIGBUILD_VERSION"
-    cargo install -q --locked --version "$CARGO_ZIGBUILD_VERSION" cargo-zigbuild
-fi
-mac_log="target/macos-lane.log"
-mkdir -p target
-mac_start=$SECONDS
-CARGO_TARGET_DIR=target/macos nice -n 19 cargo-zigbuild check --all-targets \
-    --target aarch64-apple-darwin --target x86_64-apple-darwin >"$mac_log" 2>&1 &
-mac_pid=$!
 
 set +e
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test "$@"
@@ -198,5 +205,5 @@ if [ "$mac" -ne 0 ]; then
     echo "tools/test.sh: the macOS check lane FAILED (cargo-zigbuild check, rc=$mac): see $mac_log"
     exit 1
 fi
-echo "tools/test.sh: macOS check lane (aarch64- and x86_64-apple-darwin, all targets) ok in $((SECONDS - mac_start)) s, beside the Linux tests"
+echo "tools/test.sh: macOS check lane (aarch64- and x86_64-apple-darwin, all targets) ok in $((SECONDS - mac_start)) s, beside the other lanes"
 exit "$linux"
