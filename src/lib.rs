@@ -39,7 +39,6 @@ pub mod policy;
 pub mod private_state;
 pub mod pty;
 pub mod quota;
-pub mod remote;
 pub mod report;
 pub mod repository;
 pub mod review;

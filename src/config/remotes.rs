@@ -4,7 +4,7 @@
 //! accepts. The values reach a command line, here and on the host: a host
 //! that could read as an option, a path that is not absolute, and a name
 //! that is not an id are refused here, and the remote command is quoted
-//! word by word where it is built (`crate::remote::ssh`). A host named in a
+//! word by word where it is built (`crate::placement` (its `ssh.rs`)). A host named in a
 //! cloned repository's file asks for the user's trust before anything runs.
 
 use std::collections::BTreeMap;

@@ -167,7 +167,7 @@ pub struct CommitStatus {
 pub struct Setup {
     pub remote: String,
     /// The remote's push URL (shown, never holding a password: see
-    /// [`remote::without_password`]).
+    /// [`git_remote::without_password`]).
     pub remote_url: String,
     /// `owner/name` on the forge.
     pub repo: String,

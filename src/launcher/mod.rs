@@ -83,7 +83,7 @@ pub struct Launcher {
     /// ended ones too (those of earlier runs are history).
     run_started: chrono::DateTime<chrono::FixedOffset>,
     /// The hosts of `launcher.remotes` as their pre-flight found them.
-    pub hosts: Arc<crate::remote::Hosts>,
+    pub hosts: Arc<crate::placement::Hosts>,
     /// Notices away from the desk (`launcher.notify`, issue 54).
     pub notifier: Arc<crate::notify::Notifier>,
     /// The phones paired for the page through the tailnet.
@@ -144,7 +144,7 @@ fn sessions_of(
     // Held weakly: the sessions hold the hosts.
     let held = Arc::downgrade(&sessions);
     sessions
-        .remotes
+        .placement
         .on_host_change(Arc::new(move |host, state| {
             if let Some(sessions) = held.upgrade() {
                 sessions.host_changed(host, state);
@@ -198,7 +198,7 @@ impl Launcher {
             .live
             .answer_tools_with(Arc::downgrade(&tool_handler));
         let token = dashboard_token(&ctx.paths.state_dir)?;
-        let hosts = Arc::clone(&sessions.remotes.hosts);
+        let hosts = Arc::clone(&sessions.placement.hosts);
         let ctx_state_dir = ctx.paths.state_dir.clone();
         let notifier =
             crate::notify::Notifier::new(Arc::clone(&ctx), &crate::config::process_env());

@@ -3,12 +3,12 @@
 //! host's worktree fetched into the one here before each record, and
 //! removed with its branch and refs once the work is settled.
 
+use super::git::{self, Fetched};
+use super::host::{self, trusted_hosts};
+use super::ssh::Ssh;
 use crate::config::remotes::Remote;
 use crate::context::Context;
 use crate::model::{RemoteWork, Session, Workspace};
-use crate::remote::git::{self, Fetched};
-use crate::remote::ssh::Ssh;
-use crate::remote::{trusted_hosts, Remotes};
 use crate::worktrees::{self, WorktreeError};
 
 /// A department's work on its host (issue 53): committed there, fetched
@@ -50,8 +50,8 @@ fn fetch_remote_once(
 ) -> Result<git::Fetched, WorktreeError> {
     let refused =
         |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
-    let host = Remotes::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
-    let ssh = Remotes::ssh(ctx).map_err(|e| refused(e.to_string()))?;
+    let host = host::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
+    let ssh = host::ssh(ctx).map_err(|e| refused(e.to_string()))?;
     let tree = git::RemoteTree {
         path: work.path.clone(),
         branch: work.branch.clone(),

@@ -4,6 +4,7 @@
 //! and variables as it sees them from there.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{HereRefused, Placement};
 use crate::agents::{ExecServer, RemoteEnvironment, Sandbox};
@@ -16,18 +17,19 @@ use crate::policy::placement::NotShownThere;
 /// name nothing of one session, so the session that goes on in the
 /// worktree after a send back keeps its relay.
 pub(super) async fn environment(
-    p: &Placement<'_>,
+    p: &Placement,
+    ctx: &Arc<Context>,
     ws: &Workspace,
     server: Option<ExecServer>,
 ) -> Result<RemoteEnvironment, HereRefused> {
     crate::platform::namespaces_work().map_err(NotShownThere::from)?;
     let server = server.ok_or(NotShownThere::NoExecServer)?;
-    let repo = users_path(&p.ctx.repo);
+    let repo = users_path(&ctx.repo);
     exec_server_outside(&repo, &server)?;
     let shown = crate::worktrees::at_users_path::prepare(
-        &p.ctx.repo,
+        &ctx.repo,
         ws,
-        std::slice::from_ref(&p.ctx.paths.state_dir),
+        std::slice::from_ref(&ctx.paths.state_dir),
     )?;
     let mut env = agent_env::outside_tree_resolved(
         crate::platform::text_env(),
@@ -36,23 +38,20 @@ pub(super) async fn environment(
     );
     env.extend(server.env);
     env.push(("RUST_LOG".into(), "warn".into()));
-    let here = crate::remote::relay::Here {
+    let here = super::relay::Here {
         name: ws.name.clone(),
         program: server.program,
         env,
         binds: shown.binds,
         cwd: shown.cwd.clone(),
-        errors: crate::remote::relay::ErrorLog {
-            state_dir: p.ctx.paths.state_dir.clone(),
-            path: p.ctx.paths.logs_dir().join(format!("here-{}.log", ws.name)),
+        errors: super::relay::ErrorLog {
+            state_dir: ctx.paths.state_dir.clone(),
+            path: ctx.paths.logs_dir().join(format!("here-{}.log", ws.name)),
         },
     };
-    let relay = p
-        .remotes
-        .relay_here(p.ctx, here, Path::new(&ws.path))
-        .await?;
+    let relay = p.relay_here(ctx, here, Path::new(&ws.path)).await?;
     Ok(RemoteEnvironment {
-        id: crate::remote::here_id(&ws.name),
+        id: super::host::here_id(&ws.name),
         url: relay.url(),
         secret: relay.secret().clone(),
         cwd: shown.cwd,

@@ -462,7 +462,7 @@ impl Dispatcher {
             // Each host's readiness as its last pre-flight found it (issue 53).
             let unready: std::collections::HashMap<String, Option<String>> = self
                 .sessions
-                .remotes
+                .placement
                 .hosts
                 .all()
                 .into_iter()

@@ -161,7 +161,7 @@ impl Sessions {
         match state {
             RemoteState::Unreachable => {
                 let going = self.live.host_went(&host);
-                let stopped = self.remotes.stopped();
+                let stopped = self.placement.stopped();
                 self.ctx.spawn(async move {
                     tokio::select! {
                         _ = stopped => {}
@@ -294,9 +294,8 @@ impl Sessions {
         let kind = s.session_kind();
         let prompt_path = PathBuf::from(&s.prompt_path);
         let starter = Starter::new(self);
-        let env = starter.agent_env(&s);
-        let environment = starter
-            .environment_for(&s)
+        let place = starter
+            .agent_place(&s)
             .await
             .inspect_err(|_| self.credentials.revoke(id))?;
         let started = backend
@@ -309,16 +308,16 @@ impl Sessions {
                 prompt: String::new(),
                 prompt_path,
                 first_turn: None,
-                env,
+                env: place.env,
                 log_path: PathBuf::from(&s.log_path),
                 state_dir: self.ctx.paths.state_dir.clone(),
                 // A loaded ACP session gets its tools again (Codex keeps a
                 // thread's own and takes none on resume).
                 tools: (self.tool_specs)(kind),
-                sandbox: starter.sandbox_for(&s),
+                sandbox: place.sandbox,
                 own_worktree: s.workspace().is_some_and(|w| !w.removed),
                 resume: Some(thread.clone()),
-                environment,
+                environment: place.environment,
             })
             .await;
         let started = started

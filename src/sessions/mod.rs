@@ -59,7 +59,7 @@ pub struct Sessions {
     pub(crate) waiting_setup:
         std::sync::Mutex<std::collections::HashMap<String, start::setup::Waiting>>,
     /// The hosts departments may work on, and the connections to them.
-    pub remotes: Arc<crate::remote::Remotes>,
+    pub placement: Arc<crate::placement::Placement>,
 }
 
 impl Sessions {
@@ -102,7 +102,7 @@ impl Sessions {
             zhongshu_start: tokio::sync::Mutex::new(()),
             signals,
             waiting_setup: Default::default(),
-            remotes: Arc::default(),
+            placement: Arc::default(),
         }
     }
 
@@ -216,7 +216,7 @@ impl Sessions {
         // Then the relays to hosts and their ssh connections: nothing is left
         // to serve, and the tasks waited on next include them (issue 70
         // item 4: a stop waited 10 s for a host's relay).
-        self.remotes.close().await;
+        self.placement.close().await;
         // Every session's process is gone: what followed them ends now.
         self.ctx.wait_tasks().await;
     }

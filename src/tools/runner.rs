@@ -384,7 +384,7 @@ impl Runner {
     fn hosts(&self) -> Vec<super::answers::ToolHost> {
         let taken = self.ctx.store.read(|s| s.slots_by_host());
         self.sessions
-            .remotes
+            .placement
             .hosts
             .all()
             .into_iter()

@@ -9,8 +9,14 @@ use crate::agents::{Channel, RemoteEnvironment, Sandbox};
 use crate::credentials::Grant;
 use crate::error::LResult;
 use crate::model::{Session, SessionKind};
-use crate::placement::Placement;
 use crate::policy::agent_env;
+
+/// What an agent starts with of who it is and where it works.
+pub(in crate::sessions) struct AgentPlace {
+    pub env: Vec<(String, String)>,
+    pub environment: Option<RemoteEnvironment>,
+    pub sandbox: Sandbox,
+}
 
 /// The environment every agent gets (SPEC 6): the URL and token only for
 /// agents that report over the API.
@@ -71,7 +77,7 @@ impl Starter<'_> {
     /// URL and a new token of its own. Agents with tools get no token (they
     /// reach the launcher only through their tools). Its backend gives it
     /// nothing else of the launcher's environment.
-    pub(in crate::sessions) fn agent_env(&self, session: &Session) -> Vec<(String, String)> {
+    fn agent_env(&self, session: &Session) -> Vec<(String, String)> {
         let id = session.id.as_str();
         let kind = session.session_kind();
         let parent = session.parent_session_id();
@@ -123,30 +129,37 @@ impl Starter<'_> {
         } else {
             agent_env::System::Unix
         };
-        let vars = agent_env::for_agent(
+        agent_env::for_agent(
             launchers,
             &self.ctx.config.launcher.agent.agent_env,
             system,
             vars,
-        );
-        self.placement().agent_vars(session, vars)
+        )
     }
 
-    fn placement(&self) -> Placement<'_> {
-        Placement {
-            ctx: self.ctx,
-            remotes: &self.sessions.remotes,
-        }
-    }
-
-    /// Where a department placed on a host or at the user's path runs its
-    /// commands (`placement`); None for one in its own folder.
-    pub(in crate::sessions) async fn environment_for(
-        &self,
-        session: &Session,
-    ) -> LResult<Option<RemoteEnvironment>> {
+    /// What the agent starts with of who it is and where it works: its
+    /// environment ([`Self::agent_env`]), and for a department placed on a
+    /// host or at the user's path (`placement`) where its commands run,
+    /// its sandbox there and its variables as it sees them.
+    pub(in crate::sessions) async fn agent_place(&self, session: &Session) -> LResult<AgentPlace> {
+        let vars = self.agent_env(session);
         let server = self.sessions.backend_for(session.agent_key()).exec_server();
-        Ok(self.placement().environment(session, server).await?)
+        let temp = workspace::temp_dir(self.ctx, session);
+        let placed = self
+            .sessions
+            .placement
+            .prepare(self.ctx, session, server, temp, vars)
+            .await?;
+        let sandbox = match (session.reviewer(), placed.sandbox) {
+            (Some(r), _) => self.sandbox_for_reviewer(session, r),
+            (None, Some(there)) => there,
+            (None, None) => self.own_sandbox(session),
+        };
+        Ok(AgentPlace {
+            env: placed.vars,
+            environment: placed.environment,
+            sandbox,
+        })
     }
 
     /// What a sandboxed agent may touch: its working folder (a department's
@@ -157,14 +170,8 @@ impl Starter<'_> {
     /// folder (its database, log, tokens and other sessions' mailboxes) but
     /// for a department's own drop folder; the network only when
     /// `launcher.agent_network` is on.
-    pub(in crate::sessions) fn sandbox_for(&self, session: &Session) -> Sandbox {
-        if let Some(r) = session.reviewer() {
-            return self.sandbox_for_reviewer(session, r);
-        }
+    fn own_sandbox(&self, session: &Session) -> Sandbox {
         let temp = workspace::temp_dir(self.ctx, session);
-        if let Some(placed) = self.placement().sandbox(session, temp.clone()) {
-            return placed;
-        }
         let drop_folder = session
             .department_part()
             .and_then(|d| d.drop_folder.clone())

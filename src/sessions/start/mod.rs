@@ -26,7 +26,6 @@ use crate::model::{
 use crate::policy::placement::{self, BuildPlace, Chosen, Facts, PlacementRefusal};
 use crate::policy::start;
 use crate::pty::Pty;
-use crate::remote::Remotes;
 use crate::signals::Signal;
 
 /// What to start.
@@ -429,9 +428,8 @@ impl<'a> Starter<'a> {
         shown: bool,
     ) -> LResult<Option<Arc<Pty>>> {
         let session = self.sessions.require_session(id)?;
-        let env = self.agent_env(&session);
-        let environment = match self.environment_for(&session).await {
-            Ok(e) => e,
+        let place = match self.agent_place(&session).await {
+            Ok(p) => p,
             Err(e) => {
                 self.unstarted(id, shown).await;
                 return Err(e);
@@ -450,14 +448,14 @@ impl<'a> Starter<'a> {
                 Some(k) => k.text.clone(),
                 None => spec_first_turn(c, prompt),
             }),
-            env,
+            env: place.env,
             log_path: log_path.to_path_buf(),
             state_dir: self.ctx.paths.state_dir.clone(),
             tools: (self.sessions.tool_specs)(kind),
-            sandbox: self.sandbox_for(&session),
+            sandbox: place.sandbox,
             own_worktree: session.workspace().is_some_and(|w| !w.removed),
             resume: c.continues.as_ref().map(|k| k.thread_id.clone()),
-            environment,
+            environment: place.environment,
         };
         let backend = self.sessions.backend_for(session.agent_key());
         let started = match backend.start(spec).await {
@@ -588,33 +586,11 @@ impl Starter<'_> {
             let refused = PlacementRefusal::NoWorktree { host: name };
             return Err(crate::policy::Refusal::from(refused).into());
         };
-        let placed = |e: String| LauncherError::Conflict(format!("cannot start on {name}: {e}"));
-        let host = self
-            .sessions
-            .remotes
-            .ready(self.ctx, &name)
-            .map_err(|e| placed(e.to_string()))?;
-        let ssh = Remotes::ssh(self.ctx).map_err(|e| placed(e.to_string()))?;
-        let ws = &mut made.workspace;
-        let tree = crate::remote::git::prepare(
-            &ssh,
-            &host,
-            &self.ctx.repo,
-            &ws.base,
-            &ws.name,
-            &ws.branch,
-        )
-        .await
-        .map_err(|e| placed(e.to_string()))?;
-        ws.workplace = crate::model::Workplace::Host(crate::model::RemoteWork {
-            host: name,
-            path: tree.path,
-            branch: tree.branch,
-            fetched: None,
-            removed: false,
-            refused: None,
-        });
-        Ok(())
+        self.sessions
+            .placement
+            .make_host_worktree(self.ctx, name.clone(), &mut made.workspace)
+            .await
+            .map_err(|e| LauncherError::Conflict(format!("cannot start on {name}: {e}")))
     }
 }
 

@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn a_connection_moves_a_host_only_between_ready_and_unreachable() {
         let hosts = Hosts::default();
-        let gpu1 = crate::remote::tests::sample_host();
+        let gpu1 = crate::placement::host::tests::sample_host();
         assert!(!hosts.mark(&gpu1, RemoteState::Ready, "answering".into()));
         assert!(hosts.all().is_empty(), "an unchecked host stays unchecked");
         for kept in [

@@ -49,6 +49,7 @@ pub enum BridgeEnd {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(not(target_os = "linux"))]
     #[error("folders shown at other paths need Linux")]
     NeedsLinux,
     #[error("its exec-server's program has no {0}")]
@@ -525,7 +526,7 @@ mod tests {
         dir: &std::path::Path,
         on_state: Box<dyn Fn(RemoteState, String) + Send + Sync>,
     ) -> Arc<Relay> {
-        let host = crate::remote::tests::sample_host();
+        let host = crate::placement::host::tests::sample_host();
         let errors = ErrorLog {
             state_dir: dir.to_path_buf(),
             path: dir.join("host-gpu1.log"),
