@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{workspace, Starter};
+use super::{sandbox, workspace, Starter};
 use crate::agents::{Channel, RemoteEnvironment, Sandbox};
 use crate::credentials::Grant;
 use crate::error::LResult;
@@ -151,76 +151,15 @@ impl Starter<'_> {
             .prepare(self.ctx, session, server, temp, vars)
             .await?;
         let sandbox = match (session.reviewer(), placed.sandbox) {
-            (Some(r), _) => self.sandbox_for_reviewer(session, r),
+            (Some(r), _) => sandbox::for_reviewer(self.ctx, session, r),
             (None, Some(there)) => there,
-            (None, None) => self.own_sandbox(session),
+            (None, None) => sandbox::own(self.ctx, session),
         };
         Ok(AgentPlace {
             env: placed.vars,
             environment: placed.environment,
             sandbox,
         })
-    }
-
-    /// What a sandboxed agent may touch: its working folder (a department's
-    /// own worktree, when isolated, the user's working tree then read-only
-    /// to it) and its private temporary folder; never the worktrees folder
-    /// (other departments' worktrees and temporary folders), `/tmp` or
-    /// `$TMPDIR`, wherever the repository lives; never the launcher's state
-    /// folder (its database, log, tokens and other sessions' mailboxes) but
-    /// for a department's own drop folder; the network only when
-    /// `launcher.agent_network` is on.
-    fn own_sandbox(&self, session: &Session) -> Sandbox {
-        let temp = workspace::temp_dir(self.ctx, session);
-        let drop_folder = session
-            .department_part()
-            .and_then(|d| d.drop_folder.clone())
-            .map(PathBuf::from);
-        let worktree = session
-            .workspace()
-            .filter(|w| !w.removed)
-            .map(|w| PathBuf::from(&w.path));
-        let mut read_only = Vec::new();
-        if worktree.is_some() {
-            read_only.push(self.ctx.repo.clone());
-        }
-        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
-        // A profile naming a folder that is not there yet is not relied on:
-        // made later, it is still under /tmp (read-only) or outside the
-        // working folder (never writable).
-        if worktrees.is_dir() {
-            read_only.push(worktrees);
-        }
-        let workdir = worktree.unwrap_or_else(|| self.ctx.repo.clone());
-        Sandbox {
-            network: self.ctx.config.launcher.agent.agent_network,
-            hidden: vec![self.ctx.paths.state_dir.clone()],
-            read_only,
-            writable: std::iter::once(workdir).chain(drop_folder).collect(),
-            temp: Some(temp),
-            work_read_only: false,
-        }
-    }
-}
-
-impl Starter<'_> {
-    /// A reviewer (issue 75) reads, and writes nothing but its temporary
-    /// folder: the tree it reviews, the repository and the worktrees are
-    /// read-only, the state folder hidden, the network as a department's.
-    fn sandbox_for_reviewer(&self, session: &Session, r: &crate::model::ReviewerPart) -> Sandbox {
-        let mut read_only = vec![self.ctx.repo.clone(), PathBuf::from(&r.folder)];
-        let worktrees = crate::worktrees::root_for(&self.ctx.repo);
-        if worktrees.is_dir() {
-            read_only.push(worktrees);
-        }
-        Sandbox {
-            network: self.ctx.config.launcher.agent.agent_network,
-            hidden: vec![self.ctx.paths.state_dir.clone()],
-            read_only,
-            writable: Vec::new(),
-            temp: Some(workspace::temp_dir(self.ctx, session)),
-            work_read_only: true,
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub mod command;
 mod prompt;
 pub mod prompts;
+mod sandbox;
 pub mod setup;
 pub(crate) mod workspace;
 
