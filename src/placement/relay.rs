@@ -41,8 +41,10 @@ pub enum BridgeEnd {
     Refused(#[source] Box<tokio_tungstenite::tungstenite::Error>),
     #[error(transparent)]
     Ssh(#[from] super::ssh::SshError),
+    #[cfg(target_os = "linux")]
     #[error("a namespace for its exec-server: {0}")]
     Namespace(#[source] std::io::Error),
+    #[cfg(target_os = "linux")]
     #[error("{program}: {source}")]
     Start {
         program: PathBuf,
