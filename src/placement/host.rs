@@ -71,16 +71,6 @@ impl Placement {
     }
 }
 
-/// Where what ssh and a relay's exec-server say on their error output goes:
-/// `host-<name>.log` (a host) or `here-<worktree>.log` among the sessions'
-/// logs, never the user's terminal.
-pub(super) fn host_log(ctx: &Context, name: &str) -> super::relay::ErrorLog {
-    super::relay::ErrorLog {
-        state_dir: ctx.paths.state_dir.clone(),
-        path: ctx.paths.logs_dir().join(format!("host-{name}.log")),
-    }
-}
-
 /// The environment id of worktree `name`'s commands run here at the user's
 /// path: never a host's (a host's name has no dot).
 pub(super) fn here_id(name: &str) -> String {

@@ -27,7 +27,7 @@ impl Placement {
 
     /// The relay to `host`, started at the first call; what ssh and the
     /// host's exec-server say on their error output goes to
-    /// [`super::host::host_log`]'s file.
+    /// [`host_log`]'s file.
     pub async fn relay(
         &self,
         ctx: &Arc<Context>,
@@ -79,7 +79,7 @@ impl Placement {
         let reach = relay::Reach::Ssh {
             ssh,
             host: host.clone(),
-            errors: super::host::host_log(ctx, &host.name),
+            errors: host_log(ctx, &host.name),
         };
         let relay = Relay::start(reach, move |work| tasks.spawn(work), on_state)
             .await
@@ -135,5 +135,15 @@ impl Placement {
         for (relay, _) in self.here.lock().await.values() {
             relay.close();
         }
+    }
+}
+
+/// Where what ssh and a relay's exec-server say on their error output goes:
+/// `host-<name>.log` (a host) or `here-<worktree>.log` among the sessions'
+/// logs, never the user's terminal.
+fn host_log(ctx: &Context, name: &str) -> relay::ErrorLog {
+    relay::ErrorLog {
+        state_dir: ctx.paths.state_dir.clone(),
+        path: ctx.paths.logs_dir().join(format!("host-{name}.log")),
     }
 }
