@@ -234,62 +234,8 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
         key: format!("launcher.notify.{key}"),
         message,
     };
-    let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let ntfy = match w.ntfy {
-        None => None,
-        Some(n) => {
-            let server = text(n.server).unwrap_or_else(|| DEFAULT_NTFY_SERVER.into());
-            if !is_http_url(&server) {
-                return Err(invalid(
-                    "ntfy.server",
-                    "an http(s) URL, such as https://ntfy.sh".into(),
-                ));
-            }
-            let topic = text(n.topic).ok_or_else(|| {
-                invalid("ntfy.topic", "the topic to publish to is missing".into())
-            })?;
-            if !is_topic(&topic) {
-                return Err(invalid(
-                    "ntfy.topic",
-                    "letters, digits, - and _ (at most 64); pick one hard to guess".into(),
-                ));
-            }
-            Some(Ntfy {
-                server: server.trim_end_matches('/').to_string(),
-                topic,
-            })
-        }
-    };
-    let telegram = match w.telegram {
-        None => None,
-        Some(t) => {
-            let api = text(t.api).unwrap_or_else(|| DEFAULT_TELEGRAM_API.into());
-            if !is_http_url(&api) {
-                return Err(invalid(
-                    "telegram.api",
-                    "an http(s) URL, such as https://api.telegram.org".into(),
-                ));
-            }
-            let chat_id = t.chat_id.ok_or_else(|| {
-                invalid(
-                    "telegram.chat_id",
-                    "the id of your chat with your bot is missing (a number; the bot's \
-                     getUpdates shows it after you write to the bot)"
-                        .into(),
-                )
-            })?;
-            let user_ids = match t.user_ids {
-                Some(ids) => ids,
-                None if chat_id > 0 => vec![chat_id],
-                None => Vec::new(),
-            };
-            Some(Telegram {
-                chat_id,
-                user_ids,
-                api: api.trim_end_matches('/').to_string(),
-            })
-        }
-    };
+    let ntfy = w.ntfy.map(|n| ntfy(n, &invalid)).transpose()?;
+    let telegram = w.telegram.map(|t| telegram(t, &invalid)).transpose()?;
     let command = match w.command {
         Some(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
             return Err(invalid(
@@ -345,6 +291,68 @@ pub fn resolve(file: &str, words: Option<FileNotify>) -> Result<NotifySettings, 
         quiet_hours: quiet,
         remote_decisions,
         dashboard_url,
+    })
+}
+
+/// Why a key of `launcher.notify` is refused: its name under the section, and
+/// the sentence.
+type Invalid<'a> = &'a dyn Fn(&str, String) -> ConfigError;
+
+/// A value as written, trimmed; None when empty.
+fn text(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// `launcher.notify.ntfy`: an http(s) server and a topic hard to guess.
+fn ntfy(n: FileNtfy, invalid: Invalid) -> Result<Ntfy, ConfigError> {
+    let server = text(n.server).unwrap_or_else(|| DEFAULT_NTFY_SERVER.into());
+    if !is_http_url(&server) {
+        return Err(invalid(
+            "ntfy.server",
+            "an http(s) URL, such as https://ntfy.sh".into(),
+        ));
+    }
+    let topic = text(n.topic)
+        .ok_or_else(|| invalid("ntfy.topic", "the topic to publish to is missing".into()))?;
+    if !is_topic(&topic) {
+        return Err(invalid(
+            "ntfy.topic",
+            "letters, digits, - and _ (at most 64); pick one hard to guess".into(),
+        ));
+    }
+    Ok(Ntfy {
+        server: server.trim_end_matches('/').to_string(),
+        topic,
+    })
+}
+
+/// `launcher.notify.telegram`: the bot's API, the chat, and who may answer
+/// (the chat's own user when it is a private chat).
+fn telegram(t: FileTelegram, invalid: Invalid) -> Result<Telegram, ConfigError> {
+    let api = text(t.api).unwrap_or_else(|| DEFAULT_TELEGRAM_API.into());
+    if !is_http_url(&api) {
+        return Err(invalid(
+            "telegram.api",
+            "an http(s) URL, such as https://api.telegram.org".into(),
+        ));
+    }
+    let chat_id = t.chat_id.ok_or_else(|| {
+        invalid(
+            "telegram.chat_id",
+            "the id of your chat with your bot is missing (a number; the bot's \
+             getUpdates shows it after you write to the bot)"
+                .into(),
+        )
+    })?;
+    let user_ids = match t.user_ids {
+        Some(ids) => ids,
+        None if chat_id > 0 => vec![chat_id],
+        None => Vec::new(),
+    };
+    Ok(Telegram {
+        chat_id,
+        user_ids,
+        api: api.trim_end_matches('/').to_string(),
     })
 }
 
