@@ -89,10 +89,15 @@ impl Dispatcher {
                 "the plan of {zhongshu_id} no longer waits for confirmation at revision {revision}"
             )));
         }
+        // `by` as the audit says it: "dashboard", or "phone (…)".
+        let place = match by.starts_with("phone") {
+            true => "from their phone",
+            false => "in the dashboard",
+        };
         let told = format!(
-            "[codex-governance] The user declined your plan (revision {revision}) from their \
-             phone: nothing of it was started. Revise it and register it again, or wait for \
-             the user's word."
+            "[codex-governance] The user declined your plan (revision {revision}) {place}: \
+             nothing of it was started. Revise it and register it again, or wait for the \
+             user's word."
         );
         self.sessions.session_input(zhongshu_id, &told).await?;
         Ok(())

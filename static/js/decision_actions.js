@@ -10,6 +10,7 @@ import { api, toast } from "./api.js";
 import { el } from "./dom.js";
 import { count } from "./format.js";
 import { WORDS } from "./changes.js";
+import * as store from "./store.js";
 
 /** Override the reviewer's findings: your reason first (audited). */
 function reviewOverride(id, run) {
@@ -45,6 +46,10 @@ export function decisionActions(v, after, drafts = () => 0) {
   const id = v.session_id;
   const ws = v.workspace;
   const waits = v.awaits_user;
+  // Its report came and its agent is ending its turn (issue 70 item 6): the
+  // choices show with Apply and Merge held (the server says why), and are
+  // drawn anew once its session has ended.
+  const finishing = !waits && v.running && Boolean(v.integration_blocked) && ["pending", "conflicting"].includes(ws.state);
   const section = el("section", { class: "drawer-section changes-actions decision-actions", attrs: { "aria-label": "your decision" } });
   section.append(el("h3", { class: "sub", text: "Your decision" }));
   if (!waits && v.workspace_facts.undoable) {
@@ -59,7 +64,7 @@ export function decisionActions(v, after, drafts = () => 0) {
       })));
     return { section, keys: fileKeys(section) };
   }
-  if (!waits) {
+  if (!waits && !finishing) {
     section.append(el("p", { class: "hint", text: v.running
       ? "It is still working: its changes are recorded when it reports or exits."
       : `Nothing to decide: ${WORDS[ws.state] || ws.state}.` }));
@@ -136,6 +141,7 @@ export function decisionActions(v, after, drafts = () => 0) {
     confirm,
     el("p", { class: "hint decision-keys", text: "Keys: j / k next and previous file · c comment on a line · a apply · m merge · d discard · s send back (each asks first)" }),
   ].filter(Boolean));
+  if (finishing) whenEnded(id, () => after("check"));
   const files = fileKeys(section);
   const keys = (event) => {
     if (!confirm.hidden && event.key === "Escape") {
@@ -151,6 +157,24 @@ export function decisionActions(v, after, drafts = () => 0) {
     return files(event);
   };
   return { section, keys };
+}
+
+/** Runs `then` once, when session `id` no longer runs (at once when the
+ * page already knows it ended: the server said it ran a moment before). */
+function whenEnded(id, then) {
+  const ended = () => {
+    const s = store.session(id);
+    return Boolean(s) && !store.isRunning(s);
+  };
+  if (ended()) {
+    then();
+    return;
+  }
+  const stop = store.subscribe((changed) => {
+    if (!changed.has("status") || !ended()) return;
+    stop();
+    then();
+  });
 }
 
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));

@@ -18,6 +18,8 @@ let formShown = { session: "", revision: 0 };
 function header(plan) {
   const status = {
     awaiting_confirmation: "awaits your confirmation",
+    // A registered plan waits for nothing only once declined (issue 70 item 10).
+    none: "declined: nothing of it started",
     dispatched: "dispatched",
     ready: "ready (nothing to dispatch)",
     finished: "finished",

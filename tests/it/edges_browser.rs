@@ -15,6 +15,27 @@
 //!   attempt's "What it did" shows the launcher's turn as one monospace
 //!   block whose text is what the agent's own log says it got, the gutters
 //!   and indentation kept on their lines, no entity written out.
+//! - Item 6, Apply and Merge right after a report: a department (the fake
+//!   agent, which lingers after its report and ignores the launcher's polite
+//!   stop, so its session ends some 6 s later) is opened in the changes
+//!   drawer while it finishes its turn. The drawer says "… reported and is
+//!   finishing its turn: Apply and Merge are ready in a moment", shows Apply
+//!   and Merge held (never "wait for its report" or "still working"); once
+//!   the session has ended they are usable without a click, and Merge (at
+//!   1440) or Apply (at 390) brings the file in. One department per size.
+//! - Item 9, trust: an ACP planner done with its plan is suspended by a
+//!   restart under the user's own edit of a file they trusted (it adds
+//!   `agent_env`). The trust banner says "Your edit of … adds settings that
+//!   run programs or send data", lists only the new setting and what was
+//!   trusted before, never the stranger's wording; Needs you holds no item of
+//!   the suspension, only what any finished planner shows. Apart: the live
+//!   configuration banner names a misspelt key with its did-you-mean, in the
+//!   words the start uses for the file as it is now.
+//! - Item 10, Decline in the page: a plan waiting for confirmation shows
+//!   Decline in Needs you, in full view at both sizes; pressed, the item
+//!   goes, the plan says it was declined, nothing starts, the launcher
+//!   audits it as the dashboard's and tells the planner (who registers a
+//!   revision for the next size).
 //!
 //! Screenshots: `tests/artifacts/edges-*.png`.
 
@@ -472,4 +493,516 @@ async fn the_turn_is_one_block_as_sent(d: &Browser, turn: &str, size: &str) {
     for entity in ["&mdash;", "&amp;", "&lt;", "&gt;", "&quot;", "&#"] {
         assert!(!text.contains(entity), "{size}: {entity} in\n{text}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Item 6: Apply and Merge right after a report wait for the end of the turn
+
+/// The fake agent's directive: writes `file` and reports it, then lingers
+/// (`--after-report wait`) and ignores the launcher's polite stop after the
+/// report (`--ignore-sigterm`): its session ends at the stop's SIGKILL, some
+/// 6 s after the report (AUTO_CLOSE_GRACE + pty::KILL_GRACE).
+fn reports_then_lingers(file: &str) -> String {
+    format!(
+        "change {file} [[fake-agent: --write '{file}=pub fn changed() {{}}\\n' \
+         --changed-file {file} --summary 'changed {file}' --after-report wait --ignore-sigterm]]"
+    )
+}
+
+/// The decision at the foot of the changes drawer of `arguments[0]`, once it
+/// is drawn (null while the drawer loads or shows another).
+const DRAWER_DECISION: &str = "
+    const drawer = document.querySelector('#drawer');
+    const b = document.querySelector('#drawer-body');
+    const actions = b && b.querySelector('.decision-actions');
+    if (!drawer || drawer.hidden || !actions
+        || !document.querySelector('#drawer-title').textContent.includes(arguments[0])) return null;
+    const choice = (what) => {
+      const e = actions.querySelector(`[data-decide=\"${what}\"]`);
+      return e && {shown: e.getClientRects().length > 0,
+        held: e.disabled || e.getAttribute('aria-disabled') === 'true', title: e.title};
+    };
+    const blocked = actions.querySelector('.decision-blocked');
+    return {
+      apply: choice('apply'),
+      merge: choice('merge'),
+      blocked: blocked ? blocked.textContent : null,
+      verdict: (b.querySelector('.decision-verdict') || {}).textContent || '',
+      actions: actions.textContent,
+      all: b.textContent,
+    };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_and_merge_right_after_a_report_wait_for_the_end_of_the_turn() {
+    crate::needs!(Chromium);
+    let (repo, server) = Scenario::new()
+        .files(&[("src/a.rs", "// a\n"), ("src/b.rs", "// b\n")])
+        .committed()
+        .serve()
+        .await;
+    let api = &server.api;
+    let z = api.start_zhongshu("two changes, one at a time").await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("edges-finishing-turn-failure.png");
+    d.open_dashboard(&server.url, &server.token).await;
+    // One department per size, started when the page is ready for it: its
+    // report leaves some 6 s before its session ends.
+    for ((w, h), (file, choice)) in SIZES
+        .into_iter()
+        .zip([("src/a.rs", "merge"), ("src/b.rs", "apply")])
+    {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        let id = api
+            .post_ok(
+                "/api/start_department",
+                &json!({"parent_session_id": z, "department": "lingyubu",
+                        "task": reports_then_lingers(file)}),
+            )
+            .await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        api.wait_session(&id, "reported, its session still running", |s| {
+            s["workspace"]["state"] == "pending" && s["status"] == "running"
+        })
+        .await;
+        show_panel(&d, "sessions-panel").await;
+        d.click(&format!(".session-row[data-id=\"{id}\"] .open-changes"))
+            .await;
+        the_drawer_waits_for_the_end_of_its_turn(&d, api, &id, &size).await;
+        page::assert_no_sideways_scroll(&d, &format!("the drawer at {size}")).await;
+        d.shoot(
+            &format!("edges-finishing-turn-{size}.png"),
+            Some("#drawer .decision-actions"),
+        )
+        .await;
+        // The launcher ends the session; the drawer shows the choices anew.
+        let ended = api
+            .wait_session(&id, "its session ended", |s| s["status"] == "exited")
+            .await;
+        assert_eq!(ended["workspace"]["state"], "pending", "{size}: {ended}");
+        let ready = d
+            .wait(
+                &format!("{id}'s Apply and Merge ready by themselves ({size})"),
+                &format!(
+                    "const v = (() => {{ {DRAWER_DECISION} }})(); \
+                     return v && v.apply && v.merge && !v.apply.held && !v.merge.held && !v.blocked ? v : null;"
+                ),
+                vec![json!(id)],
+            )
+            .await;
+        let all = ready["all"].as_str().unwrap();
+        assert!(!all.contains("finishing its turn"), "{size}: {all:?}");
+        assert!(
+            ready["apply"]["shown"] == true && ready["merge"]["shown"] == true,
+            "{size}: {ready}"
+        );
+        d.click(&format!("#drawer [data-decide=\"{choice}\"]"))
+            .await;
+        let settled = if choice == "merge" {
+            "merged"
+        } else {
+            "applied"
+        };
+        api.wait_session(&id, &format!("{settled} from the drawer"), |s| {
+            s["workspace"]["state"] == settled
+        })
+        .await;
+        let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
+        assert_eq!(
+            text, "pub fn changed() {}\n",
+            "{size}: {file} after {choice}"
+        );
+        d.wait_text(
+            &format!("the drawer saying it is {settled} ({size})"),
+            "#drawer .decision-actions",
+            &format!("integrated ({settled})"),
+        )
+        .await;
+        d.press_keys(crate::common::browser::ESCAPE).await;
+        d.gone("the drawer closed", "#drawer:not([hidden])").await;
+    }
+    d.quit().await;
+    server.stop().await;
+}
+
+/// Right after the report, while the session ends its turn: the drawer says
+/// so and holds Apply and Merge (never asking for the report that came).
+async fn the_drawer_waits_for_the_end_of_its_turn(d: &Browser, api: &Api, id: &str, size: &str) {
+    let said = d
+        .wait(
+            &format!("{id}'s decision in the drawer ({size})"),
+            DRAWER_DECISION,
+            vec![json!(id)],
+        )
+        .await;
+    // Read within the ~6 s the session lingers; said on failure, as a page
+    // drawn after the end shows the choices free.
+    let session = &api.session(id).await["status"];
+    let finishing =
+        format!("{id} reported and is finishing its turn: Apply and Merge are ready in a moment");
+    for what in ["apply", "merge"] {
+        let c = &said[what];
+        assert!(
+            c["shown"] == true && c["held"] == true,
+            "{size}: {what} shown and held (the session now: {session}): {said}"
+        );
+        assert_eq!(c["title"], finishing.as_str(), "{size}: {said}");
+    }
+    let blocked = said["blocked"].as_str().unwrap_or_default();
+    assert!(blocked.starts_with(&finishing), "{size}: {said}");
+    let all = said["all"].as_str().unwrap();
+    for never in [
+        "wait for its report",
+        "has not reported",
+        "when it reports",
+        "still running",
+    ] {
+        assert!(!all.contains(never), "{size}: {never:?} in {all:?}");
+    }
+}
+
+/// Shows `panel` where views are tabs (a narrow window); wide, all show.
+async fn show_panel(d: &Browser, panel: &str) {
+    let tab = format!(".view-tab[data-panel=\"{panel}\"]");
+    if d.visible(&tab).await {
+        d.click(&tab).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Item 10: a plan waiting for confirmation has Decline in Needs you
+
+/// The plan item of `arguments[0]` in Needs you at revision `arguments[1]`,
+/// once it shows that revision's Decline (null before).
+const PLAN_ITEM: &str = "
+    const item = document.querySelector(
+      `#needs-you-list .need[data-kind=\"plan\"][data-session=\"${arguments[0]}\"][data-revision=\"${arguments[1]}\"]`);
+    const decline = item && item.querySelector('button[data-action=\"decline-plan\"]');
+    if (!decline) return null;
+    const r = decline.getBoundingClientRect();
+    return {
+      text: item.querySelector('.need-text').textContent,
+      buttons: [...item.querySelectorAll('.need-actions button')].map((b) => b.textContent),
+      decline: {shown: decline.getClientRects().length > 0, disabled: decline.disabled,
+        left: r.left, right: r.right, width: r.width, height: r.height},
+      window: window.innerWidth,
+    };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_waiting_for_confirmation_is_declined_from_needs_you() {
+    crate::needs!(Chromium);
+    let (repo, server) = Scenario::new().serve().await;
+    let api = &server.api;
+    let z = api.start_zhongshu("Plan the docs").await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("edges-decline-plan-failure.png");
+    d.open_dashboard(&server.url, &server.token).await;
+    // A plan at each size: the planner revises the declined one.
+    for (revision, (w, h)) in (1u64..).zip(SIZES) {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        api.post_ok(
+            "/api/report_zhongshu_plan",
+            &json!({"session_id": z, "summary": format!("Docs, revision {revision}"),
+                    "needs_confirmation": true,
+                    "assignments": [{"department": "zhilibu", "task": "Write the docs",
+                                     "files": ["README.md"]}]}),
+        )
+        .await;
+        let item = d
+            .wait(
+                &format!("the plan's Decline in Needs you ({size})"),
+                PLAN_ITEM,
+                vec![json!(z), json!(revision)],
+            )
+            .await;
+        assert_eq!(
+            item["text"],
+            format!("Planner {z}: its plan awaits your confirmation"),
+            "{size}: {item}"
+        );
+        assert_eq!(
+            item["buttons"],
+            json!(["Review and start…", "Show", "Decline"]),
+            "{size}: {item}"
+        );
+        let decline = &item["decline"];
+        assert!(
+            decline["shown"] == true
+                && decline["disabled"] == false
+                && decline["left"].as_f64().unwrap() >= 0.0
+                && decline["right"].as_f64().unwrap() <= item["window"].as_f64().unwrap()
+                && decline["height"].as_f64().unwrap() >= 20.0,
+            "{size}: Decline in full view: {item}"
+        );
+        page::assert_no_sideways_scroll(&d, &format!("Needs you at {size}")).await;
+        d.shoot_centered(
+            &format!("edges-decline-plan-{size}.png"),
+            &page::plan_item(&z),
+        )
+        .await;
+        d.click(&format!(
+            "{} button[data-action=\"decline-plan\"]",
+            page::plan_item(&z)
+        ))
+        .await;
+        d.gone(
+            &format!("the plan item, declined ({size})"),
+            &page::plan_item(&z),
+        )
+        .await;
+        d.wait_text(
+            &format!("the decline's toast ({size})"),
+            "#toasts",
+            &format!("Declined {z}'s plan: nothing of it started"),
+        )
+        .await;
+        // The plan says so where it is shown, and the launcher has it declined.
+        show_panel(&d, "focus-panel").await;
+        let badge = d
+            .wait(
+                &format!("the plan's status after the decline ({size})"),
+                "const b = document.querySelector('#plan .plan-head .badge'); \
+                 return b && b.getClientRects().length && !b.textContent.includes('awaits') ? b.textContent : null;",
+                vec![],
+            )
+            .await;
+        assert_eq!(badge, "declined: nothing of it started", "{size}");
+        let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+        assert_eq!(plan["plan"]["revision"], revision, "{size}: {plan}");
+        assert_eq!(plan["plan"]["status"], "none", "{size}: {plan}");
+        let declined = api.audit_events("plan_declined").await;
+        assert_eq!(declined.len() as u64, revision, "{size}: {declined:?}");
+        let last = declined.last().unwrap();
+        assert!(
+            last["session_id"] == z.as_str()
+                && last["revision"] == revision
+                && last["by"] == "dashboard",
+            "{size}: {last}"
+        );
+        let status = api.status().await;
+        assert_eq!(status["queued_count"], 0, "{size}: nothing of it queued");
+        assert!(departments(&status).is_empty(), "{size}: nothing started");
+        // Its toast gone, the next size's is its own.
+        d.gone("the decline's toast", "#toasts .toast").await;
+    }
+    assert!(api.audit_events("plan_confirmed").await.is_empty());
+    // Its planner was told of each (the fake agent echoes what it got).
+    wait_showing("the planner told of both", PATIENCE, || async {
+        let log = repo.log(&z);
+        let told =
+            |r: u64| format!("ECHO: [codex-governance] The user declined your plan (revision {r}) in the dashboard:");
+        if log.contains(&told(1)) && log.contains(&told(2)) {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    })
+    .await;
+    d.quit().await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Item 9: your own edit, a finished planner and a typo, with trust pending
+
+/// The variable the user's edit hands agents: a setting that sends data.
+const EDGES_VAR: &str = "CG_EDGES_VAR";
+
+/// What the page shows while the configuration waits for trust: the trust
+/// banner and the items of Needs you.
+const TRUST_AND_NEEDS: &str = "
+    const banner = document.querySelector('#trust-banner');
+    if (!banner || banner.hidden || !banner.querySelector('#trust-config')) return null;
+    return {
+      banner: banner.textContent,
+      lead: banner.querySelector('strong').textContent,
+      settings: [...banner.querySelectorAll('.trust-settings li')].map((li) => li.textContent),
+      before: (banner.querySelector('.trust-before') || {}).textContent || null,
+      needs: [...document.querySelectorAll('#needs-you-list > li.need')].map((li) =>
+        ({kind: li.dataset.kind, session: li.dataset.session || null, text: li.textContent})),
+    };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_of_a_trusted_file_is_yours_and_a_finished_planner_is_no_item_while_trust_waits() {
+    crate::needs!(Chromium);
+    let repo = acp_repo();
+    let home = tempfile::tempdir().unwrap();
+    let env = [
+        ("CODEX_GOVERNANCE_TRUST_CONFIG".to_string(), "0".to_string()),
+        (
+            "CODEX_GOVERNANCE_CONFIG_HOME".to_string(),
+            home.path().display().to_string(),
+        ),
+        (EDGES_VAR.to_string(), "not a secret".to_string()),
+    ];
+    // The user trusts the file as it is, and a planner finishes its plan:
+    // its one department looks and changes nothing.
+    let mut first = spawn_launcher_env(&repo.path, &[], &env);
+    let hash = first.api.status().await["config_trust"]["hash"]
+        .as_str()
+        .expect("the file asks for trust")
+        .to_string();
+    first
+        .api
+        .post_ok("/api/trust_config", &json!({"hash": hash}))
+        .await;
+    let z = scenario::start_plan(
+        &first.api,
+        "Plan a look",
+        "look",
+        vec![json!({"department": "lingyubu", "files": ["src/a.rs"],
+                    "task": "Look at src/a.rs [[acp: tool governance_report_result {\"summary\": \"nothing to change\"}]]"})],
+    )
+    .await;
+    first
+        .api
+        .wait_status("the planner done with its plan", |s| {
+            s["finished_planners"] == json!([z])
+        })
+        .await;
+    // A clean stop suspends it; the user then edits the file: it now hands
+    // agents a variable of theirs.
+    first.terminate();
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{yaml}  agent_env: [\"{EDGES_VAR}\"]\n")).unwrap();
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let api = &launcher.api;
+    let status = api
+        .wait_status("the planner suspended for trust", |s| {
+            s["finished_planners"] == json!([z])
+                && s["sessions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["id"] == z.as_str() && x["attention"]["kind"] == "config_trust")
+        })
+        .await;
+    assert_eq!(status["config_trust"]["edited"], true, "{status}");
+    let file = status["config_trust"]["file"].as_str().unwrap().to_string();
+
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("edges-trust-failure.png");
+    d.open_dashboard(&launcher.url, &launcher.token).await;
+    d.wait_applied(status["audit_seq"].as_u64().unwrap()).await;
+    for (w, h) in SIZES {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        let shown = d
+            .wait(
+                &format!("the trust banner ({size})"),
+                TRUST_AND_NEEDS,
+                vec![],
+            )
+            .await;
+        // (a) Your edit, not a stranger's file.
+        let lead = shown["lead"].as_str().unwrap();
+        assert!(
+            lead.starts_with(&format!("Your edit of {file} "))
+                && lead.contains("adds settings that run programs or send data"),
+            "{size}: {lead:?}"
+        );
+        let banner = shown["banner"].as_str().unwrap();
+        assert!(
+            !banner.contains("asks for more than the defaults"),
+            "{size}: {banner:?}"
+        );
+        let settings = &shown["settings"];
+        assert_eq!(settings.as_array().unwrap().len(), 1, "{size}: {shown}");
+        assert!(
+            settings[0]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("launcher.agent_env: {EDGES_VAR} — ")),
+            "{size}: {shown}"
+        );
+        let before = shown["before"].as_str().unwrap_or_default();
+        assert!(
+            before.starts_with("As you trusted them before: ")
+                && before.contains("launcher.acp_command"),
+            "{size}: {shown}"
+        );
+        // (b) The planner done with its plan is no item: the banner says it.
+        let needs = shown["needs"].as_array().unwrap();
+        assert!(
+            !needs.iter().any(|n| n["kind"] == "suspended"
+                || n["kind"] == "config_trust"
+                || n["kind"] == "trust"
+                || n["text"].as_str().unwrap().to_lowercase().contains("trust")),
+            "{size}: {needs:?}"
+        );
+        // What is left is what any finished planner shows, trust or not.
+        let kinds: Vec<&str> = needs.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["finished-planners"], "{size}: {needs:?}");
+        assert!(
+            needs[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Planner {z} is done with its plan")),
+            "{size}: {needs:?}"
+        );
+        page::assert_no_sideways_scroll(&d, &format!("the trust banner at {size}")).await;
+        d.shoot(&format!("edges-trust-{size}.png"), None).await;
+    }
+    d.quit().await;
+    drop(launcher);
+    first.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_banner_names_an_unknown_key_with_its_did_you_mean() {
+    crate::needs!(Chromium);
+    let (repo, server) = Scenario::new().serve().await;
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact("edges-typo-failure.png");
+    d.open_dashboard(&server.url, &server.token).await;
+    // The user edits the file while the launcher runs: a key misspelt.
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{yaml}  max_departmens: 3\n")).unwrap();
+    // What the start says of the file as it is now (its folder left out).
+    let root = format!("{}{}", repo.path.display(), std::path::MAIN_SEPARATOR);
+    let start: Vec<String> = repo
+        .config()
+        .warnings
+        .iter()
+        .map(|w| w.replace(&root, ""))
+        .collect();
+    assert_eq!(start.len(), 1, "{start:?}");
+    assert!(
+        start[0].ends_with(
+            "unknown key launcher.max_departmens ignored (did you mean launcher.max_departments?)"
+        ),
+        "{start:?}"
+    );
+    for (w, h) in SIZES {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        let banner = d
+            .wait(
+                &format!("the live banner's warnings ({size})"),
+                "const b = document.querySelector('#config-banner'); \
+                 const ws = b && !b.hidden && b.querySelector('.config-changed-warnings'); \
+                 return ws && ws.getClientRects().length ? { \
+                   changed: b.querySelector('.config-changed').textContent, \
+                   warnings: [...ws.querySelectorAll('li')].map((li) => li.textContent) } : null;",
+                vec![],
+            )
+            .await;
+        assert_eq!(banner["warnings"], json!(start), "{size}: {banner}");
+        let changed = banner["changed"].as_str().unwrap();
+        assert!(changed.contains("governance.yaml"), "{size}: {changed:?}");
+        page::assert_no_sideways_scroll(&d, &format!("the config banner at {size}")).await;
+        d.shoot(&format!("edges-typo-{size}.png"), Some("#config-banner"))
+            .await;
+    }
+    d.quit().await;
+    server.stop().await;
 }

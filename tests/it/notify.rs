@@ -465,7 +465,11 @@ async fn a_phone_declines_a_plan_at_decline_only_and_its_planner_is_told() {
     wait_until(
         "the planner told",
         std::time::Duration::from_secs(30),
-        || async { repo.log(&z).contains("declined your plan").then_some(()) },
+        || async {
+            repo.log(&z)
+                .contains("from their phone: nothing of it was started")
+                .then_some(())
+        },
     )
     .await;
     server.stop().await;
