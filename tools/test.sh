@@ -3,7 +3,7 @@
 # the browser tests, git, Node for the pinned Codex CLI, mingw and Wine for the
 # Windows lane), runs the Windows lane under Wine, then `cargo test` on Linux.
 # A missing tool is installed here, never skipped by a test: a bare `cargo test`
-# returns from a test whose tier (Chromium, the Codex CLI, gpg, git-lfs) is
+# returns from a test whose tier (Chromium, the Codex CLI, podman, gpg, git-lfs) is
 # missing, saying so; here every tier must run, and a missing one fails
 # (tests/it/common/tier.rs, src/test_tools.rs).
 set -euo pipefail
@@ -37,6 +37,14 @@ command -v wine64 >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ] || missing+=(wi
 # Departments on other machines are tested against OpenSSH's server on loopback.
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+# Departments in containers are tested against a real podman (issue 76): rootful,
+# vfs storage, no network, every bit of its state in a test's own folder
+# (tests/it/common/podman.rs). Without recommends: crun and conmon are all it
+# needs beside it (no slirp4netns, fuse-overlayfs, buildah). The tests run
+# /usr/bin/podman: look where they look.
+[ -x /usr/bin/podman ] || missing+=(podman)
+command -v crun >/dev/null 2>&1 || missing+=(crun)
+command -v conmon >/dev/null 2>&1 || missing+=(conmon)
 # CJK and emoji fonts, so screenshots show glyphs rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)

@@ -29,6 +29,8 @@ mod codex_contract;
 #[cfg(unix)]
 mod config_trust;
 #[cfg(unix)]
+mod containers;
+#[cfg(unix)]
 mod control;
 #[cfg(unix)]
 mod control_browser;

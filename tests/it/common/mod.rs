@@ -1,6 +1,7 @@
 //! What the test modules share: the launcher harness (`launcher`, which the
 //! modules name `support`), mailbox helpers, terminal and browser clients, the
-//! attack tools, the scripted model server for the real Codex CLI.
+//! attack tools, the scripted model server for the real Codex CLI, the
+//! loopback ssh host and the private podman for departments elsewhere.
 //!
 //! The pieces only the Unix modules use are built on Unix only, so the Windows
 //! lane (`tools/test.sh`) builds just what it runs.
@@ -32,6 +33,8 @@ pub mod ntfy;
 pub mod page;
 #[cfg(unix)]
 pub mod plans;
+#[cfg(unix)]
+pub mod podman;
 #[cfg(unix)]
 pub mod real_acp;
 pub mod scenario;

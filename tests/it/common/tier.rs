@@ -1,5 +1,6 @@
 //! The tiers of the suite that need more than Rust and git: headless Chromium
-//! (the browser tests) and the pinned Codex CLI (the Codex tests).
+//! (the browser tests), the pinned Codex CLI (the Codex tests), OpenSSH (hosts
+//! on loopback), the ACP adapters, and podman (departments in containers).
 //!
 //! A fresh `cargo test` without them passes: a test that needs a missing one
 //! returns at its first line, after one line on stderr naming the test, what
@@ -21,6 +22,8 @@ pub const CHROMIUM_ENV: &str = "CODEX_GOVERNANCE_TEST_CHROMIUM";
 pub const CODEX_ENV: &str = "CODEX_GOVERNANCE_TEST_CODEX";
 /// Where Debian's package puts OpenSSH's server.
 pub const SSHD: &str = "/usr/sbin/sshd";
+/// Where Debian's package puts podman (`common/podman.rs` runs this one).
+pub const PODMAN: &str = "/usr/bin/podman";
 /// The Codex CLI version `tools/test.sh` installs.
 pub const CODEX_VERSION: &str = "0.171.0";
 /// The `codex-acp` adapter version `tools/test.sh` installs.
@@ -45,6 +48,8 @@ pub enum Tier {
     ClaudeAcp,
     /// Gemini CLI (`gemini --acp`, with Node).
     GeminiAcp,
+    /// Debian's podman with crun and conmon, run as root (`common/podman.rs`).
+    Podman,
 }
 
 impl Tier {
@@ -95,6 +100,21 @@ impl Tier {
                         acp.display()
                     )
                 })
+            }
+            Tier::Podman => {
+                if !Path::new(PODMAN).exists() {
+                    return Some(format!("podman ({PODMAN} is missing)"));
+                }
+                for program in ["crun", "conmon", "unshare"] {
+                    let found = codex_governance::platform::find_program(program).is_some()
+                        || Path::new("/usr/bin").join(program).exists();
+                    if !found {
+                        return Some(format!("{program} for podman (not on PATH)"));
+                    }
+                }
+                // SAFETY: geteuid cannot fail and touches no memory.
+                let root = unsafe { libc::geteuid() } == 0;
+                (!root).then(|| "root, for podman as the tests run it (rootful)".into())
             }
             Tier::Codex => {
                 let codex = codex();
@@ -174,6 +194,21 @@ pub fn gemini_cli() -> PathBuf {
     Path::new(&home).join(format!(
         ".cache/codex-governance/gemini-cli-{GEMINI_VERSION}/node_modules/.bin/gemini"
     ))
+}
+
+/// The folder the pinned Codex CLI is installed in (the one holding its
+/// `node_modules`), found from [`codex`]; the container tests mount it.
+pub fn codex_dir() -> PathBuf {
+    let codex = codex();
+    codex
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "node_modules"))
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(format!(".cache/codex-governance/codex-{CODEX_VERSION}"))
+        })
 }
 
 /// The Codex CLI the Codex tests run.
