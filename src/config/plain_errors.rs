@@ -145,6 +145,12 @@ fn known_keys(section: &str) -> Vec<&'static str> {
     if host.is_some_and(|name| !name.contains('.')) {
         keys.extend(super::remotes::KEYS);
     }
+    if host
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(_, key)| key == "provider")
+    {
+        keys.extend(super::remotes::PROVIDER_KEYS);
+    }
     keys
 }
 

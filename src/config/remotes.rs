@@ -1,7 +1,10 @@
 //! `launcher.remotes` (issue 53): other machines departments may work on.
 //! Each is reached with the user's own `ssh` (their `~/.ssh/config`, agent,
 //! ProxyJump and known hosts apply), so a host is whatever that `ssh`
-//! accepts. The values reach a command line, here and on the host: a host
+//! accepts; or, for a container or a pod (issue 76), through a provider's
+//! `exec` line: the program and words that run a command inside
+//! (`[podman, exec, -i, cg-gpu]`, `[kubectl, exec, -i, pod/x, --]`), given
+//! the command's words after them. The values reach a command line, here and on the host: a host
 //! that could read as an option, a path that is not absolute, and a name
 //! that is not an id are refused here, and the remote command is quoted
 //! word by word where it is built (`crate::placement` (its `ssh.rs`)). A host named in a
@@ -27,10 +30,50 @@ pub struct FileRemote {
     /// Read as text so a wrong word gets this file's own message.
     #[serde(default)]
     pub sandbox: Option<String>,
+    #[serde(default)]
+    pub provider: Option<FileProvider>,
+}
+
+/// The file's words for a host reached through a program (`provider:`).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct FileProvider {
+    #[serde(default)]
+    pub exec: Option<Vec<String>>,
 }
 
 /// The keys of one host, for did-you-mean.
-pub const KEYS: &[&str] = &["ssh", "repo", "codex", "max_departments", "sandbox"];
+pub const KEYS: &[&str] = &[
+    "ssh",
+    "provider",
+    "repo",
+    "codex",
+    "max_departments",
+    "sandbox",
+];
+
+/// The keys of a host's `provider:`.
+pub const PROVIDER_KEYS: &[&str] = &["exec"];
+
+/// How the launcher reaches a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// The user's ssh, to this destination.
+    Ssh(String),
+    /// This program and its words, then the command's words, run the
+    /// command inside (`provider.exec`, `{name}` and `{repo}` filled in).
+    Exec(Vec<String>),
+}
+
+impl Reach {
+    /// How the user sees it: the ssh destination, or the exec line.
+    pub fn shown(&self) -> String {
+        match self {
+            Reach::Ssh(destination) => destination.clone(),
+            Reach::Exec(argv) => argv.join(" "),
+        }
+    }
+}
 
 /// Whether a host's departments must run in Codex's sandbox there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -50,8 +93,8 @@ pub enum RemoteSandbox {
 pub struct Remote {
     /// Its name in this file (`where: NAME`), an id.
     pub name: String,
-    /// What the user's `ssh` is given as the destination.
-    pub ssh: String,
+    /// How it is reached.
+    pub reach: Reach,
     /// The repository's clone on the host (absolute).
     pub repo: String,
     /// The Codex program on the host.
@@ -84,11 +127,8 @@ pub fn resolve(
                 "not allowed as a host's name: letters, digits, _ and -, at most 128".into(),
             ));
         }
-        let ssh = w.ssh.as_deref().map(str::trim).unwrap_or_default();
-        if let Some(why) = bad_destination(ssh) {
-            return Err(invalid("ssh", why));
-        }
         let repo = w.repo.as_deref().map(str::trim).unwrap_or_default();
+        let reach = reach(&name, &w, repo).map_err(|(key, why)| invalid(key, why))?;
         if let Some(why) = bad_remote_path(repo) {
             return Err(invalid("repo", why));
         }
@@ -115,7 +155,7 @@ pub fn resolve(
         };
         remotes.push(Remote {
             name,
-            ssh: ssh.to_string(),
+            reach,
             repo: repo.to_string(),
             codex: codex.to_string(),
             max_departments,
@@ -123,6 +163,60 @@ pub fn resolve(
         });
     }
     Ok(remotes)
+}
+
+/// How host `name` is reached: its ssh destination, or its provider's
+/// exec line (one of the two), or the key at fault and why.
+fn reach(name: &str, w: &FileRemote, repo: &str) -> Result<Reach, (&'static str, String)> {
+    let exec = match (&w.ssh, &w.provider) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "provider",
+                "a host is reached with ssh or through a provider, not both: keep one".into(),
+            ))
+        }
+        (_, None) => {
+            let ssh = w.ssh.as_deref().map(str::trim).unwrap_or_default();
+            return match bad_destination(ssh) {
+                Some(why) => Err(("ssh", why)),
+                None => Ok(Reach::Ssh(ssh.to_string())),
+            };
+        }
+        (None, Some(p)) => p.exec.clone().unwrap_or_default(),
+    };
+    let filled: Vec<String> = exec
+        .iter()
+        .map(|word| word.replace("{name}", name).replace("{repo}", repo))
+        .collect();
+    match bad_exec(&filled) {
+        Some(why) => Err(("provider.exec", why)),
+        None => Ok(Reach::Exec(filled)),
+    }
+}
+
+/// Why `argv` cannot run a command inside a host, if it cannot: a program
+/// here (a name found on PATH, or an absolute path) and words with no
+/// control characters. (A cloned file's line waits for the user's trust.)
+fn bad_exec(argv: &[String]) -> Option<String> {
+    let Some(program) = argv.first() else {
+        return Some(
+            "missing: the program and words that run a command inside, such as \
+             [podman, exec, -i, cg-{name}]"
+                .into(),
+        );
+    };
+    if argv.iter().any(|word| has_control(word)) {
+        return Some("a word holds a control character".into());
+    }
+    let bare = !program.contains('/');
+    let fine =
+        !program.is_empty() && !program.starts_with('-') && (bare || program.starts_with('/'));
+    (!fine).then(|| {
+        format!(
+            "{program:?} is not a program the launcher runs: a name on your PATH or an \
+             absolute path, such as podman or /usr/bin/kubectl"
+        )
+    })
 }
 
 /// Why `ssh` cannot be handed to `ssh` as a destination, if it cannot.
@@ -221,11 +315,20 @@ pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, 
         let repo = w.repo.as_deref().unwrap_or_default().trim();
         // The program it runs there is part of what is trusted.
         let codex = w.codex.as_deref().map(str::trim).unwrap_or("codex");
-        asks.push((
-            format!("remotes.{name}"),
-            format!("{ssh}:{repo} running {codex}"),
-            "departments may work on this machine, reached with your ssh and your keys",
-        ));
+        match w.provider.as_ref().and_then(|p| p.exec.as_ref()) {
+            // The provider's line runs here, as you.
+            Some(exec) => asks.push((
+                format!("remotes.{name}"),
+                format!("{} then {repo} running {codex}", exec.join(" ")),
+                "departments may work inside what this program reaches: it runs on this \
+                 machine, as you, before any of their commands",
+            )),
+            None => asks.push((
+                format!("remotes.{name}"),
+                format!("{ssh}:{repo} running {codex}"),
+                "departments may work on this machine, reached with your ssh and your keys",
+            )),
+        }
         if w.sandbox.as_deref().map(str::trim) == Some("none") {
             asks.push((
                 format!("remotes.{name}.sandbox"),
@@ -250,7 +353,7 @@ mod tests {
     #[test]
     fn a_realm_login_is_a_destination() {
         let r = one("gpu1: {ssh: alice@corp.example.com@gpu1, repo: /p}").unwrap();
-        assert_eq!(r[0].ssh, "alice@corp.example.com@gpu1");
+        assert_eq!(r[0].reach, Reach::Ssh("alice@corp.example.com@gpu1".into()));
     }
 
     #[test]
@@ -260,7 +363,7 @@ mod tests {
             r,
             vec![Remote {
                 name: "gpu1".into(),
-                ssh: "me@gpu1.example.com".into(),
+                reach: Reach::Ssh("me@gpu1.example.com".into()),
                 repo: "/home/me/p".into(),
                 codex: "codex".into(),
                 max_departments: DEFAULT_MAX_DEPARTMENTS,
@@ -323,6 +426,29 @@ mod tests {
                 "required (the default) or none",
             ),
             ("'../x': {ssh: h, repo: /p}", "", "host's name"),
+            // A provider's exec line: one way in, a program that is not the
+            // repository's own.
+            (
+                "box: {ssh: h, provider: {exec: [podman]}, repo: /p}",
+                "provider",
+                "not both",
+            ),
+            (
+                "box: {provider: {exec: []}, repo: /p}",
+                "provider.exec",
+                "missing",
+            ),
+            ("box: {provider: {}, repo: /p}", "provider.exec", "missing"),
+            (
+                "box: {provider: {exec: [bin/run-inside, x]}, repo: /p}",
+                "provider.exec",
+                "absolute path",
+            ),
+            (
+                "box: {provider: {exec: [--x]}, repo: /p}",
+                "provider.exec",
+                "not a program",
+            ),
         ] {
             let e = one(yaml).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains(said), "{yaml}: {e}");
@@ -330,14 +456,47 @@ mod tests {
     }
 
     #[test]
+    fn a_providers_exec_line_gets_the_hosts_name_and_folder() {
+        let r = one(
+            "gpu: {provider: {exec: [podman, exec, -i, 'cg-{name}', '--', 'x{repo}']}, repo: /srv/p}",
+        )
+        .unwrap();
+        assert_eq!(
+            r[0].reach,
+            Reach::Exec(
+                ["podman", "exec", "-i", "cg-gpu", "--", "x/srv/p"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        assert_eq!(r[0].reach.shown(), "podman exec -i cg-gpu -- x/srv/p");
+    }
+
+    #[test]
     fn every_named_host_and_an_unsandboxed_one_ask_for_trust() {
         let words: BTreeMap<String, FileRemote> = serde_yaml_ng::from_str(
-            "gpu1: {ssh: gpu1, repo: /p}\nbox: {ssh: box, repo: /q, sandbox: none}",
+            "gpu1: {ssh: gpu1, repo: /p}\nbox: {ssh: box, repo: /q, sandbox: none}\n\
+             pod: {provider: {exec: [kubectl, exec, -i, pod/x, --]}, repo: /w}",
         )
         .unwrap();
         let asks = trust_asks(&words);
         let keys: Vec<&str> = asks.iter().map(|a| a.0.as_str()).collect();
-        assert_eq!(keys, ["remotes.box", "remotes.box.sandbox", "remotes.gpu1"]);
+        assert_eq!(
+            keys,
+            [
+                "remotes.box",
+                "remotes.box.sandbox",
+                "remotes.gpu1",
+                "remotes.pod"
+            ]
+        );
+        // A provider's line is what runs here: it is what is trusted.
+        assert_eq!(asks[3].1, "kubectl exec -i pod/x -- then /w running codex");
+        assert!(
+            asks[3].2.contains("runs on this machine, as you"),
+            "{}",
+            asks[3].2
+        );
         // What `sandbox: none` does, and no more (issue 70 item 3): the
         // pre-flight's check is skipped; the commands still ask for it.
         let none = asks[1].2;

@@ -48,7 +48,7 @@ pub(super) async fn until_back(
         }
         let answered = tokio::select! {
             _ = stop.cancelled() => return,
-            ran = ssh.run(&host.ssh, &["true"], ASK_PATIENCE) => ran.is_ok_and(|r| r.ok()),
+            ran = ssh.run(&host, &["true"], ASK_PATIENCE) => ran.is_ok_and(|r| r.ok()),
         };
         if answered && hosts.mark(&host, RemoteState::Ready, String::new()) {
             back();

@@ -103,11 +103,7 @@ pub async fn prepare(
     };
     let admin = format!("--git-dir={}", admin_dir(host, session));
     let present = ssh
-        .run(
-            &host.ssh,
-            &git_there(&[&admin, "rev-parse", "--git-dir"]),
-            STEP,
-        )
+        .run(host, &git_there(&[&admin, "rev-parse", "--git-dir"]), STEP)
         .await?;
     if present.ok() {
         return Ok(tree);
@@ -121,13 +117,13 @@ pub async fn prepare(
     let words = git_there(&[
         "-C", &host.repo, "worktree", "add", "-q", "-b", branch, &tree.path, &base_ref,
     ]);
-    let ran = ssh.run(&host.ssh, &words, STEP).await?;
+    let ran = ssh.run(host, &words, STEP).await?;
     if !ran.ok() {
         return Err(there("adding the worktree", host, &ran.stderr));
     }
     let temp = temp_path(&tree.path);
     let ran = ssh
-        .run(&host.ssh, &["mkdir", "-p", "-m", "700", "--", &temp], STEP)
+        .run(host, &["mkdir", "-p", "-m", "700", "--", &temp], STEP)
         .await?;
     if !ran.ok() {
         return Err(there("making the temporary folder", host, &ran.stderr));
@@ -148,9 +144,11 @@ fn push_base(
     session: &str,
 ) -> Result<(), RemoteGitError> {
     let refspec = format!("{base}:{}", base_ref(session));
-    let url = format!("{}:{}", host.ssh, host.repo);
+    let (url, options) = ssh.git_url(host);
     let mut cmd = local_git(ssh, repo);
-    cmd.args(["push", "-q", "--no-verify", "--receive-pack", RECEIVE_PACK])
+    cmd.args(options)
+        .args(["push", "-q", "--no-verify"])
+        .args(pack_program(host, "--receive-pack", RECEIVE_PACK))
         .arg("--")
         .arg(&url)
         .arg(&refspec);
@@ -222,27 +220,27 @@ pub fn fetch_back(
         &limit,
         OVER_THE_LIMIT,
     ];
-    let ran = ssh.run_blocking(&host.ssh, &words, RECORD)?;
+    let ran = ssh.run_blocking(host, &words, RECORD)?;
     if !ran.ok() {
         return Err(there("committing the work", host, &ran.stderr));
     }
     let target = fetched_ref(host, tree_name(tree));
     let refspec = format!("+refs/heads/{}:{target}", tree.branch);
-    let url = format!("{}:{}", host.ssh, host.repo);
+    let (url, options) = ssh.git_url(host);
     let mut cmd = local_git(ssh, repo);
-    cmd.args([
-        "-c",
-        "fetch.fsckObjects=true",
-        "fetch",
-        "-q",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--upload-pack",
-        UPLOAD_PACK,
-    ])
-    .arg("--")
-    .arg(&url)
-    .arg(&refspec);
+    cmd.args(options)
+        .args([
+            "-c",
+            "fetch.fsckObjects=true",
+            "fetch",
+            "-q",
+            "--no-tags",
+            "--no-write-fetch-head",
+        ])
+        .args(pack_program(host, "--upload-pack", UPLOAD_PACK))
+        .arg("--")
+        .arg(&url)
+        .arg(&refspec);
     run_here(cmd, "fetching the work back")?;
     let mut cmd = local_git(ssh, repo);
     cmd.args(["rev-parse", "--verify", "-q"])
@@ -351,13 +349,23 @@ pub fn remove(
         &admin,
         ATTR_SOURCE,
     ];
-    let ran = ssh.run_blocking(&host.ssh, &words, STEP)?;
+    let ran = ssh.run_blocking(host, &words, STEP)?;
     if !ran.ok() {
         return Err(there("removing the worktree", host, &ran.stderr));
     }
     let mut cmd = local_git(ssh, repo);
     cmd.args(["update-ref", "-d", &fetched_ref(host, name)]);
     run_here(cmd, "removing the fetched ref")
+}
+
+/// Git's pack program on a host reached over ssh, its hooks off (`option`
+/// names it to git); none through an exec line, whose `ext::` URL names it
+/// ([`Ssh::git_url`]).
+fn pack_program<'a>(host: &Remote, option: &'a str, program: &'a str) -> Vec<&'a str> {
+    match host.reach {
+        crate::config::remotes::Reach::Ssh(_) => vec![option, program],
+        crate::config::remotes::Reach::Exec(_) => Vec::new(),
+    }
 }
 
 /// How long one step may take (a push of a large base included).

@@ -125,7 +125,7 @@ pub(crate) mod tests {
     pub(crate) fn sample_host() -> Remote {
         Remote {
             name: "gpu1".into(),
-            ssh: "gpu1".into(),
+            reach: crate::config::remotes::Reach::Ssh("gpu1".into()),
             repo: "/srv/r".into(),
             codex: "codex".into(),
             max_departments: 1,

@@ -118,7 +118,7 @@ impl Hosts {
     ) {
         let view = RemoteHost {
             name: host.name.clone(),
-            ssh: host.ssh.clone(),
+            ssh: host.reach.shown(),
             repo: host.repo.clone(),
             max_departments: host.max_departments,
             in_use: 0,

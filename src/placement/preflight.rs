@@ -49,7 +49,7 @@ async fn steps(ssh: &Ssh, host: &Remote, here: Option<(u32, u32, u32)>) -> Resul
     let name = &host.name;
     let codex = host.codex.as_str();
     let ran = ssh
-        .run(&host.ssh, &[codex, "--version"], STEP)
+        .run(host, &[codex, "--version"], STEP)
         .await
         .map_err(|e| unreached(name, e))?;
     let printed = ran
@@ -120,7 +120,7 @@ async fn clone_there(ssh: &Ssh, host: &Remote, version: &Option<String>) -> Resu
         "--is-inside-work-tree",
     ];
     let ran = ssh
-        .run(&host.ssh, &words, STEP)
+        .run(host, &words, STEP)
         .await
         .map_err(|e| unreached(name, e))?;
     if ran.code == Some(127) {
@@ -163,11 +163,7 @@ enum SandboxFails {
 async fn sandbox_holds(ssh: &Ssh, host: &Remote) -> Result<(), SandboxFails> {
     let (name, codex) = (&host.name, host.codex.as_str());
     let ran = ssh
-        .run(
-            &host.ssh,
-            &[codex, "sandbox", "--", "/bin/echo", "inside"],
-            STEP,
-        )
+        .run(host, &[codex, "sandbox", "--", "/bin/echo", "inside"], STEP)
         .await?;
     if !ran.ok() || ran.stdout.trim() != "inside" {
         return Err(SandboxFails::DoesNotStart {
@@ -178,13 +174,13 @@ async fn sandbox_holds(ssh: &Ssh, host: &Remote) -> Result<(), SandboxFails> {
     let write = format!(": > \"$HOME/{PROBE}\" && echo wrote");
     let ran = ssh
         .run(
-            &host.ssh,
+            host,
             &[codex, "sandbox", "--", "/bin/sh", "-c", &write],
             STEP,
         )
         .await?;
     if ran.stdout.contains("wrote") {
-        let _ = ssh.run(&host.ssh, &["rm", "-f", "--", PROBE], STEP).await;
+        let _ = ssh.run(host, &["rm", "-f", "--", PROBE], STEP).await;
         return Err(SandboxFails::LetsWrite(name.clone()));
     }
     Ok(())

@@ -151,7 +151,7 @@ impl Reach {
         match self {
             Reach::Ssh { ssh, host, errors } => {
                 let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
-                Ok(ssh.spawn_stdio(&host.ssh, &words, errors.stdio())?)
+                Ok(ssh.spawn_stdio(host, &words, errors.stdio())?)
             }
             Reach::Here(here) => here.spawn(),
         }

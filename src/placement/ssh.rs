@@ -1,4 +1,6 @@
-//! The user's own `ssh`, so their configuration, agent, ProxyJump and known
+//! How a command reaches a host: through a provider's exec line (a
+//! container's or a pod's: its words, then the command's, as they are), or
+//! through the user's own `ssh`, so their configuration, agent, ProxyJump and known
 //! hosts apply. It is always run with `BatchMode=yes` (no password or
 //! passphrase prompt) and `StrictHostKeyChecking=yes`: a host key must
 //! already be known, so an unknown or changed one is refused, never accepted,
@@ -10,6 +12,8 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+
+use crate::config::remotes::{Reach, Remote};
 
 /// How long ssh may take to connect.
 const CONNECT_TIMEOUT_SECONDS: u32 = 15;
@@ -61,31 +65,53 @@ impl Ssh {
             .map_err(|e| SshError::Missing(e.to_string()))
     }
 
-    /// Runs `words` on `host` (its shell gets them quoted, word by word),
-    /// waiting at most `patience`.
+    /// Runs `words` on `host` (through ssh, its shell gets them quoted, word
+    /// by word; through an exec line, they follow it as they are), waiting
+    /// at most `patience`.
     pub async fn run(
         &self,
-        host: &str,
+        host: &Remote,
         words: &[&str],
         patience: Duration,
     ) -> Result<Ran, SshError> {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(argv(host, words))
+        let (program, args) = self.command_line(host, words, false);
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let child = cmd
             .spawn()
-            .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))?;
+            .map_err(|e| SshError::Missing(format!("{}: {e}", program.display())))?;
         let out = tokio::time::timeout(patience, child.wait_with_output())
             .await
             .map_err(|_| SshError::TimedOut {
-                host: host.to_string(),
+                host: host.reach.shown(),
                 seconds: patience.as_secs(),
             })?
             .map_err(|e| SshError::Missing(e.to_string()))?;
         ended(host, &out)
+    }
+
+    /// The program and its arguments that run `words` on `host`; a long
+    /// connection (`alive`) over ssh asks the host whether it is there.
+    fn command_line(&self, host: &Remote, words: &[&str], alive: bool) -> (PathBuf, Vec<String>) {
+        match &host.reach {
+            Reach::Ssh(destination) => {
+                let mut args = if alive { alive_options() } else { Vec::new() };
+                args.extend(argv(destination, words));
+                (self.program.clone(), args)
+            }
+            Reach::Exec(line) => {
+                let args = line[1..]
+                    .iter()
+                    .cloned()
+                    .chain(words.iter().map(|w| w.to_string()))
+                    .collect();
+                (PathBuf::from(&line[0]), args)
+            }
+        }
     }
 
     /// [`Ssh::run`] for a thread that may block (a record, an integration):
@@ -93,15 +119,13 @@ impl Ssh {
     /// that lives on (a department's files can make its host's work slow).
     pub fn run_blocking(
         &self,
-        host: &str,
+        host: &Remote,
         words: &[&str],
         patience: Duration,
     ) -> Result<Ran, SshError> {
-        let mut args = alive_options();
-        args.extend(argv(host, words));
-        let missing =
-            |e: std::io::Error| SshError::Missing(format!("{}: {e}", self.program.display()));
-        let mut child = std::process::Command::new(&self.program)
+        let (program, args) = self.command_line(host, words, true);
+        let missing = |e: std::io::Error| SshError::Missing(format!("{}: {e}", program.display()));
+        let mut child = std::process::Command::new(&program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -111,7 +135,7 @@ impl Ssh {
         let out = crate::bounded_run::wait_within(&mut child, patience)
             .map_err(missing)?
             .ok_or_else(|| SshError::TimedOut {
-                host: host.to_string(),
+                host: host.reach.shown(),
                 seconds: patience.as_secs(),
             })?;
         ended(host, &out)
@@ -122,20 +146,45 @@ impl Ssh {
     /// stops answering is ended by ssh's own keep-alive.
     pub fn spawn_stdio(
         &self,
-        host: &str,
+        host: &Remote,
         words: &[&str],
         errors: Stdio,
     ) -> Result<tokio::process::Child, SshError> {
-        let mut args = alive_options();
-        args.extend(argv(host, words));
-        tokio::process::Command::new(&self.program)
+        let (program, args) = self.command_line(host, words, true);
+        tokio::process::Command::new(&program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(errors)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| SshError::Missing(format!("{}: {e}", self.program.display())))
+            .map_err(|e| SshError::Missing(format!("{}: {e}", program.display())))
+    }
+
+    /// How git here reaches `repo` on `host`: the URL, and the options
+    /// before git's command. Over ssh, the host's `repo` with this ssh
+    /// ([`Ssh::git_ssh_command`]); through an exec line, git's `ext`
+    /// transport runs git's own pack program inside, its hooks off
+    /// (`%s` is git's word for it), allowed for this one command.
+    pub fn git_url(&self, host: &Remote) -> (String, Vec<String>) {
+        match &host.reach {
+            Reach::Ssh(destination) => (format!("{destination}:{}", host.repo), Vec::new()),
+            Reach::Exec(line) => {
+                let inside = ["git", "-c", "core.hooksPath=/dev/null", "%s", &host.repo];
+                let words: Vec<String> = line
+                    .iter()
+                    .map(|w| ext_word(w))
+                    .chain(inside.iter().enumerate().map(|(i, w)| match i {
+                        3 => w.to_string(),
+                        _ => ext_word(w),
+                    }))
+                    .collect();
+                (
+                    format!("ext::{}", words.join(" ")),
+                    vec!["-c".into(), "protocol.ext.allow=always".into()],
+                )
+            }
+        }
     }
 
     /// The command line git is given to reach a host with this ssh
@@ -155,18 +204,29 @@ impl Ssh {
 /// How often a long connection asks the host whether it is still there.
 const ALIVE_SECONDS: u32 = 10;
 
-/// How a command on `host` ended: 255 is ssh's own failure; anything else
-/// is the command's.
-fn ended(host: &str, out: &std::process::Output) -> Result<Ran, SshError> {
+/// How a command on `host` ended: 255 is ssh's own failure; through an
+/// exec line, 125 and 255 are the container engine's (podman's and
+/// docker's: no such container, or not running); anything else is the
+/// command's.
+fn ended(host: &Remote, out: &std::process::Output) -> Result<Ran, SshError> {
     let ran = Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    match ran.code {
-        Some(255) => Err(ssh_failure(host, &ran.stderr)),
+    match (&host.reach, ran.code) {
+        (Reach::Ssh(destination), Some(255)) => Err(ssh_failure(destination, &ran.stderr)),
+        (Reach::Exec(_), Some(125 | 255)) => Err(SshError::Unreachable {
+            host: host.name.clone(),
+            detail: last_lines(&ran.stderr),
+        }),
         _ => Ok(ran),
     }
+}
+
+/// A word of git's `ext::` command: a space and a `%` escaped with `%`.
+fn ext_word(word: &str) -> String {
+    word.replace('%', "%%").replace(' ', "% ")
 }
 
 /// ssh asks a long connection's host whether it is still there.
@@ -257,6 +317,73 @@ mod tests {
         );
         assert!(line.contains("ServerAliveInterval=10"), "{line}");
         assert!(line.contains("ServerAliveCountMax=3"), "{line}");
+    }
+
+    fn in_a_container(line: &[&str]) -> Remote {
+        Remote {
+            reach: Reach::Exec(line.iter().map(|w| w.to_string()).collect()),
+            repo: "/work/my repo%".into(),
+            ..crate::placement::host::tests::sample_host()
+        }
+    }
+
+    #[test]
+    fn an_exec_line_takes_the_commands_words_as_they_are() {
+        let ssh = Ssh {
+            program: "/usr/bin/ssh".into(),
+        };
+        let host = in_a_container(&["/usr/bin/podman", "exec", "-i", "cg-box"]);
+        let (program, args) = ssh.command_line(&host, &["sh", "-c", "echo $HOME; it's"], true);
+        assert_eq!(program, PathBuf::from("/usr/bin/podman"));
+        assert_eq!(
+            args,
+            ["exec", "-i", "cg-box", "sh", "-c", "echo $HOME; it's"]
+        );
+    }
+
+    #[test]
+    fn git_reaches_a_container_through_its_exec_line_with_its_hooks_off() {
+        let ssh = Ssh {
+            program: "/usr/bin/ssh".into(),
+        };
+        let host = in_a_container(&["/usr/bin/podman", "exec", "-i", "cg box"]);
+        let (url, options) = ssh.git_url(&host);
+        assert_eq!(
+            url,
+            "ext::/usr/bin/podman exec -i cg% box git -c core.hooksPath=/dev/null %s /work/my% repo%%"
+        );
+        assert_eq!(options, ["-c", "protocol.ext.allow=always"]);
+        let gpu1 = crate::placement::host::tests::sample_host();
+        assert_eq!(ssh.git_url(&gpu1), ("gpu1:/srv/r".to_string(), Vec::new()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_container_engines_own_failure_is_an_unreachable_host() {
+        use std::os::unix::process::ExitStatusExt;
+        let host = in_a_container(&["podman", "exec", "-i", "cg-box"]);
+        let out = |code: i32, stderr: &str| std::process::Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        let gone = ended(
+            &host,
+            &out(125, "Error: no container with name or ID \"cg-box\" found"),
+        );
+        assert!(
+            matches!(gone, Err(SshError::Unreachable { .. })),
+            "{gone:?}"
+        );
+        let stopped = ended(
+            &host,
+            &out(255, "can only create exec sessions on running containers"),
+        );
+        assert!(
+            matches!(stopped, Err(SshError::Unreachable { .. })),
+            "{stopped:?}"
+        );
+        assert_eq!(ended(&host, &out(1, "")).unwrap().code, Some(1));
     }
 
     #[test]

@@ -21,7 +21,8 @@ mod terminal;
 #[cfg(unix)]
 #[cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 pub use codex::{
-    codex_processes_of, first_recorded, plans_one_notes_department, Codex, CODEX_PATIENCE,
+    codex_processes_of, first_recorded, plans_one_notes_department, Codex, CodexScenario,
+    CODEX_PATIENCE,
 };
 pub use terminal::{OpenTerminal, TerminalScenario};
 
