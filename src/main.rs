@@ -248,50 +248,54 @@ fn main() -> ExitCode {
         },
         Some(Command::Audit {
             command: AuditCommand::Verify { state_dir, repo },
-        }) => {
-            let dir = match state_dir_of(&repo, state_dir) {
-                Ok(d) => d,
-                Err(e) => return fail(&e),
-            };
-            let path = dir.join(audit::AUDIT_FILE);
-            let chain = match store::verify_audit(&dir) {
-                Ok(v) => v,
-                Err(e) => return out(&format!("{}: {e}", path.display()), ExitCode::from(1)),
-            };
-            let said = format!(
-                "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
-                chain.lines,
-                chain.anchor.seq,
-                chain.anchor.hash,
-                path.display()
-            );
-            match audit::landings::check(&repo, &path) {
-                Ok(l) if l.unbacked.is_empty() => out(
-                    &format!(
-                        "{said}\nok: {} verified landings on the branch, each with its landing_verified line",
-                        l.verified
-                    ),
-                    ExitCode::SUCCESS,
-                ),
-                Ok(l) => out(
-                    &format!(
-                        "{said}\nnot ok: {} commits on the branch carry {} without a landing_verified line \
-                         naming them and their tree: {}",
-                        l.unbacked.len(),
-                        audit::landings::TRAILER,
-                        l.unbacked.join(", ")
-                    ),
-                    ExitCode::from(1),
-                ),
-                Err(e) => out(&format!("{said}\nthe branch: {e}"), ExitCode::from(1)),
-            }
-        }
+        }) => audit_verify(&repo, state_dir),
         Some(Command::Url(args)) => print_url(args),
         Some(Command::Worktrees(args)) => worktrees(args),
         Some(Command::Init(args)) => init(args),
         Some(Command::Demo(args)) => demo(args),
         Some(Command::PairPhone(args)) => pair_phone(args),
         Some(Command::McpServe { socket }) => mcp_serve(&socket),
+    }
+}
+
+/// `audit verify`: the audit log's hash chain against the database's anchor,
+/// then every landing on the branch backed by its `landing_verified` line.
+fn audit_verify(repo: &std::path::Path, state_dir: Option<PathBuf>) -> ExitCode {
+    let dir = match state_dir_of(repo, state_dir) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let path = dir.join(audit::AUDIT_FILE);
+    let chain = match store::verify_audit(&dir) {
+        Ok(v) => v,
+        Err(e) => return out(&format!("{}: {e}", path.display()), ExitCode::from(1)),
+    };
+    let said = format!(
+        "ok: {} lines, hash chain intact, ending where the database's anchor says: seq {}, hash {} ({})",
+        chain.lines,
+        chain.anchor.seq,
+        chain.anchor.hash,
+        path.display()
+    );
+    match audit::landings::check(repo, &path) {
+        Ok(l) if l.unbacked.is_empty() => out(
+            &format!(
+                "{said}\nok: {} verified landings on the branch, each with its landing_verified line",
+                l.verified
+            ),
+            ExitCode::SUCCESS,
+        ),
+        Ok(l) => out(
+            &format!(
+                "{said}\nnot ok: {} commits on the branch carry {} without a landing_verified line \
+                 naming them and their tree: {}",
+                l.unbacked.len(),
+                audit::landings::TRAILER,
+                l.unbacked.join(", ")
+            ),
+            ExitCode::from(1),
+        ),
+        Err(e) => out(&format!("{said}\nthe branch: {e}"), ExitCode::from(1)),
     }
 }
 

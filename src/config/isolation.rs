@@ -129,10 +129,35 @@ pub struct FileWords {
     pub attempts_stop: Option<String>,
 }
 
+/// The words each choice of `launcher:` takes.
+const ISOLATIONS: &[(&str, Isolation)] = &[
+    ("worktree", Isolation::Worktree),
+    ("shared", Isolation::Shared),
+];
+const SCOPES: &[(&str, ScopeMode)] = &[("warn", ScopeMode::Warn), ("block", ScopeMode::Block)];
+const CHECKOUTS: &[(&str, Checkout)] = &[
+    ("auto", Checkout::Auto),
+    ("full", Checkout::Full),
+    ("sparse", Checkout::Sparse),
+];
+const MERGES: &[(&str, MergeStyle)] = &[
+    ("squash", MergeStyle::Squash),
+    ("history", MergeStyle::History),
+];
+const CHOOSERS: &[(&str, AttemptsChoose)] = &[
+    ("user", AttemptsChoose::User),
+    ("verified", AttemptsChoose::Verified),
+];
+const STOPS: &[(&str, AttemptsStop)] = &[
+    ("never", AttemptsStop::Never),
+    ("first_verified", AttemptsStop::FirstVerified),
+];
+
 /// Resolves the file's words, `CODEX_GOVERNANCE_ISOLATION` and
 /// `CODEX_GOVERNANCE_SCOPE` winning over them.
 pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSettings, ConfigError> {
     let d = IsolationSettings::default();
+    // A variable's value, else the file's: with where it came from.
     let word = |env_name: &str, key: &str, from_file: Option<String>| match env.get(env_name) {
         Some(v) => Some((
             v.clone(),
@@ -143,78 +168,42 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
     };
     let isolation = match word("CODEX_GOVERNANCE_ISOLATION", "isolation", words.isolation) {
         None => d.isolation,
-        Some((v, f, k)) => match v.trim() {
-            "worktree" => Isolation::Worktree,
-            "shared" => Isolation::Shared,
-            _ => return Err(invalid(&f, &k, &v, &["worktree", "shared"])),
-        },
+        Some((v, f, k)) => one_of(&f, &k, Some(&v), d.isolation, ISOLATIONS)?,
     };
     let scope = match word("CODEX_GOVERNANCE_SCOPE", "scope", words.scope) {
         None => d.scope,
-        Some((v, f, k)) => match v.trim() {
-            "warn" => ScopeMode::Warn,
-            "block" => ScopeMode::Block,
-            _ => return Err(invalid(&f, &k, &v, &["warn", "block"])),
-        },
+        Some((v, f, k)) => one_of(&f, &k, Some(&v), d.scope, SCOPES)?,
     };
-    let checkout = match words.worktree_checkout {
-        None => d.checkout,
-        Some(v) => match v.trim() {
-            "auto" => Checkout::Auto,
-            "full" => Checkout::Full,
-            "sparse" => Checkout::Sparse,
-            _ => {
-                return Err(invalid(
-                    file,
-                    "launcher.worktree_checkout",
-                    &v,
-                    &["auto", "full", "sparse"],
-                ))
-            }
-        },
-    };
-    let merge = match words.merge {
-        None => d.merge,
-        Some(v) => match v.trim() {
-            "squash" => MergeStyle::Squash,
-            "history" => MergeStyle::History,
-            _ => return Err(invalid(file, "launcher.merge", &v, &["squash", "history"])),
-        },
-    };
+    let key = |k: &str| format!("launcher.{k}");
+    let checkout = words.worktree_checkout.as_deref();
+    let checkout = one_of(
+        file,
+        &key("worktree_checkout"),
+        checkout,
+        d.checkout,
+        CHECKOUTS,
+    )?;
+    let merge = one_of(file, &key("merge"), words.merge.as_deref(), d.merge, MERGES)?;
     if words.worktree_max_file_bytes == Some(0) {
         return Err(ConfigError::Invalid {
             file: file.to_string(),
-            key: "launcher.worktree_max_file_bytes".into(),
+            key: key("worktree_max_file_bytes"),
             message: format!(
                 "0 is not allowed: a size in bytes above 0 (did you mean {DEFAULT_MAX_FILE_BYTES}, \
                  the default?)"
             ),
         });
     }
-    let attempts_choose = match words.attempts_choose.as_deref().map(str::trim) {
-        None | Some("user") => AttemptsChoose::User,
-        Some("verified") => AttemptsChoose::Verified,
-        Some(v) => {
-            return Err(invalid(
-                file,
-                "launcher.attempts_choose",
-                v,
-                &["user", "verified"],
-            ))
-        }
-    };
-    let attempts_stop = match words.attempts_stop.as_deref().map(str::trim) {
-        None | Some("never") => AttemptsStop::Never,
-        Some("first_verified") => AttemptsStop::FirstVerified,
-        Some(v) => {
-            return Err(invalid(
-                file,
-                "launcher.attempts_stop",
-                v,
-                &["never", "first_verified"],
-            ))
-        }
-    };
+    let choose = words.attempts_choose.as_deref();
+    let attempts_choose = one_of(
+        file,
+        &key("attempts_choose"),
+        choose,
+        d.attempts_choose,
+        CHOOSERS,
+    )?;
+    let stop = words.attempts_stop.as_deref();
+    let attempts_stop = one_of(file, &key("attempts_stop"), stop, d.attempts_stop, STOPS)?;
     Ok(IsolationSettings {
         attempts_choose,
         attempts_stop,
@@ -227,6 +216,25 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
         merge,
         keep_discarded_days: words.keep_discarded_days.unwrap_or(d.keep_discarded_days),
     })
+}
+
+/// `value` (trimmed) as one of `choices`, `default` when absent; else the
+/// error naming `key` in `file` with what is allowed.
+fn one_of<T: Copy>(
+    file: &str,
+    key: &str,
+    value: Option<&str>,
+    default: T,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    match choices.iter().find(|(word, _)| *word == v.trim()) {
+        Some((_, chosen)) => Ok(*chosen),
+        None => {
+            let allowed: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+            Err(invalid(file, key, v, &allowed))
+        }
+    }
 }
 
 fn invalid(file: &str, key: &str, value: &str, allowed: &[&str]) -> ConfigError {

@@ -37,14 +37,9 @@ pub(super) fn resolve(
         file_name,
         "launcher.max_zhongshu",
     )?;
-    let department_stale_seconds = match env.get("CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS") {
-        Some(v) => parse_positive(v, "CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS")?,
-        None => 300,
-    };
-    let mailbox_stuck_seconds = match env.get("CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS") {
-        Some(v) => parse_positive(v, "CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS")?,
-        None => 30,
-    };
+    let department_stale_seconds =
+        seconds_from(env, "CODEX_GOVERNANCE_DEPARTMENT_STALE_SECONDS", 300)?;
+    let mailbox_stuck_seconds = seconds_from(env, "CODEX_GOVERNANCE_MAILBOX_STUCK_SECONDS", 30)?;
     let agent_command = agent_command(&fl, env, file_name)?;
     let agent = agent_backend::resolve(
         file_name,
@@ -62,17 +57,7 @@ pub(super) fn resolve(
     let isolation = isolation::resolve(file_name, isolation_words(&fl), env)?;
     let quota_reserve_percent = quota_reserve_percent(&fl, env, file_name)?;
     check_plan_budgets(&fl, file_name)?;
-    let review = super::review::resolve(file_name, fl.review.clone())?;
-    if let Some(m) = review.model.as_ref().filter(|m| !models.contains(m)) {
-        return Err(ConfigError::Invalid {
-            file: file_name.to_string(),
-            key: "launcher.review.model".into(),
-            message: format!(
-                "{m:?} is not one of launcher.models ({})",
-                models.join(", ")
-            ),
-        });
-    }
+    let review = review(&fl, &models, file_name)?;
     Ok(LauncherSettings {
         agent_command,
         max_departments,
@@ -105,6 +90,34 @@ pub(super) fn resolve(
             .get("CODEX_GOVERNANCE_SSH")
             .map_or_else(|| "ssh".to_string(), |s| s.to_string()),
     })
+}
+
+/// `launcher.review`, its model one of `launcher.models`.
+fn review(
+    fl: &FileLauncher,
+    models: &[String],
+    file_name: &str,
+) -> Result<super::review::ReviewSettings, ConfigError> {
+    let review = super::review::resolve(file_name, fl.review.clone())?;
+    if let Some(m) = review.model.as_ref().filter(|m| !models.contains(m)) {
+        return Err(ConfigError::Invalid {
+            file: file_name.to_string(),
+            key: "launcher.review.model".into(),
+            message: format!(
+                "{m:?} is not one of launcher.models ({})",
+                models.join(", ")
+            ),
+        });
+    }
+    Ok(review)
+}
+
+/// A number of seconds above 0 from variable `name`, `default` without it.
+fn seconds_from(env: &Env, name: &str, default: u64) -> Result<u64, ConfigError> {
+    match env.get(name) {
+        Some(v) => parse_positive(v, name),
+        None => Ok(default),
+    }
 }
 
 /// The share of the quota to keep in reserve, from the environment first,

@@ -60,19 +60,7 @@ pub fn plain_state(s: &Session) -> PlainState {
             .filter(|x| matches!(x.state, SetupState::Running | SetupState::Failed)),
         s.is_running() && s.pid.is_none(),
     ) {
-        // Its agent waits for the worktree's set-up commands (issue 52).
-        return match setup.state {
-            SetupState::Failed => PlainState {
-                state: StateWord::NeedsYou,
-                state_text: "set-up failed".to_string(),
-                state_reason: setup.failure.clone(),
-            },
-            _ => PlainState {
-                state: StateWord::Starting,
-                state_text: "setting up its worktree".to_string(),
-                state_reason: None,
-            },
-        };
+        return setting_up(setup);
     } else if s.is_running() {
         match s.agent.agent_state {
             // A conversation that exists and is starting is coming back.
@@ -93,7 +81,20 @@ pub fn plain_state(s: &Session) -> PlainState {
             AgentState::Idle => (StateWord::Idle, "idle".to_string()),
             AgentState::Working | AgentState::Exited => (StateWord::Working, "working".into()),
         }
-    } else if s.close_reason == Some(CloseReason::Api)
+    } else {
+        after_its_end(s)
+    };
+    PlainState {
+        state,
+        state_text: text,
+        state_reason: reason.or_else(|| ended_words(s)),
+    }
+}
+
+/// Where a session that no longer runs stands: finished, stopped by you or
+/// with the launcher, failed, or (a department) ended with no report.
+fn after_its_end(s: &Session) -> (StateWord, String) {
+    if s.close_reason == Some(CloseReason::Api)
         && s.zhongshu().and_then(|z| z.plan_status) == Some(super::PlanStatus::Finished)
     {
         // A planner closed once its plan had finished ("Close finished planners").
@@ -122,11 +123,22 @@ pub fn plain_state(s: &Session) -> PlainState {
             }
             _ => (StateWord::Finished, "finished".to_string()),
         }
-    };
-    PlainState {
-        state,
-        state_text: text,
-        state_reason: reason.or_else(|| ended_words(s)),
+    }
+}
+
+/// A session whose agent waits for its worktree's set-up commands (issue 52).
+fn setting_up(setup: &super::WorktreeSetup) -> PlainState {
+    match setup.state {
+        SetupState::Failed => PlainState {
+            state: StateWord::NeedsYou,
+            state_text: "set-up failed".to_string(),
+            state_reason: setup.failure.clone(),
+        },
+        _ => PlainState {
+            state: StateWord::Starting,
+            state_text: "setting up its worktree".to_string(),
+            state_reason: None,
+        },
     }
 }
 

@@ -55,39 +55,7 @@ pub fn agents(
     let can = backend.capabilities;
     let sandboxed = can.sandboxed;
     let fenced = can.model_only_network;
-    let noun = backend.kind.agents_noun();
-    let reach = match (sandboxed, network) {
-        (true, _) if fenced => {
-            "run in Codex's sandbox: each writes only its own worktree and \
-            temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
-            the launcher only through its governance tools. Its network holds only its model \
-            (its base URL, its usual host, or launcher.acp_model_hosts; none for an agent of no \
-            known profile that names none): the commands it runs reach no other host and no \
-            port of this machine but its model's."
-        }
-        (true, false) => {
-            "run in Codex's sandbox: they write only the repository \
-            (their own mailbox folder aside), cannot see the launcher's state folder, have no \
-            network and no key, and reach the launcher only through their governance tools."
-        }
-        (true, true) => {
-            "run in Codex's sandbox with the network ON \
-            (launcher.agent_network): they write only the repository and cannot see the \
-            launcher's state folder, but they can reach any address, loopback included."
-        }
-        (false, _) => "run unsandboxed, as you",
-    };
-    let mut reach = format!("{noun} {reach}");
-    if !sandboxed {
-        if let Some(key) = config.launcher.agent.backend.unsandboxed_by() {
-            reach.push_str(&format!(" ({key})"));
-        }
-        reach.push_str(
-            ": they can read and change every file you can (the launcher's state folder and \
-             its token included), use the network, and start any program. Use them only with \
-             agents you trust.",
-        );
-    }
+    let mut reach = reach_in_words(config, backend);
     let departments: Vec<OwnAgentView> = config
         .launcher
         .agent
@@ -140,6 +108,50 @@ pub fn agents(
                         .any(|a| a.contains("{model}")))),
         start_off: start_off(&backend.planner_problems, trust),
     }
+}
+
+/// What the backend's agents reach, in words: where their commands run, what
+/// they may write and see, and their network; unsandboxed, why and what that
+/// means.
+fn reach_in_words(config: &Config, backend: &BackendFacts) -> String {
+    let network = config.launcher.agent.agent_network;
+    let can = backend.capabilities;
+    let sandboxed = can.sandboxed;
+    let fenced = can.model_only_network;
+    let noun = backend.kind.agents_noun();
+    let reach = match (sandboxed, network) {
+        (true, _) if fenced => {
+            "run in Codex's sandbox: each writes only its own worktree and \
+            temporary folder, cannot see the launcher's state folder, holds no key, and reaches \
+            the launcher only through its governance tools. Its network holds only its model \
+            (its base URL, its usual host, or launcher.acp_model_hosts; none for an agent of no \
+            known profile that names none): the commands it runs reach no other host and no \
+            port of this machine but its model's."
+        }
+        (true, false) => {
+            "run in Codex's sandbox: they write only the repository \
+            (their own mailbox folder aside), cannot see the launcher's state folder, have no \
+            network and no key, and reach the launcher only through their governance tools."
+        }
+        (true, true) => {
+            "run in Codex's sandbox with the network ON \
+            (launcher.agent_network): they write only the repository and cannot see the \
+            launcher's state folder, but they can reach any address, loopback included."
+        }
+        (false, _) => "run unsandboxed, as you",
+    };
+    let mut reach = format!("{noun} {reach}");
+    if !sandboxed {
+        if let Some(key) = config.launcher.agent.backend.unsandboxed_by() {
+            reach.push_str(&format!(" ({key})"));
+        }
+        reach.push_str(
+            ": they can read and change every file you can (the launcher's state folder and \
+             its token included), use the network, and start any program. Use them only with \
+             agents you trust.",
+        );
+    }
+    reach
 }
 
 /// Why no planner can start now, in one sentence; None when one can.
