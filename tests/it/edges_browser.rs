@@ -41,6 +41,7 @@
 
 use crate::common::browser::Browser;
 use crate::common::launcher::*;
+use crate::common::mailbox::start_department;
 use crate::common::page;
 use crate::common::scenario::{self, id_of, recorded, Scenario};
 
@@ -48,6 +49,22 @@ use serde_json::{json, Value};
 
 /// The two sizes every check runs at, the desk first.
 const SIZES: [(u32, u32); 2] = [(1440, 900), (390, 844)];
+
+/// The dashboard of the launcher at `url` in headless Chromium at the desk's
+/// size, its event stream live; a failed wait leaves `failure` (a .png name).
+async fn desk_dashboard(url: &str, token: &str, failure: &str) -> Browser {
+    let d = Browser::start(1440, 900)
+        .await
+        .with_failure_artifact(failure);
+    d.open_dashboard(url, token).await;
+    d
+}
+
+/// Closes the changes drawer as a user does (Escape) and waits until it is.
+async fn close_the_drawer(d: &Browser) {
+    d.press_keys(crate::common::browser::ESCAPE).await;
+    d.gone("the drawer closed", "#drawer:not([hidden])").await;
+}
 
 // ---------------------------------------------------------------------------
 // Item 5: one scope story
@@ -109,10 +126,7 @@ async fn a_file_the_planner_assigned_outside_the_globs_is_one_story_in_the_drawe
     .await;
     let dept = id_of(&recorded(&server.api, &z, 1).await[0]);
 
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-scope-story-failure.png");
-    d.open_dashboard(&server.url, &server.token).await;
+    let d = desk_dashboard(&server.url, &server.token, "edges-scope-story-failure.png").await;
     for (w, h) in SIZES {
         let size = format!("{w}x{h}");
         d.resize(w, h).await;
@@ -142,8 +156,7 @@ async fn a_file_the_planner_assigned_outside_the_globs_is_one_story_in_the_drawe
             Some("#drawer details.decision-scope"),
         )
         .await;
-        d.press_keys(crate::common::browser::ESCAPE).await;
-        d.gone("the drawer closed", "#drawer:not([hidden])").await;
+        close_the_drawer(&d).await;
     }
     d.quit().await;
     server.stop().await;
@@ -288,27 +301,68 @@ async fn the_send_back_turn_shows_as_the_agent_got_it() {
     let mut launcher = spawn_launcher(&repo.path, &[]);
     let api = launcher.api.clone();
     let first = tidied_by_an_acp_department(&api).await;
+    two_comments_on_the_diff(&api, &first).await;
+
+    let d = desk_dashboard(
+        &launcher.url,
+        &launcher.token,
+        "edges-send-back-turn-failure.png",
+    )
+    .await;
+    let next = sent_back_with_the_note(&d, &api, &first).await;
+    // It reports at once (the note's last line): its drawer is still then.
+    open_what_the_next_attempt_did(&d, &api, &next).await;
+    // What the agent got: its own log of the prompt.
+    let turn = the_turn_the_agent_got(&repo, &next).await;
+    // Its answer too, so the conversation is still for the screenshots.
+    d.wait(
+        "the agent's answer to the turn",
+        "const c = document.querySelector('#drawer .decision-what-it-did .conversation'); \
+         return c && [...c.querySelectorAll('.conv-agent')].some((e) => e.textContent.includes('heard:'));",
+        vec![],
+    )
+    .await;
+    d.gone("the toast of the send-back", "#toasts .toast").await;
+    for (w, h) in SIZES {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        the_turn_is_one_block_as_sent(&d, &turn, &size).await;
+        page::assert_no_sideways_scroll(&d, &format!("the drawer at {size}")).await;
+        d.shoot(
+            &format!("edges-send-back-turn-{size}.png"),
+            Some("#drawer .decision-what-it-did .conv-entry:has(.conv-turn)"),
+        )
+        .await;
+    }
+    d.quit().await;
+    launcher.terminate();
+}
+
+/// Two draft comments on `id`'s diff of src/a.rs: one on the base's line 3
+/// (quoting a `|` and an em dash), one of two lines, the second indented, on
+/// the new line 1.
+async fn two_comments_on_the_diff(api: &Api, id: &str) {
     comment(
-        &api,
-        &first,
+        api,
+        id,
         3,
         "old",
         "Keep this line \u{2014} \"a | b\" is the format.",
     )
     .await;
     comment(
-        &api,
-        &first,
+        api,
+        id,
         1,
         "new",
         "Not this: say what changed & why\n  (two lines, the second indented)",
     )
     .await;
+}
 
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-send-back-turn-failure.png");
-    d.open_dashboard(&launcher.url, &launcher.token).await;
+/// Opens `first`'s changes from Needs you and sends them back with [`NOTE`]
+/// and both comments; returns the next attempt, once the launcher audits it.
+async fn sent_back_with_the_note(d: &Browser, api: &Api, first: &str) -> String {
     d.click(&format!("#needs-you-list [data-open-changes=\"{first}\"]"))
         .await;
     d.wait_count(
@@ -329,9 +383,13 @@ async fn the_send_back_turn_shows_as_the_agent_got_it() {
     })
     .await;
     assert_eq!(sent["comments"], 2, "{sent}");
-    let next = sent["successor"].as_str().unwrap().to_string();
-    // It reports at once (the note's last line): its drawer is still then.
-    api.wait_session(&next, "its work recorded", |s| {
+    sent["successor"].as_str().unwrap().to_string()
+}
+
+/// Once `next` has its work recorded, opens its drawer from the one shown
+/// and unfolds its "What it did".
+async fn open_what_the_next_attempt_did(d: &Browser, api: &Api, next: &str) {
+    api.wait_session(next, "its work recorded", |s| {
         s["workspace"]["state"] == "pending" && s["status"] == "exited"
     })
     .await;
@@ -339,37 +397,19 @@ async fn the_send_back_turn_shows_as_the_agent_got_it() {
         "#drawer .decision-actions [data-open-changes=\"{next}\"]"
     ))
     .await;
-    d.wait_text("the next attempt's drawer", "#drawer-title", &next)
+    d.wait_text("the next attempt's drawer", "#drawer-title", next)
         .await;
     d.click("#drawer .decision-what-it-did > summary").await;
-    // What the agent got: its own log of the prompt.
-    let log = wait_log(&repo, &next, "sent your work back").await;
+}
+
+/// The send-back turn as `next`'s agent logged it, after the launcher's mark.
+async fn the_turn_the_agent_got(repo: &TestRepo, next: &str) -> String {
+    let log = wait_log(repo, next, "sent your work back").await;
     let got = prompt_with(&log, "sent your work back");
     let (_, turn) = got
         .split_once("[codex-governance] ")
         .unwrap_or_else(|| panic!("no launcher's mark in {got:?}"));
-    // Its answer too, so the conversation is still for the screenshots.
-    d.wait(
-        "the agent's answer to the turn",
-        "const c = document.querySelector('#drawer .decision-what-it-did .conversation'); \
-         return c && [...c.querySelectorAll('.conv-agent')].some((e) => e.textContent.includes('heard:'));",
-        vec![],
-    )
-    .await;
-    d.gone("the toast of the send-back", "#toasts .toast").await;
-    for (w, h) in SIZES {
-        let size = format!("{w}x{h}");
-        d.resize(w, h).await;
-        the_turn_is_one_block_as_sent(&d, turn, &size).await;
-        page::assert_no_sideways_scroll(&d, &format!("the drawer at {size}")).await;
-        d.shoot(
-            &format!("edges-send-back-turn-{size}.png"),
-            Some("#drawer .decision-what-it-did .conv-entry:has(.conv-turn)"),
-        )
-        .await;
-    }
-    d.quit().await;
-    launcher.terminate();
+    turn.to_string()
 }
 
 /// A committed repository with src/a.rs whose agents are the fake ACP agent
@@ -542,10 +582,12 @@ async fn apply_and_merge_right_after_a_report_wait_for_the_end_of_the_turn() {
         .await;
     let api = &server.api;
     let z = api.start_zhongshu("two changes, one at a time").await;
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-finishing-turn-failure.png");
-    d.open_dashboard(&server.url, &server.token).await;
+    let d = desk_dashboard(
+        &server.url,
+        &server.token,
+        "edges-finishing-turn-failure.png",
+    )
+    .await;
     // One department per size, started when the page is ready for it: its
     // report leaves some 6 s before its session ends.
     for ((w, h), (file, choice)) in SIZES
@@ -554,20 +596,7 @@ async fn apply_and_merge_right_after_a_report_wait_for_the_end_of_the_turn() {
     {
         let size = format!("{w}x{h}");
         d.resize(w, h).await;
-        let id = api
-            .post_ok(
-                "/api/start_department",
-                &json!({"parent_session_id": z, "department": "lingyubu",
-                        "task": reports_then_lingers(file)}),
-            )
-            .await["session_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        api.wait_session(&id, "reported, its session still running", |s| {
-            s["workspace"]["state"] == "pending" && s["status"] == "running"
-        })
-        .await;
+        let id = reported_and_lingering(api, &z, file).await;
         show_panel(&d, "sessions-panel").await;
         d.click(&format!(".session-row[data-id=\"{id}\"] .open-changes"))
             .await;
@@ -579,53 +608,84 @@ async fn apply_and_merge_right_after_a_report_wait_for_the_end_of_the_turn() {
         )
         .await;
         // The launcher ends the session; the drawer shows the choices anew.
-        let ended = api
-            .wait_session(&id, "its session ended", |s| s["status"] == "exited")
-            .await;
-        assert_eq!(ended["workspace"]["state"], "pending", "{size}: {ended}");
-        let ready = d
-            .wait(
-                &format!("{id}'s Apply and Merge ready by themselves ({size})"),
-                &format!(
-                    "const v = (() => {{ {DRAWER_DECISION} }})(); \
-                     return v && v.apply && v.merge && !v.apply.held && !v.merge.held && !v.blocked ? v : null;"
-                ),
-                vec![json!(id)],
-            )
-            .await;
-        let all = ready["all"].as_str().unwrap();
-        assert!(!all.contains("finishing its turn"), "{size}: {all:?}");
-        assert!(
-            ready["apply"]["shown"] == true && ready["merge"]["shown"] == true,
-            "{size}: {ready}"
-        );
-        d.click(&format!("#drawer [data-decide=\"{choice}\"]"))
-            .await;
-        let settled = if choice == "merge" {
-            "merged"
-        } else {
-            "applied"
-        };
-        api.wait_session(&id, &format!("{settled} from the drawer"), |s| {
-            s["workspace"]["state"] == settled
-        })
-        .await;
-        let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
-        assert_eq!(
-            text, "pub fn changed() {}\n",
-            "{size}: {file} after {choice}"
-        );
-        d.wait_text(
-            &format!("the drawer saying it is {settled} ({size})"),
-            "#drawer .decision-actions",
-            &format!("integrated ({settled})"),
-        )
-        .await;
-        d.press_keys(crate::common::browser::ESCAPE).await;
-        d.gone("the drawer closed", "#drawer:not([hidden])").await;
+        the_choices_free_once_the_session_ends(&d, api, &id, &size).await;
+        decided_from_the_drawer(&d, api, &repo, &id, file, choice, &size).await;
+        close_the_drawer(&d).await;
     }
     d.quit().await;
     server.stop().await;
+}
+
+/// Starts a lingyubu of `z` that changes `file` and lingers after its report
+/// ([`reports_then_lingers`]); returns it once reported, its session running.
+async fn reported_and_lingering(api: &Api, z: &str, file: &str) -> String {
+    let id = start_department(api, z, "lingyubu", &reports_then_lingers(file)).await;
+    api.wait_session(&id, "reported, its session still running", |s| {
+        s["workspace"]["state"] == "pending" && s["status"] == "running"
+    })
+    .await;
+    id
+}
+
+/// Once the launcher has ended `id`'s session (its work still pending), the
+/// drawer shows Apply and Merge usable without a click, the wait unsaid.
+async fn the_choices_free_once_the_session_ends(d: &Browser, api: &Api, id: &str, size: &str) {
+    let ended = api
+        .wait_session(id, "its session ended", |s| s["status"] == "exited")
+        .await;
+    assert_eq!(ended["workspace"]["state"], "pending", "{size}: {ended}");
+    let ready = d
+        .wait(
+            &format!("{id}'s Apply and Merge ready by themselves ({size})"),
+            &format!(
+                "const v = (() => {{ {DRAWER_DECISION} }})(); \
+                 return v && v.apply && v.merge && !v.apply.held && !v.merge.held && !v.blocked ? v : null;"
+            ),
+            vec![json!(id)],
+        )
+        .await;
+    let all = ready["all"].as_str().unwrap();
+    assert!(!all.contains("finishing its turn"), "{size}: {all:?}");
+    assert!(
+        ready["apply"]["shown"] == true && ready["merge"]["shown"] == true,
+        "{size}: {ready}"
+    );
+}
+
+/// Presses `choice` (merge or apply) in `id`'s drawer: the launcher settles
+/// the work so, `file` in the repository is the department's, and the drawer
+/// says it is integrated.
+async fn decided_from_the_drawer(
+    d: &Browser,
+    api: &Api,
+    repo: &TestRepo,
+    id: &str,
+    file: &str,
+    choice: &str,
+    size: &str,
+) {
+    d.click(&format!("#drawer [data-decide=\"{choice}\"]"))
+        .await;
+    let settled = if choice == "merge" {
+        "merged"
+    } else {
+        "applied"
+    };
+    api.wait_session(id, &format!("{settled} from the drawer"), |s| {
+        s["workspace"]["state"] == settled
+    })
+    .await;
+    let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
+    assert_eq!(
+        text, "pub fn changed() {}\n",
+        "{size}: {file} after {choice}"
+    );
+    d.wait_text(
+        &format!("the drawer saying it is {settled} ({size})"),
+        "#drawer .decision-actions",
+        &format!("integrated ({settled})"),
+    )
+    .await;
 }
 
 /// Right after the report, while the session ends its turn: the drawer says
@@ -697,96 +757,23 @@ async fn a_plan_waiting_for_confirmation_is_declined_from_needs_you() {
     let (repo, server) = Scenario::new().serve().await;
     let api = &server.api;
     let z = api.start_zhongshu("Plan the docs").await;
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-decline-plan-failure.png");
-    d.open_dashboard(&server.url, &server.token).await;
+    let d = desk_dashboard(&server.url, &server.token, "edges-decline-plan-failure.png").await;
     // A plan at each size: the planner revises the declined one.
     for (revision, (w, h)) in (1u64..).zip(SIZES) {
         let size = format!("{w}x{h}");
         d.resize(w, h).await;
-        api.post_ok(
-            "/api/report_zhongshu_plan",
-            &json!({"session_id": z, "summary": format!("Docs, revision {revision}"),
-                    "needs_confirmation": true,
-                    "assignments": [{"department": "zhilibu", "task": "Write the docs",
-                                     "files": ["README.md"]}]}),
-        )
-        .await;
-        let item = d
-            .wait(
-                &format!("the plan's Decline in Needs you ({size})"),
-                PLAN_ITEM,
-                vec![json!(z), json!(revision)],
-            )
-            .await;
-        assert_eq!(
-            item["text"],
-            format!("Planner {z}: its plan awaits your confirmation"),
-            "{size}: {item}"
-        );
-        assert_eq!(
-            item["buttons"],
-            json!(["Review and start…", "Show", "Decline"]),
-            "{size}: {item}"
-        );
-        let decline = &item["decline"];
-        assert!(
-            decline["shown"] == true
-                && decline["disabled"] == false
-                && decline["left"].as_f64().unwrap() >= 0.0
-                && decline["right"].as_f64().unwrap() <= item["window"].as_f64().unwrap()
-                && decline["height"].as_f64().unwrap() >= 20.0,
-            "{size}: Decline in full view: {item}"
-        );
+        a_plan_awaiting_confirmation(api, &z, revision).await;
+        decline_is_in_full_view(&d, &z, revision, &size).await;
         page::assert_no_sideways_scroll(&d, &format!("Needs you at {size}")).await;
         d.shoot_centered(
             &format!("edges-decline-plan-{size}.png"),
             &page::plan_item(&z),
         )
         .await;
-        d.click(&format!(
-            "{} button[data-action=\"decline-plan\"]",
-            page::plan_item(&z)
-        ))
-        .await;
-        d.gone(
-            &format!("the plan item, declined ({size})"),
-            &page::plan_item(&z),
-        )
-        .await;
-        d.wait_text(
-            &format!("the decline's toast ({size})"),
-            "#toasts",
-            &format!("Declined {z}'s plan: nothing of it started"),
-        )
-        .await;
+        declined_from_needs_you(&d, &z, &size).await;
         // The plan says so where it is shown, and the launcher has it declined.
-        show_panel(&d, "focus-panel").await;
-        let badge = d
-            .wait(
-                &format!("the plan's status after the decline ({size})"),
-                "const b = document.querySelector('#plan .plan-head .badge'); \
-                 return b && b.getClientRects().length && !b.textContent.includes('awaits') ? b.textContent : null;",
-                vec![],
-            )
-            .await;
-        assert_eq!(badge, "declined: nothing of it started", "{size}");
-        let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
-        assert_eq!(plan["plan"]["revision"], revision, "{size}: {plan}");
-        assert_eq!(plan["plan"]["status"], "none", "{size}: {plan}");
-        let declined = api.audit_events("plan_declined").await;
-        assert_eq!(declined.len() as u64, revision, "{size}: {declined:?}");
-        let last = declined.last().unwrap();
-        assert!(
-            last["session_id"] == z.as_str()
-                && last["revision"] == revision
-                && last["by"] == "dashboard",
-            "{size}: {last}"
-        );
-        let status = api.status().await;
-        assert_eq!(status["queued_count"], 0, "{size}: nothing of it queued");
-        assert!(departments(&status).is_empty(), "{size}: nothing started");
+        the_plan_shows_declined(&d, &size).await;
+        the_launcher_has_it_declined(api, &z, revision, &size).await;
         // Its toast gone, the next size's is its own.
         d.gone("the decline's toast", "#toasts .toast").await;
     }
@@ -805,6 +792,104 @@ async fn a_plan_waiting_for_confirmation_is_declined_from_needs_you() {
     .await;
     d.quit().await;
     server.stop().await;
+}
+
+/// Planner `z` reports its plan's `revision` (zhilibu writes the docs), to
+/// wait for the user's confirmation.
+async fn a_plan_awaiting_confirmation(api: &Api, z: &str, revision: u64) {
+    api.post_ok(
+        "/api/report_zhongshu_plan",
+        &json!({"session_id": z, "summary": format!("Docs, revision {revision}"),
+                "needs_confirmation": true,
+                "assignments": [{"department": "zhilibu", "task": "Write the docs",
+                                 "files": ["README.md"]}]}),
+    )
+    .await;
+}
+
+/// Needs you shows `z`'s plan at `revision` with its three buttons, Decline
+/// usable and in full view in the window.
+async fn decline_is_in_full_view(d: &Browser, z: &str, revision: u64, size: &str) {
+    let item = d
+        .wait(
+            &format!("the plan's Decline in Needs you ({size})"),
+            PLAN_ITEM,
+            vec![json!(z), json!(revision)],
+        )
+        .await;
+    assert_eq!(
+        item["text"],
+        format!("Planner {z}: its plan awaits your confirmation"),
+        "{size}: {item}"
+    );
+    assert_eq!(
+        item["buttons"],
+        json!(["Review and start…", "Show", "Decline"]),
+        "{size}: {item}"
+    );
+    let decline = &item["decline"];
+    assert!(
+        decline["shown"] == true
+            && decline["disabled"] == false
+            && decline["left"].as_f64().unwrap() >= 0.0
+            && decline["right"].as_f64().unwrap() <= item["window"].as_f64().unwrap()
+            && decline["height"].as_f64().unwrap() >= 20.0,
+        "{size}: Decline in full view: {item}"
+    );
+}
+
+/// Presses Decline on `z`'s plan: its item goes and a toast says nothing of
+/// the plan started.
+async fn declined_from_needs_you(d: &Browser, z: &str, size: &str) {
+    d.click(&format!(
+        "{} button[data-action=\"decline-plan\"]",
+        page::plan_item(z)
+    ))
+    .await;
+    d.gone(
+        &format!("the plan item, declined ({size})"),
+        &page::plan_item(z),
+    )
+    .await;
+    d.wait_text(
+        &format!("the decline's toast ({size})"),
+        "#toasts",
+        &format!("Declined {z}'s plan: nothing of it started"),
+    )
+    .await;
+}
+
+/// The plan's badge, where the plan is shown, says it was declined.
+async fn the_plan_shows_declined(d: &Browser, size: &str) {
+    show_panel(d, "focus-panel").await;
+    let badge = d
+        .wait(
+            &format!("the plan's status after the decline ({size})"),
+            "const b = document.querySelector('#plan .plan-head .badge'); \
+             return b && b.getClientRects().length && !b.textContent.includes('awaits') ? b.textContent : null;",
+            vec![],
+        )
+        .await;
+    assert_eq!(badge, "declined: nothing of it started", "{size}");
+}
+
+/// The launcher has `z`'s plan at `revision` declined, audited as the
+/// dashboard's (one audit line per revision), and nothing of it queued or
+/// started.
+async fn the_launcher_has_it_declined(api: &Api, z: &str, revision: u64, size: &str) {
+    let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
+    assert_eq!(plan["plan"]["revision"], revision, "{size}: {plan}");
+    assert_eq!(plan["plan"]["status"], "none", "{size}: {plan}");
+    let declined = api.audit_events("plan_declined").await;
+    assert_eq!(declined.len() as u64, revision, "{size}: {declined:?}");
+    let last = declined.last().unwrap();
+    assert!(
+        last["session_id"] == z && last["revision"] == revision && last["by"] == "dashboard",
+        "{size}: {last}"
+    );
+    let status = api.status().await;
+    assert_eq!(status["queued_count"], 0, "{size}: nothing of it queued");
+    assert!(departments(&status).is_empty(), "{size}: nothing started");
 }
 
 // ---------------------------------------------------------------------------
@@ -832,17 +917,64 @@ async fn an_edit_of_a_trusted_file_is_yours_and_a_finished_planner_is_no_item_wh
     crate::needs!(Chromium);
     let repo = acp_repo();
     let home = tempfile::tempdir().unwrap();
-    let env = [
+    let env = trust_asked_env(home.path());
+    // The user trusts the file as it is, and a planner finishes its plan:
+    // its one department looks and changes nothing.
+    let (mut first, z) = a_trusted_planner_done_with_its_plan(&repo, &env).await;
+    // A clean stop suspends it; the user then edits the file: it now hands
+    // agents a variable of theirs.
+    first.terminate();
+    let config = repo.path.join("governance.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{yaml}  agent_env: [\"{EDGES_VAR}\"]\n")).unwrap();
+    let launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let status = suspended_for_trust(&launcher.api, &z).await;
+    assert_eq!(status["config_trust"]["edited"], true, "{status}");
+    let file = status["config_trust"]["file"].as_str().unwrap().to_string();
+
+    let d = desk_dashboard(&launcher.url, &launcher.token, "edges-trust-failure.png").await;
+    d.wait_applied(status["audit_seq"].as_u64().unwrap()).await;
+    for (w, h) in SIZES {
+        let size = format!("{w}x{h}");
+        d.resize(w, h).await;
+        let shown = d
+            .wait(
+                &format!("the trust banner ({size})"),
+                TRUST_AND_NEEDS,
+                vec![],
+            )
+            .await;
+        the_banner_says_it_is_your_edit(&shown, &file, &size);
+        the_finished_planner_is_no_item_of_trust(&shown, &z, &size);
+        page::assert_no_sideways_scroll(&d, &format!("the trust banner at {size}")).await;
+        d.shoot(&format!("edges-trust-{size}.png"), None).await;
+    }
+    d.quit().await;
+    drop(launcher);
+    first.wait();
+}
+
+/// The launchers' environment: the file's trust asked for (not assumed),
+/// trust kept under `home`, and [`EDGES_VAR`] set.
+fn trust_asked_env(home: &std::path::Path) -> [(String, String); 3] {
+    [
         ("CODEX_GOVERNANCE_TRUST_CONFIG".to_string(), "0".to_string()),
         (
             "CODEX_GOVERNANCE_CONFIG_HOME".to_string(),
-            home.path().display().to_string(),
+            home.display().to_string(),
         ),
         (EDGES_VAR.to_string(), "not a secret".to_string()),
-    ];
-    // The user trusts the file as it is, and a planner finishes its plan:
-    // its one department looks and changes nothing.
-    let mut first = spawn_launcher_env(&repo.path, &[], &env);
+    ]
+}
+
+/// A launcher on `repo` whose file the user trusts as it is, and a planner
+/// there done with its plan (its one department looked and changed nothing);
+/// returns the launcher and the planner.
+async fn a_trusted_planner_done_with_its_plan(
+    repo: &TestRepo,
+    env: &[(String, String)],
+) -> (Subprocess, String) {
+    let first = spawn_launcher_env(&repo.path, &[], env);
     let hash = first.api.status().await["config_trust"]["hash"]
         .as_str()
         .expect("the file asks for trust")
@@ -865,104 +997,82 @@ async fn an_edit_of_a_trusted_file_is_yours_and_a_finished_planner_is_no_item_wh
             s["finished_planners"] == json!([z])
         })
         .await;
-    // A clean stop suspends it; the user then edits the file: it now hands
-    // agents a variable of theirs.
-    first.terminate();
-    let config = repo.path.join("governance.yaml");
-    let yaml = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{yaml}  agent_env: [\"{EDGES_VAR}\"]\n")).unwrap();
-    let launcher = spawn_launcher_env(&repo.path, &[], &env);
-    let api = &launcher.api;
-    let status = api
-        .wait_status("the planner suspended for trust", |s| {
-            s["finished_planners"] == json!([z])
-                && s["sessions"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|x| x["id"] == z.as_str() && x["attention"]["kind"] == "config_trust")
-        })
-        .await;
-    assert_eq!(status["config_trust"]["edited"], true, "{status}");
-    let file = status["config_trust"]["file"].as_str().unwrap().to_string();
+    (first, z)
+}
 
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-trust-failure.png");
-    d.open_dashboard(&launcher.url, &launcher.token).await;
-    d.wait_applied(status["audit_seq"].as_u64().unwrap()).await;
-    for (w, h) in SIZES {
-        let size = format!("{w}x{h}");
-        d.resize(w, h).await;
-        let shown = d
-            .wait(
-                &format!("the trust banner ({size})"),
-                TRUST_AND_NEEDS,
-                vec![],
-            )
-            .await;
-        // (a) Your edit, not a stranger's file.
-        let lead = shown["lead"].as_str().unwrap();
-        assert!(
-            lead.starts_with(&format!("Your edit of {file} "))
-                && lead.contains("adds settings that run programs or send data"),
-            "{size}: {lead:?}"
-        );
-        let banner = shown["banner"].as_str().unwrap();
-        assert!(
-            !banner.contains("asks for more than the defaults"),
-            "{size}: {banner:?}"
-        );
-        let settings = &shown["settings"];
-        assert_eq!(settings.as_array().unwrap().len(), 1, "{size}: {shown}");
-        assert!(
-            settings[0]
-                .as_str()
+/// The status once planner `z`, done with its plan, is suspended until the
+/// edited file is trusted.
+async fn suspended_for_trust(api: &Api, z: &str) -> Value {
+    api.wait_status("the planner suspended for trust", |s| {
+        s["finished_planners"] == json!([z])
+            && s["sessions"]
+                .as_array()
                 .unwrap()
-                .starts_with(&format!("launcher.agent_env: {EDGES_VAR} — ")),
-            "{size}: {shown}"
-        );
-        let before = shown["before"].as_str().unwrap_or_default();
-        assert!(
-            before.starts_with("As you trusted them before: ")
-                && before.contains("launcher.acp_command"),
-            "{size}: {shown}"
-        );
-        // (b) The planner done with its plan is no item: the banner says it.
-        let needs = shown["needs"].as_array().unwrap();
-        assert!(
-            !needs.iter().any(|n| n["kind"] == "suspended"
-                || n["kind"] == "config_trust"
-                || n["kind"] == "trust"
-                || n["text"].as_str().unwrap().to_lowercase().contains("trust")),
-            "{size}: {needs:?}"
-        );
-        // What is left is what any finished planner shows, trust or not.
-        let kinds: Vec<&str> = needs.iter().map(|n| n["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["finished-planners"], "{size}: {needs:?}");
-        assert!(
-            needs[0]["text"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("Planner {z} is done with its plan")),
-            "{size}: {needs:?}"
-        );
-        page::assert_no_sideways_scroll(&d, &format!("the trust banner at {size}")).await;
-        d.shoot(&format!("edges-trust-{size}.png"), None).await;
-    }
-    d.quit().await;
-    drop(launcher);
-    first.wait();
+                .iter()
+                .any(|x| x["id"] == z && x["attention"]["kind"] == "config_trust")
+    })
+    .await
+}
+
+/// (a) The trust banner calls it the user's edit of `file`, not a stranger's
+/// file: it lists only the new setting, and what was trusted before.
+fn the_banner_says_it_is_your_edit(shown: &Value, file: &str, size: &str) {
+    let lead = shown["lead"].as_str().unwrap();
+    assert!(
+        lead.starts_with(&format!("Your edit of {file} "))
+            && lead.contains("adds settings that run programs or send data"),
+        "{size}: {lead:?}"
+    );
+    let banner = shown["banner"].as_str().unwrap();
+    assert!(
+        !banner.contains("asks for more than the defaults"),
+        "{size}: {banner:?}"
+    );
+    let settings = &shown["settings"];
+    assert_eq!(settings.as_array().unwrap().len(), 1, "{size}: {shown}");
+    assert!(
+        settings[0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("launcher.agent_env: {EDGES_VAR} — ")),
+        "{size}: {shown}"
+    );
+    let before = shown["before"].as_str().unwrap_or_default();
+    assert!(
+        before.starts_with("As you trusted them before: ")
+            && before.contains("launcher.acp_command"),
+        "{size}: {shown}"
+    );
+}
+
+/// (b) Planner `z`, done with its plan, is no item of Needs you for trust
+/// (the banner says it): what is left is what any finished planner shows.
+fn the_finished_planner_is_no_item_of_trust(shown: &Value, z: &str, size: &str) {
+    let needs = shown["needs"].as_array().unwrap();
+    assert!(
+        !needs.iter().any(|n| n["kind"] == "suspended"
+            || n["kind"] == "config_trust"
+            || n["kind"] == "trust"
+            || n["text"].as_str().unwrap().to_lowercase().contains("trust")),
+        "{size}: {needs:?}"
+    );
+    // What is left is what any finished planner shows, trust or not.
+    let kinds: Vec<&str> = needs.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["finished-planners"], "{size}: {needs:?}");
+    assert!(
+        needs[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Planner {z} is done with its plan")),
+        "{size}: {needs:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_banner_names_an_unknown_key_with_its_did_you_mean() {
     crate::needs!(Chromium);
     let (repo, server) = Scenario::new().serve().await;
-    let d = Browser::start(1440, 900)
-        .await
-        .with_failure_artifact("edges-typo-failure.png");
-    d.open_dashboard(&server.url, &server.token).await;
+    let d = desk_dashboard(&server.url, &server.token, "edges-typo-failure.png").await;
     // The user edits the file while the launcher runs: a key misspelt.
     let config = repo.path.join("governance.yaml");
     let yaml = std::fs::read_to_string(&config).unwrap();
