@@ -426,8 +426,15 @@ mod tests {
                 "required (the default) or none",
             ),
             ("'../x': {ssh: h, repo: /p}", "", "host's name"),
-            // A provider's exec line: one way in, a program that is not the
-            // repository's own.
+        ] {
+            let e = one(yaml).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(said), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_providers_line_is_one_way_in_and_names_a_program() {
+        for (yaml, key, said) in [
             (
                 "box: {ssh: h, provider: {exec: [podman]}, repo: /p}",
                 "provider",
