@@ -209,105 +209,118 @@ fn a_typo_names_its_line_and_an_invalid_glob_is_an_error() {
     assert!(err.contains("launcher.worktree_include[0]"), "{err}");
 }
 
+/// What the file says wrong, and how the launcher must say it: the line, the
+/// key, what is allowed and the closest allowed value or key ("" when none
+/// is close).
+struct Said {
+    text: &'static str,
+    line: usize,
+    key: &'static str,
+    allowed: &'static str,
+    suggestion: &'static str,
+}
+
+/// The cases of [`every_error_and_warning_names_line_key_allowed_and_a_suggestion`].
+const SAID: &[Said] = &[
+    Said {
+        text: "# mine\nlauncher:\n  scope: warm\n",
+        line: 3,
+        key: "launcher.scope",
+        allowed: "one of warn, block",
+        suggestion: "did you mean warn?",
+    },
+    Said {
+        text: "launcher:\n  max_departments: 2\n  merge: sqash\n",
+        line: 3,
+        key: "launcher.merge",
+        allowed: "one of squash, history",
+        suggestion: "did you mean squash?",
+    },
+    Said {
+        text: "launcher:\n  approval_policy: on-requst\n",
+        line: 2,
+        key: "launcher.approval_policy",
+        allowed: "one of untrusted, on-request, never",
+        suggestion: "did you mean on-request?",
+    },
+    Said {
+        text: "launcher:\n  max_departmens: 3\n",
+        line: 2,
+        key: "launcher.max_departmens",
+        allowed: "unknown key",
+        suggestion: "did you mean launcher.max_departments?",
+    },
+    Said {
+        text: "launcher:\n  zzz_unheard_of: 3\n",
+        line: 2,
+        key: "launcher.zzz_unheard_of",
+        allowed: "the keys in launcher are agent_command, max_departments",
+        suggestion: "",
+    },
+    Said {
+        text: "departments:\n  docs:\n    globs:\n      - README.md\n      - 'src/[**'\n",
+        line: 5,
+        key: "departments.docs.globs[1]",
+        allowed: "a class closed by ']', or [[] for a literal '['",
+        suggestion: "did you mean \"src/[[]**\"?",
+    },
+    Said {
+        text: "launcher:\n  require_plan_confirmation: yes\n",
+        line: 2,
+        key: "launcher.require_plan_confirmation",
+        allowed: "expected true or false",
+        suggestion: "did you mean true?",
+    },
+    Said {
+        text: "launcher:\n  max_departments: two\n",
+        line: 2,
+        key: "launcher.max_departments",
+        allowed: "expected a whole number",
+        suggestion: "did you mean 2?",
+    },
+    Said {
+        text: "launcher:\n  models: gpt-5.5\n",
+        line: 2,
+        key: "launcher.models",
+        allowed: "expected a list",
+        suggestion: "did you mean [gpt-5.5]?",
+    },
+    Said {
+        text: "launcher:\n  quota_reserve_percent: 150\n",
+        line: 2,
+        key: "launcher.quota_reserve_percent",
+        allowed: "a percentage above 0 and at most 100",
+        suggestion: "did you mean 100?",
+    },
+    Said {
+        text: "launcher:\n  max_zhongshu: 0\n",
+        line: 2,
+        key: "launcher.max_zhongshu",
+        allowed: "a whole number of at least 1",
+        suggestion: "did you mean 1?",
+    },
+    Said {
+        text: "launcher:\n  model_prices:\n    gpt-5.5: {inptu: 1.25, output: 10}\n",
+        line: 3,
+        key: "launcher.model_prices",
+        allowed: "allowed: input, cached_input, output",
+        suggestion: "did you mean input?",
+    },
+    Said {
+        text: "risk_rules:\n  - name: x\n    level: hihg\n    pattern: y\n",
+        line: 3,
+        key: "risk_rules[0].level",
+        allowed: "one of high, medium, low",
+        suggestion: "did you mean high?",
+    },
+];
+
 /// Issue 49 item 5: every error and warning about the file says it one way:
 /// `file:line`, the key, what is allowed and the closest allowed value or key.
 #[test]
 fn every_error_and_warning_names_line_key_allowed_and_a_suggestion() {
-    // (file text, line, key, what is allowed, did-you-mean)
-    let table: &[(&str, usize, &str, &str, &str)] = &[
-        (
-            "# mine\nlauncher:\n  scope: warm\n",
-            3,
-            "launcher.scope",
-            "one of warn, block",
-            "did you mean warn?",
-        ),
-        (
-            "launcher:\n  max_departments: 2\n  merge: sqash\n",
-            3,
-            "launcher.merge",
-            "one of squash, history",
-            "did you mean squash?",
-        ),
-        (
-            "launcher:\n  approval_policy: on-requst\n",
-            2,
-            "launcher.approval_policy",
-            "one of untrusted, on-request, never",
-            "did you mean on-request?",
-        ),
-        (
-            "launcher:\n  max_departmens: 3\n",
-            2,
-            "launcher.max_departmens",
-            "unknown key",
-            "did you mean launcher.max_departments?",
-        ),
-        (
-            "launcher:\n  zzz_unheard_of: 3\n",
-            2,
-            "launcher.zzz_unheard_of",
-            "the keys in launcher are agent_command, max_departments",
-            "",
-        ),
-        (
-            "departments:\n  docs:\n    globs:\n      - README.md\n      - 'src/[**'\n",
-            5,
-            "departments.docs.globs[1]",
-            "a class closed by ']', or [[] for a literal '['",
-            "did you mean \"src/[[]**\"?",
-        ),
-        (
-            "launcher:\n  require_plan_confirmation: yes\n",
-            2,
-            "launcher.require_plan_confirmation",
-            "expected true or false",
-            "did you mean true?",
-        ),
-        (
-            "launcher:\n  max_departments: two\n",
-            2,
-            "launcher.max_departments",
-            "expected a whole number",
-            "did you mean 2?",
-        ),
-        (
-            "launcher:\n  models: gpt-5.5\n",
-            2,
-            "launcher.models",
-            "expected a list",
-            "did you mean [gpt-5.5]?",
-        ),
-        (
-            "launcher:\n  quota_reserve_percent: 150\n",
-            2,
-            "launcher.quota_reserve_percent",
-            "a percentage above 0 and at most 100",
-            "did you mean 100?",
-        ),
-        (
-            "launcher:\n  max_zhongshu: 0\n",
-            2,
-            "launcher.max_zhongshu",
-            "a whole number of at least 1",
-            "did you mean 1?",
-        ),
-        (
-            "launcher:\n  model_prices:\n    gpt-5.5: {inptu: 1.25, output: 10}\n",
-            3,
-            "launcher.model_prices",
-            "allowed: input, cached_input, output",
-            "did you mean input?",
-        ),
-        (
-            "risk_rules:\n  - name: x\n    level: hihg\n    pattern: y\n",
-            3,
-            "risk_rules[0].level",
-            "one of high, medium, low",
-            "did you mean high?",
-        ),
-    ];
-    for (text, line, key, allowed, suggestion) in table {
+    for case in SAID {
+        let text = case.text;
         let said = match load_text(text) {
             Err(e) => e.to_string(),
             Ok(cfg) => {
@@ -316,13 +329,16 @@ fn every_error_and_warning_names_line_key_allowed_and_a_suggestion() {
             }
         };
         assert!(
-            said.contains(&format!("{CONFIG_FILE}:{line}: ")),
+            said.contains(&format!("{CONFIG_FILE}:{}: ", case.line)),
             "{text}: the file and line in {said}"
         );
-        assert!(said.contains(key), "{text}: the key in {said}");
-        assert!(said.contains(allowed), "{text}: what is allowed in {said}");
+        assert!(said.contains(case.key), "{text}: the key in {said}");
         assert!(
-            said.contains(suggestion),
+            said.contains(case.allowed),
+            "{text}: what is allowed in {said}"
+        );
+        assert!(
+            said.contains(case.suggestion),
             "{text}: the suggestion in {said}"
         );
     }

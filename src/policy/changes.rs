@@ -276,38 +276,30 @@ mod tests {
         Router::new(&Config::load_with_env(dir.path(), &Default::default()).unwrap())
     }
 
+    /// The review of `actual` by a department of `globs` given `files`,
+    /// with `claimed` as its report's files.
+    fn scoped(files: &[&str], globs: &[&str], actual: &[&str], claimed: bool) -> ChangeReview {
+        let (files, globs, actual) = (strings(files), strings(globs), strings(actual));
+        let mandate = Mandate {
+            files: &files,
+            globs: &globs,
+        };
+        let claimed = claimed.then_some(actual.as_slice());
+        review(mandate, &actual, claimed, &[], &router())
+    }
+
     #[test]
     fn plan_files_narrow_the_scope_and_never_widen_it() {
         // A docs department given `files: ["*"]`: still only its globs.
-        let files = strings(&["*"]);
-        let globs = strings(&["docs/**", "*.md"]);
-        let actual = strings(&[".env", "README.md", "docs/guide.md", "tools/deploy.sh"]);
-        let r = review(
-            Mandate {
-                files: &files,
-                globs: &globs,
-            },
-            &actual,
-            Some(&actual),
-            &[],
-            &router(),
-        );
+        let docs = ["docs/**", "*.md"];
+        let actual = [".env", "README.md", "docs/guide.md", "tools/deploy.sh"];
+        let r = scoped(&["*"], &docs, &actual, true);
         assert_eq!(r.scope.out_of_scope, [".env", "tools/deploy.sh"]);
         assert_eq!(r.decision, Decision::Review);
         assert!(may_integrate(ScopeMode::Block, Some(&r), false).is_err());
         // Files narrow: in the globs but not named is out.
-        let files = strings(&["docs/guide.md"]);
-        let actual = strings(&["docs/guide.md", "docs/other.md"]);
-        let r = review(
-            Mandate {
-                files: &files,
-                globs: &globs,
-            },
-            &actual,
-            None,
-            &[],
-            &router(),
-        );
+        let actual = ["docs/guide.md", "docs/other.md"];
+        let r = scoped(&["docs/guide.md"], &docs, &actual, false);
         assert_eq!(r.scope.out_of_scope, ["docs/other.md"]);
         assert!(
             r.findings[0].contains("1 changed file outside the department's scope (docs/guide.md within docs/**, *.md)"),
@@ -316,14 +308,8 @@ mod tests {
         );
         // A file the planner assigned outside the globs (issue 70 item 5):
         // out of scope, and said once as the planner's choice.
-        let files = strings(&["tests/stress.rs"]);
-        let globs = strings(&["src/**"]);
-        let actual = strings(&["src/lib.rs", "tests/stress.rs", "tools/x.sh"]);
-        let mandate = Mandate {
-            files: &files,
-            globs: &globs,
-        };
-        let r = review(mandate, &actual, None, &[], &router());
+        let actual = ["src/lib.rs", "tests/stress.rs", "tools/x.sh"];
+        let r = scoped(&["tests/stress.rs"], &["src/**"], &actual, false);
         assert_eq!(
             r.scope.out_of_scope,
             ["src/lib.rs", "tests/stress.rs", "tools/x.sh"]
@@ -341,22 +327,14 @@ mod tests {
         );
         // A long glob list is counted, not repeated (issue 37); a file
         // named twice, as an assigned file and a glob, is listed once.
-        let files = strings(&["README.md"]);
-        let globs = strings(&["README.md", "docs/**", "*.md", "AGENTS.md", "LICENSE"]);
-        let actual = strings(&["README.md", "src/x.rs", "src/y.rs"]);
-        let mandate = Mandate {
-            files: &files,
-            globs: &globs,
-        };
-        let r = review(mandate, &actual, None, &[], &router());
+        let globs = ["README.md", "docs/**", "*.md", "AGENTS.md", "LICENSE"];
+        let actual = ["README.md", "src/x.rs", "src/y.rs"];
+        let r = scoped(&["README.md"], &globs, &actual, false);
         assert_eq!(
             r.findings[0],
             "REVIEW: 2 changed files outside the department's scope (README.md within 5 globs): src/x.rs, src/y.rs"
         );
-        assert_eq!(
-            r.scope.patterns,
-            ["README.md", "docs/**", "*.md", "AGENTS.md", "LICENSE"]
-        );
+        assert_eq!(r.scope.patterns, globs);
     }
 
     #[test]

@@ -589,6 +589,95 @@ mod tests {
         target.join(profile)
     }
 
+    /// Writes `text` at `rel` under the profile folder `debug`.
+    fn write_under(debug: &Path, rel: &str, text: String) {
+        let path = debug.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// rustc's dep-info of four units built from the user's tree at `user`:
+    /// one names it (CARGO_MANIFEST_DIR), the others do not.
+    fn rustc_dep_infos(debug: &Path, user: &str) {
+        // A test reading its fixtures through env!("CARGO_MANIFEST_DIR").
+        write_under(
+            debug,
+            "deps/a-1111111111111111.d",
+            format!("{user}/target/debug/deps/a-1111111111111111.d: a/src/lib.rs\n\n# env-dep:CARGO_MANIFEST_DIR={user}/a\n"),
+        );
+        // Generated code and the crate's name: Cargo moves OUT_DIRs itself.
+        write_under(
+            debug,
+            "deps/a-2222222222222222.d",
+            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:GEN={user}/target/debug/build/s-6666666666666666/out/gen.rs\n# env-dep:CARGO_PKG_NAME=a\n"),
+        );
+        // A sibling folder whose name starts like the user's tree.
+        write_under(
+            debug,
+            "deps/b-3333333333333333.d",
+            format!("# env-dep:CARGO_MANIFEST_DIR={user}2/b\n"),
+        );
+        write_under(
+            debug,
+            "build/s-4444444444444444/build_script_build-4444444444444444.d",
+            "build.rs:\n".into(),
+        );
+    }
+
+    /// Two build scripts' runs: one told its crate where the user's
+    /// fixtures are, the other named only its own OUT_DIR.
+    fn build_script_outputs(debug: &Path, user: &str) {
+        let out_dir = |hash: &str| format!("{user}/target/debug/build/s-{hash}/out");
+        let script = |hash: &str, output: String| {
+            write_under(debug, &format!("build/s-{hash}/root-output"), out_dir(hash));
+            write_under(debug, &format!("build/s-{hash}/output"), output);
+        };
+        script(
+            "5555555555555555",
+            format!(
+                "cargo:rustc-link-search=native={}\ncargo:rustc-env=FIXTURES={user}/fixtures\n",
+                out_dir("5555555555555555")
+            ),
+        );
+        script(
+            "6666666666666666",
+            format!(
+                "cargo:rustc-link-search=native={}\n",
+                out_dir("6666666666666666")
+            ),
+        );
+    }
+
+    /// Cargo's own dep-info (binary): a workspace file outside the crate by
+    /// its absolute path, and one with package and target relative ones.
+    fn cargo_dep_infos(debug: &Path, user: &str) {
+        let fingerprint_dep_info = |unit: &str, paths: &[&str]| {
+            let mut bytes = vec![1, 0, 0, 0, 0xff, 1];
+            for p in paths {
+                bytes.extend((p.len() as u32).to_le_bytes());
+                bytes.extend(p.as_bytes());
+                bytes.push(1);
+            }
+            std::fs::write(debug.join(format!(".fingerprint/{unit}/dep-lib-x")), bytes).unwrap();
+        };
+        let shared = format!("{user}/b/src/../../shared/schema.json");
+        fingerprint_dep_info("b-7777777777777777", &["src/lib.rs", &shared]);
+        fingerprint_dep_info(
+            "c-8888888888888888",
+            &["src/lib.rs", "debug/build/s-5555555555555555/out/gen.rs"],
+        );
+    }
+
+    /// The units of `target`'s debug profile, by their fingerprints' names.
+    fn fingerprints(target: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn units_that_built_in_a_path_of_the_users_tree_are_built_anew_in_the_copy() {
         let dir = tempfile::tempdir().unwrap();
@@ -607,87 +696,15 @@ mod tests {
         ] {
             unit(&target, "debug", name);
         }
-        let write = |rel: &str, text: String| {
-            let path = debug.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        // A test reading its fixtures through env!("CARGO_MANIFEST_DIR").
-        write(
-            "deps/a-1111111111111111.d",
-            format!("{user}/target/debug/deps/a-1111111111111111.d: a/src/lib.rs\n\n# env-dep:CARGO_MANIFEST_DIR={user}/a\n"),
-        );
-        // Generated code and the crate's name: Cargo moves OUT_DIRs itself.
-        write(
-            "deps/a-2222222222222222.d",
-            format!("# env-dep:OUT_DIR={user}/target/debug/build/s-5555555555555555/out\n# env-dep:GEN={user}/target/debug/build/s-6666666666666666/out/gen.rs\n# env-dep:CARGO_PKG_NAME=a\n"),
-        );
-        // A sibling folder whose name starts like the user's tree.
-        write(
-            "deps/b-3333333333333333.d",
-            format!("# env-dep:CARGO_MANIFEST_DIR={user}2/b\n"),
-        );
-        write(
-            "build/s-4444444444444444/build_script_build-4444444444444444.d",
-            "build.rs:\n".into(),
-        );
-        // A build script that told the crate where the user's fixtures are.
-        let out_dir = |hash: &str| format!("{user}/target/debug/build/s-{hash}/out");
-        write(
-            "build/s-5555555555555555/root-output",
-            out_dir("5555555555555555"),
-        );
-        write(
-            "build/s-5555555555555555/output",
-            format!(
-                "cargo:rustc-link-search=native={}\ncargo:rustc-env=FIXTURES={user}/fixtures\n",
-                out_dir("5555555555555555")
-            ),
-        );
-        // One that named only its own OUT_DIR.
-        write(
-            "build/s-6666666666666666/root-output",
-            out_dir("6666666666666666"),
-        );
-        write(
-            "build/s-6666666666666666/output",
-            format!(
-                "cargo:rustc-link-search=native={}\n",
-                out_dir("6666666666666666")
-            ),
-        );
-
-        // Cargo's own dep-info (binary): a workspace file outside the crate
-        // by its absolute path, and one with package and target relative ones.
-        let fingerprint_dep_info = |unit: &str, paths: &[&str]| {
-            let mut bytes = vec![1, 0, 0, 0, 0xff, 1];
-            for p in paths {
-                bytes.extend((p.len() as u32).to_le_bytes());
-                bytes.extend(p.as_bytes());
-                bytes.push(1);
-            }
-            std::fs::write(debug.join(format!(".fingerprint/{unit}/dep-lib-x")), bytes).unwrap();
-        };
-        let shared = format!("{user}/b/src/../../shared/schema.json");
-        fingerprint_dep_info("b-7777777777777777", &["src/lib.rs", &shared]);
-        fingerprint_dep_info(
-            "c-8888888888888888",
-            &["src/lib.rs", "debug/build/s-5555555555555555/out/gen.rs"],
-        );
+        rustc_dep_infos(&debug, &user);
+        build_script_outputs(&debug, &user);
+        cargo_dep_infos(&debug, &user);
 
         let seed = seed_cargo(&repo, &wt, Caches::Auto, false)
             .unwrap()
             .unwrap();
-        let entries = |target: &Path| -> Vec<String> {
-            let mut names: Vec<String> = std::fs::read_dir(target.join("debug/.fingerprint"))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        };
         assert_eq!(
-            entries(&wt.join("target")),
+            fingerprints(&wt.join("target")),
             [
                 "a-2222222222222222",
                 "b-3333333333333333",
@@ -699,7 +716,7 @@ mod tests {
         );
         assert_eq!(seed.units_forgotten, 3);
         assert_eq!(
-            entries(&target).len(),
+            fingerprints(&target).len(),
             8,
             "the user's build folder is untouched"
         );

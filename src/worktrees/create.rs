@@ -561,11 +561,12 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    #[test]
-    fn a_full_worktree_keeps_modes_links_filters_folders_and_submodules() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A repository whose last commit holds files under CRLF and ident
+    /// filters, deep folders, an executable and two links (on Unix) and a
+    /// submodule's entry; and the blob of its `stamp.id`.
+    fn repo_of_every_kind(dir: &Path) -> (PathBuf, Oid) {
         let (repo, _) = repo_with(
-            dir.path(),
+            dir,
             &[
                 (".gitattributes", "*.crlf text eol=crlf\n*.id ident\n"),
                 ("plain.txt", "one\ntwo\n"),
@@ -601,8 +602,12 @@ mod tests {
         git.commit(Some("HEAD"), &sig, &sig, "more", &tree, &[&head])
             .unwrap();
         let blob_of_stamp = tree.get_path(Path::new("stamp.id")).unwrap().id();
+        (repo, blob_of_stamp)
+    }
 
-        let wt = full_worktree(&repo, "lingyubu-1");
+    /// The worktree's files as git checkout writes them: through their
+    /// filters, in their deep folders, a submodule as an empty folder.
+    fn files_as_checkout_writes_them(wt: &Path, blob_of_stamp: Oid) {
         let read = |p: &str| std::fs::read(wt.join(p)).unwrap();
         assert_eq!(read("plain.txt"), b"one\ntwo\n");
         assert_eq!(read("a/b/c/d/deep.txt"), b"deep\n");
@@ -616,34 +621,53 @@ mod tests {
         let sub_dir = std::fs::symlink_metadata(wt.join("vendor/lib")).unwrap();
         assert!(sub_dir.is_dir(), "a submodule is an empty folder");
         assert_eq!(std::fs::read_dir(wt.join("vendor/lib")).unwrap().count(), 0);
+    }
+
+    /// The worktree's executable bit and links as the commit has them.
+    #[cfg(unix)]
+    fn modes_and_links_kept(wt: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| std::fs::metadata(wt.join(p)).unwrap().permissions().mode();
+        assert_ne!(mode("run.sh") & 0o111, 0, "executable");
+        assert_eq!(mode("plain.txt") & 0o111, 0, "not executable");
+        let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
+        assert!(link.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_link(wt.join("link")).unwrap(),
+            Path::new("plain.txt")
+        );
+        assert_eq!(
+            std::fs::read_link(wt.join("to-folder")).unwrap(),
+            Path::new("a/b")
+        );
+    }
+
+    /// Git's stat check alone (no reading of files, no index refresh) finds
+    /// every entry of a fresh worktree of `repo` unchanged: the index holds
+    /// each file's stat data, as after git checkout.
+    #[cfg(unix)]
+    fn unchanged_by_stat_alone(repo: &Path) {
+        let fresh = full_worktree(repo, "lingyubu-2");
+        let stat_dirty = std::process::Command::new("git")
+            .args(["diff-files", "--name-only"])
+            .current_dir(&fresh)
+            .output()
+            .unwrap();
+        assert!(stat_dirty.status.success());
+        assert_eq!(String::from_utf8_lossy(&stat_dirty.stdout), "");
+    }
+
+    #[test]
+    fn a_full_worktree_keeps_modes_links_filters_folders_and_submodules() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, blob_of_stamp) = repo_of_every_kind(dir.path());
+        let wt = full_worktree(&repo, "lingyubu-1");
+        files_as_checkout_writes_them(&wt, blob_of_stamp);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = |p: &str| std::fs::metadata(wt.join(p)).unwrap().permissions().mode();
-            assert_ne!(mode("run.sh") & 0o111, 0, "executable");
-            assert_eq!(mode("plain.txt") & 0o111, 0, "not executable");
-            let link = std::fs::symlink_metadata(wt.join("link")).unwrap();
-            assert!(link.file_type().is_symlink());
-            assert_eq!(
-                std::fs::read_link(wt.join("link")).unwrap(),
-                Path::new("plain.txt")
-            );
-            assert_eq!(
-                std::fs::read_link(wt.join("to-folder")).unwrap(),
-                Path::new("a/b")
-            );
+            modes_and_links_kept(&wt);
             assert_eq!(git_status(&wt), "", "git sees it clean");
-            // Git's stat check alone (no reading of files, no index
-            // refresh) finds every entry unchanged: the index holds each
-            // file's stat data, as after git checkout.
-            let fresh = full_worktree(&repo, "lingyubu-2");
-            let stat_dirty = std::process::Command::new("git")
-                .args(["diff-files", "--name-only"])
-                .current_dir(&fresh)
-                .output()
-                .unwrap();
-            assert!(stat_dirty.status.success());
-            assert_eq!(String::from_utf8_lossy(&stat_dirty.stdout), "");
+            unchanged_by_stat_alone(&repo);
         }
     }
 
