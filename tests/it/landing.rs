@@ -6,9 +6,11 @@
 //! passed the checks lands.
 
 use crate::common::audit::audited;
+use crate::common::browser::Browser;
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
-use crate::common::scenario::{self, id_of, Scenario};
+use crate::common::scenario::drawer::{self, Shot};
+use crate::common::scenario::{self, id_of, merging, Codex, Scenario, CODEX_PATIENCE};
 
 use std::path::Path;
 
@@ -50,6 +52,39 @@ fn by_task<'a>(ds: &'a [Value], task: &str) -> &'a Value {
     ds.iter()
         .find(|d| d["task"].as_str().unwrap_or("").starts_with(task))
         .unwrap_or_else(|| panic!("no department on {task}: {ds:?}"))
+}
+
+/// The test a file of `name` holds: `greet` says hi to `name`.
+fn greet_test(name: &str) -> String {
+    format!(
+        "#[test]\nfn {name}() {{\n    assert_eq!(tiny::greet(\"{name}\"), \"hi {name}\");\n}}\n"
+    )
+}
+
+/// Starts a plan of `assignments` (each task `<label>: …`) on `task` and
+/// waits until each one's work is recorded: their sessions, in the
+/// assignments' order.
+async fn recorded_by_task<const N: usize>(
+    api: &Api,
+    task: &str,
+    assignments: [Value; N],
+) -> [String; N] {
+    let labels: Vec<String> = assignments
+        .iter()
+        .map(|a| {
+            a["task"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let z = scenario::start_plan(api, task, &format!("{N} changes"), assignments.into()).await;
+    let ds = scenario::recorded(api, &z, N).await;
+    let ids: Vec<String> = labels.iter().map(|l| id_of(by_task(&ds, l))).collect();
+    ids.try_into().unwrap()
 }
 
 /// The file a check waits for (it may read it, never write it): written
@@ -127,6 +162,99 @@ fn merge_in_background(api: &Api, id: String) -> tokio::task::JoinHandle<(Status
     })
 }
 
+/// Asks `id`'s Merge from a task of its own whose answer never comes (a
+/// kill or a stop cuts it).
+fn merge_cut_off(api: &Api, id: &str) -> tokio::task::JoinHandle<()> {
+    let (api, id) = (api.clone(), id.to_string());
+    tokio::spawn(async move {
+        let _no_answer = api
+            .client
+            .post(api.url("/api/integrate"))
+            .bearer_auth(&api.token)
+            .json(&json!({"session_id": id, "mode": "merge"}))
+            .send()
+            .await;
+    })
+}
+
+/// The answer of a Merge asked in the background.
+type Answer = tokio::task::JoinHandle<(StatusCode, Value)>;
+
+/// Asks the Merges of `asked` in this order, each once the one before it is
+/// in one of its states (in the train behind those before it): their
+/// answers to come.
+async fn merges_in_order<const N: usize>(api: &Api, asked: [(&str, &[&str]); N]) -> [Answer; N] {
+    let mut answers = Vec::new();
+    for (id, states) in asked {
+        answers.push(merge_in_background(api, id.to_string()));
+        wait_landing(api, id, states).await;
+    }
+    let Ok(answers) = answers.try_into() else {
+        unreachable!("one answer each")
+    };
+    answers
+}
+
+/// A Merge's answer once it came: it landed.
+async fn landed(answer: Answer) -> Value {
+    let (code, body) = answer.await.unwrap();
+    assert_eq!(code, StatusCode::OK, "{body}");
+    body
+}
+
+/// A Merge's answer once it came: refused, in words holding each of `said`.
+async fn refused(answer: Answer, said: &[&str]) -> Value {
+    let (code, body) = answer.await.unwrap();
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    for said in said {
+        assert!(merging::error_of(&body).contains(said), "{said}: {body}");
+    }
+    body
+}
+
+/// Waits (within `patience`) until `id`'s work is merged.
+async fn wait_merged(api: &Api, id: &str, what: &str, patience: std::time::Duration) {
+    wait_until(what, patience, || async {
+        (api.session(id).await["workspace"]["state"] == "merged").then_some(())
+    })
+    .await
+}
+
+/// The sessions of the audit's verified landings, in their order.
+fn verified_ids(repo: &TestRepo) -> Vec<String> {
+    audited(repo, "landing_verified")
+        .iter()
+        .map(|l| l["session_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The commits of your branch from its head down: each one's id and message.
+fn branch(root: &Path) -> Vec<(String, String)> {
+    let git = git2::Repository::open(root).unwrap();
+    let mut walk = git.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.map(|c| {
+        let commit = git.find_commit(c.unwrap()).unwrap();
+        let message = commit.message().unwrap().to_string();
+        (commit.id().to_string(), message)
+    })
+    .collect()
+}
+
+/// The folder of the landing's candidates, beside your tree's worktrees.
+fn landing_dir(root: &Path) -> std::path::PathBuf {
+    let name = root.file_name().unwrap().to_string_lossy();
+    root.with_file_name(format!("{name}.worktrees"))
+        .join(".landing")
+}
+
+/// The candidates in it.
+fn candidates(root: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(landing_dir(root))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
 /// Three departments from one base: A changes `greet`'s signature and its
 /// callers; B, written before A, calls the old one in a test of its own and
 /// passes alone; C is independent. Merged A, B, C together: A lands, B's
@@ -144,17 +272,12 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
     let server = InProcess::start(&repo).await;
     let api = &server.api;
     let lib_a = "pub fn greet(name: &str, loud: bool) -> String {\n    let s = String::from(\"hi \") + name;\n    if loud { s.to_uppercase() } else { s }\n}\n";
-    let z = scenario::start_plan(
+    let [a, b, c] = recorded_by_task(
         api,
         "three changes",
-        "three",
-        vec![
+        [
             writes("A: loud greetings", "src/lib.rs", lib_a),
-            writes(
-                "B: a test of greet",
-                "tests/b.rs",
-                "#[test]\nfn b() {\n    assert_eq!(tiny::greet(\"b\"), \"hi b\");\n}\n",
-            ),
+            writes("B: a test of greet", "tests/b.rs", &greet_test("b")),
             writes(
                 "C: arithmetic",
                 "tests/c.rs",
@@ -163,61 +286,52 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
         ],
     )
     .await;
-    let ds = scenario::recorded(api, &z, 3).await;
-    let (a, b, c) = (
-        id_of(by_task(&ds, "A:")),
-        id_of(by_task(&ds, "B:")),
-        id_of(by_task(&ds, "C:")),
-    );
     let base = head(&repo.path);
 
     // Asked in this order: each waits in the train for those before it.
-    let merge = |id: String| merge_in_background(api, id);
-    let a_merge = merge(a.clone());
-    wait_landing(api, &a, &["queued", "verifying"]).await;
-    let b_merge = merge(b.clone());
-    wait_landing(api, &b, &["queued"]).await;
-    let c_merge = merge(c.clone());
-    wait_landing(api, &c, &["queued"]).await;
-
-    let (code, body) = a_merge.await.unwrap();
-    assert_eq!(code, StatusCode::OK, "{body}");
+    let [a_merge, b_merge, c_merge] = merges_in_order(
+        api,
+        [
+            (&a, &["queued", "verifying"][..]),
+            (&b, &["queued"]),
+            (&c, &["queued"]),
+        ],
+    )
+    .await;
+    let body = landed(a_merge).await;
     assert_eq!(body["workspace"]["state"], "merged", "{body}");
-    let (code, body) = b_merge.await.unwrap();
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    let said = body["error"].as_str().unwrap_or_default();
-    assert!(said.contains("the checks failed"), "{body}");
-    assert!(said.contains("sent back"), "{body}");
-    let (code, body) = c_merge.await.unwrap();
-    assert_eq!(code, StatusCode::OK, "{body}");
+    refused(b_merge, &["the checks failed", "sent back"]).await;
+    landed(c_merge).await;
 
-    // Your branch: base, A, C; B's work is not on it.
-    let git = git2::Repository::open(&repo.path).unwrap();
-    let mut walk = git.revwalk().unwrap();
-    walk.push_head().unwrap();
-    let commits: Vec<git2::Oid> = walk.map(Result::unwrap).collect();
+    let commits = your_branch_holds_base_a_and_c(&repo.path, &base, &a, &c);
+    a_and_c_are_verified_and_b_ran_red(&repo, &commits, [&a, &b, &c]);
+    b_holds_the_compilers_words_and_is_sent_back(api, &repo, &b).await;
+    server.stop().await;
+}
+
+/// Your branch, from its head: C, A, then `base` (B's work is not on it),
+/// each landed commit naming its session and the checks in its trailer.
+/// The commits.
+fn your_branch_holds_base_a_and_c(root: &Path, base: &str, a: &str, c: &str) -> Vec<String> {
+    let commits = branch(root);
     assert_eq!(commits.len(), 3, "base, A and C");
-    assert_eq!(commits[2].to_string(), base);
-    let message = |i: usize| {
-        git.find_commit(commits[i])
-            .unwrap()
-            .message()
-            .unwrap()
-            .to_string()
-    };
-    for i in [0, 1] {
+    assert_eq!(commits[2].0, base);
+    for (_, message) in &commits[..2] {
         assert!(
-            message(i).contains("Governance-Verified: cargo test --offline --quiet"),
-            "{}",
-            message(i)
+            message.contains("Governance-Verified: cargo test --offline --quiet"),
+            "{message}"
         );
     }
-    assert!(message(1).contains(&a) && message(0).contains(&c));
-    assert!(!repo.path.join("tests/b.rs").exists());
-    assert!(repo.path.join("tests/c.rs").exists());
+    assert!(commits[1].1.contains(a) && commits[0].1.contains(c));
+    assert!(!root.join("tests/b.rs").exists());
+    assert!(root.join("tests/c.rs").exists());
+    commits.into_iter().map(|(id, _)| id).collect()
+}
 
-    // The audit: A's and C's trees verified, with exit 0; B's red run.
-    let verified = audited(&repo, "landing_verified");
+/// The audit: A's and C's trees verified, with exit 0 (A's at its commit);
+/// B's red run.
+fn a_and_c_are_verified_and_b_ran_red(repo: &TestRepo, commits: &[String], [a, b, c]: [&str; 3]) {
+    let verified = audited(repo, "landing_verified");
     let landed: Vec<(String, String)> = verified
         .iter()
         .map(|l| {
@@ -230,16 +344,16 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
     assert_eq!(
         landed,
         [
-            (a.clone(), tree_of(&repo.path, &commits[1].to_string())),
-            (c.clone(), tree_of(&repo.path, &commits[0].to_string())),
+            (a.to_string(), tree_of(&repo.path, &commits[1])),
+            (c.to_string(), tree_of(&repo.path, &commits[0])),
         ],
         "{verified:?}"
     );
     assert!(verified.iter().all(|l| l["exit"] == 0), "{verified:?}");
-    assert_eq!(verified[0]["commit"], commits[1].to_string());
-    let failed = audited(&repo, "landing_failed");
+    assert_eq!(verified[0]["commit"], commits[1].as_str());
+    let failed = audited(repo, "landing_failed");
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!(failed[0]["session_id"], b.as_str());
+    assert_eq!(failed[0]["session_id"], b);
     assert!(
         failed[0]["failure"]
             .as_str()
@@ -247,8 +361,11 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
             .contains("`cargo test --offline --quiet` exited with 101"),
         "{failed:?}"
     );
-    // B's drawer holds the compiler's words; B was sent back with them.
-    let landing = landing_of(api, &b).await;
+}
+
+/// B's drawer holds the compiler's words; B was sent back with them.
+async fn b_holds_the_compilers_words_and_is_sent_back(api: &Api, repo: &TestRepo, b: &str) {
+    let landing = landing_of(api, b).await;
     assert_eq!(landing["state"], "failed", "{landing}");
     assert!(
         landing["output"]
@@ -257,8 +374,7 @@ async fn a_train_lands_the_green_candidates_and_sends_back_the_red_one() {
             .contains("this function takes 2 arguments but 1 argument was supplied"),
         "{landing}"
     );
-    assert_eq!(audited(&repo, "sent_back").len(), 1);
-    server.stop().await;
+    assert_eq!(audited(repo, "sent_back").len(), 1);
 }
 
 /// The checks run confined: a check that writes your working tree, reads
@@ -280,19 +396,14 @@ async fn a_check_cannot_write_your_tree_read_the_state_or_reach_the_network() {
     let repo = crate_repo(&probe).repo();
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [d] = recorded_by_task(
         api,
         "one change",
-        "one",
-        vec![writes("A: a note", "src/note.rs", "// a note\n")],
+        [writes("A: a note", "src/note.rs", "// a note\n")],
     )
     .await;
-    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
     let base = head(&repo.path);
-    let (code, body) = api
-        .post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
-        .await;
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    merging::merge_refused(api, &d, "the checks failed").await;
     assert!(
         !repo.path.join("planted.txt").exists(),
         "your tree was written"
@@ -321,14 +432,12 @@ async fn a_check_cannot_write_your_tree_read_the_state_or_reach_the_network() {
         )
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": d, "mode": "merge", "without_checks": true,
-                    "reason": "the probe is meant to fail"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    merging::merged_with(
+        api,
+        &d,
+        json!({"without_checks": true, "reason": "the probe is meant to fail"}),
+    )
+    .await;
     let unverified = audited(&repo, "landed_unverified");
     assert_eq!(unverified.len(), 1);
     assert_eq!(unverified[0]["reason"], "the probe is meant to fail");
@@ -376,18 +485,13 @@ async fn a_cargo_candidate_is_checked_at_your_path_with_your_build_and_your_tree
     let deps = yours("target/debug/deps");
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [d] = recorded_by_task(
         api,
         "one change",
-        "one",
-        vec![writes("A: a note", "tests/note.txt", "a note\n")],
+        [writes("A: a note", "tests/note.txt", "a note\n")],
     )
     .await;
-    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
-    let (code, body) = api
-        .post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
-        .await;
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    merging::merge_refused(api, &d, "the checks failed").await;
     let landing = landing_of(api, &d).await;
     let output = landing["output"].as_str().unwrap_or_default();
     let at = dunce::canonicalize(&repo.path).unwrap();
@@ -449,18 +553,12 @@ async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
     let server = InProcess::start(&repo).await;
     let _gate = gate.opened_at_end();
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [d] = recorded_by_task(
         api,
         "one change",
-        "one",
-        vec![writes(
-            "A: a test",
-            "tests/a.rs",
-            "#[test]\nfn a() {\n    assert_eq!(tiny::greet(\"a\"), \"hi a\");\n}\n",
-        )],
+        [writes("A: a test", "tests/a.rs", &greet_test("a"))],
     )
     .await;
-    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
     let merge = merge_in_background(api, d.clone());
     wait_landing(api, &d, &["verifying"]).await;
     let first_tree = landing_of(api, &d).await["tree"].clone();
@@ -469,8 +567,7 @@ async fn a_branch_that_moved_during_the_checks_gets_a_new_candidate_verified() {
     crate::common::git::commit_all(&repo.path, "my own commit");
     let mine = head(&repo.path);
     gate.open();
-    let (code, body) = merge.await.unwrap();
-    assert_eq!(code, StatusCode::OK, "{body}");
+    landed(merge).await;
     let landed = head(&repo.path);
     let git = git2::Repository::open(&repo.path).unwrap();
     let commit = git
@@ -507,58 +604,16 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
     ))
     .repo();
     let rt = test_runtime();
-    let test = |name: &str| {
-        format!("#[test]\nfn {name}() {{\n    assert_eq!(tiny::greet(\"{name}\"), \"hi {name}\");\n}}\n")
-    };
     let mut launcher = spawn_launcher(&repo.path, &[]);
     let _gate = gate.opened_at_end();
-    let (a, b, c, base) = rt.block_on(async {
-        let api = &launcher.api;
-        let z = scenario::start_plan(
-            api,
-            "three tests",
-            "three",
-            vec![
-                writes("A: a", "tests/a.rs", &test("a")),
-                writes("B: b", "tests/b.rs", &test("b")),
-                writes("C: c", "tests/c.rs", &test("c")),
-            ],
-        )
-        .await;
-        let ds = scenario::recorded(api, &z, 3).await;
-        let ids = ["A:", "B:", "C:"].map(|t| id_of(by_task(&ds, t)));
-        let base = head(&repo.path);
-        for id in &ids {
-            let (client, id2) = (api.clone(), id.clone());
-            tokio::spawn(async move {
-                // Cut by the kill: no answer comes.
-                let _no_answer = client
-                    .client
-                    .post(client.url("/api/integrate"))
-                    .bearer_auth(&client.token)
-                    .json(&json!({"session_id": id2, "mode": "merge"}))
-                    .send()
-                    .await;
-            });
-            wait_landing(api, id, &["queued", "verifying", "passed"]).await;
-        }
-        wait_landing(api, &ids[1], &["verifying"]).await;
-        let [a, b, c] = ids;
-        (a, b, c, base)
-    });
-    let landing_dir = repo
-        .path
-        .with_file_name(format!(
-            "{}.worktrees",
-            repo.path.file_name().unwrap().to_string_lossy()
-        ))
-        .join(".landing");
-    let before: Vec<_> = std::fs::read_dir(&landing_dir)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let (ids, base) = rt.block_on(three_merges_asked_until_bs_checks_run(
+        &launcher.api,
+        &repo.path,
+    ));
+    let before = candidates(&repo.path);
     launcher.kill9();
-    let git = || git2::Repository::open(&repo.path).unwrap();
-    let parent_of_head = git().head().unwrap().peel_to_commit().unwrap().parent_id(0);
+    let git = git2::Repository::open(&repo.path).unwrap();
+    let parent_of_head = git.head().unwrap().peel_to_commit().unwrap().parent_id(0);
     assert_eq!(
         parent_of_head.unwrap().to_string(),
         base,
@@ -569,70 +624,76 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
     rt.block_on(async {
         let api = &launcher.api;
         // B's run starts again (the candidate the kill left is gone first).
-        wait_landing(api, &b, &["verifying"]).await;
+        wait_landing(api, &ids[1], &["verifying"]).await;
         gate.open();
-        for id in [&b, &c] {
-            wait_until(
-                &format!("{id} merged after the restart"),
-                PATIENCE * 2,
-                || async {
-                    (api.session(id).await["workspace"]["state"] == "merged").then_some(())
-                },
-            )
-            .await;
+        for id in &ids[1..] {
+            let what = format!("{id} merged after the restart");
+            wait_merged(api, id, &what, PATIENCE * 2).await;
         }
     });
     launcher.terminate();
-    let repository = git();
-    let mut walk = repository.revwalk().unwrap();
-    walk.push_head().unwrap();
-    let messages: Vec<String> = walk
-        .map(|c| {
-            let commit = repository.find_commit(c.unwrap()).unwrap();
-            commit.message().unwrap().to_string()
-        })
-        .collect();
+    each_landed_once_in_the_order_asked(&repo, &ids);
+    audit_verify_finds_the_landings_and_names_a_typed_trailer(&repo.path);
+    let left = candidates(&repo.path);
+    assert!(
+        !landing_dir(&repo.path).exists(),
+        "no candidate left behind: {left:?} (before the kill: {before:?})\n{}",
+        launcher.stderr()
+    );
+}
+
+/// Plans A, B and C (a test each) and asks their Merges in this order, each
+/// to be cut by the kill (no answer comes), until B's checks run: their
+/// sessions, and the base they started from.
+async fn three_merges_asked_until_bs_checks_run(api: &Api, root: &Path) -> ([String; 3], String) {
+    let ids = recorded_by_task(
+        api,
+        "three tests",
+        [
+            writes("A: a", "tests/a.rs", &greet_test("a")),
+            writes("B: b", "tests/b.rs", &greet_test("b")),
+            writes("C: c", "tests/c.rs", &greet_test("c")),
+        ],
+    )
+    .await;
+    let base = head(root);
+    for id in &ids {
+        merge_cut_off(api, id);
+        wait_landing(api, id, &["queued", "verifying", "passed"]).await;
+    }
+    wait_landing(api, &ids[1], &["verifying"]).await;
+    (ids, base)
+}
+
+/// Your branch holds base, A, B and C, once each in the order asked, and
+/// the audit each one's verified landing once.
+fn each_landed_once_in_the_order_asked(repo: &TestRepo, ids: &[String; 3]) {
+    let messages: Vec<String> = branch(&repo.path).into_iter().map(|(_, m)| m).collect();
     assert_eq!(messages.len(), 4, "base, A, B, C once each: {messages:?}");
-    for (at, id) in [(2, &a), (1, &b), (0, &c)] {
+    for (at, id) in [(2, &ids[0]), (1, &ids[1]), (0, &ids[2])] {
         assert!(
             messages[at].contains(id.as_str()),
             "{at} {id}: {messages:?}"
         );
     }
-    let verified: Vec<String> = audited(&repo, "landing_verified")
-        .iter()
-        .map(|l| l["session_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(verified, [a, b, c], "each verified landing once");
-    // `audit verify` finds each landed commit's line; a trailer typed on a
-    // commit of your own is named.
-    let repo_arg = repo.path.display().to_string();
+    assert_eq!(verified_ids(repo), *ids, "each verified landing once");
+}
+
+/// `audit verify` finds each landed commit's line; a trailer typed on a
+/// commit of your own is named.
+fn audit_verify_finds_the_landings_and_names_a_typed_trailer(root: &Path) {
+    let repo_arg = root.display().to_string();
     let (code, out, err) = run_binary(&["audit", "verify", "--repo", &repo_arg]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("ok: 3 verified landings on the branch"),
         "{out}"
     );
-    std::fs::write(repo.path.join("mine.txt"), "mine\n").unwrap();
-    crate::common::git::commit_all(&repo.path, "mine\n\nGovernance-Verified: trust me\n");
+    std::fs::write(root.join("mine.txt"), "mine\n").unwrap();
+    crate::common::git::commit_all(root, "mine\n\nGovernance-Verified: trust me\n");
     let (code, out, _) = run_binary(&["audit", "verify", "--repo", &repo_arg]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&head(&repo.path)), "{out}");
-    let landing = repo
-        .path
-        .with_file_name(format!(
-            "{}.worktrees",
-            repo.path.file_name().unwrap().to_string_lossy()
-        ))
-        .join(".landing");
-    let left: Vec<_> = std::fs::read_dir(&landing)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(
-        !landing.exists(),
-        "no candidate left behind: {left:?} (before the kill: {before:?})\n{}",
-        launcher.stderr()
-    );
+    assert!(out.contains(&head(root)), "{out}");
 }
 
 /// The drawer of a red landing (1440×900 and 390×844): the failing check
@@ -643,25 +704,19 @@ fn a_train_cut_by_kill_9_goes_on_at_the_next_start_and_lands_each_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
     crate::needs!(Codex, Chromium);
-    use crate::common::{axe, page};
     let repo = crate_repo(
         "    verify: [\"test ! -e tests/broken.rs || { echo 'error: <b>broken</b> on purpose' >&2; exit 3; }\"]\n    on_failure: wait\n",
     )
     .repo();
     let server = InProcess::start(&repo).await;
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [d] = recorded_by_task(
         api,
         "one change",
-        "one",
-        vec![writes("A: a broken test", "tests/broken.rs", "// broken\n")],
+        [writes("A: a broken test", "tests/broken.rs", "// broken\n")],
     )
     .await;
-    let d = id_of(&scenario::recorded(api, &z, 1).await[0]);
-    let (code, body) = api
-        .post("/api/integrate", &json!({"session_id": d, "mode": "merge"}))
-        .await;
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    merging::merge_refused(api, &d, "the checks failed").await;
 
     let b = scenario::dashboard(&server.url, &server.token, "landing-red").await;
     b.wait_text("the badge", ".badge.workspace", "checks failed")
@@ -672,14 +727,7 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
         "its Merge's checks failed, nothing landed: `test ! -e",
     )
     .await;
-    // Its row comes with the page's first answers: there before it is clicked.
-    b.present("its Review button", &format!("[data-open-changes=\"{d}\"]"))
-        .await;
-    b.js(
-        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
-        vec![json!(d)],
-    )
-    .await;
+    drawer::open_changes(&b, &d).await;
     let text = b
         .wait_text(
             "the red landing in the drawer",
@@ -693,27 +741,21 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
         "as text: {text}"
     );
     assert_eq!(b.count("#drawer-body .decision-landing b").await, 0);
-    b.shoot(
-        "landing-red-1440x900.png",
-        Some("#drawer-body .decision-landing"),
-    )
-    .await;
-    axe::accessible(&b, "a red landing in the drawer").await;
-    b.resize(390, 844).await;
-    b.settle().await;
-    page::assert_no_sideways_scroll(&b, "a red landing on a phone").await;
-    b.shoot(
-        "landing-red-390x844.png",
-        Some("#drawer-body .decision-landing"),
-    )
-    .await;
-    b.resize(1440, 900).await;
+    let at = Shot::Top("#drawer-body .decision-landing");
+    drawer::at_desk_and_on_a_phone(&b, "landing-red", "a red landing in the drawer", at, at).await;
     b.click("#drawer-body .landing-send-back").await;
+    the_failure_goes_back_as_a_new_attempt(api, &repo, &d).await;
+    server.stop().await;
+}
+
+/// The failure sent back from the drawer: audited for `d`, and a new
+/// attempt whose task says its work did not land and how the check ended.
+async fn the_failure_goes_back_as_a_new_attempt(api: &Api, repo: &TestRepo, d: &str) {
     let sent = wait_until("the failure sent back", PATIENCE, || async {
-        audited(&repo, "sent_back").into_iter().next()
+        audited(repo, "sent_back").into_iter().next()
     })
     .await;
-    assert_eq!(sent["session_id"], d.as_str(), "{sent}");
+    assert_eq!(sent["session_id"], d, "{sent}");
     let successor = sent["successor"].as_str().unwrap_or_default().to_string();
     assert!(!successor.is_empty(), "a new attempt: {sent}");
     // Its audit line is written before the status shows the new session.
@@ -727,7 +769,6 @@ async fn the_drawer_shows_a_red_landing_and_sends_the_failure_back() {
         task.contains("did not land") && task.contains("exited with 3"),
         "{next}"
     );
-    server.stop().await;
 }
 
 /// A queued Merge taken out of the train (its drawer's *Remove from the
@@ -744,33 +785,63 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     let mut docs = writes("C: c", "docs/c.md", "c\n");
     docs["department"] = json!("zhilibu");
     docs["files"] = json!(["docs/"]);
-    let z = scenario::start_plan(
+    let ids = recorded_by_task(
         api,
         "two notes and a doc",
-        "three",
-        vec![
+        [
             writes("A: a", "src/a_note.rs", "// a\n"),
             writes("B: b", "src/b_note.rs", "// b\n"),
             docs,
         ],
     )
     .await;
-    let ds = scenario::recorded(api, &z, 3).await;
-    let c = id_of(by_task(&ds, "C:"));
-    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
-    let merge = |id: String| merge_in_background(api, id);
-    let a_merge = merge(a.clone());
-    wait_landing(api, &a, &["verifying"]).await;
-    let b_merge = merge(b.clone());
-    wait_landing(api, &b, &["queued"]).await;
+    let [a, b, _] = &ids;
+    let [a_merge, b_merge] =
+        merges_in_order(api, [(a, &["verifying"][..]), (b, &["queued"])]).await;
     let (code, body) = api
         .post("/api/landing/remove", &json!({"session_id": a}))
         .await;
     assert_eq!(code, StatusCode::CONFLICT, "running checks stay: {body}");
     // The train in the page: A's checks run, B waits; B leaves it by its button.
     let page = scenario::dashboard(&server.url, &server.token, "landing-train").await;
-    // Issue 70 item 13: the waiting work is named one way, here by ids
-    // (two lingyubu), never a name beside ids.
+    needs_you_names_each_by_its_id(&page, &ids).await;
+    page.wait_text("A's badge", ".badge.workspace", "checks running")
+        .await;
+    the_train_panel_shows_a_running_and_b_waiting(&page, a, b).await;
+    drawer::open_changes(&page, b).await;
+    let text = page
+        .wait_text(
+            "B queued in the drawer",
+            "#drawer-body .decision-landing",
+            "Waits in the landing train",
+        )
+        .await;
+    assert!(text.contains("while [ ! -e"), "{text}");
+    let at = Shot::Top("#drawer-body .decision-landing");
+    drawer::at_desk_and_on_a_phone(
+        &page,
+        "landing-train",
+        "a queued Merge in the drawer",
+        at,
+        at,
+    )
+    .await;
+    page.click("#drawer-body .landing-remove").await;
+    wait_until("B out of the train", PATIENCE, || async {
+        landing_of(api, b).await.is_null().then_some(())
+    })
+    .await;
+    gate.open();
+    landed(a_merge).await;
+    refused(b_merge, &["taken out of the landing train"]).await;
+    assert!(!repo.path.join("src/b_note.rs").exists());
+    assert_eq!(api.session(b).await["workspace"]["state"], "pending");
+    server.stop().await;
+}
+
+/// Issue 70 item 13: the waiting work is named one way in Needs you, here
+/// by ids (two lingyubu), never a name beside ids.
+async fn needs_you_names_each_by_its_id(page: &Browser, ids: &[String]) {
     let chips = page
         .wait(
             "three chips in Needs you",
@@ -782,14 +853,15 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     for chip in chips.as_array().unwrap() {
         let chip = chip.as_str().unwrap();
         assert!(
-            [&a, &b, &c].iter().any(|id| chip.starts_with(id.as_str())),
+            ids.iter().any(|id| chip.starts_with(id.as_str())),
             "{chips}"
         );
     }
-    page.wait_text("A's badge", ".badge.workspace", "checks running")
-        .await;
-    // The train in the sessions panel: A's check running, B waiting with
-    // its Remove (A's has none: its checks run).
+}
+
+/// The train in the sessions panel: A's check running, B waiting with its
+/// Remove (A's has none: its checks run); shot at the desk and on a phone.
+async fn the_train_panel_shows_a_running_and_b_waiting(page: &Browser, a: &str, b: &str) {
     let train = page
         .wait(
             "the train's two entries",
@@ -812,61 +884,11 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
     page.resize(390, 844).await;
     page.settle().await;
     page.click(".view-tab[data-panel=\"sessions-panel\"]").await;
-    crate::common::page::assert_no_sideways_scroll(&page, "the train panel on a phone").await;
+    crate::common::page::assert_no_sideways_scroll(page, "the train panel on a phone").await;
     page.shoot_centered("landing-train-panel-390x844.png", "#train-panel")
         .await;
     page.resize(1440, 900).await;
     page.settle().await;
-    // Its row comes with the page's first answers: there before it is clicked.
-    page.present("its Review button", &format!("[data-open-changes=\"{b}\"]"))
-        .await;
-    page.js(
-        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
-        vec![json!(b)],
-    )
-    .await;
-    let text = page
-        .wait_text(
-            "B queued in the drawer",
-            "#drawer-body .decision-landing",
-            "Waits in the landing train",
-        )
-        .await;
-    assert!(text.contains("while [ ! -e"), "{text}");
-    page.shoot(
-        "landing-train-1440x900.png",
-        Some("#drawer-body .decision-landing"),
-    )
-    .await;
-    crate::common::axe::accessible(&page, "a queued Merge in the drawer").await;
-    page.resize(390, 844).await;
-    page.settle().await;
-    crate::common::page::assert_no_sideways_scroll(&page, "the train on a phone").await;
-    page.shoot(
-        "landing-train-390x844.png",
-        Some("#drawer-body .decision-landing"),
-    )
-    .await;
-    page.resize(1440, 900).await;
-    page.click("#drawer-body .landing-remove").await;
-    wait_until("B out of the train", PATIENCE, || async {
-        landing_of(api, &b).await.is_null().then_some(())
-    })
-    .await;
-    gate.open();
-    assert_eq!(a_merge.await.unwrap().0, StatusCode::OK);
-    let (code, body) = b_merge.await.unwrap();
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("taken out of the landing train"),
-        "{body}"
-    );
-    assert!(!repo.path.join("src/b_note.rs").exists());
-    assert_eq!(api.session(&b).await["workspace"]["state"], "pending");
-    server.stop().await;
 }
 
 /// A real Codex department (the scripted model) whose change fails the
@@ -874,8 +896,6 @@ async fn a_merge_taken_out_of_the_train_does_not_land() {
 /// thread, fixes it, and its second Merge lands verified.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_department_whose_merge_fails_the_checks_fixes_it_and_lands() {
-    use crate::common::model_server::{exec, tool_call};
-    use crate::common::scenario::CODEX_PATIENCE;
     crate::needs!(Codex);
     let mut c = Scenario::codex()
         .launcher("  landing:\n    verify: [\"grep -q second NOTES.md\"]\n")
@@ -883,6 +903,33 @@ async fn a_codex_department_whose_merge_fails_the_checks_fixes_it_and_lands() {
         .start()
         .await;
     c.plans_one_notes_department();
+    writes_first_then_what_the_checks_want(&c);
+    let api = c.api().clone();
+    api.start_zhongshu("Plan one change").await;
+    let dept = c.first_recorded().await;
+    let id = id_of(&dept);
+    let thread = dept["thread_id"].as_str().expect("a thread").to_string();
+    merging::merge_refused(&api, &id, "sent back").await;
+    the_failure_comes_back_on_its_thread(&c, &thread).await;
+    let successor = api.session(&id).await["workspace"]["successor"]
+        .as_str()
+        .expect("a successor")
+        .to_string();
+    c.wait_agent(&successor, "reported again and recorded", |s| {
+        s["status"] == "exited" && s["workspace"]["state"] == "pending"
+    })
+    .await;
+    merging::merged(&api, &successor).await;
+    let notes = std::fs::read_to_string(c.repo.path.join("NOTES.md")).unwrap();
+    assert_eq!(notes, "first\nsecond\n");
+    c.stop().await;
+}
+
+/// The scripted department writes `first` into NOTES.md and reports; told
+/// its work did not land, it adds `second` (what the checks want) and
+/// reports again.
+fn writes_first_then_what_the_checks_want(c: &Codex) {
+    use crate::common::model_server::{exec, tool_call};
     c.server.on(
         "department (zhilibu)",
         vec![exec("call_first", "echo first > NOTES.md")],
@@ -908,57 +955,21 @@ async fn a_codex_department_whose_merge_fails_the_checks_fixes_it_and_lands() {
             json!({"summary": "SECOND-REPORT", "changed_files": ["NOTES.md"]}),
         )],
     );
-    let api = c.api().clone();
-    api.start_zhongshu("Plan one change").await;
-    let dept = c.first_recorded().await;
-    let id = id_of(&dept);
-    let thread = dept["thread_id"].as_str().expect("a thread").to_string();
-    let (code, body) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": id, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("sent back"),
-        "{body}"
-    );
+}
+
+/// The failure reaches the model on the department's own thread (the same
+/// conversation), naming the failing command.
+async fn the_failure_comes_back_on_its_thread(c: &Codex, thread: &str) {
     let (asked, _) = wait_until("the failure on its thread", CODEX_PATIENCE, || async {
         c.server.first_asking("did not land")
     })
     .await;
-    assert_eq!(
-        asked.thread(),
-        Some(thread.as_str()),
-        "the same conversation"
-    );
+    assert_eq!(asked.thread(), Some(thread), "the same conversation");
     assert!(
         asked.body.to_string().contains("grep -q second NOTES.md"),
         "the failing command: {}",
         asked.body
     );
-    let successor = api.session(&id).await["workspace"]["successor"]
-        .as_str()
-        .expect("a successor")
-        .to_string();
-    c.wait_agent(&successor, "reported again and recorded", |s| {
-        s["status"] == "exited" && s["workspace"]["state"] == "pending"
-    })
-    .await;
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": successor, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    let notes = std::fs::read_to_string(c.repo.path.join("NOTES.md")).unwrap();
-    assert_eq!(notes, "first\nsecond\n");
-    c.stop().await;
 }
 
 /// Found by the review of issue 73: a Merge goes on when the page that
@@ -973,18 +984,15 @@ async fn a_merge_outlives_its_page_and_a_stop_is_no_red_run() {
     let server = InProcess::start(&repo).await;
     let _gate = gate.opened_at_end();
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [a, b] = recorded_by_task(
         api,
         "two notes",
-        "two",
-        vec![
+        [
             writes("A: a", "src/a_note.rs", "// a\n"),
             writes("B: b", "src/b_note.rs", "// b\n"),
         ],
     )
     .await;
-    let ds = scenario::recorded(api, &z, 2).await;
-    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
     // A's page goes while its checks wait: the request is dropped.
     let impatient = reqwest::Client::builder()
         .no_proxy()
@@ -1000,24 +1008,10 @@ async fn a_merge_outlives_its_page_and_a_stop_is_no_red_run() {
     assert!(gone.is_err(), "the page gave up first");
     wait_landing(api, &a, &["verifying"]).await;
     gate.open();
-    wait_until("A merged without its page", PATIENCE, || async {
-        (api.session(&a).await["workspace"]["state"] == "merged").then_some(())
-    })
-    .await;
+    wait_merged(api, &a, "A merged without its page", PATIENCE).await;
     // B: the launcher stops while its checks run.
     std::fs::remove_file(&gate.path).unwrap();
-    let b_merge = {
-        let (api, b) = (api.clone(), b.clone());
-        tokio::spawn(async move {
-            let _cut_by_the_stop = api
-                .client
-                .post(api.url("/api/integrate"))
-                .bearer_auth(&api.token)
-                .json(&json!({"session_id": b, "mode": "merge"}))
-                .send()
-                .await;
-        })
-    };
+    let b_merge = merge_cut_off(api, &b);
     wait_landing(api, &b, &["verifying"]).await;
     server.stop().await;
     let _ = b_merge.await;
@@ -1030,15 +1024,8 @@ async fn a_merge_outlives_its_page_and_a_stop_is_no_red_run() {
     let api = &server.api;
     wait_landing(api, &b, &["verifying"]).await;
     gate.open();
-    wait_until("B merged at the next start", PATIENCE, || async {
-        (api.session(&b).await["workspace"]["state"] == "merged").then_some(())
-    })
-    .await;
-    let verified: Vec<String> = audited(&repo, "landing_verified")
-        .iter()
-        .map(|l| l["session_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(verified, [a, b]);
+    wait_merged(api, &b, "B merged at the next start", PATIENCE).await;
+    assert_eq!(verified_ids(&repo), [a, b]);
     server.stop().await;
 }
 
@@ -1064,22 +1051,17 @@ async fn the_next_merge_is_verified_ahead_on_the_one_before_it() {
     let server = InProcess::start(&repo).await;
     let (_a_open, _b_open) = (gate_a.opened_at_end(), gate_b.opened_at_end());
     let api = &server.api;
-    let z = scenario::start_plan(
+    let [a, b] = recorded_by_task(
         api,
         "two notes",
-        "two",
-        vec![
+        [
             writes("A: a", "src/a_note.rs", "// a\n"),
             writes("B: b", "src/b_note.rs", "// b\n"),
         ],
     )
     .await;
-    let ds = scenario::recorded(api, &z, 2).await;
-    let (a, b) = (id_of(by_task(&ds, "A:")), id_of(by_task(&ds, "B:")));
-    let merge = |id: String| merge_in_background(api, id);
-    let a_merge = merge(a.clone());
-    wait_landing(api, &a, &["verifying"]).await;
-    let b_merge = merge(b.clone());
+    let [a_merge] = merges_in_order(api, [(&a, &["verifying"][..])]).await;
+    let b_merge = merge_in_background(api, b.clone());
     let entry = |train: &Value, id: &str| {
         train
             .as_array()

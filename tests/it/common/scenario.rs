@@ -12,10 +12,17 @@
 //!   pseudo-terminal behind a browser terminal.
 //! - [`start_plan`], [`register_plan`], [`recorded`]: a Zhongshu with a plan,
 //!   and its departments' work once it is recorded.
+//! - [`merging`]: a department's work merged, a Merge refused with the
+//!   launcher's words, a launcher that ends well.
+//! - [`drawer`]: a department's work opened in the drawer, and a view shot
+//!   at the desk's size and on a phone's (axe, nothing sideways).
 #![allow(dead_code)]
 
 #[cfg(unix)]
 mod codex;
+#[cfg(unix)]
+pub mod drawer;
+pub mod merging;
 mod terminal;
 
 #[cfg(unix)]
