@@ -7,8 +7,10 @@
 //! one is chosen and merges, and the other is settled with its branch kept.
 
 use crate::common::audit::{audited, audited_once};
+use crate::common::browser::Browser;
 use crate::common::launcher::*;
-use crate::common::scenario::{self, id_of, Scenario};
+use crate::common::scenario::drawer::{self, Shot};
+use crate::common::scenario::{self, attempts, id_of, merging, Scenario};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -35,20 +37,7 @@ fn repo_with(check: &str, more: &str) -> TestRepo {
 /// `id`'s attempts as `GET /api/attempts` compares them, once both have
 /// their verification.
 async fn compared(api: &Api, id: &str) -> Value {
-    compared_n(api, id, 2).await
-}
-
-/// The same, once `n` attempts have theirs.
-async fn compared_n(api: &Api, id: &str, n: usize) -> Value {
-    wait_until(&format!("{n} attempts verified"), PATIENCE, || async {
-        let (code, v) = api.get(&format!("/api/attempts?session_id={id}")).await;
-        let done = code == StatusCode::OK
-            && v["attempts"]
-                .as_array()
-                .is_some_and(|a| a.len() == n && a.iter().all(|x| !x["check"]["passed"].is_null()));
-        done.then_some(v)
-    })
-    .await
+    attempts::compared(api, id, 2).await
 }
 
 /// One assignment of lingyubu asking for two attempts; each writes its own
@@ -66,71 +55,14 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
     let repo = repo();
     let rt = test_runtime();
     let mut launcher = spawn_launcher(&repo.path, &[]);
-    let (z, ids) = rt.block_on(async {
-        let api = &launcher.api;
-        let z = scenario::start_plan(
-            api,
-            "one task, two attempts",
-            "two attempts",
-            vec![
-                json!({"department": "lingyubu", "files": ["src/"], "attempts": 2,
-                "task": "Say who [[fake-agent: --work-seconds 1 --write 'src/who.txt={session}' \
-                         --changed-file src/who.txt --summary 'I wrote who I am']]"}),
-            ],
-        )
-        .await;
-        let ds = scenario::recorded(api, &z, 2).await;
-        let ids: Vec<String> = ds.iter().map(id_of).collect();
-        // One base commit for both.
-        assert_eq!(
-            ds[0]["workspace"]["base"], ds[1]["workspace"]["base"],
-            "{ds:?}"
-        );
-        let v = compared(api, &ids[0]).await;
-        assert_eq!(v["chosen"], Value::Null, "{v}");
-        (z, ids)
-    });
+    let (z, ids) = rt.block_on(two_attempts_verified_from_one_base(&launcher.api));
     // Cut before the choice: both attempts and their verification stay.
     launcher.kill9();
     let launcher = spawn_launcher(&repo.path, &[]);
     rt.block_on(async {
         let api = &launcher.api;
-        let v = compared(api, &ids[1]).await;
-        let attempts = v["attempts"].as_array().unwrap();
-        let (green, red): (Vec<&Value>, Vec<&Value>) =
-            attempts.iter().partition(|a| a["check"]["passed"] == true);
-        assert_eq!((green.len(), red.len()), (1, 1), "{v}");
-        let (green, red) = (green[0], red[0]);
-        let (g, r) = (
-            green["session_id"].as_str().unwrap().to_string(),
-            red["session_id"].as_str().unwrap().to_string(),
-        );
-        assert!(g.ends_with("-1"), "{v}");
-        assert_eq!(
-            red["check"]["failure"],
-            format!("`{CHECK}` exited with 1"),
-            "{v}"
-        );
-        for a in attempts {
-            assert_eq!(a["diff_stat"]["files"], 1, "{v}");
-            assert_eq!(a["reported"], "I wrote who I am", "{v}");
-            assert_eq!(a["awaits_user"], true, "{v}");
-            assert_eq!(a["of"], 2, "{v}");
-        }
-        let (code, body) = api
-            .post(
-                "/api/attempts/another",
-                &json!({"session_id": g, "agent": "gemini"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-        assert!(
-            body["error"]
-                .as_str()
-                .unwrap()
-                .contains("no agent of this launcher is \"gemini\""),
-            "{body}"
-        );
+        let (g, r) = one_green_and_one_red(api, &ids[1]).await;
+        no_attempt_by_an_agent_the_launcher_has_not(api, &g).await;
         // Their trees, one against the other.
         let between = api.get_ok(&format!("/api/attempts/diff?a={g}&b={r}")).await;
         let diff = between["diff"].as_str().unwrap();
@@ -138,26 +70,7 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
             diff.contains(&format!("-{g}")) && diff.contains(&format!("+{r}")),
             "{diff}"
         );
-        // Try again with…: a third attempt from the same base and task.
-        let queued = api
-            .post_ok(
-                "/api/attempts/another",
-                &json!({"session_id": r, "agent": "lingyubu", "note": "mind the suffix"}),
-            )
-            .await;
-        assert_eq!(queued["attempt"]["n"], 3, "{queued}");
-        assert!(
-            queued["task"]
-                .as_str()
-                .unwrap()
-                .ends_with("mind the suffix"),
-            "{queued}"
-        );
-        let v = compared_n(api, &g, 3).await;
-        let third = &v["attempts"][2];
-        assert_eq!(third["n"], 3, "{v}");
-        assert_eq!(third["check"]["passed"], false, "{v}");
-        let t = third["session_id"].as_str().unwrap().to_string();
+        let t = a_third_attempt_from_the_same_base_and_task(api, &g, &r).await;
         // Each one's own change, to set side by side.
         let own = api.get_ok(&format!("/api/attempts/diff?a={g}")).await;
         let own = own["diff"].as_str().unwrap();
@@ -166,17 +79,7 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
             "{own}"
         );
         // Neither goes on before it is chosen.
-        let (code, body) = api
-            .post("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
-            .await;
-        assert_eq!(code, StatusCode::CONFLICT, "{body}");
-        assert!(
-            body["error"]
-                .as_str()
-                .unwrap()
-                .contains("choose it among them first"),
-            "{body}"
-        );
+        merging::merge_refused(api, &g, "choose it among them first").await;
         let chosen = api
             .post_ok("/api/choose_attempt", &json!({"session_id": g}))
             .await;
@@ -185,48 +88,8 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
             .post("/api/choose_attempt", &json!({"session_id": r}))
             .await;
         assert_eq!(code, StatusCode::CONFLICT, "a second choice: {body}");
-        // The other is settled: worktree gone, branch kept.
-        let settled = api
-            .wait_status("the other attempt settled", |s| {
-                departments(s)
-                    .iter()
-                    .any(|d| d["id"] == r && d["workspace"]["state"] == "discarded")
-            })
-            .await;
-        let other = departments(&settled)
-            .into_iter()
-            .find(|d| d["id"] == r)
-            .unwrap();
-        let path = other["workspace"]["path"].as_str().unwrap();
-        assert!(!std::path::Path::new(path).exists(), "its worktree is gone");
-        let branch = other["workspace"]["branch"].as_str().unwrap();
-        let git = git2::Repository::open(&repo.path).unwrap();
-        assert!(
-            git.find_branch(branch, git2::BranchType::Local).is_ok(),
-            "its branch stays"
-        );
-        let merged = api
-            .post_ok("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
-            .await;
-        assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-        assert_eq!(
-            std::fs::read_to_string(repo.path.join("src/who.txt")).unwrap(),
-            g
-        );
-        let v = api.get_ok(&format!("/api/attempts?session_id={g}")).await;
-        assert_eq!(v["chosen"], g.as_str(), "{v}");
-        // Undo brings the choice back: its work waits, still chosen, and
-        // goes on again; the others stay settled.
-        let undone = api
-            .post_ok("/api/undo_integration", &json!({"session_id": g}))
-            .await;
-        assert_eq!(undone["workspace"]["state"], "pending", "{undone}");
-        let v = api.get_ok(&format!("/api/attempts?session_id={g}")).await;
-        assert_eq!(v["chosen"], g.as_str(), "{v}");
-        let again = api
-            .post_ok("/api/integrate", &json!({"session_id": g, "mode": "merge"}))
-            .await;
-        assert_eq!(again["workspace"]["state"], "merged", "{again}");
+        the_other_is_settled_its_branch_kept(api, &repo, &r).await;
+        the_chosen_one_merges_and_merges_again_after_an_undo(api, &repo, &g).await;
     });
     assert_eq!(audited(&repo, "attempt_started").len(), 3);
     assert_eq!(audited(&repo, "attempt_checked").len(), 3);
@@ -235,6 +98,141 @@ fn two_attempts_are_verified_compared_kept_across_kill_9_and_the_chosen_one_merg
     assert_eq!(chosen[0]["zhongshu_id"], z.as_str());
     assert_eq!(chosen[0]["by"], "user");
     drop(launcher);
+}
+
+/// A plan of one assignment asking for two attempts, both recorded from one
+/// base commit and verified, none chosen: the planner and the attempts.
+async fn two_attempts_verified_from_one_base(api: &Api) -> (String, Vec<String>) {
+    let z = scenario::start_plan(
+        api,
+        "one task, two attempts",
+        "two attempts",
+        vec![two_attempts("")],
+    )
+    .await;
+    let ds = scenario::recorded(api, &z, 2).await;
+    let ids: Vec<String> = ds.iter().map(id_of).collect();
+    // One base commit for both.
+    assert_eq!(
+        ds[0]["workspace"]["base"], ds[1]["workspace"]["base"],
+        "{ds:?}"
+    );
+    let v = compared(api, &ids[0]).await;
+    assert_eq!(v["chosen"], Value::Null, "{v}");
+    (z, ids)
+}
+
+/// The attempts of `id` compared: one green (its id ends in `-1`) and one
+/// red with its check's words, each with its change, its report, waiting
+/// for you. The green one and the red one.
+async fn one_green_and_one_red(api: &Api, id: &str) -> (String, String) {
+    let v = compared(api, id).await;
+    let attempts = v["attempts"].as_array().unwrap();
+    let (green, red): (Vec<&Value>, Vec<&Value>) =
+        attempts.iter().partition(|a| a["check"]["passed"] == true);
+    assert_eq!((green.len(), red.len()), (1, 1), "{v}");
+    let (green, red) = (green[0], red[0]);
+    let (g, r) = (
+        green["session_id"].as_str().unwrap().to_string(),
+        red["session_id"].as_str().unwrap().to_string(),
+    );
+    assert!(g.ends_with("-1"), "{v}");
+    assert_eq!(
+        red["check"]["failure"],
+        format!("`{CHECK}` exited with 1"),
+        "{v}"
+    );
+    for a in attempts {
+        assert_eq!(a["diff_stat"]["files"], 1, "{v}");
+        assert_eq!(a["reported"], "I wrote who I am", "{v}");
+        assert_eq!(a["awaits_user"], true, "{v}");
+        assert_eq!(a["of"], 2, "{v}");
+    }
+    (g, r)
+}
+
+/// Another attempt by an agent the launcher does not run is refused, in
+/// words that name it.
+async fn no_attempt_by_an_agent_the_launcher_has_not(api: &Api, id: &str) {
+    let (code, body) = api
+        .post(
+            "/api/attempts/another",
+            &json!({"session_id": id, "agent": "gemini"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        merging::error_of(&body).contains("no agent of this launcher is \"gemini\""),
+        "{body}"
+    );
+}
+
+/// *Try again with…*: a third attempt from the same base and task, with
+/// your note, verified (red: its id does not end in `-1`). Its session.
+async fn a_third_attempt_from_the_same_base_and_task(api: &Api, g: &str, r: &str) -> String {
+    let queued = api
+        .post_ok(
+            "/api/attempts/another",
+            &json!({"session_id": r, "agent": "lingyubu", "note": "mind the suffix"}),
+        )
+        .await;
+    assert_eq!(queued["attempt"]["n"], 3, "{queued}");
+    assert!(
+        queued["task"]
+            .as_str()
+            .unwrap()
+            .ends_with("mind the suffix"),
+        "{queued}"
+    );
+    let v = attempts::compared(api, g, 3).await;
+    let third = &v["attempts"][2];
+    assert_eq!(third["n"], 3, "{v}");
+    assert_eq!(third["check"]["passed"], false, "{v}");
+    third["session_id"].as_str().unwrap().to_string()
+}
+
+/// The other attempt `r` is settled: its worktree gone, its branch kept.
+async fn the_other_is_settled_its_branch_kept(api: &Api, repo: &TestRepo, r: &str) {
+    let settled = api
+        .wait_status("the other attempt settled", |s| {
+            departments(s)
+                .iter()
+                .any(|d| d["id"] == r && d["workspace"]["state"] == "discarded")
+        })
+        .await;
+    let other = departments(&settled)
+        .into_iter()
+        .find(|d| d["id"] == r)
+        .unwrap();
+    let path = other["workspace"]["path"].as_str().unwrap();
+    assert!(!std::path::Path::new(path).exists(), "its worktree is gone");
+    let branch = other["workspace"]["branch"].as_str().unwrap();
+    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(
+        git.find_branch(branch, git2::BranchType::Local).is_ok(),
+        "its branch stays"
+    );
+}
+
+/// The chosen attempt `g` merges (its session id is the file's words) and
+/// stays chosen; undone, its work waits, still chosen, and merges again.
+async fn the_chosen_one_merges_and_merges_again_after_an_undo(api: &Api, repo: &TestRepo, g: &str) {
+    merging::merged(api, g).await;
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("src/who.txt")).unwrap(),
+        g
+    );
+    let v = attempts::attempts_of(api, g).await;
+    assert_eq!(v["chosen"], g, "{v}");
+    // Undo brings the choice back: its work waits, still chosen, and
+    // goes on again; the others stay settled.
+    let undone = api
+        .post_ok("/api/undo_integration", &json!({"session_id": g}))
+        .await;
+    assert_eq!(undone["workspace"]["state"], "pending", "{undone}");
+    let v = attempts::attempts_of(api, g).await;
+    assert_eq!(v["chosen"], g, "{v}");
+    merging::merged(api, g).await;
 }
 
 /// `attempts_stop: first_verified` stops the slow attempt once the other is
@@ -276,13 +274,7 @@ async fn the_first_verified_attempt_stops_the_other_and_is_chosen_by_itself() {
     let fast = chosen[0]["chosen"].as_str().unwrap().to_string();
     assert!(fast.ends_with("-1"), "{chosen:?}");
     assert_eq!(chosen[0]["others"], json!([id_of(slow)]));
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": fast, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    merging::merged(api, &fast).await;
     server.stop().await;
 }
 
@@ -304,7 +296,7 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
     )
     .await;
     let ds = scenario::recorded(api, &z, 2).await;
-    let first = id_of(&ds[0]);
+    let (first, second) = (id_of(&ds[0]), id_of(&ds[1]));
     let v = compared(api, &first).await;
     assert!(
         v["attempts"]
@@ -317,17 +309,35 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
     assert_eq!(v["chosen"], Value::Null, "two green: you choose");
     assert!(audited(&repo, "attempt_chosen").is_empty());
     let page = scenario::dashboard(&server.url, &server.token, "attempts-compare").await;
-    // Its row comes with the page's first answers: there before it is clicked.
-    page.present(
-        "its Review button",
-        &format!("[data-open-changes=\"{first}\"]"),
+    drawer::open_changes(&page, &first).await;
+    the_drawer_compares_them_side_by_side(&page, &first, &second).await;
+    let at = Shot::Centered("#drawer-body .attempts");
+    drawer::at_desk_and_on_a_phone(
+        &page,
+        "attempts-compare",
+        "attempts compared in the drawer",
+        at,
+        at,
     )
     .await;
-    page.js(
-        "document.querySelector(`[data-open-changes=\"${arguments[0]}\"]`).click();",
-        vec![json!(first)],
-    )
+    page.click(&format!(
+        "#drawer-body .attempt-card[data-id=\"{first}\"] .attempt-choose"
+    ))
     .await;
+    wait_until("the choice made from the page", PATIENCE, || async {
+        let v = attempts::attempts_of(api, &first).await;
+        (v["chosen"] == first.as_str()).then_some(())
+    })
+    .await;
+    let chosen = audited_once(&repo, "attempt_chosen", 1).await;
+    assert_eq!(chosen[0]["by"], "user", "{chosen:?}");
+    server.stop().await;
+}
+
+/// The drawer of `first` compares the two attempts (each passed, its
+/// report as text), shows one tree against the other, and each one's
+/// changes side by side.
+async fn the_drawer_compares_them_side_by_side(page: &Browser, first: &str, second: &str) {
     let text = page
         .wait_text(
             "the attempts compared",
@@ -348,7 +358,6 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
     )
     .await;
     page.click("#drawer-body .attempt-side-by-side").await;
-    let second = id_of(&ds[1]);
     let columns = page
         .wait(
             "each attempt's changes side by side",
@@ -365,30 +374,6 @@ async fn two_green_attempts_wait_for_you_and_the_drawer_compares_and_chooses() {
         columns[1].as_str().unwrap().contains(&format!("+{second}")),
         "{columns}"
     );
-    page.shoot_centered("attempts-compare-1440x900.png", "#drawer-body .attempts")
-        .await;
-    crate::common::axe::accessible(&page, "attempts compared in the drawer").await;
-    page.resize(390, 844).await;
-    page.settle().await;
-    crate::common::page::assert_no_sideways_scroll(&page, "attempts compared on a phone").await;
-    page.shoot_centered("attempts-compare-390x844.png", "#drawer-body .attempts")
-        .await;
-    page.resize(1440, 900).await;
-    page.settle().await;
-    page.click(&format!(
-        "#drawer-body .attempt-card[data-id=\"{first}\"] .attempt-choose"
-    ))
-    .await;
-    wait_until("the choice made from the page", PATIENCE, || async {
-        let v = api
-            .get_ok(&format!("/api/attempts?session_id={first}"))
-            .await;
-        (v["chosen"] == first.as_str()).then_some(())
-    })
-    .await;
-    let chosen = audited_once(&repo, "attempt_chosen", 1).await;
-    assert_eq!(chosen[0]["by"], "user", "{chosen:?}");
-    server.stop().await;
 }
 
 /// With `launcher.auto_integrate`, the planner's proposal of one attempt is

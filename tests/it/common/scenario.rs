@@ -12,12 +12,14 @@
 //!   pseudo-terminal behind a browser terminal.
 //! - [`start_plan`], [`register_plan`], [`recorded`]: a Zhongshu with a plan,
 //!   and its departments' work once it is recorded.
+//! - [`attempts`]: attempts at one task compared once verified.
 //! - [`merging`]: a department's work merged, a Merge refused with the
 //!   launcher's words, a launcher that ends well.
 //! - [`drawer`]: a department's work opened in the drawer, and a view shot
 //!   at the desk's size and on a phone's (axe, nothing sideways).
 #![allow(dead_code)]
 
+pub mod attempts;
 #[cfg(unix)]
 mod codex;
 #[cfg(unix)]
