@@ -6,10 +6,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::common::elsewhere::{
+    closed, committed_text, fetched_from, host_checked, integrated, merged_here, removed_there,
+    worktree_there,
+};
+use crate::common::launcher::{department_id, departments};
 use crate::common::model_server::{exec, message, tool_call};
 use crate::common::scenario::{Codex, Scenario};
+use crate::common::scripted::{self, reports_after, runs_then_reports};
 use crate::common::sshd::{Sshd, HOST};
 use crate::common::tier::codex;
 
@@ -55,19 +61,6 @@ async fn with_host(sshd: &Sshd, dir: &Path, codex_there: &str, extra: &str) -> C
         .await
 }
 
-/// The status's word on gpu1 once its pre-flight ran.
-async fn checked(c: &Codex) -> Value {
-    let status = c
-        .api()
-        .wait_status("gpu1 checked", |s| {
-            s["remotes"][0]["state"]
-                .as_str()
-                .is_some_and(|w| ["ready", "refused", "unreachable"].contains(&w))
-        })
-        .await;
-    status["remotes"][0].clone()
-}
-
 /// A Codex program for the host: `codex-cli <version>` for `--version`, the
 /// real one for everything else, or with `sandbox` run without one.
 fn codex_there(dir: &Path, version: Option<&str>, unsandboxed: bool) -> String {
@@ -96,7 +89,7 @@ async fn a_host_with_the_same_codex_git_and_a_holding_sandbox_is_ready() {
     let dir = tempfile::tempdir().unwrap();
     let real = codex().display().to_string();
     let c = with_host(&sshd, dir.path(), &real, "").await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
     let detail = gpu1["detail"].as_str().unwrap();
     assert!(detail.contains("in Codex's sandbox"), "{detail}");
@@ -145,7 +138,7 @@ async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let other = codex_there(dir.path(), Some("0.170.0"), false);
     let mut c = with_host(&sshd, dir.path(), &other, "").await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "refused", "{gpu1}");
     assert_eq!(
         gpu1["detail"],
@@ -158,7 +151,7 @@ async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
 
     let loose = codex_there(dir.path(), None, true);
     let mut c = with_host(&sshd, dir.path(), &loose, "").await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "refused", "{gpu1}");
     let detail = gpu1["detail"].as_str().unwrap();
     assert!(
@@ -177,7 +170,7 @@ async fn a_host_with_another_codex_or_no_sandbox_is_refused_with_the_reason() {
     // The check knowingly skipped: ready, and said so as it is (issue 70
     // item 3: the thread still asks for Codex's sandbox there).
     let mut c = with_host(&sshd, dir.path(), &loose, "      sandbox: none\n").await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}");
     let detail = gpu1["detail"].as_str().unwrap();
     assert!(
@@ -229,7 +222,7 @@ async fn a_host_named_by_an_untrusted_file_is_not_reached_until_trusted() {
     c.api()
         .post_ok("/api/trust_config", &json!({"hash": hash}))
         .await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}");
     assert!(sshd.log().contains("Accepted publickey"), "{}", sshd.log());
     c.stop().await;
@@ -256,7 +249,7 @@ async fn placed_on_gpu1_with(sshd: &Sshd, clone: &str, extra: &str) -> Codex {
         )
         .start()
         .await;
-    let gpu1 = checked(&c).await;
+    let gpu1 = host_checked(&c, "gpu1").await;
     assert_eq!(gpu1["state"], "ready", "{gpu1}\n{}", sshd.log());
     c
 }
@@ -315,42 +308,64 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     // the local worktree of a department that works on gpu1, nor there.
     let setup = "  worktree:\n    setup:\n      - touch SETUP-RAN\n";
     let c = placed_on_gpu1_with(&sshd, &clone, setup).await;
-    c.plans_one_notes_department();
-    c.server.on(
-        "department (zhilibu)",
-        vec![exec(
-            "call_write",
-            &format!(
-                "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"; \
-                 touch {clone}/PLANTED; echo \" CLONE-RC=$?\"; \
-                 touch {outside}; echo \" OUT-RC=$?\"",
-                outside = dir.path().join("outside.txt").display()
-            ),
-        )],
-    );
-    c.server.on(
-        "call_write",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "notes written", "changed_files": ["NOTES.md"]}),
-        )],
-    );
+    let outside = dir.path().join("outside.txt");
+    writes_notes_and_tries_the_clone_and_outside(&c, &clone, &outside);
     c.api().start_zhongshu("Plan one change").await;
     let dept = c.first_department().await;
+    let there = worktree_there(&clone, &dept);
+    it_wrote_in_its_worktree_there_only(&c, &clone, &outside, &there).await;
+    its_setup_ran_nowhere(&c, &dept, &there);
+    c.output("call_report").await;
+    c.turn_ended(&dept).await;
+    its_work_came_back(&c, &dept, &there).await;
+    closed(&c, &dept).await;
+    applied_then_undone(&c, &dept).await;
+    merged_here(&c, &dept, "NOTES.md", "notes\n").await;
+    nothing_of_it_is_left_there(&c, &dept, &there, &clone, &marks).await;
+    let mut c = c;
+    c.stop().await;
+}
+
+/// The department writes NOTES.md in its worktree, then tries a file in
+/// the host's clone and one outside both (each marked with its exit code),
+/// and reports NOTES.md.
+fn writes_notes_and_tries_the_clone_and_outside(c: &Codex, clone: &str, outside: &Path) {
+    c.plans_one_notes_department();
+    let cmd = format!(
+        "echo notes > NOTES.md; echo \" WT-RC=$?\"; echo \" AT=$(pwd)\"; \
+         touch {clone}/PLANTED; echo \" CLONE-RC=$?\"; \
+         touch {outside}; echo \" OUT-RC=$?\"",
+        outside = outside.display()
+    );
+    runs_then_reports(
+        &c.server,
+        "zhilibu",
+        "call_write",
+        &cmd,
+        "notes written",
+        &["NOTES.md"],
+    );
+}
+
+/// Its command ran in its worktree there, which holds NOTES.md; a write
+/// outside that worktree, in the clone or elsewhere, was refused.
+async fn it_wrote_in_its_worktree_there_only(c: &Codex, clone: &str, outside: &Path, there: &str) {
     let out = c.output("call_write").await;
-    let there = format!("{clone}.governance/{dept}");
-    assert!(out.contains("WT-RC=0"), "{out}");
-    for refused in ["CLONE-RC=", "OUT-RC="] {
-        assert!(
-            out.contains(refused) && !out.contains(&format!("{refused}0")),
-            "a write outside its worktree there is refused: {out}"
-        );
-    }
-    assert!(!Path::new(&clone).join("PLANTED").exists());
-    assert!(!dir.path().join("outside.txt").exists());
+    scripted::done(&out, &["WT-RC"]);
+    scripted::refused(&out, &["CLONE-RC", "OUT-RC"]);
+    assert!(!Path::new(clone).join("PLANTED").exists());
+    assert!(!outside.exists());
     assert!(out.contains(&format!("AT={there}")), "{out}");
-    assert!(!Path::new(&there).join("SETUP-RAN").exists());
+    assert_eq!(
+        std::fs::read_to_string(Path::new(there).join("NOTES.md")).unwrap(),
+        "notes\n"
+    );
+}
+
+/// The set-up commands ran neither in its worktree there nor in its local
+/// one, and its first turn said so.
+fn its_setup_ran_nowhere(c: &Codex, dept: &str, there: &str) {
+    assert!(!Path::new(there).join("SETUP-RAN").exists());
     let local = c.repo.path.parent().unwrap().join(format!(
         "{}.worktrees/{dept}",
         c.repo.path.file_name().unwrap().to_string_lossy()
@@ -361,66 +376,52 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
             .saw_user_text("set-up commands (launcher.worktree.setup) did not run"),
         "its first turn says where its set-up did not run"
     );
-    assert_eq!(
-        std::fs::read_to_string(Path::new(&there).join("NOTES.md")).unwrap(),
-        "notes\n"
-    );
-    c.output("call_report").await;
-    c.turn_ended(&dept).await;
-    let fetched = c
-        .wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
-        .await;
-    assert_eq!(fetched["host"], "gpu1", "{fetched}");
-    assert_eq!(fetched["remote_path"], there.as_str(), "{fetched}");
+}
+
+/// Its report fetched its work back from gpu1, out of the worktree there
+/// that the audit says was added for it.
+async fn its_work_came_back(c: &Codex, dept: &str, there: &str) {
+    fetched_from(c, dept, "gpu1", there).await;
     let added = c
         .wait_audit("remote_worktree_added", |e| e["session_id"] == dept)
         .await;
-    assert_eq!(added["remote_path"], there.as_str(), "{added}");
-    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
-        .await;
-    // Apply writes its work into the user's tree; Undo takes it back.
-    c.api()
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "apply"}),
-        )
-        .await;
+    assert_eq!(added["remote_path"], there, "{added}");
+}
+
+/// Apply writes its work into the user's tree; Undo takes it back.
+async fn applied_then_undone(c: &Codex, dept: &str) {
+    integrated(c, dept, "apply").await;
     let applied = c.repo.path.join("NOTES.md");
     assert_eq!(std::fs::read_to_string(&applied).unwrap(), "notes\n");
     c.api()
         .post_ok("/api/undo_integration", &json!({"session_id": dept}))
         .await;
     assert!(!applied.exists(), "Undo took the applied file back");
-    c.api()
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    let landed = std::process::Command::new("git")
-        .args(["show", "HEAD:NOTES.md"])
-        .current_dir(&c.repo.path)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&landed.stdout), "notes\n");
-    // Settled: its worktree, branch and base ref on the host are gone.
-    c.wait_audit("remote_worktree_removed", |e| e["session_id"] == dept)
-        .await;
-    assert!(!Path::new(&there).exists(), "{there}");
+}
+
+/// Settled: its worktree, branch and base ref on the host are gone, and no
+/// hook of the host's clone ever ran.
+async fn nothing_of_it_is_left_there(
+    c: &Codex,
+    dept: &str,
+    there: &str,
+    clone: &str,
+    marks: &Path,
+) {
+    removed_there(c, dept).await;
+    assert!(!Path::new(there).exists(), "{there}");
     let refs = std::process::Command::new("git")
         .args(["for-each-ref", "--format=%(refname)"])
-        .current_dir(&clone)
+        .current_dir(clone)
         .output()
         .unwrap();
     let refs = String::from_utf8_lossy(&refs.stdout).to_string();
-    assert!(!refs.contains(&dept), "{refs}");
+    assert!(!refs.contains(dept), "{refs}");
     assert!(
         !marks.exists(),
         "a hook of the host's clone ran: {}",
-        std::fs::read_to_string(&marks).unwrap_or_default()
+        std::fs::read_to_string(marks).unwrap_or_default()
     );
-    let mut c = c;
-    c.stop().await;
 }
 
 /// Issue 53 items 4 and 5: a department placed on a host that does not
@@ -564,11 +565,11 @@ async fn a_restart_resumes_a_remote_department_on_its_worktree_there() {
     c.stop().await;
 
     c.relaunch();
-    assert_eq!(checked(&c).await["state"], "ready");
+    assert_eq!(host_checked(&c, "gpu1").await["state"], "ready");
     c.wait_audit("session_resumed", |e| e["session_id"] == dept)
         .await;
     let out = c.output("call_after").await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(out.contains(&format!("AT={there}")), "{out}");
     c.output("call_report").await;
     c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
@@ -616,7 +617,7 @@ async fn a_dropped_ssh_is_reconnected_and_the_department_goes_on() {
     .await;
     go_on.notify_one();
     let out = c.output("call_two").await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(out.contains(&format!("AT={there}")), "{out}");
     assert!(Path::new(&there).join("TWO.md").exists());
     c.output("call_report").await;
@@ -717,7 +718,7 @@ async fn a_host_down_mid_turn_holds_the_department_until_it_is_back() {
     assert!(c.server.outputs("call_two").is_empty(), "the command waits");
     sshd.restart();
     let out = c.output("call_two").await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(out.contains(&format!("AT={there}")), "{out}");
     c.output("call_report").await;
     c.wait_audit("remote_work_fetched", |e| e["session_id"] == dept)
@@ -785,7 +786,7 @@ async fn a_host_away_longer_than_codex_waits_holds_the_turn_and_the_command_runs
     );
     sshd.restart();
     let out = c.output("call_again").await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(out.contains(&format!("AT={there}")), "{out}");
     assert!(out.contains("RUNS=1"), "the command ran there once: {out}");
     // Its report records its work fetched from gpu1 first: in one
@@ -817,8 +818,37 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
     let clone = seeded_clone(dir.path()).await;
+    let mut c = notes_on_gpu1_and_docs_here(&sshd, &clone).await;
+    assert_eq!(host_checked(&c, "gpu1").await["state"], "ready");
+    plans_notes_there_and_docs_here(&c);
+    c.api().start_zhongshu("Notes there, docs here").await;
+    // The planner sees the hosts it may place assignments on, with their free slots.
+    let seen = c.output("call_status").await;
+    assert!(
+        seen.contains("\"hosts\"") && seen.contains("gpu1") && seen.contains("free_slots"),
+        "{seen}"
+    );
+    let notes = department_started(&c, "zhilibu").await;
+    let docs = department_started(&c, "wenshu").await;
+    for id in [&notes, &docs] {
+        closed(&c, id).await;
+        integrated(&c, id, "merge").await;
+    }
+    for (file, text) in [("notes/A.md", "zhilibu\n"), ("docs/B.md", "wenshu\n")] {
+        assert_eq!(committed_text(&c.repo.path, file), text, "{file}");
+    }
+    print_the_story(&c).await;
+    let fetched = c.api().audit_events("remote_work_fetched").await;
+    assert!(fetched.iter().any(|e| e["session_id"] == notes.as_str()));
+    assert!(!fetched.iter().any(|e| e["session_id"] == docs.as_str()));
+    c.stop().await;
+}
+
+/// A launcher whose zhilibu (notes/) works on gpu1 and whose wenshu
+/// (docs/) works here.
+async fn notes_on_gpu1_and_docs_here(sshd: &Sshd, clone: &str) -> Codex {
     let real = codex().display().to_string();
-    let c = Scenario::codex()
+    Scenario::codex()
         .committed()
         .launcher(&format!(
             "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n\
@@ -830,8 +860,13 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
             &sshd.ssh_wrapper().display().to_string(),
         )
         .start()
-        .await;
-    assert_eq!(checked(&c).await["state"], "ready");
+        .await
+}
+
+/// The planner plans notes/A.md for zhilibu and docs/B.md for wenshu, then
+/// asks the plan's status; each department writes its file (and prints its
+/// host's name) and reports it.
+fn plans_notes_there_and_docs_here(c: &Codex) {
     c.server.on(
         "You are Zhongshu",
         vec![tool_call(
@@ -861,79 +896,48 @@ async fn a_plan_with_a_local_and_a_remote_department_runs_to_merge() {
                 &format!("mkdir -p $(dirname {file}) && echo {dept} > {file}; hostname"),
             )],
         );
-        c.server.on(
+        let report = format!("{call}_report");
+        reports_after(
+            &c.server,
             call,
-            vec![tool_call(
-                &format!("{call}_report"),
-                "governance_report_result",
-                json!({"summary": format!("{file} written"), "changed_files": [file]}),
-            )],
+            &report,
+            &format!("{file} written"),
+            &[file],
         );
     }
-    c.api().start_zhongshu("Notes there, docs here").await;
-    // The planner sees the hosts it may place assignments on, with their free slots.
-    let seen = c.output("call_status").await;
-    assert!(
-        seen.contains("\"hosts\"") && seen.contains("gpu1") && seen.contains("free_slots"),
-        "{seen}"
-    );
-    let mut ids = Vec::new();
-    for dept in ["zhilibu", "wenshu"] {
-        let s = c
-            .api()
-            .wait_status(&format!("{dept} started"), |s| {
-                crate::common::launcher::departments(s)
-                    .iter()
-                    .any(|d| d["department"] == dept)
-            })
-            .await;
-        let id = crate::common::launcher::departments(&s)
-            .into_iter()
-            .find(|d| d["department"] == dept)
-            .map(|d| d["id"].as_str().unwrap().to_string())
-            .unwrap();
-        ids.push(id);
-    }
-    for id in &ids {
-        c.wait_agent(id, "closed", |s| s["agent_state"] == "exited")
-            .await;
-        c.api()
-            .post_ok(
-                "/api/integrate",
-                &json!({"session_id": id, "mode": "merge"}),
-            )
-            .await;
-    }
-    for (file, text) in [("notes/A.md", "zhilibu\n"), ("docs/B.md", "wenshu\n")] {
-        let landed = std::process::Command::new("git")
-            .args(["show", &format!("HEAD:{file}")])
-            .current_dir(&c.repo.path)
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&landed.stdout), text, "{file}");
-    }
+}
+
+/// The session id of department `dept`, once it started.
+async fn department_started(c: &Codex, dept: &str) -> String {
+    let s = c
+        .api()
+        .wait_status(&format!("{dept} started"), |s| {
+            departments(s).iter().any(|d| d["department"] == dept)
+        })
+        .await;
+    department_id(&s, dept)
+}
+
+/// Prints the audit lines that tell a plan's story, from its sessions'
+/// starts to their worktrees' removal here and there.
+async fn print_the_story(c: &Codex) {
     let all = c.api().get_ok("/api/audit?limit=1000").await;
     println!("[audit of the mixed plan]");
+    let told = [
+        "session_started",
+        "worktree_created",
+        "remote_worktree_added",
+        "remote_work_fetched",
+        "worktree_recorded",
+        "integration_done",
+        "remote_worktree_removed",
+        "worktree_removed",
+    ];
     for e in all["events"].as_array().unwrap() {
-        let told = [
-            "session_started",
-            "worktree_created",
-            "remote_worktree_added",
-            "remote_work_fetched",
-            "worktree_recorded",
-            "integration_done",
-            "remote_worktree_removed",
-            "worktree_removed",
-        ];
         if told.contains(&e["event"].as_str().unwrap_or_default()) {
             println!("{e}");
         }
     }
-    let fetched = c.api().audit_events("remote_work_fetched").await;
-    assert!(fetched.iter().any(|e| e["session_id"] == ids[0].as_str()));
-    assert!(!fetched.iter().any(|e| e["session_id"] == ids[1].as_str()));
-    let mut c = c;
-    c.stop().await;
 }
 
 /// Issue 53 item 1: the user moves an assignment that waits for gpu1 to
@@ -996,24 +1000,17 @@ async fn a_file_over_the_limit_stays_on_its_host_with_its_worktree() {
     crate::needs!(Codex, Sshd);
     let (_sshd, _dir, clone, mut c) = placed().await;
     c.plans_one_notes_department();
-    c.server.on(
-        "department (zhilibu)",
-        vec![exec(
-            "call_write",
-            "echo notes > NOTES.md; truncate -s 3G BIG.bin; echo \" BIG-RC=$?\"",
-        )],
-    );
-    c.server.on(
+    runs_then_reports(
+        &c.server,
+        "zhilibu",
         "call_write",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "notes written", "changed_files": ["NOTES.md"]}),
-        )],
+        "echo notes > NOTES.md; truncate -s 3G BIG.bin; echo \" BIG-RC=$?\"",
+        "notes written",
+        &["NOTES.md"],
     );
     c.api().start_zhongshu("Plan one change").await;
     let dept = c.first_department().await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(c.output("call_write").await.contains("BIG-RC=0"));
     c.output("call_report").await;
     let recorded = c
@@ -1029,27 +1026,15 @@ async fn a_file_over_the_limit_stays_on_its_host_with_its_worktree() {
         "{findings}"
     );
     c.turn_ended(&dept).await;
-    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
-        .await;
-    c.api()
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(&c.repo.path)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
-    assert_eq!(
-        String::from_utf8_lossy(&git(&["show", "HEAD:NOTES.md"]).stdout),
-        "notes\n"
-    );
-    assert!(!git(&["cat-file", "-e", "HEAD:BIG.bin"]).status.success());
+    closed(&c, &dept).await;
+    merged_here(&c, &dept, "NOTES.md", "notes\n").await;
+    let big = std::process::Command::new("git")
+        .args(["cat-file", "-e", "HEAD:BIG.bin"])
+        .current_dir(&c.repo.path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!big.success());
     // Settled, its worktree there is kept with the file, and the log says why.
     crate::common::launcher::wait_until(
         "the host's worktree kept",
@@ -1108,7 +1093,7 @@ async fn a_remote_department_sent_back_goes_on_in_its_worktree_there() {
     );
     c.api().start_zhongshu("Plan one change").await;
     let dept = c.first_department().await;
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     c.output("call_first").await;
     let here = c
         .wait_agent(&dept, "its worktree here", |s| {
@@ -1122,8 +1107,7 @@ async fn a_remote_department_sent_back_goes_on_in_its_worktree_there() {
         "nothing comes here before its work is fetched back"
     );
     report.notify_one();
-    c.wait_agent(&dept, "closed", |s| s["agent_state"] == "exited")
-        .await;
+    closed(&c, &dept).await;
     let sent = c
         .api()
         .post_ok(
@@ -1231,7 +1215,7 @@ async fn a_remote_departments_approval_is_asked_here_and_the_command_runs_there(
         })
         .await;
     assert_eq!(pending["session_id"], dept.as_str(), "{pending}");
-    let there = format!("{clone}.governance/{dept}");
+    let there = worktree_there(&clone, &dept);
     assert!(
         !Path::new(&there).join("ASKED.md").exists(),
         "nothing ran before the answer"

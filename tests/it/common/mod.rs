@@ -1,7 +1,9 @@
 //! What the test modules share: the launcher harness (`launcher`, which the
 //! modules name `support`), mailbox helpers, terminal and browser clients, the
 //! attack tools, the scripted model server for the real Codex CLI, the
-//! loopback ssh host and the private podman for departments elsewhere.
+//! loopback ssh host and the private podman for departments elsewhere, the
+//! steps of a department that works elsewhere (`elsewhere`) and the scripted
+//! model's answers the Codex tests repeat (`scripted`).
 //!
 //! The pieces only the Unix modules use are built on Unix only, so the Windows
 //! lane (`tools/test.sh`) builds just what it runs.
@@ -16,6 +18,8 @@ pub mod axe;
 #[cfg(unix)]
 pub mod browser;
 pub mod demo;
+#[cfg(unix)]
+pub mod elsewhere;
 #[cfg(unix)]
 pub mod flaky;
 pub mod footprint;
@@ -40,6 +44,8 @@ pub mod real_acp;
 pub mod scenario;
 #[cfg(unix)]
 pub mod scopes;
+#[cfg(unix)]
+pub mod scripted;
 #[cfg(unix)]
 pub mod sshd;
 #[cfg(unix)]
