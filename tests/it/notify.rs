@@ -2,14 +2,20 @@
 //! notice program, the launcher as the user runs it (a subprocess, its ntfy
 //! token in its environment only).
 
+use std::path::Path;
+
 use serde_json::{json, Value};
 
-use crate::common::launcher::{spawn_launcher_env, wait_until};
+use crate::common::launcher::{spawn_launcher_env, wait_until, Api, Subprocess, TestRepo};
 use crate::common::model_server::exec_escalated;
 use crate::common::ntfy::Ntfy;
-use crate::common::scenario::Scenario;
+use crate::common::scenario::{Codex, Scenario};
+use crate::common::telegram::TelegramApi;
 
 const TOKEN: &str = "tk_NTFY_SECRET_0123456789";
+
+/// How long a test waits for a notice, a press's answer or an audit line.
+const PHONE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `launcher.notify` publishing to `ntfy`, topic `cg-test`, no dwell.
 fn notify_yaml(ntfy: &Ntfy, extra: &str) -> String {
@@ -27,18 +33,52 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
     ntfy.answer(&[503]);
     let out = tempfile::tempdir().unwrap();
     let got = out.path().join("notice.json");
+    let (_repo, launcher) = a_launcher_telling_ntfy_and_a_program(&ntfy, &got);
+    let api = &launcher.api;
+    a_hidden_or_closed_tab_is_gone_at_once(api).await;
+    api.post_ok("/api/notify/test", &json!({})).await;
+    published_twice_with_its_token(&ntfy).await;
+    delivered_on_the_second_attempt(api).await;
+    // The program got the notice as JSON on its standard input.
+    let notice: Value = wait_until("the program's notice", PHONE_PATIENCE, || async {
+        let text = std::fs::read_to_string(&got).ok()?;
+        serde_json::from_str(&text).ok()
+    })
+    .await;
+    assert_eq!(notice["title"], "codex-governance: test notice", "{notice}");
+    // No agent inherits it: the launcher took it out of its environment at start.
+    let z = api.start_zhongshu("Wait").await;
+    not_in_the_agents_environment(api, &z, TOKEN).await;
+    // The page sees the channels and their deliveries, never the token.
+    let view = api.get_ok("/api/notify").await;
+    let channels = view["notify"]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 2, "{view}");
+    assert_eq!(channels[0]["token_set"], true, "{view}");
+    assert!(
+        !notice.to_string().contains(TOKEN),
+        "the token in the program's notice: {notice}"
+    );
+    shown_nowhere(api, TOKEN).await;
+}
+
+/// A launcher (the user's binary, its ntfy token in its environment only)
+/// telling `ntfy` and a notice program that writes what it is given to `got`.
+fn a_launcher_telling_ntfy_and_a_program(ntfy: &Ntfy, got: &Path) -> (TestRepo, Subprocess) {
     let program = format!(
         "    command: [/bin/sh, -c, 'cat > \"$0\"', \"{}\"]\n",
         got.display()
     );
     let repo = Scenario::new()
-        .launcher(&notify_yaml(&ntfy, &program))
+        .launcher(&notify_yaml(ntfy, &program))
         .repo();
     let env = [("CODEX_GOVERNANCE_NTFY_TOKEN".to_string(), TOKEN.to_string())];
     let launcher = spawn_launcher_env(&repo.path, &[], &env);
-    let api = &launcher.api;
-    // Issue 70 item 12: a tab that is hidden or closed counts as gone at
-    // once (not 45 s later), and only that tab: another in use still holds.
+    (repo, launcher)
+}
+
+/// Issue 70 item 12: a tab that is hidden or closed counts as gone at once
+/// (not 45 s later), and only that tab: another in use still holds.
+async fn a_hidden_or_closed_tab_is_gone_at_once(api: &Api) {
     let say = |tab: &'static str, visible: bool| async move {
         api.post_ok(
             "/api/notify/presence",
@@ -51,7 +91,11 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
     assert_eq!(say("b", true).await, true);
     assert_eq!(say("a", false).await, true, "b is still in use");
     assert_eq!(say("b", false).await, false, "both left");
-    api.post_ok("/api/notify/test", &json!({})).await;
+}
+
+/// The test notice reached ntfy twice (the failed publish and its retry),
+/// each with the user's token and the notice's words.
+async fn published_twice_with_its_token(ntfy: &Ntfy) {
     let published = ntfy.wait_published("the retry of the test notice", 2).await;
     for p in &published {
         assert_eq!(p.topic, "cg-test");
@@ -65,14 +109,15 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
             "{p:?}"
         );
     }
-    let delivered = wait_until(
-        "the ntfy delivery audited",
-        std::time::Duration::from_secs(60),
-        || async {
-            let d = api.audit_events("notice_delivered").await;
-            (d.iter().filter(|e| e["channel"] == "ntfy").count() == 1).then_some(d)
-        },
-    )
+}
+
+/// The ntfy delivery is audited once, on its second attempt, after one
+/// failure audited as retrying.
+async fn delivered_on_the_second_attempt(api: &Api) {
+    let delivered = wait_until("the ntfy delivery audited", PHONE_PATIENCE, || async {
+        let d = api.audit_events("notice_delivered").await;
+        (d.iter().filter(|e| e["channel"] == "ntfy").count() == 1).then_some(d)
+    })
     .await;
     let ntfy_delivered: Vec<&Value> = delivered
         .iter()
@@ -86,35 +131,28 @@ async fn a_test_notice_reaches_ntfy_with_its_token_and_the_program_and_a_failing
         "{failed:?}"
     );
     assert_eq!(failed[0]["retrying"], true, "{failed:?}");
-    // The program got the notice as JSON on its standard input.
-    let notice: Value = wait_until(
-        "the program's notice",
-        std::time::Duration::from_secs(60),
-        || async {
-            let text = std::fs::read_to_string(&got).ok()?;
-            serde_json::from_str(&text).ok()
-        },
-    )
-    .await;
-    assert_eq!(notice["title"], "codex-governance: test notice", "{notice}");
-    // No agent inherits it: the launcher took it out of its environment at start.
-    let z = api.start_zhongshu("Wait").await;
-    not_in_the_agents_environment(api, &z, TOKEN).await;
-    // The page sees the channels and their deliveries, never the token.
-    let view = api.get_ok("/api/notify").await;
-    let channels = view["notify"]["channels"].as_array().unwrap();
-    assert_eq!(channels.len(), 2, "{view}");
-    assert_eq!(channels[0]["token_set"], true, "{view}");
-    let status = api.get_ok("/api/status").await;
-    let audit = api.get_ok("/api/audit?limit=1000").await;
-    for (what, text) in [
-        ("the notify view", view.to_string()),
-        ("the status", status.to_string()),
-        ("the audit", audit.to_string()),
-        ("the program's notice", notice.to_string()),
+}
+
+/// `secret` is in none of what the page reads: the notify view, the status
+/// and the audit.
+async fn shown_nowhere(api: &Api, secret: &str) {
+    for (what, path) in [
+        ("the notify view", "/api/notify"),
+        ("the status", "/api/status"),
+        ("the audit", "/api/audit?limit=1000"),
     ] {
-        assert!(!text.contains(TOKEN), "the token in {what}: {text}");
+        let text = api.get_ok(path).await.to_string();
+        assert!(!text.contains(secret), "{secret} in {what}: {text}");
     }
+}
+
+/// The audit's lines of `event`, once there are at least `n`.
+async fn audited(api: &Api, event: &str, n: usize) -> Vec<Value> {
+    wait_until(&format!("{n} {event} lines"), PHONE_PATIENCE, || async {
+        let lines = api.audit_events(event).await;
+        (lines.len() >= n).then_some(lines)
+    })
+    .await
 }
 
 /// A cloned file's channels (a program, a server that would get the token)
@@ -229,12 +267,10 @@ async fn an_approval_becomes_one_minimal_notice_linking_to_its_session() {
 }
 
 /// Asserts that the process of session `z` was not given `secret`.
-async fn not_in_the_agents_environment(api: &crate::common::launcher::Api, z: &str, secret: &str) {
-    let pid = wait_until(
-        "the planner's process",
-        std::time::Duration::from_secs(60),
-        || async { api.session(z).await["pid"].as_u64() },
-    )
+async fn not_in_the_agents_environment(api: &Api, z: &str, secret: &str) {
+    let pid = wait_until("the planner's process", PHONE_PATIENCE, || async {
+        api.session(z).await["pid"].as_u64()
+    })
     .await;
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     assert!(
@@ -260,7 +296,6 @@ fn actions(header: &str) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_and_audited() {
-    use codex_governance::notify::decision_token::{sign, verify, Key};
     crate::needs!(Codex);
     let ntfy = Ntfy::start().await;
     let c = Scenario::codex()
@@ -281,9 +316,26 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
     let z = api.start_zhongshu("Write outside the repository").await;
     c.wait_approval("the approval", |a| a["reason"] == "PHONE-ME")
         .await;
+    let (reply_url, decline) = the_approvals_one_button(&ntfy).await;
+    ntfy.wait_subscribed().await;
+    for body in replies_a_thief_could_make(&c, &decline) {
+        ntfy.phone_publishes(&reply_url, &body).await;
+    }
+    every_other_reply_refused_with_its_reason(api).await;
+    declined_once_from_the_phone(api, &z).await;
+    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
+        .await;
+    assert!(!never.exists(), "the declined command did not run");
+    assert!(api.session(&z).await["pending_approvals"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+}
+
+/// The approval's notice, at decline_only (the default), carries one
+/// button, Decline, replying to the topic's reply topic: its URL and body.
+async fn the_approvals_one_button(ntfy: &Ntfy) -> (String, String) {
     let published = ntfy.wait_published("the approval's notice", 1).await;
     let buttons = actions(published[0].header("actions").expect("buttons"));
-    // decline_only, the default: one button.
     assert_eq!(buttons.len(), 1, "{buttons:?}");
     let (label, reply_url, decline) = buttons[0].clone();
     assert_eq!(label, "Decline");
@@ -291,15 +343,20 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
         reply_url.starts_with(&format!("{}/cg-test-reply-", ntfy.url())),
         "{reply_url}"
     );
-    ntfy.wait_subscribed().await;
-    // Tokens a thief of the topic could make, signed with the key itself
-    // where the launcher's own checks must refuse them.
+    (reply_url, decline)
+}
+
+/// What a thief of the topic could send, in order: junk, a forged token,
+/// tokens signed with the key itself (an Approve the level does not allow, a
+/// Decline of a changed item), then the real Decline twice.
+fn replies_a_thief_could_make(c: &Codex, decline: &str) -> Vec<String> {
+    use codex_governance::notify::decision_token::{sign, verify, Claim, Key};
     let key = Key::load_or_make(&c.repo.state_dir()).unwrap();
     let now = chrono::Utc::now().timestamp();
-    let claim = verify(&key, &decline, now).expect("the button's token is ours");
+    let claim = verify(&key, decline, now).expect("the button's token is ours");
     let approve = sign(
         &key,
-        &codex_governance::notify::decision_token::Claim {
+        &Claim {
             decision: codex_governance::policy::notice::PhoneDecision::Approve,
             nonce: "a1".into(),
             ..claim.clone()
@@ -307,32 +364,27 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
     );
     let changed = sign(
         &key,
-        &codex_governance::notify::decision_token::Claim {
+        &Claim {
             digest: "0".repeat(64),
             nonce: "a2".into(),
             ..claim.clone()
         },
     );
     let forged = format!("v1.{}.{}", "00".repeat(8), "0".repeat(64));
-    for body in [
-        "junk",
-        forged.as_str(),
-        &approve,
-        &changed,
-        &decline,
-        &decline,
-    ] {
-        ntfy.phone_publishes(&reply_url, body).await;
-    }
-    let refused = wait_until(
-        "five replies refused",
-        std::time::Duration::from_secs(60),
-        || async {
-            let r = api.audit_events("phone_decision_refused").await;
-            (r.len() >= 5).then_some(r)
-        },
-    )
-    .await;
+    let junk = "junk".to_string();
+    vec![
+        junk,
+        forged,
+        approve,
+        changed,
+        decline.into(),
+        decline.into(),
+    ]
+}
+
+/// Five replies refused, each audited with why, in the order they came.
+async fn every_other_reply_refused_with_its_reason(api: &Api) {
+    let refused = audited(api, "phone_decision_refused", 5).await;
     let reasons: Vec<&str> = refused
         .iter()
         .filter_map(|e| e["reason"].as_str())
@@ -349,12 +401,15 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
     );
     assert_eq!(reasons[4], "it was used already", "{refused:?}");
     assert_eq!(refused.len(), 5, "{refused:?}");
-    // The decision landed once, as the page's would, audited with its channel.
+}
+
+/// The decision landed once, as the page's would, audited with its
+/// channel; the planner's conversation says the phone answered, not the page.
+async fn declined_once_from_the_phone(api: &Api, z: &str) {
     let decided = api.audit_events("approval_decided").await;
     assert_eq!(decided.len(), 1, "{decided:?}");
     assert_eq!(decided[0]["decision"], "decline", "{decided:?}");
     assert_eq!(decided[0]["by"], "phone (ntfy)", "{decided:?}");
-    // Its conversation says the phone answered, not the page.
     let talk = api
         .get_ok(&format!("/api/session_conversation?id={z}"))
         .await;
@@ -368,12 +423,6 @@ async fn the_phone_declines_an_approval_once_and_every_other_reply_is_refused_an
     assert_eq!(answered[0]["by"], "phone (ntfy)", "{talk}");
     let phone = api.audit_events("phone_decided").await;
     assert_eq!(phone.len(), 1, "{phone:?}");
-    c.wait_agent(&z, "idle after the decline", |s| s["agent_state"] == "idle")
-        .await;
-    assert!(!never.exists(), "the declined command did not run");
-    assert!(api.session(&z).await["pending_approvals"]
-        .as_array()
-        .is_none_or(|a| a.is_empty()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,15 +459,7 @@ async fn a_flooded_reply_topic_is_audited_boundedly_and_the_phone_still_confirms
     ntfy.phone_publishes(&reply_url, &"x".repeat(20_000)).await;
     ntfy.phone_publishes(&reply_url, &confirm).await;
     // Read in order: the confirmation after the flood still lands.
-    wait_until(
-        "the phone's confirmation",
-        std::time::Duration::from_secs(60),
-        || async {
-            let d = api.audit_events("phone_decided").await;
-            (!d.is_empty()).then_some(d)
-        },
-    )
-    .await;
+    audited(api, "phone_decided", 1).await;
     let refused = api.audit_events("phone_decision_refused").await;
     assert_eq!(refused.len(), 20, "at most 20 a minute, of 40 junk lines");
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
@@ -446,15 +487,7 @@ async fn a_phone_declines_a_plan_at_decline_only_and_its_planner_is_told() {
     let (_, reply_url, decline) = buttons[0].clone();
     ntfy.wait_subscribed().await;
     ntfy.phone_publishes(&reply_url, &decline).await;
-    let declined = wait_until(
-        "the plan declined",
-        std::time::Duration::from_secs(60),
-        || async {
-            let d = api.audit_events("plan_declined").await;
-            (!d.is_empty()).then_some(d)
-        },
-    )
-    .await;
+    let declined = audited(api, "plan_declined", 1).await;
     assert_eq!(declined[0]["session_id"], z.as_str(), "{declined:?}");
     assert_eq!(declined[0]["by"], "phone (ntfy)", "{declined:?}");
     let plan = api.get_ok(&format!("/api/zhongshu_plan?id={z}")).await;
@@ -510,12 +543,7 @@ async fn after_a_restart_a_button_used_before_it_stays_used() {
     let (_, reply_url, confirm) = buttons[0].clone();
     ntfy.wait_subscribed().await;
     ntfy.phone_publishes(&reply_url, &confirm).await;
-    wait_until(
-        "the phone's confirmation",
-        std::time::Duration::from_secs(60),
-        || async { (!api.audit_events("phone_decided").await.is_empty()).then_some(()) },
-    )
-    .await;
+    audited(api, "phone_decided", 1).await;
     let key = Key::load_or_make(&repo.state_dir()).unwrap();
     let claim = verify(&key, &confirm, chrono::Utc::now().timestamp()).unwrap();
     let confirmed = api.audit_events("plan_confirmed").await;
@@ -526,19 +554,15 @@ async fn after_a_restart_a_button_used_before_it_stays_used() {
     let server = crate::common::launcher::InProcess::start(&repo).await;
     let api = &server.api;
     // The phone sends the used button again (until the new launcher reads it).
-    let refused = wait_until(
-        "the replay refused",
-        std::time::Duration::from_secs(60),
-        || async {
-            let r = api.audit_events("phone_decision_refused").await;
-            if r.is_empty() {
-                ntfy.phone_publishes(&reply_url, &confirm).await;
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                return None;
-            }
-            Some(r)
-        },
-    )
+    let refused = wait_until("the replay refused", PHONE_PATIENCE, || async {
+        let r = api.audit_events("phone_decision_refused").await;
+        if r.is_empty() {
+            ntfy.phone_publishes(&reply_url, &confirm).await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            return None;
+        }
+        Some(r)
+    })
     .await;
     assert_eq!(refused[0]["reason"], "it was used already", "{refused:?}");
     assert_eq!(api.audit_events("plan_confirmed").await.len(), 1);
@@ -553,11 +577,9 @@ async fn a_plan_told(c: &crate::common::scenario::Codex, ntfy: &Ntfy, task: &str
     c.api()
         .post_ok("/api/report_zhongshu_plan", &plan_of(&z))
         .await;
-    wait_until(
-        "the plan's notice",
-        std::time::Duration::from_secs(60),
-        || async { (!told_of(ntfy, &z).is_empty()).then_some(()) },
-    )
+    wait_until("the plan's notice", PHONE_PATIENCE, || async {
+        (!told_of(ntfy, &z).is_empty()).then_some(())
+    })
     .await;
     z
 }
@@ -621,18 +643,14 @@ async fn work_ready_for_review_is_told_once_with_nothing_of_the_work() {
         vec![json!({"department": "lingyubu", "task": task, "files": ["src/a.rs"]})],
     )
     .await;
-    let told = wait_until(
-        "the review's notice",
-        std::time::Duration::from_secs(60),
-        || async {
-            let d = api.audit_events("notice_delivered").await;
-            let review: Vec<Value> = d
-                .into_iter()
-                .filter(|e| e["kind"] == "review_ready")
-                .collect();
-            (!review.is_empty()).then_some(review)
-        },
-    )
+    let told = wait_until("the review's notice", PHONE_PATIENCE, || async {
+        let d = api.audit_events("notice_delivered").await;
+        let review: Vec<Value> = d
+            .into_iter()
+            .filter(|e| e["kind"] == "review_ready")
+            .collect();
+        (!review.is_empty()).then_some(review)
+    })
     .await;
     let item = told[0]["item_id"].as_str().unwrap();
     assert!(item.starts_with("review:lingyubu-"), "{told:?}");
@@ -670,15 +688,8 @@ const BOT: &str = "424242:BOT-SECRET-TOKEN_abc";
 /// the agents, the page, nor the audit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat() {
-    use crate::common::telegram::TelegramApi;
     let tg = TelegramApi::start().await;
-    let repo = Scenario::new()
-        .launcher(&format!(
-            "  notify:\n    telegram: {{chat_id: 4242, api: \"{}\"}}\n    dwell_seconds: 0\n    \
-             remote_decisions: all\n",
-            tg.url()
-        ))
-        .repo();
+    let repo = Scenario::new().launcher(&telegram_yaml(&tg)).repo();
     let env = [(
         "CODEX_GOVERNANCE_TELEGRAM_TOKEN".to_string(),
         BOT.to_string(),
@@ -687,6 +698,38 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
     let api = &launcher.api;
     let z = api.start_zhongshu("Plan").await;
     api.post_ok("/api/report_zhongshu_plan", &plan_of(&z)).await;
+    let data = the_plans_message(&tg, &z).await;
+    tg.wait_polled().await;
+    // Another chat presses the same button: refused, and nothing is decided.
+    let answer = pressed(&tg, 999, &data).await;
+    assert!(answer.contains("another chat"), "{answer}");
+    // The user presses it: the plan is confirmed, once.
+    assert_eq!(pressed(&tg, 4242, &data).await, "Done.");
+    let answer = pressed(&tg, 4242, &data).await;
+    assert!(answer.starts_with("Not done"), "{answer}");
+    confirmed_once_and_refused_twice(api).await;
+    // The token: never in an agent's environment, the page or the audit.
+    not_in_the_agents_environment(api, &z, BOT).await;
+    let view = api.get_ok("/api/notify").await;
+    let channels = view["notify"]["channels"].as_array().unwrap();
+    assert_eq!(channels[0]["channel"], "telegram", "{view}");
+    assert_eq!(channels[0]["token_set"], true, "{view}");
+    shown_nowhere(api, "BOT-SECRET").await;
+}
+
+/// `launcher.notify` sending to chat 4242 through `tg`, no dwell, every
+/// decision allowed from the phone.
+fn telegram_yaml(tg: &TelegramApi) -> String {
+    format!(
+        "  notify:\n    telegram: {{chat_id: 4242, api: \"{}\"}}\n    dwell_seconds: 0\n    \
+         remote_decisions: all\n",
+        tg.url()
+    )
+}
+
+/// The plan's message, sent by the user's bot to their chat, linking to
+/// planner `z`, with one button that carries only a nonce: its data.
+async fn the_plans_message(tg: &TelegramApi, z: &str) -> String {
     let sent = tg.wait_sent("the plan's message", 1).await;
     let (token, message) = &sent[0];
     assert_eq!(token, BOT, "sent by the user's bot");
@@ -704,24 +747,19 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
         data.len() <= 64 && data.chars().all(|c| c.is_ascii_hexdigit()),
         "only a nonce: {data}"
     );
-    tg.wait_polled().await;
-    // Another chat presses the same button: refused, and nothing is decided.
-    let stranger = tg.press(999, data);
-    let answer = tg.wait_answered(&stranger).await;
-    assert!(
-        answer["text"].as_str().unwrap().contains("another chat"),
-        "{answer}"
-    );
-    // The user presses it: the plan is confirmed, once.
-    let press = tg.press(4242, data);
+    data.to_string()
+}
+
+/// Someone in chat `chat` presses the button `data`: the words it is answered with.
+async fn pressed(tg: &TelegramApi, chat: i64, data: &str) -> String {
+    let press = tg.press(chat, data);
     let answer = tg.wait_answered(&press).await;
-    assert_eq!(answer["text"], "Done.", "{answer}");
-    let again = tg.press(4242, data);
-    let answer = tg.wait_answered(&again).await;
-    assert!(
-        answer["text"].as_str().unwrap().starts_with("Not done"),
-        "{answer}"
-    );
+    answer["text"].as_str().unwrap().to_string()
+}
+
+/// The plan was confirmed once from Telegram; the press from another chat
+/// and the second press were refused, each saying why.
+async fn confirmed_once_and_refused_twice(api: &Api) {
     let decided = api.audit_events("phone_decided").await;
     assert_eq!(decided.len(), 1, "{decided:?}");
     assert_eq!(decided[0]["channel"], "telegram", "{decided:?}");
@@ -741,19 +779,6 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
         "{refused:?}"
     );
     assert!(refused.iter().all(|e| e["channel"] == "telegram"));
-    // The token: never in an agent's environment, the page or the audit.
-    not_in_the_agents_environment(api, &z, BOT).await;
-    let view = api.get_ok("/api/notify").await;
-    let channels = view["notify"]["channels"].as_array().unwrap();
-    assert_eq!(channels[0]["channel"], "telegram", "{view}");
-    assert_eq!(channels[0]["token_set"], true, "{view}");
-    for text in [
-        view.to_string(),
-        api.get_ok("/api/status").await.to_string(),
-        api.get_ok("/api/audit?limit=1000").await.to_string(),
-    ] {
-        assert!(!text.contains("BOT-SECRET"), "the bot token shown: {text}");
-    }
 }
 
 /// A Telegram button handed out before a clean restart still works after
@@ -762,15 +787,10 @@ async fn a_telegram_button_confirms_the_plan_once_and_only_from_the_users_chat()
 /// confirms it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telegram_button_handed_out_before_a_restart_confirms_the_plan_after_it() {
-    use crate::common::telegram::TelegramApi;
     crate::needs!(Codex);
     let tg = TelegramApi::start().await;
     let mut c = Scenario::codex()
-        .launcher(&format!(
-            "  notify:\n    telegram: {{chat_id: 4242, api: \"{}\"}}\n    dwell_seconds: 0\n    \
-             remote_decisions: all\n",
-            tg.url()
-        ))
+        .launcher(&telegram_yaml(&tg))
         .env("CODEX_GOVERNANCE_TELEGRAM_TOKEN", BOT)
         .start()
         .await;
@@ -805,16 +825,10 @@ async fn a_telegram_button_handed_out_before_a_restart_confirms_the_plan_after_i
             .contains("user_ids does not name"),
         "{answer}"
     );
-    let press = tg.press(4242, &data);
-    let answer = tg.wait_answered(&press).await;
-    assert_eq!(answer["text"], "Done.", "{answer}");
+    assert_eq!(pressed(&tg, 4242, &data).await, "Done.");
     let confirmed = c.api().audit_events("plan_confirmed").await;
     assert_eq!(confirmed.len(), 1, "{confirmed:?}");
-    let again = tg.press(4242, &data);
-    let answer = tg.wait_answered(&again).await;
-    assert!(
-        answer["text"].as_str().unwrap().starts_with("Not done"),
-        "{answer}"
-    );
+    let answer = pressed(&tg, 4242, &data).await;
+    assert!(answer.starts_with("Not done"), "{answer}");
     c.stop().await;
 }
