@@ -11,8 +11,12 @@
 //! the work lands.
 
 use crate::common::audit::{audited, audited_once};
+use crate::common::browser::Browser;
+use crate::common::forge::Forge;
 use crate::common::launcher::*;
-use crate::common::scenario::{self, id_of, Scenario};
+use crate::common::scenario::drawer::{self, Shot};
+use crate::common::scenario::{self, id_of, merging, Scenario};
+use crate::pull_requests::{World, TOKEN};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -121,50 +125,10 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
     rt.block_on(async {
         let api = &launcher.api;
         let first = one_department(api, BUGGY, &script).await;
-        let v = findings(api, &first, 2).await;
-        let comments = v["comments"].as_array().unwrap();
-        let on_line = comments.iter().find(|c| c["line"] == 7).expect("line 7");
-        let note = comments.iter().find(|c| c["line"] == 40).expect("line 40");
-        assert_eq!(on_line["finding"]["severity"], "important", "{v}");
-        assert_eq!(on_line["finding"].get("file_note"), None, "{v}");
-        assert_eq!(note["finding"]["file_note"], true, "{v}");
-        assert_eq!(v["drafts"], 0, "a finding is not the user's draft: {v}");
-        let reviewer = on_line["finding"]["reviewer"].as_str().unwrap().to_string();
-        assert!(reviewer.starts_with("reviewer-"), "{v}");
-
-        // What the reviewer tried and could not do.
-        let log = wait_log(&repo, &reviewer, "Your review is registered").await;
-        assert!(
-            log.contains("FAKE_ACP_TOOLS [\"governance_report_findings\"]"),
-            "{log}"
-        );
-        let write = log
-            .lines()
-            .find(|l| l.starts_with("FAKE_ACP_WRITE"))
-            .expect("the write directive ran");
-        assert!(write.contains("Read-only file system"), "{write}");
-        assert!(
-            log.contains("leave out session_id: the launcher knows which session is calling"),
-            "{log}"
-        );
-        assert!(
-            log.contains("Your review is registered: 1 important, 1 minor"),
-            "{log}"
-        );
-
+        let (rc, reviewer) = line_7_important_and_a_note_on_the_file(api, &first).await;
+        the_reviewer_could_not_write_nor_speak_for_the_department(&repo, &reviewer).await;
         // Merge is held, naming the finding; an override needs a reason.
-        let rc = on_line["id"].as_str().unwrap().to_string();
-        let (code, body) = api
-            .post(
-                "/api/integrate",
-                &json!({"session_id": first, "mode": "merge"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::CONFLICT, "{body}");
-        assert!(
-            body.to_string().contains(&format!("{rc} (src/lib.rs:7)")),
-            "{body}"
-        );
+        merging::merge_refused(api, &first, &format!("{rc} (src/lib.rs:7)")).await;
         let (code, body) = api
             .post(
                 "/api/integrate",
@@ -176,70 +140,122 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
             .get_ok(&format!("/api/changes?session_id={first}"))
             .await;
         assert_eq!(changes["review_held"], true, "{changes}");
-
-        // Accepted, sent back; the next review finds line 2 important.
-        api.post_ok("/api/review_comments/accept", &json!({"id": rc}))
-            .await;
-        write_script(
-            &script,
-            &[json!({"findings": [
-                {"path": "src/lib.rs", "line": 2, "side": "new", "severity": "important",
-                 "body": "total could overflow"}],
-             "summary": "fixed; one more"})],
-        );
-        let sent = api
-            .post_ok(
-                "/api/send_back",
-                &json!({"session_id": first,
-                        "note": format!("Fix it [[fake-agent: --write 'src/lib.rs={FIXED}']]")}),
-            )
-            .await;
-        let second = sent["successor"].as_str().unwrap().to_string();
-        let log = wait_log(&repo, &second, "FAKE_AGENT_ARGV").await;
-        assert!(
-            log.contains("v[i + 1] reads past the end: off by one"),
-            "{log}"
-        );
-        let v = findings(api, &second, 1).await;
-        let earlier = v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == rc.as_str())
-            .cloned()
-            .expect("the earlier finding is listed");
-        assert_eq!(earlier["state"], "addressed", "{v}");
-        let new = v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["session_id"] == second.as_str())
-            .cloned()
-            .unwrap();
-        assert_eq!(new["line"], 2, "{v}");
-        let (code, body) = api
-            .post(
-                "/api/integrate",
-                &json!({"session_id": second, "mode": "merge"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::CONFLICT, "{body}");
-        assert!(
-            body.to_string()
-                .contains(&format!("{} (src/lib.rs:2)", new["id"].as_str().unwrap())),
-            "{body}"
-        );
-        api.post_ok(
-            "/api/integrate",
-            &json!({"session_id": second, "mode": "merge", "override_review": true,
-                    "reason": "overflow is out of reach for our inputs"}),
+        let (second, new) =
+            accepted_sent_back_and_reviewed_again(api, &repo, &script, &first, &rc).await;
+        merging::merge_refused(api, &second, &format!("{new} (src/lib.rs:2)")).await;
+        merging::merged_with(
+            api,
+            &second,
+            json!({"override_review": true, "reason": "overflow is out of reach for our inputs"}),
         )
         .await;
         let lib = std::fs::read_to_string(repo.path.join("src/lib.rs")).unwrap();
         assert!(lib.contains("total += v[i];"), "{lib}");
     });
-    let started = audited_once(&repo, "review_started", 2);
-    let overridden = rt.block_on(audited_once(&repo, "review_overridden", 1));
+    the_audit_tells_two_reviews_an_acceptance_and_an_override(&rt, &repo);
+}
+
+/// The first review's findings on `first`: line 7 important, line 40 (not
+/// in the diff) a note on the file, neither the user's draft. The line 7
+/// finding's id and its reviewer's session.
+async fn line_7_important_and_a_note_on_the_file(api: &Api, first: &str) -> (String, String) {
+    let v = findings(api, first, 2).await;
+    let comments = v["comments"].as_array().unwrap();
+    let on_line = comments.iter().find(|c| c["line"] == 7).expect("line 7");
+    let note = comments.iter().find(|c| c["line"] == 40).expect("line 40");
+    assert_eq!(on_line["finding"]["severity"], "important", "{v}");
+    assert_eq!(on_line["finding"].get("file_note"), None, "{v}");
+    assert_eq!(note["finding"]["file_note"], true, "{v}");
+    assert_eq!(v["drafts"], 0, "a finding is not the user's draft: {v}");
+    let reviewer = on_line["finding"]["reviewer"].as_str().unwrap().to_string();
+    assert!(reviewer.starts_with("reviewer-"), "{v}");
+    (on_line["id"].as_str().unwrap().to_string(), reviewer)
+}
+
+/// What the reviewer tried and could not do: write a file (read-only) or
+/// report for the department's session; its one tool took its own review.
+async fn the_reviewer_could_not_write_nor_speak_for_the_department(
+    repo: &TestRepo,
+    reviewer: &str,
+) {
+    let log = wait_log(repo, reviewer, "Your review is registered").await;
+    assert!(
+        log.contains("FAKE_ACP_TOOLS [\"governance_report_findings\"]"),
+        "{log}"
+    );
+    let write = log
+        .lines()
+        .find(|l| l.starts_with("FAKE_ACP_WRITE"))
+        .expect("the write directive ran");
+    assert!(write.contains("Read-only file system"), "{write}");
+    assert!(
+        log.contains("leave out session_id: the launcher knows which session is calling"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Your review is registered: 1 important, 1 minor"),
+        "{log}"
+    );
+}
+
+/// The finding `rc` accepted and `first` sent back; the next attempt (told
+/// the finding) fixes line 7 and is reviewed again: the earlier finding
+/// shows addressed, a new one is on line 2. The next attempt and its
+/// finding's id.
+async fn accepted_sent_back_and_reviewed_again(
+    api: &Api,
+    repo: &TestRepo,
+    script: &std::path::Path,
+    first: &str,
+    rc: &str,
+) -> (String, String) {
+    api.post_ok("/api/review_comments/accept", &json!({"id": rc}))
+        .await;
+    write_script(
+        script,
+        &[json!({"findings": [
+            {"path": "src/lib.rs", "line": 2, "side": "new", "severity": "important",
+             "body": "total could overflow"}],
+         "summary": "fixed; one more"})],
+    );
+    let sent = api
+        .post_ok(
+            "/api/send_back",
+            &json!({"session_id": first,
+                    "note": format!("Fix it [[fake-agent: --write 'src/lib.rs={FIXED}']]")}),
+        )
+        .await;
+    let second = sent["successor"].as_str().unwrap().to_string();
+    let log = wait_log(repo, &second, "FAKE_AGENT_ARGV").await;
+    assert!(
+        log.contains("v[i + 1] reads past the end: off by one"),
+        "{log}"
+    );
+    let v = findings(api, &second, 1).await;
+    let comments = v["comments"].as_array().unwrap();
+    let earlier = comments
+        .iter()
+        .find(|c| c["id"] == rc)
+        .expect("the earlier finding is listed");
+    assert_eq!(earlier["state"], "addressed", "{v}");
+    let new = comments
+        .iter()
+        .find(|c| c["session_id"] == second.as_str())
+        .unwrap();
+    assert_eq!(new["line"], 2, "{v}");
+    let new = new["id"].as_str().unwrap().to_string();
+    (second, new)
+}
+
+/// The audit: two reviews started (by gongbu), the first's findings
+/// counted, one accepted, the override with its reason; the story as the
+/// audit log tells it is printed (for the record; hashes cut).
+fn the_audit_tells_two_reviews_an_acceptance_and_an_override(
+    rt: &tokio::runtime::Runtime,
+    repo: &TestRepo,
+) {
+    let started = audited_once(repo, "review_started", 2);
+    let overridden = rt.block_on(audited_once(repo, "review_overridden", 1));
     let started = rt.block_on(started);
     assert_eq!(started.len(), 2, "{started:?}");
     assert_eq!(started[0]["agent"], "gongbu", "{started:?}");
@@ -247,7 +263,7 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
         overridden[0]["reason"], "overflow is out of reach for our inputs",
         "{overridden:?}"
     );
-    let found = audited(&repo, "review_findings");
+    let found = audited(repo, "review_findings");
     assert_eq!(
         (
             found[0]["important"].clone(),
@@ -257,8 +273,7 @@ fn a_reviewers_important_finding_holds_the_merge_until_sent_back_and_the_next_at
         (json!(1), json!(1), json!(1)),
         "{found:?}"
     );
-    assert_eq!(audited(&repo, "review_finding_accepted").len(), 1);
-    // The story as the audit log tells it (for the record; hashes cut).
+    assert_eq!(audited(repo, "review_finding_accepted").len(), 1);
     for line in crate::common::mailbox::audit_lines(&repo.state_dir()) {
         let event = line["event"].as_str().unwrap_or_default();
         if event.starts_with("review_") || event == "sent_back" || event == "integration_done" {
@@ -299,17 +314,36 @@ async fn the_drawer_shows_the_findings_and_takes_accept_dismiss_and_an_override(
     let api = &server.api;
     let id = one_department(api, BUGGY, &script).await;
     let v = findings(api, &id, 3).await;
-    let rc = |line: u64| {
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["line"] == line)
-            .and_then(|c| c["id"].as_str())
-            .unwrap()
-            .to_string()
-    };
+    let rc = |line: u64| finding_on(&v, line);
     let page = scenario::dashboard(&server.url, &server.token, "second-opinion").await;
+    the_drawer_quotes_the_findings_and_holds_the_merge(&page, &rc(7)).await;
+    // Accept the nit, dismiss the minor with a reason.
+    accept_one_and_dismiss_another_with_a_reason(&page, &rc(3), &rc(40)).await;
+    // Override from the page, with a reason.
+    page.type_into("#drawer-body .override-review-reason", "hotfix, tracked")
+        .await;
+    page.click("#drawer-body .override-review-merge").await;
+    wait_until("merged past the finding", PATIENCE, || async {
+        let s = api.session(&id).await;
+        (s["workspace"]["state"] == "merged").then_some(())
+    })
+    .await;
+    let overridden = audited_once(&repo, "review_overridden", 1).await;
+    assert_eq!(overridden[0]["reason"], "hotfix, tracked", "{overridden:?}");
+    assert_eq!(overridden[0]["findings"], json!([rc(7)]), "{overridden:?}");
+    assert_eq!(
+        audited_once(&repo, "review_finding_dismissed", 1).await[0]["reason"],
+        "tests come next"
+    );
+    page.quit().await;
+    merging::ends_well(&mut server);
+}
+
+/// The plan card counts the findings; its next review opens the drawer,
+/// which quotes them (who reviewed, how many of each severity), says Merge
+/// is held by the important one `bug`, and shows it under its line
+/// (screenshots at the desk and on a phone, axe).
+async fn the_drawer_quotes_the_findings_and_holds_the_merge(page: &Browser, bug: &str) {
     page.wait_text(
         "the plan card's second opinion",
         ".plan-assignment .second-opinion",
@@ -328,71 +362,52 @@ async fn the_drawer_shows_the_findings_and_takes_accept_dismiss_and_an_override(
     page.wait_text(
         "Merge held by the gate",
         "#drawer-body .decision-blocked",
-        &format!("{} (src/lib.rs:7)", rc(7)),
+        &format!("{bug} (src/lib.rs:7)"),
     )
     .await;
-    page.present(
-        "the line 7 finding under its line",
-        &format!("#drawer-body tr.comment-row[data-comment-id=\"{}\"]", rc(7)),
-    )
-    .await;
-    page.settle().await;
-    page.shoot_centered(
-        "second-opinion-1440x900.png",
-        &format!("#drawer-body tr.comment-row[data-comment-id=\"{}\"]", rc(7)),
-    )
-    .await;
-    crate::common::axe::accessible(&page, "a reviewer's findings in the drawer").await;
-    page.resize(390, 844).await;
-    page.settle().await;
-    crate::common::page::assert_no_sideways_scroll(&page, "findings on a phone").await;
-    page.shoot_centered(
-        "second-opinion-390x844.png",
-        "#drawer-body .review-comments",
-    )
-    .await;
-    page.resize(1440, 900).await;
-    page.settle().await;
-
-    // Accept the nit, dismiss the minor with a reason.
-    let card = |c: &str| format!("#drawer-body .finding[data-comment-id=\"{c}\"]");
-    page.click(&format!("{} button[aria-label^=\"accept\"]", card(&rc(3))))
+    let row = format!("#drawer-body tr.comment-row[data-comment-id=\"{bug}\"]");
+    page.present("the line 7 finding under its line", &row)
         .await;
-    page.wait_text("accepted", &card(&rc(3)), "accepted as yours")
+    page.settle().await;
+    drawer::at_desk_and_on_a_phone(
+        page,
+        "second-opinion",
+        "a reviewer's findings in the drawer",
+        Shot::Centered(&row),
+        Shot::Centered("#drawer-body .review-comments"),
+    )
+    .await;
+}
+
+/// In the drawer: `accepted` is accepted as yours, `dismissed` dismissed
+/// with a reason, each saying so on its card.
+async fn accept_one_and_dismiss_another_with_a_reason(
+    page: &Browser,
+    accepted: &str,
+    dismissed: &str,
+) {
+    let card = |c: &str| format!("#drawer-body .finding[data-comment-id=\"{c}\"]");
+    page.click(&format!(
+        "{} button[aria-label^=\"accept\"]",
+        card(accepted)
+    ))
+    .await;
+    page.wait_text("accepted", &card(accepted), "accepted as yours")
         .await;
     page.click(&format!(
         "{} button[aria-label^=\"dismiss\"]",
-        card(&rc(40))
+        card(dismissed)
     ))
     .await;
     page.type_into(
-        &format!("{} .dismiss-reason", card(&rc(40))),
+        &format!("{} .dismiss-reason", card(dismissed)),
         "tests come next",
     )
     .await;
-    page.click(&format!("{} .comment-actions button", card(&rc(40))))
+    page.click(&format!("{} .comment-actions button", card(dismissed)))
         .await;
-    page.wait_text("dismissed", &card(&rc(40)), "dismissed: tests come next")
+    page.wait_text("dismissed", &card(dismissed), "dismissed: tests come next")
         .await;
-    // Override from the page, with a reason.
-    page.type_into("#drawer-body .override-review-reason", "hotfix, tracked")
-        .await;
-    page.click("#drawer-body .override-review-merge").await;
-    wait_until("merged past the finding", PATIENCE, || async {
-        let s = api.session(&id).await;
-        (s["workspace"]["state"] == "merged").then_some(())
-    })
-    .await;
-    let overridden = audited_once(&repo, "review_overridden", 1).await;
-    assert_eq!(overridden[0]["reason"], "hotfix, tracked", "{overridden:?}");
-    assert_eq!(overridden[0]["findings"], json!([rc(7)]), "{overridden:?}");
-    assert_eq!(
-        audited_once(&repo, "review_finding_dismissed", 1).await[0]["reason"],
-        "tests come next"
-    );
-    page.quit().await;
-    let status = server.terminate();
-    assert!(status.success(), "{status:?}\n{}", server.stderr());
 }
 
 /// A reviewer that ends without a review does not open the gate: it is
@@ -447,8 +462,7 @@ fn a_reviewer_that_ends_without_a_review_holds_the_work_until_it_is_reviewed_aga
     });
     let found = rt.block_on(audited_once(&repo, "review_findings", 1));
     assert_eq!(found[0]["session_id"], "reviewer-2", "{found:?}");
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    merging::ends_well(&mut launcher);
 }
 
 /// `kill -9` after the reviewer reported: its findings, and the hold they
@@ -486,25 +500,14 @@ fn findings_and_their_hold_outlive_kill_9() {
         let api = &launcher.api;
         let v = findings(api, &id, 1).await;
         assert_eq!(v["comments"][0]["id"], rc.as_str(), "{v}");
-        let (code, body) = api
-            .post(
-                "/api/integrate",
-                &json!({"session_id": id, "mode": "merge"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::CONFLICT, "{body}");
-        assert!(
-            body.to_string().contains(&format!("{rc} (src/lib.rs:7)")),
-            "{body}"
-        );
+        merging::merge_refused(api, &id, &format!("{rc} (src/lib.rs:7)")).await;
         wait_until("the stale tree swept", PATIENCE, || async {
             (!stale.exists()).then_some(())
         })
         .await;
         assert!(review.is_dir(), "{}", review.display());
     });
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    merging::ends_well(&mut launcher);
 }
 
 /// The audit line of `id`'s findings posted into its pull request.
@@ -534,8 +537,6 @@ fn finding_on(v: &Value, line: u64) -> String {
 /// never takes that review for a teammate's: nothing waits to be sent back.
 #[test]
 fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
-    use crate::common::forge::Forge;
-    use crate::pull_requests::{World, TOKEN};
     crate::needs!(Codex);
     let scratch = tempfile::tempdir().unwrap();
     let (early, late, go) = (
@@ -563,106 +564,25 @@ fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
     );
     let rt = test_runtime();
     rt.block_on(async {
-        let remote = scratch.path().join("remote.git");
-        git2::Repository::init_bare(&remote).unwrap();
-        let forge = Forge::start("acme/tool", TOKEN, remote.clone()).await;
-        let repo = repo_with(
-            "off",
-            &format!(
-                "  pull_requests:\n    repo: acme/tool\n    api_url: {}\n    poll_seconds: 1\n",
-                forge.api_url()
-            ),
-            "  hubu:\n    title: Two\n    globs: [\"lib/**\"]\n",
-        );
-        let w = World {
-            repo,
-            remote,
-            forge,
-        };
-        w.set_origin(&w.file_url());
-        w.push_base();
+        let w = a_forge_with_two_reviewed_departments(scratch.path()).await;
         let mut launcher = w.launch();
         let api = &launcher.api;
-        let z = scenario::start_plan(
-            api,
-            "sum",
-            "two departments",
-            vec![
-                json!({"department": "lingyubu", "files": ["src/"], "task": format!(
-                    "Sum [[fake-agent: --write 'src/lib.rs={BUGGY}' --changed-file src/lib.rs \
-                     --summary 'summed']] [[acp: script {}]]", early.display())}),
-                json!({"department": "hubu", "files": ["lib/"], "task": format!(
-                    "Two [[fake-agent: --write 'lib/two.rs=2\\n' --changed-file lib/two.rs \
-                     --summary 'two']] [[acp: await {}]] [[acp: script {}]]",
-                    go.display(), late.display())}),
-            ],
-        )
-        .await;
-        let done = scenario::recorded(api, &z, 2).await;
-        let id = |dept: &str| id_of(done.iter().find(|d| d["department"] == dept).expect(dept));
-        let (first, second) = (id("lingyubu"), id("hubu"));
-
+        let (first, second) = two_departments_recorded(api, &early, &late, &go).await;
         // Findings first, one accepted, then the pull request.
         let v = findings(api, &first, 3).await;
         let (bug, nit, note) = (finding_on(&v, 7), finding_on(&v, 3), finding_on(&v, 40));
         api.post_ok("/api/review_comments/accept", &json!({"id": nit}))
             .await;
-        let (code, body) = api
-            .post(
-                "/api/integrate",
-                &json!({"session_id": first, "mode": "pull_request"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::OK, "{body}");
+        open_its_pull_request(api, &first).await;
         let posted = posted_for(&w.repo, &first).await;
         assert_eq!(posted["findings"], json!([bug, nit, note]), "{posted}");
         assert_eq!(
             (posted["on_lines"].clone(), posted["accepted"].clone()),
             (json!(2), json!(1))
         );
-        let reviews = w.forge.reviews(1);
-        assert_eq!(reviews.len(), 1, "{reviews:?}");
-        let review = &reviews[0];
-        assert_eq!(review["event"], "COMMENT", "{review}");
-        assert_eq!(review["id"], posted["review_id"], "{review}");
-        let text = review["body"].as_str().unwrap();
-        assert!(text.contains("**A second opinion**"), "{text}");
-        assert!(text.contains("`src/lib.rs:40`"), "{text}");
-        assert!(text.contains("\n        the file has no tests"), "{text}");
-        let lines = w
-            .forge
-            .comments_of_review(1, review["id"].as_u64().unwrap());
-        let on = |n: u64| {
-            lines
-                .iter()
-                .find(|c| c["line"] == n)
-                .expect("a line comment")
-        };
-        let agents = on(7)["body"].as_str().unwrap();
-        assert!(
-            agents.starts_with("**important**: from reviewer agent `reviewer-")
-                && agents.contains("(`gongbu`), its words, not the user's"),
-            "{agents}"
-        );
-        assert!(
-            agents.contains("\n    v[i + 1] reads past the end @everyone"),
-            "{agents}"
-        );
-        let accepted = on(3)["body"].as_str().unwrap();
-        assert!(
-            accepted.contains("that the user accepted as their own"),
-            "{accepted}"
-        );
-        assert_eq!(on(3)["side"], "RIGHT");
-
+        the_review_says_in_whose_words_each_finding_is(&w, &posted);
         // Findings that come after the pull request was opened follow it.
-        let (code, body) = api
-            .post(
-                "/api/integrate",
-                &json!({"session_id": second, "mode": "pull_request"}),
-            )
-            .await;
-        assert_eq!(code, StatusCode::OK, "{body}");
+        open_its_pull_request(api, &second).await;
         assert!(
             w.forge.reviews(2).is_empty(),
             "its reviewer has not reported"
@@ -677,35 +597,141 @@ fn a_reviewers_findings_go_into_the_pull_request_in_whose_words_they_are() {
             (lines[0]["path"].clone(), lines[0]["line"].clone()),
             (json!("lib/two.rs"), json!(1))
         );
-
-        // Read back at the next looks: seen, never waiting to be sent back.
-        let reads = |w: &World| {
-            w.forge
-                .seen()
-                .iter()
-                .filter(|s| s.method == "GET" && s.path.contains("/reviews"))
-                .count()
-        };
-        let before = reads(&w);
-        wait_until("two more looks at the reviews", PATIENCE, || async {
-            (reads(&w) >= before + 4).then_some(())
-        })
-        .await;
-        for id in [&first, &second] {
-            let s = api.session(id).await;
-            let pr = &s["workspace"]["pull_request"];
-            assert_eq!(pr.get("review_waiting"), None, "{pr}");
-            assert!(pr["seen_notes"].as_array().unwrap().len() >= 2, "{pr}");
-        }
-        assert!(api.audit_events("forge_review_sent_back").await.is_empty());
-        assert_eq!(
-            api.audit_events("forge_findings_posted").await.len(),
-            2,
-            "each finding goes once"
-        );
-        let status = launcher.terminate();
-        assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+        read_back_never_waiting_to_be_sent_back(&w, api, [&first, &second]).await;
+        merging::ends_well(&mut launcher);
     });
+}
+
+/// A forge (`acme/tool`, its remote in `scratch`) the repository pushed its
+/// base to, with a second department (hubu, `lib/`) and no review gate.
+async fn a_forge_with_two_reviewed_departments(scratch: &std::path::Path) -> World {
+    let remote = scratch.join("remote.git");
+    git2::Repository::init_bare(&remote).unwrap();
+    let forge = Forge::start("acme/tool", TOKEN, remote.clone()).await;
+    let repo = repo_with(
+        "off",
+        &format!(
+            "  pull_requests:\n    repo: acme/tool\n    api_url: {}\n    poll_seconds: 1\n",
+            forge.api_url()
+        ),
+        "  hubu:\n    title: Two\n    globs: [\"lib/**\"]\n",
+    );
+    let w = World {
+        repo,
+        remote,
+        forge,
+    };
+    w.set_origin(&w.file_url());
+    w.push_base();
+    w
+}
+
+/// A plan of lingyubu (the bug, reviewed by `early`) and hubu (reviewed by
+/// `late` once `go` is there), both recorded: their sessions.
+async fn two_departments_recorded(
+    api: &Api,
+    early: &std::path::Path,
+    late: &std::path::Path,
+    go: &std::path::Path,
+) -> (String, String) {
+    let z = scenario::start_plan(
+        api,
+        "sum",
+        "two departments",
+        vec![
+            json!({"department": "lingyubu", "files": ["src/"], "task": format!(
+                "Sum [[fake-agent: --write 'src/lib.rs={BUGGY}' --changed-file src/lib.rs \
+                 --summary 'summed']] [[acp: script {}]]", early.display())}),
+            json!({"department": "hubu", "files": ["lib/"], "task": format!(
+                "Two [[fake-agent: --write 'lib/two.rs=2\\n' --changed-file lib/two.rs \
+                 --summary 'two']] [[acp: await {}]] [[acp: script {}]]",
+                go.display(), late.display())}),
+        ],
+    )
+    .await;
+    let done = scenario::recorded(api, &z, 2).await;
+    let id = |dept: &str| id_of(done.iter().find(|d| d["department"] == dept).expect(dept));
+    (id("lingyubu"), id("hubu"))
+}
+
+/// Opens `id`'s pull request.
+async fn open_its_pull_request(api: &Api, id: &str) {
+    let (code, body) = api
+        .post(
+            "/api/integrate",
+            &json!({"session_id": id, "mode": "pull_request"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+}
+
+/// The review `posted` into pull request 1, a comment: a note on a file in
+/// its text; on its lines, the agent's finding quoted with its session
+/// named, and the accepted one as the user's own.
+fn the_review_says_in_whose_words_each_finding_is(w: &World, posted: &Value) {
+    let reviews = w.forge.reviews(1);
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    let review = &reviews[0];
+    assert_eq!(review["event"], "COMMENT", "{review}");
+    assert_eq!(review["id"], posted["review_id"], "{review}");
+    let text = review["body"].as_str().unwrap();
+    assert!(text.contains("**A second opinion**"), "{text}");
+    assert!(text.contains("`src/lib.rs:40`"), "{text}");
+    assert!(text.contains("\n        the file has no tests"), "{text}");
+    let lines = w
+        .forge
+        .comments_of_review(1, review["id"].as_u64().unwrap());
+    let on = |n: u64| {
+        lines
+            .iter()
+            .find(|c| c["line"] == n)
+            .expect("a line comment")
+    };
+    let agents = on(7)["body"].as_str().unwrap();
+    assert!(
+        agents.starts_with("**important**: from reviewer agent `reviewer-")
+            && agents.contains("(`gongbu`), its words, not the user's"),
+        "{agents}"
+    );
+    assert!(
+        agents.contains("\n    v[i + 1] reads past the end @everyone"),
+        "{agents}"
+    );
+    let accepted = on(3)["body"].as_str().unwrap();
+    assert!(
+        accepted.contains("that the user accepted as their own"),
+        "{accepted}"
+    );
+    assert_eq!(on(3)["side"], "RIGHT");
+}
+
+/// Read back at the next looks at the forge, the reviews are seen, never
+/// waiting to be sent back, and each finding went once.
+async fn read_back_never_waiting_to_be_sent_back(w: &World, api: &Api, ids: [&str; 2]) {
+    let reads = |w: &World| {
+        w.forge
+            .seen()
+            .iter()
+            .filter(|s| s.method == "GET" && s.path.contains("/reviews"))
+            .count()
+    };
+    let before = reads(w);
+    wait_until("two more looks at the reviews", PATIENCE, || async {
+        (reads(w) >= before + 4).then_some(())
+    })
+    .await;
+    for id in ids {
+        let s = api.session(id).await;
+        let pr = &s["workspace"]["pull_request"];
+        assert_eq!(pr.get("review_waiting"), None, "{pr}");
+        assert!(pr["seen_notes"].as_array().unwrap().len() >= 2, "{pr}");
+    }
+    assert!(api.audit_events("forge_review_sent_back").await.is_empty());
+    assert_eq!(
+        api.audit_events("forge_findings_posted").await.len(),
+        2,
+        "each finding goes once"
+    );
 }
 
 /// A launcher whose Codex (the default reviewer of its ACP department,
