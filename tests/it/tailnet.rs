@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::launcher::Api;
-use crate::common::launcher::{base_command, spawn_launcher_env, Subprocess};
+use crate::common::launcher::{base_command, spawn_launcher_env, Subprocess, TestRepo};
 use crate::common::scenario::Scenario;
 
 const NAME: &str = "desk.tail1234.ts.net";
@@ -86,6 +86,26 @@ fn launch(repo: &std::path::Path) -> Subprocess {
     spawn_launcher_env(repo, &["--allow-host", NAME], &[])
 }
 
+/// What a paired phone's token POSTs through the name over TLS.
+async fn phone_posts(port: u16, phone: &str, path: &str, body: Value) -> (StatusCode, String) {
+    through_tailnet(port, "POST", path, phone, Some(body), TLS).await
+}
+
+/// The status a paired phone reads through the name over TLS.
+async fn phone_status(port: u16, phone: &str) -> Value {
+    let (status, body) = through_tailnet(port, "GET", "/api/status", phone, None, TLS).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The plan of planner `z` as the desk reads it.
+async fn plan_at_the_desk(launcher: &Subprocess, z: &str) -> Value {
+    launcher
+        .api
+        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
+        .await
+}
+
 /// Issue 69 item 1: what the desk typed into a terminal agent and what it
 /// printed reach no phone: not its status, sessions, plan or conversation.
 async fn phone_reads_no_transcript(launcher: &Subprocess, phone: &str, z: &str) {
@@ -139,44 +159,69 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     let repo = Scenario::new()
         .launcher("  notify:\n    remote_decisions: decline_only\n")
         .repo();
-    // Without --allow-host, no phone can be paired.
-    let mut plain = spawn_launcher_env(&repo.path, &[], &[]);
-    let (status, body) = plain.api.post("/api/phones/pair", &json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body.to_string().contains("--allow-host"), "{body}");
-    plain.terminate();
+    no_phone_is_paired_without_allow_host(&repo.path).await;
 
     let mut launcher = launch(&repo.path);
     let port = launcher.port;
     let (url, phone) = pair_with_the_cli(&repo.path, "pocket");
     assert_eq!(url, format!("https://{NAME}/#token={phone}"));
     let user = launcher.token.clone();
+    the_phone_reads_the_page_and_its_own_status(&launcher, &phone).await;
+    only_a_paired_phone_over_tls_passes_the_name(port, &user, &phone).await;
+    the_phone_stays_within_its_scope(port, &phone).await;
+    at_decline_only_the_phone_declines_a_plan_and_may_not_confirm_it(&launcher, &phone).await;
+    launcher.terminate();
 
-    // The page and the phone's status, with what the phone may do.
-    let (status, page) = through_tailnet(port, "GET", "/", "", None, TLS).await;
+    // The user allows plans from the phone; the pairing survived the restart.
+    let config = repo.path.join("governance.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("decline_only", "all")).unwrap();
+    let mut launcher = launch(&repo.path);
+    let view = phone_status(launcher.port, &phone).await;
+    assert_eq!(view["phone"]["confirm_plans"], true, "{view}");
+    the_phone_confirms_only_the_plan_it_was_shown(&launcher, &phone).await;
+    the_phones_stream_says_only_that_something_changed(&launcher, &phone).await;
+    unpaired_at_the_desk_its_token_is_refused_and_kept_nowhere(&launcher, &repo, &phone).await;
+    launcher.terminate();
+}
+
+/// Without --allow-host, no phone can be paired.
+async fn no_phone_is_paired_without_allow_host(repo: &std::path::Path) {
+    let mut plain = spawn_launcher_env(repo, &[], &[]);
+    let (status, body) = plain.api.post("/api/phones/pair", &json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("--allow-host"), "{body}");
+    plain.terminate();
+}
+
+/// The page and the phone's status, with what the phone may do; the
+/// desk's own status says nothing of a phone.
+async fn the_phone_reads_the_page_and_its_own_status(launcher: &Subprocess, phone: &str) {
+    let (status, page) = through_tailnet(launcher.port, "GET", "/", "", None, TLS).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("codex-governance"), "{page}");
-    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let view: Value = serde_json::from_str(&body).unwrap();
+    let view = phone_status(launcher.port, phone).await;
     assert_eq!(view["phone"]["label"], "pocket", "{view}");
     assert_eq!(view["phone"]["confirm_plans"], false, "{view}");
     assert_eq!(view["phone"]["approve_commands"], false, "{view}");
     assert!(view.get("browser_terminals").is_none(), "{view}");
-    // The desk's own status says nothing of a phone.
     assert!(launcher
         .api
         .get_ok("/api/status")
         .await
         .get("phone")
         .is_none());
+}
 
-    // Through the name: only the phone, only over TLS, never from Funnel.
+/// Through the name: only the phone, only over TLS, never from Funnel nor
+/// another origin; naming loopback through the proxy gains nothing, and
+/// nothing but the page and the API answers.
+async fn only_a_paired_phone_over_tls_passes_the_name(port: u16, user: &str, phone: &str) {
     let refusals = [
-        (user.as_str(), TLS.to_vec(), "only a paired phone"),
-        (phone.as_str(), vec![], "HTTPS only"),
+        (user, TLS.to_vec(), "only a paired phone"),
+        (phone, vec![], "HTTPS only"),
         (
-            phone.as_str(),
+            phone,
             vec![
                 ("x-forwarded-proto", "https"),
                 ("tailscale-funnel-request", "?1"),
@@ -184,7 +229,7 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
             "public internet",
         ),
         (
-            phone.as_str(),
+            phone,
             vec![
                 ("x-forwarded-proto", "https"),
                 ("origin", "https://evil.example"),
@@ -200,8 +245,7 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     }
     // tailscale serve keeps the Host its client sends: naming loopback
     // through it gains nothing, whatever the token.
-    let client = reqwest::Client::new();
-    let sneaked = client
+    let sneaked = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/api/status"))
         .header("x-forwarded-host", format!("127.0.0.1:{port}"))
         .header("x-forwarded-for", "100.64.0.9")
@@ -217,7 +261,10 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         StatusCode::FORBIDDEN,
         "nothing but the page and the API"
     );
-    // The phone's scope: no terminal, audit, settings, trust or pairing.
+}
+
+/// The phone's scope: no terminal, audit, settings, trust or pairing.
+async fn the_phone_stays_within_its_scope(port: u16, phone: &str) {
     for (method, path) in [
         ("POST", "/api/browser_terminal/start"),
         ("GET", "/api/audit"),
@@ -230,107 +277,57 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
         ("POST", "/api/notify/presence"),
         ("POST", "/api/mark_seen"),
     ] {
-        let (status, body) =
-            through_tailnet(port, method, path, &phone, Some(json!({})), TLS).await;
+        let (status, body) = through_tailnet(port, method, path, phone, Some(json!({})), TLS).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert!(body.contains("stay at the desk"), "{path}: {body}");
     }
+}
 
-    // A plan awaiting confirmation: the phone may not confirm it (decline_only).
+/// A plan awaiting confirmation at `decline_only`: the phone reads no
+/// transcript, may not confirm it, and declines it (declining is always the
+/// phone's, issue 70 item 10), audited as the phone's.
+async fn at_decline_only_the_phone_declines_a_plan_and_may_not_confirm_it(
+    launcher: &Subprocess,
+    phone: &str,
+) {
     let z = launcher.api.start_zhongshu("Plan").await;
     plan_waiting(&launcher.api, &z).await;
-    phone_reads_no_transcript(&launcher, &phone, &z).await;
+    phone_reads_no_transcript(launcher, phone, &z).await;
     let confirm = json!({"parent_session_id": z});
-    let (status, body) = through_tailnet(
-        port,
-        "POST",
-        "/api/start_assignments",
-        &phone,
-        Some(confirm.clone()),
-        TLS,
-    )
-    .await;
+    let (status, body) = phone_posts(launcher.port, phone, "/api/start_assignments", confirm).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("remote_decisions"), "{body}");
-    let plan = launcher
-        .api
-        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
-        .await;
+    let plan = plan_at_the_desk(launcher, &z).await;
     assert_eq!(plan["plan"]["needs_confirmation"], true, "{plan}");
     assert!(plan["plan"]["confirmed_at"].is_null(), "{plan}");
-    // Declining is always the phone's (issue 70 item 10): at decline_only too.
     let decline = json!({"parent_session_id": z, "revision": plan["plan"]["revision"]});
-    let (status, body) = through_tailnet(
-        port,
-        "POST",
-        "/api/decline_plan",
-        &phone,
-        Some(decline),
-        TLS,
-    )
-    .await;
+    let (status, body) = phone_posts(launcher.port, phone, "/api/decline_plan", decline).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let declined = launcher.api.audit_events("plan_declined").await;
     assert_eq!(declined.len(), 1, "{declined:?}");
     assert_eq!(declined[0]["by"], "phone (page)", "{declined:?}");
-    let plan = launcher
-        .api
-        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
-        .await;
+    let plan = plan_at_the_desk(launcher, &z).await;
     assert_ne!(plan["plan"]["status"], "awaiting_confirmation", "{plan}");
-    launcher.terminate();
+}
 
-    // The user allows plans from the phone; the pairing survived the restart.
-    let config = repo.path.join("governance.yaml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("decline_only", "all")).unwrap();
-    let mut launcher = launch(&repo.path);
+/// With plans allowed from the phone: edited assignments stay at the desk,
+/// and only the plan it was shown (its revision) is confirmed, with no
+/// terminal's address; the audit holds the confirmation and the pairing.
+async fn the_phone_confirms_only_the_plan_it_was_shown(launcher: &Subprocess, phone: &str) {
     let port = launcher.port;
-    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let view: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(view["phone"]["confirm_plans"], true, "{view}");
     let z = launcher.api.start_zhongshu("Plan again").await;
     plan_waiting(&launcher.api, &z).await;
-    // Edited assignments stay at the desk; the plan as it stands is confirmed.
     let edited = json!({"parent_session_id": z, "assignments": []});
-    let (status, body) = through_tailnet(
-        port,
-        "POST",
-        "/api/start_assignments",
-        &phone,
-        Some(edited),
-        TLS,
-    )
-    .await;
+    let (status, body) = phone_posts(port, phone, "/api/start_assignments", edited).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("at the desk"), "{body}");
-    // Only the plan it was shown: its revision.
-    let (status, body) = through_tailnet(
-        port,
-        "POST",
-        "/api/start_assignments",
-        &phone,
-        Some(json!({"parent_session_id": z})),
-        TLS,
-    )
-    .await;
+    let unseen = json!({"parent_session_id": z});
+    let (status, body) = phone_posts(port, phone, "/api/start_assignments", unseen).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("revision"), "{body}");
-    let shown = launcher
-        .api
-        .get_ok(&format!("/api/zhongshu_plan?id={z}"))
-        .await;
-    let revision = shown["plan"]["revision"].clone();
-    let (status, body) = through_tailnet(
-        port,
-        "POST",
-        "/api/start_assignments",
-        &phone,
-        Some(json!({"parent_session_id": z, "revision": revision})),
-        TLS,
-    )
-    .await;
+    let revision = plan_at_the_desk(launcher, &z).await["plan"]["revision"].clone();
+    let shown = json!({"parent_session_id": z, "revision": revision});
+    let (status, body) = phone_posts(port, phone, "/api/start_assignments", shown).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!body.contains("token="), "no terminal address: {body}");
     let confirmed = launcher.api.audit_events("plan_confirmed").await;
@@ -338,10 +335,13 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     let paired = launcher.api.audit_events("phone_paired").await;
     assert_eq!(paired.len(), 1, "{paired:?}");
     assert_eq!(paired[0]["label"], "pocket");
+}
 
-    // The phone's stream says only that something changed.
+/// The phone's stream says only that something changed: no audit line, no
+/// delta.
+async fn the_phones_stream_says_only_that_something_changed(launcher: &Subprocess, phone: &str) {
     let resp = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/api/events"))
+        .get(format!("http://127.0.0.1:{}/api/events", launcher.port))
         .header("host", NAME)
         .header("x-forwarded-proto", "https")
         .header("authorization", format!("Bearer {phone}"))
@@ -363,31 +363,38 @@ async fn a_paired_phone_reaches_the_page_through_the_tailnet_name_within_its_sco
     assert!(seen.contains("event: changed"), "{seen}");
     assert!(!seen.contains("session_started"), "no audit line: {seen}");
     assert!(!seen.contains("event: delta"), "no delta: {seen}");
+}
 
-    // Unpaired at the desk: the phone's token is refused at once, and the file
-    // the pairing was kept in holds no token.
+/// Unpaired at the desk: the phone's token is refused at once, and neither
+/// the list of phones, the file the pairing was kept in nor the audit
+/// holds it.
+async fn unpaired_at_the_desk_its_token_is_refused_and_kept_nowhere(
+    launcher: &Subprocess,
+    repo: &TestRepo,
+    phone: &str,
+) {
     let listed = launcher.api.get_ok("/api/phones").await;
     let id = listed["phones"]["phones"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(listed["phones"]["tailnet"], format!("https://{NAME}"));
-    assert!(!listed.to_string().contains(&phone), "{listed}");
+    assert!(!listed.to_string().contains(phone), "{listed}");
     launcher
         .api
         .post_ok("/api/phones/unpair", &json!({"phone_id": id}))
         .await;
-    let (status, body) = through_tailnet(port, "GET", "/api/status", &phone, None, TLS).await;
+    let (status, body) =
+        through_tailnet(launcher.port, "GET", "/api/status", phone, None, TLS).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let kept = std::fs::read_to_string(repo.state_dir().join("paired_phones.json")).unwrap();
-    assert!(!kept.contains(&phone), "{kept}");
+    assert!(!kept.contains(phone), "{kept}");
     let audit = launcher
         .api
         .get_ok("/api/audit?limit=1000")
         .await
         .to_string();
-    assert!(!audit.contains(&phone), "the token in the audit");
-    launcher.terminate();
+    assert!(!audit.contains(phone), "the token in the audit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
