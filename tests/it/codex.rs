@@ -10,6 +10,7 @@ use crate::common::browser;
 use crate::common::launcher as support;
 use crate::common::model_server;
 use crate::common::scenario::{id_of, register_plan, Codex, Scenario, CODEX_PATIENCE};
+use crate::common::scripted::runs_then_reports;
 
 use std::path::Path;
 
@@ -460,8 +461,46 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     .await;
     let d = c.dashboard("codex-no-plan-failure").await;
     let item = format!("#needs-you-list .need[data-kind=\"no-plan\"][data-session=\"{z}\"]");
+    its_question_is_in_needs_you(&d, &z, &item).await;
+    d.shoot_at("codex-question-1440x900.png", 1440, 900, None)
+        .await;
+    d.shoot_at("codex-question-390x844.png", 390, 844, Some(&item))
+        .await;
+    d.resize(1440, 900).await;
+    answered_then_asked_for_its_plan_from_the_item(&c, &d, &z, &item).await;
+    d.quit().await;
+    // Walk 5 of issue 49: suspended after a restart without Codex, it still
+    // says what it asked (its live conversation is not back yet).
+    let asked = c
+        .wait_agent(&z, "idle after the third turn", |s| {
+            s["agent_state"] == "idle"
+                && s["turn_count"].as_u64().unwrap_or(0) > 2
+                && s["awaits_reply"]["last_message"].is_string()
+        })
+        .await;
+    let said = asked["awaits_reply"]["last_message"].clone();
+    c.stop().await;
+    let _gone = relaunched_where_codex_is_not(&mut c);
+    let suspended = c
+        .wait_agent(&z, "suspended", |s| s["state_text"] == "suspended")
+        .await;
+    assert_eq!(
+        suspended["awaits_reply"]["last_message"], said,
+        "{suspended}"
+    );
+    assert!(
+        suspended["agent"].get("last_message").is_none() && suspended.get("last_message").is_none(),
+        "the record does not carry it: {suspended}"
+    );
+    c.stop().await;
+}
+
+/// The planner `z`'s Needs you `item` says it ended its turn without a
+/// plan, with its question; nothing to be reminded of (no plan: walk 5 of
+/// issue 49), and "idle" said once in its tile and its row.
+async fn its_question_is_in_needs_you(d: &browser::Browser, z: &str, item: &str) {
     let text = d
-        .wait_text("the planner in Needs you", &item, "without a plan")
+        .wait_text("the planner in Needs you", item, "without a plan")
         .await;
     assert!(
         text.starts_with(&format!("Planner {z} ended its turn without a plan")),
@@ -472,7 +511,6 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         "Which module should I look at first?",
         "its question, in the item"
     );
-    // No plan: nothing to be reminded of (walk 5 of issue 49).
     assert!(
         d.hidden(&format!(".session-row[data-id=\"{z}\"] .act-resume"))
             .await
@@ -491,11 +529,17 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     for pair in idle_words.as_array().unwrap() {
         assert_eq!(pair[1], 1, "\"idle\" once: {pair}");
     }
-    d.shoot_at("codex-question-1440x900.png", 1440, 900, None)
-        .await;
-    d.shoot_at("codex-question-390x844.png", 390, 844, Some(&item))
-        .await;
-    d.resize(1440, 900).await;
+}
+
+/// An answer typed in the `item`'s box reaches the model as `z`'s next
+/// turn; the item of that turn's end asks for the plan, which reaches the
+/// model too.
+async fn answered_then_asked_for_its_plan_from_the_item(
+    c: &Codex,
+    d: &browser::Browser,
+    z: &str,
+    item: &str,
+) {
     d.type_into(
         &format!("{item} textarea.need-reply"),
         "Start with the parser. REPLY-MARK",
@@ -504,7 +548,7 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
     d.click(&format!("{item} button[data-action=\"reply\"]"))
         .await;
     c.told("Start with the parser. REPLY-MARK").await;
-    c.wait_agent(&z, "idle after the answer's turn", |s| {
+    c.wait_agent(z, "idle after the answer's turn", |s| {
         s["agent_state"] == "idle" && s["turn_count"].as_u64().unwrap_or(0) > 1
     })
     .await;
@@ -514,33 +558,6 @@ async fn a_planner_that_ended_its_turn_without_a_plan_needs_you() {
         .await;
     c.told("register your plan now with the governance_register_plan tool")
         .await;
-    d.quit().await;
-    // Walk 5 of issue 49: suspended after a restart without Codex, it still
-    // says what it asked (its live conversation is not back yet).
-    let asked = c
-        .wait_agent(&z, "idle after the third turn", |s| {
-            s["agent_state"] == "idle"
-                && s["turn_count"].as_u64().unwrap_or(0) > 2
-                && s["awaits_reply"]["last_message"].is_string()
-        })
-        .await;
-    let said = asked["awaits_reply"]["last_message"].clone();
-    c.stop().await;
-    let gone = tempfile::tempdir().unwrap();
-    let env = c.env_with_codex_bin(&gone.path().join("codex").display().to_string());
-    c.relaunch_with(&env);
-    let suspended = c
-        .wait_agent(&z, "suspended", |s| s["state_text"] == "suspended")
-        .await;
-    assert_eq!(
-        suspended["awaits_reply"]["last_message"], said,
-        "{suspended}"
-    );
-    assert!(
-        suspended["agent"].get("last_message").is_none() && suspended.get("last_message").is_none(),
-        "the record does not carry it: {suspended}"
-    );
-    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -898,10 +915,7 @@ async fn logged_out_blocks_the_start_with_its_fix(c: &Codex) {
 /// Codex missing, then installed: the page says how to install it, Start
 /// is off, and Check again finds it (logged out still).
 async fn missing_then_installed_is_found_by_check_again(c: &mut Codex) {
-    let later = tempfile::tempdir().unwrap();
-    let installed = later.path().join("codex");
-    let env = c.env_with_codex_bin(&installed.display().to_string());
-    c.relaunch_with(&env);
+    let (_later, installed) = relaunched_where_codex_is_not(c);
     let d = c.dashboard("codex-start-missing-failure").await;
     d.wait_text(
         "the missing Codex in the page",
@@ -2854,19 +2868,7 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         })
         .await;
     let dept = approval["session_id"].as_str().unwrap().to_string();
-    let thread = c.api().session(&dept).await["thread_id"]
-        .as_str()
-        .expect("a thread")
-        .to_string();
-    // No TUI runs for it: its terminal was never opened.
-    assert!(
-        tuis_of(&thread).is_empty(),
-        "a TUI runs for {dept}: {:?}",
-        tuis_of(&thread)
-    );
-    let s = c.api().session(&dept).await;
-    assert!(s["browser_terminal_url"].is_null(), "{s}");
-    assert_eq!(s["capabilities"]["terminal_on_demand"], true, "{s}");
+    let thread = no_tui_runs_for_it(&c, &dept).await;
     the_tile_shows_the_live_conversation(&d, &dept).await;
     approved_in_the_tile(&c, &d, &dept, &approval).await;
     wait_until("the approved command ran", CODEX_PATIENCE, || async {
@@ -2881,23 +2883,44 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         .await;
     the_finished_conversation_stays_in_the_tile(&d, &dept).await;
     what_it_did_in_the_drawer(&d, &dept).await;
-    // The API serves the same conversation after the end.
+    the_api_serves_the_same_conversation(&c, &dept).await;
+    the_planners_notice_is_one_part_a_line(&c, &dept).await;
+    d.quit().await;
+    c.stop().await;
+}
+
+/// No TUI runs for department `dept`, whose terminal was never opened,
+/// though it could open one: its thread.
+async fn no_tui_runs_for_it(c: &Codex, dept: &str) -> String {
+    let thread = c.api().session(dept).await["thread_id"]
+        .as_str()
+        .expect("a thread")
+        .to_string();
+    assert!(
+        tuis_of(&thread).is_empty(),
+        "a TUI runs for {dept}: {:?}",
+        tuis_of(&thread)
+    );
+    let s = c.api().session(dept).await;
+    assert!(s["browser_terminal_url"].is_null(), "{s}");
+    assert_eq!(s["capabilities"]["terminal_on_demand"], true, "{s}");
+    thread
+}
+
+/// After its end, the API serves the conversation the tile showed: its
+/// user turn, command, file change, approval and tool call, each in words
+/// beside its raw form.
+async fn the_api_serves_the_same_conversation(c: &Codex, dept: &str) {
     let conversation = c
         .api()
         .get_ok(&format!("/api/session_conversation?id={dept}"))
         .await;
     assert_eq!(conversation["kind"], "items", "{conversation}");
-    let types: Vec<&str> = conversation["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
+    let entries = conversation["entries"].as_array().unwrap();
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["type"].as_str()).collect();
     for t in ["user", "command", "file_change", "approval", "tool_call"] {
         assert!(types.contains(&t), "{t} in {types:?}");
     }
-    // In words, beside the raw form.
-    let entries = conversation["entries"].as_array().unwrap();
     let command = entries
         .iter()
         .find(|e| e["type"] == "command" && e["command"].as_str().unwrap().contains("CMD-MARK"))
@@ -2907,8 +2930,21 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
         "{command}"
     );
     assert_ne!(command["command"], command["plain"]["text"], "{command}");
-    // The planner's notice of the report: one part a line (walk 3 of issue 49).
-    let z = c.api().session(&dept).await["parent_session_id"]
+    let patch = entries
+        .iter()
+        .find(|e| e["type"] == "file_change")
+        .expect("the patch");
+    assert!(
+        Path::new(patch["changes"][0]["path"].as_str().unwrap()).is_absolute(),
+        "{patch}"
+    );
+    assert_eq!(patch["plain"]["paths"], json!(["NOTES.md"]), "{patch}");
+}
+
+/// The planner's notice of `dept`'s report: one part a line (walk 3 of
+/// issue 49), its raw form the launcher's.
+async fn the_planners_notice_is_one_part_a_line(c: &Codex, dept: &str) {
+    let z = c.api().session(dept).await["parent_session_id"]
         .as_str()
         .expect("its planner")
         .to_string();
@@ -2930,17 +2966,6 @@ async fn a_codex_department_runs_without_a_tui_and_its_conversation_stays_in_the
             .starts_with("[codex-governance] 1 new result | "),
         "{notice}"
     );
-    let patch = entries
-        .iter()
-        .find(|e| e["type"] == "file_change")
-        .expect("the patch");
-    assert!(
-        Path::new(patch["changes"][0]["path"].as_str().unwrap()).is_absolute(),
-        "{patch}"
-    );
-    assert_eq!(patch["plain"]["paths"], json!(["NOTES.md"]), "{patch}");
-    d.quit().await;
-    c.stop().await;
 }
 
 /// Issue 49 item 9: a planner keeps its TUI while its plan goes on; once the
@@ -3326,35 +3351,7 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
         .committed()
         .start()
         .await;
-    c.server.on(
-        "You are Zhongshu",
-        vec![tool_call(
-            "call_plan",
-            "governance_register_plan",
-            json!({"summary": "one department", "assignments": [
-                {"department": "lingyubu", "task": "Write a and b", "files": ["a/", "b/"]}]}),
-        )],
-    );
-    c.server.on(
-        "department (lingyubu)",
-        vec![exec(
-            "call_write",
-            "mkdir -p a b && echo one > a/one.txt && printf 'hot journal' > \
-             b/codex_governance.db-journal; echo \" RC=$?\"",
-        )],
-    );
-    c.server.on(
-        "call_write",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "a and b", "changed_files": ["a/one.txt", "b/codex_governance.db-journal"]}),
-        )],
-    );
-    c.server.on(
-        "LINK-B-NOW",
-        vec![exec("call_link", "ln -s .tmp b; echo \" RC=$?\"")],
-    );
+    plans_a_journal_in_b_and_links_b_when_told(&c);
     let api = c.api().clone();
     let z = api.start_zhongshu("Plan one department").await;
     assert!(c.output("call_write").await.contains(" RC=0"));
@@ -3367,8 +3364,7 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
     );
     c.idle(&z).await;
     let apply = {
-        let api = api.clone();
-        let id = id.clone();
+        let (api, id) = (api.clone(), id.clone());
         tokio::spawn(async move {
             api.post(
                 "/api/integrate",
@@ -3377,21 +3373,7 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
             .await
         })
     };
-    let repo = c.repo.path.clone();
-    wait_until("the first file written", CODEX_PATIENCE, || async {
-        repo.join("a/one.txt").exists().then_some(())
-    })
-    .await;
-    c.say(&z, "LINK-B-NOW").await;
-    let out = c.output("call_link").await;
-    assert!(
-        out.contains(" RC=0"),
-        "the planner's sandbox let it link: {out}"
-    );
-    assert!(std::fs::symlink_metadata(repo.join("b"))
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    the_planner_links_b_while_the_apply_waits(&c, &z).await;
     std::fs::write(&resume_file, "").unwrap();
     let (code, body) = apply.await.unwrap();
     println!(
@@ -3403,17 +3385,7 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
         body["error"].as_str().unwrap().contains("b is a link"),
         "{body}"
     );
-    // SQLite's own journal of that name comes and goes with each write of
-    // the launcher's store (journal_mode=DELETE): only the department's bytes
-    // there would be the attack.
-    let state = c.repo.state_dir();
-    match std::fs::read(state.join("codex_governance.db-journal")) {
-        Ok(bytes) => assert_ne!(bytes, b"hot journal", "written through the link"),
-        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
-    }
-    assert!(!repo.join("a/one.txt").exists(), "the Apply was undone");
-    let s = api.session(&id).await;
-    assert_eq!(s["workspace"]["state"], "pending", "{s}");
+    nothing_went_through_the_link(&c, &id).await;
     // The database is whole: a later change is stored, and a new launcher opens it.
     api.post_ok("/api/close_session", &json!({"session_id": z}))
         .await;
@@ -3422,6 +3394,73 @@ async fn a_folder_a_codex_planner_links_into_the_state_folder_during_an_apply_is
     let s = c.api().session(&id).await;
     assert_eq!(s["workspace"]["state"], "pending", "{s}");
     c.stop().await;
+}
+
+/// The planner plans one lingyubu department that writes `a/one.txt` and a
+/// journal in `b/` and reports both; told LINK-B-NOW, the planner links `b`
+/// to the state folder (`.tmp`).
+fn plans_a_journal_in_b_and_links_b_when_told(c: &Codex) {
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "one department", "assignments": [
+                {"department": "lingyubu", "task": "Write a and b", "files": ["a/", "b/"]}]}),
+        )],
+    );
+    runs_then_reports(
+        &c.server,
+        "lingyubu",
+        "call_write",
+        "mkdir -p a b && echo one > a/one.txt && printf 'hot journal' > \
+         b/codex_governance.db-journal; echo \" RC=$?\"",
+        "a and b",
+        &["a/one.txt", "b/codex_governance.db-journal"],
+    );
+    c.server.on(
+        "LINK-B-NOW",
+        vec![exec("call_link", "ln -s .tmp b; echo \" RC=$?\"")],
+    );
+}
+
+/// Once the Apply wrote its first file (and waits), the planner `z` is told
+/// to link `b`, and its sandbox lets it.
+async fn the_planner_links_b_while_the_apply_waits(c: &Codex, z: &str) {
+    let repo = c.repo.path.clone();
+    wait_until("the first file written", CODEX_PATIENCE, || async {
+        repo.join("a/one.txt").exists().then_some(())
+    })
+    .await;
+    c.say(z, "LINK-B-NOW").await;
+    let out = c.output("call_link").await;
+    assert!(
+        out.contains(" RC=0"),
+        "the planner's sandbox let it link: {out}"
+    );
+    assert!(std::fs::symlink_metadata(repo.join("b"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+/// The department's journal is not in the state folder, and the Apply is
+/// undone: the user's tree as it was, the work `id` pending.
+async fn nothing_went_through_the_link(c: &Codex, id: &str) {
+    // SQLite's own journal of that name comes and goes with each write of
+    // the launcher's store (journal_mode=DELETE): only the department's bytes
+    // there would be the attack.
+    let state = c.repo.state_dir();
+    match std::fs::read(state.join("codex_governance.db-journal")) {
+        Ok(bytes) => assert_ne!(bytes, b"hot journal", "written through the link"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
+    }
+    assert!(
+        !c.repo.path.join("a/one.txt").exists(),
+        "the Apply was undone"
+    );
+    let s = c.api().session(id).await;
+    assert_eq!(s["workspace"]["state"], "pending", "{s}");
 }
 
 /// Issue 49 item 1 with the real Codex CLI: stopped with a department
@@ -3443,13 +3482,51 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         )],
     );
     let (z, dept, thread, _cut) = stopped_mid_turn(&mut c).await;
-
     // Codex is not where the launcher looks: every session waits, suspended.
+    let (_later, installed) = relaunched_where_codex_is_not(&mut c);
+    every_session_waits_for_codex(&c, &z, &dept).await;
+    // Check again while Codex is still missing: still suspended.
+    let api = c.api().clone();
+    let answer = api.post_ok("/api/check_agents", &json!({})).await;
+    assert!(
+        !answer["problems"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    assert_eq!(api.session(&dept).await["state_text"], "suspended");
+    let d = c.dashboard("codex-suspended-failure").await;
+    needs_you_says_once_what_waits_and_why(&d).await;
+    nothing_suspended_is_said_to_run(&d).await;
+    d.shoot("codex-suspended-1440x900.png", None).await;
+    // Codex is back: Check again resumes each on its own thread.
+    let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();
+    std::os::unix::fs::symlink(&real, &installed).unwrap();
+    d.click("#needs-you button[data-action=\"check-agents\"]")
+        .await;
+    // Each resumes on its own thread. (Whether the cut-off turn then goes on
+    // to its report depends on how the stop left the turn: see the closing
+    // note; the clean-stop test covers the continue turn.)
+    resumed_on_their_threads(&c, &z, &dept, &thread).await;
+    let z_now = api.session(&z).await;
+    assert_ne!(z_now["state"], "failed", "{z_now}");
+    d.quit().await;
+    c.stop().await;
+}
+
+/// A new launcher whose Codex is a path in a new folder where there is none
+/// (yet): the folder, and that path.
+fn relaunched_where_codex_is_not(c: &mut Codex) -> (tempfile::TempDir, std::path::PathBuf) {
     let later = tempfile::tempdir().unwrap();
     let installed = later.path().join("codex");
     let env = c.env_with_codex_bin(&installed.display().to_string());
     c.relaunch_with(&env);
-    for id in [&z, &dept] {
+    (later, installed)
+}
+
+/// The planner `z` and its department `dept` are suspended, waiting for
+/// their agent program, and neither failed nor ended: no exit audited, no
+/// fallback result in the planner's inbox.
+async fn every_session_waits_for_codex(c: &Codex, z: &str, dept: &str) {
+    for id in [z, dept] {
         let s = c
             .wait_agent(id, "suspended", |s| s["state_text"] == "suspended")
             .await;
@@ -3463,37 +3540,30 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
             "{s}"
         );
     }
-    c.wait_audit("session_waiting_for_agent", |e| {
-        e["session_id"] == dept.as_str()
-    })
-    .await;
-    let api = c.api().clone();
-    assert!(api
+    c.wait_audit("session_waiting_for_agent", |e| e["session_id"] == dept)
+        .await;
+    assert!(c
+        .api()
         .audit_events("session_exited")
         .await
         .iter()
-        .all(|e| e["session_id"] != dept.as_str()));
-    let inbox = api
+        .all(|e| e["session_id"] != dept));
+    let inbox = c
+        .api()
         .get_ok(&format!("/api/zhongshu_inbox?id={z}&peek=1"))
         .await;
     assert!(!inbox.to_string().contains("launcher_fallback"), "{inbox}");
-    // Check again while Codex is still missing: still suspended.
-    let answer = api.post_ok("/api/check_agents", &json!({})).await;
-    assert!(
-        !answer["problems"].as_array().unwrap().is_empty(),
-        "{answer}"
-    );
-    assert_eq!(api.session(&dept).await["state_text"], "suspended");
+}
 
-    // One Needs-you item says what waits and why, with Check again.
-    let d = c.dashboard("codex-suspended-failure").await;
+/// One Needs-you item says what waits, with Check again; why is said once,
+/// in the note at the top, and the item and the rows point there.
+async fn needs_you_says_once_what_waits_and_why(d: &browser::Browser) {
     d.wait_text(
         "the suspended sessions in Needs you",
         "#needs-you",
         "2 sessions suspended",
     )
     .await;
-    // Why is said once, in the note at the top; the item points there.
     d.wait_text(
         "why they wait",
         "#agents-banner",
@@ -3509,8 +3579,11 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         !rows.contains("npm install") && !rows.contains('`'),
         "{rows}"
     );
-    // Nothing of them runs: counted apart, and no running time or work in
-    // progress is claimed (walk 4 of issue 49).
+}
+
+/// Nothing of the suspended sessions runs: they are counted apart, and no
+/// running time or work in progress is claimed (walk 4 of issue 49).
+async fn nothing_suspended_is_said_to_run(d: &browser::Browser) {
     d.wait_text("suspended apart in the header", "#stats", "2 suspended")
         .await;
     d.wait_text("the planner's count", "#stats", "0 planners running")
@@ -3532,20 +3605,6 @@ async fn a_restart_without_codex_suspends_every_session_and_check_again_resumes_
         !rows.contains("running 0") && !rows.contains("working in its worktree"),
         "{rows}"
     );
-    d.shoot("codex-suspended-1440x900.png", None).await;
-    // Codex is back: Check again resumes each on its own thread.
-    let real = c.env_var("CODEX_GOVERNANCE_CODEX_BIN").to_string();
-    std::os::unix::fs::symlink(&real, &installed).unwrap();
-    d.click("#needs-you button[data-action=\"check-agents\"]")
-        .await;
-    // Each resumes on its own thread. (Whether the cut-off turn then goes on
-    // to its report depends on how the stop left the turn: see the closing
-    // note; the clean-stop test covers the continue turn.)
-    resumed_on_their_threads(&c, &z, &dept, &thread).await;
-    let z_now = api.session(&z).await;
-    assert_ne!(z_now["state"], "failed", "{z_now}");
-    d.quit().await;
-    c.stop().await;
 }
 
 /// Walk 5 of issue 49 (security): a restart under a changed configuration
