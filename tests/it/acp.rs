@@ -207,67 +207,68 @@ async fn wait_answers(repo: &TestRepo, id: &str, tool: &str, n: usize) -> String
     .await
 }
 
+/// Writes `calls` as a file of `[[acp: script PATH]]` at `path` (a line
+/// `NAME {JSON}` each, called in order): its path.
+fn tool_script(path: std::path::PathBuf, calls: &[(&str, Value)]) -> std::path::PathBuf {
+    let lines: String = calls
+        .iter()
+        .map(|(tool, args)| format!("{tool} {args}\n"))
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+/// The planner's script: it registers a plan of one zhilibu assignment
+/// doing `task`.
+fn plans_one_change(repo: &TestRepo, task: &str) -> std::path::PathBuf {
+    let plan =
+        json!({"summary": "one change", "assignments": [{"department": "zhilibu", "task": task}]});
+    tool_script(
+        repo.files.join("z.txt"),
+        &[("governance_register_plan", plan)],
+    )
+}
+
+/// The first department's session, once there is one.
+async fn first_department(api: &Api) -> String {
+    let status = api
+        .wait_status("a department", |s| !departments(s).is_empty())
+        .await;
+    departments(&status)[0]["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_another() {
     let repo = acp_repo();
-    let dept_script = repo.files.join("dept.txt");
-    std::fs::write(
-        &dept_script,
-        "governance_report_result {\"summary\": \"as another\", \"department_session_id\": \"zhongshu-1\"}\n\
-         governance_report_result {\"summary\": \"the change is made\"}\n",
-    )
-    .unwrap();
-    let plan = json!({"summary": "one change", "assignments": [{"department": "zhilibu",
-        "task": format!("Change it [[acp: script {}]]", dept_script.display())}]});
-    let z_script = repo.files.join("z.txt");
-    std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
+    let report = "governance_report_result";
+    let dept_script = tool_script(
+        repo.files.join("dept.txt"),
+        &[
+            (
+                report,
+                json!({"summary": "as another", "department_session_id": "zhongshu-1"}),
+            ),
+            (report, json!({"summary": "the change is made"})),
+        ],
+    );
+    let z_script = plans_one_change(
+        &repo,
+        &format!("Change it [[acp: script {}]]", dept_script.display()),
+    );
     // The launcher binary itself, so the relay it names is its own.
     let launcher = spawn_launcher(&repo.path, &[]);
     let api = &launcher.api;
     let z = api
         .start_zhongshu(&format!("Plan [[acp: script {}]]", z_script.display()))
         .await;
-    let z_log = wait_answers(&repo, &z, "governance_register_plan", 1).await;
-    let offered = log_json(&z_log, "FAKE_ACP_TOOLS ").expect("the planner's tools");
-    assert!(
-        offered
-            .as_array()
-            .unwrap()
-            .contains(&json!("governance_register_plan"))
-            && !offered
-                .as_array()
-                .unwrap()
-                .contains(&json!("governance_report_result")),
-        "{offered}"
-    );
-    let answers = tool_answers(&z_log, "governance_register_plan");
-    assert_eq!(answers.len(), 1, "{answers:?}");
-    assert_eq!(answers[0]["error"], false, "{answers:?}");
-    // The agent's MCP server entry carries no way into the launcher's API.
-    let session = log_json(&z_log, "FAKE_ACP_SESSION ").expect("session/new's params");
-    let entry = session["mcpServers"][0].to_string();
-    // A socket in the state folder; on Windows a named pipe of a random name.
-    let reached = if cfg!(windows) {
-        r#"\\\\.\\pipe\\codex-governance-"#
-    } else {
-        ".sock"
-    };
-    assert!(
-        entry.contains("mcp-serve") && entry.contains(reached),
-        "{entry}"
-    );
-    for secret in [launcher.token.as_str(), "TOKEN", "http"] {
-        assert!(!entry.contains(secret), "{secret} in {entry}");
-    }
-
-    let status = api
-        .wait_status("a department", |s| !departments(s).is_empty())
+    the_planner_has_its_own_tool_through_a_relay_without_the_token(&repo, &z, &launcher.token)
         .await;
-    let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
-    let d_log = wait_answers(&repo, &dept, "governance_report_result", 2).await;
+
+    let dept = first_department(api).await;
+    let d_log = wait_answers(&repo, &dept, report, 2).await;
     let offered = log_json(&d_log, "FAKE_ACP_TOOLS ").expect("the department's tools");
-    assert_eq!(offered, json!(["governance_report_result"]));
-    let answers = tool_answers(&d_log, "governance_report_result");
+    assert_eq!(offered, json!([report]));
+    let answers = tool_answers(&d_log, report);
     assert_eq!(answers.len(), 2, "{answers:?}");
     // Speaking for another session is refused; its own report is taken.
     assert_eq!(answers[0]["error"], true, "{answers:?}");
@@ -285,6 +286,42 @@ async fn acp_agents_use_their_sessions_own_mcp_tools_and_cannot_speak_for_anothe
     assert_eq!(reported["backend"], "acp", "{reported}");
     let z_now = api.session(&z).await;
     assert_ne!(z_now["report_status"], "reported", "{z_now}");
+}
+
+/// The planner `z` is offered its own tool (not a department's), which
+/// registers its plan; its MCP server entry reaches the launcher through a
+/// relay of its own (a socket in the state folder; on Windows a named pipe
+/// of a random name), never through the launcher's API or its `token`.
+async fn the_planner_has_its_own_tool_through_a_relay_without_the_token(
+    repo: &TestRepo,
+    z: &str,
+    token: &str,
+) {
+    let z_log = wait_answers(repo, z, "governance_register_plan", 1).await;
+    let offered = log_json(&z_log, "FAKE_ACP_TOOLS ").expect("the planner's tools");
+    let offered = offered.as_array().unwrap();
+    assert!(
+        offered.contains(&json!("governance_register_plan"))
+            && !offered.contains(&json!("governance_report_result")),
+        "{offered:?}"
+    );
+    let answers = tool_answers(&z_log, "governance_register_plan");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["error"], false, "{answers:?}");
+    let session = log_json(&z_log, "FAKE_ACP_SESSION ").expect("session/new's params");
+    let entry = session["mcpServers"][0].to_string();
+    let reached = if cfg!(windows) {
+        r#"\\\\.\\pipe\\codex-governance-"#
+    } else {
+        ".sock"
+    };
+    assert!(
+        entry.contains("mcp-serve") && entry.contains(reached),
+        "{entry}"
+    );
+    for secret in [token, "TOKEN", "http"] {
+        assert!(!entry.contains(secret), "{secret} in {entry}");
+    }
 }
 
 #[cfg(unix)]
@@ -639,55 +676,34 @@ fn processes_of(repo: &TestRepo, id: &str) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktree() {
     crate::needs!(Codex);
-    let codex = crate::common::model_server::codex_bin();
     // A port of the host's, and its model's (named in acp_model_hosts).
     let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let model = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let (host_port, model_port) = (
-        host.local_addr().unwrap().port(),
-        model.local_addr().unwrap().port(),
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port();
+    let repo = confined_acp_repo(port(&model));
+    let outside = Outside::of(&repo);
+    let dept_script = tool_script(
+        repo.files.join("dept.txt"),
+        &[(
+            "governance_report_result",
+            json!({"summary": "wrote inside.txt"}),
+        )],
     );
-    let more = format!(
-        "  codex_command: {}\n  isolation: worktree\n  acp_model_hosts: [\"127.0.0.1:{model_port}\"]\n",
-        codex.display()
+    let z_script = plans_one_change(
+        &repo,
+        &format!(
+            "Write [[acp: write inside.txt]] {} [[acp: connect 127.0.0.1:{}]] \
+             [[acp: connect 127.0.0.1:{}]] [[acp: script {}]]",
+            outside.writes(),
+            port(&host),
+            port(&model),
+            dept_script.display(),
+        ),
     );
-    let repo = acp_repo_with(&["--acp"], false, &more);
-    // A commit, so the department gets a worktree of its own.
-    crate::common::git::commit_all(&repo.path, "start");
+    let by_planner = a_link_where_the_planners_socket_folder_goes(&repo);
     let codex_home = repo.files.join("codex-home");
     std::fs::create_dir_all(&codex_home).unwrap();
-    let escaped = repo.path.join("escaped.txt");
-    let in_state = repo.state_dir().join("planted.txt");
-    let in_tmp = std::env::temp_dir().join(format!("acp-escape-{}", std::process::id()));
-    let outside = repo.files.join("outside.txt");
-    let p = |path: &std::path::Path| path.display().to_string();
-    let dept_script = repo.files.join("dept.txt");
-    std::fs::write(
-        &dept_script,
-        "governance_report_result {\"summary\": \"wrote inside.txt\"}\n",
-    )
-    .unwrap();
-    let task = format!(
-        "Write [[acp: write inside.txt]] [[acp: write {}]] [[acp: write {}]] \
-         [[acp: write {}]] [[acp: write {}]] [[acp: connect 127.0.0.1:{host_port}]] \
-         [[acp: connect 127.0.0.1:{model_port}]] [[acp: script {}]]",
-        p(&escaped),
-        p(&in_state),
-        p(&in_tmp),
-        p(&outside),
-        p(&dept_script),
-    );
-    let plan =
-        json!({"summary": "one change", "assignments": [{"department": "zhilibu", "task": task}]});
-    let z_script = repo.files.join("z.txt");
-    std::fs::write(&z_script, format!("governance_register_plan {plan}\n")).unwrap();
-    // A cloned repository's link where the planner's socket folder goes,
-    // to the state folder: it must not become the planner's to write.
-    let planted = repo.state_dir().join("codex_governance_acp");
-    std::fs::create_dir_all(&planted).unwrap();
-    std::os::unix::fs::symlink(repo.state_dir(), planted.join("zhongshu-1")).unwrap();
-    let by_planner = repo.state_dir().join("written-by-the-planner.txt");
-    let env = vec![("CODEX_HOME".to_string(), p(&codex_home))];
+    let env = vec![("CODEX_HOME".to_string(), codex_home.display().to_string())];
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
     let agents = api.status().await["agents"].clone();
@@ -703,12 +719,97 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
     let z = api
         .start_zhongshu(&format!(
             "Plan [[acp: write {}]] [[acp: script {}]]",
-            p(&by_planner),
+            by_planner.display(),
             z_script.display()
         ))
         .await;
-    // The planner, confined too, reaches its tools through its own socket.
-    let z_log = wait_answers(&repo, &z, "governance_register_plan", 1).await;
+    the_planner_is_confined_and_reaches_its_tools(&repo, &z, &by_planner).await;
+    let dept = first_department(api).await;
+    let d_log = wait_answers(&repo, &dept, "governance_report_result", 1).await;
+    outside.only_inside_was_written(&d_log);
+    its_network_holds_only_its_model(&d_log, &host, &model);
+    its_report_is_taken_and_its_write_is_in_its_worktree(api, &dept, &d_log).await;
+    // Its agent, inside the sandbox, ends with the launcher.
+    assert!(!processes_of(&repo, &dept).is_empty(), "its agent runs");
+    crate::common::scenario::merging::ends_well(&mut launcher);
+    wait_until("the agents ended", PATIENCE, || async {
+        (processes_of(&repo, &dept).is_empty() && processes_of(&repo, &z).is_empty()).then_some(())
+    })
+    .await;
+}
+
+/// A committed repository whose agents are the fake ACP agent confined by
+/// the pinned Codex, departments in worktrees of their own, its model at
+/// `model_port` on loopback.
+fn confined_acp_repo(model_port: u16) -> TestRepo {
+    let more = format!(
+        "  codex_command: {}\n  isolation: worktree\n  acp_model_hosts: [\"127.0.0.1:{model_port}\"]\n",
+        crate::common::model_server::codex_bin().display()
+    );
+    let repo = acp_repo_with(&["--acp"], false, &more);
+    // A commit, so the department gets a worktree of its own.
+    crate::common::git::commit_all(&repo.path, "start");
+    repo
+}
+
+/// The files outside its worktree a confined department tries to write:
+/// in your tree, in the state folder, in the system's temporary folder,
+/// beside the repository.
+struct Outside([std::path::PathBuf; 4]);
+
+impl Outside {
+    fn of(repo: &TestRepo) -> Outside {
+        Outside([
+            repo.path.join("escaped.txt"),
+            repo.state_dir().join("planted.txt"),
+            std::env::temp_dir().join(format!("acp-escape-{}", std::process::id())),
+            repo.files.join("outside.txt"),
+        ])
+    }
+
+    /// The fake ACP agent's directives that write each.
+    fn writes(&self) -> String {
+        let each = self
+            .0
+            .iter()
+            .map(|p| format!("[[acp: write {}]]", p.display()));
+        each.collect::<Vec<_>>().join(" ")
+    }
+
+    /// Its log says `inside.txt` was written and each of these refused,
+    /// and none of these exists.
+    fn only_inside_was_written(&self, log: &str) {
+        let writes = own_writes(log);
+        assert_eq!(writes.len(), 5, "{log}");
+        assert_eq!(writes[0], ("inside.txt".to_string(), None), "{writes:?}");
+        for (path, error) in &writes[1..] {
+            assert!(error.is_some(), "{path} was written: {writes:?}");
+        }
+        for path in &self.0 {
+            assert!(!path.exists(), "{} exists", path.display());
+        }
+    }
+}
+
+/// A cloned repository's link where the planner's socket folder goes, to
+/// the state folder: it must not become the planner's to write. The file
+/// the planner will try to write there.
+#[cfg(unix)]
+fn a_link_where_the_planners_socket_folder_goes(repo: &TestRepo) -> std::path::PathBuf {
+    let planted = repo.state_dir().join("codex_governance_acp");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::os::unix::fs::symlink(repo.state_dir(), planted.join("zhongshu-1")).unwrap();
+    repo.state_dir().join("written-by-the-planner.txt")
+}
+
+/// The planner, confined too, could not write `by_planner` in the state
+/// folder, and reaches its tools through its own socket.
+async fn the_planner_is_confined_and_reaches_its_tools(
+    repo: &TestRepo,
+    z: &str,
+    by_planner: &std::path::Path,
+) {
+    let z_log = wait_answers(repo, z, "governance_register_plan", 1).await;
     let planner_writes = own_writes(&z_log);
     assert!(planner_writes[0].1.is_some(), "{planner_writes:?}");
     assert!(!by_planner.exists(), "the planner wrote the state folder");
@@ -717,23 +818,17 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         false,
         "{z_log}"
     );
-    let status = api
-        .wait_status("a department", |s| !departments(s).is_empty())
-        .await;
-    let dept = departments(&status)[0]["id"].as_str().unwrap().to_string();
-    let d_log = wait_answers(&repo, &dept, "governance_report_result", 1).await;
-    let writes = own_writes(&d_log);
-    assert_eq!(writes.len(), 5, "{d_log}");
-    assert_eq!(writes[0], ("inside.txt".to_string(), None), "{writes:?}");
-    for (path, error) in &writes[1..] {
-        assert!(error.is_some(), "{path} was written: {writes:?}");
-    }
-    for path in [&escaped, &in_state, &in_tmp, &outside] {
-        assert!(!path.exists(), "{} exists", path.display());
-    }
-    // Its network holds only its model: the host's port is out of reach.
-    let connects = attempts(&d_log, "FAKE_ACP_CONNECT ", "place");
-    assert_eq!(connects.len(), 2, "{d_log}");
+}
+
+/// Its network holds only its model: the host's port is out of reach, its
+/// model's is relayed.
+fn its_network_holds_only_its_model(
+    log: &str,
+    host: &std::net::TcpListener,
+    model: &std::net::TcpListener,
+) {
+    let connects = attempts(log, "FAKE_ACP_CONNECT ", "place");
+    assert_eq!(connects.len(), 2, "{log}");
     assert!(connects[0].1.is_some(), "{connects:?}");
     assert_eq!(connects[1].1, None, "{connects:?}");
     host.set_nonblocking(true).unwrap();
@@ -744,13 +839,18 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         model.accept().is_ok()
     });
     assert!(reached, "its model's port was not relayed");
+}
+
+/// The department's report is taken, and what it wrote inside is in its
+/// worktree.
+async fn its_report_is_taken_and_its_write_is_in_its_worktree(api: &Api, dept: &str, log: &str) {
     assert_eq!(
-        tool_answers(&d_log, "governance_report_result")[0]["error"],
+        tool_answers(log, "governance_report_result")[0]["error"],
         false,
-        "{d_log}"
+        "{log}"
     );
     let session = api
-        .wait_session(&dept, "reported", |s| s["report_status"] == "reported")
+        .wait_session(dept, "reported", |s| s["report_status"] == "reported")
         .await;
     let worktree = session["workspace"]["path"]
         .as_str()
@@ -760,14 +860,6 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
         std::fs::read_to_string(worktree.join("inside.txt")).unwrap(),
         "written by fake-acp's process"
     );
-    // Its agent, inside the sandbox, ends with the launcher.
-    assert!(!processes_of(&repo, &dept).is_empty(), "its agent runs");
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
-    wait_until("the agents ended", PATIENCE, || async {
-        (processes_of(&repo, &dept).is_empty() && processes_of(&repo, &z).is_empty()).then_some(())
-    })
-    .await;
 }
 
 #[cfg(unix)]
@@ -799,12 +891,13 @@ async fn a_team_mixes_backends_each_department_driven_by_its_own() {
         "{agents}"
     );
     let z = api.start_zhongshu("Plan two changes").await;
-    let script = repo.files.join("gongbu.txt");
-    std::fs::write(
-        &script,
-        "governance_report_result {\"summary\": \"the code is changed\"}\n",
-    )
-    .unwrap();
+    let script = tool_script(
+        repo.files.join("gongbu.txt"),
+        &[(
+            "governance_report_result",
+            json!({"summary": "the code is changed"}),
+        )],
+    );
     crate::common::scenario::register_plan(
         api,
         &z,
