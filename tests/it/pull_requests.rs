@@ -163,7 +163,17 @@ async fn one_recorded(
     text: &str,
     summary: &str,
 ) -> (Subprocess, String, String, String) {
-    let launcher = w.launch();
+    one_recorded_with(w, &[], text, summary).await
+}
+
+/// As [`one_recorded`], the launcher given `env` besides the token.
+async fn one_recorded_with(
+    w: &World,
+    env: &[(&str, &str)],
+    text: &str,
+    summary: &str,
+) -> (Subprocess, String, String, String) {
+    let launcher = w.launch_with(env);
     let z = plan(
         &launcher.api,
         vec![assignment("edit a", &[("src/a.rs", text)], summary)],
@@ -173,6 +183,87 @@ async fn one_recorded(
     let id = id_of(&d);
     let branch = d["workspace"]["branch"].as_str().unwrap().to_string();
     (launcher, z, id, branch)
+}
+
+/// One department's work gone to pull request #1 (see [`opened`]).
+struct Opened {
+    launcher: Subprocess,
+    api: Api,
+    /// The department.
+    id: String,
+    branch: String,
+    /// The pull request's head on the remote, as first pushed.
+    first: String,
+    /// The launcher's answer to the pull request.
+    answer: Value,
+}
+
+/// A launcher on `w` whose one department's recorded work (writing `text`
+/// into `src/a.rs`, reported with `summary`) went to a pull request.
+async fn opened(w: &World, text: &str, summary: &str) -> Opened {
+    opened_with(w, &[], text, summary).await
+}
+
+/// As [`opened`], the launcher given `env` besides the token.
+async fn opened_with(w: &World, env: &[(&str, &str)], text: &str, summary: &str) -> Opened {
+    let (launcher, _z, id, branch) = one_recorded_with(w, env, text, summary).await;
+    let api = launcher.api.clone();
+    let (code, answer) = pull_request(&api, &id).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let first = w.remote_tip(&branch).unwrap().to_string();
+    Opened {
+        launcher,
+        api,
+        id,
+        branch,
+        first,
+        answer,
+    }
+}
+
+/// The audit line `event` (`failure_sent_back`, `forge_review_sent_back`)
+/// of department `id` sent back, once it is written.
+async fn sent_back(api: &Api, event: &str, id: &str) -> Value {
+    wait_audit(api, event, |e| e["session_id"] == id).await
+}
+
+/// The successor a send-back's answer or audit line names.
+fn successor_of(sent: &Value) -> String {
+    sent["successor"].as_str().expect("a successor").to_string()
+}
+
+/// `successor`'s report updated the pull request: one new commit on top of
+/// its first head, whose `src/a.rs` holds `text`, and no second pull
+/// request. The commit and its message.
+async fn updated_with_a_commit_on(
+    w: &World,
+    pr: &Opened,
+    successor: &str,
+    text: &str,
+) -> (git2::Oid, String) {
+    let updated = wait_audit(&pr.api, "pull_request_updated", |e| {
+        e["session_id"] == successor
+    })
+    .await;
+    let second = w.remote_tip(&pr.branch).unwrap();
+    assert_eq!(updated["commit"], second.to_string());
+    let (parents, message, got) = w.remote_commit(second, "src/a.rs");
+    assert_eq!(
+        parents,
+        vec![pr.first.clone()],
+        "a new commit on the pull request's head"
+    );
+    assert_eq!(got, text);
+    assert_eq!(w.forge.pulls().len(), 1, "the same pull request");
+    (second, message)
+}
+
+/// `successor`'s work, once it is in review again (its pull request updated).
+async fn in_review_again(api: &Api, successor: &str) -> Value {
+    wait_session(api, successor, "in review again", |s| {
+        s["workspace"]["state"] == "in_review"
+    })
+    .await
 }
 
 async fn pull_request(api: &Api, id: &str) -> (StatusCode, Value) {
@@ -788,54 +879,38 @@ async fn a_plan_goes_to_one_pull_request_one_commit_per_department_kept_across_k
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_commit() {
     let w = World::new("    auto_send_back: true\n    max_send_backs: 1\n", true).await;
-    let (mut launcher, _z, id, branch) = one_recorded(&w, "first", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
-    let first = w.remote_tip(&branch).unwrap().to_string();
+    let mut pr = opened(&w, "first", "Edited a").await;
+    let api = pr.api.clone();
     // The failing job's log; the fake agent reads its directive from the
     // turn it is given, so the log drives its fix.
     let log = "2026-01-01T00:00:00.0000000Z running tests\n\
                2026-01-01T00:00:01.0000000Z error: src/a.rs says first [[fake-agent: --write src/a.rs=fixed --changed-file src/a.rs --summary 'Fixed a']]\n\
                2026-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n";
-    w.forge
-        .set_check(&first, "test", "completed", Some("failure"), 77, Some(log));
-    let sent = wait_audit(&api, "failure_sent_back", |e| {
-        e["session_id"] == id.as_str()
-    })
-    .await;
+    w.forge.set_check(
+        &pr.first,
+        "test",
+        "completed",
+        Some("failure"),
+        77,
+        Some(log),
+    );
+    let sent = sent_back(&api, "failure_sent_back", &pr.id).await;
     assert_eq!(sent["automatic"], true, "{sent}");
     assert_eq!(sent["check"], "test");
-    let successor = sent["successor"].as_str().expect("a successor").to_string();
+    let successor = successor_of(&sent);
     // Its report updates the same pull request with a new commit.
-    let updated = wait_audit(&api, "pull_request_updated", |e| {
-        e["session_id"] == successor.as_str()
-    })
-    .await;
-    let second = w.remote_tip(&branch).unwrap();
-    assert_eq!(updated["commit"], second.to_string());
-    let (parents, message, text) = w.remote_commit(second, "src/a.rs");
-    assert_eq!(
-        parents,
-        vec![first.clone()],
-        "a new commit on the pull request's head"
-    );
-    assert_eq!(text, "fixed");
+    let (second, message) = updated_with_a_commit_on(&w, &pr, &successor, "fixed").await;
     // Issue 49 item 6: the history tells the change, not the conversation:
     // the subject is still the first attempt's, the send-back a body line,
     // and the pull request keeps its title.
     assert!(message.starts_with("Edited a\n"), "{message}");
     assert!(message.contains("sent back once: Fixed a"), "{message}");
-    assert_eq!(w.forge.pulls().len(), 1, "the same pull request");
     assert_eq!(
         w.forge.pull(1).title,
         "Edited a",
         "not retitled by the send-back"
     );
-    let s = wait_session(&api, &successor, "in review again", |s| {
-        s["workspace"]["state"] == "in_review"
-    })
-    .await;
+    let s = in_review_again(&api, &successor).await;
     assert_eq!(s["workspace"]["pull_request"]["send_backs"], 1, "{s}");
     assert_eq!(s["workspace"]["pull_request"]["head"], second.to_string());
     let prompt = prompt_of(&w.repo, &successor);
@@ -844,7 +919,25 @@ async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_com
             .contains("CI failed on your pull request https://forge.invalid/acme/tool/pull/1 (#1)"),
         "{prompt}"
     );
-    // It fails again: max_send_backs (1) is spent, so it waits for the user.
+    failing_again_it_waits_for_the_user(&w, &api, &successor, second).await;
+    // The user sends it back by hand all the same.
+    let sent = api
+        .post_ok("/api/send_back_failure", &json!({"session_id": successor}))
+        .await;
+    assert!(sent["successor"].is_string(), "{sent}");
+    let by_hand = sent_back(&api, "failure_sent_back", &successor).await;
+    assert!(by_hand.get("automatic").is_none(), "{by_hand}");
+    pr.launcher.terminate();
+}
+
+/// The check fails again on `successor`'s head `second`: max_send_backs (1)
+/// is spent, so nothing more goes back by itself, however often it looks.
+async fn failing_again_it_waits_for_the_user(
+    w: &World,
+    api: &Api,
+    successor: &str,
+    second: git2::Oid,
+) {
     w.forge.set_check(
         &second.to_string(),
         "test",
@@ -853,27 +946,12 @@ async fn a_failing_check_goes_back_by_itself_once_and_the_next_report_adds_a_com
         78,
         Some("error: still\n"),
     );
-    wait_session(&api, &successor, "the new failure seen", |s| {
+    wait_session(api, successor, "the new failure seen", |s| {
         s["workspace"]["pull_request"]["checks"][0]["verdict"] == "failed"
     })
     .await;
-    let polls = w.forge.seen().len();
-    wait_until("a few more looks at the pull request", PATIENCE, || async {
-        (w.forge.seen().len() >= polls + 9).then_some(())
-    })
-    .await;
+    more_looks(w, 9).await;
     assert_eq!(api.audit_events("failure_sent_back").await.len(), 1);
-    // The user sends it back by hand all the same.
-    let sent = api
-        .post_ok("/api/send_back_failure", &json!({"session_id": successor}))
-        .await;
-    assert!(sent["successor"].is_string(), "{sent}");
-    let by_hand = wait_audit(&api, "failure_sent_back", |e| {
-        e["session_id"] == successor.as_str()
-    })
-    .await;
-    assert!(by_hand.get("automatic").is_none(), "{by_hand}");
-    launcher.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1520,45 +1598,10 @@ fn script(path: &Path, text: &str) {
 async fn a_gh_or_filter_driver_in_the_current_folder_never_runs_through_a_relative_path_entry() {
     let w = World::new("", true).await;
     let root = w.repo.path.clone();
-    std::fs::write(root.join(".gitattributes"), "*.bin filter=lfs\n").unwrap();
-    commit_all(&root, "lfs attributes");
-    w.push_base();
-    let git = git2::Repository::open(&root).unwrap();
-    let mut config = git.config().unwrap();
-    config
-        .set_str("filter.lfs.smudge", "git-lfs smudge -- %f")
-        .unwrap();
-    // Planted where the launcher works, kept out of the user's status.
+    the_users_git_smudges_bin_files_with_lfs(&w);
     let ran = w.repo.root.join("planted-ran");
-    script(
-        &root.join("gh"),
-        &format!(
-            "#!/bin/sh\necho gh >> '{}'\necho ghp_PLANTED0TOKEN0abcdef\n",
-            ran.display()
-        ),
-    );
-    script(
-        &root.join("git-lfs"),
-        &format!("#!/bin/sh\necho git-lfs >> '{}'\ncat\n", ran.display()),
-    );
-    std::fs::write(root.join(".git/info/exclude"), "/gh\n/git-lfs\n").unwrap();
-
-    let path = format!(":.:{}", std::env::var("PATH").unwrap());
-    let mut cmd = base_command();
-    cmd.args(["serve", "--repo"])
-        .arg(&root)
-        .args(["--port", "0"])
-        .current_dir(&root)
-        .env("PATH", &path);
-    for name in [
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "GH_ENTERPRISE_TOKEN",
-        "GITHUB_ENTERPRISE_TOKEN",
-    ] {
-        cmd.env_remove(name);
-    }
-    let mut launcher = spawn_until_ready(cmd);
+    plant_gh_and_git_lfs(&root, &ran);
+    let mut launcher = launched_from_the_root_with_relative_path_entries(&root);
     let api = launcher.api.clone();
     let z = plan(
         &api,
@@ -1600,6 +1643,62 @@ async fn a_gh_or_filter_driver_in_the_current_folder_never_runs_through_a_relati
     launcher.terminate();
 }
 
+/// `*.bin` files go through the `lfs` filter, committed and pushed; the
+/// user's git smudges them with `git-lfs`, found through PATH.
+#[cfg(unix)]
+fn the_users_git_smudges_bin_files_with_lfs(w: &World) {
+    let root = &w.repo.path;
+    std::fs::write(root.join(".gitattributes"), "*.bin filter=lfs\n").unwrap();
+    commit_all(root, "lfs attributes");
+    w.push_base();
+    let git = git2::Repository::open(root).unwrap();
+    let mut config = git.config().unwrap();
+    config
+        .set_str("filter.lfs.smudge", "git-lfs smudge -- %f")
+        .unwrap();
+}
+
+/// A `gh` (that would print a token) and a `git-lfs` planted in `root`,
+/// where the launcher works, kept out of the user's status; each notes in
+/// `ran` that it ran.
+#[cfg(unix)]
+fn plant_gh_and_git_lfs(root: &Path, ran: &Path) {
+    script(
+        &root.join("gh"),
+        &format!(
+            "#!/bin/sh\necho gh >> '{}'\necho ghp_PLANTED0TOKEN0abcdef\n",
+            ran.display()
+        ),
+    );
+    script(
+        &root.join("git-lfs"),
+        &format!("#!/bin/sh\necho git-lfs >> '{}'\ncat\n", ran.display()),
+    );
+    std::fs::write(root.join(".git/info/exclude"), "/gh\n/git-lfs\n").unwrap();
+}
+
+/// The launcher run from `root`, its PATH starting with an empty entry and
+/// `.` (both the current folder), and no forge token of any name.
+#[cfg(unix)]
+fn launched_from_the_root_with_relative_path_entries(root: &Path) -> Subprocess {
+    let path = format!(":.:{}", std::env::var("PATH").unwrap());
+    let mut cmd = base_command();
+    cmd.args(["serve", "--repo"])
+        .arg(root)
+        .args(["--port", "0"])
+        .current_dir(root)
+        .env("PATH", &path);
+    for name in [
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+    ] {
+        cmd.env_remove(name);
+    }
+    spawn_until_ready(cmd)
+}
+
 /// Every file under `root` (recursively) whose bytes hold any of `needles`.
 fn files_holding(root: &Path, needles: &[&str]) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -1632,40 +1731,14 @@ fn files_holding(root: &Path, needles: &[&str]) -> Vec<PathBuf> {
 /// are there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
-    const GH_TOKEN: &str = "gho_SECOND0forge0token0bbbbbbbbbbbbbbbbbbb";
     let w = World::new("", true).await;
-    let mut launcher = w.launch_with(&[("GH_TOKEN", GH_TOKEN)]);
-    let api = launcher.api.clone();
-    let z = plan(
-        &api,
-        vec![assignment("edit a", &[("src/a.rs", "first")], "Edited a")],
-    )
-    .await;
-    let id = id_of(&recorded(&api, &z, 1).await.remove(0));
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
-    let head = answer["workspace"]["pull_request"]["head"]
+    let mut pr = opened_with(&w, &[("GH_TOKEN", GH_TOKEN)], "first", "Edited a").await;
+    let (api, id) = (pr.api.clone(), pr.id.clone());
+    let head = pr.answer["workspace"]["pull_request"]["head"]
         .as_str()
         .unwrap()
         .to_string();
-
-    let (t1, t2) = TOKEN.split_at(15);
-    let (g1, g2) = GH_TOKEN.split_at(12);
-    let log = format!(
-        "2026-01-01T00:00:00.0000000Z running tests\n\
-         2026-01-01T00:00:01.0000000Z error: the env held \u{1b}[31m{t1}\u{1b}[1m{t2}\u{1b}[0m and {GH_TOKEN}\n\
-         2026-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
-    );
-    w.forge
-        .set_check(&head, "test", "completed", Some("failure"), 77, Some(&log));
-    w.forge
-        .set_check_title(&head, "test", &format!("tests failed for {GH_TOKEN}"));
-    w.forge.set_status(
-        &head,
-        "zz-lint",
-        "failure",
-        &format!("lint saw {TOKEN} and \u{1b}[1m{g1}\u{1b}[0m{g2}"),
-    );
+    the_forge_fails_it_in_words_holding_both_tokens(&w, &head);
     let s = wait_session(&api, &id, "both failures seen", |s| {
         s["workspace"]["pull_request"]["checks"]
             .as_array()
@@ -1679,11 +1752,8 @@ async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
     let sent = api
         .post_ok("/api/send_back_failure", &json!({"session_id": id}))
         .await;
-    let successor = sent["successor"].as_str().unwrap().to_string();
-    wait_session(&api, &successor, "reported again, in review", |s| {
-        s["workspace"]["state"] == "in_review"
-    })
-    .await;
+    let successor = successor_of(&sent);
+    in_review_again(&api, &successor).await;
     let turn = prompt_of(&w.repo, &successor);
     assert!(
         turn.contains("It says: \"tests failed for ***\""),
@@ -1693,8 +1763,8 @@ async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
         turn.contains("error: the env held *** and ***"),
         "the log, joined then masked: {turn}"
     );
-
     let tokens = [TOKEN, GH_TOKEN];
+    assert!(!tokens.iter().any(|t| turn.contains(t)), "{turn}");
     for path in [
         "/api/status".to_string(),
         format!("/api/changes?session_id={id}"),
@@ -1707,21 +1777,52 @@ async fn the_forges_words_reach_no_page_file_or_turn_with_a_token_in_them() {
             "{path} holds a token: {text}"
         );
     }
-    assert!(!tokens.iter().any(|t| turn.contains(t)), "{turn}");
-    launcher.terminate();
+    pr.launcher.terminate();
+    no_file_holds_a_token(&w, &tokens);
+}
+
+/// A second forge token, in the launcher's environment as `GH_TOKEN`.
+const GH_TOKEN: &str = "gho_SECOND0forge0token0bbbbbbbbbbbbbbbbbbb";
+
+/// The forge fails `head`: a check whose title holds `GH_TOKEN` and whose
+/// log holds both tokens (one split by colour escapes), and a commit status
+/// whose description holds both (the other split so).
+fn the_forge_fails_it_in_words_holding_both_tokens(w: &World, head: &str) {
+    let (t1, t2) = TOKEN.split_at(15);
+    let (g1, g2) = GH_TOKEN.split_at(12);
+    let log = format!(
+        "2026-01-01T00:00:00.0000000Z running tests\n\
+         2026-01-01T00:00:01.0000000Z error: the env held \u{1b}[31m{t1}\u{1b}[1m{t2}\u{1b}[0m and {GH_TOKEN}\n\
+         2026-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+    );
+    w.forge
+        .set_check(head, "test", "completed", Some("failure"), 77, Some(&log));
+    w.forge
+        .set_check_title(head, "test", &format!("tests failed for {GH_TOKEN}"));
+    w.forge.set_status(
+        head,
+        "zz-lint",
+        "failure",
+        &format!("lint saw {TOKEN} and \u{1b}[1m{g1}\u{1b}[0m{g2}"),
+    );
+}
+
+/// No file of the state folder (the database where it is searched) nor of
+/// the worktrees holds one of `tokens`.
+fn no_file_holds_a_token(w: &World, tokens: &[&str]) {
     let state = w.repo.state_dir();
     assert!(
         state.join("codex_governance.db").is_file(),
         "the database is where it is searched"
     );
-    let leaked = files_holding(&state, &tokens);
+    let leaked = files_holding(&state, tokens);
     assert!(leaked.is_empty(), "state files hold a token: {leaked:?}");
     let worktrees = w.repo.root.join("repo.worktrees");
     assert!(
         worktrees.is_dir(),
         "the worktrees are where they are searched"
     );
-    let leaked = files_holding(&worktrees, &tokens);
+    let leaked = files_holding(&worktrees, tokens);
     assert!(leaked.is_empty(), "worktree files hold a token: {leaked:?}");
 }
 
@@ -1824,13 +1925,44 @@ async fn more_looks(w: &World, requests: usize) {
 async fn a_forge_review_waits_in_needs_you_goes_back_quoted_and_its_comments_are_answered_with_the_fix(
 ) {
     let w = World::new("", true).await;
-    let (mut launcher, _z, id, branch) = one_recorded(&w, "first", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
-    let first = w.remote_tip(&branch).unwrap().to_string();
+    let mut pr = opened(&w, "first", "Edited a").await;
     let (c1, c2) = review_on_the_forge(&w, 1);
-    let s = wait_session(&api, &id, "the review waiting", |s| {
+    the_review_waits_read_once(&pr.api, &pr.id).await;
+    // Kept across kill -9: the next launcher neither drops nor reads them again.
+    pr.launcher.kill9();
+    pr.launcher = w.launch();
+    pr.api = pr.launcher.api.clone();
+    still_waiting_after_the_restart(&w, &pr.api, &pr.id).await;
+    // Send back with the review.
+    let api = pr.api.clone();
+    let sent = api
+        .post_ok("/api/send_back_review", &json!({"session_id": pr.id}))
+        .await;
+    let successor = successor_of(&sent);
+    let audit = sent_back(&api, "forge_review_sent_back", &pr.id).await;
+    assert_eq!(audit["notes"], 3, "{audit}");
+    assert!(audit.get("automatic").is_none(), "{audit}");
+    its_turn_quotes_the_review(&w, &successor);
+    // The fix lands on the same pull request, and both comments are answered.
+    let (second, _) = updated_with_a_commit_on(&w, &pr, &successor, "reviewed").await;
+    for c in [c1, c2] {
+        wait_audit(&api, "forge_reply_posted", |e| e["comment_id"] == c).await;
+    }
+    let replies = w.forge.replies(1);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    for (r, c) in replies.iter().zip([c1, c2]) {
+        assert_eq!(r["in_reply_to_id"], c, "{r}");
+        let body = r["body"].as_str().unwrap();
+        assert!(body.contains(&second.to_string()), "{body}");
+    }
+    the_launchers_replies_are_not_news(&w, &api, &successor).await;
+    pr.launcher.terminate();
+}
+
+/// The review's three notes wait on department `id`'s work (the verdict,
+/// then the line comments), read once.
+async fn the_review_waits_read_once(api: &Api, id: &str) {
+    let s = wait_session(api, id, "the review waiting", |s| {
         s["workspace"]["pull_request"]["review_waiting"]
             .as_array()
             .is_some_and(|a| a.len() == 3)
@@ -1842,21 +1974,22 @@ async fn a_forge_review_waits_in_needs_you_goes_back_quoted_and_its_comments_are
     let read = api.audit_events("forge_review_read").await;
     assert_eq!(read.len(), 1, "{read:?}");
     assert_eq!(read[0]["waiting"], 3);
-    // Kept across kill -9: the next launcher neither drops nor reads them again.
-    launcher.kill9();
-    let mut launcher = w.launch();
-    let api = launcher.api.clone();
-    more_looks(&w, 12).await;
+}
+
+/// After a kill -9, the new launcher has read nothing again and sent
+/// nothing back, reads the comments conditionally (an unchanged list costs
+/// a 304), and the three notes still wait.
+async fn still_waiting_after_the_restart(w: &World, api: &Api, id: &str) {
+    more_looks(w, 12).await;
     assert_eq!(api.audit_events("forge_review_read").await.len(), 1);
     assert!(api.audit_events("forge_review_sent_back").await.is_empty());
-    // Read conditionally, as the checks are: an unchanged list costs a 304.
     let conditional = w.forge.seen().into_iter().any(|r| {
         r.path.starts_with("/repos/acme/tool/pulls/1/comments")
             && r.header("if-none-match").is_some()
             && r.status == 304
     });
     assert!(conditional, "the line comments read with If-None-Match");
-    let s = api.session(&id).await;
+    let s = api.session(id).await;
     assert_eq!(
         s["workspace"]["pull_request"]["review_waiting"]
             .as_array()
@@ -1864,18 +1997,12 @@ async fn a_forge_review_waits_in_needs_you_goes_back_quoted_and_its_comments_are
         Some(3),
         "{s}"
     );
-    // Send back with the review.
-    let sent = api
-        .post_ok("/api/send_back_review", &json!({"session_id": id}))
-        .await;
-    let successor = sent["successor"].as_str().expect("a successor").to_string();
-    let audit = wait_audit(&api, "forge_review_sent_back", |e| {
-        e["session_id"] == id.as_str()
-    })
-    .await;
-    assert_eq!(audit["notes"], 3, "{audit}");
-    assert!(audit.get("automatic").is_none(), "{audit}");
-    let prompt = prompt_of(&w.repo, &successor);
+}
+
+/// The turn `successor` was given quotes the review as the forge's
+/// untrusted words: the verdict, each line comment with its line.
+fn its_turn_quotes_the_review(w: &World, successor: &str) {
+    let prompt = prompt_of(&w.repo, successor);
     for expected in [
         "The review of your pull request https://forge.invalid/acme/tool/pull/1 (#1) on the forge: 3 notes",
         "untrusted text from the forge",
@@ -1888,55 +2015,32 @@ async fn a_forge_review_waits_in_needs_you_goes_back_quoted_and_its_comments_are
     ] {
         assert!(prompt.contains(expected), "{expected:?} in\n{prompt}");
     }
-    // The fix lands on the same pull request, and both comments are answered.
-    let updated = wait_audit(&api, "pull_request_updated", |e| {
-        e["session_id"] == successor.as_str()
-    })
-    .await;
-    let second = w.remote_tip(&branch).unwrap();
-    assert_eq!(updated["commit"], second.to_string());
-    let (parents, _, text) = w.remote_commit(second, "src/a.rs");
-    assert_eq!(
-        parents,
-        vec![first.clone()],
-        "a new head on the same branch"
-    );
-    assert_eq!(text, "reviewed");
-    assert_eq!(w.forge.pulls().len(), 1, "the same pull request");
-    for c in [c1, c2] {
-        wait_audit(&api, "forge_reply_posted", |e| e["comment_id"] == c).await;
-    }
-    let replies = w.forge.replies(1);
-    assert_eq!(replies.len(), 2, "{replies:?}");
-    for (r, c) in replies.iter().zip([c1, c2]) {
-        assert_eq!(r["in_reply_to_id"], c, "{r}");
-        let body = r["body"].as_str().unwrap();
-        assert!(body.contains(&second.to_string()), "{body}");
-    }
-    // The launcher's own replies are not news; nothing goes back twice.
-    let s = wait_session(&api, &successor, "in review again", |s| {
-        s["workspace"]["state"] == "in_review"
-    })
-    .await;
+}
+
+/// The launcher's own replies are not news: nothing waits on the fix and
+/// nothing goes back twice.
+async fn the_launchers_replies_are_not_news(w: &World, api: &Api, successor: &str) {
+    let s = in_review_again(api, successor).await;
     assert_eq!(s["workspace"]["pull_request"]["send_backs"], 1, "{s}");
-    more_looks(&w, 12).await;
-    let s = api.session(&successor).await;
+    more_looks(w, 12).await;
+    let s = api.session(successor).await;
     assert!(
         s["workspace"]["pull_request"]["review_waiting"].is_null(),
         "{s}"
     );
     assert_eq!(api.audit_events("forge_review_sent_back").await.len(), 1);
     assert_eq!(api.audit_events("forge_reply_posted").await.len(), 2);
-    launcher.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_auto_send_back_a_forge_review_goes_by_itself_until_max_send_backs() {
     let w = World::new("    auto_send_back: true\n    max_send_backs: 1\n", true).await;
-    let (mut launcher, _z, id, _branch) = one_recorded(&w, "first", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
+    let Opened {
+        mut launcher,
+        api,
+        id,
+        ..
+    } = opened(&w, "first", "Edited a").await;
     // The forge fails the first reply: audited, the other reply posted.
     w.forge.fail_next(
         "POST",
@@ -1985,10 +2089,12 @@ async fn with_reply_to_comments_off_the_fix_lands_and_no_comment_is_answered() {
         true,
     )
     .await;
-    let (mut launcher, _z, id, _branch) = one_recorded(&w, "first", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
+    let Opened {
+        mut launcher,
+        api,
+        id,
+        ..
+    } = opened(&w, "first", "Edited a").await;
     review_on_the_forge(&w, 1);
     let sent = wait_audit(&api, "forge_review_sent_back", |e| {
         e["session_id"] == id.as_str()
@@ -2010,10 +2116,12 @@ async fn with_reply_to_comments_off_the_fix_lands_and_no_comment_is_answered() {
 async fn needs_you_offers_send_back_with_the_review_and_it_goes_back() {
     crate::needs!(Chromium);
     let w = World::new("", true).await;
-    let (mut launcher, _z, id, _branch) = one_recorded(&w, "first", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
+    let Opened {
+        mut launcher,
+        api,
+        id,
+        ..
+    } = opened(&w, "first", "Edited a").await;
     let page = browser::Browser::start(1280, 900)
         .await
         .with_failure_artifact("pull-request-review-failure.png");
@@ -2053,11 +2161,13 @@ async fn a_failed_check_is_told_to_the_phone_once_with_nothing_of_the_work() {
         ntfy.url()
     ));
     std::fs::write(&config, yaml).unwrap();
-    let (mut launcher, _z, id, branch) = one_recorded(&w, "SECRET-EDIT", "Edited a").await;
-    let api = launcher.api.clone();
-    let (code, answer) = pull_request(&api, &id).await;
-    assert_eq!(code, StatusCode::OK, "{answer}");
-    let tip = w.remote_tip(&branch).unwrap().to_string();
+    let Opened {
+        mut launcher,
+        api,
+        id,
+        first: tip,
+        ..
+    } = opened(&w, "SECRET-EDIT", "Edited a").await;
     w.forge.set_check(
         &tip,
         "test",
