@@ -7,7 +7,9 @@
 //! finds its own copy of the user's build in its `target/`.
 
 use crate::common::launcher as support;
-use crate::common::scenario::{self, id_of, recorded, Scenario};
+use crate::common::model_server::{exec, tool_call};
+use crate::common::scenario::{self, id_of, recorded, Codex, Scenario};
+use crate::common::scripted;
 
 use std::path::PathBuf;
 
@@ -396,7 +398,7 @@ async fn caches_off_gives_a_department_none() {
 
 /// A launcher with real Codex on a committed Cargo workspace that ignores
 /// its `target/`.
-async fn cargo_codex() -> crate::common::scenario::Codex {
+async fn cargo_codex() -> Codex {
     Scenario::codex()
         .file(".gitignore", "/target\n")
         .file("Cargo.toml", "[workspace]\nmembers = []\n")
@@ -421,83 +423,17 @@ async fn cargo_codex() -> crate::common::scenario::Codex {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_cargo_department_works_at_the_users_path_in_its_own_worktree() {
     crate::needs!(Codex);
-    use crate::common::model_server::{exec, tool_call};
     let mut c = cargo_codex().await;
-    let users = c.repo.path.join("target/debug/built.txt");
-    std::fs::create_dir_all(users.parent().unwrap()).unwrap();
-    std::fs::write(&users, "the user's build\n").unwrap();
-    let others = c
-        .repo
-        .root
-        .join("repo.worktrees/lingyubu-9/target/debug/built.txt");
-    std::fs::create_dir_all(others.parent().unwrap()).unwrap();
-    std::fs::write(&others, "another's build\n").unwrap();
-    let outside = c.repo.root.join("outside.txt");
+    let builds = Builds::of_the_user_and_another_department(&c);
     c.plans_one_notes_department();
-    let work = format!(
-        "echo \" AT=$(pwd)\"; cat {users}; echo mine >> {users}; echo \" USERS-RC=$?\"; \
-         echo x >> {others}; echo \" OTHERS-RC=$?\"; touch {outside}; echo \" OUT-RC=$?\"; \
-         echo made > MADE.txt; git status --porcelain | sed 's/^/ GIT /'; \
-         touch \"$CODEX_GOVERNANCE_MAILBOX/probe\"; echo \" DROP-RC=$?\"; \
-         head -c1 \"$CODEX_GOVERNANCE_MAILBOX/../../../../codex_governance.db\" >/dev/null; \
-         echo \" STATE-RC=$?\"; \
-         echo \" PROC-STATE=$(ls /proc/*/cwd/.tmp/codex_governance.db 2>/dev/null | wc -l)\"",
-        users = users.display(),
-        others = others.display(),
-        outside = outside.display(),
-    );
-    c.server
-        .on("department (zhilibu)", vec![exec("call_work", &work)]);
-    c.server.on(
-        "call_work",
-        vec![exec(
-            "call_patch",
-            "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: PATCHED.txt\n+patched\n*** End Patch\nEOF",
-        )],
-    );
-    c.server.on(
-        "call_patch",
-        vec![tool_call(
-            "call_report",
-            "governance_report_result",
-            json!({"summary": "worked at the user's path",
-                   "changed_files": ["MADE.txt", "PATCHED.txt"]}),
-        )],
-    );
+    works_at_the_users_path_then_patches(&c, &builds);
     c.api().start_zhongshu("Plan one change").await;
     let dept = c.first_department().await;
     let out = c.output("call_work").await;
     println!("[at the user's path] {out}");
     let wt = c.repo.root.join(format!("repo.worktrees/{dept}"));
-    assert!(
-        out.contains(&format!("AT={}\n", c.repo.path.display())),
-        "{out}"
-    );
-    assert!(out.contains("the user's build"), "its copy: {out}");
-    let status: Vec<&str> = out.lines().filter(|l| l.starts_with(" GIT ")).collect();
-    assert_eq!(status, [" GIT ?? MADE.txt"], "{out}");
-    for ok in ["USERS-RC=0", "DROP-RC=0", "PROC-STATE=0"] {
-        assert!(out.contains(ok), "{ok}: {out}");
-    }
-    for rc in ["OTHERS-RC", "OUT-RC", "STATE-RC"] {
-        assert!(
-            out.contains(&format!("{rc}=")) && !out.contains(&format!("{rc}=0")),
-            "{rc}: {out}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_to_string(&users).unwrap(),
-        "the user's build\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(wt.join("target/debug/built.txt")).unwrap(),
-        "the user's build\nmine\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&others).unwrap(),
-        "another's build\n"
-    );
-    assert!(!outside.exists());
+    it_worked_at_the_users_path_on_its_own_copy(&c, &out);
+    its_writes_landed_in_its_worktree_only(&builds, &wt);
     println!("[its patch] {}", c.output("call_patch").await);
     c.output("call_report").await;
     let d = c
@@ -526,12 +462,112 @@ async fn a_codex_cargo_department_works_at_the_users_path_in_its_own_worktree() 
     c.stop().await;
 }
 
+/// The user's build, another department's copy of it, and a file outside
+/// the repository a department must not write.
+struct Builds {
+    users: PathBuf,
+    others: PathBuf,
+    outside: PathBuf,
+}
+
+impl Builds {
+    /// The user built `target/`; another department (lingyubu-9) has its copy.
+    fn of_the_user_and_another_department(c: &Codex) -> Builds {
+        let write = |path: &PathBuf, text: &str| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let users = c.repo.path.join("target/debug/built.txt");
+        write(&users, "the user's build\n");
+        let others = c
+            .repo
+            .root
+            .join("repo.worktrees/lingyubu-9/target/debug/built.txt");
+        write(&others, "another's build\n");
+        let outside = c.repo.root.join("outside.txt");
+        Builds {
+            users,
+            others,
+            outside,
+        }
+    }
+}
+
+/// The department's first command says where it works, reads and appends
+/// to the user's build by its path, tries the other department's copy, a
+/// file outside, its drop folder and the state folder (by path and through
+/// `/proc/*/cwd`), writes MADE.txt and shows `git status`; then it applies
+/// a patch adding PATCHED.txt, and reports both.
+fn works_at_the_users_path_then_patches(c: &Codex, b: &Builds) {
+    let work = format!(
+        "echo \" AT=$(pwd)\"; cat {users}; echo mine >> {users}; echo \" USERS-RC=$?\"; \
+         echo x >> {others}; echo \" OTHERS-RC=$?\"; touch {outside}; echo \" OUT-RC=$?\"; \
+         echo made > MADE.txt; git status --porcelain | sed 's/^/ GIT /'; \
+         touch \"$CODEX_GOVERNANCE_MAILBOX/probe\"; echo \" DROP-RC=$?\"; \
+         head -c1 \"$CODEX_GOVERNANCE_MAILBOX/../../../../codex_governance.db\" >/dev/null; \
+         echo \" STATE-RC=$?\"; \
+         echo \" PROC-STATE=$(ls /proc/*/cwd/.tmp/codex_governance.db 2>/dev/null | wc -l)\"",
+        users = b.users.display(),
+        others = b.others.display(),
+        outside = b.outside.display(),
+    );
+    c.server
+        .on("department (zhilibu)", vec![exec("call_work", &work)]);
+    c.server.on(
+        "call_work",
+        vec![exec(
+            "call_patch",
+            "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: PATCHED.txt\n+patched\n*** End Patch\nEOF",
+        )],
+    );
+    scripted::reports_after(
+        &c.server,
+        "call_patch",
+        "call_report",
+        "worked at the user's path",
+        &["MADE.txt", "PATCHED.txt"],
+    );
+}
+
+/// Its command ran at the user's path, read its own copy of the user's
+/// build, saw its worktree's `git status`, and was let write only its own.
+fn it_worked_at_the_users_path_on_its_own_copy(c: &Codex, out: &str) {
+    assert!(
+        out.contains(&format!("AT={}\n", c.repo.path.display())),
+        "{out}"
+    );
+    assert!(out.contains("the user's build"), "its copy: {out}");
+    let status: Vec<&str> = out.lines().filter(|l| l.starts_with(" GIT ")).collect();
+    assert_eq!(status, [" GIT ?? MADE.txt"], "{out}");
+    scripted::done(out, &["USERS-RC", "DROP-RC", "PROC-STATE"]);
+    scripted::refused(out, &["OTHERS-RC", "OUT-RC", "STATE-RC"]);
+}
+
+/// What it wrote by the user's paths is in its worktree `wt` (its copy of
+/// the build): the user's build, the other department's and the outside
+/// are as they were.
+fn its_writes_landed_in_its_worktree_only(b: &Builds, wt: &std::path::Path) {
+    assert_eq!(
+        std::fs::read_to_string(&b.users).unwrap(),
+        "the user's build\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("target/debug/built.txt")).unwrap(),
+        "the user's build\nmine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&b.others).unwrap(),
+        "another's build\n"
+    );
+    assert!(!b.outside.exists());
+}
+
 /// Issue 52: a restart resumes a department that works at the user's path
 /// mid-turn; its next command runs there again, in the same worktree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_resumes_a_department_at_the_users_path() {
     crate::needs!(Codex);
-    use crate::common::model_server::{exec, message, tool_call};
+    use crate::common::model_server::message;
     let mut c = cargo_codex().await;
     std::fs::create_dir_all(c.repo.path.join("target/debug")).unwrap();
     c.plans_one_notes_department();
@@ -591,7 +627,6 @@ async fn a_restart_resumes_a_department_at_the_users_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_at_the_users_path_sent_back_goes_on_there() {
     crate::needs!(Codex);
-    use crate::common::model_server::{exec, tool_call};
     let mut c = cargo_codex().await;
     std::fs::create_dir_all(c.repo.path.join("target/debug")).unwrap();
     c.plans_one_notes_department();
