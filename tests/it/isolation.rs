@@ -1089,34 +1089,7 @@ fn report_session_is_the_governance_report_of_one_departments_diff() {
 fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
     let repo = isolated("", &[("src/a.rs", "a\n"), ("src/b.rs", "b\n")]).repo();
     let rt = test_runtime();
-    let (pending, applied) = rt.block_on(async {
-        let server = InProcess::start(&repo).await;
-        let api = &server.api;
-        let z = plan(
-            api,
-            vec![
-                assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
-                // b's agent waits after its report: the launcher closes it.
-                assignment(
-                    "edit b [[fake-agent: --after-report wait]]",
-                    &["src/b.rs"],
-                    &[("src/b.rs", "B")],
-                    &["src/b.rs"],
-                ),
-            ],
-        )
-        .await;
-        let ds = recorded(api, &z, 2).await;
-        let (a, b) = (ds[0].clone(), ds[1].clone());
-        assert_eq!(b["close_reason"], "reported", "{b}");
-        api.post_ok(
-            "/api/integrate",
-            &json!({"session_id": a["id"], "mode": "apply"}),
-        )
-        .await;
-        server.stop().await;
-        (b, a)
-    });
+    let (pending, applied) = rt.block_on(one_closed_pending_and_one_applied(&repo));
     let kept = workspace_path(&pending);
     assert!(
         kept.join("src/b.rs").exists(),
@@ -1136,32 +1109,67 @@ fn nothing_unintegrated_is_deleted_by_close_stop_restart_or_prune() {
     assert!(kept.join("src/b.rs").exists(), "{err}");
     launcher.terminate();
     assert!(kept.exists());
+    pruned_the_applied_and_kept_the_pending(&repo, &pending, &applied);
+}
+
+/// In a launcher of its own, two departments record their work: a's is
+/// applied, b's agent waits after its report and the launcher closes it;
+/// then the launcher stops. (b, pending; a, applied.)
+async fn one_closed_pending_and_one_applied(repo: &TestRepo) -> (Value, Value) {
+    let server = InProcess::start(repo).await;
+    let api = &server.api;
+    let z = plan(
+        api,
+        vec![
+            assignment("edit a", &["src/a.rs"], &[("src/a.rs", "A")], &["src/a.rs"]),
+            // b's agent waits after its report: the launcher closes it.
+            assignment(
+                "edit b [[fake-agent: --after-report wait]]",
+                &["src/b.rs"],
+                &[("src/b.rs", "B")],
+                &["src/b.rs"],
+            ),
+        ],
+    )
+    .await;
+    let ds = recorded(api, &z, 2).await;
+    let (a, b) = (ds[0].clone(), ds[1].clone());
+    assert_eq!(b["close_reason"], "reported", "{b}");
+    api.post_ok(
+        "/api/integrate",
+        &json!({"session_id": a["id"], "mode": "apply"}),
+    )
+    .await;
+    server.stop().await;
+    (b, a)
+}
+
+/// `worktrees --prune` with no launcher running keeps the pending work,
+/// its worktree and branch, and removes the applied one's (issue 34 item
+/// 4: applied work is in the user's tree); both are still listed.
+fn pruned_the_applied_and_kept_the_pending(repo: &TestRepo, pending: &Value, applied: &Value) {
+    let repo_arg = repo.path.display().to_string();
     let (code, out, err) = run_binary(&["worktrees", "--repo", &repo_arg, "--prune"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        kept.join("src/b.rs").exists(),
+        workspace_path(pending).join("src/b.rs").exists(),
         "prune keeps un-integrated work: {out}"
     );
     assert!(
         out.contains(pending["id"].as_str().unwrap()) && out.contains("pending"),
         "{out}"
     );
-    // Applied work is in the user's tree: its branch goes (issue 34 item 4).
     assert!(
         out.contains("integrated (applied) · branch deleted"),
         "{out}"
     );
-    assert!(!workspace_path(&applied).exists());
-    let git = git2::Repository::open(&repo.path).unwrap();
+    assert!(!workspace_path(applied).exists());
     let branch_of = |d: &Value| d["workspace"]["branch"].as_str().unwrap().to_string();
     assert!(
-        git.find_branch(&branch_of(&pending), git2::BranchType::Local)
-            .is_ok(),
+        branch_exists(&repo.path, &branch_of(pending)),
         "the pending branch is kept"
     );
-    assert!(git
-        .find_branch(&branch_of(&applied), git2::BranchType::Local)
-        .is_err());
+    assert!(!branch_exists(&repo.path, &branch_of(applied)));
     let (code, json_out, _) = run_binary(&["worktrees", "--repo", &repo_arg, "--json"]);
     assert_eq!(code, 0);
     let listed: Value = serde_json::from_str(&json_out).unwrap();
@@ -1775,61 +1783,9 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
     })
     .await;
     std::fs::write(repo.path.join("src/b.rs"), "the user's own edit\n").unwrap();
-    // A second plan names both files; its department works on.
-    let z2 = plan(
-        api,
-        vec![
-            json!({"department": "lingyubu", "files": ["src/a.rs", "src/b.rs"],
-                    "task": "more on a and b [[fake-agent: --work-seconds 600]]"}),
-        ],
-    )
-    .await;
-    let z2_view = api.session(&z2).await;
-    assert_eq!(
-        z2_view["plan_dirty_files"],
-        json!(["src/b.rs"]),
-        "{z2_view}"
-    );
-    assert_eq!(
-        z2_view["plan_applied_files"],
-        json!([{"path": "src/a.rs", "session_id": d}]),
-        "{z2_view}"
-    );
-    // A third plan names it too.
-    let z3 = plan(
-        api,
-        vec![json!({"department": "zhilibu", "files": ["src/a.rs"],
-                    "task": "more on a [[fake-agent: --work-seconds 600]]"})],
-    )
-    .await;
-    wait_until("both plans name it", PATIENCE, || async {
-        let v = api.session(&z3).await;
-        (v["plan_applied_files"] == z2_view["plan_applied_files"]).then_some(())
-    })
-    .await;
+    let z2 = two_more_plans_name_it(api, &d).await;
     let page = page(&server, "isolation-applied-failure").await;
-    let applied = need_item(&page, "the applied file", "applied", "true").await;
-    assert_eq!(
-        page.count("#needs-you-list > li[data-kind=\"applied\"]")
-            .await,
-        1,
-        "one item for the file however many plans name it"
-    );
-    page.shoot_at("applied-once-1440x900.png", 1440, 900, None)
-        .await;
-    page.shoot_at("applied-once-390x844.png", 390, 844, None)
-        .await;
-    assert!(
-        applied.contains(&format!("src/a.rs holds {d}'s applied change"))
-            && applied.contains("commit it when ready")
-            && !applied.contains("revert"),
-        "{applied}"
-    );
-    let dirty = need_item(&page, "the user's file", &format!("dirty:{z2}"), "true").await;
-    assert!(
-        dirty.contains("src/b.rs") && !dirty.contains("src/a.rs"),
-        "{dirty}"
-    );
+    one_item_for_the_applied_file_and_one_for_the_users(&page, &d, &z2).await;
     // Once the user edits the applied file too, it is the user's.
     std::fs::write(repo.path.join("src/a.rs"), "A, and the user's edit\n").unwrap();
     let z2_view = wait_until("src/a.rs is the user's", PATIENCE, || async {
@@ -1852,6 +1808,80 @@ async fn an_applied_file_is_the_departments_not_a_dirty_file_of_the_user() {
         "{z1_view}"
     );
     server.stop().await;
+}
+
+/// A plan of one department of `dept` on `files` that works on (for ten
+/// minutes): its planner.
+async fn still_working_on(api: &Api, dept: &str, files: &[&str], task: &str) -> String {
+    let task = format!("{task} [[fake-agent: --work-seconds 600]]");
+    plan(
+        api,
+        vec![json!({"department": dept, "files": files, "task": task})],
+    )
+    .await
+}
+
+/// A second plan names the applied `src/a.rs` and the user's own edited
+/// `src/b.rs` (dirty), a third names `src/a.rs` too; both say it holds
+/// department `d`'s applied change. The second's planner.
+async fn two_more_plans_name_it(api: &Api, d: &str) -> String {
+    let z2 = still_working_on(
+        api,
+        "lingyubu",
+        &["src/a.rs", "src/b.rs"],
+        "more on a and b",
+    )
+    .await;
+    let z2_view = api.session(&z2).await;
+    assert_eq!(
+        z2_view["plan_dirty_files"],
+        json!(["src/b.rs"]),
+        "{z2_view}"
+    );
+    assert_eq!(
+        z2_view["plan_applied_files"],
+        json!([{"path": "src/a.rs", "session_id": d}]),
+        "{z2_view}"
+    );
+    let z3 = still_working_on(api, "zhilibu", &["src/a.rs"], "more on a").await;
+    wait_until("both plans name it", PATIENCE, || async {
+        let v = api.session(&z3).await;
+        (v["plan_applied_files"] == z2_view["plan_applied_files"]).then_some(())
+    })
+    .await;
+    z2
+}
+
+/// Needs you holds one item for the applied file however many plans name
+/// it, asking to commit it and never to revert it, and the second plan
+/// `z2`'s item names the user's own file alone.
+async fn one_item_for_the_applied_file_and_one_for_the_users(
+    page: &browser::Browser,
+    d: &str,
+    z2: &str,
+) {
+    let applied = need_item(page, "the applied file", "applied", "true").await;
+    assert_eq!(
+        page.count("#needs-you-list > li[data-kind=\"applied\"]")
+            .await,
+        1,
+        "one item for the file however many plans name it"
+    );
+    page.shoot_at("applied-once-1440x900.png", 1440, 900, None)
+        .await;
+    page.shoot_at("applied-once-390x844.png", 390, 844, None)
+        .await;
+    assert!(
+        applied.contains(&format!("src/a.rs holds {d}'s applied change"))
+            && applied.contains("commit it when ready")
+            && !applied.contains("revert"),
+        "{applied}"
+    );
+    let dirty = need_item(page, "the user's file", &format!("dirty:{z2}"), "true").await;
+    assert!(
+        dirty.contains("src/b.rs") && !dirty.contains("src/a.rs"),
+        "{dirty}"
+    );
 }
 
 /// Issue 34 item 4: Undo of an Apply puts back what it replaced, of a Merge
