@@ -8,14 +8,19 @@ use crate::acp_codex::its_notes_are_merged;
 use crate::common::anthropic_server::{AnthropicServer, Block};
 use crate::common::launcher::*;
 use crate::common::model_server::codex_bin;
+use crate::common::model_server::{exec, tool_call};
 use crate::common::real_acp::{
     approve_until, plans_and_reports_confined, write_refused, Calls, Outside,
 };
+use crate::common::scenario::mixed_team::{claude_env, MixedTeam};
+use crate::common::scenario::reviewers::{
+    audit_where, could_not_write, findings_approving, reviewer_of,
+};
+use crate::common::scenario::{attempts, merging};
 
-use std::sync::Arc;
+use std::path::Path;
 
-use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn tool(id: &str, name: &str, input: serde_json::Value) -> Vec<Block> {
     vec![Block::ToolUse(id.into(), name.into(), input)]
@@ -27,19 +32,6 @@ fn bash(id: &str, command: &str) -> Vec<Block> {
         "Bash",
         json!({"command": command, "description": "run it"}),
     )
-}
-
-/// What Claude Code needs to reach the scripted API, and nothing else.
-fn claude_env(server: &AnthropicServer) -> Vec<(String, String)> {
-    [
-        ("ANTHROPIC_BASE_URL", format!("http://{}", server.addr)),
-        ("ANTHROPIC_API_KEY", "test-key".into()),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
-        ("DISABLE_AUTOUPDATER", "1".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
 }
 
 /// A launcher whose agents are Claude Code's, confined by the pinned Codex.
@@ -133,86 +125,21 @@ async fn the_real_claude_code_plans_and_reports_through_its_tools_confined_and_i
     // The planner heard of the result through its tools' notice.
     api.wait_session(&z, "the planner is told", |s| s["agent_state"] == "idle")
         .await;
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
-}
-
-/// A team of the launcher's Codex (the planner, zhilibu) and Claude Code
-/// through its ACP adapter (gongbu), `launcher_more` under `launcher:`.
-fn write_mixed_team(repo: &TestRepo, launcher_more: &str) {
-    let yaml = format!(
-        "launcher:\n  backend: codex\n  codex_command: {codex}\n  agent_env: [ANTHROPIC_BASE_URL, \
-         ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER]\n  \
-         max_departments: 2\n  models: [\"gpt-5.5\", \"gpt-5.4\"]\n  \
-         require_plan_confirmation: false\n{launcher_more}\
-         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
-         gongbu:\n    title: Claude's notes\n    globs: [CLAUDE.md]\n    backend: acp\n    \
-         acp_agent: claude\n    acp_command: [{claude}]\n",
-        codex = codex_bin().display(),
-        claude = crate::common::tier::claude_acp().display(),
-    );
-    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    merging::ends_well(&mut launcher);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and_both_are_merged() {
-    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
     crate::needs!(Codex, ClaudeAcp);
-    let openai = ModelServer::start().await;
-    let anthropic = AnthropicServer::start().await;
-    let repo = TestRepo::with_flags(&[]);
-    crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &openai, true);
     // The planner and zhilibu run the launcher's Codex; gongbu runs Claude
     // Code through its ACP adapter.
-    write_mixed_team(&repo, "");
-    let escaped = repo.files.join("escaped.txt");
     let plan = json!({"summary": "two notes", "assignments": [
         {"department": "zhilibu", "task": "CODEX-DEPT write NOTES.md"},
         {"department": "gongbu", "task": "CLAUDE-DEPT write CLAUDE.md"}]});
-    openai.on(
-        "PLAN-TASK",
-        vec![tool_call("call-plan", "governance_register_plan", plan)],
-    );
-    // The Codex department: its note, a write outside (refused), its report.
-    openai.on(
-        "your session id is zhilibu-1",
-        vec![exec(
-            "call-in",
-            &format!(
-                "printf 'notes\\n' > NOTES.md; printf x > {}; echo \" OUT-RC=$?\"",
-                escaped.display()
-            ),
-        )],
-    );
-    openai.on(
-        "call-in",
-        vec![tool_call(
-            "call-report",
-            "governance_report_result",
-            json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
-        )],
-    );
-    // The Claude department: the same through its own tools.
-    anthropic.on(
-        "your session id is gongbu-1",
-        bash("tu-in", "printf 'claude\\n' > CLAUDE.md"),
-    );
-    anthropic.on(
-        "tu-in",
-        bash("tu-out", &format!("printf y > {}", escaped.display())),
-    );
-    anthropic.on(
-        "tu-out",
-        tool(
-            "tu-report",
-            "mcp__codex-governance__governance_report_result",
-            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
-        ),
-    );
-    let mut env = codex_env(&home, &codex_bin());
-    env.extend(claude_env(&anthropic));
-    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let team = MixedTeam::start("", plan).await;
+    let escaped = team.repo.files.join("escaped.txt");
+    each_writes_its_note_tries_outside_and_reports(&team, &escaped);
+    let mut launcher = team.launch();
     let api = &launcher.api;
     let agents = api.status().await["agents"].clone();
     assert_eq!(agents["backend"], "codex", "{agents}");
@@ -233,15 +160,74 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
     })
     .await;
     // Each ran confined: its write outside its worktree failed.
-    let codex_out = openai.outputs("call-in").join("\n");
+    let codex_out = team.openai.outputs("call-in").join("\n");
     assert!(codex_out.contains("OUT-RC=1"), "{codex_out}");
-    let claude_out = anthropic.results("tu-out").join("\n");
+    let claude_out = team.anthropic.results("tu-out").join("\n");
     assert!(write_refused(&claude_out), "{claude_out}");
     assert!(!escaped.exists(), "a command wrote outside its worktree");
-    // Both are reviewed and merged.
+    both_are_reviewed_and_merged(api, &team.repo, &codex_dept, &claude_dept).await;
+    let ours = [z.as_str(), codex_dept.as_str(), claude_dept.as_str()];
+    let events: Vec<String> = audit_where(api, |e| {
+        ours.contains(&e["session_id"].as_str().unwrap_or(""))
+    })
+    .await
+    .iter()
+    .map(|e| {
+        let (id, event) = (e["session_id"].as_str(), e["event"].as_str());
+        format!("{} {}", id.unwrap_or(""), event.unwrap_or(""))
+    })
+    .collect();
+    eprintln!("audit of the mixed plan: {events:#?}");
+    merging::ends_well(&mut launcher);
+}
+
+/// The Codex department writes its note, then outside its worktree at
+/// `escaped` (saying how that ended), then reports; the Claude department
+/// does the same through its own tools.
+fn each_writes_its_note_tries_outside_and_reports(team: &MixedTeam, escaped: &Path) {
+    team.openai.on(
+        "your session id is zhilibu-1",
+        vec![exec(
+            "call-in",
+            &format!(
+                "printf 'notes\\n' > NOTES.md; printf x > {}; echo \" OUT-RC=$?\"",
+                escaped.display()
+            ),
+        )],
+    );
+    team.openai.on(
+        "call-in",
+        vec![tool_call(
+            "call-report",
+            "governance_report_result",
+            json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    team.anthropic.on(
+        "your session id is gongbu-1",
+        bash("tu-in", "printf 'claude\\n' > CLAUDE.md"),
+    );
+    team.anthropic.on(
+        "tu-in",
+        bash("tu-out", &format!("printf y > {}", escaped.display())),
+    );
+    team.anthropic.on(
+        "tu-out",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
+        ),
+    );
+}
+
+/// Both departments' work waits for review, each of its own backend, and
+/// is merged; the folders the sandbox hid from Claude were not the
+/// department's changes: nothing of them came back.
+async fn both_are_reviewed_and_merged(api: &Api, repo: &TestRepo, codex: &str, claude: &str) {
     for (id, backend, file, text) in [
-        (&codex_dept, "codex", "NOTES.md", "notes\n"),
-        (&claude_dept, "acp", "CLAUDE.md", "claude\n"),
+        (codex, "codex", "NOTES.md", "notes\n"),
+        (claude, "acp", "CLAUDE.md", "claude\n"),
     ] {
         let session = api
             .wait_session(id, "its work waits for review", |s| {
@@ -249,39 +235,12 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
             })
             .await;
         assert_eq!(session["backend"], backend, "{session}");
-        let merged = api
-            .post_ok(
-                "/api/integrate",
-                &json!({"session_id": id, "mode": "merge"}),
-            )
-            .await;
-        assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+        merging::merged(api, id).await;
         assert_eq!(std::fs::read_to_string(repo.path.join(file)).unwrap(), text);
     }
-    // The folders the sandbox hid from Claude were not the department's
-    // changes: nothing of them came back.
     for hidden in [".claude", ".mcp.json"] {
         assert!(!repo.path.join(hidden).exists(), "{hidden} was merged");
     }
-    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            [z.as_str(), codex_dept.as_str(), claude_dept.as_str()]
-                .contains(&e["session_id"].as_str().unwrap_or(""))
-        })
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["session_id"].as_str().unwrap_or(""),
-                e["event"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    eprintln!("audit of the mixed plan: {events:#?}");
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
 }
 
 /// Issue 74's pair: one assignment attempted by the real Codex CLI and by
@@ -291,53 +250,13 @@ async fn one_plan_with_a_codex_and_a_claude_department_each_reports_confined_and
 /// and merged, the other settled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_task_attempted_by_codex_and_by_claude_is_compared_and_the_choice_merged() {
-    use crate::common::model_server::{codex_env, codex_home, exec, tool_call, ModelServer};
     crate::needs!(Codex, ClaudeAcp);
-    let openai = ModelServer::start().await;
-    let anthropic = AnthropicServer::start().await;
-    let repo = TestRepo::with_flags(&[]);
-    crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &openai, true);
-    write_mixed_team(
-        &repo,
-        "  landing:\n    verify: [\"grep -q notes NOTES.md\"]\n",
-    );
     let plan = json!({"summary": "one note, two attempts", "assignments": [
         {"department": "zhilibu", "attempts": ["codex", "claude"], "task": "ATTEMPT write NOTES.md"}]});
-    openai.on(
-        "PLAN-TASK",
-        vec![tool_call("call-plan", "governance_register_plan", plan)],
-    );
-    // Whichever session each agent gets, it writes its note and reports.
-    for id in ["zhilibu-1", "zhilibu-2"] {
-        openai.on(
-            &format!("your session id is {id}"),
-            vec![exec("call-in", "printf 'notes by codex\\n' > NOTES.md")],
-        );
-        anthropic.on(
-            &format!("your session id is {id}"),
-            bash("tu-in", "printf 'claude wrote this\\n' > NOTES.md"),
-        );
-    }
-    openai.on(
-        "call-in",
-        vec![tool_call(
-            "call-report",
-            "governance_report_result",
-            json!({"summary": "NOTES.md by Codex", "changed_files": ["NOTES.md"]}),
-        )],
-    );
-    anthropic.on(
-        "tu-in",
-        tool(
-            "tu-report",
-            "mcp__codex-governance__governance_report_result",
-            json!({"summary": "NOTES.md by Claude", "changed_files": ["NOTES.md"]}),
-        ),
-    );
-    let mut env = codex_env(&home, &codex_bin());
-    env.extend(claude_env(&anthropic));
-    let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
+    let verify = "  landing:\n    verify: [\"grep -q notes NOTES.md\"]\n";
+    let team = MixedTeam::start(verify, plan).await;
+    each_agent_writes_its_own_note_and_reports(&team);
+    let mut launcher = team.launch();
     let api = &launcher.api;
     api.start_zhongshu("PLAN-TASK plan it").await;
     let status = api
@@ -355,16 +274,65 @@ async fn one_task_attempted_by_codex_and_by_claude_is_compared_and_the_choice_me
         reported
     })
     .await;
-    let compared = wait_until("both attempts verified", PATIENCE, || async {
-        let v = api
-            .get_ok(&format!("/api/attempts?session_id={}", ids[0]))
-            .await;
-        let done = v["attempts"]
-            .as_array()
-            .is_some_and(|a| a.len() == 2 && a.iter().all(|x| !x["check"]["passed"].is_null()));
-        done.then_some(v)
+    let codex_attempt = codex_passes_the_check_and_claude_does_not(api, &ids[0]).await;
+    api.post_ok("/api/choose_attempt", &json!({"session_id": codex_attempt}))
+        .await;
+    merging::merged(api, &codex_attempt).await;
+    assert_eq!(
+        std::fs::read_to_string(team.repo.path.join("NOTES.md")).unwrap(),
+        "notes by codex\n"
+    );
+    let events: Vec<String> = audit_where(api, |e| {
+        e["event"].as_str().unwrap_or("").starts_with("attempt_")
+            || e["event"] == "landing_verified"
     })
-    .await;
+    .await
+    .iter()
+    .map(|e| e.to_string())
+    .collect();
+    eprintln!("audit of the attempts: {events:#?}");
+    let count = |event: &str| events.iter().filter(|e| e.contains(event)).count();
+    assert_eq!(count("attempt_started"), 2);
+    assert_eq!(count("attempt_chosen"), 1);
+    merging::ends_well(&mut launcher);
+}
+
+/// Whichever session each agent gets, it writes its note and reports:
+/// Codex "notes by codex", Claude "claude wrote this".
+fn each_agent_writes_its_own_note_and_reports(team: &MixedTeam) {
+    for id in ["zhilibu-1", "zhilibu-2"] {
+        team.openai.on(
+            &format!("your session id is {id}"),
+            vec![exec("call-in", "printf 'notes by codex\\n' > NOTES.md")],
+        );
+        team.anthropic.on(
+            &format!("your session id is {id}"),
+            bash("tu-in", "printf 'claude wrote this\\n' > NOTES.md"),
+        );
+    }
+    team.openai.on(
+        "call-in",
+        vec![tool_call(
+            "call-report",
+            "governance_report_result",
+            json!({"summary": "NOTES.md by Codex", "changed_files": ["NOTES.md"]}),
+        )],
+    );
+    team.anthropic.on(
+        "tu-in",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "NOTES.md by Claude", "changed_files": ["NOTES.md"]}),
+        ),
+    );
+}
+
+/// The two attempts of `id` compared once verified: Codex's, then Claude's
+/// (borrowing gongbu's agent), each with its report; Codex wrote "notes",
+/// so its tree passes the check and Claude's does not. Codex's attempt.
+async fn codex_passes_the_check_and_claude_does_not(api: &Api, id: &str) -> String {
+    let compared = attempts::compared(api, id, 2).await;
     let attempts = compared["attempts"].as_array().unwrap();
     let backends: Vec<&str> = attempts
         .iter()
@@ -374,50 +342,9 @@ async fn one_task_attempted_by_codex_and_by_claude_is_compared_and_the_choice_me
     assert_eq!(attempts[1]["borrowed_agent"], "gongbu", "{compared}");
     assert_eq!(attempts[0]["reported"], "NOTES.md by Codex", "{compared}");
     assert_eq!(attempts[1]["reported"], "NOTES.md by Claude", "{compared}");
-    // Codex wrote "notes": its tree passes the check; Claude's does not.
     assert_eq!(attempts[0]["check"]["passed"], true, "{compared}");
     assert_eq!(attempts[1]["check"]["passed"], false, "{compared}");
-    let codex_attempt = attempts[0]["session_id"].as_str().unwrap().to_string();
-    api.post_ok("/api/choose_attempt", &json!({"session_id": codex_attempt}))
-        .await;
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": codex_attempt, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
-        "notes by codex\n"
-    );
-    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["event"].as_str().unwrap_or("").starts_with("attempt_")
-                || e["event"] == "landing_verified"
-        })
-        .map(|e| e.to_string())
-        .collect();
-    eprintln!("audit of the attempts: {events:#?}");
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.contains("attempt_started"))
-            .count(),
-        2
-    );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.contains("attempt_chosen"))
-            .count(),
-        1
-    );
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    attempts[0]["session_id"].as_str().unwrap().to_string()
 }
 
 /// This machine's address off loopback (where its default route leaves).
@@ -502,8 +429,7 @@ async fn a_model_off_loopback_is_reached_through_the_tunnel_and_nothing_else_is(
     let plan = server.results("tu-plan");
     assert!(plan[0].contains("Plan registered"), "{plan:?}");
     drop(other);
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    merging::ends_well(&mut launcher);
 }
 
 /// Issue 75 with real agents: a Codex department's work reviewed by Claude
@@ -513,31 +439,66 @@ async fn a_model_off_loopback_is_reached_through_the_tunnel_and_nothing_else_is(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_finding_holds_the_merge()
 {
-    use crate::common::model_server::{codex_home, exec, tool_call, ModelServer};
     crate::needs!(Codex, ClaudeAcp);
-    let openai = ModelServer::start().await;
-    let anthropic = AnthropicServer::start().await;
-    let repo = TestRepo::with_flags(&[]);
-    crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &openai, true);
-    write_mixed_team(
-        &repo,
-        "  review:\n    agent: claude\n    gate: block_on_important\n",
-    );
     let plan = json!({"summary": "one note", "assignments": [
         {"department": "zhilibu", "task": "REVIEWED write NOTES.md"}]});
-    openai.on(
-        "PLAN-TASK",
-        vec![tool_call("call-plan", "governance_register_plan", plan)],
+    let review = "  review:\n    agent: claude\n    gate: block_on_important\n";
+    let team = MixedTeam::start(review, plan).await;
+    codex_leaves_a_todo_and_claude_tries_to_write_then_finds_it(&team);
+    let (mut launcher, dept) = team.planned_one("zhilibu").await;
+    let api = &launcher.api;
+    let v = findings_approving(api, &dept, false).await;
+    let finding = &v["comments"][0];
+    assert_eq!(finding["line"], 2, "{v}");
+    assert_eq!(finding["finding"]["severity"], "important", "{v}");
+    reviewer_of(api, finding, "acp").await;
+    let rw = team.anthropic.results("tu-rw").join("\n");
+    eprintln!("the reviewer's write: {rw}");
+    assert!(
+        !rw.contains("RW-RC=0") && (rw.contains("RW-RC=") || write_refused(&rw)),
+        "the reviewer wrote into the tree it reads: {rw}"
     );
-    openai.on(
+    merging::merge_refused(api, &dept, "(NOTES.md:2)").await;
+    merging::merged_with(
+        api,
+        &dept,
+        json!({"override_review": true, "reason": "the TODO is tracked elsewhere"}),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(team.repo.path.join("NOTES.md")).unwrap(),
+        "notes\nTODO: remove me\n"
+    );
+    let events: Vec<String> = audit_where(api, |e| {
+        e["event"].as_str().unwrap_or("").starts_with("review_")
+    })
+    .await
+    .iter()
+    .map(|e| e.to_string())
+    .collect();
+    eprintln!("audit of the review: {events:#?}");
+    for event in ["review_started", "review_findings", "review_overridden"] {
+        assert_eq!(
+            events.iter().filter(|e| e.contains(event)).count(),
+            1,
+            "{event}: {events:#?}"
+        );
+    }
+    merging::ends_well(&mut launcher);
+}
+
+/// The Codex department writes notes with a TODO left in and reports; its
+/// reviewer, Claude, writes into the tree it reads (refused), then finds
+/// the TODO important.
+fn codex_leaves_a_todo_and_claude_tries_to_write_then_finds_it(team: &MixedTeam) {
+    team.openai.on(
         "your session id is zhilibu-1",
         vec![exec(
             "call-in",
             "printf 'notes\\nTODO: remove me\\n' > NOTES.md",
         )],
     );
-    openai.on(
+    team.openai.on(
         "call-in",
         vec![tool_call(
             "call-report",
@@ -545,12 +506,11 @@ async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_findin
             json!({"summary": "NOTES.md written", "changed_files": ["NOTES.md"]}),
         )],
     );
-    // The reviewer: a write into the tree it reads (refused), then its findings.
-    anthropic.on(
+    team.anthropic.on(
         "Your session id is reviewer-",
         bash("tu-rw", "printf x > NOTES.md; echo \" RW-RC=$?\""),
     );
-    anthropic.on(
+    team.anthropic.on(
         "tu-rw",
         tool(
             "tu-findings",
@@ -560,94 +520,6 @@ async fn a_codex_departments_work_is_reviewed_by_claude_read_only_and_its_findin
                    "summary": "one leftover"}),
         ),
     );
-    let (mut launcher, dept) = planned_one(&repo, &home, &anthropic, "zhilibu").await;
-    let api = &launcher.api;
-    let v = Arc::new(tokio::sync::Mutex::new(Value::Null));
-    let url = format!("/api/review_comments?session_id={dept}");
-    approve_until(api, "the reviewer's findings", false, || {
-        let (v, url) = (Arc::clone(&v), url.clone());
-        async move {
-            let found = api.get_ok(&url).await;
-            let done = found["comments"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["author"] == "reviewer"));
-            *v.lock().await = found;
-            done
-        }
-    })
-    .await;
-    let v = v.lock().await.clone();
-    let finding = &v["comments"][0];
-    assert_eq!(finding["line"], 2, "{v}");
-    assert_eq!(finding["finding"]["severity"], "important", "{v}");
-    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
-    let session = api.session(&reviewer).await;
-    assert_eq!(session["backend"], "acp", "{session}");
-    assert_eq!(session["session_kind"], "reviewer", "{session}");
-    let rw = anthropic.results("tu-rw").join("\n");
-    eprintln!("the reviewer's write: {rw}");
-    assert!(
-        !rw.contains("RW-RC=0") && (rw.contains("RW-RC=") || write_refused(&rw)),
-        "the reviewer wrote into the tree it reads: {rw}"
-    );
-    let (code, body) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    assert!(body.to_string().contains("(NOTES.md:2)"), "{body}");
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge", "override_review": true,
-                    "reason": "the TODO is tracked elsewhere"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
-    assert_eq!(
-        std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
-        "notes\nTODO: remove me\n"
-    );
-    let events: Vec<String> = api.get_ok("/api/audit?limit=400").await["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"].as_str().unwrap_or("").starts_with("review_"))
-        .map(|e| e.to_string())
-        .collect();
-    eprintln!("audit of the review: {events:#?}");
-    for event in ["review_started", "review_findings", "review_overridden"] {
-        assert_eq!(
-            events.iter().filter(|e| e.contains(event)).count(),
-            1,
-            "{event}: {events:#?}"
-        );
-    }
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
-}
-
-/// A launcher on `repo` (Codex at `home`, Claude Code against `anthropic`)
-/// whose planner was started on `PLAN-TASK`: it, and the session of its one
-/// department `key`.
-async fn planned_one(
-    repo: &TestRepo,
-    home: &std::path::Path,
-    anthropic: &AnthropicServer,
-    key: &str,
-) -> (Subprocess, String) {
-    let mut env = crate::common::model_server::codex_env(home, &codex_bin());
-    env.extend(claude_env(anthropic));
-    let launcher = spawn_launcher_env(&repo.path, &[], &env);
-    launcher.api.start_zhongshu("PLAN-TASK plan it").await;
-    let status = launcher
-        .api
-        .wait_status("the department", |s| !departments(s).is_empty())
-        .await;
-    let dept = department_id(&status, key);
-    (launcher, dept)
 }
 
 /// The reverse (issue 75): a Claude Code department's work reviewed, by
@@ -657,48 +529,12 @@ async fn planned_one(
 /// minor one holds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claude_departments_work_is_reviewed_by_codex_read_only_by_default() {
-    use crate::common::model_server::{codex_home, exec, tool_call, ModelServer};
     crate::needs!(Codex, ClaudeAcp);
-    let openai = ModelServer::start().await;
-    let anthropic = AnthropicServer::start().await;
-    let repo = TestRepo::with_flags(&[]);
-    crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &openai, true);
-    write_mixed_team(&repo, "  review:\n    gate: block_on_important\n");
     let plan = json!({"summary": "one note", "assignments": [
         {"department": "gongbu", "task": "CLAUDE-DEPT write CLAUDE.md"}]});
-    openai.on(
-        "PLAN-TASK",
-        vec![tool_call("call-plan", "governance_register_plan", plan)],
-    );
-    anthropic.on(
-        "your session id is gongbu-1",
-        bash("tu-in", "printf 'claude\\nnotes\\n' > CLAUDE.md"),
-    );
-    anthropic.on(
-        "tu-in",
-        tool(
-            "tu-report",
-            "mcp__codex-governance__governance_report_result",
-            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
-        ),
-    );
-    // The reviewer, Codex: a write into the tree it reads, then its findings.
-    openai.on(
-        "Your session id is reviewer-",
-        vec![exec("call-rw", "printf x > CLAUDE.md; echo \" RW-RC=$?\"")],
-    );
-    openai.on(
-        "call-rw",
-        vec![tool_call(
-            "call-findings",
-            "governance_report_findings",
-            json!({"findings": [{"path": "CLAUDE.md", "line": 2, "side": "new",
-                                 "severity": "minor", "body": "say what the notes are for"}],
-                   "summary": "fine"}),
-        )],
-    );
-    let (mut launcher, dept) = planned_one(&repo, &home, &anthropic, "gongbu").await;
+    let team = MixedTeam::start("  review:\n    gate: block_on_important\n", plan).await;
+    claude_writes_its_notes_and_codex_tries_to_write_then_finds_a_minor(&team);
+    let (mut launcher, dept) = team.planned_one("gongbu").await;
     let api = &launcher.api;
     approve_until(api, "the department reports", false, || async {
         api.session(&dept).await["report_status"] == "reported"
@@ -727,27 +563,43 @@ async fn a_claude_departments_work_is_reviewed_by_codex_read_only_by_default() {
         (json!(2), json!("minor")),
         "{v}"
     );
-    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
-    let session = api.session(&reviewer).await;
-    assert_eq!(session["backend"], "codex", "{session}");
-    assert_eq!(session["session_kind"], "reviewer", "{session}");
-    let rw = openai.outputs("call-rw").join("\n");
-    eprintln!("the reviewer's write: {rw}");
-    assert!(
-        rw.contains("RW-RC=") && !rw.contains("RW-RC=0"),
-        "the reviewer wrote into the tree it reads: {rw}"
-    );
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    reviewer_of(api, finding, "codex").await;
+    could_not_write(&team.openai.outputs("call-rw").join("\n"));
+    merging::merged(api, &dept).await;
     assert_eq!(
-        std::fs::read_to_string(repo.path.join("CLAUDE.md")).unwrap(),
+        std::fs::read_to_string(team.repo.path.join("CLAUDE.md")).unwrap(),
         "claude\nnotes\n"
     );
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    merging::ends_well(&mut launcher);
+}
+
+/// The Claude department writes its notes and reports; its reviewer, Codex,
+/// writes into the tree it reads (refused), then finds a minor point.
+fn claude_writes_its_notes_and_codex_tries_to_write_then_finds_a_minor(team: &MixedTeam) {
+    team.anthropic.on(
+        "your session id is gongbu-1",
+        bash("tu-in", "printf 'claude\\nnotes\\n' > CLAUDE.md"),
+    );
+    team.anthropic.on(
+        "tu-in",
+        tool(
+            "tu-report",
+            "mcp__codex-governance__governance_report_result",
+            json!({"summary": "CLAUDE.md written", "changed_files": ["CLAUDE.md"]}),
+        ),
+    );
+    team.openai.on(
+        "Your session id is reviewer-",
+        vec![exec("call-rw", "printf x > CLAUDE.md; echo \" RW-RC=$?\"")],
+    );
+    team.openai.on(
+        "call-rw",
+        vec![tool_call(
+            "call-findings",
+            "governance_report_findings",
+            json!({"findings": [{"path": "CLAUDE.md", "line": 2, "side": "new",
+                                 "severity": "minor", "body": "say what the notes are for"}],
+                   "summary": "fine"}),
+        )],
+    );
 }

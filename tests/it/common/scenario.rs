@@ -15,6 +15,9 @@
 //! - [`attempts`]: attempts at one task compared once verified.
 //! - [`merging`]: a department's work merged, a Merge refused with the
 //!   launcher's words, a launcher that ends well.
+//! - [`mixed_team`]: the real Codex and Claude Code in one team, against
+//!   their scripted APIs.
+//! - [`reviewers`]: a real reviewer agent's findings, session and write.
 //! - [`drawer`]: a department's work opened in the drawer, and a view shot
 //!   at the desk's size and on a phone's (axe, nothing sideways).
 #![allow(dead_code)]
@@ -25,6 +28,10 @@ mod codex;
 #[cfg(unix)]
 pub mod drawer;
 pub mod merging;
+#[cfg(unix)]
+pub mod mixed_team;
+#[cfg(unix)]
+pub mod reviewers;
 mod terminal;
 
 #[cfg(unix)]
