@@ -7,6 +7,8 @@
 use crate::common::launcher::*;
 use crate::common::model_server::{codex_bin, codex_env, codex_home, exec, ModelServer};
 use crate::common::real_acp::{plans_and_reports_confined, Calls, Outside};
+use crate::common::scenario::reviewers::{could_not_write, findings_approving, reviewer_of};
+use crate::common::scenario::{self, merging};
 
 use serde_json::{json, Value};
 
@@ -21,6 +23,19 @@ fn governance_call(call_id: &str, tool: &str, arguments: Value) -> Value {
            "name": tool, "arguments": arguments.to_string()})
 }
 
+/// Codex's home for the scripted model server, on its model with plain
+/// function tools (gpt-5.4).
+fn codex_home_with_function_tools(repo: &TestRepo, server: &ModelServer) -> std::path::PathBuf {
+    let home = codex_home(&repo.root, server, true);
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!("model = \"gpt-5.4\"\n{config}"),
+    )
+    .unwrap();
+    home
+}
+
 /// An ACP department's session ends with its work waiting for review; the
 /// user merges it and its `NOTES.md` is in the tree.
 pub(crate) async fn its_notes_are_merged(api: &Api, repo: &TestRepo, dept: &str) {
@@ -30,13 +45,7 @@ pub(crate) async fn its_notes_are_merged(api: &Api, repo: &TestRepo, dept: &str)
         })
         .await;
     assert_eq!(session["backend"], "acp", "{session}");
-    let merged = api
-        .post_ok(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(merged["workspace"]["state"], "merged", "{merged}");
+    merging::merged(api, dept).await;
     assert_eq!(
         std::fs::read_to_string(repo.path.join("NOTES.md")).unwrap(),
         "notes\n"
@@ -50,14 +59,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
     let server = ModelServer::start().await;
     let repo = TestRepo::with_flags(&[]);
     crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &server, true);
-    // A model of the scripted server's with plain function tools.
-    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
-    std::fs::write(
-        home.join("config.toml"),
-        format!("model = \"gpt-5.4\"\n{config}"),
-    )
-    .unwrap();
+    let home = codex_home_with_function_tools(&repo, &server);
     let yaml = format!(
         "launcher:\n  backend: acp\n  acp_agent: codex\n  acp_command: [{}]\n  \
          codex_command: {}\n  agent_env: [CODEX_HOME, SCRIPTED_API_KEY]\n  max_departments: 2\n  \
@@ -114,8 +116,7 @@ async fn the_real_codex_acp_plans_and_reports_through_its_tools_its_commands_con
         .map(|e| e["event"].as_str().unwrap_or("").to_string())
         .collect();
     eprintln!("audit of the plan: {events:?}");
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    merging::ends_well(&mut launcher);
 }
 
 /// Issue 75, the reverse of Claude reviewing Codex: an ACP department's work
@@ -128,26 +129,8 @@ async fn codex_acp_reviews_an_acp_departments_work_read_only_and_its_finding_hol
     let server = ModelServer::start().await;
     let repo = TestRepo::with_flags(&[]);
     crate::common::git::commit_all(&repo.path, "start");
-    let home = codex_home(&repo.root, &server, true);
-    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
-    std::fs::write(
-        home.join("config.toml"),
-        format!("model = \"gpt-5.4\"\n{config}"),
-    )
-    .unwrap();
-    let yaml = format!(
-        "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: [{fake}, --acp]\n  \
-         codex_command: {codex}\n  agent_env: [CODEX_HOME, SCRIPTED_API_KEY]\n  \
-         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n  \
-         review:\n    gate: block_on_important\n\
-         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
-         menxia:\n    title: Reviewer\n    globs: [docs/**]\n    backend: acp\n    \
-         acp_agent: codex\n    acp_command: [{adapter}]\n",
-        fake = fake_agent().display(),
-        codex = codex_bin().display(),
-        adapter = codex_acp().display(),
-    );
-    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
+    let home = codex_home_with_function_tools(&repo, &server);
+    write_an_acp_team_reviewed_by_codex_acp(&repo);
     server.on(
         "Your session id is reviewer-",
         vec![exec("call-rw", "printf x > NOTES.md; echo \" RW-RC=$?\"")],
@@ -166,7 +149,7 @@ async fn codex_acp_reviews_an_acp_departments_work_read_only_and_its_finding_hol
     let mut launcher = spawn_launcher_env(&repo.path, &[], &env);
     let api = &launcher.api;
     let report = json!({"summary": "notes", "changed_files": ["NOTES.md"]});
-    let z = crate::common::scenario::start_plan(
+    let z = scenario::start_plan(
         api,
         "notes",
         "one note",
@@ -176,46 +159,31 @@ async fn codex_acp_reviews_an_acp_departments_work_read_only_and_its_finding_hol
         ],
     )
     .await;
-    let done = crate::common::scenario::recorded(api, &z, 1).await;
-    let dept = crate::common::scenario::id_of(&done[0]);
-    let url = format!("/api/review_comments?session_id={dept}");
-    let found = std::sync::Arc::new(tokio::sync::Mutex::new(Value::Null));
-    crate::common::real_acp::approve_until(api, "the reviewer's findings", true, || {
-        let (found, url) = (std::sync::Arc::clone(&found), url.clone());
-        async move {
-            let v = api.get_ok(&url).await;
-            let done = v["comments"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["author"] == "reviewer"));
-            *found.lock().await = v;
-            done
-        }
-    })
-    .await;
-    let v = found.lock().await.clone();
+    let dept = scenario::id_of(&scenario::recorded(api, &z, 1).await[0]);
+    let v = findings_approving(api, &dept, true).await;
     let finding = &v["comments"][0];
     assert_eq!(finding["finding"]["severity"], "important", "{v}");
-    let reviewer = finding["finding"]["reviewer"].as_str().unwrap().to_string();
-    let session = api.session(&reviewer).await;
-    assert_eq!(
-        (session["backend"].clone(), session["session_kind"].clone()),
-        (json!("acp"), json!("reviewer")),
-        "{session}"
+    reviewer_of(api, finding, "acp").await;
+    could_not_write(&server.outputs("call-rw").join("\n"));
+    merging::merge_refused(api, &dept, "(NOTES.md:1)").await;
+    merging::ends_well(&mut launcher);
+}
+
+/// A team of the scripted ACP agent (a maker of its own), its reviews by
+/// Codex through its ACP adapter (menxia) and holding on an important
+/// finding.
+fn write_an_acp_team_reviewed_by_codex_acp(repo: &TestRepo) {
+    let yaml = format!(
+        "launcher:\n  backend: acp\n  acp_agent: other\n  acp_command: [{fake}, --acp]\n  \
+         codex_command: {codex}\n  agent_env: [CODEX_HOME, SCRIPTED_API_KEY]\n  \
+         max_departments: 2\n  models: [m1]\n  require_plan_confirmation: false\n  \
+         review:\n    gate: block_on_important\n\
+         departments:\n  zhilibu:\n    title: Notes\n    globs: [NOTES.md]\n  \
+         menxia:\n    title: Reviewer\n    globs: [docs/**]\n    backend: acp\n    \
+         acp_agent: codex\n    acp_command: [{adapter}]\n",
+        fake = fake_agent().display(),
+        codex = codex_bin().display(),
+        adapter = codex_acp().display(),
     );
-    let rw = server.outputs("call-rw").join("\n");
-    eprintln!("the reviewer's write: {rw}");
-    assert!(
-        rw.contains("RW-RC=") && !rw.contains("RW-RC=0"),
-        "the reviewer wrote into the tree it reads: {rw}"
-    );
-    let (code, body) = api
-        .post(
-            "/api/integrate",
-            &json!({"session_id": dept, "mode": "merge"}),
-        )
-        .await;
-    assert_eq!(code, reqwest::StatusCode::CONFLICT, "{body}");
-    assert!(body.to_string().contains("(NOTES.md:1)"), "{body}");
-    let status = launcher.terminate();
-    assert!(status.success(), "{status:?}\n{}", launcher.stderr());
+    std::fs::write(repo.path.join("governance.yaml"), yaml).unwrap();
 }
