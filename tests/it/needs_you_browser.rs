@@ -342,39 +342,11 @@ async fn on_a_phone_nothing_overflows_and_titles_are_whole(d: &Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_whose_planner_stopped_stays_in_needs_you() {
     crate::needs!(Chromium);
-    let repo = TestRepo::with_flags(&[]);
-    let plan = repo.write_json(
-        "plan.json",
-        &json!({"summary": "ask", "assignments": [
-            {"department": "zhilibu",
-             "task": "docs [[fake-agent: --needs-confirmation --next-action 'Keep the old heading?']]"},
-        ]}),
-    );
-    repo.write_config(&RepoOptions {
-        agent_flags: vec!["--plan-file".into(), plan.display().to_string()],
-        ..Default::default()
-    });
+    let repo = a_repository_whose_department_asks("Keep the old heading?");
     let launcher = InProcess::start(&repo).await;
     let api = launcher.api.clone();
     let z = api.start_zhongshu("ask").await;
-    let status = api
-        .wait_status("the question asked", |s| {
-            s["sessions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d["confirmation"]["question"] == "Keep the old heading?")
-        })
-        .await;
-    let dept = status["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["confirmation"]["question"].is_string())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let dept = the_department_asking(&api, "Keep the old heading?").await;
     api.post_ok("/api/close_session", &json!({"session_id": z}))
         .await;
     let d = Browser::start(1440, 900)
@@ -382,8 +354,80 @@ async fn a_question_whose_planner_stopped_stays_in_needs_you() {
         .with_failure_artifact("needs-you-question-failure.png");
     d.open_dashboard(&launcher.url, &launcher.token).await;
     let item = format!("#needs-you-list .need[data-kind=\"confirm\"][data-session=\"{dept}\"]");
+    it_says_its_planner_is_not_running_and_offers_no_confirm(&d, &item, &z).await;
+    // Resumed as a new session, the planner carries the plan on: the answer
+    // goes to it (found on the second walk: the item stayed unanswerable).
+    api.wait_session(&z, "exited", |s| s["status"] == "exited")
+        .await;
+    let resumed = api
+        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
+        .await;
+    let heir = resumed["session_id"].as_str().unwrap().to_string();
+    assert_ne!(heir, z, "{resumed}");
+    let confirm = format!("{item} button[data-action=\"confirm\"]");
+    d.present("Confirm, now that a planner hears it", &confirm)
+        .await;
+    d.click(&confirm).await;
+    d.gone("the question, answered", &item).await;
+    let answered = api.session(&dept).await;
+    assert_eq!(answered["confirmation"]["answer"]["decision"], "confirmed");
+    support::wait_until("the resumed planner told", WAIT, || async {
+        repo.log(&heir).contains("the user CONFIRMED").then_some(())
+    })
+    .await;
+    d.quit().await;
+    launcher.stop().await;
+}
+
+/// A repository whose planner's plan is one zhilibu department that asks
+/// the user `question` and waits for the answer.
+fn a_repository_whose_department_asks(question: &str) -> TestRepo {
+    let repo = TestRepo::with_flags(&[]);
+    let plan = repo.write_json(
+        "plan.json",
+        &json!({"summary": "ask", "assignments": [
+            {"department": "zhilibu",
+             "task": format!("docs [[fake-agent: --needs-confirmation --next-action '{question}']]")},
+        ]}),
+    );
+    repo.write_config(&RepoOptions {
+        agent_flags: vec!["--plan-file".into(), plan.display().to_string()],
+        ..Default::default()
+    });
+    repo
+}
+
+/// The department that asked `question`, once it asked.
+async fn the_department_asking(api: &Api, question: &str) -> String {
+    let status = api
+        .wait_status("the question asked", |s| {
+            s["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["confirmation"]["question"] == question)
+        })
+        .await;
+    status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["confirmation"]["question"].is_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The question's `item` stays in Needs you while its planner `z` is not
+/// running, saying so, with no Confirm that would reach no one.
+async fn it_says_its_planner_is_not_running_and_offers_no_confirm(
+    d: &Browser,
+    item: &str,
+    z: &str,
+) {
     let text = d
-        .wait_text("the question in Needs you", &item, "Keep the old heading?")
+        .wait_text("the question in Needs you", item, "Keep the old heading?")
         .await;
     assert!(
         text.contains(&format!("Its planner {z} is not running")),
@@ -403,29 +447,4 @@ async fn a_question_whose_planner_stopped_stays_in_needs_you() {
         None,
     )
     .await;
-    // Resumed as a new session, the planner carries the plan on: the answer
-    // goes to it (found on the second walk: the item stayed unanswerable).
-    api.wait_session(&z, "exited", |s| s["status"] == "exited")
-        .await;
-    let resumed = api
-        .post_ok("/api/restart_zhongshu_session", &json!({"session_id": z}))
-        .await;
-    let heir = resumed["session_id"].as_str().unwrap().to_string();
-    assert_ne!(heir, z, "{resumed}");
-    d.present(
-        "Confirm, now that a planner hears it",
-        &format!("{item} button[data-action=\"confirm\"]"),
-    )
-    .await;
-    d.click(&format!("{item} button[data-action=\"confirm\"]"))
-        .await;
-    d.gone("the question, answered", &item).await;
-    let answered = api.session(&dept).await;
-    assert_eq!(answered["confirmation"]["answer"]["decision"], "confirmed");
-    support::wait_until("the resumed planner told", WAIT, || async {
-        repo.log(&heir).contains("the user CONFIRMED").then_some(())
-    })
-    .await;
-    d.quit().await;
-    launcher.stop().await;
 }
