@@ -61,6 +61,29 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     d.present("four tiles", "#grid[data-count=\"4\"]").await;
     the_meter_collapses_to_its_percentages(&d, &api).await;
     d.settle().await;
+    no_view_scrolls_sideways_or_breaks_a_title_inside_a_word(&d).await;
+    d.shoot("phone-top-390x844.png", None).await;
+    // A tile's title has a line of its own (its state and buttons go below),
+    // and where it wraps, only at a space or a '-' (checked above).
+    d.click(".view-tab[data-panel=\"terminals-panel\"]").await;
+    each_title_on_a_line_of_its_own(&d).await;
+    nothing_is_cut(&d, "on a phone").await;
+    no_keyboard_hints_and_the_task_box_whole(&d).await;
+    // Four tiles side by side on a desktop: their titles are whole too.
+    d.resize(1440, 900).await;
+    d.settle().await;
+    nothing_is_cut(&d, "at 1440x900").await;
+    d.shoot("tiles-whole-1440x900.png", Some("#terminals-panel"))
+        .await;
+    assert_eq!(d.open_alert().await, None);
+    d.quit().await;
+    launcher.stop().await;
+}
+
+/// Each view in turn (terminals, sessions, plan, report, timeline): nothing
+/// scrolls sideways, no title breaks inside a word, and the timeline's
+/// labels are clear of their bars. A shot of each.
+async fn no_view_scrolls_sideways_or_breaks_a_title_inside_a_word(d: &Browser) {
     for (panel, name) in [
         ("terminals-panel", "terminals"),
         ("sessions-panel", "sessions"),
@@ -70,19 +93,20 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
     ] {
         d.click(&format!(".view-tab[data-panel=\"{panel}\"]")).await;
         d.settle().await;
-        page::assert_no_sideways_scroll(&d, &format!("{panel} on a phone")).await;
+        page::assert_no_sideways_scroll(d, &format!("{panel} on a phone")).await;
         let cut = d.js(MID_WORD_BREAKS, vec![]).await;
         assert_eq!(cut, json!([]), "titles broken inside a word in {panel}");
         if panel == "timeline-panel" {
-            labels_clear_of_their_bars(&d).await;
+            labels_clear_of_their_bars(d).await;
         }
         d.shoot(&format!("phone-{name}-390x844.png"), Some(".view-tabs"))
             .await;
     }
-    d.shoot("phone-top-390x844.png", None).await;
-    // A tile's title has a line of its own (its state and buttons go below),
-    // and where it wraps, only at a space or a '-' (checked above).
-    d.click(".view-tab[data-panel=\"terminals-panel\"]").await;
+}
+
+/// Every shown tile's title takes (nearly) its bar's whole width: a line
+/// of its own.
+async fn each_title_on_a_line_of_its_own(d: &Browser) {
     let own_line = d
         .js(
             "return [...document.querySelectorAll('#grid .slot')].filter((s) => s.offsetParent).map((s) => {
@@ -98,7 +122,11 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
         !own_line.is_empty() && own_line.iter().all(|x| x == true),
         "each title on a line of its own: {own_line:?}"
     );
-    nothing_is_cut(&d, "on a phone").await;
+}
+
+/// No keyboard hints on a phone, and the task box's example is whole,
+/// without a scrollbar (found walking).
+async fn no_keyboard_hints_and_the_task_box_whole(d: &Browser) {
     let keys = d
         .js(
             "return getComputedStyle(document.querySelector('#shortcuts-button')).display;",
@@ -106,7 +134,6 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
         )
         .await;
     assert_eq!(keys, "none", "no keyboard hints on a phone");
-    // The task box's example is whole, without a scrollbar (found walking).
     let task = d
         .js(
             "const t = document.querySelector('#task'); return [t.scrollHeight, t.clientHeight];",
@@ -117,15 +144,6 @@ async fn on_a_phone_nothing_scrolls_sideways_and_titles_wrap_at_hyphens() {
         task[0].as_f64() <= task[1].as_f64(),
         "the task box scrolls: {task}"
     );
-    // Four tiles side by side on a desktop: their titles are whole too.
-    d.resize(1440, 900).await;
-    d.settle().await;
-    nothing_is_cut(&d, "at 1440x900").await;
-    d.shoot("tiles-whole-1440x900.png", Some("#terminals-panel"))
-        .await;
-    assert_eq!(d.open_alert().await, None);
-    d.quit().await;
-    launcher.stop().await;
 }
 
 /// Issue 49 item 14: a Timeline row's label ends before its bar and its
