@@ -741,6 +741,7 @@ async fn an_acp_department_runs_in_codexs_sandbox_and_writes_only_its_own_worktr
 /// A committed repository whose agents are the fake ACP agent confined by
 /// the pinned Codex, departments in worktrees of their own, its model at
 /// `model_port` on loopback.
+#[cfg(unix)]
 fn confined_acp_repo(model_port: u16) -> TestRepo {
     let more = format!(
         "  codex_command: {}\n  isolation: worktree\n  acp_model_hosts: [\"127.0.0.1:{model_port}\"]\n",
